@@ -1,0 +1,125 @@
+"""Reverse-mode autodiff: the textbook algorithm, for graphs and eager tapes alike.
+
+Walk the nodes `ys` depend on in reverse topological order; sum each node's partial adjoints
+(`node_to_grad`), ask its op for the vector-Jacobian product, and push the results to its
+inputs. Gradient rules are written with tinyflow ops, so on symbolic tensors this builds a
+backward graph (which can itself be differentiated), and on eager tensors it computes.
+"""
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+import numpy as np
+
+from ..core.graph import topo_sort
+from ..core.op import as_tensor, set_grad_enabled
+from ..core.tensor import Tensor
+from ..ops.creation import ones_like
+from ..ops.shape import sum_to
+
+
+def _as_list(x) -> list:
+    return list(x) if isinstance(x, (list, tuple)) else [x]
+
+
+def unbroadcast(g: Tensor, x: Tensor) -> Tensor:
+    """Sum a gradient back to the shape of the input it belongs to (the one place for it)."""
+    if g.shape == x.shape and g.shape is not None and None not in g.shape:
+        return g
+    return sum_to(g, x)
+
+
+def add_n(terms: list) -> Tensor:
+    total = terms[0]
+    for t in terms[1:]:
+        total = total + t
+    return total
+
+
+def _depends_on(order: list, xs: list) -> set:
+    """Ids of the nodes in `order` (inputs first) that depend on some x: only they need adjoints."""
+    marked = {id(x) for x in xs}
+    for node in order:
+        if node.op is not None and node.op.differentiable and any(
+                id(i) in marked for i in node.inputs):
+            marked.add(id(node))
+    return marked
+
+
+def gradients(ys, xs, grad_ys=None) -> list:
+    """d(sum of ys)/d(each x) as tensors; None for an x that the ys do not depend on.
+
+    Args:
+        ys: a tensor or list of tensors to differentiate.
+        xs: a tensor or list of tensors to differentiate with respect to.
+        grad_ys: optional adjoints of the ys (default: ones), as in `tf.gradients`.
+    """
+    ys, xs = _as_list(ys), _as_list(xs)
+    grad_ys = [None] * len(ys) if grad_ys is None else _as_list(grad_ys)
+    if len(grad_ys) != len(ys):
+        raise ValueError(f"gradients: {len(grad_ys)} grad_ys for {len(ys)} ys")
+    order = topo_sort(ys)
+    relevant = _depends_on(order, xs)
+    keep = {id(x) for x in xs}
+    node_to_grad: dict[int, list] = {}
+    for y, gy in zip(ys, grad_ys):
+        if id(y) in relevant:
+            gy = ones_like(y) if gy is None else as_tensor(gy, dtype=y.dtype)
+            node_to_grad.setdefault(id(y), []).append(gy)
+    for node in reversed(order):
+        partials = node_to_grad.get(id(node))
+        if partials is None or node.op is None:
+            continue
+        if id(node) not in keep:
+            del node_to_grad[id(node)]  # let eager adjoints go as soon as they are used
+        if not any(id(i) in relevant for i in node.inputs):
+            continue
+        g = add_n(partials)
+        input_grads = node.op.vjp(g, node, *node.inputs)
+        for x, gx in zip(node.inputs, input_grads):
+            if gx is None or id(x) not in relevant or not x.dtype.is_floating:
+                continue
+            if node.op.broadcasts:
+                gx = unbroadcast(gx, x)
+            node_to_grad.setdefault(id(x), []).append(gx)
+    return [add_n(node_to_grad[id(x)]) if id(x) in node_to_grad else None for x in xs]
+
+
+def backward(tensor: Tensor, gradient=None, retain_graph: bool = False,
+             create_graph: bool = False, inputs: Optional[Sequence[Tensor]] = None) -> None:
+    """Eager `loss.backward()`: accumulate d(tensor)/d(leaf) into each leaf's `.grad`."""
+    if tensor.is_symbolic:
+        raise TypeError(f"backward() is for eager tensors; {tensor.name} is symbolic — "
+                        "use tf.gradients to build its gradient graph")
+    if not tensor.requires_grad:
+        raise RuntimeError("element 0 of tensors does not require grad and does not have a "
+                           "grad_fn")
+    if gradient is None:
+        if tensor.data.size != 1:
+            raise RuntimeError(f"grad can be implicitly created only for scalar outputs, "
+                               f"got shape {tensor.shape}")
+        seed = Tensor._eager(np.ones(tensor.shape, tensor.data.dtype))
+    else:
+        seed = Tensor._eager(np.array(as_tensor(gradient).numpy(), dtype=tensor.data.dtype))
+        if seed.shape != tensor.shape:
+            raise RuntimeError(f"backward: gradient of shape {seed.shape} for a tensor of "
+                               f"shape {tensor.shape}")
+    if inputs is None:
+        leaves = [n for n in topo_sort([tensor]) if n.op is None and n.requires_grad]
+    else:
+        leaves = list(inputs)
+    with set_grad_enabled(create_graph):
+        grads = gradients([tensor], leaves, [seed])
+    for leaf, g in zip(leaves, grads):
+        if g is None:
+            continue
+        if not create_graph:
+            g = Tensor._eager(_owned(g.data))
+        leaf.grad = g if leaf.grad is None else leaf.grad + g
+
+
+def _owned(arr: np.ndarray) -> np.ndarray:
+    """A writable array of its own: `.grad` must not alias a view or someone else's buffer."""
+    if arr.flags.owndata and arr.flags.writeable and arr.flags.c_contiguous:
+        return arr
+    return np.array(arr)

@@ -1,0 +1,41 @@
+"""Kernels that make new arrays."""
+import numpy as np
+
+from ...core.random import generator
+from ...ops import creation as c
+from .registry import kernel
+
+
+@kernel(c.ZerosLike)
+def zeros_like(op, x):
+    return np.zeros(x.shape, dtype=(op.dtype.np if op.dtype else x.dtype))
+
+
+@kernel(c.OnesLike)
+def ones_like(op, x):
+    return np.ones(x.shape, dtype=(op.dtype.np if op.dtype else x.dtype))
+
+
+@kernel(c.OneHot)
+def one_hot(op, indices):
+    return (indices[..., None] == np.arange(op.depth)).astype(op.dtype.np)
+
+
+@kernel(c.RandomNormal)
+def random_normal(op):
+    rng = generator()
+    out = rng.standard_normal(op.shape)
+    if op.truncated:  # TF1: redraw samples more than two standard deviations out
+        bad = np.abs(out) > 2
+        while bad.any():
+            out[bad] = rng.standard_normal(int(bad.sum()))
+            bad = np.abs(out) > 2
+    return (out * op.stddev + op.mean).astype(op.dtype.np)
+
+
+@kernel(c.RandomUniform)
+def random_uniform(op):
+    rng = generator()
+    if op.dtype.is_integer:
+        return rng.integers(op.minval, op.maxval, size=op.shape, dtype=op.dtype.np)
+    return rng.uniform(op.minval, op.maxval, size=op.shape).astype(op.dtype.np)

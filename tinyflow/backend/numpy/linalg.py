@@ -1,0 +1,14 @@
+"""Matrix multiplication through NumPy's BLAS."""
+import numpy as np
+
+from ...ops import linalg
+from .registry import kernel
+
+
+@kernel(linalg.MatMul)
+def matmul(op, a, b):
+    if op.transpose_a:
+        a = np.swapaxes(a, -1, -2)
+    if op.transpose_b:
+        b = np.swapaxes(b, -1, -2)
+    return np.matmul(a, b)

@@ -1,0 +1,44 @@
+"""Elementwise kernels."""
+import numpy as np
+
+from ...ops import math as m
+from .registry import kernel
+
+_BINARY = {m.Add: np.add, m.Sub: np.subtract, m.Mul: np.multiply, m.Div: np.true_divide,
+           m.Pow: np.power, m.Maximum: np.maximum, m.Minimum: np.minimum, m.Equal: np.equal,
+           m.NotEqual: np.not_equal, m.Less: np.less, m.LessEqual: np.less_equal,
+           m.Greater: np.greater, m.GreaterEqual: np.greater_equal}
+_UNARY = {m.Neg: np.negative, m.Square: np.square, m.Sqrt: np.sqrt, m.Exp: np.exp,
+          m.Log: np.log, m.Sin: np.sin, m.Cos: np.cos, m.Tanh: np.tanh, m.Abs: np.abs,
+          m.Sign: np.sign, m.LogicalNot: np.logical_not}
+
+
+def _register_ufuncs(table):
+    for op_cls, ufunc in table.items():
+        kernel(op_cls)(lambda op, *xs, _f=ufunc: _f(*xs))
+
+
+_register_ufuncs(_BINARY)
+_register_ufuncs(_UNARY)
+
+
+@kernel(m.Sigmoid)
+def sigmoid(op, x):
+    # exp of -|x| never overflows; the two branches give the same value.
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+
+
+@kernel(m.Relu)
+def relu(op, x):
+    return np.maximum(x, 0)
+
+
+@kernel(m.Cast)
+def cast(op, x):
+    return x.astype(op.dtype.np)
+
+
+@kernel(m.Where)
+def where(op, cond, x, y):
+    return np.where(cond, x, y)

@@ -1,0 +1,36 @@
+"""Reduction kernels."""
+import numpy as np
+
+from ...ops import reduce as r
+from .registry import kernel
+
+
+@kernel(r.Sum)
+def sum_(op, x):
+    return np.sum(x, axis=op.axis, keepdims=op.keepdims)
+
+
+@kernel(r.Max)
+def max_(op, x):
+    return np.max(x, axis=op.axis, keepdims=op.keepdims)
+
+
+@kernel(r.Min)
+def min_(op, x):
+    return np.min(x, axis=op.axis, keepdims=op.keepdims)
+
+
+@kernel(r.Count)
+def count(op, x):
+    axes = range(x.ndim) if op.axis is None else op.axis
+    return np.array(np.prod([x.shape[a] for a in axes]), dtype=op.dtype.np)
+
+
+@kernel(r.ArgMax)
+def argmax(op, x):
+    return np.argmax(x, axis=None if op.axis is None else op.axis[0])
+
+
+@kernel(r.ArgMin)
+def argmin(op, x):
+    return np.argmin(x, axis=None if op.axis is None else op.axis[0])

@@ -1,0 +1,69 @@
+"""Shape kernels: views wherever NumPy can make one."""
+import numpy as np
+
+from ...ops import shape as s
+from .registry import kernel
+
+
+@kernel(s.Reshape)
+def reshape(op, x):
+    return np.reshape(x, op.shape)
+
+
+@kernel(s.ReshapeTo)
+def reshape_to(op, x, ref):
+    return np.reshape(x, ref.shape)
+
+
+@kernel(s.Transpose)
+def transpose(op, x):
+    return np.transpose(x, op.perm)
+
+
+@kernel(s.ExpandDims)
+def expand_dims(op, x):
+    return np.expand_dims(x, op.axis)
+
+
+@kernel(s.Squeeze)
+def squeeze(op, x):
+    return np.squeeze(x, op.axis)
+
+
+@kernel(s.Concat)
+def concat(op, *xs):
+    return np.concatenate(xs, axis=op.axis)
+
+
+@kernel(s.GetItem)
+def getitem(op, x):
+    return x[op.index]
+
+
+@kernel(s.GetItemGrad)
+def getitem_grad(op, g, ref):
+    out = np.zeros(ref.shape, dtype=g.dtype)
+    if any(isinstance(i, np.ndarray) for i in op.index):
+        np.add.at(out, op.index, g)  # repeated indices accumulate
+    else:
+        out[op.index] = g
+    return out
+
+
+@kernel(s.BroadcastTo)
+def broadcast_to(op, x, ref):
+    if op.axes:
+        x = np.expand_dims(x, tuple(a % ref.ndim for a in op.axes))
+    return np.broadcast_to(x, ref.shape)
+
+
+@kernel(s.SumTo)
+def sum_to(op, x, ref):
+    if op.axes:
+        x = np.sum(x, axis=tuple(a % x.ndim for a in op.axes))
+    lead = x.ndim - ref.ndim
+    axes = tuple(range(lead)) + tuple(
+        i + lead for i, d in enumerate(ref.shape) if d == 1 and x.shape[i + lead] != 1)
+    if axes:
+        x = np.sum(x, axis=axes, keepdims=True)
+    return x.reshape(ref.shape)

@@ -1,0 +1,81 @@
+"""Data types: thin named wrappers over NumPy dtypes, shared by every front end."""
+from __future__ import annotations
+
+import numpy as np
+
+
+class DType:
+    """A tensor element type; `tf.float32` and `torch.float32` are the same object."""
+
+    __slots__ = ("name", "np")
+
+    def __init__(self, name: str, np_dtype) -> None:
+        self.name = name
+        self.np = np.dtype(np_dtype)
+
+    @property
+    def is_floating(self) -> bool:
+        return self.np.kind == "f"
+
+    @property
+    def is_integer(self) -> bool:
+        return self.np.kind in "iu"
+
+    @property
+    def is_bool(self) -> bool:
+        return self.np.kind == "b"
+
+    @property
+    def as_numpy_dtype(self):
+        """TF1 spelling of the NumPy scalar type."""
+        return self.np.type
+
+    def __repr__(self) -> str:
+        return f"tinyflow.{self.name}"
+
+    def __reduce__(self):
+        return (as_dtype, (self.name,))
+
+
+float16 = DType("float16", np.float16)
+float32 = DType("float32", np.float32)
+float64 = DType("float64", np.float64)
+int8 = DType("int8", np.int8)
+uint8 = DType("uint8", np.uint8)
+int16 = DType("int16", np.int16)
+int32 = DType("int32", np.int32)
+int64 = DType("int64", np.int64)
+bool_ = DType("bool", np.bool_)
+
+_ALL = (float16, float32, float64, int8, uint8, int16, int32, int64, bool_)
+_BY_NP = {d.np: d for d in _ALL}
+_BY_NAME = {d.name: d for d in _ALL}
+_BY_NAME.update({"half": float16, "float": float32, "double": float64, "long": int64,
+                 "int": int32, "bool_": bool_})
+
+DEFAULT_FLOAT = float32
+
+
+def as_dtype(x) -> DType:
+    """Accept a DType, a NumPy dtype or type, a Python type, or a name."""
+    if isinstance(x, DType):
+        return x
+    if isinstance(x, str):
+        if x in _BY_NAME:
+            return _BY_NAME[x]
+        raise TypeError(f"unknown dtype name {x!r}")
+    if x is float:
+        return float32
+    if x is int:
+        return int64
+    if x is bool:
+        return bool_
+    try:
+        return _BY_NP[np.dtype(x)]
+    except (TypeError, KeyError):
+        raise TypeError(f"unsupported dtype {x!r}") from None
+
+
+def from_numpy(np_dtype) -> DType:
+    """The DType of a NumPy array's dtype (fast path for kernels' outputs)."""
+    return _BY_NP[np_dtype]

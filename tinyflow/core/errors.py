@@ -1,0 +1,42 @@
+"""Errors that name the op, the shapes and the user's line of code."""
+from __future__ import annotations
+
+import os
+import sys
+
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+class TinyflowError(Exception):
+    """Base class of every error tinyflow raises on purpose."""
+
+
+class ShapeError(TinyflowError, ValueError):
+    """Shapes that an op cannot accept, found when the node is built."""
+
+
+class DTypeError(TinyflowError, TypeError):
+    """Element types that an op cannot accept."""
+
+
+class FeedError(TinyflowError, ValueError):
+    """A feed that is missing, or of the wrong shape or dtype."""
+
+
+class FetchError(TinyflowError, ValueError):
+    """A fetch that is not a tensor of the session's graph."""
+
+
+class UninitializedVariableError(TinyflowError, RuntimeError):
+    """A variable read before its initializer ran."""
+
+
+def user_site() -> str:
+    """`file:line` of the innermost frame outside the tinyflow package, for error messages."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        if not os.path.abspath(filename).startswith(_PACKAGE_DIR + os.sep):
+            return f"{filename}:{frame.f_lineno}"
+        frame = frame.f_back
+    return "<unknown>"

@@ -1,0 +1,116 @@
+"""Graphs: the home of symbolic nodes, their names and the TF1 collections."""
+from __future__ import annotations
+
+import contextlib
+import threading
+from typing import Iterable, Iterator
+
+GLOBAL_VARIABLES = "variables"
+TRAINABLE_VARIABLES = "trainable_variables"
+
+
+class Graph:
+    """A namespace for symbolic tensors (placeholders, variables and op nodes)."""
+
+    def __init__(self) -> None:
+        self.nodes: list = []
+        self._names: dict[str, object] = {}
+        self._name_counts: dict[str, int] = {}
+        self._collections: dict[str, list] = {}
+        self.version = 0  # bumped on every new node, so cached plans can tell
+
+    def unique_name(self, base: str) -> str:
+        """TF1-style unique names: `matmul`, `matmul_1`, ..."""
+        count = self._name_counts.get(base, 0)
+        name = base if count == 0 else f"{base}_{count}"
+        while name in self._names:
+            count += 1
+            name = f"{base}_{count}"
+        self._name_counts[base] = count + 1
+        return name
+
+    def add_node(self, tensor, base_name: str) -> str:
+        name = self.unique_name(base_name)
+        self._names[name] = tensor
+        self.nodes.append(tensor)
+        self.version += 1
+        return name
+
+    def add_to_collection(self, key: str, value) -> None:
+        self._collections.setdefault(key, []).append(value)
+
+    def get_collection(self, key: str) -> list:
+        return list(self._collections.get(key, ()))
+
+    def get_operations(self) -> list:
+        return list(self.nodes)
+
+    def get_tensor_by_name(self, name: str):
+        """Look up `name` or `name:0`."""
+        key = name[:-2] if name.endswith(":0") else name
+        try:
+            return self._names[key]
+        except KeyError:
+            raise KeyError(f"the graph has no tensor named {name!r}") from None
+
+    @contextlib.contextmanager
+    def as_default(self) -> Iterator["Graph"]:
+        _state.stack.append(self)
+        try:
+            yield self
+        finally:
+            _state.stack.pop()
+
+    def __repr__(self) -> str:
+        return f"<tinyflow.Graph with {len(self.nodes)} nodes>"
+
+
+class _GraphState(threading.local):
+    def __init__(self) -> None:
+        self.default = Graph()
+        self.stack: list[Graph] = []
+
+
+_state = _GraphState()
+
+
+def get_default_graph() -> Graph:
+    return _state.stack[-1] if _state.stack else _state.default
+
+
+def reset_default_graph() -> None:
+    """Start a fresh default graph (TF1: only outside any `with graph.as_default()`)."""
+    if _state.stack:
+        raise RuntimeError("reset_default_graph() called inside a `with graph.as_default()` block")
+    _state.default = Graph()
+
+
+def topo_sort(roots: Iterable, include_control: bool = False, stop=None) -> list:
+    """Post-order (inputs first) of everything `roots` depend on, without recursion.
+
+    `stop` is an optional set of ids of tensors whose inputs are not followed (e.g. feeds).
+    """
+    order: list = []
+    visited: set[int] = set()
+    for root in roots:
+        if id(root) in visited:
+            continue
+        stack = [(root, False)]
+        while stack:
+            node, expanded = stack.pop()
+            if expanded:
+                order.append(node)
+                continue
+            if id(node) in visited:
+                continue
+            visited.add(id(node))
+            stack.append((node, True))
+            if stop is not None and id(node) in stop:
+                continue
+            deps = node.inputs
+            if include_control and node.control_inputs:
+                deps = tuple(deps) + tuple(node.control_inputs)
+            for dep in reversed(deps):
+                if id(dep) not in visited:
+                    stack.append((dep, False))
+    return order

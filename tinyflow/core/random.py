@@ -1,0 +1,17 @@
+"""The one random generator that random ops draw from; `manual_seed` makes runs repeatable."""
+from __future__ import annotations
+
+import numpy as np
+
+_generator = np.random.default_rng()
+
+
+def generator() -> np.random.Generator:
+    return _generator
+
+
+def manual_seed(seed: int) -> np.random.Generator:
+    """Reseed every random op (PyTorch's `torch.manual_seed`, TF1's `tf.set_random_seed`)."""
+    global _generator
+    _generator = np.random.default_rng(int(seed))
+    return _generator

@@ -1,0 +1,231 @@
+"""The one Tensor class: it holds data (eager) or is a node of a graph (symbolic)."""
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+
+from . import dtypes
+from .dtypes import DType
+from .graph import get_default_graph
+
+# What a tensor is. EAGER tensors hold `data`; the others are symbolic graph nodes.
+EAGER, PLACEHOLDER, VARIABLE, NODE = "eager", "placeholder", "variable", "node"
+
+
+class Tensor:
+    """An n-dimensional array, eager or symbolic; see docs/ARCHITECTURE.md."""
+
+    __slots__ = ("data", "op", "inputs", "shape", "dtype", "kind", "requires_grad", "grad",
+                 "graph", "_name", "control_inputs", "site", "__weakref__")
+    __array_priority__ = 1000  # so `ndarray * tensor` calls Tensor.__rmul__
+
+    def __init__(self, data, dtype=None, requires_grad: bool = False) -> None:
+        dt = dtypes.as_dtype(dtype) if dtype is not None else None
+        if isinstance(data, Tensor):
+            data = data.numpy()
+        arr = np.asarray(data, dtype=dt.np if dt is not None else None)
+        if dt is None and arr.dtype == np.float64 and not isinstance(data, np.ndarray):
+            arr = arr.astype(np.float32)  # Python floats default to float32, as in PyTorch
+        _init_eager(self, arr, None, (), requires_grad)
+
+    # ---- construction (internal) -------------------------------------------------------
+    @staticmethod
+    def _eager(data: np.ndarray, op=None, inputs=(), requires_grad=False) -> "Tensor":
+        t = Tensor.__new__(Tensor)
+        _init_eager(t, data, op, inputs, requires_grad)
+        return t
+
+    @staticmethod
+    def _symbolic(kind, shape, dtype: DType, op=None, inputs=(), name=None, graph=None,
+                  site=None) -> "Tensor":
+        t = Tensor.__new__(Tensor)
+        t._init_symbolic(kind, shape, dtype, op, inputs, name, graph, site)
+        return t
+
+    def _init_symbolic(self, kind, shape, dtype, op=None, inputs=(), name=None, graph=None,
+                       site=None) -> None:
+        self.data = None
+        self.op = op
+        self.inputs = inputs
+        self.shape = shape
+        self.dtype = dtype
+        self.kind = kind
+        self.requires_grad = False
+        self.grad = None
+        self.control_inputs = ()
+        self.site = site
+        self.graph = graph if graph is not None else get_default_graph()
+        self._name = self.graph.add_node(self, name or (op.name if op is not None else kind))
+
+    # ---- identity ------------------------------------------------------------------------
+    @property
+    def is_symbolic(self) -> bool:
+        return self.kind != EAGER
+
+    @property
+    def name(self) -> Optional[str]:
+        return None if self._name is None else self._name + ":0"
+
+    @property
+    def is_leaf(self) -> bool:
+        return self.op is None or not self.requires_grad
+
+    @property
+    def ndim(self) -> Optional[int]:
+        return None if self.shape is None else len(self.shape)
+
+    def get_shape(self):
+        return self.shape
+
+    def dim(self) -> int:
+        return self.ndim
+
+    def size(self, dim: Optional[int] = None):
+        return self.shape if dim is None else self.shape[dim]
+
+    def numel(self) -> int:
+        return int(np.prod(self.shape)) if self.shape else 1
+
+    def __len__(self) -> int:
+        if not self.shape or self.shape[0] is None:
+            raise TypeError(f"len() of a tensor of shape {self.shape}")
+        return self.shape[0]
+
+    def __hash__(self) -> int:
+        return id(self)
+
+    def __repr__(self) -> str:
+        if self.kind == EAGER:
+            extra = ", requires_grad=True" if self.requires_grad else ""
+            return f"tensor({np.array2string(self.data, separator=', ')}, " \
+                   f"dtype={self.dtype.name}{extra})"
+        return f"<tf.Tensor '{self.name}' shape={self.shape} dtype={self.dtype.name}>"
+
+    # ---- data access (eager) -----------------------------------------------------------
+    def _require_data(self, what: str) -> np.ndarray:
+        if self.kind != EAGER:
+            raise TypeError(f"{what}: {self.name} is symbolic and has no value; "
+                            f"run it in a Session (sess.run) or call .eval()")
+        return self.data
+
+    def numpy(self) -> np.ndarray:
+        return self._require_data("numpy()")
+
+    def item(self):
+        return self._require_data("item()").item()
+
+    def tolist(self):
+        return self._require_data("tolist()").tolist()
+
+    def __array__(self, dtype=None, copy=None):
+        arr = self._require_data("np.asarray()")
+        return arr if dtype is None else arr.astype(dtype)
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __bool__(self) -> bool:
+        if self.kind != EAGER:
+            raise TypeError(f"the truth value of symbolic tensor {self.name} is unknown "
+                            f"until it runs; use tf.cond-free logic or run it in a Session")
+        return bool(self.data)
+
+    def eval(self, feed_dict=None, session=None):
+        """TF1: the value of this tensor in `session` (default: the enclosing one)."""
+        from ..symbolic.session import get_default_session
+        sess = session or get_default_session()
+        if sess is None:
+            raise ValueError("eval(): no session given and no default session "
+                             "(use `with tf.Session() as sess:` or pass session=)")
+        return sess.run(self, feed_dict=feed_dict)
+
+    # ---- autograd ----------------------------------------------------------------------
+    def backward(self, gradient=None, retain_graph=False, create_graph=False) -> None:
+        from ..autodiff.reverse import backward
+        backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph)
+
+    def detach(self) -> "Tensor":
+        return Tensor._eager(self._require_data("detach()"))
+
+    def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
+        if self.op is not None and not requires_grad:
+            raise RuntimeError("you can only change requires_grad flags of leaf tensors")
+        self.requires_grad = requires_grad
+        return self
+
+    @property
+    def grad_fn(self):
+        return self.op if self.requires_grad else None
+
+    # ---- operators (defined in ops/, bound at the bottom of this file) -----------------
+    def __add__(self, other): return _ops.add(self, other)
+    def __radd__(self, other): return _ops.add(other, self)
+    def __sub__(self, other): return _ops.subtract(self, other)
+    def __rsub__(self, other): return _ops.subtract(other, self)
+    def __mul__(self, other): return _ops.multiply(self, other)
+    def __rmul__(self, other): return _ops.multiply(other, self)
+    def __truediv__(self, other): return _ops.divide(self, other)
+    def __rtruediv__(self, other): return _ops.divide(other, self)
+    def __pow__(self, other): return _ops.pow(self, other)
+    def __rpow__(self, other): return _ops.pow(other, self)
+    def __matmul__(self, other): return _ops.matmul(self, other)
+    def __rmatmul__(self, other): return _ops.matmul(other, self)
+    def __neg__(self): return _ops.negative(self)
+    def __pos__(self): return self
+    def __abs__(self): return _ops.abs(self)
+    def __eq__(self, other): return _ops.equal(self, other)
+    def __ne__(self, other): return _ops.not_equal(self, other)
+    def __lt__(self, other): return _ops.less(self, other)
+    def __le__(self, other): return _ops.less_equal(self, other)
+    def __gt__(self, other): return _ops.greater(self, other)
+    def __ge__(self, other): return _ops.greater_equal(self, other)
+    def __getitem__(self, index): return _ops.getitem(self, index)
+
+    # ---- common methods, shared by the TF1 and PyTorch spellings -----------------------
+    def reshape(self, *shape): return _ops.reshape(self, _varargs(shape))
+    def transpose(self, *perm): return _ops.transpose(self, _varargs(perm) or None)
+    def sum(self, axis=None, keepdims=False): return _ops.reduce_sum(self, axis, keepdims)
+    def mean(self, axis=None, keepdims=False): return _ops.reduce_mean(self, axis, keepdims)
+    def max(self, axis=None, keepdims=False): return _ops.reduce_max(self, axis, keepdims)
+    def min(self, axis=None, keepdims=False): return _ops.reduce_min(self, axis, keepdims)
+    def argmax(self, axis=None): return _ops.argmax(self, axis)
+    def argmin(self, axis=None): return _ops.argmin(self, axis)
+    def exp(self): return _ops.exp(self)
+    def log(self): return _ops.log(self)
+    def sqrt(self): return _ops.sqrt(self)
+    def tanh(self): return _ops.tanh(self)
+    def sigmoid(self): return _ops.sigmoid(self)
+    def relu(self): return _ops.relu(self)
+    def abs(self): return _ops.abs(self)
+
+    @property
+    def T(self): return _ops.transpose(self)
+
+
+def _varargs(args: tuple):
+    """Accept both `f(2, 3)` and `f((2, 3))`."""
+    if len(args) == 1 and isinstance(args[0], (tuple, list)):
+        return tuple(args[0])
+    return args
+
+
+def _init_eager(t: Tensor, data: np.ndarray, op, inputs, requires_grad: bool) -> None:
+    t.data = data
+    t.op = op
+    t.inputs = inputs
+    t.shape = data.shape
+    t.dtype = dtypes.from_numpy(data.dtype)
+    t.kind = EAGER
+    t.requires_grad = requires_grad
+    t.grad = None
+    t.graph = None
+    t._name = None
+    t.control_inputs = ()
+    t.site = None
+
+
+from .. import ops as _ops  # noqa: E402  (ops import Tensor; bound last to break the cycle)

@@ -1,0 +1,109 @@
+"""Ops that make tensors from shapes: zeros/ones like another tensor, one-hot, random."""
+from __future__ import annotations
+
+from ..core import dtypes
+from ..core.op import Op, apply, as_tensor
+from ..core.shapes import as_shape
+from ..core.tensor import Tensor
+
+
+class ZerosLike(Op):
+    name = "zeros_like"
+    differentiable = False
+
+    def infer(self, x):
+        return x.shape, self.dtype or x.dtype
+
+    def jvp(self, t, out, x):
+        return None
+
+
+class OnesLike(ZerosLike):
+    name = "ones_like"
+
+
+class OneHot(Op):
+    name = "one_hot"
+    differentiable = False
+
+    def infer(self, indices):
+        if not indices.dtype.is_integer:
+            raise TypeError("one_hot indices must be integers")
+        shape = None if indices.shape is None else indices.shape + (self.depth,)
+        return shape, self.dtype
+
+    def jvp(self, t, out, indices):
+        return None
+
+
+class RandomNormal(Op):
+    """Normal samples; `truncated` redraws those beyond two standard deviations (TF1)."""
+    name = "random_normal"
+    stateful = True
+    differentiable = False
+
+    def infer(self):
+        return self.shape, self.dtype
+
+    def jvp(self, t, out):
+        return None
+
+
+class RandomUniform(Op):
+    name = "random_uniform"
+    stateful = True
+    differentiable = False
+
+    def infer(self):
+        return self.shape, self.dtype
+
+    def jvp(self, t, out):
+        return None
+
+
+def zeros_like(x, dtype=None, name=None) -> Tensor:
+    dt = None if dtype is None else dtypes.as_dtype(dtype)
+    return apply(ZerosLike(dtype=dt), as_tensor(x), name=name)
+
+
+def ones_like(x, dtype=None, name=None) -> Tensor:
+    dt = None if dtype is None else dtypes.as_dtype(dtype)
+    return apply(OnesLike(dtype=dt), as_tensor(x), name=name)
+
+
+def one_hot(indices, depth: int, dtype=dtypes.float32, name=None) -> Tensor:
+    return apply(OneHot(depth=int(depth), dtype=dtypes.as_dtype(dtype)), as_tensor(indices),
+                 name=name)
+
+
+def _static_shape(shape, what):
+    shape = as_shape(shape)
+    if shape is None or None in shape:
+        raise ValueError(f"{what}: the shape must be fully known, got {shape}")
+    return shape
+
+
+def random_normal(shape, mean=0.0, stddev=1.0, dtype=dtypes.float32, seed=None,
+                  name=None) -> Tensor:
+    op = RandomNormal(shape=_static_shape(shape, "random_normal"), mean=float(mean),
+                      stddev=float(stddev), dtype=dtypes.as_dtype(dtype), truncated=False)
+    return apply(op, name=name)
+
+
+def truncated_normal(shape, mean=0.0, stddev=1.0, dtype=dtypes.float32, seed=None,
+                     name=None) -> Tensor:
+    op = RandomNormal(shape=_static_shape(shape, "truncated_normal"), mean=float(mean),
+                      stddev=float(stddev), dtype=dtypes.as_dtype(dtype), truncated=True)
+    return apply(op, name=name)
+
+
+def random_uniform(shape, minval=0.0, maxval=None, dtype=dtypes.float32, seed=None,
+                   name=None) -> Tensor:
+    dt = dtypes.as_dtype(dtype)
+    if maxval is None:
+        if not dt.is_floating:
+            raise ValueError("random_uniform: integer dtypes need maxval")
+        maxval = 1.0
+    op = RandomUniform(shape=_static_shape(shape, "random_uniform"), minval=minval,
+                       maxval=maxval, dtype=dt)
+    return apply(op, name=name)

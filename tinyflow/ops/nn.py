@@ -1,0 +1,123 @@
+"""Softmax family: softmax, log-softmax and the two fused cross-entropies (max-subtracted)."""
+from __future__ import annotations
+
+from ..core.op import Op, apply, as_tensor
+from ..core.shapes import normalize_axes
+from ..core.tensor import Tensor
+from .creation import one_hot
+from .math import exp
+from .reduce import reduce_sum
+from .shape import expand_dims
+
+
+class Softmax(Op):
+    name = "softmax"
+
+    def infer(self, x):
+        if x.shape is not None:
+            normalize_axes(self.axis, len(x.shape))
+        if not x.dtype.is_floating:
+            raise TypeError("softmax needs a floating-point input")
+        return x.shape, x.dtype
+
+    def vjp(self, g, out, x):
+        return (out * (g - reduce_sum(g * out, self.axis, keepdims=True)),)
+
+    def jvp(self, t, out, x):
+        return out * (t[0] - reduce_sum(t[0] * out, self.axis, keepdims=True))
+
+
+class LogSoftmax(Softmax):
+    name = "log_softmax"
+
+    def vjp(self, g, out, x):
+        return (g - exp(out) * reduce_sum(g, self.axis, keepdims=True),)
+
+    def jvp(self, t, out, x):
+        return t[0] - reduce_sum(exp(out) * t[0], self.axis, keepdims=True)
+
+
+def _loss_shape(logits):
+    if logits.shape is None:
+        return None
+    if len(logits.shape) < 1:
+        raise ValueError("logits need at least one dimension (the classes)")
+    return logits.shape[:-1]
+
+
+class SoftmaxCrossEntropy(Op):
+    """-sum(labels * log_softmax(logits), -1): per-example loss against class probabilities."""
+    name = "softmax_cross_entropy"
+
+    def infer(self, labels, logits):
+        if labels.shape is not None and logits.shape is not None:
+            if len(labels.shape) != len(logits.shape) or any(
+                    a is not None and b is not None and a != b
+                    for a, b in zip(labels.shape, logits.shape)):
+                raise ValueError(f"labels {labels.shape} and logits {logits.shape} "
+                                 "must have the same shape")
+        if not logits.dtype.is_floating:
+            raise TypeError("logits must be floating point")
+        return _loss_shape(logits), logits.dtype
+
+    def vjp(self, g, out, labels, logits):
+        g = expand_dims(g, -1)
+        logp = log_softmax(logits)
+        d_logits = g * (exp(logp) * reduce_sum(labels, -1, keepdims=True) - labels)
+        return -g * logp, d_logits
+
+    def jvp(self, t, out, labels, logits):
+        logp = log_softmax(logits)
+        terms = []
+        if t[0] is not None:
+            terms.append(-reduce_sum(t[0] * logp, -1))
+        if t[1] is not None:
+            d_logp = t[1] - reduce_sum(exp(logp) * t[1], -1, keepdims=True)
+            terms.append(-reduce_sum(labels * d_logp, -1))
+        return None if not terms else terms[0] if len(terms) == 1 else terms[0] + terms[1]
+
+
+class SparseSoftmaxCrossEntropy(Op):
+    """-log_softmax(logits)[..., label]: per-example loss against integer class ids."""
+    name = "sparse_softmax_cross_entropy"
+
+    def infer(self, labels, logits):
+        if not labels.dtype.is_integer:
+            raise TypeError("labels must be integer class ids")
+        if labels.shape is not None and logits.shape is not None:
+            expect = _loss_shape(logits)
+            if len(labels.shape) != len(expect) or any(
+                    a is not None and b is not None and a != b
+                    for a, b in zip(labels.shape, expect)):
+                raise ValueError(f"labels {labels.shape} must have shape {expect} "
+                                 f"for logits {logits.shape}")
+        if not logits.dtype.is_floating:
+            raise TypeError("logits must be floating point")
+        return _loss_shape(logits), logits.dtype
+
+    def _residual(self, labels, logits):
+        return softmax(logits) - one_hot(labels, logits.shape[-1], logits.dtype)
+
+    def vjp(self, g, out, labels, logits):
+        return None, expand_dims(g, -1) * self._residual(labels, logits)
+
+    def jvp(self, t, out, labels, logits):
+        if t[1] is None:
+            return None
+        return reduce_sum(self._residual(labels, logits) * t[1], -1)
+
+
+def softmax(logits, axis=-1, name=None) -> Tensor:
+    return apply(Softmax(axis=int(axis)), as_tensor(logits), name=name)
+
+
+def log_softmax(logits, axis=-1, name=None) -> Tensor:
+    return apply(LogSoftmax(axis=int(axis)), as_tensor(logits), name=name)
+
+
+def softmax_cross_entropy(labels, logits, name=None) -> Tensor:
+    return apply(SoftmaxCrossEntropy(), as_tensor(labels), as_tensor(logits), name=name)
+
+
+def sparse_softmax_cross_entropy(labels, logits, name=None) -> Tensor:
+    return apply(SparseSoftmaxCrossEntropy(), as_tensor(labels), as_tensor(logits), name=name)

@@ -1,0 +1,154 @@
+"""Reductions: sum, max, min (mean is sum / count), and argmax/argmin."""
+from __future__ import annotations
+
+from ..core import dtypes
+from ..core.op import Op, apply, as_tensor
+from ..core.shapes import normalize_axes
+from ..core.tensor import Tensor
+from .math import cast, divide, equal
+from .shape import broadcast_to
+
+
+class Reduce(Op):
+    reduction = True
+
+    def infer(self, x):
+        return reduced_shape(x.shape, self.axis, self.keepdims), x.dtype
+
+    def _dropped(self):
+        """The axes BroadcastTo must re-insert into the gradient."""
+        return () if self.keepdims else self.axis
+
+
+def reduced_shape(shape, axes, keepdims):
+    if shape is None:
+        return None
+    if axes is None:
+        axes = tuple(range(len(shape)))
+    if keepdims:
+        return tuple(1 if i in axes else d for i, d in enumerate(shape))
+    return tuple(d for i, d in enumerate(shape) if i not in axes)
+
+
+class Sum(Reduce):
+    name = "sum"
+
+    def infer(self, x):
+        dt = dtypes.int64 if x.dtype.is_bool else x.dtype
+        return reduced_shape(x.shape, self.axis, self.keepdims), dt
+
+    def vjp(self, g, out, x):
+        return (broadcast_to(g, x, self._dropped()),)
+
+    def jvp(self, t, out, x):
+        return reduce_sum(t[0], self.axis, self.keepdims)
+
+
+class Max(Reduce):
+    name = "max"
+
+    def _share(self, out, x):
+        """Where x attains the extreme, split evenly among ties."""
+        mask = cast(equal(x, broadcast_to(out, x, self._dropped())), x.dtype)
+        return mask / broadcast_to(reduce_sum(mask, self.axis, self.keepdims), x,
+                                   self._dropped())
+
+    def vjp(self, g, out, x):
+        return (broadcast_to(g, x, self._dropped()) * self._share(out, x),)
+
+    def jvp(self, t, out, x):
+        return reduce_sum(t[0] * self._share(out, x), self.axis, self.keepdims)
+
+
+class Min(Max):
+    name = "min"
+
+
+class Count(Reduce):
+    """Number of elements reduced over `axis` (a scalar), for means of unknown-size dims."""
+    name = "count"
+    differentiable = False
+
+    def infer(self, x):
+        return (), self.dtype
+
+    def jvp(self, t, out, x):
+        return None
+
+
+class ArgMax(Reduce):
+    name = "argmax"
+    differentiable = False
+
+    def infer(self, x):
+        return reduced_shape(x.shape, self.axis, False), dtypes.int64
+
+    def jvp(self, t, out, x):
+        return None
+
+
+class ArgMin(ArgMax):
+    name = "argmin"
+
+
+# ---- the functions users call ----------------------------------------------------------
+
+def _axes(x: Tensor, axis, reduction_indices):
+    if axis is None:
+        axis = reduction_indices
+    return normalize_axes(axis, x.ndim)
+
+
+def _reduce(op_cls, x, axis, keepdims, reduction_indices, keep_dims, name):
+    x = as_tensor(x)
+    keepdims = bool(keepdims or keep_dims)
+    try:
+        axes = _axes(x, axis, reduction_indices)
+    except ValueError as e:
+        raise type(e)(f"{op_cls.name}: {e} (input shape {x.shape})") from None
+    return apply(op_cls(axis=axes, keepdims=keepdims), x, name=name)
+
+
+def reduce_sum(x, axis=None, keepdims=False, name=None, reduction_indices=None,
+               keep_dims=False) -> Tensor:
+    return _reduce(Sum, x, axis, keepdims, reduction_indices, keep_dims, name)
+
+
+def reduce_max(x, axis=None, keepdims=False, name=None, reduction_indices=None,
+               keep_dims=False) -> Tensor:
+    return _reduce(Max, x, axis, keepdims, reduction_indices, keep_dims, name)
+
+
+def reduce_min(x, axis=None, keepdims=False, name=None, reduction_indices=None,
+               keep_dims=False) -> Tensor:
+    return _reduce(Min, x, axis, keepdims, reduction_indices, keep_dims, name)
+
+
+def reduce_mean(x, axis=None, keepdims=False, name=None, reduction_indices=None,
+                keep_dims=False) -> Tensor:
+    """Sum divided by the number of elements reduced (known at run time if dims are None)."""
+    x = as_tensor(x)
+    if not x.dtype.is_floating:
+        x = cast(x, dtypes.DEFAULT_FLOAT)
+    total = _reduce(Sum, x, axis, keepdims, reduction_indices, keep_dims, None)
+    count = apply(Count(axis=_axes(x, axis, reduction_indices), keepdims=False,
+                        dtype=x.dtype), x)
+    return divide(total, count, name=name)
+
+
+def argmax(x, axis=None, name=None, dimension=None) -> Tensor:
+    x = as_tensor(x)
+    axis = dimension if axis is None else axis
+    axes = None if axis is None else normalize_axes(axis, x.ndim)
+    if axes is not None and len(axes) != 1:
+        raise ValueError("argmax: axis must be a single axis")
+    return apply(ArgMax(axis=axes, keepdims=False), x, name=name)
+
+
+def argmin(x, axis=None, name=None, dimension=None) -> Tensor:
+    x = as_tensor(x)
+    axis = dimension if axis is None else axis
+    axes = None if axis is None else normalize_axes(axis, x.ndim)
+    if axes is not None and len(axes) != 1:
+        raise ValueError("argmin: axis must be a single axis")
+    return apply(ArgMin(axis=axes, keepdims=False), x, name=name)

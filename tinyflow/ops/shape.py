@@ -1,0 +1,319 @@
+"""Shape ops: reshape, transpose, expand/squeeze, concat, slicing, and the broadcast pair
+(BroadcastTo / SumTo) that autodiff uses to move gradients between shapes."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..core.op import Op, apply, as_tensor
+from ..core.shapes import normalize_axes
+from ..core.tensor import Tensor
+from .creation import zeros_like
+
+
+def _reshape_infer(in_shape, target):
+    target = tuple(int(d) for d in target)
+    if target.count(-1) > 1:
+        raise ValueError(f"can only infer one dimension of {target}")
+    known = in_shape is not None and None not in in_shape
+    if known:
+        size = int(np.prod(in_shape))
+        rest = int(np.prod([d for d in target if d != -1]))
+        if -1 in target:
+            if rest == 0 or size % rest:
+                raise ValueError(f"cannot reshape {in_shape} ({size} elements) into {target}")
+            return tuple(size // rest if d == -1 else d for d in target)
+        if rest != size:
+            raise ValueError(f"cannot reshape {in_shape} ({size} elements) into {target}")
+    return tuple(None if d == -1 else d for d in target)
+
+
+class Reshape(Op):
+    name = "reshape"
+    view = True
+
+    def infer(self, x):
+        return _reshape_infer(x.shape, self.shape), x.dtype
+
+    def vjp(self, g, out, x):
+        return (reshape_to(g, x),)
+
+    def jvp(self, t, out, x):
+        return reshape(t[0], self.shape)
+
+
+class ReshapeTo(Op):
+    """Reshape `x` to the run-time shape of `ref` (gradients of reshapes with unknown dims)."""
+    name = "reshape_to"
+    view = True
+
+    def infer(self, x, ref):
+        return ref.shape, x.dtype
+
+    def vjp(self, g, out, x, ref):
+        return reshape_to(g, x), None
+
+    def jvp(self, t, out, x, ref):
+        return None if t[0] is None else reshape_to(t[0], ref)
+
+
+class Transpose(Op):
+    name = "transpose"
+    view = True
+
+    def infer(self, x):
+        if x.shape is None:
+            return None, x.dtype
+        perm = self.perm if self.perm is not None else tuple(reversed(range(len(x.shape))))
+        if sorted(perm) != list(range(len(x.shape))):
+            raise ValueError(f"perm {perm} is not a permutation of the {len(x.shape)} axes")
+        return tuple(x.shape[p] for p in perm), x.dtype
+
+    def vjp(self, g, out, x):
+        inverse = None if self.perm is None else tuple(int(i) for i in np.argsort(self.perm))
+        return (transpose(g, inverse),)
+
+    def jvp(self, t, out, x):
+        return transpose(t[0], self.perm)
+
+
+class ExpandDims(Op):
+    name = "expand_dims"
+    view = True
+
+    def infer(self, x):
+        if x.shape is None:
+            return None, x.dtype
+        rank = len(x.shape) + 1
+        if not -rank <= self.axis < rank:
+            raise ValueError(f"axis {self.axis} out of range for rank {rank} output")
+        shape = list(x.shape)
+        shape.insert(self.axis % rank, 1)
+        return tuple(shape), x.dtype
+
+    def vjp(self, g, out, x):
+        return (reshape_to(g, x),)
+
+    def jvp(self, t, out, x):
+        return expand_dims(t[0], self.axis)
+
+
+class Squeeze(Op):
+    name = "squeeze"
+    view = True
+
+    def infer(self, x):
+        if x.shape is None:
+            return None, x.dtype
+        if self.axis is None:
+            if None in x.shape:
+                raise ValueError("squeeze() without axis needs every dim known")
+            return tuple(d for d in x.shape if d != 1), x.dtype
+        axes = normalize_axes(self.axis, len(x.shape))
+        for a in axes:
+            if x.shape[a] not in (1, None):
+                raise ValueError(f"cannot squeeze axis {a} of size {x.shape[a]}")
+        return tuple(d for i, d in enumerate(x.shape) if i not in axes), x.dtype
+
+    def vjp(self, g, out, x):
+        return (reshape_to(g, x),)
+
+    def jvp(self, t, out, x):
+        return squeeze(t[0], self.axis)
+
+
+class Concat(Op):
+    name = "concat"
+
+    def infer(self, *xs):
+        if not xs:
+            raise ValueError("needs at least one input")
+        if any(x.shape is None for x in xs):
+            return None, xs[0].dtype
+        rank = len(xs[0].shape)
+        axis = normalize_axes(self.axis, rank)[0]
+        out = list(xs[0].shape)
+        for x in xs[1:]:
+            if len(x.shape) != rank:
+                raise ValueError("inputs must have the same rank")
+            for i, (a, b) in enumerate(zip(out, x.shape)):
+                if i == axis:
+                    out[i] = None if a is None or b is None else a + b
+                elif a is not None and b is not None and a != b:
+                    raise ValueError(f"dimension {i} differs: {a} vs {b}")
+                elif a is None:
+                    out[i] = b
+        return tuple(out), xs[0].dtype
+
+    def vjp(self, g, out, *xs):
+        axis = normalize_axes(self.axis, len(out.shape))[0]
+        sizes = [x.shape[axis] for x in xs]
+        if None in sizes:
+            raise NotImplementedError("concat gradient needs static sizes along the axis")
+        grads, start = [], 0
+        for size in sizes:
+            index = (slice(None),) * axis + (slice(start, start + size),)
+            grads.append(getitem(g, index))
+            start += size
+        return tuple(grads)
+
+    def jvp(self, t, out, *xs):
+        if all(ti is None for ti in t):
+            return None
+        return concat([zeros_like(x) if ti is None else ti for ti, x in zip(t, xs)], self.axis)
+
+
+class GetItem(Op):
+    """Basic (slices, ints, None, Ellipsis) and integer-array indexing, as NumPy."""
+    name = "getitem"
+    view = True
+
+    def infer(self, x):
+        return index_shape(x.shape, self.index), x.dtype
+
+    def vjp(self, g, out, x):
+        return (apply(GetItemGrad(index=self.index), g, x),)
+
+    def jvp(self, t, out, x):
+        return getitem(t[0], self.index)
+
+
+class GetItemGrad(Op):
+    """Zeros shaped like `ref` with `g` added at `index` (scatter-add for repeated indices)."""
+    name = "getitem_grad"
+
+    def infer(self, g, ref):
+        return ref.shape, g.dtype
+
+    def vjp(self, gg, out, g, ref):
+        return getitem(gg, self.index), None
+
+    def jvp(self, t, out, g, ref):
+        return None if t[0] is None else apply(GetItemGrad(index=self.index), t[0], ref)
+
+
+_UNKNOWN = 1 << 40  # stands in for an unknown dim while NumPy works out an index's shape
+
+
+def index_shape(shape, index):
+    """The static shape of `x[index]`, using a zero-size-in-memory NumPy stand-in."""
+    if shape is None:
+        return None
+    probe = np.broadcast_to(np.empty((), np.int8), [_UNKNOWN if d is None else d for d in shape])
+    out = probe[index].shape
+    return tuple(None if d >= _UNKNOWN // 2 else d for d in out)
+
+
+def _normalize_index(index):
+    if not isinstance(index, tuple):
+        index = (index,)
+    out = []
+    for i in index:
+        if isinstance(i, Tensor):
+            i = i.numpy()
+        if isinstance(i, (list, np.ndarray)):
+            i = np.asarray(i)
+            if i.dtype.kind not in "iub":
+                raise IndexError(f"index arrays must be integer or bool, got {i.dtype}")
+        out.append(i)
+    return tuple(out)
+
+
+class BroadcastTo(Op):
+    """Insert `axes` into `x`, then broadcast it to `ref`'s run-time shape."""
+    name = "broadcast_to"
+    view = True
+
+    def infer(self, x, ref):
+        return ref.shape, x.dtype
+
+    def vjp(self, g, out, x, ref):
+        return sum_to(g, x, self.axes), None
+
+    def jvp(self, t, out, x, ref):
+        return None if t[0] is None else broadcast_to(t[0], ref, self.axes)
+
+
+class SumTo(Op):
+    """Sum `x` over `axes` (dropping them), then over the dims `ref` broadcasts."""
+    name = "sum_to"
+    reduction = True
+
+    def infer(self, x, ref):
+        return ref.shape, x.dtype
+
+    def vjp(self, g, out, x, ref):
+        return broadcast_to(g, x, self.axes), None
+
+    def jvp(self, t, out, x, ref):
+        return None if t[0] is None else sum_to(t[0], ref, self.axes)
+
+
+# ---- the functions users call ----------------------------------------------------------
+
+def reshape(x, shape, name=None) -> Tensor:
+    if isinstance(shape, int):
+        shape = (shape,)
+    return apply(Reshape(shape=tuple(int(d) for d in shape)), as_tensor(x), name=name)
+
+
+def reshape_to(x, ref) -> Tensor:
+    if x.shape == ref.shape and x.shape is not None and None not in x.shape:
+        return x
+    return apply(ReshapeTo(), x, ref)
+
+
+def transpose(x, perm=None, name=None) -> Tensor:
+    perm = None if perm is None else tuple(int(p) for p in perm)
+    return apply(Transpose(perm=perm), as_tensor(x), name=name)
+
+
+def expand_dims(x, axis, name=None) -> Tensor:
+    return apply(ExpandDims(axis=int(axis)), as_tensor(x), name=name)
+
+
+def squeeze(x, axis=None, name=None) -> Tensor:
+    if isinstance(axis, list):
+        axis = tuple(axis)
+    return apply(Squeeze(axis=axis), as_tensor(x), name=name)
+
+
+def concat(values, axis, name=None) -> Tensor:
+    return apply(Concat(axis=int(axis)), *[as_tensor(v) for v in values], name=name)
+
+
+def stack(values, axis=0, name=None) -> Tensor:
+    values = [as_tensor(v) for v in values]
+    return concat([expand_dims(v, axis) for v in values], axis, name=name)
+
+
+def split(value, num_or_size_splits, axis=0, name=None) -> list:
+    """TF1 split: a number of equal parts, or a list of sizes along `axis`."""
+    value = as_tensor(value)
+    axis = normalize_axes(axis, value.ndim)[0]
+    total = value.shape[axis]
+    if isinstance(num_or_size_splits, int):
+        if total is None or total % num_or_size_splits:
+            raise ValueError(f"split: cannot split dimension {axis} of size {total} into "
+                             f"{num_or_size_splits} equal parts")
+        sizes = [total // num_or_size_splits] * num_or_size_splits
+    else:
+        sizes = [int(s) for s in num_or_size_splits]
+        if total is not None and sum(sizes) != total:
+            raise ValueError(f"split: sizes {sizes} do not add up to dimension {axis} = {total}")
+    parts, start = [], 0
+    for size in sizes:
+        parts.append(getitem(value, (slice(None),) * axis + (slice(start, start + size),)))
+        start += size
+    return parts
+
+
+def getitem(x, index) -> Tensor:
+    return apply(GetItem(index=_normalize_index(index)), as_tensor(x))
+
+
+def broadcast_to(x, ref, axes=()) -> Tensor:
+    return apply(BroadcastTo(axes=tuple(axes)), x, ref)
+
+
+def sum_to(x, ref, axes=()) -> Tensor:
+    return apply(SumTo(axes=tuple(axes)), x, ref)

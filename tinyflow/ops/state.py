@@ -1,0 +1,74 @@
+"""State: assignment to variables (TF1) or to eager tensors in place, and grouping."""
+from __future__ import annotations
+
+from ..core.graph import get_default_graph
+from ..core.op import Op, apply, as_tensor
+from ..core.tensor import EAGER, NODE, Tensor
+from .math import cast
+
+
+class Assign(Op):
+    """Write `value` into `target` and return the new value.
+
+    Input 0 is written, not read: the runtime gives a TF1 variable its new buffer, and an
+    eager tensor (a parameter referenced by a graph) is overwritten in place.
+    """
+    name = "assign"
+    stateful = True
+    differentiable = False
+    writes_input = 0
+
+    def infer(self, target, value):
+        if target.kind not in ("variable", EAGER):
+            raise TypeError(f"can only assign to a variable or an eager tensor, "
+                            f"not {target.name}")
+        if value.shape is not None and target.shape is not None:
+            if len(value.shape) != len(target.shape) or not all(
+                    v is None or v == t for v, t in zip(value.shape, target.shape)):
+                raise ValueError(f"cannot assign a value of shape {value.shape} to "
+                                 f"{target.name or 'a tensor'} of shape {target.shape}")
+        return target.shape, target.dtype
+
+    def jvp(self, t, out, target, value):
+        return None
+
+
+class NoOp(Op):
+    """Does nothing; runs its control inputs (tf.group)."""
+    name = "no_op"
+    stateful = True
+    differentiable = False
+
+    def infer(self):
+        return (), None
+
+    def jvp(self, t, out):
+        return None
+
+
+def assign(ref, value, name=None) -> Tensor:
+    ref = as_tensor(ref)
+    value = as_tensor(value, dtype=ref.dtype) if not isinstance(value, Tensor) else value
+    if value.dtype is not ref.dtype:
+        from .math import cast
+        value = cast(value, ref.dtype)
+    return apply(Assign(), ref, value, name=name)
+
+
+def assign_add(ref, value, name=None) -> Tensor:
+    return assign(ref, ref + value, name=name)
+
+
+def assign_sub(ref, value, name=None) -> Tensor:
+    return assign(ref, ref - value, name=name)
+
+
+def group(*inputs, name=None) -> Tensor:
+    """A node that, when run, runs every input (TF1 `tf.group`); its value is None."""
+    deps = []
+    for x in inputs:
+        deps.extend(x if isinstance(x, (list, tuple)) else [x])
+    graph = next((d.graph for d in deps if d.kind != EAGER), get_default_graph())
+    node = Tensor._symbolic(NODE, (), None, NoOp(), (), name=name or "group_deps", graph=graph)
+    node.control_inputs = tuple(d for d in deps if d.kind != EAGER)
+    return node

@@ -1,0 +1,2 @@
+"""Optimizers; `rules` holds their update rules, shared by every front end."""
+from . import rules  # noqa: F401

@@ -1,0 +1,4 @@
+"""The executor: plans compiled once per (fetches, feeds) signature."""
+from .plan import Plan
+
+__all__ = ["Plan"]

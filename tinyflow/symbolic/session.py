@@ -1,0 +1,164 @@
+"""TF1 `Session`: holds variable values and runs compiled plans of its graph."""
+from __future__ import annotations
+
+import contextlib
+import threading
+from typing import Optional
+
+import numpy as np
+
+from ..core.errors import FeedError, FetchError
+from ..core.graph import Graph, get_default_graph
+from ..core.shapes import is_compatible
+from ..core.tensor import EAGER, Tensor
+from ..runtime.plan import Plan
+
+
+class _SessionStack(threading.local):
+    def __init__(self) -> None:
+        self.stack: list = []
+
+
+_sessions = _SessionStack()
+
+
+def get_default_session() -> Optional["Session"]:
+    return _sessions.stack[-1] if _sessions.stack else None
+
+
+class Session:
+    """Runs fetches of one graph; each (fetches, feed keys) signature is compiled once."""
+
+    def __init__(self, target: str = "", graph: Optional[Graph] = None, config=None,
+                 memory_budget: Optional[int] = None) -> None:
+        self.graph = graph or get_default_graph()
+        self.variables: dict[Tensor, np.ndarray] = {}
+        self._plans: dict[tuple, Plan] = {}
+        self._closed = False
+
+    # ---- running -----------------------------------------------------------------------
+    def run(self, fetches, feed_dict: Optional[dict] = None, options=None, run_metadata=None):
+        """Evaluate `fetches` (a tensor, name, or a list/tuple/dict nesting of them)."""
+        if self._closed:
+            raise RuntimeError("attempted to use a closed Session")
+        flat: list = []
+        structure = _flatten(fetches, flat)
+        tensors = [self._resolve_fetch(f) for f in flat]
+        feed_keys, feed_values = self._check_feeds(feed_dict or {})
+        key = (tuple(map(id, tensors)), tuple(map(id, feed_keys)))
+        plan = self._plans.get(key)
+        if plan is None:
+            plan = self._plans[key] = Plan(tensors, feed_keys, self.variables)
+        results = plan.run(feed_values)
+        return _rebuild(structure, iter(results))
+
+    def make_plan(self, fetches, feed_keys=()) -> Plan:
+        """The compiled plan for these fetches and feed keys (for inspection and benchmarks)."""
+        flat: list = []
+        _flatten(fetches, flat)
+        tensors = [self._resolve_fetch(f) for f in flat]
+        keys = tuple(self._resolve_feed_key(k) for k in feed_keys)
+        return Plan(tensors, keys, self.variables)
+
+    def _resolve_fetch(self, fetch) -> Tensor:
+        if isinstance(fetch, str):
+            try:
+                return self.graph.get_tensor_by_name(fetch)
+            except KeyError as e:
+                raise FetchError(f"fetch {fetch!r}: {e.args[0]}") from None
+        if not isinstance(fetch, Tensor):
+            raise FetchError(f"fetch {fetch!r} of type {type(fetch).__name__} is not a tensor, "
+                             "an operation or a tensor name")
+        if fetch.kind != EAGER and fetch.graph is not self.graph:
+            raise FetchError(f"fetch {fetch.name} is not an element of this session's graph")
+        return fetch
+
+    def _resolve_feed_key(self, key) -> Tensor:
+        if isinstance(key, str):
+            try:
+                key = self.graph.get_tensor_by_name(key)
+            except KeyError as e:
+                raise FeedError(f"feed key {e.args[0]}") from None
+        if not isinstance(key, Tensor) or key.kind == EAGER:
+            raise FeedError(f"feed_dict key {key!r} is not a placeholder or graph tensor")
+        if key.graph is not self.graph:
+            raise FeedError(f"feed_dict key {key.name} is not an element of this session's graph")
+        return key
+
+    def _check_feeds(self, feed_dict: dict) -> tuple[tuple, list]:
+        keys, values = [], []
+        for key, value in feed_dict.items():
+            key = self._resolve_feed_key(key)
+            values.append(_check_feed_value(key, value))
+            keys.append(key)
+        return tuple(keys), values
+
+    # ---- lifetime ----------------------------------------------------------------------
+    def close(self) -> None:
+        self._closed = True
+        self.variables.clear()
+        self._plans.clear()
+
+    def __enter__(self) -> "Session":
+        _sessions.stack.append(self)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        _sessions.stack.remove(self)
+        self.close()
+
+    @contextlib.contextmanager
+    def as_default(self):
+        _sessions.stack.append(self)
+        try:
+            yield self
+        finally:
+            _sessions.stack.remove(self)
+
+
+class InteractiveSession(Session):
+    """A Session that makes itself the default on creation (for `.eval()` in notebooks)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        _sessions.stack.append(self)
+
+    def close(self) -> None:
+        if self in _sessions.stack:
+            _sessions.stack.remove(self)
+        super().close()
+
+
+def _check_feed_value(key: Tensor, value) -> np.ndarray:
+    """Convert a fed value to the key's dtype, refusing lossy kinds and wrong shapes."""
+    arr = value.numpy() if isinstance(value, Tensor) else np.asarray(value)
+    target = key.dtype.np
+    if arr.dtype != target:
+        if not np.can_cast(arr.dtype, target, casting="same_kind"):
+            raise FeedError(f"cannot feed a value of dtype {arr.dtype} to {key.name}, "
+                            f"which has dtype {key.dtype.name}")
+        arr = arr.astype(target)
+    if not is_compatible(key.shape, arr.shape):
+        raise FeedError(f"cannot feed a value of shape {arr.shape} to {key.name}, "
+                        f"which has shape {key.shape}")
+    return arr
+
+
+def _flatten(fetches, flat: list):
+    """Record the nesting of `fetches` and collect the leaves into `flat`."""
+    if isinstance(fetches, (list, tuple)):
+        return (type(fetches), [_flatten(f, flat) for f in fetches])
+    if isinstance(fetches, dict):
+        return (dict, {k: _flatten(v, flat) for k, v in fetches.items()})
+    flat.append(fetches)
+    return None
+
+
+def _rebuild(structure, results):
+    if structure is None:
+        return next(results)
+    kind, children = structure
+    if kind is dict:
+        return {k: _rebuild(v, results) for k, v in children.items()}
+    items = [_rebuild(c, results) for c in children]
+    return items if kind is list else kind(items) if kind is tuple else kind(*items)

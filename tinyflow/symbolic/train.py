@@ -1,0 +1,101 @@
+"""TF1 `tf.train` optimizers: `minimize(loss)` builds gradient and update nodes."""
+from __future__ import annotations
+
+from typing import Optional
+
+from ..autodiff.reverse import gradients
+from ..core.tensor import Tensor
+from ..ops.creation import zeros_like
+from ..ops.state import assign, group
+from ..optim import rules
+from .variables import Variable, trainable_variables
+
+
+class Optimizer:
+    """Base class: `compute_gradients` + `apply_gradients` = `minimize`."""
+
+    def __init__(self, learning_rate, use_locking: bool = False, name: str = "Optimizer"):
+        self.learning_rate = learning_rate
+        self.name = name
+        self._slots: dict[tuple, Variable] = {}
+
+    def compute_gradients(self, loss: Tensor, var_list=None) -> list:
+        var_list = list(var_list) if var_list is not None else trainable_variables(loss.graph)
+        if not var_list:
+            raise ValueError("no variables to optimize")
+        grads = gradients(loss, var_list)
+        return list(zip(grads, var_list))
+
+    def apply_gradients(self, grads_and_vars, global_step: Optional[Variable] = None,
+                        name: Optional[str] = None) -> Tensor:
+        pairs = [(g, v) for g, v in grads_and_vars if g is not None]
+        if not pairs:
+            names = [v.name for _, v in grads_and_vars]
+            raise ValueError(f"no gradients provided for any variable: {names}; check that "
+                             f"the loss depends on them")
+        updates = self._apply(pairs)
+        if global_step is not None:
+            updates.append(assign(global_step, global_step + 1))
+        return group(*updates, name=name or self.name)
+
+    def minimize(self, loss: Tensor, global_step=None, var_list=None, name=None) -> Tensor:
+        return self.apply_gradients(self.compute_gradients(loss, var_list), global_step, name)
+
+    def _apply(self, pairs: list) -> list:
+        raise NotImplementedError
+
+    def get_slot(self, var: Variable, name: str) -> Variable:
+        return self._slots[(id(var), name)]
+
+    def _slot(self, var: Variable, name: str) -> Variable:
+        """A zero-initialized variable shaped like `var` (run the initializer after minimize)."""
+        key = (id(var), name)
+        if key not in self._slots:
+            self._slots[key] = Variable(zeros_like(var.initial_value), trainable=False,
+                                        name=f"{var._name}/{self.name}/{name}")
+        return self._slots[key]
+
+
+class GradientDescentOptimizer(Optimizer):
+    def __init__(self, learning_rate, use_locking=False, name="GradientDescent"):
+        super().__init__(learning_rate, use_locking, name)
+
+    def _apply(self, pairs):
+        return [assign(v, rules.sgd(v, g, self.learning_rate)) for g, v in pairs]
+
+
+class MomentumOptimizer(Optimizer):
+    def __init__(self, learning_rate, momentum, use_locking=False, name="Momentum",
+                 use_nesterov=False):
+        super().__init__(learning_rate, use_locking, name)
+        self.momentum = momentum
+        self.use_nesterov = use_nesterov
+
+    def _apply(self, pairs):
+        updates = []
+        for g, v in pairs:
+            velocity = self._slot(v, "Momentum")
+            new_v, new_velocity = rules.momentum(v, g, velocity, self.learning_rate,
+                                                 self.momentum, self.use_nesterov)
+            updates += [assign(v, new_v), assign(velocity, new_velocity)]
+        return updates
+
+
+class AdamOptimizer(Optimizer):
+    def __init__(self, learning_rate=0.001, beta1=0.9, beta2=0.999, epsilon=1e-8,
+                 use_locking=False, name="Adam"):
+        super().__init__(learning_rate, use_locking, name)
+        self.beta1, self.beta2, self.epsilon = beta1, beta2, epsilon
+        self._step: Optional[Variable] = None
+
+    def _apply(self, pairs):
+        if self._step is None:
+            self._step = Variable(0.0, trainable=False, name=f"{self.name}/step")
+        step = self._step + 1
+        updates = [assign(self._step, step)]
+        for g, v in pairs:
+            m, s = self._slot(v, "m"), self._slot(v, "v")
+            new_v, new_m, new_s = rules.adam(v, g, m, s, step, self.learning_rate,
+                                             self.beta1, self.beta2, self.epsilon)
+            updates += [assign(v, new_v), assign(m, new_m), assign(s, new_s)]
+        return updates

@@ -1,0 +1,91 @@
+"""TF1 placeholders and variables: the symbolic leaves of a graph."""
+from __future__ import annotations
+
+from typing import Optional
+
+from ..core import dtypes
+from ..core.graph import GLOBAL_VARIABLES, TRAINABLE_VARIABLES, get_default_graph
+from ..core.op import as_tensor
+from ..core.shapes import as_shape
+from ..core.tensor import PLACEHOLDER, VARIABLE, Tensor
+from ..ops.math import cast
+from ..ops.state import assign, assign_add, assign_sub, group
+
+
+def placeholder(dtype, shape=None, name: Optional[str] = None) -> Tensor:
+    """A value fed at run time; `None` dims (or shape=None) are checked only when fed."""
+    return Tensor._symbolic(PLACEHOLDER, as_shape(shape), dtypes.as_dtype(dtype),
+                            name=name or "Placeholder")
+
+
+class Variable(Tensor):
+    """State that persists across `Session.run` calls; its value lives in each Session."""
+
+    __slots__ = ("initial_value", "initializer", "trainable")
+
+    def __init__(self, initial_value=None, trainable: bool = True, name: Optional[str] = None,
+                 dtype=None, **unused) -> None:
+        if initial_value is None:
+            raise ValueError("Variable: initial_value is required")
+        if callable(initial_value):
+            initial_value = initial_value()
+        init = as_tensor(initial_value, dtype=dtype)
+        if dtype is not None and init.dtype is not dtypes.as_dtype(dtype):
+            init = cast(init, dtype)
+        if init.shape is None:
+            raise ValueError("Variable: the initial value needs a known rank")
+        graph = get_default_graph() if init.kind == "eager" else init.graph
+        self._init_symbolic(VARIABLE, init.shape, init.dtype, name=name or "Variable",
+                            graph=graph)
+        self.initial_value = init
+        self.trainable = bool(trainable)
+        self.initializer = assign(self, init, name=self._name + "/Assign")
+        graph.add_to_collection(GLOBAL_VARIABLES, self)
+        if trainable:
+            graph.add_to_collection(TRAINABLE_VARIABLES, self)
+
+    def assign(self, value, name=None) -> Tensor:
+        return assign(self, value, name=name)
+
+    def assign_add(self, value, name=None) -> Tensor:
+        return assign_add(self, value, name=name)
+
+    def assign_sub(self, value, name=None) -> Tensor:
+        return assign_sub(self, value, name=name)
+
+    def value(self) -> Tensor:
+        return self
+
+    read_value = value
+
+    def initialized_value(self) -> Tensor:
+        return self.initial_value
+
+    def load(self, value, session=None) -> None:
+        """Set the value in `session` directly (TF1 `Variable.load`)."""
+        from .session import get_default_session
+        sess = session or get_default_session()
+        sess.run(assign(self, value))
+
+    def __repr__(self) -> str:
+        return f"<tf.Variable '{self.name}' shape={self.shape} dtype={self.dtype.name}>"
+
+
+def global_variables(graph=None) -> list:
+    return (graph or get_default_graph()).get_collection(GLOBAL_VARIABLES)
+
+
+def trainable_variables(graph=None) -> list:
+    return (graph or get_default_graph()).get_collection(TRAINABLE_VARIABLES)
+
+
+def variables_initializer(var_list, name: str = "init") -> Tensor:
+    return group(*[v.initializer for v in var_list], name=name)
+
+
+def global_variables_initializer() -> Tensor:
+    """One node that runs every variable's initializer (build it after the variables)."""
+    return variables_initializer(global_variables())
+
+
+initialize_all_variables = global_variables_initializer

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from ..core import dtypes
+from ..core.errors import ShapeError, user_site
 from ..core.op import Op, apply, as_tensor
 from ..core.shapes import normalize_axes
 from ..core.tensor import Tensor
@@ -105,7 +106,7 @@ def _reduce(op_cls, x, axis, keepdims, reduction_indices, keep_dims, name):
     try:
         axes = _axes(x, axis, reduction_indices)
     except ValueError as e:
-        raise type(e)(f"{op_cls.name}: {e} (input shape {x.shape})") from None
+        raise ShapeError(f"{op_cls.name}: {e} (input shape {x.shape}) at {user_site()}") from None
     return apply(op_cls(axis=axes, keepdims=keepdims), x, name=name)
 
 

@@ -24,6 +24,12 @@ def _reshape_infer(in_shape, target):
             return tuple(size // rest if d == -1 else d for d in target)
         if rest != size:
             raise ValueError(f"cannot reshape {in_shape} ({size} elements) into {target}")
+    if in_shape is not None and -1 not in target:
+        known_in = int(np.prod([d for d in in_shape if d is not None]))
+        size = int(np.prod(target))
+        if known_in and size % known_in:
+            raise ValueError(f"cannot reshape {in_shape} into {target}: {size} elements is "
+                             f"not a multiple of {known_in}")
     return tuple(None if d == -1 else d for d in target)
 
 

@@ -89,8 +89,16 @@ class Plan:
             values[out] = result
             for i in free:
                 values[i] = None
-        return [np.array(values[s]) if copy else values[s]
-                for s, copy in zip(self.fetch_slots, self._copy_fetch)]
+        return [_fetched(values[s], copy) for s, copy in zip(self.fetch_slots, self._copy_fetch)]
+
+
+def _fetched(value, copy: bool):
+    """What `Session.run` hands out: NumPy scalars for 0-d values (as TF1), arrays otherwise."""
+    if isinstance(value, np.ndarray):
+        if value.ndim == 0:
+            return value[()]
+        return np.array(value) if copy else value
+    return value
 
 
 def _read_ids(order: list, fetches: list) -> set:

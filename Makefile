@@ -1,0 +1,28 @@
+# Set-up on a fresh machine is `make demo` or `make test`; both create .venv when missing.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+SHARED_DATA := $(abspath ../shared/datasets)
+# Real data lives beside the checkout on this machine; elsewhere the loader downloads it.
+DATA_ENV := $(if $(wildcard $(SHARED_DATA)/mnist),TINYFLOW_DATA_DIR=$(SHARED_DATA),)
+BENCH_ENV := env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE
+
+.PHONY: demo test bench clean
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $@
+
+demo: $(VENV)/.installed
+	$(DATA_ENV) $(PY) examples/mnist_softmax.py
+
+test: $(VENV)/.installed
+	$(DATA_ENV) $(PY) -m pytest tests
+
+bench: $(VENV)/.installed
+	$(DATA_ENV) $(BENCH_ENV) $(PY) bench/seed_step.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,26 @@
+import os
+import pathlib
+
+import pytest
+
+import tinyflow as tf
+
+REPO = pathlib.Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared"
+
+
+@pytest.fixture(autouse=True)
+def fresh_graph():
+    """Every test starts with an empty default graph and a fixed random seed."""
+    tf.reset_default_graph()
+    tf.manual_seed(0)
+    yield
+
+
+@pytest.fixture
+def data_dir():
+    """The real MNIST folder, or skip: tests never download."""
+    path = os.environ.get("TINYFLOW_DATA_DIR") or str(SHARED / "datasets")
+    if not os.path.isdir(os.path.join(path, "mnist")):
+        pytest.skip("MNIST data not available (set TINYFLOW_DATA_DIR)")
+    return path

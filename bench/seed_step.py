@@ -55,7 +55,7 @@ def run_tinyflow_eager(data):
         loss = tf.reduce_mean(-tf.reduce_sum(tf.tensor(ys) * tf.log(y), axis=1))
         loss.backward()
         with tf.no_grad():
-            W.data -= LR * W.grad.data
+            W.array -= LR * W.grad.array
         W.grad = None
     return time.perf_counter() - start
 

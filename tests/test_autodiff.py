@@ -140,7 +140,7 @@ def test_eager_tensor_in_a_graph_is_read_by_reference():
     (gw,) = tf.gradients(loss, [w])
     with tf.Session() as sess:
         assert sess.run(loss, {x: [[1.0, 1.0]]}) == 3.0
-        w.data[...] = [[10.0], [20.0]]
+        w.array[...] = [[10.0], [20.0]]
         assert sess.run(loss, {x: [[1.0, 1.0]]}) == 30.0
         np.testing.assert_allclose(sess.run(gw, {x: [[1.0, 2.0], [3.0, 4.0]]}), [[4], [6]])
 

@@ -15,7 +15,7 @@ def tensor(data, dtype=None, requires_grad: bool = False) -> Tensor:
     t = as_tensor(np.array(arr, dtype=None if dtype is None else dtypes.as_dtype(dtype).np),
                   dtype)
     if t.dtype is dtypes.float64 and dtype is None and not isinstance(arr, np.ndarray):
-        t = Tensor._eager(t.data.astype(np.float32))  # Python floats default to float32
+        t = Tensor._eager(t.array.astype(np.float32))  # Python floats default to float32
     if requires_grad:
         if not t.dtype.is_floating:
             raise RuntimeError("only floating-point tensors can require gradients")
@@ -28,11 +28,11 @@ def constant(value, dtype=None, shape=None, name=None) -> Tensor:
     t = as_tensor(value, dtype)
     if shape is not None:
         shape = as_shape(shape)
-        if t.data.size == 1:
-            return Tensor._eager(np.full(shape, t.data.reshape(()), dtype=t.data.dtype))
-        if t.data.size != int(np.prod(shape)):
-            raise ValueError(f"constant: {t.data.size} values cannot fill shape {shape}")
-        return Tensor._eager(t.data.reshape(shape))
+        if t.array.size == 1:
+            return Tensor._eager(np.full(shape, t.array.reshape(()), dtype=t.array.dtype))
+        if t.array.size != int(np.prod(shape)):
+            raise ValueError(f"constant: {t.array.size} values cannot fill shape {shape}")
+        return Tensor._eager(t.array.reshape(shape))
     return t
 
 

@@ -95,12 +95,12 @@ def backward(tensor: Tensor, gradient=None, retain_graph: bool = False,
         raise RuntimeError("element 0 of tensors does not require grad and does not have a "
                            "grad_fn")
     if gradient is None:
-        if tensor.data.size != 1:
+        if tensor.array.size != 1:
             raise RuntimeError(f"grad can be implicitly created only for scalar outputs, "
                                f"got shape {tensor.shape}")
-        seed = Tensor._eager(np.ones(tensor.shape, tensor.data.dtype))
+        seed = Tensor._eager(np.ones(tensor.shape, tensor.array.dtype))
     else:
-        seed = Tensor._eager(np.array(as_tensor(gradient).numpy(), dtype=tensor.data.dtype))
+        seed = Tensor._eager(np.array(as_tensor(gradient).numpy(), dtype=tensor.array.dtype))
         if seed.shape != tensor.shape:
             raise RuntimeError(f"backward: gradient of shape {seed.shape} for a tensor of "
                                f"shape {tensor.shape}")
@@ -114,7 +114,7 @@ def backward(tensor: Tensor, gradient=None, retain_graph: bool = False,
         if g is None:
             continue
         if not create_graph:
-            g = Tensor._eager(_owned(g.data))
+            g = Tensor._eager(_owned(g.array))
         leaf.grad = g if leaf.grad is None else leaf.grad + g
 
 

@@ -118,7 +118,7 @@ def apply(op: Op, *inputs: Tensor, name: Optional[str] = None) -> Tensor:
     if graph is not None:
         return Tensor._symbolic(NODE, shape, dtype, op, inputs, name=name, graph=graph,
                                 site=user_site())
-    data = KERNELS[type(op)](op, *[x.data for x in inputs])
+    data = KERNELS[type(op)](op, *[x.array for x in inputs])
     if type(data) is not np.ndarray or data.dtype != dtype.np:
         data = np.asarray(data, dtype=dtype.np)
     if grad_mode.enabled and op.differentiable and any(x.requires_grad for x in inputs):

@@ -16,7 +16,7 @@ EAGER, PLACEHOLDER, VARIABLE, NODE = "eager", "placeholder", "variable", "node"
 class Tensor:
     """An n-dimensional array, eager or symbolic; see docs/ARCHITECTURE.md."""
 
-    __slots__ = ("data", "op", "inputs", "shape", "dtype", "kind", "requires_grad", "grad",
+    __slots__ = ("array", "op", "inputs", "shape", "dtype", "kind", "requires_grad", "grad",
                  "graph", "_name", "control_inputs", "site", "__weakref__")
     __array_priority__ = 1000  # so `ndarray * tensor` calls Tensor.__rmul__
 
@@ -45,7 +45,7 @@ class Tensor:
 
     def _init_symbolic(self, kind, shape, dtype, op=None, inputs=(), name=None, graph=None,
                        site=None) -> None:
-        self.data = None
+        self.array = None
         self.op = op
         self.inputs = inputs
         self.shape = shape
@@ -98,7 +98,7 @@ class Tensor:
     def __repr__(self) -> str:
         if self.kind == EAGER:
             extra = ", requires_grad=True" if self.requires_grad else ""
-            return f"tensor({np.array2string(self.data, separator=', ')}, " \
+            return f"tensor({np.array2string(self.array, separator=', ')}, " \
                    f"dtype={self.dtype.name}{extra})"
         return f"<tf.Tensor '{self.name}' shape={self.shape} dtype={self.dtype.name}>"
 
@@ -107,7 +107,7 @@ class Tensor:
         if self.kind != EAGER:
             raise TypeError(f"{what}: {self.name} is symbolic and has no value; "
                             f"run it in a Session (sess.run) or call .eval()")
-        return self.data
+        return self.array
 
     def numpy(self) -> np.ndarray:
         return self._require_data("numpy()")
@@ -132,7 +132,7 @@ class Tensor:
         if self.kind != EAGER:
             raise TypeError(f"the truth value of symbolic tensor {self.name} is unknown "
                             f"until it runs; use tf.cond-free logic or run it in a Session")
-        return bool(self.data)
+        return bool(self.array)
 
     def eval(self, feed_dict=None, session=None):
         """TF1: the value of this tensor in `session` (default: the enclosing one)."""
@@ -214,7 +214,7 @@ def _varargs(args: tuple):
 
 
 def _init_eager(t: Tensor, data: np.ndarray, op, inputs, requires_grad: bool) -> None:
-    t.data = data
+    t.array = data
     t.op = op
     t.inputs = inputs
     t.shape = data.shape

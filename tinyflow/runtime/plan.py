@@ -81,7 +81,7 @@ class Plan:
                     f"attempting to use uninitialized variable {var.name}: run its "
                     f"initializer (tf.global_variables_initializer()) first") from None
         for s, t in self.eager_loads:
-            values[s] = t.data
+            values[s] = t.array
         for (kernel, op, ins, out, dtype), free in zip(self.steps, self._free_after):
             result = kernel(op, *[values[i] for i in ins])
             if dtype is not None and result.dtype != dtype.np:

@@ -1,10 +1,13 @@
-"""Making tensors from data: `tensor` (PyTorch), `constant`, `zeros`, `ones` (both)."""
+"""Making eager tensors: PyTorch's `tensor`, `randn`, `arange`, ...; TF1's `constant`; and
+`zeros`/`ones`, which accept both spellings."""
 from __future__ import annotations
 
 import numpy as np
 
+from . import ops
 from .core import dtypes
 from .core.op import as_tensor
+from .core.random import generator
 from .core.shapes import as_shape
 from .core.tensor import Tensor
 
@@ -47,14 +50,24 @@ def _shape_args(args):
     return tuple(dims), tuple(rest)
 
 
+def _dtype(dtype, default=dtypes.float32) -> dtypes.DType:
+    return dtypes.as_dtype(dtype) if dtype is not None else default
+
+
+def _leaf(arr: np.ndarray, requires_grad: bool) -> Tensor:
+    t = Tensor._eager(arr)
+    if requires_grad:
+        if not t.dtype.is_floating:
+            raise RuntimeError("only floating-point tensors can require gradients")
+        t.requires_grad = True
+    return t
+
+
 def _filled(fill, args, dtype, requires_grad):
     shape, rest = _shape_args(args)
     if rest:
         dtype = rest[0]
-    dt = dtypes.as_dtype(dtype) if dtype is not None else dtypes.float32
-    t = Tensor._eager(np.full(shape, fill, dtype=dt.np))
-    t.requires_grad = requires_grad
-    return t
+    return _leaf(np.full(shape, fill, dtype=_dtype(dtype).np), requires_grad)
 
 
 def zeros(*shape, dtype=None, name=None, requires_grad=False) -> Tensor:
@@ -63,3 +76,91 @@ def zeros(*shape, dtype=None, name=None, requires_grad=False) -> Tensor:
 
 def ones(*shape, dtype=None, name=None, requires_grad=False) -> Tensor:
     return _filled(1, shape, dtype, requires_grad)
+
+
+def empty(*shape, dtype=None, requires_grad=False) -> Tensor:
+    return _filled(0, shape, dtype, requires_grad)
+
+
+def full(size, fill_value, dtype=None, requires_grad=False) -> Tensor:
+    if dtype is None:
+        dtype = dtypes.int64 if isinstance(fill_value, (bool, int)) else dtypes.float32
+        dtype = dtypes.bool_ if isinstance(fill_value, bool) else dtype
+    return _leaf(np.full(tuple(size), fill_value, dtype=_dtype(dtype).np), requires_grad)
+
+
+def zeros_like(x, dtype=None, requires_grad=False, name=None) -> Tensor:
+    if x.is_symbolic:  # TF1: a node of the graph
+        return ops.zeros_like(x, dtype, name)
+    return _leaf(np.zeros(x.shape, _dtype(dtype, x.dtype).np), requires_grad)
+
+
+def ones_like(x, dtype=None, requires_grad=False, name=None) -> Tensor:
+    if x.is_symbolic:
+        return ops.ones_like(x, dtype, name)
+    return _leaf(np.ones(x.shape, _dtype(dtype, x.dtype).np), requires_grad)
+
+
+def full_like(x, fill_value, dtype=None, requires_grad=False) -> Tensor:
+    return _leaf(np.full(x.shape, fill_value, _dtype(dtype, x.dtype).np), requires_grad)
+
+
+empty_like = zeros_like
+
+
+def arange(start, end=None, step=1, dtype=None, requires_grad=False) -> Tensor:
+    if end is None:
+        start, end = 0, start
+    is_int = all(isinstance(v, (int, np.integer)) for v in (start, end, step))
+    dt = _dtype(dtype, dtypes.int64 if is_int else dtypes.float32)
+    return _leaf(np.arange(start, end, step).astype(dt.np), requires_grad)
+
+
+def linspace(start, end, steps, dtype=None, requires_grad=False) -> Tensor:
+    return _leaf(np.linspace(start, end, int(steps)).astype(_dtype(dtype).np), requires_grad)
+
+
+def eye(n, m=None, dtype=None, requires_grad=False) -> Tensor:
+    return _leaf(np.eye(n, m, dtype=_dtype(dtype).np), requires_grad)
+
+
+def randn(*size, dtype=None, requires_grad=False, generator=None) -> Tensor:
+    shape, _ = _shape_args(size)
+    dt = _dtype(dtype)
+    return _leaf(_rng(generator).standard_normal(shape).astype(dt.np), requires_grad)
+
+
+def rand(*size, dtype=None, requires_grad=False, generator=None) -> Tensor:
+    shape, _ = _shape_args(size)
+    return _leaf(_rng(generator).random(shape).astype(_dtype(dtype).np), requires_grad)
+
+
+def randint(low, high=None, size=None, dtype=None, generator=None) -> Tensor:
+    if high is None:
+        low, high = 0, low
+    arr = _rng(generator).integers(low, high, size=tuple(size))
+    return Tensor._eager(arr.astype(_dtype(dtype, dtypes.int64).np))
+
+
+def randn_like(x, dtype=None, requires_grad=False) -> Tensor:
+    return randn(*x.shape, dtype=dtype or x.dtype, requires_grad=requires_grad)
+
+
+def rand_like(x, dtype=None, requires_grad=False) -> Tensor:
+    return rand(*x.shape, dtype=dtype or x.dtype, requires_grad=requires_grad)
+
+
+def randperm(n, dtype=None, generator=None) -> Tensor:
+    return Tensor._eager(_rng(generator).permutation(n).astype(_dtype(dtype, dtypes.int64).np))
+
+
+def from_numpy(array: np.ndarray) -> Tensor:
+    """A tensor sharing `array`'s memory: writes to either show in both."""
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"expected np.ndarray (got {type(array).__name__})")
+    return Tensor._eager(array)
+
+
+def _rng(gen) -> np.random.Generator:
+    """A `Generator` object (see `tinyflow.Generator`) or the global one."""
+    return gen.rng if gen is not None else generator()

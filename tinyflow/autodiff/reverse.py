@@ -12,7 +12,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from ..core.graph import topo_sort
-from ..core.op import as_tensor, set_grad_enabled
+from ..core.op import FREED, anomaly_mode, as_tensor, check_saved, set_grad_enabled
 from ..core.tensor import Tensor
 from ..ops.creation import ones_like
 from ..ops.shape import sum_to
@@ -75,7 +75,11 @@ def gradients(ys, xs, grad_ys=None) -> list:
         if not any(id(i) in relevant for i in node.inputs):
             continue
         g = add_n(partials)
+        if node.kind == "eager":
+            check_saved(node)
         input_grads = node.op.vjp(g, node, *node.inputs)
+        if anomaly_mode.enabled:
+            _check_finite(node, input_grads)
         for x, gx in zip(node.inputs, input_grads):
             if gx is None or id(x) not in relevant or not x.dtype.is_floating:
                 continue
@@ -83,6 +87,16 @@ def gradients(ys, xs, grad_ys=None) -> list:
                 gx = unbroadcast(gx, x)
             node_to_grad.setdefault(id(x), []).append(gx)
     return [add_n(node_to_grad[id(x)]) if id(x) in node_to_grad else None for x in xs]
+
+
+def _check_finite(node: Tensor, grads) -> None:
+    """Anomaly mode: name the op (and where the forward pass created it) that made NaN/Inf."""
+    for k, g in enumerate(grads):
+        if g is not None and g.kind == "eager" and g.dtype.is_floating and not np.all(
+                np.isfinite(g.array)):
+            where = f", created at {node.site}" if node.site else ""
+            raise RuntimeError(f"Function '{node.op.name}' returned nan or inf values in its "
+                               f"gradient for input {k}{where}")
 
 
 def backward(tensor: Tensor, gradient=None, retain_graph: bool = False,
@@ -104,18 +118,23 @@ def backward(tensor: Tensor, gradient=None, retain_graph: bool = False,
         if seed.shape != tensor.shape:
             raise RuntimeError(f"backward: gradient of shape {seed.shape} for a tensor of "
                                f"shape {tensor.shape}")
+    order = topo_sort([tensor])
     if inputs is None:
-        leaves = [n for n in topo_sort([tensor]) if n.op is None and n.requires_grad]
+        targets = [n for n in order if n.requires_grad and (n.op is None or n._retains_grad)]
     else:
-        leaves = list(inputs)
+        targets = list(inputs)
     with set_grad_enabled(create_graph):
-        grads = gradients([tensor], leaves, [seed])
-    for leaf, g in zip(leaves, grads):
+        grads = gradients([tensor], targets, [seed])
+    if not (retain_graph or create_graph):
+        for node in order:
+            if node.op is not None:
+                node._saved = FREED
+    for target, g in zip(targets, grads):
         if g is None:
             continue
         if not create_graph:
             g = Tensor._eager(_owned(g.array))
-        leaf.grad = g if leaf.grad is None else leaf.grad + g
+        target.grad = g if target.grad is None else target.grad + g
 
 
 def _owned(arr: np.ndarray) -> np.ndarray:

@@ -29,6 +29,8 @@ class Op:
     view = False            # output may share the input's buffer
     stateful = False        # writes state or draws random numbers: never folded or merged
     differentiable = True   # False: no gradient flows through (comparisons, argmax, ...)
+    saves_inputs = True     # vjp reads the inputs' values (not just their shapes)
+    saves_output = True     # vjp reads the output's value
 
     def __init__(self, **attrs) -> None:
         self.__dict__.update(attrs)
@@ -121,9 +123,94 @@ def apply(op: Op, *inputs: Tensor, name: Optional[str] = None) -> Tensor:
     data = KERNELS[type(op)](op, *[x.array for x in inputs])
     if type(data) is not np.ndarray or data.dtype != dtype.np:
         data = np.asarray(data, dtype=dtype.np)
-    if grad_mode.enabled and op.differentiable and any(x.requires_grad for x in inputs):
-        return Tensor._eager(data, op, inputs, True)
-    return Tensor._eager(data)
+    tracked = grad_mode.enabled and op.differentiable and any(x.requires_grad for x in inputs)
+    out = Tensor._eager(data, op, inputs, True) if tracked else Tensor._eager(data)
+    if op.view and data.base is not None:
+        out._base = inputs[0] if inputs[0]._base is None else inputs[0]._base
+        out._version = inputs[0]._version  # a view and its base see each other's writes
+    if tracked:
+        out._saved = tuple(x._version[0] for x in inputs) + (out._version[0],)
+        if anomaly_mode.enabled:
+            out.site = user_site()
+    return out
+
+
+FREED = "freed"  # `_saved` of a node whose backward ran without retain_graph
+
+
+def check_saved(node: Tensor) -> None:
+    """Refuse to differentiate through a node whose inputs or output were overwritten."""
+    saved = node._saved
+    if saved is None:
+        return
+    if saved is FREED:
+        if node.op.saves_inputs or node.op.saves_output:
+            raise RuntimeError(
+                f"Trying to backward through the graph a second time (through {node.op.name}"
+                f"{_created_at(node)}): its saved values were freed by the first backward. "
+                f"Specify retain_graph=True on the first backward() call.")
+        return
+    tensors = node.inputs + (node,)
+    for k, (t, version) in enumerate(zip(tensors, saved)):
+        if t._version[0] != version and (k < len(node.inputs) or node.op.saves_output):
+            what = f"input {k}" if k < len(node.inputs) else "the output"
+            raise RuntimeError(
+                f"one of the variables needed for gradient computation has been modified by "
+                f"an inplace operation: {what} of {node.op.name}{_created_at(node)}, a tensor "
+                f"of shape {list(t.shape)} and dtype {t.dtype.name}, is at version "
+                f"{t._version[0]}; expected version {version} instead.")
+
+
+def _created_at(node: Tensor) -> str:
+    return f" created at {node.site}" if node.site else ""
+
+
+class _AnomalyMode(threading.local):
+    enabled = False
+
+
+anomaly_mode = _AnomalyMode()
+
+
+def write_inplace(target: Tensor, result: Tensor) -> Tensor:
+    """Make `target` hold `result`, computed out of place, as PyTorch's in-place ops do.
+
+    The new values go into target's own buffer (its views see them) and its version is
+    bumped. If autograd records `result`, target takes over result's history and its old
+    history moves to a stand-in tensor holding a copy of the old values.
+    """
+    if target.kind != EAGER:
+        raise TypeError(f"in-place operations need an eager tensor; {target.name} is symbolic")
+    tracked = result.requires_grad and grad_mode.enabled
+    if tracked and target.requires_grad and target.op is None:
+        raise RuntimeError("a leaf Variable that requires grad is being used in an in-place "
+                           "operation.")
+    if tracked and target._base is not None:
+        raise RuntimeError("in-place modification of a view of a tensor that takes part in "
+                           "autograd is not supported; use an out-of-place operation instead")
+    try:
+        shape = np.broadcast_shapes(result.shape, target.shape)
+    except ValueError:
+        shape = None
+    if shape != target.shape:
+        raise RuntimeError(f"output with shape {list(target.shape)} doesn't match the "
+                           f"broadcast shape {list(result.shape)}")
+    if not np.can_cast(result.dtype.np, target.dtype.np, casting="same_kind"):
+        raise RuntimeError(f"result type {result.dtype.name} can't be cast to the desired "
+                           f"output type {target.dtype.name}")
+    if tracked:
+        old = Tensor._eager(target.array.copy(), target.op, target.inputs, target.requires_grad)
+        old._saved = target._saved
+        old._version = [target._version[0]]  # its own buffer now, at the version it had
+        old.site = target.site
+        result_inputs = tuple(old if x is target else x for x in result.inputs)
+        target.op, target.inputs, target.requires_grad = result.op, result_inputs, True
+        target.site = result.site
+    target.array[...] = result.array
+    target._version[0] += 1
+    if tracked:
+        target._saved = tuple(x._version[0] for x in target.inputs) + (target._version[0],)
+    return target
 
 
 def as_tensor(value, dtype=None) -> Tensor:

@@ -15,3 +15,14 @@ def manual_seed(seed: int) -> np.random.Generator:
     global _generator
     _generator = np.random.default_rng(int(seed))
     return _generator
+
+
+class Generator:
+    """PyTorch's `torch.Generator`: an independent, seedable random stream."""
+
+    def __init__(self, device: str = "cpu") -> None:
+        self.rng = np.random.default_rng()
+
+    def manual_seed(self, seed: int) -> "Generator":
+        self.rng = np.random.default_rng(int(seed))
+        return self

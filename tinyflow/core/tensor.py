@@ -8,16 +8,24 @@ import numpy as np
 from . import dtypes
 from .dtypes import DType
 from .graph import get_default_graph
+from .tensor_methods import TensorMethods
 
 # What a tensor is. EAGER tensors hold `data`; the others are symbolic graph nodes.
 EAGER, PLACEHOLDER, VARIABLE, NODE = "eager", "placeholder", "variable", "node"
 
 
-class Tensor:
-    """An n-dimensional array, eager or symbolic; see docs/ARCHITECTURE.md."""
+class Tensor(TensorMethods):
+    """An n-dimensional array, eager or symbolic; see docs/ARCHITECTURE.md.
+
+    Eager autograd bookkeeping: `_version` is a one-element list shared by a tensor and its
+    views, bumped by every in-place write; `_saved` holds the versions of a node's inputs
+    and output when it was recorded (or FREED after a backward without retain_graph), so a
+    gradient never silently uses overwritten data; `_base` is the tensor a view looks into.
+    """
 
     __slots__ = ("array", "op", "inputs", "shape", "dtype", "kind", "requires_grad", "grad",
-                 "graph", "_name", "control_inputs", "site", "__weakref__")
+                 "graph", "_name", "control_inputs", "site", "_version", "_saved", "_base",
+                 "_retains_grad", "__weakref__")
     __array_priority__ = 1000  # so `ndarray * tensor` calls Tensor.__rmul__
 
     def __init__(self, data, dtype=None, requires_grad: bool = False) -> None:
@@ -55,6 +63,10 @@ class Tensor:
         self.grad = None
         self.control_inputs = ()
         self.site = site
+        self._version = None
+        self._saved = None
+        self._base = None
+        self._retains_grad = False
         self.graph = graph if graph is not None else get_default_graph()
         self._name = self.graph.add_node(self, name or (op.name if op is not None else kind))
 
@@ -185,26 +197,6 @@ class Tensor:
     def __ge__(self, other): return _ops.greater_equal(self, other)
     def __getitem__(self, index): return _ops.getitem(self, index)
 
-    # ---- common methods, shared by the TF1 and PyTorch spellings -----------------------
-    def reshape(self, *shape): return _ops.reshape(self, _varargs(shape))
-    def transpose(self, *perm): return _ops.transpose(self, _varargs(perm) or None)
-    def sum(self, axis=None, keepdims=False): return _ops.reduce_sum(self, axis, keepdims)
-    def mean(self, axis=None, keepdims=False): return _ops.reduce_mean(self, axis, keepdims)
-    def max(self, axis=None, keepdims=False): return _ops.reduce_max(self, axis, keepdims)
-    def min(self, axis=None, keepdims=False): return _ops.reduce_min(self, axis, keepdims)
-    def argmax(self, axis=None): return _ops.argmax(self, axis)
-    def argmin(self, axis=None): return _ops.argmin(self, axis)
-    def exp(self): return _ops.exp(self)
-    def log(self): return _ops.log(self)
-    def sqrt(self): return _ops.sqrt(self)
-    def tanh(self): return _ops.tanh(self)
-    def sigmoid(self): return _ops.sigmoid(self)
-    def relu(self): return _ops.relu(self)
-    def abs(self): return _ops.abs(self)
-
-    @property
-    def T(self): return _ops.transpose(self)
-
 
 def _varargs(args: tuple):
     """Accept both `f(2, 3)` and `f((2, 3))`."""
@@ -226,6 +218,13 @@ def _init_eager(t: Tensor, data: np.ndarray, op, inputs, requires_grad: bool) ->
     t._name = None
     t.control_inputs = ()
     t.site = None
+    t._version = [0]
+    t._saved = None
+    t._base = None
+    t._retains_grad = False
 
 
 from .. import ops as _ops  # noqa: E402  (ops import Tensor; bound last to break the cycle)
+from . import tensor_methods as _tensor_methods  # noqa: E402
+
+_tensor_methods._ops = _ops

@@ -12,7 +12,13 @@ from ..core.tensor import Tensor
 
 
 def promote(a: dtypes.DType, b: dtypes.DType) -> dtypes.DType:
-    return a if a is b else dtypes.from_numpy(np.result_type(a.np, b.np))
+    """NumPy's rules within a kind; a float meeting an int or bool wins (PyTorch: int32 *
+    float32 -> float32, where NumPy would widen to float64)."""
+    if a is b:
+        return a
+    if a.is_floating != b.is_floating:
+        return a if a.is_floating else b
+    return dtypes.from_numpy(np.result_type(a.np, b.np))
 
 
 def float_result(dt: dtypes.DType) -> dtypes.DType:

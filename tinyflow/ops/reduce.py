@@ -17,8 +17,9 @@ class Reduce(Op):
         return reduced_shape(x.shape, self.axis, self.keepdims), x.dtype
 
     def _dropped(self):
-        """The axes BroadcastTo must re-insert into the gradient."""
-        return () if self.keepdims else self.axis
+        """The axes BroadcastTo must re-insert into the gradient (none if all were reduced:
+        a scalar broadcasts as it is, even where the rank is unknown and axis is None)."""
+        return () if self.keepdims or self.axis is None else self.axis
 
 
 def reduced_shape(shape, axes, keepdims):

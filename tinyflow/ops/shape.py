@@ -2,6 +2,8 @@
 (BroadcastTo / SumTo) that autodiff uses to move gradients between shapes."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..core.op import Op, apply, as_tensor
@@ -197,16 +199,46 @@ class GetItemGrad(Op):
         return None if t[0] is None else apply(GetItemGrad(index=self.index), t[0], ref)
 
 
-_UNKNOWN = 1 << 40  # stands in for an unknown dim while NumPy works out an index's shape
-
-
 def index_shape(shape, index):
-    """The static shape of `x[index]`, using a zero-size-in-memory NumPy stand-in."""
+    """The static shape of `x[index]`, from NumPy indexing two empty stand-ins for `x`.
+
+    Unknown dims are as small as the index allows in one stand-in and huge in the other, so
+    an output dim that differs between the two is unknown. An extra trailing axis of size 0
+    keeps even integer-array indexing from allocating anything.
+    """
     if shape is None:
         return None
-    probe = np.broadcast_to(np.empty((), np.int8), [_UNKNOWN if d is None else d for d in shape])
-    out = probe[index].shape
-    return tuple(None if d >= _UNKNOWN // 2 else d for d in out)
+    small = [0 if d is None else d for d in shape]
+    for dim, item in _indexed_dims(len(shape), index):
+        if shape[dim] is not None or isinstance(item, slice):
+            continue
+        item = np.asarray(item)
+        if item.dtype == bool:
+            raise ValueError(f"a boolean mask needs the dims it covers known, not {shape}")
+        small[dim] = int(max(item.max(initial=-1) + 1, -item.min(initial=0)))
+    unknown = max(1, shape.count(None))
+    known_bits = math.prod(d for d in shape if d is not None).bit_length()
+    large = 2 ** max(1, (62 - known_bits) // unknown - 1)  # the stand-in fits in an intp
+    if any(i is Ellipsis for i in index):
+        index = index + (slice(None),)  # the Ellipsis must not swallow the extra axis
+    probes = [np.empty(list(dims) + [0], np.int8)[index].shape[:-1]
+              for dims in (small, [large if d is None else d for d in shape])]
+    return tuple(a if a == b else None for a, b in zip(*probes))
+
+
+def _indexed_dims(rank, index):
+    """(dim of x, index item) for each item of a tuple index that consumes dims of x."""
+    def width(item):
+        if item is None or item is Ellipsis:
+            return 0
+        return item.ndim if isinstance(item, np.ndarray) and item.dtype == bool else 1
+    dim = 0
+    for item in index:
+        if item is Ellipsis:
+            dim += rank - sum(width(i) for i in index)
+        for d in range(dim, dim + width(item)):
+            yield d, item
+        dim += width(item)
 
 
 def _normalize_index(index):
@@ -293,7 +325,7 @@ def stack(values, axis=0, name=None) -> Tensor:
 
 
 def split(value, num_or_size_splits, axis=0, name=None) -> list:
-    """TF1 split: a number of equal parts, or a list of sizes along `axis`."""
+    """TF1 split: a number of equal parts, or a list of sizes along `axis` (one may be -1)."""
     value = as_tensor(value)
     axis = normalize_axes(axis, value.ndim)[0]
     total = value.shape[axis]
@@ -304,6 +336,8 @@ def split(value, num_or_size_splits, axis=0, name=None) -> list:
         sizes = [total // num_or_size_splits] * num_or_size_splits
     else:
         sizes = [int(s) for s in num_or_size_splits]
+        if sizes.count(-1) == 1 and total is not None:
+            sizes[sizes.index(-1)] = total - sum(sizes) - 1  # the rest of the axis
         if total is not None and sum(sizes) != total:
             raise ValueError(f"split: sizes {sizes} do not add up to dimension {axis} = {total}")
     parts, start = [], 0

@@ -1,0 +1,763 @@
+"""The op table: one entry per op case drives every op test in test_ops.py (like OpInfo).
+
+Each `OpCase` names the tinyflow function, its NumPy reference, sample inputs (shapes,
+value domains, non-contiguous layouts, which inputs are differentiated), the dtypes its
+forward pass is checked in, the expected output dtype and tolerances. Entries are grouped
+as in tinyflow/ops: math, reduce, linalg, shape, nn, creation.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+import numpy as np
+
+import tinyflow as tf
+from tinyflow.core.op import apply
+from tinyflow.core.shapes import normalize_axes
+from tinyflow.ops import indexing as indexing_ops
+from tinyflow.ops import reduce as reduce_ops
+from tinyflow.ops import shape as shape_ops
+
+FLOATS = (tf.float32, tf.float64)
+NUMBERS = FLOATS + (tf.int32, tf.int64)
+HALF_TOO = (tf.float16,) + NUMBERS  # for a few common ops: float16 forward as well
+
+
+# ---- value domains: (rng, shape) -> float64 values (or ints / bools for fixed dtypes) ----
+
+def real(rng, shape):
+    return rng.uniform(-2, 2, shape)
+
+
+def positive(rng, shape):
+    """Inside the domain of log, sqrt and pow's base."""
+    return rng.uniform(0.5, 2, shape)
+
+
+def nonzero(rng, shape):
+    """Away from 0: divisors, and the kinks of abs and relu."""
+    return rng.choice([-1.0, 1.0], shape) * rng.uniform(0.3, 2, shape)
+
+
+def distinct(rng, shape):
+    """All values at least 0.1 apart: no ties for max/min/argmax."""
+    n = math.prod(shape)
+    return ((rng.permutation(n) - n / 2) * 0.1 + 0.05).reshape(shape)
+
+
+def even_grid(rng, shape):
+    """Multiples of 0.2; never within 0.1 of an `odd_grid` value (no maximum ties)."""
+    return rng.integers(-10, 10, shape) * 0.2
+
+
+def odd_grid(rng, shape):
+    return rng.integers(-10, 10, shape) * 0.2 + 0.1
+
+
+def small_ints(rng, shape):
+    """Few distinct values, so comparisons see ties and sign sees zeros."""
+    return rng.integers(-2, 3, shape).astype(np.float64)
+
+
+def wide(rng, shape):
+    """Large logits: the softmax family must not overflow."""
+    return rng.uniform(-60, 60, shape)
+
+
+def simplex(rng, shape):
+    """Rows of class probabilities."""
+    p = rng.uniform(0.1, 1, shape)
+    return p / p.sum(-1, keepdims=True)
+
+
+def booleans(rng, shape):
+    return rng.random(shape) < 0.5
+
+
+def class_ids(classes):
+    def draw(rng, shape):
+        return rng.integers(0, classes, shape)
+    return draw
+
+
+def given(*values):
+    """Exactly these values (e.g. repeated indices)."""
+    def draw(rng, shape):
+        return np.array(values).reshape(shape)
+    return draw
+
+
+# ---- inputs, samples and cases ---------------------------------------------------------
+
+@dataclass(frozen=True)
+class Arg:
+    """One input of a sample.
+
+    Args:
+        shape: the input's shape.
+        domain: where its values come from (a function above).
+        layout: "C" contiguous, "T" a transposed (Fortran-order) view, "step" every other
+            element of a twice-as-long last axis; the last two are non-contiguous.
+        dtype: a fixed dtype (labels, conditions); None follows the dtype under test.
+        diff: whether gradients are checked with respect to this input.
+    """
+    shape: tuple
+    domain: Callable = real
+    layout: str = "C"
+    dtype: Optional[tf.DType] = None
+    diff: bool = True
+
+
+def A(*shape, domain=real, layout="C", dtype=None, diff=True) -> Arg:
+    return Arg(tuple(shape), domain, layout, dtype, diff)
+
+
+def Ref(*shape) -> Arg:
+    """An input read only for its shape (sum_to, broadcast_to, reshape_to)."""
+    return Arg(tuple(shape), real, diff=False)
+
+
+def Cond(*shape) -> Arg:
+    return Arg(tuple(shape), booleans, dtype=tf.bool, diff=False)
+
+
+def Labels(*shape, classes=5, dtype=tf.int64) -> Arg:
+    return Arg(tuple(shape), class_ids(classes), dtype=dtype, diff=False)
+
+
+def Ids(*values, shape=None, dtype=tf.int64) -> Arg:
+    """Integer indices with exactly these values (of `shape`, by default 1-D)."""
+    return Arg(shape or (len(values),), given(*values), dtype=dtype, diff=False)
+
+
+@dataclass(frozen=True)
+class Sample:
+    args: tuple
+    kwargs: dict = field(default_factory=dict)
+
+
+def S(*args, **kwargs) -> Sample:
+    return Sample(args, kwargs)
+
+
+# expected output dtype, from the dtype under test and the sample's keyword arguments
+def same(dt, kwargs):
+    return dt
+
+
+def float64(dt, kwargs):
+    return tf.float64
+
+
+def summed(dt, kwargs):
+    return tf.int64 if dt.is_bool else dt
+
+
+def floating(dt, kwargs):
+    return dt if dt.is_floating else tf.float32
+
+
+def boolean(dt, kwargs):
+    return tf.bool
+
+
+def int64(dt, kwargs):
+    return tf.int64
+
+
+def dtype_kwarg(dt, kwargs):
+    return kwargs.get("dtype") or dt
+
+
+def dtype_kwarg_or_float32(dt, kwargs):
+    return kwargs.get("dtype", tf.float32)
+
+
+@dataclass(frozen=True)
+class OpCase:
+    """One op (or sugar function) under test.
+
+    Args:
+        name: test id prefix; the registered op name unless `op` or `sugar` say otherwise.
+        fn: the tinyflow call, fn(*tensors, **sample.kwargs) -> tensor or list of tensors.
+        ref: the NumPy reference, ref(*arrays, **sample.kwargs) -> array or list of arrays.
+        samples: the sample inputs.
+        dtypes: dtypes the forward pass is checked in (for inputs without a fixed dtype).
+        out_dtype: (dtype under test, kwargs) -> the expected output dtype.
+        grad: False for forward-only entries (non-differentiable ops).
+        second_order: False to skip the second-order check (say why where it is set).
+        dynamic: False to skip the checks with placeholders of unknown dims or rank.
+        op: the registered op this entry tests, when it is not `name`.
+        sugar: a composition of other ops, not the entry of a registered op.
+        atol, rtol: forward tolerance in float32 (float64 is checked to ~1e-12, float16 to
+            1e-3, ints and bools exactly).
+    """
+    name: str
+    fn: Callable
+    ref: Callable
+    samples: tuple
+    dtypes: tuple = FLOATS
+    out_dtype: Callable = same
+    grad: bool = True
+    second_order: bool = True
+    dynamic: bool = True
+    op: str = ""
+    sugar: bool = False
+    atol: float = 1e-6
+    rtol: float = 1e-5
+
+    @property
+    def registered_op(self) -> Optional[str]:
+        return None if self.sugar else (self.op or self.name)
+
+
+def make_array(arg: Arg, dtype: tf.DType, rng: np.random.Generator) -> np.ndarray:
+    """Values from the arg's domain, in its dtype (or `dtype`), laid out as it asks."""
+    values = np.asarray(arg.domain(rng, arg.shape))
+    dt = (arg.dtype or dtype).np
+    if values.dtype.kind == "f" and dt.kind in "iu":
+        values = np.round(values * 2)  # domains span about [-2, 2]: use ints in [-4, 4]
+    elif values.dtype.kind == "f" and dt.kind == "b":
+        values = values > 0
+    return with_layout(values.astype(dt), arg.layout)
+
+
+def with_layout(arr: np.ndarray, layout: str) -> np.ndarray:
+    if layout == "T":
+        return np.ascontiguousarray(arr.T).T
+    if layout == "step":
+        base = np.zeros(arr.shape[:-1] + (2 * arr.shape[-1],), arr.dtype)
+        base[..., ::2] = arr
+        return base[..., ::2]
+    return arr
+
+
+# ---- sample sets shared by several entries ---------------------------------------------
+
+def binary_samples(x=real, y=real) -> tuple:
+    return (S(A(3, 4, domain=x), A(3, 4, domain=y)),
+            S(A(3, 4, domain=x), A(4, domain=y)),
+            S(A(2, 1, 4, domain=x), A(3, 1, domain=y)),
+            S(A(3, 4, domain=x, layout="T"), A(3, 4, domain=y, layout="step")),
+            S(A(domain=x), A(2, 3, domain=y)),
+            S(A(0, 4, domain=x), A(4, domain=y)))
+
+
+def unary_samples(domain=real) -> tuple:
+    return (S(A(3, 4, domain=domain)),
+            S(A(2, 3, 4, domain=domain, layout="T")),
+            S(A(5, domain=domain, layout="step")),
+            S(A(domain=domain)),
+            S(A(0, 3, domain=domain)))
+
+
+def reduce_samples(domain=real) -> tuple:
+    return (S(A(3, 4, domain=domain)),
+            S(A(3, 4, domain=domain), axis=0),
+            S(A(2, 3, 4, domain=domain), axis=-1, keepdims=True),
+            S(A(2, 3, 4, domain=domain), axis=(0, 2)),
+            S(A(2, 3, 4, domain=domain), axis=(0, -1), keepdims=True),
+            S(A(3, 4, domain=domain, layout="T"), axis=1),
+            S(A(3, 4, domain=domain, layout="step"), axis=None, keepdims=True),
+            S(A(5, domain=domain), axis=0),
+            S(A(0, 3, domain=domain), axis=1))
+
+
+def softmax_samples() -> tuple:
+    return (S(A(3, 5)),
+            S(A(3, 5), axis=0),
+            S(A(2, 3, 4), axis=1),
+            S(A(4, 6, domain=wide)),
+            S(A(5, 3, layout="T"), axis=-1),
+            S(A(3, 4, layout="step"), axis=0),
+            S(A(0, 5)))
+
+
+COMPARE_SAMPLES = (S(A(3, 4, domain=small_ints), A(3, 4, domain=small_ints)),
+                   S(A(3, 4, domain=small_ints), A(4, domain=small_ints)),
+                   S(A(2, 1, 4, domain=small_ints), A(3, 1, domain=small_ints)),
+                   S(A(3, 4, domain=small_ints, layout="T"),
+                     A(3, 4, domain=small_ints, layout="step")))
+
+
+# ---- small named functions where the public call needs adapting ------------------------
+
+def pow_scalar(x, exponent):
+    return x ** exponent
+
+
+def np_pow_scalar(x, exponent):
+    return np.power(x, float(exponent)).astype(x.dtype)
+
+
+def np_sigmoid(x):
+    return 1 / (1 + np.exp(-x.astype(np.float64)))
+
+
+def np_relu(x):
+    return np.maximum(x, 0).astype(x.dtype)
+
+
+def cast(x, dtype):
+    return tf.cast(x, dtype)
+
+
+def np_cast(x, dtype):
+    return x.astype(dtype.np)
+
+
+def count(x, axis=None):
+    op = reduce_ops.Count(axis=normalize_axes(axis, x.ndim), keepdims=False, dtype=x.dtype)
+    return apply(op, x)
+
+
+def np_count(x, axis=None):
+    axes = range(x.ndim) if axis is None else np.atleast_1d(axis)
+    return np.array(math.prod(x.shape[a] for a in axes), x.dtype)
+
+
+def np_argmax(x, axis=None):
+    return np.argmax(x, axis)
+
+
+def np_argmin(x, axis=None):
+    return np.argmin(x, axis)
+
+
+def matmul(a, b, transpose_a=False, transpose_b=False):
+    return tf.matmul(a, b, transpose_a=transpose_a, transpose_b=transpose_b)
+
+
+def np_matmul(a, b, transpose_a=False, transpose_b=False):
+    a = np.swapaxes(a, -1, -2) if transpose_a else a
+    b = np.swapaxes(b, -1, -2) if transpose_b else b
+    return a @ b
+
+
+def transpose(x, perm=None):
+    return tf.transpose(x, perm)
+
+
+def np_transpose(x, perm=None):
+    return np.transpose(x, perm)
+
+
+def np_reshape(x, shape):
+    return np.reshape(x, shape)
+
+
+def np_squeeze(x, axis=None):
+    return np.squeeze(x, axis)
+
+
+def concat(*xs, axis):
+    return tf.concat(list(xs), axis)
+
+
+def np_concat(*xs, axis):
+    return np.concatenate(xs, axis)
+
+
+def stack(*xs, axis=0):
+    return tf.stack(list(xs), axis)
+
+
+def np_stack(*xs, axis=0):
+    return np.stack(xs, axis)
+
+
+def split(x, num_or_size_splits, axis=0):
+    return tf.split(x, num_or_size_splits, axis)
+
+
+def np_split(x, num_or_size_splits, axis=0):
+    if isinstance(num_or_size_splits, int):
+        return np.split(x, num_or_size_splits, axis)
+    return np.split(x, np.cumsum(num_or_size_splits)[:-1], axis)  # a -1 is last in samples
+
+
+def index_into(x, index):
+    """`x[index]` on a tensor or an array: the same expression is op and reference."""
+    return x[index]
+
+
+def getitem_grad(g, ref, index):
+    return apply(shape_ops.GetItemGrad(index=index), g, ref)
+
+
+def np_getitem_grad(g, ref, index):
+    out = np.zeros(ref.shape, g.dtype)
+    np.add.at(out, index, g)
+    return out
+
+
+def broadcast_to(x, ref, axes=()):
+    return shape_ops.broadcast_to(x, ref, axes)
+
+
+def np_broadcast_to(x, ref, axes=()):
+    return np.broadcast_to(np.expand_dims(x, axes), ref.shape)
+
+
+def sum_to(x, ref, axes=()):
+    return shape_ops.sum_to(x, ref, axes)
+
+
+def np_sum_to(x, ref, axes=()):
+    """Sum over `axes`, then over the leading dims and the dims where `ref` has size 1."""
+    x = np.sum(x, axis=axes)
+    x = np.sum(x, axis=tuple(range(x.ndim - ref.ndim)))
+    ones = tuple(i for i, d in enumerate(ref.shape) if d == 1)
+    return np.sum(x, axis=ones, keepdims=True)
+
+
+def reshape_to(x, ref):
+    return shape_ops.reshape_to(x, ref)
+
+
+def np_reshape_to(x, ref):
+    return np.reshape(x, ref.shape)
+
+
+def np_log_softmax(x, axis=-1):
+    x = x.astype(np.float64)
+    shifted = x - x.max(axis, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis, keepdims=True))
+
+
+def np_softmax(x, axis=-1):
+    return np.exp(np_log_softmax(x, axis))
+
+
+def softmax_cross_entropy(labels, logits):
+    return tf.ops.softmax_cross_entropy(labels, logits)
+
+
+def np_softmax_cross_entropy(labels, logits):
+    return -np.sum(labels * np_log_softmax(logits), -1)
+
+
+def sparse_softmax_cross_entropy(labels, logits):
+    return tf.ops.sparse_softmax_cross_entropy(labels, logits)
+
+
+def np_sparse_softmax_cross_entropy(labels, logits):
+    logp = np_log_softmax(logits)
+    return -np.take_along_axis(logp, labels[..., None], -1)[..., 0]
+
+
+def one_hot(indices, depth, dtype=tf.float32):
+    return tf.one_hot(indices, depth, dtype=dtype)
+
+
+def np_one_hot(indices, depth, dtype=tf.float32):
+    return np.eye(depth, dtype=dtype.np)[indices]
+
+
+def zeros_like(x, dtype=None):
+    return tf.zeros_like(x, dtype=dtype)
+
+
+def np_zeros_like(x, dtype=None):
+    return np.zeros(x.shape, x.dtype if dtype is None else dtype.np)
+
+
+def ones_like(x, dtype=None):
+    return tf.ones_like(x, dtype=dtype)
+
+
+def np_ones_like(x, dtype=None):
+    return np.ones(x.shape, x.dtype if dtype is None else dtype.np)
+
+
+def take(x, indices, axis=0):
+    return indexing_ops.take(x, indices, axis)
+
+
+def np_take(x, indices, axis=0):
+    return np.take(x, indices, axis)
+
+
+def take_grad(g, indices, ref, axis=0):
+    return apply(indexing_ops.TakeGrad(axis=axis), g, indices, ref)
+
+
+def np_take_grad(g, indices, ref, axis=0):
+    """Each slice of `g` added at its index along `axis` (repeated indices add up)."""
+    out = np.zeros(ref.shape, g.dtype)
+    before = (slice(None),) * axis
+    for position, i in np.ndenumerate(indices):
+        out[before + (i,)] += g[before + position]
+    return out
+
+
+def gather(x, index, dim):
+    return indexing_ops.gather(x, dim, index)
+
+
+def np_gather(x, index, dim):
+    out = np.zeros(index.shape, x.dtype)
+    for position, i in np.ndenumerate(index):
+        source = list(position)
+        source[dim] = i
+        out[position] = x[tuple(source)]
+    return out
+
+
+def gather_grad(g, index, ref, dim):
+    return apply(indexing_ops.GatherGrad(axis=dim), g, index, ref)
+
+
+def np_gather_grad(g, index, ref, dim):
+    out = np.zeros(ref.shape, g.dtype)
+    for position, i in np.ndenumerate(index):
+        target = list(position)
+        target[dim] = i
+        out[tuple(target)] += g[position]
+    return out
+
+
+def setitem(x, value, index):
+    return indexing_ops.setitem(x, index, value)
+
+
+def np_setitem(x, value, index):
+    out = x.copy()
+    out[index] = value
+    return out
+
+
+# ---- the table -------------------------------------------------------------------------
+
+MATH = [
+    OpCase("add", tf.add, np.add, binary_samples(), HALF_TOO),
+    OpCase("add_mixed", tf.add, np.add,
+           (S(A(3, 4), A(4, dtype=tf.float64)), S(A(2, 3, dtype=tf.float64), A(2, 1))),
+           (tf.float16, tf.float32, tf.int32, tf.int64), float64, op="add"),
+    OpCase("sub", tf.subtract, np.subtract, binary_samples(), NUMBERS),
+    OpCase("mul", tf.multiply, np.multiply, binary_samples(), HALF_TOO),
+    OpCase("div", tf.divide, np.true_divide, binary_samples(y=nonzero), NUMBERS, floating),
+    OpCase("neg", tf.negative, np.negative, unary_samples(), NUMBERS),
+    OpCase("pow", tf.pow, np.power, binary_samples(x=positive)),
+    OpCase("pow_scalar", pow_scalar, np_pow_scalar,
+           (S(A(3, 4), exponent=3), S(A(2, 3, layout="T"), exponent=2),
+            S(A(3, 4, domain=positive), exponent=-1.5)), op="pow"),
+    OpCase("square", tf.square, np.square, unary_samples(), NUMBERS),
+    OpCase("sqrt", tf.sqrt, np.sqrt, unary_samples(positive), NUMBERS, floating),
+    OpCase("exp", tf.exp, np.exp, unary_samples(), HALF_TOO, floating),
+    OpCase("log", tf.log, np.log, unary_samples(positive), NUMBERS, floating),
+    OpCase("sin", tf.sin, np.sin, unary_samples(), NUMBERS, floating),
+    OpCase("cos", tf.cos, np.cos, unary_samples(), NUMBERS, floating),
+    OpCase("tanh", tf.tanh, np.tanh, unary_samples(), NUMBERS, floating),
+    OpCase("sigmoid", tf.sigmoid, np_sigmoid, unary_samples() + (S(A(4, 5, domain=wide)),),
+           NUMBERS, floating),
+    OpCase("relu", tf.relu, np_relu, unary_samples(nonzero), NUMBERS),
+    OpCase("abs", tf.abs, np.abs, unary_samples(nonzero), NUMBERS),
+    OpCase("sign", tf.sign, np.sign, unary_samples(small_ints), NUMBERS, grad=False),
+    OpCase("maximum", tf.maximum, np.maximum, binary_samples(even_grid, odd_grid), NUMBERS),
+    OpCase("minimum", tf.minimum, np.minimum, binary_samples(even_grid, odd_grid), NUMBERS),
+    OpCase("where", tf.where, np.where,
+           (S(Cond(3, 4), A(3, 4), A(3, 4)),
+            S(Cond(3, 1), A(4), A()),
+            S(Cond(2, 1, 4), A(3, 1), A(4)),
+            S(Cond(4), A(3, 4, layout="T"), A(3, 4, layout="step")),
+            S(Cond(), A(2, 3), A(3)),
+            S(Cond(0, 1), A(4), A(4))), NUMBERS),
+] + [
+    OpCase(name, getattr(tf, name), getattr(np, name), COMPARE_SAMPLES, NUMBERS + (tf.bool,),
+           boolean, grad=False)
+    for name in ("equal", "not_equal", "less", "less_equal", "greater", "greater_equal")
+] + [
+    OpCase("logical_not", tf.logical_not, np.logical_not,
+           (S(A(3, 4)), S(A(2, 3, domain=small_ints, layout="T")), S(A())),
+           (tf.bool, tf.float32, tf.int32), boolean, grad=False),
+    OpCase("cast", cast, np_cast,
+           (S(A(3, 4), dtype=tf.int32),
+            S(A(3, 4, layout="T"), dtype=tf.float64),
+            S(A(2, 3, domain=small_ints), dtype=tf.bool),
+            S(A(5, layout="step"), dtype=tf.float32)),
+           (tf.float32, tf.float64, tf.int32, tf.bool), dtype_kwarg, grad=False),
+]
+
+REDUCE = [
+    OpCase("sum", tf.reduce_sum, np.sum, reduce_samples(), NUMBERS + (tf.bool,), summed),
+    OpCase("max", tf.reduce_max, np.max, reduce_samples(distinct), NUMBERS),
+    OpCase("min", tf.reduce_min, np.min, reduce_samples(distinct), NUMBERS),
+    OpCase("reduce_mean", tf.reduce_mean, np.mean, reduce_samples(), HALF_TOO, floating,
+           sugar=True),
+    OpCase("count", count, np_count,
+           (S(A(3, 4)), S(A(2, 3, 4), axis=1), S(A(2, 3, 4), axis=(0, 2))), NUMBERS,
+           grad=False),
+    OpCase("argmax", tf.argmax, np_argmax,
+           (S(A(3, 4, domain=distinct)), S(A(3, 4, domain=distinct), axis=0),
+            S(A(2, 3, 4, domain=distinct), axis=-1),
+            S(A(3, 4, domain=distinct, layout="T"), axis=1)), NUMBERS, int64, grad=False),
+    OpCase("argmin", tf.argmin, np_argmin,
+           (S(A(3, 4, domain=distinct)), S(A(3, 4, domain=distinct), axis=0),
+            S(A(2, 3, 4, domain=distinct), axis=1),
+            S(A(3, 4, domain=distinct, layout="step"), axis=-1)), NUMBERS, int64, grad=False),
+]
+
+LINALG = [
+    OpCase("matmul", matmul, np_matmul,
+           (S(A(3, 4), A(4, 5)),
+            S(A(2, 3, 4), A(2, 4, 5)),
+            S(A(2, 3, 4), A(4, 5)),
+            S(A(3, 4), A(2, 4, 5)),
+            S(A(5, 1, 3, 4), A(2, 4, 6)),
+            S(A(4, 3), A(4, 5), transpose_a=True),
+            S(A(3, 4), A(5, 4), transpose_b=True),
+            S(A(2, 4, 3), A(5, 4), transpose_a=True, transpose_b=True),
+            S(A(3, 4, layout="T"), A(4, 5, layout="step")),
+            S(A(3, 0), A(0, 4)),
+            S(A(0, 3), A(2, 3, 2))), HALF_TOO),
+]
+
+SHAPE = [
+    OpCase("transpose", transpose, np_transpose,
+           (S(A(3, 4)), S(A(2, 3, 4)), S(A(2, 3, 4), perm=(1, 0, 2)),
+            S(A(2, 3, 4), perm=(2, 0, 1)), S(A(3, 4, layout="T"), perm=(1, 0)),
+            S(A(0, 3)), S(A(5)), S(A())), NUMBERS),
+    OpCase("reshape", tf.reshape, np_reshape,
+           (S(A(3, 4), shape=(12,)), S(A(2, 3, 4), shape=(4, -1)),
+            S(A(3, 4, layout="T"), shape=(2, 6)), S(A(2, 3, 4), shape=(-1,)),
+            S(A(6, layout="step"), shape=(1, 2, 3, 1)), S(A(), shape=(1, 1)),
+            S(A(0, 4), shape=(-1, 2))), NUMBERS),
+    OpCase("expand_dims", tf.expand_dims, np.expand_dims,
+           (S(A(3, 4), axis=0), S(A(3, 4), axis=-1), S(A(3, 4, layout="T"), axis=1),
+            S(A(), axis=0)), NUMBERS),
+    OpCase("squeeze", tf.squeeze, np_squeeze,
+           (S(A(1, 3, 1, 4), axis=0), S(A(1, 3, 1, 4), axis=(0, 2)),
+            S(A(1, 3, 1, 4), axis=-2), S(A(1, 3, 1, 4, layout="T"), axis=(0, 2)),
+            S(A(1, 1), axis=(0, 1))), NUMBERS),
+    OpCase("squeeze_all", tf.squeeze, np_squeeze, (S(A(1, 3, 1, 4)), S(A(1, 1))), NUMBERS,
+           dynamic=False, op="squeeze"),  # squeeze() without axis needs known dims
+    OpCase("concat", concat, np_concat,
+           (S(A(2, 3), A(4, 3), axis=0), S(A(3, 2), A(3, 1), A(3, 4), axis=1),
+            S(A(2, 3, 4), A(2, 3, 2), axis=-1),
+            S(A(2, 3, layout="T"), A(1, 3, layout="step"), axis=0),
+            S(A(0, 3), A(2, 3), axis=0)), NUMBERS),
+    OpCase("stack", stack, np_stack,
+           (S(A(3, 4), A(3, 4)), S(A(3, 4), A(3, 4), A(3, 4), axis=-1),
+            S(A(2), A(2), axis=1), S(A(3, 4, layout="T"), A(3, 4, layout="step"), axis=1)),
+           NUMBERS, sugar=True),
+    OpCase("split", split, np_split,
+           (S(A(6, 4), num_or_size_splits=3), S(A(3, 5), num_or_size_splits=[1, 3, 1], axis=1),
+            S(A(2, 4, 3, layout="T"), num_or_size_splits=2, axis=-2),
+            S(A(2, 5), num_or_size_splits=[2, -1], axis=1)), NUMBERS,
+           dynamic=False, sugar=True),  # split needs the static size of the split axis
+    OpCase("getitem", index_into, index_into,
+           (S(A(5, 4), index=slice(1, 4, 2)),
+            S(A(5, 4), index=(slice(None, None, -2), slice(1, None))),
+            S(A(5, 4), index=-1),
+            S(A(4, 5, 3), index=(1, -2)),
+            S(A(4, 5), index=(None, slice(None), 1)),
+            S(A(4, 5, 3), index=(Ellipsis, 1)),
+            S(A(4, 5, 3), index=(1, Ellipsis, None)),
+            S(A(5, 4), index=np.array([0, 2, 0, 4])),
+            S(A(4, 5), index=(slice(None), np.array([3, 1, 3]))),
+            S(A(4, 5), index=(np.array([0, 1, 1]), np.array([2, 2, 2]))),
+            S(A(4, 5), index=np.array([[0, 1], [1, 0]])),
+            S(A(6, 5, layout="T"), index=(slice(1, None, 2), np.array([4, 0, 4]))),
+            S(A(5, 4), index=(slice(2, 100), slice(5, None))),
+            S(A(), index=()),
+            S(A(4, 5), index=(np.array([], np.int64),))),
+           NUMBERS),
+    OpCase("getitem_mask", index_into, index_into,
+           (S(A(3, 4), index=np.array([True, False, True])),
+            S(A(2, 3), index=np.array([[True, False, True], [False, False, True]]))),
+           NUMBERS, dynamic=False, op="getitem"),  # a mask must match dims known statically
+    OpCase("getitem_grad", getitem_grad, np_getitem_grad,
+           (S(A(2, 4), Ref(5, 4), index=(slice(1, 4, 2),)),
+            S(A(4), Ref(5, 4), index=(-1,)),
+            S(A(3, 4), Ref(5, 4), index=(np.array([1, 1, 3]),)),
+            S(A(4, 3, layout="T"), Ref(4, 5), index=(slice(None), np.array([0, 2, 0]))),
+            S(A(3), Ref(4, 5), index=(np.array([0, 0, 3]), np.array([1, 1, 2])))), NUMBERS),
+    OpCase("broadcast_to", broadcast_to, np_broadcast_to,
+           (S(A(4), Ref(3, 4)), S(A(3, 1), Ref(2, 3, 4)), S(A(), Ref(2, 3)),
+            S(A(3), Ref(3, 4), axes=(1,)), S(A(2, 4), Ref(2, 3, 4), axes=(1,)),
+            S(A(3), Ref(3, 4), axes=(-1,)), S(A(3, 4, layout="T"), Ref(2, 3, 4))), NUMBERS),
+    OpCase("sum_to", sum_to, np_sum_to,
+           (S(A(3, 4), Ref(4)), S(A(2, 3, 4), Ref(3, 1)), S(A(3, 4), Ref(1, 4)),
+            S(A(3, 4), Ref()), S(A(3, 4, 5), Ref(3, 5), axes=(1,)),
+            S(A(2, 3, 4), Ref(1, 4), axes=(-2,)), S(A(3, 4, layout="step"), Ref(3, 1))),
+           NUMBERS),
+    OpCase("reshape_to", reshape_to, np_reshape_to,
+           (S(A(3, 4), Ref(2, 6)), S(A(2, 3, 4), Ref(24)), S(A(3, 4, layout="T"), Ref(4, 3))),
+           NUMBERS),
+]
+
+INDEXING = [
+    OpCase("take", take, np_take,
+           (S(A(5, 4), Ids(1, 3, 1, 0)),
+            S(A(3, 4), Ids(3, 0, 0, 2, shape=(2, 2)), axis=1),
+            S(A(2, 3, 4, layout="T"), Ids(2, shape=()), axis=-1),
+            S(A(5, 4, layout="step"), Ids(4, 4, 0, 1, 2, 3, shape=(2, 3), dtype=tf.int32))),
+           NUMBERS),
+    OpCase("take_grad", take_grad, np_take_grad,
+           (S(A(4, 4), Ids(1, 3, 1, 0), Ref(5, 4)),
+            S(A(3, 2, 2, layout="T"), Ids(3, 0, 0, 2, shape=(2, 2)), Ref(3, 4), axis=1)),
+           NUMBERS),
+    OpCase("gather", gather, np_gather,
+           (S(A(3, 4), Ids(0, 3, 3, 1, 2, 2, shape=(3, 2)), dim=1),
+            S(A(3, 4), Ids(2, 0, 1, 2, 0, 0, 1, 1, shape=(2, 4)), dim=0),
+            S(A(2, 3, 4, layout="T"), Ids(3, 0, 1, 1, 2, 3, 0, 0, 2, 1, 3, 2, shape=(2, 3, 2)),
+              dim=-1),
+            S(A(3, 4), Ids(3, 3, 0, 1, shape=(2, 2)), dim=1)),
+           NUMBERS),
+    OpCase("gather_grad", gather_grad, np_gather_grad,
+           (S(A(3, 2), Ids(0, 3, 3, 1, 2, 2, shape=(3, 2)), Ref(3, 4), dim=1),
+            S(A(2, 4, layout="step"), Ids(2, 0, 1, 2, 2, 0, 1, 1, shape=(2, 4)), Ref(3, 4),
+              dim=0)),
+           NUMBERS),
+    OpCase("setitem", setitem, np_setitem,
+           (S(A(5, 4), A(4), index=1),
+            S(A(5, 4), A(), index=(slice(1, 3),)),
+            S(A(5, 4), A(3, 4), index=np.array([0, 2, 4])),
+            S(A(4, 5), A(4, 1), index=(slice(None), slice(1, 3))),
+            S(A(4, 3, layout="T"), A(4, layout="step"), index=(Ellipsis, 0)),
+            S(A(5, 4, layout="step"), A(3, 4), index=slice(None, None, -2))),
+           NUMBERS),
+]
+
+NN = [
+    OpCase("softmax", tf.softmax, np_softmax, softmax_samples()),
+    OpCase("log_softmax", tf.log_softmax, np_log_softmax, softmax_samples()),
+    OpCase("softmax_cross_entropy", softmax_cross_entropy, np_softmax_cross_entropy,
+           (S(A(3, 5, domain=simplex), A(3, 5)),
+            S(A(4, domain=simplex), A(4)),
+            S(A(2, 3, 4), A(2, 3, 4)),
+            S(A(3, 5, domain=simplex, layout="T"), A(3, 5, domain=wide, layout="step")))),
+    OpCase("sparse_softmax_cross_entropy", sparse_softmax_cross_entropy,
+           np_sparse_softmax_cross_entropy,
+           (S(Labels(3), A(3, 5)),
+            S(Labels(2, 3, classes=4, dtype=tf.int32), A(2, 3, 4)),
+            S(Labels(), A(5)),
+            S(Labels(4), A(4, 5, domain=wide, layout="T")))),
+]
+
+CREATION = [
+    OpCase("one_hot", one_hot, np_one_hot,
+           (S(Labels(4, dtype=None), depth=5),
+            S(Labels(2, 3, dtype=None), depth=5, dtype=tf.float64),
+            S(Labels(dtype=None), depth=5, dtype=tf.int32)),
+           (tf.int32, tf.int64), dtype_kwarg_or_float32, grad=False),
+    OpCase("zeros_like", zeros_like, np_zeros_like,
+           (S(A(3, 4)), S(A(2, 3), dtype=tf.int32), S(A(5, layout="step"), dtype=tf.float64)),
+           NUMBERS + (tf.bool,), dtype_kwarg, grad=False),
+    OpCase("ones_like", ones_like, np_ones_like,
+           (S(A(3, 4)), S(A(2, 3), dtype=tf.int32), S(A(5, layout="step"), dtype=tf.float64)),
+           NUMBERS + (tf.bool,), dtype_kwarg, grad=False),
+]
+
+TABLE: list[OpCase] = MATH + REDUCE + LINALG + SHAPE + INDEXING + NN + CREATION
+
+# Registered ops that the table cannot drive, and the test in test_ops.py that covers each.
+COVERED_ELSEWHERE = {
+    "random_normal": "test_random_ops_shape_dtype_statistics",
+    "random_uniform": "test_random_ops_shape_dtype_statistics",
+    "assign": "test_eager_assign_writes_in_place",
+    "no_op": "test_group_runs_its_inputs",
+}

@@ -1,0 +1,534 @@
+"""Op tests driven by the table in op_table.py.
+
+For every entry and sample: the forward pass against NumPy (eager, and in a Session with
+placeholders of known shape, unknown dims and unknown rank); the gradient against central
+differences (tf.gradients and .backward()), also with unknown shapes and in float32; the
+second-order gradient against central differences of the first; forward mode against
+reverse mode and numbers. Then: every registered op has a NumPy kernel and a table entry, the
+few ops the table cannot drive (random, assign, no_op) have tests of their own, and Python
+operators behave as on NumPy arrays.
+"""
+from __future__ import annotations
+
+import contextlib
+import zlib
+
+import numpy as np
+import pytest
+
+import tinyflow as tf
+from tinyflow.backend.numpy.registry import KERNELS
+from tinyflow.core.op import OPS
+from tinyflow.core.shapes import is_compatible
+
+from op_table import COVERED_ELSEWHERE, TABLE, make_array
+
+EPS = 1e-6
+GRAD_TOL = dict(atol=1e-5, rtol=1e-3)     # as torch.autograd.gradcheck
+SECOND_TOL = dict(atol=1e-4, rtol=1e-3)
+
+# (test, case id or name) -> why it fails: an xfail(strict=True), so a fix shows up.
+_CONCAT_STATIC = ("Concat.vjp slices the gradient by the static rank and sizes along the "
+                  "axis; with them unknown it raises (it needs an op that slices by run-time "
+                  "sizes)")
+_CLASSES_STATIC = ("SparseSoftmaxCrossEntropy.vjp builds one_hot(labels, logits.shape[-1]); "
+                   "with the number of classes unknown the depth is None")
+XFAILS: dict[tuple, str] = {
+    ("unknown_dims", "concat"): _CONCAT_STATIC,
+    ("unknown_rank", "concat"): _CONCAT_STATIC,
+    ("unknown_rank", "stack"): _CONCAT_STATIC,  # stack is expand_dims + concat
+    ("unknown_dims", "sparse_softmax_cross_entropy"): _CLASSES_STATIC,
+    ("unknown_rank", "sparse_softmax_cross_entropy"): _CLASSES_STATIC,
+    ("float32", "add_mixed"):
+        "add(float32, float64) gives the float32 input a float64 gradient: gradients() sums "
+        "input gradients back to the input's shape (unbroadcast) but not to its dtype",
+}
+
+
+def _params(test: str, grad=False, dtypes=False, dynamic=False, modes=()) -> list:
+    """pytest params (case, index[, dtype or mode]) with ids like "add-3-float32"; an entry of
+    XFAILS under (test, id or name), or (test_mode, ...) for a mode, marks one xfail."""
+    params = []
+    for case in TABLE:
+        if (grad and not case.grad or dynamic and not case.dynamic
+                or test == "second_order" and not case.second_order):
+            continue
+        variants = case.dtypes if dtypes else modes or (None,)
+        for index in range(len(case.samples)):
+            for variant in variants:
+                case_id = f"{case.name}-{index}"
+                key = f"{test}_{variant}" if modes else test
+                reason = XFAILS.get((key, case_id)) or XFAILS.get((key, case.name))
+                marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
+                values = (case, index) if variant is None else (case, index, variant)
+                suffix = "" if variant is None else f"-{getattr(variant, 'name', variant)}"
+                params.append(pytest.param(*values, id=case_id + suffix, marks=marks))
+    return params
+
+
+# ---- helpers ---------------------------------------------------------------------------
+
+def _rng(case, index, salt: str) -> np.random.Generator:
+    return np.random.default_rng(zlib.crc32(f"{case.name}-{index}-{salt}".encode()))
+
+
+def _inputs(case, index, dtype) -> list:
+    rng = _rng(case, index, "inputs")
+    return [make_array(arg, dtype, rng) for arg in case.samples[index].args]
+
+
+def _diff(case, index) -> list:
+    """Positions of the inputs whose gradients are checked."""
+    return [k for k, arg in enumerate(case.samples[index].args) if arg.diff]
+
+
+def _as_list(x) -> list:
+    return list(x) if isinstance(x, (list, tuple)) else [x]
+
+
+def _call(case, index, tensors) -> list:
+    return _as_list(case.fn(*tensors, **case.samples[index].kwargs))
+
+
+def _eager(arrays, requires_grad=()) -> list:
+    tensors = [tf.Tensor(a) for a in arrays]
+    for k in requires_grad:
+        tensors[k].requires_grad = True
+    return tensors
+
+
+def _placeholders(arrays, unknown: str = "") -> list:
+    """Placeholders for `arrays`: of their shapes, or with "dims" or the "rank" unknown."""
+    shapes = {"": lambda a: a.shape, "dims": lambda a: (None,) * a.ndim, "rank": lambda a: None}
+    return [tf.placeholder(tf.as_dtype(a.dtype), shapes[unknown](a)) for a in arrays]
+
+
+@contextlib.contextmanager
+def _session():
+    graph = tf.Graph()
+    with graph.as_default(), tf.Session(graph=graph) as sess:
+        yield sess
+
+
+def _run(sess, tensors, feed, shapes) -> list:
+    """Values of `tensors`, with zeros (of `shapes`) standing in for None gradients."""
+    fetch = [t for t in tensors if t is not None]
+    values = iter(sess.run(fetch, feed) if fetch else [])
+    return [np.zeros(s) if t is None else next(values) for t, s in zip(tensors, shapes)]
+
+
+def _dot(tensors, arrays):
+    """sum_i <tensors_i, arrays_i> as a scalar tensor (None terms count as zero)."""
+    terms = [tf.reduce_sum(t * a) for t, a in zip(tensors, arrays) if t is not None]
+    return None if not terms else sum(terms[1:], terms[0])
+
+
+def _numeric_grad(f, arrays, k) -> np.ndarray:
+    """Central differences of the scalar f(arrays) with respect to arrays[k]."""
+    values = [np.array(a, order="C") for a in arrays]  # flat views below must not copy
+    flat = values[k].reshape(-1)
+    grad = np.zeros(flat.shape)
+    for i in range(flat.size):
+        orig = flat[i]
+        flat[i] = orig + EPS
+        plus = f(values)
+        flat[i] = orig - EPS
+        minus = f(values)
+        flat[i] = orig
+        grad[i] = (plus - minus) / (2 * EPS)
+    return grad.reshape(values[k].shape)
+
+
+def _tol(case, dtype) -> dict:
+    if dtype is tf.float64:
+        return dict(atol=1e-12, rtol=1e-10)
+    if dtype is tf.float16:
+        return dict(atol=1e-3, rtol=1e-3)
+    if dtype.is_floating:
+        return dict(atol=case.atol, rtol=case.rtol)
+    return dict(atol=0, rtol=0)
+
+
+def _grad_setup(case, index):
+    """Float64 inputs, the differentiated positions and a fixed projection per output."""
+    arrays = _inputs(case, index, tf.float64)
+    with tf.no_grad():
+        outs = _call(case, index, _eager(arrays))
+    rng = _rng(case, index, "projection")
+    weights = [np.asarray(rng.standard_normal(o.shape)) for o in outs]
+    return arrays, _diff(case, index), weights
+
+
+def _eager_loss(case, index, weights):
+    def loss(values) -> float:
+        with tf.no_grad():
+            outs = _call(case, index, _eager(values))
+        return sum(float(np.sum(o.numpy() * w)) for o, w in zip(outs, weights))
+    return loss
+
+
+# ---- 1. forward ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("case,index,dtype", _params("forward", dtypes=True))
+def test_forward(case, index, dtype):
+    kwargs = case.samples[index].kwargs
+    arrays = _inputs(case, index, dtype)
+    want = _as_list(case.ref(*arrays, **kwargs))
+    out_dtype = case.out_dtype(dtype, kwargs)
+    got = _call(case, index, _eager(arrays))
+    assert len(got) == len(want)
+    for g, w in zip(got, want):
+        assert g.dtype is out_dtype, f"{g.dtype.name}, expected {out_dtype.name}"
+        assert g.shape == w.shape
+        np.testing.assert_allclose(g.numpy(), w, **_tol(case, out_dtype))
+    eager = [g.numpy() for g in got]
+    for unknown in ("", "dims", "rank") if case.dynamic else ("",):
+        with _session() as sess:
+            phs = _placeholders(arrays, unknown)
+            outs = _call(case, index, phs)
+            for o, e in zip(outs, eager):
+                assert o.dtype is out_dtype
+                assert is_compatible(o.shape, e.shape) if unknown else o.shape == e.shape
+            values = sess.run(outs, dict(zip(phs, arrays)))
+        for v, e in zip(values, eager):
+            assert v.dtype == e.dtype and v.shape == e.shape
+            np.testing.assert_allclose(v, e, **_tol(case, out_dtype))
+
+
+# ---- 2. gradients against central differences ------------------------------------------
+
+@pytest.mark.parametrize("case,index", _params("gradient", grad=True))
+def test_gradient(case, index):
+    arrays, diff, weights = _grad_setup(case, index)
+    numeric = [_numeric_grad(_eager_loss(case, index, weights), arrays, k) for k in diff]
+    symbolic = _symbolic_gradients(case, index, arrays, diff, weights)
+    for k, num, sym in zip(diff, numeric, symbolic):
+        assert sym.shape == num.shape and sym.dtype == np.float64, f"input {k}"
+        np.testing.assert_allclose(sym, num, **GRAD_TOL, err_msg=f"tf.gradients, input {k}")
+
+    tensors = _eager(arrays, diff)
+    _dot(_call(case, index, tensors), weights).backward()
+    eager = [tensors[k].grad for k in diff]
+    for k, num, eag in zip(diff, numeric, eager):
+        eag = np.zeros(num.shape) if eag is None else eag.numpy()
+        assert eag.shape == num.shape and eag.dtype == np.float64, f"input {k}"
+        np.testing.assert_allclose(eag, num, **GRAD_TOL, err_msg=f".backward(), input {k}")
+
+
+@pytest.mark.parametrize("case,index,unknown",
+                         _params("unknown", grad=True, dynamic=True, modes=("dims", "rank")))
+def test_autodiff_with_unknown_shapes(case, index, unknown):
+    """Both modes with placeholders of unknown dims or rank (shapes known only at run time)
+    give what they give with static shapes."""
+    arrays, diff, weights = _grad_setup(case, index)
+    tangents = [np.ones(arrays[k].shape) for k in diff]
+    static = _symbolic_gradients(case, index, arrays, diff, weights, tangents)
+    dynamic = _symbolic_gradients(case, index, arrays, diff, weights, tangents, unknown)
+    for got, want in zip(dynamic, static):
+        assert got.shape == want.shape and got.dtype == want.dtype
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("case,index", _params("float32", grad=True))
+def test_gradients_keep_float32(case, index):
+    """In float32, both modes give gradients in their inputs' (and tangents in their outputs')
+    dtype, close to the float64 ones."""
+    arrays, diff, weights = _grad_setup(case, index)
+    tangents = [np.ones(arrays[k].shape) for k in diff]
+    want = _symbolic_gradients(case, index, arrays, diff, weights, tangents)
+    arrays = _inputs(case, index, tf.float32)
+    with tf.no_grad():
+        out_dtypes = [o.dtype.np for o in _call(case, index, _eager(arrays))]
+    weights = [w.astype(dt) for w, dt in zip(weights, out_dtypes)]
+    got = _symbolic_gradients(case, index, arrays, diff, weights, tangents)
+    dtypes = [arrays[k].dtype for k in diff] + out_dtypes
+    for g, w, dt in zip(got, want, dtypes):
+        assert g.dtype == dt and g.shape == w.shape
+        np.testing.assert_allclose(g, w, rtol=1e-3, atol=1e-4)
+
+
+def _symbolic_gradients(case, index, arrays, diff, weights, tangents=None,
+                        unknown="") -> list:
+    """tf.gradients of the projected outputs; then J t for `tangents` if given."""
+    shapes = [arrays[k].shape for k in diff]
+    with _session() as sess:
+        phs = _placeholders(arrays, unknown)
+        outs = _call(case, index, phs)
+        xs = [phs[k] for k in diff]
+        fetches = tf.gradients(_dot(outs, weights), xs)
+        if tangents is not None:
+            fetches += tf.forward_gradients(outs, xs, tangents)
+            shapes += [w.shape for w in weights]
+        return _run(sess, fetches, dict(zip(phs, arrays)), shapes)
+
+
+# ---- 3. second order -------------------------------------------------------------------
+
+@pytest.mark.parametrize("case,index", _params("second_order", grad=True))
+def test_second_order(case, index):
+    arrays, diff, weights = _grad_setup(case, index)
+    rng = _rng(case, index, "second")
+    vs = [rng.standard_normal(arrays[k].shape) for k in diff]
+    shapes = [arrays[k].shape for k in diff]
+
+    with _session() as sess:
+        phs = _placeholders(arrays)
+        xs = [phs[k] for k in diff]
+        loss = _dot(_call(case, index, phs), weights)
+        grad_dot_v = _dot(tf.gradients(loss, xs), vs)
+        assert grad_dot_v is not None, "no first-order gradient"
+        symbolic = _run(sess, tf.gradients(grad_dot_v, xs), dict(zip(phs, arrays)), shapes)
+
+        def first_order(values) -> float:
+            return float(sess.run(grad_dot_v, dict(zip(phs, values))))
+        numeric = [_numeric_grad(first_order, arrays, k) for k in diff]
+
+    tensors = _eager(arrays, diff)
+    _dot(_call(case, index, tensors), weights).backward(create_graph=True)
+    eager_dot_v = _dot([tensors[k].grad for k in diff], vs)
+    eager = [np.zeros(s) if h is None else h.numpy()
+             for h, s in zip(tf.gradients(eager_dot_v, [tensors[k] for k in diff]), shapes)]
+
+    for k, num, sym, eag in zip(diff, numeric, symbolic, eager):
+        np.testing.assert_allclose(sym, num, **SECOND_TOL, err_msg=f"tf.gradients, input {k}")
+        np.testing.assert_allclose(eag, num, **SECOND_TOL, err_msg=f"create_graph, input {k}")
+
+
+# ---- 4. forward mode agrees with reverse mode ------------------------------------------
+
+@pytest.mark.parametrize("case,index", _params("forward_mode", grad=True))
+def test_forward_mode(case, index):
+    """J t from forward mode, for a tangent on every input and on each input alone."""
+    arrays, diff, weights = _grad_setup(case, index)
+    rng = _rng(case, index, "tangents")
+    tangents = {k: rng.standard_normal(arrays[k].shape) for k in diff}
+    out_shapes = [w.shape for w in weights]
+    with _session() as sess:
+        phs = _placeholders(arrays)
+        feed = dict(zip(phs, arrays))
+        outs = _call(case, index, phs)
+        vjps = tf.gradients(outs, [phs[k] for k in diff], grad_ys=weights)
+        vjp = dict(zip(diff, _run(sess, vjps, feed, [arrays[k].shape for k in diff])))
+        for subset in [diff] + ([[k] for k in diff] if len(diff) > 1 else []):
+            jts = tf.forward_gradients(outs, [phs[k] for k in subset],
+                                       [tangents[k] for k in subset])
+            for jt, out in zip(jts, outs):
+                assert jt is None or jt.shape == out.shape and jt.dtype is out.dtype
+            jt_values = _run(sess, jts, feed, out_shapes)
+            _check_jvp(case, index, arrays, {k: tangents[k] for k in subset}, jt_values,
+                       weights, vjp)
+
+
+def _check_jvp(case, index, arrays, tangents, jt_values, weights, vjp):
+    """J t against <t, J^T w>, against central differences, and against eager forward mode."""
+    lhs = sum(np.sum(jt * w) for jt, w in zip(jt_values, weights))
+    rhs = sum(np.sum(t * vjp[k]) for k, t in tangents.items())
+    label = f"tangents on inputs {list(tangents)}"
+    np.testing.assert_allclose(lhs, rhs, rtol=1e-10, atol=1e-10,
+                               err_msg=f"<J t, w> != <t, J^T w>, {label}")
+
+    def moved(step) -> list:
+        values = [np.array(a) for a in arrays]
+        for k, t in tangents.items():
+            values[k] += step * t
+        with tf.no_grad():
+            return [o.numpy() for o in _call(case, index, _eager(values))]
+    numeric = [(p - m) / (2 * EPS) for p, m in zip(moved(EPS), moved(-EPS))]
+    for jt, num in zip(jt_values, numeric):
+        np.testing.assert_allclose(jt, num, **GRAD_TOL, err_msg=f"J t vs numbers, {label}")
+
+    tensors = _eager(arrays, list(tangents))
+    eager = tf.forward_gradients(_call(case, index, tensors), [tensors[k] for k in tangents],
+                                 list(tangents.values()))
+    for jt, want in zip(eager, jt_values):
+        np.testing.assert_allclose(np.zeros(want.shape) if jt is None else jt.numpy(), want,
+                                   rtol=1e-12, atol=1e-12, err_msg=f"eager J t, {label}")
+
+
+# ---- 5. registry coverage --------------------------------------------------------------
+
+def test_every_registered_op_has_a_kernel_and_a_table_entry():
+    no_kernel = sorted(name for name, cls in OPS.items() if cls not in KERNELS)
+    assert not no_kernel, f"ops without a NumPy kernel: {no_kernel}"
+    tabled = {case.registered_op for case in TABLE} - {None}
+    missing = sorted(set(OPS) - tabled - set(COVERED_ELSEWHERE))
+    assert not missing, f"ops without an entry in tests/op_table.py: {missing}"
+    unknown = sorted((tabled | set(COVERED_ELSEWHERE)) - set(OPS))
+    assert not unknown, f"table entries for ops that are not registered: {unknown}"
+    for name, test in COVERED_ELSEWHERE.items():
+        assert callable(globals().get(test)), f"{name}: no test named {test}"
+
+
+def test_table_is_well_formed():
+    """Ids are unique, layouts are really non-contiguous, and each entry runs its op."""
+    ids = [case.name for case in TABLE]
+    assert len(ids) == len(set(ids)), "duplicate case names"
+    for case in TABLE:
+        for index, sample in enumerate(case.samples):
+            names = set()
+            for dtype in case.dtypes:  # e.g. a cast to the dtype it has adds no node
+                arrays = _inputs(case, index, dtype)
+                for arg, a in zip(sample.args, arrays):
+                    assert a.shape == arg.shape
+                    assert a.flags.c_contiguous == (arg.layout == "C"), f"{case.name}-{index}"
+                with _session() as sess:
+                    _call(case, index, _placeholders(arrays))
+                    names |= {n.op.name for n in sess.graph.nodes if n.op is not None}
+            if case.registered_op is not None:
+                assert case.registered_op in names, f"{case.name}-{index} runs {names}"
+
+
+# ---- ops the table cannot drive --------------------------------------------------------
+
+def test_random_ops_shape_dtype_statistics():
+    tf.manual_seed(0)
+    x = tf.random_normal((400, 250), mean=1.0, stddev=2.0)
+    assert x.shape == (400, 250) and x.dtype is tf.float32
+    assert abs(x.numpy().mean() - 1) < 0.02 and abs(x.numpy().std() - 2) < 0.02
+    tf.manual_seed(0)
+    np.testing.assert_array_equal(tf.random_normal((400, 250), 1.0, 2.0).numpy(), x.numpy())
+
+    t = tf.truncated_normal((100000,), stddev=2.0, dtype=tf.float64).numpy()
+    assert t.dtype == np.float64 and np.abs(t).max() <= 4
+    assert abs(t.std() - 2 * 0.87962566) < 0.02  # std of a normal truncated at 2 sigma
+
+    u = tf.random_uniform((100000,), minval=-1.0, maxval=3.0, dtype=tf.float64).numpy()
+    assert u.min() >= -1 and u.max() < 3
+    assert abs(u.mean() - 1) < 0.02 and abs(u.var() - 16 / 12) < 0.03
+    k = tf.random_uniform((1000,), minval=0, maxval=5, dtype=tf.int32)
+    assert k.dtype is tf.int32 and set(np.unique(k.numpy())) == {0, 1, 2, 3, 4}
+
+
+@pytest.mark.xfail(strict=True, reason="apply() runs an op without symbolic inputs eagerly, "
+                   "so a random op built in a graph is a constant: every run sees one draw")
+def test_random_ops_draw_anew_in_each_session_run():
+    with _session() as sess:
+        r = tf.random_normal((3, 2), dtype=tf.float64)
+        assert r.shape == (3, 2) and r.dtype is tf.float64
+        a, b = sess.run(r), sess.run(r)
+        assert a.shape == (3, 2) and a.dtype == np.float64 and not np.array_equal(a, b)
+
+
+def test_eager_assign_writes_in_place():
+    x = tf.Tensor(np.zeros((2, 3), np.float32))
+    buffer = x.numpy()
+    y = tf.assign(x, np.arange(6.0).reshape(2, 3))
+    assert x.numpy() is buffer and x.dtype is tf.float32 and y.dtype is tf.float32
+    np.testing.assert_array_equal(x.numpy(), np.arange(6.0).reshape(2, 3))
+    np.testing.assert_array_equal(y.numpy(), x.numpy())
+    tf.assign_add(x, 1.0)
+    tf.assign_sub(x, np.full((2, 3), 3.0))
+    np.testing.assert_array_equal(buffer, np.arange(6.0).reshape(2, 3) - 2)
+    with pytest.raises(tf.ShapeError):
+        tf.assign(x, np.zeros(3))
+
+
+def test_group_runs_its_inputs():
+    with _session() as sess:
+        v = tf.Variable(0.0)
+        w = tf.Variable(np.ones(2))
+        step = tf.group(tf.assign_add(v, 1.0), [tf.assign(w, w * 2)])
+        assert step.op.name == "no_op"
+        sess.run(tf.global_variables_initializer())
+        assert sess.run(step) is None
+        sess.run(step)
+        assert sess.run(v) == 2.0
+        np.testing.assert_array_equal(sess.run(w), [4.0, 4.0])
+
+
+# ---- semantics worth pinning that central differences cannot see -----------------------
+
+def test_ties_split_the_gradient_evenly():
+    x = tf.Tensor(np.array([1.0, 2.0, 3.0]), requires_grad=True)
+    y = tf.Tensor(np.array([1.0, 0.0, 5.0]), requires_grad=True)
+    tf.reduce_sum(tf.maximum(x, y) + 10 * tf.minimum(x, y)).backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [5.5, 1.0, 10.0])
+    np.testing.assert_array_equal(y.grad.numpy(), [5.5, 10.0, 1.0])
+    z = tf.Tensor(np.array([[1.0, 3.0, 3.0], [2.0, 0.0, 2.0]]), requires_grad=True)
+    tf.reduce_sum(tf.reduce_max(z, axis=1)).backward()
+    np.testing.assert_array_equal(z.grad.numpy(), [[0, 0.5, 0.5], [0.5, 0, 0.5]])
+
+
+def test_cast_between_floats_passes_gradients_in_the_input_dtype():
+    w = np.array([1.5, -2.0, 0.25])
+    x = tf.Tensor(np.array([1.0, 2.0, 3.0], np.float32), requires_grad=True)
+    tf.reduce_sum(tf.cast(x, tf.float64) * w).backward()
+    assert x.grad.dtype is tf.float32
+    np.testing.assert_array_equal(x.grad.numpy(), w.astype(np.float32))
+    with _session() as sess:
+        p = tf.placeholder(tf.float64, (3,))
+        y = tf.cast(p, tf.float32)
+        (g,) = tf.gradients(tf.reduce_sum(y * w.astype(np.float32)), [p])
+        (jt,) = tf.forward_gradients(y, [p], [w])
+        assert g.dtype is tf.float64 and jt.dtype is tf.float32
+        g_value, jt_value = sess.run([g, jt], {p: np.zeros(3)})
+        np.testing.assert_array_equal(g_value, w)
+        np.testing.assert_array_equal(jt_value, w.astype(np.float32))
+        q = tf.placeholder(tf.int32, (3,))
+        assert tf.gradients(tf.reduce_sum(tf.cast(q, tf.float64)), [q]) == [None]
+
+
+# ---- Python operators on eager and symbolic tensors ------------------------------------
+
+_OP_RNG = np.random.default_rng(7)
+X = _OP_RNG.uniform(0.5, 2, (3, 4)).astype(np.float32)
+Y = _OP_RNG.uniform(-1, 1, (4, 2)).astype(np.float32)
+Z = np.where(_OP_RNG.random((3, 4)) < 0.5, X, np.round(X, 1))  # half of it equals X
+ARR = np.round(_OP_RNG.uniform(0.5, 2, (3, 4)), 1).astype(np.float32)
+ARR64 = _OP_RNG.uniform(0.5, 2, (4,))
+
+# Each expression runs on NumPy arrays (the reference), eager tensors and placeholders.
+OPERATORS = {
+    "x + 2": lambda x, y, z: x + 2,
+    "2 - x": lambda x, y, z: 2 - x,
+    "x - z": lambda x, y, z: x - z,
+    "arr * x": lambda x, y, z: ARR * x,
+    "x / arr": lambda x, y, z: x / ARR,
+    "arr64 + x": lambda x, y, z: ARR64 + x,
+    "2 ** x": lambda x, y, z: 2 ** x,
+    "x ** 2": lambda x, y, z: x ** 2,
+    "x ** 0.5": lambda x, y, z: x ** 0.5,
+    "x ** z": lambda x, y, z: x ** z,
+    "-x": lambda x, y, z: -x,
+    "abs(x - 1)": lambda x, y, z: abs(x - 1),
+    "x @ y": lambda x, y, z: x @ y,
+    "arr @ y": lambda x, y, z: ARR @ y,
+    "x == z": lambda x, y, z: x == z,
+    "x == arr": lambda x, y, z: x == ARR,
+    "x != arr": lambda x, y, z: x != ARR,
+    "x < 1": lambda x, y, z: x < 1,
+    "x <= z": lambda x, y, z: x <= z,
+    "1 > x": lambda x, y, z: 1 > x,
+    "x >= arr": lambda x, y, z: x >= ARR,
+    "x.T @ z": lambda x, y, z: x.T @ z,
+    "x[1:, ::2]": lambda x, y, z: x[1:, ::2],
+    "x * 2.5 + y.T[0] / 4": lambda x, y, z: x * 2.5 + y.T[0] / 4,
+}
+
+
+@pytest.mark.parametrize("expr", list(OPERATORS))
+def test_python_operators(expr):
+    f = OPERATORS[expr]
+    want = np.asarray(f(X, Y, Z))
+    eager = f(tf.Tensor(X), tf.Tensor(Y), tf.Tensor(Z))
+    assert isinstance(eager, tf.Tensor) and eager.dtype.np == want.dtype
+    np.testing.assert_allclose(eager.numpy(), want, rtol=1e-6)
+    with _session() as sess:
+        xyz = [tf.placeholder(tf.float32, a.shape) for a in (X, Y, Z)]
+        out = f(*xyz)
+        assert out.dtype.np == want.dtype and out.shape == want.shape
+        np.testing.assert_allclose(sess.run(out, dict(zip(xyz, (X, Y, Z)))), want, rtol=1e-6)
+
+
+def test_python_scalars_keep_the_tensor_dtype():
+    with _session():
+        for x in (tf.Tensor(X), tf.placeholder(tf.float32, (3, 4))):
+            for out in (x * 2.5, 2.5 * x, x + 1, x / 2, 1.0 - x, x ** 2.0, 2.0 ** x,
+                        tf.maximum(x, 0.5), tf.where(x > 1, x, 0.0), x * np.float64(2)):
+                assert out.dtype is tf.float32, out
+        for x in (tf.Tensor(X.astype(np.float64)), tf.placeholder(tf.float64, (3,))):
+            assert (x * 2.5).dtype is tf.float64 and (x + 1).dtype is tf.float64
+        for x in (tf.Tensor(np.arange(3, dtype=np.int32)), tf.placeholder(tf.int32, (3,))):
+            assert (x * 2).dtype is tf.int32 and (x + 1).dtype is tf.int32
+            assert (x * 2.5).dtype is tf.float32 and (x / 2).dtype is tf.float32
+        assert (tf.Tensor(np.array([True, False])) + 1).dtype is tf.int64

@@ -1,0 +1,71 @@
+"""`torch.autograd`: functional gradients and anomaly detection, over the one reverse mode."""
+from __future__ import annotations
+
+import contextlib
+from typing import Optional, Sequence
+
+from .autodiff.reverse import backward as _backward
+from .autodiff.reverse import gradients
+from .core.op import FREED, anomaly_mode, enable_grad, no_grad, set_grad_enabled  # noqa: F401
+from .core.graph import topo_sort
+from .core.tensor import Tensor
+
+
+def _as_tuple(x) -> tuple:
+    return tuple(x) if isinstance(x, (list, tuple)) else (x,)
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph: Optional[bool] = None,
+         create_graph: bool = False, allow_unused: bool = False) -> tuple:
+    """Gradients of `outputs` w.r.t. `inputs`, returned rather than stored in `.grad`."""
+    outputs, inputs = _as_tuple(outputs), _as_tuple(inputs)
+    if grad_outputs is None:
+        for y in outputs:
+            if y.array.size != 1:
+                raise RuntimeError(f"grad can be implicitly created only for scalar outputs, "
+                                   f"got shape {list(y.shape)}")
+    for x in inputs:
+        if not x.requires_grad:
+            raise RuntimeError("One of the differentiated Tensors does not require grad")
+    with set_grad_enabled(create_graph):
+        grads = gradients(list(outputs), list(inputs),
+                          None if grad_outputs is None else list(_as_tuple(grad_outputs)))
+    if not allow_unused and any(g is None for g in grads):
+        raise RuntimeError("One of the differentiated Tensors appears to not have been used in "
+                           "the graph. Set allow_unused=True if this is the desired behavior.")
+    retain = create_graph if retain_graph is None else retain_graph
+    if not retain:
+        for node in topo_sort(list(outputs)):
+            if node.op is not None:
+                node._saved = FREED
+    if not create_graph:
+        grads = [None if g is None else Tensor._eager(g.array) for g in grads]
+    return tuple(grads)
+
+
+def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False,
+             inputs: Optional[Sequence[Tensor]] = None) -> None:
+    tensors = _as_tuple(tensors)
+    grads = _as_tuple(grad_tensors) if grad_tensors is not None else (None,) * len(tensors)
+    for t, g in zip(tensors, grads):
+        _backward(t, g, retain_graph=bool(retain_graph), create_graph=create_graph,
+                  inputs=inputs)
+
+
+def set_detect_anomaly(mode: bool) -> None:
+    """Record where each op was created and fail on the first NaN/Inf gradient, naming it."""
+    anomaly_mode.enabled = bool(mode)
+
+
+@contextlib.contextmanager
+def detect_anomaly(check_nan: bool = True):
+    previous = anomaly_mode.enabled
+    anomaly_mode.enabled = check_nan
+    try:
+        yield
+    finally:
+        anomaly_mode.enabled = previous
+
+
+def is_anomaly_enabled() -> bool:
+    return anomaly_mode.enabled

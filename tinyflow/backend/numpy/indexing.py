@@ -1,0 +1,53 @@
+"""Kernels for indexing by tensors; gradients scatter-add so repeated indices accumulate."""
+import numpy as np
+
+from ...ops import indexing as ix
+from .registry import kernel
+
+
+def _check_range(indices, size, what):
+    if indices.size and (indices.min() < -size or indices.max() >= size):
+        raise IndexError(f"{what}: index out of range for a dimension of size {size} "
+                         f"(indices span [{indices.min()}, {indices.max()}])")
+
+
+@kernel(ix.Take)
+def take(op, x, indices):
+    _check_range(indices, x.shape[op.axis], "take")
+    return np.take(x, indices, axis=op.axis)
+
+
+@kernel(ix.TakeGrad)
+def take_grad(op, g, indices, ref):
+    out = np.zeros(ref.shape, dtype=g.dtype)
+    a = op.axis % ref.ndim  # negative where the rank was unknown when the graph was built
+    # Move the scattered axis first so np.add.at adds whole slices per index.
+    moved = np.moveaxis(out, a, 0)
+    g_moved = g.reshape(g.shape[:a] + (indices.size,) + g.shape[a + indices.ndim:])
+    np.add.at(moved, indices.reshape(-1), np.moveaxis(g_moved, a, 0))
+    return out
+
+
+@kernel(ix.Gather)
+def gather(op, x, index):
+    _check_range(index, x.shape[op.axis], "gather")
+    axis = op.axis % x.ndim  # negative where the rank was unknown when the graph was built
+    # PyTorch allows index to be smaller than x in the other dims: gather from that corner.
+    corner = tuple(slice(None) if d == axis else slice(0, n) for d, n in enumerate(index.shape))
+    return np.take_along_axis(x[corner], index, axis=axis)
+
+
+@kernel(ix.GatherGrad)
+def gather_grad(op, g, index, ref):
+    out = np.zeros(ref.shape, dtype=g.dtype)
+    idx = list(np.indices(index.shape, sparse=True))
+    idx[op.axis] = index
+    np.add.at(out, tuple(idx), g)
+    return out
+
+
+@kernel(ix.SetItem)
+def setitem(op, x, value):
+    out = x.copy()
+    out[op.index] = value
+    return out

@@ -1,0 +1,103 @@
+"""PyTorch's module-level tensor functions (`torch.cat`, `torch.max`, ...).
+
+Most are the Tensor methods under another spelling. Where PyTorch and TF1 share a name with
+different meanings (`split`, `transpose`), the arguments decide: PyTorch keywords (`dim`)
+or an eager tensor select PyTorch semantics, TF1 keywords or a symbolic tensor select TF1's.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import ops
+from .core.op import as_tensor
+from .core.tensor import Tensor
+
+
+def cat(tensors, dim=0, out=None) -> Tensor:
+    return _out(ops.concat(list(tensors), dim), out)
+
+
+concatenate = cat
+
+
+def stack(tensors, dim=0, axis=None, out=None, name=None) -> Tensor:
+    return _out(ops.stack(list(tensors), dim if axis is None else axis, name=name), out)
+
+
+def split(tensor, split_size_or_sections=None, dim=None, axis=None, num_or_size_splits=None,
+          name=None):
+    """`torch.split` (sizes of the pieces) or `tf.split` (number of pieces)."""
+    tensor = as_tensor(tensor)
+    tf_style = num_or_size_splits is not None or axis is not None or (
+        dim is None and tensor.is_symbolic)
+    if tf_style:
+        n = num_or_size_splits if num_or_size_splits is not None else split_size_or_sections
+        return ops.split(tensor, n, 0 if axis is None else axis, name=name)
+    return tensor.split(split_size_or_sections, 0 if dim is None else dim)
+
+
+def chunk(tensor, chunks, dim=0):
+    return tensor.chunk(chunks, dim)
+
+
+def transpose(x, *args, perm=None, dim0=None, dim1=None, name=None, conjugate=False):
+    """`torch.transpose(x, dim0, dim1)` swaps two dims; `tf.transpose(x, perm)` permutes."""
+    x = as_tensor(x)
+    if len(args) == 2 or dim0 is not None:
+        d0, d1 = args if len(args) == 2 else (dim0, dim1)
+        return x.transpose(d0, d1)
+    if args:
+        perm = args[0]
+    return ops.transpose(x, perm, name=name)
+
+
+def permute(x, dims): return x.permute(*dims)
+def flatten(x, start_dim=0, end_dim=-1): return x.flatten(start_dim, end_dim)
+def unsqueeze(x, dim): return x.unsqueeze(dim)
+def mm(a, b, out=None): return _out(ops.mm(a, b), out)
+def bmm(a, b, out=None): return _out(ops.matmul(a, b), out)
+def gather(x, dim, index): return x.gather(dim, index)
+def index_select(x, dim, index): return x.index_select(dim, index)
+def clamp(x, min=None, max=None, out=None): return _out(ops.clamp(x, min, max), out)
+def masked_fill(x, mask, value): return x.masked_fill(mask, value)
+def numel(x) -> int: return x.numel()
+def is_tensor(x) -> bool: return isinstance(x, Tensor)
+def std(x, dim=None, unbiased=True, keepdim=False): return x.std(dim, unbiased, keepdim)
+def var(x, dim=None, unbiased=True, keepdim=False): return x.var(dim, unbiased, keepdim)
+def logsumexp(x, dim, keepdim=False): return x.logsumexp(dim, keepdim)
+def max(x, dim=None, keepdim=False): return x.max(dim, keepdim)  # noqa: A001
+def min(x, dim=None, keepdim=False): return x.min(dim, keepdim)  # noqa: A001
+def amax(x, dim=None, keepdim=False): return x.amax(dim, keepdim)
+def amin(x, dim=None, keepdim=False): return x.amin(dim, keepdim)
+
+
+def sum(x, dim=None, keepdim=False, dtype=None):  # noqa: A001
+    return as_tensor(x).sum(dim, keepdim, dtype)
+
+
+def mean(x, dim=None, keepdim=False, dtype=None):
+    return as_tensor(x).mean(dim, keepdim, dtype)
+
+
+def add(x, y, alpha=1, out=None, name=None):
+    return _out(ops.add(x, y if alpha == 1 else y * alpha, name=name), out)
+
+
+def mul(x, y, out=None, name=None):
+    return _out(ops.multiply(x, y, name=name), out)
+
+
+def allclose(a, b, rtol=1e-5, atol=1e-8, equal_nan=False) -> bool:
+    return bool(np.allclose(np.asarray(a), np.asarray(b), rtol, atol, equal_nan))
+
+
+def _out(result: Tensor, out) -> Tensor:
+    """`out=`: write the result into an existing tensor (outside autograd, as PyTorch)."""
+    if out is None:
+        return result
+    if out.requires_grad and result.requires_grad:
+        raise RuntimeError("functions with out=... arguments don't support automatic "
+                           "differentiation, but one of the arguments requires grad.")
+    if out.shape != result.shape:
+        out.data = np.empty(result.shape, out.dtype.np)  # PyTorch resizes `out`
+    return out.copy_(result.detach())

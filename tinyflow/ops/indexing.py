@@ -1,0 +1,122 @@
+"""Indexing with index tensors: take (embedding lookup, index_select), gather
+(take_along_axis), and setitem (`x[i] = v`); their gradients scatter-add."""
+from __future__ import annotations
+
+from ..core.op import Op, apply, as_tensor
+from ..core.shapes import normalize_axes
+from ..core.tensor import Tensor
+from .shape import _normalize_index as normalize_index
+from .shape import getitem, index_shape, sum_to
+
+
+def _check_indices(indices: Tensor) -> None:
+    if not indices.dtype.is_integer:
+        raise TypeError(f"indices must be integers, got {indices.dtype.name}")
+
+
+class Take(Op):
+    """`x` indexed along `axis` by an integer tensor: out.shape = x[:axis] + idx + x[axis+1:]."""
+    name = "take"
+    saves_output = False
+
+    def infer(self, x, indices):
+        _check_indices(indices)
+        if x.shape is None or indices.shape is None:
+            return None, x.dtype
+        a = self.axis
+        return x.shape[:a] + indices.shape + x.shape[a + 1:], x.dtype
+
+    def vjp(self, g, out, x, indices):
+        return apply(TakeGrad(axis=self.axis), g, indices, x), None
+
+    def jvp(self, t, out, x, indices):
+        return None if t[0] is None else take(t[0], indices, self.axis)
+
+
+class TakeGrad(Op):
+    """Zeros shaped like `ref`, with each slice of `g` added at its index (scatter-add)."""
+    name = "take_grad"
+    saves_inputs = False
+    saves_output = False
+
+    def infer(self, g, indices, ref):
+        return ref.shape, g.dtype
+
+    def vjp(self, gg, out, g, indices, ref):
+        return take(gg, indices, self.axis), None, None
+
+    def jvp(self, t, out, g, indices, ref):
+        return None if t[0] is None else apply(TakeGrad(axis=self.axis), t[0], indices, ref)
+
+
+class Gather(Op):
+    """PyTorch's `gather`: out[i][j] = x[i][index[i][j]] along `axis` (index has x's rank)."""
+    name = "gather"
+    saves_output = False
+
+    def infer(self, x, index):
+        _check_indices(index)
+        if x.shape is not None and index.shape is not None and len(x.shape) != len(index.shape):
+            raise ValueError("index must have the same number of dimensions as the input")
+        return index.shape, x.dtype
+
+    def vjp(self, g, out, x, index):
+        return apply(GatherGrad(axis=self.axis), g, index, x), None
+
+    def jvp(self, t, out, x, index):
+        return None if t[0] is None else gather(t[0], self.axis, index)
+
+
+class GatherGrad(TakeGrad):
+    name = "gather_grad"
+
+    def vjp(self, gg, out, g, index, ref):
+        return gather(gg, self.axis, index), None, None
+
+    def jvp(self, t, out, g, index, ref):
+        return None if t[0] is None else apply(GatherGrad(axis=self.axis), t[0], index, ref)
+
+
+class SetItem(Op):
+    """A copy of `x` with `value` written at `index` (what `x[index] = value` computes)."""
+    name = "setitem"
+    saves_inputs = False
+    saves_output = False
+
+    def infer(self, x, value):
+        target = index_shape(x.shape, self.index)
+        if target is not None and value.shape is not None:
+            from ..core.shapes import broadcast_shapes
+            if broadcast_shapes(target, value.shape) != target:
+                raise ValueError(f"cannot write a value of shape {value.shape} into a "
+                                 f"selection of shape {target}")
+        return x.shape, x.dtype
+
+    def vjp(self, g, out, x, value):
+        return setitem(g, self.index, 0), sum_to(getitem(g, self.index), value)
+
+    def jvp(self, t, out, x, value):
+        tx = t[0] if t[0] is not None else None
+        tv = t[1] if t[1] is not None else 0
+        if tx is None:
+            from .creation import zeros_like
+            tx = zeros_like(x)
+        return setitem(tx, self.index, tv)
+
+
+def take(x, indices, axis=0, name=None) -> Tensor:
+    """Rows (or slices along `axis`) of `x` picked by integer `indices` (tf.gather)."""
+    x = as_tensor(x)
+    axis = normalize_axes(axis, x.ndim)[0] if x.ndim is not None else axis
+    return apply(Take(axis=axis), x, as_tensor(indices), name=name)
+
+
+def gather(x, dim, index) -> Tensor:
+    x = as_tensor(x)
+    return apply(Gather(axis=normalize_axes(dim, x.ndim)[0]), x, as_tensor(index))
+
+
+def setitem(x, index, value) -> Tensor:
+    from .math import operands
+    x, value = operands(x, value)
+    return apply(SetItem(index=normalize_index(index)), x, value)

@@ -15,6 +15,7 @@ from ..core.graph import topo_sort
 from ..core.op import FREED, anomaly_mode, as_tensor, check_saved, set_grad_enabled
 from ..core.tensor import Tensor
 from ..ops.creation import ones_like
+from ..ops.math import cast
 from ..ops.shape import sum_to
 
 
@@ -85,6 +86,8 @@ def gradients(ys, xs, grad_ys=None) -> list:
                 continue
             if node.op.broadcasts:
                 gx = unbroadcast(gx, x)
+            if gx.dtype is not x.dtype:
+                gx = cast(gx, x.dtype)  # float32 input meeting float64: a float32 gradient
             node_to_grad.setdefault(id(x), []).append(gx)
     return [add_n(node_to_grad[id(x)]) if id(x) in node_to_grad else None for x in xs]
 

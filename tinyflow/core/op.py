@@ -99,8 +99,12 @@ def is_grad_enabled() -> bool:
 
 # ---- apply -----------------------------------------------------------------------------
 
-def apply(op: Op, *inputs: Tensor, name: Optional[str] = None) -> Tensor:
-    """Infer the output's shape and dtype, then run the kernel (eager) or add a node."""
+def apply(op: Op, *inputs: Tensor, name: Optional[str] = None, graph=None) -> Tensor:
+    """Infer the output's shape and dtype, then run the kernel (eager) or add a node.
+
+    The result is a node when an input is symbolic, or when `graph` is given (TF1 random
+    ops: a node draws anew on every run, where an eager result would be drawn once).
+    """
     try:
         shape, dtype = op.infer(*inputs)
     except (ValueError, TypeError, IndexError) as e:
@@ -109,7 +113,6 @@ def apply(op: Op, *inputs: Tensor, name: Optional[str] = None) -> Tensor:
         cls = DTypeError if isinstance(e, TypeError) else ShapeError
         raise cls(f"{op.name}: {e} (input shapes {shapes}; dtypes {kinds}) "
                   f"at {user_site()}") from None
-    graph = None
     for x in inputs:
         if x.kind != EAGER:
             if graph is None:

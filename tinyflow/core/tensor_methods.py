@@ -10,6 +10,7 @@ from collections import namedtuple
 import numpy as np
 
 from . import dtypes
+from .random import generator
 
 MaxResult = namedtuple("MaxResult", ["values", "indices"])
 
@@ -222,17 +223,22 @@ class TensorMethods:
     def relu_(self): return self._inplace(_ops.relu(self))
     def clamp_(self, min=None, max=None): return self._inplace(self.clamp(min, max))
     def masked_fill_(self, mask, value): return self._inplace(self.masked_fill(mask, value))
-    def copy_(self, src): return self._inplace(_ops.as_tensor(src).to(self.dtype))
+    def copy_(self, src):
+        src = src if isinstance(src, TensorMethods) else _constant(np.asarray(src))
+        return self._inplace(src.to(self.dtype))
+
     def zero_(self): return self.fill_(0)
 
     def fill_(self, value):
-        return self._inplace(_ops.as_tensor(np.full(self.shape, value, self.dtype.np)))
+        return self._inplace(_constant(np.full(self.shape, value, self.dtype.np)))
 
     def normal_(self, mean=0.0, std=1.0):
-        return self._inplace(_ops.random_normal(self.shape, mean, std, self.dtype))
+        draw = generator().normal(mean, std, self.shape)
+        return self._inplace(_constant(draw.astype(self.dtype.np)))
 
     def uniform_(self, a=0.0, b=1.0):
-        return self._inplace(_ops.random_uniform(self.shape, a, b, self.dtype))
+        draw = generator().uniform(a, b, self.shape)
+        return self._inplace(_constant(draw.astype(self.dtype.np)))
 
     def __setitem__(self, index, value):
         self._inplace(_ops.setitem(self, index, value))
@@ -260,6 +266,11 @@ class TensorMethods:
         if not self.requires_grad:
             raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
         self._retains_grad = True
+
+
+def _constant(arr: np.ndarray):
+    from .tensor import Tensor
+    return Tensor._eager(arr)
 
 
 def _axis(dim, axis):

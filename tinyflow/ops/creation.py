@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from ..core import dtypes
+from ..core.graph import get_default_graph
 from ..core.op import Op, apply, as_tensor
 from ..core.shapes import as_shape
 from ..core.tensor import Tensor
@@ -87,14 +88,14 @@ def random_normal(shape, mean=0.0, stddev=1.0, dtype=dtypes.float32, seed=None,
                   name=None) -> Tensor:
     op = RandomNormal(shape=_static_shape(shape, "random_normal"), mean=float(mean),
                       stddev=float(stddev), dtype=dtypes.as_dtype(dtype), truncated=False)
-    return apply(op, name=name)
+    return apply(op, name=name, graph=get_default_graph())
 
 
 def truncated_normal(shape, mean=0.0, stddev=1.0, dtype=dtypes.float32, seed=None,
                      name=None) -> Tensor:
     op = RandomNormal(shape=_static_shape(shape, "truncated_normal"), mean=float(mean),
                       stddev=float(stddev), dtype=dtypes.as_dtype(dtype), truncated=True)
-    return apply(op, name=name)
+    return apply(op, name=name, graph=get_default_graph())
 
 
 def random_uniform(shape, minval=0.0, maxval=None, dtype=dtypes.float32, seed=None,
@@ -106,4 +107,4 @@ def random_uniform(shape, minval=0.0, maxval=None, dtype=dtypes.float32, seed=No
         maxval = 1.0
     op = RandomUniform(shape=_static_shape(shape, "random_uniform"), minval=minval,
                        maxval=maxval, dtype=dt)
-    return apply(op, name=name)
+    return apply(op, name=name, graph=get_default_graph())

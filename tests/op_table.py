@@ -752,7 +752,107 @@ CREATION = [
            NUMBERS + (tf.bool,), dtype_kwarg, grad=False),
 ]
 
-TABLE: list[OpCase] = MATH + REDUCE + LINALG + SHAPE + INDEXING + NN + CREATION
+# ---- ops and sugar the PyTorch-style front end added ------------------------------------
+
+np_erf = np.vectorize(math.erf, otypes=[np.float64])
+
+
+def expand(x, shape):
+    return tf.ops.expand(x, shape)
+
+
+def np_expand(x, shape):
+    return np.broadcast_to(x, shape)
+
+
+def pad(x, pads, value=0):
+    return tf.ops.pad(x, pads, value)
+
+
+def np_pad(x, pads, value=0):
+    return np.pad(x, pads, constant_values=value)
+
+
+def var(x, axis=None, correction=1, keepdims=False):
+    return tf.ops.var(x, axis, correction, keepdims)
+
+
+def np_var(x, axis=None, correction=1, keepdims=False):
+    return np.var(x, axis=axis, ddof=correction, keepdims=keepdims)
+
+
+def logsumexp(x, axis, keepdims=False):
+    return tf.ops.logsumexp(x, axis, keepdims)
+
+
+def np_logsumexp(x, axis, keepdims=False):
+    m = np.max(x, axis=axis, keepdims=True)
+    out = m + np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True))
+    return out if keepdims else np.squeeze(out, axis)
+
+
+def clamp(x, min=None, max=None):  # noqa: A002
+    return tf.ops.clamp(x, min, max)
+
+
+def np_clamp(x, min=None, max=None):  # noqa: A002
+    return np.clip(x, min, max)
+
+
+def flatten(x, start_dim=0, end_dim=-1):
+    return tf.ops.flatten(x, start_dim, end_dim)
+
+
+def np_flatten(x, start_dim=0, end_dim=-1):
+    end = end_dim % x.ndim
+    return x.reshape(x.shape[:start_dim] + (-1,) + x.shape[end + 1:])
+
+
+def chunk(x, chunks, dim=0):
+    return tf.ops.chunk(x, chunks, dim)
+
+
+def np_chunk(x, chunks, dim=0):
+    size = -(-x.shape[dim] // chunks)
+    return np.split(x, range(size, x.shape[dim], size), axis=dim)
+
+
+def mm(a, b):
+    return tf.ops.mm(a, b)
+
+
+TORCH = [
+    OpCase("erf", tf.ops.erf, np_erf, unary_samples(), FLOATS, floating),
+    OpCase("expand", expand, np_expand,
+           (S(A(3, 1), shape=(2, 3, 4)), S(A(4), shape=(3, 4)), S(A(), shape=(2, 2)),
+            S(A(2, 3, layout="T"), shape=(4, 2, 3))), NUMBERS),
+    OpCase("copy", tf.ops.copy, np.array, unary_samples(), NUMBERS),
+    OpCase("pad", pad, np_pad,
+           (S(A(3, 4), pads=((1, 0), (2, 1))),
+            S(A(2, 3, 4, layout="T"), pads=((0, 0), (1, 1), (0, 2)), value=2),
+            S(A(5, layout="step"), pads=((3, 3),)), S(A(0, 2), pads=((1, 1), (0, 0)))),
+           NUMBERS),
+    OpCase("var", var, np_var,
+           (S(A(3, 4)), S(A(3, 4), axis=1), S(A(2, 3, 4), axis=(0, 2), keepdims=True),
+            S(A(3, 4, layout="T"), axis=0, correction=0)), FLOATS, sugar=True),
+    OpCase("logsumexp", logsumexp, np_logsumexp,
+           (S(A(3, 4), axis=1), S(A(2, 3, 4, domain=wide), axis=(0, 2), keepdims=True),
+            S(A(3, 4, layout="step"), axis=-1)), FLOATS, sugar=True),
+    OpCase("clamp", clamp, np_clamp,
+           (S(A(3, 4), min=-0.5, max=0.5), S(A(3, 4, layout="T"), min=0.0),
+            S(A(5), max=1.0)), FLOATS, sugar=True),
+    OpCase("flatten", flatten, np_flatten,
+           (S(A(2, 3, 4), start_dim=1), S(A(2, 3, 4)),
+            S(A(2, 3, 4, 5, layout="T"), start_dim=1, end_dim=2)), NUMBERS,
+           dynamic=False, sugar=True),  # merging dims needs their static sizes
+    OpCase("chunk", chunk, np_chunk,
+           (S(A(7, 2), chunks=3), S(A(2, 6), chunks=2, dim=1)), NUMBERS, dynamic=False,
+           sugar=True),
+    OpCase("mm", mm, np.matmul, (S(A(3, 4), A(4, 5)), S(A(4, 3, layout="T"), A(3, 2))),
+           FLOATS, dynamic=False, sugar=True),  # mm checks the rank statically
+]
+
+TABLE: list[OpCase] = MATH + REDUCE + LINALG + SHAPE + INDEXING + NN + CREATION + TORCH
 
 # Registered ops that the table cannot drive, and the test in test_ops.py that covers each.
 COVERED_ELSEWHERE = {
@@ -760,4 +860,5 @@ COVERED_ELSEWHERE = {
     "random_uniform": "test_random_ops_shape_dtype_statistics",
     "assign": "test_eager_assign_writes_in_place",
     "no_op": "test_group_runs_its_inputs",
+    "random_mask": "test_random_mask_keeps_the_right_share_and_redraws",
 }

@@ -409,6 +409,21 @@ def test_random_ops_draw_anew_in_each_session_run():
         assert a.shape == (3, 2) and a.dtype == np.float64 and not np.array_equal(a, b)
 
 
+def test_random_mask_keeps_the_right_share_and_redraws():
+    tf.manual_seed(0)
+    x = tf.zeros(200, 500, dtype=tf.float64)
+    m1, m2 = tf.ops.random_mask(x, 0.8), tf.ops.random_mask(x, 0.8)
+    assert m1.dtype is tf.float64 and set(np.unique(m1.numpy())) == {0.0, 1.0}
+    assert abs(m1.numpy().mean() - 0.8) < 0.01 and not np.array_equal(m1.numpy(), m2.numpy())
+    p = tf.placeholder(tf.float32, [None, 100])
+    mask = tf.ops.random_mask(p, 0.5)
+    with tf.Session() as sess:
+        a, b = (sess.run(mask, {p: np.zeros((30, 100))}) for _ in range(2))
+    assert a.shape == (30, 100) and abs(a.mean() - 0.5) < 0.05 and not np.array_equal(a, b)
+    with pytest.raises(ValueError, match="keep_prob"):
+        tf.ops.random_mask(x, 0.0)
+
+
 def test_eager_assign_writes_in_place():
     x = tf.Tensor(np.zeros((2, 3), np.float32))
     buffer = x.numpy()

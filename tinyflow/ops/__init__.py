@@ -1,13 +1,17 @@
 """Every op, one class each, grouped by kind; and the functions that apply them."""
-from .creation import (one_hot, ones_like, random_normal, random_uniform, truncated_normal,
-                       zeros_like)
-from .linalg import matmul
-from .math import (abs, add, cast, cos, divide, equal, exp, greater, greater_equal, less,
-                   less_equal, log, logical_not, maximum, minimum, multiply, negative,
-                   not_equal, pow, relu, sigmoid, sign, sin, sqrt, square, subtract, tanh,
-                   where)
+from .creation import (one_hot, ones_like, random_mask, random_normal, random_uniform,
+                       truncated_normal, zeros_like)
+from .indexing import gather, setitem, take
+from .linalg import matmul, mm
+from .math import (abs, add, cast, clamp, cos, divide, equal, erf, exp, greater,
+                   greater_equal, less, less_equal, log, logical_not, maximum, minimum,
+                   multiply, negative, not_equal, pow, relu, sigmoid, sign, sin, sqrt, square,
+                   subtract, tanh, where)
 from .nn import log_softmax, softmax, softmax_cross_entropy, sparse_softmax_cross_entropy
-from .reduce import argmax, argmin, reduce_max, reduce_mean, reduce_min, reduce_sum
-from .shape import (broadcast_to, concat, expand_dims, getitem, reshape, split, squeeze, stack,
-                    sum_to, transpose)
+from .reduce import (argmax, argmin, logsumexp, reduce_max, reduce_mean, reduce_min,
+                     reduce_sum, var)
+from .shape import (broadcast_to, chunk, concat, contiguous, copy, expand, expand_dims,
+                    flatten, getitem, pad, reshape, split, squeeze, stack, sum_to, torch_split,
+                    transpose)
 from .state import assign, assign_add, assign_sub, group
+from ..core.op import as_tensor  # noqa: F401  (Tensor methods convert through it)

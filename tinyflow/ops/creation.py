@@ -62,6 +62,19 @@ class RandomUniform(Op):
         return None
 
 
+class RandomMask(Op):
+    """1 with probability `keep_prob`, else 0, shaped like `x` at run time (dropout)."""
+    name = "random_mask"
+    stateful = True
+    differentiable = False
+
+    def infer(self, x):
+        return x.shape, x.dtype
+
+    def jvp(self, t, out, x):
+        return None
+
+
 def zeros_like(x, dtype=None, name=None) -> Tensor:
     dt = None if dtype is None else dtypes.as_dtype(dtype)
     return apply(ZerosLike(dtype=dt), as_tensor(x), name=name)
@@ -108,3 +121,11 @@ def random_uniform(shape, minval=0.0, maxval=None, dtype=dtypes.float32, seed=No
     op = RandomUniform(shape=_static_shape(shape, "random_uniform"), minval=minval,
                        maxval=maxval, dtype=dt)
     return apply(op, name=name, graph=get_default_graph())
+
+
+def random_mask(x, keep_prob: float) -> Tensor:
+    """A 0/1 mask like `x` keeping each element with probability `keep_prob`, drawn anew on
+    every eager call or graph run."""
+    if not 0 < keep_prob <= 1:
+        raise ValueError(f"random_mask: keep_prob must be in (0, 1], got {keep_prob}")
+    return apply(RandomMask(keep_prob=float(keep_prob)), as_tensor(x))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..core.op import Op, apply, as_tensor
-from ..core.shapes import normalize_axes
+from ..core.shapes import broadcast_shapes, normalize_axes
 from ..core.tensor import Tensor
 from .shape import _normalize_index as normalize_index
 from .shape import getitem, index_shape, sum_to
@@ -86,7 +86,6 @@ class SetItem(Op):
     def infer(self, x, value):
         target = index_shape(x.shape, self.index)
         if target is not None and value.shape is not None:
-            from ..core.shapes import broadcast_shapes
             if broadcast_shapes(target, value.shape) != target:
                 raise ValueError(f"cannot write a value of shape {value.shape} into a "
                                  f"selection of shape {target}")

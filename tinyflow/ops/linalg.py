@@ -47,3 +47,11 @@ class MatMul(Op):
 def matmul(a, b, transpose_a=False, transpose_b=False, name=None) -> Tensor:
     op = MatMul(transpose_a=bool(transpose_a), transpose_b=bool(transpose_b))
     return apply(op, as_tensor(a), as_tensor(b), name=name)
+
+
+def mm(a, b) -> Tensor:
+    """PyTorch's `mm`: strictly 2-D by 2-D."""
+    a, b = as_tensor(a), as_tensor(b)
+    if a.ndim != 2 or b.ndim != 2:
+        raise ValueError(f"mm: both operands must be 2-D, got shapes {a.shape} and {b.shape}")
+    return matmul(a, b)

@@ -291,6 +291,20 @@ class Abs(Unary):
         return t[0] * sign(x)
 
 
+class Erf(Unary):
+    name = "erf"
+    saves_output = False
+
+    def vjp(self, g, out, x):
+        return (g * (_TWO_OVER_SQRT_PI * exp(-(x * x))),)
+
+    def jvp(self, t, out, x):
+        return t[0] * (_TWO_OVER_SQRT_PI * exp(-(x * x)))
+
+
+_TWO_OVER_SQRT_PI = 1.1283791670955126
+
+
 class Sign(Unary):
     name = "sign"
     float_only = False
@@ -414,6 +428,7 @@ sigmoid = _unary(Sigmoid)
 relu = _unary(Relu)
 abs = _unary(Abs)
 sign = _unary(Sign)
+erf = _unary(Erf)
 logical_not = _unary(LogicalNot)
 
 
@@ -430,3 +445,13 @@ def where(condition, x, y, name=None) -> Tensor:
     condition = as_tensor(condition)
     x, y = operands(x, y)
     return apply(Where(), condition, x, y, name=name)
+
+
+def clamp(x, min=None, max=None) -> Tensor:  # noqa: A002
+    """Values limited to [min, max]; the gradient passes where min <= x <= max (PyTorch)."""
+    x = as_tensor(x)
+    if min is not None:
+        x = where(x < min, min, x)
+    if max is not None:
+        x = where(x > max, max, x)
+    return x

@@ -6,8 +6,8 @@ from ..core.errors import ShapeError, user_site
 from ..core.op import Op, apply, as_tensor
 from ..core.shapes import normalize_axes
 from ..core.tensor import Tensor
-from .math import cast, divide, equal
-from .shape import broadcast_to
+from .math import cast, divide, equal, exp, log, maximum
+from .shape import broadcast_to, squeeze
 
 
 class Reduce(Op):
@@ -154,3 +154,22 @@ def argmin(x, axis=None, name=None, dimension=None) -> Tensor:
     if axes is not None and len(axes) != 1:
         raise ValueError("argmin: axis must be a single axis")
     return apply(ArgMin(axis=axes, keepdims=False), x, name=name)
+
+
+def var(x, axis=None, correction=1, keepdims=False) -> Tensor:
+    """Variance with `correction` (1: unbiased, as PyTorch's default)."""
+    x = as_tensor(x)
+    axes = normalize_axes(axis, x.ndim)
+    centered = x - reduce_mean(x, axes, keepdims=True)
+    total = reduce_sum(centered * centered, axes, keepdims)
+    count = apply(Count(axis=axes, keepdims=False, dtype=x.dtype), x)
+    return total / maximum(count - correction, 0)
+
+
+def logsumexp(x, axis, keepdims=False) -> Tensor:
+    """log(sum(exp(x))) without overflow: the max is subtracted and added back."""
+    x = as_tensor(x)
+    axes = normalize_axes(axis, x.ndim)
+    m = reduce_max(x, axes, keepdims=True)
+    out = m + log(reduce_sum(exp(x - m), axes, keepdims=True))
+    return out if keepdims else squeeze(out, axes)

@@ -286,6 +286,66 @@ class SumTo(Op):
         return None if t[0] is None else sum_to(t[0], ref, self.axes)
 
 
+class Expand(Op):
+    """Broadcast `x` to a static `shape` (PyTorch's `expand`): a view, no copy."""
+    name = "expand"
+    view = True
+    saves_inputs = False
+    saves_output = False
+
+    def infer(self, x):
+        if x.shape is not None and (len(x.shape) > len(self.shape) or any(
+                d not in (None, 1, t) for d, t in zip(reversed(x.shape), reversed(self.shape)))):
+            raise ValueError(f"cannot expand shape {x.shape} to {self.shape}")
+        return self.shape, x.dtype
+
+    def vjp(self, g, out, x):
+        return (sum_to(g, x),)
+
+    def jvp(self, t, out, x):
+        return expand(t[0], self.shape)
+
+
+class Copy(Op):
+    """A fresh contiguous copy (PyTorch's `clone` and `contiguous`)."""
+    name = "copy"
+    saves_inputs = False
+    saves_output = False
+
+    def infer(self, x):
+        return x.shape, x.dtype
+
+    def vjp(self, g, out, x):
+        return (g,)
+
+    def jvp(self, t, out, x):
+        return t[0]
+
+
+class Pad(Op):
+    """Constant padding: `pads` is one (before, after) pair per dim, first dim first."""
+    name = "pad"
+    saves_inputs = False
+    saves_output = False
+
+    def infer(self, x):
+        if x.shape is None:
+            return None, x.dtype
+        if len(self.pads) != len(x.shape):
+            raise ValueError(f"{len(self.pads)} pad pairs for a rank-{len(x.shape)} input")
+        if any(b < 0 or a < 0 for b, a in self.pads):
+            raise ValueError("negative padding is not supported")
+        return tuple(None if d is None else d + b + a
+                     for d, (b, a) in zip(x.shape, self.pads)), x.dtype
+
+    def vjp(self, g, out, x):
+        index = tuple(slice(b, (-a if a else None)) for b, a in self.pads)
+        return (getitem(g, index),)
+
+    def jvp(self, t, out, x):
+        return pad(t[0], self.pads, 0)
+
+
 # ---- the functions users call ----------------------------------------------------------
 
 def reshape(x, shape, name=None) -> Tensor:
@@ -357,3 +417,53 @@ def broadcast_to(x, ref, axes=()) -> Tensor:
 
 def sum_to(x, ref, axes=()) -> Tensor:
     return apply(SumTo(axes=tuple(axes)), x, ref)
+
+
+def expand(x, shape) -> Tensor:
+    return apply(Expand(shape=tuple(int(d) for d in shape)), as_tensor(x))
+
+
+def copy(x) -> Tensor:
+    return apply(Copy(), as_tensor(x))
+
+
+contiguous = copy
+
+
+def pad(x, pads, value=0) -> Tensor:
+    pads = tuple((int(b), int(a)) for b, a in pads)
+    return apply(Pad(pads=pads, value=value), as_tensor(x))
+
+
+def flatten(x, start_dim=0, end_dim=-1) -> Tensor:
+    """Merge dims start_dim..end_dim into one (PyTorch's `flatten`)."""
+    x = as_tensor(x)
+    if x.ndim == 0:
+        return reshape(x, (1,))
+    start, end = start_dim % x.ndim, end_dim % x.ndim
+    merged = x.shape[start:end + 1]
+    size = -1 if None in merged else int(np.prod(merged))
+    rest = [-1 if d is None else d for d in x.shape[:start]] + [size] + [
+        -1 if d is None else d for d in x.shape[end + 1:]]
+    if rest.count(-1) > 1:
+        raise ValueError(f"flatten: too many unknown dims in {x.shape}")
+    return reshape(x, rest)
+
+
+def torch_split(x, split_size_or_sections, dim=0) -> list:
+    """PyTorch's split: pieces of `split_size` (the last may be smaller), or given sizes."""
+    x = as_tensor(x)
+    dim = normalize_axes(dim, x.ndim)[0]
+    total = x.shape[dim]
+    if isinstance(split_size_or_sections, int):
+        size = split_size_or_sections
+        sizes = [min(size, total - start) for start in range(0, total, size)]
+    else:
+        sizes = list(split_size_or_sections)
+    return split(x, sizes, dim)
+
+
+def chunk(x, chunks, dim=0) -> list:
+    x = as_tensor(x)
+    total = x.shape[normalize_axes(dim, x.ndim)[0]]
+    return torch_split(x, -(-total // chunks), dim)

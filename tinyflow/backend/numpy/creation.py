@@ -39,3 +39,8 @@ def random_uniform(op):
     if op.dtype.is_integer:
         return rng.integers(op.minval, op.maxval, size=op.shape, dtype=op.dtype.np)
     return rng.uniform(op.minval, op.maxval, size=op.shape).astype(op.dtype.np)
+
+
+@kernel(c.RandomMask)
+def random_mask(op, x):
+    return (generator().random(x.shape) < op.keep_prob).astype(x.dtype)

@@ -67,3 +67,18 @@ def sum_to(op, x, ref):
     if axes:
         x = np.sum(x, axis=axes, keepdims=True)
     return x.reshape(ref.shape)
+
+
+@kernel(s.Expand)
+def expand(op, x):
+    return np.broadcast_to(x, op.shape)
+
+
+@kernel(s.Copy)
+def copy(op, x):
+    return np.array(x, order="C")
+
+
+@kernel(s.Pad)
+def pad(op, x):
+    return np.pad(x, op.pads, constant_values=op.value)

@@ -369,7 +369,7 @@ def np_stack(*xs, axis=0):
 
 
 def split(x, num_or_size_splits, axis=0):
-    return tf.split(x, num_or_size_splits, axis)
+    return tf.ops.split(x, num_or_size_splits, axis)  # TF1's split (tf.split also takes torch's)
 
 
 def np_split(x, num_or_size_splits, axis=0):

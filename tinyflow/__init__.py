@@ -1,7 +1,11 @@
 """tinyflow: a small deep-learning system — dataflow graphs, autodiff, a TF1 symbolic API and
-eager tensors over one op registry. See docs/ARCHITECTURE.md."""
+PyTorch-style eager tensors over one op registry. See docs/ARCHITECTURE.md.
+
+One namespace serves both front ends (`import tinyflow as tf` and `import tinyflow as torch`).
+Where TF1 and PyTorch use one name for different things, see `tinyflow/functions.py`.
+"""
 from . import backend as _backend  # noqa: F401  (fills the kernel tables)
-from . import nn, ops, optim  # noqa: F401
+from . import autograd, nn, ops, optim  # noqa: F401
 from .autodiff import forward_gradients, gradients
 from .core.dtypes import (DType, as_dtype, bool_, float16, float32, float64, int8, int16,
                           int32, int64, uint8)
@@ -9,25 +13,37 @@ from .core.errors import (DTypeError, FeedError, FetchError, ShapeError, Tinyflo
                           UninitializedVariableError)
 from .core.graph import Graph, get_default_graph, reset_default_graph
 from .core.op import apply, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
-from .core.random import manual_seed
+from .core.random import Generator, manual_seed
 from .core.tensor import Tensor
-from .creation import constant, ones, tensor, zeros
-from .ops import (abs, add, argmax, argmin, assign, assign_add, assign_sub, cast, concat, cos,
-                  divide, equal, exp, expand_dims, greater, greater_equal, group, less,
+from .creation import (arange, constant, empty, empty_like, eye, from_numpy, full, full_like,
+                       linspace, ones, ones_like, rand, rand_like, randint, randn, randn_like,
+                       randperm, tensor, zeros, zeros_like)
+from .functions import (add, allclose, amax, amin, bmm, cat, chunk, clamp, concatenate,
+                        flatten, gather, index_select, is_tensor, logsumexp, masked_fill, max,
+                        mean, min, mm, mul, numel, permute, split, stack, std, sum, transpose,
+                        unsqueeze, var)
+from .ops import (abs, argmax, argmin, assign, assign_add, assign_sub, cast, concat, cos,
+                  divide, equal, erf, exp, expand_dims, greater, greater_equal, group, less,
                   less_equal, log, log_softmax, logical_not, matmul, maximum, minimum,
-                  multiply, negative, not_equal, one_hot, ones_like, pow, random_normal,
-                  random_uniform, reduce_max, reduce_mean, reduce_min, reduce_sum, relu,
-                  reshape, sigmoid, sign, sin, softmax, split, sqrt, square, squeeze, stack,
-                  subtract, tanh, transpose, truncated_normal, where, zeros_like)
+                  multiply, negative, not_equal, one_hot, pow, random_normal, random_uniform,
+                  reduce_max, reduce_mean, reduce_min, reduce_sum, relu, reshape, sigmoid, sign,
+                  sin, softmax, sqrt, square, squeeze, subtract, tanh, truncated_normal, where)
 from .symbolic import (InteractiveSession, Session, Variable, get_default_session,
                        global_variables, global_variables_initializer,
                        initialize_all_variables, placeholder, train, trainable_variables,
                        variables_initializer)
 
-bool = bool_  # noqa: A001  (tf.bool / torch.bool)
+# dtype spellings of both worlds: tf.bool / torch.bool, torch.float, torch.long, ...
+bool = bool_  # noqa: A001
+float = float32  # noqa: A001
+double = float64
+half = float16
+long = int64
+int = int32  # noqa: A001
+
+inference_mode = no_grad
 set_random_seed = manual_seed
 sub = subtract
-mul = multiply
 div = divide
 neg = negative
 

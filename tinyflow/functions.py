@@ -24,16 +24,22 @@ def stack(tensors, dim=0, axis=None, out=None, name=None) -> Tensor:
     return _out(ops.stack(list(tensors), dim if axis is None else axis, name=name), out)
 
 
-def split(tensor, split_size_or_sections=None, dim=None, axis=None, num_or_size_splits=None,
-          name=None):
-    """`torch.split` (sizes of the pieces) or `tf.split` (number of pieces)."""
+def split(tensor, split_size_or_sections=None, axis_or_dim=None, *, dim=None, axis=None,
+          num_or_size_splits=None, name=None):
+    """`torch.split` (an int is the size of each piece) or `tf.split` (the number of pieces).
+
+    TF1 keywords (`axis=`, `num_or_size_splits=`) or a symbolic tensor mean TF1; `dim=` or an
+    eager tensor mean PyTorch. A list of sizes means the same in both.
+    """
     tensor = as_tensor(tensor)
     tf_style = num_or_size_splits is not None or axis is not None or (
         dim is None and tensor.is_symbolic)
     if tf_style:
         n = num_or_size_splits if num_or_size_splits is not None else split_size_or_sections
-        return ops.split(tensor, n, 0 if axis is None else axis, name=name)
-    return tensor.split(split_size_or_sections, 0 if dim is None else dim)
+        axis = axis if axis is not None else (axis_or_dim or 0)
+        return ops.split(tensor, n, axis, name=name)
+    dim = dim if dim is not None else (axis_or_dim or 0)
+    return tensor.split(split_size_or_sections, dim)
 
 
 def chunk(tensor, chunks, dim=0):

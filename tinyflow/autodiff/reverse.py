@@ -59,7 +59,11 @@ def gradients(ys, xs, grad_ys=None) -> list:
     grad_ys = [None] * len(ys) if grad_ys is None else _as_list(grad_ys)
     if len(grad_ys) != len(ys):
         raise ValueError(f"gradients: {len(grad_ys)} grad_ys for {len(ys)} ys")
-    order = topo_sort(ys)
+    return _backprop(topo_sort(ys), ys, xs, grad_ys)
+
+
+def _backprop(order: list, ys: list, xs: list, grad_ys: list) -> list:
+    """The reverse sweep over `order` (the nodes the ys depend on, inputs first)."""
     relevant = _depends_on(order, xs)
     keep = {id(x) for x in xs}
     node_to_grad: dict[int, list] = {}
@@ -127,7 +131,7 @@ def backward(tensor: Tensor, gradient=None, retain_graph: bool = False,
     else:
         targets = list(inputs)
     with set_grad_enabled(create_graph):
-        grads = gradients([tensor], targets, [seed])
+        grads = _backprop(order, [tensor], targets, [seed])
     if not (retain_graph or create_graph):
         for node in order:
             if node.op is not None:

@@ -18,6 +18,12 @@ def as_shape(shape) -> Shape:
 
 def broadcast_shapes(*shapes: Shape) -> Shape:
     """NumPy broadcasting over static shapes; raises ValueError naming the clash."""
+    if len(shapes) == 2:  # the common cases, without the general loop
+        a, b = shapes
+        if a == b or b == ():
+            return a
+        if a == ():
+            return b
     if any(s is None for s in shapes):
         return None
     rank = max(len(s) for s in shapes)

@@ -386,17 +386,21 @@ class LogicalNot(Op):
 # ---- the functions users call ----------------------------------------------------------
 
 def _binary(op_cls):
+    op = op_cls()  # ops without attributes are immutable: one instance serves every call
+
     def fn(x, y, name=None):
         x, y = operands(x, y)
-        return apply(op_cls(), x, y, name=name)
+        return apply(op, x, y, name=name)
     fn.__name__ = op_cls.name
     fn.__doc__ = f"Elementwise {op_cls.name} with NumPy broadcasting."
     return fn
 
 
 def _unary(op_cls):
+    op = op_cls()
+
     def fn(x, name=None):
-        return apply(op_cls(), as_tensor(x), name=name)
+        return apply(op, as_tensor(x), name=name)
     fn.__name__ = op_cls.name
     fn.__doc__ = f"Elementwise {op_cls.name}."
     return fn

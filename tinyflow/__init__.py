@@ -5,7 +5,7 @@ One namespace serves both front ends (`import tinyflow as tf` and `import tinyfl
 Where TF1 and PyTorch use one name for different things, see `tinyflow/functions.py`.
 """
 from . import backend as _backend  # noqa: F401  (fills the kernel tables)
-from . import autograd, nn, ops, optim  # noqa: F401
+from . import autograd, nn, ops, optim, utils  # noqa: F401
 from .autodiff import forward_gradients, gradients
 from .core.dtypes import (DType, as_dtype, bool_, float16, float32, float64, int8, int16,
                           int32, int64, uint8)

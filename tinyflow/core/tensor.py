@@ -161,7 +161,10 @@ class Tensor(TensorMethods):
         backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph)
 
     def detach(self) -> "Tensor":
-        return Tensor._eager(self._require_data("detach()"))
+        """The same buffer outside autograd; writes through it still bump the version."""
+        out = Tensor._eager(self._require_data("detach()"))
+        out._version = self._version
+        return out
 
     def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
         if self.op is not None and not requires_grad:

@@ -1,2 +1,9 @@
-"""Optimizers; `rules` holds their update rules, shared by every front end."""
-from . import rules  # noqa: F401
+"""PyTorch-style eager optimizers and lr schedulers; `rules` holds their update rules,
+shared with the TF1 `tf.train` optimizers."""
+from . import lr_scheduler, rules  # noqa: F401
+from .adam import Adam, AdamW
+from .optimizer import Optimizer
+from .rmsprop import RMSprop
+from .sgd import SGD
+
+__all__ = ["SGD", "Adam", "AdamW", "Optimizer", "RMSprop", "lr_scheduler", "rules"]

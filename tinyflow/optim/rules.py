@@ -1,28 +1,101 @@
 """Update rules, one function each, written with tinyflow ops: on eager tensors they
-compute, on symbolic ones they build the TF1 optimizers' update graph."""
+compute, on symbolic ones they build the TF1 optimizers' update graph.
+
+Every rule is pure: it takes the parameter, its gradient and its state, and returns the new
+values. `tinyflow.optim` writes them into the eager buffers; `tf.train` assigns them to
+variables. Rates and betas may be Python numbers or tensors; the options that pick a branch
+(weight_decay, dampening, mu) are Python numbers. Adam's `step` is a Python number (PyTorch
+computes the bias corrections in double precision) or a tensor (TF1: a step variable).
+"""
 from __future__ import annotations
 
-from ..ops.math import sqrt
+from typing import Optional, Union
+
+from ..core.tensor import Tensor
+from ..ops.math import maximum, sqrt
+
+Scalar = Union[float, Tensor]
 
 
-def sgd(param, grad, lr):
+def gradient(grad: Tensor, param: Tensor, weight_decay: float = 0.0,
+             maximize: bool = False) -> Tensor:
+    """The direction PyTorch's optimizers follow: the gradient, negated to maximize, plus
+    the coupled L2 penalty `weight_decay * param`."""
+    if maximize:
+        grad = -grad
+    if weight_decay != 0:
+        grad = grad + weight_decay * param
+    return grad
+
+
+def sgd(param: Tensor, grad: Tensor, lr: Scalar) -> Tensor:
+    """Plain gradient descent."""
     return param - lr * grad
 
 
-def momentum(param, grad, velocity, lr, mu, nesterov=False):
-    """Returns (new param, new velocity); TF1's accumulation `v = mu * v + g`."""
-    velocity = mu * velocity + grad
+def momentum(param: Tensor, grad: Tensor, velocity: Optional[Tensor], lr: Scalar, mu: float,
+             nesterov: bool = False, dampening: float = 0.0) -> tuple:
+    """Returns (new param, new velocity): heavy-ball momentum, `v = mu * v + (1 - d) * g`.
+
+    This is the accumulation form PyTorch and TF1 share (lr outside the velocity).
+    `velocity=None` means the first step: PyTorch starts the buffer at the gradient itself,
+    undamped; TF1 starts from a zero slot, which is the same thing when dampening is 0.
+    """
+    if velocity is None:
+        velocity = grad
+    elif dampening == 0:
+        velocity = mu * velocity + grad
+    else:
+        velocity = mu * velocity + (1 - dampening) * grad
     step = grad + mu * velocity if nesterov else velocity
     return param - lr * step, velocity
 
 
-def adam(param, grad, m, v, step, lr, beta1, beta2, eps):
-    """Returns (new param, new m, new v); `step` is the 1-based step count (a tensor).
+def adam(param: Tensor, grad: Tensor, m: Tensor, v: Tensor, step: Scalar, lr: Scalar,
+         beta1: Scalar, beta2: Scalar, eps: Scalar, v_max: Optional[Tensor] = None,
+         epsilon_hat: bool = True, decoupled_weight_decay: float = 0.0) -> tuple:
+    """Returns (new param, new m, new v, new v_max); `step` is the 1-based step count.
 
-    The bias correction is folded into the step size, as in TF1 and the Adam paper's
-    section 2 ("epsilon hat").
+    Args:
+        v_max: the running maximum of `v` for AMSGrad, or None (then None is returned).
+        epsilon_hat: True folds the bias corrections into the step size and adds `eps` to
+            the uncorrected `sqrt(v)`, as TF1 and the Adam paper's section 2 do; False adds
+            `eps` to the corrected `sqrt(v / (1 - beta2**t))`, as PyTorch does.
+        decoupled_weight_decay: AdamW's `lr * wd * param`, taken off the parameter before
+            the Adam step (the coupled L2 penalty belongs in `gradient`).
     """
-    m = beta1 * m + (1 - beta1) * grad
-    v = beta2 * v + (1 - beta2) * grad * grad
-    lr_t = lr * sqrt(1 - beta2 ** step) / (1 - beta1 ** step)
-    return param - lr_t * m / (sqrt(v) + eps), m, v
+    if decoupled_weight_decay != 0:
+        param = param * (1 - lr * decoupled_weight_decay)
+    m = m + (1 - beta1) * (grad - m)  # = beta1 * m + (1 - beta1) * g, PyTorch's lerp
+    v = beta2 * v + (1 - beta2) * (grad * grad)
+    if v_max is not None:
+        v_max = maximum(v_max, v)
+    second = v if v_max is None else v_max
+    correction1 = 1 - beta1 ** step
+    correction2 = (1 - beta2 ** step) ** 0.5
+    if epsilon_hat:
+        new_param = param - (lr * correction2 / correction1) * m / (sqrt(second) + eps)
+    else:
+        new_param = param - (lr / correction1) * (m / (sqrt(second) / correction2 + eps))
+    return new_param, m, v, v_max
+
+
+def rmsprop(param: Tensor, grad: Tensor, square_avg: Tensor, lr: Scalar, alpha: Scalar,
+            eps: Scalar, grad_avg: Optional[Tensor] = None, velocity: Optional[Tensor] = None,
+            mu: float = 0.0) -> tuple:
+    """Returns (new param, new square_avg, new grad_avg, new velocity), PyTorch's RMSprop.
+
+    Args:
+        grad_avg: the running mean of the gradient for the centered variant, or None.
+        velocity: the momentum buffer (used when `mu > 0`), or None.
+    """
+    square_avg = alpha * square_avg + (1 - alpha) * (grad * grad)
+    if grad_avg is not None:
+        grad_avg = grad_avg + (1 - alpha) * (grad - grad_avg)
+        avg = sqrt(square_avg - grad_avg * grad_avg) + eps
+    else:
+        avg = sqrt(square_avg) + eps
+    if mu > 0:
+        velocity = mu * velocity + grad / avg
+        return param - lr * velocity, square_avg, grad_avg, velocity
+    return param - lr * (grad / avg), square_avg, grad_avg, velocity

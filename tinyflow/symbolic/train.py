@@ -95,7 +95,7 @@ class AdamOptimizer(Optimizer):
         updates = [assign(self._step, step)]
         for g, v in pairs:
             m, s = self._slot(v, "m"), self._slot(v, "v")
-            new_v, new_m, new_s = rules.adam(v, g, m, s, step, self.learning_rate,
-                                             self.beta1, self.beta2, self.epsilon)
+            new_v, new_m, new_s, _ = rules.adam(v, g, m, s, step, self.learning_rate,
+                                                self.beta1, self.beta2, self.epsilon)
             updates += [assign(v, new_v), assign(m, new_m), assign(s, new_s)]
         return updates

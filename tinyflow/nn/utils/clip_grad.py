@@ -1,0 +1,78 @@
+"""Gradient clipping with PyTorch's semantics: `clip_grad_norm_` and `clip_grad_value_`."""
+from __future__ import annotations
+
+import math
+from typing import Iterable, Optional, Union
+
+import numpy as np
+
+from ...core.tensor import Tensor
+
+Parameters = Union[Tensor, Iterable[Tensor]]
+
+
+def _grads(parameters: Parameters) -> list[Tensor]:
+    if isinstance(parameters, Tensor):
+        parameters = [parameters]
+    return [p.grad for p in parameters if p.grad is not None]
+
+
+def _norm(arr: np.ndarray, norm_type: float) -> np.ndarray:
+    """The vector `norm_type`-norm of all of `arr`, in its own dtype."""
+    a = np.abs(arr.ravel())
+    if math.isinf(norm_type):
+        return a.max(initial=0) if norm_type > 0 else a.min(initial=np.inf)
+    if norm_type == 2:
+        return np.sqrt(np.dot(a, a))
+    if norm_type == 1:
+        return a.sum()
+    if norm_type == 0:
+        return np.asarray(np.count_nonzero(a), arr.dtype)
+    return (a ** norm_type).sum() ** (1.0 / norm_type)
+
+
+def _scale(grad: Tensor, factor) -> None:
+    """Multiply a gradient in place (a fresh buffer if it is a read-only view)."""
+    if not grad.array.flags.writeable:
+        grad.array = np.array(grad.array)
+    grad.array *= factor
+    grad._version[0] += 1
+
+
+def clip_grad_norm_(parameters: Parameters, max_norm: float, norm_type: float = 2.0,
+                    error_if_nonfinite: bool = False, foreach: Optional[bool] = None) -> Tensor:
+    """Rescale all gradients together so their total norm is at most `max_norm`, taming
+    exploding gradients; returns the total norm before clipping (`foreach` is ignored)."""
+    grads = _grads(parameters)
+    norm_type = float(norm_type)
+    if not grads:
+        return Tensor._eager(np.array(0.0, np.float32))
+    dtype = np.result_type(*[g.array.dtype for g in grads])
+    norms = np.array([_norm(g.array, norm_type) for g in grads], dtype=dtype)
+    total = np.asarray(_norm(norms, norm_type), dtype=dtype)
+    if error_if_nonfinite and not np.isfinite(total):
+        raise RuntimeError(f"The total norm of order {norm_type} for gradients from "
+                           f"`parameters` is non-finite, so it cannot be clipped. To disable "
+                           f"this error and scale the gradients by the non-finite norm anyway, "
+                           f"set `error_if_nonfinite=False`")
+    coef = np.minimum(np.asarray(max_norm, dtype) / (total + np.asarray(1e-6, dtype)), 1.0)
+    for g in grads:
+        _scale(g, coef.astype(g.array.dtype))
+    return Tensor._eager(total)
+
+
+def clip_grad_norm(parameters: Parameters, max_norm: float, norm_type: float = 2.0,
+                   error_if_nonfinite: bool = False, foreach: Optional[bool] = None) -> Tensor:
+    """The deprecated spelling of `clip_grad_norm_`, kept for old scripts."""
+    return clip_grad_norm_(parameters, max_norm, norm_type, error_if_nonfinite, foreach)
+
+
+def clip_grad_value_(parameters: Parameters, clip_value: float,
+                     foreach: Optional[bool] = None) -> None:
+    """Clamp every gradient element into [-clip_value, clip_value] (`foreach` is ignored)."""
+    clip_value = float(clip_value)
+    for g in _grads(parameters):
+        if not g.array.flags.writeable:
+            g.array = np.array(g.array)
+        np.clip(g.array, -clip_value, clip_value, out=g.array)
+        g._version[0] += 1

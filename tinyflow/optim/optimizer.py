@@ -1,0 +1,205 @@
+"""The base class of the eager (PyTorch-style) optimizers: parameter groups, state and
+checkpoints. Subclasses only say how one parameter is updated, calling a rule in `rules`."""
+from __future__ import annotations
+
+import copy
+from collections import defaultdict
+from typing import Any, Callable, Iterable, Optional
+
+import numpy as np
+
+from ..core.op import enable_grad, no_grad, write_inplace
+from ..core.tensor import Tensor
+
+
+class Optimizer:
+    """PyTorch's `torch.optim.Optimizer`: `param_groups`, `state`, `step`, `zero_grad`.
+
+    Args:
+        params: an iterable of tensors, of (name, tensor) pairs, or of dicts with a
+            `params` entry and per-group options (`[{'params': [...], 'lr': 0.1}, ...]`).
+        defaults: the options a group takes when it does not set them.
+    """
+
+    def __init__(self, params: Iterable, defaults: dict[str, Any]) -> None:
+        if isinstance(params, Tensor):
+            raise TypeError("params argument given to the optimizer should be an iterable of "
+                            "Tensors or dicts, but got a Tensor")
+        self.defaults = defaults
+        self.state: defaultdict[Tensor, dict[str, Any]] = defaultdict(dict)
+        self.param_groups: list[dict[str, Any]] = []
+        groups = list(params)
+        if not groups:
+            raise ValueError("optimizer got an empty parameter list")
+        if not isinstance(groups[0], dict):
+            groups = [{"params": groups}]
+        for group in groups:
+            self.add_param_group(group)
+
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
+        """Add a group (say, layers unfrozen while fine-tuning) with its own options."""
+        if not isinstance(param_group, dict):
+            raise TypeError(f"param_group must be a dict, but got {type(param_group).__name__}")
+        group = dict(param_group)
+        params = group["params"]
+        if isinstance(params, Tensor):
+            params = [params]
+        elif isinstance(params, set):
+            raise TypeError("optimizer parameters need to be organized in ordered collections, "
+                            "but the ordering of tensors in sets will change between runs. "
+                            "Please use a list instead.")
+        params = list(params)
+        names = [p[0] for p in params if isinstance(p, tuple)]
+        if names:
+            if len(names) != len(params):
+                raise ValueError("all optimizer params should be with/without names. Some "
+                                 "param names are missing")
+            group["param_names"] = names
+            params = [p[1] for p in params]
+        for p in params:
+            if not isinstance(p, Tensor):
+                raise TypeError(f"optimizer can only optimize Tensors, but one of the params "
+                                f"is {type(p).__name__}")
+            if p.is_symbolic:
+                raise TypeError(f"optimizer can only optimize eager tensors; {p.name} is "
+                                f"symbolic (use tf.train optimizers for graphs)")
+            if not (p.is_leaf or p._retains_grad):
+                raise ValueError("can't optimize a non-leaf Tensor")
+        group["params"] = params
+        for name, default in self.defaults.items():
+            group.setdefault(name, default)
+        seen = {id(p) for g in self.param_groups for p in g["params"]}
+        if any(id(p) in seen for p in params):
+            raise ValueError("some parameters appear in more than one parameter group")
+        self.param_groups.append(group)
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Forget the gradients before the next backward (which would add to them)."""
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                if set_to_none:
+                    p.grad = None
+                else:
+                    grad = p.grad
+                    if grad.op is not None or not grad.array.flags.writeable:
+                        p.grad = Tensor._eager(np.zeros(grad.shape, grad.dtype.np))
+                    else:  # in place, as PyTorch does: references to .grad see zeros
+                        grad.requires_grad = False
+                        grad.array[...] = 0
+                        grad._version[0] += 1
+
+    def step(self, closure: Optional[Callable[[], Any]] = None) -> Any:
+        """Update every parameter that has a gradient; returns the closure's loss."""
+        loss = None
+        if closure is not None:
+            with enable_grad():
+                loss = closure()
+        with no_grad():
+            for group in self.param_groups:
+                for p in group["params"]:
+                    if p.grad is not None:
+                        self._update(p, p.grad, self.state[p], group)
+        return loss
+
+    def _update(self, param: Tensor, grad: Tensor, state: dict, group: dict) -> None:
+        """Update one parameter in place from its gradient and its `state`."""
+        raise NotImplementedError
+
+    # ---- checkpoints ---------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """PyTorch's layout: per-parameter state keyed by index, and the groups' options."""
+        index: dict[int, int] = {}
+        groups = []
+        for group in self.param_groups:
+            packed = {k: copy.deepcopy(v) for k, v in group.items() if k != "params"}
+            for p in group["params"]:
+                index.setdefault(id(p), len(index))
+            packed["params"] = [index[id(p)] for p in group["params"]]
+            groups.append(packed)
+        state = {index[id(p)]: {k: _copy(v) for k, v in s.items()}
+                 for p, s in self.state.items() if s and id(p) in index}
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Resume from `state_dict()` of an optimizer over the same parameters, in order."""
+        saved_groups = state_dict["param_groups"]
+        if len(saved_groups) != len(self.param_groups):
+            raise ValueError(f"loaded state dict has a different number of parameter groups: "
+                             f"{len(saved_groups)} saved, {len(self.param_groups)} here")
+        for k, (g, s) in enumerate(zip(self.param_groups, saved_groups)):
+            if len(g["params"]) != len(s["params"]):
+                raise ValueError(f"loaded state dict contains a parameter group that doesn't "
+                                 f"match the size of optimizer's group: group {k} has "
+                                 f"{len(s['params'])} saved parameters, {len(g['params'])} here")
+        params = {i: p for g, s in zip(self.param_groups, saved_groups)
+                  for i, p in zip(s["params"], g["params"])}
+        self.state = defaultdict(dict)
+        for i, saved in state_dict["state"].items():
+            if i in params:
+                p = params[i]
+                self.state[p] = {k: _copy(v, None if k == "step" else p) for k, v in
+                                 saved.items()}
+        groups = []
+        for g, s in zip(self.param_groups, saved_groups):
+            new = {k: copy.deepcopy(v) for k, v in s.items() if k != "params"}
+            new["params"] = g["params"]
+            groups.append(new)
+        self.param_groups = groups
+
+    def __repr__(self) -> str:
+        lines = [f"{type(self).__name__} ("]
+        for k, group in enumerate(self.param_groups):
+            lines.append(f"Parameter Group {k}")
+            lines += [f"    {key}: {group[key]}" for key in sorted(group) if key != "params"]
+        return "\n".join(lines + [")"])
+
+
+# ---- helpers for subclasses --------------------------------------------------------------
+
+def write(param: Tensor, value: Tensor) -> None:
+    """Store `value` in `param`'s own buffer, so views and references see the update."""
+    write_inplace(param, value)
+
+
+def store(state: dict, key: str, value: Optional[Tensor]) -> None:
+    """Keep `value` as state `key`: written into the existing buffer as PyTorch does, or a
+    fresh copy the first time (never an alias of a gradient the user may zero in place)."""
+    if value is None:
+        return
+    buf = state.get(key)
+    if buf is None:
+        state[key] = Tensor._eager(np.array(value.array))
+    else:
+        write_inplace(buf, value)
+
+
+def zeros_state(param: Tensor) -> Tensor:
+    """A zero buffer shaped and typed like `param`."""
+    return Tensor._eager(np.zeros(param.shape, param.dtype.np))
+
+
+def step_count() -> Tensor:
+    """The step counter PyTorch keeps per parameter: a float32 scalar tensor."""
+    return Tensor._eager(np.array(0.0, np.float32))
+
+
+def advance(state: dict) -> float:
+    """Count one more step in `state`; returns the new 1-based step as a Python float."""
+    step = state["step"]
+    step.array[...] += 1
+    step._version[0] += 1
+    return float(step.array)
+
+
+def _copy(value, like: Optional[Tensor] = None):
+    """A copy of a state value; tensors become new buffers, cast to `like`'s float dtype."""
+    if isinstance(value, Tensor):
+        arr = value.numpy()
+        if like is not None and like.dtype.is_floating and arr.dtype.kind == "f":
+            arr = arr.astype(like.dtype.np)
+        return Tensor._eager(np.array(arr))
+    if isinstance(value, dict):
+        return {k: _copy(v, like) for k, v in value.items()}
+    return copy.deepcopy(value)

@@ -1,0 +1,47 @@
+"""PyTorch's SGD with momentum, dampening, Nesterov and weight decay."""
+from __future__ import annotations
+
+from typing import Iterable, Optional
+
+from . import rules
+from .optimizer import Optimizer, store, write
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent, `torch.optim.SGD` (the momentum buffer starts at g)."""
+
+    def __init__(self, params: Iterable, lr: float = 1e-3, momentum: float = 0,
+                 dampening: float = 0, weight_decay: float = 0, nesterov: bool = False, *,
+                 maximize: bool = False, foreach: Optional[bool] = None,
+                 differentiable: bool = False, fused: Optional[bool] = None) -> None:
+        if lr < 0.0:
+            raise ValueError(f"Invalid learning rate: {lr}")
+        if momentum < 0.0:
+            raise ValueError(f"Invalid momentum value: {momentum}")
+        if weight_decay < 0.0:
+            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        if nesterov and (momentum <= 0 or dampening != 0):
+            raise ValueError("Nesterov momentum requires a momentum and zero dampening")
+        _refuse_differentiable(differentiable)
+        super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
+                                      weight_decay=weight_decay, nesterov=nesterov,
+                                      maximize=maximize, foreach=foreach,
+                                      differentiable=differentiable, fused=fused))
+
+    def _update(self, param, grad, state, group):
+        grad = rules.gradient(grad, param, group["weight_decay"], group["maximize"])
+        if group["momentum"] == 0:
+            write(param, rules.sgd(param, grad, group["lr"]))
+            return
+        new, velocity = rules.momentum(param, grad, state.get("momentum_buffer"), group["lr"],
+                                       group["momentum"], group["nesterov"],
+                                       group["dampening"])
+        store(state, "momentum_buffer", velocity)
+        write(param, new)
+
+
+def _refuse_differentiable(differentiable: bool) -> None:
+    """Steps run under no_grad: differentiating through them is not supported."""
+    if differentiable:
+        raise NotImplementedError("differentiable=True is not supported: tinyflow's "
+                                  "optimizer steps are not recorded by autograd")

@@ -1,0 +1,2 @@
+"""PyTorch's `torch.utils`: `data` (Dataset, TensorDataset, DataLoader)."""
+from . import data  # noqa: F401

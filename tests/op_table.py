@@ -16,7 +16,9 @@ import numpy as np
 import tinyflow as tf
 from tinyflow.core.op import apply
 from tinyflow.core.shapes import normalize_axes
+from tinyflow.ops import conv as conv_ops
 from tinyflow.ops import indexing as indexing_ops
+from tinyflow.ops import pool as pool_ops
 from tinyflow.ops import reduce as reduce_ops
 from tinyflow.ops import shape as shape_ops
 
@@ -852,7 +854,302 @@ TORCH = [
            FLOATS, dynamic=False, sugar=True),  # mm checks the rank statically
 ]
 
-TABLE: list[OpCase] = MATH + REDUCE + LINALG + SHAPE + INDEXING + NN + CREATION + TORCH
+# ==== CONV: convolution and pooling (tinyflow/ops/conv.py, tinyflow/ops/pool.py) ==========
+# References loop over output pixels in float64 — slow, obvious, and unlike the kernels'
+# strided taps. Samples: stride, padding (also asymmetric and TF's "same"), dilation, groups
+# (also depthwise), non-square kernels, ceil_mode, non-contiguous inputs, batch 1 and 3.
+
+def _np_pads(padding, hw, khw, stride, dilation):
+    """((top, bottom), (left, right)): ints, pairs, pairs of pairs, 'valid' or TF's 'same'."""
+    if padding == "valid":
+        return ((0, 0), (0, 0))
+    if padding == "same":
+        pads = []
+        for size, k, s, d in zip(hw, khw, stride, dilation):
+            total = max((math.ceil(size / s) - 1) * s + (k - 1) * d + 1 - size, 0)
+            pads.append((total // 2, total - total // 2))
+        return tuple(pads)
+    padding = (padding, padding) if isinstance(padding, int) else padding
+    return tuple((p, p) if isinstance(p, int) else tuple(p) for p in padding)
+
+
+def _np_pair(v):
+    return (v, v) if isinstance(v, int) else tuple(v)
+
+
+def _np_conv_geometry(x_shape, khw, stride, padding, dilation):
+    stride, dilation = _np_pair(stride), _np_pair(dilation)
+    pads = _np_pads(padding, x_shape[2:], khw, stride, dilation)
+    out = tuple((size + a + b - d * (k - 1) - 1) // s + 1
+                for size, (a, b), k, s, d in zip(x_shape[2:], pads, khw, stride, dilation))
+    return stride, dilation, pads, out
+
+
+def _np_windows(khw, stride, dilation, out):
+    """(oh, ow, index of the padded input's window) for every output pixel."""
+    for oh in range(out[0]):
+        for ow in range(out[1]):
+            rows = slice(oh * stride[0], oh * stride[0] + dilation[0] * (khw[0] - 1) + 1,
+                         dilation[0])
+            cols = slice(ow * stride[1], ow * stride[1] + dilation[1] * (khw[1] - 1) + 1,
+                         dilation[1])
+            yield oh, ow, (slice(None), slice(None), rows, cols)
+
+
+def np_conv2d(x, w, stride=1, padding=0, dilation=1, groups=1):
+    stride, dilation, pads, out = _np_conv_geometry(x.shape, w.shape[2:], stride, padding,
+                                                    dilation)
+    xp = np.pad(x.astype(np.float64), ((0, 0), (0, 0)) + pads)
+    o, cg = w.shape[:2]
+    og = o // groups
+    y = np.zeros((x.shape[0], o) + out)
+    for oh, ow, index in _np_windows(w.shape[2:], stride, dilation, out):
+        patch = xp[index]
+        for g in range(groups):
+            y[:, g * og:(g + 1) * og, oh, ow] = np.einsum(
+                "nchw,ochw->no", patch[:, g * cg:(g + 1) * cg], w[g * og:(g + 1) * og])
+    return y.astype(np.result_type(x, w))
+
+
+def np_conv2d_grad_input(g, w, ref, stride=1, padding=0, dilation=1, groups=1):
+    stride, dilation, pads, out = _np_conv_geometry(ref.shape, w.shape[2:], stride, padding,
+                                                    dilation)
+    (top, bottom), (left, right) = pads
+    n, c, h, wd = ref.shape
+    gx = np.zeros((n, c, h + top + bottom, wd + left + right))
+    o, cg = w.shape[:2]
+    og = o // groups
+    for oh, ow, (_, _, rows, cols) in _np_windows(w.shape[2:], stride, dilation, out):
+        for k in range(groups):
+            gx[:, k * cg:(k + 1) * cg, rows, cols] += np.einsum(
+                "no,ochw->nchw", g[:, k * og:(k + 1) * og, oh, ow], w[k * og:(k + 1) * og])
+    return gx[:, :, top:top + h, left:left + wd].astype(np.result_type(g, w))
+
+
+def np_conv2d_grad_weight(x, g, ref, stride=1, padding=0, dilation=1, groups=1):
+    stride, dilation, pads, out = _np_conv_geometry(x.shape, ref.shape[2:], stride, padding,
+                                                    dilation)
+    xp = np.pad(x.astype(np.float64), ((0, 0), (0, 0)) + pads)
+    o, cg = ref.shape[:2]
+    og = o // groups
+    gw = np.zeros(ref.shape)
+    for oh, ow, index in _np_windows(ref.shape[2:], stride, dilation, out):
+        patch = xp[index]
+        for k in range(groups):
+            gw[k * og:(k + 1) * og] += np.einsum(
+                "no,nchw->ochw", g[:, k * og:(k + 1) * og, oh, ow],
+                patch[:, k * cg:(k + 1) * cg])
+    return gw.astype(np.result_type(x, g))
+
+
+def conv2d_grad_input(g, w, ref, **attrs):
+    return apply(conv_ops.Conv2dGradInput(**conv_ops.conv_attrs(**attrs)), g, w, ref)
+
+
+def conv2d_grad_weight(x, g, ref, **attrs):
+    return apply(conv_ops.Conv2dGradWeight(**conv_ops.conv_attrs(**attrs)), x, g, ref)
+
+
+def _np_pool_windows(shape, kernel_size, stride, padding, dilation, ceil_mode):
+    """(oh, ow, rows, cols, pads) with rows/cols the window's positions in the unpadded
+    input (negative or past the end where it covers padding), PyTorch's output size."""
+    khw = _np_pair(kernel_size)
+    stride = khw if stride is None else _np_pair(stride)
+    dilation = _np_pair(dilation)
+    pads = _np_pads(padding, shape[2:], khw, stride, dilation)
+    out = []
+    for size, (a, b), k, s, d in zip(shape[2:], pads, khw, stride, dilation):
+        span = size + a + b - d * (k - 1) - 1
+        n = (math.ceil(span / s) if ceil_mode else span // s) + 1
+        out.append(n - 1 if ceil_mode and (n - 1) * s >= size + a else n)
+    for oh in range(out[0]):
+        for ow in range(out[1]):
+            rows = oh * stride[0] - pads[0][0] + dilation[0] * np.arange(khw[0])
+            cols = ow * stride[1] - pads[1][0] + dilation[1] * np.arange(khw[1])
+            yield oh, ow, rows, cols, pads, tuple(out)
+
+
+def _np_argmax(x, rows, cols):
+    """Per (n, c): the input position (row, col) of the window's first maximum."""
+    r, c = np.meshgrid(rows, cols, indexing="ij")
+    inside = (r >= 0) & (r < x.shape[2]) & (c >= 0) & (c < x.shape[3])
+    r, c = r[inside], c[inside]
+    best = np.argmax(x[:, :, r, c], axis=-1)
+    return r[best], c[best]
+
+
+def _np_max_routes(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
+    """(oh, ow, argmax rows, argmax cols, out size) for each output pixel."""
+    for oh, ow, rows, cols, _, out in _np_pool_windows(x.shape, kernel_size, stride, padding,
+                                                        dilation, ceil_mode):
+        yield (oh, ow) + _np_argmax(x, rows, cols) + (out,)
+
+
+def np_max_pool2d(x, **kw):
+    routes = list(_np_max_routes(x, **kw))
+    y = np.zeros(x.shape[:2] + routes[0][-1], x.dtype)
+    n, c = np.indices(x.shape[:2])
+    for oh, ow, r, col, _ in routes:
+        y[:, :, oh, ow] = x[n, c, r, col]
+    return y
+
+
+def np_max_pool2d_select(t, x, **kw):
+    routes = list(_np_max_routes(x, **kw))
+    y = np.zeros(x.shape[:2] + routes[0][-1], t.dtype)
+    n, c = np.indices(x.shape[:2])
+    for oh, ow, r, col, _ in routes:
+        y[:, :, oh, ow] = t[n, c, r, col]
+    return y
+
+
+def np_max_pool2d_grad(g, x, **kw):
+    gx = np.zeros(x.shape, g.dtype)
+    n, c = np.indices(x.shape[:2])
+    for oh, ow, r, col, _ in _np_max_routes(x, **kw):
+        np.add.at(gx, (n, c, r, col), g[:, :, oh, ow])
+    return gx
+
+
+def _np_avg_windows(shape, kernel_size, stride=None, padding=0, ceil_mode=False,
+                    count_include_pad=True):
+    """(oh, ow, rows, cols inside the input, divisor, out size), PyTorch's divisor rule."""
+    for oh, ow, rows, cols, pads, out in _np_pool_windows(shape, kernel_size, stride,
+                                                           padding, 1, ceil_mode):
+        limits = [shape[2] + pads[0][1], shape[3] + pads[1][1]]
+        covered = [np.sum(rows < limits[0]), np.sum(cols < limits[1])]
+        rows = rows[(rows >= 0) & (rows < shape[2])]
+        cols = cols[(cols >= 0) & (cols < shape[3])]
+        divisor = covered[0] * covered[1] if count_include_pad else rows.size * cols.size
+        yield oh, ow, rows, cols, divisor, out
+
+
+def np_avg_pool2d(x, **kw):
+    windows = list(_np_avg_windows(x.shape, **kw))
+    y = np.zeros(x.shape[:2] + windows[0][-1])
+    for oh, ow, rows, cols, divisor, _ in windows:
+        y[:, :, oh, ow] = x[:, :, rows][:, :, :, cols].astype(np.float64).sum((2, 3)) / divisor
+    return y.astype(x.dtype)
+
+
+def np_avg_pool2d_grad(g, ref, **kw):
+    gx = np.zeros(ref.shape)
+    for oh, ow, rows, cols, divisor, _ in _np_avg_windows(ref.shape, **kw):
+        gx[:, :, rows[:, None], cols[None, :]] += g[:, :, oh, ow, None, None] / divisor
+    return gx.astype(g.dtype)
+
+
+def max_pool2d_grad(g, x, **kw):
+    return apply(pool_ops.MaxPool2dGrad(**_pool_attrs(**kw)), g, x)
+
+
+def max_pool2d_select(t, x, **kw):
+    return apply(pool_ops.MaxPool2dSelect(**_pool_attrs(**kw)), t, x)
+
+
+def avg_pool2d_grad(g, ref, count_include_pad=True, **kw):
+    op = pool_ops.AvgPool2dGrad(count_include_pad=count_include_pad, **_pool_attrs(**kw))
+    return apply(op, g, ref)
+
+
+def _pool_attrs(kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
+    return pool_ops.pool_attrs(kernel_size, stride, padding, dilation, ceil_mode)
+
+
+def np_adaptive_avg_pool2d(x, output_size):
+    size = (output_size,) * 2 if isinstance(output_size, int) else output_size
+    size = [d if o is None else o for o, d in zip(size, x.shape[2:])]
+    y = np.zeros(x.shape[:2] + tuple(size))
+    for i in range(size[0]):
+        r0, r1 = (i * x.shape[2]) // size[0], math.ceil((i + 1) * x.shape[2] / size[0])
+        for j in range(size[1]):
+            c0, c1 = (j * x.shape[3]) // size[1], math.ceil((j + 1) * x.shape[3] / size[1])
+            y[:, :, i, j] = x[:, :, r0:r1, c0:c1].astype(np.float64).mean((2, 3))
+    return y.astype(x.dtype)
+
+
+def Dist(*shape, layout="C", diff=True) -> Arg:
+    """Distinct values: no ties for max pooling's argmax."""
+    return Arg(tuple(shape), distinct, layout, None, diff)
+
+
+CONV = [
+    OpCase("conv2d", tf.ops.conv2d, np_conv2d,
+           (S(A(2, 4, 6, 5), A(6, 4, 3, 3)),
+            S(A(1, 4, 6, 5), A(4, 4, 3, 2), stride=2, padding=1),
+            S(A(3, 2, 6, 5), A(3, 2, 2, 3), dilation=2, padding=(2, 1)),
+            S(A(2, 4, 6, 5), A(6, 2, 3, 3), groups=2, padding=1),
+            S(A(2, 4, 5, 5, layout="T"), A(8, 1, 3, 3), groups=4, padding="same"),
+            S(A(2, 3, 5, 6, layout="step"), A(4, 3, 2, 2), stride=(1, 2),
+              padding=((1, 0), (0, 2))),
+            S(A(2, 4, 6, 5), A(4, 4, 3, 2, layout="T"), padding="same", dilation=2)),
+           atol=1e-5),  # float32 sums of up to 36 products of values in [-2, 2]
+    OpCase("conv2d_grad_input", conv2d_grad_input, np_conv2d_grad_input,
+           (S(A(1, 4, 3, 3), A(4, 4, 3, 2), Ref(1, 4, 6, 5), stride=2, padding=1),
+            S(A(2, 6, 4, 3, layout="T"), A(6, 2, 3, 3), Ref(2, 4, 6, 5), groups=2),
+            S(A(3, 4, 3, 3, layout="step"), A(4, 1, 3, 3), Ref(3, 4, 5, 5), groups=4,
+              stride=2, padding=1),
+            S(A(2, 2, 6, 3), A(2, 3, 2, 2), Ref(2, 3, 6, 5), dilation=2, padding=(1, 0)),
+            S(A(2, 3, 2, 2), A(3, 2, 3, 2), Ref(2, 2, 6, 5), stride=2)),
+           atol=1e-5),
+    OpCase("conv2d_grad_weight", conv2d_grad_weight, np_conv2d_grad_weight,
+           (S(A(1, 4, 6, 5), A(1, 4, 3, 3), Ref(4, 4, 3, 2), stride=2, padding=1),
+            S(A(2, 4, 6, 5, layout="T"), A(2, 6, 4, 3), Ref(6, 2, 3, 3), groups=2),
+            S(A(3, 4, 5, 5), A(3, 4, 3, 3, layout="step"), Ref(4, 1, 3, 3), groups=4,
+              stride=2, padding=1),
+            S(A(2, 3, 6, 5), A(2, 2, 6, 3), Ref(2, 3, 2, 2), dilation=2, padding=(1, 0)),
+            S(A(2, 2, 6, 5), A(2, 3, 2, 2), Ref(3, 2, 3, 2), stride=2)),
+           atol=1e-5),
+    OpCase("max_pool2d", tf.ops.max_pool2d, np_max_pool2d,
+           (S(Dist(2, 3, 6, 5), kernel_size=2),
+            S(Dist(1, 2, 7, 6), kernel_size=3, stride=2, padding=1),
+            S(Dist(3, 2, 5, 6, layout="T"), kernel_size=(3, 2), stride=(2, 1),
+              ceil_mode=True),
+            S(Dist(2, 2, 7, 6), kernel_size=2, stride=1, dilation=2),
+            S(Dist(2, 2, 6, 6, layout="step"), kernel_size=3, stride=2, padding=1,
+              ceil_mode=True),
+            S(Dist(2, 2, 5, 5), kernel_size=3, stride=2, padding="same"))),
+    OpCase("max_pool2d_grad", max_pool2d_grad, np_max_pool2d_grad,
+           (S(A(2, 3, 3, 2), Dist(2, 3, 6, 5, diff=False), kernel_size=2),
+            S(A(2, 2, 5, 4), Dist(2, 2, 7, 6, diff=False), kernel_size=2, stride=1,
+              dilation=2),
+            S(A(1, 2, 4, 4, layout="T"), Dist(1, 2, 6, 6, diff=False), kernel_size=3,
+              stride=2, padding=1, ceil_mode=True),
+            S(A(2, 2, 3, 3), Dist(2, 2, 5, 5, diff=False), kernel_size=3, stride=2,
+              padding="same"))),
+    OpCase("max_pool2d_select", max_pool2d_select, np_max_pool2d_select,
+           (S(A(2, 3, 6, 5), Dist(2, 3, 6, 5, diff=False), kernel_size=2),
+            S(A(1, 2, 7, 6, layout="step"), Dist(1, 2, 7, 6, diff=False), kernel_size=3,
+              stride=2, padding=1),
+            S(A(2, 2, 5, 5), Dist(2, 2, 5, 5, layout="T", diff=False), kernel_size=3,
+              stride=2, padding="same"))),
+    OpCase("avg_pool2d", tf.ops.avg_pool2d, np_avg_pool2d,
+           (S(A(2, 3, 6, 5), kernel_size=2),
+            S(A(1, 2, 7, 6), kernel_size=3, stride=2, padding=1),
+            S(A(3, 2, 5, 6, layout="T"), kernel_size=(3, 2), stride=(2, 1), padding=1,
+              ceil_mode=True),
+            S(A(2, 2, 6, 6, layout="step"), kernel_size=3, stride=2, padding=1,
+              ceil_mode=True, count_include_pad=False),
+            S(A(2, 2, 5, 5), kernel_size=3, stride=2, padding="same",
+              count_include_pad=False))),
+    OpCase("avg_pool2d_grad", avg_pool2d_grad, np_avg_pool2d_grad,
+           (S(A(2, 3, 3, 2), Ref(2, 3, 6, 5), kernel_size=2),
+            S(A(1, 2, 4, 3), Ref(1, 2, 7, 6), kernel_size=3, stride=2, padding=1),
+            S(A(2, 2, 4, 4, layout="T"), Ref(2, 2, 6, 6), kernel_size=3, stride=2,
+              padding=1, ceil_mode=True, count_include_pad=False),
+            S(A(2, 2, 3, 3), Ref(2, 2, 5, 5), kernel_size=3, stride=2, padding="same",
+              count_include_pad=False))),
+    OpCase("adaptive_avg_pool2d", tf.ops.adaptive_avg_pool2d, np_adaptive_avg_pool2d,
+           (S(A(2, 3, 6, 4), output_size=(3, 2)),
+            S(A(2, 3, 7, 5), output_size=(3, 4)),
+            S(A(1, 2, 5, 6, layout="T"), output_size=(None, 4)),
+            S(A(2, 2, 5, 5), output_size=1)),
+           dynamic=False, sugar=True),  # the windows depend on the static spatial size
+]
+
+# ==== end of CONV ===========================================================================
+
+TABLE: list[OpCase] = MATH + REDUCE + LINALG + SHAPE + INDEXING + NN + CREATION + TORCH + CONV
 
 # Registered ops that the table cannot drive, and the test in test_ops.py that covers each.
 COVERED_ELSEWHERE = {

@@ -1,4 +1,5 @@
 """Every op, one class each, grouped by kind; and the functions that apply them."""
+from .conv import conv2d
 from .creation import (one_hot, ones_like, random_mask, random_normal, random_uniform,
                        truncated_normal, zeros_like)
 from .indexing import gather, setitem, take
@@ -8,6 +9,7 @@ from .math import (abs, add, cast, clamp, cos, divide, equal, erf, exp, greater,
                    multiply, negative, not_equal, pow, relu, sigmoid, sign, sin, sqrt, square,
                    subtract, tanh, where)
 from .nn import log_softmax, softmax, softmax_cross_entropy, sparse_softmax_cross_entropy
+from .pool import adaptive_avg_pool2d, avg_pool2d, max_pool2d
 from .reduce import (argmax, argmin, logsumexp, reduce_max, reduce_mean, reduce_min,
                      reduce_sum, var)
 from .shape import (broadcast_to, chunk, concat, contiguous, copy, expand, expand_dims,

@@ -1,3 +1,4 @@
 """NumPy kernels: the complete reference backend. Importing this package fills `KERNELS`."""
-from . import creation, indexing, linalg, math, nn, reduce, shape, special, state  # noqa: F401
+from . import (conv, creation, indexing, linalg, math, nn, pool, reduce,  # noqa: F401
+               shape, special, state)
 from .registry import KERNELS, kernel  # noqa: F401

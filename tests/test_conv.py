@@ -1,0 +1,393 @@
+"""Convolution and pooling against PyTorch (forward, backward, double backward) over a grid
+of stride / padding / dilation / groups / ceil_mode / count_include_pad; the TF1 functions
+(NHWC, SAME / VALID) against NumPy references; errors that name the shapes.
+
+The op table (tests/op_table.py, CONV section) already checks every op's gradients against
+numbers in float64, to second order and in forward mode; this file pins the semantics.
+"""
+from __future__ import annotations
+
+import itertools
+import math
+import zlib
+
+import numpy as np
+import pytest
+
+import tinyflow as tf
+from tinyflow.nn import tf_functions as tfn
+from tinyflow.ops import adaptive_avg_pool2d, avg_pool2d, conv2d, max_pool2d
+
+RTOL, ATOL = 1e-5, 1e-5
+
+
+def _close(got, want, what=""):
+    """float32 against PyTorch's (or NumPy's float64) float32 results."""
+    np.testing.assert_allclose(got, np.asarray(want), rtol=RTOL, atol=ATOL, err_msg=what)
+
+
+def _seeded(*key) -> np.random.Generator:
+    return np.random.default_rng(zlib.crc32(repr(key).encode()))
+
+
+def _rand(rng, *shape):
+    return rng.standard_normal(shape).astype(np.float32)
+
+
+def _ours_and_torch(fn, torch_fn, arrays, rng):
+    """Forward values and input gradients (for a random output weighting) of both."""
+    torch = pytest.importorskip("torch")
+    ours = [tf.Tensor(a, requires_grad=True) for a in arrays]
+    theirs = [torch.tensor(a, requires_grad=True) for a in arrays]
+    y, y_t = fn(*ours), torch_fn(*theirs)
+    assert y.shape == tuple(y_t.shape)
+    weights = _rand(rng, *y.shape)
+    tf.reduce_sum(y * weights).backward()
+    (y_t * torch.tensor(weights)).sum().backward()
+    return ([y.numpy()] + [t.grad.numpy() for t in ours],
+            [y_t.detach().numpy()] + [t.grad.numpy() for t in theirs])
+
+
+def _check(fn, torch_fn, arrays, seed=0):
+    got, want = _ours_and_torch(fn, torch_fn, arrays, np.random.default_rng(seed + 1))
+    for k, (g, w) in enumerate(zip(got, want)):
+        _close(g, w, "output" if k == 0 else f"gradient of input {k - 1}")
+
+
+# ---- conv2d ------------------------------------------------------------------------------
+
+CONV_GRID = [
+    dict(stride=s, padding=p, dilation=d, groups=g)
+    for s, p, d, g in itertools.product((1, 2, (2, 1)), (0, 1, (2, 1), "valid"), (1, 2, (1, 2)),
+                                        (1, 2, 6))
+] + [dict(stride=1, padding="same", dilation=d, groups=g)
+     for d, g in itertools.product((1, 2, (2, 3)), (1, 3))]
+
+
+@pytest.mark.filterwarnings("ignore:Using padding='same'")  # torch pads a copy: fine here
+@pytest.mark.parametrize("attrs", CONV_GRID, ids=lambda a: "-".join(map(str, a.values())))
+def test_conv2d_matches_torch(attrs):
+    F = pytest.importorskip("torch.nn.functional")
+    rng = _seeded(attrs)
+    groups = attrs["groups"]
+    x = _rand(rng, 3, 6, 9, 8)
+    w = _rand(rng, 2 * groups if groups > 1 else 4, 6 // groups, 3, 2)
+    _check(lambda a, b: conv2d(a, b, **attrs), lambda a, b: F.conv2d(a, b, None, **attrs),
+           [x, w])
+
+
+def test_conv2d_asymmetric_padding_matches_torch_pad_then_conv():
+    torch = pytest.importorskip("torch")
+    F = torch.nn.functional
+    rng = np.random.default_rng(3)
+    x, w = _rand(rng, 2, 3, 7, 6), _rand(rng, 4, 3, 3, 3)
+    _check(lambda a, b: conv2d(a, b, stride=2, padding=((0, 2), (1, 0))),
+           lambda a, b: F.conv2d(F.pad(a, (1, 0, 0, 2)), b, stride=2), [x, w])
+
+
+def test_conv2d_non_contiguous_inputs():
+    F = pytest.importorskip("torch.nn.functional")
+    rng = np.random.default_rng(4)
+    x = np.transpose(_rand(rng, 7, 8, 5, 2), (3, 2, 1, 0))  # [2, 5, 8, 7], a transposed view
+    w = _rand(rng, 6, 5, 3, 6)[:, :, :, ::2]  # every other column
+    assert not x.flags.c_contiguous and not w.flags.c_contiguous
+    _check(lambda a, b: conv2d(a, b, padding=1), lambda a, b: F.conv2d(a, b, padding=1),
+           [x, w])
+
+
+@pytest.mark.parametrize("attrs", [dict(stride=2, padding=1), dict(dilation=2, groups=2),
+                                   dict(padding="same", groups=4)])
+def test_conv2d_double_backward_matches_torch(attrs):
+    """d/d(x, w) of <grad_x, v> + <grad_w, u>: exercises both gradient ops' vjps."""
+    torch = pytest.importorskip("torch")
+    F = torch.nn.functional
+    rng = np.random.default_rng(5)
+    x, w = _rand(rng, 2, 4, 7, 6), _rand(rng, 4, 4 // attrs.get("groups", 1), 3, 3)
+    ours = [tf.Tensor(a, requires_grad=True) for a in (x, w)]
+    theirs = [torch.tensor(a, requires_grad=True) for a in (x, w)]
+    y, y_t = conv2d(*ours, **attrs), F.conv2d(*theirs, **attrs)
+    weights = _rand(rng, *y.shape)
+    v, u = _rand(rng, *x.shape), _rand(rng, *w.shape)
+    gx, gw = tf.gradients(tf.reduce_sum(y * weights), ours)
+    second = tf.gradients(tf.reduce_sum(gx * v) + tf.reduce_sum(gw * u), ours)
+    gx_t, gw_t = torch.autograd.grad((y_t * torch.tensor(weights)).sum(), theirs,
+                                     create_graph=True)
+    second_t = torch.autograd.grad((gx_t * torch.tensor(v)).sum() +
+                                   (gw_t * torch.tensor(u)).sum(), theirs)
+    for got, want in zip(second, second_t):
+        _close(got.numpy(), want.numpy())
+
+
+def test_conv2d_symbolic_matches_eager():
+    rng = np.random.default_rng(6)
+    x, w = _rand(rng, 2, 3, 6, 6), _rand(rng, 4, 3, 3, 3)
+    with tf.Graph().as_default(), tf.Session() as sess:
+        px = tf.placeholder(tf.float32, (None, 3, None, None))
+        pw = tf.placeholder(tf.float32, (4, 3, 3, 3))
+        y = conv2d(px, pw, stride=2, padding="valid")
+        assert y.shape == (None, 4, None, None)
+        value = sess.run(y, {px: x, pw: w})
+    _close(value, conv2d(x, w, stride=2).numpy())
+
+
+# ---- pooling -----------------------------------------------------------------------------
+
+MAX_GRID = [dict(kernel_size=k, stride=s, padding=p, dilation=d, ceil_mode=c)
+            for k, s, p, d, c in itertools.product((2, 3, (3, 2)), (None, 1, 2, (2, 1)),
+                                                   (0, 1), (1, 2), (False, True))
+            if not (p == 1 and k == (3, 2))]  # padding must be at most half the kernel
+
+
+@pytest.mark.parametrize("attrs", MAX_GRID, ids=lambda a: "-".join(map(str, a.values())))
+def test_max_pool2d_matches_torch(attrs):
+    F = pytest.importorskip("torch.nn.functional")
+    rng = _seeded(attrs)
+    x = _rand(rng, 2, 3, 9, 8)
+    _check(lambda a: max_pool2d(a, **attrs), lambda a: F.max_pool2d(a, **attrs), [x])
+
+
+def test_max_pool2d_ties_route_to_the_first_maximum_and_overlaps_add_up():
+    torch = pytest.importorskip("torch")
+    x = np.zeros((1, 1, 4, 4), np.float32)
+    x[0, 0, 1, 1] = x[0, 0, 1, 2] = 1.0  # a tie inside overlapping windows
+    _check(lambda a: max_pool2d(a, 3, stride=1),
+           lambda a: torch.nn.functional.max_pool2d(a, 3, stride=1), [x])
+
+
+AVG_GRID = [dict(kernel_size=k, stride=s, padding=p, ceil_mode=c, count_include_pad=i)
+            for k, s, p, c, i in itertools.product((2, 3, (3, 2)), (None, 1, 2, (2, 1)), (0, 1),
+                                                   (False, True), (True, False))
+            if not (p == 1 and k == (3, 2))]
+
+
+@pytest.mark.parametrize("attrs", AVG_GRID, ids=lambda a: "-".join(map(str, a.values())))
+def test_avg_pool2d_matches_torch(attrs):
+    F = pytest.importorskip("torch.nn.functional")
+    rng = _seeded(attrs)
+    x = _rand(rng, 2, 3, 9, 8)
+    _check(lambda a: avg_pool2d(a, **attrs), lambda a: F.avg_pool2d(a, **attrs), [x])
+
+
+@pytest.mark.parametrize("size", [(3, 4), (4, 3), (5, 7), 1, (9, 8), (2, None), (6, 5)])
+def test_adaptive_avg_pool2d_matches_torch(size):
+    F = pytest.importorskip("torch.nn.functional")
+    x = _rand(np.random.default_rng(7), 2, 3, 9, 8)
+    _check(lambda a: adaptive_avg_pool2d(a, size), lambda a: F.adaptive_avg_pool2d(a, size),
+           [x])
+
+
+@pytest.mark.parametrize("which", ["max", "avg"])
+def test_pool_double_backward_matches_torch(which):
+    torch = pytest.importorskip("torch")
+    F = torch.nn.functional
+    pool_ours = {"max": max_pool2d, "avg": avg_pool2d}[which]
+    pool_torch = {"max": F.max_pool2d, "avg": F.avg_pool2d}[which]
+    rng = np.random.default_rng(8)
+    x, v = _rand(rng, 2, 3, 7, 6), _rand(rng, 2, 3, 7, 6)
+    xt, xt_t = tf.Tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    y, y_t = pool_ours(xt, 3, 2, 1, ceil_mode=True), pool_torch(xt_t, 3, 2, 1, ceil_mode=True)
+    weights = _rand(rng, *y.shape)
+    w = tf.Tensor(weights, requires_grad=True)
+    w_t = torch.tensor(weights, requires_grad=True)
+    (g,) = tf.gradients(tf.reduce_sum(y * w), [xt])
+    (g_t,) = torch.autograd.grad((y_t * w_t).sum(), [xt_t], create_graph=True)
+    (gw,) = tf.gradients(tf.reduce_sum(g * v), [w])  # d<grad, v>/d(output weights)
+    (gw_t,) = torch.autograd.grad((g_t * torch.tensor(v)).sum(), [w_t])
+    _close(gw.numpy(), gw_t.numpy())
+
+
+# ---- TF1 functions (NHWC) against NumPy --------------------------------------------------
+
+def _tf_pads(size, k, s, d, padding):
+    if padding == "VALID":
+        return (0, 0)
+    total = max((math.ceil(size / s) - 1) * s + (k - 1) * d + 1 - size, 0)
+    return (total // 2, total - total // 2)
+
+
+def _np_tf_windows(x, ksize, strides, padding, dilations=(1, 1), fill=0.0):
+    """x [N, H, W, C] padded as TF pads it, and each output pixel's window [N, kh, kw, C]."""
+    pads = [_tf_pads(x.shape[1 + i], ksize[i], strides[i], dilations[i], padding)
+            for i in (0, 1)]
+    xp = np.pad(x.astype(np.float64), [(0, 0)] + pads + [(0, 0)], constant_values=fill)
+    span = [dilations[i] * (ksize[i] - 1) + 1 for i in (0, 1)]
+    out = [(xp.shape[1 + i] - span[i]) // strides[i] + 1 for i in (0, 1)]
+    for oh in range(out[0]):
+        for ow in range(out[1]):
+            r, c = oh * strides[0], ow * strides[1]
+            yield oh, ow, out, xp[:, r:r + span[0]:dilations[0], c:c + span[1]:dilations[1]]
+
+
+def np_tf_conv2d(x, f, strides, padding, dilations=(1, 1)):
+    y = None
+    for oh, ow, out, win in _np_tf_windows(x, f.shape[:2], strides, padding, dilations):
+        if y is None:
+            y = np.zeros((x.shape[0],) + tuple(out) + (f.shape[3],))
+        y[:, oh, ow] = np.einsum("nhwc,hwco->no", win, f)
+    return y
+
+
+def np_tf_pool(x, ksize, strides, padding, kind):
+    y = None
+    ones = np.ones((1,) + x.shape[1:3] + (1,))
+    counts = {(oh, ow): win.sum()
+              for oh, ow, _, win in _np_tf_windows(ones, ksize, strides, padding)}
+    fill = -np.inf if kind == "max" else 0.0
+    for oh, ow, out, win in _np_tf_windows(x, ksize, strides, padding, fill=fill):
+        if y is None:
+            y = np.zeros((x.shape[0],) + tuple(out) + (x.shape[3],))
+        y[:, oh, ow] = win.max((1, 2)) if kind == "max" else win.sum((1, 2)) / counts[oh, ow]
+    return y
+
+
+TF_GRID = [(hw, k, s, p) for hw, k, s, p in itertools.product(
+    ((7, 7), (8, 5), (5, 6)), ((3, 3), (2, 2), (4, 3), (1, 1)), (1, 2, 3), ("SAME", "VALID"))]
+
+
+@pytest.mark.parametrize("hw,k,s,padding", TF_GRID)
+def test_tf_conv2d_matches_numpy(hw, k, s, padding):
+    rng = _seeded(hw, k, s, padding)
+    x, f = _rand(rng, 2, *hw, 3), _rand(rng, *k, 3, 4)
+    y = tfn.conv2d(x, f, strides=[1, s, s, 1], padding=padding)
+    _close(y.numpy(), np_tf_conv2d(x, f, (s, s), padding))
+
+
+@pytest.mark.parametrize("dilations", [(2, 2), (1, 3)])
+@pytest.mark.parametrize("padding", ["SAME", "VALID"])
+def test_tf_conv2d_dilated_matches_numpy(dilations, padding):
+    rng = np.random.default_rng(9)
+    x, f = _rand(rng, 2, 9, 8, 3), _rand(rng, 3, 2, 3, 2)
+    y = tfn.conv2d(x, f, [1, 1, 1, 1], padding, dilations=[1, *dilations, 1])
+    _close(y.numpy(), np_tf_conv2d(x, f, (1, 1), padding, dilations))
+
+
+def test_tf_conv2d_nchw_explicit_padding_and_gradients_in_a_session():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(10)
+    x, f = _rand(rng, 2, 3, 7, 6), _rand(rng, 3, 2, 3, 4)  # NCHW input, HWIO filter
+    with tf.Graph().as_default(), tf.Session() as sess:
+        px = tf.placeholder(tf.float32, (None, 3, 7, 6))
+        pf = tf.placeholder(tf.float32, (3, 2, 3, 4))
+        y = tfn.conv2d(px, pf, [1, 1, 2, 2], [[0, 0], [0, 0], [2, 1], [0, 1]],
+                       data_format="NCHW", name="conv")
+        assert y.shape == (None, 4, 4, 3)
+        grads = tf.gradients(tf.reduce_sum(y * y), [px, pf])
+        got = sess.run([y] + grads, {px: x, pf: f})
+    xt = torch.tensor(x, requires_grad=True)
+    ft = torch.tensor(f, requires_grad=True)
+    yt = torch.nn.functional.conv2d(torch.nn.functional.pad(xt, (0, 1, 2, 1)),
+                                    ft.permute(3, 2, 0, 1), stride=2)
+    (yt * yt).sum().backward()
+    for g, w in zip(got, [yt.detach(), xt.grad, ft.grad]):
+        _close(g, w.numpy())
+
+
+def test_tf_conv2d_grouped_filter():
+    rng = np.random.default_rng(11)
+    x, f = _rand(rng, 1, 5, 5, 4), _rand(rng, 3, 3, 2, 6)  # 2 groups of 2 input channels
+    y = tfn.conv2d(x, f, 1, "SAME").numpy()
+    want = np.concatenate([np_tf_conv2d(x[..., 2 * g:2 * g + 2], f[..., 3 * g:3 * g + 3],
+                                        (1, 1), "SAME") for g in (0, 1)], axis=-1)
+    _close(y, want)
+
+
+POOL_GRID = [(hw, k, s, p) for hw, k, s, p in itertools.product(
+    ((7, 7), (8, 5), (6, 6)), ((2, 2), (3, 3), (3, 2)), (1, 2, 3), ("SAME", "VALID"))]
+
+
+@pytest.mark.parametrize("hw,k,s,padding", POOL_GRID)
+@pytest.mark.parametrize("kind", ["max", "avg"])
+def test_tf_pool_matches_numpy(hw, k, s, padding, kind):
+    rng = _seeded(hw, k, s, padding, kind)
+    x = _rand(rng, 2, *hw, 3)
+    fn = tfn.max_pool if kind == "max" else tfn.avg_pool
+    y = fn(x, ksize=[1, *k, 1], strides=[1, s, s, 1], padding=padding)
+    _close(y.numpy(), np_tf_pool(x, k, (s, s), padding, kind))
+
+
+def test_tf_avg_pool_same_divides_by_the_valid_count():
+    x = np.ones((1, 3, 3, 1), np.float32)
+    y = tfn.avg_pool(x, [1, 2, 2, 1], [1, 2, 2, 1], "SAME").numpy()
+    np.testing.assert_array_equal(y, np.ones((1, 2, 2, 1)))  # not 1/2 or 1/4 at the edges
+
+
+def test_tf_pool_nchw_and_gradient():
+    rng = np.random.default_rng(12)
+    x = _rand(rng, 2, 3, 5, 5)
+    xt = tf.Tensor(x, requires_grad=True)
+    y = tfn.max_pool(xt, [1, 1, 3, 3], [1, 1, 2, 2], "SAME", data_format="NCHW")
+    want = np_tf_pool(x.transpose(0, 2, 3, 1), (3, 3), (2, 2), "SAME", "max")
+    _close(y.numpy(), want.transpose(0, 3, 1, 2))
+    tf.reduce_sum(y).backward()
+    assert xt.grad.numpy().sum() == y.numpy().size  # each window routes its 1 once
+
+
+def test_tf_bias_add():
+    rng = np.random.default_rng(13)
+    x, b = _rand(rng, 2, 3, 4, 5), _rand(rng, 5)
+    _close(tfn.bias_add(x, b).numpy(), x + b)
+    xc, bc = _rand(rng, 2, 5, 3, 4), _rand(rng, 5)
+    _close(tfn.bias_add(xc, bc, data_format="NCHW").numpy(), xc + bc[:, None, None])
+    with pytest.raises(ValueError, match="does not match"):
+        tfn.bias_add(x, _rand(rng, 4))
+
+
+def test_tf_batch_normalization():
+    rng = np.random.default_rng(14)
+    x = _rand(rng, 4, 3, 5)
+    mean, var = x.mean((0, 1)), x.var((0, 1))
+    offset, scale = _rand(rng, 5), _rand(rng, 5)
+    want = (x - mean) / np.sqrt(var + 1e-3) * scale + offset
+    _close(tfn.batch_normalization(x, mean, var, offset, scale, 1e-3).numpy(), want)
+    _close(tfn.batch_normalization(x, mean, var, None, None, 1e-3).numpy(),
+           (x - mean) / np.sqrt(var + 1e-3))
+
+
+def test_tf_dropout_scales_and_redraws_each_run():
+    with tf.Graph().as_default(), tf.Session() as sess:
+        p = tf.placeholder(tf.float32, (200, 100))
+        y = tfn.dropout(p, keep_prob=0.8)
+        ones = np.ones((200, 100), np.float32)
+        a, b = sess.run(y, {p: ones}), sess.run(y, {p: ones})
+    assert set(np.unique(a)) <= {0.0, np.float32(1 / 0.8)}
+    assert abs((a > 0).mean() - 0.8) < 0.02 and not np.array_equal(a, b)
+    x = tf.Tensor(np.ones((50, 40), np.float32), requires_grad=True)
+    y = tfn.dropout(x, rate=0.5, noise_shape=[50, 1])
+    rows = y.numpy()
+    assert all(len(set(r)) == 1 for r in rows)  # one draw per row, shared along it
+    tf.reduce_sum(y).backward()
+    np.testing.assert_array_equal(x.grad.numpy(), rows)
+    assert tfn.dropout(x, keep_prob=1.0) is x
+    with pytest.raises(ValueError):
+        tfn.dropout(x)
+
+
+# ---- errors name the shapes --------------------------------------------------------------
+
+@pytest.mark.parametrize("x_shape,w_shape,kwargs,message", [
+    ((2, 4, 6, 6), (6, 3, 3, 3), {}, r"input .*4 channels but weight .*expects 3"),
+    ((2, 4, 6, 6), (6, 2, 3, 3), dict(groups=3), r"not divisible by groups=3"),
+    ((2, 6, 6, 6), (4, 2, 3, 3), dict(groups=3), r"4 output channels, not divisible"),
+    ((2, 4, 4, 4), (6, 4, 5, 3), {}, r"kernel 5x3 .* larger than the padded input: 4x4"),
+    ((2, 4, 4, 4), (6, 4, 3, 3), dict(dilation=2), r"larger than the padded input"),
+    ((2, 4, 4), (6, 4, 3, 3), {}, r"must be 4-D"),
+])
+def test_conv2d_errors_name_the_shapes(x_shape, w_shape, kwargs, message):
+    with pytest.raises(tf.ShapeError, match=message) as info:
+        conv2d(np.zeros(x_shape, np.float32), np.zeros(w_shape, np.float32), **kwargs)
+    assert "conv2d" in str(info.value) and str(x_shape) in str(info.value)
+
+
+def test_pool_and_padding_errors():
+    x = np.zeros((1, 2, 5, 5), np.float32)
+    with pytest.raises(ValueError, match="at most half"):
+        max_pool2d(x, 2, padding=2)
+    with pytest.raises(tf.ShapeError, match="larger than the padded input"):
+        avg_pool2d(x, 6)
+    with pytest.raises(ValueError, match="strided"):
+        conv2d(x, np.zeros((2, 2, 3, 3), np.float32), stride=2, padding="same")
+    with pytest.raises(ValueError, match="SAME"):
+        tfn.conv2d(np.zeros((1, 5, 5, 2), np.float32), np.zeros((3, 3, 2, 2), np.float32),
+                   1, "FULL")
+    with pytest.raises(tf.DTypeError):
+        conv2d(np.zeros((1, 2, 5, 5), np.int32), np.zeros((2, 2, 3, 3), np.int32))

@@ -1,0 +1,201 @@
+"""TF1's `tf.nn` functions: softmax, activations and the fused cross-entropies (TF
+spellings: `axis`, `labels=`/`logits=`); conv2d, pooling, bias_add, dropout and
+batch_normalization (NHWC by default). PyTorch's F.* live in nn/functional.py."""
+from .. import ops as _ops
+from ..core.op import apply as _apply
+from ..core.op import as_tensor as _as_tensor
+from ..ops import conv as _conv
+from ..ops import pool as _pool
+from ..ops.math import relu, sigmoid, tanh
+from ..ops.nn import log_softmax, softmax
+from ..ops.nn import softmax_cross_entropy as _softmax_cross_entropy
+from ..ops.nn import sparse_softmax_cross_entropy as _sparse_softmax_cross_entropy
+
+__all__ = ["log_softmax", "relu", "sigmoid", "softmax", "softmax_cross_entropy_with_logits",
+           "softmax_cross_entropy_with_logits_v2", "sparse_softmax_cross_entropy_with_logits",
+           "tanh"]
+
+
+def softmax_cross_entropy_with_logits(_sentinel=None, labels=None, logits=None, dim=-1,
+                                      name=None, axis=None):
+    """Per-example cross-entropy of `logits` against class probabilities `labels`."""
+    if _sentinel is not None or labels is None or logits is None:
+        raise ValueError("softmax_cross_entropy_with_logits: call it with named arguments "
+                         "labels=... and logits=...")
+    axis = dim if axis is None else axis
+    if axis not in (-1, None) and axis != getattr(logits, "ndim", -1) - 1:
+        raise ValueError("softmax_cross_entropy_with_logits: only the last axis is supported")
+    return _softmax_cross_entropy(labels, logits, name=name)
+
+
+softmax_cross_entropy_with_logits_v2 = softmax_cross_entropy_with_logits
+
+
+def sparse_softmax_cross_entropy_with_logits(_sentinel=None, labels=None, logits=None,
+                                             name=None):
+    """Per-example cross-entropy of `logits` against integer class ids `labels`."""
+    if _sentinel is not None or labels is None or logits is None:
+        raise ValueError("sparse_softmax_cross_entropy_with_logits: call it with named "
+                         "arguments labels=... and logits=...")
+    return _sparse_softmax_cross_entropy(labels, logits, name=name)
+
+
+# ---- convolution, pooling, bias, dropout, batch normalization (NHWC by default) ------------
+# TF layouts are NHWC input and HWIO filters; the ops are NCHW / OIHW (PyTorch's), so these
+# transpose in and out (views) and pass TF's padding as the ops' "same" mode, which is TF's
+# asymmetric SAME rule (the odd pixel after) for any stride.
+
+__all__ += ["avg_pool", "batch_normalization", "bias_add", "conv2d", "dropout", "max_pool"]
+
+
+def _layout(data_format: str) -> str:
+    if data_format not in ("NHWC", "NCHW"):
+        raise ValueError(f"data_format must be 'NHWC' or 'NCHW', got {data_format!r}")
+    return data_format
+
+
+def _dims(data_format: str) -> tuple:
+    """Positions of height, width and channels in a 4-D shape of `data_format`."""
+    return (1, 2, 3) if data_format == "NHWC" else (2, 3, 1)
+
+
+def _hw(value, data_format: str, what: str) -> tuple:
+    """TF's strides, ksize or dilations (an int, or 1, 2 or 4 numbers) as (height, width)."""
+    if isinstance(value, int):
+        return (value, value)
+    value = [int(v) for v in value]
+    if len(value) in (1, 2):
+        return (value[0], value[-1])
+    if len(value) != 4:
+        raise ValueError(f"{what} must be an int or a list of 1, 2 or 4 ints, got {value}")
+    h, w, c = _dims(data_format)
+    if value[0] != 1 or value[c] != 1:
+        raise ValueError(f"{what} {value}: the batch and channel entries must be 1")
+    return (value[h], value[w])
+
+
+def _tf_padding(padding, data_format: str, explicit_ok: bool = True):
+    """'SAME' / 'VALID', or (conv2d) explicit [[0, 0], [top, bottom], [left, right], [0, 0]]."""
+    if isinstance(padding, str):
+        if padding.upper() not in ("SAME", "VALID"):
+            raise ValueError(f"padding must be 'SAME' or 'VALID', got {padding!r}")
+        return _conv.padding_attr(padding.lower())
+    pairs = [tuple(int(p) for p in pair) for pair in padding] if explicit_ok else []
+    if len(pairs) != 4:
+        raise ValueError(f"padding must be 'SAME', 'VALID' or 4 (before, after) pairs, got "
+                         f"{padding!r}")
+    h, w, c = _dims(data_format)
+    if any(pairs[0]) or any(pairs[c]):
+        raise ValueError(f"padding {padding}: the batch and channel dims cannot be padded")
+    return _conv.padding_attr((pairs[h], pairs[w]))
+
+
+def _apply_nchw(op, x, data_format, name, *more):
+    """Apply an NCHW op to x in `data_format`, and give back that format."""
+    if data_format == "NCHW":
+        return _apply(op, x, *more, name=name)
+    out = _apply(op, _ops.transpose(x, (0, 3, 1, 2)), *more)
+    return _ops.transpose(out, (0, 2, 3, 1), name=name)
+
+
+def conv2d(input, filter=None, strides=None, padding=None, use_cudnn_on_gpu=True,
+           data_format="NHWC", dilations=None, name=None, filters=None):
+    """tf.nn.conv2d: input [N, H, W, C] (or NCHW), filter [kH, kW, C / groups, O].
+
+    A filter with fewer input channels than the input makes a grouped convolution, as in
+    TF2; `use_cudnn_on_gpu` is accepted and ignored.
+    """
+    data_format = _layout(data_format)
+    x = _as_tensor(input)
+    filt = _as_tensor(filter if filter is not None else filters)
+    if strides is None or padding is None:
+        raise ValueError("conv2d: strides and padding are required")
+    groups = 1
+    channels = x.shape[_dims(data_format)[2]] if x.ndim == 4 else None
+    per_group = filt.shape[2] if filt.ndim == 4 else None
+    if channels and per_group and channels != per_group and channels % per_group == 0:
+        groups = channels // per_group
+    op = _conv.Conv2d(stride=_hw(strides, data_format, "strides"),
+                      padding=_tf_padding(padding, data_format),
+                      dilation=_hw(dilations or 1, data_format, "dilations"), groups=groups)
+    return _apply_nchw(op, x, data_format, name, _ops.transpose(filt, (3, 2, 0, 1)))
+
+
+def _pool2d(op_cls, value, ksize, strides, padding, data_format, name, **attrs):
+    data_format = _layout(data_format)
+    op = op_cls(kernel=_hw(ksize, data_format, "ksize"),
+                stride=_hw(strides, data_format, "strides"),
+                padding=_tf_padding(padding, data_format, explicit_ok=False),
+                dilation=(1, 1), ceil_mode=False, **attrs)
+    return _apply_nchw(op, _as_tensor(value), data_format, name)
+
+
+def max_pool(value=None, ksize=None, strides=None, padding=None, data_format="NHWC",
+             name=None, input=None):
+    """tf.nn.max_pool: the maximum of each window; SAME padding never wins (it is -inf)."""
+    return _pool2d(_pool.MaxPool2d, value if value is not None else input, ksize, strides,
+                 padding, data_format, name)
+
+
+def avg_pool(value=None, ksize=None, strides=None, padding=None, data_format="NHWC",
+             name=None, input=None):
+    """tf.nn.avg_pool: with SAME padding a window's mean is over its input elements only
+    (TF divides by the valid count, not the window size)."""
+    return _pool2d(_pool.AvgPool2d, value if value is not None else input, ksize, strides,
+                 padding, data_format, name, count_include_pad=False)
+
+
+def bias_add(value, bias, data_format=None, name=None):
+    """value + bias along the channel dim: the last one, or dim 1 for 'NC...' formats."""
+    x, b = _as_tensor(value), _as_tensor(bias)
+    if b.ndim != 1:
+        raise ValueError(f"bias_add: bias must be 1-D, got shape {b.shape}")
+    channels_first = data_format is not None and data_format.startswith("NC")
+    if x.ndim is not None and x.ndim < 2:
+        raise ValueError(f"bias_add: value must have rank >= 2, got shape {x.shape}")
+    axis = 1 if channels_first else -1
+    c = None if x.shape is None else x.shape[axis]
+    if c is not None and b.shape[0] is not None and c != b.shape[0]:
+        raise ValueError(f"bias_add: bias of shape {b.shape} does not match the {c} channels "
+                         f"of value {x.shape}")
+    if channels_first:
+        if x.ndim is None:
+            raise ValueError("bias_add: data_format 'NC...' needs the value's rank known")
+        b = _ops.reshape(b, (-1,) + (1,) * (x.ndim - 2))
+    return _ops.add(x, b, name=name)
+
+
+def dropout(x, keep_prob=None, noise_shape=None, seed=None, name=None, rate=None):
+    """Keep each element with probability keep_prob (= 1 - rate), scaled by 1 / keep_prob.
+
+    The mask is a node of the graph when x is symbolic, so every Session.run draws anew.
+    `noise_shape` (x's rank, 1 where the mask is shared) draws one value per broadcast slice.
+    """
+    if (keep_prob is None) == (rate is None):
+        raise ValueError("dropout: give exactly one of keep_prob and rate")
+    keep = 1.0 - float(rate) if rate is not None else float(keep_prob)
+    x = _as_tensor(x)
+    if keep == 1.0:
+        return x
+    source = x
+    if noise_shape is not None:
+        noise_shape = [int(d) for d in noise_shape]
+        if x.ndim is not None and len(noise_shape) != x.ndim:
+            raise ValueError(f"dropout: noise_shape {noise_shape} must have the rank of x "
+                             f"{x.shape}")
+        source = x[tuple(slice(0, 1) if d == 1 else slice(None) for d in noise_shape)]
+    mask = _ops.random_mask(source, keep)
+    return _ops.multiply(x, mask * (1.0 / keep), name=name)
+
+
+def batch_normalization(x, mean, variance, offset, scale, variance_epsilon, name=None):
+    """(x - mean) / sqrt(variance + eps) * scale + offset, folded as TF folds it:
+    x * inv + (offset - mean * inv) with inv = scale / sqrt(variance + eps)."""
+    inv = 1.0 / _ops.sqrt(_as_tensor(variance) + variance_epsilon)
+    if scale is not None:
+        inv = inv * scale
+    shift = -_as_tensor(mean) * inv
+    if offset is not None:
+        shift = shift + offset
+    return _ops.add(_ops.multiply(x, inv), shift, name=name)
+

@@ -1,0 +1,240 @@
+"""2-D convolution (NCHW input, OIHW weight, as PyTorch) and its two gradient ops.
+
+Convolution is bilinear in (x, w), so its gradients are bilinear too: the gradient with
+respect to the input (`Conv2dGradInput`, a transposed convolution) and with respect to the
+weight (`Conv2dGradWeight`) are ops whose own vjps are convolutions or each other. That is
+what makes second order and forward mode work without any special case.
+
+The window geometry helpers here (pairs, padding, output sizes) are shared by pooling and by
+the kernels, which resolve `"same"` padding from run-time shapes.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+from ..core.op import Op, apply, as_tensor
+from ..core.tensor import Tensor
+from .math import promote
+
+SAME = "same"
+
+
+# ---- window geometry -------------------------------------------------------------------
+
+def pair(value, what: str) -> tuple:
+    """An int or a pair of ints as a pair (height, width)."""
+    if isinstance(value, int):
+        return (value, value)
+    value = tuple(int(v) for v in value)
+    if len(value) != 2:
+        raise ValueError(f"{what} must be an int or a pair of ints, got {value}")
+    return value
+
+
+def padding_attr(padding):
+    """"same", or ((top, bottom), (left, right)) from an int, a pair, a pair of pairs or
+    "valid" — one canonical form so ops compare and print the same way."""
+    if isinstance(padding, str):
+        mode = padding.lower()
+        if mode == "valid":
+            return ((0, 0), (0, 0))
+        if mode == SAME:
+            return SAME
+        raise ValueError(f"padding must be 'valid', 'same' or ints, got {padding!r}")
+    if isinstance(padding, int):
+        return ((padding, padding), (padding, padding))
+    padding = tuple(padding)
+    if len(padding) != 2:
+        raise ValueError(f"padding must be an int, a pair or two pairs, got {padding}")
+    pads = tuple((int(p), int(p)) if isinstance(p, int) else tuple(int(q) for q in p)
+                 for p in padding)
+    if any(len(p) != 2 or min(p) < 0 for p in pads):
+        raise ValueError(f"padding must be non-negative (before, after) pairs, got {padding}")
+    return pads
+
+
+def axis_pads(padding, axis: int, size: int, k: int, s: int, d: int) -> tuple:
+    """(before, after) padding of one spatial axis.
+
+    "same" is TensorFlow's rule: enough padding for ceil(size / stride) outputs, the odd
+    element after. With stride 1 that is PyTorch's padding='same' as well.
+    """
+    if padding != SAME:
+        return padding[axis]
+    total = max((-(-size // s) - 1) * s + (k - 1) * d + 1 - size, 0)
+    return (total // 2, total - total // 2)
+
+
+def axis_out(size: int, k: int, s: int, d: int, pads: tuple, ceil_mode: bool = False) -> int:
+    """Number of windows along one axis (PyTorch's rule, ceil_mode included); -1 if the
+    dilated kernel does not fit in the padded input."""
+    span = size + pads[0] + pads[1] - d * (k - 1) - 1
+    if span < 0:
+        return -1
+    out = (-(-span // s) if ceil_mode else span // s) + 1
+    if ceil_mode and (out - 1) * s >= size + pads[0]:
+        out -= 1  # the last window must start inside the input or its leading padding
+    return out
+
+
+def window_out(op, hw: tuple, khw: tuple, ceil_mode: bool = False) -> tuple:
+    """Output (height, width) of `op`'s windows over an input of spatial size `hw`, with None
+    where a size is unknown; a clear error if the kernel is larger than the padded input."""
+    out = []
+    for axis in (0, 1):
+        size, k = hw[axis], khw[axis]
+        if size is None or k is None:
+            out.append(None)
+            continue
+        s, d = op.stride[axis], op.dilation[axis]
+        pads = axis_pads(op.padding, axis, size, k, s, d)
+        n = axis_out(size, k, s, d, pads, ceil_mode)
+        if n <= 0:
+            raise ValueError(f"kernel {khw[0]}x{khw[1]} (dilation {op.dilation}) is larger "
+                             f"than the padded input: {hw[0]}x{hw[1]} padded by "
+                             f"{_pads_repr(op.padding)}")
+        out.append(n)
+    return tuple(out)
+
+
+def _pads_repr(padding) -> str:
+    return "'same'" if padding == SAME else f"{padding[0]} (rows), {padding[1]} (columns)"
+
+
+def rank4(shape, what: str) -> tuple:
+    """A rank-4 shape, all None when even the rank is unknown (the result is still 4-D)."""
+    if shape is None:
+        return (None,) * 4
+    if len(shape) != 4:
+        raise ValueError(f"{what} must be 4-D (N, C, H, W), got shape {shape}")
+    return tuple(shape)
+
+
+def check_floating(*tensors) -> None:
+    for t in tensors:
+        if not t.dtype.is_floating:
+            raise TypeError(f"needs floating-point tensors, got {t.dtype.name}")
+
+
+# ---- the ops ---------------------------------------------------------------------------
+
+class _ConvGeometry(Op):
+    """Shared by the three ops: attributes stride, padding, dilation (pairs) and groups."""
+
+    def _out_shape(self, x, w) -> tuple:
+        """(N, O, Ho, Wo) of conv2d(x, w), checking channels and groups where known."""
+        n, c, h, wd = rank4(x, "the input")
+        o, cg, kh, kw = rank4(w, "the weight")
+        groups = self.groups
+        if o is not None and o % groups:
+            raise ValueError(f"weight {w} has {o} output channels, not divisible by "
+                             f"groups={groups}")
+        if c is not None and c % groups:
+            raise ValueError(f"input {x} has {c} channels, not divisible by groups={groups}")
+        if c is not None and cg is not None and c != cg * groups:
+            raise ValueError(f"input {x} has {c} channels but weight {w} with groups={groups} "
+                             f"expects {cg * groups}")
+        return (n, o) + window_out(self, (h, wd), (kh, kw))
+
+    def _check_grad(self, g_shape, expect) -> None:
+        g = rank4(g_shape, "the output gradient")
+        if any(a is not None and b is not None and a != b for a, b in zip(g, expect)):
+            raise ValueError(f"output gradient of shape {g_shape} does not match the "
+                             f"convolution's output shape {expect}")
+
+    def _like(self, op_cls):
+        return op_cls(stride=self.stride, padding=self.padding, dilation=self.dilation,
+                      groups=self.groups)
+
+
+class Conv2d(_ConvGeometry):
+    """out[n, o] = sum over the group's input channels c and kernel taps of x * w."""
+    name = "conv2d"
+    saves_output = False
+
+    def infer(self, x, w):
+        check_floating(x, w)
+        return self._out_shape(x.shape, w.shape), promote(x.dtype, w.dtype)
+
+    def vjp(self, g, out, x, w):
+        return (apply(self._like(Conv2dGradInput), g, w, x),
+                apply(self._like(Conv2dGradWeight), x, g, w))
+
+    def jvp(self, t, out, x, w):
+        terms = [apply(self, t[0], w) if t[0] is not None else None,
+                 apply(self, x, t[1]) if t[1] is not None else None]
+        return _tsum(terms)
+
+
+class Conv2dGradInput(_ConvGeometry):
+    """The input gradient of conv2d: g scattered back through w (a transposed convolution),
+    shaped like `ref`, the convolution's input (read for its shape only)."""
+    name = "conv2d_grad_input"
+    saves_output = False
+
+    def infer(self, g, w, ref):
+        check_floating(g, w)
+        self._check_grad(g.shape, self._out_shape(ref.shape, w.shape))
+        return rank4(ref.shape, "the input"), promote(g.dtype, w.dtype)
+
+    def vjp(self, h, out, g, w, ref):
+        return (apply(self._like(Conv2d), h, w),
+                apply(self._like(Conv2dGradWeight), h, g, w), None)
+
+    def jvp(self, t, out, g, w, ref):
+        terms = [apply(self, t[0], w, ref) if t[0] is not None else None,
+                 apply(self, g, t[1], ref) if t[1] is not None else None]
+        return _tsum(terms)
+
+
+class Conv2dGradWeight(_ConvGeometry):
+    """The weight gradient of conv2d: correlation of x with g per group, shaped like `ref`,
+    the weight (read for its shape only)."""
+    name = "conv2d_grad_weight"
+    saves_output = False
+
+    def infer(self, x, g, ref):
+        check_floating(x, g)
+        self._check_grad(g.shape, self._out_shape(x.shape, ref.shape))
+        return rank4(ref.shape, "the weight"), promote(x.dtype, g.dtype)
+
+    def vjp(self, h, out, x, g, ref):
+        return (apply(self._like(Conv2dGradInput), g, h, x),
+                apply(self._like(Conv2d), x, h), None)
+
+    def jvp(self, t, out, x, g, ref):
+        terms = [apply(self, t[0], g, ref) if t[0] is not None else None,
+                 apply(self, x, t[1], ref) if t[1] is not None else None]
+        return _tsum(terms)
+
+
+def _tsum(terms) -> Optional[Tensor]:
+    terms = [t for t in terms if t is not None]
+    return None if not terms else terms[0] if len(terms) == 1 else terms[0] + terms[1]
+
+
+# ---- the function users call -----------------------------------------------------------
+
+def conv2d(x, w, stride=1, padding=0, dilation=1, groups=1, name=None) -> Tensor:
+    """PyTorch's F.conv2d without bias: x [N, C, H, W], w [O, C/groups, kH, kW].
+
+    Args:
+        stride, dilation: an int or a (height, width) pair.
+        padding: an int, a pair, 'valid', 'same' (stride 1 only, as PyTorch; the odd pad goes
+            after), or ((top, bottom), (left, right)) for asymmetric padding.
+        groups: input and output channels split into this many independent convolutions.
+    """
+    attrs = conv_attrs(stride, padding, dilation, groups)
+    if attrs["padding"] == SAME and attrs["stride"] != (1, 1):
+        raise ValueError("conv2d: padding='same' is not supported for strided convolutions")
+    return apply(Conv2d(**attrs), as_tensor(x), as_tensor(w), name=name)
+
+
+def conv_attrs(stride=1, padding=0, dilation=1, groups=1) -> dict:
+    """The attributes of the three conv ops in canonical form (pairs, padding pairs)."""
+    stride, dilation = pair(stride, "stride"), pair(dilation, "dilation")
+    if min(stride) < 1 or min(dilation) < 1 or int(groups) < 1:
+        raise ValueError(f"conv2d: stride {stride}, dilation {dilation} and groups {groups} "
+                         "must be positive")
+    return dict(stride=stride, padding=padding_attr(padding), dilation=dilation,
+                groups=int(groups))

@@ -1,0 +1,212 @@
+"""2-D pooling over NCHW tensors with PyTorch's semantics (padding, dilation, ceil_mode,
+count_include_pad), and the gradient ops that make second order work.
+
+Max pooling routes each output's gradient to the position of its window's maximum (the
+first one on ties, as PyTorch). Three ops share that routing: `MaxPool2d` (values of x at
+the argmax), `MaxPool2dSelect` (values of another tensor at x's argmax: the jvp, and the
+vjp of the gradient) and `MaxPool2dGrad` (scatter-add to x's argmax: the vjp). Average
+pooling is linear: its gradient `AvgPool2dGrad` spreads g over the windows, and the vjp of
+that is average pooling again.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..core.op import Op, apply, as_tensor
+from ..core.tensor import Tensor
+from .conv import SAME, check_floating, pair, padding_attr, rank4, window_out
+from .linalg import matmul
+
+
+class _Pool(Op):
+    """Attributes: kernel, stride, padding ("same" or two (before, after) pairs), dilation,
+    ceil_mode; `AvgPool2d` adds count_include_pad."""
+
+    def _out_shape(self, x_shape) -> tuple:
+        n, c, h, w = rank4(x_shape, "the input")
+        return (n, c) + window_out(self, (h, w), self.kernel, self.ceil_mode)
+
+    def _like(self, op_cls):
+        return op_cls(**self.attrs)
+
+    def _check_pooled(self, g, x) -> None:
+        expect = self._out_shape(x.shape)
+        g_shape = rank4(g.shape, "the output gradient")
+        if any(a is not None and b is not None and a != b for a, b in zip(g_shape, expect)):
+            raise ValueError(f"output gradient of shape {g.shape} does not match the pooled "
+                             f"shape {expect}")
+
+
+class MaxPool2d(_Pool):
+    name = "max_pool2d"
+    saves_output = False
+
+    def infer(self, x):
+        check_floating(x)
+        return self._out_shape(x.shape), x.dtype
+
+    def vjp(self, g, out, x):
+        return (apply(self._like(MaxPool2dGrad), g, x),)
+
+    def jvp(self, t, out, x):
+        return apply(self._like(MaxPool2dSelect), t[0], x)
+
+
+class MaxPool2dSelect(_Pool):
+    """t at the positions where x's windows attain their maximum (shaped like the pooled x).
+
+    x only picks the positions: they are piecewise constant in x, so x gets no gradient.
+    """
+    name = "max_pool2d_select"
+    saves_output = False
+
+    def infer(self, t, x):
+        check_floating(t, x)
+        _same_shape(t, x)
+        return self._out_shape(x.shape), t.dtype
+
+    def vjp(self, g, out, t, x):
+        return apply(self._like(MaxPool2dGrad), g, x), None
+
+    def jvp(self, tangents, out, t, x):
+        return None if tangents[0] is None else apply(self, tangents[0], x)
+
+
+class MaxPool2dGrad(_Pool):
+    """g (shaped like the pooled x) added at the argmax of each of x's windows; overlapping
+    windows that share a maximum add up."""
+    name = "max_pool2d_grad"
+    saves_output = False
+
+    def infer(self, g, x):
+        check_floating(g, x)
+        self._check_pooled(g, x)
+        return rank4(x.shape, "the input"), g.dtype
+
+    def vjp(self, h, out, g, x):
+        return apply(self._like(MaxPool2dSelect), h, x), None
+
+    def jvp(self, t, out, g, x):
+        return None if t[0] is None else apply(self, t[0], x)
+
+
+class AvgPool2d(_Pool):
+    name = "avg_pool2d"
+    saves_inputs = False
+    saves_output = False
+
+    def infer(self, x):
+        check_floating(x)
+        return self._out_shape(x.shape), x.dtype
+
+    def vjp(self, g, out, x):
+        return (apply(self._like(AvgPool2dGrad), g, x),)
+
+    def jvp(self, t, out, x):
+        return apply(self, t[0])
+
+
+class AvgPool2dGrad(_Pool):
+    """g / divisor spread evenly over each window, shaped like `ref` (the pooled input, read
+    for its shape only)."""
+    name = "avg_pool2d_grad"
+    saves_inputs = False
+    saves_output = False
+
+    def infer(self, g, ref):
+        check_floating(g)
+        self._check_pooled(g, ref)
+        return rank4(ref.shape, "the input"), g.dtype
+
+    def vjp(self, h, out, g, ref):
+        return apply(self._like(AvgPool2d), h), None
+
+    def jvp(self, t, out, g, ref):
+        return None if t[0] is None else apply(self, t[0], ref)
+
+
+def _same_shape(a, b) -> None:
+    if a.shape is not None and b.shape is not None and (len(a.shape) != len(b.shape) or any(
+            p is not None and q is not None and p != q for p, q in zip(a.shape, b.shape))):
+        raise ValueError(f"shapes {a.shape} and {b.shape} must be equal")
+
+
+# ---- the functions users call ----------------------------------------------------------
+
+def pool_attrs(kernel_size, stride, padding, dilation, ceil_mode) -> dict:
+    """Pool attributes in canonical form; PyTorch's check that padding is at most half the
+    kernel (so every window sees at least one input element)."""
+    kernel = pair(kernel_size, "kernel_size")
+    stride = kernel if stride is None or stride == [] else pair(stride, "stride")
+    dilation = pair(dilation, "dilation")
+    padding = padding_attr(padding)
+    if min(kernel) < 1 or min(stride) < 1 or min(dilation) < 1:
+        raise ValueError(f"kernel_size {kernel}, stride {stride} and dilation {dilation} must "
+                         "be positive")
+    if padding != SAME and any(max(p) > k // 2 for p, k in zip(padding, kernel)):
+        raise ValueError(f"pad should be at most half of kernel size, but got padding "
+                         f"{padding} and kernel_size {kernel}")
+    return dict(kernel=kernel, stride=stride, padding=padding, dilation=dilation,
+                ceil_mode=bool(ceil_mode))
+
+
+def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+               name=None) -> Tensor:
+    """PyTorch's F.max_pool2d over x [N, C, H, W]: padding counts as -inf.
+
+    Args:
+        stride: defaults to kernel_size.
+        padding: an int or pair (at most half the kernel), or "same" (TensorFlow's) or
+            ((top, bottom), (left, right)).
+    """
+    op = MaxPool2d(**pool_attrs(kernel_size, stride, padding, dilation, ceil_mode))
+    return apply(op, as_tensor(x), name=name)
+
+
+def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False,
+               count_include_pad=True, name=None) -> Tensor:
+    """PyTorch's F.avg_pool2d over x [N, C, H, W].
+
+    Args:
+        count_include_pad: divide by the window's size including zero padding (but not the
+            part of a ceil_mode window beyond it), else by the number of input elements.
+    """
+    attrs = pool_attrs(kernel_size, stride, padding, 1, ceil_mode)
+    op = AvgPool2d(count_include_pad=bool(count_include_pad), **attrs)
+    return apply(op, as_tensor(x), name=name)
+
+
+def adaptive_avg_pool2d(x, output_size, name=None) -> Tensor:
+    """PyTorch's F.adaptive_avg_pool2d: output cell i averages input rows
+    floor(i * H / oh) to ceil((i + 1) * H / oh), and likewise for columns.
+
+    An evenly dividing size is plain average pooling; otherwise the windows differ in size
+    and overlap, and the mean over each (separable in rows and columns) is two products with
+    constant averaging matrices: P_h @ x @ P_w^T. Needs H and W known.
+    """
+    x = as_tensor(x)
+    n, c, h, w = rank4(x.shape, "adaptive_avg_pool2d: the input")
+    if h is None or w is None:
+        raise ValueError(f"adaptive_avg_pool2d needs the spatial size known, got {x.shape}")
+    if isinstance(output_size, int):
+        output_size = (output_size, output_size)
+    if len(output_size) != 2:
+        raise ValueError(f"adaptive_avg_pool2d: output_size must be an int or a pair, got "
+                         f"{output_size}")
+    oh, ow = (size if o is None else int(o) for o, size in zip(output_size, (h, w)))
+    if min(oh, ow) < 1:
+        raise ValueError(f"adaptive_avg_pool2d: output_size must be positive, got {(oh, ow)}")
+    if h % oh == 0 and w % ow == 0:
+        return avg_pool2d(x, (h // oh, w // ow), name=name)
+    rows = as_tensor(_averaging_matrix(h, oh, x.dtype.np))
+    cols = as_tensor(_averaging_matrix(w, ow, x.dtype.np).T)
+    return matmul(matmul(rows, x), cols, name=name)
+
+
+def _averaging_matrix(size: int, out: int, dtype) -> np.ndarray:
+    """[out, size]: row i averages inputs floor(i * size / out) .. ceil((i+1) * size / out)."""
+    m = np.zeros((out, size), dtype)
+    for i in range(out):
+        start, end = (i * size) // out, -(-((i + 1) * size) // out)
+        m[i, start:end] = 1 / (end - start)
+    return m

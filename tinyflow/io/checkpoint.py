@@ -1,0 +1,38 @@
+"""Checkpoints as safetensors files: a flat {name: array} mapping, never pickle, so loading a
+file from elsewhere cannot run code. Writes are atomic: a temporary file in the same folder,
+then a rename, so a crash never leaves a half-written checkpoint under the real name."""
+from __future__ import annotations
+
+import os
+import tempfile
+from typing import Mapping
+
+import numpy as np
+from safetensors.numpy import load_file, save_file
+
+from ..core.tensor import Tensor
+
+
+def save(state_dict: Mapping, path: str, metadata: Mapping[str, str] | None = None) -> None:
+    """Write a state dict ({name: tensor or array}) to `path` atomically."""
+    arrays = {}
+    for name, value in state_dict.items():
+        if not isinstance(name, str):
+            raise TypeError(f"checkpoint keys must be strings, got {name!r}")
+        arr = value.numpy() if isinstance(value, Tensor) else np.asarray(value)
+        arrays[name] = np.ascontiguousarray(arr)
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".safetensors", dir=folder)
+    os.close(fd)
+    try:
+        save_file(arrays, tmp, metadata=dict(metadata) if metadata else None)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def load(path: str) -> dict:
+    """Read a checkpoint written by `save` as {name: tensor}."""
+    return {name: Tensor._eager(arr) for name, arr in load_file(path).items()}

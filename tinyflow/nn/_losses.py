@@ -1,0 +1,191 @@
+"""PyTorch's loss functions (F.cross_entropy, F.mse_loss, ...), re-exported by
+nn/functional.py. Compositions of tinyflow ops, so they differentiate twice and build graph
+nodes on TF1 placeholders. Class scores are in dim 1 (dim 0 for unbatched input)."""
+from __future__ import annotations
+
+from typing import Optional
+
+from .. import ops
+from ..core.op import as_tensor
+from ..core.tensor import Tensor
+
+
+def _reduction(size_average, reduce, reduction: str) -> str:
+    """The legacy `size_average`/`reduce` flags, as PyTorch maps them to `reduction`."""
+    if size_average is None and reduce is None:
+        return reduction
+    if reduce is False:
+        return "none"
+    return "sum" if size_average is False else "mean"
+
+
+def _reduce(loss: Tensor, reduction: str) -> Tensor:
+    if reduction == "mean":
+        return ops.reduce_mean(loss)
+    if reduction == "sum":
+        return ops.reduce_sum(loss)
+    if reduction == "none":
+        return loss
+    raise ValueError(f"{reduction} is not a valid value for reduction")
+
+
+def _classes_last(x: Tensor) -> Tensor:
+    """[N, C, d1, ...] -> [N, d1, ..., C]: the ops reduce over the last axis."""
+    if x.ndim <= 2:
+        return x
+    return ops.transpose(x, (0,) + tuple(range(2, x.ndim)) + (1,))
+
+
+def _check_targets(target: Tensor, classes: int, ignore_index: int) -> bool:
+    """Refuse out-of-range class ids (eager only); True if some target is ignored."""
+    if target.is_symbolic:
+        return True
+    t = target.numpy()
+    bad = (t != ignore_index) & ((t < 0) | (t >= classes))
+    if bad.any():
+        raise IndexError(f"Target {t[bad].flat[0]} is out of bounds.")
+    return bool((t == ignore_index).any())
+
+
+def cross_entropy(input: Tensor, target: Tensor, weight: Optional[Tensor] = None,
+                  size_average=None, ignore_index: int = -100, reduce=None,
+                  reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
+    """Softmax cross-entropy against class ids or class probabilities (same shape as input).
+
+    The plain case (ids, no weight, nothing ignored, no smoothing) is the fused op; the rest
+    is log_softmax followed by nll_loss's masked, weighted pick.
+    """
+    reduction = _reduction(size_average, reduce, reduction)
+    x, t = as_tensor(input), as_tensor(target)
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
+    logits = _classes_last(x)
+    if t.dtype.is_floating:
+        return _soft_cross_entropy(logits, _classes_last(t), weight, reduction,
+                                   label_smoothing)
+    classes = logits.shape[-1]
+    ignored = _check_targets(t, classes, ignore_index)
+    if weight is None and not ignored and label_smoothing == 0.0:
+        return _reduce(ops.sparse_softmax_cross_entropy(t, logits), reduction)
+    return _nll(ops.log_softmax(logits, -1), t, weight, ignore_index, reduction,
+                label_smoothing)
+
+
+def _soft_cross_entropy(logits, probs, weight, reduction, label_smoothing) -> Tensor:
+    """-sum_c w_c p_c log_softmax(x)_c; 'mean' divides by the number of rows, as PyTorch."""
+    classes = logits.shape[-1]
+    if label_smoothing > 0.0:
+        probs = probs * (1.0 - label_smoothing) + label_smoothing / classes
+    if weight is not None:
+        probs = probs * weight
+    loss = -ops.reduce_sum(ops.log_softmax(logits, -1) * probs, -1)
+    return _reduce(loss, reduction)
+
+
+def nll_loss(input: Tensor, target: Tensor, weight: Optional[Tensor] = None,
+             size_average=None, ignore_index: int = -100, reduce=None,
+             reduction: str = "mean") -> Tensor:
+    """Negative log-likelihood of log-probabilities `input` at the class ids `target`."""
+    reduction = _reduction(size_average, reduce, reduction)
+    logp, t = _classes_last(as_tensor(input)), as_tensor(target)
+    _check_targets(t, logp.shape[-1], ignore_index)
+    return _nll(logp, t, weight, ignore_index, reduction, 0.0)
+
+
+def _nll(logp, target, weight, ignore_index, reduction, label_smoothing) -> Tensor:
+    """PyTorch's weighted NLL with ignore_index: 'mean' divides by the summed weights of the
+    targets that count; label smoothing mixes in the (weighted) mean over all classes."""
+    classes = logp.shape[-1]
+    valid = ops.not_equal(target, ignore_index)
+    mask = ops.cast(valid, logp.dtype)
+    picked = ops.one_hot(ops.where(valid, target, 0), classes, logp.dtype)
+    if weight is not None:
+        picked = picked * weight
+    target_weight = ops.reduce_sum(picked, -1) * mask
+    loss = -ops.reduce_sum(logp * picked, -1) * mask
+    if label_smoothing > 0.0:
+        spread = logp if weight is None else logp * weight
+        smooth = -ops.reduce_sum(spread, -1) * mask
+        loss = loss * (1.0 - label_smoothing) + smooth * (label_smoothing / classes)
+    if reduction == "mean":
+        return ops.reduce_sum(loss) / ops.reduce_sum(target_weight)
+    return _reduce(loss, reduction)
+
+
+def mse_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
+             reduction: str = "mean", weight=None) -> Tensor:
+    diff = input - target
+    return _reduce(_weighted(diff * diff, weight), _reduction(size_average, reduce, reduction))
+
+
+def l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
+            reduction: str = "mean", weight=None) -> Tensor:
+    return _reduce(_weighted(ops.abs(input - target), weight),
+                   _reduction(size_average, reduce, reduction))
+
+
+def _weighted(loss: Tensor, weight) -> Tensor:
+    return loss if weight is None else loss * weight
+
+
+def smooth_l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
+                   reduction: str = "mean", beta: float = 1.0) -> Tensor:
+    """Quadratic (0.5 d^2 / beta) below beta, linear (|d| - beta / 2) above."""
+    d = ops.abs(input - target)
+    if beta == 0.0:
+        loss = d
+    else:
+        loss = ops.where(d < beta, 0.5 * d * d / beta, d - 0.5 * beta)
+    return _reduce(loss, _reduction(size_average, reduce, reduction))
+
+
+def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: float = 1.0,
+               weight=None) -> Tensor:
+    d = ops.abs(input - target)
+    loss = ops.where(d < delta, 0.5 * d * d, delta * (d - 0.5 * delta))
+    return _reduce(_weighted(loss, weight), reduction)
+
+
+def binary_cross_entropy_with_logits(input: Tensor, target: Tensor,
+                                     weight: Optional[Tensor] = None, size_average=None,
+                                     reduce=None, reduction: str = "mean",
+                                     pos_weight: Optional[Tensor] = None) -> Tensor:
+    """Sigmoid + binary cross-entropy in the stable form max(x, 0) - x y + log(1 + e^-|x|),
+    which never exponentiates a large positive number."""
+    x, y = as_tensor(input), as_tensor(target)
+    softplus_neg = ops.log(1 + ops.exp(-ops.abs(x)))  # log(1 + e^-|x|)
+    if pos_weight is None:
+        loss = ops.maximum(x, 0.0) - x * y + softplus_neg
+    else:  # (1 - y) x + (1 + (pw - 1) y) * log(1 + e^-x)
+        log_weight = (pos_weight - 1) * y + 1
+        loss = (1 - y) * x + log_weight * (softplus_neg + ops.maximum(-x, 0.0))
+    return _reduce(_weighted(loss, weight), _reduction(size_average, reduce, reduction))
+
+
+def binary_cross_entropy(input: Tensor, target: Tensor, weight: Optional[Tensor] = None,
+                         size_average=None, reduce=None, reduction: str = "mean") -> Tensor:
+    """-(y log p + (1 - y) log(1 - p)), each log clamped at -100 as PyTorch does."""
+    p, y = as_tensor(input), as_tensor(target)
+    log_p = ops.maximum(ops.log(p), -100.0)
+    log_q = ops.maximum(ops.log(1 - p), -100.0)
+    loss = -(y * log_p + (1 - y) * log_q)
+    return _reduce(_weighted(loss, weight), _reduction(size_average, reduce, reduction))
+
+
+def kl_div(input: Tensor, target: Tensor, size_average=None, reduce=None,
+           reduction: str = "mean", log_target: bool = False) -> Tensor:
+    """target * (log target - input), with 0 log 0 = 0; 'batchmean' divides by the batch."""
+    x, t = as_tensor(input), as_tensor(target)
+    if log_target:
+        loss = ops.exp(t) * (t - x)
+    else:
+        positive = t > 0
+        loss = ops.where(positive, t * (ops.log(ops.where(positive, t, 1.0)) - x), 0.0)
+    reduction = _reduction(size_average, reduce, reduction)
+    if reduction == "batchmean":
+        return ops.reduce_sum(loss) / (x.shape[0] if x.ndim else 1)
+    return _reduce(loss, reduction)
+
+
+__all__ = ["binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy",
+           "huber_loss", "kl_div", "l1_loss", "mse_loss", "nll_loss", "smooth_l1_loss"]

@@ -1,0 +1,414 @@
+"""PyTorch's `torch.nn.functional` (F.*): activations, layers, attention and losses with
+PyTorch's argument names and semantics (NCHW, `dim`, `reduction`).
+
+Every function is a composition of tinyflow ops — no kernels here — so it runs eagerly,
+records autograd history, builds graph nodes on TF1 placeholders, and differentiates twice.
+The losses live in nn/_losses.py and are re-exported here.
+"""
+from __future__ import annotations
+
+import math
+from typing import Optional
+
+import numpy as np
+
+from .. import ops
+from ..core.op import as_tensor, no_grad
+from ..core.tensor import Tensor
+from ..ops import conv as _conv
+from ..ops import pool as _pool
+from ._losses import (binary_cross_entropy, binary_cross_entropy_with_logits,  # noqa: F401
+                     cross_entropy, huber_loss, kl_div, l1_loss, mse_loss, nll_loss,
+                     smooth_l1_loss)
+
+# ---- activations ---------------------------------------------------------------------------
+
+
+def relu(input: Tensor, inplace: bool = False) -> Tensor:
+    if inplace and not input.is_symbolic:
+        return input.relu_()
+    return ops.relu(input)
+
+
+def relu6(input: Tensor, inplace: bool = False) -> Tensor:
+    return ops.minimum(ops.relu(input), 6.0)
+
+
+def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
+    return ops.where(input > 0, input, input * negative_slope)
+
+
+def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    # exp of the clipped input: the branch `where` drops must not overflow (0 * inf = nan)
+    return ops.where(input > 0, input, alpha * (ops.exp(ops.minimum(input, 0.0)) - 1))
+
+
+def gelu(input: Tensor, approximate: str = "none") -> Tensor:
+    """x * Phi(x) with the exact normal CDF (erf), or PyTorch's tanh approximation."""
+    if approximate == "tanh":
+        inner = math.sqrt(2 / math.pi) * (input + 0.044715 * input * input * input)
+        return 0.5 * input * (1 + ops.tanh(inner))
+    if approximate != "none":
+        raise ValueError(f"approximate argument must be either none or tanh, not "
+                         f"{approximate!r}")
+    return 0.5 * input * (1 + ops.erf(input * (1 / math.sqrt(2))))
+
+
+def silu(input: Tensor, inplace: bool = False) -> Tensor:
+    return input * ops.sigmoid(input)
+
+
+def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    """log(1 + exp(beta x)) / beta, linear where beta x > threshold (as PyTorch)."""
+    bx = input * beta
+    soft = ops.log(1 + ops.exp(ops.minimum(bx, threshold))) / beta
+    return ops.where(bx > threshold, input, soft)
+
+
+def tanh(input: Tensor) -> Tensor:
+    return ops.tanh(input)
+
+
+def sigmoid(input: Tensor) -> Tensor:
+    return ops.sigmoid(input)
+
+
+def _softmax_dim(ndim: int) -> int:
+    """PyTorch's legacy choice when `dim` is not given."""
+    return 0 if ndim in (0, 1, 3) else 1
+
+
+def softmax(input: Tensor, dim: Optional[int] = None, _stacklevel: int = 3,
+            dtype=None) -> Tensor:
+    x = as_tensor(input) if dtype is None else as_tensor(input).to(dtype)
+    return ops.softmax(x, _softmax_dim(x.ndim) if dim is None else dim)
+
+
+def log_softmax(input: Tensor, dim: Optional[int] = None, _stacklevel: int = 3,
+                dtype=None) -> Tensor:
+    x = as_tensor(input) if dtype is None else as_tensor(input).to(dtype)
+    return ops.log_softmax(x, _softmax_dim(x.ndim) if dim is None else dim)
+
+
+# ---- linear and convolution ------------------------------------------------------------------
+
+
+def linear(input: Tensor, weight: Tensor, bias: Optional[Tensor] = None) -> Tensor:
+    """input @ weight.T + bias, for inputs of any rank >= 1 (the last dim is features)."""
+    x = as_tensor(input)
+    if x.ndim == 1:
+        out = ops.squeeze(ops.matmul(ops.expand_dims(x, 0), weight, transpose_b=True), 0)
+    elif x.ndim > 2 and None not in x.shape:
+        # one 2-D product: a batched one would make a [batch, out, in] weight gradient
+        flat = ops.reshape(x, (-1, x.shape[-1]))
+        out = ops.matmul(flat, weight, transpose_b=True)
+        out = ops.reshape(out, x.shape[:-1] + (weight.shape[0],))
+    else:
+        out = ops.matmul(x, weight, transpose_b=True)
+    return out if bias is None else out + bias
+
+
+def _pair(value, n: int = 2) -> tuple:
+    if isinstance(value, (tuple, list)):
+        if len(value) != n:
+            raise ValueError(f"expected {n} values, got {tuple(value)}")
+        return tuple(int(v) for v in value)
+    return (int(value),) * n
+
+
+def conv2d(input: Tensor, weight: Tensor, bias: Optional[Tensor] = None, stride=1, padding=0,
+           dilation=1, groups: int = 1) -> Tensor:
+    """2-D cross-correlation over NCHW input with an OIHW weight (unbatched CHW too)."""
+    x = as_tensor(input)
+    if x.ndim == 3:
+        return ops.squeeze(conv2d(ops.expand_dims(x, 0), weight, bias, stride, padding,
+                                  dilation, groups), 0)
+    if isinstance(padding, str) and padding not in ("valid", "same"):
+        raise ValueError(f"Invalid padding string {padding!r}, should be one of "
+                         f"'valid', 'same'")
+    if not isinstance(padding, str):
+        padding = _pair(padding)
+    out = _conv.conv2d(x, weight, _pair(stride), padding, _pair(dilation), groups)
+    if bias is not None:
+        out = out + ops.reshape(bias, (1, -1, 1, 1))
+    return out
+
+
+def conv1d(input: Tensor, weight: Tensor, bias: Optional[Tensor] = None, stride=1, padding=0,
+           dilation=1, groups: int = 1) -> Tensor:
+    """A conv2d over a height-1 image: NCL input, OIK weight."""
+    x = as_tensor(input)
+    if x.ndim == 2:
+        return ops.squeeze(conv1d(ops.expand_dims(x, 0), weight, bias, stride, padding,
+                                  dilation, groups), 0)
+    if not isinstance(padding, str):
+        padding = (0, _pair(padding, 1)[0])
+    out = conv2d(ops.expand_dims(x, 2), ops.expand_dims(weight, 2), bias,
+                 (1, _pair(stride, 1)[0]), padding, (1, _pair(dilation, 1)[0]), groups)
+    return ops.squeeze(out, 2)
+
+
+# ---- pooling -------------------------------------------------------------------------------
+
+
+def _unbatched(fn, x: Tensor, *args):
+    """Pooling ops take NCHW; PyTorch also accepts CHW."""
+    if x.ndim == 3:
+        return ops.squeeze(fn(ops.expand_dims(x, 0), *args), 0)
+    return fn(x, *args)
+
+
+def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1,
+               ceil_mode: bool = False, return_indices: bool = False) -> Tensor:
+    if return_indices:
+        raise NotImplementedError("max_pool2d(return_indices=True) is not supported")
+    stride = _pair(kernel_size) if stride is None or stride == [] else _pair(stride)
+    return _unbatched(_pool.max_pool2d, as_tensor(input), _pair(kernel_size), stride,
+                      _pair(padding), _pair(dilation), ceil_mode)
+
+
+def avg_pool2d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
+               count_include_pad: bool = True, divisor_override=None) -> Tensor:
+    kernel = _pair(kernel_size)
+    stride = kernel if stride is None or stride == [] else _pair(stride)
+    out = _unbatched(_pool.avg_pool2d, as_tensor(input), kernel, stride, _pair(padding),
+                     ceil_mode, count_include_pad)
+    if divisor_override is not None:
+        if ceil_mode or not count_include_pad:
+            raise NotImplementedError("divisor_override needs ceil_mode=False and "
+                                      "count_include_pad=True")
+        out = out * (kernel[0] * kernel[1] / divisor_override)
+    return out
+
+
+def adaptive_avg_pool2d(input: Tensor, output_size) -> Tensor:
+    x = as_tensor(input)
+    size = output_size if isinstance(output_size, (tuple, list)) else (output_size,) * 2
+    size = tuple(x.shape[i - 2] if s is None else int(s) for i, s in enumerate(size))
+    return _unbatched(_pool.adaptive_avg_pool2d, x, size)
+
+
+# ---- regularization and normalization ----------------------------------------------------
+
+
+def dropout(input: Tensor, p: float = 0.5, training: bool = True,
+            inplace: bool = False) -> Tensor:
+    """Zero each element with probability p and scale the rest by 1/(1-p) (training only)."""
+    if p < 0.0 or p > 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    if not training or p == 0.0:
+        return input
+    if p == 1.0:
+        return input * 0.0
+    out = input * ops.random_mask(input, 1.0 - p) * (1.0 / (1.0 - p))
+    return input.copy_(out) if inplace and not input.is_symbolic else out
+
+
+def _normalize(x: Tensor, axes: tuple, eps: float) -> Tensor:
+    """(x - mean) / sqrt(biased var + eps) over `axes`."""
+    centered = x - ops.reduce_mean(x, axes, keepdims=True)
+    var = ops.reduce_mean(centered * centered, axes, keepdims=True)
+    return centered / ops.sqrt(var + eps)
+
+
+def layer_norm(input: Tensor, normalized_shape, weight: Optional[Tensor] = None,
+               bias: Optional[Tensor] = None, eps: float = 1e-5) -> Tensor:
+    x = as_tensor(input)
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else \
+        tuple(normalized_shape)
+    if x.shape is not None and tuple(x.shape[len(x.shape) - len(shape):]) != shape:
+        raise RuntimeError(f"Given normalized_shape={list(shape)}, expected input with shape "
+                           f"[*, {', '.join(map(str, shape))}], but got input of size "
+                           f"{list(x.shape)}")
+    y = _normalize(x, tuple(range(x.ndim - len(shape), x.ndim)), eps)
+    if weight is not None:
+        y = y * weight
+    return y if bias is None else y + bias
+
+
+def rms_norm(input: Tensor, normalized_shape, weight: Optional[Tensor] = None,
+             eps: Optional[float] = None) -> Tensor:
+    x = as_tensor(input)
+    n = 1 if isinstance(normalized_shape, int) else len(normalized_shape)
+    eps = float(np.finfo(x.dtype.np).eps) if eps is None else eps
+    axes = tuple(range(x.ndim - n, x.ndim))
+    y = x / ops.sqrt(ops.reduce_mean(x * x, axes, keepdims=True) + eps)
+    return y if weight is None else y * weight
+
+
+def group_norm(input: Tensor, num_groups: int, weight: Optional[Tensor] = None,
+               bias: Optional[Tensor] = None, eps: float = 1e-5) -> Tensor:
+    x = as_tensor(input)
+    n, c = x.shape[0], x.shape[1]
+    grouped = ops.reshape(x, (n, num_groups, -1))
+    y = ops.reshape(_normalize(grouped, (2,), eps), x.shape)
+    shape = (1, c) + (1,) * (x.ndim - 2)
+    if weight is not None:
+        y = y * ops.reshape(weight, shape)
+    return y if bias is None else y + ops.reshape(bias, shape)
+
+
+def batch_norm(input: Tensor, running_mean: Optional[Tensor], running_var: Optional[Tensor],
+               weight: Optional[Tensor] = None, bias: Optional[Tensor] = None,
+               training: bool = False, momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
+    """Normalize per channel (dim 1) with batch statistics (training; the running ones are
+    updated: unbiased variance, `momentum`) or with the running statistics (eval)."""
+    x = as_tensor(input)
+    axes = (0,) + tuple(range(2, x.ndim))
+    shape = (1, -1) + (1,) * (x.ndim - 2)
+    if training:
+        count = _per_channel_count(x, axes)
+        mean = ops.reduce_mean(x, axes, keepdims=True)
+        centered = x - mean
+        var = ops.reduce_mean(centered * centered, axes, keepdims=True)
+        if running_mean is not None:
+            _update_running(running_mean, ops.reshape(mean, (-1,)), momentum)
+        if running_var is not None:
+            unbiased = ops.reshape(var, (-1,)) * (count / (count - 1))
+            _update_running(running_var, unbiased, momentum)
+        y = centered / ops.sqrt(var + eps)
+    else:
+        y = (x - ops.reshape(running_mean, shape)) / ops.sqrt(
+            ops.reshape(running_var, shape) + eps)
+    if weight is not None:
+        y = y * ops.reshape(weight, shape)
+    return y if bias is None else y + ops.reshape(bias, shape)
+
+
+def _per_channel_count(x: Tensor, axes: tuple):
+    """Values per channel (to unbias the running variance): a number, or on a graph with
+    unknown dims a scalar node counted at run time."""
+    dims = [x.shape[a] for a in axes]
+    if None in dims:
+        return ops.reduce_sum(ops.ones_like(ops.getitem(x, (slice(None), 0))))
+    count = int(np.prod(dims))
+    if count == 1:
+        raise ValueError(f"Expected more than 1 value per channel when training, got input "
+                         f"size {list(x.shape)}")
+    return count
+
+
+def _update_running(stat: Tensor, batch_value: Tensor, momentum: float) -> None:
+    """stat <- (1 - momentum) stat + momentum batch_value, outside autograd. On a graph this
+    is an assign node in the 'update_ops' collection, to be run with the train op (TF1)."""
+    if batch_value.is_symbolic:
+        node = ops.assign(stat, stat * (1 - momentum) + batch_value * momentum)
+        batch_value.graph.add_to_collection("update_ops", node)
+        return
+    with no_grad():
+        stat.copy_(stat * (1 - momentum) + batch_value.detach() * momentum)
+
+
+def embedding(input: Tensor, weight: Tensor, padding_idx: Optional[int] = None,
+              max_norm=None, norm_type: float = 2.0, scale_grad_by_freq: bool = False,
+              sparse: bool = False) -> Tensor:
+    """Rows of `weight` picked by integer ids; the `padding_idx` row gets no gradient."""
+    if max_norm is not None or scale_grad_by_freq:
+        raise NotImplementedError("embedding: max_norm and scale_grad_by_freq are not "
+                                  "supported")
+    ids = as_tensor(input)
+    out = ops.take(weight, ids, 0)
+    if padding_idx is None or not weight.requires_grad:
+        return out
+    padding_idx = padding_idx % weight.shape[0]
+    keep = ops.expand_dims(ops.not_equal(ids, padding_idx), -1)
+    frozen = ops.take(weight.detach(), ids, 0) if not weight.is_symbolic else 0.0
+    return ops.where(keep, out, frozen)
+
+
+def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
+    t = as_tensor(tensor)
+    if num_classes < 0:
+        num_classes = int(t.numpy().max()) + 1
+    return ops.one_hot(t, num_classes, dtype="int64")
+
+
+# ---- padding and attention ---------------------------------------------------------------
+
+
+def _pad_index(size: int, before: int, after: int, mode: str) -> np.ndarray:
+    """Source positions of a padded axis for the index-based modes."""
+    i = np.arange(-before, size + after)
+    if mode == "replicate":
+        return np.clip(i, 0, size - 1)
+    if mode == "circular":
+        return i % size
+    if mode == "reflect":
+        if before >= size or after >= size:
+            raise ValueError(f"reflect padding ({before}, {after}) must be smaller than the "
+                             f"padded dimension {size}")
+        return np.abs(size - 1 - np.abs(size - 1 - i))  # mirror at 0 and size - 1
+    raise NotImplementedError(f"padding mode {mode!r}")
+
+
+def pad(input: Tensor, pad, mode: str = "constant", value: Optional[float] = None) -> Tensor:
+    """Pad (or crop, for negative sizes) the last len(pad) // 2 dims; `pad` lists
+    (before, after) pairs starting from the LAST dim, as PyTorch's F.pad."""
+    x = as_tensor(input)
+    if len(pad) % 2 or len(pad) // 2 > x.ndim:
+        raise ValueError(f"Padding length must be divisible by 2 and at most twice the "
+                         f"input rank {x.ndim}, got {len(pad)}")
+    pairs = [(0, 0)] * x.ndim
+    for i in range(len(pad) // 2):
+        pairs[x.ndim - 1 - i] = (int(pad[2 * i]), int(pad[2 * i + 1]))
+    if any(b < 0 or a < 0 for b, a in pairs):  # crop first, then pad what is positive
+        crop = tuple(slice(max(-b, 0), None if a >= 0 else a) for b, a in pairs)
+        x = ops.getitem(x, crop)
+        pairs = [(max(b, 0), max(a, 0)) for b, a in pairs]
+    if all(p == (0, 0) for p in pairs):
+        return x
+    if mode == "constant":
+        return ops.pad(x, tuple(pairs), 0.0 if value is None else value)
+    for dim, (before, after) in enumerate(pairs):
+        if before or after:
+            index = _pad_index(x.shape[dim], before, after, mode)
+            x = ops.getitem(x, (slice(None),) * dim + (index,))
+    return x
+
+
+def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor,
+                                 attn_mask: Optional[Tensor] = None, dropout_p: float = 0.0,
+                                 is_causal: bool = False, scale: Optional[float] = None,
+                                 enable_gqa: bool = False) -> Tensor:
+    """softmax(q k^T * scale + mask) v. Bool masks: True = may attend; float masks add."""
+    q, k, v = as_tensor(query), as_tensor(key), as_tensor(value)
+    if enable_gqa and k.shape[-3] != q.shape[-3]:
+        repeat = np.repeat(np.arange(k.shape[-3]), q.shape[-3] // k.shape[-3])
+        k, v = ops.take(k, repeat, k.ndim - 3), ops.take(v, repeat, v.ndim - 3)
+    scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else scale
+    scores = ops.matmul(q, k, transpose_b=True) * scale
+    if is_causal:
+        if attn_mask is not None:
+            raise ValueError("scaled_dot_product_attention: pass either attn_mask or "
+                             "is_causal=True, not both")
+        attn_mask = np.tril(np.ones((q.shape[-2], k.shape[-2]), bool))
+    scores = _apply_mask(scores, attn_mask)
+    weights = ops.softmax(scores, -1)
+    if dropout_p > 0.0:
+        weights = dropout(weights, dropout_p, True)
+    return ops.matmul(weights, v)
+
+
+def _apply_mask(scores: Tensor, mask) -> Tensor:
+    """Bool mask: True keeps a score, False makes it -inf; a float mask is added."""
+    if mask is None:
+        return scores
+    mask = as_tensor(mask)
+    if mask.dtype.is_bool:
+        return ops.where(mask, scores, -math.inf)
+    return scores + mask
+
+
+def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -> Tensor:
+    """input / max(||input||_p along dim, eps)."""
+    if p != 2.0:
+        raise NotImplementedError("normalize: only p=2 is supported")
+    norm = ops.sqrt(ops.reduce_sum(input * input, dim, keepdims=True))
+    return input / ops.maximum(norm, eps)
+
+
+def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -> Tensor:
+    dot = ops.reduce_sum(x1 * x2, dim)
+    n1 = ops.sqrt(ops.reduce_sum(x1 * x1, dim))
+    n2 = ops.sqrt(ops.reduce_sum(x2 * x2, dim))
+    return dot / ops.maximum(n1 * n2, eps)

@@ -1,0 +1,143 @@
+"""MultiheadAttention with PyTorch's parameters (in_proj_weight [3E, E], out_proj) and
+forward signature. It computes the attention weights itself (rather than calling
+F.scaled_dot_product_attention) because callers may ask for them (need_weights)."""
+from __future__ import annotations
+
+import math
+from typing import Optional
+
+from ... import ops
+from .. import functional as F
+from .. import init
+from .linear import Linear, empty_parameter
+from .module import Module
+
+
+class NonDynamicallyQuantizableLinear(Linear):
+    """PyTorch's name for out_proj's class (it matters to quantization there, not here)."""
+
+
+class MultiheadAttention(Module):
+    """softmax(Q K^T / sqrt(d) + masks) V per head, then out_proj; returns (output,
+    attention weights averaged over heads, or per head, or None)."""
+
+    def __init__(self, embed_dim: int, num_heads: int, dropout: float = 0.0,
+                 bias: bool = True, add_bias_kv: bool = False, add_zero_attn: bool = False,
+                 kdim: Optional[int] = None, vdim: Optional[int] = None,
+                 batch_first: bool = False, device=None, dtype=None) -> None:
+        super().__init__()
+        if add_bias_kv or add_zero_attn:
+            raise NotImplementedError("MultiheadAttention: add_bias_kv / add_zero_attn")
+        if embed_dim % num_heads:
+            raise AssertionError("embed_dim must be divisible by num_heads")
+        self.embed_dim, self.num_heads, self.dropout = embed_dim, num_heads, dropout
+        self.head_dim, self.batch_first = embed_dim // num_heads, batch_first
+        self.kdim = kdim if kdim is not None else embed_dim
+        self.vdim = vdim if vdim is not None else embed_dim
+        self._qkv_same_embed_dim = self.kdim == embed_dim and self.vdim == embed_dim
+        if self._qkv_same_embed_dim:
+            self.in_proj_weight = empty_parameter(3 * embed_dim, embed_dim, dtype=dtype)
+            for name in ("q_proj_weight", "k_proj_weight", "v_proj_weight"):
+                self.register_parameter(name, None)
+        else:
+            self.q_proj_weight = empty_parameter(embed_dim, embed_dim, dtype=dtype)
+            self.k_proj_weight = empty_parameter(embed_dim, self.kdim, dtype=dtype)
+            self.v_proj_weight = empty_parameter(embed_dim, self.vdim, dtype=dtype)
+            self.register_parameter("in_proj_weight", None)
+        if bias:
+            self.in_proj_bias = empty_parameter(3 * embed_dim, dtype=dtype)
+        else:
+            self.register_parameter("in_proj_bias", None)
+        self.out_proj = NonDynamicallyQuantizableLinear(embed_dim, embed_dim, bias=bias,
+                                                        dtype=dtype)
+        self._reset_parameters()
+
+    def _reset_parameters(self) -> None:
+        """xavier_uniform_ projections, zero biases; out_proj.weight keeps Linear's init."""
+        if self._qkv_same_embed_dim:
+            init.xavier_uniform_(self.in_proj_weight)
+        else:
+            for w in (self.q_proj_weight, self.k_proj_weight, self.v_proj_weight):
+                init.xavier_uniform_(w)
+        if self.in_proj_bias is not None:
+            init.constant_(self.in_proj_bias, 0.0)
+            init.constant_(self.out_proj.bias, 0.0)
+
+    def _projections(self) -> tuple:
+        e = self.embed_dim
+        if self._qkv_same_embed_dim:
+            w = self.in_proj_weight
+            ws = (w[:e], w[e:2 * e], w[2 * e:])
+        else:
+            ws = (self.q_proj_weight, self.k_proj_weight, self.v_proj_weight)
+        b = self.in_proj_bias
+        bs = (None,) * 3 if b is None else (b[:e], b[e:2 * e], b[2 * e:])
+        return ws, bs
+
+    def _heads(self, x, batch: int):
+        """[L, N, E] -> [N, heads, L, head_dim]."""
+        x = ops.reshape(x, (x.shape[0], _dim(batch), self.num_heads, self.head_dim))
+        return ops.transpose(x, (1, 2, 0, 3))
+
+    def forward(self, query, key, value, key_padding_mask=None, need_weights: bool = True,
+                attn_mask=None, average_attn_weights: bool = True, is_causal: bool = False):
+        if is_causal and attn_mask is None:
+            raise RuntimeError("Need attn_mask if specifying the is_causal hint. You may use "
+                               "the Transformer module method `generate_square_subsequent_mask`"
+                               " to create this mask.")
+        batched = query.ndim == 3
+        q, k, v = query, key, value
+        if not batched:
+            q, k, v = (ops.expand_dims(t, 1) for t in (q, k, v))
+            if key_padding_mask is not None:
+                key_padding_mask = ops.expand_dims(key_padding_mask, 0)
+        elif self.batch_first:
+            q, k, v = (ops.transpose(t, (1, 0, 2)) for t in (q, k, v))
+        tgt_len, batch = q.shape[0], q.shape[1]
+        (wq, wk, wv), (bq, bk, bv) = self._projections()
+        q = self._heads(F.linear(q, wq, bq), batch)
+        k = self._heads(F.linear(k, wk, bk), batch)
+        v = self._heads(F.linear(v, wv, bv), batch)
+        scores = ops.matmul(q, k, transpose_b=True) * (1.0 / math.sqrt(self.head_dim))
+        scores = _masked(scores, attn_mask, key_padding_mask, batch, self.num_heads)
+        weights = ops.softmax(scores, -1)
+        if self.dropout > 0.0 and self.training:
+            weights = F.dropout(weights, self.dropout, True)
+        out = ops.transpose(ops.matmul(weights, v), (2, 0, 1, 3))  # [L, N, heads, hd]
+        out = self.out_proj(ops.reshape(out, (tgt_len, _dim(batch), self.embed_dim)))
+        if self.batch_first and batched:
+            out = ops.transpose(out, (1, 0, 2))
+        elif not batched:
+            out = ops.squeeze(out, 1)
+        if not need_weights:
+            return out, None
+        if average_attn_weights:
+            weights = ops.reduce_mean(weights, 1)
+        return out, (weights if batched else ops.squeeze(weights, 0))
+
+
+def _masked(scores, attn_mask, key_padding_mask, batch: int, heads: int):
+    """Apply MHA's masks to scores [N, heads, L, S]: bool True means *masked out* here
+    (the opposite of scaled_dot_product_attention); float masks are added."""
+    if attn_mask is not None:
+        mask = ops.as_tensor(attn_mask)
+        if mask.ndim == 3:  # [N * heads, L, S]
+            mask = ops.reshape(mask, (_dim(batch), heads) + tuple(mask.shape[1:]))
+        scores = _add_mask(scores, mask)
+    if key_padding_mask is not None:
+        mask = ops.as_tensor(key_padding_mask)
+        scores = _add_mask(scores, ops.reshape(mask, (_dim(batch), 1, 1, mask.shape[-1])))
+    return scores
+
+
+def _dim(size) -> int:
+    """A static dim for reshape: -1 where the batch is unknown until run time (graphs)."""
+    return -1 if size is None else size
+
+
+def _add_mask(scores, mask):
+    if mask.dtype.is_bool:
+        return ops.where(mask, -math.inf, scores)
+    return scores + mask
+
+

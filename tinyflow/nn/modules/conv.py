@@ -1,0 +1,106 @@
+"""Convolution layers (NCHW), with PyTorch's default initialization and repr."""
+from __future__ import annotations
+
+import math
+
+from .. import functional as F
+from .. import init
+from .linear import empty_parameter, init_uniform_bias
+from .module import Module
+
+
+class _ConvNd(Module):
+    """Shared by Conv1d and Conv2d: weight [out, in / groups, *kernel], optional bias."""
+
+    n = 2
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
+                 dilation=1, groups: int = 1, bias: bool = True, padding_mode: str = "zeros",
+                 device=None, dtype=None) -> None:
+        super().__init__()
+        if groups <= 0:
+            raise ValueError("groups must be a positive integer")
+        if in_channels % groups:
+            raise ValueError("in_channels must be divisible by groups")
+        if out_channels % groups:
+            raise ValueError("out_channels must be divisible by groups")
+        if padding_mode not in ("zeros", "reflect", "replicate", "circular"):
+            raise ValueError(f"padding_mode must be one of 'zeros', 'reflect', 'replicate' "
+                             f"or 'circular', got {padding_mode!r}")
+        self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
+        self.kernel_size = F._pair(kernel_size, self.n)
+        self.stride, self.dilation = F._pair(stride, self.n), F._pair(dilation, self.n)
+        if isinstance(padding, str):
+            if padding not in ("same", "valid"):
+                raise ValueError(f"Invalid padding string {padding!r}, should be one of "
+                                 f"'valid', 'same'")
+            if padding == "same" and any(s != 1 for s in self.stride):
+                raise ValueError("padding='same' is not supported for strided convolutions")
+            self.padding = padding
+        else:
+            self.padding = F._pair(padding, self.n)
+        self.padding_mode = padding_mode
+        self.output_padding = (0,) * self.n
+        self.transposed = False
+        self.weight = empty_parameter(out_channels, in_channels // groups, *self.kernel_size,
+                                      dtype=dtype)
+        if bias:
+            self.bias = empty_parameter(out_channels, dtype=dtype)
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.bias is not None:
+            init_uniform_bias(self.bias, self.weight)
+
+    def _padded(self, input):
+        """For padding modes other than zeros, pad explicitly, then convolve unpadded."""
+        if self.padding_mode == "zeros":
+            return input, self.padding
+        if isinstance(self.padding, str):
+            raise NotImplementedError("string padding with a non-zeros padding_mode")
+        pads = []
+        for p in reversed(self.padding):
+            pads += [p, p]
+        return F.pad(input, tuple(pads), mode=self.padding_mode), 0
+
+    def extra_repr(self) -> str:
+        s = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+             f"stride={self.stride}")
+        if self.padding != (0,) * self.n:
+            s += f", padding={self.padding}"
+        if self.dilation != (1,) * self.n:
+            s += f", dilation={self.dilation}"
+        if self.groups != 1:
+            s += f", groups={self.groups}"
+        if self.bias is None:
+            s += ", bias=False"
+        if self.padding_mode != "zeros":
+            s += f", padding_mode={self.padding_mode}"
+        return s
+
+
+class Conv2d(_ConvNd):
+    """2-D convolution over [N, C, H, W] (or [C, H, W]) input."""
+
+    n = 2
+
+    def forward(self, input):
+        x, padding = self._padded(input)
+        return F.conv2d(x, self.weight, self.bias, self.stride, padding, self.dilation,
+                        self.groups)
+
+
+class Conv1d(_ConvNd):
+    """1-D convolution over [N, C, L] (or [C, L]) input."""
+
+    n = 1
+
+    def forward(self, input):
+        x, padding = self._padded(input)
+        if not isinstance(padding, str):
+            padding = F._pair(padding, 1)[0]
+        return F.conv1d(x, self.weight, self.bias, self.stride[0], padding, self.dilation[0],
+                        self.groups)

@@ -1,0 +1,66 @@
+"""Identity and the fully connected layer, with PyTorch's default initialization."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .. import functional as F
+from .. import init
+from .module import Module, Parameter
+
+
+def empty_parameter(*shape, dtype=None) -> Parameter:
+    """An uninitialized float parameter; `reset_parameters` fills it."""
+    np_dtype = np.float32 if dtype is None else _np_dtype(dtype)
+    return Parameter(np.zeros(shape, np_dtype))
+
+
+def _np_dtype(dtype):
+    from ...core import dtypes
+    return dtypes.as_dtype(dtype).np
+
+
+def init_uniform_bias(bias, weight) -> None:
+    """PyTorch's bias default: U(-1/sqrt(fan_in), 1/sqrt(fan_in))."""
+    fan_in, _ = init._calculate_fan_in_and_fan_out(weight)
+    bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
+    init.uniform_(bias, -bound, bound)
+
+
+class Identity(Module):
+    """Passes its input through; a placeholder where a layer is optional."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__()
+
+    def forward(self, input):
+        return input
+
+
+class Linear(Module):
+    """y = x W^T + b, W: [out_features, in_features]."""
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True, device=None,
+                 dtype=None) -> None:
+        super().__init__()
+        self.in_features, self.out_features = in_features, out_features
+        self.weight = empty_parameter(out_features, in_features, dtype=dtype)
+        if bias:
+            self.bias = empty_parameter(out_features, dtype=dtype)
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """kaiming_uniform_(a=sqrt(5)): U(-1/sqrt(in), 1/sqrt(in)), as PyTorch."""
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.bias is not None:
+            init_uniform_bias(self.bias, self.weight)
+
+    def forward(self, input):
+        return F.linear(input, self.weight, self.bias)
+
+    def extra_repr(self) -> str:
+        return (f"in_features={self.in_features}, out_features={self.out_features}, "
+                f"bias={self.bias is not None}")

@@ -1,0 +1,246 @@
+"""Recurrent layers (LSTM, GRU, RNN) and their cells, with PyTorch's parameter names,
+shapes, gate order and initialization, unrolled over time with tinyflow ops.
+
+The input projection of every time step is one matrix product before the loop; each step
+then adds the hidden projection and applies the gates. A missing initial state is zeros
+shaped at run time, so graph inputs of unknown batch size work too.
+"""
+from __future__ import annotations
+
+import math
+
+from ... import ops
+from .. import functional as F
+from .. import init
+from .linear import empty_parameter
+from .module import Module
+
+GATES = {"LSTM": 4, "GRU": 3, "RNN_TANH": 1, "RNN_RELU": 1}
+
+
+def zero_state(mode: str, xw, hidden: int):
+    """Zeros [batch, hidden] shaped from the first step's input projection: the batch may
+    be known only at run time. (A zero state still gives weight_hh a zero gradient, as in
+    PyTorch, rather than none.)"""
+    h = ops.zeros_like(ops.getitem(xw, (Ellipsis, slice(0, hidden))))
+    return (h, h) if mode == "LSTM" else h
+
+
+def lstm_step(xw, state, w_hh, b_hh):
+    """Gates i, f, g, o (PyTorch's order): c' = f c + i g, h' = o tanh(c')."""
+    h, c = state
+    i, f, g, o = ops.split(xw + F.linear(h, w_hh, b_hh), 4, -1)
+    c_new = ops.sigmoid(f) * c + ops.sigmoid(i) * ops.tanh(g)
+    return ops.sigmoid(o) * ops.tanh(c_new), c_new
+
+
+def gru_step(xw, h, w_hh, b_hh):
+    """r, z, n: n = tanh(x_n + r (h W_hn + b_hn)), h' = (1 - z) n + z h."""
+    xr, xz, xn = ops.split(xw, 3, -1)
+    hr, hz, hn = ops.split(F.linear(h, w_hh, b_hh), 3, -1)
+    r, z = ops.sigmoid(xr + hr), ops.sigmoid(xz + hz)
+    n = ops.tanh(xn + r * hn)
+    return (1 - z) * n + z * h
+
+
+def rnn_step(xw, h, w_hh, b_hh, relu: bool):
+    pre = xw + F.linear(h, w_hh, b_hh)
+    return ops.relu(pre) if relu else ops.tanh(pre)
+
+
+def _step(mode: str, xw, state, w_hh, b_hh):
+    if mode == "LSTM":
+        return lstm_step(xw, state, w_hh, b_hh)
+    if mode == "GRU":
+        return gru_step(xw, state, w_hh, b_hh)
+    return rnn_step(xw, state, w_hh, b_hh, mode == "RNN_RELU")
+
+
+class _RNNBase(Module):
+    """Layers x directions of one recurrence; parameters weight_ih_l{k}[_reverse], ..."""
+
+    def __init__(self, mode: str, input_size: int, hidden_size: int, num_layers: int = 1,
+                 bias: bool = True, batch_first: bool = False, dropout: float = 0.0,
+                 bidirectional: bool = False, proj_size: int = 0, device=None,
+                 dtype=None) -> None:
+        super().__init__()
+        if proj_size:
+            raise NotImplementedError("LSTM(proj_size > 0) is not supported")
+        if not 0 <= dropout <= 1:
+            raise ValueError("dropout should be a number in range [0, 1]")
+        self.mode, self.input_size, self.hidden_size = mode, input_size, hidden_size
+        self.num_layers, self.bias, self.batch_first = num_layers, bias, batch_first
+        self.dropout, self.bidirectional, self.proj_size = float(dropout), bidirectional, 0
+        directions = 2 if bidirectional else 1
+        rows = GATES[mode] * hidden_size
+        for layer in range(num_layers):
+            width = input_size if layer == 0 else hidden_size * directions
+            for d in range(directions):
+                sfx = f"_l{layer}" + ("_reverse" if d else "")
+                setattr(self, "weight_ih" + sfx, empty_parameter(rows, width, dtype=dtype))
+                setattr(self, "weight_hh" + sfx, empty_parameter(rows, hidden_size,
+                                                                 dtype=dtype))
+                if bias:
+                    setattr(self, "bias_ih" + sfx, empty_parameter(rows, dtype=dtype))
+                    setattr(self, "bias_hh" + sfx, empty_parameter(rows, dtype=dtype))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Every weight and bias ~ U(-1/sqrt(hidden), 1/sqrt(hidden))."""
+        bound = 1.0 / math.sqrt(self.hidden_size) if self.hidden_size > 0 else 0
+        for p in self.parameters():
+            init.uniform_(p, -bound, bound)
+
+    def _weights(self, layer: int, d: int) -> tuple:
+        sfx = f"_l{layer}" + ("_reverse" if d else "")
+        get = self._parameters.get
+        return (get("weight_ih" + sfx), get("weight_hh" + sfx), get("bias_ih" + sfx),
+                get("bias_hh" + sfx))
+
+    def _initial(self, hx, index: int):
+        """The initial state of layer x direction `index` (None: zeros)."""
+        if hx is None:
+            return None
+        if self.mode == "LSTM":
+            return hx[0][index], hx[1][index]
+        return hx[index]
+
+    def forward(self, input, hx=None):
+        x = input
+        batched = x.ndim == 3
+        if not batched:
+            x = ops.expand_dims(x, 1)
+            if hx is not None:
+                hx = tuple(ops.expand_dims(h, 1) for h in hx) if self.mode == "LSTM" \
+                    else ops.expand_dims(hx, 1)
+        elif self.batch_first:
+            x = ops.transpose(x, (1, 0, 2))
+        directions = 2 if self.bidirectional else 1
+        finals = []
+        for layer in range(self.num_layers):
+            outputs = []
+            for d in range(directions):
+                out, state = self._run(x, layer, d, self._initial(hx, layer * directions + d))
+                outputs.append(out)
+                finals.append(state)
+            x = outputs[0] if directions == 1 else ops.concat(outputs, -1)
+            if self.dropout and self.training and layer < self.num_layers - 1:
+                x = F.dropout(x, self.dropout, True)
+        if not batched:
+            x = ops.squeeze(x, 1)
+        elif self.batch_first:
+            x = ops.transpose(x, (1, 0, 2))
+        if self.mode == "LSTM":
+            h_n = ops.stack([s[0] for s in finals], 0)
+            c_n = ops.stack([s[1] for s in finals], 0)
+            return x, ((h_n, c_n) if batched else (ops.squeeze(h_n, 1), ops.squeeze(c_n, 1)))
+        h_n = ops.stack(finals, 0)
+        return x, (h_n if batched else ops.squeeze(h_n, 1))
+
+    def _run(self, x, layer: int, d: int, state):
+        """One direction of one layer over x [T, B, features]: (outputs [T, B, H], state)."""
+        w_ih, w_hh, b_ih, b_hh = self._weights(layer, d)
+        xw = F.linear(x, w_ih, b_ih)
+        steps = range(x.shape[0])
+        outputs = [None] * x.shape[0]
+        if state is None:
+            state = zero_state(self.mode, xw[0], self.hidden_size)
+        for t in (reversed(steps) if d else steps):
+            state = _step(self.mode, xw[t], state, w_hh, b_hh)
+            outputs[t] = state[0] if self.mode == "LSTM" else state
+        return ops.stack(outputs, 0), state
+
+    def extra_repr(self) -> str:
+        s = f"{self.input_size}, {self.hidden_size}"
+        if self.num_layers != 1:
+            s += f", num_layers={self.num_layers}"
+        if not self.bias:
+            s += ", bias=False"
+        if self.batch_first:
+            s += ", batch_first=True"
+        if self.dropout:
+            s += f", dropout={self.dropout}"
+        if self.bidirectional:
+            s += ", bidirectional=True"
+        return s
+
+
+class LSTM(_RNNBase):
+    """Returns (output, (h_n, c_n)); output [T, B, D*H] (batch_first: [B, T, D*H])."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__("LSTM", *args, **kwargs)
+
+
+class GRU(_RNNBase):
+    """Returns (output, h_n)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__("GRU", *args, **kwargs)
+
+
+class RNN(_RNNBase):
+    """Elman RNN, h' = tanh (or relu)(x W_ih^T + b_ih + h W_hh^T + b_hh)."""
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
+                 nonlinearity: str = "tanh", bias: bool = True, batch_first: bool = False,
+                 dropout: float = 0.0, bidirectional: bool = False, device=None,
+                 dtype=None) -> None:
+        if nonlinearity not in ("tanh", "relu"):
+            raise ValueError(f"Unknown nonlinearity '{nonlinearity}'. Select from 'tanh' or "
+                             f"'relu'.")
+        self.nonlinearity = nonlinearity
+        super().__init__("RNN_" + nonlinearity.upper(), input_size, hidden_size, num_layers,
+                         bias, batch_first, dropout, bidirectional, dtype=dtype)
+
+
+class _CellBase(Module):
+    """One time step: weight_ih [G*H, I], weight_hh [G*H, H], bias_ih, bias_hh."""
+
+    mode = "LSTM"
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, device=None,
+                 dtype=None) -> None:
+        super().__init__()
+        self.input_size, self.hidden_size, self.bias = input_size, hidden_size, bias
+        rows = GATES[self.mode] * hidden_size
+        self.weight_ih = empty_parameter(rows, input_size, dtype=dtype)
+        self.weight_hh = empty_parameter(rows, hidden_size, dtype=dtype)
+        if bias:
+            self.bias_ih = empty_parameter(rows, dtype=dtype)
+            self.bias_hh = empty_parameter(rows, dtype=dtype)
+        else:
+            self.register_parameter("bias_ih", None)
+            self.register_parameter("bias_hh", None)
+        bound = 1.0 / math.sqrt(hidden_size) if hidden_size > 0 else 0
+        for p in self.parameters():
+            init.uniform_(p, -bound, bound)
+
+    def forward(self, input, hx=None):
+        xw = F.linear(input, self.weight_ih, self.bias_ih)
+        if hx is None:
+            hx = zero_state(self.mode, xw, self.hidden_size)
+        return _step(self.mode, xw, hx, self.weight_hh, self.bias_hh)
+
+    def extra_repr(self) -> str:
+        return f"{self.input_size}, {self.hidden_size}" + ("" if self.bias else ", bias=False")
+
+
+class LSTMCell(_CellBase):
+    """forward(input, (h, c)) -> (h', c')."""
+    mode = "LSTM"
+
+
+class GRUCell(_CellBase):
+    """forward(input, h) -> h'."""
+    mode = "GRU"
+
+
+class RNNCell(_CellBase):
+    """forward(input, h) -> h' (tanh or relu)."""
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True,
+                 nonlinearity: str = "tanh", device=None, dtype=None) -> None:
+        object.__setattr__(self, "mode", "RNN_" + nonlinearity.upper())
+        super().__init__(input_size, hidden_size, bias, dtype=dtype)
+        self.nonlinearity = nonlinearity

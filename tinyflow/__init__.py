@@ -11,7 +11,7 @@ from .core.dtypes import (DType, as_dtype, bool_, float16, float32, float64, int
                           int32, int64, uint8)
 from .core.errors import (DTypeError, FeedError, FetchError, ShapeError, TinyflowError,
                           UninitializedVariableError)
-from .core.graph import Graph, get_default_graph, reset_default_graph
+from .core.graph import Graph, GraphKeys, get_default_graph, reset_default_graph
 from .core.op import apply, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .core.random import Generator, manual_seed
 from .core.tensor import Tensor
@@ -28,8 +28,8 @@ from .ops import (abs, argmax, argmin, assign, assign_add, assign_sub, cast, con
                   multiply, negative, not_equal, one_hot, pow, random_normal, random_uniform,
                   reduce_max, reduce_mean, reduce_min, reduce_sum, relu, reshape, sigmoid, sign,
                   sin, softmax, sqrt, square, squeeze, subtract, tanh, truncated_normal, where)
-from .symbolic import (InteractiveSession, Session, Variable, get_default_session,
-                       global_variables, global_variables_initializer,
+from .symbolic import (InteractiveSession, Session, Variable, get_collection,
+                       get_default_session, global_variables, global_variables_initializer,
                        initialize_all_variables, placeholder, train, trainable_variables,
                        variables_initializer)
 

@@ -7,6 +7,14 @@ from typing import Iterable, Iterator
 
 GLOBAL_VARIABLES = "variables"
 TRAINABLE_VARIABLES = "trainable_variables"
+UPDATE_OPS = "update_ops"
+
+
+class GraphKeys:
+    """TF1's standard collection names."""
+    GLOBAL_VARIABLES = GLOBAL_VARIABLES
+    TRAINABLE_VARIABLES = TRAINABLE_VARIABLES
+    UPDATE_OPS = UPDATE_OPS
 
 
 class Graph:

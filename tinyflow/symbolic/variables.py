@@ -89,3 +89,8 @@ def global_variables_initializer() -> Tensor:
 
 
 initialize_all_variables = global_variables_initializer
+
+
+def get_collection(key: str, graph=None) -> list:
+    """TF1 `tf.get_collection`, e.g. `tf.get_collection(tf.GraphKeys.UPDATE_OPS)`."""
+    return (graph or get_default_graph()).get_collection(key)

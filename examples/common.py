@@ -5,6 +5,8 @@ file only removes the lines they would all repeat.
 """
 from __future__ import annotations
 
+import argparse
+import itertools
 import time
 from typing import Callable, Iterable, Optional
 
@@ -19,13 +21,17 @@ def train_epoch(model, loader: Iterable, step: Callable, desc: str,
                 max_steps: Optional[int] = None) -> list[float]:
     """Run `step(x, y) -> loss` over the loader with a tqdm bar of loss and throughput."""
     model.train()
+    total = len(loader) if max_steps is None else min(len(loader), max_steps)
+    return run_steps(itertools.islice(loader, total), step, desc, total)
+
+
+def run_steps(batches: Iterable, step: Callable, desc: str, total: int) -> list[float]:
+    """Run `step(x, y) -> loss` over `total` batches with a tqdm bar of loss and throughput
+    (the loop of `train_epoch`, for code without a Module, such as a TF1 session)."""
     losses: list[float] = []
     seen, start = 0, time.perf_counter()
-    total = len(loader) if max_steps is None else min(len(loader), max_steps)
-    with tqdm(loader, total=total, desc=desc, leave=False) as bar:
-        for i, (x, y) in enumerate(bar):
-            if max_steps is not None and i >= max_steps:
-                break
+    with tqdm(batches, total=total, desc=desc, leave=False) as bar:
+        for x, y in bar:
             losses.append(float(step(x, y)))
             seen += len(x)
             bar.set_postfix(loss=f"{np.mean(losses[-50:]):.4f}",
@@ -51,7 +57,7 @@ def plot_curves(path: str, curves: dict[str, list[float]], title: str) -> None:
     import matplotlib.pyplot as plt
     fig, axes = plt.subplots(1, len(curves), figsize=(5 * len(curves), 3.5))
     for ax, (name, values) in zip(np.atleast_1d(axes), curves.items()):
-        ax.plot(values)
+        ax.plot(values, marker="o" if len(values) < 30 else None)  # few points: show them
         ax.set_title(name)
         ax.grid(alpha=0.3)
     fig.suptitle(title)
@@ -68,3 +74,66 @@ def load_model(model, path: str):
     """Load weights; a missing or mis-shaped tensor raises an error naming it."""
     model.load_state_dict(checkpoint.load(path))
     return model
+
+
+def example_parser(description: str, epochs: int, batch_size: int,
+                   lr: float) -> argparse.ArgumentParser:
+    """The flags every example takes: budget, seed, optimizer, curves and checkpoints."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--epochs", type=int, default=epochs)
+    parser.add_argument("--max-steps", type=int, default=None,
+                        help="stop after this many training steps in all (small budgets)")
+    parser.add_argument("--batch-size", type=int, default=batch_size)
+    parser.add_argument("--lr", type=float, default=lr)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--plot", metavar="PNG", help="save the training curves as a PNG")
+    parser.add_argument("--save", metavar="PATH", help="save the weights (safetensors)")
+    parser.add_argument("--load", metavar="PATH",
+                        help="evaluate the weights of a checkpoint instead of training")
+    return parser
+
+
+def fit(model, loader: Iterable, step: Callable, epochs: int, evaluate: Callable[[], float],
+        max_steps: Optional[int] = None, metric: str = "test accuracy"
+        ) -> tuple[list[float], list[float]]:
+    """Train for `epochs` (or `max_steps` steps in all, if fewer) and evaluate after each epoch.
+
+    Returns:
+        The loss of every step and the value of `evaluate()` after every epoch.
+    """
+    losses: list[float] = []
+    scores: list[float] = []
+    for epoch in range(1, epochs + 1):
+        left = None if max_steps is None else max_steps - len(losses)
+        losses += train_epoch(model, loader, step, f"epoch {epoch}/{epochs}", left)
+        scores.append(evaluate())
+        print(f"epoch {epoch}: {len(losses)} steps, train loss "
+              f"{np.mean(losses[-100:]):.4f}, {metric} {scores[-1]:.4f}")
+        if max_steps is not None and len(losses) >= max_steps:
+            break
+    return losses, scores
+
+
+def save_variables(sess, variables: Iterable, path: str) -> None:
+    """TF1: save the session's values of `variables` under their names (without ':0')."""
+    checkpoint.save({_key(v): sess.run(v) for v in variables}, path)
+
+
+def load_variables(sess, variables: Iterable, path: str) -> None:
+    """TF1: set `variables` in `sess` from a checkpoint; a missing or mis-shaped tensor raises
+    an error naming it, before any variable is changed."""
+    saved = checkpoint.load(path)
+    variables = list(variables)
+    errors = [f'Missing key "{_key(v)}" in checkpoint {path}' for v in variables
+              if _key(v) not in saved]
+    errors += [f"size mismatch for {_key(v)}: the checkpoint has shape "
+               f"{list(saved[_key(v)].shape)}, the variable has shape {list(v.shape)}"
+               for v in variables if _key(v) in saved and saved[_key(v)].shape != v.shape]
+    if errors:
+        raise RuntimeError("Error(s) in loading variables:\n\t" + "\n\t".join(errors))
+    for v in variables:
+        v.load(saved[_key(v)].numpy(), sess)
+
+
+def _key(variable) -> str:
+    return variable.name.split(":")[0]

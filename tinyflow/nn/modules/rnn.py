@@ -1,9 +1,11 @@
 """Recurrent layers (LSTM, GRU, RNN) and their cells, with PyTorch's parameter names,
 shapes, gate order and initialization, unrolled over time with tinyflow ops.
 
-The input projection of every time step is one matrix product before the loop; each step
-then adds the hidden projection and applies the gates. A missing initial state is zeros
-shaped at run time, so graph inputs of unknown batch size work too.
+Layers pass lists of per-step tensors to each other; the output is stacked once. Each step
+projects its own input slice: slicing one [T, B, 4H] product per step would make backward
+build and sum T full-size [T, B, 4H] gradients (T^2 B H memory traffic, and all T held at
+once). A missing initial state is zeros shaped at run time, so graph inputs of unknown batch
+size work too.
 """
 from __future__ import annotations
 
@@ -116,16 +118,19 @@ class _RNNBase(Module):
         elif self.batch_first:
             x = ops.transpose(x, (1, 0, 2))
         directions = 2 if self.bidirectional else 1
+        xs = [x[t] for t in range(x.shape[0])]
         finals = []
         for layer in range(self.num_layers):
             outputs = []
             for d in range(directions):
-                out, state = self._run(x, layer, d, self._initial(hx, layer * directions + d))
+                out, state = self._run(xs, layer, d, self._initial(hx, layer * directions + d))
                 outputs.append(out)
                 finals.append(state)
-            x = outputs[0] if directions == 1 else ops.concat(outputs, -1)
+            xs = outputs[0] if directions == 1 else [ops.concat(list(o), -1)
+                                                     for o in zip(*outputs)]
             if self.dropout and self.training and layer < self.num_layers - 1:
-                x = F.dropout(x, self.dropout, True)
+                xs = [F.dropout(x_t, self.dropout, True) for x_t in xs]
+        x = ops.stack(xs, 0)
         if not batched:
             x = ops.squeeze(x, 1)
         elif self.batch_first:
@@ -137,18 +142,18 @@ class _RNNBase(Module):
         h_n = ops.stack(finals, 0)
         return x, (h_n if batched else ops.squeeze(h_n, 1))
 
-    def _run(self, x, layer: int, d: int, state):
-        """One direction of one layer over x [T, B, features]: (outputs [T, B, H], state)."""
+    def _run(self, xs: list, layer: int, d: int, state):
+        """One direction of one layer over per-step inputs xs ([B, features] each):
+        (per-step outputs [B, H], final state)."""
         w_ih, w_hh, b_ih, b_hh = self._weights(layer, d)
-        xw = F.linear(x, w_ih, b_ih)
-        steps = range(x.shape[0])
-        outputs = [None] * x.shape[0]
-        if state is None:
-            state = zero_state(self.mode, xw[0], self.hidden_size)
-        for t in (reversed(steps) if d else steps):
-            state = _step(self.mode, xw[t], state, w_hh, b_hh)
+        outputs = [None] * len(xs)
+        for t in (reversed(range(len(xs))) if d else range(len(xs))):
+            xw = F.linear(xs[t], w_ih, b_ih)
+            if state is None:
+                state = zero_state(self.mode, xw, self.hidden_size)
+            state = _step(self.mode, xw, state, w_hh, b_hh)
             outputs[t] = state[0] if self.mode == "LSTM" else state
-        return ops.stack(outputs, 0), state
+        return outputs, state
 
     def extra_repr(self) -> str:
         s = f"{self.input_size}, {self.hidden_size}"

@@ -1,16 +1,26 @@
-"""Convolution kernels: im2col + one GEMM per group, and col2im for the input gradient.
+"""Convolution kernels: im2col in an NHWC layout, then one 2-D GEMM per group and block.
 
-im2col reads the windows of the padded input as a strided view (no Python loop over output
-pixels) and copies them once into columns laid out [groups, Cg * kH * kW, N * Ho * Wo], so
-each group is a single matrix product with its [Og, Cg * kH * kW] slice of the weight.
-col2im, the adjoint, adds columns back with one strided slice per kernel tap.
+The input is copied once into a zero-padded [N, H, W, C] buffer. A window of it is then kH
+runs of kW * C contiguous values, so the columns of a block of output pixels, one row per
+(n, h, w) laid out [pixels, G, kH * kW * Cg], are a single fast strided copy. A block is a
+few images (BLOCK_BYTES of columns, so they stay in cache and the buffer is reused), and
+each group's product [pixels, Kg] @ [Kg, Og] is one BLAS call with a long K.
+
+- The weight gradient reuses that layout: [Kg, pixels] @ [pixels, Og], summed over blocks.
+- The input gradient is the same layout backwards: per block, the columns g @ w
+  [pixels, Og] @ [Og, Kg] are added back into a padded NHWC buffer (col2im) by a Numba loop.
+  (At stride 1 it could also be a convolution of g with the flipped weight, but that copies
+  O / C times more columns and measured slower on the W3 layers.)
 """
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
+from numpy.lib.stride_tricks import as_strided
 
 from ...ops import conv
+from . import _conv_numba
+from ._conv_numba import scratch as _buffer
 from .registry import kernel
 
+BLOCK_BYTES = 2 << 20  # of columns per block: cache-sized, and the GEMMs stay efficient
 
 def _geometry(op, hw, khw) -> tuple:
     """((top, bottom), (left, right)) padding and (Ho, Wo) for run-time sizes."""
@@ -22,64 +32,116 @@ def _geometry(op, hw, khw) -> tuple:
     return tuple(pads), tuple(out)
 
 
-def _pad(x, pads):
-    if not any(pads[0] + pads[1]):
-        return x
-    return np.pad(x, ((0, 0), (0, 0)) + pads)
+def _nhwc_padded(x, pads):
+    """x [N, C, H, W] as a zero-padded [N, top + H + bottom, left + W + right, C] copy (in
+    a scratch buffer)."""
+    n, c, h, w = x.shape
+    (top, bottom), (left, right) = pads
+    xp = _buffer("padded", (n, top + h + bottom, left + w + right, c), x.dtype)
+    for border in (np.s_[:, :top], np.s_[:, top + h:], np.s_[:, top:top + h, :left],
+                   np.s_[:, top:top + h, left + w:]):
+        xp[border] = 0
+    xp[:, top:top + h, left:left + w] = x.transpose(0, 2, 3, 1)
+    return xp
 
 
-def _im2col(op, x, khw):
-    """Columns [G, Cg * kH * kW, N * Ho * Wo] of x's windows, and (Ho, Wo)."""
-    n, c = x.shape[:2]
-    (kh, kw), (dh, dw), (sh, sw) = khw, op.dilation, op.stride
-    pads, (ho, wo) = _geometry(op, x.shape[2:], khw)
-    xp = _pad(x, pads)
-    span = (dh * (kh - 1) + 1, dw * (kw - 1) + 1)
-    windows = sliding_window_view(xp, span, axis=(2, 3))[:, :, ::sh, ::sw, ::dh, ::dw]
-    windows = windows[:, :, :ho, :wo]  # [N, C, Ho, Wo, kH, kW], a view
-    k = c // op.groups * kh * kw  # explicit sizes: a -1 is ambiguous when N is 0
-    cols = windows.transpose(1, 4, 5, 0, 2, 3).reshape(op.groups, k, n * ho * wo)
-    return cols, (ho, wo)
+def _blocks(n: int, ho: int, row_bytes: int):
+    """(n0, n1, a0, a1): images n0:n1 while whole images fit in BLOCK_BYTES of columns, else
+    output rows a0:a1 of one image at a time."""
+    if ho * row_bytes <= BLOCK_BYTES:
+        step = BLOCK_BYTES // (ho * row_bytes)
+        for n0 in range(0, n, step):
+            yield n0, min(n, n0 + step), 0, ho
+        return
+    step = max(1, BLOCK_BYTES // row_bytes)
+    for n0 in range(n):
+        for a0 in range(0, ho, step):
+            yield n0, n0 + 1, a0, min(ho, a0 + step)
 
 
-def _grad_columns(op, g):
-    """g [N, O, Ho, Wo] as [G, Og, N * Ho * Wo], matching the columns' layout."""
+def _column_blocks(xp, khw, out, stride, dilation, groups):
+    """(block, columns [pixels, G, kH * kW * Cg]) of padded NHWC xp, block by block, in one
+    reused scratch buffer."""
+    (kh, kw), (ho, wo), (sh, sw), (dh, dw) = khw, out, stride, dilation
+    n, c = xp.shape[0], xp.shape[3]
+    cg = c // groups
+    kg = kh * kw * cg
+    s0, s1, s2, s3 = xp.strides
+    for n0, n1, a0, a1 in _blocks(n, ho, wo * groups * kg * xp.itemsize):
+        shape = (n1 - n0, a1 - a0, wo, groups, kh, kw, cg)
+        cols = _buffer("columns", shape, xp.dtype)
+        cols[...] = as_strided(xp[n0:, a0 * sh:], shape, (s0, sh * s1, sw * s2, cg * s3,
+                                                          dh * s1, dw * s2, s3), writeable=False)
+        yield (n0, n1, a0, a1), cols.reshape(-1, groups, kg)
+
+
+def _grad_rows(g, block, groups):
+    """The block's rows of g [N, O, Ho, Wo] as [G, pixels, Og] (a copy)."""
+    n0, n1, a0, a1 = block
     n, o, ho, wo = g.shape
-    return g.transpose(1, 0, 2, 3).reshape(op.groups, o // op.groups, n * ho * wo)
+    part = g.reshape(n, groups, o // groups, ho, wo)[n0:n1, :, :, a0:a1]
+    rows = np.ascontiguousarray(part.transpose(1, 0, 3, 4, 2))
+    return rows.reshape(groups, -1, o // groups)
+
+
+def _forward(x, w, pads, stride, dilation, groups):
+    """conv2d of x [N, C, H, W] and w [O, Cg, kH, kW] with resolved padding."""
+    n = x.shape[0]
+    o, cg, kh, kw = w.shape
+    og = o // groups
+    out_hw = tuple(conv.axis_out(x.shape[2 + a], w.shape[2 + a], stride[a], dilation[a],
+                                 pads[a]) for a in (0, 1))
+    wt = w.reshape(groups, og, cg, kh, kw).transpose(0, 1, 3, 4, 2).reshape(groups, og, -1)
+    out = np.empty((n, groups, og) + out_hw, x.dtype)
+    xp = _nhwc_padded(x, pads)
+    for (n0, n1, a0, a1), cols in _column_blocks(xp, (kh, kw), out_hw, stride, dilation,
+                                                 groups):
+        res = _buffer("product", (groups, og, cols.shape[0]), x.dtype)
+        np.matmul(wt, cols.transpose(1, 2, 0), out=res)  # [G, Og, pixels]: runs of pixels
+        res = res.reshape(groups, og, n1 - n0, a1 - a0, out_hw[1])
+        out[n0:n1, :, :, a0:a1] = res.transpose(2, 0, 1, 3, 4)
+    return out.reshape((n, o) + out_hw)
+
+
+def _common(*arrays):
+    dtype = np.result_type(*arrays)
+    return [a.astype(dtype, copy=False) for a in arrays]
 
 
 @kernel(conv.Conv2d)
 def conv2d(op, x, w):
-    n = x.shape[0]
-    o = w.shape[0]
-    cols, (ho, wo) = _im2col(op, x, w.shape[2:])
-    out = np.matmul(w.reshape(op.groups, o // op.groups, cols.shape[1]), cols)  # [G, Og, NP]
-    return np.ascontiguousarray(out.reshape(o, n, ho, wo).transpose(1, 0, 2, 3))
+    x, w = _common(x, w)
+    pads, _ = _geometry(op, x.shape[2:], w.shape[2:])
+    return _forward(x, w, pads, op.stride, op.dilation, op.groups)
 
 
 @kernel(conv.Conv2dGradWeight)
 def conv2d_grad_weight(op, x, g, ref):
-    cols, _ = _im2col(op, x, ref.shape[2:])
-    gw = np.matmul(_grad_columns(op, g), cols.transpose(0, 2, 1))  # [G, Og, Cg*kH*kW]
-    return gw.reshape(ref.shape)
+    x, g = _common(x, g)
+    o, cg, kh, kw = ref.shape
+    groups = op.groups
+    pads, out_hw = _geometry(op, x.shape[2:], (kh, kw))
+    gw = np.zeros((groups, kh * kw * cg, o // groups), x.dtype)
+    xp = _nhwc_padded(x, pads)
+    for block, cols in _column_blocks(xp, (kh, kw), out_hw, op.stride, op.dilation, groups):
+        gw += np.matmul(cols.transpose(1, 2, 0), _grad_rows(g, block, groups))
+    gw = gw.reshape(groups, kh, kw, cg, o // groups).transpose(0, 4, 3, 1, 2)
+    return np.ascontiguousarray(gw).reshape(ref.shape)
 
 
 @kernel(conv.Conv2dGradInput)
 def conv2d_grad_input(op, g, w, ref):
-    """col2im fused with the GEMM: per kernel tap, one (batched over groups) product gives
-    that tap's columns, added at once into the strided slice it came from. Cache-sized
-    pieces instead of one [C * kH * kW, N * Ho * Wo] buffer: about 25% faster."""
+    g, w = _common(g, w)
     n, c, h, wd = ref.shape
     o, cg, kh, kw = w.shape
-    ho, wo = g.shape[2:]
-    (dh, dw), (sh, sw) = op.dilation, op.stride
-    (top, bottom), (left, right) = _geometry(op, (h, wd), (kh, kw))[0]
-    gm = _grad_columns(op, g)  # [G, Og, N*Ho*Wo]
-    taps = w.reshape(op.groups, o // op.groups, cg, kh, kw).transpose(3, 4, 0, 2, 1)
-    xp = np.zeros((c, n, h + top + bottom, wd + left + right), np.result_type(g, w))
-    for i in range(kh):
-        rows = slice(i * dh, i * dh + sh * (ho - 1) + 1, sh)
-        for j in range(kw):
-            columns = slice(j * dw, j * dw + sw * (wo - 1) + 1, sw)
-            xp[:, :, rows, columns] += np.matmul(taps[i, j], gm).reshape(c, n, ho, wo)
-    return np.ascontiguousarray(xp[:, :, top:top + h, left:left + wd].transpose(1, 0, 2, 3))
+    groups, og = op.groups, o // op.groups
+    pads, out_hw = _geometry(op, (h, wd), (kh, kw))
+    (top, bottom), (left, right) = pads
+    dxp = _buffer("padded", (n, top + h + bottom, left + wd + right, c), g.dtype)
+    dxp[...] = 0
+    wk = w.reshape(groups, og, cg, kh, kw).transpose(0, 1, 3, 4, 2).reshape(groups, og, -1)
+    row_bytes = out_hw[1] * groups * wk.shape[2] * g.itemsize
+    for block in _blocks(n, out_hw[0], row_bytes):
+        dcols = np.matmul(_grad_rows(g, block, groups), wk)  # [G, pixels, Kg]
+        _conv_numba.col2im(dcols, dxp, block, out_hw[1], op.stride, op.dilation, (kh, kw))
+    return dxp[:, top:top + h, left:left + wd].transpose(0, 3, 1, 2).copy()  # not scratch

@@ -1,13 +1,15 @@
-"""Pooling kernels: one strided slice of the padded input per kernel tap, never a Python loop
-over output pixels.
+"""Pooling kernels. Windows that tile the input (kernel == stride, no padding: the common 2x2)
+are a reshape and one reduction; other forward passes take one strided slice of the padded
+input per kernel tap, never a Python loop over output pixels.
 
 Max pooling keeps the first maximum of each window (strictly greater values replace it, and
-NaN wins, as in PyTorch); its gradient and select kernels recompute that argmax as a tap
-number per output, so nothing but x needs saving between forward and backward.
+NaN wins, as in PyTorch); its gradient and select kernels recompute that argmax in one Numba
+pass, so nothing but x needs saving between forward and backward.
 """
 import numpy as np
 
 from ...ops import conv, pool
+from . import _conv_numba
 from .registry import kernel
 
 
@@ -57,45 +59,45 @@ def _scatter(op, ref_shape, parts):
     return xp[:, :, top:top + ref_shape[2], left:left + ref_shape[3]]
 
 
-def _argmax_taps(op, x):
-    """The tap number of each window's first maximum (padding is -inf: never chosen over an
-    input element)."""
-    xp, _, out = _padded(op, x, -np.inf)
-    best, arg = None, None
-    for tap, index in _taps(op, out):
-        values = xp[index]
-        if best is None:
-            best, arg = values.copy(), np.zeros(values.shape, np.intp)
-            continue
-        wins = (values > best) | (np.isnan(values) & ~np.isnan(best))
-        best[wins] = values[wins]
-        arg[wins] = tap
-    return arg
+def _tiles(op, hw):
+    """(Ho, Wo) if the windows tile the input without overlap or padding (kernel == stride,
+    no dilation, no window past the edge), else None: pooling is then a reshape."""
+    if op.stride != op.kernel or op.padding != ((0, 0), (0, 0)) or (
+            op.dilation != (1, 1) and op.kernel != (1, 1)):
+        return None
+    out = tuple(size // k for size, k in zip(hw, op.kernel))
+    if op.ceil_mode and any(o * k != size for o, k, size in zip(out, op.kernel, hw)):
+        return None
+    return out if min(out) > 0 else None
+
+
+def _tile_view(op, x, out):
+    """x [N, C, H, W] cropped to the tiles, as [N, C, Ho, kH, Wo, kW] (a view)."""
+    (kh, kw), (ho, wo) = op.kernel, out
+    return x[:, :, :ho * kh, :wo * kw].reshape(x.shape[:2] + (ho, kh, wo, kw))
+
+
+def _max_pool(which, op, x, g=None):
+    pads, out, _ = _frame(op, x.shape[2:])
+    return _conv_numba.max_pool(which, x, op.kernel, op.stride, op.dilation, pads, out, g)
 
 
 @kernel(pool.MaxPool2d)
 def max_pool2d(op, x):
-    xp, _, out = _padded(op, x, -np.inf)
-    result = None
-    for _, index in _taps(op, out):
-        result = xp[index].copy() if result is None else np.maximum(result, xp[index])
-    return result
+    return _max_pool("forward", op, x)
 
 
 @kernel(pool.MaxPool2dSelect)
 def max_pool2d_select(op, t, x):
-    arg = _argmax_taps(op, x)
-    tp, _, out = _padded(op, t, 0)
-    result = np.zeros(arg.shape, t.dtype)
-    for tap, index in _taps(op, out):
-        np.copyto(result, tp[index], where=arg == tap)
-    return result
+    arg = _max_pool("argmax", op, x)
+    n, c = x.shape[:2]
+    planes = np.ascontiguousarray(t).reshape(n, c, -1)
+    return np.take_along_axis(planes, arg.reshape(n, c, -1), axis=2).reshape(arg.shape)
 
 
 @kernel(pool.MaxPool2dGrad)
 def max_pool2d_grad(op, g, x):
-    arg = _argmax_taps(op, x)
-    return _scatter(op, x.shape, lambda tap: np.where(arg == tap, g, 0).astype(g.dtype))
+    return _max_pool("backward", op, x, g)
 
 
 def _divisor(op, hw, out):
@@ -116,6 +118,9 @@ def _divisor(op, hw, out):
 
 @kernel(pool.AvgPool2d)
 def avg_pool2d(op, x):
+    out = _tiles(op, x.shape[2:])
+    if out is not None:
+        return _tile_view(op, x, out).mean(axis=(3, 5), dtype=x.dtype)
     xp, _, out = _padded(op, x, 0)
     total = None
     for _, index in _taps(op, out):
@@ -125,5 +130,11 @@ def avg_pool2d(op, x):
 
 @kernel(pool.AvgPool2dGrad)
 def avg_pool2d_grad(op, g, ref):
+    out = _tiles(op, ref.shape[2:])
+    if out is not None:
+        dx = np.zeros(ref.shape, g.dtype)
+        share = g / np.asarray(op.kernel[0] * op.kernel[1], g.dtype)
+        _tile_view(op, dx, out)[...] = share[:, :, :, None, :, None]
+        return dx
     share = g / _divisor(op, ref.shape[2:], g.shape[2:]).astype(g.dtype)
     return _scatter(op, ref.shape, lambda tap: share)

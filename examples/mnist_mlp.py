@@ -1,0 +1,90 @@
+"""A multi-layer perceptron (784-512-256-10, ReLU, dropout) on MNIST, written as in PyTorch.
+
+    python examples/mnist_mlp.py                      # 2 epochs, then the test accuracy
+    python examples/mnist_mlp.py --plot mlp.png --save mlp.safetensors
+    python examples/mnist_mlp.py --load mlp.safetensors   # evaluate a saved model
+"""
+from __future__ import annotations
+
+import time
+from typing import Optional
+
+import numpy as np
+
+import tinyflow as torch
+import tinyflow.nn as nn
+import tinyflow.nn.functional as F
+from tinyflow.datasets import get_mnist
+from tinyflow.utils.data import DataLoader, TensorDataset
+
+from common import accuracy, example_parser, fit, load_model, plot_curves, save_model
+
+
+class MLP(nn.Module):
+    def __init__(self, hidden: tuple[int, ...] = (512, 256), dropout: float = 0.2) -> None:
+        super().__init__()
+        sizes = (28 * 28,) + hidden
+        self.hidden = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes, sizes[1:]))
+        self.dropout = nn.Dropout(dropout)
+        self.out = nn.Linear(sizes[-1], 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.flatten(1)
+        for layer in self.hidden:
+            x = self.dropout(F.relu(layer(x)))
+        return self.out(x)
+
+
+def main(argv: Optional[list[str]] = None) -> dict:
+    """Train (or load) and evaluate; returns the metrics, so tests can call it in-process."""
+    parser = example_parser(__doc__.splitlines()[0], epochs=2, batch_size=64, lr=1e-3)
+    parser.add_argument("--eval-examples", type=int, default=None,
+                        help="evaluate on the first N test images only (default: all)")
+    args = parser.parse_args(argv)
+    torch.manual_seed(args.seed)
+    start = time.perf_counter()
+
+    mnist = get_mnist(flatten=True, onehot=False, validation_size=0)
+    test_images, test_labels = mnist.test.images[:args.eval_examples], mnist.test.labels
+    test_set = TensorDataset(torch.from_numpy(test_images),
+                             torch.from_numpy(test_labels[:len(test_images)]))
+    test_loader = DataLoader(test_set, batch_size=1000)
+    model = MLP()
+
+    if args.load:
+        load_model(model, args.load)
+        acc = accuracy(model, test_loader)
+        print(f"{args.load}: test accuracy {acc:.4f} on {len(test_set)} images")
+        return {"test_accuracy": acc}
+
+    train_set = TensorDataset(torch.from_numpy(mnist.train.images),
+                              torch.from_numpy(mnist.train.labels))
+    train_loader = DataLoader(train_set, batch_size=args.batch_size, shuffle=True)
+    optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
+    total_steps = args.epochs * len(train_loader)
+    if args.max_steps is not None:
+        total_steps = min(total_steps, args.max_steps)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total_steps)
+
+    def step(x: torch.Tensor, y: torch.Tensor) -> float:
+        optimizer.zero_grad()
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+        return loss.item()
+
+    losses, accs = fit(model, train_loader, step, args.epochs,
+                       lambda: accuracy(model, test_loader), args.max_steps)
+    seconds = time.perf_counter() - start
+    print(f"test accuracy {accs[-1]:.4f} after {len(losses)} steps ({seconds:.1f} s)")
+    if args.plot:
+        plot_curves(args.plot, {"train loss": losses, "test accuracy": accs}, "MNIST MLP")
+    if args.save:
+        save_model(model, args.save)
+    return {"test_accuracy": accs[-1], "losses": losses, "accuracies": accs,
+            "steps": len(losses), "seconds": seconds, "final_loss": float(np.mean(losses[-50:]))}
+
+
+if __name__ == "__main__":
+    main()

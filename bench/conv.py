@@ -4,7 +4,8 @@ The cases are the layers of W3 (the batch-64 MNIST CNN: conv5x5 1->32 pad 2, ReL
 conv5x5 32->64 pad 2, ReLU, maxpool 2, fc 3136->1024, fc 1024->10), with their input shapes,
 plus one whole W3 training step written once and run with `lib = tinyflow` and `lib = torch`.
 The second W3 conv is the [64,32,14,14] x [64,32,5,5] case. As in W3, the first conv's input
-is data (it needs no gradient). Medians of interleaved runs after warm-up, 2 threads.
+is data (it needs no gradient). Medians of runs interleaved between the libraries, after
+warm-up, with 2 threads; run it on an otherwise idle machine.
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE .venv/bin/python bench/conv.py
 """
@@ -91,17 +92,27 @@ CASES = [
 ]
 
 
-def median_ms(runners: dict, repeats: int, warmup: int = 2) -> dict:
-    """Median milliseconds of each runner, the runners interleaved round by round."""
+def median_ms(runners: dict, repeats: int, warmup: int = 2, settle: float = 0.3) -> dict:
+    """Median milliseconds of each runner {(library, part): fn}, libraries interleaved round
+    by round. Each library's turn starts with `settle` seconds of untimed calls: a library's
+    idle worker threads (OpenBLAS's, OpenMP's) spin for up to 0.2 s after its last call and would
+    otherwise slow down whichever library runs next, by up to 2x."""
     for fn in runners.values():
         for _ in range(warmup):
             fn()
+    libraries = {}
+    for (lib, part), fn in runners.items():
+        libraries.setdefault(lib, []).append((part, fn))
     times = {key: [] for key in runners}
     for _ in range(repeats):
-        for key, fn in runners.items():
+        for lib, parts in libraries.items():
             start = time.perf_counter()
-            fn()
-            times[key].append(time.perf_counter() - start)
+            while time.perf_counter() - start < settle:
+                parts[-1][1]()
+            for part, fn in parts:
+                start = time.perf_counter()
+                fn()
+                times[(lib, part)].append(time.perf_counter() - start)
     return {key: 1e3 * statistics.median(t) for key, t in times.items()}
 
 

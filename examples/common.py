@@ -35,7 +35,8 @@ def run_steps(batches: Iterable, step: Callable, desc: str, total: int) -> list[
             losses.append(float(step(x, y)))
             seen += len(x)
             bar.set_postfix(loss=f"{np.mean(losses[-50:]):.4f}",
-                            ex_per_s=f"{seen / (time.perf_counter() - start):.0f}")
+                            ex_per_s=f"{seen / (time.perf_counter() - start):.0f}",
+                            refresh=False)  # redraw at tqdm's pace, not every step
     return losses
 
 
@@ -137,3 +138,12 @@ def load_variables(sess, variables: Iterable, path: str) -> None:
 
 def _key(variable) -> str:
     return variable.name.split(":")[0]
+
+
+MNIST_MEAN, MNIST_STD = 0.1307, 0.3081   # of the MNIST training pixels in [0, 1]
+
+
+def normalize(images: np.ndarray, mean: float = MNIST_MEAN, std: float = MNIST_STD
+              ) -> np.ndarray:
+    """torchvision's `transforms.Normalize((0.1307,), (0.3081,))`, done once on the array."""
+    return ((images - mean) / std).astype(np.float32)

@@ -1,7 +1,7 @@
 """A LeNet-style CNN on MNIST (or Fashion-MNIST with --dataset fashion), written as in PyTorch.
 
 conv 5x5 1->32, ReLU, max-pool 2, conv 5x5 32->64, ReLU, max-pool 2, fc 3136->128, ReLU,
-fc 128->10; Adam, batch 64.
+fc 128->10; Adam with a cosine learning-rate decay over the run, batch 64, normalized pixels.
 
     python examples/mnist_cnn.py                      # 2 epochs, then the test accuracy
     python examples/mnist_cnn.py --dataset fashion --plot cnn.png --save cnn.safetensors
@@ -20,9 +20,11 @@ import tinyflow.nn.functional as F
 from tinyflow.datasets import get_fashion_mnist, get_mnist
 from tinyflow.utils.data import DataLoader, TensorDataset
 
-from common import accuracy, example_parser, fit, load_model, plot_curves, save_model
+from common import accuracy, example_parser, fit, load_model, normalize, plot_curves, save_model
 
-DATASETS = {"mnist": get_mnist, "fashion": get_fashion_mnist}
+# name, loader, and the mean and standard deviation of the training pixels
+DATASETS = {"mnist": ("MNIST", get_mnist, 0.1307, 0.3081),
+            "fashion": ("Fashion-MNIST", get_fashion_mnist, 0.2860, 0.3530)}
 
 
 class LeNet(nn.Module):
@@ -50,8 +52,9 @@ def main(argv: Optional[list[str]] = None) -> dict:
     torch.manual_seed(args.seed)
     start = time.perf_counter()
 
-    data = DATASETS[args.dataset](flatten=False, onehot=False, validation_size=0)
-    test_images = data.test.images[:args.eval_examples, None]   # [N, 1, 28, 28]
+    name, load_data, mean, std = DATASETS[args.dataset]
+    data = load_data(flatten=False, onehot=False, validation_size=0)
+    test_images = normalize(data.test.images[:args.eval_examples, None], mean, std)  # NCHW
     test_set = TensorDataset(torch.from_numpy(test_images),
                              torch.from_numpy(data.test.labels[:len(test_images)]))
     test_loader = DataLoader(test_set, batch_size=500)
@@ -63,16 +66,21 @@ def main(argv: Optional[list[str]] = None) -> dict:
         print(f"{args.load}: test accuracy {acc:.4f} on {len(test_set)} images")
         return {"test_accuracy": acc}
 
-    train_set = TensorDataset(torch.from_numpy(data.train.images[:, None]),
+    train_set = TensorDataset(torch.from_numpy(normalize(data.train.images[:, None], mean, std)),
                               torch.from_numpy(data.train.labels))
     train_loader = DataLoader(train_set, batch_size=args.batch_size, shuffle=True)
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
+    total_steps = args.epochs * len(train_loader)
+    if args.max_steps is not None:
+        total_steps = min(total_steps, args.max_steps)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total_steps)
 
     def step(x: torch.Tensor, y: torch.Tensor) -> float:
         optimizer.zero_grad()
         loss = F.cross_entropy(model(x), y)
         loss.backward()
         optimizer.step()
+        scheduler.step()
         return loss.item()
 
     losses, accs = fit(model, train_loader, step, args.epochs,
@@ -80,8 +88,8 @@ def main(argv: Optional[list[str]] = None) -> dict:
     seconds = time.perf_counter() - start
     print(f"test accuracy {accs[-1]:.4f} after {len(losses)} steps ({seconds:.1f} s)")
     if args.plot:
-        plot_curves(args.plot, {"train loss": losses, "test accuracy": accs},
-                    f"{args.dataset} LeNet")
+        plot_curves(args.plot, {"train loss": losses, "test accuracy per epoch": accs},
+                    f"{name} LeNet")
     if args.save:
         save_model(model, args.save)
     return {"test_accuracy": accs[-1], "losses": losses, "accuracies": accs,

@@ -2,10 +2,12 @@
 Numba loops for what NumPy cannot do in one pass — col2im (adding columns back into the
 input) and max pooling (maximum, argmax and gradient routing in one sweep).
 
-The pooling loops work in NHWC, channels innermost, so each window's taps are contiguous
-vectors and the data-dependent choice of the argmax is a vector select, not a branch.
-Loops are compiled on first use (and cached on disk) and single-threaded: BLAS already keeps
-both cores busy around them, and its spinning threads would fight a parallel region.
+The pooling loops stage one image at a time in NHWC (it stays in cache), channels
+innermost, so a window's taps are contiguous vectors and the data-dependent choice of the
+argmax is a vector select rather than a mispredicted branch (4x faster than per-plane loops).
+Loops are compiled on first use (and cached on disk) and single-threaded: BLAS keeps both
+cores busy around them, and its idle threads spin for a while after each call, which made a
+parallel (prange) region tens of times slower.
 """
 import functools
 import threading
@@ -18,8 +20,9 @@ _scratch = threading.local()
 
 
 def scratch(name: str, shape, dtype) -> np.ndarray:
-    """An uninitialized array reused by later calls in this thread (so never return it):
-    fresh pages cost a page fault each, milliseconds per call for buffers of a few MB."""
+    """An uninitialized array reused by later calls in this thread (so never return it). A
+    fresh buffer of a few MB may come back from the allocator as new pages, a page fault
+    each: that cost up to 10 ms of a 20 ms convolution in a loop."""
     size = int(np.prod(shape))
     buffer = getattr(_scratch, name, None)
     if buffer is None or buffer.dtype != dtype or buffer.size < size:
@@ -38,9 +41,11 @@ def _jit():
 # ---- convolution -----------------------------------------------------------------------
 
 @functools.cache
-def _col2im_loop():
+def _col2im_loops():
+    """(general, runs): runs is for one group with dilation 1 along W, where a window row
+    of the columns, kW * C values, adds to kW * C contiguous values of the input row."""
     @_jit()
-    def loop(dcols, dxp, n0, a0, rows, wo, sh, sw, dh, dw, kh, kw):
+    def general(dcols, dxp, n0, a0, rows, wo, sh, sw, dh, dw, kh, kw):
         groups, pixels, kg = dcols.shape
         cg = kg // (kh * kw)
         for p in range(pixels):
@@ -53,30 +58,52 @@ def _col2im_loop():
                         src = (i * kw + j) * cg
                         for c in range(cg):
                             dxp[n, h0 + i * dh, w0 + j * dw, g * cg + c] += dcols[g, p, src + c]
-    return loop
+
+    @_jit()
+    def runs(dcols, dxp, n0, a0, rows, wo, sh, step, dh, kh):
+        run = dcols.shape[1] // kh  # kW * C values per window row
+        for p in range(dcols.shape[0]):
+            n = n0 + p // (rows * wo)
+            h0 = (a0 + (p // wo) % rows) * sh
+            start = (p % wo) * step
+            for i in range(kh):
+                h = h0 + i * dh
+                if run >= 16:  # an add into a view vectorizes; short runs: a plain loop
+                    dst = dxp[n, h, start:start + run]
+                    dst += dcols[p, i * run:(i + 1) * run]
+                else:
+                    for m in range(run):
+                        dxp[n, h, start + m] += dcols[p, i * run + m]
+    return general, runs
 
 
 def col2im(dcols, dxp, block, wo, stride, dilation, khw) -> None:
     """Add columns dcols [G, pixels, kH * kW * Cg] of the output block (n0, n1, a0, a1) back
     into the padded NHWC gradient dxp, where their windows read the input."""
     n0, _, a0, a1 = block
-    _col2im_loop()(dcols, dxp, n0, a0, a1 - a0, wo, *stride, *dilation, *khw)
+    general, runs = _col2im_loops()
+    if dcols.shape[0] == 1 and dilation[1] == 1:
+        n, hp, wp, c = dxp.shape
+        runs(dcols[0], dxp.reshape(n, hp, wp * c), n0, a0, a1 - a0, wo, stride[0],
+             stride[1] * c, dilation[0], khw[0])
+    else:
+        general(dcols, dxp, n0, a0, a1 - a0, wo, *stride, *dilation, *khw)
 
 
 # ---- max pooling -----------------------------------------------------------------------
 
-def _window_max(x, n, rows, a, cols, b, dh, dw, best, at):
-    """Per channel, the first maximum (best) of window (a, b) of image n of x [N, H, W, C]
-    and its position h * W + w (at): taps in row-major order over the input only (padding
-    is never chosen), a NaN beats numbers. rows, cols: [3, out] window starts and the
-    range of taps inside the input, per output row and column."""
-    width = x.shape[2]
+def _window_max(x, rows, a, cols, b, dh, dw, best, at):
+    """Per channel, the first maximum (best) of window (a, b) of an image x [H, W, C] and
+    its position h * W + w (at): taps in row-major order over the input only (padding is
+    never chosen), a NaN beats numbers. rows, cols: [3, out] window starts and the range of
+    taps inside the input, per output row and column."""
+    width = x.shape[1]
     first = True
     for i in range(rows[1, a], rows[2, a]):
         h = rows[0, a] + i * dh
         for j in range(cols[1, b], cols[2, b]):
             w = cols[0, b] + j * dw
-            v, k = x[n, h, w], h * width + w
+            v, k = x[h, w], h * width + w
             if first:
                 best[:] = v
                 at[:] = k
@@ -88,40 +115,75 @@ def _window_max(x, n, rows, a, cols, b, dh, dw, best, at):
                 at[c] = k if wins else at[c]
 
 
+def _to_hwc(x, n, xt):
+    """xt[h, w, c] = x[n, c, h, w]."""
+    for h in range(xt.shape[0]):
+        for w in range(xt.shape[1]):
+            for c in range(xt.shape[2]):
+                xt[h, w, c] = x[n, c, h, w]
+
+
+def _from_hwc(xt, out, n):
+    """out[n, c, h, w] = xt[h, w, c]."""
+    for h in range(xt.shape[0]):
+        for w in range(xt.shape[1]):
+            for c in range(xt.shape[2]):
+                out[n, c, h, w] = xt[h, w, c]
+
+
 @functools.cache
 def _pool_loops():
-    """(forward, argmax, backward) over every window, NHWC."""
-    window_max = _jit()(_window_max)
+    """(forward, argmax, backward): NCHW in and out, each image staged in NHWC (in cache)."""
+    window_max, to_hwc, from_hwc = (_jit()(f) for f in (_window_max, _to_hwc, _from_hwc))
 
     @_jit()
-    def forward(x, rows, cols, dh, dw, out, at):
-        for n in range(out.shape[0]):
-            for a in range(out.shape[1]):
-                for b in range(out.shape[2]):
-                    window_max(x, n, rows, a, cols, b, dh, dw, out[n, a, b], at)
+    def forward(x, rows, cols, dh, dw, out):
+        xt = np.empty(x.shape[2:] + x.shape[1:2], x.dtype)
+        res = np.empty(out.shape[2:] + out.shape[1:2], out.dtype)
+        at = np.empty(x.shape[1], np.intp)
+        for n in range(x.shape[0]):
+            to_hwc(x, n, xt)
+            for a in range(res.shape[0]):
+                for b in range(res.shape[1]):
+                    window_max(xt, rows, a, cols, b, dh, dw, res[a, b], at)
+            from_hwc(res, out, n)
 
     @_jit()
-    def argmax(x, rows, cols, dh, dw, best, out):
-        for n in range(out.shape[0]):
-            for a in range(out.shape[1]):
-                for b in range(out.shape[2]):
-                    window_max(x, n, rows, a, cols, b, dh, dw, best, out[n, a, b])
+    def argmax(x, rows, cols, dh, dw, out):
+        xt = np.empty(x.shape[2:] + x.shape[1:2], x.dtype)
+        res = np.empty(out.shape[2:] + out.shape[1:2], out.dtype)
+        best = np.empty(x.shape[1], x.dtype)
+        for n in range(x.shape[0]):
+            to_hwc(x, n, xt)
+            for a in range(res.shape[0]):
+                for b in range(res.shape[1]):
+                    window_max(xt, rows, a, cols, b, dh, dw, best, res[a, b])
+            from_hwc(res, out, n)
 
     @_jit()
-    def backward(x, g, rows, cols, dh, dw, best, at, dx):
-        width = x.shape[2]
-        for n in range(g.shape[0]):
-            for a in range(g.shape[1]):
-                for b in range(g.shape[2]):
-                    window_max(x, n, rows, a, cols, b, dh, dw, best, at)
-                    gv = g[n, a, b]
+    def backward(x, g, rows, cols, dh, dw, dx):
+        xt = np.empty(x.shape[2:] + x.shape[1:2], x.dtype)
+        gt = np.empty(g.shape[2:] + g.shape[1:2], g.dtype)
+        res = np.empty(xt.shape, dx.dtype)
+        best, at = np.empty(x.shape[1], x.dtype), np.empty(x.shape[1], np.intp)
+        width = x.shape[3]
+        for n in range(x.shape[0]):
+            to_hwc(x, n, xt)
+            to_hwc(g, n, gt)
+            res[...] = 0
+            zero = res[0, 0, 0]  # typed like dx
+            for a in range(g.shape[2]):
+                for b in range(g.shape[3]):
+                    window_max(xt, rows, a, cols, b, dh, dw, best, at)
+                    gv = gt[a, b]
                     for i in range(rows[1, a], rows[2, a]):
                         h = rows[0, a] + i * dh
                         for j in range(cols[1, b], cols[2, b]):
                             w = cols[0, b] + j * dw
-                            d, k = dx[n, h, w], h * width + w
+                            d, k = res[h, w], h * width + w
                             for c in range(d.size):
-                                d[c] += gv[c] if at[c] == k else 0
+                                d[c] += gv[c] if at[c] == k else zero
+            from_hwc(res, dx, n)
     return forward, argmax, backward
 
 
@@ -138,28 +200,24 @@ def max_pool(which: str, x, kernel, stride, dilation, pads, out, g=None):
     """Max pooling of x [N, C, H, W]: "forward" gives the maxima, "argmax" their flat
     indices h * W + w, "backward" g [N, C, Ho, Wo] added at them (shaped like x)."""
     n, c, h, w = x.shape
+    like = x.dtype if g is None else g.dtype
     dtype = _loop_float(x.dtype if g is None else np.result_type(x, g))
-    xt = scratch("pool_x", (n, h, w, c), dtype)
-    xt[...] = x.transpose(0, 2, 3, 1)
+    x = x.astype(dtype, copy=False)
     geometry = (_windows(out[0], stride[0], kernel[0], dilation[0], pads[0][0], h),
                 _windows(out[1], stride[1], kernel[1], dilation[1], pads[1][0], w),
                 *dilation)
     forward, argmax, backward = _pool_loops()
-    best, at = np.empty(c, dtype), np.empty(c, np.intp)
     if which == "forward":
-        result = scratch("pool_out", (n,) + tuple(out) + (c,), dtype)
-        forward(xt, *geometry, result, at)
-    elif which == "argmax":
-        result = scratch("pool_arg", (n,) + tuple(out) + (c,), np.intp)
-        argmax(xt, *geometry, best, result)
-    else:
-        gt = scratch("pool_g", (n,) + tuple(out) + (c,), dtype)
-        gt[...] = g.transpose(0, 2, 3, 1)
-        result = scratch("pool_dx", (n, h, w, c), dtype)
-        result[...] = 0
-        backward(xt, gt, *geometry, best, at, result)
-    dtype = np.intp if which == "argmax" else x.dtype if g is None else g.dtype
-    return result.transpose(0, 3, 1, 2).astype(dtype, order="C")  # a copy: not scratch
+        result = np.empty((n, c) + tuple(out), dtype)
+        forward(x, *geometry, result)
+        return result.astype(like, copy=False)
+    if which == "argmax":
+        result = np.empty((n, c) + tuple(out), np.intp)
+        argmax(x, *geometry, result)
+        return result
+    result = np.empty(x.shape, dtype)
+    backward(x, g.astype(dtype, copy=False), *geometry, result)
+    return result.astype(like, copy=False)
 
 
 def _loop_float(dtype):

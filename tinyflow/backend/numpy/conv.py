@@ -20,7 +20,8 @@ from . import _conv_numba
 from ._conv_numba import scratch as _buffer
 from .registry import kernel
 
-BLOCK_BYTES = 2 << 20  # of columns per block: cache-sized, and the GEMMs stay efficient
+BLOCK_BYTES = 4 << 20  # of columns per block: cache-sized, and the GEMMs stay efficient
+
 
 def _geometry(op, hw, khw) -> tuple:
     """((top, bottom), (left, right)) padding and (Ho, Wo) for run-time sizes."""
@@ -60,47 +61,42 @@ def _blocks(n: int, ho: int, row_bytes: int):
 
 
 def _column_blocks(xp, khw, out, stride, dilation, groups):
-    """(block, columns [pixels, G, kH * kW * Cg]) of padded NHWC xp, block by block, in one
-    reused scratch buffer."""
+    """(block, columns [G, kH * kW * Cg, pixels]) of padded NHWC xp, block by block, in one
+    reused scratch buffer. Stored pixel-major (a transposed view) so that a window's kW * C
+    values are one contiguous run; with a single channel that run is only kW long, and
+    tap-major storage, runs of Wo pixels, copies faster."""
     (kh, kw), (ho, wo), (sh, sw), (dh, dw) = khw, out, stride, dilation
     n, c = xp.shape[0], xp.shape[3]
     cg = c // groups
-    kg = kh * kw * cg
     s0, s1, s2, s3 = xp.strides
-    for n0, n1, a0, a1 in _blocks(n, ho, wo * groups * kg * xp.itemsize):
-        shape = (n1 - n0, a1 - a0, wo, groups, kh, kw, cg)
-        cols = _buffer("columns", shape, xp.dtype)
-        cols[...] = as_strided(xp[n0:, a0 * sh:], shape, (s0, sh * s1, sw * s2, cg * s3,
-                                                          dh * s1, dw * s2, s3), writeable=False)
-        yield (n0, n1, a0, a1), cols.reshape(-1, groups, kg)
+    for n0, n1, a0, a1 in _blocks(n, ho, wo * kh * kw * c * xp.itemsize):
+        pixels = (n1 - n0, a1 - a0, wo)
+        pixel_strides = (s0, sh * s1, sw * s2)
+        taps = (groups, kh, kw, cg)
+        tap_strides = (cg * s3, dh * s1, dw * s2, s3)
+        src = xp[n0:, a0 * sh:]
+        if c == 1:
+            cols = _buffer("columns", taps + pixels, xp.dtype)
+            cols[...] = as_strided(src, cols.shape, tap_strides + pixel_strides, writeable=False)
+            yield (n0, n1, a0, a1), cols.reshape(groups, kh * kw * cg, -1)
+        else:
+            cols = _buffer("columns", pixels + taps, xp.dtype)
+            cols[...] = as_strided(src, cols.shape, pixel_strides + tap_strides, writeable=False)
+            yield (n0, n1, a0, a1), cols.reshape(-1, groups, kh * kw * cg).transpose(1, 2, 0)
 
 
-def _grad_rows(g, block, groups):
-    """The block's rows of g [N, O, Ho, Wo] as [G, pixels, Og] (a copy)."""
+def _grad_nhwc(g):
+    """g [N, O, Ho, Wo] as [N, Ho, Wo, O] (in a scratch buffer): each block's rows are then
+    one contiguous slice, as the columns'."""
+    gt = _buffer("grad", (g.shape[0],) + g.shape[2:] + (g.shape[1],), g.dtype)
+    gt[...] = g.transpose(0, 2, 3, 1)
+    return gt
+
+
+def _grad_rows(gt, block, groups):
+    """The block's rows of NHWC gt as [G, pixels, Og] (a view)."""
     n0, n1, a0, a1 = block
-    n, o, ho, wo = g.shape
-    part = g.reshape(n, groups, o // groups, ho, wo)[n0:n1, :, :, a0:a1]
-    rows = np.ascontiguousarray(part.transpose(1, 0, 3, 4, 2))
-    return rows.reshape(groups, -1, o // groups)
-
-
-def _forward(x, w, pads, stride, dilation, groups):
-    """conv2d of x [N, C, H, W] and w [O, Cg, kH, kW] with resolved padding."""
-    n = x.shape[0]
-    o, cg, kh, kw = w.shape
-    og = o // groups
-    out_hw = tuple(conv.axis_out(x.shape[2 + a], w.shape[2 + a], stride[a], dilation[a],
-                                 pads[a]) for a in (0, 1))
-    wt = w.reshape(groups, og, cg, kh, kw).transpose(0, 1, 3, 4, 2).reshape(groups, og, -1)
-    out = np.empty((n, groups, og) + out_hw, x.dtype)
-    xp = _nhwc_padded(x, pads)
-    for (n0, n1, a0, a1), cols in _column_blocks(xp, (kh, kw), out_hw, stride, dilation,
-                                                 groups):
-        res = _buffer("product", (groups, og, cols.shape[0]), x.dtype)
-        np.matmul(wt, cols.transpose(1, 2, 0), out=res)  # [G, Og, pixels]: runs of pixels
-        res = res.reshape(groups, og, n1 - n0, a1 - a0, out_hw[1])
-        out[n0:n1, :, :, a0:a1] = res.transpose(2, 0, 1, 3, 4)
-    return out.reshape((n, o) + out_hw)
+    return gt[n0:n1, a0:a1].reshape(-1, groups, gt.shape[3] // groups).transpose(1, 0, 2)
 
 
 def _common(*arrays):
@@ -111,8 +107,20 @@ def _common(*arrays):
 @kernel(conv.Conv2d)
 def conv2d(op, x, w):
     x, w = _common(x, w)
-    pads, _ = _geometry(op, x.shape[2:], w.shape[2:])
-    return _forward(x, w, pads, op.stride, op.dilation, op.groups)
+    n = x.shape[0]
+    o, cg, kh, kw = w.shape
+    groups, og = op.groups, o // op.groups
+    pads, (ho, wo) = _geometry(op, x.shape[2:], (kh, kw))
+    wt = w.reshape(groups, og, cg, kh, kw).transpose(0, 1, 3, 4, 2).reshape(groups, og, -1)
+    out = np.empty((n, groups, og, ho, wo), x.dtype)
+    xp = _nhwc_padded(x, pads)
+    for (n0, n1, a0, a1), cols in _column_blocks(xp, (kh, kw), (ho, wo), op.stride,
+                                                 op.dilation, groups):
+        res = _buffer("product", (groups, og, cols.shape[2]), x.dtype)
+        np.matmul(wt, cols, out=res)  # [G, Og, pixels]: runs of pixels
+        res = res.reshape(groups, og, n1 - n0, a1 - a0, wo)
+        out[n0:n1, :, :, a0:a1] = res.transpose(2, 0, 1, 3, 4)
+    return out.reshape(n, o, ho, wo)
 
 
 @kernel(conv.Conv2dGradWeight)
@@ -123,8 +131,17 @@ def conv2d_grad_weight(op, x, g, ref):
     pads, out_hw = _geometry(op, x.shape[2:], (kh, kw))
     gw = np.zeros((groups, kh * kw * cg, o // groups), x.dtype)
     xp = _nhwc_padded(x, pads)
-    for block, cols in _column_blocks(xp, (kh, kw), out_hw, op.stride, op.dilation, groups):
-        gw += np.matmul(cols.transpose(1, 2, 0), _grad_rows(g, block, groups))
+    if x.shape[1] == 1:  # tap-major columns: one product per image with g as it is
+        for (n0, n1, a0, a1), cols in _column_blocks(xp, (kh, kw), out_hw, op.stride,
+                                                     op.dilation, 1):
+            per_image = cols.reshape(kh * kw, n1 - n0, -1).transpose(1, 2, 0)
+            part = g[n0:n1, :, a0:a1].reshape(n1 - n0, o, -1)
+            gw[0] += np.matmul(part, per_image).sum(axis=0).T
+    else:
+        gt = _grad_nhwc(g)
+        for block, cols in _column_blocks(xp, (kh, kw), out_hw, op.stride, op.dilation,
+                                          groups):
+            gw += np.matmul(cols, _grad_rows(gt, block, groups))
     gw = gw.reshape(groups, kh, kw, cg, o // groups).transpose(0, 4, 3, 1, 2)
     return np.ascontiguousarray(gw).reshape(ref.shape)
 
@@ -139,9 +156,34 @@ def conv2d_grad_input(op, g, w, ref):
     (top, bottom), (left, right) = pads
     dxp = _buffer("padded", (n, top + h + bottom, left + wd + right, c), g.dtype)
     dxp[...] = 0
+    if c == 1:
+        _one_channel_col2im(op, g, w, dxp)
+        return dxp[:, top:top + h, left:left + wd, 0].copy()[:, None]  # not scratch
     wk = w.reshape(groups, og, cg, kh, kw).transpose(0, 1, 3, 4, 2).reshape(groups, og, -1)
     row_bytes = out_hw[1] * groups * wk.shape[2] * g.itemsize
+    gt = _grad_nhwc(g)
     for block in _blocks(n, out_hw[0], row_bytes):
-        dcols = np.matmul(_grad_rows(g, block, groups), wk)  # [G, pixels, Kg]
+        rows = _grad_rows(gt, block, groups)
+        dcols = _buffer("product", (groups, rows.shape[1], wk.shape[2]), g.dtype)
+        np.matmul(rows, wk, out=dcols)  # [G, pixels, Kg]
         _conv_numba.col2im(dcols, dxp, block, out_hw[1], op.stride, op.dilation, (kh, kw))
     return dxp[:, top:top + h, left:left + wd].transpose(0, 3, 1, 2).copy()  # not scratch
+
+
+def _one_channel_col2im(op, g, w, dxp) -> None:
+    """The input gradient of a one-channel input, added into padded dxp [N, Hp, Wp, 1]:
+    tap-major columns w^T @ g per image (no transpose of g), added back one tap at a time
+    in runs of Wo, as the forward's columns are copied."""
+    n, o, ho, wo = g.shape
+    kh, kw = w.shape[2:]
+    (sh, sw), (dh, dw) = op.stride, op.dilation
+    wk = w.reshape(o, kh * kw).T  # [taps, O]
+    for n0, n1, a0, a1 in _blocks(n, ho, wo * kh * kw * g.itemsize):
+        part = g[n0:n1, :, a0:a1].reshape(n1 - n0, o, -1)
+        dcols = _buffer("product", (n1 - n0, kh * kw, part.shape[2]), g.dtype)
+        np.matmul(wk, part, out=dcols)  # [images, taps, pixels]
+        taps = dcols.reshape(n1 - n0, kh, kw, a1 - a0, wo)
+        for i in range(kh):
+            rows = slice(a0 * sh + i * dh, (a1 - 1) * sh + i * dh + 1, sh)
+            for j in range(kw):
+                dxp[n0:n1, rows, j * dw:j * dw + (wo - 1) * sw + 1:sw, 0] += taps[:, i, j]

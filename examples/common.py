@@ -58,7 +58,8 @@ def plot_curves(path: str, curves: dict[str, list[float]], title: str) -> None:
     import matplotlib.pyplot as plt
     fig, axes = plt.subplots(1, len(curves), figsize=(5 * len(curves), 3.5))
     for ax, (name, values) in zip(np.atleast_1d(axes), curves.items()):
-        ax.plot(values, marker="o" if len(values) < 30 else None)  # few points: show them
+        ax.plot(range(1, len(values) + 1), values,     # counted from 1: step 1, epoch 1
+                marker="o" if len(values) < 30 else None)  # few points: show them
         ax.set_title(name)
         ax.grid(alpha=0.3)
     fig.suptitle(title)

@@ -362,6 +362,14 @@ def np_concat(*xs, axis):
     return np.concatenate(xs, axis)
 
 
+def concat_piece(g, *xs, index, axis):
+    return apply(shape_ops.ConcatPiece(index=index, axis=axis), g, *xs)
+
+
+def np_concat_piece(g, *xs, index, axis):
+    return np.split(g, np.cumsum([x.shape[axis] for x in xs])[:-1], axis)[index]
+
+
 def stack(*xs, axis=0):
     return tf.stack(list(xs), axis)
 
@@ -641,6 +649,11 @@ SHAPE = [
             S(A(2, 3, 4), A(2, 3, 2), axis=-1),
             S(A(2, 3, layout="T"), A(1, 3, layout="step"), axis=0),
             S(A(0, 3), A(2, 3), axis=0)), NUMBERS),
+    OpCase("concat_piece", concat_piece, np_concat_piece,
+           (S(A(6, 3), Ref(2, 3), Ref(4, 3), index=1, axis=0),
+            S(A(3, 7), Ref(3, 2), Ref(3, 1), Ref(3, 4), index=0, axis=1),
+            S(A(2, 3, 6, layout="T"), Ref(2, 3, 4), Ref(2, 3, 2), index=1, axis=-1),
+            S(A(2, 3), Ref(0, 3), Ref(2, 3), index=0, axis=0)), NUMBERS),
     OpCase("stack", stack, np_stack,
            (S(A(3, 4), A(3, 4)), S(A(3, 4), A(3, 4), A(3, 4), axis=-1),
             S(A(2), A(2), axis=1), S(A(3, 4, layout="T"), A(3, 4, layout="step"), axis=1)),

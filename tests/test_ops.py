@@ -28,15 +28,9 @@ GRAD_TOL = dict(atol=1e-5, rtol=1e-3)     # as torch.autograd.gradcheck
 SECOND_TOL = dict(atol=1e-4, rtol=1e-3)
 
 # (test, case id or name) -> why it fails: an xfail(strict=True), so a fix shows up.
-_CONCAT_STATIC = ("Concat.vjp slices the gradient by the static rank and sizes along the "
-                  "axis; with them unknown it raises (it needs an op that slices by run-time "
-                  "sizes)")
 _CLASSES_STATIC = ("SparseSoftmaxCrossEntropy.vjp builds one_hot(labels, logits.shape[-1]); "
                    "with the number of classes unknown the depth is None")
 XFAILS: dict[tuple, str] = {
-    ("unknown_dims", "concat"): _CONCAT_STATIC,
-    ("unknown_rank", "concat"): _CONCAT_STATIC,
-    ("unknown_rank", "stack"): _CONCAT_STATIC,  # stack is expand_dims + concat
     ("unknown_dims", "sparse_softmax_cross_entropy"): _CLASSES_STATIC,
     ("unknown_rank", "sparse_softmax_cross_entropy"): _CLASSES_STATIC,
 }

@@ -153,21 +153,36 @@ class Concat(Op):
         return tuple(out), xs[0].dtype
 
     def vjp(self, g, out, *xs):
-        axis = normalize_axes(self.axis, len(out.shape))[0]
-        sizes = [x.shape[axis] for x in xs]
-        if None in sizes:
-            raise NotImplementedError("concat gradient needs static sizes along the axis")
-        grads, start = [], 0
-        for size in sizes:
-            index = (slice(None),) * axis + (slice(start, start + size),)
-            grads.append(getitem(g, index))
-            start += size
-        return tuple(grads)
+        return tuple(apply(ConcatPiece(index=i, axis=self.axis), g, *xs)
+                     for i in range(len(xs)))
 
     def jvp(self, t, out, *xs):
         if all(ti is None for ti in t):
             return None
         return concat([zeros_like(x) if ti is None else ti for ti, x in zip(t, xs)], self.axis)
+
+
+class ConcatPiece(Op):
+    """The part of `g` that input `index` of a concat of `xs` along `axis` occupies.
+
+    Concat's gradient: the sizes along the axis (and the rank) are read at run time, so the
+    rule holds when placeholders leave them unknown.
+    """
+    name = "concat_piece"
+    view = True
+    saves_inputs = False    # only the shapes of `xs` are read
+    saves_output = False
+
+    def infer(self, g, *xs):
+        return xs[self.index].shape, g.dtype
+
+    def vjp(self, gg, out, g, *xs):
+        pieces = [gg if i == self.index else zeros_like(x, dtype=gg.dtype)
+                  for i, x in enumerate(xs)]
+        return (concat(pieces, self.axis),) + (None,) * len(xs)
+
+    def jvp(self, t, out, g, *xs):
+        return None if t[0] is None else apply(ConcatPiece(**self.attrs), t[0], *xs)
 
 
 class GetItem(Op):

@@ -35,6 +35,13 @@ def concat(op, *xs):
     return np.concatenate(xs, axis=op.axis)
 
 
+@kernel(s.ConcatPiece)
+def concat_piece(op, g, *xs):
+    axis = op.axis % g.ndim
+    start = sum(x.shape[axis] for x in xs[:op.index])
+    return g[(slice(None),) * axis + (slice(start, start + xs[op.index].shape[axis]),)]
+
+
 @kernel(s.GetItem)
 def getitem(op, x):
     return x[op.index]

@@ -16,6 +16,7 @@ import numpy as np
 import tinyflow as tf
 from tinyflow.core.op import apply
 from tinyflow.core.shapes import normalize_axes
+from tinyflow.ops import creation as creation_ops
 from tinyflow.ops import conv as conv_ops
 from tinyflow.ops import indexing as indexing_ops
 from tinyflow.ops import pool as pool_ops
@@ -458,12 +459,14 @@ def np_sparse_softmax_cross_entropy(labels, logits):
     return -np.take_along_axis(logp, labels[..., None], -1)[..., 0]
 
 
-def one_hot(indices, depth, dtype=tf.float32):
+def one_hot(indices, *like, depth=None, dtype=tf.float32):
+    if like:
+        return creation_ops.one_hot_like(indices, like[0], dtype)
     return tf.one_hot(indices, depth, dtype=dtype)
 
 
-def np_one_hot(indices, depth, dtype=tf.float32):
-    return np.eye(depth, dtype=dtype.np)[indices]
+def np_one_hot(indices, *like, depth=None, dtype=tf.float32):
+    return np.eye(like[0].shape[-1] if like else depth, dtype=dtype.np)[indices]
 
 
 def zeros_like(x, dtype=None):
@@ -757,7 +760,8 @@ CREATION = [
     OpCase("one_hot", one_hot, np_one_hot,
            (S(Labels(4, dtype=None), depth=5),
             S(Labels(2, 3, dtype=None), depth=5, dtype=tf.float64),
-            S(Labels(dtype=None), depth=5, dtype=tf.int32)),
+            S(Labels(dtype=None), depth=5, dtype=tf.int32),
+            S(Labels(2, 3, dtype=None), Ref(4, 5), dtype=tf.float64)),
            (tf.int32, tf.int64), dtype_kwarg_or_float32, grad=False),
     OpCase("zeros_like", zeros_like, np_zeros_like,
            (S(A(3, 4)), S(A(2, 3), dtype=tf.int32), S(A(5, layout="step"), dtype=tf.float64)),

@@ -28,11 +28,7 @@ GRAD_TOL = dict(atol=1e-5, rtol=1e-3)     # as torch.autograd.gradcheck
 SECOND_TOL = dict(atol=1e-4, rtol=1e-3)
 
 # (test, case id or name) -> why it fails: an xfail(strict=True), so a fix shows up.
-_CLASSES_STATIC = ("SparseSoftmaxCrossEntropy.vjp builds one_hot(labels, logits.shape[-1]); "
-                   "with the number of classes unknown the depth is None")
 XFAILS: dict[tuple, str] = {
-    ("unknown_dims", "sparse_softmax_cross_entropy"): _CLASSES_STATIC,
-    ("unknown_rank", "sparse_softmax_cross_entropy"): _CLASSES_STATIC,
 }
 
 

@@ -24,16 +24,19 @@ class OnesLike(ZerosLike):
 
 
 class OneHot(Op):
+    """One-hot rows of `depth`; with depth None, as many as the last dim of a second input
+    (a gradient rule's logits, whose class count may be known only at run time)."""
     name = "one_hot"
     differentiable = False
 
-    def infer(self, indices):
+    def infer(self, indices, like=None):
         if not indices.dtype.is_integer:
             raise TypeError("one_hot indices must be integers")
-        shape = None if indices.shape is None else indices.shape + (self.depth,)
+        depth = self.depth if like is None else (like.shape or (None,))[-1]
+        shape = None if indices.shape is None else indices.shape + (depth,)
         return shape, self.dtype
 
-    def jvp(self, t, out, indices):
+    def jvp(self, t, out, *inputs):
         return None
 
 
@@ -88,6 +91,11 @@ def ones_like(x, dtype=None, name=None) -> Tensor:
 def one_hot(indices, depth: int, dtype=dtypes.float32, name=None) -> Tensor:
     return apply(OneHot(depth=int(depth), dtype=dtypes.as_dtype(dtype)), as_tensor(indices),
                  name=name)
+
+
+def one_hot_like(indices, like, dtype=dtypes.float32) -> Tensor:
+    """`one_hot(indices, like.shape[-1])` with the depth read at run time."""
+    return apply(OneHot(depth=None, dtype=dtypes.as_dtype(dtype)), as_tensor(indices), like)
 
 
 def _static_shape(shape, what):

@@ -4,7 +4,7 @@ from __future__ import annotations
 from ..core.op import Op, apply, as_tensor
 from ..core.shapes import normalize_axes
 from ..core.tensor import Tensor
-from .creation import one_hot
+from .creation import one_hot_like
 from .math import exp
 from .reduce import reduce_sum
 from .shape import expand_dims
@@ -96,7 +96,7 @@ class SparseSoftmaxCrossEntropy(Op):
         return _loss_shape(logits), logits.dtype
 
     def _residual(self, labels, logits):
-        return softmax(logits) - one_hot(labels, logits.shape[-1], logits.dtype)
+        return softmax(logits) - one_hot_like(labels, logits, logits.dtype)
 
     def vjp(self, g, out, labels, logits):
         return None, expand_dims(g, -1) * self._residual(labels, logits)

@@ -17,8 +17,9 @@ def ones_like(op, x):
 
 
 @kernel(c.OneHot)
-def one_hot(op, indices):
-    return (indices[..., None] == np.arange(op.depth)).astype(op.dtype.np)
+def one_hot(op, indices, like=None):
+    depth = op.depth if like is None else like.shape[-1]
+    return (indices[..., None] == np.arange(depth)).astype(op.dtype.np)
 
 
 @kernel(c.RandomNormal)

@@ -291,9 +291,10 @@ def main(argv=None) -> dict:
     if args.save:
         save_model(model, args.save)
     if args.plot:
-        plot_curves(args.plot, {"held-out bits per character": curve["val_bpc"],
-                                "train loss (nats, per step)": curve["losses"]},
-                    f"char GPT, eval every {args.eval_every} steps")
+        plot_curves(args.plot, {"held-out bits per character, by step": (curve["step"],
+                                                                          curve["val_bpc"]),
+                                "train loss (nats), by step": curve["losses"]},
+                    "char GPT")
     sample = generate(model, corpus, args.prompt, args.sample_chars, args.temperature,
                       args.top_k, np.random.default_rng(args.seed))
     print("---- sample ----\n" + sample + "\n----------------")

@@ -51,15 +51,17 @@ def accuracy(model, loader: Iterable) -> float:
     return correct / total
 
 
-def plot_curves(path: str, curves: dict[str, list[float]], title: str) -> None:
-    """Save named curves (e.g. train loss, test accuracy per epoch) as one PNG."""
+def plot_curves(path: str, curves: dict, title: str) -> None:
+    """Save named curves (e.g. train loss, test accuracy per epoch) as one PNG; a curve is a
+    list of values (plotted at 1, 2, ...: step or epoch) or a pair (x values, values)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     fig, axes = plt.subplots(1, len(curves), figsize=(5 * len(curves), 3.5))
     for ax, (name, values) in zip(np.atleast_1d(axes), curves.items()):
-        ax.plot(range(1, len(values) + 1), values,     # counted from 1: step 1, epoch 1
-                marker="o" if len(values) < 30 else None)  # few points: show them
+        xs, values = values if isinstance(values, tuple) else (
+            range(1, len(values) + 1), values)
+        ax.plot(xs, values, marker="o" if len(values) < 30 else None)  # few points: show them
         ax.set_title(name)
         ax.grid(alpha=0.3)
     fig.suptitle(title)

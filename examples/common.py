@@ -118,6 +118,26 @@ def fit(model, loader: Iterable, step: Callable, epochs: int, evaluate: Callable
     return losses, scores
 
 
+def step_budget(args: argparse.Namespace, steps_per_epoch: int) -> int:
+    """Steps the run will take: `--epochs` of the data, cut at `--max-steps` if given."""
+    total = args.epochs * steps_per_epoch
+    return total if args.max_steps is None else min(total, args.max_steps)
+
+
+def report(args: argparse.Namespace, losses: list[float], accs: list[float], start: float,
+           title: str, save: Callable[[str], None]) -> dict:
+    """Print the final test accuracy, write the curves and checkpoint the flags ask for, and
+    return the figures the tests read."""
+    seconds = time.perf_counter() - start
+    print(f"test accuracy {accs[-1]:.4f} after {len(losses)} steps ({seconds:.1f} s)")
+    if args.plot:
+        plot_curves(args.plot, {"train loss": losses, "test accuracy per epoch": accs}, title)
+    if args.save:
+        save(args.save)
+    return {"test_accuracy": accs[-1], "losses": losses, "accuracies": accs,
+            "steps": len(losses), "seconds": seconds, "final_loss": float(np.mean(losses[-50:]))}
+
+
 def save_variables(sess, variables: Iterable, path: str) -> None:
     """TF1: save the session's values of `variables` under their names (without ':0')."""
     checkpoint.save({_key(v): sess.run(v) for v in variables}, path)

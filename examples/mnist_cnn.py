@@ -12,7 +12,6 @@ from __future__ import annotations
 import time
 from typing import Optional
 
-import numpy as np
 
 import tinyflow as torch
 import tinyflow.nn as nn
@@ -20,7 +19,8 @@ import tinyflow.nn.functional as F
 from tinyflow.datasets import get_fashion_mnist, get_mnist
 from tinyflow.utils.data import DataLoader, TensorDataset
 
-from common import accuracy, example_parser, fit, load_model, normalize, plot_curves, save_model
+from common import (accuracy, example_parser, fit, load_model, normalize, report, save_model,
+                    step_budget)
 
 # name, loader, and the mean and standard deviation of the training pixels
 DATASETS = {"mnist": ("MNIST", get_mnist, 0.1307, 0.3081),
@@ -70,9 +70,7 @@ def main(argv: Optional[list[str]] = None) -> dict:
                               torch.from_numpy(data.train.labels))
     train_loader = DataLoader(train_set, batch_size=args.batch_size, shuffle=True)
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
-    total_steps = args.epochs * len(train_loader)
-    if args.max_steps is not None:
-        total_steps = min(total_steps, args.max_steps)
+    total_steps = step_budget(args, len(train_loader))
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total_steps)
 
     def step(x: torch.Tensor, y: torch.Tensor) -> float:
@@ -85,15 +83,8 @@ def main(argv: Optional[list[str]] = None) -> dict:
 
     losses, accs = fit(model, train_loader, step, args.epochs,
                        lambda: accuracy(model, test_loader), args.max_steps)
-    seconds = time.perf_counter() - start
-    print(f"test accuracy {accs[-1]:.4f} after {len(losses)} steps ({seconds:.1f} s)")
-    if args.plot:
-        plot_curves(args.plot, {"train loss": losses, "test accuracy per epoch": accs},
-                    f"{name} LeNet")
-    if args.save:
-        save_model(model, args.save)
-    return {"test_accuracy": accs[-1], "losses": losses, "accuracies": accs,
-            "steps": len(losses), "seconds": seconds, "final_loss": float(np.mean(losses[-50:]))}
+    return report(args, losses, accs, start, f"{name} LeNet",
+                  lambda path: save_model(model, path))
 
 
 if __name__ == "__main__":

@@ -18,8 +18,8 @@ import numpy as np
 import tinyflow as tf
 from tinyflow.datasets import get_mnist
 
-from common import (MNIST_MEAN, MNIST_STD, example_parser, load_variables, plot_curves,
-                    run_steps, save_variables)
+from common import (MNIST_MEAN, MNIST_STD, example_parser, load_variables, report, run_steps,
+                    save_variables, step_budget)
 
 
 def weight_variable(shape: list[int], name: str) -> tf.Variable:
@@ -81,9 +81,7 @@ def main(argv: Optional[list[str]] = None) -> dict:
     loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=y_,
                                                                          logits=logits))
     steps_per_epoch = mnist.train.num_examples // args.batch_size
-    total_steps = args.epochs * steps_per_epoch
-    if args.max_steps is not None:
-        total_steps = min(total_steps, args.max_steps)
+    total_steps = step_budget(args, steps_per_epoch)
     global_step = tf.Variable(0.0, trainable=False, name="global_step")
     learning_rate = 0.5 * args.lr * (1 + tf.cos(math.pi * global_step / total_steps))
     train_op = tf.train.AdamOptimizer(learning_rate).minimize(loss, global_step=global_step)
@@ -112,15 +110,8 @@ def main(argv: Optional[list[str]] = None) -> dict:
               f"test accuracy {accs[-1]:.4f}")
         if len(losses) >= total_steps:
             break
-    seconds = time.perf_counter() - start
-    print(f"test accuracy {accs[-1]:.4f} after {len(losses)} steps ({seconds:.1f} s)")
-    if args.plot:
-        plot_curves(args.plot, {"train loss": losses, "test accuracy per epoch": accs},
-                    "MNIST LeNet (TF1)")
-    if args.save:
-        save_variables(sess, model_variables, args.save)
-    return {"test_accuracy": accs[-1], "losses": losses, "accuracies": accs,
-            "steps": len(losses), "seconds": seconds, "final_loss": float(np.mean(losses[-50:]))}
+    return report(args, losses, accs, start, "MNIST LeNet (TF1)",
+                  lambda path: save_variables(sess, model_variables, path))
 
 
 if __name__ == "__main__":

@@ -11,7 +11,6 @@ from __future__ import annotations
 import time
 from typing import Optional
 
-
 import tinyflow as torch
 import tinyflow.nn as nn
 import tinyflow.nn.functional as F

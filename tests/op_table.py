@@ -64,6 +64,11 @@ def small_ints(rng, shape):
     return rng.integers(-2, 3, shape).astype(np.float64)
 
 
+def half_points(rng, shape):
+    """Exact halves (-2.5 ... 2.5): rounding must go to the even neighbour."""
+    return rng.integers(-3, 3, shape) + 0.5
+
+
 def wide(rng, shape):
     """Large logits: the softmax family must not overflow."""
     return rng.uniform(-60, 60, shape)
@@ -542,6 +547,23 @@ def np_setitem(x, value, index):
     return out
 
 
+def np_cumsum(x, axis=0, reverse=False):
+    if reverse:
+        return np.flip(np.cumsum(np.flip(x, axis), axis), axis)
+    return np.cumsum(x, axis)
+
+
+def np_argsort(x, axis=-1, descending=False):
+    """Stable; descending keeps equal elements in their original order, as ascending does."""
+    order = np.argsort(x, axis=axis, kind="stable")
+    if not descending:
+        return order
+    n = x.shape[axis]
+    # stable descending: sort by (-value, index) = reversed stable ascending of reversed x
+    flipped = np.argsort(np.flip(x, axis), axis=axis, kind="stable")
+    return np.flip(n - 1 - flipped, axis)
+
+
 # ---- the table -------------------------------------------------------------------------
 
 MATH = [
@@ -569,6 +591,10 @@ MATH = [
     OpCase("relu", tf.relu, np_relu, unary_samples(nonzero), NUMBERS),
     OpCase("abs", tf.abs, np.abs, unary_samples(nonzero), NUMBERS),
     OpCase("sign", tf.sign, np.sign, unary_samples(small_ints), NUMBERS, grad=False),
+    OpCase("floor", tf.floor, np.floor, unary_samples(), NUMBERS, grad=False),
+    OpCase("ceil", tf.ceil, np.ceil, unary_samples(), NUMBERS, grad=False),
+    OpCase("round", tf.round, np.round,
+           unary_samples() + (S(A(6, domain=half_points)),), NUMBERS, grad=False),
     OpCase("maximum", tf.maximum, np.maximum, binary_samples(even_grid, odd_grid), NUMBERS),
     OpCase("minimum", tf.minimum, np.minimum, binary_samples(even_grid, odd_grid), NUMBERS),
     OpCase("where", tf.where, np.where,
@@ -603,6 +629,16 @@ REDUCE = [
     OpCase("count", count, np_count,
            (S(A(3, 4)), S(A(2, 3, 4), axis=1), S(A(2, 3, 4), axis=(0, 2))), NUMBERS,
            grad=False),
+    OpCase("cumsum", tf.cumsum, np_cumsum,
+           (S(A(3, 4)), S(A(3, 4), axis=1), S(A(2, 3, 4), axis=-1, reverse=True),
+            S(A(3, 4, layout="T"), axis=0, reverse=True), S(A(5, layout="step")),
+            S(A(0, 3), axis=1)), NUMBERS + (tf.bool,), summed, op="cumsum"),
+    OpCase("argsort", tf.argsort, np_argsort,
+           (S(A(3, 4, domain=small_ints)), S(A(3, 4, domain=small_ints), axis=0),
+            S(A(2, 3, 4, domain=small_ints), descending=True),
+            S(A(3, 4, domain=small_ints, layout="T"), axis=0, descending=True),
+            S(A(5, domain=small_ints, layout="step"))), NUMBERS + (tf.bool,), int64,
+           grad=False),
     OpCase("argmax", tf.argmax, np_argmax,
            (S(A(3, 4, domain=distinct)), S(A(3, 4, domain=distinct), axis=0),
             S(A(2, 3, 4, domain=distinct), axis=-1),
@@ -614,6 +650,12 @@ REDUCE = [
 ]
 
 LINALG = [
+    OpCase("tril", tf.tril, lambda x, diagonal=0: np.tril(x, diagonal),
+           (S(A(4, 4)), S(A(3, 5), diagonal=1), S(A(2, 4, 3), diagonal=-1),
+            S(A(4, 4, layout="T")), S(A(0, 3))), NUMBERS),
+    OpCase("triu", tf.triu, lambda x, diagonal=0: np.triu(x, diagonal),
+           (S(A(4, 4)), S(A(3, 5), diagonal=-2), S(A(2, 4, 3, layout="T"), diagonal=1),
+            S(A(5, 2, layout="step"))), NUMBERS),
     OpCase("matmul", matmul, np_matmul,
            (S(A(3, 4), A(4, 5)),
             S(A(2, 3, 4), A(2, 4, 5)),
@@ -1170,6 +1212,7 @@ TABLE: list[OpCase] = MATH + REDUCE + LINALG + SHAPE + INDEXING + NN + CREATION 
 
 # Registered ops that the table cannot drive, and the test in test_ops.py that covers each.
 COVERED_ELSEWHERE = {
+    "multinomial": "test_multinomial_draws_in_proportion_to_the_weights",
     "random_normal": "test_random_ops_shape_dtype_statistics",
     "random_uniform": "test_random_ops_shape_dtype_statistics",
     "assign": "test_eager_assign_writes_in_place",

@@ -537,3 +537,24 @@ def test_python_scalars_keep_the_tensor_dtype():
             assert (x * 2).dtype is tf.int32 and (x + 1).dtype is tf.int32
             assert (x * 2.5).dtype is tf.float32 and (x / 2).dtype is tf.float32
         assert (tf.Tensor(np.array([True, False])) + 1).dtype is tf.int64
+
+
+def test_multinomial_draws_in_proportion_to_the_weights():
+    tf.manual_seed(0)
+    weights = tf.tensor([[1.0, 0.0, 3.0], [0.0, 2.0, 2.0]])
+    draws = tf.multinomial(weights, 4000, replacement=True).numpy()
+    assert draws.shape == (2, 4000) and draws.dtype == np.int64
+    np.testing.assert_allclose(np.bincount(draws[0], minlength=3) / 4000, [0.25, 0, 0.75],
+                               atol=0.03)
+    np.testing.assert_allclose(np.bincount(draws[1], minlength=3) / 4000, [0, 0.5, 0.5],
+                               atol=0.03)
+    once = tf.multinomial(tf.tensor([1.0, 1.0, 1.0, 1.0]), 4).numpy()
+    assert sorted(once) == [0, 1, 2, 3]                       # without replacement
+    with pytest.raises(ValueError, match="without replacement"):
+        tf.multinomial(tf.tensor([1.0, 0.0]), 2)
+    with pytest.raises(ValueError, match="non-negative"):
+        tf.multinomial(tf.tensor([1.0, -1.0]), 1)
+    x = tf.placeholder(tf.float32, [None, 3])                 # a graph node drawing per run
+    with tf.Session() as sess:
+        out = sess.run(tf.multinomial(x, 2), {x: np.ones((5, 3), np.float32)})
+    assert out.shape == (5, 2)

@@ -18,10 +18,13 @@ from .core.tensor import Tensor
 from .creation import (arange, constant, empty, empty_like, eye, from_numpy, full, full_like,
                        linspace, ones, ones_like, rand, rand_like, randint, randn, randn_like,
                        randperm, tensor, zeros, zeros_like)
-from .functions import (add, allclose, amax, amin, bmm, cat, chunk, clamp, concatenate,
-                        flatten, gather, index_select, is_tensor, logsumexp, masked_fill, max,
-                        mean, min, mm, mul, numel, permute, split, stack, std, sum, transpose,
-                        unsqueeze, var)
+from .functions import (add, addmm, allclose, amax, amin, argsort, bmm, broadcast_to, cat,
+                        ceil, chunk, clamp, concatenate, cuda, cumsum, dot, flatten, flip, floor,
+                        gather, index_select, is_tensor, isfinite, isinf, isnan, lerp, load,
+                        logsumexp, masked_fill, max, mean, min, mm, movedim, mul, multinomial,
+                        narrow, numel, outer, permute, roll, round, save, sort, split, stack,
+                        std, sum, tile, topk, transpose, tril, triu, unbind, unsqueeze, var)
+from .core.tensor_methods import Device as device
 from .ops import (abs, argmax, argmin, assign, assign_add, assign_sub, cast, concat, cos,
                   divide, equal, erf, exp, expand_dims, greater, greater_equal, group, less,
                   less_equal, log, log_softmax, logical_not, matmul, maximum, minimum,

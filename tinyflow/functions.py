@@ -11,6 +11,7 @@ import numpy as np
 from . import ops
 from .core.op import as_tensor
 from .core.tensor import Tensor
+from .io import checkpoint
 
 
 def cat(tensors, dim=0, out=None) -> Tensor:
@@ -91,6 +92,87 @@ def add(x, y, alpha=1, out=None, name=None):
 
 def mul(x, y, out=None, name=None):
     return _out(ops.multiply(x, y, name=name), out)
+
+
+def cumsum(x, dim=0, *, axis=None, exclusive=False, reverse=False, name=None) -> Tensor:
+    """`torch.cumsum(x, dim)` or `tf.cumsum(x, axis, exclusive, reverse)`."""
+    x = as_tensor(x)
+    out = ops.cumsum(x, dim if axis is None else axis, reverse)
+    return out - x if exclusive else out
+def tril(x, diagonal=0): return x.tril(diagonal)
+def triu(x, diagonal=0): return x.triu(diagonal)
+def sort(x, dim=-1, descending=False, stable=False, *, axis=None, direction=None, name=None):
+    """`torch.sort` gives (values, indices); TF1's `tf.sort(x, axis, direction)` (TF1
+    keywords or a symbolic tensor) gives the values."""
+    x = as_tensor(x)
+    tf_style = axis is not None or direction is not None or x.is_symbolic
+    result = x.sort(dim if axis is None else axis,
+                    descending or direction == "DESCENDING")
+    return result.values if tf_style else result
+
+
+def argsort(x, dim=-1, descending=False, *, axis=None, direction=None, stable=False,
+            name=None) -> Tensor:
+    return as_tensor(x).argsort(dim if axis is None else axis,
+                                descending or direction == "DESCENDING")
+def topk(x, k, dim=-1, largest=True, sorted=True): return x.topk(k, dim, largest)  # noqa: A002
+def flip(x, dims): return x.flip(dims)
+def roll(x, shifts=None, dims=None, *, shift=None, axis=None, name=None) -> Tensor:
+    """`torch.roll(x, shifts, dims)` or `tf.roll(x, shift, axis)`."""
+    return as_tensor(x).roll(shifts if shift is None else shift, dims if axis is None else axis)
+def narrow(x, dim, start, length): return x.narrow(dim, start, length)
+def unbind(x, dim=0): return x.unbind(dim)
+def outer(a, b): return a.outer(b)
+def dot(a, b): return a.dot(b)
+def addmm(x, mat1, mat2, beta=1, alpha=1): return x.addmm(mat1, mat2, beta=beta, alpha=alpha)
+def lerp(x, end, weight): return x.lerp(end, weight)
+def floor(x): return x.floor()
+def ceil(x): return x.ceil()
+def round(x, decimals=0): return x.round(decimals)  # noqa: A001
+def isnan(x): return x.isnan()
+def isinf(x): return x.isinf()
+def isfinite(x): return x.isfinite()
+def tile(x, dims, name=None) -> Tensor:
+    """`torch.tile` / `tf.tile`: copies of `x` along each dim (fewer dims than x: leading 1s)."""
+    x = as_tensor(x)
+    return x.repeat(*((1,) * (x.ndim - len(dims)) + tuple(dims)))
+def movedim(x, source, destination): return x.movedim(source, destination)
+
+
+def broadcast_to(x, shape, name=None) -> Tensor:
+    """`torch.broadcast_to` / `tf.broadcast_to`: a broadcast view of `x` as `shape`."""
+    return ops.expand(as_tensor(x), tuple(shape))
+
+
+def multinomial(probs, num_samples, replacement=False, generator=None) -> Tensor:
+    return ops.multinomial(probs, num_samples, replacement)
+
+
+class cuda:  # noqa: N801  (torch.cuda namespace)
+    """There is no GPU here: code that checks `torch.cuda.is_available()` takes its CPU path."""
+
+    @staticmethod
+    def is_available() -> bool:
+        return False
+
+    @staticmethod
+    def device_count() -> int:
+        return 0
+
+
+def save(obj, f) -> None:
+    """`torch.save(model.state_dict(), path)`, written as safetensors (atomically), so that
+    `torch.load` never unpickles: only flat {name: tensor} dicts can be saved."""
+    if not isinstance(obj, dict):
+        raise TypeError(f"save: tinyflow saves a flat {{name: tensor}} dict such as "
+                        f"model.state_dict() as safetensors, not a {type(obj).__name__} "
+                        f"(nothing is pickled)")
+    checkpoint.save(obj, f)
+
+
+def load(f, map_location=None, weights_only=True) -> dict:
+    """`torch.load(path)` of a file written by `save`: {name: tensor}."""
+    return checkpoint.load(f)
 
 
 def allclose(a, b, rtol=1e-5, atol=1e-8, equal_nan=False) -> bool:

@@ -12,7 +12,7 @@ import numpy as np
 from . import dtypes
 from .random import generator
 
-MaxResult = namedtuple("MaxResult", ["values", "indices"])
+MaxResult = namedtuple("MaxResult", ["values", "indices"])   # also sort's and topk's
 
 
 def _dims(args) -> tuple:
@@ -53,10 +53,46 @@ class TensorMethods:
     def is_floating_point(self) -> bool:
         return self.dtype.is_floating
 
+    def type_as(self, other): return self.to(other.dtype)
+
+    @property
+    def device(self): return _CPU
+    @property
+    def is_cuda(self) -> bool: return False
+
+    def nelement(self) -> int: return self.numel()
+    def element_size(self) -> int: return self.dtype.np.itemsize
+
+    # new tensors of this dtype (PyTorch's `x.new_zeros(shape)`, ...)
+    def new_zeros(self, *size, dtype=None): return self.new_full(_dims(size), 0, dtype=dtype)
+    def new_ones(self, *size, dtype=None): return self.new_full(_dims(size), 1, dtype=dtype)
+    def new_empty(self, *size, dtype=None): return self.new_zeros(*size, dtype=dtype)
+
+    def new_full(self, size, fill_value, dtype=None):
+        dt = dtypes.as_dtype(dtype) if dtype is not None else self.dtype
+        return _constant(np.full(tuple(size), fill_value, dt.np))
+
+    def new_tensor(self, data, dtype=None):
+        dt = dtypes.as_dtype(dtype) if dtype is not None else self.dtype
+        data = data.numpy() if isinstance(data, TensorMethods) else data
+        return _constant(np.array(data, dt.np))
+
     # ---- linear algebra ------------------------------------------------------------------
     def matmul(self, other): return _ops.matmul(self, other)
     def mm(self, other): return _ops.mm(self, other)
     def bmm(self, other): return _ops.matmul(self, other)
+
+    def dot(self, other):
+        if self.ndim != 1 or other.ndim != 1:
+            raise RuntimeError(f"dot: 1D tensors expected, but got {self.ndim}D and "
+                               f"{other.ndim}D tensors")
+        return _ops.reduce_sum(self * other)
+
+    def outer(self, other): return self.reshape(-1, 1) * other.reshape(1, -1)
+
+    def addmm(self, mat1, mat2, beta=1, alpha=1):
+        """beta * self + alpha * (mat1 @ mat2)."""
+        return _scaled(self, beta) + _scaled(_ops.mm(mat1, mat2), alpha)
 
     def t(self):
         if self.ndim > 2:
@@ -108,6 +144,7 @@ class TensorMethods:
         return _ops.sqrt(_ops.reduce_sum(self * self, dim, keepdim))
 
     def logsumexp(self, dim, keepdim=False): return _ops.logsumexp(self, dim, keepdim)
+    def cumsum(self, dim): return _ops.cumsum(self, dim)
     def all(self): return bool(np.all(self.numpy()))
     def any(self): return bool(np.any(self.numpy()))
 
@@ -122,6 +159,21 @@ class TensorMethods:
     def abs(self): return _ops.abs(self)
     def neg(self): return _ops.negative(self)
     def sign(self): return _ops.sign(self)
+    def floor(self): return _ops.floor(self)
+    def ceil(self): return _ops.ceil(self)
+
+    def round(self, decimals=0):
+        if decimals == 0:
+            return _ops.round(self)
+        scale = 10.0 ** decimals
+        return _ops.round(self * scale) / scale
+
+    def isnan(self): return _ops.not_equal(self, self)
+    def isinf(self): return _ops.equal(_ops.abs(self), np.inf)
+    def isfinite(self): return _ops.less(_ops.abs(self), np.inf)  # NaN compares False
+    def maximum(self, other): return _ops.maximum(self, other)
+    def minimum(self, other): return _ops.minimum(self, other)
+    def lerp(self, end, weight): return self + weight * (end - self)
     def sin(self): return _ops.sin(self)
     def cos(self): return _ops.cos(self)
     def square(self): return _ops.square(self)
@@ -142,6 +194,9 @@ class TensorMethods:
     def ge(self, other): return _ops.greater_equal(self, other)
     def logical_not(self): return _ops.logical_not(self)
     def masked_fill(self, mask, value): return _ops.where(mask, value, self)
+    def where(self, condition, other): return _ops.where(condition, self, other)
+    def tril(self, diagonal=0): return _ops.tril(self, diagonal)
+    def triu(self, diagonal=0): return _ops.triu(self, diagonal)
 
     # ---- shape ----------------------------------------------------------------------------
     def reshape(self, *shape): return _ops.reshape(self, _dims(shape))
@@ -203,6 +258,66 @@ class TensorMethods:
 
     def gather(self, dim, index): return _ops.gather(self, dim, index)
     def index_select(self, dim, index): return _ops.take(self, index, dim)
+
+    def narrow(self, dim, start, length):
+        return self[(slice(None),) * (dim % self.ndim) + (slice(start, start + length),)]
+
+    def select(self, dim, index): return self[(slice(None),) * (dim % self.ndim) + (index,)]
+    def unbind(self, dim=0): return tuple(self.select(dim, i) for i in range(self.shape[dim]))
+
+    def flip(self, *dims):
+        dims = {d % self.ndim for d in _dims(dims)}
+        return self[tuple(slice(None, None, -1) if d in dims else slice(None)
+                          for d in range(self.ndim))]
+
+    def roll(self, shifts, dims=None):
+        """Elements shifted along `dims` (all, flattened, if None), wrapping around."""
+        if dims is None:
+            return self.flatten().roll(shifts, 0).reshape(self.shape)
+        shifts = shifts if isinstance(shifts, (tuple, list)) else (shifts,)
+        dims = dims if isinstance(dims, (tuple, list)) else (dims,)
+        out = self
+        for shift, dim in zip(shifts, dims):
+            n = self.shape[dim]
+            if n and shift % n:
+                cut = n - shift % n
+                out = _ops.concat([out.narrow(dim, cut, n - cut), out.narrow(dim, 0, cut)], dim)
+        return out
+
+    def repeat(self, *sizes):
+        """Tile: `x.repeat(2, 3)` stacks copies along each dim (PyTorch, not NumPy, repeat)."""
+        sizes = _dims(sizes)
+        if len(sizes) < self.ndim:
+            raise RuntimeError("repeat: the number of sizes can not be smaller than the "
+                               "number of dimensions of the tensor")
+        if self.shape is None or None in self.shape:
+            raise ValueError(f"repeat/tile needs the dims of the tensor known, got {self.shape}")
+        shape = (1,) * (len(sizes) - self.ndim) + tuple(self.shape)
+        x = self.reshape(tuple(d for n in shape for d in (1, n)))
+        x = x.expand(tuple(d for r, n in zip(sizes, shape) for d in (r, n)))
+        return x.reshape(tuple(r * n for r, n in zip(sizes, shape)))
+
+    def unflatten(self, dim, sizes):
+        dim = dim % self.ndim
+        return self.reshape(tuple(self.shape[:dim]) + tuple(sizes) + tuple(self.shape[dim + 1:]))
+
+    def movedim(self, source, destination):
+        perm = [d for d in range(self.ndim) if d != source % self.ndim]
+        perm.insert(destination % self.ndim, source % self.ndim)
+        return _ops.transpose(self, perm)
+
+    def argsort(self, dim=-1, descending=False): return _ops.argsort(self, dim, descending)
+
+    def sort(self, dim=-1, descending=False, stable=False):
+        indices = _ops.argsort(self, dim, descending)
+        return MaxResult(_ops.gather(self, dim, indices), indices)
+
+    def topk(self, k, dim=-1, largest=True, sorted=True):
+        if not 0 <= k <= self.shape[dim]:
+            raise RuntimeError(f"topk: k ({k}) is out of range for dimension {dim} of size "
+                               f"{self.shape[dim]}")
+        indices = _ops.argsort(self, dim, largest).narrow(dim, 0, k)
+        return MaxResult(_ops.gather(self, dim, indices), indices)
 
     def __iter__(self):
         if not self.shape:
@@ -271,6 +386,29 @@ class TensorMethods:
 def _constant(arr: np.ndarray):
     from .tensor import Tensor
     return Tensor._eager(arr)
+
+
+class Device(str):
+    """`torch.device`: tinyflow computes on the CPU only; any other device is refused."""
+
+    def __new__(cls, kind="cpu", index=None):
+        if str(kind).split(":")[0] != "cpu":
+            raise RuntimeError(f"device {kind!r} is not available: tinyflow runs on the CPU")
+        return super().__new__(cls, "cpu")
+
+    @property
+    def type(self) -> str:
+        return "cpu"
+
+    def __repr__(self) -> str:
+        return "device(type='cpu')"
+
+
+_CPU = Device()
+
+
+def _scaled(x, factor):
+    return x if factor == 1 else x * factor
 
 
 def _axis(dim, axis):

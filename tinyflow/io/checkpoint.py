@@ -20,6 +20,10 @@ def save(state_dict: Mapping, path: str, metadata: Mapping[str, str] | None = No
         if not isinstance(name, str):
             raise TypeError(f"checkpoint keys must be strings, got {name!r}")
         arr = value.numpy() if isinstance(value, Tensor) else np.asarray(value)
+        if arr.dtype == object:
+            raise TypeError(f"checkpoint entry {name!r} is a {type(value).__name__}, not a "
+                            f"tensor: a checkpoint is a flat {{name: tensor}} mapping such as "
+                            f"model.state_dict() (nothing is pickled)")
         arrays[name] = np.ascontiguousarray(arr)
     folder = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".safetensors", dir=folder)

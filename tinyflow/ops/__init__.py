@@ -1,16 +1,16 @@
 """Every op, one class each, grouped by kind; and the functions that apply them."""
 from .conv import conv2d
-from .creation import (one_hot, ones_like, random_mask, random_normal, random_uniform,
-                       truncated_normal, zeros_like)
-from .indexing import gather, setitem, take
-from .linalg import matmul, mm
-from .math import (abs, add, cast, clamp, cos, divide, equal, erf, exp, greater,
+from .creation import (multinomial, one_hot, ones_like, random_mask, random_normal,
+                       random_uniform, truncated_normal, zeros_like)
+from .indexing import argsort, gather, setitem, take
+from .linalg import matmul, mm, tril, triu
+from .math import (abs, add, cast, ceil, clamp, cos, divide, equal, erf, exp, floor, greater,
                    greater_equal, less, less_equal, log, logical_not, maximum, minimum,
-                   multiply, negative, not_equal, pow, relu, sigmoid, sign, sin, sqrt, square,
-                   subtract, tanh, where)
+                   multiply, negative, not_equal, pow, relu, round, sigmoid, sign, sin, sqrt,
+                   square, subtract, tanh, where)
 from .nn import log_softmax, softmax, softmax_cross_entropy, sparse_softmax_cross_entropy
 from .pool import adaptive_avg_pool2d, avg_pool2d, max_pool2d
-from .reduce import (argmax, argmin, logsumexp, reduce_max, reduce_mean, reduce_min,
+from .reduce import (argmax, argmin, cumsum, logsumexp, reduce_max, reduce_mean, reduce_min,
                      reduce_sum, var)
 from .shape import (broadcast_to, chunk, concat, contiguous, copy, expand, expand_dims,
                     flatten, getitem, pad, reshape, split, squeeze, stack, sum_to, torch_split,

@@ -137,3 +137,27 @@ def random_mask(x, keep_prob: float) -> Tensor:
     if not 0 < keep_prob <= 1:
         raise ValueError(f"random_mask: keep_prob must be in (0, 1], got {keep_prob}")
     return apply(RandomMask(keep_prob=float(keep_prob)), as_tensor(x))
+
+
+class Multinomial(Op):
+    """`num_samples` class ids per row of non-negative weights `probs` ([n] or [rows, n]),
+    drawn with the global generator (sampling from a language model)."""
+    name = "multinomial"
+    stateful = True
+    differentiable = False
+
+    def infer(self, probs):
+        if probs.shape is not None and len(probs.shape) not in (1, 2):
+            raise ValueError(f"probs must be 1-D or 2-D, got shape {probs.shape}")
+        if not probs.dtype.is_floating:
+            raise TypeError(f"probs must be floating point, got {probs.dtype.name}")
+        shape = None if probs.shape is None else probs.shape[:-1] + (self.num_samples,)
+        return shape, dtypes.int64
+
+    def jvp(self, t, out, probs):
+        return None
+
+
+def multinomial(probs, num_samples: int, replacement: bool = False) -> Tensor:
+    return apply(Multinomial(num_samples=int(num_samples), replacement=bool(replacement)),
+                 as_tensor(probs))

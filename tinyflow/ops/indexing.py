@@ -2,6 +2,7 @@
 (take_along_axis), and setitem (`x[i] = v`); their gradients scatter-add."""
 from __future__ import annotations
 
+from ..core import dtypes
 from ..core.op import Op, apply, as_tensor
 from ..core.shapes import broadcast_shapes, normalize_axes
 from ..core.tensor import Tensor
@@ -119,3 +120,21 @@ def setitem(x, index, value) -> Tensor:
     from .math import operands
     x, value = operands(x, value)
     return apply(SetItem(index=normalize_index(index)), x, value)
+
+
+class ArgSort(Op):
+    """The indices that sort `x` along `axis` (stable). Sort and top-k gather the values with
+    them, so their gradients scatter back through `gather`."""
+    name = "argsort"
+    differentiable = False
+
+    def infer(self, x):
+        normalize_axes(self.axis, None if x.shape is None else len(x.shape))
+        return x.shape, dtypes.int64
+
+    def jvp(self, t, out, x):
+        return None
+
+
+def argsort(x, axis: int = -1, descending: bool = False) -> Tensor:
+    return apply(ArgSort(axis=int(axis), descending=bool(descending)), as_tensor(x))

@@ -55,3 +55,35 @@ def mm(a, b) -> Tensor:
     if a.ndim != 2 or b.ndim != 2:
         raise ValueError(f"mm: both operands must be 2-D, got shapes {a.shape} and {b.shape}")
     return matmul(a, b)
+
+
+class Tril(Op):
+    """The lower triangle of the last two dims (entries above `diagonal` are zero): the
+    causal mask of attention. Linear, so its gradient is the same triangle of `g`."""
+    name = "tril"
+    saves_inputs = False
+    saves_output = False
+
+    def infer(self, x):
+        if x.shape is not None and len(x.shape) < 2:
+            raise ValueError(f"needs rank >= 2, got shape {x.shape}")
+        return x.shape, x.dtype
+
+    def vjp(self, g, out, x):
+        return (apply(type(self)(**self.attrs), g),)
+
+    def jvp(self, t, out, x):
+        return apply(type(self)(**self.attrs), t[0])
+
+
+class Triu(Tril):
+    """The upper triangle (entries below `diagonal` are zero)."""
+    name = "triu"
+
+
+def tril(x, diagonal: int = 0) -> Tensor:
+    return apply(Tril(diagonal=int(diagonal)), as_tensor(x))
+
+
+def triu(x, diagonal: int = 0) -> Tensor:
+    return apply(Triu(diagonal=int(diagonal)), as_tensor(x))

@@ -314,6 +314,25 @@ class Sign(Unary):
         return None
 
 
+class Floor(Unary):
+    """Round down; like sign, piecewise constant, so no gradient flows."""
+    name = "floor"
+    float_only = False
+    differentiable = False
+
+    def jvp(self, t, out, x):
+        return None
+
+
+class Ceil(Floor):
+    name = "ceil"
+
+
+class Round(Floor):
+    """Round half to even, as NumPy and PyTorch do."""
+    name = "round"
+
+
 class Cast(Op):
     name = "cast"
     elementwise = True
@@ -432,6 +451,9 @@ sigmoid = _unary(Sigmoid)
 relu = _unary(Relu)
 abs = _unary(Abs)
 sign = _unary(Sign)
+floor = _unary(Floor)
+ceil = _unary(Ceil)
+round = _unary(Round)  # noqa: A001
 erf = _unary(Erf)
 logical_not = _unary(LogicalNot)
 

@@ -173,3 +173,25 @@ def logsumexp(x, axis, keepdims=False) -> Tensor:
     m = reduce_max(x, axes, keepdims=True)
     out = m + log(reduce_sum(exp(x - m), axes, keepdims=True))
     return out if keepdims else squeeze(out, axes)
+
+
+class Cumsum(Op):
+    """Running sums along `axis` (from the end when `reverse`). Its gradient is the running
+    sum of `g` in the other direction."""
+    name = "cumsum"
+    saves_inputs = False
+    saves_output = False
+
+    def infer(self, x):
+        normalize_axes(self.axis, None if x.shape is None else len(x.shape))
+        return x.shape, (dtypes.int64 if x.dtype.is_bool else x.dtype)
+
+    def vjp(self, g, out, x):
+        return (cumsum(g, self.axis, reverse=not self.reverse),)
+
+    def jvp(self, t, out, x):
+        return cumsum(t[0], self.axis, self.reverse)
+
+
+def cumsum(x, axis: int = 0, reverse: bool = False) -> Tensor:
+    return apply(Cumsum(axis=int(axis), reverse=bool(reverse)), as_tensor(x))

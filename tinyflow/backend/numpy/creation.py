@@ -45,3 +45,20 @@ def random_uniform(op):
 @kernel(c.RandomMask)
 def random_mask(op, x):
     return (generator().random(x.shape) < op.keep_prob).astype(x.dtype)
+
+
+@kernel(c.Multinomial)
+def multinomial(op, probs):
+    rows = np.atleast_2d(probs).astype(np.float64)
+    if (rows < 0).any() or not np.isfinite(rows).all():
+        raise ValueError("multinomial: probabilities must be finite and non-negative")
+    sums = rows.sum(-1, keepdims=True)
+    if (sums <= 0).any():
+        raise ValueError("multinomial: every row needs a positive total weight")
+    if not op.replacement and op.num_samples > (rows > 0).sum(-1).min():
+        raise ValueError(f"multinomial: cannot draw {op.num_samples} samples without "
+                         f"replacement from rows with fewer non-zero weights")
+    rng = generator()
+    out = np.stack([rng.choice(row.size, op.num_samples, replace=op.replacement, p=row / s)
+                    for row, s in zip(rows, sums[:, 0])])
+    return out if probs.ndim == 2 else out[0]

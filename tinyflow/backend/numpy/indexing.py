@@ -51,3 +51,11 @@ def setitem(op, x, value):
     out = x.copy()
     out[op.index] = value
     return out
+
+
+@kernel(ix.ArgSort)
+def argsort(op, x):
+    if op.descending:   # stable among ties, as in ascending order
+        key = -x if x.dtype.kind in "fi" else ~x if x.dtype == np.bool_ else -x.astype(np.int64)
+        return np.argsort(key, axis=op.axis, kind="stable")
+    return np.argsort(x, axis=op.axis, kind="stable")

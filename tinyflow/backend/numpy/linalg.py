@@ -12,3 +12,13 @@ def matmul(op, a, b):
     if op.transpose_b:
         b = np.swapaxes(b, -1, -2)
     return np.matmul(a, b)
+
+
+@kernel(linalg.Tril)
+def tril(op, x):
+    return np.tril(x, op.diagonal)
+
+
+@kernel(linalg.Triu)
+def triu(op, x):
+    return np.triu(x, op.diagonal)

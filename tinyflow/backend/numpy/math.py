@@ -10,7 +10,8 @@ _BINARY = {m.Add: np.add, m.Sub: np.subtract, m.Mul: np.multiply, m.Div: np.true
            m.Greater: np.greater, m.GreaterEqual: np.greater_equal}
 _UNARY = {m.Neg: np.negative, m.Square: np.square, m.Sqrt: np.sqrt, m.Exp: np.exp,
           m.Log: np.log, m.Sin: np.sin, m.Cos: np.cos, m.Tanh: np.tanh, m.Abs: np.abs,
-          m.Sign: np.sign, m.LogicalNot: np.logical_not}
+          m.Sign: np.sign, m.LogicalNot: np.logical_not, m.Floor: np.floor, m.Ceil: np.ceil,
+          m.Round: np.round}
 
 
 def _register_ufuncs(table):

@@ -34,3 +34,11 @@ def argmax(op, x):
 @kernel(r.ArgMin)
 def argmin(op, x):
     return np.argmin(x, axis=None if op.axis is None else op.axis[0])
+
+
+@kernel(r.Cumsum)
+def cumsum(op, x):
+    dtype = np.int64 if x.dtype == np.bool_ else None
+    if op.reverse:
+        return np.flip(np.cumsum(np.flip(x, op.axis), op.axis, dtype=dtype), op.axis)
+    return np.cumsum(x, op.axis, dtype=dtype)

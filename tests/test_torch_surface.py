@@ -1,0 +1,117 @@
+"""Everyday PyTorch tensor methods and torch.* functions beyond the core set (sorting, scans,
+triangles, tiling, views by index, tensor factories, devices, torch.save/load), run on
+PyTorch and on tinyflow and compared: values, dtypes and gradients."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import tinyflow
+
+from torch_oracle import X, Given, Ids, compare
+
+TIES = np.array([[3.0, 1.0, 3.0, 2.0, 1.0], [0.5, 0.5, -1.0, 2.0, 0.5]], np.float32)
+
+CASES = [
+    ("cumsum", lambda L, x: L.cumsum(x, 1), [X(3, 4)]),
+    ("cumsum_method_dim0", lambda L, x: x.cumsum(0), [X(3, 4)]),
+    ("tril", lambda L, x: L.tril(x), [X(4, 4)]),
+    ("tril_batched_offset", lambda L, x: x.tril(-1), [X(2, 3, 5)]),
+    ("triu", lambda L, x: L.triu(x, 1), [X(4, 6)]),
+    ("causal_mask", lambda L, x: x.masked_fill(L.triu(L.ones(4, 4), 1).bool(), -1e9)
+     .softmax(-1), [X(4, 4)]),
+    ("sort", lambda L, x: L.sort(x, 1), [X(3, 5)]),
+    ("sort_descending_dim0", lambda L, x: x.sort(0, descending=True), [X(4, 3)]),
+    ("argsort", lambda L, x: L.argsort(x, dim=-1, descending=True), [X(3, 5)]),
+    ("sort_stable_ties", lambda L, x: L.sort(x, stable=True), [Given(TIES)]),
+    ("topk", lambda L, x: L.topk(x, 3), [X(4, 6)]),
+    ("topk_smallest_dim0", lambda L, x: x.topk(2, dim=0, largest=False), [X(5, 3)]),
+    ("flip", lambda L, x: L.flip(x, (0, 2)), [X(2, 3, 4)]),
+    ("flip_method", lambda L, x: x.flip(-1), [X(3, 4)]),
+    ("roll", lambda L, x: L.roll(x, 2, 1), [X(3, 5)]),
+    ("roll_two_dims", lambda L, x: x.roll((1, -2), (0, 1)), [X(3, 5)]),
+    ("roll_flat", lambda L, x: x.roll(3), [X(2, 4)]),
+    ("narrow", lambda L, x: L.narrow(x, 1, 1, 2), [X(3, 5)]),
+    ("select", lambda L, x: x.select(1, 2), [X(3, 5)]),
+    ("unbind", lambda L, x: L.unbind(x, 1), [X(2, 3)]),
+    ("repeat", lambda L, x: x.repeat(2, 3), [X(2, 3)]),
+    ("repeat_new_dims", lambda L, x: x.repeat(2, 1, 2), [X(3)]),
+    ("tile", lambda L, x: L.tile(x, (2,)), [X(2, 3)]),
+    ("unflatten", lambda L, x: x.unflatten(1, (2, 3)), [X(4, 6)]),
+    ("movedim", lambda L, x: L.movedim(x, 0, 2), [X(2, 3, 4)]),
+    ("outer", lambda L, a, b: L.outer(a, b), [X(3), X(4)]),
+    ("dot", lambda L, a, b: L.dot(a, b), [X(5), X(5)]),
+    ("addmm", lambda L, c, a, b: L.addmm(c, a, b, beta=0.5, alpha=2.0), [X(3), X(2, 4), X(4, 3)]),
+    ("lerp", lambda L, a, b: L.lerp(a, b, 0.3), [X(3, 4), X(3, 4)]),
+    ("where_method", lambda L, x, y: x.where(x > 0, y), [X(3, 4), X(3, 4)]),
+    ("maximum_method", lambda L, x, y: x.maximum(y) + x.minimum(y), [X(3, 4), X(3, 4)]),
+    ("floor_ceil_round", lambda L, x: x.floor() + x.ceil() + x.round() + L.round(x * 7, decimals=1)
+     + x, [X(3, 4)]),
+    ("round_half_even", lambda L, x: L.round(x), [Given(np.array([-2.5, -1.5, -0.5, 0.5, 1.5, 2.5],
+                                                               np.float32))]),
+    ("isnan_isinf_isfinite", lambda L, x: (L.isnan(x), L.isinf(x), x.isfinite()),
+     [Given(np.array([1.0, np.nan, np.inf, -np.inf, 0.0], np.float32))]),
+    ("broadcast_to", lambda L, x: L.broadcast_to(x, (2, 3, 4)), [X(3, 1)]),
+    ("type_as", lambda L, x, i: i.type_as(x) * x, [X(3), Ids(5, 3)]),
+    ("new_full_zeros_ones", lambda L, x: (x.new_full((2,), 3.5), x.new_zeros(2, 3),
+                                          x.new_ones((1, 2)), x.new_tensor([1, 2])), [X(3)]),
+]
+
+
+@pytest.mark.parametrize("name,fn,inputs", CASES, ids=[c[0] for c in CASES])
+def test_matches_torch(name, fn, inputs):
+    compare(lambda *a: fn(torch, *a), lambda *a: fn(tinyflow, *a), inputs)
+
+
+def test_multinomial_samples_like_a_language_model():
+    tinyflow.manual_seed(0)
+    logits = tinyflow.tensor([[2.0, 0.0, -1.0, 0.5]])
+    top = logits.topk(2)
+    probs = logits.masked_fill(logits < top.values[:, -1:], -float("inf")).softmax(-1)
+    ids = tinyflow.multinomial(probs, 200, replacement=True).numpy()
+    assert set(np.unique(ids)) == {0, 3}       # top-k 2 keeps classes 0 and 3 only
+
+
+def test_devices_are_the_cpu():
+    x = tinyflow.ones(2)
+    assert x.device == "cpu" and x.device.type == "cpu" and not x.is_cuda
+    assert tinyflow.device("cpu") == x.device and repr(tinyflow.device("cpu")) == \
+        "device(type='cpu')"
+    assert not tinyflow.cuda.is_available() and tinyflow.cuda.device_count() == 0
+    assert x.to(x.device) is x
+    with pytest.raises(RuntimeError, match="not available"):
+        tinyflow.device("cuda:0")
+    assert x.nelement() == 2 and x.element_size() == 4
+
+
+def test_save_and_load_a_state_dict(tmp_path):
+    model = tinyflow.nn.Linear(3, 2)
+    path = str(tmp_path / "model.pt")
+    tinyflow.save(model.state_dict(), path)
+    again = tinyflow.nn.Linear(3, 2)
+    again.load_state_dict(tinyflow.load(path))
+    np.testing.assert_array_equal(again.weight.numpy(), model.weight.numpy())
+    assert open(path, "rb").read(8) != b"\x80\x04\x95" and not path.endswith(".tmp")
+    with pytest.raises(TypeError, match="state_dict"):
+        tinyflow.save(model, path)
+    with pytest.raises(TypeError, match="'step'.*not a tensor"):
+        tinyflow.save({"step": {"nested": 1}}, path)
+
+
+def test_tf1_spellings_of_the_same_functions():
+    x = tinyflow.placeholder(tinyflow.float32, [2, 4])
+    a = np.array([[3.0, 1.0, 2.0, 0.0], [1.0, 4.0, 0.0, 2.0]], np.float32)
+    with tinyflow.Session() as sess:
+        out = sess.run([tinyflow.cumsum(x, axis=1, exclusive=True),
+                        tinyflow.cumsum(x, 1, reverse=True),
+                        tinyflow.sort(x, direction="DESCENDING"),
+                        tinyflow.argsort(x, axis=0),
+                        tinyflow.roll(x, shift=1, axis=1),
+                        tinyflow.tile(x, [1, 2])], {x: a})
+    np.testing.assert_array_equal(out[0], np.cumsum(a, 1) - a)
+    np.testing.assert_array_equal(out[1], np.cumsum(a[:, ::-1], 1)[:, ::-1])
+    np.testing.assert_array_equal(out[2], -np.sort(-a, 1))
+    np.testing.assert_array_equal(out[3], np.argsort(a, 0, kind="stable"))
+    np.testing.assert_array_equal(out[4], np.roll(a, 1, 1))
+    np.testing.assert_array_equal(out[5], np.tile(a, (1, 2)))

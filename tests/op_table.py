@@ -649,7 +649,21 @@ REDUCE = [
             S(A(3, 4, domain=distinct, layout="step"), axis=-1)), NUMBERS, int64, grad=False),
 ]
 
+def einsum(*xs, equation):
+    return tf.einsum(equation, *xs)
+
+
+def np_einsum(*xs, equation):
+    return np.einsum(equation, *xs)
+
+
 LINALG = [
+    OpCase("einsum", einsum, np_einsum,
+           (S(A(2, 3, 4), A(2, 4, 5), equation="bij,bjk->bik"),
+            S(A(3, 4), A(4, 5), equation="ij,jk"),            # implicit output
+            S(A(2, 3, 4, layout="T"), equation="ijk->j"),      # summed within one operand
+            S(A(3), A(4), equation="i,j->ij"),
+            S(A(3, 4), A(4), A(4, 2), equation="ij,j,jk->ik")), NUMBERS),
     OpCase("tril", tf.tril, lambda x, diagonal=0: np.tril(x, diagonal),
            (S(A(4, 4)), S(A(3, 5), diagonal=1), S(A(2, 4, 3), diagonal=-1),
             S(A(4, 4, layout="T")), S(A(0, 3))), NUMBERS),

@@ -115,3 +115,27 @@ def test_tf1_spellings_of_the_same_functions():
     np.testing.assert_array_equal(out[3], np.argsort(a, 0, kind="stable"))
     np.testing.assert_array_equal(out[4], np.roll(a, 1, 1))
     np.testing.assert_array_equal(out[5], np.tile(a, (1, 2)))
+
+
+EINSUMS = [("bhqd,bhkd->bhqk", [X(2, 2, 3, 4), X(2, 2, 5, 4)]),   # attention scores
+           ("...ij,...jk->...ik", [X(2, 3, 4), X(4, 5)]),
+           ("ij->", [X(3, 4)]), ("ii->i", [X(3, 3)]), ("ii", [X(3, 3)]),
+           ("bi,bi->b", [X(4, 3), X(4, 3)]), ("ij,kj", [X(2, 3), X(4, 3)])]
+
+
+@pytest.mark.parametrize("equation,inputs", EINSUMS, ids=[e[0] for e in EINSUMS])
+def test_einsum_matches_torch(equation, inputs):
+    if len(set(equation.split("->")[0])) < len(equation.split("->")[0].replace(",", "")) \
+            and "," not in equation:   # a repeated index: forward only (no gradient rule)
+        inputs = [X(*spec.shape, grad=False) for spec in inputs]
+    compare(lambda *a: torch.einsum(equation, *a), lambda *a: tinyflow.einsum(equation, *a),
+            inputs)
+
+
+def test_einsum_errors_name_the_problem():
+    with pytest.raises(ValueError, match="names 2 operands"):
+        tinyflow.einsum("ij,jk->ik", tinyflow.ones(2, 2))
+    with pytest.raises(tinyflow.ShapeError, match="'j' is 3 in one operand and 4"):
+        tinyflow.einsum("ij,jk->ik", tinyflow.ones(2, 3), tinyflow.ones(4, 2))
+    with pytest.raises(NotImplementedError, match="repeated index"):
+        tinyflow.einsum("ii->i", tinyflow.ones(2, 2, requires_grad=True)).sum().backward()

@@ -26,7 +26,7 @@ from .functions import (add, addmm, allclose, amax, amin, argsort, bmm, broadcas
                         std, sum, tile, topk, transpose, tril, triu, unbind, unsqueeze, var)
 from .core.tensor_methods import Device as device
 from .ops import (abs, argmax, argmin, assign, assign_add, assign_sub, cast, concat, cos,
-                  divide, equal, erf, exp, expand_dims, greater, greater_equal, group, less,
+                  divide, einsum, equal, erf, exp, expand_dims, greater, greater_equal, group, less,
                   less_equal, log, log_softmax, logical_not, matmul, maximum, minimum,
                   multiply, negative, not_equal, one_hot, pow, random_normal, random_uniform,
                   reduce_max, reduce_mean, reduce_min, reduce_sum, relu, reshape, sigmoid, sign,

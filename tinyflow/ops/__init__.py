@@ -3,7 +3,7 @@ from .conv import conv2d
 from .creation import (multinomial, one_hot, ones_like, random_mask, random_normal,
                        random_uniform, truncated_normal, zeros_like)
 from .indexing import argsort, gather, setitem, take
-from .linalg import matmul, mm, tril, triu
+from .linalg import einsum, matmul, mm, tril, triu
 from .math import (abs, add, cast, ceil, clamp, cos, divide, equal, erf, exp, floor, greater,
                    greater_equal, less, less_equal, log, logical_not, maximum, minimum,
                    multiply, negative, not_equal, pow, relu, round, sigmoid, sign, sin, sqrt,

@@ -1,10 +1,15 @@
-"""Matrix multiplication, 2-D and batched (batch dims broadcast), with TF1's transpose flags."""
+"""Matrix multiplication, 2-D and batched (batch dims broadcast), with TF1's transpose flags;
+einsum; the triangles of matrices."""
 from __future__ import annotations
+
+import functools
+import string
 
 from ..core.op import Op, apply, as_tensor
 from ..core.shapes import broadcast_shapes
 from ..core.tensor import Tensor
-from .math import promote
+from .math import cast, promote
+from .shape import broadcast_to
 
 
 class MatMul(Op):
@@ -87,3 +92,99 @@ def tril(x, diagonal: int = 0) -> Tensor:
 
 def triu(x, diagonal: int = 0) -> Tensor:
     return apply(Triu(diagonal=int(diagonal)), as_tensor(x))
+
+
+class Einsum(Op):
+    """Einstein summation over an explicit equation such as "bij,bjk->bik" (the front end
+    turns "..." and implicit outputs into letters). The gradient of an operand is the einsum
+    of the output gradient with the other operands, written back to that operand's letters;
+    letters only that operand has (summed away) are broadcast back."""
+    name = "einsum"
+
+    def _subscripts(self):
+        lhs, rhs = self.equation.split("->")
+        return lhs.split(","), rhs
+
+    def infer(self, *xs):
+        ins, out = self._subscripts()
+        if len(ins) != len(xs):
+            raise ValueError(f"{self.equation!r} has {len(ins)} operands, got {len(xs)}")
+        size: dict = {}
+        for k, (sub, x) in enumerate(zip(ins, xs)):
+            if x.shape is None:
+                continue
+            if len(x.shape) != len(sub):
+                raise ValueError(f"operand {k} has shape {x.shape}, but {sub!r} names "
+                                 f"{len(sub)} dims")
+            for letter, d in zip(sub, x.shape):
+                known = size.get(letter)
+                if known is not None and d is not None and known != d:
+                    raise ValueError(f"dimension {letter!r} is {known} in one operand and "
+                                     f"{d} in operand {k}")
+                size[letter] = d if known is None else known
+        if len({x.dtype for x in xs}) > 1:
+            raise TypeError(f"operands must share a dtype, got {[x.dtype.name for x in xs]}")
+        return tuple(size.get(c) for c in out), xs[0].dtype
+
+    def vjp(self, g, out, *xs):
+        ins, rhs = self._subscripts()
+        grads = []
+        for k, (sub, x) in enumerate(zip(ins, xs)):
+            if len(set(sub)) != len(sub):
+                raise NotImplementedError(f"einsum {self.equation!r}: no gradient for an "
+                                          f"operand with a repeated index ({sub!r})")
+            others = [s for j, s in enumerate(ins) if j != k]
+            seen = set(rhs).union(*others)
+            kept = "".join(c for c in sub if c in seen)
+            grad = einsum(",".join([rhs] + others) + "->" + kept,
+                          g, *(y for j, y in enumerate(xs) if j != k))
+            if kept != sub:   # letters summed within this operand alone: broadcast back
+                grad = broadcast_to(grad, x, tuple(i for i, c in enumerate(sub)
+                                                   if c not in seen))
+            grads.append(grad)
+        return tuple(grads)
+
+    def jvp(self, t, out, *xs):
+        terms = [einsum(self.equation, *(ti if j == k else x for j, x in enumerate(xs)))
+                 for k, ti in enumerate(t) if ti is not None]
+        return None if not terms else sum(terms[1:], terms[0])
+
+
+def einsum(equation: str, *operands) -> Tensor:
+    """`torch.einsum` / `tf.einsum`: operands as arguments or one list; "..." stands for the
+    leading dims (right-aligned across operands); without "->" the output is the letters
+    used once, in alphabetical order, after the "..." dims."""
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        operands = operands[0]
+    xs = [as_tensor(x) for x in operands]
+    dtype = functools.reduce(promote, (x.dtype for x in xs))
+    xs = [cast(x, dtype) for x in xs]
+    equation = _explicit_equation(equation, [None if x.shape is None else len(x.shape)
+                                             for x in xs])
+    return apply(Einsum(equation=equation), *xs)
+
+
+def _explicit_equation(equation: str, ranks: list) -> str:
+    eq = equation.replace(" ", "")
+    lhs, arrow, rhs = eq.partition("->")
+    ins = lhs.split(",")
+    if len(ins) != len(ranks):
+        raise ValueError(f"einsum {equation!r} names {len(ins)} operands, got {len(ranks)}")
+    letters = set(eq) - {",", "-", ">", "."}
+    if any(c not in string.ascii_letters for c in letters):
+        raise ValueError(f"einsum {equation!r}: subscripts must be letters")
+    ellipsis = ""
+    if "..." in eq:
+        if any(r is None for s, r in zip(ins, ranks) if "..." in s):
+            raise ValueError(f"einsum {equation!r}: '...' needs operands of known rank")
+        widths = [r - len(s) + 3 for s, r in zip(ins, ranks) if "..." in s]
+        spare = [c for c in string.ascii_letters if c not in letters]
+        ellipsis = "".join(spare[:max(widths + [0])])
+        ins = [s.replace("...", ellipsis[len(ellipsis) - (r - len(s) + 3):])
+               if "..." in s else s for s, r in zip(ins, ranks)]
+    if not arrow:
+        once = sorted(c for c in letters if lhs.count(c) == 1)
+        rhs = ellipsis + "".join(once)
+    else:
+        rhs = rhs.replace("...", ellipsis)
+    return ",".join(ins) + "->" + rhs

@@ -22,3 +22,8 @@ def tril(op, x):
 @kernel(linalg.Triu)
 def triu(op, x):
     return np.triu(x, op.diagonal)
+
+
+@kernel(linalg.Einsum)
+def einsum(op, *xs):
+    return np.einsum(op.equation, *xs, optimize=True)   # pairs go through BLAS

@@ -64,6 +64,17 @@ def small_ints(rng, shape):
     return rng.integers(-2, 3, shape).astype(np.float64)
 
 
+def tiny(rng, shape):
+    """|x| < 1e-6: where log1p and expm1 differ from log(1 + x) and exp(x) - 1."""
+    return rng.uniform(-1e-6, 1e-6, shape)
+
+
+def off_grid(rng, shape):
+    """Away from the multiples of the nonzero divisors' magnitudes, where remainder jumps."""
+    return rng.choice([-1.0, 1.0], shape) * (rng.integers(0, 4, shape) + rng.uniform(0.1, 0.2,
+                                                                                     shape))
+
+
 def half_points(rng, shape):
     """Exact halves (-2.5 ... 2.5): rounding must go to the even neighbour."""
     return rng.integers(-3, 3, shape) + 0.5
@@ -595,6 +606,20 @@ MATH = [
     OpCase("ceil", tf.ceil, np.ceil, unary_samples(), NUMBERS, grad=False),
     OpCase("round", tf.round, np.round,
            unary_samples() + (S(A(6, domain=half_points)),), NUMBERS, grad=False),
+    OpCase("log1p", tf.log1p, np.log1p, unary_samples(positive) + (S(A(4, domain=tiny)),),
+           NUMBERS, floating),
+    OpCase("expm1", tf.expm1, np.expm1, unary_samples() + (S(A(4, domain=tiny)),), NUMBERS,
+           floating),
+    OpCase("atan2", tf.atan2, np.arctan2, binary_samples(nonzero, nonzero), NUMBERS, floating),
+    OpCase("remainder", tf.remainder, np.mod, binary_samples(off_grid, nonzero), NUMBERS),
+    OpCase("floor_divide", tf.floor_divide, np.floor_divide,
+           binary_samples(off_grid, nonzero), NUMBERS, grad=False),
+    OpCase("logical_and", tf.logical_and, np.logical_and, binary_samples(small_ints, small_ints),
+           NUMBERS + (tf.bool,), boolean, grad=False),
+    OpCase("logical_or", tf.logical_or, np.logical_or, binary_samples(small_ints, small_ints),
+           NUMBERS + (tf.bool,), boolean, grad=False),
+    OpCase("logical_xor", tf.logical_xor, np.logical_xor, binary_samples(small_ints, small_ints),
+           NUMBERS + (tf.bool,), boolean, grad=False),
     OpCase("maximum", tf.maximum, np.maximum, binary_samples(even_grid, odd_grid), NUMBERS),
     OpCase("minimum", tf.minimum, np.minimum, binary_samples(even_grid, odd_grid), NUMBERS),
     OpCase("where", tf.where, np.where,

@@ -9,7 +9,7 @@ import torch
 
 import tinyflow
 
-from torch_oracle import X, Given, Ids, compare
+from torch_oracle import X, Given, Ids, compare, positive
 
 TIES = np.array([[3.0, 1.0, 3.0, 2.0, 1.0], [0.5, 0.5, -1.0, 2.0, 0.5]], np.float32)
 
@@ -53,6 +53,19 @@ CASES = [
     ("isnan_isinf_isfinite", lambda L, x: (L.isnan(x), L.isinf(x), x.isfinite()),
      [Given(np.array([1.0, np.nan, np.inf, -np.inf, 0.0], np.float32))]),
     ("broadcast_to", lambda L, x: L.broadcast_to(x, (2, 3, 4)), [X(3, 1)]),
+    ("log1p_expm1_log2_log10", lambda L, x: L.log1p(x) + x.expm1() + L.log2(x) + x.log10(),
+     [X(3, 4, domain=positive)]),
+    ("atan2", lambda L, y, x: L.atan2(y, x), [X(3, 4), X(4)]),
+    ("remainder_and_percent", lambda L, x, y: L.remainder(x, y) + x % 1.5, [X(3, 4), X(4)]),
+    ("fmod", lambda L, x, y: L.fmod(x, y), [X(3, 4), X(4)]),
+    ("floor_divide_operator", lambda L, x: (x // 0.7, 7 // (x.abs() + 1)), [X(3, 4, grad=False)]),
+    ("mask_operators", lambda L, x: (((x > 0) & (x < 1)) | ~(x > -0.5), (x > 0) ^ (x > 1),
+                                     L.logical_and(x > 0, x < 1), L.logical_xor(x > 0, x < 0.5)),
+     [X(3, 4)]),
+    ("clip_clamp_min_max", lambda L, x: L.clip(x, -0.5, 0.5) + x.clamp_min(0) + L.clamp_max(x, 0),
+     [X(3, 4)]),
+    ("count_nonzero", lambda L, x: (L.count_nonzero(x), x.count_nonzero(0)),
+     [Given(np.array([[0.0, 1.0], [2.0, 0.0], [3.0, 4.0]], np.float32))]),
     ("type_as", lambda L, x, i: i.type_as(x) * x, [X(3), Ids(5, 3)]),
     ("new_full_zeros_ones", lambda L, x: (x.new_full((2,), 3.5), x.new_zeros(2, 3),
                                           x.new_ones((1, 2)), x.new_tensor([1, 2])), [X(3)]),
@@ -139,3 +152,15 @@ def test_einsum_errors_name_the_problem():
         tinyflow.einsum("ij,jk->ik", tinyflow.ones(2, 3), tinyflow.ones(4, 2))
     with pytest.raises(NotImplementedError, match="repeated index"):
         tinyflow.einsum("ii->i", tinyflow.ones(2, 2, requires_grad=True)).sum().backward()
+
+
+def test_bitwise_operators_on_integers_are_refused_not_answered_logically():
+    with pytest.raises(TypeError, match="boolean tensors"):
+        tinyflow.tensor([1, 2]) & tinyflow.tensor([3, 1])
+
+
+def test_finfo_iinfo_and_default_dtype():
+    assert tinyflow.finfo(tinyflow.float32).eps == torch.finfo(torch.float32).eps
+    assert tinyflow.finfo(tinyflow.float16).max == torch.finfo(torch.float16).max
+    assert tinyflow.iinfo(tinyflow.int64).max == torch.iinfo(torch.int64).max
+    assert tinyflow.get_default_dtype() is tinyflow.float32

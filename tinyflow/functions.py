@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import ops
+from .core import dtypes
 from .core.op import as_tensor
 from .core.tensor import Tensor
 from .io import checkpoint
@@ -129,6 +130,34 @@ def lerp(x, end, weight): return x.lerp(end, weight)
 def floor(x): return x.floor()
 def ceil(x): return x.ceil()
 def round(x, decimals=0): return x.round(decimals)  # noqa: A001
+def log1p(x): return as_tensor(x).log1p()
+def expm1(x): return as_tensor(x).expm1()
+def log2(x): return as_tensor(x).log2()
+def log10(x): return as_tensor(x).log10()
+def atan2(y, x): return ops.atan2(y, x)
+def remainder(x, y): return ops.remainder(x, y)
+def fmod(x, y): return as_tensor(x).fmod(y)
+def floor_divide(x, y): return ops.floor_divide(x, y)
+def true_divide(x, y): return ops.divide(x, y)
+def logical_and(x, y): return ops.logical_and(x, y)
+def logical_or(x, y): return ops.logical_or(x, y)
+def logical_xor(x, y): return ops.logical_xor(x, y)
+def clip(x, min=None, max=None): return ops.clamp(x, min, max)  # noqa: A002
+def clamp_min(x, min): return ops.clamp(x, min, None)  # noqa: A002
+def clamp_max(x, max): return ops.clamp(x, None, max)  # noqa: A002
+def count_nonzero(x, dim=None): return as_tensor(x).count_nonzero(dim)
+def get_default_dtype(): return dtypes.float32
+
+
+def finfo(dtype=None):
+    """`torch.finfo(torch.float32).eps`, `.max`, `.min`, `.tiny`: NumPy's figures."""
+    return np.finfo(dtypes.as_dtype(dtype or dtypes.float32).np)
+
+
+def iinfo(dtype):
+    return np.iinfo(dtypes.as_dtype(dtype).np)
+
+
 def isnan(x): return x.isnan()
 def isinf(x): return x.isinf()
 def isfinite(x): return x.isfinite()

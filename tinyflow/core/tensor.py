@@ -189,6 +189,17 @@ class Tensor(TensorMethods):
     def __rpow__(self, other): return _ops.pow(other, self)
     def __matmul__(self, other): return _ops.matmul(self, other)
     def __rmatmul__(self, other): return _ops.matmul(other, self)
+    def __floordiv__(self, other): return _ops.floor_divide(self, other)
+    def __rfloordiv__(self, other): return _ops.floor_divide(other, self)
+    def __mod__(self, other): return _ops.remainder(self, other)
+    def __rmod__(self, other): return _ops.remainder(other, self)
+    def __and__(self, other): return _ops.logical_and(*_bools(self, other, "&"))
+    def __rand__(self, other): return _ops.logical_and(*_bools(other, self, "&"))
+    def __or__(self, other): return _ops.logical_or(*_bools(self, other, "|"))
+    def __ror__(self, other): return _ops.logical_or(*_bools(other, self, "|"))
+    def __xor__(self, other): return _ops.logical_xor(*_bools(self, other, "^"))
+    def __rxor__(self, other): return _ops.logical_xor(*_bools(other, self, "^"))
+    def __invert__(self): return _ops.logical_not(*_bools(self, True, "~")[:1])
     def __neg__(self): return _ops.negative(self)
     def __pos__(self): return self
     def __abs__(self): return _ops.abs(self)
@@ -199,6 +210,18 @@ class Tensor(TensorMethods):
     def __gt__(self, other): return _ops.greater(self, other)
     def __ge__(self, other): return _ops.greater_equal(self, other)
     def __getitem__(self, index): return _ops.getitem(self, index)
+
+
+def _bools(x, y, symbol: str) -> tuple:
+    """Operands of `&`, `|`, `^`, `~`: boolean tensors (masks) or Python bools. On integer
+    tensors PyTorch means bitwise operations, which tinyflow does not have: refused rather
+    than answered logically."""
+    for v in (x, y):
+        if isinstance(v, Tensor) and not v.dtype.is_bool or not isinstance(v, (Tensor, bool)):
+            what = v.dtype.name if isinstance(v, Tensor) else type(v).__name__
+            raise TypeError(f"'{symbol}' works on boolean tensors (masks) here, got {what}; "
+                            f"bitwise operations on integers are not supported")
+    return x, y
 
 
 def _varargs(args: tuple):

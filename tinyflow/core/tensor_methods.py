@@ -168,6 +168,28 @@ class TensorMethods:
         scale = 10.0 ** decimals
         return _ops.round(self * scale) / scale
 
+    def log1p(self): return _ops.log1p(self)
+    def expm1(self): return _ops.expm1(self)
+    def log2(self): return _ops.log(self) * (1 / np.log(2))
+    def log10(self): return _ops.log(self) * (1 / np.log(10))
+    def atan2(self, other): return _ops.atan2(self, other)
+    def remainder(self, other): return _ops.remainder(self, other)
+    def floor_divide(self, other): return _ops.floor_divide(self, other)
+
+    def fmod(self, other):
+        """C's remainder, with the sign of `self` (remainder's has the sign of `other`)."""
+        r = _ops.remainder(self, other)
+        flip = _ops.logical_and(_ops.not_equal(r, 0),
+                                _ops.not_equal(_ops.less(self, 0), _ops.less(other, 0)))
+        return _ops.where(flip, r - other, r)
+
+    def logical_and(self, other): return _ops.logical_and(self, other)
+    def logical_or(self, other): return _ops.logical_or(self, other)
+    def logical_xor(self, other): return _ops.logical_xor(self, other)
+    def clamp_min(self, min): return _ops.clamp(self, min, None)
+    def clamp_max(self, max): return _ops.clamp(self, None, max)
+    def count_nonzero(self, dim=None):
+        return _ops.reduce_sum(_ops.cast(_ops.not_equal(self, 0), dtypes.int64), dim)
     def isnan(self): return _ops.not_equal(self, self)
     def isinf(self): return _ops.equal(_ops.abs(self), np.inf)
     def isfinite(self): return _ops.less(_ops.abs(self), np.inf)  # NaN compares False

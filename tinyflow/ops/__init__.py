@@ -4,10 +4,11 @@ from .creation import (multinomial, one_hot, ones_like, random_mask, random_norm
                        random_uniform, truncated_normal, zeros_like)
 from .indexing import argsort, gather, setitem, take
 from .linalg import einsum, matmul, mm, tril, triu
-from .math import (abs, add, cast, ceil, clamp, cos, divide, equal, erf, exp, floor, greater,
-                   greater_equal, less, less_equal, log, logical_not, maximum, minimum,
-                   multiply, negative, not_equal, pow, relu, round, sigmoid, sign, sin, sqrt,
-                   square, subtract, tanh, where)
+from .math import (abs, add, atan2, cast, ceil, clamp, cos, divide, equal, erf, exp, expm1,
+                   floor, floor_divide, greater, greater_equal, less, less_equal, log, log1p,
+                   logical_and, logical_not, logical_or, logical_xor, maximum, minimum,
+                   multiply, negative, not_equal, pow, relu, remainder, round, sigmoid, sign,
+                   sin, sqrt, square, subtract, tanh, where)
 from .nn import log_softmax, softmax, softmax_cross_entropy, sparse_softmax_cross_entropy
 from .pool import adaptive_avg_pool2d, avg_pool2d, max_pool2d
 from .reduce import (argmax, argmin, cumsum, logsumexp, reduce_max, reduce_mean, reduce_min,

@@ -146,6 +146,72 @@ class Pow(Binary):
                      None if t[1] is None else t[1] * out * log(where(x > 0, x, 1)))
 
 
+class Atan2(Binary):
+    """The angle of the point (x, y): `atan2(y, x)`, first argument y as in NumPy/PyTorch."""
+    name = "atan2"
+
+    def infer(self, y, x):
+        return broadcast_shapes(y.shape, x.shape), float_result(promote(y.dtype, x.dtype))
+
+    def vjp(self, g, out, y, x):
+        r2 = x * x + y * y
+        return g * x / r2, -g * y / r2
+
+    def jvp(self, t, out, y, x):
+        r2 = x * x + y * y
+        return _tsum(None if t[0] is None else t[0] * x / r2,
+                     None if t[1] is None else -t[1] * y / r2)
+
+
+class Remainder(Binary):
+    """`x - floor(x / y) * y`, with the sign of y (Python's %, torch.remainder). Piecewise
+    `x - k*y` with k constant, so that is the gradient."""
+    name = "remainder"
+
+    def _quotient(self, out, x, y):
+        q = (x - out) / y               # the integer k of x = k*y + out
+        return round(q)                 # exact up to rounding error
+
+    def vjp(self, g, out, x, y):
+        return g, -g * self._quotient(out, x, y)
+
+    def jvp(self, t, out, x, y):
+        return _tsum(t[0], None if t[1] is None else -t[1] * self._quotient(out, x, y))
+
+
+class FloorDivide(Binary):
+    name = "floor_divide"
+    differentiable = False
+
+    def jvp(self, t, out, x, y):
+        return None
+
+
+class Logical(Op):
+    """and / or / xor of truth values (any dtype: non-zero is true), giving bools."""
+    elementwise = True
+    broadcasts = True
+    differentiable = False
+
+    def infer(self, x, y):
+        return broadcast_shapes(x.shape, y.shape), dtypes.bool_
+
+    def jvp(self, t, out, x, y):
+        return None
+
+
+class LogicalAnd(Logical):
+    name = "logical_and"
+
+
+class LogicalOr(Logical):
+    name = "logical_or"
+
+
+class LogicalXor(Logical):
+    name = "logical_xor"
+
+
 class Maximum(Binary):
     name = "maximum"
 
@@ -227,6 +293,28 @@ class Log(Unary):
 
     def jvp(self, t, out, x):
         return t[0] / x
+
+
+class Log1p(Unary):
+    """log(1 + x), accurate where x is tiny (log1p of 1e-10 is 1e-10, log(1 + 1e-10) is not)."""
+    name = "log1p"
+
+    def vjp(self, g, out, x):
+        return (g / (1 + x),)
+
+    def jvp(self, t, out, x):
+        return t[0] / (1 + x)
+
+
+class Expm1(Unary):
+    """exp(x) - 1, accurate where x is tiny."""
+    name = "expm1"
+
+    def vjp(self, g, out, x):
+        return (g * (out + 1),)
+
+    def jvp(self, t, out, x):
+        return t[0] * (out + 1)
 
 
 class Sin(Unary):
@@ -438,12 +526,20 @@ less = _binary(Less)
 less_equal = _binary(LessEqual)
 greater = _binary(Greater)
 greater_equal = _binary(GreaterEqual)
+atan2 = _binary(Atan2)
+remainder = _binary(Remainder)
+floor_divide = _binary(FloorDivide)
+logical_and = _binary(LogicalAnd)
+logical_or = _binary(LogicalOr)
+logical_xor = _binary(LogicalXor)
 
 negative = _unary(Neg)
 square = _unary(Square)
 sqrt = _unary(Sqrt)
 exp = _unary(Exp)
 log = _unary(Log)
+log1p = _unary(Log1p)
+expm1 = _unary(Expm1)
 sin = _unary(Sin)
 cos = _unary(Cos)
 tanh = _unary(Tanh)

@@ -7,11 +7,13 @@ from .registry import kernel
 _BINARY = {m.Add: np.add, m.Sub: np.subtract, m.Mul: np.multiply, m.Div: np.true_divide,
            m.Pow: np.power, m.Maximum: np.maximum, m.Minimum: np.minimum, m.Equal: np.equal,
            m.NotEqual: np.not_equal, m.Less: np.less, m.LessEqual: np.less_equal,
-           m.Greater: np.greater, m.GreaterEqual: np.greater_equal}
+           m.Greater: np.greater, m.GreaterEqual: np.greater_equal, m.Atan2: np.arctan2,
+           m.Remainder: np.mod, m.FloorDivide: np.floor_divide, m.LogicalAnd: np.logical_and,
+           m.LogicalOr: np.logical_or, m.LogicalXor: np.logical_xor}
 _UNARY = {m.Neg: np.negative, m.Square: np.square, m.Sqrt: np.sqrt, m.Exp: np.exp,
           m.Log: np.log, m.Sin: np.sin, m.Cos: np.cos, m.Tanh: np.tanh, m.Abs: np.abs,
           m.Sign: np.sign, m.LogicalNot: np.logical_not, m.Floor: np.floor, m.Ceil: np.ceil,
-          m.Round: np.round}
+          m.Round: np.round, m.Log1p: np.log1p, m.Expm1: np.expm1}
 
 
 def _register_ufuncs(table):

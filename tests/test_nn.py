@@ -60,6 +60,11 @@ def small_cnn(L):
                            L.nn.MaxPool2d(2), L.nn.Flatten(), L.nn.Linear(36, 3))
 
 
+def transformer_encoder(L):
+    layer = L.nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, batch_first=True)
+    return L.nn.TransformerEncoder(layer, 2, norm=L.nn.LayerNorm(8), enable_nested_tensor=False)
+
+
 def weighted_cross_entropy(L):
     return L.nn.CrossEntropyLoss(weight=L.tensor([0.5, 1.0, 2.0, 1.5]), label_smoothing=0.2)
 
@@ -191,6 +196,15 @@ MODULES = [
       X(4, 2, 6), X(5, 2, 4), X(5, 2, 3), **MHA_TOL),
     M("mha_unbatched", mod("MultiheadAttention", 6, 2), X(4, 6), X(5, 6), X(5, 6),
       **MHA_TOL),
+    M("transformer_layer_post_norm", mod("TransformerEncoderLayer", 8, 2, 16, dropout=0.0),
+      X(5, 3, 8), **MHA_TOL),
+    M("transformer_layer_pre_norm_gelu_causal",
+      mod("TransformerEncoderLayer", 8, 4, 12, dropout=0.0, activation="gelu",
+          batch_first=True, norm_first=True),
+      X(2, 5, 8), kwargs=dict(src_mask=Given(np.triu(np.full((5, 5), -np.inf, np.float32), 1)),
+                              is_causal=True), **MHA_TOL),
+    M("transformer_encoder_padding_final_norm", transformer_encoder, X(2, 4, 8),
+      kwargs=dict(src_key_padding_mask=Mask(2, 4)), **MHA_TOL),
     # ---- losses ------------------------------------------------------------------------------
     M("cross_entropy", mod("CrossEntropyLoss"), X(5, 4), Ids(4, 5)),
     M("cross_entropy_weight_smoothing", weighted_cross_entropy, X(5, 4), Ids(4, 5)),
@@ -637,3 +651,9 @@ def test_batchnorm_on_placeholders_updates_running_stats_via_update_ops():
         out = sess.run(bn(x), {x: xs})
     expect = (xs - bn.running_mean.numpy()) / np.sqrt(bn.running_var.numpy() + 1e-5)
     assert_close(out, expect, "eval", atol=1e-5)
+
+
+def test_causal_mask_matches_torch_transformer_mask():
+    from tinyflow.nn.modules.transformer import generate_square_subsequent_mask
+    np.testing.assert_array_equal(generate_square_subsequent_mask(4).numpy(),
+                                  torch.nn.Transformer.generate_square_subsequent_mask(4).numpy())

@@ -14,6 +14,7 @@ from .normalization import BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm, RMSNo
 from .pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
 from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from .sparse import Embedding
+from .transformer import TransformerEncoder, TransformerEncoderLayer
 
 __all__ = ["AdaptiveAvgPool2d", "AvgPool2d", "BCELoss", "BCEWithLogitsLoss", "BatchNorm1d",
            "BatchNorm2d", "Conv1d", "Conv2d", "CrossEntropyLoss", "Dropout", "ELU",
@@ -22,4 +23,5 @@ __all__ = ["AdaptiveAvgPool2d", "AvgPool2d", "BCELoss", "BCEWithLogitsLoss", "Ba
            "Linear", "LogSoftmax", "MSELoss", "MaxPool2d", "Module", "ModuleDict",
            "ModuleList", "MultiheadAttention", "NLLLoss", "Parameter", "ParameterList",
            "RMSNorm", "RNN", "RNNCell", "ReLU", "ReLU6", "Sequential", "SiLU", "Sigmoid",
-           "SmoothL1Loss", "Softmax", "Softplus", "Tanh", "Unflatten"]
+           "SmoothL1Loss", "Softmax", "Softplus", "Tanh", "TransformerEncoder",
+           "TransformerEncoderLayer", "Unflatten"]

@@ -371,3 +371,65 @@ def test_clip_grad_value_matches_torch():
     for p, q in zip(ours, theirs):
         if q.grad is not None:
             np.testing.assert_array_equal(p.grad.numpy(), q.grad.numpy())
+
+
+ONE_CYCLE = {
+    "OneCycleLR-cos-sgd-momentum": ("SGD", dict(momentum=0.9), lambda m, o: m.OneCycleLR(
+        o, max_lr=[0.5, 1.0], total_steps=20)),
+    "OneCycleLR-linear-three-phase": ("SGD", dict(momentum=0.9), lambda m, o: m.OneCycleLR(
+        o, max_lr=0.3, epochs=4, steps_per_epoch=5, anneal_strategy="linear", three_phase=True,
+        pct_start=0.25)),
+    "OneCycleLR-adam-betas": ("Adam", {}, lambda m, o: m.OneCycleLR(
+        o, max_lr=0.01, total_steps=20, pct_start=0.4, div_factor=10)),
+}
+
+
+@pytest.mark.parametrize("name", list(ONE_CYCLE))
+def test_one_cycle_matches_torch_including_momentum(name):
+    opt_name, kwargs, make = ONE_CYCLE[name]
+
+    def run(lib):
+        module = torch.optim.lr_scheduler if lib is torch else lr_scheduler
+        w = _params(_initial(), lib)
+        opt = _cls(lib, opt_name)([{"params": w[:1]}, {"params": w[1:]}], lr=0.1, **kwargs)
+        sched = make(module, opt)
+        seen = []
+        for _ in range(20):
+            seen.append([(g["lr"], g.get("momentum"), tuple(g.get("betas", ()))) for g in
+                         opt.param_groups])
+            opt.step()
+            if len(seen) < 20:
+                sched.step()
+        return seen, sched
+    ours, sched = run(tf)
+    theirs, _ = run(torch)
+    assert len(ours) == len(theirs)
+    for a, b in zip(ours, theirs):
+        for (lr_a, m_a, b_a), (lr_b, m_b, b_b) in zip(a, b):
+            assert lr_a == pytest.approx(lr_b, rel=1e-12) and m_a == pytest.approx(m_b)
+            assert b_a == pytest.approx(b_b)
+    sched.step()                       # step 20 of 20
+    with pytest.raises(ValueError, match="total steps is 20"):
+        sched.step()
+
+
+def test_reduce_lr_on_plateau_matches_torch():
+    metrics = [5.0, 4.0, 4.0, 3.9999, 4.1, 4.2, 4.3, 3.0, 3.0, 3.0, 3.0, 3.0, 2.0, -1.0, -1.0,
+               -1.00001, -0.9, -0.9, -0.9, -0.9]
+
+    def run(lib, **kw):
+        module = torch.optim.lr_scheduler if lib is torch else lr_scheduler
+        w = _params(_initial(), lib)
+        opt = _cls(lib, "SGD")([{"params": w[:1]}, {"params": w[1:], "lr": 0.5}], lr=0.1)
+        sched = module.ReduceLROnPlateau(opt, **kw)
+        lrs = []
+        for m in metrics:
+            opt.step()
+            sched.step(m)
+            lrs.append(sched.get_last_lr())
+        return lrs
+    for kw in (dict(patience=2), dict(patience=1, cooldown=2, factor=0.5, min_lr=[0.02, 0.1]),
+               dict(mode="max", patience=1, threshold_mode="abs", threshold=0.5)):
+        np.testing.assert_allclose(run(tf, **kw), run(torch, **kw), rtol=1e-12)
+    with pytest.raises(ValueError, match="Factor"):
+        lr_scheduler.ReduceLROnPlateau(optim.SGD(_params(_initial(), tf), lr=0.1), factor=1.0)

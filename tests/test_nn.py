@@ -205,6 +205,11 @@ MODULES = [
                               is_causal=True), **MHA_TOL),
     M("transformer_encoder_padding_final_norm", transformer_encoder, X(2, 4, 8),
       kwargs=dict(src_key_padding_mask=Mask(2, 4)), **MHA_TOL),
+    M("mish", mod("Mish"), X(3, 4)),
+    M("logsigmoid", mod("LogSigmoid"), X(3, 4)),
+    M("softsign", mod("Softsign"), X(3, 4)),
+    M("hardtanh", mod("Hardtanh", -0.5, 0.8), X(3, 4)),
+    M("glu", mod("GLU", 0), X(4, 3)),
     # ---- losses ------------------------------------------------------------------------------
     M("cross_entropy", mod("CrossEntropyLoss"), X(5, 4), Ids(4, 5)),
     M("cross_entropy_weight_smoothing", weighted_cross_entropy, X(5, 4), Ids(4, 5)),

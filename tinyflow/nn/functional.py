@@ -65,6 +65,29 @@ def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tenso
     return ops.where(bx > threshold, input, soft)
 
 
+def mish(input: Tensor, inplace: bool = False) -> Tensor:
+    return input * ops.tanh(softplus(input))
+
+
+def logsigmoid(input: Tensor) -> Tensor:
+    return -softplus(-input)
+
+
+def softsign(input: Tensor) -> Tensor:
+    return input / (1 + ops.abs(input))
+
+
+def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0,
+             inplace: bool = False) -> Tensor:
+    return ops.clamp(input, min_val, max_val)
+
+
+def glu(input: Tensor, dim: int = -1) -> Tensor:
+    """The first half of `dim` gated by the sigmoid of the second half."""
+    a, b = ops.chunk(as_tensor(input), 2, dim)
+    return a * ops.sigmoid(b)
+
+
 def tanh(input: Tensor) -> Tensor:
     return ops.tanh(input)
 

@@ -1,6 +1,6 @@
 """PyTorch's nn layers, one file per family (as torch/nn/modules)."""
-from .activation import (ELU, GELU, LeakyReLU, LogSoftmax, ReLU, ReLU6, Sigmoid, SiLU,
-                         Softmax, Softplus, Tanh)
+from .activation import (ELU, GELU, GLU, Hardtanh, LeakyReLU, LogSigmoid, LogSoftmax, Mish,
+                         ReLU, ReLU6, Sigmoid, SiLU, Softmax, Softplus, Softsign, Tanh)
 from .attention import MultiheadAttention
 from .container import ModuleDict, ModuleList, ParameterList, Sequential
 from .conv import Conv1d, Conv2d
@@ -18,7 +18,7 @@ from .transformer import TransformerEncoder, TransformerEncoderLayer
 
 __all__ = ["AdaptiveAvgPool2d", "AvgPool2d", "BCELoss", "BCEWithLogitsLoss", "BatchNorm1d",
            "BatchNorm2d", "Conv1d", "Conv2d", "CrossEntropyLoss", "Dropout", "ELU",
-           "Embedding", "Flatten", "GELU", "GRU", "GRUCell", "GroupNorm", "HuberLoss",
+           "Embedding", "Flatten", "GELU", "GLU", "Hardtanh", "LogSigmoid", "Mish", "Softsign", "GRU", "GRUCell", "GroupNorm", "HuberLoss",
            "Identity", "KLDivLoss", "L1Loss", "LSTM", "LSTMCell", "LayerNorm", "LeakyReLU",
            "Linear", "LogSoftmax", "MSELoss", "MaxPool2d", "Module", "ModuleDict",
            "ModuleList", "MultiheadAttention", "NLLLoss", "Parameter", "ParameterList",

@@ -60,6 +60,12 @@ def small_cnn(L):
                            L.nn.MaxPool2d(2), L.nn.Flatten(), L.nn.Linear(36, 3))
 
 
+def distinct_values(rng, shape):
+    """No ties inside a pooling window (PyTorch and tinyflow may pick different maxima)."""
+    n = int(np.prod(shape))
+    return rng.permutation(n).reshape(shape) / n
+
+
 def transformer_encoder(L):
     layer = L.nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, batch_first=True)
     return L.nn.TransformerEncoder(layer, 2, norm=L.nn.LayerNorm(8), enable_nested_tensor=False)
@@ -205,6 +211,16 @@ MODULES = [
                               is_causal=True), **MHA_TOL),
     M("transformer_encoder_padding_final_norm", transformer_encoder, X(2, 4, 8),
       kwargs=dict(src_key_padding_mask=Mask(2, 4)), **MHA_TOL),
+    M("conv_transpose", mod("ConvTranspose2d", 3, 4, 3), X(2, 3, 5, 5)),
+    M("conv_transpose_stride_pad_outpad", mod("ConvTranspose2d", 4, 2, 3, stride=2, padding=1,
+                                              output_padding=1), X(2, 4, 4, 5)),
+    M("conv_transpose_groups_dilation_no_bias",
+      mod("ConvTranspose2d", 4, 6, (2, 3), stride=(1, 2), groups=2, dilation=2, bias=False),
+      X(1, 4, 3, 4)),
+    M("conv_transpose_unbatched", mod("ConvTranspose2d", 2, 3, 2, stride=2), X(2, 3, 3)),
+    M("maxpool1d", mod("MaxPool1d", 3, 2, padding=1), X(2, 3, 9, domain=distinct_values)),
+    M("maxpool1d_unbatched_dilation", mod("MaxPool1d", 2, dilation=2), X(3, 8,
+                                                                        domain=distinct_values)),
     M("mish", mod("Mish"), X(3, 4)),
     M("logsigmoid", mod("LogSigmoid"), X(3, 4)),
     M("softsign", mod("Softsign"), X(3, 4)),
@@ -662,3 +678,14 @@ def test_causal_mask_matches_torch_transformer_mask():
     from tinyflow.nn.modules.transformer import generate_square_subsequent_mask
     np.testing.assert_array_equal(generate_square_subsequent_mask(4).numpy(),
                                   torch.nn.Transformer.generate_square_subsequent_mask(4).numpy())
+
+
+def test_dropout2d_zeroes_whole_channels_and_scales_the_rest():
+    tf.manual_seed(0)
+    layer = nn.Dropout2d(0.5)
+    out = layer(tf.ones(8, 16, 3, 3)).numpy()
+    per_channel = out.reshape(8, 16, 9)
+    assert np.all((per_channel == 0).all(-1) | (per_channel == 2.0).all(-1))
+    assert 0.3 < (per_channel[..., 0] == 0).mean() < 0.7
+    layer.eval()
+    assert np.array_equal(layer(tf.ones(2, 3, 2, 2)).numpy(), np.ones((2, 3, 2, 2)))

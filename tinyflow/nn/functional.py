@@ -13,7 +13,7 @@ from typing import Optional
 import numpy as np
 
 from .. import ops
-from ..core.op import as_tensor, no_grad
+from ..core.op import apply, as_tensor, no_grad
 from ..core.tensor import Tensor
 from ..ops import conv as _conv
 from ..ops import pool as _pool
@@ -171,6 +171,34 @@ def conv1d(input: Tensor, weight: Tensor, bias: Optional[Tensor] = None, stride=
     return ops.squeeze(out, 2)
 
 
+def conv_transpose2d(input: Tensor, weight: Tensor, bias: Optional[Tensor] = None, stride=1,
+                     padding=0, output_padding=0, groups: int = 1, dilation=1) -> Tensor:
+    """The gradient of conv2d with respect to its input, as a layer: x [N, C_in, H, W], weight
+    [C_in, C_out / groups, kH, kW]; out H = (H - 1) stride - 2 padding + dilation (kH - 1) +
+    output_padding + 1."""
+    x = as_tensor(input)
+    if x.ndim == 3:
+        return ops.squeeze(conv_transpose2d(ops.expand_dims(x, 0), weight, bias, stride,
+                                            padding, output_padding, groups, dilation), 0)
+    attrs = _conv.conv_attrs(stride, _pair(padding), dilation, groups)
+    extra = _pair(output_padding)
+    if any(e >= max(s, d) for e, s, d in zip(extra, attrs["stride"], attrs["dilation"])):
+        raise ValueError(f"conv_transpose2d: output_padding {extra} must be smaller than "
+                         f"either stride {attrs['stride']} or dilation {attrs['dilation']}")
+    if x.shape is None or None in x.shape or None in weight.shape:
+        raise ValueError(f"conv_transpose2d needs known input and weight shapes, got "
+                         f"{x.shape} and {weight.shape}")
+    size = [(n - 1) * s - sum(p) + d * (k - 1) + e + 1 for n, s, p, d, k, e in zip(
+        x.shape[2:], attrs["stride"], attrs["padding"], attrs["dilation"], weight.shape[2:],
+        extra)]
+    out_shape = (x.shape[0], weight.shape[1] * groups, *size)
+    shape_only = ops.expand(ops.as_tensor(np.zeros((), x.dtype.np)), out_shape)  # a view
+    out = apply(_conv.Conv2dGradInput(**attrs), x, as_tensor(weight), shape_only)
+    if bias is not None:
+        out = out + ops.reshape(bias, (1, -1, 1, 1))
+    return out
+
+
 # ---- pooling -------------------------------------------------------------------------------
 
 
@@ -188,6 +216,17 @@ def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1,
     stride = _pair(kernel_size) if stride is None or stride == [] else _pair(stride)
     return _unbatched(_pool.max_pool2d, as_tensor(input), _pair(kernel_size), stride,
                       _pair(padding), _pair(dilation), ceil_mode)
+
+
+def max_pool1d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1,
+               ceil_mode: bool = False, return_indices: bool = False) -> Tensor:
+    """max_pool2d over a height-1 image: [N, C, L] (or [C, L])."""
+    one = lambda v: _pair(v, 1)[0]  # noqa: E731
+    stride = kernel_size if stride is None or stride == [] else stride
+    x = ops.expand_dims(as_tensor(input), -2)
+    out = max_pool2d(x, (1, one(kernel_size)), (1, one(stride)), (0, one(padding)),
+                     (1, one(dilation)), ceil_mode, return_indices)
+    return ops.squeeze(out, -2)
 
 
 def avg_pool2d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
@@ -225,6 +264,19 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True,
         return input * 0.0
     out = input * ops.random_mask(input, 1.0 - p) * (1.0 / (1.0 - p))
     return input.copy_(out) if inplace and not input.is_symbolic else out
+
+
+def dropout2d(input: Tensor, p: float = 0.5, training: bool = True,
+              inplace: bool = False) -> Tensor:
+    """Zero whole channels of [N, C, H, W] (or [C, H, W]) with probability p."""
+    if p < 0.0 or p > 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    if not training or p == 0.0:
+        return input
+    x = as_tensor(input)
+    channels = x[(slice(None),) * (x.ndim - 2) + (slice(0, 1), slice(0, 1))]  # [N, C, 1, 1]
+    out = x * ops.random_mask(channels, 1.0 - p) * (1.0 / (1.0 - p))
+    return input.copy_(out) if inplace and not x.is_symbolic else out
 
 
 def _normalize(x: Tensor, axes: tuple, eps: float) -> Tensor:

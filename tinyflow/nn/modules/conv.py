@@ -10,9 +10,11 @@ from .module import Module
 
 
 class _ConvNd(Module):
-    """Shared by Conv1d and Conv2d: weight [out, in / groups, *kernel], optional bias."""
+    """Shared by the conv layers: weight [out, in / groups, *kernel] ([in, out / groups,
+    *kernel] when `transposed`), optional bias."""
 
     n = 2
+    transposed = False
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
                  dilation=1, groups: int = 1, bias: bool = True, padding_mode: str = "zeros",
@@ -41,9 +43,9 @@ class _ConvNd(Module):
             self.padding = F._pair(padding, self.n)
         self.padding_mode = padding_mode
         self.output_padding = (0,) * self.n
-        self.transposed = False
-        self.weight = empty_parameter(out_channels, in_channels // groups, *self.kernel_size,
-                                      dtype=dtype)
+        rows, cols = (in_channels, out_channels) if self.transposed else (out_channels,
+                                                                           in_channels)
+        self.weight = empty_parameter(rows, cols // groups, *self.kernel_size, dtype=dtype)
         if bias:
             self.bias = empty_parameter(out_channels, dtype=dtype)
         else:
@@ -73,6 +75,8 @@ class _ConvNd(Module):
             s += f", padding={self.padding}"
         if self.dilation != (1,) * self.n:
             s += f", dilation={self.dilation}"
+        if self.output_padding != (0,) * self.n:
+            s += f", output_padding={self.output_padding}"
         if self.groups != 1:
             s += f", groups={self.groups}"
         if self.bias is None:
@@ -104,3 +108,26 @@ class Conv1d(_ConvNd):
             padding = F._pair(padding, 1)[0]
         return F.conv1d(x, self.weight, self.bias, self.stride[0], padding, self.dilation[0],
                         self.groups)
+
+
+class ConvTranspose2d(_ConvNd):
+    """The transposed 2-D convolution (the input gradient of a Conv2d): upsamples [N, C, H, W]
+    by `stride`, as in decoders and GAN generators."""
+
+    n = 2
+    transposed = True
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
+                 output_padding=0, groups: int = 1, bias: bool = True, dilation=1,
+                 padding_mode: str = "zeros", device=None, dtype=None) -> None:
+        if padding_mode != "zeros":
+            raise ValueError('Only "zeros" padding mode is supported for ConvTranspose2d')
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
+                         groups, bias, padding_mode, dtype=dtype)
+        self.output_padding = F._pair(output_padding, self.n)
+
+    def forward(self, input, output_size=None):
+        if output_size is not None:
+            raise NotImplementedError("ConvTranspose2d: output_size (use output_padding)")
+        return F.conv_transpose2d(input, self.weight, self.bias, self.stride, self.padding,
+                                  self.output_padding, self.groups, self.dilation)

@@ -17,3 +17,10 @@ class Dropout(Module):
 
     def extra_repr(self) -> str:
         return f"p={self.p}, inplace={self.inplace}"
+
+
+class Dropout2d(Dropout):
+    """Zeroes whole channels (feature maps) rather than single elements."""
+
+    def forward(self, input):
+        return F.dropout2d(input, self.p, self.training, self.inplace)

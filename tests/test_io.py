@@ -36,3 +36,11 @@ def test_failed_write_leaves_the_old_file_and_no_temporary(tmp_path, monkeypatch
 def test_keys_must_be_strings(tmp_path):
     with pytest.raises(TypeError, match="strings"):
         checkpoint.save({1: np.ones(1)}, str(tmp_path / "x.safetensors"))
+
+
+def test_scalars_keep_their_shape(tmp_path):
+    path = str(tmp_path / "s.safetensors")
+    checkpoint.save({"step": np.asarray(3), "bn.num_batches_tracked": tt.tensor(7)}, path)
+    loaded = checkpoint.load(path)
+    assert loaded["step"].shape == () and loaded["step"].item() == 3
+    assert loaded["bn.num_batches_tracked"].shape == ()

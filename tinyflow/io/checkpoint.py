@@ -24,7 +24,7 @@ def save(state_dict: Mapping, path: str, metadata: Mapping[str, str] | None = No
             raise TypeError(f"checkpoint entry {name!r} is a {type(value).__name__}, not a "
                             f"tensor: a checkpoint is a flat {{name: tensor}} mapping such as "
                             f"model.state_dict() (nothing is pickled)")
-        arrays[name] = np.ascontiguousarray(arr)
+        arrays[name] = np.array(arr, order="C")   # ascontiguousarray would make 0-d 1-d
     folder = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".safetensors", dir=folder)
     os.close(fd)

@@ -21,7 +21,7 @@ def placeholder(dtype, shape=None, name: Optional[str] = None) -> Tensor:
 class Variable(Tensor):
     """State that persists across `Session.run` calls; its value lives in each Session."""
 
-    __slots__ = ("initial_value", "initializer", "trainable")
+    __slots__ = ("initial_value", "initializer", "trainable", "_loader")
 
     def __init__(self, initial_value=None, trainable: bool = True, name: Optional[str] = None,
                  dtype=None, **unused) -> None:
@@ -40,6 +40,7 @@ class Variable(Tensor):
         self.initial_value = init
         self.trainable = bool(trainable)
         self.initializer = assign(self, init, name=self._name + "/Assign")
+        self._loader = None
         graph.add_to_collection(GLOBAL_VARIABLES, self)
         if trainable:
             graph.add_to_collection(TRAINABLE_VARIABLES, self)
@@ -62,10 +63,16 @@ class Variable(Tensor):
         return self.initial_value
 
     def load(self, value, session=None) -> None:
-        """Set the value in `session` directly (TF1 `Variable.load`)."""
+        """Set the value in `session` directly (TF1 `Variable.load`). The feed-and-assign
+        pair is built once, so loading every step does not grow the graph."""
         from .session import get_default_session
         sess = session or get_default_session()
-        sess.run(assign(self, value))
+        if self._loader is None:
+            with self.graph.as_default():
+                feed = placeholder(self.dtype, self.shape, name=self._name + "/load_value")
+                self._loader = (feed, assign(self, feed, name=self._name + "/Load"))
+        feed, op = self._loader
+        sess.run(op, {feed: value})
 
     def __repr__(self) -> str:
         return f"<tf.Variable '{self.name}' shape={self.shape} dtype={self.dtype.name}>"

@@ -1,0 +1,38 @@
+"""A parameter server on Ray: sharded, replicated parameters; BSP / SSP / asynchronous
+consistency through a clock table; stragglers on purpose; a training loop (`PSTrainer`).
+
+    import tinyflow.distributed as dist
+    dist.init()                          # this machine; dist.init(address="auto") joins a cluster
+    trainer = dist.PSTrainer(make_model, (x, y), num_workers=4,
+                             consistency=dist.ssp(3), rule=dist.SGD(0.1))
+    result = trainer.train(steps=500, evaluate=trainer.accuracy(x_test, y_test))
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import ray
+
+from .client import Consistency, PSClient, Stats, asynchronous, bsp, ssp
+from .ps import ParameterServer
+from .rules import SGD, Adam, Custom, Momentum, UpdateRule
+from .sharding import Layout, Piece
+from .straggler import Straggler
+from .trainer import GraphModel, ModuleModel, PSTrainer, TrainResult
+
+
+def init(address: Optional[str] = None, num_cpus: Optional[int] = None, **kwargs) -> None:
+    """Start Ray on this machine (`address=None`) or join a running cluster
+    (`address="auto"` or "host:port"); a no-op when Ray is already up."""
+    if not ray.is_initialized():
+        ray.init(address=address, num_cpus=num_cpus, include_dashboard=False,
+                 log_to_driver=False, **kwargs)
+
+
+def shutdown() -> None:
+    ray.shutdown()
+
+
+__all__ = ["Adam", "Consistency", "Custom", "GraphModel", "Layout", "ModuleModel", "Momentum",
+           "PSClient", "PSTrainer", "ParameterServer", "Piece", "SGD", "Stats", "Straggler",
+           "TrainResult", "UpdateRule", "asynchronous", "bsp", "init", "shutdown", "ssp"]

@@ -1,0 +1,169 @@
+"""The worker's side: push gradients, pull parameters, advance the clock, under one of three
+consistency models, with a local cache of the parameters.
+
+`Consistency("bsp")`, `Consistency("ssp", staleness=s)` or `Consistency("async")`. Under SSP
+the worker reads its cached copy while the cache is at most s clocks old ("lazy"
+communication) and pulls otherwise, after waiting for the slowest worker as the clock table
+requires; BSP pulls every clock after the barrier; asynchronous pulls every clock without
+waiting. Stats: seconds waited, staleness seen (own clock minus the slowest live clock at
+each read), bytes pushed and pulled.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping, Optional
+
+import numpy as np
+import ray
+from ray.exceptions import RayActorError
+
+from .sharding import Layout
+
+
+@dataclass(frozen=True)
+class Consistency:
+    model: str = "bsp"
+    staleness: int = 0
+
+    def __post_init__(self) -> None:
+        if self.model not in ("bsp", "ssp", "async"):
+            raise ValueError(f"consistency must be 'bsp', 'ssp' or 'async', got {self.model!r}")
+        if self.staleness < 0:
+            raise ValueError(f"staleness must be >= 0, got {self.staleness}")
+
+    @property
+    def bound(self) -> Optional[int]:
+        """How many clocks ahead of the slowest worker one may run (None: unbounded)."""
+        return None if self.model == "async" else 0 if self.model == "bsp" else self.staleness
+
+    def __str__(self) -> str:
+        return f"ssp(s={self.staleness})" if self.model == "ssp" else self.model
+
+
+def bsp() -> Consistency:
+    return Consistency("bsp")
+
+
+def ssp(staleness: int) -> Consistency:
+    return Consistency("ssp", staleness)
+
+
+def asynchronous() -> Consistency:
+    return Consistency("async")
+
+
+@dataclass
+class Stats:
+    wait_seconds: float = 0.0
+    bytes_pushed: int = 0
+    bytes_pulled: int = 0
+    pushes: int = 0
+    pulls: int = 0
+    cache_reads: int = 0
+    staleness: list = field(default_factory=list)
+    failovers: int = 0
+
+
+class PSClient:
+    """One worker's connection to the servers and the clock table.
+
+    Args:
+        replicas: per shard, its replica actors, primary first.
+    """
+
+    def __init__(self, worker: int, layout: Layout, replicas: list, clock_table,
+                 consistency: Consistency = Consistency()) -> None:
+        self.worker, self.layout = worker, layout
+        self.replicas = [list(r) for r in replicas]
+        self.clock_table, self.consistency = clock_table, consistency
+        self.clock_value = 0
+        self.seq = 0
+        self.cache: Optional[dict] = None
+        self.cache_clock = -1
+        self.stats = Stats()
+
+    # ---- the API ------------------------------------------------------------------------
+    def push(self, values: Mapping[str, np.ndarray]) -> None:
+        """Send gradients (keys -> arrays shaped as the parameters); returns once every shard
+        has them on all its live replicas."""
+        parts = self.layout.split(values)
+        self.seq += 1
+        shards = [s for s, part in enumerate(parts) if part]
+        self._call(shards, "push", lambda s: (self.worker, self.seq, parts[s]))
+        self.stats.pushes += 1
+        self.stats.bytes_pushed += sum(a.nbytes for part in parts for a in part.values())
+
+    def pull(self, keys=None) -> dict:
+        """The servers' current values of `keys` (all parameters if None)."""
+        keys = sorted(self.layout.shapes) if keys is None else list(keys)
+        for k in keys:
+            if k not in self.layout.shapes:
+                raise KeyError(f"unknown parameter key {k!r}")
+        shards = sorted(self.layout.shards_of(keys))
+        names = {s: [p.name for k in keys for p in self.layout.pieces[k] if p.shard == s]
+                 for s in shards}
+        pulled = self._call(shards, "pull", lambda s: (names[s],))
+        per_shard = [{} for _ in range(self.layout.num_shards)]
+        for s, got in zip(shards, pulled):
+            per_shard[s] = got
+        self.stats.pulls += 1
+        self.stats.bytes_pulled += sum(a.nbytes for got in pulled for a in got.values())
+        return self.layout.join(keys, per_shard)
+
+    def clock(self) -> int:
+        """Mark this worker's iteration done (its pushes are acknowledged)."""
+        self.clock_value += 1
+        ray.get(self.clock_table.tick.remote(self.worker, self.clock_value))
+        return self.clock_value
+
+    def read(self) -> dict:
+        """Parameters to compute the next iteration with, as the consistency model allows.
+
+        A pull made when the slowest live worker was at clock m holds every update of
+        iterations up to m; at clock c, SSP needs those up to c - s, so the cached copy
+        serves while m >= c - s (the worker's own later pushes are not in it)."""
+        bound = self.consistency.bound
+        c = self.clock_value
+        slowest = c
+        if bound is not None:
+            waited, slowest = ray.get(self.clock_table.wait.remote(self.worker, c, bound))
+            self.stats.wait_seconds += waited
+            self.stats.staleness.append(c - slowest)
+        if self.cache is not None and bound is not None and self.cache_clock >= c - bound:
+            self.stats.cache_reads += 1          # fresh enough: no communication
+            return self.cache
+        self.cache, self.cache_clock = self.pull(), slowest
+        return self.cache
+
+    def finish(self) -> None:
+        ray.get(self.clock_table.finish.remote(self.worker))
+
+    # ---- failover -----------------------------------------------------------------------
+    def _call(self, shards: list, method: str, args) -> list:
+        """Call `method` on each shard's primary concurrently; where a primary has died,
+        promote its first live backup and call again."""
+        refs = {s: getattr(self.replicas[s][0], method).remote(*args(s)) for s in shards}
+        out = {}
+        for s in shards:
+            while True:
+                try:
+                    out[s] = ray.get(refs[s])
+                    break
+                except RayActorError:
+                    self._fail_over(s)
+                    refs[s] = getattr(self.replicas[s][0], method).remote(*args(s))
+        return [out[s] for s in shards]
+
+    def _fail_over(self, shard: int) -> None:
+        """Drop the dead primary; the next replica in the chain takes over the rest."""
+        chain = self.replicas[shard]
+        chain.pop(0)
+        while chain:
+            try:
+                ray.get(chain[0].set_backups.remote(chain[1:]))
+                self.stats.failovers += 1
+                return
+            except RayActorError:
+                chain.pop(0)
+        raise RuntimeError(f"every replica of shard {shard} is gone: its parameters are "
+                           f"lost (use replication >= 2 to survive a server failure)")

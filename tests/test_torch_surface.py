@@ -164,3 +164,14 @@ def test_finfo_iinfo_and_default_dtype():
     assert tinyflow.finfo(tinyflow.float16).max == torch.finfo(torch.float16).max
     assert tinyflow.iinfo(tinyflow.int64).max == torch.iinfo(torch.int64).max
     assert tinyflow.get_default_dtype() is tinyflow.float32
+
+
+def test_softmax_takes_torch_dim_and_tf_axis():
+    x = np.array([[1.0, 2.0, 0.5], [3.0, 5.0, -1.0]], np.float32)
+    for dim in (0, 1):
+        np.testing.assert_allclose(tinyflow.softmax(tinyflow.tensor(x), dim=dim).numpy(),
+                                   torch.softmax(torch.tensor(x), dim=dim).numpy(), rtol=1e-6)
+        np.testing.assert_allclose(tinyflow.log_softmax(tinyflow.tensor(x), dim).numpy(),
+                                   torch.log_softmax(torch.tensor(x), dim).numpy(), rtol=1e-6)
+    np.testing.assert_allclose(tinyflow.softmax(tinyflow.tensor(x), axis=0).numpy(),
+                               torch.softmax(torch.tensor(x), 0).numpy(), rtol=1e-6)

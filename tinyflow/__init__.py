@@ -18,22 +18,22 @@ from .core.tensor import Tensor
 from .creation import (arange, constant, empty, empty_like, eye, from_numpy, full, full_like,
                        linspace, ones, ones_like, rand, rand_like, randint, randn, randn_like,
                        randperm, tensor, zeros, zeros_like)
-from .functions import (add, addmm, allclose, amax, amin, argsort, atan2, bmm, broadcast_to,
-                        cat, ceil, chunk, clamp, clamp_max, clamp_min, clip, concatenate,
-                        count_nonzero, cuda, cumsum, dot, expm1, finfo, flatten, flip, floor,
-                        floor_divide, fmod, gather, get_default_dtype, iinfo, index_select,
-                        is_tensor, isfinite, isinf, isnan, lerp, load, log1p, log2, log10,
-                        logical_and, logical_or, logical_xor, logsumexp, masked_fill, max, mean,
-                        min, mm, movedim, mul, multinomial, narrow, numel, outer, permute,
-                        remainder, roll, round, save, sort, split, stack, std, sum, tile, topk,
-                        transpose, tril, triu, true_divide, unbind, unsqueeze, var)
+from .functions import (add, addmm, allclose, amax, amin, argsort, atan2, bmm, broadcast_to, cat,
+                        ceil, chunk, clamp, clamp_max, clamp_min, clip, concatenate, count_nonzero,
+                        cuda, cumsum, dot, expm1, finfo, flatten, flip, floor, floor_divide, fmod,
+                        gather, get_default_dtype, iinfo, index_select, is_tensor, isfinite, isinf,
+                        isnan, lerp, load, log10, log1p, log2, log_softmax, logical_and,
+                        logical_or, logical_xor, logsumexp, masked_fill, max, mean, min, mm,
+                        movedim, mul, multinomial, narrow, numel, outer, permute, remainder, roll,
+                        round, save, softmax, sort, split, stack, std, sum, tile, topk, transpose,
+                        tril, triu, true_divide, unbind, unsqueeze, var)
 from .core.tensor_methods import Device as device
 from .ops import (abs, argmax, argmin, assign, assign_add, assign_sub, cast, concat, cos,
                   divide, einsum, equal, erf, exp, expand_dims, greater, greater_equal, group,
-                  less, less_equal, log, log_softmax, logical_not, matmul, maximum, minimum,
+                  less, less_equal, log, logical_not, matmul, maximum, minimum,
                   multiply, negative, not_equal, one_hot, pow, random_normal, random_uniform,
                   reduce_max, reduce_mean, reduce_min, reduce_sum, relu, reshape, sigmoid, sign,
-                  sin, softmax, sqrt, square, squeeze, subtract, tanh, truncated_normal, where)
+                  sin, sqrt, square, squeeze, subtract, tanh, truncated_normal, where)
 from .symbolic import (InteractiveSession, Session, Variable, get_collection,
                        get_default_session, global_variables, global_variables_initializer,
                        initialize_all_variables, placeholder, train, trainable_variables,

@@ -95,6 +95,17 @@ def mul(x, y, out=None, name=None):
     return _out(ops.multiply(x, y, name=name), out)
 
 
+def softmax(x, dim=-1, *, axis=None, dtype=None, name=None) -> Tensor:
+    """`torch.softmax(x, dim)` / `tf.softmax(logits, axis)`."""
+    x = as_tensor(x) if dtype is None else as_tensor(x).to(dtype)
+    return ops.softmax(x, dim if axis is None else axis, name=name)
+
+
+def log_softmax(x, dim=-1, *, axis=None, dtype=None, name=None) -> Tensor:
+    x = as_tensor(x) if dtype is None else as_tensor(x).to(dtype)
+    return ops.log_softmax(x, dim if axis is None else axis, name=name)
+
+
 def cumsum(x, dim=0, *, axis=None, exclusive=False, reverse=False, name=None) -> Tensor:
     """`torch.cumsum(x, dim)` or `tf.cumsum(x, axis, exclusive, reverse)`."""
     x = as_tensor(x)

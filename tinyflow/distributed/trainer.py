@@ -13,6 +13,9 @@ from typing import Callable, Optional
 import numpy as np
 import ray
 
+from .. import Graph, Session, global_variables_initializer, gradients, no_grad, tensor
+from ..nn import functional as F
+from ..symbolic import trainable_variables
 from .client import Consistency, Stats
 from .ps import ParameterServer
 from .rules import SGD, UpdateRule
@@ -23,7 +26,6 @@ class ModuleModel:
     """An eager `nn.Module` with a loss `loss_fn(output, targets)`; parameters by name."""
 
     def __init__(self, module, loss_fn: Optional[Callable] = None) -> None:
-        from ..nn import functional as F
         self.module, self.loss_fn = module, loss_fn or F.cross_entropy
         self.params = dict(module.named_parameters())
 
@@ -35,7 +37,6 @@ class ModuleModel:
             np.copyto(p.array, values[k])
 
     def gradients(self, x: np.ndarray, y: np.ndarray) -> tuple:
-        from .. import tensor
         for p in self.params.values():
             p.grad = None
         loss = self.loss_fn(self.module(tensor(x)), tensor(y))
@@ -43,7 +44,6 @@ class ModuleModel:
         return loss.item(), {k: p.grad.numpy() for k, p in self.params.items()}
 
     def predict(self, x: np.ndarray) -> np.ndarray:
-        from .. import no_grad, tensor
         with no_grad():
             return self.module(tensor(x)).numpy()
 
@@ -53,8 +53,6 @@ class GraphModel:
     x, y its placeholders; its trainable variables are the parameters."""
 
     def __init__(self, build: Callable) -> None:
-        from .. import Graph, Session, global_variables_initializer, gradients
-        from ..symbolic import trainable_variables
         self.graph = Graph()
         with self.graph.as_default():
             self.loss, self.logits, self.x, self.y = build()

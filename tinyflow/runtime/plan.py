@@ -1,6 +1,12 @@
 """A plan: the nodes a set of fetches needs, in order, as a flat list of kernel calls over
 numbered value slots. Built once per (fetches, feed keys); running it does no graph walking
-and no dictionary look-ups per op, and drops each value after its last use."""
+and no dictionary look-ups per op, and drops each value after its last use.
+
+A planned run (the default) also records one execution per feed-shape signature, assigns
+preallocated buffers by liveness (`memory.py`) and runs generated straight-line code
+(`codegen.py`) whose kernels write into them; `planned=False` keeps the plain loop as the
+reference the tests compare against.
+"""
 from __future__ import annotations
 
 import numpy as np
@@ -8,7 +14,14 @@ import numpy as np
 from ..backend.numpy.registry import KERNELS
 from ..core.errors import FeedError, UninitializedVariableError
 from ..core.graph import topo_sort
+from ..core.random import generator
 from ..core.tensor import EAGER, PLACEHOLDER, VARIABLE, Tensor
+from .codegen import compile_run
+from .memory import MemoryStats, Record, plan_buffers
+
+
+class MemoryBudgetError(MemoryError):
+    """The planned peak of a plan exceeds the session's memory budget."""
 
 
 class Plan:
@@ -18,9 +31,12 @@ class Plan:
         fetches: tensors whose values `run` returns (control-only nodes give None).
         feed_keys: tensors whose values are supplied at run time; nothing upstream of them runs.
         variables: the session's variable store (TF1 variable -> array), read and written.
+        planned: preallocate buffers by liveness and run generated code (else the plain loop).
+        memory_budget: bytes the planned peak may not exceed (None: no limit).
     """
 
-    def __init__(self, fetches: list, feed_keys: tuple, variables: dict) -> None:
+    def __init__(self, fetches: list, feed_keys: tuple, variables: dict, planned: bool = True,
+                 memory_budget=None) -> None:
         stop = {id(k) for k in feed_keys}
         order = topo_sort(fetches, include_control=True, stop=stop)
         slot = {id(n): i for i, n in enumerate(order)}
@@ -31,6 +47,10 @@ class Plan:
         self.eager_loads: list[tuple[int, Tensor]] = []
         self.steps: list[tuple] = []
         self._variables = variables
+        self.planned = planned
+        self.memory_budget = memory_budget
+        self._compiled: dict[tuple, tuple] = {}   # feed-shape signature -> (run, stats, copy)
+        self._owned: dict = {}    # variable -> the array this plan's assigns write in place
 
         read = _read_ids(order, fetches)
         for node in order:
@@ -52,6 +72,12 @@ class Plan:
         self._free_after = _last_uses(self.steps, set(self.fetch_slots))
         loaded = {s for s, _ in self.variable_loads + self.eager_loads}
         self._copy_fetch = [s in loaded for s in self.fetch_slots]  # never hand out state
+        produced = {s[3] for s in self.steps}
+        self._external = sorted(s for s in range(self.num_slots) if s not in produced)
+        self._shaped = [s for s, _ in self.variable_loads + self.eager_loads] + [
+            s for s in self.feed_slots if s is not None]   # their shapes key the buffers
+        if planned:
+            self._plan_assigns(slot)
 
     def _kernel_for(self, node: Tensor):
         writes = getattr(node.op, "writes_input", None)
@@ -64,10 +90,117 @@ class Plan:
                 value = np.array(value) if copy else np.asarray(value)
                 store[target] = value
                 return value
+            assign_variable.target = target
             return assign_variable
         return KERNELS[type(node.op)]
 
+    def _plan_assigns(self, slot: dict) -> None:
+        """Planned assigns copy into the variable's own array when nothing reads the old value
+        later in the run (values may live in reused buffers, so they are never stored as is)."""
+        last_read = {}
+        for n, (_, op, ins, _, _) in enumerate(self.steps):
+            for k, i in enumerate(ins):
+                if k != getattr(op, "writes_input", None):
+                    last_read[i] = n
+        for i in self.fetch_slots:
+            last_read[i] = len(self.steps)
+        for n, (kernel, op, ins, out, dtype) in enumerate(self.steps):
+            target = getattr(kernel, "target", None)
+            if target is not None:
+                safe = last_read.get(slot.get(id(target)), -1) < n
+                self.steps[n] = (self._assign_into(target, safe), op, ins, out, dtype)
+
+    def _assign_into(self, target: Tensor, in_place: bool):
+        store, owned = self._variables, self._owned
+
+        def assign_variable(op, _old, value):
+            current = store.get(target)
+            if (in_place and current is not None and owned.get(target) is current
+                    and current.shape == np.shape(value)):
+                np.copyto(current, value)
+                return current
+            current = store[target] = owned[target] = np.array(value, dtype=target.dtype.np)
+            return current
+        return assign_variable
+
     def run(self, feed_values: list) -> list:
+        if not self.planned:
+            return self._run_reference(feed_values)
+        values = self._load(feed_values)
+        key = tuple([values[s].shape for s in self._shaped])
+        compiled = self._compiled.get(key)
+        if compiled is None:
+            compiled = self._compiled[key] = self._compile(values)
+        run, _, copy = compiled
+        return [_fetched(v, c) for v, c in zip(run(values), copy)]
+
+    def memory(self, feed_values: list = None) -> MemoryStats:
+        """Planned peak bytes for these feeds (default: the last compiled feed shapes), found
+        by a recording run that writes no state; call before running to check a budget."""
+        if feed_values is None:
+            if not self._compiled:
+                feed_values = []
+                if any(s is not None for s in self.feed_slots):
+                    raise ValueError("memory() needs feed values the first time")
+            else:
+                return next(reversed(self._compiled.values()))[1]
+        values = self._load(feed_values)
+        key = tuple([values[s].shape for s in self._shaped])
+        if key not in self._compiled:
+            self._compiled[key] = self._compile(values)
+        return self._compiled[key][1]
+
+    def _compile(self, values: list) -> tuple:
+        """Record one side-effect-free execution, plan buffers, check the budget, generate."""
+        records = self._record(list(values))
+        external = set(self._external)
+        state = {s for s, _ in self.variable_loads + self.eager_loads}
+        bp = plan_buffers(self.steps, records, self.fetch_slots, external, state)
+        budget = self.memory_budget
+        if budget is not None and bp.stats.peak_bytes > budget:
+            raise MemoryBudgetError(
+                f"the plan for {len(self.fetch_slots)} fetch(es) needs a planned peak of "
+                f"{bp.stats.peak_bytes} bytes of intermediate values, over the session's "
+                f"memory budget of {budget} bytes")
+        buffers = [np.empty(shape, dtype) for shape, dtype in bp.buffers]
+        pooled = {self.steps[n][3] for n, b in enumerate(bp.out_buffer) if b is not None}
+        free = [tuple(s for s in f if s not in pooled) for f in self._free_after]
+        run = compile_run(self.steps, bp.out_buffer, [r.cast for r in records],
+                          self._external, self.fetch_slots, free, buffers)
+        copy = [a or b for a, b in zip(bp.fetch_copy, self._copy_fetch)]
+        return run, bp.stats, copy
+
+    def _record(self, values: list) -> list:
+        """Run the steps once, writing no variable and no random state, noting each result's
+        shape, dtype and aliasing."""
+        rng = generator().bit_generator
+        saved = rng.state
+        records = []
+        try:
+            for (kernel, op, ins, out, dtype), free in zip(self.steps, self._free_after):
+                args = [values[i] for i in ins]
+                writes = getattr(op, "writes_input", None)
+                result = args[1 - writes] if writes is not None else kernel(op, *args)
+                cast = dtype is not None and hasattr(result, "dtype") and \
+                    result.dtype != dtype.np
+                if cast:
+                    result = result.astype(dtype.np)
+                values[out] = result
+                aliases = () if writes is not None else tuple(
+                    i for i in ins if isinstance(values[i], np.ndarray)
+                    and isinstance(result, np.ndarray) and np.may_share_memory(values[i], result))
+                is_array = isinstance(result, np.ndarray)
+                records.append(Record(
+                    shape=result.shape if is_array else None,
+                    dtype=result.dtype if is_array else None,
+                    nbytes=result.nbytes if is_array else 0, cast=cast, aliases=aliases))
+                for i in free:
+                    values[i] = None
+        finally:
+            rng.state = saved
+        return records
+
+    def _load(self, feed_values: list) -> list:
         values = [None] * self.num_slots
         for s, v in zip(self.feed_slots, feed_values):
             if s is not None:
@@ -82,6 +215,11 @@ class Plan:
                     f"initializer (tf.global_variables_initializer()) first") from None
         for s, t in self.eager_loads:
             values[s] = t.array
+        return values
+
+    def _run_reference(self, feed_values: list) -> list:
+        """The plain loop: fresh arrays from every kernel, each dropped after its last use."""
+        values = self._load(feed_values)
         for (kernel, op, ins, out, dtype), free in zip(self.steps, self._free_after):
             result = kernel(op, *[values[i] for i in ins])
             if dtype is not None and result.dtype != dtype.np:

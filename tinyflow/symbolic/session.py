@@ -27,11 +27,20 @@ def get_default_session() -> Optional["Session"]:
 
 
 class Session:
-    """Runs fetches of one graph; each (fetches, feed keys) signature is compiled once."""
+    """Runs fetches of one graph; each (fetches, feed keys) signature is compiled once.
+
+    Args:
+        memory_budget: bytes of intermediate values a plan may need at its peak; a plan over
+            it is refused (`MemoryBudgetError`) before it runs.
+        planned: run plans with planned buffers and generated code; False runs the plain
+            reference loop (fresh arrays per op), which tests compare against.
+    """
 
     def __init__(self, target: str = "", graph: Optional[Graph] = None, config=None,
-                 memory_budget: Optional[int] = None) -> None:
+                 memory_budget: Optional[int] = None, planned: bool = True) -> None:
         self.graph = graph or get_default_graph()
+        self.memory_budget = memory_budget
+        self.planned = planned
         self.variables: dict[Tensor, np.ndarray] = {}
         self._plans: dict[tuple, Plan] = {}
         self._closed = False
@@ -48,17 +57,22 @@ class Session:
         key = (tuple(map(id, tensors)), tuple(map(id, feed_keys)))
         plan = self._plans.get(key)
         if plan is None:
-            plan = self._plans[key] = Plan(tensors, feed_keys, self.variables)
+            plan = self._plans[key] = self._new_plan(tensors, feed_keys)
         results = plan.run(feed_values)
         return _rebuild(structure, iter(results))
 
     def make_plan(self, fetches, feed_keys=()) -> Plan:
-        """The compiled plan for these fetches and feed keys (for inspection and benchmarks)."""
+        """The compiled plan for these fetches and feed keys (for inspection and benchmarks);
+        `plan.memory(feed_values)` gives its planned peak before it runs."""
         flat: list = []
         _flatten(fetches, flat)
         tensors = [self._resolve_fetch(f) for f in flat]
         keys = tuple(self._resolve_feed_key(k) for k in feed_keys)
-        return Plan(tensors, keys, self.variables)
+        return self._new_plan(tensors, keys)
+
+    def _new_plan(self, tensors: list, feed_keys: tuple) -> Plan:
+        return Plan(tensors, feed_keys, self.variables, planned=self.planned,
+                    memory_budget=self.memory_budget)
 
     def _resolve_fetch(self, fetch) -> Tensor:
         if isinstance(fetch, str):

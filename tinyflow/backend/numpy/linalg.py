@@ -5,13 +5,13 @@ from ...ops import linalg
 from .registry import kernel
 
 
-@kernel(linalg.MatMul)
-def matmul(op, a, b):
+@kernel(linalg.MatMul, out=True)
+def matmul(op, a, b, out=None):
     if op.transpose_a:
         a = np.swapaxes(a, -1, -2)
     if op.transpose_b:
         b = np.swapaxes(b, -1, -2)
-    return np.matmul(a, b)
+    return np.matmul(a, b, out=out)
 
 
 @kernel(linalg.Tril)

@@ -18,7 +18,7 @@ _UNARY = {m.Neg: np.negative, m.Square: np.square, m.Sqrt: np.sqrt, m.Exp: np.ex
 
 def _register_ufuncs(table):
     for op_cls, ufunc in table.items():
-        kernel(op_cls)(lambda op, *xs, _f=ufunc: _f(*xs))
+        kernel(op_cls, inplace=True)(lambda op, *xs, out=None, _f=ufunc: _f(*xs, out=out))
 
 
 _register_ufuncs(_BINARY)
@@ -32,14 +32,17 @@ def sigmoid(op, x):
     return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
 
 
-@kernel(m.Relu)
-def relu(op, x):
-    return np.maximum(x, 0)
+@kernel(m.Relu, inplace=True)
+def relu(op, x, out=None):
+    return np.maximum(x, 0, out=out)
 
 
-@kernel(m.Cast)
-def cast(op, x):
-    return x.astype(op.dtype.np)
+@kernel(m.Cast, inplace=True)
+def cast(op, x, out=None):
+    if out is None:
+        return x.astype(op.dtype.np)
+    np.copyto(out, x, casting="unsafe")
+    return out
 
 
 @kernel(m.Where)

@@ -10,9 +10,10 @@ def _log_softmax(x, axis):
     return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
 
 
-@kernel(nn.Softmax)
-def softmax(op, x):
-    e = np.exp(x - np.max(x, axis=op.axis, keepdims=True))
+@kernel(nn.Softmax, out=True)
+def softmax(op, x, out=None):
+    e = np.subtract(x, np.max(x, axis=op.axis, keepdims=True), out=out)
+    np.exp(e, out=e)
     e /= np.sum(e, axis=op.axis, keepdims=True)
     return e
 

@@ -5,14 +5,14 @@ from ...ops import reduce as r
 from .registry import kernel
 
 
-@kernel(r.Sum)
-def sum_(op, x):
-    return np.sum(x, axis=op.axis, keepdims=op.keepdims)
+@kernel(r.Sum, out=True)
+def sum_(op, x, out=None):
+    return np.sum(x, axis=op.axis, keepdims=op.keepdims, out=out)
 
 
-@kernel(r.Max)
-def max_(op, x):
-    return np.max(x, axis=op.axis, keepdims=op.keepdims)
+@kernel(r.Max, out=True)
+def max_(op, x, out=None):
+    return np.max(x, axis=op.axis, keepdims=op.keepdims, out=out)
 
 
 @kernel(r.Min)

@@ -5,14 +5,24 @@ NumPy is the complete reference backend; every registered op must have an entry 
 from __future__ import annotations
 
 KERNELS: dict[type, object] = {}
+# Kernels that take `out=`, a preallocated array of the output's shape and dtype, and return
+# it filled (the runtime's memory plan). True: `out` may also be one of the inputs (in place).
+OUT_KERNELS: dict[type, bool] = {}
 
 
-def kernel(*op_classes):
-    """Register the decorated function as the NumPy kernel of `op_classes`."""
+def kernel(*op_classes, out: bool = False, inplace: bool = False):
+    """Register the decorated function as the NumPy kernel of `op_classes`.
+
+    Args:
+        out: the kernel accepts `out=` (an array to write the result into) and returns it.
+        inplace: moreover `out` may be an input buffer (elementwise ufunc-style kernels).
+    """
     def register(fn):
         for cls in op_classes:
             if cls in KERNELS:
                 raise TypeError(f"two NumPy kernels for {cls.__name__}")
             KERNELS[cls] = fn
+            if out or inplace:
+                OUT_KERNELS[cls] = inplace
         return fn
     return register

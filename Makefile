@@ -24,6 +24,7 @@ test: $(VENV)/.installed
 bench: $(VENV)/.installed
 	$(DATA_ENV) $(BENCH_ENV) $(PY) bench/seed_step.py
 	$(BENCH_ENV) $(PY) bench/eager.py
+	$(BENCH_ENV) $(PY) bench/workloads.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

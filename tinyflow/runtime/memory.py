@@ -9,9 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-import numpy as np
-
-from ..backend.numpy.registry import OUT_KERNELS
+from ..backend.numpy.registry import OUT_KERNELS, SHAPE_ONLY
 
 
 @dataclass
@@ -22,6 +20,7 @@ class Record:
     nbytes: int
     cast: bool             # the kernel's dtype differed from the declared one
     aliases: tuple         # input slots whose memory the value may share
+    dummies: dict = field(default_factory=dict)  # shape-only input position -> stand-in
 
 
 @dataclass
@@ -38,10 +37,40 @@ class MemoryStats:
     by_step: list = field(default_factory=list, repr=False)  # live bytes after each step
 
 
+def value_reads(op, ins: tuple) -> tuple:
+    """The input slots whose values (not just shapes) a step reads."""
+    skip = SHAPE_ONLY.get(type(op), ())
+    return tuple(i for k, i in enumerate(ins) if k not in skip) if skip else ins
+
+
+class _Arena:
+    """Blocks of bytes handed out best-fit; a block grows to the largest value it holds, so
+    values of any shape share memory when their lifetimes do not overlap."""
+
+    def __init__(self) -> None:
+        self.sizes: list[int] = []
+        self.free: list[int] = []
+
+    def take(self, nbytes: int, prefer=()) -> int:
+        for pool in (sorted(b for b in self.free if b in prefer), self.free):
+            fits = [b for b in pool if self.sizes[b] >= nbytes]
+            if fits:
+                b = min(fits, key=self.sizes.__getitem__)
+                self.free.remove(b)
+                return b
+        if self.free:   # grow the largest free block rather than start another
+            b = max(self.free, key=self.sizes.__getitem__)
+            self.free.remove(b)
+            self.sizes[b] = nbytes
+            return b
+        self.sizes.append(nbytes)
+        return len(self.sizes) - 1
+
+
 @dataclass
 class BufferPlan:
-    out_buffer: list      # per step: buffer id written with out=, or None
-    buffers: list         # per buffer id: (shape, dtype)
+    out_buffer: list      # per step: block id written with out=, or None
+    buffers: list         # per block id: its size in bytes
     fetch_copy: list      # per fetch: copy before handing out (aliases state)
     stats: MemoryStats
 
@@ -66,8 +95,8 @@ def plan_buffers(steps: list, records: list, fetch_slots: list, external: set,
         if getattr(op, "writes_input", None) is not None:
             state_slots = state_slots | {out}
     last = {s: producer.get(s, -1) for s in roots}           # a slot's own last use
-    for n, (_, _, ins, _, _) in enumerate(steps):
-        for i in ins:
+    for n, (_, op, ins, _, _) in enumerate(steps):
+        for i in value_reads(op, ins):
             last[i] = n
     for s in fetch_slots:
         last[s] = end
@@ -82,40 +111,34 @@ def plan_buffers(steps: list, records: list, fetch_slots: list, external: set,
         if r in producer and r not in external:
             dying[max(n, producer[r])].append(r)
     out_buffer: list = [None] * end
-    buffers: list = []
-    free = defaultdict(list)
-    buf_of: dict[int, int] = {}
+    arena = _Arena()
+    block_of: dict[int, int] = {}
     inplace_steps = 0
 
-    def release(n):
-        for r in dying[n]:
-            b = buf_of.pop(r, None)
+    def release(roots):
+        for r in roots:
+            b = block_of.pop(r, None)
             if b is not None:
-                free[buffers[b]].append(b)
+                arena.free.append(b)
 
     for n, (_, op, ins, out, _) in enumerate(steps):
         rec = records[n]
         inplace = OUT_KERNELS.get(type(op))
         plannable = (inplace is not None and rec.dtype is not None and not rec.cast
                      and rec.shape != () and roots[out] == {out} and out not in fetched_roots)
-        dying_inputs = {buf_of.get(r) for r in dying[n]}
-        if inplace:
-            release(n)
+        # In place only over an input of the very same layout: NumPy handles exact overlap.
+        same = [r for r in dying[n] if inplace and plannable and r in ins and r in block_of
+                and (records[producer[r]].shape, records[producer[r]].dtype)
+                == (rec.shape, rec.dtype)]
+        same_blocks = [block_of[r] for r in same]
+        release(same)
         if plannable:
-            key = (rec.shape, rec.dtype)
-            if free[key]:
-                b = free[key].pop()
-                inplace_steps += b in dying_inputs
-            else:
-                b = len(buffers)
-                buffers.append(key)
-            buf_of[out] = b
+            b = arena.take(rec.nbytes, same_blocks)
+            inplace_steps += b in same_blocks
+            block_of[out] = b
             out_buffer[n] = b
-        if not inplace:
-            release(n)
-        elif plannable and root_end[out] <= n:
-            release_one = buf_of.pop(out)
-            free[buffers[release_one]].append(release_one)
+        release(dying[n])
+    buffers = arena.sizes
 
     fetch_copy = [bool(roots[s] & state_slots) for s in fetch_slots]
     stats = _peaks(steps, records, roots, root_end, producer, external, out_buffer, buffers)
@@ -125,7 +148,7 @@ def plan_buffers(steps: list, records: list, fetch_slots: list, external: set,
 
 def _peaks(steps, records, roots, root_end, producer, external, out_buffer, buffers):
     """Live bytes over the steps, with and without the pool."""
-    pool = sum(int(np.prod(shape)) * np.dtype(dt).itemsize for shape, dt in buffers)
+    pool = sum(buffers)
     planned = [0] * (len(steps) + 1)
     unplanned = [0] * (len(steps) + 1)
     for n, (_, _, _, out, _) in enumerate(steps):

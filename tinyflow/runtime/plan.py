@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..backend.numpy.registry import KERNELS
+from ..backend.numpy.registry import KERNELS, SHAPE_ONLY
 from ..core.errors import FeedError, UninitializedVariableError
 from ..core.graph import topo_sort
 from ..core.random import generator
 from ..core.tensor import EAGER, PLACEHOLDER, VARIABLE, Tensor
 from .codegen import compile_run
-from .memory import MemoryStats, Record, plan_buffers
+from .memory import MemoryStats, Record, plan_buffers, value_reads
 
 
 class MemoryBudgetError(MemoryError):
@@ -162,11 +162,15 @@ class Plan:
                 f"the plan for {len(self.fetch_slots)} fetch(es) needs a planned peak of "
                 f"{bp.stats.peak_bytes} bytes of intermediate values, over the session's "
                 f"memory budget of {budget} bytes")
-        buffers = [np.empty(shape, dtype) for shape, dtype in bp.buffers]
+        blocks = [np.empty(size, np.uint8) for size in bp.buffers]
+        buffers = [None if b is None else
+                   blocks[b][:r.nbytes].view(r.dtype).reshape(r.shape)
+                   for b, r in zip(bp.out_buffer, records)]   # each step's view of its block
         pooled = {self.steps[n][3] for n, b in enumerate(bp.out_buffer) if b is not None}
-        free = [tuple(s for s in f if s not in pooled) for f in self._free_after]
-        run = compile_run(self.steps, bp.out_buffer, [r.cast for r in records],
-                          self._external, self.fetch_slots, free, buffers)
+        free = [tuple(s for s in f if s not in pooled)
+                for f in _last_uses(self.steps, set(self.fetch_slots), value_reads)]
+        run = compile_run(self.steps, bp.out_buffer, records, self._external,
+                          self.fetch_slots, free, buffers)
         copy = [a or b for a, b in zip(bp.fetch_copy, self._copy_fetch)]
         return run, bp.stats, copy
 
@@ -190,10 +194,12 @@ class Plan:
                     i for i in ins if isinstance(values[i], np.ndarray)
                     and isinstance(result, np.ndarray) and np.may_share_memory(values[i], result))
                 is_array = isinstance(result, np.ndarray)
+                dummies = {k: _stand_in(args[k]) for k in SHAPE_ONLY.get(type(op), ())}
                 records.append(Record(
                     shape=result.shape if is_array else None,
                     dtype=result.dtype if is_array else None,
-                    nbytes=result.nbytes if is_array else 0, cast=cast, aliases=aliases))
+                    nbytes=result.nbytes if is_array and writes is None else 0, cast=cast,
+                    aliases=aliases, dummies=dummies))
                 for i in free:
                     values[i] = None
         finally:
@@ -239,6 +245,12 @@ def _fetched(value, copy: bool):
     return value
 
 
+def _stand_in(value):
+    """An array of value's shape and dtype that takes no memory, for shape-only inputs."""
+    arr = np.asarray(value)
+    return np.broadcast_to(np.zeros((), arr.dtype), arr.shape)
+
+
 def _read_ids(order: list, fetches: list) -> set:
     """Ids of the tensors whose value is read (as opposed to only assigned to)."""
     read = {id(f) for f in fetches}
@@ -252,11 +264,11 @@ def _read_ids(order: list, fetches: list) -> set:
     return read
 
 
-def _last_uses(steps: list, keep: set) -> list:
+def _last_uses(steps: list, keep: set, reads=lambda op, ins: ins) -> list:
     """For each step, the slots whose last reader it is (and that are not fetched)."""
     last: dict[int, int] = {}
-    for n, (_, _, ins, _, _) in enumerate(steps):
-        for i in ins:
+    for n, (_, op, ins, _, _) in enumerate(steps):
+        for i in reads(op, ins):
             last[i] = n
     free: list[list[int]] = [[] for _ in steps]
     for i, n in last.items():

@@ -6,14 +6,20 @@ from ...ops import creation as c
 from .registry import kernel
 
 
-@kernel(c.ZerosLike)
-def zeros_like(op, x):
-    return np.zeros(x.shape, dtype=(op.dtype.np if op.dtype else x.dtype))
+@kernel(c.ZerosLike, out=True, shape_only=(0,))
+def zeros_like(op, x, out=None):
+    if out is None:
+        return np.zeros(x.shape, dtype=(op.dtype.np if op.dtype else x.dtype))
+    out.fill(0)
+    return out
 
 
-@kernel(c.OnesLike)
-def ones_like(op, x):
-    return np.ones(x.shape, dtype=(op.dtype.np if op.dtype else x.dtype))
+@kernel(c.OnesLike, out=True, shape_only=(0,))
+def ones_like(op, x, out=None):
+    if out is None:
+        return np.ones(x.shape, dtype=(op.dtype.np if op.dtype else x.dtype))
+    out.fill(1)
+    return out
 
 
 @kernel(c.OneHot)

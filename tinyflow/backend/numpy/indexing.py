@@ -17,7 +17,7 @@ def take(op, x, indices):
     return np.take(x, indices, axis=op.axis)
 
 
-@kernel(ix.TakeGrad)
+@kernel(ix.TakeGrad, shape_only=(2,))
 def take_grad(op, g, indices, ref):
     out = np.zeros(ref.shape, dtype=g.dtype)
     a = op.axis % ref.ndim  # negative where the rank was unknown when the graph was built
@@ -37,7 +37,7 @@ def gather(op, x, index):
     return np.take_along_axis(x[corner], index, axis=axis)
 
 
-@kernel(ix.GatherGrad)
+@kernel(ix.GatherGrad, shape_only=(2,))
 def gather_grad(op, g, index, ref):
     out = np.zeros(ref.shape, dtype=g.dtype)
     idx = list(np.indices(index.shape, sparse=True))

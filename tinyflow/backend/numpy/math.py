@@ -45,6 +45,10 @@ def cast(op, x, out=None):
     return out
 
 
-@kernel(m.Where)
-def where(op, cond, x, y):
-    return np.where(cond, x, y)
+@kernel(m.Where, out=True)
+def where(op, cond, x, y, out=None):
+    if out is None:
+        return np.where(cond, x, y)
+    np.copyto(out, y)
+    np.copyto(out, x, where=cond)
+    return out

@@ -10,7 +10,7 @@ def reshape(op, x):
     return np.reshape(x, op.shape)
 
 
-@kernel(s.ReshapeTo)
+@kernel(s.ReshapeTo, shape_only=(1,))
 def reshape_to(op, x, ref):
     return np.reshape(x, ref.shape)
 
@@ -47,7 +47,7 @@ def getitem(op, x):
     return x[op.index]
 
 
-@kernel(s.GetItemGrad)
+@kernel(s.GetItemGrad, shape_only=(1,))
 def getitem_grad(op, g, ref):
     out = np.zeros(ref.shape, dtype=g.dtype)
     if any(isinstance(i, np.ndarray) for i in op.index):
@@ -57,14 +57,14 @@ def getitem_grad(op, g, ref):
     return out
 
 
-@kernel(s.BroadcastTo)
+@kernel(s.BroadcastTo, shape_only=(1,))
 def broadcast_to(op, x, ref):
     if op.axes:
         x = np.expand_dims(x, tuple(a % ref.ndim for a in op.axes))
     return np.broadcast_to(x, ref.shape)
 
 
-@kernel(s.SumTo)
+@kernel(s.SumTo, shape_only=(1,))
 def sum_to(op, x, ref):
     if op.axes:
         x = np.sum(x, axis=tuple(a % x.ndim for a in op.axes))

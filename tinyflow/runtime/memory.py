@@ -37,40 +37,42 @@ class MemoryStats:
     by_step: list = field(default_factory=list, repr=False)  # live bytes after each step
 
 
+def value_roots(steps: list, records: list, external=()) -> dict:
+    """Slot -> the slots owning its memory: itself, or for a view those its input views."""
+    roots: dict[int, frozenset] = {s: frozenset([s]) for s in external}
+    for n, (_, op, ins, out, _) in enumerate(steps):
+        rs = frozenset().union(*(roots.get(i, frozenset([i])) for i in records[n].aliases))
+        roots[out] = rs or frozenset([out])
+    return roots
+
+
 def value_reads(op, ins: tuple) -> tuple:
     """The input slots whose values (not just shapes) a step reads."""
     skip = SHAPE_ONLY.get(type(op), ())
     return tuple(i for k, i in enumerate(ins) if k not in skip) if skip else ins
 
 
-class _Arena:
-    """Blocks of bytes handed out best-fit; a block grows to the largest value it holds, so
-    values of any shape share memory when their lifetimes do not overlap."""
-
-    def __init__(self) -> None:
-        self.sizes: list[int] = []
-        self.free: list[int] = []
-
-    def take(self, nbytes: int, prefer=()) -> int:
-        for pool in (sorted(b for b in self.free if b in prefer), self.free):
-            fits = [b for b in pool if self.sizes[b] >= nbytes]
-            if fits:
-                b = min(fits, key=self.sizes.__getitem__)
-                self.free.remove(b)
-                return b
-        if self.free:   # grow the largest free block rather than start another
-            b = max(self.free, key=self.sizes.__getitem__)
-            self.free.remove(b)
-            self.sizes[b] = nbytes
-            return b
-        self.sizes.append(nbytes)
-        return len(self.sizes) - 1
+def _place(groups: list) -> tuple:
+    """Offsets in one arena: largest first, each at the lowest address free for its whole
+    lifetime (greedy by size); returns (offset per group, arena bytes)."""
+    placed, offsets = [], [0] * len(groups)
+    for g in sorted(range(len(groups)), key=lambda g: (-groups[g][0], groups[g][1])):
+        size, start, stop = groups[g]
+        size = -(-size // 64) * 64   # cache-line aligned
+        offset = 0
+        for o, sz in sorted((o, sz) for o, sz, s, e in placed if s <= stop and start <= e):
+            if offset + size <= o:
+                break
+            offset = max(offset, o + sz)
+        offsets[g] = offset
+        placed.append((offset, size, start, stop))
+    return offsets, max((o + sz for o, sz, _, _ in placed), default=0)
 
 
 @dataclass
 class BufferPlan:
-    out_buffer: list      # per step: block id written with out=, or None
-    buffers: list         # per block id: its size in bytes
+    out_buffer: list      # per step: offset in the arena it writes with out=, or None
+    buffers: list         # [arena bytes]
     fetch_copy: list      # per fetch: copy before handing out (aliases state)
     stats: MemoryStats
 
@@ -88,12 +90,9 @@ def plan_buffers(steps: list, records: list, fetch_slots: list, external: set,
     """
     end = len(steps)
     producer = {s[3]: n for n, s in enumerate(steps)}
-    roots: dict[int, frozenset] = {s: frozenset([s]) for s in external}
-    for n, (_, op, ins, out, _) in enumerate(steps):
-        rs = frozenset().union(*(roots.get(i, frozenset([i])) for i in records[n].aliases))
-        roots[out] = rs or frozenset([out])
-        if getattr(op, "writes_input", None) is not None:
-            state_slots = state_slots | {out}
+    roots = value_roots(steps, records, external)
+    state_slots = state_slots | {out for _, op, _, out, _ in steps
+                                 if getattr(op, "writes_input", None) is not None}
     last = {s: producer.get(s, -1) for s in roots}           # a slot's own last use
     for n, (_, op, ins, _, _) in enumerate(steps):
         for i in value_reads(op, ins):
@@ -110,35 +109,32 @@ def plan_buffers(steps: list, records: list, fetch_slots: list, external: set,
     for r, n in root_end.items():
         if r in producer and r not in external:
             dying[max(n, producer[r])].append(r)
-    out_buffer: list = [None] * end
-    arena = _Arena()
-    block_of: dict[int, int] = {}
+    groups: list[list] = []     # [bytes, first step, last step] of values sharing memory
+    group_of: dict[int, int] = {}
+    step_group: list = [None] * end
     inplace_steps = 0
-
-    def release(roots):
-        for r in roots:
-            b = block_of.pop(r, None)
-            if b is not None:
-                arena.free.append(b)
-
     for n, (_, op, ins, out, _) in enumerate(steps):
         rec = records[n]
         inplace = OUT_KERNELS.get(type(op))
-        plannable = (inplace is not None and rec.dtype is not None and not rec.cast
-                     and rec.shape != () and roots[out] == {out} and out not in fetched_roots)
-        # In place only over an input of the very same layout: NumPy handles exact overlap.
-        same = [r for r in dying[n] if inplace and plannable and r in ins and r in block_of
+        if not (inplace is not None and rec.dtype is not None and not rec.cast
+                and rec.shape != () and roots[out] == {out} and out not in fetched_roots):
+            continue
+        # In place only over a dying input of the very same layout (NumPy's exact overlap).
+        same = [r for r in dying[n] if inplace and r in ins and r in group_of
                 and (records[producer[r]].shape, records[producer[r]].dtype)
                 == (rec.shape, rec.dtype)]
-        same_blocks = [block_of[r] for r in same]
-        release(same)
-        if plannable:
-            b = arena.take(rec.nbytes, same_blocks)
-            inplace_steps += b in same_blocks
-            block_of[out] = b
-            out_buffer[n] = b
-        release(dying[n])
-    buffers = arena.sizes
+        if same:
+            g = group_of[same[0]]
+            groups[g][2] = max(groups[g][2], root_end[out], n)
+            inplace_steps += 1
+        else:
+            g = len(groups)
+            groups.append([rec.nbytes, n, max(root_end[out], n)])
+        group_of[out] = g
+        step_group[n] = g
+    offsets, total = _place(groups)
+    out_buffer = [None if g is None else offsets[g] for g in step_group]
+    buffers = [total]
 
     fetch_copy = [bool(roots[s] & state_slots) for s in fetch_slots]
     stats = _peaks(steps, records, roots, root_end, producer, external, out_buffer, buffers)

@@ -18,6 +18,7 @@ from ..core.random import generator
 from ..core.tensor import EAGER, PLACEHOLDER, VARIABLE, Tensor
 from .codegen import compile_run
 from .memory import MemoryStats, Record, plan_buffers, value_reads
+from .schedule import dependencies, greedy_orders, state_dependencies
 
 
 class MemoryBudgetError(MemoryError):
@@ -46,6 +47,7 @@ class Plan:
         self.variable_loads: list[tuple[int, Tensor]] = []
         self.eager_loads: list[tuple[int, Tensor]] = []
         self.steps: list[tuple] = []
+        self._control: list[tuple] = []    # per step: steps its control inputs name
         self._variables = variables
         self.planned = planned
         self.memory_budget = memory_budget
@@ -69,6 +71,7 @@ class Plan:
             else:
                 ins = tuple(slot[id(x)] for x in node.inputs)
                 self.steps.append((self._kernel_for(node), node.op, ins, i, node.dtype))
+                self._control.append(tuple(slot[id(c)] for c in node.control_inputs))
         self._free_after = _last_uses(self.steps, set(self.fetch_slots))
         loaded = {s for s, _ in self.variable_loads + self.eager_loads}
         self._copy_fetch = [s in loaded for s in self.fetch_slots]  # never hand out state
@@ -76,6 +79,7 @@ class Plan:
         self._external = sorted(s for s in range(self.num_slots) if s not in produced)
         self._shaped = [s for s, _ in self.variable_loads + self.eager_loads] + [
             s for s in self.feed_slots if s is not None]   # their shapes key the buffers
+        self._in_place = [False] * len(self.steps)
         if planned:
             self._plan_assigns(slot)
 
@@ -96,26 +100,19 @@ class Plan:
 
     def _plan_assigns(self, slot: dict) -> None:
         """Planned assigns copy into the variable's own array when nothing reads the old value
-        later in the run (values may live in reused buffers, so they are never stored as is)."""
-        last_read = {}
-        for n, (_, op, ins, _, _) in enumerate(self.steps):
-            for k, i in enumerate(ins):
-                if k != getattr(op, "writes_input", None):
-                    last_read[i] = n
-        for i in self.fetch_slots:
-            last_read[i] = len(self.steps)
+        later in the run (values may live in reused buffers, so they are never stored as is);
+        `_compile` decides which may, once it knows what aliases what."""
         for n, (kernel, op, ins, out, dtype) in enumerate(self.steps):
             target = getattr(kernel, "target", None)
             if target is not None:
-                safe = last_read.get(slot.get(id(target)), -1) < n
-                self.steps[n] = (self._assign_into(target, safe), op, ins, out, dtype)
+                self.steps[n] = (self._assign_into(target, n), op, ins, out, dtype)
 
-    def _assign_into(self, target: Tensor, in_place: bool):
-        store, owned = self._variables, self._owned
+    def _assign_into(self, target: Tensor, n: int):
+        store, owned, in_place = self._variables, self._owned, self._in_place
 
         def assign_variable(op, _old, value):
             current = store.get(target)
-            if (in_place and current is not None and owned.get(target) is current
+            if (in_place[n] and current is not None and owned.get(target) is current
                     and current.shape == np.shape(value)):
                 np.copyto(current, value)
                 return current
@@ -151,25 +148,45 @@ class Plan:
         return self._compiled[key][1]
 
     def _compile(self, values: list) -> tuple:
-        """Record one side-effect-free execution, plan buffers, check the budget, generate."""
+        """Record one side-effect-free execution, pick the order with the smallest planned
+        peak, plan its buffers, check the budget, generate its code."""
         records = self._record(list(values))
         external = set(self._external)
         state = {s for s, _ in self.variable_loads + self.eager_loads}
-        bp = plan_buffers(self.steps, records, self.fetch_slots, external, state)
+        extra, readers, fetched = state_dependencies(self.steps, records, self._control,
+                                                     self.fetch_slots)
+        deps = dependencies(self.steps, extra)
+        best = None
+        candidates = [list(range(len(self.steps)))]
+        candidates += greedy_orders(self.steps, records, deps, self.fetch_slots)
+        for order in candidates:
+            steps = [self.steps[k] for k in order]
+            recs = [records[k] for k in order]
+            bp = plan_buffers(steps, recs, self.fetch_slots, external, state)
+            if best is None or bp.stats.peak_bytes < best[3].stats.peak_bytes:
+                best = (order, steps, recs, bp)
+        order, steps, recs, bp = best
+        position = {k: p for p, k in enumerate(order)}
+        for k, (_, op, ins, _, _) in enumerate(self.steps):
+            w = getattr(op, "writes_input", None)
+            if w is not None:
+                t = ins[w]
+                self._in_place[k] = t not in fetched and all(
+                    position[m] < position[k] for m in readers[t] if m != k)
         budget = self.memory_budget
         if budget is not None and bp.stats.peak_bytes > budget:
             raise MemoryBudgetError(
                 f"the plan for {len(self.fetch_slots)} fetch(es) needs a planned peak of "
                 f"{bp.stats.peak_bytes} bytes of intermediate values, over the session's "
                 f"memory budget of {budget} bytes")
-        blocks = [np.empty(size, np.uint8) for size in bp.buffers]
-        buffers = [None if b is None else
-                   blocks[b][:r.nbytes].view(r.dtype).reshape(r.shape)
-                   for b, r in zip(bp.out_buffer, records)]   # each step's view of its block
-        pooled = {self.steps[n][3] for n, b in enumerate(bp.out_buffer) if b is not None}
+        arena = np.empty(bp.buffers[0], np.uint8)
+        buffers = [None if o is None else
+                   arena[o:o + r.nbytes].view(r.dtype).reshape(r.shape)
+                   for o, r in zip(bp.out_buffer, recs)]   # each step's view of the arena
+        pooled = {steps[n][3] for n, b in enumerate(bp.out_buffer) if b is not None}
         free = [tuple(s for s in f if s not in pooled)
-                for f in _last_uses(self.steps, set(self.fetch_slots), value_reads)]
-        run = compile_run(self.steps, bp.out_buffer, records, self._external,
+                for f in _last_uses(steps, set(self.fetch_slots), value_reads)]
+        run = compile_run(steps, bp.out_buffer, recs, self._external,
                           self.fetch_slots, free, buffers)
         copy = [a or b for a, b in zip(bp.fetch_copy, self._copy_fetch)]
         return run, bp.stats, copy

@@ -256,26 +256,26 @@ def adaptive_avg_pool2d(input: Tensor, output_size) -> Tensor:
 def dropout(input: Tensor, p: float = 0.5, training: bool = True,
             inplace: bool = False) -> Tensor:
     """Zero each element with probability p and scale the rest by 1/(1-p) (training only)."""
-    if p < 0.0 or p > 1.0:
-        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
-    if not training or p == 0.0:
-        return input
-    if p == 1.0:
-        return input * 0.0
-    out = input * ops.random_mask(input, 1.0 - p) * (1.0 / (1.0 - p))
-    return input.copy_(out) if inplace and not input.is_symbolic else out
+    return _dropout(input, p, training, inplace, lambda x: x)
 
 
 def dropout2d(input: Tensor, p: float = 0.5, training: bool = True,
               inplace: bool = False) -> Tensor:
     """Zero whole channels of [N, C, H, W] (or [C, H, W]) with probability p."""
+    return _dropout(input, p, training, inplace,
+                    lambda x: x[(slice(None),) * (x.ndim - 2) + (slice(0, 1), slice(0, 1))])
+
+
+def _dropout(input: Tensor, p: float, training: bool, inplace: bool, mask_like) -> Tensor:
+    """Multiply by a 0/1 mask shaped like `mask_like(input)` (broadcast over the rest)."""
     if p < 0.0 or p > 1.0:
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
     if not training or p == 0.0:
         return input
     x = as_tensor(input)
-    channels = x[(slice(None),) * (x.ndim - 2) + (slice(0, 1), slice(0, 1))]  # [N, C, 1, 1]
-    out = x * ops.random_mask(channels, 1.0 - p) * (1.0 / (1.0 - p))
+    if p == 1.0:
+        return x * 0.0
+    out = x * ops.random_mask(mask_like(x), 1.0 - p) * (1.0 / (1.0 - p))
     return input.copy_(out) if inplace and not x.is_symbolic else out
 
 

@@ -22,6 +22,7 @@ class ClockTable:
         self.seen = {w: time.monotonic() for w in range(num_workers)}
         self.finished: set = set()
         self.timeout = timeout
+        self._recheck = min(1.0, max(0.05, timeout / 4))   # seconds between liveness checks
         self.history: list = []       # (worker, clock, slowest live clock, seconds waited)
         self._changed = asyncio.Condition()
 
@@ -55,7 +56,7 @@ class ClockTable:
                 break
             async with self._changed:   # woken by a tick, or time out to re-check liveness
                 try:
-                    await asyncio.wait_for(self._changed.wait(), timeout=0.05)
+                    await asyncio.wait_for(self._changed.wait(), timeout=self._recheck)
                 except asyncio.TimeoutError:
                     pass
             self.seen[worker] = time.monotonic()

@@ -3,8 +3,8 @@ preallocated buffers, so running a plan costs a call per op and nothing else."""
 from __future__ import annotations
 
 
-def compile_run(steps: list, out_buffer: list, records: list, loads: list, fetch_slots: list,
-                free_after: list, buffers: list):
+def compile_run(steps: list, out_buffer: list, records: list, loads: list, consts: dict,
+                fetch_slots: list, free_after: list, buffers: list):
     """Build `run(values) -> list of fetched values`.
 
     Args:
@@ -13,6 +13,7 @@ def compile_run(steps: list, out_buffer: list, records: list, loads: list, fetch
         records: per step, a `memory.Record`: whether its result must be cast to the declared
             dtype, and stand-ins for the inputs it reads only the shape of.
         loads: slots read from the `values` list (feeds, variables, constants).
+        consts: slot -> value folded for this feed-shape signature.
         fetch_slots: slots returned, in order.
         free_after: per step, slots to drop after it (their last use, not pooled).
         buffers: per step, its output array (a view of its block), or None.
@@ -20,6 +21,9 @@ def compile_run(steps: list, out_buffer: list, records: list, loads: list, fetch
     env: dict = {}
     lines = ["def run(values):"]
     lines += [f"    v{s} = values[{s}]" for s in loads]
+    for s, value in consts.items():
+        env[f"c{s}"] = value
+        lines.append(f"    v{s} = c{s}")
     for n, (kernel, op, ins, out, dtype) in enumerate(steps):
         env[f"k{n}"], env[f"o{n}"] = kernel, op
         args = ""

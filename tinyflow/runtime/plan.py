@@ -21,6 +21,9 @@ from .memory import MemoryStats, Record, plan_buffers, value_reads
 from .schedule import dependencies, greedy_orders, state_dependencies
 
 
+_FOLD_BYTES = 1 << 16   # larger shape-only constants are recomputed (they would pin memory)
+
+
 class MemoryBudgetError(MemoryError):
     """The planned peak of a plan exceeds the session's memory budget."""
 
@@ -150,28 +153,31 @@ class Plan:
     def _compile(self, values: list) -> tuple:
         """Record one side-effect-free execution, pick the order with the smallest planned
         peak, plan its buffers, check the budget, generate its code."""
-        records = self._record(list(values))
-        external = set(self._external)
-        state = {s for s, _ in self.variable_loads + self.eager_loads}
-        extra, readers, fetched = state_dependencies(self.steps, records, self._control,
-                                                     self.fetch_slots)
-        deps = dependencies(self.steps, extra)
+        folded: dict = {}
+        records = self._record(list(values), folded)
+        keep = [k for k, s in enumerate(self.steps) if s[3] not in folded]
+        all_steps, records = [self.steps[k] for k in keep], [records[k] for k in keep]
+        external = set(self._external) | set(folded)
+        state = {s for s, _ in self.variable_loads + self.eager_loads} | set(folded)
+        extra, readers, fetched = state_dependencies(
+            all_steps, records, [self._control[k] for k in keep], self.fetch_slots)
+        deps = dependencies(all_steps, extra)
         best = None
-        candidates = [list(range(len(self.steps)))]
-        candidates += greedy_orders(self.steps, records, deps, self.fetch_slots)
+        candidates = [list(range(len(all_steps)))]
+        candidates += greedy_orders(all_steps, records, deps, self.fetch_slots)
         for order in candidates:
-            steps = [self.steps[k] for k in order]
+            steps = [all_steps[k] for k in order]
             recs = [records[k] for k in order]
             bp = plan_buffers(steps, recs, self.fetch_slots, external, state)
             if best is None or bp.stats.peak_bytes < best[3].stats.peak_bytes:
                 best = (order, steps, recs, bp)
         order, steps, recs, bp = best
         position = {k: p for p, k in enumerate(order)}
-        for k, (_, op, ins, _, _) in enumerate(self.steps):
+        for k, (_, op, ins, _, _) in enumerate(all_steps):
             w = getattr(op, "writes_input", None)
             if w is not None:
                 t = ins[w]
-                self._in_place[k] = t not in fetched and all(
+                self._in_place[keep[k]] = t not in fetched and all(
                     position[m] < position[k] for m in readers[t] if m != k)
         budget = self.memory_budget
         if budget is not None and bp.stats.peak_bytes > budget:
@@ -186,17 +192,19 @@ class Plan:
         pooled = {steps[n][3] for n, b in enumerate(bp.out_buffer) if b is not None}
         free = [tuple(s for s in f if s not in pooled)
                 for f in _last_uses(steps, set(self.fetch_slots), value_reads)]
-        run = compile_run(steps, bp.out_buffer, recs, self._external,
+        run = compile_run(steps, bp.out_buffer, recs, self._external, folded,
                           self.fetch_slots, free, buffers)
         copy = [a or b for a, b in zip(bp.fetch_copy, self._copy_fetch)]
         return run, bp.stats, copy
 
-    def _record(self, values: list) -> list:
+    def _record(self, values: list, folded: dict) -> list:
         """Run the steps once, writing no variable and no random state, noting each result's
-        shape, dtype and aliasing."""
+        shape, dtype and aliasing. Small values that depend only on shapes (counts, gradient
+        seeds) are constant for a feed-shape signature: they go into `folded`."""
         rng = generator().bit_generator
         saved = rng.state
         records = []
+        constant, fetched = set(), set(self.fetch_slots)
         try:
             for (kernel, op, ins, out, dtype), free in zip(self.steps, self._free_after):
                 args = [values[i] for i in ins]
@@ -217,6 +225,11 @@ class Plan:
                     dtype=result.dtype if is_array else None,
                     nbytes=result.nbytes if is_array and writes is None else 0, cast=cast,
                     aliases=aliases, dummies=dummies))
+                if (writes is None and not op.stateful and out not in fetched
+                        and all(i in constant for i in value_reads(op, ins))):
+                    constant.add(out)
+                    if aliases or not is_array or result.nbytes <= _FOLD_BYTES:
+                        folded[out] = result
                 for i in free:
                     values[i] = None
         finally:

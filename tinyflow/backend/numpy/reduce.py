@@ -7,12 +7,13 @@ from .registry import kernel
 
 @kernel(r.Sum, out=True)
 def sum_(op, x, out=None):
-    return np.sum(x, axis=op.axis, keepdims=op.keepdims, out=out)
+    # np.sum without its Python wrapper (the same promotions: small ints sum in int64)
+    return np.add.reduce(x, axis=op.axis, keepdims=op.keepdims, out=out)
 
 
 @kernel(r.Max, out=True)
 def max_(op, x, out=None):
-    return np.max(x, axis=op.axis, keepdims=op.keepdims, out=out)
+    return np.maximum.reduce(x, axis=op.axis, keepdims=op.keepdims, out=out)
 
 
 @kernel(r.Min)
@@ -20,7 +21,7 @@ def min_(op, x):
     return np.min(x, axis=op.axis, keepdims=op.keepdims)
 
 
-@kernel(r.Count)
+@kernel(r.Count, shape_only=(0,))
 def count(op, x):
     axes = range(x.ndim) if op.axis is None else op.axis
     return np.array(np.prod([x.shape[a] for a in axes]), dtype=op.dtype.np)

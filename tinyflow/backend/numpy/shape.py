@@ -59,8 +59,11 @@ def getitem_grad(op, g, ref):
 
 @kernel(s.BroadcastTo, shape_only=(1,))
 def broadcast_to(op, x, ref):
-    if op.axes:
-        x = np.expand_dims(x, tuple(a % ref.ndim for a in op.axes))
+    if op.axes:   # a reshape is cheaper than np.expand_dims for the same view
+        shape = list(np.shape(x))
+        for a in sorted(a % ref.ndim for a in op.axes):
+            shape.insert(a, 1)
+        x = np.reshape(x, shape)
     return np.broadcast_to(x, ref.shape)
 
 

@@ -36,6 +36,7 @@ def _step_memory(sess, train, feed):
     sess.run(train, feed)
     tracemalloc.start()
     try:
+        sess.run(train, feed)   # traced, so that what the next step frees was seen allocated
         before, _ = tracemalloc.get_traced_memory()
         tracemalloc.reset_peak()
         sess.run(train, feed)

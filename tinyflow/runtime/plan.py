@@ -16,9 +16,9 @@ from ..core.errors import FeedError, UninitializedVariableError
 from ..core.graph import topo_sort
 from ..core.random import generator
 from ..core.tensor import EAGER, PLACEHOLDER, VARIABLE, Tensor
+from .checkpoint import recompute, segment_lengths
 from .codegen import compile_run
 from .memory import MemoryStats, Record, plan_buffers, value_reads
-from .checkpoint import recompute, segment_lengths
 from .schedule import dependencies, greedy_orders, state_dependencies
 
 

@@ -53,7 +53,7 @@ def main(argv=None) -> list:
     p.add_argument("--shards", type=int, default=2)
     p.add_argument("--steps", type=int, default=450, help="iterations per worker")
     p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--lr", type=float, default=1e-3, help="of the server-side Adam")
+    p.add_argument("--lr", type=float, default=5e-4, help="of the server-side Adam")
     p.add_argument("--staleness", type=int, default=3)
     p.add_argument("--slowdown", type=float, default=4.0)
     p.add_argument("--slow-prob", type=float, default=0.5,
@@ -74,6 +74,7 @@ def main(argv=None) -> list:
             mnist.test.labels[:args.eval_examples])
     slow = dist.Straggler(args.slowdown, args.slow_prob, seed=args.seed)
     models = [("bsp", dist.bsp()), (f"ssp(s={args.staleness})", dist.ssp(args.staleness)),
+              (f"ssp(s={args.staleness}, lazy)", dist.ssp(args.staleness, lazy=True)),
               ("async", dist.asynchronous())]
     rows = []
     for straggling in (False, True):

@@ -105,8 +105,8 @@ def _expected(workers, steps):
     return out
 
 
-@pytest.mark.parametrize("consistency", [dist.bsp(), dist.ssp(2), dist.asynchronous()],
-                         ids=str)
+@pytest.mark.parametrize("consistency", [dist.bsp(), dist.ssp(2), dist.ssp(2, lazy=True),
+                                         dist.asynchronous()], ids=str)
 def test_servers_hold_the_exact_sum_of_all_pushes(consistency):
     ps = dist.ParameterServer(_initial(), dist.Custom(lambda v, g: v + g), num_shards=3,
                               num_workers=4)
@@ -143,8 +143,8 @@ def test_without_replication_a_lost_shard_is_reported():
 
 def test_ssp_bound_is_never_exceeded_with_a_straggler():
     ps = dist.ParameterServer(_initial(), dist.Custom(lambda v, g: v + g), num_workers=3)
-    fast = [Pusher.remote(w, ps.client(w, dist.ssp(2))) for w in range(2)]
-    slow = Pusher.remote(2, ps.client(2, dist.ssp(2)))
+    fast = [Pusher.remote(w, ps.client(w, dist.ssp(2, lazy=True))) for w in range(2)]
+    slow = Pusher.remote(2, ps.client(2, dist.ssp(2, lazy=True)))
     refs = [p.run.remote(15) for p in fast] + [slow.run.remote(15, 0.05)]
     stats = ray.get(refs)
     history = ps.history()

@@ -1,12 +1,12 @@
 """The worker's side: push gradients, pull parameters, advance the clock, under one of three
 consistency models, with a local cache of the parameters.
 
-`Consistency("bsp")`, `Consistency("ssp", staleness=s)` or `Consistency("async")`. Under SSP
-the worker reads its cached copy while the cache is at most s clocks old ("lazy"
-communication) and pulls otherwise, after waiting for the slowest worker as the clock table
-requires; BSP pulls every clock after the barrier; asynchronous pulls every clock without
-waiting. Stats: seconds waited, staleness seen (own clock minus the slowest live clock at
-each read), bytes pushed and pulled.
+`Consistency("bsp")`, `Consistency("ssp", staleness=s)` or `Consistency("async")`. Every
+model pulls each clock, BSP and SSP after waiting for the slowest worker as the clock table
+requires; with `lazy=True`, SSP instead reads its cached copy while that still holds every
+update the bound requires ("lazy" communication: fewer pulls, staler reads). Stats: seconds
+waited, staleness seen (own clock minus the slowest live clock at each read), bytes pushed
+and pulled.
 """
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ from .sharding import Layout
 class Consistency:
     model: str = "bsp"
     staleness: int = 0
+    lazy: bool = False
 
     def __post_init__(self) -> None:
         if self.model not in ("bsp", "ssp", "async"):
@@ -37,15 +38,17 @@ class Consistency:
         return None if self.model == "async" else 0 if self.model == "bsp" else self.staleness
 
     def __str__(self) -> str:
-        return f"ssp(s={self.staleness})" if self.model == "ssp" else self.model
+        if self.model != "ssp":
+            return self.model
+        return f"ssp(s={self.staleness}{', lazy' if self.lazy else ''})"
 
 
 def bsp() -> Consistency:
     return Consistency("bsp")
 
 
-def ssp(staleness: int) -> Consistency:
-    return Consistency("ssp", staleness)
+def ssp(staleness: int, lazy: bool = False) -> Consistency:
+    return Consistency("ssp", staleness, lazy)
 
 
 def asynchronous() -> Consistency:
@@ -129,7 +132,8 @@ class PSClient:
             waited, slowest = ray.get(self.clock_table.wait.remote(self.worker, c, bound))
             self.stats.wait_seconds += waited
             self.stats.staleness.append(c - slowest)
-        if self.cache is not None and bound is not None and self.cache_clock >= c - bound:
+        if (self.consistency.lazy and self.cache is not None
+                and self.cache_clock >= c - bound):
             self.stats.cache_reads += 1          # fresh enough: no communication
             return self.cache
         self.cache, self.cache_clock = self.pull(), slowest

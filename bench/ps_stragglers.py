@@ -51,7 +51,7 @@ def main(argv=None) -> list:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--workers", type=int, default=4)
     p.add_argument("--shards", type=int, default=2)
-    p.add_argument("--steps", type=int, default=450, help="iterations per worker")
+    p.add_argument("--steps", type=int, default=700, help="iterations per worker")
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--lr", type=float, default=5e-4, help="of the server-side Adam")
     p.add_argument("--staleness", type=int, default=3)

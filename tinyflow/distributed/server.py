@@ -93,8 +93,5 @@ class ParameterShard:
             self.applied = int(flat["meta/applied"])
         self.last_seq = {}
 
-    async def ping(self) -> tuple:
-        return self.shard, self.replica, self.applied
-
 
 RemoteShard = ray.remote(num_cpus=0)(ParameterShard)

@@ -6,19 +6,13 @@ from ...ops import creation as c
 from .registry import kernel
 
 
-@kernel(c.ZerosLike, out=True, shape_only=(0,))
-def zeros_like(op, x, out=None):
+@kernel(c.ZerosLike, c.OnesLike, out=True, shape_only=(0,))
+def filled_like(op, x, out=None):
+    """zeros_like / ones_like: `x` is read for its shape (and dtype, unless the op sets one)."""
+    value = 1 if isinstance(op, c.OnesLike) else 0
     if out is None:
-        return np.zeros(x.shape, dtype=(op.dtype.np if op.dtype else x.dtype))
-    out.fill(0)
-    return out
-
-
-@kernel(c.OnesLike, out=True, shape_only=(0,))
-def ones_like(op, x, out=None):
-    if out is None:
-        return np.ones(x.shape, dtype=(op.dtype.np if op.dtype else x.dtype))
-    out.fill(1)
+        return np.full(x.shape, value, dtype=(op.dtype.np if op.dtype else x.dtype))
+    out.fill(value)
     return out
 
 

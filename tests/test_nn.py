@@ -654,6 +654,30 @@ def test_recurrent_and_attention_modules_on_placeholders():
         assert_close(g, p.grad.numpy(), "lstm gradient")
 
 
+def test_lstm_graph_takes_sequences_of_any_length():
+    """The fused LSTM needs neither the batch nor the number of steps when the graph is
+    built: one graph runs sequences of 3 and 7 steps, with the eager module's gradients."""
+    tf.manual_seed(4)
+    lstm = nn.LSTM(3, 4, num_layers=2, bidirectional=True)
+    x = tf.placeholder(tf.float32, [None, None, 3])
+    out, (h, c) = lstm(x)
+    loss = tf.reduce_sum(out * out) + tf.reduce_sum(h) + tf.reduce_sum(c * c)
+    grads = tf.gradients(loss, list(lstm.parameters()))
+    rng = np.random.default_rng(4)
+    with tf.Session() as sess:
+        for steps, batch in ((3, 2), (7, 1)):
+            xs = rng.standard_normal((steps, batch, 3)).astype(np.float32)
+            values = sess.run([out] + grads, {x: xs})
+            for p in lstm.parameters():
+                p.grad = None
+            e_out, (e_h, e_c) = lstm(tf.tensor(xs))
+            ((e_out * e_out).sum() + e_h.sum() + (e_c * e_c).sum()).backward()
+            assert values[0].shape == (steps, batch, 8)
+            assert_close(values[0], e_out.numpy(), "output")
+            for p, g in zip(lstm.parameters(), values[1:]):
+                assert_close(g, p.grad.numpy(), "lstm gradient")
+
+
 def test_batchnorm_on_placeholders_updates_running_stats_via_update_ops():
     bn = nn.BatchNorm1d(3)
     xs = np.random.default_rng(3).standard_normal((10, 3)).astype(np.float32) + 2

@@ -17,7 +17,7 @@ from .client import Consistency, PSClient, Stats, asynchronous, bsp, ssp
 from .ps import ParameterServer
 from .rules import SGD, Adam, Custom, Momentum, UpdateRule
 from .sharding import Layout, Piece
-from .straggler import Straggler
+from .straggler import RoamingStraggler, Straggler, roaming
 from .trainer import GraphModel, ModuleModel, PSTrainer, TrainResult
 
 
@@ -34,5 +34,6 @@ def shutdown() -> None:
 
 
 __all__ = ["Adam", "Consistency", "Custom", "GraphModel", "Layout", "ModuleModel", "Momentum",
-           "PSClient", "PSTrainer", "ParameterServer", "Piece", "SGD", "Stats", "Straggler",
-           "TrainResult", "UpdateRule", "asynchronous", "bsp", "init", "shutdown", "ssp"]
+           "PSClient", "PSTrainer", "ParameterServer", "Piece", "RoamingStraggler", "SGD", "Stats",
+           "Straggler", "TrainResult", "UpdateRule", "asynchronous", "bsp", "init", "roaming",
+           "shutdown", "ssp"]

@@ -107,7 +107,8 @@ class _Worker:
             self.losses.append(loss)
         self.client.finish()
         return {"worker": self.worker, "stats": self.client.stats, "losses": self.losses,
-                "slept": 0.0 if self.straggler is None else self.straggler.slept}
+                "slept": 0.0 if self.straggler is None else self.straggler.slept,
+                "slow_steps": 0 if self.straggler is None else self.straggler.slow_steps}
 
 
 _RemoteWorker = ray.remote(num_cpus=0)(_Worker)
@@ -133,7 +134,8 @@ class PSTrainer:
     (x, y arrays), through `num_shards` servers under `consistency`.
 
     Args:
-        stragglers: {worker index: Straggler} to slow some workers down.
+        stragglers: {worker index: Straggler} to slow some workers down; `roaming(k, n)`
+            makes one random worker k times slower on every step.
         env: environment variables of the worker processes (BLAS threads default to 1, as
             several workers share the cores).
     """

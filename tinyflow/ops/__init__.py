@@ -11,6 +11,7 @@ from .math import (abs, add, atan2, cast, ceil, clamp, cos, divide, equal, erf, 
                    sin, sqrt, square, subtract, tanh, where)
 from .nn import log_softmax, softmax, softmax_cross_entropy, sparse_softmax_cross_entropy
 from .pool import adaptive_avg_pool2d, avg_pool2d, max_pool2d
+from .rnn import lstm
 from .reduce import (argmax, argmin, cumsum, logsumexp, reduce_max, reduce_mean, reduce_min,
                      reduce_sum, var)
 from .shape import (broadcast_to, chunk, concat, contiguous, copy, expand, expand_dims,

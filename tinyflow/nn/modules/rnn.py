@@ -1,11 +1,14 @@
 """Recurrent layers (LSTM, GRU, RNN) and their cells, with PyTorch's parameter names,
-shapes, gate order and initialization, unrolled over time with tinyflow ops.
+shapes, gate order and initialization.
 
-Layers pass lists of per-step tensors to each other; the output is stacked once. Each step
-projects its own input slice: slicing one [T, B, 4H] product per step would make backward
-build and sum T full-size [T, B, 4H] gradients (T^2 B H memory traffic, and all T held at
-once). A missing initial state is zeros shaped at run time, so graph inputs of unknown batch
-size work too.
+nn.LSTM runs each layer and direction as one fused `lstm` op (tinyflow/ops/rnn.py) over the
+input projection of all steps, computed by one matmul; the number of steps may be unknown
+until run time. GRU, RNN and the cells are unrolled over time with ordinary ops: layers pass
+lists of per-step tensors to each other and the output is stacked once. Each unrolled step
+projects its own input slice: slicing one [T, B, G*H] product per step would make backward
+build and sum T full-size gradients (T^2 B H memory traffic, and all T held at once). A
+missing initial state is zeros shaped at run time, so graph inputs of unknown batch size
+work too.
 """
 from __future__ import annotations
 
@@ -117,6 +120,47 @@ class _RNNBase(Module):
                     else ops.expand_dims(hx, 1)
         elif self.batch_first:
             x = ops.transpose(x, (1, 0, 2))
+        layers = self._fused_lstm if self.mode == "LSTM" else self._unrolled
+        x, finals = layers(x, hx)
+        if not batched:
+            x = ops.squeeze(x, 1)
+        elif self.batch_first:
+            x = ops.transpose(x, (1, 0, 2))
+        if self.mode == "LSTM":
+            h_n = ops.stack([s[0] for s in finals], 0)
+            c_n = ops.stack([s[1] for s in finals], 0)
+            return x, ((h_n, c_n) if batched else (ops.squeeze(h_n, 1), ops.squeeze(c_n, 1)))
+        h_n = ops.stack(finals, 0)
+        return x, (h_n if batched else ops.squeeze(h_n, 1))
+
+    def _between_layers(self, x, layer: int):
+        if self.dropout and self.training and layer < self.num_layers - 1:
+            return F.dropout(x, self.dropout, True)
+        return x
+
+    def _fused_lstm(self, x, hx):
+        """Every layer and direction as one `lstm` op over x [T, B, F]: (output, finals)."""
+        H, finals = self.hidden_size, []
+        for layer in range(self.num_layers):
+            outputs = []
+            for d in range(2 if self.bidirectional else 1):
+                w_ih, w_hh, b_ih, b_hh = self._weights(layer, d)
+                xw = F.linear(x, w_ih, None if b_ih is None else b_ih + b_hh)
+                if d:
+                    xw = xw.flip(0)
+                state = self._initial(hx, layer * (2 if self.bidirectional else 1) + d)
+                if state is None:
+                    state = zero_state("LSTM", ops.getitem(xw, 0), H)
+                packed = ops.lstm(xw, state[0], state[1], w_hh, hidden=H)   # [T, 7, B, H]
+                h = ops.getitem(packed, (slice(None), 0))
+                outputs.append(h.flip(0) if d else h)
+                finals.append((ops.getitem(packed, (-1, 0)), ops.getitem(packed, (-1, 1))))
+            x = outputs[0] if len(outputs) == 1 else ops.concat(outputs, -1)
+            x = self._between_layers(x, layer)
+        return x, finals
+
+    def _unrolled(self, x, hx):
+        """Layers unrolled step by step over x [T, B, F]: (output, finals)."""
         directions = 2 if self.bidirectional else 1
         xs = [x[t] for t in range(x.shape[0])]
         finals = []
@@ -128,19 +172,8 @@ class _RNNBase(Module):
                 finals.append(state)
             xs = outputs[0] if directions == 1 else [ops.concat(list(o), -1)
                                                      for o in zip(*outputs)]
-            if self.dropout and self.training and layer < self.num_layers - 1:
-                xs = [F.dropout(x_t, self.dropout, True) for x_t in xs]
-        x = ops.stack(xs, 0)
-        if not batched:
-            x = ops.squeeze(x, 1)
-        elif self.batch_first:
-            x = ops.transpose(x, (1, 0, 2))
-        if self.mode == "LSTM":
-            h_n = ops.stack([s[0] for s in finals], 0)
-            c_n = ops.stack([s[1] for s in finals], 0)
-            return x, ((h_n, c_n) if batched else (ops.squeeze(h_n, 1), ops.squeeze(c_n, 1)))
-        h_n = ops.stack(finals, 0)
-        return x, (h_n if batched else ops.squeeze(h_n, 1))
+            xs = [self._between_layers(x_t, layer) for x_t in xs]
+        return ops.stack(xs, 0), finals
 
     def _run(self, xs: list, layer: int, d: int, state):
         """One direction of one layer over per-step inputs xs ([B, features] each):

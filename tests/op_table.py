@@ -17,8 +17,10 @@ import tinyflow as tf
 from tinyflow.core.op import apply
 from tinyflow.core.shapes import normalize_axes
 from tinyflow.ops import creation as creation_ops
+from tinyflow.ops import activation as activation_ops
 from tinyflow.ops import conv as conv_ops
 from tinyflow.ops import indexing as indexing_ops
+from tinyflow.ops import normalization as normalization_ops
 from tinyflow.ops import pool as pool_ops
 from tinyflow.ops import reduce as reduce_ops
 from tinyflow.ops import rnn as rnn_ops
@@ -1308,8 +1310,65 @@ RNN = [
            grad=False, atol=1e-5),  # differentiating it again is refused (see ops/rnn.py)
 ]
 
+# ==== FUSED: one-pass ops whose gradient ops differentiate their composition ==============
+
+def np_gelu(x, approximate="none"):
+    x = x.astype(np.float64)
+    if approximate == "tanh":
+        return 0.5 * x * (1 + np.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3)))
+    return x * 0.5 * (1 + np_erf(x / math.sqrt(2)))
+
+
+def np_gelu_grad(g, x, approximate="none"):
+    """g times the derivative of np_gelu, by hand (the gradient test checks it numerically)."""
+    x = x.astype(np.float64)
+    if approximate == "tanh":
+        k = math.sqrt(2 / math.pi)
+        t = np.tanh(k * (x + 0.044715 * x ** 3))
+        return g * (0.5 * (1 + t) + 0.5 * x * (1 - t ** 2) * k * (1 + 3 * 0.044715 * x ** 2))
+    return g * (0.5 * (1 + np_erf(x / math.sqrt(2))) + x * np.exp(-x ** 2 / 2)
+                / math.sqrt(2 * math.pi))
+
+
+def gelu_grad(g, x, approximate="none"):
+    return apply(activation_ops.GeluGrad(approximate=approximate), g, x)
+
+
+def np_normalize(x, axes, eps=1e-5):
+    x = x.astype(np.float64)
+    centered = x - x.mean(axes, keepdims=True)
+    return centered / np.sqrt((centered ** 2).mean(axes, keepdims=True) + eps)
+
+
+def np_normalize_grad(g, x, axes, eps=1e-5):
+    """The textbook layer-norm backward: (g - mean(g) - y mean(g y)) / std."""
+    g, x = g.astype(np.float64), x.astype(np.float64)
+    y = np_normalize(x, axes, eps)
+    std = np.sqrt(x.var(axes, keepdims=True) + eps)
+    return (g - g.mean(axes, keepdims=True) - y * (g * y).mean(axes, keepdims=True)) / std
+
+
+def normalize_grad(g, x, axes, eps=1e-5):
+    return apply(normalization_ops.NormalizeGrad(axes=axes, eps=eps), g, x)
+
+
+FUSED = [
+    OpCase("gelu", tf.ops.gelu, np_gelu,
+           unary_samples() + (S(A(3, 4), approximate="tanh"), S(A(6, domain=wide)))),
+    OpCase("gelu_grad", gelu_grad, np_gelu_grad,
+           (S(A(3, 4), A(3, 4)), S(A(2, 3, layout="T"), A(2, 3, layout="step")),
+            S(A(3, 4), A(3, 4), approximate="tanh"), S(A(4), A(3, 4))),
+           atol=2e-6),  # float32 erf and exp are approximations (see _fast_math)
+    OpCase("normalize", tf.ops.normalize, np_normalize,
+           (S(A(3, 5), axes=(1,)), S(A(2, 3, 4, layout="T"), axes=(1, 2), eps=1e-3),
+            S(A(4, 3, layout="step"), axes=(0,)))),
+    OpCase("normalize_grad", normalize_grad, np_normalize_grad,
+           (S(A(3, 5), A(3, 5), axes=(1,)),
+            S(A(2, 3, 4, layout="step"), A(2, 3, 4, layout="T"), axes=(1, 2), eps=1e-3))),
+]
+
 TABLE: list[OpCase] = (MATH + REDUCE + LINALG + SHAPE + INDEXING + NN + CREATION + TORCH + CONV
-                       + RNN)
+                       + RNN + FUSED)
 
 # Registered ops that the table cannot drive, and the test in test_ops.py that covers each.
 COVERED_ELSEWHERE = {

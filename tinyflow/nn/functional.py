@@ -45,13 +45,7 @@ def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
 
 def gelu(input: Tensor, approximate: str = "none") -> Tensor:
     """x * Phi(x) with the exact normal CDF (erf), or PyTorch's tanh approximation."""
-    if approximate == "tanh":
-        inner = math.sqrt(2 / math.pi) * (input + 0.044715 * input * input * input)
-        return 0.5 * input * (1 + ops.tanh(inner))
-    if approximate != "none":
-        raise ValueError(f"approximate argument must be either none or tanh, not "
-                         f"{approximate!r}")
-    return 0.5 * input * (1 + ops.erf(input * (1 / math.sqrt(2))))
+    return ops.gelu(input, approximate)
 
 
 def silu(input: Tensor, inplace: bool = False) -> Tensor:
@@ -279,13 +273,6 @@ def _dropout(input: Tensor, p: float, training: bool, inplace: bool, mask_like) 
     return input.copy_(out) if inplace and not x.is_symbolic else out
 
 
-def _normalize(x: Tensor, axes: tuple, eps: float) -> Tensor:
-    """(x - mean) / sqrt(biased var + eps) over `axes`."""
-    centered = x - ops.reduce_mean(x, axes, keepdims=True)
-    var = ops.reduce_mean(centered * centered, axes, keepdims=True)
-    return centered / ops.sqrt(var + eps)
-
-
 def layer_norm(input: Tensor, normalized_shape, weight: Optional[Tensor] = None,
                bias: Optional[Tensor] = None, eps: float = 1e-5) -> Tensor:
     x = as_tensor(input)
@@ -295,7 +282,7 @@ def layer_norm(input: Tensor, normalized_shape, weight: Optional[Tensor] = None,
         raise RuntimeError(f"Given normalized_shape={list(shape)}, expected input with shape "
                            f"[*, {', '.join(map(str, shape))}], but got input of size "
                            f"{list(x.shape)}")
-    y = _normalize(x, tuple(range(x.ndim - len(shape), x.ndim)), eps)
+    y = ops.normalize(x, tuple(range(x.ndim - len(shape), x.ndim)), eps)
     if weight is not None:
         y = y * weight
     return y if bias is None else y + bias
@@ -316,7 +303,7 @@ def group_norm(input: Tensor, num_groups: int, weight: Optional[Tensor] = None,
     x = as_tensor(input)
     n, c = x.shape[0], x.shape[1]
     grouped = ops.reshape(x, (n, num_groups, -1))
-    y = ops.reshape(_normalize(grouped, (2,), eps), x.shape)
+    y = ops.reshape(ops.normalize(grouped, (2,), eps), x.shape)
     shape = (1, c) + (1,) * (x.ndim - 2)
     if weight is not None:
         y = y * ops.reshape(weight, shape)

@@ -1,4 +1,5 @@
 """Every op, one class each, grouped by kind; and the functions that apply them."""
+from .activation import gelu
 from .conv import conv2d
 from .creation import (multinomial, one_hot, ones_like, random_mask, random_normal,
                        random_uniform, truncated_normal, zeros_like)
@@ -10,6 +11,7 @@ from .math import (abs, add, atan2, cast, ceil, clamp, cos, divide, equal, erf, 
                    multiply, negative, not_equal, pow, relu, remainder, round, sigmoid, sign,
                    sin, sqrt, square, subtract, tanh, where)
 from .nn import log_softmax, softmax, softmax_cross_entropy, sparse_softmax_cross_entropy
+from .normalization import normalize
 from .pool import adaptive_avg_pool2d, avg_pool2d, max_pool2d
 from .rnn import lstm
 from .reduce import (argmax, argmin, cumsum, logsumexp, reduce_max, reduce_mean, reduce_min,

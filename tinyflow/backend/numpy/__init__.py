@@ -1,4 +1,4 @@
 """NumPy kernels: the complete reference backend. Importing this package fills `KERNELS`."""
-from . import (conv, creation, indexing, linalg, math, nn, pool, reduce,  # noqa: F401
-               rnn, shape, special, state)
+from . import (activation, conv, creation, indexing, linalg, math, nn,  # noqa: F401
+               normalization, pool, reduce, rnn, shape, special, state)
 from .registry import KERNELS, kernel  # noqa: F401

@@ -272,3 +272,23 @@ def test_dtype_conversions():
     assert x.to("cpu") is x and x.int().dtype is tt.int32 and (x > 0).dtype is tt.bool
     with pytest.raises(RuntimeError, match="cuda"):
         x.to("cuda")
+
+
+def test_out_argument_writes_into_the_buffer_and_refuses_autograd():
+    a = tt.tensor(np.arange(6.0).reshape(2, 3))
+    b = tt.tensor(np.ones((2, 3)))
+    target = tt.zeros(2, 3, dtype=tt.float64)
+    buffer, version = target.array, target._version[0]
+    assert tt.subtract(a, b, out=target) is target
+    assert target.array is buffer and target._version[0] == version + 1
+    np.testing.assert_array_equal(target.numpy(), np.arange(6.0).reshape(2, 3) - 1)
+    tt.subtract(a, b * 2, out=a)            # aliasing an input: the in-place ufunc path
+    np.testing.assert_array_equal(a.numpy(), np.arange(6.0).reshape(2, 3) - 2)
+    with pytest.raises(ValueError, match=r"sub.*out= has shape \[3\]"):
+        tt.subtract(a, b, out=tt.zeros(3, dtype=tt.float64))
+    w = tt.tensor(np.ones(3), requires_grad=True)
+    with pytest.raises(RuntimeError, match="out=... arguments don't support automatic"):
+        tt.subtract(w, 1.0, out=tt.zeros(3, dtype=tt.float64))
+    with tt.no_grad():                      # an optimizer's update of a parameter
+        tt.subtract(w, 0.5, out=w)
+    np.testing.assert_array_equal(w.numpy(), [0.5, 0.5, 0.5])

@@ -10,7 +10,7 @@ import numpy as np
 from . import dtypes
 from .errors import DTypeError, ShapeError, user_site
 from .tensor import EAGER, NODE, Tensor
-from ..backend.numpy.registry import KERNELS
+from ..backend.numpy.registry import KERNELS, OUT_KERNELS
 
 OPS: dict[str, type] = {}
 
@@ -99,11 +99,14 @@ def is_grad_enabled() -> bool:
 
 # ---- apply -----------------------------------------------------------------------------
 
-def apply(op: Op, *inputs: Tensor, name: Optional[str] = None, graph=None) -> Tensor:
+def apply(op: Op, *inputs: Tensor, name: Optional[str] = None, graph=None,
+          out: Optional[Tensor] = None) -> Tensor:
     """Infer the output's shape and dtype, then run the kernel (eager) or add a node.
 
     The result is a node when an input is symbolic, or when `graph` is given (TF1 random
     ops: a node draws anew on every run, where an eager result would be drawn once).
+    `out` (eager only, PyTorch's out= arguments): write the result into that tensor's
+    buffer, e.g. an optimizer updating a parameter with no temporary and no copy.
     """
     try:
         shape, dtype = op.infer(*inputs)
@@ -123,6 +126,8 @@ def apply(op: Op, *inputs: Tensor, name: Optional[str] = None, graph=None) -> Te
     if graph is not None:
         return Tensor._symbolic(NODE, shape, dtype, op, inputs, name=name, graph=graph,
                                 site=user_site())
+    if out is not None:
+        return _apply_into(op, inputs, shape, dtype, out)
     data = KERNELS[type(op)](op, *[x.array for x in inputs])
     if type(data) is not np.ndarray or data.dtype != dtype.np:
         data = np.asarray(data, dtype=dtype.np)
@@ -135,6 +140,31 @@ def apply(op: Op, *inputs: Tensor, name: Optional[str] = None, graph=None) -> Te
         out._saved = tuple(x._version[0] for x in inputs) + (out._version[0],)
         if anomaly_mode.enabled:
             out.site = user_site()
+    return out
+
+
+def _apply_into(op: Op, inputs: tuple, shape, dtype, out: Tensor) -> Tensor:
+    """Run an eager op into `out`'s buffer: through the kernel's `out=` where it has one (and
+    may alias an input if the kernel allows in-place), else computed and copied in."""
+    if out.kind != EAGER:
+        raise TypeError(f"{op.name}: out= needs an eager tensor; {out.name} is symbolic")
+    if grad_mode.enabled and op.differentiable and (
+            out.requires_grad or any(x.requires_grad for x in inputs)):
+        raise RuntimeError(f"{op.name}(): functions with out=... arguments don't support "
+                           f"automatic differentiation, but one of the arguments requires "
+                           f"grad.")
+    if tuple(out.shape) != tuple(shape) or out.dtype is not dtype:
+        raise ValueError(f"{op.name}: out= has shape {list(out.shape)} and dtype "
+                         f"{out.dtype.name}; the result has shape {list(shape)} and dtype "
+                         f"{dtype.name}")
+    arrays = [x.array for x in inputs]
+    in_place = OUT_KERNELS.get(type(op))
+    if in_place is None or not in_place and any(np.may_share_memory(a, out.array)
+                                                for a in arrays):
+        out.array[...] = KERNELS[type(op)](op, *arrays)
+    else:
+        KERNELS[type(op)](op, *arrays, out=out.array)
+    out._version[0] += 1
     return out
 
 

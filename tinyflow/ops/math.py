@@ -495,11 +495,11 @@ class LogicalNot(Op):
 def _binary(op_cls):
     op = op_cls()  # ops without attributes are immutable: one instance serves every call
 
-    def fn(x, y, name=None):
+    def fn(x, y, name=None, out=None):
         x, y = operands(x, y)
-        return apply(op, x, y, name=name)
+        return apply(op, x, y, name=name, out=out)
     fn.__name__ = op_cls.name
-    fn.__doc__ = f"Elementwise {op_cls.name} with NumPy broadcasting."
+    fn.__doc__ = f"Elementwise {op_cls.name} with NumPy broadcasting (eager: into `out`)."
     return fn
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Optional, Union
 
 from ..core.tensor import Tensor
-from ..ops.math import maximum, sqrt
+from ..ops.math import maximum, sqrt, subtract
 
 Scalar = Union[float, Tensor]
 
@@ -28,9 +28,9 @@ def gradient(grad: Tensor, param: Tensor, weight_decay: float = 0.0,
     return grad
 
 
-def sgd(param: Tensor, grad: Tensor, lr: Scalar) -> Tensor:
-    """Plain gradient descent."""
-    return param - lr * grad
+def sgd(param: Tensor, grad: Tensor, lr: Scalar, out: Optional[Tensor] = None) -> Tensor:
+    """Plain gradient descent (eager: written into `out`, typically param itself)."""
+    return subtract(param, lr * grad, out=out)
 
 
 def momentum(param: Tensor, grad: Tensor, velocity: Optional[Tensor], lr: Scalar, mu: float,

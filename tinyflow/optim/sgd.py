@@ -31,7 +31,7 @@ class SGD(Optimizer):
     def _update(self, param, grad, state, group):
         grad = rules.gradient(grad, param, group["weight_decay"], group["maximize"])
         if group["momentum"] == 0:
-            write(param, rules.sgd(param, grad, group["lr"]))
+            rules.sgd(param, grad, group["lr"], out=param)   # in place: no temporary, no copy
             return
         new, velocity = rules.momentum(param, grad, state.get("momentum_buffer"), group["lr"],
                                        group["momentum"], group["nesterov"],

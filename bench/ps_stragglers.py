@@ -95,10 +95,10 @@ def main(argv=None) -> list:
 
     print(f"\n{args.workers} workers x {args.steps} steps of batch {args.batch_size}, "
           f"server-side Adam lr {args.lr}, {args.shards} shards; a slow step takes "
-          f"{args.slowdown:g}x its compute time.\n+ fixed: worker {args.workers - 1} is slow "
-          f"with probability {args.slow_prob:g} per step; + roaming: on every step one random "
-          f"worker is slow.\nTest accuracy on {args.eval_examples} images every "
-          f"{args.eval_every} s.")
+          f"{args.slowdown:g}x as long as its work (read, compute, push; not waits).\n"
+          f"+ fixed: worker {args.workers - 1} is slow with probability {args.slow_prob:g} "
+          f"per step; + roaming: on every step one random worker is slow.\n"
+          f"Test accuracy on {args.eval_examples} images every {args.eval_every} s.")
     print(f"{'run':<26}{'to ' + str(args.target):>9}{'total s':>9}{'final acc':>10}"
           f"{'wait s':>8}{'max stale':>10}{'pulls':>7}{'MB moved':>9}{'slow steps':>11}")
     for r in rows:

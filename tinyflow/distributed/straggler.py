@@ -18,9 +18,10 @@ import numpy as np
 
 @dataclass
 class Straggler:
-    """After a step that took t seconds of compute, sleep (slowdown - 1) * t, so the step
-    takes `slowdown` times as long: always (`permanent`) or with probability `prob` per step
-    (transient). A fixed `seed` makes the slow steps repeatable."""
+    """After a step whose work (read, compute, push, clock; not the time spent blocked on
+    slower workers) took t seconds, sleep (slowdown - 1) * t, so the worker runs `slowdown`
+    times slower: always (`permanent`) or with probability `prob` per step (transient). A
+    fixed `seed` makes the slow steps repeatable."""
     slowdown: float = 4.0
     prob: float = 1.0
     permanent: bool = False
@@ -38,9 +39,9 @@ class Straggler:
         """Draw whether this step is slow (advances the random stream)."""
         return self.permanent or bool(self._rng.random() < self.prob)
 
-    def after_step(self, compute_seconds: float) -> None:
+    def after_step(self, work_seconds: float) -> None:
         if self.is_slow():
-            pause = (self.slowdown - 1) * compute_seconds
+            pause = (self.slowdown - 1) * work_seconds
             time.sleep(pause)
             self.slept += pause
             self.slow_steps += 1
@@ -65,6 +66,6 @@ class RoamingStraggler(Straggler):
 
 def roaming(slowdown: float, num_workers: int, seed: int = 0) -> dict:
     """{worker: RoamingStraggler} for PSTrainer(stragglers=...): on every step one of the
-    `num_workers` workers, picked at random, takes `slowdown` times its compute time."""
+    `num_workers` workers, picked at random, takes `slowdown` times as long."""
     return {w: RoamingStraggler(slowdown, seed=seed, worker=w, num_workers=num_workers)
             for w in range(num_workers)}

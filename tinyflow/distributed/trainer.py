@@ -97,13 +97,14 @@ class _Worker:
                 order, pos = self.rng.permutation(self.indices), 0
             batch = order[pos:pos + self.batch_size]
             pos += self.batch_size
+            start, waited = time.perf_counter(), self.client.stats.wait_seconds
             self.model.set(self.client.read())
-            start = time.perf_counter()
             loss, grads = self.model.gradients(self.x[batch], self.y[batch])
-            if self.straggler is not None:
-                self.straggler.after_step(time.perf_counter() - start)
             self.client.push(grads)
             self.client.clock()
+            if self.straggler is not None:  # slow down the step's work, not its waiting
+                waited = self.client.stats.wait_seconds - waited
+                self.straggler.after_step(time.perf_counter() - start - waited)
             self.losses.append(loss)
         self.client.finish()
         return {"worker": self.worker, "stats": self.client.stats, "losses": self.losses,

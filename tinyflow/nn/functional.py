@@ -438,7 +438,7 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor,
         repeat = np.repeat(np.arange(k.shape[-3]), q.shape[-3] // k.shape[-3])
         k, v = ops.take(k, repeat, k.ndim - 3), ops.take(v, repeat, v.ndim - 3)
     scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else scale
-    scores = ops.matmul(q, k, transpose_b=True) * scale
+    scores = ops.matmul(q * scale, k, transpose_b=True)  # q: fewer products than the scores
     if is_causal:
         if attn_mask is not None:
             raise ValueError("scaled_dot_product_attention: pass either attn_mask or "
@@ -457,8 +457,16 @@ def _apply_mask(scores: Tensor, mask) -> Tensor:
         return scores
     mask = as_tensor(mask)
     if mask.dtype.is_bool:
-        return ops.where(mask, scores, -math.inf)
+        return additive_mask(scores, mask)
     return scores + mask
+
+
+def additive_mask(scores: Tensor, keep: Tensor) -> Tensor:
+    """scores where `keep`, -inf elsewhere, as an addition of a small 0 / -inf tensor built
+    from the (broadcast) mask: the backward pass of an addition is free, where a `where` over
+    the full scores would run again backward."""
+    bias = ops.where(keep, 0.0, -math.inf)
+    return scores + (bias if bias.dtype is scores.dtype else ops.cast(bias, scores.dtype))
 
 
 def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -> Tensor:

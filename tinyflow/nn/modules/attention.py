@@ -98,7 +98,8 @@ class MultiheadAttention(Module):
         q = self._heads(F.linear(q, wq, bq), batch)
         k = self._heads(F.linear(k, wk, bk), batch)
         v = self._heads(F.linear(v, wv, bv), batch)
-        scores = ops.matmul(q, k, transpose_b=True) * (1.0 / math.sqrt(self.head_dim))
+        # Scaling q rather than the scores: L x head_dim products instead of L x S.
+        scores = ops.matmul(q * (1.0 / math.sqrt(self.head_dim)), k, transpose_b=True)
         scores = _masked(scores, attn_mask, key_padding_mask, batch, self.num_heads)
         weights = ops.softmax(scores, -1)
         if self.dropout > 0.0 and self.training:
@@ -136,8 +137,8 @@ def _dim(size) -> int:
 
 
 def _add_mask(scores, mask):
-    if mask.dtype.is_bool:
-        return ops.where(mask, -math.inf, scores)
+    if mask.dtype.is_bool:  # True = masked out
+        return F.additive_mask(scores, ops.logical_not(mask))
     return scores + mask
 
 

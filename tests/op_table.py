@@ -1297,7 +1297,7 @@ RNN = [
     OpCase("lstm", rnn_ops.lstm, np_lstm,
            (S(A(4, 2, 12), A(2, 3), A(2, 3), A(12, 3), hidden=3),
             S(A(1, 3, 8), A(3, 2, layout="T"), A(3, 2), A(8, 2, layout="step"), hidden=2),
-            S(A(3, 1, 8, layout="step"), A(1, 2), A(1, 2, layout="step"), A(8, 2),
+            S(A(3, 2, 8, layout="step"), A(2, 2), A(2, 2, layout="step"), A(8, 2),
               hidden=2)),
            second_order=False,  # the fused backward has no rule of its own (as with cuDNN)
            dynamic=False,  # forward mode unrolls over a known number of steps (reverse mode
@@ -1305,7 +1305,7 @@ RNN = [
     OpCase("lstm_grad", lstm_grad, np_lstm_grad,
            (S(A(3, 7, 2, 3), A(3, 7, 2, 3, domain=positive), A(2, 3), A(2, 3), A(12, 3),
               hidden=3),
-            S(A(2, 7, 1, 2, layout="step"), A(2, 7, 1, 2), A(1, 2, layout="T"), A(1, 2),
+            S(A(2, 7, 2, 2, layout="step"), A(2, 7, 2, 2), A(2, 2, layout="T"), A(2, 2),
               A(8, 2), hidden=2)),
            grad=False, atol=1e-5),  # differentiating it again is refused (see ops/rnn.py)
 ]
@@ -1352,7 +1352,22 @@ def normalize_grad(g, x, axes, eps=1e-5):
     return apply(normalization_ops.NormalizeGrad(axes=axes, eps=eps), g, x)
 
 
+def np_relu_grad(g, x):
+    return np.where(x > 0, g, 0).astype(np.result_type(g, x))
+
+
+def np_affine(x, w, b):
+    return x.astype(np.float64) @ w.T.astype(np.float64) + b
+
+
 FUSED = [
+    OpCase("relu_grad", tf.ops.relu_grad, np_relu_grad,
+           # x only selects: its derivative is 0 wherever it exists
+           (S(A(3, 4), A(3, 4, domain=nonzero, diff=False)),
+            S(A(4), A(3, 4, domain=nonzero, diff=False)),
+            S(A(2, 3, layout="T"), A(2, 3, domain=nonzero, layout="step", diff=False)))),
+    OpCase("affine", tf.ops.affine, np_affine,
+           (S(A(3, 4), A(5, 4), A(5)), S(A(4, 3, layout="T"), A(2, 3, layout="step"), A(2)))),
     OpCase("gelu", tf.ops.gelu, np_gelu,
            unary_samples() + (S(A(3, 4), approximate="tanh"), S(A(6, domain=wide)))),
     OpCase("gelu_grad", gelu_grad, np_gelu_grad,

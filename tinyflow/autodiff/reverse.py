@@ -12,7 +12,8 @@ from typing import Optional, Sequence
 import numpy as np
 
 from ..core.graph import topo_sort
-from ..core.op import FREED, anomaly_mode, as_tensor, check_saved, set_grad_enabled
+from ..core.op import (FREED, anomaly_mode, as_tensor, check_saved, set_grad_enabled,
+                       vjp_request)
 from ..core.tensor import Tensor
 from ..ops.creation import ones_like
 from ..ops.math import cast
@@ -82,7 +83,12 @@ def _backprop(order: list, ys: list, xs: list, grad_ys: list) -> list:
         g = add_n(partials)
         if node.kind == "eager":
             check_saved(node)
-        input_grads = node.op.vjp(g, node, *node.inputs)
+        outer, vjp_request.needed = vjp_request.needed, tuple(id(i) in relevant
+                                                              for i in node.inputs)
+        try:
+            input_grads = node.op.vjp(g, node, *node.inputs)
+        finally:
+            vjp_request.needed = outer
         if anomaly_mode.enabled:
             _check_finite(node, input_grads)
         for x, gx in zip(node.inputs, input_grads):

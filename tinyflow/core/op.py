@@ -60,6 +60,23 @@ class Op:
         return f"{type(self).__name__}({attrs})"
 
 
+# ---- which inputs a vjp is asked for ----------------------------------------------------
+
+class _VjpRequest(threading.local):
+    needed: Optional[tuple] = None   # per input of the node being differentiated
+
+
+vjp_request = _VjpRequest()
+
+
+def needs_input_grad(k: int) -> bool:
+    """Inside a `vjp`: whether the sweep wants the gradient of input k (PyTorch's
+    ctx.needs_input_grad). A rule may return None for the others and skip their work, as
+    the input gradient of a first layer or of a convolution over the data."""
+    needed = vjp_request.needed
+    return needed is None or needed[k]
+
+
 # ---- gradient mode ---------------------------------------------------------------------
 
 class _GradMode(threading.local):

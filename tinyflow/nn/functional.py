@@ -112,14 +112,16 @@ def log_softmax(input: Tensor, dim: Optional[int] = None, _stacklevel: int = 3,
 
 def linear(input: Tensor, weight: Tensor, bias: Optional[Tensor] = None) -> Tensor:
     """input @ weight.T + bias, for inputs of any rank >= 1 (the last dim is features)."""
-    x = as_tensor(input)
+    x, weight = as_tensor(input), as_tensor(weight)
+    bias = None if bias is None else as_tensor(bias)
     if x.ndim == 1:
         out = ops.squeeze(ops.matmul(ops.expand_dims(x, 0), weight, transpose_b=True), 0)
     elif x.ndim > 2 and None not in x.shape:
         # one 2-D product: a batched one would make a [batch, out, in] weight gradient
-        flat = ops.reshape(x, (-1, x.shape[-1]))
-        out = ops.matmul(flat, weight, transpose_b=True)
-        out = ops.reshape(out, x.shape[:-1] + (weight.shape[0],))
+        flat = linear(ops.reshape(x, (-1, x.shape[-1])), weight, bias)
+        return ops.reshape(flat, x.shape[:-1] + (weight.shape[0],))
+    elif x.ndim == 2 and bias is not None and x.dtype is weight.dtype is bias.dtype:
+        return ops.affine(x, weight, bias)   # bias added into the product's buffer
     else:
         out = ops.matmul(x, weight, transpose_b=True)
     return out if bias is None else out + bias

@@ -4,12 +4,12 @@ from .conv import conv2d
 from .creation import (multinomial, one_hot, ones_like, random_mask, random_normal,
                        random_uniform, truncated_normal, zeros_like)
 from .indexing import argsort, gather, setitem, take
-from .linalg import einsum, matmul, mm, tril, triu
+from .linalg import affine, einsum, matmul, mm, tril, triu
 from .math import (abs, add, atan2, cast, ceil, clamp, cos, divide, equal, erf, exp, expm1,
                    floor, floor_divide, greater, greater_equal, less, less_equal, log, log1p,
                    logical_and, logical_not, logical_or, logical_xor, maximum, minimum,
-                   multiply, negative, not_equal, pow, relu, remainder, round, sigmoid, sign,
-                   sin, sqrt, square, subtract, tanh, where)
+                   multiply, negative, not_equal, pow, relu, relu_grad, remainder, round,
+                   sigmoid, sign, sin, sqrt, square, subtract, tanh, where)
 from .nn import log_softmax, softmax, softmax_cross_entropy, sparse_softmax_cross_entropy
 from .normalization import normalize
 from .pool import adaptive_avg_pool2d, avg_pool2d, max_pool2d

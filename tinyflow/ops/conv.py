@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from ..core.op import Op, apply, as_tensor
+from ..core.op import Op, apply, as_tensor, needs_input_grad
 from ..core.tensor import Tensor
 from .math import promote
 
@@ -157,8 +157,8 @@ class Conv2d(_ConvGeometry):
         return self._out_shape(x.shape, w.shape), promote(x.dtype, w.dtype)
 
     def vjp(self, g, out, x, w):
-        return (apply(self._like(Conv2dGradInput), g, w, x),
-                apply(self._like(Conv2dGradWeight), x, g, w))
+        return (apply(self._like(Conv2dGradInput), g, w, x) if needs_input_grad(0) else None,
+                apply(self._like(Conv2dGradWeight), x, g, w) if needs_input_grad(1) else None)
 
     def jvp(self, t, out, x, w):
         terms = [apply(self, t[0], w) if t[0] is not None else None,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import string
 
-from ..core.op import Op, apply, as_tensor
+from ..core.op import Op, apply, as_tensor, needs_input_grad
 from ..core.shapes import broadcast_shapes
 from ..core.tensor import Tensor
 from .math import cast, promote
@@ -29,15 +29,15 @@ class MatMul(Op):
         return batch + (m, n), promote(a.dtype, b.dtype)
 
     def vjp(self, g, out, a, b):
-        ta, tb = self.transpose_a, self.transpose_b
-        if not ta and not tb:
-            return matmul(g, b, transpose_b=True), matmul(a, g, transpose_a=True)
-        if not ta and tb:
-            return matmul(g, b), matmul(g, a, transpose_a=True)
-        if ta and not tb:
-            return matmul(b, g, transpose_b=True), matmul(a, g)
-        return (matmul(b, g, transpose_a=True, transpose_b=True),
-                matmul(g, a, transpose_a=True, transpose_b=True))
+        ta, tb = self.transpose_a, self.transpose_b   # out = op(a) op(b)
+        ga = gb = None
+        if needs_input_grad(0):   # g op(b)^T, transposed back if a was
+            ga = (matmul(b, g, transpose_a=tb, transpose_b=True) if ta
+                  else matmul(g, b, transpose_b=not tb))
+        if needs_input_grad(1):   # op(a)^T g, transposed back if b was
+            gb = (matmul(g, a, transpose_a=True, transpose_b=ta) if tb
+                  else matmul(a, g, transpose_a=not ta))
+        return ga, gb
 
     def jvp(self, t, out, a, b):
         flags = dict(transpose_a=self.transpose_a, transpose_b=self.transpose_b)
@@ -47,6 +47,46 @@ class MatMul(Op):
         if t[1] is not None:
             terms.append(matmul(a, t[1], **flags))
         return None if not terms else terms[0] if len(terms) == 1 else terms[0] + terms[1]
+
+
+class Affine(Op):
+    """affine(x [N, in], w [out, in], b [out]) = x w^T + b: a linear layer as one op, so the
+    bias is added into the product's buffer instead of a second array (PyTorch's addmm)."""
+    name = "affine"
+
+    def infer(self, x, w, b):
+        for t, what in ((x, "x"), (w, "w")):
+            if t.shape is not None and len(t.shape) != 2:
+                raise ValueError(f"{what} must be a matrix, got shape {t.shape}")
+        if not x.dtype is w.dtype is b.dtype:
+            raise TypeError("x, w and b must have the same dtype")
+        shape, dtype = MatMul(transpose_a=False, transpose_b=True).infer(x, w)
+        outputs = None if shape is None else shape[-1]
+        if b.shape is not None and (len(b.shape) != 1 or None not in (b.shape[0], outputs)
+                                    and b.shape[0] != outputs):
+            raise ValueError(f"the bias {b.shape} must be a vector of the {outputs} outputs")
+        return shape, dtype
+
+    def vjp(self, g, out, x, w, b):
+        from .reduce import reduce_sum
+        return (matmul(g, w) if needs_input_grad(0) else None,
+                matmul(g, x, transpose_a=True) if needs_input_grad(1) else None,
+                reduce_sum(g, 0) if needs_input_grad(2) else None)
+
+    def jvp(self, t, out, x, w, b):
+        terms = [matmul(t[0], w, transpose_b=True) if t[0] is not None else None,
+                 matmul(x, t[1], transpose_b=True) if t[1] is not None else None]
+        terms = [term for term in terms if term is not None]
+        if t[2] is not None:
+            terms.append(t[2] if terms else broadcast_to(t[2], out))
+        total = terms[0] if terms else None
+        for term in terms[1:]:
+            total = total + term
+        return total
+
+
+def affine(x, w, b, name=None) -> Tensor:
+    return apply(Affine(), as_tensor(x), as_tensor(w), as_tensor(b), name=name)
 
 
 def matmul(a, b, transpose_a=False, transpose_b=False, name=None) -> Tensor:

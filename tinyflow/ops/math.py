@@ -362,10 +362,21 @@ class Relu(Unary):
     float_only = False
 
     def vjp(self, g, out, x):
-        return (where(x > 0, g, 0),)
+        return (relu_grad(g, x),)
 
     def jvp(self, t, out, x):
-        return where(x > 0, t[0], 0)
+        return relu_grad(t[0], x)
+
+
+class ReluGrad(Binary):
+    """relu_grad(g, x) = g where x > 0, else 0: relu's backward in one pass."""
+    name = "relu_grad"
+
+    def vjp(self, h, out, g, x):
+        return relu_grad(h, x), None
+
+    def jvp(self, t, out, g, x):
+        return None if t[0] is None else relu_grad(t[0], x)
 
 
 class Abs(Unary):
@@ -491,6 +502,10 @@ class LogicalNot(Op):
 
 
 # ---- the functions users call ----------------------------------------------------------
+
+def relu_grad(g, x, name=None) -> Tensor:
+    return apply(ReluGrad(), as_tensor(g), as_tensor(x), name=name)
+
 
 def _binary(op_cls):
     op = op_cls()  # ops without attributes are immutable: one instance serves every call

@@ -78,14 +78,19 @@ def ufuncs() -> dict:
         cdf = 0.5 * (1 + math.erf(x * _RSQRT2))
         return g * (cdf + x * math.exp(-0.5 * x * x) * _RSQRT_2PI)
 
+    def relu_grad(g, x):
+        return g if x > 0 else g * 0
+
     return {"erf": (erf_32, erf_64), "gelu": (gelu_32, gelu_64),
-            "gelu_grad": (gelu_grad_32, gelu_grad_64)}
+            "gelu_grad": (gelu_grad_32, gelu_grad_64),
+            "relu_grad": (vec("float32(float32, float32)", True)(relu_grad),
+                          vec("float64(float64, float64)", True)(relu_grad))}
 
 
-def call(name: str, *xs: np.ndarray) -> np.ndarray:
-    """The float64 ufunc if any input is float64, else the float32 one (float16 computes in
-    float32)."""
+def call(name: str, *xs: np.ndarray, out=None) -> np.ndarray:
+    """The float64 ufunc if any input is float64, else the float32 one (other dtypes compute
+    in float32); `out` as for any ufunc."""
     f32_fn, f64_fn = ufuncs()[name]
     if any(x.dtype == np.float64 for x in xs):
-        return f64_fn(*xs)
-    return f32_fn(*(x.astype(np.float32, copy=False) for x in xs))
+        return f64_fn(*xs, out=out)
+    return f32_fn(*(x.astype(np.float32, copy=False) for x in xs), out=out)

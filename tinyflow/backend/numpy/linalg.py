@@ -14,6 +14,13 @@ def matmul(op, a, b, out=None):
     return np.matmul(a, b, out=out)
 
 
+@kernel(linalg.Affine, out=True)
+def affine(op, x, w, b, out=None):
+    out = np.matmul(x, w.T, out=out)
+    out += b
+    return out
+
+
 @kernel(linalg.Tril)
 def tril(op, x):
     return np.tril(x, op.diagonal)

@@ -2,6 +2,7 @@
 import numpy as np
 
 from ...ops import math as m
+from . import _fast_math
 from .registry import kernel
 
 _BINARY = {m.Add: np.add, m.Sub: np.subtract, m.Mul: np.multiply, m.Div: np.true_divide,
@@ -35,6 +36,14 @@ def sigmoid(op, x):
 @kernel(m.Relu, inplace=True)
 def relu(op, x, out=None):
     return np.maximum(x, 0, out=out)
+
+
+@kernel(m.ReluGrad, inplace=True)
+def relu_grad(op, g, x, out=None):
+    if out is not None and out.dtype not in (np.float32, np.float64):
+        out[...] = _fast_math.call("relu_grad", g, x)
+        return out
+    return _fast_math.call("relu_grad", g, x, out=out)
 
 
 @kernel(m.Cast, inplace=True)

@@ -358,18 +358,21 @@ class Sigmoid(Unary):
 
 
 class Relu(Unary):
+    """max(x, 0). Its gradient reads the output (out > 0 exactly where x > 0), which the
+    next layer keeps anyway, so x itself can be freed after the forward pass."""
     name = "relu"
     float_only = False
+    saves_inputs = False
 
     def vjp(self, g, out, x):
-        return (relu_grad(g, x),)
+        return (relu_grad(g, out),)
 
     def jvp(self, t, out, x):
-        return relu_grad(t[0], x)
+        return relu_grad(t[0], out)
 
 
 class ReluGrad(Binary):
-    """relu_grad(g, x) = g where x > 0, else 0: relu's backward in one pass."""
+    """relu_grad(g, y) = g where y > 0, else 0: relu's backward in one pass (y: its output)."""
     name = "relu_grad"
 
     def vjp(self, h, out, g, x):

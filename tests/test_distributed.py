@@ -104,6 +104,17 @@ def _expected(workers, steps):
                 out[k] = out[k] + v
     return out
 
+def test_a_roaming_straggler_slows_exactly_one_worker_per_step():
+    """Each worker replays the same seeded draw, so with no communication exactly one of them
+    is slow on every step, and each about a quarter of the time."""
+    workers = dist.roaming(4.0, 4, seed=3)
+    slow = np.array([[w.is_slow() for w in workers.values()] for _ in range(400)])
+    assert (slow.sum(1) == 1).all()
+    assert np.all(np.abs(slow.mean(0) - 0.25) < 0.07)
+    with pytest.raises(ValueError, match="worker 4 is not one of 4"):
+        dist.RoamingStraggler(worker=4, num_workers=4)
+
+
 
 @pytest.mark.parametrize("consistency", [dist.bsp(), dist.ssp(2), dist.ssp(2, lazy=True),
                                          dist.asynchronous()], ids=str)

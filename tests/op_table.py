@@ -1284,9 +1284,11 @@ def np_lstm_grad(g, out, h0, c0, w, hidden):
                                 (dc * i + gg_) * (1 - gg ** 2),
                                 (dh * tanh_c + go) * o * (1 - o)], -1)
         dc = dc * f
-        rows.append(np.concatenate([d_pre, dc], -1))
+        rows.append(d_pre)
         dh = d_pre @ w
-    return np.stack(rows[::-1]).astype(out.dtype)
+    last = np.zeros_like(rows[0])
+    last[:, :dc.shape[1]] = dc
+    return np.stack(rows[::-1] + [last]).astype(out.dtype)
 
 
 def lstm_grad(g, out, h0, c0, w, hidden):

@@ -14,7 +14,7 @@ implemented (as with cuDNN's RNN): `LstmGrad.vjp` says so instead of returning z
 """
 from __future__ import annotations
 
-from ..core.op import Op, apply, as_tensor
+from ..core.op import Op, apply, as_tensor, needs_input_grad
 from ..core.tensor import Tensor
 from .linalg import matmul
 from .shape import concat, expand_dims, getitem, reshape, stack
@@ -74,13 +74,15 @@ class Lstm(Op):
 
     def vjp(self, g, out, xw, h0, c0, w_hh):
         hidden = self.hidden
-        grads = apply(LstmGrad(hidden=hidden), g, out, h0, c0, w_hh)           # [T, B, 5H]
-        d_pre = getitem(grads, (_ANY, _ANY, slice(0, 4 * hidden)))
-        d_h0 = matmul(getitem(d_pre, 0), w_hh)
-        d_c0 = getitem(grads, (0, _ANY, slice(4 * hidden, 5 * hidden)))
-        h_prev = concat([expand_dims(h0, 0), getitem(out, (slice(0, -1), 0))], 0)
-        d_w = matmul(reshape(d_pre, [-1, 4 * hidden]), reshape(h_prev, [-1, hidden]),
-                     transpose_a=True)
+        grads = apply(LstmGrad(hidden=hidden), g, out, h0, c0, w_hh)     # [T + 1, B, 4H]
+        d_pre = getitem(grads, slice(0, -1))                            # contiguous
+        d_h0 = matmul(getitem(d_pre, 0), w_hh) if needs_input_grad(1) else None
+        d_c0 = getitem(grads, (-1, _ANY, slice(0, hidden))) if needs_input_grad(2) else None
+        d_w = None
+        if needs_input_grad(3):
+            h_prev = concat([expand_dims(h0, 0), getitem(out, (slice(0, -1), 0))], 0)
+            d_w = matmul(reshape(d_pre, [-1, 4 * hidden]), reshape(h_prev, [-1, hidden]),
+                         transpose_a=True)
         return d_pre, d_h0, d_c0, d_w
 
     def jvp(self, tangents, out, xw, h0, c0, w_hh):
@@ -121,8 +123,9 @@ class Lstm(Op):
 
 class LstmGrad(Op):
     """Backpropagation through time: lstm_grad(g [T, 7, B, H], out [T, 7, B, H], h0, c0, w_hh)
-    -> [T, B, 5H], per step the gradient of the gate pre-activations (4H) and of the cell
-    state the step started from (H). `g` is the adjoint of lstm's packed output."""
+    -> [T + 1, B, 4H]: rows 0..T-1 the gradients of each step's gate pre-activations (so they
+    are one contiguous block), row T the gradient of c0 in its first H columns, then zeros.
+    `g` is the adjoint of lstm's packed output."""
     name = "lstm_grad"
     saves_output = False
 
@@ -135,7 +138,8 @@ class LstmGrad(Op):
         _check_dims("w_hh", w_hh.shape, (4 * hidden, hidden))
         if out.shape is None:
             return None, dtype
-        return (out.shape[0], out.shape[2], 5 * hidden), dtype
+        steps = None if out.shape[0] is None else out.shape[0] + 1
+        return (steps, out.shape[2], 4 * hidden), dtype
 
     def vjp(self, h, out, *inputs):
         raise NotImplementedError(

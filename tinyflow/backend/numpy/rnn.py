@@ -57,7 +57,6 @@ def lstm(op, xw, h0, c0, w_hh):
 def lstm_grad(op, g, out, h0, c0, w_hh):
     steps, _, batch, H = out.shape
     d_pre = np.empty((steps, 4, batch, H), out.dtype)
-    d_c_prev = np.empty((steps, batch, H), out.dtype)
     dh = np.zeros((batch, H), out.dtype)            # from step t + 1 through the recurrence
     dc = np.zeros((batch, H), out.dtype)
     s1 = np.empty((2, batch, H), out.dtype)
@@ -91,10 +90,9 @@ def lstm_grad(op, g, out, h0, c0, w_hh):
         np.subtract(1, s2, out=s2)
         d[2] *= s2
         dc *= f                                     # into c_{t-1}
-        d_c_prev[t] = dc
         np.copyto(_gate_major(flat, 4), d)
         np.matmul(flat, w_hh, out=dh)
-    grads = np.empty((steps, batch, 5 * H), out.dtype)
-    np.copyto(_gate_major(grads[..., :4 * H], 4), d_pre)
-    grads[..., 4 * H:] = d_c_prev
+    grads = np.zeros((steps + 1, batch, 4 * H), out.dtype)
+    np.copyto(_gate_major(grads[:steps], 4), d_pre)
+    grads[steps, :, :H] = dc
     return grads

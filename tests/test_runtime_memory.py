@@ -49,14 +49,38 @@ def _step_memory(sess, train, feed):
 def test_w2_planned_peak_and_steady_state():
     sess, train, _, feed = _w2(planned=False)
     unplanned, _ = _step_memory(sess, train, feed)
+    want = [np.array(a) for a in sess.variables.values()]
     sess, train, _, feed = _w2()
     transient, kept = _step_memory(sess, train, feed)
     stats = sess.make_plan(train, list(feed)).memory(list(feed.values()))
     planned = stats.pool_bytes + transient
-    # measured: 6.59 MB planned against 10.63 MB unplanned (0.62x)
-    assert planned <= 0.7 * unplanned, (planned, unplanned)
+    # measured: 3.44 MB planned against 10.63 MB unplanned (0.32x): the weight gradients are
+    # computed a block of rows at a time into the weights (fusion.py)
+    assert planned <= 0.6 * unplanned, (planned, unplanned)
     assert transient < 1 << 20 and kept < 1 << 20, (transient, kept)
-    assert stats.peak_bytes <= 0.7 * unplanned and stats.inplace_steps > 0
+    assert stats.peak_bytes <= 0.6 * unplanned and stats.inplace_steps > 0
+    for got, ref in zip(sess.variables.values(), want):   # 3 steps, updates of many blocks
+        np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-7)
+
+
+def test_fused_update_whose_product_reads_the_weight():
+    """w - lr * (w^T x): the product reads w, so it must not be overwritten block by block."""
+    results = []
+    for planned in (False, True):
+        graph = tf.Graph()
+        with graph.as_default():
+            init = np.random.default_rng(0).normal(0, 0.1, (300, 300)).astype(np.float32)
+            w = tf.Variable(init)
+            x = tf.placeholder(tf.float32, [300, 300])
+            step = tf.group(tf.assign(w, w - 0.1 * tf.matmul(w, x, transpose_a=True)))
+            view = tf.group(tf.assign(w, w - 0.1 * tf.matmul(tf.transpose(w), x)))
+            sess = tf.Session(graph=graph, planned=planned)
+            sess.run(tf.global_variables_initializer())
+            feed = {x: np.random.default_rng(1).normal(0, 0.1, (300, 300)).astype(np.float32)}
+            for update in (step, step, step, view, view, view):  # the first run of a plan
+                sess.run(update, feed)           # stores a new array, the next ones write in it
+            results.append(sess.run(w))
+    np.testing.assert_allclose(results[1], results[0], rtol=1e-5, atol=1e-7)
 
 
 def test_planned_training_matches_reference():

@@ -18,6 +18,7 @@ from ..core.random import generator
 from ..core.tensor import EAGER, PLACEHOLDER, VARIABLE, Tensor
 from .checkpoint import recompute, segment_lengths
 from .codegen import compile_run
+from .fusion import block_update, fuse_updates
 from .memory import MemoryStats, Record, plan_buffers, value_reads
 from .schedule import dependencies, greedy_orders, state_dependencies
 
@@ -57,6 +58,7 @@ class Plan:
         self.memory_budget = memory_budget
         self._compiled: dict[tuple, tuple] = {}   # feed-shape signature -> (run, stats, copy)
         self._owned: dict = {}    # variable -> the array this plan's assigns write in place
+        self._targets: dict = {}  # step index of a planned assign -> its variable
 
         read = _read_ids(order, fetches)
         for node in order:
@@ -113,6 +115,7 @@ class Plan:
 
     def _assign_into(self, target: Tensor, n: int):
         store, owned, in_place = self._variables, self._owned, self._in_place
+        self._targets[n] = target
 
         def assign_variable(op, _old, value):
             current = store.get(target)
@@ -123,6 +126,27 @@ class Plan:
             current = store[target] = owned[target] = np.array(value, dtype=target.dtype.np)
             return current
         return assign_variable
+
+    def _update_into(self, n: int, matmul_kernel):
+        """Kernel of a `FusedUpdate` replacing the assign at step n: block by block into the
+        variable's own array where the assign could write in place, else (first run, or the
+        product reads the variable) as the separate steps would, into a new array."""
+        target = self._targets.get(n)
+        if target is None:
+            return None
+        store, owned, in_place = self._variables, self._owned, self._in_place
+
+        def fused_update(op, w, a, b, lr, out):
+            current = store.get(target)
+            if (in_place[n] and current is w and owned.get(target) is current
+                    and not np.may_share_memory(a, w) and not np.may_share_memory(b, w)):
+                block_update(matmul_kernel, op, w, a, b, lr, out)
+                return w
+            g = matmul_kernel(op.matmul, a, b)
+            value = w - (np.multiply(lr, g) if op.lr_first else np.multiply(g, lr))
+            current = store[target] = owned[target] = np.array(value, dtype=target.dtype.np)
+            return current
+        return fused_update
 
     def run(self, feed_values: list) -> list:
         if not self.planned:
@@ -161,6 +185,9 @@ class Plan:
         external = set(self._external) | set(folded)
         state = {s for s, _ in self.variable_loads + self.eager_loads} | set(folded)
         control = [self._control[k] for k in keep]
+        all_steps, records, control, keep = fuse_updates(
+            all_steps, records, control, keep, self.fetch_slots,
+            {s: folded[s] if s in folded else values[s] for s in external}, self._update_into)
         order, steps, recs, bp, in_place = self._choose(all_steps, records, control, keep,
                                                         external, state)
         budget = self.memory_budget

@@ -2,8 +2,10 @@
 
 W2: the MLP 784-1024-1024-10 training step (batch 256, SGD, TF1 graph): tracemalloc peak of a
 steady-state step (planned: the preallocated arena plus what the step allocates), and the
-bytes a step leaves allocated. W1: the seed logistic-regression step, ms/step of a planned
-Session, the reference loop and hand-written NumPy (medians of interleaved repeats).
+bytes a step leaves allocated. Budget: a 32-layer MLP (width 32, batch 512) trained under a
+third of its planned peak by recomputation: peaks, losses against the unbudgeted run, and the
+recomputed FLOPs. W1: the seed logistic-regression step, ms/step of a planned Session, the
+reference loop and hand-written NumPy (medians of interleaved repeats).
 
     OPENBLAS_NUM_THREADS=1 .venv/bin/python bench/memory.py
 """
@@ -37,19 +39,53 @@ def w2_session(planned: bool):
     return sess, train, feed
 
 
-def w2_memory(planned: bool) -> tuple:
-    sess, train, feed = w2_session(planned)
-    sess.run(train, feed)
+def step_memory(sess, fetches, feed) -> tuple:
+    """(peak bytes of a steady-state step as tracemalloc sees it, plus a planned session's
+    preallocated arena; bytes the step leaves allocated; the plan's MemoryStats or None)."""
+    sess.run(fetches, feed)
     tracemalloc.start()
-    sess.run(train, feed)   # traced, so that the arrays this step frees were seen allocated
+    sess.run(fetches, feed)   # traced, so that the arrays this step frees were seen allocated
     before, _ = tracemalloc.get_traced_memory()
     tracemalloc.reset_peak()
-    sess.run(train, feed)
+    sess.run(fetches, feed)
     after, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    stats = sess.make_plan(train, list(feed)).memory(list(feed.values())) if planned else None
+    stats = sess.make_plan(fetches, list(feed)).memory(list(feed.values())) \
+        if sess.planned else None
     arena = stats.pool_bytes if stats else 0
     return arena + peak - before, after - before, stats
+
+
+def w2_memory(planned: bool) -> tuple:
+    return step_memory(*w2_session(planned))
+
+
+def deep_mlp_session(memory_budget, layers=32, width=32, batch=512):
+    tf.reset_default_graph()
+    x = tf.placeholder(tf.float32, [None, width])
+    y_ = tf.placeholder(tf.float32, [None, 10])
+    h = x
+    for k in range(layers):
+        n_out = 10 if k == layers - 1 else width
+        init = np.random.default_rng(k).normal(0, 0.2, (width, n_out)).astype(np.float32)
+        h = tf.matmul(h, tf.Variable(init))
+        h = tf.nn.relu(h) if k < layers - 1 else h
+    loss = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(labels=y_, logits=h))
+    train = tf.train.GradientDescentOptimizer(0.05).minimize(loss)
+    sess = tf.Session(memory_budget=memory_budget)
+    sess.run(tf.global_variables_initializer())
+    rng = np.random.default_rng(1)
+    feed = {x: rng.normal(size=(batch, width)).astype(np.float32),
+            y_: np.eye(10, dtype=np.float32)[rng.integers(0, 10, batch)]}
+    return sess, [train, loss], feed
+
+
+def budget_run(memory_budget, steps=5) -> tuple:
+    """(losses of `steps` training steps, traced peak of a step, the plan's MemoryStats)."""
+    sess, fetches, feed = deep_mlp_session(memory_budget)
+    losses = [sess.run(fetches, feed)[1] for _ in range(steps)]
+    peak, _, stats = step_memory(sess, fetches, feed)
+    return losses, peak, stats
 
 
 def w1_steps(planned, data):
@@ -87,6 +123,18 @@ def main() -> None:
     planned, kept, stats = w2_memory(True)
     print(f"W2 step peak: unplanned {unplanned / 1e6:.2f} MB, planned {planned / 1e6:.2f} MB "
           f"({planned / unplanned:.2f}x); a steady step keeps {kept} B; {stats}")
+    want, traced_full, full = budget_run(None)
+    got, traced_cut, cut = budget_run(full.peak_bytes // 3)
+    print(f"32-layer MLP: planned peak {full.peak_bytes / 1e6:.3f} MB (N); budget N/3: planned "
+          f"peak {cut.peak_bytes / 1e6:.3f} MB ({cut.peak_bytes / full.peak_bytes:.3f} N); "
+          f"traced step {traced_full / 1e6:.3f} -> {traced_cut / 1e6:.3f} MB "
+          f"({traced_cut / traced_full:.3f}x); losses over "
+          f"{len(got)} steps differ by at most "
+          f"{max(abs(float(a) - float(b)) for a, b in zip(got, want)):.1e}; recomputed "
+          f"{cut.recomputed_steps} steps, {cut.recomputed_flops / 1e6:.1f} MFLOP = "
+          f"{cut.recomputed_flops / cut.forward_flops:.2f}x the forward pass "
+          f"({cut.forward_flops / 1e6:.1f} MFLOP), +{cut.recomputed_flops / cut.flops:.0%} "
+          f"of the step ({cut.flops / 1e6:.1f} MFLOP)")
     rng = np.random.default_rng(0)
     data = [(rng.random((100, 784), dtype=np.float32) * 0.01,
              np.eye(10, dtype=np.float32)[rng.integers(0, 10, 100)]) for _ in range(50)]

@@ -1,24 +1,58 @@
 """Recomputation (checkpointing, Chen et al. 2016): values kept from early in a run for a late
-use (forward activations read by the backward pass) are dropped, except every k-th of them;
+use (forward activations read by the backward pass) are dropped, except some checkpoints;
 before the first late use of a segment, the steps producing its values are run again from
-the checkpoints. The rewrite is of the plan's step list; the graph is not touched."""
+the checkpoints. The rewrite is of the plan's step list; the graph is not touched.
+
+The backward pass meets the segments last to first, and when it reaches segment j only the
+checkpoints before it are still alive: so early segments can be longer than late ones
+(lengths m, m-1, ..., 1 need about sqrt(2n) values alive, against 2 sqrt(n) for equal ones).
+"""
 from __future__ import annotations
 
 import dataclasses
 import math
 
+import numpy as np
+
+from ..ops.linalg import Affine, MatMul
 from .memory import value_reads
 
 
-def segment_lengths(steps: list, records: list, span: int = 8) -> list:
-    """Segment lengths worth trying: around sqrt(n) of the n late-used values, and shorter
-    (a segment's copies live together, so short segments can win)."""
+def step_flops(op, args: list, result) -> int:
+    """An estimate of a kernel call's floating-point operations, to report the compute that
+    recomputation adds: 2 m n k for matrix products, else one per element read or written."""
+    size = np.size(result) if isinstance(result, np.ndarray) else 0
+    if type(op) is MatMul:
+        a = args[0]
+        return 2 * size * a.shape[-2 if op.transpose_a else -1]
+    if type(op) is Affine:
+        return 2 * size * args[0].shape[-1] + size
+    return max([size] + [np.size(a) for a in args if isinstance(a, np.ndarray)])
+
+
+def segmentations(steps: list, records: list, span: int = 8) -> list:
+    """Segment lengths worth trying, each a list in forward order (the last one repeats):
+    equal segments of about sqrt(n) of the n late-used values and shorter, and segments
+    shrinking by one from about sqrt(2n)."""
     n = len(_stashed(steps, records, (), span)[0])
-    root = max(1, math.isqrt(n))
-    return sorted({2, 3, 4, 5, 6, 8, max(2, root // 2), root})
+    root, root2 = max(1, math.isqrt(n)), math.isqrt(2 * n)
+    equal = [[k - 1] for k in sorted({2, 3, 4, 5, 6, 8, max(2, root // 2), root})]
+    shrinking = [list(range(m, 0, -1)) for m in range(max(1, root2 - 2), root2 + 3)]
+    return equal + shrinking
+
+
+def forward_flops(steps: list, records: list, span: int = 8) -> int:
+    """FLOPs of the steps before the first late use of a value: a training step's forward
+    pass (and loss), the work that recomputation repeats part of."""
+    stashed, producer, uses = _stashed(steps, records, (), span)
+    first = min((u for s in stashed for u in uses[s] if u > producer[s] + span),
+                default=len(steps))
+    return sum(r.flops for r in records[:first])
 
 
 def _stashed(steps, records, fetch_slots, span):
+    """The late-used values, in the reverse of the order the late uses first need them (for
+    a chain, forward order): a segment is then recomputed for uses that come together."""
     producer = {s[3]: n for n, s in enumerate(steps)}
     uses: dict[int, list] = {}
     for n, (_, op, ins, _, _) in enumerate(steps):
@@ -28,19 +62,21 @@ def _stashed(steps, records, fetch_slots, span):
     stashed = [s for s, us in uses.items() if s in producer and s not in fetched
                and not getattr(steps[producer[s]][1], "stateful", False)
                and records[producer[s]].nbytes and us[-1] > producer[s] + span]
-    stashed.sort(key=producer.__getitem__)
+    first_late = {s: next(u for u in uses[s] if u > producer[s] + span) for s in stashed}
+    stashed.sort(key=lambda s: (-first_late[s], producer[s]))
     return stashed, producer, uses
 
 
 def recompute(steps: list, records: list, control: list, external: set, fetch_slots: list,
-              first_slot: int, k: int, span: int = 8) -> tuple:
+              first_slot: int, lengths: list, span: int = 8) -> tuple:
     """Rewrite `steps` so that late uses read recomputed copies of non-checkpoint values.
 
     Args:
         steps, records, control: the plan's steps in order, their records and control slots.
         external: slots not produced by a step (feeds, variables, constants).
         first_slot: the first unused slot number, for the copies.
-        k: segment length: every k-th late-used value is kept (a checkpoint).
+        lengths: segment lengths in forward order, the last one repeating: that many
+            late-used values are recomputed, then one is kept (a checkpoint), and so on.
         span: a use more than this many steps after the value's producer is a late use.
 
     Returns:
@@ -51,7 +87,11 @@ def recompute(steps: list, records: list, control: list, external: set, fetch_sl
     stashed, producer, uses = _stashed(steps, records, fetch_slots, span)
     if len(stashed) < 4:
         return steps, records, control, list(range(len(steps)))
-    segment = {s: j // k for j, s in enumerate(stashed) if j % k}   # the rest are checkpoints
+    segment, j, pos = {}, 0, 0    # stashed value -> its segment; the rest are checkpoints
+    while pos < len(stashed):
+        length = lengths[min(j, len(lengths) - 1)]
+        segment.update((s, j) for s in stashed[pos:pos + length])
+        pos, j = pos + length + 1, j + 1      # then one checkpoint
     checkpoints = set(stashed) - set(segment)
     clones: dict[tuple, int] = {}     # (segment, slot) -> copy's slot
     inserts: dict[int, list] = {}     # step index -> copies to run just before it

@@ -109,7 +109,7 @@ def fuse_updates(steps: list, records: list, control: list, origin: list,
         row_bytes = max(1, records[p].nbytes // size[0])
         rows = max(1, min(size[0], BLOCK_BYTES // row_bytes))
         rec = dataclasses.replace(records[p], shape=(rows, size[1]), nbytes=rows * row_bytes,
-                                  aliases=())
+                                  aliases=(), flops=sum(records[q].flops for q in (p, m, s)))
         kernel = kernel_for(origin[n], mm_kernel)
         if kernel is None:
             continue

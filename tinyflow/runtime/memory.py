@@ -21,6 +21,7 @@ class Record:
     cast: bool             # the kernel's dtype differed from the declared one
     aliases: tuple         # input slots whose memory the value may share
     dummies: dict = field(default_factory=dict)  # shape-only input position -> stand-in
+    flops: int = 0         # estimated floating-point operations of the kernel call
 
 
 @dataclass
@@ -34,6 +35,9 @@ class MemoryStats:
     planned_steps: int              # steps writing into a pool buffer (out=)
     inplace_steps: int              # of those, steps overwriting a dying input's buffer
     recomputed_steps: int = 0       # steps added by checkpointing (forward recomputation)
+    recomputed_flops: int = 0       # their estimated FLOPs: the extra compute of a run
+    flops: int = 0                  # estimated FLOPs of a run without recomputation
+    forward_flops: int = 0          # of those, the forward pass (before the first late use)
     by_step: list = field(default_factory=list, repr=False)  # live bytes after each step
 
 

@@ -16,7 +16,7 @@ from ..core.errors import FeedError, UninitializedVariableError
 from ..core.graph import topo_sort
 from ..core.random import generator
 from ..core.tensor import EAGER, PLACEHOLDER, VARIABLE, Tensor
-from .checkpoint import recompute, segment_lengths
+from .checkpoint import forward_flops, recompute, segmentations, step_flops
 from .codegen import compile_run
 from .fusion import block_update, fuse_updates
 from .memory import MemoryStats, Record, plan_buffers, value_reads
@@ -190,25 +190,31 @@ class Plan:
             {s: folded[s] if s in folded else values[s] for s in external}, self._update_into)
         order, steps, recs, bp, in_place = self._choose(all_steps, records, control, keep,
                                                         external, state)
+        bp.stats.flops = sum(r.flops for r in recs)
+        bp.stats.forward_flops = forward_flops(steps, recs)
         budget = self.memory_budget
         if budget is not None and bp.stats.peak_bytes > budget:   # then recompute
             # in the best order found, so that "late" means late in that order
             origin = [keep[k] for k in order]
             control = [control[k] for k in order]
             best = None
-            for length in segment_lengths(steps, recs):
+            for lengths in segmentations(steps, recs):
                 new_steps, new_recs, new_control, source = recompute(
-                    steps, recs, control, external, self.fetch_slots, self.num_slots, length)
+                    steps, recs, control, external, self.fetch_slots, self.num_slots, lengths)
                 if source.count(None) == 0:
                     continue
                 new_origin = [None if k is None else origin[k] for k in source]
                 choice = self._choose(new_steps, new_recs, new_control, new_origin,
                                       external, state)
                 choice[3].stats.recomputed_steps = source.count(None)
-                if best is None or choice[3].stats.peak_bytes < best[3].stats.peak_bytes:
+                choice[3].stats.recomputed_flops = sum(
+                    r.flops for r, k in zip(new_recs, source) if k is None)
+                if best is None or _cost(choice[3].stats, budget) < _cost(best[3].stats, budget):
                     best = choice
             if best is not None and best[3].stats.peak_bytes < bp.stats.peak_bytes:
+                flops = bp.stats.flops, bp.stats.forward_flops
                 order, steps, recs, bp, in_place = best
+                bp.stats.flops, bp.stats.forward_flops = flops
         for k, flag in in_place.items():
             self._in_place[k] = flag
         if budget is not None and bp.stats.peak_bytes > budget:
@@ -282,7 +288,8 @@ class Plan:
                     shape=result.shape if is_array else None,
                     dtype=result.dtype if is_array else None,
                     nbytes=result.nbytes if is_array and writes is None else 0, cast=cast,
-                    aliases=aliases, dummies=dummies))
+                    aliases=aliases, dummies=dummies,
+                    flops=0 if writes is not None else step_flops(op, args, result)))
                 if (writes is None and not op.stateful and out not in fetched
                         and all(i in constant for i in value_reads(op, ins))):
                     constant.add(out)
@@ -322,6 +329,14 @@ class Plan:
             for i in free:
                 values[i] = None
         return [_fetched(values[s], copy) for s, copy in zip(self.fetch_slots, self._copy_fetch)]
+
+
+def _cost(stats: MemoryStats, budget: int) -> tuple:
+    """Which recomputation to keep: the least extra compute within the budget, else the
+    smallest peak."""
+    if stats.peak_bytes <= budget:
+        return (0, stats.recomputed_flops, stats.peak_bytes)
+    return (1, stats.peak_bytes, stats.recomputed_flops)
 
 
 def _fetched(value, copy: bool):

@@ -65,12 +65,16 @@ def fuse_updates(steps: list, records: list, control: list, origin: list,
         (steps, records, control, origin), rewritten.
     """
     producer = {s[3]: n for n, s in enumerate(steps)}
+    roots = value_roots(steps, records, external)
     readers: dict[int, list] = {}
+    root_readers: dict[int, set] = {}    # root -> steps reading it through any view
     for n, (_, op, ins, _, _) in enumerate(steps):
         for i in value_reads(op, ins):
             readers.setdefault(i, []).append(n)
+            for r in roots.get(i, (i,)):
+                root_readers.setdefault(r, set()).add(n)
     fetched = set(fetch_slots)
-    roots = value_roots(steps, records, external)
+    fetched_roots = set().union(*(roots.get(f, {f}) for f in fetch_slots))
 
     def shape(slot):
         return records[producer[slot]].shape if slot in producer else np.shape(external[slot])
@@ -99,13 +103,16 @@ def fuse_updates(steps: list, records: list, control: list, origin: list,
         lr_first = only_use(y, m, MatMul) is not None
         lr, grad = (x, y) if lr_first else (y, x)
         p = only_use(grad, m, MatMul)
-        if (p is None or records[p].shape != size or len(size) != 2 or size[0] == 0
+        if (p is None or len(size) != 2 or size[0] == 0 or shape(lr) != ()
+                or records[p].shape != size or shape(w) != size
                 or {records[q].dtype for q in (p, m, s)} != {records[n].dtype}
-                or shape(lr) != ()):
+                or getattr(external.get(w), "dtype", None) != records[n].dtype):
             continue
         mm_kernel, mm_op, (a, b), _, _ = steps[p]
         if w in roots.get(a, (a,)) or w in roots.get(b, (b,)):
             continue    # the product reads w itself: it cannot be overwritten block by block
+        if w in fetched_roots or any(r > n for r in root_readers.get(w, ())):
+            continue    # the old value is read after the update: it may not be in place
         row_bytes = max(1, records[p].nbytes // size[0])
         rows = max(1, min(size[0], BLOCK_BYTES // row_bytes))
         rec = dataclasses.replace(records[p], shape=(rows, size[1]), nbytes=rows * row_bytes,

@@ -2,6 +2,7 @@
 the product a block of rows at a time and subtracts each block from w in place, so the full
 weight gradient (the largest value of an MLP's backward pass) never exists. The rewrite is of
 a plan's step list, after the recording run; the graph, and the reference loop, are untouched.
+The block loop itself is a NumPy kernel (backend/numpy/linalg.subtract_product_blocks).
 """
 from __future__ import annotations
 
@@ -29,22 +30,6 @@ class FusedUpdate:
 
 
 OUT_KERNELS[FusedUpdate] = False   # writes its blocks into a scratch buffer from the pool
-
-
-def block_update(matmul_kernel, op: FusedUpdate, w, a, b, lr, out) -> None:
-    """w -= lr * op(a) op(b), `len(out)` rows of the product at a time (into `out`); the same
-    elementwise operations, in the same order, as the unfused steps."""
-    axis = -1 if op.matmul.transpose_a else -2     # a's axis that becomes the rows
-    rows = len(out)
-    for start in range(0, w.shape[0], rows):
-        stop = min(start + rows, w.shape[0])
-        part = a[:, start:stop] if axis == -1 else a[start:stop]
-        g = matmul_kernel(op.matmul, part, b, out=out[:stop - start])
-        if op.lr_first:
-            np.multiply(lr, g, out=g)
-        else:
-            np.multiply(g, lr, out=g)
-        np.subtract(w[start:stop], g, out=w[start:stop])
 
 
 def fuse_updates(steps: list, records: list, control: list, origin: list,

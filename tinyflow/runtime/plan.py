@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..backend.numpy.linalg import subtract_product_blocks
 from ..backend.numpy.registry import KERNELS, SHAPE_ONLY
 from ..core.errors import FeedError, UninitializedVariableError
 from ..core.graph import topo_sort
@@ -18,7 +19,7 @@ from ..core.random import generator
 from ..core.tensor import EAGER, PLACEHOLDER, VARIABLE, Tensor
 from .checkpoint import forward_flops, recompute, segmentations, step_flops
 from .codegen import compile_run
-from .fusion import block_update, fuse_updates
+from .fusion import fuse_updates
 from .memory import MemoryStats, Record, plan_buffers, value_reads
 from .schedule import dependencies, greedy_orders, state_dependencies
 
@@ -140,7 +141,7 @@ class Plan:
             current = store.get(target)
             if (in_place[n] and current is w and owned.get(target) is current
                     and not np.may_share_memory(a, w) and not np.may_share_memory(b, w)):
-                block_update(matmul_kernel, op, w, a, b, lr, out)
+                subtract_product_blocks(op.matmul, w, a, b, lr, out, op.lr_first)
                 return w
             g = matmul_kernel(op.matmul, a, b)
             value = w - (np.multiply(lr, g) if op.lr_first else np.multiply(g, lr))

@@ -14,6 +14,22 @@ def matmul(op, a, b, out=None):
     return np.matmul(a, b, out=out)
 
 
+def subtract_product_blocks(op: linalg.MatMul, w, a, b, lr, scratch, lr_first: bool) -> None:
+    """w -= lr * op(a) op(b), `len(scratch)` rows of the product at a time (into `scratch`):
+    the planned runtime's fused SGD update, so the full weight gradient never exists. The
+    same elementwise operations, in the same order, as the unfused steps."""
+    rows = len(scratch)
+    for start in range(0, w.shape[0], rows):
+        stop = min(start + rows, w.shape[0])
+        part = a[:, start:stop] if op.transpose_a else a[start:stop]   # a's rows of the product
+        g = matmul(op, part, b, out=scratch[:stop - start])
+        if lr_first:
+            np.multiply(lr, g, out=g)
+        else:
+            np.multiply(g, lr, out=g)
+        np.subtract(w[start:stop], g, out=w[start:stop])
+
+
 @kernel(linalg.Affine, out=True)
 def affine(op, x, w, b, out=None):
     out = np.matmul(x, w.T, out=out)

@@ -1,6 +1,7 @@
 """The issue-4 workloads W1-W6, side by side in one run: tinyflow (TF1 `Session` and eager),
-a hand-written NumPy step with manual gradients where one exists here, torch eager and, with
---compile, torch.compile (JAX is not installed on this machine). Seconds per step are medians
+a hand-written NumPy step with manual gradients where one exists here, torch eager, jax.jit
+for W1 and W2 when JAX is installed (`pip install "jax[cpu]"`; not a dependency) and, with
+--compile, torch.compile. Seconds per step are medians
 of interleaved repeats after warm-up; peak memory is what tracemalloc sees during one step
 (NumPy-based runners only).
 
@@ -234,12 +235,51 @@ def mlp_numpy(workload, sizes=(784, 1024, 1024, 10), train=True):
     return step if train else forward
 
 
+def jax_train(workload):
+    """The W1 / W2 step under jax.jit (a peer, when JAX is installed): loss, jax.grad, SGD."""
+    import jax
+    import jax.numpy as jnp
+    xs, ys = (jnp.asarray(a) for a in data(workload))
+    if workload == "W1":
+        params, lr = [jnp.zeros((784, 10), jnp.float32)], 0.5
+
+        def loss(params):
+            p = jax.nn.softmax(xs @ params[0], axis=1)
+            return jnp.mean(-jnp.sum(ys * jnp.log(p), axis=1))
+    else:
+        sizes, lr = (784, 1024, 1024, 10), 0.01
+        params = []
+        for a, b in zip(sizes, sizes[1:]):
+            params += [jnp.asarray(RNG.uniform(-a ** -0.5, a ** -0.5, (a, b)), jnp.float32),
+                       jnp.zeros(b, jnp.float32)]
+
+        def loss(params):
+            h = xs
+            for k in range(0, len(params), 2):
+                h = h @ params[k] + params[k + 1]
+                h = jax.nn.relu(h) if k < len(params) - 2 else h
+            logp = jax.nn.log_softmax(h, axis=1)
+            return -jnp.mean(jnp.take_along_axis(logp, ys[:, None], axis=1))
+
+    @jax.jit
+    def update(params):
+        return [p - lr * g for p, g in zip(params, jax.grad(loss)(params))]
+
+    state = [params]
+
+    def step():
+        state[0] = update(state[0])
+        jax.block_until_ready(state[0])
+    return step
+
+
 RUNNERS: dict[str, dict[str, Callable]] = {
     "W1": {"numpy": w1_numpy, "tinyflow Session": w1_session,
-           "tinyflow eager": lambda: w1_eager(tinyflow), "torch eager": "w1_torch"},
+           "tinyflow eager": lambda: w1_eager(tinyflow), "torch eager": "w1_torch",
+           "jax.jit": lambda: jax_train("W1")},
     "W2": {"numpy": lambda: mlp_numpy("W2"), "tinyflow Session": lambda: mlp_session("W2"),
            "tinyflow eager": lambda: eager_train(tinyflow, mlp, "W2"),
-           "torch eager": ("train", mlp)},
+           "torch eager": ("train", mlp), "jax.jit": lambda: jax_train("W2")},
     "W3": {"tinyflow eager": lambda: eager_train(tinyflow, cnn, "W3"),
            "torch eager": ("train", cnn)},
     "W4": {"tinyflow eager": lambda: eager_train(tinyflow, gpt, "W4", opt="adamw"),
@@ -299,18 +339,25 @@ def main() -> None:
                 for i in threadpool_info() if i["user_api"] == "blas"]
     except ImportError:
         blas = ["threadpoolctl not installed"]
-    print(f"NumPy BLAS: {'; '.join(blas)}; JAX: not installed")
     try:
         import torch  # noqa: F401  (only whether it is installed)
         have_torch = True
     except ImportError:
         have_torch = False
+    try:
+        import jax
+        have_jax = f"JAX {jax.__version__} on {jax.devices()[0].platform}"
+    except ImportError:
+        have_jax = None
+    print(f"NumPy BLAS: {'; '.join(blas)}; {have_jax or 'JAX: not installed'}")
 
     print(f"{'workload':<5}{'runner':<18}{'s/step':>11}{'vs torch':>10}{'vs numpy':>10}"
           f"{'peak MB':>9}")
     for w in args.workloads.split(","):
         runners = {}
         for name, make in RUNNERS[w].items():
+            if name == "jax.jit" and not have_jax:
+                continue
             if name.startswith("torch"):
                 if not have_torch:
                     continue
@@ -333,7 +380,7 @@ def main() -> None:
                 print(f"  {w} {name} failed: {type(e).__name__}: {str(e)[:200]}")
                 del runners[name]
                 continue
-            if not name.startswith("torch"):
+            if not name.startswith(("torch", "jax")):
                 peaks[name] = peak_bytes(step) / 1e6
         times = {name: [] for name in runners}
         for _ in range(args.repeats):

@@ -322,15 +322,16 @@ def batch_norm(input: Tensor, running_mean: Optional[Tensor], running_var: Optio
     shape = (1, -1) + (1,) * (x.ndim - 2)
     if training:
         count = _per_channel_count(x, axes)
-        mean = ops.reduce_mean(x, axes, keepdims=True)
-        centered = x - mean
-        var = ops.reduce_mean(centered * centered, axes, keepdims=True)
+        if running_mean is not None or running_var is not None:   # statistics only
+            mean = ops.reduce_mean(x, axes, keepdims=True)
+            centered = x - mean
+            var = ops.reduce_mean(centered * centered, axes, keepdims=True)
         if running_mean is not None:
             _update_running(running_mean, ops.reshape(mean, (-1,)), momentum)
         if running_var is not None:
             unbiased = ops.reshape(var, (-1,)) * (count / (count - 1))
             _update_running(running_var, unbiased, momentum)
-        y = centered / ops.sqrt(var + eps)
+        y = ops.normalize(x, axes, eps)   # one op each way; the gradient skips the stats
     else:
         y = (x - ops.reshape(running_mean, shape)) / ops.sqrt(
             ops.reshape(running_var, shape) + eps)

@@ -292,3 +292,38 @@ def test_out_argument_writes_into_the_buffer_and_refuses_autograd():
     with tt.no_grad():                      # an optimizer's update of a parameter
         tt.subtract(w, 0.5, out=w)
     np.testing.assert_array_equal(w.numpy(), [0.5, 0.5, 0.5])
+
+
+def _inplace_program(lib, a):
+    """In-place ops under autograd that read their own target, and in-place ops on views."""
+    x = lib.tensor(a, requires_grad=True)
+    z = lib.tensor(np.arange(4.0), requires_grad=True)
+    y = x * 2
+    y.add_(y * 2)                 # the right side reads the old y
+    row = y[1]
+    row.mul_(3)                   # through a view: y's history becomes a setitem
+    col = y[:, 2]
+    col.add_(z[:3])
+    ((y * y).sum() + col.sum()).backward()
+    return y.detach().numpy(), x.grad.numpy(), z.grad.numpy()
+
+
+def test_inplace_under_autograd_matches_torch_including_views():
+    import torch
+    a = np.random.default_rng(5).standard_normal((3, 4))
+    for got, want in zip(_inplace_program(tt, a), _inplace_program(torch, a)):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
+def test_inplace_on_views_refuses_what_it_cannot_differentiate():
+    leaf = tt.tensor(np.ones((2, 3)), requires_grad=True)
+    with pytest.raises(RuntimeError, match="view of a leaf Variable that requires grad"):
+        leaf[0].mul_(2)
+    y = leaf * 1
+    first, second = y[0], y[1]
+    first.mul_(2)
+    second.add_(1)                # y changed again: `first`'s recorded history is stale
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        first.sum().backward()
+    with pytest.raises(RuntimeError, match="only views made by indexing the tensor itself"):
+        y.T[0].mul_(2)            # a view of a view

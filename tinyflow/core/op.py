@@ -236,8 +236,7 @@ def write_inplace(target: Tensor, result: Tensor) -> Tensor:
         raise RuntimeError("a leaf Variable that requires grad is being used in an in-place "
                            "operation.")
     if tracked and target._base is not None:
-        raise RuntimeError("in-place modification of a view of a tensor that takes part in "
-                           "autograd is not supported; use an out-of-place operation instead")
+        return _write_view(target, result)
     try:
         shape = np.broadcast_shapes(result.shape, target.shape)
     except ValueError:
@@ -249,18 +248,61 @@ def write_inplace(target: Tensor, result: Tensor) -> Tensor:
         raise RuntimeError(f"result type {result.dtype.name} can't be cast to the desired "
                            f"output type {target.dtype.name}")
     if tracked:
-        old = Tensor._eager(target.array.copy(), target.op, target.inputs, target.requires_grad)
-        old._saved = target._saved
-        old._version = [target._version[0]]  # its own buffer now, at the version it had
-        old.site = target.site
-        result_inputs = tuple(old if x is target else x for x in result.inputs)
-        target.op, target.inputs, target.requires_grad = result.op, result_inputs, True
+        _rewire(result, target, _stand_in(target))
+        target.op, target.inputs, target.requires_grad = result.op, result.inputs, True
         target.site = result.site
     target.array[...] = result.array
     target._version[0] += 1
     if tracked:
         target._saved = tuple(x._version[0] for x in target.inputs) + (target._version[0],)
     return target
+
+
+def _stand_in(target: Tensor) -> Tensor:
+    """A tensor with target's current values (its own copy), history and version."""
+    old = Tensor._eager(target.array.copy(), target.op, target.inputs, target.requires_grad)
+    old._saved = target._saved
+    old._version = [target._version[0]]  # its own buffer now, at the version it had
+    old.site = target.site
+    return old
+
+
+def _rewire(result: Tensor, target: Tensor, old: Tensor) -> None:
+    """Before `target` is overwritten by `result`: every node of result's history that read
+    target (e.g. the `x * 2` in `x.add_(x * 2)`) reads the stand-in `old` instead, so the
+    history keeps the values it was computed from and has no cycle through target."""
+    stack, seen = [result], set()
+    while stack:
+        node = stack.pop()
+        if node is target or node.op is None or id(node) in seen:
+            continue
+        seen.add(id(node))
+        if any(x is target for x in node.inputs):
+            node.inputs = tuple(old if x is target else x for x in node.inputs)
+        stack.extend(node.inputs)
+
+
+def _write_view(view: Tensor, result: Tensor) -> Tensor:
+    """In-place on a view under autograd, as PyTorch's CopySlices: the base takes over the
+    history `setitem(base, index, result)` (so gradients reach both the old base and the
+    result), and the view becomes `base[index]` again. Views made by slicing the base
+    directly are supported; others are refused rather than differentiated wrongly."""
+    from ..ops.shape import GetItem
+    from ..ops.indexing import setitem
+    base = view._base
+    if type(view.op) is not GetItem or view.inputs[0] is not base:
+        raise RuntimeError("in-place modification of this view of a tensor that takes part "
+                           "in autograd is not supported (only views made by indexing the "
+                           "tensor itself are); use an out-of-place operation instead")
+    if base.requires_grad and base.op is None:
+        raise RuntimeError("a view of a leaf Variable that requires grad is being used in an "
+                           "in-place operation.")
+    index = view.op.index
+    _rewire(result, view, _stand_in(view))   # the stand-in reads base: rewired just below
+    write_inplace(base, setitem(base, index, result))   # writes the view's memory too
+    view.op, view.inputs, view.requires_grad = view.op, (base,), True
+    view._saved = (base._version[0], view._version[0])
+    return view
 
 
 def as_tensor(value, dtype=None) -> Tensor:

@@ -11,7 +11,7 @@ from ..core.op import Op, apply, as_tensor
 from ..core.shapes import broadcast_shapes
 from ..core.tensor import Tensor
 from .composed import ComposedDerivatives
-from .math import Unary, erf, exp, promote, tanh
+from .math import Unary, check_floating, erf, exp, promote, tanh
 
 APPROXIMATIONS = ("none", "tanh")
 _SQRT_2_OVER_PI = math.sqrt(2 / math.pi)
@@ -22,9 +22,7 @@ def _check(op: Op, *xs: Tensor) -> None:
     if op.approximate not in APPROXIMATIONS:
         raise ValueError(f"approximate argument must be either none or tanh, not "
                          f"{op.approximate!r}")
-    for x in xs:
-        if not x.dtype.is_floating:
-            raise TypeError(f"needs floating-point inputs, got {x.dtype.name}")
+    check_floating(*xs)
 
 
 def gelu_slope(x: Tensor, approximate: str) -> Tensor:

@@ -14,7 +14,7 @@ from typing import Optional
 
 from ..core.op import Op, apply, as_tensor, needs_input_grad
 from ..core.tensor import Tensor
-from .math import promote
+from .math import check_floating, promote
 
 SAME = "same"
 
@@ -108,12 +108,6 @@ def rank4(shape, what: str) -> tuple:
     if len(shape) != 4:
         raise ValueError(f"{what} must be 4-D (N, C, H, W), got shape {shape}")
     return tuple(shape)
-
-
-def check_floating(*tensors) -> None:
-    for t in tensors:
-        if not t.dtype.is_floating:
-            raise TypeError(f"needs floating-point tensors, got {t.dtype.name}")
 
 
 # ---- the ops ---------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from ..core.op import Op, apply, as_tensor, needs_input_grad
 from ..core.shapes import broadcast_shapes
 from ..core.tensor import Tensor
 from .math import cast, promote
+from .reduce import reduce_sum
 from .shape import broadcast_to
 
 
@@ -68,7 +69,6 @@ class Affine(Op):
         return shape, dtype
 
     def vjp(self, g, out, x, w, b):
-        from .reduce import reduce_sum
         return (matmul(g, w) if needs_input_grad(0) else None,
                 matmul(g, x, transpose_a=True) if needs_input_grad(1) else None,
                 reduce_sum(g, 0) if needs_input_grad(2) else None)

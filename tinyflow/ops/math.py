@@ -21,6 +21,12 @@ def promote(a: dtypes.DType, b: dtypes.DType) -> dtypes.DType:
     return dtypes.from_numpy(np.result_type(a.np, b.np))
 
 
+def check_floating(*tensors) -> None:
+    for t in tensors:
+        if not t.dtype.is_floating:
+            raise TypeError(f"needs floating-point tensors, got {t.dtype.name}")
+
+
 def float_result(dt: dtypes.DType) -> dtypes.DType:
     """exp/log/... of integers give the default float type, as in PyTorch."""
     return dt if dt.is_floating else dtypes.DEFAULT_FLOAT

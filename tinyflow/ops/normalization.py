@@ -7,14 +7,13 @@ from ..core.op import Op, apply, as_tensor
 from ..core.shapes import broadcast_shapes, normalize_axes
 from ..core.tensor import Tensor
 from .composed import ComposedDerivatives
-from .math import sqrt
+from .math import check_floating, sqrt
 from .reduce import reduce_mean
 
 
 def _check(op: Op, *xs: Tensor) -> None:
+    check_floating(*xs)
     for x in xs:
-        if not x.dtype.is_floating:
-            raise TypeError(f"needs floating-point inputs, got {x.dtype.name}")
         if x.shape is not None:
             normalize_axes(op.axes, len(x.shape))
 

@@ -14,7 +14,8 @@ import numpy as np
 
 from ..core.op import Op, apply, as_tensor
 from ..core.tensor import Tensor
-from .conv import SAME, check_floating, pair, padding_attr, rank4, window_out
+from .conv import SAME, pair, padding_attr, rank4, window_out
+from .math import check_floating
 from .linalg import matmul
 
 

@@ -12,7 +12,8 @@ from .core.dtypes import (DType, as_dtype, bool_, float16, float32, float64, int
 from .core.errors import (DTypeError, FeedError, FetchError, ShapeError, TinyflowError,
                           UninitializedVariableError)
 from .core.graph import Graph, GraphKeys, get_default_graph, reset_default_graph
-from .core.op import apply, enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from .core.modes import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from .core.op import apply
 from .core.random import Generator, manual_seed
 from .core.tensor import Tensor
 from .creation import (arange, constant, empty, empty_like, eye, from_numpy, full, full_like,

@@ -1,12 +1,13 @@
 """`torch.autograd`: functional gradients and anomaly detection, over the one reverse mode."""
 from __future__ import annotations
 
-import contextlib
 from typing import Optional, Sequence
 
 from .autodiff.reverse import backward as _backward
 from .autodiff.reverse import gradients
-from .core.op import FREED, anomaly_mode, enable_grad, no_grad, set_grad_enabled  # noqa: F401
+from .autodiff.tape import FREED
+from .core.modes import (detect_anomaly, enable_grad, is_anomaly_enabled,  # noqa: F401
+                         no_grad, set_detect_anomaly, set_grad_enabled)
 from .core.graph import topo_sort
 from .core.tensor import Tensor
 
@@ -50,22 +51,3 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False,
     for t, g in zip(tensors, grads):
         _backward(t, g, retain_graph=bool(retain_graph), create_graph=create_graph,
                   inputs=inputs)
-
-
-def set_detect_anomaly(mode: bool) -> None:
-    """Record where each op was created and fail on the first NaN/Inf gradient, naming it."""
-    anomaly_mode.enabled = bool(mode)
-
-
-@contextlib.contextmanager
-def detect_anomaly(check_nan: bool = True):
-    previous = anomaly_mode.enabled
-    anomaly_mode.enabled = check_nan
-    try:
-        yield
-    finally:
-        anomaly_mode.enabled = previous
-
-
-def is_anomaly_enabled() -> bool:
-    return anomaly_mode.enabled

@@ -4,6 +4,7 @@ from __future__ import annotations
 from ..core.graph import topo_sort
 from ..core.op import as_tensor
 from ..ops.shape import broadcast_to
+from .composed import traced
 
 
 def forward_gradients(ys, xs, tangents) -> list:
@@ -27,7 +28,7 @@ def forward_gradients(ys, xs, tangents) -> list:
         ts = tuple(tangent.get(id(i)) for i in node.inputs)
         if all(t is None for t in ts):
             continue
-        t = node.op.jvp(ts, node, *node.inputs)
+        t = _jvp(node, ts)
         if t is None:
             continue
         if node.op.broadcasts and not (t.shape == node.shape and t.shape is not None
@@ -36,3 +37,12 @@ def forward_gradients(ys, xs, tangents) -> list:
         tangent[id(node)] = t
     out = [tangent.get(id(y)) for y in ys]
     return out
+
+
+def _jvp(node, tangents: tuple):
+    """The node's op's forward rule, or the tangent of its composition (`composed` ops)."""
+    if not node.op.composed:
+        return node.op.jvp(tangents, node, *node.inputs)
+    y, xs = traced(node.op, node.inputs)
+    pairs = [(x, t) for x, t in zip(xs, tangents) if t is not None]
+    return forward_gradients([y], [x for x, _ in pairs], [t for _, t in pairs])[0]

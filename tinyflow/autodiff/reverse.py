@@ -12,12 +12,14 @@ from typing import Optional, Sequence
 import numpy as np
 
 from ..core.graph import topo_sort
-from ..core.op import (FREED, anomaly_mode, as_tensor, check_saved, set_grad_enabled,
-                       vjp_request)
+from ..core.modes import anomaly_mode, set_grad_enabled, vjp_request
+from ..core.op import as_tensor
 from ..core.tensor import Tensor
 from ..ops.creation import ones_like
 from ..ops.math import cast
 from ..ops.shape import sum_to
+from .composed import traced
+from .tape import FREED, check_saved
 
 
 def _as_list(x) -> list:
@@ -86,7 +88,7 @@ def _backprop(order: list, ys: list, xs: list, grad_ys: list) -> list:
         outer, vjp_request.needed = vjp_request.needed, tuple(id(i) in relevant
                                                               for i in node.inputs)
         try:
-            input_grads = node.op.vjp(g, node, *node.inputs)
+            input_grads = _vjp(node, g)
         finally:
             vjp_request.needed = outer
         if anomaly_mode.enabled:
@@ -100,6 +102,14 @@ def _backprop(order: list, ys: list, xs: list, grad_ys: list) -> list:
                 gx = cast(gx, x.dtype)  # float32 input meeting float64: a float32 gradient
             node_to_grad.setdefault(id(x), []).append(gx)
     return [add_n(node_to_grad[id(x)]) if id(x) in node_to_grad else None for x in xs]
+
+
+def _vjp(node: Tensor, g: Tensor) -> tuple:
+    """The node's op's reverse rule, or the gradients of its composition (`composed` ops)."""
+    if node.op.composed:
+        y, xs = traced(node.op, node.inputs)
+        return tuple(gradients(y, xs, grad_ys=g))
+    return node.op.vjp(g, node, *node.inputs)
 
 
 def _check_finite(node: Tensor, grads) -> None:

@@ -348,7 +348,7 @@ class TensorMethods:
 
     # ---- in place ---------------------------------------------------------------------------
     def _inplace(self, result):
-        from .op import write_inplace
+        from ..autodiff.tape import write_inplace
         return write_inplace(self, result)
 
     def add_(self, other, alpha=1): return self._inplace(self.add(other, alpha))

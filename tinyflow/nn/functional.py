@@ -13,7 +13,8 @@ from typing import Optional
 import numpy as np
 
 from .. import ops
-from ..core.op import apply, as_tensor, no_grad
+from ..core.modes import no_grad
+from ..core.op import apply, as_tensor
 from ..core.tensor import Tensor
 from ..ops import conv as _conv
 from ..ops import pool as _pool

@@ -11,7 +11,7 @@ import warnings
 
 import numpy as np
 
-from ..core.op import no_grad
+from ..core.modes import no_grad
 from ..core.random import generator as _global_generator
 from ..core.tensor import Tensor
 

@@ -10,7 +10,6 @@ import math
 from ..core.op import Op, apply, as_tensor
 from ..core.shapes import broadcast_shapes
 from ..core.tensor import Tensor
-from .composed import ComposedDerivatives
 from .math import Unary, check_floating, erf, exp, promote, tanh
 
 APPROXIMATIONS = ("none", "tanh")
@@ -51,9 +50,10 @@ class Gelu(Unary):
         return apply(GeluGrad(approximate=self.approximate), t[0], x)
 
 
-class GeluGrad(ComposedDerivatives, Op):
+class GeluGrad(Op):
     """gelu_grad(g, x) = g * gelu'(x)."""
     name = "gelu_grad"
+    composed = True       # derivatives: autodiff differentiates compose()
     elementwise = True
     broadcasts = True
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from typing import Optional
 
-from ..core.op import Op, apply, as_tensor, needs_input_grad
+from ..core.modes import needs_input_grad
+from ..core.op import Op, apply, as_tensor
 from ..core.tensor import Tensor
 from .math import check_floating, promote
 

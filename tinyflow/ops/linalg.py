@@ -5,7 +5,8 @@ from __future__ import annotations
 import functools
 import string
 
-from ..core.op import Op, apply, as_tensor, needs_input_grad
+from ..core.modes import needs_input_grad
+from ..core.op import Op, apply, as_tensor
 from ..core.shapes import broadcast_shapes
 from ..core.tensor import Tensor
 from .math import cast, promote

@@ -6,7 +6,6 @@ from __future__ import annotations
 from ..core.op import Op, apply, as_tensor
 from ..core.shapes import broadcast_shapes, normalize_axes
 from ..core.tensor import Tensor
-from .composed import ComposedDerivatives
 from .math import check_floating, sqrt
 from .reduce import reduce_mean
 
@@ -42,9 +41,10 @@ class Normalize(Op):
         return apply(NormalizeGrad(axes=self.axes, eps=self.eps), t[0], x)
 
 
-class NormalizeGrad(ComposedDerivatives, Op):
+class NormalizeGrad(Op):
     """normalize_grad(g, x) = (g - mean(g) - y mean(g y)) / std, y = normalize(x)."""
     name = "normalize_grad"
+    composed = True       # derivatives: autodiff differentiates compose()
 
     def infer(self, g, x):
         _check(self, g, x)

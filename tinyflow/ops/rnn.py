@@ -14,7 +14,8 @@ implemented (as with cuDNN's RNN): `LstmGrad.vjp` says so instead of returning z
 """
 from __future__ import annotations
 
-from ..core.op import Op, apply, as_tensor, needs_input_grad
+from ..core.modes import needs_input_grad
+from ..core.op import Op, apply, as_tensor
 from ..core.tensor import Tensor
 from .linalg import matmul
 from .shape import concat, expand_dims, getitem, reshape, stack

@@ -8,7 +8,8 @@ from typing import Any, Callable, Iterable, Optional
 
 import numpy as np
 
-from ..core.op import enable_grad, no_grad, write_inplace
+from ..autodiff.tape import write_inplace
+from ..core.modes import enable_grad, no_grad
 from ..core.tensor import Tensor
 
 

@@ -1,33 +1,14 @@
 """The NumPy kernel table: op class -> function(op, *arrays) -> array.
 
-NumPy is the complete reference backend; every registered op must have an entry here.
+NumPy is the complete reference backend; every registered op must have an entry here. The
+table itself is defined in core (`core.kernels.numpy_kernels`), where `apply` looks; the
+modules of this package fill it with `@kernel(OpClass, ...)`.
 """
 from __future__ import annotations
 
-KERNELS: dict[type, object] = {}
-# Kernels that take `out=`, a preallocated array of the output's shape and dtype, and return
-# it filled (the runtime's memory plan). True: `out` may also be one of the inputs (in place).
-OUT_KERNELS: dict[type, bool] = {}
-# Input positions a kernel reads only the shape and dtype of: the runtime need not keep them.
-SHAPE_ONLY: dict[type, tuple] = {}
+from ...core.kernels import numpy_kernels
 
-
-def kernel(*op_classes, out: bool = False, inplace: bool = False, shape_only: tuple = ()):
-    """Register the decorated function as the NumPy kernel of `op_classes`.
-
-    Args:
-        out: the kernel accepts `out=` (an array to write the result into) and returns it.
-        inplace: moreover `out` may be an input buffer (elementwise ufunc-style kernels).
-        shape_only: positions of inputs whose values the kernel never reads.
-    """
-    def register(fn):
-        for cls in op_classes:
-            if cls in KERNELS:
-                raise TypeError(f"two NumPy kernels for {cls.__name__}")
-            KERNELS[cls] = fn
-            if out or inplace:
-                OUT_KERNELS[cls] = inplace
-            if shape_only:
-                SHAPE_ONLY[cls] = shape_only
-        return fn
-    return register
+KERNELS = numpy_kernels
+OUT_KERNELS = numpy_kernels.out_kernels
+SHAPE_ONLY = numpy_kernels.shape_only
+kernel = numpy_kernels.register

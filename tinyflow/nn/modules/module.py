@@ -13,7 +13,7 @@ from typing import Iterator, Optional
 import numpy as np
 
 from ...core import dtypes
-from ...core.op import no_grad
+from ...core.modes import no_grad
 from ...core.tensor import Tensor, _init_eager
 
 

@@ -5,7 +5,7 @@ from typing import Optional
 
 import numpy as np
 
-from ...core.op import no_grad
+from ...core.modes import no_grad
 from .. import functional as F
 from .. import init
 from .linear import empty_parameter

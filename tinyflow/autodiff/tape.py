@@ -1,0 +1,126 @@
+"""The eager tape's bookkeeping: saved versions, freed nodes, and in-place writes.
+
+`apply` records on each result the versions of its inputs and output (`_saved`). Here:
+refusing a backward through values overwritten since (`check_saved`), marking nodes FREED
+after a backward without retain_graph, and PyTorch's in-place semantics under autograd
+(`write_inplace`: a tensor overwritten in place takes over the new history).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..core.modes import grad_mode
+from ..core.tensor import EAGER, Tensor
+from ..ops.indexing import setitem
+from ..ops.shape import GetItem
+
+
+FREED = "freed"  # `_saved` of a node whose backward ran without retain_graph
+
+
+def check_saved(node: Tensor) -> None:
+    """Refuse to differentiate through a node whose inputs or output were overwritten."""
+    saved = node._saved
+    if saved is None:
+        return
+    if saved is FREED:
+        if node.op.saves_inputs or node.op.saves_output:
+            raise RuntimeError(
+                f"Trying to backward through the graph a second time (through {node.op.name}"
+                f"{_created_at(node)}): its saved values were freed by the first backward. "
+                f"Specify retain_graph=True on the first backward() call.")
+        return
+    tensors = node.inputs + (node,)
+    for k, (t, version) in enumerate(zip(tensors, saved)):
+        if t._version[0] != version and (k < len(node.inputs) or node.op.saves_output):
+            what = f"input {k}" if k < len(node.inputs) else "the output"
+            raise RuntimeError(
+                f"one of the variables needed for gradient computation has been modified by "
+                f"an inplace operation: {what} of {node.op.name}{_created_at(node)}, a tensor "
+                f"of shape {list(t.shape)} and dtype {t.dtype.name}, is at version "
+                f"{t._version[0]}; expected version {version} instead.")
+
+
+def _created_at(node: Tensor) -> str:
+    return f" created at {node.site}" if node.site else ""
+
+
+def write_inplace(target: Tensor, result: Tensor) -> Tensor:
+    """Make `target` hold `result`, computed out of place, as PyTorch's in-place ops do.
+
+    The new values go into target's own buffer (its views see them) and its version is
+    bumped. If autograd records `result`, target takes over result's history and its old
+    history moves to a stand-in tensor holding a copy of the old values.
+    """
+    if target.kind != EAGER:
+        raise TypeError(f"in-place operations need an eager tensor; {target.name} is symbolic")
+    tracked = result.requires_grad and grad_mode.enabled
+    if tracked and target.requires_grad and target.op is None:
+        raise RuntimeError("a leaf Variable that requires grad is being used in an in-place "
+                           "operation.")
+    if tracked and target._base is not None:
+        return _write_view(target, result)
+    try:
+        shape = np.broadcast_shapes(result.shape, target.shape)
+    except ValueError:
+        shape = None
+    if shape != target.shape:
+        raise RuntimeError(f"output with shape {list(target.shape)} doesn't match the "
+                           f"broadcast shape {list(result.shape)}")
+    if not np.can_cast(result.dtype.np, target.dtype.np, casting="same_kind"):
+        raise RuntimeError(f"result type {result.dtype.name} can't be cast to the desired "
+                           f"output type {target.dtype.name}")
+    if tracked:
+        _rewire(result, target, _stand_in(target))
+        target.op, target.inputs, target.requires_grad = result.op, result.inputs, True
+        target.site = result.site
+    target.array[...] = result.array
+    target._version[0] += 1
+    if tracked:
+        target._saved = tuple(x._version[0] for x in target.inputs) + (target._version[0],)
+    return target
+
+
+def _stand_in(target: Tensor) -> Tensor:
+    """A tensor with target's current values (its own copy), history and version."""
+    old = Tensor._eager(target.array.copy(), target.op, target.inputs, target.requires_grad)
+    old._saved = target._saved
+    old._version = [target._version[0]]  # its own buffer now, at the version it had
+    old.site = target.site
+    return old
+
+
+def _rewire(result: Tensor, target: Tensor, old: Tensor) -> None:
+    """Before `target` is overwritten by `result`: every node of result's history that read
+    target (e.g. the `x * 2` in `x.add_(x * 2)`) reads the stand-in `old` instead, so the
+    history keeps the values it was computed from and has no cycle through target."""
+    stack, seen = [result], set()
+    while stack:
+        node = stack.pop()
+        if node is target or node.op is None or id(node) in seen:
+            continue
+        seen.add(id(node))
+        if any(x is target for x in node.inputs):
+            node.inputs = tuple(old if x is target else x for x in node.inputs)
+        stack.extend(node.inputs)
+
+
+def _write_view(view: Tensor, result: Tensor) -> Tensor:
+    """In-place on a view under autograd, as PyTorch's CopySlices: the base takes over the
+    history `setitem(base, index, result)` (so gradients reach both the old base and the
+    result), and the view becomes `base[index]` again. Views made by slicing the base
+    directly are supported; others are refused rather than differentiated wrongly."""
+    base = view._base
+    if type(view.op) is not GetItem or view.inputs[0] is not base:
+        raise RuntimeError("in-place modification of this view of a tensor that takes part "
+                           "in autograd is not supported (only views made by indexing the "
+                           "tensor itself are); use an out-of-place operation instead")
+    if base.requires_grad and base.op is None:
+        raise RuntimeError("a view of a leaf Variable that requires grad is being used in an "
+                           "in-place operation.")
+    index = view.op.index
+    _rewire(result, view, _stand_in(view))   # the stand-in reads base: rewired just below
+    write_inplace(base, setitem(base, index, result))   # writes the view's memory too
+    view.op, view.inputs, view.requires_grad = view.op, (base,), True
+    view._saved = (base._version[0], view._version[0])
+    return view

@@ -1,14 +1,18 @@
-"""`torch.autograd`: functional gradients and anomaly detection, over the one reverse mode."""
+"""`torch.autograd` (functional gradients, anomaly detection, grad modes) and the autograd
+methods of Tensor (`x.backward()`, `x.retain_grad()`), over the one reverse mode."""
 from __future__ import annotations
 
 import contextlib
 from typing import Optional, Sequence
 
-from .autodiff.reverse import backward as _backward
-from .autodiff.reverse import gradients
-from .core.op import FREED, anomaly_mode, enable_grad, no_grad, set_grad_enabled  # noqa: F401
-from .core.graph import topo_sort
-from .core.tensor import Tensor
+from ..autodiff.reverse import backward as tensor_backward
+from ..autodiff.reverse import gradients
+from ..core.graph import topo_sort
+from ..core.op import FREED, anomaly_mode
+from ..core.op import enable_grad, is_grad_enabled, no_grad, set_grad_enabled  # noqa: F401
+from ..core.tensor import Tensor
+
+inference_mode = no_grad
 
 
 def _as_tuple(x) -> tuple:
@@ -48,7 +52,7 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False,
     tensors = _as_tuple(tensors)
     grads = _as_tuple(grad_tensors) if grad_tensors is not None else (None,) * len(tensors)
     for t, g in zip(tensors, grads):
-        _backward(t, g, retain_graph=bool(retain_graph), create_graph=create_graph,
+        tensor_backward(t, g, retain_graph=bool(retain_graph), create_graph=create_graph,
                   inputs=inputs)
 
 
@@ -69,3 +73,13 @@ def detect_anomaly(check_nan: bool = True):
 
 def is_anomaly_enabled() -> bool:
     return anomaly_mode.enabled
+
+
+def retain_grad(x) -> None:
+    """Keep the gradient of a non-leaf in `.grad` after backward."""
+    if not x.requires_grad:
+        raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
+    x._retains_grad = True
+
+
+METHODS = {"backward": tensor_backward, "retain_grad": retain_grad}

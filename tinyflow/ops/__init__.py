@@ -19,4 +19,4 @@ from .reduce import (argmax, argmin, cumsum, logsumexp, reduce_max, reduce_mean,
 from .shape import (broadcast_to, concat, contiguous, copy, expand, expand_dims, getitem, pad,
                     reshape, split, squeeze, stack, sum_to, transpose)
 from .state import assign, assign_add, assign_sub, group
-from ..core.op import as_tensor  # noqa: F401
+from ..core.op import as_tensor  # noqa: F401  (nn/ converts through it)

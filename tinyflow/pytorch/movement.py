@@ -130,16 +130,15 @@ def cat(tensors, dim=0, out=None):
 concatenate = cat
 
 
-def torch_split(x, split_size_or_sections, dim=0) -> list:
-    """`x.split(...)`: pieces of `split_size` (the last may be smaller), or given sizes."""
+def torch_split(x, split_size, dim=0) -> list:
+    """`x.split(...)`: pieces of `split_size` (the last may be smaller), or a list of sizes."""
     x = as_tensor(x)
     dim = normalize_axes(dim, x.ndim)[0]
     total = x.shape[dim]
-    if isinstance(split_size_or_sections, int):
-        size = split_size_or_sections
-        sizes = [min(size, total - start) for start in range(0, total, size)]
+    if isinstance(split_size, int):
+        sizes = [min(split_size, total - start) for start in range(0, total, split_size)]
     else:
-        sizes = list(split_size_or_sections)
+        sizes = list(split_size)
     return ops.split(x, sizes, dim)
 
 

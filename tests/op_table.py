@@ -903,7 +903,7 @@ def np_clamp(x, min=None, max=None):  # noqa: A002
 
 
 def flatten(x, start_dim=0, end_dim=-1):
-    return tf.ops.flatten(x, start_dim, end_dim)
+    return tf.flatten(x, start_dim, end_dim)
 
 
 def np_flatten(x, start_dim=0, end_dim=-1):
@@ -912,7 +912,7 @@ def np_flatten(x, start_dim=0, end_dim=-1):
 
 
 def chunk(x, chunks, dim=0):
-    return tf.ops.chunk(x, chunks, dim)
+    return tf.chunk(x, chunks, dim)
 
 
 def np_chunk(x, chunks, dim=0):
@@ -921,7 +921,7 @@ def np_chunk(x, chunks, dim=0):
 
 
 def mm(a, b):
-    return tf.ops.mm(a, b)
+    return tf.mm(a, b)
 
 
 TORCH = [

@@ -11,7 +11,7 @@ import torch.utils.data as tud  # noqa: E402
 
 import tinyflow as tf  # noqa: E402
 from tinyflow.core.random import Generator, manual_seed  # noqa: E402
-from tinyflow.creation import tensor  # noqa: E402
+from tinyflow.pytorch.creation import tensor  # noqa: E402
 from tinyflow.utils import data  # noqa: E402
 
 

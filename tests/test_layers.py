@@ -21,8 +21,9 @@ LAYERS = [
     ("autodiff", "backend", "io"),      # reverse/forward mode + tape; NumPy kernels; files
     ("runtime",),                       # Session plans over the kernel table
     ("optim", "utils", "datasets"),     # update rules and optimizers; data loading
+    ("symbolic",),                      # the TF1 surface: placeholder, Variable, Session
     ("pytorch",),                       # the PyTorch spellings: Tensor methods, torch.*
-    ("nn", "symbolic"),                 # Modules and F.*, tf.nn; the TF1 surface
+    ("nn",),                            # Modules and F.*, tf.nn
     ("distributed",),                   # parameter server on Ray
     ("__init__",),                      # the `tinyflow` namespace itself
 ]

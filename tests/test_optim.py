@@ -10,7 +10,7 @@ torch = pytest.importorskip("torch")
 import tinyflow as tf  # noqa: E402
 import tinyflow.nn.utils as tf_nn_utils  # noqa: E402
 from tinyflow import optim  # noqa: E402
-from tinyflow.creation import tensor  # noqa: E402
+from tinyflow.pytorch.creation import tensor  # noqa: E402
 from tinyflow.optim import lr_scheduler, rules  # noqa: E402
 
 SHAPES = [(4, 3), (3,), (2, 2)]

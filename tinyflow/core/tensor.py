@@ -8,14 +8,17 @@ import numpy as np
 from . import dtypes
 from .dtypes import DType
 from .graph import get_default_graph
-from .tensor_methods import TensorMethods
 
 # What a tensor is. EAGER tensors hold `data`; the others are symbolic graph nodes.
 EAGER, PLACEHOLDER, VARIABLE, NODE = "eager", "placeholder", "variable", "node"
 
 
-class Tensor(TensorMethods):
+class Tensor:
     """An n-dimensional array, eager or symbolic; see docs/ARCHITECTURE.md.
+
+    This class is the data structure only. Its PyTorch methods and operators (`x + y`,
+    `x.sum()`, `x.backward()`, ...) are attached by `tinyflow.pytorch.install_tensor_methods`,
+    the one late binding, run once when `tinyflow` is imported.
 
     Eager autograd bookkeeping: `_version` is a one-element list shared by a tensor and its
     views, bumped by every in-place write; `_saved` holds the versions of a node's inputs
@@ -146,20 +149,7 @@ class Tensor(TensorMethods):
                             f"until it runs; use tf.cond-free logic or run it in a Session")
         return bool(self.array)
 
-    def eval(self, feed_dict=None, session=None):
-        """TF1: the value of this tensor in `session` (default: the enclosing one)."""
-        from ..symbolic.session import get_default_session
-        sess = session or get_default_session()
-        if sess is None:
-            raise ValueError("eval(): no session given and no default session "
-                             "(use `with tf.Session() as sess:` or pass session=)")
-        return sess.run(self, feed_dict=feed_dict)
-
-    # ---- autograd ----------------------------------------------------------------------
-    def backward(self, gradient=None, retain_graph=False, create_graph=False) -> None:
-        from ..autodiff.reverse import backward
-        backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph)
-
+    # ---- outside autograd ----------------------------------------------------------------
     def detach(self) -> "Tensor":
         """The same buffer outside autograd; writes through it still bump the version."""
         out = Tensor._eager(self._require_data("detach()"))
@@ -176,59 +166,16 @@ class Tensor(TensorMethods):
     def grad_fn(self):
         return self.op if self.requires_grad else None
 
-    # ---- operators (defined in ops/, bound at the bottom of this file) -----------------
-    def __add__(self, other): return _ops.add(self, other)
-    def __radd__(self, other): return _ops.add(other, self)
-    def __sub__(self, other): return _ops.subtract(self, other)
-    def __rsub__(self, other): return _ops.subtract(other, self)
-    def __mul__(self, other): return _ops.multiply(self, other)
-    def __rmul__(self, other): return _ops.multiply(other, self)
-    def __truediv__(self, other): return _ops.divide(self, other)
-    def __rtruediv__(self, other): return _ops.divide(other, self)
-    def __pow__(self, other): return _ops.pow(self, other)
-    def __rpow__(self, other): return _ops.pow(other, self)
-    def __matmul__(self, other): return _ops.matmul(self, other)
-    def __rmatmul__(self, other): return _ops.matmul(other, self)
-    def __floordiv__(self, other): return _ops.floor_divide(self, other)
-    def __rfloordiv__(self, other): return _ops.floor_divide(other, self)
-    def __mod__(self, other): return _ops.remainder(self, other)
-    def __rmod__(self, other): return _ops.remainder(other, self)
-    def __and__(self, other): return _ops.logical_and(*_bools(self, other, "&"))
-    def __rand__(self, other): return _ops.logical_and(*_bools(other, self, "&"))
-    def __or__(self, other): return _ops.logical_or(*_bools(self, other, "|"))
-    def __ror__(self, other): return _ops.logical_or(*_bools(other, self, "|"))
-    def __xor__(self, other): return _ops.logical_xor(*_bools(self, other, "^"))
-    def __rxor__(self, other): return _ops.logical_xor(*_bools(other, self, "^"))
-    def __invert__(self): return _ops.logical_not(*_bools(self, True, "~")[:1])
-    def __neg__(self): return _ops.negative(self)
-    def __pos__(self): return self
-    def __abs__(self): return _ops.abs(self)
-    def __eq__(self, other): return _ops.equal(self, other)
-    def __ne__(self, other): return _ops.not_equal(self, other)
-    def __lt__(self, other): return _ops.less(self, other)
-    def __le__(self, other): return _ops.less_equal(self, other)
-    def __gt__(self, other): return _ops.greater(self, other)
-    def __ge__(self, other): return _ops.greater_equal(self, other)
-    def __getitem__(self, index): return _ops.getitem(self, index)
+    @property
+    def data(self) -> "Tensor":
+        """A tensor sharing this one's buffer, outside autograd (PyTorch's `.data`)."""
+        return Tensor._eager(self._require_data(".data"))
 
-
-def _bools(x, y, symbol: str) -> tuple:
-    """Operands of `&`, `|`, `^`, `~`: boolean tensors (masks) or Python bools. On integer
-    tensors PyTorch means bitwise operations, which tinyflow does not have: refused rather
-    than answered logically."""
-    for v in (x, y):
-        if isinstance(v, Tensor) and not v.dtype.is_bool or not isinstance(v, (Tensor, bool)):
-            what = v.dtype.name if isinstance(v, Tensor) else type(v).__name__
-            raise TypeError(f"'{symbol}' works on boolean tensors (masks) here, got {what}; "
-                            f"bitwise operations on integers are not supported")
-    return x, y
-
-
-def _varargs(args: tuple):
-    """Accept both `f(2, 3)` and `f((2, 3))`."""
-    if len(args) == 1 and isinstance(args[0], (tuple, list)):
-        return tuple(args[0])
-    return args
+    @data.setter
+    def data(self, value) -> None:
+        arr = value.numpy() if isinstance(value, Tensor) else np.asarray(value)
+        self.array, self.shape = arr, arr.shape
+        self.dtype = dtypes.from_numpy(arr.dtype)
 
 
 def _init_eager(t: Tensor, data: np.ndarray, op, inputs, requires_grad: bool) -> None:
@@ -248,9 +195,3 @@ def _init_eager(t: Tensor, data: np.ndarray, op, inputs, requires_grad: bool) ->
     t._saved = None
     t._base = None
     t._retains_grad = False
-
-
-from .. import ops as _ops  # noqa: E402  (ops import Tensor; bound last to break the cycle)
-from . import tensor_methods as _tensor_methods  # noqa: E402
-
-_tensor_methods._ops = _ops

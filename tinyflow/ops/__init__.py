@@ -4,7 +4,7 @@ from .conv import conv2d
 from .creation import (multinomial, one_hot, ones_like, random_mask, random_normal,
                        random_uniform, truncated_normal, zeros_like)
 from .indexing import argsort, gather, setitem, take
-from .linalg import affine, einsum, matmul, mm, tril, triu
+from .linalg import affine, einsum, matmul, tril, triu
 from .math import (abs, add, atan2, cast, ceil, clamp, cos, divide, equal, erf, exp, expm1,
                    floor, floor_divide, greater, greater_equal, less, less_equal, log, log1p,
                    logical_and, logical_not, logical_or, logical_xor, maximum, minimum,
@@ -16,8 +16,7 @@ from .pool import adaptive_avg_pool2d, avg_pool2d, max_pool2d
 from .rnn import lstm
 from .reduce import (argmax, argmin, cumsum, logsumexp, reduce_max, reduce_mean, reduce_min,
                      reduce_sum, var)
-from .shape import (broadcast_to, chunk, concat, contiguous, copy, expand, expand_dims,
-                    flatten, getitem, pad, reshape, split, squeeze, stack, sum_to, torch_split,
-                    transpose)
+from .shape import (broadcast_to, concat, contiguous, copy, expand, expand_dims, getitem, pad,
+                    reshape, split, squeeze, stack, sum_to, transpose)
 from .state import assign, assign_add, assign_sub, group
-from ..core.op import as_tensor  # noqa: F401  (Tensor methods convert through it)
+from ..core.op import as_tensor  # noqa: F401  (nn/ converts through it)

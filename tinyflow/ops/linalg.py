@@ -95,14 +95,6 @@ def matmul(a, b, transpose_a=False, transpose_b=False, name=None) -> Tensor:
     return apply(op, as_tensor(a), as_tensor(b), name=name)
 
 
-def mm(a, b) -> Tensor:
-    """PyTorch's `mm`: strictly 2-D by 2-D."""
-    a, b = as_tensor(a), as_tensor(b)
-    if a.ndim != 2 or b.ndim != 2:
-        raise ValueError(f"mm: both operands must be 2-D, got shapes {a.shape} and {b.shape}")
-    return matmul(a, b)
-
-
 class Tril(Op):
     """The lower triangle of the last two dims (entries above `diagonal` are zero): the
     causal mask of attention. Linear, so its gradient is the same triangle of `g`."""

@@ -448,37 +448,3 @@ contiguous = copy
 def pad(x, pads, value=0) -> Tensor:
     pads = tuple((int(b), int(a)) for b, a in pads)
     return apply(Pad(pads=pads, value=value), as_tensor(x))
-
-
-def flatten(x, start_dim=0, end_dim=-1) -> Tensor:
-    """Merge dims start_dim..end_dim into one (PyTorch's `flatten`)."""
-    x = as_tensor(x)
-    if x.ndim == 0:
-        return reshape(x, (1,))
-    start, end = start_dim % x.ndim, end_dim % x.ndim
-    merged = x.shape[start:end + 1]
-    size = -1 if None in merged else int(np.prod(merged))
-    rest = [-1 if d is None else d for d in x.shape[:start]] + [size] + [
-        -1 if d is None else d for d in x.shape[end + 1:]]
-    if rest.count(-1) > 1:
-        raise ValueError(f"flatten: too many unknown dims in {x.shape}")
-    return reshape(x, rest)
-
-
-def torch_split(x, split_size_or_sections, dim=0) -> list:
-    """PyTorch's split: pieces of `split_size` (the last may be smaller), or given sizes."""
-    x = as_tensor(x)
-    dim = normalize_axes(dim, x.ndim)[0]
-    total = x.shape[dim]
-    if isinstance(split_size_or_sections, int):
-        size = split_size_or_sections
-        sizes = [min(size, total - start) for start in range(0, total, size)]
-    else:
-        sizes = list(split_size_or_sections)
-    return split(x, sizes, dim)
-
-
-def chunk(x, chunks, dim=0) -> list:
-    x = as_tensor(x)
-    total = x.shape[normalize_axes(dim, x.ndim)[0]]
-    return torch_split(x, -(-total // chunks), dim)

@@ -26,6 +26,15 @@ def get_default_session() -> Optional["Session"]:
     return _sessions.stack[-1] if _sessions.stack else None
 
 
+def evaluate(x, feed_dict=None, session=None):
+    """TF1's `x.eval()`: the value of `x` in `session` (default: the enclosing one)."""
+    sess = session or get_default_session()
+    if sess is None:
+        raise ValueError("eval(): no session given and no default session "
+                         "(use `with tf.Session() as sess:` or pass session=)")
+    return sess.run(x, feed_dict=feed_dict)
+
+
 class Session:
     """Runs fetches of one graph; each (fetches, feed keys) signature is compiled once.
 

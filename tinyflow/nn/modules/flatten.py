@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from ... import ops
+from ...pytorch.movement import flatten
 from .module import Module
 
 
@@ -11,7 +12,7 @@ class Flatten(Module):
         self.start_dim, self.end_dim = start_dim, end_dim
 
     def forward(self, input):
-        return ops.flatten(input, self.start_dim, self.end_dim)
+        return flatten(input, self.start_dim, self.end_dim)
 
     def extra_repr(self) -> str:
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"

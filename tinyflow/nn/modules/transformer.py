@@ -8,7 +8,7 @@ import math
 from typing import Callable, Optional, Union
 
 from ... import ops
-from ...creation import full
+from ...pytorch.creation import full
 from .. import functional as F
 from .attention import MultiheadAttention
 from .container import ModuleList

@@ -1,15 +1,16 @@
-"""Making eager tensors: PyTorch's `tensor`, `randn`, `arange`, ...; TF1's `constant`; and
-`zeros`/`ones`, which accept both spellings."""
+"""Making eager tensors: PyTorch's `tensor`, `randn`, `arange`, `x.new_zeros`, ...; TF1's
+`constant`; and `zeros`/`ones`, which accept both spellings (`zeros_like`, which means a
+graph node on a TF1 tensor, is in shared_names.py)."""
 from __future__ import annotations
 
 import numpy as np
 
-from . import ops
-from .core import dtypes
-from .core.op import as_tensor
-from .core.random import generator
-from .core.shapes import as_shape
-from .core.tensor import Tensor
+from ..core import dtypes
+from ..core.op import as_tensor
+from ..core.random import generator
+from ..core.shapes import as_shape
+from ..core.tensor import Tensor
+from .movement import size_args
 
 
 def tensor(data, dtype=None, requires_grad: bool = False) -> Tensor:
@@ -50,11 +51,11 @@ def _shape_args(args):
     return tuple(dims), tuple(rest)
 
 
-def _dtype(dtype, default=dtypes.float32) -> dtypes.DType:
+def dtype_or(dtype, default=dtypes.float32) -> dtypes.DType:
     return dtypes.as_dtype(dtype) if dtype is not None else default
 
 
-def _leaf(arr: np.ndarray, requires_grad: bool) -> Tensor:
+def leaf(arr: np.ndarray, requires_grad: bool) -> Tensor:
     t = Tensor._eager(arr)
     if requires_grad:
         if not t.dtype.is_floating:
@@ -67,7 +68,7 @@ def _filled(fill, args, dtype, requires_grad):
     shape, rest = _shape_args(args)
     if rest:
         dtype = rest[0]
-    return _leaf(np.full(shape, fill, dtype=_dtype(dtype).np), requires_grad)
+    return leaf(np.full(shape, fill, dtype=dtype_or(dtype).np), requires_grad)
 
 
 def zeros(*shape, dtype=None, name=None, requires_grad=False) -> Tensor:
@@ -86,60 +87,45 @@ def full(size, fill_value, dtype=None, requires_grad=False) -> Tensor:
     if dtype is None:
         dtype = dtypes.int64 if isinstance(fill_value, (bool, int)) else dtypes.float32
         dtype = dtypes.bool_ if isinstance(fill_value, bool) else dtype
-    return _leaf(np.full(tuple(size), fill_value, dtype=_dtype(dtype).np), requires_grad)
-
-
-def zeros_like(x, dtype=None, requires_grad=False, name=None) -> Tensor:
-    if x.is_symbolic:  # TF1: a node of the graph
-        return ops.zeros_like(x, dtype, name)
-    return _leaf(np.zeros(x.shape, _dtype(dtype, x.dtype).np), requires_grad)
-
-
-def ones_like(x, dtype=None, requires_grad=False, name=None) -> Tensor:
-    if x.is_symbolic:
-        return ops.ones_like(x, dtype, name)
-    return _leaf(np.ones(x.shape, _dtype(dtype, x.dtype).np), requires_grad)
+    return leaf(np.full(tuple(size), fill_value, dtype=dtype_or(dtype).np), requires_grad)
 
 
 def full_like(x, fill_value, dtype=None, requires_grad=False) -> Tensor:
-    return _leaf(np.full(x.shape, fill_value, _dtype(dtype, x.dtype).np), requires_grad)
-
-
-empty_like = zeros_like
+    return leaf(np.full(x.shape, fill_value, dtype_or(dtype, x.dtype).np), requires_grad)
 
 
 def arange(start, end=None, step=1, dtype=None, requires_grad=False) -> Tensor:
     if end is None:
         start, end = 0, start
     is_int = all(isinstance(v, (int, np.integer)) for v in (start, end, step))
-    dt = _dtype(dtype, dtypes.int64 if is_int else dtypes.float32)
-    return _leaf(np.arange(start, end, step).astype(dt.np), requires_grad)
+    dt = dtype_or(dtype, dtypes.int64 if is_int else dtypes.float32)
+    return leaf(np.arange(start, end, step).astype(dt.np), requires_grad)
 
 
 def linspace(start, end, steps, dtype=None, requires_grad=False) -> Tensor:
-    return _leaf(np.linspace(start, end, int(steps)).astype(_dtype(dtype).np), requires_grad)
+    return leaf(np.linspace(start, end, int(steps)).astype(dtype_or(dtype).np), requires_grad)
 
 
 def eye(n, m=None, dtype=None, requires_grad=False) -> Tensor:
-    return _leaf(np.eye(n, m, dtype=_dtype(dtype).np), requires_grad)
+    return leaf(np.eye(n, m, dtype=dtype_or(dtype).np), requires_grad)
 
 
 def randn(*size, dtype=None, requires_grad=False, generator=None) -> Tensor:
     shape, _ = _shape_args(size)
-    dt = _dtype(dtype)
-    return _leaf(_rng(generator).standard_normal(shape).astype(dt.np), requires_grad)
+    dt = dtype_or(dtype)
+    return leaf(_rng(generator).standard_normal(shape).astype(dt.np), requires_grad)
 
 
 def rand(*size, dtype=None, requires_grad=False, generator=None) -> Tensor:
     shape, _ = _shape_args(size)
-    return _leaf(_rng(generator).random(shape).astype(_dtype(dtype).np), requires_grad)
+    return leaf(_rng(generator).random(shape).astype(dtype_or(dtype).np), requires_grad)
 
 
 def randint(low, high=None, size=None, dtype=None, generator=None) -> Tensor:
     if high is None:
         low, high = 0, low
     arr = _rng(generator).integers(low, high, size=tuple(size))
-    return Tensor._eager(arr.astype(_dtype(dtype, dtypes.int64).np))
+    return Tensor._eager(arr.astype(dtype_or(dtype, dtypes.int64).np))
 
 
 def randn_like(x, dtype=None, requires_grad=False) -> Tensor:
@@ -151,7 +137,7 @@ def rand_like(x, dtype=None, requires_grad=False) -> Tensor:
 
 
 def randperm(n, dtype=None, generator=None) -> Tensor:
-    return Tensor._eager(_rng(generator).permutation(n).astype(_dtype(dtype, dtypes.int64).np))
+    return Tensor._eager(_rng(generator).permutation(n).astype(dtype_or(dtype, dtypes.int64).np))
 
 
 def from_numpy(array: np.ndarray) -> Tensor:
@@ -164,3 +150,22 @@ def from_numpy(array: np.ndarray) -> Tensor:
 def _rng(gen) -> np.random.Generator:
     """A `Generator` object (see `tinyflow.Generator`) or the global one."""
     return gen.rng if gen is not None else generator()
+
+
+# ---- new tensors of a tensor's dtype (PyTorch's `x.new_zeros(shape)`, ...) --------------
+def new_full(x, size, fill_value, dtype=None):
+    return Tensor._eager(np.full(tuple(size), fill_value, dtype_or(dtype, x.dtype).np))
+
+
+def new_zeros(x, *size, dtype=None): return new_full(x, size_args(size), 0, dtype=dtype)
+def new_ones(x, *size, dtype=None): return new_full(x, size_args(size), 1, dtype=dtype)
+def new_empty(x, *size, dtype=None): return new_zeros(x, *size, dtype=dtype)
+
+
+def new_tensor(x, data, dtype=None):
+    data = data.numpy() if isinstance(data, Tensor) else data
+    return Tensor._eager(np.array(data, dtype_or(dtype, x.dtype).np))
+
+
+METHODS = {"new_full": new_full, "new_zeros": new_zeros, "new_ones": new_ones,
+           "new_empty": new_empty, "new_tensor": new_tensor}

@@ -1,15 +1,18 @@
-"""`torch.autograd`: functional gradients and anomaly detection, over the one reverse mode."""
+"""`torch.autograd` (functional gradients, anomaly detection, grad modes) and the autograd
+methods of Tensor (`x.backward()`, `x.retain_grad()`), over the one reverse mode."""
 from __future__ import annotations
 
 from typing import Optional, Sequence
 
-from .autodiff.reverse import backward as _backward
-from .autodiff.reverse import gradients
-from .autodiff.tape import FREED
-from .core.modes import (detect_anomaly, enable_grad, is_anomaly_enabled,  # noqa: F401
-                         no_grad, set_detect_anomaly, set_grad_enabled)
-from .core.graph import topo_sort
-from .core.tensor import Tensor
+from ..autodiff.reverse import backward as tensor_backward
+from ..autodiff.reverse import gradients
+from ..autodiff.tape import FREED
+from ..core.graph import topo_sort
+from ..core.modes import (detect_anomaly, enable_grad, is_anomaly_enabled,  # noqa: F401
+                          is_grad_enabled, no_grad, set_detect_anomaly, set_grad_enabled)
+from ..core.tensor import Tensor
+
+inference_mode = no_grad
 
 
 def _as_tuple(x) -> tuple:
@@ -49,5 +52,15 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False,
     tensors = _as_tuple(tensors)
     grads = _as_tuple(grad_tensors) if grad_tensors is not None else (None,) * len(tensors)
     for t, g in zip(tensors, grads):
-        _backward(t, g, retain_graph=bool(retain_graph), create_graph=create_graph,
-                  inputs=inputs)
+        tensor_backward(t, g, retain_graph=bool(retain_graph), create_graph=create_graph,
+                        inputs=inputs)
+
+
+def retain_grad(x) -> None:
+    """Keep the gradient of a non-leaf in `.grad` after backward."""
+    if not x.requires_grad:
+        raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
+    x._retains_grad = True
+
+
+METHODS = {"backward": tensor_backward, "retain_grad": retain_grad}

@@ -1,0 +1,77 @@
+"""PyTorch's spellings over tinyflow's ops: the Tensor methods and the `torch.*` functions.
+
+Each name is defined once, in one module per kind (as tinygrad's mixins):
+
+- dtype.py: dtypes and devices (`x.float()`, `x.to(...)`, `torch.device`, `torch.cuda`)
+- math.py: elementwise math, linear algebra and the operators (`x + y`, `x @ y`, `a & b`)
+- reduce.py: reductions, sorting and top-k (`dim`, `keepdim`, (values, indices))
+- movement.py: shape and movement (`view`, `permute`, `cat`, `chunk`, `flatten`, `x[i]`)
+- inplace.py: in-place methods (`add_`, `x[i] = v`, `+=`) and `out=`
+- creation.py: `tensor`, `zeros`, `randn`, ..., `x.new_zeros`
+- autograd.py: `torch.autograd`, `no_grad`, `x.backward()`
+- shared_names.py: names TF1 also uses with another meaning (`split`, `softmax`, ...): the
+  arguments decide
+- serialization.py: `torch.save` / `torch.load`
+
+A function serves as both `torch.f(x, ...)` and the method `x.f(...)` wherever the spellings
+agree. Each kind module ends in a `METHODS` table (method name -> function) that
+`install_tensor_methods` puts on `Tensor`. The imports below are the `torch.*` function
+table; `tinyflow/__init__.py` exports it.
+"""
+from ..core.tensor import Tensor
+from ..symbolic.session import evaluate
+from . import autograd, creation, dtype, inplace, math, movement, reduce, shared_names
+from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
+from .creation import (arange, constant, empty, eye, from_numpy, full, full_like, linspace, ones,
+                       rand, rand_like, randint, randn, randn_like, randperm, tensor, zeros)
+from .dtype import cuda, device, finfo, get_default_dtype, iinfo, is_tensor
+from .math import (addmm, allclose, bmm, clamp_max, clamp_min, div, dot, fmod, isfinite, isinf,
+                   isnan, lerp, log2, log10, masked_fill, mm, mul, neg, outer, sub, true_divide)
+from .movement import (cat, chunk, concatenate, flatten, flip, index_select, movedim, narrow,
+                       permute, unbind, unsqueeze)
+from .reduce import amax, amin, count_nonzero, max, mean, min, std, sum, topk
+from .serialization import load, save
+from .shared_names import (add, argsort, broadcast_to, clamp, clip, cumsum, empty_like,
+                           log_softmax, logsumexp, multinomial, ones_like, roll, round, softmax,
+                           sort, split, stack, tile, transpose, var, zeros_like)
+
+numel = Tensor.numel
+
+
+def install_tensor_methods(cls: type) -> None:
+    """The one late binding: put every kind module's `METHODS` (and TF1's `x.eval()`, from
+    symbolic/session.py) on `cls`.
+
+    `Tensor` (core/tensor.py) is the data structure only, and core imports nothing above it;
+    the methods live here, above the ops they call. This runs once, at the end of this
+    package's import (which `import tinyflow` performs), and refuses a name that two tables
+    define or that the class already has, so every method has exactly one home.
+    """
+    tables = (dtype.METHODS, math.METHODS, reduce.METHODS, movement.METHODS,
+              inplace.METHODS, creation.METHODS, autograd.METHODS, shared_names.METHODS,
+              {"eval": evaluate})
+    installed = set()
+    for table in tables:
+        for name, fn in table.items():
+            if name in installed or name in vars(cls):
+                raise TypeError(f"Tensor.{name} is defined twice")
+            installed.add(name)
+            setattr(cls, name, fn)
+
+
+install_tensor_methods(Tensor)
+
+__all__ = [
+    "autograd", "add", "addmm", "allclose", "amax", "amin", "arange", "argsort",
+    "bmm", "broadcast_to", "cat", "chunk", "clamp", "clamp_max", "clamp_min", "clip",
+    "concatenate", "constant", "count_nonzero", "cuda", "cumsum", "device", "div", "dot",
+    "empty", "empty_like", "enable_grad", "eye", "finfo", "flatten", "flip", "fmod",
+    "from_numpy", "full", "full_like", "get_default_dtype", "iinfo", "index_select",
+    "inference_mode", "is_grad_enabled", "is_tensor", "isfinite", "isinf", "isnan", "lerp",
+    "linspace", "load", "log10", "log2", "log_softmax", "logsumexp", "masked_fill", "max",
+    "mean", "min", "mm", "movedim", "mul", "multinomial", "narrow", "neg", "no_grad", "numel",
+    "ones", "ones_like", "outer", "permute", "rand", "rand_like", "randint", "randn",
+    "randn_like", "randperm", "roll", "round", "save", "set_grad_enabled", "softmax", "sort",
+    "split", "stack", "std", "sub", "sum", "tensor", "tile", "topk", "transpose",
+    "true_divide", "unbind", "unsqueeze", "var", "zeros", "zeros_like",
+]

@@ -1,0 +1,93 @@
+"""Dtypes and devices as PyTorch spells them: `x.float()`, `x.to(...)`, `x.device`,
+`torch.device`, `torch.cuda`, `torch.finfo`. tinyflow computes on the CPU only."""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import ops
+from ..core import dtypes
+from ..core.tensor import Tensor
+
+
+class Device(str):
+    """`torch.device`: tinyflow computes on the CPU only; any other device is refused."""
+
+    def __new__(cls, kind="cpu", index=None):
+        if str(kind).split(":")[0] != "cpu":
+            raise RuntimeError(f"device {kind!r} is not available: tinyflow runs on the CPU")
+        return super().__new__(cls, "cpu")
+
+    @property
+    def type(self) -> str:
+        return "cpu"
+
+    def __repr__(self) -> str:
+        return "device(type='cpu')"
+
+
+device = Device   # torch's spelling
+CPU = Device()
+
+
+class cuda:  # noqa: N801  (torch.cuda namespace)
+    """There is no GPU here: code that checks `torch.cuda.is_available()` takes its CPU path."""
+
+    @staticmethod
+    def is_available() -> bool:
+        return False
+
+    @staticmethod
+    def device_count() -> int:
+        return 0
+
+
+def to(x, *args, dtype=None, **kwargs):
+    """`to(dtype)`, `to('cpu')`, `to(other_tensor)`; devices other than the CPU are refused."""
+    for a in args:
+        if isinstance(a, Tensor):
+            dtype = a.dtype
+        elif isinstance(a, str) and a not in ("cpu",):
+            raise RuntimeError(f"device {a!r} is not available: tinyflow runs on the CPU")
+        elif a is not None and not isinstance(a, str):
+            dtype = a
+    return x if dtype is None else ops.cast(x, dtypes.as_dtype(dtype))
+
+
+def to_type(x, dtype=None):
+    """`x.type()` names the dtype; `x.type(dtype)` converts."""
+    return x.dtype.name if dtype is None else to(x, dtype)
+
+
+def type_as(x, other): return to(x, other.dtype)
+def to_float(x): return ops.cast(x, dtypes.float32)
+def to_double(x): return ops.cast(x, dtypes.float64)
+def to_half(x): return ops.cast(x, dtypes.float16)
+def to_long(x): return ops.cast(x, dtypes.int64)
+def to_int(x): return ops.cast(x, dtypes.int32)
+def to_bool(x): return ops.cast(x, dtypes.bool_)
+def cpu(x): return x
+def device_of(x): return CPU
+def is_cuda(x) -> bool: return False
+def is_floating_point(x) -> bool: return x.dtype.is_floating
+def nelement(x) -> int: return x.numel()
+def element_size(x) -> int: return x.dtype.np.itemsize
+def is_tensor(x) -> bool: return isinstance(x, Tensor)
+def get_default_dtype(): return dtypes.float32
+
+
+def finfo(dtype=None):
+    """`torch.finfo(torch.float32).eps`, `.max`, `.min`, `.tiny`: NumPy's figures."""
+    return np.finfo(dtypes.as_dtype(dtype or dtypes.float32).np)
+
+
+def iinfo(dtype):
+    return np.iinfo(dtypes.as_dtype(dtype).np)
+
+
+METHODS = {
+    "to": to, "type": to_type, "type_as": type_as, "float": to_float, "double": to_double,
+    "half": to_half, "long": to_long, "int": to_int, "bool": to_bool, "cpu": cpu,
+    "device": property(device_of), "is_cuda": property(is_cuda),
+    "is_floating_point": is_floating_point, "nelement": nelement,
+    "element_size": element_size,
+}

@@ -1,0 +1,77 @@
+"""In-place Tensor methods (`add_`, `x[i] = v`, `+=`, `fill_`, ...) and PyTorch's `out=`.
+
+Each computes out of place, then `write_inplace` copies the result into the tensor's buffer
+and takes over its autograd history (see docs/ARCHITECTURE.md, "The flow of one backward()").
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import ops
+from ..autodiff.tape import write_inplace
+from ..core.random import generator
+from ..core.tensor import Tensor
+
+
+def add_(x, other, alpha=1): return write_inplace(x, x.add(other, alpha))
+def sub_(x, other, alpha=1): return write_inplace(x, x.sub(other, alpha))
+def mul_(x, other): return write_inplace(x, x * other)
+def div_(x, other): return write_inplace(x, x / other)
+def pow_(x, exponent): return write_inplace(x, x ** exponent)
+def neg_(x): return write_inplace(x, -x)
+def relu_(x): return write_inplace(x, ops.relu(x))
+def clamp_(x, min=None, max=None): return write_inplace(x, x.clamp(min, max))  # noqa: A002
+def masked_fill_(x, mask, value): return write_inplace(x, x.masked_fill(mask, value))
+def zero_(x): return fill_(x, 0)
+
+
+def copy_(x, src):
+    src = src if isinstance(src, Tensor) else Tensor._eager(np.asarray(src))
+    return write_inplace(x, src.to(x.dtype))
+
+
+def fill_(x, value):
+    return write_inplace(x, Tensor._eager(np.full(x.shape, value, x.dtype.np)))
+
+
+def normal_(x, mean=0.0, std=1.0):
+    draw = generator().normal(mean, std, x.shape)
+    return write_inplace(x, Tensor._eager(draw.astype(x.dtype.np)))
+
+
+def uniform_(x, a=0.0, b=1.0):
+    draw = generator().uniform(a, b, x.shape)
+    return write_inplace(x, Tensor._eager(draw.astype(x.dtype.np)))
+
+
+def setitem_(x, index, value) -> None:
+    """`x[index] = value`."""
+    write_inplace(x, ops.setitem(x, index, value))
+
+
+# `x += y` writes into x when eager; on a symbolic tensor it is `x = x + y` (as in TF1)
+def iadd(x, other): return x + other if x.is_symbolic else add_(x, other)
+def isub(x, other): return x - other if x.is_symbolic else sub_(x, other)
+def imul(x, other): return x * other if x.is_symbolic else mul_(x, other)
+def itruediv(x, other): return x / other if x.is_symbolic else div_(x, other)
+
+
+def write_out(result: Tensor, out) -> Tensor:
+    """`out=`: write the result into an existing tensor (outside autograd, as PyTorch)."""
+    if out is None:
+        return result
+    if out.requires_grad and result.requires_grad:
+        raise RuntimeError("functions with out=... arguments don't support automatic "
+                           "differentiation, but one of the arguments requires grad.")
+    if out.shape != result.shape:
+        out.data = np.empty(result.shape, out.dtype.np)  # PyTorch resizes `out`
+    return copy_(out, result.detach())
+
+
+METHODS = {
+    "add_": add_, "sub_": sub_, "mul_": mul_, "div_": div_, "pow_": pow_, "neg_": neg_,
+    "relu_": relu_, "clamp_": clamp_, "masked_fill_": masked_fill_, "copy_": copy_,
+    "zero_": zero_, "fill_": fill_, "normal_": normal_, "uniform_": uniform_,
+    "__setitem__": setitem_,
+    "__iadd__": iadd, "__isub__": isub, "__imul__": imul, "__itruediv__": itruediv,
+}

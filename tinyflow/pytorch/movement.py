@@ -1,0 +1,183 @@
+"""Shape and movement as PyTorch spells them: `view`, `permute`, `cat`, `chunk`, `flatten`,
+indexing and iteration. All are sugar over the shape ops (ops/shape.py); `split`, `transpose`,
+`stack`, `tile`, `roll` and `broadcast_to`, which TF1 spells differently, are in
+shared_names.py.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import ops
+from ..core.dtypes import DType
+from ..core.op import as_tensor
+from ..core.shapes import normalize_axes
+from .inplace import write_out
+
+
+def size_args(args) -> tuple:
+    """Accept `f(2, 3)`, `f((2, 3))` and `f([2, 3])`."""
+    if len(args) == 1 and isinstance(args[0], (tuple, list)):
+        return tuple(args[0])
+    return tuple(args)
+
+
+def torch_reshape(x, *shape):
+    """`x.reshape(2, 3)` or `x.reshape((2, 3))`; the top-level `reshape` is TF1's."""
+    return ops.reshape(x, size_args(shape))
+
+
+def view(x, *shape):
+    """Like reshape, but refuses when the result could not share this tensor's memory."""
+    if len(shape) == 1 and isinstance(shape[0], DType):
+        raise NotImplementedError("view(dtype) is not supported")
+    out = ops.reshape(x, size_args(shape))
+    if x.array is not None and out.array.size and not np.shares_memory(out.array, x.array):
+        raise RuntimeError("view size is not compatible with input tensor's size and "
+                           "stride; use .reshape(...) instead")
+    return out
+
+
+def view_as(x, other): return view(x, other.shape)
+def reshape_as(x, other): return ops.reshape(x, other.shape)
+
+
+def flatten(x, start_dim=0, end_dim=-1):
+    """Merge dims start_dim..end_dim into one."""
+    x = as_tensor(x)
+    if x.ndim == 0:
+        return ops.reshape(x, (1,))
+    start, end = start_dim % x.ndim, end_dim % x.ndim
+    merged = x.shape[start:end + 1]
+    size = -1 if None in merged else int(np.prod(merged))
+    rest = [-1 if d is None else d for d in x.shape[:start]] + [size] + [
+        -1 if d is None else d for d in x.shape[end + 1:]]
+    if rest.count(-1) > 1:
+        raise ValueError(f"flatten: too many unknown dims in {x.shape}")
+    return ops.reshape(x, rest)
+
+
+def unflatten(x, dim, sizes):
+    dim = dim % x.ndim
+    return ops.reshape(x, tuple(x.shape[:dim]) + tuple(sizes) + tuple(x.shape[dim + 1:]))
+
+
+def permute(x, *args, dims=None):
+    """`x.permute(2, 0, 1)`, `torch.permute(x, (2, 0, 1))` or `dims=(2, 0, 1)`."""
+    return ops.transpose(x, size_args(args) if dims is None else tuple(dims))
+
+
+def torch_transpose(x, dim0, dim1):
+    """`x.transpose(dim0, dim1)` swaps two dims; the top-level `transpose` also permutes."""
+    perm = list(range(x.ndim))
+    perm[dim0], perm[dim1] = perm[dim1], perm[dim0]
+    return ops.transpose(x, perm)
+
+
+def movedim(x, source, destination):
+    perm = [d for d in range(x.ndim) if d != source % x.ndim]
+    perm.insert(destination % x.ndim, source % x.ndim)
+    return ops.transpose(x, perm)
+
+
+def unsqueeze(x, dim): return ops.expand_dims(x, dim)
+
+
+def torch_squeeze(x, dim=None):
+    """`x.squeeze(dim)` leaves a dim that is not 1 alone (TF1's `squeeze` refuses it)."""
+    if dim is None:
+        return ops.squeeze(x)
+    return x if x.shape[dim] != 1 else ops.squeeze(x, dim)
+
+
+def expand(x, *sizes):
+    sizes = size_args(sizes)
+    lead = len(sizes) - x.ndim
+    shape = tuple(x.shape[i - lead] if s == -1 else s for i, s in enumerate(sizes))
+    return ops.expand(x, shape)
+
+
+def expand_as(x, other): return ops.expand(x, other.shape)
+
+
+def repeat(x, *sizes):
+    """Tile: `x.repeat(2, 3)` stacks copies along each dim (PyTorch, not NumPy, repeat)."""
+    sizes = size_args(sizes)
+    if len(sizes) < x.ndim:
+        raise RuntimeError("repeat: the number of sizes can not be smaller than the "
+                           "number of dimensions of the tensor")
+    if x.shape is None or None in x.shape:
+        raise ValueError(f"repeat/tile needs the dims of the tensor known, got {x.shape}")
+    shape = (1,) * (len(sizes) - x.ndim) + tuple(x.shape)
+    x = ops.reshape(x, tuple(d for n in shape for d in (1, n)))
+    x = ops.expand(x, tuple(d for r, n in zip(sizes, shape) for d in (r, n)))
+    return ops.reshape(x, tuple(r * n for r, n in zip(sizes, shape)))
+
+
+def contiguous(x):
+    if x.array is not None and x.array.flags.c_contiguous:
+        return x
+    return ops.copy(x)
+
+
+def is_contiguous(x) -> bool:
+    return x.array is None or x.array.flags.c_contiguous
+
+
+def cat(tensors, dim=0, out=None):
+    return write_out(ops.concat(list(tensors), dim), out)
+
+
+concatenate = cat
+
+
+def torch_split(x, split_size, dim=0) -> list:
+    """`x.split(...)`: pieces of `split_size` (the last may be smaller), or a list of sizes."""
+    x = as_tensor(x)
+    dim = normalize_axes(dim, x.ndim)[0]
+    total = x.shape[dim]
+    if isinstance(split_size, int):
+        sizes = [min(split_size, total - start) for start in range(0, total, split_size)]
+    else:
+        sizes = list(split_size)
+    return ops.split(x, sizes, dim)
+
+
+def chunk(x, chunks, dim=0) -> list:
+    x = as_tensor(x)
+    total = x.shape[normalize_axes(dim, x.ndim)[0]]
+    return torch_split(x, -(-total // chunks), dim)
+
+
+def narrow(x, dim, start, length):
+    return x[(slice(None),) * (dim % x.ndim) + (slice(start, start + length),)]
+
+
+def select(x, dim, index): return x[(slice(None),) * (dim % x.ndim) + (index,)]
+def unbind(x, dim=0): return tuple(select(x, dim, i) for i in range(x.shape[dim]))
+def index_select(x, dim, index): return ops.take(x, index, dim)
+
+
+def flip(x, *args, dims=None):
+    """`x.flip(0, 2)`, `torch.flip(x, (0, 2))` or `dims=(0, 2)`."""
+    dims = {d % x.ndim for d in (size_args(args) if dims is None else dims)}
+    return x[tuple(slice(None, None, -1) if d in dims else slice(None) for d in range(x.ndim))]
+
+
+def iterate(x):
+    """`for row in x`: the slices along the first dim."""
+    if not x.shape:
+        raise TypeError("iteration over a 0-d tensor")
+    return (x[i] for i in range(x.shape[0]))
+
+
+METHODS = {
+    "reshape": torch_reshape, "view": view, "view_as": view_as, "reshape_as": reshape_as,
+    "flatten": flatten, "unflatten": unflatten, "permute": permute,
+    "transpose": torch_transpose, "swapaxes": torch_transpose, "movedim": movedim,
+    "unsqueeze": unsqueeze, "squeeze": torch_squeeze, "expand": expand,
+    "expand_as": expand_as, "repeat": repeat, "contiguous": contiguous,
+    "is_contiguous": is_contiguous, "clone": ops.copy, "split": torch_split, "chunk": chunk,
+    "narrow": narrow, "select": select, "unbind": unbind, "gather": ops.gather,
+    "index_select": index_select, "flip": flip,
+    "__getitem__": ops.getitem, "__iter__": iterate,
+}

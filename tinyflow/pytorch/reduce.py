@@ -1,0 +1,114 @@
+"""Reductions, sorting and top-k as PyTorch spells them (`dim`, `keepdim`, (values, indices)).
+
+The op functions they call take TF1's spelling (`axis`, `keepdims`); `var`, `logsumexp`,
+`cumsum` and `argsort`, whose names an op function also has, are in shared_names.py.
+"""
+from __future__ import annotations
+
+from collections import namedtuple
+
+import numpy as np
+
+from .. import ops
+from ..core import dtypes
+from ..core.op import as_tensor
+from ..core.tensor import Tensor
+
+MaxResult = namedtuple("MaxResult", ["values", "indices"])   # also sort's and topk's
+
+
+def sum(x, dim=None, keepdim=False, dtype=None, axis=None, keepdims=False):  # noqa: A001
+    x = as_tensor(x) if dtype is None else as_tensor(x).to(dtype)
+    return ops.reduce_sum(x, _axis(dim, axis), keepdim or keepdims)
+
+
+def mean(x, dim=None, keepdim=False, dtype=None, axis=None, keepdims=False):
+    x = as_tensor(x) if dtype is None else as_tensor(x).to(dtype)
+    return ops.reduce_mean(x, _axis(dim, axis), keepdim or keepdims)
+
+
+def max(x, dim=None, keepdim=False):  # noqa: A001
+    return _extreme(x, dim, keepdim, ops.reduce_max, ops.argmax, ops.maximum)
+
+
+def min(x, dim=None, keepdim=False):  # noqa: A001
+    return _extreme(x, dim, keepdim, ops.reduce_min, ops.argmin, ops.minimum)
+
+
+def amax(x, dim=None, keepdim=False): return ops.reduce_max(x, dim, keepdim)
+def amin(x, dim=None, keepdim=False): return ops.reduce_min(x, dim, keepdim)
+
+
+def torch_argmax(x, dim=None, keepdim=False):
+    """`x.argmax(dim, keepdim)`; the top-level `argmax` is TF1's (`axis`, `name`)."""
+    out = ops.argmax(x, dim)
+    return ops.expand_dims(out, dim) if keepdim and dim is not None else out
+
+
+def torch_argmin(x, dim=None, keepdim=False):
+    """`x.argmin(dim, keepdim)`; the top-level `argmin` is TF1's (`axis`, `name`)."""
+    out = ops.argmin(x, dim)
+    return ops.expand_dims(out, dim) if keepdim and dim is not None else out
+
+
+def std(x, dim=None, unbiased=None, keepdim=False, correction=None):
+    return ops.sqrt(ops.var(x, dim, correction_of(unbiased, correction), keepdim))
+
+
+def correction_of(unbiased, correction) -> int:
+    """PyTorch's two spellings of the variance's divisor n - correction."""
+    if correction is not None:
+        return correction
+    return 0 if unbiased is False else 1
+
+
+def norm(x, p=2, dim=None, keepdim=False):
+    if p != 2:
+        raise NotImplementedError("only the 2-norm is implemented")
+    return ops.sqrt(ops.reduce_sum(x * x, dim, keepdim))
+
+
+def count_nonzero(x, dim=None):
+    return ops.reduce_sum(ops.cast(ops.not_equal(x, 0), dtypes.int64), dim)
+
+
+def all(x) -> bool: return bool(np.all(x.numpy()))  # noqa: A001
+def any(x) -> bool: return bool(np.any(x.numpy()))  # noqa: A001
+
+
+def torch_sort(x, dim=-1, descending=False, stable=False):
+    """`x.sort(...)`: (values, indices), stable; the top-level `sort` also speaks TF1's."""
+    indices = ops.argsort(x, dim, descending)
+    return MaxResult(ops.gather(x, dim, indices), indices)
+
+
+def topk(x, k, dim=-1, largest=True, sorted=True):  # noqa: A002
+    if not 0 <= k <= x.shape[dim]:
+        raise RuntimeError(f"topk: k ({k}) is out of range for dimension {dim} of size "
+                           f"{x.shape[dim]}")
+    indices = ops.argsort(x, dim, largest).narrow(dim, 0, k)
+    return MaxResult(ops.gather(x, dim, indices), indices)
+
+
+def _axis(dim, axis):
+    return dim if dim is not None else axis
+
+
+def _extreme(x, dim, keepdim, reduce, arg, pairwise):
+    """PyTorch's max/min: over everything, (values, indices) along a dim, or pairwise."""
+    if isinstance(dim, Tensor):
+        return pairwise(x, dim)
+    if dim is None:
+        return reduce(x)
+    values = reduce(x, dim, keepdim)
+    indices = arg(x, dim)
+    if keepdim:
+        indices = ops.expand_dims(indices, dim)
+    return MaxResult(values, indices)
+
+
+METHODS = {
+    "sum": sum, "mean": mean, "max": max, "min": min, "amax": amax, "amin": amin,
+    "argmax": torch_argmax, "argmin": torch_argmin, "std": std, "norm": norm,
+    "count_nonzero": count_nonzero, "all": all, "any": any, "sort": torch_sort, "topk": topk,
+}

@@ -1,0 +1,186 @@
+"""Names that TF1 (or an op function in `tinyflow.ops`) and PyTorch both use, with different
+arguments or meanings: `split`, `transpose`, `softmax`, `sort`, `cumsum`, `roll`, `zeros_like`,
+... This module is the one place where the arguments decide which is meant.
+
+The rule: PyTorch keywords (`dim`, `keepdim`, `out`) or an eager tensor select PyTorch's
+semantics; TF1 keywords (`axis`, `num_or_size_splits`, `direction`, `name`) or a symbolic
+tensor select TF1's. Each function here is the top-level `tinyflow.<name>`; where it is also
+a Tensor method, `METHODS` below says so. The op function of the same name (`ops.split`,
+`ops.softmax`, ...) keeps TF1's spelling.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import ops
+from ..core.op import as_tensor
+from ..core.tensor import Tensor
+from .creation import dtype_or, leaf
+from .inplace import write_out
+from .movement import flatten, narrow, repeat, torch_split, torch_transpose
+from .reduce import correction_of, torch_sort
+
+# ---- shapes -------------------------------------------------------------------------------
+
+
+def split(tensor, split_size_or_sections=None, axis_or_dim=None, *, dim=None, axis=None,
+          num_or_size_splits=None, name=None):
+    """`torch.split` (an int is the size of each piece) or `tf.split` (the number of pieces).
+
+    TF1 keywords (`axis=`, `num_or_size_splits=`) or a symbolic tensor mean TF1; `dim=` or an
+    eager tensor mean PyTorch. A list of sizes means the same in both.
+    """
+    tensor = as_tensor(tensor)
+    tf_style = num_or_size_splits is not None or axis is not None or (
+        dim is None and tensor.is_symbolic)
+    if tf_style:
+        n = num_or_size_splits if num_or_size_splits is not None else split_size_or_sections
+        axis = axis if axis is not None else (axis_or_dim or 0)
+        return ops.split(tensor, n, axis, name=name)
+    dim = dim if dim is not None else (axis_or_dim or 0)
+    return torch_split(tensor, split_size_or_sections, dim)
+
+
+def transpose(x, *args, perm=None, dim0=None, dim1=None, name=None, conjugate=False):
+    """`torch.transpose(x, dim0, dim1)` swaps two dims; `tf.transpose(x, perm)` permutes."""
+    x = as_tensor(x)
+    if len(args) == 2 or dim0 is not None:
+        d0, d1 = args if len(args) == 2 else (dim0, dim1)
+        return torch_transpose(x, d0, d1)
+    if args:
+        perm = args[0]
+    return ops.transpose(x, perm, name=name)
+
+
+def stack(tensors, dim=0, axis=None, out=None, name=None) -> Tensor:
+    return write_out(ops.stack(list(tensors), dim if axis is None else axis, name=name), out)
+
+
+def tile(x, dims, name=None) -> Tensor:
+    """`torch.tile` / `tf.tile`: copies of `x` along each dim (fewer dims than x: leading 1s)."""
+    x = as_tensor(x)
+    return repeat(x, *((1,) * (x.ndim - len(dims)) + tuple(dims)))
+
+
+def roll(x, shifts=None, dims=None, *, shift=None, axis=None, name=None) -> Tensor:
+    """`torch.roll(x, shifts, dims)` or `tf.roll(x, shift, axis)`: elements shifted along
+    `dims` (all, flattened, if None), wrapping around."""
+    x = as_tensor(x)
+    shifts = shifts if shift is None else shift
+    dims = dims if axis is None else axis
+    if dims is None:
+        return roll(flatten(x), shifts, 0).reshape(x.shape)
+    shifts = shifts if isinstance(shifts, (tuple, list)) else (shifts,)
+    dims = dims if isinstance(dims, (tuple, list)) else (dims,)
+    out = x
+    for step, dim in zip(shifts, dims):
+        n = x.shape[dim]
+        if n and step % n:
+            cut = n - step % n
+            out = ops.concat([narrow(out, dim, cut, n - cut), narrow(out, dim, 0, cut)], dim)
+    return out
+
+
+def broadcast_to(x, shape, name=None) -> Tensor:
+    """`torch.broadcast_to` / `tf.broadcast_to`: a broadcast view of `x` as `shape` (the op
+    function `ops.broadcast_to` broadcasts to another tensor's run-time shape)."""
+    return ops.expand(as_tensor(x), tuple(shape))
+
+
+# ---- math -----------------------------------------------------------------------------------
+
+
+def add(x, y, alpha=1, out=None, name=None):
+    """`torch.add(x, y, alpha=2)` (x + 2 y) or `tf.add(x, y, name=...)`."""
+    return write_out(ops.add(x, y if alpha == 1 else y * alpha, name=name), out)
+
+
+def clamp(x, min=None, max=None, out=None):  # noqa: A002
+    return write_out(ops.clamp(x, min, max), out)
+
+
+clip = clamp
+
+
+def round(x, decimals=0):  # noqa: A001
+    """Half to even, as both; `decimals` (PyTorch) rounds to that many decimal places."""
+    if decimals == 0:
+        return ops.round(x)
+    scale = 10.0 ** decimals
+    return ops.round(x * scale) / scale
+
+
+def softmax(x, dim=-1, *, axis=None, dtype=None, name=None) -> Tensor:
+    """`torch.softmax(x, dim)` / `tf.softmax(logits, axis)`."""
+    x = as_tensor(x) if dtype is None else as_tensor(x).to(dtype)
+    return ops.softmax(x, dim if axis is None else axis, name=name)
+
+
+def log_softmax(x, dim=-1, *, axis=None, dtype=None, name=None) -> Tensor:
+    x = as_tensor(x) if dtype is None else as_tensor(x).to(dtype)
+    return ops.log_softmax(x, dim if axis is None else axis, name=name)
+
+
+# ---- reductions and order -----------------------------------------------------------------
+
+
+def var(x, dim=None, unbiased=None, keepdim=False, correction=None):
+    """PyTorch's `unbiased`/`correction` (`ops.var` takes `axis`, `correction`, `keepdims`)."""
+    return ops.var(x, dim, correction_of(unbiased, correction), keepdim)
+
+
+def logsumexp(x, dim, keepdim=False): return ops.logsumexp(x, dim, keepdim)
+
+
+def cumsum(x, dim=0, *, axis=None, exclusive=False, reverse=False, name=None) -> Tensor:
+    """`torch.cumsum(x, dim)` or `tf.cumsum(x, axis, exclusive, reverse)`."""
+    x = as_tensor(x)
+    out = ops.cumsum(x, dim if axis is None else axis, reverse)
+    return out - x if exclusive else out
+
+
+def sort(x, dim=-1, descending=False, stable=False, *, axis=None, direction=None, name=None):
+    """`torch.sort` gives (values, indices); TF1's `tf.sort(x, axis, direction)` (TF1
+    keywords or a symbolic tensor) gives the values."""
+    x = as_tensor(x)
+    tf_style = axis is not None or direction is not None or x.is_symbolic
+    result = torch_sort(x, dim if axis is None else axis,
+                        descending or direction == "DESCENDING")
+    return result.values if tf_style else result
+
+
+def argsort(x, dim=-1, descending=False, *, axis=None, direction=None, stable=False,
+            name=None) -> Tensor:
+    return ops.argsort(as_tensor(x), dim if axis is None else axis,
+                       descending or direction == "DESCENDING")
+
+
+# ---- creation -------------------------------------------------------------------------------
+
+
+def zeros_like(x, dtype=None, requires_grad=False, name=None) -> Tensor:
+    """On an eager tensor a new leaf (PyTorch); on a TF1 tensor a node of its graph."""
+    if x.is_symbolic:
+        return ops.zeros_like(x, dtype, name)
+    return leaf(np.zeros(x.shape, dtype_or(dtype, x.dtype).np), requires_grad)
+
+
+def ones_like(x, dtype=None, requires_grad=False, name=None) -> Tensor:
+    if x.is_symbolic:
+        return ops.ones_like(x, dtype, name)
+    return leaf(np.ones(x.shape, dtype_or(dtype, x.dtype).np), requires_grad)
+
+
+empty_like = zeros_like
+
+
+def multinomial(probs, num_samples, replacement=False, generator=None) -> Tensor:
+    """`torch.multinomial(probs, n)`: indices drawn by the probabilities in each row."""
+    return ops.multinomial(probs, num_samples, replacement)
+
+
+METHODS = {
+    "add": add, "clamp": clamp, "clip": clamp, "round": round, "softmax": softmax,
+    "log_softmax": log_softmax, "var": var, "logsumexp": logsumexp, "cumsum": cumsum,
+    "argsort": argsort, "roll": roll,
+}

@@ -65,6 +65,7 @@ CONV_GRID = [
      for d, g in itertools.product((1, 2, (2, 3)), (1, 3))]
 
 
+@pytest.mark.slow  # the full grid; the op table covers conv2d's samples in every run
 @pytest.mark.filterwarnings("ignore:Using padding='same'")  # torch pads a copy: fine here
 @pytest.mark.parametrize("attrs", CONV_GRID, ids=lambda a: "-".join(map(str, a.values())))
 def test_conv2d_matches_torch(attrs):
@@ -139,6 +140,7 @@ MAX_GRID = [dict(kernel_size=k, stride=s, padding=p, dilation=d, ceil_mode=c)
             if not (p == 1 and k == (3, 2))]  # padding must be at most half the kernel
 
 
+@pytest.mark.slow  # the full grid, as conv2d's
 @pytest.mark.parametrize("attrs", MAX_GRID, ids=lambda a: "-".join(map(str, a.values())))
 def test_max_pool2d_matches_torch(attrs):
     F = pytest.importorskip("torch.nn.functional")
@@ -161,6 +163,7 @@ AVG_GRID = [dict(kernel_size=k, stride=s, padding=p, ceil_mode=c, count_include_
             if not (p == 1 and k == (3, 2))]
 
 
+@pytest.mark.slow  # the full grid, as conv2d's
 @pytest.mark.parametrize("attrs", AVG_GRID, ids=lambda a: "-".join(map(str, a.values())))
 def test_avg_pool2d_matches_torch(attrs):
     F = pytest.importorskip("torch.nn.functional")

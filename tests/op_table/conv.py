@@ -106,6 +106,12 @@ CASES += [
                    conv_error((1, 2, 5, 5), (2, 2, 3, 3), ValueError,
                               r"padding='same' is not supported for strided convolutions",
                               stride=2, padding="same"),
+                   conv_error((1, 1, 4, 4), (1, 1, 2, 2), ValueError,
+                              r"stride \(0, 0\), dilation \(1, 1\) and groups 1 must be "
+                              r"positive", stride=0),
+                   conv_error((1, 1, 4, 4), (1, 1, 2, 2), ValueError,
+                              r"stride \(1, 1\), dilation \(1, 1\) and groups 0 must be "
+                              r"positive", groups=0),
                    ErrorInput(S(A(1, 2, 5, 5, dtype=tf.int32), A(2, 2, 3, 3, dtype=tf.int32)),
                               tf.DTypeError, r"^conv2d: needs floating-point tensors, got "
                                              r"int32"))),

@@ -127,7 +127,10 @@ CASES += [
            errors=(ErrorInput(S(A(5, 4), A(3), index=1), tf.ShapeError,
                               r"^setitem: dimension -1 is 4 in one and 3 in another"),
                    ErrorInput(S(A(5, 4), A(4), index=9), tf.ShapeError,
-                              r"^setitem: index 9 is out of bounds for axis 0 with size 5"))),
+                              r"^setitem: index 9 is out of bounds for axis 0 with size 5"),
+                   ErrorInput(S(A(2, 4), A(2, 4), index=0), tf.ShapeError,
+                              r"^setitem: cannot write a value of shape \(2, 4\) into a "
+                              r"selection of shape \(4,\)"))),
 ]
 
 

@@ -35,6 +35,8 @@ CASES += [
     OpCase("softmax", tf.softmax, np_softmax, softmax_samples(),
            errors=(ErrorInput(S(A(3, 4), axis=2), tf.ShapeError,
                               r"^softmax: axis 2 is out of range for rank 2"),
+                   ErrorInput(S(A()), tf.ShapeError,
+                              r"^softmax: axis -1 is out of range for rank 0"),
                    ErrorInput(S(A(3, 4, dtype=tf.int32)), tf.DTypeError,
                               r"^softmax: softmax needs a floating-point input"))),
     OpCase("log_softmax", tf.log_softmax, np_log_softmax, softmax_samples(),
@@ -83,5 +85,8 @@ CASES += [
                               r"\(3,\) for logits \(3, 5\)"),
                    ErrorInput(S(Ids(0, 7, 1), A(3, 5)), IndexError,
                               r"^sparse_softmax_cross_entropy: label ids must be in \[0, 5\)",
-                              at_run=True))),
+                              at_run=True),
+                   ErrorInput(S(Ids(0, -1, 1), A(3, 5)), IndexError,
+                              r"^sparse_softmax_cross_entropy: label ids must be in \[0, 5\), "
+                              r"got values in \[-1, 1\]", at_run=True))),
 ]

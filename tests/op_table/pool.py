@@ -111,6 +111,9 @@ CASES += [
            errors=(ErrorInput(S(A(1, 2, 5, 5), kernel_size=2, padding=2), ValueError,
                               r"^pad should be at most half of kernel size, but got padding "
                               r"\(\(2, 2\), \(2, 2\)\) and kernel_size \(2, 2\)"),
+                   ErrorInput(S(A(1, 1, 4, 4), kernel_size=0), ValueError,   # no op name
+                              r"^kernel_size \(0, 0\), stride \(0, 0\) and dilation \(1, 1\) "
+                              r"must be positive"),
                    ErrorInput(S(A(2, 5, 5), kernel_size=2), tf.ShapeError,
                               r"^max_pool2d: the input must be 4-D \(N, C, H, W\), got shape "
                               r"\(2, 5, 5\)"),
@@ -212,5 +215,8 @@ CASES += [
            dynamic=False, sugar=True,  # the windows depend on the static spatial size
            errors=(ErrorInput(S(A(2, 5, 5), output_size=2), ValueError,
                               r"^adaptive_avg_pool2d: the input must be 4-D \(N, C, H, W\), "
-                              r"got shape \(2, 5, 5\)"),)),
+                              r"got shape \(2, 5, 5\)"),
+                   ErrorInput(S(A(1, 1, 4, 4), output_size=0), ValueError,
+                              r"^adaptive_avg_pool2d: output_size must be positive, got "
+                              r"\(0, 0\)"))),
 ]

@@ -52,7 +52,9 @@ CASES += [
            (S(A(3, 4), axis=0), S(A(3, 4), axis=-1), S(A(3, 4, layout="T"), axis=1),
             S(A(), axis=0)), NUMBERS,
            errors=(ErrorInput(S(A(3, 4), axis=3), tf.ShapeError,
-                              r"^expand_dims: axis 3 out of range for rank 3 output"),)),
+                              r"^expand_dims: axis 3 out of range for rank 3 output"),
+                   ErrorInput(S(A(3, 4), axis=-4), tf.ShapeError,
+                              r"^expand_dims: axis -4 out of range for rank 3 output"))),
 ]
 
 
@@ -101,7 +103,8 @@ CASES += [
                    ErrorInput(S(A(2, 3), A(2, 4), axis=0), tf.ShapeError,
                               r"^concat: dimension 1 differs: 3 vs 4"),
                    ErrorInput(S(A(2, 3), A(2, 3), axis=2), tf.ShapeError,
-                              r"^concat: axis 2 is out of range for rank 2"))),
+                              r"^concat: axis 2 is out of range for rank 2"),
+                   ErrorInput(S(axis=0), tf.ShapeError, r"^concat: needs at least one input"))),
     OpCase("concat_piece", concat_piece, np_concat_piece,
            (S(A(6, 3), Ref(2, 3), Ref(4, 3), index=1, axis=0),
             S(A(3, 7), Ref(3, 2), Ref(3, 1), Ref(3, 4), index=0, axis=1),
@@ -180,6 +183,8 @@ CASES += [
            NUMBERS,
            errors=(ErrorInput(S(A(3, 4), index=5), tf.ShapeError,
                               r"^getitem: index 5 is out of bounds for axis 0 with size 3"),
+                   ErrorInput(S(A(3, 4), index=-4), tf.ShapeError,
+                              r"^getitem: index -4 is out of bounds for axis 0 with size 3"),
                    ErrorInput(S(A(3, 4), index=np.array([0, 7])), tf.ShapeError,
                               r"^getitem: index 7 is out of bounds for axis 0 with size 3"),
                    # Python's words for three indices into two dims leak through

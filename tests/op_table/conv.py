@@ -72,6 +72,7 @@ def np_conv2d(x, w, stride=1, padding=0, dilation=1, groups=1):
 
 
 def conv_error(x_shape, w_shape, error, match, **kwargs) -> ErrorInput:
+    """A bad (input, weight) pair for conv2d; the message starts with the op's name."""
     return ErrorInput(S(A(*x_shape), A(*w_shape), **kwargs), error, "^conv2d: " + match)
 
 

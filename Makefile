@@ -7,7 +7,7 @@ SHARED_DATA := $(abspath ../shared/datasets)
 DATA_ENV := $(if $(wildcard $(SHARED_DATA)/mnist),TINYFLOW_DATA_DIR=$(SHARED_DATA),)
 BENCH_ENV := env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE
 
-.PHONY: demo test bench clean
+.PHONY: demo test test-fast bench clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -20,6 +20,10 @@ demo: $(VENV)/.installed
 
 test: $(VENV)/.installed
 	$(DATA_ENV) $(PY) -m pytest tests
+
+# The suite without the tests marked slow (examples, Ray, full conv grids, training runs).
+test-fast: $(VENV)/.installed
+	$(DATA_ENV) $(PY) -m pytest -m "not slow" tests
 
 bench: $(VENV)/.installed
 	$(DATA_ENV) $(BENCH_ENV) $(PY) bench/seed_step.py

@@ -86,6 +86,7 @@ def test_gradient_of_broadcast_input_is_summed_back():
     assert out_x.shape == (4, 3)
 
 
+@pytest.mark.slow  # builds and differentiates 100,000 graph nodes: about 12 s
 def test_chain_of_100000_nodes_differentiates_without_recursion():
     x = tf.placeholder(tf.float32, [])
     h = x
@@ -97,6 +98,7 @@ def test_chain_of_100000_nodes_differentiates_without_recursion():
         assert sess.run([h, g, t], {x: 0.0}) == [100_000.0, 1.0, 2.0]
 
 
+@pytest.mark.slow  # 100,000 eager ops and their backward: about 3 s
 def test_eager_chain_of_100000_ops_backward():
     x = tf.tensor(1.0, requires_grad=True)
     h = x

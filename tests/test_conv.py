@@ -1,9 +1,10 @@
 """Convolution and pooling against PyTorch (forward, backward, double backward) over a grid
 of stride / padding / dilation / groups / ceil_mode / count_include_pad; the TF1 functions
-(NHWC, SAME / VALID) against NumPy references; errors that name the shapes.
+(NHWC, SAME / VALID) against NumPy references.
 
-The op table (tests/op_table.py, CONV section) already checks every op's gradients against
-numbers in float64, to second order and in forward mode; this file pins the semantics.
+The op table (tests/op_table/conv.py and pool.py) already checks every op's gradients against
+numbers in float64, to second order and in forward mode, and its errors on bad input; this
+file pins the semantics.
 """
 from __future__ import annotations
 
@@ -64,6 +65,7 @@ CONV_GRID = [
      for d, g in itertools.product((1, 2, (2, 3)), (1, 3))]
 
 
+@pytest.mark.slow  # the full grid; the op table covers conv2d's samples in every run
 @pytest.mark.filterwarnings("ignore:Using padding='same'")  # torch pads a copy: fine here
 @pytest.mark.parametrize("attrs", CONV_GRID, ids=lambda a: "-".join(map(str, a.values())))
 def test_conv2d_matches_torch(attrs):
@@ -138,6 +140,7 @@ MAX_GRID = [dict(kernel_size=k, stride=s, padding=p, dilation=d, ceil_mode=c)
             if not (p == 1 and k == (3, 2))]  # padding must be at most half the kernel
 
 
+@pytest.mark.slow  # the full grid, as conv2d's
 @pytest.mark.parametrize("attrs", MAX_GRID, ids=lambda a: "-".join(map(str, a.values())))
 def test_max_pool2d_matches_torch(attrs):
     F = pytest.importorskip("torch.nn.functional")
@@ -160,6 +163,7 @@ AVG_GRID = [dict(kernel_size=k, stride=s, padding=p, ceil_mode=c, count_include_
             if not (p == 1 and k == (3, 2))]
 
 
+@pytest.mark.slow  # the full grid, as conv2d's
 @pytest.mark.parametrize("attrs", AVG_GRID, ids=lambda a: "-".join(map(str, a.values())))
 def test_avg_pool2d_matches_torch(attrs):
     F = pytest.importorskip("torch.nn.functional")
@@ -362,32 +366,11 @@ def test_tf_dropout_scales_and_redraws_each_run():
         tfn.dropout(x)
 
 
-# ---- errors name the shapes --------------------------------------------------------------
+# ---- errors ------------------------------------------------------------------------------
+# conv2d's and the pooling ops' errors on bad shapes, dtypes and padding are error inputs of
+# their entries in tests/op_table/ (conv.py, pool.py).
 
-@pytest.mark.parametrize("x_shape,w_shape,kwargs,message", [
-    ((2, 4, 6, 6), (6, 3, 3, 3), {}, r"input .*4 channels but weight .*expects 3"),
-    ((2, 4, 6, 6), (6, 2, 3, 3), dict(groups=3), r"not divisible by groups=3"),
-    ((2, 6, 6, 6), (4, 2, 3, 3), dict(groups=3), r"4 output channels, not divisible"),
-    ((2, 4, 4, 4), (6, 4, 5, 3), {}, r"kernel 5x3 .* larger than the padded input: 4x4"),
-    ((2, 4, 4, 4), (6, 4, 3, 3), dict(dilation=2), r"larger than the padded input"),
-    ((2, 4, 4), (6, 4, 3, 3), {}, r"must be 4-D"),
-])
-def test_conv2d_errors_name_the_shapes(x_shape, w_shape, kwargs, message):
-    with pytest.raises(tf.ShapeError, match=message) as info:
-        conv2d(np.zeros(x_shape, np.float32), np.zeros(w_shape, np.float32), **kwargs)
-    assert "conv2d" in str(info.value) and str(x_shape) in str(info.value)
-
-
-def test_pool_and_padding_errors():
-    x = np.zeros((1, 2, 5, 5), np.float32)
-    with pytest.raises(ValueError, match="at most half"):
-        max_pool2d(x, 2, padding=2)
-    with pytest.raises(tf.ShapeError, match="larger than the padded input"):
-        avg_pool2d(x, 6)
-    with pytest.raises(ValueError, match="strided"):
-        conv2d(x, np.zeros((2, 2, 3, 3), np.float32), stride=2, padding="same")
+def test_tf_conv2d_padding_is_same_or_valid():
     with pytest.raises(ValueError, match="SAME"):
         tfn.conv2d(np.zeros((1, 5, 5, 2), np.float32), np.zeros((3, 3, 2, 2), np.float32),
                    1, "FULL")
-    with pytest.raises(tf.DTypeError):
-        conv2d(np.zeros((1, 2, 5, 5), np.int32), np.zeros((2, 2, 3, 3), np.int32))

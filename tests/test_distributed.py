@@ -15,6 +15,8 @@ import tinyflow as tf  # noqa: E402
 import tinyflow.distributed as dist  # noqa: E402
 from tinyflow import nn  # noqa: E402
 
+pytestmark = pytest.mark.slow  # starts a local Ray cluster and trains through it: about 120 s
+
 SHAPES = {"w": (10, 3), "b": (3,), "scale": (), "embed": (7, 2)}
 
 

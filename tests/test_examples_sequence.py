@@ -16,6 +16,8 @@ import mnist_lstm  # noqa: E402
 from common import load_model  # noqa: E402
 from text_corpus import CharCorpus, load_text  # noqa: E402
 
+pytestmark = pytest.mark.slow  # trains a GPT and an LSTM: about 110 s here
+
 # a small GPT (2 layers x 64, context 64): ~0.1 M parameters, a few seconds per 100 steps
 TINY = ["--n-layer", "2", "--n-embd", "64", "--n-head", "4", "--block-size", "64"]
 GPT_STEPS = 200

@@ -14,6 +14,8 @@ import numpy as np
 import pytest
 from safetensors.numpy import load_file, save_file
 
+pytestmark = pytest.mark.slow  # trains four examples: about 200 s here
+
 EXAMPLES = pathlib.Path(__file__).resolve().parent.parent / "examples"
 EVAL = "1000"   # test images evaluated: enough to tell learning from chance, and quick
 

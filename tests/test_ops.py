@@ -1,16 +1,19 @@
-"""Op tests driven by the table in op_table.py.
+"""Op tests driven by the table in the op_table package (one module per group of ops).
 
 For every entry and sample: the forward pass against NumPy (eager, and in a Session with
 placeholders of known shape, unknown dims and unknown rank); the gradient against central
 differences (tf.gradients and .backward()), also with unknown shapes and in float32; the
 second-order gradient against central differences of the first; forward mode against
-reverse mode and numbers. Then: every registered op has a NumPy kernel and a table entry, the
-few ops the table cannot drive (random, assign, no_op) have tests of their own, and Python
-operators behave as on NumPy arrays.
+reverse mode and numbers. For every error input: the error, eagerly and in a graph. Then:
+every registered op has a NumPy kernel and a table entry, the few ops the table cannot drive
+(random, assign, no_op) have tests of their own, and Python operators behave as on NumPy
+arrays.
 """
 from __future__ import annotations
 
 import contextlib
+import os
+import re
 import zlib
 
 import numpy as np
@@ -332,14 +335,64 @@ def _check_jvp(case, index, arrays, tangents, jt_values, weights, vjp):
                                    rtol=1e-12, atol=1e-12, err_msg=f"eager J t, {label}")
 
 
-# ---- 5. registry coverage --------------------------------------------------------------
+# ---- 5. error inputs -------------------------------------------------------------------
+
+TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def _error_params() -> list:
+    return [pytest.param(case, k, id=f"{case.name}-{k}")
+            for case in TABLE for k in range(len(case.errors))]
+
+
+@pytest.mark.parametrize("case,k", _error_params())
+def test_error_input(case, k):
+    """The bad input raises the error with the message, eagerly (unless it has unknown dims)
+    and in a graph: where the node is built, or in Session.run if the kernel finds it."""
+    error = case.errors[k]
+    args, kwargs = error.sample.args, error.sample.kwargs
+    dtype = tf.float32 if tf.float32 in case.dtypes else case.dtypes[0]
+    known = all(d is not None for arg in args for d in arg.shape)
+    arrays = []
+    if known:
+        rng = np.random.default_rng(zlib.crc32(f"{case.name}-error-{k}".encode()))
+        arrays = [make_array(arg, dtype, rng) for arg in args]
+        with pytest.raises(error.error, match=error.match) as info:
+            case.fn(*_eager(arrays), **kwargs)
+        _check_names_shapes_and_site(info.value, args)
+    assert known or not error.at_run, "an error found at run time needs known shapes"
+    with _session() as sess:
+        phs = [tf.placeholder(arg.dtype or dtype, arg.shape) for arg in args]
+        if error.at_run:
+            outs = case.fn(*phs, **kwargs)
+            with pytest.raises(error.error, match=error.match):
+                sess.run(outs, dict(zip(phs, arrays)))
+            return
+        with pytest.raises(error.error, match=error.match) as info:
+            case.fn(*phs, **kwargs)
+        _check_names_shapes_and_site(info.value, args)
+
+
+def _check_names_shapes_and_site(exc: Exception, args) -> None:
+    """The errors apply() raises (ShapeError, DTypeError) name every input's shape and the
+    caller's line, outside tinyflow: here, the test or the op table."""
+    if not isinstance(exc, (tf.ShapeError, tf.DTypeError)):
+        return
+    message = str(exc)
+    shapes = ", ".join(str(tuple(arg.shape)) for arg in args)
+    assert re.search(r"\(input shapes? " + re.escape(shapes) + r"[;)]", message), message
+    site = re.search(r".* at (.+):\d+$", message)  # the last " at "
+    assert site and site.group(1).startswith(TESTS_DIR + os.sep), message
+
+
+# ---- 6. registry coverage --------------------------------------------------------------
 
 def test_every_registered_op_has_a_kernel_and_a_table_entry():
     no_kernel = sorted(name for name, cls in OPS.items() if cls not in KERNELS)
     assert not no_kernel, f"ops without a NumPy kernel: {no_kernel}"
     tabled = {case.registered_op for case in TABLE} - {None}
     missing = sorted(set(OPS) - tabled - set(COVERED_ELSEWHERE))
-    assert not missing, f"ops without an entry in tests/op_table.py: {missing}"
+    assert not missing, f"ops without an entry in tests/op_table/: {missing}"
     unknown = sorted((tabled | set(COVERED_ELSEWHERE)) - set(OPS))
     assert not unknown, f"table entries for ops that are not registered: {unknown}"
     for name, test in COVERED_ELSEWHERE.items():
@@ -363,6 +416,8 @@ def test_table_is_well_formed():
                     names |= {n.op.name for n in sess.graph.nodes if n.op is not None}
             if case.registered_op is not None:
                 assert case.registered_op in names, f"{case.name}-{index} runs {names}"
+        for error in case.errors:
+            assert issubclass(error.error, Exception) and re.compile(error.match)
 
 
 # ---- ops the table cannot drive --------------------------------------------------------

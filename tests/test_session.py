@@ -133,17 +133,11 @@ def test_default_session_eval_and_interactive_session():
 
 # ---- errors at the point of the mistake ----------------------------------------------------
 
-def test_shape_errors_when_the_node_is_built_name_both_shapes():
-    x = tf.placeholder(tf.float32, [None, 784])
+# Shape errors of single ops (matmul, add, reduce_sum, reshape on a placeholder of unknown
+# batch size) are error inputs of their entries in tests/op_table/, checked in a graph there.
+
+def test_assign_of_another_shape_fails_when_the_node_is_built():
     w = tf.Variable(tf.zeros([10, 784]))
-    with pytest.raises(tf.ShapeError, match=r"matmul.*784.*10.*\(None, 784\), \(10, 784\)"):
-        tf.matmul(x, w)
-    with pytest.raises(tf.ShapeError, match=r"add.*\(None, 784\), \(3,\).*test_session.py"):
-        x + tf.zeros([3])
-    with pytest.raises(tf.ShapeError, match="axis 2 is out of range"):
-        tf.reduce_sum(x, axis=2)
-    with pytest.raises(tf.ShapeError, match="cannot reshape"):
-        tf.reshape(x, [3, 5])
     with pytest.raises(tf.ShapeError, match="assign"):
         tf.assign(w, tf.zeros([3]))
 

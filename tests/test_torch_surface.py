@@ -146,11 +146,8 @@ def test_einsum_matches_torch(equation, inputs):
             inputs)
 
 
-def test_einsum_errors_name_the_problem():
-    with pytest.raises(ValueError, match="names 2 operands"):
-        tinyflow.einsum("ij,jk->ik", tinyflow.ones(2, 2))
-    with pytest.raises(tinyflow.ShapeError, match="'j' is 3 in one operand and 4"):
-        tinyflow.einsum("ij,jk->ik", tinyflow.ones(2, 3), tinyflow.ones(4, 2))
+def test_einsum_with_a_repeated_index_has_no_gradient():
+    # einsum's errors on bad operands are error inputs of its entry in tests/op_table/
     with pytest.raises(NotImplementedError, match="repeated index"):
         tinyflow.einsum("ii->i", tinyflow.ones(2, 2, requires_grad=True)).sum().backward()
 

@@ -115,6 +115,7 @@ def test_specification_mnist_program_runs_unchanged(data_dir, monkeypatch):
     assert _accuracy(ns) >= 0.90
 
 
+@pytest.mark.slow  # three more training runs of the program above
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_specification_mnist_program_for_several_shuffling_seeds(data_dir, monkeypatch, seed):
     """The same program with the batches shuffled by a given seed."""

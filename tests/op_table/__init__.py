@@ -1,0 +1,25 @@
+"""The op table: one entry per op case drives every op test in test_ops.py (like OpInfo).
+
+Each `OpCase` names the tinyflow function, its NumPy reference, sample inputs (shapes,
+value domains, non-contiguous layouts, which inputs are differentiated), the dtypes its
+forward pass is checked in, the expected output dtype, tolerances, and error inputs (bad
+input, exception type, message). One module per group of ops, as in tinyflow/ops; each
+op's reference and adapters sit just above its entry. `common` holds what they share.
+"""
+from . import (activation, conv, creation, indexing, linalg, math, nn, normalization, pool,
+               reduce, rnn, shape)
+from .common import ErrorInput, OpCase, make_array  # noqa: F401
+
+GROUPS = (math, reduce, linalg, shape, indexing, nn, creation, conv, pool, rnn, activation,
+          normalization)
+TABLE: list[OpCase] = [case for group in GROUPS for case in group.CASES]
+
+# Registered ops that the table cannot drive, and the test in test_ops.py that covers each.
+COVERED_ELSEWHERE = {
+    "multinomial": "test_multinomial_draws_in_proportion_to_the_weights",
+    "random_normal": "test_random_ops_shape_dtype_statistics",
+    "random_uniform": "test_random_ops_shape_dtype_statistics",
+    "assign": "test_eager_assign_writes_in_place",
+    "no_op": "test_group_runs_its_inputs",
+    "random_mask": "test_random_mask_keeps_the_right_share_and_redraws",
+}

@@ -1,0 +1,62 @@
+"""Creation ops with a deterministic result (tinyflow/ops/creation.py): one_hot, zeros_like,
+ones_like. The random ones are tested by statistics in test_ops.py."""
+from __future__ import annotations
+
+import numpy as np
+
+import tinyflow as tf
+from tinyflow.ops import creation as creation_ops
+
+from .common import (NUMBERS, A, ErrorInput, Labels, OpCase, Ref, S, dtype_kwarg,
+                     dtype_kwarg_or_float32)
+
+CASES: list[OpCase] = []
+
+
+def one_hot(indices, *like, depth=None, dtype=tf.float32):
+    if like:
+        return creation_ops.one_hot_like(indices, like[0], dtype)
+    return tf.one_hot(indices, depth, dtype=dtype)
+
+
+def np_one_hot(indices, *like, depth=None, dtype=tf.float32):
+    return np.eye(like[0].shape[-1] if like else depth, dtype=dtype.np)[indices]
+
+
+CASES += [
+    OpCase("one_hot", one_hot, np_one_hot,
+           (S(Labels(4, dtype=None), depth=5),
+            S(Labels(2, 3, dtype=None), depth=5, dtype=tf.float64),
+            S(Labels(dtype=None), depth=5, dtype=tf.int32),
+            S(Labels(2, 3, dtype=None), Ref(4, 5), dtype=tf.float64)),
+           (tf.int32, tf.int64), dtype_kwarg_or_float32, grad=False,
+           errors=(ErrorInput(S(A(3, dtype=tf.float32), depth=5), tf.DTypeError,
+                              r"^one_hot: one_hot indices must be integers"),)),
+]
+
+
+def zeros_like(x, dtype=None):
+    return tf.zeros_like(x, dtype=dtype)
+
+
+def np_zeros_like(x, dtype=None):
+    return np.zeros(x.shape, x.dtype if dtype is None else dtype.np)
+
+
+def ones_like(x, dtype=None):
+    return tf.ones_like(x, dtype=dtype)
+
+
+def np_ones_like(x, dtype=None):
+    return np.ones(x.shape, x.dtype if dtype is None else dtype.np)
+
+
+CASES += [
+    OpCase("zeros_like", zeros_like, np_zeros_like,
+           (S(A(3, 4)), S(A(2, 3), dtype=tf.int32), S(A(5, layout="step"), dtype=tf.float64)),
+           NUMBERS + (tf.bool,), dtype_kwarg, grad=False,
+           errors=(ErrorInput(S(A(3), dtype="x"), TypeError, r"unknown dtype name 'x'"),)),
+    OpCase("ones_like", ones_like, np_ones_like,
+           (S(A(3, 4)), S(A(2, 3), dtype=tf.int32), S(A(5, layout="step"), dtype=tf.float64)),
+           NUMBERS + (tf.bool,), dtype_kwarg, grad=False),
+]

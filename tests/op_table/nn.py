@@ -1,0 +1,92 @@
+"""The softmax family (tinyflow/ops/nn.py): softmax, log_softmax and the two fused
+cross-entropy losses."""
+from __future__ import annotations
+
+import numpy as np
+
+import tinyflow as tf
+
+from .common import A, ErrorInput, Ids, Labels, OpCase, S, simplex, wide
+
+CASES: list[OpCase] = []
+
+
+def softmax_samples() -> tuple:
+    return (S(A(3, 5)),
+            S(A(3, 5), axis=0),
+            S(A(2, 3, 4), axis=1),
+            S(A(4, 6, domain=wide)),
+            S(A(5, 3, layout="T"), axis=-1),
+            S(A(3, 4, layout="step"), axis=0),
+            S(A(0, 5)))
+
+
+def np_log_softmax(x, axis=-1):
+    x = x.astype(np.float64)
+    shifted = x - x.max(axis, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis, keepdims=True))
+
+
+def np_softmax(x, axis=-1):
+    return np.exp(np_log_softmax(x, axis))
+
+
+CASES += [
+    OpCase("softmax", tf.softmax, np_softmax, softmax_samples(),
+           errors=(ErrorInput(S(A(3, 4), axis=2), tf.ShapeError,
+                              r"^softmax: axis 2 is out of range for rank 2"),
+                   ErrorInput(S(A()), tf.ShapeError,
+                              r"^softmax: axis -1 is out of range for rank 0"),
+                   ErrorInput(S(A(3, 4, dtype=tf.int32)), tf.DTypeError,
+                              r"^softmax: softmax needs a floating-point input"))),
+    OpCase("log_softmax", tf.log_softmax, np_log_softmax, softmax_samples(),
+           errors=(ErrorInput(S(A(3, 4), axis=2), tf.ShapeError,
+                              r"^log_softmax: axis 2 is out of range for rank 2"),)),
+]
+
+
+def softmax_cross_entropy(labels, logits):
+    return tf.ops.softmax_cross_entropy(labels, logits)
+
+
+def np_softmax_cross_entropy(labels, logits):
+    return -np.sum(labels * np_log_softmax(logits), -1)
+
+
+def sparse_softmax_cross_entropy(labels, logits):
+    return tf.ops.sparse_softmax_cross_entropy(labels, logits)
+
+
+def np_sparse_softmax_cross_entropy(labels, logits):
+    logp = np_log_softmax(logits)
+    return -np.take_along_axis(logp, labels[..., None], -1)[..., 0]
+
+
+CASES += [
+    OpCase("softmax_cross_entropy", softmax_cross_entropy, np_softmax_cross_entropy,
+           (S(A(3, 5, domain=simplex), A(3, 5)),
+            S(A(4, domain=simplex), A(4)),
+            S(A(2, 3, 4), A(2, 3, 4)),
+            S(A(3, 5, domain=simplex, layout="T"), A(3, 5, domain=wide, layout="step"))),
+           errors=(ErrorInput(S(A(3, 5), A(3, 4)), tf.ShapeError,
+                              r"^softmax_cross_entropy: labels \(3, 5\) and logits \(3, 4\) "
+                              r"must have the same shape"),)),
+    OpCase("sparse_softmax_cross_entropy", sparse_softmax_cross_entropy,
+           np_sparse_softmax_cross_entropy,
+           (S(Labels(3), A(3, 5)),
+            S(Labels(2, 3, classes=4, dtype=tf.int32), A(2, 3, 4)),
+            S(Labels(), A(5)),
+            S(Labels(4), A(4, 5, domain=wide, layout="T"))),
+           errors=(ErrorInput(S(A(3), A(3, 5)), tf.DTypeError,
+                              r"^sparse_softmax_cross_entropy: labels must be integer class "
+                              r"ids"),
+                   ErrorInput(S(Labels(4), A(3, 5)), tf.ShapeError,
+                              r"^sparse_softmax_cross_entropy: labels \(4,\) must have shape "
+                              r"\(3,\) for logits \(3, 5\)"),
+                   ErrorInput(S(Ids(0, 7, 1), A(3, 5)), IndexError,
+                              r"^sparse_softmax_cross_entropy: label ids must be in \[0, 5\)",
+                              at_run=True),
+                   ErrorInput(S(Ids(0, -1, 1), A(3, 5)), IndexError,
+                              r"^sparse_softmax_cross_entropy: label ids must be in \[0, 5\), "
+                              r"got values in \[-1, 1\]", at_run=True))),
+]

@@ -315,7 +315,11 @@ CASES += [
     OpCase("flatten", flatten, np_flatten,
            (S(A(2, 3, 4), start_dim=1), S(A(2, 3, 4)),
             S(A(2, 3, 4, 5, layout="T"), start_dim=1, end_dim=2)), NUMBERS,
-           dynamic=False, sugar=True),  # merging dims needs their static sizes
+           dynamic=False, sugar=True,  # merging dims needs their static sizes
+           errors=(ErrorInput(S(A(3, 4), start_dim=2), IndexError,
+                              r"flatten: dimension 2 is out of range .*\[3, 4\]"),
+                   ErrorInput(S(A(3, 4), start_dim=1, end_dim=0), RuntimeError,
+                              r"flatten: start_dim 1 comes after end_dim 0"))),
     OpCase("chunk", chunk, np_chunk,
            (S(A(7, 2), chunks=3), S(A(2, 6), chunks=2, dim=1)), NUMBERS, dynamic=False,
            sugar=True),

@@ -79,3 +79,31 @@ def as_dtype(x) -> DType:
 def from_numpy(np_dtype) -> DType:
     """The DType of a NumPy array's dtype (fast path for kernels' outputs)."""
     return _BY_NP[np_dtype]
+
+
+# ---- promotion rules ---------------------------------------------------------------------
+
+def promote(a: DType, b: DType) -> DType:
+    """NumPy's rules within a kind; a float meeting an int or bool wins (PyTorch: int32 *
+    float32 -> float32, where NumPy would widen to float64)."""
+    if a is b:
+        return a
+    if a.is_floating != b.is_floating:
+        return a if a.is_floating else b
+    return from_numpy(np.result_type(a.np, b.np))
+
+
+def float_result(dt: DType) -> DType:
+    """exp/log/... of integers give the default float type, as in PyTorch."""
+    return dt if dt.is_floating else DEFAULT_FLOAT
+
+
+def weak_scalar(value, like: DType) -> DType:
+    """The dtype a Python number takes beside a tensor of dtype `like` ("weak" typing, as
+    PyTorch): the tensor's, unless it would lose the number's kind (a float meeting ints
+    gives the default float, an int meeting bools gives int64)."""
+    if isinstance(value, (float, np.floating)) and not like.is_floating:
+        return DEFAULT_FLOAT
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool) and like.is_bool:
+        return int64
+    return like

@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import threading
-from typing import Optional
+from typing import Optional, dataclass_transform
 
 import numpy as np
 
@@ -15,14 +16,17 @@ from ..backend.numpy.registry import KERNELS, OUT_KERNELS
 OPS: dict[str, type] = {}
 
 
+@dataclass_transform(kw_only_default=True, frozen_default=True, eq_default=False)
 class Op:
     """What an op means: its shape rule (`infer`), reverse rule (`vjp`), forward rule (`jvp`).
 
-    Subclasses set `name` and the traits the passes and autodiff read. How an op *runs* lives
-    in a backend's kernel table, keyed by the op class.
+    Subclasses set `name` and the traits the passes and autodiff read. Each subclass is a
+    frozen dataclass: its annotated class attributes are its attributes (keyword-only, set
+    once, compared by identity). How an op *runs* lives in a backend's kernel table, keyed
+    by the op class.
     """
 
-    name: str = ""
+    name = ""
     elementwise = False     # output[i] depends on input[i] only (fusable)
     broadcasts = False      # inputs broadcast to the output: autodiff sums gradients back
     reduction = False
@@ -31,13 +35,16 @@ class Op:
     differentiable = True   # False: no gradient flows through (comparisons, argmax, ...)
     saves_inputs = True     # vjp reads the inputs' values (not just their shapes)
     saves_output = True     # vjp reads the output's value
-
-    def __init__(self, **attrs) -> None:
-        self.__dict__.update(attrs)
-        self.attrs = attrs
+    # Linear ops need no forward rule; `jvp` below applies the op to the tangents.
+    # "linear": linear in its inputs together (transpose, concat, sum): op(t1, ..., tn).
+    # "multilinear": linear in each input alone (matmul, conv2d): the sum over k of the op
+    # with input k replaced by its tangent.
+    linearity = None
+    linear_inputs = None    # linear in the first n inputs only (the rest: indices, shapes)
 
     def __init_subclass__(cls, **kwargs) -> None:
         super().__init_subclass__(**kwargs)
+        dataclasses.dataclass(frozen=True, eq=False, kw_only=True)(cls)
         if cls.name:
             if cls.name in OPS:
                 raise TypeError(f"op name {cls.name!r} registered twice")
@@ -52,12 +59,28 @@ class Op:
         raise NotImplementedError(f"{self.name} has no reverse-mode rule")
 
     def jvp(self, tangents: tuple, out: Tensor, *inputs: Tensor) -> Optional[Tensor]:
-        """Tangent of the output given input tangents (None entries are zero)."""
-        raise NotImplementedError(f"{self.name} has no forward-mode rule")
+        """Tangent of the output given input tangents (None entries are zero): for a linear
+        op, the op itself applied to the tangents (see `linearity`)."""
+        if self.linearity is None:
+            raise NotImplementedError(f"{self.name} has no forward-mode rule")
+        n = len(inputs) if self.linear_inputs is None else self.linear_inputs
+        if self.linearity == "multilinear":
+            return sum_terms([apply(self, *inputs[:k], t, *inputs[k + 1:])
+                              for k, t in enumerate(tangents[:n]) if t is not None])
+        if not out.dtype.is_floating or all(t is None for t in tangents[:n]):
+            return None
+        zeros = OPS["zeros_like"](dtype=None)   # by name: core imports no op module
+        ts = [apply(zeros, x) if t is None else t for t, x in zip(tangents[:n], inputs)]
+        return apply(self, *ts, *inputs[n:])
 
-    def __repr__(self) -> str:
-        attrs = ", ".join(f"{k}={v!r}" for k, v in self.attrs.items())
-        return f"{type(self).__name__}({attrs})"
+
+def sum_terms(terms) -> Optional[Tensor]:
+    """Sum of the terms that are not None, None if none is: a zero that costs no op."""
+    total = None
+    for t in terms:
+        if t is not None:
+            total = t if total is None else total + t
+    return total
 
 
 # ---- which inputs a vjp is asked for ----------------------------------------------------

@@ -20,10 +20,10 @@ OPS: dict[str, type] = {}
 class Op:
     """What an op means: its shape rule (`infer`), reverse rule (`vjp`), forward rule (`jvp`).
 
-    Subclasses set `name` and the traits the passes and autodiff read. Each subclass is a
-    frozen dataclass: its annotated class attributes are its attributes (keyword-only, set
-    once, compared by identity). How an op *runs* lives in a backend's kernel table, keyed
-    by the op class.
+    Subclasses set `name` and the traits the passes and autodiff read. An op's attributes
+    are the annotated class attributes of its class (which becomes a frozen dataclass):
+    passed by keyword, never changed, compared by identity. How an op *runs* lives in a
+    backend's kernel table, keyed by the op class.
     """
 
     name = ""
@@ -44,11 +44,18 @@ class Op:
 
     def __init_subclass__(cls, **kwargs) -> None:
         super().__init_subclass__(**kwargs)
-        dataclasses.dataclass(frozen=True, eq=False, kw_only=True)(cls)
+        if cls.__dict__.get("__annotations__"):   # else it inherits its base's fields
+            dataclasses.dataclass(frozen=True, eq=False, kw_only=True)(cls)
         if cls.name:
             if cls.name in OPS:
                 raise TypeError(f"op name {cls.name!r} registered twice")
             OPS[cls.name] = cls
+
+    def __setattr__(self, name: str, value) -> None:
+        raise dataclasses.FrozenInstanceError(f"cannot assign to {name!r}: ops are immutable")
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
 
     def infer(self, *inputs: Tensor):
         """Return (shape, dtype) of the output; raise ValueError/TypeError on bad input."""

@@ -11,7 +11,11 @@ from ..core.op import Op, apply, as_tensor, needs_input_grad, sum_terms
 from ..core.shapes import broadcast_shapes
 from ..core.tensor import Tensor
 
+# ---- operands --------------------------------------------------------------------------
+
+
 def check_floating(*tensors) -> None:
+    """Refuse integer inputs where an op is defined on reals only (conv, pool, gelu, ...)."""
     for t in tensors:
         if not t.dtype.is_floating:
             raise TypeError(f"needs floating-point tensors, got {t.dtype.name}")
@@ -42,9 +46,9 @@ class Elementwise(Op):
     elementwise = True
 
     def chain(self, k: int, v: Tensor, out: Tensor, *inputs: Tensor) -> Optional[Tensor]:
-        """v times d out / d input k, elementwise (None: no derivative). Written as a product
-        with v rather than returning the derivative, so that add passes v on with no op and
-        div costs one (`v / y`), as hand-written vjps would."""
+        """v (a cotangent or a tangent) times d out / d input k, elementwise; None where
+        input k has no derivative. A product with v rather than the derivative alone, so
+        that add passes v on with no op and div costs one (`v / y`), as a hand-written vjp."""
         raise NotImplementedError(f"{self.name} has no derivative")
 
     def vjp(self, g, out, *inputs):
@@ -62,12 +66,21 @@ class Unary(Elementwise):
     def infer(self, x):
         return x.shape, (float_result(x.dtype) if self.float_only else x.dtype)
 
+    def vjp(self, g, out, x):
+        """Elementwise.vjp unrolled: it runs once per op of every eager backward pass."""
+        return (self.chain(0, g, out, x),)
+
 
 class Binary(Elementwise):
     broadcasts = True
 
     def infer(self, x, y):
         return broadcast_shapes(x.shape, y.shape), promote(x.dtype, y.dtype)
+
+    def vjp(self, g, out, x, y):
+        """Elementwise.vjp unrolled: it runs once per op of every eager backward pass."""
+        return (self.chain(0, g, out, x, y) if needs_input_grad(0) else None,
+                self.chain(1, g, out, x, y) if needs_input_grad(1) else None)
 
 
 class Compare(Binary):

@@ -9,8 +9,9 @@ single large matmuls over all steps in `Lstm.vjp`.
 
 `Lstm`'s output packs, per step, everything backward needs, as 7 planes [B, H]: h, c, the
 four activated gates i, f, g, o (PyTorch's order) and tanh(c). Callers slice h and c out of
-it (out[:, 0] is the output sequence [T, B, H], contiguous per step). Second-order gradients through the fused backward are not
-implemented (as with cuDNN's RNN): `LstmGrad.vjp` says so instead of returning zeros.
+it (out[:, 0] is the output sequence [T, B, H], contiguous per step). Second-order gradients
+through the fused backward are not implemented (as with cuDNN's RNN): `LstmGrad.vjp` says so
+instead of returning zeros.
 """
 from __future__ import annotations
 

@@ -67,7 +67,8 @@ class Op:
 
     def jvp(self, tangents: tuple, out: Tensor, *inputs: Tensor) -> Optional[Tensor]:
         """Tangent of the output given input tangents (None entries are zero): for a linear
-        op, the op itself applied to the tangents (see `linearity`)."""
+        op, the op itself applied to the tangents (see `linearity`; none if the output is
+        not floating point)."""
         if self.linearity is None:
             raise NotImplementedError(f"{self.name} has no forward-mode rule")
         n = len(inputs) if self.linear_inputs is None else self.linear_inputs

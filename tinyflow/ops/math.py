@@ -144,14 +144,14 @@ class Atan2(Binary):
 
 class Remainder(Binary):
     """`x - floor(x / y) * y`, with the sign of y (Python's %, torch.remainder). Piecewise
-    `x - k*y` with k constant, so that is the gradient."""
+    `x - n*y` with n constant, so that is the gradient."""
     name = "remainder"
 
     def chain(self, k, v, out, x, y):
         if k == 0:
             return v
-        q = (x - out) / y               # the integer k of x = k*y + out
-        return -v * round(q)            # exact up to rounding error
+        n = round((x - out) / y)        # the integer n of x = n*y + out (up to rounding)
+        return -v * n
 
 
 class FloorDivide(Binary):
@@ -344,6 +344,7 @@ class Round(Floor):
 
 
 class Cast(Op):
+    """Conversion to `dtype`: linear, so a float tangent is cast the same way."""
     name = "cast"
     elementwise = True
     linearity = "linear"

@@ -7,23 +7,14 @@ import numpy as np
 class DType:
     """A tensor element type; `tf.float32` and `torch.float32` are the same object."""
 
-    __slots__ = ("name", "np")
+    __slots__ = ("name", "np", "is_floating", "is_integer", "is_bool")
 
     def __init__(self, name: str, np_dtype) -> None:
         self.name = name
         self.np = np.dtype(np_dtype)
-
-    @property
-    def is_floating(self) -> bool:
-        return self.np.kind == "f"
-
-    @property
-    def is_integer(self) -> bool:
-        return self.np.kind in "iu"
-
-    @property
-    def is_bool(self) -> bool:
-        return self.np.kind == "b"
+        self.is_floating = self.np.kind == "f"    # read by most ops' rules: computed once
+        self.is_integer = self.np.kind in "iu"
+        self.is_bool = self.np.kind == "b"
 
     @property
     def as_numpy_dtype(self):

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..core.graph import topo_sort
 from ..core.modes import anomaly_mode, set_grad_enabled, vjp_request
-from ..core.op import as_tensor
+from ..core.op import as_tensor, sum_terms
 from ..core.tensor import Tensor
 from ..ops.creation import ones_like
 from ..ops.math import cast
@@ -31,13 +31,6 @@ def unbroadcast(g: Tensor, x: Tensor) -> Tensor:
     if g.shape == x.shape and g.shape is not None and None not in g.shape:
         return g
     return sum_to(g, x)
-
-
-def add_n(terms: list) -> Tensor:
-    total = terms[0]
-    for t in terms[1:]:
-        total = total + t
-    return total
 
 
 def _depends_on(order: list, xs: list) -> set:
@@ -82,7 +75,7 @@ def _backprop(order: list, ys: list, xs: list, grad_ys: list) -> list:
             del node_to_grad[id(node)]  # let eager adjoints go as soon as they are used
         if not any(id(i) in relevant for i in node.inputs):
             continue
-        g = add_n(partials)
+        g = sum_terms(partials)
         if node.kind == "eager":
             check_saved(node)
         outer, vjp_request.needed = vjp_request.needed, tuple(id(i) in relevant
@@ -101,7 +94,7 @@ def _backprop(order: list, ys: list, xs: list, grad_ys: list) -> list:
             if gx.dtype is not x.dtype:
                 gx = cast(gx, x.dtype)  # float32 input meeting float64: a float32 gradient
             node_to_grad.setdefault(id(x), []).append(gx)
-    return [add_n(node_to_grad[id(x)]) if id(x) in node_to_grad else None for x in xs]
+    return [sum_terms(node_to_grad.get(id(x), ())) for x in xs]
 
 
 def _vjp(node: Tensor, g: Tensor) -> tuple:

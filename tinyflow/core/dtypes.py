@@ -7,23 +7,14 @@ import numpy as np
 class DType:
     """A tensor element type; `tf.float32` and `torch.float32` are the same object."""
 
-    __slots__ = ("name", "np")
+    __slots__ = ("name", "np", "is_floating", "is_integer", "is_bool")
 
     def __init__(self, name: str, np_dtype) -> None:
         self.name = name
         self.np = np.dtype(np_dtype)
-
-    @property
-    def is_floating(self) -> bool:
-        return self.np.kind == "f"
-
-    @property
-    def is_integer(self) -> bool:
-        return self.np.kind in "iu"
-
-    @property
-    def is_bool(self) -> bool:
-        return self.np.kind == "b"
+        self.is_floating = self.np.kind == "f"    # read by most ops' rules: computed once
+        self.is_integer = self.np.kind in "iu"
+        self.is_bool = self.np.kind == "b"
 
     @property
     def as_numpy_dtype(self):
@@ -79,3 +70,31 @@ def as_dtype(x) -> DType:
 def from_numpy(np_dtype) -> DType:
     """The DType of a NumPy array's dtype (fast path for kernels' outputs)."""
     return _BY_NP[np_dtype]
+
+
+# ---- promotion rules ---------------------------------------------------------------------
+
+def promote(a: DType, b: DType) -> DType:
+    """NumPy's rules within a kind; a float meeting an int or bool wins (PyTorch: int32 *
+    float32 -> float32, where NumPy would widen to float64)."""
+    if a is b:
+        return a
+    if a.is_floating != b.is_floating:
+        return a if a.is_floating else b
+    return from_numpy(np.result_type(a.np, b.np))
+
+
+def float_result(dt: DType) -> DType:
+    """exp/log/... of integers give the default float type, as in PyTorch."""
+    return dt if dt.is_floating else DEFAULT_FLOAT
+
+
+def weak_scalar(value, like: DType) -> DType:
+    """The dtype a Python number takes beside a tensor of dtype `like` ("weak" typing, as
+    PyTorch): the tensor's, unless it would lose the number's kind (a float meeting ints
+    gives the default float, an int meeting bools gives int64)."""
+    if isinstance(value, (float, np.floating)) and not like.is_floating:
+        return DEFAULT_FLOAT
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool) and like.is_bool:
+        return int64
+    return like

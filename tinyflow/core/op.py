@@ -1,7 +1,8 @@
 """The op registry and `apply`, the single entry point through which every op runs."""
 from __future__ import annotations
 
-from typing import Optional
+import dataclasses
+from typing import Optional, dataclass_transform
 
 import numpy as np
 
@@ -14,14 +15,17 @@ from .modes import anomaly_mode, grad_mode
 OPS: dict[str, type] = {}
 
 
+@dataclass_transform(kw_only_default=True, frozen_default=True, eq_default=False)
 class Op:
     """What an op means: its shape rule (`infer`), reverse rule (`vjp`), forward rule (`jvp`).
 
-    Subclasses set `name` and the traits the passes and autodiff read. How an op *runs* lives
-    in a backend's kernel table, keyed by the op class.
+    Subclasses set `name` and the traits the passes and autodiff read. An op's attributes
+    are the annotated class attributes of its class (which becomes a frozen dataclass):
+    passed by keyword, never changed, compared by identity. How an op *runs* lives in a
+    backend's kernel table, keyed by the op class.
     """
 
-    name: str = ""
+    name = ""
     elementwise = False     # output[i] depends on input[i] only (fusable)
     broadcasts = False      # inputs broadcast to the output: autodiff sums gradients back
     reduction = False
@@ -31,17 +35,27 @@ class Op:
     saves_inputs = True     # vjp reads the inputs' values (not just their shapes)
     saves_output = True     # vjp reads the output's value
     composed = False        # derivatives from differentiating `compose` (autodiff/composed.py)
-
-    def __init__(self, **attrs) -> None:
-        self.__dict__.update(attrs)
-        self.attrs = attrs
+    # Linear ops need no forward rule; `jvp` below applies the op to the tangents.
+    # "linear": linear in its inputs together (transpose, concat, sum): op(t1, ..., tn).
+    # "multilinear": linear in each input alone (matmul, conv2d): the sum over k of the op
+    # with input k replaced by its tangent.
+    linearity = None
+    linear_inputs = None    # linear in the first n inputs only (the rest: indices, shapes)
 
     def __init_subclass__(cls, **kwargs) -> None:
         super().__init_subclass__(**kwargs)
+        if cls.__dict__.get("__annotations__"):   # else it inherits its base's fields
+            dataclasses.dataclass(frozen=True, eq=False, kw_only=True)(cls)
         if cls.name:
             if cls.name in OPS:
                 raise TypeError(f"op name {cls.name!r} registered twice")
             OPS[cls.name] = cls
+
+    def __setattr__(self, name: str, value) -> None:
+        raise dataclasses.FrozenInstanceError(f"cannot assign to {name!r}: ops are immutable")
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
 
     def infer(self, *inputs: Tensor):
         """Return (shape, dtype) of the output; raise ValueError/TypeError on bad input."""
@@ -52,12 +66,29 @@ class Op:
         raise NotImplementedError(f"{self.name} has no reverse-mode rule")
 
     def jvp(self, tangents: tuple, out: Tensor, *inputs: Tensor) -> Optional[Tensor]:
-        """Tangent of the output given input tangents (None entries are zero)."""
-        raise NotImplementedError(f"{self.name} has no forward-mode rule")
+        """Tangent of the output given input tangents (None entries are zero): for a linear
+        op, the op itself applied to the tangents (see `linearity`; none if the output is
+        not floating point)."""
+        if self.linearity is None:
+            raise NotImplementedError(f"{self.name} has no forward-mode rule")
+        n = len(inputs) if self.linear_inputs is None else self.linear_inputs
+        if self.linearity == "multilinear":
+            return sum_terms([apply(self, *inputs[:k], t, *inputs[k + 1:])
+                              for k, t in enumerate(tangents[:n]) if t is not None])
+        if not out.dtype.is_floating or all(t is None for t in tangents[:n]):
+            return None
+        zeros = OPS["zeros_like"](dtype=None)   # by name: core imports no op module
+        ts = [apply(zeros, x) if t is None else t for t, x in zip(tangents[:n], inputs)]
+        return apply(self, *ts, *inputs[n:])
 
-    def __repr__(self) -> str:
-        attrs = ", ".join(f"{k}={v!r}" for k, v in self.attrs.items())
-        return f"{type(self).__name__}({attrs})"
+
+def sum_terms(terms) -> Optional[Tensor]:
+    """Sum of the terms that are not None, None if none is: a zero that costs no op."""
+    total = None
+    for t in terms:
+        if t is not None:
+            total = t if total is None else total + t
+    return total
 
 
 # ---- apply -----------------------------------------------------------------------------

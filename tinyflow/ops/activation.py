@@ -10,7 +10,8 @@ import math
 from ..core.op import Op, apply, as_tensor
 from ..core.shapes import broadcast_shapes
 from ..core.tensor import Tensor
-from .math import Unary, check_floating, erf, exp, promote, tanh
+from ..core.dtypes import promote
+from .math import Unary, check_floating, erf, exp, tanh
 
 APPROXIMATIONS = ("none", "tanh")
 _SQRT_2_OVER_PI = math.sqrt(2 / math.pi)
@@ -38,16 +39,14 @@ class Gelu(Unary):
     """x Phi(x) with the normal CDF Phi (exact, via erf) or PyTorch's tanh approximation."""
     name = "gelu"
     saves_output = False
+    approximate: str
 
     def infer(self, x):
         _check(self, x)
         return x.shape, x.dtype
 
-    def vjp(self, g, out, x):
-        return (apply(GeluGrad(approximate=self.approximate), g, x),)
-
-    def jvp(self, t, out, x):
-        return apply(GeluGrad(approximate=self.approximate), t[0], x)
+    def chain(self, k, v, out, x):
+        return apply(GeluGrad(approximate=self.approximate), v, x)
 
 
 class GeluGrad(Op):
@@ -56,6 +55,7 @@ class GeluGrad(Op):
     composed = True       # derivatives: autodiff differentiates compose()
     elementwise = True
     broadcasts = True
+    approximate: str
 
     def infer(self, g, x):
         _check(self, g, x)

@@ -10,12 +10,13 @@ the kernels, which resolve `"same"` padding from run-time shapes.
 """
 from __future__ import annotations
 
-from typing import Optional
+import dataclasses
 
+from ..core.dtypes import promote
 from ..core.modes import needs_input_grad
 from ..core.op import Op, apply, as_tensor
 from ..core.tensor import Tensor
-from .math import check_floating, promote
+from .math import check_floating
 
 SAME = "same"
 
@@ -114,7 +115,14 @@ def rank4(shape, what: str) -> tuple:
 # ---- the ops ---------------------------------------------------------------------------
 
 class _ConvGeometry(Op):
-    """Shared by the three ops: attributes stride, padding, dilation (pairs) and groups."""
+    """Shared by the three ops, each bilinear in its first two inputs (a third is read for
+    its shape only): their attributes, in the canonical form of `conv_attrs`."""
+    linearity = "multilinear"
+    linear_inputs = 2
+    stride: tuple[int, int]
+    padding: str | tuple[tuple[int, int], tuple[int, int]]   # "same" or (before, after) pairs
+    dilation: tuple[int, int]
+    groups: int
 
     def _out_shape(self, x, w) -> tuple:
         """(N, O, Ho, Wo) of conv2d(x, w), checking channels and groups where known."""
@@ -137,10 +145,6 @@ class _ConvGeometry(Op):
             raise ValueError(f"output gradient of shape {g_shape} does not match the "
                              f"convolution's output shape {expect}")
 
-    def _like(self, op_cls):
-        return op_cls(stride=self.stride, padding=self.padding, dilation=self.dilation,
-                      groups=self.groups)
-
 
 class Conv2d(_ConvGeometry):
     """out[n, o] = sum over the group's input channels c and kernel taps of x * w."""
@@ -152,13 +156,8 @@ class Conv2d(_ConvGeometry):
         return self._out_shape(x.shape, w.shape), promote(x.dtype, w.dtype)
 
     def vjp(self, g, out, x, w):
-        return (apply(self._like(Conv2dGradInput), g, w, x) if needs_input_grad(0) else None,
-                apply(self._like(Conv2dGradWeight), x, g, w) if needs_input_grad(1) else None)
-
-    def jvp(self, t, out, x, w):
-        terms = [apply(self, t[0], w) if t[0] is not None else None,
-                 apply(self, x, t[1]) if t[1] is not None else None]
-        return _tsum(terms)
+        return (apply(like(self, Conv2dGradInput), g, w, x) if needs_input_grad(0) else None,
+                apply(like(self, Conv2dGradWeight), x, g, w) if needs_input_grad(1) else None)
 
 
 class Conv2dGradInput(_ConvGeometry):
@@ -173,13 +172,8 @@ class Conv2dGradInput(_ConvGeometry):
         return rank4(ref.shape, "the input"), promote(g.dtype, w.dtype)
 
     def vjp(self, h, out, g, w, ref):
-        return (apply(self._like(Conv2d), h, w),
-                apply(self._like(Conv2dGradWeight), h, g, w), None)
-
-    def jvp(self, t, out, g, w, ref):
-        terms = [apply(self, t[0], w, ref) if t[0] is not None else None,
-                 apply(self, g, t[1], ref) if t[1] is not None else None]
-        return _tsum(terms)
+        return (apply(like(self, Conv2d), h, w),
+                apply(like(self, Conv2dGradWeight), h, g, w), None)
 
 
 class Conv2dGradWeight(_ConvGeometry):
@@ -194,18 +188,13 @@ class Conv2dGradWeight(_ConvGeometry):
         return rank4(ref.shape, "the weight"), promote(x.dtype, g.dtype)
 
     def vjp(self, h, out, x, g, ref):
-        return (apply(self._like(Conv2dGradInput), g, h, x),
-                apply(self._like(Conv2d), x, h), None)
-
-    def jvp(self, t, out, x, g, ref):
-        terms = [apply(self, t[0], g, ref) if t[0] is not None else None,
-                 apply(self, x, t[1], ref) if t[1] is not None else None]
-        return _tsum(terms)
+        return (apply(like(self, Conv2dGradInput), g, h, x),
+                apply(like(self, Conv2d), x, h), None)
 
 
-def _tsum(terms) -> Optional[Tensor]:
-    terms = [t for t in terms if t is not None]
-    return None if not terms else terms[0] if len(terms) == 1 else terms[0] + terms[1]
+def like(op: Op, op_cls: type) -> Op:
+    """An `op_cls` with `op`'s values of the attributes it has (a gradient op of `op`)."""
+    return op_cls(**{f.name: getattr(op, f.name) for f in dataclasses.fields(op_cls)})
 
 
 # ---- the function users call -----------------------------------------------------------

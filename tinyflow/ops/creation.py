@@ -1,6 +1,8 @@
 """Ops that make tensors from shapes: zeros/ones like another tensor, one-hot, random."""
 from __future__ import annotations
 
+from typing import Optional
+
 from ..core import dtypes
 from ..core.graph import get_default_graph
 from ..core.op import Op, apply, as_tensor
@@ -11,12 +13,10 @@ from ..core.tensor import Tensor
 class ZerosLike(Op):
     name = "zeros_like"
     differentiable = False
+    dtype: Optional[dtypes.DType]    # None: x's
 
     def infer(self, x):
         return x.shape, self.dtype or x.dtype
-
-    def jvp(self, t, out, x):
-        return None
 
 
 class OnesLike(ZerosLike):
@@ -28,6 +28,8 @@ class OneHot(Op):
     (a gradient rule's logits, whose class count may be known only at run time)."""
     name = "one_hot"
     differentiable = False
+    depth: Optional[int]    # None: the last dim of `like`
+    dtype: dtypes.DType
 
     def infer(self, indices, like=None):
         if not indices.dtype.is_integer:
@@ -36,33 +38,33 @@ class OneHot(Op):
         shape = None if indices.shape is None else indices.shape + (depth,)
         return shape, self.dtype
 
-    def jvp(self, t, out, *inputs):
-        return None
-
 
 class RandomNormal(Op):
     """Normal samples; `truncated` redraws those beyond two standard deviations (TF1)."""
     name = "random_normal"
     stateful = True
     differentiable = False
+    shape: tuple[int, ...]
+    mean: float
+    stddev: float
+    dtype: dtypes.DType
+    truncated: bool
 
     def infer(self):
         return self.shape, self.dtype
-
-    def jvp(self, t, out):
-        return None
 
 
 class RandomUniform(Op):
     name = "random_uniform"
     stateful = True
     differentiable = False
+    shape: tuple[int, ...]
+    minval: float
+    maxval: float
+    dtype: dtypes.DType
 
     def infer(self):
         return self.shape, self.dtype
-
-    def jvp(self, t, out):
-        return None
 
 
 class RandomMask(Op):
@@ -70,12 +72,10 @@ class RandomMask(Op):
     name = "random_mask"
     stateful = True
     differentiable = False
+    keep_prob: float
 
     def infer(self, x):
         return x.shape, x.dtype
-
-    def jvp(self, t, out, x):
-        return None
 
 
 def zeros_like(x, dtype=None, name=None) -> Tensor:
@@ -145,6 +145,8 @@ class Multinomial(Op):
     name = "multinomial"
     stateful = True
     differentiable = False
+    num_samples: int
+    replacement: bool
 
     def infer(self, probs):
         if probs.shape is not None and len(probs.shape) not in (1, 2):
@@ -153,9 +155,6 @@ class Multinomial(Op):
             raise TypeError(f"probs must be floating point, got {probs.dtype.name}")
         shape = None if probs.shape is None else probs.shape[:-1] + (self.num_samples,)
         return shape, dtypes.int64
-
-    def jvp(self, t, out, probs):
-        return None
 
 
 def multinomial(probs, num_samples: int, replacement: bool = False) -> Tensor:

@@ -19,6 +19,9 @@ class Take(Op):
     """`x` indexed along `axis` by an integer tensor: out.shape = x[:axis] + idx + x[axis+1:]."""
     name = "take"
     saves_output = False
+    linearity = "linear"
+    linear_inputs = 1
+    axis: int
 
     def infer(self, x, indices):
         _check_indices(indices)
@@ -30,15 +33,15 @@ class Take(Op):
     def vjp(self, g, out, x, indices):
         return apply(TakeGrad(axis=self.axis), g, indices, x), None
 
-    def jvp(self, t, out, x, indices):
-        return None if t[0] is None else take(t[0], indices, self.axis)
-
 
 class TakeGrad(Op):
     """Zeros shaped like `ref`, with each slice of `g` added at its index (scatter-add)."""
     name = "take_grad"
     saves_inputs = False
     saves_output = False
+    linearity = "linear"
+    linear_inputs = 1
+    axis: int
 
     def infer(self, g, indices, ref):
         return ref.shape, g.dtype
@@ -46,14 +49,14 @@ class TakeGrad(Op):
     def vjp(self, gg, out, g, indices, ref):
         return take(gg, indices, self.axis), None, None
 
-    def jvp(self, t, out, g, indices, ref):
-        return None if t[0] is None else apply(TakeGrad(axis=self.axis), t[0], indices, ref)
-
 
 class Gather(Op):
     """PyTorch's `gather`: out[i][j] = x[i][index[i][j]] along `axis` (index has x's rank)."""
     name = "gather"
     saves_output = False
+    linearity = "linear"
+    linear_inputs = 1
+    axis: int
 
     def infer(self, x, index):
         _check_indices(index)
@@ -64,9 +67,6 @@ class Gather(Op):
     def vjp(self, g, out, x, index):
         return apply(GatherGrad(axis=self.axis), g, index, x), None
 
-    def jvp(self, t, out, x, index):
-        return None if t[0] is None else gather(t[0], self.axis, index)
-
 
 class GatherGrad(TakeGrad):
     name = "gather_grad"
@@ -74,15 +74,14 @@ class GatherGrad(TakeGrad):
     def vjp(self, gg, out, g, index, ref):
         return gather(gg, self.axis, index), None, None
 
-    def jvp(self, t, out, g, index, ref):
-        return None if t[0] is None else apply(GatherGrad(axis=self.axis), t[0], index, ref)
-
 
 class SetItem(Op):
     """A copy of `x` with `value` written at `index` (what `x[index] = value` computes)."""
     name = "setitem"
     saves_inputs = False
     saves_output = False
+    linearity = "linear"      # in x and value together
+    index: tuple
 
     def infer(self, x, value):
         target = index_shape(x.shape, self.index)
@@ -94,14 +93,6 @@ class SetItem(Op):
 
     def vjp(self, g, out, x, value):
         return setitem(g, self.index, 0), sum_to(getitem(g, self.index), value)
-
-    def jvp(self, t, out, x, value):
-        tx = t[0] if t[0] is not None else None
-        tv = t[1] if t[1] is not None else 0
-        if tx is None:
-            from .creation import zeros_like
-            tx = zeros_like(x)
-        return setitem(tx, self.index, tv)
 
 
 def take(x, indices, axis=0, name=None) -> Tensor:
@@ -127,13 +118,12 @@ class ArgSort(Op):
     them, so their gradients scatter back through `gather`."""
     name = "argsort"
     differentiable = False
+    axis: int
+    descending: bool
 
     def infer(self, x):
         normalize_axes(self.axis, None if x.shape is None else len(x.shape))
         return x.shape, dtypes.int64
-
-    def jvp(self, t, out, x):
-        return None
 
 
 def argsort(x, axis: int = -1, descending: bool = False) -> Tensor:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import functools
 import string
 
+from ..core.dtypes import promote
 from ..core.modes import needs_input_grad
-from ..core.op import Op, apply, as_tensor
+from ..core.op import Op, apply, as_tensor, sum_terms
 from ..core.shapes import broadcast_shapes
 from ..core.tensor import Tensor
-from .math import cast, promote
+from .math import cast
 from .reduce import reduce_sum
 from .shape import broadcast_to
 
@@ -17,6 +18,9 @@ from .shape import broadcast_to
 class MatMul(Op):
     name = "matmul"
     broadcasts = True  # batch dims broadcast; autodiff sums their gradients back
+    linearity = "multilinear"
+    transpose_a: bool
+    transpose_b: bool
 
     def infer(self, a, b):
         if a.shape is None or b.shape is None:
@@ -40,15 +44,6 @@ class MatMul(Op):
             gb = (matmul(g, a, transpose_a=True, transpose_b=ta) if tb
                   else matmul(a, g, transpose_a=not ta))
         return ga, gb
-
-    def jvp(self, t, out, a, b):
-        flags = dict(transpose_a=self.transpose_a, transpose_b=self.transpose_b)
-        terms = []
-        if t[0] is not None:
-            terms.append(matmul(t[0], b, **flags))
-        if t[1] is not None:
-            terms.append(matmul(a, t[1], **flags))
-        return None if not terms else terms[0] if len(terms) == 1 else terms[0] + terms[1]
 
 
 class Affine(Op):
@@ -75,15 +70,12 @@ class Affine(Op):
                 reduce_sum(g, 0) if needs_input_grad(2) else None)
 
     def jvp(self, t, out, x, w, b):
-        terms = [matmul(t[0], w, transpose_b=True) if t[0] is not None else None,
-                 matmul(x, t[1], transpose_b=True) if t[1] is not None else None]
-        terms = [term for term in terms if term is not None]
-        if t[2] is not None:
-            terms.append(t[2] if terms else broadcast_to(t[2], out))
-        total = terms[0] if terms else None
-        for term in terms[1:]:
-            total = total + term
-        return total
+        """Bilinear in (x, w) plus b: the bias tangent is broadcast only if it is alone."""
+        product = sum_terms([None if t[0] is None else matmul(t[0], w, transpose_b=True),
+                             None if t[1] is None else matmul(x, t[1], transpose_b=True)])
+        if t[2] is None:
+            return product
+        return broadcast_to(t[2], out) if product is None else product + t[2]
 
 
 def affine(x, w, b, name=None) -> Tensor:
@@ -101,6 +93,8 @@ class Tril(Op):
     name = "tril"
     saves_inputs = False
     saves_output = False
+    linearity = "linear"
+    diagonal: int
 
     def infer(self, x):
         if x.shape is not None and len(x.shape) < 2:
@@ -108,10 +102,7 @@ class Tril(Op):
         return x.shape, x.dtype
 
     def vjp(self, g, out, x):
-        return (apply(type(self)(**self.attrs), g),)
-
-    def jvp(self, t, out, x):
-        return apply(type(self)(**self.attrs), t[0])
+        return (apply(self, g),)
 
 
 class Triu(Tril):
@@ -133,6 +124,8 @@ class Einsum(Op):
     of the output gradient with the other operands, written back to that operand's letters;
     letters only that operand has (summed away) are broadcast back."""
     name = "einsum"
+    linearity = "multilinear"
+    equation: str    # explicit: "bij,bjk->bik"
 
     def _subscripts(self):
         lhs, rhs = self.equation.split("->")
@@ -176,11 +169,6 @@ class Einsum(Op):
                                                    if c not in seen))
             grads.append(grad)
         return tuple(grads)
-
-    def jvp(self, t, out, *xs):
-        terms = [einsum(self.equation, *(ti if j == k else x for j, x in enumerate(xs)))
-                 for k, ti in enumerate(t) if ti is not None]
-        return None if not terms else sum(terms[1:], terms[0])
 
 
 def einsum(equation: str, *operands) -> Tensor:

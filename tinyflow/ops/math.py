@@ -1,47 +1,32 @@
 """Elementwise ops: arithmetic, transcendental functions, comparisons, where, cast."""
 from __future__ import annotations
 
+from typing import Optional
+
 import numpy as np
 
 from ..core import dtypes
-from ..core.op import Op, apply, as_tensor
+from ..core.dtypes import float_result, promote
+from ..core.modes import needs_input_grad
+from ..core.op import Op, apply, as_tensor, sum_terms
 from ..core.shapes import broadcast_shapes
 from ..core.tensor import Tensor
 
-# ---- dtype rules -----------------------------------------------------------------------
-
-
-def promote(a: dtypes.DType, b: dtypes.DType) -> dtypes.DType:
-    """NumPy's rules within a kind; a float meeting an int or bool wins (PyTorch: int32 *
-    float32 -> float32, where NumPy would widen to float64)."""
-    if a is b:
-        return a
-    if a.is_floating != b.is_floating:
-        return a if a.is_floating else b
-    return dtypes.from_numpy(np.result_type(a.np, b.np))
+# ---- operands --------------------------------------------------------------------------
 
 
 def check_floating(*tensors) -> None:
+    """Refuse integer inputs where an op is defined on reals only (conv, pool, gelu, ...)."""
     for t in tensors:
         if not t.dtype.is_floating:
             raise TypeError(f"needs floating-point tensors, got {t.dtype.name}")
-
-
-def float_result(dt: dtypes.DType) -> dtypes.DType:
-    """exp/log/... of integers give the default float type, as in PyTorch."""
-    return dt if dt.is_floating else dtypes.DEFAULT_FLOAT
 
 
 def _lift(value, like: Tensor) -> Tensor:
     """A Python number takes the dtype of the tensor it meets ("weak" scalar typing)."""
     if isinstance(value, (bool, int, float, np.number, np.bool_)) and not isinstance(
             value, np.ndarray):
-        dt = like.dtype
-        if isinstance(value, (float, np.floating)) and not dt.is_floating:
-            dt = dtypes.DEFAULT_FLOAT
-        elif isinstance(value, (int, np.integer)) and not isinstance(value, bool) and dt.is_bool:
-            dt = dtypes.int64
-        return Tensor._eager(np.array(value, dtype=dt.np))
+        return Tensor._eager(np.array(value, dtype=dtypes.weak_scalar(value, like.dtype).np))
     return as_tensor(value)
 
 
@@ -56,20 +41,47 @@ def operands(x, y) -> tuple[Tensor, Tensor]:
 
 # ---- base classes ----------------------------------------------------------------------
 
-class Unary(Op):
+class Elementwise(Op):
+    """An op whose Jacobian is diagonal: the local derivative, stated once in `chain`, gives
+    both vjp (applied to the cotangent) and jvp (applied to each tangent, summed)."""
     elementwise = True
+
+    def chain(self, k: int, v: Tensor, out: Tensor, *inputs: Tensor) -> Optional[Tensor]:
+        """v (a cotangent or a tangent) times d out / d input k, elementwise; None where
+        input k has no derivative. A product with v rather than the derivative alone, so
+        that add passes v on with no op and div costs one (`v / y`), as a hand-written vjp."""
+        raise NotImplementedError(f"{self.name} has no derivative")
+
+    def vjp(self, g, out, *inputs):
+        return tuple([self.chain(k, g, out, *inputs) if needs_input_grad(k) else None
+                      for k in range(len(inputs))])
+
+    def jvp(self, tangents, out, *inputs):
+        return sum_terms([self.chain(k, t, out, *inputs)
+                          for k, t in enumerate(tangents) if t is not None])
+
+
+class Unary(Elementwise):
     float_only = True  # integer inputs give float outputs
 
     def infer(self, x):
         return x.shape, (float_result(x.dtype) if self.float_only else x.dtype)
 
+    def vjp(self, g, out, x):
+        """Elementwise.vjp unrolled: it runs once per op of every eager backward pass."""
+        return (self.chain(0, g, out, x),)
 
-class Binary(Op):
-    elementwise = True
+
+class Binary(Elementwise):
     broadcasts = True
 
     def infer(self, x, y):
         return broadcast_shapes(x.shape, y.shape), promote(x.dtype, y.dtype)
+
+    def vjp(self, g, out, x, y):
+        """Elementwise.vjp unrolled: it runs once per op of every eager backward pass."""
+        return (self.chain(0, g, out, x, y) if needs_input_grad(0) else None,
+                self.chain(1, g, out, x, y) if needs_input_grad(1) else None)
 
 
 class Compare(Binary):
@@ -78,51 +90,28 @@ class Compare(Binary):
     def infer(self, x, y):
         return broadcast_shapes(x.shape, y.shape), dtypes.bool_
 
-    def jvp(self, tangents, out, x, y):
-        return None
-
-
-def _tsum(*terms):
-    """Sum of the non-None terms (None if all are None): zero tangents stay symbolic-free."""
-    terms = [t for t in terms if t is not None]
-    if not terms:
-        return None
-    total = terms[0]
-    for t in terms[1:]:
-        total = total + t
-    return total
-
 
 # ---- arithmetic ------------------------------------------------------------------------
 
 class Add(Binary):
     name = "add"
 
-    def vjp(self, g, out, x, y):
-        return g, g
-
-    def jvp(self, t, out, x, y):
-        return _tsum(t[0], t[1])
+    def chain(self, k, v, out, x, y):
+        return v
 
 
 class Sub(Binary):
     name = "sub"
 
-    def vjp(self, g, out, x, y):
-        return g, -g
-
-    def jvp(self, t, out, x, y):
-        return _tsum(t[0], None if t[1] is None else -t[1])
+    def chain(self, k, v, out, x, y):
+        return v if k == 0 else -v
 
 
 class Mul(Binary):
     name = "mul"
 
-    def vjp(self, g, out, x, y):
-        return g * y, g * x
-
-    def jvp(self, t, out, x, y):
-        return _tsum(None if t[0] is None else t[0] * y, None if t[1] is None else x * t[1])
+    def chain(self, k, v, out, x, y):
+        return v * y if k == 0 else v * x
 
 
 class Div(Binary):
@@ -131,25 +120,15 @@ class Div(Binary):
     def infer(self, x, y):
         return broadcast_shapes(x.shape, y.shape), float_result(promote(x.dtype, y.dtype))
 
-    def vjp(self, g, out, x, y):
-        return g / y, -g * out / y
-
-    def jvp(self, t, out, x, y):
-        return _tsum(None if t[0] is None else t[0] / y,
-                     None if t[1] is None else -t[1] * out / y)
+    def chain(self, k, v, out, x, y):
+        return v / y if k == 0 else -v * out / y
 
 
 class Pow(Binary):
     name = "pow"
 
-    def vjp(self, g, out, x, y):
-        gx = g * y * x ** (y - 1)
-        gy = g * out * log(where(x > 0, x, 1))
-        return gx, gy
-
-    def jvp(self, t, out, x, y):
-        return _tsum(None if t[0] is None else t[0] * y * x ** (y - 1),
-                     None if t[1] is None else t[1] * out * log(where(x > 0, x, 1)))
+    def chain(self, k, v, out, x, y):
+        return v * y * x ** (y - 1) if k == 0 else v * out * log(where(x > 0, x, 1))
 
 
 class Atan2(Binary):
@@ -159,38 +138,26 @@ class Atan2(Binary):
     def infer(self, y, x):
         return broadcast_shapes(y.shape, x.shape), float_result(promote(y.dtype, x.dtype))
 
-    def vjp(self, g, out, y, x):
+    def chain(self, k, v, out, y, x):
         r2 = x * x + y * y
-        return g * x / r2, -g * y / r2
-
-    def jvp(self, t, out, y, x):
-        r2 = x * x + y * y
-        return _tsum(None if t[0] is None else t[0] * x / r2,
-                     None if t[1] is None else -t[1] * y / r2)
+        return v * x / r2 if k == 0 else -v * y / r2
 
 
 class Remainder(Binary):
     """`x - floor(x / y) * y`, with the sign of y (Python's %, torch.remainder). Piecewise
-    `x - k*y` with k constant, so that is the gradient."""
+    `x - n*y` with n constant, so that is the gradient."""
     name = "remainder"
 
-    def _quotient(self, out, x, y):
-        q = (x - out) / y               # the integer k of x = k*y + out
-        return round(q)                 # exact up to rounding error
-
-    def vjp(self, g, out, x, y):
-        return g, -g * self._quotient(out, x, y)
-
-    def jvp(self, t, out, x, y):
-        return _tsum(t[0], None if t[1] is None else -t[1] * self._quotient(out, x, y))
+    def chain(self, k, v, out, x, y):
+        if k == 0:
+            return v
+        n = round((x - out) / y)        # the integer n of x = n*y + out (up to rounding)
+        return -v * n
 
 
 class FloorDivide(Binary):
     name = "floor_divide"
     differentiable = False
-
-    def jvp(self, t, out, x, y):
-        return None
 
 
 class Logical(Op):
@@ -201,9 +168,6 @@ class Logical(Op):
 
     def infer(self, x, y):
         return broadcast_shapes(x.shape, y.shape), dtypes.bool_
-
-    def jvp(self, t, out, x, y):
-        return None
 
 
 class LogicalAnd(Logical):
@@ -221,27 +185,17 @@ class LogicalXor(Logical):
 class Maximum(Binary):
     name = "maximum"
 
-    def vjp(self, g, out, x, y):
-        share = _share(x > y, x == y, g.dtype)
-        return g * share, g * (1 - share)
-
-    def jvp(self, t, out, x, y):
+    def chain(self, k, v, out, x, y):
         share = _share(x > y, x == y, out.dtype)
-        return _tsum(None if t[0] is None else t[0] * share,
-                     None if t[1] is None else t[1] * (1 - share))
+        return v * share if k == 0 else v * (1 - share)
 
 
 class Minimum(Binary):
     name = "minimum"
 
-    def vjp(self, g, out, x, y):
-        share = _share(x < y, x == y, g.dtype)
-        return g * share, g * (1 - share)
-
-    def jvp(self, t, out, x, y):
+    def chain(self, k, v, out, x, y):
         share = _share(x < y, x == y, out.dtype)
-        return _tsum(None if t[0] is None else t[0] * share,
-                     None if t[1] is None else t[1] * (1 - share))
+        return v * share if k == 0 else v * (1 - share)
 
 
 def _share(wins, ties, dtype):
@@ -253,114 +207,81 @@ class Neg(Unary):
     name = "neg"
     float_only = False
 
-    def vjp(self, g, out, x):
-        return (-g,)
-
-    def jvp(self, t, out, x):
-        return -t[0]
+    def chain(self, k, v, out, x):
+        return -v
 
 
 class Square(Unary):
     name = "square"
     float_only = False
 
-    def vjp(self, g, out, x):
-        return (g * (2 * x),)
-
-    def jvp(self, t, out, x):
-        return t[0] * (2 * x)
+    def chain(self, k, v, out, x):
+        return v * (2 * x)
 
 
 class Sqrt(Unary):
     name = "sqrt"
 
-    def vjp(self, g, out, x):
-        return (g / (2 * out),)
-
-    def jvp(self, t, out, x):
-        return t[0] / (2 * out)
+    def chain(self, k, v, out, x):
+        return v / (2 * out)
 
 
 class Exp(Unary):
     name = "exp"
 
-    def vjp(self, g, out, x):
-        return (g * out,)
-
-    def jvp(self, t, out, x):
-        return t[0] * out
+    def chain(self, k, v, out, x):
+        return v * out
 
 
 class Log(Unary):
     name = "log"
 
-    def vjp(self, g, out, x):
-        return (g / x,)
-
-    def jvp(self, t, out, x):
-        return t[0] / x
+    def chain(self, k, v, out, x):
+        return v / x
 
 
 class Log1p(Unary):
     """log(1 + x), accurate where x is tiny (log1p of 1e-10 is 1e-10, log(1 + 1e-10) is not)."""
     name = "log1p"
 
-    def vjp(self, g, out, x):
-        return (g / (1 + x),)
-
-    def jvp(self, t, out, x):
-        return t[0] / (1 + x)
+    def chain(self, k, v, out, x):
+        return v / (1 + x)
 
 
 class Expm1(Unary):
     """exp(x) - 1, accurate where x is tiny."""
     name = "expm1"
 
-    def vjp(self, g, out, x):
-        return (g * (out + 1),)
-
-    def jvp(self, t, out, x):
-        return t[0] * (out + 1)
+    def chain(self, k, v, out, x):
+        return v * (out + 1)
 
 
 class Sin(Unary):
     name = "sin"
 
-    def vjp(self, g, out, x):
-        return (g * cos(x),)
-
-    def jvp(self, t, out, x):
-        return t[0] * cos(x)
+    def chain(self, k, v, out, x):
+        return v * cos(x)
 
 
 class Cos(Unary):
     name = "cos"
 
-    def vjp(self, g, out, x):
-        return (-g * sin(x),)
-
-    def jvp(self, t, out, x):
-        return -t[0] * sin(x)
+    def chain(self, k, v, out, x):
+        return -v * sin(x)
 
 
 class Tanh(Unary):
     name = "tanh"
 
-    def vjp(self, g, out, x):
-        return (g * (1 - out * out),)
-
-    def jvp(self, t, out, x):
-        return t[0] * (1 - out * out)
+    def chain(self, k, v, out, x):
+        return v * (1 - out * out)
 
 
 class Sigmoid(Unary):
     name = "sigmoid"
 
-    def vjp(self, g, out, x):
-        return (g * (out * (1 - out)),)
-
-    def jvp(self, t, out, x):
-        return t[0] * (out * (1 - out))
+    def chain(self, k, v, out, x):
+        return v * (out * (1 - out))
 
 
 class Relu(Unary):
@@ -370,44 +291,32 @@ class Relu(Unary):
     float_only = False
     saves_inputs = False
 
-    def vjp(self, g, out, x):
-        return (relu_grad(g, out),)
-
-    def jvp(self, t, out, x):
-        return relu_grad(t[0], out)
+    def chain(self, k, v, out, x):
+        return relu_grad(v, out)
 
 
 class ReluGrad(Binary):
     """relu_grad(g, y) = g where y > 0, else 0: relu's backward in one pass (y: its output)."""
     name = "relu_grad"
 
-    def vjp(self, h, out, g, x):
-        return relu_grad(h, x), None
-
-    def jvp(self, t, out, g, x):
-        return None if t[0] is None else relu_grad(t[0], x)
+    def chain(self, k, v, out, g, y):
+        return relu_grad(v, y) if k == 0 else None
 
 
 class Abs(Unary):
     name = "abs"
     float_only = False
 
-    def vjp(self, g, out, x):
-        return (g * sign(x),)
-
-    def jvp(self, t, out, x):
-        return t[0] * sign(x)
+    def chain(self, k, v, out, x):
+        return v * sign(x)
 
 
 class Erf(Unary):
     name = "erf"
     saves_output = False
 
-    def vjp(self, g, out, x):
-        return (g * (_TWO_OVER_SQRT_PI * exp(-(x * x))),)
-
-    def jvp(self, t, out, x):
-        return t[0] * (_TWO_OVER_SQRT_PI * exp(-(x * x)))
+    def chain(self, k, v, out, x):
+        return v * (_TWO_OVER_SQRT_PI * exp(-(x * x)))
 
 
 _TWO_OVER_SQRT_PI = 1.1283791670955126
@@ -418,18 +327,12 @@ class Sign(Unary):
     float_only = False
     differentiable = False
 
-    def jvp(self, t, out, x):
-        return None
-
 
 class Floor(Unary):
     """Round down; like sign, piecewise constant, so no gradient flows."""
     name = "floor"
     float_only = False
     differentiable = False
-
-    def jvp(self, t, out, x):
-        return None
 
 
 class Ceil(Floor):
@@ -442,8 +345,11 @@ class Round(Floor):
 
 
 class Cast(Op):
+    """Conversion to `dtype`: linear, so a float tangent is cast the same way."""
     name = "cast"
     elementwise = True
+    linearity = "linear"
+    dtype: dtypes.DType
 
     def infer(self, x):
         return x.shape, self.dtype
@@ -451,13 +357,9 @@ class Cast(Op):
     def vjp(self, g, out, x):
         return (cast(g, x.dtype) if x.dtype.is_floating and out.dtype.is_floating else None,)
 
-    def jvp(self, t, out, x):
-        return cast(t[0], out.dtype) if out.dtype.is_floating else None
 
-
-class Where(Op):
+class Where(Elementwise):
     name = "where"
-    elementwise = True
     broadcasts = True
 
     def infer(self, cond, x, y):
@@ -465,13 +367,10 @@ class Where(Op):
             raise TypeError("the condition must be bool")
         return broadcast_shapes(cond.shape, x.shape, y.shape), promote(x.dtype, y.dtype)
 
-    def vjp(self, g, out, cond, x, y):
-        return None, where(cond, g, 0), where(cond, 0, g)
-
-    def jvp(self, t, out, cond, x, y):
-        if t[1] is None and t[2] is None:
-            return None
-        return where(cond, 0 if t[1] is None else t[1], 0 if t[2] is None else t[2])
+    def chain(self, k, v, out, cond, x, y):
+        if k == 0:
+            return None          # the condition
+        return where(cond, v, 0) if k == 1 else where(cond, 0, v)
 
 
 class Equal(Compare):
@@ -505,9 +404,6 @@ class LogicalNot(Op):
 
     def infer(self, x):
         return x.shape, dtypes.bool_
-
-    def jvp(self, t, out, x):
-        return None
 
 
 # ---- the functions users call ----------------------------------------------------------

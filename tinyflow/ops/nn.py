@@ -1,7 +1,7 @@
 """Softmax family: softmax, log-softmax and the two fused cross-entropies (max-subtracted)."""
 from __future__ import annotations
 
-from ..core.op import Op, apply, as_tensor
+from ..core.op import Op, apply, as_tensor, sum_terms
 from ..core.shapes import normalize_axes
 from ..core.tensor import Tensor
 from .creation import one_hot_like
@@ -12,6 +12,7 @@ from .shape import expand_dims
 
 class Softmax(Op):
     name = "softmax"
+    axis: int
 
     def infer(self, x):
         if x.shape is not None:
@@ -68,13 +69,9 @@ class SoftmaxCrossEntropy(Op):
 
     def jvp(self, t, out, labels, logits):
         logp = log_softmax(logits)
-        terms = []
-        if t[0] is not None:
-            terms.append(-reduce_sum(t[0] * logp, -1))
-        if t[1] is not None:
-            d_logp = t[1] - reduce_sum(exp(logp) * t[1], -1, keepdims=True)
-            terms.append(-reduce_sum(labels * d_logp, -1))
-        return None if not terms else terms[0] if len(terms) == 1 else terms[0] + terms[1]
+        d_logp = None if t[1] is None else t[1] - reduce_sum(exp(logp) * t[1], -1, keepdims=True)
+        return sum_terms([None if t[0] is None else -reduce_sum(t[0] * logp, -1),
+                          None if t[1] is None else -reduce_sum(labels * d_logp, -1)])
 
 
 class SparseSoftmaxCrossEntropy(Op):

@@ -28,6 +28,8 @@ class Normalize(Op):
     """(x - mean) / sqrt(var + eps) over `axes`, with the biased variance (as layer norm)."""
     name = "normalize"
     saves_output = False
+    axes: tuple[int, ...]
+    eps: float
 
     def infer(self, x):
         _check(self, x)
@@ -45,6 +47,8 @@ class NormalizeGrad(Op):
     """normalize_grad(g, x) = (g - mean(g) - y mean(g y)) / std, y = normalize(x)."""
     name = "normalize_grad"
     composed = True       # derivatives: autodiff differentiates compose()
+    axes: tuple[int, ...]
+    eps: float
 
     def infer(self, g, x):
         _check(self, g, x)

@@ -14,21 +14,22 @@ import numpy as np
 
 from ..core.op import Op, apply, as_tensor
 from ..core.tensor import Tensor
-from .conv import SAME, pair, padding_attr, rank4, window_out
+from .conv import SAME, like, pair, padding_attr, rank4, window_out
 from .math import check_floating
 from .linalg import matmul
 
 
 class _Pool(Op):
-    """Attributes: kernel, stride, padding ("same" or two (before, after) pairs), dilation,
-    ceil_mode; `AvgPool2d` adds count_include_pad."""
+    """The attributes of every pooling op, in the canonical form of `pool_attrs`."""
+    kernel: tuple[int, int]
+    stride: tuple[int, int]
+    padding: str | tuple[tuple[int, int], tuple[int, int]]   # "same" or (before, after) pairs
+    dilation: tuple[int, int]
+    ceil_mode: bool
 
     def _out_shape(self, x_shape) -> tuple:
         n, c, h, w = rank4(x_shape, "the input")
         return (n, c) + window_out(self, (h, w), self.kernel, self.ceil_mode)
-
-    def _like(self, op_cls):
-        return op_cls(**self.attrs)
 
     def _check_pooled(self, g, x) -> None:
         expect = self._out_shape(x.shape)
@@ -47,10 +48,10 @@ class MaxPool2d(_Pool):
         return self._out_shape(x.shape), x.dtype
 
     def vjp(self, g, out, x):
-        return (apply(self._like(MaxPool2dGrad), g, x),)
+        return (apply(like(self, MaxPool2dGrad), g, x),)
 
     def jvp(self, t, out, x):
-        return apply(self._like(MaxPool2dSelect), t[0], x)
+        return apply(like(self, MaxPool2dSelect), t[0], x)   # linear in t, not in x
 
 
 class MaxPool2dSelect(_Pool):
@@ -60,6 +61,8 @@ class MaxPool2dSelect(_Pool):
     """
     name = "max_pool2d_select"
     saves_output = False
+    linearity = "linear"
+    linear_inputs = 1
 
     def infer(self, t, x):
         check_floating(t, x)
@@ -67,10 +70,7 @@ class MaxPool2dSelect(_Pool):
         return self._out_shape(x.shape), t.dtype
 
     def vjp(self, g, out, t, x):
-        return apply(self._like(MaxPool2dGrad), g, x), None
-
-    def jvp(self, tangents, out, t, x):
-        return None if tangents[0] is None else apply(self, tangents[0], x)
+        return apply(like(self, MaxPool2dGrad), g, x), None
 
 
 class MaxPool2dGrad(_Pool):
@@ -78,6 +78,8 @@ class MaxPool2dGrad(_Pool):
     windows that share a maximum add up."""
     name = "max_pool2d_grad"
     saves_output = False
+    linearity = "linear"
+    linear_inputs = 1
 
     def infer(self, g, x):
         check_floating(g, x)
@@ -85,26 +87,22 @@ class MaxPool2dGrad(_Pool):
         return rank4(x.shape, "the input"), g.dtype
 
     def vjp(self, h, out, g, x):
-        return apply(self._like(MaxPool2dSelect), h, x), None
-
-    def jvp(self, t, out, g, x):
-        return None if t[0] is None else apply(self, t[0], x)
+        return apply(like(self, MaxPool2dSelect), h, x), None
 
 
 class AvgPool2d(_Pool):
     name = "avg_pool2d"
     saves_inputs = False
     saves_output = False
+    linearity = "linear"
+    count_include_pad: bool
 
     def infer(self, x):
         check_floating(x)
         return self._out_shape(x.shape), x.dtype
 
     def vjp(self, g, out, x):
-        return (apply(self._like(AvgPool2dGrad), g, x),)
-
-    def jvp(self, t, out, x):
-        return apply(self, t[0])
+        return (apply(like(self, AvgPool2dGrad), g, x),)
 
 
 class AvgPool2dGrad(_Pool):
@@ -113,6 +111,9 @@ class AvgPool2dGrad(_Pool):
     name = "avg_pool2d_grad"
     saves_inputs = False
     saves_output = False
+    linearity = "linear"
+    linear_inputs = 1
+    count_include_pad: bool
 
     def infer(self, g, ref):
         check_floating(g)
@@ -120,10 +121,7 @@ class AvgPool2dGrad(_Pool):
         return rank4(ref.shape, "the input"), g.dtype
 
     def vjp(self, h, out, g, ref):
-        return apply(self._like(AvgPool2d), h), None
-
-    def jvp(self, t, out, g, ref):
-        return None if t[0] is None else apply(self, t[0], ref)
+        return apply(like(self, AvgPool2d), h), None
 
 
 def _same_shape(a, b) -> None:

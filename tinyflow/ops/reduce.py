@@ -1,6 +1,8 @@
 """Reductions: sum, max, min (mean is sum / count), and argmax/argmin."""
 from __future__ import annotations
 
+from typing import Optional
+
 from ..core import dtypes
 from ..core.errors import ShapeError, user_site
 from ..core.op import Op, apply, as_tensor
@@ -12,6 +14,8 @@ from .shape import broadcast_to, squeeze
 
 class Reduce(Op):
     reduction = True
+    axis: Optional[tuple[int, ...]]   # None: every axis
+    keepdims: bool
 
     def infer(self, x):
         return reduced_shape(x.shape, self.axis, self.keepdims), x.dtype
@@ -34,6 +38,7 @@ def reduced_shape(shape, axes, keepdims):
 
 class Sum(Reduce):
     name = "sum"
+    linearity = "linear"
 
     def infer(self, x):
         dt = dtypes.int64 if x.dtype.is_bool else x.dtype
@@ -41,9 +46,6 @@ class Sum(Reduce):
 
     def vjp(self, g, out, x):
         return (broadcast_to(g, x, self._dropped()),)
-
-    def jvp(self, t, out, x):
-        return reduce_sum(t[0], self.axis, self.keepdims)
 
 
 class Max(Reduce):
@@ -70,12 +72,10 @@ class Count(Reduce):
     """Number of elements reduced over `axis` (a scalar), for means of unknown-size dims."""
     name = "count"
     differentiable = False
+    dtype: dtypes.DType
 
     def infer(self, x):
         return (), self.dtype
-
-    def jvp(self, t, out, x):
-        return None
 
 
 class ArgMax(Reduce):
@@ -84,9 +84,6 @@ class ArgMax(Reduce):
 
     def infer(self, x):
         return reduced_shape(x.shape, self.axis, False), dtypes.int64
-
-    def jvp(self, t, out, x):
-        return None
 
 
 class ArgMin(ArgMax):
@@ -181,6 +178,9 @@ class Cumsum(Op):
     name = "cumsum"
     saves_inputs = False
     saves_output = False
+    linearity = "linear"
+    axis: int
+    reverse: bool
 
     def infer(self, x):
         normalize_axes(self.axis, None if x.shape is None else len(x.shape))
@@ -188,9 +188,6 @@ class Cumsum(Op):
 
     def vjp(self, g, out, x):
         return (cumsum(g, self.axis, reverse=not self.reverse),)
-
-    def jvp(self, t, out, x):
-        return cumsum(t[0], self.axis, self.reverse)
 
 
 def cumsum(x, axis: int = 0, reverse: bool = False) -> Tensor:

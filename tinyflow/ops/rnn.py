@@ -9,13 +9,14 @@ single large matmuls over all steps in `Lstm.vjp`.
 
 `Lstm`'s output packs, per step, everything backward needs, as 7 planes [B, H]: h, c, the
 four activated gates i, f, g, o (PyTorch's order) and tanh(c). Callers slice h and c out of
-it (out[:, 0] is the output sequence [T, B, H], contiguous per step). Second-order gradients through the fused backward are not
-implemented (as with cuDNN's RNN): `LstmGrad.vjp` says so instead of returning zeros.
+it (out[:, 0] is the output sequence [T, B, H], contiguous per step). Second-order gradients
+through the fused backward are not implemented (as with cuDNN's RNN): `LstmGrad.vjp` says so
+instead of returning zeros.
 """
 from __future__ import annotations
 
 from ..core.modes import needs_input_grad
-from ..core.op import Op, apply, as_tensor
+from ..core.op import Op, apply, as_tensor, sum_terms
 from ..core.tensor import Tensor
 from .linalg import matmul
 from .shape import concat, expand_dims, getitem, reshape, stack
@@ -51,6 +52,7 @@ class Lstm(Op):
     `hidden` (H) fixes the packed layout even where shapes are known only at run time.
     """
     name = "lstm"
+    hidden: int
 
     def infer(self, xw, h0, c0, w_hh):
         dtype = _check_floats(xw, h0, c0, w_hh)
@@ -95,17 +97,15 @@ class Lstm(Op):
         h_prev, c_prev, rows = h0, c0, []
         for t in range(steps):
             h, c, i, f, gg, o, tanh_c = (getitem(out, (t, k)) for k in range(7))
-            terms = [getitem(t_xw, t) if t_xw is not None else None,
-                     matmul(t_h, w_hh, transpose_b=True) if t_h is not None else None,
-                     matmul(h_prev, t_w, transpose_b=True) if t_w is not None else None]
-            terms = [x for x in terms if x is not None]
-            if not terms and t_c is None:
+            t_pre = sum_terms([getitem(t_xw, t) if t_xw is not None else None,
+                               matmul(t_h, w_hh, transpose_b=True) if t_h is not None else None,
+                               matmul(h_prev, t_w, transpose_b=True) if t_w is not None else None])
+            if t_pre is None and t_c is None:
                 rows.append(None)
                 h_prev, c_prev = h, c
                 continue
-            t_pre = getitem(xw, t) * 0 if not terms else terms[0]
-            for x in terms[1:]:
-                t_pre = t_pre + x
+            if t_pre is None:
+                t_pre = getitem(xw, t) * 0
             tp = [getitem(t_pre, (_ANY, slice(k * hidden, (k + 1) * hidden))) for k in range(4)]
             ti, tf_, to = (tp[k] * a * (1 - a) for k, a in ((0, i), (1, f), (3, o)))
             tg = tp[2] * (1 - gg * gg)
@@ -129,6 +129,7 @@ class LstmGrad(Op):
     `g` is the adjoint of lstm's packed output."""
     name = "lstm_grad"
     saves_output = False
+    hidden: int
 
     def infer(self, g, out, h0, c0, w_hh):
         dtype = _check_floats(g, out, h0, c0, w_hh)

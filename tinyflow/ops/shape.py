@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Optional
 
 import numpy as np
 
@@ -38,6 +39,8 @@ def _reshape_infer(in_shape, target):
 class Reshape(Op):
     name = "reshape"
     view = True
+    linearity = "linear"
+    shape: tuple[int, ...]
 
     def infer(self, x):
         return _reshape_infer(x.shape, self.shape), x.dtype
@@ -45,14 +48,13 @@ class Reshape(Op):
     def vjp(self, g, out, x):
         return (reshape_to(g, x),)
 
-    def jvp(self, t, out, x):
-        return reshape(t[0], self.shape)
-
 
 class ReshapeTo(Op):
     """Reshape `x` to the run-time shape of `ref` (gradients of reshapes with unknown dims)."""
     name = "reshape_to"
     view = True
+    linearity = "linear"
+    linear_inputs = 1
 
     def infer(self, x, ref):
         return ref.shape, x.dtype
@@ -60,13 +62,12 @@ class ReshapeTo(Op):
     def vjp(self, g, out, x, ref):
         return reshape_to(g, x), None
 
-    def jvp(self, t, out, x, ref):
-        return None if t[0] is None else reshape_to(t[0], ref)
-
 
 class Transpose(Op):
     name = "transpose"
     view = True
+    linearity = "linear"
+    perm: Optional[tuple[int, ...]]   # None: reverse the axes
 
     def infer(self, x):
         if x.shape is None:
@@ -80,13 +81,12 @@ class Transpose(Op):
         inverse = None if self.perm is None else tuple(int(i) for i in np.argsort(self.perm))
         return (transpose(g, inverse),)
 
-    def jvp(self, t, out, x):
-        return transpose(t[0], self.perm)
-
 
 class ExpandDims(Op):
     name = "expand_dims"
     view = True
+    linearity = "linear"
+    axis: int
 
     def infer(self, x):
         if x.shape is None:
@@ -101,13 +101,12 @@ class ExpandDims(Op):
     def vjp(self, g, out, x):
         return (reshape_to(g, x),)
 
-    def jvp(self, t, out, x):
-        return expand_dims(t[0], self.axis)
-
 
 class Squeeze(Op):
     name = "squeeze"
     view = True
+    linearity = "linear"
+    axis: Optional[tuple[int, ...] | int]   # None: every dim of size 1
 
     def infer(self, x):
         if x.shape is None:
@@ -125,12 +124,11 @@ class Squeeze(Op):
     def vjp(self, g, out, x):
         return (reshape_to(g, x),)
 
-    def jvp(self, t, out, x):
-        return squeeze(t[0], self.axis)
-
 
 class Concat(Op):
     name = "concat"
+    linearity = "linear"
+    axis: int
 
     def infer(self, *xs):
         if not xs:
@@ -156,11 +154,6 @@ class Concat(Op):
         return tuple(apply(ConcatPiece(index=i, axis=self.axis), g, *xs)
                      for i in range(len(xs)))
 
-    def jvp(self, t, out, *xs):
-        if all(ti is None for ti in t):
-            return None
-        return concat([zeros_like(x) if ti is None else ti for ti, x in zip(t, xs)], self.axis)
-
 
 class ConcatPiece(Op):
     """The part of `g` that input `index` of a concat of `xs` along `axis` occupies.
@@ -172,6 +165,10 @@ class ConcatPiece(Op):
     view = True
     saves_inputs = False    # only the shapes of `xs` are read
     saves_output = False
+    linearity = "linear"
+    linear_inputs = 1
+    index: int
+    axis: int
 
     def infer(self, g, *xs):
         return xs[self.index].shape, g.dtype
@@ -181,14 +178,13 @@ class ConcatPiece(Op):
                   for i, x in enumerate(xs)]
         return (concat(pieces, self.axis),) + (None,) * len(xs)
 
-    def jvp(self, t, out, g, *xs):
-        return None if t[0] is None else apply(ConcatPiece(**self.attrs), t[0], *xs)
-
 
 class GetItem(Op):
     """Basic (slices, ints, None, Ellipsis) and integer-array indexing, as NumPy."""
     name = "getitem"
     view = True
+    linearity = "linear"
+    index: tuple    # of slices, ints, None, Ellipsis and integer or bool arrays
 
     def infer(self, x):
         return index_shape(x.shape, self.index), x.dtype
@@ -196,22 +192,19 @@ class GetItem(Op):
     def vjp(self, g, out, x):
         return (apply(GetItemGrad(index=self.index), g, x),)
 
-    def jvp(self, t, out, x):
-        return getitem(t[0], self.index)
-
 
 class GetItemGrad(Op):
     """Zeros shaped like `ref` with `g` added at `index` (scatter-add for repeated indices)."""
     name = "getitem_grad"
+    linearity = "linear"
+    linear_inputs = 1
+    index: tuple
 
     def infer(self, g, ref):
         return ref.shape, g.dtype
 
     def vjp(self, gg, out, g, ref):
         return getitem(gg, self.index), None
-
-    def jvp(self, t, out, g, ref):
-        return None if t[0] is None else apply(GetItemGrad(index=self.index), t[0], ref)
 
 
 def index_shape(shape, index):
@@ -275,6 +268,9 @@ class BroadcastTo(Op):
     """Insert `axes` into `x`, then broadcast it to `ref`'s run-time shape."""
     name = "broadcast_to"
     view = True
+    linearity = "linear"
+    linear_inputs = 1
+    axes: tuple[int, ...]
 
     def infer(self, x, ref):
         return ref.shape, x.dtype
@@ -282,23 +278,20 @@ class BroadcastTo(Op):
     def vjp(self, g, out, x, ref):
         return sum_to(g, x, self.axes), None
 
-    def jvp(self, t, out, x, ref):
-        return None if t[0] is None else broadcast_to(t[0], ref, self.axes)
-
 
 class SumTo(Op):
     """Sum `x` over `axes` (dropping them), then over the dims `ref` broadcasts."""
     name = "sum_to"
     reduction = True
+    linearity = "linear"
+    linear_inputs = 1
+    axes: tuple[int, ...]
 
     def infer(self, x, ref):
         return ref.shape, x.dtype
 
     def vjp(self, g, out, x, ref):
         return broadcast_to(g, x, self.axes), None
-
-    def jvp(self, t, out, x, ref):
-        return None if t[0] is None else sum_to(t[0], ref, self.axes)
 
 
 class Expand(Op):
@@ -307,6 +300,8 @@ class Expand(Op):
     view = True
     saves_inputs = False
     saves_output = False
+    linearity = "linear"
+    shape: tuple[int, ...]
 
     def infer(self, x):
         if x.shape is not None and (len(x.shape) > len(self.shape) or any(
@@ -317,15 +312,13 @@ class Expand(Op):
     def vjp(self, g, out, x):
         return (sum_to(g, x),)
 
-    def jvp(self, t, out, x):
-        return expand(t[0], self.shape)
-
 
 class Copy(Op):
     """A fresh contiguous copy (PyTorch's `clone` and `contiguous`)."""
     name = "copy"
     saves_inputs = False
     saves_output = False
+    linearity = "linear"
 
     def infer(self, x):
         return x.shape, x.dtype
@@ -333,15 +326,14 @@ class Copy(Op):
     def vjp(self, g, out, x):
         return (g,)
 
-    def jvp(self, t, out, x):
-        return t[0]
-
 
 class Pad(Op):
     """Constant padding: `pads` is one (before, after) pair per dim, first dim first."""
     name = "pad"
     saves_inputs = False
     saves_output = False
+    pads: tuple[tuple[int, int], ...]
+    value: float
 
     def infer(self, x):
         if x.shape is None:
@@ -358,7 +350,7 @@ class Pad(Op):
         return (getitem(g, index),)
 
     def jvp(self, t, out, x):
-        return pad(t[0], self.pads, 0)
+        return pad(t[0], self.pads, 0)   # affine, not linear: the tangent pads with zeros
 
 
 # ---- the functions users call ----------------------------------------------------------

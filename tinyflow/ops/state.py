@@ -29,9 +29,6 @@ class Assign(Op):
                                  f"{target.name or 'a tensor'} of shape {target.shape}")
         return target.shape, target.dtype
 
-    def jvp(self, t, out, target, value):
-        return None
-
 
 class NoOp(Op):
     """Does nothing; runs its control inputs (tf.group)."""
@@ -42,15 +39,11 @@ class NoOp(Op):
     def infer(self):
         return (), None
 
-    def jvp(self, t, out):
-        return None
-
 
 def assign(ref, value, name=None) -> Tensor:
     ref = as_tensor(ref)
     value = as_tensor(value, dtype=ref.dtype) if not isinstance(value, Tensor) else value
     if value.dtype is not ref.dtype:
-        from .math import cast
         value = cast(value, ref.dtype)
     return apply(Assign(), ref, value, name=name)
 

@@ -22,8 +22,6 @@ from tinyflow import pytorch
 PACKAGE = pathlib.Path(tinyflow.__file__).parent
 SOURCES = ("core", "ops", "autodiff", "symbolic", "pytorch")
 SHARED = "tinyflow.pytorch.shared_names"
-# Known, to be renamed where its module is not being rewritten: NumPy dtype -> DType
-KNOWN = {"from_numpy": ["tinyflow.core.dtypes", "tinyflow.pytorch.creation"]}
 
 
 def definitions_in(source: str) -> set:
@@ -73,8 +71,6 @@ def duplicates(index: dict, exported: dict) -> list:
     problems = []
     for name, obj in exported.items():
         modules = index.get(name, [])
-        if KNOWN.get(name) == modules:
-            continue
         if SHARED in modules:
             others = [m for m in modules if m != SHARED]
             if len(others) > 1 or any(not m.startswith("tinyflow.ops") for m in others):

@@ -67,7 +67,7 @@ def as_dtype(x) -> DType:
         raise TypeError(f"unsupported dtype {x!r}") from None
 
 
-def from_numpy(np_dtype) -> DType:
+def from_numpy_dtype(np_dtype) -> DType:
     """The DType of a NumPy array's dtype (fast path for kernels' outputs)."""
     return _BY_NP[np_dtype]
 
@@ -81,7 +81,7 @@ def promote(a: DType, b: DType) -> DType:
         return a
     if a.is_floating != b.is_floating:
         return a if a.is_floating else b
-    return from_numpy(np.result_type(a.np, b.np))
+    return from_numpy_dtype(np.result_type(a.np, b.np))
 
 
 def float_result(dt: DType) -> DType:

@@ -175,7 +175,7 @@ class Tensor:
     def data(self, value) -> None:
         arr = value.numpy() if isinstance(value, Tensor) else np.asarray(value)
         self.array, self.shape = arr, arr.shape
-        self.dtype = dtypes.from_numpy(arr.dtype)
+        self.dtype = dtypes.from_numpy_dtype(arr.dtype)
 
 
 def _init_eager(t: Tensor, data: np.ndarray, op, inputs, requires_grad: bool) -> None:
@@ -183,7 +183,7 @@ def _init_eager(t: Tensor, data: np.ndarray, op, inputs, requires_grad: bool) ->
     t.op = op
     t.inputs = inputs
     t.shape = data.shape
-    t.dtype = dtypes.from_numpy(data.dtype)
+    t.dtype = dtypes.from_numpy_dtype(data.dtype)
     t.kind = EAGER
     t.requires_grad = requires_grad
     t.grad = None

@@ -31,7 +31,9 @@ CASES += [
             S(Labels(2, 3, dtype=None), Ref(4, 5), dtype=tf.float64)),
            (tf.int32, tf.int64), dtype_kwarg_or_float32, grad=False,
            errors=(ErrorInput(S(A(3, dtype=tf.float32), depth=5), tf.DTypeError,
-                              r"^one_hot: one_hot indices must be integers"),)),
+                              r"^one_hot: one_hot indices must be integers"),
+                   ErrorInput(S(Labels(4, dtype=None), depth=-2), tf.ShapeError,
+                              r"^one_hot: depth must be non-negative, got -2"))),
 ]
 
 

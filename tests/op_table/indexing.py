@@ -96,7 +96,11 @@ CASES += [
                               r"^gather: indices must be integers, got float32"),
                    ErrorInput(S(A(3, 4), Ids(9, 9, 9, 9, 9, 9, shape=(3, 2)), dim=1), IndexError,
                               r"^gather: index out of range for a dimension of size 4 \(indices "
-                              r"span \[9, 9\]\)", at_run=True))),
+                              r"span \[9, 9\]\)", at_run=True),
+                   # torch.gather refuses negative indices (take_along_dim would wrap)
+                   ErrorInput(S(A(3, 4), Ids(-1, 0, 0, 0, 0, 0, shape=(3, 2)), dim=1),
+                              IndexError, r"^gather: index out of range for a dimension of "
+                              r"size 4 \(indices span \[-1, 0\]\)", at_run=True))),
     OpCase("gather_grad", gather_grad, np_gather_grad,
            (S(A(3, 2), Ids(0, 3, 3, 1, 2, 2, shape=(3, 2)), Ref(3, 4), dim=1),
             S(A(2, 4, layout="step"), Ids(2, 0, 1, 2, 2, 0, 1, 1, shape=(2, 4)), Ref(3, 4),

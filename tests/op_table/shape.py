@@ -289,7 +289,9 @@ CASES += [
            errors=(ErrorInput(S(A(3, 4), pads=((1, 1),)), tf.ShapeError,
                               r"^pad: 1 pad pairs for a rank-2 input"),
                    ErrorInput(S(A(3, 4), pads=((-1, 1), (0, 0))), tf.ShapeError,
-                              r"^pad: negative padding is not supported"))),
+                              r"^pad: negative padding is not supported"),
+                   ErrorInput(S(A(3, 4), pads=((1.5, 0), (0, 0))), TypeError,
+                              r"^pad: widths must be integers, got 1\.5"))),
 ]
 
 

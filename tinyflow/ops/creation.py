@@ -34,6 +34,8 @@ class OneHot(Op):
     def infer(self, indices, like=None):
         if not indices.dtype.is_integer:
             raise TypeError("one_hot indices must be integers")
+        if self.depth is not None and self.depth < 0:
+            raise ValueError(f"depth must be non-negative, got {self.depth}")
         depth = self.depth if like is None else (like.shape or (None,))[-1]
         shape = None if indices.shape is None else indices.shape + (depth,)
         return shape, self.dtype

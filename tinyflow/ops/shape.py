@@ -438,5 +438,12 @@ contiguous = copy
 
 
 def pad(x, pads, value=0) -> Tensor:
-    pads = tuple((int(b), int(a)) for b, a in pads)
+    pads = tuple(tuple(_pad_width(n) for n in pair) for pair in pads)
     return apply(Pad(pads=pads, value=value), as_tensor(x))
+
+
+def _pad_width(n) -> int:
+    """A pad width as an int; 1.5 is refused (it would pad by a truncated amount)."""
+    if int(n) != n:
+        raise TypeError(f"pad: widths must be integers, got {n!r}")
+    return int(n)

@@ -7,8 +7,10 @@ from ...ops import indexing as ix
 from .registry import kernel
 
 
-def _check_range(indices, size, what):
-    if indices.size and (indices.min() < -size or indices.max() >= size):
+def _check_range(indices, size, what, negative=True):
+    """Refuse indices outside the dim (negative ones count from the end only if allowed)."""
+    low = -size if negative else 0
+    if indices.size and (indices.min() < low or indices.max() >= size):
         raise IndexError(f"{what}: index out of range for a dimension of size {size} "
                          f"(indices span [{indices.min()}, {indices.max()}])")
 
@@ -53,7 +55,7 @@ def take_grad(op, g, indices, ref):
 
 @kernel(ix.Gather)
 def gather(op, x, index):
-    _check_range(index, x.shape[op.axis], "gather")
+    _check_range(index, x.shape[op.axis], "gather", negative=False)   # as torch.gather
     axis = op.axis % x.ndim  # negative where the rank was unknown when the graph was built
     # PyTorch allows index to be smaller than x in the other dims: gather from that corner.
     corner = tuple(slice(None) if d == axis else slice(0, n) for d, n in enumerate(index.shape))

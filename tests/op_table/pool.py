@@ -60,22 +60,18 @@ def _np_max_routes(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
         yield (oh, ow) + _np_argmax(x, rows, cols) + (out,)
 
 
-def np_max_pool2d(x, **kw):
-    routes = list(_np_max_routes(x, **kw))
-    y = np.zeros(x.shape[:2] + routes[0][-1], x.dtype)
-    n, c = np.indices(x.shape[:2])
-    for oh, ow, r, col, _ in routes:
-        y[:, :, oh, ow] = x[n, c, r, col]
-    return y
-
-
 def np_max_pool2d_select(t, x, **kw):
+    """t at the positions of x's window maxima."""
     routes = list(_np_max_routes(x, **kw))
     y = np.zeros(x.shape[:2] + routes[0][-1], t.dtype)
     n, c = np.indices(x.shape[:2])
     for oh, ow, r, col, _ in routes:
         y[:, :, oh, ow] = t[n, c, r, col]
     return y
+
+
+def np_max_pool2d(x, **kw):
+    return np_max_pool2d_select(x, x, **kw)
 
 
 def np_max_pool2d_grad(g, x, **kw):

@@ -69,6 +69,13 @@ CASES = [
     ("type_as", lambda L, x, i: i.type_as(x) * x, [X(3), Ids(5, 3)]),
     ("new_full_zeros_ones", lambda L, x: (x.new_full((2,), 3.5), x.new_zeros(2, 3),
                                           x.new_ones((1, 2)), x.new_tensor([1, 2])), [X(3)]),
+    # PyTorch's keywords for the second operand and for alpha
+    ("maximum_other_kw", lambda L, x, y: x.maximum(other=y), [X(3, 4), X(3, 4)]),
+    ("pow_exponent_kw", lambda L, x: x.pow(exponent=2), [X(3, 4)]),
+    ("sub_other_alpha", lambda L, x, y: x.sub(other=y, alpha=2), [X(3, 4), X(3, 4)]),
+    ("add_alpha", lambda L, x, y: L.add(x, y, alpha=0.5), [X(3, 4), X(3, 4)]),
+    ("atan2_other_kw", lambda L, x, y: x.atan2(other=y), [X(3, 4), X(3, 4)]),
+    ("lt_other_kw", lambda L, x, y: x.lt(other=y), [X(3, 4), X(3, 4)]),
 ]
 
 
@@ -111,6 +118,12 @@ def test_save_and_load_a_state_dict(tmp_path):
         tinyflow.save(model, path)
     with pytest.raises(TypeError, match="'step'.*not a tensor"):
         tinyflow.save({"step": {"nested": 1}}, path)
+
+
+def test_tf1_atan2_by_keyword_takes_y_first():
+    y, x = tinyflow.tensor([1.0, 2.0]), tinyflow.tensor([2.0, 1.0])
+    np.testing.assert_allclose(tinyflow.atan2(y=y, x=x).numpy(), np.arctan2([1, 2], [2, 1]),
+                               rtol=1e-6)
 
 
 def test_tf1_spellings_of_the_same_functions():

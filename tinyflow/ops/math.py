@@ -418,7 +418,7 @@ def _binary(op_cls):
     def fn(x, y, name=None, out=None):
         x, y = operands(x, y)
         return apply(op, x, y, name=name, out=out)
-    fn.__name__ = op_cls.name
+    fn.__name__ = fn.__qualname__ = op_cls.name
     fn.__doc__ = f"Elementwise {op_cls.name} with NumPy broadcasting (eager: into `out`)."
     return fn
 
@@ -428,7 +428,7 @@ def _unary(op_cls):
 
     def fn(x, name=None):
         return apply(op, as_tensor(x), name=name)
-    fn.__name__ = op_cls.name
+    fn.__name__ = fn.__qualname__ = op_cls.name
     fn.__doc__ = f"Elementwise {op_cls.name}."
     return fn
 
@@ -446,7 +446,6 @@ less = _binary(Less)
 less_equal = _binary(LessEqual)
 greater = _binary(Greater)
 greater_equal = _binary(GreaterEqual)
-atan2 = _binary(Atan2)
 remainder = _binary(Remainder)
 floor_divide = _binary(FloorDivide)
 logical_and = _binary(LogicalAnd)
@@ -497,3 +496,10 @@ def clamp(x, min=None, max=None) -> Tensor:  # noqa: A002
     if max is not None:
         x = where(x > max, max, x)
     return x
+
+
+def atan2(y, x, name=None, out=None) -> Tensor:
+    """The angle of the point (x, y), y first (NumPy, PyTorch and TF1 agree; `tf.atan2(y=,
+    x=)` by keyword too)."""
+    y, x = operands(y, x)
+    return apply(Atan2(), y, x, name=name, out=out)

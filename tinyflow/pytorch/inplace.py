@@ -13,8 +13,8 @@ from ..core.random import generator
 from ..core.tensor import Tensor
 
 
-def add_(x, other, alpha=1): return write_inplace(x, x.add(other, alpha))
-def sub_(x, other, alpha=1): return write_inplace(x, x.sub(other, alpha))
+def add_(x, other, alpha=1): return write_inplace(x, x.add(other, alpha=alpha))
+def sub_(x, other, alpha=1): return write_inplace(x, x.sub(other, alpha=alpha))
 def mul_(x, other): return write_inplace(x, x * other)
 def div_(x, other): return write_inplace(x, x / other)
 def pow_(x, exponent): return write_inplace(x, x ** exponent)

@@ -16,12 +16,13 @@ from .inplace import write_out
 # ---- elementwise -----------------------------------------------------------------------
 
 
-def sub(x, y, alpha=1, out=None, name=None):
-    return write_out(ops.subtract(x, y if alpha == 1 else y * alpha, name=name), out)
+def sub(x, other, name=None, *, alpha=1, out=None):
+    """`torch.sub(x, other, alpha=2)` (x - 2 other) or TF1's `tf.sub(x, y, name)`."""
+    return write_out(ops.subtract(x, other if alpha == 1 else other * alpha, name=name), out)
 
 
-def mul(x, y, out=None, name=None):
-    return write_out(ops.multiply(x, y, name=name), out)
+def mul(x, other, name=None, *, out=None):
+    return write_out(ops.multiply(x, other, name=name), out)
 
 
 def rsqrt(x): return 1 / ops.sqrt(x)
@@ -36,8 +37,9 @@ def isfinite(x): return ops.less(ops.abs(x), np.inf)  # NaN compares False
 def masked_fill(x, mask, value): return ops.where(mask, value, x)
 
 
-def fmod(x, y):
-    """C's remainder, with the sign of `x` (remainder's has the sign of `y`)."""
+def fmod(x, other):
+    """C's remainder, with the sign of `x` (remainder's has the sign of `other`)."""
+    y = other
     r = ops.remainder(x, y)
     flip = ops.logical_and(ops.not_equal(r, 0),
                            ops.not_equal(ops.less(x, 0), ops.less(y, 0)))
@@ -129,23 +131,42 @@ def _bools(x, y, symbol: str) -> tuple:
     return x, y
 
 
+def with_other(function):
+    """The method spelling of a binary function: PyTorch calls the operand `other`, so
+    `x.maximum(other=y)` works as `x.maximum(y)` (keywords such as alpha= and out= pass on)."""
+    def method(self, other, **kwargs):
+        return function(self, other, **kwargs)
+    method.__name__ = method.__qualname__ = function.__name__
+    return method
+
+
+def power(x, exponent):
+    """`x.pow(exponent=2)`: PyTorch's name for pow's second operand."""
+    return ops.pow(x, exponent)
+
+
 METHODS = {
     # elementwise: the op functions themselves where the spelling matches
     "exp": ops.exp, "log": ops.log, "sqrt": ops.sqrt, "tanh": ops.tanh,
     "sigmoid": ops.sigmoid, "relu": ops.relu, "abs": ops.abs, "neg": ops.negative,
     "sign": ops.sign, "floor": ops.floor, "ceil": ops.ceil, "log1p": ops.log1p,
-    "expm1": ops.expm1, "sin": ops.sin, "cos": ops.cos, "square": ops.square, "pow": ops.pow,
-    "atan2": ops.atan2, "remainder": ops.remainder, "floor_divide": ops.floor_divide,
-    "logical_and": ops.logical_and, "logical_or": ops.logical_or,
-    "logical_xor": ops.logical_xor, "logical_not": ops.logical_not,
-    "maximum": ops.maximum, "minimum": ops.minimum, "div": ops.divide,
-    "eq": ops.equal, "ne": ops.not_equal, "lt": ops.less, "le": ops.less_equal,
-    "gt": ops.greater, "ge": ops.greater_equal, "tril": ops.tril, "triu": ops.triu,
-    "sub": sub, "mul": mul, "rsqrt": rsqrt, "log2": log2, "log10": log10, "lerp": lerp,
-    "fmod": fmod, "clamp_min": clamp_min, "clamp_max": clamp_max, "isnan": isnan,
-    "isinf": isinf, "isfinite": isfinite, "masked_fill": masked_fill, "where": keep_where,
+    "expm1": ops.expm1, "sin": ops.sin, "cos": ops.cos, "square": ops.square, "pow": power,
+    "logical_not": ops.logical_not, "tril": ops.tril, "triu": ops.triu,
+    "rsqrt": rsqrt, "log2": log2, "log10": log10, "lerp": lerp, "clamp_min": clamp_min,
+    "clamp_max": clamp_max, "isnan": isnan, "isinf": isinf, "isfinite": isfinite,
+    "masked_fill": masked_fill, "where": keep_where,
+    # binary, with PyTorch's keyword for the second operand (`other`)
+    "sub": with_other(sub), "mul": with_other(mul), "div": with_other(ops.divide),
+    "fmod": with_other(fmod), "atan2": with_other(ops.atan2),
+    "remainder": with_other(ops.remainder), "floor_divide": with_other(ops.floor_divide),
+    "logical_and": with_other(ops.logical_and), "logical_or": with_other(ops.logical_or),
+    "logical_xor": with_other(ops.logical_xor), "maximum": with_other(ops.maximum),
+    "minimum": with_other(ops.minimum), "eq": with_other(ops.equal),
+    "ne": with_other(ops.not_equal), "lt": with_other(ops.less),
+    "le": with_other(ops.less_equal), "gt": with_other(ops.greater),
+    "ge": with_other(ops.greater_equal),
     # linear algebra
-    "matmul": ops.matmul, "mm": mm, "bmm": bmm, "dot": dot, "outer": outer, "addmm": addmm,
+    "matmul": with_other(ops.matmul), "mm": with_other(mm), "bmm": bmm, "dot": dot, "outer": outer, "addmm": addmm,
     "t": t, "T": property(reversed_dims), "mT": property(matrix_transpose),
     # operators
     "__add__": ops.add, "__radd__": radd, "__sub__": ops.subtract, "__rsub__": rsub,

@@ -17,6 +17,7 @@ from ..core.op import as_tensor
 from ..core.tensor import Tensor
 from .creation import dtype_or, leaf
 from .inplace import write_out
+from .math import with_other
 from .movement import flatten, narrow, repeat, torch_split, torch_transpose
 from .reduce import correction_of, torch_sort
 
@@ -90,8 +91,8 @@ def broadcast_to(x, shape, name=None) -> Tensor:
 # ---- math -----------------------------------------------------------------------------------
 
 
-def add(x, y, alpha=1, out=None, name=None):
-    """`torch.add(x, y, alpha=2)` (x + 2 y) or `tf.add(x, y, name=...)`."""
+def add(x, y, name=None, *, alpha=1, out=None):
+    """`torch.add(x, y, alpha=2)` (x + 2 y) or `tf.add(x, y, name)`."""
     return write_out(ops.add(x, y if alpha == 1 else y * alpha, name=name), out)
 
 
@@ -180,7 +181,7 @@ def multinomial(probs, num_samples, replacement=False, generator=None) -> Tensor
 
 
 METHODS = {
-    "add": add, "clamp": clamp, "clip": clamp, "round": round, "softmax": softmax,
+    "add": with_other(add), "clamp": clamp, "clip": clamp, "round": round, "softmax": softmax,
     "log_softmax": log_softmax, "var": var, "logsumexp": logsumexp, "cumsum": cumsum,
     "argsort": argsort, "roll": roll,
 }

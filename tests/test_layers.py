@@ -21,10 +21,10 @@ LAYERS = [
     ("autodiff", "backend", "io"),      # reverse/forward mode + tape; NumPy kernels; files
     ("runtime",),                       # Session plans over the kernel table
     ("optim", "utils", "datasets"),     # update rules and optimizers; data loading
-    ("symbolic",),                      # the TF1 surface: placeholder, Variable, Session
-    ("pytorch",),                       # the PyTorch spellings: Tensor methods, torch.*
+    ("symbolic", "pytorch"),            # TF1: Session, Variable; PyTorch: methods, torch.*
     ("nn",),                            # Modules and F.*, tf.nn
     ("distributed",),                   # parameter server on Ray
+    ("autograd",),                      # `tinyflow.autograd` as a module path
     ("__init__",),                      # the `tinyflow` namespace itself
 ]
 LAYER = {package: level for level, group in enumerate(LAYERS) for package in group}

@@ -6,7 +6,7 @@ PyTorch's spellings live in `tinyflow/pytorch/`; where TF1 and PyTorch use one n
 different things, `tinyflow/pytorch/shared_names.py` decides by the arguments.
 """
 from . import backend as _backend  # noqa: F401  (fills the kernel tables)
-from . import nn, ops, optim, utils  # noqa: F401
+from . import autograd, nn, ops, optim, utils  # noqa: F401
 from .autodiff import forward_gradients, gradients
 from .core.dtypes import (DType, as_dtype, bool_, float16, float32, float64, int8, int16,
                           int32, int64, uint8)
@@ -25,10 +25,12 @@ from .ops import (abs, argmax, argmin, assign, assign_add, assign_sub, atan2, ca
                   sigmoid, sign, sin, sqrt, square, squeeze, subtract, tanh, tril, triu,
                   truncated_normal, where)
 from .pytorch import *  # noqa: F401,F403  (the torch.* table: tinyflow/pytorch/__init__.py)
+from .pytorch import install_tensor_methods
 from .symbolic import (InteractiveSession, Session, Variable, get_collection,
                        get_default_session, global_variables, global_variables_initializer,
                        initialize_all_variables, placeholder, train, trainable_variables,
                        variables_initializer)
+from .symbolic.session import evaluate
 
 # dtype spellings of both worlds: tf.bool / torch.bool, torch.float, torch.long, ...
 bool = bool_  # noqa: A001
@@ -42,5 +44,8 @@ set_random_seed = manual_seed    # TF1 spellings
 floormod = remainder
 floordiv = floor_divide
 clip_by_value = clip
+
+# The one late binding: Tensor (core) gets its methods and operators from the front ends.
+install_tensor_methods(Tensor, {"eval": evaluate})
 
 __version__ = "0.1.0"

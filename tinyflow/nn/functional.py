@@ -18,7 +18,7 @@ from ..core.op import apply, as_tensor
 from ..core.tensor import Tensor
 from ..ops import conv as _conv
 from ..ops import pool as _pool
-from ..pytorch.movement import chunk
+from ..pytorch.movement import chunk as _chunk
 from ._losses import (binary_cross_entropy, binary_cross_entropy_with_logits,  # noqa: F401
                      cross_entropy, huber_loss, kl_div, l1_loss, mse_loss, nll_loss,
                      smooth_l1_loss)
@@ -80,7 +80,7 @@ def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0,
 
 def glu(input: Tensor, dim: int = -1) -> Tensor:
     """The first half of `dim` gated by the sigmoid of the second half."""
-    a, b = chunk(as_tensor(input), 2, dim)
+    a, b = _chunk(as_tensor(input), 2, dim)
     return a * ops.sigmoid(b)
 
 

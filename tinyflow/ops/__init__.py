@@ -16,7 +16,7 @@ from .pool import adaptive_avg_pool2d, avg_pool2d, max_pool2d
 from .rnn import lstm
 from .reduce import (argmax, argmin, cumsum, logsumexp, reduce_max, reduce_mean, reduce_min,
                      reduce_sum, var)
-from .shape import (broadcast_to, concat, contiguous, copy, expand, expand_dims, getitem, pad,
+from .shape import (broadcast_to, concat, copy, expand, expand_dims, getitem, pad,
                     reshape, split, squeeze, stack, sum_to, transpose)
 from .state import assign, assign_add, assign_sub, group
 from ..core.op import as_tensor  # noqa: F401  (nn/ converts through it)

@@ -434,7 +434,6 @@ def copy(x) -> Tensor:
     return apply(Copy(), as_tensor(x))
 
 
-contiguous = copy
 
 
 def pad(x, pads, value=0) -> Tensor:

@@ -19,7 +19,6 @@ agree. Each kind module ends in a `METHODS` table (method name -> function) that
 table; `tinyflow/__init__.py` exports it.
 """
 from ..core.tensor import Tensor
-from ..symbolic.session import evaluate
 from . import autograd, creation, dtype, inplace, math, movement, reduce, shared_names
 from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from .creation import (arange, constant, empty, eye, from_numpy, full, full_like, linspace, ones,
@@ -38,18 +37,18 @@ from .shared_names import (add, argsort, broadcast_to, clamp, clip, cumsum, empt
 numel = Tensor.numel
 
 
-def install_tensor_methods(cls: type) -> None:
-    """The one late binding: put every kind module's `METHODS` (and TF1's `x.eval()`, from
-    symbolic/session.py) on `cls`.
+def install_tensor_methods(cls: type, *more: dict) -> None:
+    """The one late binding: put every kind module's `METHODS` (and the tables in `more`:
+    TF1's `x.eval()`) on `cls`.
 
     `Tensor` (core/tensor.py) is the data structure only, and core imports nothing above it;
-    the methods live here, above the ops they call. This runs once, at the end of this
-    package's import (which `import tinyflow` performs), and refuses a name that two tables
-    define or that the class already has, so every method has exactly one home.
+    the methods live here, above the ops they call. `tinyflow/__init__.py` runs this once,
+    when `tinyflow` is imported; it refuses a name that two tables define or that the class
+    already has, so every method has exactly one home.
     """
     tables = (dtype.METHODS, math.METHODS, reduce.METHODS, movement.METHODS,
               inplace.METHODS, creation.METHODS, autograd.METHODS, shared_names.METHODS,
-              {"eval": evaluate})
+              *more)
     installed = set()
     for table in tables:
         for name, fn in table.items():
@@ -59,10 +58,8 @@ def install_tensor_methods(cls: type) -> None:
             setattr(cls, name, fn)
 
 
-install_tensor_methods(Tensor)
-
 __all__ = [
-    "autograd", "add", "addmm", "allclose", "amax", "amin", "arange", "argsort",
+    "add", "addmm", "allclose", "amax", "amin", "arange", "argsort",
     "bmm", "broadcast_to", "cat", "chunk", "clamp", "clamp_max", "clamp_min", "clip",
     "concatenate", "constant", "count_nonzero", "cuda", "cumsum", "device", "div", "dot",
     "empty", "empty_like", "enable_grad", "eye", "finfo", "flatten", "flip", "fmod",

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from ..core.graph import topo_sort
-from ..core.op import as_tensor
+from ..core.op import apply, as_tensor, sum_terms
+from ..ops.creation import zeros_like
 from ..ops.shape import broadcast_to
 from .composed import traced
 
@@ -40,9 +41,27 @@ def forward_gradients(ys, xs, tangents) -> list:
 
 
 def _jvp(node, tangents: tuple):
-    """The node's op's forward rule, or the tangent of its composition (`composed` ops)."""
-    if not node.op.composed:
-        return node.op.jvp(tangents, node, *node.inputs)
-    y, xs = traced(node.op, node.inputs)
+    """The node's op's forward rule: the op itself for linear ops, the tangent of its
+    composition for composed ops, else its `jvp`."""
+    op = node.op
+    if op.linearity is not None:
+        return _linear_jvp(op, tangents, node.inputs)
+    if not op.composed:
+        return op.jvp(tangents, node, *node.inputs)
+    y, xs = traced(op, node.inputs)
     pairs = [(x, t) for x, t in zip(xs, tangents) if t is not None]
     return forward_gradients([y], [x for x, _ in pairs], [t for _, t in pairs])[0]
+
+
+def _linear_jvp(op, tangents: tuple, inputs: tuple):
+    """A linear op's tangent is the op applied to the tangents (zeros for missing ones); a
+    multilinear op's, the sum over k of the op with input k replaced by its tangent. Only the
+    first `op.linear_inputs` inputs take tangents (the rest are indices or shapes)."""
+    n = len(inputs) if op.linear_inputs is None else op.linear_inputs
+    if op.linearity == "multilinear":
+        return sum_terms([apply(op, *inputs[:k], t, *inputs[k + 1:])
+                          for k, t in enumerate(tangents[:n]) if t is not None])
+    if all(t is None for t in tangents[:n]):
+        return None
+    ts = [zeros_like(x) if t is None else t for t, x in zip(tangents[:n], inputs)]
+    return apply(op, *ts, *inputs[n:])

@@ -35,8 +35,9 @@ class Op:
     saves_inputs = True     # vjp reads the inputs' values (not just their shapes)
     saves_output = True     # vjp reads the output's value
     composed = False        # derivatives from differentiating `compose` (autodiff/composed.py)
-    # Linear ops need no forward rule; `jvp` below applies the op to the tangents.
-    # "linear": linear in its inputs together (transpose, concat, sum): op(t1, ..., tn).
+    # Linear ops need no forward rule; forward mode applies the op to the tangents
+    # (autodiff/forward.py). "linear": linear in its inputs together (transpose, concat,
+    # sum): op(t1, ..., tn).
     # "multilinear": linear in each input alone (matmul, conv2d): the sum over k of the op
     # with input k replaced by its tangent.
     linearity = None
@@ -66,20 +67,9 @@ class Op:
         raise NotImplementedError(f"{self.name} has no reverse-mode rule")
 
     def jvp(self, tangents: tuple, out: Tensor, *inputs: Tensor) -> Optional[Tensor]:
-        """Tangent of the output given input tangents (None entries are zero): for a linear
-        op, the op itself applied to the tangents (see `linearity`; none if the output is
-        not floating point)."""
-        if self.linearity is None:
-            raise NotImplementedError(f"{self.name} has no forward-mode rule")
-        n = len(inputs) if self.linear_inputs is None else self.linear_inputs
-        if self.linearity == "multilinear":
-            return sum_terms([apply(self, *inputs[:k], t, *inputs[k + 1:])
-                              for k, t in enumerate(tangents[:n]) if t is not None])
-        if not out.dtype.is_floating or all(t is None for t in tangents[:n]):
-            return None
-        zeros = OPS["zeros_like"](dtype=None)   # by name: core imports no op module
-        ts = [apply(zeros, x) if t is None else t for t, x in zip(tangents[:n], inputs)]
-        return apply(self, *ts, *inputs[n:])
+        """Tangent of the output given input tangents (None entries are zero). Ops with a
+        `linearity` need none: forward mode applies the op to the tangents."""
+        raise NotImplementedError(f"{self.name} has no forward-mode rule")
 
 
 def sum_terms(terms) -> Optional[Tensor]:

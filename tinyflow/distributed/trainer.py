@@ -16,8 +16,8 @@ import ray
 from ..autodiff import gradients
 from ..core.graph import Graph
 from ..core.modes import no_grad
-from ..core.op import as_tensor
 from ..nn import functional as F
+from ..pytorch.creation import tensor
 from ..symbolic import Session, global_variables_initializer, trainable_variables
 from .client import Consistency, Stats
 from .ps import ParameterServer
@@ -42,13 +42,13 @@ class ModuleModel:
     def gradients(self, x: np.ndarray, y: np.ndarray) -> tuple:
         for p in self.params.values():
             p.grad = None
-        loss = self.loss_fn(self.module(as_tensor(x)), as_tensor(y))
+        loss = self.loss_fn(self.module(tensor(x)), tensor(y))
         loss.backward()
         return loss.item(), {k: p.grad.numpy() for k, p in self.params.items()}
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         with no_grad():
-            return self.module(as_tensor(x)).numpy()
+            return self.module(tensor(x)).numpy()
 
 
 class GraphModel:

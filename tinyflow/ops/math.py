@@ -345,10 +345,10 @@ class Round(Floor):
 
 
 class Cast(Op):
-    """Conversion to `dtype`: linear, so a float tangent is cast the same way."""
+    """Conversion to `dtype`: linear, so a tangent is cast the same way, to a float type
+    (a cast to integers has no derivative)."""
     name = "cast"
     elementwise = True
-    linearity = "linear"
     dtype: dtypes.DType
 
     def infer(self, x):
@@ -356,6 +356,9 @@ class Cast(Op):
 
     def vjp(self, g, out, x):
         return (cast(g, x.dtype) if x.dtype.is_floating and out.dtype.is_floating else None,)
+
+    def jvp(self, t, out, x):
+        return cast(t[0], out.dtype) if out.dtype.is_floating else None
 
 
 class Where(Elementwise):

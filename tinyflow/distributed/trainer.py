@@ -93,9 +93,11 @@ class _Worker:
         self.losses: list = []
 
     def run(self, steps: int) -> dict:
+        """Run until the worker's clock reaches `steps` (a replacement worker resumes from the
+        clock its predecessor reached)."""
         order = self.rng.permutation(self.indices)
         pos = 0
-        for _ in range(steps):
+        for _ in range(self.client.register(), steps):
             if pos + self.batch_size > len(order):
                 order, pos = self.rng.permutation(self.indices), 0
             batch = order[pos:pos + self.batch_size]
@@ -142,16 +144,18 @@ class PSTrainer:
             makes one random worker k times slower on every step.
         env: environment variables of the worker processes (BLAS threads default to 1, as
             several workers share the cores).
+        allow_nonfinite: let the servers apply gradients holding nan/inf (refused by default).
     """
 
     def __init__(self, make_model: Callable, data: tuple, num_workers: int = 4,
                  num_shards: int = 2, replication: int = 1,
                  consistency: Consistency = Consistency(), rule: UpdateRule = SGD(0.1),
                  batch_size: int = 64, stragglers: Optional[dict] = None,
-                 timeout: float = 30.0, seed: int = 0, env: Optional[dict] = None) -> None:
+                 timeout: float = 30.0, seed: int = 0, env: Optional[dict] = None,
+                 allow_nonfinite: bool = False) -> None:
         self.model = make_model()
         self.ps = ParameterServer(self.model.arrays(), rule, num_shards, replication,
-                                  num_workers, timeout)
+                                  num_workers, timeout, allow_nonfinite)
         x, y = data
         shards = np.array_split(np.random.default_rng(seed).permutation(len(x)), num_workers)
         data_ref = ray.put((x, y))

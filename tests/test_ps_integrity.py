@@ -165,6 +165,27 @@ def test_a_promoted_backup_brings_the_other_backups_up_to_date():
     ps.shutdown()
 
 
+def test_a_prepared_push_whose_primary_died_is_sent_again_in_full():
+    ps = dist.ParameterServer(_initial(), dist.Custom(lambda v, g: v + g), num_shards=2,
+                              replication=2, num_workers=1)
+    client = ps.client(0)
+    client.register()
+    g = _grads(3.0)
+    parts = client.layout.split(g)
+
+    def full(s):
+        return 0, client.epoch, 1, parts[s]
+
+    client._call([0, 1], "prepare", full)
+    _kill(ps.replicas[0][0])                 # it held shard 0's prepared gradients
+    done = client._call([0, 1], "push", lambda s: (0, client.epoch, 1), retry=full)
+    assert all(isinstance(d, int) for d in done) and client.stats.failovers == 1
+    assert ray.get(ps.replicas[1][0].push.remote(0, client.epoch, 2)) is None  # not prepared
+    _assert_values(ps, _add(_initial(), g))
+    _assert_replicas_equal(ps)
+    ps.shutdown()
+
+
 # ---- atomic pushes -----------------------------------------------------------------------------
 
 @pytest.mark.parametrize("num_shards", [1, 3])
@@ -180,11 +201,7 @@ def test_a_push_that_fails_on_its_last_piece_changes_no_replica(num_shards):
     with pytest.raises(RuntimeError, match=r"update rule failed on 'w\[.*poisoned.*changed "
                                            r"nothing"):
         client.push(bad)
-    if num_shards == 1:                      # one shard: the whole push is one unit
-        _assert_replicas_equal(ps, before)
-    else:                                    # the failing shard is unchanged on every replica
-        after = _assert_replicas_equal(ps)
-        _assert_states_equal(after[num_shards - 1], before[num_shards - 1])
+    _assert_replicas_equal(ps, before)       # no shard, no replica changed
     client.push(_grads(1.0))                 # the shard still works, in step on every replica
     _assert_replicas_equal(ps)
     ps.shutdown()

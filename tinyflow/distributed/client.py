@@ -121,8 +121,19 @@ class PSClient:
         self.seq += 1
         seq = self.seq
         shards = [s for s, part in enumerate(parts) if part]
-        self._call(shards, "push", lambda s: (self.worker, self.epoch, seq, parts[s]),
-                   what=f"push {seq} of worker {self.worker}")
+
+        def full(s):
+            return self.worker, self.epoch, seq, parts[s]
+
+        if len(shards) > 1:          # two phases: every shard checks it before any applies it
+            self._call(shards, "prepare", full)
+            done = self._call(shards, "push", lambda s: (self.worker, self.epoch, seq),
+                              what=f"push {seq} of worker {self.worker}", retry=full)
+            again = [s for s, applied in zip(shards, done) if applied is None]
+            if again:                # prepared on a primary that has since died
+                self._call(again, "push", full, what=f"push {seq} of worker {self.worker}")
+        else:
+            self._call(shards, "push", full, what=f"push {seq} of worker {self.worker}")
         self.stats.pushes += 1
         self.stats.bytes_pushed += sum(a.nbytes for part in parts for a in part.values())
 
@@ -195,10 +206,11 @@ class PSClient:
         return RuntimeError(f"every replica of shard {shard} is gone: its parameters are "
                             f"lost ({advice})")
 
-    def _call(self, shards: list, method: str, args, what: str = "") -> list:
+    def _call(self, shards: list, method: str, args, what: str = "", retry=None) -> list:
         """Call `method` on each shard's primary concurrently; where a primary has died,
-        promote its first live backup and call again. If some shards raise, wait for the
-        others, then raise the first error saying which shards did apply the call."""
+        promote its first live backup and call again (with `retry(s)`'s arguments if given).
+        If some shards raise, wait for the others, then raise the first error saying which
+        shards did apply the call."""
         refs = {s: getattr(self._primary(s), method).remote(*args(s)) for s in shards}
         out, errors = {}, {}
         for s in shards:
@@ -208,7 +220,8 @@ class PSClient:
                     break
                 except RayActorError:
                     self._fail_over(s)
-                    refs[s] = getattr(self._primary(s), method).remote(*args(s))
+                    again = (retry or args)(s)
+                    refs[s] = getattr(self._primary(s), method).remote(*again)
                 except Exception as e:       # the shard refused: nothing changed on it
                     errors[s] = e
                     break

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
-from typing import Mapping
+from typing import Mapping, Optional
 
 import numpy as np
 import ray
@@ -56,6 +56,7 @@ class ParameterShard:
         self.values = {k: np.array(v, copy=True) for k, v in values.items()}
         self.state = {k: rule.init_state(v) for k, v in self.values.items()}
         self.last_seq: dict = {}      # (worker, epoch) -> last push applied
+        self.prepared: dict = {}      # (worker, epoch) -> (seq, gradients) checked, not applied
         self.backups: list = []
         self.applied = 0
         self._lock = asyncio.Lock()
@@ -85,8 +86,7 @@ class ParameterShard:
                 new = np.asarray(self.rule.apply(old, grad, state))
             except Exception as e:
                 raise RuntimeError(f"{where}: the update rule failed on {name!r} "
-                                   f"({type(e).__name__}: {e}); the push changed nothing "
-                                   f"on this shard") from e
+                                   f"({type(e).__name__}: {e}); the push changed nothing") from e
             if new.shape != old.shape:
                 raise ValueError(f"{where}: the update rule returned shape {new.shape} for "
                                  f"{name!r}, the piece has {old.shape}; nothing changed")
@@ -109,11 +109,28 @@ class ParameterShard:
             if isinstance(r, Exception) and not isinstance(r, RayActorError):
                 raise r
 
-    async def push(self, worker, epoch: int, seq: int, grads: Mapping[str, np.ndarray]) -> int:
-        """Apply here and on every live backup as one unit; return once all have it."""
+    async def prepare(self, worker, epoch: int, seq: int,
+                      grads: Mapping[str, np.ndarray]) -> None:
+        """Phase one of a push spanning shards: check it and run the rule on copies (raising
+        what `push` would raise), keep the gradients, change nothing."""
+        key = (worker, epoch)
+        async with self._lock:
+            if seq > self.last_seq.get(key, 0):
+                self._prepare(grads)
+                self.prepared[key] = (seq, grads)
+
+    async def push(self, worker, epoch: int, seq: int,
+                   grads: Optional[Mapping[str, np.ndarray]] = None) -> Optional[int]:
+        """Apply here and on every live backup as one unit; return once all have it. With
+        `grads=None`, the prepared gradients of this push (None back: not prepared here,
+        send them)."""
         key = (worker, epoch)
         async with self._lock:                       # one order on every replica
             if seq > self.last_seq.get(key, 0):      # else: a retry of an applied push
+                if grads is None:
+                    got, grads = self.prepared.pop(key, (None, None))
+                    if got != seq:
+                        return None
                 staged = self._prepare(grads)
                 self._commit(key, seq, staged)
                 await self._forward("install", key, seq, staged)

@@ -284,14 +284,16 @@ def test_a_float64_push_keeps_float32_parameters_float32(rule):
 # ---- a lost shard ------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("replication", [1, 2])
-def test_a_lost_shard_gives_the_same_error_on_every_later_call(replication):
+def test_a_lost_shard_gives_the_same_error_on_every_later_call(replication, tmp_path):
     ps = dist.ParameterServer(_initial(), dist.Custom(lambda v, g: v + g), num_shards=2,
                               replication=replication, num_workers=1)
+    path = str(tmp_path / "ps.safetensors")
+    ps.save(path)
     for r in ps.replicas[1]:
         _kill(r)
     client = ps.client(0)
     calls = [ps.pull, ps.pull, lambda: client.push(_grads()), lambda: client.push(_grads()),
-             client.pull]
+             client.pull, lambda: ps.save(path), lambda: ps.restore(path), ps.pull]
     for call in calls:
         with pytest.raises(RuntimeError, match="every replica of shard 1 is gone") as info:
             call()

@@ -70,12 +70,25 @@ class ParameterServer:
         a mismatch is refused, naming it, before any replica changes."""
         flat = {k: v.numpy() for k, v in checkpoint.load(path).items()}
         per_shard = self._check_checkpoint(path, flat)
-        for chain, mine in zip(self.replicas, per_shard):
-            for r in chain:
-                try:
-                    ray.get(r.load_state_dict.remote(mine))
-                except RayActorError:
-                    pass                        # a dead replica: nothing to restore
+        live = [[r for r in chain if self._alive(r)] for chain in self.replicas]
+        for s, chain in enumerate(live):
+            if not chain:                       # refuse before any shard changes
+                raise self._driver._lost(s)
+        refs = [r.load_state_dict.remote(mine) for chain, mine in zip(live, per_shard)
+                for r in chain]
+        for ref in refs:
+            try:
+                ray.get(ref)
+            except RayActorError:
+                pass                            # died since: nothing to restore there
+
+    @staticmethod
+    def _alive(replica) -> bool:
+        try:
+            ray.get(replica.__ray_ready__.remote())
+            return True
+        except RayActorError:
+            return False
 
     def _check_checkpoint(self, path: str, flat: Mapping[str, np.ndarray]) -> list:
         """Per shard, its entries of `flat`; raises ValueError naming the first mismatch."""

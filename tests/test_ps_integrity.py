@@ -346,21 +346,30 @@ def test_restore_refuses_a_checkpoint_of_another_layout_shape_or_dtype(tmp_path)
 
 @ray.remote(num_cpus=0)
 class Pusher:
-    """Worker w at step t pushes w + t + 1 everywhere; resumes from the registered clock;
-    with `hang_at`, stops answering after clocking that step (to be killed there)."""
+    """Worker w at step t pushes w + t + 1 everywhere (tagged with step t); resumes from the
+    registered clock; with `hang=(where, t)`, stops answering at step t right after its push
+    ("push") or its clock ("clock"), writing `marker` first, to be killed there."""
 
     def __init__(self, worker, client):
         self.worker, self.client = worker, client
 
-    def run(self, steps, hang_at=None):
+    def run(self, steps, hang=(None, None), marker=None):
         for t in range(self.client.register(), steps):
             self.client.read()
-            self.client.push(_grads(float(self.worker + t + 1)))
+            self.client.push(_grads(float(self.worker + t + 1)), step=t)
+            if hang == ("push", t):
+                self._hang(marker)
             self.client.clock()
-            if t == hang_at:
-                time.sleep(3600)
+            if hang == ("clock", t):
+                self._hang(marker)
         self.client.finish()
         return self.client.stats
+
+    @staticmethod
+    def _hang(marker):
+        with open(marker, "w") as f:
+            f.write("here")
+        time.sleep(3600)
 
 
 def _expected(workers, steps):
@@ -368,26 +377,49 @@ def _expected(workers, steps):
                               for t in range(steps)))
 
 
-@pytest.mark.parametrize("consistency", [dist.bsp(), dist.ssp(2)], ids=str)
-def test_a_worker_replaced_mid_training_loses_and_duplicates_nothing(consistency):
+@pytest.mark.parametrize("consistency, where", [(dist.bsp(), "clock"), (dist.ssp(2), "clock"),
+                                                (dist.bsp(), "push"), (dist.ssp(2), "push")],
+                         ids=["bsp-after-clock", "ssp-after-clock", "bsp-after-push",
+                              "ssp-after-push"])
+def test_a_worker_replaced_mid_training_loses_and_duplicates_nothing(consistency, where,
+                                                                     tmp_path):
+    """Worker 1 is killed after step 3's push (before or after its clock); a new actor with a
+    new client for worker 1 resumes from its clock and finishes: exact sums."""
     ps = dist.ParameterServer(_initial(), dist.Custom(lambda v, g: v + g), num_shards=3,
                               replication=2, num_workers=3)
     steps, hang_at = 10, 3
+    marker = str(tmp_path / "hung")
     pushers = [Pusher.remote(w, ps.client(w, consistency)) for w in range(3)]
-    refs = [p.run.remote(steps, hang_at if w == 1 else None) for w, p in enumerate(pushers)]
+    refs = [p.run.remote(steps, (where, hang_at) if w == 1 else (None, None), marker)
+            for w, p in enumerate(pushers)]
     deadline = time.monotonic() + 30
-    while ray.get(ps.clock_table.get_clocks.remote())[1] < hang_at + 1:
-        assert time.monotonic() < deadline, "worker 1 never reached its clock"
+    while not os.path.exists(marker):
+        assert time.monotonic() < deadline, "worker 1 never reached the step"
         time.sleep(0.05)
-    ray.kill(pushers[1])
+    _kill(pushers[1])
     with pytest.raises(ray.exceptions.RayActorError):
         ray.get(refs[1])
+    resumed = hang_at + (where == "clock")
+    assert ray.get(ps.clock_table.get_clocks.remote())[1] == resumed
     replacement = Pusher.remote(1, ps.client(1, consistency))
     stats = ray.get([refs[0], replacement.run.remote(steps), refs[2]])
     _assert_values(ps, _expected(3, steps))
-    assert stats[1].pushes == steps - hang_at - 1            # it resumed where 1 stopped
+    assert stats[1].pushes == steps - resumed                 # it resumed where 1 stopped
     bound = consistency.bound
     assert all(clock - slowest <= bound for _, clock, slowest, _ in ps.history())
+    _assert_replicas_equal(ps)
+    ps.shutdown()
+
+
+def test_a_pushed_step_counts_once_and_plain_pushes_always_count():
+    ps = dist.ParameterServer(_initial(), dist.Custom(lambda v, g: v + g), num_shards=2,
+                              replication=2, num_workers=1)
+    g = _grads(1.0)
+    ps.client(0).push(g, step=0)
+    ps.client(0).push(g, step=0)             # a replacement redoing step 0: skipped
+    ps.client(0).push(g, step=1)
+    ps.client(0).push(g)                     # no step: always a new push
+    _assert_values(ps, _add(_initial(), g, g, g))
     _assert_replicas_equal(ps)
     ps.shutdown()
 

@@ -111,10 +111,13 @@ class PSClient:
         return self.clock_value
 
     # ---- the API ------------------------------------------------------------------------
-    def push(self, values: Mapping[str, np.ndarray]) -> None:
+    def push(self, values: Mapping[str, np.ndarray], step: Optional[int] = None) -> None:
         """Send gradients (keys -> arrays shaped as the parameters); returns once every shard
         has them on all its live replicas. Every gradient is checked (key, shape, a real
-        number type, finite unless allowed) before anything is sent."""
+        number type, finite unless allowed) before anything is sent. With `step` (the
+        worker's iteration, increasing), a shard applies at most one push per (worker, step)
+        over all its clients: a replacement redoing its predecessor's step is not counted
+        twice."""
         checked = {key: self._check(key, value) for key, value in values.items()}
         parts = self.layout.split(checked)
         self.register()
@@ -123,11 +126,11 @@ class PSClient:
         shards = [s for s, part in enumerate(parts) if part]
 
         def full(s):
-            return self.worker, self.epoch, seq, parts[s]
+            return self.worker, self.epoch, seq, parts[s], step
 
         if len(shards) > 1:          # two phases: every shard checks it before any applies it
             self._call(shards, "prepare", full)
-            done = self._call(shards, "push", lambda s: (self.worker, self.epoch, seq),
+            done = self._call(shards, "push", lambda s: (self.worker, self.epoch, seq, None, step),
                               what=f"push {seq} of worker {self.worker}", retry=full)
             again = [s for s, applied in zip(shards, done) if applied is None]
             if again:                # prepared on a primary that has since died

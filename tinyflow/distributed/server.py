@@ -57,6 +57,7 @@ class ParameterShard:
         self.state = {k: rule.init_state(v) for k, v in self.values.items()}
         self.last_seq: dict = {}      # (worker, epoch) -> last push applied
         self.prepared: dict = {}      # (worker, epoch) -> (seq, gradients) checked, not applied
+        self.steps: dict = {}         # worker -> last step applied (pushes given a step)
         self.backups: list = []
         self.applied = 0
         self._lock = asyncio.Lock()
@@ -93,11 +94,19 @@ class ParameterShard:
             staged[name] = (new.astype(old.dtype, copy=False), state)
         return staged
 
-    def _commit(self, key: tuple, seq: int, staged: Mapping) -> None:
+    def _commit(self, key: tuple, seq: int, staged: Mapping, step: Optional[int]) -> None:
         for name, (value, state) in staged.items():
             self.values[name], self.state[name] = value, state
         self.last_seq[key] = seq
+        if step is not None:
+            self.steps[key[0]] = step
         self.applied += 1
+
+    def _done(self, key: tuple, seq: int, step: Optional[int]) -> bool:
+        """Applied already: a retry (same epoch), or a step this worker's earlier client
+        pushed (a replacement redoing it)."""
+        return (seq <= self.last_seq.get(key, 0)
+                or (step is not None and step <= self.steps.get(key[0], -1)))
 
     async def _forward(self, method: str, *args) -> None:
         """Call `method` on every backup; drop the dead ones."""
@@ -109,49 +118,52 @@ class ParameterShard:
             if isinstance(r, Exception) and not isinstance(r, RayActorError):
                 raise r
 
-    async def prepare(self, worker, epoch: int, seq: int,
-                      grads: Mapping[str, np.ndarray]) -> None:
+    async def prepare(self, worker, epoch: int, seq: int, grads: Mapping[str, np.ndarray],
+                      step: Optional[int] = None) -> None:
         """Phase one of a push spanning shards: check it and run the rule on copies (raising
         what `push` would raise), keep the gradients, change nothing."""
         key = (worker, epoch)
         async with self._lock:
-            if seq > self.last_seq.get(key, 0):
+            if not self._done(key, seq, step):
                 self._prepare(grads)
                 self.prepared[key] = (seq, grads)
 
     async def push(self, worker, epoch: int, seq: int,
-                   grads: Optional[Mapping[str, np.ndarray]] = None) -> Optional[int]:
+                   grads: Optional[Mapping[str, np.ndarray]] = None,
+                   step: Optional[int] = None) -> Optional[int]:
         """Apply here and on every live backup as one unit; return once all have it. With
         `grads=None`, the prepared gradients of this push (None back: not prepared here,
         send them)."""
         key = (worker, epoch)
         async with self._lock:                       # one order on every replica
-            if seq > self.last_seq.get(key, 0):      # else: a retry of an applied push
+            if not self._done(key, seq, step):
                 if grads is None:
                     got, grads = self.prepared.pop(key, (None, None))
                     if got != seq:
                         return None
                 staged = self._prepare(grads)
-                self._commit(key, seq, staged)
-                await self._forward("install", key, seq, staged)
+                self._commit(key, seq, staged, step)
+                await self._forward("install", key, seq, staged, step)
             return self.applied
 
-    async def install(self, key: tuple, seq: int, staged: Mapping) -> None:
+    async def install(self, key: tuple, seq: int, staged: Mapping,
+                      step: Optional[int] = None) -> None:
         """A backup takes the primary's result of a push (the same values, not a re-run)."""
         async with self._lock:
-            if seq > self.last_seq.get(key, 0):
-                self._commit(key, seq, staged)
+            if not self._done(key, seq, step):
+                self._commit(key, seq, staged, step)
 
     # ---- whole state ------------------------------------------------------------------------
     def _snapshot(self) -> dict:
         return {"values": self.values, "state": self.state, "last_seq": self.last_seq,
-                "applied": self.applied}
+                "steps": self.steps, "applied": self.applied}
 
     async def install_state(self, snapshot: Mapping) -> None:
         async with self._lock:
             self.values = {k: np.array(v, copy=True) for k, v in snapshot["values"].items()}
             self.state = copy.deepcopy(dict(snapshot["state"]))
             self.last_seq = dict(snapshot["last_seq"])
+            self.steps = dict(snapshot["steps"])
             self.applied = snapshot["applied"]
 
     async def pull(self, names=None) -> dict:

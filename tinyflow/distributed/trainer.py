@@ -105,7 +105,7 @@ class _Worker:
             start, waited = time.perf_counter(), self.client.stats.wait_seconds
             self.model.set(self.client.read())
             loss, grads = self.model.gradients(self.x[batch], self.y[batch])
-            self.client.push(grads)
+            self.client.push(grads, step=self.client.clock_value)
             self.client.clock()
             if self.straggler is not None:  # slow down the step's work, not its waiting
                 waited = self.client.stats.wait_seconds - waited

@@ -411,6 +411,29 @@ def test_a_worker_replaced_mid_training_loses_and_duplicates_nothing(consistency
     ps.shutdown()
 
 
+def test_a_worker_killed_at_any_moment_is_replaced_with_exact_sums():
+    """Killed wherever it is (reading, mid-push between shards, clocking): the replacement
+    redoes its step and each shard counts it once (the gradients do not depend on the reads,
+    so the sums are exact)."""
+    ps = dist.ParameterServer(_initial(), dist.Custom(lambda v, g: v + g), num_shards=3,
+                              replication=2, num_workers=3)
+    steps = 30
+    pushers = [Pusher.remote(w, ps.client(w, dist.ssp(1))) for w in range(3)]
+    refs = [p.run.remote(steps) for p in pushers]
+    deadline = time.monotonic() + 30
+    while ray.get(ps.clock_table.get_clocks.remote())[1] < 5:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    ray.kill(pushers[1])
+    with pytest.raises(ray.exceptions.RayActorError):
+        ray.get(refs[1])
+    replacement = Pusher.remote(1, ps.client(1, dist.ssp(1)))
+    ray.get([refs[0], replacement.run.remote(steps), refs[2]])
+    _assert_values(ps, _expected(3, steps))
+    _assert_replicas_equal(ps)
+    ps.shutdown()
+
+
 def test_a_pushed_step_counts_once_and_plain_pushes_always_count():
     ps = dist.ParameterServer(_initial(), dist.Custom(lambda v, g: v + g), num_shards=2,
                               replication=2, num_workers=1)

@@ -278,6 +278,10 @@ def test_a_float64_push_keeps_float32_parameters_float32(rule):
             assert all(v.dtype == np.float32 for k, v in state.items() if k.startswith("value/"))
     if isinstance(rule, dist.Custom):
         _assert_values(ps, _add(_initial(np.float32), _grads(2.0, np.float32)))
+    huge = np.zeros((10, 3))
+    huge[0, 0] = 1e300                       # finite in float64, inf in float32: refused
+    with pytest.raises(ValueError, match="'w' has 1 non-finite value.*in float32"):
+        client.push({"w": huge})
     ps.shutdown()
 
 

@@ -39,11 +39,15 @@ def check_gradient(where: str, name: str, grad, value: np.ndarray,
     if grad.shape != value.shape:
         raise ValueError(f"{where}: gradient for {name!r} has shape {grad.shape}, the "
                          f"parameter has shape {value.shape}")
+    if value.dtype.kind == "f":
+        with np.errstate(over="ignore"):          # too large for the dtype: inf, refused next
+            grad = grad.astype(value.dtype, copy=False)
     if not allow_nonfinite and grad.dtype.kind == "f" and not np.isfinite(grad).all():
         bad = int(np.size(grad) - np.isfinite(grad).sum())
         raise ValueError(f"{where}: gradient for {name!r} has {bad} non-finite value(s) "
-                         f"(nan/inf); refused (allow_nonfinite=True accepts them)")
-    return grad.astype(value.dtype, copy=False) if value.dtype.kind == "f" else grad
+                         f"in {grad.dtype} (nan/inf); refused (allow_nonfinite=True accepts "
+                         f"them)")
+    return grad
 
 
 class ParameterShard:

@@ -60,7 +60,8 @@ class ParameterShard:
         self.values = {k: np.array(v, copy=True) for k, v in values.items()}
         self.state = {k: rule.init_state(v) for k, v in self.values.items()}
         self.last_seq: dict = {}      # (worker, epoch) -> last push applied
-        self.prepared: dict = {}      # (worker, epoch) -> (seq, gradients) checked, not applied
+        self.prepared: dict = {}      # (worker, epoch) -> (seq, gradients, version, result)
+        self.version = 0              # bumped by every change of values or rule state
         self.steps: dict = {}         # worker -> last step applied (pushes given a step)
         self.backups: list = []
         self.applied = 0
@@ -105,6 +106,7 @@ class ParameterShard:
         if step is not None:
             self.steps[key[0]] = step
         self.applied += 1
+        self.version += 1
 
     def _done(self, key: tuple, seq: int, step: Optional[int]) -> bool:
         """Applied already: a retry (same epoch), or a step this worker's earlier client
@@ -129,8 +131,7 @@ class ParameterShard:
         key = (worker, epoch)
         async with self._lock:
             if not self._done(key, seq, step):
-                self._prepare(grads)
-                self.prepared[key] = (seq, grads)
+                self.prepared[key] = (seq, grads, self.version, self._prepare(grads))
 
     async def push(self, worker, epoch: int, seq: int,
                    grads: Optional[Mapping[str, np.ndarray]] = None,
@@ -141,11 +142,14 @@ class ParameterShard:
         key = (worker, epoch)
         async with self._lock:                       # one order on every replica
             if not self._done(key, seq, step):
+                staged = None
                 if grads is None:
-                    got, grads = self.prepared.pop(key, (None, None))
+                    got, grads, version, staged = self.prepared.pop(key, (None,) * 4)
                     if got != seq:
                         return None
-                staged = self._prepare(grads)
+                    if version != self.version:  # others' pushes since: compute again
+                        staged = None
+                staged = staged or self._prepare(grads)
                 self._commit(key, seq, staged, step)
                 await self._forward("install", key, seq, staged, step)
             return self.applied
@@ -169,6 +173,7 @@ class ParameterShard:
             self.last_seq = dict(snapshot["last_seq"])
             self.steps = dict(snapshot["steps"])
             self.applied = snapshot["applied"]
+            self.version += 1
 
     async def pull(self, names=None) -> dict:
         names = self.values if names is None else names
@@ -198,6 +203,7 @@ class ParameterShard:
                     self.state[piece][name] = value.item() if scalar else value
             if "meta/applied" in flat:
                 self.applied = int(flat["meta/applied"])
+            self.version += 1
 
 
 RemoteShard = ray.remote(num_cpus=0)(ParameterShard)

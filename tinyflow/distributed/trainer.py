@@ -93,11 +93,11 @@ class _Worker:
         self.losses: list = []
 
     def run(self, steps: int) -> dict:
-        """Run until the worker's clock reaches `steps` (a replacement worker resumes from the
-        clock its predecessor reached)."""
+        """Run `steps` more iterations; each push is tagged with the worker's clock, so a step
+        redone by a replacement counts once."""
         order = self.rng.permutation(self.indices)
         pos = 0
-        for _ in range(self.client.register(), steps):
+        for _ in range(steps):
             if pos + self.batch_size > len(order):
                 order, pos = self.rng.permutation(self.indices), 0
             batch = order[pos:pos + self.batch_size]

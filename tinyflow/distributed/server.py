@@ -104,7 +104,7 @@ class ParameterShard:
             self.values[name], self.state[name] = value, state
         self.last_seq[key] = seq
         if step is not None:
-            self.steps[key[0]] = step
+            self.steps[key[0]] = max(step, self.steps.get(key[0], -1))
         self.applied += 1
         self.version += 1
 

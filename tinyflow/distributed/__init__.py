@@ -9,6 +9,7 @@ consistency through a clock table; stragglers on purpose; a training loop (`PSTr
 """
 from __future__ import annotations
 
+import os
 from typing import Optional
 
 import ray
@@ -25,8 +26,23 @@ def init(address: Optional[str] = None, num_cpus: Optional[int] = None, **kwargs
     """Start Ray on this machine (`address=None`) or join a running cluster
     (`address="auto"` or "host:port"); a no-op when Ray is already up."""
     if not ray.is_initialized():
+        if address not in (None, "auto", "local"):
+            _use_configured_token()
         ray.init(address=address, num_cpus=num_cpus, include_dashboard=False,
                  log_to_driver=False, **kwargs)
+
+
+def _use_configured_token() -> None:
+    """Ray turns token authentication on by itself only for address None or "auto", so
+    joining by "host:port" a head that requires the token configured here would fail."""
+    if os.environ.get("RAY_AUTH_MODE") is not None:
+        return                                   # set explicitly: Ray respects it
+    try:
+        from ray._private.authentication.authentication_token_setup import (
+            maybe_enable_token_auth_if_token_available)
+    except ImportError:                          # a Ray without token authentication
+        return
+    maybe_enable_token_auth_if_token_available(warn_if_disabled=False)
 
 
 def shutdown() -> None:

@@ -17,6 +17,7 @@ import numpy as np
 import ray
 from ray.exceptions import RayActorError
 
+from .server import check_gradient
 from .sharding import Layout
 
 
@@ -70,31 +71,82 @@ class Stats:
 class PSClient:
     """One worker's connection to the servers and the clock table.
 
+    A client registers with the clock table on its first push, read or clock (in the
+    process it runs in: a copy sent to a Ray actor registers anew), which gives it an epoch
+    and the worker's clock to resume from; its pushes are (worker, epoch, sequence number), so
+    a replacement client for the same worker is neither skipped as a replay nor replayed.
+
     Args:
         replicas: per shard, its replica actors, primary first.
+        dtypes: {key: dtype} of the parameters (gradients are cast to them).
+        allow_nonfinite: send gradients holding nan/inf instead of refusing them.
     """
 
     def __init__(self, worker: int, layout: Layout, replicas: list, clock_table,
-                 consistency: Consistency = Consistency()) -> None:
+                 consistency: Consistency = Consistency(), dtypes: Optional[Mapping] = None,
+                 allow_nonfinite: bool = False) -> None:
         self.worker, self.layout = worker, layout
         self.replicas = [list(r) for r in replicas]
+        self.replication = [len(r) for r in replicas]
         self.clock_table, self.consistency = clock_table, consistency
+        self.dtypes = {k: np.dtype(d) for k, d in (dtypes or {}).items()}
+        self.allow_nonfinite = allow_nonfinite
+        self.epoch: Optional[int] = None
         self.clock_value = 0
         self.seq = 0
         self.cache: Optional[dict] = None
         self.cache_clock = -1
         self.stats = Stats()
 
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state.update(epoch=None, seq=0)             # another process: another registration
+        return state
+
+    def register(self) -> int:
+        """Register (once per process) and return the clock this worker resumes from."""
+        if self.epoch is None:
+            self.epoch, self.clock_value = ray.get(self.clock_table.register.remote(self.worker))
+            self.seq = 0
+        return self.clock_value
+
     # ---- the API ------------------------------------------------------------------------
-    def push(self, values: Mapping[str, np.ndarray]) -> None:
+    def push(self, values: Mapping[str, np.ndarray], step: Optional[int] = None) -> None:
         """Send gradients (keys -> arrays shaped as the parameters); returns once every shard
-        has them on all its live replicas."""
-        parts = self.layout.split(values)
+        has them on all its live replicas. Every gradient is checked (key, shape, a real
+        number type, finite unless allowed) before anything is sent. With `step` (the
+        worker's iteration, increasing), a shard applies at most one push per (worker, step)
+        over all its clients: a replacement redoing its predecessor's step is not counted
+        twice."""
+        checked = {key: self._check(key, value) for key, value in values.items()}
+        parts = self.layout.split(checked)
+        self.register()
         self.seq += 1
+        seq = self.seq
         shards = [s for s, part in enumerate(parts) if part]
-        self._call(shards, "push", lambda s: (self.worker, self.seq, parts[s]))
+
+        def full(s):
+            return self.worker, self.epoch, seq, parts[s], step
+
+        if len(shards) > 1:          # two phases: every shard checks it before any applies it
+            self._call(shards, "prepare", full)
+            done = self._call(shards, "push", lambda s: (self.worker, self.epoch, seq, None, step),
+                              what=f"push {seq} of worker {self.worker}", retry=full)
+            again = [s for s, applied in zip(shards, done) if applied is None]
+            if again:                # prepared on a primary that has since died
+                self._call(again, "push", full, what=f"push {seq} of worker {self.worker}")
+        else:
+            self._call(shards, "push", full, what=f"push {seq} of worker {self.worker}")
         self.stats.pushes += 1
         self.stats.bytes_pushed += sum(a.nbytes for part in parts for a in part.values())
+
+    def _check(self, key: str, value) -> np.ndarray:
+        if key not in self.layout.shapes:
+            raise KeyError(f"unknown parameter key {key!r}; the server holds "
+                           f"{sorted(self.layout.shapes)}")
+        dtype = self.dtypes.get(key, np.dtype(np.float64))
+        return check_gradient(f"push of worker {self.worker}", key, value,
+                              np.empty(self.layout.shapes[key], dtype), self.allow_nonfinite)
 
     def pull(self, keys=None) -> dict:
         """The servers' current values of `keys` (all parameters if None)."""
@@ -115,6 +167,7 @@ class PSClient:
 
     def clock(self) -> int:
         """Mark this worker's iteration done (its pushes are acknowledged)."""
+        self.register()
         self.clock_value += 1
         ray.get(self.clock_table.tick.remote(self.worker, self.clock_value))
         return self.clock_value
@@ -125,6 +178,7 @@ class PSClient:
         A pull made when the slowest live worker was at clock m holds every update of
         iterations up to m; at clock c, SSP needs those up to c - s, so the cached copy
         serves while m >= c - s (the worker's own later pushes are not in it)."""
+        self.register()
         bound = self.consistency.bound
         c = self.clock_value
         slowest = c
@@ -143,11 +197,25 @@ class PSClient:
         ray.get(self.clock_table.finish.remote(self.worker))
 
     # ---- failover -----------------------------------------------------------------------
-    def _call(self, shards: list, method: str, args) -> list:
+    def _primary(self, shard: int):
+        if not self.replicas[shard]:
+            raise self._lost(shard)
+        return self.replicas[shard][0]
+
+    def _lost(self, shard: int) -> RuntimeError:
+        r = self.replication[shard]
+        advice = ("it had one replica: use replication >= 2 to survive a server failure"
+                  if r == 1 else f"all {r} of its replicas failed")
+        return RuntimeError(f"every replica of shard {shard} is gone: its parameters are "
+                            f"lost ({advice})")
+
+    def _call(self, shards: list, method: str, args, what: str = "", retry=None) -> list:
         """Call `method` on each shard's primary concurrently; where a primary has died,
-        promote its first live backup and call again."""
-        refs = {s: getattr(self.replicas[s][0], method).remote(*args(s)) for s in shards}
-        out = {}
+        promote its first live backup and call again (with `retry(s)`'s arguments if given).
+        If some shards raise, wait for the others, then raise the first error saying which
+        shards did apply the call."""
+        refs = {s: getattr(self._primary(s), method).remote(*args(s)) for s in shards}
+        out, errors = {}, {}
         for s in shards:
             while True:
                 try:
@@ -155,13 +223,24 @@ class PSClient:
                     break
                 except RayActorError:
                     self._fail_over(s)
-                    refs[s] = getattr(self.replicas[s][0], method).remote(*args(s))
+                    again = (retry or args)(s)
+                    refs[s] = getattr(self._primary(s), method).remote(*again)
+                except Exception as e:       # the shard refused: nothing changed on it
+                    errors[s] = e
+                    break
+        if errors:
+            first = next(iter(errors.values()))
+            if out and what:
+                first.add_note(f"{what}: refused by shard(s) {sorted(errors)} (unchanged), "
+                               f"applied by shard(s) {sorted(out)}")
+            raise first
         return [out[s] for s in shards]
 
     def _fail_over(self, shard: int) -> None:
         """Drop the dead primary; the next replica in the chain takes over the rest."""
         chain = self.replicas[shard]
-        chain.pop(0)
+        if chain:
+            chain.pop(0)
         while chain:
             try:
                 ray.get(chain[0].set_backups.remote(chain[1:]))
@@ -169,5 +248,4 @@ class PSClient:
                 return
             except RayActorError:
                 chain.pop(0)
-        raise RuntimeError(f"every replica of shard {shard} is gone: its parameters are "
-                           f"lost (use replication >= 2 to survive a server failure)")
+        raise self._lost(shard)

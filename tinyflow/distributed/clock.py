@@ -24,6 +24,7 @@ class ClockTable:
         self.timeout = timeout
         self._recheck = min(1.0, max(0.05, timeout / 4))   # seconds between liveness checks
         self.history: list = []       # (worker, clock, slowest live clock, seconds waited)
+        self.epochs: dict = {}        # worker -> registrations so far
         self._changed = asyncio.Condition()
 
     def _live(self) -> list:
@@ -34,6 +35,17 @@ class ClockTable:
     async def _notify(self) -> None:
         async with self._changed:
             self._changed.notify_all()
+
+    async def register(self, worker: int) -> tuple:
+        """A new client for `worker` (a restarted or replaced worker): (its epoch, the clock to
+        resume from). The epoch keeps its pushes apart from an earlier client's; the worker
+        counts as live and unfinished again."""
+        self.epochs[worker] = self.epochs.get(worker, 0) + 1
+        if worker in self.clocks:
+            self.finished.discard(worker)
+            self.seen[worker] = time.monotonic()
+            await self._notify()
+        return self.epochs[worker], self.clocks.get(worker, 0)
 
     async def tick(self, worker: int, clock: int) -> None:
         self.clocks[worker] = clock

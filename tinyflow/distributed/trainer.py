@@ -93,6 +93,8 @@ class _Worker:
         self.losses: list = []
 
     def run(self, steps: int) -> dict:
+        """Run `steps` more iterations; each push is tagged with the worker's clock, so a step
+        redone by a replacement counts once."""
         order = self.rng.permutation(self.indices)
         pos = 0
         for _ in range(steps):
@@ -103,7 +105,7 @@ class _Worker:
             start, waited = time.perf_counter(), self.client.stats.wait_seconds
             self.model.set(self.client.read())
             loss, grads = self.model.gradients(self.x[batch], self.y[batch])
-            self.client.push(grads)
+            self.client.push(grads, step=self.client.clock_value)
             self.client.clock()
             if self.straggler is not None:  # slow down the step's work, not its waiting
                 waited = self.client.stats.wait_seconds - waited
@@ -142,16 +144,18 @@ class PSTrainer:
             makes one random worker k times slower on every step.
         env: environment variables of the worker processes (BLAS threads default to 1, as
             several workers share the cores).
+        allow_nonfinite: let the servers apply gradients holding nan/inf (refused by default).
     """
 
     def __init__(self, make_model: Callable, data: tuple, num_workers: int = 4,
                  num_shards: int = 2, replication: int = 1,
                  consistency: Consistency = Consistency(), rule: UpdateRule = SGD(0.1),
                  batch_size: int = 64, stragglers: Optional[dict] = None,
-                 timeout: float = 30.0, seed: int = 0, env: Optional[dict] = None) -> None:
+                 timeout: float = 30.0, seed: int = 0, env: Optional[dict] = None,
+                 allow_nonfinite: bool = False) -> None:
         self.model = make_model()
         self.ps = ParameterServer(self.model.arrays(), rule, num_shards, replication,
-                                  num_workers, timeout)
+                                  num_workers, timeout, allow_nonfinite)
         x, y = data
         shards = np.array_split(np.random.default_rng(seed).permutation(len(x)), num_workers)
         data_ref = ray.put((x, y))

@@ -24,3 +24,15 @@ def data_dir():
     if not os.path.isdir(os.path.join(path, "mnist")):
         pytest.skip("MNIST data not available (set TINYFLOW_DATA_DIR)")
     return path
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    """A local Ray cluster for one test module (2 CPUs); its workers import the test
+    modules' actors and model factories from this folder."""
+    import ray
+    env = {"OPENBLAS_NUM_THREADS": "1", "PYTHONPATH": os.path.dirname(os.path.abspath(__file__))}
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+             runtime_env={"env_vars": env})
+    yield
+    ray.shutdown()

@@ -15,19 +15,10 @@ import tinyflow as tf  # noqa: E402
 import tinyflow.distributed as dist  # noqa: E402
 from tinyflow import nn  # noqa: E402
 
-pytestmark = pytest.mark.slow  # starts a local Ray cluster and trains through it: about 120 s
+# starts a local Ray cluster and trains through it: about 120 s
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("local_ray")]
 
 SHAPES = {"w": (10, 3), "b": (3,), "scale": (), "embed": (7, 2)}
-
-
-@pytest.fixture(scope="module", autouse=True)
-def local_ray():
-    # workers import this module (its actor and model factories) from the tests folder
-    env = {"OPENBLAS_NUM_THREADS": "1", "PYTHONPATH": os.path.dirname(os.path.abspath(__file__))}
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
-             runtime_env={"env_vars": env})
-    yield
-    ray.shutdown()
 
 
 # ---- layout (no Ray needed) ------------------------------------------------------------------

@@ -19,19 +19,11 @@ ray = pytest.importorskip("ray")
 
 import tinyflow.distributed as dist  # noqa: E402
 
-pytestmark = pytest.mark.slow  # starts a local Ray cluster: about 60 s
+# starts a local Ray cluster: about 60 s
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("local_ray")]
 
 SHAPES = {"w": (10, 3), "b": (3,), "scale": (), "embed": (7, 2)}
 POISON = 7777.0            # a gradient holding it makes `PoisonedAdd` raise
-
-
-@pytest.fixture(scope="module", autouse=True)
-def local_ray():
-    env = {"OPENBLAS_NUM_THREADS": "1", "PYTHONPATH": os.path.dirname(os.path.abspath(__file__))}
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
-             runtime_env={"env_vars": env})
-    yield
-    ray.shutdown()
 
 
 class PoisonedAdd(dist.UpdateRule):

@@ -141,12 +141,9 @@ class PSClient:
         self.stats.bytes_pushed += sum(a.nbytes for part in parts for a in part.values())
 
     def _check(self, key: str, value) -> np.ndarray:
-        if key not in self.layout.shapes:
-            raise KeyError(f"unknown parameter key {key!r}; the server holds "
-                           f"{sorted(self.layout.shapes)}")
-        dtype = self.dtypes.get(key, np.dtype(np.float64))
         return check_gradient(f"push of worker {self.worker}", key, value,
-                              np.empty(self.layout.shapes[key], dtype), self.allow_nonfinite)
+                              self.layout.shape_of(key),
+                              self.dtypes.get(key, np.dtype(np.float64)), self.allow_nonfinite)
 
     def pull(self, keys=None) -> dict:
         """The servers' current values of `keys` (all parameters if None)."""

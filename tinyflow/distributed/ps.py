@@ -109,13 +109,8 @@ class ParameterServer:
                              f"has {n} shard(s) {list(range(n))}: restore into a server "
                              f"with the layout it was saved from")
         for s, mine in enumerate(per_shard):
-            expected = {}
-            for key, pieces in self.layout.pieces.items():
-                shape = self.layout.shapes[key]
-                for p in pieces:
-                    if p.shard == s:
-                        rows = (p.stop - p.start,) if shape else ()
-                        expected[p.name] = (rows + shape[1:], self.dtypes[key])
+            expected = {p.name: (p.shape(self.layout.shapes[p.key]), self.dtypes[p.key])
+                        for p in self.layout.pieces_on(s)}
             values = {k[6:]: v for k, v in mine.items() if k.startswith("value/")}
             extra = sorted(set(values) - set(expected))
             if extra:

@@ -25,23 +25,23 @@ from ray.exceptions import RayActorError
 from .rules import UpdateRule
 
 
-def check_gradient(where: str, name: str, grad, value: np.ndarray,
+def check_gradient(where: str, name: str, grad, shape: tuple, dtype: np.dtype,
                    allow_nonfinite: bool) -> np.ndarray:
-    """`grad` as an array of `value`'s dtype, or an error naming the piece: refused before
-    anything changes."""
+    """`grad` as an array of the parameter's shape and dtype, or an error naming the piece:
+    refused before anything changes."""
     try:
         grad = np.asarray(grad)
     except (TypeError, ValueError) as e:
         raise TypeError(f"{where}: gradient for {name!r} is not an array ({e})") from None
     if grad.dtype.kind not in "biuf":
         raise TypeError(f"{where}: gradient for {name!r} has dtype {grad.dtype}, not a real "
-                        f"number type; the parameter is {value.dtype}")
-    if grad.shape != value.shape:
+                        f"number type; the parameter is {dtype}")
+    if grad.shape != tuple(shape):
         raise ValueError(f"{where}: gradient for {name!r} has shape {grad.shape}, the "
-                         f"parameter has shape {value.shape}")
-    if value.dtype.kind == "f":
+                         f"parameter has shape {tuple(shape)}")
+    if dtype.kind == "f":
         with np.errstate(over="ignore"):          # too large for the dtype: inf, refused next
-            grad = grad.astype(value.dtype, copy=False)
+            grad = grad.astype(dtype, copy=False)
     if not allow_nonfinite and grad.dtype.kind == "f" and not np.isfinite(grad).all():
         bad = int(np.size(grad) - np.isfinite(grad).sum())
         raise ValueError(f"{where}: gradient for {name!r} has {bad} non-finite value(s) "
@@ -83,7 +83,8 @@ class ParameterShard:
             if name not in self.values:
                 raise KeyError(f"{where} holds no piece {name!r}; it holds "
                                f"{sorted(self.values)}")
-            checked[name] = check_gradient(where, name, grad, self.values[name],
+            value = self.values[name]
+            checked[name] = check_gradient(where, name, grad, value.shape, value.dtype,
                                            self.allow_nonfinite)
         staged = {}
         for name, grad in checked.items():

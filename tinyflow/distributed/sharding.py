@@ -28,6 +28,10 @@ class Piece:
     def cut(self, array: np.ndarray) -> np.ndarray:
         return array if array.ndim == 0 else array[self.start:self.stop]
 
+    def shape(self, full: tuple) -> tuple:
+        """This piece's shape, cut from a parameter of shape `full`."""
+        return (self.stop - self.start,) + tuple(full[1:]) if full else ()
+
 
 class Layout:
     """The pieces of every parameter, and the inverse: assembling pulled pieces."""
@@ -55,11 +59,14 @@ class Layout:
                 load[s] += rows * row_size
         self.load = load
 
-    def check(self, key: str, value: np.ndarray) -> None:
+    def shape_of(self, key: str) -> tuple:
         if key not in self.shapes:
             raise KeyError(f"unknown parameter key {key!r}; the server holds "
                            f"{sorted(self.shapes)}")
-        if tuple(value.shape) != self.shapes[key]:
+        return self.shapes[key]
+
+    def check(self, key: str, value: np.ndarray) -> None:
+        if tuple(value.shape) != self.shape_of(key):
             raise ValueError(f"value for {key!r} has shape {tuple(value.shape)}, the "
                              f"parameter has shape {self.shapes[key]}")
 
@@ -80,6 +87,9 @@ class Layout:
             parts = [per_shard[p.shard][p.name] for p in self.pieces[key]]
             out[key] = parts[0].copy() if len(parts) == 1 else np.concatenate(parts)
         return out
+
+    def pieces_on(self, shard: int) -> list[Piece]:
+        return [p for pieces in self.pieces.values() for p in pieces if p.shard == shard]
 
     def shards_of(self, keys) -> set[int]:
         return {p.shard for k in keys for p in self.pieces[k]}

@@ -41,13 +41,17 @@ def amin(x, dim=None, keepdim=False): return ops.reduce_min(x, dim, keepdim)
 
 def torch_argmax(x, dim=None, keepdim=False):
     """`x.argmax(dim, keepdim)`; the top-level `argmax` is TF1's (`axis`, `name`)."""
-    out = ops.argmax(x, dim)
-    return ops.expand_dims(out, dim) if keepdim and dim is not None else out
+    return _arg(ops.argmax, x, dim, keepdim)
 
 
 def torch_argmin(x, dim=None, keepdim=False):
     """`x.argmin(dim, keepdim)`; the top-level `argmin` is TF1's (`axis`, `name`)."""
-    out = ops.argmin(x, dim)
+    return _arg(ops.argmin, x, dim, keepdim)
+
+
+def _arg(arg, x, dim, keepdim):
+    """The indices along `dim` (of everything, flattened, if None), kept as a size-1 dim."""
+    out = arg(x, dim)
     return ops.expand_dims(out, dim) if keepdim and dim is not None else out
 
 
@@ -100,11 +104,7 @@ def _extreme(x, dim, keepdim, reduce, arg, pairwise):
         return pairwise(x, dim)
     if dim is None:
         return reduce(x)
-    values = reduce(x, dim, keepdim)
-    indices = arg(x, dim)
-    if keepdim:
-        indices = ops.expand_dims(indices, dim)
-    return MaxResult(values, indices)
+    return MaxResult(reduce(x, dim, keepdim), _arg(arg, x, dim, keepdim))
 
 
 METHODS = {

@@ -4,6 +4,9 @@ import pathlib
 import pytest
 
 import tinyflow as tf
+import tinyflow.passes
+
+tinyflow.passes.VERIFY = True   # every plan's program is verified after each rewrite pass
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"

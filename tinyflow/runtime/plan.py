@@ -13,10 +13,11 @@ import numpy as np
 
 from ..backend.numpy.linalg import subtract_product_blocks
 from ..backend.numpy.registry import KERNELS, SHAPE_ONLY
-from ..core.errors import FeedError, UninitializedVariableError
-from ..core.graph import topo_sort
+from .. import passes
+from ..core.errors import UninitializedVariableError
 from ..core.random import generator
-from ..core.tensor import EAGER, PLACEHOLDER, VARIABLE, Tensor
+from ..core.tensor import Tensor
+from ..passes import lower
 from .checkpoint import forward_flops, recompute, segmentations, step_flops
 from .codegen import compile_run
 from .fusion import fuse_updates
@@ -40,20 +41,20 @@ class Plan:
         variables: the session's variable store (TF1 variable -> array), read and written.
         planned: preallocate buffers by liveness and run generated code (else the plain loop).
         memory_budget: bytes the planned peak may not exceed (None: no limit).
+        optimize: run the graph rewrites (`passes.REWRITES`); False keeps the graph as written.
     """
 
     def __init__(self, fetches: list, feed_keys: tuple, variables: dict, planned: bool = True,
-                 memory_budget=None) -> None:
-        stop = {id(k) for k in feed_keys}
-        order = topo_sort(fetches, include_control=True, stop=stop)
-        slot = {id(n): i for i, n in enumerate(order)}
-        self.num_slots = len(order)
-        self.feed_slots = [slot.get(id(k)) for k in feed_keys]
-        self.fetch_slots = [slot[id(f)] for f in fetches]
+                 memory_budget=None, optimize: bool = True) -> None:
+        program = lower(fetches, feed_keys)
+        if optimize:
+            program = passes.optimize(program)
+        self.program = program
+        self.num_slots = program.num_slots
+        self.feed_slots = [None] * len(feed_keys)
+        self.fetch_slots = list(program.fetches)
         self.variable_loads: list[tuple[int, Tensor]] = []
         self.eager_loads: list[tuple[int, Tensor]] = []
-        self.steps: list[tuple] = []
-        self._control: list[tuple] = []    # per step: steps its control inputs name
         self._variables = variables
         self.planned = planned
         self.memory_budget = memory_budget
@@ -61,24 +62,23 @@ class Plan:
         self._owned: dict = {}    # variable -> the array this plan's assigns write in place
         self._targets: dict = {}  # step index of a planned assign -> its variable
 
-        read = _read_ids(order, fetches)
-        for node in order:
-            i = slot[id(node)]
-            if id(node) in stop:
-                continue
-            if node.kind == PLACEHOLDER:
-                raise FeedError(f"placeholder {node.name} (shape {node.shape}, "
-                                f"{node.dtype.name}) must be fed a value in feed_dict: "
-                                f"it is needed by the fetches")
-            if node.kind == VARIABLE:
-                if id(node) in read:
-                    self.variable_loads.append((i, node))
-            elif node.kind == EAGER:
-                self.eager_loads.append((i, node))
+        read = set(program.fetches)
+        for step in program.steps:
+            writes = getattr(step.op, "writes_input", None)
+            read.update(i for k, i in enumerate(step.inputs) if k != writes)
+        for i, ext in program.externals.items():
+            if ext.kind == "feed":
+                self.feed_slots[ext.ref] = i
+            elif ext.kind == "variable":
+                if i in read:
+                    self.variable_loads.append((i, ext.ref))
+            elif ext.kind == "eager":
+                self.eager_loads.append((i, ext.ref))
             else:
-                ins = tuple(slot[id(x)] for x in node.inputs)
-                self.steps.append((self._kernel_for(node), node.op, ins, i, node.dtype))
-                self._control.append(tuple(slot[id(c)] for c in node.control_inputs))
+                raise NotImplementedError(f"external of kind {ext.kind}")
+        self.steps: list[tuple] = [(self._kernel_for(s, program), s.op, s.inputs, s.output,
+                                    s.dtype) for s in program.steps]
+        self._control: list[tuple] = [s.control for s in program.steps]
         self._free_after = _last_uses(self.steps, set(self.fetch_slots))
         loaded = {s for s, _ in self.variable_loads + self.eager_loads}
         self._copy_fetch = [s in loaded for s in self.fetch_slots]  # never hand out state
@@ -88,13 +88,15 @@ class Plan:
             s for s in self.feed_slots if s is not None]   # their shapes key the buffers
         self._in_place = [False] * len(self.steps)
         if planned:
-            self._plan_assigns(slot)
+            self._plan_assigns()
 
-    def _kernel_for(self, node: Tensor):
-        writes = getattr(node.op, "writes_input", None)
-        if writes is not None and node.inputs[writes].kind == VARIABLE:
-            target = node.inputs[writes]
-            copy = node.inputs[1 - writes].kind != "node"  # never alias a feed or a variable
+    def _kernel_for(self, step, program):
+        writes = getattr(step.op, "writes_input", None)
+        target = None if writes is None else program.externals.get(step.inputs[writes])
+        if target is not None and target.kind == "variable":
+            source = program.externals.get(step.inputs[1 - writes])
+            copy = source is not None     # never alias a feed, a variable or a constant
+            target = target.ref
             store = self._variables
 
             def assign_variable(op, _old, value):
@@ -103,9 +105,9 @@ class Plan:
                 return value
             assign_variable.target = target
             return assign_variable
-        return KERNELS[type(node.op)]
+        return step.kernel or KERNELS[type(step.op)]
 
-    def _plan_assigns(self, slot: dict) -> None:
+    def _plan_assigns(self) -> None:
         """Planned assigns copy into the variable's own array when nothing reads the old value
         later in the run (values may live in reused buffers, so they are never stored as is);
         `_compile` decides which may, once it knows what aliases what."""
@@ -353,19 +355,6 @@ def _stand_in(value):
     """An array of value's shape and dtype that takes no memory, for shape-only inputs."""
     arr = np.asarray(value)
     return np.broadcast_to(np.zeros((), arr.dtype), arr.shape)
-
-
-def _read_ids(order: list, fetches: list) -> set:
-    """Ids of the tensors whose value is read (as opposed to only assigned to)."""
-    read = {id(f) for f in fetches}
-    for node in order:
-        if node.op is None:
-            continue
-        writes = getattr(node.op, "writes_input", None)
-        for k, x in enumerate(node.inputs):
-            if k != writes:
-                read.add(id(x))
-    return read
 
 
 def _last_uses(steps: list, keep: set, reads=lambda op, ins: ins) -> list:

@@ -43,13 +43,17 @@ class Session:
             it is refused (`MemoryBudgetError`) before it runs.
         planned: run plans with planned buffers and generated code; False runs the plain
             reference loop (fresh arrays per op), which tests compare against.
+        optimize: apply the graph rewrites (`tinyflow.passes.REWRITES`: dead code, common
+            subexpressions, fusion, ...); False runs the graph as written (the reference).
     """
 
     def __init__(self, target: str = "", graph: Optional[Graph] = None, config=None,
-                 memory_budget: Optional[int] = None, planned: bool = True) -> None:
+                 memory_budget: Optional[int] = None, planned: bool = True,
+                 optimize: bool = True) -> None:
         self.graph = graph or get_default_graph()
         self.memory_budget = memory_budget
         self.planned = planned
+        self.optimize = optimize
         self.variables: dict[Tensor, np.ndarray] = {}
         self._plans: dict[tuple, Plan] = {}
         self._closed = False
@@ -81,6 +85,7 @@ class Session:
 
     def _new_plan(self, tensors: list, feed_keys: tuple) -> Plan:
         return Plan(tensors, feed_keys, self.variables, planned=self.planned,
+                    optimize=self.optimize,
                     memory_budget=self.memory_budget)
 
     def _resolve_fetch(self, fetch) -> Tensor:

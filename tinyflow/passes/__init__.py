@@ -1,0 +1,36 @@
+"""The graph compiler: the IR (`program.py`) and the passes over it, one module each.
+
+A plan is lowering, then `REWRITES` (each `Program -> Program`, switchable by name), then
+the runtime's per-shape passes. `optimize` runs a pass list, verifying the program after
+each pass when `VERIFY` is set (the test suite sets it).
+"""
+from __future__ import annotations
+
+from .dce import dce
+from .program import External, Program, Step, VerifyError, lower
+
+VERIFY = False
+
+# Graph rewrites, in order; each entry (name, pass). `Session(optimize=False)` runs none.
+REWRITES = [
+    ("dce", dce),
+]
+
+
+def optimize(program: Program, passes=None, skip=()) -> Program:
+    """Run `passes` (default `REWRITES`) except those named in `skip`."""
+    if VERIFY:
+        program.verify()
+    for name, rewrite in REWRITES if passes is None else passes:
+        if name in skip:
+            continue
+        program = rewrite(program)
+        if VERIFY:
+            try:
+                program.verify()
+            except VerifyError as e:
+                raise VerifyError(f"after pass {name}: {e}") from None
+    return program
+
+
+__all__ = ["External", "Program", "Step", "VerifyError", "lower", "optimize", "REWRITES"]

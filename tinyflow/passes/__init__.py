@@ -7,7 +7,7 @@ each pass when `VERIFY` is set (the test suite sets it).
 from __future__ import annotations
 
 from .dce import dce
-from .program import External, Program, Step, VerifyError, lower
+from .program import External, Program, Step, VerifyError, lower, rename
 
 VERIFY = False
 
@@ -33,4 +33,4 @@ def optimize(program: Program, passes=None, skip=()) -> Program:
     return program
 
 
-__all__ = ["External", "Program", "Step", "VerifyError", "lower", "optimize", "REWRITES"]
+__all__ = ["External", "Program", "Step", "VerifyError", "lower", "optimize", "rename", "REWRITES"]

@@ -118,6 +118,22 @@ class Program:
         """Read by a step or fetched."""
         return slot in self.readers or slot in self.fetches
 
+    def made_by(self, slot: int, *op_classes) -> Optional[Step]:
+        """The step producing `slot` if its op is one of `op_classes` (any op if none given),
+        else None (also for externals): the pattern matcher of the rewrites."""
+        n = self.producer.get(slot)
+        if n is None:
+            return None
+        step = self.steps[n]
+        return step if not op_classes or isinstance(step.op, op_classes) else None
+
+    def only_reader(self, slot: int) -> Optional[int]:
+        """The index of the one step reading `slot`, if exactly one does and it is not
+        fetched (so a rewrite may absorb it into that step)."""
+        readers = self.readers.get(slot, ())
+        return readers[0] if len(readers) == 1 and slot not in self.fetches else None
+
+
     # ---- invariants --------------------------------------------------------------------
     def verify(self) -> "Program":
         """Check the IR's invariants; raise `VerifyError` naming the step. Returns self.
@@ -220,3 +236,18 @@ def lower(fetches: list, feed_keys: tuple) -> Program:
                               tuple(slot[id(c)] for c in node.control_inputs),
                               name=node.name))
     return Program(tuple(steps), externals, tuple(slot[id(f)] for f in fetches), len(order))
+
+
+def rename(steps, mapping: dict) -> list:
+    """`steps` reading (and waiting for) `mapping[s]` instead of each slot s in `mapping`:
+    how a rewrite makes the users of a replaced value use its replacement. Fetches are
+    renamed with `[mapping.get(f, f) for f in fetches]`."""
+    if not mapping:
+        return list(steps)
+    out = []
+    for s in steps:
+        ins = tuple(mapping.get(i, i) for i in s.inputs)
+        ctl = tuple(mapping.get(c, c) for c in s.control)
+        out.append(s if ins == s.inputs and ctl == s.control else s.replace(inputs=ins,
+                                                                              control=ctl))
+    return out

@@ -20,7 +20,7 @@ LAYERS = [
     ("ops",),                           # one class per op
     ("autodiff", "backend", "io"),      # reverse/forward mode + tape; NumPy kernels; files
     ("passes",),                        # the compiler: IR (Program) and graph rewrites
-    ("runtime",),                       # Session plans over the kernel table
+    ("runtime", "viz"),                 # Session plans over the kernel table; pictures
     ("optim", "utils", "datasets"),     # update rules and optimizers; data loading
     ("symbolic", "pytorch"),            # TF1: Session, Variable; PyTorch: methods, torch.*
     ("nn",),                            # Modules and F.*, tf.nn

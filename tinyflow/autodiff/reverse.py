@@ -55,7 +55,11 @@ def gradients(ys, xs, grad_ys=None) -> list:
     grad_ys = [None] * len(ys) if grad_ys is None else _as_list(grad_ys)
     if len(grad_ys) != len(ys):
         raise ValueError(f"gradients: {len(grad_ys)} grad_ys for {len(ys)} ys")
-    return _backprop(topo_sort(ys), ys, xs, grad_ys)
+    graph = next((y.graph for y in ys if y.is_symbolic), None)
+    if graph is None:
+        return _backprop(topo_sort(ys), ys, xs, grad_ys)
+    with graph.name_scope("gradients"):   # TF1's names: the backward graph is gradients/...
+        return _backprop(topo_sort(ys), ys, xs, grad_ys)
 
 
 def _backprop(order: list, ys: list, xs: list, grad_ys: list) -> list:
@@ -65,7 +69,7 @@ def _backprop(order: list, ys: list, xs: list, grad_ys: list) -> list:
     node_to_grad: dict[int, list] = {}
     for y, gy in zip(ys, grad_ys):
         if id(y) in relevant:
-            gy = ones_like(y) if gy is None else as_tensor(gy, dtype=y.dtype)
+            gy = ones_like(y, name="grad_ys") if gy is None else as_tensor(gy, dtype=y.dtype)
             node_to_grad.setdefault(id(y), []).append(gy)
     for node in reversed(order):
         partials = node_to_grad.get(id(node))

@@ -25,6 +25,7 @@ class Graph:
         self._names: dict[str, object] = {}
         self._name_counts: dict[str, int] = {}
         self._collections: dict[str, list] = {}
+        self._scope = ""  # the open name scope's prefix, "gradients/" inside tf.gradients
         self.version = 0  # bumped on every new node, so cached plans can tell
 
     def unique_name(self, base: str) -> str:
@@ -38,11 +39,22 @@ class Graph:
         return name
 
     def add_node(self, tensor, base_name: str) -> str:
-        name = self.unique_name(base_name)
+        name = self.unique_name(self._scope + base_name)
         self._names[name] = tensor
         self.nodes.append(tensor)
         self.version += 1
         return name
+
+    @contextlib.contextmanager
+    def name_scope(self, name: str) -> Iterator[str]:
+        """TF1 name scopes: nodes made inside are named `name/...` (`name_1/...` if the scope
+        was opened before), so a reader (or a picture) can tell which call built them."""
+        scope = self.unique_name(self._scope + name)
+        outer, self._scope = self._scope, scope + "/"
+        try:
+            yield scope
+        finally:
+            self._scope = outer
 
     def add_to_collection(self, key: str, value) -> None:
         self._collections.setdefault(key, []).append(value)

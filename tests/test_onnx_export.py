@@ -48,10 +48,12 @@ def mlp_graph():
     return sess, x, logits, probs
 
 
-def test_mlp_from_a_session_matches_session_run(tmp_path):
+@pytest.mark.parametrize("optimize", [False, True])
+def test_mlp_from_a_session_matches_session_run(tmp_path, optimize):
+    """As written, or after the graph rewrites (optimize=True)."""
     sess, x, logits, probs = mlp_graph()
     path = tmp_path / "mlp.onnx"
-    tf.onnx.export(sess, [logits, probs], {"x": x}, str(path))
+    tf.onnx.export(sess, [logits, probs], {"x": x}, str(path), optimize=optimize)
     model = onnx.load(str(path))
     assert [i.name for i in model.graph.input] == ["x"]
     assert [o.name for o in model.graph.output] == ["logits", "probs"]
@@ -74,6 +76,24 @@ def test_variables_are_read_from_the_session():
     np.testing.assert_allclose(got, sess.run(logits, {x: feed}), **TOL)
 
 
+def test_nhwc_cnn_from_a_session():
+    """tf.nn's NHWC convolution and pooling ('SAME' and 'VALID') and a spatial mean."""
+    g = tf.Graph()
+    with g.as_default():
+        x = tf.placeholder(tf.float32, [None, 9, 9, 3], name="x")
+        w = tf.Variable(random(3, 3, 3, 4, seed=11), name="w")
+        b = tf.Variable(random(4, seed=12), name="b")
+        h = tf.nn.relu(tf.nn.bias_add(tf.nn.conv2d(x, w, [1, 1, 1, 1], "SAME"), b))
+        h = tf.nn.max_pool(h, [1, 2, 2, 1], [1, 2, 2, 1], "SAME")
+        h = tf.nn.avg_pool(h, [1, 2, 2, 1], [1, 1, 1, 1], "VALID")
+        y = tf.reduce_mean(h, axis=[1, 2])
+        sess = tf.Session(optimize=False)
+        sess.run(tf.global_variables_initializer())
+    model = tf.onnx.export(sess, y, [x])
+    feed = random(4, 9, 9, 3, seed=13)
+    np.testing.assert_allclose(run_onnx(model, {"x": feed})[0], sess.run(y, {x: feed}), **TOL)
+
+
 # ---- PyTorch-style modules ----------------------------------------------------------------
 
 class SmallCNN(nn.Module):
@@ -81,13 +101,14 @@ class SmallCNN(nn.Module):
         super().__init__()
         self.conv1 = nn.Conv2d(3, 8, 3, padding=1)
         self.bn = nn.BatchNorm2d(8)
-        self.conv2 = nn.Conv2d(8, 8, 3, stride=2, padding="valid")
-        self.fc = nn.Linear(8 * 1 * 1, 5)
+        self.conv2 = nn.Conv2d(8, 8, 2, padding="same")    # the odd pad after: asymmetric
+        self.conv3 = nn.Conv2d(8, 4, 3, stride=2, groups=4)
+        self.fc = nn.Linear(4 * 2 * 2, 5)
 
     def forward(self, x):
-        x = F.max_pool2d(torch.relu(self.bn(self.conv1(x))), 2)
-        x = F.avg_pool2d(torch.relu(self.conv2(x)), 1)
-        return self.fc(torch.flatten(x, 1))
+        x = F.max_pool2d(torch.relu(self.bn(self.conv1(x))), 3, 2, padding=1, ceil_mode=True)
+        x = F.avg_pool2d(torch.sigmoid(self.conv2(x)), 2, 1, padding=1, count_include_pad=False)
+        return self.fc(torch.flatten(torch.tanh(self.conv3(x)), 1))
 
 
 def test_cnn_module_with_a_dynamic_batch(tmp_path):
@@ -97,7 +118,7 @@ def test_cnn_module_with_a_dynamic_batch(tmp_path):
     model.bn.running_var.copy_(torch.tensor(np.abs(random(8, seed=5)) + 0.5))
     model.train()
     path = tmp_path / "cnn.onnx"
-    torch.onnx.export(model, (torch.tensor(random(2, 3, 8, 8)),), str(path),
+    torch.onnx.export(model, (torch.tensor(random(2, 3, 9, 9)),), str(path),
                       input_names=["images"], output_names=["logits"],
                       dynamic_axes={"images": {0: "batch"}, "logits": {0: "batch"}})
     assert model.training and model.bn.training, "the model's mode is given back"
@@ -106,7 +127,7 @@ def test_cnn_module_with_a_dynamic_batch(tmp_path):
     assert {"Conv", "MaxPool", "AveragePool", "Relu", "Gemm"} <= {
         n.op_type for n in exported.graph.node}
     model.eval()
-    x = random(5, 3, 8, 8, seed=6)
+    x = random(5, 3, 9, 9, seed=6)
     got = run_onnx(exported, {"images": x})[0]
     np.testing.assert_allclose(got, model(torch.tensor(x)).numpy(), **TOL)
 

@@ -132,6 +132,20 @@ def test_cnn_module_with_a_dynamic_batch(tmp_path):
     np.testing.assert_allclose(got, model(torch.tensor(x)).numpy(), **TOL)
 
 
+def test_transposed_convolution_decoder():
+    """ConvTranspose2d (stride, padding, output padding): ONNX's ConvTranspose; the
+    zero-filled size reference of the op is not written into the file."""
+    torch.manual_seed(0)
+    decoder = nn.Sequential(nn.ConvTranspose2d(4, 3, 3, stride=2, padding=1, output_padding=1),
+                            nn.ReLU(), nn.ConvTranspose2d(3, 2, 2, stride=2, groups=1))
+    x = random(2, 4, 5, 5, seed=14)
+    model = torch.onnx.export(decoder, torch.tensor(x), None)
+    assert [n.op_type for n in model.graph.node].count("ConvTranspose") == 2
+    assert sum(np.prod(i.dims) for i in model.graph.initializer) < 200   # the weights only
+    np.testing.assert_allclose(run_onnx(model, {"input": x})[0],
+                               decoder(torch.tensor(x)).numpy(), **TOL)
+
+
 class Block(nn.Module):
     """A pre-norm transformer block: self-attention and a GELU MLP, each with a residual."""
 
@@ -180,6 +194,34 @@ def test_transformer_encoder_layer_from_a_placeholder():
     np.testing.assert_allclose(got, sess.run(out, {src: x}), **TOL)
 
 
+class TinyLM(nn.Module):
+    """Token and position embeddings, causal attention, a triangle mask, logits."""
+
+    def __init__(self, vocab=11, d=8, length=6):
+        super().__init__()
+        self.tokens, self.positions = nn.Embedding(vocab, d), nn.Embedding(length, d)
+        self.qkv, self.head = nn.Linear(d, 3 * d), nn.Linear(d, vocab)
+
+    def forward(self, ids):
+        h = self.tokens(ids) + self.positions(torch.arange(ids.shape[1]))
+        q, k, v = self.qkv(h).chunk(3, dim=-1)
+        scores = torch.matmul(q, k.transpose(1, 2)) / 8 ** 0.5
+        scores = scores.masked_fill(torch.triu(torch.ones_like(scores), 1) > 0, float("-inf"))
+        return self.head(torch.matmul(torch.softmax(scores, dim=-1), v))
+
+
+def test_embedding_and_causal_attention():
+    torch.manual_seed(0)
+    lm = TinyLM()
+    ids = np.random.default_rng(15).integers(0, 11, (2, 6))
+    model = torch.onnx.export(lm, torch.tensor(ids), None, input_names=["ids"],
+                              dynamic_axes={"ids": {0: "batch"}})
+    assert {"Gather", "Trilu", "Where"} <= {n.op_type for n in model.graph.node}
+    ids = np.random.default_rng(16).integers(0, 11, (3, 6))
+    np.testing.assert_allclose(run_onnx(model, {"ids": ids})[0],
+                               lm(torch.tensor(ids)).numpy(), **TOL)
+
+
 def test_indexing_reductions_and_where_export():
     """A function (not a module) with slices, an index array, reductions, masks and concat."""
     def f(x):
@@ -208,6 +250,12 @@ def test_an_unsupported_op_names_the_op_and_the_node():
                        match=r"no ONNX conversion for op 'argsort' \(ArgSort\) at graph node "
                              r"argsort"):
         tf.onnx.export(sess, order, [x])
+
+
+def test_a_needed_placeholder_missing_from_the_inputs_is_named():
+    sess, x, logits, _ = mlp_graph()
+    with pytest.raises(tf.FeedError, match="ONNX export: placeholder x.*list it in the inputs"):
+        tf.onnx.export(sess, logits, [])
 
 
 def test_the_file_is_replaced_atomically(tmp_path, monkeypatch):

@@ -24,7 +24,7 @@ class Builder:
     def __init__(self, opset: int) -> None:
         self.opset = opset
         self.nodes: list = []
-        self.initializers: list = []
+        self.initializers: dict = {}   # name -> array, written if a node reads it
         self.types: dict = {}      # value name -> (static shape or None, tinyflow DType)
         self._taken: set = set()
         self._consts: dict = {}    # (dtype, shape, bytes) -> name: small constants once
@@ -74,7 +74,7 @@ class Builder:
     def initializer(self, array: np.ndarray, hint: str) -> str:
         name = self.fresh(hint)
         array = np.asarray(array)
-        self.initializers.append(numpy_helper.from_array(array, name))
+        self.initializers[name] = array
         self.declare(name, array.shape, array.dtype)
         return name
 
@@ -125,4 +125,9 @@ class Builder:
 
     # ---- the result --------------------------------------------------------------------------
     def graph(self, name: str, inputs: list, outputs: list) -> onnx.GraphProto:
-        return helper.make_graph(self.nodes, name, inputs, outputs, self.initializers)
+        """The graph, with the initializers some node reads (a value read only for its
+        shape, such as a transposed convolution's size reference, is not written)."""
+        read = {i for n in self.nodes for i in n.input}
+        initializers = [numpy_helper.from_array(np.array(a, order="C"), name)
+                        for name, a in self.initializers.items() if name in read]
+        return helper.make_graph(self.nodes, name, inputs, outputs, initializers)

@@ -198,6 +198,26 @@ def _conv2d(b: Builder, step, ins):
                   dilations=list(op.dilation), group=op.groups, **_pads(b, op, x, kernel))
 
 
+@converts(conv.Conv2dGradInput)
+def _conv_transpose(b: Builder, step, ins):
+    """conv_transpose2d: ConvTranspose, with the output padding that gives `ref`'s size."""
+    op = step.op
+    g, w = (b.cast(i, step.dtype) for i in ins[:2])
+    size, kernel, g_shape = b.shape(ins[2]), b.shape(w), b.shape(g)
+    if None in (size, kernel, g_shape) or None in size[2:] + kernel[2:] + g_shape[2:]:
+        raise ValueError("a transposed convolution exports with its spatial sizes known")
+    pads, extra = [], []
+    for a in (0, 1):
+        k, st, d = kernel[2 + a], op.stride[a], op.dilation[a]
+        before, after = conv.axis_pads(op.padding, a, size[2 + a], k, st, d)
+        pads.append((before, after))
+        extra.append(size[2 + a] - (st * (g_shape[2 + a] - 1) + d * (k - 1) + 1 - before - after))
+    (top, bottom), (left, right) = pads
+    return b.node("ConvTranspose", [g, w], _hint(step), strides=list(op.stride),
+                  dilations=list(op.dilation), group=op.groups,
+                  pads=[top, left, bottom, right], output_padding=extra)
+
+
 @converts(pool.MaxPool2d)
 def _max_pool(b: Builder, step, ins):
     op = step.op
@@ -291,6 +311,8 @@ def _cumsum(b: Builder, step, ins):
 def _reshape(b: Builder, step, ins):
     target = step.op.shape   # a 0 means size 0 here, "copy the dim" to ONNX unless allowzero
     allow = 1 if 0 in target else None
+    if allow and b.opset < 14:
+        raise ValueError("a reshape to a size-0 dim needs opset 14 (allowzero)")
     return b.node("Reshape", [ins[0], b.ints(target)], _hint(step), allowzero=allow)
 
 
@@ -354,7 +376,8 @@ def _getitem(b: Builder, step, ins):
     the dim) or integer array (in place), and Unsqueeze for each None."""
     x, index = ins[0], _expand_ellipsis(step.op.index, b.rank(ins[0], "indexing"))
     arrays = [i for i in index if isinstance(i, np.ndarray)]
-    if any(a.dtype == bool for a in arrays) or len(arrays) > 1:
+    if any(a.dtype == bool for a in arrays) or len(arrays) > 1 or any(
+            isinstance(i, (bool, np.bool_)) for i in index):
         raise ValueError("only basic indexing and one integer index array export")
     advanced = [k for k, i in enumerate(index) if isinstance(i, (int, np.integer, np.ndarray))]
     if arrays and advanced != list(range(advanced[0], advanced[0] + len(advanced))):

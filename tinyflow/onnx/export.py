@@ -18,7 +18,7 @@ from typing import Optional
 
 import numpy as np
 
-from ..core.errors import TinyflowError, UninitializedVariableError
+from ..core.errors import FeedError, TinyflowError, UninitializedVariableError
 from ..core.graph import Graph
 from ..core.tensor import Tensor
 from ..io.atomic import atomic_path
@@ -121,7 +121,10 @@ def _export(fetches, feed_keys, input_names, output_names, f, dynamic_axes, opse
         from .model import to_model
     except ImportError as e:
         raise ImportError(f"ONNX export needs the onnx package (pip install onnx): {e}") from None
-    program = lower(list(fetches), tuple(feed_keys))
+    try:
+        program = lower(list(fetches), tuple(feed_keys))
+    except FeedError as e:
+        raise FeedError(f"ONNX export: {e}; list it in the inputs") from None
     if optimize:
         program = run_rewrites(program)
     inputs = [(name, k.shape, k.dtype) for name, k in zip(input_names, feed_keys)]

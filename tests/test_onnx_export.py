@@ -151,7 +151,7 @@ class Block(nn.Module):
 
     def __init__(self, d=16, heads=4):
         super().__init__()
-        self.norm1, self.norm2 = nn.LayerNorm(d), nn.LayerNorm(d)
+        self.norm1, self.norm2 = nn.LayerNorm(d), nn.LayerNorm(d, eps=0.1)   # eps shows
         self.attn = nn.MultiheadAttention(d, heads, batch_first=True)
         self.fc1, self.fc2 = nn.Linear(d, 4 * d), nn.Linear(4 * d, d)
 
@@ -161,16 +161,18 @@ class Block(nn.Module):
         return x + self.fc2(F.gelu(self.fc1(self.norm2(x))))
 
 
-@pytest.mark.parametrize("opset", [17, 20])
+@pytest.mark.parametrize("opset", [13, 17, 20])
 def test_transformer_block_matches_eager(opset):
-    """Opset 17 writes GELU out with Erf; 20 has a Gelu node. LayerNormalization both."""
+    """Layer norm is LayerNormalization from opset 17 (before: mean and variance written
+    out); GELU a Gelu node from opset 20 (before: written out with Erf)."""
     torch.manual_seed(0)
     block = Block()
     model = torch.onnx.export(block, torch.tensor(random(2, 5, 16)), None,
                               input_names=["tokens"], dynamic_axes={"tokens": [0]},
                               opset_version=opset)
     kinds = {n.op_type for n in model.graph.node}
-    assert {"LayerNormalization", "Softmax", "MatMul"} <= kinds
+    assert {"Softmax", "MatMul"} <= kinds
+    assert ("LayerNormalization" in kinds) == (opset >= 17)
     assert ("Gelu" in kinds) == (opset >= 20) and ("Erf" in kinds) == (opset < 20)
     x = random(3, 5, 16, seed=7)
     got = run_onnx(model, {"tokens": x})[0]
@@ -222,15 +224,18 @@ def test_embedding_and_causal_attention():
                                lm(torch.tensor(ids)).numpy(), **TOL)
 
 
-def test_indexing_reductions_and_where_export():
-    """A function (not a module) with slices, an index array, reductions, masks and concat."""
+@pytest.mark.parametrize("opset", [13, 18])
+def test_indexing_reductions_and_where_export(opset):
+    """A function (not a module) with slices, an index array, reductions, masks and concat
+    (ReduceMax takes its axes as an attribute before opset 18, as an input from 18)."""
     def f(x):
         y = x[:, 1:5:2, None, -1] * 2.0 + x[..., ::3, [0, 2]].sum(-1, keepdim=True)
         m = torch.where(y > 0, y, torch.zeros_like(y)).mean(dim=2)
         return torch.cat([m, x.amax(dim=-1)[:, ::-1]], dim=1), x.argmax(dim=1)
 
     x = random(2, 6, 4, seed=9)
-    model = torch.onnx.export(f, torch.tensor(x), None, dynamic_axes={"input": {0: "n"}})
+    model = torch.onnx.export(f, torch.tensor(x), None, dynamic_axes={"input": {0: "n"}},
+                              opset_version=opset)
     x = random(4, 6, 4, seed=10)
     expect = f(torch.tensor(x))
     got = run_onnx(model, {"input": x})

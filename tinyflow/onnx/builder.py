@@ -58,7 +58,7 @@ class Builder:
     def rank(self, name: str, what: str) -> int:
         shape = self.shape(name)
         if shape is None:
-            raise ValueError(f"ONNX export: {what} needs the rank of {name!r} known")
+            raise ValueError(f"{what} needs the rank of {name!r} known")
         return len(shape)
 
     # ---- nodes and constants ---------------------------------------------------------------

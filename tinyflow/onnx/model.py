@@ -46,7 +46,8 @@ def to_model(program, inputs: list, output_names: list, dynamic_axes: dict, opse
             out = convert(b, step, [names[i] for i in step.inputs])
         except (ValueError, TypeError) as e:
             raise unsupported(f"ONNX export: cannot convert {where}: {e}") from None
-        b.declare(out, step.shape, step.dtype)
+        if out not in b.types:   # else an existing value (a shared constant, an input)
+            b.declare(out, step.shape, step.dtype)
         names[step.output] = out
     outputs = []
     for slot, name in zip(program.fetches, output_names):

@@ -278,3 +278,37 @@ def test_the_file_is_replaced_atomically(tmp_path, monkeypatch):
     with pytest.raises(OSError, match="disk full"):
         tf.onnx.export(sess, logits, [x], path, opset=18)
     assert path.read_bytes() == good and os.listdir(tmp_path) == ["m.onnx"]
+
+
+# ---- every op that exports, over the op table's samples -----------------------------------
+
+def _table_params():
+    import sys
+    sys.path.insert(0, os.path.dirname(__file__))
+    from op_table import TABLE
+    supported = set(tf.onnx.supported_ops())
+    return [pytest.param(case, k, id=f"{case.name}-{k}") for case in TABLE
+            if case.registered_op in supported for k in range(len(case.samples))]
+
+
+@pytest.mark.parametrize("case,index", _table_params())
+def test_op_table_sample_exports(case, index):
+    """Each op with a converter, on each op-table sample (float32), exported from a graph
+    of placeholders and run by onnxruntime, gives the session's values."""
+    from op_table import make_array
+    rng = np.random.default_rng(index)
+    sample = case.samples[index]
+    arrays = [make_array(arg, tf.float32, rng) for arg in sample.args]
+    g = tf.Graph()
+    with g.as_default():
+        phs = [tf.placeholder(tf.as_dtype(a.dtype), a.shape, name=f"in{k}")
+               for k, a in enumerate(arrays)]
+        outs = case.fn(*phs, **sample.kwargs)
+        outs = list(outs) if isinstance(outs, (list, tuple)) else [outs]
+        sess = tf.Session(optimize=False)
+        expect = sess.run(outs, dict(zip(phs, arrays)))
+    model = tf.onnx.export(sess, outs, phs, output_names=[f"out{k}" for k in range(len(outs))])
+    got = run_onnx(model, {f"in{k}": a for k, a in enumerate(arrays)})
+    for o, e in zip(got, expect):
+        assert o.dtype == e.dtype and o.shape == e.shape
+        np.testing.assert_allclose(o, e, rtol=1e-5, atol=1e-6)

@@ -372,23 +372,22 @@ def _pad(b: Builder, step, ins):
 
 @converts(s.GetItem)
 def _getitem(b: Builder, step, ins):
-    """NumPy indexing as one Slice (every slice item), then a Gather per integer (dropping
-    the dim) or integer array (in place), and Unsqueeze for each None."""
-    x, index = ins[0], _expand_ellipsis(step.op.index, b.rank(ins[0], "indexing"))
-    arrays = [i for i in index if isinstance(i, np.ndarray)]
-    if any(a.dtype == bool for a in arrays) or len(arrays) > 1 or any(
-            isinstance(i, (bool, np.bool_)) for i in index):
-        raise ValueError("only basic indexing and one integer index array export")
-    advanced = [k for k, i in enumerate(index) if isinstance(i, (int, np.integer, np.ndarray))]
-    if arrays and advanced != list(range(advanced[0], advanced[0] + len(advanced))):
-        raise ValueError("an index array apart from the integer indices moves the indexed "
-                         "dims to the front (NumPy's rule); that does not export")
-    slices = [(d, item) for d, item in enumerate(_input_dims(index))
+    """NumPy indexing: one Slice for the slice items; then, with index arrays, one GatherND
+    over all the integer indices (constants, broadcast together), else a Gather per integer
+    (dropping its dim) and an Unsqueeze per None."""
+    x = ins[0]
+    index = _expand_ellipsis(_masks_as_indices(step.op.index), b.rank(x, "indexing"))
+    dims = [i for i in index if i is not None]      # the items addressing input dims
+    slices = [(d, item) for d, item in enumerate(dims)
               if isinstance(item, slice) and item != slice(None)]
     if slices:
         starts, ends, steps = zip(*(_slice_bounds(item) for _, item in slices))
         x = b.node("Slice", [x, b.ints(starts), b.ints(ends), b.ints([d for d, _ in slices]),
                              b.ints(steps)])
+    if any(isinstance(i, np.ndarray) for i in index):
+        if len(dims) != len(index):
+            raise ValueError("None together with index arrays does not export")
+        return _gather_nd(b, x, dims)
     pos = 0     # the axis of x that the next index item addresses
     for item in index:
         if item is None:
@@ -397,10 +396,38 @@ def _getitem(b: Builder, step, ins):
         elif isinstance(item, slice):
             pos += 1
         else:
-            indices = np.asarray(item, np.int64)
-            x = b.node("Gather", [x, b.const(indices, np.int64)], axis=pos)
-            pos += indices.ndim
+            x = b.node("Gather", [x, b.const(item, np.int64)], axis=pos)
     return x
+
+
+def _gather_nd(b: Builder, x: str, dims: list) -> str:
+    """x[dims] with integer arrays (and integers) at some dims and full slices at the rest,
+    as NumPy: the indexed dims become the broadcast index shape, in place if they are
+    adjacent, else first."""
+    advanced = [d for d, item in enumerate(dims) if not isinstance(item, slice)]
+    rest = [d for d in range(len(dims)) if d not in advanced]
+    arrays = np.broadcast_arrays(*(np.asarray(dims[d], np.int64) for d in advanced))
+    if advanced != list(range(len(advanced))):
+        x = b.node("Transpose", [x], perm=advanced + rest)
+    x = b.node("GatherND", [x, b.const(np.stack(arrays, -1), np.int64)])
+    first, n = advanced[0], arrays[0].ndim
+    if first and advanced == list(range(first, first + len(advanced))):   # back in place
+        x = b.node("Transpose", [x], perm=list(range(n, n + first)) + list(range(n)) +
+                   list(range(n + first, n + len(rest))))
+    return x
+
+
+def _masks_as_indices(index: tuple) -> tuple:
+    """A boolean mask over k dims is the k integer arrays of its nonzero positions."""
+    out = []
+    for item in index:
+        if isinstance(item, np.ndarray) and item.dtype == bool:
+            out += list(np.nonzero(item))
+        elif isinstance(item, (bool, np.bool_)):
+            raise ValueError("a boolean scalar index does not export")
+        else:
+            out.append(item)
+    return tuple(out)
 
 
 def _expand_ellipsis(index: tuple, rank: int) -> tuple:
@@ -408,14 +435,9 @@ def _expand_ellipsis(index: tuple, rank: int) -> tuple:
     out = []
     for item in index:
         out += [slice(None)] * (rank - used) if item is Ellipsis else [item]
-    if Ellipsis not in index:
+    if not any(i is Ellipsis for i in index):
         out += [slice(None)] * (rank - used)
     return tuple(out)
-
-
-def _input_dims(index: tuple) -> list:
-    """The items of an index that address input dims (all but None), in order."""
-    return [i for i in index if i is not None]
 
 
 def _slice_bounds(item: slice) -> tuple:

@@ -17,6 +17,7 @@ import tinyflow as tf  # noqa: E402
 import tinyflow as torch  # noqa: E402
 from tinyflow import nn  # noqa: E402
 from tinyflow.nn import functional as F  # noqa: E402
+from op_table import TABLE, make_array  # noqa: E402
 
 TOL = dict(rtol=1e-4, atol=1e-5)
 
@@ -283,9 +284,6 @@ def test_the_file_is_replaced_atomically(tmp_path, monkeypatch):
 # ---- every op that exports, over the op table's samples -----------------------------------
 
 def _table_params():
-    import sys
-    sys.path.insert(0, os.path.dirname(__file__))
-    from op_table import TABLE
     supported = set(tf.onnx.supported_ops())
     return [pytest.param(case, k, id=f"{case.name}-{k}") for case in TABLE
             if case.registered_op in supported for k in range(len(case.samples))]
@@ -295,7 +293,6 @@ def _table_params():
 def test_op_table_sample_exports(case, index):
     """Each op with a converter, on each op-table sample (float32), exported from a graph
     of placeholders and run by onnxruntime, gives the session's values."""
-    from op_table import make_array
     rng = np.random.default_rng(index)
     sample = case.samples[index]
     arrays = [make_array(arg, tf.float32, rng) for arg in sample.args]

@@ -27,16 +27,18 @@ class Builder:
         self.initializers: dict = {}   # name -> array, written if a node reads it
         self.types: dict = {}      # value name -> (static shape or None, tinyflow DType)
         self._taken: set = set()
+        self._suffix: dict = {}    # hint -> the next number to try after it
         self._consts: dict = {}    # (dtype, shape, bytes) -> name: small constants once
 
     # ---- names and types -----------------------------------------------------------------
     def fresh(self, hint: str) -> str:
         """A value name not used yet, readable: the hint itself, else hint_1, hint_2, ..."""
         base = (hint or "v").split(":")[0] or "v"    # graph names end in ":0"
-        name, n = base, 0
+        name, n = base, self._suffix.get(base, 0)
         while name in self._taken:
             n += 1
             name = f"{base}_{n}"
+        self._suffix[base] = n
         self._taken.add(name)
         return name
 

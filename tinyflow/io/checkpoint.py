@@ -3,14 +3,13 @@ file from elsewhere cannot run code. Writes are atomic: a temporary file in the 
 then a rename, so a crash never leaves a half-written checkpoint under the real name."""
 from __future__ import annotations
 
-import os
-import tempfile
 from typing import Mapping
 
 import numpy as np
 from safetensors.numpy import load_file, save_file
 
 from ..core.tensor import Tensor
+from .atomic import atomic_path
 
 
 def save(state_dict: Mapping, path: str, metadata: Mapping[str, str] | None = None) -> None:
@@ -25,16 +24,8 @@ def save(state_dict: Mapping, path: str, metadata: Mapping[str, str] | None = No
                             f"tensor: a checkpoint is a flat {{name: tensor}} mapping such as "
                             f"model.state_dict() (nothing is pickled)")
         arrays[name] = np.array(arr, order="C")   # ascontiguousarray would make 0-d 1-d
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".safetensors", dir=folder)
-    os.close(fd)
-    try:
+    with atomic_path(path, suffix=".safetensors") as tmp:
         save_file(arrays, tmp, metadata=dict(metadata) if metadata else None)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def load(path: str) -> dict:

@@ -1,0 +1,107 @@
+"""Elementwise fusion: each connected group of elementwise steps becomes one fused step."""
+from __future__ import annotations
+
+import heapq
+
+from ..backend.numpy.fused import fusable
+from ..core import dtypes
+from ..ops.fused import FusedElementwise
+from ..ops.linalg import MatMul
+from ..ops.math import Mul, Sub
+from .program import Program
+
+FLOATS = (dtypes.float32, dtypes.float64)
+
+
+def fuse_elementwise(program: Program) -> Program:
+    """Replace each maximal group of fusable elementwise steps (of one float dtype) whose
+    intermediate values are read only inside the group, waited for by no control edge and not
+    fetched, by one `FusedElementwise` step at the place of the group's output. Groups of
+    one step stay as they are."""
+    candidates = {n for n, s in enumerate(program.steps) if _fusable(program, n)}
+    waited_for = {c for s in program.steps for c in s.control}
+    taken, groups = set(), {}
+    for root in sorted(candidates, reverse=True):
+        if root in taken:
+            continue
+        members = _grow(program, root, candidates - taken, waited_for)
+        if len(members) > 1:
+            taken |= members
+            groups[root] = members
+    if not groups:
+        return program
+    steps = []
+    for n, s in enumerate(program.steps):
+        if n in groups:
+            steps.append(_fused_step(program, sorted(groups[n])))
+        elif n not in taken:
+            steps.append(s)
+    names = ", ".join(s.op.name for s in steps if isinstance(s.op, FusedElementwise))
+    return program.with_steps(steps, note=(
+        "fuse_elementwise", f"fused {len(taken)} steps into {len(groups)} kernel(s): {names}"))
+
+
+def _fusable(program: Program, n: int) -> bool:
+    s = program.steps[n]
+    if not (s.op.elementwise and fusable(s.op) and s.dtype in FLOATS
+            and not getattr(s.op, "stateful", False)):
+        return False
+    if any(program.value_of(i)[1] != s.dtype for i in s.inputs):
+        return False
+    return not _blocked_update(program, n)
+
+
+def _blocked_update(program: Program, n: int) -> bool:
+    """Whether step n is part of `assign(w, w - lr * matmul(a, b))`, which the runtime turns
+    into a blocked in-place update (runtime/fusion.py) that beats fusing the subtraction."""
+    s = program.steps[n]
+    if isinstance(s.op, Mul):
+        if not any(program.made_by(i, MatMul) for i in s.inputs):
+            return False
+        reader = program.only_reader(s.output)
+        return reader is not None and _blocked_update(program, reader)
+    if not isinstance(s.op, Sub) or program.made_by(s.inputs[1], Mul) is None:
+        return False
+    reader = program.only_reader(s.output)
+    return reader is not None and \
+        getattr(program.steps[reader].op, "writes_input", None) is not None
+
+
+def _grow(program: Program, root: int, free: set, waited_for: set) -> set:
+    """The steps fused with `root`: producers taken latest first, so that when one is
+    considered every reader that could join has been decided; it joins when all its readers
+    are members and nothing else needs its value."""
+    members = {root}
+    heap = [-p for p in _producers(program, root)]
+    heapq.heapify(heap)
+    seen = set()
+    while heap:
+        n = -heapq.heappop(heap)
+        if n in seen:
+            continue
+        seen.add(n)
+        s = program.steps[n]
+        if (n in free and s.dtype == program.steps[root].dtype and not s.control
+                and s.output not in program.fetches and s.output not in waited_for
+                and all(r in members for r in program.readers.get(s.output, ()))):
+            members.add(n)
+            for p in _producers(program, n):
+                heapq.heappush(heap, -p)
+    return members
+
+
+def _producers(program: Program, n: int) -> list:
+    return [program.producer[i] for i in program.steps[n].inputs if i in program.producer]
+
+
+def _fused_step(program: Program, members: list):
+    """One step computing `members` (step indices, in order; the last is the output)."""
+    outputs = [program.steps[n].output for n in members]
+    inputs = list(dict.fromkeys(i for n in members for i in program.steps[n].inputs
+                                if i not in outputs))
+    position = {slot: k for k, slot in enumerate(inputs + outputs)}
+    op = FusedElementwise(members=tuple(program.steps[n].op for n in members),
+                          args=tuple(tuple(position[i] for i in program.steps[n].inputs)
+                                     for n in members),
+                          num_inputs=len(inputs))
+    return program.steps[members[-1]].replace(op=op, inputs=tuple(inputs), kernel=None)

@@ -231,3 +231,19 @@ print(json.dumps(dict(hits=sum(stats.cache_hits.values()), misses=sum(stats.cach
     after = sorted(os.listdir(cache_dir)) + sorted(os.listdir(os.path.join(cache_dir,
                                                                            "__pycache__")))
     assert after == before           # nothing written: loaded, not compiled
+
+
+def test_sgd_weight_update_is_left_to_the_blocked_update():
+    """`assign(W, W - lr * matmul(...))` stays as it is for the runtime's blocked in-place
+    update (runtime/fusion.py); the bias's `b - lr * sum_to(...)` fuses."""
+    rng = np.random.default_rng(7)
+    with tf.Graph().as_default():
+        (x, y_), feed = _feeds(rng, (32, 20), (32, 5))
+        W, b = tf.Variable(np.zeros((20, 5), np.float32)), tf.Variable(np.zeros(5, np.float32))
+        loss = tf.reduce_mean(tf.square(tf.nn.relu(tf.matmul(x, W) + b) - y_))
+        train = tf.train.GradientDescentOptimizer(0.5).minimize(loss)
+        sess = tf.Session()
+        names = [s.op.name for s in sess.make_plan([train], list(feed)).program.steps]
+        assert "fused[mul,sub]" in names
+        assert any(names[k - 3:k + 1] == ["matmul", "mul", "sub", "assign"]
+                   for k, name in enumerate(names) if name == "assign"), names

@@ -52,19 +52,20 @@ def _fusable(program: Program, n: int) -> bool:
 
 
 def _blocked_update(program: Program, n: int) -> bool:
-    """Whether step n is part of `assign(w, w - lr * matmul(a, b))`, which the runtime turns
-    into a blocked in-place update (runtime/fusion.py) that beats fusing the subtraction."""
+    """Whether step n is the subtraction or the scaling of `assign(w, w - lr * matmul(a, b))`,
+    which the runtime runs as a blocked in-place update (runtime/fusion.py): better than
+    fusing, as the full weight gradient never exists."""
     s = program.steps[n]
     if isinstance(s.op, Mul):
-        if not any(program.made_by(i, MatMul) for i in s.inputs):
-            return False
         reader = program.only_reader(s.output)
         return reader is not None and _blocked_update(program, reader)
-    if not isinstance(s.op, Sub) or program.made_by(s.inputs[1], Mul) is None:
+    if not isinstance(s.op, Sub):
         return False
+    scale = program.made_by(s.inputs[1], Mul)
     reader = program.only_reader(s.output)
-    return reader is not None and \
-        getattr(program.steps[reader].op, "writes_input", None) is not None
+    return (scale is not None and any(program.made_by(i, MatMul) for i in scale.inputs)
+            and reader is not None
+            and getattr(program.steps[reader].op, "writes_input", None) is not None)
 
 
 def _grow(program: Program, root: int, free: set, waited_for: set) -> set:

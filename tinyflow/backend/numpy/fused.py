@@ -7,10 +7,10 @@ import numpy as np
 
 from ...ops.fused import FusedElementwise
 from . import _fused_codegen as codegen
-from .registry import KERNELS, kernel
+from .registry import KERNELS, OUT_KERNELS, kernel
 
-# Below this many output elements the members' NumPy kernels run instead: a compile costs
-# about a second once per machine, and on small arrays the per-call overheads dominate.
+# Below this many elements (of the largest input) the members' NumPy kernels run instead: a
+# compile costs about a second once per machine, and on small arrays per-call costs dominate.
 MIN_SIZE = 1 << 14
 
 
@@ -20,14 +20,31 @@ def fusable(op) -> bool:
     return codegen.pays(op)
 
 
-def evaluate_members(op: FusedElementwise, arrays) -> np.ndarray:
+def evaluate_members(op: FusedElementwise, arrays, out=None) -> np.ndarray:
     """The group member by member with the NumPy kernels (each result in the member's
-    dtype, as `apply` would give it)."""
+    dtype, as `apply` would give it); the last one into `out` when its kernel can."""
     values = list(arrays)
-    for member, operands in zip(op.members, op.args):
-        result = KERNELS[type(member)](member, *[values[k] for k in operands])
-        values.append(result)
+    last = len(op.members) - 1
+    for j, (member, operands) in enumerate(zip(op.members, op.args)):
+        args = [values[k] for k in operands]
+        if j == last and out is not None:
+            return _into(member, args, out)
+        values.append(KERNELS[type(member)](member, *args))
     return values[-1]
+
+
+def _into(member, args, out: np.ndarray) -> np.ndarray:
+    """`member` computed into `out`: through its kernel's out= when it has one (and may write
+    over its inputs, or does not have to), else copied in."""
+    in_place = OUT_KERNELS.get(type(member))
+    if in_place or in_place is False and not any(np.may_share_memory(a, out) for a in args):
+        result = KERNELS[type(member)](member, *args, out=out)
+        if result is out:
+            return out
+    else:
+        result = KERNELS[type(member)](member, *args)
+    out[...] = result
+    return out
 
 
 def covered(op: FusedElementwise, arrays) -> bool:
@@ -50,14 +67,9 @@ def run_generated(op: FusedElementwise, arrays, out: np.ndarray) -> np.ndarray:
 def fused_elementwise(op: FusedElementwise, *arrays, out=None):
     """In place is safe: each output element is written after its inputs' elements are read
     (the planner hands an input's buffer only when its layout is exactly the output's)."""
-    arrays = [np.asarray(a) for a in arrays]
-    shape = np.broadcast_shapes(*[a.shape for a in arrays])
-    if (int(np.prod(shape)) >= MIN_SIZE and covered(op, arrays)
-            and (out is None or out.dtype == arrays[0].dtype)):
-        return run_generated(op, arrays, np.empty(shape, arrays[0].dtype) if out is None
-                             else out)
-    result = evaluate_members(op, arrays)
-    if out is None:
-        return result
-    out[...] = result
-    return out
+    if max(a.size for a in arrays) >= MIN_SIZE and covered(op, arrays) and (
+            out is None or out.dtype == arrays[0].dtype):
+        if out is None:
+            out = np.empty(np.broadcast_shapes(*[a.shape for a in arrays]), arrays[0].dtype)
+        return run_generated(op, arrays, out)
+    return evaluate_members(op, arrays, out)

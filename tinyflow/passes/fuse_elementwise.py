@@ -24,7 +24,7 @@ def fuse_elementwise(program: Program) -> Program:
     for root in sorted(candidates, reverse=True):
         if root in taken:
             continue
-        members = _grow(program, root, candidates - taken, waited_for)
+        members = _grow(program, root, candidates, taken, waited_for)
         if len(members) > 1:
             taken |= members
             groups[root] = members
@@ -68,7 +68,7 @@ def _blocked_update(program: Program, n: int) -> bool:
             and getattr(program.steps[reader].op, "writes_input", None) is not None)
 
 
-def _grow(program: Program, root: int, free: set, waited_for: set) -> set:
+def _grow(program: Program, root: int, candidates: set, taken: set, waited_for: set) -> set:
     """The steps fused with `root`: producers taken latest first, so that when one is
     considered every reader that could join has been decided; it joins when all its readers
     are members and nothing else needs its value."""
@@ -82,7 +82,8 @@ def _grow(program: Program, root: int, free: set, waited_for: set) -> set:
             continue
         seen.add(n)
         s = program.steps[n]
-        if (n in free and s.dtype == program.steps[root].dtype and not s.control
+        if (n in candidates and n not in taken and s.dtype == program.steps[root].dtype
+                and not s.control
                 and s.output not in program.fetches and s.output not in waited_for
                 and all(r in members for r in program.readers.get(s.output, ()))):
             members.add(n)

@@ -247,3 +247,40 @@ def test_sgd_weight_update_is_left_to_the_blocked_update():
         assert "fused[mul,sub]" in names
         assert any(names[k - 3:k + 1] == ["matmul", "mul", "sub", "assign"]
                    for k, name in enumerate(names) if name == "assign"), names
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sum_of_elementwise_values_is_one_kernel(dtype):
+    """sum(x * y) and sum(relu(x - b) * w) add the values up as they are computed; a
+    reduction over some axes, or one whose input is read elsewhere, is left alone."""
+    rng = np.random.default_rng(8)
+    with tf.Graph().as_default():
+        (x, y, b, w), feed = _feeds(rng, (300, 200), (300, 200), (200,), (300, 1), dtype=dtype)
+        fetches = [tf.reduce_sum(x * y), tf.reduce_sum(tf.nn.relu(x - b) * w, keepdims=True),
+                   tf.reduce_sum(x + y, axis=1)]
+        names, got, want = _run_both(fetches, feed)
+        assert names == ["fused[mul,sum]", "fused[sub,relu,mul,sum]", "add", "sum"], names
+        for g, v in zip(got, want):
+            assert g.dtype == dtype and g.shape == v.shape
+            np.testing.assert_allclose(g, v, rtol=1e-5 if dtype == np.float32 else 1e-12)
+        grads = tf.gradients(fetches[1], [x, w])
+        for g, v in zip(tf.Session().run(grads, feed), tf.Session(optimize=False).run(grads,
+                                                                                     feed)):
+            np.testing.assert_allclose(g, v, rtol=1e-5, atol=1e-5)
+
+
+def test_generated_sum_equals_member_evaluation():
+    from tinyflow.ops.fused import FusedSum
+    rng = np.random.default_rng(9)
+    group = GROUPS[1][0]
+    op = FusedSum(members=group.members, args=group.args, num_inputs=4, keepdims=True)
+    for dtype in (np.float32, np.float64):
+        arrays = [rng.uniform(-1, 1, s).astype(dtype)
+                  for s in [(200, 70), (70,), (200, 1), ()]]
+        arrays[0] = np.asfortranarray(arrays[0])
+        want = np.sum(fused_kernels.evaluate_members(op, arrays).astype(np.float64),
+                      keepdims=True)
+        out = np.empty((1, 1), dtype)
+        got = fused_kernels.run_generated(op, arrays, out)
+        assert got is out
+        np.testing.assert_allclose(got, want, rtol=1e-6 if dtype == np.float32 else 1e-13)

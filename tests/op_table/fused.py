@@ -7,7 +7,7 @@ import numpy as np
 
 import tinyflow as tf
 from tinyflow.ops import math as m
-from tinyflow.ops.fused import fused_elementwise
+from tinyflow.ops.fused import fused_elementwise, fused_sum
 
 from .common import A, ErrorInput, OpCase, S, nonzero, positive
 
@@ -20,6 +20,14 @@ def group(*members):
 
     def call(*xs):
         return fused_elementwise(ops, args, *xs)
+    return call
+
+
+def summed(*members):
+    ops, args = zip(*members)
+
+    def call(*xs, keepdims=False):
+        return fused_sum(ops, args, *xs, keepdims=keepdims)
     return call
 
 
@@ -65,4 +73,14 @@ CASES += [
            (S(A(6, domain=nonzero), A(6, domain=small)),
             S(A(2, 3, domain=nonzero), A(3, domain=small))),
            op="fused_elementwise"),
+]
+
+# sum((x - y)^2 * w), a weighted squared error: the values are added up, never stored
+CASES += [
+    OpCase("fused_sum", summed((m.Sub(), (0, 1)), (m.Square(), (3,)), (m.Mul(), (4, 2))),
+           lambda x, y, w, keepdims=False: np.sum((x - y) ** 2 * w, keepdims=keepdims),
+           (S(A(3, 4), A(4), A(3, 1)), S(A(2, 3, layout="T"), A(2, 3), A(), keepdims=True),
+            S(A(0, 3), A(3), A(3))),
+           errors=(ErrorInput(S(A(3, 4), A(2, 4), A(4)), tf.ShapeError,
+                              r"^fused\[sub,square,mul,sum\]: dimension -2 is 3 in one and 2"),)),
 ]

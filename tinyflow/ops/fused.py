@@ -12,6 +12,7 @@ import dataclasses
 
 from ..core.op import Op, apply, as_tensor
 from ..core.tensor import Tensor
+from .reduce import reduce_sum, reduced_shape
 
 
 class _Typed:
@@ -81,8 +82,40 @@ class FusedElementwise(Op):
         return values[-1]
 
 
+class FusedSum(FusedElementwise):
+    """The sum over every axis of a fused elementwise group's output (`fused[mul,sum]`): the
+    group's values are added up as they are computed, never stored."""
+    name = "fused_sum"
+    elementwise = False
+    broadcasts = False
+    reduction = True
+    keepdims: bool
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        object.__setattr__(self, "name", self.name[:-1] + ",sum]")
+
+    @property
+    def key(self) -> str:
+        return f"{super().key};sum(keepdims={self.keepdims})"
+
+    def infer(self, *inputs):
+        shape, dtype = super().infer(*inputs)
+        return reduced_shape(shape, None, self.keepdims), dtype
+
+    def compose(self, *inputs):
+        return reduce_sum(super().compose(*inputs), keepdims=self.keepdims)
+
+
 def fused_elementwise(members, args, *inputs, name=None) -> Tensor:
     """The members applied as one op (what the fusion pass builds; for tests and users)."""
     op = FusedElementwise(members=tuple(members), args=tuple(tuple(a) for a in args),
                           num_inputs=len(inputs))
+    return apply(op, *[as_tensor(x) for x in inputs], name=name)
+
+
+def fused_sum(members, args, *inputs, keepdims=False, name=None) -> Tensor:
+    """The sum over every axis of the members' value, as one op."""
+    op = FusedSum(members=tuple(members), args=tuple(tuple(a) for a in args),
+                  num_inputs=len(inputs), keepdims=keepdims)
     return apply(op, *[as_tensor(x) for x in inputs], name=name)

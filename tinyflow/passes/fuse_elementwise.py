@@ -1,13 +1,16 @@
-"""Elementwise fusion: each connected group of elementwise steps becomes one fused step."""
+"""Elementwise fusion: each connected group of elementwise steps becomes one fused step, and a
+sum over every axis of one becomes one step with it."""
 from __future__ import annotations
 
 import heapq
+from typing import Optional
 
 from ..backend.numpy.fused import fusable
 from ..core import dtypes
-from ..ops.fused import FusedElementwise
+from ..ops.fused import FusedElementwise, FusedSum
 from ..ops.linalg import MatMul
 from ..ops.math import Mul, Sub
+from ..ops.reduce import Sum
 from .program import Program
 
 FLOATS = (dtypes.float32, dtypes.float64)
@@ -16,8 +19,9 @@ FLOATS = (dtypes.float32, dtypes.float64)
 def fuse_elementwise(program: Program) -> Program:
     """Replace each maximal group of fusable elementwise steps (of one float dtype) whose
     intermediate values are read only inside the group, waited for by no control edge and not
-    fetched, by one `FusedElementwise` step at the place of the group's output. Groups of
-    one step stay as they are."""
+    fetched, by one `FusedElementwise` step at the place of the group's output (groups of one
+    step stay as they are); then a sum over every axis that alone reads such a group, or one
+    fusable step, becomes one `FusedSum` step with it."""
     candidates = {n for n, s in enumerate(program.steps) if _fusable(program, n)}
     waited_for = {c for s in program.steps for c in s.control}
     taken, groups = set(), {}
@@ -28,8 +32,12 @@ def fuse_elementwise(program: Program) -> Program:
         if len(members) > 1:
             taken |= members
             groups[root] = members
-    if not groups:
-        return program
+    if groups:
+        program = _with_groups(program, groups, taken)
+    return _absorb_sums(program)
+
+
+def _with_groups(program: Program, groups: dict, taken: set) -> Program:
     steps = []
     for n, s in enumerate(program.steps):
         if n in groups:
@@ -39,6 +47,55 @@ def fuse_elementwise(program: Program) -> Program:
     names = ", ".join(s.op.name for s in steps if isinstance(s.op, FusedElementwise))
     return program.with_steps(steps, note=(
         "fuse_elementwise", f"fused {len(taken)} steps into {len(groups)} kernel(s): {names}"))
+
+
+def _absorb_sums(program: Program) -> Program:
+    waited_for = {c for s in program.steps for c in s.control}
+    absorbed = {}     # sum step -> the step it absorbs
+    for n, s in enumerate(program.steps):
+        p = _summed_group(program, n, waited_for)
+        if p is not None:
+            absorbed[n] = p
+    if not absorbed:
+        return program
+    steps = []
+    for n, s in enumerate(program.steps):
+        if n in absorbed:
+            group = program.steps[absorbed[n]]
+            if type(group.op) is not FusedElementwise:
+                group = _fused_step(program, [absorbed[n]])
+            op = FusedSum(members=group.op.members, args=group.op.args,
+                          num_inputs=group.op.num_inputs, keepdims=s.op.keepdims)
+            steps.append(s.replace(op=op, inputs=group.inputs, kernel=None))
+        elif n not in absorbed.values():
+            steps.append(s)
+    names = ", ".join(steps[k].op.name for k in range(len(steps))
+                      if isinstance(steps[k].op, FusedSum))
+    return program.with_steps(steps, note=(
+        "fuse_elementwise", f"fused {len(absorbed)} sum(s) with their elementwise producer: "
+                            f"{names}"))
+
+
+def _summed_group(program: Program, n: int, waited_for: set) -> Optional[int]:
+    """The step whose value the step n sums over every axis, if it is a fused group or a
+    fusable step of the sum's dtype that nothing else reads, waits for or fetches."""
+    s = program.steps[n]
+    if type(s.op) is not Sum or s.dtype not in FLOATS or s.control:
+        return None
+    (x,) = s.inputs
+    shape = program.value_of(x)[0]
+    if s.op.axis is not None and (shape is None or sorted(a % len(shape) for a in s.op.axis)
+                                  != list(range(len(shape)))):
+        return None
+    p = program.producer.get(x)
+    if p is None or program.only_reader(x) != n or x in waited_for:
+        return None
+    step = program.steps[p]
+    if step.dtype != s.dtype or step.control:
+        return None
+    if type(step.op) is FusedElementwise or _fusable(program, p):
+        return p
+    return None
 
 
 def _fusable(program: Program, n: int) -> bool:

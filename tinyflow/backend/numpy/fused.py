@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...ops.fused import FusedElementwise
+from ...ops.fused import FusedElementwise, FusedSum
 from . import _fused_codegen as codegen
 from .registry import KERNELS, OUT_KERNELS, kernel
 
@@ -56,10 +56,13 @@ def covered(op: FusedElementwise, arrays) -> bool:
 
 
 def run_generated(op: FusedElementwise, arrays, out: np.ndarray) -> np.ndarray:
-    """Compute a covered group into `out` (of the broadcast shape) with its generated loop."""
-    view, inputs, scalars = codegen.collapse(out, arrays)
-    module = codegen.load(op, out.dtype.name, view.ndim, scalars)
-    module.kernel(view, *inputs)
+    """Compute a covered group into `out` with its generated loop: elementwise into an out of
+    the broadcast shape, or (`FusedSum`) the total into a 1-element out."""
+    shape = np.broadcast_shapes(*[a.shape for a in arrays])
+    total = isinstance(op, FusedSum)
+    dims, view, inputs, scalars = codegen.collapse(shape, None if total else out, arrays)
+    module = codegen.load(op, out.dtype.name, len(dims), scalars, total)
+    module.kernel(dims, out.reshape(1) if total else view, *inputs)
     return out
 
 
@@ -73,3 +76,16 @@ def fused_elementwise(op: FusedElementwise, *arrays, out=None):
             out = np.empty(np.broadcast_shapes(*[a.shape for a in arrays]), arrays[0].dtype)
         return run_generated(op, arrays, out)
     return evaluate_members(op, arrays, out)
+
+
+@kernel(FusedSum, out=True)
+def fused_sum(op: FusedSum, *arrays, out=None):
+    """The members' values added up as they are computed (in float64 when generated)."""
+    if max(a.size for a in arrays) >= MIN_SIZE and covered(op, arrays) and (
+            out is None or out.dtype == arrays[0].dtype and out.flags.c_contiguous):
+        if out is None:
+            ndim = max(a.ndim for a in arrays)
+            out = np.empty((1,) * ndim if op.keepdims else (), arrays[0].dtype)
+        return run_generated(op, arrays, out)
+    return np.add.reduce(evaluate_members(op, arrays), axis=None, keepdims=op.keepdims,
+                         out=out)

@@ -9,6 +9,7 @@ rule, its derivatives (`compose`) and its reference kernel all re-apply the memb
 from __future__ import annotations
 
 import dataclasses
+from functools import cached_property
 
 from ..core.op import Op, apply, as_tensor
 from ..core.tensor import Tensor
@@ -54,7 +55,7 @@ class FusedElementwise(Op):
         # An instance name (the class keeps the registered one): what plans and reports show.
         object.__setattr__(self, "name", f"fused[{','.join(m.name for m in self.members)}]")
 
-    @property
+    @cached_property
     def key(self) -> str:
         """The group as text, equal for equal groups: member ops with their attributes and
         operands (what a generated kernel's source depends on besides dtypes)."""
@@ -95,9 +96,9 @@ class FusedSum(FusedElementwise):
         super().__post_init__()
         object.__setattr__(self, "name", self.name[:-1] + ",sum]")
 
-    @property
+    @cached_property
     def key(self) -> str:
-        return f"{super().key};sum(keepdims={self.keepdims})"
+        return f"{FusedElementwise.key.func(self)};sum(keepdims={self.keepdims})"
 
     def infer(self, *inputs):
         shape, dtype = super().infer(*inputs)

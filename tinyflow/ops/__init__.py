@@ -1,6 +1,7 @@
 """Every op, one class each, grouped by kind; and the functions that apply them."""
 from .activation import gelu
 from .conv import conv2d
+from .fused import fused_elementwise
 from .creation import (multinomial, one_hot, ones_like, random_mask, random_normal,
                        random_uniform, truncated_normal, zeros_like)
 from .indexing import argsort, gather, setitem, take

@@ -7,6 +7,7 @@ each pass when `VERIFY` is set (the test suite sets it).
 from __future__ import annotations
 
 from .dce import dce
+from .fuse_elementwise import fuse_elementwise
 from .program import External, Program, Step, VerifyError, lower, rename
 
 VERIFY = False
@@ -14,6 +15,7 @@ VERIFY = False
 # Graph rewrites, in order; each entry (name, pass). `Session(optimize=False)` runs none.
 REWRITES = [
     ("dce", dce),
+    ("fuse_elementwise", fuse_elementwise),   # last: the other rewrites match single ops
 ]
 
 

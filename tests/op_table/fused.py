@@ -1,0 +1,86 @@
+"""Fused elementwise groups (tinyflow/ops/fused.py): the op the fusion pass builds, checked
+here with its NumPy member evaluation (the table's arrays are below the size that generates
+a kernel; tests/test_fusion.py checks the generated kernels against the same evaluation)."""
+from __future__ import annotations
+
+import numpy as np
+
+import tinyflow as tf
+from tinyflow.ops import math as m
+from tinyflow.ops.fused import fused_elementwise, fused_sum
+
+from .common import A, ErrorInput, OpCase, S, nonzero, positive
+
+CASES: list[OpCase] = []
+
+
+def group(*members):
+    """The table's call of a group: members as (op, operand indices) pairs."""
+    ops, args = zip(*members)
+
+    def call(*xs):
+        return fused_elementwise(ops, args, *xs)
+    return call
+
+
+def summed(*members):
+    ops, args = zip(*members)
+
+    def call(*xs, keepdims=False):
+        return fused_sum(ops, args, *xs, keepdims=keepdims)
+    return call
+
+
+def small(rng, shape):
+    """|b| <= 0.1: added to `nonzero` values, keeps relu away from its kink."""
+    return rng.uniform(-0.1, 0.1, shape)
+
+
+# E = D + (A + B) * C, the lectures' example: inputs 0-3, member values 4, 5, 6
+lecture = group((m.Add(), (0, 1)), (m.Mul(), (4, 2)), (m.Add(), (3, 5)))
+# relu(x + b) * s, a bias and activation
+bias_relu = group((m.Add(), (0, 1)), (m.Relu(), (3,)), (m.Mul(), (4, 2)))
+# tanh(x)^2 / sigmoid(y) - sqrt(x^2 + 1): a value read twice (a DAG), transcendentals
+diamond = group((m.Tanh(), (0,)), (m.Mul(), (2, 2)), (m.Sigmoid(), (1,)), (m.Div(), (3, 4)),
+                (m.Square(), (0,)), (m.Add(), (6, 6)), (m.Sqrt(), (7,)), (m.Sub(), (5, 8)))
+# max(x, y) - min(x, -y) + |x| * -y
+extremes = group((m.Maximum(), (0, 1)), (m.Neg(), (1,)), (m.Minimum(), (0, 3)),
+                 (m.Sub(), (2, 4)), (m.Abs(), (0,)), (m.Mul(), (6, 3)), (m.Add(), (5, 7)))
+
+
+def np_sigmoid(x):
+    return 1 / (1 + np.exp(-x))
+
+
+CASES += [
+    OpCase("fused_elementwise", lecture, lambda a, b, c, d: d + (a + b) * c,
+           (S(A(5), A(5), A(5), A(5)),
+            S(A(3, 4), A(4), A(3, 1), A()),
+            S(A(3, 4, layout="T"), A(3, 4, layout="step"), A(1, 4), A(2, 1, 1)),
+            S(A(0, 4), A(4), A(4), A(4))),
+           errors=(ErrorInput(S(A(3, 4), A(2, 4), A(4), A(4)), tf.ShapeError,
+                              r"^fused\[add,mul,add\]: dimension -2 is 3 in one and 2"),)),
+    OpCase("fused_bias_relu", bias_relu, lambda x, b, s: np.maximum(x + b, 0) * s,
+           (S(A(4, 3, domain=nonzero), A(3, domain=small), A()),
+            S(A(2, 3, 4, domain=nonzero, layout="T"), A(4, domain=small), A(3, 1))),
+           op="fused_elementwise"),
+    OpCase("fused_diamond", diamond,
+           lambda x, y: np.tanh(x) ** 2 / np_sigmoid(y) - np.sqrt(2 * x * x),
+           (S(A(3, 4, domain=nonzero), A(3, 4)), S(A(4, domain=positive), A(2, 1))),
+           op="fused_elementwise"),
+    OpCase("fused_extremes", extremes,
+           lambda x, y: np.maximum(x, y) - np.minimum(x, -y) + np.abs(x) * -y,
+           (S(A(6, domain=nonzero), A(6, domain=small)),
+            S(A(2, 3, domain=nonzero), A(3, domain=small))),
+           op="fused_elementwise"),
+]
+
+# sum((x - y)^2 * w), a weighted squared error: the values are added up, never stored
+CASES += [
+    OpCase("fused_sum", summed((m.Sub(), (0, 1)), (m.Square(), (3,)), (m.Mul(), (4, 2))),
+           lambda x, y, w, keepdims=False: np.sum((x - y) ** 2 * w, keepdims=keepdims),
+           (S(A(3, 4), A(4), A(3, 1)), S(A(2, 3, layout="T"), A(2, 3), A(), keepdims=True),
+            S(A(0, 3), A(3), A(3))),
+           errors=(ErrorInput(S(A(3, 4), A(2, 4), A(4)), tf.ShapeError,
+                              r"^fused\[sub,square,mul,sum\]: dimension -2 is 3 in one and 2"),)),
+]

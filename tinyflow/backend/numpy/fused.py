@@ -1,0 +1,92 @@
+"""The kernel of a fused elementwise group: a generated Numba loop (`_fused_codegen`) where
+the generator covers the group, else the members' NumPy kernels one after another (the
+reference, and the fallback)."""
+from __future__ import annotations
+
+import numpy as np
+
+from ...ops.fused import FusedElementwise, FusedSum
+from . import _fused_codegen as codegen
+from .registry import KERNELS, OUT_KERNELS, kernel
+
+# Below this many elements (of the largest input) the members' NumPy kernels run instead: a
+# compile costs about a second once per machine, and a generated kernel's call costs ~12 us
+# more than a NumPy ufunc's (measured break-even with three ufuncs: 2^15 to 2^16 float32).
+MIN_SIZE = 1 << 15
+
+
+def fusable(op) -> bool:
+    """Whether fusing this member op pays: the generator covers it with a loop that
+    vectorizes (the fusion pass asks)."""
+    return codegen.pays(op)
+
+
+def evaluate_members(op: FusedElementwise, arrays, out=None) -> np.ndarray:
+    """The group member by member with the NumPy kernels (each result in the member's
+    dtype, as `apply` would give it); the last one into `out` when its kernel can."""
+    values = list(arrays)
+    last = len(op.members) - 1
+    for j, (member, operands) in enumerate(zip(op.members, op.args)):
+        args = [values[k] for k in operands]
+        if j == last and out is not None:
+            return _into(member, args, out)
+        values.append(KERNELS[type(member)](member, *args))
+    return values[-1]
+
+
+def _into(member, args, out: np.ndarray) -> np.ndarray:
+    """`member` computed into `out`: through its kernel's out= when it has one (and may write
+    over its inputs, or does not have to), else copied in."""
+    in_place = OUT_KERNELS.get(type(member))
+    if in_place or in_place is False and not any(np.may_share_memory(a, out) for a in args):
+        result = KERNELS[type(member)](member, *args, out=out)
+        if result is out:
+            return out
+    else:
+        result = KERNELS[type(member)](member, *args)
+    out[...] = result
+    return out
+
+
+def covered(op: FusedElementwise, arrays) -> bool:
+    """Whether the generator covers this call: every member has a template and every input
+    has the same float dtype (the output's)."""
+    dtype = arrays[0].dtype
+    return dtype.name in codegen.DTYPES and all(a.dtype == dtype for a in arrays) and \
+        all(codegen.supports(member) for member in op.members)
+
+
+def run_generated(op: FusedElementwise, arrays, out: np.ndarray) -> np.ndarray:
+    """Compute a covered group into `out` with its generated loop: elementwise into an out of
+    the broadcast shape, or (`FusedSum`) the total into a 1-element out."""
+    total = isinstance(op, FusedSum)
+    shape = np.broadcast_shapes(*[a.shape for a in arrays]) if total else out.shape
+    dims, view, inputs, scalars = codegen.collapse(shape, None if total else out, arrays)
+    module = codegen.load(op, out.dtype.name, len(dims), scalars, total)
+    module.kernel(dims, out.reshape(1) if total else view, *inputs)
+    return out
+
+
+@kernel(FusedElementwise, inplace=True)
+def fused_elementwise(op: FusedElementwise, *arrays, out=None):
+    """In place is safe: each output element is written after its inputs' elements are read
+    (the planner hands an input's buffer only when its layout is exactly the output's)."""
+    if max(a.size for a in arrays) >= MIN_SIZE and covered(op, arrays) and (
+            out is None or out.dtype == arrays[0].dtype):
+        if out is None:
+            out = np.empty(np.broadcast_shapes(*[a.shape for a in arrays]), arrays[0].dtype)
+        return run_generated(op, arrays, out)
+    return evaluate_members(op, arrays, out)
+
+
+@kernel(FusedSum, out=True)
+def fused_sum(op: FusedSum, *arrays, out=None):
+    """The members' values added up as they are computed (in float64 when generated)."""
+    if max(a.size for a in arrays) >= MIN_SIZE and covered(op, arrays) and (
+            out is None or out.dtype == arrays[0].dtype and out.flags.c_contiguous):
+        if out is None:
+            ndim = max(a.ndim for a in arrays)
+            out = np.empty((1,) * ndim if op.keepdims else (), arrays[0].dtype)
+        return run_generated(op, arrays, out)
+    return np.add.reduce(evaluate_members(op, arrays), axis=None, keepdims=op.keepdims,
+                         out=out)

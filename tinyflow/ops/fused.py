@@ -1,0 +1,122 @@
+"""A group of elementwise ops run as one op: the unit of elementwise fusion.
+
+`passes/fuse_elementwise.py` replaces a connected group of elementwise steps by one
+`FusedElementwise` step; its kernel (backend/numpy/fused.py) computes the whole group in one
+pass over memory instead of writing and re-reading every intermediate value. The op is its
+members and how they connect, a small expression DAG over the group's inputs: its shape
+rule, its derivatives (`compose`) and its reference kernel all re-apply the members.
+"""
+from __future__ import annotations
+
+import dataclasses
+from functools import cached_property
+
+from ..core.op import Op, apply, as_tensor
+from ..core.tensor import Tensor
+from .reduce import reduce_sum, reduced_shape
+
+
+class _Typed:
+    """A stand-in value with a static shape and dtype, for running the members' `infer`."""
+    kind = "node"
+
+    def __init__(self, shape, dtype) -> None:
+        self.shape, self.dtype = shape, dtype
+
+    @property
+    def ndim(self):
+        return None if self.shape is None else len(self.shape)
+
+
+class FusedElementwise(Op):
+    """members[j] applied to `args[j]`, in order; the last member's value is the output.
+
+    An operand index k < num_inputs is the group's input k, else the value of member
+    k - num_inputs (an earlier one). Named after its members in order: `fused[add,mul,add]`.
+    """
+    name = "fused_elementwise"
+    elementwise = True
+    broadcasts = True
+    composed = True       # derivatives: autodiff differentiates compose()
+    members: tuple
+    args: tuple
+    num_inputs: int
+
+    def __post_init__(self) -> None:
+        if not self.members or len(self.members) != len(self.args):
+            raise ValueError(f"a fused group needs one operand tuple per member, got "
+                             f"{len(self.members)} member(s) and {len(self.args)}")
+        for j, (member, operands) in enumerate(zip(self.members, self.args)):
+            if not member.elementwise:
+                raise ValueError(f"{member.name} is not elementwise: it cannot be fused")
+            if any(not 0 <= k < self.num_inputs + j for k in operands):
+                raise ValueError(f"member {j} ({member.name}) reads {operands}: operands must "
+                                 f"be inputs or earlier members (< {self.num_inputs + j})")
+        # An instance name (the class keeps the registered one): what plans and reports show.
+        object.__setattr__(self, "name", f"fused[{','.join(m.name for m in self.members)}]")
+
+    @cached_property
+    def key(self) -> str:
+        """The group as text, equal for equal groups: member ops with their attributes and
+        operands (what a generated kernel's source depends on besides dtypes)."""
+        parts = []
+        for member, operands in zip(self.members, self.args):
+            fields = ",".join(f"{f.name}={getattr(member, f.name)!r}"
+                              for f in dataclasses.fields(member)) \
+                if dataclasses.is_dataclass(member) else ""
+            parts.append(f"{type(member).__module__}.{type(member).__qualname__}({fields})"
+                         f"{list(operands)}")
+        return f"{self.num_inputs};" + ";".join(parts)
+
+    def infer(self, *inputs):
+        if len(inputs) != self.num_inputs:
+            raise ValueError(f"takes {self.num_inputs} inputs, got {len(inputs)}")
+        values = list(inputs)
+        for member, operands in zip(self.members, self.args):
+            values.append(_Typed(*member.infer(*[values[k] for k in operands])))
+        return values[-1].shape, values[-1].dtype
+
+    def compose(self, *inputs):
+        values = list(inputs)
+        for member, operands in zip(self.members, self.args):
+            values.append(apply(member, *[values[k] for k in operands]))
+        return values[-1]
+
+
+class FusedSum(FusedElementwise):
+    """The sum over every axis of a fused elementwise group's output (`fused[mul,sum]`): the
+    group's values are added up as they are computed, never stored."""
+    name = "fused_sum"
+    elementwise = False
+    broadcasts = False
+    reduction = True
+    keepdims: bool
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        object.__setattr__(self, "name", self.name[:-1] + ",sum]")
+
+    @cached_property
+    def key(self) -> str:
+        return f"{FusedElementwise.key.func(self)};sum(keepdims={self.keepdims})"
+
+    def infer(self, *inputs):
+        shape, dtype = super().infer(*inputs)
+        return reduced_shape(shape, None, self.keepdims), dtype
+
+    def compose(self, *inputs):
+        return reduce_sum(super().compose(*inputs), keepdims=self.keepdims)
+
+
+def fused_elementwise(members, args, *inputs, name=None) -> Tensor:
+    """The members applied as one op (what the fusion pass builds; for tests and users)."""
+    op = FusedElementwise(members=tuple(members), args=tuple(tuple(a) for a in args),
+                          num_inputs=len(inputs))
+    return apply(op, *[as_tensor(x) for x in inputs], name=name)
+
+
+def fused_sum(members, args, *inputs, keepdims=False, name=None) -> Tensor:
+    """The sum over every axis of the members' value, as one op."""
+    op = FusedSum(members=tuple(members), args=tuple(tuple(a) for a in args),
+                  num_inputs=len(inputs), keepdims=keepdims)
+    return apply(op, *[as_tensor(x) for x in inputs], name=name)

@@ -16,6 +16,20 @@ OPS: dict[str, type] = {}
 
 
 @dataclass_transform(kw_only_default=True, frozen_default=True, eq_default=False)
+
+class Typed:
+    """A stand-in value with only a static shape and dtype: what an op's `infer` reads, so
+    passes and the fused op can re-run shape rules without building tensors."""
+    kind = "node"
+    array = None
+
+    def __init__(self, shape, dtype) -> None:
+        self.shape, self.dtype = shape, dtype
+
+    @property
+    def ndim(self):
+        return None if self.shape is None else len(self.shape)
+
 class Op:
     """What an op means: its shape rule (`infer`), reverse rule (`vjp`), forward rule (`jvp`).
 

@@ -11,10 +11,12 @@ from onnx import numpy_helper
 
 from ..core import dtypes
 from ..core.dtypes import promote
-from ..ops import activation, conv, creation, indexing, linalg, nn, normalization, pool
+from ..core.op import Typed
+from ..ops import activation, conv, creation, fused, indexing, linalg, nn, normalization, pool
 from ..ops import math as m
 from ..ops import reduce as r
 from ..ops import shape as s
+from ..passes import Step
 from .builder import Builder, onnx_type
 
 CONVERTERS: dict = {}
@@ -468,3 +470,24 @@ def _fill_like(b: Builder, step, ins):
     value = 1 if type(step.op) is creation.OnesLike else 0
     fill = numpy_helper.from_array(np.array([value], step.dtype.np))
     return b.node("ConstantOfShape", [b.shape_of(ins[0])], _hint(step), value=fill)
+
+
+# ---- fused groups (made by the fusion pass) ---------------------------------------------
+
+@converts(fused.FusedElementwise, fused.FusedSum)
+def _fused(b: Builder, step, ins):
+    """A fused group exports as its members, each by its own converter (ONNX runtimes fuse
+    again as they see fit); a `FusedSum` ends in a sum over every axis."""
+    op, values = step.op, list(ins)
+    for member, operands in zip(op.members, op.args):
+        shape, dtype = member.infer(*[Typed(b.shape(values[k]), b.dtype(values[k]))
+                                      for k in operands])
+        member_step = Step(member, (), -1, dtype, shape)
+        values.append(CONVERTERS[type(member)](b, member_step, [values[k] for k in operands]))
+        if values[-1] not in b.types:
+            b.declare(values[-1], shape, dtype)
+    if isinstance(op, fused.FusedSum):
+        total = r.Sum(axis=None, keepdims=op.keepdims)
+        return _reduce(b, Step(total, (), -1, step.dtype, step.shape, name=step.name),
+                       [values[-1]])
+    return b.node("Identity", [values[-1]], _hint(step))

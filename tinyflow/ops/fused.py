@@ -11,21 +11,9 @@ from __future__ import annotations
 import dataclasses
 from functools import cached_property
 
-from ..core.op import Op, apply, as_tensor
+from ..core.op import Op, Typed, apply, as_tensor
 from ..core.tensor import Tensor
 from .reduce import reduce_sum, reduced_shape
-
-
-class _Typed:
-    """A stand-in value with a static shape and dtype, for running the members' `infer`."""
-    kind = "node"
-
-    def __init__(self, shape, dtype) -> None:
-        self.shape, self.dtype = shape, dtype
-
-    @property
-    def ndim(self):
-        return None if self.shape is None else len(self.shape)
 
 
 class FusedElementwise(Op):
@@ -73,7 +61,7 @@ class FusedElementwise(Op):
             raise ValueError(f"takes {self.num_inputs} inputs, got {len(inputs)}")
         values = list(inputs)
         for member, operands in zip(self.members, self.args):
-            values.append(_Typed(*member.infer(*[values[k] for k in operands])))
+            values.append(Typed(*member.infer(*[values[k] for k in operands])))
         return values[-1].shape, values[-1].dtype
 
     def compose(self, *inputs):

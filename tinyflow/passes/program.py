@@ -16,6 +16,7 @@ from typing import Any, Callable, Optional
 
 from ..core.errors import FeedError
 from ..core.graph import topo_sort
+from ..core.op import Typed
 from ..core.tensor import EAGER, PLACEHOLDER, VARIABLE
 
 
@@ -180,24 +181,11 @@ class Program:
         return "\n".join(lines)
 
 
-class _Abstract:
-    """A stand-in tensor with only a static shape and dtype, for re-running `infer`."""
-    kind = "node"
-    array = None
-
-    def __init__(self, shape, dtype) -> None:
-        self.shape, self.dtype = shape, dtype
-
-    @property
-    def ndim(self):
-        return None if self.shape is None else len(self.shape)
-
-
 def _typecheck(program: Program, step: Step, where: str) -> None:
     if step.op is None or getattr(step.op, "writes_input", None) is not None:
         return
     try:
-        _, dtype = step.op.infer(*[_Abstract(*program.value_of(i)) for i in step.inputs])
+        _, dtype = step.op.infer(*[Typed(*program.value_of(i)) for i in step.inputs])
     except Exception:   # ops whose infer reads more than static types are not checked
         return
     if step.dtype is not None and dtype is not None and dtype != step.dtype:

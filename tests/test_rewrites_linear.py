@@ -137,7 +137,8 @@ def tf1_conv_bn():
 
 
 def full_size(program, shape):
-    return sum(s.shape is not None and s.shape[1:] == shape for s in program.steps)
+    """Steps over the whole batch (of unknown size) with this shape per example."""
+    return sum(s.shape == (None,) + shape for s in program.steps)
 
 
 def test_tf1_conv_and_batch_normalization_fold_into_one_conv():
@@ -282,3 +283,57 @@ def test_chains_that_must_keep_their_order_are_left_alone(case):
         fetches = tf.gradients(tf.reduce_sum(s), [v])   # d/dv reads M1 @ M2
     feed = {v: rand(32, 32) if case == "no cheaper" else rand(32, 1)}
     assert_untouched(fetches, feed, "reassociate")
+
+
+def transposed_if(flag, rows, cols):
+    return variable(cols, rows) if flag else variable(rows, cols)
+
+
+@pytest.mark.parametrize("ta", [False, True])
+@pytest.mark.parametrize("tb", [False, True])
+@pytest.mark.parametrize("tt", [False, True])
+@pytest.mark.parametrize("tv", [False, True])
+@pytest.mark.parametrize("vector_first", [False, True])
+def test_every_transpose_flag_combination_reassociates_to_the_same_value(
+        ta, tb, tt, tv, vector_first):
+    """t = op(A) op(B) is (20 x 24); the vector is multiplied on either side of op(t)."""
+    t = tf.matmul(transposed_if(ta, 20, 30), transposed_if(tb, 30, 24), ta, tb)
+    rows, other = (24, 20) if tt else (20, 24)      # op(t) is (rows x other)
+    if vector_first:                  # op(v) (1 x rows) @ op(t)
+        v = tf.placeholder(tf.float32, [rows, 1] if tv else [1, rows])
+        s = tf.matmul(v, t, transpose_a=tv, transpose_b=tt)
+        feed = {v: rand(*v.shape)}
+    else:                             # op(t) @ op(v), op(v) is (other x 1)
+        v = tf.placeholder(tf.float32, [1, other] if tv else [other, 1])
+        s = tf.matmul(t, v, transpose_a=tt, transpose_b=tv)
+        feed = {v: rand(*v.shape)}
+    got, want, program = run_both([s], feed)
+    assert notes(program, "reassociate")
+    assert_close(got, want, 1e-3)
+
+
+@pytest.mark.parametrize("shared_first", [False, True])
+@pytest.mark.parametrize("th", [False, True])
+@pytest.mark.parametrize("tw", [False, True])
+def test_every_transpose_flag_combination_merges_to_the_same_values(shared_first, th, tw):
+    h = tf.placeholder(tf.float32, [16, 4] if th else [4, 16])   # op(h) is (4 x 16)
+    outs = []
+    for n in (3, 5, 6):
+        if shared_first:   # op(h) @ op(W), W gives n columns
+            outs.append(tf.matmul(h, transposed_if(tw, 16, n), th, tw))
+        else:              # op(W) @ op(h): (n x 4) @ (4 x 16)
+            outs.append(tf.matmul(transposed_if(tw, n, 4), h, tw, th))
+    got, want, program = run_both(outs, {h: rand(*h.shape)})
+    assert count(program, MatMul) == 1
+    assert_close(got, want)
+
+
+@pytest.mark.parametrize("tb", [False, True])
+def test_matmul_then_per_channel_scale_and_shift_fold_into_the_weight(tb):
+    x = tf.placeholder(tf.float32, [None, 8])
+    w = transposed_if(tb, 8, 6)
+    var, gamma, beta = tf.Variable(np.abs(rand(6)) + 0.5), variable(6), variable(1, 6)
+    z = 2.0 - tf.matmul(x, w, transpose_b=tb) / tf.sqrt(var) * gamma + beta
+    got, want, program = run_both([z], {x: rand(5, 8)})
+    assert full_size(program, (6,)) == 2                          # matmul, one bias add
+    assert_close(got, want)

@@ -23,8 +23,7 @@ from .program import Program
 
 
 def fold_batchnorm(program: Program) -> Program:
-    """Replace each linear step + per-channel affine chain by a scaled-weight step and (at
-    most) one bias add, where that removes full-size steps."""
+    """Fold per-channel scale/shift chains into the conv/matmul/linear step before them."""
     weights = parameters(program)
     emit = Emitter(program)
     at: dict = {}

@@ -20,8 +20,7 @@ from .program import Program
 
 
 def merge_matmuls(program: Program) -> Program:
-    """Group matmul/affine steps by (shared operand, its position, flags, weight type) and
-    replace each group of two or more by concat + one product + slices."""
+    """Merge products sharing an operand into concat + one product + slices."""
     groups: dict = {}
     weights = parameters(program)
     for n, s in enumerate(program.steps):
@@ -32,7 +31,7 @@ def merge_matmuls(program: Program) -> Program:
     at: dict = {}        # step index -> the steps replacing it (empty: removed)
     merged = products = 0
     for key, members in groups.items():
-        members = _defined_before(program, members, key)
+        members = _defined_before(program, members)
         if len(members) < 2:
             continue
         at[members[0]] = _merge(program, emit, [program.steps[n] for n in members], key)
@@ -86,7 +85,7 @@ def _concat_axis(position: int, flags: tuple) -> int:
     return -1 if transposed else -2
 
 
-def _defined_before(program: Program, members: list, key) -> list:
+def _defined_before(program: Program, members: list) -> list:
     """The members whose operands all exist at the first member's position (the merged
     product runs there)."""
     first = members[0]

@@ -14,19 +14,20 @@ from .program import Program
 
 
 def reassociate(program: Program) -> Program:
-    """Rewrite one chain at a time until no rewrite lowers the FLOPs (a longer chain
-    `((M1 @ M2) @ M3) @ v` re-associates step by step)."""
+    """Re-associate matmul pairs, one at a time, while that lowers the FLOPs."""
+    # a longer chain `((M1 @ M2) @ M3) @ v` re-associates pair by pair
     count, saved = 0, 0
+    current = program
     while True:
-        found = _first_rewrite(program)
+        found = _first_rewrite(current)
         if found is None:
             break
-        program, flops = found
+        current, flops = found
         count, saved = count + 1, saved + flops
     if not count:
         return program
-    return program.replace(log=program.log + (("reassociate", (
-        f"re-associated {count} matmul chain(s), {saved} fewer FLOPs"),),))
+    return program.with_steps(current.steps, num_slots=current.num_slots, note=(
+        "reassociate", f"re-associated {count} matmul chain(s), {saved} fewer FLOPs"))
 
 
 def _first_rewrite(program: Program):

@@ -7,13 +7,19 @@ each pass when `VERIFY` is set (the test suite sets it).
 from __future__ import annotations
 
 from .dce import dce
+from .fold_batchnorm import fold_batchnorm
 from .fuse_elementwise import fuse_elementwise
+from .merge_matmuls import merge_matmuls
 from .program import External, Program, Step, VerifyError, lower, rename
+from .reassociate import reassociate
 
 VERIFY = False
 
 # Graph rewrites, in order; each entry (name, pass). `Session(optimize=False)` runs none.
 REWRITES = [
+    ("reassociate", reassociate),         # before merging: it needs the products as written
+    ("fold_batchnorm", fold_batchnorm),
+    ("merge_matmuls", merge_matmuls),     # after cse: linear layers' reshapes of one x merge
     ("dce", dce),
     ("fuse_elementwise", fuse_elementwise),   # last: the other rewrites match single ops
 ]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Optional
 
-from .program import Program, Step, _Abstract
+from ..core.op import Typed
+from .program import Program, Step
 
 
 class Emitter:
@@ -22,7 +23,7 @@ class Emitter:
 
     def __call__(self, op, *inputs: int, output: Optional[int] = None,
                  name: Optional[str] = None) -> int:
-        shape, dtype = op.infer(*[_Abstract(*self.type_of(i)) for i in inputs])
+        shape, dtype = op.infer(*[Typed(*self.type_of(i)) for i in inputs])
         if output is None:
             output, self.num_slots = self.num_slots, self.num_slots + 1
         self.types[output] = (shape, dtype)

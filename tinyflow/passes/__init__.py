@@ -6,13 +6,21 @@ each pass when `VERIFY` is set (the test suite sets it).
 """
 from __future__ import annotations
 
+from .constant_fold import constant_fold
+from .cse import cse
 from .dce import dce
+from .simplify import simplify
+from .stable_softmax import stable_softmax
 from .program import External, Program, Step, VerifyError, lower, rename
 
 VERIFY = False
 
 # Graph rewrites, in order; each entry (name, pass). `Session(optimize=False)` runs none.
 REWRITES = [
+    ("stable_softmax", stable_softmax),
+    ("constant_fold", constant_fold),
+    ("simplify", simplify),
+    ("cse", cse),
     ("dce", dce),
 ]
 

@@ -1,0 +1,63 @@
+"""Constant folding: compute at plan time the steps whose inputs can never change."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..backend.numpy.registry import KERNELS
+from ..core.tensor import Tensor
+from .program import External, Program, literal
+
+FOLD_BYTES = 1 << 16   # larger results are recomputed each run rather than pinned in memory
+
+
+def is_pure(step) -> bool:
+    """Neither stateful nor writing an input nor ordered by control edges: its value depends
+    on its inputs' values alone, so it may be computed once, shared, or removed."""
+    return (not getattr(step.op, "stateful", False) and step.kernel is None
+            and getattr(step.op, "writes_input", None) is None and not step.control)
+
+
+def constant_fold(program: Program) -> Program:
+    """Replace each pure, unfetched step whose inputs are all literals (`program.literal`)
+    and whose result is small by a literal holding its value. Eager tensors that are not
+    literals (parameters, tensors a user may change in place) are never folded over."""
+    externals = dict(program.externals)
+    view = program
+    keep, folded = [], 0
+    for step in program.steps:
+        arrays = [literal(view, i) for i in step.inputs]
+        value = None
+        if (step.inputs and is_pure(step) and step.output not in program.fetches
+                and all(a is not None for a in arrays) and _small(step)):
+            value = _evaluate(step, arrays)
+        if value is None:
+            keep.append(step)
+            continue
+        externals[step.output] = External("eager", Tensor._eager(value), value.shape,
+                                          step.dtype, step.name)
+        view = program.replace(externals=externals)   # later steps see it as a literal
+        folded += 1
+    if not folded:
+        return program
+    return program.with_steps(keep, note=("constant_fold", f"folded {folded} step(s)")) \
+        .replace(externals=externals)
+
+
+def _small(step) -> bool:
+    shape = step.shape
+    if shape is None or any(d is None for d in shape):
+        return False
+    return int(np.prod(shape, dtype=np.int64)) * step.dtype.np.itemsize <= FOLD_BYTES
+
+
+def _evaluate(step, arrays):
+    """The step's value as a read-only array of its own, or None if its kernel refuses."""
+    try:
+        result = KERNELS[type(step.op)](step.op, *arrays)
+    except Exception:   # leave the error to the run, where it names the user's code
+        return None
+    value = np.array(result, dtype=step.dtype.np)   # a copy: never a view of an input
+    if value.shape != tuple(step.shape):
+        return None
+    value.flags.writeable = False
+    return value

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..backend.numpy.registry import KERNELS
+from ..backend.numpy.registry import KERNELS, SHAPE_ONLY
 from ..core.tensor import Tensor
 from .program import External, Program, literal
 
@@ -18,14 +18,16 @@ def is_pure(step) -> bool:
 
 
 def constant_fold(program: Program) -> Program:
-    """Replace each pure, unfetched step whose inputs are all literals (`program.literal`)
-    and whose result is small by a literal holding its value. Eager tensors that are not
-    literals (parameters, tensors a user may change in place) are never folded over."""
+    """Replace each pure, unfetched step whose inputs are all constant and whose result is
+    small by a literal holding its value. Constant: a literal (`program.literal`), or an
+    input the kernel reads only the shape of (ones_like, count, broadcast_to's target) when
+    that shape is static. Eager tensors that are not literals (parameters, tensors a user
+    may change in place) are never folded over."""
     externals = dict(program.externals)
     view = program
     keep, folded = [], 0
     for step in program.steps:
-        arrays = [literal(view, i) for i in step.inputs]
+        arrays = _constant_inputs(view, step)
         value = None
         if (step.inputs and is_pure(step) and step.output not in program.fetches
                 and all(a is not None for a in arrays) and _small(step)):
@@ -39,8 +41,26 @@ def constant_fold(program: Program) -> Program:
         folded += 1
     if not folded:
         return program
+    read = {i for s in keep for i in s.inputs + s.control}
+    externals = {s: e for s, e in externals.items()   # drop folded values only folds read
+                 if s in program.externals or s in read}
     return program.with_steps(keep, note=("constant_fold", f"folded {folded} step(s)")) \
         .replace(externals=externals)
+
+
+def _constant_inputs(program: Program, step) -> list:
+    """Per input, its constant value (a stand-in of the right shape for a shape-only input
+    of static shape), or None."""
+    shape_only = SHAPE_ONLY.get(type(step.op), ())
+    values = []
+    for k, i in enumerate(step.inputs):
+        value = literal(program, i)
+        if value is None and k in shape_only:
+            shape, dtype = program.value_of(i)
+            if shape is not None and None not in shape and dtype is not None:
+                value = np.broadcast_to(np.zeros((), dtype.np), tuple(shape))
+        values.append(value)
+    return values
 
 
 def _small(step) -> bool:

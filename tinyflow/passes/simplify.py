@@ -14,16 +14,18 @@ from .program import Program, literal, rename
 
 
 def simplify(program: Program) -> Program:
-    """Rewrite each pure, unfetched step by the first rule that applies: to one of its
-    inputs (the step disappears) or to a cheaper step reading further upstream."""
+    """Rewrite each pure step by the first rule that applies: to one of its inputs (the
+    step disappears; not if it is fetched) or to a cheaper step reading further upstream."""
     replaced: dict = {}      # slot -> the slot now holding its value
     steps, counts = [], Counter()
     for step in program.steps:
         step = rename([step], replaced)[0]
         result = None
-        if is_pure(step) and step.output not in program.fetches:
+        if is_pure(step):
             for rule in _RULES:   # rules match the original steps: the same values
                 result = rule(program, step)
+                if isinstance(result, int) and step.output in program.fetches:
+                    result = None   # a fetched value stays its own array
                 if result is not None:
                     counts[rule.__name__.lstrip("_")] += 1
                     break

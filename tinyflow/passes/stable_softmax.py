@@ -13,12 +13,12 @@ from .program import Program, Step
 
 
 def stable_softmax(program: Program) -> Program:
-    """Apply the three rules below to each pure, unfetched step they match."""
+    """Apply the three rules below to each pure step they match."""
     steps, counts = [], Counter()
     num_slots = program.num_slots
     for step in program.steps:
         new = None
-        if is_pure(step) and step.output not in program.fetches:
+        if is_pure(step):   # each rule recomputes the step's own slot: fetched ones too
             for rule in _RULES:
                 new = rule(program, step, num_slots)
                 if new is not None:

@@ -11,7 +11,7 @@ from .cse import cse
 from .dce import dce
 from .simplify import simplify
 from .stable_softmax import stable_softmax
-from .program import External, Program, Step, VerifyError, lower, rename
+from .program import External, Program, Step, VerifyError, literal, lower, rename
 
 VERIFY = False
 
@@ -41,4 +41,5 @@ def optimize(program: Program, passes=None, skip=()) -> Program:
     return program
 
 
-__all__ = ["External", "Program", "Step", "VerifyError", "lower", "optimize", "rename", "REWRITES"]
+__all__ = ["External", "Program", "Step", "VerifyError", "literal", "lower", "optimize", "rename",
+           "REWRITES"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+from ..backend.numpy.registry import SHAPE_ONLY
 from ..ops.math import Div, Log, Mul, Neg, Sub
 from ..ops.nn import LogSoftmax, Softmax, SoftmaxCrossEntropy
 from ..ops.reduce import Sum
@@ -13,13 +14,31 @@ from .program import Program, Step
 
 
 def stable_softmax(program: Program) -> Program:
-    """Apply the three rules below to each pure step they match."""
-    steps, counts = [], Counter()
+    """Apply the rules below to each pure step they match whose value (not just its shape)
+    is needed: a loss only the gradient's shapes read stays the cheaper chain. The fused
+    cross-entropy goes first, so a log(softmax(x)) only it read is not rewritten for nothing."""
+    counts = Counter()
     num_slots = program.num_slots
+    steps = program.steps
+    for rules in ((_cross_entropy,), (_log_of_softmax, _softmax_grad_of_quotient)):
+        if counts:
+            program = program.with_steps(steps, num_slots=num_slots)
+        steps, num_slots = _rewrite(program, rules, counts)
+    if not counts:
+        return program
+    what = ", ".join(f"{n} {name}" for name, n in sorted(counts.items()))
+    return program.with_steps(steps, num_slots=num_slots,
+                              note=("stable_softmax", f"rewrote {what}"))
+
+
+def _rewrite(program: Program, rules, counts: Counter) -> tuple:
+    """(steps, num_slots) with each needed pure step replaced by the first rule's steps."""
+    steps, num_slots = [], program.num_slots
+    needed = values_needed(program)
     for step in program.steps:
         new = None
-        if is_pure(step):   # each rule recomputes the step's own slot: fetched ones too
-            for rule in _RULES:
+        if is_pure(step) and step.output in needed:   # fetched ones too: the slot stays
+            for rule in rules:
                 new = rule(program, step, num_slots)
                 if new is not None:
                     counts[rule.__name__.lstrip("_")] += 1
@@ -29,11 +48,20 @@ def stable_softmax(program: Program) -> Program:
         else:
             num_slots = max([num_slots] + [s.output + 1 for s in new])
             steps.extend(new)
-    if not counts:
-        return program
-    what = ", ".join(f"{n} {name}" for name, n in sorted(counts.items()))
-    return program.with_steps(steps, num_slots=num_slots,
-                              note=("stable_softmax", f"rewrote {what}"))
+    return steps, num_slots
+
+
+def values_needed(program: Program) -> set:
+    """Slots whose values are read: fetched, read by a stateful step or waited for, or read
+    (other than for its shape: ones_like, broadcast_to's target, ...) by a step whose value
+    is needed."""
+    needed = set(program.fetches)
+    for step in reversed(program.steps):
+        if step.output in needed or not is_pure(step):
+            skip = SHAPE_ONLY.get(type(step.op), ())
+            needed.update(i for k, i in enumerate(step.inputs) if k not in skip)
+            needed.update(step.control)
+    return needed
 
 
 def _softmax_axis(program: Program, slot: int):

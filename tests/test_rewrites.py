@@ -281,3 +281,57 @@ def test_each_rewrite_can_be_skipped_by_name():
     neither = passes.optimize(program, skip=("cse", "simplify"))
     assert op_names(neither) == op_names(program)
     assert [n for n, _ in full.log] == ["simplify", "cse"]
+
+
+# ---- property: random expressions --------------------------------------------------------
+
+def _random_expression(data, x, depth):
+    """An expression over x [3, 3] rich in what the rewrites match: identity operands,
+    negations, transposes, reshapes, repeated subexpressions, log of softmax."""
+    from hypothesis import strategies as st
+    if depth == 0:
+        return x
+    a = _random_expression(data, x, depth - 1)
+    kind = data.draw(st.sampled_from(["mul1", "add0", "sub0", "div1", "neg", "transpose",
+                                      "reshape", "twice", "log_softmax", "matmul_t", "tanh"]))
+    if kind == "mul1":
+        return a * 1.0 if data.draw(st.booleans()) else 1.0 * a
+    if kind == "add0":
+        return a + 0.0
+    if kind == "sub0":
+        return a - 0.0
+    if kind == "div1":
+        return a / 1.0
+    if kind == "neg":
+        return -a
+    if kind == "transpose":
+        return tf.transpose(a)
+    if kind == "reshape":
+        return tf.reshape(tf.reshape(a, [9]), [3, 3])
+    if kind == "twice":
+        return tf.sin(a) * tf.sin(a)
+    if kind == "log_softmax":
+        return tf.log(tf.nn.softmax(a))
+    if kind == "matmul_t":
+        return tf.matmul(tf.transpose(a), x)
+    return tf.tanh(a)
+
+
+def test_property_rewrites_keep_values_and_gradients():
+    from hypothesis import given, settings, strategies as st
+
+    @settings(max_examples=40, deadline=None, derandomize=True)
+    @given(st.data())
+    def check(data):
+        tf.reset_default_graph()
+        x = tf.placeholder(tf.float32, [3, 3])
+        y = _random_expression(data, x, data.draw(st.integers(1, 5)))
+        loss = tf.reduce_sum(tf.tanh(y) * tf.tanh(y))
+        fetches = [loss] + tf.gradients(loss, [x])
+        value = np.random.default_rng(data.draw(st.integers(0, 99))).standard_normal(
+            (3, 3)).astype(np.float32)
+        got = tf.Session().run(fetches, {x: value})
+        want = tf.Session(optimize=False).run(fetches, {x: value})
+        for g, w in zip(got, want):
+            np.testing.assert_allclose(g, w, rtol=2e-4, atol=2e-5)
+    check()

@@ -55,8 +55,9 @@ def _constant_inputs(program: Program, step) -> list:
     values = []
     for k, i in enumerate(step.inputs):
         value = literal(program, i)
-        if value is None and k in shape_only:
-            shape, dtype = program.value_of(i)
+        ext = program.externals.get(i)
+        if value is None and k in shape_only and (ext is None or ext.kind != "eager"):
+            shape, dtype = program.value_of(i)   # (`.data =` may reshape an eager tensor)
             if shape is not None and None not in shape and dtype is not None:
                 value = np.broadcast_to(np.zeros((), dtype.np), tuple(shape))
         values.append(value)

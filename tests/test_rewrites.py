@@ -335,3 +335,17 @@ def test_property_rewrites_keep_values_and_gradients():
         for g, w in zip(got, want):
             np.testing.assert_allclose(g, w, rtol=2e-4, atol=2e-5)
     check()
+
+
+def test_simplify_folds_batched_transposes_of_the_last_two_axes_only():
+    a = tf.placeholder(tf.float32, [2, 4, 3])
+    b = tf.placeholder(tf.float32, [2, 4, 5])
+    swapped = tf.matmul(tf.transpose(a, [0, 2, 1]), b)          # [2, 3, 5]: folded
+    c = tf.placeholder(tf.float32, [3, 2, 4])
+    moved = tf.matmul(tf.transpose(c, [1, 0, 2]), b)            # batch axis moved: kept
+    ys = [tf.exp(swapped), tf.exp(moved)]
+    after = program_of(ys, [a, b, c])
+    products = [s for s in after.steps if s.op.name == "matmul"]
+    assert [p.op.transpose_a for p in products] == [True, False]
+    assert op_names(after).count("transpose") == 1
+    assert_same_values(ys, {a: rand(2, 4, 3), b: rand(2, 4, 5), c: rand(3, 2, 4)})

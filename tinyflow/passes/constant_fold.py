@@ -19,12 +19,12 @@ def is_pure(step) -> bool:
 
 def constant_fold(program: Program) -> Program:
     """Replace each pure, unfetched step whose inputs are all constant and whose result is
-    small by a literal holding its value. Constant: a literal (`program.literal`), or an
+    small by a literal holding its value. Constant: a literal (`passes.literal`), or an
     input the kernel reads only the shape of (ones_like, count, broadcast_to's target) when
     that shape is static. Eager tensors that are not literals (parameters, tensors a user
     may change in place) are never folded over."""
     externals = dict(program.externals)
-    view = program
+    view = program.replace(externals=externals)   # later steps see each fold as a literal
     keep, folded = [], 0
     for step in program.steps:
         arrays = _constant_inputs(view, step)
@@ -37,7 +37,6 @@ def constant_fold(program: Program) -> Program:
             continue
         externals[step.output] = External("eager", Tensor._eager(value), value.shape,
                                           step.dtype, step.name)
-        view = program.replace(externals=externals)   # later steps see it as a literal
         folded += 1
     if not folded:
         return program

@@ -349,3 +349,12 @@ def test_simplify_folds_batched_transposes_of_the_last_two_axes_only():
     assert [p.op.transpose_a for p in products] == [True, False]
     assert op_names(after).count("transpose") == 1
     assert_same_values(ys, {a: rand(2, 4, 3), b: rand(2, 4, 5), c: rand(3, 2, 4)})
+
+
+def test_rewrites_of_values_of_unknown_rank_keep_their_answers():
+    x = tf.placeholder(tf.float32)                  # no static shape at all
+    y = -(-tf.log(tf.nn.softmax(x * 1.0)))
+    z = tf.matmul(tf.transpose(tf.transpose(x)), x) + 0.0
+    grad = tf.gradients(tf.reduce_sum(y) + tf.reduce_sum(z), [x])[0]
+    assert "mul" in op_names(program_of([y, z, grad], [x]))   # x*1 may broadcast x
+    assert_same_values([y, z, grad], {x: rand(3, 3)})

@@ -67,7 +67,7 @@ def _keeps_shape(x_shape, c_shape, out_shape) -> bool:
         return False
     if len(c_shape) <= len(x_shape) and all(d == 1 for d in c_shape):
         return True
-    return None not in x_shape and tuple(x_shape) == tuple(out_shape or ())
+    return out_shape is not None and None not in x_shape and tuple(x_shape) == tuple(out_shape)
 
 
 def _double_negation(program, step):
@@ -110,7 +110,8 @@ def _reshape_chain(program, step):
     if inner is not None:
         x = inner.inputs[0]
     shape = program.value_of(x)[0]
-    if shape is not None and None not in shape and tuple(shape) == tuple(step.shape or ()):
+    if shape is not None and None not in shape and step.shape is not None and \
+            tuple(shape) == tuple(step.shape):
         return x
     return step.replace(inputs=(x,)) if inner is not None else None
 

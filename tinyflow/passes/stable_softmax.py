@@ -105,8 +105,7 @@ def _softmax_grad_of_quotient(program, step, fresh):
             continue
         g = div.inputs[0]
         g_shape, g_dtype = program.value_of(g)
-        if g_dtype is not step.dtype or g_shape is None or \
-                tuple(g_shape) != tuple(s.shape) or tuple(step.shape) != tuple(s.shape):
+        if g_dtype is not step.dtype or not _same_shape(g_shape, s.shape, step.shape):
             continue
         summed, scaled = fresh, fresh + 1
         return [Step(Sum(axis=(axis,), keepdims=True), (g,), summed, step.dtype,
@@ -138,8 +137,7 @@ def _cross_entropy(program, step, fresh):
         labels = product.inputs[1 - k]
         l_shape, l_dtype = program.value_of(labels)
         x_shape, x_dtype = program.value_of(logits)
-        if (l_dtype is step.dtype is x_dtype and l_shape is not None
-                and tuple(l_shape) == tuple(x_shape) == tuple(product.shape)
+        if (l_dtype is step.dtype is x_dtype and _same_shape(l_shape, x_shape, product.shape)
                 and None not in l_shape[-1:]):
             return [step.replace(op=SoftmaxCrossEntropy(), inputs=(labels, logits))]
     return None
@@ -156,6 +154,11 @@ def _log_softmax_input(program, slot, rank):
     if ls is None or ls.shape is None or len(ls.shape) != rank or ls.op.axis % rank != rank - 1:
         return None
     return ls.inputs[0]
+
+
+def _same_shape(*shapes) -> bool:
+    """All static shapes known (in rank) and equal."""
+    return None not in shapes and len({tuple(s) for s in shapes}) == 1
 
 
 def _axes(axis, rank: int) -> tuple:

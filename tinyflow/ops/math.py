@@ -26,7 +26,9 @@ def _lift(value, like: Tensor) -> Tensor:
     """A Python number takes the dtype of the tensor it meets ("weak" scalar typing)."""
     if isinstance(value, (bool, int, float, np.number, np.bool_)) and not isinstance(
             value, np.ndarray):
-        return Tensor._eager(np.array(value, dtype=dtypes.weak_scalar(value, like.dtype).np))
+        literal = np.array(value, dtype=dtypes.weak_scalar(value, like.dtype).np)
+        literal.flags.writeable = False   # nothing can change it: the passes may fold it
+        return Tensor._eager(literal)
     return as_tensor(value)
 
 

@@ -6,17 +6,25 @@ each pass when `VERIFY` is set (the test suite sets it).
 """
 from __future__ import annotations
 
+from .constant_fold import constant_fold
+from .cse import cse
 from .dce import dce
 from .fold_batchnorm import fold_batchnorm
 from .fuse_elementwise import fuse_elementwise
 from .merge_matmuls import merge_matmuls
-from .program import External, Program, Step, VerifyError, lower, rename
+from .program import External, Program, Step, VerifyError, literal, lower, rename
 from .reassociate import reassociate
+from .simplify import simplify
+from .stable_softmax import stable_softmax
 
 VERIFY = False
 
 # Graph rewrites, in order; each entry (name, pass). `Session(optimize=False)` runs none.
 REWRITES = [
+    ("stable_softmax", stable_softmax),
+    ("constant_fold", constant_fold),
+    ("simplify", simplify),
+    ("cse", cse),
     ("reassociate", reassociate),         # before merging: it needs the products as written
     ("fold_batchnorm", fold_batchnorm),
     ("merge_matmuls", merge_matmuls),     # after cse: linear layers' reshapes of one x merge
@@ -41,4 +49,5 @@ def optimize(program: Program, passes=None, skip=()) -> Program:
     return program
 
 
-__all__ = ["External", "Program", "Step", "VerifyError", "lower", "optimize", "rename", "REWRITES"]
+__all__ = ["External", "Program", "Step", "VerifyError", "literal", "lower", "optimize", "rename",
+           "REWRITES"]

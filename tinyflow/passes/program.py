@@ -226,6 +226,20 @@ def lower(fetches: list, feed_keys: tuple) -> Program:
     return Program(tuple(steps), externals, tuple(slot[id(f)] for f in fetches), len(order))
 
 
+def literal(program: Program, slot: int):
+    """The value of `slot` if it can never change (else None): an eager leaf that needs no
+    gradient and holds a read-only array of its own (a Python number in an expression, or a
+    value constant folding computed). Other eager tensors are read anew each run."""
+    e = program.externals.get(slot)
+    if e is None or e.kind != EAGER:
+        return None
+    t = e.ref
+    arr = t.array
+    if t.requires_grad or t.op is not None or arr.base is not None or arr.flags.writeable:
+        return None
+    return arr
+
+
 def rename(steps, mapping: dict) -> list:
     """`steps` reading (and waiting for) `mapping[s]` instead of each slot s in `mapping`:
     how a rewrite makes the users of a replaced value use its replacement. Fetches are

@@ -271,7 +271,8 @@ class Plan:
         rng = generator().bit_generator
         saved = rng.state
         records = []
-        constant, fetched = set(), set(self.fetch_slots)
+        constant = {s for s in self._external if passes.literal(self.program, s) is not None}
+        fetched = set(self.fetch_slots)
         try:
             for (kernel, op, ins, out, dtype), free in zip(self.steps, self._free_after):
                 args = [values[i] for i in ins]

@@ -15,7 +15,8 @@ import numpy as np
 from .. import ops
 from ..core.op import as_tensor
 from ..core.tensor import Tensor
-from .creation import dtype_or, leaf
+from .creation import dtype_or, ignored_options, leaf
+from .dtype import check_device
 from .inplace import write_out
 from .math import with_other
 from .movement import flatten, narrow, repeat, torch_split, torch_transpose
@@ -159,14 +160,20 @@ def argsort(x, dim=-1, descending=False, *, axis=None, direction=None, stable=Fa
 # ---- creation -------------------------------------------------------------------------------
 
 
-def zeros_like(x, dtype=None, requires_grad=False, name=None) -> Tensor:
+def zeros_like(x, dtype=None, requires_grad=False, name=None, device=None,
+               **options) -> Tensor:
     """On an eager tensor a new leaf (PyTorch); on a TF1 tensor a node of its graph."""
+    check_device(device)
+    ignored_options("zeros_like", options)
     if x.is_symbolic:
         return ops.zeros_like(x, dtype, name)
     return leaf(np.zeros(x.shape, dtype_or(dtype, x.dtype).np), requires_grad)
 
 
-def ones_like(x, dtype=None, requires_grad=False, name=None) -> Tensor:
+def ones_like(x, dtype=None, requires_grad=False, name=None, device=None,
+              **options) -> Tensor:
+    check_device(device)
+    ignored_options("ones_like", options)
     if x.is_symbolic:
         return ops.ones_like(x, dtype, name)
     return leaf(np.ones(x.shape, dtype_or(dtype, x.dtype).np), requires_grad)

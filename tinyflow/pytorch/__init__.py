@@ -24,7 +24,8 @@ from . import (autograd, creation, dtype, inplace, math, movement, reduce, share
 from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from .creation import (arange, constant, empty, eye, from_numpy, full, full_like, linspace, ones,
                        rand, rand_like, randint, randn, randn_like, randperm, tensor, zeros)
-from .dtype import accelerator, cuda, device, finfo, get_default_dtype, iinfo, is_tensor
+from .dtype import (accelerator, cuda, device, finfo, get_default_dtype, iinfo, is_tensor,
+                    promote_types, result_type)
 from .math import (addmm, allclose, bmm, clamp_max, clamp_min, div, dot, fmod, isfinite, isinf,
                    isnan, lerp, log2, log10, masked_fill, mm, mul, neg, outer, sub, true_divide)
 from .movement import (cat, chunk, concatenate, flatten, flip, index_select, movedim, narrow,
@@ -62,16 +63,17 @@ def install_tensor_methods(cls: type, *more: dict) -> None:
 
 
 __all__ = [
-    "add", "addmm", "allclose", "amax", "amin", "arange", "argsort",
-    "bmm", "broadcast_to", "cat", "chunk", "clamp", "clamp_max", "clamp_min", "clip",
-    "accelerator", "as_strided", "concatenate", "constant", "count_nonzero", "cuda", "cumsum", "device", "div", "dot",
-    "empty", "empty_like", "enable_grad", "eye", "finfo", "flatten", "flip", "fmod",
+    "accelerator", "add", "addmm", "allclose", "amax", "amin", "arange", "argsort",
+    "as_strided", "bmm", "broadcast_to", "cat", "chunk", "clamp", "clamp_max", "clamp_min",
+    "clip", "concatenate", "constant", "count_nonzero", "cuda", "cumsum", "device", "div",
+    "dot", "empty", "empty_like", "enable_grad", "eye", "finfo", "flatten", "flip", "fmod",
     "from_numpy", "full", "full_like", "get_default_dtype", "iinfo", "index_select",
     "inference_mode", "is_grad_enabled", "is_tensor", "isfinite", "isinf", "isnan", "lerp",
     "linspace", "load", "log10", "log2", "log_softmax", "logsumexp", "masked_fill", "max",
     "mean", "min", "mm", "movedim", "mul", "multinomial", "narrow", "neg", "no_grad", "numel",
-    "ones", "ones_like", "outer", "permute", "rand", "rand_like", "randint", "randn",
-    "randn_like", "randperm", "roll", "round", "save", "set_grad_enabled", "softmax", "sort",
-    "split", "stack", "std", "sub", "sum", "tensor", "tile", "topk", "transpose",
-    "true_divide", "unbind", "unsqueeze", "var", "zeros", "zeros_like",
+    "ones", "ones_like", "outer", "permute", "promote_types", "rand", "rand_like", "randint",
+    "randn", "randn_like", "randperm", "result_type", "roll", "round", "save",
+    "set_grad_enabled", "softmax", "sort", "split", "stack", "std", "sub", "sum", "tensor",
+    "tile", "topk", "transpose", "true_divide", "unbind", "unsqueeze", "var", "zeros",
+    "zeros_like",
 ]

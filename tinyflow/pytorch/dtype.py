@@ -116,6 +116,44 @@ def format_tensor(x, spec: str) -> str:
     return repr(x)
 
 
+def promote_types(type1, type2):
+    """The dtype both convert to (`torch.promote_types`): a float beats an int, else the
+    wider of the kind."""
+    return dtypes.promote(dtypes.as_dtype(type1), dtypes.as_dtype(type2))
+
+
+def _scalar_dtype(value):
+    if isinstance(value, (bool, np.bool_)):
+        return dtypes.bool_
+    if isinstance(value, (int, np.integer)):
+        return dtypes.int64
+    if isinstance(value, (float, np.floating)):
+        return dtypes.DEFAULT_FLOAT
+    raise TypeError(f"result_type: expected a tensor or a number, got {type(value).__name__}")
+
+
+def result_type(tensor1, tensor2):
+    """`torch.result_type`: operands in three tiers (tensors with dims, 0-dim tensors,
+    Python numbers); the highest tier present decides the dtype, unless a lower tier holds
+    a higher kind (bool < integer < float), which then decides within its tier."""
+    tiers = {2: [], 1: [], 0: []}
+    for v in (tensor1, tensor2):
+        if isinstance(v, Tensor):
+            tiers[1 if v.ndim == 0 else 2].append(v.dtype)
+        else:
+            tiers[0].append(_scalar_dtype(v))
+    result = None
+    for tier in (2, 1, 0):
+        if not tiers[tier]:
+            continue
+        here = tiers[tier][0]
+        for dt in tiers[tier][1:]:
+            here = dtypes.promote(here, dt)
+        if result is None or dtypes.kind_rank(here) > dtypes.kind_rank(result):
+            result = here
+    return result
+
+
 def finfo(dtype=None):
     """`torch.finfo(torch.float32).eps`, `.max`, `.min`, `.tiny`: NumPy's figures."""
     return np.finfo(dtypes.as_dtype(dtype or dtypes.float32).np)

@@ -63,7 +63,7 @@ def div(x, other, name=None, *, rounding_mode=None, out=None):
     if rounding_mode is None:
         return write_out(ops.divide(x, other, name=name), out)
     if rounding_mode not in ("trunc", "floor"):
-        raise ValueError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' "
+        raise RuntimeError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' "
                          f"but found {rounding_mode!r}")
     x, other = operands(x, other)
     exact = ops.divide(x, other)

@@ -24,7 +24,7 @@ from . import (autograd, creation, dtype, inplace, math, movement, reduce, share
 from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from .creation import (arange, constant, empty, eye, from_numpy, full, full_like, linspace, ones,
                        rand, rand_like, randint, randn, randn_like, randperm, tensor, zeros)
-from .dtype import (accelerator, cuda, device, finfo, get_default_dtype, iinfo, is_tensor,
+from .dtype import (accelerator, backends, cuda, device, finfo, get_default_dtype, iinfo, is_tensor,
                     promote_types, result_type)
 from .math import (addmm, allclose, bmm, clamp_max, clamp_min, div, dot, fmod, isfinite, isinf,
                    isnan, lerp, log2, log10, masked_fill, mm, mul, neg, outer, sub,
@@ -66,10 +66,10 @@ def install_tensor_methods(cls: type, *more: dict) -> None:
 
 __all__ = [
     "accelerator", "add", "addmm", "allclose", "amax", "amin", "arange", "argmax", "argmin",
-    "argsort", "as_strided", "bmm", "broadcast_to", "cat", "chunk", "clamp", "clamp_max",
-    "clamp_min", "clip", "concatenate", "constant", "count_nonzero", "cuda", "cumsum",
-    "device", "div", "dot", "empty", "empty_like", "enable_grad", "eye", "finfo", "flatten",
-    "flip", "fmod", "from_numpy", "full", "full_like", "get_default_dtype", "iinfo",
+    "argsort", "as_strided", "backends", "bmm", "broadcast_to", "cat", "chunk", "clamp",
+    "clamp_max", "clamp_min", "clip", "concatenate", "constant", "count_nonzero", "cuda",
+    "cumsum", "device", "div", "dot", "empty", "empty_like", "enable_grad", "eye", "finfo",
+    "flatten", "flip", "fmod", "from_numpy", "full", "full_like", "get_default_dtype", "iinfo",
     "index_select", "inference_mode", "is_grad_enabled", "is_tensor", "isfinite", "isinf",
     "isnan", "lerp", "linspace", "load", "log10", "log2", "log_softmax", "logsumexp",
     "masked_fill", "matmul", "max", "mean", "min", "mm", "movedim", "mul", "multinomial",

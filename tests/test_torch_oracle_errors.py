@@ -83,6 +83,18 @@ def no_grad_write(lib):
     return x.detach()
 
 
+def constant_into_history(write):
+    """A constant written in place into a tensor with history: the tensor keeps requiring
+    grad and its old history gets a zero gradient (not an error, not a stale gradient)."""
+    def run(lib):
+        x = lib.ones(3, requires_grad=True)
+        y = x * 2
+        write(lib, y)
+        ((y * x).sum() + y.sum()).backward()
+        return x.grad
+    return run
+
+
 def view_of_leaf(lib):
     x = leaf(lib)
     x[0].mul_(2)
@@ -202,6 +214,10 @@ CASES = [
     ("leaf +=", lambda L: leaf(L).__iadd__(1), r"leaf Variable that requires grad"),
     ("view of leaf mul_", view_of_leaf, r"leaf Variable that requires grad"),
     ("leaf under no_grad", no_grad_write, None),
+    ("fill_ into history", constant_into_history(lambda L, y: y.fill_(1)), None),
+    ("zero_ into history", constant_into_history(lambda L, y: y.zero_()), None),
+    ("copy_ into history", constant_into_history(lambda L, y: y.copy_(L.arange(3.))), None),
+    ("setitem into history", constant_into_history(lambda L, y: y.__setitem__(0, 5.0)), None),
     # ---- .grad assignment ---------------------------------------------------------------
     ("grad shape", lambda L: set_grad(L, lambda L: L.ones(3)), r"size '\[3\]'.*'\[2, 3\]'"),
     ("grad dtype", lambda L: set_grad(L, lambda L: L.ones(2, 3, dtype=L.float64)),

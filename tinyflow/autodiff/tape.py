@@ -12,6 +12,7 @@ import numpy as np
 from ..core.modes import grad_mode
 from ..core.tensor import EAGER, Tensor
 from ..ops.indexing import setitem
+from ..ops.math import where
 from ..ops.shape import GetItem
 
 
@@ -56,6 +57,11 @@ def write_inplace(target: Tensor, result: Tensor) -> Tensor:
         raise TypeError(f"in-place operations need an eager tensor; {target.name} is symbolic")
     tracked = result.requires_grad and grad_mode.enabled
     _refuse_leaf(target)
+    if grad_mode.enabled and target.requires_grad and not tracked:
+        # constants written into a tensor with history (`y.fill_(1)`, `y.copy_(c)`): it
+        # still requires grad, and its old history gets a zero gradient, as in PyTorch
+        keep_all = Tensor._eager(np.ones(target.shape, np.bool_))
+        result, tracked = where(keep_all, result, target), True
     if tracked and target._base is not None:
         return _write_view(target, result)
     try:

@@ -166,3 +166,38 @@ def test_format_a_loss_as_the_examples_print_it():
     loss = tinyflow.tensor(0.123456)
     assert f"loss {loss:.4f} {loss:+.1e}" == f"loss {0.123456:.4f} {0.123456:+.1e}"
     assert f"{tinyflow.ones(2)}" == str(tinyflow.ones(2))
+
+
+@pytest.mark.parametrize("options", [dict(), dict(lr=0.5, max_iter=5, history_size=3)])
+def test_lbfgs_matches_pytorch(options):
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((20, 5)).astype(np.float32)
+    b = rng.standard_normal(20).astype(np.float32)
+    runs = []
+    for L in (torch, tinyflow):
+        w = L.zeros(5, requires_grad=True)
+        opt = L.optim.LBFGS([w], **options)
+        at, bt = L.tensor(a), L.tensor(b)
+
+        def closure():
+            opt.zero_grad()
+            loss = ((at @ w - bt) ** 2).mean() + (w ** 4).sum() * 0.01
+            loss.backward()
+            return loss
+        # two steps: a third, at convergence, stops on float32 noise (|loss change| < 1e-9)
+        losses = [opt.step(closure).item() for _ in range(2)]
+        runs.append((losses, w.detach().numpy().copy(), opt.state[w]["func_evals"]))
+    np.testing.assert_allclose(runs[1][0], runs[0][0], rtol=1e-6)
+    np.testing.assert_allclose(runs[1][1], runs[0][1], atol=1e-5)
+    assert runs[1][2] == runs[0][2]
+
+
+def test_lbfgs_refuses_what_it_does_not_do():
+    w = tinyflow.zeros(2, requires_grad=True)
+    with pytest.raises(NotImplementedError, match="strong_wolfe"):
+        tinyflow.optim.LBFGS([w], line_search_fn="strong_wolfe")
+    with pytest.raises(RuntimeError, match="closure"):
+        tinyflow.optim.LBFGS([w]).step()
+    with pytest.raises(ValueError, match="parameter groups"):
+        tinyflow.optim.LBFGS([{"params": [w]},
+                              {"params": [tinyflow.ones(1, requires_grad=True)]}])

@@ -9,7 +9,8 @@ from typing import Optional
 import numpy as np
 
 from .. import ops
-from ..core.errors import ShapeError
+from ..core import dtypes
+from ..core.errors import DTypeError, ShapeError
 from ..core.op import as_tensor
 from ..core.tensor import Tensor
 
@@ -64,38 +65,44 @@ def _same_shape(loss: str, input, target) -> tuple[Tensor, Tensor]:
 
 
 def _check_class_target(loss: str, x: Tensor, t: Tensor, weight, probabilities: bool):
-    """The shapes PyTorch's cross_entropy / nll_loss accept: input [N, C, d...] (or [C])
-    with class ids [N, d...] (or []), or (cross_entropy) probabilities of the input's shape;
-    a weight of C entries. Anything else is refused naming the loss: (N, 1) ids against
-    (N, C) would otherwise broadcast into a wrong number."""
-    if x.shape is None or t.shape is None:
-        return
+    """The targets PyTorch's cross_entropy / nll_loss accept, else an error naming the loss:
+    input [N, C, d...] (or [C]) with int64 or uint8 class ids [N, d...] (or []), or (for
+    cross_entropy) probabilities of the input's shape; a weight of C entries. (N, 1) ids
+    against (N, C) would otherwise broadcast into a wrong number. Returns the target, uint8
+    ids widened to int64."""
+    if t.dtype.is_floating:
+        if probabilities and (t.shape == x.shape or x.shape is None or t.shape is None):
+            return t
+        if not probabilities or t.ndim != x.ndim:
+            raise DTypeError(f"{loss}: expected target dtype to be Long or Byte (class "
+                             f"indices), but got {t.dtype.name} of shape {list(t.shape)}")
+        raise ShapeError(f"{loss}: class probabilities of shape {list(t.shape)} must have "
+                         f"the input's shape {list(x.shape)}")
+    if t.dtype not in (dtypes.int64, dtypes.uint8):
+        raise DTypeError(f"{loss}: expected target dtype to be Long or Byte (int64 or uint8 "
+                         f"class indices), but got {t.dtype.name}")
+    if x.shape is not None and t.shape is not None and None not in x.shape + t.shape:
+        _check_id_shapes(loss, x, t, weight)
+    return ops.cast(t, dtypes.int64) if t.dtype is dtypes.uint8 else t
+
+
+def _check_id_shapes(loss: str, x: Tensor, t: Tensor, weight) -> None:
     classes = x.shape[0] if x.ndim == 1 else x.shape[1]
     if weight is not None and tuple(as_tensor(weight).shape) != (classes,):
         raise ShapeError(f"{loss}: weight tensor should be defined either for all {classes} "
-                           f"classes or no classes but got weight tensor of shape: "
-                           f"{list(as_tensor(weight).shape)}")
-    if t.dtype.is_floating:
-        if probabilities and t.shape == x.shape:
-            return
-        if t.ndim != x.ndim or not probabilities:
-            raise ShapeError(f"{loss}: expected target dtype to be Long or Byte (class "
-                               f"indices), but got {t.dtype.name} of shape {list(t.shape)}")
-        raise ShapeError(f"{loss}: class probabilities of shape {list(t.shape)} must have "
-                           f"the input's shape {list(x.shape)}")
-    expected = ((),) if x.ndim == 1 else ((x.shape[0],) + tuple(x.shape[2:]),)
-    if x.ndim == 1:
-        expected += ((1,),)
-    if tuple(t.shape) in expected or None in x.shape + t.shape:
+                         f"classes or no classes but got weight tensor of shape: "
+                         f"{list(as_tensor(weight).shape)}")
+    expected = ((), (1,)) if x.ndim == 1 else ((x.shape[0],) + tuple(x.shape[2:]),)
+    if tuple(t.shape) in expected:
         return
     if x.ndim == 2 and t.ndim == 1:
         raise ShapeError(f"{loss}: Expected input batch_size ({x.shape[0]}) to match target "
                          f"batch_size ({t.shape[0]}).")
     if x.ndim <= 2:
         raise ShapeError(f"{loss}: 0D or 1D target tensor expected, multi-target not "
-                           f"supported (input {list(x.shape)}, target {list(t.shape)})")
+                         f"supported (input {list(x.shape)}, target {list(t.shape)})")
     raise ShapeError(f"{loss}: Expected target size {list(expected[0])}, got "
-                       f"{list(t.shape)}")
+                     f"{list(t.shape)}")
 
 
 def _classes_last(x: Tensor) -> Tensor:
@@ -128,7 +135,7 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Optional[Tensor] = None
     x, t = as_tensor(input), as_tensor(target)
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
-    _check_class_target("cross_entropy", x, t, weight, probabilities=True)
+    t = _check_class_target("cross_entropy", x, t, weight, probabilities=True)
     logits = _classes_last(x)
     if t.dtype.is_floating:
         return _soft_cross_entropy(logits, _classes_last(t), weight, reduction,
@@ -157,9 +164,9 @@ def nll_loss(input: Tensor, target: Tensor, weight: Optional[Tensor] = None,
              reduction: str = "mean") -> Tensor:
     """Negative log-likelihood of log-probabilities `input` at the class ids `target`."""
     reduction = _reduction(size_average, reduce, reduction)
-    _check_class_target("nll_loss", as_tensor(input), as_tensor(target), weight,
-                        probabilities=False)
-    logp, t = _classes_last(as_tensor(input)), as_tensor(target)
+    t = _check_class_target("nll_loss", as_tensor(input), as_tensor(target), weight,
+                            probabilities=False)
+    logp = _classes_last(as_tensor(input))
     _check_targets(t, logp.shape[-1], ignore_index)
     return _nll(logp, t, weight, ignore_index, reduction, 0.0)
 

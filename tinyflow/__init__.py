@@ -16,10 +16,10 @@ from .core.graph import Graph, GraphKeys, get_default_graph, reset_default_graph
 from .core.op import apply
 from .core.random import Generator, manual_seed
 from .core.tensor import Tensor
-from .ops import (abs, argmax, argmin, assign, assign_add, assign_sub, atan2, cast, ceil, concat,
+from .ops import (abs, assign, assign_add, assign_sub, atan2, cast, ceil, concat,
                   cos, divide, einsum, equal, erf, exp, expand_dims, expm1, floor, floor_divide,
                   gather, greater, greater_equal, group, less, less_equal, log, log1p,
-                  logical_and, logical_not, logical_or, logical_xor, matmul, maximum, minimum,
+                  logical_and, logical_not, logical_or, logical_xor, maximum, minimum,
                   multiply, negative, not_equal, one_hot, pow, random_normal, random_uniform,
                   reduce_max, reduce_mean, reduce_min, reduce_sum, relu, remainder, reshape,
                   sigmoid, sign, sin, sqrt, square, squeeze, subtract, tanh, tril, triu,

@@ -1,5 +1,6 @@
 """`tinyflow.autograd`, importable by module path as `torch.autograd` is
 (`from tinyflow.autograd import grad`): the names are defined in pytorch/autograd.py."""
-from .pytorch.autograd import (backward, detect_anomaly, enable_grad, grad,  # noqa: F401
-                               inference_mode, is_anomaly_enabled, is_grad_enabled, no_grad,
+from .pytorch.autograd import (GradcheckError, backward, detect_anomaly,  # noqa: F401
+                               enable_grad, functional, grad, gradcheck, inference_mode,
+                               is_anomaly_enabled, is_grad_enabled, no_grad,
                                set_detect_anomaly, set_grad_enabled)

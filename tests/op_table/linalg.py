@@ -12,7 +12,8 @@ CASES: list[OpCase] = []
 
 
 def matmul(a, b, transpose_a=False, transpose_b=False):
-    return tf.matmul(a, b, transpose_a=transpose_a, transpose_b=transpose_b)
+    # the op itself: tf.matmul / torch.matmul also takes PyTorch's 1-D cases on eager input
+    return tf.ops.matmul(a, b, transpose_a=transpose_a, transpose_b=transpose_b)
 
 
 def np_matmul(a, b, transpose_a=False, transpose_b=False):
@@ -40,9 +41,9 @@ CASES += [
                               r"^matmul: inner dimensions differ: 4 \(a\) vs 5 \(b\)"),
                    ErrorInput(S(A(3, 4), A(3, 5), transpose_b=True), tf.ShapeError,
                               r"^matmul: inner dimensions differ: 4 \(a\) vs 5 \(b\)"),
-                   # batch dims 2 and 3: the message counts them from the batch's end
                    ErrorInput(S(A(2, 3, 4), A(3, 4, 5)), tf.ShapeError,
-                              r"^matmul: .*is 2 in one and 3 in another"),
+                              r"^matmul: the batch dimensions \(2,\) \(a\) and \(3,\) "
+                              r"\(b\) do not broadcast"),
                    ErrorInput(S(A(4), A(4, 5)), tf.ShapeError,
                               r"^matmul: both operands need rank >= 2"))),
 ]

@@ -37,7 +37,21 @@ def forward_gradients(ys, xs, tangents) -> list:
             t = broadcast_to(t, node)
         tangent[id(node)] = t
     out = [tangent.get(id(y)) for y in ys]
+    _refuse_unrecorded(ys, xs, out)
     return out
+
+
+def _refuse_unrecorded(ys, xs, out) -> None:
+    """On eager tensors, None would mean "unconnected" only if the tape had recorded the
+    ys: when no x required grad there is no tape, and None would be a silent wrong answer."""
+    if any(x.is_symbolic for x in xs) or any(x.requires_grad for x in xs):
+        return
+    for y, t in zip(ys, out):
+        if t is None and not y.is_symbolic:
+            raise RuntimeError(
+                "forward_gradients: the eager xs do not require grad, so no history was "
+                "recorded from them to the ys; create them with requires_grad=True before "
+                "computing the ys (or use torch.autograd.functional.jvp(func, inputs, v))")
 
 
 def _jvp(node, tangents: tuple):

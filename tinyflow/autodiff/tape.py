@@ -12,6 +12,7 @@ import numpy as np
 from ..core.modes import grad_mode
 from ..core.tensor import EAGER, Tensor
 from ..ops.indexing import setitem
+from ..ops.math import where
 from ..ops.shape import GetItem
 
 
@@ -55,9 +56,12 @@ def write_inplace(target: Tensor, result: Tensor) -> Tensor:
     if target.kind != EAGER:
         raise TypeError(f"in-place operations need an eager tensor; {target.name} is symbolic")
     tracked = result.requires_grad and grad_mode.enabled
-    if tracked and target.requires_grad and target.op is None:
-        raise RuntimeError("a leaf Variable that requires grad is being used in an in-place "
-                           "operation.")
+    _refuse_leaf(target)
+    if grad_mode.enabled and target.requires_grad and not tracked:
+        # constants written into a tensor with history (`y.fill_(1)`, `y.copy_(c)`): it
+        # still requires grad, and its old history gets a zero gradient, as in PyTorch
+        keep_all = Tensor._eager(np.ones(target.shape, np.bool_))
+        result, tracked = where(keep_all, result, target), True
     if tracked and target._base is not None:
         return _write_view(target, result)
     try:
@@ -79,6 +83,23 @@ def write_inplace(target: Tensor, result: Tensor) -> Tensor:
     if tracked:
         target._saved = tuple(x._version[0] for x in target.inputs) + (target._version[0],)
     return target
+
+
+def _refuse_leaf(target: Tensor) -> None:
+    """PyTorch refuses every in-place write (add_, fill_, copy_, zero_, x[i] = v, ...) into a
+    leaf that requires grad, or a view of one, while grad mode is on, whatever is written:
+    the leaf's values are what its gradient is computed at. Under no_grad it is allowed (an
+    optimizer's step, an init function)."""
+    if not grad_mode.enabled:
+        return
+    if target.requires_grad and target.op is None:
+        raise RuntimeError("a leaf Variable that requires grad is being used in an in-place "
+                           "operation.")
+    base = target._base
+    if base is not None and base.requires_grad and base.op is None and (
+            target.requires_grad or type(target.op) is GetItem):
+        raise RuntimeError("a view of a leaf Variable that requires grad is being used in an "
+                           "in-place operation.")
 
 
 def _stand_in(target: Tensor) -> Tensor:

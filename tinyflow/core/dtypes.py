@@ -84,6 +84,11 @@ def promote(a: DType, b: DType) -> DType:
     return from_numpy_dtype(np.result_type(a.np, b.np))
 
 
+def kind_rank(dt: DType) -> int:
+    """bool < integer < float: PyTorch's categories, which decide who wins a promotion."""
+    return 2 if dt.is_floating else 0 if dt.is_bool else 1
+
+
 def float_result(dt: DType) -> DType:
     """exp/log/... of integers give the default float type, as in PyTorch."""
     return dt if dt.is_floating else DEFAULT_FLOAT

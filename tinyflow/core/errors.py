@@ -11,12 +11,27 @@ class TinyflowError(Exception):
     """Base class of every error tinyflow raises on purpose."""
 
 
-class ShapeError(TinyflowError, ValueError):
-    """Shapes that an op cannot accept, found when the node is built."""
+class ShapeError(TinyflowError, ValueError, RuntimeError):
+    """Shapes that an op cannot accept, found when the node is built. Also a RuntimeError,
+    the class PyTorch raises for the same mistakes, so `except RuntimeError` code works."""
 
 
-class DTypeError(TinyflowError, TypeError):
-    """Element types that an op cannot accept."""
+class DTypeError(TinyflowError, TypeError, RuntimeError):
+    """Element types that an op cannot accept (a RuntimeError too, as in PyTorch)."""
+
+
+class IndexOutOfRangeError(TinyflowError, IndexError, RuntimeError):
+    """An index outside its dimension, found when a kernel runs: an IndexError as Python
+    raises (PyTorch raises IndexError or RuntimeError, by op)."""
+
+
+class IndexShapeError(ShapeError, IndexOutOfRangeError):
+    """An index outside its dimension, found when the node is built (shapes known)."""
+
+
+class IntegerDivisionByZero(TinyflowError, ZeroDivisionError, RuntimeError):
+    """// or % of integers by zero: a RuntimeError as PyTorch raises, a ZeroDivisionError
+    as Python's integers raise."""
 
 
 class FeedError(TinyflowError, ValueError):

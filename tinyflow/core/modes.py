@@ -48,8 +48,16 @@ class enable_grad(no_grad):
 
 
 class set_grad_enabled(no_grad):
+    """Sets the mode when called, so `torch.set_grad_enabled(False)` as a plain statement
+    works as in PyTorch; used with `with`, leaving the block restores the previous mode."""
+
     def __init__(self, mode: bool) -> None:
         super().__init__(bool(mode))
+        self._prev = grad_mode.enabled
+        grad_mode.enabled = self._enabled
+
+    def __enter__(self):
+        pass
 
 
 def is_grad_enabled() -> bool:

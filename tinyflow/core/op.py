@@ -7,7 +7,7 @@ from typing import Optional, dataclass_transform
 import numpy as np
 
 from . import dtypes
-from .errors import DTypeError, ShapeError, user_site
+from .errors import DTypeError, IndexShapeError, ShapeError, user_site
 from .tensor import EAGER, NODE, Tensor
 from .kernels import numpy_kernels as KERNELS
 from .modes import anomaly_mode, grad_mode
@@ -111,7 +111,8 @@ def apply(op: Op, *inputs: Tensor, name: Optional[str] = None, graph=None,
     except (ValueError, TypeError, IndexError) as e:
         shapes = ", ".join(str(x.shape) for x in inputs)
         kinds = ", ".join(x.dtype.name for x in inputs)
-        cls = DTypeError if isinstance(e, TypeError) else ShapeError
+        cls = (DTypeError if isinstance(e, TypeError) else
+               IndexShapeError if isinstance(e, IndexError) else ShapeError)
         raise cls(f"{op.name}: {e} (input shapes {shapes}; dtypes {kinds}) "
                   f"at {user_site()}") from None
     for x in inputs:

@@ -26,7 +26,7 @@ class Tensor:
     gradient never silently uses overwritten data; `_base` is the tensor a view looks into.
     """
 
-    __slots__ = ("array", "op", "inputs", "shape", "dtype", "kind", "requires_grad", "grad",
+    __slots__ = ("array", "op", "inputs", "shape", "dtype", "kind", "requires_grad", "_grad",
                  "graph", "_name", "control_inputs", "site", "_version", "_saved", "_base",
                  "_retains_grad", "__weakref__")
     __array_priority__ = 1000  # so `ndarray * tensor` calls Tensor.__rmul__
@@ -63,7 +63,7 @@ class Tensor:
         self.dtype = dtype
         self.kind = kind
         self.requires_grad = False
-        self.grad = None
+        self._grad = None
         self.control_inputs = ()
         self.site = site
         self._version = None
@@ -163,6 +163,30 @@ class Tensor:
         return self
 
     @property
+    def grad(self) -> Optional["Tensor"]:
+        return self._grad
+
+    @grad.setter
+    def grad(self, value) -> None:
+        """`x.grad = g` is checked as PyTorch checks it: a tensor (or None) of x's shape
+        and dtype, so an optimizer never steps with a gradient of another parameter."""
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise TypeError(f"assigned grad expected to be a Tensor or None but got grad "
+                                f"of type {type(value).__name__}")
+            if value.shape != self.shape:
+                raise RuntimeError(f"attempting to assign a gradient of size "
+                                   f"'{list(value.shape)}' to a tensor of size "
+                                   f"'{list(self.shape)}'. Please ensure that the gradient "
+                                   f"and the tensor are the same size")
+            if value.dtype is not self.dtype:
+                raise RuntimeError(f"attempting to assign a gradient with dtype "
+                                   f"'{value.dtype.name}' to a tensor with dtype "
+                                   f"'{self.dtype.name}'. The gradient must match the "
+                                   f"tensor's dtype")
+        self._grad = value
+
+    @property
     def grad_fn(self):
         return self.op if self.requires_grad else None
 
@@ -186,7 +210,7 @@ def _init_eager(t: Tensor, data: np.ndarray, op, inputs, requires_grad: bool) ->
     t.dtype = dtypes.from_numpy_dtype(data.dtype)
     t.kind = EAGER
     t.requires_grad = requires_grad
-    t.grad = None
+    t._grad = None
     t.graph = None
     t._name = None
     t.control_inputs = ()

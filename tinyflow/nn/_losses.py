@@ -3,9 +3,14 @@ nn/functional.py. Compositions of tinyflow ops, so they differentiate twice and 
 nodes on TF1 placeholders. Class scores are in dim 1 (dim 0 for unbatched input)."""
 from __future__ import annotations
 
+import warnings
 from typing import Optional
 
+import numpy as np
+
 from .. import ops
+from ..core import dtypes
+from ..core.errors import DTypeError, ShapeError
 from ..core.op import as_tensor
 from ..core.tensor import Tensor
 
@@ -27,6 +32,77 @@ def _reduce(loss: Tensor, reduction: str) -> Tensor:
     if reduction == "none":
         return loss
     raise ValueError(f"{reduction} is not a valid value for reduction")
+
+
+def _pair(loss: str, input, target) -> tuple[Tensor, Tensor]:
+    """An elementwise loss's operands. A target of another shape is broadcast, with
+    PyTorch's warning (it is usually a mistake: (N, 1) against (N,) gives an N x N loss);
+    shapes that do not broadcast are refused naming the loss."""
+    x, t = as_tensor(input), as_tensor(target)
+    if x.shape != t.shape and x.shape is not None and t.shape is not None:
+        if None not in x.shape and None not in t.shape:
+            try:
+                np.broadcast_shapes(x.shape, t.shape)
+            except ValueError:
+                raise ShapeError(f"{loss}: the size of input {list(x.shape)} and target "
+                                 f"{list(t.shape)} do not match and do not broadcast") from None
+        warnings.warn(f"{loss}: Using a target size ({list(t.shape)}) that is different to "
+                      f"the input size ({list(x.shape)}). This will likely lead to incorrect "
+                      f"results due to broadcasting. Please ensure they have the same size.",
+                      stacklevel=3)
+    return x, t
+
+
+def _same_shape(loss: str, input, target) -> tuple[Tensor, Tensor]:
+    """Binary cross-entropies refuse a target of another shape (PyTorch's ValueError):
+    broadcasting (N, 1) against (N,) would give a plausible but wrong number."""
+    x, t = as_tensor(input), as_tensor(target)
+    if x.shape != t.shape and not (x.is_symbolic or t.is_symbolic):
+        raise ShapeError(f"{loss}: Using a target size ({list(t.shape)}) that is different "
+                         f"to the input size ({list(x.shape)}) is not allowed; please ensure "
+                         f"they have the same size.")
+    return x, t
+
+
+def _check_class_target(loss: str, x: Tensor, t: Tensor, weight, probabilities: bool):
+    """The targets PyTorch's cross_entropy / nll_loss accept, else an error naming the loss:
+    input [N, C, d...] (or [C]) with int64 or uint8 class ids [N, d...] (or []), or (for
+    cross_entropy) probabilities of the input's shape; a weight of C entries. (N, 1) ids
+    against (N, C) would otherwise broadcast into a wrong number. Returns the target, uint8
+    ids widened to int64."""
+    if t.dtype.is_floating:
+        if probabilities and (t.shape == x.shape or x.shape is None or t.shape is None):
+            return t
+        if not probabilities or t.ndim != x.ndim:
+            raise DTypeError(f"{loss}: expected target dtype to be Long or Byte (class "
+                             f"indices), but got {t.dtype.name} of shape {list(t.shape)}")
+        raise ShapeError(f"{loss}: class probabilities of shape {list(t.shape)} must have "
+                         f"the input's shape {list(x.shape)}")
+    if t.dtype not in (dtypes.int64, dtypes.uint8):
+        raise DTypeError(f"{loss}: expected target dtype to be Long or Byte (int64 or uint8 "
+                         f"class indices), but got {t.dtype.name}")
+    if x.shape is not None and t.shape is not None and None not in x.shape + t.shape:
+        _check_id_shapes(loss, x, t, weight)
+    return ops.cast(t, dtypes.int64) if t.dtype is dtypes.uint8 else t
+
+
+def _check_id_shapes(loss: str, x: Tensor, t: Tensor, weight) -> None:
+    classes = x.shape[0] if x.ndim == 1 else x.shape[1]
+    if weight is not None and tuple(as_tensor(weight).shape) != (classes,):
+        raise ShapeError(f"{loss}: weight tensor should be defined either for all {classes} "
+                         f"classes or no classes but got weight tensor of shape: "
+                         f"{list(as_tensor(weight).shape)}")
+    expected = ((), (1,)) if x.ndim == 1 else ((x.shape[0],) + tuple(x.shape[2:]),)
+    if tuple(t.shape) in expected:
+        return
+    if x.ndim == 2 and t.ndim == 1:
+        raise ShapeError(f"{loss}: Expected input batch_size ({x.shape[0]}) to match target "
+                         f"batch_size ({t.shape[0]}).")
+    if x.ndim <= 2:
+        raise ShapeError(f"{loss}: 0D or 1D target tensor expected, multi-target not "
+                         f"supported (input {list(x.shape)}, target {list(t.shape)})")
+    raise ShapeError(f"{loss}: Expected target size {list(expected[0])}, got "
+                     f"{list(t.shape)}")
 
 
 def _classes_last(x: Tensor) -> Tensor:
@@ -59,6 +135,7 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Optional[Tensor] = None
     x, t = as_tensor(input), as_tensor(target)
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
+    t = _check_class_target("cross_entropy", x, t, weight, probabilities=True)
     logits = _classes_last(x)
     if t.dtype.is_floating:
         return _soft_cross_entropy(logits, _classes_last(t), weight, reduction,
@@ -87,7 +164,9 @@ def nll_loss(input: Tensor, target: Tensor, weight: Optional[Tensor] = None,
              reduction: str = "mean") -> Tensor:
     """Negative log-likelihood of log-probabilities `input` at the class ids `target`."""
     reduction = _reduction(size_average, reduce, reduction)
-    logp, t = _classes_last(as_tensor(input)), as_tensor(target)
+    t = _check_class_target("nll_loss", as_tensor(input), as_tensor(target), weight,
+                            probabilities=False)
+    logp = _classes_last(as_tensor(input))
     _check_targets(t, logp.shape[-1], ignore_index)
     return _nll(logp, t, weight, ignore_index, reduction, 0.0)
 
@@ -114,12 +193,14 @@ def _nll(logp, target, weight, ignore_index, reduction, label_smoothing) -> Tens
 
 def mse_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
              reduction: str = "mean", weight=None) -> Tensor:
+    input, target = _pair("mse_loss", input, target)
     diff = input - target
     return _reduce(_weighted(diff * diff, weight), _reduction(size_average, reduce, reduction))
 
 
 def l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
             reduction: str = "mean", weight=None) -> Tensor:
+    input, target = _pair("l1_loss", input, target)
     return _reduce(_weighted(ops.abs(input - target), weight),
                    _reduction(size_average, reduce, reduction))
 
@@ -131,6 +212,7 @@ def _weighted(loss: Tensor, weight) -> Tensor:
 def smooth_l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
                    reduction: str = "mean", beta: float = 1.0) -> Tensor:
     """Quadratic (0.5 d^2 / beta) below beta, linear (|d| - beta / 2) above."""
+    input, target = _pair("smooth_l1_loss", input, target)
     d = ops.abs(input - target)
     if beta == 0.0:
         loss = d
@@ -141,6 +223,7 @@ def smooth_l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None
 
 def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: float = 1.0,
                weight=None) -> Tensor:
+    input, target = _pair("huber_loss", input, target)
     d = ops.abs(input - target)
     loss = ops.where(d < delta, 0.5 * d * d, delta * (d - 0.5 * delta))
     return _reduce(_weighted(loss, weight), reduction)
@@ -152,7 +235,7 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor,
                                      pos_weight: Optional[Tensor] = None) -> Tensor:
     """Sigmoid + binary cross-entropy in the stable form max(x, 0) - x y + log(1 + e^-|x|),
     which never exponentiates a large positive number."""
-    x, y = as_tensor(input), as_tensor(target)
+    x, y = _same_shape("binary_cross_entropy_with_logits", input, target)
     softplus_neg = ops.log(1 + ops.exp(-ops.abs(x)))  # log(1 + e^-|x|)
     if pos_weight is None:
         loss = ops.maximum(x, 0.0) - x * y + softplus_neg
@@ -165,7 +248,7 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor,
 def binary_cross_entropy(input: Tensor, target: Tensor, weight: Optional[Tensor] = None,
                          size_average=None, reduce=None, reduction: str = "mean") -> Tensor:
     """-(y log p + (1 - y) log(1 - p)), each log clamped at -100 as PyTorch does."""
-    p, y = as_tensor(input), as_tensor(target)
+    p, y = _same_shape("binary_cross_entropy", input, target)
     log_p = ops.maximum(ops.log(p), -100.0)
     log_q = ops.maximum(ops.log(1 - p), -100.0)
     loss = -(y * log_p + (1 - y) * log_q)
@@ -175,7 +258,7 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Optional[Tensor]
 def kl_div(input: Tensor, target: Tensor, size_average=None, reduce=None,
            reduction: str = "mean", log_target: bool = False) -> Tensor:
     """target * (log target - input), with 0 log 0 = 0; 'batchmean' divides by the batch."""
-    x, t = as_tensor(input), as_tensor(target)
+    x, t = _pair("kl_div", input, target)
     if log_target:
         loss = ops.exp(t) * (t - x)
     else:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 
 from ..core.dtypes import promote
+from ..core.errors import ShapeError
 from ..core.modes import needs_input_grad
 from ..core.op import Op, apply, as_tensor
 from ..core.tensor import Tensor
@@ -51,7 +52,8 @@ def padding_attr(padding):
     pads = tuple((int(p), int(p)) if isinstance(p, int) else tuple(int(q) for q in p)
                  for p in padding)
     if any(len(p) != 2 or min(p) < 0 for p in pads):
-        raise ValueError(f"padding must be non-negative (before, after) pairs, got {padding}")
+        raise ShapeError(f"negative padding is not supported: padding must be non-negative "
+                         f"(before, after) pairs, got {padding}")
     return pads
 
 
@@ -153,7 +155,10 @@ class Conv2d(_ConvGeometry):
 
     def infer(self, x, w):
         check_floating(x, w)
-        return self._out_shape(x.shape, w.shape), promote(x.dtype, w.dtype)
+        if x.dtype is not w.dtype:   # PyTorch and TF1 both refuse; promoting hides a mistake
+            raise TypeError(f"the input ({x.dtype.name}) and the weight ({w.dtype.name}) must "
+                            f"have the same dtype")
+        return self._out_shape(x.shape, w.shape), x.dtype
 
     def vjp(self, g, out, x, w):
         return (apply(like(self, Conv2dGradInput), g, w, x) if needs_input_grad(0) else None,

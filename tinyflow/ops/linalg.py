@@ -27,11 +27,18 @@ class MatMul(Op):
             return None, promote(a.dtype, b.dtype)
         if len(a.shape) < 2 or len(b.shape) < 2:
             raise ValueError("both operands need rank >= 2")
+        if a.dtype is not b.dtype:   # PyTorch and TF1 both refuse; promoting hides a mistake
+            raise TypeError(f"expected both operands to have the same dtype, got "
+                            f"{a.dtype.name} (a) and {b.dtype.name} (b)")
         m, ka = (a.shape[-1], a.shape[-2]) if self.transpose_a else a.shape[-2:]
         kb, n = (b.shape[-1], b.shape[-2]) if self.transpose_b else b.shape[-2:]
         if ka is not None and kb is not None and ka != kb:
             raise ValueError(f"inner dimensions differ: {ka} (a) vs {kb} (b)")
-        batch = broadcast_shapes(a.shape[:-2], b.shape[:-2])
+        try:
+            batch = broadcast_shapes(a.shape[:-2], b.shape[:-2])
+        except ValueError:
+            raise ValueError(f"the batch dimensions {a.shape[:-2]} (a) and {b.shape[:-2]} (b) "
+                             f"do not broadcast") from None
         return batch + (m, n), promote(a.dtype, b.dtype)
 
     def vjp(self, g, out, a, b):

@@ -10,7 +10,7 @@ from ..core.dtypes import float_result, promote
 from ..core.modes import needs_input_grad
 from ..core.op import Op, apply, as_tensor, sum_terms
 from ..core.shapes import broadcast_shapes
-from ..core.tensor import Tensor
+from ..core.tensor import EAGER, Tensor
 
 # ---- operands --------------------------------------------------------------------------
 
@@ -32,10 +32,27 @@ def _lift(value, like: Tensor) -> Tensor:
     return as_tensor(value)
 
 
+def _weak_zero_dim(x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+    """PyTorch's promotion: a 0-dim eager tensor beside a tensor with dims takes that one's
+    dtype unless its kind (bool < integer < float) is higher, so float32 * a float64 scalar
+    tensor stays float32 and int32 * an int64 scalar tensor stays int32. TF1 graphs keep
+    exact dtypes (symbolic operands are left alone)."""
+    if x.dtype is y.dtype or x.kind != EAGER or y.kind != EAGER or (x.ndim == 0) == (
+            y.ndim == 0):
+        return x, y
+    if x.ndim == 0 and dtypes.kind_rank(x.dtype) <= dtypes.kind_rank(y.dtype):
+        return cast(x, y.dtype), y
+    if y.ndim == 0 and dtypes.kind_rank(y.dtype) <= dtypes.kind_rank(x.dtype):
+        return x, cast(y, x.dtype)
+    return x, y
+
+
 def operands(x, y) -> tuple[Tensor, Tensor]:
     """Convert the operands of a binary op, letting Python scalars adopt the other's dtype."""
     if isinstance(x, Tensor):
-        return x, (y if isinstance(y, Tensor) else _lift(y, x))
+        if isinstance(y, Tensor):
+            return _weak_zero_dim(x, y)
+        return x, _lift(y, x)
     if isinstance(y, Tensor):
         return _lift(x, y), y
     return as_tensor(x), as_tensor(y)
@@ -208,6 +225,13 @@ def _share(wins, ties, dtype):
 class Neg(Unary):
     name = "neg"
     float_only = False
+
+    def infer(self, x):
+        if x.dtype.is_bool:
+            raise TypeError("Negation, the `-` operator, on a bool tensor is not supported. "
+                            "If you are trying to invert a mask, use the `~` or "
+                            "`logical_not()` operator instead.")
+        return x.shape, x.dtype
 
     def chain(self, k, v, out, x):
         return -v

@@ -48,8 +48,23 @@ class Sum(Reduce):
         return (broadcast_to(g, x, self._dropped()),)
 
 
+def refuse_empty(op, x) -> None:
+    """max/min/argmax have no value over no elements (no identity): refused naming the dim,
+    as PyTorch's IndexError, not NumPy's "zero-size array to reduction operation"."""
+    if x.shape is None:
+        return
+    axes = range(len(x.shape)) if op.axis is None else op.axis
+    for a in axes:
+        if x.shape[a] == 0:
+            raise IndexError(f"Expected reduction dim {a} to have non-zero size.")
+
+
 class Max(Reduce):
     name = "max"
+
+    def infer(self, x):
+        refuse_empty(self, x)
+        return super().infer(x)
 
     def _share(self, out, x):
         """Where x attains the extreme, split evenly among ties."""
@@ -83,6 +98,7 @@ class ArgMax(Reduce):
     differentiable = False
 
     def infer(self, x):
+        refuse_empty(self, x)
         return reduced_shape(x.shape, self.axis, False), dtypes.int64
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Optional, Union
 
 from ..core.tensor import Tensor
+from ..ops.math import abs as abs_
 from ..ops.math import maximum, sqrt, subtract
 
 Scalar = Union[float, Tensor]
@@ -99,3 +100,31 @@ def rmsprop(param: Tensor, grad: Tensor, square_avg: Tensor, lr: Scalar, alpha: 
         velocity = mu * velocity + grad / avg
         return param - lr * velocity, square_avg, grad_avg, velocity
     return param - lr * (grad / avg), square_avg, grad_avg, velocity
+
+
+def adagrad(param: Tensor, grad: Tensor, state_sum: Tensor, step: Scalar, lr: Scalar,
+            lr_decay: float, eps: Scalar) -> tuple:
+    """Returns (new param, new state_sum), PyTorch's Adagrad: the rate shrinks with the sum
+    of squared gradients, and with the step count through `lr / (1 + (step - 1) lr_decay)`."""
+    state_sum = state_sum + grad * grad
+    rate = lr / (1 + (step - 1) * lr_decay)
+    return param - rate * (grad / (sqrt(state_sum) + eps)), state_sum
+
+
+def adadelta(param: Tensor, grad: Tensor, square_avg: Tensor, acc_delta: Tensor, lr: Scalar,
+             rho: Scalar, eps: Scalar) -> tuple:
+    """Returns (new param, new square_avg, new acc_delta), PyTorch's Adadelta: the step is the
+    gradient scaled by RMS(past steps) / RMS(gradients), so its units match the parameter's."""
+    square_avg = rho * square_avg + (1 - rho) * (grad * grad)
+    delta = sqrt(acc_delta + eps) / sqrt(square_avg + eps) * grad
+    acc_delta = rho * acc_delta + (1 - rho) * (delta * delta)
+    return param - lr * delta, square_avg, acc_delta
+
+
+def adamax(param: Tensor, grad: Tensor, m: Tensor, u: Tensor, step: Scalar, lr: Scalar,
+           beta1: Scalar, beta2: Scalar, eps: Scalar) -> tuple:
+    """Returns (new param, new m, new u), PyTorch's Adamax: Adam with the infinity norm,
+    `u = max(beta2 u, |g| + eps)`, and only the first moment bias-corrected."""
+    m = m + (1 - beta1) * (grad - m)
+    u = maximum(beta2 * u, abs_(grad) + eps)
+    return param - (lr / (1 - beta1 ** step)) * (m / u), m, u

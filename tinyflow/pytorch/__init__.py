@@ -19,20 +19,25 @@ agree. Each kind module ends in a `METHODS` table (method name -> function) that
 table; `tinyflow/__init__.py` exports it.
 """
 from ..core.tensor import Tensor
-from . import autograd, creation, dtype, inplace, math, movement, reduce, shared_names
+from . import (autograd, creation, dtype, inplace, math, movement, reduce, shared_names,
+               strided)
 from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from .creation import (arange, constant, empty, eye, from_numpy, full, full_like, linspace, ones,
                        rand, rand_like, randint, randn, randn_like, randperm, tensor, zeros)
-from .dtype import cuda, device, finfo, get_default_dtype, iinfo, is_tensor
+from .dtype import (accelerator, backends, cuda, device, finfo, get_default_dtype, iinfo, is_tensor,
+                    promote_types, result_type)
 from .math import (addmm, allclose, bmm, clamp_max, clamp_min, div, dot, fmod, isfinite, isinf,
-                   isnan, lerp, log2, log10, masked_fill, mm, mul, neg, outer, sub, true_divide)
+                   isnan, lerp, log2, log10, masked_fill, mm, mul, neg, outer, sub,
+                   true_divide)
 from .movement import (cat, chunk, concatenate, flatten, flip, index_select, movedim, narrow,
                        permute, unbind, unsqueeze)
 from .reduce import amax, amin, count_nonzero, max, mean, min, std, sum, topk
 from .serialization import load, save
-from .shared_names import (add, argsort, broadcast_to, clamp, clip, cumsum, empty_like,
-                           log_softmax, logsumexp, multinomial, ones_like, roll, round, softmax,
-                           sort, split, stack, tile, transpose, var, zeros_like)
+from .shared_names import (add, argmax, argmin, argsort, broadcast_to, clamp, clip, cumsum,
+                           empty_like, log_softmax, logsumexp, matmul, multinomial, ones_like,
+                           roll, round, softmax, sort, split, stack, tile, transpose, var,
+                           zeros_like)
+from .strided import as_strided
 
 numel = Tensor.numel
 
@@ -48,6 +53,7 @@ def install_tensor_methods(cls: type, *more: dict) -> None:
     """
     tables = (dtype.METHODS, math.METHODS, reduce.METHODS, movement.METHODS,
               inplace.METHODS, creation.METHODS, autograd.METHODS, shared_names.METHODS,
+              strided.METHODS,
               *more)
     installed = set()
     for table in tables:
@@ -59,16 +65,17 @@ def install_tensor_methods(cls: type, *more: dict) -> None:
 
 
 __all__ = [
-    "add", "addmm", "allclose", "amax", "amin", "arange", "argsort",
-    "bmm", "broadcast_to", "cat", "chunk", "clamp", "clamp_max", "clamp_min", "clip",
-    "concatenate", "constant", "count_nonzero", "cuda", "cumsum", "device", "div", "dot",
-    "empty", "empty_like", "enable_grad", "eye", "finfo", "flatten", "flip", "fmod",
-    "from_numpy", "full", "full_like", "get_default_dtype", "iinfo", "index_select",
-    "inference_mode", "is_grad_enabled", "is_tensor", "isfinite", "isinf", "isnan", "lerp",
-    "linspace", "load", "log10", "log2", "log_softmax", "logsumexp", "masked_fill", "max",
-    "mean", "min", "mm", "movedim", "mul", "multinomial", "narrow", "neg", "no_grad", "numel",
-    "ones", "ones_like", "outer", "permute", "rand", "rand_like", "randint", "randn",
-    "randn_like", "randperm", "roll", "round", "save", "set_grad_enabled", "softmax", "sort",
-    "split", "stack", "std", "sub", "sum", "tensor", "tile", "topk", "transpose",
-    "true_divide", "unbind", "unsqueeze", "var", "zeros", "zeros_like",
+    "accelerator", "add", "addmm", "allclose", "amax", "amin", "arange", "argmax", "argmin",
+    "argsort", "as_strided", "backends", "bmm", "broadcast_to", "cat", "chunk", "clamp",
+    "clamp_max", "clamp_min", "clip", "concatenate", "constant", "count_nonzero", "cuda",
+    "cumsum", "device", "div", "dot", "empty", "empty_like", "enable_grad", "eye", "finfo",
+    "flatten", "flip", "fmod", "from_numpy", "full", "full_like", "get_default_dtype", "iinfo",
+    "index_select", "inference_mode", "is_grad_enabled", "is_tensor", "isfinite", "isinf",
+    "isnan", "lerp", "linspace", "load", "log10", "log2", "log_softmax", "logsumexp",
+    "masked_fill", "matmul", "max", "mean", "min", "mm", "movedim", "mul", "multinomial",
+    "narrow", "neg", "no_grad", "numel", "ones", "ones_like", "outer", "permute",
+    "promote_types", "rand", "rand_like", "randint", "randn", "randn_like", "randperm",
+    "result_type", "roll", "round", "save", "set_grad_enabled", "softmax", "sort", "split",
+    "stack", "std", "sub", "sum", "tensor", "tile", "topk", "transpose", "true_divide",
+    "unbind", "unsqueeze", "var", "zeros", "zeros_like",
 ]

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Optional, Sequence
 
+import numpy as np
+
+from ..autodiff.forward import forward_gradients
 from ..autodiff.reverse import backward as tensor_backward
 from ..autodiff.reverse import gradients
 from ..autodiff.tape import FREED
@@ -64,3 +67,114 @@ def retain_grad(x) -> None:
 
 
 METHODS = {"backward": tensor_backward, "retain_grad": retain_grad}
+
+
+# ---- numerical checks and forward mode as functions --------------------------------------
+class GradcheckError(RuntimeError):
+    """`torch.autograd.gradcheck` found an analytical Jacobian that differs from the
+    finite-difference one (PyTorch's class of the same name, a RuntimeError)."""
+
+
+def _outputs_of(func, inputs: tuple) -> tuple:
+    out = func(*inputs)
+    return tuple(t for t in _as_tuple(out) if isinstance(t, Tensor))
+
+
+def gradcheck(func, inputs, *, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-3,
+              raise_exception: bool = True, fast_mode: bool = False, **options) -> bool:
+    """PyTorch's `gradcheck`: compare the reverse-mode Jacobian of `func` at `inputs` with
+    central finite differences (step `eps`), for every input that requires grad and every
+    floating output. True if all agree to `atol + rtol * |numerical|`; else GradcheckError
+    naming the output and input (or False with raise_exception=False). Inputs should be
+    float64, as in PyTorch: float32 differences are too coarse for the default tolerances.
+    """
+    inputs = _as_tuple(inputs)
+    wrt = [k for k, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad]
+    if not wrt:
+        raise ValueError("gradcheck expects at least one input tensor to require gradient, "
+                         "but none of the them have requires_grad=True.")
+    for k in wrt:
+        if inputs[k].dtype.name != "float64":
+            import warnings
+            warnings.warn(f"Input #{k} requires gradient and is not a double precision "
+                          f"floating point. This check will likely fail if all the inputs "
+                          f"are not of double precision floating point.", stacklevel=2)
+    with enable_grad():
+        outputs = _outputs_of(func, inputs)
+    for j, y in enumerate(outputs):
+        if not y.dtype.is_floating:
+            continue
+        for k in wrt:
+            analytical = _analytical_jacobian(y, inputs[k])
+            numerical = _numerical_jacobian(func, inputs, j, k, eps)
+            if not np.allclose(analytical, numerical, rtol=rtol, atol=atol):
+                if not raise_exception:
+                    return False
+                raise GradcheckError(f"Jacobian mismatch for output {j} with respect to input "
+                                     f"{k},\nnumerical:{numerical}\nanalytical:{analytical}\n")
+    return True
+
+
+def _analytical_jacobian(y: Tensor, x: Tensor) -> np.ndarray:
+    """Rows: elements of x; columns: elements of y (PyTorch's layout), by one reverse sweep
+    per output element."""
+    jac = np.zeros((x.numel(), y.numel()))
+    if not y.requires_grad:
+        return jac
+    for i in range(y.numel()):
+        seed = np.zeros(y.numel(), y.dtype.np)
+        seed[i] = 1
+        (g,) = grad(y, x, Tensor._eager(seed.reshape(y.shape)), retain_graph=True,
+                    allow_unused=True)
+        if g is not None:
+            jac[:, i] = np.asarray(g.array, np.float64).reshape(-1)
+    return jac
+
+
+def _numerical_jacobian(func, inputs: tuple, j: int, k: int, eps: float) -> np.ndarray:
+    """Central differences of output j in each element of input k, perturbed in place."""
+    x = inputs[k].array
+    flat = x.reshape(-1)   # a view: x is an eager leaf's own buffer
+    columns = []
+    with no_grad():
+        for i in range(flat.size):
+            orig = flat[i]
+            flat[i] = orig + eps
+            plus = np.asarray(_outputs_of(func, inputs)[j].array, np.float64).reshape(-1)
+            flat[i] = orig - eps
+            minus = np.asarray(_outputs_of(func, inputs)[j].array, np.float64).reshape(-1)
+            flat[i] = orig
+            columns.append((plus - minus) / (2 * eps))
+    return np.array(columns).reshape(flat.size, -1)
+
+
+def jvp(func, inputs, v=None, create_graph: bool = False, strict: bool = False) -> tuple:
+    """`torch.autograd.functional.jvp`: (func(inputs), J v) by forward mode."""
+    inputs = _as_tuple(inputs)
+    if v is None:
+        if any(x.numel() != 1 for x in inputs):
+            raise RuntimeError("The vector v can only be None if the input to the user-"
+                               "provided function is a single Tensor with a single element.")
+        v = tuple(Tensor._eager(np.ones(x.shape, x.dtype.np)) for x in inputs)
+    v = _as_tuple(v)
+    if len(v) != len(inputs):
+        raise RuntimeError(f"jvp: v has {len(v)} tensors for {len(inputs)} inputs")
+    for x, t in zip(inputs, v):
+        if tuple(t.shape) != tuple(x.shape):
+            raise RuntimeError(f"jvp: the tangent of shape {list(t.shape)} does not match its "
+                               f"input of shape {list(x.shape)}")
+    primals = tuple(Tensor._eager(x.array.copy(), requires_grad=True) for x in inputs)
+    with enable_grad():
+        out = func(*primals)
+        outs = _as_tuple(out)
+        tangents = forward_gradients(list(outs), list(primals), list(v))
+    tangents = [Tensor._eager(np.zeros(y.shape, y.dtype.np)) if t is None else t.detach()
+                for y, t in zip(outs, tangents)]
+    detached = tuple(y.detach() for y in outs)
+    if isinstance(out, (list, tuple)):
+        return detached, tuple(tangents)
+    return detached[0], tangents[0]
+
+
+class functional:  # noqa: N801  (torch.autograd.functional namespace)
+    jvp = staticmethod(jvp)

@@ -10,11 +10,14 @@ from ..core.op import as_tensor
 from ..core.random import generator
 from ..core.shapes import as_shape
 from ..core.tensor import Tensor
+from .dtype import check_device
 from .movement import size_args
 
 
-def tensor(data, dtype=None, requires_grad: bool = False) -> Tensor:
+def tensor(data, dtype=None, device=None, requires_grad: bool = False,
+           pin_memory: bool = False) -> Tensor:
     """A new eager tensor holding a copy of `data` (PyTorch's `torch.tensor`)."""
+    check_device(device)
     arr = data.numpy() if isinstance(data, Tensor) else data
     t = as_tensor(np.array(arr, dtype=None if dtype is None else dtypes.as_dtype(dtype).np),
                   dtype)
@@ -40,8 +43,14 @@ def constant(value, dtype=None, shape=None, name=None) -> Tensor:
     return t
 
 
-def _shape_args(args):
-    """`zeros(2, 3)` (PyTorch), `zeros((2, 3))` and `zeros([2, 3], tf.float32)` (TF1)."""
+def _shape_args(args, size=None, device=None):
+    """`zeros(2, 3)` (PyTorch), `zeros(size=(2, 3))`, `zeros((2, 3))` and
+    `zeros([2, 3], tf.float32)` (TF1); checks PyTorch's `device=` on the way."""
+    check_device(device)
+    if size is not None:
+        if args and not isinstance(args[0], (str, dtypes.DType)) and args[0] is not None:
+            raise TypeError(f"size given both as positional {args} and as size={size}")
+        return tuple(size_args((size,))), args
     if args and isinstance(args[0], (list, tuple)):
         return tuple(args[0]), args[1:]
     dims = []
@@ -49,6 +58,17 @@ def _shape_args(args):
     while rest and isinstance(rest[0], (int, np.integer)):
         dims.append(int(rest.pop(0)))
     return tuple(dims), tuple(rest)
+
+
+IGNORED = {"layout", "pin_memory", "memory_format"}
+
+
+def ignored_options(fn: str, options: dict) -> None:
+    """PyTorch's memory options have no meaning here (one strided CPU layout); any other
+    keyword is a mistake and is refused, never silently ignored."""
+    unknown = sorted(set(options) - IGNORED)
+    if unknown:
+        raise TypeError(f"{fn}() got an unexpected keyword argument {unknown[0]!r}")
 
 
 def dtype_or(dtype, default=dtypes.float32) -> dtypes.DType:
@@ -64,37 +84,51 @@ def leaf(arr: np.ndarray, requires_grad: bool) -> Tensor:
     return t
 
 
-def _filled(fill, args, dtype, requires_grad):
-    shape, rest = _shape_args(args)
+def _filled(fill, args, dtype, requires_grad, size=None, device=None):
+    shape, rest = _shape_args(args, size, device)
     if rest:
         dtype = rest[0]
     return leaf(np.full(shape, fill, dtype=dtype_or(dtype).np), requires_grad)
 
 
-def zeros(*shape, dtype=None, name=None, requires_grad=False) -> Tensor:
-    return _filled(0, shape, dtype, requires_grad)
+def zeros(*shape, size=None, dtype=None, name=None, device=None,
+          requires_grad=False, **options) -> Tensor:
+    ignored_options("zeros", options)
+    return _filled(0, shape, dtype, requires_grad, size, device)
 
 
-def ones(*shape, dtype=None, name=None, requires_grad=False) -> Tensor:
-    return _filled(1, shape, dtype, requires_grad)
+def ones(*shape, size=None, dtype=None, name=None, device=None, requires_grad=False,
+         **options) -> Tensor:
+    ignored_options("ones", options)
+    return _filled(1, shape, dtype, requires_grad, size, device)
 
 
-def empty(*shape, dtype=None, requires_grad=False) -> Tensor:
-    return _filled(0, shape, dtype, requires_grad)
+def empty(*shape, size=None, dtype=None, device=None, requires_grad=False,
+          **options) -> Tensor:
+    ignored_options("empty", options)
+    return _filled(0, shape, dtype, requires_grad, size, device)
 
 
-def full(size, fill_value, dtype=None, requires_grad=False) -> Tensor:
+def full(size, fill_value, dtype=None, device=None, requires_grad=False, **options) -> Tensor:
+    ignored_options("full", options)
+    check_device(device)
     if dtype is None:
         dtype = dtypes.int64 if isinstance(fill_value, (bool, int)) else dtypes.float32
         dtype = dtypes.bool_ if isinstance(fill_value, bool) else dtype
     return leaf(np.full(tuple(size), fill_value, dtype=dtype_or(dtype).np), requires_grad)
 
 
-def full_like(x, fill_value, dtype=None, requires_grad=False) -> Tensor:
+def full_like(x, fill_value, dtype=None, device=None, requires_grad=False,
+              **options) -> Tensor:
+    ignored_options("full_like", options)
+    check_device(device)
     return leaf(np.full(x.shape, fill_value, dtype_or(dtype, x.dtype).np), requires_grad)
 
 
-def arange(start, end=None, step=1, dtype=None, requires_grad=False) -> Tensor:
+def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False,
+           **options) -> Tensor:
+    ignored_options("arange", options)
+    check_device(device)
     if end is None:
         start, end = 0, start
     is_int = all(isinstance(v, (int, np.integer)) for v in (start, end, step))
@@ -102,41 +136,63 @@ def arange(start, end=None, step=1, dtype=None, requires_grad=False) -> Tensor:
     return leaf(np.arange(start, end, step).astype(dt.np), requires_grad)
 
 
-def linspace(start, end, steps, dtype=None, requires_grad=False) -> Tensor:
+def linspace(start, end, steps, dtype=None, device=None, requires_grad=False,
+             **options) -> Tensor:
+    ignored_options("linspace", options)
+    check_device(device)
     return leaf(np.linspace(start, end, int(steps)).astype(dtype_or(dtype).np), requires_grad)
 
 
-def eye(n, m=None, dtype=None, requires_grad=False) -> Tensor:
+def eye(n, m=None, dtype=None, device=None, requires_grad=False, **options) -> Tensor:
+    ignored_options("eye", options)
+    check_device(device)
     return leaf(np.eye(n, m, dtype=dtype_or(dtype).np), requires_grad)
 
 
-def randn(*size, dtype=None, requires_grad=False, generator=None) -> Tensor:
-    shape, _ = _shape_args(size)
+def randn(*size_, size=None, dtype=None, device=None, requires_grad=False, generator=None,
+          **options) -> Tensor:
+    ignored_options("randn", options)
+    shape, _ = _shape_args(size_, size, device)
     dt = dtype_or(dtype)
     return leaf(_rng(generator).standard_normal(shape).astype(dt.np), requires_grad)
 
 
-def rand(*size, dtype=None, requires_grad=False, generator=None) -> Tensor:
-    shape, _ = _shape_args(size)
+def rand(*size_, size=None, dtype=None, device=None, requires_grad=False, generator=None,
+         **options) -> Tensor:
+    ignored_options("rand", options)
+    shape, _ = _shape_args(size_, size, device)
     return leaf(_rng(generator).random(shape).astype(dtype_or(dtype).np), requires_grad)
 
 
-def randint(low, high=None, size=None, dtype=None, generator=None) -> Tensor:
+def randint(low, high=None, size=None, dtype=None, generator=None, device=None,
+            **options) -> Tensor:
+    ignored_options("randint", options)
+    check_device(device)
+    if isinstance(high, (tuple, list)) and size is None:   # randint(high, size)
+        low, high, size = 0, low, high
+    if size is None:
+        raise TypeError("randint() missing the size argument (a tuple of ints)")
     if high is None:
         low, high = 0, low
     arr = _rng(generator).integers(low, high, size=tuple(size))
     return Tensor._eager(arr.astype(dtype_or(dtype, dtypes.int64).np))
 
 
-def randn_like(x, dtype=None, requires_grad=False) -> Tensor:
-    return randn(*x.shape, dtype=dtype or x.dtype, requires_grad=requires_grad)
+def randn_like(x, dtype=None, device=None, requires_grad=False, **options) -> Tensor:
+    ignored_options("randn_like", options)
+    return randn(size=x.shape, dtype=dtype or x.dtype, device=device,
+                 requires_grad=requires_grad)
 
 
-def rand_like(x, dtype=None, requires_grad=False) -> Tensor:
-    return rand(*x.shape, dtype=dtype or x.dtype, requires_grad=requires_grad)
+def rand_like(x, dtype=None, device=None, requires_grad=False, **options) -> Tensor:
+    ignored_options("rand_like", options)
+    return rand(size=x.shape, dtype=dtype or x.dtype, device=device,
+                requires_grad=requires_grad)
 
 
-def randperm(n, dtype=None, generator=None) -> Tensor:
+def randperm(n, dtype=None, generator=None, device=None, **options) -> Tensor:
+    ignored_options("randperm", options)
+    check_device(device)
     return Tensor._eager(_rng(generator).permutation(n).astype(dtype_or(dtype, dtypes.int64).np))
 
 
@@ -153,18 +209,27 @@ def _rng(gen) -> np.random.Generator:
 
 
 # ---- new tensors of a tensor's dtype (PyTorch's `x.new_zeros(shape)`, ...) --------------
-def new_full(x, size, fill_value, dtype=None):
-    return Tensor._eager(np.full(tuple(size), fill_value, dtype_or(dtype, x.dtype).np))
+def new_full(x, size, fill_value, dtype=None, device=None, requires_grad=False):
+    check_device(device)
+    return leaf(np.full(tuple(size), fill_value, dtype_or(dtype, x.dtype).np), requires_grad)
 
 
-def new_zeros(x, *size, dtype=None): return new_full(x, size_args(size), 0, dtype=dtype)
-def new_ones(x, *size, dtype=None): return new_full(x, size_args(size), 1, dtype=dtype)
-def new_empty(x, *size, dtype=None): return new_zeros(x, *size, dtype=dtype)
+def new_zeros(x, *size, dtype=None, device=None):
+    return new_full(x, size_args(size), 0, dtype=dtype, device=device)
 
 
-def new_tensor(x, data, dtype=None):
+def new_ones(x, *size, dtype=None, device=None):
+    return new_full(x, size_args(size), 1, dtype=dtype, device=device)
+
+
+def new_empty(x, *size, dtype=None, device=None):
+    return new_zeros(x, *size, dtype=dtype, device=device)
+
+
+def new_tensor(x, data, dtype=None, device=None, requires_grad=False):
+    check_device(device)
     data = data.numpy() if isinstance(data, Tensor) else data
-    return Tensor._eager(np.array(data, dtype_or(dtype, x.dtype).np))
+    return leaf(np.array(data, dtype_or(dtype, x.dtype).np), requires_grad)
 
 
 METHODS = {"new_full": new_full, "new_zeros": new_zeros, "new_ones": new_ones,

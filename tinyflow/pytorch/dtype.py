@@ -13,8 +13,7 @@ class Device(str):
     """`torch.device`: tinyflow computes on the CPU only; any other device is refused."""
 
     def __new__(cls, kind="cpu", index=None):
-        if str(kind).split(":")[0] != "cpu":
-            raise RuntimeError(f"device {kind!r} is not available: tinyflow runs on the CPU")
+        check_device(kind)
         return super().__new__(cls, "cpu")
 
     @property
@@ -23,6 +22,17 @@ class Device(str):
 
     def __repr__(self) -> str:
         return "device(type='cpu')"
+
+
+def check_device(device, what: str = "device") -> None:
+    """`device=` of creation functions and `.to()`: None, 'cpu', 'cpu:0' or a Device pass;
+    any other device ('cuda', 'mps', 0) is refused by name, as PyTorch without that device."""
+    if device is None or isinstance(device, Device):
+        return
+    kind = device.split(":")[0] if isinstance(device, str) else device
+    if kind != "cpu":
+        raise RuntimeError(f"{what}={device!r} is not available: tinyflow runs on the CPU "
+                           f"only (use 'cpu', or test torch.cuda.is_available() first)")
 
 
 device = Device   # torch's spelling
@@ -41,14 +51,54 @@ class cuda:  # noqa: N801  (torch.cuda namespace)
         return 0
 
 
-def to(x, *args, dtype=None, **kwargs):
-    """`to(dtype)`, `to('cpu')`, `to(other_tensor)`; devices other than the CPU are refused."""
+class _Unavailable:
+    """A backend that is not here (`torch.backends.mps`, `torch.backends.cudnn`): asked,
+    it says so; its flags (`cudnn.benchmark = True`) can be set and change nothing."""
+
+    enabled = benchmark = deterministic = allow_tf32 = False
+
+    @staticmethod
+    def is_available() -> bool:
+        return False
+
+    @staticmethod
+    def is_built() -> bool:
+        return False
+
+
+class backends:  # noqa: N801  (torch.backends namespace)
+    mps = _Unavailable()
+    cudnn = _Unavailable()
+    cuda = _Unavailable()
+
+
+class accelerator:  # noqa: N801  (torch.accelerator namespace, PyTorch >= 2.6)
+    """No accelerator here: `torch.accelerator.is_available()` is False, and code that asks
+    for `current_accelerator()` when one is available takes its CPU path."""
+
+    @staticmethod
+    def is_available() -> bool:
+        return False
+
+    @staticmethod
+    def device_count() -> int:
+        return 0
+
+    @staticmethod
+    def current_accelerator(check_available: bool = False):
+        return None
+
+
+def to(x, *args, dtype=None, device=None, non_blocking=False, copy=False, **kwargs):
+    """`to(dtype)`, `to('cpu')`, `to(device, dtype)`, `to(other_tensor)`; devices other than
+    the CPU are refused."""
+    check_device(device)
     for a in args:
         if isinstance(a, Tensor):
             dtype = a.dtype
-        elif isinstance(a, str) and a not in ("cpu",):
-            raise RuntimeError(f"device {a!r} is not available: tinyflow runs on the CPU")
-        elif a is not None and not isinstance(a, str):
+        elif isinstance(a, (str, int)) and not isinstance(a, bool):
+            check_device(a)
+        elif a is not None:
             dtype = a
     return x if dtype is None else ops.cast(x, dtypes.as_dtype(dtype))
 
@@ -65,7 +115,7 @@ def to_half(x): return ops.cast(x, dtypes.float16)
 def to_long(x): return ops.cast(x, dtypes.int64)
 def to_int(x): return ops.cast(x, dtypes.int32)
 def to_bool(x): return ops.cast(x, dtypes.bool_)
-def cpu(x): return x
+def cpu(x, memory_format=None): return x
 def device_of(x): return CPU
 def is_cuda(x) -> bool: return False
 def is_floating_point(x) -> bool: return x.dtype.is_floating
@@ -73,6 +123,56 @@ def nelement(x) -> int: return x.numel()
 def element_size(x) -> int: return x.dtype.np.itemsize
 def is_tensor(x) -> bool: return isinstance(x, Tensor)
 def get_default_dtype(): return dtypes.float32
+
+
+def format_tensor(x, spec: str) -> str:
+    """`f"{loss:.4f}"`: a one-element eager tensor formats as its number (as PyTorch); any
+    other tensor only with an empty spec (its repr)."""
+    if x.kind == "eager" and x.ndim == 0:
+        return format(x.item(), spec)
+    if spec:
+        raise TypeError(f"unsupported format string passed to Tensor.__format__: a tensor of "
+                        f"shape {list(x.shape) if x.shape is not None else None} formats "
+                        f"with a spec only if it has 0 dims (use x.item())")
+    return repr(x)
+
+
+def promote_types(type1, type2):
+    """The dtype both convert to (`torch.promote_types`): a float beats an int, else the
+    wider of the kind."""
+    return dtypes.promote(dtypes.as_dtype(type1), dtypes.as_dtype(type2))
+
+
+def _scalar_dtype(value):
+    if isinstance(value, (bool, np.bool_)):
+        return dtypes.bool_
+    if isinstance(value, (int, np.integer)):
+        return dtypes.int64
+    if isinstance(value, (float, np.floating)):
+        return dtypes.DEFAULT_FLOAT
+    raise TypeError(f"result_type: expected a tensor or a number, got {type(value).__name__}")
+
+
+def result_type(tensor1, tensor2):
+    """`torch.result_type`: operands in three tiers (tensors with dims, 0-dim tensors,
+    Python numbers); the highest tier present decides the dtype, unless a lower tier holds
+    a higher kind (bool < integer < float), which then decides within its tier."""
+    tiers = {2: [], 1: [], 0: []}
+    for v in (tensor1, tensor2):
+        if isinstance(v, Tensor):
+            tiers[1 if v.ndim == 0 else 2].append(v.dtype)
+        else:
+            tiers[0].append(_scalar_dtype(v))
+    result = None
+    for tier in (2, 1, 0):
+        if not tiers[tier]:
+            continue
+        here = tiers[tier][0]
+        for dt in tiers[tier][1:]:
+            here = dtypes.promote(here, dt)
+        if result is None or dtypes.kind_rank(here) > dtypes.kind_rank(result):
+            result = here
+    return result
 
 
 def finfo(dtype=None):
@@ -89,5 +189,5 @@ METHODS = {
     "half": to_half, "long": to_long, "int": to_int, "bool": to_bool, "cpu": cpu,
     "device": property(device_of), "is_cuda": property(is_cuda),
     "is_floating_point": is_floating_point, "nelement": nelement,
-    "element_size": element_size,
+    "element_size": element_size, "__format__": format_tensor,
 }

@@ -5,6 +5,8 @@ and takes over its autograd history (see docs/ARCHITECTURE.md, "The flow of one 
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from .. import ops
@@ -64,6 +66,10 @@ def write_out(result: Tensor, out) -> Tensor:
         raise RuntimeError("functions with out=... arguments don't support automatic "
                            "differentiation, but one of the arguments requires grad.")
     if out.shape != result.shape:
+        if out.numel():
+            warnings.warn(f"An output with one or more elements was resized since it had "
+                          f"shape {list(out.shape)}, which does not match the required "
+                          f"output shape {list(result.shape)}.", stacklevel=3)
         out.data = np.empty(result.shape, out.dtype.np)  # PyTorch resizes `out`
     return copy_(out, result.detach())
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 import numpy as np
 
 from .. import ops
+from ..core import dtypes
 from ..core.op import as_tensor
+from ..ops.math import operands
 from ..core.tensor import Tensor
 from .inplace import write_out
 
@@ -55,8 +57,26 @@ def allclose(a, b, rtol=1e-5, atol=1e-8, equal_nan=False) -> bool:
     return bool(np.allclose(np.asarray(a), np.asarray(b), rtol, atol, equal_nan))
 
 
-true_divide = ops.divide
-div = ops.divide
+def div(x, other, name=None, *, rounding_mode=None, out=None):
+    """`torch.div(x, y, rounding_mode=..., out=...)`: true division, or rounded toward
+    zero ('trunc') or down ('floor'); `out=` as every PyTorch out= (resized if needed)."""
+    if rounding_mode is None:
+        return write_out(ops.divide(x, other, name=name), out)
+    if rounding_mode not in ("trunc", "floor"):
+        raise RuntimeError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' "
+                         f"but found {rounding_mode!r}")
+    x, other = operands(x, other)
+    exact = ops.divide(x, other)
+    rounded = (ops.floor(exact) if rounding_mode == "floor" else
+               ops.where(exact < 0, ops.ceil(exact), ops.floor(exact)))
+    both_int = not x.dtype.is_floating and not other.dtype.is_floating
+    if both_int:
+        ops.floor_divide(x, other)   # integer division by zero raises, as PyTorch
+        rounded = ops.cast(rounded, dtypes.promote(x.dtype, other.dtype))
+    return write_out(rounded, out)
+
+
+true_divide = div
 neg = ops.negative
 
 # ---- linear algebra --------------------------------------------------------------------
@@ -71,6 +91,8 @@ def mm(a, b, out=None):
 
 
 def bmm(a, b, out=None): return write_out(ops.matmul(a, b), out)
+
+
 def outer(a, b): return ops.reshape(a, (-1, 1)) * ops.reshape(b, (1, -1))
 
 
@@ -106,7 +128,6 @@ def rsub(x, y): return ops.subtract(y, x)
 def rmul(x, y): return ops.multiply(y, x)
 def rtruediv(x, y): return ops.divide(y, x)
 def rpow(x, y): return ops.pow(y, x)
-def rmatmul(x, y): return ops.matmul(y, x)
 def rfloordiv(x, y): return ops.floor_divide(y, x)
 def rmod(x, y): return ops.remainder(y, x)
 def mask_and(x, y): return ops.logical_and(*_bools(x, y, "&"))
@@ -156,7 +177,7 @@ METHODS = {
     "clamp_max": clamp_max, "isnan": isnan, "isinf": isinf, "isfinite": isfinite,
     "masked_fill": masked_fill, "where": keep_where,
     # binary, with PyTorch's keyword for the second operand (`other`)
-    "sub": with_other(sub), "mul": with_other(mul), "div": with_other(ops.divide),
+    "sub": with_other(sub), "mul": with_other(mul), "div": with_other(div),
     "fmod": with_other(fmod), "atan2": with_other(ops.atan2),
     "remainder": with_other(ops.remainder), "floor_divide": with_other(ops.floor_divide),
     "logical_and": with_other(ops.logical_and), "logical_or": with_other(ops.logical_or),
@@ -166,13 +187,13 @@ METHODS = {
     "le": with_other(ops.less_equal), "gt": with_other(ops.greater),
     "ge": with_other(ops.greater_equal),
     # linear algebra
-    "matmul": with_other(ops.matmul), "mm": with_other(mm), "bmm": bmm, "dot": dot, "outer": outer, "addmm": addmm,
+    "mm": with_other(mm), "bmm": bmm, "dot": dot, "outer": outer, "addmm": addmm,
     "t": t, "T": property(reversed_dims), "mT": property(matrix_transpose),
     # operators
     "__add__": ops.add, "__radd__": radd, "__sub__": ops.subtract, "__rsub__": rsub,
     "__mul__": ops.multiply, "__rmul__": rmul, "__truediv__": ops.divide,
     "__rtruediv__": rtruediv, "__pow__": ops.pow, "__rpow__": rpow,
-    "__matmul__": ops.matmul, "__rmatmul__": rmatmul, "__floordiv__": ops.floor_divide,
+    "__floordiv__": ops.floor_divide,
     "__rfloordiv__": rfloordiv, "__mod__": ops.remainder, "__rmod__": rmod,
     "__and__": mask_and, "__rand__": mask_rand, "__or__": mask_or, "__ror__": mask_ror,
     "__xor__": mask_xor, "__rxor__": mask_rxor, "__invert__": mask_not,

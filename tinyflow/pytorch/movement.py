@@ -143,6 +143,13 @@ def torch_split(x, split_size, dim=0) -> list:
     dim = normalize_axes(dim, x.ndim)[0]
     total = x.shape[dim]
     if isinstance(split_size, int):
+        if split_size < 0 or split_size == 0 and total != 0:
+            raise RuntimeError(f"split: split_size can only be 0 if dimension size is 0, "
+                               f"but got split_size {split_size} for a dimension of size "
+                               f"{total}" if split_size == 0 else
+                               f"split: split_size must be non-negative, got {split_size}")
+        if split_size == 0:
+            return [x]
         sizes = [min(split_size, total - start) for start in range(0, total, split_size)]
     else:
         sizes = list(split_size)
@@ -152,6 +159,8 @@ def torch_split(x, split_size, dim=0) -> list:
 def chunk(x, chunks, dim=0) -> list:
     x = as_tensor(x)
     total = x.shape[normalize_axes(dim, x.ndim)[0]]
+    if not isinstance(chunks, int) or chunks <= 0:
+        raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
     return torch_split(x, -(-total // chunks), dim)
 
 

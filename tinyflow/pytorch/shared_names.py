@@ -15,11 +15,12 @@ import numpy as np
 from .. import ops
 from ..core.op import as_tensor
 from ..core.tensor import Tensor
-from .creation import dtype_or, leaf
+from .creation import dtype_or, ignored_options, leaf
+from .dtype import check_device
 from .inplace import write_out
 from .math import with_other
 from .movement import flatten, narrow, repeat, torch_split, torch_transpose
-from .reduce import correction_of, torch_sort
+from .reduce import correction_of, torch_argmax, torch_argmin, torch_sort
 
 # ---- shapes -------------------------------------------------------------------------------
 
@@ -159,20 +160,57 @@ def argsort(x, dim=-1, descending=False, *, axis=None, direction=None, stable=Fa
 # ---- creation -------------------------------------------------------------------------------
 
 
-def zeros_like(x, dtype=None, requires_grad=False, name=None) -> Tensor:
+def zeros_like(x, dtype=None, requires_grad=False, name=None, device=None,
+               **options) -> Tensor:
     """On an eager tensor a new leaf (PyTorch); on a TF1 tensor a node of its graph."""
+    check_device(device)
+    ignored_options("zeros_like", options)
     if x.is_symbolic:
         return ops.zeros_like(x, dtype, name)
     return leaf(np.zeros(x.shape, dtype_or(dtype, x.dtype).np), requires_grad)
 
 
-def ones_like(x, dtype=None, requires_grad=False, name=None) -> Tensor:
+def ones_like(x, dtype=None, requires_grad=False, name=None, device=None,
+              **options) -> Tensor:
+    check_device(device)
+    ignored_options("ones_like", options)
     if x.is_symbolic:
         return ops.ones_like(x, dtype, name)
     return leaf(np.ones(x.shape, dtype_or(dtype, x.dtype).np), requires_grad)
 
 
 empty_like = zeros_like
+
+
+def matmul(a, b, transpose_a=False, transpose_b=False, name=None, *, out=None):
+    """`torch.matmul` / `x @ y` and TF1's `tf.matmul`, one name. PyTorch's vector cases
+    (1-D @ 1-D is a dot product, 1-D @ 2-D a vector-matrix product, ...: the vector gets a
+    dim that is then dropped) apply to eager operands; TF1's graphs keep rank >= 2."""
+    a, b = as_tensor(a), as_tensor(b)
+    vector = a.ndim == 1 or b.ndim == 1
+    if not vector or a.is_symbolic or b.is_symbolic or transpose_a or transpose_b:
+        return write_out(ops.matmul(a, b, transpose_a, transpose_b, name=name), out)
+    if a.ndim == 0 or b.ndim == 0:
+        raise RuntimeError(f"both arguments to matmul need to be at least 1D, but they are "
+                           f"{a.ndim}D and {b.ndim}D")
+    result = ops.matmul(a.reshape(1, -1) if a.ndim == 1 else a,
+                        b.reshape(-1, 1) if b.ndim == 1 else b)
+    if b.ndim == 1:
+        result = ops.squeeze(result, -1)
+    if a.ndim == 1:
+        result = ops.squeeze(result, -1 if b.ndim == 1 else -2)
+    return write_out(result, out)
+def argmax(x, dim=None, keepdim=False, axis=None, name=None, dimension=None):
+    """`torch.argmax(x, dim=1, keepdim=True)` or TF1's `tf.argmax(x, axis=1, name=...)`."""
+    if axis is not None or name is not None or dimension is not None:
+        return ops.argmax(x, dim if axis is None else axis, name, dimension)
+    return torch_argmax(as_tensor(x), dim, keepdim)
+
+
+def argmin(x, dim=None, keepdim=False, axis=None, name=None, dimension=None):
+    if axis is not None or name is not None or dimension is not None:
+        return ops.argmin(x, dim if axis is None else axis, name, dimension)
+    return torch_argmin(as_tensor(x), dim, keepdim)
 
 
 def multinomial(probs, num_samples, replacement=False, generator=None) -> Tensor:
@@ -183,5 +221,6 @@ def multinomial(probs, num_samples, replacement=False, generator=None) -> Tensor
 METHODS = {
     "add": with_other(add), "clamp": clamp, "clip": clamp, "round": round, "softmax": softmax,
     "log_softmax": log_softmax, "var": var, "logsumexp": logsumexp, "cumsum": cumsum,
-    "argsort": argsort, "roll": roll,
+    "argsort": argsort, "roll": roll, "matmul": with_other(matmul), "__matmul__": matmul,
+    "__rmatmul__": lambda x, y: matmul(y, x),
 }

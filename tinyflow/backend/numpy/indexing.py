@@ -3,6 +3,7 @@ import functools
 
 import numpy as np
 
+from ...core.errors import IndexOutOfRangeError
 from ...ops import indexing as ix
 from .registry import kernel
 
@@ -11,7 +12,7 @@ def _check_range(indices, size, what, negative=True):
     """Refuse indices outside the dim (negative ones count from the end only if allowed)."""
     low = -size if negative else 0
     if indices.size and (indices.min() < low or indices.max() >= size):
-        raise IndexError(f"{what}: index out of range for a dimension of size {size} "
+        raise IndexOutOfRangeError(f"{what}: index out of range for a dimension of size {size} "
                          f"(indices span [{indices.min()}, {indices.max()}])")
 
 

@@ -1,6 +1,7 @@
 """Elementwise kernels."""
 import numpy as np
 
+from ...core.errors import IntegerDivisionByZero
 from ...ops import math as m
 from . import _fast_math
 from .registry import kernel
@@ -9,11 +10,11 @@ _BINARY = {m.Add: np.add, m.Sub: np.subtract, m.Mul: np.multiply, m.Div: np.true
            m.Pow: np.power, m.Maximum: np.maximum, m.Minimum: np.minimum, m.Equal: np.equal,
            m.NotEqual: np.not_equal, m.Less: np.less, m.LessEqual: np.less_equal,
            m.Greater: np.greater, m.GreaterEqual: np.greater_equal, m.Atan2: np.arctan2,
-           m.Remainder: np.mod, m.FloorDivide: np.floor_divide, m.LogicalAnd: np.logical_and,
+           m.LogicalAnd: np.logical_and,
            m.LogicalOr: np.logical_or, m.LogicalXor: np.logical_xor}
 _UNARY = {m.Neg: np.negative, m.Square: np.square, m.Sqrt: np.sqrt, m.Exp: np.exp,
           m.Log: np.log, m.Sin: np.sin, m.Cos: np.cos, m.Tanh: np.tanh, m.Abs: np.abs,
-          m.Sign: np.sign, m.LogicalNot: np.logical_not, m.Floor: np.floor, m.Ceil: np.ceil,
+          m.LogicalNot: np.logical_not, m.Floor: np.floor, m.Ceil: np.ceil,
           m.Round: np.round, m.Log1p: np.log1p, m.Expm1: np.expm1}
 
 
@@ -24,6 +25,29 @@ def _register_ufuncs(table):
 
 _register_ufuncs(_BINARY)
 _register_ufuncs(_UNARY)
+
+
+def _integer_divisor(ufunc):
+    """// and % of integers by zero have no value: NumPy answers 0 with a warning, PyTorch
+    and TensorFlow raise; so do these kernels ("ZeroDivisionError", as PyTorch says)."""
+    def run(op, x, y, out=None):
+        if y.dtype.kind in "iub" and not np.all(y):
+            raise IntegerDivisionByZero(f"{op.name}: integer division by zero "
+                                    f"(ZeroDivisionError)")
+        return ufunc(x, y, out=out)
+    return run
+
+
+kernel(m.Remainder, inplace=True)(_integer_divisor(np.mod))
+kernel(m.FloorDivide, inplace=True)(_integer_divisor(np.floor_divide))
+
+
+@kernel(m.Sign, inplace=True)
+def sign(op, x, out=None):
+    """np.sign has no bool loop; the sign of a bool is itself (as PyTorch)."""
+    if x.dtype == np.bool_:
+        return np.copyto(out, x) or out if out is not None else x.copy()
+    return np.sign(x, out=out)
 
 
 @kernel(m.Sigmoid)

@@ -1,0 +1,92 @@
+"""The strided view of memory as PyTorch exposes it: `x.stride()`, `x.storage_offset()` and
+`as_strided`. A tensor's "storage" is the NumPy array at the root of its views (`.base`
+chain); strides and offsets count elements of it, as PyTorch's do."""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import ops
+from ..core.modes import grad_mode
+from ..core.tensor import Tensor
+
+
+def _storage(arr: np.ndarray) -> np.ndarray:
+    """The array whose buffer `arr` looks into (itself if it owns its memory)."""
+    while isinstance(arr.base, np.ndarray):
+        arr = arr.base
+    return arr
+
+
+def _address(arr: np.ndarray) -> int:
+    return arr.__array_interface__["data"][0]
+
+
+def stride(x, dim=None):
+    """Elements to step in memory per index of each dim (`x.stride()` or `x.stride(d)`)."""
+    arr = x._require_data("stride()")
+    strides = tuple(s // arr.itemsize for s in arr.strides)
+    return strides if dim is None else strides[dim]
+
+
+def storage_offset(x) -> int:
+    """Elements between the start of the storage and this tensor's first element."""
+    arr = x._require_data("storage_offset()")
+    return (_address(arr) - _address(_storage(arr))) // arr.itemsize
+
+
+def as_strided(x, size, stride, storage_offset=None) -> Tensor:
+    """A tensor of `size` reading x's storage at `storage_offset + sum(i_k * stride_k)`.
+
+    Outside autograd it is a view of the same buffer (writes show in both, as in PyTorch).
+    When x requires grad it is the same elements gathered out of x (differentiable, not a
+    view); that needs every element read to be one of x's own, which holds for a contiguous
+    x. Sizes or strides that reach outside the storage are refused, as PyTorch does.
+    """
+    arr = x._require_data("as_strided()")
+    size, stride = tuple(int(s) for s in size), tuple(int(s) for s in stride)
+    if len(size) != len(stride):
+        raise RuntimeError(f"as_strided: mismatch in length of strides and shape: "
+                           f"size {list(size)}, stride {list(stride)}")
+    if any(s < 0 for s in stride):
+        raise RuntimeError(f"as_strided: Negative strides are not supported at the moment, "
+                           f"got strides: {list(stride)}")
+    if any(s < 0 for s in size):
+        raise RuntimeError(f"as_strided: negative size in {list(size)}")
+    offset = storage_offset_of(x) if storage_offset is None else int(storage_offset)
+    root = _storage(arr)
+    needed = 0 if 0 in size else offset + 1 + sum((n - 1) * s for n, s in zip(size, stride))
+    if needed > root.size or offset < 0:
+        raise RuntimeError(f"as_strided: sizes {list(size)}, strides {list(stride)}, storage "
+                           f"offset {offset} and itemsize {arr.itemsize} requiring a storage "
+                           f"size of {needed * arr.itemsize} are out of bounds for storage of "
+                           f"size {root.size * arr.itemsize}")
+    if x.requires_grad and grad_mode.enabled:
+        return _gathered(x, size, stride, offset)
+    flat = np.lib.stride_tricks.as_strided(root.reshape(-1), (root.size,), (arr.itemsize,))
+    data = np.lib.stride_tricks.as_strided(flat[offset:], size,
+                                           tuple(s * arr.itemsize for s in stride))
+    out = Tensor._eager(data)
+    out._base = x if x._base is None else x._base
+    out._version = x._version   # writes through either bump the version both see
+    return out
+
+
+storage_offset_of = storage_offset
+
+
+def _gathered(x, size, stride, offset) -> Tensor:
+    """as_strided under autograd: the storage positions, mapped to x's own elements and
+    gathered (its gradient scatters back, summing where positions repeat)."""
+    if not x.array.flags.c_contiguous:
+        raise RuntimeError("as_strided on a non-contiguous tensor that requires grad is not "
+                           "supported; call .contiguous() first")
+    positions = offset - storage_offset(x) + np.zeros(size, np.int64)
+    for k, (n, s) in enumerate(zip(size, stride)):
+        positions += (np.arange(n) * s).reshape((n,) + (1,) * (len(size) - k - 1))
+    if positions.size and (positions.min() < 0 or positions.max() >= x.numel()):
+        raise RuntimeError("as_strided on a tensor that requires grad may only read that "
+                           "tensor's own elements (these strides reach outside it)")
+    return ops.take(ops.reshape(x, (-1,)), positions.reshape(-1)).reshape(size)
+
+
+METHODS = {"stride": stride, "storage_offset": storage_offset, "as_strided": as_strided}

@@ -155,12 +155,10 @@ class Builder:
         return self.add(tf.constant(value), (value,) * len(self.batches),
                         f"tf.constant(<{shape} array>)")
 
-    def weight(self, shape: tuple, low=-1.0, high=1.0) -> Value:
+    def weight(self, shape: tuple) -> Value:
         """A new input of a static shape: a variable, a constant or an eager parameter."""
         how = self.pick(["variable", "constant", "param"], "weight")
-        if how == "constant" or low != -1.0:
-            return self.constant(shape, low, high)
-        return self.variable(shape) if how == "variable" else self.param(shape)
+        return getattr(self, how)(shape)
 
     def add(self, tensor, shadows: tuple, text: str) -> Value:
         value = Value(tensor, tuple(np.asarray(s) for s in shadows), self.fresh_name())
@@ -617,7 +615,7 @@ def assign(b: Builder) -> bool:
     var = b.pick([v for v in b.pool if id(v.tensor) in variables
                   and id(v.tensor) not in b.assigned], "variable")
     if var is None:
-        shapes = sorted({v.static for v in b.pool if None not in v.static})
+        shapes = sorted({v.static for v in b.pool if None not in v.static} | {(3,)})
         var = b.variable(b.pick(shapes, "shape"))
     u = b.pick(b.matching(var, lambda s, t: _broadcasts(t, s)
                           and np.broadcast_shapes(s, t) == s), "update")
@@ -700,8 +698,8 @@ def random_graphs(draw, max_ops: int = 8) -> RandomGraph:
     b = Builder(draw, (n, n + 2), seed)
     d, e = draw(st.sampled_from([2, 3, 4])), draw(st.sampled_from([2, 3]))
     _inputs(b, d, e)
-    # in an order from the seeded generator: Hypothesis' own choices favour the first
-    # entries, and every kind must come up about as often (no kind twice in a row)
+    # kinds in an order from a seeded generator, none twice before all have come: every
+    # kind must come up about as often, and Hypothesis' own choices favour the first entries
     ops = draw(st.integers(1, max_ops), label="ops")
     mixed = np.random.default_rng([seed, draw(st.integers(0, 2 ** 32 - 1)), n, d, e, ops,
                                    len(b.pool)])   # Hypothesis repeats its seeds often

@@ -640,6 +640,7 @@ def assign(b: Builder) -> bool:
     b.read.update(v.name for v in operands)
     b.lines.append(f"assign{len(b.assigns) - 1} = tf.{how}({operands[0].name}, "
                    f"{operands[1].name})")
+    b.op("tf.tanh({0})  # a read after the assign: still the old value", tf.tanh, var)
     return True
 
 
@@ -691,7 +692,7 @@ def _inputs(b: Builder, d: int, e: int) -> None:
 
 
 @st.composite
-def random_graphs(draw, max_ops: int = 8) -> RandomGraph:
+def random_graphs(draw, max_ops: int = 12) -> RandomGraph:
     """A random graph of up to `max_ops` kinds over two feed sets of different batch sizes."""
     n = draw(st.integers(1, 3), label="batch")
     seed = draw(st.integers(0, 2 ** 32 - 1), label="seed")

@@ -39,7 +39,7 @@ def test_rewrites_preserve_values_gradients_and_state(g):
 
 @pytest.mark.slow
 @SLOW
-@given(random_graphs(max_ops=16))
+@given(random_graphs(max_ops=24))
 def test_rewrites_preserve_semantics_on_larger_graphs(g):
     assert_rewrites_preserve(g)
 

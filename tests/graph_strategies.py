@@ -106,6 +106,7 @@ class Builder:
         self.lines: list[str] = []
         self.ops: list[tuple] = []     # (text, fn, operands, value) of each op line, for CSE
         self.kinds: list[str] = []
+        self.differentiate = True      # False: an inference graph (no gradients fetched)
 
     # ---- drawing helpers ---------------------------------------------------------------
     def pick(self, candidates: list, label: str = ""):
@@ -480,13 +481,19 @@ def shared_input_matmuls(b: Builder) -> bool:
 
 
 def matmul_chain(b: Builder) -> bool:
-    """(M1 @ M2) @ v with a column v: re-associated to M1 @ (M2 @ v) by FLOPs."""
-    m1 = _two_d(b, "M1")
+    """(M1 @ M2) @ v with a column v: re-associated to M1 @ (M2 @ v) by FLOPs where the shapes
+    are static and nothing else reads M1 @ M2 (a gradient with respect to v would: so v is
+    often a constant or an eager parameter, which the gradients leave alone)."""
+    if b.flag():
+        m1 = b.placeholder((b.pick([3, 4], "rows"), b.pick([2, 3, 4], "columns")))
+    else:
+        m1 = _two_d(b, "M1")
     if m1 is None:
         return False
     inner = b.pick([2, 3, 4], "inner")
     m2 = b.weight((m1.static[1], inner))
-    v = b.weight((inner, 1)) if b.flag() else b.placeholder((inner, 1))
+    how = b.pick(["constant", "param", "variable", "placeholder"], "v")
+    v = getattr(b, how)((inner, 1))
     m12 = b.op("tf.matmul({0}, {1})", tf.matmul, m1, m2)
     return m12 is not None and b.op("tf.matmul({0}, {1})", tf.matmul, m12, v) is not None
 
@@ -697,6 +704,7 @@ def random_graphs(draw, max_ops: int = 12) -> RandomGraph:
     n = draw(st.integers(1, 3), label="batch")
     seed = draw(st.integers(0, 2 ** 32 - 1), label="seed")
     b = Builder(draw, (n, n + 2), seed)
+    b.differentiate = draw(st.integers(0, 3), label="inference only if 0") > 0
     d, e = draw(st.sampled_from([2, 3, 4])), draw(st.sampled_from([2, 3]))
     _inputs(b, d, e)
     # kinds in an order from a seeded generator, none twice before all have come: every
@@ -721,11 +729,12 @@ def _finish(b: Builder) -> RandomGraph:
         loss = functools.reduce(operator.add, [0.5 * tf.reduce_sum(tf.square(v.tensor))
                                                for v in sinks]) if sinks else None
         targets = b.placeholders + b.variables
-        grads = [] if loss is None else [
+        grads = [] if loss is None or not b.differentiate else [
             g for g in tf.gradients(loss, targets) if g is not None]
     b.lines.append("loss = sum of 0.5 * reduce_sum(square(s)) over " +
                    ", ".join(v.name for v in sinks))
     b.lines.append(f"fetch {', '.join(v.name for v in sinks)}, loss, {len(grads)} gradient(s)"
+                   f"{'' if b.differentiate else ' (inference only)'}"
                    f"{', ' + str(len(b.assigns)) + ' assign(s)' if b.assigns else ''}; "
                    f"batches {b.batches}")
     fetches = [v.tensor for v in sinks] + ([loss] if loss is not None else []) + grads

@@ -4,6 +4,7 @@ batch_normalization (NHWC by default). PyTorch's F.* live in nn/functional.py.""
 from .. import ops as _ops
 from ..core.op import apply as _apply
 from ..core.op import as_tensor as _as_tensor
+from ..core.tensor import Tensor as _Tensor
 from ..ops import conv as _conv
 from ..ops import pool as _pool
 from ..ops.math import relu, sigmoid, tanh
@@ -173,10 +174,19 @@ def dropout(x, keep_prob=None, noise_shape=None, seed=None, name=None, rate=None
     """
     if (keep_prob is None) == (rate is None):
         raise ValueError("dropout: give exactly one of keep_prob and rate")
-    keep = 1.0 - float(rate) if rate is not None else float(keep_prob)
+    keep = keep_prob if rate is None else 1.0 - rate
     x = _as_tensor(x)
-    if keep == 1.0:
-        return x
+    if isinstance(keep, _Tensor):     # a placeholder: 1.0 at test time, 0.5 in training
+        if not keep.dtype.is_floating:
+            raise TypeError(f"dropout: keep_prob must be a float tensor, got "
+                            f"{keep.dtype.name}")
+        keep = _ops.cast(keep, x.dtype) if keep.dtype is not x.dtype else keep
+    else:
+        keep = float(keep)
+        if not 0 < keep <= 1:
+            raise ValueError(f"dropout: keep_prob must be in (0, 1], got {keep}")
+        if keep == 1.0:
+            return x
     source = x
     if noise_shape is not None:
         noise_shape = [int(d) for d in noise_shape]
@@ -186,6 +196,26 @@ def dropout(x, keep_prob=None, noise_shape=None, seed=None, name=None, rate=None
         source = x[tuple(slice(0, 1) if d == 1 else slice(None) for d in noise_shape)]
     mask = _ops.random_mask(source, keep)
     return _ops.multiply(x, mask * (1.0 / keep), name=name)
+
+
+def sigmoid_cross_entropy_with_logits(_sentinel=None, labels=None, logits=None, name=None):
+    """Elementwise logistic loss of `logits` against targets `labels` in [0, 1], computed as
+    TF1 documents it for stability: max(x, 0) - x * z + log(1 + exp(-|x|))."""
+    if _sentinel is not None or labels is None or logits is None:
+        raise ValueError("sigmoid_cross_entropy_with_logits: call it with named arguments "
+                         "labels=... and logits=...")
+    x = _as_tensor(logits)
+    z = _as_tensor(labels, dtype=x.dtype) if not isinstance(labels, _Tensor) else labels
+    if x.shape is not None and z.shape is not None and x.shape != z.shape:
+        raise ValueError(f"sigmoid_cross_entropy_with_logits: logits and labels must have "
+                         f"the same shape ({x.shape} vs {z.shape})")
+    if z.dtype is not x.dtype:
+        raise TypeError(f"sigmoid_cross_entropy_with_logits: labels ({z.dtype.name}) and "
+                        f"logits ({x.dtype.name}) must have the same dtype")
+    return _ops.add(_ops.relu(x) - x * z, _ops.log1p(_ops.exp(-_ops.abs(x))), name=name)
+
+
+__all__ += ["sigmoid_cross_entropy_with_logits"]
 
 
 def batch_normalization(x, mean, variance, offset, scale, variance_epsilon, name=None):

@@ -71,12 +71,22 @@ def _filled(fill, args, dtype, requires_grad):
     return leaf(np.full(shape, fill, dtype=dtype_or(dtype).np), requires_grad)
 
 
-def zeros(*shape, dtype=None, name=None, requires_grad=False) -> Tensor:
-    return _filled(0, shape, dtype, requires_grad)
+def zeros(*dims, dtype=None, name=None, requires_grad=False, shape=None) -> Tensor:
+    """`torch.zeros(2, 3)`, `tf.zeros([2, 3], tf.int32)`, `tf.zeros(shape=[2, 3])`."""
+    return _filled(0, _keyword_shape(dims, shape), dtype, requires_grad)
 
 
-def ones(*shape, dtype=None, name=None, requires_grad=False) -> Tensor:
-    return _filled(1, shape, dtype, requires_grad)
+def ones(*dims, dtype=None, name=None, requires_grad=False, shape=None) -> Tensor:
+    return _filled(1, _keyword_shape(dims, shape), dtype, requires_grad)
+
+
+def _keyword_shape(dims: tuple, shape) -> tuple:
+    """TF1's `shape=` keyword as the positional form (given both: a TypeError as Python's)."""
+    if shape is None:
+        return dims
+    if dims and not isinstance(dims[0], dtypes.DType):
+        raise TypeError("got the shape both as an argument and as shape=")
+    return (tuple(shape),) + dims
 
 
 def empty(*shape, dtype=None, requires_grad=False) -> Tensor:

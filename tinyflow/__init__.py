@@ -23,8 +23,8 @@ from .ops import (abs, argmax, argmin, assign, assign_add, assign_sub, atan2, ca
                   logical_and, logical_not, logical_or, logical_xor, matmul, maximum, minimum,
                   multiply, negative, not_equal, one_hot, pad, pow, random_normal,
                   random_uniform, reduce_max, reduce_mean, reduce_min, reduce_sum, relu,
-                  remainder, reshape, sigmoid, sign, sin, sqrt, square, squeeze, subtract, tanh, tril, triu,
-                  truncated_normal, where)
+                  remainder, reshape, sigmoid, sign, sin, sqrt, square, squeeze, subtract,
+                  tanh, tril, triu, truncated_normal, where)
 from .pytorch import *  # noqa: F401,F403  (the torch.* table: tinyflow/pytorch/__init__.py)
 from .pytorch import install_tensor_methods
 from .symbolic import (ConfigProto, InteractiveSession, RunMetadata, RunOptions, Session, Variable, cond, control_dependencies,

@@ -102,8 +102,10 @@ def test_pad_as_numpy_pads(mode, session):
 
 def test_pad_refuses_bad_paddings():
     x = tf.placeholder(tf.float32, [3, 4])
-    with pytest.raises(ValueError, match=r"paddings must have shape \[2, 2\]"):
+    with pytest.raises(ValueError, match="1 pad pairs for a rank-2 input"):
         tf.pad(x, [[1, 1]])
+    with pytest.raises(ValueError, match=r"paddings must have shape \[2, 2\]"):
+        tf.pad(x, [[1, 1]], "SYMMETRIC")
     with pytest.raises(ValueError, match=r"must be in \[0, 2\]"):
         tf.pad(x, [[3, 0], [0, 0]], "REFLECT")
     with pytest.raises(ValueError, match="mode"):

@@ -447,14 +447,14 @@ def pad(tensor, paddings, mode="CONSTANT", name=None, constant_values=0) -> Tens
                             "a constant), not a placeholder")
         paddings = paddings.numpy().tolist()
     pads = tuple(tuple(_pad_width(n) for n in pair) for pair in paddings)
-    if any(len(pair) != 2 for pair in pads) or (x.ndim is not None and len(pads) != x.ndim):
-        raise ValueError(f"pad: paddings must have shape [{x.ndim}, 2] for an input of shape "
-                         f"{x.shape}, got {[list(p) for p in pads]}")
     mode = str(mode).upper()
-    if mode == "CONSTANT":
+    if mode == "CONSTANT":   # the op checks the pairs against the rank
         return apply(Pad(pads=pads, value=constant_values), x, name=name)
     if mode not in ("REFLECT", "SYMMETRIC"):
         raise ValueError(f"pad: mode must be CONSTANT, REFLECT or SYMMETRIC, got {mode!r}")
+    if any(len(pair) != 2 for pair in pads) or len(pads) != x.ndim:
+        raise ValueError(f"pad: paddings must have shape [{x.ndim}, 2] for an input of shape "
+                         f"{x.shape}, got {[list(p) for p in pads]}")
     for dim, (before, after) in enumerate(pads):
         if before or after:
             n = x.shape[dim]

@@ -58,6 +58,20 @@ def test_tensorshape_merging_and_unknown_rank():
     assert tf.zeros(shape=tf.TensorShape([2, 3])).shape == (2, 3)
 
 
+def test_set_shape_makes_the_static_shape_specific():
+    """TF1: set_shape merges the given shape into the static one; a clash is a ValueError."""
+    x = tf.placeholder(tf.float32)
+    x.set_shape([None, 784])
+    assert x.get_shape().as_list() == [None, 784]
+    x.set_shape([32, None])
+    assert x.shape == (32, 784)
+    with pytest.raises(ValueError, match="not compatible"):
+        x.set_shape([32, 10])
+    with pytest.raises(tf.FeedError, match="shape"):
+        with tf.Session() as sess:
+            sess.run(x, {x: np.zeros((32, 10), np.float32)})
+
+
 # ---- dropout ---------------------------------------------------------------------------------
 
 def test_dropout_with_a_keep_prob_placeholder(session):

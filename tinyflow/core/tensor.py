@@ -8,7 +8,7 @@ import numpy as np
 from . import dtypes
 from .dtypes import DType
 from .graph import get_default_graph
-from .shapes import tensor_shape
+from .shapes import TensorShape, tensor_shape
 
 # What a tensor is. EAGER tensors hold `data`; the others are symbolic graph nodes.
 EAGER, PLACEHOLDER, VARIABLE, NODE = "eager", "placeholder", "variable", "node"
@@ -95,6 +95,14 @@ class Tensor:
         """TF1's `get_shape()`: the static shape as a `TensorShape` (`.as_list()`, `.ndims`,
         `TensorShape(None)` for unknown rank); on an eager tensor, its shape."""
         return tensor_shape(self.shape) if self.kind != EAGER else self.shape
+
+    def set_shape(self, shape) -> None:
+        """TF1's `set_shape`: make the static shape more specific (a placeholder of unknown
+        batch fed [None, 784] data, a reshape's result); a clash is a ValueError."""
+        if self.kind == EAGER:
+            raise TypeError("set_shape: an eager tensor's shape is its data's; use reshape")
+        self.shape = tensor_shape(TensorShape(shape).merge_with(self.shape)
+                                  if self.shape is not None else TensorShape(shape))
 
     def dim(self) -> int:
         return self.ndim

@@ -27,7 +27,7 @@ from .ops import (abs, argmax, argmin, assign, assign_add, assign_sub, atan2, ca
                   tanh, tril, triu, truncated_normal, where)
 from .pytorch import *  # noqa: F401,F403  (the torch.* table: tinyflow/pytorch/__init__.py)
 from .pytorch import install_tensor_methods
-from .symbolic import (ConfigProto, InteractiveSession, RunMetadata, RunOptions, Session, Variable, cond, control_dependencies,
+from .symbolic import (ConfigProto, infer_variable_shapes, normal, InteractiveSession, RunMetadata, RunOptions, Session, Variable, cond, control_dependencies,
                        get_collection, identity, no_op, while_loop,
                        get_default_session, global_variables, global_variables_initializer,
                        initialize_all_variables, placeholder, train, trainable_variables,

@@ -5,6 +5,7 @@ from .. import ops as _ops
 from ..core.op import apply as _apply
 from ..core.op import as_tensor as _as_tensor
 from ..core.tensor import Tensor as _Tensor
+from ..pytorch.movement import flatten as _flatten
 from ..ops import conv as _conv
 from ..ops import pool as _pool
 from ..ops.math import relu, sigmoid, tanh
@@ -229,3 +230,42 @@ def batch_normalization(x, mean, variance, offset, scale, variance_epsilon, name
         shift = shift + offset
     return _ops.add(_ops.multiply(x, inv), shift, name=name)
 
+
+
+# ---- tqchen/tinyflow's layers (its examples: tf.nn.linear, flatten_layer, the mean loss) -----
+
+__all__ += ["flatten_layer", "linear", "mean_sparse_softmax_cross_entropy_with_logits"]
+
+
+def linear(data, num_hidden: int, name=None, no_bias: bool = False):
+    """tqchen/tinyflow's fully connected layer: data [N, K] @ weight [num_hidden, K]^T + bias,
+    making the variables `<name>_weight` and `<name>_bias`, whose shapes are inferred
+    (`tf.infer_variable_shapes`) when data's is not known yet."""
+    from ..symbolic.deferred import DeferredVariable
+    x = _as_tensor(data)
+    name = name or "linear"
+    weight = DeferredVariable(f"{name}_weight", x, lambda s: (int(num_hidden), s[-1]))
+    out = _ops.matmul(x, _ops.transpose(weight))
+    if no_bias:
+        return out
+    bias = DeferredVariable(f"{name}_bias", x, lambda s: (int(num_hidden),))
+    return _ops.add(out, bias, name=name)
+
+
+def flatten_layer(data, name=None):
+    """tqchen/tinyflow's flatten: [N, ...] to [N, product of the rest]."""
+    x = _as_tensor(data)
+    if x.ndim is None:
+        raise ValueError("flatten_layer: the input's rank must be known (give the placeholder "
+                         "a shape such as [None, 1, 28, 28])")
+    return _flatten(x, 1)
+
+
+def mean_sparse_softmax_cross_entropy_with_logits(logits, label, name=None):
+    """tqchen/tinyflow's loss: the mean over the batch of the cross-entropy of `logits`
+    against class ids `label` (given as floats there, so cast to int64)."""
+    label = _as_tensor(label)
+    if not label.dtype.is_integer:
+        label = _ops.cast(label, "int64")
+    return _ops.reduce_mean(_sparse_softmax_cross_entropy(label, _as_tensor(logits)),
+                            name=name)

@@ -6,6 +6,7 @@ from ..core.op import apply as _apply
 from ..core.op import as_tensor as _as_tensor
 from ..core.tensor import Tensor as _Tensor
 from ..pytorch.movement import flatten as _flatten
+from ..symbolic.deferred import DeferredVariable as _DeferredVariable
 from ..ops import conv as _conv
 from ..ops import pool as _pool
 from ..ops.math import relu, sigmoid, tanh
@@ -241,14 +242,13 @@ def linear(data, num_hidden: int, name=None, no_bias: bool = False):
     """tqchen/tinyflow's fully connected layer: data [N, K] @ weight [num_hidden, K]^T + bias,
     making the variables `<name>_weight` and `<name>_bias`, whose shapes are inferred
     (`tf.infer_variable_shapes`) when data's is not known yet."""
-    from ..symbolic.deferred import DeferredVariable
     x = _as_tensor(data)
     name = name or "linear"
-    weight = DeferredVariable(f"{name}_weight", x, lambda s: (int(num_hidden), s[-1]))
+    weight = _DeferredVariable(f"{name}_weight", x, lambda s: (int(num_hidden), s[-1]))
     out = _ops.matmul(x, _ops.transpose(weight))
     if no_bias:
         return out
-    bias = DeferredVariable(f"{name}_bias", x, lambda s: (int(num_hidden),))
+    bias = _DeferredVariable(f"{name}_bias", x, lambda s: (int(num_hidden),))
     return _ops.add(out, bias, name=name)
 
 

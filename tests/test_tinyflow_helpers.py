@@ -64,3 +64,27 @@ def test_flatten_layer_and_missing_shapes():
     out = tf.nn.linear(z, num_hidden=2, name="fc")
     with pytest.raises(ValueError, match="give its shape in feed_dict"):
         list(tf.infer_variable_shapes(out, feed_dict={}))
+
+
+@pytest.mark.parametrize("padding", [None, "SAME"])
+def test_conv2d_with_num_filter_matches_torch(padding):
+    """tqchen/tinyflow's conv2d(x, num_filter=, ksize=[1, kH, kW, 1]): NCHW, stride 1 unless
+    given, VALID unless padding='SAME' ((k - 1) // 2 per side, its Torch backend's rule),
+    weight [num_filter, C, kH, kW] plus a bias per filter."""
+    x = tf.placeholder(tf.float32)
+    y = tf.nn.conv2d(x, num_filter=4, ksize=[1, 3, 3, 1], strides=[1, 2, 2, 1],
+                     padding=padding, name="conv1")
+    found = dict((name, shape) for _, name, shape in
+                 tf.infer_variable_shapes(y, feed_dict={x: [2, 3, 9, 9]}))
+    assert found == {"conv1_weight": [4, 3, 3, 3], "conv1_bias": [4]}
+    variables = {v._name: v for v in tf.global_variables()}
+    rng = np.random.default_rng(1)
+    values = {n: rng.standard_normal(s).astype(np.float32) for n, s in found.items()}
+    data = rng.standard_normal((2, 3, 9, 9)).astype(np.float32)
+    with tf.Session() as sess:
+        sess.run([tf.assign(variables[n], v) for n, v in values.items()])
+        got = sess.run(y, {x: data})
+    want = real_torch.nn.functional.conv2d(
+        real_torch.tensor(data), real_torch.tensor(values["conv1_weight"]),
+        real_torch.tensor(values["conv1_bias"]), stride=2, padding=1 if padding else 0)
+    np.testing.assert_allclose(got, want.numpy(), rtol=1e-4, atol=1e-4)

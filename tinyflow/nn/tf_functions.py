@@ -102,13 +102,17 @@ def _apply_nchw(op, x, data_format, name, *more):
 
 
 def conv2d(input, filter=None, strides=None, padding=None, use_cudnn_on_gpu=True,
-           data_format="NHWC", dilations=None, name=None, filters=None):
+           data_format=None, dilations=None, name=None, filters=None, num_filter=None,
+           ksize=None, no_bias=False):
     """tf.nn.conv2d: input [N, H, W, C] (or NCHW), filter [kH, kW, C / groups, O].
 
     A filter with fewer input channels than the input makes a grouped convolution, as in
-    TF2; `use_cudnn_on_gpu` is accepted and ignored.
+    TF2; `use_cudnn_on_gpu` is accepted and ignored. With `num_filter` (and no filter) it is
+    tqchen/tinyflow's layer instead: see `_tinyflow_conv2d`.
     """
-    data_format = _layout(data_format)
+    if num_filter is not None and filter is None and filters is None:
+        return _tinyflow_conv2d(input, num_filter, ksize, strides, padding, name, no_bias)
+    data_format = _layout(data_format or "NHWC")
     x = _as_tensor(input)
     filt = _as_tensor(filter if filter is not None else filters)
     if strides is None or padding is None:
@@ -122,6 +126,28 @@ def conv2d(input, filter=None, strides=None, padding=None, use_cudnn_on_gpu=True
                       padding=_tf_padding(padding, data_format),
                       dilation=_hw(dilations or 1, data_format, "dilations"), groups=groups)
     return _apply_nchw(op, x, data_format, name, _ops.transpose(filt, (3, 2, 0, 1)))
+
+
+def _tinyflow_conv2d(data, num_filter, ksize, strides, padding, name, no_bias):
+    """tqchen/tinyflow's conv2d: NCHW data, `ksize` and `strides` as [1, kH, kW, 1] (stride
+    1 by default), VALID unless padding='SAME' ((k - 1) // 2 each side, as its Torch
+    backend), making `<name>_weight` [num_filter, C, kH, kW] and `<name>_bias`, whose
+    shapes `tf.infer_variable_shapes` infers."""
+    if ksize is None:
+        raise ValueError("conv2d(num_filter=...): ksize=[1, kH, kW, 1] is required")
+    kh, kw = _hw(ksize, "NHWC", "ksize")
+    stride = _hw(strides or 1, "NHWC", "strides")
+    same = str(padding or "VALID").upper() == "SAME"
+    pads = ((kh - 1) // 2, (kw - 1) // 2) if same else (0, 0)
+    x = _as_tensor(data)
+    name = name or "conv2d"
+    weight = _DeferredVariable(f"{name}_weight", x, lambda s: (int(num_filter), s[1], kh, kw))
+    out = _apply(_conv.Conv2d(stride=stride, padding=_conv.padding_attr(pads),
+                              dilation=(1, 1), groups=1), x, weight)
+    if no_bias:
+        return out
+    bias = _DeferredVariable(f"{name}_bias", x, lambda s: (int(num_filter),))
+    return _ops.add(out, _ops.reshape(bias, (-1, 1, 1)), name=name)
 
 
 def _pool2d(op_cls, value, ksize, strides, padding, data_format, name, **attrs):

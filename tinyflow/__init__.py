@@ -10,9 +10,10 @@ from . import autograd, nn, onnx, ops, optim, utils, viz  # noqa: F401
 from .autodiff import forward_gradients, gradients
 from .core.dtypes import (DType, as_dtype, bool_, float16, float32, float64, int8, int16,
                           int32, int64, uint8)
-from .core.errors import (DTypeError, FeedError, FetchError, ShapeError, TinyflowError,
+from .core.errors import (DTypeError, FeedError, FeedTypeError, FetchError, FetchTypeError, ShapeError, TinyflowError,
                           UninitializedVariableError)
 from .core.graph import Graph, GraphKeys, get_default_graph, reset_default_graph
+from .core.shapes import Dimension, TensorShape
 from .core.op import apply
 from .core.random import Generator, manual_seed
 from .core.tensor import Tensor
@@ -20,16 +21,18 @@ from .ops import (abs, assign, assign_add, assign_sub, atan2, cast, ceil, concat
                   cos, divide, einsum, equal, erf, exp, expand_dims, expm1, floor, floor_divide,
                   gather, greater, greater_equal, group, less, less_equal, log, log1p,
                   logical_and, logical_not, logical_or, logical_xor, maximum, minimum,
-                  multiply, negative, not_equal, one_hot, pow, random_normal, random_uniform,
+                  multiply, negative, not_equal, one_hot, pad, pow, random_normal, random_uniform,
                   reduce_max, reduce_mean, reduce_min, reduce_sum, relu, remainder, reshape,
                   sigmoid, sign, sin, sqrt, square, squeeze, subtract, tanh, tril, triu,
                   truncated_normal, where)
 from .pytorch import *  # noqa: F401,F403  (the torch.* table: tinyflow/pytorch/__init__.py)
 from .pytorch import install_tensor_methods
-from .symbolic import (InteractiveSession, Session, Variable, get_collection,
+from .symbolic import (cond, ConfigProto, control_dependencies, get_collection,
                        get_default_session, global_variables, global_variables_initializer,
-                       initialize_all_variables, placeholder, train, trainable_variables,
-                       variables_initializer)
+                       identity, infer_variable_shapes, initialize_all_variables,
+                       InteractiveSession, no_op, normal, placeholder, RunMetadata,
+                       RunOptions, Session, train, trainable_variables, Variable,
+                       variables_initializer, while_loop)
 from .symbolic.session import evaluate
 
 # dtype spellings of both worlds: tf.bool / torch.bool, torch.float, torch.long, ...

@@ -265,7 +265,7 @@ def np_expand(x, shape):
 
 
 def pad(x, pads, value=0):
-    return tf.ops.pad(x, pads, value)
+    return tf.ops.pad(x, pads, constant_values=value)
 
 
 def np_pad(x, pads, value=0):

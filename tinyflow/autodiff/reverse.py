@@ -55,11 +55,31 @@ def gradients(ys, xs, grad_ys=None) -> list:
     grad_ys = [None] * len(ys) if grad_ys is None else _as_list(grad_ys)
     if len(grad_ys) != len(ys):
         raise ValueError(f"gradients: {len(grad_ys)} grad_ys for {len(ys)} ys")
-    graph = next((y.graph for y in ys if y.is_symbolic), None)
+    ys = [as_tensor(y) for y in ys]
+    for x in xs:
+        if not isinstance(x, Tensor):
+            raise TypeError(f"gradients: xs must be tensors, got {x!r} of type "
+                            f"{type(x).__name__}")
+    graph = _one_graph(ys, xs, grad_ys)
     if graph is None:
         return _backprop(topo_sort(ys), ys, xs, grad_ys)
     with graph.name_scope("gradients"):   # TF1's names: the backward graph is gradients/...
         return _backprop(topo_sort(ys), ys, xs, grad_ys)
+
+
+def _one_graph(ys: list, xs: list, grad_ys: list):
+    """The graph of the symbolic tensors among the arguments (None if all are eager); as
+    TF1, tensors of two graphs are refused (their gradients would silently be None)."""
+    graph, first = None, None
+    for role, items in (("ys", ys), ("xs", xs), ("grad_ys", grad_ys)):
+        for t in items:
+            if isinstance(t, Tensor) and t.is_symbolic:
+                if graph is None:
+                    graph, first = t.graph, t
+                elif t.graph is not graph:
+                    raise ValueError(f"gradients: {role} tensor {t.name} must be from the "
+                                     f"same graph as {first.name}")
+    return graph
 
 
 def _backprop(order: list, ys: list, xs: list, grad_ys: list) -> list:

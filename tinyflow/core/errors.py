@@ -42,6 +42,14 @@ class FetchError(TinyflowError, ValueError):
     """A fetch that is not a tensor of the session's graph."""
 
 
+class FeedTypeError(FeedError, TypeError):
+    """A feed key or value of a kind that cannot be fed (TF1 raises TypeError)."""
+
+
+class FetchTypeError(FetchError, TypeError):
+    """A fetch that is not a tensor, op or name at all (TF1 raises TypeError)."""
+
+
 class UninitializedVariableError(TinyflowError, RuntimeError):
     """A variable read before its initializer ran."""
 

@@ -27,6 +27,8 @@ class Graph:
         self._collections: dict[str, list] = {}
         self._scope = ""  # the open name scope's prefix, "gradients/" inside tf.gradients
         self.version = 0  # bumped on every new node, so cached plans can tell
+        self.control = ()  # control inputs of each op node made now (`control_dependencies`)
+        self.updated: dict = {}  # id(variable) -> its assign among them: reads see its value
 
     def unique_name(self, base: str) -> str:
         """TF1-style unique names: `matmul`, `matmul_1`, ..."""
@@ -56,6 +58,38 @@ class Graph:
         finally:
             self._scope = outer
 
+    @contextlib.contextmanager
+    def control_dependencies(self, control_inputs) -> Iterator[None]:
+        """TF1's `control_dependencies`: every op node made inside runs after
+        `control_inputs` (tensors or ops of this graph; eager constants need nothing run);
+        None clears the enclosing blocks' dependencies."""
+        if control_inputs is None:
+            deps = None
+        else:
+            deps = []
+            for c in control_inputs:
+                if not hasattr(c, "kind") or not hasattr(c, "inputs"):
+                    raise TypeError(f"control_dependencies: can not convert a "
+                                    f"{type(c).__name__} into a Tensor or Operation")
+                if c.kind == "eager":
+                    continue
+                if c.graph is not self:
+                    raise ValueError(f"control_dependencies: {c.name} is not an element of "
+                                     f"this graph")
+                deps.append(c)
+        outer, outer_updated = self.control, self.updated
+        if deps is None:
+            self.control, self.updated = (), {}
+        else:
+            self.control = outer + tuple(d for d in deps if all(d is not o for o in outer))
+            self.updated = dict(outer_updated)
+            for d in deps:
+                _collect_assigns(d, self.updated)
+        try:
+            yield
+        finally:
+            self.control, self.updated = outer, outer_updated
+
     def add_to_collection(self, key: str, value) -> None:
         self._collections.setdefault(key, []).append(value)
 
@@ -83,6 +117,22 @@ class Graph:
 
     def __repr__(self) -> str:
         return f"<tinyflow.Graph with {len(self.nodes)} nodes>"
+
+
+def _collect_assigns(node, updated: dict) -> None:
+    """The variable assigns `node` stands for (itself, or those a `tf.group` runs), so that
+    inside `control_dependencies` a read of the variable is the assigned value, as TF1's
+    reads after the update see it (tinyflow's runtime otherwise gives every read in one run
+    the value from before the run)."""
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        op = n.op
+        if op is not None and getattr(op, "writes_input", None) == 0 and \
+                n.inputs and n.inputs[0].kind == "variable":
+            updated[id(n.inputs[0])] = n
+        elif op is not None and n.dtype is None:      # a group: its control inputs run
+            stack.extend(n.control_inputs)
 
 
 class _GraphState(threading.local):

@@ -123,6 +123,10 @@ def apply(op: Op, *inputs: Tensor, name: Optional[str] = None, graph=None,
                 raise ValueError(f"{op.name}: inputs {inputs[0].name} and {x.name} belong "
                                  f"to different graphs (at {user_site()})")
     if graph is not None:
+        if graph.updated:     # inside control_dependencies on assigns: read the new values
+            written = getattr(op, "writes_input", None)
+            inputs = tuple(x if k == written else graph.updated.get(id(x), x)
+                           for k, x in enumerate(inputs))
         return Tensor._symbolic(NODE, shape, dtype, op, inputs, name=name, graph=graph,
                                 site=user_site())
     if out is not None:
@@ -167,6 +171,16 @@ def _apply_into(op: Op, inputs: tuple, shape, dtype, out: Tensor) -> Tensor:
     return out
 
 
+def _as_array(value, dt):
+    """`value` as an array (of `dt` if given); strings and other objects are a TypeError
+    rather than an unknown-dtype KeyError deep inside."""
+    arr = np.asarray(value, dtype=None if dt is None else dt.np)
+    if arr.dtype.kind in "USOVM":
+        raise TypeError(f"cannot convert {value!r} of type '{type(value).__name__}' to a "
+                        f"tensor (tensors hold numbers or booleans)")
+    return arr
+
+
 def as_tensor(value, dtype=None) -> Tensor:
     """Tensors pass through; arrays, lists and numbers become eager constants."""
     if isinstance(value, Tensor):
@@ -174,7 +188,7 @@ def as_tensor(value, dtype=None) -> Tensor:
     dt = dtypes.as_dtype(dtype) if dtype is not None else None
     if dt is None and isinstance(value, float):
         dt = dtypes.DEFAULT_FLOAT
-    arr = np.asarray(value, dtype=None if dt is None else dt.np)
+    arr = _as_array(value, dt)
     if dt is None and arr.dtype == np.float64 and not isinstance(value, np.ndarray):
         arr = arr.astype(np.float32)  # Python float lists default to float32
     return Tensor._eager(arr)

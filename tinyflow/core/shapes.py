@@ -79,3 +79,135 @@ def is_compatible(static: Shape, actual: Sequence[int]) -> bool:
     if len(static) != len(actual):
         return False
     return all(s is None or s == a for s, a in zip(static, actual))
+
+
+# ---- TF1's TensorShape ------------------------------------------------------------------------
+# A symbolic tensor's `.shape` / `get_shape()` is a TensorShape: a tuple (so every `shape ==
+# (2, 3)`, unpacking and `shape[1:]` in the code base and in user code keeps working) with
+# TF1's methods. Indexing gives a `Dimension` (an int with TF1's `.value`) or None.
+
+
+class Dimension(int):
+    """A known dim as TF1 gives it: an int (arithmetic gives plain ints) with `.value`."""
+
+    __slots__ = ()
+
+    @property
+    def value(self) -> int:
+        return int(self)
+
+
+class TensorShape(tuple):
+    """TF1's `tf.TensorShape` over a tuple of ints and None (unknown dims).
+
+    `TensorShape(None)` (unknown rank) is `UNKNOWN_SHAPE`, which is not a tuple: tensors of
+    unknown rank keep `shape is None` inside tinyflow and show it only through `get_shape()`.
+    """
+
+    __slots__ = ()
+
+    def __new__(cls, dims=()):
+        if dims is None:
+            return UNKNOWN_SHAPE
+        if isinstance(dims, (int, Dimension)):
+            dims = (dims,)
+        return super().__new__(cls, (None if d is None else int(d) for d in dims))
+
+    def __getitem__(self, index):
+        item = tuple.__getitem__(self, index)
+        if isinstance(index, slice):
+            return TensorShape(item)
+        return None if item is None else Dimension(item)
+
+    def __eq__(self, other) -> bool:
+        return tuple.__eq__(self, tuple(other) if isinstance(other, list) else other)
+
+    def __ne__(self, other) -> bool:
+        return not self == other
+
+    __hash__ = tuple.__hash__
+
+    @property
+    def ndims(self) -> int:
+        return len(self)
+
+    rank = ndims
+
+    @property
+    def dims(self) -> list:
+        return [self[i] for i in range(len(self))]
+
+    def as_list(self) -> list:
+        return list(tuple.__iter__(self))
+
+    def num_elements(self):
+        return num_elements(self)
+
+    def is_fully_defined(self) -> bool:
+        return None not in tuple(self)
+
+    def is_compatible_with(self, other) -> bool:
+        other = TensorShape(other) if not isinstance(other, _UnknownShape) else other
+        if other.ndims is None:
+            return True
+        return len(other) == len(self) and all(
+            a is None or b is None or a == b for a, b in zip(self, other))
+
+    def merge_with(self, other) -> "TensorShape":
+        """The more specific of two compatible shapes (TF1 raises ValueError if they clash)."""
+        other = TensorShape(other) if not isinstance(other, _UnknownShape) else other
+        if other.ndims is None:
+            return self
+        if not self.is_compatible_with(other):
+            raise ValueError(f"Shapes {self} and {other} are not compatible")
+        return TensorShape(a if a is not None else b for a, b in zip(self, other))
+
+    def concatenate(self, other) -> "TensorShape":
+        if isinstance(other, _UnknownShape):
+            return other
+        return TensorShape(tuple(self) + tuple(TensorShape(other)))
+
+    def as_shape(self):
+        return self
+
+
+class _UnknownShape:
+    """`TensorShape(None)`: a shape whose rank is not known (TF1's `tf.TensorShape(None)`)."""
+
+    ndims = rank = dims = None
+
+    def as_list(self):
+        raise ValueError("as_list() is not defined on an unknown TensorShape.")
+
+    def num_elements(self):
+        return None
+
+    def is_fully_defined(self) -> bool:
+        return False
+
+    def is_compatible_with(self, other) -> bool:
+        return True
+
+    def merge_with(self, other):
+        return other if isinstance(other, _UnknownShape) else TensorShape(other)
+
+    def concatenate(self, other):
+        return self
+
+    def __eq__(self, other) -> bool:
+        return other is None or isinstance(other, _UnknownShape)
+
+    __hash__ = object.__hash__
+
+    def __repr__(self) -> str:
+        return "TensorShape(None)"
+
+
+UNKNOWN_SHAPE = _UnknownShape()
+
+
+def tensor_shape(shape: Shape):
+    """The TensorShape of an internal shape (a tuple, or None for unknown rank)."""
+    if shape is None:
+        return UNKNOWN_SHAPE
+    return shape if type(shape) is TensorShape else TensorShape(shape)

@@ -8,6 +8,7 @@ import numpy as np
 from . import dtypes
 from .dtypes import DType
 from .graph import get_default_graph
+from .shapes import TensorShape, tensor_shape
 
 # What a tensor is. EAGER tensors hold `data`; the others are symbolic graph nodes.
 EAGER, PLACEHOLDER, VARIABLE, NODE = "eager", "placeholder", "variable", "node"
@@ -59,18 +60,18 @@ class Tensor:
         self.array = None
         self.op = op
         self.inputs = inputs
-        self.shape = shape
+        self.shape = None if shape is None else tensor_shape(shape)   # TF1's TensorShape
         self.dtype = dtype
         self.kind = kind
         self.requires_grad = False
         self._grad = None
-        self.control_inputs = ()
         self.site = site
         self._version = None
         self._saved = None
         self._base = None
         self._retains_grad = False
         self.graph = graph if graph is not None else get_default_graph()
+        self.control_inputs = self.graph.control if op is not None else ()
         self._name = self.graph.add_node(self, name or (op.name if op is not None else kind))
 
     # ---- identity ------------------------------------------------------------------------
@@ -91,7 +92,17 @@ class Tensor:
         return None if self.shape is None else len(self.shape)
 
     def get_shape(self):
-        return self.shape
+        """TF1's `get_shape()`: the static shape as a `TensorShape` (`.as_list()`, `.ndims`,
+        `TensorShape(None)` for unknown rank); on an eager tensor, its shape."""
+        return tensor_shape(self.shape) if self.kind != EAGER else self.shape
+
+    def set_shape(self, shape) -> None:
+        """TF1's `set_shape`: make the static shape more specific (a placeholder of unknown
+        batch fed [None, 784] data, a reshape's result); a clash is a ValueError."""
+        if self.kind == EAGER:
+            raise TypeError("set_shape: an eager tensor's shape is its data's; use reshape")
+        self.shape = tensor_shape(TensorShape(shape).merge_with(self.shape)
+                                  if self.shape is not None else TensorShape(shape))
 
     def dim(self) -> int:
         return self.ndim

@@ -5,8 +5,21 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import tempfile
 from typing import Iterator
+
+
+def creation_mode(path: str) -> int:
+    """The permission bits `open(path, "w")` would leave: an existing file's own, else 0666
+    less the process's umask (as `torch.save` and every plain write). `mkstemp` makes 0600
+    files, so the temporary gets these bits before it replaces `path`."""
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode)
+    except FileNotFoundError:
+        umask = os.umask(0o022)   # reading the umask means setting it; put it back at once
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 @contextlib.contextmanager
@@ -18,6 +31,7 @@ def atomic_path(path: str, suffix: str = "") -> Iterator[str]:
     os.close(fd)
     try:
         yield tmp
+        os.chmod(tmp, creation_mode(path))
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

@@ -1,19 +1,44 @@
 """Checkpoints as safetensors files: a flat {name: array} mapping, never pickle, so loading a
-file from elsewhere cannot run code. Writes are atomic: a temporary file in the same folder,
-then a rename, so a crash never leaves a half-written checkpoint under the real name."""
+file from elsewhere cannot run code. Writes to a path are atomic: a temporary file in the same
+folder, then a rename, so a crash never leaves a half-written checkpoint under the real name;
+the file gets the permissions a plain write would (the umask). A file object (`BytesIO`, an
+open file) is written or read in place, as `torch.save` / `torch.load` do. Every load error
+names the file, and the tensor when one entry is at fault."""
 from __future__ import annotations
 
+import os
 from typing import Mapping
 
 import numpy as np
-from safetensors.numpy import load_file, save_file
+from safetensors import SafetensorError, deserialize, safe_open
+from safetensors.numpy import save as save_bytes
+from safetensors.numpy import save_file
 
 from ..core.tensor import Tensor
 from .atomic import atomic_path
 
+# safetensors' dtype names that NumPy holds (bfloat16 and fp8 have no NumPy type)
+_NUMPY_DTYPES = {"BOOL": np.bool_, "U8": np.uint8, "I8": np.int8, "U16": np.uint16,
+                 "I16": np.int16, "U32": np.uint32, "I32": np.int32, "U64": np.uint64,
+                 "I64": np.int64, "F16": np.float16, "F32": np.float32, "F64": np.float64}
 
-def save(state_dict: Mapping, path: str, metadata: Mapping[str, str] | None = None) -> None:
-    """Write a state dict ({name: tensor or array}) to `path` atomically."""
+
+def _is_file_object(f) -> bool:
+    return hasattr(f, "write") or hasattr(f, "read")
+
+
+def _describe(f) -> str:
+    """How an error names the file: its path, or the file object's name if it has one."""
+    if _is_file_object(f):
+        name = getattr(f, "name", None)
+        return f"file object {name!r}" if isinstance(name, str) else \
+            f"file object {type(f).__name__}"
+    return repr(os.fspath(f))
+
+
+def save(state_dict: Mapping, f, metadata: Mapping[str, str] | None = None) -> None:
+    """Write a state dict ({name: tensor or array}) to a path (atomically) or a writable
+    binary file object (at its current position)."""
     arrays = {}
     for name, value in state_dict.items():
         if not isinstance(name, str):
@@ -24,10 +49,61 @@ def save(state_dict: Mapping, path: str, metadata: Mapping[str, str] | None = No
                             f"tensor: a checkpoint is a flat {{name: tensor}} mapping such as "
                             f"model.state_dict() (nothing is pickled)")
         arrays[name] = np.array(arr, order="C")   # ascontiguousarray would make 0-d 1-d
-    with atomic_path(path, suffix=".safetensors") as tmp:
-        save_file(arrays, tmp, metadata=dict(metadata) if metadata else None)
+    meta = dict(metadata) if metadata else None
+    if _is_file_object(f):
+        if not hasattr(f, "write"):
+            raise TypeError(f"save: {_describe(f)} is not open for writing")
+        f.write(save_bytes(arrays, metadata=meta))
+        return
+    with atomic_path(os.fspath(f), suffix=".safetensors") as tmp:
+        save_file(arrays, tmp, metadata=meta)
 
 
-def load(path: str) -> dict:
-    """Read a checkpoint written by `save` as {name: tensor}."""
-    return {name: Tensor._eager(arr) for name, arr in load_file(path).items()}
+def load(f) -> dict:
+    """Read a checkpoint written by `save` (a path or a readable binary file object) as
+    {name: tensor}."""
+    where = _describe(f)
+    if _is_file_object(f):
+        if not hasattr(f, "read"):
+            raise TypeError(f"load: {where} is not open for reading")
+        data = f.read()
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise TypeError(f"load: {where} gave {type(data).__name__}, not bytes; open the "
+                            f"file in binary mode ('rb')")
+        return _load_bytes(bytes(data), where)
+    path = os.fspath(f)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"load: no checkpoint file {where}")
+    try:
+        with safe_open(path, framework="numpy") as handle:
+            names = list(handle.keys())
+            return {name: _entry(lambda n=name: handle.get_tensor(n), name, where)
+                    for name in names}
+    except SafetensorError as e:
+        raise ValueError(f"load: {where} is not a readable safetensors checkpoint ({e})") \
+            from None
+
+
+def _load_bytes(data: bytes, where: str) -> dict:
+    try:
+        entries = deserialize(data)
+    except SafetensorError as e:
+        raise ValueError(f"load: {where} is not a readable safetensors checkpoint ({e})") \
+            from None
+    return {name: _entry(lambda v=view, n=name: _view_array(v, n), name, where)
+            for name, view in entries}
+
+
+def _view_array(view: dict, name: str) -> np.ndarray:
+    dtype = _NUMPY_DTYPES.get(view["dtype"])
+    if dtype is None:
+        raise TypeError(f"dtype {view['dtype']} has no NumPy equivalent")
+    return np.frombuffer(view["data"], dtype=dtype).reshape(view["shape"]).copy()
+
+
+def _entry(read, name: str, where: str) -> Tensor:
+    """One tensor of the file; a failure names the file and the tensor."""
+    try:
+        return Tensor._eager(read())
+    except (SafetensorError, TypeError, ValueError, KeyError) as e:
+        raise ValueError(f"load: tensor {name!r} of {where} cannot be read: {e}") from None

@@ -425,7 +425,7 @@ def pad(input: Tensor, pad, mode: str = "constant", value: Optional[float] = Non
     if all(p == (0, 0) for p in pairs):
         return x
     if mode == "constant":
-        return ops.pad(x, tuple(pairs), 0.0 if value is None else value)
+        return ops.pad(x, tuple(pairs), constant_values=0.0 if value is None else value)
     for dim, (before, after) in enumerate(pairs):
         if before or after:
             index = _pad_index(x.shape[dim], before, after, mode)

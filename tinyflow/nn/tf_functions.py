@@ -4,6 +4,9 @@ batch_normalization (NHWC by default). PyTorch's F.* live in nn/functional.py.""
 from .. import ops as _ops
 from ..core.op import apply as _apply
 from ..core.op import as_tensor as _as_tensor
+from ..core.tensor import Tensor as _Tensor
+from ..pytorch.movement import flatten as _flatten
+from ..symbolic.deferred import DeferredVariable as _DeferredVariable
 from ..ops import conv as _conv
 from ..ops import pool as _pool
 from ..ops.math import relu, sigmoid, tanh
@@ -99,13 +102,17 @@ def _apply_nchw(op, x, data_format, name, *more):
 
 
 def conv2d(input, filter=None, strides=None, padding=None, use_cudnn_on_gpu=True,
-           data_format="NHWC", dilations=None, name=None, filters=None):
+           data_format=None, dilations=None, name=None, filters=None, num_filter=None,
+           ksize=None, no_bias=False):
     """tf.nn.conv2d: input [N, H, W, C] (or NCHW), filter [kH, kW, C / groups, O].
 
     A filter with fewer input channels than the input makes a grouped convolution, as in
-    TF2; `use_cudnn_on_gpu` is accepted and ignored.
+    TF2; `use_cudnn_on_gpu` is accepted and ignored. With `num_filter` (and no filter) it is
+    tqchen/tinyflow's layer instead: see `_tinyflow_conv2d`.
     """
-    data_format = _layout(data_format)
+    if num_filter is not None and filter is None and filters is None:
+        return _tinyflow_conv2d(input, num_filter, ksize, strides, padding, name, no_bias)
+    data_format = _layout(data_format or "NHWC")
     x = _as_tensor(input)
     filt = _as_tensor(filter if filter is not None else filters)
     if strides is None or padding is None:
@@ -119,6 +126,28 @@ def conv2d(input, filter=None, strides=None, padding=None, use_cudnn_on_gpu=True
                       padding=_tf_padding(padding, data_format),
                       dilation=_hw(dilations or 1, data_format, "dilations"), groups=groups)
     return _apply_nchw(op, x, data_format, name, _ops.transpose(filt, (3, 2, 0, 1)))
+
+
+def _tinyflow_conv2d(data, num_filter, ksize, strides, padding, name, no_bias):
+    """tqchen/tinyflow's conv2d: NCHW data, `ksize` and `strides` as [1, kH, kW, 1] (stride
+    1 by default), VALID unless padding='SAME' ((k - 1) // 2 each side, as its Torch
+    backend), making `<name>_weight` [num_filter, C, kH, kW] and `<name>_bias`, whose
+    shapes `tf.infer_variable_shapes` infers."""
+    if ksize is None:
+        raise ValueError("conv2d(num_filter=...): ksize=[1, kH, kW, 1] is required")
+    kh, kw = _hw(ksize, "NHWC", "ksize")
+    stride = _hw(strides or 1, "NHWC", "strides")
+    same = str(padding or "VALID").upper() == "SAME"
+    pads = ((kh - 1) // 2, (kw - 1) // 2) if same else (0, 0)
+    x = _as_tensor(data)
+    name = name or "conv2d"
+    weight = _DeferredVariable(f"{name}_weight", x, lambda s: (int(num_filter), s[1], kh, kw))
+    out = _apply(_conv.Conv2d(stride=stride, padding=_conv.padding_attr(pads),
+                              dilation=(1, 1), groups=1), x, weight)
+    if no_bias:
+        return out
+    bias = _DeferredVariable(f"{name}_bias", x, lambda s: (int(num_filter),))
+    return _ops.add(out, _ops.reshape(bias, (-1, 1, 1)), name=name)
 
 
 def _pool2d(op_cls, value, ksize, strides, padding, data_format, name, **attrs):
@@ -173,10 +202,19 @@ def dropout(x, keep_prob=None, noise_shape=None, seed=None, name=None, rate=None
     """
     if (keep_prob is None) == (rate is None):
         raise ValueError("dropout: give exactly one of keep_prob and rate")
-    keep = 1.0 - float(rate) if rate is not None else float(keep_prob)
+    keep = keep_prob if rate is None else 1.0 - rate
     x = _as_tensor(x)
-    if keep == 1.0:
-        return x
+    if isinstance(keep, _Tensor):     # a placeholder: 1.0 at test time, 0.5 in training
+        if not keep.dtype.is_floating:
+            raise TypeError(f"dropout: keep_prob must be a float tensor, got "
+                            f"{keep.dtype.name}")
+        keep = _ops.cast(keep, x.dtype) if keep.dtype is not x.dtype else keep
+    else:
+        keep = float(keep)
+        if not 0 < keep <= 1:
+            raise ValueError(f"dropout: keep_prob must be in (0, 1], got {keep}")
+        if keep == 1.0:
+            return x
     source = x
     if noise_shape is not None:
         noise_shape = [int(d) for d in noise_shape]
@@ -186,6 +224,26 @@ def dropout(x, keep_prob=None, noise_shape=None, seed=None, name=None, rate=None
         source = x[tuple(slice(0, 1) if d == 1 else slice(None) for d in noise_shape)]
     mask = _ops.random_mask(source, keep)
     return _ops.multiply(x, mask * (1.0 / keep), name=name)
+
+
+def sigmoid_cross_entropy_with_logits(_sentinel=None, labels=None, logits=None, name=None):
+    """Elementwise logistic loss of `logits` against targets `labels` in [0, 1], computed as
+    TF1 documents it for stability: max(x, 0) - x * z + log(1 + exp(-|x|))."""
+    if _sentinel is not None or labels is None or logits is None:
+        raise ValueError("sigmoid_cross_entropy_with_logits: call it with named arguments "
+                         "labels=... and logits=...")
+    x = _as_tensor(logits)
+    z = _as_tensor(labels, dtype=x.dtype) if not isinstance(labels, _Tensor) else labels
+    if x.shape is not None and z.shape is not None and x.shape != z.shape:
+        raise ValueError(f"sigmoid_cross_entropy_with_logits: logits and labels must have "
+                         f"the same shape ({x.shape} vs {z.shape})")
+    if z.dtype is not x.dtype:
+        raise TypeError(f"sigmoid_cross_entropy_with_logits: labels ({z.dtype.name}) and "
+                        f"logits ({x.dtype.name}) must have the same dtype")
+    return _ops.add(_ops.relu(x) - x * z, _ops.log1p(_ops.exp(-_ops.abs(x))), name=name)
+
+
+__all__ += ["sigmoid_cross_entropy_with_logits"]
 
 
 def batch_normalization(x, mean, variance, offset, scale, variance_epsilon, name=None):
@@ -199,3 +257,41 @@ def batch_normalization(x, mean, variance, offset, scale, variance_epsilon, name
         shift = shift + offset
     return _ops.add(_ops.multiply(x, inv), shift, name=name)
 
+
+
+# ---- tqchen/tinyflow's layers (its examples: tf.nn.linear, flatten_layer, the mean loss) -----
+
+__all__ += ["flatten_layer", "linear", "mean_sparse_softmax_cross_entropy_with_logits"]
+
+
+def linear(data, num_hidden: int, name=None, no_bias: bool = False):
+    """tqchen/tinyflow's fully connected layer: data [N, K] @ weight [num_hidden, K]^T + bias,
+    making the variables `<name>_weight` and `<name>_bias`, whose shapes are inferred
+    (`tf.infer_variable_shapes`) when data's is not known yet."""
+    x = _as_tensor(data)
+    name = name or "linear"
+    weight = _DeferredVariable(f"{name}_weight", x, lambda s: (int(num_hidden), s[-1]))
+    out = _ops.matmul(x, _ops.transpose(weight))
+    if no_bias:
+        return out
+    bias = _DeferredVariable(f"{name}_bias", x, lambda s: (int(num_hidden),))
+    return _ops.add(out, bias, name=name)
+
+
+def flatten_layer(data, name=None):
+    """tqchen/tinyflow's flatten: [N, ...] to [N, product of the rest]."""
+    x = _as_tensor(data)
+    if x.ndim is None:
+        raise ValueError("flatten_layer: the input's rank must be known (give the placeholder "
+                         "a shape such as [None, 1, 28, 28])")
+    return _flatten(x, 1)
+
+
+def mean_sparse_softmax_cross_entropy_with_logits(logits, label, name=None):
+    """tqchen/tinyflow's loss: the mean over the batch of the cross-entropy of `logits`
+    against class ids `label` (given as floats there, so cast to int64)."""
+    label = _as_tensor(label)
+    if not label.dtype.is_integer:
+        label = _ops.cast(label, "int64")
+    return _ops.reduce_mean(_sparse_softmax_cross_entropy(label, _as_tensor(logits)),
+                            name=name)

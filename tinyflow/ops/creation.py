@@ -70,13 +70,20 @@ class RandomUniform(Op):
 
 
 class RandomMask(Op):
-    """1 with probability `keep_prob`, else 0, shaped like `x` at run time (dropout)."""
+    """1 with probability `keep_prob`, else 0, shaped like `x` at run time (dropout). With a
+    second input, that scalar (TF1's `keep_prob` placeholder) is the probability, checked to
+    be in (0, 1] when the kernel runs; `keep_prob` is then ignored."""
     name = "random_mask"
     stateful = True
     differentiable = False
     keep_prob: float
 
-    def infer(self, x):
+    def infer(self, x, keep=None):
+        if keep is not None:
+            if keep.shape is not None and keep.shape != ():
+                raise ValueError(f"keep_prob must be a scalar, got shape {keep.shape}")
+            if not keep.dtype.is_floating:
+                raise TypeError(f"keep_prob must be a float, got {keep.dtype.name}")
         return x.shape, x.dtype
 
 
@@ -133,9 +140,11 @@ def random_uniform(shape, minval=0.0, maxval=None, dtype=dtypes.float32, seed=No
     return apply(op, name=name, graph=get_default_graph())
 
 
-def random_mask(x, keep_prob: float) -> Tensor:
-    """A 0/1 mask like `x` keeping each element with probability `keep_prob`, drawn anew on
-    every eager call or graph run."""
+def random_mask(x, keep_prob) -> Tensor:
+    """A 0/1 mask like `x` keeping each element with probability `keep_prob` (a float, or a
+    scalar tensor such as a placeholder), drawn anew on every eager call or graph run."""
+    if isinstance(keep_prob, Tensor):
+        return apply(RandomMask(keep_prob=1.0), as_tensor(x), keep_prob)
     if not 0 < keep_prob <= 1:
         raise ValueError(f"random_mask: keep_prob must be in (0, 1], got {keep_prob}")
     return apply(RandomMask(keep_prob=float(keep_prob)), as_tensor(x))

@@ -350,7 +350,7 @@ class Pad(Op):
         return (getitem(g, index),)
 
     def jvp(self, t, out, x):
-        return pad(t[0], self.pads, 0)   # affine, not linear: the tangent pads with zeros
+        return pad(t[0], self.pads)   # affine, not linear: the tangent pads with zeros
 
 
 # ---- the functions users call ----------------------------------------------------------
@@ -436,9 +436,35 @@ def copy(x) -> Tensor:
 
 
 
-def pad(x, pads, value=0) -> Tensor:
-    pads = tuple(tuple(_pad_width(n) for n in pair) for pair in pads)
-    return apply(Pad(pads=pads, value=value), as_tensor(x))
+def pad(tensor, paddings, mode="CONSTANT", name=None, constant_values=0) -> Tensor:
+    """TF1's `tf.pad`: `paddings` is [rank, 2], (before, after) per dim; mode CONSTANT (with
+    `constant_values`), REFLECT (edges not repeated) or SYMMETRIC (edges repeated), in any
+    case, as NumPy's modes of those names."""
+    x = as_tensor(tensor)
+    if isinstance(paddings, Tensor):
+        if paddings.kind != "eager":
+            raise TypeError("pad: paddings must be known when the graph is built (a list or "
+                            "a constant), not a placeholder")
+        paddings = paddings.numpy().tolist()
+    pads = tuple(tuple(_pad_width(n) for n in pair) for pair in paddings)
+    mode = str(mode).upper()
+    if mode == "CONSTANT":   # the op checks the pairs against the rank
+        return apply(Pad(pads=pads, value=constant_values), x, name=name)
+    if mode not in ("REFLECT", "SYMMETRIC"):
+        raise ValueError(f"pad: mode must be CONSTANT, REFLECT or SYMMETRIC, got {mode!r}")
+    if any(len(pair) != 2 for pair in pads) or len(pads) != x.ndim:
+        raise ValueError(f"pad: paddings must have shape [{x.ndim}, 2] for an input of shape "
+                         f"{x.shape}, got {[list(p) for p in pads]}")
+    for dim, (before, after) in enumerate(pads):
+        if before or after:
+            n = x.shape[dim]
+            limit = None if n is None else n - 1 if mode == "REFLECT" else n
+            if limit is None or not 0 <= before <= limit or not 0 <= after <= limit:
+                raise ValueError(f"pad: {mode} paddings of dim {dim} must be in [0, {limit}] "
+                                 f"for a size of {n}, got ({before}, {after})")
+            index = np.pad(np.arange(n), (before, after), mode=mode.lower())
+            x = getitem(x, (slice(None),) * dim + (index,))
+    return x
 
 
 def _pad_width(n) -> int:

@@ -1,6 +1,8 @@
 """State: assignment to variables (TF1) or to eager tensors in place, and grouping."""
 from __future__ import annotations
 
+import numpy as np
+
 from ..core.graph import get_default_graph
 from ..core.op import Op, apply, as_tensor
 from ..core.tensor import EAGER, NODE, Tensor
@@ -42,10 +44,26 @@ class NoOp(Op):
 
 def assign(ref, value, name=None) -> Tensor:
     ref = as_tensor(ref)
+    if ref.kind == "variable":
+        _check_variable_value(ref, value)
     value = as_tensor(value, dtype=ref.dtype) if not isinstance(value, Tensor) else value
     if value.dtype is not ref.dtype:
         value = cast(value, ref.dtype)
     return apply(Assign(), ref, value, name=name)
+
+
+def _check_variable_value(ref, value) -> None:
+    """TF1 refuses, rather than converts, a value of another type for a variable: a float
+    tensor into an int variable is an error there, not a silent truncation."""
+    if isinstance(value, Tensor):
+        if value.dtype is not ref.dtype:
+            raise TypeError(f"Input 'value' of 'Assign' Op has type {value.dtype.name} that "
+                            f"does not match type {ref.dtype.name} of argument 'ref' "
+                            f"({ref.name})")
+        return
+    if not ref.dtype.is_floating and np.asarray(value).dtype.kind in "fc":
+        raise TypeError(f"Expected {ref.dtype.name}, got {value!r} of type "
+                        f"'{type(value).__name__}' instead (assigning to {ref.name})")
 
 
 def assign_add(ref, value, name=None) -> Tensor:
@@ -63,5 +81,5 @@ def group(*inputs, name=None) -> Tensor:
         deps.extend(x if isinstance(x, (list, tuple)) else [x])
     graph = next((d.graph for d in deps if d.kind != EAGER), get_default_graph())
     node = Tensor._symbolic(NODE, (), None, NoOp(), (), name=name or "group_deps", graph=graph)
-    node.control_inputs = tuple(d for d in deps if d.kind != EAGER)
+    node.control_inputs += tuple(d for d in deps if d.kind != EAGER)
     return node

@@ -91,16 +91,29 @@ def _filled(fill, args, dtype, requires_grad, size=None, device=None):
     return leaf(np.full(shape, fill, dtype=dtype_or(dtype).np), requires_grad)
 
 
-def zeros(*shape, size=None, dtype=None, name=None, device=None,
-          requires_grad=False, **options) -> Tensor:
+def zeros(*shape, size=None, dtype=None, name=None, device=None, requires_grad=False,
+          **options) -> Tensor:
+    """`torch.zeros(2, 3)`, `torch.zeros(size=(2, 3))`, `tf.zeros([2, 3], tf.int32)`,
+    `tf.zeros(shape=[2, 3])` (TF1's keyword is `shape`)."""
+    shape = _keyword_shape(shape, options.pop("shape", None))
     ignored_options("zeros", options)
     return _filled(0, shape, dtype, requires_grad, size, device)
 
 
 def ones(*shape, size=None, dtype=None, name=None, device=None, requires_grad=False,
          **options) -> Tensor:
+    shape = _keyword_shape(shape, options.pop("shape", None))
     ignored_options("ones", options)
     return _filled(1, shape, dtype, requires_grad, size, device)
+
+
+def _keyword_shape(dims: tuple, shape) -> tuple:
+    """TF1's `shape=` keyword as the positional form (given both: a TypeError as Python's)."""
+    if shape is None:
+        return dims
+    if dims and not isinstance(dims[0], dtypes.DType):
+        raise TypeError("got the shape both as an argument and as shape=")
+    return (tuple(shape),) + dims
 
 
 def empty(*shape, size=None, dtype=None, device=None, requires_grad=False,

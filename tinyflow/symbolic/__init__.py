@@ -1,7 +1,11 @@
 """The TensorFlow-1 surface: placeholders, variables, sessions and optimizers."""
 from . import train  # noqa: F401
-from .session import InteractiveSession, Session, get_default_session  # noqa: F401
+from .session import (ConfigProto, InteractiveSession, RunMetadata, RunOptions,  # noqa: F401
+                      Session, get_default_session)
 from .variables import (Variable, get_collection, global_variables,  # noqa: F401
                         global_variables_initializer,
                         initialize_all_variables, placeholder, trainable_variables,
                         variables_initializer)
+from .control_flow import (cond, control_dependencies, identity, no_op,  # noqa: F401
+                           while_loop)
+from .deferred import DeferredVariable, infer_variable_shapes, normal  # noqa: F401

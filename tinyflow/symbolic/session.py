@@ -3,15 +3,43 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import types
 from typing import Optional
 
 import numpy as np
 
-from ..core.errors import FeedError, FetchError
+from ..core.errors import FeedError, FeedTypeError, FetchError, FetchTypeError
 from ..core.graph import Graph, get_default_graph
 from ..core.shapes import is_compatible
 from ..core.tensor import EAGER, Tensor
 from ..runtime.plan import Plan
+
+
+class ConfigProto:
+    """TF1's session configuration, accepted and ignored (one CPU device, no GPU options);
+    `tf.ConfigProto(allow_soft_placement=True)` and `config.gpu_options.allow_growth = True`
+    work."""
+
+    def __init__(self, **options) -> None:
+        self.gpu_options = types.SimpleNamespace(allow_growth=False,
+                                                 per_process_gpu_memory_fraction=1.0)
+        self.__dict__.update(options)
+
+
+class RunOptions:
+    """TF1's per-run options, accepted and ignored (there is no tracing)."""
+    NO_TRACE, SOFTWARE_TRACE, HARDWARE_TRACE, FULL_TRACE = 0, 1, 2, 3
+
+    def __init__(self, trace_level: int = 0, **options) -> None:
+        self.trace_level = trace_level
+        self.__dict__.update(options)
+
+
+class RunMetadata:
+    """TF1's per-run metadata: left empty."""
+
+    def __init__(self) -> None:
+        self.step_stats = None
 
 
 class _SessionStack(threading.local):
@@ -50,6 +78,12 @@ class Session:
     def __init__(self, target: str = "", graph: Optional[Graph] = None, config=None,
                  memory_budget: Optional[int] = None, planned: bool = True,
                  optimize: bool = True) -> None:
+        if not isinstance(target, (str, bytes)):
+            raise TypeError(f"target must be a string, but got {type(target)}")
+        if graph is not None and not isinstance(graph, Graph):
+            raise TypeError(f"graph must be a tf.Graph, but got {type(graph)}")
+        if config is not None and not isinstance(config, ConfigProto):
+            raise TypeError(f"config must be a tf.ConfigProto, but got {type(config)}")
         self.graph = graph or get_default_graph()
         self.memory_budget = memory_budget
         self.planned = planned
@@ -63,6 +97,14 @@ class Session:
         """Evaluate `fetches` (a tensor, name, or a list/tuple/dict nesting of them)."""
         if self._closed:
             raise RuntimeError("attempted to use a closed Session")
+        if feed_dict is not None and not isinstance(feed_dict, dict):
+            raise FeedTypeError(f"feed_dict must be a dictionary of {{tensor: value}}, got a "
+                                f"{type(feed_dict).__name__}")
+        if options is not None and not isinstance(options, RunOptions):
+            raise TypeError(f"options must be a tf.RunOptions, but got {type(options)}")
+        if run_metadata is not None and not isinstance(run_metadata, RunMetadata):
+            raise TypeError(f"run_metadata must be a tf.RunMetadata, but got "
+                            f"{type(run_metadata)}")
         flat: list = []
         structure = _flatten(fetches, flat)
         tensors = [self._resolve_fetch(f) for f in flat]
@@ -95,8 +137,9 @@ class Session:
             except KeyError as e:
                 raise FetchError(f"fetch {fetch!r}: {e.args[0]}") from None
         if not isinstance(fetch, Tensor):
-            raise FetchError(f"fetch {fetch!r} of type {type(fetch).__name__} is not a tensor, "
-                             "an operation or a tensor name")
+            raise FetchTypeError(f"Fetch argument {fetch!r} has invalid type {type(fetch)}, "
+                                 f"must be a string or Tensor: it is not a tensor, an "
+                                 f"operation or a tensor name")
         if fetch.kind != EAGER and fetch.graph is not self.graph:
             raise FetchError(f"fetch {fetch.name} is not an element of this session's graph")
         return fetch
@@ -107,8 +150,12 @@ class Session:
                 key = self.graph.get_tensor_by_name(key)
             except KeyError as e:
                 raise FeedError(f"feed key {e.args[0]}") from None
-        if not isinstance(key, Tensor) or key.kind == EAGER:
-            raise FeedError(f"feed_dict key {key!r} is not a placeholder or graph tensor")
+        if not isinstance(key, Tensor):
+            raise FeedTypeError(f"Cannot interpret feed_dict key as Tensor: {key!r} of type "
+                                f"{type(key).__name__} is not a placeholder or graph tensor")
+        if key.kind == EAGER:
+            raise FeedError(f"feed_dict key {key!r} is a constant, not a placeholder or "
+                            f"graph tensor")
         if key.graph is not self.graph:
             raise FeedError(f"feed_dict key {key.name} is not an element of this session's graph")
         return key
@@ -159,6 +206,9 @@ class InteractiveSession(Session):
 
 def _check_feed_value(key: Tensor, value) -> np.ndarray:
     """Convert a fed value to the key's dtype, refusing lossy kinds and wrong shapes."""
+    if isinstance(value, Tensor) and value.is_symbolic:
+        raise FeedTypeError(f"The value of a feed cannot be a tf.Tensor object ({value.name} "
+                            f"fed to {key.name}); feed Python scalars, lists or NumPy arrays")
     arr = value.numpy() if isinstance(value, Tensor) else np.asarray(value)
     target = key.dtype.np
     if arr.dtype != target:

@@ -3,11 +3,14 @@ from __future__ import annotations
 
 from typing import Optional
 
+import numpy as np
+
 from ..autodiff.reverse import gradients
 from ..core.tensor import Tensor
 from ..ops.creation import zeros_like
 from ..ops.state import assign, group
 from ..optim import rules
+from .saver import Saver, latest_checkpoint  # noqa: F401  (tf.train.Saver)
 from .variables import Variable, trainable_variables
 
 
@@ -15,11 +18,19 @@ class Optimizer:
     """Base class: `compute_gradients` + `apply_gradients` = `minimize`."""
 
     def __init__(self, learning_rate, use_locking: bool = False, name: str = "Optimizer"):
+        if isinstance(learning_rate, bool) or not isinstance(
+                learning_rate, (int, float, np.integer, np.floating, Tensor)):
+            raise TypeError(f"{type(self).__name__}: learning_rate must be a number or a "
+                            f"scalar tensor, got {learning_rate!r} of type "
+                            f"{type(learning_rate).__name__}")
         self.learning_rate = learning_rate
         self.name = name
         self._slots: dict[tuple, Variable] = {}
 
     def compute_gradients(self, loss: Tensor, var_list=None) -> list:
+        if not isinstance(loss, Tensor):
+            raise TypeError(f"{type(self).__name__}: the loss must be a tensor, got {loss!r} "
+                            f"of type {type(loss).__name__}")
         var_list = list(var_list) if var_list is not None else trainable_variables(loss.graph)
         if not var_list:
             raise ValueError("no variables to optimize")

@@ -87,7 +87,7 @@ def trainable_variables(graph=None) -> list:
 
 
 def variables_initializer(var_list, name: str = "init") -> Tensor:
-    return group(*[v.initializer for v in var_list], name=name)
+    return group(*[v.initializer for v in var_list if v.initializer is not None], name=name)
 
 
 def global_variables_initializer() -> Tensor:

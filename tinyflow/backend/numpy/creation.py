@@ -43,8 +43,11 @@ def random_uniform(op):
 
 
 @kernel(c.RandomMask)
-def random_mask(op, x):
-    return (generator().random(x.shape) < op.keep_prob).astype(x.dtype)
+def random_mask(op, x, keep=None):
+    keep_prob = op.keep_prob if keep is None else float(keep)
+    if keep is not None and not 0 < keep_prob <= 1:
+        raise ValueError(f"random_mask: keep_prob must be in (0, 1], got {keep_prob}")
+    return (generator().random(x.shape) < keep_prob).astype(x.dtype)
 
 
 @kernel(c.Multinomial)

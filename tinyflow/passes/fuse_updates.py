@@ -37,7 +37,8 @@ def fuse_updates(program: Program) -> Program:
         record = dataclasses.replace(
             rec, shape=(rows, rec.shape[1]), nbytes=rows * row_bytes, aliases=(),
             flops=sum(s.record.flops for s in (mm, scale, sub)),
-            bytes_read=written + sum(_nbytes(program, i) for i in (a, b, lr)),
+            bytes_read=sum(s.record.bytes_read for s in (mm, scale, sub))
+            - mm.record.bytes_written - scale.record.bytes_written,   # not the intermediates
             bytes_written=written)
         op = FusedUpdate(transpose_a=mm.op.transpose_a, transpose_b=mm.op.transpose_b,
                          lr_first=lr_first)
@@ -54,9 +55,8 @@ def _update_chain(program: Program, n: int):
     """(matmul, mul, sub steps, lr slot, lr_first) if step n assigns `w - lr * matmul(a, b)`
     (or `g * lr`) to a variable w of a matrix, each value read only by the next step."""
     step = program.steps[n]
-    if (type(step.op) is not Assign or step.output in program.fetches
-            or program.readers.get(step.output)):
-        return None
+    if type(step.op) is not Assign or program.readers.get(step.output):
+        return None     # (fetched is fine: the fused step's value is the new w too)
     w, value = step.inputs
     ext = program.externals.get(w)
     sub = _only_input(program, value, n, Sub)
@@ -98,15 +98,3 @@ def _shape(program: Program, slot: int):
     return getattr(ref, "shape", None) if program.externals[slot].kind == "const" else \
         program.externals[slot].shape
 
-
-def _nbytes(program: Program, slot: int) -> int:
-    step = program.made_by(slot)
-    if step is not None:
-        return step.record.bytes_written
-    shape, dtype = program.value_of(slot)
-    if shape is None or None in shape or dtype is None:
-        return 0
-    size = 1
-    for d in shape:
-        size *= d
-    return size * dtype.np.itemsize

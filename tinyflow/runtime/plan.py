@@ -170,11 +170,11 @@ class Plan:
 
     def report(self, feed_values: list) -> PlanReport:
         """What the passes changed, and per kernel FLOPs, bytes moved and arithmetic intensity
-        with the rewrites and without (the same fetches planned with `optimize=False`), for
-        these feeds. Compiles (a recording run, no state written) but runs nothing."""
+        with the rewrites and without (the same fetches planned with `optimize=False` and no
+        memory budget), for these feeds. Compiles (a recording run, no state written) but
+        runs nothing."""
         fetches, feed_keys, optimized = self._source
-        before = Plan(fetches, feed_keys, self._variables, memory_budget=self.memory_budget,
-                      optimize=False)
+        before = Plan(fetches, feed_keys, self._variables, optimize=False)
         after = self._compiled_for(self._load(feed_values)).program
         rewrites = [name for name, _ in passes.REWRITES] if optimized else []
         return PlanReport(pass_notes(after, rewrites),

@@ -12,8 +12,9 @@ from tinyflow.ops.state import FusedUpdate
 LR = 0.5
 
 
-def _seed_program(batch=100):
-    """The specification's softmax regression step (bench/seed_step.py), on random data."""
+def _seed_program(batch=100, grouped=True):
+    """The specification's softmax regression step (bench/seed_step.py), on random data;
+    `grouped`: run through `tf.group` (the update's value is not fetched, so it is fused)."""
     x = tf.placeholder(tf.float32, [None, 784])
     W = tf.Variable(tf.zeros([784, 10]))
     y = tf.nn.softmax(tf.matmul(x, W))
@@ -24,7 +25,7 @@ def _seed_program(batch=100):
     rng = np.random.default_rng(0)
     feed = {x: rng.random((batch, 784), dtype=np.float32),
             y_: np.eye(10, dtype=np.float32)[rng.integers(0, 10, batch)]}
-    return train_step, feed
+    return tf.group(train_step) if grouped else train_step, feed
 
 
 def _mlp(sizes=(20, 32, 16, 5), batch=8, **session):
@@ -84,17 +85,24 @@ def test_fold_shapes_leaves_only_data_reads():
 # ---- kernels() -------------------------------------------------------------------------
 
 def test_kernels_of_the_seed_step():
-    train, feed = _seed_program()
-    for planned in (True, False):
-        with tf.Session(planned=planned) as sess:
-            sess.run(tf.global_variables_initializer())
-            kernels = sess.make_plan(train, list(feed)).kernels(list(feed.values()))
-            if planned:   # the weight gradient is computed inside the update, block by block
-                assert kernels.count("fused_update") == 1 and "assign" not in kernels
-                assert kernels.count("matmul") == 1 and kernels[-1] == "fused_update"
-            else:
-                assert kernels.count("matmul") == 2 and kernels[-1] == "assign"
-            assert kernels[0] == "matmul" and "softmax" in "".join(kernels)
+    for grouped in (True, False):
+        train, feed = _seed_program(grouped=grouped)
+        kernels = {}
+        for planned in (True, False):
+            with tf.Session(planned=planned) as sess:
+                sess.run(tf.global_variables_initializer())
+                kernels[planned] = sess.make_plan(train, list(feed)).kernels(list(feed.values()))
+        planned, plain = kernels[True], kernels[False]
+        if grouped:   # the weight gradient is computed inside the update, block by block
+            assert planned.count("fused_update") == 1 and "assign" not in planned
+            assert planned.count("matmul") == 1 and planned[-2:] == ["fused_update", "no_op"]
+        else:         # the update's value is fetched: it stays as written
+            assert "fused_update" not in planned and planned[-1] == "assign"
+            assert planned.count("matmul") == 2
+        assert plain.count("matmul") == 2 and "assign" in plain
+        # values that depend only on the batch size (the loss's seed, counts) are folded
+        assert planned[0] == plain[0] == "matmul" and len(planned) < len(plain) - 3
+        assert "broadcast_to" in plain and "broadcast_to" not in planned
 
 
 def test_kernels_are_what_a_run_executes(monkeypatch):
@@ -135,7 +143,7 @@ def test_report_of_the_seed_step():
     assert [c.op for c in report.after] == kernels
     assert {name for name, _ in report.passes} >= {name for name, _ in passes.REWRITES}
     assert ("fuse_updates", "fused 1 update(s) of 4 step(s)") in report.passes
-    forward, update = report.after[0], report.after[-1]
+    forward, update = report.after[0], report.after[-2]
     assert forward.op == "matmul" and forward.flops == 2 * 100 * 784 * 10
     assert forward.bytes == 4 * (100 * 784 + 784 * 10 + 100 * 10)
     assert forward.intensity == pytest.approx(forward.flops / forward.bytes)
@@ -150,6 +158,19 @@ def test_report_of_the_seed_step():
     assert "fuse_updates" in text and "fused_update" in text and "after / before" in text
     assert len(text.splitlines()) == 1 + len(report.passes) + 2 * 3 + len(report.before) \
         + len(report.after) + 1
+
+
+def test_report_of_the_seed_step_as_written():
+    """`sess.run(train_step)` fetches the update's value: nothing is fused, and without
+    rewrites that change it the kernels cost what they cost before."""
+    train, feed = _seed_program(grouped=False)
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        report = sess.make_plan(train, list(feed)).report(list(feed.values()))
+    assert "fuse_updates" not in dict(report.passes)
+    assert [c.op for c in report.after][-4:] == ["matmul", "mul", "sub", "assign"]
+    assert report.after[-1].flops == 0 and report.after[-1].bytes == 2 * 4 * 7840
+    assert report.total_after.flops <= report.total_before.flops
 
 
 def test_report_of_an_mlp_with_recomputation():

@@ -55,8 +55,9 @@ def _update_chain(program: Program, n: int):
     """(matmul, mul, sub steps, lr slot, lr_first) if step n assigns `w - lr * matmul(a, b)`
     (or `g * lr`) to a variable w of a matrix, each value read only by the next step."""
     step = program.steps[n]
-    if type(step.op) is not Assign or program.readers.get(step.output):
-        return None     # (fetched is fine: the fused step's value is the new w too)
+    if (type(step.op) is not Assign or step.output in program.fetches
+            or program.readers.get(step.output)):
+        return None     # (a fetched update stays: measured slower fused on W1's 784 x 10)
     w, value = step.inputs
     ext = program.externals.get(w)
     sub = _only_input(program, value, n, Sub)

@@ -100,9 +100,11 @@ def test_kernels_of_the_seed_step():
             assert "fused_update" not in planned and planned[-1] == "assign"
             assert planned.count("matmul") == 2
         assert plain.count("matmul") == 2 and "assign" in plain
-        # values that depend only on the batch size (the loss's seed, counts) are folded
+        # values that depend only on the batch size (the loss's seed, counts) are folded,
+        # and the loss itself, read by the gradient only for its shape, is not computed
         assert planned[0] == plain[0] == "matmul" and len(planned) < len(plain) - 3
         assert "broadcast_to" in plain and "broadcast_to" not in planned
+        assert "log" in plain and "log" not in planned and "neg" not in planned
 
 
 def test_kernels_are_what_a_run_executes(monkeypatch):
@@ -143,6 +145,7 @@ def test_report_of_the_seed_step():
     assert [c.op for c in report.after] == kernels
     assert {name for name, _ in report.passes} >= {name for name, _ in passes.REWRITES}
     assert ("fuse_updates", "fused 1 update(s) of 4 step(s)") in report.passes
+    assert ("dce (after fold_shapes)", "removed 6 dead step(s)") in report.passes
     forward, update = report.after[0], report.after[-2]
     assert forward.op == "matmul" and forward.flops == 2 * 100 * 784 * 10
     assert forward.bytes == 4 * (100 * 784 + 784 * 10 + 100 * 10)

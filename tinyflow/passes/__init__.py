@@ -39,10 +39,12 @@ def optimize(program: Program, passes=None, skip=()) -> Program:
 def plan_for_shapes(program: Program, values: list,
                     memory_budget=None) -> tuple[Program, BufferPlan]:
     """The per-shape pipeline: `program` recorded on `values` (slot -> loaded external),
-    shape-only values folded, SGD updates fused, in the order of smallest planned peak, and
-    (over `memory_budget` bytes) with recomputation; and its buffer plan."""
+    shape-only values folded (and the steps then unread dropped: a loss computed only for
+    the shape of its gradient), SGD updates fused, in the order of smallest planned peak,
+    and (over `memory_budget` bytes) with recomputation; and its buffer plan."""
     program = _checked("record", record(program, values))
     program = _checked("fold_shapes", fold_shapes(program))
+    program = _checked("dce", _renamed(program, dce(program), "dce (after fold_shapes)"))
     program = _checked("fuse_updates", fuse_updates(program))
     program, buffers = schedule(program)
     _checked("schedule", program)
@@ -51,6 +53,13 @@ def plan_for_shapes(program: Program, values: list,
         program, buffers = recompute_under_budget(program, buffers, memory_budget)
         _checked("recompute", program)
     return program, buffers
+
+
+def _renamed(before: Program, after: Program, name: str) -> Program:
+    """`after` with the note its pass added to `before`'s log, if any, under `name`."""
+    if len(after.log) == len(before.log):
+        return after
+    return after.replace(log=after.log[:-1] + ((name, after.log[-1][1]),))
 
 
 def _checked(name: str, program: Program) -> Program:

@@ -123,3 +123,31 @@ CASES += [
            errors=(ErrorInput(S(A(3)), tf.ShapeError,
                               r"^triu: needs rank >= 2, got shape \(3,\)"),)),
 ]
+
+
+def fused_update(w, a, b, lr, transpose_a=False, transpose_b=False, lr_first=True):
+    """The planned runtime's fused SGD update, on a copy of w (it writes w in place)."""
+    from tinyflow.ops.state import fused_update
+    return fused_update(w * 1, a, b, lr, transpose_a=transpose_a, transpose_b=transpose_b,
+                        lr_first=lr_first)
+
+
+def np_fused_update(w, a, b, lr, transpose_a=False, transpose_b=False, lr_first=True):
+    g = np_matmul(a, b, transpose_a, transpose_b)
+    return w - (lr * g if lr_first else g * lr)
+
+
+CASES += [
+    OpCase("fused_update", fused_update, np_fused_update,
+           (S(A(5, 3), A(5, 4), A(4, 3), A()),
+            S(A(5, 3), A(4, 5, layout="T"), A(3, 4), A(), transpose_a=True, transpose_b=True),
+            S(A(4000, 10), A(4000, 2), A(2, 10), A(), lr_first=False)),   # blocks of rows
+           grad=False,
+           errors=(ErrorInput(S(A(3, 4), A(3, 5), A(5, 3), A()), tf.ShapeError,
+                              r"^fused_update: the product's shape \(3, 3\) differs from the "
+                              r"updated value's \(3, 4\)"),
+                   ErrorInput(S(A(3, 4), A(3, 5), A(5, 4), A(2)), tf.ShapeError,
+                              r"^fused_update: the learning rate must be a scalar"),
+                   ErrorInput(S(A(3, 4), A(3, 5), A(4, 4), A()), tf.ShapeError,
+                              r"^fused_update: inner dimensions differ: 5 \(a\) vs 4 \(b\)"))),
+]

@@ -32,6 +32,46 @@ class Assign(Op):
         return target.shape, target.dtype
 
 
+class FusedUpdate(Op):
+    """`assign(w, w - lr * matmul(a, b))` as one op: inputs (w, a, b, lr), writes w.
+
+    The planned runtime puts it in place of an SGD update chain whose intermediates nothing
+    else reads (passes/fuse_updates.py); its kernel computes the product a block of rows at a
+    time and subtracts each block from w, so the full weight gradient never exists.
+    `transpose_a`, `transpose_b` are the product's (as MatMul's); `lr_first` says whether the
+    graph wrote `lr * g` or `g * lr` (the same operations in the same order, bit for bit).
+    """
+    name = "fused_update"
+    stateful = True
+    differentiable = False
+    writes_input = 0
+    transpose_a: bool = False
+    transpose_b: bool = False
+    lr_first: bool = True
+
+    def infer(self, w, a, b, lr):
+        if w.shape is not None and len(w.shape) != 2:
+            raise ValueError(f"the updated value must be a matrix, got shape {w.shape}")
+        if lr.shape is not None and lr.shape != ():
+            raise ValueError(f"the learning rate must be a scalar, got shape {lr.shape}")
+        if not w.dtype is a.dtype is b.dtype is lr.dtype:
+            raise TypeError(f"w, a, b and lr must share one dtype, got {w.dtype.name}, "
+                            f"{a.dtype.name}, {b.dtype.name}, {lr.dtype.name}")
+        for t, what in ((a, "a"), (b, "b")):
+            if t.shape is not None and len(t.shape) != 2:
+                raise ValueError(f"{what} must be a matrix, got shape {t.shape}")
+        if a.shape is not None and b.shape is not None:
+            m, ka = a.shape[::-1] if self.transpose_a else a.shape
+            kb, n = b.shape[::-1] if self.transpose_b else b.shape
+            if ka is not None and kb is not None and ka != kb:
+                raise ValueError(f"inner dimensions differ: {ka} (a) vs {kb} (b)")
+            if w.shape is not None and not all(p is None or q is None or p == q
+                                               for p, q in zip((m, n), w.shape)):
+                raise ValueError(f"the product's shape {(m, n)} differs from the updated "
+                                 f"value's {w.shape}")
+        return w.shape, w.dtype
+
+
 class NoOp(Op):
     """Does nothing; runs its control inputs (tf.group)."""
     name = "no_op"
@@ -72,6 +112,14 @@ def assign_add(ref, value, name=None) -> Tensor:
 
 def assign_sub(ref, value, name=None) -> Tensor:
     return assign(ref, ref - value, name=name)
+
+
+def fused_update(w, a, b, lr, transpose_a=False, transpose_b=False, lr_first=True,
+                 name=None) -> Tensor:
+    """w -= lr * matmul(a, b) in place, as the planned runtime runs a fused SGD update."""
+    return apply(FusedUpdate(transpose_a=transpose_a, transpose_b=transpose_b,
+                             lr_first=lr_first), w, as_tensor(a), as_tensor(b),
+                 as_tensor(lr, dtype=w.dtype), name=name)
 
 
 def group(*inputs, name=None) -> Tensor:

@@ -1,19 +1,27 @@
 """The graph compiler: the IR (`program.py`) and the passes over it, one module each.
 
 A plan is lowering, then `REWRITES` (each `Program -> Program`, switchable by name), then
-the runtime's per-shape passes. `optimize` runs a pass list, verifying the program after
-each pass when `VERIFY` is set (the test suite sets it).
+for each set of feed shapes the per-shape pipeline (`plan_for_shapes`: record, fold shapes,
+fuse updates, schedule, recompute under a budget) and `codegen`. `optimize` runs a pass
+list, verifying the program after each pass when `VERIFY` is set (the test suite sets it).
 """
 from __future__ import annotations
 
+from .checkpoint import forward_flops, recompute_under_budget
+from .codegen import codegen
 from .constant_fold import constant_fold
 from .cse import cse
 from .dce import dce
 from .fold_batchnorm import fold_batchnorm
+from .fold_shapes import fold_shapes
 from .fuse_elementwise import fuse_elementwise
+from .fuse_updates import fuse_updates
+from .memory import BufferPlan, MemoryStats
 from .merge_matmuls import merge_matmuls
 from .program import External, Program, Step, VerifyError, literal, lower, rename
 from .reassociate import reassociate
+from .record import Record, record
+from .schedule import schedule
 from .simplify import simplify
 from .stable_softmax import stable_softmax
 
@@ -40,14 +48,45 @@ def optimize(program: Program, passes=None, skip=()) -> Program:
     for name, rewrite in REWRITES if passes is None else passes:
         if name in skip:
             continue
-        program = rewrite(program)
-        if VERIFY:
-            try:
-                program.verify()
-            except VerifyError as e:
-                raise VerifyError(f"after pass {name}: {e}") from None
+        program = _checked(name, rewrite(program))
     return program
 
 
-__all__ = ["External", "Program", "Step", "VerifyError", "literal", "lower", "optimize", "rename",
-           "REWRITES"]
+def plan_for_shapes(program: Program, values: list,
+                    memory_budget=None) -> tuple[Program, BufferPlan]:
+    """The per-shape pipeline: `program` recorded on `values` (slot -> loaded external),
+    shape-only values folded (and the steps then unread dropped: a loss computed only for
+    the shape of its gradient), SGD updates fused, in the order of smallest planned peak,
+    and (over `memory_budget` bytes) with recomputation; and its buffer plan."""
+    program = _checked("record", record(program, values))
+    program = _checked("fold_shapes", fold_shapes(program))
+    program = _checked("dce", _renamed(program, dce(program), "dce (after fold_shapes)"))
+    program = _checked("fuse_updates", fuse_updates(program))
+    program, buffers = schedule(program)
+    _checked("schedule", program)
+    buffers.stats.forward_flops = forward_flops(program)
+    if memory_budget is not None and buffers.stats.peak_bytes > memory_budget:
+        program, buffers = recompute_under_budget(program, buffers, memory_budget)
+        _checked("recompute", program)
+    return program, buffers
+
+
+def _renamed(before: Program, after: Program, name: str) -> Program:
+    """`after` with the note its pass added to `before`'s log, if any, under `name`."""
+    if len(after.log) == len(before.log):
+        return after
+    return after.replace(log=after.log[:-1] + ((name, after.log[-1][1]),))
+
+
+def _checked(name: str, program: Program) -> Program:
+    """`program`, verified when `VERIFY` is set (a failure names the pass)."""
+    if VERIFY:
+        try:
+            program.verify()
+        except VerifyError as e:
+            raise VerifyError(f"after pass {name}: {e}") from None
+    return program
+
+
+__all__ = ["BufferPlan", "External", "MemoryStats", "Program", "Record", "Step", "VerifyError",
+           "codegen", "literal", "lower", "optimize", "plan_for_shapes", "rename", "REWRITES"]

@@ -37,6 +37,8 @@ class Step:
         control: slots whose producing steps must run first (TF1 control inputs).
         kernel: how to run it; None means the backend's kernel of `type(op)`.
         name: the graph node this step computes (for reports and pictures), if any.
+        record: what the recording run saw (passes/record.py), for the per-shape passes;
+            None before it.
     """
     op: Any
     inputs: tuple
@@ -46,6 +48,7 @@ class Step:
     control: tuple = ()
     kernel: Optional[Callable] = None
     name: Optional[str] = None
+    record: Any = dataclasses.field(default=None, compare=False, repr=False)
 
     def replace(self, **changes) -> "Step":
         return dataclasses.replace(self, **changes)
@@ -106,6 +109,16 @@ class Program:
     def last_use(self) -> dict:
         """slot -> index of the last step reading it."""
         return {slot: steps[-1] for slot, steps in self.readers.items()}
+
+    @cached_property
+    def dead_after(self) -> list:
+        """Per step, the slots it reads last and nobody fetches: a runner drops them after it."""
+        dead: list = [[] for _ in self.steps]
+        fetched = set(self.fetches)
+        for slot, n in self.last_use.items():
+            if slot not in fetched:
+                dead[n].append(slot)
+        return [tuple(d) for d in dead]
 
     def value_of(self, slot: int) -> tuple:
         """(shape, dtype) of a slot, static."""

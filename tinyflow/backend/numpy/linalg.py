@@ -1,8 +1,10 @@
 """Matrix multiplication through NumPy's BLAS."""
 import numpy as np
 
-from ...ops import linalg
+from ...ops import linalg, state
 from .registry import kernel
+
+BLOCK_BYTES = 1 << 18    # rows of a fused update's product computed at once (its scratch)
 
 
 @kernel(linalg.MatMul, out=True)
@@ -14,20 +16,29 @@ def matmul(op, a, b, out=None):
     return np.matmul(a, b, out=out)
 
 
-def subtract_product_blocks(op: linalg.MatMul, w, a, b, lr, scratch, lr_first: bool) -> None:
-    """w -= lr * op(a) op(b), `len(scratch)` rows of the product at a time (into `scratch`):
-    the planned runtime's fused SGD update, so the full weight gradient never exists. The
-    same elementwise operations, in the same order, as the unfused steps."""
-    rows = len(scratch)
+def block_rows(shape: tuple, itemsize: int) -> int:
+    """Rows of a fused update's product computed at once: about `BLOCK_BYTES` of scratch."""
+    return max(1, min(shape[0], BLOCK_BYTES // max(1, shape[1] * itemsize)))
+
+
+@kernel(state.FusedUpdate, out=True)
+def fused_update(op, w, a, b, lr, out=None):
+    """w -= lr * op(a) op(b), `len(out)` rows of the product at a time (into the scratch
+    `out`), so the full weight gradient never exists. The same elementwise operations, in
+    the same order, as the unfused steps. Returns w."""
+    if out is None:
+        out = np.empty((block_rows(w.shape, w.itemsize), w.shape[1]), w.dtype)
+    rows = len(out)
     for start in range(0, w.shape[0], rows):
         stop = min(start + rows, w.shape[0])
         part = a[:, start:stop] if op.transpose_a else a[start:stop]   # a's rows of the product
-        g = matmul(op, part, b, out=scratch[:stop - start])
-        if lr_first:
+        g = matmul(op, part, b, out=out[:stop - start])
+        if op.lr_first:
             np.multiply(lr, g, out=g)
         else:
             np.multiply(g, lr, out=g)
         np.subtract(w[start:stop], g, out=w[start:stop])
+    return w
 
 
 @kernel(linalg.Affine, out=True)

@@ -9,19 +9,8 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from ..backend.numpy.registry import OUT_KERNELS, SHAPE_ONLY
-
-
-@dataclass
-class Record:
-    """What one execution of step n produced: its value's layout and what it aliases."""
-    shape: tuple
-    dtype: object          # numpy dtype of the value (None: not an array)
-    nbytes: int
-    cast: bool             # the kernel's dtype differed from the declared one
-    aliases: tuple         # input slots whose memory the value may share
-    dummies: dict = field(default_factory=dict)  # shape-only input position -> stand-in
-    flops: int = 0         # estimated floating-point operations of the kernel call
+from ..backend.numpy.registry import OUT_KERNELS
+from .program import Program
 
 
 @dataclass
@@ -41,19 +30,42 @@ class MemoryStats:
     by_step: list = field(default_factory=list, repr=False)  # live bytes after each step
 
 
-def value_roots(steps: list, records: list, external=()) -> dict:
-    """Slot -> the slots owning its memory: itself, or for a view those its input views."""
-    roots: dict[int, frozenset] = {s: frozenset([s]) for s in external}
-    for n, (_, op, ins, out, _) in enumerate(steps):
-        rs = frozenset().union(*(roots.get(i, frozenset([i])) for i in records[n].aliases))
-        roots[out] = rs or frozenset([out])
+def value_roots(program: Program) -> dict:
+    """Slot -> the slots owning its memory: itself, or for a view those its input views
+    (from the recorded aliases)."""
+    roots: dict[int, frozenset] = {s: frozenset([s]) for s in program.externals}
+    for step in program.steps:
+        rs = frozenset().union(*(roots.get(i, frozenset([i])) for i in step.record.aliases))
+        roots[step.output] = rs or frozenset([step.output])
     return roots
 
 
-def value_reads(op, ins: tuple) -> tuple:
-    """The input slots whose values (not just shapes) a step reads."""
-    skip = SHAPE_ONLY.get(type(op), ())
-    return tuple(i for k, i in enumerate(ins) if k not in skip) if skip else ins
+def root_readers(program: Program, roots: dict) -> dict:
+    """Root slot -> indices of the steps reading its memory through any view."""
+    readers: dict = defaultdict(set)
+    for slot, steps in program.readers.items():
+        for r in roots.get(slot, (slot,)):
+            readers[r].update(steps)
+    return readers
+
+
+def fetched_roots(program: Program, roots: dict) -> set:
+    """The memory the caller gets back (through any view)."""
+    return set().union(*(roots.get(f, {f}) for f in program.fetches))
+
+
+def writes_in_place(program: Program) -> set:
+    """Outputs of the steps writing an input that may overwrite it: no read of its old value,
+    through any view, follows them, and it is not fetched."""
+    roots = value_roots(program)
+    readers, fetched = root_readers(program, roots), fetched_roots(program, roots)
+    in_place = set()
+    for n, s in enumerate(program.steps):
+        w = getattr(s.op, "writes_input", None)
+        if w is not None and s.inputs[w] not in fetched and all(
+                m < n for m in readers.get(s.inputs[w], ()) if m != n):
+            in_place.add(s.output)
+    return in_place
 
 
 def _place(groups: list) -> tuple:
@@ -81,33 +93,25 @@ class BufferPlan:
     stats: MemoryStats
 
 
-def plan_buffers(steps: list, records: list, fetch_slots: list, external: set,
-                 state_slots: set) -> BufferPlan:
-    """Assign pool buffers to step outputs by liveness.
-
-    Args:
-        steps: the plan's (kernel, op, input slots, output slot, dtype) tuples.
-        records: one `Record` per step from an execution of the plan.
-        fetch_slots: slots handed back to the caller (they live to the end, never pooled).
-        external: slots filled from outside (feeds, variables, constants): never written.
-        state_slots: slots holding variable or eager state (fetches aliasing them are copied).
-    """
-    end = len(steps)
-    producer = {s[3]: n for n, s in enumerate(steps)}
-    roots = value_roots(steps, records, external)
-    state_slots = state_slots | {out for _, op, _, out, _ in steps
-                                 if getattr(op, "writes_input", None) is not None}
+def plan_buffers(program: Program) -> BufferPlan:
+    """Assign pool buffers to step outputs by liveness, from the steps' records. Fetched
+    values live to the end and are never pooled; externals (feeds, variables, constants) are
+    never written; fetches aliasing state (variables, eager tensors, constants, written
+    inputs) are copied before they are handed out."""
+    steps, end = program.steps, len(program.steps)
+    producer, external = program.producer, program.externals
+    roots = value_roots(program)
+    state_slots = {s for s, e in external.items() if e.kind != "feed"} | {
+        s.output for s in steps if getattr(s.op, "writes_input", None) is not None}
     last = {s: producer.get(s, -1) for s in roots}           # a slot's own last use
-    for n, (_, op, ins, _, _) in enumerate(steps):
-        for i in value_reads(op, ins):
-            last[i] = n
-    for s in fetch_slots:
+    last.update(program.last_use)
+    for s in program.fetches:
         last[s] = end
     root_end: dict[int, int] = defaultdict(lambda: -1)      # a buffer lives while any view does
     for s, rs in roots.items():
         for r in rs:
             root_end[r] = max(root_end[r], last[s])
-    fetched_roots = set().union(*(roots[s] for s in fetch_slots)) if fetch_slots else set()
+    fetched = fetched_roots(program, roots)
 
     dying = defaultdict(list)
     for r, n in root_end.items():
@@ -117,15 +121,15 @@ def plan_buffers(steps: list, records: list, fetch_slots: list, external: set,
     group_of: dict[int, int] = {}
     step_group: list = [None] * end
     inplace_steps = 0
-    for n, (_, op, ins, out, _) in enumerate(steps):
-        rec = records[n]
-        inplace = OUT_KERNELS.get(type(op))
+    for n, step in enumerate(steps):
+        rec, out = step.record, step.output
+        inplace = OUT_KERNELS.get(type(step.op))
         if not (inplace is not None and rec.dtype is not None and not rec.cast
-                and rec.shape != () and roots[out] == {out} and out not in fetched_roots):
+                and rec.shape != () and roots[out] == {out} and out not in fetched):
             continue
         # In place only over a dying input of the very same layout (NumPy's exact overlap).
-        same = [r for r in dying[n] if inplace and r in ins and r in group_of
-                and (records[producer[r]].shape, records[producer[r]].dtype)
+        same = [r for r in dying[n] if inplace and r in step.inputs and r in group_of
+                and (steps[producer[r]].record.shape, steps[producer[r]].record.dtype)
                 == (rec.shape, rec.dtype)]
         if same:
             g = group_of[same[0]]
@@ -140,21 +144,23 @@ def plan_buffers(steps: list, records: list, fetch_slots: list, external: set,
     out_buffer = [None if g is None else offsets[g] for g in step_group]
     buffers = [total]
 
-    fetch_copy = [bool(roots[s] & state_slots) for s in fetch_slots]
-    stats = _peaks(steps, records, roots, root_end, producer, external, out_buffer, buffers)
+    fetch_copy = [bool(roots[s] & state_slots) for s in program.fetches]
+    stats = _peaks(steps, roots, root_end, external, out_buffer, buffers)
     stats.inplace_steps = inplace_steps
+    stats.flops = sum(s.record.flops for s in steps)
     return BufferPlan(out_buffer, buffers, fetch_copy, stats)
 
 
-def _peaks(steps, records, roots, root_end, producer, external, out_buffer, buffers):
+def _peaks(steps, roots, root_end, external, out_buffer, buffers):
     """Live bytes over the steps, with and without the pool."""
     pool = sum(buffers)
     planned = [0] * (len(steps) + 1)
     unplanned = [0] * (len(steps) + 1)
-    for n, (_, _, _, out, _) in enumerate(steps):
+    for n, step in enumerate(steps):
+        out = step.output
         if roots[out] != {out} or out in external:
             continue  # a view or state: no memory of its own
-        size = records[n].nbytes
+        size = step.record.nbytes
         stop = min(max(root_end[out], n), len(steps)) + 1
         for k in range(n, stop):
             unplanned[k] += size

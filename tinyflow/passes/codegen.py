@@ -1,0 +1,49 @@
+"""Straight-line Python for a planned program: one line per kernel call over local variables
+and one preallocated arena, so running a plan costs a call per op and nothing else."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..backend.numpy.registry import KERNELS
+from .memory import BufferPlan
+from .program import Program
+
+
+def codegen(program: Program, buffers: BufferPlan):
+    """`run(values) -> list of fetched values`, where `values[slot]` holds each loaded
+    external (feed, variable, eager tensor); constants are bound into the code.
+
+    A step with a pool block (`buffers.out_buffer`) writes its value there with `out=`; a
+    step whose kernel's dtype differs from the declared one is cast; values not pooled are
+    dropped after their last use. Kernels: `step.kernel`, else the NumPy table's.
+    """
+    steps = program.steps
+    arena = np.empty(buffers.buffers[0], np.uint8)
+    pooled = {s.output for s, b in zip(steps, buffers.out_buffer) if b is not None}
+    free = [[s for s in dead if s not in pooled] for dead in program.dead_after]
+    fetched = set(program.fetches)
+    env: dict = {}
+    lines = ["def run(values):"]
+    for s, ext in sorted(program.externals.items()):
+        if ext.kind == "const":
+            env[f"c{s}"] = ext.ref
+            lines.append(f"    v{s} = c{s}")
+        elif s in program.readers or s in fetched:
+            lines.append(f"    v{s} = values[{s}]")
+    for n, step in enumerate(steps):
+        env[f"k{n}"], env[f"o{n}"] = step.kernel or KERNELS[type(step.op)], step.op
+        args = "".join(f", v{i}" for i in step.inputs)
+        offset, rec = buffers.out_buffer[n], step.record
+        if offset is not None:
+            env[f"b{n}"] = arena[offset:offset + rec.nbytes].view(rec.dtype).reshape(rec.shape)
+            lines.append(f"    v{step.output} = k{n}(o{n}{args}, out=b{n})")
+        else:
+            lines.append(f"    v{step.output} = k{n}(o{n}{args})")
+            if rec.cast:
+                env[f"d{n}"] = step.dtype.np
+                lines.append(f"    v{step.output} = v{step.output}.astype(d{n})")
+        if free[n]:
+            lines.append("    " + " = ".join(f"v{s}" for s in sorted(free[n])) + " = None")
+    lines.append("    return [" + ", ".join(f"v{s}" for s in program.fetches) + "]")
+    exec(compile("\n".join(lines), "<tinyflow plan>", "exec"), env)
+    return env["run"]

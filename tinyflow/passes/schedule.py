@@ -1,0 +1,101 @@
+"""Scheduling: of the orders that keep a program's meaning, the one with the smallest planned
+peak memory. Candidates are the program's own order and greedy list schedules using the
+recorded sizes; each is judged by planning its buffers (`memory.plan_buffers`)."""
+from __future__ import annotations
+
+from collections import defaultdict
+
+from .memory import BufferPlan, plan_buffers, root_readers, value_roots
+from .program import Program
+
+
+def schedule(program: Program) -> tuple[Program, BufferPlan]:
+    """The recorded `program` in its best order, and that order's buffer plan."""
+    deps = dependencies(program)
+    best = None
+    for order in [list(range(len(program.steps)))] + greedy_orders(program, deps):
+        candidate = program.with_steps([program.steps[k] for k in order])
+        buffers = plan_buffers(candidate)
+        if best is None or buffers.stats.peak_bytes < best[2].stats.peak_bytes:
+            best = (order, candidate, buffers)
+    order, candidate, buffers = best
+    if order == sorted(order):
+        return program, buffers
+    moved = sum(k != n for n, k in enumerate(order))
+    note = ("schedule", f"moved {moved} of {len(order)} step(s): planned peak "
+                        f"{buffers.stats.peak_bytes} bytes")
+    return program.with_steps(candidate.steps, note=note), buffers
+
+
+def dependencies(program: Program) -> list:
+    """Per step, the steps that must run before it: the producers of its inputs and of its
+    control inputs, reads of a written target on the side of the write they were on, writes
+    to one target and random draws in their order."""
+    producer, steps = program.producer, program.steps
+    readers = root_readers(program, value_roots(program))
+    deps = [{producer[i] for i in s.inputs + s.control if i in producer} for s in steps]
+    last_writer, last_random = {}, None
+    for n, s in enumerate(steps):
+        w = getattr(s.op, "writes_input", None)
+        if w is not None:
+            t = s.inputs[w]
+            for m in readers[t] - {n}:
+                (deps[n] if m < n else deps[m]).add(m if m < n else n)
+            if t in last_writer:
+                deps[n].add(last_writer[t])
+            last_writer[t] = n
+        elif s.op.stateful:
+            if last_random is not None:
+                deps[n].add(last_random)
+            last_random = n
+    return deps
+
+
+def greedy_orders(program: Program, deps: list) -> list:
+    """Candidate orders: smallest net allocation first; and most bytes freed first."""
+    orders = []
+    for key in (lambda alloc, freed: (alloc - freed,), lambda alloc, freed: (-freed, alloc)):
+        orders.append(_list_schedule(program, deps, key))
+    return orders
+
+
+def _list_schedule(program: Program, deps: list, key) -> list:
+    steps = program.steps
+    roots = value_roots(program)
+    reads = []      # per step: root -> how many of its reads go to that root's memory
+    pending = defaultdict(int)     # root -> value reads still to run (views included)
+    for s in steps:
+        counts = defaultdict(int)
+        for i in s.inputs:
+            for r in roots.get(i, ()):
+                counts[r] += 1
+                pending[r] += 1
+        reads.append(counts)
+    for f in program.fetches:
+        for r in roots.get(f, ()):
+            pending[r] += 1 << 30           # fetched: never freed
+    size = {s.output: s.record.nbytes for s in steps if roots[s.output] == {s.output}}
+    users = defaultdict(list)
+    waiting = [len(d) for d in deps]
+    for n, d in enumerate(deps):
+        for p in d:
+            users[p].append(n)
+    ready = {n for n, w in enumerate(waiting) if w == 0}
+    order = []
+
+    def score(n):
+        freed = sum(size.get(r, 0) for r, c in reads[n].items() if pending[r] == c)
+        return key(size.get(steps[n].output, 0), freed) + (n,)
+
+    while ready:
+        n = min(ready, key=score)
+        ready.remove(n)
+        order.append(n)
+        for r, c in reads[n].items():
+            pending[r] -= c
+        for u in users[n]:
+            waiting[u] -= 1
+            if waiting[u] == 0:
+                ready.add(u)
+    assert len(order) == len(steps), "dependency cycle in a program"
+    return order

@@ -236,7 +236,7 @@ print(json.dumps(dict(hits=sum(stats.cache_hits.values()), misses=sum(stats.cach
 
 def test_sgd_weight_update_is_left_to_the_blocked_update():
     """`assign(W, W - lr * matmul(...))` stays as it is for the runtime's blocked in-place
-    update (runtime/fusion.py); the bias's `b - lr * sum_to(...)` fuses."""
+    update (passes/fuse_updates.py); the bias's `b - lr * sum_to(...)` fuses."""
     rng = np.random.default_rng(7)
     with tf.Graph().as_default():
         (x, y_), feed = _feeds(rng, (32, 20), (32, 5))

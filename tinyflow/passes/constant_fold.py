@@ -5,16 +5,9 @@ import numpy as np
 
 from ..backend.numpy.registry import KERNELS, SHAPE_ONLY
 from ..core.tensor import Tensor
-from .program import External, Program, literal
+from .program import External, Program, is_pure, literal
 
 FOLD_BYTES = 1 << 16   # larger results are recomputed each run rather than pinned in memory
-
-
-def is_pure(step) -> bool:
-    """Neither stateful nor writing an input nor ordered by control edges: its value depends
-    on its inputs' values alone, so it may be computed once, shared, or removed."""
-    return (not getattr(step.op, "stateful", False) and step.kernel is None
-            and getattr(step.op, "writes_input", None) is None and not step.control)
 
 
 def constant_fold(program: Program) -> Program:
@@ -29,7 +22,7 @@ def constant_fold(program: Program) -> Program:
     for step in program.steps:
         arrays = _constant_inputs(view, step)
         value = None
-        if (step.inputs and is_pure(step) and step.output not in program.fetches
+        if (step.inputs and is_pure(step, program) and step.output not in program.fetches
                 and all(a is not None for a in arrays) and _small(step)):
             value = _evaluate(step, arrays)
         if value is None:

@@ -4,8 +4,7 @@ from __future__ import annotations
 import dataclasses
 from functools import lru_cache
 
-from .constant_fold import is_pure
-from .program import Program, literal, rename
+from .program import Program, is_pure, literal, rename
 
 
 def cse(program: Program) -> Program:
@@ -17,7 +16,7 @@ def cse(program: Program) -> Program:
     steps, removed = [], 0
     for step in program.steps:
         step = rename([step], merged)[0]   # read the kept values of earlier merges
-        key = _key(step) if is_pure(step) else None
+        key = _key(step) if is_pure(step, program) else None
         if key is not None and key in seen and step.output not in program.fetches:
             merged[step.output] = seen[key]
             removed += 1

@@ -110,7 +110,7 @@ def _fusable(program: Program, n: int) -> bool:
 
 def _blocked_update(program: Program, n: int) -> bool:
     """Whether step n is the subtraction or the scaling of `assign(w, w - lr * matmul(a, b))`,
-    which the runtime runs as a blocked in-place update (runtime/fusion.py): better than
+    which the runtime runs as a blocked in-place update (passes/fuse_updates.py): better than
     fusing, as the full weight gradient never exists."""
     s = program.steps[n]
     if isinstance(s.op, Mul):

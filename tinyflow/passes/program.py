@@ -132,6 +132,12 @@ class Program:
         """Read by a step or fetched."""
         return slot in self.readers or slot in self.fetches
 
+    @cached_property
+    def written_in_place(self) -> set:
+        """Slots a step overwrites (an assign's target, a fused update's weight)."""
+        return {s.inputs[s.op.writes_input] for s in self.steps
+                if getattr(s.op, "writes_input", None) is not None}
+
     def made_by(self, slot: int, *op_classes) -> Optional[Step]:
         """The step producing `slot` if its op is one of `op_classes` (any op if none given),
         else None (also for externals): the pattern matcher of the rewrites."""
@@ -266,3 +272,12 @@ def rename(steps, mapping: dict) -> list:
         out.append(s if ins == s.inputs and ctl == s.control else s.replace(inputs=ins,
                                                                               control=ctl))
     return out
+
+
+def is_pure(step: Step, program: Program) -> bool:
+    """Neither stateful nor writing an input nor ordered by control edges, and its value is
+    not overwritten later: it depends on its inputs' values alone, so a rewrite may compute
+    it once, share it, replace it or remove it."""
+    return (not getattr(step.op, "stateful", False) and step.kernel is None
+            and getattr(step.op, "writes_input", None) is None and not step.control
+            and step.output not in program.written_in_place)

@@ -9,8 +9,7 @@ import numpy as np
 from ..ops.linalg import MatMul
 from ..ops.math import Add, Div, Mul, Neg, Sub
 from ..ops.shape import Reshape, Transpose
-from .constant_fold import is_pure
-from .program import Program, literal, rename
+from .program import Program, is_pure, literal, rename
 
 
 def simplify(program: Program) -> Program:
@@ -21,7 +20,7 @@ def simplify(program: Program) -> Program:
     for step in program.steps:
         step = rename([step], replaced)[0]
         result = None
-        if is_pure(step):
+        if is_pure(step, program):
             for rule in _RULES:   # rules match the original steps: the same values
                 result = rule(program, step)
                 if isinstance(result, int) and step.output in program.fetches:

@@ -9,8 +9,7 @@ from ..backend.numpy.registry import SHAPE_ONLY
 from ..ops.math import Div, Log, Mul, Neg, Sub
 from ..ops.nn import LogSoftmax, Softmax, SoftmaxCrossEntropy
 from ..ops.reduce import Sum
-from .constant_fold import is_pure
-from .program import Program, Step
+from .program import Program, Step, is_pure
 
 
 def stable_softmax(program: Program) -> Program:
@@ -37,7 +36,7 @@ def _rewrite(program: Program, rules, counts: Counter) -> tuple:
     needed = values_needed(program)
     for step in program.steps:
         new = None
-        if is_pure(step) and step.output in needed:   # fetched ones too: the slot stays
+        if is_pure(step, program) and step.output in needed:   # fetched ones too: the slot stays
             for rule in rules:
                 new = rule(program, step, num_slots)
                 if new is not None:
@@ -57,7 +56,7 @@ def values_needed(program: Program) -> set:
     is needed."""
     needed = set(program.fetches)
     for step in reversed(program.steps):
-        if step.output in needed or not is_pure(step):
+        if step.output in needed or not is_pure(step, program):
             skip = SHAPE_ONLY.get(type(step.op), ())
             needed.update(i for k, i in enumerate(step.inputs) if k not in skip)
             needed.update(step.control)

@@ -226,3 +226,14 @@ def test_fused_update_eager_writes_in_place_over_blocks():
     out = fused_update(t, a, b, 0.1, transpose_a=True)
     np.testing.assert_allclose(t.numpy(), want, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(out.numpy(), want, rtol=1e-12, atol=1e-12)
+def test_a_reshape_of_a_kernels_output_is_seen_as_a_view_of_its_planned_buffer():
+    """NumPy keeps a transposed input's memory order, so `transpose(x) * c` recorded without
+    a buffer is not C-ordered and its reshape copies; in the planned run the product is
+    written into a C-ordered buffer and the reshape is a view of it, which must keep the
+    buffer alive while the fetched reshape is still to be returned."""
+    x = tf.placeholder(tf.float32, [None, 4])
+    flat = tf.reshape(tf.transpose(x) * 0.5, [-1])
+    later = [tf.tanh(x) * 3.0, tf.exp(x) - 1.0, tf.sqrt(tf.abs(x)) + 2.0]
+    xs = np.random.default_rng(0).uniform(-1, 1, (3, 4)).astype(np.float32)
+    got = tf.Session().run([flat] + later, {x: xs})
+    np.testing.assert_allclose(got[0], (xs.T * 0.5).reshape(-1), rtol=1e-6)

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from ..backend.numpy.registry import KERNELS, SHAPE_ONLY
+from ..backend.numpy.registry import OUT_KERNELS, KERNELS, SHAPE_ONLY
 from ..core.random import generator
 from ..ops.linalg import Affine, MatMul
 from .fold_shapes import FOLD_BYTES, foldable
@@ -72,6 +72,13 @@ def _run(step, values: list, fold: bool) -> Record:
     cast = step.dtype is not None and hasattr(result, "dtype") and result.dtype != step.dtype.np
     if cast:
         result = result.astype(step.dtype.np)
+    if (writes is None and type(op) in OUT_KERNELS and isinstance(result, np.ndarray)
+            and not result.flags.c_contiguous
+            and not any(isinstance(a, np.ndarray) and np.may_share_memory(a, result)
+                        for a in args)):
+        # A planned run may hand this kernel a C-ordered buffer (NumPy keeps a transposed
+        # input's order): record that layout, so a reshape of it is seen to be a view.
+        result = np.ascontiguousarray(result)
     values[step.output] = result
     is_array = isinstance(result, np.ndarray)
     aliases = () if writes is not None or not is_array else tuple(

@@ -27,6 +27,7 @@ from .core.errors import TinyflowError
 from .core.graph import Graph, get_default_graph, topo_sort
 from .core.tensor import PLACEHOLDER, Tensor
 from .passes import Program
+from .passes.program import op_name
 
 FORWARD, LOSS, BACKWARD, UPDATE = "forward", "loss", "backward", "update"
 FEED, VARIABLE, CONSTANT = "feed", "variable", "constant"
@@ -268,11 +269,6 @@ def _legend(kinds: set) -> list:
         f'{a}="{v}"' for a, v in STYLE[k].items()) + "];" for k in shown]
     lines += [f"    legend_{a} -> legend_{b} [style=invis];" for a, b in zip(shown, shown[1:])]
     return lines + ["  }"]
-
-
-def op_name(op) -> str:
-    """The name a picture (and a kernel list) shows: `matmul`, `fused[add,mul,add]`."""
-    return getattr(op, "name", None) or type(op).__name__
 
 
 def _external_label(ext) -> str:

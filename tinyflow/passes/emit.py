@@ -60,3 +60,8 @@ def parameters(program: Program) -> set:
                 and all(i in found for i in s.inputs)):
             found.add(s.output)
     return found
+
+
+def spliced(program: Program, at: dict) -> list:
+    """The program's steps with step n replaced by the steps `at[n]` (empty: removed)."""
+    return [new for n, s in enumerate(program.steps) for new in at.get(n, (s,))]

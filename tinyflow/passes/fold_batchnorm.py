@@ -18,7 +18,7 @@ from ..ops.conv import Conv2d
 from ..ops.linalg import Affine, MatMul
 from ..ops.math import Add, Div, Mul, Neg, Sub
 from ..ops.shape import Reshape, Transpose
-from .emit import Emitter, parameters, private, static
+from .emit import Emitter, parameters, private, spliced, static
 from .program import Program
 
 
@@ -43,10 +43,7 @@ def fold_batchnorm(program: Program) -> Program:
         folded, removed = folded + 1, removed + fewer
     if not folded:
         return program
-    steps = []
-    for n, s in enumerate(program.steps):
-        steps.extend(at.get(n, (s,)))
-    return program.with_steps(steps, num_slots=emit.num_slots, note=(
+    return program.with_steps(spliced(program, at), num_slots=emit.num_slots, note=(
         "fold_batchnorm", f"folded {folded} per-channel scale/shift chain(s) into the weights "
                           f"of the step before: {removed} full-size step(s) fewer"))
 

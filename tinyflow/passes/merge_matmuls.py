@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from ..ops.linalg import Affine, MatMul
 from ..ops.shape import Concat, GetItem
-from .emit import Emitter, parameters, static
+from .emit import Emitter, parameters, spliced, static
 from .program import Program
 
 
@@ -40,10 +40,7 @@ def merge_matmuls(program: Program) -> Program:
         merged, products = merged + 1, products + len(members)
     if not merged:
         return program
-    steps = []
-    for n, s in enumerate(program.steps):
-        steps.extend(at.get(n, (s,)))
-    return program.with_steps(steps, num_slots=emit.num_slots, note=(
+    return program.with_steps(spliced(program, at), num_slots=emit.num_slots, note=(
         "merge_matmuls", f"merged {products} products sharing an input into {merged} "
                          f"(their weights concatenated each run)"))
 

@@ -167,7 +167,7 @@ class Program:
             if not 0 <= slot < self.num_slots:
                 raise VerifyError(f"external slot {slot} outside 0..{self.num_slots - 1}")
         for n, s in enumerate(self.steps):
-            where = f"step {n} ({_op_name(s.op)} -> v{s.output})"
+            where = f"step {n} ({op_name(s.op)} -> v{s.output})"
             for i in s.inputs:
                 if i not in defined:
                     raise VerifyError(f"{where} reads v{i}, which is neither external nor "
@@ -194,7 +194,7 @@ class Program:
         for s in self.steps:
             args = ", ".join(f"v{i}" for i in s.inputs)
             ctl = f"  after {', '.join(f'v{c}' for c in s.control)}" if s.control else ""
-            lines.append(f"v{s.output} = {_op_name(s.op)}({args})  "
+            lines.append(f"v{s.output} = {op_name(s.op)}({args})  "
                          f"# {s.shape} {getattr(s.dtype, 'name', '')}{ctl}")
         lines.append("out " + ", ".join(f"v{f}" for f in self.fetches))
         return "\n".join(lines)
@@ -212,7 +212,8 @@ def _typecheck(program: Program, step: Step, where: str) -> None:
                           f"{dtype.name} from its inputs")
 
 
-def _op_name(op) -> str:
+def op_name(op) -> str:
+    """The name plans, reports and pictures show: `matmul`, `fused[add,mul,add]`."""
     return getattr(op, "name", None) or type(op).__name__
 
 

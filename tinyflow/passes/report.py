@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .program import Program
+from .program import Program, op_name
 
 
 @dataclass(frozen=True)
@@ -24,10 +24,6 @@ def kernel_costs(program: Program) -> list:
     """The `KernelCost` of each step of a recorded program, in execution order."""
     return [KernelCost(op_name(s.op), s.record.flops,
                        s.record.bytes_read + s.record.bytes_written) for s in program.steps]
-
-
-def op_name(op) -> str:
-    return getattr(op, "name", None) or type(op).__name__
 
 
 def _totals(costs: list) -> KernelCost:

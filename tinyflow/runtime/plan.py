@@ -21,7 +21,8 @@ from ..ops.linalg import MatMul
 from ..ops.state import Assign, FusedUpdate
 from ..passes import lower
 from ..passes.memory import MemoryStats, writes_in_place
-from ..passes.report import PlanReport, kernel_costs, op_name, pass_notes
+from ..passes.program import op_name
+from ..passes.report import PlanReport, kernel_costs, pass_notes
 
 
 class MemoryBudgetError(MemoryError):

@@ -339,3 +339,15 @@ def test_matmul_then_per_channel_scale_and_shift_fold_into_the_weight(tb):
     got, want, program = run_both([z], {x: rand(5, 8)})
     assert full_size(program, (6,)) == 2                          # matmul, one bias add
     assert_close(got, want)
+
+
+def test_a_chain_two_bases_could_claim_is_folded_once():
+    """`(v @ W1) * (v @ W2)` with every operand a parameter: either product is a per-channel
+    scale of the other; the chain is folded into one of them, not into both (found by the
+    property tests: the second fold read the product the first had removed)."""
+    v, w1, w2 = variable(1, 3), variable(3, 2), variable(3, 2)
+    x = tf.placeholder(tf.float32, [None, 3])
+    out = [tf.matmul(v, w1) * tf.matmul(v, w2), tf.matmul(x, w1)]
+    got, want, program = run_both(out, {x: rand(2, 3)})
+    assert_close(got, want)
+    assert len(notes(program, "fold_batchnorm")) <= 1

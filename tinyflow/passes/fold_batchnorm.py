@@ -33,12 +33,15 @@ def fold_batchnorm(program: Program) -> Program:
         if found is None:
             continue
         chain, last = found
+        members = [n] + [program.producer[c.output] for c, _ in chain]
+        if any(m in at for m in members):
+            continue    # a step of this chain is already folded into another base
         new, bias_add = _fold(emit, s, chain)
         fewer = sum(role is not None for _, role in chain) - bias_add
         if fewer <= 0:
             continue
-        for c in [s] + [step for step, _ in chain]:
-            at[program.producer[c.output]] = []
+        for m in members:
+            at[m] = []
         at[last] = new
         folded, removed = folded + 1, removed + fewer
     if not folded:

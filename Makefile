@@ -29,6 +29,9 @@ bench: $(VENV)/.installed
 	$(DATA_ENV) $(BENCH_ENV) $(PY) bench/seed_step.py
 	$(BENCH_ENV) $(PY) bench/eager.py
 	$(BENCH_ENV) $(PY) bench/workloads.py
+	$(BENCH_ENV) $(PY) bench/fusion.py
+	$(BENCH_ENV) $(PY) bench/rewrites_linear.py
+	$(DATA_ENV) $(BENCH_ENV) $(PY) bench/rewrites_seed.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,390 @@
+"""`torch.func`'s function transforms over the one autodiff: grad, vjp, jvp and what they make.
+
+`grad(f)` returns a function computing the gradient of `f`, so transforms compose:
+`grad(grad(f))`, `jvp(grad(f), ...)` (a Hessian-vector product), `jacfwd(jacrev(f))`.
+
+Each call is a *level*. It differentiates with respect to stand-ins of the arguments, never
+the caller's tensors (their `requires_grad` and `.grad` are not touched): a fresh leaf that
+requires grad, or, when the argument is itself being differentiated by an outer level (it
+requires grad while grad mode is on, or it is a graph node), a recorded `copy` of it so the
+outer level differentiates through this one. Inside a level grad mode is on and the reverse
+sweep records its own ops (as `create_graph=True`), so every result is differentiable again.
+A result connected to nothing outside the level is handed back detached, as torch.func's are.
+
+Pytrees: arguments and outputs may be tensors or tuples, lists and dicts of them; gradients
+take the structure of the arguments they belong to.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .autodiff.forward import forward_gradients
+from .autodiff.reverse import gradients
+from .core.graph import topo_sort
+from .core.modes import enable_grad, grad_mode
+from .core.tensor import Tensor
+from .ops.creation import zeros_like
+from .ops.shape import copy, reshape, stack
+
+__all__ = ["grad", "grad_and_value", "value_and_grad", "vjp", "jvp", "hvp", "jacrev",
+           "jacfwd", "hessian", "vmap"]
+
+
+# ---- pytrees: tensors in tuples, lists and dicts ----------------------------------------
+def tree_flatten(tree) -> tuple:
+    """(leaves, spec): the leaves in order, and what `tree_unflatten` rebuilds from."""
+    if isinstance(tree, (tuple, list)):
+        parts = [tree_flatten(x) for x in tree]
+        return [leaf for leaves, _ in parts for leaf in leaves], (type(tree), [s for _, s in parts])
+    if isinstance(tree, dict):
+        parts = [tree_flatten(v) for v in tree.values()]
+        return ([leaf for leaves, _ in parts for leaf in leaves],
+                (dict, list(tree), [s for _, s in parts]))
+    return [tree], None
+
+
+def tree_unflatten(spec, leaves) -> object:
+    it = iter(leaves)
+    return _build(spec, it)
+
+
+def _build(spec, it):
+    if spec is None:
+        return next(it)
+    if spec[0] is dict:
+        return {k: _build(s, it) for k, s in zip(spec[1], spec[2])}
+    return spec[0](_build(s, it) for s in spec[1])
+
+
+def _describe(spec) -> str:
+    """A spec as torch.func prints one: `*` a leaf, `(*, *)` a tuple."""
+    if spec is None:
+        return "*"
+    if spec[0] is dict:
+        return "{" + ", ".join(f"{k!r}: {_describe(s)}" for k, s in zip(spec[1], spec[2])) + "}"
+    inner = ", ".join(_describe(s) for s in spec[1])
+    return f"[{inner}]" if spec[0] is list else f"({inner}{',' if len(spec[1]) == 1 else ''})"
+
+
+# ---- one level of differentiation ---------------------------------------------------------
+class _Level:
+    """The stand-ins of one transform call, and the rule for handing its results back."""
+
+    def __init__(self) -> None:
+        self.outer_grad = grad_mode.enabled
+        self.fresh: set = set()
+
+    def stand_in(self, x):
+        if not isinstance(x, Tensor):
+            raise ValueError(f"Thing passed to transform API must be Tensor, got {type(x)}")
+        if not x.dtype.is_floating:
+            raise RuntimeError(f"only Tensors of floating point dtype can require gradients "
+                               f"(got {x.dtype.name})")
+        if x.is_symbolic or (self.outer_grad and x.requires_grad):
+            with enable_grad():
+                return copy(x)      # outer levels differentiate through this level
+        leaf = Tensor._eager(np.array(x.array), requires_grad=True)
+        self.fresh.add(id(leaf))
+        return leaf
+
+    def stand_ins(self, tree):
+        leaves, spec = tree_flatten(tree)
+        mine = [self.stand_in(x) for x in leaves]
+        return tree_unflatten(spec, mine), mine
+
+    def release(self, tree):
+        """Results as the caller sees them: detached unless an outer level (or a closed-over
+        tensor that requires grad) can still differentiate them."""
+        leaves, spec = tree_flatten(tree)
+        return tree_unflatten(spec, [self._release(t) for t in leaves])
+
+    def _release(self, t):
+        if not isinstance(t, Tensor) or t.is_symbolic or not t.requires_grad:
+            return t
+        if self.outer_grad and any(n.op is None and n.requires_grad and id(n) not in self.fresh
+                                   for n in topo_sort([t])):
+            return t
+        out = Tensor._eager(t.array)
+        out._version = t._version
+        return out
+
+
+def _zeros_for_none(grads, xs) -> list:
+    return [zeros_like(x) if g is None else g for g, x in zip(grads, xs)]
+
+
+def _argnums_tuple(argnums, nargs: int) -> tuple:
+    """argnums as a tuple of non-negative ints, checked as torch.func checks them."""
+    items = argnums if isinstance(argnums, tuple) else (argnums,)
+    if isinstance(argnums, tuple) and not argnums:
+        raise RuntimeError("argnums must be non-empty")
+    for k in items:
+        if not isinstance(k, int) or isinstance(k, bool):
+            raise RuntimeError(f"argnums must be int or Tuple[int, ...], got: {type(argnums)}")
+        if not -nargs <= k < nargs:
+            raise RuntimeError(f"Got argnum={k}, but only {nargs} positional inputs")
+    return tuple(k % nargs for k in items)
+
+
+def _split_aux(out, has_aux: bool, api: str):
+    if not has_aux:
+        return out, None
+    if not (isinstance(out, tuple) and len(out) == 2):
+        raise RuntimeError(f"{api}: output of function f should be a tuple: (output, aux) "
+                           f"if has_aux is True")
+    return out
+
+
+# ---- reverse mode ---------------------------------------------------------------------------
+def grad_and_value(f, argnums=0, has_aux: bool = False):
+    """A function returning (gradient of f w.r.t. args[argnums], f(*args)); with has_aux,
+    f returns (value, aux) and the function returns (gradient, (value, aux))."""
+    api = "grad_and_value(f)(*args)"
+
+    def wrapper(*args, **kwargs):
+        nums = _argnums_tuple(argnums, len(args))
+        level, args = _Level(), list(args)
+        with enable_grad():
+            diff = {}
+            for k in nums:
+                args[k], diff[k] = level.stand_ins(args[k])
+            value, aux = _split_aux(f(*args, **kwargs), has_aux, api)
+            if not isinstance(value, Tensor):
+                raise RuntimeError(f"{api}: Expected f(*args) to return a Tensor, got "
+                                   f"{type(value)}")
+            if value.shape != ():
+                raise RuntimeError(f"{api}: Expected f(*args) to return a scalar Tensor, got "
+                                   f"tensor with {len(value.shape or ())} dims. Maybe you "
+                                   f"wanted to use the vjp or jacrev APIs instead?")
+            xs = [x for k in nums for x in diff[k]]
+            flat = iter(_zeros_for_none(gradients([value], xs), xs))
+            grads = tuple(tree_unflatten(tree_flatten(args[k])[1],
+                                         [next(flat) for _ in diff[k]]) for k in nums)
+        grads = level.release(grads if isinstance(argnums, tuple) else grads[0])
+        value = level.release(value)
+        if has_aux:
+            return grads, (value, level.release(aux))
+        return grads, value
+    return wrapper
+
+
+def grad(f, argnums=0, has_aux: bool = False):
+    """`torch.func.grad`: a function returning the gradient of scalar-valued f w.r.t.
+    args[argnums] (a tuple of them for a tuple of argnums); (gradient, aux) with has_aux."""
+    gv = grad_and_value(f, argnums, has_aux)
+
+    def wrapper(*args, **kwargs):
+        grads, value = gv(*args, **kwargs)
+        return (grads, value[1]) if has_aux else grads
+    return wrapper
+
+
+def value_and_grad(f, argnums=0, has_aux: bool = False):
+    """JAX's spelling: a function returning (f(*args), gradient); ((value, aux), gradient)
+    with has_aux."""
+    gv = grad_and_value(f, argnums, has_aux)
+
+    def wrapper(*args, **kwargs):
+        grads, value = gv(*args, **kwargs)
+        return value, grads
+    return wrapper
+
+
+def vjp(f, *primals, has_aux: bool = False):
+    """`torch.func.vjp`: (f(*primals), vjp_fn[, aux]); vjp_fn(cotangents), with cotangents
+    shaped as the output, returns one gradient per primal, as a tuple. It may be called
+    again (the recorded forward is kept)."""
+    level = _Level()
+    with enable_grad():
+        pairs = [level.stand_ins(p) for p in primals]
+        out, aux = _split_aux(f(*[p for p, _ in pairs]), has_aux, "vjp(f, *primals)")
+    outs, out_spec = tree_flatten(out)
+    for y in outs:
+        if not isinstance(y, Tensor):
+            raise RuntimeError(f"vjp(f, *primals): expected f(*primals) to return only "
+                               f"tensors, got unsupported type {type(y)}")
+    xs = [x for _, leaves in pairs for x in leaves]
+
+    def vjp_fn(cotangents):
+        cts, ct_spec = tree_flatten(cotangents)
+        if ct_spec != out_spec:
+            raise RuntimeError(f"Expected pytree structure of cotangents to be the same as "
+                               f"pytree structure of outputs to the function. cotangents: "
+                               f"{_describe(ct_spec)}, primal output: {_describe(out_spec)}")
+        for k, (ct, y) in enumerate(zip(cts, outs)):
+            if not isinstance(ct, Tensor) or ct.shape != y.shape:
+                got = list(ct.shape) if isinstance(ct, Tensor) else type(ct)
+                raise RuntimeError(f"Mismatch in shape: grad_output[{k}] has a shape of {got} "
+                                   f"and output[{k}] has a shape of {list(y.shape)}.")
+        call = _Level()      # the cotangents may themselves be differentiated
+        call.outer_grad, call.fresh = level.outer_grad and grad_mode.enabled, level.fresh
+        with enable_grad():
+            flat = iter(_zeros_for_none(gradients(outs, xs, cts), xs))
+            grads = tuple(tree_unflatten(tree_flatten(p)[1], [next(flat) for _ in leaves])
+                          for p, leaves in pairs)
+        return call.release(grads)
+
+    result = (level.release(out), vjp_fn)
+    return result + (level.release(aux),) if has_aux else result
+
+
+# ---- forward mode ---------------------------------------------------------------------------
+def jvp(f, primals, tangents, *, strict: bool = False, has_aux: bool = False):
+    """`torch.func.jvp`: (f(*primals), J tangents) by forward mode; primals and tangents are
+    tuples of the same structure; the tangent output is shaped as f's output."""
+    api = "jvp(f, primals, tangents)"
+    for what, value in (("primals", primals), ("tangents", tangents)):
+        if not isinstance(value, tuple):
+            raise RuntimeError(f"{api}: Expected {what} to be a tuple. E.g. it should be "
+                               f"valid to call f(*primals).")
+    p_leaves, p_spec = tree_flatten(primals)
+    t_leaves, t_spec = tree_flatten(tangents)
+    if p_spec != t_spec:
+        raise RuntimeError(f"{api}: Expected primals and tangents to have the same python "
+                           f"structure. Got primals with structure {_describe(p_spec)} and "
+                           f"tangents with structure {_describe(t_spec)}")
+    for x, t in zip(p_leaves, t_leaves):
+        if not isinstance(x, Tensor) or not isinstance(t, Tensor):
+            bad = x if not isinstance(x, Tensor) else t
+            raise ValueError(f"Thing passed to transform API must be Tensor, got {type(bad)}")
+        if not x.dtype.is_floating:
+            raise ValueError(f"Expected primal to be floating point or complex, but got: "
+                             f"{x.dtype.name}")
+        if t.shape != x.shape:
+            raise RuntimeError(f"Trying to set a forward gradient that has a different size "
+                               f"than that of the original Tensor, this is not supported. "
+                               f"Tensor is of size {list(x.shape)} while the given forward "
+                               f"gradient is of size {list(t.shape)}.")
+    level = _Level()
+    with enable_grad():
+        args, xs = level.stand_ins(primals)
+        out, aux = _split_aux(f(*args), has_aux, api)
+        outs, out_spec = tree_flatten(out)
+        for y in outs:
+            if not isinstance(y, Tensor):
+                raise RuntimeError(f"{api}: expected f(*primals) to return only tensors, got "
+                                   f"unsupported type {type(y)}")
+        tangent_out = _zeros_for_none(forward_gradients(outs, xs, t_leaves), outs)
+    result = (level.release(out), level.release(tree_unflatten(out_spec, tangent_out)))
+    return result + (level.release(aux),) if has_aux else result
+
+
+def hvp(f, primals, tangents):
+    """The Hessian of scalar-valued f at primals times tangents, forward-over-reverse as
+    torch.func's docs recipe `jvp(grad(f), primals, tangents)[1]` (over every primal: one
+    primal gives a tensor, several a tuple)."""
+    argnums = 0 if len(primals) == 1 else tuple(range(len(primals)))
+    return jvp(grad(f, argnums), tuple(primals), tuple(tangents))[1]
+
+
+# ---- Jacobians, one basis vector at a time -------------------------------------------------
+def _basis(x: Tensor):
+    """One-hot tensors shaped as x, one per element."""
+    size = int(np.prod(x.shape))
+    for i in range(size):
+        e = np.zeros(size, x.dtype.np)
+        e[i] = 1
+        yield Tensor._eager(e.reshape(x.shape))
+
+
+def _select(args: tuple, argnums):
+    nums = _argnums_tuple(argnums, len(args))
+
+    def call_with(f):
+        def g(*diff):
+            full = list(args)
+            for k, d in zip(nums, diff):
+                full[k] = d
+            return f(*full)
+        return g
+    return nums, call_with
+
+
+def jacrev(f, argnums=0, *, has_aux: bool = False):
+    """`torch.func.jacrev`: the Jacobian of f w.r.t. args[argnums] by one vjp per output
+    element; each block is shaped output.shape + input.shape (output pytree outside,
+    argnums tuple inside)."""
+    def wrapper(*args):
+        nums, call_with = _select(args, argnums)
+        found = vjp(call_with(f), *[args[k] for k in nums], has_aux=has_aux)
+        out, vjp_fn = found[0], found[1]
+        outs, spec = tree_flatten(out)
+        blocks = []
+        for j, y in enumerate(outs):
+            rows = []
+            for e in _basis(y):
+                cts = [e if i == j else zeros_like(o) for i, o in enumerate(outs)]
+                rows.append(tree_flatten(vjp_fn(tree_unflatten(spec, cts)))[0])
+            per_input = []
+            for k, x in enumerate(tree_flatten(tuple(args[n] for n in nums))[0]):
+                per_input.append(reshape(stack([r[k] for r in rows]), y.shape + x.shape))
+            grouped = tree_unflatten(tree_flatten(tuple(args[n] for n in nums))[1], per_input)
+            blocks.append(grouped if isinstance(argnums, tuple) else grouped[0])
+        jac = tree_unflatten(spec, blocks)
+        return (jac, found[2]) if has_aux else jac
+    return wrapper
+
+
+def jacfwd(f, argnums=0, has_aux: bool = False):
+    """`torch.func.jacfwd`: the Jacobian of f w.r.t. args[argnums] by one jvp per input
+    element; blocks shaped as jacrev's."""
+    def wrapper(*args):
+        nums, call_with = _select(args, argnums)
+        primals = tuple(args[k] for k in nums)
+        xs, x_spec = tree_flatten(primals)
+        zeros = [zeros_like(x) for x in xs]
+        columns, aux = [], None     # columns[k]: per element of input leaf k, output leaves
+        for k, x in enumerate(xs):
+            cols = []
+            for e in _basis(x):
+                ts = tree_unflatten(x_spec, [e if i == k else z for i, z in enumerate(zeros)])
+                found = jvp(call_with(f), primals, ts, has_aux=has_aux)
+                out, spec = tree_flatten(found[0])
+                cols.append(tree_flatten(found[1])[0])
+                aux = found[2] if has_aux else None
+            columns.append(cols)
+        blocks = []
+        for j, y in enumerate(out):
+            per_input = [reshape(stack([c[j] for c in cols], axis=-1) if cols else zeros_like(y),
+                                 y.shape + x.shape) for x, cols in zip(xs, columns)]
+            grouped = tree_unflatten(x_spec, per_input)
+            blocks.append(grouped if isinstance(argnums, tuple) else grouped[0])
+        jac = tree_unflatten(spec, blocks)
+        return (jac, aux) if has_aux else jac
+    return wrapper
+
+
+def hessian(f, argnums=0):
+    """`torch.func.hessian`: jacfwd(jacrev(f)), blocks shaped output + input + input."""
+    return jacfwd(jacrev(f, argnums), argnums)
+
+
+# ---- batching, by a loop ---------------------------------------------------------------------
+def vmap(f, in_dims=0, out_dims=0):
+    """`torch.func.vmap` by a Python loop over the mapped dimension (correct, not fast):
+    in_dims an int, None, or one per positional argument; out_dims an int."""
+    def wrapper(*args):
+        dims = in_dims if isinstance(in_dims, (tuple, list)) else (in_dims,) * len(args)
+        if len(dims) != len(args):
+            raise ValueError(f"vmap(f, in_dims={in_dims}, ...)(<inputs>): in_dims is not "
+                             f"compatible with the structure of `inputs`: {len(dims)} in_dims "
+                             f"for {len(args)} inputs")
+        sizes = {a.shape[d] for a, d in zip(args, dims) if d is not None}
+        if len(sizes) != 1:
+            raise ValueError(f"vmap: Expected all tensors to have the same size in the mapped "
+                             f"dimension, got sizes {sorted(sizes)} for the mapped dimension"
+                             if sizes else "vmap: at least one input must be mapped (in_dims "
+                             "not None)")
+        results = []
+        for i in range(sizes.pop()):
+            sliced = [a if d is None else _take(a, d, i) for a, d in zip(args, dims)]
+            results.append(tree_flatten(f(*sliced)))
+        spec = results[0][1]
+        return tree_unflatten(spec, [stack([r[0][j] for r in results], axis=out_dims)
+                                     for j in range(len(results[0][0]))])
+    return wrapper
+
+
+def _take(a: Tensor, dim: int, i: int) -> Tensor:
+    index = (slice(None),) * (dim % len(a.shape)) + (i,)
+    return a[index]

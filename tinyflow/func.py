@@ -26,8 +26,8 @@ from .core.tensor import Tensor
 from .ops.creation import zeros_like
 from .ops.shape import copy, reshape, stack
 
-__all__ = ["grad", "grad_and_value", "value_and_grad", "vjp", "jvp", "hvp", "jacrev",
-           "jacfwd", "hessian", "vmap"]
+__all__ = ["functional_call", "grad", "grad_and_value", "hessian", "hvp", "jacfwd", "jacrev",
+           "jvp", "value_and_grad", "vjp", "vmap"]
 
 
 # ---- pytrees: tensors in tuples, lists and dicts ----------------------------------------
@@ -96,17 +96,27 @@ class _Level:
         """Results as the caller sees them: detached unless an outer level (or a closed-over
         tensor that requires grad) can still differentiate them."""
         leaves, spec = tree_flatten(tree)
-        return tree_unflatten(spec, [self._release(t) for t in leaves])
+        tracked = [t for t in leaves if isinstance(t, Tensor) and not t.is_symbolic
+                   and t.requires_grad]
+        keep = self._reaching_outside(tracked) if self.outer_grad else set()
+        drop = {id(t) for t in tracked} - keep
+        return tree_unflatten(spec, [_detached(t) if id(t) in drop else t for t in leaves])
 
-    def _release(self, t):
-        if not isinstance(t, Tensor) or t.is_symbolic or not t.requires_grad:
-            return t
-        if self.outer_grad and any(n.op is None and n.requires_grad and id(n) not in self.fresh
-                                   for n in topo_sort([t])):
-            return t
-        out = Tensor._eager(t.array)
-        out._version = t._version
-        return out
+    def _reaching_outside(self, tensors: list) -> set:
+        """Ids of the tensors whose history reaches a leaf that requires grad and is not one
+        of this level's stand-ins (one walk, inputs first)."""
+        reaches: set = set()
+        for node in topo_sort(tensors):
+            if (node.op is None and node.requires_grad and id(node) not in self.fresh) or \
+                    any(id(i) in reaches for i in node.inputs):
+                reaches.add(id(node))
+        return reaches
+
+
+def _detached(t: Tensor) -> Tensor:
+    out = Tensor._eager(t.array)
+    out._version = t._version
+    return out
 
 
 def _zeros_for_none(grads, xs) -> list:
@@ -300,7 +310,7 @@ def _select(args: tuple, argnums):
     return nums, call_with
 
 
-def jacrev(f, argnums=0, *, has_aux: bool = False):
+def jacrev(f, argnums=0, *, has_aux: bool = False, chunk_size=None):
     """`torch.func.jacrev`: the Jacobian of f w.r.t. args[argnums] by one vjp per output
     element; each block is shaped output.shape + input.shape (output pytree outside,
     argnums tuple inside)."""
@@ -325,7 +335,7 @@ def jacrev(f, argnums=0, *, has_aux: bool = False):
     return wrapper
 
 
-def jacfwd(f, argnums=0, has_aux: bool = False):
+def jacfwd(f, argnums=0, has_aux: bool = False, *, randomness: str = "error"):
     """`torch.func.jacfwd`: the Jacobian of f w.r.t. args[argnums] by one jvp per input
     element; blocks shaped as jacrev's."""
     def wrapper(*args):
@@ -360,10 +370,11 @@ def hessian(f, argnums=0):
 
 
 # ---- batching, by a loop ---------------------------------------------------------------------
-def vmap(f, in_dims=0, out_dims=0):
+def vmap(f, in_dims=0, out_dims=0, randomness: str = "error", *, chunk_size=None):
     """`torch.func.vmap` by a Python loop over the mapped dimension (correct, not fast):
-    in_dims an int, None, or one per positional argument; out_dims an int."""
-    def wrapper(*args):
+    in_dims an int, None, or one per positional (tensor) argument; out_dims an int.
+    randomness and chunk_size are accepted for torch's signature; a loop needs neither."""
+    def wrapper(*args, **kwargs):
         dims = in_dims if isinstance(in_dims, (tuple, list)) else (in_dims,) * len(args)
         if len(dims) != len(args):
             raise ValueError(f"vmap(f, in_dims={in_dims}, ...)(<inputs>): in_dims is not "
@@ -378,7 +389,7 @@ def vmap(f, in_dims=0, out_dims=0):
         results = []
         for i in range(sizes.pop()):
             sliced = [a if d is None else _take(a, d, i) for a, d in zip(args, dims)]
-            results.append(tree_flatten(f(*sliced)))
+            results.append(tree_flatten(f(*sliced, **kwargs)))
         spec = results[0][1]
         return tree_unflatten(spec, [stack([r[0][j] for r in results], axis=out_dims)
                                      for j in range(len(results[0][0]))])
@@ -388,3 +399,55 @@ def vmap(f, in_dims=0, out_dims=0):
 def _take(a: Tensor, dim: int, i: int) -> Tensor:
     index = (slice(None),) * (dim % len(a.shape)) + (i,)
     return a[index]
+
+
+# ---- modules as functions of their parameters ------------------------------------------------
+def functional_call(module, parameter_and_buffer_dicts, args=(), kwargs=None, *,
+                    tie_weights: bool = True, strict: bool = False):
+    """`torch.func.functional_call`: run `module(*args, **kwargs)` with the given tensors in
+    place of its parameters and buffers (by dotted name), then put the originals back, so
+    `grad(lambda p, x: loss(functional_call(model, p, (x,))))(params, x)` differentiates
+    w.r.t. a dict of parameters. A tensor tied to a replaced one (the same object under
+    another name) is replaced too, as tie_weights=True does."""
+    dicts = parameter_and_buffer_dicts
+    given = {}
+    for d in (dicts if isinstance(dicts, (tuple, list)) else (dicts,)):
+        for name, value in d.items():
+            if name in given:
+                raise ValueError(f"{name} appeared in multiple dictionaries; behavior of "
+                                 f"functional call is ambiguous")
+            given[name] = value
+    owned = list(module.named_parameters(remove_duplicate=False)) + \
+        list(module.named_buffers(remove_duplicate=False))
+    names = {name for name, _ in owned}
+    if strict:
+        unexpected, missing = sorted(set(given) - names), sorted(names - set(given))
+        if unexpected or missing:
+            lines = ([f"\tUnexpected key(s): {', '.join(map(repr, unexpected))}."] * bool(unexpected)
+                     + [f"\tMissing key(s): {', '.join(map(repr, missing))}."] * bool(missing))
+            raise RuntimeError(f"Error(s) in reparametrizing for {type(module).__name__}:\n"
+                               + "\n".join(lines))
+    by_original = {id(t): given[n] for n, t in owned if n in given} if tie_weights else {}
+    swaps = [(n, given.get(n, by_original.get(id(t)))) for n, t in owned]
+    swaps = [(n, v) for n, v in swaps if v is not None]
+    swaps += [(n, v) for n, v in given.items() if n not in names]
+    restore = [_swap(module, name, value) for name, value in swaps]
+    try:
+        args = args if isinstance(args, tuple) else (args,)
+        return module(*args, **(kwargs or {}))
+    finally:
+        for undo in reversed(restore):
+            undo()
+
+
+def _swap(module, name: str, value):
+    """Put `value` at the dotted `name` of module; return the function that undoes it."""
+    owner_name, _, attr = name.rpartition(".")
+    owner = module.get_submodule(owner_name) if owner_name else module
+    for table in (owner._parameters, owner._buffers):
+        if attr in table:
+            old = table[attr]
+            table[attr] = value
+            return lambda: table.__setitem__(attr, old)
+    object.__setattr__(owner, attr, value)       # not a parameter: a plain attribute, as torch
+    return lambda: object.__delattr__(owner, attr)

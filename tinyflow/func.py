@@ -21,7 +21,7 @@ import numpy as np
 from .autodiff.forward import forward_gradients
 from .autodiff.reverse import gradients
 from .core.graph import topo_sort
-from .core.modes import enable_grad, grad_mode
+from .core.modes import enable_grad, grad_mode, set_grad_enabled
 from .core.tensor import Tensor
 from .ops.creation import zeros_like
 from .ops.shape import copy, reshape, stack
@@ -91,6 +91,15 @@ class _Level:
         leaves, spec = tree_flatten(tree)
         mine = [self.stand_in(x) for x in leaves]
         return tree_unflatten(spec, mine), mine
+
+    def recording(self, roots) -> set_grad_enabled:
+        """Grad mode for computing this level's derivatives of `roots`: on (create_graph, so
+        the derivatives are differentiable) only if the roots reach outside this level; a
+        derivative that nothing outside can differentiate needs no tape."""
+        tracked = [t for t in tree_flatten(roots)[0] if isinstance(t, Tensor)
+                   and not t.is_symbolic and t.requires_grad]
+        reach = self._reaching_outside(tracked) if self.outer_grad else set()
+        return set_grad_enabled(any(id(t) in reach for t in tracked))
 
     def release(self, tree):
         """Results as the caller sees them: detached unless an outer level (or a closed-over
@@ -167,7 +176,8 @@ def grad_and_value(f, argnums=0, has_aux: bool = False):
                                    f"tensor with {len(value.shape or ())} dims. Maybe you "
                                    f"wanted to use the vjp or jacrev APIs instead?")
             xs = [x for k in nums for x in diff[k]]
-            flat = iter(_zeros_for_none(gradients([value], xs), xs))
+            with level.recording(value):
+                flat = iter(_zeros_for_none(gradients([value], xs), xs))
             grads = tuple(tree_unflatten(tree_flatten(args[k])[1],
                                          [next(flat) for _ in diff[k]]) for k in nums)
         grads = level.release(grads if isinstance(argnums, tuple) else grads[0])
@@ -228,7 +238,7 @@ def vjp(f, *primals, has_aux: bool = False):
                                    f"and output[{k}] has a shape of {list(y.shape)}.")
         call = _Level()      # the cotangents may themselves be differentiated
         call.outer_grad, call.fresh = level.outer_grad and grad_mode.enabled, level.fresh
-        with enable_grad():
+        with call.recording(outs + cts):
             flat = iter(_zeros_for_none(gradients(outs, xs, cts), xs))
             grads = tuple(tree_unflatten(tree_flatten(p)[1], [next(flat) for _ in leaves])
                           for p, leaves in pairs)
@@ -274,7 +284,8 @@ def jvp(f, primals, tangents, *, strict: bool = False, has_aux: bool = False):
             if not isinstance(y, Tensor):
                 raise RuntimeError(f"{api}: expected f(*primals) to return only tensors, got "
                                    f"unsupported type {type(y)}")
-        tangent_out = _zeros_for_none(forward_gradients(outs, xs, t_leaves), outs)
+        with level.recording(outs + t_leaves):
+            tangent_out = _zeros_for_none(forward_gradients(outs, xs, t_leaves), outs)
     result = (level.release(out), level.release(tree_unflatten(out_spec, tangent_out)))
     return result + (level.release(aux),) if has_aux else result
 

@@ -107,12 +107,13 @@ def test_grad_of_grad_is_the_second_derivative():
 
 
 def test_grad_of_a_sum_of_gradients_matches_torch_on_an_mlp():
+    """Reverse over reverse through a matmul MLP: d/dw1 of |d loss / d w2|^2."""
     w1, w2, x = CASES["mlp"][1]
-    g = lambda lib: lambda w1: lib.grad(mlp_loss, argnums=1)(w1, ours(w2) if lib is func   # noqa: E731
-                                                             else theirs(w2),
-                                                             ours(x) if lib is func
-                                                             else theirs(x)).pow(2).sum()
-    close(func.grad(g(func))(ours(w1)), tfunc.grad(g(tfunc))(theirs(w1)))
+
+    def outer(lib, make):
+        inner = lib.grad(mlp_loss, argnums=1)
+        return lib.grad(lambda w1: inner(w1, make(w2), make(x)).pow(2).sum())(make(w1))
+    close(outer(func, ours), outer(tfunc, theirs))
 
 
 def test_argnums_negative_and_tuple_shapes():

@@ -308,70 +308,79 @@ def _basis(x: Tensor):
         yield Tensor._eager(e.reshape(x.shape))
 
 
-def _select(args: tuple, argnums):
+def _select(f, args: tuple, argnums):
+    """(the differentiated arguments, f as a function of them alone)."""
     nums = _argnums_tuple(argnums, len(args))
 
-    def call_with(f):
-        def g(*diff):
-            full = list(args)
-            for k, d in zip(nums, diff):
-                full[k] = d
-            return f(*full)
-        return g
-    return nums, call_with
+    def of_selected(*chosen):
+        full = list(args)
+        for k, value in zip(nums, chosen):
+            full[k] = value
+        return f(*full)
+    return tuple(args[k] for k in nums), of_selected
+
+
+def _jacobian(pieces: list, out: Tensor, x: Tensor, axis: int) -> Tensor:
+    """One block shaped out.shape + x.shape from its per-element pieces (rows of a reverse
+    Jacobian at axis 0, columns of a forward one at axis -1); ops, so it differentiates."""
+    if not pieces:       # an empty output or input: an empty block
+        return Tensor._eager(np.zeros(out.shape + x.shape, out.dtype.np))
+    return reshape(stack(pieces, axis=axis), out.shape + x.shape)
+
+
+def _blocks(outs, out_spec, primals, argnums, block) -> object:
+    """The Jacobian's structure: f's output pytree outside, then the argnums tuple, then each
+    argument's pytree; `block(j, k)` is output leaf j by input leaf k."""
+    xs, x_spec = tree_flatten(primals)
+    per_output = []
+    for j in range(len(outs)):
+        grouped = tree_unflatten(x_spec, [block(j, k) for k in range(len(xs))])
+        per_output.append(grouped if isinstance(argnums, tuple) else grouped[0])
+    return tree_unflatten(out_spec, per_output)
 
 
 def jacrev(f, argnums=0, *, has_aux: bool = False, chunk_size=None):
     """`torch.func.jacrev`: the Jacobian of f w.r.t. args[argnums] by one vjp per output
-    element; each block is shaped output.shape + input.shape (output pytree outside,
-    argnums tuple inside)."""
+    element; each block is shaped output.shape + input.shape. chunk_size is accepted for
+    torch's signature (the vjps run one at a time)."""
     def wrapper(*args):
-        nums, call_with = _select(args, argnums)
-        found = vjp(call_with(f), *[args[k] for k in nums], has_aux=has_aux)
-        out, vjp_fn = found[0], found[1]
-        outs, spec = tree_flatten(out)
-        blocks = []
+        primals, of_selected = _select(f, args, argnums)
+        found = vjp(of_selected, *primals, has_aux=has_aux)
+        outs, out_spec = tree_flatten(found[0])
+        xs = tree_flatten(primals)[0]
+        rows = []     # rows[j]: per element of output leaf j, the gradient of every input leaf
         for j, y in enumerate(outs):
-            rows = []
-            for e in _basis(y):
-                cts = [e if i == j else zeros_like(o) for i, o in enumerate(outs)]
-                rows.append(tree_flatten(vjp_fn(tree_unflatten(spec, cts)))[0])
-            per_input = []
-            for k, x in enumerate(tree_flatten(tuple(args[n] for n in nums))[0]):
-                per_input.append(reshape(stack([r[k] for r in rows]), y.shape + x.shape))
-            grouped = tree_unflatten(tree_flatten(tuple(args[n] for n in nums))[1], per_input)
-            blocks.append(grouped if isinstance(argnums, tuple) else grouped[0])
-        jac = tree_unflatten(spec, blocks)
+            zeros = [zeros_like(o) for o in outs]
+            cotangents = (tree_unflatten(out_spec, zeros[:j] + [e] + zeros[j + 1:])
+                          for e in _basis(y))
+            rows.append([tree_flatten(found[1](ct))[0] for ct in cotangents])
+        jac = _blocks(outs, out_spec, primals, argnums,
+                      lambda j, k: _jacobian([r[k] for r in rows[j]], outs[j], xs[k], 0))
         return (jac, found[2]) if has_aux else jac
     return wrapper
 
 
 def jacfwd(f, argnums=0, has_aux: bool = False, *, randomness: str = "error"):
     """`torch.func.jacfwd`: the Jacobian of f w.r.t. args[argnums] by one jvp per input
-    element; blocks shaped as jacrev's."""
+    element; blocks shaped as jacrev's. randomness is accepted for torch's signature."""
     def wrapper(*args):
-        nums, call_with = _select(args, argnums)
-        primals = tuple(args[k] for k in nums)
+        primals, of_selected = _select(f, args, argnums)
         xs, x_spec = tree_flatten(primals)
         zeros = [zeros_like(x) for x in xs]
-        columns, aux = [], None     # columns[k]: per element of input leaf k, output leaves
+        found = None
+        columns = []  # columns[k]: per element of input leaf k, the tangent of every output leaf
         for k, x in enumerate(xs):
-            cols = []
+            columns.append([])
             for e in _basis(x):
-                ts = tree_unflatten(x_spec, [e if i == k else z for i, z in enumerate(zeros)])
-                found = jvp(call_with(f), primals, ts, has_aux=has_aux)
-                out, spec = tree_flatten(found[0])
-                cols.append(tree_flatten(found[1])[0])
-                aux = found[2] if has_aux else None
-            columns.append(cols)
-        blocks = []
-        for j, y in enumerate(out):
-            per_input = [reshape(stack([c[j] for c in cols], axis=-1) if cols else zeros_like(y),
-                                 y.shape + x.shape) for x, cols in zip(xs, columns)]
-            grouped = tree_unflatten(x_spec, per_input)
-            blocks.append(grouped if isinstance(argnums, tuple) else grouped[0])
-        jac = tree_unflatten(spec, blocks)
-        return (jac, aux) if has_aux else jac
+                tangents = tree_unflatten(x_spec, zeros[:k] + [e] + zeros[k + 1:])
+                found = jvp(of_selected, primals, tangents, has_aux=has_aux)
+                columns[k].append(tree_flatten(found[1])[0])
+        if found is None:    # no input elements: the output's structure from one call
+            found = jvp(of_selected, primals, tree_unflatten(x_spec, zeros), has_aux=has_aux)
+        outs, out_spec = tree_flatten(found[0])
+        jac = _blocks(outs, out_spec, primals, argnums,
+                      lambda j, k: _jacobian([c[j] for c in columns[k]], outs[j], xs[k], -1))
+        return (jac, found[2]) if has_aux else jac
     return wrapper
 
 
@@ -434,8 +443,8 @@ def functional_call(module, parameter_and_buffer_dicts, args=(), kwargs=None, *,
     if strict:
         unexpected, missing = sorted(set(given) - names), sorted(names - set(given))
         if unexpected or missing:
-            lines = ([f"\tUnexpected key(s): {', '.join(map(repr, unexpected))}."] * bool(unexpected)
-                     + [f"\tMissing key(s): {', '.join(map(repr, missing))}."] * bool(missing))
+            lines = [f"\t{what} key(s): {', '.join(map(repr, keys))}." for what, keys in
+                     (("Unexpected", unexpected), ("Missing", missing)) if keys]
             raise RuntimeError(f"Error(s) in reparametrizing for {type(module).__name__}:\n"
                                + "\n".join(lines))
     by_original = {id(t): given[n] for n, t in owned if n in given} if tie_weights else {}

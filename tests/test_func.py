@@ -106,6 +106,14 @@ def test_grad_of_grad_is_the_second_derivative():
           tfunc.grad(tfunc.grad(tfunc.grad(f)))(theirs(x)))
 
 
+def test_nested_levels_do_not_confuse_their_variables():
+    """Siskind and Pearlmutter's perturbation confusion: d/dx (x * d/dy (x + y)) is 1."""
+    x = ours(np.array(2.5))
+    inner = lambda x: func.grad(lambda y: x + y)(x)  # noqa: E731
+    assert func.grad(lambda x: x * inner(x))(x).item() == 1.0
+    assert func.jvp(lambda x: x * inner(x), (x,), (ours(np.array(1.0)),))[1].item() == 1.0
+
+
 def test_grad_of_a_sum_of_gradients_matches_torch_on_an_mlp():
     """Reverse over reverse through a matmul MLP: d/dw1 of |d loss / d w2|^2."""
     w1, w2, x = CASES["mlp"][1]

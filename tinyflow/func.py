@@ -7,9 +7,10 @@ Each call is a *level*. It differentiates with respect to stand-ins of the argum
 the caller's tensors (their `requires_grad` and `.grad` are not touched): a fresh leaf that
 requires grad, or, when the argument is itself being differentiated by an outer level (it
 requires grad while grad mode is on, or it is a graph node), a recorded `copy` of it so the
-outer level differentiates through this one. Inside a level grad mode is on and the reverse
-sweep records its own ops (as `create_graph=True`), so every result is differentiable again.
-A result connected to nothing outside the level is handed back detached, as torch.func's are.
+outer level differentiates through this one. Inside a level grad mode is on; the derivative
+computation records its own ops (as `create_graph=True`) only when something outside the level
+(an outer level's stand-in, a closed-over tensor that requires grad) can differentiate it. A
+result connected to nothing outside the level is handed back detached, as torch.func's are.
 
 Pytrees: arguments and outputs may be tensors or tuples, lists and dicts of them; gradients
 take the structure of the arguments they belong to.
@@ -44,8 +45,7 @@ def tree_flatten(tree) -> tuple:
 
 
 def tree_unflatten(spec, leaves) -> object:
-    it = iter(leaves)
-    return _build(spec, it)
+    return _build(spec, iter(leaves))
 
 
 def _build(spec, it):
@@ -70,9 +70,9 @@ def _describe(spec) -> str:
 class _Level:
     """The stand-ins of one transform call, and the rule for handing its results back."""
 
-    def __init__(self) -> None:
-        self.outer_grad = grad_mode.enabled
-        self.fresh: set = set()
+    def __init__(self, outer_grad: bool = True, fresh: set = None) -> None:
+        self.outer_grad = outer_grad and grad_mode.enabled   # may outer levels differentiate?
+        self.fresh: set = set() if fresh is None else fresh  # ids of this level's own leaves
 
     def stand_in(self, x):
         if not isinstance(x, Tensor):
@@ -172,8 +172,9 @@ def grad_and_value(f, argnums=0, has_aux: bool = False):
                 raise RuntimeError(f"{api}: Expected f(*args) to return a Tensor, got "
                                    f"{type(value)}")
             if value.shape != ():
+                dims = "unknown" if value.shape is None else len(value.shape)
                 raise RuntimeError(f"{api}: Expected f(*args) to return a scalar Tensor, got "
-                                   f"tensor with {len(value.shape or ())} dims. Maybe you "
+                                   f"tensor with {dims} dims. Maybe you "
                                    f"wanted to use the vjp or jacrev APIs instead?")
             xs = [x for k in nums for x in diff[k]]
             with level.recording(value):
@@ -236,8 +237,8 @@ def vjp(f, *primals, has_aux: bool = False):
                 got = list(ct.shape) if isinstance(ct, Tensor) else type(ct)
                 raise RuntimeError(f"Mismatch in shape: grad_output[{k}] has a shape of {got} "
                                    f"and output[{k}] has a shape of {list(y.shape)}.")
-        call = _Level()      # the cotangents may themselves be differentiated
-        call.outer_grad, call.fresh = level.outer_grad and grad_mode.enabled, level.fresh
+        # grad mode at this call counts too; the cotangents may be differentiated by it
+        call = _Level(level.outer_grad, level.fresh)
         with call.recording(outs + cts):
             flat = iter(_zeros_for_none(gradients(outs, xs, cts), xs))
             grads = tuple(tree_unflatten(tree_flatten(p)[1], [next(flat) for _ in leaves])

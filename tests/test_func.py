@@ -286,11 +286,15 @@ def test_symbolic_inputs_build_a_graph_that_a_session_runs():
         x = tf.placeholder(tf.float64, shape=[4])
         g = func.grad(tanh_exp_log)(x)
         h = func.hvp(tanh_exp_log, (x,), (x,))
+        hess = func.hessian(tanh_exp_log)(x)
         with tf.Session() as sess:
-            got_g, got_h = sess.run([g, h], {x: a})
+            got_g, got_h, got_hess = sess.run([g, h, hess], {x: a})
+        with pytest.raises(ValueError, match="static shape"):
+            func.jacrev(lambda v: v.exp())(tf.placeholder(tf.float64, shape=[None]))
     np.testing.assert_allclose(got_g, func.grad(tanh_exp_log)(ours(a)).numpy(), rtol=1e-12)
     np.testing.assert_allclose(got_h, func.hvp(tanh_exp_log, (ours(a),), (ours(a),)).numpy(),
                                rtol=1e-12)
+    close(ours(got_hess), tfunc.hessian(tanh_exp_log)(theirs(a)))
 
 
 # ---- errors: torch.func's class and what is wrong -----------------------------------------

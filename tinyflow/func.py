@@ -80,12 +80,14 @@ class _Level:
         if not x.dtype.is_floating:
             raise RuntimeError(f"only Tensors of floating point dtype can require gradients "
                                f"(got {x.dtype.name})")
-        if x.is_symbolic or (self.outer_grad and x.requires_grad):
-            with enable_grad():
-                return copy(x)      # outer levels differentiate through this level
-        leaf = Tensor._eager(np.array(x.array), requires_grad=True)
-        self.fresh.add(id(leaf))
-        return leaf
+        connected = x.is_symbolic or (self.outer_grad and x.requires_grad)
+        with set_grad_enabled(connected):
+            mine = copy(x)   # a node under a tracer: it reads x's value on every run
+        if connected or mine.is_symbolic:
+            return mine      # outer levels differentiate through this level
+        mine.requires_grad = True       # a leaf of its own, with its own buffer
+        self.fresh.add(id(mine))
+        return mine
 
     def stand_ins(self, tree):
         leaves, spec = tree_flatten(tree)
@@ -301,7 +303,10 @@ def hvp(f, primals, tangents):
 
 # ---- Jacobians, one basis vector at a time -------------------------------------------------
 def _basis(x: Tensor):
-    """One-hot tensors shaped as x, one per element."""
+    """One-hot tensors shaped as x, one per element (so x's shape must be static)."""
+    if x.shape is None or None in x.shape:
+        raise ValueError(f"jacrev/jacfwd/hessian need a static shape, got {x.shape}: one "
+                         f"vjp or jvp per element")
     size = int(np.prod(x.shape))
     for i in range(size):
         e = np.zeros(size, x.dtype.np)
@@ -402,6 +407,8 @@ def vmap(f, in_dims=0, out_dims=0, randomness: str = "error", *, chunk_size=None
                              f"compatible with the structure of `inputs`: {len(dims)} in_dims "
                              f"for {len(args)} inputs")
         sizes = {a.shape[d] for a, d in zip(args, dims) if d is not None}
+        if None in sizes:
+            raise ValueError("vmap needs a static size in the mapped dimension: it loops")
         if len(sizes) != 1:
             raise ValueError(f"vmap: Expected all tensors to have the same size in the mapped "
                              f"dimension, got sizes {sorted(sizes)} for the mapped dimension"

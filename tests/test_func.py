@@ -372,3 +372,21 @@ def test_functional_call_strict_names_the_keys():
                                                      {"bias": ours(np.ones(2))}),
                                 ours(np.ones((1, 2))))
     np.testing.assert_array_equal(same.numpy(), [[1, 1]])
+
+
+# ---- under tinyflow.compile (the JIT, built in another branch: runs once both are merged) --
+@pytest.mark.skipif(not hasattr(tf, "compile"), reason="tinyflow.compile is not in this tree")
+def test_transforms_under_compile_equal_eager_and_read_closed_over_tensors_each_call():
+    x, p = ours(data(4, 3)), ours(np.ones((3, 1)))
+    loss = lambda q: ((x @ q).tanh() ** 2).sum()  # noqa: E731
+
+    def step(w):
+        return (func.grad(loss)(w), func.hvp(loss, (w,), (w,)), func.jacrev(lambda q: x @ q)(w),
+                func.grad(loss)(p.detach()))   # a fresh stand-in of a changing tensor
+    compiled = tf.compile(step)
+    for scale in (1.0, 2.0, -0.5):
+        with tf.no_grad():
+            p.mul_(scale)
+        w = ours(data(3, 1))
+        for got, want in zip(compiled(w), step(w)):
+            np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-12)

@@ -19,7 +19,7 @@ LAYERS = [
     ("core",),                          # Tensor, Op + apply, Graph, dtypes, modes, kernel tables
     ("ops",),                           # one class per op
     ("autodiff", "backend", "io"),      # reverse/forward mode + tape; NumPy kernels; files
-    ("passes",),                        # the compiler: IR (Program) and graph rewrites
+    ("passes", "func"),                 # the compiler: IR and rewrites; torch.func transforms
     ("runtime", "viz"),                 # Session plans over the kernel table; pictures
     ("optim", "utils", "datasets"),     # update rules and optimizers; data loading
     ("symbolic", "pytorch"),            # TF1: Session, Variable; PyTorch: methods, torch.*

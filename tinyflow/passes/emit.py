@@ -40,7 +40,7 @@ def private(program: Program, slot: int) -> Optional[int]:
     """The one step reading `slot`, if only it does (not fetched, no control edge waits for
     it): a rewrite may then absorb the value into that step."""
     n = program.only_reader(slot)
-    if n is None or any(slot in s.control for s in program.steps):
+    if n is None or slot in program.waited_for:
         return None
     return n
 

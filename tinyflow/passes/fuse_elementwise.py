@@ -23,12 +23,11 @@ def fuse_elementwise(program: Program) -> Program:
     step stay as they are); then a sum over every axis that alone reads such a group, or one
     fusable step, becomes one `FusedSum` step with it."""
     candidates = {n for n, s in enumerate(program.steps) if _fusable(program, n)}
-    waited_for = {c for s in program.steps for c in s.control}
     taken, groups = set(), {}
     for root in sorted(candidates, reverse=True):
         if root in taken:
             continue
-        members = _grow(program, root, candidates, taken, waited_for)
+        members = _grow(program, root, candidates, taken)
         if len(members) > 1:
             taken |= members
             groups[root] = members
@@ -50,10 +49,9 @@ def _with_groups(program: Program, groups: dict, taken: set) -> Program:
 
 
 def _absorb_sums(program: Program) -> Program:
-    waited_for = {c for s in program.steps for c in s.control}
     absorbed = {}     # sum step -> the step it absorbs
     for n, s in enumerate(program.steps):
-        p = _summed_group(program, n, waited_for)
+        p = _summed_group(program, n)
         if p is not None:
             absorbed[n] = p
     if not absorbed:
@@ -76,7 +74,7 @@ def _absorb_sums(program: Program) -> Program:
                             f"{names}"))
 
 
-def _summed_group(program: Program, n: int, waited_for: set) -> Optional[int]:
+def _summed_group(program: Program, n: int) -> Optional[int]:
     """The step whose value the step n sums over every axis, if it is a fused group or a
     fusable step of the sum's dtype that nothing else reads, waits for or fetches."""
     s = program.steps[n]
@@ -88,10 +86,10 @@ def _summed_group(program: Program, n: int, waited_for: set) -> Optional[int]:
                                   != list(range(len(shape)))):
         return None
     p = program.producer.get(x)
-    if p is None or program.only_reader(x) != n or x in waited_for:
+    if p is None or program.only_reader(x) != n or x in program.waited_for:
         return None
     step = program.steps[p]
-    if step.dtype != s.dtype or step.control:
+    if step.dtype != s.dtype or step.control or program.written_between(p, n, step.inputs):
         return None
     if type(step.op) is FusedElementwise or _fusable(program, p):
         return p
@@ -125,10 +123,11 @@ def _blocked_update(program: Program, n: int) -> bool:
             and getattr(program.steps[reader].op, "writes_input", None) is not None)
 
 
-def _grow(program: Program, root: int, candidates: set, taken: set, waited_for: set) -> set:
+def _grow(program: Program, root: int, candidates: set, taken: set) -> set:
     """The steps fused with `root`: producers taken latest first, so that when one is
     considered every reader that could join has been decided; it joins when all its readers
-    are members and nothing else needs its value."""
+    are members, nothing else needs its value, and no step between it and the root (where
+    the group runs) overwrites what it reads."""
     members = {root}
     heap = [-p for p in _producers(program, root)]
     heapq.heapify(heap)
@@ -141,8 +140,9 @@ def _grow(program: Program, root: int, candidates: set, taken: set, waited_for: 
         s = program.steps[n]
         if (n in candidates and n not in taken and s.dtype == program.steps[root].dtype
                 and not s.control
-                and s.output not in program.fetches and s.output not in waited_for
-                and all(r in members for r in program.readers.get(s.output, ()))):
+                and s.output not in program.fetches and s.output not in program.waited_for
+                and all(r in members for r in program.readers.get(s.output, ()))
+                and not program.written_between(n, root, s.inputs)):
             members.add(n)
             for p in _producers(program, n):
                 heapq.heappush(heap, -p)

@@ -85,7 +85,7 @@ def _only_input(program: Program, slot: int, n: int, cls):
     and its value is of the declared dtype; else None."""
     step = program.made_by(slot, cls)
     if (step is None or type(step.op) is not cls or program.only_reader(slot) != n
-            or step.record.cast or step.control):
+            or step.record.cast or step.control or slot in program.waited_for):
         return None
     return step
 

@@ -127,10 +127,13 @@ def plan_buffers(program: Program) -> BufferPlan:
         if not (inplace is not None and rec.dtype is not None and not rec.cast
                 and rec.shape != () and roots[out] == {out} and out not in fetched):
             continue
-        # In place only over a dying input of the very same layout (NumPy's exact overlap).
+        # In place only over a dying input of the very same layout (NumPy's exact overlap),
+        # and only if no other input is a view of it (a transpose of it read while it is
+        # overwritten: a generated kernel would read values it already wrote).
         same = [r for r in dying[n] if inplace and r in step.inputs and r in group_of
                 and (steps[producer[r]].record.shape, steps[producer[r]].record.dtype)
-                == (rec.shape, rec.dtype)]
+                == (rec.shape, rec.dtype)
+                and not any(i != r and r in roots.get(i, ()) for i in step.inputs)]
         if same:
             g = group_of[same[0]]
             groups[g][2] = max(groups[g][2], root_end[out], n)

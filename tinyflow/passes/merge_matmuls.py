@@ -83,12 +83,14 @@ def _concat_axis(position: int, flags: tuple) -> int:
 
 
 def _defined_before(program: Program, members: list) -> list:
-    """The members whose operands all exist at the first member's position (the merged
-    product runs there)."""
+    """The members whose operands all exist, unchanged, at the first member's position (the
+    merged product runs there)."""
     first = members[0]
     ok = [first]
     for n in members[1:]:
-        if all(program.producer.get(i, -1) < first for i in program.steps[n].inputs):
+        ins = program.steps[n].inputs
+        if (all(program.producer.get(i, -1) < first for i in ins)
+                and not program.written_between(first, n, ins)):
             ok.append(n)
     return ok
 

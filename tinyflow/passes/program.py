@@ -133,6 +133,25 @@ class Program:
         return slot in self.readers or slot in self.fetches
 
     @cached_property
+    def waited_for(self) -> set:
+        """Slots some step's control edge names: their steps must stay and run first."""
+        return {c for s in self.steps for c in s.control}
+
+    @cached_property
+    def _writes(self) -> list:
+        """(index, slot) of every step that overwrites an input."""
+        return [(n, s.inputs[s.op.writes_input]) for n, s in enumerate(self.steps)
+                if getattr(s.op, "writes_input", None) is not None]
+
+    def written_between(self, start: int, stop: int, slots) -> bool:
+        """Whether a step between positions `start` and `stop` (either order, both ends
+        excluded) overwrites one of `slots`: a read moved across it would see another value
+        (an assign to an eager tensor writes its buffer in place)."""
+        lo, hi = sorted((start, stop))
+        slots = set(slots)
+        return any(lo < n < hi and slot in slots for n, slot in self._writes)
+
+    @cached_property
     def written_in_place(self) -> set:
         """Slots a step overwrites (an assign's target, a fused update's weight)."""
         return {s.inputs[s.op.writes_input] for s in self.steps

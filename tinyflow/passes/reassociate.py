@@ -38,8 +38,9 @@ def _first_rewrite(program: Program):
             inner_slot = outer.inputs[position]
             inner = program.made_by(inner_slot, MatMul)
             if inner is None or private(program, inner_slot) != n or inner.control \
-                    or outer.control or outer.inputs[1 - position] == inner_slot:
-                continue
+                    or outer.control or outer.inputs[1 - position] == inner_slot \
+                    or program.written_between(program.producer[inner_slot], n, inner.inputs):
+                continue    # (the inner product's reads move to the outer's place)
             plan = _cheaper(program, inner, outer, position)
             if plan is not None:
                 return _apply(program, n, inner, outer, *plan)

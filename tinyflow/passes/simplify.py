@@ -42,8 +42,9 @@ def simplify(program: Program) -> Program:
 # ---- rules: (program, step) -> a slot replacing the step's value, a new step, or None ----
 
 def _identity_operand(program, step):
-    """x*1, 1*x, x+0, 0+x, x-0, x/1: x, when the result has x's shape and dtype (a constant
-    that broadcasts x to a larger shape, or promotes its dtype, keeps the step)."""
+    """x*1, 1*x, x-0, x/1, and x+0 / 0+x for integers (in floating point only x + (-0.0) is x:
+    -0.0 + 0.0 is +0.0): x, when the result has x's shape and dtype (a constant that
+    broadcasts x to a larger shape, or promotes its dtype, keeps the step)."""
     op = step.op
     if not isinstance(op, (Add, Sub, Mul, Div)) or len(step.inputs) != 2:
         return None
@@ -54,6 +55,9 @@ def _identity_operand(program, step):
         value = literal(program, c)
         if value is None or not np.all(value == unit):
             continue
+        if unit == 0 and value.dtype.kind == "f" and \
+                not np.all(np.signbit(value) == isinstance(op, Add)):
+            continue    # -0.0 + 0.0 is +0.0: only x + (-0.0) and x - (+0.0) are x for every x
         shape, dtype = program.value_of(x)
         if dtype is step.dtype and _keeps_shape(shape, value.shape, step.shape):
             return x

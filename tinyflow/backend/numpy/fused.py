@@ -70,7 +70,8 @@ def run_generated(op: FusedElementwise, arrays, out: np.ndarray) -> np.ndarray:
 @kernel(FusedElementwise, inplace=True)
 def fused_elementwise(op: FusedElementwise, *arrays, out=None):
     """In place is safe: each output element is written after its inputs' elements are read
-    (the planner hands an input's buffer only when its layout is exactly the output's)."""
+    (the planner hands an input's buffer only when its layout is exactly the output's and no
+    other input of the step is a view of it)."""
     if max(a.size for a in arrays) >= MIN_SIZE and covered(op, arrays) and (
             out is None or out.dtype == arrays[0].dtype):
         if out is None:

@@ -113,8 +113,8 @@ def test_constant_fold_leaves_unknown_shapes_large_values_and_user_tensors():
 
 # ---- algebraic simplification ------------------------------------------------------------
 
-@pytest.mark.parametrize("expr", [lambda x: x * 1.0, lambda x: 1.0 * x, lambda x: x + 0.0,
-                                  lambda x: 0.0 + x, lambda x: x - 0.0, lambda x: x / 1.0])
+@pytest.mark.parametrize("expr", [lambda x: x * 1.0, lambda x: 1.0 * x, lambda x: x + -0.0,
+                                  lambda x: -0.0 + x, lambda x: x - 0.0, lambda x: x / 1.0])
 def test_simplify_removes_identity_operands(expr):
     x = tf.placeholder(tf.float32, [None, 3])
     y = tf.tanh(expr(tf.exp(x)))
@@ -124,6 +124,13 @@ def test_simplify_removes_identity_operands(expr):
     assert len(after.steps) < len(before.steps)
     assert "identity_operand" in log_of(after, "simplify")
     assert_same_values([y, grad], {x: rand(5, 3)})
+
+
+def test_simplify_keeps_x_plus_zero_in_floating_point():
+    """-0.0 + 0.0 is +0.0, so x + 0.0 is not x for every float x (1 / (x + 0) tells)."""
+    x = tf.placeholder(tf.float32, [3])
+    for y in (x + 0.0, 0.0 + x, x - -0.0):
+        assert "identity_operand" not in log_of(program_of([tf.exp(y)], [x]), "simplify")
 
 
 def test_simplify_keeps_identities_that_broadcast_promote_or_are_not_literals():

@@ -1,0 +1,272 @@
+"""`tinyflow.compile`: a function (or module) traced into a graph once per guard set and run
+as a compiled plan; data-dependent Python falls back to eager for that call signature."""
+from __future__ import annotations
+
+import dataclasses
+import functools
+import time
+import warnings
+from typing import Any, Callable, Optional
+
+import numpy as np
+
+from ..core.graph import topo_sort
+from ..core.modes import grad_mode
+from ..core.tensor import EAGER, Tensor
+from ..nn.modules.module import Module
+from ..optim.optimizer import Optimizer
+from ..runtime.plan import Plan
+from .trace import GraphBreak, Tracer
+
+RECOMPILE_LIMIT = 8   # as torch._dynamo's cache_size_limit: past it, a warning per new graph
+_SCALARS = (bool, int, float, str, type(None))
+
+
+@dataclasses.dataclass
+class CompileStats:
+    """What a compiled function has done so far."""
+    compiles: int = 0        # graphs traced and planned
+    recompiles: int = 0      # of those, made because a call failed every cached guard set
+    graph_breaks: int = 0    # traces abandoned for eager at data-dependent Python
+    warmup_s: float = 0.0    # time spent tracing, planning and in each graph's first run
+    calls: int = 0
+    eager_calls: int = 0     # calls run eagerly (after a graph break)
+
+
+@dataclasses.dataclass
+class _Graph:
+    """One compiled graph: its plan and what a run must do to the real tensors."""
+    plan: Plan
+    feeds: list          # the tensor arguments, in placeholder order (their positions)
+    outputs: Any         # the result's structure: ("fetch", k) | ("value", v) | containers
+    writes: list         # (tensor, fetch index or constant array)
+    grads: list          # (tensor, fetch index | None | eager constant)
+    guards: list         # (tensor, .grad seen) and (leaf, shape, dtype) checks
+    new_states: list
+    single_use: bool
+
+    def valid(self) -> bool:
+        for check in self.guards:
+            if len(check) == 2:
+                if check[0]._grad is not check[1]:
+                    return False
+            elif check[0].array.shape != check[1] or check[0].array.dtype != check[2]:
+                return False
+        return True
+
+
+class CompiledFunction:
+    """The callable `tinyflow.compile` returns; `stats` says what it compiled."""
+
+    def __init__(self, fn: Callable, module: Optional[Module], fullgraph: bool,
+                 dynamic: bool) -> None:
+        self.fn, self.module = fn, module
+        self.fullgraph, self.dynamic = fullgraph, dynamic
+        self.stats = CompileStats()
+        self._cache: dict[tuple, list] = {}    # guard key -> [_Graph] (or "eager")
+        self._reported: set = set()
+        self._modules = None if module is None else list(module.modules())
+        functools.update_wrapper(self, fn)
+
+    def __call__(self, *args, **kwargs):
+        self.stats.calls += 1
+        key = self._key(args, kwargs)
+        entries = self._cache.get(key)
+        if entries == "eager":
+            self.stats.eager_calls += 1
+            return self.fn(*args, **kwargs)
+        if entries:
+            for entry in entries:
+                if entry.valid():
+                    return self._run(entry, args, kwargs)
+        return self._compile_and_run(key, args, kwargs)
+
+    # ---- guards ----------------------------------------------------------------------------
+    def _key(self, args, kwargs) -> tuple:
+        parts = [grad_mode.enabled]
+        for path, value in _leaves((args, kwargs)):
+            parts.append(_guard(value, self.dynamic, path))
+        if self._modules is not None:
+            parts.append(tuple(m.training for m in self._modules))
+            parts.append(tuple(id(p) for p in self.module.parameters()))
+        return tuple(parts)
+
+    # ---- compile ---------------------------------------------------------------------------
+    def _compile_and_run(self, key, args, kwargs):
+        start = time.perf_counter()
+        tracer = Tracer()
+        feeds: list = []
+
+        def substitute(value):
+            if isinstance(value, Tensor):
+                feeds.append(value)
+                return tracer.placeholder(value, self.dynamic)
+            return value
+
+        traced_args, traced_kwargs = _map((args, kwargs), substitute)
+        try:
+            with tracer:
+                result = self.fn(*traced_args, **traced_kwargs)
+                outputs, fetches = _flatten_result(result, tracer)
+        except GraphBreak as e:
+            return self._graph_break(key, e, args, kwargs)
+        entry = self._plan(tracer, feeds, outputs, fetches)
+        entries = self._cache.setdefault(key, [])
+        if not entry.single_use:
+            entries.append(entry)
+        self.stats.compiles += 1
+        if self.stats.compiles > 1:
+            self.stats.recompiles += 1
+        if self.stats.compiles > RECOMPILE_LIMIT:
+            warnings.warn(f"tinyflow.compile: {self.fn.__qualname__} compiled "
+                          f"{self.stats.compiles} graphs (limit {RECOMPILE_LIMIT}); its guards "
+                          f"keep failing (new shapes? pass dynamic=True)", stacklevel=3)
+        out = self._run(entry, args, kwargs)
+        for state, name, buf in entry.new_states:
+            state[name] = buf
+        self.stats.warmup_s += time.perf_counter() - start
+        return out
+
+    def _plan(self, tracer: Tracer, feeds: list, outputs, fetches: list) -> _Graph:
+        fetches = list(fetches)
+
+        def fetch(value):
+            if isinstance(value, Tensor) and value.kind != EAGER:
+                fetches.append(value)
+                return len(fetches) - 1
+            return None if value is None else value
+
+        writes = [(t, fetch(v)) for t, v in tracer.writes.values()]
+        grads = [(t, fetch(g)) for t, g in tracer.final_grads]
+        placeholders = [ph for ph in tracer.graph.nodes if id(ph) in tracer.real]
+        guards = [(t, g) for t, g in tracer.grad_guards.values()]
+        guards += [(n, n.array.shape, n.array.dtype) for n in _eager_leaves(fetches)]
+        plan = Plan(fetches, tuple(placeholders), {})
+        return _Graph(plan, feeds, outputs, writes, grads, guards, tracer.new_states,
+                      tracer.single_use)
+
+    def _graph_break(self, key, e: GraphBreak, args, kwargs):
+        if self.fullgraph:
+            raise RuntimeError(f"tinyflow.compile(fullgraph=True): graph break in "
+                               f"{self.fn.__qualname__}: {e.reason} at {e.site}") from None
+        self.stats.graph_breaks += 1
+        if (e.site, e.reason) not in self._reported:
+            self._reported.add((e.site, e.reason))
+            warnings.warn(f"tinyflow.compile: graph break at {e.site}: {e.reason}; "
+                          f"{self.fn.__qualname__} runs eagerly for these inputs",
+                          stacklevel=3)
+        self._cache[key] = "eager"
+        self.stats.eager_calls += 1
+        return self.fn(*args, **kwargs)
+
+    # ---- run -------------------------------------------------------------------------------
+    def _run(self, entry: _Graph, args, kwargs):
+        tensors = [v for _, v in _leaves((args, kwargs)) if isinstance(v, Tensor)]
+        values = entry.plan.run([t.array for t in tensors])
+        for t, source in entry.writes:
+            new = values[source] if isinstance(source, int) else source.array
+            np.copyto(t.array, new, casting="same_kind")
+            t._version[0] += 1
+        for t, source in entry.grads:
+            if source is None:
+                t._grad = None
+                continue
+            new = values[source] if isinstance(source, int) else np.array(source.array)
+            current = t._grad
+            if isinstance(source, int) and current is not None and current.kind == EAGER \
+                    and current.array.shape == np.shape(new) and current.array.flags.writeable:
+                np.copyto(current.array, new)
+                current._version[0] += 1
+            else:
+                t._grad = Tensor._eager(np.array(new, dtype=t.dtype.np))
+        return _rebuild(entry.outputs, values, tensors)
+
+
+def _leaves(tree, path=()):
+    """(path, value) of every non-container in nested tuples, lists and dicts."""
+    if isinstance(tree, (tuple, list)):
+        for k, v in enumerate(tree):
+            yield from _leaves(v, path + (k,))
+    elif isinstance(tree, dict):
+        for k, v in tree.items():
+            yield from _leaves(v, path + (k,))
+    else:
+        yield path, tree
+
+
+def _map(tree, fn):
+    if isinstance(tree, (tuple, list)):
+        return type(tree)(_map(v, fn) for v in tree)
+    if isinstance(tree, dict):
+        return {k: _map(v, fn) for k, v in tree.items()}
+    return fn(tree)
+
+
+def _guard(value, dynamic: bool, path) -> tuple:
+    """What a call must match to reuse a graph traced with `value` in this position."""
+    if isinstance(value, Tensor):
+        if value.kind != EAGER:
+            raise TypeError(f"tinyflow.compile: argument {_where(path)} is a symbolic tensor "
+                            f"({value.name}); compiled functions take eager tensors")
+        shape = value.array.shape
+        if dynamic and shape:
+            shape = (len(shape),) + shape[1:]
+        return ("T", shape, value.dtype.name, value.requires_grad)
+    if isinstance(value, _SCALARS):
+        return ("S", type(value).__name__, value)
+    if isinstance(value, (Module, Optimizer)):
+        training = tuple(m.training for m in value.modules()) if isinstance(value, Module) \
+            else ()
+        return ("O", id(value), training)
+    raise TypeError(f"tinyflow.compile: argument {_where(path)} of type "
+                    f"{type(value).__name__} is not supported; pass tensors, Python scalars "
+                    f"or strings, modules or optimizers (in tuples, lists or dicts)")
+
+
+def _where(path) -> str:
+    """'2' for the third positional argument, 'lr' for a keyword, '0/1' inside a tuple."""
+    return "/".join(str(p) for p in path[1:])
+
+
+def _flatten_result(result, tracer: Tracer):
+    """The result's structure with each traced tensor replaced by its fetch index."""
+    fetches: list = []
+
+    def one(value):
+        if isinstance(value, Tensor):
+            value = tracer.current.get(id(value), value)
+            if id(value) in tracer.real:
+                return _Out(False, tracer.real[id(value)])   # an argument returned as is
+            if value.kind != EAGER:
+                fetches.append(value)
+                return _Out(True, len(fetches) - 1)
+            return _Out(False, value)
+        if isinstance(value, _SCALARS):
+            return _Out(False, value)
+        raise TypeError(f"tinyflow.compile: the function returned a {type(value).__name__}; "
+                        f"compiled functions return tensors and Python scalars (in tuples, "
+                        f"lists or dicts)")
+    return _map(result, one) if isinstance(result, (tuple, list, dict)) else one(result), \
+        fetches
+
+
+@dataclasses.dataclass
+class _Out:
+    """One returned value: a fetch index of the plan, or the value itself."""
+    fetched: bool
+    ref: Any
+
+
+def _rebuild(structure, values, tensors):
+    if isinstance(structure, _Out):
+        return Tensor._eager(np.asarray(values[structure.ref])) if structure.fetched \
+            else structure.ref
+    if isinstance(structure, (tuple, list)):
+        return type(structure)(_rebuild(s, values, tensors) for s in structure)
+    if isinstance(structure, dict):
+        return {k: _rebuild(s, values, tensors) for k, s in structure.items()}
+    return structure
+
+
+def _eager_leaves(fetches: list) -> list:
+    return [n for n in topo_sort(fetches) if n.kind == EAGER]

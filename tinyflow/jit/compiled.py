@@ -65,8 +65,8 @@ class CompiledFunction:
         self.stats = CompileStats()
         self._cache: dict[tuple, list] = {}    # guard key -> [_Graph] (or "eager")
         self._reported: set = set()
-        self._modules = None if module is None else list(module.modules())
-        functools.update_wrapper(self, fn)
+        self._submodules = None if module is None else list(module.modules())
+        functools.update_wrapper(self, fn, updated=())
 
     def __call__(self, *args, **kwargs):
         self.stats.calls += 1
@@ -86,8 +86,8 @@ class CompiledFunction:
         parts = [grad_mode.enabled]
         for path, value in _leaves((args, kwargs)):
             parts.append(_guard(value, self.dynamic, path))
-        if self._modules is not None:
-            parts.append(tuple(m.training for m in self._modules))
+        if self._submodules is not None:
+            parts.append(tuple(m.training for m in self._submodules))
             parts.append(tuple(id(p) for p in self.module.parameters()))
         return tuple(parts)
 
@@ -120,7 +120,7 @@ class CompiledFunction:
         if self.stats.compiles > RECOMPILE_LIMIT:
             warnings.warn(f"tinyflow.compile: {self.fn.__qualname__} compiled "
                           f"{self.stats.compiles} graphs (limit {RECOMPILE_LIMIT}); its guards "
-                          f"keep failing (new shapes? pass dynamic=True)", stacklevel=3)
+                          f"keep failing (new shapes? pass dynamic=True)", stacklevel=4)
         out = self._run(entry, args, kwargs)
         for state, name, buf in entry.new_states:
             state[name] = buf
@@ -154,7 +154,7 @@ class CompiledFunction:
             self._reported.add((e.site, e.reason))
             warnings.warn(f"tinyflow.compile: graph break at {e.site}: {e.reason}; "
                           f"{self.fn.__qualname__} runs eagerly for these inputs",
-                          stacklevel=3)
+                          stacklevel=4)
         self._cache[key] = "eager"
         self.stats.eager_calls += 1
         return self.fn(*args, **kwargs)

@@ -243,3 +243,33 @@ def test_bad_arguments_are_refused_clearly():
         torch.compile(3)
     with pytest.raises(TypeError, match="returned a set"):
         torch.compile(lambda x: {x})(torch.Tensor([1.0]))
+
+
+def test_dynamic_training_step_equals_eager_across_batch_sizes():
+    def run(compiled):
+        params, opt, model = mlp(lambda p: torch.optim.Adam(p, lr=0.01))
+
+        def step(x, y):
+            opt.zero_grad()
+            loss = ce(model, x, y)   # a mean over the batch: its count is read at run time
+            loss.backward()
+            opt.step()
+            return loss
+        fn = torch.compile(step, dynamic=True) if compiled else step
+        rng = np.random.default_rng(2)
+        losses = [fn(torch.Tensor(rng.standard_normal((b, 20)).astype(np.float32)),
+                     torch.Tensor(rng.integers(0, 5, b), dtype="int64")).numpy()
+                  for b in (4, 6, 9, 6)]
+        return fn, losses, [p.numpy().copy() for p in params]
+    _, eager_losses, eager_params = run(False)
+    fn, losses, params = run(True)
+    np.testing.assert_allclose(losses, eager_losses, rtol=1e-4)
+    for a, b in zip(eager_params, params):
+        np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-5)
+    assert fn.stats.compiles == 2   # the second call sees .grad buffers; no batch recompiles
+
+
+def test_dynamic_falls_back_to_static_shapes_where_code_needs_them():
+    f = torch.compile(lambda x: x.reshape(x.shape[0] * 2, -1), dynamic=True)
+    x = tensor(4, 6)
+    np.testing.assert_array_equal(f(x).numpy(), x.numpy().reshape(8, -1))

@@ -37,7 +37,6 @@ class CompileStats:
 class _Graph:
     """One compiled graph: its plan and what a run must do to the real tensors."""
     plan: Plan
-    feeds: list          # the tensor arguments, in placeholder order (their positions)
     outputs: Any         # the result's structure: ("fetch", k) | ("value", v) | containers
     writes: list         # (tensor, fetch index or constant array)
     grads: list          # (tensor, fetch index | None | eager constant)
@@ -70,7 +69,7 @@ class CompiledFunction:
 
     def __call__(self, *args, **kwargs):
         self.stats.calls += 1
-        key = self._key(args, kwargs)
+        key, tensors = self._key(args, kwargs)
         entries = self._cache.get(key)
         if entries == "eager":
             self.stats.eager_calls += 1
@@ -78,39 +77,38 @@ class CompiledFunction:
         if entries:
             for entry in entries:
                 if entry.valid():
-                    return self._run(entry, args, kwargs)
-        return self._compile_and_run(key, args, kwargs)
+                    return self._run(entry, tensors)
+        return self._compile_and_run(key, args, kwargs, tensors)
 
     # ---- guards ----------------------------------------------------------------------------
     def _key(self, args, kwargs) -> tuple:
-        parts = [grad_mode.enabled]
+        """The guard key of a call, and its tensor arguments in order."""
+        parts, tensors = [grad_mode.enabled], []
         for path, value in _leaves((args, kwargs)):
             parts.append(_guard(value, self.dynamic, path))
+            if isinstance(value, Tensor):
+                tensors.append(value)
         if self._submodules is not None:
             parts.append(tuple(m.training for m in self._submodules))
             parts.append(tuple(id(p) for p in self.module.parameters()))
-        return tuple(parts)
+        return tuple(parts), tensors
 
     # ---- compile ---------------------------------------------------------------------------
-    def _compile_and_run(self, key, args, kwargs):
+    def _compile_and_run(self, key, args, kwargs, tensors):
         start = time.perf_counter()
-        tracer = Tracer()
-        feeds: list = []
-
-        def substitute(value):
-            if isinstance(value, Tensor):
-                feeds.append(value)
-                return tracer.placeholder(value, self.dynamic)
-            return value
-
-        traced_args, traced_kwargs = _map((args, kwargs), substitute)
         try:
-            with tracer:
-                result = self.fn(*traced_args, **traced_kwargs)
-                outputs, fetches = _flatten_result(result, tracer)
+            try:
+                tracer, outputs, fetches = self._trace(args, kwargs, self.dynamic)
+            except GraphBreak:
+                raise
+            except Exception:
+                if not self.dynamic:
+                    raise
+                # code that needs the batch size as a number: specialize, as torch does
+                tracer, outputs, fetches = self._trace(args, kwargs, False)
         except GraphBreak as e:
             return self._graph_break(key, e, args, kwargs)
-        entry = self._plan(tracer, feeds, outputs, fetches)
+        entry = self._plan(tracer, outputs, fetches)
         entries = self._cache.setdefault(key, [])
         if not entry.single_use:
             entries.append(entry)
@@ -121,13 +119,26 @@ class CompiledFunction:
             warnings.warn(f"tinyflow.compile: {self.fn.__qualname__} compiled "
                           f"{self.stats.compiles} graphs (limit {RECOMPILE_LIMIT}); its guards "
                           f"keep failing (new shapes? pass dynamic=True)", stacklevel=4)
-        out = self._run(entry, args, kwargs)
+        out = self._run(entry, tensors)
         for state, name, buf in entry.new_states:
             state[name] = buf
         self.stats.warmup_s += time.perf_counter() - start
         return out
 
-    def _plan(self, tracer: Tracer, feeds: list, outputs, fetches: list) -> _Graph:
+    def _trace(self, args, kwargs, dynamic: bool) -> tuple:
+        """Call the function on placeholders standing for its tensor arguments."""
+        tracer = Tracer()
+
+        def substitute(value):
+            return tracer.placeholder(value, dynamic) if isinstance(value, Tensor) else value
+
+        traced_args, traced_kwargs = _map((args, kwargs), substitute)
+        with tracer:
+            result = self.fn(*traced_args, **traced_kwargs)
+            outputs, fetches = _flatten_result(result, tracer)
+        return tracer, outputs, fetches
+
+    def _plan(self, tracer: Tracer, outputs, fetches: list) -> _Graph:
         fetches = list(fetches)
 
         def fetch(value):
@@ -142,7 +153,7 @@ class CompiledFunction:
         guards = [(t, g) for t, g in tracer.grad_guards.values()]
         guards += [(n, n.array.shape, n.array.dtype) for n in _eager_leaves(fetches)]
         plan = Plan(fetches, tuple(placeholders), {})
-        return _Graph(plan, feeds, outputs, writes, grads, guards, tracer.new_states,
+        return _Graph(plan, outputs, writes, grads, guards, tracer.new_states,
                       tracer.single_use)
 
     def _graph_break(self, key, e: GraphBreak, args, kwargs):
@@ -160,8 +171,7 @@ class CompiledFunction:
         return self.fn(*args, **kwargs)
 
     # ---- run -------------------------------------------------------------------------------
-    def _run(self, entry: _Graph, args, kwargs):
-        tensors = [v for _, v in _leaves((args, kwargs)) if isinstance(v, Tensor)]
+    def _run(self, entry: _Graph, tensors: list):
         values = entry.plan.run([t.array for t in tensors])
         for t, source in entry.writes:
             new = values[source] if isinstance(source, int) else source.array
@@ -179,7 +189,7 @@ class CompiledFunction:
                 current._version[0] += 1
             else:
                 t._grad = Tensor._eager(np.array(new, dtype=t.dtype.np))
-        return _rebuild(entry.outputs, values, tensors)
+        return _rebuild(entry.outputs, values)
 
 
 def _leaves(tree, path=()):
@@ -257,14 +267,14 @@ class _Out:
     ref: Any
 
 
-def _rebuild(structure, values, tensors):
+def _rebuild(structure, values):
     if isinstance(structure, _Out):
         return Tensor._eager(np.asarray(values[structure.ref])) if structure.fetched \
             else structure.ref
     if isinstance(structure, (tuple, list)):
-        return type(structure)(_rebuild(s, values, tensors) for s in structure)
+        return type(structure)(_rebuild(s, values) for s in structure)
     if isinstance(structure, dict):
-        return {k: _rebuild(s, values, tensors) for k, s in structure.items()}
+        return {k: _rebuild(s, values) for k, s in structure.items()}
     return structure
 
 

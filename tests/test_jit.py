@@ -273,3 +273,34 @@ def test_dynamic_falls_back_to_static_shapes_where_code_needs_them():
     f = torch.compile(lambda x: x.reshape(x.shape[0] * 2, -1), dynamic=True)
     x = tensor(4, 6)
     np.testing.assert_array_equal(f(x).numpy(), x.numpy().reshape(8, -1))
+
+
+def test_backward_outside_a_compiled_module_equals_eager():
+    """`loss = compiled(x); loss.backward()`: the result is on the eager tape."""
+    def run(compiled):
+        params, opt, model = mlp(lambda p: torch.optim.SGD(p, lr=0.1))
+        fn = torch.compile(model) if compiled else model
+        rng = np.random.default_rng(3)
+        x = torch.Tensor(rng.standard_normal((6, 20)).astype(np.float32), requires_grad=True)
+        y = torch.Tensor(rng.integers(0, 5, 6), dtype="int64")
+        for _ in range(3):
+            opt.zero_grad()
+            loss = F.cross_entropy(fn(x), y)
+            loss.backward()
+            opt.step()
+        return [loss.numpy(), x.grad.numpy()] + [p.numpy().copy() for p in params], fn
+    eager, _ = run(False)
+    compiled, fn = run(True)
+    for a, b in zip(eager, compiled):
+        np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-6)
+    assert fn.stats.compiles == 1
+
+
+def test_backward_outside_refuses_stale_inputs_as_eager():
+    torch.manual_seed(0)
+    model = nn.Linear(3, 1)
+    out = torch.compile(model)(tensor(2, 3)).sum()
+    with torch.no_grad():
+        model.weight.mul_(2)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        out.backward()

@@ -16,6 +16,7 @@ from ..core.tensor import EAGER, Tensor
 from ..nn.modules.module import Module
 from ..optim.optimizer import Optimizer
 from ..runtime.plan import Plan
+from .bridge import Backward, plan_backward
 from .trace import GraphBreak, Tracer
 
 RECOMPILE_LIMIT = 8   # as torch._dynamo's cache_size_limit: past it, a warning per new graph
@@ -43,6 +44,7 @@ class _Graph:
     guards: list         # (tensor, .grad seen) and (leaf, shape, dtype) checks
     new_states: list
     single_use: bool
+    backward: Optional[Backward] = None   # the result's reverse rule (jit/bridge.py)
 
     def valid(self) -> bool:
         for check in self.guards:
@@ -106,9 +108,9 @@ class CompiledFunction:
                     raise
                 # code that needs the batch size as a number: specialize, as torch does
                 tracer, outputs, fetches = self._trace(args, kwargs, False)
+            entry = self._plan(tracer, outputs, fetches)
         except GraphBreak as e:
             return self._graph_break(key, e, args, kwargs)
-        entry = self._plan(tracer, outputs, fetches)
         entries = self._cache.setdefault(key, [])
         if not entry.single_use:
             entries.append(entry)
@@ -152,9 +154,16 @@ class CompiledFunction:
         placeholders = [ph for ph in tracer.graph.nodes if id(ph) in tracer.real]
         guards = [(t, g) for t, g in tracer.grad_guards.values()]
         guards += [(n, n.array.shape, n.array.dtype) for n in _eager_leaves(fetches)]
+        backward = None
+        if grad_mode.enabled and not writes and not grads:   # autograd may go through it
+            needs = [plan_backward(tracer, t) for t in fetches]
+            if len(needs) > 1 and any(b is not None for b in needs):
+                raise GraphBreak("several results that need autograd (one is supported)",
+                                 _defined_at(self.fn))
+            backward = needs[0] if needs else None
         plan = Plan(fetches, tuple(placeholders), {})
         return _Graph(plan, outputs, writes, grads, guards, tracer.new_states,
-                      tracer.single_use)
+                      tracer.single_use, backward)
 
     def _graph_break(self, key, e: GraphBreak, args, kwargs):
         if self.fullgraph:
@@ -189,7 +198,9 @@ class CompiledFunction:
                 current._version[0] += 1
             else:
                 t._grad = Tensor._eager(np.array(new, dtype=t.dtype.np))
-        return _rebuild(entry.outputs, values)
+        if entry.backward is not None:
+            return _rebuild(entry.outputs, lambda k: entry.backward.node(values[k], tensors))
+        return _rebuild(entry.outputs, lambda k: Tensor._eager(np.asarray(values[k])))
 
 
 def _leaves(tree, path=()):
@@ -267,15 +278,21 @@ class _Out:
     ref: Any
 
 
-def _rebuild(structure, values):
+def _rebuild(structure, make):
+    """The function's result, `make(k)` giving the tensor for fetch k."""
     if isinstance(structure, _Out):
-        return Tensor._eager(np.asarray(values[structure.ref])) if structure.fetched \
-            else structure.ref
+        return make(structure.ref) if structure.fetched else structure.ref
     if isinstance(structure, (tuple, list)):
-        return type(structure)(_rebuild(s, values) for s in structure)
+        return type(structure)(_rebuild(s, make) for s in structure)
     if isinstance(structure, dict):
-        return {k: _rebuild(s, values) for k, s in structure.items()}
+        return {k: _rebuild(s, make) for k, s in structure.items()}
     return structure
+
+
+def _defined_at(fn) -> str:
+    code = getattr(fn, "__code__", None) or getattr(getattr(fn, "forward", None), "__code__",
+                                                    None)
+    return f"{code.co_filename}:{code.co_firstlineno}" if code else "<unknown>"
 
 
 def _eager_leaves(fetches: list) -> list:

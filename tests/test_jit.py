@@ -304,3 +304,19 @@ def test_backward_outside_refuses_stale_inputs_as_eager():
         model.weight.mul_(2)
     with pytest.raises(RuntimeError, match="modified by an inplace operation"):
         out.backward()
+
+
+def test_explain_lists_graphs_and_breaks():
+    def ok(x):
+        return (x * 2).sum()
+
+    def breaks(x):
+        if x.sum().item() > 0:
+            return x
+        return -x
+    report = torch.explain(ok, tensor(3))
+    assert (report.graph_count, report.graph_break_count) == (1, 0)
+    assert report.ops_per_graph[0] >= 1
+    report = torch.explain(breaks, tensor(3))
+    assert (report.graph_count, report.graph_break_count) == (0, 1)
+    assert "item()" in str(report) and "test_jit.py:" in str(report)

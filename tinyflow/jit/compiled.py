@@ -65,7 +65,8 @@ class CompiledFunction:
         self.fullgraph, self.dynamic = fullgraph, dynamic
         self.stats = CompileStats()
         self._cache: dict[tuple, list] = {}    # guard key -> [_Graph] (or "eager")
-        self._reported: set = set()
+        self.breaks: list[tuple] = []        # (file:line, reason) of each graph break
+        self.graphs: list[int] = []          # steps of each compiled graph's program
         self._submodules = None if module is None else list(module.modules())
         functools.update_wrapper(self, fn, updated=())
 
@@ -115,6 +116,7 @@ class CompiledFunction:
         if not entry.single_use:
             entries.append(entry)
         self.stats.compiles += 1
+        self.graphs.append(len(entry.plan.program.steps))
         if self.stats.compiles > 1:
             self.stats.recompiles += 1
         if self.stats.compiles > RECOMPILE_LIMIT:
@@ -170,8 +172,8 @@ class CompiledFunction:
             raise RuntimeError(f"tinyflow.compile(fullgraph=True): graph break in "
                                f"{self.fn.__qualname__}: {e.reason} at {e.site}") from None
         self.stats.graph_breaks += 1
-        if (e.site, e.reason) not in self._reported:
-            self._reported.add((e.site, e.reason))
+        if (e.site, e.reason) not in self.breaks:
+            self.breaks.append((e.site, e.reason))
             warnings.warn(f"tinyflow.compile: graph break at {e.site}: {e.reason}; "
                           f"{self.fn.__qualname__} runs eagerly for these inputs",
                           stacklevel=4)

@@ -40,7 +40,7 @@ class _Graph:
     plan: Plan
     outputs: Any         # the result's structure: ("fetch", k) | ("value", v) | containers
     writes: list         # (tensor, fetch index or constant array)
-    grads: list          # (tensor, fetch index | None | eager constant)
+    grads: list          # (tensor, fetch index | None | eager constant, adds to the old)
     guards: list         # (tensor, .grad seen) and (leaf, shape, dtype) checks
     new_states: list
     single_use: bool
@@ -152,7 +152,7 @@ class CompiledFunction:
             return None if value is None else value
 
         writes = [(t, fetch(v)) for t, v in tracer.writes.values()]
-        grads = [(t, fetch(g)) for t, g in tracer.final_grads]
+        grads = [(t, fetch(g), id(t) in tracer.grad_guards) for t, g in tracer.final_grads]
         placeholders = [ph for ph in tracer.graph.nodes if id(ph) in tracer.real]
         guards = [(t, g) for t, g in tracer.grad_guards.values()]
         guards += [(n, n.array.shape, n.array.dtype) for n in _eager_leaves(fetches)]
@@ -188,18 +188,16 @@ class CompiledFunction:
             new = values[source] if isinstance(source, int) else source.array
             np.copyto(t.array, new, casting="same_kind")
             t._version[0] += 1
-        for t, source in entry.grads:
+        for t, source, accumulated in entry.grads:
             if source is None:
                 t._grad = None
-                continue
-            new = values[source] if isinstance(source, int) else np.array(source.array)
-            current = t._grad
-            if isinstance(source, int) and current is not None and current.kind == EAGER \
-                    and current.array.shape == np.shape(new) and current.array.flags.writeable:
-                np.copyto(current.array, new)
-                current._version[0] += 1
-            else:
-                t._grad = Tensor._eager(np.array(new, dtype=t.dtype.np))
+            elif not isinstance(source, int):
+                t._grad = Tensor._eager(np.array(source.array))
+            elif accumulated and t._grad is not None:   # the graph reads this buffer
+                np.copyto(t._grad.array, values[source])
+                t._grad._version[0] += 1
+            else:   # a new tensor, as eager backward makes
+                t._grad = Tensor._eager(np.asarray(values[source], t.dtype.np))
         if entry.backward is not None:
             return _rebuild(entry.outputs, lambda k: entry.backward.node(values[k], tensors))
         return _rebuild(entry.outputs, lambda k: Tensor._eager(np.asarray(values[k])))

@@ -78,10 +78,10 @@ class Optimizer:
         """Forget the gradients before the next backward (which would add to them)."""
         for group in self.param_groups:
             for p in group["params"]:
-                if p.grad is None:
-                    continue
-                if set_to_none:
+                if set_to_none:   # not read first: a compiled step need not guard on .grad
                     p.grad = None
+                elif p.grad is None:
+                    continue
                 else:
                     grad = p.grad
                     if grad.op is not None or not grad.array.flags.writeable:

@@ -341,3 +341,29 @@ def test_training_loop_compiles(optimizer, compiles):
     for _ in range(4):
         step(x, y)
     assert step.stats.compiles == compiles
+
+
+def test_compiled_module_inside_a_compiled_step_is_inlined():
+    def run(compiled):
+        params, opt, model = mlp(lambda p: torch.optim.SGD(p, lr=0.1))
+        inner = torch.compile(model) if compiled else model
+        x, y = tensor(8, 20), torch.Tensor(RNG.integers(0, 5, 8), dtype="int64")
+
+        def step(x, y):
+            opt.zero_grad()
+            loss = F.cross_entropy(inner(x), y)
+            loss.backward()
+            opt.step()
+            return loss
+        fn = torch.compile(step) if compiled else step
+        for _ in range(2):
+            fn(x, y)
+        return [p.numpy().copy() for p in params], inner
+    global RNG
+    RNG = np.random.default_rng(4)
+    eager, _ = run(False)
+    RNG = np.random.default_rng(4)
+    compiled, inner = run(True)
+    for a, b in zip(eager, compiled):
+        np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)
+    assert inner.stats.compiles == 0   # traced as part of the step

@@ -55,7 +55,7 @@ def plan_backward(tracer: Tracer, output: Tensor) -> Optional[Backward]:
     grad, or None if it depends on none (then the result is a plain tensor)."""
     if not output.dtype.is_floating:
         return None
-    leaves = [n for n in topo_sort([output]) if tracer._wants_grad(n)]
+    leaves = [n for n in topo_sort([output]) if tracer.wants_grad(n)]
     if not leaves:
         return None
     args = [ph for ph in tracer.graph.nodes if id(ph) in tracer.real]

@@ -11,7 +11,7 @@ from typing import Any, Callable, Optional
 import numpy as np
 
 from ..core.graph import topo_sort
-from ..core.modes import grad_mode
+from ..core.modes import grad_mode, trace_state
 from ..core.tensor import EAGER, Tensor
 from ..nn.modules.module import Module
 from ..optim.optimizer import Optimizer
@@ -71,6 +71,8 @@ class CompiledFunction:
         functools.update_wrapper(self, fn, updated=())
 
     def __call__(self, *args, **kwargs):
+        if trace_state.active is not None:   # called while an outer compile traces: inline
+            return self.fn(*args, **kwargs)
         self.stats.calls += 1
         key, tensors = self._key(args, kwargs)
         entries = self._cache.get(key)

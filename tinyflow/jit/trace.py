@@ -49,9 +49,6 @@ class Tracer:
         return ph
 
     def __enter__(self) -> "Tracer":
-        if trace_state.active is not None:
-            raise RuntimeError("tinyflow.compile: a compiled function called while another "
-                               "is being traced (nested compile is not supported)")
         trace_state.active = self
         return self
 
@@ -111,7 +108,7 @@ class Tracer:
         elif not isinstance(gradient, Tensor):
             gradient = Tensor(np.asarray(gradient, loss.dtype.np))
         if inputs is None:
-            targets = [n for n in topo_sort([loss]) if self._wants_grad(n)]
+            targets = [n for n in topo_sort([loss]) if self.wants_grad(n)]
         else:
             targets = list(inputs)
         if not targets:
@@ -125,7 +122,7 @@ class Tracer:
             before = real.grad
             self.grad_set(real, g if before is None else before + g)
 
-    def _wants_grad(self, n: Tensor) -> bool:
+    def wants_grad(self, n: Tensor) -> bool:
         if n.kind == PLACEHOLDER:
             return n.graph is self.graph and self.real[id(n)].requires_grad
         return n.kind == EAGER and n.requires_grad and n.op is None

@@ -367,3 +367,30 @@ def test_compiled_module_inside_a_compiled_step_is_inlined():
     for a, b in zip(eager, compiled):
         np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)
     assert inner.stats.compiles == 0   # traced as part of the step
+
+
+def test_changed_learning_rate_recompiles():
+    def run(compiled):
+        params, opt, model = mlp(lambda p: torch.optim.SGD(p, lr=0.1))
+        scheduler = torch.optim.lr_scheduler.StepLR(opt, step_size=2, gamma=0.5)
+        x, y = tensor(8, 20), torch.Tensor(RNG.integers(0, 5, 8), dtype="int64")
+
+        def step(x, y):
+            opt.zero_grad()
+            loss = ce(model, x, y)
+            loss.backward()
+            opt.step()
+            return loss
+        fn = torch.compile(step) if compiled else step
+        for _ in range(4):
+            fn(x, y)
+            scheduler.step()
+        return [p.numpy().copy() for p in params], fn
+    global RNG
+    RNG = np.random.default_rng(5)
+    eager, _ = run(False)
+    RNG = np.random.default_rng(5)
+    compiled, fn = run(True)
+    for a, b in zip(eager, compiled):
+        np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)
+    assert fn.stats.compiles == 2

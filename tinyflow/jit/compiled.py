@@ -41,17 +41,20 @@ class _Graph:
     outputs: Any         # the result's structure: ("fetch", k) | ("value", v) | containers
     writes: list         # (tensor, fetch index or constant array)
     grads: list          # (tensor, fetch index | None | eager constant, adds to the old)
-    guards: list         # (tensor, .grad seen) and (leaf, shape, dtype) checks
+    guards: list         # ("grad" | "leaf" | "options", object, what the trace saw)
     new_states: list
     single_use: bool
     backward: Optional[Backward] = None   # the result's reverse rule (jit/bridge.py)
 
     def valid(self) -> bool:
-        for check in self.guards:
-            if len(check) == 2:
-                if check[0]._grad is not check[1]:
+        for kind, obj, seen in self.guards:
+            if kind == "grad":
+                if obj._grad is not seen:
                     return False
-            elif check[0].array.shape != check[1] or check[0].array.dtype != check[2]:
+            elif kind == "leaf":
+                if (obj.array.shape, obj.array.dtype) != seen:
+                    return False
+            elif _options(obj) != seen:   # an optimizer's lr, betas, ... (a scheduler)
                 return False
         return True
 
@@ -156,8 +159,9 @@ class CompiledFunction:
         writes = [(t, fetch(v)) for t, v in tracer.writes.values()]
         grads = [(t, fetch(g), id(t) in tracer.grad_guards) for t, g in tracer.final_grads]
         placeholders = [ph for ph in tracer.graph.nodes if id(ph) in tracer.real]
-        guards = [(t, g) for t, g in tracer.grad_guards.values()]
-        guards += [(n, n.array.shape, n.array.dtype) for n in _eager_leaves(fetches)]
+        guards = [("grad", t, g) for t, g in tracer.grad_guards.values()]
+        guards += [("leaf", n, (n.array.shape, n.array.dtype)) for n in _eager_leaves(fetches)]
+        guards += [("options", o, _options(o)) for o in tracer.optimizers.values()]
         backward = None
         if grad_mode.enabled and not writes and not grads:   # autograd may go through it
             needs = [plan_backward(tracer, t) for t in fetches]
@@ -289,6 +293,12 @@ def _rebuild(structure, make):
     if isinstance(structure, dict):
         return {k: _rebuild(s, make) for k, s in structure.items()}
     return structure
+
+
+def _options(optimizer) -> list:
+    """The options of each parameter group (what its step read as Python constants)."""
+    return [[(k, v) for k, v in group.items() if k not in ("params", "param_names")]
+            for group in optimizer.param_groups]
 
 
 def _defined_at(fn) -> str:

@@ -39,6 +39,7 @@ class Tracer:
         self.grad_guards: dict[int, tuple] = {}  # id(tensor) -> (tensor, .grad read)
         self.new_states: list[tuple] = []        # (state dict, key, buffer) made by the run
         self.single_use = False                  # the trace made state: retrace next time
+        self.optimizers: dict[int, object] = {}  # stepped: their options are constants
 
     def placeholder(self, arg: Tensor, dynamic: bool) -> Tensor:
         shape = tuple(arg.shape)

@@ -94,6 +94,8 @@ class Optimizer:
     def step(self, closure: Optional[Callable[[], Any]] = None) -> Any:
         """Update every parameter that has a gradient; returns the closure's loss."""
         loss = None
+        if trace_state.active is not None:   # the compiled step guards on the options
+            trace_state.active.optimizers[id(self)] = self
         if closure is not None:
             with enable_grad():
                 loss = closure()

@@ -92,7 +92,7 @@ class CompiledFunction:
     def _key(self, args, kwargs) -> tuple:
         """The guard key of a call, and its tensor arguments in order."""
         parts, tensors = [grad_mode.enabled], []
-        for path, value in _leaves((args, kwargs)):
+        for path, value in _leaves(args, (0,)) + (_leaves(kwargs, (1,)) if kwargs else []):
             parts.append(_guard(value, self.dynamic, path))
             if isinstance(value, Tensor):
                 tensors.append(value)
@@ -211,12 +211,19 @@ class CompiledFunction:
 
 def _leaves(tree, path=()):
     """(path, value) of every non-container in nested tuples, lists and dicts."""
+    if type(tree) is tuple and path and not any(isinstance(v, (tuple, list, dict))
+                                                for v in tree):
+        return [(path + (k,), v) for k, v in enumerate(tree)]   # flat: the common case
+    return list(_walk(tree, path))
+
+
+def _walk(tree, path):
     if isinstance(tree, (tuple, list)):
         for k, v in enumerate(tree):
-            yield from _leaves(v, path + (k,))
+            yield from _walk(v, path + (k,))
     elif isinstance(tree, dict):
         for k, v in tree.items():
-            yield from _leaves(v, path + (k,))
+            yield from _walk(v, path + (k,))
     else:
         yield path, tree
 

@@ -24,7 +24,7 @@ LAYERS = [
     ("optim", "utils", "datasets"),     # update rules and optimizers; data loading
     ("symbolic", "pytorch"),            # TF1: Session, Variable; PyTorch: methods, torch.*
     ("nn",),                            # Modules and F.*, tf.nn
-    ("distributed", "onnx"),            # parameter server on Ray; ONNX export
+    ("distributed", "onnx", "jit"),     # parameter server on Ray; ONNX export; compile
     ("autograd",),                      # `tinyflow.autograd` as a module path
     ("__init__",),                      # the `tinyflow` namespace itself
 ]

@@ -6,7 +6,7 @@ PyTorch's spellings live in `tinyflow/pytorch/`; where TF1 and PyTorch use one n
 different things, `tinyflow/pytorch/shared_names.py` decides by the arguments.
 """
 from . import backend as _backend  # noqa: F401  (fills the kernel tables)
-from . import autograd, func, nn, onnx, ops, optim, utils, viz  # noqa: F401
+from . import autograd, func, jit, nn, onnx, ops, optim, utils, viz  # noqa: F401
 from .autodiff import forward_gradients, gradients
 from .core.dtypes import (DType, as_dtype, bool_, float16, float32, float64, int8, int16,
                           int32, int64, uint8)
@@ -17,6 +17,7 @@ from .core.shapes import Dimension, TensorShape
 from .core.op import apply
 from .core.random import Generator, manual_seed
 from .core.tensor import Tensor
+from .jit import compile, explain  # noqa: A004  (torch.compile, torch._dynamo.explain)
 from .ops import (abs, assign, assign_add, assign_sub, atan2, cast, ceil, concat,
                   cos, divide, einsum, equal, erf, exp, expand_dims, expm1, floor, floor_divide,
                   gather, greater, greater_equal, group, less, less_equal, log, log1p,

@@ -12,7 +12,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from ..core.graph import topo_sort
-from ..core.modes import anomaly_mode, set_grad_enabled, vjp_request
+from ..core.modes import anomaly_mode, set_grad_enabled, trace_state, vjp_request
 from ..core.op import as_tensor, sum_terms
 from ..core.tensor import Tensor
 from ..ops.creation import ones_like
@@ -143,6 +143,8 @@ def backward(tensor: Tensor, gradient=None, retain_graph: bool = False,
              create_graph: bool = False, inputs: Optional[Sequence[Tensor]] = None) -> None:
     """Eager `loss.backward()`: accumulate d(tensor)/d(leaf) into each leaf's `.grad`."""
     if tensor.is_symbolic:
+        if trace_state.active is not None:   # under compile: the symbolic backward graph
+            return trace_state.active.backward(tensor, gradient, inputs)
         raise TypeError(f"backward() is for eager tensors; {tensor.name} is symbolic — "
                         "use tf.gradients to build its gradient graph")
     if not tensor.requires_grad:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..core.modes import grad_mode
+from ..core.modes import grad_mode, trace_state
 from ..core.tensor import EAGER, Tensor
 from ..ops.indexing import setitem
 from ..ops.math import where
@@ -53,10 +53,12 @@ def write_inplace(target: Tensor, result: Tensor) -> Tensor:
     bumped. If autograd records `result`, target takes over result's history and its old
     history moves to a stand-in tensor holding a copy of the old values.
     """
-    if target.kind != EAGER:
+    if target.kind != EAGER and trace_state.active is None:
         raise TypeError(f"in-place operations need an eager tensor; {target.name} is symbolic")
     tracked = result.requires_grad and grad_mode.enabled
     _refuse_leaf(target)
+    if trace_state.active is not None:   # under compile: a state write the plan performs
+        return trace_state.active.write(target, result)
     if grad_mode.enabled and target.requires_grad and not tracked:
         # constants written into a tensor with history (`y.fill_(1)`, `y.copy_(c)`): it
         # still requires grad, and its old history gets a zero gradient, as in PyTorch

@@ -23,7 +23,12 @@ class _VjpRequest(threading.local):
     needed: Optional[tuple] = None   # per input of the node being differentiated
 
 
+class _TraceState(threading.local):
+    active = None   # the JIT's tracer while `tinyflow.compile` traces a function (jit/trace.py)
+
+
 grad_mode = _GradMode()
+trace_state = _TraceState()
 anomaly_mode = _AnomalyMode()
 vjp_request = _VjpRequest()
 

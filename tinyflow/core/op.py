@@ -10,7 +10,7 @@ from . import dtypes
 from .errors import DTypeError, IndexShapeError, ShapeError, user_site
 from .tensor import EAGER, NODE, Tensor
 from .kernels import numpy_kernels as KERNELS
-from .modes import anomaly_mode, grad_mode
+from .modes import anomaly_mode, grad_mode, trace_state
 
 OPS: dict[str, type] = {}
 
@@ -106,6 +106,10 @@ def apply(op: Op, *inputs: Tensor, name: Optional[str] = None, graph=None,
     `out` (eager only, PyTorch's out= arguments): write the result into that tensor's
     buffer, e.g. an optimizer updating a parameter with no temporary and no copy.
     """
+    tracer = trace_state.active
+    if tracer is not None:   # `tinyflow.compile` is tracing: every op becomes a node
+        inputs = tracer.reads(inputs)
+        graph = tracer.graph if graph is None else graph
     try:
         shape, dtype = op.infer(*inputs)
     except (ValueError, TypeError, IndexError) as e:
@@ -127,8 +131,11 @@ def apply(op: Op, *inputs: Tensor, name: Optional[str] = None, graph=None,
             written = getattr(op, "writes_input", None)
             inputs = tuple(x if k == written else graph.updated.get(id(x), x)
                            for k, x in enumerate(inputs))
-        return Tensor._symbolic(NODE, shape, dtype, op, inputs, name=name, graph=graph,
+        node = Tensor._symbolic(NODE, shape, dtype, op, inputs, name=name, graph=graph,
                                 site=user_site())
+        if out is not None and tracer is not None:
+            return tracer.write(out, node)   # recorded as a state write, run by the plan
+        return node
     if out is not None:
         return _apply_into(op, inputs, shape, dtype, out)
     data = KERNELS[type(op)](op, *[x.array for x in inputs])

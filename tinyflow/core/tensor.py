@@ -8,6 +8,7 @@ import numpy as np
 from . import dtypes
 from .dtypes import DType
 from .graph import get_default_graph
+from .modes import trace_state
 from .shapes import TensorShape, tensor_shape
 
 # What a tensor is. EAGER tensors hold `data`; the others are symbolic graph nodes.
@@ -126,11 +127,15 @@ class Tensor:
             extra = ", requires_grad=True" if self.requires_grad else ""
             return f"tensor({np.array2string(self.array, separator=', ')}, " \
                    f"dtype={self.dtype.name}{extra})"
+        if trace_state.active is not None:
+            trace_state.active.graph_break("printing a traced tensor")
         return f"<tf.Tensor '{self.name}' shape={self.shape} dtype={self.dtype.name}>"
 
     # ---- data access (eager) -----------------------------------------------------------
     def _require_data(self, what: str) -> np.ndarray:
         if self.kind != EAGER:
+            if trace_state.active is not None:   # data-dependent Python under compile
+                trace_state.active.graph_break(f"{what} of a traced tensor")
             raise TypeError(f"{what}: {self.name} is symbolic and has no value; "
                             f"run it in a Session (sess.run) or call .eval()")
         return self.array
@@ -156,6 +161,8 @@ class Tensor:
 
     def __bool__(self) -> bool:
         if self.kind != EAGER:
+            if trace_state.active is not None:
+                trace_state.active.graph_break("bool() of a traced tensor")
             raise TypeError(f"the truth value of symbolic tensor {self.name} is unknown "
                             f"until it runs; use tf.cond-free logic or run it in a Session")
         return bool(self.array)
@@ -175,12 +182,17 @@ class Tensor:
 
     @property
     def grad(self) -> Optional["Tensor"]:
+        if trace_state.active is not None:   # the trace guards on the .grad it saw
+            trace_state.active.grad_read(self)
         return self._grad
 
     @grad.setter
     def grad(self, value) -> None:
         """`x.grad = g` is checked as PyTorch checks it: a tensor (or None) of x's shape
         and dtype, so an optimizer never steps with a gradient of another parameter."""
+        if trace_state.active is not None:
+            trace_state.active.grad_set(self, value)
+            return
         if value is not None:
             if not isinstance(value, Tensor):
                 raise TypeError(f"assigned grad expected to be a Tensor or None but got grad "

@@ -9,7 +9,7 @@ from typing import Any, Callable, Iterable, Optional
 import numpy as np
 
 from ..autodiff.tape import write_inplace
-from ..core.modes import enable_grad, no_grad
+from ..core.modes import enable_grad, no_grad, trace_state
 from ..core.tensor import Tensor
 
 
@@ -78,10 +78,10 @@ class Optimizer:
         """Forget the gradients before the next backward (which would add to them)."""
         for group in self.param_groups:
             for p in group["params"]:
-                if p.grad is None:
-                    continue
-                if set_to_none:
+                if set_to_none:   # not read first: a compiled step need not guard on .grad
                     p.grad = None
+                elif p.grad is None:
+                    continue
                 else:
                     grad = p.grad
                     if grad.op is not None or not grad.array.flags.writeable:
@@ -94,6 +94,8 @@ class Optimizer:
     def step(self, closure: Optional[Callable[[], Any]] = None) -> Any:
         """Update every parameter that has a gradient; returns the closure's loss."""
         loss = None
+        if trace_state.active is not None:   # the compiled step guards on the options
+            trace_state.active.optimizers[id(self)] = self
         if closure is not None:
             with enable_grad():
                 loss = closure()
@@ -170,7 +172,9 @@ def store(state: dict, key: str, value: Optional[Tensor]) -> None:
     if value is None:
         return
     buf = state.get(key)
-    if buf is None:
+    if buf is None and trace_state.active is not None:   # under compile: made after the run
+        trace_state.active.new_state(state, key, value)
+    elif buf is None:
         state[key] = Tensor._eager(np.array(value.array))
     else:
         write_inplace(buf, value)
@@ -186,9 +190,14 @@ def step_count() -> Tensor:
     return Tensor._eager(np.array(0.0, np.float32))
 
 
-def advance(state: dict) -> float:
-    """Count one more step in `state`; returns the new 1-based step as a Python float."""
+def advance(state: dict):
+    """Count one more step in `state`; returns the new 1-based step as a Python float (under
+    `tinyflow.compile`, as a tensor: the step is then a value of the compiled graph)."""
     step = state["step"]
+    if trace_state.active is not None:   # under compile: a counter in the graph
+        new = step + 1
+        write_inplace(step, new)
+        return new
     step.array[...] += 1
     step._version[0] += 1
     return float(step.array)

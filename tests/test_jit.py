@@ -1,0 +1,396 @@
+"""tinyflow.compile: compiled calls equal eager ones (values, gradients, parameters after
+optimizer steps), guards recompile exactly when they should, graph breaks fall back to eager
+and are reported with file:line, bad use is refused clearly."""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+import tinyflow as torch
+import tinyflow.nn as nn
+import tinyflow.nn.functional as F
+
+RNG = np.random.default_rng(0)
+
+
+def tensor(*shape, requires_grad=False):
+    return torch.Tensor(RNG.standard_normal(shape).astype(np.float32),
+                        requires_grad=requires_grad)
+
+
+def seed_model():
+    """The seed: softmax regression 784 -> 10 from zeros, SGD with rate 0.5."""
+    w = torch.Tensor(np.zeros((784, 10), np.float32), requires_grad=True)
+    return [w], torch.optim.SGD([w], lr=0.5), lambda x: torch.softmax(x @ w, dim=1)
+
+
+def seed_loss(model, x, y_onehot):
+    y = model(x)
+    return (-(y_onehot * torch.log(y)).sum(dim=1)).mean()
+
+
+def mlp(optimizer):
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(20, 32), nn.ReLU(), nn.Linear(32, 5))
+    return list(model.parameters()), optimizer(model.parameters()), model
+
+
+def cnn(optimizer):
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                          nn.Linear(4 * 3 * 3, 5))
+    return list(model.parameters()), optimizer(model.parameters()), model
+
+
+def train(make, data, loss_fn, compiled: bool, steps=3):
+    params, opt, model = make()
+
+    def step(x, y):
+        opt.zero_grad()
+        loss = loss_fn(model, x, y)
+        loss.backward()
+        opt.step()
+        return loss
+    fn = torch.compile(step) if compiled else step
+    losses = [fn(*data).numpy().copy() for _ in range(steps)]
+    return losses, [p.numpy().copy() for p in params], [p.grad.numpy().copy() for p in params]
+
+
+def ce(model, x, y):
+    return F.cross_entropy(model(x), y)
+
+
+def assert_same_training(make, data, loss_fn, atol=1e-5):
+    eager = train(make, data, loss_fn, compiled=False)
+    compiled = train(make, data, loss_fn, compiled=True)
+    for a, b in zip(eager, compiled):
+        for u, v in zip(a, b):
+            np.testing.assert_allclose(v, u, rtol=1e-4, atol=atol)
+
+
+def test_seed_step_equals_eager():
+    x = torch.Tensor(RNG.random((100, 784), dtype=np.float32))
+    y = torch.Tensor(np.eye(10, dtype=np.float32)[RNG.integers(0, 10, 100)])
+    assert_same_training(seed_model, (x, y), seed_loss)
+
+
+@pytest.mark.parametrize("optimizer", [
+    lambda p: torch.optim.SGD(p, lr=0.1),
+    lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9),
+    lambda p: torch.optim.Adam(p, lr=0.01),
+], ids=["sgd", "momentum", "adam"])
+def test_mlp_step_equals_eager(optimizer):
+    data = (tensor(8, 20), torch.Tensor(RNG.integers(0, 5, 8), dtype="int64"))
+    assert_same_training(lambda: mlp(optimizer), data, ce)
+
+
+def test_cnn_step_equals_eager():
+    data = (tensor(4, 1, 8, 8), torch.Tensor(RNG.integers(0, 5, 4), dtype="int64"))
+    assert_same_training(lambda: cnn(lambda p: torch.optim.Adam(p, lr=0.01)), data, ce)
+
+
+def test_lecture_snippet_gradient_equals_eager():
+    def f(x, y):
+        z = x - y
+        loss = (z * z).sum()
+        loss.backward()
+
+    grads = []
+    for fn in (f, torch.compile()(f)):
+        x, y = torch.Tensor([1.0, 2.0], requires_grad=True), torch.Tensor([3.0, 1.0])
+        fn(x, y)
+        fn(x, y)   # accumulates, as eager does
+        grads.append(x.grad.numpy())
+    np.testing.assert_array_equal(grads[1], grads[0])
+    np.testing.assert_array_equal(grads[0], [-8.0, 4.0])
+
+
+def test_non_scalar_backward_refused_as_in_eager():
+    @torch.compile
+    def f(x, y):
+        loss = (x - y) * (x - y)
+        loss.backward()
+    with pytest.raises(RuntimeError, match="only for scalar outputs"):
+        f(torch.Tensor([1.0, 2.0], requires_grad=True), torch.Tensor([3.0, 1.0]))
+
+
+def test_spellings_and_module():
+    torch.manual_seed(0)
+    model = nn.Linear(3, 2)
+    x = tensor(4, 3)
+    expected = model(x).detach().numpy()
+    for compiled in (torch.compile(model), torch.compile()(model.forward),
+                     torch.compile(lambda v: model(v))):
+        np.testing.assert_allclose(compiled(x).numpy(), expected, rtol=1e-6)
+    assert torch.compile(model, disable=True) is model
+
+
+def test_recompiles_only_for_new_shapes():
+    f = torch.compile(lambda x, k: x * k + 1)
+    f(tensor(4, 3), 2.0)
+    f(tensor(4, 3), 2.0)
+    assert (f.stats.compiles, f.stats.recompiles) == (1, 0)
+    np.testing.assert_allclose(f(tensor(6, 3), 2.0).numpy().shape, (6, 3))
+    assert (f.stats.compiles, f.stats.recompiles) == (2, 1)
+    x = tensor(6, 3)
+    np.testing.assert_allclose(f(x, 3.0).numpy(), x.numpy() * 3 + 1, rtol=1e-6)  # a new scalar
+    assert f.stats.compiles == 3
+    assert f.stats.warmup_s > 0
+
+
+def test_dynamic_batch_compiles_once():
+    torch.manual_seed(0)
+    model = nn.Linear(4, 2)
+    f = torch.compile(model, dynamic=True)
+    for batch in (3, 5, 7, 5):
+        x = tensor(batch, 4)
+        np.testing.assert_allclose(f(x).numpy(), model(x).detach().numpy(), rtol=1e-6)
+    assert f.stats.compiles == 1
+
+
+def test_recompile_limit_warns():
+    f = torch.compile(lambda x: x + 1)
+    with pytest.warns(UserWarning, match="compiled 9 graphs"):
+        for n in range(1, 10):
+            f(tensor(n))
+
+
+def test_train_eval_switch_recompiles():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 4), nn.Dropout(0.5))
+    f = torch.compile(model)
+    x = tensor(2, 4)
+    f(x)
+    model.eval()
+    np.testing.assert_allclose(f(x).numpy(), model(x).detach().numpy(), rtol=1e-6)
+    assert f.stats.compiles == 2
+    model.train()
+    f(x)
+    assert f.stats.compiles == 2
+
+
+def test_graph_break_falls_back_and_is_reported_once():
+    def f(x):
+        y = x * 2
+        if y.sum().item() > 0:   # data-dependent Python
+            return y + 1
+        return y - 1
+    line = f.__code__.co_firstlineno + 2
+    compiled = torch.compile(f)
+    for x in (torch.Tensor([1.0, 2.0]), torch.Tensor([-3.0, 1.0])):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            np.testing.assert_array_equal(compiled(x).numpy(), f(x).numpy())
+        reports = [w for w in caught if "graph break" in str(w.message)]
+        if x.numpy()[0] > 0:
+            assert len(reports) == 1
+            assert f"{__file__}:{line}" in str(reports[0].message)
+            assert "item()" in str(reports[0].message)
+        else:
+            assert not reports   # reported once
+    assert compiled.stats.graph_breaks == 1 and compiled.stats.compiles == 0
+
+
+def test_printing_a_traced_tensor_breaks():
+    def f(x):
+        print(x)
+        return x + 1
+    with pytest.warns(UserWarning, match="printing a traced tensor"):
+        out = torch.compile(f)(torch.Tensor([1.0]))
+    np.testing.assert_array_equal(out.numpy(), [2.0])
+
+
+def test_fullgraph_raises_at_the_break():
+    def f(x):
+        return x * float(x.sum())
+    with pytest.raises(RuntimeError, match=r"fullgraph=True.*item\(\).*test_jit.py:\d+"):
+        torch.compile(f, fullgraph=True)(torch.Tensor([1.0, 2.0]))
+
+
+def test_graph_break_in_a_training_step_leaves_state_as_eager():
+    def run(compiled):
+        params, opt, model = mlp(lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9))
+        x, y = tensor(8, 20), torch.Tensor(RNG.integers(0, 5, 8), dtype="int64")
+
+        def step():
+            opt.zero_grad()
+            loss = ce(model, x, y)
+            loss.backward()
+            opt.step()
+            return loss.item()    # breaks after the step was traced
+        fn = torch.compile(step) if compiled else step
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            losses = [fn() for _ in range(3)]
+        return losses, [p.numpy().copy() for p in params]
+    global RNG
+    RNG = np.random.default_rng(1)
+    eager = run(False)
+    RNG = np.random.default_rng(1)
+    compiled = run(True)
+    np.testing.assert_allclose(compiled[0], eager[0], rtol=1e-6)
+    for a, b in zip(eager[1], compiled[1]):
+        np.testing.assert_allclose(b, a, rtol=1e-6)
+
+
+def test_bad_arguments_are_refused_clearly():
+    f = torch.compile(lambda x: x + 1)
+    with pytest.raises(TypeError, match="argument 0 of type ndarray is not supported"):
+        f(np.ones(3))
+    with pytest.raises(TypeError, match="expected a function or a Module"):
+        torch.compile(3)
+    with pytest.raises(TypeError, match="returned a set"):
+        torch.compile(lambda x: {x})(torch.Tensor([1.0]))
+
+
+def test_dynamic_training_step_equals_eager_across_batch_sizes():
+    def run(compiled):
+        params, opt, model = mlp(lambda p: torch.optim.Adam(p, lr=0.01))
+
+        def step(x, y):
+            opt.zero_grad()
+            loss = ce(model, x, y)   # a mean over the batch: its count is read at run time
+            loss.backward()
+            opt.step()
+            return loss
+        fn = torch.compile(step, dynamic=True) if compiled else step
+        rng = np.random.default_rng(2)
+        losses = [fn(torch.Tensor(rng.standard_normal((b, 20)).astype(np.float32)),
+                     torch.Tensor(rng.integers(0, 5, b), dtype="int64")).numpy()
+                  for b in (4, 6, 9, 6)]
+        return fn, losses, [p.numpy().copy() for p in params]
+    _, eager_losses, eager_params = run(False)
+    fn, losses, params = run(True)
+    np.testing.assert_allclose(losses, eager_losses, rtol=1e-4)
+    for a, b in zip(eager_params, params):
+        np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-5)
+    assert fn.stats.compiles == 1   # no recompile for new batch sizes
+
+
+def test_dynamic_falls_back_to_static_shapes_where_code_needs_them():
+    f = torch.compile(lambda x: x.reshape(x.shape[0] * 2, -1), dynamic=True)
+    x = tensor(4, 6)
+    np.testing.assert_array_equal(f(x).numpy(), x.numpy().reshape(8, -1))
+
+
+def test_backward_outside_a_compiled_module_equals_eager():
+    """`loss = compiled(x); loss.backward()`: the result is on the eager tape."""
+    def run(compiled):
+        params, opt, model = mlp(lambda p: torch.optim.SGD(p, lr=0.1))
+        fn = torch.compile(model) if compiled else model
+        rng = np.random.default_rng(3)
+        x = torch.Tensor(rng.standard_normal((6, 20)).astype(np.float32), requires_grad=True)
+        y = torch.Tensor(rng.integers(0, 5, 6), dtype="int64")
+        for _ in range(3):
+            opt.zero_grad()
+            loss = F.cross_entropy(fn(x), y)
+            loss.backward()
+            opt.step()
+        return [loss.numpy(), x.grad.numpy()] + [p.numpy().copy() for p in params], fn
+    eager, _ = run(False)
+    compiled, fn = run(True)
+    for a, b in zip(eager, compiled):
+        np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-6)
+    assert fn.stats.compiles == 1
+
+
+def test_backward_outside_refuses_stale_inputs_as_eager():
+    torch.manual_seed(0)
+    model = nn.Linear(3, 1)
+    out = torch.compile(model)(tensor(2, 3)).sum()
+    with torch.no_grad():
+        model.weight.mul_(2)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        out.backward()
+
+
+def test_explain_lists_graphs_and_breaks():
+    def ok(x):
+        return (x * 2).sum()
+
+    def breaks(x):
+        if x.sum().item() > 0:
+            return x
+        return -x
+    report = torch.explain(ok, tensor(3))
+    assert (report.graph_count, report.graph_break_count) == (1, 0)
+    assert report.ops_per_graph[0] >= 1
+    report = torch.explain(breaks, tensor(3))
+    assert (report.graph_count, report.graph_break_count) == (0, 1)
+    assert "item()" in str(report) and "test_jit.py:" in str(report)
+
+
+@pytest.mark.parametrize("optimizer, compiles", [
+    (lambda p: torch.optim.SGD(p, lr=0.1), 1),
+    (lambda p: torch.optim.Adam(p, lr=0.01), 1),
+    (lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9), 2),   # its buffer starts at step 1
+], ids=["sgd", "adam", "momentum"])
+def test_training_loop_compiles(optimizer, compiles):
+    params, opt, model = mlp(optimizer)
+    x, y = tensor(8, 20), torch.Tensor(RNG.integers(0, 5, 8), dtype="int64")
+
+    @torch.compile
+    def step(x, y):
+        opt.zero_grad()
+        loss = ce(model, x, y)
+        loss.backward()
+        opt.step()
+        return loss
+    for _ in range(4):
+        step(x, y)
+    assert step.stats.compiles == compiles
+
+
+def test_compiled_module_inside_a_compiled_step_is_inlined():
+    def run(compiled):
+        params, opt, model = mlp(lambda p: torch.optim.SGD(p, lr=0.1))
+        inner = torch.compile(model) if compiled else model
+        x, y = tensor(8, 20), torch.Tensor(RNG.integers(0, 5, 8), dtype="int64")
+
+        def step(x, y):
+            opt.zero_grad()
+            loss = F.cross_entropy(inner(x), y)
+            loss.backward()
+            opt.step()
+            return loss
+        fn = torch.compile(step) if compiled else step
+        for _ in range(2):
+            fn(x, y)
+        return [p.numpy().copy() for p in params], inner
+    global RNG
+    RNG = np.random.default_rng(4)
+    eager, _ = run(False)
+    RNG = np.random.default_rng(4)
+    compiled, inner = run(True)
+    for a, b in zip(eager, compiled):
+        np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)
+    assert inner.stats.compiles == 0   # traced as part of the step
+
+
+def test_changed_learning_rate_recompiles():
+    def run(compiled):
+        params, opt, model = mlp(lambda p: torch.optim.SGD(p, lr=0.1))
+        scheduler = torch.optim.lr_scheduler.StepLR(opt, step_size=2, gamma=0.5)
+        x, y = tensor(8, 20), torch.Tensor(RNG.integers(0, 5, 8), dtype="int64")
+
+        def step(x, y):
+            opt.zero_grad()
+            loss = ce(model, x, y)
+            loss.backward()
+            opt.step()
+            return loss
+        fn = torch.compile(step) if compiled else step
+        for _ in range(4):
+            fn(x, y)
+            scheduler.step()
+        return [p.numpy().copy() for p in params], fn
+    global RNG
+    RNG = np.random.default_rng(5)
+    eager, _ = run(False)
+    RNG = np.random.default_rng(5)
+    compiled, fn = run(True)
+    for a, b in zip(eager, compiled):
+        np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)
+    assert fn.stats.compiles == 2

@@ -1,0 +1,129 @@
+"""The tracer: while it is active (`core.modes.trace_state`), every `apply` adds a node to its
+private graph, and what eager code would do to eager tensors — in-place writes, `.grad`
+updates, `backward()` — is recorded as values the compiled plan computes instead."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..autodiff.reverse import gradients
+from ..core.errors import user_site
+from ..core.graph import Graph, topo_sort
+from ..core.modes import trace_state
+from ..core.tensor import EAGER, PLACEHOLDER, Tensor
+from ..ops.math import cast
+from ..ops.shape import broadcast_to
+
+
+class GraphBreak(Exception):
+    """Data-dependent Python met a traced tensor: the function cannot be one graph."""
+
+    def __init__(self, reason: str, site: str) -> None:
+        super().__init__(f"{reason} at {site}")
+        self.reason, self.site = reason, site
+
+
+class Tracer:
+    """Records one call of a function as a graph over placeholders and eager leaves.
+
+    `real` maps each placeholder to the argument it stands for; `current` maps a tensor
+    written during the trace to its new (symbolic) value, so later reads see it; `writes`
+    and `grads` are what the run must store into the real tensors afterwards.
+    """
+
+    def __init__(self) -> None:
+        self.graph = Graph()
+        self.real: dict[int, Tensor] = {}        # id(placeholder) -> the argument
+        self.current: dict[int, Tensor] = {}     # id(written tensor) -> its value now
+        self.writes: dict[int, tuple] = {}       # id(real tensor) -> (tensor, value)
+        self.grads: dict[int, tuple] = {}        # id(tensor) -> (tensor, .grad before)
+        self.grad_guards: dict[int, tuple] = {}  # id(tensor) -> (tensor, .grad read)
+        self.new_states: list[tuple] = []        # (state dict, key, buffer) made by the run
+        self.single_use = False                  # the trace made state: retrace next time
+        self.optimizers: dict[int, object] = {}  # stepped: their options are constants
+
+    def placeholder(self, arg: Tensor, dynamic: bool) -> Tensor:
+        shape = tuple(arg.shape)
+        if dynamic and shape:
+            shape = (None,) + shape[1:]
+        ph = Tensor._symbolic(PLACEHOLDER, shape, arg.dtype, name="arg", graph=self.graph)
+        self.real[id(ph)] = arg
+        return ph
+
+    def __enter__(self) -> "Tracer":
+        trace_state.active = self
+        return self
+
+    def __exit__(self, *exc) -> None:
+        trace_state.active = None
+        self.final_grads = [(t, t._grad) for t, _ in self.grads.values()]
+        for t, before in self.grads.values():   # the real tensors keep their own .grad
+            t._grad = before
+
+    # ---- hooks called by core, autodiff and optim while tracing --------------------------
+    def reads(self, inputs: tuple) -> tuple:
+        current = self.current
+        if not current:
+            return inputs
+        return tuple([current.get(id(x), x) for x in inputs])
+
+    def write(self, target: Tensor, value: Tensor) -> Tensor:
+        if target._base is not None:
+            self.graph_break("an in-place write into a view")
+        real = self.real.get(id(target), target)
+        if value.dtype is not real.dtype:
+            value = cast(value, real.dtype)
+        if tuple(value.shape) != tuple(real.shape):
+            value = broadcast_to(value, target)
+        self.current[id(target)] = self.current[id(real)] = value
+        self.writes[id(real)] = (real, value)
+        return target
+
+    def new_state(self, state: dict, key: str, value: Tensor) -> None:
+        """An optimizer's first step makes a state buffer: it enters `state` after the run
+        (an eager fallback must not see it), and the next call retraces with it."""
+        buf = Tensor._eager(np.zeros(tuple(value.shape), value.dtype.np))
+        self.new_states.append((state, key, buf))
+        self.write(buf, value)
+        self.single_use = True
+
+    def grad_read(self, t: Tensor) -> None:
+        if id(t) not in self.grads and id(t) not in self.grad_guards:
+            self.grad_guards[id(t)] = (t, t._grad)
+
+    def grad_set(self, t: Tensor, value) -> None:
+        if id(t) not in self.grads:
+            self.grads[id(t)] = (t, t._grad)
+        t._grad = value
+
+    def graph_break(self, reason: str):
+        raise GraphBreak(reason, user_site())
+
+    def backward(self, loss: Tensor, gradient, inputs) -> None:
+        """`loss.backward()` on a traced loss: the symbolic gradient graph, added into the
+        `.grad` of every leaf that requires grad (arguments and captured parameters)."""
+        if gradient is None:
+            if loss.shape is None or any(d is None for d in loss.shape) or \
+                    int(np.prod(loss.shape)) != 1:
+                raise RuntimeError(f"grad can be implicitly created only for scalar outputs, "
+                                   f"got shape {loss.shape}")
+        elif not isinstance(gradient, Tensor):
+            gradient = Tensor(np.asarray(gradient, loss.dtype.np))
+        if inputs is None:
+            targets = [n for n in topo_sort([loss]) if self.wants_grad(n)]
+        else:
+            targets = list(inputs)
+        if not targets:
+            raise RuntimeError("element 0 of tensors does not require grad and does not "
+                               "have a grad_fn")
+        grads = gradients([loss], targets, None if gradient is None else [gradient])
+        for t, g in zip(targets, grads):
+            if g is None:
+                continue
+            real = self.real.get(id(t), t)
+            before = real.grad
+            self.grad_set(real, g if before is None else before + g)
+
+    def wants_grad(self, n: Tensor) -> bool:
+        if n.kind == PLACEHOLDER:
+            return n.graph is self.graph and self.real[id(n)].requires_grad
+        return n.kind == EAGER and n.requires_grad and n.op is None

@@ -343,6 +343,19 @@ def test_training_loop_compiles(optimizer, compiles):
     assert step.stats.compiles == compiles
 
 
+
+def params_agree(run, seed):
+    """`run(compiled)` -> (parameters, extra), eager then compiled from the same random
+    state: the parameters must agree; returns the compiled run's extra."""
+    global RNG
+    RNG = np.random.default_rng(seed)
+    eager, _ = run(False)
+    RNG = np.random.default_rng(seed)
+    compiled, extra = run(True)
+    for a, b in zip(eager, compiled):
+        np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)
+    return extra
+
 def test_compiled_module_inside_a_compiled_step_is_inlined():
     def run(compiled):
         params, opt, model = mlp(lambda p: torch.optim.SGD(p, lr=0.1))
@@ -359,13 +372,7 @@ def test_compiled_module_inside_a_compiled_step_is_inlined():
         for _ in range(2):
             fn(x, y)
         return [p.numpy().copy() for p in params], inner
-    global RNG
-    RNG = np.random.default_rng(4)
-    eager, _ = run(False)
-    RNG = np.random.default_rng(4)
-    compiled, inner = run(True)
-    for a, b in zip(eager, compiled):
-        np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)
+    inner = params_agree(run, seed=4)
     assert inner.stats.compiles == 0   # traced as part of the step
 
 
@@ -386,11 +393,5 @@ def test_changed_learning_rate_recompiles():
             fn(x, y)
             scheduler.step()
         return [p.numpy().copy() for p in params], fn
-    global RNG
-    RNG = np.random.default_rng(5)
-    eager, _ = run(False)
-    RNG = np.random.default_rng(5)
-    compiled, fn = run(True)
-    for a, b in zip(eager, compiled):
-        np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)
+    fn = params_agree(run, seed=5)
     assert fn.stats.compiles == 2

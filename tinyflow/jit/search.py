@@ -186,9 +186,10 @@ def _compare(expected: list, got: list) -> tuple[bool, float]:
         if e.size == 0:
             continue
         scale = max(1.0, float(np.max(np.abs(e[np.isfinite(e)]), initial=0.0)))
-        err = np.abs(e - g)
-        err = np.where(np.isnan(e) & np.isnan(g), 0.0, err)
-        err = np.where(np.isinf(e) & (e == g), 0.0, err)
-        worst = max(worst, float(np.max(err)) if err.size else 0.0)
-        equal &= bool(np.all(err <= 1e-4 * np.abs(e) + 1e-5 * scale))
+        same = (e == g) | (np.isnan(e) & np.isnan(g))    # infinities and NaNs included
+        with np.errstate(invalid="ignore"):
+            err = np.where(same, 0.0, np.abs(e - g))
+            ok = same | (err <= 1e-4 * np.abs(e) + 1e-5 * scale)
+        worst = max(worst, float(np.max(np.where(np.isnan(err), np.inf, err))))
+        equal &= bool(np.all(ok))
     return bool(equal), worst

@@ -69,6 +69,26 @@ def test_search_keeps_the_default_when_it_measures_faster(monkeypatch):
     assert has_concat(compiled.search_report.chosen.plan.program)
 
 
+def test_a_candidate_within_the_noise_margin_does_not_replace_the_default(monkeypatch):
+    monkeypatch.setattr(search_module, "time_run", lambda plan, arrays: (
+        plan.run(arrays), 1.0 if has_concat(plan.program) else 0.99)[1])
+    fn, h = qkv()
+    compiled, _, _ = run_searched(fn, h)
+    assert compiled.search_report.candidates[0].chosen
+
+
+def test_out_of_budget_only_the_default_and_the_reference_are_tried(monkeypatch):
+    fake_timer(monkeypatch, lambda program: False)
+    w, wk = (torch.Tensor(RNG.standard_normal((8, 8)).astype(np.float32)) for _ in range(2))
+    compiled, _, _ = run_searched(lambda h: (torch.relu(h @ w + 2.0) * 3.0, h @ wk),
+                                  torch.Tensor(np.ones((4, 8), np.float32)), budget_s=0.0)
+    report = compiled.search_report
+    assert len(report.candidates) > 2 and report.candidates[0].chosen
+    assert all("out of budget" in c.note for c in report.candidates[2:])
+    assert [len(c.times) for c in report.candidates] == [search_module.MIN_REPEATS] * 2 + \
+        [0] * (len(report.candidates) - 2)
+
+
 def test_each_rewrite_that_fired_is_left_out_once_and_the_slower_ones_together(monkeypatch):
     w = torch.Tensor(RNG.standard_normal((8, 8)).astype(np.float32))
     wk = torch.Tensor(RNG.standard_normal((8, 8)).astype(np.float32))

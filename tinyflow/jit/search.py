@@ -6,7 +6,8 @@ compiled graph the search plans candidate configurations: all rewrites (the defa
 (the reference), each rewrite that fired left out, and every rewrite that measured faster
 when left out left out together. Each candidate must give the reference's values on random
 inputs of the real shapes and dtypes (to float32 tolerance) or it is refused; the equal ones
-are timed on the real inputs, interleaved, and the fastest median within the budget wins.
+are timed on the real inputs, interleaved in a shuffled order per round, and the fastest
+median wins (over the default only by more than `MARGIN`: noise must not churn plans).
 Timing runs the plan only: a compiled plan returns the values its call would store (new
 parameters, gradients) and the caller stores them, so timing runs write no state.
 """
@@ -24,6 +25,7 @@ from ..runtime.plan import Plan
 
 DEFAULT_BUDGET_S = 5.0
 MIN_REPEATS, MAX_REPEATS = 3, 21
+MARGIN = 0.03     # another candidate replaces the default only when this much faster
 
 
 @dataclasses.dataclass
@@ -120,9 +122,8 @@ def search(fetches: list, placeholders: tuple, arrays: list,
             c.note = f"refused: differs by {c.max_error:.3g}"
 
     check(reference)   # first: the others are compared with it
-    for c in [default] + singles:
-        if c is reference or c.equal is not None:
-            continue
+    check(default)     # both always: the budget limits the rest
+    for c in singles:
         if not within_budget():
             c.note = "not tried: out of budget"
             continue
@@ -136,9 +137,13 @@ def search(fetches: list, placeholders: tuple, arrays: list,
         combined = Candidate("without " + " + ".join(slower), tuple(slower))
         report.candidates.append(combined)
         check(combined)
-        _measure(report, arrays, within_budget, only=[combined])
+        for c in report.candidates:   # timed again together: rounds apart are not comparable
+            c.times = []
+        _measure(report, arrays, within_budget)
     timed = [c for c in report.candidates if c.equal and c.times]
     best = min(timed, key=lambda c: c.median_s) if timed else default
+    if default in timed and best.median_s > default.median_s * (1 - MARGIN):
+        best = default
     best.chosen = True
     for c in report.candidates:
         c.plan = c.plan if c.chosen else None     # the rest's generated code is let go
@@ -146,17 +151,18 @@ def search(fetches: list, placeholders: tuple, arrays: list,
     return best.plan, report
 
 
-def _measure(report: SearchReport, arrays: list, within_budget, only=None) -> None:
-    """Median of interleaved runs of every equal candidate on the real inputs: at least
-    `MIN_REPEATS` rounds each, more while the budget lasts."""
-    todo = [c for c in (only or report.candidates) if c.equal]
+def _measure(report: SearchReport, arrays: list, within_budget) -> None:
+    """Runs of every equal candidate on the real inputs, interleaved in a shuffled order
+    each round: at least `MIN_REPEATS` rounds, more while the budget lasts."""
+    todo = [c for c in report.candidates if c.equal]
     for c in todo:
         c.plan.run(arrays)    # warm: the real inputs may have other shapes than the check's
+    order = np.random.default_rng(1)
     for round_ in range(MAX_REPEATS):
         if round_ >= MIN_REPEATS and not within_budget():
             break
-        for c in todo:
-            c.times.append(time_run(c.plan, arrays))
+        for k in order.permutation(len(todo)):
+            todo[k].times.append(time_run(todo[k].plan, arrays))
 
 
 def _random_like(arrays: list) -> list:

@@ -4,6 +4,9 @@ and for the seed and MLP training steps, then the searched function against the 
 compile, timed again call by call (medians of interleaved repeats).
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE .venv/bin/python bench/search.py
+
+With OPENBLAS_NUM_THREADS=1 the products are far less sensitive to another process on the
+second core (two BLAS threads wait for each other), so the Q/K/V rows are steadier.
 """
 from __future__ import annotations
 
@@ -67,6 +70,9 @@ class _nothing:
 
 
 def main() -> None:
+    print(f"OPENBLAS_NUM_THREADS={os.environ['OPENBLAS_NUM_THREADS']}, load average "
+          f"{os.getloadavg()[0]:.2f} (BLAS-bound rows swing with other processes' load: "
+          f"the search measures the machine as it is)")
     for d in (256, 384, 512):
         compare(f"Q/K/V projections, batch {BATCH}, d {d}", lambda lib, d=d: qkv(lib, d))
     compare("seed step (softmax regression 784 -> 10, batch 100, SGD)", seed_step)

@@ -196,3 +196,14 @@ def test_compare_needs_equal_values_and_nans_in_the_same_places(bad):
     got = [np.array([1.0, bad, 3.0], np.float32)]
     assert search_module._compare(expected, got)[0] == (bad is np.nan)
     assert not search_module._compare(expected, [np.array([1.0, np.nan, 3.01])])[0]
+
+
+def test_a_module_compiles_with_search(monkeypatch):
+    fake_timer(monkeypatch, has_concat)
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(8, 8), nn.Tanh())
+    compiled = torch.compile(model, search=True)
+    x = torch.Tensor(RNG.standard_normal((5, 8)).astype(np.float32))
+    with torch.no_grad():
+        np.testing.assert_allclose(compiled(x).numpy(), model(x).numpy(), rtol=1e-6)
+    assert compiled.search_report.chosen.equal

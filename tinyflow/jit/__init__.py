@@ -8,15 +8,17 @@ from typing import Callable, Optional
 
 from ..nn.modules.module import Module
 from .compiled import RECOMPILE_LIMIT, CompiledFunction, CompileStats
+from .search import DEFAULT_BUDGET_S, SearchReport
 from .trace import GraphBreak
 
 __all__ = ["compile", "explain", "CompiledFunction", "CompileStats", "ExplainOutput",
-           "GraphBreak", "RECOMPILE_LIMIT"]
+           "GraphBreak", "RECOMPILE_LIMIT", "SearchReport"]
 
 
 def compile(model: Optional[Callable] = None, *, fullgraph: bool = False,
             dynamic: Optional[bool] = None, backend: str = "tinyflow", mode=None,
-            options=None, disable: bool = False):
+            options=None, disable: bool = False, search: bool = False,
+            budget_s: float = DEFAULT_BUDGET_S):
     """`torch.compile`'s spellings: `compile(fn)`, `@compile`, `@compile(dynamic=True)`,
     `compile(module)` (its calls are traced, guarded on `module.training`).
 
@@ -25,6 +27,9 @@ def compile(model: Optional[Callable] = None, *, fullgraph: bool = False,
         dynamic: make the first dimension of every tensor argument symbolic, so a new batch
             size reuses the graph (the plan still specializes its buffers per shape).
         disable: return `model` itself (as torch.compile does).
+        search: choose each graph's rewrites by measurement (jit/search.py): candidates
+            checked equal to the unrewritten graph on random inputs, timed on the real ones
+            within `budget_s` seconds per graph; `f.search_report` says what was chosen.
         backend, mode, options: accepted for PyTorch code; tinyflow has one backend.
     """
     def wrap(fn):
@@ -34,7 +39,8 @@ def compile(model: Optional[Callable] = None, *, fullgraph: bool = False,
             raise TypeError(f"tinyflow.compile: expected a function or a Module, got "
                             f"{type(fn).__name__}")
         module = fn if isinstance(fn, Module) else None
-        return CompiledFunction(fn, module, fullgraph, bool(dynamic))
+        return CompiledFunction(fn, module, fullgraph, bool(dynamic),
+                                budget_s if search else None)
     return wrap if model is None else wrap(model)
 
 

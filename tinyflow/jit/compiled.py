@@ -17,6 +17,7 @@ from ..nn.modules.module import Module
 from ..optim.optimizer import Optimizer
 from ..runtime.plan import Plan
 from .bridge import Backward, plan_backward
+from .search import search
 from .trace import GraphBreak, Tracer
 
 RECOMPILE_LIMIT = 8   # as torch._dynamo's cache_size_limit: past it, a warning per new graph
@@ -63,9 +64,11 @@ class CompiledFunction:
     """The callable `tinyflow.compile` returns; `stats` says what it compiled."""
 
     def __init__(self, fn: Callable, module: Optional[Module], fullgraph: bool,
-                 dynamic: bool) -> None:
+                 dynamic: bool, budget_s: Optional[float] = None) -> None:
         self.fn, self.module = fn, module
         self.fullgraph, self.dynamic = fullgraph, dynamic
+        self.budget_s = budget_s             # None: no search, the default rewrites
+        self.search_reports: list = []       # one per graph compiled with search
         self.stats = CompileStats()
         self._cache: dict[tuple, list] = {}    # guard key -> [_Graph] (or "eager")
         self.breaks: list[tuple] = []        # (file:line, reason) of each graph break
@@ -114,7 +117,7 @@ class CompiledFunction:
                     raise
                 # code that needs the batch size as a number: specialize, as torch does
                 tracer, outputs, fetches = self._trace(args, kwargs, False)
-            entry = self._plan(tracer, outputs, fetches)
+            entry = self._plan(tracer, outputs, fetches, tensors)
         except GraphBreak as e:
             return self._graph_break(key, e, args, kwargs)
         entries = self._cache.setdefault(key, [])
@@ -147,7 +150,7 @@ class CompiledFunction:
             outputs, fetches = _flatten_result(result, tracer)
         return tracer, outputs, fetches
 
-    def _plan(self, tracer: Tracer, outputs, fetches: list) -> _Graph:
+    def _plan(self, tracer: Tracer, outputs, fetches: list, tensors: list) -> _Graph:
         fetches = list(fetches)
 
         def fetch(value):
@@ -169,7 +172,12 @@ class CompiledFunction:
                 raise GraphBreak("several results that need autograd (one is supported)",
                                  _defined_at(self.fn))
             backward = needs[0] if needs else None
-        plan = Plan(fetches, tuple(placeholders), {})
+        if self.budget_s is None:
+            plan = Plan(fetches, tuple(placeholders), {})
+        else:
+            plan, report = search(fetches, tuple(placeholders), [t.array for t in tensors],
+                                  self.budget_s)
+            self.search_reports.append(report)
         return _Graph(plan, outputs, writes, grads, guards, tracer.new_states,
                       tracer.single_use, backward)
 
@@ -186,6 +194,11 @@ class CompiledFunction:
         self._cache[key] = "eager"
         self.stats.eager_calls += 1
         return self.fn(*args, **kwargs)
+
+    @property
+    def search_report(self):
+        """The rewrite search of the last graph compiled with `search=True` (None before)."""
+        return self.search_reports[-1] if self.search_reports else None
 
     # ---- run -------------------------------------------------------------------------------
     def _run(self, entry: _Graph, tensors: list):

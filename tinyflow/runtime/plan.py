@@ -49,20 +49,21 @@ class Plan:
         planned: run the per-shape pipeline and generated code (else the plain loop).
         memory_budget: bytes the planned peak may not exceed (None: no limit).
         optimize: run the graph rewrites (`passes.REWRITES`); False keeps the graph as written.
+        skip: names of rewrites left out (the JIT's search tries plans without some).
     """
 
     def __init__(self, fetches: list, feed_keys: tuple, variables: dict, planned: bool = True,
-                 memory_budget=None, optimize: bool = True) -> None:
+                 memory_budget=None, optimize: bool = True, skip=()) -> None:
         program = lower(fetches, feed_keys)
         if optimize:
-            program = passes.optimize(program)
+            program = passes.optimize(program, skip=skip)
         self.program = program
         self.steps = program.steps
         self.num_slots = program.num_slots
         self.fetch_slots = list(program.fetches)
         self.planned = planned
         self.memory_budget = memory_budget
-        self._source = (list(fetches), tuple(feed_keys), optimize)   # for report()'s before
+        self._source = (list(fetches), tuple(feed_keys), optimize, skip)   # for report()
         self._variables = variables
         self._compiled: dict[tuple, Compiled] = {}   # feed-shape signature -> compiled
         self._owned: dict = {}    # variable -> the array this plan's assigns write in place
@@ -174,10 +175,11 @@ class Plan:
         with the rewrites and without (the same fetches planned with `optimize=False` and no
         memory budget), for these feeds. Compiles (a recording run, no state written) but
         runs nothing."""
-        fetches, feed_keys, optimized = self._source
+        fetches, feed_keys, optimized, skip = self._source
         before = Plan(fetches, feed_keys, self._variables, optimize=False)
         after = self._compiled_for(self._load(feed_values)).program
-        rewrites = [name for name, _ in passes.REWRITES] if optimized else []
+        rewrites = [name for name, _ in passes.REWRITES if name not in skip] if optimized \
+            else []
         return PlanReport(pass_notes(after, rewrites),
                           kernel_costs(before._compiled_for(before._load(feed_values)).program),
                           kernel_costs(after))

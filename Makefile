@@ -32,6 +32,8 @@ bench: $(VENV)/.installed
 	$(BENCH_ENV) $(PY) bench/fusion.py
 	$(BENCH_ENV) $(PY) bench/rewrites_linear.py
 	$(DATA_ENV) $(BENCH_ENV) $(PY) bench/rewrites_seed.py
+	$(BENCH_ENV) $(PY) bench/jit.py --torch
+	$(BENCH_ENV) $(PY) bench/search.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -156,8 +156,9 @@ def _producers(program: Program, n: int) -> list:
 def _fused_step(program: Program, members: list):
     """One step computing `members` (step indices, in order; the last is the output)."""
     outputs = [program.steps[n].output for n in members]
+    inside = set(outputs)
     inputs = list(dict.fromkeys(i for n in members for i in program.steps[n].inputs
-                                if i not in outputs))
+                                if i not in inside))
     position = {slot: k for k, slot in enumerate(inputs + outputs)}
     op = FusedElementwise(members=tuple(program.steps[n].op for n in members),
                           args=tuple(tuple(position[i] for i in program.steps[n].inputs)

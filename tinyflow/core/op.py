@@ -15,8 +15,6 @@ from .modes import anomaly_mode, grad_mode, trace_state
 OPS: dict[str, type] = {}
 
 
-@dataclass_transform(kw_only_default=True, frozen_default=True, eq_default=False)
-
 class Typed:
     """A stand-in value with only a static shape and dtype: what an op's `infer` reads, so
     passes and the fused op can re-run shape rules without building tensors."""
@@ -30,6 +28,8 @@ class Typed:
     def ndim(self):
         return None if self.shape is None else len(self.shape)
 
+
+@dataclass_transform(kw_only_default=True, frozen_default=True, eq_default=False)
 class Op:
     """What an op means: its shape rule (`infer`), reverse rule (`vjp`), forward rule (`jvp`).
 

@@ -372,6 +372,15 @@ def test_as_pytorch(name, fn, pattern):
         _assert_same(actual, expected, name)
 
 
+@pytest.mark.parametrize("name, fn", [(c[0], c[1]) for c in CASES if c[0].split()[0] in (
+    "SGD", "Adam", "Adagrad", "Adadelta", "Adamax")], ids=lambda v: v if isinstance(v, str) else "")
+def test_optimizer_arguments_are_refused_in_pytorchs_words(name, fn):
+    """An optimizer's refusal is PyTorch's message word for word (the catalog's patterns
+    would also accept "lr decay" for "lr_decay")."""
+    (_, expected), (_, actual) = _run(fn, torch), _run(fn, tinyflow)
+    assert str(actual) == str(expected)
+
+
 def test_the_catalog_sees_a_silent_wrong_answer():
     """The check itself: a tinyflow that returned where PyTorch raises would fail."""
     torch_ok, _ = _run(lambda L: F(L).binary_cross_entropy(prob(L, 3, 1), prob(L, 3)), torch)

@@ -4,7 +4,8 @@ from __future__ import annotations
 from typing import Iterable, Optional
 
 from . import rules
-from .optimizer import Optimizer, advance, step_count, store, write, zeros_state
+from .optimizer import (Optimizer, advance, check_options, step_count, store, write,
+                        zeros_state)
 from .sgd import _refuse_differentiable
 
 
@@ -17,15 +18,7 @@ class Adam(Optimizer):
                  foreach: Optional[bool] = None, maximize: bool = False,
                  capturable: bool = False, differentiable: bool = False,
                  fused: Optional[bool] = None, decoupled_weight_decay: bool = False) -> None:
-        if not 0.0 <= lr:
-            raise ValueError(f"Invalid learning rate: {lr}")
-        if not 0.0 <= eps:
-            raise ValueError(f"Invalid epsilon value: {eps}")
-        for k in (0, 1):
-            if not 0.0 <= betas[k] < 1.0:
-                raise ValueError(f"Invalid beta parameter at index {k}: {betas[k]}")
-        if not 0.0 <= weight_decay:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        check_options(lr, betas, eps=eps, weight_decay=weight_decay)
         _refuse_differentiable(differentiable)
         super().__init__(params, dict(lr=lr, betas=tuple(float(b) for b in betas), eps=eps,
                                       weight_decay=weight_decay, amsgrad=amsgrad,

@@ -4,15 +4,9 @@ from __future__ import annotations
 from typing import Iterable, Optional
 
 from . import rules
-from .optimizer import Optimizer, advance, step_count, store, write, zeros_state
+from .optimizer import (Optimizer, advance, check_options, step_count, store, write,
+                        zeros_state)
 from .sgd import _refuse_differentiable
-
-
-def _check_options(**options) -> None:
-    """PyTorch's ValueError for a negative rate, epsilon, decay or weight decay."""
-    for name, value in options.items():
-        if not 0.0 <= value:
-            raise ValueError(f"Invalid {name.replace('_', ' ')} value: {value}")
 
 
 class Adagrad(Optimizer):
@@ -23,8 +17,8 @@ class Adagrad(Optimizer):
                  eps: float = 1e-10, foreach: Optional[bool] = None, *,
                  maximize: bool = False, differentiable: bool = False,
                  fused: Optional[bool] = None) -> None:
-        _check_options(learning_rate=lr, lr_decay=lr_decay, weight_decay=weight_decay,
-                       initial_accumulator_value=initial_accumulator_value, epsilon=eps)
+        check_options(lr, lr_decay=lr_decay, weight_decay=weight_decay,
+                      initial_accumulator_value=initial_accumulator_value, eps=eps)
         _refuse_differentiable(differentiable)
         super().__init__(params, dict(lr=lr, lr_decay=lr_decay, eps=eps,
                                       weight_decay=weight_decay,
@@ -52,7 +46,7 @@ class Adadelta(Optimizer):
                  weight_decay: float = 0, foreach: Optional[bool] = None, *,
                  capturable: bool = False, maximize: bool = False,
                  differentiable: bool = False) -> None:
-        _check_options(learning_rate=lr, epsilon=eps, weight_decay=weight_decay)
+        check_options(lr, eps=eps, weight_decay=weight_decay)
         if not 0.0 <= rho <= 1.0:
             raise ValueError(f"Invalid rho value: {rho}")
         _refuse_differentiable(differentiable)
@@ -83,10 +77,7 @@ class Adamax(Optimizer):
                  weight_decay: float = 0, foreach: Optional[bool] = None, *,
                  maximize: bool = False, differentiable: bool = False,
                  capturable: bool = False) -> None:
-        _check_options(learning_rate=lr, epsilon=eps, weight_decay=weight_decay)
-        for k in (0, 1):
-            if not 0.0 <= betas[k] < 1.0:
-                raise ValueError(f"Invalid beta parameter at index {k}: {betas[k]}")
+        check_options(lr, betas, eps=eps, weight_decay=weight_decay)
         _refuse_differentiable(differentiable)
         super().__init__(params, dict(lr=lr, betas=tuple(float(b) for b in betas), eps=eps,
                                       weight_decay=weight_decay, foreach=foreach,

@@ -12,7 +12,7 @@ from typing import Callable, Iterable, Optional
 import numpy as np
 
 from ..core.modes import enable_grad
-from .optimizer import Optimizer
+from .optimizer import Optimizer, check_options
 
 
 class LBFGS(Optimizer):
@@ -24,8 +24,7 @@ class LBFGS(Optimizer):
                  max_eval: Optional[int] = None, tolerance_grad: float = 1e-7,
                  tolerance_change: float = 1e-9, history_size: int = 100,
                  line_search_fn: Optional[str] = None) -> None:
-        if not 0.0 <= lr:
-            raise ValueError(f"Invalid learning rate: {lr}")
+        check_options(lr)
         if line_search_fn is not None:
             if line_search_fn != "strong_wolfe":
                 raise RuntimeError("only 'strong_wolfe' is supported")

@@ -161,6 +161,21 @@ class Optimizer:
 
 # ---- helpers for subclasses --------------------------------------------------------------
 
+def check_options(lr: Optional[float] = None, betas: Optional[tuple] = None,
+                  **nonnegative: float) -> None:
+    """PyTorch's ValueErrors for an optimizer's options, with its words: a negative learning
+    rate, a negative epsilon / weight_decay / momentum / ... (`eps` is named epsilon), a beta
+    outside [0, 1)."""
+    if lr is not None and not 0.0 <= lr:
+        raise ValueError(f"Invalid learning rate: {lr}")
+    for name, value in nonnegative.items():
+        if not 0.0 <= value:
+            raise ValueError(f"Invalid {'epsilon' if name == 'eps' else name} value: {value}")
+    for k, beta in enumerate(betas or ()):
+        if not 0.0 <= beta < 1.0:
+            raise ValueError(f"Invalid beta parameter at index {k}: {beta}")
+
+
 def write(param: Tensor, value: Tensor) -> None:
     """Store `value` in `param`'s own buffer, so views and references see the update."""
     write_inplace(param, value)

@@ -4,7 +4,8 @@ from __future__ import annotations
 from typing import Iterable, Optional
 
 from . import rules
-from .optimizer import Optimizer, advance, step_count, store, write, zeros_state
+from .optimizer import (Optimizer, advance, check_options, step_count, store, write,
+                        zeros_state)
 from .sgd import _refuse_differentiable
 
 
@@ -16,11 +17,7 @@ class RMSprop(Optimizer):
                  centered: bool = False, capturable: bool = False,
                  foreach: Optional[bool] = None, maximize: bool = False,
                  differentiable: bool = False) -> None:
-        for name, value in (("learning rate", lr), ("epsilon value", eps),
-                            ("momentum value", momentum), ("weight_decay value", weight_decay),
-                            ("alpha value", alpha)):
-            if not 0.0 <= value:
-                raise ValueError(f"Invalid {name}: {value}")
+        check_options(lr, eps=eps, momentum=momentum, weight_decay=weight_decay, alpha=alpha)
         _refuse_differentiable(differentiable)
         super().__init__(params, dict(lr=lr, momentum=momentum, alpha=alpha, eps=eps,
                                       centered=centered, weight_decay=weight_decay,

@@ -5,9 +5,9 @@ import numpy as np
 
 from ..backend.numpy.registry import KERNELS, SHAPE_ONLY
 from ..core.tensor import Tensor
+from .fold_shapes import FOLD_BYTES   # larger values are recomputed, not pinned in memory
 from .program import External, Program, is_pure, literal
 
-FOLD_BYTES = 1 << 16   # larger results are recomputed each run rather than pinned in memory
 
 
 def constant_fold(program: Program) -> Program:

@@ -6,16 +6,9 @@ from __future__ import annotations
 
 import dataclasses
 
-from ..backend.numpy.registry import SHAPE_ONLY
-from .program import External, Program, literal
+from .program import External, Program, literal, value_reads
 
 FOLD_BYTES = 1 << 16   # larger shape-only constants are recomputed (they would pin memory)
-
-
-def _value_reads(step) -> tuple:
-    """The input slots whose values (not just shapes) a step's kernel reads."""
-    skip = SHAPE_ONLY.get(type(step.op), ())
-    return tuple(i for k, i in enumerate(step.inputs) if k not in skip) if skip else step.inputs
 
 
 def foldable(program: Program) -> set:
@@ -27,7 +20,7 @@ def foldable(program: Program) -> set:
                 if e.kind == "const" or literal(program, slot) is not None}
     for s in program.steps:
         if (getattr(s.op, "writes_input", None) is None and not s.op.stateful
-                and s.output not in fetched and all(i in constant for i in _value_reads(s))):
+                and s.output not in fetched and all(i in constant for i in value_reads(s))):
             constant.add(s.output)
     return constant
 

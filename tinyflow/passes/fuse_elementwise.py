@@ -8,9 +8,8 @@ from typing import Optional
 from ..backend.numpy.fused import fusable
 from ..core import dtypes
 from ..ops.fused import FusedElementwise, FusedSum
-from ..ops.linalg import MatMul
-from ..ops.math import Mul, Sub
 from ..ops.reduce import Sum
+from .fuse_updates import update_pattern
 from .program import Program
 
 FLOATS = (dtypes.float32, dtypes.float64)
@@ -22,7 +21,8 @@ def fuse_elementwise(program: Program) -> Program:
     fetched, by one `FusedElementwise` step at the place of the group's output (groups of one
     step stay as they are); then a sum over every axis that alone reads such a group, or one
     fusable step, becomes one `FusedSum` step with it."""
-    candidates = {n for n, s in enumerate(program.steps) if _fusable(program, n)}
+    blocked = _blocked_updates(program)
+    candidates = {n for n in range(len(program.steps)) if _fusable(program, n, blocked)}
     taken, groups = set(), {}
     for root in sorted(candidates, reverse=True):
         if root in taken:
@@ -50,8 +50,9 @@ def _with_groups(program: Program, groups: dict, taken: set) -> Program:
 
 def _absorb_sums(program: Program) -> Program:
     absorbed = {}     # sum step -> the step it absorbs
+    blocked = _blocked_updates(program)
     for n, s in enumerate(program.steps):
-        p = _summed_group(program, n)
+        p = _summed_group(program, n, blocked)
         if p is not None:
             absorbed[n] = p
     if not absorbed:
@@ -74,7 +75,7 @@ def _absorb_sums(program: Program) -> Program:
                             f"{names}"))
 
 
-def _summed_group(program: Program, n: int) -> Optional[int]:
+def _summed_group(program: Program, n: int, blocked: set) -> Optional[int]:
     """The step whose value the step n sums over every axis, if it is a fused group or a
     fusable step of the sum's dtype that nothing else reads, waits for or fetches."""
     s = program.steps[n]
@@ -91,36 +92,29 @@ def _summed_group(program: Program, n: int) -> Optional[int]:
     step = program.steps[p]
     if step.dtype != s.dtype or step.control or program.written_between(p, n, step.inputs):
         return None
-    if type(step.op) is FusedElementwise or _fusable(program, p):
+    if type(step.op) is FusedElementwise or _fusable(program, p, blocked):
         return p
     return None
 
 
-def _fusable(program: Program, n: int) -> bool:
+def _fusable(program: Program, n: int, blocked: set) -> bool:
     s = program.steps[n]
     if not (s.op.elementwise and fusable(s.op) and s.dtype in FLOATS
-            and not getattr(s.op, "stateful", False)):
+            and not getattr(s.op, "stateful", False)) or n in blocked:
         return False
-    if any(program.value_of(i)[1] != s.dtype for i in s.inputs):
-        return False
-    return not _blocked_update(program, n)
+    return all(program.value_of(i)[1] == s.dtype for i in s.inputs)
 
 
-def _blocked_update(program: Program, n: int) -> bool:
-    """Whether step n is the subtraction or the scaling of `assign(w, w - lr * matmul(a, b))`,
-    which the runtime runs as a blocked in-place update (passes/fuse_updates.py): better than
+def _blocked_updates(program: Program) -> set:
+    """The scaling and subtraction steps of each `assign(w, w - lr * matmul(a, b))`, which
+    the runtime runs as a blocked in-place update (passes/fuse_updates.py): better than
     fusing, as the full weight gradient never exists."""
-    s = program.steps[n]
-    if isinstance(s.op, Mul):
-        reader = program.only_reader(s.output)
-        return reader is not None and _blocked_update(program, reader)
-    if not isinstance(s.op, Sub):
-        return False
-    scale = program.made_by(s.inputs[1], Mul)
-    reader = program.only_reader(s.output)
-    return (scale is not None and any(program.made_by(i, MatMul) for i in scale.inputs)
-            and reader is not None
-            and getattr(program.steps[reader].op, "writes_input", None) is not None)
+    blocked = set()
+    for n in range(len(program.steps)):
+        found = update_pattern(program, n)
+        if found is not None:
+            blocked |= {program.producer[s.output] for s in found[1:3]}
+    return blocked
 
 
 def _grow(program: Program, root: int, candidates: set, taken: set) -> set:

@@ -51,13 +51,13 @@ def fuse_updates(program: Program) -> Program:
                                                            f"{len(drop) + len(fused)} step(s)"))
 
 
-def _update_chain(program: Program, n: int):
+def update_pattern(program: Program, n: int):
     """(matmul, mul, sub steps, lr slot, lr_first) if step n assigns `w - lr * matmul(a, b)`
-    (or `g * lr`) to a variable w of a matrix, each value read only by the next step."""
+    (or `g * lr`) to a variable w, each value read only by the next step: the shape of a
+    blocked update, static (elementwise fusion leaves these steps to this pass)."""
     step = program.steps[n]
-    if (type(step.op) is not Assign or step.output in program.fetches
-            or program.readers.get(step.output)):
-        return None     # (a fetched update stays: measured slower fused on W1's 784 x 10)
+    if type(step.op) is not Assign or program.readers.get(step.output):
+        return None
     w, value = step.inputs
     ext = program.externals.get(w)
     sub = _only_input(program, value, n, Sub)
@@ -71,21 +71,34 @@ def _update_chain(program: Program, n: int):
     lr_first = _only_input(program, y, m, MatMul) is not None
     lr, grad = (x, y) if lr_first else (y, x)
     mm = _only_input(program, grad, m, MatMul)
+    return None if mm is None else (mm, scale, sub, lr, lr_first)
+
+
+def _update_chain(program: Program, n: int):
+    """`update_pattern` where the recorded values allow the blocked kernel: the update is
+    not fetched, w is a matrix, lr a scalar, one dtype throughout, no step casts."""
+    found = update_pattern(program, n)
+    step = program.steps[n]
+    if found is None or step.output in program.fetches:
+        return None     # (a fetched update stays: measured slower fused on W1's 784 x 10)
+    mm, scale, sub, lr, lr_first = found
+    w = step.inputs[0]
     shape, dtype = step.record.shape, step.record.dtype
-    if (mm is None or len(shape) != 2 or shape[0] == 0 or _shape(program, lr) != ()
+    if (len(shape) != 2 or shape[0] == 0 or _shape(program, lr) != ()
+            or any(s.record.cast for s in (mm, scale, sub))
             or mm.record.shape != shape or _shape(program, w) != shape
             or {s.record.dtype for s in (mm, scale, sub)} != {dtype}
-            or ext.dtype.np != dtype):
+            or program.externals[w].dtype.np != dtype):
         return None
-    return mm, scale, sub, lr, lr_first
+    return found
 
 
 def _only_input(program: Program, slot: int, n: int, cls):
-    """The step producing `slot` if it is a `cls`, read only by step n, waited for by none,
-    and its value is of the declared dtype; else None."""
+    """The step producing `slot` if it is a `cls`, read only by step n and waited for by
+    none; else None."""
     step = program.made_by(slot, cls)
     if (step is None or type(step.op) is not cls or program.only_reader(slot) != n
-            or step.record.cast or step.control or slot in program.waited_for):
+            or step.control or slot in program.waited_for):
         return None
     return step
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Callable, Optional
 
+from ..backend.numpy.registry import SHAPE_ONLY
 from ..core.errors import FeedError
 from ..core.graph import topo_sort
 from ..core.op import Typed
@@ -292,6 +293,13 @@ def rename(steps, mapping: dict) -> list:
         out.append(s if ins == s.inputs and ctl == s.control else s.replace(inputs=ins,
                                                                               control=ctl))
     return out
+
+
+def value_reads(step: Step) -> tuple:
+    """The slots a step reads for their values; not those its kernel reads only the shape of
+    (ones_like's input, broadcast_to's target, ...)."""
+    skip = SHAPE_ONLY.get(type(step.op), ())
+    return tuple(i for k, i in enumerate(step.inputs) if k not in skip) if skip else step.inputs
 
 
 def is_pure(step: Step, program: Program) -> bool:

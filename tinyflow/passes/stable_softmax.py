@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from collections import Counter
 
-from ..backend.numpy.registry import SHAPE_ONLY
 from ..ops.math import Div, Log, Mul, Neg, Sub
 from ..ops.nn import LogSoftmax, Softmax, SoftmaxCrossEntropy
 from ..ops.reduce import Sum
-from .program import Program, Step, is_pure
+from .program import Program, Step, is_pure, value_reads
 
 
 def stable_softmax(program: Program) -> Program:
@@ -57,8 +56,7 @@ def values_needed(program: Program) -> set:
     needed = set(program.fetches)
     for step in reversed(program.steps):
         if step.output in needed or not is_pure(step, program):
-            skip = SHAPE_ONLY.get(type(step.op), ())
-            needed.update(i for k, i in enumerate(step.inputs) if k not in skip)
+            needed.update(value_reads(step))
             needed.update(step.control)
     return needed
 

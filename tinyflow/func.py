@@ -23,6 +23,7 @@ from .autodiff.forward import forward_gradients
 from .autodiff.reverse import gradients
 from .core.graph import topo_sort
 from .core.modes import enable_grad, grad_mode, set_grad_enabled
+from .core.pytree import tree_flatten, tree_unflatten
 from .core.tensor import Tensor
 from .ops.creation import zeros_like
 from .ops.shape import copy, reshape, stack
@@ -32,30 +33,6 @@ __all__ = ["functional_call", "grad", "grad_and_value", "hessian", "hvp", "jacfw
 
 
 # ---- pytrees: tensors in tuples, lists and dicts ----------------------------------------
-def tree_flatten(tree) -> tuple:
-    """(leaves, spec): the leaves in order, and what `tree_unflatten` rebuilds from."""
-    if isinstance(tree, (tuple, list)):
-        parts = [tree_flatten(x) for x in tree]
-        return [leaf for leaves, _ in parts for leaf in leaves], (type(tree), [s for _, s in parts])
-    if isinstance(tree, dict):
-        parts = [tree_flatten(v) for v in tree.values()]
-        return ([leaf for leaves, _ in parts for leaf in leaves],
-                (dict, list(tree), [s for _, s in parts]))
-    return [tree], None
-
-
-def tree_unflatten(spec, leaves) -> object:
-    return _build(spec, iter(leaves))
-
-
-def _build(spec, it):
-    if spec is None:
-        return next(it)
-    if spec[0] is dict:
-        return {k: _build(s, it) for k, s in zip(spec[1], spec[2])}
-    return spec[0](_build(s, it) for s in spec[1])
-
-
 def _describe(spec) -> str:
     """A spec as torch.func prints one: `*` a leaf, `(*, *)` a tuple."""
     if spec is None:

@@ -25,6 +25,7 @@ import numpy as np
 from . import passes
 from .core.errors import TinyflowError
 from .core.graph import Graph, get_default_graph, topo_sort
+from .core.pytree import tree_flatten
 from .core.tensor import PLACEHOLDER, Tensor
 from .passes import Program
 from .passes.program import op_name
@@ -76,21 +77,15 @@ def program_of(obj, feed_keys=None) -> Program:
 
 
 def _flatten(fetches) -> list:
-    if isinstance(fetches, dict):
-        fetches = list(fetches.values())
-    if not isinstance(fetches, (list, tuple)):
-        fetches = [fetches]
+    """The tensors of a nesting of tensors and tensor names."""
     out = []
-    for f in fetches:
-        if isinstance(f, (list, tuple, dict)):
-            out += _flatten(f)
-        elif isinstance(f, str):
-            out.append(get_default_graph().get_tensor_by_name(f))
-        elif isinstance(f, Tensor):
-            out.append(f)
-        else:
+    for f in tree_flatten(fetches)[0]:
+        if isinstance(f, str):
+            f = get_default_graph().get_tensor_by_name(f)
+        if not isinstance(f, Tensor):
             raise TypeError(f"viz: cannot draw {f!r} of type {type(f).__name__}: give tensors, "
                             f"tensor names, a Graph, a Program or a Plan")
+        out.append(f)
     return out
 
 
@@ -131,7 +126,7 @@ def classify(program: Program, loss_names=()) -> dict:
         if _writes(s) or (s.output in chain and s.output not in settled):
             chain.add(s.output)
             chain.update(s.inputs)
-    targets = {s.inputs[s.op.writes_input] for s in steps if _writes(s)}
+    targets = program.written_in_place
     for s in steps:
         o = s.output
         if _writes(s):

@@ -20,6 +20,7 @@ import numpy as np
 
 from ..core.errors import FeedError, TinyflowError, UninitializedVariableError
 from ..core.graph import Graph
+from ..core.pytree import tree_flatten
 from ..core.tensor import Tensor
 from ..io.atomic import atomic_path
 from ..passes import lower, optimize as run_rewrites
@@ -100,7 +101,7 @@ def export_module(model, args, f=None, *, input_names=None, output_names=None,
                      for name, a in zip(input_names, arrays)]
         with _eval_mode(model):
             result = model(*feed_keys, **(kwargs or {}))
-    fetches = [t for t in _flatten(result) if t is not None]
+    fetches = [t for t in tree_flatten(result)[0] if t is not None]
     output_names = list(output_names or _default_names("output", len(fetches)))
     if len(output_names) != len(fetches):
         raise ValueError(f"ONNX export: {len(output_names)} output_names for the model's "
@@ -180,12 +181,6 @@ def _dynamic_axes(spec) -> dict:
     return out
 
 
-def _flatten(result) -> list:
-    if isinstance(result, (list, tuple)):
-        return [t for r in result for t in _flatten(r)]
-    if isinstance(result, dict):
-        return [t for r in result.values() for t in _flatten(r)]
-    return [result]
 
 
 class _eval_mode:

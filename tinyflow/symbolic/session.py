@@ -10,6 +10,7 @@ import numpy as np
 
 from ..core.errors import FeedError, FeedTypeError, FetchError, FetchTypeError
 from ..core.graph import Graph, get_default_graph
+from ..core.pytree import tree_flatten, tree_unflatten
 from ..core.shapes import is_compatible
 from ..core.tensor import EAGER, Tensor
 from ..runtime.plan import Plan
@@ -105,8 +106,7 @@ class Session:
         if run_metadata is not None and not isinstance(run_metadata, RunMetadata):
             raise TypeError(f"run_metadata must be a tf.RunMetadata, but got "
                             f"{type(run_metadata)}")
-        flat: list = []
-        structure = _flatten(fetches, flat)
+        flat, structure = tree_flatten(fetches)
         tensors = [self._resolve_fetch(f) for f in flat]
         feed_keys, feed_values = self._check_feeds(feed_dict or {})
         key = (tuple(map(id, tensors)), tuple(map(id, feed_keys)))
@@ -114,13 +114,12 @@ class Session:
         if plan is None:
             plan = self._plans[key] = self._new_plan(tensors, feed_keys)
         results = plan.run(feed_values)
-        return _rebuild(structure, iter(results))
+        return tree_unflatten(structure, results)
 
     def make_plan(self, fetches, feed_keys=()) -> Plan:
         """The compiled plan for these fetches and feed keys (for inspection and benchmarks);
         `plan.memory(feed_values)` gives its planned peak before it runs."""
-        flat: list = []
-        _flatten(fetches, flat)
+        flat, _ = tree_flatten(fetches)
         tensors = [self._resolve_fetch(f) for f in flat]
         keys = tuple(self._resolve_feed_key(k) for k in feed_keys)
         return self._new_plan(tensors, keys)
@@ -222,21 +221,3 @@ def _check_feed_value(key: Tensor, value) -> np.ndarray:
     return arr
 
 
-def _flatten(fetches, flat: list):
-    """Record the nesting of `fetches` and collect the leaves into `flat`."""
-    if isinstance(fetches, (list, tuple)):
-        return (type(fetches), [_flatten(f, flat) for f in fetches])
-    if isinstance(fetches, dict):
-        return (dict, {k: _flatten(v, flat) for k, v in fetches.items()})
-    flat.append(fetches)
-    return None
-
-
-def _rebuild(structure, results):
-    if structure is None:
-        return next(results)
-    kind, children = structure
-    if kind is dict:
-        return {k: _rebuild(v, results) for k, v in children.items()}
-    items = [_rebuild(c, results) for c in children]
-    return items if kind is list else kind(items) if kind is tuple else kind(*items)

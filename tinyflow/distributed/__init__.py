@@ -15,6 +15,7 @@ from typing import Optional
 import ray
 
 from .client import Consistency, PSClient, Stats, asynchronous, bsp, ssp
+from .collective import CollectiveError, CommStats, Communicator, Group
 from .ps import ParameterServer
 from .rules import SGD, Adam, Custom, Momentum, UpdateRule
 from .sharding import Layout, Piece
@@ -53,3 +54,4 @@ __all__ = ["Adam", "Consistency", "Custom", "GraphModel", "Layout", "ModuleModel
            "PSClient", "PSTrainer", "ParameterServer", "Piece", "RoamingStraggler", "SGD", "Stats",
            "Straggler", "TrainResult", "UpdateRule", "asynchronous", "bsp", "init", "roaming",
            "shutdown", "ssp"]
+__all__ += ["CollectiveError", "CommStats", "Communicator", "Group"]

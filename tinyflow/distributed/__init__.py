@@ -16,6 +16,7 @@ import ray
 
 from .client import Consistency, PSClient, Stats, asynchronous, bsp, ssp
 from .collective import CollectiveError, CommStats, Communicator, Group
+from .data_parallel import DataParallel
 from .ps import ParameterServer
 from .rules import SGD, Adam, Custom, Momentum, UpdateRule
 from .sharding import Layout, Piece
@@ -54,4 +55,4 @@ __all__ = ["Adam", "Consistency", "Custom", "GraphModel", "Layout", "ModuleModel
            "PSClient", "PSTrainer", "ParameterServer", "Piece", "RoamingStraggler", "SGD", "Stats",
            "Straggler", "TrainResult", "UpdateRule", "asynchronous", "bsp", "init", "roaming",
            "shutdown", "ssp"]
-__all__ += ["CollectiveError", "CommStats", "Communicator", "Group"]
+__all__ += ["CollectiveError", "CommStats", "Communicator", "DataParallel", "Group"]

@@ -49,9 +49,6 @@ def test_buckets_are_filled_from_the_last_parameter_and_split_by_dtype():
 
 # ---- training on the ring ---------------------------------------------------------------------
 
-pytestmark = pytest.mark.usefixtures("fresh_graph")
-
-
 @pytest.fixture(scope="module")
 def pool(local_ray):
     g = dist.Group(4, timeout=20.0)

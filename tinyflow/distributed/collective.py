@@ -7,8 +7,9 @@ reduce-scatter each worker adds the segment arriving from its left neighbour int
 copy and passes the sum on, ending with one fully reduced segment; N - 1 steps of all-gather
 pass the reduced segments round. Each worker sends 2(N - 1) segments: 2(N - 1)/N of the
 buffer, whatever N is. A message is an actor call on the receiver (`deliver`), which holds
-at most one unconsumed segment per sender: the sender's call returns only once the previous
-one was taken, so no worker holds more than its buffer plus one segment in flight.
+at most one unconsumed segment per sender in its mailbox, and a sender sends the next message
+on a link only once the previous one was taken: no worker holds more than its buffer plus
+one segment in its mailbox (and the next one arriving).
 
 Every wait has a timeout and names the worker it waited for; a dead neighbour is named as
 such. A worker never returns a partial sum: it returns only after all 2(N - 1) segments.
@@ -62,6 +63,7 @@ class Communicator:
         self.peers: Sequence = ()
         self.stats = CommStats()
         self._inbox: dict = {}              # sender -> (tag, array), one at most per sender
+        self._unacked: dict = {}            # receiver -> (tag, ref of its deliver call)
         self._cond = threading.Condition()
         self._seq = 0                       # collectives called so far: the message tags
         self._current = "setup"
@@ -81,18 +83,29 @@ class Communicator:
             self._cond.notify_all()
 
     def _send(self, dst: int, tag: tuple, array: np.ndarray) -> None:
+        """Send without waiting for the answer, once `dst` took the previous message: one
+        message in flight per link, and the latency of the call hides behind the receive."""
+        self._acknowledged(dst)
         if self.latency:
             time.sleep(self.latency)
         self.stats.bytes_sent += getattr(array, "nbytes", 0)
         self.stats.messages += 1
-        try:
-            ray.get(self.peers[dst].deliver.remote(self.rank, tag, array), timeout=self.timeout)
-        except RayActorError:
-            raise CollectiveError(f"{self._current} on worker {self.rank}: worker {dst} died "
-                                  f"(sending it {tag})") from None
-        except GetTimeoutError:
-            raise CollectiveError(f"{self._current} on worker {self.rank}: worker {dst} did "
-                                  f"not take {tag} within {self.timeout} s") from None
+        self._unacked[dst] = (tag, self.peers[dst].deliver.remote(self.rank, tag, array))
+
+    def _acknowledged(self, dst: Optional[int] = None) -> None:
+        """Wait until `dst` (every peer, by default) took the last message sent to it."""
+        for d in list(self._unacked) if dst is None else [dst]:
+            if d not in self._unacked:
+                continue
+            tag, ref = self._unacked.pop(d)
+            try:
+                ray.get(ref, timeout=self.timeout)
+            except RayActorError:
+                raise CollectiveError(f"{self._current} on worker {self.rank}: worker {d} "
+                                      f"died (sending it {tag})") from None
+            except GetTimeoutError:
+                raise CollectiveError(f"{self._current} on worker {self.rank}: worker {d} "
+                                      f"did not take {tag} within {self.timeout} s") from None
 
     def _recv(self, src: int, tag: tuple) -> np.ndarray:
         with self._cond:
@@ -143,6 +156,7 @@ class Communicator:
         segs = self._segments(flat.size)
         self._reduce_scatter_ring(flat, seq, segs)
         self._all_gather_ring(flat, seq, segs)
+        self._acknowledged()
         return flat.reshape(np.shape(array))
 
     def reduce_scatter(self, array: np.ndarray) -> np.ndarray:
@@ -151,6 +165,7 @@ class Communicator:
         flat = np.array(array, copy=True).reshape(-1)
         segs = self._segments(flat.size)
         self._reduce_scatter_ring(flat, seq, segs)
+        self._acknowledged()
         return flat[segs[self.rank]].copy()
 
     def all_gather(self, array: np.ndarray) -> list:
@@ -162,6 +177,7 @@ class Communicator:
         for step in range(n - 1):
             self._send((r + 1) % n, (seq, "ag", step), parts[(r - step) % n])
             parts[(r - step - 1) % n] = np.array(self._recv((r - 1) % n, (seq, "ag", step)))
+        self._acknowledged()
         return parts
 
     def broadcast(self, array: Optional[np.ndarray], root: int = 0) -> np.ndarray:
@@ -189,6 +205,7 @@ class Communicator:
                 flat[seg] = self._recv(prev, (seq, "bc", k))
             if r != last:
                 self._send(nxt, (seq, "bc", k), flat[seg])
+        self._acknowledged()
         return flat.reshape(shape)
 
 

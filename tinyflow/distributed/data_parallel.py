@@ -198,6 +198,9 @@ class DataParallel:
         return self.group.size
 
     def _shards(self, n_examples: int) -> list:
+        if n_examples < self.num_workers:
+            raise ValueError(f"DataParallel: a batch of {n_examples} example(s) cannot be "
+                             f"split across {self.num_workers} workers")
         return np.array_split(np.arange(n_examples), self.num_workers)
 
     def step(self, x: np.ndarray, y: np.ndarray) -> float:
@@ -213,6 +216,7 @@ class DataParallel:
         """`epochs` passes over (x, y) in shuffled batches; the data goes to each worker once
         (Ray's object store) and each step sends only indices. Returns the step losses."""
         n = self.num_workers
+        self._shards(batch_size)                       # refuse a batch smaller than n
         self.group.invoke(self.key, "load", [ray.put((x, y))] * n)
         rng, losses = np.random.default_rng(seed), []
         for _ in range(epochs):

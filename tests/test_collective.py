@@ -85,6 +85,22 @@ def test_bytes_sent_per_worker_are_2_n_minus_1_over_n_of_the_buffer(group):
         assert a.peak_inbox_bytes <= -(-size // n) * 8
 
 
+def test_chunked_messages_bound_what_a_worker_holds(pool):
+    group = Group(3, timeout=20.0, chunk_bytes=800, workers=pool)     # 100 float64
+    xs = _inputs(3, 1001, integer=True)
+    for o in group.run("all_reduce", xs):
+        np.testing.assert_array_equal(o, np.sum(xs, axis=0))
+    value = np.arange(1001.0)
+    for got in group.run("broadcast", [value, None, None]):
+        np.testing.assert_array_equal(got, value)
+    for st in group.stats():
+        assert st.peak_inbox_bytes <= 800
+        assert st.calls == {"all_reduce": 1, "broadcast": 1}
+    # segments of 334, 334, 333 elements: 4 pieces each, 4 ring steps
+    assert group.stats()[0].messages == 4 * 4 + 1 + 3 * 4      # + broadcast: meta, 3 x 4
+    assert group.stats()[0].bytes_sent == pytest.approx(4 / 3 * 1001 * 8 + 1001 * 8, rel=0.01)
+
+
 def test_reduce_scatter_all_gather_and_broadcast(group):
     n = group.size
     xs = _inputs(n, 23, integer=True)

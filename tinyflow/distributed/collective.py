@@ -6,10 +6,10 @@ A buffer is cut into N segments (`np.array_split`, so any size works); in N - 1 
 reduce-scatter each worker adds the segment arriving from its left neighbour into its own
 copy and passes the sum on, ending with one fully reduced segment; N - 1 steps of all-gather
 pass the reduced segments round. Each worker sends 2(N - 1) segments: 2(N - 1)/N of the
-buffer, whatever N is. A message is an actor call on the receiver (`deliver`), which holds
-at most one unconsumed segment per sender in its mailbox, and a sender sends the next message
-on a link only once the previous one was taken: no worker holds more than its buffer plus
-one segment in its mailbox (and the next one arriving).
+buffer, whatever N is. A message is an actor call on the receiver (`deliver`) that returns
+once the receiver took the segment out of its mailbox, and a sender sends the next message on
+a link only after that: one message per link at a time, so no worker holds more than its own
+buffer plus one incoming segment.
 
 Every wait has a timeout and names the worker it waited for; a dead neighbour is named as
 such. A worker never returns a partial sum: it returns only after all 2(N - 1) segments.
@@ -54,12 +54,16 @@ class Communicator:
         latency: seconds slept before each message is sent (an injected network latency for
             experiments; 0 by default).
         timeout: seconds to wait for any one message before raising `CollectiveError`.
+        chunk_bytes: the largest message; a segment above it goes in pieces (default: one
+            message per segment).
     """
 
-    def __init__(self, rank: int, size: int, timeout: float = 30.0, latency: float = 0.0):
+    def __init__(self, rank: int, size: int, timeout: float = 30.0, latency: float = 0.0,
+                 chunk_bytes: Optional[int] = None) -> None:
         if not 0 <= rank < size:
             raise ValueError(f"rank {rank} is not in a group of {size} worker(s)")
         self.rank, self.size, self.timeout, self.latency = rank, size, timeout, latency
+        self.chunk_bytes = chunk_bytes
         self.peers: Sequence = ()
         self.stats = CommStats()
         self._inbox: dict = {}              # sender -> (tag, array), one at most per sender
@@ -70,21 +74,25 @@ class Communicator:
 
     # ---- messages -------------------------------------------------------------------------
     def deliver(self, src: int, tag: tuple, array: np.ndarray) -> None:
-        """Called by worker `src` (on an actor thread): wait until the previous segment from
-        `src` was taken, then put this one in the mailbox."""
+        """Called by worker `src` (on an actor thread): put the segment in the mailbox and
+        return once this worker took it, so the sender sends no more on this link before."""
         with self._cond:
-            if not self._cond.wait_for(lambda: src not in self._inbox, self.timeout):
-                raise CollectiveError(f"worker {self.rank} did not take the message of worker "
-                                      f"{src} {self._inbox[src][0]} within {self.timeout} s "
-                                      f"(it is in {self._current})")
+            if src in self._inbox:
+                raise CollectiveError(f"worker {self.rank}: worker {src} sent {tag} before "
+                                      f"{self._inbox[src][0]} was taken")
             self._inbox[src] = (tag, array)
             held = sum(getattr(a, "nbytes", 0) for _, a in self._inbox.values())
             self.stats.peak_inbox_bytes = max(self.stats.peak_inbox_bytes, held)
             self._cond.notify_all()
+            if not self._cond.wait_for(lambda: self._inbox.get(src, (None,))[0] != tag,
+                                       self.timeout):
+                raise CollectiveError(f"worker {self.rank} did not take {tag} from worker "
+                                      f"{src} within {self.timeout} s (it is in "
+                                      f"{self._current})")
 
     def _send(self, dst: int, tag: tuple, array: np.ndarray) -> None:
         """Send without waiting for the answer, once `dst` took the previous message: one
-        message in flight per link, and the latency of the call hides behind the receive."""
+        message per link at a time, and the call's latency hides behind the receive."""
         self._acknowledged(dst)
         if self.latency:
             time.sleep(self.latency)
@@ -106,6 +114,9 @@ class Communicator:
             except GetTimeoutError:
                 raise CollectiveError(f"{self._current} on worker {self.rank}: worker {d} "
                                       f"did not take {tag} within {self.timeout} s") from None
+            except ray.exceptions.RayTaskError as e:
+                raise CollectiveError(f"{self._current} on worker {self.rank}: sending {tag} "
+                                      f"to worker {d} failed: {e.cause}") from None
 
     def _recv(self, src: int, tag: tuple) -> np.ndarray:
         with self._cond:
@@ -133,21 +144,42 @@ class Communicator:
         bounds = np.cumsum([0] + [len(a) for a in np.array_split(np.empty(n), self.size)])
         return [slice(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
 
+    def _pieces(self, seg: slice, itemsize: int) -> list:
+        """`seg` cut into messages of at most `chunk_bytes` (sender and receiver cut the same
+        slice the same way)."""
+        if not self.chunk_bytes or seg.stop - seg.start <= 1:
+            return [seg]
+        step = max(1, self.chunk_bytes // itemsize)
+        return [slice(a, min(a + step, seg.stop)) for a in range(seg.start, seg.stop, step)]
+
+    def _exchange(self, flat: np.ndarray, out: slice, inc: slice, tag: tuple,
+                  add: bool) -> None:
+        """One ring step: flat[out] to the next worker while the previous one's segment
+        arrives into flat[inc] (added or copied), a piece at a time."""
+        outs, incs = self._pieces(out, flat.itemsize), self._pieces(inc, flat.itemsize)
+        for k in range(max(len(outs), len(incs))):
+            if k < len(outs):
+                self._send((self.rank + 1) % self.size, tag + (k,), flat[outs[k]])
+            if k < len(incs):
+                piece = self._recv((self.rank - 1) % self.size, tag + (k,))
+                if add:
+                    flat[incs[k]] += piece
+                else:
+                    flat[incs[k]] = piece
+
     def _reduce_scatter_ring(self, flat: np.ndarray, seq: int, segs: list) -> None:
         """In place on `flat`: afterwards segment `rank` holds the sum over all workers."""
         n, r = self.size, self.rank
         for step in range(n - 1):
-            out, inc = segs[(r - step - 1) % n], segs[(r - step - 2) % n]
-            self._send((r + 1) % n, (seq, "rs", step), flat[out])
-            flat[inc] += self._recv((r - 1) % n, (seq, "rs", step))
+            self._exchange(flat, segs[(r - step - 1) % n], segs[(r - step - 2) % n],
+                           (seq, "rs", step), add=True)
 
     def _all_gather_ring(self, flat: np.ndarray, seq: int, segs: list) -> None:
         """In place on `flat`: segment k comes from worker k, passed round the ring."""
         n, r = self.size, self.rank
         for step in range(n - 1):
-            out, inc = segs[(r - step) % n], segs[(r - step - 1) % n]
-            self._send((r + 1) % n, (seq, "ag", step), flat[out])
-            flat[inc] = self._recv((r - 1) % n, (seq, "ag", step))
+            self._exchange(flat, segs[(r - step) % n], segs[(r - step - 1) % n],
+                           (seq, "ag", step), add=False)
 
     def all_reduce(self, array: np.ndarray) -> np.ndarray:
         """The sum over the group of every worker's `array` (same shape and dtype on all)."""
@@ -201,10 +233,11 @@ class Communicator:
         flat = (np.array(array, copy=True).reshape(-1) if r == root
                 else np.empty(int(np.prod(shape)), np.dtype(dtype)))
         for k, seg in enumerate(self._segments(flat.size)):
-            if r != root:
-                flat[seg] = self._recv(prev, (seq, "bc", k))
-            if r != last:
-                self._send(nxt, (seq, "bc", k), flat[seg])
+            for j, piece in enumerate(self._pieces(seg, flat.itemsize)):
+                if r != root:
+                    flat[piece] = self._recv(prev, (seq, "bc", k, j))
+                if r != last:
+                    self._send(nxt, (seq, "bc", k, j), flat[piece])
         self._acknowledged()
         return flat.reshape(shape)
 
@@ -215,13 +248,14 @@ class CollectiveWorker:
     `install` builds one with the communicator, `invoke` calls its methods), so one set of
     processes serves many jobs. The collectives are methods here too."""
 
-    def __init__(self, rank: int, size: int, timeout: float = 30.0, latency: float = 0.0):
-        self.comm = Communicator(rank, size, timeout, latency)
+    def __init__(self) -> None:
+        self.comm: Optional[Communicator] = None
         self.objects: dict = {}
 
-    def connect(self, peers: Sequence, rank: int, timeout: float, latency: float) -> int:
-        """Join the ring of `peers` as `rank` (a fresh communicator: new counts and tags)."""
-        self.comm = Communicator(rank, len(peers), timeout, latency)
+    def connect(self, peers: Sequence, rank: int, **options) -> int:
+        """Join the ring of `peers` as `rank` (a fresh communicator: new counts and tags;
+        `options` are the Communicator's)."""
+        self.comm = Communicator(rank, len(peers), **options)
         self.comm.peers = list(peers)
         return rank
 
@@ -264,11 +298,13 @@ class Group:
             which then leave the old ring); by default new actors are started.
         timeout: seconds any worker waits for one message before raising `CollectiveError`.
         latency: seconds slept before every message (an injected network latency).
+        chunk_bytes: the largest message (default: one message per segment).
         env: environment variables of new worker processes (BLAS threads default to 1).
     """
 
     def __init__(self, num_workers: int, timeout: float = 30.0, latency: float = 0.0,
-                 env: Optional[dict] = None, workers: Optional[Sequence] = None) -> None:
+                 chunk_bytes: Optional[int] = None, env: Optional[dict] = None,
+                 workers: Optional[Sequence] = None) -> None:
         if num_workers < 1:
             raise ValueError(f"num_workers must be >= 1, got {num_workers}")
         self.size, self.timeout = num_workers, timeout
@@ -277,13 +313,13 @@ class Group:
                                         **(env or {})}}
             remote = _RemoteWorker.options(num_cpus=0, max_concurrency=4,
                                            runtime_env=runtime_env)
-            workers = [remote.remote(r, num_workers, timeout, latency)
-                       for r in range(num_workers)]
+            workers = [remote.remote() for _ in range(num_workers)]
         elif len(workers) < num_workers:
             raise ValueError(f"a group of {num_workers} needs as many workers, got "
                              f"{len(workers)}")
         self.workers = list(workers[:num_workers])
-        self.gather([w.connect.remote(self.workers, r, timeout, latency)
+        options = {"timeout": timeout, "latency": latency, "chunk_bytes": chunk_bytes}
+        self.gather([w.connect.remote(self.workers, r, **options)
                      for r, w in enumerate(self.workers)], "connect")
 
     def run(self, method: str, *per_worker: Sequence, **kwargs) -> list:

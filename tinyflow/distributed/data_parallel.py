@@ -186,7 +186,7 @@ class DataParallel:
                  bucket_bytes: int = 1 << 20, overlap: bool = True, timeout: float = 30.0,
                  latency: float = 0.0, group: Optional[Group] = None,
                  env: Optional[dict] = None) -> None:
-        self.group = group or Group(num_workers, timeout, latency, env)
+        self.group = group or Group(num_workers, timeout, latency, env=env)
         self.key = f"data_parallel_{id(self)}"
         n = self.group.size
         self.group.run("install", [self.key] * n, [Replica] * n, [make_model] * n,

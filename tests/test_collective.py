@@ -336,6 +336,23 @@ def test_parallel_attention_splits_heads_and_equals_one_device(pool, workers, ca
     tp.shutdown()
 
 
+def test_the_input_gradient_flows_on_through_a_residual_path():
+    """f's backward continues into a non-leaf input that a residual connection also reads
+    (a group of one: no Ray)."""
+    w1, b1, w2, b2 = _weights(3, (HIDDEN, D), (HIDDEN,), (D, HIDDEN), (D,))
+    x = _weights(4, (B, D))[0]
+    mlp = ParallelMLP.from_full(Communicator(0, 1), w1, b1, w2, b2)
+    xt = tf.tensor(x, requires_grad=True)
+    h = xt * 2
+    (h + mlp(h)).sum().backward()
+    tx, tw1, tb1, tw2, tb2 = _torch(x, w1, b1, w2, b2)
+    th = tx * 2
+    (th + torch.nn.functional.gelu(th @ tw1.T + tb1) @ tw2.T + tb2).sum().backward()
+    np.testing.assert_allclose(xt.grad.numpy(), tx.grad.numpy(), rtol=1e-10)
+    np.testing.assert_allclose(mlp.fc1.weight.grad.numpy(), tw1.grad.numpy(), rtol=1e-10)
+    assert mlp.fc1.comm.stats.calls == {"all_reduce": 2}
+
+
 def test_uneven_split_is_refused(pool):
     w1, b1, w2, b2 = _weights(0, (HIDDEN + 1, D), (HIDDEN + 1,), (D, HIDDEN + 1), (D,))
     make = functools.partial(ParallelMLP.from_full, w1=w1, b1=b1, w2=w2, b2=b2)

@@ -62,25 +62,22 @@ def reduce_from_group(x: Tensor, comm: Communicator) -> Tensor:
 
 class ColumnParallelLinear(Module):
     """y_i = x W_i^T + b_i for this worker's rows W_i of W [out, in]; the output stays split
-    (each worker holds out / N features) unless `gather_output`."""
+    (each worker holds out / N features), for a row-parallel layer to take."""
 
-    def __init__(self, comm: Communicator, weight: np.ndarray, bias: Optional[np.ndarray],
-                 gather_output: bool = False) -> None:
+    def __init__(self, comm: Communicator, weight: np.ndarray,
+                 bias: Optional[np.ndarray]) -> None:
         super().__init__()
-        self.comm, self.gather_output = comm, gather_output
+        self.comm = comm
         self.weight = Parameter(np.array(weight))
         self.bias = None if bias is None else Parameter(np.array(bias))
 
     @classmethod
-    def from_full(cls, comm: Communicator, weight: np.ndarray, bias=None, **kw):
+    def from_full(cls, comm: Communicator, weight: np.ndarray, bias=None):
         rows = _shard(weight.shape[0], comm, "ColumnParallelLinear out_features")
-        return cls(comm, weight[rows], None if bias is None else bias[rows], **kw)
+        return cls(comm, weight[rows], None if bias is None else bias[rows])
 
     def forward(self, x: Tensor) -> Tensor:
-        y = F.linear(copy_to_group(x, self.comm), self.weight, self.bias)
-        if self.gather_output:
-            y = tensor(np.concatenate(self.comm.all_gather(y.numpy()), axis=-1))
-        return y
+        return F.linear(copy_to_group(x, self.comm), self.weight, self.bias)
 
 
 class RowParallelLinear(Module):

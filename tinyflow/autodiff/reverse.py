@@ -82,8 +82,11 @@ def _one_graph(ys: list, xs: list, grad_ys: list):
     return graph
 
 
-def _backprop(order: list, ys: list, xs: list, grad_ys: list) -> list:
-    """The reverse sweep over `order` (the nodes the ys depend on, inputs first)."""
+def _backprop(order: list, ys: list, xs: list, grad_ys: list, on_final=None) -> list:
+    """The reverse sweep over `order` (the nodes the ys depend on, inputs first).
+
+    `on_final(x, g)` is called for each x of `xs` as soon as its gradient is complete (every
+    node reading x has been swept), so a caller can act on it while the sweep goes on."""
     relevant = _depends_on(order, xs)
     keep = {id(x) for x in xs}
     node_to_grad: dict[int, list] = {}
@@ -93,6 +96,9 @@ def _backprop(order: list, ys: list, xs: list, grad_ys: list) -> list:
             node_to_grad.setdefault(id(y), []).append(gy)
     for node in reversed(order):
         partials = node_to_grad.get(id(node))
+        if on_final is not None and partials is not None and id(node) in keep:
+            node_to_grad[id(node)] = partials = [sum_terms(partials)]
+            on_final(node, partials[0])
         if partials is None or node.op is None:
             continue
         if id(node) not in keep:
@@ -165,18 +171,19 @@ def backward(tensor: Tensor, gradient=None, retain_graph: bool = False,
         targets = [n for n in order if n.requires_grad and (n.op is None or n._retains_grad)]
     else:
         targets = list(inputs)
+    def accumulate(target: Tensor, g: Tensor) -> None:
+        if not create_graph:
+            g = Tensor._eager(_owned(g.array))
+        target.grad = g if target.grad is None else target.grad + g
+        for hook in target._post_grad_hooks or ():
+            hook(target)
+
     with set_grad_enabled(create_graph):
-        grads = _backprop(order, [tensor], targets, [seed])
+        _backprop(order, [tensor], targets, [seed], on_final=accumulate)
     if not (retain_graph or create_graph):
         for node in order:
             if node.op is not None:
                 node._saved = FREED
-    for target, g in zip(targets, grads):
-        if g is None:
-            continue
-        if not create_graph:
-            g = Tensor._eager(_owned(g.array))
-        target.grad = g if target.grad is None else target.grad + g
 
 
 def _owned(arr: np.ndarray) -> np.ndarray:

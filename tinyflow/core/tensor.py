@@ -25,12 +25,13 @@ class Tensor:
     Eager autograd bookkeeping: `_version` is a one-element list shared by a tensor and its
     views, bumped by every in-place write; `_saved` holds the versions of a node's inputs
     and output when it was recorded (or FREED after a backward without retain_graph), so a
-    gradient never silently uses overwritten data; `_base` is the tensor a view looks into.
+    gradient never silently uses overwritten data; `_base` is the tensor a view looks into;
+    `_post_grad_hooks` are called by `backward()` once this leaf's `.grad` is final.
     """
 
     __slots__ = ("array", "op", "inputs", "shape", "dtype", "kind", "requires_grad", "_grad",
                  "graph", "_name", "control_inputs", "site", "_version", "_saved", "_base",
-                 "_retains_grad", "__weakref__")
+                 "_retains_grad", "_post_grad_hooks", "__weakref__")
     __array_priority__ = 1000  # so `ndarray * tensor` calls Tensor.__rmul__
 
     def __init__(self, data, dtype=None, requires_grad: bool = False) -> None:
@@ -71,6 +72,7 @@ class Tensor:
         self._saved = None
         self._base = None
         self._retains_grad = False
+        self._post_grad_hooks = None
         self.graph = graph if graph is not None else get_default_graph()
         self.control_inputs = self.graph.control if op is not None else ()
         self._name = self.graph.add_node(self, name or (op.name if op is not None else kind))
@@ -242,3 +244,4 @@ def _init_eager(t: Tensor, data: np.ndarray, op, inputs, requires_grad: bool) ->
     t._saved = None
     t._base = None
     t._retains_grad = False
+    t._post_grad_hooks = None

@@ -15,10 +15,15 @@ from typing import Optional
 import ray
 
 from .client import Consistency, PSClient, Stats, asynchronous, bsp, ssp
+from .collective import CollectiveError, CommStats, Communicator, Group
+from .data_parallel import DataParallel
 from .ps import ParameterServer
 from .rules import SGD, Adam, Custom, Momentum, UpdateRule
 from .sharding import Layout, Piece
 from .straggler import RoamingStraggler, Straggler, roaming
+from .tensor_parallel import (ColumnParallelLinear, ParallelMLP, ParallelSelfAttention,
+                              RowParallelLinear, TensorParallel, copy_to_group,
+                              reduce_from_group)
 from .trainer import GraphModel, ModuleModel, PSTrainer, TrainResult
 
 
@@ -53,3 +58,6 @@ __all__ = ["Adam", "Consistency", "Custom", "GraphModel", "Layout", "ModuleModel
            "PSClient", "PSTrainer", "ParameterServer", "Piece", "RoamingStraggler", "SGD", "Stats",
            "Straggler", "TrainResult", "UpdateRule", "asynchronous", "bsp", "init", "roaming",
            "shutdown", "ssp"]
+__all__ += ["CollectiveError", "ColumnParallelLinear", "CommStats", "Communicator",
+            "DataParallel", "Group", "ParallelMLP", "ParallelSelfAttention", "RowParallelLinear",
+            "TensorParallel", "copy_to_group", "reduce_from_group"]

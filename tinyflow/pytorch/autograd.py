@@ -66,7 +66,31 @@ def retain_grad(x) -> None:
     x._retains_grad = True
 
 
-METHODS = {"backward": tensor_backward, "retain_grad": retain_grad}
+class RemovableHandle:
+    """What `register_post_accumulate_grad_hook` returns: `.remove()` takes the hook off."""
+
+    def __init__(self, tensor: Tensor, hook) -> None:
+        self.tensor, self.hook = tensor, hook
+
+    def remove(self) -> None:
+        hooks = self.tensor._post_grad_hooks or ()
+        self.tensor._post_grad_hooks = tuple(h for h in hooks if h is not self.hook) or None
+
+
+def register_post_accumulate_grad_hook(x, hook) -> RemovableHandle:
+    """Call `hook(x)` during `backward()` as soon as the leaf x's `.grad` holds its final
+    value, before the rest of the sweep (DDP starts reducing a gradient bucket there)."""
+    if not x.requires_grad:
+        raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+    if x.op is not None:
+        raise RuntimeError("post accumulate grad hooks cannot be registered on non-leaf "
+                           "tensors")
+    x._post_grad_hooks = (x._post_grad_hooks or ()) + (hook,)
+    return RemovableHandle(x, hook)
+
+
+METHODS = {"backward": tensor_backward, "retain_grad": retain_grad,
+           "register_post_accumulate_grad_hook": register_post_accumulate_grad_hook}
 
 
 # ---- numerical checks and forward mode as functions --------------------------------------

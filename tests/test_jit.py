@@ -1,5 +1,5 @@
 """tinyflow.compile: compiled calls equal eager ones (values, gradients, parameters after
-optimizer steps), guards recompile exactly when they should, graph breaks fall back to eager
+optimizer steps), guards recompile exactly when they should, graph breaks split the function
 and are reported with file:line, bad use is refused clearly."""
 from __future__ import annotations
 
@@ -190,7 +190,8 @@ def test_graph_break_falls_back_and_is_reported_once():
             assert "item()" in str(reports[0].message)
         else:
             assert not reports   # reported once
-    assert compiled.stats.graph_breaks == 1 and compiled.stats.compiles == 0
+    # compiled pieces with the break between (tests/test_jit_breaks.py), never all eager
+    assert compiled.stats.graph_breaks == 1 and compiled.stats.eager_calls == 0
 
 
 def test_printing_a_traced_tensor_breaks():
@@ -317,8 +318,8 @@ def test_explain_lists_graphs_and_breaks():
     report = torch.explain(ok, tensor(3))
     assert (report.graph_count, report.graph_break_count) == (1, 0)
     assert report.ops_per_graph[0] >= 1
-    report = torch.explain(breaks, tensor(3))
-    assert (report.graph_count, report.graph_break_count) == (0, 1)
+    report = torch.explain(breaks, torch.Tensor([1.0, 2.0, 3.0]))
+    assert (report.graph_count, report.graph_break_count) == (1, 1)   # x.sum(); `return x`
     assert "item()" in str(report) and "test_jit.py:" in str(report)
 
 

@@ -23,7 +23,8 @@ def compile(model: Optional[Callable] = None, *, fullgraph: bool = False,
     `compile(module)` (its calls are traced, guarded on `module.training`).
 
     Args:
-        fullgraph: raise at a graph break instead of running that call eagerly.
+        fullgraph: raise at a graph break instead of splitting the function there into
+            compiled pieces with eager glue (jit/pieces.py).
         dynamic: make the first dimension of every tensor argument symbolic, so a new batch
             size reuses the graph (the plan still specializes its buffers per shape).
         disable: return `model` itself (as torch.compile does).

@@ -1,5 +1,5 @@
 """`tinyflow.compile`: a function (or module) traced into a graph once per guard set and run
-as a compiled plan; data-dependent Python falls back to eager for that call signature."""
+as a compiled plan; data-dependent Python splits it into compiled pieces (jit/pieces.py)."""
 from __future__ import annotations
 
 import dataclasses
@@ -29,10 +29,11 @@ class CompileStats:
     """What a compiled function has done so far."""
     compiles: int = 0        # graphs traced and planned
     recompiles: int = 0      # of those, made because a call failed every cached guard set
-    graph_breaks: int = 0    # traces abandoned for eager at data-dependent Python
+    graph_breaks: int = 0    # distinct places (file:line, reason) the function breaks at
     warmup_s: float = 0.0    # time spent tracing, planning and in each graph's first run
     calls: int = 0
-    eager_calls: int = 0     # calls run eagerly (after a graph break)
+    eager_calls: int = 0     # calls run eagerly (an unsupported break, or too many graphs)
+    split_calls: int = 0     # calls run as compiled pieces with eager glue between
 
 
 @dataclasses.dataclass
@@ -70,7 +71,9 @@ class CompiledFunction:
         self.budget_s = budget_s             # None: no search, the default rewrites
         self.search_reports: list = []       # one per graph compiled with search
         self.stats = CompileStats()
-        self._cache: dict[tuple, list] = {}    # guard key -> [_Graph] (or "eager")
+        self._cache: dict[tuple, list] = {}    # guard key -> [_Graph] (or "eager", "split")
+        self._pieces: dict = {}              # signature -> plan of a piece (jit/pieces.py)
+        self._warming = False                # the last split call planned a new piece
         self.breaks: list[tuple] = []        # (file:line, reason) of each graph break
         self.graphs: list[int] = []          # steps of each compiled graph's program
         self._submodules = None if module is None else list(module.modules())
@@ -85,6 +88,8 @@ class CompiledFunction:
         if entries == "eager":
             self.stats.eager_calls += 1
             return self.fn(*args, **kwargs)
+        if entries == "split":
+            return self._split_call(key, args, kwargs, tensors)
         if entries:
             for entry in entries:
                 if entry.valid():
@@ -117,20 +122,16 @@ class CompiledFunction:
                     raise
                 # code that needs the batch size as a number: specialize, as torch does
                 tracer, outputs, fetches = self._trace(args, kwargs, False)
+            if tracer.splitter is not None:
+                self._cache[key] = "split"
+                return self._finish_split(key, tracer, outputs, fetches, tensors, start)
             entry = self._plan(tracer, outputs, fetches, tensors)
         except GraphBreak as e:
             return self._graph_break(key, e, args, kwargs)
         entries = self._cache.setdefault(key, [])
         if not entry.single_use:
             entries.append(entry)
-        self.stats.compiles += 1
-        self.graphs.append(len(entry.plan.program.steps))
-        if self.stats.compiles > 1:
-            self.stats.recompiles += 1
-        if self.stats.compiles > RECOMPILE_LIMIT:
-            warnings.warn(f"tinyflow.compile: {self.fn.__qualname__} compiled "
-                          f"{self.stats.compiles} graphs (limit {RECOMPILE_LIMIT}); its guards "
-                          f"keep failing (new shapes? pass dynamic=True)", stacklevel=4)
+        self._count_compile(entry.plan)
         out = self._run(entry, tensors)
         for state, name, buf in entry.new_states:
             state[name] = buf
@@ -139,7 +140,7 @@ class CompiledFunction:
 
     def _trace(self, args, kwargs, dynamic: bool) -> tuple:
         """Call the function on placeholders standing for its tensor arguments."""
-        tracer = Tracer()
+        tracer = Tracer(self._pieces, self.fullgraph)
 
         def substitute(value):
             return tracer.placeholder(value, dynamic) if isinstance(value, Tensor) else value
@@ -151,27 +152,14 @@ class CompiledFunction:
         return tracer, outputs, fetches
 
     def _plan(self, tracer: Tracer, outputs, fetches: list, tensors: list) -> _Graph:
-        fetches = list(fetches)
-
-        def fetch(value):
-            if isinstance(value, Tensor) and value.kind != EAGER:
-                fetches.append(value)
-                return len(fetches) - 1
-            return None if value is None else value
-
-        writes = [(t, fetch(v)) for t, v in tracer.writes.values()]
-        grads = [(t, fetch(g), id(t) in tracer.grad_guards) for t, g in tracer.final_grads]
+        fetches, writes, grads = _effects(tracer, fetches)
         placeholders = [ph for ph in tracer.graph.nodes if id(ph) in tracer.real]
         guards = [("grad", t, g) for t, g in tracer.grad_guards.values()]
         guards += [("leaf", n, (n.array.shape, n.array.dtype)) for n in _eager_leaves(fetches)]
         guards += [("options", o, _options(o)) for o in tracer.optimizers.values()]
         backward = None
         if grad_mode.enabled and not writes and not grads:   # autograd may go through it
-            needs = [plan_backward(tracer, t) for t in fetches]
-            if len(needs) > 1 and any(b is not None for b in needs):
-                raise GraphBreak("several results that need autograd (one is supported)",
-                                 _defined_at(self.fn))
-            backward = needs[0] if needs else None
+            backward = self._backward(tracer, fetches)
         if self.budget_s is None:
             plan = Plan(fetches, tuple(placeholders), {})
         else:
@@ -181,19 +169,92 @@ class CompiledFunction:
         return _Graph(plan, outputs, writes, grads, guards, tracer.new_states,
                       tracer.single_use, backward)
 
+    def _backward(self, tracer: Tracer, fetches: list) -> Optional[Backward]:
+        needs = [plan_backward(tracer, t) for t in fetches]
+        if len(needs) > 1 and any(b is not None for b in needs):
+            raise GraphBreak("several results that need autograd (one is supported)",
+                             _defined_at(self.fn))
+        return needs[0] if needs else None
+
+    # ---- graph breaks ----------------------------------------------------------------------
+    def _split_call(self, key, args, kwargs, tensors):
+        """A call of a function with graph breaks: traced again (its Python runs), each
+        piece run by its cached plan (jit/pieces.py)."""
+        start = time.perf_counter()
+        try:
+            tracer, outputs, fetches = self._trace(args, kwargs, self.dynamic)
+            return self._finish_split(key, tracer, outputs, fetches, tensors, start)
+        except GraphBreak as e:
+            return self._graph_break(key, e, args, kwargs)
+
+    def _finish_split(self, key, tracer: Tracer, outputs, fetches, tensors, start: float):
+        """Run the last piece, store what the call wrote, report new breaks."""
+        self.stats.split_calls += 1
+        compiled_before = self.stats.compiles
+        splitter = tracer.splitter
+        fetches, writes, grads = _effects(tracer, fetches)
+        plan, feeds = splitter.finish(fetches, self._new_piece)
+        backward = None
+        if grad_mode.enabled and not writes and not grads:
+            signature = ("autograd", splitter.signature(len(tracer.graph.nodes)),
+                         tuple(splitter.index[id(f)] for f in fetches))
+            if signature not in self._pieces:
+                self._pieces[signature] = self._backward(tracer, fetches)
+            backward = self._pieces[signature]
+        entry = _Graph(plan, outputs, writes, grads, [], tracer.new_states, True, backward)
+        out = self._run(entry, tensors, feeds)
+        for state, name, buf in entry.new_states:
+            state[name] = buf
+        for site, reason in splitter.breaks:
+            if (site, reason) not in self.breaks:
+                self.breaks.append((site, reason))
+                self.stats.graph_breaks += 1
+                warnings.warn(f"tinyflow.compile: graph break at {site}: {reason}; "
+                              f"{self._name} runs there eagerly, between compiled "
+                              f"pieces", stacklevel=4)
+        compiled = self.stats.compiles > compiled_before
+        if compiled or self._warming:   # new plans compile per shape on their first run
+            self.stats.warmup_s += time.perf_counter() - start
+        self._warming = compiled
+        if compiled and self.stats.compiles > RECOMPILE_LIMIT:   # as torch: give up here
+            self._cache[key] = "eager"
+        return out
+
+    def _new_piece(self, fetches: list, feeds: list) -> Plan:
+        plan = Plan(fetches, tuple(feeds), {})
+        if plan.program.steps:   # not a piece that only hands on values
+            self._count_compile(plan)
+        return plan
+
+    def _count_compile(self, plan: Plan) -> None:
+        first = self.stats.compiles == 0 or self.stats.calls == 1
+        self.stats.compiles += 1
+        self.graphs.append(len(plan.program.steps))
+        if not first:
+            self.stats.recompiles += 1
+        if self.stats.compiles > RECOMPILE_LIMIT:
+            warnings.warn(f"tinyflow.compile: {self._name} compiled "
+                          f"{self.stats.compiles} graphs (limit {RECOMPILE_LIMIT}); its guards "
+                          f"keep failing (new shapes? pass dynamic=True; a break value used "
+                          f"as a number?)", stacklevel=5)
+
     def _graph_break(self, key, e: GraphBreak, args, kwargs):
         if self.fullgraph:
             raise RuntimeError(f"tinyflow.compile(fullgraph=True): graph break in "
-                               f"{self.fn.__qualname__}: {e.reason} at {e.site}") from None
+                               f"{self._name}: {e.reason} at {e.site}") from None
         self.stats.graph_breaks += 1
         if (e.site, e.reason) not in self.breaks:
             self.breaks.append((e.site, e.reason))
             warnings.warn(f"tinyflow.compile: graph break at {e.site}: {e.reason}; "
-                          f"{self.fn.__qualname__} runs eagerly for these inputs",
+                          f"{self._name} runs eagerly for these inputs",
                           stacklevel=4)
         self._cache[key] = "eager"
         self.stats.eager_calls += 1
         return self.fn(*args, **kwargs)
+
+    @property
+    def _name(self) -> str:
+        return getattr(self.fn, "__qualname__", type(self.fn).__name__)
 
     @property
     def search_report(self):
@@ -201,8 +262,8 @@ class CompiledFunction:
         return self.search_reports[-1] if self.search_reports else None
 
     # ---- run -------------------------------------------------------------------------------
-    def _run(self, entry: _Graph, tensors: list):
-        values = entry.plan.run([t.array for t in tensors])
+    def _run(self, entry: _Graph, tensors: list, feeds: Optional[list] = None):
+        values = entry.plan.run([t.array for t in tensors] if feeds is None else feeds)
         for t, source in entry.writes:
             new = values[source] if isinstance(source, int) else source.array
             np.copyto(t.array, new, casting="same_kind")
@@ -220,6 +281,22 @@ class CompiledFunction:
         if entry.backward is not None:
             return _rebuild(entry.outputs, lambda k: entry.backward.node(values[k], tensors))
         return _rebuild(entry.outputs, lambda k: Tensor._eager(np.asarray(values[k])))
+
+
+def _effects(tracer: Tracer, fetches: list) -> tuple:
+    """The fetches of a trace's plan: its results, then the new value of every tensor it
+    wrote and every final `.grad` (their fetch index, or the eager value itself)."""
+    fetches = list(fetches)
+
+    def fetch(value):
+        if isinstance(value, Tensor) and value.kind != EAGER:
+            fetches.append(value)
+            return len(fetches) - 1
+        return None if value is None else value
+
+    writes = [(t, fetch(v)) for t, v in tracer.writes.values()]
+    grads = [(t, fetch(g), id(t) in tracer.grad_guards) for t, g in tracer.final_grads]
+    return fetches, writes, grads
 
 
 def _leaves(tree, path=()):

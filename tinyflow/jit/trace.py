@@ -3,6 +3,8 @@ private graph, and what eager code would do to eager tensors — in-place writes
 updates, `backward()` — is recorded as values the compiled plan computes instead."""
 from __future__ import annotations
 
+from typing import Optional
+
 import numpy as np
 
 from ..autodiff.reverse import gradients
@@ -12,6 +14,7 @@ from ..core.modes import trace_state
 from ..core.tensor import EAGER, PLACEHOLDER, Tensor
 from ..ops.math import cast
 from ..ops.shape import broadcast_to
+from .pieces import Splitter
 
 
 class GraphBreak(Exception):
@@ -30,8 +33,11 @@ class Tracer:
     and `grads` are what the run must store into the real tensors afterwards.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, pieces: Optional[dict] = None, fullgraph: bool = True) -> None:
         self.graph = Graph()
+        self.pieces = pieces                     # the compiled pieces of earlier calls
+        self.fullgraph = fullgraph               # a break raises (else: pieces)
+        self.splitter: Optional[Splitter] = None   # made at the first break
         self.real: dict[int, Tensor] = {}        # id(placeholder) -> the argument
         self.current: dict[int, Tensor] = {}     # id(written tensor) -> its value now
         self.writes: dict[int, tuple] = {}       # id(real tensor) -> (tensor, value)
@@ -97,6 +103,15 @@ class Tracer:
 
     def graph_break(self, reason: str):
         raise GraphBreak(reason, user_site())
+
+    def concrete(self, t: Tensor, reason: str) -> np.ndarray:
+        """Data-dependent Python needs the value of traced `t`: a graph break. The code
+        traced so far becomes a compiled piece and runs (jit/pieces.py); tracing goes on."""
+        if self.fullgraph or self.pieces is None:
+            self.graph_break(reason)
+        if self.splitter is None:
+            self.splitter = Splitter(self, self.pieces)
+        return self.splitter.concrete(self.current.get(id(t), t), reason)
 
     def backward(self, loss: Tensor, gradient, inputs) -> None:
         """`loss.backward()` on a traced loss: the symbolic gradient graph, added into the

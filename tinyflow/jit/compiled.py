@@ -17,6 +17,7 @@ from ..nn.modules.module import Module
 from ..optim.optimizer import Optimizer
 from ..runtime.plan import Plan
 from .bridge import Backward, plan_backward
+from .dynamic import DynamicDims
 from .search import search
 from .trace import GraphBreak, Tracer
 
@@ -65,9 +66,10 @@ class CompiledFunction:
     """The callable `tinyflow.compile` returns; `stats` says what it compiled."""
 
     def __init__(self, fn: Callable, module: Optional[Module], fullgraph: bool,
-                 dynamic: bool, budget_s: Optional[float] = None) -> None:
+                 dynamic: Optional[bool], budget_s: Optional[float] = None) -> None:
         self.fn, self.module = fn, module
         self.fullgraph, self.dynamic = fullgraph, dynamic
+        self.dims = DynamicDims(dynamic)     # which sizes are symbolic (jit/dynamic.py)
         self.budget_s = budget_s             # None: no search, the default rewrites
         self.search_reports: list = []       # one per graph compiled with search
         self.stats = CompileStats()
@@ -83,45 +85,53 @@ class CompiledFunction:
         if trace_state.active is not None:   # called while an outer compile traces: inline
             return self.fn(*args, **kwargs)
         self.stats.calls += 1
-        key, tensors = self._key(args, kwargs)
+        key, tensors, dims = self._key(args, kwargs)
         entries = self._cache.get(key)
         if entries == "eager":
             self.stats.eager_calls += 1
             return self.fn(*args, **kwargs)
         if entries == "split":
-            return self._split_call(key, args, kwargs, tensors)
+            return self._split_call(key, args, kwargs, tensors, dims)
         if entries:
             for entry in entries:
                 if entry.valid():
                     return self._run(entry, tensors)
-        return self._compile_and_run(key, args, kwargs, tensors)
+        if self.dims.learn(self._paths):   # automatic dynamic: the sizes that changed
+            key, tensors, dims = self._key(args, kwargs)
+        return self._compile_and_run(key, args, kwargs, tensors, dims)
 
     # ---- guards ----------------------------------------------------------------------------
     def _key(self, args, kwargs) -> tuple:
-        """The guard key of a call, and its tensor arguments in order."""
-        parts, tensors = [grad_mode.enabled], []
+        """The guard key of a call, its tensor arguments in order and their symbolic dims."""
+        parts, tensors, dims, self._paths = [grad_mode.enabled], [], [], []
         for path, value in _leaves(args, (0,)) + (_leaves(kwargs, (1,)) if kwargs else []):
-            parts.append(_guard(value, self.dynamic, path))
+            free = ()
             if isinstance(value, Tensor):
+                free = self.dims.of(path, value) if value.kind == EAGER else ()
                 tensors.append(value)
+                dims.append(free)
+                self._paths.append((path, value))
+            parts.append(_guard(value, free, path))
         if self._submodules is not None:
             parts.append(tuple(m.training for m in self._submodules))
             parts.append(tuple(id(p) for p in self.module.parameters()))
-        return tuple(parts), tensors
+        return tuple(parts), tensors, dims
 
     # ---- compile ---------------------------------------------------------------------------
-    def _compile_and_run(self, key, args, kwargs, tensors):
+    def _compile_and_run(self, key, args, kwargs, tensors, dims):
         start = time.perf_counter()
         try:
             try:
-                tracer, outputs, fetches = self._trace(args, kwargs, self.dynamic)
+                tracer, outputs, fetches = self._trace(args, kwargs, dims)
             except GraphBreak:
                 raise
             except Exception:
-                if not self.dynamic:
+                if not any(dims):
                     raise
-                # code that needs the batch size as a number: specialize, as torch does
-                tracer, outputs, fetches = self._trace(args, kwargs, False)
+                # code that needs a size as a number: specialize, as torch does
+                self.dims.static = True
+                key, tensors, dims = self._key(args, kwargs)
+                tracer, outputs, fetches = self._trace(args, kwargs, dims)
             if tracer.splitter is not None:
                 self._cache[key] = "split"
                 return self._finish_split(key, tracer, outputs, fetches, tensors, start)
@@ -138,12 +148,15 @@ class CompiledFunction:
         self.stats.warmup_s += time.perf_counter() - start
         return out
 
-    def _trace(self, args, kwargs, dynamic: bool) -> tuple:
-        """Call the function on placeholders standing for its tensor arguments."""
+    def _trace(self, args, kwargs, dims: list) -> tuple:
+        """Call the function on placeholders standing for its tensor arguments (`dims`: the
+        symbolic dimensions of each, in order)."""
         tracer = Tracer(self._pieces, self.fullgraph)
+        free = iter(dims)
 
         def substitute(value):
-            return tracer.placeholder(value, dynamic) if isinstance(value, Tensor) else value
+            return tracer.placeholder(value, next(free)) if isinstance(value, Tensor) \
+                else value
 
         traced_args, traced_kwargs = _map((args, kwargs), substitute)
         with tracer:
@@ -177,12 +190,12 @@ class CompiledFunction:
         return needs[0] if needs else None
 
     # ---- graph breaks ----------------------------------------------------------------------
-    def _split_call(self, key, args, kwargs, tensors):
+    def _split_call(self, key, args, kwargs, tensors, dims):
         """A call of a function with graph breaks: traced again (its Python runs), each
         piece run by its cached plan (jit/pieces.py)."""
         start = time.perf_counter()
         try:
-            tracer, outputs, fetches = self._trace(args, kwargs, self.dynamic)
+            tracer, outputs, fetches = self._trace(args, kwargs, dims)
             return self._finish_split(key, tracer, outputs, fetches, tensors, start)
         except GraphBreak as e:
             return self._graph_break(key, e, args, kwargs)
@@ -326,15 +339,15 @@ def _map(tree, fn):
     return fn(tree)
 
 
-def _guard(value, dynamic: bool, path) -> tuple:
+def _guard(value, dims: tuple, path) -> tuple:
     """What a call must match to reuse a graph traced with `value` in this position."""
     if isinstance(value, Tensor):
         if value.kind != EAGER:
             raise TypeError(f"tinyflow.compile: argument {_where(path)} is a symbolic tensor "
                             f"({value.name}); compiled functions take eager tensors")
         shape = value.array.shape
-        if dynamic and shape:
-            shape = (len(shape),) + shape[1:]
+        if dims:
+            shape = tuple(None if k in dims else n for k, n in enumerate(shape))
         return ("T", shape, value.dtype.name, value.requires_grad)
     if isinstance(value, _SCALARS):
         return ("S", type(value).__name__, value)

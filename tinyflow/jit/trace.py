@@ -47,10 +47,9 @@ class Tracer:
         self.single_use = False                  # the trace made state: retrace next time
         self.optimizers: dict[int, object] = {}  # stepped: their options are constants
 
-    def placeholder(self, arg: Tensor, dynamic: bool) -> Tensor:
-        shape = tuple(arg.shape)
-        if dynamic and shape:
-            shape = (None,) + shape[1:]
+    def placeholder(self, arg: Tensor, dims: tuple = ()) -> Tensor:
+        """The stand-in for argument `arg`; its dimensions `dims` are symbolic (None)."""
+        shape = tuple(None if k in dims else n for k, n in enumerate(arg.shape))
         ph = Tensor._symbolic(PLACEHOLDER, shape, arg.dtype, name="arg", graph=self.graph)
         self.real[id(ph)] = arg
         return ph

@@ -174,7 +174,7 @@ class CompiledFunction:
         if grad_mode.enabled and not writes and not grads:   # autograd may go through it
             backward = self._backward(tracer, fetches)
         if self.budget_s is None:
-            plan = Plan(fetches, tuple(placeholders), {})
+            plan = Plan(fetches, tuple(placeholders), {}, planned=_shape_generic(placeholders))
         else:
             plan, report = search(fetches, tuple(placeholders), [t.array for t in tensors],
                                   self.budget_s)
@@ -234,7 +234,7 @@ class CompiledFunction:
         return out
 
     def _new_piece(self, fetches: list, feeds: list) -> Plan:
-        plan = Plan(fetches, tuple(feeds), {})
+        plan = Plan(fetches, tuple(feeds), {}, planned=_shape_generic(feeds))
         if plan.program.steps:   # not a piece that only hands on values
             self._count_compile(plan)
         return plan
@@ -294,6 +294,13 @@ class CompiledFunction:
         if entry.backward is not None:
             return _rebuild(entry.outputs, lambda k: entry.backward.node(values[k], tensors))
         return _rebuild(entry.outputs, lambda k: Tensor._eager(np.asarray(values[k])))
+
+
+def _shape_generic(feeds) -> bool:
+    """False if a feed has a symbolic size: then the plan runs its one loop for every
+    shape (rewrites applied) instead of planning memory and generating code per shape,
+    which would be a compile per new size (per token when decoding)."""
+    return not any(d is None for f in feeds for d in (f.shape or ()))
 
 
 def _effects(tracer: Tracer, fetches: list) -> tuple:

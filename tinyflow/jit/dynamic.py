@@ -52,7 +52,10 @@ class DynamicDims:
             return ()
         if self.dynamic:
             return tuple(range(len(t.array.shape)))
-        return tuple(sorted(marked_dims(t) | self.changed.get(path, set())))
+        marked = marked_dims(t)
+        if marked:   # a mark sticks to the argument's position: next calls pass new tensors
+            self.changed.setdefault(path, set()).update(marked)
+        return tuple(sorted(marked | self.changed.get(path, set())))
 
     def learn(self, tensors: list) -> bool:
         """At a compile: remember the first sizes, or (automatic) mark the dims that changed

@@ -6,6 +6,8 @@ plus the first call's time (trace + plan + first run) of the compiled step.
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE .venv/bin/python bench/jit.py [--torch]
     ... bench/jit.py --warmup     # first call in a fresh process: cold vs warm disk caches
     ... bench/jit.py --generate   # character GPT sampling: full context, KV eager, KV compiled
+    ... bench/jit.py --gpt        # the GPT training step, eager against compiled
+    ... bench/jit.py --breaks     # a step with a graph break: eager, pieces, no break
 """
 from __future__ import annotations
 
@@ -141,6 +143,77 @@ def gpt_step(lib, cfg=None):
     return step, (x, y)
 
 
+def gpt_steps() -> None:
+    """The GPT training step (4 layers, d_model 256, 4 heads, sequence 128, batch 16),
+    tinyflow eager against compiled, in one process, interleaved repeats."""
+    import tinyflow
+    tasks = {}
+    for runner in ("eager", "compiled"):
+        fn, args = gpt_step(tinyflow)
+        if runner == "compiled":
+            fn = tinyflow.compile(fn)
+        start = time.perf_counter()
+        fn(*args)
+        fn(*args)   # the optimizer's state appears at step 1: the graph after it
+        print(f"{runner}: first two steps {time.perf_counter() - start:.1f} s", flush=True)
+        tasks[runner] = (fn, args)
+    times = {k: [] for k in tasks}
+    for _ in range(5):
+        for name, (fn, args) in tasks.items():
+            start = time.perf_counter()
+            fn(*args)
+            times[name].append(time.perf_counter() - start)
+    print("GPT step (4 x 256, 4 heads, seq 128, batch 16), ms, median of 5 interleaved")
+    for name, ts in times.items():
+        print(f"{name:<10}{statistics.median(ts) * 1e3:>10.0f}   "
+              f"(spread {min(ts) * 1e3:.0f}-{max(ts) * 1e3:.0f})")
+    print(f"compiled is {statistics.median(times['eager']) / statistics.median(times['compiled']):.2f}x "
+          f"faster than eager")
+
+
+def break_steps() -> None:
+    """The MLP step with a graph break in the middle (`if loss.item() > 5: ...` before
+    backward): eager, compiled as pieces, and compiled without the break for reference."""
+    import tinyflow
+    x, labels, _ = data()
+
+    def make(with_break: bool):
+        tinyflow.manual_seed(0)
+        model = tinyflow.nn.Sequential(tinyflow.nn.Linear(784, 256), tinyflow.nn.ReLU(),
+                                       tinyflow.nn.Linear(256, 10))
+        opt = tinyflow.optim.SGD(model.parameters(), lr=0.01)
+
+        def step(x, y):
+            opt.zero_grad()
+            loss = tinyflow.nn.functional.cross_entropy(model(x), y)
+            if with_break and loss.item() > 5.0:   # a break: the rest is another piece
+                loss = loss * 0.5
+            loss.backward()
+            opt.step()
+            return loss
+        return step
+    args = (tinyflow.from_numpy(x), tinyflow.from_numpy(labels))
+    tasks = {"eager, break": make(True),
+             "compiled pieces, break": tinyflow.compile(make(True)),
+             "compiled, no break": tinyflow.compile(make(False))}
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for fn in tasks.values():
+            timed(fn, args)
+        times = {k: [] for k in tasks}
+        for _ in range(REPEATS):
+            for name, fn in tasks.items():
+                times[name].append(timed(fn, args))
+    print(f"MLP step with a graph break, ms per step, median of {REPEATS} interleaved "
+          f"repeats of {INNER}")
+    for name, ts in times.items():
+        print(f"{name:<26}{statistics.median(ts) * 1e3:>8.3f}   "
+              f"(spread {min(ts) * 1e3:.3f}-{max(ts) * 1e3:.3f})")
+    print(f"graphs compiled for the step with the break: "
+          f"{tasks['compiled pieces, break'].stats.compiles}")
+
+
 def first_call() -> dict:
     """One fresh process: how long the first compiled call of each step takes."""
     import tinyflow
@@ -232,6 +305,12 @@ def main() -> None:
         return
     if "--generate" in sys.argv:
         generation()
+        return
+    if "--gpt" in sys.argv:
+        gpt_steps()
+        return
+    if "--breaks" in sys.argv:
+        break_steps()
         return
     import tinyflow
     results = {"tinyflow": measure(tinyflow, tinyflow.compile,

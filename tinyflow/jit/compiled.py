@@ -229,7 +229,7 @@ class CompiledFunction:
         if compiled or self._warming:   # new plans compile per shape on their first run
             self.stats.warmup_s += time.perf_counter() - start
         self._warming = compiled
-        if compiled and self.stats.compiles > RECOMPILE_LIMIT:   # as torch: give up here
+        if compiled and self.stats.recompiles >= RECOMPILE_LIMIT:   # as torch: give up here
             self._cache[key] = "eager"
         return out
 
@@ -245,7 +245,7 @@ class CompiledFunction:
         self.graphs.append(len(plan.program.steps))
         if not first:
             self.stats.recompiles += 1
-        if self.stats.compiles > RECOMPILE_LIMIT:
+        if self.stats.recompiles >= RECOMPILE_LIMIT:
             warnings.warn(f"tinyflow.compile: {self._name} compiled "
                           f"{self.stats.compiles} graphs (limit {RECOMPILE_LIMIT}); its guards "
                           f"keep failing (new shapes? pass dynamic=True; a break value used "

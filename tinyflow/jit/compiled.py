@@ -14,15 +14,14 @@ from ..core.graph import topo_sort
 from ..core.modes import grad_mode, trace_state
 from ..core.tensor import EAGER, Tensor
 from ..nn.modules.module import Module
-from ..optim.optimizer import Optimizer
 from ..runtime.plan import Plan
+from .arguments import flatten_result, guard, leaves, map_tree, rebuild
 from .bridge import Backward, plan_backward
 from .dynamic import DynamicDims
 from .search import search
 from .trace import GraphBreak, Tracer
 
 RECOMPILE_LIMIT = 8   # as torch._dynamo's cache_size_limit: past it, a warning per new graph
-_SCALARS = (bool, int, float, str, type(None))
 
 
 @dataclasses.dataclass
@@ -104,14 +103,14 @@ class CompiledFunction:
     def _key(self, args, kwargs) -> tuple:
         """The guard key of a call, its tensor arguments in order and their symbolic dims."""
         parts, tensors, dims, self._paths = [grad_mode.enabled], [], [], []
-        for path, value in _leaves(args, (0,)) + (_leaves(kwargs, (1,)) if kwargs else []):
+        for path, value in leaves(args, (0,)) + (leaves(kwargs, (1,)) if kwargs else []):
             free = ()
             if isinstance(value, Tensor):
                 free = self.dims.of(path, value) if value.kind == EAGER else ()
                 tensors.append(value)
                 dims.append(free)
                 self._paths.append((path, value))
-            parts.append(_guard(value, free, path))
+            parts.append(guard(value, free, path))
         if self._submodules is not None:
             parts.append(tuple(m.training for m in self._submodules))
             parts.append(tuple(id(p) for p in self.module.parameters()))
@@ -158,10 +157,10 @@ class CompiledFunction:
             return tracer.placeholder(value, next(free)) if isinstance(value, Tensor) \
                 else value
 
-        traced_args, traced_kwargs = _map((args, kwargs), substitute)
+        traced_args, traced_kwargs = map_tree((args, kwargs), substitute)
         with tracer:
             result = self.fn(*traced_args, **traced_kwargs)
-            outputs, fetches = _flatten_result(result, tracer)
+            outputs, fetches = flatten_result(result, tracer)
         return tracer, outputs, fetches
 
     def _plan(self, tracer: Tracer, outputs, fetches: list, tensors: list) -> _Graph:
@@ -292,8 +291,8 @@ class CompiledFunction:
             else:   # a new tensor, as eager backward makes
                 t._grad = Tensor._eager(np.asarray(values[source], t.dtype.np))
         if entry.backward is not None:
-            return _rebuild(entry.outputs, lambda k: entry.backward.node(values[k], tensors))
-        return _rebuild(entry.outputs, lambda k: Tensor._eager(np.asarray(values[k])))
+            return rebuild(entry.outputs, lambda k: entry.backward.node(values[k], tensors))
+        return rebuild(entry.outputs, lambda k: Tensor._eager(np.asarray(values[k])))
 
 
 def _shape_generic(feeds) -> bool:
@@ -317,99 +316,6 @@ def _effects(tracer: Tracer, fetches: list) -> tuple:
     writes = [(t, fetch(v)) for t, v in tracer.writes.values()]
     grads = [(t, fetch(g), id(t) in tracer.grad_guards) for t, g in tracer.final_grads]
     return fetches, writes, grads
-
-
-def _leaves(tree, path=()):
-    """(path, value) of every non-container in nested tuples, lists and dicts."""
-    if type(tree) is tuple and path and not any(isinstance(v, (tuple, list, dict))
-                                                for v in tree):
-        return [(path + (k,), v) for k, v in enumerate(tree)]   # flat: the common case
-    return list(_walk(tree, path))
-
-
-def _walk(tree, path):
-    if isinstance(tree, (tuple, list)):
-        for k, v in enumerate(tree):
-            yield from _walk(v, path + (k,))
-    elif isinstance(tree, dict):
-        for k, v in tree.items():
-            yield from _walk(v, path + (k,))
-    else:
-        yield path, tree
-
-
-def _map(tree, fn):
-    if isinstance(tree, (tuple, list)):
-        return type(tree)(_map(v, fn) for v in tree)
-    if isinstance(tree, dict):
-        return {k: _map(v, fn) for k, v in tree.items()}
-    return fn(tree)
-
-
-def _guard(value, dims: tuple, path) -> tuple:
-    """What a call must match to reuse a graph traced with `value` in this position."""
-    if isinstance(value, Tensor):
-        if value.kind != EAGER:
-            raise TypeError(f"tinyflow.compile: argument {_where(path)} is a symbolic tensor "
-                            f"({value.name}); compiled functions take eager tensors")
-        shape = value.array.shape
-        if dims:
-            shape = tuple(None if k in dims else n for k, n in enumerate(shape))
-        return ("T", shape, value.dtype.name, value.requires_grad)
-    if isinstance(value, _SCALARS):
-        return ("S", type(value).__name__, value)
-    if isinstance(value, (Module, Optimizer)):
-        training = tuple(m.training for m in value.modules()) if isinstance(value, Module) \
-            else ()
-        return ("O", id(value), training)
-    raise TypeError(f"tinyflow.compile: argument {_where(path)} of type "
-                    f"{type(value).__name__} is not supported; pass tensors, Python scalars "
-                    f"or strings, modules or optimizers (in tuples, lists or dicts)")
-
-
-def _where(path) -> str:
-    """'2' for the third positional argument, 'lr' for a keyword, '0/1' inside a tuple."""
-    return "/".join(str(p) for p in path[1:])
-
-
-def _flatten_result(result, tracer: Tracer):
-    """The result's structure with each traced tensor replaced by its fetch index."""
-    fetches: list = []
-
-    def one(value):
-        if isinstance(value, Tensor):
-            value = tracer.current.get(id(value), value)
-            if id(value) in tracer.real:
-                return _Out(False, tracer.real[id(value)])   # an argument returned as is
-            if value.kind != EAGER:
-                fetches.append(value)
-                return _Out(True, len(fetches) - 1)
-            return _Out(False, value)
-        if isinstance(value, _SCALARS):
-            return _Out(False, value)
-        raise TypeError(f"tinyflow.compile: the function returned a {type(value).__name__}; "
-                        f"compiled functions return tensors and Python scalars (in tuples, "
-                        f"lists or dicts)")
-    return _map(result, one) if isinstance(result, (tuple, list, dict)) else one(result), \
-        fetches
-
-
-@dataclasses.dataclass
-class _Out:
-    """One returned value: a fetch index of the plan, or the value itself."""
-    fetched: bool
-    ref: Any
-
-
-def _rebuild(structure, make):
-    """The function's result, `make(k)` giving the tensor for fetch k."""
-    if isinstance(structure, _Out):
-        return make(structure.ref) if structure.fetched else structure.ref
-    if isinstance(structure, (tuple, list)):
-        return type(structure)(_rebuild(s, make) for s in structure)
-    if isinstance(structure, dict):
-        return {k: _rebuild(s, make) for k, s in structure.items()}
-    return structure
 
 
 def _options(optimizer) -> list:

@@ -34,6 +34,8 @@ def mark_dynamic(t: Tensor, dim) -> None:
 
 
 def marked_dims(t: Tensor) -> frozenset:
+    if not _marked:   # the common case, on every call of a compiled function
+        return frozenset()
     entry = _marked.get(id(t))
     return entry[1] if entry is not None and entry[0]() is t else frozenset()
 

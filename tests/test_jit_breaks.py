@@ -55,9 +55,11 @@ def test_each_break_is_reported_once_with_file_and_line():
 def test_prints_and_appends_happen_on_every_call_as_eagerly(capsys):
     seen = []
 
+    w = torch.Tensor([0.5, 2.0, -1.0], requires_grad=True)
+
     def f(x):
         h = x.sin() * 3
-        print(h)
+        print(h, h * w)   # the second as autograd would record it: requires_grad=True
         seen.append(h.sum().numpy())
         return h.cos()
     compiled = torch.compile(f)
@@ -67,6 +69,7 @@ def test_prints_and_appends_happen_on_every_call_as_eagerly(capsys):
     seen.clear()
     got = [quiet(compiled, x).numpy() for _ in range(3)]
     assert capsys.readouterr().out == eager_out and len(eager_out.splitlines()) == 3
+    assert eager_out.count("requires_grad=True") == 3
     np.testing.assert_allclose(seen, eager_seen, rtol=1e-6)
     for a, b in zip(got, eager):
         np.testing.assert_allclose(a, b, rtol=1e-6)

@@ -128,8 +128,7 @@ class Tensor:
             return f"tensor({np.array2string(self.array, separator=', ')}, " \
                    f"dtype={self.dtype.name}{extra})"
         if trace_state.active is not None:   # a graph break: print its value, as eagerly
-            value = trace_state.active.concrete(self, "printing a traced tensor")
-            return repr(Tensor._eager(value))
+            return trace_state.active.printed(self)
         return f"<tf.Tensor '{self.name}' shape={self.shape} dtype={self.dtype.name}>"
 
     # ---- data access (eager) -----------------------------------------------------------

@@ -10,7 +10,7 @@ import numpy as np
 from ..autodiff.reverse import gradients
 from ..core.errors import user_site
 from ..core.graph import Graph, topo_sort
-from ..core.modes import trace_state
+from ..core.modes import grad_mode, trace_state
 from ..core.tensor import EAGER, PLACEHOLDER, Tensor
 from ..ops.math import cast
 from ..ops.shape import broadcast_to
@@ -111,6 +111,14 @@ class Tracer:
         if self.splitter is None:
             self.splitter = Splitter(self, self.pieces)
         return self.splitter.concrete(self.current.get(id(t), t), reason)
+
+    def printed(self, t: Tensor) -> str:
+        """What printing traced `t` shows eagerly: its value (a graph break), and whether
+        autograd would record it."""
+        shown = Tensor._eager(self.concrete(t, "printing a traced tensor"))
+        shown.requires_grad = grad_mode.enabled and any(
+            self.wants_grad(n) for n in topo_sort([self.current.get(id(t), t)]))
+        return repr(shown)
 
     def backward(self, loss: Tensor, gradient, inputs) -> None:
         """`loss.backward()` on a traced loss: the symbolic gradient graph, added into the

@@ -4,6 +4,10 @@ and an MLP (784-256-10 ReLU, batch 100, cross-entropy, SGD). Medians of interlea
 plus the first call's time (trace + plan + first run) of the compiled step.
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE .venv/bin/python bench/jit.py [--torch]
+    ... bench/jit.py --warmup     # first call in a fresh process: cold vs warm disk caches
+    ... bench/jit.py --generate   # character GPT sampling: full context, KV eager, KV compiled
+    ... bench/jit.py --gpt        # the GPT training step, eager against compiled
+    ... bench/jit.py --breaks     # a step with a graph break: eager, pieces, no break
 """
 from __future__ import annotations
 
@@ -117,9 +121,196 @@ def run_torch() -> dict:
     return measure(torch, torch.compile)
 
 
+def gpt_step(lib, cfg=None):
+    """The character GPT's training step (examples/char_gpt.py), AdamW, random tokens."""
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
+                                    "examples"))
+    from char_gpt import GPT, GPTConfig, loss_fn
+    cfg = cfg or GPTConfig(vocab_size=96, block_size=128, n_layer=4, n_head=4, n_embd=256)
+    lib.manual_seed(0)
+    model = GPT(cfg)
+    opt = lib.optim.AdamW(model.parameters(), lr=3e-4)
+    rng = np.random.default_rng(0)
+    x, y = (lib.tensor(rng.integers(0, cfg.vocab_size, (16, cfg.block_size)))
+            for _ in range(2))
+
+    def step(x, y):
+        opt.zero_grad()
+        loss = loss_fn(model, x, y)
+        loss.backward()
+        opt.step()
+        return loss
+    return step, (x, y)
+
+
+def gpt_steps() -> None:
+    """The GPT training step (4 layers, d_model 256, 4 heads, sequence 128, batch 16),
+    tinyflow eager against compiled, in one process, interleaved repeats."""
+    import tinyflow
+    tasks = {}
+    for runner in ("eager", "compiled"):
+        fn, args = gpt_step(tinyflow)
+        if runner == "compiled":
+            fn = tinyflow.compile(fn)
+        start = time.perf_counter()
+        fn(*args)
+        fn(*args)   # the optimizer's state appears at step 1: the graph after it
+        print(f"{runner}: first two steps {time.perf_counter() - start:.1f} s", flush=True)
+        tasks[runner] = (fn, args)
+    times = {k: [] for k in tasks}
+    for _ in range(5):
+        for name, (fn, args) in tasks.items():
+            start = time.perf_counter()
+            fn(*args)
+            times[name].append(time.perf_counter() - start)
+    print("GPT step (4 x 256, 4 heads, seq 128, batch 16), ms, median of 5 interleaved")
+    for name, ts in times.items():
+        print(f"{name:<10}{statistics.median(ts) * 1e3:>10.0f}   "
+              f"(spread {min(ts) * 1e3:.0f}-{max(ts) * 1e3:.0f})")
+    print(f"compiled is {statistics.median(times['eager']) / statistics.median(times['compiled']):.2f}x "
+          f"faster than eager")
+
+
+def break_steps() -> None:
+    """The MLP step with a graph break in the middle (`if loss.item() > 5: ...` before
+    backward): eager, compiled as pieces, and compiled without the break for reference."""
+    import tinyflow
+    x, labels, _ = data()
+
+    def make(with_break: bool):
+        tinyflow.manual_seed(0)
+        model = tinyflow.nn.Sequential(tinyflow.nn.Linear(784, 256), tinyflow.nn.ReLU(),
+                                       tinyflow.nn.Linear(256, 10))
+        opt = tinyflow.optim.SGD(model.parameters(), lr=0.01)
+
+        def step(x, y):
+            opt.zero_grad()
+            loss = tinyflow.nn.functional.cross_entropy(model(x), y)
+            if with_break and loss.item() > 5.0:   # a break: the rest is another piece
+                loss = loss * 0.5
+            loss.backward()
+            opt.step()
+            return loss
+        return step
+    args = (tinyflow.from_numpy(x), tinyflow.from_numpy(labels))
+    tasks = {"eager, break": make(True),
+             "compiled pieces, break": tinyflow.compile(make(True)),
+             "compiled, no break": tinyflow.compile(make(False))}
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for fn in tasks.values():
+            timed(fn, args)
+        times = {k: [] for k in tasks}
+        for _ in range(REPEATS):
+            for name, fn in tasks.items():
+                times[name].append(timed(fn, args))
+    print(f"MLP step with a graph break, ms per step, median of {REPEATS} interleaved "
+          f"repeats of {INNER}")
+    for name, ts in times.items():
+        print(f"{name:<26}{statistics.median(ts) * 1e3:>8.3f}   "
+              f"(spread {min(ts) * 1e3:.3f}-{max(ts) * 1e3:.3f})")
+    print(f"graphs compiled for the step with the break: "
+          f"{tasks['compiled pieces, break'].stats.compiles}")
+
+
+def first_call() -> dict:
+    """One fresh process: how long the first compiled call of each step takes."""
+    import tinyflow
+    out = {}
+    for task, make in (("seed step", seed_step), ("GPT step", gpt_step)):
+        fn, args = make(tinyflow)
+        compiled = tinyflow.compile(fn)
+        start = time.perf_counter()
+        compiled(*args)
+        out[task] = {"first": time.perf_counter() - start}
+        start = time.perf_counter()
+        compiled(*args)
+        out[task]["second"] = time.perf_counter() - start
+    return out
+
+
+def warmup() -> None:
+    """First-call time in a fresh process with empty caches (tinyflow's and Numba's), then in
+    another fresh process with the caches the first one wrote."""
+    import tempfile
+    with tempfile.TemporaryDirectory() as cache:
+        env = dict(os.environ, TINYFLOW_CACHE_DIR=os.path.join(cache, "tinyflow"),
+                   NUMBA_CACHE_DIR=os.path.join(cache, "numba"))
+        runs = {}
+        for name in ("cold cache", "warm cache"):
+            done = subprocess.run([sys.executable, __file__, "--runner=first-call"], env=env,
+                                  check=True, capture_output=True, text=True)
+            runs[name] = json.loads(done.stdout.strip().splitlines()[-1])
+    print("first call of a compiled step in a fresh process, seconds "
+          "(the second call for comparison)")
+    print(f"{'task':<12}{'cache':<14}{'first call':>12}{'second call':>13}")
+    for name, res in runs.items():
+        for task, t in res.items():
+            print(f"{task:<12}{name:<14}{t['first']:>12.2f}{t['second']:>13.3f}")
+
+
+def generation() -> None:
+    """Characters per second sampling from the example GPT (4 layers x 128, context 128,
+    untrained): full-context `generate`, and `generate_kv` eager and compiled (its warm-up
+    run first, untimed). Medians of interleaved repeats of 100 characters each."""
+    import tinyflow
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
+                                    "examples"))
+    import char_gpt
+    from text_corpus import CharCorpus, load_text
+    corpus = CharCorpus(load_text())
+    tinyflow.manual_seed(0)
+    model = char_gpt.GPT(char_gpt.GPTConfig(corpus.vocab_size))
+    compiled = tinyflow.compile(char_gpt.decode_step)
+    new, prompt = 100, "A class "
+    runners = {
+        "eager, full context": lambda rng: char_gpt.generate(model, corpus, prompt, new,
+                                                             top_k=10, rng=rng),
+        "eager, KV cache": lambda rng: char_gpt.generate_kv(model, corpus, prompt, new,
+                                                            top_k=10, rng=rng),
+        "compiled, KV cache": lambda rng: char_gpt.generate_kv(model, corpus, prompt, new,
+                                                               top_k=10, rng=rng,
+                                                               step=compiled)}
+    start = time.perf_counter()
+    for run in runners.values():
+        run(np.random.default_rng(0))      # warm-up (the compiled one: its compile)
+    first = time.perf_counter() - start
+    times = {name: [] for name in runners}
+    texts = {}
+    for repeat in range(5):
+        for name, run in runners.items():
+            start = time.perf_counter()
+            texts[name] = run(np.random.default_rng(repeat))
+            times[name].append(time.perf_counter() - start)
+    print(f"character GPT sampling, {new} characters per run, median of 5 interleaved runs "
+          f"(warm-up of all three: {first:.1f} s)")
+    for name, ts in times.items():
+        med = statistics.median(ts)
+        print(f"{name:<22}{new / med:>10.1f} chars/s   (spread {min(ts):.3f}-{max(ts):.3f} s)")
+    print(f"compiled KV graphs: {compiled.stats.compiles}, calls {compiled.stats.calls}; "
+          f"KV eager and compiled sampled the same text: "
+          f"{texts['eager, KV cache'] == texts['compiled, KV cache']}")
+
+
 def main() -> None:
     if "--runner=torch" in sys.argv:
         print(json.dumps(run_torch()))
+        return
+    if "--runner=first-call" in sys.argv:
+        print(json.dumps(first_call()))
+        return
+    if "--warmup" in sys.argv:
+        warmup()
+        return
+    if "--generate" in sys.argv:
+        generation()
+        return
+    if "--gpt" in sys.argv:
+        gpt_steps()
+        return
+    if "--breaks" in sys.argv:
+        break_steps()
         return
     import tinyflow
     results = {"tinyflow": measure(tinyflow, tinyflow.compile,

@@ -142,11 +142,72 @@ def generate(model: GPT, corpus: CharCorpus, prompt: str, max_new_tokens: int,
     start = len(ids)
     for _ in range(max_new_tokens):
         context = torch.tensor(np.array([ids[-model.cfg.block_size:]]))
-        logits = model(context)[0, -1].numpy().astype(np.float64) / max(temperature, 1e-8)
-        if top_k is not None and top_k < len(logits):
-            logits[logits < np.sort(logits)[-top_k]] = -np.inf
-        p = np.exp(logits - logits.max())
-        ids.append(int(rng.choice(len(p), p=p / p.sum())))
+        ids.append(sample(model(context)[0, -1].numpy(), temperature, top_k, rng))
+    model.train()
+    return prompt + corpus.decode(ids[start:])
+
+
+def sample(logits: np.ndarray, temperature: float, top_k: Optional[int],
+           rng: np.random.Generator) -> int:
+    """One token from softmax(logits / temperature) over the `top_k` likeliest."""
+    logits = logits.astype(np.float64) / max(temperature, 1e-8)
+    if top_k is not None and top_k < len(logits):
+        logits[logits < np.sort(logits)[-top_k]] = -np.inf
+    p = np.exp(logits - logits.max())
+    return int(rng.choice(len(p), p=p / p.sum()))
+
+
+def decode_step(model: GPT, token, position, caches: list):
+    """One position with a KV cache: `token` [batch, 1] at `position` (a [1] tensor, so
+    a new position is a new value, not a new graph), `caches` one (keys, values) pair
+    [batch, heads, t, head dim] per block for the t positions before. Returns the next
+    token's logits [batch, vocab] and the caches grown to t + 1."""
+    x = model.tok_emb(token) + model.pos_emb(position)
+    b, _, c = x.shape
+    grown = []
+    for block, (past_k, past_v) in zip(model.blocks, caches):
+        attn = block.attn
+        q, k, v = (z.view(b, 1, attn.n_head, c // attn.n_head).transpose(1, 2)
+                   for z in attn.qkv(block.ln1(x)).split(c, dim=2))
+        k, v = torch.cat([past_k, k], dim=2), torch.cat([past_v, v], dim=2)
+        y = F.scaled_dot_product_attention(q, k, v)   # one query sees every cached key
+        x = x + attn.proj(y.transpose(1, 2).reshape(b, 1, c))
+        x = x + block.mlp(block.ln2(x))
+        grown.append((k, v))
+    return model.head(model.ln_f(x))[:, -1], grown
+
+
+def empty_caches(model: GPT, batch: int = 1) -> list:
+    """Per block, keys and values for no position yet; their length (dim 2) is marked
+    dynamic, so a compiled `decode_step` traces it as a symbol and never recompiles."""
+    cfg = model.cfg
+    shape = (batch, cfg.n_head, 0, cfg.n_embd // cfg.n_head)
+    caches = [(torch.zeros(*shape), torch.zeros(*shape)) for _ in range(cfg.n_layer)]
+    for k, v in caches:
+        torch.mark_dynamic(k, 2)
+        torch.mark_dynamic(v, 2)
+    return caches
+
+
+@torch.no_grad()
+def generate_kv(model: GPT, corpus: CharCorpus, prompt: str, max_new_tokens: int,
+                temperature: float = 1.0, top_k: Optional[int] = None,
+                rng: Optional[np.random.Generator] = None, step=decode_step) -> str:
+    """`generate` with a KV cache: each new character costs one position, not the whole
+    context. `step` is `decode_step` or `torch.compile(decode_step)`. Prompt and sample
+    together fit in the context (positions are absolute: no sliding window)."""
+    rng = np.random.default_rng() if rng is None else rng
+    ids = list(corpus.encode(prompt or "\n"))
+    if len(ids) + max_new_tokens > model.cfg.block_size:
+        raise ValueError(f"generate_kv: prompt ({len(ids)}) + {max_new_tokens} new tokens "
+                         f"exceed block_size {model.cfg.block_size}")
+    model.eval()
+    caches, start = empty_caches(model), len(ids)
+    for position in range(start + max_new_tokens - 1):
+        token = torch.tensor(np.array([[ids[position]]]))
+        logits, caches = step(model, token, torch.tensor(np.array([position])), caches)
+        if position + 1 >= start:   # past the prompt: sample the next one
+            ids.append(sample(logits[0].numpy(), temperature, top_k, rng))
     model.train()
     return prompt + corpus.decode(ids[start:])
 

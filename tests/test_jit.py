@@ -1,5 +1,5 @@
 """tinyflow.compile: compiled calls equal eager ones (values, gradients, parameters after
-optimizer steps), guards recompile exactly when they should, graph breaks fall back to eager
+optimizer steps), guards recompile exactly when they should, graph breaks split the function
 and are reported with file:line, bad use is refused clearly."""
 from __future__ import annotations
 
@@ -150,8 +150,40 @@ def test_dynamic_batch_compiles_once():
     assert f.stats.compiles == 1
 
 
+def test_automatic_dynamic_frees_the_dims_that_changed():
+    f = torch.compile(lambda x: (x * 2).sum(dim=1))
+    for shape in [(3, 4), (5, 4), (7, 4), (2, 4)]:   # dim 0 changes: one recompile
+        x = tensor(*shape)
+        np.testing.assert_allclose(f(x).numpy(), (x.numpy() * 2).sum(1), rtol=1e-6)
+    assert (f.stats.compiles, f.stats.recompiles) == (2, 1)
+    for shape in [(2, 6), (3, 9)]:                   # then dim 1: once more
+        x = tensor(*shape)
+        np.testing.assert_allclose(f(x).numpy(), (x.numpy() * 2).sum(1), rtol=1e-6)
+    assert f.stats.compiles == 3
+
+
+def test_dynamic_true_frees_every_dim_and_mark_dynamic_one():
+    f = torch.compile(lambda x: (x * 2).sum(dim=1), dynamic=True)
+    for shape in [(3, 4), (5, 6), (1, 2)]:
+        x = tensor(*shape)
+        np.testing.assert_allclose(f(x).numpy(), (x.numpy() * 2).sum(1), rtol=1e-6)
+    assert f.stats.compiles == 1
+    g = torch.compile(lambda x: x.exp() + 1, dynamic=False)
+    for n in (4, 5, 6):
+        x = tensor(2, n)
+        torch.mark_dynamic(x, 1)
+        np.testing.assert_allclose(g(x).numpy(), np.exp(x.numpy()) + 1, rtol=1e-6)
+    assert g.stats.compiles == 1
+    x = tensor(3, 4)
+    torch.mark_dynamic(x, -1)
+    g(x)   # dim 0 is not marked: a new graph
+    assert g.stats.compiles == 2
+    with pytest.raises(IndexError, match=r"dimension 2 out of range.*\(3, 4\)"):
+        torch.mark_dynamic(x, 2)
+
+
 def test_recompile_limit_warns():
-    f = torch.compile(lambda x: x + 1)
+    f = torch.compile(lambda x: x + 1, dynamic=False)
     with pytest.warns(UserWarning, match="compiled 9 graphs"):
         for n in range(1, 10):
             f(tensor(n))
@@ -190,7 +222,8 @@ def test_graph_break_falls_back_and_is_reported_once():
             assert "item()" in str(reports[0].message)
         else:
             assert not reports   # reported once
-    assert compiled.stats.graph_breaks == 1 and compiled.stats.compiles == 0
+    # compiled pieces with the break between (tests/test_jit_breaks.py), never all eager
+    assert compiled.stats.graph_breaks == 1 and compiled.stats.eager_calls == 0
 
 
 def test_printing_a_traced_tensor_breaks():
@@ -271,8 +304,9 @@ def test_dynamic_training_step_equals_eager_across_batch_sizes():
 
 def test_dynamic_falls_back_to_static_shapes_where_code_needs_them():
     f = torch.compile(lambda x: x.reshape(x.shape[0] * 2, -1), dynamic=True)
-    x = tensor(4, 6)
-    np.testing.assert_array_equal(f(x).numpy(), x.numpy().reshape(8, -1))
+    for n in (4, 5):   # the static graph of size 4 is not reused for size 5
+        x = tensor(n, 6)
+        np.testing.assert_array_equal(f(x).numpy(), x.numpy().reshape(2 * n, -1))
 
 
 def test_backward_outside_a_compiled_module_equals_eager():
@@ -317,8 +351,8 @@ def test_explain_lists_graphs_and_breaks():
     report = torch.explain(ok, tensor(3))
     assert (report.graph_count, report.graph_break_count) == (1, 0)
     assert report.ops_per_graph[0] >= 1
-    report = torch.explain(breaks, tensor(3))
-    assert (report.graph_count, report.graph_break_count) == (0, 1)
+    report = torch.explain(breaks, torch.Tensor([1.0, 2.0, 3.0]))
+    assert (report.graph_count, report.graph_break_count) == (1, 1)   # x.sum(); `return x`
     assert "item()" in str(report) and "test_jit.py:" in str(report)
 
 

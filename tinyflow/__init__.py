@@ -17,7 +17,7 @@ from .core.shapes import Dimension, TensorShape
 from .core.op import apply
 from .core.random import Generator, manual_seed
 from .core.tensor import Tensor
-from .jit import compile, explain  # noqa: A004  (torch.compile, torch._dynamo.explain)
+from .jit import compile, explain, mark_dynamic  # noqa: A004  (torch.compile, torch._dynamo.*)
 from .ops import (abs, assign, assign_add, assign_sub, atan2, cast, ceil, concat,
                   cos, divide, einsum, equal, erf, exp, expand_dims, expm1, floor, floor_divide,
                   gather, greater, greater_equal, group, less, less_equal, log, log1p,

@@ -129,15 +129,17 @@ class Tensor:
             extra = ", requires_grad=True" if self.requires_grad else ""
             return f"tensor({np.array2string(self.array, separator=', ')}, " \
                    f"dtype={self.dtype.name}{extra})"
-        if trace_state.active is not None:
-            trace_state.active.graph_break("printing a traced tensor")
+        if trace_state.active is not None:   # a graph break: print its value, as eagerly
+            return trace_state.active.printed(self)
         return f"<tf.Tensor '{self.name}' shape={self.shape} dtype={self.dtype.name}>"
 
     # ---- data access (eager) -----------------------------------------------------------
     def _require_data(self, what: str) -> np.ndarray:
+        tracer = trace_state.active
+        if tracer is not None and (self.kind != EAGER or id(self) in tracer.current):
+            # data-dependent Python under compile (or a tensor the traced code wrote)
+            return tracer.concrete(self, f"{what} of a traced tensor")
         if self.kind != EAGER:
-            if trace_state.active is not None:   # data-dependent Python under compile
-                trace_state.active.graph_break(f"{what} of a traced tensor")
             raise TypeError(f"{what}: {self.name} is symbolic and has no value; "
                             f"run it in a Session (sess.run) or call .eval()")
         return self.array
@@ -164,7 +166,7 @@ class Tensor:
     def __bool__(self) -> bool:
         if self.kind != EAGER:
             if trace_state.active is not None:
-                trace_state.active.graph_break("bool() of a traced tensor")
+                return bool(trace_state.active.concrete(self, "bool() of a traced tensor"))
             raise TypeError(f"the truth value of symbolic tensor {self.name} is unknown "
                             f"until it runs; use tf.cond-free logic or run it in a Session")
         return bool(self.array)
@@ -172,8 +174,10 @@ class Tensor:
     # ---- outside autograd ----------------------------------------------------------------
     def detach(self) -> "Tensor":
         """The same buffer outside autograd; writes through it still bump the version."""
-        out = Tensor._eager(self._require_data("detach()"))
-        out._version = self._version
+        data = self._require_data("detach()")
+        out = Tensor._eager(data)
+        if data is self.array:   # not a value computed at a graph break
+            out._version = self._version
         return out
 
     def requires_grad_(self, requires_grad: bool = True) -> "Tensor":

@@ -8,10 +8,11 @@ from typing import Callable, Optional
 
 from ..nn.modules.module import Module
 from .compiled import RECOMPILE_LIMIT, CompiledFunction, CompileStats
+from .dynamic import mark_dynamic
 from .search import DEFAULT_BUDGET_S, SearchReport
 from .trace import GraphBreak
 
-__all__ = ["compile", "explain", "CompiledFunction", "CompileStats", "ExplainOutput",
+__all__ = ["compile", "explain", "mark_dynamic", "CompiledFunction", "CompileStats", "ExplainOutput",
            "GraphBreak", "RECOMPILE_LIMIT", "SearchReport"]
 
 
@@ -23,9 +24,13 @@ def compile(model: Optional[Callable] = None, *, fullgraph: bool = False,
     `compile(module)` (its calls are traced, guarded on `module.training`).
 
     Args:
-        fullgraph: raise at a graph break instead of running that call eagerly.
-        dynamic: make the first dimension of every tensor argument symbolic, so a new batch
-            size reuses the graph (the plan still specializes its buffers per shape).
+        fullgraph: raise at a graph break instead of splitting the function there into
+            compiled pieces with eager glue (jit/pieces.py).
+        dynamic: True makes every dimension of every tensor argument symbolic, so new sizes
+            reuse the graph (the plan still specializes its buffers per shape); False
+            none; None (the default, as torch): a new size recompiles once with the
+            dimensions that changed symbolic. `mark_dynamic(x, dim)` marks one
+            (jit/dynamic.py).
         disable: return `model` itself (as torch.compile does).
         search: choose each graph's rewrites by measurement (jit/search.py): candidates
             checked equal to the unrewritten graph on random inputs, timed on the real ones
@@ -39,7 +44,7 @@ def compile(model: Optional[Callable] = None, *, fullgraph: bool = False,
             raise TypeError(f"tinyflow.compile: expected a function or a Module, got "
                             f"{type(fn).__name__}")
         module = fn if isinstance(fn, Module) else None
-        return CompiledFunction(fn, module, fullgraph, bool(dynamic),
+        return CompiledFunction(fn, module, fullgraph, dynamic,
                                 budget_s if search else None)
     return wrap if model is None else wrap(model)
 

@@ -1,5 +1,5 @@
 """`tinyflow.compile`: a function (or module) traced into a graph once per guard set and run
-as a compiled plan; data-dependent Python falls back to eager for that call signature."""
+as a compiled plan; data-dependent Python splits it into compiled pieces (jit/pieces.py)."""
 from __future__ import annotations
 
 import dataclasses
@@ -14,14 +14,14 @@ from ..core.graph import topo_sort
 from ..core.modes import grad_mode, trace_state
 from ..core.tensor import EAGER, Tensor
 from ..nn.modules.module import Module
-from ..optim.optimizer import Optimizer
 from ..runtime.plan import Plan
+from .arguments import flatten_result, guard, leaves, map_tree, rebuild
 from .bridge import Backward, plan_backward
+from .dynamic import DynamicDims
 from .search import search
 from .trace import GraphBreak, Tracer
 
 RECOMPILE_LIMIT = 8   # as torch._dynamo's cache_size_limit: past it, a warning per new graph
-_SCALARS = (bool, int, float, str, type(None))
 
 
 @dataclasses.dataclass
@@ -29,10 +29,11 @@ class CompileStats:
     """What a compiled function has done so far."""
     compiles: int = 0        # graphs traced and planned
     recompiles: int = 0      # of those, made because a call failed every cached guard set
-    graph_breaks: int = 0    # traces abandoned for eager at data-dependent Python
+    graph_breaks: int = 0    # distinct places (file:line, reason) the function breaks at
     warmup_s: float = 0.0    # time spent tracing, planning and in each graph's first run
     calls: int = 0
-    eager_calls: int = 0     # calls run eagerly (after a graph break)
+    eager_calls: int = 0     # calls run eagerly (an unsupported break, or too many graphs)
+    split_calls: int = 0     # calls run as compiled pieces with eager glue between
 
 
 @dataclasses.dataclass
@@ -64,13 +65,16 @@ class CompiledFunction:
     """The callable `tinyflow.compile` returns; `stats` says what it compiled."""
 
     def __init__(self, fn: Callable, module: Optional[Module], fullgraph: bool,
-                 dynamic: bool, budget_s: Optional[float] = None) -> None:
+                 dynamic: Optional[bool], budget_s: Optional[float] = None) -> None:
         self.fn, self.module = fn, module
         self.fullgraph, self.dynamic = fullgraph, dynamic
+        self.dims = DynamicDims(dynamic)     # which sizes are symbolic (jit/dynamic.py)
         self.budget_s = budget_s             # None: no search, the default rewrites
         self.search_reports: list = []       # one per graph compiled with search
         self.stats = CompileStats()
-        self._cache: dict[tuple, list] = {}    # guard key -> [_Graph] (or "eager")
+        self._cache: dict[tuple, list] = {}    # guard key -> [_Graph] (or "eager", "split")
+        self._pieces: dict = {}              # signature -> plan of a piece (jit/pieces.py)
+        self._warming = False                # the last split call planned a new piece
         self.breaks: list[tuple] = []        # (file:line, reason) of each graph break
         self.graphs: list[int] = []          # steps of each compiled graph's program
         self._submodules = None if module is None else list(module.modules())
@@ -80,100 +84,96 @@ class CompiledFunction:
         if trace_state.active is not None:   # called while an outer compile traces: inline
             return self.fn(*args, **kwargs)
         self.stats.calls += 1
-        key, tensors = self._key(args, kwargs)
+        key, tensors, dims = self._key(args, kwargs)
         entries = self._cache.get(key)
         if entries == "eager":
             self.stats.eager_calls += 1
             return self.fn(*args, **kwargs)
+        if entries == "split":
+            return self._split_call(key, args, kwargs, tensors, dims)
         if entries:
             for entry in entries:
                 if entry.valid():
                     return self._run(entry, tensors)
-        return self._compile_and_run(key, args, kwargs, tensors)
+        if self.dims.learn(self._paths):   # automatic dynamic: the sizes that changed
+            key, tensors, dims = self._key(args, kwargs)
+        return self._compile_and_run(key, args, kwargs, tensors, dims)
 
     # ---- guards ----------------------------------------------------------------------------
     def _key(self, args, kwargs) -> tuple:
-        """The guard key of a call, and its tensor arguments in order."""
-        parts, tensors = [grad_mode.enabled], []
-        for path, value in _leaves(args, (0,)) + (_leaves(kwargs, (1,)) if kwargs else []):
-            parts.append(_guard(value, self.dynamic, path))
+        """The guard key of a call, its tensor arguments in order and their symbolic dims."""
+        parts, tensors, dims, self._paths = [grad_mode.enabled], [], [], []
+        for path, value in leaves(args, (0,)) + (leaves(kwargs, (1,)) if kwargs else []):
+            free = ()
             if isinstance(value, Tensor):
+                free = self.dims.of(path, value) if value.kind == EAGER else ()
                 tensors.append(value)
+                dims.append(free)
+                self._paths.append((path, value))
+            parts.append(guard(value, free, path))
         if self._submodules is not None:
             parts.append(tuple(m.training for m in self._submodules))
             parts.append(tuple(id(p) for p in self.module.parameters()))
-        return tuple(parts), tensors
+        return tuple(parts), tensors, dims
 
     # ---- compile ---------------------------------------------------------------------------
-    def _compile_and_run(self, key, args, kwargs, tensors):
+    def _compile_and_run(self, key, args, kwargs, tensors, dims):
         start = time.perf_counter()
         try:
             try:
-                tracer, outputs, fetches = self._trace(args, kwargs, self.dynamic)
+                tracer, outputs, fetches = self._trace(args, kwargs, dims)
             except GraphBreak:
                 raise
             except Exception:
-                if not self.dynamic:
+                if not any(dims):
                     raise
-                # code that needs the batch size as a number: specialize, as torch does
-                tracer, outputs, fetches = self._trace(args, kwargs, False)
+                # code that needs a size as a number: specialize, as torch does
+                self.dims.static = True
+                key, tensors, dims = self._key(args, kwargs)
+                tracer, outputs, fetches = self._trace(args, kwargs, dims)
+            if tracer.splitter is not None:
+                self._cache[key] = "split"
+                return self._finish_split(key, tracer, outputs, fetches, tensors, start)
             entry = self._plan(tracer, outputs, fetches, tensors)
         except GraphBreak as e:
             return self._graph_break(key, e, args, kwargs)
         entries = self._cache.setdefault(key, [])
         if not entry.single_use:
             entries.append(entry)
-        self.stats.compiles += 1
-        self.graphs.append(len(entry.plan.program.steps))
-        if self.stats.compiles > 1:
-            self.stats.recompiles += 1
-        if self.stats.compiles > RECOMPILE_LIMIT:
-            warnings.warn(f"tinyflow.compile: {self.fn.__qualname__} compiled "
-                          f"{self.stats.compiles} graphs (limit {RECOMPILE_LIMIT}); its guards "
-                          f"keep failing (new shapes? pass dynamic=True)", stacklevel=4)
+        self._count_compile(entry.plan)
         out = self._run(entry, tensors)
         for state, name, buf in entry.new_states:
             state[name] = buf
         self.stats.warmup_s += time.perf_counter() - start
         return out
 
-    def _trace(self, args, kwargs, dynamic: bool) -> tuple:
-        """Call the function on placeholders standing for its tensor arguments."""
-        tracer = Tracer()
+    def _trace(self, args, kwargs, dims: list) -> tuple:
+        """Call the function on placeholders standing for its tensor arguments (`dims`: the
+        symbolic dimensions of each, in order)."""
+        tracer = Tracer(self._pieces, self.fullgraph)
+        free = iter(dims)
 
         def substitute(value):
-            return tracer.placeholder(value, dynamic) if isinstance(value, Tensor) else value
+            return tracer.placeholder(value, next(free)) if isinstance(value, Tensor) \
+                else value
 
-        traced_args, traced_kwargs = _map((args, kwargs), substitute)
+        traced_args, traced_kwargs = map_tree((args, kwargs), substitute)
         with tracer:
             result = self.fn(*traced_args, **traced_kwargs)
-            outputs, fetches = _flatten_result(result, tracer)
+            outputs, fetches = flatten_result(result, tracer)
         return tracer, outputs, fetches
 
     def _plan(self, tracer: Tracer, outputs, fetches: list, tensors: list) -> _Graph:
-        fetches = list(fetches)
-
-        def fetch(value):
-            if isinstance(value, Tensor) and value.kind != EAGER:
-                fetches.append(value)
-                return len(fetches) - 1
-            return None if value is None else value
-
-        writes = [(t, fetch(v)) for t, v in tracer.writes.values()]
-        grads = [(t, fetch(g), id(t) in tracer.grad_guards) for t, g in tracer.final_grads]
+        fetches, writes, grads = _effects(tracer, fetches)
         placeholders = [ph for ph in tracer.graph.nodes if id(ph) in tracer.real]
         guards = [("grad", t, g) for t, g in tracer.grad_guards.values()]
         guards += [("leaf", n, (n.array.shape, n.array.dtype)) for n in _eager_leaves(fetches)]
         guards += [("options", o, _options(o)) for o in tracer.optimizers.values()]
         backward = None
         if grad_mode.enabled and not writes and not grads:   # autograd may go through it
-            needs = [plan_backward(tracer, t) for t in fetches]
-            if len(needs) > 1 and any(b is not None for b in needs):
-                raise GraphBreak("several results that need autograd (one is supported)",
-                                 _defined_at(self.fn))
-            backward = needs[0] if needs else None
+            backward = self._backward(tracer, fetches)
         if self.budget_s is None:
-            plan = Plan(fetches, tuple(placeholders), {})
+            plan = Plan(fetches, tuple(placeholders), {}, planned=_shape_generic(placeholders))
         else:
             plan, report = search(fetches, tuple(placeholders), [t.array for t in tensors],
                                   self.budget_s)
@@ -181,19 +181,92 @@ class CompiledFunction:
         return _Graph(plan, outputs, writes, grads, guards, tracer.new_states,
                       tracer.single_use, backward)
 
+    def _backward(self, tracer: Tracer, fetches: list) -> Optional[Backward]:
+        needs = [plan_backward(tracer, t) for t in fetches]
+        if len(needs) > 1 and any(b is not None for b in needs):
+            raise GraphBreak("several results that need autograd (one is supported)",
+                             _defined_at(self.fn))
+        return needs[0] if needs else None
+
+    # ---- graph breaks ----------------------------------------------------------------------
+    def _split_call(self, key, args, kwargs, tensors, dims):
+        """A call of a function with graph breaks: traced again (its Python runs), each
+        piece run by its cached plan (jit/pieces.py)."""
+        start = time.perf_counter()
+        try:
+            tracer, outputs, fetches = self._trace(args, kwargs, dims)
+            return self._finish_split(key, tracer, outputs, fetches, tensors, start)
+        except GraphBreak as e:
+            return self._graph_break(key, e, args, kwargs)
+
+    def _finish_split(self, key, tracer: Tracer, outputs, fetches, tensors, start: float):
+        """Run the last piece, store what the call wrote, report new breaks."""
+        self.stats.split_calls += 1
+        compiled_before = self.stats.compiles
+        splitter = tracer.splitter
+        fetches, writes, grads = _effects(tracer, fetches)
+        plan, feeds = splitter.finish(fetches, self._new_piece)
+        backward = None
+        if grad_mode.enabled and not writes and not grads:
+            signature = ("autograd", splitter.signature(len(tracer.graph.nodes)),
+                         tuple(splitter.index[id(f)] for f in fetches))
+            if signature not in self._pieces:
+                self._pieces[signature] = self._backward(tracer, fetches)
+            backward = self._pieces[signature]
+        entry = _Graph(plan, outputs, writes, grads, [], tracer.new_states, True, backward)
+        out = self._run(entry, tensors, feeds)
+        for state, name, buf in entry.new_states:
+            state[name] = buf
+        for site, reason in splitter.breaks:
+            if (site, reason) not in self.breaks:
+                self.breaks.append((site, reason))
+                self.stats.graph_breaks += 1
+                warnings.warn(f"tinyflow.compile: graph break at {site}: {reason}; "
+                              f"{self._name} runs there eagerly, between compiled "
+                              f"pieces", stacklevel=4)
+        compiled = self.stats.compiles > compiled_before
+        if compiled or self._warming:   # new plans compile per shape on their first run
+            self.stats.warmup_s += time.perf_counter() - start
+        self._warming = compiled
+        if compiled and self.stats.recompiles >= RECOMPILE_LIMIT:   # as torch: give up here
+            self._cache[key] = "eager"
+        return out
+
+    def _new_piece(self, fetches: list, feeds: list) -> Plan:
+        plan = Plan(fetches, tuple(feeds), {}, planned=_shape_generic(feeds))
+        if plan.program.steps:   # not a piece that only hands on values
+            self._count_compile(plan)
+        return plan
+
+    def _count_compile(self, plan: Plan) -> None:
+        first = self.stats.compiles == 0 or self.stats.calls == 1
+        self.stats.compiles += 1
+        self.graphs.append(len(plan.program.steps))
+        if not first:
+            self.stats.recompiles += 1
+        if self.stats.recompiles >= RECOMPILE_LIMIT:
+            warnings.warn(f"tinyflow.compile: {self._name} compiled "
+                          f"{self.stats.compiles} graphs (limit {RECOMPILE_LIMIT}); its guards "
+                          f"keep failing (new shapes? pass dynamic=True; a break value used "
+                          f"as a number?)", stacklevel=5)
+
     def _graph_break(self, key, e: GraphBreak, args, kwargs):
         if self.fullgraph:
             raise RuntimeError(f"tinyflow.compile(fullgraph=True): graph break in "
-                               f"{self.fn.__qualname__}: {e.reason} at {e.site}") from None
+                               f"{self._name}: {e.reason} at {e.site}") from None
         self.stats.graph_breaks += 1
         if (e.site, e.reason) not in self.breaks:
             self.breaks.append((e.site, e.reason))
             warnings.warn(f"tinyflow.compile: graph break at {e.site}: {e.reason}; "
-                          f"{self.fn.__qualname__} runs eagerly for these inputs",
+                          f"{self._name} runs eagerly for these inputs",
                           stacklevel=4)
         self._cache[key] = "eager"
         self.stats.eager_calls += 1
         return self.fn(*args, **kwargs)
+
+    @property
+    def _name(self) -> str:
+        return getattr(self.fn, "__qualname__", type(self.fn).__name__)
 
     @property
     def search_report(self):
@@ -201,8 +274,8 @@ class CompiledFunction:
         return self.search_reports[-1] if self.search_reports else None
 
     # ---- run -------------------------------------------------------------------------------
-    def _run(self, entry: _Graph, tensors: list):
-        values = entry.plan.run([t.array for t in tensors])
+    def _run(self, entry: _Graph, tensors: list, feeds: Optional[list] = None):
+        values = entry.plan.run([t.array for t in tensors] if feeds is None else feeds)
         for t, source in entry.writes:
             new = values[source] if isinstance(source, int) else source.array
             np.copyto(t.array, new, casting="same_kind")
@@ -218,101 +291,31 @@ class CompiledFunction:
             else:   # a new tensor, as eager backward makes
                 t._grad = Tensor._eager(np.asarray(values[source], t.dtype.np))
         if entry.backward is not None:
-            return _rebuild(entry.outputs, lambda k: entry.backward.node(values[k], tensors))
-        return _rebuild(entry.outputs, lambda k: Tensor._eager(np.asarray(values[k])))
+            return rebuild(entry.outputs, lambda k: entry.backward.node(values[k], tensors))
+        return rebuild(entry.outputs, lambda k: Tensor._eager(np.asarray(values[k])))
 
 
-def _leaves(tree, path=()):
-    """(path, value) of every non-container in nested tuples, lists and dicts."""
-    if type(tree) is tuple and path and not any(isinstance(v, (tuple, list, dict))
-                                                for v in tree):
-        return [(path + (k,), v) for k, v in enumerate(tree)]   # flat: the common case
-    return list(_walk(tree, path))
+def _shape_generic(feeds) -> bool:
+    """False if a feed has a symbolic size: then the plan runs its one loop for every
+    shape (rewrites applied) instead of planning memory and generating code per shape,
+    which would be a compile per new size (per token when decoding)."""
+    return not any(d is None for f in feeds for d in (f.shape or ()))
 
 
-def _walk(tree, path):
-    if isinstance(tree, (tuple, list)):
-        for k, v in enumerate(tree):
-            yield from _walk(v, path + (k,))
-    elif isinstance(tree, dict):
-        for k, v in tree.items():
-            yield from _walk(v, path + (k,))
-    else:
-        yield path, tree
+def _effects(tracer: Tracer, fetches: list) -> tuple:
+    """The fetches of a trace's plan: its results, then the new value of every tensor it
+    wrote and every final `.grad` (their fetch index, or the eager value itself)."""
+    fetches = list(fetches)
 
+    def fetch(value):
+        if isinstance(value, Tensor) and value.kind != EAGER:
+            fetches.append(value)
+            return len(fetches) - 1
+        return None if value is None else value
 
-def _map(tree, fn):
-    if isinstance(tree, (tuple, list)):
-        return type(tree)(_map(v, fn) for v in tree)
-    if isinstance(tree, dict):
-        return {k: _map(v, fn) for k, v in tree.items()}
-    return fn(tree)
-
-
-def _guard(value, dynamic: bool, path) -> tuple:
-    """What a call must match to reuse a graph traced with `value` in this position."""
-    if isinstance(value, Tensor):
-        if value.kind != EAGER:
-            raise TypeError(f"tinyflow.compile: argument {_where(path)} is a symbolic tensor "
-                            f"({value.name}); compiled functions take eager tensors")
-        shape = value.array.shape
-        if dynamic and shape:
-            shape = (len(shape),) + shape[1:]
-        return ("T", shape, value.dtype.name, value.requires_grad)
-    if isinstance(value, _SCALARS):
-        return ("S", type(value).__name__, value)
-    if isinstance(value, (Module, Optimizer)):
-        training = tuple(m.training for m in value.modules()) if isinstance(value, Module) \
-            else ()
-        return ("O", id(value), training)
-    raise TypeError(f"tinyflow.compile: argument {_where(path)} of type "
-                    f"{type(value).__name__} is not supported; pass tensors, Python scalars "
-                    f"or strings, modules or optimizers (in tuples, lists or dicts)")
-
-
-def _where(path) -> str:
-    """'2' for the third positional argument, 'lr' for a keyword, '0/1' inside a tuple."""
-    return "/".join(str(p) for p in path[1:])
-
-
-def _flatten_result(result, tracer: Tracer):
-    """The result's structure with each traced tensor replaced by its fetch index."""
-    fetches: list = []
-
-    def one(value):
-        if isinstance(value, Tensor):
-            value = tracer.current.get(id(value), value)
-            if id(value) in tracer.real:
-                return _Out(False, tracer.real[id(value)])   # an argument returned as is
-            if value.kind != EAGER:
-                fetches.append(value)
-                return _Out(True, len(fetches) - 1)
-            return _Out(False, value)
-        if isinstance(value, _SCALARS):
-            return _Out(False, value)
-        raise TypeError(f"tinyflow.compile: the function returned a {type(value).__name__}; "
-                        f"compiled functions return tensors and Python scalars (in tuples, "
-                        f"lists or dicts)")
-    return _map(result, one) if isinstance(result, (tuple, list, dict)) else one(result), \
-        fetches
-
-
-@dataclasses.dataclass
-class _Out:
-    """One returned value: a fetch index of the plan, or the value itself."""
-    fetched: bool
-    ref: Any
-
-
-def _rebuild(structure, make):
-    """The function's result, `make(k)` giving the tensor for fetch k."""
-    if isinstance(structure, _Out):
-        return make(structure.ref) if structure.fetched else structure.ref
-    if isinstance(structure, (tuple, list)):
-        return type(structure)(_rebuild(s, make) for s in structure)
-    if isinstance(structure, dict):
-        return {k: _rebuild(s, make) for k, s in structure.items()}
-    return structure
+    writes = [(t, fetch(v)) for t, v in tracer.writes.values()]
+    grads = [(t, fetch(g), id(t) in tracer.grad_guards) for t, g in tracer.final_grads]
+    return fetches, writes, grads
 
 
 def _options(optimizer) -> list:

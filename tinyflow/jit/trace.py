@@ -3,15 +3,18 @@ private graph, and what eager code would do to eager tensors — in-place writes
 updates, `backward()` — is recorded as values the compiled plan computes instead."""
 from __future__ import annotations
 
+from typing import Optional
+
 import numpy as np
 
 from ..autodiff.reverse import gradients
 from ..core.errors import user_site
 from ..core.graph import Graph, topo_sort
-from ..core.modes import trace_state
+from ..core.modes import grad_mode, trace_state
 from ..core.tensor import EAGER, PLACEHOLDER, Tensor
 from ..ops.math import cast
 from ..ops.shape import broadcast_to
+from .pieces import Splitter
 
 
 class GraphBreak(Exception):
@@ -30,8 +33,11 @@ class Tracer:
     and `grads` are what the run must store into the real tensors afterwards.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, pieces: Optional[dict] = None, fullgraph: bool = True) -> None:
         self.graph = Graph()
+        self.pieces = pieces                     # the compiled pieces of earlier calls
+        self.fullgraph = fullgraph               # a break raises (else: pieces)
+        self.splitter: Optional[Splitter] = None   # made at the first break
         self.real: dict[int, Tensor] = {}        # id(placeholder) -> the argument
         self.current: dict[int, Tensor] = {}     # id(written tensor) -> its value now
         self.writes: dict[int, tuple] = {}       # id(real tensor) -> (tensor, value)
@@ -41,10 +47,9 @@ class Tracer:
         self.single_use = False                  # the trace made state: retrace next time
         self.optimizers: dict[int, object] = {}  # stepped: their options are constants
 
-    def placeholder(self, arg: Tensor, dynamic: bool) -> Tensor:
-        shape = tuple(arg.shape)
-        if dynamic and shape:
-            shape = (None,) + shape[1:]
+    def placeholder(self, arg: Tensor, dims: tuple = ()) -> Tensor:
+        """The stand-in for argument `arg`; its dimensions `dims` are symbolic (None)."""
+        shape = tuple(None if k in dims else n for k, n in enumerate(arg.shape))
         ph = Tensor._symbolic(PLACEHOLDER, shape, arg.dtype, name="arg", graph=self.graph)
         self.real[id(ph)] = arg
         return ph
@@ -97,6 +102,23 @@ class Tracer:
 
     def graph_break(self, reason: str):
         raise GraphBreak(reason, user_site())
+
+    def concrete(self, t: Tensor, reason: str) -> np.ndarray:
+        """Data-dependent Python needs the value of traced `t`: a graph break. The code
+        traced so far becomes a compiled piece and runs (jit/pieces.py); tracing goes on."""
+        if self.fullgraph or self.pieces is None:
+            self.graph_break(reason)
+        if self.splitter is None:
+            self.splitter = Splitter(self, self.pieces)
+        return self.splitter.concrete(self.current.get(id(t), t), reason)
+
+    def printed(self, t: Tensor) -> str:
+        """What printing traced `t` shows eagerly: its value (a graph break), and whether
+        autograd would record it."""
+        shown = Tensor._eager(self.concrete(t, "printing a traced tensor"))
+        shown.requires_grad = grad_mode.enabled and any(
+            self.wants_grad(n) for n in topo_sort([self.current.get(id(t), t)]))
+        return repr(shown)
 
     def backward(self, loss: Tensor, gradient, inputs) -> None:
         """`loss.backward()` on a traced loss: the symbolic gradient graph, added into the

@@ -273,11 +273,15 @@ def literal(program: Program, slot: int):
     e = program.externals.get(slot)
     if e is None or e.kind != EAGER:
         return None
-    t = e.ref
+    return e.ref.array if is_literal(e.ref) else None
+
+
+def is_literal(t) -> bool:
+    """An eager tensor that can never change: no gradient, no history, a read-only array
+    of its own (the JIT keys such inputs by value)."""
     arr = t.array
-    if t.requires_grad or t.op is not None or arr.base is not None or arr.flags.writeable:
-        return None
-    return arr
+    return not (t.requires_grad or t.op is not None or arr.base is not None or
+                arr.flags.writeable)
 
 
 def rename(steps, mapping: dict) -> list:

@@ -15,6 +15,9 @@ from typing import Optional
 import ray
 
 from .client import Consistency, PSClient, Stats, asynchronous, bsp, ssp
+from .pipeline import Pipeline, PipelineError, PipelineTimeout, StepReport
+from .pipeline_schedule import Interval, Work, simulate, theoretical_bubble
+from .pipeline_stage import Delayed
 from .ps import ParameterServer
 from .rules import SGD, Adam, Custom, Momentum, UpdateRule
 from .sharding import Layout, Piece
@@ -53,3 +56,5 @@ __all__ = ["Adam", "Consistency", "Custom", "GraphModel", "Layout", "ModuleModel
            "PSClient", "PSTrainer", "ParameterServer", "Piece", "RoamingStraggler", "SGD", "Stats",
            "Straggler", "TrainResult", "UpdateRule", "asynchronous", "bsp", "init", "roaming",
            "shutdown", "ssp"]
+__all__ += ["Delayed", "Interval", "Pipeline", "PipelineError", "PipelineTimeout", "StepReport",
+            "Work", "simulate", "theoretical_bubble"]

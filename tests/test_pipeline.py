@@ -195,3 +195,15 @@ def test_an_error_in_a_stage_names_it_and_the_microbatch():
             pipe.step(x, y)                               # ...but y has 3 columns, not 8
     finally:
         pipe.shutdown()
+
+
+@pytest.mark.usefixtures("local_ray")
+def test_a_stage_that_cannot_be_built_is_named_with_the_reason():
+    with pytest.raises(dist.PipelineError, match=r"stage 1 \(device 'worker:1'\) died while "
+                                                 r"starting the stages \(TypeError: a pipeline "
+                                                 r"stage must be an nn.Module.*got str\)"):
+        dist.Pipeline([StageFactory(0), not_a_module], loss_fn=F.mse_loss)
+
+
+def not_a_module():
+    return "Linear(8, 8)"

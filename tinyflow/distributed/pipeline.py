@@ -15,6 +15,7 @@ so the accumulated gradients are the full batch's and every stage's optimizer st
 """
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Optional, Sequence
@@ -190,7 +191,8 @@ class Pipeline:
             return ray.get(refs, timeout=timeout)
         except RayActorError as e:
             dead = [self.stage_name(i) for i in self._dead_stages()]
-            raise PipelineError(f"{', '.join(dead) or 'a stage'} died while {what}") from e
+            raise PipelineError(f"{', '.join(dead) or 'a stage'} died while {what}"
+                                f"{_reason(e)}") from e
         except GetTimeoutError as e:
             raise PipelineTimeout(f"no answer from the stages after {timeout} s while "
                                   f"{what}") from e
@@ -245,6 +247,13 @@ class Pipeline:
     def _dead_stages(self) -> list:
         return [i for i, s in self._statuses(list(range(self.num_stages))).items()
                 if s == "dead"]
+
+
+def _reason(error: Exception) -> str:
+    """The last 'SomeError: message' line of a Ray error (its root cause), if any."""
+    lines = [ln.strip() for ln in str(error).splitlines()
+             if re.match(r"\s*\w+(Error|Exception): ", ln)]
+    return f" ({lines[-1]})" if lines else ""
 
 
 def _array(value) -> np.ndarray:

@@ -7,6 +7,7 @@ Activations go forward and gradients backward actor to actor: a stage calls its 
 """
 from __future__ import annotations
 
+import queue
 import threading
 import time
 from collections import Counter, defaultdict
@@ -30,6 +31,35 @@ class Delayed:
     stage: Any                  # an nn.Module or a factory returning one
     forward: float = 0.0
     backward: float = 0.0
+
+
+class Outbox:
+    """Hands a stage's sends to Ray from a thread of its own, so the stage computes its next
+    micro-batch meanwhile (as a GPU overlaps its sends with compute)."""
+
+    def __init__(self) -> None:
+        self.queue: queue.Queue = queue.Queue()
+        self.refs: list = []
+        threading.Thread(target=self._run, name="pipeline-outbox", daemon=True).start()
+
+    def put(self, actor, *args) -> None:
+        self.queue.put((actor, args))
+
+    def flush(self) -> list:
+        """Every send so far submitted: their refs (or the error submitting one raised)."""
+        self.queue.join()
+        refs, self.refs = self.refs, []
+        return refs
+
+    def _run(self) -> None:
+        while True:
+            actor, args = self.queue.get()
+            try:
+                self.refs.append(actor.deliver.remote(*args))
+            except Exception as e:              # e.g. an array Ray cannot serialize
+                self.refs.append(e)
+            finally:
+                self.queue.task_done()
 
 
 class _Aborted(Exception):
@@ -97,6 +127,7 @@ class StageWorker:
         self.state = StageState(module, optimizer, loss_fn, index == 0,
                                 index == len(devices) - 1, delay)
         self.neighbours: dict = {}
+        self.outbox = Outbox()
         self.inbox: dict = {}
         self.ready = threading.Condition()
         self.aborted: set = set()
@@ -139,7 +170,7 @@ class StageWorker:
         self.state.zero_grad()
         with self.ready:
             self.inbox = {k: v for k, v in self.inbox.items() if k[0] >= step}
-        sends, timeline, peak, loss = [], [], 0, 0.0
+        timeline, peak, loss = [], 0, 0.0
         for work in order:
             mb = work.microbatch
             if work.kind == FORWARD:
@@ -152,15 +183,15 @@ class StageWorker:
                 if self.state.last:
                     loss += out
                 else:
-                    sends.append(self._send(step, ACTIVATION, mb, out))
+                    self._send(step, ACTIVATION, mb, out)
             else:
                 grad = None if self.state.last else self._receive(step, GRADIENT, mb)
                 start = time.time()
                 out = self._run(work, self.state.backward, mb, grad)
                 timeline.append(Interval(self.index, work.kind, mb, start, time.time()))
                 if not self.state.first:
-                    sends.append(self._send(step, GRADIENT, mb, out))
-        self._await_sends(sends)
+                    self._send(step, GRADIENT, mb, out)
+        self._await_sends(self.outbox.flush())
         self.waiting = "optimizer step"
         self.state.update()
         self.waiting = "idle"
@@ -195,11 +226,17 @@ class StageWorker:
     def _send(self, step: int, kind: str, mb: int, array: np.ndarray):
         self.sent[step][kind] += 1
         self.sent[step][kind + " bytes"] += array.nbytes
-        return self.neighbours[kind].deliver.remote(step, kind, mb, array)
+        self.outbox.put(self.neighbours[kind], step, kind, mb, array)
 
     def _await_sends(self, refs: list) -> None:
         """Every delivery of this step arrived (a dead neighbour is named, not waited on)."""
         self.waiting = "confirming deliveries to its neighbours"
+        for ref in refs:
+            if isinstance(ref, Exception):
+                raise RuntimeError(f"{self.name(self.index)}: sending to a neighbour failed: "
+                                   f"{ref}") from ref
+        if not refs:
+            return
         ready, pending = ray.wait(refs, num_returns=len(refs), timeout=self.timeout)
         if pending:
             raise TimeoutError(f"{self.name(self.index)}: {len(pending)} deliveries to its "

@@ -27,6 +27,7 @@ import tinyflow as torch
 import tinyflow.distributed as dist
 from tinyflow import nn
 from tinyflow.distributed.pipeline_plot import plot_timelines
+from tinyflow.distributed.pipeline_schedule import bubble_fraction
 from tinyflow.nn import functional as F
 
 SCHEDULES = ("gpipe", "1f1b")
@@ -72,6 +73,15 @@ def hop_latencies(timelines) -> list:
     return waits
 
 
+def mean_costs(timelines) -> dict:
+    """The mean busy seconds of a forward and of a backward over all stages."""
+    spans = {"F": [], "B": []}
+    for line in timelines:
+        for iv in line:
+            spans[iv.kind].append(iv.end - iv.start)
+    return {"forward": float(np.mean(spans["F"])), "backward": float(np.mean(spans["B"]))}
+
+
 def measure(kinds, args) -> tuple:
     """Per (kind, schedule, m): bubble fractions, step seconds, peaks, transfers; and the
     timelines of the --plot-chunks steps for the picture."""
@@ -92,6 +102,7 @@ def measure(kinds, args) -> tuple:
                 cell["seconds"].append(report.seconds)
                 cell["hops"] += hop_latencies(report.timelines)
                 cell["peaks"] = report.peak_activations
+                cell.update(schedule=schedule, chunks=m, **mean_costs(report.timelines))
                 cell["transfers"] = (report.transfers("activation"),
                                      report.transfers("gradient"))
                 if m == args.plot_chunks:
@@ -108,19 +119,30 @@ def print_table(cells, args) -> None:
           f"B {args.backward * 1e3:g} ms per micro-batch; matmul stages: Linear({args.width}, "
           f"{args.width}) + ReLU, float32; median [min, max] of {args.repeats} steps; "
           f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
-    print(f"{'stages':7} {'schedule':8} {'m':>3} {'theory':>7} {'measured bubble':>24} "
+    print(f"{'stages':7} {'schedule':8} {'m':>3} {'theory':>7} {'sim+hop':>7} "
+          f"{'measured bubble':>24} "
           f"{'rel.err':>8} {'step s':>7} {'hop ms':>6}  {'peak activations':18} "
           f"{'sent F/B per boundary'}")
     for (kind, schedule, m), cell in cells.items():
         theory = dist.theoretical_bubble(p, m)
+        hop = float(np.median(cell["hops"] or [0.0]))
         b = np.array(cell["bubble"])
         med = float(np.median(b))
         err = (med - theory) / theory if theory else 0.0
         acts, grads = cell["transfers"]
-        print(f"{kind:7} {schedule:8} {m:3d} {theory:7.3f} {med:9.3f} [{b.min():.3f}, "
+        print(f"{kind:7} {schedule:8} {m:3d} {theory:7.3f} {with_latency(cell, hop):7.3f} "
+              f"{med:9.3f} [{b.min():.3f}, "
               f"{b.max():.3f}] {err:+8.1%} {np.median(cell['seconds']):7.2f} "
-              f"{np.median(cell['hops'] or [0.0]) * 1e3:6.1f}  "
+              f"{hop * 1e3:6.1f}  "
               f"{str(cell['peaks']):18} {acts}/{grads}")
+
+
+def with_latency(cell, hop: float) -> float:
+    """The bubble an ideal machine would show with this configuration's measured mean busy
+    times and median hop latency (dist.simulate): what latency alone explains."""
+    return bubble_fraction(dist.simulate(
+        cell["schedule"], len(cell["peaks"]), cell["chunks"], cell["forward"],
+        cell["backward"], hop))
 
 
 def main() -> None:

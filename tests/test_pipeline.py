@@ -86,6 +86,15 @@ def test_schedules_run_every_microbatch_once_and_leave_the_textbook_bubble(name,
     assert peaks == expected
 
 
+def test_message_latency_adds_to_1f1b_bubble_more_than_to_gpipes():
+    """1F1B's steady state has no slack: every hop lies on the critical path (GPipe's
+    forwards stream ahead), which is what the benchmark measures on Ray."""
+    ideal = dist.theoretical_bubble(4, 16)
+    gpipe = bubble_fraction(dist.simulate("gpipe", 4, 16, 1.0, 2.0, latency=0.05))
+    ofob = bubble_fraction(dist.simulate("1f1b", 4, 16, 1.0, 2.0, latency=0.05))
+    assert ideal < gpipe < ofob
+
+
 def test_bad_schedule_arguments_are_named():
     with pytest.raises(ValueError, match="schedule must be one of.*'zigzag'"):
         schedule_for("zigzag", 4, 2)

@@ -27,7 +27,7 @@ from ray.exceptions import GetTimeoutError, RayActorError
 from ..core.tensor import Tensor
 from ..nn import functional as F
 from .pipeline_schedule import Interval, bubble_fraction, schedule_for
-from .pipeline_stage import ACTIVATION, GRADIENT, StageWorker
+from .pipeline_stage import ACTIVATION, StageWorker
 
 _RemoteStage = ray.remote(num_cpus=0, max_concurrency=4)(StageWorker)
 
@@ -52,7 +52,7 @@ class StepReport:
     step: int
     loss: float
     seconds: float
-    timelines: list = field(default_factory=list)         # per stage: [Interval]
+    timelines: list[list[Interval]] = field(default_factory=list)   # per stage
     peak_activations: list = field(default_factory=list)  # per stage
     sent: list = field(default_factory=list)              # per stage: {kind: n, kind bytes: b}
     received: list = field(default_factory=list)

@@ -86,9 +86,10 @@ def bubble_fraction(timelines: Sequence[Sequence[Interval]]) -> float:
 
 
 def simulate(name: str, num_stages: int, chunks: int, forward: float = 1.0,
-             backward: float = 2.0) -> list[list[Interval]]:
-    """Replay schedule `name` with every forward costing `forward` and every backward
-    `backward` and free, instant transfers: the timeline an ideal machine would draw."""
+             backward: float = 2.0, latency: float = 0.0) -> list[list[Interval]]:
+    """Replay schedule `name` with every forward costing `forward`, every backward
+    `backward` and every transfer between stages `latency`: the timeline an ideal machine
+    (latency 0) or one with that message latency would draw."""
     orders = schedule_for(name, num_stages, chunks)
     done: dict[tuple, float] = {}           # (stage, kind, microbatch) -> end time
     free = [0.0] * num_stages
@@ -102,7 +103,8 @@ def simulate(name: str, num_stages: int, chunks: int, forward: float = 1.0,
                 needs = _needs(i, work, num_stages)
                 if any(n not in done for n in needs):
                     break
-                start = max([free[i]] + [done[n] for n in needs])
+                start = max([free[i]] + [done[n] + (latency if n[0] != i else 0.0)
+                                         for n in needs])
                 end = start + (forward if work.kind == FORWARD else backward)
                 done[(i, work.kind, work.microbatch)] = free[i] = end
                 lines[i].append(Interval(i, work.kind, work.microbatch, start, end))

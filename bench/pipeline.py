@@ -155,7 +155,7 @@ def main() -> None:
     ap.add_argument("--width", type=int, default=2048, help="matmul stages' Linear width")
     ap.add_argument("--kinds", nargs="+", default=["sleep", "matmul"],
                     choices=["sleep", "matmul"])
-    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--plot", default="/tmp/pipeline_timelines.png", metavar="PNG")
     ap.add_argument("--plot-chunks", type=int, default=8)
     args = ap.parse_args()

@@ -195,15 +195,12 @@ def test_a_stuck_step_times_out_saying_what_each_stage_awaits():
 
 @pytest.mark.usefixtures("local_ray")
 def test_an_error_in_a_stage_names_it_and_the_microbatch():
-    pipe = dist.Pipeline([StageFactory(0), StageFactory(2)], devices=["cpu:0", "cpu:1"],
-                         chunks=2, loss_fn=F.mse_loss)    # 8 features out, stage 2 takes 8...
     x, y = batches(1)[0]
-    try:
+    with dist.Pipeline([StageFactory(0), StageFactory(2)], devices=["cpu:0", "cpu:1"],
+                       chunks=2, loss_fn=F.mse_loss) as pipe:   # 8 features, stage 2 takes 8
         with pytest.raises(dist.PipelineError, match=r"stage 1 \(device 'cpu:1'\) failed "
                                                      r"during step 0.*forward of micro-batch 0"):
             pipe.step(x, y)                               # ...but y has 3 columns, not 8
-    finally:
-        pipe.shutdown()
 
 
 @pytest.mark.usefixtures("local_ray")

@@ -170,6 +170,12 @@ class Pipeline:
         for w in self.workers:
             ray.kill(w)
 
+    def __enter__(self) -> "Pipeline":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.shutdown()
+
     # ---- internals ------------------------------------------------------------------------
     def _split(self, x: np.ndarray, target: np.ndarray) -> tuple:
         if len(x) != len(target):

@@ -99,6 +99,8 @@ class Pipeline:
         self._schedule, self._chunks, self.timeout = schedule, chunks, timeout
         options = actor_options if isinstance(actor_options, (list, tuple)) else [
             actor_options or {}] * len(stages)
+        if len(options) != len(stages):
+            raise ValueError(f"Pipeline: {len(stages)} stages but {len(options)} actor_options")
         env = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
         self.workers = [
             _RemoteStage.options(**{"runtime_env": {"env_vars": env}, **opts}).remote(

@@ -17,6 +17,9 @@ import ray
 from .client import Consistency, PSClient, Stats, asynchronous, bsp, ssp
 from .collective import CollectiveError, CommStats, Communicator, Group
 from .data_parallel import DataParallel
+from .pipeline import Pipeline, PipelineError, PipelineTimeout, StepReport
+from .pipeline_schedule import Interval, Work, simulate, theoretical_bubble
+from .pipeline_stage import Delayed
 from .ps import ParameterServer
 from .rules import SGD, Adam, Custom, Momentum, UpdateRule
 from .sharding import Layout, Piece
@@ -61,3 +64,5 @@ __all__ = ["Adam", "Consistency", "Custom", "GraphModel", "Layout", "ModuleModel
 __all__ += ["CollectiveError", "ColumnParallelLinear", "CommStats", "Communicator",
             "DataParallel", "Group", "ParallelMLP", "ParallelSelfAttention", "RowParallelLinear",
             "TensorParallel", "copy_to_group", "reduce_from_group"]
+__all__ += ["Delayed", "Interval", "Pipeline", "PipelineError", "PipelineTimeout", "StepReport",
+            "Work", "simulate", "theoretical_bubble"]

@@ -13,6 +13,7 @@ from typing import Optional
 import numpy as np
 
 from .. import ops
+from ..core import dtypes
 from ..core.modes import no_grad
 from ..core.op import apply, as_tensor
 from ..core.tensor import Tensor
@@ -277,6 +278,7 @@ def _dropout(input: Tensor, p: float, training: bool, inplace: bool, mask_like) 
     return input.copy_(out) if inplace and not x.is_symbolic else out
 
 
+@ops.in_float32
 def layer_norm(input: Tensor, normalized_shape, weight: Optional[Tensor] = None,
                bias: Optional[Tensor] = None, eps: float = 1e-5) -> Tensor:
     x = as_tensor(input)
@@ -292,16 +294,18 @@ def layer_norm(input: Tensor, normalized_shape, weight: Optional[Tensor] = None,
     return y if bias is None else y + bias
 
 
+@ops.in_float32
 def rms_norm(input: Tensor, normalized_shape, weight: Optional[Tensor] = None,
              eps: Optional[float] = None) -> Tensor:
     x = as_tensor(input)
     n = 1 if isinstance(normalized_shape, int) else len(normalized_shape)
-    eps = float(np.finfo(x.dtype.np).eps) if eps is None else eps
+    eps = float(dtypes.float_info(x.dtype).eps) if eps is None else eps
     axes = tuple(range(x.ndim - n, x.ndim))
     y = x / ops.sqrt(ops.reduce_mean(x * x, axes, keepdims=True) + eps)
     return y if weight is None else y * weight
 
 
+@ops.in_float32
 def group_norm(input: Tensor, num_groups: int, weight: Optional[Tensor] = None,
                bias: Optional[Tensor] = None, eps: float = 1e-5) -> Tensor:
     x = as_tensor(input)
@@ -314,6 +318,7 @@ def group_norm(input: Tensor, num_groups: int, weight: Optional[Tensor] = None,
     return y if bias is None else y + ops.reshape(bias, shape)
 
 
+@ops.in_float32(keep=("running_mean", "running_var"))
 def batch_norm(input: Tensor, running_mean: Optional[Tensor], running_var: Optional[Tensor],
                weight: Optional[Tensor] = None, bias: Optional[Tensor] = None,
                training: bool = False, momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
@@ -474,6 +479,7 @@ def additive_mask(scores: Tensor, keep: Tensor) -> Tensor:
     return scores + (bias if bias.dtype is scores.dtype else ops.cast(bias, scores.dtype))
 
 
+@ops.in_float32
 def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -> Tensor:
     """input / max(||input||_p along dim, eps)."""
     if p != 2.0:
@@ -482,6 +488,7 @@ def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -
     return input / ops.maximum(norm, eps)
 
 
+@ops.in_float32
 def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -> Tensor:
     dot = ops.reduce_sum(x1 * x2, dim)
     n1 = ops.sqrt(ops.reduce_sum(x1 * x1, dim))

@@ -7,8 +7,8 @@ from .creation import (multinomial, one_hot, ones_like, random_mask, random_norm
 from .indexing import argsort, gather, setitem, take
 from .linalg import affine, einsum, matmul, tril, triu
 from .math import (abs, add, atan2, cast, ceil, clamp, cos, divide, equal, erf, exp, expm1,
-                   floor, floor_divide, greater, greater_equal, less, less_equal, log, log1p,
-                   logical_and, logical_not, logical_or, logical_xor, maximum, minimum,
+                   floor, floor_divide, greater, greater_equal, in_float32, less, less_equal,
+                   log, log1p, logical_and, logical_not, logical_or, logical_xor, maximum, minimum,
                    multiply, negative, not_equal, pow, relu, relu_grad, remainder, round,
                    sigmoid, sign, sin, sqrt, square, subtract, tanh, where)
 from .nn import log_softmax, softmax, softmax_cross_entropy, sparse_softmax_cross_entropy

@@ -1,7 +1,9 @@
 """Elementwise ops: arithmetic, transcendental functions, comparisons, where, cast."""
 from __future__ import annotations
 
-from typing import Optional
+import functools
+import inspect
+from typing import Callable, Optional
 
 import numpy as np
 
@@ -508,6 +510,29 @@ def cast(x, dtype, name=None) -> Tensor:
     if x.dtype is dtype:
         return x
     return apply(Cast(dtype=dtype), x, name=name)
+
+
+def in_float32(fn: Optional[Callable] = None, *, keep: tuple = ()) -> Callable:
+    """Decorator of a composed reduction or normalization (mean, var, norm, layer norm,
+    losses): when its first argument is a reduced float (float16, bfloat16), every reduced
+    float tensor argument (except those named in `keep`, e.g. running statistics written in
+    place) is cast to float32 and the result cast back once: PyTorch's numerics, where the
+    mean of 2000 float16 100s is 100 rather than an overflowed sum divided. Other dtypes pay
+    one dtype test."""
+    if fn is None:
+        return functools.partial(in_float32, keep=keep)
+    signature = inspect.signature(fn)
+
+    @functools.wraps(fn)
+    def run(x, *args, **kwargs):
+        if not (isinstance(x, Tensor) and x.dtype.is_reduced):
+            return fn(x, *args, **kwargs)
+        bound = signature.bind(x, *args, **kwargs)
+        for name, value in bound.arguments.items():
+            if isinstance(value, Tensor) and value.dtype.is_reduced and name not in keep:
+                bound.arguments[name] = cast(value, dtypes.float32)
+        return cast(fn(*bound.args, **bound.kwargs), x.dtype)
+    return run
 
 
 def where(condition, x, y, name=None) -> Tensor:

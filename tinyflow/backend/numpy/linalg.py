@@ -7,7 +7,7 @@ from .registry import kernel
 BLOCK_BYTES = 1 << 18    # rows of a fused update's product computed at once (its scratch)
 
 
-@kernel(linalg.MatMul, out=True)
+@kernel(linalg.MatMul, out=True, widen=0)
 def matmul(op, a, b, out=None):
     if op.transpose_a:
         a = np.swapaxes(a, -1, -2)
@@ -41,7 +41,7 @@ def fused_update(op, w, a, b, lr, out=None):
     return w
 
 
-@kernel(linalg.Affine, out=True)
+@kernel(linalg.Affine, out=True, widen=0)
 def affine(op, x, w, b, out=None):
     out = np.matmul(x, w.T, out=out)
     out += b
@@ -58,6 +58,6 @@ def triu(op, x):
     return np.triu(x, op.diagonal)
 
 
-@kernel(linalg.Einsum)
+@kernel(linalg.Einsum, widen=0)
 def einsum(op, *xs):
     return np.einsum(op.equation, *xs, optimize=True)   # pairs go through BLAS

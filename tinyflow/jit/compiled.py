@@ -11,7 +11,7 @@ from typing import Any, Callable, Optional
 import numpy as np
 
 from ..core.graph import topo_sort
-from ..core.modes import grad_mode, trace_state
+from ..core.modes import autocast_state, grad_mode, trace_state
 from ..core.tensor import EAGER, Tensor
 from ..nn.modules.module import Module
 from ..optim.optimizer import Optimizer
@@ -94,7 +94,7 @@ class CompiledFunction:
     # ---- guards ----------------------------------------------------------------------------
     def _key(self, args, kwargs) -> tuple:
         """The guard key of a call, and its tensor arguments in order."""
-        parts, tensors = [grad_mode.enabled], []
+        parts, tensors = [grad_mode.enabled, autocast_state.dtype, autocast_state.fp8], []
         for path, value in _leaves(args, (0,)) + (_leaves(kwargs, (1,)) if kwargs else []):
             parts.append(_guard(value, self.dynamic, path))
             if isinstance(value, Tensor):

@@ -14,7 +14,7 @@ import numpy as np
 
 from .. import ops
 from ..core import dtypes
-from ..core.modes import no_grad
+from ..core.modes import autocast_state, no_grad
 from ..core.op import apply, as_tensor
 from ..core.tensor import Tensor
 from ..ops import conv as _conv
@@ -117,6 +117,10 @@ def linear(input: Tensor, weight: Tensor, bias: Optional[Tensor] = None) -> Tens
     """input @ weight.T + bias, for inputs of any rank >= 1 (the last dim is features)."""
     x, weight = as_tensor(input), as_tensor(weight)
     bias = None if bias is None else as_tensor(bias)
+    if autocast_state.fp8 is not None:
+        return fp8_linear(x, weight, bias, autocast_state.fp8)
+    if autocast_state.dtype is not None:   # one product: the bias in the low dtype too
+        x, weight, bias = ops.autocast_inputs(x, weight, bias)
     if x.ndim == 1:
         out = ops.squeeze(ops.matmul(ops.expand_dims(x, 0), weight, transpose_b=True), 0)
     elif x.ndim > 2 and None not in x.shape:
@@ -138,6 +142,17 @@ def _pair(value, n: int = 2) -> tuple:
     return (int(value),) * n
 
 
+def fp8_linear(x: Tensor, weight: Tensor, bias: Optional[Tensor], recipe) -> Tensor:
+    """F.linear under `fp8_autocast`: x and the weight rounded to `recipe.forward` (e4m3),
+    the product's gradient to `recipe.backward` (e5m2) before it reaches either operand's
+    gradient; the product itself in float32, as fp8 GEMMs accumulate."""
+    xq = ops.fake_quantize(x, recipe.forward, margin=recipe.margin)
+    wq = ops.fake_quantize(weight, recipe.forward, margin=recipe.margin)
+    out = ops.fake_quantize(ops.matmul(xq, wq, transpose_b=True), None, recipe.backward,
+                            margin=recipe.margin)
+    return out if bias is None else out + bias
+
+
 def conv2d(input: Tensor, weight: Tensor, bias: Optional[Tensor] = None, stride=1, padding=0,
            dilation=1, groups: int = 1) -> Tensor:
     """2-D cross-correlation over NCHW input with an OIHW weight (unbatched CHW too)."""
@@ -150,6 +165,8 @@ def conv2d(input: Tensor, weight: Tensor, bias: Optional[Tensor] = None, stride=
                          f"'valid', 'same'")
     if not isinstance(padding, str):
         padding = _pair(padding)
+    if autocast_state.dtype is not None:
+        x, weight, bias = ops.autocast_inputs(x, as_tensor(weight), bias)
     out = _conv.conv2d(x, weight, _pair(stride), padding, _pair(dilation), groups)
     if bias is not None:
         out = out + ops.reshape(bias, (1, -1, 1, 1))
@@ -191,6 +208,8 @@ def conv_transpose2d(input: Tensor, weight: Tensor, bias: Optional[Tensor] = Non
         x.shape[2:], attrs["stride"], attrs["padding"], attrs["dilation"], weight.shape[2:],
         extra)]
     out_shape = (x.shape[0], weight.shape[1] * groups, *size)
+    if autocast_state.dtype is not None:
+        x, weight, bias = ops.autocast_inputs(x, as_tensor(weight), bias)
     shape_only = ops.expand(ops.as_tensor(np.zeros((), x.dtype.np)), out_shape)  # a view
     out = apply(_conv.Conv2dGradInput(**attrs), x, as_tensor(weight), shape_only)
     if bias is not None:
@@ -444,6 +463,8 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor,
                                  enable_gqa: bool = False) -> Tensor:
     """softmax(q k^T * scale + mask) v. Bool masks: True = may attend; float masks add."""
     q, k, v = as_tensor(query), as_tensor(key), as_tensor(value)
+    if autocast_state.dtype is not None:
+        q, k, v = ops.autocast_inputs(q, k, v)
     if enable_gqa and k.shape[-3] != q.shape[-3]:
         repeat = np.repeat(np.arange(k.shape[-3]), q.shape[-3] // k.shape[-3])
         k, v = ops.take(k, repeat, k.ndim - 3), ops.take(v, repeat, v.ndim - 3)

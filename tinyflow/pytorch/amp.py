@@ -1,0 +1,34 @@
+"""Mixed precision as PyTorch spells it: `torch.autocast`, `torch.amp.autocast`,
+`torch.amp.GradScaler`, `torch.cpu.amp.autocast`, `torch.cuda.amp.GradScaler`; and fp8
+products (`fp8_autocast`, Transformer Engine's spelling). The context managers live in
+core/modes.py, the loss scaler in optim/grad_scaler.py."""
+from __future__ import annotations
+
+from ..core.modes import (Fp8Recipe, autocast, fp8_autocast, get_autocast_dtype,
+                          is_autocast_enabled)
+from ..optim.grad_scaler import GradScaler
+
+
+class amp:  # noqa: N801  (torch.amp namespace)
+    autocast = autocast
+    GradScaler = GradScaler
+    fp8_autocast = fp8_autocast
+    Fp8Recipe = Fp8Recipe
+    is_autocast_available = staticmethod(lambda device_type="cpu": True)
+
+
+class cpu:  # noqa: N801  (torch.cpu namespace)
+    """`torch.cpu.amp.autocast(dtype=...)`: autocast on the CPU."""
+
+    class amp:  # noqa: N801
+        class autocast(autocast):  # noqa: N801
+            def __init__(self, enabled: bool = True, dtype=None, cache_enabled=None) -> None:
+                super().__init__("cpu", dtype, enabled, cache_enabled)
+
+        GradScaler = GradScaler
+
+
+class cuda_amp:  # noqa: N801  (torch.cuda.amp, reached as tinyflow.cuda.amp)
+    autocast = autocast
+    GradScaler = GradScaler
+

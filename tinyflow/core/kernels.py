@@ -53,17 +53,19 @@ class KernelTable(dict):
 
 def widened(kernel: Callable, at: int) -> Callable:
     """`kernel` run in float32 when input `at` is float16, bfloat16 or fp8, as PyTorch's CPU
-    kernels accumulate those in float32: the result (float32) is rounded once, by the caller
-    (`apply` and the runtime cast a kernel's result to the op's dtype) or into `out`. Other
-    dtypes go straight through, at the cost of one dtype test."""
+    kernels accumulate those in float32: the result is rounded once, to that input's dtype
+    (the result dtype of every widened op), so the memory planner can give it a buffer of
+    that dtype. Other dtypes go straight through, at the cost of one dtype test."""
     def run(op, *arrays, out=None):
-        if arrays[at].dtype not in REDUCED_NUMPY:
+        low = arrays[at].dtype
+        if low not in REDUCED_NUMPY:
             return kernel(op, *arrays) if out is None else kernel(op, *arrays, out=out)
         wide = [a.astype(np.float32) if a.dtype in REDUCED_NUMPY else a for a in arrays]
         result = kernel(op, *wide)
-        if out is None:
-            return result
-        out[...] = result
+        with np.errstate(over="ignore"):     # overflow to inf is the answer, as PyTorch's
+            if out is None:                  # these ops' results have input `at`'s dtype
+                return result.astype(low)
+            out[...] = result
         return out
     run.__name__ = kernel.__name__
     run.__doc__ = kernel.__doc__

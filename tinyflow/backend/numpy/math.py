@@ -68,7 +68,8 @@ def relu_grad(op, g, x, out=None):
     if out is not None and out.dtype not in (np.float32, np.float64):
         out[...] = _fast_math.call("relu_grad", g, x)
         return out
-    return _fast_math.call("relu_grad", g, x, out=out)
+    result = _fast_math.call("relu_grad", g, x, out=out)   # float16 and bfloat16 in float32
+    return result if result.dtype == g.dtype else result.astype(g.dtype)
 
 
 @kernel(m.Cast, inplace=True)

@@ -1,6 +1,7 @@
 """The MNIST MLP (784-512-256-10) trained in float32, under bfloat16 autocast, under float16
-autocast with a GradScaler, and with fp8 products (e4m3 forward, e5m2 gradients): the same
-seed, data order and step budget each, as a PyTorch AMP user writes it.
+autocast with a GradScaler, and with fp8 products (e4m3 forward, e5m2 gradients; scaled by
+each tensor's current amax, or by the max of its last 16 steps' amaxes: "fp8-delayed"): the
+same seed, data order and step budget each, as a PyTorch AMP user writes it.
 
     python examples/mnist_precision.py --epochs 2                  # all four, then a table
     python examples/mnist_precision.py --modes float32,bfloat16 --max-steps 300
@@ -19,7 +20,7 @@ from tinyflow.utils.data import DataLoader, TensorDataset
 from common import accuracy, example_parser, fit, normalize, step_budget
 from mnist_mlp import MLP
 
-MODES = ("float32", "bfloat16", "float16", "fp8")
+MODES = ("float32", "bfloat16", "float16", "fp8", "fp8-delayed")
 
 
 def precision(mode: str):
@@ -30,6 +31,8 @@ def precision(mode: str):
         return torch.autocast("cpu", dtype=torch.float16), True
     if mode == "fp8":
         return torch.fp8_autocast(fp8_recipe=torch.Fp8Recipe()), False
+    if mode == "fp8-delayed":
+        return torch.fp8_autocast(fp8_recipe=torch.Fp8Recipe(amax_history_len=16)), False
     return contextlib.nullcontext(), False
 
 

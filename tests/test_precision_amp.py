@@ -254,3 +254,76 @@ def test_linear_under_fp8_autocast_is_close_to_float32():
     np.testing.assert_allclose(out.numpy(), reference.numpy(), atol=0.1 * scale)
     np.testing.assert_allclose(model[0].weight.grad.numpy(), ref_grad,
                                atol=0.15 * float(np.abs(ref_grad).max()))
+
+
+# ---- the planned runtime under autocast ------------------------------------------------
+
+def _autocast_mlp(planned: bool, autocast: bool = True):
+    graph = tf.Graph()
+    with graph.as_default():
+        x = tf.placeholder(tf.float32, [None, 20])
+        labels = tf.placeholder(tf.int64, [None])
+        rng = np.random.default_rng(0)
+        params = [tf.Variable(rng.standard_normal(s).astype(np.float32) * 0.3)
+                  for s in ((32, 20), (32,), (5, 32), (5,))]
+        with tinyflow.autocast("cpu", dtype=tf.bfloat16, enabled=autocast):
+            h = _F(tinyflow).relu(_F(tinyflow).linear(x, params[0], params[1]))
+            loss = _F(tinyflow).cross_entropy(_F(tinyflow).linear(h, params[2], params[3]),
+                                              labels)
+        train = tf.train.GradientDescentOptimizer(0.1).minimize(loss)
+        sess = tf.Session(graph=graph, planned=planned)
+        sess.run(tf.global_variables_initializer())
+    feed = {x: rng.standard_normal((64, 20)).astype(np.float32),
+            labels: rng.integers(0, 5, 64)}
+    return sess, train, loss, params, feed
+
+
+def test_planned_autocast_step_fuses_updates_and_equals_the_reference_loop():
+    """The weight updates of bf16 products run blocked (fused_update), bit for bit as the
+    reference loop's cast-then-subtract; activations are planned in bfloat16."""
+    runs = {planned: _autocast_mlp(planned) for planned in (True, False)}
+    for planned, (sess, train, loss, params, feed) in runs.items():
+        for _ in range(3):
+            sess.run(train, feed)
+    (s1, t1, l1, p1, f1), (s2, t2, l2, p2, f2) = runs[True], runs[False]
+    for a, b in zip(s1.run(p1), s2.run(p2)):
+        assert a.dtype == np.float32
+        np.testing.assert_array_equal(a, b)
+    kernels = s1.make_plan([t1], list(f1)).kernels(list(f1.values()))
+    assert kernels.count("fused_update") == 2 and "relu" in kernels
+    low = s1.make_plan([t1], list(f1)).memory(list(f1.values())).peak_bytes
+    sess, train, _, _, feed = _autocast_mlp(True, autocast=False)
+    assert low < sess.make_plan([train], list(feed)).memory(list(feed.values())).peak_bytes
+
+
+def test_delayed_scaling_uses_the_history_and_saturates():
+    history = tinyflow.core.modes.AmaxHistory(2)
+    e4m3 = tinyflow.float8_e4m3fn
+    x = np.linspace(-1, 1, 101).astype(np.float32)
+
+    def step(values):
+        return tinyflow.ops.fake_quantize(tinyflow.tensor(values), e4m3,
+                                          history=history).numpy()
+
+    np.testing.assert_array_equal(step(x), tinyflow.ops.fake_quantize(
+        tinyflow.tensor(x), e4m3).numpy())                  # no history yet: current amax
+    doubled = step(2 * x)                                   # scaled for amax 1: saturates
+    assert np.abs(doubled).max() == 1.0 and list(history.amaxes) == [1.0, 2.0]
+    small = step(0.1 * x)                                   # the history's max (2) scales
+    want = (0.1 * x * 224.0).astype(ml_dtypes.float8_e4m3fn).astype(np.float32) / 224.0
+    np.testing.assert_array_equal(small, want)
+    assert list(history.amaxes) == [2.0, np.float32(0.1)]   # the oldest dropped
+
+
+def test_linear_with_delayed_fp8_scaling_keeps_a_history_per_layer():
+    model = _mlp(tinyflow)
+    x, y = _inputs(tinyflow)["x"], tinyflow.tensor([0, 1, 2, 0])
+    recipe = tinyflow.Fp8Recipe(amax_history_len=4)
+    for _ in range(3):
+        with tinyflow.fp8_autocast(fp8_recipe=recipe):
+            loss = _F(tinyflow).cross_entropy(model(x), y)
+        loss.backward()
+    histories = recipe.histories_of(model[0].weight)
+    assert [len(h.amaxes) for h in histories] == [3, 3, 3]
+    assert histories is not recipe.histories_of(model[3].weight)
+    assert np.isfinite(model[0].weight.grad.numpy()).all()

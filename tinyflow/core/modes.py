@@ -7,9 +7,12 @@ dtype of products and losses (mixed precision, `torch.autocast`).
 """
 from __future__ import annotations
 
+import collections
 import contextlib
 import dataclasses
+import math
 import threading
+import weakref
 from typing import Optional
 
 from .dtypes import DType, as_dtype, bfloat16, float8_e4m3fn, float8_e5m2, float16
@@ -103,14 +106,45 @@ class autocast(contextlib.ContextDecorator):
         autocast_state.dtype = self._prev
 
 
+class AmaxHistory:
+    """The last `length` amaxes of one tensor, for delayed scaling (Transformer Engine's
+    DelayedScaling, "max" algorithm): a step's scale comes from the largest amax of the steps
+    before it (values beyond it saturate), then its own amax joins the history. The first
+    step, with no history, scales by its own amax. (The fp8 kernel reads and extends it.)"""
+
+    def __init__(self, length: int) -> None:
+        self.amaxes = collections.deque(maxlen=length)
+
+    def scale(self, current: float, fmax: float, margin: int) -> float:
+        amax = max(self.amaxes) if self.amaxes else current
+        if math.isfinite(current):
+            self.amaxes.append(current)
+        return fmax / amax / 2.0 ** margin if 0.0 < amax < math.inf else 1.0
+
+
 @dataclasses.dataclass(frozen=True)
 class Fp8Recipe:
     """How `fp8_autocast` rounds nn.Linear's products: activations and weights to `forward`,
-    the output's gradient to `backward`, each with a per-tensor scale from its current amax
-    (Transformer Engine's "hybrid" format; `margin` leaves 2^margin of headroom)."""
+    the output's gradient to `backward`, each with a per-tensor scale (Transformer Engine's
+    "hybrid" format; `margin` leaves 2^margin of headroom). `amax_history_len` 0: each
+    tensor scaled by its current amax; n > 0: by the max of its last n steps' amaxes
+    (delayed scaling, kept per layer: `histories_of(weight)`)."""
     forward: DType = float8_e4m3fn
     backward: DType = float8_e5m2
     margin: int = 0
+    amax_history_len: int = 0
+    _histories: dict = dataclasses.field(default_factory=dict, compare=False, repr=False)
+
+    def histories_of(self, weight) -> list:
+        """[input, weight, output gradient] amax histories of the layer with this weight
+        (by identity, forgotten with the weight)."""
+        entry = self._histories.get(id(weight))
+        if entry is None or entry[0]() is not weight:
+            entry = (weakref.ref(weight),
+                     [AmaxHistory(self.amax_history_len) for _ in range(3)])
+            self._histories[id(weight)] = entry
+            weakref.finalize(weight, self._histories.pop, id(weight), None)
+        return entry[1]
 
 
 class fp8_autocast(contextlib.ContextDecorator):

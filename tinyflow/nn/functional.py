@@ -146,10 +146,13 @@ def fp8_linear(x: Tensor, weight: Tensor, bias: Optional[Tensor], recipe) -> Ten
     """F.linear under `fp8_autocast`: x and the weight rounded to `recipe.forward` (e4m3),
     the product's gradient to `recipe.backward` (e5m2) before it reaches either operand's
     gradient; the product itself in float32, as fp8 GEMMs accumulate."""
-    xq = ops.fake_quantize(x, recipe.forward, margin=recipe.margin)
-    wq = ops.fake_quantize(weight, recipe.forward, margin=recipe.margin)
+    x_history = w_history = g_history = None
+    if recipe.amax_history_len:     # delayed scaling: one history per tensor of this layer
+        x_history, w_history, g_history = recipe.histories_of(weight)
+    xq = ops.fake_quantize(x, recipe.forward, margin=recipe.margin, history=x_history)
+    wq = ops.fake_quantize(weight, recipe.forward, margin=recipe.margin, history=w_history)
     out = ops.fake_quantize(ops.matmul(xq, wq, transpose_b=True), None, recipe.backward,
-                            margin=recipe.margin)
+                            margin=recipe.margin, grad_history=g_history)
     return out if bias is None else out + bias
 
 

@@ -14,7 +14,10 @@ class amp:  # noqa: N801  (torch.amp namespace)
     GradScaler = GradScaler
     fp8_autocast = fp8_autocast
     Fp8Recipe = Fp8Recipe
-    is_autocast_available = staticmethod(lambda device_type="cpu": True)
+
+    @staticmethod
+    def is_autocast_available(device_type: str = "cpu") -> bool:
+        return device_type in ("cpu", "cuda")
 
 
 class cpu:  # noqa: N801  (torch.cpu namespace)

@@ -144,6 +144,8 @@ def test_autocast_spellings_and_nesting():
     assert tinyflow.amp.autocast is tinyflow.autocast
     assert tinyflow.cuda.amp.GradScaler is tinyflow.amp.GradScaler is tinyflow.GradScaler
     x = tinyflow.ones(2, 2)
+    with tinyflow.cuda.amp.autocast(True):       # torch's default there: float16
+        assert (x @ x).dtype is tf.float16
     with tinyflow.cpu.amp.autocast(dtype=tinyflow.float16):
         assert (x @ x).dtype is tf.float16 and tinyflow.is_autocast_enabled()
         with tinyflow.autocast("cpu", enabled=False):

@@ -9,8 +9,9 @@ class DType:
     """A tensor element type; `tf.float32` and `torch.float32` are the same object.
 
     `is_reduced`: a float narrower than float32 (float16, bfloat16, fp8), whose reductions
-    and normalizations accumulate in float32 as PyTorch's do; `is_fp8`: a storage-only type
-    (PyTorch casts fp8 tensors but does no arithmetic on them).
+    and normalizations accumulate in float32 as PyTorch's do; `is_fp8`: promotes with no
+    other type (PyTorch refuses; it also does no arithmetic on fp8, which tinyflow does with
+    ml_dtypes, rounding each result).
     """
 
     __slots__ = ("name", "np", "is_floating", "is_integer", "is_bool", "is_reduced", "is_fp8")
@@ -24,10 +25,6 @@ class DType:
         self.is_bool = self.np.kind == "b"
         self.is_reduced = self.is_floating and self.np.itemsize < 4
         self.is_fp8 = name.startswith("float8")
-
-    @property
-    def itemsize(self) -> int:
-        return self.np.itemsize
 
     @property
     def as_numpy_dtype(self):
@@ -121,11 +118,6 @@ def kind_rank(dt: DType) -> int:
 def float_info(dt: DType):
     """eps, max, tiny, ... of a float type (ml_dtypes' finfo also knows bfloat16 and fp8)."""
     return ml_dtypes.finfo(dt.np)
-
-
-def accumulator(dt: DType) -> DType:
-    """Where reductions of `dt` add up: float32 for the reduced floats (as PyTorch on CPU)."""
-    return float32 if dt.is_reduced else dt
 
 
 def float_result(dt: DType) -> DType:

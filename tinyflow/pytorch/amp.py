@@ -4,6 +4,7 @@ products (`fp8_autocast`, Transformer Engine's spelling). The context managers l
 core/modes.py, the loss scaler in optim/grad_scaler.py."""
 from __future__ import annotations
 
+from ..core.dtypes import float16
 from ..core.modes import (Fp8Recipe, autocast, fp8_autocast, get_autocast_dtype,
                           is_autocast_enabled)
 from ..optim.grad_scaler import GradScaler
@@ -20,18 +21,27 @@ class amp:  # noqa: N801  (torch.amp namespace)
         return device_type in ("cpu", "cuda")
 
 
+class _cpu_autocast(autocast):  # noqa: N801
+    """`torch.cpu.amp.autocast(enabled=True, dtype=torch.bfloat16)`: no device argument."""
+
+    def __init__(self, enabled: bool = True, dtype=None, cache_enabled=None) -> None:
+        super().__init__("cpu", dtype, enabled, cache_enabled)
+
+
+class _cuda_autocast(autocast):  # noqa: N801
+    """`torch.cuda.amp.autocast(enabled=True, dtype=torch.float16)`: the CPU stands in."""
+
+    def __init__(self, enabled: bool = True, dtype=None, cache_enabled=None) -> None:
+        super().__init__("cuda", float16 if dtype is None else dtype, enabled, cache_enabled)
+
+
 class cpu:  # noqa: N801  (torch.cpu namespace)
-    """`torch.cpu.amp.autocast(dtype=...)`: autocast on the CPU."""
-
     class amp:  # noqa: N801
-        class autocast(autocast):  # noqa: N801
-            def __init__(self, enabled: bool = True, dtype=None, cache_enabled=None) -> None:
-                super().__init__("cpu", dtype, enabled, cache_enabled)
-
+        autocast = _cpu_autocast
         GradScaler = GradScaler
 
 
 class cuda_amp:  # noqa: N801  (torch.cuda.amp, reached as tinyflow.cuda.amp)
-    autocast = autocast
+    autocast = _cuda_autocast
     GradScaler = GradScaler
 

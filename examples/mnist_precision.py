@@ -83,11 +83,11 @@ def main(argv: Optional[list[str]] = None) -> dict:
                              batch_size=1000)
     results = {mode: train(mode, args, train_set, test_loader) for mode in modes}
     base = results.get("float32")
-    print(f"\n{'mode':<10}{'steps':>7}{'test acc':>10}{'vs float32':>12}{'seconds':>9}")
+    print(f"\n{'mode':<12}{'steps':>7}{'test acc':>10}{'vs float32':>12}{'seconds':>9}")
     for r in results.values():
         gap = None if base is None else r["test_accuracy"] - base["test_accuracy"]
         delta = "" if gap is None else f"{100 * gap:+.2f} %"
-        print(f"{r['mode']:<10}{r['steps']:>7}{r['test_accuracy']:>10.4f}{delta:>12}"
+        print(f"{r['mode']:<12}{r['steps']:>7}{r['test_accuracy']:>10.4f}{delta:>12}"
               f"{r['seconds']:>9.1f}")
     return results
 

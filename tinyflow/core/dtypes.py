@@ -1,20 +1,30 @@
 """Data types: thin named wrappers over NumPy dtypes, shared by every front end."""
 from __future__ import annotations
 
+import ml_dtypes
 import numpy as np
 
 
 class DType:
-    """A tensor element type; `tf.float32` and `torch.float32` are the same object."""
+    """A tensor element type; `tf.float32` and `torch.float32` are the same object.
 
-    __slots__ = ("name", "np", "is_floating", "is_integer", "is_bool")
+    `is_reduced`: a float narrower than float32 (float16, bfloat16, fp8), whose reductions
+    and normalizations accumulate in float32 as PyTorch's do; `is_fp8`: promotes with no
+    other type (PyTorch refuses; it also does no arithmetic on fp8, which tinyflow does with
+    ml_dtypes, rounding each result).
+    """
+
+    __slots__ = ("name", "np", "is_floating", "is_integer", "is_bool", "is_reduced", "is_fp8")
 
     def __init__(self, name: str, np_dtype) -> None:
         self.name = name
         self.np = np.dtype(np_dtype)
-        self.is_floating = self.np.kind == "f"    # read by most ops' rules: computed once
+        # ml_dtypes' floats are NumPy kind "V": known by name
+        self.is_floating = self.np.kind == "f" or name in ML_FLOATS  # computed once
         self.is_integer = self.np.kind in "iu"
         self.is_bool = self.np.kind == "b"
+        self.is_reduced = self.is_floating and self.np.itemsize < 4
+        self.is_fp8 = name.startswith("float8")
 
     @property
     def as_numpy_dtype(self):
@@ -28,7 +38,12 @@ class DType:
         return (as_dtype, (self.name,))
 
 
+ML_FLOATS = ("bfloat16", "float8_e4m3fn", "float8_e5m2")
+
 float16 = DType("float16", np.float16)
+bfloat16 = DType("bfloat16", ml_dtypes.bfloat16)
+float8_e4m3fn = DType("float8_e4m3fn", ml_dtypes.float8_e4m3fn)
+float8_e5m2 = DType("float8_e5m2", ml_dtypes.float8_e5m2)
 float32 = DType("float32", np.float32)
 float64 = DType("float64", np.float64)
 int8 = DType("int8", np.int8)
@@ -38,13 +53,15 @@ int32 = DType("int32", np.int32)
 int64 = DType("int64", np.int64)
 bool_ = DType("bool", np.bool_)
 
-_ALL = (float16, float32, float64, int8, uint8, int16, int32, int64, bool_)
+_ALL = (float16, bfloat16, float8_e4m3fn, float8_e5m2, float32, float64, int8, uint8, int16,
+        int32, int64, bool_)
 _BY_NP = {d.np: d for d in _ALL}
 _BY_NAME = {d.name: d for d in _ALL}
 _BY_NAME.update({"half": float16, "float": float32, "double": float64, "long": int64,
                  "int": int32, "bool_": bool_})
 
 DEFAULT_FLOAT = float32
+REDUCED_NUMPY = frozenset(d.np for d in _ALL if d.is_reduced)   # what kernels widen
 
 
 def as_dtype(x) -> DType:
@@ -67,6 +84,11 @@ def as_dtype(x) -> DType:
         raise TypeError(f"unsupported dtype {x!r}") from None
 
 
+def is_known(np_dtype) -> bool:
+    """Whether a NumPy dtype is one of ours (ml_dtypes' are kind "V", as are records)."""
+    return np_dtype in _BY_NP
+
+
 def from_numpy_dtype(np_dtype) -> DType:
     """The DType of a NumPy array's dtype (fast path for kernels' outputs)."""
     return _BY_NP[np_dtype]
@@ -76,9 +98,13 @@ def from_numpy_dtype(np_dtype) -> DType:
 
 def promote(a: DType, b: DType) -> DType:
     """NumPy's rules within a kind; a float meeting an int or bool wins (PyTorch: int32 *
-    float32 -> float32, where NumPy would widen to float64)."""
+    float32 -> float32, where NumPy would widen to float64); bfloat16 and float16 meet in
+    float32; fp8 meets nothing but itself (PyTorch refuses it too)."""
     if a is b:
         return a
+    if a.is_fp8 or b.is_fp8:
+        raise TypeError(f"Promotion for Float8 Types is not supported, attempted to promote "
+                        f"{a.name} and {b.name}")
     if a.is_floating != b.is_floating:
         return a if a.is_floating else b
     return from_numpy_dtype(np.result_type(a.np, b.np))
@@ -87,6 +113,11 @@ def promote(a: DType, b: DType) -> DType:
 def kind_rank(dt: DType) -> int:
     """bool < integer < float: PyTorch's categories, which decide who wins a promotion."""
     return 2 if dt.is_floating else 0 if dt.is_bool else 1
+
+
+def float_info(dt: DType):
+    """eps, max, tiny, ... of a float type (ml_dtypes' finfo also knows bfloat16 and fp8)."""
+    return ml_dtypes.finfo(dt.np)
 
 
 def float_result(dt: DType) -> DType:

@@ -6,7 +6,11 @@ and a new backend (generated fused kernels, a GPU array module) is one more tabl
 """
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Optional
+
+import numpy as np
+
+from .dtypes import REDUCED_NUMPY
 
 
 class KernelTable(dict):
@@ -25,13 +29,16 @@ class KernelTable(dict):
         self.shape_only: dict[type, tuple] = {}
 
     def register(self, *op_classes, out: bool = False, inplace: bool = False,
-                 shape_only: tuple = ()) -> Callable:
-        """Decorator: the function is this backend's kernel of `op_classes`."""
+                 shape_only: tuple = (), widen: Optional[int] = None) -> Callable:
+        """Decorator: the function is this backend's kernel of `op_classes`. `widen=k`: an op
+        that adds up (sums, products, normalizations) computes in float32 when input k is a
+        reduced float (see `widened`)."""
         def register(fn):
+            run = fn if widen is None else widened(fn, widen)
             for cls in op_classes:
                 if cls in self:
                     raise TypeError(f"two {self.name} kernels for {cls.__name__}")
-                self[cls] = fn
+                self[cls] = run
                 if out or inplace:
                     self.out_kernels[cls] = inplace
                 if shape_only:
@@ -42,6 +49,27 @@ class KernelTable(dict):
     def __missing__(self, cls: type):
         raise NotImplementedError(f"op {getattr(cls, 'name', cls.__name__)!r} has no "
                                   f"{self.name} kernel")
+
+
+def widened(kernel: Callable, at: int) -> Callable:
+    """`kernel` run in float32 when input `at` is float16, bfloat16 or fp8, as PyTorch's CPU
+    kernels accumulate those in float32: the result is rounded once, to that input's dtype
+    (the result dtype of every widened op), so the memory planner can give it a buffer of
+    that dtype. Other dtypes go straight through, at the cost of one dtype test."""
+    def run(op, *arrays, out=None):
+        low = arrays[at].dtype
+        if low not in REDUCED_NUMPY:
+            return kernel(op, *arrays) if out is None else kernel(op, *arrays, out=out)
+        wide = [a.astype(np.float32) if a.dtype in REDUCED_NUMPY else a for a in arrays]
+        result = kernel(op, *wide)
+        with np.errstate(over="ignore"):     # overflow to inf is the answer, as PyTorch's
+            if out is None:                  # these ops' results have input `at`'s dtype
+                return result.astype(low)
+            out[...] = result
+        return out
+    run.__name__ = kernel.__name__
+    run.__doc__ = kernel.__doc__
+    return run
 
 
 # The reference backend, which eager `apply` runs: NumPy (filled by tinyflow.backend.numpy).

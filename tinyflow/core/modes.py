@@ -2,13 +2,20 @@
 
 Grad mode decides whether eager ops record autograd history (`torch.no_grad`); anomaly mode
 records where each op was created and fails on the first NaN/Inf gradient; the vjp request
-tells a gradient rule which of its inputs the sweep in progress wants.
+tells a gradient rule which of its inputs the sweep in progress wants; autocast picks the
+dtype of products and losses (mixed precision, `torch.autocast`).
 """
 from __future__ import annotations
 
+import collections
 import contextlib
+import dataclasses
+import math
 import threading
+import weakref
 from typing import Optional
+
+from .dtypes import DType, as_dtype, bfloat16, float8_e4m3fn, float8_e5m2, float16
 
 
 class _GradMode(threading.local):
@@ -27,7 +34,13 @@ class _TraceState(threading.local):
     active = None   # the JIT's tracer while `tinyflow.compile` traces a function (jit/trace.py)
 
 
+class _AutocastState(threading.local):
+    dtype = None     # the low dtype of products under `autocast` (None: autocast is off)
+    fp8 = None       # the recipe of an active `fp8_autocast` (nn.Linear in fp8)
+
+
 grad_mode = _GradMode()
+autocast_state = _AutocastState()
 trace_state = _TraceState()
 anomaly_mode = _AnomalyMode()
 vjp_request = _VjpRequest()
@@ -63,6 +76,100 @@ class set_grad_enabled(no_grad):
 
     def __enter__(self):
         pass
+
+
+class autocast(contextlib.ContextDecorator):
+    """Mixed precision as PyTorch's `torch.autocast(device_type="cpu", dtype=torch.bfloat16)`:
+    inside, products (matmul, linear, conv, attention, einsum) cast their float inputs to
+    `dtype`, losses compute and return float32, and everything else runs in its inputs'
+    dtype (reductions and norms of bfloat16 still add up in float32). Parameters stay float32
+    (the casts are ops, so their gradients come back in float32). Around TF1 graph
+    construction it puts the casts in the graph; `tinyflow.compile` guards on it."""
+
+    def __init__(self, device_type: str = "cpu", dtype=None, enabled: bool = True,
+                 cache_enabled=None) -> None:
+        if device_type not in ("cpu", "cuda"):
+            raise RuntimeError(f"autocast: device_type={device_type!r} is not available: "
+                               f"tinyflow runs on the CPU ('cpu')")
+        self.dtype = bfloat16 if dtype is None else as_dtype(dtype)
+        if self.dtype not in (bfloat16, float16):
+            raise ValueError(f"autocast: dtype must be bfloat16 or float16, got "
+                             f"{self.dtype.name} (fp8 products: tinyflow.fp8_autocast)")
+        self.enabled = bool(enabled)
+
+    def __enter__(self):
+        self._prev = autocast_state.dtype
+        autocast_state.dtype = self.dtype if self.enabled else None
+        return self
+
+    def __exit__(self, *exc) -> None:
+        autocast_state.dtype = self._prev
+
+
+class AmaxHistory:
+    """The last `length` amaxes of one tensor, for delayed scaling (Transformer Engine's
+    DelayedScaling, "max" algorithm): a step's scale comes from the largest amax of the steps
+    before it (values beyond it saturate), then its own amax joins the history. The first
+    step, with no history, scales by its own amax. (The fp8 kernel reads and extends it.)"""
+
+    def __init__(self, length: int) -> None:
+        self.amaxes = collections.deque(maxlen=length)
+
+    def scale(self, current: float, fmax: float, margin: int) -> float:
+        amax = max(self.amaxes) if self.amaxes else current
+        if math.isfinite(current):
+            self.amaxes.append(current)
+        return fmax / amax / 2.0 ** margin if 0.0 < amax < math.inf else 1.0
+
+
+@dataclasses.dataclass(frozen=True)
+class Fp8Recipe:
+    """How `fp8_autocast` rounds nn.Linear's products: activations and weights to `forward`,
+    the output's gradient to `backward`, each with a per-tensor scale (Transformer Engine's
+    "hybrid" format; `margin` leaves 2^margin of headroom). `amax_history_len` 0: each
+    tensor scaled by its current amax; n > 0: by the max of its last n steps' amaxes
+    (delayed scaling, kept per layer: `histories_of(weight)`)."""
+    forward: DType = float8_e4m3fn
+    backward: DType = float8_e5m2
+    margin: int = 0
+    amax_history_len: int = 0
+    _histories: dict = dataclasses.field(default_factory=dict, compare=False, repr=False)
+
+    def histories_of(self, weight) -> list:
+        """[input, weight, output gradient] amax histories of the layer with this weight
+        (by identity, forgotten with the weight)."""
+        entry = self._histories.get(id(weight))
+        if entry is None or entry[0]() is not weight:
+            entry = (weakref.ref(weight),
+                     [AmaxHistory(self.amax_history_len) for _ in range(3)])
+            self._histories[id(weight)] = entry
+            weakref.finalize(weight, self._histories.pop, id(weight), None)
+        return entry[1]
+
+
+class fp8_autocast(contextlib.ContextDecorator):
+    """Inside, every nn.Linear / F.linear computes its product on fp8-rounded operands
+    (simulated: rounded with ml_dtypes, multiplied in float32), as Transformer Engine's
+    `te.fp8_autocast(enabled=True, fp8_recipe=...)`."""
+
+    def __init__(self, enabled: bool = True, fp8_recipe: Optional[Fp8Recipe] = None) -> None:
+        self.recipe = (fp8_recipe or Fp8Recipe()) if enabled else None
+
+    def __enter__(self):
+        self._prev = autocast_state.fp8
+        autocast_state.fp8 = self.recipe
+        return self
+
+    def __exit__(self, *exc) -> None:
+        autocast_state.fp8 = self._prev
+
+
+def is_autocast_enabled(device_type: str = "cpu") -> bool:
+    return autocast_state.dtype is not None
+
+
+def get_autocast_dtype(device_type: str = "cpu"):
+    return autocast_state.dtype or bfloat16
 
 
 def is_grad_enabled() -> bool:

@@ -140,7 +140,7 @@ def apply(op: Op, *inputs: Tensor, name: Optional[str] = None, graph=None,
         return _apply_into(op, inputs, shape, dtype, out)
     data = KERNELS[type(op)](op, *[x.array for x in inputs])
     if type(data) is not np.ndarray or data.dtype != dtype.np:
-        data = np.asarray(data, dtype=dtype.np)
+        data = as_dtype_array(data, dtype)
     tracked = grad_mode.enabled and op.differentiable and any(x.requires_grad for x in inputs)
     out = Tensor._eager(data, op, inputs, True) if tracked else Tensor._eager(data)
     if op.view and data.base is not None:
@@ -151,6 +151,15 @@ def apply(op: Op, *inputs: Tensor, name: Optional[str] = None, graph=None,
         if anomaly_mode.enabled:
             out.site = user_site()
     return out
+
+
+def as_dtype_array(data, dtype) -> np.ndarray:
+    """A kernel's result in the op's dtype; a float32 result rounded to a reduced float
+    overflows to inf quietly, as PyTorch's does."""
+    if dtype.is_reduced:
+        with np.errstate(over="ignore"):
+            return np.asarray(data, dtype=dtype.np)
+    return np.asarray(data, dtype=dtype.np)
 
 
 def _apply_into(op: Op, inputs: tuple, shape, dtype, out: Tensor) -> Tensor:
@@ -182,7 +191,7 @@ def _as_array(value, dt):
     """`value` as an array (of `dt` if given); strings and other objects are a TypeError
     rather than an unknown-dtype KeyError deep inside."""
     arr = np.asarray(value, dtype=None if dt is None else dt.np)
-    if arr.dtype.kind in "USOVM":
+    if arr.dtype.kind in "USOVM" and not dtypes.is_known(arr.dtype):   # "V": ml_dtypes' too
         raise TypeError(f"cannot convert {value!r} of type '{type(value).__name__}' to a "
                         f"tensor (tensors hold numbers or booleans)")
     return arr

@@ -127,7 +127,10 @@ class Tensor:
     def __repr__(self) -> str:
         if self.kind == EAGER:
             extra = ", requires_grad=True" if self.requires_grad else ""
-            return f"tensor({np.array2string(self.array, separator=', ')}, " \
+            # ml_dtypes' floats print as ints ("2" for 2.0): print their float32 values
+            shown = self.array.astype(np.float32) if self.dtype.name in dtypes.ML_FLOATS \
+                else self.array
+            return f"tensor({np.array2string(shown, separator=', ')}, " \
                    f"dtype={self.dtype.name}{extra})"
         if trace_state.active is not None:   # a graph break: print its value, as eagerly
             return trace_state.active.printed(self)

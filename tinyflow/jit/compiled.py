@@ -11,7 +11,7 @@ from typing import Any, Callable, Optional
 import numpy as np
 
 from ..core.graph import topo_sort
-from ..core.modes import grad_mode, trace_state
+from ..core.modes import autocast_state, grad_mode, trace_state
 from ..core.tensor import EAGER, Tensor
 from ..nn.modules.module import Module
 from ..runtime.plan import Plan
@@ -102,7 +102,8 @@ class CompiledFunction:
     # ---- guards ----------------------------------------------------------------------------
     def _key(self, args, kwargs) -> tuple:
         """The guard key of a call, its tensor arguments in order and their symbolic dims."""
-        parts, tensors, dims, self._paths = [grad_mode.enabled], [], [], []
+        parts, tensors, dims, self._paths = ([grad_mode.enabled, autocast_state.dtype,
+                                              autocast_state.fp8], [], [], [])
         for path, value in leaves(args, (0,)) + (leaves(kwargs, (1,)) if kwargs else []):
             free = ()
             if isinstance(value, Tensor):

@@ -123,6 +123,7 @@ def _check_targets(target: Tensor, classes: int, ignore_index: int) -> bool:
     return bool((t == ignore_index).any())
 
 
+@ops.in_float32(autocast_float32=True)
 def cross_entropy(input: Tensor, target: Tensor, weight: Optional[Tensor] = None,
                   size_average=None, ignore_index: int = -100, reduce=None,
                   reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
@@ -159,6 +160,7 @@ def _soft_cross_entropy(logits, probs, weight, reduction, label_smoothing) -> Te
     return _reduce(loss, reduction)
 
 
+@ops.in_float32(autocast_float32=True)
 def nll_loss(input: Tensor, target: Tensor, weight: Optional[Tensor] = None,
              size_average=None, ignore_index: int = -100, reduce=None,
              reduction: str = "mean") -> Tensor:
@@ -191,6 +193,7 @@ def _nll(logp, target, weight, ignore_index, reduction, label_smoothing) -> Tens
     return _reduce(loss, reduction)
 
 
+@ops.in_float32(autocast_float32=True)
 def mse_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
              reduction: str = "mean", weight=None) -> Tensor:
     input, target = _pair("mse_loss", input, target)
@@ -198,6 +201,7 @@ def mse_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
     return _reduce(_weighted(diff * diff, weight), _reduction(size_average, reduce, reduction))
 
 
+@ops.in_float32(autocast_float32=True)
 def l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
             reduction: str = "mean", weight=None) -> Tensor:
     input, target = _pair("l1_loss", input, target)
@@ -209,6 +213,7 @@ def _weighted(loss: Tensor, weight) -> Tensor:
     return loss if weight is None else loss * weight
 
 
+@ops.in_float32(autocast_float32=True)
 def smooth_l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
                    reduction: str = "mean", beta: float = 1.0) -> Tensor:
     """Quadratic (0.5 d^2 / beta) below beta, linear (|d| - beta / 2) above."""
@@ -221,6 +226,7 @@ def smooth_l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None
     return _reduce(loss, _reduction(size_average, reduce, reduction))
 
 
+@ops.in_float32(autocast_float32=True)
 def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: float = 1.0,
                weight=None) -> Tensor:
     input, target = _pair("huber_loss", input, target)
@@ -229,6 +235,7 @@ def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: fl
     return _reduce(_weighted(loss, weight), reduction)
 
 
+@ops.in_float32(autocast_float32=True)
 def binary_cross_entropy_with_logits(input: Tensor, target: Tensor,
                                      weight: Optional[Tensor] = None, size_average=None,
                                      reduce=None, reduction: str = "mean",
@@ -245,6 +252,7 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor,
     return _reduce(_weighted(loss, weight), _reduction(size_average, reduce, reduction))
 
 
+@ops.in_float32(autocast_float32=True)
 def binary_cross_entropy(input: Tensor, target: Tensor, weight: Optional[Tensor] = None,
                          size_average=None, reduce=None, reduction: str = "mean") -> Tensor:
     """-(y log p + (1 - y) log(1 - p)), each log clamped at -100 as PyTorch does."""
@@ -255,6 +263,7 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Optional[Tensor]
     return _reduce(_weighted(loss, weight), _reduction(size_average, reduce, reduction))
 
 
+@ops.in_float32(autocast_float32=True)
 def kl_div(input: Tensor, target: Tensor, size_average=None, reduce=None,
            reduction: str = "mean", log_target: bool = False) -> Tensor:
     """target * (log target - input), with 0 log 0 = 0; 'batchmean' divides by the batch."""

@@ -13,7 +13,8 @@ from typing import Optional
 import numpy as np
 
 from .. import ops
-from ..core.modes import no_grad
+from ..core import dtypes
+from ..core.modes import autocast_state, no_grad
 from ..core.op import apply, as_tensor
 from ..core.tensor import Tensor
 from ..ops import conv as _conv
@@ -116,6 +117,10 @@ def linear(input: Tensor, weight: Tensor, bias: Optional[Tensor] = None) -> Tens
     """input @ weight.T + bias, for inputs of any rank >= 1 (the last dim is features)."""
     x, weight = as_tensor(input), as_tensor(weight)
     bias = None if bias is None else as_tensor(bias)
+    if autocast_state.fp8 is not None:
+        return fp8_linear(x, weight, bias, autocast_state.fp8)
+    if autocast_state.dtype is not None:   # one product: the bias in the low dtype too
+        x, weight, bias = ops.autocast_inputs(x, weight, bias)
     if x.ndim == 1:
         out = ops.squeeze(ops.matmul(ops.expand_dims(x, 0), weight, transpose_b=True), 0)
     elif x.ndim > 2 and None not in x.shape:
@@ -137,6 +142,20 @@ def _pair(value, n: int = 2) -> tuple:
     return (int(value),) * n
 
 
+def fp8_linear(x: Tensor, weight: Tensor, bias: Optional[Tensor], recipe) -> Tensor:
+    """F.linear under `fp8_autocast`: x and the weight rounded to `recipe.forward` (e4m3),
+    the product's gradient to `recipe.backward` (e5m2) before it reaches either operand's
+    gradient; the product itself in float32, as fp8 GEMMs accumulate."""
+    x_history = w_history = g_history = None
+    if recipe.amax_history_len:     # delayed scaling: one history per tensor of this layer
+        x_history, w_history, g_history = recipe.histories_of(weight)
+    xq = ops.fake_quantize(x, recipe.forward, margin=recipe.margin, history=x_history)
+    wq = ops.fake_quantize(weight, recipe.forward, margin=recipe.margin, history=w_history)
+    out = ops.fake_quantize(ops.matmul(xq, wq, transpose_b=True), None, recipe.backward,
+                            margin=recipe.margin, grad_history=g_history)
+    return out if bias is None else out + bias
+
+
 def conv2d(input: Tensor, weight: Tensor, bias: Optional[Tensor] = None, stride=1, padding=0,
            dilation=1, groups: int = 1) -> Tensor:
     """2-D cross-correlation over NCHW input with an OIHW weight (unbatched CHW too)."""
@@ -149,6 +168,8 @@ def conv2d(input: Tensor, weight: Tensor, bias: Optional[Tensor] = None, stride=
                          f"'valid', 'same'")
     if not isinstance(padding, str):
         padding = _pair(padding)
+    if autocast_state.dtype is not None:
+        x, weight, bias = ops.autocast_inputs(x, as_tensor(weight), bias)
     out = _conv.conv2d(x, weight, _pair(stride), padding, _pair(dilation), groups)
     if bias is not None:
         out = out + ops.reshape(bias, (1, -1, 1, 1))
@@ -190,6 +211,8 @@ def conv_transpose2d(input: Tensor, weight: Tensor, bias: Optional[Tensor] = Non
         x.shape[2:], attrs["stride"], attrs["padding"], attrs["dilation"], weight.shape[2:],
         extra)]
     out_shape = (x.shape[0], weight.shape[1] * groups, *size)
+    if autocast_state.dtype is not None:
+        x, weight, bias = ops.autocast_inputs(x, as_tensor(weight), bias)
     shape_only = ops.expand(ops.as_tensor(np.zeros((), x.dtype.np)), out_shape)  # a view
     out = apply(_conv.Conv2dGradInput(**attrs), x, as_tensor(weight), shape_only)
     if bias is not None:
@@ -277,6 +300,7 @@ def _dropout(input: Tensor, p: float, training: bool, inplace: bool, mask_like) 
     return input.copy_(out) if inplace and not x.is_symbolic else out
 
 
+@ops.in_float32
 def layer_norm(input: Tensor, normalized_shape, weight: Optional[Tensor] = None,
                bias: Optional[Tensor] = None, eps: float = 1e-5) -> Tensor:
     x = as_tensor(input)
@@ -292,16 +316,18 @@ def layer_norm(input: Tensor, normalized_shape, weight: Optional[Tensor] = None,
     return y if bias is None else y + bias
 
 
+@ops.in_float32
 def rms_norm(input: Tensor, normalized_shape, weight: Optional[Tensor] = None,
              eps: Optional[float] = None) -> Tensor:
     x = as_tensor(input)
     n = 1 if isinstance(normalized_shape, int) else len(normalized_shape)
-    eps = float(np.finfo(x.dtype.np).eps) if eps is None else eps
+    eps = float(dtypes.float_info(x.dtype).eps) if eps is None else eps
     axes = tuple(range(x.ndim - n, x.ndim))
     y = x / ops.sqrt(ops.reduce_mean(x * x, axes, keepdims=True) + eps)
     return y if weight is None else y * weight
 
 
+@ops.in_float32
 def group_norm(input: Tensor, num_groups: int, weight: Optional[Tensor] = None,
                bias: Optional[Tensor] = None, eps: float = 1e-5) -> Tensor:
     x = as_tensor(input)
@@ -314,6 +340,7 @@ def group_norm(input: Tensor, num_groups: int, weight: Optional[Tensor] = None,
     return y if bias is None else y + ops.reshape(bias, shape)
 
 
+@ops.in_float32(keep=("running_mean", "running_var"))
 def batch_norm(input: Tensor, running_mean: Optional[Tensor], running_var: Optional[Tensor],
                weight: Optional[Tensor] = None, bias: Optional[Tensor] = None,
                training: bool = False, momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
@@ -439,6 +466,8 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor,
                                  enable_gqa: bool = False) -> Tensor:
     """softmax(q k^T * scale + mask) v. Bool masks: True = may attend; float masks add."""
     q, k, v = as_tensor(query), as_tensor(key), as_tensor(value)
+    if autocast_state.dtype is not None:
+        q, k, v = ops.autocast_inputs(q, k, v)
     if enable_gqa and k.shape[-3] != q.shape[-3]:
         repeat = np.repeat(np.arange(k.shape[-3]), q.shape[-3] // k.shape[-3])
         k, v = ops.take(k, repeat, k.ndim - 3), ops.take(v, repeat, v.ndim - 3)
@@ -474,6 +503,7 @@ def additive_mask(scores: Tensor, keep: Tensor) -> Tensor:
     return scores + (bias if bias.dtype is scores.dtype else ops.cast(bias, scores.dtype))
 
 
+@ops.in_float32
 def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -> Tensor:
     """input / max(||input||_p along dim, eps)."""
     if p != 2.0:
@@ -482,6 +512,7 @@ def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -
     return input / ops.maximum(norm, eps)
 
 
+@ops.in_float32
 def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -> Tensor:
     dot = ops.reduce_sum(x1 * x2, dim)
     n1 = ops.sqrt(ops.reduce_sum(x1 * x1, dim))

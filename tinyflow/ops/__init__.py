@@ -6,14 +6,16 @@ from .creation import (multinomial, one_hot, ones_like, random_mask, random_norm
                        random_uniform, truncated_normal, zeros_like)
 from .indexing import argsort, gather, setitem, take
 from .linalg import affine, einsum, matmul, tril, triu
-from .math import (abs, add, atan2, cast, ceil, clamp, cos, divide, equal, erf, exp, expm1,
-                   floor, floor_divide, greater, greater_equal, less, less_equal, log, log1p,
-                   logical_and, logical_not, logical_or, logical_xor, maximum, minimum,
+from .math import (abs, add, atan2, autocast_inputs, cast, ceil, clamp, cos, divide, equal,
+                   erf, exp, expm1, floor, floor_divide, greater, greater_equal, in_float32,
+                   less, less_equal, log, log1p, logical_and, logical_not, logical_or,
+                   logical_xor, maximum, minimum,
                    multiply, negative, not_equal, pow, relu, relu_grad, remainder, round,
                    sigmoid, sign, sin, sqrt, square, subtract, tanh, where)
 from .nn import log_softmax, softmax, softmax_cross_entropy, sparse_softmax_cross_entropy
 from .normalization import normalize
 from .pool import adaptive_avg_pool2d, avg_pool2d, max_pool2d
+from .quantize import fake_quantize
 from .rnn import lstm
 from .reduce import (argmax, argmin, cumsum, logsumexp, reduce_max, reduce_mean, reduce_min,
                      reduce_sum, var)

@@ -14,10 +14,10 @@ import dataclasses
 
 from ..core.dtypes import promote
 from ..core.errors import ShapeError
-from ..core.modes import needs_input_grad
+from ..core.modes import autocast_state, needs_input_grad
 from ..core.op import Op, apply, as_tensor
 from ..core.tensor import Tensor
-from .math import check_floating
+from .math import autocast_inputs, check_floating
 
 SAME = "same"
 
@@ -216,7 +216,10 @@ def conv2d(x, w, stride=1, padding=0, dilation=1, groups=1, name=None) -> Tensor
     attrs = conv_attrs(stride, padding, dilation, groups)
     if attrs["padding"] == SAME and attrs["stride"] != (1, 1):
         raise ValueError("conv2d: padding='same' is not supported for strided convolutions")
-    return apply(Conv2d(**attrs), as_tensor(x), as_tensor(w), name=name)
+    x, w = as_tensor(x), as_tensor(w)
+    if autocast_state.dtype is not None:
+        x, w = autocast_inputs(x, w)
+    return apply(Conv2d(**attrs), x, w, name=name)
 
 
 def conv_attrs(stride=1, padding=0, dilation=1, groups=1) -> dict:

@@ -6,11 +6,11 @@ import functools
 import string
 
 from ..core.dtypes import promote
-from ..core.modes import needs_input_grad
+from ..core.modes import autocast_state, needs_input_grad
 from ..core.op import Op, apply, as_tensor, sum_terms
 from ..core.shapes import broadcast_shapes
 from ..core.tensor import Tensor
-from .math import cast
+from .math import autocast_inputs, cast
 from .reduce import reduce_sum
 from .shape import broadcast_to
 
@@ -86,12 +86,18 @@ class Affine(Op):
 
 
 def affine(x, w, b, name=None) -> Tensor:
-    return apply(Affine(), as_tensor(x), as_tensor(w), as_tensor(b), name=name)
+    x, w, b = as_tensor(x), as_tensor(w), as_tensor(b)
+    if autocast_state.dtype is not None:
+        x, w, b = autocast_inputs(x, w, b)
+    return apply(Affine(), x, w, b, name=name)
 
 
 def matmul(a, b, transpose_a=False, transpose_b=False, name=None) -> Tensor:
     op = MatMul(transpose_a=bool(transpose_a), transpose_b=bool(transpose_b))
-    return apply(op, as_tensor(a), as_tensor(b), name=name)
+    a, b = as_tensor(a), as_tensor(b)
+    if autocast_state.dtype is not None:
+        a, b = autocast_inputs(a, b)
+    return apply(op, a, b, name=name)
 
 
 class Tril(Op):
@@ -185,6 +191,8 @@ def einsum(equation: str, *operands) -> Tensor:
     if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
         operands = operands[0]
     xs = [as_tensor(x) for x in operands]
+    if autocast_state.dtype is not None:
+        xs = autocast_inputs(*xs)
     dtype = functools.reduce(promote, (x.dtype for x in xs))
     xs = [cast(x, dtype) for x in xs]
     equation = _explicit_equation(equation, [None if x.shape is None else len(x.shape)

@@ -1,13 +1,15 @@
 """Elementwise ops: arithmetic, transcendental functions, comparisons, where, cast."""
 from __future__ import annotations
 
-from typing import Optional
+import functools
+import inspect
+from typing import Callable, Optional
 
 import numpy as np
 
 from ..core import dtypes
 from ..core.dtypes import float_result, promote
-from ..core.modes import needs_input_grad
+from ..core.modes import autocast_state, needs_input_grad
 from ..core.op import Op, apply, as_tensor, sum_terms
 from ..core.shapes import broadcast_shapes
 from ..core.tensor import EAGER, Tensor
@@ -508,6 +510,43 @@ def cast(x, dtype, name=None) -> Tensor:
     if x.dtype is dtype:
         return x
     return apply(Cast(dtype=dtype), x, name=name)
+
+
+def in_float32(fn: Optional[Callable] = None, *, keep: tuple = (),
+               autocast_float32: bool = False) -> Callable:
+    """Decorator of a composed reduction or normalization (mean, var, norm, layer norm,
+    losses): when its first argument is a reduced float (float16, bfloat16), every reduced
+    float tensor argument (except those named in `keep`, e.g. running statistics written in
+    place) is cast to float32 and the result cast back once: PyTorch's numerics, where the
+    mean of 2000 float16 100s is 100 rather than an overflowed sum divided. Other dtypes pay
+    one dtype test. `autocast_float32`: under `autocast` the result stays float32 (PyTorch's
+    autocast policy for losses)."""
+    if fn is None:
+        return functools.partial(in_float32, keep=keep, autocast_float32=autocast_float32)
+    signature = inspect.signature(fn)
+
+    @functools.wraps(fn)
+    def run(x, *args, **kwargs):
+        if not (isinstance(x, Tensor) and x.dtype.is_reduced):
+            return fn(x, *args, **kwargs)
+        bound = signature.bind(x, *args, **kwargs)
+        for name, value in bound.arguments.items():
+            if isinstance(value, Tensor) and value.dtype.is_reduced and name not in keep:
+                bound.arguments[name] = cast(value, dtypes.float32)
+        out = fn(*bound.args, **bound.kwargs)
+        if autocast_float32 and autocast_state.dtype is not None:
+            return out
+        return cast(out, x.dtype)
+    return run
+
+
+def autocast_inputs(*tensors) -> tuple:
+    """Under `autocast`: the float tensors among a product's inputs cast to its low dtype
+    (None and non-float inputs pass). Callers test `autocast_state.dtype` first, so products
+    outside autocast pay one attribute read."""
+    low = autocast_state.dtype
+    return tuple(cast(t, low) if isinstance(t, Tensor) and t.dtype.is_floating else t
+                 for t in tensors)
 
 
 def where(condition, x, y, name=None) -> Tensor:

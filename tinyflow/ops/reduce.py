@@ -8,7 +8,7 @@ from ..core.errors import ShapeError, user_site
 from ..core.op import Op, apply, as_tensor
 from ..core.shapes import normalize_axes
 from ..core.tensor import Tensor
-from .math import cast, divide, equal, exp, log, maximum
+from .math import cast, divide, equal, exp, in_float32, log, maximum
 from .shape import broadcast_to, squeeze
 
 
@@ -139,6 +139,7 @@ def reduce_min(x, axis=None, keepdims=False, name=None, reduction_indices=None,
     return _reduce(Min, x, axis, keepdims, reduction_indices, keep_dims, name)
 
 
+@in_float32
 def reduce_mean(x, axis=None, keepdims=False, name=None, reduction_indices=None,
                 keep_dims=False) -> Tensor:
     """Sum divided by the number of elements reduced (known at run time if dims are None)."""
@@ -169,6 +170,7 @@ def argmin(x, axis=None, name=None, dimension=None) -> Tensor:
     return apply(ArgMin(axis=axes, keepdims=False), x, name=name)
 
 
+@in_float32
 def var(x, axis=None, correction=1, keepdims=False) -> Tensor:
     """Variance with `correction` (1: unbiased, as PyTorch's default)."""
     x = as_tensor(x)
@@ -179,6 +181,7 @@ def var(x, axis=None, correction=1, keepdims=False) -> Tensor:
     return total / maximum(count - correction, 0)
 
 
+@in_float32
 def logsumexp(x, axis, keepdims=False) -> Tensor:
     """log(sum(exp(x))) without overflow: the max is subtracted and added back."""
     x = as_tensor(x)

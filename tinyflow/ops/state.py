@@ -54,8 +54,10 @@ class FusedUpdate(Op):
             raise ValueError(f"the updated value must be a matrix, got shape {w.shape}")
         if lr.shape is not None and lr.shape != ():
             raise ValueError(f"the learning rate must be a scalar, got shape {lr.shape}")
-        if not w.dtype is a.dtype is b.dtype is lr.dtype:
-            raise TypeError(f"w, a, b and lr must share one dtype, got {w.dtype.name}, "
+        if not (w.dtype is lr.dtype and a.dtype is b.dtype
+                and (a.dtype is w.dtype or a.dtype.is_reduced)):
+            raise TypeError(f"w, a, b and lr must share one dtype (a and b may share a "
+                            f"reduced float under autocast), got {w.dtype.name}, "
                             f"{a.dtype.name}, {b.dtype.name}, {lr.dtype.name}")
         for t, what in ((a, "a"), (b, "b")):
             if t.shape is not None and len(t.shape) != 2:

@@ -19,8 +19,10 @@ agree. Each kind module ends in a `METHODS` table (method name -> function) that
 table; `tinyflow/__init__.py` exports it.
 """
 from ..core.tensor import Tensor
-from . import (autograd, creation, dtype, inplace, math, movement, reduce, shared_names,
-               strided)
+from . import (autograd, creation, dtype, inplace, math, movement, reduce,
+               shared_names, strided)
+from .amp import (Fp8Recipe, GradScaler, amp, autocast, cpu, fp8_autocast, get_autocast_dtype,
+                  is_autocast_enabled)
 from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from .creation import (arange, constant, empty, eye, from_numpy, full, full_like, linspace, ones,
                        rand, rand_like, randint, randn, randn_like, randperm, tensor, zeros)
@@ -65,7 +67,8 @@ def install_tensor_methods(cls: type, *more: dict) -> None:
 
 
 __all__ = [
-    "accelerator", "add", "addmm", "allclose", "amax", "amin", "arange", "argmax", "argmin",
+    "Fp8Recipe", "GradScaler", "accelerator", "add", "addmm", "amp", "autocast", "cpu",
+    "fp8_autocast", "get_autocast_dtype", "is_autocast_enabled", "allclose", "amax", "amin", "arange", "argmax", "argmin",
     "argsort", "as_strided", "backends", "bmm", "broadcast_to", "cat", "chunk", "clamp",
     "clamp_max", "clamp_min", "clip", "concatenate", "constant", "count_nonzero", "cuda",
     "cumsum", "device", "div", "dot", "empty", "empty_like", "enable_grad", "eye", "finfo",

@@ -7,6 +7,7 @@ import numpy as np
 from .. import ops
 from ..core import dtypes
 from ..core.tensor import Tensor
+from .amp import cuda_amp
 
 
 class Device(str):
@@ -49,6 +50,8 @@ class cuda:  # noqa: N801  (torch.cuda namespace)
     @staticmethod
     def device_count() -> int:
         return 0
+
+    amp = cuda_amp   # torch.cuda.amp: the CPU stands in; the scaler works here too
 
 
 class _Unavailable:
@@ -112,10 +115,11 @@ def type_as(x, other): return to(x, other.dtype)
 def to_float(x): return ops.cast(x, dtypes.float32)
 def to_double(x): return ops.cast(x, dtypes.float64)
 def to_half(x): return ops.cast(x, dtypes.float16)
+def to_bfloat16(x): return ops.cast(x, dtypes.bfloat16)
 def to_long(x): return ops.cast(x, dtypes.int64)
 def to_int(x): return ops.cast(x, dtypes.int32)
 def to_bool(x): return ops.cast(x, dtypes.bool_)
-def cpu(x, memory_format=None): return x
+def to_cpu(x, memory_format=None): return x
 def device_of(x): return CPU
 def is_cuda(x) -> bool: return False
 def is_floating_point(x) -> bool: return x.dtype.is_floating
@@ -176,8 +180,8 @@ def result_type(tensor1, tensor2):
 
 
 def finfo(dtype=None):
-    """`torch.finfo(torch.float32).eps`, `.max`, `.min`, `.tiny`: NumPy's figures."""
-    return np.finfo(dtypes.as_dtype(dtype or dtypes.float32).np)
+    """`torch.finfo(torch.float32).eps`, `.max`, `.min`, `.tiny` (also of bfloat16, fp8)."""
+    return dtypes.float_info(dtypes.as_dtype(dtype or dtypes.float32))
 
 
 def iinfo(dtype):
@@ -186,7 +190,8 @@ def iinfo(dtype):
 
 METHODS = {
     "to": to, "type": to_type, "type_as": type_as, "float": to_float, "double": to_double,
-    "half": to_half, "long": to_long, "int": to_int, "bool": to_bool, "cpu": cpu,
+    "half": to_half, "bfloat16": to_bfloat16, "long": to_long, "int": to_int,
+    "bool": to_bool, "cpu": to_cpu,
     "device": property(device_of), "is_cuda": property(is_cuda),
     "is_floating_point": is_floating_point, "nelement": nelement,
     "element_size": element_size, "__format__": format_tensor,

@@ -55,6 +55,7 @@ def _arg(arg, x, dim, keepdim):
     return ops.expand_dims(out, dim) if keepdim and dim is not None else out
 
 
+@ops.in_float32
 def std(x, dim=None, unbiased=None, keepdim=False, correction=None):
     return ops.sqrt(ops.var(x, dim, correction_of(unbiased, correction), keepdim))
 
@@ -66,6 +67,7 @@ def correction_of(unbiased, correction) -> int:
     return 0 if unbiased is False else 1
 
 
+@ops.in_float32
 def norm(x, p=2, dim=None, keepdim=False):
     if p != 2:
         raise NotImplementedError("only the 2-norm is implemented")

@@ -13,7 +13,7 @@ def _tanh_parts(x):
     return t, a._SQRT_2_OVER_PI * (1 + 3 * a._CUBIC * x2)
 
 
-@kernel(a.Gelu)
+@kernel(a.Gelu, widen=0)
 def gelu(op, x):
     if op.approximate == "tanh":
         t, _ = _tanh_parts(x)
@@ -24,7 +24,7 @@ def gelu(op, x):
     return _fast_math.call("gelu", x)
 
 
-@kernel(a.GeluGrad)
+@kernel(a.GeluGrad, widen=0)
 def gelu_grad(op, g, x):
     if op.approximate == "tanh":
         t, du = _tanh_parts(x)

@@ -104,7 +104,7 @@ def _common(*arrays):
     return [a.astype(dtype, copy=False) for a in arrays]
 
 
-@kernel(conv.Conv2d)
+@kernel(conv.Conv2d, widen=0)
 def conv2d(op, x, w):
     x, w = _common(x, w)
     n = x.shape[0]
@@ -123,7 +123,7 @@ def conv2d(op, x, w):
     return out.reshape(n, o, ho, wo)
 
 
-@kernel(conv.Conv2dGradWeight)
+@kernel(conv.Conv2dGradWeight, widen=0)
 def conv2d_grad_weight(op, x, g, ref):
     x, g = _common(x, g)
     o, cg, kh, kw = ref.shape
@@ -146,7 +146,7 @@ def conv2d_grad_weight(op, x, g, ref):
     return np.ascontiguousarray(gw).reshape(ref.shape)
 
 
-@kernel(conv.Conv2dGradInput)
+@kernel(conv.Conv2dGradInput, widen=0)
 def conv2d_grad_input(op, g, w, ref):
     g, w = _common(g, w)
     n, c, h, wd = ref.shape

@@ -36,7 +36,7 @@ def _add_rows():
     return add_rows
 
 
-@kernel(ix.TakeGrad, shape_only=(2,))
+@kernel(ix.TakeGrad, shape_only=(2,), widen=0)
 def take_grad(op, g, indices, ref):
     out = np.zeros(ref.shape, dtype=g.dtype)
     a = op.axis % ref.ndim  # negative where the rank was unknown when the graph was built
@@ -63,7 +63,7 @@ def gather(op, x, index):
     return np.take_along_axis(x[corner], index, axis=axis)
 
 
-@kernel(ix.GatherGrad, shape_only=(2,))
+@kernel(ix.GatherGrad, shape_only=(2,), widen=0)
 def gather_grad(op, g, index, ref):
     out = np.zeros(ref.shape, dtype=g.dtype)
     idx = list(np.indices(index.shape, sparse=True))
@@ -82,6 +82,6 @@ def setitem(op, x, value):
 @kernel(ix.ArgSort)
 def argsort(op, x):
     if op.descending:   # stable among ties, as in ascending order
-        key = -x if x.dtype.kind in "fi" else ~x if x.dtype == np.bool_ else -x.astype(np.int64)
+        key = -x if x.dtype.kind in "fiV" else ~x if x.dtype == np.bool_ else -x.astype(np.int64)
         return np.argsort(key, axis=op.axis, kind="stable")
     return np.argsort(x, axis=op.axis, kind="stable")

@@ -7,7 +7,7 @@ from .registry import kernel
 BLOCK_BYTES = 1 << 18    # rows of a fused update's product computed at once (its scratch)
 
 
-@kernel(linalg.MatMul, out=True)
+@kernel(linalg.MatMul, out=True, widen=0)
 def matmul(op, a, b, out=None):
     if op.transpose_a:
         a = np.swapaxes(a, -1, -2)
@@ -28,11 +28,18 @@ def fused_update(op, w, a, b, lr, out=None):
     the same order, as the unfused steps. Returns w."""
     if out is None:
         out = np.empty((block_rows(w.shape, w.itemsize), w.shape[1]), w.dtype)
+    low = a.dtype if a.dtype != w.dtype else None   # autocast: bfloat16 / float16 operands
+    if low is not None:
+        b = b.astype(w.dtype)
     rows = len(out)
     for start in range(0, w.shape[0], rows):
         stop = min(start + rows, w.shape[0])
         part = a[:, start:stop] if op.transpose_a else a[start:stop]   # a's rows of the product
-        g = matmul(op, part, b, out=out[:stop - start])
+        if low is None:
+            g = matmul(op, part, b, out=out[:stop - start])
+        else:     # in float32, rounded to the low dtype as the unfused product is
+            g = matmul(op, part.astype(w.dtype), b, out=out[:stop - start])
+            g[...] = g.astype(low)
         if op.lr_first:
             np.multiply(lr, g, out=g)
         else:
@@ -41,7 +48,7 @@ def fused_update(op, w, a, b, lr, out=None):
     return w
 
 
-@kernel(linalg.Affine, out=True)
+@kernel(linalg.Affine, out=True, widen=0)
 def affine(op, x, w, b, out=None):
     out = np.matmul(x, w.T, out=out)
     out += b
@@ -58,6 +65,6 @@ def triu(op, x):
     return np.triu(x, op.diagonal)
 
 
-@kernel(linalg.Einsum)
+@kernel(linalg.Einsum, widen=0)
 def einsum(op, *xs):
     return np.einsum(op.equation, *xs, optimize=True)   # pairs go through BLAS

@@ -1,6 +1,7 @@
 """Elementwise kernels."""
 import numpy as np
 
+from ...core import dtypes
 from ...core.errors import IntegerDivisionByZero
 from ...ops import math as m
 from . import _fast_math
@@ -67,14 +68,29 @@ def relu_grad(op, g, x, out=None):
     if out is not None and out.dtype not in (np.float32, np.float64):
         out[...] = _fast_math.call("relu_grad", g, x)
         return out
-    return _fast_math.call("relu_grad", g, x, out=out)
+    result = _fast_math.call("relu_grad", g, x, out=out)   # float16 and bfloat16 in float32
+    return result if result.dtype == g.dtype else result.astype(g.dtype)
 
 
 @kernel(m.Cast, inplace=True)
 def cast(op, x, out=None):
+    if op.dtype.is_reduced:
+        return _round(op.dtype, x, out)
     if out is None:
         return x.astype(op.dtype.np)
     np.copyto(out, x, casting="unsafe")
+    return out
+
+
+def _round(dtype, x, out):
+    """A cast to a reduced float as PyTorch's: quiet overflow to inf, and float8_e4m3fn
+    (which has no inf) saturating at +-448 where NumPy's cast would give NaN."""
+    if dtype is dtypes.float8_e4m3fn:
+        x = np.clip(x, -448, 448)
+    with np.errstate(over="ignore"):
+        if out is None:
+            return x.astype(dtype.np)
+        np.copyto(out, x, casting="unsafe")
     return out
 
 

@@ -13,7 +13,7 @@ def _log_softmax(x, axis):
     return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
 
 
-@kernel(nn.Softmax, out=True)
+@kernel(nn.Softmax, out=True, widen=0)
 def softmax(op, x, out=None):
     e = np.subtract(x, np.max(x, axis=op.axis, keepdims=True), out=out)
     np.exp(e, out=e)
@@ -21,12 +21,12 @@ def softmax(op, x, out=None):
     return e
 
 
-@kernel(nn.LogSoftmax)
+@kernel(nn.LogSoftmax, widen=0)
 def log_softmax(op, x):
     return _log_softmax(x, op.axis)
 
 
-@kernel(nn.SoftmaxCrossEntropy)
+@kernel(nn.SoftmaxCrossEntropy, widen=1)
 def softmax_cross_entropy(op, labels, logits):
     if (logits.ndim == 2 and labels.shape == logits.shape and logits.dtype == labels.dtype
             and logits.dtype in (np.float32, np.float64) and logits.size):
@@ -63,7 +63,7 @@ def _cross_entropy_rows():
     return rows
 
 
-@kernel(nn.SparseSoftmaxCrossEntropy)
+@kernel(nn.SparseSoftmaxCrossEntropy, widen=1)
 def sparse_softmax_cross_entropy(op, labels, logits):
     classes = logits.shape[-1]
     if labels.size and (labels.min() < 0 or labels.max() >= classes):

@@ -80,7 +80,7 @@ def _normalized(x, axes, eps):
     return y, inv_std
 
 
-@kernel(n.Normalize)
+@kernel(n.Normalize, widen=0)
 def normalize(op, x):
     rows = _as_rows(op, x)
     if rows is None:
@@ -90,7 +90,7 @@ def normalize(op, x):
     return y.reshape(x.shape)
 
 
-@kernel(n.NormalizeGrad)
+@kernel(n.NormalizeGrad, widen=0)
 def normalize_grad(op, g, x):
     rows = _as_rows(op, x)
     if rows is None or g.shape != x.shape:

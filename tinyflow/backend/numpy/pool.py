@@ -135,7 +135,7 @@ def _divisor(op, hw, out):
     return np.outer(counts[0], counts[1])
 
 
-@kernel(pool.AvgPool2d)
+@kernel(pool.AvgPool2d, widen=0)
 def avg_pool2d(op, x):
     out = _tiles(op, x.shape[2:])
     if out is not None:
@@ -148,7 +148,7 @@ def avg_pool2d(op, x):
     return total / _divisor(op, x.shape[2:], out).astype(x.dtype)
 
 
-@kernel(pool.AvgPool2dGrad)
+@kernel(pool.AvgPool2dGrad, widen=0)
 def avg_pool2d_grad(op, g, ref):
     out = _tiles(op, ref.shape[2:])
     if out is not None:

@@ -5,7 +5,7 @@ from ...ops import reduce as r
 from .registry import kernel
 
 
-@kernel(r.Sum, out=True)
+@kernel(r.Sum, out=True, widen=0)
 def sum_(op, x, out=None):
     # np.sum without its Python wrapper (the same promotions: small ints sum in int64)
     return np.add.reduce(x, axis=op.axis, keepdims=op.keepdims, out=out)
@@ -37,7 +37,7 @@ def argmin(op, x):
     return np.argmin(x, axis=None if op.axis is None else op.axis[0])
 
 
-@kernel(r.Cumsum)
+@kernel(r.Cumsum, widen=0)
 def cumsum(op, x):
     dtype = np.int64 if x.dtype == np.bool_ else None
     if op.reverse:

@@ -19,7 +19,7 @@ def _gate_major(a: np.ndarray, gates: int) -> np.ndarray:
     return np.swapaxes(a, -3, -2)
 
 
-@kernel(rnn.Lstm)
+@kernel(rnn.Lstm, widen=0)
 def lstm(op, xw, h0, c0, w_hh):
     steps, batch, _ = xw.shape
     H = op.hidden
@@ -53,7 +53,7 @@ def lstm(op, xw, h0, c0, w_hh):
     return out
 
 
-@kernel(rnn.LstmGrad)
+@kernel(rnn.LstmGrad, widen=0)
 def lstm_grad(op, g, out, h0, c0, w_hh):
     steps, _, batch, H = out.shape
     d_pre = np.empty((steps, 4, batch, H), out.dtype)

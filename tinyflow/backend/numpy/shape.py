@@ -47,7 +47,7 @@ def getitem(op, x):
     return x[op.index]
 
 
-@kernel(s.GetItemGrad, shape_only=(1,))
+@kernel(s.GetItemGrad, shape_only=(1,), widen=0)
 def getitem_grad(op, g, ref):
     out = np.zeros(ref.shape, dtype=g.dtype)
     if any(isinstance(i, np.ndarray) for i in op.index):
@@ -67,7 +67,7 @@ def broadcast_to(op, x, ref):
     return np.broadcast_to(x, ref.shape)
 
 
-@kernel(s.SumTo, shape_only=(1,))
+@kernel(s.SumTo, shape_only=(1,), widen=0)
 def sum_to(op, x, ref):
     if op.axes:
         x = np.sum(x, axis=tuple(a % x.ndim for a in op.axes))

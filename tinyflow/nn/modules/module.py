@@ -348,6 +348,9 @@ class Module:
     def half(self) -> "Module":
         return self._cast(dtypes.float16)
 
+    def bfloat16(self) -> "Module":
+        return self._cast(dtypes.bfloat16)
+
     def type(self, dst_type) -> "Module":
         return self.to(dst_type)
 

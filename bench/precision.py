@@ -1,0 +1,137 @@
+"""Mixed precision on a W2-like MLP training step (784-1024-1024-10, ReLU, cross-entropy,
+SGD; a TF1 graph written with F.linear so each layer is one product with its bias), float32
+against the same graph built under bfloat16 autocast:
+
+- planned peak memory of a step (the runtime's memory planner: intermediates only, the float32
+  master weights are variables and not counted), at batch 256 and at a large batch where
+  activations dominate;
+- ms per step (Session.run), medians of interleaved repeats, with the spread;
+- where the time goes: one bfloat16 GEMM computed as tinyflow does (inputs widened to
+  float32, NumPy's sgemm, the result rounded to bfloat16), against float32 and against
+  NumPy's own bfloat16 matmul (ml_dtypes' loop).
+
+NumPy has no bfloat16 GEMM: ml_dtypes' matmul is a scalar loop. So tinyflow keeps bfloat16 in
+storage (activations, their gradients, the weights' low copies) and widens to float32 inside
+each product (`KernelTable.register(widen=...)`), as tensor cores accumulate in float32; the
+casts are the price on a CPU.
+
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE .venv/bin/python bench/precision.py
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import ml_dtypes  # noqa: E402
+import numpy as np  # noqa: E402
+
+import tinyflow as tf  # noqa: E402
+import tinyflow.nn.functional as F  # noqa: E402
+
+SIZES = (784, 1024, 1024, 10)
+
+
+def w2_graph(batch: int, autocast: bool):
+    """A Session, its train op and feeds; the graph built inside autocast if asked."""
+    graph = tf.Graph()
+    with graph.as_default():
+        x = tf.placeholder(tf.float32, [None, SIZES[0]])
+        labels = tf.placeholder(tf.int64, [None])
+        rng = np.random.default_rng(0)
+        params = []
+        for n_in, n_out in zip(SIZES, SIZES[1:]):
+            params.append(tf.Variable((rng.standard_normal((n_out, n_in)) * 0.03)
+                                      .astype(np.float32)))
+            params.append(tf.Variable(np.zeros(n_out, np.float32)))
+        with tf.autocast("cpu", dtype=tf.bfloat16, enabled=autocast):
+            h = x
+            for k in range(0, len(params), 2):
+                h = F.linear(h, params[k], params[k + 1])
+                h = F.relu(h) if k < len(params) - 2 else h
+            loss = F.cross_entropy(h, labels)
+        train = tf.train.GradientDescentOptimizer(0.1).minimize(loss)
+        sess = tf.Session(graph=graph)
+        sess.run(tf.global_variables_initializer())
+    feed = {x: rng.random((batch, SIZES[0]), dtype=np.float32),
+            labels: rng.integers(0, 10, batch)}
+    return sess, [train, loss], feed
+
+
+def planned_peak(batch: int, autocast: bool) -> int:
+    sess, fetches, feed = w2_graph(batch, autocast)
+    return sess.make_plan(fetches, list(feed)).memory(list(feed.values())).peak_bytes
+
+
+def step_times(batch: int, repeats: int) -> dict:
+    runs = {name: w2_graph(batch, name == "bf16 autocast")
+            for name in ("float32", "bf16 autocast")}
+    for sess, fetches, feed in runs.values():   # compile and warm up
+        sess.run(fetches, feed)
+    times = {name: [] for name in runs}
+    for _ in range(repeats):                     # interleaved, so noise hits both
+        for name, (sess, fetches, feed) in runs.items():
+            start = time.perf_counter()
+            sess.run(fetches, feed)
+            times[name].append(time.perf_counter() - start)
+    return times
+
+
+def gemm_times(repeats: int) -> dict:
+    """One [256, 1024] x [1024, 1024] product three ways."""
+    rng = np.random.default_rng(0)
+    a32 = rng.standard_normal((256, 1024)).astype(np.float32)
+    b32 = rng.standard_normal((1024, 1024)).astype(np.float32)
+    a16, b16 = a32.astype(ml_dtypes.bfloat16), b32.astype(ml_dtypes.bfloat16)
+    ways = {
+        "float32 sgemm": lambda: a32 @ b32,
+        "bf16 widened (tinyflow)": lambda: (a16.astype(np.float32) @ b16.astype(np.float32))
+        .astype(ml_dtypes.bfloat16),
+        "  of which casts": lambda: (a16.astype(np.float32), b16.astype(np.float32),
+                                     a32.astype(ml_dtypes.bfloat16)),
+        "bf16 ml_dtypes matmul": lambda: a16 @ b16,
+    }
+    times = {name: [] for name in ways}
+    for _ in range(repeats):
+        for name, fn in ways.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return times
+
+
+def _row(name: str, samples: list, unit: float = 1e3) -> str:
+    values = sorted(s * unit for s in samples)
+    low, high = values[len(values) // 4], values[(3 * len(values)) // 4]
+    return f"{name:<28}{statistics.median(values):>10.2f}   [{low:.2f}, {high:.2f}]"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--batches", default="256,4096")
+    args = parser.parse_args()
+    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores "
+          f"(other processes share the machine); OPENBLAS_NUM_THREADS="
+          f"{os.environ['OPENBLAS_NUM_THREADS']}\n")
+    print("planned peak memory of a W2 training step (intermediates; MiB)")
+    print(f"{'batch':<8}{'float32':>10}{'bf16 autocast':>15}{'ratio':>8}")
+    for batch in map(int, args.batches.split(",")):
+        f32, bf16 = planned_peak(batch, False), planned_peak(batch, True)
+        print(f"{batch:<8}{f32 / 2**20:>10.1f}{bf16 / 2**20:>15.1f}{bf16 / f32:>8.2f}")
+    print("\nms per W2 training step, batch 256: median [quartiles]")
+    times = step_times(256, args.repeats)
+    for name, samples in times.items():
+        print(_row(name, samples))
+    ratio = statistics.median(times["bf16 autocast"]) / statistics.median(times["float32"])
+    print(f"{'ratio bf16 / float32':<28}{ratio:>10.2f}")
+    print("\nms per [256,1024] x [1024,1024] product: median [quartiles]")
+    for name, samples in gemm_times(args.repeats).items():
+        print(_row(name, samples))
+
+
+if __name__ == "__main__":
+    main()

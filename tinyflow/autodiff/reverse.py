@@ -11,10 +11,11 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from ..core import devices
 from ..core.graph import topo_sort
 from ..core.modes import anomaly_mode, set_grad_enabled, trace_state, vjp_request
 from ..core.op import as_tensor, sum_terms
-from ..core.tensor import Tensor
+from ..core.tensor import REMOTE, Tensor
 from ..ops.creation import ones_like
 from ..ops.math import cast
 from ..ops.shape import sum_to
@@ -142,6 +143,11 @@ def _check_finite(node: Tensor, grads) -> None:
 def backward(tensor: Tensor, gradient=None, retain_graph: bool = False,
              create_graph: bool = False, inputs: Optional[Sequence[Tensor]] = None) -> None:
     """Eager `loss.backward()`: accumulate d(tensor)/d(leaf) into each leaf's `.grad`."""
+    if tensor.kind == REMOTE:   # a loss on a declared device: its worker starts the pass
+        if create_graph or inputs is not None:
+            raise NotImplementedError(f"backward() of a tensor on {tensor.remote.device.name}"
+                                      f": create_graph and inputs are not supported")
+        return tensor.remote.device.backward(tensor, gradient, retain_graph)
     if tensor.is_symbolic:
         if trace_state.active is not None:   # under compile: the symbolic backward graph
             return trace_state.active.backward(tensor, gradient, inputs)
@@ -177,6 +183,8 @@ def backward(tensor: Tensor, gradient=None, retain_graph: bool = False,
         if not create_graph:
             g = Tensor._eager(_owned(g.array))
         target.grad = g if target.grad is None else target.grad + g
+    if devices.after_backward is not None:   # inputs that came from a device: go back there
+        devices.after_backward(tensor, retain_graph)
 
 
 def _owned(arr: np.ndarray) -> np.ndarray:

@@ -11,8 +11,10 @@ from .graph import get_default_graph
 from .modes import trace_state
 from .shapes import TensorShape, tensor_shape
 
-# What a tensor is. EAGER tensors hold `data`; the others are symbolic graph nodes.
+# What a tensor is. EAGER tensors hold `data`; REMOTE ones are handles on a value held by a
+# declared device (core/devices.py); the others are symbolic graph nodes.
 EAGER, PLACEHOLDER, VARIABLE, NODE = "eager", "placeholder", "variable", "node"
+REMOTE = "remote"
 
 
 class Tensor:
@@ -30,7 +32,7 @@ class Tensor:
 
     __slots__ = ("array", "op", "inputs", "shape", "dtype", "kind", "requires_grad", "_grad",
                  "graph", "_name", "control_inputs", "site", "_version", "_saved", "_base",
-                 "_retains_grad", "__weakref__")
+                 "_retains_grad", "remote", "__weakref__")
     __array_priority__ = 1000  # so `ndarray * tensor` calls Tensor.__rmul__
 
     def __init__(self, data, dtype=None, requires_grad: bool = False) -> None:
@@ -56,6 +58,14 @@ class Tensor:
         t._init_symbolic(kind, shape, dtype, op, inputs, name, graph, site)
         return t
 
+    @staticmethod
+    def _remote(ref, shape, dtype: DType, requires_grad: bool = False) -> "Tensor":
+        """A handle on a value that lives on a declared device (`ref`: a RemoteRef)."""
+        t = Tensor.__new__(Tensor)
+        _init_eager(t, np.empty((0,)), None, (), requires_grad)
+        become_remote(t, ref, shape, dtype)
+        return t
+
     def _init_symbolic(self, kind, shape, dtype, op=None, inputs=(), name=None, graph=None,
                        site=None) -> None:
         self.array = None
@@ -71,6 +81,7 @@ class Tensor:
         self._saved = None
         self._base = None
         self._retains_grad = False
+        self.remote = None
         self.graph = graph if graph is not None else get_default_graph()
         self.control_inputs = self.graph.control if op is not None else ()
         self._name = self.graph.add_node(self, name or (op.name if op is not None else kind))
@@ -78,7 +89,7 @@ class Tensor:
     # ---- identity ------------------------------------------------------------------------
     @property
     def is_symbolic(self) -> bool:
-        return self.kind != EAGER
+        return self.kind not in (EAGER, REMOTE)
 
     @property
     def name(self) -> Optional[str]:
@@ -123,6 +134,10 @@ class Tensor:
         return id(self)
 
     def __repr__(self) -> str:
+        if self.kind == REMOTE:
+            extra = ", requires_grad=True" if self.requires_grad else ""
+            return f"tensor(shape={list(self.shape)}, dtype={self.dtype.name}, " \
+                   f"device='{self.remote.device.name}'{extra})"
         if self.kind == EAGER:
             extra = ", requires_grad=True" if self.requires_grad else ""
             return f"tensor({np.array2string(self.array, separator=', ')}, " \
@@ -133,6 +148,10 @@ class Tensor:
 
     # ---- data access (eager) -----------------------------------------------------------
     def _require_data(self, what: str) -> np.ndarray:
+        if self.kind == REMOTE:
+            raise TypeError(f"can't convert {self.remote.device.name} device type tensor to "
+                            f"{what}: it lives in that device's worker. Use Tensor.cpu() to "
+                            f"copy the tensor to this process first.")
         if self.kind != EAGER:
             if trace_state.active is not None:   # data-dependent Python under compile
                 trace_state.active.graph_break(f"{what} of a traced tensor")
@@ -143,11 +162,17 @@ class Tensor:
     def numpy(self) -> np.ndarray:
         return self._require_data("numpy()")
 
+    def _value(self, what: str) -> np.ndarray:
+        """The data, fetched from its device's worker if it lives there (item, tolist)."""
+        if self.kind == REMOTE:
+            return self.remote.device.fetch(self)
+        return self._require_data(what)
+
     def item(self):
-        return self._require_data("item()").item()
+        return self._value("item()").item()
 
     def tolist(self):
-        return self._require_data("tolist()").tolist()
+        return self._value("tolist()").tolist()
 
     def __array__(self, dtype=None, copy=None):
         arr = self._require_data("np.asarray()")
@@ -170,6 +195,8 @@ class Tensor:
     # ---- outside autograd ----------------------------------------------------------------
     def detach(self) -> "Tensor":
         """The same buffer outside autograd; writes through it still bump the version."""
+        if self.kind == REMOTE:
+            return self.remote.device.detach(self)
         out = Tensor._eager(self._require_data("detach()"))
         out._version = self._version
         return out
@@ -242,3 +269,18 @@ def _init_eager(t: Tensor, data: np.ndarray, op, inputs, requires_grad: bool) ->
     t._saved = None
     t._base = None
     t._retains_grad = False
+    t.remote = None
+
+
+def become_remote(t: Tensor, ref, shape, dtype: DType) -> None:
+    """Make `t` a handle on a value a device holds (a parameter moved by `Module.to` keeps
+    its identity, as in PyTorch)."""
+    t.array, t.kind, t.remote = None, REMOTE, ref
+    t.shape, t.dtype = tuple(shape), dtype
+    t._version = [0]
+
+
+def become_eager(t: Tensor, data: np.ndarray) -> None:
+    """Make a handle `t` hold `data` again, here (a module moved back to the CPU)."""
+    t.array, t.kind, t.remote = data, EAGER, None
+    t.shape, t.dtype = data.shape, dtypes.from_numpy_dtype(data.dtype)

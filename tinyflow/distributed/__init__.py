@@ -14,6 +14,7 @@ from typing import Optional
 
 import ray
 
+from .devices import DeviceError, devices, release_devices, reset_transfer_stats, transfer_stats
 from .client import Consistency, PSClient, Stats, asynchronous, bsp, ssp
 from .ps import ParameterServer
 from .rules import SGD, Adam, Custom, Momentum, UpdateRule
@@ -53,3 +54,5 @@ __all__ = ["Adam", "Consistency", "Custom", "GraphModel", "Layout", "ModuleModel
            "PSClient", "PSTrainer", "ParameterServer", "Piece", "RoamingStraggler", "SGD", "Stats",
            "Straggler", "TrainResult", "UpdateRule", "asynchronous", "bsp", "init", "roaming",
            "shutdown", "ssp"]
+__all__ += ["DeviceError", "devices", "release_devices", "reset_transfer_stats",
+            "transfer_stats"]

@@ -1,0 +1,178 @@
+"""Devices as Ray workers: the lectures' ToyModel on two workers trains exactly as in one
+process, its transfers counted (one activation forward and one gradient backward per
+boundary per step); TF1 graphs placed with `tf.device` are partitioned with send/recv pairs;
+errors name the device (undeclared, mixed, a worker killed mid-step)."""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+import tinyflow as torch
+import tinyflow as tf
+from tinyflow import nn
+
+ray = pytest.importorskip("ray")
+dist = pytest.importorskip("tinyflow.distributed")
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def two_devices():
+    """One local Ray for the module and two declared devices; its workers import this
+    checkout of tinyflow."""
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+             runtime_env={"env_vars": {"OPENBLAS_NUM_THREADS": "1", "PYTHONPATH": ROOT}})
+    made = dist.devices(["cuda:0", "cuda:1"], timeout=60)
+    yield made
+    dist.release_devices()
+    ray.shutdown()
+
+
+class ToyModel(nn.Module):      # the lectures' code, unchanged
+    def __init__(self):
+        super(ToyModel, self).__init__()
+        self.net1 = torch.nn.Linear(10, 10).to('cuda:0')
+        self.relu = torch.nn.ReLU()
+        self.net2 = torch.nn.Linear(10, 5).to('cuda:1')
+
+    def forward(self, x):
+        x = self.relu(self.net1(x.to('cuda:0')))
+        return self.net2(x.to('cuda:1'))
+
+
+class LocalToyModel(nn.Module):  # the same layers in this process
+    def __init__(self):
+        super().__init__()
+        self.net1 = torch.nn.Linear(10, 10)
+        self.relu = torch.nn.ReLU()
+        self.net2 = torch.nn.Linear(10, 5)
+
+    def forward(self, x):
+        return self.net2(self.relu(self.net1(x)))
+
+
+def _train(model, make_optimizer, steps, xs, ys, labels_to=None):
+    optimizer = make_optimizer(model.parameters())
+    losses = []
+    for x, y in zip(xs[:steps], ys[:steps]):
+        optimizer.zero_grad()
+        out = model(x)
+        loss = nn.functional.mse_loss(out, y.to(labels_to) if labels_to else y)
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    return losses
+
+
+def _data(steps=10, seed=1):
+    rng = np.random.default_rng(seed)
+    xs = [torch.tensor(rng.standard_normal((16, 10)).astype(np.float32)) for _ in range(steps)]
+    ys = [torch.tensor(rng.standard_normal((16, 5)).astype(np.float32)) for _ in range(steps)]
+    return xs, ys
+
+
+def _params(model):
+    return {k: v.detach().cpu().numpy() for k, v in model.named_parameters()}
+
+
+@pytest.mark.parametrize("make_optimizer", [
+    lambda p: torch.optim.SGD(p, lr=0.1),
+    lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.9),
+    lambda p: torch.optim.Adam(p, lr=0.01),
+], ids=["sgd", "momentum", "adam"])
+def test_toy_model_on_two_workers_trains_as_one_process(make_optimizer):
+    xs, ys = _data()
+    torch.manual_seed(0)
+    local = LocalToyModel()
+    torch.manual_seed(0)
+    toy = ToyModel()
+    assert toy.net1.weight.device == "cuda:0" and toy.net2.bias.device == "cuda:1"
+    start = _params(toy)
+    for k, v in _params(local).items():
+        np.testing.assert_array_equal(start[k], v)
+    dist.reset_transfer_stats()
+    remote_losses = _train(toy, make_optimizer, 10, xs, ys, labels_to="cuda:1")
+    stats = dist.transfer_stats()["transfers"]
+    local_losses = _train(local, make_optimizer, 10, xs, ys)
+    np.testing.assert_allclose(remote_losses, local_losses, rtol=1e-5)
+    after = _params(toy)
+    for k, v in _params(local).items():
+        np.testing.assert_allclose(after[k], v, rtol=1e-5, atol=1e-6, err_msg=k)
+    assert after["net1.weight"].tolist() != start["net1.weight"].tolist()
+    # per step: the one boundary crossed once each way; inputs and labels sent once
+    assert stats[("activation", "cuda:0", "cuda:1")] == 10
+    assert stats[("gradient", "cuda:1", "cuda:0")] == 10
+    assert stats[("activation", "cpu", "cuda:0")] == 10
+    assert stats[("activation", "cpu", "cuda:1")] == 10
+    assert not any(kind == "gradient" and target == "cpu" for kind, _, target in stats)
+
+
+def test_gradients_cross_back_to_this_process():
+    """x requiring grad, sent to a device and a loss computed back here: x.grad and the
+    parameters' gradients equal the local ones, two gradient transfers back."""
+    torch.manual_seed(3)
+    local = LocalToyModel()
+    torch.manual_seed(3)
+    toy = ToyModel()
+    x_local = torch.randn(4, 10, requires_grad=True)
+    x_remote = torch.tensor(x_local.numpy(), requires_grad=True)
+    (local(x_local) ** 2).sum().backward()
+    dist.reset_transfer_stats()
+    (toy(x_remote).cpu() ** 2).sum().backward()
+    stats = dist.transfer_stats()["transfers"]
+    np.testing.assert_allclose(x_remote.grad.numpy(), x_local.grad.numpy(), rtol=1e-5)
+    np.testing.assert_allclose(toy.net1.weight.grad.cpu().numpy(),
+                               local.net1.weight.grad.numpy(), rtol=1e-5)
+    assert stats[("gradient", "cpu", "cuda:1")] == 1
+    assert stats[("gradient", "cuda:1", "cuda:0")] == 1
+    assert stats[("gradient", "cuda:0", "cpu")] == 1
+
+
+def test_a_tensor_lives_on_its_device():
+    a = torch.ones(2, 3).to("cuda:0")
+    assert a.device == "cuda:0" and a.device.type == "cuda" and a.is_cuda
+    assert a.shape == (2, 3) and a.dtype is torch.float32
+    b = (a * 2 + 1).sum()
+    assert b.device == "cuda:0" and b.item() == 18.0
+    with pytest.raises(TypeError, match="cuda:0 device type tensor.*cpu"):
+        a.numpy()
+    np.testing.assert_array_equal(a.cpu().numpy(), np.ones((2, 3)))
+    np.testing.assert_array_equal(a.to("cuda:1").to("cpu").numpy(), np.ones((2, 3)))
+
+
+def test_errors_name_the_devices():
+    with pytest.raises(RuntimeError, match="'cuda:7' is not available"):
+        torch.ones(2).to("cuda:7")
+    with pytest.raises(RuntimeError, match="'cuda:7' is not available"):
+        nn.Linear(2, 2).to("cuda:7")
+    a, b = torch.ones(2).to("cuda:0"), torch.ones(2).to("cuda:1")
+    with pytest.raises(RuntimeError, match="same device.*cuda:0 and cuda:1"):
+        a + b
+    with pytest.raises(RuntimeError, match="same device.*cuda:0 and cpu"):
+        a + torch.ones(2)
+    with pytest.raises(Exception, match="matmul|shape"):
+        torch.ones(2, 3).to("cuda:0") @ torch.ones(2, 3).to("cuda:0")
+
+
+def test_module_moves_back_in_place():
+    layer = nn.Linear(3, 2)
+    weight = layer.weight
+    before = weight.numpy().copy()
+    layer.to("cuda:1")
+    assert layer.weight is weight and weight.device == "cuda:1"
+    layer.cpu()
+    assert weight.device == "cpu"
+    np.testing.assert_array_equal(weight.numpy(), before)
+
+
+def test_a_killed_worker_is_an_error_naming_its_device():
+    """Kill a device's worker between forward and backward: backward raises, naming it."""
+    spare = dist.devices(["spare:0"], timeout=20)["spare:0"]
+    layer = nn.Linear(4, 4).to("spare:0")
+    loss = layer(torch.ones(2, 4).to("spare:0")).sum()
+    ray.kill(spare.actor)
+    with pytest.raises(dist.DeviceError, match="'spare:0'.*died"):
+        loss.backward()

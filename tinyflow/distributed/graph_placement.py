@@ -1,0 +1,4 @@
+"""placeholder"""
+
+def run_placed_graph(*a, **k):
+    raise NotImplementedError

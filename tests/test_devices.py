@@ -176,3 +176,98 @@ def test_a_killed_worker_is_an_error_naming_its_device():
     ray.kill(spare.actor)
     with pytest.raises(dist.DeviceError, match="'spare:0'.*died"):
         loss.backward()
+
+
+# ---- TF1: tf.device, partitions, send/recv -----------------------------------------------
+
+def _tf1_graph(devs, make_optimizer):
+    """x -> relu(x W1 + b1) on devs[0] -> (. W2 + b2) and the loss on devs[1]; the
+    optimizer's update nodes are placed by the partitioner (beside their variables)."""
+    rng = np.random.default_rng(0)
+    g = tf.Graph()
+    with g.as_default():
+        x = tf.placeholder(tf.float32, [None, 10])
+        y = tf.placeholder(tf.float32, [None, 5])
+        with tf.device(devs[0]):
+            w1 = tf.Variable((rng.standard_normal((10, 10)) * 0.3).astype(np.float32))
+            b1 = tf.Variable(np.zeros(10, np.float32))
+            h = tf.nn.relu(tf.matmul(x, w1) + b1)
+        with tf.device(devs[1]):
+            w2 = tf.Variable((rng.standard_normal((10, 5)) * 0.3).astype(np.float32))
+            b2 = tf.Variable(np.zeros(5, np.float32))
+            loss = tf.reduce_mean(tf.square(tf.matmul(h, w2) + b2 - y))
+        train = make_optimizer().minimize(loss)
+        init = tf.global_variables_initializer()
+    return g, (x, y, loss, train, init, w1)
+
+
+@pytest.mark.parametrize("make_optimizer", [
+    lambda: tf.train.GradientDescentOptimizer(0.1),
+    lambda: tf.train.AdamOptimizer(0.01),
+], ids=["sgd", "adam"])
+def test_tf1_graph_split_over_two_devices_trains_as_on_one(make_optimizer):
+    xs, ys = _data()
+    results = {}
+    for devs in (("cpu", "cpu"), ("cuda:0", "cuda:1")):
+        g, (x, y, loss, train, init, w1) = _tf1_graph(devs, make_optimizer)
+        with tf.Session(graph=g) as sess:
+            sess.run(init)
+            dist.reset_transfer_stats()
+            losses = [sess.run([loss, train], {x: a.numpy(), y: b.numpy()})[0]
+                      for a, b in zip(xs, ys)]
+            stats = dist.transfer_stats()["transfers"]
+            results[devs] = losses, sess.run(w1), stats
+    (local, w_local, none), (placed, w_placed, stats) = results.values()
+    assert not none
+    np.testing.assert_allclose(placed, local, rtol=1e-6)
+    np.testing.assert_allclose(w_placed, w_local, rtol=1e-6, atol=1e-7)
+    assert local[-1] < local[0]
+    # one send per cut edge per step: the activation forward, its gradient back (Adam also
+    # sends the two scalar step sizes it computes beside its step count, on cuda:0)
+    adam = isinstance(make_optimizer(), tf.train.AdamOptimizer)
+    assert stats[("send", "cuda:0", "cuda:1")] == (30 if adam else 10)
+    assert stats[("send", "cuda:1", "cuda:0")] == 10
+
+
+def test_tf1_partitions_have_send_recv_pairs():
+    g, (x, y, loss, train, init, w1) = _tf1_graph(("cuda:0", "cuda:1"),
+                                                  lambda: tf.train.GradientDescentOptimizer(0.1))
+    with tf.Session(graph=g) as sess:
+        plan = sess.make_plan([loss, train], (x, y))
+    kernels = plan.kernels()
+    assert kernels["cuda:0"][:4] == ["matmul", "add", "relu", "send(relu:0)"]
+    assert kernels["cuda:1"][0] == "recv(relu:0)"
+    sends = {d: [k for k in ks if k.startswith("send(")] for d, ks in kernels.items()}
+    recvs = {d: [k for k in ks if k.startswith("recv(")] for d, ks in kernels.items()}
+    assert sorted(k[5:] for ks in sends.values() for k in ks) == \
+        sorted(k[5:] for ks in recvs.values() for k in ks)
+    # the gradient of the relu's output is computed beside the loss and sent back
+    assert any("gradients/" in k for k in recvs["cuda:0"])
+    assert all(k.startswith("relu_grad") is False for k in kernels["cuda:1"])
+
+
+def test_tf1_gradients_across_the_cut():
+    rng = np.random.default_rng(5)
+    a_value = rng.standard_normal((3, 4)).astype(np.float32)
+    grads = {}
+    for devs in (("cpu", "cpu"), ("cuda:1", "cuda:0")):
+        g = tf.Graph()
+        with g.as_default():
+            a = tf.placeholder(tf.float32, [3, 4])
+            with tf.device(devs[0]):
+                v = tf.Variable(np.ones((4, 2), np.float32))
+                u = tf.tanh(tf.matmul(a, v))
+            with tf.device(devs[1]):
+                s = tf.reduce_sum(u * u)
+            dv, da = tf.gradients(s, [v, a])
+            with tf.Session() as sess:
+                sess.run(tf.global_variables_initializer())
+                grads[devs] = sess.run([dv, da], {a: a_value})
+    for local, placed in zip(*grads.values()):
+        np.testing.assert_allclose(placed, local, rtol=1e-6)
+
+
+def test_tf1_undeclared_device_is_refused():
+    with pytest.raises(RuntimeError, match="'/job:ps/task:3' is not available"):
+        with tf.device("/job:ps/task:3"):
+            pass

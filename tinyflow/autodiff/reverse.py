@@ -106,7 +106,11 @@ def _backprop(order: list, ys: list, xs: list, grad_ys: list) -> list:
         outer, vjp_request.needed = vjp_request.needed, tuple(id(i) in relevant
                                                               for i in node.inputs)
         try:
-            input_grads = _vjp(node, g)
+            if node.kind != "eager" and node.graph.placements:   # gradients beside their op
+                with node.graph.colocate(node):
+                    input_grads = _vjp(node, g)
+            else:
+                input_grads = _vjp(node, g)
         finally:
             vjp_request.needed = outer
         if anomaly_mode.enabled:

@@ -1,4 +1,98 @@
-"""placeholder"""
+"""`Session.run` of a TF1 graph whose nodes `tf.device` placed on declared devices: the
+graph is lowered once per (fetches, feeds) signature, partitioned (partition.py) and each
+partition installed in its device's worker; a run starts every partition at once, sends
+each the feeds it reads, and gathers the fetches. Variables live in the worker of their
+device (so they outlive a Session, as on TensorFlow's parameter-server tasks).
 
-def run_placed_graph(*a, **k):
-    raise NotImplementedError
+The partitions run the graph as written, with the NumPy kernels (the compiler's rewrites
+and memory planning are for a single process).
+"""
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+from ..core import devices as table
+from ..passes import lower
+from .devices import STATS
+from .partition import partition
+
+_plan_ids = itertools.count()
+_run_ids = itertools.count()
+
+
+class PlacedPlan:
+    """A plan whose partitions run in the workers of their devices."""
+
+    def __init__(self, fetches: list, feed_keys: tuple) -> None:
+        graph = fetches[0].graph if fetches else None
+        self.program = lower(fetches, feed_keys)
+        self.parts = partition(self.program, graph.placements)
+        self.devices = {}
+        for name in self.parts:
+            device = table.lookup(name)
+            if device is None:
+                raise RuntimeError(f"the graph places nodes on device {name!r}, which is not "
+                                   f"declared (tinyflow.distributed.devices); declared: "
+                                   f"{table.declared()}")
+            self.devices[name] = device
+        self.plan_id = next(_plan_ids)
+        peers = {name: d.actor for name, d in self.devices.items()}
+        for name, part in self.parts.items():
+            device = self.devices[name]
+            device.get(device.actor.install.remote(self.plan_id, part, peers), "install")
+
+    def kernels(self, feed_values=None) -> dict:
+        """device -> what its partition runs, in order: op names, `send(x:0)`, `recv(x:0)`."""
+        return {name: [_describe(item, self.program) for item in part.program]
+                for name, part in self.parts.items()}
+
+    def run(self, feed_values: list) -> list:
+        run_id = next(_run_ids)
+        calls = {}
+        for name, part in self.parts.items():
+            feeds = {slot: feed_values[ref] for slot, (kind, ref) in part.loads.items()
+                     if kind == "feed"}
+            for value in feeds.values():
+                STATS.transfer("feed", "cpu", name, np.asarray(value).nbytes)
+            device = self.devices[name]
+            calls[name] = device.actor.run_partition.remote(self.plan_id, run_id, feeds,
+                                                            device.timeout)
+        values = {}
+        for name, ref in calls.items():
+            fetched, sent = self.devices[name].get(ref, f"graph partition {self.plan_id}")
+            for target, nbytes, control in sent:
+                STATS.transfer("control" if control else "send", name, target, nbytes)
+            for slot, value in fetched.items():
+                STATS.transfer("fetch", name, "cpu", getattr(value, "nbytes", 0))
+                values[slot] = value
+        return [_fetched(self._value(slot, values, feed_values)) for slot in
+                self.program.fetches]
+
+    def _value(self, slot: int, values: dict, feed_values: list):
+        if slot in values:
+            return values[slot]
+        ext = self.program.externals[slot]          # a fed or constant value fetched
+        return feed_values[ext.ref] if ext.kind == "feed" else np.array(
+            ext.ref.array if ext.kind == "eager" else ext.ref)
+
+
+def _describe(item, program) -> str:
+    if item[0] == "step":
+        return item[1].op.name
+    slot = item[1]
+    ext = program.externals.get(slot)
+    name = ext.name if ext is not None else program.steps[program.producer[slot]].name
+    return f"{item[0]}({name}{', control' if item[-1] else ''})"
+
+
+def _fetched(value):
+    """As Session.run hands values out: NumPy scalars for 0-d arrays, writable arrays."""
+    if isinstance(value, np.ndarray):
+        return value[()] if value.ndim == 0 else np.array(value)
+    return value
+
+
+def run_placed_graph(fetches: list, feed_keys: tuple) -> PlacedPlan:
+    return PlacedPlan(fetches, feed_keys)

@@ -131,12 +131,12 @@ class DeviceWorker:
         return run_partition(self, partition, peers, run_id, feeds, timeout)
 
     @ray.method(concurrency_group="mail")
-    def deliver(self, run_id: int, slot: int, array) -> None:
+    def deliver(self, run_id: int, slot, array) -> None:
         with self.mail_arrived:
             self.mail[(run_id, slot)] = array
             self.mail_arrived.notify_all()
 
-    def wait_for(self, run_id: int, slot: int, timeout: float, what: str):
+    def wait_for(self, run_id: int, slot, timeout: float, what: str):
         """The value a peer sends for `slot` in this run (a partition's recv)."""
         with self.mail_arrived:
             if not self.mail_arrived.wait_for(lambda: (run_id, slot) in self.mail, timeout):

@@ -6,6 +6,7 @@ import numpy as np
 
 from .. import ops
 from ..core import devices, dtypes
+from ..core.graph import get_default_graph
 from ..core.tensor import Tensor
 
 
@@ -15,8 +16,18 @@ class Device(str):
 
     def __new__(cls, kind="cpu", index=None):
         name = kind if index is None else f"{kind}:{index}"
-        check_device(name, movable=True)
+        if not (isinstance(name, str) and devices.is_cpu(name)):   # '/cpu:0' is TF1's CPU
+            check_device(name, movable=True)
         return super().__new__(cls, name if devices.lookup(name) is not None else "cpu")
+
+    def __enter__(self):
+        """`with tf.device(name):` places the graph nodes made inside on that device."""
+        self._scope = get_default_graph().device(None if self == "cpu" else str(self))
+        self._scope.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        self._scope.__exit__(*exc)
 
     @property
     def type(self) -> str:

@@ -271,3 +271,21 @@ def test_tf1_undeclared_device_is_refused():
     with pytest.raises(RuntimeError, match="'/job:ps/task:3' is not available"):
         with tf.device("/job:ps/task:3"):
             pass
+
+
+def test_tf1_a_killed_worker_is_an_error_naming_its_device():
+    """The graph's second device dies between runs: the next run raises, naming it, and
+    the first device's partition, waiting for its send, is stopped rather than left hanging."""
+    made = dist.devices(["doomed:0", "doomed:1"], timeout=20)
+    g, (x, y, loss, train, init, w1) = _tf1_graph(("doomed:0", "doomed:1"),
+                                                  lambda: tf.train.GradientDescentOptimizer(0.1))
+    xs, ys = _data(1)
+    with tf.Session(graph=g) as sess:
+        sess.run(init)
+        feeds = {x: xs[0].numpy(), y: ys[0].numpy()}
+        sess.run(train, feeds)
+        ray.kill(made["doomed:1"].actor)
+        with pytest.raises(dist.DeviceError, match="'doomed:1'.*died"):
+            sess.run(train, feeds)
+        # the survivor answers again at once (its partition was aborted, not timed out)
+        assert made["doomed:0"].get(made["doomed:0"].actor.ping.remote(), "ping") == "doomed:0"

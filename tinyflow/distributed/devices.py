@@ -39,7 +39,7 @@ class Transfer:
         self.seq, self.source = next(Transfer._counter), source
 
 
-class Stats:
+class TransferStats:
     """Counts of what crossed between processes: transfers by (kind, from, to) with their
     bytes, and the driver's calls (round trips) per device."""
 
@@ -67,7 +67,7 @@ class Stats:
                     "calls": dict(self.calls)}
 
 
-STATS = Stats()
+STATS = TransferStats()
 
 
 class RemoteDevice:

@@ -12,10 +12,11 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
+import ray
 
 from ..core import devices as table
 from ..passes import lower
-from .devices import STATS
+from .devices import STATS, DeviceError
 from .partition import partition
 
 _plan_ids = itertools.count()
@@ -60,8 +61,7 @@ class PlacedPlan:
             calls[name] = device.actor.run_partition.remote(self.plan_id, run_id, feeds,
                                                             device.timeout)
         values = {}
-        for name, ref in calls.items():
-            fetched, sent = self.devices[name].get(ref, f"graph partition {self.plan_id}")
+        for name, (fetched, sent) in self._gather(calls, run_id):
             for target, nbytes, control in sent:
                 STATS.transfer("control" if control else "send", name, target, nbytes)
             for slot, value in fetched.items():
@@ -69,6 +69,30 @@ class PlacedPlan:
                 values[slot] = value
         return [_fetched(self._value(slot, values, feed_values)) for slot in
                 self.program.fetches]
+
+    def _gather(self, calls: dict, run_id: int):
+        """The partitions' results as they finish; the first failure (a worker died, a
+        kernel raised) aborts the run on the other devices and is raised, naming its device."""
+        pending = {ref: name for name, ref in calls.items()}
+        timeout = max(d.timeout for d in self.devices.values())
+        while pending:
+            ready, _ = ray.wait(list(pending), num_returns=1, timeout=timeout)
+            if not ready:
+                self._abort(run_id)
+                raise DeviceError(f"graph partitions on {sorted(pending.values())} did not "
+                                  f"finish within {timeout} s")
+            name = pending.pop(ready[0])
+            try:
+                result = self.devices[name].get(ready[0], "its graph partition")
+            except Exception:
+                self._abort(run_id)
+                raise
+            yield name, result
+
+    def _abort(self, run_id: int) -> None:
+        """Wake the partitions waiting in a recv of this run: they stop with an error."""
+        for device in self.devices.values():
+            device.actor.abort.remote(run_id)
 
     def _value(self, slot: int, values: dict, feed_values: list):
         if slot in values:

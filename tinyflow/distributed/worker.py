@@ -39,6 +39,7 @@ class DeviceWorker:
         self.variables: dict = {}            # TF1: variable name -> array
         self.mail: dict = {}                 # TF1: (run id, slot) -> array
         self.mail_arrived = threading.Condition()
+        self.aborted: set = set()            # TF1: runs stopped because a device failed
 
     def ping(self) -> str:
         return self.name
@@ -136,12 +137,23 @@ class DeviceWorker:
             self.mail[(run_id, slot)] = array
             self.mail_arrived.notify_all()
 
+    @ray.method(concurrency_group="mail")
+    def abort(self, run_id: int) -> None:
+        with self.mail_arrived:
+            self.aborted.add(run_id)
+            self.mail_arrived.notify_all()
+
     def wait_for(self, run_id: int, slot, timeout: float, what: str):
         """The value a peer sends for `slot` in this run (a partition's recv)."""
+        def arrived():
+            return (run_id, slot) in self.mail or run_id in self.aborted
         with self.mail_arrived:
-            if not self.mail_arrived.wait_for(lambda: (run_id, slot) in self.mail, timeout):
+            if not self.mail_arrived.wait_for(arrived, timeout):
                 raise TimeoutError(f"device {self.name}: recv of {what} timed out after "
                                    f"{timeout} s")
+            if (run_id, slot) not in self.mail:
+                raise RuntimeError(f"device {self.name}: run {run_id} aborted while waiting "
+                                   f"for {what} (another device failed)")
             return self.mail.pop((run_id, slot))
 
     def read_variables(self, names: list) -> dict:

@@ -84,6 +84,8 @@ class Optimizer:
                     p.grad = None
                 elif p.grad is None:
                     continue
+                elif p.grad.kind == REMOTE:   # zeros where the gradient lives
+                    p.grad = zeros_like(p.grad)
                 else:
                     grad = p.grad
                     if grad.op is not None or not grad.array.flags.writeable:

@@ -15,6 +15,7 @@ import numpy as np
 from ...core import devices, dtypes
 from ...core.modes import no_grad
 from ...core.tensor import Tensor, _init_eager
+from ...ops.creation import zeros_like
 
 
 class Parameter(Tensor):
@@ -308,8 +309,10 @@ class Module:
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         for p in self.parameters():
-            if p.grad is not None:
-                p.grad = None if set_to_none else Tensor._eager(np.zeros_like(p.grad.array))
+            if p.grad is not None and (set_to_none or p.grad.kind == "remote"):
+                p.grad = None if set_to_none else zeros_like(p.grad)   # where it lives
+            elif p.grad is not None:
+                p.grad = Tensor._eager(np.zeros_like(p.grad.array))
 
     def to(self, *args, dtype=None, device=None, **kwargs) -> "Module":
         """Cast floating parameters and buffers in place (`to(float64)`) and move them to
@@ -337,6 +340,9 @@ class Module:
         return self
 
     def _cast(self, dtype) -> "Module":
+        if any(t.kind == "remote" for t in self.parameters()):
+            raise NotImplementedError(f"casting a module on a device to {dtype.name}: cast it "
+                                      f"before moving it (.to({dtype.name}) first)")
         for t in list(self.parameters()) + list(self.buffers()):
             if t.dtype.is_floating and t.dtype is not dtype:
                 t.data = t.array.astype(dtype.np)

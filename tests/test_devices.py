@@ -168,12 +168,19 @@ def test_module_moves_back_in_place():
     np.testing.assert_array_equal(weight.numpy(), before)
 
 
+def _kill(actor) -> None:
+    """Kill a worker and wait until it is gone (ray.kill returns before it is)."""
+    ray.kill(actor)
+    with pytest.raises(ray.exceptions.RayActorError):
+        ray.get(actor.ping.remote(), timeout=30)
+
+
 def test_a_killed_worker_is_an_error_naming_its_device():
     """Kill a device's worker between forward and backward: backward raises, naming it."""
     spare = dist.devices(["spare:0"], timeout=20)["spare:0"]
     layer = nn.Linear(4, 4).to("spare:0")
     loss = layer(torch.ones(2, 4).to("spare:0")).sum()
-    ray.kill(spare.actor)
+    _kill(spare.actor)
     with pytest.raises(dist.DeviceError, match="'spare:0'.*died"):
         loss.backward()
 
@@ -284,8 +291,21 @@ def test_tf1_a_killed_worker_is_an_error_naming_its_device():
         sess.run(init)
         feeds = {x: xs[0].numpy(), y: ys[0].numpy()}
         sess.run(train, feeds)
-        ray.kill(made["doomed:1"].actor)
+        _kill(made["doomed:1"].actor)
         with pytest.raises(dist.DeviceError, match="'doomed:1'.*died"):
             sess.run(train, feeds)
         # the survivor answers again at once (its partition was aborted, not timed out)
         assert made["doomed:0"].get(made["doomed:0"].actor.ping.remote(), "ping") == "doomed:0"
+
+
+def test_tf1_unplaced_fetches_of_a_placed_graph_run_here():
+    g = tf.Graph()
+    with g.as_default():
+        a = tf.placeholder(tf.float32, [2])
+        with tf.device("cuda:0"):
+            b = a * 2
+        c = a + 1
+        with tf.Session() as sess:
+            np.testing.assert_array_equal(sess.run(c, {a: [1, 2]}), [2, 3])
+            np.testing.assert_array_equal(sess.run(b, {a: [1, 2]}), [2, 4])
+            assert sess.make_plan([b], (a,)).kernels() == {"cuda:0": ["mul"]}

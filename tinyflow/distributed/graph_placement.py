@@ -10,11 +10,13 @@ and memory planning are for a single process).
 from __future__ import annotations
 
 import itertools
+from typing import Optional
 
 import numpy as np
 import ray
 
 from ..core import devices as table
+from ..core.graph import topo_sort
 from ..passes import lower
 from .devices import STATS, DeviceError
 from .partition import partition
@@ -27,7 +29,7 @@ class PlacedPlan:
     """A plan whose partitions run in the workers of their devices."""
 
     def __init__(self, fetches: list, feed_keys: tuple) -> None:
-        graph = fetches[0].graph if fetches else None
+        graph = fetches[0].graph
         self.program = lower(fetches, feed_keys)
         self.parts = partition(self.program, graph.placements)
         self.devices = {}
@@ -118,5 +120,13 @@ def _fetched(value):
     return value
 
 
-def run_placed_graph(fetches: list, feed_keys: tuple) -> PlacedPlan:
+def run_placed_graph(fetches: list, feed_keys: tuple) -> Optional[PlacedPlan]:
+    """The plan running these fetches on their devices; None if nothing they need is placed
+    (the Session then runs them here)."""
+    graph = fetches[0].graph if fetches and fetches[0].kind != "eager" else None
+    if graph is None:
+        return None
+    needed = topo_sort(fetches, include_control=True, stop={id(k) for k in feed_keys})
+    if not any(n.name in graph.placements for n in needed if n.kind != "eager"):
+        return None
     return PlacedPlan(fetches, feed_keys)

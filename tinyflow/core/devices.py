@@ -69,6 +69,9 @@ def run(op, inputs: tuple, out: Optional[Tensor]) -> Tensor:
     """`apply`'s route when an input is remote: the op runs on the device holding them."""
     device = None
     for x in inputs + (() if out is None else (out,)):
+        if x is out and x.kind != REMOTE:
+            raise RuntimeError(f"{op.name}: out= is on the cpu, the inputs on a device; "
+                               f"Expected all tensors to be on the same device")
         if x.kind == REMOTE:
             if device is None:
                 device = x.remote.device

@@ -14,7 +14,8 @@ from typing import Optional
 
 import ray
 
-from .devices import DeviceError, devices, release_devices, reset_transfer_stats, transfer_stats
+from .devices import devices, release_devices, reset_transfer_stats, transfer_stats
+from .transfers import DeviceError
 from .client import Consistency, PSClient, Stats, asynchronous, bsp, ssp
 from .ps import ParameterServer
 from .rules import SGD, Adam, Custom, Momentum, UpdateRule

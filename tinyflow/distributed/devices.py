@@ -8,9 +8,7 @@ one call each; moving between devices is an explicit transfer, counted in
 from __future__ import annotations
 
 import itertools
-import threading
 import weakref
-from collections import Counter
 from typing import Optional, Union
 
 import numpy as np
@@ -21,53 +19,12 @@ from ..core import dtypes
 from ..core.modes import grad_mode
 from ..core.tensor import EAGER, REMOTE, Tensor, become_eager, become_remote
 from ..core.devices import RemoteRef
+from . import remote_autograd
+from .graph_placement import run_placed_graph
+from .transfers import STATS, DeviceError, Transfer
 from .worker import DeviceWorker
 
 DEFAULT_TIMEOUT = 120.0
-
-
-class DeviceError(RuntimeError):
-    """A device's worker died, timed out or could not be reached; the message names it."""
-
-
-class Transfer:
-    """One forward transfer under autograd: its gradient goes back to `source`'s device."""
-    __slots__ = ("seq", "source")
-    _counter = itertools.count()
-
-    def __init__(self, source: Tensor) -> None:
-        self.seq, self.source = next(Transfer._counter), source
-
-
-class TransferStats:
-    """Counts of what crossed between processes: transfers by (kind, from, to) with their
-    bytes, and the driver's calls (round trips) per device."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.reset()
-
-    def reset(self) -> None:
-        self.transfers: Counter = Counter()
-        self.bytes: Counter = Counter()
-        self.calls: Counter = Counter()
-
-    def transfer(self, kind: str, source: str, target: str, nbytes: int) -> None:
-        with self.lock:
-            self.transfers[(kind, source, target)] += 1
-            self.bytes[(kind, source, target)] += int(nbytes)
-
-    def call(self, device: str) -> None:
-        with self.lock:
-            self.calls[device] += 1
-
-    def snapshot(self) -> dict:
-        with self.lock:
-            return {"transfers": dict(self.transfers), "bytes": dict(self.bytes),
-                    "calls": dict(self.calls)}
-
-
-STATS = TransferStats()
 
 
 class RemoteDevice:
@@ -161,8 +118,7 @@ class RemoteDevice:
         tracked = grad_mode.enabled and x.requires_grad
         out = Tensor._eager(array, requires_grad=tracked)
         if tracked:
-            from .remote_autograd import mark_received_home
-            mark_received_home(out, Transfer(x))
+            remote_autograd.mark_received_home(out, Transfer(x))
         return out
 
     def move_(self, t: Tensor) -> None:
@@ -184,8 +140,7 @@ class RemoteDevice:
         t._grad = None if grad is None else Tensor._eager(np.array(self.fetch(grad)))
 
     def backward(self, x: Tensor, gradient, retain_graph: bool) -> None:
-        from .remote_autograd import backward
-        backward(x, gradient, retain_graph)
+        remote_autograd.backward(x, gradient, retain_graph)
 
 
 def _from_worker(e, device: str, what: str) -> Exception:
@@ -221,9 +176,7 @@ def devices(spec: Union[dict, list, tuple], timeout: float = DEFAULT_TIMEOUT) ->
         device.get(device.actor.ping.remote(), "start-up")
     for name, device in made.items():
         table.declare(name, device)
-    from .graph_placement import run_placed_graph
     table.graph_runner = run_placed_graph
-    from . import remote_autograd
     remote_autograd.install()
     return made
 

@@ -18,7 +18,7 @@ import ray
 from ..core import devices as table
 from ..core.graph import topo_sort
 from ..passes import lower
-from .devices import STATS, DeviceError
+from .transfers import STATS, DeviceError
 from .partition import partition
 
 _plan_ids = itertools.count()

@@ -21,6 +21,7 @@ from ..autodiff.reverse import backward as tensor_backward
 from ..core import devices as table
 from ..core.modes import no_grad
 from ..core.tensor import REMOTE, Tensor
+from .transfers import STATS
 
 _received_home: dict = {}    # id(local tensor) -> (weak reference, Transfer)
 
@@ -115,7 +116,6 @@ def _last_visit_per_device(sources: list) -> dict:
 
 
 def _cross(visits: list, retain_graph: bool, last: dict) -> None:
-    from .devices import STATS
     for n, (source, receivers) in enumerate(visits, start=1):
         target = table.name_of(source) or "cpu"
         grads = []

@@ -17,7 +17,7 @@ import ray
 from ..core import devices as table
 from ..core import dtypes
 from ..core.modes import grad_mode
-from ..core.tensor import EAGER, REMOTE, Tensor, become_eager, become_remote
+from ..core.tensor import REMOTE, Tensor, become_eager, become_remote
 from ..core.devices import RemoteRef
 from . import remote_autograd
 from .graph_placement import run_placed_graph
@@ -188,6 +188,7 @@ def release_devices() -> None:
         table.forget(name)
         if isinstance(device, RemoteDevice):
             ray.kill(device.actor)
+    table.graph_runner = table.after_backward = None
 
 
 def transfer_stats(reset: bool = False) -> dict:

@@ -4,8 +4,9 @@ partition installed in its device's worker; a run starts every partition at once
 each the feeds it reads, and gathers the fetches. Variables live in the worker of their
 device (so they outlive a Session, as on TensorFlow's parameter-server tasks).
 
-The partitions run the graph as written, with the NumPy kernels (the compiler's rewrites
-and memory planning are for a single process).
+The program is rewritten (`passes.optimize`, unless `Session(optimize=False)`) before it is
+cut; each partition then runs its steps one kernel call each, in order (the per-shape memory
+planning and generated code of a single-process plan are not used).
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import ray
 
 from ..core import devices as table
 from ..core.graph import topo_sort
+from .. import passes
 from ..passes import lower
 from .transfers import STATS, DeviceError
 from .partition import partition
@@ -28,9 +30,10 @@ _run_ids = itertools.count()
 class PlacedPlan:
     """A plan whose partitions run in the workers of their devices."""
 
-    def __init__(self, fetches: list, feed_keys: tuple) -> None:
+    def __init__(self, fetches: list, feed_keys: tuple, optimize: bool = True) -> None:
         graph = fetches[0].graph
-        self.program = lower(fetches, feed_keys)
+        program = lower(fetches, feed_keys)
+        self.program = passes.optimize(program) if optimize else program
         self.parts = partition(self.program, graph.placements)
         self.devices = {}
         for name in self.parts:
@@ -120,7 +123,8 @@ def _fetched(value):
     return value
 
 
-def run_placed_graph(fetches: list, feed_keys: tuple) -> Optional[PlacedPlan]:
+def run_placed_graph(fetches: list, feed_keys: tuple,
+                     optimize: bool = True) -> Optional[PlacedPlan]:
     """The plan running these fetches on their devices; None if nothing they need is placed
     (the Session then runs them here)."""
     graph = fetches[0].graph if fetches and fetches[0].kind != "eager" else None
@@ -129,4 +133,4 @@ def run_placed_graph(fetches: list, feed_keys: tuple) -> Optional[PlacedPlan]:
     needed = topo_sort(fetches, include_control=True, stop={id(k) for k in feed_keys})
     if not any(n.name in graph.placements for n in needed if n.kind != "eager"):
         return None
-    return PlacedPlan(fetches, feed_keys)
+    return PlacedPlan(fetches, feed_keys, optimize)

@@ -131,7 +131,7 @@ class Session:
                 device = next(iter(self.graph.placements.values()))
                 raise RuntimeError(f"the graph places nodes on device {device!r}, which is "
                                    f"not declared (tinyflow.distributed.devices)")
-            plan = devices.graph_runner(tensors, feed_keys)
+            plan = devices.graph_runner(tensors, feed_keys, self.optimize)
             if plan is not None:      # else none of the nodes these fetches need is placed
                 return plan
         return Plan(tensors, feed_keys, self.variables, planned=self.planned,

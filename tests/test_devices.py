@@ -143,6 +143,17 @@ def test_a_tensor_lives_on_its_device():
     np.testing.assert_array_equal(a.to("cuda:1").to("cpu").numpy(), np.ones((2, 3)))
 
 
+def test_a_leaf_made_on_a_device_gets_its_gradient_there():
+    a = torch.tensor([1.0, 2.0, 3.0]).to("cuda:1").requires_grad_()
+    (a * a).sum().backward()
+    assert a.grad.device == "cuda:1"
+    np.testing.assert_array_equal(a.grad.cpu().numpy(), [2.0, 4.0, 6.0])
+    with torch.no_grad():
+        b = torch.ones(2, requires_grad=True).to("cuda:0")
+    assert not b.requires_grad
+    assert dist.transfer_stats()["transfers"]
+
+
 def test_errors_name_the_devices():
     with pytest.raises(RuntimeError, match="'cuda:7' is not available"):
         torch.ones(2).to("cuda:7")

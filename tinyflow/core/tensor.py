@@ -204,6 +204,8 @@ class Tensor:
     def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
         if self.op is not None and not requires_grad:
             raise RuntimeError("you can only change requires_grad flags of leaf tensors")
+        if self.kind == REMOTE:    # its worker's tape must record ops on it
+            self.remote.device.set_requires_grad(self, requires_grad)
         self.requires_grad = requires_grad
         return self
 

@@ -83,6 +83,10 @@ class RemoteDevice:
             return out
         return self.handle(key, shape, dtype, requires_grad, upstream)
 
+    def set_requires_grad(self, x: Tensor, requires_grad: bool) -> None:
+        self.get(self.actor.set_requires_grad.remote(x.remote.key, requires_grad,
+                                                     self.freed()), "requires_grad_")
+
     def fetch(self, x: Tensor) -> np.ndarray:
         array = self.get(self.actor.fetch.remote(x.remote.key), "fetch")
         STATS.transfer("to_host", self.name, "cpu", array.nbytes)

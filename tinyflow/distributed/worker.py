@@ -63,6 +63,10 @@ class DeviceWorker:
         self.values[key] = out
         return tuple(out.shape), out.dtype.name, out.requires_grad
 
+    def set_requires_grad(self, key: int, requires_grad: bool, free=()) -> None:
+        self._free(free)
+        self.values[key].requires_grad_(requires_grad)
+
     def detach(self, key: int, new_key: int, free=()) -> None:
         self._free(free)
         self.values[new_key] = self.values[key].detach()

@@ -18,7 +18,7 @@ from typing import Optional
 
 from .tensor import EAGER, REMOTE, Tensor
 
-_declared: dict = {}
+DECLARED: dict = {}   # name -> device; empty until the user declares one
 # Set by tinyflow.distributed: runs a TF1 graph whose nodes `tf.device` placed (Session.run),
 # and continues a local backward pass into the devices its inputs came from.
 graph_runner = None
@@ -43,20 +43,20 @@ class RemoteRef:
 
 
 def declare(name: str, device) -> None:
-    _declared[str(name)] = device
+    DECLARED[str(name)] = device
 
 
 def forget(name: str) -> None:
-    _declared.pop(str(name), None)
+    DECLARED.pop(str(name), None)
 
 
 def lookup(name) -> Optional[object]:
     """The device declared under `name`, or None (the CPU, or a name nobody declared)."""
-    return _declared.get(str(name)) if isinstance(name, str) else None
+    return DECLARED.get(str(name)) if isinstance(name, str) else None
 
 
 def declared() -> list:
-    return list(_declared)
+    return list(DECLARED)
 
 
 def is_cpu(name) -> bool:

@@ -120,7 +120,8 @@ def apply(op: Op, *inputs: Tensor, name: Optional[str] = None, graph=None,
                IndexShapeError if isinstance(e, IndexError) else ShapeError)
         raise cls(f"{op.name}: {e} (input shapes {shapes}; dtypes {kinds}) "
                   f"at {user_site()}") from None
-    if any(x.kind == REMOTE for x in inputs) or out is not None and out.kind == REMOTE:
+    if devices.DECLARED and (any(x.kind == REMOTE for x in inputs)
+                             or out is not None and out.kind == REMOTE):
         return devices.run(op, inputs, out)   # a declared device's worker runs it
     for x in inputs:
         if x.kind != EAGER:

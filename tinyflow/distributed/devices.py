@@ -38,6 +38,9 @@ class RemoteDevice:
         self.to_free: list = []
         self.handles: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
 
+    def __repr__(self) -> str:
+        return f"<device {self.name!r}: a Ray worker>"
+
     # ---- calls -------------------------------------------------------------------------
     def get(self, ref, what: str):
         """Wait for a call's result, never forever: a dead or silent worker is an error

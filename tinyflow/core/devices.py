@@ -62,7 +62,8 @@ def declared() -> list:
 def is_cpu(name) -> bool:
     """'cpu', 'cpu:0', '/cpu:0', '/device:CPU:0': this process."""
     text = str(name).lower().lstrip("/")
-    return text.split(":")[0] in ("cpu", "device") and "gpu" not in text
+    text = text[len("device:"):] if text.startswith("device:") else text
+    return text.split(":")[0] == "cpu"
 
 
 def run(op, inputs: tuple, out: Optional[Tensor]) -> Tensor:

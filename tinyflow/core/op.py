@@ -6,9 +6,8 @@ from typing import Optional, dataclass_transform
 
 import numpy as np
 
-from . import dtypes
+from . import devices, dtypes
 from .errors import DTypeError, IndexShapeError, ShapeError, user_site
-from . import devices
 from .tensor import EAGER, NODE, REMOTE, Tensor
 from .kernels import numpy_kernels as KERNELS
 from .modes import anomaly_mode, grad_mode, trace_state

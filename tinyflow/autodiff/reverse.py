@@ -11,10 +11,11 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from ..core import devices
 from ..core.graph import topo_sort
 from ..core.modes import anomaly_mode, set_grad_enabled, trace_state, vjp_request
 from ..core.op import as_tensor, sum_terms
-from ..core.tensor import Tensor
+from ..core.tensor import REMOTE, Tensor
 from ..ops.creation import ones_like
 from ..ops.math import cast
 from ..ops.shape import sum_to
@@ -111,7 +112,11 @@ def _backprop(order: list, ys: list, xs: list, grad_ys: list, on_final=None) -> 
         outer, vjp_request.needed = vjp_request.needed, tuple(id(i) in relevant
                                                               for i in node.inputs)
         try:
-            input_grads = _vjp(node, g)
+            if node.kind != "eager" and node.graph.placements:   # gradients beside their op
+                with node.graph.colocate(node):
+                    input_grads = _vjp(node, g)
+            else:
+                input_grads = _vjp(node, g)
         finally:
             vjp_request.needed = outer
         if anomaly_mode.enabled:
@@ -148,6 +153,11 @@ def _check_finite(node: Tensor, grads) -> None:
 def backward(tensor: Tensor, gradient=None, retain_graph: bool = False,
              create_graph: bool = False, inputs: Optional[Sequence[Tensor]] = None) -> None:
     """Eager `loss.backward()`: accumulate d(tensor)/d(leaf) into each leaf's `.grad`."""
+    if tensor.kind == REMOTE:   # a loss on a declared device: its worker starts the pass
+        if create_graph or inputs is not None:
+            raise NotImplementedError(f"backward() of a tensor on {tensor.remote.device.name}"
+                                      f": create_graph and inputs are not supported")
+        return tensor.remote.device.backward(tensor, gradient, retain_graph)
     if tensor.is_symbolic:
         if trace_state.active is not None:   # under compile: the symbolic backward graph
             return trace_state.active.backward(tensor, gradient, inputs)
@@ -184,6 +194,8 @@ def backward(tensor: Tensor, gradient=None, retain_graph: bool = False,
         for node in order:
             if node.op is not None:
                 node._saved = FREED
+    if devices.after_backward is not None:   # inputs that came from a device: go back there
+        devices.after_backward(tensor, retain_graph)
 
 
 def _owned(arr: np.ndarray) -> np.ndarray:

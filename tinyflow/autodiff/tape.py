@@ -10,10 +10,11 @@ from __future__ import annotations
 import numpy as np
 
 from ..core.modes import grad_mode, trace_state
-from ..core.tensor import EAGER, Tensor
+from ..core.op import apply
+from ..core.tensor import EAGER, REMOTE, Tensor
 from ..ops.indexing import setitem
 from ..ops.math import where
-from ..ops.shape import GetItem
+from ..ops.shape import Copy, GetItem
 
 
 FREED = "freed"  # `_saved` of a node whose backward ran without retain_graph
@@ -53,6 +54,8 @@ def write_inplace(target: Tensor, result: Tensor) -> Tensor:
     bumped. If autograd records `result`, target takes over result's history and its old
     history moves to a stand-in tensor holding a copy of the old values.
     """
+    if target.kind == REMOTE:   # its worker writes its own buffer (outside autograd only)
+        return apply(Copy(), result, out=target)
     if target.kind != EAGER and trace_state.active is None:
         raise TypeError(f"in-place operations need an eager tensor; {target.name} is symbolic")
     tracked = result.requires_grad and grad_mode.enabled

@@ -29,6 +29,8 @@ class Graph:
         self.version = 0  # bumped on every new node, so cached plans can tell
         self.control = ()  # control inputs of each op node made now (`control_dependencies`)
         self.updated: dict = {}  # id(variable) -> its assign among them: reads see its value
+        self._device = None      # the open `tf.device` scope's device name (None: unplaced)
+        self.placements: dict[str, str] = {}  # node name ('x:0') -> its device, if placed
 
     def unique_name(self, base: str) -> str:
         """TF1-style unique names: `matmul`, `matmul_1`, ..."""
@@ -44,6 +46,8 @@ class Graph:
         name = self.unique_name(self._scope + base_name)
         self._names[name] = tensor
         self.nodes.append(tensor)
+        if self._device is not None:
+            self.placements[name + ":0"] = self._device
         self.version += 1
         return name
 
@@ -57,6 +61,22 @@ class Graph:
             yield scope
         finally:
             self._scope = outer
+
+    @contextlib.contextmanager
+    def device(self, name) -> Iterator[None]:
+        """TF1's `tf.device`: nodes made inside are placed on device `name` (None: unplaced,
+        this process); a Session partitions the graph by these placements."""
+        outer, self._device = self._device, name
+        try:
+            yield
+        finally:
+            self._device = outer
+
+    def colocate(self, node):
+        """The scope placing nodes where `node` is (its gradient's nodes, TF1's
+        colocate_gradients_with_ops); no change for an unplaced node."""
+        placed = self.placements.get(node.name) if self.placements else None
+        return self.device(placed) if placed is not None else contextlib.nullcontext()
 
     @contextlib.contextmanager
     def control_dependencies(self, control_inputs) -> Iterator[None]:

@@ -6,9 +6,9 @@ from typing import Optional, dataclass_transform
 
 import numpy as np
 
-from . import dtypes
+from . import devices, dtypes
 from .errors import DTypeError, IndexShapeError, ShapeError, user_site
-from .tensor import EAGER, NODE, Tensor
+from .tensor import EAGER, NODE, REMOTE, Tensor
 from .kernels import numpy_kernels as KERNELS
 from .modes import anomaly_mode, grad_mode, trace_state
 
@@ -119,6 +119,9 @@ def apply(op: Op, *inputs: Tensor, name: Optional[str] = None, graph=None,
                IndexShapeError if isinstance(e, IndexError) else ShapeError)
         raise cls(f"{op.name}: {e} (input shapes {shapes}; dtypes {kinds}) "
                   f"at {user_site()}") from None
+    if devices.DECLARED and (any(x.kind == REMOTE for x in inputs)
+                             or out is not None and out.kind == REMOTE):
+        return devices.run(op, inputs, out)   # a declared device's worker runs it
     for x in inputs:
         if x.kind != EAGER:
             if graph is None:

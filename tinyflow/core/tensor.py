@@ -11,8 +11,10 @@ from .graph import get_default_graph
 from .modes import trace_state
 from .shapes import TensorShape, tensor_shape
 
-# What a tensor is. EAGER tensors hold `data`; the others are symbolic graph nodes.
+# What a tensor is. EAGER tensors hold `data`; REMOTE ones are handles on a value held by a
+# declared device (core/devices.py); the others are symbolic graph nodes.
 EAGER, PLACEHOLDER, VARIABLE, NODE = "eager", "placeholder", "variable", "node"
+REMOTE = "remote"
 
 
 class Tensor:
@@ -31,7 +33,7 @@ class Tensor:
 
     __slots__ = ("array", "op", "inputs", "shape", "dtype", "kind", "requires_grad", "_grad",
                  "graph", "_name", "control_inputs", "site", "_version", "_saved", "_base",
-                 "_retains_grad", "_post_grad_hooks", "__weakref__")
+                 "_retains_grad", "_post_grad_hooks", "remote", "__weakref__")
     __array_priority__ = 1000  # so `ndarray * tensor` calls Tensor.__rmul__
 
     def __init__(self, data, dtype=None, requires_grad: bool = False) -> None:
@@ -57,6 +59,14 @@ class Tensor:
         t._init_symbolic(kind, shape, dtype, op, inputs, name, graph, site)
         return t
 
+    @staticmethod
+    def _remote(ref, shape, dtype: DType, requires_grad: bool = False) -> "Tensor":
+        """A handle on a value that lives on a declared device (`ref`: a RemoteRef)."""
+        t = Tensor.__new__(Tensor)
+        _init_eager(t, np.empty((0,)), None, (), requires_grad)
+        become_remote(t, ref, shape, dtype)
+        return t
+
     def _init_symbolic(self, kind, shape, dtype, op=None, inputs=(), name=None, graph=None,
                        site=None) -> None:
         self.array = None
@@ -73,6 +83,7 @@ class Tensor:
         self._base = None
         self._retains_grad = False
         self._post_grad_hooks = None
+        self.remote = None
         self.graph = graph if graph is not None else get_default_graph()
         self.control_inputs = self.graph.control if op is not None else ()
         self._name = self.graph.add_node(self, name or (op.name if op is not None else kind))
@@ -80,7 +91,7 @@ class Tensor:
     # ---- identity ------------------------------------------------------------------------
     @property
     def is_symbolic(self) -> bool:
-        return self.kind != EAGER
+        return self.kind not in (EAGER, REMOTE)
 
     @property
     def name(self) -> Optional[str]:
@@ -125,6 +136,10 @@ class Tensor:
         return id(self)
 
     def __repr__(self) -> str:
+        if self.kind == REMOTE:
+            extra = ", requires_grad=True" if self.requires_grad else ""
+            return f"tensor(shape={list(self.shape)}, dtype={self.dtype.name}, " \
+                   f"device='{self.remote.device.name}'{extra})"
         if self.kind == EAGER:
             extra = ", requires_grad=True" if self.requires_grad else ""
             # ml_dtypes' floats print as ints ("2" for 2.0): print their float32 values
@@ -138,6 +153,10 @@ class Tensor:
 
     # ---- data access (eager) -----------------------------------------------------------
     def _require_data(self, what: str) -> np.ndarray:
+        if self.kind == REMOTE:
+            raise TypeError(f"can't convert {self.remote.device.name} device type tensor to "
+                            f"{what}: it lives in that device's worker. Use Tensor.cpu() to "
+                            f"copy the tensor to this process first.")
         tracer = trace_state.active
         if tracer is not None and (self.kind != EAGER or id(self) in tracer.current):
             # data-dependent Python under compile (or a tensor the traced code wrote)
@@ -150,11 +169,17 @@ class Tensor:
     def numpy(self) -> np.ndarray:
         return self._require_data("numpy()")
 
+    def _value(self, what: str) -> np.ndarray:
+        """The data, fetched from its device's worker if it lives there (item, tolist)."""
+        if self.kind == REMOTE:
+            return self.remote.device.fetch(self)
+        return self._require_data(what)
+
     def item(self):
-        return self._require_data("item()").item()
+        return self._value("item()").item()
 
     def tolist(self):
-        return self._require_data("tolist()").tolist()
+        return self._value("tolist()").tolist()
 
     def __array__(self, dtype=None, copy=None):
         arr = self._require_data("np.asarray()")
@@ -167,6 +192,8 @@ class Tensor:
         return int(self.item())
 
     def __bool__(self) -> bool:
+        if self.kind == REMOTE:
+            return bool(self._value("bool()"))
         if self.kind != EAGER:
             if trace_state.active is not None:
                 return bool(trace_state.active.concrete(self, "bool() of a traced tensor"))
@@ -177,6 +204,8 @@ class Tensor:
     # ---- outside autograd ----------------------------------------------------------------
     def detach(self) -> "Tensor":
         """The same buffer outside autograd; writes through it still bump the version."""
+        if self.kind == REMOTE:
+            return self.remote.device.detach(self)
         data = self._require_data("detach()")
         out = Tensor._eager(data)
         if data is self.array:   # not a value computed at a graph break
@@ -186,6 +215,8 @@ class Tensor:
     def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
         if self.op is not None and not requires_grad:
             raise RuntimeError("you can only change requires_grad flags of leaf tensors")
+        if self.kind == REMOTE:    # its worker's tape must record ops on it
+            self.remote.device.set_requires_grad(self, requires_grad)
         self.requires_grad = requires_grad
         return self
 
@@ -252,3 +283,18 @@ def _init_eager(t: Tensor, data: np.ndarray, op, inputs, requires_grad: bool) ->
     t._base = None
     t._retains_grad = False
     t._post_grad_hooks = None
+    t.remote = None
+
+
+def become_remote(t: Tensor, ref, shape, dtype: DType) -> None:
+    """Make `t` a handle on a value a device holds (a parameter moved by `Module.to` keeps
+    its identity, as in PyTorch)."""
+    t.array, t.kind, t.remote = None, REMOTE, ref
+    t.shape, t.dtype = tuple(shape), dtype
+    t._version = [0]
+
+
+def become_eager(t: Tensor, data: np.ndarray) -> None:
+    """Make a handle `t` hold `data` again, here (a module moved back to the CPU)."""
+    t.array, t.kind, t.remote = data, EAGER, None
+    t.shape, t.dtype = data.shape, dtypes.from_numpy_dtype(data.dtype)

@@ -14,6 +14,8 @@ from typing import Optional
 
 import ray
 
+from .devices import devices, release_devices, reset_transfer_stats, transfer_stats
+from .transfers import DeviceError
 from .client import Consistency, PSClient, Stats, asynchronous, bsp, ssp
 from .collective import CollectiveError, CommStats, Communicator, Group
 from .data_parallel import DataParallel
@@ -66,3 +68,5 @@ __all__ += ["CollectiveError", "ColumnParallelLinear", "CommStats", "Communicato
             "TensorParallel", "copy_to_group", "reduce_from_group"]
 __all__ += ["Delayed", "Interval", "Pipeline", "PipelineError", "PipelineTimeout", "StepReport",
             "Work", "simulate", "theoretical_bubble"]
+__all__ += ["DeviceError", "devices", "release_devices", "reset_transfer_stats",
+            "transfer_stats"]

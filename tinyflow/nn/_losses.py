@@ -113,8 +113,9 @@ def _classes_last(x: Tensor) -> Tensor:
 
 
 def _check_targets(target: Tensor, classes: int, ignore_index: int) -> bool:
-    """Refuse out-of-range class ids (eager only); True if some target is ignored."""
-    if target.is_symbolic:
+    """Refuse out-of-range class ids (eager only); True if some target is ignored (or may
+    be: a graph's, or a device's, which would cost a fetch)."""
+    if target.is_symbolic or target.kind == "remote":
         return True
     t = target.numpy()
     bad = (t != ignore_index) & ((t < 0) | (t >= classes))

@@ -10,7 +10,9 @@ import numpy as np
 
 from ..autodiff.tape import write_inplace
 from ..core.modes import enable_grad, no_grad, trace_state
-from ..core.tensor import Tensor
+from ..core.tensor import REMOTE, Tensor
+from ..ops.creation import zeros_like
+from ..ops.shape import copy as copy_tensor
 
 
 class Optimizer:
@@ -82,6 +84,8 @@ class Optimizer:
                     p.grad = None
                 elif p.grad is None:
                     continue
+                elif p.grad.kind == REMOTE:   # zeros where the gradient lives
+                    p.grad = zeros_like(p.grad)
                 else:
                     grad = p.grad
                     if grad.op is not None or not grad.array.flags.writeable:
@@ -189,6 +193,8 @@ def store(state: dict, key: str, value: Optional[Tensor]) -> None:
     buf = state.get(key)
     if buf is None and trace_state.active is not None:   # under compile: made after the run
         trace_state.active.new_state(state, key, value)
+    elif buf is None and value.kind == REMOTE:   # kept where the parameter lives
+        state[key] = copy_tensor(value)
     elif buf is None:
         state[key] = Tensor._eager(np.array(value.array))
     else:
@@ -196,7 +202,9 @@ def store(state: dict, key: str, value: Optional[Tensor]) -> None:
 
 
 def zeros_state(param: Tensor) -> Tensor:
-    """A zero buffer shaped and typed like `param`."""
+    """A zero buffer shaped and typed like `param` (on its device)."""
+    if param.kind == REMOTE:
+        return zeros_like(param)
     return Tensor._eager(np.zeros(param.shape, param.dtype.np))
 
 

@@ -5,30 +5,55 @@ from __future__ import annotations
 import numpy as np
 
 from .. import ops
-from ..core import dtypes
+from ..core import devices, dtypes
+from ..core.graph import get_default_graph
 from ..core.tensor import Tensor
 from .amp import cuda_amp
 
 
 class Device(str):
-    """`torch.device`: tinyflow computes on the CPU only; any other device is refused."""
+    """`torch.device`: the CPU, or a device declared with `tinyflow.distributed.devices`
+    (a worker process); any other device is refused."""
 
     def __new__(cls, kind="cpu", index=None):
-        check_device(kind)
-        return super().__new__(cls, "cpu")
+        name = kind if index is None else f"{kind}:{index}"
+        if not (isinstance(name, str) and devices.is_cpu(name)):   # '/cpu:0' is TF1's CPU
+            check_device(name, movable=True)
+        return super().__new__(cls, name if devices.lookup(name) is not None else "cpu")
+
+    def __enter__(self):
+        """`with tf.device(name):` places the graph nodes made inside on that device."""
+        self._scope = get_default_graph().device(None if self == "cpu" else str(self))
+        self._scope.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        self._scope.__exit__(*exc)
 
     @property
     def type(self) -> str:
-        return "cpu"
+        return self.split(":")[0]
+
+    @property
+    def index(self):
+        tail = self.split(":")[1:]
+        return int(tail[0]) if tail and tail[0].isdigit() else None
 
     def __repr__(self) -> str:
-        return "device(type='cpu')"
+        index = "" if self.index is None else f", index={self.index}"
+        return f"device(type='{self.type}'{index})"
 
 
-def check_device(device, what: str = "device") -> None:
+def check_device(device, what: str = "device", movable: bool = False) -> None:
     """`device=` of creation functions and `.to()`: None, 'cpu', 'cpu:0' or a Device pass;
-    any other device ('cuda', 'mps', 0) is refused by name, as PyTorch without that device."""
-    if device is None or isinstance(device, Device):
+    a declared device passes where a tensor is moved (`movable`: `.to()`); creation
+    functions make tensors here, to be moved with `.to(device)`. Any other device ('cuda',
+    'mps', 0) is refused by name, as PyTorch without that device."""
+    declared = devices.lookup(str(device)) is not None
+    if declared and not (movable or isinstance(device, Device) and device.type == "cpu"):
+        raise NotImplementedError(f"{what}={device!r}: tensors are created on the CPU and "
+                                  f"moved to a declared device with .to({str(device)!r})")
+    if device is None or isinstance(device, Device) or declared:
         return
     kind = device.split(":")[0] if isinstance(device, str) else device
     if kind != "cpu":
@@ -93,17 +118,22 @@ class accelerator:  # noqa: N801  (torch.accelerator namespace, PyTorch >= 2.6)
 
 
 def to(x, *args, dtype=None, device=None, non_blocking=False, copy=False, **kwargs):
-    """`to(dtype)`, `to('cpu')`, `to(device, dtype)`, `to(other_tensor)`; devices other than
-    the CPU are refused."""
-    check_device(device)
+    """`to(dtype)`, `to('cpu')`, `to(device, dtype)`, `to(other_tensor)`; a device declared
+    with `tinyflow.distributed.devices` gets a copy (an explicit, counted transfer); other
+    devices are refused."""
+    check_device(device, movable=True)
     for a in args:
         if isinstance(a, Tensor):
             dtype = a.dtype
+            device = device_of(a)
         elif isinstance(a, (str, int)) and not isinstance(a, bool):
-            check_device(a)
+            check_device(a, movable=True)
+            device = a
         elif a is not None:
             dtype = a
-    return x if dtype is None else ops.cast(x, dtypes.as_dtype(dtype))
+    if dtype is not None:
+        x = ops.cast(x, dtypes.as_dtype(dtype))
+    return x if device is None else devices.to_device(x, str(device))
 
 
 def to_type(x, dtype=None):
@@ -119,9 +149,9 @@ def to_bfloat16(x): return ops.cast(x, dtypes.bfloat16)
 def to_long(x): return ops.cast(x, dtypes.int64)
 def to_int(x): return ops.cast(x, dtypes.int32)
 def to_bool(x): return ops.cast(x, dtypes.bool_)
-def to_cpu(x, memory_format=None): return x
-def device_of(x): return CPU
-def is_cuda(x) -> bool: return False
+def to_cpu(x, memory_format=None): return devices.to_device(x, "cpu")
+def device_of(x): return CPU if devices.name_of(x) is None else Device(devices.name_of(x))
+def is_cuda(x) -> bool: return device_of(x).type == "cuda"
 def is_floating_point(x) -> bool: return x.dtype.is_floating
 def nelement(x) -> int: return x.numel()
 def element_size(x) -> int: return x.dtype.np.itemsize

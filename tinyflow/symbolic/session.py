@@ -8,6 +8,7 @@ from typing import Optional
 
 import numpy as np
 
+from ..core import devices
 from ..core.errors import FeedError, FeedTypeError, FetchError, FetchTypeError
 from ..core.graph import Graph, get_default_graph
 from ..core.pytree import tree_flatten, tree_unflatten
@@ -125,6 +126,14 @@ class Session:
         return self._new_plan(tensors, keys)
 
     def _new_plan(self, tensors: list, feed_keys: tuple) -> Plan:
+        if self.graph.placements:   # `tf.device` placed nodes: run on those devices' workers
+            if devices.graph_runner is None:
+                device = next(iter(self.graph.placements.values()))
+                raise RuntimeError(f"the graph places nodes on device {device!r}, which is "
+                                   f"not declared (tinyflow.distributed.devices)")
+            plan = devices.graph_runner(tensors, feed_keys, self.optimize)
+            if plan is not None:      # else none of the nodes these fetches need is placed
+                return plan
         return Plan(tensors, feed_keys, self.variables, planned=self.planned,
                     optimize=self.optimize,
                     memory_budget=self.memory_budget)

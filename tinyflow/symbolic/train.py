@@ -62,8 +62,9 @@ class Optimizer:
         """A zero-initialized variable shaped like `var` (run the initializer after minimize)."""
         key = (id(var), name)
         if key not in self._slots:
-            self._slots[key] = Variable(zeros_like(var.initial_value), trainable=False,
-                                        name=f"{var._name}/{self.name}/{name}")
+            with var.graph.colocate(var):   # on var's device, if `tf.device` placed it
+                self._slots[key] = Variable(zeros_like(var.initial_value), trainable=False,
+                                            name=f"{var._name}/{self.name}/{name}")
         return self._slots[key]
 
 

@@ -12,9 +12,10 @@ from typing import Iterator, Optional
 
 import numpy as np
 
-from ...core import dtypes
+from ...core import devices, dtypes
 from ...core.modes import no_grad
 from ...core.tensor import Tensor, _init_eager
+from ...ops.creation import zeros_like
 
 
 class Parameter(Tensor):
@@ -308,30 +309,40 @@ class Module:
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         for p in self.parameters():
-            if p.grad is not None:
-                p.grad = None if set_to_none else Tensor._eager(np.zeros_like(p.grad.array))
+            if p.grad is not None and (set_to_none or p.grad.kind == "remote"):
+                p.grad = None if set_to_none else zeros_like(p.grad)   # where it lives
+            elif p.grad is not None:
+                p.grad = Tensor._eager(np.zeros_like(p.grad.array))
 
     def to(self, *args, dtype=None, device=None, **kwargs) -> "Module":
-        """Cast floating parameters and buffers in place (`to(float64)`); the CPU is the only
-        device. Parameters keep their identity: only their `.data` is replaced."""
+        """Cast floating parameters and buffers in place (`to(float64)`) and move them to
+        the CPU or to a device declared with `tinyflow.distributed.devices`. Parameters keep
+        their identity: only their data (or where it lives) changes."""
         for a in args + (device,):
             if isinstance(a, Tensor):
                 dtype = a.dtype
             elif a is not None and _is_device(a):
-                if str(a).split(":")[0] != "cpu":
+                device = a
+                if devices.lookup(str(a)) is None and not devices.is_cpu(str(a)):
                     raise RuntimeError(f"device {str(a)!r} is not available: tinyflow runs "
                                        f"on the CPU")
             elif a is not None:
                 dtype = a
-        if dtype is None:
-            return self
-        dtype = dtypes.as_dtype(dtype)
-        if not dtype.is_floating:
-            raise TypeError(f"nn.Module.to only accepts floating point or complex dtypes, but "
-                            f"got desired dtype={dtype.name}")
-        return self._cast(dtype)
+        if dtype is not None:
+            dtype = dtypes.as_dtype(dtype)
+            if not dtype.is_floating:
+                raise TypeError(f"nn.Module.to only accepts floating point or complex dtypes, "
+                                f"but got desired dtype={dtype.name}")
+            self._cast(dtype)
+        if device is not None:
+            for t in list(self.parameters()) + list(self.buffers()):
+                devices.move_(t, str(device))
+        return self
 
     def _cast(self, dtype) -> "Module":
+        if any(t.kind == "remote" for t in self.parameters()):
+            raise NotImplementedError(f"casting a module on a device to {dtype.name}: cast it "
+                                      f"before moving it (.to({dtype.name}) first)")
         for t in list(self.parameters()) + list(self.buffers()):
             if t.dtype.is_floating and t.dtype is not dtype:
                 t.data = t.array.astype(dtype.np)
@@ -355,10 +366,13 @@ class Module:
         return self.to(dst_type)
 
     def cpu(self) -> "Module":
-        return self
+        return self.to("cpu")
 
     def cuda(self, device=None) -> "Module":
-        raise RuntimeError("CUDA is not available: tinyflow runs on the CPU")
+        name = f"cuda:{device or 0}" if not isinstance(device, str) else device
+        if devices.lookup(name) is None:
+            raise RuntimeError("CUDA is not available: tinyflow runs on the CPU")
+        return self.to(name)
 
     # ---- printing ------------------------------------------------------------------------
     def _get_name(self) -> str:

@@ -235,6 +235,28 @@ def test_a_batch_smaller_than_the_group_is_refused(pool):
     dp.shutdown()
 
 
+def test_a_data_parallel_job_stops_the_workers_it_started_and_only_those(pool):
+    def alive(workers):
+        count = 0
+        for w in workers:
+            try:
+                ray.get(w.uninstall.remote("no such job"), timeout=20)
+                count += 1
+            except ray.exceptions.RayActorError:
+                pass
+        return count
+    with dist.DataParallel(make_mlp, dist.SGD(0.1), num_workers=2, timeout=20.0) as own:
+        started = own.group.workers
+        assert alive(started) == 2
+    deadline = time.monotonic() + 20   # ray.kill returns before the process is gone
+    while alive(started) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert alive(started) == 0
+    shared = dist.DataParallel(make_mlp, dist.SGD(0.1), group=Group(2, 20.0, workers=pool))
+    shared.shutdown()
+    assert alive(pool) == 4
+
+
 def test_buckets_start_during_backward_only_with_overlap(pool):
     group = dist.Group(2, timeout=20.0, workers=pool)
     xs, ys = _batches(steps=2)

@@ -266,7 +266,9 @@ class CollectiveWorker:
         return getattr(self.objects[key], method)(*args, **kwargs)
 
     def uninstall(self, key: str) -> None:
-        self.objects.pop(key, None)
+        job = self.objects.pop(key, None)
+        if hasattr(job, "close"):
+            job.close()
 
     def deliver(self, src: int, tag: tuple, array: np.ndarray) -> None:
         self.comm.deliver(src, tag, array)
@@ -366,3 +368,31 @@ class Group:
     def shutdown(self) -> None:
         for w in self.workers:
             ray.kill(w)
+
+
+class GroupJob:
+    """A job hosted on a `Group`'s workers under one key (`install`ed there). A job that
+    started its own group (no `group=` given) stops its workers on `shutdown`, or on leaving
+    a `with` block; one given a group only uninstalls itself, leaving the group to others."""
+
+    def __init__(self, group: Optional[Group], make_group: Callable[[], Group], prefix: str,
+                 factory: Callable, *per_worker_args) -> None:
+        self.owns_group = group is None
+        self.group = make_group() if group is None else group
+        self.key = f"{prefix}_{id(self)}"
+        n = self.group.size
+        self.group.run("install", [self.key] * n, [factory] * n,
+                       *[[a] * n for a in per_worker_args])
+
+    def shutdown(self) -> None:
+        try:
+            self.group.run("uninstall", [self.key] * self.group.size)
+        finally:
+            if self.owns_group:
+                self.group.shutdown()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.shutdown()

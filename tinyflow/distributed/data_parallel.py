@@ -23,7 +23,7 @@ import ray
 
 from ..core.tensor import Tensor
 from ..pytorch.creation import tensor
-from .collective import Communicator, Group
+from .collective import Communicator, Group, GroupJob
 from .rules import SGD, UpdateRule
 from .trainer import ModuleModel
 
@@ -67,6 +67,10 @@ class Replica:
         if self.eager:
             for k, p in self.model.params.items():
                 p.register_post_accumulate_grad_hook(self._hook(k))
+
+    def close(self) -> None:
+        """Stop the communication thread (`uninstall` calls this)."""
+        self.comm_thread.shutdown(wait=True)
 
     # ---- set-up ----------------------------------------------------------------------------
     def broadcast_parameters(self) -> None:
@@ -168,7 +172,7 @@ def _flatten(arrays: dict, keys: list) -> np.ndarray:
     return np.concatenate([np.asarray(arrays[k]).reshape(-1) for k in keys])
 
 
-class DataParallel:
+class DataParallel(GroupJob):
     """Train `make_model()` (a `ModuleModel` or `GraphModel`, built in every worker) on
     `num_workers` replicas.
 
@@ -186,11 +190,8 @@ class DataParallel:
                  bucket_bytes: int = 1 << 20, overlap: bool = True, timeout: float = 30.0,
                  latency: float = 0.0, group: Optional[Group] = None,
                  env: Optional[dict] = None) -> None:
-        self.group = group or Group(num_workers, timeout, latency, env=env)
-        self.key = f"data_parallel_{id(self)}"
-        n = self.group.size
-        self.group.run("install", [self.key] * n, [Replica] * n, [make_model] * n,
-                       [optimizer] * n, [bucket_bytes] * n, [overlap] * n)
+        super().__init__(group, lambda: Group(num_workers, timeout, latency, env=env),
+                         "data_parallel", Replica, make_model, optimizer, bucket_bytes, overlap)
         self.group.invoke(self.key, "broadcast_parameters")
 
     @property
@@ -243,5 +244,3 @@ class DataParallel:
         buckets whose all-reduce started during backward)."""
         return self.group.invoke(self.key, "get_timings")
 
-    def shutdown(self) -> None:
-        self.group.run("uninstall", [self.key] * self.num_workers)

@@ -25,7 +25,7 @@ from ..core.tensor import Tensor
 from ..nn import Module, Parameter
 from ..nn import functional as F
 from ..pytorch.creation import tensor
-from .collective import Communicator, Group
+from .collective import Communicator, Group, GroupJob
 
 
 def _shard(n: int, comm: Communicator, what: str) -> slice:
@@ -183,21 +183,17 @@ class Sharded:
         return result
 
 
-class TensorParallel:
+class TensorParallel(GroupJob):
     """Run `make_module(comm)` (e.g. `functools.partial(ParallelMLP.from_full, w1=...)`)
     on every worker of `group` (or of a new group of `num_workers`)."""
 
     def __init__(self, make_module: Callable, num_workers: int = 2,
                  group: Optional[Group] = None, timeout: float = 30.0) -> None:
-        self.group = group or Group(num_workers, timeout)
-        self.key = f"tensor_parallel_{id(self)}"
-        n = self.group.size
-        self.group.run("install", [self.key] * n, [Sharded] * n, [make_module] * n)
+        super().__init__(group, lambda: Group(num_workers, timeout), "tensor_parallel",
+                         Sharded, make_module)
 
     def forward_backward(self, x: np.ndarray, grad_out: Optional[np.ndarray] = None) -> list:
         """Every worker's `Sharded.forward_backward` result, in rank order."""
         n = self.group.size
         return self.group.invoke(self.key, "forward_backward", [x] * n, [grad_out] * n)
 
-    def shutdown(self) -> None:
-        self.group.run("uninstall", [self.key] * self.group.size)

@@ -215,6 +215,33 @@ def test_grad_scaler_checks_its_order_and_round_trips_its_state():
     assert off.scale(loss) is loss and off.get_scale() == 1.0
 
 
+def test_grad_scaler_update_without_a_step_is_refused_as_torchs():
+    for lib in (tinyflow, torch):
+        scaler = lib.amp.GradScaler("cpu")
+        scaler.scale(lib.ones(2, requires_grad=True).sum()).backward()
+        with pytest.raises(AssertionError, match="No inf checks were recorded"):
+            scaler.update()
+
+
+def test_a_compiled_step_sees_the_scale_update_sets():
+    """The scale is a tensor the compiled graph reads, not a constant of its first trace."""
+    w = tinyflow.tensor([1.0, 2.0], requires_grad=True)
+    scaler = tinyflow.amp.GradScaler("cpu", init_scale=4.0)
+
+    @tinyflow.compile
+    def scaled_grad(x):
+        scaler.scale((w * x).sum()).backward()
+        g = w.grad * 1.0
+        w.grad = None
+        return g
+
+    x = tinyflow.tensor([1.0, 1.0])
+    assert scaled_grad(x).tolist() == [4.0, 4.0]
+    scaler.update(new_scale=1024.0)
+    assert scaled_grad(x).tolist() == [1024.0, 1024.0]
+    assert scaled_grad.stats.compiles == 1
+
+
 # ---- fp8 ---------------------------------------------------------------------------------
 
 def test_fake_quantize_rounds_with_a_per_tensor_scale():

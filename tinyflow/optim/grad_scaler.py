@@ -31,7 +31,9 @@ class GradScaler:
             raise ValueError("The growth factor must be > 1.0.")
         if not 0.0 < backoff_factor < 1.0:
             raise ValueError("The backoff factor must be < 1.0.")
-        self._scale = float(init_scale)
+        # a 0-d tensor, as PyTorch's: a compiled step reads it by reference, so a new scale
+        # needs no recompile and is never a stale constant baked into the graph
+        self._scale_tensor = Tensor._eager(np.array(init_scale, np.float32))
         self._growth_factor, self._backoff_factor = float(growth_factor), float(backoff_factor)
         self._growth_interval = int(growth_interval)
         self._growth_tracker = 0
@@ -47,7 +49,15 @@ class GradScaler:
             return type(outputs)(self.scale(o) for o in outputs)
         if not isinstance(outputs, Tensor):
             raise TypeError(f"GradScaler.scale: expected a tensor, got {type(outputs).__name__}")
-        return outputs * self._scale
+        return outputs * self._scale_tensor
+
+    @property
+    def _scale(self) -> float:
+        return float(self._scale_tensor.array)
+
+    @_scale.setter
+    def _scale(self, value: float) -> None:
+        self._scale_tensor.array[()] = value
 
     def unscale_(self, optimizer) -> None:
         """Divide the optimizer's gradients by the scale in place (before clipping them) and
@@ -93,7 +103,9 @@ class GradScaler:
         if new_scale is not None:
             self._scale = float(new_scale.item() if isinstance(new_scale, Tensor)
                                 else new_scale)
-        elif self._per_optimizer:
+        else:
+            if not self._per_optimizer:
+                raise AssertionError("No inf checks were recorded prior to update.")
             if any(s["found_inf"] for s in self._per_optimizer.values()):
                 self._scale *= self._backoff_factor
                 self._growth_tracker = 0

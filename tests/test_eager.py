@@ -325,3 +325,20 @@ def test_inplace_on_views_refuses_what_it_cannot_differentiate():
         first.sum().backward()
     with pytest.raises(RuntimeError, match="only views made by indexing the tensor itself"):
         y.T[0].mul_(2)            # a view of a view
+
+
+def test_grads_of_different_leaves_never_share_memory_even_through_hooks():
+    """`add` hands one adjoint to both inputs: each `.grad` must be its own array, so an
+    in-place change (GradScaler.unscale_, clip_grad_norm_, a hook) touches one gradient."""
+    def run(lib):
+        a, b, x = (lib.ones(2, requires_grad=True) for _ in range(3))
+        def scale_in_place(p):
+            p.grad.mul_(10)
+        a.register_post_accumulate_grad_hook(scale_in_place)
+        ((x * 2 + a) * 1.0).sum().backward(retain_graph=True)
+        ((a + b) * 1.0).sum().backward()
+        return [t.grad.tolist() for t in (a, b, x)], a.grad, b.grad
+
+    ours, a_grad, b_grad = run(tt)
+    assert ours == run(torch)[0] == [[110.0, 110.0], [1.0, 1.0], [2.0, 2.0]]
+    assert not np.shares_memory(a_grad.numpy(), b_grad.numpy())

@@ -86,20 +86,25 @@ def _one_graph(ys: list, xs: list, grad_ys: list):
 def _backprop(order: list, ys: list, xs: list, grad_ys: list, on_final=None) -> list:
     """The reverse sweep over `order` (the nodes the ys depend on, inputs first).
 
-    `on_final(x, g)` is called for each x of `xs` as soon as its gradient is complete (every
-    node reading x has been swept), so a caller can act on it while the sweep goes on."""
+    `on_final(x, g, shared)` is called for each x of `xs` as soon as its gradient is complete
+    (every node reading x has been swept), so a caller can act on it while the sweep goes on;
+    `shared` says g's array was also handed to another node (an op like `add` passes its
+    adjoint through to both inputs), so a caller keeping it must copy it."""
     relevant = _depends_on(order, xs)
     keep = {id(x) for x in xs}
     node_to_grad: dict[int, list] = {}
+    handed, shared = _Handed(on_final is not None), set()
     for y, gy in zip(ys, grad_ys):
         if id(y) in relevant:
             gy = ones_like(y, name="grad_ys") if gy is None else as_tensor(gy, dtype=y.dtype)
             node_to_grad.setdefault(id(y), []).append(gy)
+            handed.add(gy, shared)
     for node in reversed(order):
         partials = node_to_grad.get(id(node))
         if on_final is not None and partials is not None and id(node) in keep:
             node_to_grad[id(node)] = partials = [sum_terms(partials)]
-            on_final(node, partials[0])
+            handed.add(partials[0], shared)     # a retained non-leaf passes it on below
+            on_final(node, partials[0], id(partials[0].array) in shared)
         if partials is None or node.op is None:
             continue
         if id(node) not in keep:
@@ -129,7 +134,26 @@ def _backprop(order: list, ys: list, xs: list, grad_ys: list, on_final=None) -> 
             if gx.dtype is not x.dtype:
                 gx = cast(gx, x.dtype)  # float32 input meeting float64: a float32 gradient
             node_to_grad.setdefault(id(x), []).append(gx)
+            handed.add(gx, shared)
     return [sum_terms(node_to_grad.get(id(x), ())) for x in xs]
+
+
+class _Handed:
+    """Ids of the eager arrays handed out as partial adjoints in one sweep; one handed out
+    twice goes in `shared` (only tracked for `backward()`, which keeps them as `.grad`)."""
+
+    __slots__ = ("ids",)
+
+    def __init__(self, track: bool) -> None:
+        self.ids = set() if track else None
+
+    def add(self, g: Tensor, shared: set) -> None:
+        if self.ids is not None and g.array is not None:
+            key = id(g.array)
+            if key in self.ids:
+                shared.add(key)
+            else:
+                self.ids.add(key)
 
 
 def _vjp(node: Tensor, g: Tensor) -> tuple:
@@ -181,9 +205,9 @@ def backward(tensor: Tensor, gradient=None, retain_graph: bool = False,
         targets = [n for n in order if n.requires_grad and (n.op is None or n._retains_grad)]
     else:
         targets = list(inputs)
-    def accumulate(target: Tensor, g: Tensor) -> None:
+    def accumulate(target: Tensor, g: Tensor, shared: bool) -> None:
         if not create_graph:
-            g = Tensor._eager(_owned(g.array))
+            g = Tensor._eager(np.array(g.array) if shared else _owned(g.array))
         target.grad = g if target.grad is None else target.grad + g
         for hook in target._post_grad_hooks or ():
             hook(target)

@@ -96,20 +96,31 @@ def gpt_graph(batch: int, autocast: bool):
     return sess, [train, loss], feed
 
 
-def live_at_peak(sess, fetches, feed) -> tuple[int, Counter]:
-    """The planned peak bytes, and the bytes of the values live at the peak step by
-    (op, dtype): values computed at or before it and read at or after it."""
+def live_at_peak(sess, fetches, feed) -> tuple[int, int, Counter]:
+    """The planned peak bytes (the pool the planner places values in), the largest sum of
+    live values over the steps, and at that step the live bytes by (op, dtype): values with
+    memory of their own, alive from their step to the last read of them or of a view."""
     plan, values = sess.make_plan(fetches, list(feed)), list(feed.values())
     stats = plan.memory(values)
-    program = plan._compiled_for(plan._load(values)).program   # the per-shape program
-    peak = max(range(len(stats.by_step)), key=stats.by_step.__getitem__)
-    last = dict(program.last_use)
-    last.update({s: len(program.steps) for s in program.fetches})
-    live = Counter()
-    for n, step in enumerate(program.steps[:peak + 1]):
-        if last.get(step.output, n) >= peak and step.record.nbytes:
-            live[(step.op.name, str(step.record.dtype))] += step.record.nbytes
-    return stats.peak_bytes, live
+    steps = plan._compiled_for(plan._load(values)).program   # the per-shape program
+    end = {s: len(steps.steps) for s in steps.fetches}
+    for slot, n in steps.last_use.items():
+        end[slot] = max(end.get(slot, n), n)
+    for step in reversed(steps.steps):               # a view keeps its base alive
+        for base in step.record.aliases:
+            end[base] = max(end.get(base, 0), end.get(step.output, 0))
+    own = [(n, s) for n, s in enumerate(steps.steps)
+           if s.record.nbytes and not s.record.aliases]
+    live = [0] * len(steps.steps)
+    for n, s in own:
+        for k in range(n, min(end.get(s.output, n), len(live) - 1) + 1):
+            live[k] += s.record.nbytes
+    peak = max(range(len(live)), key=live.__getitem__)
+    at_peak = Counter()
+    for n, s in own:
+        if n <= peak <= end.get(s.output, n):
+            at_peak[(s.op.name, str(s.record.dtype))] += s.record.nbytes
+    return stats.peak_bytes, live[peak], at_peak
 
 
 def step_times(batch: int, repeats: int) -> dict:
@@ -172,10 +183,12 @@ def main() -> None:
     print(f"\nplanned peak memory of a W4 GPT training step, batch {args.gpt_batch} (MiB)")
     peaks = {name: live_at_peak(*gpt_graph(args.gpt_batch, name == "bf16 autocast"))
              for name in ("float32", "bf16 autocast")}
-    (f32, f32_live), (bf16, bf16_live) = peaks["float32"], peaks["bf16 autocast"]
-    print(f"{'float32':>10}{'bf16 autocast':>15}{'ratio':>8}")
-    print(f"{f32 / 2**20:>10.1f}{bf16 / 2**20:>15.1f}{bf16 / f32:>8.2f}")
-    for name, (_, live) in peaks.items():
+    (f32, f32_live, _), (bf16, bf16_live, _) = peaks["float32"], peaks["bf16 autocast"]
+    print(f"{'':<22}{'float32':>10}{'bf16 autocast':>15}{'ratio':>8}")
+    print(f"{'planned peak':<22}{f32 / 2**20:>10.1f}{bf16 / 2**20:>15.1f}{bf16 / f32:>8.2f}")
+    print(f"{'most values live':<22}{f32_live / 2**20:>10.1f}{bf16_live / 2**20:>15.1f}"
+          f"{bf16_live / f32_live:>8.2f}")
+    for name, (_, _, live) in peaks.items():
         by_dtype = Counter()
         for (_, dtype), nbytes in live.items():
             by_dtype[dtype] += nbytes

@@ -1,7 +1,8 @@
-"""The MNIST MLP (784-512-256-10) or LeNet CNN (--model cnn) trained in float32, under bfloat16 autocast, under float16
-autocast with a GradScaler, and with fp8 products (e4m3 forward, e5m2 gradients; scaled by
-each tensor's current amax, or by the max of its last 16 steps' amaxes: "fp8-delayed"): the
-same seed, data order and step budget each, as a PyTorch AMP user writes it.
+"""The MNIST MLP (784-512-256-10) or LeNet CNN (--model cnn) trained in float32, under
+bfloat16 autocast, under float16 autocast with a GradScaler, and with fp8 products (e4m3
+forward, e5m2 gradients; scaled by each tensor's current amax, or by the max of its last 16
+steps' amaxes: "fp8-delayed"): the same seed, data order and step budget each, as a PyTorch
+AMP user writes it.
 
     python examples/mnist_precision.py --epochs 2                  # all four, then a table
     python examples/mnist_precision.py --modes float32,bfloat16 --max-steps 300

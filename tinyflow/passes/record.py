@@ -42,8 +42,9 @@ class Record:
 
 def record(program: Program, values: list) -> Program:
     """Run `program` on `values` (slot -> loaded feed / variable / eager / constant value)
-    without writing any variable, the random state or an fp8 amax history; return it with a `Record` on each step.
-    Small values that depend only on shapes are kept in their records for `fold_shapes`."""
+    without writing any variable, the random state or an fp8 amax history; return it with a
+    `Record` on each step. Small values that depend only on shapes are kept in their records
+    for `fold_shapes`."""
     values = list(values)
     rng = generator().bit_generator
     saved = rng.state

@@ -1,10 +1,13 @@
 """Mixed precision on a W2-like MLP training step (784-1024-1024-10, ReLU, cross-entropy,
-SGD; a TF1 graph written with F.linear so each layer is one product with its bias), float32
-against the same graph built under bfloat16 autocast:
+SGD; a TF1 graph written with F.linear so each layer is one product with its bias) and on the
+W4 GPT's (bench/workloads.py: 4 pre-LN blocks, d 256, 4 heads, context 128, vocabulary 512;
+its nn.Module called on placeholders, SGD), float32 against the same graph built under
+bfloat16 autocast:
 
 - planned peak memory of a step (the runtime's memory planner: intermediates only, the float32
-  master weights are variables and not counted), at batch 256 and at a large batch where
-  activations dominate;
+  master weights are variables or parameters and not counted), the MLP at batch 256 and at a
+  large batch where activations dominate, the GPT with the values live at its peak by op and
+  dtype (what dominates);
 - ms per step (Session.run), medians of interleaved repeats, with the spread;
 - where the time goes: one bfloat16 GEMM computed as tinyflow does (inputs widened to
   float32, NumPy's sgemm, the result rounded to bfloat16), against float32 and against
@@ -22,7 +25,9 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import sys
 import time
+from collections import Counter
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
@@ -31,6 +36,9 @@ import numpy as np  # noqa: E402
 
 import tinyflow as tf  # noqa: E402
 import tinyflow.nn.functional as F  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from workloads import gpt  # noqa: E402
 
 SIZES = (784, 1024, 1024, 10)
 
@@ -64,6 +72,55 @@ def w2_graph(batch: int, autocast: bool):
 def planned_peak(batch: int, autocast: bool) -> int:
     sess, fetches, feed = w2_graph(batch, autocast)
     return sess.make_plan(fetches, list(feed)).memory(list(feed.values())).peak_bytes
+
+
+def gpt_graph(batch: int, autocast: bool):
+    """The W4 GPT's training step as a Session, its fetches and feeds (its parameters are
+    eager tensors the graph reads and SGD updates in place)."""
+    graph = tf.Graph()
+    with graph.as_default():
+        tf.manual_seed(0)
+        model = gpt(tf)
+        vocab, seq = model.head.weight.shape[0], model.positions.shape[0]
+        ids = tf.placeholder(tf.int64, [batch, seq])
+        targets = tf.placeholder(tf.int64, [batch, seq])
+        with tf.autocast("cpu", dtype=tf.bfloat16, enabled=autocast):
+            logits = model(ids)
+            loss = F.cross_entropy(tf.reshape(logits, (-1, vocab)), tf.reshape(targets, (-1,)))
+        train = tf.train.GradientDescentOptimizer(0.01).minimize(
+            loss, var_list=list(model.parameters()))
+        sess = tf.Session(graph=graph)
+    rng = np.random.default_rng(0)
+    feed = {ids: rng.integers(0, vocab, (batch, seq)),
+            targets: rng.integers(0, vocab, (batch, seq))}
+    return sess, [train, loss], feed
+
+
+def live_at_peak(sess, fetches, feed) -> tuple[int, int, Counter]:
+    """The planned peak bytes (the pool the planner places values in), the largest sum of
+    live values over the steps, and at that step the live bytes by (op, dtype): values with
+    memory of their own, alive from their step to the last read of them or of a view."""
+    plan, values = sess.make_plan(fetches, list(feed)), list(feed.values())
+    stats = plan.memory(values)
+    steps = plan._compiled_for(plan._load(values)).program   # the per-shape program
+    end = {s: len(steps.steps) for s in steps.fetches}
+    for slot, n in steps.last_use.items():
+        end[slot] = max(end.get(slot, n), n)
+    for step in reversed(steps.steps):               # a view keeps its base alive
+        for base in step.record.aliases:
+            end[base] = max(end.get(base, 0), end.get(step.output, 0))
+    own = [(n, s) for n, s in enumerate(steps.steps)
+           if s.record.nbytes and not s.record.aliases]
+    live = [0] * len(steps.steps)
+    for n, s in own:
+        for k in range(n, min(end.get(s.output, n), len(live) - 1) + 1):
+            live[k] += s.record.nbytes
+    peak = max(range(len(live)), key=live.__getitem__)
+    at_peak = Counter()
+    for n, s in own:
+        if n <= peak <= end.get(s.output, n):
+            at_peak[(s.op.name, str(s.record.dtype))] += s.record.nbytes
+    return stats.peak_bytes, live[peak], at_peak
 
 
 def step_times(batch: int, repeats: int) -> dict:
@@ -113,6 +170,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--batches", default="256,4096")
+    parser.add_argument("--gpt-batch", type=int, default=8)
     args = parser.parse_args()
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores "
           f"(other processes share the machine); OPENBLAS_NUM_THREADS="
@@ -122,6 +180,21 @@ def main() -> None:
     for batch in map(int, args.batches.split(",")):
         f32, bf16 = planned_peak(batch, False), planned_peak(batch, True)
         print(f"{batch:<8}{f32 / 2**20:>10.1f}{bf16 / 2**20:>15.1f}{bf16 / f32:>8.2f}")
+    print(f"\nplanned peak memory of a W4 GPT training step, batch {args.gpt_batch} (MiB)")
+    peaks = {name: live_at_peak(*gpt_graph(args.gpt_batch, name == "bf16 autocast"))
+             for name in ("float32", "bf16 autocast")}
+    (f32, f32_live, _), (bf16, bf16_live, _) = peaks["float32"], peaks["bf16 autocast"]
+    print(f"{'':<22}{'float32':>10}{'bf16 autocast':>15}{'ratio':>8}")
+    print(f"{'planned peak':<22}{f32 / 2**20:>10.1f}{bf16 / 2**20:>15.1f}{bf16 / f32:>8.2f}")
+    print(f"{'most values live':<22}{f32_live / 2**20:>10.1f}{bf16_live / 2**20:>15.1f}"
+          f"{bf16_live / f32_live:>8.2f}")
+    for name, (_, _, live) in peaks.items():
+        by_dtype = Counter()
+        for (_, dtype), nbytes in live.items():
+            by_dtype[dtype] += nbytes
+        print(f"  live at the {name} peak: " + ", ".join(
+            f"{d} {b / 2**20:.1f}" for d, b in by_dtype.most_common()) + "; largest: " +
+            ", ".join(f"{op} ({d}) {b / 2**20:.1f}" for (op, d), b in live.most_common(6)))
     print("\nms per W2 training step, batch 256: median [quartiles]")
     times = step_times(256, args.repeats)
     for name, samples in times.items():

@@ -11,6 +11,7 @@ cosine reaches its floor exactly then. The corpus is examples/text_corpus.py's.
 
     python examples/char_gpt.py --minutes 10 --plot gpt.png --save gpt.safetensors
     python examples/char_gpt.py --load gpt.safetensors --prompt "A class "   # evaluate, sample
+    python examples/char_gpt.py --max-steps 300 --precision bfloat16   # under autocast
 """
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ import tinyflow as torch
 import tinyflow.nn as nn
 import tinyflow.nn.functional as F
 
-from common import load_model, plot_curves, save_model
+from common import PRECISIONS, load_model, plot_curves, precision, save_model
 from text_corpus import CharCorpus, load_text
 
 LN2 = math.log(2)
@@ -258,29 +259,39 @@ def train(model: GPT, corpus: CharCorpus, args) -> dict:
     `args.eval_every` steps; returns the curves."""
     cfg = model.cfg
     rng = np.random.default_rng(args.seed)
-    val_x, val_y = corpus.windows("val", cfg.block_size)
+    val_x, val_y = (a[:args.eval_windows] for a in corpus.windows("val", cfg.block_size))
     opt = make_optimizer(model, args.lr, args.weight_decay)
     seconds = args.minutes * 60 if args.minutes else None
     schedule = WarmupCosine(args.warmup, args.max_steps, seconds)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, schedule)
-    curve = {"step": [0], "val_bpc": [evaluate(model, val_x, val_y) / LN2], "train_bpc": []}
+    context, scaled = precision(args.precision)   # the forward passes' autocast, if any
+    scaler = torch.amp.GradScaler("cpu", enabled=scaled)
+
+    def held_out_bpc() -> float:
+        with context:
+            return evaluate(model, val_x, val_y) / LN2
+
+    curve = {"step": [0], "val_bpc": [held_out_bpc()], "train_bpc": []}
     losses: list[float] = []
     step, start, eval_seconds = 0, time.perf_counter(), 0.0
     with tqdm(total=args.max_steps, desc="char-gpt", leave=False) as bar:
         while not schedule.finished(step):
             x, y = corpus.batch("train", args.batch_size, cfg.block_size, rng)
-            loss = loss_fn(model, torch.tensor(x), torch.tensor(y))
+            with context:
+                loss = loss_fn(model, torch.tensor(x), torch.tensor(y))
             opt.zero_grad()
-            loss.backward()
+            scaler.scale(loss).backward()
+            scaler.unscale_(opt)   # clip the true gradients
             nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            opt.step()
+            scaler.step(opt)
+            scaler.update()
             sched.step()
             losses.append(loss.item())
             step += 1
             if step % args.eval_every == 0 or schedule.finished(step):
                 tic = time.perf_counter()
                 curve["step"].append(step)
-                curve["val_bpc"].append(evaluate(model, val_x, val_y) / LN2)
+                curve["val_bpc"].append(held_out_bpc())
                 curve["train_bpc"].append(float(np.mean(losses[-args.eval_every:])) / LN2)
                 eval_seconds += time.perf_counter() - tic
                 tqdm.write(f"step {step:5d}  train {curve['train_bpc'][-1]:.3f} bpc (running)"
@@ -311,7 +322,11 @@ def parse_args(argv=None):
     p.add_argument("--weight-decay", type=float, default=0.1)
     p.add_argument("--warmup", type=int, default=100)
     p.add_argument("--eval-every", type=int, default=200)
+    p.add_argument("--eval-windows", type=int, default=None,
+                   help="evaluate on the first N held-out windows only (default: all)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--precision", choices=PRECISIONS, default="float32",
+                   help="train under autocast (bfloat16, float16 with a GradScaler) or fp8")
     p.add_argument("--prompt", default="A class definition ")
     p.add_argument("--sample-chars", type=int, default=400)
     p.add_argument("--temperature", type=float, default=0.8)

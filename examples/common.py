@@ -6,6 +6,7 @@ file only removes the lines they would all repeat.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
 import time
 from typing import Callable, Iterable, Optional
@@ -78,6 +79,25 @@ def load_model(model, path: str):
     """Load weights; a missing or mis-shaped tensor raises an error naming it."""
     model.load_state_dict(checkpoint.load(path))
     return model
+
+
+PRECISIONS = ("float32", "bfloat16", "float16", "fp8", "fp8-delayed")
+
+
+def precision(mode: str):
+    """The context a step's forward pass runs in under a `PRECISIONS` mode, and whether the
+    loss is scaled (float16: a GradScaler; bfloat16 has float32's range)."""
+    if mode == "bfloat16":
+        return torch.autocast("cpu", dtype=torch.bfloat16), False
+    if mode == "float16":
+        return torch.autocast("cpu", dtype=torch.float16), True
+    if mode == "fp8":
+        return torch.fp8_autocast(fp8_recipe=torch.Fp8Recipe()), False
+    if mode == "fp8-delayed":
+        return torch.fp8_autocast(fp8_recipe=torch.Fp8Recipe(amax_history_len=16)), False
+    if mode != "float32":
+        raise ValueError(f"unknown precision {mode!r}; choose from {', '.join(PRECISIONS)}")
+    return contextlib.nullcontext(), False
 
 
 def example_parser(description: str, epochs: int, batch_size: int,

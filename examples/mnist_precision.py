@@ -1,14 +1,15 @@
-"""The MNIST MLP (784-512-256-10) trained in float32, under bfloat16 autocast, under float16
-autocast with a GradScaler, and with fp8 products (e4m3 forward, e5m2 gradients; scaled by
-each tensor's current amax, or by the max of its last 16 steps' amaxes: "fp8-delayed"): the
-same seed, data order and step budget each, as a PyTorch AMP user writes it.
+"""The MNIST MLP (784-512-256-10) or LeNet CNN (--model cnn) trained in float32, under
+bfloat16 autocast, under float16 autocast with a GradScaler, and with fp8 products (e4m3
+forward, e5m2 gradients; scaled by each tensor's current amax, or by the max of its last 16
+steps' amaxes: "fp8-delayed"): the same seed, data order and step budget each, as a PyTorch
+AMP user writes it.
 
     python examples/mnist_precision.py --epochs 2                  # all four, then a table
     python examples/mnist_precision.py --modes float32,bfloat16 --max-steps 300
+    python examples/mnist_precision.py --model cnn --modes float32,bfloat16 --max-steps 400
 """
 from __future__ import annotations
 
-import contextlib
 import time
 from typing import Optional
 
@@ -17,28 +18,17 @@ import tinyflow.nn.functional as F
 from tinyflow.datasets import get_mnist
 from tinyflow.utils.data import DataLoader, TensorDataset
 
-from common import accuracy, example_parser, fit, normalize, step_budget
+from common import PRECISIONS as MODES
+from common import accuracy, example_parser, fit, normalize, precision, step_budget
+from mnist_cnn import LeNet
 from mnist_mlp import MLP
 
-MODES = ("float32", "bfloat16", "float16", "fp8", "fp8-delayed")
-
-
-def precision(mode: str):
-    """The context a step's forward pass runs in, and whether it scales the loss."""
-    if mode == "bfloat16":
-        return torch.autocast("cpu", dtype=torch.bfloat16), False
-    if mode == "float16":
-        return torch.autocast("cpu", dtype=torch.float16), True
-    if mode == "fp8":
-        return torch.fp8_autocast(fp8_recipe=torch.Fp8Recipe()), False
-    if mode == "fp8-delayed":
-        return torch.fp8_autocast(fp8_recipe=torch.Fp8Recipe(amax_history_len=16)), False
-    return contextlib.nullcontext(), False
+MODELS = {"mlp": MLP, "cnn": LeNet}
 
 
 def train(mode: str, args, train_set, test_loader) -> dict:
     torch.manual_seed(args.seed)
-    model = MLP()
+    model = MODELS[args.model]()
     loader = DataLoader(train_set, batch_size=args.batch_size, shuffle=True)
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
     total_steps = step_budget(args, len(loader))
@@ -70,20 +60,27 @@ def main(argv: Optional[list[str]] = None) -> dict:
     parser = example_parser(__doc__.splitlines()[0], epochs=2, batch_size=64, lr=1e-3)
     parser.add_argument("--modes", default=",".join(MODES),
                         help=f"comma-separated, of {', '.join(MODES)}")
+    parser.add_argument("--model", choices=sorted(MODELS), default="mlp")
+    parser.add_argument("--eval-examples", type=int, default=None,
+                        help="evaluate on the first N test images only (default: all)")
     args = parser.parse_args(argv)
     modes = args.modes.split(",")
     unknown = set(modes) - set(MODES)
     if unknown:
         parser.error(f"unknown modes {sorted(unknown)}; choose from {', '.join(MODES)}")
-    mnist = get_mnist(flatten=True, onehot=False, validation_size=0)
-    train_set = TensorDataset(torch.from_numpy(normalize(mnist.train.images)),
+    flat = args.model == "mlp"
+    mnist = get_mnist(flatten=flat, onehot=False, validation_size=0)
+    train_images, test_images = (mnist.train.images, mnist.test.images[:args.eval_examples]) \
+        if flat else (mnist.train.images[:, None], mnist.test.images[:args.eval_examples, None])
+    train_set = TensorDataset(torch.from_numpy(normalize(train_images)),
                               torch.from_numpy(mnist.train.labels))
-    test_loader = DataLoader(TensorDataset(torch.from_numpy(normalize(mnist.test.images)),
-                                           torch.from_numpy(mnist.test.labels)),
-                             batch_size=1000)
+    test_loader = DataLoader(TensorDataset(torch.from_numpy(normalize(test_images)),
+                                           torch.from_numpy(mnist.test.labels[:len(test_images)])),
+                             batch_size=1000 if flat else 500)
     results = {mode: train(mode, args, train_set, test_loader) for mode in modes}
     base = results.get("float32")
-    print(f"\n{'mode':<12}{'steps':>7}{'test acc':>10}{'vs float32':>12}{'seconds':>9}")
+    print(f"\n{args.model}")
+    print(f"{'mode':<12}{'steps':>7}{'test acc':>10}{'vs float32':>12}{'seconds':>9}")
     for r in results.values():
         gap = None if base is None else r["test_accuracy"] - base["test_accuracy"]
         delta = "" if gap is None else f"{100 * gap:+.2f} %"

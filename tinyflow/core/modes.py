@@ -37,6 +37,7 @@ class _TraceState(threading.local):
 class _AutocastState(threading.local):
     dtype = None     # the low dtype of products under `autocast` (None: autocast is off)
     fp8 = None       # the recipe of an active `fp8_autocast` (nn.Linear in fp8)
+    cache = None     # (id, dtype, grad mode) -> (parameter, version, low copy) in a region
 
 
 grad_mode = _GradMode()
@@ -96,14 +97,17 @@ class autocast(contextlib.ContextDecorator):
             raise ValueError(f"autocast: dtype must be bfloat16 or float16, got "
                              f"{self.dtype.name} (fp8 products: tinyflow.fp8_autocast)")
         self.enabled = bool(enabled)
+        self.cache_enabled = cache_enabled is None or bool(cache_enabled)
 
     def __enter__(self):
-        self._prev = autocast_state.dtype
+        self._prev = autocast_state.dtype, autocast_state.cache
         autocast_state.dtype = self.dtype if self.enabled else None
+        if self.enabled and self.cache_enabled and autocast_state.cache is None:
+            autocast_state.cache = {}   # the outermost region's: cleared on its exit
         return self
 
     def __exit__(self, *exc) -> None:
-        autocast_state.dtype = self._prev
+        autocast_state.dtype, autocast_state.cache = self._prev
 
 
 class AmaxHistory:

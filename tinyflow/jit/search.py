@@ -93,9 +93,10 @@ def search(fetches: list, placeholders: tuple, arrays: list,
              if name in dict(passes.REWRITES)]
     report = SearchReport([default], fired, budget_s=budget_s)
     if any(getattr(s.op, "stateful", False) for s in default.plan.program.steps):
-        # a random draw per run: extra runs would change the values the call sees
+        # a random draw or a state update (fp8 amax history) per run: extra runs would
+        # change the values the call sees
         default.chosen, default.note = True, "kept"
-        report.note = "not searched: the graph draws random numbers"
+        report.note = "not searched: the graph draws random numbers or updates state"
         report.elapsed_s = time.perf_counter() - start
         return default.plan, report
     reference = Candidate("no rewrites (reference)", None)

@@ -16,7 +16,7 @@ from .. import ops
 from ..core import dtypes
 from ..core.modes import autocast_state, no_grad
 from ..core.op import apply, as_tensor
-from ..core.tensor import Tensor
+from ..core.tensor import EAGER, Tensor
 from ..ops import conv as _conv
 from ..ops import pool as _pool
 from ..pytorch.movement import chunk as _chunk
@@ -149,8 +149,11 @@ def fp8_linear(x: Tensor, weight: Tensor, bias: Optional[Tensor], recipe) -> Ten
     x_history = w_history = g_history = None
     if recipe.amax_history_len:     # delayed scaling: one history per tensor of this layer
         x_history, w_history, g_history = recipe.histories_of(weight)
+    x = as_tensor(x)
+    graph = None if x.kind == EAGER else x.graph   # an eager weight: quantized every run
     xq = ops.fake_quantize(x, recipe.forward, margin=recipe.margin, history=x_history)
-    wq = ops.fake_quantize(weight, recipe.forward, margin=recipe.margin, history=w_history)
+    wq = ops.fake_quantize(weight, recipe.forward, margin=recipe.margin, history=w_history,
+                           graph=graph)
     out = ops.fake_quantize(ops.matmul(xq, wq, transpose_b=True), None, recipe.backward,
                             margin=recipe.margin, grad_history=g_history)
     return out if bias is None else out + bias

@@ -9,7 +9,7 @@ import numpy as np
 
 from ..core import dtypes
 from ..core.dtypes import float_result, promote
-from ..core.modes import autocast_state, needs_input_grad
+from ..core.modes import autocast_state, grad_mode, needs_input_grad, trace_state
 from ..core.op import Op, apply, as_tensor, sum_terms
 from ..core.shapes import broadcast_shapes
 from ..core.tensor import EAGER, Tensor
@@ -374,9 +374,12 @@ class Round(Floor):
 
 class Cast(Op):
     """Conversion to `dtype`: linear, so a tangent is cast the same way, to a float type
-    (a cast to integers has no derivative)."""
+    (a cast to integers has no derivative). Its gradient reads only dtypes, so a backward
+    may run through it twice (autocast's cached weight copies)."""
     name = "cast"
     elementwise = True
+    saves_inputs = False
+    saves_output = False
     dtype: dtypes.DType
 
     def infer(self, x):
@@ -543,10 +546,32 @@ def in_float32(fn: Optional[Callable] = None, *, keep: tuple = (),
 def autocast_inputs(*tensors) -> tuple:
     """Under `autocast`: the float tensors among a product's inputs cast to its low dtype
     (None and non-float inputs pass). Callers test `autocast_state.dtype` first, so products
-    outside autocast pay one attribute read."""
+    outside autocast pay one attribute read. Beside a symbolic input, an eager one (a
+    parameter in a graph) is cast by a node of that graph, on every run, not once while the
+    graph is built; an eager parameter's cast is made once per autocast region (PyTorch's
+    cast cache: a weight used at every step of a loop is cast, and its copy saved, once)."""
     low = autocast_state.dtype
-    return tuple(cast(t, low) if isinstance(t, Tensor) and t.dtype.is_floating else t
-                 for t in tensors)
+    graph = next((t.graph for t in tensors if isinstance(t, Tensor) and t.kind != EAGER),
+                 None)
+    return tuple(_autocast(t, low, graph) if isinstance(t, Tensor) and t.dtype.is_floating
+                 else t for t in tensors)
+
+
+def _autocast(t: Tensor, low, graph) -> Tensor:
+    if t.dtype is low:
+        return t
+    if t.kind != EAGER or trace_state.active:   # a node; tracing makes every op a node
+        return cast(t, low)
+    if graph is not None:
+        return apply(Cast(dtype=low), t, graph=graph)
+    cache = autocast_state.cache
+    if cache is None or not (t.requires_grad and t.is_leaf):
+        return cast(t, low)
+    key = (id(t), low, grad_mode.enabled)
+    hit = cache.get(key)
+    if hit is None or hit[0] is not t or hit[1] != t._version[0]:   # new, or written to
+        hit = cache[key] = (t, t._version[0], cast(t, low))
+    return hit[2]
 
 
 def where(condition, x, y, name=None) -> Tensor:

@@ -18,7 +18,8 @@ class FakeQuantize(Op):
     quantizes a forward value (straight-through) or the gradient flowing back through it.
     Piecewise constant, so the gradient is the straight-through one by definition.
     `history` / `grad_history`: delayed scaling of the value / of the gradient (the kernel
-    reads and extends them), else the current amax scales."""
+    reads and extends them), else the current amax scales. With a history the op is stateful:
+    no rewrite may merge, fold, drop or rerun a step that extends one."""
     name = "fake_quantize"
     saves_inputs = False
     saves_output = False
@@ -27,6 +28,10 @@ class FakeQuantize(Op):
     margin: int
     history: Optional[AmaxHistory] = None
     grad_history: Optional[AmaxHistory] = None
+
+    @property
+    def stateful(self) -> bool:
+        return self.history is not None or self.grad_history is not None
 
     def infer(self, x):
         check_floating(x)
@@ -47,12 +52,14 @@ class FakeQuantize(Op):
 
 def fake_quantize(x, dtype=None, grad_dtype=None, margin: int = 0,
                   history: Optional[AmaxHistory] = None,
-                  grad_history: Optional[AmaxHistory] = None) -> Tensor:
+                  grad_history: Optional[AmaxHistory] = None, graph=None) -> Tensor:
     """`x` through float8 `dtype` with a per-tensor scale (fmax / amax / 2^margin) and back;
     its gradient through `grad_dtype` likewise (e4m3 forward, e5m2 gradients: FP8 training).
     With a `history` (`grad_history`), amax is the largest of the past steps' (delayed
-    scaling)."""
+    scaling). `graph`: a node of that graph even for an eager `x` (a parameter quantized
+    on every run of a graph, not once while the graph is built)."""
     dtype = None if dtype is None else dtypes.as_dtype(dtype)
     grad_dtype = None if grad_dtype is None else dtypes.as_dtype(grad_dtype)
     return apply(FakeQuantize(dtype=dtype, grad_dtype=grad_dtype, margin=int(margin),
-                              history=history, grad_history=grad_history), as_tensor(x))
+                              history=history, grad_history=grad_history), as_tensor(x),
+                 graph=graph)

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from ..backend.numpy.registry import OUT_KERNELS, KERNELS, SHAPE_ONLY
+from ..core.modes import AmaxHistory
 from ..core.random import generator
 from ..ops.linalg import Affine, MatMul
 from .fold_shapes import FOLD_BYTES, foldable
@@ -41,11 +42,13 @@ class Record:
 
 def record(program: Program, values: list) -> Program:
     """Run `program` on `values` (slot -> loaded feed / variable / eager / constant value)
-    without writing any variable or the random state; return it with a `Record` on each step.
-    Small values that depend only on shapes are kept in their records for `fold_shapes`."""
+    without writing any variable, the random state or an fp8 amax history; return it with a
+    `Record` on each step. Small values that depend only on shapes are kept in their records
+    for `fold_shapes`."""
     values = list(values)
     rng = generator().bit_generator
     saved = rng.state
+    histories = {id(h): (h, list(h.amaxes)) for h in _amax_histories(program)}
     keep = foldable(program)
     steps = []
     try:
@@ -55,7 +58,16 @@ def record(program: Program, values: list) -> Program:
                 values[i] = None
     finally:
         rng.state = saved
+        for history, amaxes in histories.values():   # fp8 delayed scaling: as before
+            history.amaxes.clear()
+            history.amaxes.extend(amaxes)
     return program.with_steps(steps)
+
+
+def _amax_histories(program: Program) -> list:
+    """The amax histories (fp8 delayed scaling) the program's kernels extend."""
+    return [value for step in program.steps if step.op.stateful
+            for value in vars(step.op).values() if isinstance(value, AmaxHistory)]
 
 
 def _run(step, values: list, fold: bool) -> Record:

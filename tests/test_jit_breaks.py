@@ -158,3 +158,24 @@ def test_fullgraph_raises_and_explain_lists_pieces():
     report = torch.explain(branchy, torch.Tensor([1.0, 2.0]))
     assert (report.graph_count, report.graph_break_count) == (2, 1)
     assert "item()" in str(report) and "test_jit_breaks.py:" in str(report)
+
+
+def test_a_post_accumulate_grad_hook_breaks_the_graph_and_still_runs():
+    w = torch.tensor([1.0, 2.0], requires_grad=True)
+    calls = []
+
+    def record(p):
+        calls.append(p.grad.tolist())
+    w.register_post_accumulate_grad_hook(record)
+
+    def step(x):
+        (w * x).sum().backward()
+        w.grad = None
+
+    compiled = torch.compile(step)
+    with pytest.warns(UserWarning, match="graph break.*post-accumulate-grad hook"):
+        compiled(torch.tensor([3.0, 4.0]))
+    compiled(torch.tensor([3.0, 4.0]))
+    assert calls == [[3.0, 4.0], [3.0, 4.0]] and compiled.stats.graph_breaks == 1
+    with pytest.raises(Exception, match="post-accumulate-grad hook"):
+        torch.compile(step, fullgraph=True)(torch.tensor([3.0, 4.0]))

@@ -356,3 +356,20 @@ def test_linear_with_delayed_fp8_scaling_keeps_a_history_per_layer():
     assert [len(h.amaxes) for h in histories] == [3, 3, 3]
     assert histories is not recipe.histories_of(model[3].weight)
     assert np.isfinite(model[0].weight.grad.numpy()).all()
+
+
+def test_a_compiled_fp8_step_keeps_each_recipes_own_histories():
+    """Two recipes with equal settings are two recipes: a compiled graph built under one
+    must not update the other's amax histories."""
+    from tinyflow.core.modes import Fp8Recipe
+    lin = tinyflow.nn.Linear(4, 3)
+    x = tinyflow.ones(2, 4)
+    step = tinyflow.compile(lambda x: lin(x).sum())
+    first, second = Fp8Recipe(amax_history_len=4), Fp8Recipe(amax_history_len=4)
+    with tinyflow.fp8_autocast(fp8_recipe=first):
+        step(x)
+    with tinyflow.fp8_autocast(fp8_recipe=second):
+        step(x)
+        step(x)
+    assert [len(h.amaxes) for h in first.histories_of(lin.weight)] == [1, 1, 0]
+    assert [len(h.amaxes) for h in second.histories_of(lin.weight)] == [2, 2, 0]

@@ -126,7 +126,7 @@ class AmaxHistory:
         return fmax / amax / 2.0 ** margin if 0.0 < amax < math.inf else 1.0
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, eq=False)   # by identity: each recipe owns histories
 class Fp8Recipe:
     """How `fp8_autocast` rounds nn.Linear's products: activations and weights to `forward`,
     the output's gradient to `backward`, each with a per-tensor scale (Transformer Engine's

@@ -137,6 +137,8 @@ class Tracer:
         if not targets:
             raise RuntimeError("element 0 of tensors does not require grad and does not "
                                "have a grad_fn")
+        if any(self.real.get(id(t), t)._post_grad_hooks for t in targets):
+            self.graph_break("a post-accumulate-grad hook (it runs Python on each .grad)")
         grads = gradients([loss], targets, None if gradient is None else [gradient])
         for t, g in zip(targets, grads):
             if g is None:

@@ -137,6 +137,21 @@ def test_gradients_cross_back_to_this_process():
     assert stats[("gradient", "cuda:0", "cpu")] == 1
 
 
+def test_backward_options_a_device_path_cannot_honour_are_refused():
+    """inputs= and create_graph=True on a local loss computed from a device would be
+    silently dropped for the device's part: refused, and nothing is written."""
+    w = torch.tensor([1.0, 1.0], requires_grad=True)
+    v = torch.tensor([2.0, 2.0], requires_grad=True)
+    loss = (w.to("cuda:0") * v.to("cuda:0")).sum().to("cpu")
+    for options in ({"inputs": [v]}, {"create_graph": True}):
+        with pytest.raises(NotImplementedError, match="came from a device"):
+            loss.backward(retain_graph=True, **options)
+    assert w.grad is None and v.grad is None
+    local = (w * 3).sum()
+    local.backward(inputs=[w])          # a purely local loss keeps its options
+    assert w.grad.tolist() == [3.0, 3.0]
+
+
 def test_a_tensor_lives_on_its_device():
     a = torch.ones(2, 3).to("cuda:0")
     assert a.device == "cuda:0" and a.device.type == "cuda" and a.is_cuda
@@ -382,3 +397,18 @@ def test_devices_on_a_cluster_joined_by_address():
             head.kill()
             head.wait(10)
         shutil.rmtree(temp, ignore_errors=True)
+
+
+def test_a_tensor_of_a_released_device_is_refused_by_name():
+    from tinyflow.core.devices import RemoteRef
+    from tinyflow.core.tensor import Tensor
+
+    class Released:                 # a device after dist.release_devices()
+        name = "cuda:7"
+
+        def release(self, key):
+            pass
+    t = Tensor._remote(RemoteRef(Released(), 1), (2,), torch.float32)
+    with pytest.raises(RuntimeError, match="add: an input lived on device cuda:7, which was "
+                                           "released"):
+        t + 1

@@ -182,6 +182,10 @@ def backward(tensor: Tensor, gradient=None, retain_graph: bool = False,
             raise NotImplementedError(f"backward() of a tensor on {tensor.remote.device.name}"
                                       f": create_graph and inputs are not supported")
         return tensor.remote.device.backward(tensor, gradient, retain_graph)
+    if (create_graph or inputs is not None) and devices.crosses_devices is not None \
+            and devices.crosses_devices(tensor):
+        raise NotImplementedError("backward(): create_graph and inputs are not supported for a "
+                                  "loss computed from tensors that came from a device")
     if tensor.is_symbolic:
         if trace_state.active is not None:   # under compile: the symbolic backward graph
             return trace_state.active.backward(tensor, gradient, inputs)

@@ -23,6 +23,8 @@ DECLARED: dict = {}   # name -> device; empty until the user declares one
 # and continues a local backward pass into the devices its inputs came from.
 graph_runner = None
 after_backward = None
+# Set with after_backward: does a local tensor depend on a transfer from a device?
+crosses_devices = None
 
 
 class RemoteRef:
@@ -66,6 +68,11 @@ def is_cpu(name) -> bool:
     return text.split(":")[0] == "cpu"
 
 
+def released(op, device) -> RuntimeError:
+    return RuntimeError(f"{op.name}: an input lived on device {device.name}, which was "
+                        f"released")
+
+
 def run(op, inputs: tuple, out: Optional[Tensor]) -> Tensor:
     """`apply`'s route when an input is remote: the op runs on the device holding them."""
     device = None
@@ -80,6 +87,8 @@ def run(op, inputs: tuple, out: Optional[Tensor]) -> Tensor:
                 raise RuntimeError(f"{op.name}: Expected all tensors to be on the same device, "
                                    f"but found at least two devices, {device.name} and "
                                    f"{x.remote.device.name}!")
+    if DECLARED.get(device.name) is not device:
+        raise released(op, device)
     for x in inputs:
         if x.kind != REMOTE and (x.kind != EAGER or x.ndim != 0 or x.requires_grad):
             where = "cpu" if x.kind == EAGER else f"a graph ({x.name})"

@@ -124,6 +124,8 @@ def apply(op: Op, *inputs: Tensor, name: Optional[str] = None, graph=None,
         return devices.run(op, inputs, out)   # a declared device's worker runs it
     for x in inputs:
         if x.kind != EAGER:
+            if x.kind == REMOTE:   # its device was released (dist.release_devices)
+                raise devices.released(op, x.remote.device)
             if graph is None:
                 graph = x.graph
             elif x.graph is not graph:

@@ -195,7 +195,7 @@ def release_devices() -> None:
         table.forget(name)
         if isinstance(device, RemoteDevice):
             ray.kill(device.actor)
-    table.graph_runner = table.after_backward = None
+    table.graph_runner = table.after_backward = table.crosses_devices = None
 
 
 def transfer_stats(reset: bool = False) -> dict:

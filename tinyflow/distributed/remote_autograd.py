@@ -35,6 +35,7 @@ _crossing = _Crossing()
 
 def install() -> None:
     table.after_backward = continue_from
+    table.crosses_devices = crosses_devices
 
 
 def mark_received_home(t: Tensor, transfer) -> None:
@@ -84,6 +85,11 @@ def backward(loss: Tensor, gradient=None, retain_graph: bool = False) -> None:
     last = _last_visit_per_device([loss] + [source for source, _ in visits])
     _remote_pass(loss, seeds, retain_graph or last[loss.remote.device] != 0)
     _cross(visits, retain_graph, last)
+
+
+def crosses_devices(root: Tensor) -> bool:
+    """Does a local `root` depend on a tensor that came here from a device?"""
+    return bool(_received_home) and bool(transfers_upstream(root))
 
 
 def continue_from(root: Tensor, retain_graph: bool) -> None:

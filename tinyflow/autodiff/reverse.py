@@ -37,9 +37,11 @@ def _depends_on(order: list, xs: list) -> set:
     """Ids of the nodes in `order` (inputs first) that depend on some x: only they need adjoints."""
     marked = {id(x) for x in xs}
     for node in order:
-        if node.op is not None and node.op.differentiable and any(
-                id(i) in marked for i in node.inputs):
-            marked.add(id(node))
+        if node.op is not None and node.op.differentiable:
+            for i in node.inputs:
+                if id(i) in marked:
+                    marked.add(id(node))
+                    break
     return marked
 
 
@@ -97,21 +99,21 @@ def _backprop(order: list, ys: list, xs: list, grad_ys: list) -> list:
             continue
         if id(node) not in keep:
             del node_to_grad[id(node)]  # let eager adjoints go as soon as they are used
-        if not any(id(i) in relevant for i in node.inputs):
+        needed = tuple([id(i) in relevant for i in node.inputs])
+        if True not in needed:
             continue
-        g = sum_terms(partials)
+        g = partials[0] if len(partials) == 1 else sum_terms(partials)
         if node.kind == "eager":
             check_saved(node)
-        outer, vjp_request.needed = vjp_request.needed, tuple(id(i) in relevant
-                                                              for i in node.inputs)
+        outer, vjp_request.needed = vjp_request.needed, needed
         try:
             input_grads = _vjp(node, g)
         finally:
             vjp_request.needed = outer
         if anomaly_mode.enabled:
             _check_finite(node, input_grads)
-        for x, gx in zip(node.inputs, input_grads):
-            if gx is None or id(x) not in relevant or not x.dtype.is_floating:
+        for x, gx, wanted in zip(node.inputs, input_grads, needed):
+            if gx is None or not wanted or not x.dtype.is_floating:
                 continue
             if node.op.broadcasts:
                 gx = unbroadcast(gx, x)

@@ -27,8 +27,10 @@ _CUBIC = 0.044715
 
 
 @functools.cache
-def ufuncs() -> dict:
-    """{name: (float32 ufunc, float64 ufunc)}, compiled on first use and cached on disk."""
+def scalars() -> dict:
+    """The scalar building blocks as inlined Numba functions, for kernels that fuse them into
+    loops of their own (the ufuncs below, the LSTM cell): float32 erf, exp(-y), tanh and
+    sigmoid without libm, and libm's float64 tanh and sigmoid beside them."""
     import numba
 
     jit = numba.njit(inline="always", fastmath=True)
@@ -58,6 +60,32 @@ def ufuncs() -> dict:
         e = exp_neg32(f32(2) * abs(u))
         t = (f32(1) - e) / (f32(1) + e)
         return t if u >= 0 else -t
+
+    @jit
+    def sigmoid32(u):
+        e = exp_neg32(abs(u))
+        return f32(1) / (f32(1) + e) if u >= 0 else e / (f32(1) + e)
+
+    @numba.njit(inline="always")
+    def tanh64(u):
+        return math.tanh(u)
+
+    @numba.njit(inline="always")
+    def sigmoid64(u):
+        e = math.exp(-abs(u))
+        return 1 / (1 + e) if u >= 0 else e / (1 + e)
+
+    return {"erf32": erf32, "exp_neg32": exp_neg32, "tanh32": tanh32, "sigmoid32": sigmoid32,
+            "tanh64": tanh64, "sigmoid64": sigmoid64}
+
+
+@functools.cache
+def ufuncs() -> dict:
+    """{name: (float32 ufunc, float64 ufunc)}, compiled on first use and cached on disk."""
+    import numba
+
+    fns = scalars()
+    erf32, exp_neg32, tanh32 = fns["erf32"], fns["exp_neg32"], fns["tanh32"]
 
     def vec(sig, fastmath):
         return numba.vectorize([sig], cache=True, fastmath=fastmath)

@@ -100,9 +100,10 @@ def lstm(op, xw, h0, c0, w_hh):
     out = np.empty((steps, 7, batch, op.hidden), xw.dtype)   # h c i f g o tanh(c)
     product = np.empty((batch, 4 * op.hidden), xw.dtype)
     forward = _cells(bits)[0]
+    w_t = np.ascontiguousarray(w_hh.T)   # [H, 4H]: OpenBLAS is ~1.5x faster than on w_hh.T
     h, c = h0, c0
     for t in range(steps):
-        np.matmul(h, w_hh.T, out=product)
+        np.matmul(h, w_t, out=product)
         forward(product, xw[t], c, out[t])
         h, c = out[t, 0], out[t, 1]
     return out

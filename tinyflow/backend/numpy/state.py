@@ -25,7 +25,7 @@ def _adam_loop():
     """One pass over flat arrays: each element read and written once (Numba, cached)."""
     import numba
 
-    @numba.njit(cache=True)
+    @numba.njit(cache=True, error_model="numpy")   # IEEE division: no check, so SIMD
     def adam_flat(p, g, m, v, decay, w1, beta2, w2, step_size, root2, eps):
         for i in range(p.size):
             gi = g[i]

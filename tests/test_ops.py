@@ -511,6 +511,29 @@ def test_adam_step_matches_the_rule_in_place(dtype, strided):
         adam_step(p, tf.placeholder(tf.as_dtype(dtype), (6, 8)), m, v, step=1.0, **hyper)
 
 
+@pytest.mark.parametrize("nesterov", [False, True])
+@pytest.mark.parametrize("strided", [False, True])
+def test_momentum_step_matches_the_rule_in_place(nesterov, strided):
+    """The one-pass eager SGD-momentum kernel against optim.rules.momentum op by op."""
+    from tinyflow.ops.state import momentum_step
+    from tinyflow.optim import rules
+    rng = np.random.default_rng(1)
+    arrays = [rng.normal(size=(5, 9)).astype(np.float32) for _ in range(3)]
+    if strided:
+        arrays = [np.asfortranarray(a) for a in arrays]
+    p, g, v = (tf.Tensor(a.copy()) for a in arrays)
+    hyper = dict(lr=0.1, momentum=0.9, dampening=0.0 if nesterov else 0.2, nesterov=nesterov)
+    want_p, want_v = rules.momentum(tf.Tensor(arrays[0]), tf.Tensor(arrays[1]),
+                                    tf.Tensor(arrays[2]), hyper["lr"], hyper["momentum"],
+                                    nesterov, hyper["dampening"])
+    buffer = p.numpy()
+    assert momentum_step(p, g, v, **hyper) is p and p.numpy() is buffer
+    np.testing.assert_allclose(p.numpy(), want_p.numpy(), rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(v.numpy(), want_v.numpy(), rtol=1e-6, atol=1e-7)
+    with pytest.raises(tf.ShapeError, match=r"^momentum_step: momentum_buffer has shape"):
+        momentum_step(p, g, tf.Tensor(np.zeros(3, np.float32)), lr=0.1, momentum=0.9)
+
+
 def test_group_runs_its_inputs():
     with _session() as sess:
         v = tf.Variable(0.0)

@@ -37,6 +37,32 @@ def _adam_loop():
     return adam_flat
 
 
+@functools.cache
+def _momentum_loop():
+    import numba
+
+    @numba.njit(cache=True, error_model="numpy")
+    def momentum_flat(p, g, v, lr, mu, w, nesterov):
+        for i in range(p.size):
+            vi = mu * v[i] + w * g[i]
+            v[i] = vi
+            p[i] = p[i] - lr * (g[i] + mu * vi if nesterov else vi)
+    return momentum_flat
+
+
+@kernel(state.MomentumStep)
+def momentum_step(op, p, g, v):
+    """v = mu v + (1 - dampening) g; p -= lr v (Nesterov: lr (g + mu v)), in place."""
+    f = p.dtype.type
+    lr, mu, w = f(op.lr), f(op.momentum), f(1 - op.dampening)
+    if all(a.flags.c_contiguous for a in (p, g, v)) and p.dtype in (np.float32, np.float64):
+        _momentum_loop()(*(a.reshape(-1) for a in (p, g, v)), lr, mu, w, op.nesterov)
+        return p
+    v[...] = mu * v + w * g         # strided or half precision: NumPy, in place
+    p[...] = p - lr * (g + mu * v if op.nesterov else v)
+    return p
+
+
 @kernel(state.AdamStep)
 def adam_step(op, p, g, m, v):
     """Adam(W) in place: m lerps toward g, v toward g*g, p steps by the corrected ratio."""

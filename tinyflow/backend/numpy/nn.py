@@ -5,7 +5,6 @@ import math
 import numpy as np
 
 from ...ops import nn
-from . import _fast_math
 from .registry import kernel
 
 
@@ -14,60 +13,8 @@ def _log_softmax(x, axis):
     return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
 
 
-@functools.cache
-def _softmax_rows():
-    """Softmax of each row of a C-contiguous [rows, k] array, in cache: three passes per row
-    where NumPy makes five over the whole array. float32 uses _fast_math's exp(-y) (no libm
-    call: SIMD), taken as 0 past y = 18 where it is below 1.5e-8 of the row's maximum."""
-    import numba
-
-    exp_neg32 = _fast_math.scalars()["exp_neg32"]
-    jit = numba.njit(nogil=True, fastmath=True, error_model="numpy")
-
-    @jit
-    def rows32(x, out):
-        zero = np.float32(0)
-        for i in range(x.shape[0]):
-            m = x[i, 0]
-            for j in range(1, x.shape[1]):
-                if not x[i, j] <= m:       # NaN wins, as np.max
-                    m = x[i, j]
-            total = zero
-            for j in range(x.shape[1]):
-                y = m - x[i, j]
-                e = zero if y > np.float32(18) else exp_neg32(y)
-                out[i, j] = e
-                total += e
-            scale = np.float32(1) / total
-            for j in range(x.shape[1]):
-                out[i, j] *= scale
-
-    @jit
-    def rows64(x, out):
-        for i in range(x.shape[0]):
-            m = x[i, 0]
-            for j in range(1, x.shape[1]):
-                if not x[i, j] <= m:
-                    m = x[i, j]
-            total = 0.0
-            for j in range(x.shape[1]):
-                e = math.exp(x[i, j] - m)
-                out[i, j] = e
-                total += e
-            scale = 1.0 / total
-            for j in range(x.shape[1]):
-                out[i, j] *= scale
-    return rows32, rows64
-
-
 @kernel(nn.Softmax, out=True)
 def softmax(op, x, out=None):
-    if (op.axis in (-1, x.ndim - 1) and x.size and x.dtype in (np.float32, np.float64)
-            and (out is None or out.flags.c_contiguous)):
-        rows = np.ascontiguousarray(x).reshape(-1, x.shape[-1])
-        result = np.empty(x.shape, x.dtype) if out is None else out
-        _softmax_rows()[x.dtype == np.float64](rows, result.reshape(rows.shape))
-        return result
     e = np.subtract(x, np.max(x, axis=op.axis, keepdims=True), out=out)
     np.exp(e, out=e)
     e /= np.sum(e, axis=op.axis, keepdims=True)

@@ -94,11 +94,12 @@ def _backprop(order: list, ys: list, xs: list, grad_ys: list) -> list:
             gy = ones_like(y, name="grad_ys") if gy is None else as_tensor(gy, dtype=y.dtype)
             node_to_grad.setdefault(id(y), []).append(gy)
     for node in reversed(order):
-        partials = node_to_grad.get(id(node))
-        if partials is None or node.op is None:
+        key, op = id(node), node.op
+        partials = node_to_grad.get(key)
+        if partials is None or op is None:
             continue
-        if id(node) not in keep:
-            del node_to_grad[id(node)]  # let eager adjoints go as soon as they are used
+        if key not in keep:
+            del node_to_grad[key]  # let eager adjoints go as soon as they are used
         needed = tuple([id(i) in relevant for i in node.inputs])
         if True not in needed:
             continue
@@ -115,7 +116,7 @@ def _backprop(order: list, ys: list, xs: list, grad_ys: list) -> list:
         for x, gx, wanted in zip(node.inputs, input_grads, needed):
             if gx is None or not wanted or not x.dtype.is_floating:
                 continue
-            if node.op.broadcasts:
+            if op.broadcasts:
                 gx = unbroadcast(gx, x)
             if gx.dtype is not x.dtype:
                 gx = cast(gx, x.dtype)  # float32 input meeting float64: a float32 gradient

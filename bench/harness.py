@@ -115,7 +115,8 @@ def close(a, b, rtol):
 
 def print_table(workloads, results):
     head = (f"{'workload':24} {'torch ms':>10} {'±%':>4} {'tinyflow ms':>11} {'±%':>4} "
-            f"{'tf/torch':>8} {'best':>6} {'cpu':>6} {'numpy ms':>9} {'loss1 torch':>12} {'loss1 tf':>12} "
+            f"{'tf/torch':>8} {'best':>6} {'cpu':>6} {'numpy ms':>9} {'loss1 torch':>12} "
+            f"{'loss1 tf':>12} "
             f"{'lossN torch':>12} {'lossN tf':>12}  check")
     print(head)
     print("-" * len(head))

@@ -1,9 +1,9 @@
 """In-process numbers (each library's threads contend with the other's; for fair torch
 ratios use bench/harness.py). The issue-4 workloads W1-W6, side by side in one run: tinyflow
-(TF1 `Session` and eager), a hand-written NumPy step with manual gradients where one exists here, torch eager, jax.jit
-for W1 and W2 when JAX is installed (`pip install "jax[cpu]"`; not a dependency) and, with
---compile, torch.compile. Seconds per step are medians
-of interleaved repeats after warm-up; peak memory is what tracemalloc sees during one step
+(TF1 `Session` and eager), a hand-written NumPy step with manual gradients where one exists
+here, torch eager, jax.jit for W1 and W2 when JAX is installed (`pip install "jax[cpu]"`; not
+a dependency) and, with --compile, torch.compile. Seconds per step are medians of
+interleaved repeats after warm-up; peak memory is what tracemalloc sees during one step
 (NumPy-based runners only).
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE .venv/bin/python bench/workloads.py

@@ -27,6 +27,7 @@ test-fast: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(DATA_ENV) $(BENCH_ENV) $(PY) bench/seed_step.py
+	$(BENCH_ENV) $(PY) bench/harness.py
 	$(BENCH_ENV) $(PY) bench/eager.py
 	$(BENCH_ENV) $(PY) bench/workloads.py
 	$(BENCH_ENV) $(PY) bench/fusion.py

@@ -1,8 +1,9 @@
-"""The issue-4 workloads W1-W6, side by side in one run: tinyflow (TF1 `Session` and eager),
-a hand-written NumPy step with manual gradients where one exists here, torch eager, jax.jit
-for W1 and W2 when JAX is installed (`pip install "jax[cpu]"`; not a dependency) and, with
---compile, torch.compile. Seconds per step are medians
-of interleaved repeats after warm-up; peak memory is what tracemalloc sees during one step
+"""In-process numbers (each library's threads contend with the other's; for fair torch
+ratios use bench/harness.py). The issue-4 workloads W1-W6, side by side in one run: tinyflow
+(TF1 `Session` and eager), a hand-written NumPy step with manual gradients where one exists
+here, torch eager, jax.jit for W1 and W2 when JAX is installed (`pip install "jax[cpu]"`; not
+a dependency) and, with --compile, torch.compile. Seconds per step are medians of
+interleaved repeats after warm-up; peak memory is what tracemalloc sees during one step
 (NumPy-based runners only).
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE .venv/bin/python bench/workloads.py
@@ -349,6 +350,9 @@ def main() -> None:
         have_jax = f"JAX {jax.__version__} on {jax.devices()[0].platform}"
     except ImportError:
         have_jax = None
+    print("IN-PROCESS numbers: torch and tinyflow share this process (their thread pools "
+          "contend), so the torch column is not what a user sees; bench/harness.py runs each "
+          "framework in its own process.")
     print(f"NumPy BLAS: {'; '.join(blas)}; {have_jax or 'JAX: not installed'}")
 
     print(f"{'workload':<5}{'runner':<18}{'s/step':>11}{'vs torch':>10}{'vs numpy':>10}"

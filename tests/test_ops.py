@@ -483,6 +483,57 @@ def test_eager_assign_writes_in_place():
         tf.assign(x, np.zeros(3))
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("strided", [False, True])
+def test_adam_step_matches_the_rule_in_place(dtype, strided):
+    """The one-pass eager Adam(W) kernel against optim.rules.adam run op by op (a graph
+    cannot hold adam_step: it writes three inputs)."""
+    from tinyflow.ops.state import adam_step
+    from tinyflow.optim import rules
+    rng = np.random.default_rng(0)
+    arrays = [rng.normal(size=(6, 8)).astype(dtype) for _ in range(3)]
+    arrays.append(np.abs(arrays[2]))                                   # exp_avg_sq >= 0
+    if strided:
+        arrays = [np.asfortranarray(a) for a in arrays]
+    p, g, m, v = (tf.Tensor(a.copy()) for a in arrays)
+    hyper = dict(lr=0.01, beta1=0.9, beta2=0.999, eps=1e-8)
+    want = rules.adam(*(tf.Tensor(a) for a in arrays), 3.0, **hyper, epsilon_hat=False,
+                      decoupled_weight_decay=0.1)
+    buffer, versions = p.numpy(), [t._version[0] for t in (p, m, v)]
+    assert adam_step(p, g, m, v, step=3.0, weight_decay=0.1, **hyper) is p
+    assert p.numpy() is buffer and [t._version[0] for t in (p, m, v)] == [x + 1 for x in
+                                                                          versions]
+    for got, expected in zip((p, m, v), want[:3]):
+        np.testing.assert_allclose(got.numpy(), expected.numpy(), rtol=1e-6, atol=1e-7)
+    with pytest.raises(tf.ShapeError, match=r"^adam_step: grad has shape \(3,\)"):
+        adam_step(p, tf.Tensor(np.zeros(3, dtype)), m, v, step=1.0, **hyper)
+    with pytest.raises(TypeError, match="adam_step: needs eager tensors"):
+        adam_step(p, tf.placeholder(tf.as_dtype(dtype), (6, 8)), m, v, step=1.0, **hyper)
+
+
+@pytest.mark.parametrize("nesterov", [False, True])
+@pytest.mark.parametrize("strided", [False, True])
+def test_momentum_step_matches_the_rule_in_place(nesterov, strided):
+    """The one-pass eager SGD-momentum kernel against optim.rules.momentum op by op."""
+    from tinyflow.ops.state import momentum_step
+    from tinyflow.optim import rules
+    rng = np.random.default_rng(1)
+    arrays = [rng.normal(size=(5, 9)).astype(np.float32) for _ in range(3)]
+    if strided:
+        arrays = [np.asfortranarray(a) for a in arrays]
+    p, g, v = (tf.Tensor(a.copy()) for a in arrays)
+    hyper = dict(lr=0.1, momentum=0.9, dampening=0.0 if nesterov else 0.2, nesterov=nesterov)
+    want_p, want_v = rules.momentum(tf.Tensor(arrays[0]), tf.Tensor(arrays[1]),
+                                    tf.Tensor(arrays[2]), hyper["lr"], hyper["momentum"],
+                                    nesterov, hyper["dampening"])
+    buffer = p.numpy()
+    assert momentum_step(p, g, v, **hyper) is p and p.numpy() is buffer
+    np.testing.assert_allclose(p.numpy(), want_p.numpy(), rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(v.numpy(), want_v.numpy(), rtol=1e-6, atol=1e-7)
+    with pytest.raises(tf.ShapeError, match=r"^momentum_step: momentum_buffer has shape"):
+        momentum_step(p, g, tf.Tensor(np.zeros(3, np.float32)), lr=0.1, momentum=0.9)
+
+
 def test_group_runs_its_inputs():
     with _session() as sess:
         v = tf.Variable(0.0)

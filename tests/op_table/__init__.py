@@ -20,6 +20,8 @@ COVERED_ELSEWHERE = {
     "random_normal": "test_random_ops_shape_dtype_statistics",
     "random_uniform": "test_random_ops_shape_dtype_statistics",
     "assign": "test_eager_assign_writes_in_place",
+    "adam_step": "test_adam_step_matches_the_rule_in_place",
+    "momentum_step": "test_momentum_step_matches_the_rule_in_place",
     "no_op": "test_group_runs_its_inputs",
     "random_mask": "test_random_mask_keeps_the_right_share_and_redraws",
 }

@@ -38,9 +38,11 @@ def _depends_on(order: list, xs: list) -> set:
     """Ids of the nodes in `order` (inputs first) that depend on some x: only they need adjoints."""
     marked = {id(x) for x in xs}
     for node in order:
-        if node.op is not None and node.op.differentiable and any(
-                id(i) in marked for i in node.inputs):
-            marked.add(id(node))
+        if node.op is not None and node.op.differentiable:
+            for i in node.inputs:
+                if id(i) in marked:
+                    marked.add(id(node))
+                    break
     return marked
 
 
@@ -100,22 +102,23 @@ def _backprop(order: list, ys: list, xs: list, grad_ys: list, on_final=None) -> 
             node_to_grad.setdefault(id(y), []).append(gy)
             handed.add(gy, shared)
     for node in reversed(order):
-        partials = node_to_grad.get(id(node))
-        if on_final is not None and partials is not None and id(node) in keep:
-            node_to_grad[id(node)] = partials = [sum_terms(partials)]
+        key, op = id(node), node.op
+        partials = node_to_grad.get(key)
+        if on_final is not None and partials is not None and key in keep:
+            node_to_grad[key] = partials = [sum_terms(partials)]
             handed.add(partials[0], shared)     # a retained non-leaf passes it on below
             on_final(node, partials[0], id(partials[0].array) in shared)
-        if partials is None or node.op is None:
+        if partials is None or op is None:
             continue
-        if id(node) not in keep:
-            del node_to_grad[id(node)]  # let eager adjoints go as soon as they are used
-        if not any(id(i) in relevant for i in node.inputs):
+        if key not in keep:
+            del node_to_grad[key]  # let eager adjoints go as soon as they are used
+        needed = tuple([id(i) in relevant for i in node.inputs])
+        if True not in needed:
             continue
-        g = sum_terms(partials)
+        g = partials[0] if len(partials) == 1 else sum_terms(partials)
         if node.kind == "eager":
             check_saved(node)
-        outer, vjp_request.needed = vjp_request.needed, tuple(id(i) in relevant
-                                                              for i in node.inputs)
+        outer, vjp_request.needed = vjp_request.needed, needed
         try:
             if node.kind != "eager" and node.graph.placements:   # gradients beside their op
                 with node.graph.colocate(node):
@@ -126,10 +129,10 @@ def _backprop(order: list, ys: list, xs: list, grad_ys: list, on_final=None) -> 
             vjp_request.needed = outer
         if anomaly_mode.enabled:
             _check_finite(node, input_grads)
-        for x, gx in zip(node.inputs, input_grads):
-            if gx is None or id(x) not in relevant or not x.dtype.is_floating:
+        for x, gx, wanted in zip(node.inputs, input_grads, needed):
+            if gx is None or not wanted or not x.dtype.is_floating:
                 continue
-            if node.op.broadcasts:
+            if op.broadcasts:
                 gx = unbroadcast(gx, x)
             if gx.dtype is not x.dtype:
                 gx = cast(gx, x.dtype)  # float32 input meeting float64: a float32 gradient

@@ -33,6 +33,11 @@ def check_saved(node: Tensor) -> None:
                 f"Specify retain_graph=True on the first backward() call.")
         return
     tensors = node.inputs + (node,)
+    for t, version in zip(tensors, saved):   # the common case: nothing was overwritten
+        if t._version[0] != version:
+            break
+    else:
+        return
     for k, (t, version) in enumerate(zip(tensors, saved)):
         if t._version[0] != version and (k < len(node.inputs) or node.op.saves_output):
             what = f"input {k}" if k < len(node.inputs) else "the output"

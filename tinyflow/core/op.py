@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import operator
 from typing import Optional, dataclass_transform
 
 import numpy as np
@@ -13,6 +14,7 @@ from .kernels import numpy_kernels as KERNELS
 from .modes import anomaly_mode, grad_mode, trace_state
 
 OPS: dict[str, type] = {}
+_ARRAY = operator.attrgetter("array")
 
 
 class Typed:
@@ -143,16 +145,16 @@ def apply(op: Op, *inputs: Tensor, name: Optional[str] = None, graph=None,
         return node
     if out is not None:
         return _apply_into(op, inputs, shape, dtype, out)
-    data = KERNELS[type(op)](op, *[x.array for x in inputs])
-    if type(data) is not np.ndarray or data.dtype != dtype.np:
+    data = KERNELS[type(op)](op, *map(_ARRAY, inputs))
+    if type(data) is not np.ndarray or (data.dtype is not dtype.np and data.dtype != dtype.np):
         data = as_dtype_array(data, dtype)
-    tracked = grad_mode.enabled and op.differentiable and any(x.requires_grad for x in inputs)
+    tracked = grad_mode.enabled and op.differentiable and _any_requires_grad(inputs)
     out = Tensor._eager(data, op, inputs, True) if tracked else Tensor._eager(data)
     if op.view and data.base is not None:
         out._base = inputs[0] if inputs[0]._base is None else inputs[0]._base
         out._version = inputs[0]._version  # a view and its base see each other's writes
     if tracked:
-        out._saved = tuple(x._version[0] for x in inputs) + (out._version[0],)
+        out._saved = (*[x._version[0] for x in inputs], out._version[0])
         if anomaly_mode.enabled:
             out.site = user_site()
     return out
@@ -165,6 +167,14 @@ def as_dtype_array(data, dtype) -> np.ndarray:
         with np.errstate(over="ignore"):
             return np.asarray(data, dtype=dtype.np)
     return np.asarray(data, dtype=dtype.np)
+
+
+def _any_requires_grad(inputs: tuple) -> bool:
+    """any(x.requires_grad ...) without a generator: it runs once per eager op."""
+    for x in inputs:
+        if x.requires_grad:
+            return True
+    return False
 
 
 def _apply_into(op: Op, inputs: tuple, shape, dtype, out: Tensor) -> Tensor:

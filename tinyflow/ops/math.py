@@ -24,13 +24,27 @@ def check_floating(*tensors) -> None:
             raise TypeError(f"needs floating-point tensors, got {t.dtype.name}")
 
 
+# Read-only literal tensors by (type, value, dtype met): `x * 1.0001` in a loop makes its
+# scalar once, not once per op (-0.0 == 0.0 and NaN != NaN, so zeros and NaN are not kept).
+_LITERALS: dict = {}
+_LITERALS_KEPT = 4096
+
+
 def _lift(value, like: Tensor) -> Tensor:
     """A Python number takes the dtype of the tensor it meets ("weak" scalar typing)."""
     if isinstance(value, (bool, int, float, np.number, np.bool_)) and not isinstance(
             value, np.ndarray):
-        literal = np.array(value, dtype=dtypes.weak_scalar(value, like.dtype).np)
-        literal.flags.writeable = False   # nothing can change it: the passes may fold it
-        return Tensor._eager(literal)
+        key = (type(value), value, like.dtype)
+        tensor = _LITERALS.get(key)
+        if tensor is None:
+            literal = np.array(value, dtype=dtypes.weak_scalar(value, like.dtype).np)
+            literal.flags.writeable = False   # nothing can change it: the passes may fold it
+            tensor = Tensor._eager(literal)
+            if value != 0 and value == value:
+                if len(_LITERALS) >= _LITERALS_KEPT:
+                    _LITERALS.clear()
+                _LITERALS[key] = tensor
+        return tensor
     return as_tensor(value)
 
 

@@ -74,6 +74,56 @@ class FusedUpdate(Op):
         return w.shape, w.dtype
 
 
+class AdamStep(Op):
+    """One Adam(W) step of an eager parameter in a single pass: inputs (param, grad, exp_avg,
+    exp_avg_sq); writes param and both moments in place and returns param. The per-element
+    arithmetic is PyTorch's (`optim/rules.adam` with epsilon_hat=False), where the op-by-op
+    rule reads and writes each parameter-sized array a dozen times. Eager only: a graph
+    keeps the rule's ops (the planned runtime knows one written input per op)."""
+    name = "adam_step"
+    stateful = True
+    differentiable = False
+    writes_input = 0
+    lr: float
+    beta1: float
+    beta2: float
+    eps: float
+    step: float
+    weight_decay: float = 0.0   # decoupled (AdamW): param *= 1 - lr * weight_decay first
+
+    def infer(self, param, grad, exp_avg, exp_avg_sq):
+        return _like_param(param, grad=grad, exp_avg=exp_avg, exp_avg_sq=exp_avg_sq)
+
+
+def _like_param(param, **others) -> tuple:
+    """The (shape, dtype) of a floating-point parameter that all of `others` share."""
+    if not param.dtype.is_floating:
+        raise TypeError(f"needs a floating-point parameter, got {param.dtype.name}")
+    for what, t in others.items():
+        if t.shape != param.shape or t.dtype is not param.dtype:
+            raise ValueError(f"{what} has shape {t.shape} and dtype {t.dtype.name}; the "
+                             f"parameter has shape {param.shape} and dtype {param.dtype.name}")
+    return param.shape, param.dtype
+
+
+class MomentumStep(Op):
+    """One SGD-with-momentum step of an eager parameter in a single pass: inputs (param,
+    grad, momentum_buffer); v = momentum v + (1 - dampening) g, then param -= lr v (or
+    lr (g + momentum v), Nesterov), both in place; returns param. PyTorch's order, as
+    `optim/rules.momentum`; eager only, as `AdamStep`."""
+    name = "momentum_step"
+    stateful = True
+    differentiable = False
+    writes_input = 0
+    lr: float
+    momentum: float
+    dampening: float = 0.0
+    nesterov: bool = False
+
+    def infer(self, param, grad, buf):
+        return _like_param(param, grad=grad, momentum_buffer=buf)
+
+
 class NoOp(Op):
     """Does nothing; runs its control inputs (tf.group)."""
     name = "no_op"
@@ -122,6 +172,32 @@ def fused_update(w, a, b, lr, transpose_a=False, transpose_b=False, lr_first=Tru
     return apply(FusedUpdate(transpose_a=transpose_a, transpose_b=transpose_b,
                              lr_first=lr_first), w, as_tensor(a), as_tensor(b),
                  as_tensor(lr, dtype=w.dtype), name=name)
+
+
+def adam_step(param: Tensor, grad: Tensor, exp_avg: Tensor, exp_avg_sq: Tensor, *,
+              lr: float, beta1: float, beta2: float, eps: float, step: float,
+              weight_decay: float = 0.0) -> Tensor:
+    """Adam(W)'s update of eager `param` and its moments, in place (see `AdamStep`)."""
+    tensors = (param, grad, exp_avg, exp_avg_sq)
+    if any(t.kind != EAGER for t in tensors):
+        raise TypeError("adam_step: needs eager tensors (a graph uses optim.rules.adam)")
+    apply(AdamStep(lr=lr, beta1=beta1, beta2=beta2, eps=eps, step=step,
+                   weight_decay=weight_decay), *tensors)
+    for t in (param, exp_avg, exp_avg_sq):
+        t._version[0] += 1
+    return param
+
+
+def momentum_step(param: Tensor, grad: Tensor, buf: Tensor, *, lr: float, momentum: float,
+                  dampening: float = 0.0, nesterov: bool = False) -> Tensor:
+    """SGD momentum's update of eager `param` and its buffer, in place (see `MomentumStep`)."""
+    if any(t.kind != EAGER for t in (param, grad, buf)):
+        raise TypeError("momentum_step: needs eager tensors (a graph uses optim.rules.momentum)")
+    apply(MomentumStep(lr=lr, momentum=momentum, dampening=dampening, nesterov=nesterov),
+          param, grad, buf)
+    for t in (param, buf):
+        t._version[0] += 1
+    return param
 
 
 def group(*inputs, name=None) -> Tensor:

@@ -3,6 +3,9 @@ from __future__ import annotations
 
 from typing import Iterable, Optional
 
+from ..core.modes import trace_state
+from ..core.tensor import EAGER
+from ..ops.state import momentum_step
 from . import rules
 from .optimizer import Optimizer, check_options, store, write
 
@@ -28,11 +31,23 @@ class SGD(Optimizer):
         if group["momentum"] == 0:
             rules.sgd(param, grad, group["lr"], out=param)   # in place: no temporary, no copy
             return
-        new, velocity = rules.momentum(param, grad, state.get("momentum_buffer"), group["lr"],
+        buf = state.get("momentum_buffer")
+        if buf is not None and _one_pass(param, grad, group):
+            momentum_step(param, grad, buf, lr=group["lr"], momentum=group["momentum"],
+                          dampening=group["dampening"], nesterov=group["nesterov"])
+            return
+        new, velocity = rules.momentum(param, grad, buf, group["lr"],
                                        group["momentum"], group["nesterov"],
                                        group["dampening"])
         store(state, "momentum_buffer", velocity)
         write(param, new)
+
+
+def _one_pass(param, grad, group) -> bool:
+    """Eager, not traced, Python-number hyperparameters: the fused momentum step applies."""
+    return (trace_state.active is None and param.kind == EAGER and grad.kind == EAGER
+            and grad.dtype is param.dtype
+            and all(isinstance(group[k], (int, float)) for k in ("lr", "momentum", "dampening")))
 
 
 def _refuse_differentiable(differentiable: bool) -> None:

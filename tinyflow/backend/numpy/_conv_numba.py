@@ -187,6 +187,37 @@ def _pool_loops():
     return forward, argmax, backward
 
 
+def _tile_max_grad(x, g, kh, kw, dx):
+    """dx = g at the first maximum of each kh x kw tile of x [N, C, H, W], 0 elsewhere
+    (tiles: kernel == stride, no padding; dx is zeroed here, borders past the tiles too)."""
+    dx[...] = 0
+    for n in range(g.shape[0]):
+        for c in range(g.shape[1]):
+            xs, ds, gs = x[n, c], dx[n, c], g[n, c]
+            for a in range(g.shape[2]):
+                for b in range(g.shape[3]):
+                    bi, bj = a * kh, b * kw
+                    best = xs[bi, bj]
+                    for i in range(a * kh, a * kh + kh):
+                        for j in range(b * kw, b * kw + kw):
+                            v = xs[i, j]
+                            if (not best >= v) and best == best:   # greater, or first NaN
+                                best, bi, bj = v, i, j
+                    ds[bi, bj] = gs[a, b]
+
+
+@functools.cache
+def _tile_loops():
+    return _jit()(_tile_max_grad)
+
+
+def tile_max_pool_grad(x, g, kernel):
+    """The max-pool gradient over tiles (see `_tile_max_grad`), in g's dtype."""
+    dx = np.empty(x.shape, g.dtype)
+    _tile_loops()(x, g, kernel[0], kernel[1], dx)
+    return dx
+
+
 def _windows(out, stride, k, d, before, size):
     """[3, out]: each window's start along one axis and its range of taps inside the input
     (never empty: padding is at most half the kernel)."""

@@ -4,9 +4,9 @@ average-pool gradient is one broadcast copy. Other average pooling takes one str
 of the padded input per kernel tap, never a Python loop over output pixels.
 
 Max pooling keeps the first maximum of each window (strictly greater values replace it, and
-NaN wins, as in PyTorch). Other than the tiled forward, it runs as Numba loops (maximum,
-argmax, gradient) that recompute the argmax, so nothing but x needs saving between forward
-and backward.
+NaN wins, as in PyTorch). Other than the tiled forward and gradient, it runs as Numba loops
+(maximum, argmax, gradient) that recompute the argmax, so nothing but x needs saving between
+forward and backward; the tiled gradient is one Numba pass over NCHW planes.
 """
 import numpy as np
 
@@ -116,6 +116,9 @@ def max_pool2d_select(op, t, x):
 
 @kernel(pool.MaxPool2dGrad)
 def max_pool2d_grad(op, g, x):
+    if _tiles(op, x.shape[2:]) is not None and x.dtype == g.dtype and x.dtype in (
+            np.float32, np.float64):
+        return _conv_numba.tile_max_pool_grad(x, g, op.kernel)
     return _max_pool("backward", op, x, g)
 
 

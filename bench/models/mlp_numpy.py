@@ -1,0 +1,24 @@
+"""mlp_infer_b1 written by hand in NumPy, with the same parameters (the baseline a tinyflow
+user could write instead)."""
+import numpy as np
+
+from models.data import Workload, param_array, uniform
+
+
+def mlp_infer_b1():
+    sizes = (784, 1024, 1024, 10)
+    layers = [(param_array(f"{2 * i}.weight", (b, a)).T.copy(), param_array(f"{2 * i}.bias", (b,)))
+              for i, (a, b) in enumerate(zip(sizes, sizes[1:]))]
+    x = uniform(0, 1, 784)
+
+    def step():
+        h = x
+        for i, (w, b) in enumerate(layers):
+            h = h @ w + b
+            if i < len(layers) - 1:
+                np.maximum(h, 0, out=h)
+        return float(h.sum())
+    return step
+
+
+WORKLOADS = {"mlp_infer_b1": Workload(mlp_infer_b1, 300, "infer")}

@@ -3,12 +3,10 @@ from __future__ import annotations
 
 from typing import Iterable, Optional
 
-from ..core.modes import trace_state
-from ..core.tensor import EAGER
 from ..ops.state import adam_step
 from . import rules
-from .optimizer import (Optimizer, advance, check_options, step_count, store, write,
-                        zeros_state)
+from .optimizer import (Optimizer, advance, check_options, one_pass_applies, step_count, store,
+                        write, zeros_state)
 from .sgd import _refuse_differentiable
 
 
@@ -42,7 +40,8 @@ class Adam(Optimizer):
         wd = group["weight_decay"]
         grad = rules.gradient(grad, param, 0 if decoupled else wd, group["maximize"])
         beta1, beta2 = group["betas"]
-        if _one_pass(param, grad, group):
+        if not group["amsgrad"] and all(isinstance(b, float) for b in group["betas"]) and \
+                one_pass_applies(param, grad, group, ("lr", "eps", "weight_decay")):
             adam_step(param, grad, state["exp_avg"], state["exp_avg_sq"], lr=group["lr"],
                       beta1=beta1, beta2=beta2, eps=group["eps"], step=step,
                       weight_decay=wd if decoupled else 0.0)
@@ -55,14 +54,6 @@ class Adam(Optimizer):
         store(state, "exp_avg_sq", v)
         store(state, "max_exp_avg_sq", v_max)
         write(param, new)
-
-
-def _one_pass(param, grad, group) -> bool:
-    """Eager, not traced, Python-number hyperparameters, no AMSGrad: the fused step applies."""
-    return (trace_state.active is None and param.kind == EAGER and grad.kind == EAGER
-            and grad.dtype is param.dtype and not group["amsgrad"]
-            and all(isinstance(group[k], (int, float)) for k in ("lr", "eps", "weight_decay"))
-            and all(isinstance(b, float) for b in group["betas"]))
 
 
 class AdamW(Adam):

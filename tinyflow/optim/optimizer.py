@@ -10,7 +10,7 @@ import numpy as np
 
 from ..autodiff.tape import write_inplace
 from ..core.modes import enable_grad, no_grad, trace_state
-from ..core.tensor import REMOTE, Tensor
+from ..core.tensor import EAGER, REMOTE, Tensor
 from ..ops.creation import zeros_like
 from ..ops.shape import copy as copy_tensor
 
@@ -178,6 +178,15 @@ def check_options(lr: Optional[float] = None, betas: Optional[tuple] = None,
     for k, beta in enumerate(betas or ()):
         if not 0.0 <= beta < 1.0:
             raise ValueError(f"Invalid beta parameter at index {k}: {beta}")
+
+
+def one_pass_applies(param: Tensor, grad: Tensor, group: dict, numbers: tuple) -> bool:
+    """Can an eager optimizer use its fused in-place step (ops/state.py)? Only eagerly, not
+    traced, with the gradient in the parameter's dtype and the hyperparameters `numbers` of
+    the group Python numbers (a tensor lr keeps the op-by-op rule)."""
+    return (trace_state.active is None and param.kind == EAGER and grad.kind == EAGER
+            and grad.dtype is param.dtype
+            and all(isinstance(group[k], (int, float)) for k in numbers))
 
 
 def write(param: Tensor, value: Tensor) -> None:

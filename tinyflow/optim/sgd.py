@@ -3,11 +3,9 @@ from __future__ import annotations
 
 from typing import Iterable, Optional
 
-from ..core.modes import trace_state
-from ..core.tensor import EAGER
 from ..ops.state import momentum_step
 from . import rules
-from .optimizer import Optimizer, check_options, store, write
+from .optimizer import Optimizer, check_options, one_pass_applies, store, write
 
 
 class SGD(Optimizer):
@@ -32,7 +30,8 @@ class SGD(Optimizer):
             rules.sgd(param, grad, group["lr"], out=param)   # in place: no temporary, no copy
             return
         buf = state.get("momentum_buffer")
-        if buf is not None and _one_pass(param, grad, group):
+        if buf is not None and one_pass_applies(param, grad, group,
+                                                ("lr", "momentum", "dampening")):
             momentum_step(param, grad, buf, lr=group["lr"], momentum=group["momentum"],
                           dampening=group["dampening"], nesterov=group["nesterov"])
             return
@@ -41,13 +40,6 @@ class SGD(Optimizer):
                                        group["dampening"])
         store(state, "momentum_buffer", velocity)
         write(param, new)
-
-
-def _one_pass(param, grad, group) -> bool:
-    """Eager, not traced, Python-number hyperparameters: the fused momentum step applies."""
-    return (trace_state.active is None and param.kind == EAGER and grad.kind == EAGER
-            and grad.dtype is param.dtype
-            and all(isinstance(group[k], (int, float)) for k in ("lr", "momentum", "dampening")))
 
 
 def _refuse_differentiable(differentiable: bool) -> None:

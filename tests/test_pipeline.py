@@ -139,6 +139,27 @@ def test_pipeline_trains_like_one_process_for_every_schedule_and_chunks():
         pipe.shutdown()
 
 
+@pytest.mark.usefixtures("local_ray")
+def test_stages_given_as_modules_train_with_in_place_updates():
+    """Modules built here travel to their workers (Ray unpickles their arrays read-only):
+    plain SGD, which writes each parameter in place, must still step them."""
+    data = batches(2)
+    model = nn.Sequential(*[make_stage(i) for i in range(4)])
+    pipe = dist.Pipeline([make_stage(i) for i in range(4)], chunks=2, loss_fn=F.mse_loss,
+                         optimizer=lambda p: torch.optim.SGD(p, lr=0.1))
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    try:
+        for x, y in data:
+            opt.zero_grad()
+            F.mse_loss(model(torch.tensor(x)), torch.tensor(y)).backward()
+            opt.step()
+            pipe.step(x, y)
+        for k, want in model.state_dict().items():
+            np.testing.assert_allclose(pipe.state_dict()[k], want.numpy(), atol=1e-12)
+    finally:
+        pipe.shutdown()
+
+
 def check_report(report, schedule, m):
     """One activation forward and one gradient backward per boundary per micro-batch; every
     stage ran every forward and backward once and held what its schedule says."""

@@ -36,6 +36,15 @@ class Tensor:
                  "_retains_grad", "_post_grad_hooks", "remote", "__weakref__")
     __array_priority__ = 1000  # so `ndarray * tensor` calls Tensor.__rmul__
 
+    def __setstate__(self, state) -> None:
+        """Unpickling (Ray passes tensors between processes) restores the slots and gives the
+        tensor writable data of its own, as optimizers write parameters in place."""
+        attributes, slots = state if isinstance(state, tuple) else (state, None)
+        for key, value in {**(attributes or {}), **(slots or {})}.items():
+            object.__setattr__(self, key, value)
+        if self.kind == EAGER:
+            self.array = writable(self.array)
+
     def __init__(self, data, dtype=None, requires_grad: bool = False) -> None:
         dt = dtypes.as_dtype(dtype) if dtype is not None else None
         if isinstance(data, Tensor):
@@ -298,3 +307,9 @@ def become_eager(t: Tensor, data: np.ndarray) -> None:
     """Make a handle `t` hold `data` again, here (a module moved back to the CPU)."""
     t.array, t.kind, t.remote = data, EAGER, None
     t.shape, t.dtype = data.shape, dtypes.from_numpy_dtype(data.dtype)
+
+
+def writable(array: np.ndarray) -> np.ndarray:
+    """`array`, or a copy if it is read-only: Ray unpickles arrays as read-only views of its
+    object store, and a tensor must own data it can write in place."""
+    return array if array.flags.writeable else array.copy()

@@ -14,7 +14,7 @@ import numpy as np
 
 from ...core import devices, dtypes
 from ...core.modes import no_grad
-from ...core.tensor import Tensor, _init_eager
+from ...core.tensor import Tensor, _init_eager, writable
 from ...ops.creation import zeros_like
 
 
@@ -44,7 +44,11 @@ class Parameter(Tensor):
         return out
 
     def __reduce_ex__(self, protocol):
-        return Parameter, (self.array, self.requires_grad)
+        return _unpickle_parameter, (self.array, self.requires_grad)
+
+
+def _unpickle_parameter(array: np.ndarray, requires_grad: bool) -> Parameter:
+    return Parameter(writable(array), requires_grad)
 
 
 class _IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])):

@@ -4,12 +4,13 @@ float32), and the compiled seed and GPT steps' first call (`bench/jit.py --runne
 
 Each round makes an empty cache directory, runs both probes in a fresh process (cold), then
 again in another fresh process with what the first wrote (warm); rounds repeat and the table
-shows medians with the spread. `--root DIR` runs the probes against another checkout of
-tinyflow (e.g. an older commit, for a before/after comparison); the files the cache holds
-after each run are counted too (they must not grow on the warm run).
+shows medians with the spread. `--root DIR` (repeatable) runs the probes against other
+checkouts of tinyflow too, rounds interleaved (e.g. an older commit's `git archive`, for a
+before/after comparison); the files the cache holds after each run are counted too (they
+must not grow on the warm run).
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE .venv/bin/python bench/warmup.py [--rounds 2]
-        [--root DIR] [--no-gpt]
+        [--root DIR ...] [--no-gpt]
 """
 from __future__ import annotations
 
@@ -79,22 +80,9 @@ def run_once(root: str, cache: str, gpt: bool) -> dict:
     return res
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--root", default=os.path.dirname(HERE))
-    parser.add_argument("--no-gpt", action="store_true", help="eager probes only")
-    opts = parser.parse_args()
-    root = os.path.abspath(opts.root)
-    runs: dict = {"cold": [], "warm": []}
-    start = time.perf_counter()
-    for _ in range(opts.rounds):
-        with tempfile.TemporaryDirectory() as cache:
-            runs["cold"].append(run_once(root, cache, not opts.no_gpt))
-            runs["warm"].append(run_once(root, cache, not opts.no_gpt))
-    print(f"first call in a fresh process, seconds: median of {opts.rounds} rounds "
-          f"(spread), cold = empty caches, warm = the caches the cold run wrote; "
-          f"code: {root} ({time.perf_counter() - start:.0f} s in all)")
+def table(root: str, runs: dict, rounds: int) -> None:
+    print(f"\ncode: {root}; first call in a fresh process, seconds, median of {rounds} "
+          f"rounds (spread)")
     print(f"{'probe':<22}{'cold':>18}{'warm':>18}{'cold / warm':>13}")
     for name in runs["cold"][0]:
         cold = [r[name] for r in runs["cold"]]
@@ -105,6 +93,27 @@ def main() -> None:
         c, w = statistics.median(cold), statistics.median(warm)
         print(f"{name:<22}{c:>8.2f} ({min(cold):.2f}-{max(cold):.2f}){w:>8.2f} "
               f"({min(warm):.2f}-{max(warm):.2f}){c / w:>12.1f}x")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--root", action="append", default=[],
+                        help="another tinyflow checkout to measure beside this one")
+    parser.add_argument("--no-gpt", action="store_true", help="eager probes only")
+    opts = parser.parse_args()
+    roots = [os.path.dirname(HERE)] + [os.path.abspath(r) for r in opts.root]
+    runs = {root: {"cold": [], "warm": []} for root in roots}
+    start = time.perf_counter()
+    for _ in range(opts.rounds):
+        for root in roots:
+            with tempfile.TemporaryDirectory() as cache:
+                runs[root]["cold"].append(run_once(root, cache, not opts.no_gpt))
+                runs[root]["warm"].append(run_once(root, cache, not opts.no_gpt))
+    print(f"cold = empty caches (Numba's and tinyflow's), warm = the caches the cold run "
+          f"wrote; {time.perf_counter() - start:.0f} s in all")
+    for root in roots:
+        table(root, runs[root], opts.rounds)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,6 @@ NumPy passes over the whole array. When they are all axes but one (batch norm's 
 around C), the data is [outer, C, inner] and a Numba loop does one channel at a time, with
 float64 sums (a channel holds N*H*W values). Other axes take the NumPy path.
 """
-import functools
 import math
 
 import numpy as np
@@ -15,101 +14,16 @@ from ...ops import normalization as n
 from .registry import kernel
 
 
-@functools.cache
 def _row_loops():
-    import numba
-
-    jit = numba.njit(cache=True, nogil=True, fastmath=True)
-
-    # c = [1 / width, eps, 1] in the data's dtype, so float32 rows stay float32 (and SIMD).
-    @jit
-    def moments(x, r, c):
-        """Mean and 1 / std of row r (indexed loops: Numba vectorizes those)."""
-        total = c[2] * 0
-        for j in range(x.shape[1]):
-            total += x[r, j]
-        mean = total * c[0]
-        sq = total * 0
-        for j in range(x.shape[1]):
-            sq += (x[r, j] - mean) * (x[r, j] - mean)
-        return mean, c[2] / np.sqrt(sq * c[0] + c[1])
-
-    @jit
-    def forward(x, c, y):
-        for r in range(x.shape[0]):
-            mean, inv_std = moments(x, r, c)
-            for j in range(x.shape[1]):
-                y[r, j] = (x[r, j] - mean) * inv_std
-
-    @jit
-    def backward(g, x, c, dx):
-        for r in range(x.shape[0]):
-            mean, inv_std = moments(x, r, c)
-            g_sum = c[2] * 0
-            gy_sum = g_sum
-            for j in range(x.shape[1]):
-                g_sum += g[r, j]
-                gy_sum += g[r, j] * (x[r, j] - mean)
-            g_mean, gy_mean = g_sum * c[0], gy_sum * c[0] * inv_std
-            for j in range(x.shape[1]):
-                y = (x[r, j] - mean) * inv_std
-                dx[r, j] = (g[r, j] - g_mean - y * gy_mean) * inv_std
-
-    return forward, backward
+    """(forward, backward) over the rows of a [rows, width] array (Numba, on first use)."""
+    from . import _norm_loops
+    return _norm_loops.rows_forward, _norm_loops.rows_backward
 
 
-@functools.cache
 def _channel_loops():
-    import numba
-
-    jit = numba.njit(cache=True, nogil=True, fastmath=True)
-
-    @jit
-    def moments(x, k, eps):
-        """Mean and 1 / std of channel k of x [outer, C, inner], summed in float64."""
-        count = x.shape[0] * x.shape[2]
-        total = 0.0
-        for a in range(x.shape[0]):
-            for b in range(x.shape[2]):
-                total += x[a, k, b]
-        mean = total / count
-        sq = 0.0
-        for a in range(x.shape[0]):
-            for b in range(x.shape[2]):
-                d = x[a, k, b] - mean
-                sq += d * d
-        return mean, 1.0 / np.sqrt(sq / count + eps)
-
-    @jit
-    def forward(x, eps, one, y):
-        """`one` is 1 in the data's dtype: the per-element work stays float32 (SIMD)."""
-        for k in range(x.shape[1]):
-            mean, inv_std = moments(x, k, eps)
-            m, s = one * mean, one * inv_std
-            for a in range(x.shape[0]):
-                for b in range(x.shape[2]):
-                    y[a, k, b] = (x[a, k, b] - m) * s
-
-    @jit
-    def backward(g, x, eps, one, dx):
-        count = x.shape[0] * x.shape[2]
-        for k in range(x.shape[1]):
-            mean, inv_std = moments(x, k, eps)
-            g_sum = 0.0
-            gx_sum = 0.0
-            for a in range(x.shape[0]):
-                for b in range(x.shape[2]):
-                    g_sum += g[a, k, b]
-                    gx_sum += g[a, k, b] * (x[a, k, b] - mean)
-            m, s = one * mean, one * inv_std
-            g_mean = one * (g_sum / count)
-            gy_mean = one * (gx_sum / count * inv_std)
-            for a in range(x.shape[0]):
-                for b in range(x.shape[2]):
-                    y = (x[a, k, b] - m) * s
-                    dx[a, k, b] = (g[a, k, b] - g_mean - y * gy_mean) * s
-
-    return forward, backward
+    """(forward, backward) per channel of an [outer, C, inner] array (Numba, on first use)."""
+    from . import _norm_loops
+    return _norm_loops.channels_forward, _norm_loops.channels_backward
 
 
 def _as_channels(op, x):

@@ -3,75 +3,24 @@
 Per step only what is sequential runs: one [B, H] x [H, 4H] product and the cell. For
 float32 and float64 the cell is one Numba loop over [B, H] (gates, state, output, and
 backwards the gate adjoints written straight into the result's batch-major rows), with the
-float32 sigmoid and tanh of `_fast_math` (no libm call: the loop stays SIMD). Otherwise it
+float32 sigmoid and tanh of `_fast_math_loops` (no libm call: the loop stays SIMD). Otherwise it
 is a few NumPy passes, all in place. Gates are kept gate-major ([4, B, H] per step, `Lstm`'s packed
 layout) so every elementwise pass runs over contiguous memory: NumPy takes 3-4x longer on
 row-strided slices of a [B, 4H] array. The four gates share one sigmoid pass,
 tanh(x) = 2 sigmoid(2x) - 1, as NumPy's exp is several times faster than its tanh.
 """
-import functools
 
 import numpy as np
 
 from ...ops import rnn
-from . import _fast_math
 from .registry import kernel
 
 
-@functools.cache
-def _cells(bits: int):
-    """(forward cell, backward cell) as Numba loops, with float32's or float64's sigmoid and
-    tanh inlined (closures: each precision compiles its own loop)."""
-    import numba
-
-    fns = _fast_math.scalars()
-    sigmoid, tanh = fns[f"sigmoid{bits}"], fns[f"tanh{bits}"]
-    jit = numba.njit(nogil=True, fastmath=True, error_model="numpy")   # x / 0: IEEE, SIMD
-
-    @jit
-    def forward(product, xw, c_prev, row):
-        """product, xw [B, 4H] (i f g o); row [7, B, H] <- h c i f g o tanh(c). Rows as 1-D
-        arrays: LLVM vectorizes those inner loops."""
-        H = c_prev.shape[1]
-        for b in range(c_prev.shape[0]):
-            p, x, c0 = product[b], xw[b], c_prev[b]
-            h, c, i_, f_, g_, o_, t_ = (row[0, b], row[1, b], row[2, b], row[3, b], row[4, b],
-                                        row[5, b], row[6, b])
-            for j in range(H):
-                i = sigmoid(p[j] + x[j])
-                f = sigmoid(p[H + j] + x[H + j])
-                g = tanh(p[2 * H + j] + x[2 * H + j])
-                o = sigmoid(p[3 * H + j] + x[3 * H + j])
-                cj = f * c0[j] + i * g
-                tanh_c = tanh(cj)
-                h[j] = o * tanh_c
-                c[j] = cj
-                i_[j] = i
-                f_[j] = f
-                g_[j] = g
-                o_[j] = o
-                t_[j] = tanh_c
-
-    @jit
-    def backward(dh, dc, g_row, row, c_prev, d, one):
-        """d [B, 4H] <- adjoints of the gate pre-activations; dc <- dc_{t-1} (dh, dc: the
-        adjoints reaching h_t, c_t through the recurrence; g_row: through the output; one:
-        1 in the data's dtype)."""
-        H = dh.shape[1]
-        for b in range(dh.shape[0]):
-            for j in range(H):
-                i, f, gg, o, tanh_c = (row[2, b, j], row[3, b, j], row[4, b, j],
-                                       row[5, b, j], row[6, b, j])
-                dh_j = dh[b, j] + g_row[0, b, j]
-                dc_j = dc[b, j] + g_row[1, b, j] + (dh_j * o + g_row[6, b, j]) * (
-                    one - tanh_c * tanh_c)
-                d[b, j] = (dc_j * gg + g_row[2, b, j]) * i * (one - i)
-                d[b, H + j] = (dc_j * c_prev[b, j] + g_row[3, b, j]) * f * (one - f)
-                d[b, 2 * H + j] = (dc_j * i + g_row[4, b, j]) * (one - gg * gg)
-                d[b, 3 * H + j] = (dh_j * tanh_c + g_row[5, b, j]) * o * (one - o)
-                dc[b, j] = dc_j * f
-
-    return forward, backward
+def _cells():
+    """(forward cell, backward cell): Numba loops in `_fast_math_loops`, imported on first
+    use; each precision compiles (or loads from the disk cache) its own specialization."""
+    from . import _fast_math_loops
+    return _fast_math_loops.lstm_forward, _fast_math_loops.lstm_backward
 
 
 def _bits(dtype):
@@ -99,7 +48,7 @@ def lstm(op, xw, h0, c0, w_hh):
     steps, batch, _ = xw.shape
     out = np.empty((steps, 7, batch, op.hidden), xw.dtype)   # h c i f g o tanh(c)
     product = np.empty((batch, 4 * op.hidden), xw.dtype)
-    forward = _cells(bits)[0]
+    forward = _cells()[0]
     w_t = np.ascontiguousarray(w_hh.T)   # [H, 4H]: OpenBLAS is ~1.5x faster than on w_hh.T
     h, c = h0, c0
     for t in range(steps):
@@ -153,7 +102,7 @@ def lstm_grad(op, g, out, h0, c0, w_hh):
     grads = np.empty((steps + 1, batch, 4 * H), out.dtype)   # rows: d_pre per step, then dc0
     dh = np.zeros((batch, H), out.dtype)
     dc = np.zeros((batch, H), out.dtype)
-    backward, one = _cells(bits)[1], out.dtype.type(1)
+    backward, one = _cells()[1], out.dtype.type(1)
     for t in reversed(range(steps)):
         backward(dh, dc, g[t], out[t], out[t - 1, 1] if t else c0, grads[t], one)
         np.matmul(grads[t], w_hh, out=dh)

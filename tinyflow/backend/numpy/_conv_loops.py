@@ -1,0 +1,157 @@
+"""The Numba loops of `_conv_numba` (imported on first use: it imports Numba), at module
+level with the helpers they call in this same file, so that Numba's disk cache serves them
+to the next process (see `_fast_math_loops` for why closures and other files' helpers do
+not). Single-threaded, see `_conv_numba`.
+"""
+import numba
+import numpy as np
+
+jit = numba.njit(cache=True, nogil=True)
+
+
+# ---- convolution: col2im ----------------------------------------------------------------
+
+@jit
+def col2im_general(dcols, dxp, n0, a0, rows, wo, sh, sw, dh, dw, kh, kw):
+    groups, pixels, kg = dcols.shape
+    cg = kg // (kh * kw)
+    for p in range(pixels):
+        n = n0 + p // (rows * wo)
+        h0 = (a0 + (p // wo) % rows) * sh
+        w0 = (p % wo) * sw
+        for g in range(groups):
+            for i in range(kh):
+                for j in range(kw):
+                    src = (i * kw + j) * cg
+                    for c in range(cg):
+                        dxp[n, h0 + i * dh, w0 + j * dw, g * cg + c] += dcols[g, p, src + c]
+
+@jit
+def col2im_runs(dcols, dxp, n0, a0, rows, wo, sh, step, dh, kh):
+    run = dcols.shape[1] // kh  # kW * C values per window row
+    for p in range(dcols.shape[0]):
+        n = n0 + p // (rows * wo)
+        h0 = (a0 + (p // wo) % rows) * sh
+        start = (p % wo) * step
+        for i in range(kh):
+            h = h0 + i * dh
+            if run >= 16:  # an add into a view vectorizes; short runs: a plain loop
+                dst = dxp[n, h, start:start + run]
+                dst += dcols[p, i * run:(i + 1) * run]
+            else:
+                for m in range(run):
+                    dxp[n, h, start + m] += dcols[p, i * run + m]
+
+
+# ---- max pooling -----------------------------------------------------------------------
+
+@jit
+def window_max(x, rows, a, cols, b, dh, dw, best, at):
+    """Per channel, the first maximum (best) of window (a, b) of an image x [H, W, C] and
+    its position h * W + w (at): taps in row-major order over the input only (padding is
+    never chosen), a NaN beats numbers. rows, cols: [3, out] window starts and the range of
+    taps inside the input, per output row and column."""
+    width = x.shape[1]
+    first = True
+    for i in range(rows[1, a], rows[2, a]):
+        h = rows[0, a] + i * dh
+        for j in range(cols[1, b], cols[2, b]):
+            w = cols[0, b] + j * dw
+            v, k = x[h, w], h * width + w
+            if first:
+                best[:] = v
+                at[:] = k
+                first = False
+                continue
+            for c in range(v.size):
+                wins = (not best[c] >= v[c]) & (best[c] == best[c])  # greater, or first NaN
+                best[c] = v[c] if wins else best[c]
+                at[c] = k if wins else at[c]
+
+
+@jit
+def to_hwc(x, n, xt):
+    """xt[h, w, c] = x[n, c, h, w]."""
+    for h in range(xt.shape[0]):
+        for w in range(xt.shape[1]):
+            for c in range(xt.shape[2]):
+                xt[h, w, c] = x[n, c, h, w]
+
+
+@jit
+def from_hwc(xt, out, n):
+    """out[n, c, h, w] = xt[h, w, c]."""
+    for h in range(xt.shape[0]):
+        for w in range(xt.shape[1]):
+            for c in range(xt.shape[2]):
+                out[n, c, h, w] = xt[h, w, c]
+
+
+@jit
+def pool_forward(x, rows, cols, dh, dw, out):
+    xt = np.empty(x.shape[2:] + x.shape[1:2], x.dtype)
+    res = np.empty(out.shape[2:] + out.shape[1:2], out.dtype)
+    at = np.empty(x.shape[1], np.intp)
+    for n in range(x.shape[0]):
+        to_hwc(x, n, xt)
+        for a in range(res.shape[0]):
+            for b in range(res.shape[1]):
+                window_max(xt, rows, a, cols, b, dh, dw, res[a, b], at)
+        from_hwc(res, out, n)
+
+@jit
+def pool_argmax(x, rows, cols, dh, dw, out):
+    xt = np.empty(x.shape[2:] + x.shape[1:2], x.dtype)
+    res = np.empty(out.shape[2:] + out.shape[1:2], out.dtype)
+    best = np.empty(x.shape[1], x.dtype)
+    for n in range(x.shape[0]):
+        to_hwc(x, n, xt)
+        for a in range(res.shape[0]):
+            for b in range(res.shape[1]):
+                window_max(xt, rows, a, cols, b, dh, dw, best, res[a, b])
+        from_hwc(res, out, n)
+
+@jit
+def pool_backward(x, g, rows, cols, dh, dw, dx):
+    xt = np.empty(x.shape[2:] + x.shape[1:2], x.dtype)
+    gt = np.empty(g.shape[2:] + g.shape[1:2], g.dtype)
+    res = np.empty(xt.shape, dx.dtype)
+    best, at = np.empty(x.shape[1], x.dtype), np.empty(x.shape[1], np.intp)
+    width = x.shape[3]
+    for n in range(x.shape[0]):
+        to_hwc(x, n, xt)
+        to_hwc(g, n, gt)
+        res[...] = 0
+        zero = res[0, 0, 0]  # typed like dx
+        for a in range(g.shape[2]):
+            for b in range(g.shape[3]):
+                window_max(xt, rows, a, cols, b, dh, dw, best, at)
+                gv = gt[a, b]
+                for i in range(rows[1, a], rows[2, a]):
+                    h = rows[0, a] + i * dh
+                    for j in range(cols[1, b], cols[2, b]):
+                        w = cols[0, b] + j * dw
+                        d, k = res[h, w], h * width + w
+                        for c in range(d.size):
+                            d[c] += gv[c] if at[c] == k else zero
+        from_hwc(res, dx, n)
+
+
+@jit
+def tile_max_grad(x, g, kh, kw, dx):
+    """dx = g at the first maximum of each kh x kw tile of x [N, C, H, W], 0 elsewhere
+    (tiles: kernel == stride, no padding; dx is zeroed here, borders past the tiles too)."""
+    dx[...] = 0
+    for n in range(g.shape[0]):
+        for c in range(g.shape[1]):
+            xs, ds, gs = x[n, c], dx[n, c], g[n, c]
+            for a in range(g.shape[2]):
+                for b in range(g.shape[3]):
+                    bi, bj = a * kh, b * kw
+                    best = xs[bi, bj]
+                    for i in range(a * kh, a * kh + kh):
+                        for j in range(b * kw, b * kw + kw):
+                            v = xs[i, j]
+                            if (not best >= v) and best == best:   # greater, or first NaN
+                                best, bi, bj = v, i, j
+                    ds[bi, bj] = gs[a, b]

@@ -44,7 +44,6 @@ class AttentionWeights(Op):
     added; `causal` masks key j > query i (top-left aligned, as PyTorch's is_causal)."""
     name = "attention_weights"
     broadcasts = True      # batch dims and the mask broadcast; gradients are summed back
-    saves_inputs = True
     scale: float
     causal: bool
 

@@ -163,6 +163,19 @@ def np_getitem_grad(g, ref, index):
     return out
 
 
+def getitem_grads(ref, *gs, indices):
+    return apply(shape_ops.GetItemGrads(indices=indices), ref, *gs)
+
+
+def np_getitem_grads(ref, *gs, indices):
+    out = np.zeros(ref.shape, gs[0].dtype)
+    for index, g in zip(indices, gs):
+        np.add.at(out, index, g)
+    return out
+
+
+_THIRDS = tuple((slice(None), slice(None), slice(k, k + 3)) for k in (0, 3, 6))
+
 CASES += [
     OpCase("getitem", index_into, index_into,
            (S(A(5, 4), index=slice(1, 4, 2)),
@@ -205,6 +218,19 @@ CASES += [
             S(A(3, 4), Ref(5, 4), index=(np.array([1, 1, 3]),)),
             S(A(4, 3, layout="T"), Ref(4, 5), index=(slice(None), np.array([0, 2, 0]))),
             S(A(3), Ref(4, 5), index=(np.array([0, 0, 3]), np.array([1, 1, 2])))), NUMBERS),
+    OpCase("getitem_grads", getitem_grads, np_getitem_grads,
+           (S(Ref(2, 3, 9), A(2, 3, 3), A(2, 3, 3), A(2, 3, 3), indices=_THIRDS),   # split
+            S(Ref(2, 3, 9), A(2, 3, 3), A(2, 3, 3, layout="T"), indices=_THIRDS[::2]),
+            S(Ref(5, 4), A(2, 4), A(3, 4), indices=((slice(3, 5),), (slice(0, 3),))),
+            S(Ref(5, 4), A(3, 4), A(4, 4), indices=((slice(0, 3),), (slice(1, None),))),
+            S(Ref(5, 4), A(3, 4), A(4), A(2, 4),
+              indices=((np.array([1, 1, 3]),), (-1,), (slice(None, None, -3),)))),
+           NUMBERS,
+           errors=(ErrorInput(S(Ref(5, 4), A(3, 4), A(3, 3),
+                                indices=((slice(0, 3),), (slice(1, 4),))), tf.ShapeError,
+                              r"^getitem_grads: a gradient of shape \(3, 3\) for index "
+                              r"\(slice\(1, 4, None\),\) of \(5, 4\), which selects "
+                              r"\(3, 4\)"),)),
 ]
 
 # ---- the broadcasting helpers autodiff uses ----------------------------------------------

@@ -18,7 +18,7 @@ from ..core.op import as_tensor, sum_terms
 from ..core.tensor import REMOTE, Tensor
 from ..ops.creation import ones_like
 from ..ops.math import cast
-from ..ops.shape import sum_to
+from ..ops.shape import GetItem, getitem_grads, sum_to
 from .composed import traced
 from .tape import FREED, check_saved
 
@@ -105,7 +105,7 @@ def _backprop(order: list, ys: list, xs: list, grad_ys: list, on_final=None) -> 
         key, op = id(node), node.op
         partials = node_to_grad.get(key)
         if on_final is not None and partials is not None and key in keep:
-            node_to_grad[key] = partials = [sum_terms(partials)]
+            node_to_grad[key] = partials = [_total(partials, node)]
             handed.add(partials[0], shared)     # a retained non-leaf passes it on below
             on_final(node, partials[0], id(partials[0].array) in shared)
         if partials is None or op is None:
@@ -115,9 +115,14 @@ def _backprop(order: list, ys: list, xs: list, grad_ys: list, on_final=None) -> 
         needed = tuple([id(i) in relevant for i in node.inputs])
         if True not in needed:
             continue
-        g = partials[0] if len(partials) == 1 else sum_terms(partials)
+        g = _total(partials, node)
         if node.kind == "eager":
             check_saved(node)
+        if type(op) is GetItem and node.inputs[0].dtype.is_floating and (
+                node.kind == "eager" or not node.graph.placements):
+            # gathered with the other getitems' gradients of that input (see `_total`)
+            node_to_grad.setdefault(id(node.inputs[0]), []).append(_Piece(op.index, g))
+            continue
         outer, vjp_request.needed = vjp_request.needed, needed
         try:
             if node.kind != "eager" and node.graph.placements:   # gradients beside their op
@@ -138,7 +143,27 @@ def _backprop(order: list, ys: list, xs: list, grad_ys: list, on_final=None) -> 
                 gx = cast(gx, x.dtype)  # float32 input meeting float64: a float32 gradient
             node_to_grad.setdefault(id(x), []).append(gx)
             handed.add(gx, shared)
-    return [sum_terms(node_to_grad.get(id(x), ())) for x in xs]
+    return [_total(node_to_grad.get(id(x), ()), x) for x in xs]
+
+
+class _Piece:
+    """A getitem's gradient not yet placed in its input's shape: `g` at `index`."""
+
+    __slots__ = ("index", "g")
+
+    def __init__(self, index: tuple, g: Tensor) -> None:
+        self.index, self.g = index, g
+
+
+def _total(partials, x: Tensor) -> Optional[Tensor]:
+    """The sum of x's partial adjoints: the getitems' gradients among them (split, chunk,
+    slices of one tensor) are written into one buffer by one op, not each into zeros of x's
+    shape and then added."""
+    if len(partials) == 1 and not isinstance(partials[0], _Piece):
+        return partials[0]
+    pieces = [(p.index, p.g) for p in partials if isinstance(p, _Piece)]
+    whole = [p for p in partials if not isinstance(p, _Piece)]
+    return sum_terms(([getitem_grads(x, pieces)] if pieces else []) + whole)
 
 
 class _Handed:

@@ -475,11 +475,18 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor,
         repeat = np.repeat(np.arange(k.shape[-3]), q.shape[-3] // k.shape[-3])
         k, v = ops.take(k, repeat, k.ndim - 3), ops.take(v, repeat, v.ndim - 3)
     scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else scale
+    if is_causal and attn_mask is not None:
+        raise ValueError("scaled_dot_product_attention: pass either attn_mask or "
+                         "is_causal=True, not both")
+    if dropout_p == 0.0:   # one fused op: scores masked and normalized in place, p saved
+        if attn_mask is not None:
+            attn_mask = as_tensor(attn_mask)
+            if not attn_mask.dtype.is_bool and attn_mask.dtype is not q.dtype:
+                attn_mask = ops.cast(attn_mask, q.dtype)
+        weights = ops.attention_weights(q, k, attn_mask, scale, is_causal)
+        return ops.matmul(weights, v)
     scores = ops.matmul(q * scale, k, transpose_b=True)  # q: fewer products than the scores
     if is_causal:
-        if attn_mask is not None:
-            raise ValueError("scaled_dot_product_attention: pass either attn_mask or "
-                             "is_causal=True, not both")
         attn_mask = np.tril(np.ones((q.shape[-2], k.shape[-2]), bool))
     scores = _apply_mask(scores, attn_mask)
     weights = ops.softmax(scores, -1)

@@ -12,7 +12,8 @@ from onnx import numpy_helper
 from ..core import dtypes
 from ..core.dtypes import promote
 from ..core.op import Typed
-from ..ops import activation, conv, creation, fused, indexing, linalg, nn, normalization, pool
+from ..ops import (activation, attention, conv, creation, fused, indexing, linalg, nn,
+                   normalization, pool)
 from ..ops import math as m
 from ..ops import reduce as r
 from ..ops import shape as s
@@ -130,6 +131,27 @@ def _gelu(b: Builder, step, ins):
 def _softmax(b: Builder, step, ins):
     kind = "LogSoftmax" if type(step.op) is nn.LogSoftmax else "Softmax"
     return b.node(kind, ins, _hint(step), axis=step.op.axis)
+
+
+@converts(attention.AttentionWeights)
+def _attention_weights(b: Builder, step, ins):
+    """Softmax(MatMul(q, k^T) * scale, masked): a bool mask (and the causal triangle, a
+    constant) by Where, a float mask by Add."""
+    op, (q, k) = step.op, (b.cast(i, step.dtype) for i in ins[:2])
+    scores = b.node("Mul", [b.node("MatMul", [q, _swap_last_two(b, k)]),
+                            b.const(op.scale, step.dtype)])
+    masks = list(ins[2:])
+    if op.causal:
+        shape = step.shape
+        if shape is None or None in shape[-2:]:
+            raise ValueError("a causal attention exports with its query and key lengths known")
+        masks.append(b.const(np.tril(np.ones(shape[-2:], bool)), dtypes.bool_))
+    for mask in masks:
+        if np.dtype(getattr(b.dtype(mask), "np", b.dtype(mask))) == np.bool_:
+            scores = b.node("Where", [mask, scores, b.const(-np.inf, step.dtype)])
+        else:
+            scores = b.node("Add", [scores, b.cast(mask, step.dtype)])
+    return b.node("Softmax", [scores], _hint(step), axis=-1)
 
 
 # ---- linear algebra ---------------------------------------------------------------------

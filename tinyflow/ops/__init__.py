@@ -1,5 +1,6 @@
 """Every op, one class each, grouped by kind; and the functions that apply them."""
 from .activation import gelu
+from .attention import attention_weights
 from .conv import conv2d
 from .fused import fused_elementwise
 from .creation import (multinomial, one_hot, ones_like, random_mask, random_normal,

@@ -207,6 +207,52 @@ class GetItemGrad(Op):
         return getitem(gg, self.index), None
 
 
+class GetItemGrads(Op):
+    """The gradient of several getitems of one tensor (split, chunk, q/k/v slices):
+    get_item_grads(ref, g_1, ..., g_n) is zeros shaped like `ref` with each g_k added at
+    `indices[k]`, in one buffer. The n GetItemGrads it replaces each fill a full-size zero
+    tensor, and adding them makes n - 1 more; pieces that tile an axis need no zeros at all.
+    The reverse sweep gathers the getitems' gradients into it (autodiff/reverse.py)."""
+    name = "getitem_grads"
+    saves_inputs = False
+    saves_output = False
+    indices: tuple   # one normalized index per g
+
+    def infer(self, ref, *gs):
+        if len(gs) != len(self.indices):
+            raise ValueError(f"{len(self.indices)} indices for {len(gs)} gradients")
+        if len({g.dtype for g in gs}) > 1:
+            raise TypeError(f"the gradients need one dtype, got "
+                            f"{', '.join(g.dtype.name for g in gs)}")
+        for g, index in zip(gs, self.indices):
+            want = index_shape(ref.shape, index)
+            if g.shape is not None and want is not None and (
+                    len(g.shape) != len(want) or any(a is not None and b is not None and a != b
+                                                     for a, b in zip(g.shape, want))):
+                raise ValueError(f"a gradient of shape {g.shape} for index {index} of "
+                                 f"{ref.shape}, which selects {want}")
+        return ref.shape, gs[0].dtype
+
+    def vjp(self, gg, out, ref, *gs):
+        return (None,) + tuple(getitem(gg, index) for index in self.indices)
+
+    def jvp(self, t, out, ref, *gs):
+        if all(tk is None for tk in t[1:]):
+            return None
+        pieces = [zeros_like(g) if tk is None else tk for g, tk in zip(gs, t[1:])]
+        return apply(self, ref, *pieces)
+
+
+def getitem_grads(ref, pieces) -> Tensor:
+    """Zeros like `ref` plus each (index, g) of `pieces` at its index (see GetItemGrads); one
+    piece is a GetItemGrad."""
+    if len(pieces) == 1:
+        (index, g), = pieces
+        return apply(GetItemGrad(index=index), g, ref)
+    return apply(GetItemGrads(indices=tuple(index for index, _ in pieces)), ref,
+                 *(g for _, g in pieces))
+
+
 def index_shape(shape, index):
     """The static shape of `x[index]`, from NumPy indexing two empty stand-ins for `x`.
 

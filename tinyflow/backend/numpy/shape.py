@@ -47,6 +47,13 @@ def getitem(op, x):
     return x[op.index]
 
 
+def _add_at(out, index, g):
+    if any(isinstance(i, np.ndarray) for i in index):
+        np.add.at(out, index, g)  # repeated indices accumulate
+    else:
+        out[index] += g
+
+
 @kernel(s.GetItemGrad, shape_only=(1,), widen=0)
 def getitem_grad(op, g, ref):
     out = np.zeros(ref.shape, dtype=g.dtype)
@@ -55,6 +62,42 @@ def getitem_grad(op, g, ref):
     else:
         out[op.index] = g
     return out
+
+
+@kernel(s.GetItemGrads, shape_only=(0,), widen=1)
+def getitem_grads(op, ref, *gs):
+    if _tile_one_axis(op.indices, ref.shape):   # split / chunk: every element written once
+        out = np.empty(ref.shape, dtype=gs[0].dtype)
+        for index, g in zip(op.indices, gs):
+            out[index] = g
+        return out
+    out = np.zeros(ref.shape, dtype=gs[0].dtype)
+    for index, g in zip(op.indices, gs):
+        _add_at(out, index, g)
+    return out
+
+
+def _tile_one_axis(indices, shape) -> bool:
+    """Whether the indices are unit-step slices of one axis (all others whole) that cover
+    it exactly once, as split's pieces do."""
+    axis, spans = None, []
+    for index in indices:
+        if not all(isinstance(i, slice) for i in index) or len(index) > len(shape):
+            return False
+        cut = [d for d, i in enumerate(index) if i != slice(None)]
+        if len(cut) != 1 or axis not in (None, cut[0]):
+            return False
+        axis = cut[0]
+        start, stop, step = index[axis].indices(shape[axis])
+        if step != 1:
+            return False
+        spans.append((start, max(start, stop)))
+    end = 0
+    for start, stop in sorted(spans):
+        if start != end:
+            return False
+        end = stop
+    return axis is not None and end == shape[axis]
 
 
 @kernel(s.BroadcastTo, shape_only=(1,))

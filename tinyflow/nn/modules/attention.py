@@ -1,6 +1,7 @@
 """MultiheadAttention with PyTorch's parameters (in_proj_weight [3E, E], out_proj) and
-forward signature. It computes the attention weights itself (rather than calling
-F.scaled_dot_product_attention) because callers may ask for them (need_weights)."""
+forward signature. It computes the attention weights itself (with the fused
+ops.attention_weights, rather than calling F.scaled_dot_product_attention) because callers
+may ask for them (need_weights)."""
 from __future__ import annotations
 
 import math
@@ -98,10 +99,14 @@ class MultiheadAttention(Module):
         q = self._heads(F.linear(q, wq, bq), batch)
         k = self._heads(F.linear(k, wk, bk), batch)
         v = self._heads(F.linear(v, wv, bv), batch)
-        # Scaling q rather than the scores: L x head_dim products instead of L x S.
-        scores = ops.matmul(q * (1.0 / math.sqrt(self.head_dim)), k, transpose_b=True)
-        scores = _masked(scores, attn_mask, key_padding_mask, batch, self.num_heads)
-        weights = ops.softmax(scores, -1)
+        scale = 1.0 / math.sqrt(self.head_dim)
+        if attn_mask is None or key_padding_mask is None:   # at most one mask: the fused op
+            mask = _one_mask(attn_mask, key_padding_mask, batch, self.num_heads, q.dtype)
+            weights = ops.attention_weights(q, k, mask, scale)
+        else:   # Scaling q rather than the scores: L x head_dim products instead of L x S.
+            scores = ops.matmul(q * scale, k, transpose_b=True)
+            scores = _masked(scores, attn_mask, key_padding_mask, batch, self.num_heads)
+            weights = ops.softmax(scores, -1)
         if self.dropout > 0.0 and self.training:
             weights = F.dropout(weights, self.dropout, True)
         out = ops.transpose(ops.matmul(weights, v), (2, 0, 1, 3))  # [L, N, heads, hd]
@@ -129,6 +134,23 @@ def _masked(scores, attn_mask, key_padding_mask, batch: int, heads: int):
         mask = ops.as_tensor(key_padding_mask)
         scores = _add_mask(scores, ops.reshape(mask, (_dim(batch), 1, 1, mask.shape[-1])))
     return scores
+
+
+def _one_mask(attn_mask, key_padding_mask, batch: int, heads: int, dtype):
+    """The one mask given (or None) in attention_weights' terms: a bool mask says what may be
+    attended (MHA's True means masked out), a float mask is added in the scores' dtype."""
+    if attn_mask is None and key_padding_mask is None:
+        return None
+    if attn_mask is not None:
+        mask = ops.as_tensor(attn_mask)
+        if mask.ndim == 3:  # [N * heads, L, S]
+            mask = ops.reshape(mask, (_dim(batch), heads) + tuple(mask.shape[1:]))
+    else:
+        mask = ops.as_tensor(key_padding_mask)
+        mask = ops.reshape(mask, (_dim(batch), 1, 1, mask.shape[-1]))
+    if mask.dtype.is_bool:
+        return ops.logical_not(mask)
+    return mask if mask.dtype is dtype else ops.cast(mask, dtype)
 
 
 def _dim(size) -> int:

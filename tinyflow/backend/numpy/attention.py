@@ -1,0 +1,47 @@
+"""Attention-weight kernels: the [..., T, S] scores are masked and normalized in place."""
+import functools
+
+import numpy as np
+
+from ...ops import attention
+from .registry import kernel
+
+
+@functools.lru_cache(maxsize=64)
+def _above_diagonal(queries: int, keys: int) -> np.ndarray:
+    """The causal mask's masked entries (key j > query i), built once per (T, S)."""
+    hidden = np.triu(np.ones((queries, keys), bool), 1)
+    hidden.flags.writeable = False
+    return hidden
+
+
+@kernel(attention.AttentionWeights, widen=0)
+def attention_weights(op, q, k, mask=None):
+    scores = np.matmul(q, np.swapaxes(k, -1, -2))
+    scores *= op.scale
+    if mask is not None:
+        if np.broadcast_shapes(scores.shape, mask.shape) != scores.shape:
+            scores = np.array(np.broadcast_to(scores, np.broadcast_shapes(scores.shape,
+                                                                          mask.shape)))
+        if mask.dtype == np.bool_:
+            np.copyto(scores, -np.inf, where=~mask)
+        else:
+            scores += mask
+    if op.causal:
+        np.copyto(scores, -np.inf, where=_above_diagonal(*scores.shape[-2:]))
+    scores -= scores.max(-1, keepdims=True)
+    np.exp(scores, out=scores)
+    scores /= scores.sum(-1, keepdims=True)
+    return scores
+
+
+@kernel(attention.AttentionWeightsGrad, out=True, widen=0)
+def attention_weights_grad(op, g, p, out=None):
+    """p * (g - sum(g * p)) * scale in one buffer: the row sums are taken from g * p written
+    where the result goes."""
+    out = np.multiply(g, p, out=out)
+    row = out.sum(-1, keepdims=True)
+    np.subtract(g, row, out=out)
+    out *= p
+    out *= op.scale
+    return out

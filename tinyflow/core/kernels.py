@@ -69,6 +69,7 @@ def widened(kernel: Callable, at: int) -> Callable:
         return out
     run.__name__ = kernel.__name__
     run.__doc__ = kernel.__doc__
+    run.plain, run.widen_at = kernel, at     # a plan whose dtypes are known skips the test
     return run
 
 

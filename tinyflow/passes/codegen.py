@@ -31,7 +31,7 @@ def codegen(program: Program, buffers: BufferPlan):
         elif s in program.readers or s in fetched:
             lines.append(f"    v{s} = values[{s}]")
     for n, step in enumerate(steps):
-        env[f"k{n}"], env[f"o{n}"] = step.kernel or KERNELS[type(step.op)], step.op
+        env[f"k{n}"], env[f"o{n}"] = _kernel(program, step), step.op
         args = "".join(f", v{i}" for i in step.inputs)
         offset, rec = buffers.out_buffer[n], step.record
         if offset is not None:
@@ -47,3 +47,13 @@ def codegen(program: Program, buffers: BufferPlan):
     lines.append("    return [" + ", ".join(f"v{s}" for s in program.fetches) + "]")
     exec(compile("\n".join(lines), "<tinyflow plan>", "exec"), env)
     return env["run"]
+
+
+def _kernel(program: Program, step):
+    """The step's kernel; a widened one's plain function when its input is not a reduced
+    float (the dtypes are static here, so the per-call dtype test and frame can go)."""
+    kernel = step.kernel or KERNELS[type(step.op)]
+    plain = getattr(kernel, "plain", None)
+    if plain is not None and not program.value_of(step.inputs[kernel.widen_at])[1].is_reduced:
+        return plain
+    return kernel

@@ -65,10 +65,13 @@ def worker(framework: str, module: str, name: str, steps: int) -> dict:
     for i in range(WARMUP + steps):
         start, start_cpu = time.perf_counter(), time.process_time()
         losses.append(float(step()))
+        if i == 0:
+            first_step = time.perf_counter() - start   # a compiled step's warm-up
         if i >= WARMUP:
             times.append(time.perf_counter() - start)
             cpu.append(time.process_time() - start_cpu)
-    return {"times": times, "cpu": cpu, "first": losses[0], "last": losses[-1]}
+    return {"times": times, "cpu": cpu, "first": losses[0], "last": losses[-1],
+            "first_step_s": first_step}
 
 
 def run_worker(framework: str, module: str, name: str, steps: int, threads: int) -> dict:
@@ -142,6 +145,13 @@ def print_table(workloads, results):
         print(f"{name:24} {fmt(t, '10.3f')} {fmt(row['torch'][1], '4.0f')} "
               f"{fmt(tf, '11.3f')} {fmt(row['tinyflow'][1], '4.0f')} {ratio:>8} {best:>6} {cpu:>6} "
               f"{numpy_ms:>9} {losses}  {check}", flush=True)
+    compiled = [name for _, name, _ in workloads if name.endswith("_compiled")]
+    for name in compiled:     # torch.compile's or tinyflow.compile's warm-up
+        first = {fw: statistics.median(r["first_step_s"] for r in results[name][fw]
+                                       if "first_step_s" in r) for fw in ("torch", "tinyflow")
+                 if any("first_step_s" in r for r in results[name][fw])}
+        print(f"{name}: first step (compile) " + ", ".join(f"{fw} {s:.1f} s"
+                                                           for fw, s in first.items()))
 
 
 def main():

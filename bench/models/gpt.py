@@ -82,19 +82,23 @@ class GPT(nn.Module):
         return F.cross_entropy(logits.view(-1, logits.size(-1)), targets.view(-1))
 
 
-def gpt_step(spelling, approximate):
+def gpt_step(spelling, approximate, compiled=False):
+    """One training step; `compiled`: the step under `torch.compile` (tinyflow.compile when
+    torch is tinyflow), the loss read outside it."""
     model = load_parameters(GPT(spelling, approximate))
     opt = torch.optim.AdamW(model.parameters(), lr=3e-4, weight_decay=0.1)
     data = torch.from_numpy(integers(0, VOCAB, BATCH, SEQ + 1))
     idx, targets = data[:, :-1].contiguous(), data[:, 1:].contiguous()
 
-    def step():
+    def train(idx, targets):
         opt.zero_grad(set_to_none=True)
         loss = model(idx, targets)
         loss.backward()
         opt.step()
-        return loss.item()
-    return step
+        return loss
+    if compiled:
+        train = torch.compile(train)
+    return lambda: train(idx, targets).item()
 
 
 WORKLOADS = {
@@ -102,4 +106,5 @@ WORKLOADS = {
     "gpt_sdpa_mask_exact": Workload(lambda: gpt_step("sdpa_mask", "none"), 5),
     "gpt_mha_exact": Workload(lambda: gpt_step("mha", "none"), 5),
     "gpt_manual_tanh": Workload(lambda: gpt_step("manual", "tanh"), 5),
+    "gpt_sdpa_causal_tanh_compiled": Workload(lambda: gpt_step("sdpa_causal", "tanh", True), 5),
 }

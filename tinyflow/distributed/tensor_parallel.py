@@ -60,9 +60,8 @@ def reduce_from_group(x: Tensor, comm: Communicator) -> Tensor:
     return total + (x - x.detach())
 
 
-class ColumnParallelLinear(Module):
-    """y_i = x W_i^T + b_i for this worker's rows W_i of W [out, in]; the output stays split
-    (each worker holds out / N features), for a row-parallel layer to take."""
+class _ShardedLinear(Module):
+    """This worker's shard of a linear layer's weight (and bias), with its communicator."""
 
     def __init__(self, comm: Communicator, weight: np.ndarray,
                  bias: Optional[np.ndarray]) -> None:
@@ -70,6 +69,11 @@ class ColumnParallelLinear(Module):
         self.comm = comm
         self.weight = Parameter(np.array(weight))
         self.bias = None if bias is None else Parameter(np.array(bias))
+
+
+class ColumnParallelLinear(_ShardedLinear):
+    """y_i = x W_i^T + b_i for this worker's rows W_i of W [out, in]; the output stays split
+    (each worker holds out / N features), for a row-parallel layer to take."""
 
     @classmethod
     def from_full(cls, comm: Communicator, weight: np.ndarray, bias=None):
@@ -80,15 +84,9 @@ class ColumnParallelLinear(Module):
         return F.linear(copy_to_group(x, self.comm), self.weight, self.bias)
 
 
-class RowParallelLinear(Module):
+class RowParallelLinear(_ShardedLinear):
     """z = sum_i y_i W_i^T + b for this worker's columns W_i of W [out, in] and its split
     input y_i: one all-reduce forward."""
-
-    def __init__(self, comm: Communicator, weight: np.ndarray, bias: Optional[np.ndarray]):
-        super().__init__()
-        self.comm = comm
-        self.weight = Parameter(np.array(weight))
-        self.bias = None if bias is None else Parameter(np.array(bias))
 
     @classmethod
     def from_full(cls, comm: Communicator, weight: np.ndarray, bias=None):

@@ -342,3 +342,12 @@ def test_grads_of_different_leaves_never_share_memory_even_through_hooks():
     ours, a_grad, b_grad = run(tt)
     assert ours == run(torch)[0] == [[110.0, 110.0], [1.0, 1.0], [2.0, 2.0]]
     assert not np.shares_memory(a_grad.numpy(), b_grad.numpy())
+
+
+def test_grads_stay_apart_under_create_graph_too():
+    a, b = (tt.ones(2, requires_grad=True) for _ in range(2))
+    ((a + b) * 3.0).sum().backward(create_graph=True)
+    assert a.grad is not b.grad and a.grad.requires_grad
+    with tt.no_grad():
+        a.grad.mul_(2)
+    assert b.grad.tolist() == [3.0, 3.0]

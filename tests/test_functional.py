@@ -366,3 +366,22 @@ def test_init_works_in_place_on_parameters_without_history():
     a = nn.init.normal_(tf.zeros(3), generator=g).numpy().copy()
     g.manual_seed(5)
     assert np.array_equal(nn.init.normal_(tf.zeros(3), generator=g).numpy(), a)
+
+
+@pytest.mark.parametrize("float_mask", [False, True])
+def test_attention_with_a_fully_masked_query_row_is_zero_as_torchs(float_mask):
+    """A padded query with no key to attend gives zeros (PyTorch's safe softmax), and its
+    NaN-free gradient does not poison every key's."""
+    rng = np.random.default_rng(0)
+    q, k, v = (rng.standard_normal(s) for s in ((1, 2, 3, 4), (1, 2, 5, 4), (1, 2, 5, 4)))
+    keep = np.ones((3, 5), bool)
+    keep[1] = False
+    mask = np.where(keep, 0.0, -np.inf) if float_mask else keep
+    outs = []
+    for lib, fn in ((torch, torch.nn.functional), (tinyflow, tinyflow.nn.functional)):
+        ts = [lib.tensor(a, requires_grad=True) for a in (q, k, v)]
+        out = fn.scaled_dot_product_attention(*ts, attn_mask=lib.tensor(mask))
+        out.sum().backward()
+        outs.append([out.detach().numpy()] + [t.grad.numpy() for t in ts])
+    for theirs, ours in zip(*outs):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-10, atol=1e-12)

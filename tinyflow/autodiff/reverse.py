@@ -19,6 +19,7 @@ from ..core.tensor import REMOTE, Tensor
 from ..ops.creation import ones_like
 from ..ops.math import cast
 from ..ops.shape import GetItem, getitem_grads, sum_to
+from ..ops.shape import copy as copy_tensor
 from .composed import traced
 from .tape import FREED, check_saved
 
@@ -240,6 +241,8 @@ def backward(tensor: Tensor, gradient=None, retain_graph: bool = False,
     def accumulate(target: Tensor, g: Tensor, shared: bool) -> None:
         if not create_graph:
             g = Tensor._eager(np.array(g.array) if shared else _owned(g.array))
+        elif shared:          # a differentiable copy: .grad is the target's own tensor
+            g = copy_tensor(g)
         target.grad = g if target.grad is None else target.grad + g
         for hook in target._post_grad_hooks or ():
             hook(target)

@@ -29,9 +29,16 @@ def attention_weights(op, q, k, mask=None):
             scores += mask
     if op.causal:
         np.copyto(scores, -np.inf, where=_above_diagonal(*scores.shape[-2:]))
-    scores -= scores.max(-1, keepdims=True)
+    top = scores.max(-1, keepdims=True)
+    empty = np.isneginf(top)       # a row with every key masked: zeros, as PyTorch's
+    if empty.any():
+        top[empty] = 0.0
+    scores -= top
     np.exp(scores, out=scores)
-    scores /= scores.sum(-1, keepdims=True)
+    total = scores.sum(-1, keepdims=True)
+    if empty.any():
+        total[empty] = 1.0
+    scores /= total
     return scores
 
 

@@ -5,15 +5,11 @@ errors name the device (undeclared, mixed, a worker killed mid-step)."""
 from __future__ import annotations
 
 import os
-import shutil
-import socket
-import subprocess
-import sys
-import tempfile
 import time
 
 import numpy as np
 import pytest
+from ray_head import run_joined
 
 import tinyflow as torch
 import tinyflow as tf
@@ -368,35 +364,7 @@ print("loss", loss.item(), "grad", a.grad.cpu().numpy().sum())
 def test_devices_on_a_cluster_joined_by_address():
     """A head started apart (`ray start --head`) is joined by "host:port" from a fresh
     process, which declares devices there and crosses them forward and back."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    temp = tempfile.mkdtemp(prefix="tfdev", dir="/tmp")   # no other ray.init() finds it
-    env = {k: v for k, v in os.environ.items() if k not in ("RAY_AUTH_MODE", "RAY_ADDRESS")}
-    env["PYTHONPATH"] = ROOT
-    cli = os.path.join(os.path.dirname(sys.executable), "ray")
-    head = subprocess.Popen([cli, "start", "--head", "--block", f"--port={port}",
-                             "--num-cpus=1", "--include-dashboard=false", f"--temp-dir={temp}",
-                             "--disable-usage-stats"], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    try:
-        joined, deadline = None, time.monotonic() + 60
-        while time.monotonic() < deadline:         # until the head answers
-            joined = subprocess.run([sys.executable, "-c", JOIN.format(port=port)], env=env,
-                                    capture_output=True, text=True, timeout=120)
-            if joined.returncode == 0 or head.poll() is not None:
-                break
-            time.sleep(2)
-        assert joined is not None and joined.returncode == 0, joined.stderr[-2000:]
-        assert "loss 24.0 grad 48.0" in joined.stdout
-    finally:
-        head.terminate()
-        try:
-            head.wait(30)
-        except subprocess.TimeoutExpired:
-            head.kill()
-            head.wait(10)
-        shutil.rmtree(temp, ignore_errors=True)
+    assert "loss 24.0 grad 48.0" in run_joined(JOIN, ROOT).stdout
 
 
 def test_a_tensor_of_a_released_device_is_refused_by_name():

@@ -5,15 +5,11 @@ mid-training loses and duplicates nothing (exact integer sums)."""
 from __future__ import annotations
 
 import os
-import shutil
-import socket
-import subprocess
-import sys
-import tempfile
 import time
 
 import numpy as np
 import pytest
+from ray_head import run_joined
 
 ray = pytest.importorskip("ray")
 
@@ -460,34 +456,4 @@ def test_a_cluster_started_with_ray_start_is_joined_by_address():
     """A head started apart (`ray start --head`, with token authentication when a token is
     configured here) is joined by "host:port" from a fresh process."""
     repo = os.path.dirname(os.path.dirname(os.path.abspath(dist.__file__)))
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    # a temp dir of its own: no other `ray.init()` on this machine finds this head
-    temp = tempfile.mkdtemp(prefix="tfps", dir="/tmp")
-    env = {k: v for k, v in os.environ.items() if k not in ("RAY_AUTH_MODE", "RAY_ADDRESS")}
-    env["PYTHONPATH"] = repo
-    cli = os.path.join(os.path.dirname(sys.executable), "ray")
-    head = subprocess.Popen([cli, "start", "--head", "--block", f"--port={port}",
-                             "--num-cpus=1", "--include-dashboard=false", f"--temp-dir={temp}",
-                             "--disable-usage-stats"], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    try:
-        joined = None
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:         # until the head answers
-            joined = subprocess.run([sys.executable, "-c", JOIN.format(port=port)], env=env,
-                                    capture_output=True, text=True, timeout=120)
-            if joined.returncode == 0 or head.poll() is not None:
-                break
-            time.sleep(2)
-        assert joined is not None and joined.returncode == 0, joined.stderr[-2000:]
-        assert "sum 16.0" in joined.stdout
-    finally:
-        head.terminate()                           # `--block`: it stops what it started
-        try:
-            head.wait(30)
-        except subprocess.TimeoutExpired:
-            head.kill()
-            head.wait(10)
-        shutil.rmtree(temp, ignore_errors=True)
+    assert "sum 16.0" in run_joined(JOIN, repo).stdout

@@ -1,0 +1,46 @@
+"""A Ray head started apart (`ray start --head`, as a cluster's is) and a fresh process that
+joins it by "host:port": what the cluster tests of the parameter server and the devices share."""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+
+def run_joined(script: str, repo: str) -> subprocess.CompletedProcess:
+    """Start a head on a free port, run `script.format(port=port)` in a fresh Python with
+    `repo` on its path (retried until the head answers, at most a minute), stop the head.
+    Returns the script's completed process; fails the test if it never succeeded."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    temp = tempfile.mkdtemp(prefix="tfray", dir="/tmp")   # no other ray.init() finds it
+    env = {k: v for k, v in os.environ.items() if k not in ("RAY_AUTH_MODE", "RAY_ADDRESS")}
+    env["PYTHONPATH"] = repo
+    cli = os.path.join(os.path.dirname(sys.executable), "ray")
+    head = subprocess.Popen([cli, "start", "--head", "--block", f"--port={port}",
+                             "--num-cpus=1", "--include-dashboard=false", f"--temp-dir={temp}",
+                             "--disable-usage-stats"], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        joined, deadline = None, time.monotonic() + 60
+        while time.monotonic() < deadline:         # until the head answers
+            joined = subprocess.run([sys.executable, "-c", script.format(port=port)], env=env,
+                                    capture_output=True, text=True, timeout=120)
+            if joined.returncode == 0 or head.poll() is not None:
+                break
+            time.sleep(2)
+        assert joined is not None and joined.returncode == 0, joined.stderr[-2000:]
+        return joined
+    finally:
+        head.terminate()                           # `--block`: it stops what it started
+        try:
+            head.wait(30)
+        except subprocess.TimeoutExpired:
+            head.kill()
+            head.wait(10)
+        shutil.rmtree(temp, ignore_errors=True)

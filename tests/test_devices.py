@@ -5,11 +5,10 @@ errors name the device (undeclared, mixed, a worker killed mid-step)."""
 from __future__ import annotations
 
 import os
-import time
 
 import numpy as np
 import pytest
-from ray_head import run_joined
+from ray_helpers import kill_and_wait, run_joined
 
 import tinyflow as torch
 import tinyflow as tf
@@ -196,25 +195,12 @@ def test_module_moves_back_in_place():
     np.testing.assert_array_equal(weight.numpy(), before)
 
 
-def _kill(actor) -> None:
-    """Kill a worker and wait until it is gone (ray.kill returns before it is)."""
-    ray.kill(actor)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:      # a call made just after may still be answered
-        try:
-            ray.get(actor.ping.remote(), timeout=10)
-        except ray.exceptions.RayActorError:
-            return
-        time.sleep(0.2)
-    pytest.fail("the killed worker still answers")
-
-
 def test_a_killed_worker_is_an_error_naming_its_device():
     """Kill a device's worker between forward and backward: backward raises, naming it."""
     spare = dist.devices(["spare:0"], timeout=20)["spare:0"]
     layer = nn.Linear(4, 4).to("spare:0")
     loss = layer(torch.ones(2, 4).to("spare:0")).sum()
-    _kill(spare.actor)
+    kill_and_wait(spare.actor)
     with pytest.raises(dist.DeviceError, match="'spare:0'.*died"):
         loss.backward()
 
@@ -327,7 +313,7 @@ def test_tf1_a_killed_worker_is_an_error_naming_its_device():
         sess.run(init)
         feeds = {x: xs[0].numpy(), y: ys[0].numpy()}
         sess.run(train, feeds)
-        _kill(made["doomed:1"].actor)
+        kill_and_wait(made["doomed:1"].actor)
         with pytest.raises(dist.DeviceError, match="'doomed:1'.*died"):
             sess.run(train, feeds)
         # the survivor answers again at once (its partition was aborted, not timed out)

@@ -14,6 +14,7 @@ ray = pytest.importorskip("ray")
 import tinyflow as tf  # noqa: E402
 import tinyflow.distributed as dist  # noqa: E402
 from tinyflow import nn  # noqa: E402
+from ray_helpers import kill_and_wait  # noqa: E402
 
 # starts a local Ray cluster and trains through it: about 120 s
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("local_ray")]
@@ -137,7 +138,7 @@ def test_killing_a_primary_mid_training_loses_no_acknowledged_update():
 
 def test_without_replication_a_lost_shard_is_reported():
     ps = dist.ParameterServer(_initial(), dist.SGD(0.1), num_shards=2, num_workers=1)
-    ray.kill(ps.replicas[1][0])
+    kill_and_wait(ps.replicas[1][0])
     with pytest.raises(RuntimeError, match="every replica of shard 1 is gone"):
         ps.pull()
     ps.shutdown()

@@ -9,7 +9,7 @@ import time
 
 import numpy as np
 import pytest
-from ray_head import run_joined
+from ray_helpers import kill_and_wait, run_joined
 
 ray = pytest.importorskip("ray")
 
@@ -33,19 +33,6 @@ class PoisonedAdd(dist.UpdateRule):
         if (grad == POISON).any():
             raise ValueError("poisoned gradient")
         return value + grad
-
-
-def _kill(actor):
-    """ray.kill, then wait until the actor is dead (ray.kill does not wait)."""
-    ray.kill(actor)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            ray.get(actor.__ray_ready__.remote())
-        except ray.exceptions.RayActorError:
-            return
-        time.sleep(0.05)
-    raise AssertionError("the killed actor is still alive")
 
 
 def _initial(dtype=np.float64):
@@ -131,7 +118,7 @@ def test_a_retried_push_after_a_failover_is_applied_once():
     g = _grads(2.0)
     client.push(g)
     parts = client.layout.split(g)
-    _kill(ps.replicas[0][0])
+    kill_and_wait(ps.replicas[0][0])
     # the client did not hear the acknowledgement and sends the same push again
     client._call([0, 1], "push", lambda s: (0, client.epoch, client.seq, parts[s]))
     assert client.stats.failovers == 1
@@ -151,7 +138,7 @@ def test_a_promoted_backup_brings_the_other_backups_up_to_date():
               for p in ps.layout.pieces[key]}
     ray.get([r.install.remote((0, 1), 1, staged) for r in (primary, first)])
     assert ray.get(second.pull.remote())["b[0:3]"].tolist() == [0.0, 1.0, 2.0]
-    _kill(primary)
+    kill_and_wait(primary)
     _assert_values(ps, _add(_initial(), _grads(5.0)))      # fails over to `first`
     assert ray.get(second.pull.remote())["b[0:3]"].tolist() == [5.0, 6.0, 7.0]
     _assert_replicas_equal(ps)
@@ -170,7 +157,7 @@ def test_a_prepared_push_whose_primary_died_is_sent_again_in_full():
         return 0, client.epoch, 1, parts[s]
 
     client._call([0, 1], "prepare", full)
-    _kill(ps.replicas[0][0])                 # it held shard 0's prepared gradients
+    kill_and_wait(ps.replicas[0][0])                 # it held shard 0's prepared gradients
     done = client._call([0, 1], "push", lambda s: (0, client.epoch, 1), retry=full)
     assert all(isinstance(d, int) for d in done) and client.stats.failovers == 1
     assert ray.get(ps.replicas[1][0].push.remote(0, client.epoch, 2)) is None  # not prepared
@@ -282,7 +269,7 @@ def test_a_lost_shard_gives_the_same_error_on_every_later_call(replication, tmp_
     path = str(tmp_path / "ps.safetensors")
     ps.save(path)
     for r in ps.replicas[1]:
-        _kill(r)
+        kill_and_wait(r)
     client = ps.client(0)
     calls = [ps.pull, ps.pull, lambda: client.push(_grads()), lambda: client.push(_grads()),
              client.pull, lambda: ps.save(path), lambda: ps.restore(path), ps.pull]
@@ -388,7 +375,7 @@ def test_a_worker_replaced_mid_training_loses_and_duplicates_nothing(consistency
     while not os.path.exists(marker):
         assert time.monotonic() < deadline, "worker 1 never reached the step"
         time.sleep(0.05)
-    _kill(pushers[1])
+    kill_and_wait(pushers[1])
     with pytest.raises(ray.exceptions.RayActorError):
         ray.get(refs[1])
     resumed = hang_at + (where == "clock")

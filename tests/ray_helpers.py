@@ -1,5 +1,5 @@
-"""A Ray head started apart (`ray start --head`, as a cluster's is) and a fresh process that
-joins it by "host:port": what the cluster tests of the parameter server and the devices share."""
+"""What the Ray tests share: killing an actor and waiting until it is gone, and a Ray head
+started apart (`ray start --head`, as a cluster's is) that a fresh process joins by "host:port"."""
 from __future__ import annotations
 
 import os
@@ -9,6 +9,22 @@ import subprocess
 import sys
 import tempfile
 import time
+
+import ray
+
+
+def kill_and_wait(actor, timeout: float = 30.0) -> None:
+    """ray.kill, then wait until the actor no longer answers: ray.kill returns before the
+    process is gone, and a call made just after may still be served."""
+    ray.kill(actor)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            ray.get(actor.__ray_ready__.remote(), timeout=10)
+        except ray.exceptions.RayActorError:
+            return
+        time.sleep(0.05)
+    raise AssertionError("the killed actor still answers")
 
 
 def run_joined(script: str, repo: str) -> subprocess.CompletedProcess:

@@ -4,7 +4,9 @@ boundary per step); TF1 graphs placed with `tf.device` are partitioned with send
 errors name the device (undeclared, mixed, a worker killed mid-step)."""
 from __future__ import annotations
 
+import gc
 import os
+import time
 
 import numpy as np
 import pytest
@@ -254,6 +256,23 @@ def test_tf1_graph_split_over_two_devices_trains_as_on_one(make_optimizer):
     adam = isinstance(make_optimizer(), tf.train.AdamOptimizer)
     assert stats[("send", "cuda:0", "cuda:1")] == (20 if adam else 10)
     assert stats[("send", "cuda:1", "cuda:0")] == 10
+
+
+def test_tf1_partitions_are_uninstalled_with_their_session(two_devices):
+    g, (x, y, loss, train, init, w1) = _tf1_graph(("cuda:0", "cuda:1"),
+                                                  lambda: tf.train.GradientDescentOptimizer(0.1))
+    workers = [two_devices[d].actor for d in ("cuda:0", "cuda:1")]
+    before = [ray.get(w.installed.remote(), timeout=30) for w in workers]
+    with tf.Session(graph=g) as sess:
+        sess.run(init)
+        sess.run([loss, train], {x: np.ones((4, 10), np.float32), y: np.ones((4, 5), np.float32)})
+        during = [ray.get(w.installed.remote(), timeout=30) for w in workers]
+        assert all(len(d) > len(b) for d, b in zip(during, before))
+    gc.collect()
+    deadline = time.monotonic() + 30       # the uninstall calls are not waited for
+    while [ray.get(w.installed.remote(), timeout=30) for w in workers] != before:
+        assert time.monotonic() < deadline, "the closed session's partitions stayed installed"
+        time.sleep(0.05)
 
 
 def test_tf1_partitions_have_send_recv_pairs():

@@ -11,6 +11,7 @@ planning and generated code of a single-process plan are not used).
 from __future__ import annotations
 
 import itertools
+import weakref
 from typing import Optional
 
 import numpy as np
@@ -48,6 +49,7 @@ class PlacedPlan:
         for name, part in self.parts.items():
             device = self.devices[name]
             device.get(device.actor.install.remote(self.plan_id, part, peers), "install")
+        weakref.finalize(self, _uninstall, list(peers.values()), self.plan_id)
 
     def kernels(self, feed_values=None) -> dict:
         """device -> what its partition runs, in order: op names, `send(x:0)`, `recv(x:0)`."""
@@ -114,6 +116,18 @@ def _describe(item, program) -> str:
     ext = program.externals.get(slot)
     name = ext.name if ext is not None else program.steps[program.producer[slot]].name
     return f"{item[0]}({name}{', control' if item[-1] else ''})"
+
+
+def _uninstall(actors: list, plan_id: int) -> None:
+    """When a plan is dropped, its workers forget its partitions (no reply awaited; a worker
+    already gone, or Ray already shut down, has nothing left to forget)."""
+    if not ray.is_initialized():
+        return
+    for actor in actors:
+        try:
+            actor.uninstall.remote(plan_id)
+        except Exception:           # noqa: BLE001 -- a dead actor: nothing to free
+            pass
 
 
 def _fetched(value):

@@ -131,6 +131,14 @@ class DeviceWorker:
     def install(self, plan_id: int, partition, peers: dict) -> None:
         self.partitions[plan_id] = (partition, peers)
 
+    def uninstall(self, plan_id: int) -> None:
+        """Forget a partition whose plan is gone (its Session closed or was collected)."""
+        self.partitions.pop(plan_id, None)
+
+    def installed(self) -> list:
+        """The plan ids of the TF1 partitions this worker holds."""
+        return sorted(self.partitions)
+
     def run_partition(self, plan_id: int, run_id: int, feeds: dict, timeout: float) -> dict:
         partition, peers = self.partitions[plan_id]
         return run_partition(self, partition, peers, run_id, feeds, timeout)

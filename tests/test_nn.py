@@ -66,6 +66,14 @@ def distinct_values(rng, shape):
     return rng.permutation(n).reshape(shape) / n
 
 
+CAUSAL_5 = np.triu(np.full((5, 5), -np.inf, np.float32), 1)
+
+
+def transformer_decoder(L):
+    layer = L.nn.TransformerDecoderLayer(8, 2, 16, dropout=0.0, batch_first=True)
+    return L.nn.TransformerDecoder(layer, 2, norm=L.nn.LayerNorm(8))
+
+
 def transformer_encoder(L):
     layer = L.nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, batch_first=True)
     return L.nn.TransformerEncoder(layer, 2, norm=L.nn.LayerNorm(8), enable_nested_tensor=False)
@@ -211,6 +219,22 @@ MODULES = [
                               is_causal=True), **MHA_TOL),
     M("transformer_encoder_padding_final_norm", transformer_encoder, X(2, 4, 8),
       kwargs=dict(src_key_padding_mask=Mask(2, 4)), **MHA_TOL),
+    M("transformer_decoder_layer_post_norm_causal",
+      mod("TransformerDecoderLayer", 8, 2, 16, dropout=0.0),
+      X(5, 3, 8), X(4, 3, 8), kwargs=dict(tgt_mask=Given(CAUSAL_5),
+                                          memory_key_padding_mask=Mask(3, 4)), **MHA_TOL),
+    M("transformer_decoder_layer_pre_norm_gelu",
+      mod("TransformerDecoderLayer", 8, 4, 12, dropout=0.0, activation="gelu",
+          batch_first=True, norm_first=True),
+      X(2, 5, 8), X(2, 3, 8), kwargs=dict(tgt_key_padding_mask=Mask(2, 5)), **MHA_TOL),
+    M("transformer_decoder_final_norm", transformer_decoder, X(2, 5, 8), X(2, 4, 8),
+      kwargs=dict(tgt_mask=Given(CAUSAL_5), tgt_is_causal=True), **MHA_TOL),
+    M("transformer_encoder_decoder", mod("Transformer", 8, 2, 2, 2, 16, dropout=0.0),
+      X(6, 2, 8), X(5, 2, 8), kwargs=dict(tgt_mask=Given(CAUSAL_5),
+                                          src_key_padding_mask=Mask(2, 6)), **MHA_TOL),
+    M("transformer_batch_first_pre_norm", mod("Transformer", 8, 4, 1, 2, 12, dropout=0.0,
+                                              batch_first=True, norm_first=True),
+      X(2, 6, 8), X(2, 5, 8), **MHA_TOL),
     M("conv_transpose", mod("ConvTranspose2d", 3, 4, 3), X(2, 3, 5, 5)),
     M("conv_transpose_stride_pad_outpad", mod("ConvTranspose2d", 4, 2, 3, stride=2, padding=1,
                                               output_padding=1), X(2, 4, 4, 5)),
@@ -699,9 +723,17 @@ def test_batchnorm_on_placeholders_updates_running_stats_via_update_ops():
 
 
 def test_causal_mask_matches_torch_transformer_mask():
-    from tinyflow.nn.modules.transformer import generate_square_subsequent_mask
-    np.testing.assert_array_equal(generate_square_subsequent_mask(4).numpy(),
+    np.testing.assert_array_equal(nn.Transformer.generate_square_subsequent_mask(4).numpy(),
                                   torch.nn.Transformer.generate_square_subsequent_mask(4).numpy())
+
+
+def test_transformer_refuses_mismatched_src_and_tgt_naming_the_shapes():
+    model = nn.Transformer(8, 2, 1, 1, 16, dropout=0.0)
+    with pytest.raises(RuntimeError, match=r"batch number of src and tgt.*\(6, 2, 8\).*\(5, 3, 8\)"):
+        model(tf.zeros(6, 2, 8), tf.zeros(5, 3, 8))
+    with pytest.raises(RuntimeError, match=r"feature number.*d_model \(8\).*\(5, 2, 4\)"):
+        model(tf.zeros(6, 2, 8), tf.zeros(5, 2, 4))
+    assert all(p.abs().max().item() > 0 for p in model.parameters() if p.dim() > 1)
 
 
 def test_dropout2d_zeroes_whole_channels_and_scales_the_rest():

@@ -66,6 +66,13 @@ def save(state_dict: Mapping, f, metadata: Mapping[str, str] | None = None) -> N
 def load(f) -> dict:
     """Read a checkpoint written by `save` (a path or a readable binary file object) as
     {name: tensor}."""
+    data, where = read_bytes(f)
+    return load_bytes(data, where)
+
+
+def read_bytes(f) -> tuple:
+    """The whole file (a path, or a readable binary file object from its position), and how
+    errors name it."""
     where = _describe(f)
     if _is_file_object(f):
         if not hasattr(f, "read"):
@@ -74,15 +81,16 @@ def load(f) -> dict:
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise TypeError(f"load: {where} gave {type(data).__name__}, not bytes; open the "
                             f"file in binary mode ('rb')")
-        return _load_bytes(bytes(data), where)
+        return bytes(data), where
     path = os.fspath(f)
     if not os.path.exists(path):
         raise FileNotFoundError(f"load: no checkpoint file {where}")
     with open(path, "rb") as handle:   # safetensors' NumPy reader knows no bfloat16 / fp8
-        return _load_bytes(handle.read(), where)
+        return handle.read(), where
 
 
-def _load_bytes(data: bytes, where: str) -> dict:
+def load_bytes(data: bytes, where: str) -> dict:
+    """{name: tensor} of a safetensors file's bytes; errors name `where` and the tensor."""
     try:
         entries = deserialize(data)
     except SafetensorError as e:

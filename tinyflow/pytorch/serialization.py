@@ -1,19 +1,16 @@
-"""`torch.save` / `torch.load` of state dicts, as safetensors files: nothing is pickled."""
+"""`torch.save` / `torch.load` as safetensors files: nothing is pickled (io/saved_objects.py
+says what can be saved: state dicts, and checkpoints nesting them with numbers and strings)."""
 from __future__ import annotations
 
-from ..io import checkpoint
+from ..io.saved_objects import load_object, save_object
 
 
 def save(obj, f) -> None:
-    """`torch.save(model.state_dict(), path)`, written as safetensors (atomically), so that
-    `torch.load` never unpickles: only flat {name: tensor} dicts can be saved."""
-    if not isinstance(obj, dict):
-        raise TypeError(f"save: tinyflow saves a flat {{name: tensor}} dict such as "
-                        f"model.state_dict() as safetensors, not a {type(obj).__name__} "
-                        f"(nothing is pickled)")
-    checkpoint.save(obj, f)
+    """`torch.save(obj, path)`, written atomically as safetensors; a Module or any other
+    object that would need pickle is refused, naming where it sits in `obj`."""
+    save_object(obj, f)
 
 
-def load(f, map_location=None, weights_only=True) -> dict:
-    """`torch.load(path)` of a file written by `save`: {name: tensor}."""
-    return checkpoint.load(f)
+def load(f, map_location=None, weights_only=True):
+    """`torch.load(path)` of a file written by `save` (or any safetensors file)."""
+    return load_object(f)

@@ -115,3 +115,11 @@ def test_pathlike_paths(tmp_path):
     path = tmp_path / "p.safetensors"
     checkpoint.save({"w": np.ones(1)}, path)
     assert list(checkpoint.load(path)) == ["w"]
+
+
+def test_a_pytorch_pickle_checkpoint_is_refused_saying_how_to_convert_it(tmp_path):
+    for name, kwargs in (("zip.pt", {}), ("legacy.pt", {"_use_new_zipfile_serialization": False})):
+        path = tmp_path / name
+        real_torch.save({"w": real_torch.ones(2)}, str(path), **kwargs)
+        with pytest.raises(ValueError, match=r"pickle checkpoint.*never unpickles.*save_file"):
+            tt.load(str(path))

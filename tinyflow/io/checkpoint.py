@@ -94,6 +94,12 @@ def load_bytes(data: bytes, where: str) -> dict:
     try:
         entries = deserialize(data)
     except SafetensorError as e:
+        if data[:2] == b"PK" or data[:1] == b"\x80":     # a zip archive or a bare pickle
+            raise ValueError(
+                f"load: {where} is a pickle checkpoint (as PyTorch's torch.save writes "
+                f"them); tinyflow never unpickles a file, since unpickling runs code. Convert "
+                f"it where you trust it: safetensors.torch.save_file(torch.load(path), "
+                f"'model.safetensors')") from None
         raise ValueError(f"load: {where} is not a readable safetensors checkpoint ({e})") \
             from None
     return {name: _entry(lambda v=view, n=name: _view_array(v, n), name, where)

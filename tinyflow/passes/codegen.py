@@ -13,14 +13,17 @@ def codegen(program: Program, buffers: BufferPlan):
     """`run(values) -> list of fetched values`, where `values[slot]` holds each loaded
     external (feed, variable, eager tensor); constants are bound into the code.
 
-    A step with a pool block (`buffers.out_buffer`) writes its value there with `out=`; a
-    step whose kernel's dtype differs from the declared one is cast; values not pooled are
-    dropped after their last use. Kernels: `step.kernel`, else the NumPy table's.
+    A step with a pool block (`buffers.out_buffer`) writes its value there with `out=`, one
+    storing state (`buffers.out_state`) into the eager tensor's loaded array; a step whose
+    kernel's dtype differs from the declared one is cast; values not pooled are dropped
+    after their last use. Kernels: `step.kernel`, else the NumPy table's.
     """
     steps = program.steps
     arena = np.empty(buffers.buffers[0], np.uint8)
     pooled = {s.output for s, b in zip(steps, buffers.out_buffer) if b is not None}
-    free = [[s for s in dead if s not in pooled] for dead in program.dead_after]
+    targets = set(buffers.out_state.values())     # live until their writer runs
+    free = [[s for s in dead if s not in pooled and s not in targets]
+            for dead in program.dead_after]
     fetched = set(program.fetches)
     env: dict = {}
     lines = ["def run(values):"]
@@ -28,13 +31,15 @@ def codegen(program: Program, buffers: BufferPlan):
         if ext.kind == "const":
             env[f"c{s}"] = ext.ref
             lines.append(f"    v{s} = c{s}")
-        elif s in program.readers or s in fetched:
+        elif s in program.readers or s in fetched or s in targets:
             lines.append(f"    v{s} = values[{s}]")
     for n, step in enumerate(steps):
         env[f"k{n}"], env[f"o{n}"] = _kernel(program, step), step.op
         args = "".join(f", v{i}" for i in step.inputs)
         offset, rec = buffers.out_buffer[n], step.record
-        if offset is not None:
+        if n in buffers.out_state:
+            lines.append(f"    v{step.output} = k{n}(o{n}{args}, out=v{buffers.out_state[n]})")
+        elif offset is not None:
             env[f"b{n}"] = arena[offset:offset + rec.nbytes].view(rec.dtype).reshape(rec.shape)
             lines.append(f"    v{step.output} = k{n}(o{n}{args}, out=b{n})")
         else:

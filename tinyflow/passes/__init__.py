@@ -54,14 +54,15 @@ def optimize(program: Program, passes=None, skip=()) -> Program:
 
 
 def plan_for_shapes(program: Program, values: list, memory_budget=None,
-                    writes: dict = None) -> tuple[Program, BufferPlan]:
+                    writes: dict = None, fetched: list = None) -> tuple[Program, BufferPlan]:
     """The per-shape pipeline: `program` recorded on `values` (slot -> loaded external),
     shape-only values folded (and the steps then unread dropped: a loss computed only for
     the shape of its gradient), SGD updates fused, in the order of smallest planned peak,
     and (over `memory_budget` bytes) with recomputation; and its buffer plan, where the
     values `writes` stores into eager tensors (fetched slot -> their slot) are computed
-    into those tensors' arrays where it is safe (passes/write_state.py)."""
-    program = _checked("record", record(program, values))
+    into those tensors' arrays where it is safe (passes/write_state.py). `fetched`: receives
+    the recording run's fetched values."""
+    program = _checked("record", record(program, values, fetched))
     program = _checked("fold_shapes", fold_shapes(program))
     program = _checked("dce", _renamed(program, dce(program), "dce (after fold_shapes)"))
     program = _checked("fuse_updates", fuse_updates(program))

@@ -40,11 +40,12 @@ class Record:
         return self.value is not NOT_FOLDED
 
 
-def record(program: Program, values: list) -> Program:
+def record(program: Program, values: list, fetched: list = None) -> Program:
     """Run `program` on `values` (slot -> loaded feed / variable / eager / constant value)
     without writing any variable, the random state or an fp8 amax history; return it with a
     `Record` on each step. Small values that depend only on shapes are kept in their records
-    for `fold_shapes`."""
+    for `fold_shapes`. `fetched`, if given, receives the fetched values (a program that
+    writes nothing then needs no second run for its first result)."""
     values = list(values)
     rng = generator().bit_generator
     saved = rng.state
@@ -56,6 +57,8 @@ def record(program: Program, values: list) -> Program:
             steps.append(step.replace(record=_run(step, values, step.output in keep)))
             for i in dead:
                 values[i] = None
+        if fetched is not None:
+            fetched.extend(values[s] for s in program.fetches)
     finally:
         rng.state = saved
         for history, amaxes in histories.values():   # fp8 delayed scaling: as before

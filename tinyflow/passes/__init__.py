@@ -16,6 +16,7 @@ from .fold_batchnorm import fold_batchnorm
 from .fold_shapes import fold_shapes
 from .fuse_elementwise import fuse_elementwise
 from .fuse_updates import fuse_updates
+from .layouts import transposed_products
 from .memory import BufferPlan, MemoryStats
 from .merge_matmuls import merge_matmuls
 from .program import External, Program, Step, VerifyError, literal, lower, rename
@@ -57,7 +58,8 @@ def plan_for_shapes(program: Program, values: list, memory_budget=None,
                     writes: dict = None, fetched: list = None) -> tuple[Program, BufferPlan]:
     """The per-shape pipeline: `program` recorded on `values` (slot -> loaded external),
     shape-only values folded (and the steps then unread dropped: a loss computed only for
-    the shape of its gradient), SGD updates fused, in the order of smallest planned peak,
+    the shape of its gradient), SGD updates fused, products written in the layout their
+    reshapes read (layouts.py), in the order of smallest planned peak,
     and (over `memory_budget` bytes) with recomputation; and its buffer plan, where the
     values `writes` stores into eager tensors (fetched slot -> their slot) are computed
     into those tensors' arrays where it is safe (passes/write_state.py). `fetched`: receives
@@ -66,6 +68,7 @@ def plan_for_shapes(program: Program, values: list, memory_budget=None,
     program = _checked("fold_shapes", fold_shapes(program))
     program = _checked("dce", _renamed(program, dce(program), "dce (after fold_shapes)"))
     program = _checked("fuse_updates", fuse_updates(program))
+    program = _checked("layouts", transposed_products(program))
     candidates = write_candidates(program, writes or {})
     program, buffers = schedule(program, candidates)
     _checked("schedule", program)

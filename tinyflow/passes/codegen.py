@@ -2,9 +2,12 @@
 and one preallocated arena, so running a plan costs a call per op and nothing else."""
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from ..backend.numpy.registry import KERNELS
+from .layouts import inverse, transposed_shape
 from .memory import BufferPlan
 from .program import Program
 
@@ -40,8 +43,14 @@ def codegen(program: Program, buffers: BufferPlan):
         if n in buffers.out_state:
             lines.append(f"    v{step.output} = k{n}(o{n}{args}, out=v{buffers.out_state[n]})")
         elif offset is not None:
-            env[f"b{n}"] = arena[offset:offset + rec.nbytes].view(rec.dtype).reshape(rec.shape)
+            block = arena[offset:offset + rec.nbytes].view(rec.dtype)
+            env[f"b{n}"] = block.reshape(rec.shape) if rec.layout is None else \
+                block.reshape(transposed_shape(rec.shape, rec.layout)).transpose(
+                    inverse(rec.layout))
             lines.append(f"    v{step.output} = k{n}(o{n}{args}, out=b{n})")
+        elif rec.layout is not None:     # a fresh buffer each run, in the chosen layout
+            env[f"e{n}"] = functools.partial(_permuted_empty, rec)
+            lines.append(f"    v{step.output} = k{n}(o{n}{args}, out=e{n}())")
         else:
             lines.append(f"    v{step.output} = k{n}(o{n}{args})")
             if rec.cast:
@@ -52,6 +61,11 @@ def codegen(program: Program, buffers: BufferPlan):
     lines.append("    return [" + ", ".join(f"v{s}" for s in program.fetches) + "]")
     exec(compile("\n".join(lines), "<tinyflow plan>", "exec"), env)
     return env["run"]
+
+
+def _permuted_empty(rec) -> np.ndarray:
+    return np.empty(transposed_shape(rec.shape, rec.layout), rec.dtype).transpose(
+        inverse(rec.layout))
 
 
 def _kernel(program: Program, step):

@@ -33,6 +33,7 @@ class Record:
     flops: int = 0         # estimated floating-point operations of the kernel call
     bytes_read: int = 0    # bytes of the input values it reads
     bytes_written: int = 0  # bytes of the value it writes
+    layout: tuple = None   # written into a C-ordered buffer of its transpose by this (layouts.py)
     value: Any = field(default=NOT_FOLDED, repr=False)   # kept for folding (fold_shapes)
 
     @property

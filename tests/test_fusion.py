@@ -35,11 +35,16 @@ def cache_dir(tmp_path_factory):
 
 
 def _run_both(fetches, feed):
-    """(optimized plan's op names, optimized values, reference values) in one graph."""
+    """(optimized plan's op names, optimized values, reference values) in one graph. The
+    optimized values are the second run's: the first hands out the recording run's."""
     sess, ref = tf.Session(), tf.Session(optimize=False)
     plan = sess.make_plan(fetches, list(feed))
     names = [s.op.name for s in plan.program.steps]
-    return names, sess.run(fetches, feed), ref.run(fetches, feed)
+    recorded = sess.run(fetches, feed)
+    planned = sess.run(fetches, feed)
+    for a, b in zip(recorded, planned):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
+    return names, planned, ref.run(fetches, feed)
 
 
 def _feeds(rng, *shapes, dtype=np.float32):
@@ -285,3 +290,26 @@ def test_generated_sum_equals_member_evaluation():
         got = fused_kernels.run_generated(op, arrays, out)
         assert got is out
         np.testing.assert_allclose(got, want, rtol=1e-6 if dtype == np.float32 else 1e-13)
+
+
+def test_broadcast_inputs_are_read_as_compact_c_arrays():
+    """x * gamma + beta (layer norm's affine): the rows of gamma and a column are passed as
+    C-contiguous arrays over the loop dims they walk (so the loop vectorizes); a transposed
+    input stays a strided view, one broadcast value a scalar; all equal NumPy."""
+    rng = np.random.default_rng(10)
+    op = FusedElementwise(members=(m.Mul(), m.Add(), m.Mul()), args=((0, 1), (4, 2), (5, 3)),
+                          num_inputs=4)
+    x = rng.uniform(-1, 1, (256, 300)).astype(np.float32)
+    column = x[:, :1].copy()
+    cases = {"row, column": ([x, x[0], column, np.float32(2.0)], ((0, 1), (1,), (0,), ())),
+             "transposed": ([x.T.copy().T, x[0], x[0], np.broadcast_to(x[0, 0], x.shape)],
+                            (None, (1,), (1,), ())),
+             "strided": ([x[:, ::2], x[0, ::2], column, x[:, ::2]], (None, None, (0,), None))}
+    for name, (arrays, patterns) in cases.items():
+        shape = np.broadcast_shapes(*[np.shape(a) for a in arrays])
+        arrays = [np.asarray(a) for a in arrays]
+        out = np.empty(shape, np.float32)
+        assert codegen.collapse(shape, out, arrays)[3] == patterns, name
+        got = fused_kernels.run_generated(op, arrays, out)
+        want = fused_kernels.evaluate_members(op, arrays)
+        np.testing.assert_allclose(got, want, rtol=1e-6, err_msg=name)

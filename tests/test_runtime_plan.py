@@ -68,3 +68,36 @@ def test_planned_matches_reference(case, index):
         np.testing.assert_allclose(g3, want1[k], **tol, err_msg=f"fetch {k}, third run")
     for a, b in zip(a1, _arrays(case, index, "one")):
         np.testing.assert_array_equal(a, b, err_msg="a feed was written")
+
+
+def test_first_run_of_a_pure_plan_runs_each_kernel_once(monkeypatch):
+    """A program that writes nothing hands out its recording run's values on the first run
+    of a shape (one run of the kernels, not two); one with an assign or a random draw runs
+    again, as the recording run writes nothing."""
+    from tinyflow.backend.numpy.registry import KERNELS
+    from tinyflow.ops.linalg import MatMul
+    calls = []
+    real = KERNELS[MatMul]
+
+    def counting(op, *args, **kwargs):
+        calls.append(1)
+        return real(op, *args, **kwargs)
+    monkeypatch.setitem(KERNELS, MatMul, counting)
+    rng = np.random.default_rng(3)
+    a, b = (rng.standard_normal((8, 8)).astype(np.float32) for _ in range(2))
+    with tf.Graph().as_default():
+        x = tf.placeholder(tf.float32, (8, 8))
+        w = tf.Variable(b)
+        y = tf.matmul(x, w)
+        sess = tf.Session()
+        sess.run(tf.global_variables_initializer())
+        got = sess.run(y, {x: a})
+        assert len(calls) == 1
+        np.testing.assert_allclose(got, a @ b, rtol=1e-5)
+        np.testing.assert_allclose(sess.run(y, {x: a}), a @ b, rtol=1e-5)
+        assert len(calls) == 2
+        calls.clear()
+        update = tf.assign(w, tf.matmul(x, w))
+        sess.run(update, {x: a})
+        assert len(calls) == 2      # recorded, then run: the assign writes the variable
+        np.testing.assert_allclose(sess.run(w), a @ b, rtol=1e-5)

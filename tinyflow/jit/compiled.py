@@ -174,7 +174,8 @@ class CompiledFunction:
         if grad_mode.enabled and not writes and not grads:   # autograd may go through it
             backward = self._backward(tracer, fetches)
         if self.budget_s is None:
-            plan = Plan(fetches, tuple(placeholders), {}, planned=_shape_generic(placeholders))
+            plan = Plan(fetches, tuple(placeholders), {}, planned=_shape_generic(placeholders),
+                        writes=[(k, t) for t, k in writes if isinstance(k, int)])
         else:
             plan, report = search(fetches, tuple(placeholders), [t.array for t in tensors],
                                   self.budget_s)
@@ -279,7 +280,8 @@ class CompiledFunction:
         values = entry.plan.run([t.array for t in tensors] if feeds is None else feeds)
         for t, source in entry.writes:
             new = values[source] if isinstance(source, int) else source.array
-            np.copyto(t.array, new, casting="same_kind")
+            if new is not t.array:     # else the plan wrote it in place (write_state.py)
+                np.copyto(t.array, new, casting="same_kind")
             t._version[0] += 1
         for t, source, accumulated in entry.grads:
             if source is None:

@@ -16,6 +16,7 @@ from .fold_batchnorm import fold_batchnorm
 from .fold_shapes import fold_shapes
 from .fuse_elementwise import fuse_elementwise
 from .fuse_updates import fuse_updates
+from .layouts import transposed_products
 from .memory import BufferPlan, MemoryStats
 from .merge_matmuls import merge_matmuls
 from .program import External, Program, Step, VerifyError, literal, lower, rename
@@ -24,6 +25,7 @@ from .record import Record, record
 from .schedule import schedule
 from .simplify import simplify
 from .stable_softmax import stable_softmax
+from .write_state import state_writes, write_candidates
 
 VERIFY = False
 
@@ -52,22 +54,30 @@ def optimize(program: Program, passes=None, skip=()) -> Program:
     return program
 
 
-def plan_for_shapes(program: Program, values: list,
-                    memory_budget=None) -> tuple[Program, BufferPlan]:
+def plan_for_shapes(program: Program, values: list, memory_budget=None,
+                    writes: dict = None, fetched: list = None) -> tuple[Program, BufferPlan]:
     """The per-shape pipeline: `program` recorded on `values` (slot -> loaded external),
     shape-only values folded (and the steps then unread dropped: a loss computed only for
-    the shape of its gradient), SGD updates fused, in the order of smallest planned peak,
-    and (over `memory_budget` bytes) with recomputation; and its buffer plan."""
-    program = _checked("record", record(program, values))
+    the shape of its gradient), SGD updates fused, products written in the layout their
+    reshapes read (layouts.py), in the order of smallest planned peak,
+    and (over `memory_budget` bytes) with recomputation; and its buffer plan, where the
+    values `writes` stores into eager tensors (fetched slot -> their slot) are computed
+    into those tensors' arrays where it is safe (passes/write_state.py). `fetched`: receives
+    the recording run's fetched values."""
+    program = _checked("record", record(program, values, fetched))
     program = _checked("fold_shapes", fold_shapes(program))
     program = _checked("dce", _renamed(program, dce(program), "dce (after fold_shapes)"))
     program = _checked("fuse_updates", fuse_updates(program))
-    program, buffers = schedule(program)
+    program = _checked("layouts", transposed_products(program))
+    candidates = write_candidates(program, writes or {})
+    program, buffers = schedule(program, candidates)
     _checked("schedule", program)
     buffers.stats.forward_flops = forward_flops(program)
     if memory_budget is not None and buffers.stats.peak_bytes > memory_budget:
         program, buffers = recompute_under_budget(program, buffers, memory_budget)
         _checked("recompute", program)
+    buffers.out_state = state_writes(program, candidates, values)
+    buffers.stats.state_writes = len(buffers.out_state)
     return program, buffers
 
 

@@ -2,9 +2,12 @@
 and one preallocated arena, so running a plan costs a call per op and nothing else."""
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from ..backend.numpy.registry import KERNELS
+from .layouts import inverse, transposed_shape
 from .memory import BufferPlan
 from .program import Program
 
@@ -13,14 +16,17 @@ def codegen(program: Program, buffers: BufferPlan):
     """`run(values) -> list of fetched values`, where `values[slot]` holds each loaded
     external (feed, variable, eager tensor); constants are bound into the code.
 
-    A step with a pool block (`buffers.out_buffer`) writes its value there with `out=`; a
-    step whose kernel's dtype differs from the declared one is cast; values not pooled are
-    dropped after their last use. Kernels: `step.kernel`, else the NumPy table's.
+    A step with a pool block (`buffers.out_buffer`) writes its value there with `out=`, one
+    storing state (`buffers.out_state`) into the eager tensor's loaded array; a step whose
+    kernel's dtype differs from the declared one is cast; values not pooled are dropped
+    after their last use. Kernels: `step.kernel`, else the NumPy table's.
     """
     steps = program.steps
     arena = np.empty(buffers.buffers[0], np.uint8)
     pooled = {s.output for s, b in zip(steps, buffers.out_buffer) if b is not None}
-    free = [[s for s in dead if s not in pooled] for dead in program.dead_after]
+    targets = set(buffers.out_state.values())     # live until their writer runs
+    free = [[s for s in dead if s not in pooled and s not in targets]
+            for dead in program.dead_after]
     fetched = set(program.fetches)
     env: dict = {}
     lines = ["def run(values):"]
@@ -28,15 +34,23 @@ def codegen(program: Program, buffers: BufferPlan):
         if ext.kind == "const":
             env[f"c{s}"] = ext.ref
             lines.append(f"    v{s} = c{s}")
-        elif s in program.readers or s in fetched:
+        elif s in program.readers or s in fetched or s in targets:
             lines.append(f"    v{s} = values[{s}]")
     for n, step in enumerate(steps):
         env[f"k{n}"], env[f"o{n}"] = _kernel(program, step), step.op
         args = "".join(f", v{i}" for i in step.inputs)
         offset, rec = buffers.out_buffer[n], step.record
-        if offset is not None:
-            env[f"b{n}"] = arena[offset:offset + rec.nbytes].view(rec.dtype).reshape(rec.shape)
+        if n in buffers.out_state:
+            lines.append(f"    v{step.output} = k{n}(o{n}{args}, out=v{buffers.out_state[n]})")
+        elif offset is not None:
+            block = arena[offset:offset + rec.nbytes].view(rec.dtype)
+            env[f"b{n}"] = block.reshape(rec.shape) if rec.layout is None else \
+                block.reshape(transposed_shape(rec.shape, rec.layout)).transpose(
+                    inverse(rec.layout))
             lines.append(f"    v{step.output} = k{n}(o{n}{args}, out=b{n})")
+        elif rec.layout is not None:     # a fresh buffer each run, in the chosen layout
+            env[f"e{n}"] = functools.partial(_permuted_empty, rec)
+            lines.append(f"    v{step.output} = k{n}(o{n}{args}, out=e{n}())")
         else:
             lines.append(f"    v{step.output} = k{n}(o{n}{args})")
             if rec.cast:
@@ -47,6 +61,11 @@ def codegen(program: Program, buffers: BufferPlan):
     lines.append("    return [" + ", ".join(f"v{s}" for s in program.fetches) + "]")
     exec(compile("\n".join(lines), "<tinyflow plan>", "exec"), env)
     return env["run"]
+
+
+def _permuted_empty(rec) -> np.ndarray:
+    return np.empty(transposed_shape(rec.shape, rec.layout), rec.dtype).transpose(
+        inverse(rec.layout))
 
 
 def _kernel(program: Program, step):

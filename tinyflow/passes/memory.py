@@ -25,6 +25,7 @@ class MemoryStats:
     inplace_steps: int              # of those, steps overwriting a dying input's buffer
     recomputed_steps: int = 0       # steps added by checkpointing (forward recomputation)
     recomputed_flops: int = 0       # their estimated FLOPs: the extra compute of a run
+    state_writes: int = 0           # steps writing an eager tensor's array (write_state.py)
     flops: int = 0                  # estimated FLOPs of a run without recomputation
     forward_flops: int = 0          # of those, the forward pass (before the first late use)
     by_step: list = field(default_factory=list, repr=False)  # live bytes after each step
@@ -91,6 +92,7 @@ class BufferPlan:
     buffers: list         # [arena bytes]
     fetch_copy: list      # per fetch: copy before handing out (aliases state)
     stats: MemoryStats
+    out_state: dict = field(default_factory=dict)   # step -> eager slot it writes with out=
 
 
 def plan_buffers(program: Program) -> BufferPlan:

@@ -33,6 +33,7 @@ class Record:
     flops: int = 0         # estimated floating-point operations of the kernel call
     bytes_read: int = 0    # bytes of the input values it reads
     bytes_written: int = 0  # bytes of the value it writes
+    layout: tuple = None   # written into a C-ordered buffer of its transpose by this (layouts.py)
     value: Any = field(default=NOT_FOLDED, repr=False)   # kept for folding (fold_shapes)
 
     @property
@@ -40,11 +41,12 @@ class Record:
         return self.value is not NOT_FOLDED
 
 
-def record(program: Program, values: list) -> Program:
+def record(program: Program, values: list, fetched: list = None) -> Program:
     """Run `program` on `values` (slot -> loaded feed / variable / eager / constant value)
     without writing any variable, the random state or an fp8 amax history; return it with a
     `Record` on each step. Small values that depend only on shapes are kept in their records
-    for `fold_shapes`."""
+    for `fold_shapes`. `fetched`, if given, receives the fetched values (a program that
+    writes nothing then needs no second run for its first result)."""
     values = list(values)
     rng = generator().bit_generator
     saved = rng.state
@@ -56,6 +58,8 @@ def record(program: Program, values: list) -> Program:
             steps.append(step.replace(record=_run(step, values, step.output in keep)))
             for i in dead:
                 values[i] = None
+        if fetched is not None:
+            fetched.extend(values[s] for s in program.fetches)
     finally:
         rng.state = saved
         for history, amaxes in histories.values():   # fp8 delayed scaling: as before

@@ -9,9 +9,11 @@ from .memory import BufferPlan, plan_buffers, root_readers, value_roots
 from .program import Program
 
 
-def schedule(program: Program) -> tuple[Program, BufferPlan]:
-    """The recorded `program` in its best order, and that order's buffer plan."""
-    deps = dependencies(program)
+def schedule(program: Program, writes: dict = None) -> tuple[Program, BufferPlan]:
+    """The recorded `program` in its best order, and that order's buffer plan; `writes`
+    (fetched slot -> eager slot its value is written into, passes/write_state.py): steps
+    that stay after every read of the old value."""
+    deps = dependencies(program, writes)
     best = None
     for order in [list(range(len(program.steps)))] + greedy_orders(program, deps):
         candidate = program.with_steps([program.steps[k] for k in order])
@@ -27,13 +29,16 @@ def schedule(program: Program) -> tuple[Program, BufferPlan]:
     return program.with_steps(candidate.steps, note=note), buffers
 
 
-def dependencies(program: Program) -> list:
+def dependencies(program: Program, writes: dict = None) -> list:
     """Per step, the steps that must run before it: the producers of its inputs and of its
     control inputs, reads of a written target on the side of the write they were on, writes
-    to one target and random draws in their order."""
+    to one target and random draws in their order; a step whose value `writes` stores in
+    place after every read of that eager tensor."""
     producer, steps = program.producer, program.steps
     readers = root_readers(program, value_roots(program))
     deps = [{producer[i] for i in s.inputs + s.control if i in producer} for s in steps]
+    for f, e in (writes or {}).items():
+        deps[producer[f]].update(readers[e] - {producer[f]})
     last_writer, last_random = {}, None
     for n, s in enumerate(steps):
         w = getattr(s.op, "writes_input", None)

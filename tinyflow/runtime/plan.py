@@ -50,10 +50,13 @@ class Plan:
         memory_budget: bytes the planned peak may not exceed (None: no limit).
         optimize: run the graph rewrites (`passes.REWRITES`); False keeps the graph as written.
         skip: names of rewrites left out (the JIT's search tries plans without some).
+        writes: (fetch index, eager tensor) pairs: the caller stores that fetch into that
+            tensor, so the planned run may compute it into the tensor's own array (then
+            the fetch is that array; passes/write_state.py).
     """
 
     def __init__(self, fetches: list, feed_keys: tuple, variables: dict, planned: bool = True,
-                 memory_budget=None, optimize: bool = True, skip=()) -> None:
+                 memory_budget=None, optimize: bool = True, skip=(), writes=()) -> None:
         program = lower(fetches, feed_keys)
         if optimize:
             program = passes.optimize(program, skip=skip)
@@ -91,14 +94,28 @@ class Plan:
                             for s in self.fetch_slots]           # never hand out state
         self._shaped = [s for s, _ in self.variable_loads + self.eager_loads] + [
             s for s in self.feed_slots if s is not None]   # their shapes key the buffers
+        eager_slot = {id(t): s for s, t in self.eager_loads}
+        self._writes = {self.fetch_slots[k]: eager_slot[id(t)] for k, t in writes
+                        if id(t) in eager_slot}    # fetched slot -> slot of its tensor
         self._reference = [self._reference_kernel(s) for s in program.steps]
+        self._writes_nothing = not any(        # no assign, update, random draw, amax history
+            s.op.stateful or getattr(s.op, "writes_input", None) is not None
+            for s in program.steps)
 
     # ---- running -------------------------------------------------------------------------
     def run(self, feed_values: list) -> list:
         if not self.planned:
             return self._run_reference(feed_values)
         values = self._load(feed_values)
-        compiled = self._compiled_for(values)
+        key = tuple([values[s].shape for s in self._shaped])
+        compiled = self._compiled.get(key)
+        if compiled is None:
+            # A program that writes nothing hands out its recording run's values: the
+            # first call of a new shape runs the kernels once, not twice.
+            fetched = [] if self._writes_nothing else None
+            compiled = self._compiled[key] = self._compile(values, fetched)
+            if fetched is not None:
+                return [_fetched(v, c) for v, c in zip(fetched, compiled.copy)]
         return [_fetched(v, c) for v, c in zip(compiled.run(values), compiled.copy)]
 
     def _compiled_for(self, values: list) -> Compiled:
@@ -108,9 +125,11 @@ class Plan:
             compiled = self._compiled[key] = self._compile(values)
         return compiled
 
-    def _compile(self, values: list) -> Compiled:
-        """The per-shape pipeline, the budget check, the kernels bound, the code generated."""
-        program, buffers = passes.plan_for_shapes(self.program, values, self.memory_budget)
+    def _compile(self, values: list, fetched: list = None) -> Compiled:
+        """The per-shape pipeline, the budget check, the kernels bound, the code generated
+        (`fetched` receives the recording run's fetched values)."""
+        program, buffers = passes.plan_for_shapes(self.program, values, self.memory_budget,
+                                                  self._writes, fetched)
         budget = self.memory_budget
         if budget is not None and buffers.stats.peak_bytes > budget:
             raise MemoryBudgetError(

@@ -61,8 +61,8 @@ def run_generated(op: FusedElementwise, arrays, out: np.ndarray) -> np.ndarray:
     the broadcast shape, or (`FusedSum`) the total into a 1-element out."""
     total = isinstance(op, FusedSum)
     shape = np.broadcast_shapes(*[a.shape for a in arrays]) if total else out.shape
-    dims, view, inputs, scalars = codegen.collapse(shape, None if total else out, arrays)
-    module = codegen.load(op, out.dtype.name, len(dims), scalars, total)
+    dims, view, inputs, patterns = codegen.collapse(shape, None if total else out, arrays)
+    module = codegen.load(op, out.dtype.name, len(dims), patterns, total)
     module.kernel(dims, out.reshape(1) if total else view, *inputs)
     return out
 

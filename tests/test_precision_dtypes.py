@@ -131,9 +131,9 @@ def test_tf1_graphs_hold_bfloat16():
 
 def test_printing_and_numpy_interop():
     x = tinyflow.tensor([1.5, 2.0, 300.0]).bfloat16()
-    assert repr(x) == "tensor([  1.5,   2. , 300. ], dtype=bfloat16)"
+    assert repr(x) == "tensor([  1.5000,   2.0000, 300.0000], dtype=torch.bfloat16)"  # torch's
     assert repr(tinyflow.tensor([2.0]).to(tinyflow.float8_e5m2)) == \
-        "tensor([2.], dtype=float8_e5m2)"
+        "tensor([2.], dtype=torch.float8_e5m2)"
     arr = x.numpy()
     assert arr.dtype == ml_dtypes.bfloat16 and arr.tolist() == [1.5, 2.0, 300.0]
     back = tinyflow.tensor(arr)

@@ -228,3 +228,33 @@ def test_softmax_takes_torch_dim_and_tf_axis():
                                    torch.log_softmax(torch.tensor(x), dim).numpy(), rtol=1e-6)
     np.testing.assert_allclose(tinyflow.softmax(tinyflow.tensor(x), axis=0).numpy(),
                                torch.softmax(torch.tensor(x), 0).numpy(), rtol=1e-6)
+
+
+_RNG = np.random.default_rng(0)
+PRINTED = [np.array([[-1.2247652, -1.5951896, 0.17413308], [-0.5879857, 3.3569326, -1.69888]],
+                    np.float32),
+           np.array([1., 2., 3.], np.float32), np.array(3.5, np.float32), np.array(-0.5),
+           np.array([1e-5, 1.], np.float32), np.array([1e9, 2.], np.float32),
+           np.array([123456.789, 0.5]), np.array([1e-3, 2e-3]), np.array([-0.0, 0.5], np.float32),
+           np.array([np.inf, -np.inf, np.nan, 1.5], np.float32), np.array([2., np.inf]),
+           np.zeros(3, np.float32), np.zeros((0,), np.float32), np.ones((2, 0)),
+           np.arange(6).reshape(2, 3), np.array([5, -3, 100]), np.arange(3, dtype=np.int32),
+           np.array([[True, False], [False, False]]), np.linspace(0, 1, 5),
+           _RNG.standard_normal((2, 20)).astype(np.float32),
+           _RNG.standard_normal((3, 4, 5)).astype(np.float32),
+           np.arange(2000, dtype=np.float32), np.arange(3000).reshape(3, 1000),
+           _RNG.standard_normal((10, 10, 12)).astype(np.float32)]
+
+
+@pytest.mark.parametrize("values", PRINTED, ids=lambda a: f"{a.dtype}{list(a.shape)}")
+def test_tensors_print_as_torch_prints_them(values):
+    import torch
+    assert str(tinyflow.tensor(values)) == str(torch.tensor(values))
+    assert repr(tinyflow.tensor(values)) == repr(torch.tensor(values))
+
+
+def test_printing_shows_requires_grad_and_grad_fn_as_torch():
+    x = tinyflow.ones(2, requires_grad=True)
+    assert repr(x) == "tensor([1., 1.], requires_grad=True)"
+    assert repr((x * 2).sum()) == "tensor(4., grad_fn=<SumBackward0>)"
+    assert repr(x.double().detach()) == "tensor([1., 1.], dtype=torch.float64)"

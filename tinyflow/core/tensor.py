@@ -9,6 +9,7 @@ from . import dtypes
 from .dtypes import DType
 from .graph import get_default_graph
 from .modes import trace_state
+from .printing import format_tensor
 from .shapes import TensorShape, tensor_shape
 
 # What a tensor is. EAGER tensors hold `data`; REMOTE ones are handles on a value held by a
@@ -150,12 +151,9 @@ class Tensor:
             return f"tensor(shape={list(self.shape)}, dtype={self.dtype.name}, " \
                    f"device='{self.remote.device.name}'{extra})"
         if self.kind == EAGER:
-            extra = ", requires_grad=True" if self.requires_grad else ""
-            # ml_dtypes' floats print as ints ("2" for 2.0): print their float32 values
-            shown = self.array.astype(np.float32) if self.dtype.name in dtypes.ML_FLOATS \
-                else self.array
-            return f"tensor({np.array2string(shown, separator=', ')}, " \
-                   f"dtype={self.dtype.name}{extra})"
+            grad_fn = type(self.op).__name__ if self.requires_grad and self.op else None
+            return format_tensor(self.array, self.dtype.name, self.dtype.name in
+                                 dtypes.ML_FLOATS, self.requires_grad, grad_fn)
         if trace_state.active is not None:   # a graph break: print its value, as eagerly
             return trace_state.active.printed(self)
         return f"<tf.Tensor '{self.name}' shape={self.shape} dtype={self.dtype.name}>"

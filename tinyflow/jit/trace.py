@@ -8,9 +8,11 @@ from typing import Optional
 import numpy as np
 
 from ..autodiff.reverse import gradients
+from ..core import dtypes
 from ..core.errors import user_site
 from ..core.graph import Graph, topo_sort
 from ..core.modes import grad_mode, trace_state
+from ..core.printing import format_tensor
 from ..core.tensor import EAGER, PLACEHOLDER, Tensor
 from ..ops.math import cast
 from ..ops.shape import broadcast_to
@@ -115,10 +117,12 @@ class Tracer:
     def printed(self, t: Tensor) -> str:
         """What printing traced `t` shows eagerly: its value (a graph break), and whether
         autograd would record it."""
-        shown = Tensor._eager(self.concrete(t, "printing a traced tensor"))
-        shown.requires_grad = grad_mode.enabled and any(
-            self.wants_grad(n) for n in topo_sort([self.current.get(id(t), t)]))
-        return repr(shown)
+        node = self.current.get(id(t), t)
+        value = self.concrete(t, "printing a traced tensor")
+        records = grad_mode.enabled and any(self.wants_grad(n) for n in topo_sort([node]))
+        grad_fn = type(node.op).__name__ if records and node.op is not None else None
+        return format_tensor(value, t.dtype.name, t.dtype.name in dtypes.ML_FLOATS, records,
+                             grad_fn)
 
     def backward(self, loss: Tensor, gradient, inputs) -> None:
         """`loss.backward()` on a traced loss: the symbolic gradient graph, added into the

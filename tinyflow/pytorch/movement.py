@@ -31,9 +31,14 @@ def view(x, *shape):
     if len(shape) == 1 and isinstance(shape[0], DType):
         raise NotImplementedError("view(dtype) is not supported")
     out = ops.reshape(x, size_args(shape))
-    if x.array is not None and out.array.size and not np.shares_memory(out.array, x.array):
-        raise RuntimeError("view size is not compatible with input tensor's size and "
-                           "stride; use .reshape(...) instead")
+    if x.array is not None and x.array.size:    # x's strides decide (also when tracing)
+        try:
+            np.reshape(x.array, out.shape, copy=False)
+        except ValueError:
+            raise RuntimeError(f"view size is not compatible with input tensor's size and "
+                               f"stride (shape {tuple(x.shape)}, strides "
+                               f"{tuple(s // x.array.itemsize for s in x.array.strides)} -> "
+                               f"{tuple(out.shape)}); use .reshape(...) instead") from None
     return out
 
 

@@ -1,0 +1,91 @@
+"""How an eager tensor prints: as PyTorch prints it, since PyTorch programs print tensors and
+their readers compare the text. The rules (PyTorch's): one format for all elements, chosen
+from the nonzero finite magnitudes — `1.` when all are integral, four decimals otherwise,
+`1.0000e+09` when they span more than 1000× or pass 1e8 (or go below 1e-4); elements padded to
+one width and wrapped to 80 columns under `tensor(`; past 1000 elements only 3 at each edge of
+every dimension; the dtype named unless it is float32, int64 or bool."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+_PREFIX = "tensor("
+_UNNAMED = {"float32", "int64", "bool"}
+_THRESHOLD, _EDGE, _LINEWIDTH = 1000, 3, 80
+
+
+def format_tensor(array: np.ndarray, dtype_name: str, float_view: bool,
+                  requires_grad: bool = False, grad_fn: str | None = None) -> str:
+    """`tensor([...], dtype=torch.float64, requires_grad=True)`; `float_view`: format the
+    values as float32 (ml_dtypes' bfloat16 and fp8)."""
+    values = array.astype(np.float32) if float_view else array
+    summarize = values.size > _THRESHOLD
+    if values.size == 0:
+        body = "[]"
+    else:
+        fmt, width = _formatter(_edges(values) if summarize else values.reshape(-1))
+        body = _lay_out(values, fmt, width, len(_PREFIX), summarize)
+    extras = [f"size={tuple(values.shape)}"] if values.size == 0 and values.ndim != 1 else []
+    if dtype_name not in _UNNAMED:
+        extras.append(f"dtype=torch.{dtype_name}")
+    if grad_fn is not None:
+        extras.append(f"grad_fn=<{grad_fn}Backward0>")
+    elif requires_grad:
+        extras.append("requires_grad=True")
+    return _PREFIX + ", ".join([body] + extras) + ")"
+
+
+def _edges(values: np.ndarray) -> np.ndarray:
+    """The elements a summarized print shows (the formatter is chosen from them only)."""
+    if values.ndim == 0:
+        return values.reshape(-1)
+    if values.shape[0] > 2 * _EDGE:
+        parts = [values[:_EDGE], values[-_EDGE:]]
+    else:
+        parts = [values]
+    return np.concatenate([_edges(row) for part in parts for row in part]) if values.ndim > 1 \
+        else np.concatenate(parts)
+
+
+def _formatter(flat: np.ndarray):
+    """(one element -> its text padded to the shared width, that width)."""
+    if flat.dtype.kind in "biu":
+        as_text = (lambda v: str(bool(v))) if flat.dtype.kind == "b" else \
+            (lambda v: str(int(v)))
+        width = max(len(as_text(v)) for v in flat)
+        return (lambda v: as_text(v).rjust(width)), width
+    finite = flat[np.isfinite(flat)].astype(np.float64)
+    nonzero = finite[finite != 0]
+    integral = bool(np.all(finite == np.ceil(finite)))
+    if nonzero.size:
+        lo, hi = np.abs(nonzero).min(), np.abs(nonzero).max()
+        sci = hi / lo > 1000.0 or hi > 1e8 or (not integral and lo < 1e-4)
+    else:
+        sci = False
+
+    def text(v) -> str:
+        v = float(v)
+        if sci:
+            return f"{v:.4e}"
+        if integral:
+            return f"{v:.0f}" + ("" if math.isinf(v) or math.isnan(v) else ".")
+        return f"{v:.4f}"
+    width = max((len(text(v)) for v in nonzero), default=1)
+    return (lambda v: text(v).rjust(width)), width
+
+
+def _lay_out(values: np.ndarray, fmt, width: int, indent: int, summarize: bool) -> str:
+    if values.ndim == 0:
+        return fmt(values[()])
+    n = values.shape[0]
+    cut = summarize and n > 2 * _EDGE
+    rows = list(range(_EDGE)) + [None] + list(range(n - _EDGE, n)) if cut else range(n)
+    if values.ndim == 1:
+        items = [" ..." if i is None else fmt(values[i]) for i in rows]
+        per_line = max(1, (_LINEWIDTH - indent) // (width + 2))
+        lines = [", ".join(items[i:i + per_line]) for i in range(0, len(items), per_line)]
+        return "[" + ("," + "\n" + " " * (indent + 1)).join(lines) + "]"
+    parts = ["..." if i is None else _lay_out(values[i], fmt, width, indent + 1, summarize)
+             for i in rows]
+    return "[" + ("," + "\n" * (values.ndim - 1) + " " * (indent + 1)).join(parts) + "]"

@@ -1,4 +1,4 @@
-"""tinyflow.compile: compiled calls equal eager ones (values, gradients, parameters after
+"""torch.compile: compiled calls equal eager ones (values, gradients, parameters after
 optimizer steps), guards recompile exactly when they should, graph breaks split the function
 and are reported with file:line, bad use is refused clearly."""
 from __future__ import annotations
@@ -429,3 +429,15 @@ def test_changed_learning_rate_recompiles():
         return [p.numpy().copy() for p in params], fn
     fn = params_agree(run, seed=5)
     assert fn.stats.compiles == 2
+
+
+def test_view_of_a_captured_eager_tensor_under_compile():
+    """The view check reads the eager tensor's strides (the traced result has no array)."""
+    w = torch.randn(4, 3)
+    f = torch.compile(lambda x: x @ w.view(3, 4).t())
+    x = torch.randn(2, 4)
+    np.testing.assert_allclose(f(x).numpy(), (x @ w.view(3, 4).t()).numpy(), rtol=1e-6)
+    wt = w.t()                     # eager and not contiguous: eager's view refuses it
+    g = torch.compile(lambda x: x + wt.view(12))
+    with pytest.raises(RuntimeError, match=r"view size is not compatible.*\(3, 4\).*\(12,\)"):
+        g(torch.randn(12))

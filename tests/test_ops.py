@@ -483,6 +483,30 @@ def test_eager_assign_writes_in_place():
         tf.assign(x, np.zeros(3))
 
 
+def test_custom_function_gradient_is_the_users_backward():
+    """custom_function (a user's autograd.Function) against float64 finite differences, when
+    the user's backward is the true derivative (tests/test_autograd_function.py has the rest)."""
+    class Cube(tf.autograd.Function):
+        @staticmethod
+        def forward(ctx, x, w):
+            ctx.save_for_backward(x, w)
+            return x ** 3 * w
+
+        @staticmethod
+        def backward(ctx, g):
+            x, w = ctx.saved_tensors
+            return g * 3 * x ** 2 * w, (g * x ** 3).sum(0)
+
+    rng = np.random.default_rng(0)
+    arrays = [rng.normal(size=(3, 4)), rng.normal(size=(4,))]
+    for k in range(2):
+        leaves = [tf.Tensor(a.copy(), requires_grad=True) for a in arrays]
+        (Cube.apply(*leaves) ** 2).sum().backward()
+        numeric = _numeric_grad(
+            lambda vals: float((Cube.apply(*map(tf.Tensor, vals)) ** 2).sum().numpy()), arrays, k)
+        np.testing.assert_allclose(leaves[k].grad.numpy(), numeric, **GRAD_TOL)
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("strided", [False, True])
 def test_adam_step_matches_the_rule_in_place(dtype, strided):

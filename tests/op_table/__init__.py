@@ -24,4 +24,5 @@ COVERED_ELSEWHERE = {
     "momentum_step": "test_momentum_step_matches_the_rule_in_place",
     "no_op": "test_group_runs_its_inputs",
     "random_mask": "test_random_mask_keeps_the_right_share_and_redraws",
+    "custom_function": "test_custom_function_gradient_is_the_users_backward",
 }

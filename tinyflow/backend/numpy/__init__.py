@@ -1,4 +1,4 @@
 """NumPy kernels: the complete reference backend. Importing this package fills `KERNELS`."""
-from . import (activation, attention, conv, creation, fused, indexing, linalg,  # noqa: F401
-               math, nn, normalization, pool, quantize, reduce, rnn, shape, special, state)
+from . import (activation, attention, conv, creation, custom, fused, indexing,  # noqa: F401
+               linalg, math, nn, normalization, pool, quantize, reduce, rnn, shape, special, state)
 from .registry import KERNELS, kernel  # noqa: F401

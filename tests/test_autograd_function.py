@@ -1,0 +1,197 @@
+"""`torch.autograd.Function` against PyTorch: the tutorials' custom function, several outputs
+with non-tensor arguments, custom gradients that differ from the true derivative (a
+straight-through estimator) eagerly, under compile and in a TF1 graph, double backward through
+a custom backward, the ctx API, and the errors PyTorch gives for a wrong backward."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import tinyflow
+import tinyflow as tf
+
+
+def _functions(L):
+    """The same custom Functions written against library L (torch or tinyflow)."""
+
+    class Legendre3(L.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return 0.5 * (5 * x ** 3 - 3 * x)
+
+        @staticmethod
+        def backward(ctx, g):
+            x, = ctx.saved_tensors
+            return g * 1.5 * (5 * x ** 2 - 1)
+
+    class ScaledPair(L.autograd.Function):
+        """Two outputs, a non-tensor argument, needs_input_grad."""
+        @staticmethod
+        def forward(ctx, x, scale, y):
+            ctx.scale = scale
+            ctx.save_for_backward(x, y)
+            return x * y * scale, x + y
+
+        @staticmethod
+        def backward(ctx, g_prod, g_sum):
+            x, y = ctx.saved_tensors
+            gx = g_prod * y * ctx.scale + g_sum if ctx.needs_input_grad[0] else None
+            gy = g_prod * x * ctx.scale + g_sum if ctx.needs_input_grad[2] else None
+            return gx, None, gy
+
+    class RoundSTE(L.autograd.Function):
+        """Round forward, identity backward: a gradient that is not round's derivative."""
+        @staticmethod
+        def forward(ctx, x):
+            return x.round()
+
+        @staticmethod
+        def backward(ctx, g):
+            return g
+
+    class Square(L.autograd.Function):
+        """New style: forward without ctx, setup_context; its backward is differentiable."""
+        @staticmethod
+        def forward(x):
+            return x * x
+
+        @staticmethod
+        def setup_context(ctx, inputs, output):
+            ctx.save_for_backward(inputs[0])
+
+        @staticmethod
+        def backward(ctx, g):
+            x, = ctx.saved_tensors
+            return 2 * x * g
+
+    return Legendre3, ScaledPair, RoundSTE, Square
+
+
+TORCH_FNS, OUR_FNS = _functions(torch), _functions(tinyflow)
+X = np.linspace(-1.3, 1.7, 7)
+
+
+def _pair(values, dtype=np.float64):
+    return (torch.tensor(values.astype(dtype), requires_grad=True),
+            tinyflow.tensor(values.astype(dtype), requires_grad=True))
+
+
+def test_the_tutorials_legendre_function_matches_torch():
+    (t_fn, *_), (o_fn, *_) = TORCH_FNS, OUR_FNS
+    tx, ox = _pair(X)
+    t_out, o_out = t_fn.apply(tx), o_fn.apply(ox)
+    np.testing.assert_allclose(o_out.detach().numpy(), t_out.detach().numpy(), rtol=1e-12)
+    (t_out * t_out).sum().backward()
+    (o_out * o_out).sum().backward()
+    np.testing.assert_allclose(ox.grad.numpy(), tx.grad.numpy(), rtol=1e-12)
+    assert repr(o_out).endswith("grad_fn=<CustomFunctionBackward0>)")
+
+
+def test_several_outputs_and_a_non_tensor_argument():
+    (_, t_fn, *_), (_, o_fn, *_) = TORCH_FNS, OUR_FNS
+    (tx, ox), (ty, oy) = _pair(X), _pair(X[::-1].copy())
+    for fn, x, y in ((t_fn, tx, ty), (o_fn, ox, oy)):
+        prod, total = fn.apply(x, 3.0, y)
+        (prod.sum() * 2 + (total ** 2).sum()).backward()
+    np.testing.assert_allclose(ox.grad.numpy(), tx.grad.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(oy.grad.numpy(), ty.grad.numpy(), rtol=1e-12)
+    # only one output used: the other's gradient is materialized as zeros
+    ox.grad = None
+    o_fn.apply(ox, 3.0, tinyflow.tensor(X))[0].sum().backward()
+    np.testing.assert_allclose(ox.grad.numpy(), 3.0 * X)
+
+
+def test_a_custom_gradient_is_used_eagerly_under_compile_and_in_a_tf1_graph():
+    *_, o_ste, _ = OUR_FNS
+    x = tinyflow.tensor(X, requires_grad=True)
+    (o_ste.apply(x) * x).sum().backward()
+    want = np.round(X) + X                       # d/dx [ste(x) x] = 1 * x + round(x)
+    np.testing.assert_allclose(x.grad.numpy(), want)
+
+    @tinyflow.compile
+    def step(x):
+        loss = (o_ste.apply(x) * x).sum()
+        loss.backward()
+        return loss
+    x2 = tinyflow.tensor(X, requires_grad=True)
+    step(x2)
+    np.testing.assert_allclose(x2.grad.numpy(), want)
+
+    g = tf.Graph()
+    with g.as_default():
+        p = tf.placeholder(tf.float64, [7])
+        grad, = tf.gradients(tf.reduce_sum(o_ste.apply(p) * p), [p])
+        with tf.Session() as sess:
+            np.testing.assert_allclose(sess.run(grad, {p: X}), want)
+
+
+def test_double_backward_through_a_custom_backward_matches_torch():
+    *_, t_sq = TORCH_FNS
+    *_, o_sq = OUR_FNS
+    tx, ox = _pair(X)
+    grads = []
+    for fn, x, L in ((t_sq, tx, torch), (o_sq, ox, tinyflow)):
+        y = (fn.apply(x) ** 2).sum()
+        g, = L.autograd.grad(y, x, create_graph=True)
+        g.sum().backward()
+        grads.append(x.grad.numpy())
+    np.testing.assert_allclose(grads[1], grads[0], rtol=1e-12)
+
+
+def test_no_gradient_needed_returns_the_forward_result_itself():
+    legendre = OUR_FNS[0]
+    out = legendre.apply(tinyflow.tensor(X))
+    assert not out.requires_grad and out.grad_fn is None
+    with tinyflow.no_grad():
+        assert not legendre.apply(tinyflow.tensor(X, requires_grad=True)).requires_grad
+
+
+def test_ctx_marks_and_materialize_grads():
+    seen = {}
+
+    class TwoOut(tinyflow.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.set_materialize_grads(False)
+            idx = x.argmax()
+            ctx.mark_non_differentiable(idx)
+            return x * 2, x * 3, idx
+
+        @staticmethod
+        def backward(ctx, g2, g3, g_idx):
+            seen["grads"] = (g2 is None, g3 is None, g_idx is None)
+            return g2 * 2 if g2 is not None else g3 * 3
+
+    x = tinyflow.tensor(X, requires_grad=True)
+    a, b, idx = TwoOut.apply(x)
+    assert not idx.requires_grad and a.requires_grad
+    a.sum().backward()
+    assert seen["grads"] == (False, True, True)
+    np.testing.assert_allclose(x.grad.numpy(), 2.0)
+
+
+def test_a_wrong_backward_is_refused_as_torch_refuses_it():
+    def make(result):
+        class Bad(tinyflow.autograd.Function):
+            @staticmethod
+            def forward(ctx, x, k):
+                return x * k
+
+            @staticmethod
+            def backward(ctx, g):
+                return result(g)
+        return Bad
+
+    x = tinyflow.tensor(X, requires_grad=True)
+    cases = [(lambda g: (g,), r"BadBackward returned an incorrect number of gradients "
+                               r"\(expected 2, got 1\)"),
+             (lambda g: (g[:3], None), r"invalid gradient at index 0 - got \[3\] but "
+                                       r"expected shape compatible with \[7\]"),
+             (lambda g: (g, g), r"gradient different than None at position 2")]
+    for result, message in cases:
+        with pytest.raises(RuntimeError, match=message):
+            make(result).apply(x, 2.0).sum().backward()
+    with pytest.raises(RuntimeError, match="used through their static apply"):
+        make(lambda g: g)()

@@ -1,0 +1,170 @@
+"""`torch.autograd.Function`: a user's forward and backward (static methods over tensors),
+applied with `MyFunction.apply(*args)`. The forward runs outside autograd; each tensor it
+returns is wrapped in a `custom_function` op (ops/custom.py) whose gradient rule calls the
+user's backward, so custom gradients (straight-through estimators, stable formulas) work in
+eager code, under `tinyflow.compile`, in TF1 graphs and, with `create_graph=True`, twice."""
+from __future__ import annotations
+
+import inspect
+
+from ..core.modes import grad_mode, no_grad
+from ..core.op import apply
+from ..core.tensor import EAGER, Tensor
+from ..ops.creation import zeros_like
+from ..ops.custom import CustomFunction
+
+
+class FunctionCtx:
+    """The `ctx` a Function's forward stores into and its backward reads."""
+
+    def __init__(self, needs_input_grad: tuple) -> None:
+        self.needs_input_grad = needs_input_grad
+        self.saved_tensors: tuple = ()
+        self.materialize_grads = True
+        self.non_differentiable: set = set()
+        self.dirty: tuple = ()
+
+    def save_for_backward(self, *tensors) -> None:
+        for t in tensors:
+            if t is not None and not isinstance(t, Tensor):
+                raise TypeError(f"save_for_backward can only save tensors (or None), got "
+                                f"{type(t).__name__}; keep other values as ctx attributes")
+        self.saved_tensors = tensors
+
+    def save_for_forward(self, *tensors) -> None:
+        self.saved_for_forward = tensors
+
+    def mark_non_differentiable(self, *outputs) -> None:
+        self.non_differentiable.update(id(t) for t in outputs)
+
+    def mark_dirty(self, *tensors) -> None:
+        self.dirty = tensors
+
+    def set_materialize_grads(self, value: bool) -> None:
+        self.materialize_grads = bool(value)
+
+
+class _Call:
+    """One `apply`: what the op's gradient rules need to call the user's backward and jvp."""
+
+    def __init__(self, function: type, ctx: FunctionCtx, args: tuple, outputs: tuple) -> None:
+        self.function, self.ctx, self.args, self.outputs = function, ctx, args, outputs
+        self.tensor_positions = [k for k, a in enumerate(args) if isinstance(a, Tensor)]
+
+    @property
+    def label(self) -> str:
+        return f"{self.function.__name__}Backward"
+
+    def backward(self, index: int, g: Tensor) -> list:
+        """Gradients for the tensor arguments given the gradient of output `index`."""
+        grads_out = [g if k == index else
+                     (zeros_like(o) if self.ctx.materialize_grads else None)
+                     if isinstance(o, Tensor) else None for k, o in enumerate(self.outputs)]
+        got = self.function.backward(self.ctx, *grads_out)
+        got = got if isinstance(got, tuple) else (got,)
+        n = len(self.args)
+        if len(got) < n or any(x is not None for x in got[n:]):
+            raise RuntimeError(f"function {self.label} returned an incorrect number of "
+                               f"gradients (expected {n}, got {len(got)})")
+        for k, (arg, grad) in enumerate(zip(self.args, got)):
+            if grad is None:
+                continue
+            if not isinstance(arg, Tensor):
+                raise RuntimeError(f"function {self.label} returned a gradient different "
+                                   f"than None at position {k + 1}, but the corresponding "
+                                   f"forward input was not a Tensor")
+            if isinstance(grad, Tensor) and grad.shape is not None and arg.shape is not None \
+                    and tuple(grad.shape) != tuple(arg.shape):
+                raise RuntimeError(f"Function {self.label} returned an invalid gradient at "
+                                   f"index {k} - got {list(grad.shape)} but expected shape "
+                                   f"compatible with {list(arg.shape)}")
+        return [got[k] for k in self.tensor_positions]
+
+    def jvp(self, index: int, tangents: tuple):
+        rule = getattr(self.function, "jvp", None)
+        if rule is None or rule is Function.jvp:
+            raise NotImplementedError(f"{self.function.__name__} has no jvp staticmethod: "
+                                      f"forward-mode AD through it is not defined")
+        per_arg = [None] * len(self.args)
+        for k, t in zip(self.tensor_positions, tangents):
+            per_arg[k] = t
+        out = rule(self.ctx, *per_arg)
+        return (out if isinstance(out, tuple) else (out,))[index]
+
+
+class Function:
+    """Subclass with `forward(ctx, *args)` and `backward(ctx, *grad_outputs)` static methods
+    (or `forward(*args)` with `setup_context(ctx, inputs, output)`), then call `.apply`."""
+
+    @staticmethod
+    def forward(ctx, *args, **kwargs):
+        raise NotImplementedError("You must implement the forward function for custom "
+                                  "autograd.Function.")
+
+    @staticmethod
+    def backward(ctx, *grad_outputs):
+        raise NotImplementedError("You must implement either the backward or vjp method for "
+                                  "your custom autograd.Function to use it with backward "
+                                  "mode AD.")
+
+    vjp = backward
+
+    @staticmethod
+    def jvp(ctx, *grad_inputs):
+        raise NotImplementedError("You must implement the jvp function for custom "
+                                  "autograd.Function to use it with forward mode AD.")
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        raise NotImplementedError("setup_context is not overridden")
+
+    def __init__(self, *args, **kwargs) -> None:
+        raise RuntimeError(f"{type(self).__name__}: custom autograd.Function classes are used "
+                           f"through their static apply: {type(self).__name__}.apply(...)")
+
+    @classmethod
+    def apply(cls, *args, **kwargs):
+        if kwargs:
+            args = _bind(cls, args, kwargs)
+        tensors = [a for a in args if isinstance(a, Tensor)]
+        symbolic = any(t.kind != EAGER for t in tensors)
+        recording = symbolic or grad_mode.enabled and any(t.requires_grad for t in tensors)
+        ctx = FunctionCtx(tuple(isinstance(a, Tensor) and (symbolic or a.requires_grad)
+                                and recording for a in args))
+        with no_grad():
+            if cls.setup_context is Function.setup_context:
+                output = cls.forward(ctx, *args)
+            else:
+                output = cls.forward(*args)
+                cls.setup_context(ctx, args, output)
+        if not recording:
+            return output
+        outputs = output if isinstance(output, tuple) else (output,)
+        call = _Call(cls, ctx, args, outputs)
+        wrapped = tuple(
+            apply(CustomFunction(call=call, index=k), o, *tensors)
+            if isinstance(o, Tensor) and id(o) not in ctx.non_differentiable else o
+            for k, o in enumerate(outputs))
+        return wrapped if isinstance(output, tuple) else wrapped[0]
+
+
+def _bind(cls, args: tuple, kwargs: dict) -> tuple:
+    """Keyword arguments of apply placed by the forward's signature (ctx excluded)."""
+    params = list(inspect.signature(cls.forward).parameters)
+    if cls.setup_context is Function.setup_context:
+        params = params[1:]
+    bound = list(args)
+    for name in params[len(args):]:
+        if name not in kwargs:
+            break
+        bound.append(kwargs.pop(name))
+    if kwargs:
+        raise TypeError(f"{cls.__name__}.apply got unexpected keyword arguments "
+                        f"{sorted(kwargs)}")
+    return tuple(bound)
+
+
+def once_differentiable(backward):
+    """PyTorch's decorator for a backward that cannot itself be differentiated; here the
+    backward's ops are recorded under create_graph as any others, so it changes nothing."""
+    return backward

@@ -17,7 +17,7 @@ def test_device_keywords_accept_the_cpu_and_refuse_others_by_name():
     assert t.zeros(2, device="cpu:0").to("cpu").to(t.device("cpu"), t.float64).dtype is \
         t.float64
     for make in (lambda: t.randn(2, device="cuda"), lambda: t.ones(2).to("mps"),
-                 lambda: t.zeros(2).to(device="cuda:1"), lambda: t.device("cuda")):
+                 lambda: t.zeros(2).to(device="cuda:1"), lambda: t.ones(2).to(t.device("cuda"))):
         with pytest.raises(RuntimeError, match=r"'(cuda|mps)(:\d)?'.*CPU"):
             make()
     assert not t.cuda.is_available() and not t.accelerator.is_available()

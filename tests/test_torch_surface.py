@@ -100,8 +100,15 @@ def test_devices_are_the_cpu():
         "device(type='cpu')"
     assert not tinyflow.cuda.is_available() and tinyflow.cuda.device_count() == 0
     assert x.to(x.device) is x
-    with pytest.raises(RuntimeError, match="not available"):
-        tinyflow.device("cuda:0")
+    cuda = tinyflow.device("cuda:0")             # written as in torch; nothing lives there
+    assert repr(cuda) == repr(torch.device("cuda:0")) and str(cuda) == "cuda:0"
+    assert tinyflow.device("cuda").index is None and cuda.type == "cuda"
+    for put in (lambda: x.to(cuda), lambda: tinyflow.ones(2, device=cuda),
+                lambda: tinyflow.nn.Linear(2, 2).to(cuda)):
+        with pytest.raises(RuntimeError, match="'cuda:0' is not available"):
+            put()
+    with pytest.raises(RuntimeError, match="'cdua' is not available"):
+        tinyflow.device("cdua")
     assert x.nelement() == 2 and x.element_size() == 4
 
 

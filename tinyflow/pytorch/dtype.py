@@ -11,18 +11,29 @@ from ..core.tensor import Tensor
 from .amp import cuda_amp
 
 
+# What torch.device parses; a device of another type is a typo, refused where it is written.
+_DEVICE_TYPES = ("cpu", "cuda", "mps", "xpu", "xla", "meta", "hpu", "mtia", "privateuseone")
+
+
 class Device(str):
-    """`torch.device`: the CPU, or a device declared with `tinyflow.distributed.devices`
-    (a worker process); any other device is refused."""
+    """`torch.device`: any device PyTorch names can be written (`torch.device("cuda")`, as
+    code does before testing `torch.cuda.is_available()`), but only the CPU, or a device
+    declared with `tinyflow.distributed.devices` (a worker process), can hold a tensor:
+    putting one anywhere else is refused by name (`check_device`)."""
 
     def __new__(cls, kind="cpu", index=None):
         name = kind if index is None else f"{kind}:{index}"
-        if not (isinstance(name, str) and devices.is_cpu(name)):   # '/cpu:0' is TF1's CPU
-            check_device(name, movable=True)
-        return super().__new__(cls, name if devices.lookup(name) is not None else "cpu")
+        if isinstance(name, str) and devices.is_cpu(name):   # '/cpu:0' is TF1's CPU
+            return super().__new__(cls, "cpu")
+        if isinstance(name, str) and (devices.lookup(name) is not None
+                                      or name.split(":")[0] in _DEVICE_TYPES):
+            return super().__new__(cls, name)
+        check_device(name, movable=True)        # refuses it by name
+        return super().__new__(cls, "cpu")
 
     def __enter__(self):
         """`with tf.device(name):` places the graph nodes made inside on that device."""
+        check_device(self, movable=True)
         self._scope = get_default_graph().device(None if self == "cpu" else str(self))
         self._scope.__enter__()
         return self
@@ -53,8 +64,10 @@ def check_device(device, what: str = "device", movable: bool = False) -> None:
     if declared and not (movable or isinstance(device, Device) and device.type == "cpu"):
         raise NotImplementedError(f"{what}={device!r}: tensors are created on the CPU and "
                                   f"moved to a declared device with .to({str(device)!r})")
-    if device is None or isinstance(device, Device) or declared:
+    if device is None or declared or isinstance(device, Device) and device == "cpu":
         return
+    if isinstance(device, Device):
+        device = str(device)
     kind = device.split(":")[0] if isinstance(device, str) else device
     if kind != "cpu":
         raise RuntimeError(f"{what}={device!r} is not available: tinyflow runs on the CPU "

@@ -265,3 +265,10 @@ def test_printing_shows_requires_grad_and_grad_fn_as_torch():
     assert repr(x) == "tensor([1., 1.], requires_grad=True)"
     assert repr((x * 2).sum()) == "tensor(4., grad_fn=<SumBackward0>)"
     assert repr(x.double().detach()) == "tensor([1., 1.], dtype=torch.float64)"
+
+
+def test_size_is_a_tuple_printing_as_torch_size():
+    x = tinyflow.rand(3, 28, 28)
+    assert str(x.size()) == str(torch.rand(3, 28, 28).size()) == "torch.Size([3, 28, 28])"
+    assert x.size() == (3, 28, 28) and x.size(1) == 28 and x.size().numel() == 2352
+    assert tinyflow.zeros(tinyflow.Size([2, 3])).shape == (2, 3)

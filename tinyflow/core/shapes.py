@@ -7,6 +7,22 @@ from typing import Optional, Sequence
 Shape = Optional[tuple]
 
 
+class Size(tuple):
+    """What PyTorch's `x.size()` returns: a tuple of ints that prints as `torch.Size([3, 4])`,
+    as programs print it."""
+
+    def __repr__(self) -> str:
+        return f"torch.Size({list(self)})"
+
+    __str__ = __repr__
+
+    def numel(self) -> int:
+        n = 1
+        for d in self:
+            n *= d
+        return n
+
+
 def as_shape(shape) -> Shape:
     """Normalize a user-given shape (list, tuple, int, None, with -1 or None dims)."""
     if shape is None:

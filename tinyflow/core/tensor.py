@@ -10,7 +10,7 @@ from .dtypes import DType
 from .graph import get_default_graph
 from .modes import trace_state
 from .printing import format_tensor
-from .shapes import TensorShape, tensor_shape
+from .shapes import Size, TensorShape, tensor_shape
 
 # What a tensor is. EAGER tensors hold `data`; REMOTE ones are handles on a value held by a
 # declared device (core/devices.py); the others are symbolic graph nodes.
@@ -132,7 +132,11 @@ class Tensor:
         return self.ndim
 
     def size(self, dim: Optional[int] = None):
-        return self.shape if dim is None else self.shape[dim]
+        """PyTorch's `x.size()`: a `Size` (a tuple printing as `torch.Size([3, 4])`), or one dim;
+        a symbolic tensor's static `TensorShape`."""
+        if dim is not None:
+            return self.shape[dim]
+        return Size(self.shape) if self.kind == EAGER else self.shape
 
     def numel(self) -> int:
         return int(np.prod(self.shape)) if self.shape else 1

@@ -18,6 +18,7 @@ agree. Each kind module ends in a `METHODS` table (method name -> function) that
 `install_tensor_methods` puts on `Tensor`. The imports below are the `torch.*` function
 table; `tinyflow/__init__.py` exports it.
 """
+from ..core.shapes import Size
 from ..core.tensor import Tensor
 from . import (autograd, creation, dtype, inplace, math, movement, reduce,
                shared_names, strided)
@@ -66,7 +67,7 @@ def install_tensor_methods(cls: type, *more: dict) -> None:
             setattr(cls, name, fn)
 
 
-__all__ = [
+__all__ = ["Size", 
     "Fp8Recipe", "GradScaler", "accelerator", "add", "addmm", "amp", "autocast", "cpu",
     "fp8_autocast", "get_autocast_dtype", "is_autocast_enabled", "allclose", "amax", "amin", "arange", "argmax", "argmin",
     "argsort", "as_strided", "backends", "bmm", "broadcast_to", "cat", "chunk", "clamp",

@@ -106,9 +106,11 @@ def _backprop(order: list, ys: list, xs: list, grad_ys: list, on_final=None) -> 
         key, op = id(node), node.op
         partials = node_to_grad.get(key)
         if on_final is not None and partials is not None and key in keep:
-            node_to_grad[key] = partials = [_total(partials, node)]
-            handed.add(partials[0], shared)     # a retained non-leaf passes it on below
-            on_final(node, partials[0], id(partials[0].array) in shared)
+            total = _total(partials, node)
+            if total is not partials[0]:   # a new sum (a single partial was counted once)
+                handed.add(total, shared)  # a retained non-leaf passes it on below
+            node_to_grad[key] = partials = [total]
+            on_final(node, total, id(total.array) in shared)
         if partials is None or op is None:
             continue
         if key not in keep:
@@ -239,11 +241,16 @@ def backward(tensor: Tensor, gradient=None, retain_graph: bool = False,
     else:
         targets = list(inputs)
     def accumulate(target: Tensor, g: Tensor, shared: bool) -> None:
-        if not create_graph:
+        if not create_graph and _accumulates_in_place(target._grad, g):
+            np.add(target._grad.array, g.array, out=target._grad.array)
+            target._grad._version[0] += 1
+        elif not create_graph:
             g = Tensor._eager(np.array(g.array) if shared else _owned(g.array))
-        elif shared:          # a differentiable copy: .grad is the target's own tensor
-            g = copy_tensor(g)
-        target.grad = g if target.grad is None else target.grad + g
+            target.grad = g if target.grad is None else target.grad + g
+        else:
+            if shared:        # a differentiable copy: .grad is the target's own tensor
+                g = copy_tensor(g)
+            target.grad = g if target.grad is None else target.grad + g
         for hook in target._post_grad_hooks or ():
             hook(target)
 
@@ -255,6 +262,15 @@ def backward(tensor: Tensor, gradient=None, retain_graph: bool = False,
                 node._saved = FREED
     if devices.after_backward is not None:   # inputs that came from a device: go back there
         devices.after_backward(tensor, retain_graph)
+
+
+def _accumulates_in_place(grad: Optional[Tensor], g: Tensor) -> bool:
+    """Whether `backward()` may add g into the existing `.grad`'s buffer, as PyTorch's
+    AccumulateGrad does outside create_graph: a plain eager gradient of g's shape and dtype
+    that autograd does not track, in a writable buffer."""
+    return (grad is not None and grad.kind == "eager" and not grad.requires_grad
+            and grad.shape == g.shape and grad.dtype is g.dtype
+            and grad.array.flags.writeable)
 
 
 def _owned(arr: np.ndarray) -> np.ndarray:

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from typing import Optional
 
+import numpy as np
+
 from ..core import dtypes
 from ..core.errors import ShapeError, user_site
 from ..core.op import Op, apply, as_tensor
@@ -147,8 +149,12 @@ def reduce_mean(x, axis=None, keepdims=False, name=None, reduction_indices=None,
     if not x.dtype.is_floating:
         x = cast(x, dtypes.DEFAULT_FLOAT)
     total = _reduce(Sum, x, axis, keepdims, reduction_indices, keep_dims, None)
-    count = apply(Count(axis=_axes(x, axis, reduction_indices), keepdims=False,
-                        dtype=x.dtype), x)
+    axes = _axes(x, axis, reduction_indices)
+    if x.kind == "eager":   # the count is known now: one op fewer on every eager mean
+        count = int(np.prod([x.shape[a] for a in range(x.ndim)] if axes is None else
+                            [x.shape[a] for a in axes]))
+    else:
+        count = apply(Count(axis=axes, keepdims=False, dtype=x.dtype), x)
     return divide(total, count, name=name)
 
 

@@ -102,50 +102,59 @@ def _backprop(order: list, ys: list, xs: list, grad_ys: list, on_final=None) -> 
             gy = ones_like(y, name="grad_ys") if gy is None else as_tensor(gy, dtype=y.dtype)
             node_to_grad.setdefault(id(y), []).append(gy)
             handed.add(gy, shared)
-    for node in reversed(order):
-        key, op = id(node), node.op
-        partials = node_to_grad.get(key)
-        if on_final is not None and partials is not None and key in keep:
-            total = _total(partials, node)
-            if total is not partials[0]:   # a new sum (a single partial was counted once)
-                handed.add(total, shared)  # a retained non-leaf passes it on below
-            node_to_grad[key] = partials = [total]
-            on_final(node, total, id(total.array) in shared)
-        if partials is None or op is None:
-            continue
-        if key not in keep:
-            del node_to_grad[key]  # let eager adjoints go as soon as they are used
-        needed = tuple([id(i) in relevant for i in node.inputs])
-        if True not in needed:
-            continue
-        g = _total(partials, node)
-        if node.kind == "eager":
-            check_saved(node)
-        if type(op) is GetItem and node.inputs[0].dtype.is_floating and (
-                node.kind == "eager" or not node.graph.placements):
-            # gathered with the other getitems' gradients of that input (see `_total`)
-            node_to_grad.setdefault(id(node.inputs[0]), []).append(_Piece(op.index, g))
-            continue
-        outer, vjp_request.needed = vjp_request.needed, needed
-        try:
-            if node.kind != "eager" and node.graph.placements:   # gradients beside their op
+    outer, anomaly = vjp_request.needed, anomaly_mode.enabled
+    try:
+        for node in reversed(order):
+            key = id(node)
+            partials = node_to_grad.get(key)
+            if partials is None:
+                continue
+            if on_final is not None and key in keep:
+                total = _total(partials, node)
+                if total is not partials[0]:   # a new sum (a single partial: counted once)
+                    handed.add(total, shared)  # a retained non-leaf passes it on below
+                node_to_grad[key] = partials = [total]
+                vjp_request.needed = outer     # the caller's code runs with its own request
+                on_final(node, total, id(total.array) in shared)
+            op = node.op
+            if op is None:
+                continue
+            if key not in keep:
+                del node_to_grad[key]  # let eager adjoints go as soon as they are used
+            inputs = node.inputs
+            needed = tuple([id(i) in relevant for i in inputs])
+            if True not in needed:
+                continue
+            g = partials[0] if len(partials) == 1 and type(partials[0]) is not _Piece \
+                else _total(partials, node)
+            eager = node.kind == "eager"
+            if eager:
+                check_saved(node)
+            if type(op) is GetItem and inputs[0].dtype.is_floating and (
+                    eager or not node.graph.placements):
+                # gathered with the other getitems' gradients of that input (see `_total`)
+                node_to_grad.setdefault(id(inputs[0]), []).append(_Piece(op.index, g))
+                continue
+            vjp_request.needed = needed   # what `needs_input_grad` answers inside the rule
+            if not eager and node.graph.placements:   # gradients beside their op
                 with node.graph.colocate(node):
                     input_grads = _vjp(node, g)
             else:
                 input_grads = _vjp(node, g)
-        finally:
-            vjp_request.needed = outer
-        if anomaly_mode.enabled:
-            _check_finite(node, input_grads)
-        for x, gx, wanted in zip(node.inputs, input_grads, needed):
-            if gx is None or not wanted or not x.dtype.is_floating:
-                continue
-            if op.broadcasts:
-                gx = unbroadcast(gx, x)
-            if gx.dtype is not x.dtype:
-                gx = cast(gx, x.dtype)  # float32 input meeting float64: a float32 gradient
-            node_to_grad.setdefault(id(x), []).append(gx)
-            handed.add(gx, shared)
+            if anomaly:
+                _check_finite(node, input_grads)
+            broadcasts = op.broadcasts
+            for x, gx, wanted in zip(inputs, input_grads, needed):
+                if gx is None or not wanted or not x.dtype.is_floating:
+                    continue
+                if broadcasts and (gx.shape != x.shape or not eager):
+                    gx = unbroadcast(gx, x)
+                if gx.dtype is not x.dtype:
+                    gx = cast(gx, x.dtype)  # float32 input meeting float64: a float32 grad
+                node_to_grad.setdefault(id(x), []).append(gx)
+                handed.add(gx, shared)
+    finally:
+        vjp_request.needed = outer
     return [_total(node_to_grad.get(id(x), ()), x) for x in xs]
 
 

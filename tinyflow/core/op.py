@@ -88,6 +88,21 @@ class Op:
         raise NotImplementedError(f"{self.name} has no forward-mode rule")
 
 
+_SHARED: dict = {}
+
+
+def shared(cls: type, *key) -> Op:
+    """The one instance of `cls` with these attribute values (in the order of its fields):
+    ops are immutable, so every call may share it, and an eager call does not build a frozen
+    dataclass each time. For attributes of exact types (ints, bools, tuples of ints): 1 and
+    True would share a key."""
+    op = _SHARED.get((cls, *key))
+    if op is None:
+        fields = [f.name for f in dataclasses.fields(cls)]
+        op = _SHARED[(cls, *key)] = cls(**dict(zip(fields, key)))
+    return op
+
+
 def sum_terms(terms) -> Optional[Tensor]:
     """Sum of the terms that are not None, None if none is: a zero that costs no op."""
     total = None

@@ -7,7 +7,7 @@ import numpy as np
 
 from ..core import dtypes
 from ..core.errors import ShapeError, user_site
-from ..core.op import Op, apply, as_tensor
+from ..core.op import Op, apply, as_tensor, shared
 from ..core.shapes import normalize_axes
 from ..core.tensor import Tensor
 from .math import cast, divide, equal, exp, in_float32, log, maximum
@@ -119,11 +119,23 @@ def _axes(x: Tensor, axis, reduction_indices):
 def _reduce(op_cls, x, axis, keepdims, reduction_indices, keep_dims, name):
     x = as_tensor(x)
     keepdims = bool(keepdims or keep_dims)
+    if reduction_indices is None and (axis is None or type(axis) is int):   # the common case
+        op = _REDUCTIONS.get((op_cls, axis, x.ndim, keepdims))
+        if op is not None:
+            return apply(op, x, name=name)
     try:
         axes = _axes(x, axis, reduction_indices)
     except ValueError as e:
         raise ShapeError(f"{op_cls.name}: {e} (input shape {x.shape}) at {user_site()}") from None
-    return apply(op_cls(axis=axes, keepdims=keepdims), x, name=name)
+    op = shared(op_cls, axes, keepdims)
+    if reduction_indices is None and (axis is None or type(axis) is int):
+        _REDUCTIONS[(op_cls, axis, x.ndim, keepdims)] = op
+    return apply(op, x, name=name)
+
+
+# (class, axis as given, rank, keepdims) -> the op: a reduction over an int axis (or all)
+# skips normalizing the axis and building the op
+_REDUCTIONS: dict = {}
 
 
 def reduce_sum(x, axis=None, keepdims=False, name=None, reduction_indices=None,

@@ -139,8 +139,10 @@ def _backprop(order: list, ys: list, xs: list, grad_ys: list, on_final=None) -> 
             if not eager and node.graph.placements:   # gradients beside their op
                 with node.graph.colocate(node):
                     input_grads = _vjp(node, g)
-            else:
+            elif op.composed:
                 input_grads = _vjp(node, g)
+            else:   # `_vjp` without the call: once per node of every eager backward
+                input_grads = op.vjp(g, node, *inputs)
             if anomaly:
                 _check_finite(node, input_grads)
             broadcasts = op.broadcasts

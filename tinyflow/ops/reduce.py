@@ -1,9 +1,8 @@
 """Reductions: sum, max, min (mean is sum / count), and argmax/argmin."""
 from __future__ import annotations
 
+import math
 from typing import Optional
-
-import numpy as np
 
 from ..core import dtypes
 from ..core.errors import ShapeError, user_site
@@ -163,8 +162,7 @@ def reduce_mean(x, axis=None, keepdims=False, name=None, reduction_indices=None,
     total = _reduce(Sum, x, axis, keepdims, reduction_indices, keep_dims, None)
     axes = _axes(x, axis, reduction_indices)
     if x.kind == "eager":   # the count is known now: one op fewer on every eager mean
-        count = int(np.prod([x.shape[a] for a in range(x.ndim)] if axes is None else
-                            [x.shape[a] for a in axes]))
+        count = math.prod(x.shape if axes is None else [x.shape[a] for a in axes])
     else:
         count = apply(Count(axis=axes, keepdims=False, dtype=x.dtype), x)
     return divide(total, count, name=name)

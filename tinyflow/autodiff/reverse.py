@@ -86,14 +86,17 @@ def _one_graph(ys: list, xs: list, grad_ys: list):
     return graph
 
 
-def _backprop(order: list, ys: list, xs: list, grad_ys: list, on_final=None) -> list:
+def _backprop(order: list, ys: list, xs: list, grad_ys: list, on_final=None,
+              relevant: Optional[set] = None) -> list:
     """The reverse sweep over `order` (the nodes the ys depend on, inputs first).
 
     `on_final(x, g, shared)` is called for each x of `xs` as soon as its gradient is complete
     (every node reading x has been swept), so a caller can act on it while the sweep goes on;
     `shared` says g's array was also handed to another node (an op like `add` passes its
-    adjoint through to both inputs), so a caller keeping it must copy it."""
-    relevant = _depends_on(order, xs)
+    adjoint through to both inputs), so a caller keeping it must copy it. `relevant`: ids
+    of the nodes that depend on some x, if the caller knows them."""
+    if relevant is None:
+        relevant = _depends_on(order, xs)
     keep = {id(x) for x in xs}
     node_to_grad: dict[int, list] = {}
     handed, shared = _Handed(on_final is not None), set()
@@ -265,8 +268,12 @@ def backward(tensor: Tensor, gradient=None, retain_graph: bool = False,
         for hook in target._post_grad_hooks or ():
             hook(target)
 
+    # Into every leaf: each recorded tensor depends on a leaf that requires grad (a node
+    # left with no such input gets a gradient no leaf receives; its own inputs are skipped)
+    relevant = {id(n) for n in order if n.op is None or n.op.differentiable} \
+        if inputs is None else None
     with set_grad_enabled(create_graph):
-        _backprop(order, [tensor], targets, [seed], on_final=accumulate)
+        _backprop(order, [tensor], targets, [seed], on_final=accumulate, relevant=relevant)
     if not (retain_graph or create_graph):
         for node in order:
             if node.op is not None:

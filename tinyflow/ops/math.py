@@ -67,7 +67,7 @@ def operands(x, y) -> tuple[Tensor, Tensor]:
     """Convert the operands of a binary op, letting Python scalars adopt the other's dtype."""
     if isinstance(x, Tensor):
         if isinstance(y, Tensor):
-            return _weak_zero_dim(x, y)
+            return (x, y) if x.dtype is y.dtype else _weak_zero_dim(x, y)
         return x, _lift(y, x)
     if isinstance(y, Tensor):
         return _lift(x, y), y
@@ -111,6 +111,8 @@ class Binary(Elementwise):
     broadcasts = True
 
     def infer(self, x, y):
+        if x.dtype is y.dtype and (x.shape == y.shape or y.shape == ()):   # the common case
+            return x.shape, x.dtype
         return broadcast_shapes(x.shape, y.shape), promote(x.dtype, y.dtype)
 
     def vjp(self, g, out, x, y):

@@ -86,14 +86,17 @@ def _one_graph(ys: list, xs: list, grad_ys: list):
     return graph
 
 
-def _backprop(order: list, ys: list, xs: list, grad_ys: list, on_final=None) -> list:
+def _backprop(order: list, ys: list, xs: list, grad_ys: list, on_final=None,
+              relevant: Optional[set] = None) -> list:
     """The reverse sweep over `order` (the nodes the ys depend on, inputs first).
 
     `on_final(x, g, shared)` is called for each x of `xs` as soon as its gradient is complete
     (every node reading x has been swept), so a caller can act on it while the sweep goes on;
     `shared` says g's array was also handed to another node (an op like `add` passes its
-    adjoint through to both inputs), so a caller keeping it must copy it."""
-    relevant = _depends_on(order, xs)
+    adjoint through to both inputs), so a caller keeping it must copy it. `relevant`: ids
+    of the nodes that depend on some x, if the caller knows them."""
+    if relevant is None:
+        relevant = _depends_on(order, xs)
     keep = {id(x) for x in xs}
     node_to_grad: dict[int, list] = {}
     handed, shared = _Handed(on_final is not None), set()
@@ -102,48 +105,61 @@ def _backprop(order: list, ys: list, xs: list, grad_ys: list, on_final=None) -> 
             gy = ones_like(y, name="grad_ys") if gy is None else as_tensor(gy, dtype=y.dtype)
             node_to_grad.setdefault(id(y), []).append(gy)
             handed.add(gy, shared)
-    for node in reversed(order):
-        key, op = id(node), node.op
-        partials = node_to_grad.get(key)
-        if on_final is not None and partials is not None and key in keep:
-            node_to_grad[key] = partials = [_total(partials, node)]
-            handed.add(partials[0], shared)     # a retained non-leaf passes it on below
-            on_final(node, partials[0], id(partials[0].array) in shared)
-        if partials is None or op is None:
-            continue
-        if key not in keep:
-            del node_to_grad[key]  # let eager adjoints go as soon as they are used
-        needed = tuple([id(i) in relevant for i in node.inputs])
-        if True not in needed:
-            continue
-        g = _total(partials, node)
-        if node.kind == "eager":
-            check_saved(node)
-        if type(op) is GetItem and node.inputs[0].dtype.is_floating and (
-                node.kind == "eager" or not node.graph.placements):
-            # gathered with the other getitems' gradients of that input (see `_total`)
-            node_to_grad.setdefault(id(node.inputs[0]), []).append(_Piece(op.index, g))
-            continue
-        outer, vjp_request.needed = vjp_request.needed, needed
-        try:
-            if node.kind != "eager" and node.graph.placements:   # gradients beside their op
+    outer, anomaly = vjp_request.needed, anomaly_mode.enabled
+    try:
+        for node in reversed(order):
+            key = id(node)
+            partials = node_to_grad.get(key)
+            if partials is None:
+                continue
+            if on_final is not None and key in keep:
+                total = _total(partials, node)
+                if total is not partials[0]:   # a new sum (a single partial: counted once)
+                    handed.add(total, shared)  # a retained non-leaf passes it on below
+                node_to_grad[key] = partials = [total]
+                vjp_request.needed = outer     # the caller's code runs with its own request
+                on_final(node, total, id(total.array) in shared)
+            op = node.op
+            if op is None:
+                continue
+            if key not in keep:
+                del node_to_grad[key]  # let eager adjoints go as soon as they are used
+            inputs = node.inputs
+            needed = tuple([id(i) in relevant for i in inputs])
+            if True not in needed:
+                continue
+            g = partials[0] if len(partials) == 1 and type(partials[0]) is not _Piece \
+                else _total(partials, node)
+            eager = node.kind == "eager"
+            if eager:
+                check_saved(node)
+            if type(op) is GetItem and inputs[0].dtype.is_floating and (
+                    eager or not node.graph.placements):
+                # gathered with the other getitems' gradients of that input (see `_total`)
+                node_to_grad.setdefault(id(inputs[0]), []).append(_Piece(op.index, g))
+                continue
+            vjp_request.needed = needed   # what `needs_input_grad` answers inside the rule
+            if not eager and node.graph.placements:   # gradients beside their op
                 with node.graph.colocate(node):
                     input_grads = _vjp(node, g)
-            else:
+            elif op.composed:
                 input_grads = _vjp(node, g)
-        finally:
-            vjp_request.needed = outer
-        if anomaly_mode.enabled:
-            _check_finite(node, input_grads)
-        for x, gx, wanted in zip(node.inputs, input_grads, needed):
-            if gx is None or not wanted or not x.dtype.is_floating:
-                continue
-            if op.broadcasts:
-                gx = unbroadcast(gx, x)
-            if gx.dtype is not x.dtype:
-                gx = cast(gx, x.dtype)  # float32 input meeting float64: a float32 gradient
-            node_to_grad.setdefault(id(x), []).append(gx)
-            handed.add(gx, shared)
+            else:   # `_vjp` without the call: once per node of every eager backward
+                input_grads = op.vjp(g, node, *inputs)
+            if anomaly:
+                _check_finite(node, input_grads)
+            broadcasts = op.broadcasts
+            for x, gx, wanted in zip(inputs, input_grads, needed):
+                if gx is None or not wanted or not x.dtype.is_floating:
+                    continue
+                if broadcasts and (gx.shape != x.shape or not eager):
+                    gx = unbroadcast(gx, x)
+                if gx.dtype is not x.dtype:
+                    gx = cast(gx, x.dtype)  # float32 input meeting float64: a float32 grad
+                node_to_grad.setdefault(id(x), []).append(gx)
+                handed.add(gx, shared)
+    finally:
+        vjp_request.needed = outer
     return [_total(node_to_grad.get(id(x), ()), x) for x in xs]
 
 
@@ -233,28 +249,66 @@ def backward(tensor: Tensor, gradient=None, retain_graph: bool = False,
         if seed.shape != tensor.shape:
             raise RuntimeError(f"backward: gradient of shape {seed.shape} for a tensor of "
                                f"shape {tensor.shape}")
-    order = topo_sort([tensor])
+    order = topo_sort([tensor]) if inputs is not None else _recorded_order(tensor)
     if inputs is None:
         targets = [n for n in order if n.requires_grad and (n.op is None or n._retains_grad)]
     else:
         targets = list(inputs)
     def accumulate(target: Tensor, g: Tensor, shared: bool) -> None:
-        if not create_graph:
+        if not create_graph and _accumulates_in_place(target._grad, g):
+            np.add(target._grad.array, g.array, out=target._grad.array)
+            target._grad._version[0] += 1
+        elif not create_graph:
             g = Tensor._eager(np.array(g.array) if shared else _owned(g.array))
-        elif shared:          # a differentiable copy: .grad is the target's own tensor
-            g = copy_tensor(g)
-        target.grad = g if target.grad is None else target.grad + g
+            target.grad = g if target.grad is None else target.grad + g
+        else:
+            if shared:        # a differentiable copy: .grad is the target's own tensor
+                g = copy_tensor(g)
+            target.grad = g if target.grad is None else target.grad + g
         for hook in target._post_grad_hooks or ():
             hook(target)
 
+    # Into every leaf: each recorded tensor depends on a leaf that requires grad (a node
+    # left with no such input gets a gradient no leaf receives; its own inputs are skipped)
+    relevant = {id(n) for n in order if n.op is None or n.op.differentiable} \
+        if inputs is None else None
     with set_grad_enabled(create_graph):
-        _backprop(order, [tensor], targets, [seed], on_final=accumulate)
+        _backprop(order, [tensor], targets, [seed], on_final=accumulate, relevant=relevant)
     if not (retain_graph or create_graph):
         for node in order:
             if node.op is not None:
                 node._saved = FREED
     if devices.after_backward is not None:   # inputs that came from a device: go back there
         devices.after_backward(tensor, retain_graph)
+
+
+def _accumulates_in_place(grad: Optional[Tensor], g: Tensor) -> bool:
+    """Whether `backward()` may add g into the existing `.grad`'s buffer, as PyTorch's
+    AccumulateGrad does outside create_graph: a plain eager gradient of g's shape and dtype
+    that autograd does not track, in a writable buffer."""
+    return (grad is not None and grad.kind == "eager" and not grad.requires_grad
+            and grad.shape == g.shape and grad.dtype is g.dtype
+            and grad.array.flags.writeable)
+
+
+def _recorded_order(root: Tensor) -> list:
+    """`topo_sort([root])` (inputs first, the same order) of only the tensors that require
+    grad: what a `backward()` into every leaf can reach; constants and data are not walked."""
+    order, visited = [], set()
+    stack = [(root, False)]
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            order.append(node)
+            continue
+        if id(node) in visited:
+            continue
+        visited.add(id(node))
+        stack.append((node, True))
+        for dep in reversed(node.inputs):
+            if dep.requires_grad and id(dep) not in visited:
+                stack.append((dep, False))
+    return order
 
 
 def _owned(arr: np.ndarray) -> np.ndarray:

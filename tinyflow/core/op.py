@@ -9,7 +9,7 @@ import numpy as np
 
 from . import devices, dtypes
 from .errors import DTypeError, IndexShapeError, ShapeError, user_site
-from .tensor import EAGER, NODE, REMOTE, Tensor
+from .tensor import EAGER, NODE, REMOTE, Tensor, new_eager
 from .kernels import numpy_kernels as KERNELS
 from .modes import anomaly_mode, grad_mode, trace_state
 
@@ -88,6 +88,21 @@ class Op:
         raise NotImplementedError(f"{self.name} has no forward-mode rule")
 
 
+_SHARED: dict = {}
+
+
+def shared(cls: type, *key) -> Op:
+    """The one instance of `cls` with these attribute values (in the order of its fields):
+    ops are immutable, so every call may share it, and an eager call does not build a frozen
+    dataclass each time. For attributes of exact types (ints, bools, tuples of ints): 1 and
+    True would share a key."""
+    op = _SHARED.get((cls, *key))
+    if op is None:
+        fields = [f.name for f in dataclasses.fields(cls)]
+        op = _SHARED[(cls, *key)] = cls(**dict(zip(fields, key)))
+    return op
+
+
 def sum_terms(terms) -> Optional[Tensor]:
     """Sum of the terms that are not None, None if none is: a zero that costs no op."""
     total = None
@@ -145,19 +160,39 @@ def apply(op: Op, *inputs: Tensor, name: Optional[str] = None, graph=None,
         return node
     if out is not None:
         return _apply_into(op, inputs, shape, dtype, out)
-    data = KERNELS[type(op)](op, *map(_ARRAY, inputs))
+    kernel = KERNELS[type(op)]
+    if len(inputs) == 1:   # most ops: no tuple of arrays to build
+        data = kernel(op, inputs[0].array)
+    elif len(inputs) == 2:
+        data = kernel(op, inputs[0].array, inputs[1].array)
+    else:
+        data = kernel(op, *map(_ARRAY, inputs))
     if type(data) is not np.ndarray or (data.dtype is not dtype.np and data.dtype != dtype.np):
         data = as_dtype_array(data, dtype)
-    tracked = grad_mode.enabled and op.differentiable and _any_requires_grad(inputs)
-    out = Tensor._eager(data, op, inputs, True) if tracked else Tensor._eager(data)
+    tracked = False
+    if grad_mode.enabled and op.differentiable:
+        for x in inputs:
+            if x.requires_grad:
+                tracked = True
+                break
+    out = new_eager(data, dtype, op, inputs, True) if tracked else new_eager(data, dtype)
     if op.view and data.base is not None:
         out._base = inputs[0] if inputs[0]._base is None else inputs[0]._base
         out._version = inputs[0]._version  # a view and its base see each other's writes
     if tracked:
-        out._saved = (*[x._version[0] for x in inputs], out._version[0])
+        out._saved = _versions(inputs, out)
         if anomaly_mode.enabled:
             out.site = user_site()
     return out
+
+
+def _versions(inputs: tuple, out: Tensor) -> tuple:
+    """The versions of a recorded node's inputs and output (`check_saved` compares them)."""
+    if len(inputs) == 1:
+        return inputs[0]._version[0], out._version[0]
+    if len(inputs) == 2:
+        return inputs[0]._version[0], inputs[1]._version[0], out._version[0]
+    return (*[x._version[0] for x in inputs], out._version[0])
 
 
 def as_dtype_array(data, dtype) -> np.ndarray:
@@ -167,14 +202,6 @@ def as_dtype_array(data, dtype) -> np.ndarray:
         with np.errstate(over="ignore"):
             return np.asarray(data, dtype=dtype.np)
     return np.asarray(data, dtype=dtype.np)
-
-
-def _any_requires_grad(inputs: tuple) -> bool:
-    """any(x.requires_grad ...) without a generator: it runs once per eager op."""
-    for x in inputs:
-        if x.requires_grad:
-            return True
-    return False
 
 
 def _apply_into(op: Op, inputs: tuple, shape, dtype, out: Tensor) -> Tensor:

@@ -16,6 +16,7 @@ from .shapes import Size, TensorShape, tensor_shape
 # declared device (core/devices.py); the others are symbolic graph nodes.
 EAGER, PLACEHOLDER, VARIABLE, NODE = "eager", "placeholder", "variable", "node"
 REMOTE = "remote"
+_new = object.__new__
 
 
 class Tensor:
@@ -58,9 +59,7 @@ class Tensor:
     # ---- construction (internal) -------------------------------------------------------
     @staticmethod
     def _eager(data: np.ndarray, op=None, inputs=(), requires_grad=False) -> "Tensor":
-        t = Tensor.__new__(Tensor)
-        _init_eager(t, data, op, inputs, requires_grad)
-        return t
+        return _init_eager(_new(Tensor), data, op, inputs, requires_grad)
 
     @staticmethod
     def _symbolic(kind, shape, dtype: DType, op=None, inputs=(), name=None, graph=None,
@@ -276,12 +275,14 @@ class Tensor:
         self.dtype = dtypes.from_numpy_dtype(arr.dtype)
 
 
-def _init_eager(t: Tensor, data: np.ndarray, op, inputs, requires_grad: bool) -> None:
+def _init_eager(t: Tensor, data: np.ndarray, op, inputs, requires_grad: bool,
+                dtype: Optional[DType] = None) -> Tensor:
+    """Fill every slot of an eager tensor (`dtype`: data's, when the caller knows it)."""
     t.array = data
     t.op = op
     t.inputs = inputs
     t.shape = data.shape
-    t.dtype = dtypes.from_numpy_dtype(data.dtype)
+    t.dtype = dtypes.from_numpy_dtype(data.dtype) if dtype is None else dtype
     t.kind = EAGER
     t.requires_grad = requires_grad
     t._grad = None
@@ -295,6 +296,14 @@ def _init_eager(t: Tensor, data: np.ndarray, op, inputs, requires_grad: bool) ->
     t._retains_grad = False
     t._post_grad_hooks = None
     t.remote = None
+    return t
+
+
+def new_eager(data: np.ndarray, dtype: DType, op=None, inputs=(),
+              requires_grad: bool = False) -> Tensor:
+    """An eager tensor of `data`, whose dtype the caller knows: `apply`'s result, built
+    with one call."""
+    return _init_eager(_new(Tensor), data, op, inputs, requires_grad, dtype)
 
 
 def become_remote(t: Tensor, ref, shape, dtype: DType) -> None:

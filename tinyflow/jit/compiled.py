@@ -56,7 +56,7 @@ class _Graph:
             elif kind == "leaf":
                 if (obj.array.shape, obj.array.dtype) != seen:
                     return False
-            elif _options(obj) != seen:   # an optimizer's lr, betas, ... (a scheduler)
+            elif not _same_options(obj, seen):   # an optimizer's lr, betas, ... (a scheduler)
                 return False
         return True
 
@@ -321,10 +321,25 @@ def _effects(tracer: Tracer, fetches: list) -> tuple:
     return fetches, writes, grads
 
 
-def _options(optimizer) -> list:
-    """The options of each parameter group (what its step read as Python constants)."""
-    return [[(k, v) for k, v in group.items() if k not in ("params", "param_names")]
-            for group in optimizer.param_groups]
+def _options(optimizer) -> tuple:
+    """The options of each parameter group (what its step read as Python constants): per
+    group, its number of entries, the option names and their values."""
+    seen = []
+    for group in optimizer.param_groups:
+        names = tuple(k for k in group if k not in ("params", "param_names"))
+        seen.append((len(group), names, tuple(map(group.get, names))))
+    return tuple(seen)
+
+
+def _same_options(optimizer, seen: tuple) -> bool:
+    """`_options(optimizer) == seen`, without building it on every call."""
+    groups = optimizer.param_groups
+    if len(groups) != len(seen):
+        return False
+    for group, (size, names, values) in zip(groups, seen):
+        if len(group) != size or tuple(map(group.get, names)) != values:
+            return False
+    return True
 
 
 def _defined_at(fn) -> str:

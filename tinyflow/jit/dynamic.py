@@ -57,6 +57,8 @@ class DynamicDims:
         marked = marked_dims(t)
         if marked:   # a mark sticks to the argument's position: next calls pass new tensors
             self.changed.setdefault(path, set()).update(marked)
+        elif path not in self.changed:   # the common case, on every call: all static
+            return ()
         return tuple(sorted(marked | self.changed.get(path, set())))
 
     def learn(self, tensors: list) -> bool:

@@ -7,7 +7,7 @@ import string
 
 from ..core.dtypes import promote
 from ..core.modes import autocast_state, needs_input_grad
-from ..core.op import Op, apply, as_tensor, sum_terms
+from ..core.op import Op, apply, as_tensor, shared, sum_terms
 from ..core.shapes import broadcast_shapes
 from ..core.tensor import Tensor
 from .math import autocast_inputs, cast
@@ -93,7 +93,7 @@ def affine(x, w, b, name=None) -> Tensor:
 
 
 def matmul(a, b, transpose_a=False, transpose_b=False, name=None) -> Tensor:
-    op = MatMul(transpose_a=bool(transpose_a), transpose_b=bool(transpose_b))
+    op = shared(MatMul, bool(transpose_a), bool(transpose_b))
     a, b = as_tensor(a), as_tensor(b)
     if autocast_state.dtype is not None:
         a, b = autocast_inputs(a, b)

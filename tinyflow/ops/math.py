@@ -9,7 +9,7 @@ import numpy as np
 
 from ..core import dtypes
 from ..core.dtypes import float_result, promote
-from ..core.modes import autocast_state, grad_mode, needs_input_grad, trace_state
+from ..core.modes import autocast_state, grad_mode, needs_input_grad, trace_state, vjp_request
 from ..core.op import Op, apply, as_tensor, sum_terms
 from ..core.shapes import broadcast_shapes
 from ..core.tensor import EAGER, Tensor
@@ -67,7 +67,7 @@ def operands(x, y) -> tuple[Tensor, Tensor]:
     """Convert the operands of a binary op, letting Python scalars adopt the other's dtype."""
     if isinstance(x, Tensor):
         if isinstance(y, Tensor):
-            return _weak_zero_dim(x, y)
+            return (x, y) if x.dtype is y.dtype else _weak_zero_dim(x, y)
         return x, _lift(y, x)
     if isinstance(y, Tensor):
         return _lift(x, y), y
@@ -111,12 +111,16 @@ class Binary(Elementwise):
     broadcasts = True
 
     def infer(self, x, y):
+        if x.dtype is y.dtype and (x.shape == y.shape or y.shape == ()):   # the common case
+            return x.shape, x.dtype
         return broadcast_shapes(x.shape, y.shape), promote(x.dtype, y.dtype)
 
     def vjp(self, g, out, x, y):
-        """Elementwise.vjp unrolled: it runs once per op of every eager backward pass."""
-        return (self.chain(0, g, out, x, y) if needs_input_grad(0) else None,
-                self.chain(1, g, out, x, y) if needs_input_grad(1) else None)
+        """Elementwise.vjp unrolled: it runs once per op of every eager backward pass (the
+        request read once: `needs_input_grad` of each input)."""
+        needed = vjp_request.needed
+        return (self.chain(0, g, out, x, y) if needed is None or needed[0] else None,
+                self.chain(1, g, out, x, y) if needed is None or needed[1] else None)
 
 
 class Compare(Binary):

@@ -1,11 +1,12 @@
 """Reductions: sum, max, min (mean is sum / count), and argmax/argmin."""
 from __future__ import annotations
 
+import math
 from typing import Optional
 
 from ..core import dtypes
 from ..core.errors import ShapeError, user_site
-from ..core.op import Op, apply, as_tensor
+from ..core.op import Op, apply, as_tensor, shared
 from ..core.shapes import normalize_axes
 from ..core.tensor import Tensor
 from .math import cast, divide, equal, exp, in_float32, log, maximum
@@ -117,11 +118,23 @@ def _axes(x: Tensor, axis, reduction_indices):
 def _reduce(op_cls, x, axis, keepdims, reduction_indices, keep_dims, name):
     x = as_tensor(x)
     keepdims = bool(keepdims or keep_dims)
+    if reduction_indices is None and (axis is None or type(axis) is int):   # the common case
+        op = _REDUCTIONS.get((op_cls, axis, x.ndim, keepdims))
+        if op is not None:
+            return apply(op, x, name=name)
     try:
         axes = _axes(x, axis, reduction_indices)
     except ValueError as e:
         raise ShapeError(f"{op_cls.name}: {e} (input shape {x.shape}) at {user_site()}") from None
-    return apply(op_cls(axis=axes, keepdims=keepdims), x, name=name)
+    op = shared(op_cls, axes, keepdims)
+    if reduction_indices is None and (axis is None or type(axis) is int):
+        _REDUCTIONS[(op_cls, axis, x.ndim, keepdims)] = op
+    return apply(op, x, name=name)
+
+
+# (class, axis as given, rank, keepdims) -> the op: a reduction over an int axis (or all)
+# skips normalizing the axis and building the op
+_REDUCTIONS: dict = {}
 
 
 def reduce_sum(x, axis=None, keepdims=False, name=None, reduction_indices=None,
@@ -147,8 +160,11 @@ def reduce_mean(x, axis=None, keepdims=False, name=None, reduction_indices=None,
     if not x.dtype.is_floating:
         x = cast(x, dtypes.DEFAULT_FLOAT)
     total = _reduce(Sum, x, axis, keepdims, reduction_indices, keep_dims, None)
-    count = apply(Count(axis=_axes(x, axis, reduction_indices), keepdims=False,
-                        dtype=x.dtype), x)
+    axes = _axes(x, axis, reduction_indices)
+    if x.kind == "eager":   # the count is known now: one op fewer on every eager mean
+        count = math.prod(x.shape if axes is None else [x.shape[a] for a in axes])
+    else:
+        count = apply(Count(axis=axes, keepdims=False, dtype=x.dtype), x)
     return divide(total, count, name=name)
 
 

@@ -7,7 +7,7 @@ from typing import Optional
 
 import numpy as np
 
-from ..core.op import Op, apply, as_tensor
+from ..core.op import Op, apply, as_tensor, shared
 from ..core.shapes import normalize_axes
 from ..core.tensor import Tensor
 from .creation import zeros_like
@@ -465,11 +465,11 @@ def getitem(x, index) -> Tensor:
 
 
 def broadcast_to(x, ref, axes=()) -> Tensor:
-    return apply(BroadcastTo(axes=tuple(axes)), x, ref)
+    return apply(shared(BroadcastTo, tuple(axes)), x, ref)
 
 
 def sum_to(x, ref, axes=()) -> Tensor:
-    return apply(SumTo(axes=tuple(axes)), x, ref)
+    return apply(shared(SumTo, tuple(axes)), x, ref)
 
 
 def expand(x, shape) -> Tensor:

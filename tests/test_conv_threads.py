@@ -80,3 +80,44 @@ def test_conv2d_on_threads_of_non_contiguous_inputs(threaded):
     _check(lambda a, b: tf.ops.conv2d(a, b, padding=1),
            lambda a, b: torch.nn.functional.conv2d(a, b, padding=1), [x, w], np.float64)
     assert len(threaded) == 3
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("shape,kernel", [((64, 32, 28, 28), 2), ((5, 32, 29, 31), 2),
+                                          ((3, 40, 33, 36), 3), ((1, 200, 26, 26), (2, 1))],
+                         ids=["cnn", "odd-border", "3x3", "one-image"])
+def test_max_pool_tiles_on_threads_match_torch(threaded, shape, kernel, dtype):
+    """Ties (values rounded to a few levels) route to the first maximum, as in PyTorch."""
+    x = np.round(np.random.default_rng(2).standard_normal(shape) * 2).astype(dtype)
+    _check(lambda a: tf.ops.max_pool2d(a, kernel),
+           lambda a: torch.nn.functional.max_pool2d(a, kernel), [x], dtype)
+    assert len(threaded) == (2 if shape[0] > 1 else 1)   # forward (per image), gradient
+
+
+def test_max_pool_tiles_on_threads_with_nan(threaded):
+    """A NaN is the maximum of its window (one per window: of two, PyTorch takes the last)."""
+    x = np.random.default_rng(3).standard_normal((8, 16, 32, 32))
+    x[0, 0, 0, 1] = x[3, 5, 7, 6] = x[3, 5, 8, 7] = np.nan
+    _check(lambda a: tf.ops.max_pool2d(a, 2), lambda a: torch.nn.functional.max_pool2d(a, 2),
+           [x], np.float64)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("shape", [(64, 32, 28, 28), (7, 5, 9, 11), (3, 64, 50), (1, 3, 200, 220)],
+                         ids=["cnn", "odd", "1d", "one-image"])
+def test_batch_norm_training_on_threads_matches_torch(threaded, shape, dtype):
+    rng = np.random.default_rng(4)
+    x = (rng.standard_normal(shape) * 3 + 1).astype(dtype)
+    if len(shape) == 4:
+        x = np.ascontiguousarray(x.transpose(0, 1, 3, 2)).transpose(0, 1, 3, 2)  # strided
+    c = shape[1]
+    w, b = rng.standard_normal(c).astype(dtype), rng.standard_normal(c).astype(dtype)
+    stats = [np.zeros(c, dtype), np.ones(c, dtype)]
+    ours = [tf.Tensor(s.copy()) for s in stats]
+    theirs = [torch.tensor(s.copy()) for s in stats]
+    _check(lambda a, u, v: F.batch_norm(a, *ours, u, v, training=True),
+           lambda a, u, v: torch.nn.functional.batch_norm(a, *theirs, u, v, training=True),
+           [x, w, b], dtype)
+    for got, want in zip(ours, theirs):
+        np.testing.assert_allclose(got.numpy(), want.numpy(), **TOL[dtype])
+    assert len(threaded) >= (4 if x.size >= parallel.MIN_ELEMENTS else 0)

@@ -138,20 +138,19 @@ def pool_backward(x, g, rows, cols, dh, dw, dx):
 
 
 @jit
-def tile_max_grad(x, g, kh, kw, dx):
-    """dx = g at the first maximum of each kh x kw tile of x [N, C, H, W], 0 elsewhere
-    (tiles: kernel == stride, no padding; dx is zeroed here, borders past the tiles too)."""
-    dx[...] = 0
-    for n in range(g.shape[0]):
-        for c in range(g.shape[1]):
-            xs, ds, gs = x[n, c], dx[n, c], g[n, c]
-            for a in range(g.shape[2]):
-                for b in range(g.shape[3]):
-                    bi, bj = a * kh, b * kw
-                    best = xs[bi, bj]
-                    for i in range(a * kh, a * kh + kh):
-                        for j in range(b * kw, b * kw + kw):
-                            v = xs[i, j]
-                            if (not best >= v) and best == best:   # greater, or first NaN
-                                best, bi, bj = v, i, j
-                    ds[bi, bj] = gs[a, b]
+def tile_max_grad(x, g, kh, kw, dx, p0, p1):
+    """dx = g at the first maximum of each kh x kw tile of planes p0:p1 of x [P, H, W], 0
+    elsewhere (dx's planes are zeroed here, borders past the tiles too)."""
+    for p in range(p0, p1):
+        xs, ds, gs = x[p], dx[p], g[p]
+        ds[...] = 0
+        for a in range(gs.shape[0]):
+            for b in range(gs.shape[1]):
+                bi, bj = a * kh, b * kw
+                best = xs[bi, bj]
+                for i in range(a * kh, a * kh + kh):
+                    for j in range(b * kw, b * kw + kw):
+                        v = xs[i, j]
+                        if (not best >= v) and best == best:   # greater, or first NaN
+                            best, bi, bj = v, i, j
+                ds[bi, bj] = gs[a, b]

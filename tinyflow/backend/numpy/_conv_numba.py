@@ -13,6 +13,8 @@ import threading
 
 import numpy as np
 
+from . import parallel
+
 SCRATCH_BYTES = 64 << 20  # largest scratch buffer kept between calls
 
 _scratch = threading.local()
@@ -50,11 +52,16 @@ def col2im(dcols, dxp, block, wo, stride, dilation, khw) -> None:
 # ---- max pooling -----------------------------------------------------------------------
 
 def tile_max_pool_grad(x, g, kernel):
-    """The max-pool gradient over tiles (see `_conv_loops.tile_max_grad`), in g's dtype."""
-    dx = np.empty(x.shape, g.dtype)
+    """The max-pool gradient over tiles (see `_conv_loops.tile_max_grad`), in g's dtype,
+    planes cut among the threads."""
+    n, c, h, w = x.shape
+    planes = np.ascontiguousarray(x).reshape(n * c, h, w)
+    g_planes = np.ascontiguousarray(g).reshape(n * c, *g.shape[2:])
+    dx = np.empty((n * c, h, w), g.dtype)
     from . import _conv_loops
-    _conv_loops.tile_max_grad(x, g, kernel[0], kernel[1], dx)
-    return dx
+    loop = _conv_loops.tile_max_grad
+    parallel.split(lambda p0, p1: loop(planes, g_planes, *kernel, dx, p0, p1), n * c, x.size)
+    return dx.reshape(x.shape)
 
 
 def _windows(out, stride, k, d, before, size):

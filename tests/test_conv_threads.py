@@ -121,3 +121,13 @@ def test_batch_norm_training_on_threads_matches_torch(threaded, shape, dtype):
     for got, want in zip(ours, theirs):
         np.testing.assert_allclose(got.numpy(), want.numpy(), **TOL[dtype])
     assert len(threaded) >= (4 if x.size >= parallel.MIN_ELEMENTS else 0)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_relu_on_threads_matches_torch(threaded, dtype):
+    x = np.random.default_rng(5).standard_normal((33, 16, 17, 15)).astype(dtype)
+    x[0, 0, 0, :2] = (0.0, -0.0)
+    _check(lambda a: F.relu(a * 1), lambda a: torch.nn.functional.relu(a * 1), [x], dtype)
+    _check(lambda a: F.relu(a * 1, inplace=True),
+           lambda a: torch.nn.functional.relu(a * 1, inplace=True), [x], dtype)
+    assert len(threaded) >= 4      # relu and its gradient, twice

@@ -59,8 +59,13 @@ def tile_max_pool_grad(x, g, kernel):
     g_planes = np.ascontiguousarray(g).reshape(n * c, *g.shape[2:])
     dx = np.empty((n * c, h, w), g.dtype)
     from . import _conv_loops
-    loop = _conv_loops.tile_max_grad
-    parallel.split(lambda p0, p1: loop(planes, g_planes, *kernel, dx, p0, p1), n * c, x.size)
+    if tuple(kernel) == (2, 2):
+        pairs = _conv_loops.pair_max_grad
+        parallel.split(lambda p0, p1: pairs(planes, g_planes, dx, p0, p1), n * c, x.size)
+    else:
+        loop = _conv_loops.tile_max_grad
+        parallel.split(lambda p0, p1: loop(planes, g_planes, *kernel, dx, p0, p1), n * c,
+                       x.size)
     return dx.reshape(x.shape)
 
 

@@ -66,6 +66,10 @@ def _pool() -> ThreadPoolExecutor:
                               initializer=_start_worker)
 
 
+if hasattr(os, "register_at_fork"):      # a forked child has none of the parent's threads
+    os.register_at_fork(after_in_child=_pool.cache_clear)
+
+
 def worth_it(size: int, pieces: int) -> bool:
     """Whether `size` elements cut into at most `pieces` pieces go to several threads."""
     return (pieces >= 2 and size >= MIN_ELEMENTS and threads() > 1
@@ -110,7 +114,7 @@ def split(piece: Callable[[int, int], object], length: int, size: int = 0) -> No
 def rows(fn: Callable, out: np.ndarray, *inputs: np.ndarray) -> np.ndarray:
     """fn(*inputs[a:b], out=out[a:b]) for parts of axis 0, in parallel when worth it; inputs
     must have out's leading length (broadcast them first)."""
-    if not out.ndim:
+    if out.size < MIN_ELEMENTS or not out.ndim:
         fn(*inputs, out=out)
         return out
     split(lambda a, b: fn(*(x[a:b] for x in inputs), out=out[a:b]), out.shape[0], out.size)
@@ -123,16 +127,56 @@ FLOATS = (np.float32, np.float64)
 def ufunc(f: np.ufunc, *xs: np.ndarray, out: Optional[np.ndarray] = None) -> np.ndarray:
     """f(*xs, out=out), cut along the result's first axis when large, for inputs of one
     float dtype (f must map it to itself); `out` may be one of the inputs (in place)."""
+    if xs[0].size < MIN_ELEMENTS and xs[-1].size < MIN_ELEMENTS:    # the common, small case
+        return f(*xs, out=out)
     shape = xs[0].shape if len(xs) == 1 else np.broadcast_shapes(*(x.shape for x in xs))
     dtype = xs[0].dtype
-    if (not shape or not worth_it(xs[0].size if len(xs) == 1 else int(np.prod(shape)),
-                                  shape[0])
+    if (not shape or not worth_it(int(np.prod(shape)), shape[0])
             or dtype not in FLOATS or any(x.dtype != dtype for x in xs)
             or (out is not None and not _writes_apart(out, xs))):
         return f(*xs, out=out)
     if out is None:
         out = np.empty(shape, dtype)
     return rows(f, out, *(np.broadcast_to(x, shape) for x in xs))
+
+
+def copy(x: np.ndarray) -> np.ndarray:
+    """A C-ordered copy of x (np.array(x, order="C")), in pieces when large."""
+    return rows(lambda x, out: np.copyto(out, x), np.empty(x.shape, x.dtype), x)
+
+
+def reshaped(x: np.ndarray, shape) -> np.ndarray:
+    """np.reshape(x, shape): a view when NumPy can make one, else a copy in pieces."""
+    try:
+        return np.reshape(x, shape, copy=False)
+    except ValueError:
+        return np.reshape(copy(x), shape)
+
+
+def add_reduce(x: np.ndarray, axis=None, keepdims: bool = False,
+               out: Optional[np.ndarray] = None) -> np.ndarray:
+    """np.add.reduce(x, axis, keepdims=, out=), cut along an axis that is kept when x is a
+    large float array: each output element is summed in the same order either way."""
+    if x.size < MIN_ELEMENTS:
+        return np.add.reduce(x, axis=axis, keepdims=keepdims, out=out)
+    axes = range(x.ndim) if axis is None else sorted(
+        a % x.ndim for a in ((axis,) if isinstance(axis, int) else axis))
+    kept = [i for i in range(x.ndim) if i not in axes]
+    if (x.dtype not in FLOATS or not kept or not axes
+            or not worth_it(x.size, max(x.shape[i] for i in kept))):
+        return np.add.reduce(x, axis=axis, keepdims=keepdims, out=out)
+    cut = max(kept, key=lambda i: (x.shape[i] >= threads(), -i))   # first long enough
+    out_cut = cut if keepdims else cut - sum(a < cut for a in axes)
+    if out is None:
+        out = np.empty([1 if i in axes else n for i, n in enumerate(x.shape)
+                        if keepdims or i not in axes], x.dtype)
+    axes = tuple(axes)
+
+    def piece(a, b):
+        np.add.reduce(x[(slice(None),) * cut + (slice(a, b),)], axis=axes, keepdims=keepdims,
+                      out=out[(slice(None),) * out_cut + (slice(a, b),)])
+    run(piece, x.shape[cut])
+    return out
 
 
 def _writes_apart(out: np.ndarray, xs) -> bool:

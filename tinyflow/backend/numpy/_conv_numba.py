@@ -5,9 +5,11 @@ input) and max pooling (maximum, argmax and gradient routing in one sweep).
 The pooling loops stage one image at a time in NHWC (it stays in cache), channels
 innermost, so a window's taps are contiguous vectors and the data-dependent choice of the
 argmax is a vector select rather than a mispredicted branch (4x faster than per-plane loops).
-The loops are in `_conv_loops`, compiled on first use (and cached on disk), single-threaded:
-BLAS keeps both cores busy around them, and its idle threads spin for a while after each
-call, which made a parallel (prange) region tens of times slower.
+The loops are in `_conv_loops`, compiled on first use (and cached on disk). They are not
+Numba-parallel (prange): OpenBLAS's idle threads spin for a while after each call, and an
+OpenMP region beside them ran tens of times slower. The tile loops take a range of planes
+instead, which `parallel.split` hands to the kernel pool's threads (the convolutions cut
+their batch the same way, with one BLAS thread per piece).
 """
 import threading
 

@@ -25,7 +25,7 @@ from . import _conv_numba, parallel
 from ._conv_numba import scratch as _buffer
 from .registry import kernel
 
-BLOCK_BYTES = 4 << 20  # of columns per block: cache-sized, and the GEMMs stay efficient
+BLOCK_BYTES = 2 << 20  # of columns per block: a core's L2 (4 MB measured 5% slower), GEMMs efficient
 
 
 def _geometry(op, hw, khw) -> tuple:

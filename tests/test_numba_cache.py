@@ -8,7 +8,8 @@ import sys
 
 import numba
 
-from tinyflow.backend.numpy import _conv_loops, _fast_math_loops, _norm_loops
+from tinyflow.backend.numpy import (_batch_norm_loops, _conv_loops, _fast_math_loops,
+                                    _norm_loops)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -25,6 +26,8 @@ normalization._row_loops()[0](x, c, np.empty_like(x))
 normalization._row_loops()[1](x, x, c, np.empty_like(x))
 cube = x.reshape(2, 4, 8)
 normalization._channel_loops()[0](cube, 1e-5, np.float32(1), np.empty_like(cube))
+from tinyflow.ops.normalization import BatchNormGrad
+normalization.normalize_channels_grad(BatchNormGrad(eps=1e-5), cube, cube, np.ones(4, np.float32))
 forward, backward = rnn._cells()
 forward(np.tile(x, 4), np.tile(x, 4), x, np.empty((7, 8, 8), np.float32))
 image = x.reshape(1, 1, 8, 8)
@@ -61,6 +64,7 @@ def test_second_process_loads_every_loop_from_the_disk_cache(tmp_path):
                       "_fast_math_loops.erf_32", "_norm_loops.rows_forward",
                       "_norm_loops.rows_backward", "_norm_loops.channels_forward",
                       "_fast_math_loops.lstm_forward", "_conv_loops.pool_forward",
+                      "_batch_norm_loops.input_grad",
                       "state._adam_loop.locals.adam_flat"}, loaded
     assert cache_files(cache_dir) == files
 
@@ -68,7 +72,7 @@ def test_second_process_loads_every_loop_from_the_disk_cache(tmp_path):
 def test_cached_loops_capture_no_closures():
     """A closure variable is part of Numba's cache key: a jitted one pickles differently in
     each process, so its caller would never load from the cache."""
-    for module in (_conv_loops, _fast_math_loops, _norm_loops):
+    for module in (_batch_norm_loops, _conv_loops, _fast_math_loops, _norm_loops):
         for name, value in vars(module).items():
             if isinstance(value, numba.core.registry.CPUDispatcher):
                 assert value.py_func.__closure__ is None, f"{module.__name__}.{name}"

@@ -45,3 +45,68 @@ CASES += [
            (S(A(3, 5), A(3, 5), axes=(1,)),
             S(A(2, 3, 4, layout="step"), A(2, 3, 4, layout="T"), axes=(1, 2), eps=1e-3))),
 ]
+
+
+# ---- training-mode batch norm: per channel (axis 1), scale and shift folded in ----------
+
+def _channel_axes(x):
+    return (0,) + tuple(range(2, x.ndim))
+
+
+def _per_channel(v, x):
+    return v.reshape((1, -1) + (1,) * (x.ndim - 2))
+
+
+def np_normalize_channels(x, w, b, eps=1e-5):
+    return np_normalize(x, _channel_axes(x), eps) * _per_channel(w, x) + _per_channel(b, x)
+
+
+def np_batch_norm_grad(g, x, w, eps=1e-5):
+    return np_normalize_grad(g, x, _channel_axes(x), eps) * _per_channel(w, x)
+
+
+def np_batch_norm_param_grad(g, x, eps=1e-5):
+    axes = _channel_axes(x)
+    g = g.astype(np.float64)
+    return np.stack([(g * np_normalize(x, axes, eps)).sum(axes), g.sum(axes)])
+
+
+def np_channel_moments(x):
+    x = x.astype(np.float64)
+    axes = _channel_axes(x)
+    return np.stack([x.mean(axes), x.var(axes)])
+
+
+def batch_norm_grad(g, x, w, eps=1e-5):
+    return apply(normalization_ops.BatchNormGrad(eps=eps), g, x, w)
+
+
+def batch_norm_param_grad(g, x, eps=1e-5):
+    return apply(normalization_ops.BatchNormParamGrad(eps=eps), g, x)
+
+
+CASES += [
+    OpCase("batch_norm", tf.ops.normalize_channels, np_normalize_channels,
+           (S(A(4, 3, 5, 2), A(3), A(3)), S(A(6, 2), A(2), A(2), eps=1e-3),
+            S(A(1, 3, 2, 5, layout="T"), A(3, layout="step"), A(3)),
+            S(A(3, 2, 7, 3, layout="step"), A(2), A(2))),
+           dynamic=False,  # reduces over every axis but 1: its derivatives need the rank
+           errors=(ErrorInput(S(A(4, 3, 2, 2), A(4), A(4)), tf.ShapeError,
+                              r"^batch_norm: per-channel parameters of shape \(4,\) do not "
+                              r"match the input's 3 channels"),
+                   ErrorInput(S(A(4), A(4), A(4)), tf.ShapeError,
+                              r"^batch_norm: needs an input of rank 2 or more"),
+                   ErrorInput(S(A(4, 3, dtype=tf.float64), A(3, dtype=tf.float32),
+                                A(3, dtype=tf.float32)), tf.DTypeError,
+                              r"^batch_norm: the input \(float64\) and the per-channel "
+                              r"parameters \(float32\) must have the same dtype"))),
+    OpCase("batch_norm_grad", batch_norm_grad, np_batch_norm_grad,
+           (S(A(4, 3, 5, 2), A(4, 3, 5, 2, layout="T"), A(3)),
+            S(A(5, 2), A(5, 2), A(2), eps=1e-3)), dynamic=False),
+    OpCase("batch_norm_param_grad", batch_norm_param_grad, np_batch_norm_param_grad,
+           (S(A(4, 3, 5, 2), A(4, 3, 5, 2, layout="step")), S(A(5, 2), A(5, 2))),
+           dynamic=False),
+    OpCase("channel_moments", tf.ops.channel_moments, np_channel_moments,
+           (S(A(4, 3, 5, 2)), S(A(6, 2, layout="T")), S(A(1, 3, 4, 4, layout="step"))),
+           grad=False, op="batch_moments"),
+]

@@ -355,14 +355,14 @@ def batch_norm(input: Tensor, running_mean: Optional[Tensor], running_var: Optio
     if training:
         count = _per_channel_count(x, axes)
         if running_mean is not None or running_var is not None:   # statistics only
-            mean = ops.reduce_mean(x, axes, keepdims=True)
-            centered = x - mean
-            var = ops.reduce_mean(centered * centered, axes, keepdims=True)
+            moments = ops.channel_moments(x)
         if running_mean is not None:
-            _update_running(running_mean, ops.reshape(mean, (-1,)), momentum)
+            _update_running(running_mean, ops.getitem(moments, 0), momentum)
         if running_var is not None:
-            unbiased = ops.reshape(var, (-1,)) * (count / (count - 1))
+            unbiased = ops.getitem(moments, 1) * (count / (count - 1))
             _update_running(running_var, unbiased, momentum)
+        if _affine(x, weight, bias):    # one op each way, the scale and shift folded in
+            return ops.normalize_channels(x, weight, bias, eps)
         y = ops.normalize(x, axes, eps)   # one op each way; the gradient skips the stats
     else:
         y = (x - ops.reshape(running_mean, shape)) / ops.sqrt(
@@ -370,6 +370,13 @@ def batch_norm(input: Tensor, running_mean: Optional[Tensor], running_var: Optio
     if weight is not None:
         y = y * ops.reshape(weight, shape)
     return y if bias is None else y + ops.reshape(bias, shape)
+
+
+def _affine(x: Tensor, weight, bias) -> bool:
+    """Whether weight and bias are [C] tensors of x's dtype (then batch norm is one op)."""
+    return (isinstance(weight, Tensor) and isinstance(bias, Tensor)
+            and weight.dtype is x.dtype and bias.dtype is x.dtype
+            and weight.ndim == 1 and bias.ndim == 1)
 
 
 def _per_channel_count(x: Tensor, axes: tuple):

@@ -280,6 +280,19 @@ def _normalize(b: Builder, step, ins):
     return b.node("Div", [centered, std], _hint(step))
 
 
+@converts(normalization.BatchNorm)
+def _batch_norm(b: Builder, step, ins):
+    """Training-mode batch norm: BatchNormalization (inference form) fed with the batch's
+    mean and biased variance per channel."""
+    x, weight, bias = ins
+    axes = [0] + list(range(2, b.rank(x, "batch_norm")))
+    mean = b.reduce("ReduceMean", x, axes, False)
+    centered = b.node("Sub", [x, b.reduce("ReduceMean", x, axes, True)])
+    var = b.reduce("ReduceMean", b.node("Mul", [centered, centered]), axes, False)
+    return b.node("BatchNormalization", [x, weight, bias, mean, var], _hint(step),
+                  epsilon=step.op.eps)
+
+
 # ---- reductions -------------------------------------------------------------------------
 
 _REDUCE = {r.Sum: "ReduceSum", r.Max: "ReduceMax", r.Min: "ReduceMin"}

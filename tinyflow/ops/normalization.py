@@ -1,13 +1,18 @@
 """Normalization over some axes as one op, and its gradient as one op: the core of layer,
 group and instance norm. Composed from primitive ops it is five ops forward and about twenty
-backward, each a full pass over the activations; fused it is one kernel each way."""
+backward, each a full pass over the activations; fused it is one kernel each way. Training
+batch norm folds its per-channel scale and shift in too (`BatchNorm`), and its statistics
+for the running averages are one op (`BatchMoments`)."""
 from __future__ import annotations
 
-from ..core.op import Op, apply, as_tensor
+from ..core.modes import needs_input_grad
+from ..core.op import Op, apply, as_tensor, sum_terms
 from ..core.shapes import broadcast_shapes, normalize_axes
 from ..core.tensor import Tensor
+from .creation import zeros_like
 from .math import check_floating, sqrt
-from .reduce import reduce_mean
+from .reduce import reduce_mean, reduce_sum
+from .shape import getitem, reshape, stack
 
 
 def _check(op: Op, *xs: Tensor) -> None:
@@ -67,3 +72,126 @@ class NormalizeGrad(Op):
 def normalize(x, axes, eps: float = 1e-5, name=None) -> Tensor:
     axes = (axes,) if isinstance(axes, int) else tuple(int(a) for a in axes)
     return apply(Normalize(axes=axes, eps=float(eps)), as_tensor(x), name=name)
+
+
+# ---- batch norm in training mode ---------------------------------------------------------
+
+def _channel_axes(x) -> tuple:
+    """Every axis of x but the channels (axis 1): those batch norm reduces over."""
+    return (0,) + tuple(range(2, len(x.shape)))
+
+
+def _per_channel(v, x) -> Tensor:
+    """A [C] vector shaped to broadcast against x [N, C, ...]."""
+    return reshape(v, (1, -1) + (1,) * (len(x.shape) - 2))
+
+
+def _check_channels(op: Op, x, *vectors) -> None:
+    """x is [N, C, ...] and each vector [C], all of one float dtype."""
+    check_floating(x, *vectors)
+    if x.shape is not None and len(x.shape) < 2:
+        raise ValueError(f"needs an input of rank 2 or more (N, C, ...), got shape {x.shape}")
+    c = None if x.shape is None else x.shape[1]
+    for v in vectors:
+        if v.dtype is not x.dtype:
+            raise TypeError(f"the input ({x.dtype.name}) and the per-channel parameters "
+                            f"({v.dtype.name}) must have the same dtype")
+        if v.shape is not None and (len(v.shape) != 1 or None not in (c, v.shape[0])
+                                    and v.shape[0] != c):
+            raise ValueError(f"per-channel parameters of shape {v.shape} do not match the "
+                             f"input's {c} channels (input shape {x.shape})")
+
+
+class BatchNorm(Op):
+    """Training-mode batch norm: normalize(x) over every axis but 1, times w plus b (w, b:
+    [C]). One op each way where composing it takes about a dozen passes over x."""
+    name = "batch_norm"
+    saves_output = False
+    eps: float
+
+    def infer(self, x, w, b):
+        _check_channels(self, x, w, b)
+        return x.shape, x.dtype
+
+    def vjp(self, g, out, x, w, b):
+        dx = apply(BatchNormGrad(eps=self.eps), g, x, w) if needs_input_grad(0) else None
+        if not (needs_input_grad(1) or needs_input_grad(2)):
+            return dx, None, None
+        sums = apply(BatchNormParamGrad(eps=self.eps), g, x)
+        return dx, getitem(sums, 0), getitem(sums, 1)
+
+    def jvp(self, t, out, x, w, b):
+        tx, tw, tb = t
+        y = apply(Normalize(axes=_channel_axes(x), eps=self.eps), x) if tw is not None else None
+        shift = None if tb is None else _per_channel(tb, x)
+        if tx is None and tw is None and shift is not None:
+            shift = shift + zeros_like(x)     # the tangent has the output's shape
+        return sum_terms((None if tx is None else apply(BatchNormGrad(eps=self.eps), tx, x, w),
+                          None if tw is None else y * _per_channel(tw, x), shift))
+
+
+class BatchNormGrad(Op):
+    """The input gradient of `BatchNorm`: normalize_grad(g, x) * w (w per channel)."""
+    name = "batch_norm_grad"
+    composed = True       # derivatives: autodiff differentiates compose()
+    eps: float
+
+    def infer(self, g, x, w):
+        _check_channels(self, x, w)
+        _check_like(g, x)
+        return x.shape, x.dtype
+
+    def compose(self, g, x, w):
+        axes = _channel_axes(x)
+        return apply(NormalizeGrad(axes=axes, eps=self.eps), g, x) * _per_channel(w, x)
+
+
+class BatchNormParamGrad(Op):
+    """The weight and bias gradients of `BatchNorm`, stacked [2, C]: sum(g * normalize(x))
+    and sum(g) per channel, one pass over g and x."""
+    name = "batch_norm_param_grad"
+    composed = True
+    eps: float
+
+    def infer(self, g, x):
+        _check_channels(self, x)
+        _check_like(g, x)
+        return (2, None if x.shape is None else x.shape[1]), x.dtype
+
+    def compose(self, g, x):
+        axes = _channel_axes(x)
+        y = normalize_composed(x, axes, self.eps)[0]
+        return stack([reduce_sum(g * y, axes), reduce_sum(g, axes)])
+
+
+class BatchMoments(Op):
+    """Mean and biased variance per channel (axis 1), stacked [2, C]: the batch statistics
+    that update batch norm's running ones (no gradient flows through them)."""
+    name = "batch_moments"
+    differentiable = False
+
+    def infer(self, x):
+        _check_channels(self, x)
+        return (2, None if x.shape is None else x.shape[1]), x.dtype
+
+
+def _check_like(g, x) -> None:
+    check_floating(g)
+    if g.dtype is not x.dtype:
+        raise TypeError(f"the gradient ({g.dtype.name}) and the input ({x.dtype.name}) must "
+                        f"have the same dtype")
+    if g.shape is not None and x.shape is not None and (
+            len(g.shape) != len(x.shape) or any(a is not None and b is not None and a != b
+                                                for a, b in zip(g.shape, x.shape))):
+        raise ValueError(f"g {g.shape} must have the shape of x {x.shape}")
+
+
+def normalize_channels(x, weight, bias, eps: float = 1e-5, name=None) -> Tensor:
+    """Training-mode batch norm of x [N, C, ...] with per-channel weight and bias [C]."""
+    return apply(BatchNorm(eps=float(eps)), as_tensor(x), as_tensor(weight), as_tensor(bias),
+                 name=name)
+
+
+def channel_moments(x, name=None) -> Tensor:
+    """[mean, biased variance] per channel (axis 1) of x [N, C, ...], stacked [2, C]."""
+    return apply(BatchMoments(), as_tensor(x), name=name)

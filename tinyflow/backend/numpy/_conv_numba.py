@@ -5,13 +5,17 @@ input) and max pooling (maximum, argmax and gradient routing in one sweep).
 The pooling loops stage one image at a time in NHWC (it stays in cache), channels
 innermost, so a window's taps are contiguous vectors and the data-dependent choice of the
 argmax is a vector select rather than a mispredicted branch (4x faster than per-plane loops).
-The loops are in `_conv_loops`, compiled on first use (and cached on disk), single-threaded:
-BLAS keeps both cores busy around them, and its idle threads spin for a while after each
-call, which made a parallel (prange) region tens of times slower.
+The loops are in `_conv_loops`, compiled on first use (and cached on disk). They are not
+Numba-parallel (prange): OpenBLAS's idle threads spin for a while after each call, and an
+OpenMP region beside them ran tens of times slower. The tile loops take a range of planes
+instead, which `parallel.split` hands to the kernel pool's threads (the convolutions cut
+their batch the same way, with one BLAS thread per piece).
 """
 import threading
 
 import numpy as np
+
+from . import parallel
 
 SCRATCH_BYTES = 64 << 20  # largest scratch buffer kept between calls
 
@@ -50,11 +54,21 @@ def col2im(dcols, dxp, block, wo, stride, dilation, khw) -> None:
 # ---- max pooling -----------------------------------------------------------------------
 
 def tile_max_pool_grad(x, g, kernel):
-    """The max-pool gradient over tiles (see `_conv_loops.tile_max_grad`), in g's dtype."""
-    dx = np.empty(x.shape, g.dtype)
+    """The max-pool gradient over tiles (see `_conv_loops.tile_max_grad`), in g's dtype,
+    planes cut among the threads."""
+    n, c, h, w = x.shape
+    planes = np.ascontiguousarray(x).reshape(n * c, h, w)
+    g_planes = np.ascontiguousarray(g).reshape(n * c, *g.shape[2:])
+    dx = np.empty((n * c, h, w), g.dtype)
     from . import _conv_loops
-    _conv_loops.tile_max_grad(x, g, kernel[0], kernel[1], dx)
-    return dx
+    if tuple(kernel) == (2, 2):
+        pairs = _conv_loops.pair_max_grad
+        parallel.split(lambda p0, p1: pairs(planes, g_planes, dx, p0, p1), n * c, x.size)
+    else:
+        loop = _conv_loops.tile_max_grad
+        parallel.split(lambda p0, p1: loop(planes, g_planes, *kernel, dx, p0, p1), n * c,
+                       x.size)
+    return dx.reshape(x.shape)
 
 
 def _windows(out, stride, k, d, before, size):

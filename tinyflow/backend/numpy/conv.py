@@ -4,7 +4,12 @@ The input is copied once into a zero-padded [N, H, W, C] buffer. A window of it 
 runs of kW * C contiguous values, so the columns of a block of output pixels, one row per
 (n, h, w) laid out [pixels, G, kH * kW * Cg], are a single fast strided copy. A block is a
 few images (BLOCK_BYTES of columns, so they stay in cache and the buffer is reused), and
-each group's product [pixels, Kg] @ [Kg, Og] is one BLAS call with a long K.
+each group's product [pixels, Kg] @ [Kg, Og] is one BLAS call with a long K (pixel-major:
+W @ columns^T ran 20% slower in OpenBLAS).
+
+Each kernel cuts the batch among the threads (`parallel.split`): a thread pads, copies and
+multiplies its own images with one BLAS thread, in its own scratch buffers, so the copies
+run on every core and no GEMM pays OpenBLAS's hand-off (each block's GEMM is small).
 
 - The weight gradient reuses that layout: [Kg, pixels] @ [pixels, Og], summed over blocks.
 - The input gradient is the same layout backwards: per block, the columns g @ w
@@ -16,11 +21,11 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from ...ops import conv
-from . import _conv_numba
+from . import _conv_numba, parallel
 from ._conv_numba import scratch as _buffer
 from .registry import kernel
 
-BLOCK_BYTES = 4 << 20  # of columns per block: cache-sized, and the GEMMs stay efficient
+BLOCK_BYTES = 2 << 20  # of columns per block: a core's L2 (4 MB measured 5% slower), GEMMs efficient
 
 
 def _geometry(op, hw, khw) -> tuple:
@@ -33,43 +38,49 @@ def _geometry(op, hw, khw) -> tuple:
     return tuple(pads), tuple(out)
 
 
-def _nhwc_padded(x, pads):
-    """x [N, C, H, W] as a zero-padded [N, top + H + bottom, left + W + right, C] copy (in
-    a scratch buffer)."""
-    n, c, h, w = x.shape
+def _nhwc_padded(x, pads, xp, start, stop):
+    """Images start:stop of x [N, C, H, W] into the zero-padded NHWC buffer xp [N, top + H +
+    bottom, left + W + right, C]."""
+    h, w = x.shape[2:]
     (top, bottom), (left, right) = pads
-    xp = _buffer("padded", (n, top + h + bottom, left + w + right, c), x.dtype)
+    part = xp[start:stop]
     for border in (np.s_[:, :top], np.s_[:, top + h:], np.s_[:, top:top + h, :left],
                    np.s_[:, top:top + h, left + w:]):
-        xp[border] = 0
-    xp[:, top:top + h, left:left + w] = x.transpose(0, 2, 3, 1)
-    return xp
+        part[border] = 0
+    part[:, top:top + h, left:left + w] = x[start:stop].transpose(0, 2, 3, 1)
 
 
-def _blocks(n: int, ho: int, row_bytes: int):
-    """(n0, n1, a0, a1): images n0:n1 while whole images fit in BLOCK_BYTES of columns, else
-    output rows a0:a1 of one image at a time."""
+def _padded_buffer(x, pads):
+    """The (uninitialized) padded NHWC buffer of x, in this thread's scratch."""
+    n, c, h, w = x.shape
+    (top, bottom), (left, right) = pads
+    return _buffer("padded", (n, top + h + bottom, left + w + right, c), x.dtype)
+
+
+def _blocks(start: int, stop: int, ho: int, row_bytes: int):
+    """(n0, n1, a0, a1): images n0:n1 of start:stop while whole images fit in BLOCK_BYTES of
+    columns, else output rows a0:a1 of one image at a time."""
     if ho * row_bytes <= BLOCK_BYTES:
         step = BLOCK_BYTES // (ho * row_bytes)
-        for n0 in range(0, n, step):
-            yield n0, min(n, n0 + step), 0, ho
+        for n0 in range(start, stop, step):
+            yield n0, min(stop, n0 + step), 0, ho
         return
     step = max(1, BLOCK_BYTES // row_bytes)
-    for n0 in range(n):
+    for n0 in range(start, stop):
         for a0 in range(0, ho, step):
             yield n0, n0 + 1, a0, min(ho, a0 + step)
 
 
-def _column_blocks(xp, khw, out, stride, dilation, groups):
-    """(block, columns [G, kH * kW * Cg, pixels]) of padded NHWC xp, block by block, in one
-    reused scratch buffer. Stored pixel-major (a transposed view) so that a window's kW * C
-    values are one contiguous run; with a single channel that run is only kW long, and
-    tap-major storage, runs of Wo pixels, copies faster."""
+def _column_blocks(xp, khw, out, stride, dilation, groups, start, stop):
+    """(block, columns) of images start:stop of padded NHWC xp, block by block, in one
+    reused scratch buffer: [pixels, G, kH * kW * Cg] (pixel-major: a window's kW * C values
+    are one contiguous run). With a single channel that run is only kW long, and tap-major
+    columns [G, kH * kW * Cg, pixels], runs of Wo pixels, copy faster."""
     (kh, kw), (ho, wo), (sh, sw), (dh, dw) = khw, out, stride, dilation
-    n, c = xp.shape[0], xp.shape[3]
+    c = xp.shape[3]
     cg = c // groups
     s0, s1, s2, s3 = xp.strides
-    for n0, n1, a0, a1 in _blocks(n, ho, wo * kh * kw * c * xp.itemsize):
+    for n0, n1, a0, a1 in _blocks(start, stop, ho, wo * kh * kw * c * xp.itemsize):
         pixels = (n1 - n0, a1 - a0, wo)
         pixel_strides = (s0, sh * s1, sw * s2)
         taps = (groups, kh, kw, cg)
@@ -82,15 +93,13 @@ def _column_blocks(xp, khw, out, stride, dilation, groups):
         else:
             cols = _buffer("columns", pixels + taps, xp.dtype)
             cols[...] = as_strided(src, cols.shape, pixel_strides + tap_strides, writeable=False)
-            yield (n0, n1, a0, a1), cols.reshape(-1, groups, kh * kw * cg).transpose(1, 2, 0)
+            yield (n0, n1, a0, a1), cols.reshape(-1, groups, kh * kw * cg)
 
 
-def _grad_nhwc(g):
-    """g [N, O, Ho, Wo] as [N, Ho, Wo, O] (in a scratch buffer): each block's rows are then
-    one contiguous slice, as the columns'."""
-    gt = _buffer("grad", (g.shape[0],) + g.shape[2:] + (g.shape[1],), g.dtype)
-    gt[...] = g.transpose(0, 2, 3, 1)
-    return gt
+def _grad_nhwc(g, gt, start, stop):
+    """Images start:stop of g [N, O, Ho, Wo] into gt [N, Ho, Wo, O]: each block's rows are
+    then one contiguous slice, as the columns'."""
+    gt[start:stop] = g[start:stop].transpose(0, 2, 3, 1)
 
 
 def _grad_rows(gt, block, groups):
@@ -104,6 +113,19 @@ def _common(*arrays):
     return [a.astype(dtype, copy=False) for a in arrays]
 
 
+def _split_images(piece, n: int, work: int) -> None:
+    """piece(start, stop) over parts of the batch, on several threads when `work` (output
+    elements times taps) is worth it."""
+    parallel.split(piece, n, work)
+
+
+def _tap_major(w, groups):
+    """w [O, Cg, kH, kW] as [G, Og, kH * kW * Cg], taps in the columns' order."""
+    o, cg, kh, kw = w.shape
+    return w.reshape(groups, o // groups, cg, kh, kw).transpose(0, 1, 3, 4, 2).reshape(
+        groups, o // groups, -1)
+
+
 @kernel(conv.Conv2d, widen=0)
 def conv2d(op, x, w):
     x, w = _common(x, w)
@@ -111,15 +133,25 @@ def conv2d(op, x, w):
     o, cg, kh, kw = w.shape
     groups, og = op.groups, o // op.groups
     pads, (ho, wo) = _geometry(op, x.shape[2:], (kh, kw))
-    wt = w.reshape(groups, og, cg, kh, kw).transpose(0, 1, 3, 4, 2).reshape(groups, og, -1)
+    wt = _tap_major(w, groups)
+    wk = np.ascontiguousarray(wt.transpose(0, 2, 1))      # [G, Kg, Og]
     out = np.empty((n, groups, og, ho, wo), x.dtype)
-    xp = _nhwc_padded(x, pads)
-    for (n0, n1, a0, a1), cols in _column_blocks(xp, (kh, kw), (ho, wo), op.stride,
-                                                 op.dilation, groups):
-        res = _buffer("product", (groups, og, cols.shape[2]), x.dtype)
-        np.matmul(wt, cols, out=res)  # [G, Og, pixels]: runs of pixels
-        res = res.reshape(groups, og, n1 - n0, a1 - a0, wo)
-        out[n0:n1, :, :, a0:a1] = res.transpose(2, 0, 1, 3, 4)
+    xp = _padded_buffer(x, pads)
+
+    def piece(start, stop):
+        _nhwc_padded(x, pads, xp, start, stop)
+        for (n0, n1, a0, a1), cols in _column_blocks(xp, (kh, kw), (ho, wo), op.stride,
+                                                     op.dilation, groups, start, stop):
+            if x.shape[1] == 1:     # tap-major columns [G, Kg, pixels]: runs of pixels
+                res = _buffer("product", (groups, og, cols.shape[2]), x.dtype)
+                np.matmul(wt, cols, out=res)
+                res = res.reshape(groups, og, n1 - n0, a1 - a0, wo).transpose(2, 0, 1, 3, 4)
+            else:                   # pixel-major [pixels, G, Kg]: [G, pixels, Og]
+                res = _buffer("product", (groups, cols.shape[0], og), x.dtype)
+                np.matmul(cols.transpose(1, 0, 2), wk, out=res)
+                res = res.reshape(groups, n1 - n0, a1 - a0, wo, og).transpose(1, 0, 4, 2, 3)
+            out[n0:n1, :, :, a0:a1] = res
+    _split_images(piece, n, out.size * kh * kw * cg)
     return out.reshape(n, o, ho, wo)
 
 
@@ -129,19 +161,28 @@ def conv2d_grad_weight(op, x, g, ref):
     o, cg, kh, kw = ref.shape
     groups = op.groups
     pads, out_hw = _geometry(op, x.shape[2:], (kh, kw))
-    gw = np.zeros((groups, kh * kw * cg, o // groups), x.dtype)
-    xp = _nhwc_padded(x, pads)
-    if x.shape[1] == 1:  # tap-major columns: one product per image with g as it is
-        for (n0, n1, a0, a1), cols in _column_blocks(xp, (kh, kw), out_hw, op.stride,
-                                                     op.dilation, 1):
-            per_image = cols.reshape(kh * kw, n1 - n0, -1).transpose(1, 2, 0)
-            part = g[n0:n1, :, a0:a1].reshape(n1 - n0, o, -1)
-            gw[0] += np.matmul(part, per_image).sum(axis=0).T
-    else:
-        gt = _grad_nhwc(g)
-        for block, cols in _column_blocks(xp, (kh, kw), out_hw, op.stride, op.dilation,
-                                          groups):
-            gw += np.matmul(cols, _grad_rows(gt, block, groups))
+    xp = _padded_buffer(x, pads)
+    gt = None if x.shape[1] == 1 else _buffer("grad", (g.shape[0],) + g.shape[2:] +
+                                              (g.shape[1],), g.dtype)
+    parts = {}
+
+    def piece(start, stop):
+        gw = np.zeros((groups, kh * kw * cg, o // groups), x.dtype)
+        _nhwc_padded(x, pads, xp, start, stop)
+        blocks = _column_blocks(xp, (kh, kw), out_hw, op.stride, op.dilation, groups,
+                                start, stop)
+        if gt is None:      # tap-major columns: one product per image with g as it is
+            for (n0, n1, a0, a1), cols in blocks:
+                per_image = cols.reshape(kh * kw, n1 - n0, -1).transpose(1, 2, 0)
+                part = g[n0:n1, :, a0:a1].reshape(n1 - n0, o, -1)
+                gw[0] += np.matmul(part, per_image).sum(axis=0).T
+        else:
+            _grad_nhwc(g, gt, start, stop)
+            for block, cols in blocks:
+                gw += np.matmul(cols.transpose(1, 2, 0), _grad_rows(gt, block, groups))
+        parts[start] = gw
+    _split_images(piece, x.shape[0], g.size * kh * kw * cg)
+    gw = sum(parts.values())
     gw = gw.reshape(groups, kh, kw, cg, o // groups).transpose(0, 4, 3, 1, 2)
     return np.ascontiguousarray(gw).reshape(ref.shape)
 
@@ -151,34 +192,41 @@ def conv2d_grad_input(op, g, w, ref):
     g, w = _common(g, w)
     n, c, h, wd = ref.shape
     o, cg, kh, kw = w.shape
-    groups, og = op.groups, o // op.groups
+    groups = op.groups
     pads, out_hw = _geometry(op, (h, wd), (kh, kw))
     (top, bottom), (left, right) = pads
     dxp = _buffer("padded", (n, top + h + bottom, left + wd + right, c), g.dtype)
-    dxp[...] = 0
-    if c == 1:
-        _one_channel_col2im(op, g, w, dxp)
-        return dxp[:, top:top + h, left:left + wd, 0].copy()[:, None]  # not scratch
-    wk = w.reshape(groups, og, cg, kh, kw).transpose(0, 1, 3, 4, 2).reshape(groups, og, -1)
-    row_bytes = out_hw[1] * groups * wk.shape[2] * g.itemsize
-    gt = _grad_nhwc(g)
-    for block in _blocks(n, out_hw[0], row_bytes):
-        rows = _grad_rows(gt, block, groups)
-        dcols = _buffer("product", (groups, rows.shape[1], wk.shape[2]), g.dtype)
-        np.matmul(rows, wk, out=dcols)  # [G, pixels, Kg]
-        _conv_numba.col2im(dcols, dxp, block, out_hw[1], op.stride, op.dilation, (kh, kw))
-    return dxp[:, top:top + h, left:left + wd].transpose(0, 3, 1, 2).copy()  # not scratch
+    dx = np.empty(ref.shape, g.dtype)
+    wk = _tap_major(w, groups)
+    gt = None if c == 1 else _buffer("grad", (n,) + g.shape[2:] + (o,), g.dtype)
+
+    def piece(start, stop):
+        dxp[start:stop] = 0
+        if c == 1:
+            _one_channel_col2im(op, g, w, dxp, start, stop)
+        else:
+            _grad_nhwc(g, gt, start, stop)
+            row_bytes = out_hw[1] * groups * wk.shape[2] * g.itemsize
+            for block in _blocks(start, stop, out_hw[0], row_bytes):
+                rows = _grad_rows(gt, block, groups)
+                dcols = _buffer("product", (groups, rows.shape[1], wk.shape[2]), g.dtype)
+                np.matmul(rows, wk, out=dcols)  # [G, pixels, Kg]
+                _conv_numba.col2im(dcols, dxp, block, out_hw[1], op.stride, op.dilation,
+                                   (kh, kw))
+        dx[start:stop] = dxp[start:stop, top:top + h, left:left + wd].transpose(0, 3, 1, 2)
+    _split_images(piece, n, g.size * kh * kw * cg)
+    return dx
 
 
-def _one_channel_col2im(op, g, w, dxp) -> None:
-    """The input gradient of a one-channel input, added into padded dxp [N, Hp, Wp, 1]:
-    tap-major columns w^T @ g per image (no transpose of g), added back one tap at a time
-    in runs of Wo, as the forward's columns are copied."""
+def _one_channel_col2im(op, g, w, dxp, start, stop) -> None:
+    """The input gradient of a one-channel input, images start:stop, added into padded dxp
+    [N, Hp, Wp, 1]: tap-major columns w^T @ g per image (no transpose of g), added back one
+    tap at a time in runs of Wo, as the forward's columns are copied."""
     n, o, ho, wo = g.shape
     kh, kw = w.shape[2:]
     (sh, sw), (dh, dw) = op.stride, op.dilation
     wk = w.reshape(o, kh * kw).T  # [taps, O]
-    for n0, n1, a0, a1 in _blocks(n, ho, wo * kh * kw * g.itemsize):
+    for n0, n1, a0, a1 in _blocks(start, stop, ho, wo * kh * kw * g.itemsize):
         part = g[n0:n1, :, a0:a1].reshape(n1 - n0, o, -1)
         dcols = _buffer("product", (n1 - n0, kh * kw, part.shape[2]), g.dtype)
         np.matmul(wk, part, out=dcols)  # [images, taps, pixels]

@@ -4,7 +4,7 @@ import numpy as np
 from ...core import dtypes
 from ...core.errors import IntegerDivisionByZero
 from ...ops import math as m
-from . import _fast_math
+from . import _fast_math, parallel
 from .registry import kernel
 
 _BINARY = {m.Add: np.add, m.Sub: np.subtract, m.Mul: np.multiply, m.Div: np.true_divide,
@@ -60,11 +60,17 @@ def sigmoid(op, x):
 
 @kernel(m.Relu, inplace=True, widen=0)   # reduced floats: NumPy has no fast loop
 def relu(op, x, out=None):
+    if x.dtype in parallel.FLOATS:          # large arrays on every thread
+        return parallel.ufunc(np.maximum, x, np.zeros((), x.dtype), out=out)
     return np.maximum(x, 0, out=out)
 
 
 @kernel(m.ReluGrad, inplace=True)
 def relu_grad(op, g, x, out=None):
+    if g.dtype == x.dtype and g.dtype in parallel.FLOATS and (out is None
+                                                              or out.dtype == g.dtype):
+        loop = _fast_math.ufunc("relu_grad", 64 if g.dtype == np.float64 else 32)
+        return parallel.ufunc(loop, g, x, out=out)
     if out is not None and out.dtype not in (np.float32, np.float64):
         out[...] = _fast_math.call("relu_grad", g, x)
         return out

@@ -11,6 +11,7 @@ import math
 import numpy as np
 
 from ...ops import normalization as n
+from . import parallel
 from .registry import kernel
 
 
@@ -96,3 +97,52 @@ def normalize_grad(op, g, x):
     dx = np.empty_like(rows)
     _row_loops()[1](g_rows, rows, _constants(rows, op.eps), dx)
     return dx.reshape(x.shape)
+
+
+# ---- batch norm in training mode: per channel, channels split among the threads ---------
+
+def _batch_norm_loops():
+    from . import _batch_norm_loops
+    return _batch_norm_loops
+
+
+def _channels_of(x) -> np.ndarray:
+    """x [N, C, ...] as a C-contiguous [N, C, inner] array."""
+    return np.ascontiguousarray(x).reshape(x.shape[0], x.shape[1], -1)
+
+
+def _per_channel(loop, x, *args) -> None:
+    """loop(*args, c0, c1) over parts of the channels, on several threads when x is large."""
+    parallel.split(lambda c0, c1: loop(*args, c0, c1), x.shape[1], x.size)
+
+
+@kernel(n.BatchMoments, widen=0)
+def channel_moments(op, x):
+    cube = _channels_of(x)
+    out = np.empty((2, cube.shape[1]), x.dtype)
+    _per_channel(_batch_norm_loops().moments, cube, cube, out)
+    return out
+
+
+@kernel(n.BatchNorm, widen=0)
+def normalize_channels(op, x, w, b):
+    cube = _channels_of(x)
+    y = np.empty_like(cube)
+    _per_channel(_batch_norm_loops().forward, cube, cube, w, b, op.eps, y)
+    return y.reshape(x.shape)
+
+
+@kernel(n.BatchNormGrad, widen=0)
+def normalize_channels_grad(op, g, x, w):
+    cube = _channels_of(x)
+    dx = np.empty_like(cube)
+    _per_channel(_batch_norm_loops().input_grad, cube, _channels_of(g), cube, w, op.eps, dx)
+    return dx.reshape(x.shape)
+
+
+@kernel(n.BatchNormParamGrad, widen=0)
+def normalize_channels_param_grad(op, g, x):
+    cube = _channels_of(x)
+    out = np.empty((2, cube.shape[1]), x.dtype)
+    _per_channel(_batch_norm_loops().param_grad, cube, _channels_of(g), cube, op.eps, out)
+    return out

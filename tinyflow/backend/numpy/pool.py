@@ -11,7 +11,7 @@ forward and backward; the tiled gradient is one Numba pass over NCHW planes.
 import numpy as np
 
 from ...ops import conv, pool
-from . import _conv_numba
+from . import _conv_numba, parallel
 from .registry import kernel
 
 
@@ -79,18 +79,23 @@ def _tile_view(op, x, out):
     return x[:, :, :ho * kh, :wo * kw].reshape(x.shape[:2] + (ho, kh, wo, kw))
 
 
-def _tile_reduce(op, x, out, ufunc):
+def _tile_reduce(op, x, out, ufunc, result=None):
     """ufunc (maximum or add) over each tile: across its rows first, whole contiguous input
-    rows at a time, then across the columns of that kW times smaller result. (A reduction
-    over axes (3, 5) of the tile view takes ten times longer.)"""
+    rows at a time, then across the columns of that kW times smaller result (into `result`
+    if given). (A reduction over axes (3, 5) of the tile view takes ten times longer.)"""
     tiles = _tile_view(op, x, out)
     rows = tiles[:, :, :, 0]
     for i in range(1, op.kernel[0]):
         rows = ufunc(rows, tiles[:, :, :, i])
-    result = rows[..., 0]
-    for j in range(1, op.kernel[1]):
-        result = ufunc(result, rows[..., j])
-    return result if op.kernel != (1, 1) else result.copy()
+    if op.kernel[1] == 1:
+        if result is None:
+            return rows[..., 0].copy()
+        result[...] = rows[..., 0]
+        return result
+    result = ufunc(rows[..., 0], rows[..., 1], out=result)
+    for j in range(2, op.kernel[1]):
+        ufunc(result, rows[..., j], out=result)
+    return result
 
 
 def _max_pool(which, op, x, g=None):
@@ -102,7 +107,10 @@ def _max_pool(which, op, x, g=None):
 def max_pool2d(op, x):
     out = _tiles(op, x.shape[2:])
     if out is not None:
-        return _tile_reduce(op, x, out, np.maximum)
+        result = np.empty(x.shape[:2] + out, x.dtype)
+        parallel.split(lambda n0, n1: _tile_reduce(op, x[n0:n1], out, np.maximum,
+                                                   result[n0:n1]), x.shape[0], x.size)
+        return result
     return _max_pool("forward", op, x)
 
 

@@ -1,0 +1,140 @@
+"""The CNN kernels on the sizes where they cut the batch (or the channels) among threads:
+convolution forward and both gradients, max pooling and training batch norm against PyTorch,
+in float64 (tight) and float32, with odd batches, one image, one channel, groups, strides and
+non-contiguous inputs. Each test also checks that the threaded path ran (tests/test_conv.py
+and the op table cover the same kernels on sizes that stay on one thread)."""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+import tinyflow as tf
+from tinyflow.backend.numpy import parallel
+from tinyflow.nn import functional as F
+
+torch = pytest.importorskip("torch")
+TOL = {np.float64: dict(rtol=1e-10, atol=1e-10), np.float32: dict(rtol=2e-4, atol=2e-4)}
+
+
+@pytest.fixture
+def threaded(monkeypatch):
+    """The source files of the kernels that ran on several threads, one entry per kernel
+    call (and there are two threads)."""
+    calls = []
+    run = parallel.run
+
+    def counted(piece, length, pieces=0):
+        calls.append(os.path.basename(piece.__code__.co_filename))
+        return run(piece, length, pieces)
+    monkeypatch.setattr(parallel, "run", counted)
+    monkeypatch.setattr(parallel, "threads", lambda: 2)
+    return calls
+
+
+def _both(fn, torch_fn, arrays, seed=0):
+    """Forward values and every input's gradient, for a random output weighting."""
+    ours = [tf.Tensor(a, requires_grad=True) for a in arrays]
+    theirs = [torch.tensor(a, requires_grad=True) for a in arrays]
+    y, y_t = fn(*ours), torch_fn(*theirs)
+    weights = np.random.default_rng(seed).standard_normal(y.shape).astype(arrays[0].dtype)
+    tf.reduce_sum(y * weights).backward()
+    (y_t * torch.tensor(weights)).sum().backward()
+    return ([y.numpy()] + [t.grad.numpy() for t in ours],
+            [y_t.detach().numpy()] + [t.grad.numpy() for t in theirs])
+
+
+def _check(fn, torch_fn, arrays, dtype):
+    got, want = _both(fn, torch_fn, arrays)
+    for k, (g, w) in enumerate(zip(got, want)):
+        scale = max(1.0, float(np.abs(w).max()))
+        np.testing.assert_allclose(g / scale, w / scale, **TOL[dtype],
+                                   err_msg="output" if k == 0 else f"gradient of input {k - 1}")
+
+
+CONVS = [  # (x shape, w shape, attributes)
+    ((64, 32, 14, 14), (64, 32, 5, 5), dict(padding=2)),     # the CNN benchmarks' layers
+    ((64, 1, 28, 28), (32, 1, 3, 3), dict(padding=1)),
+    ((7, 6, 11, 9), (8, 3, 3, 3), dict(padding=1, groups=2)),
+    ((9, 4, 33, 32), (6, 4, 3, 2), dict(stride=2, dilation=(1, 2))),
+    ((1, 8, 30, 30), (4, 8, 5, 5), dict(padding=2)),          # one image: one thread
+    ((3, 1, 40, 33), (5, 1, 5, 5), dict(stride=(2, 1), padding=(1, 2))),
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("shapes", CONVS, ids=lambda s: "x".join(map(str, s[0])))
+def test_conv2d_on_threads_matches_torch(threaded, shapes, dtype):
+    xs, ws, attrs = shapes
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(xs).astype(dtype)
+    w = (rng.standard_normal(ws) / np.sqrt(np.prod(ws[1:]))).astype(dtype)
+    _check(lambda a, b: tf.ops.conv2d(a, b, **attrs),
+           lambda a, b: torch.nn.functional.conv2d(a, b, **attrs), [x, w], dtype)
+    assert threaded.count("conv.py") == (3 if xs[0] > 1 else 0)   # forward, both gradients
+
+
+def test_conv2d_on_threads_of_non_contiguous_inputs(threaded):
+    rng = np.random.default_rng(1)
+    x = np.transpose(rng.standard_normal((20, 18, 6, 9)), (2, 3, 1, 0))   # [6, 9, 18, 20]
+    w = (rng.standard_normal((12, 9, 3, 6)) / 9)[:, :, :, ::2]
+    assert not x.flags.c_contiguous and not w.flags.c_contiguous
+    _check(lambda a, b: tf.ops.conv2d(a, b, padding=1),
+           lambda a, b: torch.nn.functional.conv2d(a, b, padding=1), [x, w], np.float64)
+    assert threaded.count("conv.py") == 3
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("shape,kernel", [((64, 32, 28, 28), 2), ((5, 32, 29, 31), 2),
+                                          ((3, 40, 33, 36), 3), ((1, 200, 26, 26), (2, 1))],
+                         ids=["cnn", "odd-border", "3x3", "one-image"])
+def test_max_pool_tiles_on_threads_match_torch(threaded, shape, kernel, dtype):
+    """Ties (values rounded to a few levels) route to the first maximum, as in PyTorch."""
+    x = np.round(np.random.default_rng(2).standard_normal(shape) * 2).astype(dtype)
+    _check(lambda a: tf.ops.max_pool2d(a, kernel),
+           lambda a: torch.nn.functional.max_pool2d(a, kernel), [x], dtype)
+    assert threaded.count("pool.py") == (shape[0] > 1)     # forward, per image
+    assert threaded.count("_conv_numba.py") == 1            # gradient, per plane
+
+
+def test_max_pool_tiles_on_threads_with_nan(threaded):
+    """A NaN is the maximum of its window (one per window: of two, PyTorch takes the last)."""
+    x = np.random.default_rng(3).standard_normal((8, 16, 32, 32))
+    x[0, 0, 0, 1] = x[3, 5, 7, 6] = x[3, 5, 8, 7] = np.nan
+    _check(lambda a: tf.ops.max_pool2d(a, 2), lambda a: torch.nn.functional.max_pool2d(a, 2),
+           [x], np.float64)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("shape", [(64, 32, 28, 28), (7, 5, 9, 11), (3, 64, 50), (1, 3, 200, 220)],
+                         ids=["cnn", "odd", "1d", "one-image"])
+def test_batch_norm_training_on_threads_matches_torch(threaded, shape, dtype):
+    rng = np.random.default_rng(4)
+    x = (rng.standard_normal(shape) * 3 + 1).astype(dtype)
+    if len(shape) == 4:
+        x = np.ascontiguousarray(x.transpose(0, 1, 3, 2)).transpose(0, 1, 3, 2)  # strided
+    c = shape[1]
+    w, b = rng.standard_normal(c).astype(dtype), rng.standard_normal(c).astype(dtype)
+    stats = [np.zeros(c, dtype), np.ones(c, dtype)]
+    ours = [tf.Tensor(s.copy()) for s in stats]
+    theirs = [torch.tensor(s.copy()) for s in stats]
+    _check(lambda a, u, v: F.batch_norm(a, *ours, u, v, training=True),
+           lambda a, u, v: torch.nn.functional.batch_norm(a, *theirs, u, v, training=True),
+           [x, w, b], dtype)
+    for got, want in zip(ours, theirs):
+        np.testing.assert_allclose(got.numpy(), want.numpy(), **TOL[dtype])
+    assert threaded.count("normalization.py") == (4 if x.size >= parallel.MIN_ELEMENTS else 0)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_relu_on_threads_matches_torch(threaded, dtype):
+    x = np.random.default_rng(5).standard_normal((33, 16, 17, 15)).astype(dtype)
+    x[0, 0, 0, :2] = (0.0, -0.0)
+    _check(lambda a: F.relu(a * 1), lambda a: torch.nn.functional.relu(a * 1), [x], dtype)
+    _check(lambda a: F.relu(a * 1, inplace=True),
+           lambda a: torch.nn.functional.relu(a * 1, inplace=True), [x], dtype)
+    before = len(threaded)
+    y = tf.ops.relu(tf.Tensor(x))
+    tf.ops.relu_grad(y, y)
+    assert len(threaded) == before + 2      # relu and its gradient alone, each on threads

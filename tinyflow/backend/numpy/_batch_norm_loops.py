@@ -1,0 +1,97 @@
+"""The Numba loops of training-mode batch norm (imported on first use: it imports Numba), at
+module level with their helper in this same file so that Numba's disk cache serves them to
+the next process (see `_fast_math_loops` for why closures and other files' helpers do not).
+
+x is [outer, C, inner] (NCHW as [N, C, H*W]). Each loop does channels c0:c1, so a kernel can
+give each thread its own channels. A channel's values (outer runs of inner) are read from
+memory once and then from cache: the statistics, the sums and the result are passes over
+one channel at a time. Sums are float64; the per-element work stays in x's dtype (SIMD).
+"""
+import numba
+import numpy as np
+
+jit = numba.njit(cache=True, nogil=True, fastmath=True)
+
+
+@jit
+def channel_stats(x, k, eps):
+    """Mean, biased variance and 1 / sqrt(variance + eps) of channel k, in float64 (two
+    passes: no cancellation when the mean is large)."""
+    count = x.shape[0] * x.shape[2]
+    total = 0.0
+    for a in range(x.shape[0]):
+        for b in range(x.shape[2]):
+            total += x[a, k, b]
+    mean = total / count
+    sq = 0.0
+    for a in range(x.shape[0]):
+        for b in range(x.shape[2]):
+            d = x[a, k, b] - mean
+            sq += d * d
+    var = sq / count
+    return mean, var, 1.0 / np.sqrt(var + eps)
+
+
+@jit
+def moments(x, out, c0, c1):
+    """out[0, k] = mean, out[1, k] = biased variance of channel k."""
+    for k in range(c0, c1):
+        mean, var, _ = channel_stats(x, k, 0.0)
+        out[0, k] = mean
+        out[1, k] = var
+
+
+@jit
+def forward(x, w, b, eps, y, c0, c1):
+    """y = (x - mean) / std * w + b, as one multiply-add per element."""
+    coef = np.empty(2, y.dtype)      # the per-channel constants in y's dtype
+    for k in range(c0, c1):
+        mean, _, inv_std = channel_stats(x, k, eps)
+        scale = w[k] * inv_std
+        coef[0] = scale
+        coef[1] = b[k] - mean * scale
+        scale_, shift_ = coef[0], coef[1]
+        for a in range(x.shape[0]):
+            for c in range(x.shape[2]):
+                y[a, k, c] = x[a, k, c] * scale_ + shift_
+
+
+@jit
+def channel_sums(g, x, k, mean, inv_std):
+    """sum(g * y) and sum(g) over channel k, y = (x - mean) * inv_std, in float64."""
+    g_sum = 0.0
+    gx_sum = 0.0
+    for a in range(x.shape[0]):
+        for c in range(x.shape[2]):
+            g_sum += g[a, k, c]
+            gx_sum += g[a, k, c] * (x[a, k, c] - mean)
+    return gx_sum * inv_std, g_sum
+
+
+@jit
+def param_grad(g, x, eps, out, c0, c1):
+    """out[0, k] = sum(g * y) (the weight's gradient), out[1, k] = sum(g) (the bias')."""
+    for k in range(c0, c1):
+        mean, _, inv_std = channel_stats(x, k, eps)
+        gy, gs = channel_sums(g, x, k, mean, inv_std)
+        out[0, k] = gy
+        out[1, k] = gs
+
+
+@jit
+def input_grad(g, x, w, eps, dx, c0, c1):
+    """dx = w / std * (g - mean(g) - y * mean(g y)), as one multiply-add per element:
+    dx = g * s + x * t + u with per-channel s, t, u."""
+    coef = np.empty(3, dx.dtype)     # the per-channel constants in dx's dtype
+    count = x.shape[0] * x.shape[2]
+    for k in range(c0, c1):
+        mean, _, inv_std = channel_stats(x, k, eps)
+        gy, gs = channel_sums(g, x, k, mean, inv_std)
+        s = w[k] * inv_std
+        t = -s * inv_std * gy / count           # times y = (x - mean) * inv_std
+        u = -s * gs / count - t * mean
+        coef[0], coef[1], coef[2] = s, t, u
+        s_, t_, u_ = coef[0], coef[1], coef[2]
+        for a in range(x.shape[0]):
+            for c in range(x.shape[2]):
+                dx[a, k, c] = g[a, k, c] * s_ + x[a, k, c] * t_ + u_

@@ -1,0 +1,188 @@
+"""Large kernels on every core: a kernel cuts its work into `threads()` pieces along one axis
+and runs them at once, one piece in the calling thread and the rest in a small pool.
+
+NumPy's ufuncs, its matmul and our Numba loops (`nogil=True`) release the GIL, so threads
+are enough; the pool is sized by the thread setting every library reads (NUMBA_NUM_THREADS,
+else OMP_NUM_THREADS, else the cores), so NumPy work, Numba loops and OpenBLAS never run
+more threads than the user gave. A piece that calls BLAS asks OpenBLAS for one thread in its
+own thread (`openblas_set_num_threads_local`): 32 small per-head products or 50 LSTM steps
+threaded one by one would pay OpenBLAS's hand-off on every call, where one piece per core
+pays it once. Arrays under `MIN_ELEMENTS` stay on the plain path: handing a piece to another
+thread costs some 20 us, about what a pass over 100k floats costs.
+"""
+from __future__ import annotations
+
+import ctypes
+import functools
+import glob
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable, Optional
+
+import numpy as np
+
+MIN_ELEMENTS = 1 << 17
+_worker = threading.local()      # .active: this thread is one of the pool's
+
+
+@functools.cache
+def threads() -> int:
+    """Threads a kernel may use: the process's thread setting, as OpenBLAS and Numba read it."""
+    for name in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS"):
+        value = os.environ.get(name, "")
+        if value.isdigit() and int(value) > 0:
+            return int(value)
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+               else os.cpu_count() or 1)
+
+
+@functools.cache
+def _openblas_local() -> Optional[Callable[[int], int]]:
+    """OpenBLAS's per-thread thread count setter (returns the previous count), if NumPy's
+    bundled OpenBLAS has it; None otherwise (then BLAS keeps its own threads)."""
+    libs = glob.glob(os.path.join(os.path.dirname(np.__file__), os.pardir, "numpy.libs",
+                                  "libscipy_openblas*"))
+    for path in libs:
+        try:
+            setter = ctypes.CDLL(path).openblas_set_num_threads_local
+        except (OSError, AttributeError):
+            continue
+        setter.argtypes, setter.restype = [ctypes.c_int], ctypes.c_int
+        return setter
+    return None
+
+
+def _start_worker() -> None:
+    _worker.active = True
+    setter = _openblas_local()
+    if setter is not None:
+        setter(1)
+
+
+@functools.cache
+def _pool() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max(1, threads() - 1), thread_name_prefix="tinyflow-kernel",
+                              initializer=_start_worker)
+
+
+if hasattr(os, "register_at_fork"):      # a forked child has none of the parent's threads
+    os.register_at_fork(after_in_child=_pool.cache_clear)
+
+
+def worth_it(size: int, pieces: int) -> bool:
+    """Whether `size` elements cut into at most `pieces` pieces go to several threads."""
+    return (pieces >= 2 and size >= MIN_ELEMENTS and threads() > 1
+            and not getattr(_worker, "active", False))
+
+
+def bounds(length: int, pieces: int) -> list[tuple[int, int]]:
+    """[start, stop) of `pieces` near-equal parts of range(length) (none empty)."""
+    pieces = max(1, min(pieces, length))
+    cuts = [length * i // pieces for i in range(pieces + 1)]
+    return list(zip(cuts[:-1], cuts[1:]))
+
+
+def run(piece: Callable[[int, int], object], length: int, pieces: int = 0) -> None:
+    """piece(start, stop) over near-equal parts of range(length), one per thread (at most
+    `pieces` if given), the first in this thread (with one BLAS thread, as the pool's);
+    returns when all are done and re-raises the first error."""
+    parts = bounds(length, min(threads(), pieces or threads()))
+    futures = [_pool().submit(piece, *part) for part in parts[1:]]
+    setter = _openblas_local()
+    previous = setter(1) if setter is not None else None
+    try:
+        piece(*parts[0])
+    finally:
+        if setter is not None:
+            setter(previous)
+        errors = [f.exception() for f in futures]   # wait for all before raising
+    for error in errors:
+        if error is not None:
+            raise error
+
+
+def split(piece: Callable[[int, int], object], length: int, size: int = 0) -> None:
+    """piece(start, stop) over parts of range(length) in parallel when `size` elements
+    (default `length`) are worth it, else piece(0, length) here."""
+    if worth_it(size or length, length):
+        run(piece, length)
+    else:
+        piece(0, length)
+
+
+def rows(fn: Callable, out: np.ndarray, *inputs: np.ndarray) -> np.ndarray:
+    """fn(*inputs[a:b], out=out[a:b]) for parts of axis 0, in parallel when worth it; inputs
+    must have out's leading length (broadcast them first)."""
+    if out.size < MIN_ELEMENTS or not out.ndim:
+        fn(*inputs, out=out)
+        return out
+    split(lambda a, b: fn(*(x[a:b] for x in inputs), out=out[a:b]), out.shape[0], out.size)
+    return out
+
+
+FLOATS = (np.float32, np.float64)
+
+
+def ufunc(f: np.ufunc, *xs: np.ndarray, out: Optional[np.ndarray] = None) -> np.ndarray:
+    """f(*xs, out=out), cut along the result's first axis when large, for inputs of one
+    float dtype (f must map it to itself); `out` may be one of the inputs (in place)."""
+    if xs[0].size < MIN_ELEMENTS and xs[-1].size < MIN_ELEMENTS:    # the common, small case
+        return f(*xs, out=out)
+    shape = xs[0].shape if len(xs) == 1 else np.broadcast_shapes(*(x.shape for x in xs))
+    dtype = xs[0].dtype
+    if (not shape or not worth_it(int(np.prod(shape)), shape[0])
+            or dtype not in FLOATS or any(x.dtype != dtype for x in xs)
+            or (out is not None and not _writes_apart(out, xs))):
+        return f(*xs, out=out)
+    if out is None:
+        out = np.empty(shape, dtype)
+    return rows(f, out, *(np.broadcast_to(x, shape) for x in xs))
+
+
+def copy(x: np.ndarray) -> np.ndarray:
+    """A C-ordered copy of x (np.array(x, order="C")), in pieces when large."""
+    return rows(lambda x, out: np.copyto(out, x), np.empty(x.shape, x.dtype), x)
+
+
+def reshaped(x: np.ndarray, shape) -> np.ndarray:
+    """np.reshape(x, shape): a view when NumPy can make one, else a copy in pieces."""
+    try:
+        return np.reshape(x, shape, copy=False)
+    except ValueError:
+        return np.reshape(copy(x), shape)
+
+
+def add_reduce(x: np.ndarray, axis=None, keepdims: bool = False,
+               out: Optional[np.ndarray] = None) -> np.ndarray:
+    """np.add.reduce(x, axis, keepdims=, out=), cut along an axis that is kept when x is a
+    large float array: each output element is summed in the same order either way."""
+    if x.size < MIN_ELEMENTS:
+        return np.add.reduce(x, axis=axis, keepdims=keepdims, out=out)
+    axes = range(x.ndim) if axis is None else sorted(
+        a % x.ndim for a in ((axis,) if isinstance(axis, int) else axis))
+    kept = [i for i in range(x.ndim) if i not in axes]
+    if (x.dtype not in FLOATS or not kept or not axes
+            or not worth_it(x.size, max(x.shape[i] for i in kept))):
+        return np.add.reduce(x, axis=axis, keepdims=keepdims, out=out)
+    cut = max(kept, key=lambda i: (x.shape[i] >= threads(), -i))   # first long enough
+    out_cut = cut if keepdims else cut - sum(a < cut for a in axes)
+    if out is None:
+        out = np.empty([1 if i in axes else n for i, n in enumerate(x.shape)
+                        if keepdims or i not in axes], x.dtype)
+    axes = tuple(axes)
+
+    def piece(a, b):
+        np.add.reduce(x[(slice(None),) * cut + (slice(a, b),)], axis=axes, keepdims=keepdims,
+                      out=out[(slice(None),) * out_cut + (slice(a, b),)])
+    run(piece, x.shape[cut])
+    return out
+
+
+def _writes_apart(out: np.ndarray, xs) -> bool:
+    """Whether each piece of out overlaps only the same piece of each input (out is an input
+    itself, or shares no memory with it), so pieces may run in any order."""
+    def same(x):
+        return (x.shape == out.shape and x.strides == out.strides
+                and x.__array_interface__["data"][0] == out.__array_interface__["data"][0])
+    return all(same(x) or not np.may_share_memory(x, out) for x in xs)

@@ -2,7 +2,7 @@
 
 A plan is lowering, then `REWRITES` (each `Program -> Program`, switchable by name), then
 for each set of feed shapes the per-shape pipeline (`plan_for_shapes`: record, fold shapes,
-fuse updates, schedule, recompute under a budget) and `codegen`. `optimize` runs a pass
+fuse updates, schedule, remake cheap values, recompute under a budget) and `codegen`. `optimize` runs a pass
 list, verifying the program after each pass when `VERIFY` is set (the test suite sets it).
 """
 from __future__ import annotations
@@ -21,6 +21,7 @@ from .merge_matmuls import merge_matmuls
 from .program import External, Program, Step, VerifyError, literal, lower, rename
 from .reassociate import reassociate
 from .record import Record, record
+from .remat import remat
 from .schedule import schedule
 from .simplify import simplify
 from .stable_softmax import stable_softmax
@@ -65,6 +66,8 @@ def plan_for_shapes(program: Program, values: list,
     program, buffers = schedule(program)
     _checked("schedule", program)
     buffers.stats.forward_flops = forward_flops(program)
+    program, buffers = remat(program, buffers)
+    _checked("remat", program)
     if memory_budget is not None and buffers.stats.peak_bytes > memory_budget:
         program, buffers = recompute_under_budget(program, buffers, memory_budget)
         _checked("recompute", program)

@@ -9,11 +9,15 @@ from .memory import BufferPlan, plan_buffers, root_readers, value_roots
 from .program import Program
 
 
+SMALL = 1 << 16    # bytes a sinking step may keep alive longer for free: lets chains sink
+
+
 def schedule(program: Program) -> tuple[Program, BufferPlan]:
     """The recorded `program` in its best order, and that order's buffer plan."""
     deps = dependencies(program)
     best = None
-    for order in [list(range(len(program.steps)))] + greedy_orders(program, deps):
+    orders = [list(range(len(program.steps)))] + greedy_orders(program, deps)
+    for order in orders + [sunk(program, deps, order) for order in orders]:
         candidate = program.with_steps([program.steps[k] for k in order])
         buffers = plan_buffers(candidate)
         if best is None or buffers.stats.peak_bytes < best[2].stats.peak_bytes:
@@ -98,4 +102,36 @@ def _list_schedule(program: Program, deps: list, key) -> list:
             if waiting[u] == 0:
                 ready.add(u)
     assert len(order) == len(steps), "dependency cycle in a program"
+    return order
+
+
+def sunk(program: Program, deps: list, order: list) -> list:
+    """`order` with each step moved down to just before the first step needing it when
+    that ends more bytes than it keeps alive: its own value is then made just before it is
+    read (a loss's one-hot labels, a weight's low copy, a gradient seed built from shapes),
+    and it holds an input longer only if it was that input's last reader. Steps are taken
+    from the last up, so a chain sinks together."""
+    steps, roots = program.steps, value_roots(program)
+    readers = root_readers(program, roots)
+    fetched = {r for f in program.fetches for r in roots.get(f, ())}
+    size = {s.output: s.record.nbytes for s in steps
+            if roots[s.output] == {s.output} and s.output not in fetched}
+    users = defaultdict(list)
+    for n, d in enumerate(deps):
+        for p in d:
+            users[p].append(n)
+    order = list(order)
+    for n in sorted(range(len(order)), key=order.index, reverse=True):
+        step = steps[n]
+        if not users[n] or step.op.stateful or getattr(step.op, "writes_input", None) is not None:
+            continue
+        at = {k: p for p, k in enumerate(order)}
+        first = min(at[u] for u in users[n])
+        if first <= at[n] + 1:
+            continue
+        kept = sum(size.get(r, 0) for r in {r for i in step.inputs for r in roots.get(i, ())}
+                   if max(at[m] for m in readers[r]) == at[n])
+        if kept <= size.get(step.output, 0) + SMALL:
+            order.remove(n)
+            order.insert(first - 1, n)
     return order

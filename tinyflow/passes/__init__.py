@@ -63,11 +63,9 @@ def plan_for_shapes(program: Program, values: list,
     program = _checked("fold_shapes", fold_shapes(program))
     program = _checked("dce", _renamed(program, dce(program), "dce (after fold_shapes)"))
     program = _checked("fuse_updates", fuse_updates(program))
-    program, buffers = schedule(program)
+    program, buffers = schedule(program, then=remat)
     _checked("schedule", program)
     buffers.stats.forward_flops = forward_flops(program)
-    program, buffers = remat(program, buffers)
-    _checked("remat", program)
     if memory_budget is not None and buffers.stats.peak_bytes > memory_budget:
         program, buffers = recompute_under_budget(program, buffers, memory_budget)
         _checked("recompute", program)

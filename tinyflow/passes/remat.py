@@ -17,13 +17,15 @@ from __future__ import annotations
 import dataclasses
 from collections import defaultdict
 
+from ..ops.creation import OneHot
 from ..ops.math import Cast
 from ..ops.normalization import Normalize
 from .checkpoint import SPAN
 from .memory import BufferPlan, plan_buffers, value_roots
 from .program import Program, is_pure, value_reads
+from .schedule import SMALL
 
-CHEAP = (Cast, Normalize)
+CHEAP = (Cast, Normalize, OneHot)
 
 
 def remat(program: Program, buffers: BufferPlan) -> tuple[Program, BufferPlan]:
@@ -41,7 +43,7 @@ def remat(program: Program, buffers: BufferPlan) -> tuple[Program, BufferPlan]:
     stats.recomputed_steps = buffers.stats.recomputed_steps + len(copies)
     stats.recomputed_flops = buffers.stats.recomputed_flops + sum(s.record.flops
                                                                    for s in copies)
-    stats.flops, stats.forward_flops = buffers.stats.flops, buffers.stats.forward_flops
+    stats.flops = buffers.stats.flops
     note = ("remat", f"remakes {len(copies)} cheap value(s) before their late readers: "
                      f"planned peak {buffers.stats.peak_bytes} -> {stats.peak_bytes} bytes")
     return candidate.replace(log=candidate.log + (note,)), planned
@@ -55,6 +57,7 @@ def rematerialize(program: Program, span: int = SPAN) -> Program:
     schedule runs it early."""
     steps, roots = program.steps, value_roots(program)
     end = _alive_until(program, roots)
+    size = {s.output: s.record.nbytes for s in steps}
     fetched = {r for f in program.fetches for r in roots.get(f, ())}
     views = defaultdict(list)         # root -> view steps of it, in order
     for n, s in enumerate(steps):
@@ -81,7 +84,7 @@ def rematerialize(program: Program, span: int = SPAN) -> Program:
             at = min([group[0][0]] + [m for m, slot in program._writes
                                       if n < m < group[0][0] and slot in outside])
             if any(roots.get(i, frozenset()) & shortened
-                   or not _alive(program, roots, end, i, n, at) for i in outside):
+                   or not _alive(program, roots, end, size, i, n, at) for i in outside):
                 continue
             copy_of = {}
             for v in needed:                 # in program order: a view after its base
@@ -141,13 +144,14 @@ def _alive_until(program: Program, roots: dict) -> dict:
     return end
 
 
-def _alive(program: Program, roots: dict, end: dict, slot: int, made: int, at: int) -> bool:
+def _alive(program: Program, roots: dict, end: dict, size: dict, slot: int, made: int,
+           at: int) -> bool:
     """Whether `slot`, read by a step at `made`, still holds the same value at step `at`:
     nothing overwrites it in between, and it is an external or a value whose memory is read
-    at or after `at` anyway (so the copy keeps nothing alive longer)."""
+    at or after `at` anyway (so the copy keeps nothing alive longer), or a small one."""
     if program.written_between(made, at, [slot]):
         return False
     if slot in program.externals:
         return True
     return slot not in program.written_in_place and all(
-        end[r] >= at for r in roots.get(slot, (slot,)))
+        end[r] >= at or size.get(r, 0) <= SMALL for r in roots.get(slot, (slot,)))

@@ -12,23 +12,28 @@ from .program import Program
 SMALL = 1 << 16    # bytes a sinking step may keep alive longer for free: lets chains sink
 
 
-def schedule(program: Program) -> tuple[Program, BufferPlan]:
-    """The recorded `program` in its best order, and that order's buffer plan."""
+def schedule(program: Program, then=None) -> tuple[Program, BufferPlan]:
+    """The recorded `program` in its best order, and that order's buffer plan. `then`, a
+    pass `(program, buffers) -> (program, buffers)` run on each candidate order before it is
+    judged (the remaking of cheap values, whose gain depends on the order)."""
     deps = dependencies(program)
     best = None
     orders = [list(range(len(program.steps)))] + greedy_orders(program, deps)
     for order in orders + [sunk(program, deps, order) for order in orders]:
         candidate = program.with_steps([program.steps[k] for k in order])
         buffers = plan_buffers(candidate)
+        if then is not None:
+            candidate, buffers = then(candidate, buffers)
         if best is None or buffers.stats.peak_bytes < best[2].stats.peak_bytes:
             best = (order, candidate, buffers)
     order, candidate, buffers = best
-    if order == sorted(order):
+    if order == sorted(order) and candidate.steps == program.steps:
         return program, buffers
     moved = sum(k != n for n, k in enumerate(order))
     note = ("schedule", f"moved {moved} of {len(order)} step(s): planned peak "
                         f"{buffers.stats.peak_bytes} bytes")
-    return program.with_steps(candidate.steps, note=note), buffers
+    return candidate.replace(log=candidate.log[:len(program.log)] + (note,)
+                             + candidate.log[len(program.log):]), buffers
 
 
 def dependencies(program: Program) -> list:

@@ -21,7 +21,7 @@ from ..ops.creation import OneHot
 from ..ops.math import Cast
 from ..ops.normalization import Normalize
 from .checkpoint import SPAN
-from .memory import BufferPlan, plan_buffers, value_roots
+from .memory import BufferPlan, memory_of, plan_buffers
 from .program import Program, is_pure, value_reads
 from .schedule import SMALL
 
@@ -55,7 +55,7 @@ def rematerialize(program: Program, span: int = SPAN) -> Program:
     (with the views it reads) just before it, when every input of the copies is alive
     there. A copy waits on the step before its group (a control edge), so no later
     schedule runs it early."""
-    steps, roots = program.steps, value_roots(program)
+    steps, roots = program.steps, memory_of(program)
     end = _alive_until(program, roots)
     size = {s.output: s.record.nbytes for s in steps}
     fetched = {r for f in program.fetches for r in roots.get(f, ())}
@@ -81,8 +81,9 @@ def rematerialize(program: Program, span: int = SPAN) -> Program:
             outside = {i for v in needed for i in value_reads(steps[v])
                        if i not in chain or chain[i] not in needed}
             # before the group, or before a write to what it reads (a weight's update)
+            memory = set(outside).union(*(roots.get(i, ()) for i in outside))
             at = min([group[0][0]] + [m for m, slot in program._writes
-                                      if n < m < group[0][0] and slot in outside])
+                                      if n < m < group[0][0] and slot in memory])
             if any(roots.get(i, frozenset()) & shortened
                    or not _alive(program, roots, end, size, i, n, at) for i in outside):
                 continue
@@ -147,11 +148,11 @@ def _alive_until(program: Program, roots: dict) -> dict:
 def _alive(program: Program, roots: dict, end: dict, size: dict, slot: int, made: int,
            at: int) -> bool:
     """Whether `slot`, read by a step at `made`, still holds the same value at step `at`:
-    nothing overwrites it in between, and it is an external or a value whose memory is read
-    at or after `at` anyway (so the copy keeps nothing alive longer), or a small one."""
-    if program.written_between(made, at, [slot]):
+    nothing overwrites its memory in between (a weight's update writes it in place, and so
+    every view of it), and that memory is an external, or read at or after `at` anyway (so
+    the copy keeps nothing alive longer), or small."""
+    memory = roots.get(slot, frozenset([slot]))
+    if program.written_between(made, at, memory | {slot}):
         return False
-    if slot in program.externals:
-        return True
-    return slot not in program.written_in_place and all(
-        end[r] >= at or size.get(r, 0) <= SMALL for r in roots.get(slot, (slot,)))
+    return all(r in program.externals or end[r] >= at or size.get(r, 0) <= SMALL
+               for r in memory)

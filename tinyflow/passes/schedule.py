@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from .memory import BufferPlan, plan_buffers, root_readers, value_roots
+from .memory import BufferPlan, memory_of, plan_buffers, root_readers, value_roots
 from .program import Program
 
 
@@ -38,10 +38,12 @@ def schedule(program: Program, then=None) -> tuple[Program, BufferPlan]:
 
 def dependencies(program: Program) -> list:
     """Per step, the steps that must run before it: the producers of its inputs and of its
-    control inputs, reads of a written target on the side of the write they were on, writes
-    to one target and random draws in their order."""
+    control inputs, reads of a written target (through any view, or an eager tensor sharing
+    its memory) on the side of the write they were on, writes to one target and random draws
+    in their order."""
     producer, steps = program.producer, program.steps
-    readers = root_readers(program, value_roots(program))
+    roots = memory_of(program)
+    readers = root_readers(program, roots)
     deps = [{producer[i] for i in s.inputs + s.control if i in producer} for s in steps]
     last_writer, last_random = {}, None
     for n, s in enumerate(steps):

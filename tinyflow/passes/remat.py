@@ -6,9 +6,10 @@ and their inputs unchanged.
 
 The cheap ops (`CHEAP`): a cast, whose source is a float32 weight or feed (autocast's low
 copies of weights and of the input batch are remade for the backward products) or a value
-the backward pass reads anyway; and a normalization, whose input layer norm's gradient
-reads anyway (so gamma's gradient reads remade normalized values, as PyTorch's layer norm
-backward recomputes them from the saved input). Views of the value are remade with it.
+the backward pass reads anyway; a normalization, whose input layer norm's gradient reads
+anyway (so gamma's gradient reads remade normalized values, as PyTorch's layer norm
+backward recomputes them from the saved input); one-hot labels, remade from the class ids
+for the loss's gradient. Views of the value are remade with it.
 Unlike checkpointing (`checkpoint.py`), which trades compute for memory under a budget,
 this costs one elementwise pass per copy and is kept only when it lowers the planned peak.
 """

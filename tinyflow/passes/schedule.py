@@ -27,8 +27,8 @@ def schedule(program: Program, then=None) -> tuple[Program, BufferPlan]:
         if best is None or buffers.stats.peak_bytes < best[2].stats.peak_bytes:
             best = (order, candidate, buffers)
     order, candidate, buffers = best
-    if order == sorted(order) and candidate.steps == program.steps:
-        return program, buffers
+    if order == sorted(order):
+        return (program if candidate.steps == program.steps else candidate), buffers
     moved = sum(k != n for n, k in enumerate(order))
     note = ("schedule", f"moved {moved} of {len(order)} step(s): planned peak "
                         f"{buffers.stats.peak_bytes} bytes")
@@ -128,17 +128,18 @@ def sunk(program: Program, deps: list, order: list) -> list:
         for p in d:
             users[p].append(n)
     order = list(order)
-    for n in sorted(range(len(order)), key=order.index, reverse=True):
+    at = {k: p for p, k in enumerate(order)}
+    for n in reversed(list(order)):
         step = steps[n]
         if not users[n] or step.op.stateful or getattr(step.op, "writes_input", None) is not None:
             continue
-        at = {k: p for p, k in enumerate(order)}
         first = min(at[u] for u in users[n])
         if first <= at[n] + 1:
             continue
         kept = sum(size.get(r, 0) for r in {r for i in step.inputs for r in roots.get(i, ())}
                    if max(at[m] for m in readers[r]) == at[n])
         if kept <= size.get(step.output, 0) + SMALL:
-            order.remove(n)
-            order.insert(first - 1, n)
+            order.insert(first, n)
+            del order[at[n]]
+            at.update((k, p) for p, k in enumerate(order[at[n]:first], at[n]))
     return order

@@ -20,7 +20,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "bench"))
 import workloads  # noqa: E402
 
 
-def _mlp(autocast: bool, batch=256, sizes=(64, 128, 128, 10)):
+def _mlp(autocast: bool, batch=256, sizes=(64, 128, 128, 10), memory_budget=None):
     """A W2-like training step: F.linear layers, ReLU, cross-entropy, SGD."""
     graph = tf.Graph()
     with graph.as_default():
@@ -38,7 +38,7 @@ def _mlp(autocast: bool, batch=256, sizes=(64, 128, 128, 10)):
                 h = F.relu(h) if k < len(params) - 2 else h
             loss = F.cross_entropy(h, labels)
         train = tf.train.GradientDescentOptimizer(0.1).minimize(loss)
-        sess = tf.Session(graph=graph)
+        sess = tf.Session(graph=graph, memory_budget=memory_budget)
         sess.run(tf.global_variables_initializer())
     feed = {x: rng.random((batch, sizes[0]), dtype=np.float32),
             labels: rng.integers(0, sizes[-1], batch)}
@@ -143,6 +143,22 @@ def test_layer_norm_keeps_its_input_not_its_normalized_values():
     for first, n, s in copies:
         (x,) = s.inputs
         assert max(program.readers[x]) > n     # its input is read later anyway
+
+
+def test_checkpointing_under_a_budget_keeps_the_remade_values():
+    """Recomputation under a budget (checkpoint.py) rewrites the plan that already remakes
+    cheap values: it lowers the peak further, counts both kinds of copies, same bits."""
+    sess, fetches, feed, params = _mlp(True, sizes=(64, 256, 256, 256, 256, 10))
+    free = [sess.run(fetches, feed)[1] for _ in range(2)], params()
+    _, unbudgeted = _program(sess, fetches, feed)
+    sess, fetches, feed, params = _mlp(True, sizes=(64, 256, 256, 256, 256, 10),
+                                       memory_budget=int(0.8 * unbudgeted.peak_bytes))
+    budgeted = [sess.run(fetches, feed)[1] for _ in range(2)], params()
+    program, stats = _program(sess, fetches, feed)
+    assert stats.peak_bytes < unbudgeted.peak_bytes
+    assert stats.recomputed_steps > unbudgeted.recomputed_steps > 0
+    assert {"remat", "recompute"} <= {name for name, _ in program.log}
+    assert _bits(budgeted[0] + budgeted[1]) == _bits(free[0] + free[1])
 
 
 @pytest.mark.parametrize("make,batch", [

@@ -2,8 +2,9 @@
 
 A plan is lowering, then `REWRITES` (each `Program -> Program`, switchable by name), then
 for each set of feed shapes the per-shape pipeline (`plan_for_shapes`: record, fold shapes,
-fuse updates, schedule, remake cheap values, recompute under a budget) and `codegen`. `optimize` runs a pass
-list, verifying the program after each pass when `VERIFY` is set (the test suite sets it).
+fuse updates, schedule with cheap values remade, recompute under a budget) and `codegen`.
+`optimize` runs a pass list, verifying the program after each pass when `VERIFY` is set (the
+test suite sets it).
 """
 from __future__ import annotations
 
@@ -57,8 +58,9 @@ def plan_for_shapes(program: Program, values: list,
                     memory_budget=None) -> tuple[Program, BufferPlan]:
     """The per-shape pipeline: `program` recorded on `values` (slot -> loaded external),
     shape-only values folded (and the steps then unread dropped: a loss computed only for
-    the shape of its gradient), SGD updates fused, in the order of smallest planned peak,
-    and (over `memory_budget` bytes) with recomputation; and its buffer plan."""
+    the shape of its gradient), SGD updates fused, in the order of smallest planned peak
+    with cheap values remade before their late readers (`remat`), and (over
+    `memory_budget` bytes) with recomputation; and its buffer plan."""
     program = _checked("record", record(program, values))
     program = _checked("fold_shapes", fold_shapes(program))
     program = _checked("dce", _renamed(program, dce(program), "dce (after fold_shapes)"))

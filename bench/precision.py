@@ -7,7 +7,9 @@ bfloat16 autocast:
 - planned peak memory of a step (the runtime's memory planner: intermediates only, the float32
   master weights are variables or parameters and not counted), the MLP at batch 256 and at a
   large batch where activations dominate, the GPT with the values live at its peak by op and
-  dtype (what dominates);
+  dtype (what dominates), and how many cheap values the plan remakes before their late
+  readers instead of keeping them (passes/remat.py: autocast's low copies of weights and of
+  the input batch, layer norm's normalized values, one-hot labels);
 - ms per step (Session.run), medians of interleaved repeats, with the spread;
 - where the time goes: one bfloat16 GEMM computed as tinyflow does (inputs widened to
   float32, NumPy's sgemm, the result rounded to bfloat16), against float32 and against
@@ -96,6 +98,11 @@ def gpt_graph(batch: int, autocast: bool):
     return sess, [train, loss], feed
 
 
+def remade(sess, fetches, feed) -> int:
+    """Steps the plan adds to remake cheap values before late readers (passes/remat.py)."""
+    return sess.make_plan(fetches, list(feed)).memory(list(feed.values())).recomputed_steps
+
+
 def live_at_peak(sess, fetches, feed) -> tuple[int, int, Counter]:
     """The planned peak bytes (the pool the planner places values in), the largest sum of
     live values over the steps, and at that step the live bytes by (op, dtype): values with
@@ -176,18 +183,23 @@ def main() -> None:
           f"(other processes share the machine); OPENBLAS_NUM_THREADS="
           f"{os.environ['OPENBLAS_NUM_THREADS']}\n")
     print("planned peak memory of a W2 training step (intermediates; MiB)")
-    print(f"{'batch':<8}{'float32':>10}{'bf16 autocast':>15}{'ratio':>8}")
+    print(f"{'batch':<8}{'float32':>10}{'bf16 autocast':>15}{'ratio':>8}{'remade f32/bf16':>17}")
     for batch in map(int, args.batches.split(",")):
         f32, bf16 = planned_peak(batch, False), planned_peak(batch, True)
-        print(f"{batch:<8}{f32 / 2**20:>10.1f}{bf16 / 2**20:>15.1f}{bf16 / f32:>8.2f}")
+        copies = "/".join(str(remade(*w2_graph(batch, ac))) for ac in (False, True))
+        print(f"{batch:<8}{f32 / 2**20:>10.1f}{bf16 / 2**20:>15.1f}{bf16 / f32:>8.2f}"
+              f"{copies:>17}")
     print(f"\nplanned peak memory of a W4 GPT training step, batch {args.gpt_batch} (MiB)")
-    peaks = {name: live_at_peak(*gpt_graph(args.gpt_batch, name == "bf16 autocast"))
-             for name in ("float32", "bf16 autocast")}
+    graphs = {name: gpt_graph(args.gpt_batch, name == "bf16 autocast")
+              for name in ("float32", "bf16 autocast")}
+    peaks = {name: live_at_peak(*graph) for name, graph in graphs.items()}
     (f32, f32_live, _), (bf16, bf16_live, _) = peaks["float32"], peaks["bf16 autocast"]
     print(f"{'':<22}{'float32':>10}{'bf16 autocast':>15}{'ratio':>8}")
     print(f"{'planned peak':<22}{f32 / 2**20:>10.1f}{bf16 / 2**20:>15.1f}{bf16 / f32:>8.2f}")
     print(f"{'most values live':<22}{f32_live / 2**20:>10.1f}{bf16_live / 2**20:>15.1f}"
           f"{bf16_live / f32_live:>8.2f}")
+    f32_copies, bf16_copies = (remade(*graph) for graph in graphs.values())
+    print(f"{'remade steps':<22}{f32_copies:>10}{bf16_copies:>15}")
     for name, (_, _, live) in peaks.items():
         by_dtype = Counter()
         for (_, dtype), nbytes in live.items():

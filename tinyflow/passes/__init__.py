@@ -2,8 +2,9 @@
 
 A plan is lowering, then `REWRITES` (each `Program -> Program`, switchable by name), then
 for each set of feed shapes the per-shape pipeline (`plan_for_shapes`: record, fold shapes,
-fuse updates, schedule, recompute under a budget) and `codegen`. `optimize` runs a pass
-list, verifying the program after each pass when `VERIFY` is set (the test suite sets it).
+fuse updates, schedule with cheap values remade, recompute under a budget) and `codegen`.
+`optimize` runs a pass list, verifying the program after each pass when `VERIFY` is set (the
+test suite sets it).
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from .merge_matmuls import merge_matmuls
 from .program import External, Program, Step, VerifyError, literal, lower, rename
 from .reassociate import reassociate
 from .record import Record, record
+from .remat import remat
 from .schedule import schedule
 from .simplify import simplify
 from .stable_softmax import stable_softmax
@@ -59,18 +61,18 @@ def plan_for_shapes(program: Program, values: list, memory_budget=None,
     """The per-shape pipeline: `program` recorded on `values` (slot -> loaded external),
     shape-only values folded (and the steps then unread dropped: a loss computed only for
     the shape of its gradient), SGD updates fused, products written in the layout their
-    reshapes read (layouts.py), in the order of smallest planned peak,
-    and (over `memory_budget` bytes) with recomputation; and its buffer plan, where the
-    values `writes` stores into eager tensors (fetched slot -> their slot) are computed
-    into those tensors' arrays where it is safe (passes/write_state.py). `fetched`: receives
-    the recording run's fetched values."""
+    reshapes read (layouts.py), in the order of smallest planned peak with cheap values
+    remade before their late readers (`remat`), and (over `memory_budget` bytes) with
+    recomputation; and its buffer plan, where the values `writes` stores into eager tensors
+    (fetched slot -> their slot) are computed into those tensors' arrays where it is safe
+    (passes/write_state.py). `fetched`: receives the recording run's fetched values."""
     program = _checked("record", record(program, values, fetched))
     program = _checked("fold_shapes", fold_shapes(program))
     program = _checked("dce", _renamed(program, dce(program), "dce (after fold_shapes)"))
     program = _checked("fuse_updates", fuse_updates(program))
     program = _checked("layouts", transposed_products(program))
     candidates = write_candidates(program, writes or {})
-    program, buffers = schedule(program, candidates)
+    program, buffers = schedule(program, candidates, then=remat)
     _checked("schedule", program)
     buffers.stats.forward_flops = forward_flops(program)
     if memory_budget is not None and buffers.stats.peak_bytes > memory_budget:

@@ -32,8 +32,9 @@ def recompute_under_budget(program: Program, buffers: BufferPlan,
             continue
         copies = [s for s in candidate.steps if s.output >= program.num_slots]
         candidate, planned = schedule(candidate)
-        planned.stats.recomputed_steps = len(copies)
-        planned.stats.recomputed_flops = sum(s.record.flops for s in copies)
+        planned.stats.recomputed_steps = buffers.stats.recomputed_steps + len(copies)
+        planned.stats.recomputed_flops = (buffers.stats.recomputed_flops
+                                          + sum(s.record.flops for s in copies))
         if best is None or _cost(planned.stats, budget) < _cost(best[1].stats, budget):
             best = (candidate, planned)
     if best is None or best[1].stats.peak_bytes >= buffers.stats.peak_bytes:

@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from ..backend.numpy.registry import OUT_KERNELS
 from .program import Program
 
@@ -39,6 +41,20 @@ def value_roots(program: Program) -> dict:
         rs = frozenset().union(*(roots.get(i, frozenset([i])) for i in step.record.aliases))
         roots[step.output] = rs or frozenset([step.output])
     return roots
+
+
+def memory_of(program: Program) -> dict:
+    """Slot -> the slots whose memory it may share: `value_roots`, plus, for an eager tensor
+    the program writes, the eager tensors that are views of it or it of them (a parameter
+    and a slice of it taken before the graph was built are two externals)."""
+    roots = value_roots(program)
+    eager = {s: e.ref.array for s, e in program.externals.items() if e.kind == "eager"}
+    shared = defaultdict(set)
+    for w in program.written_in_place & eager.keys():
+        group = {s for s, a in eager.items() if np.may_share_memory(a, eager[w])}
+        for s in group:
+            shared[s] |= group
+    return {slot: rs.union(*(shared.get(r, ()) for r in rs)) for slot, rs in roots.items()}
 
 
 def root_readers(program: Program, roots: dict) -> dict:

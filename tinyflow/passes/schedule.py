@@ -5,37 +5,48 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from .memory import BufferPlan, plan_buffers, root_readers, value_roots
+from .memory import BufferPlan, memory_of, plan_buffers, root_readers, value_roots
 from .program import Program
 
 
-def schedule(program: Program, writes: dict = None) -> tuple[Program, BufferPlan]:
-    """The recorded `program` in its best order, and that order's buffer plan; `writes`
+SMALL = 1 << 16    # bytes a sinking step may keep alive longer for free: lets chains sink
+
+
+def schedule(program: Program, writes: dict = None, then=None) -> tuple[Program, BufferPlan]:
+    """The recorded `program` in its best order, and that order's buffer plan. `writes`
     (fetched slot -> eager slot its value is written into, passes/write_state.py): steps
-    that stay after every read of the old value."""
+    that stay after every read of the old value. `then`, a pass `(program, buffers) ->
+    (program, buffers)` run on each candidate order before it is judged (the remaking of
+    cheap values, whose gain depends on the order)."""
     deps = dependencies(program, writes)
     best = None
-    for order in [list(range(len(program.steps)))] + greedy_orders(program, deps):
+    orders = [list(range(len(program.steps)))] + greedy_orders(program, deps)
+    for order in orders + [sunk(program, deps, order) for order in orders]:
         candidate = program.with_steps([program.steps[k] for k in order])
         buffers = plan_buffers(candidate)
+        if then is not None:
+            candidate, buffers = then(candidate, buffers)
         if best is None or buffers.stats.peak_bytes < best[2].stats.peak_bytes:
             best = (order, candidate, buffers)
     order, candidate, buffers = best
     if order == sorted(order):
-        return program, buffers
+        return (program if candidate.steps == program.steps else candidate), buffers
     moved = sum(k != n for n, k in enumerate(order))
     note = ("schedule", f"moved {moved} of {len(order)} step(s): planned peak "
                         f"{buffers.stats.peak_bytes} bytes")
-    return program.with_steps(candidate.steps, note=note), buffers
+    return candidate.replace(log=candidate.log[:len(program.log)] + (note,)
+                             + candidate.log[len(program.log):]), buffers
 
 
 def dependencies(program: Program, writes: dict = None) -> list:
     """Per step, the steps that must run before it: the producers of its inputs and of its
-    control inputs, reads of a written target on the side of the write they were on, writes
-    to one target and random draws in their order; a step whose value `writes` stores in
-    place after every read of that eager tensor."""
+    control inputs, reads of a written target (through any view, or an eager tensor sharing
+    its memory) on the side of the write they were on, writes to one target and random draws
+    in their order; a step whose value `writes` stores in place after every read of that
+    eager tensor."""
     producer, steps = program.producer, program.steps
-    readers = root_readers(program, value_roots(program))
+    roots = memory_of(program)
+    readers = root_readers(program, roots)
     deps = [{producer[i] for i in s.inputs + s.control if i in producer} for s in steps]
     for f, e in (writes or {}).items():
         deps[producer[f]].update(readers[e] - {producer[f]})
@@ -103,4 +114,37 @@ def _list_schedule(program: Program, deps: list, key) -> list:
             if waiting[u] == 0:
                 ready.add(u)
     assert len(order) == len(steps), "dependency cycle in a program"
+    return order
+
+
+def sunk(program: Program, deps: list, order: list) -> list:
+    """`order` with each step moved down to just before the first step needing it when
+    that ends more bytes than it keeps alive: its own value is then made just before it is
+    read (a loss's one-hot labels, a weight's low copy, a gradient seed built from shapes),
+    and it holds an input longer only if it was that input's last reader. Steps are taken
+    from the last up, so a chain sinks together."""
+    steps, roots = program.steps, value_roots(program)
+    readers = root_readers(program, roots)
+    fetched = {r for f in program.fetches for r in roots.get(f, ())}
+    size = {s.output: s.record.nbytes for s in steps
+            if roots[s.output] == {s.output} and s.output not in fetched}
+    users = defaultdict(list)
+    for n, d in enumerate(deps):
+        for p in d:
+            users[p].append(n)
+    order = list(order)
+    at = {k: p for p, k in enumerate(order)}
+    for n in reversed(list(order)):
+        step = steps[n]
+        if not users[n] or step.op.stateful or getattr(step.op, "writes_input", None) is not None:
+            continue
+        first = min(at[u] for u in users[n])
+        if first <= at[n] + 1:
+            continue
+        kept = sum(size.get(r, 0) for r in {r for i in step.inputs for r in roots.get(i, ())}
+                   if max(at[m] for m in readers[r]) == at[n])
+        if kept <= size.get(step.output, 0) + SMALL:
+            order.insert(first, n)
+            del order[at[n]]
+            at.update((k, p) for p, k in enumerate(order[at[n]:first], at[n]))
     return order

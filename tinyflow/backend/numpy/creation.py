@@ -16,10 +16,16 @@ def filled_like(op, x, out=None):
     return out
 
 
-@kernel(c.OneHot)
-def one_hot(op, indices, like=None):
+@kernel(c.OneHot, out=True)
+def one_hot(op, indices, like=None, out=None):
+    """Into a planned buffer when given one, so that a product with the one-hot labels (a
+    loss's gradient) may overwrite them in place."""
     depth = op.depth if like is None else like.shape[-1]
-    return (indices[..., None] == np.arange(depth)).astype(op.dtype.np)
+    hits = indices[..., None] == np.arange(depth)
+    if out is None:
+        return hits.astype(op.dtype.np)
+    out[...] = hits
+    return out
 
 
 @kernel(c.RandomNormal)

@@ -21,9 +21,12 @@ def softmax(op, x, out=None):
     return e
 
 
-@kernel(nn.LogSoftmax, widen=0)
-def log_softmax(op, x):
-    return _log_softmax(x, op.axis)
+@kernel(nn.LogSoftmax, inplace=True, widen=0)
+def log_softmax(op, x, out=None):
+    """`_log_softmax`'s arithmetic, into `out` (which may be x: a loss's logits, dying)."""
+    shifted = np.subtract(x, np.max(x, axis=op.axis, keepdims=True), out=out)
+    shifted -= np.log(np.sum(np.exp(shifted), axis=op.axis, keepdims=True))
+    return shifted
 
 
 @kernel(nn.SoftmaxCrossEntropy, widen=1)

@@ -9,6 +9,13 @@ own thread (`openblas_set_num_threads_local`): 32 small per-head products or 50 
 threaded one by one would pay OpenBLAS's hand-off on every call, where one piece per core
 pays it once. Arrays under `MIN_ELEMENTS` stay on the plain path: handing a piece to another
 thread costs some 20 us, about what a pass over 100k floats costs.
+
+Off unless `TINYFLOW_KERNEL_THREADS` asks for it (the number of threads; "auto": the setting
+above). Measured on a quiet 2-core machine (bench/harness.py, 2026-12-04), the CNN steps ran
+10-25 % faster with it off and the GPT and LSTM steps (with the elementwise kernels also
+cut) 20-30 % slower with it on: OpenBLAS already runs the products on both cores, and a
+piece's hand-off and one-thread BLAS cost more than the elementwise passes gain. It won only
+on a machine loaded by other work, where OpenBLAS's own threads stall.
 """
 from __future__ import annotations
 
@@ -28,7 +35,11 @@ _worker = threading.local()      # .active: this thread is one of the pool's
 
 @functools.cache
 def threads() -> int:
-    """Threads a kernel may use: the process's thread setting, as OpenBLAS and Numba read it."""
+    """Threads a kernel may use: 1 (the pool off) unless TINYFLOW_KERNEL_THREADS gives a
+    number, or "auto": the process's thread setting, as OpenBLAS and Numba read it."""
+    asked = os.environ.get("TINYFLOW_KERNEL_THREADS", "1")
+    if asked.isdigit():
+        return max(1, int(asked))
     for name in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS"):
         value = os.environ.get(name, "")
         if value.isdigit() and int(value) > 0:

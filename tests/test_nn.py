@@ -745,3 +745,15 @@ def test_dropout2d_zeroes_whole_channels_and_scales_the_rest():
     assert 0.3 < (per_channel[..., 0] == 0).mean() < 0.7
     layer.eval()
     assert np.array_equal(layer(tf.ones(2, 3, 2, 2)).numpy(), np.ones((2, 3, 2, 2)))
+
+
+def test_batch_norm_of_a_constant_or_nan_channel_matches_torch():
+    """A dead ReLU channel (all zeros) has variance 0: no crash, PyTorch's values; a NaN in a
+    channel gives that channel NaN, as PyTorch."""
+    x = np.random.default_rng(0).standard_normal((4, 3, 5, 5)).astype(np.float32)
+    x[:, 1] = 0.0
+    x[2, 2, 1, 1] = np.nan
+    ours = nn.BatchNorm2d(3)(tinyflow.tensor(x)).detach().numpy()
+    theirs = torch.nn.BatchNorm2d(3)(torch.tensor(x)).detach().numpy()
+    np.testing.assert_allclose(ours, theirs, atol=1e-6)
+    assert np.isnan(ours[:, 2]).all() and np.isfinite(ours[:, :2]).all()

@@ -10,7 +10,10 @@ one channel at a time. Sums are float64; the per-element work stays in x's dtype
 import numba
 import numpy as np
 
-jit = numba.njit(cache=True, nogil=True, fastmath=True)
+# error_model="numpy": 1/sqrt(0) is inf, not an exception (a constant channel of `moments`);
+# fastmath without nnan/ninf: a NaN or inf in a channel gives NaN statistics, as PyTorch.
+jit = numba.njit(cache=True, nogil=True, error_model="numpy",
+                 fastmath={"contract", "arcp", "reassoc", "nsz", "afn"})
 
 
 @jit

@@ -195,3 +195,51 @@ def test_a_wrong_backward_is_refused_as_torch_refuses_it():
             make(result).apply(x, 2.0).sum().backward()
     with pytest.raises(RuntimeError, match="used through their static apply"):
         make(lambda g: g)()
+
+
+def test_gradients_never_alias_what_the_backward_returned():
+    """A backward may return a tensor the user keeps; accumulating .grad must not write
+    into it (PyTorch's AccumulateGrad copies such a gradient)."""
+    kept = tinyflow.full((3,), 5.0)
+
+    class Const(tinyflow.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 1
+
+        @staticmethod
+        def backward(ctx, g):
+            return kept
+
+    p = tinyflow.ones(3, requires_grad=True)
+    for _ in range(2):
+        Const.apply(p).sum().backward()
+    assert kept.tolist() == [5.0, 5.0, 5.0] and p.grad.tolist() == [10.0, 10.0, 10.0]
+
+
+def test_a_retained_non_leaf_grad_is_replaced_not_accumulated_in_place():
+    """PyTorch accumulates a leaf's .grad in place but gives a retained non-leaf a new one."""
+    for L in (torch, tinyflow):
+        x = L.ones(2, requires_grad=True)
+        y = x * 2
+        y.retain_grad()
+        y.sum().backward(retain_graph=True)
+        held = y.grad
+        y.sum().backward()
+        assert held.tolist() == [1.0, 1.0] and y.grad.tolist() == [2.0, 2.0]
+
+
+def test_an_in_place_forward_is_refused_clearly():
+    class Double_(tinyflow.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.mark_dirty(x)
+            return x.mul_(2)
+
+        @staticmethod
+        def backward(ctx, g):
+            return 2 * g
+
+    with pytest.raises(NotImplementedError, match="Double_: ctx.mark_dirty"):
+        Double_.apply(tinyflow.ones(2, requires_grad=True) * 1)
+    assert Double_.apply(tinyflow.ones(2)).tolist() == [2.0, 2.0]   # outside autograd: runs

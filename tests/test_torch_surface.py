@@ -272,3 +272,12 @@ def test_size_is_a_tuple_printing_as_torch_size():
     assert str(x.size()) == str(torch.rand(3, 28, 28).size()) == "torch.Size([3, 28, 28])"
     assert x.size() == (3, 28, 28) and x.size(1) == 28 and x.size().numel() == 2352
     assert tinyflow.zeros(tinyflow.Size([2, 3])).shape == (2, 3)
+
+
+def test_a_layers_device_argument_is_checked():
+    for make in (lambda d: tinyflow.nn.Linear(2, 2, device=d),
+                 lambda d: tinyflow.nn.Conv2d(1, 1, 3, device=d),
+                 lambda d: tinyflow.nn.Embedding(4, 2, device=d)):
+        assert make("cpu") is not None and make(tinyflow.device("cpu")) is not None
+        with pytest.raises(RuntimeError, match="'cuda' is not available"):
+            make(tinyflow.device("cuda"))

@@ -255,7 +255,9 @@ def backward(tensor: Tensor, gradient=None, retain_graph: bool = False,
     else:
         targets = list(inputs)
     def accumulate(target: Tensor, g: Tensor, shared: bool) -> None:
-        if not create_graph and _accumulates_in_place(target._grad, g):
+        # a leaf's .grad accumulates in place (AccumulateGrad); a retained non-leaf's is
+        # replaced by the new sum, as PyTorch does
+        if not create_graph and target.op is None and _accumulates_in_place(target._grad, g):
             np.add(target._grad.array, g.array, out=target._grad.array)
             target._grad._version[0] += 1
         elif not create_graph:

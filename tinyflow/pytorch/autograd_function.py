@@ -78,7 +78,7 @@ class _Call:
                 raise RuntimeError(f"Function {self.label} returned an invalid gradient at "
                                    f"index {k} - got {list(grad.shape)} but expected shape "
                                    f"compatible with {list(arg.shape)}")
-        return [got[k] for k in self.tensor_positions]
+        return [_own(got[k]) for k in self.tensor_positions]
 
     def jvp(self, index: int, tangents: tuple):
         rule = getattr(self.function, "jvp", None)
@@ -90,6 +90,15 @@ class _Call:
             per_arg[k] = t
         out = rule(self.ctx, *per_arg)
         return (out if isinstance(out, tuple) else (out,))[index]
+
+
+def _own(grad):
+    """A gradient the user's backward returned, as a fresh array when it is a plain eager
+    tensor: it may be one the user keeps (a global, a saved input), and `.grad` accumulates
+    into its array in place on the next backward."""
+    if isinstance(grad, Tensor) and grad.kind == EAGER and not grad.requires_grad:
+        return Tensor._eager(grad.array.copy())
+    return grad
 
 
 class Function:
@@ -137,6 +146,10 @@ class Function:
             else:
                 output = cls.forward(*args)
                 cls.setup_context(ctx, args, output)
+        if ctx.dirty and recording:
+            raise NotImplementedError(
+                f"{cls.__name__}: ctx.mark_dirty (a forward that modifies its input in place) "
+                f"is not supported under autograd here; return a new tensor instead")
         if not recording:
             return output
         outputs = output if isinstance(output, tuple) else (output,)

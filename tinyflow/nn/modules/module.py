@@ -7,6 +7,7 @@ builds graph nodes that read them by reference, so the same layer serves both fr
 """
 from __future__ import annotations
 
+import functools
 from collections import OrderedDict, namedtuple
 from typing import Iterator, Optional
 
@@ -16,6 +17,7 @@ from ...core import devices, dtypes
 from ...core.modes import no_grad
 from ...core.tensor import Tensor, _init_eager, writable
 from ...ops.creation import zeros_like
+from ...pytorch.dtype import check_device
 
 
 class Parameter(Tensor):
@@ -63,6 +65,21 @@ class Module:
     `forward`; calling the module calls `forward`."""
 
     training: bool
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        """A layer's `device=` is checked where it is given (`nn.Linear(2, 2,
+        device="cuda")` is refused by name, not built on the CPU), as its tensors would be."""
+        super().__init_subclass__(**kwargs)
+        init = cls.__dict__.get("__init__")
+        if init is None or not cls.__module__.startswith("tinyflow."):   # ours, not users'
+            return
+
+        @functools.wraps(init)
+        def checked(self, *args, **kw):
+            if kw.get("device") is not None:
+                check_device(kw["device"])
+            init(self, *args, **kw)
+        cls.__init__ = checked
 
     def __init__(self, *args, **kwargs) -> None:
         if args or kwargs:

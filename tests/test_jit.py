@@ -441,3 +441,39 @@ def test_view_of_a_captured_eager_tensor_under_compile():
     g = torch.compile(lambda x: x + wt.view(12))
     with pytest.raises(RuntimeError, match=r"view size is not compatible.*\(3, 4\).*\(12,\)"):
         g(torch.randn(12))
+
+
+def _train_three_steps(compiled: bool, zero_grad_to_none: bool):
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 3, 3), nn.BatchNorm2d(3), nn.ReLU(), nn.Flatten(),
+                          nn.Linear(3 * 4 * 4, 2))
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+
+    def step(x, y):
+        opt.zero_grad(set_to_none=zero_grad_to_none)
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+    f = torch.compile(step) if compiled else step
+    rng = np.random.default_rng(0)
+    for _ in range(3):
+        f(torch.tensor(rng.standard_normal((5, 1, 6, 6)).astype(np.float32)),
+          torch.tensor(rng.integers(0, 2, 5)))
+    return model, f
+
+
+@pytest.mark.parametrize("zero_grad_to_none", [True, False])
+def test_compiled_step_updates_batch_norm_stats_and_zeroes_grads_as_eagerly(zero_grad_to_none):
+    """zero_grad(set_to_none=False) zeroes in place, and the batch-norm running statistics
+    and count update, on every compiled call (both were done once, at trace time)."""
+    eager, _ = _train_three_steps(False, zero_grad_to_none)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                   # no graph break
+        compiled, f = _train_three_steps(True, zero_grad_to_none)
+    for (name, a), b in zip(eager.state_dict().items(), compiled.state_dict().values()):
+        np.testing.assert_allclose(b.numpy(), a.numpy(), rtol=1e-5, atol=1e-6, err_msg=name)
+    assert int(compiled[1].num_batches_tracked.item()) == 3
+    for a, b in zip(eager.parameters(), compiled.parameters()):
+        np.testing.assert_allclose(b.grad.numpy(), a.grad.numpy(), rtol=1e-5, atol=1e-6)
+    assert f.stats.graph_breaks == 0

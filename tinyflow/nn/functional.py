@@ -14,7 +14,7 @@ import numpy as np
 
 from .. import ops
 from ..core import dtypes
-from ..core.modes import autocast_state, no_grad
+from ..core.modes import autocast_state, no_grad, trace_state
 from ..core.op import apply, as_tensor
 from ..core.tensor import EAGER, Tensor
 from ..ops import conv as _conv
@@ -394,13 +394,14 @@ def _per_channel_count(x: Tensor, axes: tuple):
 
 def _update_running(stat: Tensor, batch_value: Tensor, momentum: float) -> None:
     """stat <- (1 - momentum) stat + momentum batch_value, outside autograd. On a graph this
-    is an assign node in the 'update_ops' collection, to be run with the train op (TF1)."""
-    if batch_value.is_symbolic:
+    is an assign node in the 'update_ops' collection, to be run with the train op (TF1);
+    under `tinyflow.compile` an in-place write the compiled call performs, as eagerly."""
+    if batch_value.is_symbolic and trace_state.active is None:
         node = ops.assign(stat, stat * (1 - momentum) + batch_value * momentum)
         batch_value.graph.add_to_collection("update_ops", node)
         return
     with no_grad():
-        stat.copy_(stat * (1 - momentum) + batch_value.detach() * momentum)
+        stat.copy_(stat * (1 - momentum) + batch_value * momentum)
 
 
 def embedding(input: Tensor, weight: Tensor, padding_idx: Optional[int] = None,

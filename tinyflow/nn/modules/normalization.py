@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...core.modes import trace_state
 from ...core.tensor import Tensor
 from .. import functional as F
 from .. import init
@@ -78,8 +79,9 @@ class _BatchNorm(Module):
 
     def _count_batch(self, input, factor: float) -> float:
         """num_batches_tracked += 1; the cumulative-average factor when momentum is None.
-        A graph input is not counted: its running statistics update on each run."""
-        if input.is_symbolic:
+        A TF1 graph input is not counted: its running statistics update on each run (under
+        `tinyflow.compile` the count is a traced write, as eagerly)."""
+        if input.is_symbolic and trace_state.active is None:
             if self.momentum is None:
                 raise NotImplementedError("BatchNorm(momentum=None) on graph inputs")
             return factor

@@ -477,3 +477,34 @@ def test_compiled_step_updates_batch_norm_stats_and_zeroes_grads_as_eagerly(zero
     for a, b in zip(eager.parameters(), compiled.parameters()):
         np.testing.assert_allclose(b.grad.numpy(), a.grad.numpy(), rtol=1e-5, atol=1e-6)
     assert f.stats.graph_breaks == 0
+
+
+@pytest.mark.parametrize("norm_type", [2.0, 1.0, float("inf"), 3.0, 0.0])
+def test_clip_grad_norm_under_compile_equals_eager(norm_type):
+    results = []
+    for compiled in (False, True):
+        torch.manual_seed(0)
+        net = nn.Linear(4, 2)
+        opt = torch.optim.SGD(net.parameters(), lr=0.1)
+
+        def step(x):
+            opt.zero_grad()
+            loss = (net(x) ** 2).mean()
+            loss.backward()
+            total = torch.nn.utils.clip_grad_norm_(net.parameters(), 0.5, norm_type)
+            opt.step()
+            return loss, total
+        f = torch.compile(step) if compiled else step
+        out = [tuple(float(v) for v in f(torch.ones(3, 4) * (k + 1))) for k in range(3)]
+        results.append((out, [p.detach().numpy().copy() for p in net.parameters()]))
+    (eager, pe), (comp, pc) = results
+    np.testing.assert_allclose(comp, eager, rtol=1e-5)
+    for a, b in zip(pe, pc):
+        np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-7)
+
+
+def test_matmul_with_a_vector_under_compile_equals_eager():
+    a, v = torch.randn(2, 3, 5, 4), torch.randn(4)
+    for f in (lambda a, v: a @ v, lambda a, v: v @ a.transpose(-1, -2).transpose(-1, -2)[0, 0].t(),
+              lambda a, v: (a @ v).transpose(1, 2).reshape(2, -1), lambda a, v: v @ v):
+        np.testing.assert_allclose(torch.compile(f)(a, v).numpy(), f(a, v).numpy(), rtol=1e-6)

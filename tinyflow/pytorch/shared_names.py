@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import ops
+from ..core.modes import trace_state
 from ..core.op import as_tensor
 from ..core.tensor import Tensor
 from .creation import dtype_or, ignored_options, leaf
@@ -185,10 +186,12 @@ empty_like = zeros_like
 def matmul(a, b, transpose_a=False, transpose_b=False, name=None, *, out=None):
     """`torch.matmul` / `x @ y` and TF1's `tf.matmul`, one name. PyTorch's vector cases
     (1-D @ 1-D is a dot product, 1-D @ 2-D a vector-matrix product, ...: the vector gets a
-    dim that is then dropped) apply to eager operands; TF1's graphs keep rank >= 2."""
+    dim that is then dropped) apply to eager operands, also under `tinyflow.compile`; TF1's
+    graphs keep rank >= 2."""
     a, b = as_tensor(a), as_tensor(b)
     vector = a.ndim == 1 or b.ndim == 1
-    if not vector or a.is_symbolic or b.is_symbolic or transpose_a or transpose_b:
+    tf1 = (a.is_symbolic or b.is_symbolic) and trace_state.active is None
+    if not vector or tf1 or transpose_a or transpose_b:
         return write_out(ops.matmul(a, b, transpose_a, transpose_b, name=name), out)
     if a.ndim == 0 or b.ndim == 0:
         raise RuntimeError(f"both arguments to matmul need to be at least 1D, but they are "

@@ -6,6 +6,8 @@ from typing import Iterable, Optional, Union
 
 import numpy as np
 
+from ... import ops
+from ...core.modes import trace_state
 from ...core.tensor import Tensor
 
 Parameters = Union[Tensor, Iterable[Tensor]]
@@ -43,10 +45,16 @@ def clip_grad_norm_(parameters: Parameters, max_norm: float, norm_type: float = 
                     error_if_nonfinite: bool = False, foreach: Optional[bool] = None) -> Tensor:
     """Rescale all gradients together so their total norm is at most `max_norm`, taming
     exploding gradients; returns the total norm before clipping (`foreach` is ignored)."""
+    if isinstance(parameters, Tensor):
+        parameters = [parameters]
+    parameters = list(parameters)
     grads = _grads(parameters)
     norm_type = float(norm_type)
     if not grads:
         return Tensor._eager(np.array(0.0, np.float32))
+    if trace_state.active is not None:      # under compile: the same rule as graph ops
+        return _clip_traced([p for p in parameters if p.grad is not None], max_norm,
+                            norm_type, error_if_nonfinite)
     dtype = np.result_type(*[g.array.dtype for g in grads])
     norms = np.array([_norm(g.array, norm_type) for g in grads], dtype=dtype)
     total = np.asarray(_norm(norms, norm_type), dtype=dtype)
@@ -59,6 +67,35 @@ def clip_grad_norm_(parameters: Parameters, max_norm: float, norm_type: float = 
     for g in grads:
         _scale(g, coef.astype(g.array.dtype))
     return Tensor._eager(total)
+
+
+def _clip_traced(params: list, max_norm: float, norm_type: float,
+                 error_if_nonfinite: bool) -> Tensor:
+    """clip_grad_norm_ inside `tinyflow.compile`: the gradients are traced values, so the
+    norms and the scaled gradients are ops of the compiled graph (`p.grad = g * coef`)."""
+    grads = [p.grad for p in params]
+    norms = ops.stack([_traced_norm(ops.reshape(g, (-1,)), norm_type) for g in grads])
+    total = _traced_norm(norms, norm_type)
+    if error_if_nonfinite and not math.isfinite(float(total)):   # a graph break: a value
+        raise RuntimeError(f"The total norm of order {norm_type} for gradients from "
+                           f"`parameters` is non-finite, so it cannot be clipped")
+    coef = ops.minimum(max_norm / (total + 1e-6), 1.0)
+    for p, g in zip(params, grads):
+        p.grad = g * ops.cast(coef, g.dtype)
+    return total
+
+
+def _traced_norm(v: Tensor, norm_type: float) -> Tensor:
+    a = ops.abs(v)
+    if math.isinf(norm_type):
+        return ops.reduce_max(a) if norm_type > 0 else ops.reduce_min(a)
+    if norm_type == 2:
+        return ops.sqrt(ops.reduce_sum(a * a))
+    if norm_type == 1:
+        return ops.reduce_sum(a)
+    if norm_type == 0:
+        return ops.reduce_sum(ops.cast(ops.not_equal(a, 0.0), a.dtype))
+    return ops.reduce_sum(a ** norm_type) ** (1.0 / norm_type)
 
 
 def clip_grad_norm(parameters: Parameters, max_norm: float, norm_type: float = 2.0,

@@ -24,7 +24,8 @@ from .ops import (abs, assign, assign_add, assign_sub, atan2, cast, ceil, concat
                   logical_and, logical_not, logical_or, logical_xor, maximum, minimum,
                   multiply, negative, not_equal, one_hot, pad, pow, random_normal, random_uniform,
                   reduce_max, reduce_mean, reduce_min, reduce_sum, relu, remainder, reshape,
-                  sigmoid, sign, sin, sqrt, square, squeeze, subtract, tanh, tril, triu,
+                  sigmoid, sign, sin, sqrt, square, squeeze, stop_gradient, subtract, tanh,
+                  tril, triu,
                   truncated_normal, where)
 from .pytorch import *  # noqa: F401,F403  (the torch.* table: tinyflow/pytorch/__init__.py)
 from .pytorch import install_tensor_methods

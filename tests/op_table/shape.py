@@ -307,6 +307,7 @@ CASES += [
                    ErrorInput(S(A(3, 2), shape=(2,)), tf.ShapeError,
                               r"^expand: cannot expand shape \(3, 2\) to \(2,\)"))),
     OpCase("copy", tf.ops.copy, np.array, unary_samples(), NUMBERS),
+    OpCase("stop_gradient", tf.stop_gradient, np.array, unary_samples(), NUMBERS, grad=False),
     OpCase("pad", pad, np_pad,
            (S(A(3, 4), pads=((1, 0), (2, 1))),
             S(A(2, 3, 4, layout="T"), pads=((0, 0), (1, 1), (0, 2)), value=2),

@@ -15,7 +15,7 @@ from ..core.modes import grad_mode, trace_state
 from ..core.printing import format_tensor
 from ..core.tensor import EAGER, PLACEHOLDER, Tensor
 from ..ops.math import cast
-from ..ops.shape import broadcast_to
+from ..ops.shape import broadcast_to, stop_gradient
 from .pieces import Splitter
 
 
@@ -45,6 +45,7 @@ class Tracer:
         self.writes: dict[int, tuple] = {}       # id(real tensor) -> (tensor, value)
         self.grads: dict[int, tuple] = {}        # id(tensor) -> (tensor, .grad before)
         self.grad_guards: dict[int, tuple] = {}  # id(tensor) -> (tensor, .grad read)
+        self.rebound: dict[int, Tensor] = {}     # id(new value of a leaf) -> that leaf
         self.new_states: list[tuple] = []        # (state dict, key, buffer) made by the run
         self.single_use = False                  # the trace made state: retrace next time
         self.optimizers: dict[int, object] = {}  # stepped: their options are constants
@@ -81,8 +82,13 @@ class Tracer:
             value = cast(value, real.dtype)
         if tuple(value.shape) != tuple(real.shape):
             value = broadcast_to(value, target)
-        self.current[id(target)] = self.current[id(real)] = value
         self.writes[id(real)] = (real, value)
+        if real.requires_grad and real.op is None:
+            # a leaf overwritten (an optimizer step) is read as a leaf again, with no
+            # history: a later backward in this call differentiates w.r.t. the new value
+            value = stop_gradient(value)
+            self.rebound[id(value)] = real
+        self.current[id(target)] = self.current[id(real)] = value
         return target
 
     def new_state(self, state: dict, key: str, value: Tensor) -> None:
@@ -141,17 +147,24 @@ class Tracer:
         if not targets:
             raise RuntimeError("element 0 of tensors does not require grad and does not "
                                "have a grad_fn")
-        if any(self.real.get(id(t), t)._post_grad_hooks for t in targets):
+        if any(self.leaf_of(t)._post_grad_hooks for t in targets):
             self.graph_break("a post-accumulate-grad hook (it runs Python on each .grad)")
         grads = gradients([loss], targets, None if gradient is None else [gradient])
         for t, g in zip(targets, grads):
             if g is None:
                 continue
-            real = self.real.get(id(t), t)
+            real = self.leaf_of(t)
             before = real.grad
             self.grad_set(real, g if before is None else before + g)
 
+    def leaf_of(self, t: Tensor) -> Tensor:
+        """The real tensor whose `.grad` a gradient target's gradient goes to."""
+        leaf = self.rebound.get(id(t))
+        return leaf if leaf is not None else self.real.get(id(t), t)
+
     def wants_grad(self, n: Tensor) -> bool:
+        if id(n) in self.rebound:
+            return True
         if n.kind == PLACEHOLDER:
             return n.graph is self.graph and self.real[id(n)].requires_grad
         return n.kind == EAGER and n.requires_grad and n.op is None

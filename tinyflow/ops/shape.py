@@ -373,6 +373,26 @@ class Copy(Op):
         return (g,)
 
 
+class StopGradient(Op):
+    """x itself, through which no gradient flows (TF1's `tf.stop_gradient`). A compiled step
+    reads a parameter it has overwritten through one: the new value is a leaf again, as a
+    parameter is after an eager optimizer step."""
+    name = "stop_gradient"
+    differentiable = False
+    view = True
+    saves_inputs = False
+    saves_output = False
+
+    def infer(self, x):
+        return x.shape, x.dtype
+
+    def vjp(self, g, out, x):
+        return (None,)
+
+    def jvp(self, tangents, out, x):
+        return None
+
+
 class Pad(Op):
     """Constant padding: `pads` is one (before, after) pair per dim, first dim first."""
     name = "pad"
@@ -478,6 +498,10 @@ def expand(x, shape) -> Tensor:
 
 def copy(x) -> Tensor:
     return apply(Copy(), as_tensor(x))
+
+
+def stop_gradient(x, name=None) -> Tensor:
+    return apply(StopGradient(), as_tensor(x), name=name)
 
 
 

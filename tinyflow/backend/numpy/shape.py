@@ -132,6 +132,11 @@ def copy(op, x):
     return np.array(x, order="C")
 
 
+@kernel(s.StopGradient)
+def stop_gradient(op, x):
+    return x
+
+
 @kernel(s.Pad)
 def pad(op, x):
     return np.pad(x, op.pads, constant_values=op.value)

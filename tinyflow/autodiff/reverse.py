@@ -249,7 +249,7 @@ def backward(tensor: Tensor, gradient=None, retain_graph: bool = False,
         if seed.shape != tensor.shape:
             raise RuntimeError(f"backward: gradient of shape {seed.shape} for a tensor of "
                                f"shape {tensor.shape}")
-    order = topo_sort([tensor]) if inputs is not None else _recorded_order(tensor)
+    order = topo_sort([tensor], requires_grad_only=inputs is None)
     if inputs is None:
         targets = [n for n in order if n.requires_grad and (n.op is None or n._retains_grad)]
     else:
@@ -291,26 +291,6 @@ def _accumulates_in_place(grad: Optional[Tensor], g: Tensor) -> bool:
     return (grad is not None and grad.kind == "eager" and not grad.requires_grad
             and grad.shape == g.shape and grad.dtype is g.dtype
             and grad.array.flags.writeable)
-
-
-def _recorded_order(root: Tensor) -> list:
-    """`topo_sort([root])` (inputs first, the same order) of only the tensors that require
-    grad: what a `backward()` into every leaf can reach; constants and data are not walked."""
-    order, visited = [], set()
-    stack = [(root, False)]
-    while stack:
-        node, expanded = stack.pop()
-        if expanded:
-            order.append(node)
-            continue
-        if id(node) in visited:
-            continue
-        visited.add(id(node))
-        stack.append((node, True))
-        for dep in reversed(node.inputs):
-            if dep.requires_grad and id(dep) not in visited:
-                stack.append((dep, False))
-    return order
 
 
 def _owned(arr: np.ndarray) -> np.ndarray:

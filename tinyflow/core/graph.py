@@ -175,10 +175,13 @@ def reset_default_graph() -> None:
     _state.default = Graph()
 
 
-def topo_sort(roots: Iterable, include_control: bool = False, stop=None) -> list:
+def topo_sort(roots: Iterable, include_control: bool = False, stop=None,
+              requires_grad_only: bool = False) -> list:
     """Post-order (inputs first) of everything `roots` depend on, without recursion.
 
     `stop` is an optional set of ids of tensors whose inputs are not followed (e.g. feeds).
+    `requires_grad_only`: follow only inputs that require grad (what a `backward()` into
+    every leaf can reach; constants and data are not walked).
     """
     order: list = []
     visited: set[int] = set()
@@ -201,6 +204,6 @@ def topo_sort(roots: Iterable, include_control: bool = False, stop=None) -> list
             if include_control and node.control_inputs:
                 deps = tuple(deps) + tuple(node.control_inputs)
             for dep in reversed(deps):
-                if id(dep) not in visited:
+                if id(dep) not in visited and (dep.requires_grad or not requires_grad_only):
                     stack.append((dep, False))
     return order

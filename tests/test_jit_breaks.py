@@ -179,3 +179,24 @@ def test_a_post_accumulate_grad_hook_breaks_the_graph_and_still_runs():
     assert calls == [[3.0, 4.0], [3.0, 4.0]] and compiled.stats.graph_breaks == 1
     with pytest.raises(Exception, match="post-accumulate-grad hook"):
         torch.compile(step, fullgraph=True)(torch.tensor([3.0, 4.0]))
+
+
+def test_printing_a_parameter_after_a_compiled_step_shows_its_new_value(capsys):
+    """A tensor the traced code wrote prints its value as written (a graph break), a leaf
+    that requires grad, as eagerly."""
+    outputs = []
+    for compiled in (False, True):
+        torch.manual_seed(0)
+        lin = torch.nn.Linear(2, 1)
+        opt = torch.optim.SGD(lin.parameters(), lr=0.1)
+
+        def step(x):
+            opt.zero_grad()
+            lin(x).sum().backward()
+            opt.step()
+            print(lin.bias)
+        f = torch.compile(step) if compiled else step
+        for _ in range(2):
+            quiet(f, torch.ones(1, 2)) if compiled else f(torch.ones(1, 2))
+        outputs.append(capsys.readouterr().out)
+    assert outputs[0] == outputs[1] and outputs[0].count("requires_grad=True") == 2

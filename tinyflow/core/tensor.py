@@ -153,12 +153,13 @@ class Tensor:
             extra = ", requires_grad=True" if self.requires_grad else ""
             return f"tensor(shape={list(self.shape)}, dtype={self.dtype.name}, " \
                    f"device='{self.remote.device.name}'{extra})"
-        if self.kind == EAGER:
+        tracer = trace_state.active
+        if self.kind == EAGER and (tracer is None or id(self) not in tracer.current):
             grad_fn = type(self.op).__name__ if self.requires_grad and self.op else None
             return format_tensor(self.array, self.dtype.name, self.dtype.name in
                                  dtypes.ML_FLOATS, self.requires_grad, grad_fn)
-        if trace_state.active is not None:   # a graph break: print its value, as eagerly
-            return trace_state.active.printed(self)
+        if tracer is not None:   # a graph break: print its value (as written), as eagerly
+            return tracer.printed(self)
         return f"<tf.Tensor '{self.name}' shape={self.shape} dtype={self.dtype.name}>"
 
     # ---- data access (eager) -----------------------------------------------------------

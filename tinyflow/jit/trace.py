@@ -126,7 +126,8 @@ class Tracer:
         node = self.current.get(id(t), t)
         value = self.concrete(t, "printing a traced tensor")
         records = grad_mode.enabled and any(self.wants_grad(n) for n in topo_sort([node]))
-        grad_fn = type(node.op).__name__ if records and node.op is not None else None
+        leaf = node.op is None or id(node) in self.rebound
+        grad_fn = type(node.op).__name__ if records and not leaf else None
         return format_tensor(value, t.dtype.name, t.dtype.name in dtypes.ML_FLOATS, records,
                              grad_fn)
 

@@ -25,7 +25,8 @@ c = normalization._constants(x, 1e-5)
 normalization._row_loops()[0](x, c, np.empty_like(x))
 normalization._row_loops()[1](x, x, c, np.empty_like(x))
 cube = x.reshape(2, 4, 8)
-normalization._channel_loops()[0](cube, 1e-5, np.float32(1), np.empty_like(cube))
+from tinyflow.ops.normalization import BatchNorm
+normalization.normalize_channels(BatchNorm(eps=1e-5), cube, np.ones(4, np.float32), np.zeros(4, np.float32))
 from tinyflow.ops.normalization import BatchNormGrad
 normalization.normalize_channels_grad(BatchNormGrad(eps=1e-5), cube, cube, np.ones(4, np.float32))
 forward, backward = rnn._cells()
@@ -62,7 +63,7 @@ def test_second_process_loads_every_loop_from_the_disk_cache(tmp_path):
               if "data loaded" in line}
     assert loaded >= {"_fast_math_loops.gelu_32", "_fast_math_loops.gelu_grad_32",
                       "_fast_math_loops.erf_32", "_norm_loops.rows_forward",
-                      "_norm_loops.rows_backward", "_norm_loops.channels_forward",
+                      "_norm_loops.rows_backward", "_batch_norm_loops.forward",
                       "_fast_math_loops.lstm_forward", "_conv_loops.pool_forward",
                       "_batch_norm_loops.input_grad",
                       "state._adam_loop.locals.adam_flat"}, loaded

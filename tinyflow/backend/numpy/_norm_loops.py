@@ -2,8 +2,8 @@
 level with their helpers in the same file so that Numba's disk cache serves them to the
 next process (see `_fast_math_loops` for why closures and other files' helpers do not).
 
-Rows: x [rows, width], normalized over the width. Channels: x [outer, C, inner], normalized
-over outer and inner per channel, with float64 sums.
+Rows: x [rows, width], normalized over the width (layer norm). Per-channel normalization
+(batch norm's shape) is `_batch_norm_loops`.
 """
 import numba
 import numpy as np
@@ -46,51 +46,3 @@ def rows_backward(g, x, c, dx):
         for j in range(x.shape[1]):
             y = (x[r, j] - mean) * inv_std
             dx[r, j] = (g[r, j] - g_mean - y * gy_mean) * inv_std
-
-
-@jit
-def channel_moments(x, k, eps):
-    """Mean and 1 / std of channel k of x [outer, C, inner], summed in float64."""
-    count = x.shape[0] * x.shape[2]
-    total = 0.0
-    for a in range(x.shape[0]):
-        for b in range(x.shape[2]):
-            total += x[a, k, b]
-    mean = total / count
-    sq = 0.0
-    for a in range(x.shape[0]):
-        for b in range(x.shape[2]):
-            d = x[a, k, b] - mean
-            sq += d * d
-    return mean, 1.0 / np.sqrt(sq / count + eps)
-
-
-@jit
-def channels_forward(x, eps, one, y):
-    """`one` is 1 in the data's dtype: the per-element work stays float32 (SIMD)."""
-    for k in range(x.shape[1]):
-        mean, inv_std = channel_moments(x, k, eps)
-        m, s = one * mean, one * inv_std
-        for a in range(x.shape[0]):
-            for b in range(x.shape[2]):
-                y[a, k, b] = (x[a, k, b] - m) * s
-
-
-@jit
-def channels_backward(g, x, eps, one, dx):
-    count = x.shape[0] * x.shape[2]
-    for k in range(x.shape[1]):
-        mean, inv_std = channel_moments(x, k, eps)
-        g_sum = 0.0
-        gx_sum = 0.0
-        for a in range(x.shape[0]):
-            for b in range(x.shape[2]):
-                g_sum += g[a, k, b]
-                gx_sum += g[a, k, b] * (x[a, k, b] - mean)
-        m, s = one * mean, one * inv_std
-        g_mean = one * (g_sum / count)
-        gy_mean = one * (gx_sum / count * inv_std)
-        for a in range(x.shape[0]):
-            for b in range(x.shape[2]):
-                y = (x[a, k, b] - m) * s
-                dx[a, k, b] = (g[a, k, b] - g_mean - y * gy_mean) * s

@@ -21,12 +21,6 @@ def _row_loops():
     return _norm_loops.rows_forward, _norm_loops.rows_backward
 
 
-def _channel_loops():
-    """(forward, backward) per channel of an [outer, C, inner] array (Numba, on first use)."""
-    from . import _norm_loops
-    return _norm_loops.channels_forward, _norm_loops.channels_backward
-
-
 def _as_channels(op, x):
     """x as a C-contiguous [outer, C, inner] array if the axes are all but one, else None."""
     axes = sorted(a % x.ndim for a in op.axes)
@@ -68,8 +62,9 @@ def normalize(op, x):
         channels = _as_channels(op, x)
         if channels is None:
             return _normalized(x, op.axes, op.eps)[0]
-        y = np.empty_like(channels)
-        _channel_loops()[0](channels, op.eps, channels.dtype.type(1), y)
+        y = np.empty_like(channels)     # batch norm's loop with weight 1 and bias 0
+        ones, zeros = _unit_affine(channels)
+        _per_channel(_batch_norm_loops().forward, channels, channels, ones, zeros, op.eps, y)
         return y.reshape(x.shape)
     y = np.empty_like(rows)
     _row_loops()[0](rows, _constants(rows, op.eps), y)
@@ -83,7 +78,8 @@ def normalize_grad(op, g, x):
     if channels is not None:
         dx = np.empty_like(channels)
         g_channels = np.ascontiguousarray(g, dtype=channels.dtype).reshape(channels.shape)
-        _channel_loops()[1](g_channels, channels, op.eps, channels.dtype.type(1), dx)
+        _per_channel(_batch_norm_loops().input_grad, channels, g_channels, channels,
+                     _unit_affine(channels)[0], op.eps, dx)
         return dx.reshape(x.shape)
     if rows is None or g.shape != x.shape:
         y, inv_std = _normalized(x, op.axes, op.eps)
@@ -109,6 +105,11 @@ def _batch_norm_loops():
 def _channels_of(x) -> np.ndarray:
     """x [N, C, ...] as a C-contiguous [N, C, inner] array."""
     return np.ascontiguousarray(x).reshape(x.shape[0], x.shape[1], -1)
+
+
+def _unit_affine(cube) -> tuple:
+    """Weight 1 and bias 0 per channel: batch norm's loops as a plain normalization."""
+    return np.ones(cube.shape[1], cube.dtype), np.zeros(cube.shape[1], cube.dtype)
 
 
 def _per_channel(loop, x, *args) -> None:

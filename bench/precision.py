@@ -40,7 +40,7 @@ import tinyflow as tf  # noqa: E402
 import tinyflow.nn.functional as F  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from workloads import gpt  # noqa: E402
+from workloads import gpt_step_graph  # noqa: E402
 
 SIZES = (784, 1024, 1024, 10)
 
@@ -79,23 +79,7 @@ def planned_peak(batch: int, autocast: bool) -> int:
 def gpt_graph(batch: int, autocast: bool):
     """The W4 GPT's training step as a Session, its fetches and feeds (its parameters are
     eager tensors the graph reads and SGD updates in place)."""
-    graph = tf.Graph()
-    with graph.as_default():
-        tf.manual_seed(0)
-        model = gpt(tf)
-        vocab, seq = model.head.weight.shape[0], model.positions.shape[0]
-        ids = tf.placeholder(tf.int64, [batch, seq])
-        targets = tf.placeholder(tf.int64, [batch, seq])
-        with tf.autocast("cpu", dtype=tf.bfloat16, enabled=autocast):
-            logits = model(ids)
-            loss = F.cross_entropy(tf.reshape(logits, (-1, vocab)), tf.reshape(targets, (-1,)))
-        train = tf.train.GradientDescentOptimizer(0.01).minimize(
-            loss, var_list=list(model.parameters()))
-        sess = tf.Session(graph=graph)
-    rng = np.random.default_rng(0)
-    feed = {ids: rng.integers(0, vocab, (batch, seq)),
-            targets: rng.integers(0, vocab, (batch, seq))}
-    return sess, [train, loss], feed
+    return gpt_step_graph(batch, autocast)[:3]
 
 
 def remade(sess, fetches, feed) -> int:

@@ -90,6 +90,29 @@ class LSTMClassifier:
         return Net()
 
 
+def gpt_step_graph(batch: int, autocast: bool, lr: float = 0.01, **sizes):
+    """The GPT's SGD training step as a TF1 Session (its nn.Module called on placeholders,
+    the loss under bfloat16 autocast if asked): (session, [train, loss], feeds, model)."""
+    tf, F = tinyflow, tinyflow.nn.functional
+    graph = tf.Graph()
+    with graph.as_default():
+        tf.manual_seed(0)
+        model = gpt(tf, **sizes)
+        vocab, seq = model.head.weight.shape[0], model.positions.shape[0]
+        ids = tf.placeholder(tf.int64, [batch, seq])
+        targets = tf.placeholder(tf.int64, [batch, seq])
+        with tf.autocast("cpu", dtype=tf.bfloat16, enabled=autocast):
+            logits = model(ids)
+            loss = F.cross_entropy(tf.reshape(logits, (-1, vocab)), tf.reshape(targets, (-1,)))
+        train = tf.train.GradientDescentOptimizer(lr).minimize(
+            loss, var_list=list(model.parameters()))
+        sess = tf.Session(graph=graph)
+    rng = np.random.default_rng(0)
+    feed = {ids: rng.integers(0, vocab, (batch, seq)),
+            targets: rng.integers(0, vocab, (batch, seq))}
+    return sess, [train, loss], feed, model
+
+
 # ---- inputs ----------------------------------------------------------------------------
 
 def data(workload):

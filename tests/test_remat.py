@@ -47,23 +47,8 @@ def _mlp(autocast: bool, batch=256, sizes=(64, 128, 128, 10), memory_budget=None
 
 def _gpt(autocast: bool, batch=2, **sizes):
     """The bench's GPT (pre-LN blocks: layer norm, attention, GELU MLP) as a TF1 step."""
-    graph = tf.Graph()
-    with graph.as_default():
-        tf.manual_seed(0)
-        model = workloads.gpt(tf, **sizes)
-        vocab, seq = model.head.weight.shape[0], model.positions.shape[0]
-        ids = tf.placeholder(tf.int64, [batch, seq])
-        targets = tf.placeholder(tf.int64, [batch, seq])
-        with tf.autocast("cpu", dtype=tf.bfloat16, enabled=autocast):
-            logits = model(ids)
-            loss = F.cross_entropy(tf.reshape(logits, (-1, vocab)), tf.reshape(targets, (-1,)))
-        train = tf.train.GradientDescentOptimizer(0.05).minimize(
-            loss, var_list=list(model.parameters()))
-        sess = tf.Session(graph=graph)
-    rng = np.random.default_rng(0)
-    feed = {ids: rng.integers(0, vocab, (batch, seq)),
-            targets: rng.integers(0, vocab, (batch, seq))}
-    return sess, [train, loss], feed, lambda: [p.numpy().copy() for p in model.parameters()]
+    sess, fetches, feed, model = workloads.gpt_step_graph(batch, autocast, lr=0.05, **sizes)
+    return sess, fetches, feed, lambda: [p.numpy().copy() for p in model.parameters()]
 
 
 SMALL_GPT = dict(vocab=64, d=32, heads=2, layers=2, seq=16)

@@ -147,3 +147,34 @@ def test_transposed_read_inside_the_writer_is_not_in_place():
             return w.sum()
         return fn, [w]
     run_both(make)
+
+
+def _overlapping_parameters_run(compiled: bool, fullgraph: bool = False):
+    """Two Parameters made from overlapping slices of one tensor, three SGD steps."""
+    base = torch.ones(6)
+    p1, p2 = nn.Parameter(base[:4]), nn.Parameter(base[2:])
+    opt = torch.optim.SGD([p1, p2], lr=0.1)
+
+    def step(x):
+        opt.zero_grad()
+        loss = (p1 * x[:4]).sum() + (p2 * x[2:]).sum() ** 2
+        loss.backward()
+        opt.step()
+        return loss
+
+    f = torch.compile(step, fullgraph=fullgraph) if compiled else step
+    x = torch.arange(6.0)
+    losses = [float(f(x)) for _ in range(3)]
+    return losses, base.numpy().copy()
+
+
+def test_parameters_sharing_memory_run_eagerly_with_a_word():
+    """A plan computes every new value from the old ones; eager updates overlapping views
+    one after the other. The compiled function must give eager's answer, and say why."""
+    want = _overlapping_parameters_run(False)
+    with pytest.warns(UserWarning, match="shares memory"):
+        got = _overlapping_parameters_run(True)
+    np.testing.assert_array_equal(got[1], want[1])
+    assert got[0] == want[0]
+    with pytest.raises(RuntimeError, match="shares memory"):
+        _overlapping_parameters_run(True, fullgraph=True)

@@ -166,6 +166,7 @@ class CompiledFunction:
 
     def _plan(self, tracer: Tracer, outputs, fetches: list, tensors: list) -> _Graph:
         fetches, writes, grads = _effects(tracer, fetches)
+        _refuse_overlapping_writes(writes, fetches, self.fn)
         placeholders = [ph for ph in tracer.graph.nodes if id(ph) in tracer.real]
         guards = [("grad", t, g) for t, g in tracer.grad_guards.values()]
         guards += [("leaf", n, (n.array.shape, n.array.dtype)) for n in _eager_leaves(fetches)]
@@ -207,6 +208,7 @@ class CompiledFunction:
         compiled_before = self.stats.compiles
         splitter = tracer.splitter
         fetches, writes, grads = _effects(tracer, fetches)
+        _refuse_overlapping_writes(writes, fetches, self.fn)
         plan, feeds = splitter.finish(fetches, self._new_piece)
         backward = None
         if grad_mode.enabled and not writes and not grads:
@@ -319,6 +321,30 @@ def _effects(tracer: Tracer, fetches: list) -> tuple:
     writes = [(t, fetch(v)) for t, v in tracer.writes.values()]
     grads = [(t, fetch(g), id(t) in tracer.grad_guards) for t, g in tracer.final_grads]
     return fetches, writes, grads
+
+
+def _refuse_overlapping_writes(writes: list, fetches: list, fn) -> None:
+    """A graph break when a tensor the call writes partly overlaps another tensor it reads or
+    writes (e.g. Parameters made from slices of one tensor): eager code updates them one after
+    the other through the shared memory, a plan computes every new value from the old ones."""
+    written = [t.array for t, _ in writes]
+    if not written:
+        return
+    arrays = {id(a): a for a in written}
+    for leaf in _eager_leaves(fetches):
+        arrays.setdefault(id(leaf.array), leaf.array)
+    for w in written:
+        for a in arrays.values():
+            if a is not w and not _same_view(a, w) and np.may_share_memory(a, w) \
+                    and np.shares_memory(a, w):
+                raise GraphBreak(f"it writes a tensor of shape {w.shape} that shares memory "
+                                 f"with another tensor of shape {a.shape} it uses (views of "
+                                 f"one buffer)", _defined_at(fn))
+
+
+def _same_view(a: np.ndarray, b: np.ndarray) -> bool:
+    return (a.__array_interface__["data"][0] == b.__array_interface__["data"][0]
+            and a.shape == b.shape and a.strides == b.strides)
 
 
 def _options(optimizer) -> tuple:

@@ -293,3 +293,30 @@ def test_fashion_mnist_shapes():
     onehot = get_fashion_mnist(data_dir=DATA_DIR)
     assert onehot.train.images.shape == (55000, 784)
     assert onehot.train.labels.shape == (55000, 10)
+
+
+@needs_data
+def test_tf1_input_data_reads_the_folder_it_is_given(tmp_path, monkeypatch):
+    """`input_data.read_data_sets(dir, one_hot=...)` as TF1's tutorials call it: the files in
+    `dir` when all four are there, else $TINYFLOW_DATA_DIR; TF's shapes and dtypes."""
+    from tinyflow.examples.tutorials.mnist import input_data
+    monkeypatch.setenv("TINYFLOW_DATA_DIR", str(tmp_path / "nowhere"))
+    data = input_data.read_data_sets(str(DATA_DIR / "mnist"), one_hot=True)
+    assert data.train.images.shape == (55000, 784) and data.train.images.dtype == np.float32
+    assert data.validation.num_examples == 5000 and data.test.labels.shape == (10000, 10)
+    xs, ys = data.train.next_batch(100)
+    assert xs.shape == (100, 784) and ys.shape == (100, 10)
+
+    monkeypatch.setenv("TINYFLOW_DATA_DIR", str(DATA_DIR))
+    raw = input_data.read_data_sets(str(tmp_path), one_hot=False, reshape=False,
+                                    dtype=np.uint8, validation_size=0)
+    assert raw.train.images.shape == (60000, 28, 28, 1) and raw.train.images.dtype == np.uint8
+    assert raw.train.labels.dtype == np.uint8
+    floats = get_mnist(data_dir=DATA_DIR, onehot=False, validation_size=0)
+    np.testing.assert_array_equal(raw.test.images.reshape(10000, -1) / np.float32(255),
+                                  floats.test.images)
+    np.testing.assert_array_equal(raw.test.labels, floats.test.labels)
+    with pytest.raises(ValueError, match="fake_data"):
+        input_data.read_data_sets(str(tmp_path), fake_data=True)
+    with pytest.raises(TypeError, match="float32 or uint8"):
+        input_data.read_data_sets(str(tmp_path), dtype=np.float64)

@@ -22,7 +22,8 @@ LAYERS = [
     ("passes", "func"),                 # the compiler: IR and rewrites; torch.func transforms
     ("runtime", "viz"),                 # Session plans over the kernel table; pictures
     ("optim", "utils", "datasets"),     # update rules and optimizers; data loading
-    ("symbolic", "pytorch"),            # TF1: Session, Variable; PyTorch: methods, torch.*
+    ("symbolic", "pytorch", "examples"),  # TF1: Session, Variable; PyTorch: methods, torch.*;
+                                        # TF1 tutorial loaders
     ("nn",),                            # Modules and F.*, tf.nn
     ("distributed", "onnx", "jit"),     # parameter server on Ray; ONNX export; compile
     ("autograd",),                      # `tinyflow.autograd` as a module path

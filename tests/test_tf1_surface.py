@@ -231,3 +231,63 @@ def test_cond_refuses_what_tf1_refuses():
 def test_while_loop_says_it_is_not_supported():
     with pytest.raises(NotImplementedError, match="Unroll the loop"):
         tf.while_loop(lambda i: i < 10, lambda i: i + 1, [tf.constant(0)])
+
+
+# ---- optimizers and older spellings of TF1 tutorials -------------------------------------------
+
+def _tf1_minimize(optimizer, steps=4):
+    """Values of w after each step of minimizing sum(w * c + w**2) with `optimizer`."""
+    w0 = np.array([[0.5, -1.0], [2.0, 0.25]], np.float64)
+    c = np.array([[1.0, -2.0], [0.5, 3.0]], np.float64)
+    w = tf.Variable(w0)
+    train = optimizer.minimize(tf.reduce_sum(w * c + w * w))
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        out = []
+        for _ in range(steps):
+            sess.run(train)
+            out.append(sess.run(w))
+    return w0, c, out
+
+
+@pytest.mark.parametrize("centered", [False, True])
+@pytest.mark.parametrize("momentum", [0.0, 0.9])
+def test_rmsprop_optimizer_is_tf1s(momentum, centered):
+    """TF1's ApplyRMSProp: mean square starting at ones, epsilon inside the root, the rate
+    inside the momentum (not PyTorch's RMSprop)."""
+    lr, rho, eps = 0.01, 0.9, 1e-10
+    w, c, got = _tf1_minimize(tf.train.RMSPropOptimizer(lr, decay=rho, momentum=momentum,
+                                                        centered=centered))
+    ms, mom, mg = np.ones_like(w), np.zeros_like(w), np.zeros_like(w)
+    for step in got:
+        g = c + 2 * w
+        ms = ms + (g * g - ms) * (1 - rho)
+        mg = mg + (g - mg) * (1 - rho)
+        denom = ms - mg * mg + eps if centered else ms + eps
+        mom = momentum * mom + lr * g / np.sqrt(denom)
+        w = w - mom
+        np.testing.assert_allclose(step, w, rtol=1e-12)
+
+
+def test_adagrad_optimizer_is_tf1s():
+    """TF1's Adagrad: the accumulator starts at initial_accumulator_value, no epsilon."""
+    w, c, got = _tf1_minimize(tf.train.AdagradOptimizer(0.1, initial_accumulator_value=0.5))
+    acc = np.full_like(w, 0.5)
+    for step in got:
+        g = c + 2 * w
+        acc = acc + g * g
+        w = w - 0.1 * g / np.sqrt(acc)
+        np.testing.assert_allclose(step, w, rtol=1e-12)
+    with pytest.raises(ValueError, match="initial_accumulator_value"):
+        tf.train.AdagradOptimizer(0.1, initial_accumulator_value=0.0)
+
+
+def test_arg_max_and_arg_min_take_dimension_and_output_type(session):
+    x = np.array([[1.0, 5.0, 2.0], [7.0, 0.0, 3.0]], np.float32)
+    hi, lo = tf.arg_max(x, 1), tf.arg_min(x, dimension=0, output_type=tf.int32)
+    got_hi, got_lo = session.run([hi, lo])
+    np.testing.assert_array_equal(got_hi, [1, 0])
+    np.testing.assert_array_equal(got_lo, [0, 1, 0])
+    assert got_hi.dtype == np.int64 and got_lo.dtype == np.int32
+    with pytest.raises(TypeError, match="output_type"):
+        tf.arg_max(x, 1, output_type=tf.float32)

@@ -7,6 +7,7 @@ from tinyflow.datasets.mnist import (
     Datasets,
     get_fashion_mnist,
     get_mnist,
+    read_data_sets,
 )
 
 __all__ = [
@@ -16,4 +17,5 @@ __all__ = [
     "Datasets",
     "get_fashion_mnist",
     "get_mnist",
+    "read_data_sets",
 ]

@@ -191,7 +191,8 @@ def get_mnist(
     ``[N, 28, 28]``; labels are one-hot float32 ``[N, 10]`` or int64 ids.
     ``data_dir`` defaults to ``$TINYFLOW_DATA_DIR``, then ``~/.cache/tinyflow``.
     """
-    return _load("mnist", flatten, onehot, data_dir, validation_size, seed)
+    return _load("mnist", flatten, onehot, _resolve_data_dir(data_dir) / "mnist",
+                 validation_size, seed)
 
 
 def get_fashion_mnist(
@@ -202,22 +203,67 @@ def get_fashion_mnist(
     seed: Optional[int] = None,
 ) -> Datasets:
     """Load Fashion-MNIST; same layout and arguments as :func:`get_mnist`."""
-    return _load("fashion-mnist", flatten, onehot, data_dir, validation_size, seed)
+    return _load("fashion-mnist", flatten, onehot,
+                 _resolve_data_dir(data_dir) / "fashion-mnist", validation_size, seed)
+
+
+def read_data_sets(
+    train_dir: PathLike,
+    fake_data: bool = False,
+    one_hot: bool = False,
+    dtype=np.float32,
+    reshape: bool = True,
+    validation_size: int = 5000,
+    seed: Optional[int] = None,
+    source_url: Optional[str] = None,
+) -> Datasets:
+    """TF1's tutorial loader (``tensorflow.examples.tutorials.mnist.input_data``), so TF1
+    programs run with only their imports changed.
+
+    MNIST comes from the IDX files in ``train_dir`` when all four are there, else from where
+    :func:`get_mnist` finds them (``$TINYFLOW_DATA_DIR``, the cache, a download into the
+    cache). Images are ``[N, 784]`` (``reshape=False``: ``[N, 28, 28, 1]``), float32 in
+    [0, 1] or (``dtype=uint8``) the raw bytes; labels one-hot float32 or uint8 ids, as TF's.
+    ``source_url`` is not used: the mirrors are ``MIRRORS["mnist"]``.
+    """
+    if fake_data:
+        raise ValueError("read_data_sets(fake_data=True) is not supported: use real MNIST "
+                         "(it is read offline from $TINYFLOW_DATA_DIR)")
+    raw_bytes = np.dtype(dtype) == np.uint8
+    if not raw_bytes and np.dtype(dtype) != np.float32:
+        raise TypeError(f"read_data_sets: dtype must be float32 or uint8, got {dtype!r}")
+    folder = Path(train_dir).expanduser()
+    files = (TRAIN_IMAGES, TRAIN_LABELS, TEST_IMAGES, TEST_LABELS)
+    if not all((folder / f).is_file() for f in files):
+        folder = _resolve_data_dir(None) / "mnist"
+    data = _load("mnist", True, one_hot, folder, validation_size, seed)
+    splits = []
+    for split in data:
+        images, labels = split.images, split.labels
+        if raw_bytes:
+            images = np.rint(images * 255).astype(np.uint8)
+        if not reshape:
+            images = images.reshape(-1, IMAGE_SIDE, IMAGE_SIDE, 1)
+        if not one_hot:
+            labels = labels.astype(np.uint8)
+        splits.append(DataSet(images, labels, split._rng))
+    return Datasets(*splits)
 
 
 def _load(
     name: str,
     flatten: bool,
     onehot: bool,
-    data_dir: Optional[PathLike],
+    folder: Path,
     validation_size: int,
     seed: Optional[int],
 ) -> Datasets:
+    """The splits of dataset `name` from the IDX files in `folder` (fetched there if
+    missing)."""
     if not 0 <= validation_size <= TRAIN_SIZE:
         raise ValueError(
             f"validation_size must be in [0, {TRAIN_SIZE}], got {validation_size}"
         )
-    folder = _resolve_data_dir(data_dir) / name
     files = (TRAIN_IMAGES, TRAIN_LABELS, TEST_IMAGES, TEST_LABELS)
     paths = [_ensure_file(folder, f, name) for f in files]
     raw = [_read_idx_cached(str(p), _MD5[name][p.name]) for p in paths]

@@ -186,6 +186,24 @@ def argmin(x, axis=None, name=None, dimension=None) -> Tensor:
     return apply(ArgMin(axis=axes, keepdims=False), x, name=name)
 
 
+def arg_max(input, dimension=None, output_type=dtypes.int64, name=None) -> Tensor:
+    """TF1's older spelling of `argmax(input, axis=dimension)`."""
+    return _index_as(argmax(input, dimension, name), output_type)
+
+
+def arg_min(input, dimension=None, output_type=dtypes.int64, name=None) -> Tensor:
+    """TF1's older spelling of `argmin(input, axis=dimension)`."""
+    return _index_as(argmin(input, dimension, name), output_type)
+
+
+def _index_as(index: Tensor, output_type) -> Tensor:
+    output_type = dtypes.as_dtype(output_type)
+    if output_type not in (dtypes.int32, dtypes.int64):
+        raise TypeError(f"arg_max/arg_min: output_type must be int32 or int64, got "
+                        f"{output_type}")
+    return index if output_type == index.dtype else cast(index, output_type)
+
+
 @in_float32
 def var(x, axis=None, correction=1, keepdims=False) -> Tensor:
     """Variance with `correction` (1: unbiased, as PyTorch's default)."""

@@ -102,6 +102,20 @@ def rmsprop(param: Tensor, grad: Tensor, square_avg: Tensor, lr: Scalar, alpha: 
     return param - lr * (grad / avg), square_avg, grad_avg, velocity
 
 
+def rmsprop_tf(param: Tensor, grad: Tensor, ms: Tensor, mom: Tensor, lr: Scalar, rho: Scalar,
+               mu: Scalar, eps: Scalar, mg: Optional[Tensor] = None) -> tuple:
+    """Returns (new param, new ms, new mom, new mg), TF1's RMSProp (ApplyRMSProp): unlike
+    PyTorch's, epsilon is inside the square root and the rate inside the momentum."""
+    ms = ms + (grad * grad - ms) * (1 - rho)
+    if mg is not None:
+        mg = mg + (grad - mg) * (1 - rho)
+        denom = ms - mg * mg + eps
+    else:
+        denom = ms + eps
+    mom = mu * mom + lr * grad / sqrt(denom)
+    return param - mom, ms, mom, mg
+
+
 def adagrad(param: Tensor, grad: Tensor, state_sum: Tensor, step: Scalar, lr: Scalar,
             lr_decay: float, eps: Scalar) -> tuple:
     """Returns (new param, new state_sum), PyTorch's Adagrad: the rate shrinks with the sum

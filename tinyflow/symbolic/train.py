@@ -58,12 +58,16 @@ class Optimizer:
     def get_slot(self, var: Variable, name: str) -> Variable:
         return self._slots[(id(var), name)]
 
-    def _slot(self, var: Variable, name: str) -> Variable:
-        """A zero-initialized variable shaped like `var` (run the initializer after minimize)."""
+    def _slot(self, var: Variable, name: str, fill: float = 0.0) -> Variable:
+        """A variable shaped like `var`, initialized to `fill` (run the initializer after
+        minimize)."""
         key = (id(var), name)
         if key not in self._slots:
+            start = zeros_like(var.initial_value)
+            if fill:
+                start = start + fill
             with var.graph.colocate(var):   # on var's device, if `tf.device` placed it
-                self._slots[key] = Variable(zeros_like(var.initial_value), trainable=False,
+                self._slots[key] = Variable(start, trainable=False,
                                             name=f"{var._name}/{self.name}/{name}")
         return self._slots[key]
 
@@ -110,4 +114,47 @@ class AdamOptimizer(Optimizer):
             new_v, new_m, new_s, _ = rules.adam(v, g, m, s, step, self.learning_rate,
                                                 self.beta1, self.beta2, self.epsilon)
             updates += [assign(v, new_v), assign(m, new_m), assign(s, new_s)]
+        return updates
+
+
+class RMSPropOptimizer(Optimizer):
+    """TF1's RMSProp: the mean square starts at ones; `centered` divides by the variance."""
+
+    def __init__(self, learning_rate, decay=0.9, momentum=0.0, epsilon=1e-10,
+                 use_locking=False, centered=False, name="RMSProp"):
+        super().__init__(learning_rate, use_locking, name)
+        self.decay, self.momentum, self.epsilon = decay, momentum, epsilon
+        self.centered = centered
+
+    def _apply(self, pairs):
+        updates = []
+        for g, v in pairs:
+            ms, mom = self._slot(v, "RMSProp", fill=1.0), self._slot(v, "Momentum")
+            mg = self._slot(v, "MG") if self.centered else None
+            new_v, new_ms, new_mom, new_mg = rules.rmsprop_tf(
+                v, g, ms, mom, self.learning_rate, self.decay, self.momentum, self.epsilon,
+                mg)
+            updates += [assign(v, new_v), assign(ms, new_ms), assign(mom, new_mom)]
+            if mg is not None:
+                updates.append(assign(mg, new_mg))
+        return updates
+
+
+class AdagradOptimizer(Optimizer):
+    """TF1's Adagrad: the accumulator starts at `initial_accumulator_value`, no epsilon."""
+
+    def __init__(self, learning_rate, initial_accumulator_value=0.1, use_locking=False,
+                 name="Adagrad"):
+        if not initial_accumulator_value > 0:
+            raise ValueError(f"AdagradOptimizer: initial_accumulator_value must be positive, "
+                             f"got {initial_accumulator_value}")
+        super().__init__(learning_rate, use_locking, name)
+        self.initial_accumulator_value = initial_accumulator_value
+
+    def _apply(self, pairs):
+        updates = []
+        for g, v in pairs:
+            accum = self._slot(v, "Adagrad", fill=self.initial_accumulator_value)
+            new_v, new_accum = rules.adagrad(v, g, accum, 1, self.learning_rate, 0.0, 0.0)
+            updates += [assign(v, new_v), assign(accum, new_accum)]
         return updates

@@ -1,0 +1,2 @@
+"""`from tensorflow.examples.tutorials.mnist import input_data`, offline."""
+from . import input_data  # noqa: F401

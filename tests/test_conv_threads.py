@@ -60,6 +60,7 @@ CONVS = [  # (x shape, w shape, attributes)
     ((9, 4, 33, 32), (6, 4, 3, 2), dict(stride=2, dilation=(1, 2))),
     ((1, 8, 30, 30), (4, 8, 5, 5), dict(padding=2)),          # one image: one thread
     ((3, 1, 40, 33), (5, 1, 5, 5), dict(stride=(2, 1), padding=(1, 2))),
+    ((2, 1, 120, 250), (4, 1, 5, 5), dict(padding=2)),    # one channel, blocks of rows
 ]
 
 

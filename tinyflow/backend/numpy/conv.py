@@ -144,15 +144,17 @@ def conv2d(op, x, w):
         _nhwc_padded(x, pads, xp, start, stop)
         for (n0, n1, a0, a1), cols in _column_blocks(xp, (kh, kw), (ho, wo), op.stride,
                                                      op.dilation, groups, start, stop):
-            if x.shape[1] == 1:     # tap-major columns [G, Kg, pixels]: runs of pixels
-                res = _buffer("product", (groups, og, cols.shape[2]), x.dtype)
-                np.matmul(wt, cols, out=res)
-                res = res.reshape(groups, og, n1 - n0, a1 - a0, wo).transpose(2, 0, 1, 3, 4)
-            else:                   # pixel-major [pixels, G, Kg]: [G, pixels, Og]
-                res = _buffer("product", (groups, cols.shape[0], og), x.dtype)
-                np.matmul(cols.transpose(1, 0, 2), wk, out=res)
-                res = res.reshape(groups, n1 - n0, a1 - a0, wo, og).transpose(1, 0, 4, 2, 3)
-            out[n0:n1, :, :, a0:a1] = res
+            if x.shape[1] == 1:     # tap-major columns [1, Kg, pixels] (one channel: one
+                # group): per image [O, Kg] @ [Kg, rows], straight into out's rows a0:a1,
+                # 2x faster than one product and a copy (an output 32 times the input)
+                images = cols.reshape(kh * kw, n1 - n0, -1).transpose(1, 0, 2)
+                np.matmul(wt[0], images, out=out.reshape(n, o, ho * wo)[n0:n1, :,
+                                                                        a0 * wo:a1 * wo])
+                continue
+            res = _buffer("product", (groups, cols.shape[0], og), x.dtype)
+            np.matmul(cols.transpose(1, 0, 2), wk, out=res)   # pixel-major: [G, pixels, Og]
+            out[n0:n1, :, :, a0:a1] = res.reshape(groups, n1 - n0, a1 - a0, wo, og).transpose(
+                1, 0, 4, 2, 3)
     _split_images(piece, n, out.size * kh * kw * cg)
     return out.reshape(n, o, ho, wo)
 

@@ -11,11 +11,15 @@ Each kernel cuts the batch among the threads (`parallel.split`): a thread pads, 
 multiplies its own images with one BLAS thread, in its own scratch buffers, so the copies
 run on every core and no GEMM pays OpenBLAS's hand-off (each block's GEMM is small).
 
-- The weight gradient reuses that layout: [Kg, pixels] @ [pixels, Og], summed over blocks.
+- The weight gradient reuses that layout: [Kg, pixels] @ [pixels, Og], summed over blocks;
+  g's rows of a block are copied [G, Og, pixels] (runs of Wo, as g is NCHW) and read
+  transposed by BLAS.
 - The input gradient is the same layout backwards: per block, the columns g @ w
   [pixels, Og] @ [Og, Kg] are added back into a padded NHWC buffer (col2im) by a Numba loop.
   (At stride 1 it could also be a convolution of g with the flipped weight, but that copies
   O / C times more columns and measured slower on the W3 layers.)
+- One input channel (a first layer) takes tap-major columns, and each image's product
+  [O, taps] @ [taps, pixels] is written straight into the NCHW output.
 """
 import numpy as np
 from numpy.lib.stride_tricks import as_strided

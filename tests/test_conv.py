@@ -157,6 +157,22 @@ def test_max_pool2d_ties_route_to_the_first_maximum_and_overlaps_add_up():
            lambda a: torch.nn.functional.max_pool2d(a, 3, stride=1), [x])
 
 
+def test_max_pool_tile_gradient_writes_every_element_of_its_output():
+    """The 2x2 tile loop fills dx itself: whatever the buffer held before (NaN here) is gone,
+    and each tile's first maximum gets g (ties: the ReLU zeros of an all-zero tile)."""
+    torch = pytest.importorskip("torch")
+    from tinyflow.backend.numpy import _conv_loops
+    rng = np.random.default_rng(7)
+    x = np.maximum(np.round(rng.standard_normal((3, 4, 6, 8)) * 2), 0).astype(np.float32)
+    g = _rand(rng, 3, 4, 3, 4)
+    dx = np.full(x.shape, np.nan, np.float32)
+    _conv_loops.pair_max_grad(x.reshape(-1), g.reshape(-1), dx.reshape(-1), 0, 3 * 4 * 3, 8,
+                              np.float32(0))
+    tx = torch.tensor(x, requires_grad=True)
+    torch.nn.functional.max_pool2d(tx, 2).backward(torch.tensor(g))
+    np.testing.assert_array_equal(dx, tx.grad.numpy())
+
+
 AVG_GRID = [dict(kernel_size=k, stride=s, padding=p, ceil_mode=c, count_include_pad=i)
             for k, s, p, c, i in itertools.product((2, 3, (3, 2)), (None, 1, 2, (2, 1)), (0, 1),
                                                    (False, True), (True, False))

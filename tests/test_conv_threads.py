@@ -60,6 +60,7 @@ CONVS = [  # (x shape, w shape, attributes)
     ((9, 4, 33, 32), (6, 4, 3, 2), dict(stride=2, dilation=(1, 2))),
     ((1, 8, 30, 30), (4, 8, 5, 5), dict(padding=2)),          # one image: one thread
     ((3, 1, 40, 33), (5, 1, 5, 5), dict(stride=(2, 1), padding=(1, 2))),
+    ((2, 1, 120, 250), (4, 1, 5, 5), dict(padding=2)),    # one channel, blocks of rows
 ]
 
 
@@ -125,6 +126,22 @@ def test_batch_norm_training_on_threads_matches_torch(threaded, shape, dtype):
     for got, want in zip(ours, theirs):
         np.testing.assert_allclose(got.numpy(), want.numpy(), **TOL[dtype])
     assert threaded.count("normalization.py") == (4 if x.size >= parallel.MIN_ELEMENTS else 0)
+
+
+@pytest.mark.parametrize("first", [3e6 + 0.5, -3e3], ids=["mean", "outlier"])
+def test_batch_norm_statistics_in_one_pass_keep_float64_accuracy(first):
+    """The loops sum x - s and its square, s a value of the channel: a mean large against the
+    spread (3e6, spread 1: a plain one-pass float64 variance is off by 3e-4) or a first value
+    far from the rest costs no precision."""
+    rng = np.random.default_rng(6)
+    x = (rng.standard_normal((8, 3, 5, 7)) + 3e6).astype(np.float32)
+    x[0, :, 0, 0] = first
+    from tinyflow.backend.numpy import _batch_norm_loops
+    out = np.empty((2, 3), np.float32)
+    _batch_norm_loops.moments(x.reshape(8, 3, -1), out, 0, 3)
+    wide = x.astype(np.float64)
+    np.testing.assert_allclose(out[0], wide.mean(axis=(0, 2, 3)), rtol=1e-7)
+    np.testing.assert_allclose(out[1], wide.var(axis=(0, 2, 3)), rtol=1e-6)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])

@@ -18,21 +18,22 @@ jit = numba.njit(cache=True, nogil=True, error_model="numpy",
 
 @jit
 def channel_stats(x, k, eps):
-    """Mean, biased variance and 1 / sqrt(variance + eps) of channel k, in float64 (two
-    passes: no cancellation when the mean is large)."""
+    """Mean, biased variance and 1 / sqrt(variance + eps) of channel k, in float64, in one
+    pass: sums of x - s and its square with s one of the channel's values (shifted sums: no
+    cancellation when the mean is large against the spread, as two passes; one pass less
+    over the channel in every loop below)."""
     count = x.shape[0] * x.shape[2]
+    shift = np.float64(x[0, k, 0])
     total = 0.0
-    for a in range(x.shape[0]):
-        for b in range(x.shape[2]):
-            total += x[a, k, b]
-    mean = total / count
     sq = 0.0
     for a in range(x.shape[0]):
         for b in range(x.shape[2]):
-            d = x[a, k, b] - mean
+            d = x[a, k, b] - shift
+            total += d
             sq += d * d
-    var = sq / count
-    return mean, var, 1.0 / np.sqrt(var + eps)
+    mean_d = total / count
+    var = max(sq / count - mean_d * mean_d, 0.0)
+    return shift + mean_d, var, 1.0 / np.sqrt(var + eps)
 
 
 @jit

@@ -157,26 +157,26 @@ def tile_max_grad(x, g, kh, kw, dx, p0, p1):
 
 
 @jit
-def pair_max_grad(x, g, dx, p0, p1):
-    """tile_max_grad of 2 x 2 tiles, every element of dx written (borders past the tiles
-    zeroed): the choice among a tile's four values as bitwise tests and selects, which
-    compile without branches (`and`/`or` would branch), 1.6x faster on ReLU outputs."""
-    zero = dx[0, 0, 0] * 0
-    for p in range(p0, p1):
-        xs, ds, gs = x[p], dx[p], g[p]
-        ds[2 * gs.shape[0]:] = zero
-        ds[:, 2 * gs.shape[1]:] = zero
-        for a in range(gs.shape[0]):
-            r0, r1, d0, d1, gr = xs[2 * a], xs[2 * a + 1], ds[2 * a], ds[2 * a + 1], gs[a]
-            for b in range(gs.shape[1]):
-                v0, v1, v2, v3 = r0[2 * b], r0[2 * b + 1], r1[2 * b], r1[2 * b + 1]
-                w1 = (v1 > v0) | ((v1 != v1) & (v0 == v0))   # greater, or the first NaN
-                best = v1 if w1 else v0
-                w2 = (v2 > best) | ((v2 != v2) & (best == best))
-                best = v2 if w2 else best
-                w3 = (v3 > best) | ((v3 != v3) & (best == best))
-                gv = gr[b]
-                d0[2 * b] = zero if w1 | w2 | w3 else gv
-                d0[2 * b + 1] = gv if w1 & ~w2 & ~w3 else zero
-                d1[2 * b] = gv if w2 & ~w3 else zero
-                d1[2 * b + 1] = gv if w3 else zero
+def pair_max_grad(x, g, dx, r0, r1, width, zero):
+    """tile_max_grad of 2 x 2 tiles that cover x exactly, on flat arrays: x and dx hold rows
+    of 2 * width (a tile row's two input rows), g rows of width // 2; rows r0:r1. The choice
+    among a tile's four values is bitwise tests and selects, which compile without branches
+    (`and`/`or` would branch), and a flat index with one loop level inside the rows ran 1.5x
+    faster than per-plane views (2.7 -> 1.8 ms on [64, 32, 28, 28]). `zero` is passed typed
+    like dx (read from an uninitialized dx it could be NaN)."""
+    half = width // 2
+    for r in range(r0, r1):
+        top, q = r * 2 * width, r * half
+        for b in range(half):
+            i = top + 2 * b
+            v0, v1, v2, v3 = x[i], x[i + 1], x[i + width], x[i + width + 1]
+            w1 = (v1 > v0) | ((v1 != v1) & (v0 == v0))   # greater, or the first NaN
+            best = v1 if w1 else v0
+            w2 = (v2 > best) | ((v2 != v2) & (best == best))
+            best = v2 if w2 else best
+            w3 = (v3 > best) | ((v3 != v3) & (best == best))
+            gv = g[q + b]
+            dx[i] = zero if w1 | w2 | w3 else gv
+            dx[i + 1] = gv if w1 & ~w2 & ~w3 else zero
+            dx[i + width] = gv if w2 & ~w3 else zero
+            dx[i + width + 1] = gv if w3 else zero

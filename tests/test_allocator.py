@@ -1,0 +1,46 @@
+"""backend/numpy/_allocator: freed arrays' pages are reused (no page faults per step)."""
+import os
+import platform
+import subprocess
+import sys
+
+import pytest
+
+PROBE = """
+import resource, numpy as np
+import tinyflow.backend.numpy as backend
+def step():    # three 8 MB arrays alive at once, then freed: a step's temporaries
+    arrays = [np.ones(2 << 20, np.float32) for _ in range(3)]
+    del arrays
+for _ in range(3):
+    step()
+before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+for _ in range(20):
+    step()
+print(backend._allocator.TUNED, resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+"""
+
+
+def faults(**env):
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
+    out = subprocess.run([sys.executable, "-c", PROBE], env=dict(clean, **env),
+                         capture_output=True, text=True, timeout=120, check=True).stdout
+    tuned, count = out.split()
+    return tuned == "True", int(count)
+
+
+GLIBC = platform.libc_ver()[0] == "glibc"
+
+
+@pytest.mark.skipif(not GLIBC, reason="glibc malloc only")
+def test_freed_arrays_reuse_their_pages():
+    tuned, count = faults()
+    assert tuned and count < 500
+    off, count_off = faults(TINYFLOW_MALLOC_TUNING="0")
+    assert not off and count_off > 5000   # the probe does see the faults it counts
+
+
+@pytest.mark.skipif(not GLIBC, reason="glibc malloc only")
+def test_users_malloc_settings_win():
+    tuned, _ = faults(MALLOC_TRIM_THRESHOLD_="1000000")
+    assert not tuned

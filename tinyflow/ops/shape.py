@@ -457,6 +457,24 @@ def stack(values, axis=0, name=None) -> Tensor:
     return concat([expand_dims(v, axis) for v in values], axis, name=name)
 
 
+def unstack(value, num=None, axis=0, name=None) -> list:
+    """TF1 unstack: the `num` slices of `value` along `axis`, each without that axis (getitems,
+    so their gradients are written into one buffer). The axis size must be known, or given."""
+    value = as_tensor(value)
+    if value.ndim is None:
+        raise ValueError("unstack: the value's rank must be known")
+    axis = normalize_axes(axis, value.ndim)[0]
+    size = value.shape[axis]
+    if num is not None and size is not None and int(num) != size:
+        raise ValueError(f"unstack: num={num} does not match dimension {axis} of shape "
+                         f"{value.shape}")
+    size = size if size is not None else num
+    if size is None:
+        raise ValueError(f"unstack: dimension {axis} of shape {value.shape} is unknown; "
+                         f"give num=")
+    return [getitem(value, (slice(None),) * axis + (i,)) for i in range(int(size))]
+
+
 def split(value, num_or_size_splits, axis=0, name=None) -> list:
     """TF1 split: a number of equal parts, or a list of sizes along `axis` (one may be -1)."""
     value = as_tensor(value)

@@ -1,0 +1,159 @@
+"""TF1's RNN functions: `tf.nn.static_rnn`, `dynamic_rnn` and their bidirectional forms.
+
+All four unroll the cell over the time steps while building the graph, so the number of steps
+must be known then (TF's `dynamic_rnn` builds a while loop instead; the results are the same,
+the graph is larger). With `sequence_length`, TF1's semantics: for each example, the outputs
+past its length are zeros and the state past it is carried unchanged, so the final state is
+the one at its last valid step; a backward direction reverses each example within its own
+length.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import ops
+from ..core.op import as_tensor
+from ..core.tensor import Tensor
+from ..core import dtypes
+from .rnn_cell import map_state
+
+__all__ = ["bidirectional_dynamic_rnn", "dynamic_rnn", "static_bidirectional_rnn",
+           "static_rnn"]
+
+
+def _check_inputs(what, inputs) -> list:
+    inputs = [as_tensor(x) for x in inputs]
+    if not inputs:
+        raise ValueError(f"{what}: inputs must be a non-empty list of [batch, depth] tensors")
+    for t, x in enumerate(inputs):
+        if x.ndim != 2:
+            raise ValueError(f"{what}: inputs[{t}] must be [batch, depth], got shape {x.shape}")
+    return inputs
+
+
+def _lengths(what, sequence_length):
+    if sequence_length is None:
+        return None
+    lengths = as_tensor(sequence_length)
+    if lengths.ndim != 1 or not lengths.dtype.is_integer:
+        raise ValueError(f"{what}: sequence_length must be a 1-D integer tensor [batch], got "
+                         f"shape {lengths.shape} dtype {lengths.dtype.name}")
+    return lengths
+
+
+def _start_state(what, cell, initial_state, first_input, dtype):
+    if initial_state is not None:
+        return initial_state
+    if dtype is not None and dtypes.as_dtype(dtype) is not first_input.dtype:
+        raise TypeError(f"{what}: dtype {dtypes.as_dtype(dtype).name} differs from the "
+                        f"inputs' {first_input.dtype.name}")
+    return cell.zero_state_like(first_input)
+
+
+def _unroll(cell, inputs: list, state, lengths):
+    """Outputs of every step and the final state, masked by `lengths` as TF1 masks them."""
+    outputs = []
+    for t, x in enumerate(inputs):
+        output, new_state = cell(x, state)
+        if lengths is not None:
+            done = ops.expand_dims(ops.less_equal(lengths, t), 1)    # [batch, 1]: t >= length
+            output = ops.where(done, ops.zeros_like(output), output)
+            new_state = map_state(lambda old, new: ops.where(done, old, new), state, new_state)
+        outputs.append(output)
+        state = new_state
+    return outputs, state
+
+
+def static_rnn(cell, inputs, initial_state=None, dtype=None, sequence_length=None,
+               scope=None):
+    """`inputs`, a list of [batch, depth] tensors, one per step -> (outputs, a list of
+    [batch, cell.output_size], and the final state). Variables under `rnn/` (or `scope`)."""
+    inputs = _check_inputs("static_rnn", inputs)
+    lengths = _lengths("static_rnn", sequence_length)
+    state = _start_state("static_rnn", cell, initial_state, inputs[0], dtype)
+    graph = inputs[0].graph
+    with graph.as_default(), graph.name_scope(scope or "rnn"):
+        return _unroll(cell, inputs, state, lengths)
+
+
+def _reverse(inputs: list, lengths) -> list:
+    """The steps reversed; with lengths, each example's first `length` steps reversed and the
+    rest (padding) left in place, as tf.reverse_sequence does."""
+    if lengths is None:
+        return inputs[::-1]
+    steps = len(inputs)
+    stacked = ops.stack(inputs, 1)                                   # [batch, T, depth]
+    t = as_tensor(np.arange(steps, dtype=np.int64)[None, :])
+    n = ops.expand_dims(ops.cast(lengths, "int64"), 1)               # [batch, 1]
+    source = ops.where(ops.less(t, n), ops.subtract(ops.subtract(n, 1), t), t)  # [batch, T]
+    index = ops.add(ops.expand_dims(source, 2), ops.zeros_like(stacked, dtype="int64"))
+    return ops.unstack(ops.gather(stacked, 1, index), steps, 1)
+
+
+def static_bidirectional_rnn(cell_fw, cell_bw, inputs, initial_state_fw=None,
+                             initial_state_bw=None, dtype=None, sequence_length=None,
+                             scope=None):
+    """A forward and a backward RNN over `inputs` (a list of steps) -> (outputs, state_fw,
+    state_bw), outputs[t] being [forward output at t, backward output at t] concatenated.
+    Variables under `bidirectional_rnn/fw/` and `bidirectional_rnn/bw/` (or `scope`)."""
+    inputs = _check_inputs("static_bidirectional_rnn", inputs)
+    lengths = _lengths("static_bidirectional_rnn", sequence_length)
+    graph = inputs[0].graph
+    with graph.as_default(), graph.name_scope(scope or "bidirectional_rnn"):
+        out_fw, state_fw = static_rnn(cell_fw, inputs, initial_state_fw, dtype, lengths,
+                                      scope="fw")
+        with graph.name_scope("bw"):
+            reversed_inputs = _reverse(inputs, lengths)
+        out_bw, state_bw = static_rnn(cell_bw, reversed_inputs, initial_state_bw, dtype,
+                                      lengths, scope="bw")
+        out_bw = _reverse(out_bw, lengths)
+        outputs = [ops.concat([f, b], 1) for f, b in zip(out_fw, out_bw)]
+    return outputs, state_fw, state_bw
+
+
+def _time_steps(what, inputs, time_major) -> list:
+    x = as_tensor(inputs)
+    if not isinstance(inputs, Tensor) and isinstance(inputs, (list, tuple)):
+        raise TypeError(f"{what}: inputs must be one tensor [batch, time, depth] (nested "
+                        f"inputs are not supported)")
+    if x.ndim != 3:
+        raise ValueError(f"{what}: inputs must be [batch, time, depth] (time_major: "
+                         f"[time, batch, depth]), got shape {x.shape}")
+    axis = 0 if time_major else 1
+    if x.shape[axis] is None:
+        raise ValueError(f"{what}: the number of time steps (dim {axis} of {x.shape}) must "
+                         f"be known when the graph is built: tinyflow unrolls the loop")
+    return ops.unstack(x, axis=axis)
+
+
+def dynamic_rnn(cell, inputs, sequence_length=None, initial_state=None, dtype=None,
+                parallel_iterations=None, swap_memory=False, time_major=False, scope=None):
+    """`inputs` [batch, time, depth] (time_major: [time, batch, depth]) -> (outputs [batch,
+    time, cell.output_size] (time_major: time first), final state). Unrolled over the time
+    steps, which must be known; variables under `rnn/` (or `scope`)."""
+    steps = _time_steps("dynamic_rnn", inputs, time_major)
+    outputs, state = static_rnn(cell, steps, initial_state, dtype, sequence_length,
+                                scope or "rnn")
+    return ops.stack(outputs, 0 if time_major else 1), state
+
+
+def bidirectional_dynamic_rnn(cell_fw, cell_bw, inputs, sequence_length=None,
+                              initial_state_fw=None, initial_state_bw=None, dtype=None,
+                              parallel_iterations=None, swap_memory=False, time_major=False,
+                              scope=None):
+    """-> ((outputs_fw, outputs_bw), (state_fw, state_bw)), each output [batch, time, units]
+    (time_major: time first); the backward outputs are in the inputs' time order."""
+    steps = _time_steps("bidirectional_dynamic_rnn", inputs, time_major)
+    lengths = _lengths("bidirectional_dynamic_rnn", sequence_length)
+    graph = steps[0].graph
+    axis = 0 if time_major else 1
+    with graph.as_default(), graph.name_scope(scope or "bidirectional_rnn"):
+        out_fw, state_fw = static_rnn(cell_fw, steps, initial_state_fw, dtype, lengths,
+                                      scope="fw")
+        with graph.name_scope("bw"):
+            reversed_steps = _reverse(steps, lengths)
+        out_bw, state_bw = static_rnn(cell_bw, reversed_steps, initial_state_bw, dtype,
+                                      lengths, scope="bw")
+        out_bw = _reverse(out_bw, lengths)
+    return (ops.stack(out_fw, axis), ops.stack(out_bw, axis)), (state_fw, state_bw)
+

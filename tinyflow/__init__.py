@@ -18,9 +18,11 @@ from .core.op import apply
 from .core.random import Generator, manual_seed
 from .core.tensor import Tensor
 from .jit import compile, explain, mark_dynamic  # noqa: A004  (torch.compile, torch._dynamo.*)
+from .ops.creation import tf_range as range  # noqa: A004  (TF1's tf.range)
+from .ops.shape import shape_of as shape
 from .ops import (abs, arg_max, arg_min, assign, assign_add, assign_sub, atan2, cast, ceil, concat,
                   cos, divide, einsum, equal, erf, exp, expand_dims, expm1, floor, floor_divide,
-                  gather, greater, greater_equal, group, less, less_equal, log, log1p,
+                  greater, greater_equal, group, less, less_equal, log, log1p,
                   logical_and, logical_not, logical_or, logical_xor, maximum, minimum,
                   multiply, negative, not_equal, one_hot, pad, pow, random_normal, random_uniform,
                   reduce_max, reduce_mean, reduce_min, reduce_sum, relu, remainder, reshape,

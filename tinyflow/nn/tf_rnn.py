@@ -90,6 +90,16 @@ def _reverse(inputs: list, lengths) -> list:
     return ops.unstack(ops.gather(stacked, 1, index), steps, 1)
 
 
+def _backward(cell, inputs: list, initial_state, dtype, lengths):
+    """The backward direction under `bw/`: the steps reversed (within each length), run,
+    and the outputs put back in the inputs' order."""
+    with inputs[0].graph.name_scope("bw"):
+        steps = _reverse(inputs, lengths)
+        state = _start_state("bidirectional rnn", cell, initial_state, steps[0], dtype)
+        outputs, state = _unroll(cell, steps, state, lengths)
+        return _reverse(outputs, lengths), state
+
+
 def static_bidirectional_rnn(cell_fw, cell_bw, inputs, initial_state_fw=None,
                              initial_state_bw=None, dtype=None, sequence_length=None,
                              scope=None):
@@ -102,11 +112,7 @@ def static_bidirectional_rnn(cell_fw, cell_bw, inputs, initial_state_fw=None,
     with graph.as_default(), graph.name_scope(scope or "bidirectional_rnn"):
         out_fw, state_fw = static_rnn(cell_fw, inputs, initial_state_fw, dtype, lengths,
                                       scope="fw")
-        with graph.name_scope("bw"):
-            reversed_inputs = _reverse(inputs, lengths)
-        out_bw, state_bw = static_rnn(cell_bw, reversed_inputs, initial_state_bw, dtype,
-                                      lengths, scope="bw")
-        out_bw = _reverse(out_bw, lengths)
+        out_bw, state_bw = _backward(cell_bw, inputs, initial_state_bw, dtype, lengths)
         outputs = [ops.concat([f, b], 1) for f, b in zip(out_fw, out_bw)]
     return outputs, state_fw, state_bw
 
@@ -150,10 +156,6 @@ def bidirectional_dynamic_rnn(cell_fw, cell_bw, inputs, sequence_length=None,
     with graph.as_default(), graph.name_scope(scope or "bidirectional_rnn"):
         out_fw, state_fw = static_rnn(cell_fw, steps, initial_state_fw, dtype, lengths,
                                       scope="fw")
-        with graph.name_scope("bw"):
-            reversed_steps = _reverse(steps, lengths)
-        out_bw, state_bw = static_rnn(cell_bw, reversed_steps, initial_state_bw, dtype,
-                                      lengths, scope="bw")
-        out_bw = _reverse(out_bw, lengths)
+        out_bw, state_bw = _backward(cell_bw, steps, initial_state_bw, dtype, lengths)
     return (ops.stack(out_fw, axis), ops.stack(out_bw, axis)), (state_fw, state_bw)
 

@@ -398,3 +398,46 @@ def test_bad_inputs_say_what_is_wrong(graph):
         tf.nn.rnn_cell.BasicLSTMCell(H, state_is_tuple=False)
     with pytest.raises(ValueError, match="same cell object appears twice"):
         tf.nn.rnn_cell.MultiRNNCell([cell, cell])
+
+
+def test_time_major_and_a_run_time_zero_state(graph, rng):
+    x = tf.placeholder(tf.float64, [None, T, D])
+    cell = tf.nn.rnn_cell.GRUCell(H)
+    batch_major, state = tf.nn.dynamic_rnn(cell, x, dtype=tf.float64, scope="a")
+    start = cell.zero_state(tf.shape(x)[0], tf.float64)
+    time_major, _ = tf.nn.dynamic_rnn(cell, tf.transpose(x, [1, 0, 2]), initial_state=start,
+                                      time_major=True, scope="b")
+    assert len(tf.trainable_variables()) == 4 and time_major.shape == (T, None, H)
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        a, b, zero = sess.run([batch_major, time_major, start], {x: inputs(rng)})
+    np.testing.assert_array_equal(np.swapaxes(b, 0, 1), a)
+    assert zero.shape == (B, H) and not zero.any()
+
+
+class Accumulator(tf.nn.rnn_cell.RNNCell):
+    """A user's cell in TF1's protocol: h' = h + x @ w."""
+
+    state_size = property(lambda self: 2)
+    output_size = property(lambda self: 2)
+
+    def build(self, inputs_shape):
+        self.w = self.add_variable("w", [inputs_shape[-1], 2], initializer=0.5)
+
+    def call(self, inputs, state):
+        new = state + tf.matmul(inputs, self.w)
+        return new, new
+
+
+def test_a_user_cell_subclass(graph, rng):
+    x = tf.placeholder(tf.float64, [None, T, D])
+    outputs, state = tf.nn.dynamic_rnn(Accumulator(name="acc"), x, sequence_length=LENGTHS,
+                                       dtype=tf.float64)
+    assert [v.name for v in tf.trainable_variables()] == ["rnn/acc/w:0"]
+    value = inputs(rng)
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        final = sess.run(state, {x: value})
+    mask = np.arange(T)[None, :] < LENGTHS[:, None]
+    np.testing.assert_allclose(final, np.repeat(0.5 * (value * mask[:, :, None]).sum((1, 2))
+                                                [:, None], 2, 1), rtol=1e-12)

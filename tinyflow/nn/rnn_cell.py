@@ -20,6 +20,7 @@ from ..core import dtypes
 from ..core.graph import get_default_graph
 from ..core.op import as_tensor
 from ..core.tensor import Tensor
+from ..ops.creation import tf_range
 from ..symbolic.variables import Variable
 from .tf_functions import dropout
 
@@ -88,7 +89,8 @@ def _activation(fn):
 class RNNCell:
     """The cell interface: `state_size`, `output_size`, `zero_state(batch_size, dtype)` and
     `__call__(inputs, state)`, which opens the cell's name scope and builds its variables on
-    the first call (`build(input_depth, dtype)`)."""
+    the first call (`build(inputs_shape)`, TF's Layer protocol: a subclass may override
+    `build`, `call`, `state_size` and `output_size` and make variables with `add_variable`)."""
 
     scope_name = "rnn_cell"
 
@@ -106,13 +108,18 @@ class RNNCell:
     def output_size(self):
         raise NotImplementedError
 
+    @property
+    def dtype(self):
+        return self._dtype
+
     def zero_state(self, batch_size, dtype=dtypes.float32):
-        """Zeros of the state's structure, [batch_size, size] each (batch_size an int)."""
-        if isinstance(batch_size, Tensor):
-            raise TypeError(f"{type(self).__name__}.zero_state: give batch_size as an int "
-                            f"(the RNN functions make zeros of a run-time batch themselves)")
+        """Zeros of the state's structure, [batch_size, size] each; batch_size an int or a
+        scalar tensor (`tf.shape(x)[0]`)."""
         dtype = dtypes.as_dtype(dtype)
-        return _sized(self.state_size, lambda n: _zeros((int(batch_size), n), dtype))
+        if not isinstance(batch_size, Tensor):
+            return _sized(self.state_size, lambda n: _zeros((int(batch_size), n), dtype))
+        column = ops.zeros_like(ops.expand_dims(tf_range(batch_size), 1), dtype=dtype)
+        return _sized(self.state_size, lambda n: ops.add(column, _zeros((n,), dtype)))
 
     def zero_state_like(self, x: Tensor):
         """Zeros of the state's structure with x's batch (dim 0) and dtype, which may be
@@ -132,16 +139,22 @@ class RNNCell:
         graph = inputs.graph
         with graph.as_default(), graph.name_scope(scope or self._name):
             if not self.built:
-                self.build(inputs.shape[1], self._dtype or inputs.dtype)
+                self._dtype = dtypes.as_dtype(self._dtype or inputs.dtype)
+                self.build(inputs.shape)
                 self.built = True
             return self.call(inputs, state)
 
-    def add_variable(self, name, shape, initializer, dtype, default):
-        """A variable of this cell named `name` within the open scope, made once."""
-        variable = Variable(_initial(initializer, shape, dtype, default), dtype=dtype,
-                            name=name)
+    def add_variable(self, name, shape, dtype=None, initializer=None, trainable=True):
+        """A variable of this cell named `name` in the open scope (TF's `add_weight`). The
+        initializer is a TF-style callable of (shape, dtype=) or a constant; without one,
+        Glorot uniform, TF1's default."""
+        dtype = dtypes.as_dtype(dtype or self._dtype or dtypes.float32)
+        value = _initial(initializer, tuple(int(d) for d in shape), dtype, _glorot_uniform)
+        variable = Variable(value, trainable=trainable, dtype=dtype, name=name)
         self._variables.append(variable)
         return variable
+
+    add_weight = add_variable
 
     @property
     def variables(self):
@@ -154,7 +167,7 @@ class RNNCell:
 
     weights = trainable_variables
 
-    def build(self, input_depth, dtype):
+    def build(self, inputs_shape):
         pass
 
     def call(self, inputs, state):
@@ -188,11 +201,10 @@ class BasicRNNCell(RNNCell):
     state_size = property(lambda self: self._num_units)
     output_size = property(lambda self: self._num_units)
 
-    def build(self, input_depth, dtype):
+    def build(self, inputs_shape):
         n = self._num_units
-        self.kernel = self.add_variable("kernel", (input_depth + n, n), None, dtype,
-                                        _glorot_uniform)
-        self.bias = self.add_variable("bias", (n,), None, dtype, _zeros)
+        self.kernel = self.add_variable("kernel", (inputs_shape[-1] + n, n))
+        self.bias = self.add_variable("bias", (n,), initializer=_zeros)
 
     def call(self, inputs, state):
         out = self._activation(_linear(inputs, state, self.kernel, self.bias))
@@ -216,14 +228,16 @@ class GRUCell(RNNCell):
     state_size = property(lambda self: self._num_units)
     output_size = property(lambda self: self._num_units)
 
-    def build(self, input_depth, dtype):
+    def build(self, inputs_shape):
         n, k, b = self._num_units, self._kernel_initializer, self._bias_initializer
-        self.gate_kernel = self.add_variable("gates/kernel", (input_depth + n, 2 * n), k,
-                                             dtype, _glorot_uniform)
-        self.gate_bias = self.add_variable("gates/bias", (2 * n,), b, dtype, _ones)
-        self.candidate_kernel = self.add_variable("candidate/kernel", (input_depth + n, n),
-                                                  k, dtype, _glorot_uniform)
-        self.candidate_bias = self.add_variable("candidate/bias", (n,), b, dtype, _zeros)
+        depth = inputs_shape[-1] + n
+        self.gate_kernel = self.add_variable("gates/kernel", (depth, 2 * n), initializer=k)
+        self.gate_bias = self.add_variable("gates/bias", (2 * n,),
+                                           initializer=_ones if b is None else b)
+        self.candidate_kernel = self.add_variable("candidate/kernel", (depth, n),
+                                                  initializer=k)
+        self.candidate_bias = self.add_variable("candidate/bias", (n,),
+                                                initializer=_zeros if b is None else b)
 
     def call(self, inputs, state):
         gates = ops.sigmoid(_linear(inputs, state, self.gate_kernel, self.gate_bias))
@@ -254,11 +268,10 @@ class BasicLSTMCell(RNNCell):
     state_size = property(lambda self: LSTMStateTuple(self._num_units, self._num_units))
     output_size = property(lambda self: self._num_units)
 
-    def build(self, input_depth, dtype):
+    def build(self, inputs_shape):
         n = self._num_units
-        self.kernel = self.add_variable("kernel", (input_depth + n, 4 * n), None, dtype,
-                                        _glorot_uniform)
-        self.bias = self.add_variable("bias", (4 * n,), None, dtype, _zeros)
+        self.kernel = self.add_variable("kernel", (inputs_shape[-1] + n, 4 * n))
+        self.bias = self.add_variable("bias", (4 * n,), initializer=_zeros)
 
     def gates(self, inputs, h):
         return ops.split(_linear(inputs, h, self.kernel, self.bias), 4, axis=1)
@@ -305,18 +318,17 @@ class LSTMCell(BasicLSTMCell):
     def output_size(self):
         return self._num_proj or self._num_units
 
-    def build(self, input_depth, dtype):
+    def build(self, inputs_shape):
         n, h, init = self._num_units, self._num_proj or self._num_units, self._initializer
-        self.kernel = self.add_variable("kernel", (input_depth + h, 4 * n), init, dtype,
-                                        _glorot_uniform)
-        self.bias = self.add_variable("bias", (4 * n,), None, dtype, _zeros)
+        self.kernel = self.add_variable("kernel", (inputs_shape[-1] + h, 4 * n),
+                                        initializer=init)
+        self.bias = self.add_variable("bias", (4 * n,), initializer=_zeros)
         if self._use_peepholes:
-            self.peepholes = [self.add_variable(name, (n,), init, dtype,
-                                                _glorot_uniform)
+            self.peepholes = [self.add_variable(name, (n,), initializer=init)
                               for name in ("w_f_diag", "w_i_diag", "w_o_diag")]
         if self._num_proj:
             self.proj_kernel = self.add_variable("projection/kernel", (n, self._num_proj),
-                                                 init, dtype, _glorot_uniform)
+                                                 initializer=init)
 
     def call(self, inputs, state):
         c, h = state

@@ -135,22 +135,37 @@ def test_basic_lstm_static_rnn_matches_tf1_equations(graph, rng):
     np.testing.assert_allclose(got_h, want_h, rtol=1e-12)
 
 
-def test_dynamic_rnn_sequence_length_zeros_outputs_and_carries_state(graph, rng):
+@pytest.mark.parametrize("fused", [True, False])
+def test_dynamic_rnn_sequence_length_zeros_outputs_and_carries_state(graph, rng, fused):
+    """The fused LSTM op (BasicLSTMCell) and the cell unrolled step by step (a subclass with
+    its own `call`) give TF1's masking, an empty sequence included."""
+    class Unfused(tf.nn.rnn_cell.BasicLSTMCell):
+        def call(self, inputs, state):
+            return super().call(inputs, state)
+
     x = tf.placeholder(tf.float64, [None, T, D])
     lengths = tf.placeholder(tf.int32, [None])
-    cell = tf.nn.rnn_cell.BasicLSTMCell(H)
-    outputs, state = tf.nn.dynamic_rnn(cell, x, sequence_length=lengths, dtype=tf.float64)
+    start = tf.nn.rnn_cell.LSTMStateTuple(tf.placeholder(tf.float64, [None, H]),
+                                          tf.placeholder(tf.float64, [None, H]))
+    cell = (tf.nn.rnn_cell.BasicLSTMCell if fused else Unfused)(H)
+    assert cell.fusable() == fused
+    outputs, state = tf.nn.dynamic_rnn(cell, x, sequence_length=lengths, initial_state=start)
     assert outputs.shape == (None, T, H)
     value = inputs(rng)
+    starts = tuple(rng.uniform(-1, 1, (B, H)) for _ in range(2))
+    lengths_value = np.array([5, 0, 2], np.int32)
     with tf.Session() as sess:
         w = set_values(sess, cell, rng)
-        got, c, h = sess.run([outputs, state.c, state.h], {x: value, lengths: LENGTHS})
-    want, (want_c, want_h) = np_unroll(np_basic_lstm, list(np.moveaxis(value, 1, 0)),
-                                       (np.zeros((B, H)),) * 2, w, LENGTHS)
+        got, c, h = sess.run([outputs, state.c, state.h],
+                             {x: value, lengths: lengths_value, start.c: starts[0],
+                              start.h: starts[1]})
+    want, (want_c, want_h) = np_unroll(np_basic_lstm, list(np.moveaxis(value, 1, 0)), starts,
+                                       w, lengths_value)
     np.testing.assert_allclose(got, np.stack(want, 1), rtol=1e-12)
-    assert not got[1, 2:].any() and got[1, 1].all()
+    assert not got[1].any() and not got[2, 2:].any() and got[2, 1].all()
     np.testing.assert_allclose(h, want_h, rtol=1e-12)
-    np.testing.assert_allclose(h[1], got[1, 1], rtol=1e-12)   # the state at the last valid step
+    np.testing.assert_allclose(h[2], got[2, 1], rtol=1e-12)   # the state at the last valid step
+    np.testing.assert_allclose(c[1], starts[0][1], rtol=1e-12)   # length 0: the initial state
     np.testing.assert_allclose(c, want_c, rtol=1e-12)
 
 

@@ -136,12 +136,8 @@ class RNNCell:
         if inputs.ndim != 2 or inputs.shape[1] is None:
             raise ValueError(f"{type(self).__name__}: inputs must be [batch, depth] with the "
                              f"depth known, got shape {inputs.shape}")
-        graph = inputs.graph
-        with graph.as_default(), graph.name_scope(scope or self._name):
-            if not self.built:
-                self._dtype = dtypes.as_dtype(self._dtype or inputs.dtype)
-                self.build(inputs.shape)
-                self.built = True
+        with inputs.graph.as_default(), inputs.graph.name_scope(scope or self._name):
+            self._build_once(inputs)
             return self.call(inputs, state)
 
     def add_variable(self, name, shape, dtype=None, initializer=None, trainable=True):
@@ -169,6 +165,23 @@ class RNNCell:
 
     def build(self, inputs_shape):
         pass
+
+    def build_for(self, inputs):
+        """Build the variables for inputs like `inputs` in this cell's scope, if not yet
+        (for a caller that runs the cell's equations itself: the fused LSTM)."""
+        if not self.built:
+            with inputs.graph.as_default(), inputs.graph.name_scope(self._name):
+                self._build_once(inputs)
+
+    def _build_once(self, inputs):
+        if not self.built:
+            self._dtype = dtypes.as_dtype(self._dtype or inputs.dtype)
+            self.build(inputs.shape)
+            self.built = True
+
+    def fusable(self) -> bool:
+        """Whether the RNN functions may run this cell over all steps as one fused op."""
+        return False
 
     def call(self, inputs, state):
         raise NotImplementedError
@@ -272,6 +285,16 @@ class BasicLSTMCell(RNNCell):
         n = self._num_units
         self.kernel = self.add_variable("kernel", (inputs_shape[-1] + n, 4 * n))
         self.bias = self.add_variable("bias", (4 * n,), initializer=_zeros)
+
+    forget_bias = property(lambda self: self._forget_bias)
+
+    def fusable(self) -> bool:
+        """TF's equations exactly as the fused op's (tanh, no extras, this class's call)."""
+        return (self._activation is ops.tanh and type(self).call in (BasicLSTMCell.call, LSTMCell.call)
+                and type(self).build in (BasicLSTMCell.build, LSTMCell.build)
+                and not getattr(self, "_use_peepholes", False)
+                and getattr(self, "_cell_clip", None) is None
+                and not getattr(self, "_num_proj", None))
 
     def gates(self, inputs, h):
         return ops.split(_linear(inputs, h, self.kernel, self.bias), 4, axis=1)

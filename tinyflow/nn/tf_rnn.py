@@ -52,6 +52,8 @@ def _start_state(what, cell, initial_state, first_input, dtype):
 
 def _unroll(cell, inputs: list, state, lengths):
     """Outputs of every step and the final state, masked by `lengths` as TF1 masks them."""
+    if len(inputs) > 1 and getattr(cell, "fusable", lambda: False)():
+        return _fused_lstm(cell, inputs, state, lengths)
     outputs = []
     for t, x in enumerate(inputs):
         output, new_state = cell(x, state)
@@ -62,6 +64,39 @@ def _unroll(cell, inputs: list, state, lengths):
         outputs.append(output)
         state = new_state
     return outputs, state
+
+
+def _fused_lstm(cell, inputs: list, state, lengths):
+    """A plain TF1 LSTM cell over all steps as the fused `lstm` op (ops/rnn.py): the input
+    projection of every step is one matmul, the recurrence one kernel each way. The kernel's
+    gate blocks are reordered from TF's i, j, f, o to the op's i, f, g(=j), o and forget_bias
+    goes into the f bias. Masking by `lengths` gives TF1's results: outputs past a length are
+    zeroed, and the final state is each example's state at its last valid step (the initial
+    state for a length of 0), since steps past a length never feed the steps before it."""
+    cell.build_for(inputs[0])
+    steps, n = len(inputs), cell.output_size
+    depth = inputs[0].shape[1]
+    c0, h0 = state
+    blocks = [slice(k * n, (k + 1) * n) for k in (0, 2, 1, 3)]                 # i, f, j, o
+    kernel = ops.concat([cell.kernel[:, b] for b in blocks], 1)
+    bias = ops.concat([cell.bias[blocks[0]], ops.add(cell.bias[blocks[1]], cell.forget_bias),
+                       cell.bias[blocks[2]], cell.bias[blocks[3]]], 0)
+    xw = ops.add(ops.matmul(ops.stack(inputs, 0), kernel[:depth]), bias)       # [T, B, 4n]
+    packed = ops.lstm(xw, h0, c0, ops.transpose(kernel[depth:]), hidden=n)   # [T, 7, B, n]
+    h_seq, c_seq = packed[:, 0], packed[:, 1]
+    outputs = ops.unstack(h_seq, steps, 0)
+    if lengths is None:
+        return outputs, type(state)(c_seq[-1], h_seq[-1])
+    n_valid = ops.cast(lengths, "int64")
+    outputs = [ops.where(ops.expand_dims(ops.less_equal(lengths, k), 1),
+                         ops.zeros_like(out), out) for k, out in enumerate(outputs)]
+    last = ops.maximum(ops.subtract(n_valid, 1), 0)                          # [B]
+    index = ops.add(ops.expand_dims(ops.expand_dims(last, 0), 2),            # [1, B, n]
+                    ops.zeros_like(h_seq[:1], dtype="int64"))
+    empty = ops.expand_dims(ops.equal(n_valid, 0), 1)
+    final = [ops.where(empty, start, ops.gather(seq, 0, index)[0])
+             for start, seq in ((c0, c_seq), (h0, h_seq))]
+    return outputs, type(state)(*final)
 
 
 def static_rnn(cell, inputs, initial_state=None, dtype=None, sequence_length=None,

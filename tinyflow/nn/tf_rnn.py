@@ -12,10 +12,10 @@ from __future__ import annotations
 import numpy as np
 
 from .. import ops
+from ..core import dtypes
 from ..core.op import as_tensor
 from ..core.tensor import Tensor
-from ..core import dtypes
-from .rnn_cell import map_state
+from .rnn_cell import LSTMStateTuple, map_state
 
 __all__ = ["bidirectional_dynamic_rnn", "dynamic_rnn", "static_bidirectional_rnn",
            "static_rnn"]
@@ -52,7 +52,7 @@ def _start_state(what, cell, initial_state, first_input, dtype):
 
 def _unroll(cell, inputs: list, state, lengths):
     """Outputs of every step and the final state, masked by `lengths` as TF1 masks them."""
-    if len(inputs) > 1 and getattr(cell, "fusable", lambda: False)():
+    if getattr(cell, "fusable", lambda: False)():
         return _fused_lstm(cell, inputs, state, lengths)
     outputs = []
     for t, x in enumerate(inputs):
@@ -83,20 +83,20 @@ def _fused_lstm(cell, inputs: list, state, lengths):
                        cell.bias[blocks[2]], cell.bias[blocks[3]]], 0)
     xw = ops.add(ops.matmul(ops.stack(inputs, 0), kernel[:depth]), bias)       # [T, B, 4n]
     packed = ops.lstm(xw, h0, c0, ops.transpose(kernel[depth:]), hidden=n)   # [T, 7, B, n]
-    h_seq, c_seq = packed[:, 0], packed[:, 1]
-    outputs = ops.unstack(h_seq, steps, 0)
+    h_seq, c_seq = packed[:, 0], packed[:, 1]                                 # [T, B, n]
     if lengths is None:
-        return outputs, type(state)(c_seq[-1], h_seq[-1])
+        return ops.unstack(h_seq, steps, 0), LSTMStateTuple(c_seq[-1], h_seq[-1])
     n_valid = ops.cast(lengths, "int64")
-    outputs = [ops.where(ops.expand_dims(ops.less_equal(lengths, k), 1),
-                         ops.zeros_like(out), out) for k, out in enumerate(outputs)]
+    t = as_tensor(np.arange(steps, dtype=np.int64)[:, None, None])
+    valid = ops.less(t, ops.expand_dims(n_valid, 1))                         # [T, B, 1]
+    outputs = ops.unstack(ops.where(valid, h_seq, ops.zeros_like(h_seq)), steps, 0)
     last = ops.maximum(ops.subtract(n_valid, 1), 0)                          # [B]
     index = ops.add(ops.expand_dims(ops.expand_dims(last, 0), 2),            # [1, B, n]
                     ops.zeros_like(h_seq[:1], dtype="int64"))
     empty = ops.expand_dims(ops.equal(n_valid, 0), 1)
     final = [ops.where(empty, start, ops.gather(seq, 0, index)[0])
              for start, seq in ((c0, c_seq), (h0, h_seq))]
-    return outputs, type(state)(*final)
+    return outputs, LSTMStateTuple(*final)
 
 
 def static_rnn(cell, inputs, initial_state=None, dtype=None, sequence_length=None,

@@ -456,3 +456,15 @@ def test_a_user_cell_subclass(graph, rng):
     mask = np.arange(T)[None, :] < LENGTHS[:, None]
     np.testing.assert_allclose(final, np.repeat(0.5 * (value * mask[:, :, None]).sum((1, 2))
                                                 [:, None], 2, 1), rtol=1e-12)
+
+
+def test_residual_wrapper_adds_the_input(graph, rng):
+    x = tf.placeholder(tf.float64, [None, T, H])
+    base = rnn.GRUCell(H)
+    plain, _ = tf.nn.dynamic_rnn(base, x, dtype=tf.float64, scope="a")
+    wrapped, _ = tf.nn.dynamic_rnn(rnn.ResidualWrapper(base), x, dtype=tf.float64, scope="b")
+    value = rng.uniform(-1, 1, (B, T, H))
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        a, b = sess.run([plain, wrapped], {x: value})
+    np.testing.assert_allclose(b, a + value, rtol=1e-12)   # the state is the cell's own

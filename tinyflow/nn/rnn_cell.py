@@ -25,7 +25,7 @@ from ..symbolic.variables import Variable
 from .tf_functions import dropout
 
 __all__ = ["BasicLSTMCell", "BasicRNNCell", "DropoutWrapper", "GRUCell", "LSTMCell",
-           "LSTMStateTuple", "MultiRNNCell", "RNNCell"]
+           "LSTMStateTuple", "MultiRNNCell", "ResidualWrapper", "RNNCell"]
 
 
 LSTMStateTuple = collections.namedtuple("LSTMStateTuple", ("c", "h"))
@@ -161,7 +161,7 @@ class RNNCell:
     def trainable_variables(self):
         return [v for v in self.variables if v.trainable]
 
-    weights = trainable_variables
+    weights = trainable_weights = trainable_variables
 
     def build(self, inputs_shape):
         pass
@@ -435,3 +435,24 @@ class DropoutWrapper(RNNCell):
         inputs = dropout(inputs, keep_prob=self._input_keep_prob)
         output, new_state = self._cell(inputs, state, scope)
         return dropout(output, keep_prob=self._output_keep_prob), new_state
+
+
+class ResidualWrapper(RNNCell):
+    """The cell's output plus its input (`residual_fn(inputs, output)` if given), as TF1's;
+    the input and output sizes must match."""
+
+    def __init__(self, cell, residual_fn=None):
+        super().__init__()
+        self._cell = cell
+        self._residual_fn = residual_fn or ops.add
+
+    state_size = property(lambda self: self._cell.state_size)
+    output_size = property(lambda self: self._cell.output_size)
+
+    @property
+    def variables(self):
+        return self._cell.variables
+
+    def __call__(self, inputs, state, scope=None):
+        output, new_state = self._cell(inputs, state, scope)
+        return self._residual_fn(as_tensor(inputs), output), new_state

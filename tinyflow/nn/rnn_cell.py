@@ -82,7 +82,10 @@ def _activation(fn):
     if fn is None:
         return ops.tanh
     if isinstance(fn, str):
-        return {"tanh": ops.tanh, "relu": ops.relu, "sigmoid": ops.sigmoid}[fn]
+        named = {"tanh": ops.tanh, "relu": ops.relu, "sigmoid": ops.sigmoid}
+        if fn not in named:
+            raise ValueError(f"activation {fn!r}: use one of {sorted(named)} or a function")
+        return named[fn]
     return fn
 
 

@@ -468,3 +468,25 @@ def test_residual_wrapper_adds_the_input(graph, rng):
         sess.run(tf.global_variables_initializer())
         a, b = sess.run([plain, wrapped], {x: value})
     np.testing.assert_allclose(b, a + value, rtol=1e-12)   # the state is the cell's own
+
+
+def test_last_valid_output_by_shape_range_and_gather(graph, rng):
+    """dynamic_rnn.py's indexing: tf.shape(outputs)[0] (a run-time batch), tf.range of it,
+    and TF1's tf.gather(params, indices) of rows (torch's gather(input, dim, index) stays)."""
+    x = tf.placeholder(tf.float64, [None, T, D])
+    lengths = tf.placeholder(tf.int32, [None])
+    outputs, state = tf.nn.dynamic_rnn(rnn.BasicLSTMCell(H), x, sequence_length=lengths,
+                                       dtype=tf.float64)
+    batch = tf.shape(outputs)[0]
+    index = tf.range(0, batch) * T + (lengths - 1)
+    last = tf.gather(tf.reshape(outputs, [-1, H]), index)
+    assert index.dtype is tf.int32
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        got, h = sess.run([last, state.h], {x: inputs(rng), lengths: LENGTHS})
+    np.testing.assert_array_equal(got, h)
+    rows = np.arange(12.0).reshape(3, 4)
+    picks = np.array([[0, 1], [2, 3], [1, 1]])
+    np.testing.assert_array_equal(tf.gather(tf.tensor(rows), 1, tf.tensor(picks)).numpy(),
+                                  np.take_along_axis(rows, picks, 1))
+    np.testing.assert_array_equal(tf.gather(rows, [3, 0], axis=1).numpy(), rows[:, [3, 0]])

@@ -37,7 +37,8 @@ from .movement import (cat, chunk, concatenate, flatten, flip, index_select, mov
 from .reduce import amax, amin, count_nonzero, max, mean, min, std, sum, topk
 from .serialization import load, save
 from .shared_names import (add, argmax, argmin, argsort, broadcast_to, clamp, clip, cumsum,
-                           empty_like, gather, log_softmax, logsumexp, matmul, multinomial, ones_like,
+                           empty_like, gather, log_softmax, logsumexp, matmul, multinomial,
+                           ones_like,
                            roll, round, softmax, sort, split, stack, tile, transpose, var,
                            zeros_like)
 from .strided import as_strided

@@ -25,7 +25,8 @@ LAYERS = [
     ("symbolic", "pytorch", "examples"),  # TF1: Session, Variable; PyTorch: methods, torch.*;
                                         # TF1 tutorial loaders
     ("nn",),                            # Modules and F.*, tf.nn
-    ("distributed", "onnx", "jit"),     # parameter server on Ray; ONNX export; compile
+    ("distributed", "onnx", "jit", "contrib"),  # parameter server on Ray; ONNX export;
+                                        # compile; TF1's tf.contrib (rnn)
     ("autograd",),                      # `tinyflow.autograd` as a module path
     ("__init__",),                      # the `tinyflow` namespace itself
 ]

@@ -6,7 +6,7 @@ PyTorch's spellings live in `tinyflow/pytorch/`; where TF1 and PyTorch use one n
 different things, `tinyflow/pytorch/shared_names.py` decides by the arguments.
 """
 from . import backend as _backend  # noqa: F401  (fills the kernel tables)
-from . import autograd, func, jit, nn, onnx, ops, optim, utils, viz  # noqa: F401
+from . import autograd, contrib, func, jit, nn, onnx, ops, optim, utils, viz  # noqa: F401
 from .autodiff import forward_gradients, gradients
 from .core.dtypes import (DType, as_dtype, bfloat16, bool_, float8_e4m3fn, float8_e5m2,
                           float16, float32, float64, int8, int16, int32, int64, uint8)
@@ -18,14 +18,16 @@ from .core.op import apply
 from .core.random import Generator, manual_seed
 from .core.tensor import Tensor
 from .jit import compile, explain, mark_dynamic  # noqa: A004  (torch.compile, torch._dynamo.*)
+from .ops.creation import tf_range as range  # noqa: A004  (TF1's tf.range)
+from .ops.shape import shape_of as shape
 from .ops import (abs, arg_max, arg_min, assign, assign_add, assign_sub, atan2, cast, ceil, concat,
                   cos, divide, einsum, equal, erf, exp, expand_dims, expm1, floor, floor_divide,
-                  gather, greater, greater_equal, group, less, less_equal, log, log1p,
+                  greater, greater_equal, group, less, less_equal, log, log1p,
                   logical_and, logical_not, logical_or, logical_xor, maximum, minimum,
                   multiply, negative, not_equal, one_hot, pad, pow, random_normal, random_uniform,
                   reduce_max, reduce_mean, reduce_min, reduce_sum, relu, remainder, reshape,
                   sigmoid, sign, sin, sqrt, square, squeeze, stop_gradient, subtract, tanh,
-                  tril, triu,
+                  tril, triu, unstack,
                   truncated_normal, where)
 from .pytorch import *  # noqa: F401,F403  (the torch.* table: tinyflow/pytorch/__init__.py)
 from .pytorch import install_tensor_methods

@@ -217,6 +217,8 @@ class OpCase:
         grad: False for forward-only entries (non-differentiable ops).
         second_order: False to skip the second-order check (say why where it is set).
         dynamic: False to skip the checks with placeholders of unknown dims or rank.
+        value_shaped: the output's size depends on the input values (range), so a graph
+            knows it only when run.
         op: the registered op this entry tests, when it is not `name`.
         sugar: a composition of other ops, not the entry of a registered op.
         atol, rtol: forward tolerance in float32 (float64 is checked to ~1e-12, float16 to
@@ -232,6 +234,7 @@ class OpCase:
     grad: bool = True
     second_order: bool = True
     dynamic: bool = True
+    value_shaped: bool = False
     op: str = ""
     sugar: bool = False
     atol: float = 1e-6

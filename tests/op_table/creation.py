@@ -7,7 +7,7 @@ import numpy as np
 import tinyflow as tf
 from tinyflow.ops import creation as creation_ops
 
-from .common import (NUMBERS, A, ErrorInput, Labels, OpCase, Ref, S, dtype_kwarg,
+from .common import (NUMBERS, A, ErrorInput, Labels, OpCase, Ref, S, dtype_kwarg, given,
                      dtype_kwarg_or_float32)
 
 CASES: list[OpCase] = []
@@ -61,4 +61,26 @@ CASES += [
     OpCase("ones_like", ones_like, np_ones_like,
            (S(A(3, 4)), S(A(2, 3), dtype=tf.int32), S(A(5, layout="step"), dtype=tf.float64)),
            NUMBERS + (tf.bool,), dtype_kwarg, grad=False),
+]
+
+
+def tf_range(start, limit, delta):
+    return tf.range(start, limit, delta)
+
+
+def np_range(start, limit, delta):
+    return np.arange(start, limit, delta, dtype=start.dtype)
+
+
+CASES += [
+    OpCase("range", tf_range, np_range,
+           (S(A(domain=given(2.0)), A(domain=given(7.0)), A(domain=given(1.5))),
+            S(A(domain=given(5.0)), A(domain=given(-1.0)), A(domain=given(-2.0))),
+            S(A(domain=given(3.0)), A(domain=given(3.0)), A(domain=given(1.0)))),
+           NUMBERS, grad=False, value_shaped=True,
+           errors=(ErrorInput(S(A(2), A(), A()), tf.ShapeError,
+                              r"^range: start must be a scalar, got shape \(2,\)"),
+                   ErrorInput(S(A(domain=given(0.0)), A(domain=given(3.0)),
+                                A(domain=given(0.0))), ValueError,
+                              r"range: delta must not be zero", at_run=True))),
 ]

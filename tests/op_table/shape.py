@@ -353,3 +353,34 @@ CASES += [
            (S(A(7, 2), chunks=3), S(A(2, 6), chunks=2, dim=1)), NUMBERS, dynamic=False,
            sugar=True),
 ]
+
+
+def unstack(x, num=None, axis=0):
+    return tf.unstack(x, num, axis)
+
+
+def np_unstack(x, num=None, axis=0):
+    return list(np.moveaxis(x, axis, 0))
+
+
+def shape_of(x, out_type=tf.int32):
+    return tf.shape(x, out_type=out_type)
+
+
+def np_shape_of(x, out_type=tf.int32):
+    return np.array(x.shape, dtype=out_type.np)
+
+
+CASES += [
+    OpCase("unstack", unstack, np_unstack,
+           (S(A(3, 4)), S(A(2, 3, 4), axis=1), S(A(2, 3, 4, layout="T"), num=4, axis=-1)),
+           NUMBERS, dynamic=False, sugar=True,  # the number of pieces is the axis' static size
+           errors=(ErrorInput(S(A(3, 4), num=2), ValueError,
+                              r"^unstack: num=2 does not match dimension 0 of shape"),)),
+    OpCase("shape", shape_of, np_shape_of,
+           (S(A(3, 4)), S(A(2, 3, 4, layout="T"), out_type=tf.int64), S(A()), S(A(0, 2))),
+           NUMBERS + (tf.bool,), lambda dt, kwargs: kwargs.get("out_type", tf.int32),
+           grad=False,
+           errors=(ErrorInput(S(A(3), out_type=tf.float32), tf.DTypeError,
+                              r"^shape: out_type must be an integer dtype, got float32"),)),
+]

@@ -21,6 +21,6 @@ from .rnn import lstm
 from .reduce import (arg_max, arg_min, argmax, argmin, cumsum, logsumexp, reduce_max, reduce_mean, reduce_min,
                      reduce_sum, var)
 from .shape import (broadcast_to, concat, copy, expand, expand_dims, getitem, pad,
-                    reshape, split, squeeze, stack, stop_gradient, sum_to, transpose)
+                    reshape, split, squeeze, stack, stop_gradient, sum_to, transpose, unstack)
 from .state import assign, assign_add, assign_sub, group
 from ..core.op import as_tensor  # noqa: F401  (nn/ converts through it)

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from typing import Optional
 
+import numpy as np
+
 from ..core import dtypes
 from ..core.graph import get_default_graph
 from ..core.op import Op, apply, as_tensor
@@ -87,6 +89,20 @@ class RandomMask(Op):
         return x.shape, x.dtype
 
 
+class Range(Op):
+    """start, start + delta, ... up to (not including) limit, from scalar tensors known only
+    at run time (TF1's `tf.range` of a `tf.shape` entry); the length is unknown until then."""
+    name = "range"
+    differentiable = False
+    dtype: dtypes.DType
+
+    def infer(self, start, limit, delta):
+        for what, t in (("start", start), ("limit", limit), ("delta", delta)):
+            if t.shape is not None and t.shape != ():
+                raise ValueError(f"{what} must be a scalar, got shape {t.shape}")
+        return (None,), self.dtype
+
+
 def zeros_like(x, dtype=None, name=None) -> Tensor:
     dt = None if dtype is None else dtypes.as_dtype(dtype)
     return apply(ZerosLike(dtype=dt), as_tensor(x), name=name)
@@ -105,6 +121,23 @@ def one_hot(indices, depth: int, dtype=dtypes.float32, name=None) -> Tensor:
 def one_hot_like(indices, like, dtype=dtypes.float32) -> Tensor:
     """`one_hot(indices, like.shape[-1])` with the depth read at run time."""
     return apply(OneHot(depth=None, dtype=dtypes.as_dtype(dtype)), as_tensor(indices), like)
+
+
+def tf_range(start, limit=None, delta=1, dtype=None, name="range") -> Tensor:
+    """TF1 `tf.range(start, limit, delta)` (or `tf.range(limit)`). Numbers give a constant;
+    a tensor among them (`tf.shape(x)[0]`) gives a `Range` node computed at run time. The
+    dtype is the tensors' (else int32, or float32 if a number is a float) unless given."""
+    if limit is None:
+        start, limit = 0, start
+    values = (start, limit, delta)
+    if dtype is None:
+        given = [v.dtype for v in values if isinstance(v, Tensor)]
+        floats = any(isinstance(v, float) for v in values)
+        dtype = given[0] if given else (dtypes.float32 if floats else dtypes.int32)
+    dtype = dtypes.as_dtype(dtype)
+    if not any(isinstance(v, Tensor) for v in values):
+        return as_tensor(np.arange(start, limit, delta, dtype=dtype.np))
+    return apply(Range(dtype=dtype), *(as_tensor(v) for v in values), name=name)
 
 
 def _static_shape(shape, what):

@@ -7,6 +7,7 @@ from typing import Optional
 
 import numpy as np
 
+from ..core import dtypes
 from ..core.op import Op, apply, as_tensor, shared
 from ..core.shapes import normalize_axes
 from ..core.tensor import Tensor
@@ -373,6 +374,21 @@ class Copy(Op):
         return (g,)
 
 
+class ShapeOf(Op):
+    """A tensor's shape as a 1-D integer tensor, read when the graph runs (TF1's `tf.shape`,
+    for dims unknown while building, such as the batch)."""
+    name = "shape"
+    differentiable = False
+    saves_inputs = False
+    saves_output = False
+    dtype: dtypes.DType
+
+    def infer(self, x):
+        if not self.dtype.is_integer:
+            raise TypeError(f"out_type must be an integer dtype, got {self.dtype.name}")
+        return (None if x.shape is None else len(x.shape),), self.dtype
+
+
 class StopGradient(Op):
     """x itself, through which no gradient flows (TF1's `tf.stop_gradient`). A compiled step
     reads a parameter it has overwritten through one: the new value is a leaf again, as a
@@ -457,6 +473,24 @@ def stack(values, axis=0, name=None) -> Tensor:
     return concat([expand_dims(v, axis) for v in values], axis, name=name)
 
 
+def unstack(value, num=None, axis=0, name=None) -> list:
+    """TF1 unstack: the `num` slices of `value` along `axis`, each without that axis (getitems,
+    so their gradients are written into one buffer). The axis size must be known, or given."""
+    value = as_tensor(value)
+    if value.ndim is None:
+        raise ValueError("unstack: the value's rank must be known")
+    axis = normalize_axes(axis, value.ndim)[0]
+    size = value.shape[axis]
+    if num is not None and size is not None and int(num) != size:
+        raise ValueError(f"unstack: num={num} does not match dimension {axis} of shape "
+                         f"{value.shape}")
+    size = size if size is not None else num
+    if size is None:
+        raise ValueError(f"unstack: dimension {axis} of shape {value.shape} is unknown; "
+                         f"give num=")
+    return [getitem(value, (slice(None),) * axis + (i,)) for i in range(int(size))]
+
+
 def split(value, num_or_size_splits, axis=0, name=None) -> list:
     """TF1 split: a number of equal parts, or a list of sizes along `axis` (one may be -1)."""
     value = as_tensor(value)
@@ -498,6 +532,11 @@ def expand(x, shape) -> Tensor:
 
 def copy(x) -> Tensor:
     return apply(Copy(), as_tensor(x))
+
+
+def shape_of(input, name=None, out_type=dtypes.int32) -> Tensor:  # noqa: A002
+    """TF1 `tf.shape`: input's shape at run time, an int32 (or out_type) vector."""
+    return apply(ShapeOf(dtype=dtypes.as_dtype(out_type)), as_tensor(input), name=name)
 
 
 def stop_gradient(x, name=None) -> Tensor:

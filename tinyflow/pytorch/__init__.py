@@ -37,7 +37,8 @@ from .movement import (cat, chunk, concatenate, flatten, flip, index_select, mov
 from .reduce import amax, amin, count_nonzero, max, mean, min, std, sum, topk
 from .serialization import load, save
 from .shared_names import (add, argmax, argmin, argsort, broadcast_to, clamp, clip, cumsum,
-                           empty_like, log_softmax, logsumexp, matmul, multinomial, ones_like,
+                           empty_like, gather, log_softmax, logsumexp, matmul, multinomial,
+                           ones_like,
                            roll, round, softmax, sort, split, stack, tile, transpose, var,
                            zeros_like)
 from .strided import as_strided
@@ -73,7 +74,8 @@ __all__ = ["Size",
     "argsort", "as_strided", "backends", "bmm", "broadcast_to", "cat", "chunk", "clamp",
     "clamp_max", "clamp_min", "clip", "concatenate", "constant", "count_nonzero", "cuda",
     "cumsum", "device", "div", "dot", "empty", "empty_like", "enable_grad", "eye", "finfo",
-    "flatten", "flip", "fmod", "from_numpy", "full", "full_like", "get_default_dtype", "iinfo",
+    "flatten", "flip", "fmod", "from_numpy", "full", "full_like", "gather", "get_default_dtype",
+    "iinfo",
     "index_select", "inference_mode", "is_grad_enabled", "is_tensor", "isfinite", "isinf",
     "isnan", "lerp", "linspace", "load", "log10", "log2", "log_softmax", "logsumexp",
     "masked_fill", "matmul", "max", "mean", "min", "mm", "movedim", "mul", "multinomial",

@@ -59,6 +59,22 @@ def stack(tensors, dim=0, axis=None, out=None, name=None) -> Tensor:
     return write_out(ops.stack(list(tensors), dim if axis is None else axis, name=name), out)
 
 
+def gather(input, dim_or_indices=None, index=None, *, dim=None, indices=None, axis=None,
+           validate_indices=None, batch_dims=0, name=None, sparse_grad=False, out=None):
+    """`torch.gather(input, dim, index)` (elements picked along dim) or `tf.gather(params,
+    indices, axis=0)` (whole slices along axis, TF1's). An `index` (third argument) or `dim=`
+    means PyTorch; two arguments, `indices=` or `axis=` mean TF1."""
+    if index is not None or dim is not None:
+        return write_out(ops.gather(input, dim if dim is not None else dim_or_indices, index),
+                         out)
+    if batch_dims:
+        raise NotImplementedError("tf.gather: batch_dims is not supported")
+    indices = indices if indices is not None else dim_or_indices
+    if indices is None:
+        raise TypeError("gather: give torch's (input, dim, index) or TF's (params, indices)")
+    return ops.take(input, indices, axis or 0, name=name)
+
+
 def tile(x, dims, name=None) -> Tensor:
     """`torch.tile` / `tf.tile`: copies of `x` along each dim (fewer dims than x: leading 1s)."""
     x = as_tensor(x)

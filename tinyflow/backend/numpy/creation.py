@@ -71,3 +71,10 @@ def multinomial(op, probs):
     out = np.stack([rng.choice(row.size, op.num_samples, replace=op.replacement, p=row / s)
                     for row, s in zip(rows, sums[:, 0])])
     return out if probs.ndim == 2 else out[0]
+
+
+@kernel(c.Range)
+def range_(op, start, limit, delta):
+    if delta == 0:
+        raise ValueError("range: delta must not be zero")
+    return np.arange(start, limit, delta, dtype=op.dtype.np)

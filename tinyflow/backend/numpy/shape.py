@@ -140,3 +140,8 @@ def stop_gradient(op, x):
 @kernel(s.Pad)
 def pad(op, x):
     return np.pad(x, op.pads, constant_values=op.value)
+
+
+@kernel(s.ShapeOf, shape_only=(0,))
+def shape_of(op, x):
+    return np.array(x.shape, dtype=op.dtype.np)

@@ -8,6 +8,7 @@ plus the first call's time (trace + plan + first run) of the compiled step.
     ... bench/jit.py --generate   # character GPT sampling: full context, KV eager, KV compiled
     ... bench/jit.py --gpt        # the GPT training step, eager against compiled
     ... bench/jit.py --breaks     # a step with a graph break: eager, pieces, no break
+    ... bench/jit.py --profile [--gpt-profile] [--all]   # per-kernel times of the plan
 """
 from __future__ import annotations
 
@@ -178,6 +179,36 @@ def gpt_steps() -> None:
               f"faster than eager ({what} time)")
 
 
+def profile_step(which: str) -> None:
+    """Per-kernel times of the compiled step's plan (`Plan.profile`), summed by op, biggest
+    first, beside the whole step's time: where the compiled step spends its time."""
+    import tinyflow
+    from collections import defaultdict
+    fn, args = gpt_step(tinyflow) if which == "gpt" else seed_step(tinyflow)
+    compiled = tinyflow.compile(fn)
+    for _ in range(3):
+        compiled(*args)
+    (entry,) = [e for es in compiled._cache.values() if isinstance(es, list) for e in es][-1:]
+    rows = entry.plan.profile([a.array for a in args], runs=12 if which == "gpt" else 200)
+    start = time.perf_counter()
+    for _ in range(5):
+        compiled(*args)
+    step = (time.perf_counter() - start) / 5
+    by_op = defaultdict(lambda: [0.0, 0])
+    for name, _, t, _ in rows:
+        by_op[name][0] += t
+        by_op[name][1] += 1
+    total = sum(row[2] for row in rows)
+    print(f"{which} step: {step * 1e3:.3f} ms per call, kernels {total * 1e3:.3f} ms "
+          f"({len(rows)} kernels)")
+    for name, (t, count) in sorted(by_op.items(), key=lambda kv: -kv[1][0])[:40]:
+        print(f"{t * 1e3:>9.3f} ms {count:>4}x  {name[:100]}")
+    if "--all" in sys.argv:
+        for name, shape, t, flops in rows:
+            print(f"{t * 1e3:>9.3f} ms {flops / max(t, 1e-9) / 1e9:>7.1f} GFLOP/s  {shape}  "
+                  f"{name[:100]}")
+
+
 def break_steps() -> None:
     """The MLP step with a graph break in the middle (`if loss.item() > 5: ...` before
     backward): eager, compiled as pieces, and compiled without the break for reference."""
@@ -315,6 +346,9 @@ def main() -> None:
         return
     if "--gpt" in sys.argv:
         gpt_steps()
+        return
+    if "--profile" in sys.argv:
+        profile_step("gpt" if "--gpt-profile" in sys.argv else "seed")
         return
     if "--breaks" in sys.argv:
         break_steps()

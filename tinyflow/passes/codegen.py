@@ -3,6 +3,7 @@ and one preallocated arena, so running a plan costs a call per op and nothing el
 from __future__ import annotations
 
 import functools
+import time
 
 import numpy as np
 
@@ -12,14 +13,15 @@ from .memory import BufferPlan
 from .program import Program
 
 
-def codegen(program: Program, buffers: BufferPlan):
+def codegen(program: Program, buffers: BufferPlan, timings: list = None):
     """`run(values) -> list of fetched values`, where `values[slot]` holds each loaded
     external (feed, variable, eager tensor); constants are bound into the code.
 
     A step with a pool block (`buffers.out_buffer`) writes its value there with `out=`, one
     storing state (`buffers.out_state`) into the eager tensor's loaded array; a step whose
     kernel's dtype differs from the declared one is cast; values not pooled are dropped
-    after their last use. Kernels: `step.kernel`, else the NumPy table's.
+    after their last use. Kernels: `step.kernel`, else the NumPy table's. `timings`: a list
+    of one float per step, to which each call adds its kernel's wall time (a profile).
     """
     steps = program.steps
     arena = np.empty(buffers.buffers[0], np.uint8)
@@ -38,6 +40,8 @@ def codegen(program: Program, buffers: BufferPlan):
             lines.append(f"    v{s} = values[{s}]")
     for n, step in enumerate(steps):
         env[f"k{n}"], env[f"o{n}"] = _kernel(program, step), step.op
+        if timings is not None:
+            env[f"k{n}"] = _timed(env[f"k{n}"], timings, n)
         args = "".join(f", v{i}" for i in step.inputs)
         offset, rec = buffers.out_buffer[n], step.record
         if n in buffers.out_state:
@@ -61,6 +65,15 @@ def codegen(program: Program, buffers: BufferPlan):
     lines.append("    return [" + ", ".join(f"v{s}" for s in program.fetches) + "]")
     exec(compile("\n".join(lines), "<tinyflow plan>", "exec"), env)
     return env["run"]
+
+
+def _timed(kernel, timings: list, n: int):
+    def timed(*args, **kwargs):
+        start = time.perf_counter()
+        result = kernel(*args, **kwargs)
+        timings[n] += time.perf_counter() - start
+        return result
+    return timed
 
 
 def _permuted_empty(rec) -> np.ndarray:

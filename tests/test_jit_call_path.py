@@ -146,3 +146,18 @@ def test_seed_step_runs_row_kernels_and_equals_eager_over_steps():
     for _ in range(2):
         eager(x, y)
     np.testing.assert_allclose(w.numpy(), w_eager.numpy(), rtol=1e-4, atol=1e-6)
+
+
+def test_generated_kernel_divides_by_zero_as_numpy():
+    """The generated loops use NumPy's error model: x / 0 is inf or NaN, never an error
+    (and the loop with a division vectorizes)."""
+    x = RNG.standard_normal((256, 256)).astype(np.float32)
+    y = RNG.standard_normal((256, 256)).astype(np.float32)
+    y[::3] = 0.0
+    x[::5, ::2] = 0.0
+    f = torch.compile(lambda a, b: (a / b + 1.0) * 2.0 - a)
+    with np.errstate(all="ignore"):
+        want = (x / y + 1.0) * 2.0 - x
+    got = f(torch.Tensor(x), torch.Tensor(y)).numpy()
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    np.testing.assert_allclose(got, want, rtol=1e-6)

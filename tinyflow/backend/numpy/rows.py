@@ -66,7 +66,7 @@ def sum_rows(op: reduce.Sum, x: np.ndarray, out=None) -> np.ndarray:
 def _softmax_loop():
     import numba
 
-    @numba.njit(cache=True, nogil=True)
+    @numba.njit(cache=True, nogil=True, error_model="numpy")   # 1 / 0: inf, as NumPy
     def loop(x, out):
         n, k = x.shape
         for i in range(n):

@@ -80,10 +80,15 @@ def numpy_seed_step():
     return step
 
 
-def timed(fn, args=()):
-    start = time.perf_counter()
+def timed(fn, args=(), cpu=None):
+    """Wall seconds per call over `INNER` calls; `cpu` (a list) receives this process's CPU
+    seconds per call, which other processes' load inflates least (a loaded machine preempts
+    the process for whole time slices, which land on whichever step runs then)."""
+    start, start_cpu = time.perf_counter(), time.process_time()
     for _ in range(INNER):
         fn(*args)
+    if cpu is not None:
+        cpu.append((time.process_time() - start_cpu) / INNER)
     return (time.perf_counter() - start) / INNER
 
 
@@ -109,10 +114,12 @@ def measure(lib, compile_fn, extra=None) -> dict:
     for fn, args in tasks.values():   # warm-up
         timed(fn, args)
     times: dict = {k: [] for k in tasks}
+    cpu: dict = {k: [] for k in tasks}
     for _ in range(REPEATS):   # interleaved
         for k, (fn, args) in tasks.items():
-            times[k].append(timed(fn, args))
+            times[k].append(timed(fn, args, cpu[k]))
     return {"median": {f"{t}|{r}": statistics.median(v) for (t, r), v in times.items()},
+            "cpu": {f"{t}|{r}": statistics.median(v) for (t, r), v in cpu.items()},
             "warmup": warmup}
 
 
@@ -361,19 +368,22 @@ def main() -> None:
                               capture_output=True, text=True)
         results["torch"] = json.loads(done.stdout.strip().splitlines()[-1])
     print(f"training steps, ms per step, median of {REPEATS} interleaved repeats of {INNER}")
-    print(f"{'task':<12}{'runner':<20}{'ms':>10}{'first call s':>14}")
+    print(f"{'task':<12}{'runner':<20}{'ms':>10}{'CPU ms':>10}{'first call s':>14}")
     for lib, res in results.items():
         for key, med in res["median"].items():
             task, runner = key.split("|")
             first = res["warmup"].get(task) if runner == "compiled" else None
             cell = f"{first:>14.3f}" if first is not None else f"{'':>14}"
-            print(f"{task:<12}{lib + ' ' + runner:<20}{med * 1e3:>10.3f}{cell}")
-    med = results["tinyflow"]["median"]
-    for task in ("seed step", "MLP step"):
-        print(f"{task}: compiled is {med[task + '|eager'] / med[task + '|compiled']:.2f}x "
-              f"faster than tinyflow eager")
-    print(f"seed step: compiled / numpy = "
-          f"{med['seed step|compiled'] / med['seed step|numpy']:.2f}")
+            print(f"{task:<12}{lib + ' ' + runner:<20}{med * 1e3:>10.3f}"
+                  f"{res['cpu'][key] * 1e3:>10.3f}{cell}")
+    for what in ("median", "cpu"):
+        med = results["tinyflow"][what]
+        label = "wall" if what == "median" else "CPU"
+        for task in ("seed step", "MLP step"):
+            print(f"{task}: compiled is {med[task + '|eager'] / med[task + '|compiled']:.2f}x "
+                  f"faster than tinyflow eager ({label})")
+        print(f"seed step: compiled / numpy = "
+              f"{med['seed step|compiled'] / med['seed step|numpy']:.2f} ({label})")
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ import time
 import numpy as np
 
 from ..backend.numpy.registry import KERNELS
+from .chains import chain_kernel, chains
 from .layouts import inverse, transposed_shape
 from .memory import BufferPlan
 from .program import Program
@@ -20,7 +21,8 @@ def codegen(program: Program, buffers: BufferPlan, timings: list = None):
     A step with a pool block (`buffers.out_buffer`) writes its value there with `out=`, one
     storing state (`buffers.out_state`) into the eager tensor's loaded array; a step whose
     kernel's dtype differs from the declared one is cast; values not pooled are dropped
-    after their last use. Kernels: `step.kernel`, else the NumPy table's. `timings`: a list
+    after their last use; an update chain (chains.py) runs as one joined loop at its last
+    step. Kernels: `step.kernel`, else the NumPy table's. `timings`: a list
     of one float per step, to which each call adds its kernel's wall time (a profile).
     """
     steps = program.steps
@@ -30,6 +32,12 @@ def codegen(program: Program, buffers: BufferPlan, timings: list = None):
     free = [[s for s in dead if s not in pooled and s not in targets]
             for dead in program.dead_after]
     fetched = set(program.fetches)
+    joined = {c.last: c for c in chains(program, buffers)}
+    deferred = {d for c in joined.values() for d in c.deferred}
+    for c in joined.values():   # what the joined loop reads lives until it runs
+        for n in range(c.deferred[0], c.last):
+            free[c.last] += [s for s in free[n] if s in c.inputs]
+            free[n] = [s for s in free[n] if s not in c.inputs]
     env: dict = {}
     lines = ["def run(values):"]
     for s, ext in sorted(program.externals.items()):
@@ -40,11 +48,20 @@ def codegen(program: Program, buffers: BufferPlan, timings: list = None):
             lines.append(f"    v{s} = values[{s}]")
     for n, step in enumerate(steps):
         env[f"k{n}"], env[f"o{n}"] = _kernel(program, step), step.op
+        if n in joined:
+            env[f"k{n}"] = chain_kernel(program, joined[n])
         if timings is not None:
             env[f"k{n}"] = _timed(env[f"k{n}"], timings, n)
         args = "".join(f", v{i}" for i in step.inputs)
         offset, rec = buffers.out_buffer[n], step.record
-        if n in buffers.out_state:
+        if n in deferred:     # computed by a later step's joined loop (chains.py)
+            lines.append(f"    v{step.output} = v{buffers.out_state[n]}")
+        elif n in joined:
+            c = joined[n]
+            outs = "".join(f"v{buffers.out_state[d]}, " for d in c.deferred)
+            lines.append(f"    v{step.output} = k{n}({', '.join(f'v{i}' for i in c.inputs)}, "
+                         f"out=v{buffers.out_state[n]}, outs=({outs}))")
+        elif n in buffers.out_state:
             lines.append(f"    v{step.output} = k{n}(o{n}{args}, out=v{buffers.out_state[n]})")
         elif offset is not None:
             block = arena[offset:offset + rec.nbytes].view(rec.dtype)

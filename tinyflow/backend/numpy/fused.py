@@ -91,3 +91,23 @@ def fused_sum(op: FusedSum, *arrays, out=None):
         return run_generated(op, arrays, out)
     return np.add.reduce(evaluate_members(op, arrays), axis=None, keepdims=op.keepdims,
                          out=out)
+
+
+def run_chain(op: FusedElementwise, stores: tuple, arrays, out: np.ndarray, outs: tuple):
+    """Several fused groups as one loop (`op`, their members joined; member `stores[k]`'s
+    values stored into `outs[k]`, the last member's into `out`): each element of every input
+    read once, every result written once. Only for flat arrays: each input one element or
+    C-contiguous of out's shape, every output C-contiguous of out's shape and dtype. Returns
+    out, or None where not covered (the caller then runs the groups one by one)."""
+    shape, dtype = out.shape, out.dtype
+    if not (out.size >= MIN_SIZE and out.flags.c_contiguous and covered(op, arrays)
+            and arrays[0].dtype == dtype
+            and all(o.shape == shape and o.dtype == dtype and o.flags.c_contiguous
+                    for o in outs)
+            and all(a.size == 1 or a.shape == shape and a.flags.c_contiguous
+                    for a in arrays)):
+        return None
+    dims, view, inputs, patterns = codegen.collapse(shape, out, arrays)
+    module = codegen.load(op, dtype.name, len(dims), patterns, stores=stores)
+    module.kernel(dims, view, *[o.reshape(-1) for o in outs], *inputs)
+    return out

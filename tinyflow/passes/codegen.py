@@ -7,7 +7,9 @@ import time
 
 import numpy as np
 
+from ..backend.numpy.fused import MIN_SIZE, small_group
 from ..backend.numpy.registry import KERNELS
+from ..ops.fused import FusedElementwise
 from .chains import chain_kernel, chains
 from .layouts import inverse, transposed_shape
 from .memory import BufferPlan
@@ -102,6 +104,10 @@ def _kernel(program: Program, step):
     """The step's kernel; a widened one's plain function when its input is not a reduced
     float (the dtypes are static here, so the per-call dtype test and frame can go)."""
     kernel = step.kernel or KERNELS[type(step.op)]
+    rec = step.record
+    if (type(step.op) is FusedElementwise and step.kernel is None and rec is not None
+            and rec.shape is not None and np.prod(rec.shape) < MIN_SIZE):
+        return small_group(step.op)     # its members' NumPy kernels, looked up once
     plain = getattr(kernel, "plain", None)
     if plain is not None and not program.value_of(step.inputs[kernel.widen_at])[1].is_reduced:
         return plain

@@ -25,13 +25,45 @@ def evaluate_members(op: FusedElementwise, arrays, out=None) -> np.ndarray:
     """The group member by member with the NumPy kernels (each result in the member's
     dtype, as `apply` would give it); the last one into `out` when its kernel can."""
     values = list(arrays)
-    last = len(op.members) - 1
-    for j, (member, operands) in enumerate(zip(op.members, op.args)):
-        args = [values[k] for k in operands]
-        if j == last and out is not None:
-            return _into(member, args, out)
-        values.append(KERNELS[type(member)](member, *args))
-    return values[-1]
+    *first, (kernel, member, operands) = _members(op)
+    for k, m, a in first:
+        values.append(k(m, *[values[i] for i in a]))
+    args = [values[i] for i in operands]
+    return kernel(member, *args) if out is None else _into(member, args, out)
+
+
+_MEMBERS: dict = {}    # id(op) -> (op, its members' (kernel, member, operands))
+
+
+def _members(op: FusedElementwise) -> tuple:
+    """Each member's kernel, the member and its operands, looked up once per op (a small
+    group runs member by member on every call: the lookups were most of its cost)."""
+    found = _MEMBERS.get(id(op))
+    if found is None or found[0] is not op:
+        found = _MEMBERS[id(op)] = (op, tuple((KERNELS[type(m)], m, a)
+                                              for m, a in zip(op.members, op.args)))
+    return found[1]
+
+
+def small_group(op: FusedElementwise):
+    """The kernel of a group whose output has fewer than `MIN_SIZE` elements (a plan knows
+    its shapes): `evaluate_members` without the per-call size test and lookups."""
+    *first, (kernel, member, operands) = _members(op)
+    in_place = OUT_KERNELS.get(type(member))
+
+    def run(op, *arrays, out=None):
+        values = list(arrays)
+        for k, m, a in first:
+            values.append(k(m, *[values[i] for i in a]))
+        args = [values[i] for i in operands]
+        if out is None:
+            return kernel(member, *args)
+        if in_place:
+            result = kernel(member, *args, out=out)
+            if result is out:
+                return out
+        return _into(member, args, out)
+    return run
 
 
 def _into(member, args, out: np.ndarray) -> np.ndarray:

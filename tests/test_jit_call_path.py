@@ -161,3 +161,56 @@ def test_generated_kernel_divides_by_zero_as_numpy():
     got = f(torch.Tensor(x), torch.Tensor(y)).numpy()
     np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
     np.testing.assert_allclose(got, want, rtol=1e-6)
+
+
+def seed_data():
+    x = torch.Tensor(RNG.random((100, 784), dtype=np.float32) * 0.1)
+    return x, torch.Tensor(np.eye(10, dtype=np.float32)[RNG.integers(0, 10, 100)])
+
+
+def test_seed_step_joins_softmax_with_its_loss_and_gradient_with_its_sum():
+    from tinyflow.passes.row_kernels import row_joins
+    x, y = seed_data()
+    eager, w_eager = seed_step(x, y)
+    compiled, w = seed_step(x, y)
+    compiled = torch.compile(compiled)
+    for _ in range(3):
+        np.testing.assert_allclose(compiled(x, y).numpy(), eager(x, y).numpy(), rtol=1e-5)
+    np.testing.assert_allclose(w.numpy(), w_eager.numpy(), rtol=1e-4, atol=1e-6)
+    (entry,) = [e for es in compiled._cache.values() for e in es]
+    c = next(iter(entry.plan._compiled.values()))
+    joins = row_joins(c.program, c.buffers)
+    assert sorted(type(c.program.steps[j.absorbed].op).__name__ for j in joins) == [
+        "SoftmaxCrossEntropy", "Sum"]
+
+
+@pytest.mark.parametrize("refused", ["softmax_xent_rows", "softmax_grad_rows"])
+def test_row_joins_fall_back_to_the_separate_kernels(monkeypatch, refused):
+    monkeypatch.setattr(rows, refused, lambda *args: None)
+    x, y = seed_data()
+    eager, w_eager = seed_step(x, y)
+    compiled, w = seed_step(x, y)
+    compiled = torch.compile(compiled)
+    for _ in range(3):
+        np.testing.assert_allclose(compiled(x, y).numpy(), eager(x, y).numpy(), rtol=1e-5)
+        np.testing.assert_allclose(w.numpy(), w_eager.numpy(), rtol=1e-4, atol=1e-6)
+        np.testing.assert_allclose(w.grad.numpy(), w_eager.grad.numpy(), rtol=1e-4,
+                                   atol=1e-7)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_joined_row_kernels_equal_the_separate_ones_bit_for_bit(dtype):
+    from tinyflow.ops.nn import SoftmaxCrossEntropy
+    x = (RNG.standard_normal((50, 10)) * 3).astype(dtype)
+    labels = np.eye(10, dtype=dtype)[RNG.integers(0, 10, 50)]
+    y, loss = rows.softmax_xent_rows(x, labels)
+    np.testing.assert_array_equal(y, rows.softmax_rows(Softmax(axis=1), x))
+    np.testing.assert_array_equal(loss, KERNELS[SoftmaxCrossEntropy](SoftmaxCrossEntropy(),
+                                                                     labels, x))
+    g = RNG.standard_normal((50, 10)).astype(dtype)
+    want = g - y * rows.sum_rows(Sum(axis=(1,), keepdims=True), g)
+    np.testing.assert_array_equal(rows.softmax_grad_rows(y, g), want)
+    rows.softmax_grad_rows(y, g, out=g)         # in place over g, as the planner may
+    np.testing.assert_array_equal(g, want)
+    assert rows.softmax_grad_rows(y, np.asfortranarray(g)) is None   # strided: not covered
+    assert rows.softmax_xent_rows(x.T, labels.T) is None       # strided: not covered

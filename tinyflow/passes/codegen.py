@@ -12,6 +12,7 @@ from ..backend.numpy.registry import KERNELS
 from ..ops.fused import FusedElementwise
 from .chains import chain_kernel, chains
 from .layouts import inverse, transposed_shape
+from .row_kernels import row_joins
 from .memory import BufferPlan
 from .program import Program
 
@@ -24,7 +25,7 @@ def codegen(program: Program, buffers: BufferPlan, timings: list = None):
     storing state (`buffers.out_state`) into the eager tensor's loaded array; a step whose
     kernel's dtype differs from the declared one is cast; values not pooled are dropped
     after their last use; an update chain (chains.py) runs as one joined loop at its last
-    step. Kernels: `step.kernel`, else the NumPy table's. `timings`: a list
+    step, a row join (row_kernels.py) as one row kernel. Kernels: `step.kernel`, else the NumPy table's. `timings`: a list
     of one float per step, to which each call adds its kernel's wall time (a profile).
     """
     steps = program.steps
@@ -35,6 +36,8 @@ def codegen(program: Program, buffers: BufferPlan, timings: list = None):
             for dead in program.dead_after]
     fetched = set(program.fetches)
     joined = {c.last: c for c in chains(program, buffers)}
+    rows = {j.at: j for j in row_joins(program, buffers)}
+    absorbed = {j.absorbed for j in rows.values()}
     deferred = {d for c in joined.values() for d in c.deferred}
     for c in joined.values():   # what the joined loop reads lives until it runs
         for n in range(c.deferred[0], c.last):
@@ -52,11 +55,24 @@ def codegen(program: Program, buffers: BufferPlan, timings: list = None):
         env[f"k{n}"], env[f"o{n}"] = _kernel(program, step), step.op
         if n in joined:
             env[f"k{n}"] = chain_kernel(program, joined[n])
+        if n in rows:
+            env[f"k{n}"] = rows[n].kernel
         if timings is not None:
             env[f"k{n}"] = _timed(env[f"k{n}"], timings, n)
         args = "".join(f", v{i}" for i in step.inputs)
         offset, rec = buffers.out_buffer[n], step.record
-        if n in deferred:     # computed by a later step's joined loop (chains.py)
+        if n in absorbed:     # computed with another step (row_kernels.row_joins)
+            pass
+        elif n in rows:
+            j = rows[n]
+            out = ""
+            if offset is not None:
+                env[f"b{n}"] = arena[offset:offset + rec.nbytes].view(rec.dtype).reshape(
+                    rec.shape)
+                out = f", out=b{n}"
+            lines.append(f"    {', '.join(f'v{s}' for s in j.outputs)} = "
+                         f"k{n}({', '.join(f'v{i}' for i in j.inputs)}{out})")
+        elif n in deferred:     # computed by a later step's joined loop (chains.py)
             lines.append(f"    v{step.output} = v{buffers.out_state[n]}")
         elif n in joined:
             c = joined[n]

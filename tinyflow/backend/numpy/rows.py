@@ -98,3 +98,78 @@ def _sum_loop():
                 total += x[i, j]
             out[i] = total
     return loop
+
+
+def softmax_xent_rows(x: np.ndarray, labels: np.ndarray, out=None):
+    """(softmax(x), softmax_cross_entropy(labels, x)) over the last axis in one pass per
+    row, with the arithmetic of `softmax_rows` and of the cross-entropy's row kernel (the
+    same bits); None where not covered (2-D C-contiguous float rows, labels alike)."""
+    if not (x.ndim == 2 and labels.shape == x.shape and labels.dtype == x.dtype
+            and x.dtype in (np.float32, np.float64) and x.flags.c_contiguous
+            and labels.flags.c_contiguous and (out is None or out.flags.c_contiguous
+                                               and out.dtype == x.dtype)):
+        return None
+    y = np.empty_like(x) if out is None else out
+    loss = np.empty(x.shape[0], x.dtype)
+    _softmax_xent_loop()(x, labels, y, loss)
+    return y, loss
+
+
+def softmax_grad_rows(y: np.ndarray, g: np.ndarray, out=None):
+    """g - y * sum(g, -1, keepdims=True) in one pass per row (the gradient of a softmax's
+    logits given the gradient of its log); None where not covered."""
+    if not (y.ndim == 2 and g.shape == y.shape and g.dtype == y.dtype
+            and y.dtype in (np.float32, np.float64) and y.flags.c_contiguous
+            and g.flags.c_contiguous and (out is None or out.flags.c_contiguous
+                                          and out.dtype == y.dtype)):
+        return None
+    out = np.empty_like(y) if out is None else out
+    _softmax_grad_loop()(y, g, out)
+    return out
+
+
+@functools.cache
+def _softmax_xent_loop():
+    import numba
+
+    @numba.njit(cache=True, nogil=True, error_model="numpy")
+    def loop(x, labels, y, loss):
+        n, k = x.shape
+        for i in range(n):
+            m = x[i, 0]
+            for j in range(1, k):
+                if not x[i, j] <= m:      # NaN wins, as np.max
+                    m = x[i, j]
+            total = 0.0
+            dot = 0.0
+            mass = 0.0
+            for j in range(k):
+                e = math.exp(x[i, j] - m)
+                y[i, j] = e
+                total += e
+                dot += labels[i, j] * x[i, j]
+                mass += labels[i, j]
+            scale = 1.0 / total
+            for j in range(k):
+                y[i, j] = y[i, j] * scale
+            loss[i] = (m + math.log(total)) * mass - dot
+    return loop
+
+
+@functools.cache
+def _softmax_grad_loop():
+    import numba
+
+    @numba.njit(cache=True, nogil=True, error_model="numpy")
+    def loop(y, g, out):
+        n, k = y.shape
+        rounded = np.empty(1, y.dtype)    # the sum rounded as the separate row sum stores it
+        for i in range(n):
+            total = 0.0
+            for j in range(k):
+                total += g[i, j]
+            rounded[0] = total
+            s = rounded[0]
+            for j in range(k):
+                out[i, j] = g[i, j] - y[i, j] * s
+    return loop

@@ -25,8 +25,9 @@ def codegen(program: Program, buffers: BufferPlan, timings: list = None):
     storing state (`buffers.out_state`) into the eager tensor's loaded array; a step whose
     kernel's dtype differs from the declared one is cast; values not pooled are dropped
     after their last use; an update chain (chains.py) runs as one joined loop at its last
-    step, a row join (row_kernels.py) as one row kernel. Kernels: `step.kernel`, else the NumPy table's. `timings`: a list
-    of one float per step, to which each call adds its kernel's wall time (a profile).
+    step, a row join (row_kernels.py) as one row kernel. Kernels: `step.kernel`, else the
+    NumPy table's. `timings`: a list of one float per step, to which each call adds its
+    kernel's wall time (a profile).
     """
     steps = program.steps
     arena = np.empty(buffers.buffers[0], np.uint8)

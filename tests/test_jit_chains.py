@@ -94,3 +94,34 @@ def test_small_updates_are_not_chained():
     for _ in range(3):
         compiled(x)
     assert not found_chains(compiled)    # below the generated loops' size: NumPy's kernels
+
+
+def test_gpt_step_with_chained_adamw_equals_eager():
+    """The character GPT's step (its feed-forward weights big enough to chain) with AdamW."""
+    import os
+    import sys
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "examples"))
+    from char_gpt import GPT, GPTConfig, loss_fn
+
+    def run(compiled: bool):
+        torch.manual_seed(0)
+        model = GPT(GPTConfig(vocab_size=11, block_size=8, n_layer=1, n_head=2, n_embd=128))
+        opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.1)
+        rng = np.random.default_rng(1)
+        x, y = (torch.tensor(rng.integers(0, 11, (2, 8))) for _ in range(2))
+
+        def step(x, y):
+            opt.zero_grad()
+            loss = loss_fn(model, x, y)
+            loss.backward()
+            opt.step()
+            return loss
+        fn = torch.compile(step) if compiled else step
+        losses = [float(fn(x, y).item()) for _ in range(3)]
+        return losses, [p.numpy().copy() for p in model.parameters()], fn
+    eager_losses, eager_params, _ = run(False)
+    losses, params, fn = run(True)
+    assert len(found_chains(fn)) >= 2        # the feed-forward's two 128 x 512 weights
+    np.testing.assert_allclose(losses, eager_losses, rtol=1e-5)
+    for a, b in zip(params, eager_params):
+        np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-4)

@@ -8,6 +8,7 @@ plus the first call's time (trace + plan + first run) of the compiled step.
     ... bench/jit.py --generate   # character GPT sampling: full context, KV eager, KV compiled
     ... bench/jit.py --gpt        # the GPT training step, eager against compiled
     ... bench/jit.py --breaks     # a step with a graph break: eager, pieces, no break
+    ... bench/jit.py --profile [--gpt-profile] [--all]   # per-kernel times of the plan
 """
 from __future__ import annotations
 
@@ -79,10 +80,15 @@ def numpy_seed_step():
     return step
 
 
-def timed(fn, args=()):
-    start = time.perf_counter()
+def timed(fn, args=(), cpu=None):
+    """Wall seconds per call over `INNER` calls; `cpu` (a list) receives this process's CPU
+    seconds per call, which other processes' load inflates least (a loaded machine preempts
+    the process for whole time slices, which land on whichever step runs then)."""
+    start, start_cpu = time.perf_counter(), time.process_time()
     for _ in range(INNER):
         fn(*args)
+    if cpu is not None:
+        cpu.append((time.process_time() - start_cpu) / INNER)
     return (time.perf_counter() - start) / INNER
 
 
@@ -108,10 +114,12 @@ def measure(lib, compile_fn, extra=None) -> dict:
     for fn, args in tasks.values():   # warm-up
         timed(fn, args)
     times: dict = {k: [] for k in tasks}
+    cpu: dict = {k: [] for k in tasks}
     for _ in range(REPEATS):   # interleaved
         for k, (fn, args) in tasks.items():
-            times[k].append(timed(fn, args))
+            times[k].append(timed(fn, args, cpu[k]))
     return {"median": {f"{t}|{r}": statistics.median(v) for (t, r), v in times.items()},
+            "cpu": {f"{t}|{r}": statistics.median(v) for (t, r), v in cpu.items()},
             "warmup": warmup}
 
 
@@ -176,6 +184,36 @@ def gpt_steps() -> None:
     for what, t in (("wall", times), ("CPU", cpu)):
         print(f"compiled is {statistics.median(t['eager']) / statistics.median(t['compiled']):.2f}x "
               f"faster than eager ({what} time)")
+
+
+def profile_step(which: str) -> None:
+    """Per-kernel times of the compiled step's plan (`Plan.profile`), summed by op, biggest
+    first, beside the whole step's time: where the compiled step spends its time."""
+    import tinyflow
+    from collections import defaultdict
+    fn, args = gpt_step(tinyflow) if which == "gpt" else seed_step(tinyflow)
+    compiled = tinyflow.compile(fn)
+    for _ in range(3):
+        compiled(*args)
+    (entry,) = [e for es in compiled._cache.values() if isinstance(es, list) for e in es][-1:]
+    rows = entry.plan.profile([a.array for a in args], runs=12 if which == "gpt" else 200)
+    start = time.perf_counter()
+    for _ in range(5):
+        compiled(*args)
+    step = (time.perf_counter() - start) / 5
+    by_op = defaultdict(lambda: [0.0, 0])
+    for name, _, t, _ in rows:
+        by_op[name][0] += t
+        by_op[name][1] += 1
+    total = sum(row[2] for row in rows)
+    print(f"{which} step: {step * 1e3:.3f} ms per call, kernels {total * 1e3:.3f} ms "
+          f"({len(rows)} kernels)")
+    for name, (t, count) in sorted(by_op.items(), key=lambda kv: -kv[1][0])[:40]:
+        print(f"{t * 1e3:>9.3f} ms {count:>4}x  {name[:100]}")
+    if "--all" in sys.argv:
+        for name, shape, t, flops in rows:
+            print(f"{t * 1e3:>9.3f} ms {flops / max(t, 1e-9) / 1e9:>7.1f} GFLOP/s  {shape}  "
+                  f"{name[:100]}")
 
 
 def break_steps() -> None:
@@ -316,6 +354,9 @@ def main() -> None:
     if "--gpt" in sys.argv:
         gpt_steps()
         return
+    if "--profile" in sys.argv:
+        profile_step("gpt" if "--gpt-profile" in sys.argv else "seed")
+        return
     if "--breaks" in sys.argv:
         break_steps()
         return
@@ -327,19 +368,22 @@ def main() -> None:
                               capture_output=True, text=True)
         results["torch"] = json.loads(done.stdout.strip().splitlines()[-1])
     print(f"training steps, ms per step, median of {REPEATS} interleaved repeats of {INNER}")
-    print(f"{'task':<12}{'runner':<20}{'ms':>10}{'first call s':>14}")
+    print(f"{'task':<12}{'runner':<20}{'ms':>10}{'CPU ms':>10}{'first call s':>14}")
     for lib, res in results.items():
         for key, med in res["median"].items():
             task, runner = key.split("|")
             first = res["warmup"].get(task) if runner == "compiled" else None
             cell = f"{first:>14.3f}" if first is not None else f"{'':>14}"
-            print(f"{task:<12}{lib + ' ' + runner:<20}{med * 1e3:>10.3f}{cell}")
-    med = results["tinyflow"]["median"]
-    for task in ("seed step", "MLP step"):
-        print(f"{task}: compiled is {med[task + '|eager'] / med[task + '|compiled']:.2f}x "
-              f"faster than tinyflow eager")
-    print(f"seed step: compiled / numpy = "
-          f"{med['seed step|compiled'] / med['seed step|numpy']:.2f}")
+            print(f"{task:<12}{lib + ' ' + runner:<20}{med * 1e3:>10.3f}"
+                  f"{res['cpu'][key] * 1e3:>10.3f}{cell}")
+    for what in ("median", "cpu"):
+        med = results["tinyflow"][what]
+        label = "wall" if what == "median" else "CPU"
+        for task in ("seed step", "MLP step"):
+            print(f"{task}: compiled is {med[task + '|eager'] / med[task + '|compiled']:.2f}x "
+                  f"faster than tinyflow eager ({label})")
+        print(f"seed step: compiled / numpy = "
+              f"{med['seed step|compiled'] / med['seed step|numpy']:.2f} ({label})")
 
 
 if __name__ == "__main__":

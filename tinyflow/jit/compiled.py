@@ -17,7 +17,7 @@ from ..nn.modules.module import Module
 from ..runtime.plan import Plan
 from .arguments import flatten_result, guard, leaves, map_tree, rebuild
 from .bridge import Backward, plan_backward
-from .dynamic import DynamicDims
+from .dynamic import DynamicDims, all_eager
 from .search import search
 from .trace import GraphBreak, Tracer
 
@@ -73,6 +73,7 @@ class CompiledFunction:
         self.search_reports: list = []       # one per graph compiled with search
         self.stats = CompileStats()
         self._cache: dict[tuple, list] = {}    # guard key -> [_Graph] (or "eager", "split")
+        self._fast: dict[tuple, tuple] = {}    # `_fast_key` -> the guard key it stands for
         self._pieces: dict = {}              # signature -> plan of a piece (jit/pieces.py)
         self._warming = False                # the last split call planned a new piece
         self.breaks: list[tuple] = []        # (file:line, reason) of each graph break
@@ -84,7 +85,17 @@ class CompiledFunction:
         if trace_state.active is not None:   # called while an outer compile traces: inline
             return self.fn(*args, **kwargs)
         self.stats.calls += 1
+        fast = self._fast_key(args) if not kwargs else None
+        key = self._fast.get(fast) if fast is not None else None
+        if key is not None:   # the common call: only tensors, seen before
+            entries = self._cache.get(key)
+            if type(entries) is list:
+                for entry in entries:
+                    if entry.valid():
+                        return self._run(entry, list(args))
         key, tensors, dims = self._key(args, kwargs)
+        if fast is not None:
+            self._fast[fast] = key
         entries = self._cache.get(key)
         if entries == "eager":
             self.stats.eager_calls += 1
@@ -95,11 +106,20 @@ class CompiledFunction:
             for entry in entries:
                 if entry.valid():
                     return self._run(entry, tensors)
+        self._fast.clear()    # a compile may make sizes symbolic: other keys then
         if self.dims.learn(self._paths):   # automatic dynamic: the sizes that changed
             key, tensors, dims = self._key(args, kwargs)
         return self._compile_and_run(key, args, kwargs, tensors, dims)
 
     # ---- guards ----------------------------------------------------------------------------
+    def _fast_key(self, args: tuple):
+        """What decides the guard key of a call whose arguments are all eager tensors (none
+        marked dynamic, no module compiled), in one tuple; None for other calls."""
+        if self._submodules is not None or not all_eager(args):
+            return None
+        return (grad_mode.enabled, autocast_state.dtype, autocast_state.fp8,
+                *[(t.array.shape, t.dtype, t.requires_grad) for t in args])
+
     def _key(self, args, kwargs) -> tuple:
         """The guard key of a call, its tensor arguments in order and their symbolic dims."""
         parts, tensors, dims, self._paths = ([grad_mode.enabled, autocast_state.dtype,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import weakref
 from typing import Optional
 
-from ..core.tensor import Tensor
+from ..core.tensor import EAGER, Tensor
 
 _marked: dict[int, tuple] = {}   # id(tensor) -> (weak reference, dims)
 
@@ -38,6 +38,17 @@ def marked_dims(t: Tensor) -> frozenset:
         return frozenset()
     entry = _marked.get(id(t))
     return entry[1] if entry is not None and entry[0]() is t else frozenset()
+
+
+def all_eager(args: tuple) -> bool:
+    """Whether every argument is an eager tensor, none marked dynamic (a compiled call's
+    fast path: its guard key follows from their shapes, dtypes and requires_grad)."""
+    if _marked:
+        return False
+    for a in args:
+        if not isinstance(a, Tensor) or a.kind != EAGER:
+            return False
+    return True
 
 
 class DynamicDims:

@@ -2,7 +2,8 @@
 
 A plan is lowering, then `REWRITES` (each `Program -> Program`, switchable by name), then
 for each set of feed shapes the per-shape pipeline (`plan_for_shapes`: record, fold shapes,
-fuse updates, schedule with cheap values remade, recompute under a budget) and `codegen`.
+fuse updates, schedule with cheap values remade, recompute under a budget, short-row kernels)
+and `codegen`.
 `optimize` runs a pass list, verifying the program after each pass when `VERIFY` is set (the
 test suite sets it).
 """
@@ -24,6 +25,7 @@ from .program import External, Program, Step, VerifyError, literal, lower, renam
 from .reassociate import reassociate
 from .record import Record, record
 from .remat import remat
+from .row_kernels import row_kernels
 from .schedule import schedule
 from .simplify import simplify
 from .stable_softmax import stable_softmax
@@ -65,7 +67,8 @@ def plan_for_shapes(program: Program, values: list, memory_budget=None,
     remade before their late readers (`remat`), and (over `memory_budget` bytes) with
     recomputation; and its buffer plan, where the values `writes` stores into eager tensors
     (fetched slot -> their slot) are computed into those tensors' arrays where it is safe
-    (passes/write_state.py). `fetched`: receives the recording run's fetched values."""
+    (passes/write_state.py); softmaxes and sums over short rows then run row loops
+(row_kernels.py). `fetched`: receives the recording run's fetched values."""
     program = _checked("record", record(program, values, fetched))
     program = _checked("fold_shapes", fold_shapes(program))
     program = _checked("dce", _renamed(program, dce(program), "dce (after fold_shapes)"))
@@ -80,7 +83,7 @@ def plan_for_shapes(program: Program, values: list, memory_budget=None,
         _checked("recompute", program)
     buffers.out_state = state_writes(program, candidates, values)
     buffers.stats.state_writes = len(buffers.out_state)
-    return program, buffers
+    return _checked("row_kernels", row_kernels(program)), buffers
 
 
 def _renamed(before: Program, after: Program, name: str) -> Program:

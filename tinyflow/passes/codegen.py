@@ -3,23 +3,31 @@ and one preallocated arena, so running a plan costs a call per op and nothing el
 from __future__ import annotations
 
 import functools
+import time
 
 import numpy as np
 
+from ..backend.numpy.fused import MIN_SIZE, small_group
 from ..backend.numpy.registry import KERNELS
+from ..ops.fused import FusedElementwise
+from .chains import chain_kernel, chains
 from .layouts import inverse, transposed_shape
+from .row_kernels import row_joins
 from .memory import BufferPlan
 from .program import Program
 
 
-def codegen(program: Program, buffers: BufferPlan):
+def codegen(program: Program, buffers: BufferPlan, timings: list = None):
     """`run(values) -> list of fetched values`, where `values[slot]` holds each loaded
     external (feed, variable, eager tensor); constants are bound into the code.
 
     A step with a pool block (`buffers.out_buffer`) writes its value there with `out=`, one
     storing state (`buffers.out_state`) into the eager tensor's loaded array; a step whose
     kernel's dtype differs from the declared one is cast; values not pooled are dropped
-    after their last use. Kernels: `step.kernel`, else the NumPy table's.
+    after their last use; an update chain (chains.py) runs as one joined loop at its last
+    step, a row join (row_kernels.py) as one row kernel. Kernels: `step.kernel`, else the
+    NumPy table's. `timings`: a list of one float per step, to which each call adds its
+    kernel's wall time (a profile).
     """
     steps = program.steps
     arena = np.empty(buffers.buffers[0], np.uint8)
@@ -28,6 +36,14 @@ def codegen(program: Program, buffers: BufferPlan):
     free = [[s for s in dead if s not in pooled and s not in targets]
             for dead in program.dead_after]
     fetched = set(program.fetches)
+    joined = {c.last: c for c in chains(program, buffers)}
+    rows = {j.at: j for j in row_joins(program, buffers)}
+    absorbed = {j.absorbed for j in rows.values()}
+    deferred = {d for c in joined.values() for d in c.deferred}
+    for c in joined.values():   # what the joined loop reads lives until it runs
+        for n in range(c.deferred[0], c.last):
+            free[c.last] += [s for s in free[n] if s in c.inputs]
+            free[n] = [s for s in free[n] if s not in c.inputs]
     env: dict = {}
     lines = ["def run(values):"]
     for s, ext in sorted(program.externals.items()):
@@ -38,9 +54,33 @@ def codegen(program: Program, buffers: BufferPlan):
             lines.append(f"    v{s} = values[{s}]")
     for n, step in enumerate(steps):
         env[f"k{n}"], env[f"o{n}"] = _kernel(program, step), step.op
+        if n in joined:
+            env[f"k{n}"] = chain_kernel(program, joined[n])
+        if n in rows:
+            env[f"k{n}"] = rows[n].kernel
+        if timings is not None:
+            env[f"k{n}"] = _timed(env[f"k{n}"], timings, n)
         args = "".join(f", v{i}" for i in step.inputs)
         offset, rec = buffers.out_buffer[n], step.record
-        if n in buffers.out_state:
+        if n in absorbed:     # computed with another step (row_kernels.row_joins)
+            pass
+        elif n in rows:
+            j = rows[n]
+            out = ""
+            if offset is not None:
+                env[f"b{n}"] = arena[offset:offset + rec.nbytes].view(rec.dtype).reshape(
+                    rec.shape)
+                out = f", out=b{n}"
+            lines.append(f"    {', '.join(f'v{s}' for s in j.outputs)} = "
+                         f"k{n}({', '.join(f'v{i}' for i in j.inputs)}{out})")
+        elif n in deferred:     # computed by a later step's joined loop (chains.py)
+            lines.append(f"    v{step.output} = v{buffers.out_state[n]}")
+        elif n in joined:
+            c = joined[n]
+            outs = "".join(f"v{buffers.out_state[d]}, " for d in c.deferred)
+            lines.append(f"    v{step.output} = k{n}({', '.join(f'v{i}' for i in c.inputs)}, "
+                         f"out=v{buffers.out_state[n]}, outs=({outs}))")
+        elif n in buffers.out_state:
             lines.append(f"    v{step.output} = k{n}(o{n}{args}, out=v{buffers.out_state[n]})")
         elif offset is not None:
             block = arena[offset:offset + rec.nbytes].view(rec.dtype)
@@ -63,6 +103,15 @@ def codegen(program: Program, buffers: BufferPlan):
     return env["run"]
 
 
+def _timed(kernel, timings: list, n: int):
+    def timed(*args, **kwargs):
+        start = time.perf_counter()
+        result = kernel(*args, **kwargs)
+        timings[n] += time.perf_counter() - start
+        return result
+    return timed
+
+
 def _permuted_empty(rec) -> np.ndarray:
     return np.empty(transposed_shape(rec.shape, rec.layout), rec.dtype).transpose(
         inverse(rec.layout))
@@ -72,6 +121,10 @@ def _kernel(program: Program, step):
     """The step's kernel; a widened one's plain function when its input is not a reduced
     float (the dtypes are static here, so the per-call dtype test and frame can go)."""
     kernel = step.kernel or KERNELS[type(step.op)]
+    rec = step.record
+    if (type(step.op) is FusedElementwise and step.kernel is None and rec is not None
+            and rec.shape is not None and np.prod(rec.shape) < MIN_SIZE):
+        return small_group(step.op)     # its members' NumPy kernels, looked up once
     plain = getattr(kernel, "plain", None)
     if plain is not None and not program.value_of(step.inputs[kernel.widen_at])[1].is_reduced:
         return plain

@@ -37,6 +37,7 @@ class Compiled:
     stats: MemoryStats
     copy: list
     program: passes.Program
+    buffers: object = None    # the buffer plan (a profile regenerates the code with it)
 
 
 class Plan:
@@ -138,7 +139,7 @@ class Plan:
                 f"session's memory budget of {budget} bytes")
         run = passes.codegen(self._bind(program), buffers)
         copy = [a or b for a, b in zip(buffers.fetch_copy, self._copy_fetch)]
-        return Compiled(run, buffers.stats, copy, program)
+        return Compiled(run, buffers.stats, copy, program, buffers)
 
     def _load(self, feed_values: list) -> list:
         values = [None] * self.num_slots
@@ -202,6 +203,22 @@ class Plan:
         return PlanReport(pass_notes(after, rewrites),
                           kernel_costs(before._compiled_for(before._load(feed_values)).program),
                           kernel_costs(after))
+
+    def profile(self, feed_values: list, runs: int = 5) -> list:
+        """(op name, output shape, seconds, FLOPs) of each kernel of the planned program for these
+        feeds, in execution order: the least of `runs` runs of a timed copy of the generated
+        code (the least: what other processes' load inflates least). The runs are real: they
+        write state (a training step steps)."""
+        compiled = self._compiled_for(self._load(feed_values))
+        timings = [0.0] * len(compiled.program.steps)
+        best = [float("inf")] * len(timings)
+        run = passes.codegen(self._bind(compiled.program), compiled.buffers, timings)
+        for _ in range(runs):
+            run(self._load(feed_values))
+            best = [min(b, t) for b, t in zip(best, timings)]
+            timings[:] = [0.0] * len(timings)
+        return [(op_name(s.op), s.record.shape, t, s.record.flops)
+                for s, t in zip(compiled.program.steps, best)]
 
     # ---- kernels that write variables ----------------------------------------------------
     def _variable_written(self, step, program):

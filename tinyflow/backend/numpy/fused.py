@@ -25,13 +25,45 @@ def evaluate_members(op: FusedElementwise, arrays, out=None) -> np.ndarray:
     """The group member by member with the NumPy kernels (each result in the member's
     dtype, as `apply` would give it); the last one into `out` when its kernel can."""
     values = list(arrays)
-    last = len(op.members) - 1
-    for j, (member, operands) in enumerate(zip(op.members, op.args)):
-        args = [values[k] for k in operands]
-        if j == last and out is not None:
-            return _into(member, args, out)
-        values.append(KERNELS[type(member)](member, *args))
-    return values[-1]
+    *first, (kernel, member, operands) = _members(op)
+    for k, m, a in first:
+        values.append(k(m, *[values[i] for i in a]))
+    args = [values[i] for i in operands]
+    return kernel(member, *args) if out is None else _into(member, args, out)
+
+
+_MEMBERS: dict = {}    # id(op) -> (op, its members' (kernel, member, operands))
+
+
+def _members(op: FusedElementwise) -> tuple:
+    """Each member's kernel, the member and its operands, looked up once per op (a small
+    group runs member by member on every call: the lookups were most of its cost)."""
+    found = _MEMBERS.get(id(op))
+    if found is None or found[0] is not op:
+        found = _MEMBERS[id(op)] = (op, tuple((KERNELS[type(m)], m, a)
+                                              for m, a in zip(op.members, op.args)))
+    return found[1]
+
+
+def small_group(op: FusedElementwise):
+    """The kernel of a group whose output has fewer than `MIN_SIZE` elements (a plan knows
+    its shapes): `evaluate_members` without the per-call size test and lookups."""
+    *first, (kernel, member, operands) = _members(op)
+    in_place = OUT_KERNELS.get(type(member))
+
+    def run(op, *arrays, out=None):
+        values = list(arrays)
+        for k, m, a in first:
+            values.append(k(m, *[values[i] for i in a]))
+        args = [values[i] for i in operands]
+        if out is None:
+            return kernel(member, *args)
+        if in_place:
+            result = kernel(member, *args, out=out)
+            if result is out:
+                return out
+        return _into(member, args, out)
+    return run
 
 
 def _into(member, args, out: np.ndarray) -> np.ndarray:
@@ -91,3 +123,23 @@ def fused_sum(op: FusedSum, *arrays, out=None):
         return run_generated(op, arrays, out)
     return np.add.reduce(evaluate_members(op, arrays), axis=None, keepdims=op.keepdims,
                          out=out)
+
+
+def run_chain(op: FusedElementwise, stores: tuple, arrays, out: np.ndarray, outs: tuple):
+    """Several fused groups as one loop (`op`, their members joined; member `stores[k]`'s
+    values stored into `outs[k]`, the last member's into `out`): each element of every input
+    read once, every result written once. Only for flat arrays: each input one element or
+    C-contiguous of out's shape, every output C-contiguous of out's shape and dtype. Returns
+    out, or None where not covered (the caller then runs the groups one by one)."""
+    shape, dtype = out.shape, out.dtype
+    if not (out.size >= MIN_SIZE and out.flags.c_contiguous and covered(op, arrays)
+            and arrays[0].dtype == dtype
+            and all(o.shape == shape and o.dtype == dtype and o.flags.c_contiguous
+                    for o in outs)
+            and all(a.size == 1 or a.shape == shape and a.flags.c_contiguous
+                    for a in arrays)):
+        return None
+    dims, view, inputs, patterns = codegen.collapse(shape, out, arrays)
+    module = codegen.load(op, dtype.name, len(dims), patterns, stores=stores)
+    module.kernel(dims, view, *[o.reshape(-1) for o in outs], *inputs)
+    return out

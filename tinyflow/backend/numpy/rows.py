@@ -1,0 +1,175 @@
+"""Kernels over short rows (a softmax over 10 classes, a sum over them): one Numba pass per
+row. NumPy's reductions along a short last axis cost microseconds of set-up each (its
+softmax of a 100 x 10 batch: 14 us in five calls, against ~4 us here), which dominates a
+small model's step. The per-shape pass `passes/row_kernels.py` picks them; they compute
+what the ops' NumPy kernels compute, for C-contiguous float arrays reduced over the last
+axis (else they run those kernels)."""
+from __future__ import annotations
+
+import functools
+import math
+
+import numpy as np
+
+from ...ops import nn, reduce
+from .registry import KERNELS
+
+# Rows up to this long take the loops: past it NumPy's SIMD exp and reductions win (its
+# set-up is paid once per call, the loops' scalar exp once per element). Measured, one
+# thread: softmax 100 x 10 4.5 us (NumPy 15.7), 2048 x 10 70 us (168), 2048 x 32 251 us
+# (270); at 64 NumPy wins (8192 x 64: 1.4 ms against 1.9).
+MAX_ROW = 32
+
+
+def covers(x_shape: tuple, axis, dtype) -> bool:
+    """Whether the row loops cover an op over `axis` of an array of this shape and dtype."""
+    if not x_shape or axis is None or np.dtype(dtype) not in (np.float32, np.float64):
+        return False
+    axes = axis if isinstance(axis, tuple) else (axis,)
+    return (len(axes) == 1 and axes[0] % len(x_shape) == len(x_shape) - 1
+            and 0 < x_shape[-1] <= MAX_ROW)
+
+
+def _rows(x: np.ndarray):
+    """x as a 2-D C-contiguous (rows, row length) view, or None."""
+    if not x.flags.c_contiguous or x.dtype not in (np.float32, np.float64):
+        return None
+    return x.reshape(-1, x.shape[-1])
+
+
+def softmax_rows(op: nn.Softmax, x: np.ndarray, out=None) -> np.ndarray:
+    """`Softmax` over the last axis, row by row."""
+    rows = _rows(x)
+    if rows is None or (out is not None and (not out.flags.c_contiguous
+                                             or out.dtype != x.dtype)):
+        return KERNELS[nn.Softmax](op, x, out=out)
+    if out is None:
+        out = np.empty_like(x)
+    _softmax_loop()(rows, out.reshape(rows.shape))
+    return out
+
+
+def sum_rows(op: reduce.Sum, x: np.ndarray, out=None) -> np.ndarray:
+    """`Sum` over the last axis, row by row (in float64, then rounded once)."""
+    rows = _rows(x)
+    shape = x.shape[:-1] + ((1,) if op.keepdims else ())
+    if rows is None or (out is not None and (not out.flags.c_contiguous
+                                             or out.dtype != x.dtype)):
+        return KERNELS[reduce.Sum](op, x, out=out)
+    if out is None:
+        out = np.empty(shape, x.dtype)
+    _sum_loop()(rows, out.reshape(-1))
+    return out
+
+
+@functools.cache
+def _softmax_loop():
+    import numba
+
+    @numba.njit(cache=True, nogil=True, error_model="numpy")   # 1 / 0: inf, as NumPy
+    def loop(x, out):
+        n, k = x.shape
+        for i in range(n):
+            m = x[i, 0]
+            for j in range(1, k):
+                if not x[i, j] <= m:      # NaN wins, as np.max
+                    m = x[i, j]
+            total = 0.0
+            for j in range(k):
+                e = math.exp(x[i, j] - m)
+                out[i, j] = e
+                total += e
+            scale = 1.0 / total
+            for j in range(k):
+                out[i, j] = out[i, j] * scale
+    return loop
+
+
+@functools.cache
+def _sum_loop():
+    import numba
+
+    @numba.njit(cache=True, nogil=True)
+    def loop(x, out):
+        n, k = x.shape
+        for i in range(n):
+            total = 0.0
+            for j in range(k):
+                total += x[i, j]
+            out[i] = total
+    return loop
+
+
+def softmax_xent_rows(x: np.ndarray, labels: np.ndarray, out=None):
+    """(softmax(x), softmax_cross_entropy(labels, x)) over the last axis in one pass per
+    row, with the arithmetic of `softmax_rows` and of the cross-entropy's row kernel (the
+    same bits); None where not covered (2-D C-contiguous float rows, labels alike)."""
+    if not (x.ndim == 2 and labels.shape == x.shape and labels.dtype == x.dtype
+            and x.dtype in (np.float32, np.float64) and x.flags.c_contiguous
+            and labels.flags.c_contiguous and (out is None or out.flags.c_contiguous
+                                               and out.dtype == x.dtype)):
+        return None
+    y = np.empty_like(x) if out is None else out
+    loss = np.empty(x.shape[0], x.dtype)
+    _softmax_xent_loop()(x, labels, y, loss)
+    return y, loss
+
+
+def softmax_grad_rows(y: np.ndarray, g: np.ndarray, out=None):
+    """g - y * sum(g, -1, keepdims=True) in one pass per row (the gradient of a softmax's
+    logits given the gradient of its log); None where not covered."""
+    if not (y.ndim == 2 and g.shape == y.shape and g.dtype == y.dtype
+            and y.dtype in (np.float32, np.float64) and y.flags.c_contiguous
+            and g.flags.c_contiguous and (out is None or out.flags.c_contiguous
+                                          and out.dtype == y.dtype)):
+        return None
+    out = np.empty_like(y) if out is None else out
+    _softmax_grad_loop()(y, g, out)
+    return out
+
+
+@functools.cache
+def _softmax_xent_loop():
+    import numba
+
+    @numba.njit(cache=True, nogil=True, error_model="numpy")
+    def loop(x, labels, y, loss):
+        n, k = x.shape
+        for i in range(n):
+            m = x[i, 0]
+            for j in range(1, k):
+                if not x[i, j] <= m:      # NaN wins, as np.max
+                    m = x[i, j]
+            total = 0.0
+            dot = 0.0
+            mass = 0.0
+            for j in range(k):
+                e = math.exp(x[i, j] - m)
+                y[i, j] = e
+                total += e
+                dot += labels[i, j] * x[i, j]
+                mass += labels[i, j]
+            scale = 1.0 / total
+            for j in range(k):
+                y[i, j] = y[i, j] * scale
+            loss[i] = (m + math.log(total)) * mass - dot
+    return loop
+
+
+@functools.cache
+def _softmax_grad_loop():
+    import numba
+
+    @numba.njit(cache=True, nogil=True, error_model="numpy")
+    def loop(y, g, out):
+        n, k = y.shape
+        rounded = np.empty(1, y.dtype)    # the sum rounded as the separate row sum stores it
+        for i in range(n):
+            total = 0.0
+            for j in range(k):
+                total += g[i, j]
+            rounded[0] = total
+            s = rounded[0]
+            for j in range(k):
+                out[i, j] = g[i, j] - y[i, j] * s
+    return loop

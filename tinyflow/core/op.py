@@ -175,24 +175,30 @@ def apply(op: Op, *inputs: Tensor, name: Optional[str] = None, graph=None,
             if x.requires_grad:
                 tracked = True
                 break
-    out = new_eager(data, dtype, op, inputs, True) if tracked else new_eager(data, dtype)
+    if not tracked:
+        out = new_eager(data, dtype)
+        if op.view and data.base is not None:
+            _share_version(out, inputs[0])
+        return out
+    out = new_eager(data, dtype, op, inputs, True)
     if op.view and data.base is not None:
-        out._base = inputs[0] if inputs[0]._base is None else inputs[0]._base
-        out._version = inputs[0]._version  # a view and its base see each other's writes
-    if tracked:
-        out._saved = _versions(inputs, out)
-        if anomaly_mode.enabled:
-            out.site = user_site()
+        _share_version(out, inputs[0])
+    # the versions of the inputs and the output, which `check_saved` compares
+    if len(inputs) == 1:
+        out._saved = inputs[0]._version[0], out._version[0]
+    elif len(inputs) == 2:
+        out._saved = inputs[0]._version[0], inputs[1]._version[0], out._version[0]
+    else:
+        out._saved = (*[x._version[0] for x in inputs], out._version[0])
+    if anomaly_mode.enabled:
+        out.site = user_site()
     return out
 
 
-def _versions(inputs: tuple, out: Tensor) -> tuple:
-    """The versions of a recorded node's inputs and output (`check_saved` compares them)."""
-    if len(inputs) == 1:
-        return inputs[0]._version[0], out._version[0]
-    if len(inputs) == 2:
-        return inputs[0]._version[0], inputs[1]._version[0], out._version[0]
-    return (*[x._version[0] for x in inputs], out._version[0])
+def _share_version(view: Tensor, x: Tensor) -> None:
+    """A view and its base see each other's writes: one version counter."""
+    view._base = x if x._base is None else x._base
+    view._version = x._version
 
 
 def as_dtype_array(data, dtype) -> np.ndarray:

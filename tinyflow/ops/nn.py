@@ -4,6 +4,7 @@ from __future__ import annotations
 from ..core.op import Op, apply, as_tensor, sum_terms
 from ..core.shapes import normalize_axes
 from ..core.tensor import Tensor
+from .attention import AttentionWeightsGrad
 from .creation import one_hot_like
 from .math import exp
 from .reduce import reduce_sum
@@ -22,10 +23,18 @@ class Softmax(Op):
         return x.shape, x.dtype
 
     def vjp(self, g, out, x):
+        if out.kind == "eager" and g.dtype is out.dtype and (
+                self.axis == -1 or self.axis == len(out.shape) - 1):
+            # eager, over the last axis: attention's softmax backward, one op for four (graphs
+            # keep the primitives, which the passes rewrite: stable_softmax)
+            return (apply(_SOFTMAX_GRAD, g, out),)
         return (out * (g - reduce_sum(g * out, self.axis, keepdims=True)),)
 
     def jvp(self, t, out, x):
         return out * (t[0] - reduce_sum(t[0] * out, self.axis, keepdims=True))
+
+
+_SOFTMAX_GRAD = AttentionWeightsGrad(scale=1.0)
 
 
 class LogSoftmax(Softmax):

@@ -187,6 +187,8 @@ class Tensor:
         return self._require_data(what)
 
     def item(self):
+        if self.kind == EAGER and trace_state.active is None:   # every step's loss.item()
+            return self.array.item()
         return self._value("item()").item()
 
     def tolist(self):

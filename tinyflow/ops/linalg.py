@@ -64,7 +64,7 @@ class Affine(Op):
                 raise ValueError(f"{what} must be a matrix, got shape {t.shape}")
         if not x.dtype is w.dtype is b.dtype:
             raise TypeError("x, w and b must have the same dtype")
-        shape, dtype = MatMul(transpose_a=False, transpose_b=True).infer(x, w)
+        shape, dtype = shared(MatMul, False, True).infer(x, w)
         outputs = None if shape is None else shape[-1]
         if b.shape is not None and (len(b.shape) != 1 or None not in (b.shape[0], outputs)
                                     and b.shape[0] != outputs):
@@ -89,7 +89,10 @@ def affine(x, w, b, name=None) -> Tensor:
     x, w, b = as_tensor(x), as_tensor(w), as_tensor(b)
     if autocast_state.dtype is not None:
         x, w, b = autocast_inputs(x, w, b)
-    return apply(Affine(), x, w, b, name=name)
+    return apply(_AFFINE, x, w, b, name=name)
+
+
+_AFFINE = Affine()   # no attributes: one instance serves every call
 
 
 def matmul(a, b, transpose_a=False, transpose_b=False, name=None) -> Tensor:

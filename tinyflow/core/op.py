@@ -15,6 +15,8 @@ from .modes import anomaly_mode, grad_mode, trace_state
 
 OPS: dict[str, type] = {}
 _ARRAY = operator.attrgetter("array")
+_DECLARED = devices.DECLARED   # one dict, filled in place when a device is declared
+_NDARRAY = np.ndarray
 
 
 class Typed:
@@ -98,7 +100,8 @@ def shared(cls: type, *key) -> Op:
     True would share a key."""
     op = _SHARED.get((cls, *key))
     if op is None:
-        fields = [f.name for f in dataclasses.fields(cls)]
+        fields = ([f.name for f in dataclasses.fields(cls)] if dataclasses.is_dataclass(cls)
+                  else [])   # an op class without attributes
         op = _SHARED[(cls, *key)] = cls(**dict(zip(fields, key)))
     return op
 
@@ -136,7 +139,7 @@ def apply(op: Op, *inputs: Tensor, name: Optional[str] = None, graph=None,
                IndexShapeError if isinstance(e, IndexError) else ShapeError)
         raise cls(f"{op.name}: {e} (input shapes {shapes}; dtypes {kinds}) "
                   f"at {user_site()}") from None
-    if devices.DECLARED and (any(x.kind == REMOTE for x in inputs)
+    if _DECLARED and (any(x.kind == REMOTE for x in inputs)
                              or out is not None and out.kind == REMOTE):
         return devices.run(op, inputs, out)   # a declared device's worker runs it
     for x in inputs:
@@ -167,7 +170,7 @@ def apply(op: Op, *inputs: Tensor, name: Optional[str] = None, graph=None,
         data = kernel(op, inputs[0].array, inputs[1].array)
     else:
         data = kernel(op, *map(_ARRAY, inputs))
-    if type(data) is not np.ndarray or (data.dtype is not dtype.np and data.dtype != dtype.np):
+    if type(data) is not _NDARRAY or (data.dtype is not dtype.np and data.dtype != dtype.np):
         data = as_dtype_array(data, dtype)
     tracked = False
     if grad_mode.enabled and op.differentiable:

@@ -1,7 +1,7 @@
 """Softmax family: softmax, log-softmax and the two fused cross-entropies (max-subtracted)."""
 from __future__ import annotations
 
-from ..core.op import Op, apply, as_tensor, sum_terms
+from ..core.op import Op, apply, as_tensor, shared, sum_terms
 from ..core.shapes import normalize_axes
 from ..core.tensor import Tensor
 from .attention import AttentionWeightsGrad
@@ -122,8 +122,8 @@ def log_softmax(logits, axis=-1, name=None) -> Tensor:
 
 
 def softmax_cross_entropy(labels, logits, name=None) -> Tensor:
-    return apply(SoftmaxCrossEntropy(), as_tensor(labels), as_tensor(logits), name=name)
+    return apply(shared(SoftmaxCrossEntropy), as_tensor(labels), as_tensor(logits), name=name)
 
 
 def sparse_softmax_cross_entropy(labels, logits, name=None) -> Tensor:
-    return apply(SparseSoftmaxCrossEntropy(), as_tensor(labels), as_tensor(logits), name=name)
+    return apply(shared(SparseSoftmaxCrossEntropy), as_tensor(labels), as_tensor(logits), name=name)

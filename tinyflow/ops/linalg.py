@@ -34,6 +34,8 @@ class MatMul(Op):
         kb, n = (b.shape[-1], b.shape[-2]) if self.transpose_b else b.shape[-2:]
         if ka is not None and kb is not None and ka != kb:
             raise ValueError(f"inner dimensions differ: {ka} (a) vs {kb} (b)")
+        if len(a.shape) == 2 and len(b.shape) == 2:   # no batch dims to broadcast
+            return (m, n), a.dtype
         try:
             batch = broadcast_shapes(a.shape[:-2], b.shape[:-2])
         except ValueError:
@@ -51,6 +53,9 @@ class MatMul(Op):
             gb = (matmul(g, a, transpose_a=True, transpose_b=ta) if tb
                   else matmul(a, g, transpose_a=not ta))
         return ga, gb
+
+
+_MATMULS = {(ta, tb): shared(MatMul, ta, tb) for ta in (False, True) for tb in (False, True)}
 
 
 class Affine(Op):
@@ -96,7 +101,8 @@ _AFFINE = Affine()   # no attributes: one instance serves every call
 
 
 def matmul(a, b, transpose_a=False, transpose_b=False, name=None) -> Tensor:
-    op = shared(MatMul, bool(transpose_a), bool(transpose_b))
+    op = _MATMULS.get((transpose_a, transpose_b)) or shared(MatMul, bool(transpose_a),
+                                                              bool(transpose_b))
     a, b = as_tensor(a), as_tensor(b)
     if autocast_state.dtype is not None:
         a, b = autocast_inputs(a, b)

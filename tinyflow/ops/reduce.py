@@ -30,6 +30,9 @@ class Reduce(Op):
 def reduced_shape(shape, axes, keepdims):
     if shape is None:
         return None
+    if type(shape) is tuple and axes is not None and len(axes) == 1:   # eager, one axis
+        a = axes[0]
+        return shape[:a] + (1,) + shape[a + 1:] if keepdims else shape[:a] + shape[a + 1:]
     if axes is None:
         axes = tuple(range(len(shape)))
     if keepdims:
@@ -119,7 +122,8 @@ def _reduce(op_cls, x, axis, keepdims, reduction_indices, keep_dims, name):
     x = as_tensor(x)
     keepdims = bool(keepdims or keep_dims)
     if reduction_indices is None and (axis is None or type(axis) is int):   # the common case
-        op = _REDUCTIONS.get((op_cls, axis, x.ndim, keepdims))
+        rank = None if x.shape is None else len(x.shape)
+        op = _REDUCTIONS.get((op_cls, axis, rank, keepdims))
         if op is not None:
             return apply(op, x, name=name)
     try:
@@ -160,6 +164,9 @@ def reduce_mean(x, axis=None, keepdims=False, name=None, reduction_indices=None,
     if not x.dtype.is_floating:
         x = cast(x, dtypes.DEFAULT_FLOAT)
     total = _reduce(Sum, x, axis, keepdims, reduction_indices, keep_dims, None)
+    if x.kind == "eager" and total.kind == "eager" and total.array.size:
+        count = x.array.size // total.array.size   # one op fewer on every eager mean
+        return divide(total, count, name=name)
     axes = _axes(x, axis, reduction_indices)
     if x.kind == "eager":   # the count is known now: one op fewer on every eager mean
         count = math.prod(x.shape if axes is None else [x.shape[a] for a in axes])

@@ -27,13 +27,14 @@ def check_floating(*tensors) -> None:
 # Read-only literal tensors by (type, value, dtype met): `x * 1.0001` in a loop makes its
 # scalar once, not once per op (-0.0 == 0.0 and NaN != NaN, so zeros and NaN are not kept).
 _LITERALS: dict = {}
+_PYTHON_NUMBERS = frozenset((float, int, bool))
 _LITERALS_KEPT = 4096
 
 
 def _lift(value, like: Tensor) -> Tensor:
     """A Python number takes the dtype of the tensor it meets ("weak" scalar typing)."""
-    if isinstance(value, (bool, int, float, np.number, np.bool_)) and not isinstance(
-            value, np.ndarray):
+    if type(value) in _PYTHON_NUMBERS or isinstance(
+            value, (bool, int, float, np.number, np.bool_)) and not isinstance(value, np.ndarray):
         key = (type(value), value, like.dtype)
         tensor = _LITERALS.get(key)
         if tensor is None:
@@ -161,8 +162,12 @@ class Mul(Binary):
     def vjp(self, g, out, x, y):
         """`chain` inlined (a product is most of the nodes of a backward pass)."""
         needed = vjp_request.needed
-        return (g * y if needed is None or needed[0] else None,
-                g * x if needed is None or needed[1] else None)
+        gx = gy = None
+        if needed is None or needed[0]:   # g * y; of one dtype, without the operator's call
+            gx = apply(self, g, y) if g.dtype is y.dtype else g * y
+        if needed is None or needed[1]:
+            gy = apply(self, g, x) if g.dtype is x.dtype else g * x
+        return gx, gy
 
 
 class Div(Binary):

@@ -555,7 +555,7 @@ def cast(x, dtype, name=None) -> Tensor:
     dtype = dtypes.as_dtype(dtype)
     if x.dtype is dtype:
         return x
-    return apply(Cast(dtype=dtype), x, name=name)
+    return apply(shared(Cast, dtype), x, name=name)
 
 
 def in_float32(fn: Optional[Callable] = None, *, keep: tuple = (),

@@ -16,8 +16,8 @@ class Softmax(Op):
     axis: int
 
     def infer(self, x):
-        if x.shape is not None:
-            normalize_axes(self.axis, len(x.shape))
+        if x.shape is not None and not -len(x.shape) <= self.axis < len(x.shape):
+            normalize_axes(self.axis, len(x.shape))   # its error names the axis and rank
         if not x.dtype.is_floating:
             raise TypeError("softmax needs a floating-point input")
         return x.shape, x.dtype
@@ -114,11 +114,11 @@ class SparseSoftmaxCrossEntropy(Op):
 
 
 def softmax(logits, axis=-1, name=None) -> Tensor:
-    return apply(Softmax(axis=int(axis)), as_tensor(logits), name=name)
+    return apply(shared(Softmax, int(axis)), as_tensor(logits), name=name)
 
 
 def log_softmax(logits, axis=-1, name=None) -> Tensor:
-    return apply(LogSoftmax(axis=int(axis)), as_tensor(logits), name=name)
+    return apply(shared(LogSoftmax, int(axis)), as_tensor(logits), name=name)
 
 
 def softmax_cross_entropy(labels, logits, name=None) -> Tensor:
@@ -126,4 +126,5 @@ def softmax_cross_entropy(labels, logits, name=None) -> Tensor:
 
 
 def sparse_softmax_cross_entropy(labels, logits, name=None) -> Tensor:
-    return apply(shared(SparseSoftmaxCrossEntropy), as_tensor(labels), as_tensor(logits), name=name)
+    return apply(shared(SparseSoftmaxCrossEntropy), as_tensor(labels), as_tensor(logits),
+                 name=name)

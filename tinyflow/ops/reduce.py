@@ -6,6 +6,7 @@ from typing import Optional
 
 from ..core import dtypes
 from ..core.errors import ShapeError, user_site
+from ..core.modes import trace_state
 from ..core.op import Op, apply, as_tensor, shared
 from ..core.shapes import normalize_axes
 from ..core.tensor import Tensor
@@ -50,6 +51,26 @@ class Sum(Reduce):
 
     def vjp(self, g, out, x):
         return (broadcast_to(g, x, self._dropped()),)
+
+
+class Mean(Reduce):
+    """The sum over `axis` divided by the number of elements summed, as one op: an eager
+    mean (a loss's average, `x.mean()`) is one step and one backward node rather than a sum
+    and a division. Graphs keep sum and divide, which the passes rewrite."""
+    name = "mean"
+    linearity = "linear"
+
+    def infer(self, x):
+        if not x.dtype.is_floating:
+            raise TypeError(f"needs a floating-point input, got {x.dtype.name}")
+        return reduced_shape(x.shape, self.axis, self.keepdims), x.dtype
+
+    def vjp(self, g, out, x):
+        if x.kind == "eager":   # the count is known now
+            count = math.prod(x.shape if self.axis is None else [x.shape[a] for a in self.axis])
+        else:
+            count = apply(Count(axis=self.axis, keepdims=False, dtype=x.dtype), x)
+        return (broadcast_to(g / count, x, self._dropped()),)
 
 
 def refuse_empty(op, x) -> None:
@@ -163,10 +184,9 @@ def reduce_mean(x, axis=None, keepdims=False, name=None, reduction_indices=None,
     x = as_tensor(x)
     if not x.dtype.is_floating:
         x = cast(x, dtypes.DEFAULT_FLOAT)
+    if x.kind == "eager" and trace_state.active is None:   # one op (see Mean)
+        return _reduce(Mean, x, axis, keepdims, reduction_indices, keep_dims, name)
     total = _reduce(Sum, x, axis, keepdims, reduction_indices, keep_dims, None)
-    if x.kind == "eager" and total.kind == "eager" and total.array.size:
-        count = x.array.size // total.array.size   # one op fewer on every eager mean
-        return divide(total, count, name=name)
     axes = _axes(x, axis, reduction_indices)
     if x.kind == "eager":   # the count is known now: one op fewer on every eager mean
         count = math.prod(x.shape if axes is None else [x.shape[a] for a in axes])

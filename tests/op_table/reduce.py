@@ -47,7 +47,20 @@ CASES += [
     OpCase("min", tf.reduce_min, np.min, reduce_samples(distinct), NUMBERS,
            errors=(axis_error("min"),)),
     OpCase("reduce_mean", tf.reduce_mean, np.mean, reduce_samples(), HALF_TOO, floating,
-           sugar=True, errors=(axis_error("sum", 5),)),  # the sum it divides names the axis
+           sugar=True, errors=(axis_error("(sum|mean)", 5),)),  # graphs: the sum it divides
+]
+
+
+def mean(x, axis=None, keepdims=False):
+    """The eager mean's op, also in graphs (where reduce_mean builds sum and divide)."""
+    op = reduce_ops.Mean(axis=normalize_axes(axis, x.ndim), keepdims=keepdims)
+    return apply(op, x)
+
+
+CASES += [
+    OpCase("mean", mean, np.mean, reduce_samples(),
+           errors=(ErrorInput(S(A(3, 4, dtype=tf.int32)), tf.DTypeError,
+                              r"^mean: needs a floating-point input, got int32"),)),
 ]
 
 

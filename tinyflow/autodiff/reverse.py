@@ -94,49 +94,81 @@ def _backprop(order: list, ys: list, xs: list, grad_ys: list, on_final=None,
     (every node reading x has been swept), so a caller can act on it while the sweep goes on;
     `shared` says g's array was also handed to another node (an op like `add` passes its
     adjoint through to both inputs), so a caller keeping it must copy it. `relevant`: ids
-    of the nodes that depend on some x, if the caller knows them."""
+    of the nodes that depend on some x, if the caller knows them.
+
+    This loop runs once per node of every eager backward, so its common case is written
+    out: a node's partial adjoints are one tensor until a second arrives (then a list), and
+    the version check, the handed-out record and the request are inlined for one and two
+    inputs."""
     if relevant is None:
         relevant = _depends_on(order, xs)
     keep = {id(x) for x in xs}
-    node_to_grad: dict[int, list] = {}
-    handed, shared = _Handed(on_final is not None), set()
+    node_to_grad: dict = {}   # id -> the one partial (a Tensor), or a list of them
+    handed = set() if on_final is not None else None   # ids of arrays handed out (backward)
+    shared: set = set()
     for y, gy in zip(ys, grad_ys):
         if id(y) in relevant:
             gy = ones_like(y, name="grad_ys") if gy is None else as_tensor(gy, dtype=y.dtype)
-            node_to_grad.setdefault(id(y), []).append(gy)
-            handed.add(gy, shared)
+            _add_partial(node_to_grad, id(y), gy)
+            _hand(handed, shared, gy)
     outer, anomaly = vjp_request.needed, anomaly_mode.enabled
+    pop, get = node_to_grad.pop, node_to_grad.get
     try:
         for node in reversed(order):
             key = id(node)
-            partials = node_to_grad.get(key)
-            if partials is None:
-                continue
-            if on_final is not None and key in keep:
-                total = _total(partials, node)
-                if total is not partials[0]:   # a new sum (a single partial: counted once)
-                    handed.add(total, shared)  # a retained non-leaf passes it on below
-                node_to_grad[key] = partials = [total]
-                vjp_request.needed = outer     # the caller's code runs with its own request
-                on_final(node, total, id(total.array) in shared)
+            if key in keep:
+                partials = get(key)
+                if partials is None:
+                    continue
+                if on_final is not None:
+                    total = _total(partials, node)
+                    if total is not partials:   # a new sum (a single partial: counted once)
+                        _hand(handed, shared, total)  # a retained non-leaf passes it on
+                    node_to_grad[key] = partials = total
+                    vjp_request.needed = outer  # the caller's code runs with its own request
+                    on_final(node, total, id(total.array) in shared)
+            else:
+                partials = pop(key, None)   # eager adjoints go as soon as they are used
+                if partials is None:
+                    continue
             op = node.op
             if op is None:
                 continue
-            if key not in keep:
-                del node_to_grad[key]  # let eager adjoints go as soon as they are used
             inputs = node.inputs
-            needed = tuple([id(i) in relevant for i in inputs])
-            if True not in needed:
-                continue
-            g = partials[0] if len(partials) == 1 and type(partials[0]) is not _Piece \
-                else _total(partials, node)
+            n = len(inputs)
+            if n == 1:
+                needed = (id(inputs[0]) in relevant,)
+                if not needed[0]:
+                    continue
+            elif n == 2:
+                needed = (id(inputs[0]) in relevant, id(inputs[1]) in relevant)
+                if needed == _NONE_OF_TWO:
+                    continue
+            else:
+                needed = tuple([id(i) in relevant for i in inputs])
+                if True not in needed:
+                    continue
+            g = partials if type(partials) is not list else _total(partials, node)
             eager = node.kind == "eager"
             if eager:
-                check_saved(node)
+                saved = node._saved
+                if saved is not None and (
+                        saved is FREED or n > 2 or node._version[0] != saved[-1]
+                        or inputs[0]._version[0] != saved[0]
+                        or n == 2 and inputs[1]._version[0] != saved[1]):
+                    check_saved(node)   # raises unless nothing it reads was overwritten
             if type(op) is GetItem and inputs[0].dtype.is_floating and (
                     eager or not node.graph.placements):
                 # gathered with the other getitems' gradients of that input (see `_total`)
-                node_to_grad.setdefault(id(inputs[0]), []).append(_Piece(op.index, g))
+                xid = id(inputs[0])
+                prev = get(xid)
+                piece = _Piece(op.index, g)
+                if prev is None:
+                    node_to_grad[xid] = [piece]
+                elif type(prev) is list:
+                    prev.append(piece)
+                else:
+                    node_to_grad[xid] = [prev, piece]
                 continue
             vjp_request.needed = needed   # what `needs_input_grad` answers inside the rule
             if not eager and node.graph.placements:   # gradients beside their op
@@ -156,11 +188,49 @@ def _backprop(order: list, ys: list, xs: list, grad_ys: list, on_final=None,
                     gx = unbroadcast(gx, x)
                 if gx.dtype is not x.dtype:
                     gx = cast(gx, x.dtype)  # float32 input meeting float64: a float32 grad
-                node_to_grad.setdefault(id(x), []).append(gx)
-                handed.add(gx, shared)
+                xid = id(x)
+                prev = get(xid)
+                if prev is None:
+                    node_to_grad[xid] = gx
+                elif type(prev) is list:
+                    prev.append(gx)
+                else:
+                    node_to_grad[xid] = [prev, gx]
+                if handed is not None:
+                    array = gx.array
+                    if array is not None:
+                        if id(array) in handed:
+                            shared.add(id(array))
+                        else:
+                            handed.add(id(array))
     finally:
         vjp_request.needed = outer
     return [_total(node_to_grad.get(id(x), ()), x) for x in xs]
+
+
+_NONE_OF_TWO = (False, False)
+
+
+def _add_partial(node_to_grad: dict, key: int, g) -> None:
+    """Record one more partial adjoint of the node `key` (the sweep's loop inlines this)."""
+    prev = node_to_grad.get(key)
+    if prev is None:
+        node_to_grad[key] = g
+    elif type(prev) is list:
+        prev.append(g)
+    else:
+        node_to_grad[key] = [prev, g]
+
+
+def _hand(handed: Optional[set], shared: set, g: Tensor) -> None:
+    """Record g's array as handed out; a second time, it goes in `shared` (only tracked for
+    `backward()`, which keeps gradients as `.grad`; the sweep's loop inlines this)."""
+    if handed is not None and g.array is not None:
+        key = id(g.array)
+        if key in handed:
+            shared.add(key)
+        else:
+            handed.add(key)
 
 
 class _Piece:
@@ -173,32 +243,16 @@ class _Piece:
 
 
 def _total(partials, x: Tensor) -> Optional[Tensor]:
-    """The sum of x's partial adjoints: the getitems' gradients among them (split, chunk,
-    slices of one tensor) are written into one buffer by one op, not each into zeros of x's
-    shape and then added."""
+    """The sum of x's partial adjoints (one tensor, or a list of them): the getitems'
+    gradients among them (split, chunk, slices of one tensor) are written into one buffer by
+    one op, not each into zeros of x's shape and then added."""
+    if type(partials) is not list and type(partials) is not tuple:
+        return partials
     if len(partials) == 1 and not isinstance(partials[0], _Piece):
         return partials[0]
     pieces = [(p.index, p.g) for p in partials if isinstance(p, _Piece)]
     whole = [p for p in partials if not isinstance(p, _Piece)]
     return sum_terms(([getitem_grads(x, pieces)] if pieces else []) + whole)
-
-
-class _Handed:
-    """Ids of the eager arrays handed out as partial adjoints in one sweep; one handed out
-    twice goes in `shared` (only tracked for `backward()`, which keeps them as `.grad`)."""
-
-    __slots__ = ("ids",)
-
-    def __init__(self, track: bool) -> None:
-        self.ids = set() if track else None
-
-    def add(self, g: Tensor, shared: set) -> None:
-        if self.ids is not None and g.array is not None:
-            key = id(g.array)
-            if key in self.ids:
-                shared.add(key)
-            else:
-                self.ids.add(key)
 
 
 def _vjp(node: Tensor, g: Tensor) -> tuple:
@@ -250,10 +304,10 @@ def backward(tensor: Tensor, gradient=None, retain_graph: bool = False,
             raise RuntimeError(f"backward: gradient of shape {seed.shape} for a tensor of "
                                f"shape {tensor.shape}")
     order = topo_sort([tensor], requires_grad_only=inputs is None)
-    if inputs is None:
-        targets = [n for n in order if n.requires_grad and (n.op is None or n._retains_grad)]
+    if inputs is None:   # into every leaf (and retained non-leaf): one pass finds them
+        targets, relevant = _targets(order)
     else:
-        targets = list(inputs)
+        targets, relevant = list(inputs), None
     def accumulate(target: Tensor, g: Tensor, shared: bool) -> None:
         # a leaf's .grad accumulates in place (AccumulateGrad); a retained non-leaf's is
         # replaced by the new sum, as PyTorch does
@@ -270,10 +324,6 @@ def backward(tensor: Tensor, gradient=None, retain_graph: bool = False,
         for hook in target._post_grad_hooks or ():
             hook(target)
 
-    # Into every leaf: each recorded tensor depends on a leaf that requires grad (a node
-    # left with no such input gets a gradient no leaf receives; its own inputs are skipped)
-    relevant = {id(n) for n in order if n.op is None or n.op.differentiable} \
-        if inputs is None else None
     with set_grad_enabled(create_graph):
         _backprop(order, [tensor], targets, [seed], on_final=accumulate, relevant=relevant)
     if not (retain_graph or create_graph):
@@ -282,6 +332,25 @@ def backward(tensor: Tensor, gradient=None, retain_graph: bool = False,
                 node._saved = FREED
     if devices.after_backward is not None:   # inputs that came from a device: go back there
         devices.after_backward(tensor, retain_graph)
+
+
+def _targets(order: list) -> tuple[list, set]:
+    """For a `backward()` into every leaf, over `order` (only tensors that require grad):
+    the leaves and retained non-leaves, and the ids of the nodes gradients flow through.
+    Each recorded tensor depends on a leaf that requires grad (a node left with no such
+    input gets a gradient no leaf receives; its own inputs are skipped)."""
+    targets, relevant = [], set()
+    for n in order:
+        op = n.op
+        if op is None:
+            targets.append(n)
+            relevant.add(id(n))
+            continue
+        if n._retains_grad:
+            targets.append(n)
+        if op.differentiable:
+            relevant.add(id(n))
+    return targets, relevant
 
 
 def _accumulates_in_place(grad: Optional[Tensor], g: Tensor) -> bool:

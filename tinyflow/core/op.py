@@ -15,6 +15,8 @@ from .modes import anomaly_mode, grad_mode, trace_state
 
 OPS: dict[str, type] = {}
 _ARRAY = operator.attrgetter("array")
+_DECLARED = devices.DECLARED   # one dict, filled in place when a device is declared
+_NDARRAY = np.ndarray
 
 
 class Typed:
@@ -98,7 +100,8 @@ def shared(cls: type, *key) -> Op:
     True would share a key."""
     op = _SHARED.get((cls, *key))
     if op is None:
-        fields = [f.name for f in dataclasses.fields(cls)]
+        fields = ([f.name for f in dataclasses.fields(cls)] if dataclasses.is_dataclass(cls)
+                  else [])   # an op class without attributes
         op = _SHARED[(cls, *key)] = cls(**dict(zip(fields, key)))
     return op
 
@@ -136,7 +139,7 @@ def apply(op: Op, *inputs: Tensor, name: Optional[str] = None, graph=None,
                IndexShapeError if isinstance(e, IndexError) else ShapeError)
         raise cls(f"{op.name}: {e} (input shapes {shapes}; dtypes {kinds}) "
                   f"at {user_site()}") from None
-    if devices.DECLARED and (any(x.kind == REMOTE for x in inputs)
+    if _DECLARED and (any(x.kind == REMOTE for x in inputs)
                              or out is not None and out.kind == REMOTE):
         return devices.run(op, inputs, out)   # a declared device's worker runs it
     for x in inputs:
@@ -167,7 +170,7 @@ def apply(op: Op, *inputs: Tensor, name: Optional[str] = None, graph=None,
         data = kernel(op, inputs[0].array, inputs[1].array)
     else:
         data = kernel(op, *map(_ARRAY, inputs))
-    if type(data) is not np.ndarray or (data.dtype is not dtype.np and data.dtype != dtype.np):
+    if type(data) is not _NDARRAY or (data.dtype is not dtype.np and data.dtype != dtype.np):
         data = as_dtype_array(data, dtype)
     tracked = False
     if grad_mode.enabled and op.differentiable:
@@ -175,24 +178,30 @@ def apply(op: Op, *inputs: Tensor, name: Optional[str] = None, graph=None,
             if x.requires_grad:
                 tracked = True
                 break
-    out = new_eager(data, dtype, op, inputs, True) if tracked else new_eager(data, dtype)
+    if not tracked:
+        out = new_eager(data, dtype)
+        if op.view and data.base is not None:
+            _share_version(out, inputs[0])
+        return out
+    out = new_eager(data, dtype, op, inputs, True)
     if op.view and data.base is not None:
-        out._base = inputs[0] if inputs[0]._base is None else inputs[0]._base
-        out._version = inputs[0]._version  # a view and its base see each other's writes
-    if tracked:
-        out._saved = _versions(inputs, out)
-        if anomaly_mode.enabled:
-            out.site = user_site()
+        _share_version(out, inputs[0])
+    # the versions of the inputs and the output, which `check_saved` compares
+    if len(inputs) == 1:
+        out._saved = inputs[0]._version[0], out._version[0]
+    elif len(inputs) == 2:
+        out._saved = inputs[0]._version[0], inputs[1]._version[0], out._version[0]
+    else:
+        out._saved = (*[x._version[0] for x in inputs], out._version[0])
+    if anomaly_mode.enabled:
+        out.site = user_site()
     return out
 
 
-def _versions(inputs: tuple, out: Tensor) -> tuple:
-    """The versions of a recorded node's inputs and output (`check_saved` compares them)."""
-    if len(inputs) == 1:
-        return inputs[0]._version[0], out._version[0]
-    if len(inputs) == 2:
-        return inputs[0]._version[0], inputs[1]._version[0], out._version[0]
-    return (*[x._version[0] for x in inputs], out._version[0])
+def _share_version(view: Tensor, x: Tensor) -> None:
+    """A view and its base see each other's writes: one version counter."""
+    view._base = x if x._base is None else x._base
+    view._version = x._version
 
 
 def as_dtype_array(data, dtype) -> np.ndarray:

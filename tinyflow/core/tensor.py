@@ -187,6 +187,8 @@ class Tensor:
         return self._require_data(what)
 
     def item(self):
+        if self.kind == EAGER and trace_state.active is None:   # every step's loss.item()
+            return self.array.item()
         return self._value("item()").item()
 
     def tolist(self):
@@ -276,14 +278,16 @@ class Tensor:
         self.dtype = dtypes.from_numpy_dtype(arr.dtype)
 
 
-def _init_eager(t: Tensor, data: np.ndarray, op, inputs, requires_grad: bool,
-                dtype: Optional[DType] = None) -> Tensor:
-    """Fill every slot of an eager tensor (`dtype`: data's, when the caller knows it)."""
+def new_eager(data: np.ndarray, dtype: DType, op=None, inputs=(),
+              requires_grad: bool = False, into: Optional[Tensor] = None) -> Tensor:
+    """An eager tensor of `data`, whose dtype the caller knows (`apply`'s result, built with
+    one call), or `into`, an existing Tensor, with every slot filled so."""
+    t = _new(Tensor) if into is None else into
     t.array = data
     t.op = op
     t.inputs = inputs
     t.shape = data.shape
-    t.dtype = dtypes.from_numpy_dtype(data.dtype) if dtype is None else dtype
+    t.dtype = dtype
     t.kind = EAGER
     t.requires_grad = requires_grad
     t._grad = None
@@ -300,11 +304,11 @@ def _init_eager(t: Tensor, data: np.ndarray, op, inputs, requires_grad: bool,
     return t
 
 
-def new_eager(data: np.ndarray, dtype: DType, op=None, inputs=(),
-              requires_grad: bool = False) -> Tensor:
-    """An eager tensor of `data`, whose dtype the caller knows: `apply`'s result, built
-    with one call."""
-    return _init_eager(_new(Tensor), data, op, inputs, requires_grad, dtype)
+def _init_eager(t: Tensor, data: np.ndarray, op, inputs, requires_grad: bool,
+                dtype: Optional[DType] = None) -> Tensor:
+    """Fill every slot of an eager tensor (`dtype`: data's, when the caller knows it)."""
+    return new_eager(data, dtypes.from_numpy_dtype(data.dtype) if dtype is None else dtype,
+                     op, inputs, requires_grad, t)
 
 
 def become_remote(t: Tensor, ref, shape, dtype: DType) -> None:

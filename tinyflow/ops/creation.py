@@ -7,7 +7,7 @@ import numpy as np
 
 from ..core import dtypes
 from ..core.graph import get_default_graph
-from ..core.op import Op, apply, as_tensor
+from ..core.op import Op, apply, as_tensor, shared
 from ..core.shapes import as_shape
 from ..core.tensor import Tensor
 
@@ -105,12 +105,12 @@ class Range(Op):
 
 def zeros_like(x, dtype=None, name=None) -> Tensor:
     dt = None if dtype is None else dtypes.as_dtype(dtype)
-    return apply(ZerosLike(dtype=dt), as_tensor(x), name=name)
+    return apply(shared(ZerosLike, dt), as_tensor(x), name=name)
 
 
 def ones_like(x, dtype=None, name=None) -> Tensor:
     dt = None if dtype is None else dtypes.as_dtype(dtype)
-    return apply(OnesLike(dtype=dt), as_tensor(x), name=name)
+    return apply(shared(OnesLike, dt), as_tensor(x), name=name)
 
 
 def one_hot(indices, depth: int, dtype=dtypes.float32, name=None) -> Tensor:

@@ -34,6 +34,8 @@ class MatMul(Op):
         kb, n = (b.shape[-1], b.shape[-2]) if self.transpose_b else b.shape[-2:]
         if ka is not None and kb is not None and ka != kb:
             raise ValueError(f"inner dimensions differ: {ka} (a) vs {kb} (b)")
+        if len(a.shape) == 2 and len(b.shape) == 2:   # no batch dims to broadcast
+            return (m, n), a.dtype
         try:
             batch = broadcast_shapes(a.shape[:-2], b.shape[:-2])
         except ValueError:
@@ -53,6 +55,9 @@ class MatMul(Op):
         return ga, gb
 
 
+_MATMULS = {(ta, tb): shared(MatMul, ta, tb) for ta in (False, True) for tb in (False, True)}
+
+
 class Affine(Op):
     """affine(x [N, in], w [out, in], b [out]) = x w^T + b: a linear layer as one op, so the
     bias is added into the product's buffer instead of a second array (PyTorch's addmm)."""
@@ -64,7 +69,7 @@ class Affine(Op):
                 raise ValueError(f"{what} must be a matrix, got shape {t.shape}")
         if not x.dtype is w.dtype is b.dtype:
             raise TypeError("x, w and b must have the same dtype")
-        shape, dtype = MatMul(transpose_a=False, transpose_b=True).infer(x, w)
+        shape, dtype = shared(MatMul, False, True).infer(x, w)
         outputs = None if shape is None else shape[-1]
         if b.shape is not None and (len(b.shape) != 1 or None not in (b.shape[0], outputs)
                                     and b.shape[0] != outputs):
@@ -89,11 +94,15 @@ def affine(x, w, b, name=None) -> Tensor:
     x, w, b = as_tensor(x), as_tensor(w), as_tensor(b)
     if autocast_state.dtype is not None:
         x, w, b = autocast_inputs(x, w, b)
-    return apply(Affine(), x, w, b, name=name)
+    return apply(_AFFINE, x, w, b, name=name)
+
+
+_AFFINE = Affine()   # no attributes: one instance serves every call
 
 
 def matmul(a, b, transpose_a=False, transpose_b=False, name=None) -> Tensor:
-    op = shared(MatMul, bool(transpose_a), bool(transpose_b))
+    op = _MATMULS.get((transpose_a, transpose_b)) or shared(MatMul, bool(transpose_a),
+                                                              bool(transpose_b))
     a, b = as_tensor(a), as_tensor(b)
     if autocast_state.dtype is not None:
         a, b = autocast_inputs(a, b)

@@ -10,7 +10,7 @@ import numpy as np
 from ..core import dtypes
 from ..core.dtypes import float_result, promote
 from ..core.modes import autocast_state, grad_mode, needs_input_grad, trace_state, vjp_request
-from ..core.op import Op, apply, as_tensor, sum_terms
+from ..core.op import Op, apply, as_tensor, shared, sum_terms
 from ..core.shapes import broadcast_shapes
 from ..core.tensor import EAGER, Tensor
 
@@ -27,13 +27,14 @@ def check_floating(*tensors) -> None:
 # Read-only literal tensors by (type, value, dtype met): `x * 1.0001` in a loop makes its
 # scalar once, not once per op (-0.0 == 0.0 and NaN != NaN, so zeros and NaN are not kept).
 _LITERALS: dict = {}
+_PYTHON_NUMBERS = frozenset((float, int, bool))
 _LITERALS_KEPT = 4096
 
 
 def _lift(value, like: Tensor) -> Tensor:
     """A Python number takes the dtype of the tensor it meets ("weak" scalar typing)."""
-    if isinstance(value, (bool, int, float, np.number, np.bool_)) and not isinstance(
-            value, np.ndarray):
+    if type(value) in _PYTHON_NUMBERS or isinstance(
+            value, (bool, int, float, np.number, np.bool_)) and not isinstance(value, np.ndarray):
         key = (type(value), value, like.dtype)
         tensor = _LITERALS.get(key)
         if tensor is None:
@@ -138,6 +139,12 @@ class Add(Binary):
     def chain(self, k, v, out, x, y):
         return v
 
+    def vjp(self, g, out, x, y):
+        """`chain` inlined: the adjoint passes on to each input wanted, with no call."""
+        needed = vjp_request.needed
+        return (g if needed is None or needed[0] else None,
+                g if needed is None or needed[1] else None)
+
 
 class Sub(Binary):
     name = "sub"
@@ -152,11 +159,24 @@ class Mul(Binary):
     def chain(self, k, v, out, x, y):
         return v * y if k == 0 else v * x
 
+    def vjp(self, g, out, x, y):
+        """`chain` inlined (a product is most of the nodes of a backward pass)."""
+        needed = vjp_request.needed
+        gx = gy = None
+        if needed is None or needed[0]:   # g * y; of one dtype, without the operator's call
+            gx = apply(self, g, y) if g.dtype is y.dtype else g * y
+        if needed is None or needed[1]:
+            gy = apply(self, g, x) if g.dtype is x.dtype else g * x
+        return gx, gy
+
 
 class Div(Binary):
     name = "div"
 
     def infer(self, x, y):
+        if x.dtype is y.dtype and x.dtype.is_floating and (x.shape == y.shape
+                                                           or y.shape == ()):
+            return x.shape, x.dtype   # the common case, as Binary's
         return broadcast_shapes(x.shape, y.shape), float_result(promote(x.dtype, y.dtype))
 
     def chain(self, k, v, out, x, y):
@@ -461,14 +481,17 @@ class LogicalNot(Op):
 # ---- the functions users call ----------------------------------------------------------
 
 def relu_grad(g, x, name=None) -> Tensor:
-    return apply(ReluGrad(), as_tensor(g), as_tensor(x), name=name)
+    return apply(shared(ReluGrad), as_tensor(g), as_tensor(x), name=name)
 
 
 def _binary(op_cls):
     op = op_cls()  # ops without attributes are immutable: one instance serves every call
 
     def fn(x, y, name=None, out=None):
-        x, y = operands(x, y)
+        if type(x) is not Tensor or type(y) is not Tensor or x.dtype is not y.dtype:
+            x, y = operands(x, y)
+        if name is None and out is None:   # no keywords to pass: the common, cheaper call
+            return apply(op, x, y)
         return apply(op, x, y, name=name, out=out)
     fn.__name__ = fn.__qualname__ = op_cls.name
     fn.__doc__ = f"Elementwise {op_cls.name} with NumPy broadcasting (eager: into `out`)."
@@ -479,7 +502,9 @@ def _unary(op_cls):
     op = op_cls()
 
     def fn(x, name=None):
-        return apply(op, as_tensor(x), name=name)
+        if type(x) is not Tensor:
+            x = as_tensor(x)
+        return apply(op, x) if name is None else apply(op, x, name=name)
     fn.__name__ = fn.__qualname__ = op_cls.name
     fn.__doc__ = f"Elementwise {op_cls.name}."
     return fn
@@ -530,7 +555,7 @@ def cast(x, dtype, name=None) -> Tensor:
     dtype = dtypes.as_dtype(dtype)
     if x.dtype is dtype:
         return x
-    return apply(Cast(dtype=dtype), x, name=name)
+    return apply(shared(Cast, dtype), x, name=name)
 
 
 def in_float32(fn: Optional[Callable] = None, *, keep: tuple = (),
@@ -596,7 +621,7 @@ def where(condition, x, y, name=None) -> Tensor:
     """Elements of x where condition holds, else of y (broadcasting all three)."""
     condition = as_tensor(condition)
     x, y = operands(x, y)
-    return apply(Where(), condition, x, y, name=name)
+    return apply(shared(Where), condition, x, y, name=name)
 
 
 def clamp(x, min=None, max=None) -> Tensor:  # noqa: A002

@@ -1,9 +1,10 @@
 """Softmax family: softmax, log-softmax and the two fused cross-entropies (max-subtracted)."""
 from __future__ import annotations
 
-from ..core.op import Op, apply, as_tensor, sum_terms
+from ..core.op import Op, apply, as_tensor, shared, sum_terms
 from ..core.shapes import normalize_axes
 from ..core.tensor import Tensor
+from .attention import AttentionWeightsGrad
 from .creation import one_hot_like
 from .math import exp
 from .reduce import reduce_sum
@@ -15,17 +16,25 @@ class Softmax(Op):
     axis: int
 
     def infer(self, x):
-        if x.shape is not None:
-            normalize_axes(self.axis, len(x.shape))
+        if x.shape is not None and not -len(x.shape) <= self.axis < len(x.shape):
+            normalize_axes(self.axis, len(x.shape))   # its error names the axis and rank
         if not x.dtype.is_floating:
             raise TypeError("softmax needs a floating-point input")
         return x.shape, x.dtype
 
     def vjp(self, g, out, x):
+        if out.kind == "eager" and g.dtype is out.dtype and (
+                self.axis == -1 or self.axis == len(out.shape) - 1):
+            # eager, over the last axis: attention's softmax backward, one op for four (graphs
+            # keep the primitives, which the passes rewrite: stable_softmax)
+            return (apply(_SOFTMAX_GRAD, g, out),)
         return (out * (g - reduce_sum(g * out, self.axis, keepdims=True)),)
 
     def jvp(self, t, out, x):
         return out * (t[0] - reduce_sum(t[0] * out, self.axis, keepdims=True))
+
+
+_SOFTMAX_GRAD = AttentionWeightsGrad(scale=1.0)
 
 
 class LogSoftmax(Softmax):
@@ -105,16 +114,17 @@ class SparseSoftmaxCrossEntropy(Op):
 
 
 def softmax(logits, axis=-1, name=None) -> Tensor:
-    return apply(Softmax(axis=int(axis)), as_tensor(logits), name=name)
+    return apply(shared(Softmax, int(axis)), as_tensor(logits), name=name)
 
 
 def log_softmax(logits, axis=-1, name=None) -> Tensor:
-    return apply(LogSoftmax(axis=int(axis)), as_tensor(logits), name=name)
+    return apply(shared(LogSoftmax, int(axis)), as_tensor(logits), name=name)
 
 
 def softmax_cross_entropy(labels, logits, name=None) -> Tensor:
-    return apply(SoftmaxCrossEntropy(), as_tensor(labels), as_tensor(logits), name=name)
+    return apply(shared(SoftmaxCrossEntropy), as_tensor(labels), as_tensor(logits), name=name)
 
 
 def sparse_softmax_cross_entropy(labels, logits, name=None) -> Tensor:
-    return apply(SparseSoftmaxCrossEntropy(), as_tensor(labels), as_tensor(logits), name=name)
+    return apply(shared(SparseSoftmaxCrossEntropy), as_tensor(labels), as_tensor(logits),
+                 name=name)

@@ -6,6 +6,7 @@ from typing import Optional
 
 from ..core import dtypes
 from ..core.errors import ShapeError, user_site
+from ..core.modes import trace_state
 from ..core.op import Op, apply, as_tensor, shared
 from ..core.shapes import normalize_axes
 from ..core.tensor import Tensor
@@ -30,6 +31,9 @@ class Reduce(Op):
 def reduced_shape(shape, axes, keepdims):
     if shape is None:
         return None
+    if type(shape) is tuple and axes is not None and len(axes) == 1:   # eager, one axis
+        a = axes[0]
+        return shape[:a] + (1,) + shape[a + 1:] if keepdims else shape[:a] + shape[a + 1:]
     if axes is None:
         axes = tuple(range(len(shape)))
     if keepdims:
@@ -47,6 +51,26 @@ class Sum(Reduce):
 
     def vjp(self, g, out, x):
         return (broadcast_to(g, x, self._dropped()),)
+
+
+class Mean(Reduce):
+    """The sum over `axis` divided by the number of elements summed, as one op: an eager
+    mean (a loss's average, `x.mean()`) is one step and one backward node rather than a sum
+    and a division. Graphs keep sum and divide, which the passes rewrite."""
+    name = "mean"
+    linearity = "linear"
+
+    def infer(self, x):
+        if not x.dtype.is_floating:
+            raise TypeError(f"needs a floating-point input, got {x.dtype.name}")
+        return reduced_shape(x.shape, self.axis, self.keepdims), x.dtype
+
+    def vjp(self, g, out, x):
+        if x.kind == "eager":   # the count is known now
+            count = math.prod(x.shape if self.axis is None else [x.shape[a] for a in self.axis])
+        else:
+            count = apply(Count(axis=self.axis, keepdims=False, dtype=x.dtype), x)
+        return (broadcast_to(g / count, x, self._dropped()),)
 
 
 def refuse_empty(op, x) -> None:
@@ -119,7 +143,8 @@ def _reduce(op_cls, x, axis, keepdims, reduction_indices, keep_dims, name):
     x = as_tensor(x)
     keepdims = bool(keepdims or keep_dims)
     if reduction_indices is None and (axis is None or type(axis) is int):   # the common case
-        op = _REDUCTIONS.get((op_cls, axis, x.ndim, keepdims))
+        rank = None if x.shape is None else len(x.shape)
+        op = _REDUCTIONS.get((op_cls, axis, rank, keepdims))
         if op is not None:
             return apply(op, x, name=name)
     try:
@@ -159,6 +184,8 @@ def reduce_mean(x, axis=None, keepdims=False, name=None, reduction_indices=None,
     x = as_tensor(x)
     if not x.dtype.is_floating:
         x = cast(x, dtypes.DEFAULT_FLOAT)
+    if x.kind == "eager" and trace_state.active is None:   # one op (see Mean)
+        return _reduce(Mean, x, axis, keepdims, reduction_indices, keep_dims, name)
     total = _reduce(Sum, x, axis, keepdims, reduction_indices, keep_dims, None)
     axes = _axes(x, axis, reduction_indices)
     if x.kind == "eager":   # the count is known now: one op fewer on every eager mean

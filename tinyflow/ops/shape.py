@@ -446,7 +446,7 @@ def reshape(x, shape, name=None) -> Tensor:
 def reshape_to(x, ref) -> Tensor:
     if x.shape == ref.shape and x.shape is not None and None not in x.shape:
         return x
-    return apply(ReshapeTo(), x, ref)
+    return apply(shared(ReshapeTo), x, ref)
 
 
 def transpose(x, perm=None, name=None) -> Tensor:
@@ -531,7 +531,7 @@ def expand(x, shape) -> Tensor:
 
 
 def copy(x) -> Tensor:
-    return apply(Copy(), as_tensor(x))
+    return apply(shared(Copy), as_tensor(x))
 
 
 def shape_of(input, name=None, out_type=dtypes.int32) -> Tensor:  # noqa: A002

@@ -108,6 +108,8 @@ def _into_own_buffer(x, other) -> bool:
 
 
 def _broadcasts_into(shape: tuple, target: tuple) -> bool:
+    if shape == target:   # the common case: no per-dim comparison
+        return True
     if len(shape) > len(target):
         return False
     return all(a == b or a == 1 for a, b in zip(reversed(shape), reversed(target)))

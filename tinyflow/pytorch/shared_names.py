@@ -206,9 +206,10 @@ def matmul(a, b, transpose_a=False, transpose_b=False, name=None, *, out=None):
     graphs keep rank >= 2."""
     a, b = as_tensor(a), as_tensor(b)
     vector = a.ndim == 1 or b.ndim == 1
-    tf1 = (a.is_symbolic or b.is_symbolic) and trace_state.active is None
-    if not vector or tf1 or transpose_a or transpose_b:
-        return write_out(ops.matmul(a, b, transpose_a, transpose_b, name=name), out)
+    if not vector or transpose_a or transpose_b or (
+            a.is_symbolic or b.is_symbolic) and trace_state.active is None:   # TF1's
+        result = ops.matmul(a, b, transpose_a, transpose_b, name=name)
+        return result if out is None else write_out(result, out)
     if a.ndim == 0 or b.ndim == 0:
         raise RuntimeError(f"both arguments to matmul need to be at least 1D, but they are "
                            f"{a.ndim}D and {b.ndim}D")

@@ -47,8 +47,9 @@ def attention_weights_grad(op, g, p, out=None):
     """p * (g - sum(g * p)) * scale in one buffer: the row sums are taken from g * p written
     where the result goes."""
     out = np.multiply(g, p, out=out)
-    row = out.sum(-1, keepdims=True)
+    row = np.add.reduce(out, axis=-1, keepdims=True)
     np.subtract(g, row, out=out)
     out *= p
-    out *= op.scale
+    if op.scale != 1.0:   # softmax's own backward (scale 1): one pass fewer
+        out *= op.scale
     return out

@@ -15,9 +15,11 @@ def _log_softmax(x, axis):
 
 @kernel(nn.Softmax, out=True, widen=0)
 def softmax(op, x, out=None):
-    e = np.subtract(x, np.max(x, axis=op.axis, keepdims=True), out=out)
+    # the ufuncs' reduce, not np.max / np.sum: their Python wrappers cost more than a small
+    # batch's arithmetic
+    e = np.subtract(x, np.maximum.reduce(x, axis=op.axis, keepdims=True), out=out)
     np.exp(e, out=e)
-    e /= np.sum(e, axis=op.axis, keepdims=True)
+    e /= np.add.reduce(e, axis=op.axis, keepdims=True)
     return e
 
 

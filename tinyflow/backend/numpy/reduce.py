@@ -11,6 +11,14 @@ def sum_(op, x, out=None):
     return np.add.reduce(x, axis=op.axis, keepdims=op.keepdims, out=out)
 
 
+@kernel(r.Mean, widen=0)
+def mean(op, x):
+    """The sum, then one division by the count in x's dtype: the values of the sum and the
+    divide it stands for."""
+    total = np.add.reduce(x, axis=op.axis, keepdims=op.keepdims)
+    return np.true_divide(total, x.dtype.type(x.size // max(np.size(total), 1)))
+
+
 @kernel(r.Max, out=True)
 def max_(op, x, out=None):
     return np.maximum.reduce(x, axis=op.axis, keepdims=op.keepdims, out=out)

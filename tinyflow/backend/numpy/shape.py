@@ -1,4 +1,6 @@
 """Shape kernels: views wherever NumPy can make one."""
+import math
+
 import numpy as np
 
 from ...ops import shape as s
@@ -100,13 +102,23 @@ def _tile_one_axis(indices, shape) -> bool:
     return axis is not None and end == shape[axis]
 
 
+# Below this many elements a broadcast result is copied out: np.broadcast_to's Python costs
+# ~4 us a call, more than filling a small array (a reduction's gradient in an eager step)
+_COPY_BROADCAST_BELOW = 4096
+
+
 @kernel(s.BroadcastTo, shape_only=(1,))
 def broadcast_to(op, x, ref):
+    x = np.asarray(x)
     if op.axes:   # a reshape is cheaper than np.expand_dims for the same view
-        shape = list(np.shape(x))
-        for a in sorted(a % ref.ndim for a in op.axes):
+        shape = list(x.shape)
+        for a in sorted(a % len(ref.shape) for a in op.axes):
             shape.insert(a, 1)
-        x = np.reshape(x, shape)
+        x = x.reshape(shape)
+    if math.prod(ref.shape) < _COPY_BROADCAST_BELOW:
+        out = np.empty(ref.shape, x.dtype)
+        np.copyto(out, x)
+        return out
     return np.broadcast_to(x, ref.shape)
 
 

@@ -99,10 +99,16 @@ class Module:
 
     # ---- registration ------------------------------------------------------------------
     def __getattr__(self, name: str):
-        d = self.__dict__
-        for table in ("_parameters", "_buffers", "_modules"):
-            if table in d and name in d[table]:
-                return d[table][name]
+        d = self.__dict__   # every `self.weight` of every forward: the tables unrolled
+        table = d.get("_parameters")
+        if table is not None and name in table:
+            return table[name]
+        table = d.get("_buffers")
+        if table is not None and name in table:
+            return table[name]
+        table = d.get("_modules")
+        if table is not None and name in table:
+            return table[name]
         raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
 
     def __setattr__(self, name: str, value) -> None:

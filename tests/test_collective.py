@@ -387,7 +387,7 @@ def test_uneven_split_is_refused(pool):
 # ==== failure (last: it starts and kills its own workers) =====================================
 
 def test_a_worker_killed_mid_all_reduce_is_named_not_a_hang(local_ray):
-    g = Group(3, timeout=2.0, latency=0.25)       # 4 ring steps of >= 0.25 s each
+    g = Group(3, timeout=4.0, latency=0.25)       # 4 ring steps of >= 0.25 s each
     try:
         calls = [w.all_reduce.remote(np.ones(3000)) for w in g.workers]
         time.sleep(0.6)
@@ -395,7 +395,7 @@ def test_a_worker_killed_mid_all_reduce_is_named_not_a_hang(local_ray):
         start = time.monotonic()
         with pytest.raises(CollectiveError, match=r"^worker 1 died during all_reduce") as err:
             g.gather(calls, "all_reduce")
-        assert time.monotonic() - start < 15
+        assert time.monotonic() - start < 2 * g.timeout + 10 + 2   # gather's own limit
         # the survivors say whom they lost, and neither returned a (partial) sum
         assert "worker 0: CollectiveError" in str(err.value)
         assert "worker 2: CollectiveError" in str(err.value)

@@ -22,5 +22,6 @@ from .reduce import (argmax, argmin, cumsum, logsumexp, reduce_max, reduce_mean,
                      reduce_sum, var)
 from .shape import (broadcast_to, concat, copy, expand, expand_dims, getitem, pad,
                     reshape, split, squeeze, stack, stop_gradient, sum_to, transpose)
+from .sparse import sampled_dot, sparse_matmul
 from .state import assign, assign_add, assign_sub, group
 from ..core.op import as_tensor  # noqa: F401  (nn/ converts through it)

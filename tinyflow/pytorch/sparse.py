@@ -21,9 +21,6 @@ from ..core.tensor import Tensor
 from ..ops.indexing import TakeGrad
 from .dtype import to as _to
 
-__all__ = ["SparseCooTensor", "mm", "sparse_coo_tensor", "spmm", "sum"]
-
-
 def scatter_flat(values: Tensor, positions: np.ndarray, shape: tuple) -> Tensor:
     """A dense tensor of `shape`, zero but for values[k] added at flat position
     positions[k] (repeats add up); its gradient gathers at those positions."""

@@ -313,3 +313,15 @@ def test_image_and_graph_models_train_like_torch():
     assert_close(runs[tinyflow], runs[torch], "graph layer losses")
     for p, q in zip(theirs.parameters(), ours.parameters()):
         assert_close(q.detach().numpy(), p.detach().numpy(), "graph layer parameters")
+
+
+def test_reassigned_child_and_parameter_keep_their_place_as_in_torch():
+    """siamese_network replaces resnet.conv1 and then slices list(children())[:-1]."""
+    orders = {}
+    for lib in (torch, tinyflow):
+        m = lib.nn.Module()
+        m.a, m.b = lib.nn.Linear(1, 1), lib.nn.Linear(1, 1)
+        m.w, m.v = lib.nn.Parameter(lib.ones(1)), lib.nn.Parameter(lib.ones(1))
+        m.a, m.w = lib.nn.Linear(1, 2), lib.nn.Parameter(lib.ones(2))
+        orders[lib] = ([n for n, _ in m.named_children()], list(m.state_dict()))
+    assert orders[tinyflow] == orders[torch]

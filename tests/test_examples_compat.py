@@ -325,3 +325,24 @@ def test_reassigned_child_and_parameter_keep_their_place_as_in_torch():
         m.a, m.w = lib.nn.Linear(1, 2), lib.nn.Parameter(lib.ones(2))
         orders[lib] = ([n for n, _ in m.named_children()], list(m.state_dict()))
     assert orders[tinyflow] == orders[torch]
+
+
+def test_bce_of_a_saturated_sigmoid_has_torchs_finite_gradient():
+    """siamese_network: sigmoid(30) is exactly 1.0 in float32; BCELoss's gradient there is
+    PyTorch's (p - y) / max(p (1 - p), 1e-12), not 0 * inf = NaN."""
+    logits = Given(np.array([30.0, -30.0, 20.0, 0.0, 2.0], np.float32))
+    target = Given(np.array([0.0, 1.0, 0.0, 1.0, 0.3], np.float32))
+
+    def loss(lib, x, y):
+        x = x.clone().requires_grad_(True) if lib is torch else x.detach().requires_grad_(True)
+        value = lib.nn.BCELoss()(lib.sigmoid(x), y)
+        value.backward()
+        return value.detach(), x.grad
+    (tv, tg), (fv, fg) = loss(torch, *[torch.tensor(g.value) for g in (logits, target)]), \
+        loss(tinyflow, *[tinyflow.tensor(g.value) for g in (logits, target)])
+    assert_close(fv.numpy(), tv.numpy(), "loss")
+    assert np.isfinite(fg.numpy()).all()
+    assert_close(fg.numpy(), tg.numpy(), "gradient")
+    compare(lambda p, y: F.binary_cross_entropy(p, y), lambda p, y: TF.binary_cross_entropy(p, y),
+            [X(3, 4, domain=lambda rng, s: rng.uniform(0.05, 0.95, s)),
+             X(3, 4, domain=lambda rng, s: rng.uniform(0, 1, s))])

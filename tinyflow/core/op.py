@@ -252,6 +252,9 @@ def as_tensor(value, dtype=None) -> Tensor:
     """Tensors pass through; arrays, lists and numbers become eager constants."""
     if isinstance(value, Tensor):
         return value
+    dense = getattr(type(value), "__tinyflow_dense__", None)
+    if dense is not None:   # a sparse tensor (pytorch/sparse.py) enters an op as its dense value
+        return as_tensor(dense(value), dtype)
     dt = dtypes.as_dtype(dtype) if dtype is not None else None
     if dt is None and isinstance(value, float):
         dt = dtypes.DEFAULT_FLOAT

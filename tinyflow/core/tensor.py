@@ -19,6 +19,10 @@ REMOTE = "remote"
 _new = object.__new__
 
 
+def _is_size(value) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
 class Tensor:
     """An n-dimensional array, eager or symbolic; see docs/ARCHITECTURE.md.
 
@@ -47,7 +51,12 @@ class Tensor:
         if self.kind == EAGER:
             self.array = writable(self.array)
 
-    def __init__(self, data, dtype=None, requires_grad: bool = False) -> None:
+    def __init__(self, data, dtype=None, requires_grad: bool = False, *more_sizes) -> None:
+        if type(data) is int and dtype is None or _is_size(data) and _is_size(dtype):
+            # torch.Tensor(3) / torch.Tensor(3, 4): sizes (zeros; PyTorch's are uninitialized)
+            sizes = (data,) if dtype is None else (data, dtype, *(
+                (requires_grad, *more_sizes) if _is_size(requires_grad) else ()))
+            data, dtype, requires_grad = np.zeros(sizes, np.float32), None, False
         dt = dtypes.as_dtype(dtype) if dtype is not None else None
         if isinstance(data, Tensor):
             data = data.numpy()

@@ -256,11 +256,10 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor,
 @ops.in_float32(autocast_float32=True)
 def binary_cross_entropy(input: Tensor, target: Tensor, weight: Optional[Tensor] = None,
                          size_average=None, reduce=None, reduction: str = "mean") -> Tensor:
-    """-(y log p + (1 - y) log(1 - p)), each log clamped at -100 as PyTorch does."""
+    """-(y log p + (1 - y) log(1 - p)), each log clamped at -100 as PyTorch does (one op:
+    its gradient stays finite at p = 0 or 1)."""
     p, y = _same_shape("binary_cross_entropy", input, target)
-    log_p = ops.maximum(ops.log(p), -100.0)
-    log_q = ops.maximum(ops.log(1 - p), -100.0)
-    loss = -(y * log_p + (1 - y) * log_q)
+    loss = ops.binary_cross_entropy(p, y)
     return _reduce(_weighted(loss, weight), _reduction(size_average, reduce, reduction))
 
 

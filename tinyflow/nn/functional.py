@@ -23,6 +23,7 @@ from ..pytorch.movement import chunk as _chunk
 from ._losses import (binary_cross_entropy, binary_cross_entropy_with_logits,  # noqa: F401
                      cross_entropy, huber_loss, kl_div, l1_loss, mse_loss, nll_loss,
                      smooth_l1_loss)
+from ._image import instance_norm, interpolate, pixel_shuffle, pixel_unshuffle  # noqa: F401
 
 # ---- activations ---------------------------------------------------------------------------
 

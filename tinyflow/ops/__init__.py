@@ -13,6 +13,7 @@ from .math import (abs, add, atan2, autocast_inputs, cast, ceil, clamp, cos, div
                    logical_xor, maximum, minimum,
                    multiply, negative, not_equal, pow, relu, relu_grad, remainder, round,
                    sigmoid, sign, sin, sqrt, square, subtract, tanh, where)
+from .losses import binary_cross_entropy
 from .nn import log_softmax, softmax, softmax_cross_entropy, sparse_softmax_cross_entropy
 from .normalization import channel_moments, normalize, normalize_channels
 from .pool import adaptive_avg_pool2d, avg_pool2d, max_pool2d
@@ -22,5 +23,6 @@ from .reduce import (arg_max, arg_min, argmax, argmin, cumsum, logsumexp, reduce
                      reduce_sum, var)
 from .shape import (broadcast_to, concat, copy, expand, expand_dims, getitem, pad,
                     reshape, split, squeeze, stack, stop_gradient, sum_to, transpose, unstack)
+from .sparse import sampled_dot, sparse_matmul
 from .state import assign, assign_add, assign_sub, group
 from ..core.op import as_tensor  # noqa: F401  (nn/ converts through it)

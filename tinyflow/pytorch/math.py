@@ -14,6 +14,7 @@ from ..core.op import as_tensor
 from ..ops.math import operands
 from ..core.tensor import Tensor
 from .inplace import write_out
+from .sparse import spmm
 
 # ---- elementwise -----------------------------------------------------------------------
 
@@ -83,7 +84,9 @@ neg = ops.negative
 
 
 def mm(a, b, out=None):
-    """PyTorch's `mm`: strictly 2-D by 2-D."""
+    """PyTorch's `mm`: strictly 2-D by 2-D; a sparse operand multiplies without a dense copy."""
+    if getattr(a, "is_sparse", False) or getattr(b, "is_sparse", False):
+        return write_out(spmm(a, b), out)
     a, b = as_tensor(a), as_tensor(b)
     if a.ndim != 2 or b.ndim != 2:
         raise ValueError(f"mm: both operands must be 2-D, got shapes {a.shape} and {b.shape}")

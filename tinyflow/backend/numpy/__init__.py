@@ -1,5 +1,6 @@
 """NumPy kernels: the complete reference backend. Importing this package fills `KERNELS`."""
 from . import _allocator  # noqa: F401  (first: malloc keeps freed arrays' pages)
 from . import (activation, attention, conv, creation, custom, fused, indexing,  # noqa: F401
-               linalg, math, nn, normalization, pool, quantize, reduce, rnn, shape, special, state)
+               linalg, losses, math, nn, normalization, pool, quantize, reduce, rnn, shape,
+               sparse, special, state)
 from .registry import KERNELS, kernel  # noqa: F401

@@ -118,7 +118,7 @@ class Module:
             kind = "parameters" if isinstance(value, Parameter) else "module"
             raise AttributeError(f"cannot assign {kind} before Module.__init__() call")
         if isinstance(value, Parameter):
-            self._forget(name)
+            self._forget(name, keep="_parameters")
             self.register_parameter(name, value)
         elif params is not None and name in params:
             if value is not None:
@@ -126,7 +126,7 @@ class Module:
                                 f"'{name}' (torch.nn.Parameter or None expected)")
             params[name] = None
         elif isinstance(value, Module):
-            self._forget(name)
+            self._forget(name, keep="_modules")
             modules[name] = value
         elif modules is not None and name in modules:
             if value is not None:
@@ -149,11 +149,14 @@ class Module:
                 return
         object.__delattr__(self, name)
 
-    def _forget(self, name: str) -> None:
-        """Drop `name` from every table, so that re-assigning it changes its kind."""
+    def _forget(self, name: str, keep: str) -> None:
+        """Drop `name` from the other tables, so that re-assigning it changes its kind; in
+        its own table (`keep`) it keeps its place, so a replaced child or parameter stays
+        where it was in children() and state_dict(), as in PyTorch."""
         self.__dict__.pop(name, None)
-        for table in (self._parameters, self._buffers, self._modules):
-            table.pop(name, None)
+        for table in ("_parameters", "_buffers", "_modules"):
+            if table != keep:
+                getattr(self, table).pop(name, None)
         self._non_persistent_buffers_set.discard(name)
 
     def _check_name(self, name, table: str, what: str) -> None:

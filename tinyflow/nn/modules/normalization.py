@@ -172,3 +172,41 @@ class RMSNorm(Module):
     def extra_repr(self) -> str:
         return (f"{self.normalized_shape}, eps={self.eps}, "
                 f"elementwise_affine={self.elementwise_affine}")
+
+
+class _InstanceNorm(_BatchNorm):
+    """Normalize each (example, channel) plane on its own; PyTorch's defaults: no affine
+    parameters and no running statistics (then eval normalizes with the input's too)."""
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum=0.1,
+                 affine: bool = False, track_running_stats: bool = False, device=None,
+                 dtype=None) -> None:
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, device,
+                         dtype)
+
+    def forward(self, input):
+        if input.ndim not in self.input_dims:
+            dims = " or ".join(f"{d}D" for d in self.input_dims)
+            raise ValueError(f"expected {dims} input (got {input.ndim}D input)")
+        unbatched = input.ndim == self.input_dims[0]
+        x = input.unsqueeze(0) if unbatched else input
+        if x.shape[1] != self.num_features and self.affine:
+            raise ValueError(f"expected input's size at dim=1 to match num_features "
+                             f"({self.num_features}), but got: {x.shape[1]}.")
+        use_input_stats = self.training or not self.track_running_stats
+        tracked = self.running_mean is not None and (self.training or not use_input_stats)
+        y = F.instance_norm(x, self.running_mean if tracked else None,
+                            self.running_var if tracked else None, self.weight, self.bias,
+                            use_input_stats, 0.1 if self.momentum is None else self.momentum,
+                            self.eps)
+        return y.squeeze(0) if unbatched else y
+
+
+class InstanceNorm1d(_InstanceNorm):
+    """Over [N, C, L] (or unbatched [C, L])."""
+    input_dims = (2, 3)
+
+
+class InstanceNorm2d(_InstanceNorm):
+    """Over [N, C, H, W] (or unbatched [C, H, W])."""
+    input_dims = (3, 4)

@@ -1,0 +1,16 @@
+"""Kernel of the binary cross-entropy on probabilities."""
+import numpy as np
+
+from ...ops import losses
+from .registry import kernel
+
+
+@kernel(losses.BinaryCrossEntropy)
+def binary_cross_entropy(op, p, y):
+    if p.size and not (np.min(p) >= 0 and np.max(p) <= 1):   # NaN fails both
+        raise ValueError("binary_cross_entropy: all elements of input should be between 0 "
+                         "and 1")
+    with np.errstate(divide="ignore"):   # log(0) = -inf, clamped
+        log_p = np.maximum(np.log(p), losses.LOG_FLOOR)
+        log_q = np.maximum(np.log(1 - p), losses.LOG_FLOOR)
+    return -(y * log_p + (1 - y) * log_q).astype(p.dtype, copy=False)

@@ -1,0 +1,150 @@
+"""Image resampling and per-instance normalization as compositions of existing ops:
+pixel_shuffle / pixel_unshuffle are a reshape and a permutation, nearest interpolation is a
+broadcast and a reshape (an integer scale) or a gather of source rows, instance norm is the
+fused `normalize` op over each image's spatial axes."""
+from __future__ import annotations
+
+import math
+from typing import Optional
+
+import numpy as np
+
+from .. import ops
+from ..core.modes import no_grad
+from ..core.op import as_tensor
+from ..core.tensor import Tensor
+
+
+def pixel_shuffle(input: Tensor, upscale_factor: int) -> Tensor:
+    """[*, C r², H, W] -> [*, C, H r, W r]: each group of r² channels becomes an r x r block."""
+    x, r = as_tensor(input), int(upscale_factor)
+    if x.ndim < 3:
+        raise RuntimeError(f"pixel_shuffle expects input to have at least 3 dimensions, but "
+                           f"got input with {x.ndim} dimension(s)")
+    *batch, c, h, w = x.shape
+    if c % (r * r):
+        raise RuntimeError(f"pixel_shuffle expects its input's 'channel' dimension to be "
+                           f"divisible by the square of upscale_factor, but input.size(-3)={c} "
+                           f"is not divisible by {r * r}")
+    nb = len(batch)
+    y = ops.reshape(x, (*batch, c // (r * r), r, r, h, w))
+    perm = tuple(range(nb + 1)) + (nb + 3, nb + 1, nb + 4, nb + 2)
+    return ops.reshape(ops.transpose(y, perm), (*batch, c // (r * r), h * r, w * r))
+
+
+def pixel_unshuffle(input: Tensor, downscale_factor: int) -> Tensor:
+    """[*, C, H r, W r] -> [*, C r², H, W], the inverse of pixel_shuffle."""
+    x, r = as_tensor(input), int(downscale_factor)
+    if x.ndim < 3:
+        raise RuntimeError(f"pixel_unshuffle expects input to have at least 3 dimensions, "
+                           f"but got input with {x.ndim} dimension(s)")
+    *batch, c, h, w = x.shape
+    for name, size in (("height", h), ("width", w)):
+        if size % r:
+            raise RuntimeError(f"pixel_unshuffle expects {name} to be divisible by "
+                               f"downscale_factor, but input.size({-2 if name == 'height' else -1})"
+                               f"={size} is not divisible by {r}")
+    nb = len(batch)
+    y = ops.reshape(x, (*batch, c, h // r, r, w // r, r))
+    perm = tuple(range(nb + 1)) + (nb + 2, nb + 4, nb + 1, nb + 3)
+    return ops.reshape(ops.transpose(y, perm), (*batch, c * r * r, h // r, w // r))
+
+
+def _per_dim(value, n: int, what: str) -> tuple:
+    if isinstance(value, (list, tuple)):
+        if len(value) != n:
+            raise ValueError(f"Input and {what} must have the same number of spatial "
+                             f"dimensions, but got input with spatial dimensions of {n} and "
+                             f"{what} {tuple(value)}")
+        return tuple(value)
+    return (value,) * n
+
+
+def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "nearest",
+                align_corners: Optional[bool] = None, recompute_scale_factor=None,
+                antialias: bool = False) -> Tensor:
+    """Resample the spatial dims of [N, C, *spatial] (1 to 3 of them); only mode 'nearest':
+    output pixel i reads input pixel floor(i * scale), scale = 1 / scale_factor when given
+    (as PyTorch), else in / out."""
+    x = as_tensor(input)
+    if x.ndim not in (3, 4, 5):
+        raise ValueError(f"Input Error: Only 3D, 4D and 5D input Tensors supported (got "
+                         f"{x.ndim}D) for the modes: nearest (got {mode})")
+    if mode != "nearest":
+        raise NotImplementedError(f"interpolate: mode {mode!r} is not supported (only "
+                                  f"'nearest')")
+    if align_corners is not None:
+        raise ValueError("align_corners option can only be set with the interpolating modes: "
+                         "linear | bilinear | bicubic | trilinear")
+    if (size is None) == (scale_factor is None):
+        raise ValueError("only one of size or scale_factor should be defined" if size is not None
+                         else "either size or scale_factor should be defined")
+    spatial = tuple(x.shape[2:])
+    n = len(spatial)
+    if size is not None:
+        out = tuple(int(s) for s in _per_dim(size, n, "output size"))
+        scales = [i / o for i, o in zip(spatial, out)]
+    else:
+        factors = [float(f) for f in _per_dim(scale_factor, n, "scale_factor")]
+        out = tuple(int(math.floor(i * f)) for i, f in zip(spatial, factors))
+        scales = [i / o if recompute_scale_factor else 1.0 / f
+                  for i, o, f in zip(spatial, out, factors)]
+    if all(o % i == 0 and s == i / o for i, o, s in zip(spatial, out, scales)):
+        return _repeat_pixels(x, [o // i for i, o in zip(spatial, out)])
+    for dim, (i, o, s) in enumerate(zip(spatial, out, scales)):
+        if i != o:
+            index = np.minimum(np.floor(np.arange(o) * s).astype(np.int64), i - 1)
+            x = ops.getitem(x, (slice(None),) * (dim + 2) + (index,))
+    return x
+
+
+def _repeat_pixels(x: Tensor, factors: list) -> Tensor:
+    """Integer nearest upsampling: each pixel repeated factor times per spatial dim, one
+    broadcast and one reshape (its gradient sums the blocks)."""
+    if all(f == 1 for f in factors):
+        return x
+    n, c, *spatial = x.shape
+    expanded = (n, c) + tuple(v for s in spatial for v in (s, 1))
+    wide = (n, c) + tuple(v for s, f in zip(spatial, factors) for v in (s, f))
+    y = ops.expand(ops.reshape(x, expanded), wide)
+    return ops.reshape(y, (n, c) + tuple(s * f for s, f in zip(spatial, factors)))
+
+
+def instance_norm(input: Tensor, running_mean: Optional[Tensor] = None,
+                  running_var: Optional[Tensor] = None, weight: Optional[Tensor] = None,
+                  bias: Optional[Tensor] = None, use_input_stats: bool = True,
+                  momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
+    """Normalize each (example, channel) plane over its spatial dims. With running
+    statistics, training folds the batch average of the per-instance mean and unbiased
+    variance into them; use_input_stats=False normalizes with them instead."""
+    x = as_tensor(input)
+    axes = tuple(range(2, x.ndim))
+    shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
+    if use_input_stats:
+        if running_mean is not None or running_var is not None:
+            _update_instance_stats(x, axes, running_mean, running_var, momentum)
+        y = ops.normalize(x, axes, eps)
+    else:
+        if running_mean is None or running_var is None:
+            raise ValueError("instance_norm: use_input_stats=False needs running_mean and "
+                             "running_var")
+        y = (x - ops.reshape(running_mean, shape)) / ops.sqrt(
+            ops.reshape(running_var, shape) + eps)
+    if weight is not None:
+        y = y * ops.reshape(weight, shape)
+    return y if bias is None else y + ops.reshape(bias, shape)
+
+
+def _update_instance_stats(x: Tensor, axes: tuple, running_mean, running_var,
+                           momentum: float) -> None:
+    count = int(np.prod([x.shape[a] for a in axes]))
+    with no_grad():
+        mean = ops.reduce_mean(x, axes)
+        if running_mean is not None:
+            running_mean.copy_(running_mean * (1 - momentum)
+                               + ops.reduce_mean(mean, 0) * momentum)
+        if running_var is not None:
+            centered = x - ops.reshape(mean, tuple(mean.shape) + (1,) * len(axes))
+            var = ops.reduce_sum(centered * centered, axes) / max(count - 1, 1)
+            running_var.copy_(running_var * (1 - momentum)
+                              + ops.reduce_mean(var, 0) * momentum)

@@ -35,20 +35,20 @@ def np_lstm(xw, h0, c0, w, hidden):
 
 
 def np_lstm_grad(g, out, w, hidden):
-    """Backpropagation through time written out per step from the packed states."""
+    """Backpropagation through time written out per step from the packed states; g's gate
+    planes are not read (the gates carry no gradient)."""
     g, out, w = (a.astype(np.float64).transpose(0, 2, 3, 1) if a.ndim == 4 else
                  a.astype(np.float64) for a in (g, out, w))          # [6, T + 1, B, H]
     dh, dc = np.zeros(out.shape[2:]), np.zeros(out.shape[2:])
     rows = []
     for s in reversed(range(1, out.shape[1])):
         _, c, i, f, gg, o = out[:, s]
-        gh, gc, gi, gf, gg_, go = g[:, s]
+        gh, gc = g[:2, s]
         tanh_c, c_prev = np.tanh(c), out[1, s - 1]
         dh = dh + gh
         dc = dc + gc + dh * o * (1 - tanh_c ** 2)
-        d_pre = np.concatenate([(dc * gg + gi) * i * (1 - i), (dc * c_prev + gf) * f * (1 - f),
-                                (dc * i + gg_) * (1 - gg ** 2),
-                                (dh * tanh_c + go) * o * (1 - o)], -1)
+        d_pre = np.concatenate([dc * gg * i * (1 - i), dc * c_prev * f * (1 - f),
+                                dc * i * (1 - gg ** 2), dh * tanh_c * o * (1 - o)], -1)
         dc = dc * f
         rows.append(d_pre)
         dh = d_pre @ w
@@ -58,16 +58,28 @@ def np_lstm_grad(g, out, w, hidden):
     return np.stack(rows[::-1] + [last]).transpose(2, 0, 1).astype(out.dtype)  # [4H, T+1, B]
 
 
+def lstm_states(xw, h0, c0, w, hidden):
+    """The differentiable planes h and c (the gate planes carry no gradient: ops/rnn.py)."""
+    return rnn_ops.lstm(xw, h0, c0, w, hidden=hidden)[:2]
+
+
+def np_lstm_states(*args, hidden):
+    return np_lstm(*args, hidden)[:2]
+
+
 def lstm_grad(g, out, w, hidden):
     return apply(rnn_ops.LstmGrad(hidden=hidden), g, out, w)
 
 
+LSTM_SAMPLES = (S(A(12, 8), A(2, 3), A(2, 3), A(12, 3), hidden=3),
+                S(A(8, 3), A(3, 2, layout="T"), A(3, 2), A(8, 2, layout="step"), hidden=2),
+                S(A(8, 6, layout="step"), A(2, 2), A(2, 2, layout="step"), A(8, 2),
+                  hidden=2))
+
 CASES += [
-    OpCase("lstm", rnn_ops.lstm, np_lstm,
-           (S(A(12, 8), A(2, 3), A(2, 3), A(12, 3), hidden=3),
-            S(A(8, 3), A(3, 2, layout="T"), A(3, 2), A(8, 2, layout="step"), hidden=2),
-            S(A(8, 6, layout="step"), A(2, 2), A(2, 2, layout="step"), A(8, 2),
-              hidden=2)),
+    OpCase("lstm_packed", rnn_ops.lstm, np_lstm, LSTM_SAMPLES, op="lstm", grad=False,
+           atol=1e-5),
+    OpCase("lstm", lstm_states, np_lstm_states, LSTM_SAMPLES,
            second_order=False,  # the fused backward has no rule of its own (as with cuDNN)
            dynamic=False,  # forward mode unrolls over a known number of steps (reverse mode
            atol=1e-5,      # with unknown sizes: test_nn's LSTM-in-a-graph test)

@@ -10,11 +10,15 @@ single large matmuls over all steps in `Lstm.vjp` (as cuDNN and oneDNN do).
 Everything is hidden-major, [rows, steps, batch]: the per-step product is w_hh h^T, which
 OpenBLAS runs faster than h w_hh^T at a small batch, and whole-sequence matrices are views.
 `xw` is w_ih x^T [4H, T * B] (columns step-major: x reshaped to [T * B, F]). `Lstm`'s output
-packs everything backward needs as 6 planes [H, T + 1, B]: h, c and the four activated
-gates i, f, g, o (PyTorch's order); slot 0 holds h0 and c0 (and zero gates), so
-out[0, :, :T] is every step's previous h as one [H, T * B] view for w_hh's gradient, and
-out[0, :, 1:] is the output sequence. Second-order gradients through the fused backward are
-not implemented (as with cuDNN's RNN): `LstmGrad.vjp` says so instead of returning zeros.
+packs 6 planes [H, T + 1, B]: h and c, then the four activated gates i, f, g, o (PyTorch's
+order); slot 0 holds h0 and c0 (and zero gates), so out[0, :, :T] is every step's previous
+h as one [H, T * B] view for w_hh's gradient, and out[0, :, 1:] is the output sequence.
+
+The gate planes are a workspace for the backward (cuDNN's "reserve space"), not outputs:
+like an argmax they carry no gradient, in either mode. Their adjoint would be zeros in
+every real use, and reading it per step kept the backward cell from vectorizing (6x).
+Second-order gradients through the fused backward are not implemented (as with cuDNN's
+RNN): `LstmGrad.vjp` says so instead of returning zeros.
 """
 from __future__ import annotations
 
@@ -54,8 +58,9 @@ class Lstm(Op):
 
     Column t * B + b of xw holds step t's input projection of batch row b plus both biases;
     step t computes gates = xw_t + w_hh h_{t-1}^T, c_t = f c_{t-1} + i g, h_t = o tanh(c_t).
-    The attribute `hidden` (H) fixes the packed layout even where shapes are known only at
-    run time; B comes from h0.
+    Only the h and c planes (out[:2]) are differentiable; the gate planes are constants to
+    both autodiff modes (see the module docstring). The attribute `hidden` (H) fixes the
+    packed layout even where shapes are known only at run time; B comes from h0.
     """
     name = "lstm"
     hidden: int
@@ -132,7 +137,7 @@ class Lstm(Op):
                 tc = tc + f * t_c
             tanh_c = tanh(c)
             th = to * tanh_c + o * (1 - tanh_c * tanh_c) * tc
-            rows.append([th, tc, ti, tf_, tg, to])
+            rows.append([th, tc, None, None, None, None])   # gate planes: constants
             t_h, t_c = th, tc
         if all(r is None for row in rows for r in row):
             return None
@@ -143,7 +148,8 @@ class Lstm(Op):
 
 class LstmGrad(Op):
     """Backpropagation through time: lstm_grad(g, out, w_hh) -> [4H, T + 1, B], with g the
-    adjoint of lstm's packed output `out` (both [6, H, T + 1, B]). Columns [:, t] for t < T
+    adjoint of lstm's packed output `out` (both [6, H, T + 1, B]; g's gate planes are not
+    read: they carry no gradient). Columns [:, t] for t < T
     are the gradients of step t's gate pre-activations (so [:, :T] reshapes to xw's
     gradient [4H, T * B] without a copy); [:, T] holds c0's gradient in rows 0..H-1, the
     part of h0's gradient that comes straight from slot 0 of g in rows H..2H-1, then zeros

@@ -172,26 +172,29 @@ cell = numba.njit(cache=True, nogil=True, fastmath=True, error_model="numpy")  #
 
 
 @cell
-def lstm_forward(product, xw, out, t):
+def lstm_forward(product, xw, c, out, t):
     """One step, hidden-major: product [4H, B] = w_hh h_{t-1}^T, xw [4H, T, B] (gates i f g
-    o), out [6, H, T + 1, B] (planes h c i f g o; slot t holds the previous state) <- slot
-    t + 1. Each row is a 1-D contiguous array over the batch: LLVM vectorizes those loops.
+    o), c [H, B] the cell state, updated in place; out [6, H, T + 1, B] (planes h c i f g o)
+    <- slot t + 1. Each row is a 1-D contiguous array over the batch: LLVM vectorizes those
+    loops, provided nothing read comes from `out` (the reason c is a separate array).
     float32 takes the libm-free sigmoid/tanh."""
     H, B = out.shape[1], out.shape[3]
+    s = t + 1
     for j in range(H):
         p_i, p_f, p_g, p_o = product[j], product[H + j], product[2 * H + j], product[3 * H + j]
         x_i, x_f, x_g, x_o = xw[j, t], xw[H + j, t], xw[2 * H + j, t], xw[3 * H + j, t]
-        c0 = out[1, j, t]
-        h, c, i_, f_, g_, o_ = (out[0, j, t + 1], out[1, j, t + 1], out[2, j, t + 1],
-                                out[3, j, t + 1], out[4, j, t + 1], out[5, j, t + 1])
+        c_j = c[j]
+        h_, c_, i_, f_, g_, o_ = (out[0, j, s], out[1, j, s], out[2, j, s], out[3, j, s],
+                                  out[4, j, s], out[5, j, s])
         for b in range(B):
             i = sigmoid(p_i[b] + x_i[b])
             f = sigmoid(p_f[b] + x_f[b])
             g = tanh(p_g[b] + x_g[b])
             o = sigmoid(p_o[b] + x_o[b])
-            cb = f * c0[b] + i * g
-            h[b] = o * tanh(cb)
-            c[b] = cb
+            cb = f * c_j[b] + i * g
+            c_j[b] = cb
+            h_[b] = o * tanh(cb)
+            c_[b] = cb
             i_[b] = i
             f_[b] = f
             g_[b] = g
@@ -199,28 +202,27 @@ def lstm_forward(product, xw, out, t):
 
 
 @cell
-def lstm_backward(dh, dc, g, out, t, d, one):
+def lstm_backward(dh, dc, g_h, g_c, out, t, d, one):
     """One step back, hidden-major: d [4H, T + 1, B] <- d[:, t], the adjoints of step t's
-    gate pre-activations; dc <- the adjoint reaching c at slot t through the recurrence.
-    dh, dc [H, B]: the adjoints reaching slot t + 1 through the recurrence; g: the adjoint of
-    `lstm`'s output (same layout as out); one: 1 in the data's dtype. tanh(c) is recomputed
-    rather than stored: a cheap pass instead of one more plane written and read."""
+    gate pre-activations; dc <- the adjoint reaching c at slot t. dh, dc [H, B]: the
+    adjoints reaching slot t + 1 through the recurrence; g_h, g_c [H, T + 1, B]: those of
+    `lstm`'s h and c planes (its gate planes carry none); one: 1 in the data's dtype.
+    tanh(c) is recomputed rather than stored: a cheap pass instead of one more plane
+    written and read. (Reading g's four gate planes too kept LLVM from vectorizing: 6x.)"""
     H, B = out.shape[1], out.shape[3]
     s = t + 1
     for j in range(H):
         i_, f_, g_, o_, c_, c0 = (out[2, j, s], out[3, j, s], out[4, j, s], out[5, j, s],
                                   out[1, j, s], out[1, j, t])
-        gh, gc, gi, gf, gg_, go = (g[0, j, s], g[1, j, s], g[2, j, s], g[3, j, s],
-                                   g[4, j, s], g[5, j, s])
-        dh_, dc_ = dh[j], dc[j]
+        gh, gc, dh_, dc_ = g_h[j, s], g_c[j, s], dh[j], dc[j]
         d_i, d_f, d_g, d_o = d[j, t], d[H + j, t], d[2 * H + j, t], d[3 * H + j, t]
         for b in range(B):
             i, f, gg, o = i_[b], f_[b], g_[b], o_[b]
             tanh_c = tanh(c_[b])
             dh_b = dh_[b] + gh[b]
             dc_b = dc_[b] + gc[b] + dh_b * o * (one - tanh_c * tanh_c)
-            d_i[b] = (dc_b * gg + gi[b]) * i * (one - i)
-            d_f[b] = (dc_b * c0[b] + gf[b]) * f * (one - f)
-            d_g[b] = (dc_b * i + gg_[b]) * (one - gg * gg)
-            d_o[b] = (dh_b * tanh_c + go[b]) * o * (one - o)
+            d_i[b] = dc_b * gg * i * (one - i)
+            d_f[b] = dc_b * c0[b] * f * (one - f)
+            d_g[b] = dc_b * i * (one - gg * gg)
+            d_o[b] = dh_b * tanh_c * o * (one - o)
             dc_[b] = dc_b * f

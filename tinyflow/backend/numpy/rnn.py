@@ -50,10 +50,10 @@ def lstm(op, xw, h0, c0, w_hh):
     out[1, :, 0] = c0.T
     product = np.empty((4 * H, batch), xw.dtype)
     if _numba(xw, h0, c0, w_hh):
-        forward = _cells()[0]
+        forward, c = _cells()[0], np.ascontiguousarray(c0.T)
         for t in range(steps):
             np.matmul(w_hh, out[0, :, t], out=product)
-            forward(product, xw, out, t)
+            forward(product, xw, c, out, t)
         return out
     gates = product.reshape(4, H, batch)
     with np.errstate(over="ignore"):                       # exp(-x) = inf: sigmoid 0
@@ -87,10 +87,11 @@ def lstm_grad(op, g, out, w_hh):
     dc = np.zeros((H, batch), out.dtype)
     w_t = np.ascontiguousarray(w_hh.T)      # [H, 4H]
     if _numba(g, out, w_hh):
-        g, out = np.ascontiguousarray(g), np.ascontiguousarray(out)
+        g_h, g_c = np.ascontiguousarray(g[0]), np.ascontiguousarray(g[1])
+        out = np.ascontiguousarray(out)
         backward, one = _cells()[1], out.dtype.type(1)
         for t in reversed(range(steps)):
-            backward(dh, dc, g, out, t, grads, one)
+            backward(dh, dc, g_h, g_c, out, t, grads, one)
             if t:
                 np.matmul(w_t, grads[:, t], out=dh)
     else:
@@ -102,7 +103,8 @@ def lstm_grad(op, g, out, w_hh):
 
 
 def _lstm_grad_numpy(g, out, w_t, grads, dh, dc):
-    """The backward cell as NumPy passes (dtypes the Numba cell does not take)."""
+    """The backward cell as NumPy passes (dtypes the Numba cell does not take); g's gate
+    planes carry no gradient (see `ops/rnn.py`)."""
     H, steps = out.shape[1], out.shape[2] - 1
     t1, t2 = np.empty_like(dh), np.empty_like(dh)
     for t in reversed(range(steps)):
@@ -112,7 +114,6 @@ def _lstm_grad_numpy(g, out, w_t, grads, dh, dc):
         dh += gs[0]
         np.tanh(s[1], out=t1)                       # tanh(c)
         np.multiply(dh, t1, out=d[3])               # o
-        d[3] += gs[5]
         np.multiply(t1, t1, out=t2)                 # dc += dh o (1 - tanh(c)^2)
         np.subtract(1, t2, out=t2)
         t2 *= o
@@ -122,7 +123,6 @@ def _lstm_grad_numpy(g, out, w_t, grads, dh, dc):
         np.multiply(dc, gg, out=d[0])               # i
         np.multiply(dc, out[1, :, t], out=d[1])     # f
         np.multiply(dc, i, out=d[2])                # g
-        d[:3] += gs[2:5]
         for k, a in ((0, i), (1, f), (3, o)):       # sigmoid slopes a (1 - a)
             np.subtract(1, a, out=t2)
             t2 *= a

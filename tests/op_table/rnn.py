@@ -16,7 +16,7 @@ def _np_sigmoid(x):
     return 1 / (1 + np.exp(-x))
 
 
-def np_lstm(xw, h0, c0, w, hidden):
+def np_lstm(xw, h0, c0, w, bias, hidden):
     """The textbook recurrence in float64, one step at a time, batch-major; packed as the
     op packs it: planes h c i f g o [H, T + 1, B], slot 0 holding h0 and c0."""
     batch = h0.shape[0]
@@ -25,7 +25,7 @@ def np_lstm(xw, h0, c0, w, hidden):
     zero = np.zeros_like(h)
     slots = [np.stack([h, c, zero, zero, zero, zero])]
     for x_t in xs:
-        pre = x_t + h @ w.astype(np.float64).T
+        pre = x_t + bias.astype(np.float64) + h @ w.astype(np.float64).T
         i, f, g, o = np.split(pre, 4, axis=-1)
         i, f, g, o = _np_sigmoid(i), _np_sigmoid(f), np.tanh(g), _np_sigmoid(o)
         c = f * c + i * g
@@ -58,9 +58,9 @@ def np_lstm_grad(g, out, w, hidden):
     return np.stack(rows[::-1] + [last]).transpose(2, 0, 1).astype(out.dtype)  # [4H, T+1, B]
 
 
-def lstm_states(xw, h0, c0, w, hidden):
+def lstm_states(xw, h0, c0, w, bias, hidden):
     """The differentiable planes h and c (the gate planes carry no gradient: ops/rnn.py)."""
-    return rnn_ops.lstm(xw, h0, c0, w, hidden=hidden)[:2]
+    return rnn_ops.lstm(xw, h0, c0, w, bias, hidden=hidden)[:2]
 
 
 def np_lstm_states(*args, hidden):
@@ -71,10 +71,11 @@ def lstm_grad(g, out, w, hidden):
     return apply(rnn_ops.LstmGrad(hidden=hidden), g, out, w)
 
 
-LSTM_SAMPLES = (S(A(12, 8), A(2, 3), A(2, 3), A(12, 3), hidden=3),
-                S(A(8, 3), A(3, 2, layout="T"), A(3, 2), A(8, 2, layout="step"), hidden=2),
+LSTM_SAMPLES = (S(A(12, 8), A(2, 3), A(2, 3), A(12, 3), A(12), hidden=3),
+                S(A(8, 3), A(3, 2, layout="T"), A(3, 2), A(8, 2, layout="step"), A(8),
+                  hidden=2),
                 S(A(8, 6, layout="step"), A(2, 2), A(2, 2, layout="step"), A(8, 2),
-                  hidden=2))
+                  A(8, layout="step"), hidden=2))
 
 CASES += [
     OpCase("lstm_packed", rnn_ops.lstm, np_lstm, LSTM_SAMPLES, op="lstm", grad=False,
@@ -83,21 +84,25 @@ CASES += [
            second_order=False,  # the fused backward has no rule of its own (as with cuDNN)
            dynamic=False,  # forward mode unrolls over a known number of steps (reverse mode
            atol=1e-5,      # with unknown sizes: test_nn's LSTM-in-a-graph test)
-           errors=(ErrorInput(S(A(12, 8), A(2, 3), A(2, 3), A(12, 4), hidden=3),
+           errors=(ErrorInput(S(A(12, 8), A(2, 3), A(2, 3), A(12, 4), A(12), hidden=3),
                               tf.ShapeError,
                               r"^lstm: w_hh must have shape \(12, 3\) \(None: any\), got "
                               r"\(12, 4\)"),
-                   ErrorInput(S(A(11, 8), A(2, 3), A(2, 3), A(12, 3), hidden=3),
+                   ErrorInput(S(A(11, 8), A(2, 3), A(2, 3), A(12, 3), A(12), hidden=3),
                               tf.ShapeError,
                               r"^lstm: xw must have shape \(12, 8\) \(None: any\), got "
                               r"\(11, 8\)"),
-                   ErrorInput(S(A(12, 7), A(2, 3), A(2, 3), A(12, 3), hidden=3),
+                   ErrorInput(S(A(12, 8), A(2, 3), A(2, 3), A(12, 3), A(11), hidden=3),
+                              tf.ShapeError,
+                              r"^lstm: bias must have shape \(12,\) \(None: any\), got "
+                              r"\(11,\)"),
+                   ErrorInput(S(A(12, 7), A(2, 3), A(2, 3), A(12, 3), A(12), hidden=3),
                               tf.ShapeError,
                               r"^lstm: xw has 7 columns, not a multiple of the batch size 2"),
-                   ErrorInput(S(A(12, 8, dtype=tf.int32), A(2, 3), A(2, 3), A(12, 3),
+                   ErrorInput(S(A(12, 8, dtype=tf.int32), A(2, 3), A(2, 3), A(12, 3), A(12),
                                 hidden=3), tf.DTypeError,
                               r"^lstm: needs one floating dtype for all inputs, got int32, "
-                              r"float32, float32, float32"))),
+                              r"float32, float32, float32, float32"))),
     OpCase("lstm_grad", lstm_grad, np_lstm_grad,
            (S(A(6, 3, 4, 2), A(6, 3, 4, 2, domain=positive), A(12, 3), hidden=3),
             S(A(6, 2, 3, 2, layout="step"), A(6, 2, 3, 2), A(8, 2), hidden=2)),

@@ -4,7 +4,8 @@ Unrolled into per-step ops, an LSTM step is a dozen small ops forward and more b
 50-step sequence costs over a thousand op dispatches and as many temporaries. `Lstm` runs the
 recurrence in one kernel; `LstmGrad` runs backpropagation through time in one kernel. What
 is not sequential stays outside, as ordinary ops: the input projection of every step is one
-matmul before the op (`xw`), and the gradients of the input projection and of `w_hh` are
+matmul before the op (`xw`; the biases are added inside, not by a pass of their own), and
+the gradients of the input projection and of `w_hh` are
 single large matmuls over all steps in `Lstm.vjp` (as cuDNN and oneDNN do).
 
 Everything is hidden-major, [rows, steps, batch]: the per-step product is w_hh h^T, which
@@ -27,7 +28,8 @@ from ..core.op import Op, apply, as_tensor, sum_terms
 from ..core.tensor import Tensor
 from .linalg import matmul
 from .math import tanh
-from .shape import getitem, reshape, stack, transpose
+from .reduce import reduce_sum
+from .shape import expand_dims, getitem, reshape, stack, transpose
 
 _ANY = slice(None)
 PLANES = 6   # h c i f g o
@@ -54,10 +56,11 @@ def _check_floats(*tensors: Tensor):
 
 
 class Lstm(Op):
-    """lstm(xw [4H, T * B], h0 [B, H], c0 [B, H], w_hh [4H, H]) -> [6, H, T + 1, B].
+    """lstm(xw [4H, T * B], h0 [B, H], c0 [B, H], w_hh [4H, H], bias [4H])
+    -> [6, H, T + 1, B].
 
-    Column t * B + b of xw holds step t's input projection of batch row b plus both biases;
-    step t computes gates = xw_t + w_hh h_{t-1}^T, c_t = f c_{t-1} + i g, h_t = o tanh(c_t).
+    Column t * B + b of xw holds step t's input projection of batch row b; bias is both
+    biases' sum. Step t computes gates = xw_t + bias + w_hh h_{t-1}^T, c_t = f c_{t-1} + i g, h_t = o tanh(c_t).
     Only the h and c planes (out[:2]) are differentiable; the gate planes are constants to
     both autodiff modes (see the module docstring). The attribute `hidden` (H) fixes the
     packed layout even where shapes are known only at run time; B comes from h0.
@@ -65,13 +68,14 @@ class Lstm(Op):
     name = "lstm"
     hidden: int
 
-    def infer(self, xw, h0, c0, w_hh):
-        dtype = _check_floats(xw, h0, c0, w_hh)
-        for t, rank in ((xw, 2), (h0, 2), (c0, 2), (w_hh, 2)):
+    def infer(self, xw, h0, c0, w_hh, bias):
+        dtype = _check_floats(xw, h0, c0, w_hh, bias)
+        inputs = (xw, h0, c0, w_hh, bias)
+        for t, rank in zip(inputs, (2, 2, 2, 2, 1)):
             if t.shape is not None and len(t.shape) != rank:
-                ranks = [None if x.shape is None else len(x.shape) for x in (xw, h0, c0, w_hh)]
-                raise ValueError(f"expected xw [4H, T * B], h0 and c0 [B, H], w_hh [4H, H]; "
-                                 f"got ranks {ranks}")
+                ranks = [None if x.shape is None else len(x.shape) for x in inputs]
+                raise ValueError(f"expected xw [4H, T * B], h0 and c0 [B, H], w_hh [4H, H], "
+                                 f"bias [4H]; got ranks {ranks}")
         hidden, gates = self.hidden, 4 * self.hidden
         batch = _known(*(None if t.shape is None else t.shape[0] for t in (h0, c0)))
         columns = None if xw.shape is None else xw.shape[1]
@@ -79,6 +83,7 @@ class Lstm(Op):
         _check_dims("h0", h0.shape, (batch, hidden))
         _check_dims("c0", c0.shape, (batch, hidden))
         _check_dims("xw", xw.shape, (gates, columns))
+        _check_dims("bias", bias.shape, (gates,))
         steps = None
         if columns is not None and batch is not None:
             if batch == 0 or columns % batch:
@@ -89,7 +94,7 @@ class Lstm(Op):
             raise ValueError("the sequence needs at least one step")
         return (PLANES, hidden, None if steps is None else steps + 1, batch), dtype
 
-    def vjp(self, g, out, xw, h0, c0, w_hh):
+    def vjp(self, g, out, xw, h0, c0, w_hh, bias):
         hidden, gates = self.hidden, 4 * self.hidden
         grads = apply(LstmGrad(hidden=hidden), g, out, w_hh)        # [4H, T + 1, B]
         d_pre = reshape(getitem(grads, (_ANY, slice(0, -1))), [gates, -1])   # a view
@@ -102,12 +107,13 @@ class Lstm(Op):
         if needs_input_grad(3):
             h_prev = reshape(getitem(out, (0, _ANY, slice(0, -1))), [hidden, -1])
             d_w = matmul(d_pre, h_prev, transpose_b=True)
-        return d_pre, d_h0, d_c0, d_w
+        d_bias = reduce_sum(d_pre, 1) if needs_input_grad(4) else None
+        return d_pre, d_h0, d_c0, d_w, d_bias
 
-    def jvp(self, tangents, out, xw, h0, c0, w_hh):
+    def jvp(self, tangents, out, xw, h0, c0, w_hh, bias):
         """Tangents step by step with ordinary ops (forward mode is rare; T and B must be
         known)."""
-        t_xw, t_h, t_c, t_w = tangents
+        t_xw, t_h, t_c, t_w, t_bias = tangents
         _, hidden, slots, batch = out.shape
         if slots is None or batch is None:
             raise ValueError("lstm: forward-mode derivatives need a known number of steps "
@@ -123,7 +129,8 @@ class Lstm(Op):
             h_prev, c_prev = getitem(out, (0, _ANY, t - 1)), getitem(out, (1, _ANY, t - 1))
             t_pre = sum_terms([getitem(t_xw, (_ANY, t - 1)) if t_xw is not None else None,
                                matmul(w_hh, t_h) if t_h is not None else None,
-                               matmul(t_w, h_prev) if t_w is not None else None])
+                               matmul(t_w, h_prev) if t_w is not None else None,
+                               expand_dims(t_bias, 1) if t_bias is not None else None])
             if t_pre is None and t_c is None:
                 rows.append([None] * PLANES)
                 continue
@@ -181,16 +188,16 @@ class LstmGrad(Op):
             "lstm: forward-mode derivatives of the fused LSTM backward are not implemented")
 
 
-def lstm(xw, h0, c0, w_hh, hidden=None, name=None) -> Tensor:
+def lstm(xw, h0, c0, w_hh, bias, hidden=None, name=None) -> Tensor:
     """The packed [6, H, T + 1, B] states and gates of an LSTM over xw [4H, T * B] (see
     `Lstm`); `hidden` is needed only when w_hh's shape is not known when the graph is
     built."""
-    xw, h0, c0, w_hh = (as_tensor(t) for t in (xw, h0, c0, w_hh))
+    xw, h0, c0, w_hh, bias = (as_tensor(t) for t in (xw, h0, c0, w_hh, bias))
     if hidden is None:
         if w_hh.shape is None or w_hh.shape[-1] is None:
             raise ValueError("lstm: pass hidden= when w_hh's shape is unknown")
         hidden = w_hh.shape[-1]
-    return apply(Lstm(hidden=int(hidden)), xw, h0, c0, w_hh, name=name)
+    return apply(Lstm(hidden=int(hidden)), xw, h0, c0, w_hh, bias, name=name)
 
 
 __all__ = ["Lstm", "LstmGrad", "lstm"]

@@ -172,9 +172,9 @@ cell = numba.njit(cache=True, nogil=True, fastmath=True, error_model="numpy")  #
 
 
 @cell
-def lstm_forward(product, xw, c, out, t):
-    """One step, hidden-major: product [4H, B] = w_hh h_{t-1}^T, xw [4H, T, B] (gates i f g
-    o), c [H, B] the cell state, updated in place; out [6, H, T + 1, B] (planes h c i f g o)
+def lstm_forward(product, xw, bias, c, out, t):
+    """One step, hidden-major: product [4H, B] = w_hh h_{t-1}^T, xw [4H, T, B] and bias
+    [4H] (gates i f g o), c [H, B] the cell state, updated in place; out [6, H, T + 1, B] (planes h c i f g o)
     <- slot t + 1. Each row is a 1-D contiguous array over the batch: LLVM vectorizes those
     loops, provided nothing read comes from `out` (the reason c is a separate array).
     float32 takes the libm-free sigmoid/tanh."""
@@ -183,14 +183,15 @@ def lstm_forward(product, xw, c, out, t):
     for j in range(H):
         p_i, p_f, p_g, p_o = product[j], product[H + j], product[2 * H + j], product[3 * H + j]
         x_i, x_f, x_g, x_o = xw[j, t], xw[H + j, t], xw[2 * H + j, t], xw[3 * H + j, t]
+        b_i, b_f, b_g, b_o = bias[j], bias[H + j], bias[2 * H + j], bias[3 * H + j]
         c_j = c[j]
         h_, c_, i_, f_, g_, o_ = (out[0, j, s], out[1, j, s], out[2, j, s], out[3, j, s],
                                   out[4, j, s], out[5, j, s])
         for b in range(B):
-            i = sigmoid(p_i[b] + x_i[b])
-            f = sigmoid(p_f[b] + x_f[b])
-            g = tanh(p_g[b] + x_g[b])
-            o = sigmoid(p_o[b] + x_o[b])
+            i = sigmoid(p_i[b] + x_i[b] + b_i)
+            f = sigmoid(p_f[b] + x_f[b] + b_f)
+            g = tanh(p_g[b] + x_g[b] + b_g)
+            o = sigmoid(p_o[b] + x_o[b] + b_o)
             cb = f * c_j[b] + i * g
             c_j[b] = cb
             h_[b] = o * tanh(cb)

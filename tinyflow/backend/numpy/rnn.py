@@ -39,7 +39,7 @@ def _steps(xw: np.ndarray, batch: int, gates: int) -> np.ndarray:
 
 
 @kernel(rnn.Lstm, widen=0)
-def lstm(op, xw, h0, c0, w_hh):
+def lstm(op, xw, h0, c0, w_hh, bias):
     H = op.hidden
     batch = h0.shape[0]
     xw = _steps(xw, batch, 4 * H)
@@ -49,17 +49,20 @@ def lstm(op, xw, h0, c0, w_hh):
     out[0, :, 0] = h0.T
     out[1, :, 0] = c0.T
     product = np.empty((4 * H, batch), xw.dtype)
-    if _numba(xw, h0, c0, w_hh):
+    if _numba(xw, h0, c0, w_hh, bias):
         forward, c = _cells()[0], np.ascontiguousarray(c0.T)
+        bias = np.ascontiguousarray(bias)
         for t in range(steps):
             np.matmul(w_hh, out[0, :, t], out=product)
-            forward(product, xw, c, out, t)
+            forward(product, xw, bias, c, out, t)
         return out
+    bias = bias[:, None]
     gates = product.reshape(4, H, batch)
     with np.errstate(over="ignore"):                       # exp(-x) = inf: sigmoid 0
         for t in range(steps):
             np.matmul(w_hh, out[0, :, t], out=product)
             product += xw[:, t]
+            product += bias
             gates[2] *= 2                                  # tanh(x) = 2 sigmoid(2x) - 1
             np.negative(product, out=product)
             np.exp(product, out=product)

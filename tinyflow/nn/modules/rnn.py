@@ -147,9 +147,9 @@ class _RNNBase(Module):
 
     def _fused_lstm(self, x, hx):
         """Every layer and direction as one `lstm` op over x [T, B, F]: (output, finals).
-        The op is hidden-major: its input projection is w_ih x^T [4H, T * B] (one matmul,
-        the biases added as a column), and the output sequence is a transposed view of
-        its packed states."""
+        The op is hidden-major: its input projection is w_ih x^T [4H, T * B] (one matmul;
+        the op adds the biases), and the output sequence is a transposed view of its
+        packed states."""
         H, finals, directions = self.hidden_size, [], 2 if self.bidirectional else 1
         for layer in range(self.num_layers):
             outputs = []
@@ -157,12 +157,13 @@ class _RNNBase(Module):
                 w_ih, w_hh, b_ih, b_hh = self._weights(layer, d)
                 steps = ops.reshape(x.flip(0) if d else x, [-1, w_ih.shape[1]])
                 xw = ops.matmul(w_ih, steps, transpose_b=True)                # [4H, T * B]
-                if b_ih is not None:
-                    xw = xw + ops.expand_dims(b_ih + b_hh, 1)
+                bias = ops.zeros_like(ops.getitem(w_hh, (slice(None), 0))) if b_ih is None \
+                    else b_ih + b_hh
                 state = self._initial(hx, layer * directions + d)
                 if state is None:
                     state = (_zeros(x, w_hh),) * 2
-                packed = ops.lstm(xw, state[0], state[1], w_hh, hidden=H)  # [6, H, T + 1, B]
+                packed = ops.lstm(xw, state[0], state[1], w_hh, bias,
+                                  hidden=H)                               # [6, H, T + 1, B]
                 h = ops.transpose(ops.getitem(packed, (0, slice(None), slice(1, None))),
                                   (1, 2, 0))                                  # [T, B, H]
                 outputs.append(h.flip(0) if d else h)

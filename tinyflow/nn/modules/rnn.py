@@ -68,6 +68,15 @@ def _zeros(x, w_hh):
         ops.getitem(w_hh, 0))
 
 
+def _like_steps(h, x):
+    """h [T, B, H] with the static T and B of x [T, B, F]: the op sees only T * B, so in a
+    graph of unknown batch size it cannot tell T (a reshape to the shape h has: no copy)."""
+    if h.shape is None or x.shape is None or None not in h.shape[:2] or \
+            x.shape[:2].count(None) == 2:
+        return h
+    return ops.reshape(h, [-1 if d is None else d for d in x.shape[:2]] + [h.shape[2]])
+
+
 class _RNNBase(Module):
     """Layers x directions of one recurrence; parameters weight_ih_l{k}[_reverse], ..."""
 
@@ -164,8 +173,8 @@ class _RNNBase(Module):
                     state = (_zeros(x, w_hh),) * 2
                 packed = ops.lstm(xw, state[0], state[1], w_hh, bias,
                                   hidden=H)                               # [6, H, T + 1, B]
-                h = ops.transpose(ops.getitem(packed, (0, slice(None), slice(1, None))),
-                                  (1, 2, 0))                                  # [T, B, H]
+                h = _like_steps(ops.transpose(ops.getitem(
+                    packed, (0, slice(None), slice(1, None))), (1, 2, 0)), x)  # [T, B, H]
                 outputs.append(h.flip(0) if d else h)
                 finals.append(tuple(ops.transpose(ops.getitem(packed, (k, slice(None), -1)))
                                     for k in (0, 1)))

@@ -16,70 +16,95 @@ def _np_sigmoid(x):
     return 1 / (1 + np.exp(-x))
 
 
-def np_lstm(xw, h0, c0, w, hidden):
-    """The textbook recurrence in float64, one step at a time."""
-    h, c, rows = h0.astype(np.float64), c0.astype(np.float64), []
-    for x_t in xw.astype(np.float64):
-        pre = x_t + h @ w.astype(np.float64).T
+def np_lstm(xw, h0, c0, w, bias, hidden):
+    """The textbook recurrence in float64, one step at a time, batch-major; packed as the
+    op packs it: planes h c i f g o [H, T + 1, B], slot 0 holding h0 and c0."""
+    batch = h0.shape[0]
+    h, c = h0.astype(np.float64), c0.astype(np.float64)
+    xs = xw.astype(np.float64).T.reshape(-1, batch, 4 * hidden)      # [T, B, 4H]
+    zero = np.zeros_like(h)
+    slots = [np.stack([h, c, zero, zero, zero, zero])]
+    for x_t in xs:
+        pre = x_t + bias.astype(np.float64) + h @ w.astype(np.float64).T
         i, f, g, o = np.split(pre, 4, axis=-1)
         i, f, g, o = _np_sigmoid(i), _np_sigmoid(f), np.tanh(g), _np_sigmoid(o)
         c = f * c + i * g
         h = o * np.tanh(c)
-        rows.append(np.stack([h, c, i, f, g, o, np.tanh(c)]))
-    return np.stack(rows).astype(xw.dtype)
+        slots.append(np.stack([h, c, i, f, g, o]))
+    return np.stack(slots, 1).transpose(0, 3, 1, 2).astype(xw.dtype)   # [6, H, T + 1, B]
 
 
-def np_lstm_grad(g, out, h0, c0, w, hidden):
-    """Backpropagation through time written out per step from the packed states."""
-    g, out, w = g.astype(np.float64), out.astype(np.float64), w.astype(np.float64)
-    dh, dc = np.zeros(h0.shape), np.zeros(c0.shape)
+def np_lstm_grad(g, out, w, hidden):
+    """Backpropagation through time written out per step from the packed states; g's gate
+    planes are not read (the gates carry no gradient)."""
+    g, out, w = (a.astype(np.float64).transpose(0, 2, 3, 1) if a.ndim == 4 else
+                 a.astype(np.float64) for a in (g, out, w))          # [6, T + 1, B, H]
+    dh, dc = np.zeros(out.shape[2:]), np.zeros(out.shape[2:])
     rows = []
-    for t in reversed(range(out.shape[0])):
-        _, c, i, f, gg, o, tanh_c = out[t]
-        gh, gc, gi, gf, gg_, go, g_tanh_c = g[t]
-        c_prev = out[t - 1][1] if t else c0
+    for s in reversed(range(1, out.shape[1])):
+        _, c, i, f, gg, o = out[:, s]
+        gh, gc = g[:2, s]
+        tanh_c, c_prev = np.tanh(c), out[1, s - 1]
         dh = dh + gh
-        dc = dc + gc + (dh * o + g_tanh_c) * (1 - tanh_c ** 2)
-        d_pre = np.concatenate([(dc * gg + gi) * i * (1 - i), (dc * c_prev + gf) * f * (1 - f),
-                                (dc * i + gg_) * (1 - gg ** 2),
-                                (dh * tanh_c + go) * o * (1 - o)], -1)
+        dc = dc + gc + dh * o * (1 - tanh_c ** 2)
+        d_pre = np.concatenate([dc * gg * i * (1 - i), dc * c_prev * f * (1 - f),
+                                dc * i * (1 - gg ** 2), dh * tanh_c * o * (1 - o)], -1)
         dc = dc * f
         rows.append(d_pre)
         dh = d_pre @ w
     last = np.zeros_like(rows[0])
-    last[:, :dc.shape[1]] = dc
-    return np.stack(rows[::-1] + [last]).astype(out.dtype)
+    last[:, :hidden] = dc + g[1, 0]
+    last[:, hidden:2 * hidden] = g[0, 0]
+    return np.stack(rows[::-1] + [last]).transpose(2, 0, 1).astype(out.dtype)  # [4H, T+1, B]
 
 
-def lstm_grad(g, out, h0, c0, w, hidden):
-    return apply(rnn_ops.LstmGrad(hidden=hidden), g, out, h0, c0, w)
+def lstm_states(xw, h0, c0, w, bias, hidden):
+    """The differentiable planes h and c (the gate planes carry no gradient: ops/rnn.py)."""
+    return rnn_ops.lstm(xw, h0, c0, w, bias, hidden=hidden)[:2]
 
+
+def np_lstm_states(*args, hidden):
+    return np_lstm(*args, hidden)[:2]
+
+
+def lstm_grad(g, out, w, hidden):
+    return apply(rnn_ops.LstmGrad(hidden=hidden), g, out, w)
+
+
+LSTM_SAMPLES = (S(A(12, 8), A(2, 3), A(2, 3), A(12, 3), A(12), hidden=3),
+                S(A(8, 3), A(3, 2, layout="T"), A(3, 2), A(8, 2, layout="step"), A(8),
+                  hidden=2),
+                S(A(8, 6, layout="step"), A(2, 2), A(2, 2, layout="step"), A(8, 2),
+                  A(8, layout="step"), hidden=2))
 
 CASES += [
-    OpCase("lstm", rnn_ops.lstm, np_lstm,
-           (S(A(4, 2, 12), A(2, 3), A(2, 3), A(12, 3), hidden=3),
-            S(A(1, 3, 8), A(3, 2, layout="T"), A(3, 2), A(8, 2, layout="step"), hidden=2),
-            S(A(3, 2, 8, layout="step"), A(2, 2), A(2, 2, layout="step"), A(8, 2),
-              hidden=2)),
+    OpCase("lstm_packed", rnn_ops.lstm, np_lstm, LSTM_SAMPLES, op="lstm", grad=False,
+           atol=1e-5),
+    OpCase("lstm", lstm_states, np_lstm_states, LSTM_SAMPLES,
            second_order=False,  # the fused backward has no rule of its own (as with cuDNN)
            dynamic=False,  # forward mode unrolls over a known number of steps (reverse mode
            atol=1e-5,      # with unknown sizes: test_nn's LSTM-in-a-graph test)
-           errors=(ErrorInput(S(A(4, 2, 12), A(2, 3), A(2, 3), A(12, 4), hidden=3),
+           errors=(ErrorInput(S(A(12, 8), A(2, 3), A(2, 3), A(12, 4), A(12), hidden=3),
                               tf.ShapeError,
                               r"^lstm: w_hh must have shape \(12, 3\) \(None: any\), got "
                               r"\(12, 4\)"),
-                   ErrorInput(S(A(4, 2, 11), A(2, 3), A(2, 3), A(12, 3), hidden=3),
+                   ErrorInput(S(A(11, 8), A(2, 3), A(2, 3), A(12, 3), A(12), hidden=3),
                               tf.ShapeError,
-                              r"^lstm: xw must have shape \(4, 2, 12\) \(None: any\), got "
-                              r"\(4, 2, 11\)"),
-                   ErrorInput(S(A(4, 2, 12, dtype=tf.int32), A(2, 3), A(2, 3), A(12, 3),
+                              r"^lstm: xw must have shape \(12, 8\) \(None: any\), got "
+                              r"\(11, 8\)"),
+                   ErrorInput(S(A(12, 8), A(2, 3), A(2, 3), A(12, 3), A(11), hidden=3),
+                              tf.ShapeError,
+                              r"^lstm: bias must have shape \(12,\) \(None: any\), got "
+                              r"\(11,\)"),
+                   ErrorInput(S(A(12, 7), A(2, 3), A(2, 3), A(12, 3), A(12), hidden=3),
+                              tf.ShapeError,
+                              r"^lstm: xw has 7 columns, not a multiple of the batch size 2"),
+                   ErrorInput(S(A(12, 8, dtype=tf.int32), A(2, 3), A(2, 3), A(12, 3), A(12),
                                 hidden=3), tf.DTypeError,
                               r"^lstm: needs one floating dtype for all inputs, got int32, "
-                              r"float32, float32, float32"))),
+                              r"float32, float32, float32, float32"))),
     OpCase("lstm_grad", lstm_grad, np_lstm_grad,
-           (S(A(3, 7, 2, 3), A(3, 7, 2, 3, domain=positive), A(2, 3), A(2, 3), A(12, 3),
-              hidden=3),
-            S(A(2, 7, 2, 2, layout="step"), A(2, 7, 2, 2), A(2, 2, layout="T"), A(2, 2),
-              A(8, 2), hidden=2)),
+           (S(A(6, 3, 4, 2), A(6, 3, 4, 2, domain=positive), A(12, 3), hidden=3),
+            S(A(6, 2, 3, 2, layout="step"), A(6, 2, 3, 2), A(8, 2), hidden=2)),
            grad=False, atol=1e-5),  # differentiating it again is refused (see ops/rnn.py)
 ]

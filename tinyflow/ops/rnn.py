@@ -4,14 +4,22 @@ Unrolled into per-step ops, an LSTM step is a dozen small ops forward and more b
 50-step sequence costs over a thousand op dispatches and as many temporaries. `Lstm` runs the
 recurrence in one kernel; `LstmGrad` runs backpropagation through time in one kernel. What
 is not sequential stays outside, as ordinary ops: the input projection of every step is one
-matmul before the op (`xw`), and the gradients of the input projection and of `w_hh` are
-single large matmuls over all steps in `Lstm.vjp`.
+matmul before the op (`xw`; the biases are added inside, not by a pass of their own), and
+the gradients of the input projection and of `w_hh` are
+single large matmuls over all steps in `Lstm.vjp` (as cuDNN and oneDNN do).
 
-`Lstm`'s output packs, per step, everything backward needs, as 7 planes [B, H]: h, c, the
-four activated gates i, f, g, o (PyTorch's order) and tanh(c). Callers slice h and c out of
-it (out[:, 0] is the output sequence [T, B, H], contiguous per step). Second-order gradients
-through the fused backward are not implemented (as with cuDNN's RNN): `LstmGrad.vjp` says so
-instead of returning zeros.
+Everything is hidden-major, [rows, steps, batch]: the per-step product is w_hh h^T, which
+OpenBLAS runs faster than h w_hh^T at a small batch, and whole-sequence matrices are views.
+`xw` is w_ih x^T [4H, T * B] (columns step-major: x reshaped to [T * B, F]). `Lstm`'s output
+packs 6 planes [H, T + 1, B]: h and c, then the four activated gates i, f, g, o (PyTorch's
+order); slot 0 holds h0 and c0 (and zero gates), so out[0, :, :T] is every step's previous
+h as one [H, T * B] view for w_hh's gradient, and out[0, :, 1:] is the output sequence.
+
+The gate planes are a workspace for the backward (cuDNN's "reserve space"), not outputs:
+like an argmax they carry no gradient, in either mode. Their adjoint would be zeros in
+every real use, and reading it per step kept the backward cell from vectorizing (6x).
+Second-order gradients through the fused backward are not implemented (as with cuDNN's
+RNN): `LstmGrad.vjp` says so instead of returning zeros.
 """
 from __future__ import annotations
 
@@ -19,9 +27,12 @@ from ..core.modes import needs_input_grad
 from ..core.op import Op, apply, as_tensor, sum_terms
 from ..core.tensor import Tensor
 from .linalg import matmul
-from .shape import concat, expand_dims, getitem, reshape, stack
+from .math import tanh
+from .reduce import reduce_sum
+from .shape import expand_dims, getitem, reshape, stack, transpose
 
 _ANY = slice(None)
+PLANES = 6   # h c i f g o
 
 
 def _check_dims(what: str, shape, want: tuple) -> None:
@@ -45,103 +56,127 @@ def _check_floats(*tensors: Tensor):
 
 
 class Lstm(Op):
-    """lstm(xw [T, B, 4H], h0 [B, H], c0 [B, H], w_hh [4H, H]) -> [T, 7, B, H].
+    """lstm(xw [4H, T * B], h0 [B, H], c0 [B, H], w_hh [4H, H], bias [4H])
+    -> [6, H, T + 1, B].
 
-    xw holds each step's input projection plus both biases; step t computes
-    gates = xw[t] + h_{t-1} w_hh^T, c_t = f c_{t-1} + i g, h_t = o tanh(c_t). The attribute
-    `hidden` (H) fixes the packed layout even where shapes are known only at run time.
+    Column t * B + b of xw holds step t's input projection of batch row b; bias is both
+    biases' sum. Step t computes gates = xw_t + bias + w_hh h_{t-1}^T, c_t = f c_{t-1} + i g, h_t = o tanh(c_t).
+    Only the h and c planes (out[:2]) are differentiable; the gate planes are constants to
+    both autodiff modes (see the module docstring). The attribute `hidden` (H) fixes the
+    packed layout even where shapes are known only at run time; B comes from h0.
     """
     name = "lstm"
     hidden: int
 
-    def infer(self, xw, h0, c0, w_hh):
-        dtype = _check_floats(xw, h0, c0, w_hh)
-        for t, rank in ((xw, 3), (h0, 2), (c0, 2), (w_hh, 2)):
+    def infer(self, xw, h0, c0, w_hh, bias):
+        dtype = _check_floats(xw, h0, c0, w_hh, bias)
+        inputs = (xw, h0, c0, w_hh, bias)
+        for t, rank in zip(inputs, (2, 2, 2, 2, 1)):
             if t.shape is not None and len(t.shape) != rank:
-                ranks = [None if x.shape is None else len(x.shape) for x in (xw, h0, c0, w_hh)]
-                raise ValueError(f"expected xw [T, B, 4H], h0 and c0 [B, H], w_hh [4H, H]; "
-                                 f"got ranks {ranks}")
-        hidden = self.hidden
-        steps, batch = (None, None) if xw.shape is None else xw.shape[:2]
-        batch = _known(batch, None if h0.shape is None else h0.shape[0])
-        gates = 4 * hidden
+                ranks = [None if x.shape is None else len(x.shape) for x in inputs]
+                raise ValueError(f"expected xw [4H, T * B], h0 and c0 [B, H], w_hh [4H, H], "
+                                 f"bias [4H]; got ranks {ranks}")
+        hidden, gates = self.hidden, 4 * self.hidden
+        batch = _known(*(None if t.shape is None else t.shape[0] for t in (h0, c0)))
+        columns = None if xw.shape is None else xw.shape[1]
         _check_dims("w_hh", w_hh.shape, (gates, hidden))
         _check_dims("h0", h0.shape, (batch, hidden))
         _check_dims("c0", c0.shape, (batch, hidden))
-        _check_dims("xw", xw.shape, (steps, batch, gates))
-        if steps == 0:
+        _check_dims("xw", xw.shape, (gates, columns))
+        _check_dims("bias", bias.shape, (gates,))
+        steps = None
+        if columns is not None and batch is not None:
+            if batch == 0 or columns % batch:
+                raise ValueError(f"xw has {columns} columns, not a multiple of the batch "
+                                 f"size {batch}")
+            steps = columns // batch
+        if columns == 0 or steps == 0:
             raise ValueError("the sequence needs at least one step")
-        if xw.shape is None:
-            return None, dtype
-        return (steps, 7, batch, hidden), dtype
+        return (PLANES, hidden, None if steps is None else steps + 1, batch), dtype
 
-    def vjp(self, g, out, xw, h0, c0, w_hh):
-        hidden = self.hidden
-        grads = apply(LstmGrad(hidden=hidden), g, out, h0, c0, w_hh)     # [T + 1, B, 4H]
-        d_pre = getitem(grads, slice(0, -1))                            # contiguous
-        d_h0 = matmul(getitem(d_pre, 0), w_hh) if needs_input_grad(1) else None
-        d_c0 = getitem(grads, (-1, _ANY, slice(0, hidden))) if needs_input_grad(2) else None
-        d_w = None
+    def vjp(self, g, out, xw, h0, c0, w_hh, bias):
+        hidden, gates = self.hidden, 4 * self.hidden
+        grads = apply(LstmGrad(hidden=hidden), g, out, w_hh)        # [4H, T + 1, B]
+        d_pre = reshape(getitem(grads, (_ANY, slice(0, -1))), [gates, -1])   # a view
+        d_h0 = d_c0 = d_w = None
+        if needs_input_grad(1):
+            d_h0 = matmul(getitem(grads, (_ANY, 0)), w_hh, transpose_a=True) + transpose(
+                getitem(grads, (slice(hidden, 2 * hidden), -1)))
+        if needs_input_grad(2):
+            d_c0 = transpose(getitem(grads, (slice(0, hidden), -1)))
         if needs_input_grad(3):
-            h_prev = concat([expand_dims(h0, 0), getitem(out, (slice(0, -1), 0))], 0)
-            d_w = matmul(reshape(d_pre, [-1, 4 * hidden]), reshape(h_prev, [-1, hidden]),
-                         transpose_a=True)
-        return d_pre, d_h0, d_c0, d_w
+            h_prev = reshape(getitem(out, (0, _ANY, slice(0, -1))), [hidden, -1])
+            d_w = matmul(d_pre, h_prev, transpose_b=True)
+        d_bias = reduce_sum(d_pre, 1) if needs_input_grad(4) else None
+        return d_pre, d_h0, d_c0, d_w, d_bias
 
-    def jvp(self, tangents, out, xw, h0, c0, w_hh):
-        """Tangents step by step with ordinary ops (forward mode is rare; T must be known)."""
-        t_xw, t_h, t_c, t_w = tangents
-        steps, hidden = out.shape[0], self.hidden
-        if steps is None:
-            raise ValueError("lstm: forward-mode derivatives need a known number of steps")
-        h_prev, c_prev, rows = h0, c0, []
-        for t in range(steps):
-            h, c, i, f, gg, o, tanh_c = (getitem(out, (t, k)) for k in range(7))
-            t_pre = sum_terms([getitem(t_xw, t) if t_xw is not None else None,
-                               matmul(t_h, w_hh, transpose_b=True) if t_h is not None else None,
-                               matmul(h_prev, t_w, transpose_b=True) if t_w is not None else None])
+    def jvp(self, tangents, out, xw, h0, c0, w_hh, bias):
+        """Tangents step by step with ordinary ops (forward mode is rare; T and B must be
+        known)."""
+        t_xw, t_h, t_c, t_w, t_bias = tangents
+        _, hidden, slots, batch = out.shape
+        if slots is None or batch is None:
+            raise ValueError("lstm: forward-mode derivatives need a known number of steps "
+                             "and batch size")
+        t_xw = None if t_xw is None else reshape(t_xw, [4 * hidden, slots - 1, batch])
+        t_h = None if t_h is None else transpose(t_h)       # hidden-major, as out's planes
+        t_c = None if t_c is None else transpose(t_c)
+        zero = getitem(out, (0, _ANY, 0)) * 0
+        slot0 = [t_h, t_c, None, None, None, None]
+        rows = [slot0]
+        for t in range(1, slots):
+            h, c, i, f, gg, o = (getitem(out, (k, _ANY, t)) for k in range(PLANES))
+            h_prev, c_prev = getitem(out, (0, _ANY, t - 1)), getitem(out, (1, _ANY, t - 1))
+            t_pre = sum_terms([getitem(t_xw, (_ANY, t - 1)) if t_xw is not None else None,
+                               matmul(w_hh, t_h) if t_h is not None else None,
+                               matmul(t_w, h_prev) if t_w is not None else None,
+                               expand_dims(t_bias, 1) if t_bias is not None else None])
             if t_pre is None and t_c is None:
-                rows.append(None)
-                h_prev, c_prev = h, c
+                rows.append([None] * PLANES)
                 continue
             if t_pre is None:
-                t_pre = getitem(xw, t) * 0
-            tp = [getitem(t_pre, (_ANY, slice(k * hidden, (k + 1) * hidden))) for k in range(4)]
+                t_pre = getitem(xw, (slice(0, 4 * hidden), slice(0, batch))) * 0
+            tp = [getitem(t_pre, slice(k * hidden, (k + 1) * hidden)) for k in range(4)]
             ti, tf_, to = (tp[k] * a * (1 - a) for k, a in ((0, i), (1, f), (3, o)))
             tg = tp[2] * (1 - gg * gg)
             tc = tf_ * c_prev + ti * gg + i * tg
             if t_c is not None:
                 tc = tc + f * t_c
-            t_tanh_c = (1 - tanh_c * tanh_c) * tc
-            th = to * tanh_c + o * t_tanh_c
-            rows.append(stack([th, tc, ti, tf_, tg, to, t_tanh_c], 0))
-            h_prev, c_prev, t_h, t_c = h, c, th, tc
-        if all(r is None for r in rows):
+            tanh_c = tanh(c)
+            th = to * tanh_c + o * (1 - tanh_c * tanh_c) * tc
+            rows.append([th, tc, None, None, None, None])   # gate planes: constants
+            t_h, t_c = th, tc
+        if all(r is None for row in rows for r in row):
             return None
-        zero = next(r for r in rows if r is not None) * 0
-        return stack([zero if r is None else r for r in rows], 0)
+        planes = [stack([zero if r is None else r for r in (row[k] for row in rows)], 1)
+                  for k in range(PLANES)]
+        return stack(planes, 0)
 
 
 class LstmGrad(Op):
-    """Backpropagation through time: lstm_grad(g [T, 7, B, H], out [T, 7, B, H], h0, c0, w_hh)
-    -> [T + 1, B, 4H]: rows 0..T-1 the gradients of each step's gate pre-activations (so they
-    are one contiguous block), row T the gradient of c0 in its first H columns, then zeros.
-    `g` is the adjoint of lstm's packed output."""
+    """Backpropagation through time: lstm_grad(g, out, w_hh) -> [4H, T + 1, B], with g the
+    adjoint of lstm's packed output `out` (both [6, H, T + 1, B]; g's gate planes are not
+    read: they carry no gradient). Columns [:, t] for t < T
+    are the gradients of step t's gate pre-activations (so [:, :T] reshapes to xw's
+    gradient [4H, T * B] without a copy); [:, T] holds c0's gradient in rows 0..H-1, the
+    part of h0's gradient that comes straight from slot 0 of g in rows H..2H-1, then zeros
+    (h0's other part is w_hh^T times column 0, computed only when needed)."""
     name = "lstm_grad"
     saves_output = False
     hidden: int
 
-    def infer(self, g, out, h0, c0, w_hh):
-        dtype = _check_floats(g, out, h0, c0, w_hh)
+    def infer(self, g, out, w_hh):
+        dtype = _check_floats(g, out, w_hh)
         hidden = self.hidden
-        _check_dims("out", out.shape, (None, 7, None, hidden))
-        _check_dims("g", g.shape, out.shape if out.shape is not None else (None, 7, None,
-                                                                           hidden))
+        _check_dims("out", out.shape, (PLANES, hidden, None, None))
+        _check_dims("g", g.shape, out.shape if out.shape is not None else
+                    (PLANES, hidden, None, None))
         _check_dims("w_hh", w_hh.shape, (4 * hidden, hidden))
         if out.shape is None:
             return None, dtype
-        steps = None if out.shape[0] is None else out.shape[0] + 1
-        return (steps, out.shape[2], 4 * hidden), dtype
+        if out.shape[2] is not None and out.shape[2] < 2:
+            raise ValueError("the sequence needs at least one step (two slots)")
+        return (4 * hidden, out.shape[2], out.shape[3]), dtype
 
     def vjp(self, h, out, *inputs):
         raise NotImplementedError(
@@ -153,15 +188,16 @@ class LstmGrad(Op):
             "lstm: forward-mode derivatives of the fused LSTM backward are not implemented")
 
 
-def lstm(xw, h0, c0, w_hh, hidden=None, name=None) -> Tensor:
-    """The packed [T, 7, B, H] states and gates of an LSTM over xw (see `Lstm`); `hidden` is
-    needed only when w_hh's shape is not known when the graph is built."""
-    xw, h0, c0, w_hh = (as_tensor(t) for t in (xw, h0, c0, w_hh))
+def lstm(xw, h0, c0, w_hh, bias, hidden=None, name=None) -> Tensor:
+    """The packed [6, H, T + 1, B] states and gates of an LSTM over xw [4H, T * B] (see
+    `Lstm`); `hidden` is needed only when w_hh's shape is not known when the graph is
+    built."""
+    xw, h0, c0, w_hh, bias = (as_tensor(t) for t in (xw, h0, c0, w_hh, bias))
     if hidden is None:
         if w_hh.shape is None or w_hh.shape[-1] is None:
             raise ValueError("lstm: pass hidden= when w_hh's shape is unknown")
         hidden = w_hh.shape[-1]
-    return apply(Lstm(hidden=int(hidden)), xw, h0, c0, w_hh, name=name)
+    return apply(Lstm(hidden=int(hidden)), xw, h0, c0, w_hh, bias, name=name)
 
 
 __all__ = ["Lstm", "LstmGrad", "lstm"]

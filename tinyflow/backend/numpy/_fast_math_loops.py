@@ -172,45 +172,58 @@ cell = numba.njit(cache=True, nogil=True, fastmath=True, error_model="numpy")  #
 
 
 @cell
-def lstm_forward(product, xw, c_prev, row):
-    """product, xw [B, 4H] (i f g o); row [7, B, H] <- h c i f g o tanh(c). Rows as 1-D
-    arrays: LLVM vectorizes those inner loops. float32 takes the libm-free sigmoid/tanh."""
-    H = c_prev.shape[1]
-    for b in range(c_prev.shape[0]):
-        p, x, c0 = product[b], xw[b], c_prev[b]
-        h, c, i_, f_, g_, o_, t_ = (row[0, b], row[1, b], row[2, b], row[3, b], row[4, b],
-                                    row[5, b], row[6, b])
-        for j in range(H):
-            i = sigmoid(p[j] + x[j])
-            f = sigmoid(p[H + j] + x[H + j])
-            g = tanh(p[2 * H + j] + x[2 * H + j])
-            o = sigmoid(p[3 * H + j] + x[3 * H + j])
-            cj = f * c0[j] + i * g
-            tanh_c = tanh(cj)
-            h[j] = o * tanh_c
-            c[j] = cj
-            i_[j] = i
-            f_[j] = f
-            g_[j] = g
-            o_[j] = o
-            t_[j] = tanh_c
+def lstm_forward(product, xw, bias, c, out, t):
+    """One step, hidden-major: product [4H, B] = w_hh h_{t-1}^T, xw [4H, T, B] and bias
+    [4H] (gates i f g o), c [H, B] the cell state, updated in place; out [6, H, T + 1, B] (planes h c i f g o)
+    <- slot t + 1. Each row is a 1-D contiguous array over the batch: LLVM vectorizes those
+    loops, provided nothing read comes from `out` (the reason c is a separate array).
+    float32 takes the libm-free sigmoid/tanh."""
+    H, B = out.shape[1], out.shape[3]
+    s = t + 1
+    for j in range(H):
+        p_i, p_f, p_g, p_o = product[j], product[H + j], product[2 * H + j], product[3 * H + j]
+        x_i, x_f, x_g, x_o = xw[j, t], xw[H + j, t], xw[2 * H + j, t], xw[3 * H + j, t]
+        b_i, b_f, b_g, b_o = bias[j], bias[H + j], bias[2 * H + j], bias[3 * H + j]
+        c_j = c[j]
+        h_, c_, i_, f_, g_, o_ = (out[0, j, s], out[1, j, s], out[2, j, s], out[3, j, s],
+                                  out[4, j, s], out[5, j, s])
+        for b in range(B):
+            i = sigmoid(p_i[b] + x_i[b] + b_i)
+            f = sigmoid(p_f[b] + x_f[b] + b_f)
+            g = tanh(p_g[b] + x_g[b] + b_g)
+            o = sigmoid(p_o[b] + x_o[b] + b_o)
+            cb = f * c_j[b] + i * g
+            c_j[b] = cb
+            h_[b] = o * tanh(cb)
+            c_[b] = cb
+            i_[b] = i
+            f_[b] = f
+            g_[b] = g
+            o_[b] = o
 
 
 @cell
-def lstm_backward(dh, dc, g_row, row, c_prev, d, one):
-    """d [B, 4H] <- adjoints of the gate pre-activations; dc <- dc_{t-1} (dh, dc: the
-    adjoints reaching h_t, c_t through the recurrence; g_row: through the output; one:
-    1 in the data's dtype)."""
-    H = dh.shape[1]
-    for b in range(dh.shape[0]):
-        for j in range(H):
-            i, f, gg, o, tanh_c = (row[2, b, j], row[3, b, j], row[4, b, j],
-                                   row[5, b, j], row[6, b, j])
-            dh_j = dh[b, j] + g_row[0, b, j]
-            dc_j = dc[b, j] + g_row[1, b, j] + (dh_j * o + g_row[6, b, j]) * (
-                one - tanh_c * tanh_c)
-            d[b, j] = (dc_j * gg + g_row[2, b, j]) * i * (one - i)
-            d[b, H + j] = (dc_j * c_prev[b, j] + g_row[3, b, j]) * f * (one - f)
-            d[b, 2 * H + j] = (dc_j * i + g_row[4, b, j]) * (one - gg * gg)
-            d[b, 3 * H + j] = (dh_j * tanh_c + g_row[5, b, j]) * o * (one - o)
-            dc[b, j] = dc_j * f
+def lstm_backward(dh, dc, g_h, g_c, out, t, d, one):
+    """One step back, hidden-major: d [4H, T + 1, B] <- d[:, t], the adjoints of step t's
+    gate pre-activations; dc <- the adjoint reaching c at slot t. dh, dc [H, B]: the
+    adjoints reaching slot t + 1 through the recurrence; g_h, g_c [H, T + 1, B]: those of
+    `lstm`'s h and c planes (its gate planes carry none); one: 1 in the data's dtype.
+    tanh(c) is recomputed rather than stored: a cheap pass instead of one more plane
+    written and read. (Reading g's four gate planes too kept LLVM from vectorizing: 6x.)"""
+    H, B = out.shape[1], out.shape[3]
+    s = t + 1
+    for j in range(H):
+        i_, f_, g_, o_, c_, c0 = (out[2, j, s], out[3, j, s], out[4, j, s], out[5, j, s],
+                                  out[1, j, s], out[1, j, t])
+        gh, gc, dh_, dc_ = g_h[j, s], g_c[j, s], dh[j], dc[j]
+        d_i, d_f, d_g, d_o = d[j, t], d[H + j, t], d[2 * H + j, t], d[3 * H + j, t]
+        for b in range(B):
+            i, f, gg, o = i_[b], f_[b], g_[b], o_[b]
+            tanh_c = tanh(c_[b])
+            dh_b = dh_[b] + gh[b]
+            dc_b = dc_[b] + gc[b] + dh_b * o * (one - tanh_c * tanh_c)
+            d_i[b] = dc_b * gg * i * (one - i)
+            d_f[b] = dc_b * c0[b] * f * (one - f)
+            d_g[b] = dc_b * i * (one - gg * gg)
+            d_o[b] = dh_b * tanh_c * o * (one - o)
+            dc_[b] = dc_b * f

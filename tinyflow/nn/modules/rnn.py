@@ -61,6 +61,22 @@ def _step(mode: str, xw, state, w_hh, b_hh):
     return rnn_step(xw, state, w_hh, b_hh, mode == "RNN_RELU")
 
 
+def _zeros(x, w_hh):
+    """A zero state [B, H] for x [T, B, F] and w_hh [G*H, H], shaped at run time: zeros
+    [B, 1] plus zeros [H]."""
+    return ops.zeros_like(ops.getitem(x, (0, slice(None), slice(0, 1)))) + ops.zeros_like(
+        ops.getitem(w_hh, 0))
+
+
+def _like_steps(h, x):
+    """h [T, B, H] with the static T and B of x [T, B, F]: the op sees only T * B, so in a
+    graph of unknown batch size it cannot tell T (a reshape to the shape h has: no copy)."""
+    if h.shape is None or x.shape is None or None not in h.shape[:2] or \
+            x.shape[:2].count(None) == 2:
+        return h
+    return ops.reshape(h, [-1 if d is None else d for d in x.shape[:2]] + [h.shape[2]])
+
+
 class _RNNBase(Module):
     """Layers x directions of one recurrence; parameters weight_ih_l{k}[_reverse], ..."""
 
@@ -139,22 +155,29 @@ class _RNNBase(Module):
         return x
 
     def _fused_lstm(self, x, hx):
-        """Every layer and direction as one `lstm` op over x [T, B, F]: (output, finals)."""
-        H, finals = self.hidden_size, []
+        """Every layer and direction as one `lstm` op over x [T, B, F]: (output, finals).
+        The op is hidden-major: its input projection is w_ih x^T [4H, T * B] (one matmul;
+        the op adds the biases), and the output sequence is a transposed view of its
+        packed states."""
+        H, finals, directions = self.hidden_size, [], 2 if self.bidirectional else 1
         for layer in range(self.num_layers):
             outputs = []
-            for d in range(2 if self.bidirectional else 1):
+            for d in range(directions):
                 w_ih, w_hh, b_ih, b_hh = self._weights(layer, d)
-                xw = F.linear(x, w_ih, None if b_ih is None else b_ih + b_hh)
-                if d:
-                    xw = xw.flip(0)
-                state = self._initial(hx, layer * (2 if self.bidirectional else 1) + d)
+                steps = ops.reshape(x.flip(0) if d else x, [-1, w_ih.shape[1]])
+                xw = ops.matmul(w_ih, steps, transpose_b=True)                # [4H, T * B]
+                bias = ops.zeros_like(ops.getitem(w_hh, (slice(None), 0))) if b_ih is None \
+                    else b_ih + b_hh
+                state = self._initial(hx, layer * directions + d)
                 if state is None:
-                    state = zero_state("LSTM", ops.getitem(xw, 0), H)
-                packed = ops.lstm(xw, state[0], state[1], w_hh, hidden=H)   # [T, 7, B, H]
-                h = ops.getitem(packed, (slice(None), 0))
+                    state = (_zeros(x, w_hh),) * 2
+                packed = ops.lstm(xw, state[0], state[1], w_hh, bias,
+                                  hidden=H)                               # [6, H, T + 1, B]
+                h = _like_steps(ops.transpose(ops.getitem(
+                    packed, (0, slice(None), slice(1, None))), (1, 2, 0)), x)  # [T, B, H]
                 outputs.append(h.flip(0) if d else h)
-                finals.append((ops.getitem(packed, (-1, 0)), ops.getitem(packed, (-1, 1))))
+                finals.append(tuple(ops.transpose(ops.getitem(packed, (k, slice(None), -1)))
+                                    for k in (0, 1)))
             x = outputs[0] if len(outputs) == 1 else ops.concat(outputs, -1)
             x = self._between_layers(x, layer)
         return x, finals

@@ -1,0 +1,105 @@
+"""nn.LSTM's fused, hidden-major path (ops/rnn.py) against torch.nn.LSTM: outputs and every
+gradient (input, parameters, initial state), time-major and batch-first, the loss reading
+the whole output, only h_n, or c_n too; several layers, both directions; float32 and
+float64 (the Numba cells) and float16 (the NumPy passes)."""
+import numpy as np
+import pytest
+import torch
+
+import tinyflow as tf
+from tinyflow import nn
+
+CASES = [  # (steps, batch, features, hidden, layers, bidirectional, batch_first, state, uses)
+    (6, 4, 5, 7, 1, False, False, False, "output"),
+    (6, 4, 5, 7, 1, False, False, False, "h_n"),
+    (5, 3, 4, 6, 1, False, True, True, "output"),
+    (5, 3, 4, 6, 2, False, False, True, "all"),
+    (4, 2, 3, 5, 2, True, False, True, "all"),
+    (4, 2, 3, 5, 2, True, True, False, "h_n"),
+    (3, 1, 2, 3, 1, False, False, True, "c_n"),
+    (1, 5, 3, 4, 1, False, True, False, "all"),
+]
+
+
+def _loss(lib, output, h_n, c_n, weights, uses):
+    w_out, w_h, w_c = (lib.tensor(w) for w in weights)
+    terms = {"output": [output * w_out], "h_n": [h_n[-1] * w_h[-1]], "c_n": [c_n * w_c],
+             "all": [output * w_out, h_n * w_h, c_n * w_c]}[uses]
+    return sum(t.sum() for t in terms)
+
+
+def _run(lib, module, x, state, weights, uses):
+    x = lib.tensor(x, requires_grad=True)
+    state = None if state is None else tuple(lib.tensor(s, requires_grad=True) for s in state)
+    output, (h_n, c_n) = module(x) if state is None else module(x, state)
+    _loss(lib, output, h_n, c_n, weights, uses).backward()
+    grads = [x.grad] + ([] if state is None else [s.grad for s in state])
+    grads += [p.grad for _, p in module.named_parameters()]
+    return [t.detach().numpy() for t in (output, h_n, c_n)], [
+        None if g is None else g.numpy() for g in grads]
+
+
+@pytest.mark.parametrize("dtype, tol", [(np.float32, 2e-5), (np.float64, 1e-10)])
+@pytest.mark.parametrize("case", CASES, ids=lambda c: "-".join(map(str, c)))
+def test_matches_torch(case, dtype, tol):
+    steps, batch, features, hidden, layers, bidirectional, batch_first, state, uses = case
+    rng = np.random.default_rng(0)
+    torch_dtype = {np.float32: torch.float32, np.float64: torch.float64}[dtype]
+    reference = torch.nn.LSTM(features, hidden, layers, bidirectional=bidirectional,
+                              batch_first=batch_first).to(torch_dtype)
+    ours = nn.LSTM(features, hidden, layers, bidirectional=bidirectional,
+                   batch_first=batch_first, dtype=tf.as_dtype(dtype))
+    ours.load_state_dict({k: tf.tensor(v.detach().numpy())
+                          for k, v in reference.state_dict().items()})
+    directions = 2 if bidirectional else 1
+    x = rng.standard_normal((batch, steps, features) if batch_first else
+                            (steps, batch, features)).astype(dtype)
+    h0 = rng.standard_normal((2, layers * directions, batch, hidden)).astype(dtype)
+    out_shape = (batch, steps, directions * hidden) if batch_first else (
+        steps, batch, directions * hidden)
+    weights = [rng.standard_normal(s).astype(dtype)
+               for s in (out_shape, h0.shape[1:], h0.shape[1:])]
+    init = tuple(h0) if state else None
+    want_values, want_grads = _run(torch, reference, x, init, weights, uses)
+    got_values, got_grads = _run(tf, ours, x, init, weights, uses)
+    for name, got, want in zip(("output", "h_n", "c_n"), got_values, want_values):
+        np.testing.assert_allclose(got, want, rtol=tol, atol=tol, err_msg=name)
+    assert len(got_grads) == len(want_grads)
+    for k, (got, want) in enumerate(zip(got_grads, want_grads)):
+        if want is None or not np.any(want):
+            assert got is None or not np.any(got), f"gradient {k} should be zero"
+            continue
+        np.testing.assert_allclose(got, want, rtol=tol, atol=tol, err_msg=f"gradient {k}")
+
+
+def test_float16_takes_the_numpy_passes():
+    """float16 runs the NumPy cell (the Numba cells take float32 and float64): the same
+    values and gradients as float64, to float16 precision."""
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((5, 3, 4))
+    wide = nn.LSTM(4, 6, dtype=tf.float64)
+    narrow = nn.LSTM(4, 6, dtype=tf.float16)
+    narrow.load_state_dict({k: tf.tensor(v.numpy().astype(np.float16))
+                            for k, v in wide.state_dict().items()})
+    results = []
+    for lstm in (wide, narrow):
+        xt = tf.tensor(x.astype(lstm.weight_hh_l0.dtype.np), requires_grad=True)
+        output, (h_n, c_n) = lstm(xt)
+        (output.sum() + c_n.sum()).backward()
+        results.append([a.astype(np.float64) for a in (
+            output.numpy(), xt.grad.numpy(), lstm.weight_hh_l0.grad.numpy())])
+    for got, want in zip(results[1], results[0]):
+        np.testing.assert_allclose(got, want, rtol=2e-2, atol=2e-2)
+
+
+def test_gate_planes_carry_no_gradient():
+    """The packed output's gate planes are a workspace (ops/rnn.py): a loss reading them
+    gives the inputs no gradient through them, in reverse mode as in forward mode."""
+    rng = np.random.default_rng(2)
+    xw = tf.tensor(rng.standard_normal((8, 6)).astype(np.float32), requires_grad=True)
+    h0, c0 = (tf.tensor(rng.standard_normal((2, 2)).astype(np.float32)) for _ in range(2))
+    w = tf.tensor(rng.standard_normal((8, 2)).astype(np.float32))
+    packed = tf.ops.lstm(xw, h0, c0, w, tf.zeros([8]))
+    assert packed.shape == (6, 2, 4, 2)
+    packed[2:].sum().backward()
+    assert xw.grad is None or not np.any(xw.grad.numpy())

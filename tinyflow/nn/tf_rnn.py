@@ -81,9 +81,11 @@ def _fused_lstm(cell, inputs: list, state, lengths):
     kernel = ops.concat([cell.kernel[:, b] for b in blocks], 1)
     bias = ops.concat([cell.bias[blocks[0]], ops.add(cell.bias[blocks[1]], cell.forget_bias),
                        cell.bias[blocks[2]], cell.bias[blocks[3]]], 0)
-    xw = ops.add(ops.matmul(ops.stack(inputs, 0), kernel[:depth]), bias)       # [T, B, 4n]
-    packed = ops.lstm(xw, h0, c0, ops.transpose(kernel[depth:]), hidden=n)   # [T, 7, B, n]
-    h_seq, c_seq = packed[:, 0], packed[:, 1]                                 # [T, B, n]
+    steps_in = ops.reshape(ops.stack(inputs, 0), [-1, depth])                 # [T * B, depth]
+    xw = ops.matmul(kernel[:depth], steps_in, transpose_a=True, transpose_b=True)  # [4n, T*B]
+    packed = ops.lstm(xw, h0, c0, ops.transpose(kernel[depth:]), bias,
+                      hidden=n)                                              # [6, n, T+1, B]
+    h_seq, c_seq = (ops.transpose(packed[k, :, 1:], (1, 2, 0)) for k in (0, 1))  # [T, B, n]
     if lengths is None:
         return ops.unstack(h_seq, steps, 0), LSTMStateTuple(c_seq[-1], h_seq[-1])
     n_valid = ops.cast(lengths, "int64")

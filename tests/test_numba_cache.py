@@ -8,8 +8,8 @@ import sys
 
 import numba
 
-from tinyflow.backend.numpy import (_batch_norm_loops, _conv_loops, _fast_math_loops,
-                                    _norm_loops)
+from tinyflow.backend.numpy import (_attention_loops, _batch_norm_loops, _conv_loops,
+                                    _fast_math_loops, _norm_loops)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -35,6 +35,9 @@ image = x.reshape(1, 1, 8, 8)
 _conv_numba.max_pool("forward", image, (2, 2), (2, 2), (1, 1), ((0, 0), (0, 0)), (4, 4))
 flat = x.reshape(-1).copy()
 state._adam_loop()(flat, flat.copy(), flat.copy(), flat * flat, *np.ones(7, np.float32))
+from tinyflow.backend.numpy import attention
+from tinyflow.ops.attention import AttentionWeights
+attention.attention_weights(AttentionWeights(scale=0.5, causal=True), cube, cube, cube[0, :, :4] > 0)
 """
 
 
@@ -66,14 +69,16 @@ def test_second_process_loads_every_loop_from_the_disk_cache(tmp_path):
                       "_norm_loops.rows_backward", "_batch_norm_loops.forward",
                       "_fast_math_loops.lstm_forward", "_conv_loops.pool_forward",
                       "_batch_norm_loops.input_grad",
-                      "state._adam_loop.locals.adam_flat"}, loaded
+                      "state._adam_loop.locals.adam_flat",
+                      "_attention_loops.shifted_scores", "_attention_loops.normalize_rows"}, loaded
     assert cache_files(cache_dir) == files
 
 
 def test_cached_loops_capture_no_closures():
     """A closure variable is part of Numba's cache key: a jitted one pickles differently in
     each process, so its caller would never load from the cache."""
-    for module in (_batch_norm_loops, _conv_loops, _fast_math_loops, _norm_loops):
+    for module in (_attention_loops, _batch_norm_loops, _conv_loops, _fast_math_loops,
+                   _norm_loops):
         for name, value in vars(module).items():
             if isinstance(value, numba.core.registry.CPUDispatcher):
                 assert value.py_func.__closure__ is None, f"{module.__name__}.{name}"

@@ -22,8 +22,10 @@ from tinyflow.backend.numpy import _conv_numba, _fast_math, normalization, rnn, 
 x = np.linspace(-3, 3, 64, dtype=np.float32).reshape(8, 8)
 _fast_math.call("gelu", x); _fast_math.call("gelu_grad", x, x); _fast_math.call("erf", x)
 c = normalization._constants(x, 1e-5)
-normalization._row_loops()[0](x, c, np.empty_like(x))
-normalization._row_loops()[1](x, x, c, np.empty_like(x))
+w = np.ones(8, np.float32)
+normalization._row_loops()[0](x, c, w, w, np.empty_like(x))
+normalization._row_loops()[1](x, x, c, w, np.empty_like(x))
+normalization._row_loops()[2](x, x, c, np.zeros((2, 8)))
 cube = x.reshape(2, 4, 8)
 from tinyflow.ops.normalization import BatchNorm
 normalization.normalize_channels(BatchNorm(eps=1e-5), cube, np.ones(4, np.float32), np.zeros(4, np.float32))
@@ -66,7 +68,7 @@ def test_second_process_loads_every_loop_from_the_disk_cache(tmp_path):
               if "data loaded" in line}
     assert loaded >= {"_fast_math_loops.gelu_32", "_fast_math_loops.gelu_grad_32",
                       "_fast_math_loops.erf_32", "_norm_loops.rows_forward",
-                      "_norm_loops.rows_backward", "_batch_norm_loops.forward",
+                      "_norm_loops.rows_backward", "_norm_loops.rows_param_grad", "_batch_norm_loops.forward",
                       "_fast_math_loops.lstm_forward", "_conv_loops.pool_forward",
                       "_batch_norm_loops.input_grad",
                       "state._adam_loop.locals.adam_flat",

@@ -39,7 +39,8 @@ flat = x.reshape(-1).copy()
 state._adam_loop()(flat, flat.copy(), flat.copy(), flat * flat, *np.ones(7, np.float32))
 from tinyflow.backend.numpy import attention
 from tinyflow.ops.attention import AttentionWeights
-attention.attention_weights(AttentionWeights(scale=0.5, causal=True), cube, cube, cube[0, :, :4] > 0)
+causal = AttentionWeights(scale=0.5, causal=True)
+attention.attention_weights(causal, cube, cube, cube[0, :, :4] > 0)
 """
 
 
@@ -68,7 +69,8 @@ def test_second_process_loads_every_loop_from_the_disk_cache(tmp_path):
               if "data loaded" in line}
     assert loaded >= {"_fast_math_loops.gelu_32", "_fast_math_loops.gelu_grad_32",
                       "_fast_math_loops.erf_32", "_norm_loops.rows_forward",
-                      "_norm_loops.rows_backward", "_norm_loops.rows_param_grad", "_batch_norm_loops.forward",
+                      "_norm_loops.rows_backward", "_norm_loops.rows_param_grad",
+                      "_batch_norm_loops.forward",
                       "_fast_math_loops.lstm_forward", "_conv_loops.pool_forward",
                       "_batch_norm_loops.input_grad",
                       "state._adam_loop.locals.adam_flat",

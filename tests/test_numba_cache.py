@@ -8,8 +8,8 @@ import sys
 
 import numba
 
-from tinyflow.backend.numpy import (_batch_norm_loops, _conv_loops, _fast_math_loops,
-                                    _norm_loops)
+from tinyflow.backend.numpy import (_attention_loops, _batch_norm_loops, _conv_loops,
+                                    _fast_math_loops, _norm_loops)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -22,8 +22,10 @@ from tinyflow.backend.numpy import _conv_numba, _fast_math, normalization, rnn, 
 x = np.linspace(-3, 3, 64, dtype=np.float32).reshape(8, 8)
 _fast_math.call("gelu", x); _fast_math.call("gelu_grad", x, x); _fast_math.call("erf", x)
 c = normalization._constants(x, 1e-5)
-normalization._row_loops()[0](x, c, np.empty_like(x))
-normalization._row_loops()[1](x, x, c, np.empty_like(x))
+w = np.ones(8, np.float32)
+normalization._row_loops()[0](x, c, w, w, np.empty_like(x))
+normalization._row_loops()[1](x, x, c, w, np.empty_like(x))
+normalization._row_loops()[2](x, x, c, np.zeros((2, 8)))
 cube = x.reshape(2, 4, 8)
 from tinyflow.ops.normalization import BatchNorm
 normalization.normalize_channels(BatchNorm(eps=1e-5), cube, np.ones(4, np.float32), np.zeros(4, np.float32))
@@ -35,6 +37,10 @@ image = x.reshape(1, 1, 8, 8)
 _conv_numba.max_pool("forward", image, (2, 2), (2, 2), (1, 1), ((0, 0), (0, 0)), (4, 4))
 flat = x.reshape(-1).copy()
 state._adam_loop()(flat, flat.copy(), flat.copy(), flat * flat, *np.ones(7, np.float32))
+from tinyflow.backend.numpy import attention
+from tinyflow.ops.attention import AttentionWeights
+causal = AttentionWeights(scale=0.5, causal=True)
+attention.attention_weights(causal, cube, cube, cube[0, :, :4] > 0)
 """
 
 
@@ -63,17 +69,20 @@ def test_second_process_loads_every_loop_from_the_disk_cache(tmp_path):
               if "data loaded" in line}
     assert loaded >= {"_fast_math_loops.gelu_32", "_fast_math_loops.gelu_grad_32",
                       "_fast_math_loops.erf_32", "_norm_loops.rows_forward",
-                      "_norm_loops.rows_backward", "_batch_norm_loops.forward",
+                      "_norm_loops.rows_backward", "_norm_loops.rows_param_grad",
+                      "_batch_norm_loops.forward",
                       "_fast_math_loops.lstm_forward", "_conv_loops.pool_forward",
                       "_batch_norm_loops.input_grad",
-                      "state._adam_loop.locals.adam_flat"}, loaded
+                      "state._adam_loop.locals.adam_flat",
+                      "_attention_loops.shifted_scores", "_attention_loops.normalize_rows"}, loaded
     assert cache_files(cache_dir) == files
 
 
 def test_cached_loops_capture_no_closures():
     """A closure variable is part of Numba's cache key: a jitted one pickles differently in
     each process, so its caller would never load from the cache."""
-    for module in (_batch_norm_loops, _conv_loops, _fast_math_loops, _norm_loops):
+    for module in (_attention_loops, _batch_norm_loops, _conv_loops, _fast_math_loops,
+                   _norm_loops):
         for name, value in vars(module).items():
             if isinstance(value, numba.core.registry.CPUDispatcher):
                 assert value.py_func.__closure__ is None, f"{module.__name__}.{name}"

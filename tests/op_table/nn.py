@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 import tinyflow as tf
+from tinyflow.core.op import apply
+from tinyflow.ops import nn as nn_ops
 
 from .common import A, ErrorInput, Ids, Labels, OpCase, S, simplex, wide
 
@@ -89,4 +91,29 @@ CASES += [
                    ErrorInput(S(Ids(0, -1, 1), A(3, 5)), IndexError,
                               r"^sparse_softmax_cross_entropy: label ids must be in \[0, 5\), "
                               r"got values in \[-1, 1\]", at_run=True))),
+]
+
+
+def sparse_softmax_cross_entropy_grad(g, labels, logits):
+    return apply(nn_ops.SparseSoftmaxCrossEntropyGrad(), g, labels, logits)
+
+
+def np_sparse_softmax_cross_entropy_grad(g, labels, logits):
+    residual = np_softmax(logits)
+    np.put_along_axis(residual, labels[..., None],
+                      np.take_along_axis(residual, labels[..., None], -1) - 1, -1)
+    return g.astype(np.float64)[..., None] * residual
+
+
+CASES += [
+    OpCase("sparse_softmax_cross_entropy_grad", sparse_softmax_cross_entropy_grad,
+           np_sparse_softmax_cross_entropy_grad,
+           (S(A(3), Labels(3), A(3, 5)),
+            S(A(2, 3, layout="T"), Labels(2, 3, classes=4, dtype=tf.int32), A(2, 3, 4)),
+            S(A(), Labels(), A(5)),
+            S(A(4, layout="step"), Labels(4), A(4, 5, domain=wide, layout="T")),
+            S(A(2, 3), Labels(2, 3, classes=4), A(2, 3, 4, layout="T"))),
+           errors=(ErrorInput(S(A(4), Labels(3), A(3, 5)), tf.ShapeError,
+                              r"^sparse_softmax_cross_entropy_grad: g \(4,\) must have the "
+                              r"loss's shape \(3,\)"),)),
 ]

@@ -110,3 +110,60 @@ CASES += [
            (S(A(4, 3, 5, 2)), S(A(6, 2, layout="T")), S(A(1, 3, 4, 4, layout="step"))),
            grad=False, op="batch_moments"),
 ]
+
+
+# ---- layer norm: over the trailing dims of the scale's shape, scale and shift folded in ----
+
+def _leading(x, w):
+    return tuple(range(x.ndim - w.ndim))
+
+
+def _trailing(x, dims):
+    return tuple(range(x.ndim - dims, x.ndim))
+
+
+def np_layer_norm(x, w, b, eps=1e-5):
+    return np_normalize(x, _trailing(x, w.ndim), eps) * w + b
+
+
+def np_layer_norm_grad(g, x, w, eps=1e-5):
+    return np_normalize_grad(g.astype(np.float64) * w, x, _trailing(x, w.ndim), eps)
+
+
+def np_layer_norm_param_grad(g, x, dims, eps=1e-5):
+    g = g.astype(np.float64)
+    lead = tuple(range(x.ndim - dims))
+    return np.stack([(g * np_normalize(x, _trailing(x, dims), eps)).sum(lead), g.sum(lead)])
+
+
+def layer_norm_grad(g, x, w, eps=1e-5):
+    return apply(normalization_ops.LayerNormGrad(eps=eps), g, x, w)
+
+
+def layer_norm_param_grad(g, x, dims, eps=1e-5):
+    return apply(normalization_ops.LayerNormParamGrad(dims=dims, eps=eps), g, x)
+
+
+CASES += [
+    OpCase("layer_norm", tf.ops.layer_norm, np_layer_norm,
+           (S(A(3, 5), A(5), A(5)), S(A(2, 3, 4, layout="T"), A(3, 4), A(3, 4), eps=1e-3),
+            S(A(4, 6, layout="step"), A(6, layout="step"), A(6)), S(A(5), A(5), A(5))),
+           dynamic=False,  # normalizes the trailing dims: its derivatives need the rank
+           errors=(ErrorInput(S(A(3, 4), A(3), A(3)), tf.ShapeError,
+                              r"^layer_norm: a scale or shift of shape \(3,\) must be the "
+                              r"input's trailing dims"),
+                   ErrorInput(S(A(3, 4), A(4), A(3, 4)), tf.ShapeError,
+                              r"^layer_norm: scale \(4,\) and shift \(3, 4\) must have one "
+                              r"shape"),
+                   ErrorInput(S(A(3, 4, dtype=tf.float64), A(4, dtype=tf.float32),
+                                A(4, dtype=tf.float32)), tf.DTypeError,
+                              r"^layer_norm: the input \(float64\) and the scale and shift "
+                              r"\(float32\) must have the same dtype"))),
+    OpCase("layer_norm_grad", layer_norm_grad, np_layer_norm_grad,
+           (S(A(3, 5), A(3, 5, layout="T"), A(5)),
+            S(A(2, 3, 4, layout="step"), A(2, 3, 4), A(3, 4), eps=1e-3)), dynamic=False),
+    OpCase("layer_norm_param_grad", layer_norm_param_grad, np_layer_norm_param_grad,
+           (S(A(3, 5), A(3, 5, layout="step"), dims=1),
+            S(A(2, 3, 4), A(2, 3, 4, layout="T"), dims=2, eps=1e-3),
+            S(A(4), A(4), dims=1)), dynamic=False),
+]

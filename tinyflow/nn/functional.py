@@ -314,6 +314,9 @@ def layer_norm(input: Tensor, normalized_shape, weight: Optional[Tensor] = None,
         raise RuntimeError(f"Given normalized_shape={list(shape)}, expected input with shape "
                            f"[*, {', '.join(map(str, shape))}], but got input of size "
                            f"{list(x.shape)}")
+    if (isinstance(weight, Tensor) and isinstance(bias, Tensor) and tuple(weight.shape) == shape
+            and tuple(bias.shape) == shape and weight.dtype is x.dtype is bias.dtype):
+        return ops.layer_norm(x, weight, bias, eps)     # one op each way
     y = ops.normalize(x, tuple(range(x.ndim - len(shape), x.ndim)), eps)
     if weight is not None:
         y = y * weight

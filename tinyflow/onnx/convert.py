@@ -274,10 +274,28 @@ def _normalize(b: Builder, step, ins):
         ones = b.const(np.ones(shape[axes[0]:]), step.dtype)
         return b.node("LayerNormalization", [x, ones], _hint(step), axis=axes[0],
                       epsilon=op.eps)
-    centered = b.node("Sub", [x, b.reduce("ReduceMean", x, op.axes, True)])
-    var = b.reduce("ReduceMean", b.node("Mul", [centered, centered]), op.axes, True)
-    std = b.node("Sqrt", [b.node("Add", [var, b.const(op.eps, step.dtype)])])
-    return b.node("Div", [centered, std], _hint(step))
+    return _normalized(b, x, op.axes, op.eps, step.dtype, _hint(step))
+
+
+def _normalized(b: Builder, x, axes, eps, dtype, hint: str = ""):
+    """(x - mean) / sqrt(biased var + eps) over `axes`, mean and variance written out."""
+    centered = b.node("Sub", [x, b.reduce("ReduceMean", x, axes, True)])
+    var = b.reduce("ReduceMean", b.node("Mul", [centered, centered]), axes, True)
+    std = b.node("Sqrt", [b.node("Add", [var, b.const(eps, dtype)])])
+    return b.node("Div", [centered, std], hint)
+
+
+@converts(normalization.LayerNorm)
+def _layer_norm(b: Builder, step, ins):
+    """LayerNormalization (opset 17) over the scale's dims; before, written out."""
+    x, weight, bias = ins
+    dims = b.rank(weight, "layer_norm")
+    if b.opset >= 17:
+        return b.node("LayerNormalization", [x, weight, bias], _hint(step), axis=-dims,
+                      epsilon=step.op.eps)
+    rank = b.rank(x, "layer_norm")
+    y = _normalized(b, x, list(range(rank - dims, rank)), step.op.eps, step.dtype)
+    return b.node("Add", [b.node("Mul", [y, weight]), bias], _hint(step))
 
 
 @converts(normalization.BatchNorm)

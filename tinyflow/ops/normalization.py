@@ -74,6 +74,103 @@ def normalize(x, axes, eps: float = 1e-5, name=None) -> Tensor:
     return apply(Normalize(axes=axes, eps=float(eps)), as_tensor(x), name=name)
 
 
+# ---- layer norm with its scale and shift ---------------------------------------------------
+
+def _check_layer(x, w, *more) -> None:
+    """w and the other vectors have x's float dtype and x's trailing dims as their shape."""
+    check_floating(x, w, *more)
+    for v in (w,) + more:
+        if v.dtype is not x.dtype:
+            raise TypeError(f"the input ({x.dtype.name}) and the scale and shift "
+                            f"({v.dtype.name}) must have the same dtype")
+        if v.shape is None or x.shape is None:
+            continue
+        if len(v.shape) == 0 or len(v.shape) > len(x.shape) or any(
+                a is not None and b is not None and a != b
+                for a, b in zip(v.shape, x.shape[len(x.shape) - len(v.shape):])):
+            raise ValueError(f"a scale or shift of shape {v.shape} must be the input's "
+                             f"trailing dims (input shape {x.shape})")
+
+
+def _trailing(x, dims: int) -> tuple:
+    return tuple(range(len(x.shape) - dims, len(x.shape)))
+
+
+class LayerNorm(Op):
+    """normalize(x) over its trailing dims (w's shape) times w plus b: layer norm as one op
+    each way, where composing it takes the normalization, a product and a sum forward and
+    four more passes over x's size backward."""
+    name = "layer_norm"
+    saves_output = False
+    eps: float
+
+    def infer(self, x, w, b):
+        _check_layer(x, w, b)
+        if w.shape is not None and b.shape is not None and tuple(w.shape) != tuple(b.shape):
+            raise ValueError(f"scale {w.shape} and shift {b.shape} must have one shape")
+        return x.shape, x.dtype
+
+    def vjp(self, g, out, x, w, b):
+        dx = apply(LayerNormGrad(eps=self.eps), g, x, w) if needs_input_grad(0) else None
+        if not (needs_input_grad(1) or needs_input_grad(2)):
+            return dx, None, None
+        sums = apply(LayerNormParamGrad(dims=len(w.shape), eps=self.eps), g, x)
+        return dx, getitem(sums, 0), getitem(sums, 1)
+
+    def jvp(self, t, out, x, w, b):
+        tx, tw, tb = t
+        norm = Normalize(axes=_trailing(x, len(w.shape)), eps=self.eps)
+        if tb is not None and tx is None and tw is None:
+            tb = tb + zeros_like(x)      # the tangent has the output's shape
+        return sum_terms((None if tx is None else apply(NormalizeGrad(axes=norm.axes,
+                                                                      eps=self.eps), tx, x) * w,
+                          None if tw is None else apply(norm, x) * tw, tb))
+
+
+class LayerNormGrad(Op):
+    """The input gradient of `LayerNorm`: normalize_grad(g * w, x)."""
+    name = "layer_norm_grad"
+    composed = True       # derivatives: autodiff differentiates compose()
+    eps: float
+
+    def infer(self, g, x, w):
+        _check_layer(x, w)
+        _check_like(g, x)
+        return x.shape, x.dtype
+
+    def compose(self, g, x, w):
+        return apply(NormalizeGrad(axes=_trailing(x, len(w.shape)), eps=self.eps), g * w, x)
+
+
+class LayerNormParamGrad(Op):
+    """The scale and shift gradients of `LayerNorm`, stacked [2, *trailing dims]: the sums
+    of g * normalize(x) and of g over the leading dims, one pass over g and x."""
+    name = "layer_norm_param_grad"
+    composed = True
+    dims: int             # trailing dims normalized (the scale's rank)
+    eps: float
+
+    def infer(self, g, x):
+        check_floating(x)
+        _check_like(g, x)
+        if x.shape is not None and not 0 < self.dims <= len(x.shape):
+            raise ValueError(f"cannot normalize the last {self.dims} dims of shape {x.shape}")
+        return (None if x.shape is None else
+                (2,) + tuple(x.shape[len(x.shape) - self.dims:])), x.dtype
+
+    def compose(self, g, x):
+        axes = _trailing(x, self.dims)
+        lead = tuple(range(len(x.shape) - self.dims))
+        gy = g * normalize_composed(x, axes, self.eps)[0]
+        return stack([reduce_sum(gy, lead), reduce_sum(g, lead)] if lead else [gy, g])
+
+
+def layer_norm(x, weight, bias, eps: float = 1e-5, name=None) -> Tensor:
+    """Layer norm of x over the trailing dims of weight's shape, scaled and shifted."""
+    return apply(LayerNorm(eps=float(eps)), as_tensor(x), as_tensor(weight), as_tensor(bias),
+                 name=name)
+
+
 # ---- batch norm in training mode ---------------------------------------------------------
 
 def _channel_axes(x) -> tuple:

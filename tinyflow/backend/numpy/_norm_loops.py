@@ -26,23 +26,38 @@ def row_moments(x, r, c):
 
 
 @jit
-def rows_forward(x, c, y):
+def rows_forward(x, c, w, b, y):
+    """y = (x - mean) / std * w + b per row (w, b [width]: layer norm's scale and shift;
+    ones and zeros for a plain normalization)."""
     for r in range(x.shape[0]):
         mean, inv_std = row_moments(x, r, c)
         for j in range(x.shape[1]):
-            y[r, j] = (x[r, j] - mean) * inv_std
+            y[r, j] = (x[r, j] - mean) * inv_std * w[j] + b[j]
 
 
 @jit
-def rows_backward(g, x, c, dx):
+def rows_backward(g, x, c, w, dx):
+    """dx of `rows_forward`: the normalization's gradient of g * w."""
     for r in range(x.shape[0]):
         mean, inv_std = row_moments(x, r, c)
         g_sum = c[2] * 0
         gy_sum = g_sum
         for j in range(x.shape[1]):
-            g_sum += g[r, j]
-            gy_sum += g[r, j] * (x[r, j] - mean)
+            gw = g[r, j] * w[j]
+            g_sum += gw
+            gy_sum += gw * (x[r, j] - mean)
         g_mean, gy_mean = g_sum * c[0], gy_sum * c[0] * inv_std
         for j in range(x.shape[1]):
             y = (x[r, j] - mean) * inv_std
-            dx[r, j] = (g[r, j] - g_mean - y * gy_mean) * inv_std
+            dx[r, j] = (g[r, j] * w[j] - g_mean - y * gy_mean) * inv_std
+
+
+@jit
+def rows_param_grad(g, x, c, out):
+    """out[0] += sum over rows of g * (x - mean) / std, out[1] += sum of g (w's and b's
+    gradients; out is float64, so long columns sum without float32 rounding)."""
+    for r in range(x.shape[0]):
+        mean, inv_std = row_moments(x, r, c)
+        for j in range(x.shape[1]):
+            out[0, j] += g[r, j] * ((x[r, j] - mean) * inv_std)
+            out[1, j] += g[r, j]

@@ -70,9 +70,29 @@ def _cross_entropy_rows():
 
 @kernel(nn.SparseSoftmaxCrossEntropy, widen=1)
 def sparse_softmax_cross_entropy(op, labels, logits):
+    """log(sum(exp(x - max))) - (x[label] - max) per example: the exponentials in one
+    buffer, and no full log-softmax array (only the picked logits are needed)."""
     classes = logits.shape[-1]
     if labels.size and (labels.min() < 0 or labels.max() >= classes):
         raise IndexError(f"sparse_softmax_cross_entropy: label ids must be in [0, {classes}), "
                          f"got values in [{labels.min()}, {labels.max()}]")
-    logp = _log_softmax(logits, -1)
-    return -np.take_along_axis(logp, labels[..., None], axis=-1)[..., 0]
+    top = np.max(logits, axis=-1, keepdims=True)
+    e = np.subtract(logits, top)
+    np.exp(e, out=e)
+    picked = np.take_along_axis(logits, labels[..., None], axis=-1)
+    picked -= top
+    return np.log(np.sum(e, axis=-1)) - picked[..., 0]
+
+
+@kernel(nn.SparseSoftmaxCrossEntropyGrad, widen=2)
+def sparse_softmax_cross_entropy_grad(op, g, labels, logits):
+    """g * (softmax(logits) - one_hot(labels)), the softmax scaled by g / sum in place and g
+    taken off at each label."""
+    out = np.empty(logits.shape, logits.dtype)    # C order (rows below are views of it)
+    np.subtract(logits, np.max(logits, axis=-1, keepdims=True), out=out)
+    np.exp(out, out=out)
+    scale = np.divide(g, np.sum(out, axis=-1))
+    out *= scale[..., None]
+    rows = out.reshape(-1, out.shape[-1])
+    rows[np.arange(len(rows)), labels.reshape(-1)] -= g.reshape(-1)
+    return out

@@ -16,9 +16,10 @@ from .registry import kernel
 
 
 def _row_loops():
-    """(forward, backward) over the rows of a [rows, width] array (Numba, on first use)."""
+    """(forward, backward, parameter gradients) over the rows of a [rows, width] array with
+    a scale and shift per column (Numba, on first use)."""
     from . import _norm_loops
-    return _norm_loops.rows_forward, _norm_loops.rows_backward
+    return _norm_loops.rows_forward, _norm_loops.rows_backward, _norm_loops.rows_param_grad
 
 
 def _as_channels(op, x):
@@ -67,7 +68,8 @@ def normalize(op, x):
         _per_channel(_batch_norm_loops().forward, channels, channels, ones, zeros, op.eps, y)
         return y.reshape(x.shape)
     y = np.empty_like(rows)
-    _row_loops()[0](rows, _constants(rows, op.eps), y)
+    ones, zeros = _unit_affine(rows[:1])      # layer norm's loop with scale 1 and shift 0
+    _row_loops()[0](rows, _constants(rows, op.eps), ones, zeros, y)
     return y.reshape(x.shape)
 
 
@@ -91,8 +93,45 @@ def normalize_grad(op, g, x):
         return dx
     g_rows = np.ascontiguousarray(g, dtype=rows.dtype).reshape(rows.shape)
     dx = np.empty_like(rows)
-    _row_loops()[1](g_rows, rows, _constants(rows, op.eps), dx)
+    _row_loops()[1](g_rows, rows, _constants(rows, op.eps), _unit_affine(rows[:1])[0], dx)
     return dx.reshape(x.shape)
+
+
+# ---- layer norm: rows over the trailing dims, a scale and shift per column --------------
+
+def _layer_rows(x, width: int):
+    """x as a C-contiguous [rows, width] array in float32 or float64."""
+    return np.ascontiguousarray(x).reshape(-1, width)
+
+
+@kernel(n.LayerNorm, widen=0)
+def layer_norm(op, x, w, b):
+    if x.size == 0:
+        return np.empty_like(x)
+    rows = _layer_rows(x, w.size)
+    y = np.empty_like(rows)
+    _row_loops()[0](rows, _constants(rows, op.eps), w.reshape(-1), b.reshape(-1), y)
+    return y.reshape(x.shape)
+
+
+@kernel(n.LayerNormGrad, widen=0)
+def layer_norm_grad(op, g, x, w):
+    if x.size == 0:
+        return np.zeros_like(x)
+    rows = _layer_rows(x, w.size)
+    dx = np.empty_like(rows)
+    _row_loops()[1](_layer_rows(g, w.size), rows, _constants(rows, op.eps), w.reshape(-1), dx)
+    return dx.reshape(x.shape)
+
+
+@kernel(n.LayerNormParamGrad, widen=0)
+def layer_norm_param_grad(op, g, x):
+    shape = x.shape[x.ndim - op.dims:]
+    out = np.zeros((2, math.prod(shape)), np.float64)
+    if x.size:
+        rows = _layer_rows(x, out.shape[1])
+        _row_loops()[2](_layer_rows(g, out.shape[1]), rows, _constants(rows, op.eps), out)
+    return out.astype(x.dtype).reshape((2,) + shape)
 
 
 # ---- batch norm in training mode: per channel, channels split among the threads ---------
@@ -108,7 +147,8 @@ def _channels_of(x) -> np.ndarray:
 
 
 def _unit_affine(cube) -> tuple:
-    """Weight 1 and bias 0 per channel: batch norm's loops as a plain normalization."""
+    """Weight 1 and bias 0 per channel (axis 1; per column of [1, width] rows): batch norm's
+    and layer norm's loops as a plain normalization."""
     return np.ones(cube.shape[1], cube.dtype), np.zeros(cube.shape[1], cube.dtype)
 
 

@@ -1,0 +1,79 @@
+"""The Numba loops of `attention` (imported on first use: it imports Numba), at module level
+so that Numba's disk cache serves them to the next process (see `_fast_math_loops`).
+
+Scores are [B, T, S] (the batch dims flattened), one row per query; a row (S values) stays
+in cache while a loop makes its passes over it, so each loop reads and writes the scores
+once. The exponential between the two forward loops is NumPy's (SIMD) over the whole array.
+"""
+import numba
+from numba.core import types
+from numba.extending import overload
+
+# IEEE semantics kept for -inf (masked scores) and NaN (a NaN score makes its row NaN, as
+# PyTorch's softmax); the other fast-math flags let LLVM vectorize the sums.
+jit = numba.njit(cache=True, nogil=True, error_model="numpy",
+                 fastmath={"contract", "arcp", "reassoc", "nsz"})
+
+
+@jit
+def shifted_scores(s, scale, causal, mask, has_mask, minus_inf):
+    """s <- s * scale, masked (-inf where a bool mask is False or, causal, key j > query i;
+    a float mask added), minus the row's max. mask [1 or B, T, S]; a row whose every score
+    is masked stays -inf (its weights become zeros). scale and minus_inf in s's dtype."""
+    for b in range(s.shape[0]):
+        mb = b if mask.shape[0] > 1 else 0
+        for i in range(s.shape[1]):
+            row = s[b, i]
+            keys = min(i + 1, s.shape[2]) if causal else s.shape[2]
+            top = minus_inf
+            for j in range(keys):
+                v = row[j] * scale
+                if has_mask:
+                    v = _masked(v, mask[mb, i, j], minus_inf)
+                row[j] = v
+                top = max(top, v)
+            for j in range(keys, s.shape[2]):
+                row[j] = minus_inf
+            if top != minus_inf:
+                for j in range(keys):
+                    row[j] -= top
+
+
+def _masked(v, m, minus_inf):
+    """A bool mask keeps v where True (-inf elsewhere); a float mask is added."""
+
+
+@overload(_masked, inline="always")
+def _masked_by_type(v, m, minus_inf):
+    if m == types.boolean:
+        return lambda v, m, minus_inf: v if m else minus_inf
+    return lambda v, m, minus_inf: v + m
+
+
+@jit
+def normalize_rows(e, causal):
+    """e <- e / sum(e) per row (the exponentials of `shifted_scores`); an all-zero row (every
+    key masked) stays zeros. Causal rows sum only their first i + 1 keys (the rest are 0)."""
+    for b in range(e.shape[0]):
+        for i in range(e.shape[1]):
+            row = e[b, i]
+            keys = min(i + 1, e.shape[2]) if causal else e.shape[2]
+            total = row[0] * 0
+            for j in range(keys):
+                total += row[j]
+            if total != 0:
+                inv = 1 / total
+                for j in range(keys):
+                    row[j] *= inv
+
+
+@jit
+def weights_grad(g, p, scale, out):
+    """out <- p * (g - sum(g * p)) * scale per row ([rows, S] arrays)."""
+    for r in range(g.shape[0]):
+        gr, pr, o = g[r], p[r], out[r]
+        dot = gr[0] * 0
+        for j in range(g.shape[1]):
+            dot += gr[j] * pr[j]
+        for j in range(g.shape[1]):
+            o[j] = pr[j] * (gr[j] - dot) * scale

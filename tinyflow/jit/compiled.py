@@ -43,7 +43,7 @@ class _Graph:
     outputs: Any         # the result's structure: ("fetch", k) | ("value", v) | containers
     writes: list         # (tensor, fetch index or constant array)
     grads: list          # (tensor, fetch index | None | eager constant, adds to the old)
-    guards: list         # ("grad" | "leaf" | "options", object, what the trace saw)
+    guards: list   # ("grad" | "leaf" | "training" | "options", object, what the trace saw)
     new_states: list
     single_use: bool
     backward: Optional[Backward] = None   # the result's reverse rule (jit/bridge.py)
@@ -54,7 +54,10 @@ class _Graph:
                 if obj._grad is not seen:
                     return False
             elif kind == "leaf":
-                if (obj.array.shape, obj.array.dtype) != seen:
+                if (obj.array.shape, obj.array.dtype, obj.requires_grad) != seen:
+                    return False
+            elif kind == "training":
+                if obj.training != seen:
                     return False
             elif not _same_options(obj, seen):   # an optimizer's lr, betas, ... (a scheduler)
                 return False
@@ -189,7 +192,9 @@ class CompiledFunction:
         _refuse_overlapping_writes(writes, fetches, self.fn)
         placeholders = [ph for ph in tracer.graph.nodes if id(ph) in tracer.real]
         guards = [("grad", t, g) for t, g in tracer.grad_guards.values()]
-        guards += [("leaf", n, (n.array.shape, n.array.dtype)) for n in _eager_leaves(fetches)]
+        guards += [("leaf", n, (n.array.shape, n.array.dtype, n.requires_grad))
+                   for n in _eager_leaves(fetches)]
+        guards += [("training", m, m.training) for m in tracer.modules.values()]
         guards += [("options", o, _options(o)) for o in tracer.optimizers.values()]
         backward = None
         if grad_mode.enabled and not writes and not grads:   # autograd may go through it

@@ -229,3 +229,19 @@ def test_graph_recompiles_when_a_captured_module_or_parameter_changes():
     assert f(x).item() == 3.0
     w.requires_grad_(False)
     assert not f(x).requires_grad
+
+
+def test_one_tensor_passed_as_two_arguments_sees_its_own_write():
+    """f(p, p) writing its first argument: the second sees the write, as in eager code (a
+    graph traced with distinct arguments is not reused, and this call runs eagerly)."""
+    def add_then_sum(a, b):
+        a.add_(1.0)
+        return a + b
+    f = torch.compile(add_then_sum)
+    for _ in range(2):
+        f(torch.zeros(3), torch.zeros(3))
+    with pytest.warns(UserWarning, match="graph break"):
+        for _ in range(2):
+            p = torch.zeros(3)
+            np.testing.assert_array_equal(f(p, p).numpy(), [2.0, 2.0, 2.0])
+            np.testing.assert_array_equal(p.numpy(), [1.0, 1.0, 1.0])

@@ -197,3 +197,12 @@ def test_compiled_step_recompiles_when_an_optimizer_option_or_group_changes():
     step(x)
     assert step.stats.compiles > compiles + 1
     np.testing.assert_allclose(w.detach().numpy(), np.full((4, 2), -3 * (4 * 0.5 + 2 * 0.25)))
+
+
+def test_sum_and_mean_over_an_empty_dim_list_reduce_every_dim_as_torch():
+    (x, tx) = _pair((2, 3), requires_grad=False)
+    for dim in ((), []):
+        for name in ("sum", "mean"):
+            np.testing.assert_allclose(getattr(x, name)(dim=dim).numpy(),
+                                       getattr(tx, name)(dim=dim).numpy(), rtol=1e-6)
+    assert tf.reduce_sum(x, axis=[]).shape == (2, 3)   # TF1's: no axes, x itself

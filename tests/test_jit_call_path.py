@@ -214,3 +214,34 @@ def test_joined_row_kernels_equal_the_separate_ones_bit_for_bit(dtype):
     np.testing.assert_array_equal(g, want)
     assert rows.softmax_grad_rows(y, np.asfortranarray(g)) is None   # strided: not covered
     assert rows.softmax_xent_rows(x.T, labels.T) is None       # strided: not covered
+
+
+def test_graph_recompiles_when_a_captured_module_or_parameter_changes():
+    """A closure's module switched to eval() or its parameter's requires_grad turned off gives
+    torch's answer, not the graph traced before (they are not in the call's arguments)."""
+    drop = torch.nn.Dropout(0.5)
+    w = torch.ones(3, requires_grad=True)
+    f = torch.compile(lambda x: (drop(x) * w).sum())
+    x = torch.ones(3)
+    for _ in range(2):
+        f(x)
+    drop.eval()
+    assert f(x).item() == 3.0
+    w.requires_grad_(False)
+    assert not f(x).requires_grad
+
+
+def test_one_tensor_passed_as_two_arguments_sees_its_own_write():
+    """f(p, p) writing its first argument: the second sees the write, as in eager code (a
+    graph traced with distinct arguments is not reused, and this call runs eagerly)."""
+    def add_then_sum(a, b):
+        a.add_(1.0)
+        return a + b
+    f = torch.compile(add_then_sum)
+    for _ in range(2):
+        f(torch.zeros(3), torch.zeros(3))
+    with pytest.warns(UserWarning, match="graph break"):
+        for _ in range(2):
+            p = torch.zeros(3)
+            np.testing.assert_array_equal(f(p, p).numpy(), [2.0, 2.0, 2.0])
+            np.testing.assert_array_equal(p.numpy(), [1.0, 1.0, 1.0])

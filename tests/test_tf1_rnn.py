@@ -490,3 +490,12 @@ def test_last_valid_output_by_shape_range_and_gather(graph, rng):
     np.testing.assert_array_equal(tf.gather(tf.tensor(rows), 1, tf.tensor(picks)).numpy(),
                                   np.take_along_axis(rows, picks, 1))
     np.testing.assert_array_equal(tf.gather(rows, [3, 0], axis=1).numpy(), rows[:, [3, 0]])
+
+
+def test_tf_gather_by_keywords():
+    """TF1 code often names gather's arguments: tf.gather(params=..., indices=..., axis=...)."""
+    rows = np.arange(12.0).reshape(3, 4)
+    np.testing.assert_array_equal(tf.gather(params=tf.tensor(rows), indices=[2, 0]).numpy(),
+                                  rows[[2, 0]])
+    np.testing.assert_array_equal(
+        tf.gather(params=tf.tensor(rows), indices=[3], axis=1).numpy(), rows[:, [3]])

@@ -43,7 +43,7 @@ class _Graph:
     outputs: Any         # the result's structure: ("fetch", k) | ("value", v) | containers
     writes: list         # (tensor, fetch index or constant array)
     grads: list          # (tensor, fetch index | None | eager constant, adds to the old)
-    guards: list         # ("grad" | "leaf" | "options", object, what the trace saw)
+    guards: list   # ("grad" | "leaf" | "training" | "options", object, what the trace saw)
     new_states: list
     single_use: bool
     backward: Optional[Backward] = None   # the result's reverse rule (jit/bridge.py)
@@ -54,7 +54,10 @@ class _Graph:
                 if obj._grad is not seen:
                     return False
             elif kind == "leaf":
-                if (obj.array.shape, obj.array.dtype) != seen:
+                if (obj.array.shape, obj.array.dtype, obj.requires_grad) != seen:
+                    return False
+            elif kind == "training":
+                if obj.training != seen:
                     return False
             elif not _same_options(obj, seen):   # an optimizer's lr, betas, ... (a scheduler)
                 return False
@@ -117,7 +120,7 @@ class CompiledFunction:
         marked dynamic, no module compiled), in one tuple; None for other calls."""
         if self._submodules is not None or not all_eager(args):
             return None
-        return (grad_mode.enabled, autocast_state.dtype, autocast_state.fp8,
+        return (grad_mode.enabled, autocast_state.dtype, autocast_state.fp8, _aliases(args),
                 *[(t.array.shape, t.dtype, t.requires_grad) for t in args])
 
     def _key(self, args, kwargs) -> tuple:
@@ -132,6 +135,7 @@ class CompiledFunction:
                 dims.append(free)
                 self._paths.append((path, value))
             parts.append(guard(value, free, path))
+        parts.append(_aliases(tensors))
         if self._submodules is not None:
             parts.append(tuple(m.training for m in self._submodules))
             parts.append(tuple(id(p) for p in self.module.parameters()))
@@ -186,10 +190,12 @@ class CompiledFunction:
 
     def _plan(self, tracer: Tracer, outputs, fetches: list, tensors: list) -> _Graph:
         fetches, writes, grads = _effects(tracer, fetches)
-        _refuse_overlapping_writes(writes, fetches, self.fn)
+        _refuse_overlapping_writes(writes, fetches, self.fn, tensors)
         placeholders = [ph for ph in tracer.graph.nodes if id(ph) in tracer.real]
         guards = [("grad", t, g) for t, g in tracer.grad_guards.values()]
-        guards += [("leaf", n, (n.array.shape, n.array.dtype)) for n in _eager_leaves(fetches)]
+        guards += [("leaf", n, (n.array.shape, n.array.dtype, n.requires_grad))
+                   for n in _eager_leaves(fetches)]
+        guards += [("training", m, m.training) for m in tracer.modules.values()]
         guards += [("options", o, _options(o)) for o in tracer.optimizers.values()]
         backward = None
         if grad_mode.enabled and not writes and not grads:   # autograd may go through it
@@ -228,7 +234,7 @@ class CompiledFunction:
         compiled_before = self.stats.compiles
         splitter = tracer.splitter
         fetches, writes, grads = _effects(tracer, fetches)
-        _refuse_overlapping_writes(writes, fetches, self.fn)
+        _refuse_overlapping_writes(writes, fetches, self.fn, tensors)
         plan, feeds = splitter.finish(fetches, self._new_piece)
         backward = None
         if grad_mode.enabled and not writes and not grads:
@@ -343,16 +349,34 @@ def _effects(tracer: Tracer, fetches: list) -> tuple:
     return fetches, writes, grads
 
 
-def _refuse_overlapping_writes(writes: list, fetches: list, fn) -> None:
+def _aliases(tensors) -> tuple:
+    """Per tensor argument, the position of the first one over the same buffer: a graph
+    traced with distinct arguments must not run for `f(x, x)` (a write to one is a write to
+    the other), so this is part of the guard key."""
+    if len(tensors) < 2:
+        return ()
+    first: dict = {}
+    return tuple([first.setdefault(id(a if a.base is None else a.base), k)
+                  for k, a in enumerate([t.array for t in tensors])])
+
+
+def _refuse_overlapping_writes(writes: list, fetches: list, fn, arguments=()) -> None:
     """A graph break when a tensor the call writes partly overlaps another tensor it reads or
-    writes (e.g. Parameters made from slices of one tensor): eager code updates them one after
-    the other through the shared memory, a plan computes every new value from the old ones."""
+    writes (e.g. Parameters made from slices of one tensor), or reaches the trace twice (one
+    tensor passed as two arguments, or as an argument and captured): eager code updates them
+    one after the other through the shared memory, a plan computes every new value from the
+    old ones."""
     written = [t.array for t, _ in writes]
     if not written:
         return
     arrays = {id(a): a for a in written}
-    for leaf in _eager_leaves(fetches):
-        arrays.setdefault(id(leaf.array), leaf.array)
+    used = [t.array for t in arguments] + [leaf.array for leaf in _eager_leaves(fetches)]
+    for a in used:
+        arrays.setdefault(id(a), a)
+    for w in written:
+        if sum(a is w for a in used) > 1:
+            raise GraphBreak(f"it writes a tensor of shape {w.shape} that it also gets as "
+                             f"another argument (or captures)", _defined_at(fn))
     for w in written:
         for a in arrays.values():
             if a is not w and not _same_view(a, w) and np.may_share_memory(a, w) \

@@ -49,6 +49,7 @@ class Tracer:
         self.new_states: list[tuple] = []        # (state dict, key, buffer) made by the run
         self.single_use = False                  # the trace made state: retrace next time
         self.optimizers: dict[int, object] = {}  # stepped: their options are constants
+        self.modules: dict[int, object] = {}     # called: their `training` is a constant
 
     def placeholder(self, arg: Tensor, dims: tuple = ()) -> Tensor:
         """The stand-in for argument `arg`; its dimensions `dims` are symbolic (None)."""

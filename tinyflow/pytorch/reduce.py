@@ -97,7 +97,10 @@ def topk(x, k, dim=-1, largest=True, sorted=True):  # noqa: A002
 
 
 def _axis(dim, axis):
-    return dim if dim is not None else axis
+    """The axes of torch's sum/mean: an empty dim list means every dim, as in PyTorch (for
+    TF's reduce_sum it means none)."""
+    dim = dim if dim is not None else axis
+    return None if isinstance(dim, (tuple, list)) and not dim else dim
 
 
 def _extreme(x, dim, keepdim, reduce, arg, pairwise):

@@ -59,11 +59,13 @@ def stack(tensors, dim=0, axis=None, out=None, name=None) -> Tensor:
     return write_out(ops.stack(list(tensors), dim if axis is None else axis, name=name), out)
 
 
-def gather(input, dim_or_indices=None, index=None, *, dim=None, indices=None, axis=None,
-           validate_indices=None, batch_dims=0, name=None, sparse_grad=False, out=None):
+def gather(input=None, dim_or_indices=None, index=None, *, dim=None, indices=None, axis=None,
+           params=None, validate_indices=None, batch_dims=0, name=None, sparse_grad=False,
+           out=None):
     """`torch.gather(input, dim, index)` (elements picked along dim) or `tf.gather(params,
     indices, axis=0)` (whole slices along axis, TF1's). An `index` (third argument) or `dim=`
-    means PyTorch; two arguments, `indices=` or `axis=` mean TF1."""
+    means PyTorch; two arguments, `params=`, `indices=` or `axis=` mean TF1."""
+    input = params if input is None else input
     if index is not None or dim is not None:
         return write_out(ops.gather(input, dim if dim is not None else dim_or_indices, index),
                          out)

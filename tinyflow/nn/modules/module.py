@@ -14,7 +14,7 @@ from typing import Iterator, Optional
 import numpy as np
 
 from ...core import devices, dtypes
-from ...core.modes import no_grad
+from ...core.modes import no_grad, trace_state
 from ...core.tensor import Tensor, _init_eager, writable
 from ...ops.creation import zeros_like
 from ...pytorch.dtype import check_device
@@ -95,6 +95,8 @@ class Module:
                                   f'"forward" function')
 
     def __call__(self, *args, **kwargs):
+        if trace_state.active is not None:   # a compiled call's graph depends on `training`
+            trace_state.active.modules[id(self)] = self
         return self.forward(*args, **kwargs)
 
     # ---- registration ------------------------------------------------------------------

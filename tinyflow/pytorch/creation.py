@@ -209,6 +209,17 @@ def randperm(n, dtype=None, generator=None, device=None, **options) -> Tensor:
     return Tensor._eager(_rng(generator).permutation(n).astype(dtype_or(dtype, dtypes.int64).np))
 
 
+def as_tensor_(data, dtype=None, device=None) -> Tensor:
+    """PyTorch's `torch.as_tensor`: a tensor passes through (cast if `dtype` differs), an
+    ndarray of a supported dtype is shared, not copied; other data is copied as by `tensor`."""
+    check_device(device)
+    if isinstance(data, Tensor):
+        return data if dtype is None or data.dtype is dtypes.as_dtype(dtype) else data.to(dtype)
+    if isinstance(data, np.ndarray) and (dtype is None or dtypes.as_dtype(dtype).np == data.dtype):
+        return from_numpy(data)
+    return tensor(data, dtype)
+
+
 def from_numpy(array: np.ndarray) -> Tensor:
     """A tensor sharing `array`'s memory: writes to either show in both."""
     if not isinstance(array, np.ndarray):

@@ -10,6 +10,7 @@ from ..core.op import as_tensor
 from ..core.random import generator
 from ..core.shapes import as_shape
 from ..core.tensor import Tensor
+from ..ops.creation import tf1_constant
 from .dtype import check_device
 from .movement import size_args
 
@@ -31,8 +32,9 @@ def tensor(data, dtype=None, device=None, requires_grad: bool = False,
 
 
 def constant(value, dtype=None, shape=None, name=None) -> Tensor:
-    """TF1 `tf.constant`: `value` converted to `dtype`, broadcast to `shape` if given."""
-    t = as_tensor(value, dtype)
+    """TF1 `tf.constant`: `value` converted to `dtype` (Python ints: int32, as TF1),
+    broadcast to `shape` if given."""
+    t = tf1_constant(value, dtype)
     if shape is not None:
         shape = as_shape(shape)
         if t.array.size == 1:

@@ -52,7 +52,7 @@ class Tensor:
             self.array = writable(self.array)
 
     def __init__(self, data=(), dtype=None, requires_grad: bool = False, *more_sizes) -> None:
-        if _is_size(data) and (dtype is None or _is_size(dtype)):
+        if type(data) is int and dtype is None or _is_size(data) and _is_size(dtype):
             # torch.Tensor(3) / torch.Tensor(3, 4): sizes (zeros; PyTorch's are uninitialized)
             sizes = (data,) if dtype is None else (data, dtype, *(
                 (requires_grad, *more_sizes) if _is_size(requires_grad) else ()))
@@ -61,10 +61,11 @@ class Tensor:
         if isinstance(data, Tensor):
             data = data.numpy()
         arr = np.asarray(data, dtype=dt.np if dt is not None else None)
-        if dt is None and (arr.dtype.kind in "iub" or arr.dtype == np.float64 and not
-                           isinstance(data, np.ndarray)):
-            # torch.Tensor(data) is the default float dtype: Python numbers, integer and bool
-            # data become float32 (a float64 ndarray keeps its dtype, for gradient checks)
+        if dt is None and arr.dtype.kind in "iubf" and not isinstance(data, (np.ndarray,
+                                                                             np.generic)):
+            # torch.Tensor(data) is the default float dtype: Python numbers and lists (ints,
+            # bools, floats) become float32; NumPy arrays and scalars keep their dtype
+            # (tinyflow wraps arrays as they are, e.g. float64 for gradient checks)
             arr = arr.astype(np.float32)
         _init_eager(self, arr, None, (), requires_grad)
 

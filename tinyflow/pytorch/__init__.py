@@ -25,7 +25,7 @@ from . import (autograd, creation, dtype, inplace, math, movement, reduce,
 from .amp import (Fp8Recipe, GradScaler, amp, autocast, cpu, fp8_autocast, get_autocast_dtype,
                   is_autocast_enabled)
 from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
-from .creation import as_tensor_ as as_tensor
+from .creation import as_tensor
 from .creation import (arange, constant, empty, eye, from_numpy, full, full_like, linspace, ones,
                        rand, rand_like, randint, randn, randn_like, randperm, tensor, zeros)
 from .dtype import (accelerator, backends, cuda, device, finfo, get_default_dtype, iinfo, is_tensor,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..core import dtypes
-from ..core.op import as_tensor
+from ..core.op import as_tensor as _wrap
 from ..core.random import generator
 from ..core.shapes import as_shape
 from ..core.tensor import Tensor
@@ -20,7 +20,7 @@ def tensor(data, dtype=None, device=None, requires_grad: bool = False,
     """A new eager tensor holding a copy of `data` (PyTorch's `torch.tensor`)."""
     check_device(device)
     arr = data.numpy() if isinstance(data, Tensor) else data
-    t = as_tensor(np.array(arr, dtype=None if dtype is None else dtypes.as_dtype(dtype).np),
+    t = _wrap(np.array(arr, dtype=None if dtype is None else dtypes.as_dtype(dtype).np),
                   dtype)
     if t.dtype is dtypes.float64 and dtype is None and not isinstance(arr, np.ndarray):
         t = Tensor._eager(t.array.astype(np.float32))  # Python floats default to float32
@@ -211,7 +211,7 @@ def randperm(n, dtype=None, generator=None, device=None, **options) -> Tensor:
     return Tensor._eager(_rng(generator).permutation(n).astype(dtype_or(dtype, dtypes.int64).np))
 
 
-def as_tensor_(data, dtype=None, device=None) -> Tensor:
+def as_tensor(data, dtype=None, device=None) -> Tensor:
     """PyTorch's `torch.as_tensor`: a tensor passes through (cast if `dtype` differs), an
     ndarray of a supported dtype is shared, not copied; other data is copied as by `tensor`."""
     check_device(device)

@@ -71,6 +71,19 @@ def test_register_hook_sees_and_replaces_gradients_like_torch():
     np.testing.assert_allclose(seen_f[0], seen_t[0], rtol=1e-6)
 
 
+def test_register_hook_under_compile_is_a_graph_break_with_the_eager_result():
+    w = tinyflow.tensor([1.0, 2.0], requires_grad=True)
+
+    def loss(w):
+        y = w * w
+        y.register_hook(lambda g: g * 100)
+        return (y * 3).sum()
+
+    with pytest.warns(UserWarning, match="register_hook"):
+        tinyflow.compile(loss)(w).backward()
+    np.testing.assert_allclose(w.grad.numpy(), [600.0, 1200.0])
+
+
 def test_register_hook_errors():
     with pytest.raises(RuntimeError, match="doesn't require gradient"):
         tinyflow.ones(2).register_hook(lambda g: g)

@@ -13,7 +13,8 @@ from ..autodiff.reverse import grad_hooks, gradients
 from ..autodiff.tape import FREED
 from ..core.graph import topo_sort
 from ..core.modes import (detect_anomaly, enable_grad, is_anomaly_enabled,  # noqa: F401
-                          is_grad_enabled, no_grad, set_detect_anomaly, set_grad_enabled)
+                          is_grad_enabled, no_grad, set_detect_anomaly, set_grad_enabled,
+                          trace_state)
 from ..core.tensor import Tensor
 
 inference_mode = no_grad
@@ -98,7 +99,10 @@ def _forget_hooks(key: int) -> None:
 
 def register_hook(x, hook) -> GradHookHandle:
     """PyTorch's `Tensor.register_hook`: `hook(grad)` is called with x's gradient during a
-    backward pass, before it is used; a tensor it returns replaces the gradient."""
+    backward pass, before it is used; a tensor it returns replaces the gradient. Under
+    `compile`, a graph break: the hook runs in the eager backward."""
+    if x.is_symbolic and trace_state.active is not None:
+        trace_state.active.graph_break("Tensor.register_hook")
     if not x.requires_grad:
         raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
     key = id(x)

@@ -24,7 +24,7 @@ LAYERS = [
     ("optim", "utils", "datasets"),     # update rules and optimizers; data loading
     ("symbolic", "pytorch", "examples"),  # TF1: Session, Variable; PyTorch: methods, torch.*;
                                         # TF1 tutorial loaders
-    ("nn",),                            # Modules and F.*, tf.nn
+    ("nn", "distributions"),           # Modules and F.*, tf.nn; torch.distributions
     ("distributed", "onnx", "jit", "contrib"),  # parameter server on Ray; ONNX export;
                                         # compile; TF1's tf.contrib (rnn)
     ("autograd",),                      # `tinyflow.autograd` as a module path

@@ -6,7 +6,8 @@ PyTorch's spellings live in `tinyflow/pytorch/`; where TF1 and PyTorch use one n
 different things, `tinyflow/pytorch/shared_names.py` decides by the arguments.
 """
 from . import backend as _backend  # noqa: F401  (fills the kernel tables)
-from . import autograd, contrib, func, jit, nn, onnx, ops, optim, utils, viz  # noqa: F401
+from . import (autograd, contrib, distributions, func, jit, nn, onnx, ops, optim,  # noqa: F401
+               utils, viz)
 from .autodiff import forward_gradients, gradients
 from .core.dtypes import (DType, as_dtype, bfloat16, bool_, float8_e4m3fn, float8_e5m2,
                           float16, float32, float64, int8, int16, int32, int64, uint8)

@@ -86,6 +86,22 @@ def _one_graph(ys: list, xs: list, grad_ys: list):
     return graph
 
 
+grad_hooks: dict = {}   # id(tensor) -> its `register_hook` functions (pytorch/autograd.py)
+
+
+def run_grad_hooks(node: Tensor, g: Tensor) -> Tensor:
+    """PyTorch's tensor hooks: each may return a replacement of the node's gradient."""
+    for hook in tuple(grad_hooks.get(id(node), ())):
+        new = hook(g)
+        if new is not None:
+            if not isinstance(new, Tensor) or new.shape != g.shape:
+                raise RuntimeError(f"hook {getattr(hook, '__name__', hook)!r} returned "
+                                   f"{getattr(new, 'shape', type(new).__name__)} for a "
+                                   f"gradient of shape {g.shape}")
+            g = new
+    return g
+
+
 def _backprop(order: list, ys: list, xs: list, grad_ys: list, on_final=None,
               relevant: Optional[set] = None) -> list:
     """The reverse sweep over `order` (the nodes the ys depend on, inputs first).
@@ -120,6 +136,9 @@ def _backprop(order: list, ys: list, xs: list, grad_ys: list, on_final=None,
                 partials = get(key)
                 if partials is None:
                     continue
+                if grad_hooks and key in grad_hooks:
+                    node_to_grad[key] = partials = run_grad_hooks(node, _total(partials, node))
+                    _hand(handed, shared, partials)
                 if on_final is not None:
                     total = _total(partials, node)
                     if total is not partials:   # a new sum (a single partial: counted once)
@@ -131,6 +150,8 @@ def _backprop(order: list, ys: list, xs: list, grad_ys: list, on_final=None,
                 partials = pop(key, None)   # eager adjoints go as soon as they are used
                 if partials is None:
                     continue
+                if grad_hooks and key in grad_hooks:
+                    partials = run_grad_hooks(node, _total(partials, node))
             op = node.op
             if op is None:
                 continue

@@ -51,7 +51,7 @@ class Tensor:
         if self.kind == EAGER:
             self.array = writable(self.array)
 
-    def __init__(self, data, dtype=None, requires_grad: bool = False, *more_sizes) -> None:
+    def __init__(self, data=(), dtype=None, requires_grad: bool = False, *more_sizes) -> None:
         if type(data) is int and dtype is None or _is_size(data) and _is_size(dtype):
             # torch.Tensor(3) / torch.Tensor(3, 4): sizes (zeros; PyTorch's are uninitialized)
             sizes = (data,) if dtype is None else (data, dtype, *(
@@ -61,8 +61,12 @@ class Tensor:
         if isinstance(data, Tensor):
             data = data.numpy()
         arr = np.asarray(data, dtype=dt.np if dt is not None else None)
-        if dt is None and arr.dtype == np.float64 and not isinstance(data, np.ndarray):
-            arr = arr.astype(np.float32)  # Python floats default to float32, as in PyTorch
+        if dt is None and arr.dtype.kind in "iubf" and not isinstance(data, (np.ndarray,
+                                                                             np.generic)):
+            # torch.Tensor(data) is the default float dtype: Python numbers and lists (ints,
+            # bools, floats) become float32; NumPy arrays and scalars keep their dtype
+            # (tinyflow wraps arrays as they are, e.g. float64 for gradient checks)
+            arr = arr.astype(np.float32)
         _init_eager(self, arr, None, (), requires_grad)
 
     # ---- construction (internal) -------------------------------------------------------

@@ -60,22 +60,32 @@ def _per_dim(value, n: int, what: str) -> tuple:
     return (value,) * n
 
 
+_LINEAR_MODES = {"linear": 3, "bilinear": 4, "trilinear": 5}   # mode -> input rank
+
+
 def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "nearest",
                 align_corners: Optional[bool] = None, recompute_scale_factor=None,
                 antialias: bool = False) -> Tensor:
-    """Resample the spatial dims of [N, C, *spatial] (1 to 3 of them); only mode 'nearest':
-    output pixel i reads input pixel floor(i * scale), scale = 1 / scale_factor when given
-    (as PyTorch), else in / out."""
+    """Resample the spatial dims of [N, C, *spatial] (1 to 3 of them). 'nearest': output
+    pixel i reads input pixel floor(i * scale); 'linear'/'bilinear'/'trilinear': a weighted
+    sum of the two neighbours of the source coordinate, one spatial dim at a time. The scale
+    is 1 / scale_factor when given (as PyTorch), else in / out."""
     x = as_tensor(input)
     if x.ndim not in (3, 4, 5):
         raise ValueError(f"Input Error: Only 3D, 4D and 5D input Tensors supported (got "
-                         f"{x.ndim}D) for the modes: nearest (got {mode})")
-    if mode != "nearest":
+                         f"{x.ndim}D) for the modes: nearest | linear | bilinear | trilinear "
+                         f"(got {mode})")
+    if mode != "nearest" and mode not in _LINEAR_MODES:
         raise NotImplementedError(f"interpolate: mode {mode!r} is not supported (only "
-                                  f"'nearest')")
-    if align_corners is not None:
+                                  f"'nearest', 'linear', 'bilinear', 'trilinear')")
+    if mode in _LINEAR_MODES and x.ndim != _LINEAR_MODES[mode]:
+        raise NotImplementedError(f"interpolate: mode {mode!r} needs a "
+                                  f"{_LINEAR_MODES[mode]}D input, got {x.ndim}D")
+    if align_corners is not None and mode == "nearest":
         raise ValueError("align_corners option can only be set with the interpolating modes: "
                          "linear | bilinear | bicubic | trilinear")
+    if antialias:
+        raise NotImplementedError("interpolate: antialias=True is not supported")
     if (size is None) == (scale_factor is None):
         raise ValueError("only one of size or scale_factor should be defined" if size is not None
                          else "either size or scale_factor should be defined")
@@ -89,6 +99,10 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
         out = tuple(int(math.floor(i * f)) for i, f in zip(spatial, factors))
         scales = [i / o if recompute_scale_factor else 1.0 / f
                   for i, o, f in zip(spatial, out, factors)]
+    if mode != "nearest":
+        for dim, (i, o, s) in enumerate(zip(spatial, out, scales)):
+            x = _linear_along(x, dim + 2, i, o, s, bool(align_corners))
+        return x
     if all(o % i == 0 and s == i / o for i, o, s in zip(spatial, out, scales)):
         return _repeat_pixels(x, [o // i for i, o in zip(spatial, out)])
     for dim, (i, o, s) in enumerate(zip(spatial, out, scales)):
@@ -96,6 +110,23 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
             index = np.minimum(np.floor(np.arange(o) * s).astype(np.int64), i - 1)
             x = ops.getitem(x, (slice(None),) * (dim + 2) + (index,))
     return x
+
+
+def _linear_along(x: Tensor, axis: int, size_in: int, size_out: int, scale: float,
+                  align_corners: bool) -> Tensor:
+    """Linear resampling of one axis: out[j] = (1 - w) x[i0] + w x[i1] at the source
+    coordinate of j (PyTorch's: corners aligned, or pixel centres with negatives clamped)."""
+    j = np.arange(size_out, dtype=np.float64)
+    if align_corners:
+        src = j * ((size_in - 1) / (size_out - 1)) if size_out > 1 else np.zeros(size_out)
+    else:
+        src = np.maximum((j + 0.5) * scale - 0.5, 0.0)
+    low = np.minimum(np.floor(src).astype(np.int64), size_in - 1)
+    high = np.minimum(low + 1, size_in - 1)
+    weight = (src - low).astype(x.dtype.np).reshape((-1,) + (1,) * (x.ndim - 1 - axis))
+    lead = (slice(None),) * axis
+    near, far = ops.getitem(x, lead + (low,)), ops.getitem(x, lead + (high,))
+    return near + (far - near) * as_tensor(weight)
 
 
 def _repeat_pixels(x: Tensor, factors: list) -> Tensor:

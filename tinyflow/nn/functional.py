@@ -24,6 +24,8 @@ from ._losses import (binary_cross_entropy, binary_cross_entropy_with_logits,  #
                      cross_entropy, huber_loss, kl_div, l1_loss, mse_loss, nll_loss,
                      smooth_l1_loss)
 from ._image import instance_norm, interpolate, pixel_shuffle, pixel_unshuffle  # noqa: F401
+from ._pool_extra import adaptive_max_pool2d, avg_pool1d, conv3d, max_unpool2d  # noqa: F401
+from ._pool_extra import max_pool2d_indices as _max_pool2d_indices
 
 # ---- activations ---------------------------------------------------------------------------
 
@@ -236,11 +238,13 @@ def _unbatched(fn, x: Tensor, *args):
 
 def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1,
                ceil_mode: bool = False, return_indices: bool = False) -> Tensor:
-    if return_indices:
-        raise NotImplementedError("max_pool2d(return_indices=True) is not supported")
     stride = _pair(kernel_size) if stride is None or stride == [] else _pair(stride)
-    return _unbatched(_pool.max_pool2d, as_tensor(input), _pair(kernel_size), stride,
-                      _pair(padding), _pair(dilation), ceil_mode)
+    out = _unbatched(_pool.max_pool2d, as_tensor(input), _pair(kernel_size), stride,
+                     _pair(padding), _pair(dilation), ceil_mode)
+    if return_indices:
+        return out, _max_pool2d_indices(as_tensor(input), _pair(kernel_size), stride,
+                                       _pair(padding), _pair(dilation), ceil_mode)
+    return out
 
 
 def max_pool1d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1,
@@ -251,6 +255,8 @@ def max_pool1d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1,
     x = ops.expand_dims(as_tensor(input), -2)
     out = max_pool2d(x, (1, one(kernel_size)), (1, one(stride)), (0, one(padding)),
                      (1, one(dilation)), ceil_mode, return_indices)
+    if return_indices:
+        return ops.squeeze(out[0], -2), ops.squeeze(out[1], -2)
     return ops.squeeze(out, -2)
 
 

@@ -123,6 +123,18 @@ def one_hot_like(indices, like, dtype=dtypes.float32) -> Tensor:
     return apply(OneHot(depth=None, dtype=dtypes.as_dtype(dtype)), as_tensor(indices), like)
 
 
+def tf1_constant(value, dtype=None) -> Tensor:
+    """TF1's conversion of a value: as `as_tensor`, but Python ints (and lists of them) are
+    int32 when they fit, as `tf.constant(3)` and `tf.Variable(3)` are in TF1."""
+    if dtype is None and not isinstance(value, (Tensor, np.ndarray, np.generic)):
+        arr = np.asarray(value) if isinstance(value, (int, list, tuple)) else None
+        if arr is not None and arr.dtype == np.int64 and (
+                arr.size == 0 or np.iinfo(np.int32).min <= arr.min() <= arr.max()
+                <= np.iinfo(np.int32).max):
+            return as_tensor(arr.astype(np.int32))
+    return as_tensor(value, dtype)
+
+
 def tf_range(start, limit=None, delta=1, dtype=None, name="range") -> Tensor:
     """TF1 `tf.range(start, limit, delta)` (or `tf.range(limit)`). Numbers give a constant;
     a tensor among them (`tf.shape(x)[0]`) gives a `Range` node computed at run time. The

@@ -25,6 +25,7 @@ from . import (autograd, creation, dtype, inplace, math, movement, reduce,
 from .amp import (Fp8Recipe, GradScaler, amp, autocast, cpu, fp8_autocast, get_autocast_dtype,
                   is_autocast_enabled)
 from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
+from .creation import as_tensor
 from .creation import (arange, constant, empty, eye, from_numpy, full, full_like, linspace, ones,
                        rand, rand_like, randint, randn, randn_like, randperm, tensor, zeros)
 from .dtype import (accelerator, backends, cuda, device, finfo, get_default_dtype, iinfo, is_tensor,
@@ -76,7 +77,7 @@ __all__ = ["Size", "sparse", "sparse_coo_tensor", "spmm", "diag", "BoolTensor", 
     "DoubleTensor", "FloatTensor", "HalfTensor", "IntTensor", "LongTensor",
     "Fp8Recipe", "GradScaler", "accelerator", "add", "addmm", "amp", "autocast", "cpu",
     "fp8_autocast", "get_autocast_dtype", "is_autocast_enabled", "allclose", "amax", "amin", "arange", "argmax", "argmin",
-    "argsort", "as_strided", "backends", "bmm", "broadcast_to", "cat", "chunk", "clamp",
+    "argsort", "as_strided", "as_tensor", "backends", "bmm", "broadcast_to", "cat", "chunk", "clamp",
     "clamp_max", "clamp_min", "clip", "concatenate", "constant", "count_nonzero", "cuda",
     "cumsum", "device", "div", "dot", "empty", "empty_like", "enable_grad", "eye", "finfo",
     "flatten", "flip", "fmod", "from_numpy", "full", "full_like", "gather", "get_default_dtype",

@@ -2,17 +2,19 @@
 methods of Tensor (`x.backward()`, `x.retain_grad()`), over the one reverse mode."""
 from __future__ import annotations
 
+import weakref
 from typing import Optional, Sequence
 
 import numpy as np
 
 from ..autodiff.forward import forward_gradients
 from ..autodiff.reverse import backward as tensor_backward
-from ..autodiff.reverse import gradients
+from ..autodiff.reverse import grad_hooks, gradients
 from ..autodiff.tape import FREED
 from ..core.graph import topo_sort
 from ..core.modes import (detect_anomaly, enable_grad, is_anomaly_enabled,  # noqa: F401
-                          is_grad_enabled, no_grad, set_detect_anomaly, set_grad_enabled)
+                          is_grad_enabled, no_grad, set_detect_anomaly, set_grad_enabled,
+                          trace_state)
 from ..core.tensor import Tensor
 
 inference_mode = no_grad
@@ -77,6 +79,40 @@ class RemovableHandle:
         self.tensor._post_grad_hooks = tuple(h for h in hooks if h is not self.hook) or None
 
 
+class GradHookHandle:
+    """What `register_hook` returns: `.remove()` takes the hook off."""
+
+    def __init__(self, key: int, hook) -> None:
+        self.key, self.hook = key, hook
+
+    def remove(self) -> None:
+        hooks = grad_hooks.get(self.key)
+        if hooks is not None and self.hook in hooks:
+            hooks.remove(self.hook)
+            if not hooks:
+                del grad_hooks[self.key]
+
+
+def _forget_hooks(key: int) -> None:
+    grad_hooks.pop(key, None)
+
+
+def register_hook(x, hook) -> GradHookHandle:
+    """PyTorch's `Tensor.register_hook`: `hook(grad)` is called with x's gradient during a
+    backward pass, before it is used; a tensor it returns replaces the gradient. Under
+    `compile`, a graph break: the hook runs in the eager backward."""
+    if x.is_symbolic and trace_state.active is not None:
+        trace_state.active.graph_break("Tensor.register_hook")
+    if not x.requires_grad:
+        raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+    key = id(x)
+    if key not in grad_hooks:
+        grad_hooks[key] = []
+        weakref.finalize(x, _forget_hooks, key)   # an id is reused once x is gone
+    grad_hooks[key].append(hook)
+    return GradHookHandle(key, hook)
+
+
 def register_post_accumulate_grad_hook(x, hook) -> RemovableHandle:
     """Call `hook(x)` during `backward()` as soon as the leaf x's `.grad` holds its final
     value, before the rest of the sweep (DDP starts reducing a gradient bucket there)."""
@@ -90,7 +126,8 @@ def register_post_accumulate_grad_hook(x, hook) -> RemovableHandle:
 
 
 METHODS = {"backward": tensor_backward, "retain_grad": retain_grad,
-           "register_post_accumulate_grad_hook": register_post_accumulate_grad_hook}
+           "register_post_accumulate_grad_hook": register_post_accumulate_grad_hook,
+           "register_hook": register_hook}
 
 
 # ---- numerical checks and forward mode as functions --------------------------------------

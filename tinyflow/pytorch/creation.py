@@ -6,10 +6,11 @@ from __future__ import annotations
 import numpy as np
 
 from ..core import dtypes
-from ..core.op import as_tensor
+from ..core.op import as_tensor as _wrap
 from ..core.random import generator
 from ..core.shapes import as_shape
 from ..core.tensor import Tensor
+from ..ops.creation import tf1_constant
 from .dtype import check_device
 from .movement import size_args
 
@@ -19,7 +20,7 @@ def tensor(data, dtype=None, device=None, requires_grad: bool = False,
     """A new eager tensor holding a copy of `data` (PyTorch's `torch.tensor`)."""
     check_device(device)
     arr = data.numpy() if isinstance(data, Tensor) else data
-    t = as_tensor(np.array(arr, dtype=None if dtype is None else dtypes.as_dtype(dtype).np),
+    t = _wrap(np.array(arr, dtype=None if dtype is None else dtypes.as_dtype(dtype).np),
                   dtype)
     if t.dtype is dtypes.float64 and dtype is None and not isinstance(arr, np.ndarray):
         t = Tensor._eager(t.array.astype(np.float32))  # Python floats default to float32
@@ -31,8 +32,9 @@ def tensor(data, dtype=None, device=None, requires_grad: bool = False,
 
 
 def constant(value, dtype=None, shape=None, name=None) -> Tensor:
-    """TF1 `tf.constant`: `value` converted to `dtype`, broadcast to `shape` if given."""
-    t = as_tensor(value, dtype)
+    """TF1 `tf.constant`: `value` converted to `dtype` (Python ints: int32, as TF1),
+    broadcast to `shape` if given."""
+    t = tf1_constant(value, dtype)
     if shape is not None:
         shape = as_shape(shape)
         if t.array.size == 1:
@@ -207,6 +209,17 @@ def randperm(n, dtype=None, generator=None, device=None, **options) -> Tensor:
     ignored_options("randperm", options)
     check_device(device)
     return Tensor._eager(_rng(generator).permutation(n).astype(dtype_or(dtype, dtypes.int64).np))
+
+
+def as_tensor(data, dtype=None, device=None) -> Tensor:
+    """PyTorch's `torch.as_tensor`: a tensor passes through (cast if `dtype` differs), an
+    ndarray of a supported dtype is shared, not copied; other data is copied as by `tensor`."""
+    check_device(device)
+    if isinstance(data, Tensor):
+        return data if dtype is None or data.dtype is dtypes.as_dtype(dtype) else data.to(dtype)
+    if isinstance(data, np.ndarray) and (dtype is None or dtypes.as_dtype(dtype).np == data.dtype):
+        return from_numpy(data)
+    return tensor(data, dtype)
 
 
 def from_numpy(array: np.ndarray) -> Tensor:

@@ -8,6 +8,7 @@ from ..core.graph import GLOBAL_VARIABLES, TRAINABLE_VARIABLES, get_default_grap
 from ..core.op import as_tensor
 from ..core.shapes import as_shape
 from ..core.tensor import PLACEHOLDER, VARIABLE, Tensor
+from ..ops.creation import tf1_constant
 from ..ops.math import cast
 from ..ops.state import assign, assign_add, assign_sub, group
 
@@ -29,7 +30,7 @@ class Variable(Tensor):
             raise ValueError("Variable: initial_value is required")
         if callable(initial_value):
             initial_value = initial_value()
-        init = as_tensor(initial_value, dtype=dtype)
+        init = tf1_constant(initial_value, dtype=dtype)
         if dtype is not None and init.dtype is not dtypes.as_dtype(dtype):
             init = cast(init, dtype)
         if init.shape is None:

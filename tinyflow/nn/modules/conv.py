@@ -97,6 +97,17 @@ class Conv2d(_ConvNd):
                         self.groups)
 
 
+class Conv3d(_ConvNd):
+    """3-D convolution over [N, C, D, H, W] (or [C, D, H, W]) input."""
+
+    n = 3
+
+    def forward(self, input):
+        x, padding = self._padded(input)
+        return F.conv3d(x, self.weight, self.bias, self.stride, padding, self.dilation,
+                        self.groups)
+
+
 class Conv1d(_ConvNd):
     """1-D convolution over [N, C, L] (or [C, L]) input."""
 

@@ -32,7 +32,7 @@ class PixelUnshuffle(Module):
 
 
 class Upsample(Module):
-    """F.interpolate with a fixed size or scale factor (mode 'nearest' only)."""
+    """F.interpolate with a fixed size or scale factor."""
 
     def __init__(self, size=None, scale_factor=None, mode: str = "nearest",
                  align_corners=None, recompute_scale_factor=None) -> None:

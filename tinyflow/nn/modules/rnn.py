@@ -85,25 +85,34 @@ class _RNNBase(Module):
                  bidirectional: bool = False, proj_size: int = 0, device=None,
                  dtype=None) -> None:
         super().__init__()
-        if proj_size:
-            raise NotImplementedError("LSTM(proj_size > 0) is not supported")
+        if proj_size < 0:
+            raise ValueError("proj_size should be a positive integer or zero to disable "
+                             "projections")
+        if proj_size and mode != "LSTM":
+            raise ValueError("proj_size argument is only supported for LSTM, not RNN or GRU")
+        if proj_size >= hidden_size > 0:
+            raise ValueError("proj_size has to be smaller than hidden_size")
         if not 0 <= dropout <= 1:
             raise ValueError("dropout should be a number in range [0, 1]")
         self.mode, self.input_size, self.hidden_size = mode, input_size, hidden_size
         self.num_layers, self.bias, self.batch_first = num_layers, bias, batch_first
-        self.dropout, self.bidirectional, self.proj_size = float(dropout), bidirectional, 0
+        self.dropout, self.bidirectional = float(dropout), bidirectional
+        self.proj_size = int(proj_size)
+        out_size = proj_size or hidden_size   # h's width: LSTM(proj_size) projects h
         directions = 2 if bidirectional else 1
         rows = GATES[mode] * hidden_size
         for layer in range(num_layers):
-            width = input_size if layer == 0 else hidden_size * directions
+            width = input_size if layer == 0 else out_size * directions
             for d in range(directions):
                 sfx = f"_l{layer}" + ("_reverse" if d else "")
                 setattr(self, "weight_ih" + sfx, empty_parameter(rows, width, dtype=dtype))
-                setattr(self, "weight_hh" + sfx, empty_parameter(rows, hidden_size,
-                                                                 dtype=dtype))
+                setattr(self, "weight_hh" + sfx, empty_parameter(rows, out_size, dtype=dtype))
                 if bias:
                     setattr(self, "bias_ih" + sfx, empty_parameter(rows, dtype=dtype))
                     setattr(self, "bias_hh" + sfx, empty_parameter(rows, dtype=dtype))
+                if proj_size:
+                    setattr(self, "weight_hr" + sfx, empty_parameter(proj_size, hidden_size,
+                                                                     dtype=dtype))
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -136,7 +145,8 @@ class _RNNBase(Module):
                     else ops.expand_dims(hx, 1)
         elif self.batch_first:
             x = ops.transpose(x, (1, 0, 2))
-        layers = self._fused_lstm if self.mode == "LSTM" else self._unrolled
+        layers = self._fused_lstm if self.mode == "LSTM" and not self.proj_size \
+            else self._unrolled
         x, finals = layers(x, hx)
         if not batched:
             x = ops.squeeze(x, 1)
@@ -202,12 +212,17 @@ class _RNNBase(Module):
         """One direction of one layer over per-step inputs xs ([B, features] each):
         (per-step outputs [B, H], final state)."""
         w_ih, w_hh, b_ih, b_hh = self._weights(layer, d)
+        w_hr = self._parameters.get(f"weight_hr_l{layer}" + ("_reverse" if d else ""))
         outputs = [None] * len(xs)
         for t in (reversed(range(len(xs))) if d else range(len(xs))):
             xw = F.linear(xs[t], w_ih, b_ih)
             if state is None:
                 state = zero_state(self.mode, xw, self.hidden_size)
+                if w_hr is not None:   # h is proj_size wide, c hidden_size
+                    state = (zero_state("GRU", xw, self.proj_size), state[1])
             state = _step(self.mode, xw, state, w_hh, b_hh)
+            if w_hr is not None:
+                state = (F.linear(state[0], w_hr), state[1])
             outputs[t] = state[0] if self.mode == "LSTM" else state
         return outputs, state
 
@@ -223,6 +238,8 @@ class _RNNBase(Module):
             s += f", dropout={self.dropout}"
         if self.bidirectional:
             s += ", bidirectional=True"
+        if self.proj_size:
+            s += f", proj_size={self.proj_size}"
         return s
 
 

@@ -1,0 +1,162 @@
+"""F.* built from existing ops: max pooling's indices and max_unpool2d, avg_pool1d,
+adaptive_max_pool2d, conv3d. None has a kernel of its own; each reuses the 2-D pooling
+and convolution ops (and their gradients)."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .. import ops
+from ..core.op import apply, as_tensor
+from ..core.tensor import Tensor
+from ..ops import conv as _conv
+from ..ops import pool as _pool
+from ..ops.indexing import GatherGrad
+
+
+def _tuple(value, n: int, what: str) -> tuple:
+    if isinstance(value, (tuple, list)):
+        if len(value) != n:
+            raise ValueError(f"{what}: expected {n} values, got {tuple(value)}")
+        return tuple(int(v) for v in value)
+    return (int(value),) * n
+
+
+def max_pool2d_indices(x: Tensor, kernel, stride, padding, dilation, ceil_mode) -> Tensor:
+    """The flat position (h * W + w) in its plane of each window's maximum, int64, as
+    PyTorch's return_indices: the max-pool selection (first maximum on ties) applied to a
+    ramp of positions instead of x."""
+    if x.ndim == 3:
+        return ops.squeeze(max_pool2d_indices(ops.expand_dims(x, 0), kernel, stride, padding,
+                                              dilation, ceil_mode), 0)
+    n, c, h, w = x.shape
+    ramp = np.broadcast_to(np.arange(h * w, dtype=np.float64).reshape(h, w), (n, c, h, w))
+    op = _pool.MaxPool2dSelect(**_pool.pool_attrs(kernel, stride, padding, dilation, ceil_mode))
+    return ops.cast(apply(op, as_tensor(ramp), x.detach()), "int64")
+
+
+def max_unpool2d(input: Tensor, indices: Tensor, kernel_size, stride=None, padding=0,
+                 output_size=None) -> Tensor:
+    """The inverse of max_pool2d(return_indices=True): zeros with each pooled value put back
+    at its index (a scatter; its gradient gathers at the indices)."""
+    x, idx = as_tensor(input), as_tensor(indices)
+    if tuple(x.shape) != tuple(idx.shape):
+        raise ValueError(f"max_unpool2d: indices of shape {tuple(idx.shape)} for an input of "
+                         f"shape {tuple(x.shape)}")
+    if x.ndim == 3:
+        return ops.squeeze(max_unpool2d(ops.expand_dims(x, 0), ops.expand_dims(idx, 0),
+                                        kernel_size, stride, padding, output_size), 0)
+    kernel = _tuple(kernel_size, 2, "kernel_size")
+    stride = kernel if stride is None else _tuple(stride, 2, "stride")
+    padding = _tuple(padding, 2, "padding")
+    n, c, h, w = x.shape
+    size = tuple((i - 1) * s - 2 * p + k for i, s, p, k in zip((h, w), stride, padding, kernel))
+    if output_size is not None:
+        size = tuple(int(s) for s in tuple(output_size)[-2:])
+    flat = idx.numpy() if not idx.is_symbolic else None
+    if flat is not None and flat.size and (flat.min() < 0 or flat.max() >= size[0] * size[1]):
+        raise ValueError(f"max_unpool2d: found an invalid max index {int(flat.max())} (output "
+                         f"volumes are of size {size[0]}x{size[1]})")
+    ref = as_tensor(np.zeros((n, c, size[0] * size[1]), x.dtype.np))
+    out = apply(GatherGrad(axis=2), ops.reshape(x, (n, c, h * w)),
+                ops.reshape(idx, (n, c, h * w)), ref)
+    return ops.reshape(out, (n, c) + size)
+
+
+def avg_pool1d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
+               count_include_pad: bool = True) -> Tensor:
+    """avg_pool2d over a height-1 image: [N, C, L] (or [C, L])."""
+    x = as_tensor(input)
+    if x.ndim == 2:
+        return ops.squeeze(avg_pool1d(ops.expand_dims(x, 0), kernel_size, stride, padding,
+                                      ceil_mode, count_include_pad), 0)
+    k = _tuple(kernel_size, 1, "kernel_size")[0]
+    s = k if stride is None or stride == [] else _tuple(stride, 1, "stride")[0]
+    out = _pool.avg_pool2d(ops.expand_dims(x, 2), (1, k), (1, s),
+                           (0, _tuple(padding, 1, "padding")[0]), ceil_mode, count_include_pad)
+    return ops.squeeze(out, 2)
+
+
+def _adaptive_windows(size: int, out: int) -> list:
+    """PyTorch's adaptive windows: [floor(i in / out), ceil((i + 1) in / out))."""
+    return [(i * size // out, -(-(i + 1) * size // out)) for i in range(out)]
+
+
+def adaptive_max_pool2d(input: Tensor, output_size, return_indices: bool = False):
+    """Max over PyTorch's adaptive windows. Sizes that divide evenly are one max_pool2d;
+    otherwise the max is taken one axis at a time (a rectangle's max is the max of its
+    columns' maxima)."""
+    x = as_tensor(input)
+    if x.ndim not in (3, 4):
+        raise ValueError(f"adaptive_max_pool2d(): Expected 3D or 4D tensor, but got "
+                         f"{tuple(x.shape)}")
+    size = output_size if isinstance(output_size, (tuple, list)) else (output_size,) * 2
+    size = tuple(x.shape[i - 2] if s is None else int(s) for i, s in enumerate(size))
+    spatial = tuple(x.shape[-2:])
+    if all(i % o == 0 for i, o in zip(spatial, size)):
+        kernel = tuple(i // o for i, o in zip(spatial, size))
+        pool = (ops.squeeze(_pool.max_pool2d(ops.expand_dims(x, 0), kernel, kernel), 0)
+                if x.ndim == 3 else _pool.max_pool2d(x, kernel, kernel))
+        if return_indices:
+            return pool, max_pool2d_indices(x, kernel, kernel, 0, 1, False)
+        return pool
+    if return_indices:
+        raise NotImplementedError(f"adaptive_max_pool2d(return_indices=True) needs output "
+                                  f"sizes that divide the input's: {size} for {spatial}")
+    for axis in (x.ndim - 1, x.ndim - 2):
+        n_in, n_out = x.shape[axis], size[axis - x.ndim + 2]
+        lead = (slice(None),) * axis
+        x = ops.concat([ops.reduce_max(ops.getitem(x, lead + (slice(a, b),)), axis,
+                                       keepdims=True)
+                        for a, b in _adaptive_windows(n_in, n_out)], axis)
+    return x
+
+
+def conv3d(input: Tensor, weight: Tensor, bias=None, stride=1, padding=0, dilation=1,
+           groups: int = 1) -> Tensor:
+    """3-D cross-correlation of [N, C, D, H, W] with [O, C / groups, kD, kH, kW]: for each
+    depth tap k, one conv2d of the depth slices it reads (the output depths folded into the
+    batch), summed over the taps."""
+    x, w = as_tensor(input), as_tensor(weight)
+    if x.ndim == 4:
+        return ops.squeeze(conv3d(ops.expand_dims(x, 0), w, bias, stride, padding, dilation,
+                                  groups), 0)
+    if x.ndim != 5 or w.ndim != 5:
+        raise ValueError(f"conv3d: expected a 5-D input and weight, got {tuple(x.shape)} and "
+                         f"{tuple(w.shape)}")
+    stride, dilation = _tuple(stride, 3, "stride"), _tuple(dilation, 3, "dilation")
+    kd = w.shape[2]
+    if padding == "valid":
+        padding = (0, 0, 0)
+    if padding == "same":
+        if stride != (1, 1, 1):
+            raise ValueError("padding='same' is not supported for strided convolutions")
+        total = [d * (k - 1) for d, k in zip(dilation, w.shape[2:])]
+        pad_pairs = [(t // 2, t - t // 2) for t in total]
+    else:
+        pad_pairs = [(p, p) for p in _tuple(padding, 3, "padding")]
+    x = ops.pad(x, ((0, 0), (0, 0)) + tuple(pad_pairs))
+    n, c, depth = x.shape[:3]
+    out_d = (depth - dilation[0] * (kd - 1) - 1) // stride[0] + 1
+    if out_d < 1:
+        raise ValueError(f"conv3d: the kernel's depth {kd} (dilation {dilation[0]}) is larger "
+                         f"than the padded input's {depth}")
+    total = None
+    for k in range(kd):
+        start = k * dilation[0]
+        planes = ops.getitem(x, (slice(None), slice(None),
+                                 slice(start, start + stride[0] * (out_d - 1) + 1, stride[0])))
+        folded = ops.reshape(ops.transpose(planes, (0, 2, 1, 3, 4)),
+                             (n * out_d, c) + tuple(x.shape[3:]))
+        tap = _conv.conv2d(folded, ops.getitem(w, (slice(None), slice(None), k)),
+                           stride[1:], (0, 0), dilation[1:], groups)
+        total = tap if total is None else total + tap
+    o, ho, wo = total.shape[1:]
+    out = ops.transpose(ops.reshape(total, (n, out_d, o, ho, wo)), (0, 2, 1, 3, 4))
+    if bias is not None:
+        out = out + ops.reshape(as_tensor(bias), (1, -1, 1, 1, 1))
+    return out
+
+
+__all__ = ["adaptive_max_pool2d", "avg_pool1d", "conv3d", "max_unpool2d"]

@@ -164,3 +164,44 @@ def test_recompiles_past_the_limit_warn():
                 np.testing.assert_allclose(f(x).numpy(), x.numpy() * k, rtol=1e-6)
     finally:
         SCALE = 2.0
+
+
+def test_function_with_a_graph_break_sees_the_new_global():
+    """Split into pieces (its Python runs every call): a rebound global reaches the piece
+    after the break through the piece's signature (constants by value)."""
+    global SCALE
+    import warnings
+
+    def f(x):
+        y = x * SCALE
+        if y.sum().item() > -1e9:        # a graph break
+            y = y + SCALE
+        return y
+    compiled = torch.compile(f)
+    x = tensor(3, 4)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for value in (2.0, 2.0, 7.0):
+                SCALE = value
+                np.testing.assert_allclose(compiled(x).numpy(), f(x).numpy(), rtol=1e-6)
+        assert compiled.stats.graph_breaks == 1
+    finally:
+        SCALE = 2.0
+
+
+def test_deleted_closure_variable_fails_as_eager():
+    """A guard on a closure cell emptied by `del` fails (no crash): the retrace raises
+    the NameError eager code raises."""
+    x = tensor(3)
+    scale = 2.0
+
+    def g(x):
+        return x * scale
+    f = torch.compile(g)
+    np.testing.assert_allclose(f(x).numpy(), x.numpy() * 2.0, rtol=1e-6)
+    del scale
+    with pytest.raises(NameError):
+        g(x)
+    with pytest.raises(NameError):
+        f(x)

@@ -65,7 +65,10 @@ class _Graph:
                 if not matches(obj[0].get(obj[1], MISSING), seen):
                     return False
             elif kind == "cell":
-                if not matches(obj.cell_contents, seen):
+                try:
+                    if not matches(obj.cell_contents, seen):
+                        return False
+                except ValueError:   # the variable was deleted (`del` of a nonlocal)
                     return False
             elif not _same_options(obj, seen):   # an optimizer's lr, betas, ... (a scheduler)
                 return False

@@ -20,6 +20,7 @@ from ..core.tensor import Tensor
 
 MISSING = object()        # a name no longer defined
 _MAX_FUNCTIONS = 64        # user functions followed per trace (a bound on the guard count)
+_MAX_ITEMS = 64            # longer tuples are guarded by identity (a check on every call)
 _LIBRARY = tuple(os.path.normcase(p) for p in {
     os.path.dirname(os.path.dirname(os.path.abspath(__file__))),   # tinyflow itself
     sys.prefix, sys.base_prefix, sys.exec_prefix})
@@ -44,7 +45,8 @@ def matches(value, seen: tuple) -> bool:
 def _plain(value) -> bool:
     if isinstance(value, (bool, int, float, complex, str, bytes, type(None), np.generic)):
         return True
-    return type(value) in (tuple, frozenset) and all(_plain(v) for v in value)
+    return type(value) in (tuple, frozenset) and len(value) <= _MAX_ITEMS and \
+        all(_plain(v) for v in value)
 
 
 def capture_guards(fn, modules) -> list:

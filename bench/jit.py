@@ -9,6 +9,7 @@ plus the first call's time (trace + plan + first run) of the compiled step.
     ... bench/jit.py --gpt        # the GPT training step, eager against compiled
     ... bench/jit.py --breaks     # a step with a graph break: eager, pieces, no break
     ... bench/jit.py --profile [--gpt-profile] [--all]   # per-kernel times of the plan
+    ... bench/jit.py --split      # the GPT step's CPU time: GEMMs against the rest
 """
 from __future__ import annotations
 
@@ -186,6 +187,48 @@ def gpt_steps() -> None:
               f"faster than eager ({what} time)")
 
 
+def gemm_split() -> None:
+    """The GPT step's CPU time split into its matrix products (MatMul, Affine: BLAS) and
+    everything else, eager against compiled, in one process, interleaved: what compiling can
+    shrink is the rest. Run it at 1 thread (OMP/OPENBLAS/NUMBA_NUM_THREADS=1): CPU time of
+    one thread is what other processes' load inflates least."""
+    import tinyflow
+    from tinyflow.backend.numpy.registry import KERNELS
+    from tinyflow.ops.linalg import Affine, MatMul
+    gemm = [0.0]
+
+    def timed(kernel):
+        def run(op, *arrays, out=None):
+            start = time.process_time()
+            try:
+                return kernel(op, *arrays, out=out)
+            finally:
+                gemm[0] += time.process_time() - start
+        return run
+    for op in (MatMul, Affine):      # before any plan binds its kernels
+        KERNELS[op] = timed(KERNELS[op])
+    tasks = {}
+    for runner in ("eager", "compiled"):
+        fn, args = gpt_step(tinyflow)
+        fn = tinyflow.compile(fn) if runner == "compiled" else fn
+        for _ in range(3):
+            fn(*args)
+        tasks[runner] = (fn, args)
+    rows = {k: ([], []) for k in tasks}
+    for _ in range(5):
+        for name, (fn, args) in tasks.items():
+            gemm[0], start = 0.0, time.process_time()
+            fn(*args)
+            rows[name][0].append(time.process_time() - start)
+            rows[name][1].append(gemm[0])
+    print("GPT step, CPU ms, median of 5 interleaved (threads: "
+          f"{os.environ.get('OPENBLAS_NUM_THREADS')})")
+    print(f"{'':<10}{'step':>8}{'GEMMs':>8}{'rest':>8}")
+    for name, (steps, gemms) in rows.items():
+        step, g = statistics.median(steps), statistics.median(gemms)
+        print(f"{name:<10}{step * 1e3:>8.0f}{g * 1e3:>8.0f}{(step - g) * 1e3:>8.0f}")
+
+
 def profile_step(which: str) -> None:
     """Per-kernel times of the compiled step's plan (`Plan.profile`), summed by op, biggest
     first, beside the whole step's time: where the compiled step spends its time."""
@@ -353,6 +396,9 @@ def main() -> None:
         return
     if "--gpt" in sys.argv:
         gpt_steps()
+        return
+    if "--split" in sys.argv:
+        gemm_split()
         return
     if "--profile" in sys.argv:
         profile_step("gpt" if "--gpt-profile" in sys.argv else "seed")

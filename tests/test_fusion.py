@@ -185,6 +185,24 @@ def test_generated_kernel_equals_member_evaluation(group, arity, dtype):
             np.testing.assert_allclose(inplace, want, **tol)
 
 
+def test_in_place_input_is_read_through_the_output():
+    """An input that is the output's own buffer is loaded through the output's array (two
+    names for one buffer keep LLVM from vectorizing); values equal the NumPy members'."""
+    group = GROUPS[0][0]
+    rng = np.random.default_rng(2)
+    arrays = [rng.uniform(-1, 1, (300, 400)).astype(np.float32) for _ in range(4)]
+    want = fused_kernels.evaluate_members(group, arrays)
+    target = arrays[2].copy()
+    args = arrays[:2] + [target] + arrays[3:]
+    dims, view, inputs, patterns = codegen.collapse(target.shape, target, args)
+    assert codegen.in_place_reads([("out", view)], inputs, patterns) == ((2, "out"),)
+    assert codegen.in_place_reads([("out", view.copy())], inputs, patterns) == ()
+    fused_kernels.run_generated(group, args, target)
+    np.testing.assert_allclose(target, want, rtol=2e-6, atol=2e-6)
+    text = codegen.source(group, "float32", 1, patterns, reads=((2, "out"),))
+    assert "x2 = out[i0]" in text and "a2[" not in text
+
+
 def test_kernel_dispatch_and_fallback():
     group = GROUPS[0][0]
     big = [np.ones(N, np.float32)] * 4

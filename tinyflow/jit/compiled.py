@@ -17,6 +17,7 @@ from ..nn.modules.module import Module
 from ..runtime.plan import Plan
 from .arguments import flatten_result, guard, leaves, map_tree, rebuild
 from .bridge import Backward, plan_backward
+from .captures import MISSING, capture_guards, matches
 from .dynamic import DynamicDims, all_eager
 from .search import search
 from .trace import GraphBreak, Tracer
@@ -43,7 +44,8 @@ class _Graph:
     outputs: Any         # the result's structure: ("fetch", k) | ("value", v) | containers
     writes: list         # (tensor, fetch index or constant array)
     grads: list          # (tensor, fetch index | None | eager constant, adds to the old)
-    guards: list   # ("grad" | "leaf" | "training" | "options", object, what the trace saw)
+    guards: list   # ("grad" | "leaf" | "training" | "value" | "cell" | "options", object,
+    #                 what the trace saw); "value" and "cell": jit/captures.py
     new_states: list
     single_use: bool
     backward: Optional[Backward] = None   # the result's reverse rule (jit/bridge.py)
@@ -58,6 +60,15 @@ class _Graph:
                     return False
             elif kind == "training":
                 if obj.training != seen:
+                    return False
+            elif kind == "value":   # a global, or a module's attribute
+                if not matches(obj[0].get(obj[1], MISSING), seen):
+                    return False
+            elif kind == "cell":
+                try:
+                    if not matches(obj.cell_contents, seen):
+                        return False
+                except ValueError:   # the variable was deleted (`del` of a nonlocal)
                     return False
             elif not _same_options(obj, seen):   # an optimizer's lr, betas, ... (a scheduler)
                 return False
@@ -197,6 +208,7 @@ class CompiledFunction:
                    for n in _eager_leaves(fetches)]
         guards += [("training", m, m.training) for m in tracer.modules.values()]
         guards += [("options", o, _options(o)) for o in tracer.optimizers.values()]
+        guards += capture_guards(self.fn, tracer.modules.values())
         backward = None
         if grad_mode.enabled and not writes and not grads:   # autograd may go through it
             backward = self._backward(tracer, fetches)

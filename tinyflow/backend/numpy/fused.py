@@ -94,7 +94,8 @@ def run_generated(op: FusedElementwise, arrays, out: np.ndarray) -> np.ndarray:
     total = isinstance(op, FusedSum)
     shape = np.broadcast_shapes(*[a.shape for a in arrays]) if total else out.shape
     dims, view, inputs, patterns = codegen.collapse(shape, None if total else out, arrays)
-    module = codegen.load(op, out.dtype.name, len(dims), patterns, total)
+    reads = () if total else codegen.in_place_reads([("out", view)], inputs, patterns)
+    module = codegen.load(op, out.dtype.name, len(dims), patterns, total, reads=reads)
     module.kernel(dims, out.reshape(1) if total else view, *inputs)
     return out
 
@@ -140,6 +141,9 @@ def run_chain(op: FusedElementwise, stores: tuple, arrays, out: np.ndarray, outs
                     for a in arrays)):
         return None
     dims, view, inputs, patterns = codegen.collapse(shape, out, arrays)
-    module = codegen.load(op, dtype.name, len(dims), patterns, stores=stores)
-    module.kernel(dims, view, *[o.reshape(-1) for o in outs], *inputs)
+    flat = [o.reshape(-1) for o in outs]
+    reads = codegen.in_place_reads([("out", view)] + [(f"o{k}", o) for k, o in enumerate(flat)],
+                                   inputs, patterns)
+    module = codegen.load(op, dtype.name, len(dims), patterns, stores=stores, reads=reads)
+    module.kernel(dims, view, *flat, *inputs)
     return out

@@ -1,0 +1,207 @@
+"""torch.compile guards on what the function read besides its arguments: a global, a closure
+variable or a module attribute rebound after the first call recompiles (and the result equals
+eager's); left alone, it does not."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import tinyflow as torch
+import tinyflow.nn as nn
+
+RNG = np.random.default_rng(0)
+SCALE = 2.0
+OFFSET = None        # a global tensor, set by the test
+SHIFT = (1.0, 2.0)
+
+
+def tensor(*shape, requires_grad=False):
+    return torch.Tensor(RNG.standard_normal(shape).astype(np.float32),
+                        requires_grad=requires_grad)
+
+
+def scaled(x):
+    return x * SCALE
+
+
+def helper_scaled(x):      # the global is read in a function the compiled one calls
+    return scaled(x) + 1.0
+
+
+def test_rebound_global_number_recompiles():
+    global SCALE
+    f = torch.compile(lambda x: x * SCALE)
+    x = tensor(3, 4)
+    try:
+        np.testing.assert_allclose(f(x).numpy(), x.numpy() * 2.0, rtol=1e-6)
+        np.testing.assert_allclose(f(x).numpy(), x.numpy() * 2.0, rtol=1e-6)
+        assert f.stats.compiles == 1
+        SCALE = 3.0
+        np.testing.assert_allclose(f(x).numpy(), x.numpy() * 3.0, rtol=1e-6)
+        assert (f.stats.compiles, f.stats.recompiles) == (2, 1)
+        SCALE = 2.0           # back: the first graph is still cached
+        np.testing.assert_allclose(f(x).numpy(), x.numpy() * 2.0, rtol=1e-6)
+        assert f.stats.compiles == 2
+    finally:
+        SCALE = 2.0
+
+
+def test_global_read_by_called_function_is_guarded():
+    global SCALE
+    f = torch.compile(helper_scaled)
+    x = tensor(2, 3)
+    try:
+        f(x)
+        SCALE = -1.5
+        np.testing.assert_allclose(f(x).numpy(), x.numpy() * -1.5 + 1.0, rtol=1e-6)
+        assert f.stats.compiles == 2
+    finally:
+        SCALE = 2.0
+
+
+def test_same_valued_global_does_not_recompile():
+    global SCALE, SHIFT
+    f = torch.compile(lambda x: x * SCALE + SHIFT[1])
+    x = tensor(4)
+    try:
+        f(x)
+        SCALE, SHIFT = 2.0, (1.0, 2.0)   # new objects, equal values
+        f(x)
+        assert f.stats.compiles == 1
+        SCALE = 2           # an int now: it may trace otherwise (dtype promotion)
+        f(x)
+        assert f.stats.compiles == 2
+        SHIFT = (1.0, 5.0)
+        np.testing.assert_allclose(f(x).numpy(), x.numpy() * 2 + 5.0, rtol=1e-6)
+        assert f.stats.compiles == 3
+    finally:
+        SCALE, SHIFT = 2.0, (1.0, 2.0)
+
+
+def test_rebound_global_tensor_recompiles():
+    global OFFSET
+    OFFSET = tensor(3)
+    f = torch.compile(lambda x: x + OFFSET)
+    x = tensor(2, 3)
+    try:
+        np.testing.assert_allclose(f(x).numpy(), x.numpy() + OFFSET.numpy(), rtol=1e-6)
+        OFFSET = tensor(3)    # another tensor of the same shape
+        np.testing.assert_allclose(f(x).numpy(), x.numpy() + OFFSET.numpy(), rtol=1e-6)
+        assert f.stats.compiles == 2
+        OFFSET.add_(1.0)      # written in place: the graph reads its buffer, no recompile
+        np.testing.assert_allclose(f(x).numpy(), x.numpy() + OFFSET.numpy(), rtol=1e-6)
+        assert f.stats.compiles == 2
+    finally:
+        OFFSET = None
+
+
+def test_rebound_closure_variable_recompiles():
+    scale = 2.0
+    w = tensor(4, 4, requires_grad=True)
+
+    def step(x):
+        loss = ((x @ w) * scale).sum()
+        loss.backward()
+        return loss
+
+    f = torch.compile(step)
+    x = tensor(3, 4)
+    for value in (2.0, 2.0, 0.5, -3.0):
+        scale = value
+        w.grad = None
+        loss = f(x)
+        got, got_grad = loss.item(), w.grad.numpy().copy()
+        w.grad = None
+        want = step(x)
+        np.testing.assert_allclose(got, want.item(), rtol=1e-5)
+        np.testing.assert_allclose(got_grad, w.grad.numpy(), rtol=1e-5)
+    assert f.stats.compiles == 3
+
+
+class Scaled(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 3)
+        self.scale = 2.0
+
+    def forward(self, x):
+        return self.fc(x) * self.scale
+
+
+def test_rebound_module_attribute_recompiles():
+    torch.manual_seed(0)
+    model = Scaled()
+    f = torch.compile(model)
+    x = tensor(5, 4)
+    np.testing.assert_allclose(f(x).numpy(), model(x).numpy(), rtol=1e-6)
+    model.scale = 0.25
+    np.testing.assert_allclose(f(x).numpy(), model(x).numpy(), rtol=1e-6)
+    assert f.stats.compiles == 2
+    model.fc = nn.Linear(4, 3)          # a submodule replaced
+    np.testing.assert_allclose(f(x).numpy(), model(x).numpy(), rtol=1e-6)
+    assert f.stats.compiles == 3
+
+
+def test_rebound_parameter_of_captured_module_recompiles():
+    torch.manual_seed(0)
+    model = Scaled()
+    f = torch.compile(lambda x: model(x).sum())
+    x = tensor(5, 4)
+    f(x)
+    model.fc.weight = nn.Parameter(torch.Tensor(np.ones((3, 4), np.float32)))
+    np.testing.assert_allclose(f(x).item(), model(x).sum().item(), rtol=1e-5)
+    assert f.stats.compiles == 2
+
+
+def test_recompiles_past_the_limit_warn():
+    global SCALE
+    f = torch.compile(lambda x: x * SCALE)
+    x = tensor(2)
+    try:
+        with pytest.warns(UserWarning, match="guards keep failing"):
+            for k in range(10):
+                SCALE = float(k)
+                np.testing.assert_allclose(f(x).numpy(), x.numpy() * k, rtol=1e-6)
+    finally:
+        SCALE = 2.0
+
+
+def test_function_with_a_graph_break_sees_the_new_global():
+    """Split into pieces (its Python runs every call): a rebound global reaches the piece
+    after the break through the piece's signature (constants by value)."""
+    global SCALE
+    import warnings
+
+    def f(x):
+        y = x * SCALE
+        if y.sum().item() > -1e9:        # a graph break
+            y = y + SCALE
+        return y
+    compiled = torch.compile(f)
+    x = tensor(3, 4)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for value in (2.0, 2.0, 7.0):
+                SCALE = value
+                np.testing.assert_allclose(compiled(x).numpy(), f(x).numpy(), rtol=1e-6)
+        assert compiled.stats.graph_breaks == 1
+    finally:
+        SCALE = 2.0
+
+
+def test_deleted_closure_variable_fails_as_eager():
+    """A guard on a closure cell emptied by `del` fails (no crash): the retrace raises
+    the NameError eager code raises."""
+    x = tensor(3)
+    scale = 2.0
+
+    def g(x):
+        return x * scale
+    f = torch.compile(g)
+    np.testing.assert_allclose(f(x).numpy(), x.numpy() * 2.0, rtol=1e-6)
+    del scale
+    with pytest.raises(NameError):
+        g(x)
+    with pytest.raises(NameError):
+        f(x)

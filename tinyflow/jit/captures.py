@@ -1,0 +1,121 @@
+"""Guards on what a traced function read besides its arguments: the globals and closure cells
+its code names (and those of the user functions it calls), and the plain attributes,
+parameters and buffers of the modules it called. A trace bakes them into the graph (a number
+as a constant, a tensor as a leaf), so a later call after `scale = 3.0` or `self.w = other`
+must recompile, as torch.compile's guards on globals and closures make it do.
+
+Plain values (numbers, bools, strings, tuples of them) are guarded by value, everything else
+(tensors, modules, functions) by identity. Each guard is `("value", (dict, name), seen)` or
+`("cell", cell, seen)`, checked by `_Graph.valid` with `matches`."""
+from __future__ import annotations
+
+import os
+import sys
+import types
+from typing import Optional
+
+import numpy as np
+
+from ..core.tensor import Tensor
+
+MISSING = object()        # a name no longer defined
+_MAX_FUNCTIONS = 64        # user functions followed per trace (a bound on the guard count)
+_MAX_ITEMS = 64            # longer tuples are guarded by identity (a check on every call)
+_LIBRARY = tuple(os.path.normcase(p) for p in {
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))),   # tinyflow itself
+    sys.prefix, sys.base_prefix, sys.exec_prefix})
+
+
+def seen_value(value) -> tuple:
+    """What a guard remembers of `value`: (True, type, value) to compare by value, (False,
+    value) by identity."""
+    if _plain(value):
+        return (True, type(value), value)
+    return (False, value)
+
+
+def matches(value, seen: tuple) -> bool:
+    """Whether `value` (the name's value now) is what the trace saw."""
+    if seen[0]:
+        old = seen[2]
+        return type(value) is seen[1] and (value == old or (value != value and old != old))
+    return value is seen[1]
+
+
+def _plain(value) -> bool:
+    if isinstance(value, (bool, int, float, complex, str, bytes, type(None), np.generic)):
+        return True
+    return type(value) in (tuple, frozenset) and len(value) <= _MAX_ITEMS and \
+        all(_plain(v) for v in value)
+
+
+def capture_guards(fn, modules) -> list:
+    """The guards on the globals and closure cells `fn` (and the user functions it names)
+    reads, and on the attributes of `modules` (the modules the trace called)."""
+    guards, done = [], set()
+    todo = [type(m).forward for m in modules] + [fn]
+    while todo and len(done) < _MAX_FUNCTIONS:
+        f = _function(todo.pop())
+        if f is None or id(f) in done or _is_library(f.__code__):
+            continue
+        done.add(id(f))
+        scope = f.__globals__
+        for name in _global_names(f.__code__):
+            value = scope.get(name, MISSING)
+            if value is MISSING:          # a builtin, or not defined yet (unused branch)
+                continue
+            guards.append(("value", (scope, name), seen_value(value)))
+            todo.append(value)
+        for cell in f.__closure__ or ():
+            try:
+                value = cell.cell_contents
+            except ValueError:              # an empty cell (assigned later)
+                continue
+            guards.append(("cell", cell, seen_value(value)))
+            todo.append(value)
+    for m in modules:
+        guards += _module_guards(m)
+    return guards
+
+
+def _module_guards(module) -> list:
+    """Its plain attributes by value (`training` is guarded on its own), its parameters,
+    buffers and submodules by identity."""
+    guards = []
+    attrs = module.__dict__
+    for name, value in attrs.items():
+        if name != "training" and _plain(value) or isinstance(value, Tensor):
+            guards.append(("value", (attrs, name), seen_value(value)))
+    for table in ("_parameters", "_buffers", "_modules"):
+        entries = attrs.get(table)
+        for name, value in (entries or {}).items():
+            guards.append(("value", (entries, name), (False, value)))
+    return guards
+
+
+def _function(value) -> Optional[types.FunctionType]:
+    """The Python function behind `value` (a function, bound method, partial, module), or
+    None."""
+    if isinstance(value, types.MethodType):
+        value = value.__func__
+    elif hasattr(value, "func") and type(value).__name__ == "partial":
+        value = value.func
+    elif not isinstance(value, types.FunctionType):
+        forward = getattr(type(value), "forward", None)
+        if isinstance(forward, types.FunctionType) and callable(value):
+            value = forward
+    return value if isinstance(value, types.FunctionType) else None
+
+
+def _is_library(code) -> bool:
+    return os.path.normcase(code.co_filename).startswith(_LIBRARY)
+
+
+def _global_names(code) -> set:
+    """The names `code` and the code nested in it (lambdas, comprehensions, inner
+    functions) may read as globals."""
+    names = set(code.co_names)
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            names |= _global_names(const)
+    return names

@@ -18,6 +18,7 @@ from ..core.modes import autocast_state, no_grad, trace_state
 from ..core.op import apply, as_tensor
 from ..core.tensor import EAGER, Tensor
 from ..ops import conv as _conv
+from ..ops.linalg import _AFFINE
 from ..ops import pool as _pool
 from ..pytorch.movement import chunk as _chunk
 from ._losses import (binary_cross_entropy, binary_cross_entropy_with_logits,  # noqa: F401
@@ -118,6 +119,11 @@ def log_softmax(input: Tensor, dim: Optional[int] = None, _stacklevel: int = 3,
 
 def linear(input: Tensor, weight: Tensor, bias: Optional[Tensor] = None) -> Tensor:
     """input @ weight.T + bias, for inputs of any rank >= 1 (the last dim is features)."""
+    if (isinstance(input, Tensor) and isinstance(weight, Tensor) and isinstance(bias, Tensor)
+            and input.shape is not None and len(input.shape) == 2
+            and input.dtype is weight.dtype is bias.dtype
+            and autocast_state.fp8 is None and autocast_state.dtype is None):
+        return apply(_AFFINE, input, weight, bias)   # the common Linear, as below, in one call
     x, weight = as_tensor(input), as_tensor(weight)
     bias = None if bias is None else as_tensor(bias)
     if autocast_state.fp8 is not None:

@@ -64,6 +64,10 @@ class Affine(Op):
     name = "affine"
 
     def infer(self, x, w, b):
+        xs, ws, bs = x.shape, w.shape, b.shape
+        if (type(xs) is tuple and type(ws) is tuple and len(xs) == len(ws) == 2
+                and xs[1] == ws[1] and bs == ws[:1] and x.dtype is w.dtype is b.dtype):
+            return (xs[0], ws[0]), x.dtype   # every eager Linear: the checks below all pass
         for t, what in ((x, "x"), (w, "w")):
             if t.shape is not None and len(t.shape) != 2:
                 raise ValueError(f"{what} must be a matrix, got shape {t.shape}")

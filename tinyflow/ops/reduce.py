@@ -31,9 +31,12 @@ class Reduce(Op):
 def reduced_shape(shape, axes, keepdims):
     if shape is None:
         return None
-    if type(shape) is tuple and axes is not None and len(axes) == 1:   # eager, one axis
-        a = axes[0]
-        return shape[:a] + (1,) + shape[a + 1:] if keepdims else shape[:a] + shape[a + 1:]
+    if type(shape) is tuple and axes is not None:   # eager: one axis, or all (normalized)
+        if len(axes) == 1:
+            a = axes[0]
+            return shape[:a] + (1,) + shape[a + 1:] if keepdims else shape[:a] + shape[a + 1:]
+        if len(axes) == len(shape) and not keepdims:   # a loss's sum or mean
+            return ()
     if axes is None:
         axes = tuple(range(len(shape)))
     if keepdims:

@@ -1,14 +1,20 @@
 """Matrix multiplication through NumPy's BLAS."""
 import numpy as np
 
+from ...core.dtypes import REDUCED_NUMPY
+from ...core.kernels import widened
 from ...ops import linalg, state
 from .registry import kernel
 
 BLOCK_BYTES = 1 << 18    # rows of a fused update's product computed at once (its scratch)
 
 
-@kernel(linalg.MatMul, out=True, widen=0)
+# Every eager product runs these: the reduced-float test inline rather than in a `widened`
+# frame; the widened versions (below) call them back with float32 operands
+@kernel(linalg.MatMul, out=True)
 def matmul(op, a, b, out=None):
+    if a.dtype in REDUCED_NUMPY:
+        return _WIDE_MATMUL(op, a, b, out=out)
     if op.transpose_a:
         a = np.swapaxes(a, -1, -2)
     if op.transpose_b:
@@ -48,11 +54,16 @@ def fused_update(op, w, a, b, lr, out=None):
     return w
 
 
-@kernel(linalg.Affine, out=True, widen=0)
+@kernel(linalg.Affine, out=True)
 def affine(op, x, w, b, out=None):
+    if x.dtype in REDUCED_NUMPY:
+        return _WIDE_AFFINE(op, x, w, b, out=out)
     out = np.matmul(x, w.T, out=out)
     out += b
     return out
+
+
+_WIDE_MATMUL, _WIDE_AFFINE = widened(matmul, 0), widened(affine, 0)
 
 
 @kernel(linalg.Tril)

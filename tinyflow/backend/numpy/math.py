@@ -60,9 +60,13 @@ def sigmoid(op, x):
 
 @kernel(m.Relu, inplace=True, widen=0)   # reduced floats: NumPy has no fast loop
 def relu(op, x, out=None):
-    if x.dtype in parallel.FLOATS:          # large arrays on every thread
-        return parallel.ufunc(np.maximum, x, np.zeros((), x.dtype), out=out)
+    zero = _ZEROS.get(x.dtype)
+    if zero is not None:                    # large arrays on every thread
+        return parallel.ufunc(np.maximum, x, zero, out=out)
     return np.maximum(x, 0, out=out)
+
+
+_ZEROS = {np.dtype(t): np.zeros((), t) for t in parallel.FLOATS}   # not one per call
 
 
 @kernel(m.ReluGrad, inplace=True)

@@ -59,7 +59,12 @@ class Linear(Module):
             init_uniform_bias(self.bias, self.weight)
 
     def forward(self, input):
-        return F.linear(input, self.weight, self.bias)
+        params = self._parameters   # not two trips through Module.__getattr__ per call
+        try:
+            weight, bias = params["weight"], params["bias"]
+        except KeyError:            # replaced by a plain attribute (pruning, a hook)
+            weight, bias = self.weight, self.bias
+        return F.linear(input, weight, bias)
 
     def extra_repr(self) -> str:
         return (f"in_features={self.in_features}, out_features={self.out_features}, "

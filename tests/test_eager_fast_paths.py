@@ -1,0 +1,62 @@
+"""The eager shortcuts of the everyday inference path (nn.Linear straight to the affine op,
+relu's cached zero, the all-axes reduced shape) give what the general paths give."""
+import numpy as np
+import pytest
+import torch as pt
+
+import tinyflow as torch
+import tinyflow.nn as nn
+import tinyflow.nn.functional as F
+
+
+def test_linear_weight_replaced_by_plain_attribute():
+    """Pruning-style code deletes the parameter and sets a plain tensor: forward uses it."""
+    lin = nn.Linear(3, 2)
+    masked = torch.tensor(lin.weight.detach().numpy() * np.array([1, 0, 1], np.float32))
+    del lin.weight
+    lin.weight = masked
+    x = np.random.default_rng(0).standard_normal((4, 3)).astype(np.float32)
+    want = x @ masked.numpy().T + lin.bias.detach().numpy()
+    np.testing.assert_allclose(lin(torch.tensor(x)).numpy(), want, rtol=1e-6)
+
+
+@pytest.mark.parametrize("shape", [(3,), (2, 3), (2, 2, 3)])
+def test_linear_matches_torch_with_grads(shape):
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal(shape).astype(np.float32)
+    w, b = rng.standard_normal((5, 3)).astype(np.float32), rng.standard_normal(5).astype(
+        np.float32)
+    ours = [torch.tensor(a, requires_grad=True) for a in (x, w, b)]
+    theirs = [pt.tensor(a, requires_grad=True) for a in (x, w, b)]
+    F.linear(*ours).sum().backward()
+    pt.nn.functional.linear(*theirs).sum().backward()
+    for a, t in zip(ours, theirs):
+        np.testing.assert_allclose(a.grad.numpy(), t.grad.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_linear_mixed_dtypes_still_refused():
+    x = torch.ones(2, 3, dtype=torch.float64)
+    with pytest.raises(Exception, match="dtype"):
+        F.linear(x, torch.ones(4, 3), torch.ones(4))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16, np.int32])
+def test_relu_values_and_nan(dtype):
+    x = np.array([-2, -0.0, 0, 3, np.nan] if np.dtype(dtype).kind == "f" else [-2, 0, 3],
+                 dtype)
+    got = F.relu(torch.tensor(x)).numpy()
+    want = pt.relu(pt.from_numpy(x)).numpy()
+    assert got.dtype == want.dtype
+    np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("keepdim", [False, True])
+def test_sum_and_mean_over_every_dim(keepdim):
+    x = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
+    for ours, theirs in ((torch.tensor(x).sum(dim=(0, 1, 2), keepdim=keepdim),
+                          pt.from_numpy(x).sum(dim=(0, 1, 2), keepdim=keepdim)),
+                         (torch.tensor(x).mean(dim=(2, 0, 1), keepdim=keepdim),
+                          pt.from_numpy(x).mean(dim=(2, 0, 1), keepdim=keepdim)),
+                         (torch.tensor(x).sum(), pt.from_numpy(x).sum())):
+        assert tuple(ours.shape) == tuple(theirs.shape)
+        np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-6)

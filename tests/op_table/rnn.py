@@ -18,7 +18,7 @@ def _np_sigmoid(x):
 
 def np_lstm(xw, h0, c0, w, bias, hidden):
     """The textbook recurrence in float64, one step at a time, batch-major; packed as the
-    op packs it: planes h c i f g o [H, T + 1, B], slot 0 holding h0 and c0."""
+    op packs it: [T + 1, 6, H, B] (planes h c i f g o), slot 0 holding h0 and c0."""
     batch = h0.shape[0]
     h, c = h0.astype(np.float64), c0.astype(np.float64)
     xs = xw.astype(np.float64).T.reshape(-1, batch, 4 * hidden)      # [T, B, 4H]
@@ -31,13 +31,13 @@ def np_lstm(xw, h0, c0, w, bias, hidden):
         c = f * c + i * g
         h = o * np.tanh(c)
         slots.append(np.stack([h, c, i, f, g, o]))
-    return np.stack(slots, 1).transpose(0, 3, 1, 2).astype(xw.dtype)   # [6, H, T + 1, B]
+    return np.stack(slots, 0).transpose(0, 1, 3, 2).astype(xw.dtype)   # [T + 1, 6, H, B]
 
 
 def np_lstm_grad(g, out, w, hidden):
     """Backpropagation through time written out per step from the packed states; g's gate
     planes are not read (the gates carry no gradient)."""
-    g, out, w = (a.astype(np.float64).transpose(0, 2, 3, 1) if a.ndim == 4 else
+    g, out, w = (a.astype(np.float64).transpose(1, 0, 3, 2) if a.ndim == 4 else
                  a.astype(np.float64) for a in (g, out, w))          # [6, T + 1, B, H]
     dh, dc = np.zeros(out.shape[2:]), np.zeros(out.shape[2:])
     rows = []
@@ -60,11 +60,11 @@ def np_lstm_grad(g, out, w, hidden):
 
 def lstm_states(xw, h0, c0, w, bias, hidden):
     """The differentiable planes h and c (the gate planes carry no gradient: ops/rnn.py)."""
-    return rnn_ops.lstm(xw, h0, c0, w, bias, hidden=hidden)[:2]
+    return rnn_ops.lstm(xw, h0, c0, w, bias, hidden=hidden)[:, :2]
 
 
 def np_lstm_states(*args, hidden):
-    return np_lstm(*args, hidden)[:2]
+    return np_lstm(*args, hidden)[:, :2]
 
 
 def lstm_grad(g, out, w, hidden):
@@ -104,7 +104,7 @@ CASES += [
                               r"^lstm: needs one floating dtype for all inputs, got int32, "
                               r"float32, float32, float32, float32"))),
     OpCase("lstm_grad", lstm_grad, np_lstm_grad,
-           (S(A(6, 3, 4, 2), A(6, 3, 4, 2, domain=positive), A(12, 3), hidden=3),
-            S(A(6, 2, 3, 2, layout="step"), A(6, 2, 3, 2), A(8, 2), hidden=2)),
+           (S(A(4, 6, 3, 2), A(4, 6, 3, 2, domain=positive), A(12, 3), hidden=3),
+            S(A(3, 6, 2, 2, layout="step"), A(3, 6, 2, 2), A(8, 2), hidden=2)),
            grad=False, atol=1e-5),  # differentiating it again is refused (see ops/rnn.py)
 ]

@@ -84,8 +84,8 @@ def _fused_lstm(cell, inputs: list, state, lengths):
     steps_in = ops.reshape(ops.stack(inputs, 0), [-1, depth])                 # [T * B, depth]
     xw = ops.matmul(kernel[:depth], steps_in, transpose_a=True, transpose_b=True)  # [4n, T*B]
     packed = ops.lstm(xw, h0, c0, ops.transpose(kernel[depth:]), bias,
-                      hidden=n)                                              # [6, n, T+1, B]
-    h_seq, c_seq = (ops.transpose(packed[k, :, 1:], (1, 2, 0)) for k in (0, 1))  # [T, B, n]
+                      hidden=n)                                              # [T+1, 6, n, B]
+    h_seq, c_seq = (ops.transpose(packed[1:, k], (0, 2, 1)) for k in (0, 1))  # [T, B, n]
     if lengths is None:
         return ops.unstack(h_seq, steps, 0), LSTMStateTuple(c_seq[-1], h_seq[-1])
     n_valid = ops.cast(lengths, "int64")

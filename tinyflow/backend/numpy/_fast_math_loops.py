@@ -174,19 +174,19 @@ cell = numba.njit(cache=True, nogil=True, fastmath=True, error_model="numpy")  #
 @cell
 def lstm_forward(product, xw, bias, c, out, t):
     """One step, hidden-major: product [4H, B] = w_hh h_{t-1}^T, xw [4H, T, B] and bias
-    [4H] (gates i f g o), c [H, B] the cell state, updated in place; out [6, H, T + 1, B] (planes h c i f g o)
-    <- slot t + 1. Each row is a 1-D contiguous array over the batch: LLVM vectorizes those
+    [4H] (gates i f g o), c [H, B] the cell state, updated in place; out [T + 1, 6, H, B]
+    (planes h c i f g o) <- slot t + 1. Each row is a 1-D contiguous array over the batch: LLVM vectorizes those
     loops, provided nothing read comes from `out` (the reason c is a separate array).
     float32 takes the libm-free sigmoid/tanh."""
-    H, B = out.shape[1], out.shape[3]
+    H, B = out.shape[2], out.shape[3]
     s = t + 1
     for j in range(H):
         p_i, p_f, p_g, p_o = product[j], product[H + j], product[2 * H + j], product[3 * H + j]
         x_i, x_f, x_g, x_o = xw[j, t], xw[H + j, t], xw[2 * H + j, t], xw[3 * H + j, t]
         b_i, b_f, b_g, b_o = bias[j], bias[H + j], bias[2 * H + j], bias[3 * H + j]
         c_j = c[j]
-        h_, c_, i_, f_, g_, o_ = (out[0, j, s], out[1, j, s], out[2, j, s], out[3, j, s],
-                                  out[4, j, s], out[5, j, s])
+        h_, c_, i_, f_, g_, o_ = (out[s, 0, j], out[s, 1, j], out[s, 2, j], out[s, 3, j],
+                                  out[s, 4, j], out[s, 5, j])
         for b in range(B):
             i = sigmoid(p_i[b] + x_i[b] + b_i)
             f = sigmoid(p_f[b] + x_f[b] + b_f)
@@ -203,19 +203,20 @@ def lstm_forward(product, xw, bias, c, out, t):
 
 
 @cell
-def lstm_backward(dh, dc, g_h, g_c, out, t, d, one):
+def lstm_backward(dh, dc, g, out, t, d, one):
     """One step back, hidden-major: d [4H, T + 1, B] <- d[:, t], the adjoints of step t's
     gate pre-activations; dc <- the adjoint reaching c at slot t. dh, dc [H, B]: the
-    adjoints reaching slot t + 1 through the recurrence; g_h, g_c [H, T + 1, B]: those of
-    `lstm`'s h and c planes (its gate planes carry none); one: 1 in the data's dtype.
+    adjoints reaching slot t + 1 through the recurrence; g [T + 1, 6, H, B]: the adjoint of
+    `lstm`'s output, of which only the h and c planes are read (its gate planes carry none);
+    out [T + 1, 6, H, B]; one: 1 in the data's dtype.
     tanh(c) is recomputed rather than stored: a cheap pass instead of one more plane
     written and read. (Reading g's four gate planes too kept LLVM from vectorizing: 6x.)"""
-    H, B = out.shape[1], out.shape[3]
+    H, B = out.shape[2], out.shape[3]
     s = t + 1
     for j in range(H):
-        i_, f_, g_, o_, c_, c0 = (out[2, j, s], out[3, j, s], out[4, j, s], out[5, j, s],
-                                  out[1, j, s], out[1, j, t])
-        gh, gc, dh_, dc_ = g_h[j, s], g_c[j, s], dh[j], dc[j]
+        i_, f_, g_, o_, c_, c0 = (out[s, 2, j], out[s, 3, j], out[s, 4, j], out[s, 5, j],
+                                  out[s, 1, j], out[t, 1, j])
+        gh, gc, dh_, dc_ = g[s, 0, j], g[s, 1, j], dh[j], dc[j]
         d_i, d_f, d_g, d_o = d[j, t], d[H + j, t], d[2 * H + j, t], d[3 * H + j, t]
         for b in range(B):
             i, f, gg, o = i_[b], f_[b], g_[b], o_[b]

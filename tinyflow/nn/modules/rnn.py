@@ -182,11 +182,11 @@ class _RNNBase(Module):
                 if state is None:
                     state = (_zeros(x, w_hh),) * 2
                 packed = ops.lstm(xw, state[0], state[1], w_hh, bias,
-                                  hidden=H)                               # [6, H, T + 1, B]
+                                  hidden=H)                               # [T + 1, 6, H, B]
                 h = _like_steps(ops.transpose(ops.getitem(
-                    packed, (0, slice(None), slice(1, None))), (1, 2, 0)), x)  # [T, B, H]
+                    packed, (slice(1, None), 0)), (0, 2, 1)), x)               # [T, B, H]
                 outputs.append(h.flip(0) if d else h)
-                finals.append(tuple(ops.transpose(ops.getitem(packed, (k, slice(None), -1)))
+                finals.append(tuple(ops.transpose(ops.getitem(packed, (-1, k)))
                                     for k in (0, 1)))
             x = outputs[0] if len(outputs) == 1 else ops.concat(outputs, -1)
             x = self._between_layers(x, layer)

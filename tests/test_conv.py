@@ -97,6 +97,21 @@ def test_conv2d_non_contiguous_inputs():
            [x, w])
 
 
+@pytest.mark.parametrize("block_bytes", [1, 3000, 20000], ids=["rows", "some-rows", "images"])
+@pytest.mark.parametrize("cin", [1, 4])
+def test_conv2d_column_blocks_match_torch(monkeypatch, block_bytes, cin):
+    """The kernels cut the batch into blocks of columns (BLOCK_BYTES): a few whole images,
+    or output rows of one image when an image's columns do not fit; every cut gives the
+    same values and gradients."""
+    F = pytest.importorskip("torch.nn.functional")
+    from tinyflow.backend.numpy import conv as conv_kernels
+    monkeypatch.setattr(conv_kernels, "BLOCK_BYTES", block_bytes)
+    rng = _seeded("blocks", block_bytes, cin)
+    x, w = _rand(rng, 5, cin, 9, 7), _rand(rng, 6, cin, 3, 3)
+    _check(lambda a, b: conv2d(a, b, padding=1), lambda a, b: F.conv2d(a, b, padding=1),
+           [x, w])
+
+
 @pytest.mark.parametrize("attrs", [dict(stride=2, padding=1), dict(dilation=2, groups=2),
                                    dict(padding="same", groups=4)])
 def test_conv2d_double_backward_matches_torch(attrs):

@@ -29,7 +29,11 @@ from . import _conv_numba, parallel
 from ._conv_numba import scratch as _buffer
 from .registry import kernel
 
-BLOCK_BYTES = 2 << 20  # of columns per block: a core's L2 (4 MB measured 5% slower), GEMMs efficient
+# Of columns per block: half a core's L2, so a block's columns and OpenBLAS's packed copy
+# of them share it. bench/conv_gemm.py-style sweep at one thread (2026-12-05, loaded
+# machine, CPU time): the three kernels of the 32->64 layers took 3.5 % (5x5) and 9 % (3x3)
+# less than with 2 MB (4 MB: slower still); the one-channel layers did not change.
+BLOCK_BYTES = 1 << 20
 
 
 def _geometry(op, hw, khw) -> tuple:

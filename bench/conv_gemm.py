@@ -80,7 +80,13 @@ def tinyflow_worker() -> dict:
         attrs = conv_ops.conv_attrs(padding=k // 2)
         fwd, gw, gi = (conv_ops.Conv2d(**attrs), conv_ops.Conv2dGradWeight(**attrs),
                        conv_ops.Conv2dGradInput(**attrs))
+        b = (w[:, 0, 0, 0] * 10).copy()   # [O]
+        with_bias = conv_ops.Conv2dBias(**attrs)
+        y = conv.conv2d(fwd, x, w)
         row = {"fwd": _best_ms(lambda: conv.conv2d(fwd, x, w)),
+               "fwd+bias": _best_ms(lambda: conv.conv2d_bias(with_bias, x, w, b)),
+               "then add": _best_ms(lambda: y + b[:, None, None]),   # the separate pass
+               "bias grad": _best_ms(lambda: g.sum(axis=(0, 2, 3))),
                "gw": _best_ms(lambda: conv.conv2d_grad_weight(gw, x, g, w))}
         if cin > 1:
             row["gi"] = _best_ms(lambda: conv.conv2d_grad_input(gi, g, w, x))
@@ -98,8 +104,10 @@ def torch_worker() -> dict:
         x.requires_grad_(cin > 1)
         w.requires_grad_(True)
 
-        def forward():   # recording the graph, as in training
-            return torch.nn.functional.conv2d(x, w, padding=k // 2)
+        b = (w[:, 0, 0, 0] * 10).detach().clone().requires_grad_(True)
+
+        def forward(bias=None):   # recording the graph, as in training
+            return torch.nn.functional.conv2d(x, w, bias, padding=k // 2)
 
         def backward():  # timed without the forward
             times = []
@@ -110,7 +118,8 @@ def torch_worker() -> dict:
                 y.backward(g)
                 times.append(time.thread_time() - start)
             return min(times[1:]) * 1e3
-        result[name] = {"fwd": _best_ms(forward), "bwd": backward()}
+        result[name] = {"fwd": _best_ms(forward), "bwd": backward(),
+                        "fwd+bias": _best_ms(lambda: forward(b))}
     return result
 
 
@@ -159,6 +168,11 @@ def main():
             cells += [f"{theirs:7.2f}", f"{_gflops(theirs, *shape):5.0f}"] if theirs else \
                 [f"{'-':>7}", f"{'-':>5}"]
             print(f"{name:13} {key:9} " + " ".join(cells))
+        print(f"{name:13} {'fwd+bias':9} {med('tinyflow', 'fwd+bias'):9.2f} {'':5} "
+              f"{'(was fwd':>9} + {med('tinyflow', 'then add'):.2f} add) "
+              f"{med('torch', 'fwd+bias'):7.2f}")
+        print(f"{name:13} {'bias grad':9} {med('tinyflow', 'bias grad'):9.2f}   (a reduction "
+              f"of g, still separate)")
         ours_bwd = med("tinyflow", "gw") + (med("tinyflow", "gi") or 0)
         print(f"{name:13} {'bwd':9} {ours_bwd:9.2f} {'':5} {'':9} {'':5} "
               f"{torch_pass['bwd']:7.2f}")

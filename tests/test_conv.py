@@ -97,6 +97,59 @@ def test_conv2d_non_contiguous_inputs():
            [x, w])
 
 
+@pytest.mark.parametrize("block_bytes", [1, 3000, 20000], ids=["rows", "some-rows", "images"])
+@pytest.mark.parametrize("cin", [1, 4])
+def test_conv2d_column_blocks_match_torch(monkeypatch, block_bytes, cin):
+    """The kernels cut the batch into blocks of columns (BLOCK_BYTES): a few whole images,
+    or output rows of one image when an image's columns do not fit; every cut gives the
+    same values and gradients, with and without the bias each block's copy adds."""
+    F = pytest.importorskip("torch.nn.functional")
+    from tinyflow.backend.numpy import conv as conv_kernels
+    monkeypatch.setattr(conv_kernels, "BLOCK_BYTES", block_bytes)
+    rng = _seeded("blocks", block_bytes, cin)
+    x, w, b = _rand(rng, 5, cin, 9, 7), _rand(rng, 6, cin, 3, 3), _rand(rng, 6)
+    _check(lambda a, c: conv2d(a, c, padding=1), lambda a, c: F.conv2d(a, c, padding=1),
+           [x, w])
+    _check(lambda a, c, d: conv2d(a, c, padding=1, bias=d),
+           lambda a, c, d: F.conv2d(a, c, d, padding=1), [x, w, b])
+
+
+BIAS_CASES = [dict(), dict(stride=2, padding=1), dict(stride=(1, 2), padding=(2, 1), dilation=2),
+              dict(groups=3, padding="same"), dict(groups=6, dilation=(1, 2)),
+              dict(stride=2, groups=2, padding=(0, 1))]
+
+
+@pytest.mark.filterwarnings("ignore:Using padding='same'")
+@pytest.mark.parametrize("attrs", BIAS_CASES, ids=lambda a: "-".join(map(str, a.values())))
+@pytest.mark.parametrize("cin", [1, 6])
+def test_conv2d_with_bias_matches_torch(attrs, cin):
+    """The bias as part of the conv op (Conv2dBias): values and the gradients of input,
+    weight and bias, through the PyTorch front end's F.conv2d as users call it."""
+    F = pytest.importorskip("torch.nn.functional")
+    import tinyflow as torch_like
+    if cin == 1 and attrs.get("groups", 1) > 1:
+        pytest.skip("groups need several input channels")
+    rng = _seeded("bias", attrs, cin)
+    groups = attrs.get("groups", 1)
+    x, b = _rand(rng, 3, cin, 9, 8), _rand(rng, 6)
+    w = _rand(rng, 6, cin // groups, 3, 2)
+    _check(lambda a, c, d: torch_like.nn.functional.conv2d(a, c, d, **attrs),
+           lambda a, c, d: F.conv2d(a, c, d, **attrs), [x, w, b])
+
+
+def test_conv1d_with_bias_and_unbatched_input_match_torch():
+    F = pytest.importorskip("torch.nn.functional")
+    import tinyflow as torch_like
+    rng = _seeded("conv1d-bias")
+    x, w, b = _rand(rng, 2, 4, 11), _rand(rng, 6, 2, 3), _rand(rng, 6)
+    _check(lambda a, c, d: torch_like.nn.functional.conv1d(a, c, d, stride=2, padding=1,
+                                                           groups=2),
+           lambda a, c, d: F.conv1d(a, c, d, stride=2, padding=1, groups=2), [x, w, b])
+    _check(lambda a, c, d: torch_like.nn.functional.conv2d(a, c, d, padding=1),
+           lambda a, c, d: F.conv2d(a, c, d, padding=1), [x[0].reshape(4, 1, 11),
+                                                             _rand(rng, 6, 4, 1, 3), b])
+
+
 @pytest.mark.parametrize("attrs", [dict(stride=2, padding=1), dict(dilation=2, groups=2),
                                    dict(padding="same", groups=4)])
 def test_conv2d_double_backward_matches_torch(attrs):

@@ -1,4 +1,4 @@
-"""Convolution (tinyflow/ops/conv.py): conv2d and its two gradient ops.
+"""Convolution (tinyflow/ops/conv.py): conv2d (also with its bias) and its two gradient ops.
 
 References loop over output pixels in float64 — slow, obvious, and unlike the kernels'
 strided taps. Samples: stride, padding (also asymmetric and TF's "same"), dilation, groups
@@ -116,6 +116,32 @@ CASES += [
                    ErrorInput(S(A(1, 2, 5, 5, dtype=tf.int32), A(2, 2, 3, 3, dtype=tf.int32)),
                               tf.DTypeError, r"^conv2d: needs floating-point tensors, got "
                                              r"int32"))),
+]
+
+
+def np_conv2d_bias(x, w, b, **attrs):
+    return (np_conv2d(x, w, **attrs) + b.astype(np.float64)[:, None, None]).astype(
+        np.result_type(x, w, b))
+
+
+def conv2d_bias(x, w, b, **attrs):
+    return tf.ops.conv2d(x, w, bias=b, **attrs)
+
+
+CASES += [
+    OpCase("conv2d_bias", conv2d_bias, np_conv2d_bias,
+           (S(A(2, 4, 6, 5), A(6, 4, 3, 3), A(6)),
+            S(A(1, 1, 6, 5), A(4, 1, 3, 2), A(4), stride=2, padding=1),
+            S(A(3, 2, 6, 5), A(3, 2, 2, 3), A(3, layout="step"), dilation=2, padding=(2, 1)),
+            S(A(2, 4, 6, 5, layout="T"), A(6, 2, 3, 3), A(6), groups=2, padding="same"),
+            S(A(2, 4, 5, 5), A(8, 1, 3, 3), A(8), groups=4, stride=(1, 2))),
+           atol=1e-5,
+           errors=(ErrorInput(S(A(2, 4, 6, 6), A(6, 4, 3, 3), A(4)), tf.ShapeError,
+                              r"^conv2d_bias: bias of shape \(4,\) does not match the 6 "
+                              r"output channels"),
+                   ErrorInput(S(A(2, 4, 6, 6), A(6, 4, 3, 3), A(6, dtype=tf.float64)),
+                              tf.DTypeError, r"^conv2d_bias: the bias \(float64\) must have "
+                                             r"the input's dtype \(float32\)"))),
 ]
 
 

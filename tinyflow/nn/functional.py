@@ -180,12 +180,8 @@ def conv2d(input: Tensor, weight: Tensor, bias: Optional[Tensor] = None, stride=
                          f"'valid', 'same'")
     if not isinstance(padding, str):
         padding = _pair(padding)
-    if autocast_state.dtype is not None:
-        x, weight, bias = ops.autocast_inputs(x, as_tensor(weight), bias)
-    out = _conv.conv2d(x, weight, _pair(stride), padding, _pair(dilation), groups)
-    if bias is not None:
-        out = out + ops.reshape(bias, (1, -1, 1, 1))
-    return out
+    return _conv.conv2d(x, weight, _pair(stride), padding, _pair(dilation), groups,
+                        bias=bias)
 
 
 def conv1d(input: Tensor, weight: Tensor, bias: Optional[Tensor] = None, stride=1, padding=0,

@@ -213,12 +213,14 @@ def _pads(b: Builder, op, x: str, kernel) -> dict:
     return {"pads": [top, left, bottom, right]}
 
 
-@converts(conv.Conv2d)
+@converts(conv.Conv2d, conv.Conv2dBias)
 def _conv2d(b: Builder, step, ins):
+    """Conv, with the bias as its third input when the step has one."""
     op = step.op
-    x, w = (b.cast(i, step.dtype) for i in ins)
+    ins = [b.cast(i, step.dtype) for i in ins]
+    x, w = ins[:2]
     kernel = (None, None) if b.shape(w) is None else b.shape(w)[2:]
-    return b.node("Conv", [x, w], _hint(step), strides=list(op.stride),
+    return b.node("Conv", ins, _hint(step), strides=list(op.stride),
                   dilations=list(op.dilation), group=op.groups, **_pads(b, op, x, kernel))
 
 

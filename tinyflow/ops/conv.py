@@ -15,9 +15,11 @@ import dataclasses
 from ..core.dtypes import promote
 from ..core.errors import ShapeError
 from ..core.modes import autocast_state, needs_input_grad
-from ..core.op import Op, apply, as_tensor
+from ..core.op import Op, apply, as_tensor, sum_terms
 from ..core.tensor import Tensor
 from .math import autocast_inputs, check_floating
+from .reduce import reduce_sum
+from .shape import broadcast_to, reshape
 
 SAME = "same"
 
@@ -165,6 +167,39 @@ class Conv2d(_ConvGeometry):
                 apply(like(self, Conv2dGradWeight), x, g, w) if needs_input_grad(1) else None)
 
 
+class Conv2dBias(_ConvGeometry):
+    """conv2d plus a per-output-channel bias b [O], added while the kernel writes its output
+    (a separate add is one more pass over the output, and its gradient one more over g).
+    Affine, not bilinear: its own class keeps conv2d's linearity for forward mode."""
+    name = "conv2d_bias"
+    saves_output = False
+    linearity = linear_inputs = None
+
+    def infer(self, x, w, b):
+        shape, dtype = Conv2d.infer(self, x, w)
+        check_floating(b)
+        if b.dtype is not dtype:
+            raise TypeError(f"the bias ({b.dtype.name}) must have the input's dtype "
+                            f"({dtype.name})")
+        if b.shape is not None and (len(b.shape) != 1 or None not in (b.shape[0], shape[1])
+                                    and b.shape[0] != shape[1]):
+            raise ValueError(f"bias of shape {b.shape} does not match the {shape[1]} output "
+                             f"channels: it must be ({shape[1]},)")
+        return shape, dtype
+
+    def vjp(self, g, out, x, w, b):
+        gx, gw = Conv2d.vjp(self, g, out, x, w)
+        return gx, gw, reduce_sum(g, axis=(0, 2, 3)) if needs_input_grad(2) else None
+
+    def jvp(self, tangents, out, x, w, b):
+        tx, tw, tb = tangents
+        conv = like(self, Conv2d)
+        terms = [None if tx is None else apply(conv, tx, w),
+                 None if tw is None else apply(conv, x, tw),
+                 None if tb is None else broadcast_to(reshape(tb, (1, -1, 1, 1)), out)]
+        return sum_terms(terms)
+
+
 class Conv2dGradInput(_ConvGeometry):
     """The input gradient of conv2d: g scattered back through w (a transposed convolution),
     shaped like `ref`, the convolution's input (read for its shape only)."""
@@ -204,8 +239,8 @@ def like(op: Op, op_cls: type) -> Op:
 
 # ---- the function users call -----------------------------------------------------------
 
-def conv2d(x, w, stride=1, padding=0, dilation=1, groups=1, name=None) -> Tensor:
-    """PyTorch's F.conv2d without bias: x [N, C, H, W], w [O, C/groups, kH, kW].
+def conv2d(x, w, stride=1, padding=0, dilation=1, groups=1, name=None, bias=None) -> Tensor:
+    """PyTorch's F.conv2d: x [N, C, H, W], w [O, C/groups, kH, kW], optional bias [O].
 
     Args:
         stride, dilation: an int or a (height, width) pair.
@@ -217,9 +252,14 @@ def conv2d(x, w, stride=1, padding=0, dilation=1, groups=1, name=None) -> Tensor
     if attrs["padding"] == SAME and attrs["stride"] != (1, 1):
         raise ValueError("conv2d: padding='same' is not supported for strided convolutions")
     x, w = as_tensor(x), as_tensor(w)
+    if bias is None:
+        if autocast_state.dtype is not None:
+            x, w = autocast_inputs(x, w)
+        return apply(Conv2d(**attrs), x, w, name=name)
+    bias = as_tensor(bias)
     if autocast_state.dtype is not None:
-        x, w = autocast_inputs(x, w)
-    return apply(Conv2d(**attrs), x, w, name=name)
+        x, w, bias = autocast_inputs(x, w, bias)
+    return apply(Conv2dBias(**attrs), x, w, bias, name=name)
 
 
 def conv_attrs(stride=1, padding=0, dilation=1, groups=1) -> dict:

@@ -14,12 +14,14 @@ training-mode batch norm are not), and shapes and dtypes must say so statically.
 """
 from __future__ import annotations
 
-from ..ops.conv import Conv2d
+from ..ops.conv import Conv2d, Conv2dBias
 from ..ops.linalg import Affine, MatMul
 from ..ops.math import Add, Div, Mul, Neg, Sub
 from ..ops.shape import Reshape, Transpose
 from .emit import Emitter, parameters, private, spliced, static
 from .program import Program
+
+_WITH_BIAS = (Affine, Conv2dBias)   # steps whose third input is a per-channel bias
 
 
 def fold_batchnorm(program: Program) -> Program:
@@ -54,9 +56,10 @@ def fold_batchnorm(program: Program) -> Program:
 def _foldable(s, weights: set) -> bool:
     """A conv2d, matmul or linear step whose weight (and bias) are parameters and whose
     output channels are known."""
-    if s.control or s.shape is None or not isinstance(s.op, (Conv2d, Affine, MatMul)):
+    bases = (Conv2d, Conv2dBias, Affine, MatMul)
+    if s.control or s.shape is None or not isinstance(s.op, bases):
         return False
-    if isinstance(s.op, Affine) and s.inputs[2] not in weights:
+    if isinstance(s.op, _WITH_BIAS) and s.inputs[2] not in weights:
         return False
     w = s.inputs[1]
     return w in weights and w != s.inputs[0] and s.shape[_channel_axis(s)] is not None
@@ -154,7 +157,7 @@ def _fold(emit: Emitter, s, chain: list) -> tuple:
         return emit(Neg(), slot) if negative else slot
     inputs = list(s.inputs)
     inputs[1] = scaled(s.inputs[1], _weight_tail(s.op))
-    if isinstance(s.op, Affine):
+    if isinstance(s.op, _WITH_BIAS):
         bias = scaled(s.inputs[2], ())
         inputs[2] = bias if shift is None else emit(Add(), bias, shift)
         shift = None
@@ -180,12 +183,12 @@ def _moved(op: Transpose, axis: int, rank: int) -> int:
 
 
 def _channel_axis(s) -> int:
-    return 1 if isinstance(s.op, (Conv2d, Affine)) else len(s.shape) - 1
+    return 1 if isinstance(s.op, (Conv2d, Conv2dBias, Affine)) else len(s.shape) - 1
 
 
 def _weight_tail(op) -> tuple:
     """The trailing 1-dims that put a vector on the weight's output-channel axis."""
-    if isinstance(op, Conv2d):
+    if isinstance(op, (Conv2d, Conv2dBias)):
         return (1, 1, 1)
     if isinstance(op, Affine) or op.transpose_b:
         return (1,)

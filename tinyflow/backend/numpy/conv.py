@@ -29,7 +29,11 @@ from . import _conv_numba, parallel
 from ._conv_numba import scratch as _buffer
 from .registry import kernel
 
-BLOCK_BYTES = 2 << 20  # of columns per block: a core's L2 (4 MB measured 5% slower), GEMMs efficient
+# Of columns per block: half a core's L2, so a block's columns and OpenBLAS's packed copy
+# of them share it. bench/conv_gemm.py-style sweep at one thread (2026-12-05, loaded
+# machine, CPU time): the three kernels of the 32->64 layers took 3.5 % (5x5) and 9 % (3x3)
+# less than with 2 MB (4 MB: slower still); the one-channel layers did not change.
+BLOCK_BYTES = 1 << 20
 
 
 def _geometry(op, hw, khw) -> tuple:
@@ -134,7 +138,17 @@ def _tap_major(w, groups):
 
 @kernel(conv.Conv2d, widen=0)
 def conv2d(op, x, w):
-    x, w = _common(x, w)
+    return _conv2d(op, *_common(x, w), None)
+
+
+@kernel(conv.Conv2dBias, widen=0)
+def conv2d_bias(op, x, w, b):
+    x, w, b = _common(x, w, b)
+    return _conv2d(op, x, w, b)
+
+
+def _conv2d(op, x, w, b):
+    """conv2d of x and w, plus b [O] (or None) added as each block's output is written."""
     n = x.shape[0]
     o, cg, kh, kw = w.shape
     groups, og = op.groups, o // op.groups
@@ -142,6 +156,7 @@ def conv2d(op, x, w):
     wt = _tap_major(w, groups)
     wk = np.ascontiguousarray(wt.transpose(0, 2, 1))      # [G, Kg, Og]
     out = np.empty((n, groups, og, ho, wo), x.dtype)
+    bias = None if b is None else b.reshape(groups, 1, og)
     xp = _padded_buffer(x, pads)
 
     def piece(start, stop):
@@ -152,11 +167,16 @@ def conv2d(op, x, w):
                 # group): per image [O, Kg] @ [Kg, rows], straight into out's rows a0:a1,
                 # 2x faster than one product and a copy (an output 32 times the input)
                 images = cols.reshape(kh * kw, n1 - n0, -1).transpose(1, 0, 2)
-                np.matmul(wt[0], images, out=out.reshape(n, o, ho * wo)[n0:n1, :,
-                                                                        a0 * wo:a1 * wo])
+                rows = out.reshape(n, o, ho * wo)[n0:n1, :, a0 * wo:a1 * wo]
+                np.matmul(wt[0], images, out=rows)
+                if b is not None:   # the block is still in cache
+                    rows += b[:, None]
                 continue
             res = _buffer("product", (groups, cols.shape[0], og), x.dtype)
             np.matmul(cols.transpose(1, 0, 2), wk, out=res)   # pixel-major: [G, pixels, Og]
+            if bias is not None:   # into the block while in cache: contiguous rows of Og
+                # (adding during the transposed copy ran 2x slower than the copy itself)
+                res += bias
             out[n0:n1, :, :, a0:a1] = res.reshape(groups, n1 - n0, a1 - a0, wo, og).transpose(
                 1, 0, 4, 2, 3)
     _split_images(piece, n, out.size * kh * kw * cg)

@@ -164,6 +164,10 @@ def test_max_unpool2d_matches_torch():
     both(lambda L, x: L.nn.functional.max_unpool2d(
         *L.nn.functional.max_pool2d(x, 2, return_indices=True), 2, output_size=(7, 9)),
          [X(2, 3, 7, 9)])
+    # overlapping windows pick one position twice: written once, each gets its gradient
+    both(lambda L, x: L.nn.functional.max_unpool2d(
+        *L.nn.functional.max_pool2d(x, 3, 1, 1, return_indices=True), 3, 1, 1),
+         [X(2, 3, 5, 6)])
     with pytest.raises(ValueError, match="invalid max index"):
         tinyflow.nn.functional.max_unpool2d(tinyflow.ones(1, 1, 1, 1),
                                             tinyflow.tensor([[[[9]]]]), 2)

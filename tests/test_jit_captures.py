@@ -213,14 +213,14 @@ TABLE = np.array([1.0, 2.0, 3.0], np.float32)
 
 
 class Options:        # a plain object read as a global (as an argparse Namespace)
-    scale = None
+    scale = steps = None
 
 
 OPTIONS = Options()
 
 
 def test_global_containers_arrays_and_objects_mutated_in_place_recompile():
-    OPTIONS.scale = 2.0
+    OPTIONS.scale, OPTIONS.steps = 2.0, 0
     f = torch.compile(lambda x: x * CONFIG["scale"] * WEIGHTS[1] * OPTIONS.scale
                       + torch.tensor(TABLE))
     x = tensor(3)
@@ -229,6 +229,7 @@ def test_global_containers_arrays_and_objects_mutated_in_place_recompile():
         return x.numpy() * CONFIG["scale"] * WEIGHTS[1] * OPTIONS.scale + TABLE
     try:
         np.testing.assert_allclose(f(x).numpy(), expected(), rtol=1e-6)
+        OPTIONS.steps += 1    # an attribute the function does not read
         f(x)
         assert f.stats.compiles == 1
         for change in (lambda: CONFIG.update(scale=5.0), lambda: WEIGHTS.__setitem__(1, -3.0),

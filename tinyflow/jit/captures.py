@@ -81,12 +81,13 @@ def capture_guards(fn, modules) -> list:
             continue
         done.add(id(f))
         scope = f.__globals__
-        for name in _global_names(f.__code__):
+        names = _global_names(f.__code__)
+        for name in names:
             value = scope.get(name, MISSING)
             if value is MISSING:          # a builtin, or not defined yet (unused branch)
                 continue
             guards.append(("value", (scope, name), seen_value(value)))
-            guards += _object_guards(value)
+            guards += _object_guards(value, names)
             todo.append(value)
         for cell in f.__closure__ or ():
             try:
@@ -100,15 +101,18 @@ def capture_guards(fn, modules) -> list:
     return guards
 
 
-def _object_guards(value) -> list:
-    """The plain attributes of a plain object (an instance of a user class, a Namespace)."""
+def _object_guards(value, names: set) -> list:
+    """The plain attributes of a plain object (an instance of a user class, a Namespace)
+    that the code may read (attribute names are among its `names`): a counter it does not
+    read may change every call without recompiling."""
     if isinstance(value, (type, types.ModuleType, types.FunctionType, types.MethodType,
                           Tensor, np.ndarray)) or callable(value):
         return []
     attrs = getattr(value, "__dict__", None)
     if type(attrs) is not dict or len(attrs) > _MAX_ITEMS:
         return []
-    return [("value", (attrs, name), seen_value(v)) for name, v in attrs.items() if _plain(v)]
+    return [("value", (attrs, name), seen_value(v)) for name, v in attrs.items()
+            if name in names and _plain(v)]
 
 
 def _module_guards(module) -> list:

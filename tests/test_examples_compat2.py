@@ -242,6 +242,17 @@ def test_tf1_int_constants_and_variables_are_int32():
             assert sess.run(step) == 5
 
 
+def test_concat_of_int32_and_int64_promotes_like_torch_cat():
+    """An int32 constant meeting int64 indices: no wrap-around of the int64 values."""
+    pairs = [(lib.tensor([1], dtype=lib.int32), lib.tensor([2 ** 40])) for lib in (torch,
+                                                                                  tinyflow)]
+    for op in ("cat", "stack"):
+        theirs, ours = (getattr(lib, op)(pair) for lib, pair in zip((torch, tinyflow), pairs))
+        assert ours.dtype.name == str(theirs.dtype)[6:] == "int64"
+        np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+    both(lambda L, a, b: L.cat([a, b.double()]), [X(2, 3), X(1, 3)])
+
+
 # ---- a REINFORCE episode in the reinforcement_learning example's style -------------------
 
 def _reinforce(lib, weights, states, uniforms, gamma=0.99):

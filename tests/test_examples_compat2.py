@@ -164,6 +164,10 @@ def test_max_unpool2d_matches_torch():
     both(lambda L, x: L.nn.functional.max_unpool2d(
         *L.nn.functional.max_pool2d(x, 2, return_indices=True), 2, output_size=(7, 9)),
          [X(2, 3, 7, 9)])
+    # overlapping windows pick one position twice: written once, each gets its gradient
+    both(lambda L, x: L.nn.functional.max_unpool2d(
+        *L.nn.functional.max_pool2d(x, 3, 1, 1, return_indices=True), 3, 1, 1),
+         [X(2, 3, 5, 6)])
     with pytest.raises(ValueError, match="invalid max index"):
         tinyflow.nn.functional.max_unpool2d(tinyflow.ones(1, 1, 1, 1),
                                             tinyflow.tensor([[[[9]]]]), 2)
@@ -236,6 +240,17 @@ def test_tf1_int_constants_and_variables_are_int32():
         with tf.Session() as sess:
             sess.run(tf.global_variables_initializer())
             assert sess.run(step) == 5
+
+
+def test_concat_of_int32_and_int64_promotes_like_torch_cat():
+    """An int32 constant meeting int64 indices: no wrap-around of the int64 values."""
+    pairs = [(lib.tensor([1], dtype=lib.int32), lib.tensor([2 ** 40])) for lib in (torch,
+                                                                                  tinyflow)]
+    for op in ("cat", "stack"):
+        theirs, ours = (getattr(lib, op)(pair) for lib, pair in zip((torch, tinyflow), pairs))
+        assert ours.dtype.name == str(theirs.dtype)[6:] == "int64"
+        np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+    both(lambda L, a, b: L.cat([a, b.double()]), [X(2, 3), X(1, 3)])
 
 
 # ---- a REINFORCE episode in the reinforcement_learning example's style -------------------

@@ -205,3 +205,38 @@ def test_deleted_closure_variable_fails_as_eager():
         g(x)
     with pytest.raises(NameError):
         f(x)
+
+
+CONFIG = {"scale": 2.0}
+WEIGHTS = [1.0, 2.0]
+TABLE = np.array([1.0, 2.0, 3.0], np.float32)
+
+
+class Options:        # a plain object read as a global (as an argparse Namespace)
+    scale = steps = None
+
+
+OPTIONS = Options()
+
+
+def test_global_containers_arrays_and_objects_mutated_in_place_recompile():
+    OPTIONS.scale, OPTIONS.steps = 2.0, 0
+    f = torch.compile(lambda x: x * CONFIG["scale"] * WEIGHTS[1] * OPTIONS.scale
+                      + torch.tensor(TABLE))
+    x = tensor(3)
+
+    def expected():
+        return x.numpy() * CONFIG["scale"] * WEIGHTS[1] * OPTIONS.scale + TABLE
+    try:
+        np.testing.assert_allclose(f(x).numpy(), expected(), rtol=1e-6)
+        OPTIONS.steps += 1    # an attribute the function does not read
+        f(x)
+        assert f.stats.compiles == 1
+        for change in (lambda: CONFIG.update(scale=5.0), lambda: WEIGHTS.__setitem__(1, -3.0),
+                       lambda: setattr(OPTIONS, "scale", 0.5),
+                       lambda: TABLE.__setitem__(0, 9.0)):
+            change()
+            np.testing.assert_allclose(f(x).numpy(), expected(), rtol=1e-6)
+        assert f.stats.compiles == 5
+    finally:
+        CONFIG["scale"], WEIGHTS[1], TABLE[0] = 2.0, 2.0, 1.0

@@ -4,7 +4,9 @@ parameters and buffers of the modules it called. A trace bakes them into the gra
 as a constant, a tensor as a leaf), so a later call after `scale = 3.0` or `self.w = other`
 must recompile, as torch.compile's guards on globals and closures make it do.
 
-Plain values (numbers, bools, strings, tuples of them) are guarded by value, everything else
+Plain values (numbers, bools, strings, tuples, lists and dicts of them, small NumPy arrays)
+are guarded by value (a snapshot: a list mutated in place recompiles), the attributes of a
+plain object read as a global (an argparse Namespace, a config) likewise, everything else
 (tensors, modules, functions) by identity. Each guard is `("value", (dict, name), seen)` or
 `("cell", cell, seen)`, checked by `_Graph.valid` with `matches`."""
 from __future__ import annotations
@@ -21,6 +23,7 @@ from ..core.tensor import Tensor
 MISSING = object()        # a name no longer defined
 _MAX_FUNCTIONS = 64        # user functions followed per trace (a bound on the guard count)
 _MAX_ITEMS = 64            # longer tuples are guarded by identity (a check on every call)
+_MAX_ARRAY = 1 << 12       # larger NumPy arrays are guarded by identity
 _LIBRARY = tuple(os.path.normcase(p) for p in {
     os.path.dirname(os.path.dirname(os.path.abspath(__file__))),   # tinyflow itself
     sys.prefix, sys.base_prefix, sys.exec_prefix})
@@ -30,14 +33,29 @@ def seen_value(value) -> tuple:
     """What a guard remembers of `value`: (True, type, value) to compare by value, (False,
     value) by identity."""
     if _plain(value):
-        return (True, type(value), value)
+        return (True, type(value), _snapshot(value))
+    if type(value) is np.ndarray and value.size <= _MAX_ARRAY:
+        return (True, np.ndarray, value.copy())
     return (False, value)
+
+
+def _snapshot(value):
+    """A copy of a plain value that later in-place changes of `value` leave alone."""
+    if type(value) is list:
+        return [_snapshot(v) for v in value]
+    if type(value) is dict:
+        return {k: _snapshot(v) for k, v in value.items()}
+    return value
 
 
 def matches(value, seen: tuple) -> bool:
     """Whether `value` (the name's value now) is what the trace saw."""
     if seen[0]:
         old = seen[2]
+        if seen[1] is np.ndarray:
+            return (type(value) is np.ndarray and value.dtype == old.dtype
+                    and value.shape == old.shape and np.array_equal(value, old, equal_nan=
+                                                                    value.dtype.kind in "fc"))
         return type(value) is seen[1] and (value == old or (value != value and old != old))
     return value is seen[1]
 
@@ -45,7 +63,10 @@ def matches(value, seen: tuple) -> bool:
 def _plain(value) -> bool:
     if isinstance(value, (bool, int, float, complex, str, bytes, type(None), np.generic)):
         return True
-    return type(value) in (tuple, frozenset) and len(value) <= _MAX_ITEMS and \
+    if type(value) is dict:
+        return len(value) <= _MAX_ITEMS and all(_plain(k) and _plain(v)
+                                                for k, v in value.items())
+    return type(value) in (tuple, frozenset, list) and len(value) <= _MAX_ITEMS and \
         all(_plain(v) for v in value)
 
 
@@ -60,11 +81,13 @@ def capture_guards(fn, modules) -> list:
             continue
         done.add(id(f))
         scope = f.__globals__
-        for name in _global_names(f.__code__):
+        names = _global_names(f.__code__)
+        for name in names:
             value = scope.get(name, MISSING)
             if value is MISSING:          # a builtin, or not defined yet (unused branch)
                 continue
             guards.append(("value", (scope, name), seen_value(value)))
+            guards += _object_guards(value, names)
             todo.append(value)
         for cell in f.__closure__ or ():
             try:
@@ -76,6 +99,20 @@ def capture_guards(fn, modules) -> list:
     for m in modules:
         guards += _module_guards(m)
     return guards
+
+
+def _object_guards(value, names: set) -> list:
+    """The plain attributes of a plain object (an instance of a user class, a Namespace)
+    that the code may read (attribute names are among its `names`): a counter it does not
+    read may change every call without recompiling."""
+    if isinstance(value, (type, types.ModuleType, types.FunctionType, types.MethodType,
+                          Tensor, np.ndarray)) or callable(value):
+        return []
+    attrs = getattr(value, "__dict__", None)
+    if type(attrs) is not dict or len(attrs) > _MAX_ITEMS:
+        return []
+    return [("value", (attrs, name), seen_value(v)) for name, v in attrs.items()
+            if name in names and _plain(v)]
 
 
 def _module_guards(module) -> list:

@@ -59,8 +59,14 @@ def max_unpool2d(input: Tensor, indices: Tensor, kernel_size, stride=None, paddi
         raise ValueError(f"max_unpool2d: found an invalid max index {int(flat.max())} (output "
                          f"volumes are of size {size[0]}x{size[1]})")
     ref = as_tensor(np.zeros((n, c, size[0] * size[1]), x.dtype.np))
-    out = apply(GatherGrad(axis=2), ops.reshape(x, (n, c, h * w)),
-                ops.reshape(idx, (n, c, h * w)), ref)
+    flat_idx = ops.reshape(idx, (n, c, h * w))
+    summed = apply(GatherGrad(axis=2), ops.reshape(x, (n, c, h * w)), flat_idx, ref)
+    # Overlapping windows (stride < kernel) can pick one position twice: PyTorch writes the
+    # value once (the scatter above added it per window) yet passes each window the whole
+    # gradient at its index, as the scatter-add's gradient does
+    hits = apply(GatherGrad(axis=2), ops.ones_like(flat_idx, dtype=x.dtype), flat_idx, ref)
+    once = ops.stop_gradient(summed / ops.maximum(hits, 1))
+    out = once + (summed - ops.stop_gradient(summed))
     return ops.reshape(out, (n, c) + size)
 
 

@@ -2,6 +2,7 @@
 (BroadcastTo / SumTo) that autodiff uses to move gradients between shapes."""
 from __future__ import annotations
 
+import functools
 import math
 from typing import Optional
 
@@ -465,7 +466,12 @@ def squeeze(x, axis=None, name=None) -> Tensor:
 
 
 def concat(values, axis, name=None) -> Tensor:
-    return apply(Concat(axis=int(axis)), *[as_tensor(v) for v in values], name=name)
+    values = [as_tensor(v) for v in values]
+    if any(v.dtype is not values[0].dtype for v in values):   # torch.cat promotes
+        from .math import cast   # (int32 and int64: TF1's constants meeting torch's indices)
+        common = functools.reduce(dtypes.promote, [v.dtype for v in values])
+        values = [v if v.dtype is common else cast(v, common) for v in values]
+    return apply(Concat(axis=int(axis)), *values, name=name)
 
 
 def stack(values, axis=0, name=None) -> Tensor:

@@ -30,6 +30,7 @@ def threaded(monkeypatch):
         return run(piece, length, pieces)
     monkeypatch.setattr(parallel, "run", counted)
     monkeypatch.setattr(parallel, "threads", lambda: 2)
+    monkeypatch.setattr(parallel, "MIN_ELEMENTS", 1 << 17)   # the sizes below are cut
     return calls
 
 

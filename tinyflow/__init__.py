@@ -5,7 +5,12 @@ One namespace serves both front ends (`import tinyflow as tf` and `import tinyfl
 PyTorch's spellings live in `tinyflow/pytorch/`; where TF1 and PyTorch use one name for
 different things, `tinyflow/pytorch/shared_names.py` decides by the arguments.
 """
-from . import backend as _backend  # noqa: F401  (fills the kernel tables)
+import os as _os
+import sys as _sys
+
+if "numpy" not in _sys.modules:   # OpenBLAS reads this once, when NumPy loads it: see
+    _os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "20")   # backend/numpy/parallel.py
+from . import backend as _backend  # noqa: E402,F401  (fills the kernel tables)
 from . import (autograd, contrib, distributions, func, jit, nn, onnx, ops, optim,  # noqa: F401
                utils, viz)
 from .autodiff import forward_gradients, gradients

@@ -7,15 +7,21 @@ else OMP_NUM_THREADS, else the cores), so NumPy work, Numba loops and OpenBLAS n
 more threads than the user gave. A piece that calls BLAS asks OpenBLAS for one thread in its
 own thread (`openblas_set_num_threads_local`): 32 small per-head products or 50 LSTM steps
 threaded one by one would pay OpenBLAS's hand-off on every call, where one piece per core
-pays it once. Arrays under `MIN_ELEMENTS` stay on the plain path: handing a piece to another
-thread costs some 20 us, about what a pass over 100k floats costs.
+pays it once. Arrays under `MIN_ELEMENTS` (512k) stay on the plain path: handing a piece to
+another thread costs some 20 us, and right after a product OpenBLAS's thread may still be
+spinning on the second core (below); at 128k the MLP step's relu on two threads made the
+step 7.1 -> 12.6 ms.
 
-Off unless `TINYFLOW_KERNEL_THREADS` asks for it (the number of threads; "auto": the setting
-above). Measured on a quiet 2-core machine (bench/harness.py, 2026-12-04), the CNN steps ran
-10-25 % faster with it off and the GPT and LSTM steps (with the elementwise kernels also
-cut) 20-30 % slower with it on: OpenBLAS already runs the products on both cores, and a
-piece's hand-off and one-thread BLAS cost more than the elementwise passes gain. It won only
-on a machine loaded by other work, where OpenBLAS's own threads stall.
+On when OpenBLAS's idle threads give the cores back quickly, else off; TINYFLOW_KERNEL_THREADS
+overrides (a number of threads; "auto": the setting above). After each product OpenBLAS's
+worker threads spin, by default for 2^28 cycles (~0.1 s), so a piece handed to our second
+thread competes with a spinning thread for the second core: measured on a quiet 2-core
+machine (bench/harness.py, 2026-12-04/05) that made steps bimodal per process (the CNN step
+36-58 ms, the MLP step 7-13 ms). `import tinyflow` therefore sets OPENBLAS_THREAD_TIMEOUT=20
+(2^20 cycles, well under a millisecond) when NumPy is not loaded yet and the user set none,
+and the pool is on only when the timeout OpenBLAS read is at most 20. Shorter still (4) made every step
+slower: each product then wakes a sleeping thread. If NumPy was imported before tinyflow,
+OpenBLAS kept its default and the pool stays off.
 """
 from __future__ import annotations
 
@@ -29,15 +35,17 @@ from typing import Callable, Optional
 
 import numpy as np
 
-MIN_ELEMENTS = 1 << 17
+MIN_ELEMENTS = 1 << 19
 _worker = threading.local()      # .active: this thread is one of the pool's
 
 
 @functools.cache
 def threads() -> int:
-    """Threads a kernel may use: 1 (the pool off) unless TINYFLOW_KERNEL_THREADS gives a
-    number, or "auto": the process's thread setting, as OpenBLAS and Numba read it."""
-    asked = os.environ.get("TINYFLOW_KERNEL_THREADS", "1")
+    """Threads a kernel may use: TINYFLOW_KERNEL_THREADS if set (a number, or "auto": the
+    process's thread setting, as OpenBLAS and Numba read it); else "auto" when OpenBLAS's
+    idle threads sleep soon (`blas_spin_is_short`), else 1 (the pool off)."""
+    asked = os.environ.get("TINYFLOW_KERNEL_THREADS",
+                           "auto" if blas_spin_is_short() else "1")
     if asked.isdigit():
         return max(1, int(asked))
     for name in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS"):
@@ -48,20 +56,38 @@ def threads() -> int:
                else os.cpu_count() or 1)
 
 
+SHORT_SPIN = 20   # OpenBLAS's thread timeout (log2 of cycles) at or under which the pool runs
+
+
 @functools.cache
+def _openblas() -> Optional[ctypes.CDLL]:
+    """NumPy's bundled OpenBLAS, if it is the one with the functions used here."""
+    for path in glob.glob(os.path.join(os.path.dirname(np.__file__), os.pardir, "numpy.libs",
+                                       "libscipy_openblas*")):
+        try:
+            lib = ctypes.CDLL(path)
+            lib.openblas_set_num_threads_local.argtypes = [ctypes.c_int]
+            lib.openblas_set_num_threads_local.restype = ctypes.c_int
+            lib.openblas_thread_timeout.restype = ctypes.c_int
+        except (OSError, AttributeError):
+            continue
+        return lib
+    return None
+
+
+def blas_spin_is_short() -> bool:
+    """Whether the loaded OpenBLAS lets its idle threads sleep soon after a product: the
+    timeout it read from OPENBLAS_THREAD_TIMEOUT when NumPy loaded it (tinyflow sets that
+    variable first when it can); 0 means its default, 2^28 cycles."""
+    lib = _openblas()
+    return lib is not None and 0 < lib.openblas_thread_timeout() <= SHORT_SPIN
+
+
 def _openblas_local() -> Optional[Callable[[int], int]]:
     """OpenBLAS's per-thread thread count setter (returns the previous count), if NumPy's
     bundled OpenBLAS has it; None otherwise (then BLAS keeps its own threads)."""
-    libs = glob.glob(os.path.join(os.path.dirname(np.__file__), os.pardir, "numpy.libs",
-                                  "libscipy_openblas*"))
-    for path in libs:
-        try:
-            setter = ctypes.CDLL(path).openblas_set_num_threads_local
-        except (OSError, AttributeError):
-            continue
-        setter.argtypes, setter.restype = [ctypes.c_int], ctypes.c_int
-        return setter
-    return None
+    lib = _openblas()
+    return lib.openblas_set_num_threads_local if lib is not None else None
 
 
 def _start_worker() -> None:

@@ -1,0 +1,58 @@
+"""When the kernel pool is on by default: only if OpenBLAS lets its idle threads sleep soon,
+which `import tinyflow` arranges (OPENBLAS_THREAD_TIMEOUT=20) when NumPy is not loaded yet
+and the user set nothing; the timeout is the one the loaded OpenBLAS reports."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PROBE = """
+import json, os
+{before}
+import tinyflow
+from tinyflow.backend.numpy import parallel
+lib = parallel._openblas()
+print(json.dumps(dict(env=os.environ.get("OPENBLAS_THREAD_TIMEOUT"),
+                      read=lib.openblas_thread_timeout() if lib is not None else None,
+                      short=parallel.blas_spin_is_short(), threads=parallel.threads(),
+                      auto=len(os.sched_getaffinity(0)))))
+"""
+
+
+def _probe(before: str = "", **env) -> dict:
+    clean = {k: v for k, v in os.environ.items()
+             if k not in ("OPENBLAS_THREAD_TIMEOUT", "TINYFLOW_KERNEL_THREADS",
+                          "NUMBA_NUM_THREADS", "OMP_NUM_THREADS")}
+    done = subprocess.run([sys.executable, "-c", PROBE.format(before=before)], cwd=ROOT,
+                          env={**clean, "PYTHONPATH": ROOT, **env}, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def bundled_openblas():
+    if _probe()["read"] is None:
+        pytest.skip("NumPy's BLAS is not the bundled OpenBLAS")
+
+
+def test_tinyflow_first_sets_a_short_spin_and_turns_the_pool_on(bundled_openblas):
+    got = _probe()
+    assert (got["env"], got["read"], got["short"]) == ("20", 20, True)
+    assert got["threads"] == got["auto"]
+
+
+def test_numpy_loaded_first_keeps_openblas_default_and_the_pool_off(bundled_openblas):
+    got = _probe(before="import numpy")
+    assert (got["env"], got["read"], got["short"], got["threads"]) == (None, 0, False, 1)
+
+
+def test_the_users_own_setting_wins(bundled_openblas):
+    got = _probe(OPENBLAS_THREAD_TIMEOUT="26")
+    assert (got["env"], got["read"], got["short"], got["threads"]) == ("26", 26, False, 1)
+    assert _probe(OPENBLAS_THREAD_TIMEOUT="26", TINYFLOW_KERNEL_THREADS="3")["threads"] == 3

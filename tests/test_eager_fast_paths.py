@@ -60,3 +60,19 @@ def test_sum_and_mean_over_every_dim(keepdim):
                          (torch.tensor(x).sum(), pt.from_numpy(x).sum())):
         assert tuple(ours.shape) == tuple(theirs.shape)
         np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-6)
+
+
+@pytest.mark.parametrize("x_shape,b_shape", [((4, 3), (1,)), ((4, 3), (4, 5)),
+                                             ((2, 4, 3), (4, 5)), ((2, 4, 3), (5,))])
+def test_linear_with_a_broadcast_bias_matches_torch(x_shape, b_shape):
+    """A bias that is not one value per feature broadcasts against the output, as PyTorch's."""
+    rng = np.random.default_rng(1)
+    arrays = [rng.standard_normal(s).astype(np.float32) for s in (x_shape, (5, 3), b_shape)]
+    ours = [torch.tensor(a, requires_grad=True) for a in arrays]
+    theirs = [pt.tensor(a, requires_grad=True) for a in arrays]
+    y, y_t = F.linear(*ours), pt.nn.functional.linear(*theirs)
+    np.testing.assert_allclose(y.detach().numpy(), y_t.detach().numpy(), rtol=1e-5, atol=1e-6)
+    (y * y).sum().backward()
+    (y_t * y_t).sum().backward()
+    for a, b in zip(ours, theirs):
+        np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-5, atol=1e-5)

@@ -117,11 +117,18 @@ def log_softmax(input: Tensor, dim: Optional[int] = None, _stacklevel: int = 3,
 # ---- linear and convolution ------------------------------------------------------------------
 
 
+def _per_feature(bias: Tensor, weight: Tensor) -> bool:
+    """Whether bias is one value per output feature (the affine op's); any other shape that
+    broadcasts against the output (PyTorch allows it) is added after the product."""
+    return (bias.shape is not None and len(bias.shape) == 1
+            and weight.shape is not None and bias.shape[0] == weight.shape[0])
+
+
 def linear(input: Tensor, weight: Tensor, bias: Optional[Tensor] = None) -> Tensor:
     """input @ weight.T + bias, for inputs of any rank >= 1 (the last dim is features)."""
     if (isinstance(input, Tensor) and isinstance(weight, Tensor) and isinstance(bias, Tensor)
             and input.shape is not None and len(input.shape) == 2
-            and input.dtype is weight.dtype is bias.dtype
+            and input.dtype is weight.dtype is bias.dtype and _per_feature(bias, weight)
             and autocast_state.fp8 is None and autocast_state.dtype is None):
         return apply(_AFFINE, input, weight, bias)   # the common Linear, as below, in one call
     x, weight = as_tensor(input), as_tensor(weight)
@@ -132,11 +139,12 @@ def linear(input: Tensor, weight: Tensor, bias: Optional[Tensor] = None) -> Tens
         x, weight, bias = ops.autocast_inputs(x, weight, bias)
     if x.ndim == 1:
         out = ops.squeeze(ops.matmul(ops.expand_dims(x, 0), weight, transpose_b=True), 0)
-    elif x.ndim > 2 and None not in x.shape:
+    elif x.ndim > 2 and None not in x.shape and (bias is None or _per_feature(bias, weight)):
         # one 2-D product: a batched one would make a [batch, out, in] weight gradient
         flat = linear(ops.reshape(x, (-1, x.shape[-1])), weight, bias)
         return ops.reshape(flat, x.shape[:-1] + (weight.shape[0],))
-    elif x.ndim == 2 and bias is not None and x.dtype is weight.dtype is bias.dtype:
+    elif (x.ndim == 2 and bias is not None and x.dtype is weight.dtype is bias.dtype
+          and _per_feature(bias, weight)):
         return ops.affine(x, weight, bias)   # bias added into the product's buffer
     else:
         out = ops.matmul(x, weight, transpose_b=True)

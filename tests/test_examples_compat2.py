@@ -297,3 +297,8 @@ def test_reinforce_episodes_match_torch():
     np.testing.assert_allclose(ours[0], theirs[0], rtol=1e-5, atol=1e-6)
     for a, b in zip(ours[1], theirs[1]):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_as_tensor_of_an_unsupported_numpy_dtype_names_it():
+    with pytest.raises(TypeError, match="unsupported dtype uint16"):
+        tinyflow.as_tensor(np.array([1, 2], dtype=np.uint16))

@@ -91,7 +91,11 @@ def is_known(np_dtype) -> bool:
 
 def from_numpy_dtype(np_dtype) -> DType:
     """The DType of a NumPy array's dtype (fast path for kernels' outputs)."""
-    return _BY_NP[np_dtype]
+    try:
+        return _BY_NP[np_dtype]
+    except KeyError:
+        raise TypeError(f"unsupported dtype {np_dtype} (tinyflow has "
+                        f"{', '.join(sorted(_BY_NAME))})") from None
 
 
 # ---- promotion rules ---------------------------------------------------------------------

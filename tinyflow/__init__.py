@@ -27,7 +27,7 @@ from .jit import compile, explain, mark_dynamic  # noqa: A004  (torch.compile, t
 from .ops.creation import tf_range as range  # noqa: A004  (TF1's tf.range)
 from .ops.shape import shape_of as shape
 from .ops import (abs, arg_max, arg_min, assign, assign_add, assign_sub, atan2, cast, ceil, concat,
-                  cos, divide, einsum, equal, erf, exp, expand_dims, expm1, floor, floor_divide,
+                  cos, divide, einsum, equal, erf, exp, expand_dims, expm1, fill, floor, floor_divide,
                   greater, greater_equal, group, less, less_equal, log, log1p,
                   logical_and, logical_not, logical_or, logical_xor, maximum, minimum,
                   multiply, negative, not_equal, one_hot, pad, pow, random_normal, random_uniform,

@@ -7,7 +7,7 @@ import numpy as np
 import tinyflow as tf
 from tinyflow.ops import creation as creation_ops
 
-from .common import (NUMBERS, A, ErrorInput, Labels, OpCase, Ref, S, dtype_kwarg, given,
+from .common import (NUMBERS, A, ErrorInput, Ids, Labels, OpCase, Ref, S, dtype_kwarg, given,
                      dtype_kwarg_or_float32)
 
 CASES: list[OpCase] = []
@@ -83,4 +83,25 @@ CASES += [
                    ErrorInput(S(A(domain=given(0.0)), A(domain=given(3.0)),
                                 A(domain=given(0.0))), ValueError,
                               r"range: delta must not be zero", at_run=True))),
+]
+
+
+def tf_fill(value, dims):
+    return tf.fill(dims, value)
+
+
+def np_fill(value, dims):
+    return np.full(tuple(dims), value, dtype=value.dtype)
+
+
+CASES += [
+    OpCase("fill", tf_fill, np_fill,
+           (S(A(), Ids(2, 3, dtype=tf.int32)), S(A(), Ids(4, dtype=tf.int64)),
+            S(A(), Ids(0, 3, dtype=tf.int32))),
+           NUMBERS, value_shaped=True,
+           errors=(ErrorInput(S(A(2), Ids(2, 3)), tf.ShapeError,
+                              r"^fill: value must be a scalar, got shape \(2,\)"),
+                   ErrorInput(S(A(), A(2)), tf.DTypeError, r"^fill: dims must be integers"),
+                   ErrorInput(S(A(), Ids(2, -1)), ValueError,
+                              r"fill: dims must be non-negative", at_run=True))),
 ]

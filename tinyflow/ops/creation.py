@@ -103,6 +103,38 @@ class Range(Op):
         return (None,), self.dtype
 
 
+class Fill(Op):
+    """A tensor of shape `dims` (a 1-D integer tensor, e.g. from `tf.shape`, known perhaps
+    only at run time) with every element `value` (a scalar): TF1's `tf.fill`, and `tf.zeros`
+    / `tf.ones` of a shape that is a tensor. Linear in the value; its gradient is g's sum."""
+    name = "fill"
+    linearity = "linear"
+    linear_inputs = 1
+
+    def infer(self, value, dims):
+        if value.shape is not None and value.shape != ():
+            raise ValueError(f"value must be a scalar, got shape {value.shape}")
+        if not dims.dtype.is_integer:
+            raise TypeError(f"dims must be integers, got {dims.dtype.name}")
+        if dims.shape is not None and len(dims.shape) != 1:
+            raise ValueError(f"dims must be 1-D, got shape {dims.shape}")
+        rank = None if dims.shape is None else dims.shape[0]
+        return (None if rank is None else (None,) * rank), value.dtype
+
+    def vjp(self, g, out, value, dims):
+        from .reduce import reduce_sum
+        return reduce_sum(g), None
+
+
+def fill(dims, value, name=None) -> Tensor:
+    """TF1's `tf.fill(dims, value)`: `dims` a list of ints and scalar tensors, or a 1-D
+    integer tensor."""
+    if isinstance(dims, (list, tuple)) and any(isinstance(d, Tensor) for d in dims):
+        from .shape import stack
+        dims = stack([d if isinstance(d, Tensor) else tf1_constant(d) for d in dims])
+    return apply(Fill(), tf1_constant(value), tf1_constant(dims), name=name)
+
+
 def zeros_like(x, dtype=None, name=None) -> Tensor:
     dt = None if dtype is None else dtypes.as_dtype(dtype)
     return apply(shared(ZerosLike, dt), as_tensor(x), name=name)

@@ -10,7 +10,7 @@ from ..core.op import as_tensor as _wrap
 from ..core.random import generator
 from ..core.shapes import as_shape
 from ..core.tensor import Tensor
-from ..ops.creation import tf1_constant
+from ..ops.creation import fill as _fill, tf1_constant
 from .dtype import check_device
 from .movement import size_args
 
@@ -87,6 +87,10 @@ def leaf(arr: np.ndarray, requires_grad: bool) -> Tensor:
 
 
 def _filled(fill, args, dtype, requires_grad, size=None, device=None):
+    if args and (isinstance(args[0], Tensor) or isinstance(args[0], (list, tuple)) and any(
+            isinstance(d, Tensor) for d in args[0])):   # TF1: a shape known when run
+        dtype = args[1] if len(args) > 1 else dtype
+        return _fill(args[0], np.full((), fill, dtype_or(dtype).np))
     shape, rest = _shape_args(args, size, device)
     if rest:
         dtype = rest[0]

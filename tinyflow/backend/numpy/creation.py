@@ -73,6 +73,13 @@ def multinomial(op, probs):
     return out if probs.ndim == 2 else out[0]
 
 
+@kernel(c.Fill)
+def fill(op, value, dims):
+    if dims.ndim != 1 or (dims < 0).any():
+        raise ValueError(f"fill: dims must be non-negative, got {dims.tolist()}")
+    return np.full(tuple(int(d) for d in dims), value, dtype=value.dtype)
+
+
 @kernel(c.Range)
 def range_(op, start, limit, delta):
     if delta == 0:

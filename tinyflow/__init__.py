@@ -26,6 +26,7 @@ from .core.tensor import Tensor
 from .jit import compile, explain, mark_dynamic  # noqa: A004  (torch.compile, torch._dynamo.*)
 from .ops.creation import tf_range as range  # noqa: A004  (TF1's tf.range)
 from .ops.shape import shape_of as shape
+from .ops.shape import tf_slice as slice  # noqa: A004  (TF1's tf.slice)
 from .ops import (abs, arg_max, arg_min, assign, assign_add, assign_sub, atan2, cast, ceil, concat,
                   cos, divide, einsum, equal, erf, exp, expand_dims, expm1, fill, floor, floor_divide,
                   greater, greater_equal, group, less, less_equal, log, log1p,

@@ -384,3 +384,21 @@ CASES += [
            errors=(ErrorInput(S(A(3), out_type=tf.float32), tf.DTypeError,
                               r"^shape: out_type must be an integer dtype, got float32"),)),
 ]
+
+
+def tf_slice(x, begin=(), size=()):
+    return tf.slice(x, begin, size)
+
+
+def np_slice(x, begin=(), size=()):
+    return x[tuple(slice(b, None if n == -1 else b + n) for b, n in zip(begin, size))]
+
+
+CASES += [
+    OpCase("slice", tf_slice, np_slice,
+           (S(A(3, 4), begin=[1, 0], size=[2, -1]), S(A(2, 3, 4, layout="T"), begin=[0, 1, 2],
+                                                     size=[1, 2, 2])),
+           NUMBERS, sugar=True, dynamic=False,
+           errors=(ErrorInput(S(A(3, 4), begin=[2, 0], size=[2, 4]), ValueError,
+                              r"^slice: begin \[2, 0\] and size \[2, 4\] do not fit"),)),
+]

@@ -497,6 +497,23 @@ def unstack(value, num=None, axis=0, name=None) -> list:
     return [getitem(value, (slice(None),) * axis + (i,)) for i in range(int(size))]
 
 
+def tf_slice(input_, begin, size, name=None) -> Tensor:
+    """TF1 slice: `size[i]` elements from `begin[i]` along each dim (-1: to the end), a
+    getitem view; begin and size are Python ints (or constant tensors)."""
+    x = as_tensor(input_)
+    begin, size = ([int(v) for v in np.asarray(t.numpy() if isinstance(t, Tensor) else t)
+                    .reshape(-1)] for t in (begin, size))
+    if x.ndim is not None and not len(begin) == len(size) == x.ndim:
+        raise ValueError(f"slice: begin {begin} and size {size} must each have one entry "
+                         f"per dim of the input's shape {x.shape}")
+    for b, n, d in zip(begin, size, x.shape or (None,) * len(begin)):
+        if b < 0 or n < -1 or d is not None and (b + n > d if n >= 0 else b > d):
+            raise ValueError(f"slice: begin {begin} and size {size} do not fit the input's "
+                             f"shape {x.shape}")
+    return getitem(x, tuple(slice(b, None if n == -1 else b + n)
+                            for b, n in zip(begin, size)))
+
+
 def split(value, num_or_size_splits, axis=0, name=None) -> list:
     """TF1 split: a number of equal parts, or a list of sizes along `axis` (one may be -1)."""
     value = as_tensor(value)

@@ -153,3 +153,12 @@ def test_what_tf1_accepts_still_runs():
         np.testing.assert_array_equal(
             sess.run(t["b"], _ok_feed(t), options=options, run_metadata=tf.RunMetadata()),
             [1, 2])
+
+
+def test_axis_given_as_a_constant_tensor():
+    """TF1 programs pass axes as tensors (tf.constant(1)); a symbolic one is refused by name."""
+    x = tf.constant([[1.0, 2.0], [3.0, 4.0]])
+    np.testing.assert_array_equal(tf.reduce_sum(x, tf.constant(1)).numpy(), [3.0, 7.0])
+    np.testing.assert_array_equal(tf.argmax(x, tf.constant(0)).numpy(), [1, 1])
+    with pytest.raises(TypeError, match="Placeholder"):
+        tf.reduce_sum(x, tf.placeholder(tf.int32, []))

@@ -64,6 +64,8 @@ def normalize_axes(axis, rank: Optional[int]) -> Optional[tuple]:
     """Axes as a sorted tuple of non-negative ints; None means all axes."""
     if axis is None:
         return None if rank is None else tuple(range(rank))
+    if not isinstance(axis, int) and getattr(axis, "ndim", None) == 0:
+        axis = int(axis)    # a 0-d array or constant tensor (TF1's tf.constant(1) as axis)
     axes = (axis,) if isinstance(axis, int) else tuple(int(a) for a in axis)
     if rank is None:
         if any(a < 0 for a in axes):

@@ -56,3 +56,21 @@ def test_the_users_own_setting_wins(bundled_openblas):
     got = _probe(OPENBLAS_THREAD_TIMEOUT="26")
     assert (got["env"], got["read"], got["short"], got["threads"]) == ("26", 26, False, 1)
     assert _probe(OPENBLAS_THREAD_TIMEOUT="26", TINYFLOW_KERNEL_THREADS="3")["threads"] == 3
+
+
+def test_pool_gives_openblas_its_thread_count_back(monkeypatch):
+    """OpenBLAS's thread setting is process-wide: after pieces ran (the pool's thread started
+    by them), the calling thread's products have their threads back; while they run, one."""
+    from tinyflow.backend.numpy import parallel
+    lib = parallel._openblas()
+    if lib is None:
+        pytest.skip("NumPy's OpenBLAS has no thread setter")
+    monkeypatch.setattr(parallel, "threads", lambda: 2)
+    before = lib.openblas_set_num_threads_local(2)
+    try:
+        seen = []
+        parallel.run(lambda a, b: seen.append(lib.openblas_set_num_threads_local(1)), 2)
+        assert seen == [1, 1]
+        assert lib.openblas_set_num_threads_local(2) == 2
+    finally:
+        lib.openblas_set_num_threads_local(before)

@@ -4,10 +4,13 @@ and runs them at once, one piece in the calling thread and the rest in a small p
 NumPy's ufuncs, its matmul and our Numba loops (`nogil=True`) release the GIL, so threads
 are enough; the pool is sized by the thread setting every library reads (NUMBA_NUM_THREADS,
 else OMP_NUM_THREADS, else the cores), so NumPy work, Numba loops and OpenBLAS never run
-more threads than the user gave. A piece that calls BLAS asks OpenBLAS for one thread in its
-own thread (`openblas_set_num_threads_local`): 32 small per-head products or 50 LSTM steps
-threaded one by one would pay OpenBLAS's hand-off on every call, where one piece per core
-pays it once. Arrays under `MIN_ELEMENTS` (512k) stay on the plain path: handing a piece to
+more threads than the user gave. While pieces run, OpenBLAS is asked for one thread
+(`openblas_set_num_threads_local`), and given its count back when the last piece is done:
+32 small per-head products or 50 LSTM steps threaded one by one would pay OpenBLAS's hand-off
+on every call, where one piece per core pays it once. Despite its name that setting is
+process-wide in NumPy's OpenBLAS (a thread setting 1 sets it for every thread), so only
+`run` sets it, around all its pieces: a pool thread setting it once when it started left
+every later product of the process on one thread (the GPT step's GEMMs 30 -> 52 ms). Arrays under `MIN_ELEMENTS` (512k) stay on the plain path: handing a piece to
 another thread costs some 20 us, and right after a product OpenBLAS's thread may still be
 spinning on the second core (below); at 128k the MLP step's relu on two threads made the
 step 7.1 -> 12.6 ms.
@@ -84,17 +87,14 @@ def blas_spin_is_short() -> bool:
 
 
 def _openblas_local() -> Optional[Callable[[int], int]]:
-    """OpenBLAS's per-thread thread count setter (returns the previous count), if NumPy's
-    bundled OpenBLAS has it; None otherwise (then BLAS keeps its own threads)."""
+    """OpenBLAS's thread count setter (returns the previous count; process-wide, see above),
+    if NumPy's bundled OpenBLAS has it; None otherwise (then BLAS keeps its own threads)."""
     lib = _openblas()
     return lib.openblas_set_num_threads_local if lib is not None else None
 
 
 def _start_worker() -> None:
     _worker.active = True
-    setter = _openblas_local()
-    if setter is not None:
-        setter(1)
 
 
 @functools.cache
@@ -122,18 +122,18 @@ def bounds(length: int, pieces: int) -> list[tuple[int, int]]:
 
 def run(piece: Callable[[int, int], object], length: int, pieces: int = 0) -> None:
     """piece(start, stop) over near-equal parts of range(length), one per thread (at most
-    `pieces` if given), the first in this thread (with one BLAS thread, as the pool's);
+    `pieces` if given), the first in this thread, with one BLAS thread until all are done;
     returns when all are done and re-raises the first error."""
     parts = bounds(length, min(threads(), pieces or threads()))
-    futures = [_pool().submit(piece, *part) for part in parts[1:]]
     setter = _openblas_local()
     previous = setter(1) if setter is not None else None
+    futures = [_pool().submit(piece, *part) for part in parts[1:]]
     try:
         piece(*parts[0])
     finally:
+        errors = [f.exception() for f in futures]   # wait for all before raising
         if setter is not None:
             setter(previous)
-        errors = [f.exception() for f in futures]   # wait for all before raising
     for error in errors:
         if error is not None:
             raise error

@@ -5,26 +5,26 @@ NumPy's ufuncs, its matmul and our Numba loops (`nogil=True`) release the GIL, s
 are enough; the pool is sized by the thread setting every library reads (NUMBA_NUM_THREADS,
 else OMP_NUM_THREADS, else the cores), so NumPy work, Numba loops and OpenBLAS never run
 more threads than the user gave. While pieces run, OpenBLAS is asked for one thread
-(`openblas_set_num_threads_local`), and given its count back when the last piece is done:
-32 small per-head products or 50 LSTM steps threaded one by one would pay OpenBLAS's hand-off
+(`openblas_set_num_threads_local`), and given its count back when the last piece is done: 32
+small per-head products or 50 LSTM steps threaded one by one would pay OpenBLAS's hand-off
 on every call, where one piece per core pays it once. Despite its name that setting is
 process-wide in NumPy's OpenBLAS (a thread setting 1 sets it for every thread), so only
 `run` sets it, around all its pieces: a pool thread setting it once when it started left
-every later product of the process on one thread (the GPT step's GEMMs 30 -> 52 ms). Arrays under `MIN_ELEMENTS` (512k) stay on the plain path: handing a piece to
-another thread costs some 20 us, and right after a product OpenBLAS's thread may still be
-spinning on the second core (below); at 128k the MLP step's relu on two threads made the
-step 7.1 -> 12.6 ms.
+every later product of the process on one thread (the GPT step's GEMMs 30 -> 52 ms). Arrays
+under `MIN_ELEMENTS` (512k) stay on the plain path: handing a piece to another thread costs
+some 20 us, and right after a product OpenBLAS's thread may still be spinning on the second
+core (below); at 128k the MLP step's relu on two threads made the step 7.1 -> 12.6 ms.
 
-On when OpenBLAS's idle threads give the cores back quickly, else off; TINYFLOW_KERNEL_THREADS
-overrides (a number of threads; "auto": the setting above). After each product OpenBLAS's
-worker threads spin, by default for 2^28 cycles (~0.1 s), so a piece handed to our second
-thread competes with a spinning thread for the second core: measured on a quiet 2-core
-machine (bench/harness.py, 2026-12-04/05) that made steps bimodal per process (the CNN step
-36-58 ms, the MLP step 7-13 ms). `import tinyflow` therefore sets OPENBLAS_THREAD_TIMEOUT=20
-(2^20 cycles, well under a millisecond) when NumPy is not loaded yet and the user set none,
-and the pool is on only when the timeout OpenBLAS read is at most 20. Shorter still (4) made every step
-slower: each product then wakes a sleeping thread. If NumPy was imported before tinyflow,
-OpenBLAS kept its default and the pool stays off.
+On when OpenBLAS's idle threads give the cores back quickly, else off;
+TINYFLOW_KERNEL_THREADS overrides (a number of threads; "auto": the setting above). After
+each product OpenBLAS's worker threads spin, by default for 2^28 cycles (~0.1 s), so a piece
+handed to our second thread competes with a spinning thread for the second core: measured on
+a quiet 2-core machine (bench/harness.py, 2026-12-04/05) that made steps bimodal per process
+(the CNN step 36-58 ms, the MLP step 7-13 ms). `import tinyflow` therefore sets
+OPENBLAS_THREAD_TIMEOUT=20 (2^20 cycles, well under a millisecond) when NumPy is not loaded
+yet and the user set none, and the pool is on only when the timeout OpenBLAS read is at most
+20. Shorter still (4) made every step slower: each product then wakes a sleeping thread. If
+NumPy was imported before tinyflow, OpenBLAS kept its default and the pool stays off.
 """
 from __future__ import annotations
 

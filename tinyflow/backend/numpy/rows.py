@@ -7,7 +7,6 @@ axis (else they run those kernels)."""
 from __future__ import annotations
 
 import functools
-import math
 
 import numpy as np
 
@@ -19,6 +18,12 @@ from .registry import KERNELS
 # thread: softmax 100 x 10 4.5 us (NumPy 15.7), 2048 x 10 70 us (168), 2048 x 32 251 us
 # (270); at 64 NumPy wins (8192 x 64: 1.4 ms against 1.9).
 MAX_ROW = 32
+
+
+@functools.cache
+def _loops():
+    from . import _row_loops     # imports Numba: on first use
+    return _row_loops
 
 
 def covers(x_shape: tuple, axis, dtype) -> bool:
@@ -45,7 +50,7 @@ def softmax_rows(op: nn.Softmax, x: np.ndarray, out=None) -> np.ndarray:
         return KERNELS[nn.Softmax](op, x, out=out)
     if out is None:
         out = np.empty_like(x)
-    _softmax_loop()(rows, out.reshape(rows.shape))
+    _loops().softmax(rows, out.reshape(rows.shape))
     return out
 
 
@@ -58,46 +63,8 @@ def sum_rows(op: reduce.Sum, x: np.ndarray, out=None) -> np.ndarray:
         return KERNELS[reduce.Sum](op, x, out=out)
     if out is None:
         out = np.empty(shape, x.dtype)
-    _sum_loop()(rows, out.reshape(-1))
+    _loops().row_sum(rows, out.reshape(-1))
     return out
-
-
-@functools.cache
-def _softmax_loop():
-    import numba
-
-    @numba.njit(cache=True, nogil=True, error_model="numpy")   # 1 / 0: inf, as NumPy
-    def loop(x, out):
-        n, k = x.shape
-        for i in range(n):
-            m = x[i, 0]
-            for j in range(1, k):
-                if not x[i, j] <= m:      # NaN wins, as np.max
-                    m = x[i, j]
-            total = 0.0
-            for j in range(k):
-                e = math.exp(x[i, j] - m)
-                out[i, j] = e
-                total += e
-            scale = 1.0 / total
-            for j in range(k):
-                out[i, j] = out[i, j] * scale
-    return loop
-
-
-@functools.cache
-def _sum_loop():
-    import numba
-
-    @numba.njit(cache=True, nogil=True)
-    def loop(x, out):
-        n, k = x.shape
-        for i in range(n):
-            total = 0.0
-            for j in range(k):
-                total += x[i, j]
-            out[i] = total
-    return loop
 
 
 def softmax_xent_rows(x: np.ndarray, labels: np.ndarray, out=None):
@@ -111,7 +78,7 @@ def softmax_xent_rows(x: np.ndarray, labels: np.ndarray, out=None):
         return None
     y = np.empty_like(x) if out is None else out
     loss = np.empty(x.shape[0], x.dtype)
-    _softmax_xent_loop()(x, labels, y, loss)
+    _loops().softmax_xent(x, labels, y, loss)
     return y, loss
 
 
@@ -124,52 +91,5 @@ def softmax_grad_rows(y: np.ndarray, g: np.ndarray, out=None):
                                           and out.dtype == y.dtype)):
         return None
     out = np.empty_like(y) if out is None else out
-    _softmax_grad_loop()(y, g, out)
+    _loops().softmax_grad(y, g, out)
     return out
-
-
-@functools.cache
-def _softmax_xent_loop():
-    import numba
-
-    @numba.njit(cache=True, nogil=True, error_model="numpy")
-    def loop(x, labels, y, loss):
-        n, k = x.shape
-        for i in range(n):
-            m = x[i, 0]
-            for j in range(1, k):
-                if not x[i, j] <= m:      # NaN wins, as np.max
-                    m = x[i, j]
-            total = 0.0
-            dot = 0.0
-            mass = 0.0
-            for j in range(k):
-                e = math.exp(x[i, j] - m)
-                y[i, j] = e
-                total += e
-                dot += labels[i, j] * x[i, j]
-                mass += labels[i, j]
-            scale = 1.0 / total
-            for j in range(k):
-                y[i, j] = y[i, j] * scale
-            loss[i] = (m + math.log(total)) * mass - dot
-    return loop
-
-
-@functools.cache
-def _softmax_grad_loop():
-    import numba
-
-    @numba.njit(cache=True, nogil=True, error_model="numpy")
-    def loop(y, g, out):
-        n, k = y.shape
-        rounded = np.empty(1, y.dtype)    # the sum rounded as the separate row sum stores it
-        for i in range(n):
-            total = 0.0
-            for j in range(k):
-                total += g[i, j]
-            rounded[0] = total
-            s = rounded[0]
-            for j in range(k):
-                out[i, j] = g[i, j] - y[i, j] * s
-    return loop

@@ -240,3 +240,58 @@ def test_global_containers_arrays_and_objects_mutated_in_place_recompile():
         assert f.stats.compiles == 5
     finally:
         CONFIG["scale"], WEIGHTS[1], TABLE[0] = 2.0, 2.0, 1.0
+
+
+def test_captured_tensor_read_as_a_number_is_guarded():
+    """`float(scale)` of a global tensor becomes a constant of the trace: writing the tensor
+    in place (fill_, +=) recompiles; leaving it alone does not."""
+    scale = torch.tensor(2.0)
+
+    def f(x):
+        return x * float(scale)
+    compiled, x = torch.compile(f), tensor(3)
+    for value in (None, 5.0, None, 7.0):
+        if value is not None:
+            with torch.no_grad():
+                scale.fill_(value)
+        np.testing.assert_allclose(compiled(x).numpy(), f(x).numpy(), rtol=1e-6)
+    assert compiled.stats.compiles == 3
+
+
+def test_large_captured_tensor_read_by_numpy_is_guarded_by_version():
+    table = torch.zeros(10_000)
+
+    def f(x):
+        return x + float(table.numpy().sum())
+    compiled, x = torch.compile(f), tensor(2)
+    np.testing.assert_allclose(compiled(x).numpy(), x.numpy(), rtol=1e-6)
+    with torch.no_grad():
+        table += 1.0                  # an in-place write: a new version
+    np.testing.assert_allclose(compiled(x).numpy(), x.numpy() + 10_000, rtol=1e-6)
+    compiled(x)
+    assert compiled.stats.compiles == 2
+
+
+def test_counter_tensor_read_every_call_stays_correct_past_the_limit():
+    """A step counter read with `.item()` changes every call: each call recompiles until
+    the limit, then (as torch.compile) the function runs eagerly, with a warning."""
+    step = torch.tensor(0)
+
+    def f(x):
+        return x * 10 if step.item() > 1 else x
+    compiled, x = torch.compile(f), tensor(2)
+    with pytest.warns(UserWarning, match="run eagerly from now on"):
+        for _ in range(12):
+            np.testing.assert_allclose(compiled(x).numpy(), f(x).numpy(), rtol=1e-6)
+            step += 1
+    assert compiled.stats.eager_calls >= 2
+
+
+def test_bool_of_a_tensor_written_in_the_trace_sees_the_write():
+    flag = torch.tensor(False)
+
+    def f(x):
+        flag.fill_(True)
+        return x + 1 if bool(flag) else x
+    with pytest.warns(UserWarning, match="graph break"):
+        np.testing.assert_allclose(torch.compile(f)(tensor(2) * 0).numpy(), [1.0, 1.0])

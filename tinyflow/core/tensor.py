@@ -182,9 +182,11 @@ class Tensor:
                             f"{what}: it lives in that device's worker. Use Tensor.cpu() to "
                             f"copy the tensor to this process first.")
         tracer = trace_state.active
-        if tracer is not None and (self.kind != EAGER or id(self) in tracer.current):
-            # data-dependent Python under compile (or a tensor the traced code wrote)
-            return tracer.concrete(self, f"{what} of a traced tensor")
+        if tracer is not None:
+            if self.kind != EAGER or id(self) in tracer.current:
+                # data-dependent Python under compile (or a tensor the traced code wrote)
+                return tracer.concrete(self, f"{what} of a traced tensor")
+            tracer.data_read(self)    # a captured tensor's value: the graph guards on it
         if self.kind != EAGER:
             raise TypeError(f"{what}: {self.name} is symbolic and has no value; "
                             f"run it in a Session (sess.run) or call .eval()")
@@ -225,7 +227,7 @@ class Tensor:
                 return bool(trace_state.active.concrete(self, "bool() of a traced tensor"))
             raise TypeError(f"the truth value of symbolic tensor {self.name} is unknown "
                             f"until it runs; use tf.cond-free logic or run it in a Session")
-        return bool(self.array)
+        return bool(self._require_data("bool()"))
 
     # ---- outside autograd ----------------------------------------------------------------
     def detach(self) -> "Tensor":

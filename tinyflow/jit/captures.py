@@ -39,6 +39,24 @@ def seen_value(value) -> tuple:
     return (False, value)
 
 
+def seen_data(t: Tensor) -> tuple:
+    """What a guard remembers of an eager tensor whose value the traced Python read: a copy
+    of a small one (compared by value), else its buffer and version (an in-place write bumps
+    the version)."""
+    if t.array.size <= _MAX_ARRAY:
+        return (True, t.array.copy())
+    return (False, t.array, t._version[0])
+
+
+def data_matches(t: Tensor, seen: tuple) -> bool:
+    """Whether `t` still holds what the trace read."""
+    if seen[0]:
+        old = seen[1]
+        return t.array.shape == old.shape and t.array.dtype == old.dtype and \
+            np.array_equal(t.array, old, equal_nan=old.dtype.kind in "fc")
+    return t.array is seen[1] and t._version[0] == seen[2]
+
+
 def _snapshot(value):
     """A copy of a plain value that later in-place changes of `value` leave alone."""
     if type(value) is list:

@@ -17,12 +17,12 @@ from ..nn.modules.module import Module
 from ..runtime.plan import Plan
 from .arguments import flatten_result, guard, leaves, map_tree, rebuild
 from .bridge import Backward, plan_backward
-from .captures import MISSING, capture_guards, matches
+from .captures import MISSING, capture_guards, data_matches, matches
 from .dynamic import DynamicDims, all_eager
 from .search import search
 from .trace import GraphBreak, Tracer
 
-RECOMPILE_LIMIT = 8   # as torch._dynamo's cache_size_limit: past it, a warning per new graph
+RECOMPILE_LIMIT = 8   # as torch._dynamo's cache_size_limit: past it, eager (and a warning)
 
 
 @dataclasses.dataclass
@@ -44,8 +44,8 @@ class _Graph:
     outputs: Any         # the result's structure: ("fetch", k) | ("value", v) | containers
     writes: list         # (tensor, fetch index or constant array)
     grads: list          # (tensor, fetch index | None | eager constant, adds to the old)
-    guards: list   # ("grad" | "leaf" | "training" | "value" | "cell" | "options", object,
-    #                 what the trace saw); "value" and "cell": jit/captures.py
+    guards: list   # ("grad" | "leaf" | "training" | "data" | "value" | "cell" | "options",
+    #                 object, what the trace saw); "data", "value", "cell": jit/captures.py
     new_states: list
     single_use: bool
     backward: Optional[Backward] = None   # the result's reverse rule (jit/bridge.py)
@@ -60,6 +60,9 @@ class _Graph:
                     return False
             elif kind == "training":
                 if obj.training != seen:
+                    return False
+            elif kind == "data":    # an eager tensor whose value the traced Python read
+                if not data_matches(obj, seen):
                     return False
             elif kind == "value":   # a global, or a module's attribute
                 if not matches(obj[0].get(obj[1], MISSING), seen):
@@ -177,6 +180,8 @@ class CompiledFunction:
         if not entry.single_use:
             entries.append(entry)
         self._count_compile(entry.plan)
+        if self.stats.recompiles >= RECOMPILE_LIMIT:   # as torch: this key runs eagerly now
+            self._cache[key] = "eager"
         out = self._run(entry, tensors)
         for state, name, buf in entry.new_states:
             state[name] = buf
@@ -207,6 +212,7 @@ class CompiledFunction:
         guards += [("leaf", n, (n.array.shape, n.array.dtype, n.requires_grad))
                    for n in _eager_leaves(fetches)]
         guards += [("training", m, m.training) for m in tracer.modules.values()]
+        guards += [("data", t, seen) for t, seen in tracer.data_reads.values()]
         guards += [("options", o, _options(o)) for o in tracer.optimizers.values()]
         guards += capture_guards(self.fn, tracer.modules.values())
         backward = None
@@ -289,8 +295,9 @@ class CompiledFunction:
         if self.stats.recompiles >= RECOMPILE_LIMIT:
             warnings.warn(f"tinyflow.compile: {self._name} compiled "
                           f"{self.stats.compiles} graphs (limit {RECOMPILE_LIMIT}); its guards "
-                          f"keep failing (new shapes? pass dynamic=True; a break value used "
-                          f"as a number?)", stacklevel=5)
+                          f"keep failing (new shapes? pass dynamic=True; a break value, or a "
+                          f"captured tensor's value, used as a number?); these inputs run "
+                          f"eagerly from now on", stacklevel=5)
 
     def _graph_break(self, key, e: GraphBreak, args, kwargs):
         if self.fullgraph:

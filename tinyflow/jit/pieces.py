@@ -87,7 +87,9 @@ class Splitter:
                 self.values.update(zip(piece.fetches, arrays))
             self.segments.append((self.start, end, key))
             self.start = end
-        position = self.index[id(t)]
+        position = self.index.get(id(t))
+        if position is None:     # not made by the trace: a constant a write stored
+            return np.array(t.array)
         self.targets.append(position)
         return np.array(self.value(position))   # the caller's own copy, as eager gives
 

@@ -16,6 +16,7 @@ from ..core.printing import format_tensor
 from ..core.tensor import EAGER, PLACEHOLDER, Tensor
 from ..ops.math import cast
 from ..ops.shape import broadcast_to, stop_gradient
+from .captures import seen_data
 from .pieces import Splitter
 
 
@@ -45,6 +46,7 @@ class Tracer:
         self.writes: dict[int, tuple] = {}       # id(real tensor) -> (tensor, value)
         self.grads: dict[int, tuple] = {}        # id(tensor) -> (tensor, .grad before)
         self.grad_guards: dict[int, tuple] = {}  # id(tensor) -> (tensor, .grad read)
+        self.data_reads: dict[int, tuple] = {}   # id(tensor) -> (tensor, what Python read)
         self.rebound: dict[int, Tensor] = {}     # id(new value of a leaf) -> that leaf
         self.new_states: list[tuple] = []        # (state dict, key, buffer) made by the run
         self.single_use = False                  # the trace made state: retrace next time
@@ -103,6 +105,13 @@ class Tracer:
     def grad_read(self, t: Tensor) -> None:
         if id(t) not in self.grads and id(t) not in self.grad_guards:
             self.grad_guards[id(t)] = (t, t._grad)
+
+    def data_read(self, t: Tensor) -> None:
+        """Python read the value of eager tensor `t` (a captured global, a buffer): the
+        trace holds what it read (`float(scale)` became a constant), so the graph is valid
+        only while `t` holds it (jit/captures.py `seen_data`)."""
+        if id(t) not in self.data_reads:
+            self.data_reads[id(t)] = (t, seen_data(t))
 
     def grad_set(self, t: Tensor, value) -> None:
         if id(t) not in self.grads:

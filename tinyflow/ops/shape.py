@@ -21,8 +21,8 @@ def _reshape_infer(in_shape, target):
         raise ValueError(f"can only infer one dimension of {target}")
     known = in_shape is not None and None not in in_shape
     if known:
-        size = int(np.prod(in_shape))
-        rest = int(np.prod([d for d in target if d != -1]))
+        size = math.prod(in_shape)
+        rest = math.prod(d for d in target if d != -1)
         if -1 in target:
             if rest == 0 or size % rest:
                 raise ValueError(f"cannot reshape {in_shape} ({size} elements) into {target}")
@@ -30,8 +30,8 @@ def _reshape_infer(in_shape, target):
         if rest != size:
             raise ValueError(f"cannot reshape {in_shape} ({size} elements) into {target}")
     if in_shape is not None and -1 not in target:
-        known_in = int(np.prod([d for d in in_shape if d is not None]))
-        size = int(np.prod(target))
+        known_in = math.prod(d for d in in_shape if d is not None)
+        size = math.prod(target)
         if known_in and size % known_in:
             raise ValueError(f"cannot reshape {in_shape} into {target}: {size} elements is "
                              f"not a multiple of {known_in}")

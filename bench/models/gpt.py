@@ -1,6 +1,6 @@
 """A nanoGPT-style decoder in four spellings of attention: F.scaled_dot_product_attention
 causal and with a mask, nn.MultiheadAttention, and written out by hand; GELU tanh or exact;
-AdamW."""
+AdamW. The `gpt4_b16` rows are issue 13's size (4 layers, batch 16), eager and compiled."""
 import math
 
 import torch
@@ -66,10 +66,10 @@ class Block(nn.Module):
 
 
 class GPT(nn.Module):
-    def __init__(self, spelling, approximate):
+    def __init__(self, spelling, approximate, layers=LAYERS):
         super().__init__()
         self.wte, self.wpe = nn.Embedding(VOCAB, D), nn.Embedding(SEQ, D)
-        self.h = nn.ModuleList([Block(spelling, approximate) for _ in range(LAYERS)])
+        self.h = nn.ModuleList([Block(spelling, approximate) for _ in range(layers)])
         self.ln_f = nn.LayerNorm(D)
         self.lm_head = nn.Linear(D, VOCAB, bias=False)
 
@@ -82,12 +82,12 @@ class GPT(nn.Module):
         return F.cross_entropy(logits.view(-1, logits.size(-1)), targets.view(-1))
 
 
-def gpt_step(spelling, approximate, compiled=False):
+def gpt_step(spelling, approximate, compiled=False, layers=LAYERS, batch=BATCH):
     """One training step; `compiled`: the step under `torch.compile` (tinyflow.compile when
     torch is tinyflow), the loss read outside it."""
-    model = load_parameters(GPT(spelling, approximate))
+    model = load_parameters(GPT(spelling, approximate, layers))
     opt = torch.optim.AdamW(model.parameters(), lr=3e-4, weight_decay=0.1)
-    data = torch.from_numpy(integers(0, VOCAB, BATCH, SEQ + 1))
+    data = torch.from_numpy(integers(0, VOCAB, batch, SEQ + 1))
     idx, targets = data[:, :-1].contiguous(), data[:, 1:].contiguous()
 
     def train(idx, targets):
@@ -107,4 +107,8 @@ WORKLOADS = {
     "gpt_mha_exact": Workload(lambda: gpt_step("mha", "none"), 5),
     "gpt_manual_tanh": Workload(lambda: gpt_step("manual", "tanh"), 5),
     "gpt_sdpa_causal_tanh_compiled": Workload(lambda: gpt_step("sdpa_causal", "tanh", True), 5),
+    "gpt4_b16_sdpa_causal_tanh": Workload(
+        lambda: gpt_step("sdpa_causal", "tanh", False, layers=4, batch=16), 4),
+    "gpt4_b16_sdpa_causal_tanh_compiled": Workload(
+        lambda: gpt_step("sdpa_causal", "tanh", True, layers=4, batch=16), 4),
 }

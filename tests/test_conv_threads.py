@@ -77,6 +77,21 @@ def test_conv2d_on_threads_matches_torch(threaded, shapes, dtype):
     assert threaded.count("conv.py") == (3 if xs[0] > 1 else 0)   # forward, both gradients
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("shapes", CONVS[:3] + CONVS[-1:], ids=lambda s: "x".join(map(str, s[0])))
+def test_conv2d_with_bias_on_threads_matches_torch(threaded, shapes, dtype):
+    """With a bias, the weight and bias gradients come from one kernel (the bias summed from
+    g's blocks of each thread's images)."""
+    xs, ws, attrs = shapes
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal(xs).astype(dtype)
+    w = (rng.standard_normal(ws) / np.sqrt(np.prod(ws[1:]))).astype(dtype)
+    b = rng.standard_normal(ws[0]).astype(dtype)
+    _check(lambda a, c, d: tf.ops.conv2d(a, c, bias=d, **attrs),
+           lambda a, c, d: torch.nn.functional.conv2d(a, c, d, **attrs), [x, w, b], dtype)
+    assert threaded.count("conv.py") == 3   # forward, the input's and the parameters' grads
+
+
 def test_conv2d_on_threads_of_non_contiguous_inputs(threaded):
     rng = np.random.default_rng(1)
     x = np.transpose(rng.standard_normal((20, 18, 6, 9)), (2, 3, 1, 0))   # [6, 9, 18, 20]

@@ -141,7 +141,32 @@ def test_batch_norm_training_on_threads_matches_torch(threaded, shape, dtype):
            [x, w, b], dtype)
     for got, want in zip(ours, theirs):
         np.testing.assert_allclose(got.numpy(), want.numpy(), **TOL[dtype])
-    assert threaded.count("normalization.py") == (4 if x.size >= parallel.MIN_ELEMENTS else 0)
+    # the statistics, the forward, and all three gradients (BatchNormGrads) in one kernel
+    assert threaded.count("normalization.py") == (3 if x.size >= parallel.MIN_ELEMENTS else 0)
+
+
+@pytest.mark.parametrize("frozen", ["input", "weight", "both parameters", "nothing"])
+def test_batch_norm_gradients_when_some_inputs_need_none(frozen):
+    """Input and parameters all trained: one op for the three gradients (BatchNormGrads);
+    otherwise the separate ops. Either way torch's gradients, and none where none is due."""
+    rng = np.random.default_rng(7)
+    arrays = [rng.standard_normal((5, 3, 4, 6)), rng.standard_normal(3),
+              rng.standard_normal(3)]
+    needs = {"input": (False, True, True), "weight": (True, False, True),
+             "both parameters": (True, False, False), "nothing": (True, True, True)}[frozen]
+    ours = [tf.Tensor(a, requires_grad=n) for a, n in zip(arrays, needs)]
+    theirs = [torch.tensor(a, requires_grad=n) for a, n in zip(arrays, needs)]
+    weights = rng.standard_normal(arrays[0].shape)
+    tf.reduce_sum(F.batch_norm(ours[0], None, None, ours[1], ours[2], training=True)
+                  * weights).backward()
+    (torch.nn.functional.batch_norm(theirs[0], None, None, theirs[1], theirs[2],
+                                    training=True) * torch.tensor(weights)).sum().backward()
+    for k, (a, b) in enumerate(zip(ours, theirs)):
+        if not needs[k]:
+            assert a.grad is None
+        else:
+            np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), **TOL[np.float64],
+                                       err_msg=f"gradient of input {k}")
 
 
 @pytest.mark.parametrize("first", [3e6 + 0.5, -3e3], ids=["mean", "outlier"])

@@ -136,6 +136,8 @@ def layer_norm_param_grad(op, g, x):
 
 
 # ---- batch norm in training mode: per channel, channels split among the threads ---------
+# Backward, one loop gives dx and the per-channel sums (the weight and bias gradients) that
+# dx needs: BatchNormGrads returns all three, BatchNormGrad only dx.
 
 def _batch_norm_loops():
     from . import _batch_norm_loops

@@ -3,7 +3,8 @@ layer of bench/models/cnn.py (convolutions 5x5 and 3x3, batch norm, ReLU, max po
 batch 64, the same PyTorch source run under torch and under tinyflow (aliased as `torch`, as
 the harness does), each framework in a process of its own, processes interleaved, every
 library on --threads threads. Prints per layer the median over processes of each process's
-median, the spread (max-min over median) and the ratio tinyflow/torch.
+median, the spread (max-min over median) and the ratio tinyflow/torch, of wall time and of
+CPU time (process time, all threads: work, which moves less under load).
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE .venv/bin/python bench/cnn_layers.py
     ... bench/cnn_layers.py --threads 1 --repeats 5
@@ -50,12 +51,14 @@ def worker(framework: str) -> dict:
         x = torch.from_numpy(rng.uniform(-1, 1, shape).astype(np.float32))
         if grad:
             x.requires_grad_(True)
-        times = []
+        times, cpu = [], []
         for i in range(WARMUP + STEPS):
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             layer(x).sum().backward()
             times.append(time.perf_counter() - start)
+            cpu.append(time.process_time() - start_cpu)
         result[name] = statistics.median(times[WARMUP:]) * 1e3
+        result[name + " cpu"] = statistics.median(cpu[WARMUP:]) * 1e3
     return result
 
 
@@ -80,15 +83,18 @@ def main():
     for r in range(args.repeats):
         for fw in (("torch", "tinyflow") if r % 2 == 0 else ("tinyflow", "torch")):
             runs[fw].append(run_worker(fw, args.threads))
-    print(f"{'layer':18} {'torch ms':>9} {'±%':>4} {'tinyflow ms':>11} {'±%':>4} {'tf/torch':>8}")
+    print(f"{'layer':18} {'torch ms':>9} {'±%':>4} {'tinyflow ms':>11} {'±%':>4} {'tf/torch':>8}"
+          f" {'torch cpu':>9} {'tf cpu':>8} {'cpu':>6}")
     for name in LAYERS:
         row = []
         for fw in ("torch", "tinyflow"):
             values = [run[name] for run in runs[fw]]
             med = statistics.median(values)
             row += [med, (max(values) - min(values)) / med * 100]
+        cpu = [statistics.median(run[name + " cpu"] for run in runs[fw])
+               for fw in ("torch", "tinyflow")]
         print(f"{name:18} {row[0]:9.3f} {row[1]:4.0f} {row[2]:11.3f} {row[3]:4.0f} "
-              f"{row[2] / row[0]:7.2f}x")
+              f"{row[2] / row[0]:7.2f}x {cpu[0]:9.3f} {cpu[1]:8.3f} {cpu[1] / cpu[0]:5.2f}x")
     print(f"load average at end {os.getloadavg()[0]:.2f}")
 
 

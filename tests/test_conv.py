@@ -137,6 +137,30 @@ def test_conv2d_with_bias_matches_torch(attrs, cin):
            lambda a, c, d: F.conv2d(a, c, d, **attrs), [x, w, b])
 
 
+@pytest.mark.parametrize("frozen", ["weight", "bias", "input"])
+@pytest.mark.parametrize("cin", [1, 4])
+def test_conv2d_bias_gradients_when_some_inputs_need_none(frozen, cin):
+    """Weight and bias both trained take one op for their two gradients
+    (Conv2dGradWeightBias); a frozen weight or bias (or input) takes the separate ops. Each
+    way gives torch's gradients of what needs one, and none for the rest."""
+    torch = pytest.importorskip("torch")
+    rng = _seeded("frozen", frozen, cin)
+    arrays = dict(input=_rand(rng, 3, cin, 8, 7), weight=_rand(rng, 5, cin, 3, 3),
+                  bias=_rand(rng, 5))
+    ours = {k: tf.Tensor(a, requires_grad=k != frozen) for k, a in arrays.items()}
+    theirs = {k: torch.tensor(a, requires_grad=k != frozen) for k, a in arrays.items()}
+    weights = _rand(rng, 3, 5, 8, 7)
+    tf.reduce_sum(conv2d(ours["input"], ours["weight"], padding=1, bias=ours["bias"])
+                  * weights).backward()
+    (torch.nn.functional.conv2d(*theirs.values(), padding=1)
+     * torch.tensor(weights)).sum().backward()
+    for k in arrays:
+        if k == frozen:
+            assert ours[k].grad is None
+        else:
+            _close(ours[k].grad.numpy(), theirs[k].grad.numpy(), k)
+
+
 def test_conv1d_with_bias_and_unbatched_input_match_torch():
     F = pytest.importorskip("torch.nn.functional")
     import tinyflow as torch_like

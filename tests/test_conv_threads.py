@@ -77,6 +77,21 @@ def test_conv2d_on_threads_matches_torch(threaded, shapes, dtype):
     assert threaded.count("conv.py") == (3 if xs[0] > 1 else 0)   # forward, both gradients
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("shapes", CONVS[:3] + CONVS[-1:], ids=lambda s: "x".join(map(str, s[0])))
+def test_conv2d_with_bias_on_threads_matches_torch(threaded, shapes, dtype):
+    """With a bias, the weight and bias gradients come from one kernel (the bias summed from
+    g's blocks of each thread's images)."""
+    xs, ws, attrs = shapes
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal(xs).astype(dtype)
+    w = (rng.standard_normal(ws) / np.sqrt(np.prod(ws[1:]))).astype(dtype)
+    b = rng.standard_normal(ws[0]).astype(dtype)
+    _check(lambda a, c, d: tf.ops.conv2d(a, c, bias=d, **attrs),
+           lambda a, c, d: torch.nn.functional.conv2d(a, c, d, **attrs), [x, w, b], dtype)
+    assert threaded.count("conv.py") == 3   # forward, the input's and the parameters' grads
+
+
 def test_conv2d_on_threads_of_non_contiguous_inputs(threaded):
     rng = np.random.default_rng(1)
     x = np.transpose(rng.standard_normal((20, 18, 6, 9)), (2, 3, 1, 0))   # [6, 9, 18, 20]
@@ -126,7 +141,32 @@ def test_batch_norm_training_on_threads_matches_torch(threaded, shape, dtype):
            [x, w, b], dtype)
     for got, want in zip(ours, theirs):
         np.testing.assert_allclose(got.numpy(), want.numpy(), **TOL[dtype])
-    assert threaded.count("normalization.py") == (4 if x.size >= parallel.MIN_ELEMENTS else 0)
+    # the statistics, the forward, and all three gradients (BatchNormGrads) in one kernel
+    assert threaded.count("normalization.py") == (3 if x.size >= parallel.MIN_ELEMENTS else 0)
+
+
+@pytest.mark.parametrize("frozen", ["input", "weight", "both parameters", "nothing"])
+def test_batch_norm_gradients_when_some_inputs_need_none(frozen):
+    """Input and parameters all trained: one op for the three gradients (BatchNormGrads);
+    otherwise the separate ops. Either way torch's gradients, and none where none is due."""
+    rng = np.random.default_rng(7)
+    arrays = [rng.standard_normal((5, 3, 4, 6)), rng.standard_normal(3),
+              rng.standard_normal(3)]
+    needs = {"input": (False, True, True), "weight": (True, False, True),
+             "both parameters": (True, False, False), "nothing": (True, True, True)}[frozen]
+    ours = [tf.Tensor(a, requires_grad=n) for a, n in zip(arrays, needs)]
+    theirs = [torch.tensor(a, requires_grad=n) for a, n in zip(arrays, needs)]
+    weights = rng.standard_normal(arrays[0].shape)
+    tf.reduce_sum(F.batch_norm(ours[0], None, None, ours[1], ours[2], training=True)
+                  * weights).backward()
+    (torch.nn.functional.batch_norm(theirs[0], None, None, theirs[1], theirs[2],
+                                    training=True) * torch.tensor(weights)).sum().backward()
+    for k, (a, b) in enumerate(zip(ours, theirs)):
+        if not needs[k]:
+            assert a.grad is None
+        else:
+            np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), **TOL[np.float64],
+                                       err_msg=f"gradient of input {k}")
 
 
 @pytest.mark.parametrize("first", [3e6 + 0.5, -3e3], ids=["mean", "outlier"])

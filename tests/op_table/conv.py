@@ -1,4 +1,4 @@
-"""Convolution (tinyflow/ops/conv.py): conv2d (also with its bias) and its two gradient ops.
+"""Convolution (tinyflow/ops/conv.py): conv2d (also with its bias) and its gradient ops.
 
 References loop over output pixels in float64 — slow, obvious, and unlike the kernels'
 strided taps. Samples: stride, padding (also asymmetric and TF's "same"), dilation, groups
@@ -205,4 +205,29 @@ CASES += [
             S(A(2, 3, 6, 5), A(2, 2, 6, 3), Ref(2, 3, 2, 2), dilation=2, padding=(1, 0)),
             S(A(2, 2, 6, 5), A(2, 3, 2, 2), Ref(3, 2, 3, 2), stride=2)),
            atol=1e-5),
+]
+
+
+def np_conv2d_grad_weight_bias(x, g, ref, **attrs):
+    gw = np_conv2d_grad_weight(x, g, ref, **attrs)
+    gb = g.astype(np.float64).sum(axis=(0, 2, 3))
+    return np.concatenate([gw.ravel(), gb]).astype(np.result_type(x, g))
+
+
+def conv2d_grad_weight_bias(x, g, ref, **attrs):
+    return apply(conv_ops.Conv2dGradWeightBias(**conv_ops.conv_attrs(**attrs)), x, g, ref)
+
+
+CASES += [
+    OpCase("conv2d_grad_weight_bias", conv2d_grad_weight_bias, np_conv2d_grad_weight_bias,
+           (S(A(1, 4, 6, 5), A(1, 4, 3, 3), Ref(4, 4, 3, 2), stride=2, padding=1),
+            S(A(2, 1, 6, 5), A(2, 3, 6, 5), Ref(3, 1, 3, 3), padding=1),
+            S(A(2, 4, 6, 5, layout="T"), A(2, 6, 4, 3), Ref(6, 2, 3, 3), groups=2),
+            S(A(3, 4, 5, 5), A(3, 4, 3, 3, layout="step"), Ref(4, 1, 3, 3), groups=4,
+              stride=2, padding=1),
+            S(A(2, 3, 6, 5), A(2, 2, 6, 3), Ref(2, 3, 2, 2), dilation=2, padding=(1, 0))),
+           atol=1e-5,
+           errors=(ErrorInput(S(A(2, 4, 6, 5), A(2, 6, 5, 3), Ref(6, 4, 3, 3)),
+                              tf.ShapeError, r"^conv2d_grad_weight_bias: output gradient of "
+                                             r"shape \(2, 6, 5, 3\) does not match"),)),
 ]

@@ -85,6 +85,15 @@ def batch_norm_param_grad(g, x, eps=1e-5):
     return apply(normalization_ops.BatchNormParamGrad(eps=eps), g, x)
 
 
+def np_batch_norm_grads(g, x, w, eps=1e-5):
+    return np.concatenate([np_batch_norm_grad(g, x, w, eps).ravel(),
+                           np_batch_norm_param_grad(g, x, eps).ravel()]).astype(x.dtype)
+
+
+def batch_norm_grads(g, x, w, eps=1e-5):
+    return apply(normalization_ops.BatchNormGrads(eps=eps), g, x, w)
+
+
 CASES += [
     OpCase("batch_norm", tf.ops.normalize_channels, np_normalize_channels,
            (S(A(4, 3, 5, 2), A(3), A(3)), S(A(6, 2), A(2), A(2), eps=1e-3),
@@ -106,6 +115,10 @@ CASES += [
     OpCase("batch_norm_param_grad", batch_norm_param_grad, np_batch_norm_param_grad,
            (S(A(4, 3, 5, 2), A(4, 3, 5, 2, layout="step")), S(A(5, 2), A(5, 2))),
            dynamic=False),
+    OpCase("batch_norm_grads", batch_norm_grads, np_batch_norm_grads,
+           (S(A(4, 3, 5, 2), A(4, 3, 5, 2, layout="step"), A(3)),
+            S(A(5, 2, layout="step"), A(5, 2), A(2), eps=1e-3),
+            S(A(2, 3, 4, 3, layout="T"), A(2, 3, 4, 3), A(3))), dynamic=False),
     OpCase("channel_moments", tf.ops.channel_moments, np_channel_moments,
            (S(A(4, 3, 5, 2)), S(A(6, 2, layout="T")), S(A(1, 3, 4, 4, layout="step"))),
            grad=False, op="batch_moments"),

@@ -19,7 +19,7 @@ from ..core.op import Op, apply, as_tensor, sum_terms
 from ..core.tensor import Tensor
 from .math import autocast_inputs, check_floating
 from .reduce import reduce_sum
-from .shape import broadcast_to, reshape
+from .shape import broadcast_to, concat, getitem, reshape
 
 SAME = "same"
 
@@ -188,8 +188,15 @@ class Conv2dBias(_ConvGeometry):
         return shape, dtype
 
     def vjp(self, g, out, x, w, b):
-        gx, gw = Conv2d.vjp(self, g, out, x, w)
-        return gx, gw, reduce_sum(g, axis=(0, 2, 3)) if needs_input_grad(2) else None
+        known = w.shape is not None and None not in w.shape
+        if not (needs_input_grad(1) and needs_input_grad(2) and known):
+            gx, gw = Conv2d.vjp(self, g, out, x, w)
+            return gx, gw, reduce_sum(g, axis=(0, 2, 3)) if needs_input_grad(2) else None
+        gx = apply(like(self, Conv2dGradInput), g, w, x) if needs_input_grad(0) else None
+        both = apply(like(self, Conv2dGradWeightBias), x, g, w)
+        channels = w.shape[0]
+        return (gx, reshape(getitem(both, slice(None, -channels)), w.shape),
+                getitem(both, slice(-channels, None)))
 
     def jvp(self, tangents, out, x, w, b):
         tx, tw, tb = tangents
@@ -230,6 +237,25 @@ class Conv2dGradWeight(_ConvGeometry):
     def vjp(self, h, out, x, g, ref):
         return (apply(like(self, Conv2dGradInput), g, h, x),
                 apply(like(self, Conv2d), x, h), None)
+
+
+class Conv2dGradWeightBias(_ConvGeometry):
+    """The weight and bias gradients of conv2d_bias in one flat vector: the weight's (shaped
+    like `ref`, the weight, in its C order) then the bias's, the sum of g over all axes but
+    the channels. One op so that its kernel sums g's blocks while the weight gradient's pass
+    has them in cache (a separate sum is one more pass over g, as large as the output)."""
+    name = "conv2d_grad_weight_bias"
+    composed = True       # derivatives: autodiff differentiates compose()
+    linearity = linear_inputs = None
+
+    def infer(self, x, g, ref):
+        shape, dtype = Conv2dGradWeight.infer(self, x, g, ref)
+        size = None if None in shape else shape[0] * shape[1] * shape[2] * shape[3] + shape[0]
+        return (size,), dtype
+
+    def compose(self, x, g, ref):
+        gw = apply(like(self, Conv2dGradWeight), x, g, ref)
+        return concat([reshape(gw, (-1,)), reduce_sum(g, axis=(0, 2, 3))], axis=0)
 
 
 def like(op: Op, op_cls: type) -> Op:

@@ -5,6 +5,8 @@ batch norm folds its per-channel scale and shift in too (`BatchNorm`), and its s
 for the running averages are one op (`BatchMoments`)."""
 from __future__ import annotations
 
+import math
+
 from ..core.modes import needs_input_grad
 from ..core.op import Op, apply, as_tensor, sum_terms
 from ..core.shapes import broadcast_shapes, normalize_axes
@@ -12,7 +14,7 @@ from ..core.tensor import Tensor
 from .creation import zeros_like
 from .math import check_floating, sqrt
 from .reduce import reduce_mean, reduce_sum
-from .shape import getitem, reshape, stack
+from .shape import concat, getitem, reshape, stack
 
 
 def _check(op: Op, *xs: Tensor) -> None:
@@ -211,8 +213,15 @@ class BatchNorm(Op):
         return x.shape, x.dtype
 
     def vjp(self, g, out, x, w, b):
+        params = needs_input_grad(1) or needs_input_grad(2)
+        if needs_input_grad(0) and params and x.shape is not None and None not in x.shape:
+            both = apply(BatchNormGrads(eps=self.eps), g, x, w)
+            size = math.prod(x.shape)
+            sums = reshape(getitem(both, slice(size, None)), (2, x.shape[1]))
+            return (reshape(getitem(both, slice(None, size)), x.shape), getitem(sums, 0),
+                    getitem(sums, 1))
         dx = apply(BatchNormGrad(eps=self.eps), g, x, w) if needs_input_grad(0) else None
-        if not (needs_input_grad(1) or needs_input_grad(2)):
+        if not params:
             return dx, None, None
         sums = apply(BatchNormParamGrad(eps=self.eps), g, x)
         return dx, getitem(sums, 0), getitem(sums, 1)
@@ -259,6 +268,25 @@ class BatchNormParamGrad(Op):
         axes = _channel_axes(x)
         y = normalize_composed(x, axes, self.eps)[0]
         return stack([reduce_sum(g * y, axes), reduce_sum(g, axes)])
+
+
+class BatchNormGrads(Op):
+    """`BatchNormGrad` and `BatchNormParamGrad` in one flat vector: dx (x's shape, C order)
+    then the [2, C] sums. dx needs those sums anyway, so one kernel gives all three gradients
+    in one pass over g and x, where the two ops read both twice."""
+    name = "batch_norm_grads"
+    composed = True
+    eps: float
+
+    def infer(self, g, x, w):
+        BatchNormGrad.infer(self, g, x, w)
+        known = x.shape is not None and None not in x.shape
+        return (math.prod(x.shape) + 2 * x.shape[1] if known else None,), x.dtype
+
+    def compose(self, g, x, w):
+        dx = apply(BatchNormGrad(eps=self.eps), g, x, w)
+        sums = apply(BatchNormParamGrad(eps=self.eps), g, x)
+        return concat([reshape(dx, (-1,)), reshape(sums, (-1,))], axis=0)
 
 
 class BatchMoments(Op):

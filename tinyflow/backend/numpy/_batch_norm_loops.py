@@ -83,14 +83,17 @@ def param_grad(g, x, eps, out, c0, c1):
 
 
 @jit
-def input_grad(g, x, w, eps, dx, c0, c1):
+def input_grad(g, x, w, eps, dx, sums, c0, c1):
     """dx = w / std * (g - mean(g) - y * mean(g y)), as one multiply-add per element:
-    dx = g * s + x * t + u with per-channel s, t, u."""
+    dx = g * s + x * t + u with per-channel s, t, u; and the sums it needs, which are the
+    parameters' gradients, into sums [2, C] as `param_grad` gives them."""
     coef = np.empty(3, dx.dtype)     # the per-channel constants in dx's dtype
     count = x.shape[0] * x.shape[2]
     for k in range(c0, c1):
         mean, _, inv_std = channel_stats(x, k, eps)
         gy, gs = channel_sums(g, x, k, mean, inv_std)
+        sums[0, k] = gy
+        sums[1, k] = gs
         s = w[k] * inv_std
         t = -s * inv_std * gy / count           # times y = (x - mean) * inv_std
         u = -s * gs / count - t * mean

@@ -80,8 +80,9 @@ def normalize_grad(op, g, x):
     if channels is not None:
         dx = np.empty_like(channels)
         g_channels = np.ascontiguousarray(g, dtype=channels.dtype).reshape(channels.shape)
+        sums = np.empty((2, channels.shape[1]), channels.dtype)
         _per_channel(_batch_norm_loops().input_grad, channels, g_channels, channels,
-                     _unit_affine(channels)[0], op.eps, dx)
+                     _unit_affine(channels)[0], op.eps, dx, sums)
         return dx.reshape(x.shape)
     if rows is None or g.shape != x.shape:
         y, inv_std = _normalized(x, op.axes, op.eps)
@@ -135,6 +136,8 @@ def layer_norm_param_grad(op, g, x):
 
 
 # ---- batch norm in training mode: per channel, channels split among the threads ---------
+# Backward, one loop gives dx and the per-channel sums (the weight and bias gradients) that
+# dx needs: BatchNormGrads returns all three, BatchNormGrad only dx.
 
 def _batch_norm_loops():
     from . import _batch_norm_loops
@@ -177,8 +180,20 @@ def normalize_channels(op, x, w, b):
 def normalize_channels_grad(op, g, x, w):
     cube = _channels_of(x)
     dx = np.empty_like(cube)
-    _per_channel(_batch_norm_loops().input_grad, cube, _channels_of(g), cube, w, op.eps, dx)
+    sums = np.empty((2, cube.shape[1]), cube.dtype)
+    _per_channel(_batch_norm_loops().input_grad, cube, _channels_of(g), cube, w, op.eps, dx,
+                 sums)
     return dx.reshape(x.shape)
+
+
+@kernel(n.BatchNormGrads, widen=0)
+def normalize_channels_grads(op, g, x, w):
+    cube = _channels_of(x)
+    both = np.empty(x.size + 2 * cube.shape[1], cube.dtype)
+    dx, sums = both[:x.size].reshape(cube.shape), both[x.size:].reshape(2, -1)
+    _per_channel(_batch_norm_loops().input_grad, cube, _channels_of(g), cube, w, op.eps, dx,
+                 sums)
+    return both
 
 
 @kernel(n.BatchNormParamGrad, widen=0)

@@ -20,8 +20,9 @@ table; `tinyflow/__init__.py` exports it.
 """
 from ..core.shapes import Size
 from ..core.tensor import Tensor
-from . import (autograd, creation, dtype, inplace, math, movement, reduce,
-               shared_names, sparse, strided)
+from . import (autograd, creation, dtype, inplace, logic, math, movement, reduce,
+               scatter_gather,
+               shared_names, sparse, statistics, strided, zero_dim)
 from .amp import (Fp8Recipe, GradScaler, amp, autocast, cpu, fp8_autocast, get_autocast_dtype,
                   is_autocast_enabled)
 from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
@@ -47,8 +48,17 @@ from .legacy import (BoolTensor, ByteTensor, DoubleTensor, FloatTensor, HalfTens
                      LongTensor)
 from .sparse import sparse_coo_tensor, spmm
 from .strided import as_strided
+from .logic import all, any, eq, ge, gt, is_nonzero, isclose, isin, le, lt, ne, signbit  # noqa: A004
+from .math import rsqrt, t
+from .scatter_gather import (argwhere, index_add, index_copy, index_fill, masked_scatter,
+                      masked_select, nonzero, repeat_interleave, scatter, scatter_add, take,
+                      take_along_dim, unique)
+from .statistics import (bincount, cummax, cummin, diff, histc, kthvalue, logcumsumexp,
+                         median, mode, nanmean, nansum, norm, prod, quantile, trace)
+from .statistics import torch_cumprod as cumprod
 
 numel = Tensor.numel
+zero_dim.wrap_namespace(globals())   # torch.sum(torch.tensor(3.), 0): zero_dim.py
 
 
 def install_tensor_methods(cls: type, *more: dict) -> None:
@@ -62,11 +72,11 @@ def install_tensor_methods(cls: type, *more: dict) -> None:
     """
     tables = (dtype.METHODS, math.METHODS, reduce.METHODS, movement.METHODS,
               inplace.METHODS, creation.METHODS, autograd.METHODS, shared_names.METHODS,
-              strided.METHODS, sparse.METHODS,
-              *more)
+              strided.METHODS, sparse.METHODS, logic.METHODS, statistics.METHODS,
+              scatter_gather.METHODS, *more)
     installed = set()
     for table in tables:
-        for name, fn in table.items():
+        for name, fn in zero_dim.wrap_table(table).items():   # dims of 0-d tensors
             if name in installed or name in vars(cls):
                 raise TypeError(f"Tensor.{name} is defined twice")
             installed.add(name)
@@ -90,4 +100,11 @@ __all__ = ["Size", "sparse", "sparse_coo_tensor", "spmm", "diag", "BoolTensor", 
     "result_type", "roll", "round", "save", "set_grad_enabled", "softmax", "sort", "split",
     "stack", "std", "sub", "sum", "tensor", "tile", "topk", "transpose", "true_divide",
     "unbind", "unsqueeze", "var", "zeros", "zeros_like",
+    # logic.py, statistics.py, scatter_gather.py
+    "all", "any", "eq", "ge", "gt", "is_nonzero", "isclose", "isin", "le", "lt", "ne",
+    "signbit", "rsqrt", "t", "argwhere", "index_add", "index_copy", "index_fill",
+    "masked_scatter", "masked_select", "nonzero", "repeat_interleave", "scatter",
+    "scatter_add", "take", "take_along_dim", "unique", "bincount", "cummax", "cummin",
+    "cumprod", "diff", "histc", "kthvalue", "logcumsumexp", "median", "mode", "nanmean",
+    "nansum", "norm", "prod", "quantile", "trace",
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 import tinyflow as tf
-from tinyflow.ops.product import cumprod, reduce_prod
+from tinyflow.ops.product import cumulative_product, reduce_prod
 
 from .common import NUMBERS, A, ErrorInput, OpCase, S, given, summed
 
@@ -35,7 +35,7 @@ CASES: list[OpCase] = [
            NUMBERS + (tf.bool,), summed, dynamic=False,   # the gradient needs known lengths
            errors=(ErrorInput(S(A(3, 4), axis=2), tf.ShapeError,
                               r"^prod: axis 2 is out of range for rank 2"),)),
-    OpCase("cumprod", cumprod, np_cumprod, product_samples(), NUMBERS + (tf.bool,), summed,
+    OpCase("cumprod", cumulative_product, np_cumprod, product_samples(), NUMBERS + (tf.bool,), summed,
            dynamic=False,
            errors=(ErrorInput(S(A(3, 4), axis=-3), tf.ShapeError,
                               r"^cumprod: axis -3 is out of range for rank 2"),)),

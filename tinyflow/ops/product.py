@@ -91,6 +91,6 @@ def reduce_prod(x, axis: int = 0, keepdims: bool = False, name=None) -> Tensor:
     return apply(Prod(axis=int(axis), keepdims=bool(keepdims)), as_tensor(x), name=name)
 
 
-def cumprod(x, axis: int = 0, name=None) -> Tensor:
+def cumulative_product(x, axis: int = 0, name=None) -> Tensor:
     return apply(Cumprod(axis=int(axis)), as_tensor(x), name=name)
 

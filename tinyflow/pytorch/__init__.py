@@ -21,8 +21,8 @@ table; `tinyflow/__init__.py` exports it.
 from ..core.shapes import Size
 from ..core.tensor import Tensor
 from . import (autograd, creation, dtype, inplace, logic, math, movement, reduce,
-               scatter_gather,
-               shared_names, sparse, statistics, strided, zero_dim)
+               scatter_gather, shared_names, sparse, statistics, strided, zero_dim)
+from . import elementwise, linalg, shaping, special
 from .amp import (Fp8Recipe, GradScaler, amp, autocast, cpu, fp8_autocast, get_autocast_dtype,
                   is_autocast_enabled)
 from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
@@ -41,7 +41,8 @@ from .serialization import load, save
 from .shared_names import (add, argmax, argmin, argsort, broadcast_to, clamp, clip, cumsum,
                            empty_like, gather, log_softmax, logsumexp, matmul, multinomial,
                            ones_like,
-                           roll, round, softmax, sort, split, stack, tile, transpose, var,
+                           roll, round, softmax, sort, split, stack, take, tile, transpose,
+                           var,
                            zeros_like)
 from .diagonal import diag
 from .legacy import (BoolTensor, ByteTensor, DoubleTensor, FloatTensor, HalfTensor, IntTensor,
@@ -51,11 +52,23 @@ from .strided import as_strided
 from .logic import all, any, eq, ge, gt, is_nonzero, isclose, isin, le, lt, ne, signbit  # noqa: A004
 from .math import rsqrt, t
 from .scatter_gather import (argwhere, index_add, index_copy, index_fill, masked_scatter,
-                      masked_select, nonzero, repeat_interleave, scatter, scatter_add, take,
+                      masked_select, nonzero, repeat_interleave, scatter, scatter_add,
                       take_along_dim, unique)
 from .statistics import (bincount, cummax, cummin, diff, histc, kthvalue, logcumsumexp,
                          median, mode, nanmean, nansum, norm, prod, quantile, trace)
 from .statistics import torch_cumprod as cumprod
+from .elementwise import (acos, acosh, addcdiv, addcmul, asin, asinh, atan, atanh, copysign,
+                          cosh, deg2rad, erfc, exp2, float_power, frac, heaviside, hypot,
+                          logaddexp, logaddexp2, logit, nan_to_num, rad2deg, reciprocal, sgn,
+                          sinh, tan, trunc, xlogy)
+from .elementwise import asin as arcsin, acos as arccos, atan as arctan, trunc as fix
+from .linalg import (addmv, baddbmm, cdist, det, ger, inner, inverse, logdet, mv, slogdet,
+                     tensordot)
+from .shaping import (atleast_1d, atleast_2d, atleast_3d, block_diag, broadcast_tensors,
+                      cartesian_prod, column_stack, combinations, cross, diagonal, dstack,
+                      fliplr, flipud, hstack, kron, meshgrid, moveaxis, ravel, rot90,
+                      row_stack, split_with_sizes, swapdims, tensor_split, vstack)
+from .shaping import swapdims as swapaxes
 
 numel = Tensor.numel
 zero_dim.wrap_namespace(globals())   # torch.sum(torch.tensor(3.), 0): zero_dim.py
@@ -73,7 +86,8 @@ def install_tensor_methods(cls: type, *more: dict) -> None:
     tables = (dtype.METHODS, math.METHODS, reduce.METHODS, movement.METHODS,
               inplace.METHODS, creation.METHODS, autograd.METHODS, shared_names.METHODS,
               strided.METHODS, sparse.METHODS, logic.METHODS, statistics.METHODS,
-              scatter_gather.METHODS, *more)
+              scatter_gather.METHODS, elementwise.METHODS, shaping.METHODS,
+              linalg.METHODS, *more)
     installed = set()
     for table in tables:
         for name, fn in zero_dim.wrap_table(table).items():   # dims of 0-d tensors
@@ -107,4 +121,15 @@ __all__ = ["Size", "sparse", "sparse_coo_tensor", "spmm", "diag", "BoolTensor", 
     "scatter_add", "take", "take_along_dim", "unique", "bincount", "cummax", "cummin",
     "cumprod", "diff", "histc", "kthvalue", "logcumsumexp", "median", "mode", "nanmean",
     "nansum", "norm", "prod", "quantile", "trace",
+    # elementwise.py, linalg.py, shaping.py; the namespaces torch.linalg, torch.special
+    "acos", "acosh", "addcdiv", "addcmul", "asin", "asinh", "atan", "atanh", "copysign",
+    "cosh", "deg2rad", "erfc", "exp2", "float_power", "frac", "heaviside", "hypot",
+    "logaddexp", "logaddexp2", "logit", "nan_to_num", "rad2deg", "reciprocal", "sgn", "sinh",
+    "tan", "trunc", "xlogy", "arcsin", "arccos", "arctan", "fix", "addmv", "baddbmm",
+    "cdist", "det", "ger", "inner", "inverse", "logdet", "mv", "slogdet", "tensordot",
+    "atleast_1d", "atleast_2d", "atleast_3d", "block_diag", "broadcast_tensors",
+    "cartesian_prod", "column_stack", "combinations", "cross", "diagonal", "dstack",
+    "fliplr", "flipud", "hstack", "kron", "meshgrid", "moveaxis", "ravel", "rot90",
+    "row_stack", "split_with_sizes", "swapdims", "swapaxes", "tensor_split", "vstack",
+    "linalg", "special",
 ]

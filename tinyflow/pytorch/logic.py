@@ -75,7 +75,7 @@ def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):  # noqa: A00
     return close
 
 
-def equal(input, other) -> bool:  # noqa: A002
+def torch_equal(input, other) -> bool:  # noqa: A002
     """`x.equal(y)`: the same shape and the same values (one Python bool)."""
     x, y = as_tensor(input), as_tensor(other)
     return tuple(x.shape) == tuple(y.shape) and bool(all(ops.equal(x, y)))
@@ -112,7 +112,7 @@ def positive(input):  # noqa: A002
 
 
 METHODS = {
-    "all": all, "any": any, "isclose": isclose, "allclose": allclose, "equal": equal,
+    "all": all, "any": any, "isclose": isclose, "allclose": allclose, "equal": torch_equal,
     "is_nonzero": is_nonzero, "isin": isin, "signbit": signbit,
     "greater": with_other(ops.greater), "greater_equal": with_other(ops.greater_equal),
     "less": with_other(ops.less), "less_equal": with_other(ops.less_equal),

@@ -25,7 +25,7 @@ def _index_values(index, what: str) -> np.ndarray:
     return np.asarray(index._require_data(f"{what} (its index's values)"), np.int64)
 
 
-def _positions(shape: tuple, dim: int, index: np.ndarray, what: str) -> np.ndarray:
+def _flat_positions(shape: tuple, dim: int, index: np.ndarray, what: str) -> np.ndarray:
     """Flat positions in a tensor of `shape` of the entries index[i] names along dim (the
     other coordinates are i's own)."""
     if index.ndim != len(shape):
@@ -86,7 +86,7 @@ def scatter(input, dim, index, src=None, *, value=None, reduce=None):  # noqa: A
         raise RuntimeError(f"reduce argument must be either add or multiply, got {reduce}")
     dim = dim % max(x.ndim, 1)
     idx = _index_values(index, "scatter()")
-    positions = _positions(tuple(x.shape), dim, idx, "scatter()")
+    positions = _flat_positions(tuple(x.shape), dim, idx, "scatter()")
     if not isinstance(src, Tensor) or src.ndim == 0 and idx.ndim != 0:
         mask = np.zeros(int(np.prod(x.shape)), bool)
         mask[positions] = True
@@ -106,7 +106,7 @@ def scatter_add(input, dim, index, src):  # noqa: A002
     x = as_tensor(input)
     dim = dim % max(x.ndim, 1)
     idx = _index_values(index, "scatter_add()")
-    positions = _positions(tuple(x.shape), dim, idx, "scatter_add()")
+    positions = _flat_positions(tuple(x.shape), dim, idx, "scatter_add()")
     values = flatten(_leading_block(_as_like(src, x), idx.shape))
     return x + scatter_flat(values, positions, tuple(x.shape))
 
@@ -126,7 +126,7 @@ def _index_source(x, dim, index, source, what):
     if x.ndim and tuple(source.shape) != expected:
         raise RuntimeError(f"{what}: source of shape {tuple(source.shape)} does not match "
                            f"{expected} (self's shape with dim {dim} of the index's length)")
-    return source, _positions(tuple(x.shape), dim, _along(index.reshape(-1), expected, dim),
+    return source, _flat_positions(tuple(x.shape), dim, _along(index.reshape(-1), expected, dim),
                               what)
 
 
@@ -200,7 +200,7 @@ def masked_scatter(input, mask, source):  # noqa: A002
 
 # ---- reads at positions ---------------------------------------------------------------
 
-def take(input, index):  # noqa: A002
+def flat_take(input, index):  # noqa: A002
     """input's elements at flat (row-major) positions; the index's shape."""
     x = as_tensor(input)
     idx = _index_values(index, "take()")
@@ -295,7 +295,7 @@ def _in_place(function):
 METHODS = {
     "scatter": scatter, "scatter_add": scatter_add, "index_add": index_add,
     "index_copy": index_copy, "index_fill": index_fill, "masked_select": masked_select,
-    "masked_scatter": masked_scatter, "take": take, "take_along_dim": take_along_dim,
+    "masked_scatter": masked_scatter, "take": flat_take, "take_along_dim": take_along_dim,
     "repeat_interleave": repeat_interleave, "nonzero": nonzero, "argwhere": argwhere,
     "unique": unique,
     "scatter_": _in_place(scatter), "scatter_add_": _in_place(scatter_add),

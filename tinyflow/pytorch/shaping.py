@@ -51,14 +51,14 @@ def hstack(tensors, *, out=None):
 
 
 def vstack(tensors, *, out=None):
-    return cat(_as_tuple(atleast_2d(*tensors)), 0, out=out)
+    return cat(_tuple_of(atleast_2d(*tensors)), 0, out=out)
 
 
 row_stack = vstack
 
 
 def dstack(tensors, *, out=None):
-    return cat(_as_tuple(atleast_3d(*tensors)), 2, out=out)
+    return cat(_tuple_of(atleast_3d(*tensors)), 2, out=out)
 
 
 def column_stack(tensors, *, out=None):
@@ -67,7 +67,7 @@ def column_stack(tensors, *, out=None):
     return cat(columns, 1, out=out)
 
 
-def _as_tuple(result):
+def _tuple_of(result):
     return result if isinstance(result, tuple) else (result,)
 
 

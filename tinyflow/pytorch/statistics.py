@@ -17,7 +17,7 @@ from .. import ops
 from ..core import dtypes
 from ..core.op import as_tensor
 from ..core.tensor import Tensor
-from ..ops.product import cumprod as product_scan
+from ..ops.product import cumulative_product
 from ..ops.product import reduce_prod
 from .inplace import write_out
 from .movement import flatten, narrow
@@ -44,7 +44,7 @@ def prod(input, dim=None, keepdim=False, *, dtype=None, out=None):  # noqa: A002
 
 def torch_cumprod(input, dim, *, dtype=None, out=None):  # noqa: A002
     """`torch.cumprod(x, dim)`: running products along dim."""
-    return write_out(product_scan(_widened(input, dtype), dim), out)
+    return write_out(cumulative_product(_widened(input, dtype), dim), out)
 
 
 # ---- norms ----------------------------------------------------------------------------

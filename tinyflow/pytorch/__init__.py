@@ -22,7 +22,7 @@ from ..core.shapes import Size
 from ..core.tensor import Tensor
 from . import (autograd, creation, dtype, inplace, logic, math, movement, reduce,
                scatter_gather, shared_names, sparse, statistics, strided, zero_dim)
-from . import elementwise, linalg, shaping, special
+from . import elementwise, linalg, shaping, special, tensor_info
 from .amp import (Fp8Recipe, GradScaler, amp, autocast, cpu, fp8_autocast, get_autocast_dtype,
                   is_autocast_enabled)
 from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
@@ -69,6 +69,8 @@ from .shaping import (atleast_1d, atleast_2d, atleast_3d, block_diag, broadcast_
                       fliplr, flipud, hstack, kron, meshgrid, moveaxis, ravel, rot90,
                       row_stack, split_with_sizes, swapdims, tensor_split, vstack)
 from .shaping import swapdims as swapaxes
+from ..ops.special_functions import digamma, erfinv, lgamma
+from .tensor_info import bucketize, can_cast, searchsorted, set_default_dtype
 
 numel = Tensor.numel
 zero_dim.wrap_namespace(globals())   # torch.sum(torch.tensor(3.), 0): zero_dim.py
@@ -87,7 +89,7 @@ def install_tensor_methods(cls: type, *more: dict) -> None:
               inplace.METHODS, creation.METHODS, autograd.METHODS, shared_names.METHODS,
               strided.METHODS, sparse.METHODS, logic.METHODS, statistics.METHODS,
               scatter_gather.METHODS, elementwise.METHODS, shaping.METHODS,
-              linalg.METHODS, *more)
+              linalg.METHODS, tensor_info.METHODS, *more)
     installed = set()
     for table in tables:
         for name, fn in zero_dim.wrap_table(table).items():   # dims of 0-d tensors
@@ -131,5 +133,5 @@ __all__ = ["Size", "sparse", "sparse_coo_tensor", "spmm", "diag", "BoolTensor", 
     "cartesian_prod", "column_stack", "combinations", "cross", "diagonal", "dstack",
     "fliplr", "flipud", "hstack", "kron", "meshgrid", "moveaxis", "ravel", "rot90",
     "row_stack", "split_with_sizes", "swapdims", "swapaxes", "tensor_split", "vstack",
-    "linalg", "special",
+    "linalg", "special", "digamma", "erfinv", "lgamma", "bucketize", "can_cast", "searchsorted", "set_default_dtype",
 ]

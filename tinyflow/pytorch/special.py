@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 
 from .. import ops
+from ..ops.special_functions import digamma, erfinv  # noqa: F401
+from ..ops.special_functions import lgamma as gammaln  # noqa: F401
 from .elementwise import erfc, exp2, expit, floating, logit, xlogy  # noqa: F401
 from .inplace import write_out
 from .shared_names import log_softmax, logsumexp, softmax  # noqa: F401
@@ -13,6 +15,7 @@ from .shared_names import log_softmax, logsumexp, softmax  # noqa: F401
 erf = ops.erf         # integers give float32 (the ops' rule)
 expm1 = ops.expm1
 log1p = ops.log1p
+psi = digamma
 
 
 def ndtr(input, *, out=None):  # noqa: A002

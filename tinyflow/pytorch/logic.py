@@ -113,7 +113,7 @@ def positive(input):  # noqa: A002
 
 METHODS = {
     "all": all, "any": any, "isclose": isclose, "allclose": allclose, "equal": torch_equal,
-    "is_nonzero": is_nonzero, "isin": isin, "signbit": signbit,
+    "is_nonzero": is_nonzero, "signbit": signbit,
     "greater": with_other(ops.greater), "greater_equal": with_other(ops.greater_equal),
     "less": with_other(ops.less), "less_equal": with_other(ops.less_equal),
     "not_equal": with_other(ops.not_equal),

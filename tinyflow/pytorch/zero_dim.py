@@ -49,7 +49,8 @@ def scalar_dims(function, dim_name: str = "dim"):
     """`function(x, dim, ...)` that also takes dim 0 or -1 (or a tuple of them) on a 0-d x."""
     @functools.wraps(function)
     def call(x, *args, **kwargs):
-        if getattr(x, "shape", None) != () or not isinstance(x, Tensor):
+        if (type(x) is not Tensor and not isinstance(x, Tensor)   # (Parameter: a subclass)
+                or x.shape or x.shape is None):   # a tensor with dims, the common case
             return function(x, *args, **kwargs)
         dim, where = _dim_of(args, kwargs, dim_name)
         if where is None or dim is None or isinstance(dim, (tuple, list)) and not dim:

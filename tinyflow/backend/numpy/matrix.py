@@ -14,17 +14,17 @@ def _lapack(what: str, call, *args, **kwargs):
         raise RuntimeError(f"linalg.{what}: the input is {problem} ({error})") from None
 
 
-@kernel(mx.MatrixInverse)
+@kernel(mx.MatrixInverse, widen=0)
 def matrix_inverse(op, x):
     return _lapack("inv", np.linalg.inv, x).astype(x.dtype, copy=False)
 
 
-@kernel(mx.Determinant)
+@kernel(mx.Determinant, widen=0)
 def determinant(op, x):
     return np.asarray(np.linalg.det(x), x.dtype)
 
 
-@kernel(mx.Factorization)
+@kernel(mx.Factorization, widen=0)
 def factorization(op, x):
     if op.kind == "cholesky":
         factors = (_lapack("cholesky", np.linalg.cholesky, x),)

@@ -9,11 +9,11 @@ def _accumulator(x):
     return np.int64 if x.dtype == np.bool_ else None
 
 
-@kernel(p.Prod)
+@kernel(p.Prod, widen=0)
 def prod(op, x):
     return np.prod(x, op.axis, dtype=_accumulator(x), keepdims=op.keepdims)
 
 
-@kernel(p.Cumprod)
+@kernel(p.Cumprod, widen=0)
 def cumprod(op, x):
     return np.cumprod(x, op.axis, dtype=_accumulator(x))

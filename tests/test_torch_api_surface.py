@@ -109,6 +109,8 @@ CASES = {
     "norm": (lambda L, x: (x.norm(), L.norm(x, dim=1), x.norm(p=1, dim=0),
                            x.norm(float("inf")), L.norm(x, 3, 1, True), x.norm(p="fro")),
              (X(3, 4),)),
+    "norm_at_zero": (lambda L, x: (x.norm(), L.norm(x * 0, dim=1), L.cdist(x, x),
+                                   L.linalg.matrix_norm(x * 0)), (X(3, 4),)),
     "vector_norm": (lambda L, x: (L.linalg.vector_norm(x), L.linalg.vector_norm(x, 1, -1),
                                   L.linalg.vector_norm(x, float("-inf"), 0, True),
                                   L.linalg.vector_norm(x, 0.5, (0, 1))), (X(3, 4, domain=positive),)),
@@ -333,7 +335,7 @@ ZERO_DIM = (
     lambda x: x.max(0), lambda x: x.min(0, True), lambda x: x.argmax(0),
     lambda x: x.argmin(-1), lambda x: x.amax(0), lambda x: x.softmax(0),
     lambda x: x.log_softmax(-1), lambda x: x.cumsum(0), lambda x: x.logsumexp(0),
-    lambda x: x.flip(0), lambda x: x.norm(dim=0), lambda x: x.prod(0), lambda x: x.cumprod(0),
+    lambda x: x.flip(0), lambda x: x.flip(dims=(-1,)), lambda x: x.norm(dim=0), lambda x: x.prod(0), lambda x: x.cumprod(0),
     lambda x: x.all(0), lambda x: x.any(-1), lambda x: x.median(0),
     lambda x: x.var(0, unbiased=False), lambda x: x.nansum(0),
 )

@@ -99,12 +99,12 @@ def is_nonzero(input) -> bool:  # noqa: A002
 
 
 def signbit(input, *, out=None):  # noqa: A002
-    """True where the sign bit is set (also -0.0): x < 0, or 1 / x < 0 at zeros."""
+    """True where the sign bit is set, also on -0.0: atan2(x, -1) is -pi there, +pi on 0.0
+    (no division by zero)."""
     x = as_tensor(input)
     if not x.dtype.is_floating:
         return write_out(ops.less(x, 0), out)
-    negative_zero = ops.logical_and(ops.equal(x, 0), ops.less(ops.divide(1, x), 0))
-    return write_out(ops.logical_or(ops.less(x, 0), negative_zero), out)
+    return write_out(ops.less(ops.atan2(x, -1.0), 0), out)
 
 
 def positive(input):  # noqa: A002

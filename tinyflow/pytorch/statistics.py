@@ -55,6 +55,14 @@ def _require_floating(x, what):
                            f"Got {x.dtype.name}")
 
 
+def _root_of_sum_of_squares(x, dim, keepdim):
+    """sqrt(sum x^2) whose gradient at a zero norm is 0, as PyTorch's (sqrt's is 0 / 0)."""
+    squares = ops.reduce_sum(x * x, dim, keepdim)
+    zero = ops.equal(squares, 0)
+    root = ops.sqrt(ops.where(zero, ops.ones_like(squares), squares))
+    return ops.where(zero, ops.zeros_like(root), root)
+
+
 def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None, out=None):  # noqa: A002
     """(sum |x|^ord)^(1/ord) over `dim` (all elements if None); inf / -inf: the largest /
     smallest |x|; 0: the number of nonzeros."""
@@ -65,7 +73,7 @@ def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None, out=None):  # 
     dim = None if dim is None or isinstance(dim, (tuple, list)) and not dim else dim
     a = ops.abs(x)
     if ord == 2:
-        result = ops.sqrt(ops.reduce_sum(x * x, dim, keepdim))
+        result = _root_of_sum_of_squares(x, dim, keepdim)
     elif ord == 1:
         result = ops.reduce_sum(a, dim, keepdim)
     elif ord == math.inf:
@@ -91,7 +99,7 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None,  # noq
                            f"dimensions, got {x.ndim}")
     rows, cols = (d % x.ndim for d in dim)
     if ord == "fro":
-        return write_out(ops.sqrt(ops.reduce_sum(x * x, (rows, cols), keepdim)), out)
+        return write_out(_root_of_sum_of_squares(x, (rows, cols), keepdim), out)
     if ord in (1, -1, math.inf, -math.inf):
         summed_dim, picked_dim = (rows, cols) if ord in (1, -1) else (cols, rows)
         sums = ops.reduce_sum(ops.abs(x), summed_dim, True)

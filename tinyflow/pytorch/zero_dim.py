@@ -22,8 +22,9 @@ NAMES = ("sum", "mean", "max", "min", "amax", "amin", "argmax", "argmin", "softm
 
 def _dim_of(args, kwargs, dim_name):
     """(the dim given, where it was given) or (None, None)."""
-    if dim_name in kwargs:
-        return kwargs[dim_name], dim_name
+    for name in (dim_name, "dims"):   # flip(dims=...)
+        if name in kwargs:
+            return kwargs[name], name
     if args and (isinstance(args[0], int) and not isinstance(args[0], bool)
                  or isinstance(args[0], (tuple, list))):
         return args[0], 0
@@ -56,8 +57,8 @@ def scalar_dims(function, dim_name: str = "dim"):
         if where is None or dim is None or isinstance(dim, (tuple, list)) and not dim:
             return function(x, *args, **kwargs)
         _check(dim)
-        if where == dim_name:
-            kwargs = dict(kwargs, **{dim_name: 0})
+        if isinstance(where, str):
+            kwargs = dict(kwargs, **{where: (0,) if where == "dims" else 0})
         else:
             args = (0,) + args[1:]
         return _scalar(function(ops.reshape(x, (1,)), *args, **kwargs))

@@ -142,6 +142,8 @@ CASES = {
     # indexing
     "nonzero": (lambda L, x, i: (L.nonzero(x > 0), i.nonzero(), *L.nonzero(i, as_tuple=True),
                                  L.argwhere(i)), (X(3, 4, grad=False), INTS)),
+    "where": (lambda L, x, b: (*L.where(x > 0), *L.where(b), L.where(x > 0, x, -x),
+                               L.where(b, 1.0, 0.0)), (X(3, 4), BOOLS)),
     "unique": (lambda L, i: (L.unique(i), *i.unique(return_inverse=True, return_counts=True),
                              L.unique(L.tensor([[1, 2], [1, 2], [0, 1]]), dim=0)), (INTS,)),
     "take": (lambda L, x, idx: (L.take(x, idx), x.take(L.tensor([[0, -1], [5, 3]]))),

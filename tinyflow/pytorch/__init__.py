@@ -42,7 +42,7 @@ from .shared_names import (add, argmax, argmin, argsort, broadcast_to, clamp, cl
                            empty_like, gather, log_softmax, logsumexp, matmul, multinomial,
                            ones_like,
                            roll, round, softmax, sort, split, stack, take, tile, transpose,
-                           var,
+                           var, where,
                            zeros_like)
 from .diagonal import diag
 from .legacy import (BoolTensor, ByteTensor, DoubleTensor, FloatTensor, HalfTensor, IntTensor,
@@ -133,5 +133,5 @@ __all__ = ["Size", "sparse", "sparse_coo_tensor", "spmm", "diag", "BoolTensor", 
     "cartesian_prod", "column_stack", "combinations", "cross", "diagonal", "dstack",
     "fliplr", "flipud", "hstack", "kron", "meshgrid", "moveaxis", "ravel", "rot90",
     "row_stack", "split_with_sizes", "swapdims", "swapaxes", "tensor_split", "vstack",
-    "linalg", "special", "digamma", "erfinv", "lgamma", "bucketize", "can_cast", "searchsorted", "set_default_dtype",
+    "where", "linalg", "special", "digamma", "erfinv", "lgamma", "bucketize", "can_cast", "searchsorted", "set_default_dtype",
 ]

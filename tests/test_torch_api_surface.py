@@ -84,6 +84,12 @@ def distinct(rng, shape):
 
 D = X(3, 4, domain=distinct)
 
+def _factor_grads(L, s):
+    values, vectors = L.linalg.eigh(s)
+    return (L.linalg.cholesky(s), L.linalg.cholesky(s, upper=True), values,
+            vectors * vectors)   # the square: the same whatever each vector's sign
+
+
 CASES = {
     # truth and comparison
     "all": (lambda L, x, i, b: (L.all(x > 0), L.all(i, 1), b.all(0), L.all(b, 1, True)),
@@ -239,6 +245,8 @@ CASES = {
     "solve": (lambda L, a, b, v: (L.linalg.solve(a, b), L.linalg.solve(a, v),
                                   L.linalg.solve(a, b.mT, left=False)),
               (X(3, 3, domain=well_conditioned), X(3, 2), X(3))),
+    "factorization_grads": (lambda L, a: _factor_grads(L, a @ a.mT + 3 * L.eye(3)),
+                            (X(2, 3, 3),)),
     "factorizations": (lambda L, s: (L.linalg.cholesky(s), L.linalg.cholesky(s, upper=True),
                                      L.linalg.eigh(s).eigenvalues, L.linalg.svdvals(s),
                                      L.linalg.qr(s).R.abs(), L.linalg.svd(s).S), (SPD,)),

@@ -30,6 +30,21 @@ def np_factor(x, kind, part, full=False):
     return np.linalg.svd(x, full_matrices=full)[part]
 
 
+def symmetric_factor(x, kind, part):
+    """The factor of (x + x^T) / 2; eigenvectors signed so that their sums are positive."""
+    factor = factorization(0.5 * (x + x.mT), kind, part)
+    if kind == "eigh" and part == 1:
+        factor = factor * tf.sign(factor.sum(-2, keepdim=True))
+    return factor
+
+
+def np_symmetric_factor(x, kind, part):
+    factor = np_factor(0.5 * (x + np.swapaxes(x, -1, -2)), kind, part)
+    if kind == "eigh" and part == 1:
+        factor = factor * np.sign(factor.sum(-2, keepdims=True))
+    return factor
+
+
 def square_samples(domain=well_conditioned) -> tuple:
     return (S(A(3, 3, domain=domain)), S(A(2, 4, 4, domain=domain)),
             S(A(1, 1, domain=domain)), S(A(0, 2, 2, domain=domain)))
@@ -46,12 +61,21 @@ CASES: list[OpCase] = [
            dynamic=False,
            errors=(ErrorInput(S(A(2, 3)), tf.ShapeError, r"^determinant: A must be"),)),
     OpCase("factorization", factorization, np_factor,
-           (S(A(3, 3, domain=symmetric_positive), kind="cholesky", part=0),
-            S(A(2, 4, 4, domain=symmetric_positive), kind="eigh", part=0),
-            S(A(4, 3), kind="qr", part=1),
+           (S(A(4, 3), kind="qr", part=1),
             S(A(3, 5), kind="qr", part=0, full=True),
             S(A(2, 4, 3), kind="svd", part=1),
             S(A(3, 5), kind="svd", part=2, full=True)), FLOATS, grad=False, atol=1e-4,
            errors=(ErrorInput(S(A(3, 4), kind="cholesky", part=0), tf.ShapeError,
                               r"A must be batches of square"),)),
+    # differentiated through a symmetrization, as PyTorch's gradcheck of these does: the
+    # derivatives are those of a symmetric input, and finite differences of the factor of
+    # sym(A) agree with them whatever the derivative's convention
+    OpCase("factorization_of_symmetric", symmetric_factor, np_symmetric_factor,
+           (S(A(3, 3, domain=symmetric_positive), kind="cholesky", part=0),
+            S(A(2, 4, 4, domain=symmetric_positive), kind="cholesky", part=0),
+            S(A(3, 3, domain=symmetric_positive), kind="eigh", part=0),
+            S(A(2, 4, 4, domain=symmetric_positive), kind="eigh", part=0),
+            S(A(3, 3, domain=symmetric_positive), kind="eigh", part=1)), FLOATS,
+           op="factorization", atol=1e-4, dynamic=False,
+           second_order=False),   # eigenvector signs make second differences noisy
 ]

@@ -4,7 +4,8 @@ baddbmm, addmv, ger).
 
 inv and det are ops with derivatives (ops/matrix.py); slogdet, logdet and solve compose
 them (solve is inv(A) @ B: fine for well-conditioned systems, less accurate than LAPACK's
-solver for ill-conditioned ones). The factorizations are forward only: no gradient.
+solver for ill-conditioned ones). cholesky and eigh have PyTorch's gradients; qr and svd
+are forward only (backward through them raises).
 """
 from __future__ import annotations
 

@@ -63,6 +63,7 @@ def _root_of_sum_of_squares(x, dim, keepdim):
     return ops.where(zero, ops.zeros_like(root), root)
 
 
+@ops.in_float32   # float16 / bfloat16: summed in float32, as PyTorch
 def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None, out=None):  # noqa: A002
     """(sum |x|^ord)^(1/ord) over `dim` (all elements if None); inf / -inf: the largest /
     smallest |x|; 0: the number of nonzeros."""
@@ -88,6 +89,7 @@ def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None, out=None):  # 
     return write_out(result, out)
 
 
+@ops.in_float32   # float16 / bfloat16: summed in float32, as PyTorch
 def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None,  # noqa: N803
                 out=None):
     """Frobenius ('fro'), or the largest (1, inf) / smallest (-1, -inf) column / row sum of
@@ -139,6 +141,7 @@ def norm(input, p="fro", dim=None, keepdim=False, out=None, dtype=None):  # noqa
 
 # ---- NaN-ignoring ---------------------------------------------------------------------
 
+@ops.in_float32   # float16 / bfloat16: summed in float32, as PyTorch
 def nansum(input, dim=None, keepdim=False, *, dtype=None, out=None):  # noqa: A002
     x = _widened(input, dtype)
     if x.dtype.is_floating:
@@ -146,6 +149,7 @@ def nansum(input, dim=None, keepdim=False, *, dtype=None, out=None):  # noqa: A0
     return write_out(ops.reduce_sum(x, _all_if_empty(dim), keepdim), out)
 
 
+@ops.in_float32   # float16 / bfloat16: summed in float32, as PyTorch
 def nanmean(input, dim=None, keepdim=False, *, dtype=None, out=None):  # noqa: A002
     """The mean of the elements that are not NaN (NaN where all are)."""
     x = as_tensor(input) if dtype is None else ops.cast(as_tensor(input),

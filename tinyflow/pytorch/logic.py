@@ -6,8 +6,6 @@ All compose the comparison ops, so graphs, the JIT and autograd see ordinary ops
 """
 from __future__ import annotations
 
-import numpy as np
-
 from .. import ops
 from ..core import dtypes
 from ..core.op import as_tensor
@@ -94,7 +92,8 @@ def isin(elements, test_elements, *, assume_unique=False, invert=False):
 def is_nonzero(input) -> bool:  # noqa: A002
     x = as_tensor(input)
     if x.numel() != 1:
-        raise RuntimeError(f"Boolean value of Tensor with {'no values' if x.numel() == 0 else 'more than one value'} is ambiguous")
+        amount = "no values" if x.numel() == 0 else "more than one value"
+        raise RuntimeError(f"Boolean value of Tensor with {amount} is ambiguous")
     return bool(x)
 
 

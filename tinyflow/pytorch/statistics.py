@@ -9,8 +9,6 @@ computed from the data (a graph break under tinyflow.compile) and the values gat
 from __future__ import annotations
 
 import math
-from collections import namedtuple
-
 import numpy as np
 
 from .. import ops

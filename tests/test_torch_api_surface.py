@@ -253,6 +253,8 @@ CASES = {
                                      L.linalg.qr(s).R.abs(), L.linalg.svd(s).S), (SPD,)),
 }
 
+@pytest.mark.filterwarnings("ignore:The reduce argument of torch.scatter")   # torch's own
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")   # NumPy's 1 / 0 and 0 / 0 (ints, NaN)
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_matches_torch(name):
     fn, args = CASES[name]

@@ -36,7 +36,7 @@ subtract multiply divide greater less not_equal bincount histc det inverse scatt
 index_add_ masked_scatter_ clamp_ scatter_add_ index_fill_ index_copy_""".split()
 LINALG = "norm vector_norm matrix_norm inv det slogdet solve cholesky qr svd svdvals eigh".split()
 SPECIAL = ("erf erfc expit logit xlogy log_softmax softmax logsumexp gammaln digamma psi "
-           "erfinv ndtr sinc entr xlog1py").split()
+           "erfinv ndtr sinc entr xlog1py i0 i1").split()
 
 
 def test_every_listed_name_exists_in_torch_and_here():
@@ -223,6 +223,9 @@ CASES = {
               (X(3, 4, domain=positive),)),
     "erfinv": (lambda L, x: (L.erfinv(x), x.erfinv(), L.special.erfinv(x)),
                (X(3, 4, domain=inside_unit),)),
+    "bessel": (lambda L, x, big: (L.special.i0(x), x.i0(), L.i0(big), L.special.i1(big),
+                                  L.special.i1(-big), L.special.i1(x)),
+               (X(3, 4), Given(np.array([0.5, 12.0, 29.0, 31.0, 45.0, 80.0])))),
     "special": (lambda L, x, p: (L.special.erf(x), L.special.expit(x), L.special.ndtr(x),
                                  L.special.sinc(x), L.special.entr(p), L.special.xlog1py(x, p),
                                  L.special.log_softmax(x, 1), L.special.softmax(x, 0),

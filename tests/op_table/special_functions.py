@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tinyflow.ops.special_functions import digamma, erfinv, lgamma, trigamma
+from tinyflow.ops.special_functions import digamma, erfinv, i0, i1, lgamma, trigamma
 
 from .common import FLOATS, NUMBERS, A, OpCase, S, floating
 
@@ -26,7 +26,8 @@ def _by_torch(name, *args):
         t = torch.from_numpy(np.ascontiguousarray(x))
         if not t.is_floating_point():
             t = t.to(torch.float32)
-        return getattr(torch, name)(*args, t).numpy()
+        space = torch.special if name.startswith("special_") else torch
+        return getattr(space, name.removeprefix("special_"))(*args, t).numpy()
     reference.__name__ = f"torch_{name}"
     return reference
 
@@ -41,6 +42,18 @@ def np_trigamma(x):
     return (head + 1 / z + 1 / (2 * z * z) + 1 / (6 * z ** 3)).reshape(x.shape).astype(x.dtype)
 
 
+def zeros(rng, shape):
+    return np.zeros(shape)
+
+
+def bessel_domain(rng, shape):
+    """Both signs, up to 10 (float16's range holds i0(10)); beyond 30, where i1 switches to
+    its asymptotic expansion, test_torch_api_surface.py checks against PyTorch."""
+    return rng.uniform(-1, 1, shape) * rng.choice([1.0, 3.0, 10.0], shape)
+
+
+BESSEL_SAMPLES = (S(A(3, 4, domain=bessel_domain)), S(A(4, 5, domain=bessel_domain,
+                                                         layout="T")), S(A(0, 2)))
 SAMPLES = (S(A(3, 4, domain=gamma_domain)), S(A(5, domain=gamma_domain, layout="step")),
            S(A(0, 2, domain=gamma_domain)))
 CASES: list[OpCase] = [
@@ -52,4 +65,7 @@ CASES: list[OpCase] = [
     OpCase("erfinv", erfinv, _by_torch("erfinv"),
            (S(A(3, 4, domain=inside_unit)), S(A(4, 5, domain=inside_unit, layout="T")),
             S(A(0, 3, domain=inside_unit))), FLOATS, floating),
+    OpCase("i0", i0, _by_torch("i0"), BESSEL_SAMPLES, NUMBERS, floating),
+    OpCase("i1", i1, _by_torch("special_i1"), BESSEL_SAMPLES + (S(A(3, domain=zeros)),),
+           FLOATS, floating),
 ]

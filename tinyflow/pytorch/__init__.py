@@ -69,7 +69,7 @@ from .shaping import (atleast_1d, atleast_2d, atleast_3d, block_diag, broadcast_
                       fliplr, flipud, hstack, kron, meshgrid, moveaxis, ravel, rot90,
                       row_stack, split_with_sizes, swapdims, tensor_split, vstack)
 from .shaping import swapdims as swapaxes
-from ..ops.special_functions import digamma, erfinv, lgamma
+from ..ops.special_functions import digamma, erfinv, i0, lgamma
 from .tensor_info import bucketize, can_cast, searchsorted, set_default_dtype
 
 numel = Tensor.numel
@@ -133,5 +133,5 @@ __all__ = ["Size", "sparse", "sparse_coo_tensor", "spmm", "diag", "BoolTensor", 
     "cartesian_prod", "column_stack", "combinations", "cross", "diagonal", "dstack",
     "fliplr", "flipud", "hstack", "kron", "meshgrid", "moveaxis", "ravel", "rot90",
     "row_stack", "split_with_sizes", "swapdims", "swapaxes", "tensor_split", "vstack",
-    "where", "linalg", "special", "digamma", "erfinv", "lgamma", "bucketize", "can_cast", "searchsorted", "set_default_dtype",
+    "where", "linalg", "special", "digamma", "erfinv", "i0", "lgamma", "bucketize", "can_cast", "searchsorted", "set_default_dtype",
 ]

@@ -12,7 +12,7 @@ import numpy as np
 from .. import ops
 from ..core import dtypes
 from ..core.op import as_tensor
-from ..ops.special_functions import digamma, erfinv, lgamma
+from ..ops.special_functions import digamma, erfinv, i0, lgamma
 from .inplace import write_out
 from .logic import signbit
 
@@ -175,5 +175,5 @@ METHODS = {
     "logaddexp": logaddexp, "logaddexp2": logaddexp2, "copysign": copysign,
     "heaviside": heaviside, "nan_to_num": nan_to_num, "sgn": sgn, "xlogy": xlogy,
     "logit": logit, "addcmul": addcmul, "addcdiv": addcdiv, "float_power": float_power,
-    "lgamma": lgamma, "digamma": digamma, "erfinv": erfinv,
+    "lgamma": lgamma, "digamma": digamma, "erfinv": erfinv, "i0": i0,
 }

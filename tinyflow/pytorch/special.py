@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from .. import ops
-from ..ops.special_functions import digamma, erfinv  # noqa: F401
+from ..ops.special_functions import digamma, erfinv, i0, i1  # noqa: F401
 from ..ops.special_functions import lgamma as gammaln  # noqa: F401
 from .elementwise import erfc, exp2, expit, floating, logit, xlogy  # noqa: F401
 from .inplace import write_out

@@ -1,6 +1,6 @@
-"""Kernels of lgamma, digamma, trigamma and erfinv (ops/special_functions.py), in NumPy:
-computed in float64 (series, recurrences and reflection formulas; Newton steps on erf for
-erfinv), returned in the input's float dtype (float32 for integers)."""
+"""Kernels of lgamma, digamma, trigamma, erfinv, i0 and i1 (ops/special_functions.py), in
+NumPy: computed in float64 (series, recurrences and reflection formulas; Newton steps on erf
+for erfinv; NumPy's own i0), returned in the input's float dtype (float32 for integers)."""
 import math
 
 import numpy as np
@@ -126,3 +126,43 @@ def erfinv(op, x):
     edge = np.where(v == 1, np.inf, np.where(v == -1, -np.inf, np.nan))
     out = np.where(inside, y, edge)
     return out.astype(_result_dtype(x))
+
+
+@kernel(sf.I0)
+def i0(op, x):
+    return np.i0(np.asarray(x, np.float64)).astype(_result_dtype(x))
+
+
+_SERIES_UP_TO = 30.0   # |x| beyond: the asymptotic expansion of i1
+
+
+def _i1_series(a):
+    """sum over k of (a/2)^(2k+1) / (k! (k+1)!), a <= 30: all terms positive, no cancellation."""
+    term = a / 2
+    total = term.copy()
+    quarter_square = a * a / 4
+    for k in range(1, 120):
+        term = term * quarter_square / (k * (k + 1))
+        total += term
+    return total
+
+
+def _i1_asymptotic(a):
+    """e^a / sqrt(2 pi a) * sum over k of prod_j ((2j - 1)^2 - 4) / (k! (8a)^k)."""
+    term = np.ones_like(a)
+    total = term.copy()
+    for k in range(1, 16):
+        term = term * ((2 * k - 1) ** 2 - 4) / (k * 8 * a)
+        total += term
+    return np.exp(a) / np.sqrt(2 * np.pi * a) * total
+
+
+@kernel(sf.I1)
+def i1(op, x):
+    v = np.asarray(x, np.float64)
+    a = np.abs(v)
+    small = a <= _SERIES_UP_TO
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = np.where(small, _i1_series(np.where(small, a, 0.0)),
+                       _i1_asymptotic(np.where(small, _SERIES_UP_TO + 1, a)))
+    return (np.sign(v) * out).astype(_result_dtype(x))

@@ -7,11 +7,13 @@ input, exception type, message). One module per group of ops, as in tinyflow/ops
 op's reference and adapters sit just above its entry. `common` holds what they share.
 """
 from . import (activation, attention, conv, creation, fused, indexing, linalg, losses, math, nn,
-               normalization, pool, quantize, reduce, rnn, shape, sparse)
+               matrix, normalization, pool, product, quantize, reduce, rnn, shape, sparse,
+               special_functions)
 from .common import ErrorInput, OpCase, make_array  # noqa: F401
 
 GROUPS = (math, reduce, linalg, shape, indexing, nn, creation, conv, pool, rnn, activation,
-          normalization, fused, quantize, attention, sparse, losses)
+          normalization, fused, quantize, attention, sparse, losses, product, matrix,
+          special_functions)
 TABLE: list[OpCase] = [case for group in GROUPS for case in group.CASES]
 
 # Registered ops that the table cannot drive, and the test in test_ops.py that covers each.

@@ -20,8 +20,9 @@ table; `tinyflow/__init__.py` exports it.
 """
 from ..core.shapes import Size
 from ..core.tensor import Tensor
-from . import (autograd, creation, dtype, inplace, math, movement, reduce,
-               shared_names, sparse, strided)
+from . import (autograd, creation, dtype, inplace, logic, math, movement, reduce,
+               scatter_gather, shared_names, sparse, statistics, strided, zero_dim)
+from . import elementwise, linalg, shaping, special, tensor_info
 from .amp import (Fp8Recipe, GradScaler, amp, autocast, cpu, fp8_autocast, get_autocast_dtype,
                   is_autocast_enabled)
 from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
@@ -40,15 +41,39 @@ from .serialization import load, save
 from .shared_names import (add, argmax, argmin, argsort, broadcast_to, clamp, clip, cumsum,
                            empty_like, gather, log_softmax, logsumexp, matmul, multinomial,
                            ones_like,
-                           roll, round, softmax, sort, split, stack, tile, transpose, var,
+                           roll, round, softmax, sort, split, stack, take, tile, transpose,
+                           var, where,
                            zeros_like)
 from .diagonal import diag
 from .legacy import (BoolTensor, ByteTensor, DoubleTensor, FloatTensor, HalfTensor, IntTensor,
                      LongTensor)
 from .sparse import sparse_coo_tensor, spmm
 from .strided import as_strided
+from .logic import all, any, eq, ge, gt, is_nonzero, isclose, isin, le, lt, ne, signbit  # noqa: A004
+from .math import rsqrt, t
+from .scatter_gather import (argwhere, index_add, index_copy, index_fill, masked_scatter,
+                      masked_select, nonzero, repeat_interleave, scatter, scatter_add,
+                      take_along_dim, unique)
+from .statistics import (bincount, cummax, cummin, diff, histc, kthvalue, logcumsumexp,
+                         median, mode, nanmean, nansum, norm, prod, quantile, trace)
+from .statistics import torch_cumprod as cumprod
+from .elementwise import (acos, acosh, addcdiv, addcmul, asin, asinh, atan, atanh, copysign,
+                          cosh, deg2rad, erfc, exp2, float_power, frac, heaviside, hypot,
+                          logaddexp, logaddexp2, logit, nan_to_num, rad2deg, reciprocal, sgn,
+                          sinh, tan, trunc, xlogy)
+from .elementwise import asin as arcsin, acos as arccos, atan as arctan, trunc as fix
+from .linalg import (addmv, baddbmm, cdist, det, ger, inner, inverse, logdet, mv, slogdet,
+                     tensordot)
+from .shaping import (atleast_1d, atleast_2d, atleast_3d, block_diag, broadcast_tensors,
+                      cartesian_prod, column_stack, combinations, cross, diagonal, dstack,
+                      fliplr, flipud, hstack, kron, meshgrid, moveaxis, ravel, rot90,
+                      row_stack, split_with_sizes, swapdims, tensor_split, vstack)
+from .shaping import swapdims as swapaxes
+from ..ops.special_functions import digamma, erfinv, i0, lgamma
+from .tensor_info import bucketize, can_cast, searchsorted, set_default_dtype
 
 numel = Tensor.numel
+zero_dim.wrap_namespace(globals())   # torch.sum(torch.tensor(3.), 0): zero_dim.py
 
 
 def install_tensor_methods(cls: type, *more: dict) -> None:
@@ -62,11 +87,12 @@ def install_tensor_methods(cls: type, *more: dict) -> None:
     """
     tables = (dtype.METHODS, math.METHODS, reduce.METHODS, movement.METHODS,
               inplace.METHODS, creation.METHODS, autograd.METHODS, shared_names.METHODS,
-              strided.METHODS, sparse.METHODS,
-              *more)
+              strided.METHODS, sparse.METHODS, logic.METHODS, statistics.METHODS,
+              scatter_gather.METHODS, elementwise.METHODS, shaping.METHODS,
+              linalg.METHODS, tensor_info.METHODS, *more)
     installed = set()
     for table in tables:
-        for name, fn in table.items():
+        for name, fn in zero_dim.wrap_table(table).items():   # dims of 0-d tensors
             if name in installed or name in vars(cls):
                 raise TypeError(f"Tensor.{name} is defined twice")
             installed.add(name)
@@ -90,4 +116,22 @@ __all__ = ["Size", "sparse", "sparse_coo_tensor", "spmm", "diag", "BoolTensor", 
     "result_type", "roll", "round", "save", "set_grad_enabled", "softmax", "sort", "split",
     "stack", "std", "sub", "sum", "tensor", "tile", "topk", "transpose", "true_divide",
     "unbind", "unsqueeze", "var", "zeros", "zeros_like",
+    # logic.py, statistics.py, scatter_gather.py
+    "all", "any", "eq", "ge", "gt", "is_nonzero", "isclose", "isin", "le", "lt", "ne",
+    "signbit", "rsqrt", "t", "argwhere", "index_add", "index_copy", "index_fill",
+    "masked_scatter", "masked_select", "nonzero", "repeat_interleave", "scatter",
+    "scatter_add", "take", "take_along_dim", "unique", "bincount", "cummax", "cummin",
+    "cumprod", "diff", "histc", "kthvalue", "logcumsumexp", "median", "mode", "nanmean",
+    "nansum", "norm", "prod", "quantile", "trace",
+    # elementwise.py, linalg.py, shaping.py; the namespaces torch.linalg, torch.special
+    "acos", "acosh", "addcdiv", "addcmul", "asin", "asinh", "atan", "atanh", "copysign",
+    "cosh", "deg2rad", "erfc", "exp2", "float_power", "frac", "heaviside", "hypot",
+    "logaddexp", "logaddexp2", "logit", "nan_to_num", "rad2deg", "reciprocal", "sgn", "sinh",
+    "tan", "trunc", "xlogy", "arcsin", "arccos", "arctan", "fix", "addmv", "baddbmm",
+    "cdist", "det", "ger", "inner", "inverse", "logdet", "mv", "slogdet", "tensordot",
+    "atleast_1d", "atleast_2d", "atleast_3d", "block_diag", "broadcast_tensors",
+    "cartesian_prod", "column_stack", "combinations", "cross", "diagonal", "dstack",
+    "fliplr", "flipud", "hstack", "kron", "meshgrid", "moveaxis", "ravel", "rot90",
+    "row_stack", "split_with_sizes", "swapdims", "swapaxes", "tensor_split", "vstack",
+    "where", "linalg", "special", "digamma", "erfinv", "i0", "lgamma", "bucketize", "can_cast", "searchsorted", "set_default_dtype",
 ]

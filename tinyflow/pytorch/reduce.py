@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections import namedtuple
 
-import numpy as np
 
 from .. import ops
 from ..core import dtypes
@@ -69,19 +68,8 @@ def correction_of(unbiased, correction) -> int:
     return 0 if unbiased is False else 1
 
 
-@ops.in_float32
-def norm(x, p=2, dim=None, keepdim=False):
-    if p != 2:
-        raise NotImplementedError("only the 2-norm is implemented")
-    return ops.sqrt(ops.reduce_sum(x * x, dim, keepdim))
-
-
 def count_nonzero(x, dim=None):
     return ops.reduce_sum(ops.cast(ops.not_equal(x, 0), dtypes.int64), dim)
-
-
-def all(x) -> bool: return bool(np.all(x.numpy()))  # noqa: A001
-def any(x) -> bool: return bool(np.any(x.numpy()))  # noqa: A001
 
 
 def torch_sort(x, dim=-1, descending=False, stable=False):
@@ -116,6 +104,6 @@ def _extreme(x, dim, keepdim, reduce, arg, pairwise):
 
 METHODS = {
     "sum": sum, "mean": mean, "max": max, "min": min, "amax": amax, "amin": amin,
-    "argmax": torch_argmax, "argmin": torch_argmin, "std": std, "norm": norm,
-    "count_nonzero": count_nonzero, "all": all, "any": any, "sort": torch_sort, "topk": topk,
+    "argmax": torch_argmax, "argmin": torch_argmin, "std": std,
+    "count_nonzero": count_nonzero, "sort": torch_sort, "topk": topk,
 }

@@ -22,6 +22,7 @@ from .inplace import write_out
 from .math import with_other
 from .movement import flatten, narrow, repeat, torch_split, torch_transpose
 from .reduce import correction_of, torch_argmax, torch_argmin, torch_sort
+from .scatter_gather import flat_take, nonzero
 
 # ---- shapes -------------------------------------------------------------------------------
 
@@ -246,3 +247,20 @@ METHODS = {
     "argsort": argsort, "roll": roll, "matmul": with_other(matmul), "__matmul__": matmul,
     "__rmatmul__": lambda x, y: matmul(y, x),
 }
+
+
+def take(input, index, axis=None, name=None):  # noqa: A002
+    """`torch.take(x, index)`: elements at flat positions (the op function `ops.take` is
+    TF1-style: slices along an axis)."""
+    if axis is not None or name is not None:
+        return ops.take(input, index, axis or 0, name=name)
+    return flat_take(input, index)
+
+
+def where(condition, x=None, y=None, name=None, *, out=None):
+    """`torch.where(cond, x, y)` / `tf.where(cond, x, y)`: x where cond holds, else y; with
+    the condition alone on an eager tensor, PyTorch's `torch.where(cond)`: the coordinates of
+    its True elements, one 1-D tensor per dim (nonzero(as_tuple=True))."""
+    if x is None and y is None and not as_tensor(condition).is_symbolic:
+        return nonzero(condition, as_tuple=True)
+    return write_out(ops.where(condition, x, y, name=name), out)

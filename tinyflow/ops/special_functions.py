@@ -1,0 +1,79 @@
+"""Special functions PyTorch has and NumPy lacks (or has without a derivative): lgamma
+(log |Gamma|), digamma (its derivative), trigamma (digamma's derivative), erfinv, and the
+modified Bessel functions i0 and i1 (i0's derivative). Each derivative is the next function
+or a composition of ops, so lgamma has two orders, i0, i1 and erfinv every order."""
+from __future__ import annotations
+
+import math
+
+from ..core.op import apply, as_tensor
+from ..core.tensor import Tensor
+from .math import Unary, equal, exp, where
+
+
+class Lgamma(Unary):
+    name = "lgamma"
+    saves_output = False
+
+    def chain(self, k, v, out, x):
+        return v * digamma(x)
+
+
+class Digamma(Unary):
+    name = "digamma"
+    saves_output = False
+
+    def chain(self, k, v, out, x):
+        return v * trigamma(x)
+
+
+class Trigamma(Unary):
+    """The derivative of digamma; its own derivative is not provided."""
+    name = "trigamma"
+    differentiable = False
+
+
+class Erfinv(Unary):
+    """The inverse of erf on (-1, 1); d erfinv(x) = sqrt(pi) / 2 * exp(erfinv(x)^2) dx."""
+    name = "erfinv"
+    saves_inputs = False
+
+    def chain(self, k, v, out, x):
+        return v * ((math.sqrt(math.pi) / 2) * exp(out * out))
+
+
+class I0(Unary):
+    """The modified Bessel function of the first kind, order 0; its derivative is i1."""
+    name = "i0"
+    saves_output = False
+
+    def chain(self, k, v, out, x):
+        return v * i1(x)
+
+
+class I1(Unary):
+    """Order 1; d i1(x) = i0(x) - i1(x) / x (1/2 at 0)."""
+    name = "i1"
+
+    def chain(self, k, v, out, x):
+        zero = equal(x, 0)
+        slope = i0(x) - out / where(zero, 1.0, x)
+        return v * where(zero, 0.5, slope)
+
+
+def _unary_op(op_cls):
+    op = op_cls()
+
+    def fn(x, name=None) -> Tensor:
+        return apply(op, as_tensor(x), name=name)
+    fn.__name__ = fn.__qualname__ = op_cls.name
+    fn.__doc__ = f"Elementwise {op_cls.name} (integers give float32)."
+    return fn
+
+
+lgamma = _unary_op(Lgamma)
+digamma = _unary_op(Digamma)
+trigamma = _unary_op(Trigamma)
+erfinv = _unary_op(Erfinv)
+i0 = _unary_op(I0)
+i1 = _unary_op(I1)

@@ -1,0 +1,176 @@
+"""`torch.linalg` (norms, inv, det, slogdet, solve, cholesky, qr, svd, eigh) and the linear
+algebra among the `torch.*` functions (det, inverse, logdet, mv, inner, tensordot, cdist,
+baddbmm, addmv, ger).
+
+inv and det are ops with derivatives (ops/matrix.py); slogdet, logdet and solve compose
+them (solve is inv(A) @ B: fine for well-conditioned systems, less accurate than LAPACK's
+solver for ill-conditioned ones). cholesky and eigh have PyTorch's gradients; qr and svd
+are forward only (backward through them raises).
+"""
+from __future__ import annotations
+
+from collections import namedtuple
+
+import numpy as np
+
+from .. import ops
+from ..core.op import as_tensor
+from ..core.tensor import Tensor
+from ..ops.matrix import determinant, factorization, matrix_inverse
+from .inplace import write_out
+from .math import outer
+from .shaping import cross  # noqa: F401  (torch.linalg.cross)
+from .shared_names import matmul
+from .statistics import linalg_norm, matrix_norm, vector_norm  # noqa: F401  (linalg.*)
+
+SlogdetResult = namedtuple("SlogdetResult", ["sign", "logabsdet"])
+QRResult = namedtuple("QRResult", ["Q", "R"])
+SVDResult = namedtuple("SVDResult", ["U", "S", "Vh"])
+EighResult = namedtuple("EighResult", ["eigenvalues", "eigenvectors"])
+
+norm = linalg_norm
+
+
+def inv(A, *, out=None):  # noqa: N803
+    """The inverse of each square matrix (RuntimeError if one is singular)."""
+    return write_out(matrix_inverse(A), out)
+
+
+def det(A, *, out=None):  # noqa: N803
+    return write_out(determinant(A), out)
+
+
+def slogdet(A, *, out=None):  # noqa: N803
+    """(sign, log |det|) of each matrix (computed from det: overflows where det does)."""
+    d = determinant(A)
+    return SlogdetResult(ops.sign(d), ops.log(ops.abs(d)))
+
+
+def logdet(input):  # noqa: A002
+    """log det: NaN where det < 0, -inf where det == 0 (as PyTorch)."""
+    return ops.log(determinant(input))
+
+
+def solve(A, B, *, left=True, out=None):  # noqa: N803
+    """X with A X = B (left) or X A = B; B may be a vector."""
+    a_inv = matrix_inverse(A)
+    return write_out(matmul(a_inv, B) if left else matmul(B, a_inv), out)
+
+
+def cholesky(A, *, upper=False, out=None):  # noqa: N803
+    """L (lower triangular) with A = L L^T; upper=True: L^T."""
+    lower = factorization(A, "cholesky", 0)
+    return write_out(ops.transpose(lower, _swap_last(lower.ndim)) if upper else lower, out)
+
+
+def _swap_last(n):
+    return tuple(range(n - 2)) + (n - 1, n - 2)
+
+
+def qr(A, mode="reduced", *, out=None):  # noqa: N803
+    """(Q, R): Q with orthonormal columns, R upper triangular, A = Q R."""
+    if mode not in ("reduced", "complete", "r"):
+        raise RuntimeError(f"qr received unrecognized mode '{mode}' but expected one of "
+                           f"'reduced' (default), 'r', or 'complete'")
+    full = mode == "complete"
+    r = factorization(A, "qr", 1, full)
+    q = factorization(A, "qr", 0, full) if mode != "r" else Tensor._eager(
+        np.zeros(0, r.dtype.np))
+    return QRResult(q, r)
+
+
+def svd(A, full_matrices=True, *, driver=None, out=None):  # noqa: N803
+    """(U, S, Vh) with A = U diag(S) Vh, S descending."""
+    return SVDResult(*(factorization(A, "svd", k, full_matrices) for k in range(3)))
+
+
+def svdvals(A, *, driver=None, out=None):  # noqa: N803
+    return write_out(factorization(A, "svd", 1), out)
+
+
+def eigh(A, UPLO="L", *, out=None):  # noqa: N803
+    """Eigenvalues (ascending) and eigenvectors of each symmetric matrix (its lower
+    triangle is read)."""
+    if UPLO != "L":
+        A = ops.transpose(A, _swap_last(A.ndim))   # noqa: N806  (the upper triangle as lower)
+    return EighResult(factorization(A, "eigh", 0), factorization(A, "eigh", 1))
+
+
+def eigvalsh(A, UPLO="L", *, out=None):  # noqa: N803
+    return write_out(eigh(A, UPLO).eigenvalues, out)
+
+
+# ---- torch.* linear algebra ---------------------------------------------------------
+
+def mv(input, vec, *, out=None):  # noqa: A002
+    """A matrix times a vector."""
+    if input.ndim != 2 or vec.ndim != 1:
+        raise RuntimeError(f"vector + matrix @ vector expected, got {input.ndim}, {vec.ndim}")
+    return matmul(input, vec, out=out)
+
+
+def tensordot(a, b, dims=2, out=None):
+    """Sum over the last `dims` dims of a and the first of b, or over the dim lists given."""
+    a, b = as_tensor(a), as_tensor(b)
+    if isinstance(dims, int):
+        dims_a, dims_b = list(range(a.ndim - dims, a.ndim)), list(range(dims))
+    else:
+        dims_a, dims_b = ([d] if isinstance(d, int) else list(d) for d in dims)
+    dims_a, dims_b = [d % a.ndim for d in dims_a], [d % b.ndim for d in dims_b]
+    for da, db in zip(dims_a, dims_b):
+        if a.shape[da] != b.shape[db]:
+            raise RuntimeError(f"contracted dimensions need to match, but first has size "
+                               f"{a.shape[da]} in dim {da} and second has size "
+                               f"{b.shape[db]} in dim {db}")
+    free_a = [d for d in range(a.ndim) if d not in dims_a]
+    free_b = [d for d in range(b.ndim) if d not in dims_b]
+    size = 1
+    for d in dims_a:
+        size *= a.shape[d]
+    left = ops.reshape(ops.transpose(a, free_a + dims_a), (-1, size))
+    right = ops.reshape(ops.transpose(b, dims_b + free_b), (size, -1))
+    shape = tuple(a.shape[d] for d in free_a) + tuple(b.shape[d] for d in free_b)
+    return write_out(ops.reshape(ops.matmul(left, right), shape), out)
+
+
+def inner(input, other, *, out=None):  # noqa: A002
+    """Sum over the last dims of both (a product if either is 0-d)."""
+    a, b = as_tensor(input), as_tensor(other)
+    if a.ndim == 0 or b.ndim == 0:
+        return write_out(a * b, out)
+    return tensordot(a, b, ([-1], [-1]), out=out)
+
+
+def cdist(x1, x2, p=2.0, compute_mode=None):
+    """The p-norm distance between each row of x1 and each row of x2 (batched)."""
+    x1, x2 = as_tensor(x1), as_tensor(x2)
+    if x1.ndim < 2 or x2.ndim < 2 or x1.shape[-1] != x2.shape[-1]:
+        raise RuntimeError(f"cdist only supports at least 2D tensors with the same number "
+                           f"of columns, got {tuple(x1.shape)} and {tuple(x2.shape)}")
+    diff = ops.expand_dims(x1, -2) - ops.expand_dims(x2, -3)
+    return vector_norm(diff, p, -1)
+
+
+def baddbmm(input, batch1, batch2, *, beta=1, alpha=1, out=None):  # noqa: A002
+    """beta * input + alpha * (batch1 @ batch2)."""
+    return write_out(_times(input, beta) + _times(ops.matmul(batch1, batch2), alpha), out)
+
+
+def addmv(input, mat, vec, *, beta=1, alpha=1, out=None):  # noqa: A002
+    """beta * input + alpha * (mat @ vec)."""
+    return write_out(_times(input, beta) + _times(mv(mat, vec), alpha), out)
+
+
+def _times(x, factor):
+    if factor == 0:
+        return ops.zeros_like(x)   # beta=0 ignores input, NaN included (as PyTorch)
+    return x if factor == 1 else x * factor
+
+
+ger = outer
+inverse = inv
+
+METHODS = {
+    "det": det, "inverse": inv, "logdet": logdet, "slogdet": slogdet, "mv": mv,
+    "inner": inner, "ger": ger, "baddbmm": baddbmm, "addmv": addmv, "cholesky": cholesky,
+}

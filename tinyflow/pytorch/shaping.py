@@ -1,0 +1,288 @@
+"""Shape and layout functions PyTorch has beyond view/permute/cat: the stacks (hstack,
+vstack, dstack, column_stack), atleast_nd, swapdims/moveaxis, ravel, fliplr/flipud/rot90,
+tensor_split, unfold, diagonal, meshgrid, cartesian_prod, combinations, block_diag,
+broadcast_tensors, kron, cross. All are sugar over the shape ops (reshape, transpose,
+getitem, take, concat), so gradients flow through them.
+"""
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+from .. import ops
+from ..core.op import as_tensor
+from ..core.tensor import Tensor
+from .diagonal import diag
+from .movement import cat, flatten, flip, movedim, narrow, size_args, torch_split
+from .shared_names import stack, tile
+
+
+def atleast_1d(*tensors):
+    return _atleast(tensors, lambda x: ops.reshape(x, (1,)) if x.ndim == 0 else x)
+
+
+def atleast_2d(*tensors):
+    def two(x):
+        return ops.reshape(x, (1,) * (2 - x.ndim) + tuple(x.shape)) if x.ndim < 2 else x
+    return _atleast(tensors, two)
+
+
+def atleast_3d(*tensors):
+    def three(x):
+        if x.ndim == 0:
+            return ops.reshape(x, (1, 1, 1))
+        if x.ndim == 1:
+            return ops.reshape(x, (1, x.shape[0], 1))
+        return ops.reshape(x, tuple(x.shape) + (1,)) if x.ndim == 2 else x
+    return _atleast(tensors, three)
+
+
+def _atleast(tensors, grow):
+    if len(tensors) == 1 and not isinstance(tensors[0], (tuple, list)):
+        return grow(as_tensor(tensors[0]))
+    items = tensors[0] if len(tensors) == 1 else tensors
+    return tuple(grow(as_tensor(t)) for t in items)
+
+
+def hstack(tensors, *, out=None):
+    tensors = atleast_1d(*tensors) if len(tensors) != 1 else (atleast_1d(tensors[0]),)
+    return cat(tensors, 0 if tensors[0].ndim == 1 else 1, out=out)
+
+
+def vstack(tensors, *, out=None):
+    return cat(_tuple_of(atleast_2d(*tensors)), 0, out=out)
+
+
+row_stack = vstack
+
+
+def dstack(tensors, *, out=None):
+    return cat(_tuple_of(atleast_3d(*tensors)), 2, out=out)
+
+
+def column_stack(tensors, *, out=None):
+    columns = [ops.reshape(t, (-1, 1)) if t.ndim <= 1 else t
+               for t in (as_tensor(t) for t in tensors)]
+    return cat(columns, 1, out=out)
+
+
+def _tuple_of(result):
+    return result if isinstance(result, tuple) else (result,)
+
+
+def swapdims(input, dim0, dim1):  # noqa: A002
+    """The same as transpose(dim0, dim1) (NumPy's name: swapaxes)."""
+    perm = list(range(input.ndim))
+    perm[dim0], perm[dim1] = perm[dim1], perm[dim0]
+    return ops.transpose(input, perm)
+
+
+def moveaxis(input, source, destination):  # noqa: A002
+    """movedim, with several dims moved at once if given as sequences."""
+    if isinstance(source, int):
+        return movedim(input, source, destination)
+    n = input.ndim
+    sources = [s % n for s in source]
+    destinations = [d % n for d in destination]
+    order = [d for d in range(n) if d not in sources]
+    for d, s in sorted(zip(destinations, sources)):
+        order.insert(d, s)
+    return ops.transpose(input, order)
+
+
+def ravel(input):  # noqa: A002
+    return ops.reshape(input, (-1,))
+
+
+def fliplr(input):  # noqa: A002
+    if input.ndim < 2:
+        raise RuntimeError("Input must be >= 2-d.")
+    return flip(input, 1)
+
+
+def flipud(input):  # noqa: A002
+    if input.ndim < 1:
+        raise RuntimeError("Input must be >= 1-d.")
+    return flip(input, 0)
+
+
+def rot90(input, k=1, dims=(0, 1)):  # noqa: A002
+    """Rotated by 90 degrees k times, from dims[0] toward dims[1]."""
+    x = as_tensor(input)
+    if len(dims) != 2 or x.ndim < 2 or dims[0] % x.ndim == dims[1] % x.ndim:
+        raise RuntimeError(f"rot90: expected two distinct dims of a tensor with >= 2 dims, "
+                           f"got dims {tuple(dims)} for {x.ndim}-d")
+    a, b = dims
+    k %= 4
+    if k == 1:
+        return swapdims(flip(x, b), a, b)
+    if k == 2:
+        return flip(x, a, b)
+    if k == 3:
+        return flip(swapdims(x, a, b), b)
+    return x
+
+
+def tensor_split(input, indices_or_sections, dim=0):  # noqa: A002
+    """n nearly equal pieces (the first ones one longer), or pieces cut at the indices."""
+    x = as_tensor(input)
+    length = x.shape[dim]
+    if isinstance(indices_or_sections, Tensor):
+        indices_or_sections = indices_or_sections.tolist()
+    if isinstance(indices_or_sections, int):
+        n = indices_or_sections
+        if n <= 0:
+            raise RuntimeError(f"number of sections must be larger than 0, got {n}")
+        base, extra = divmod(length, n)
+        sizes = [base + 1] * extra + [base] * (n - extra)
+        cuts = list(itertools.accumulate(sizes))[:-1]
+    else:
+        cuts = list(indices_or_sections)
+    bounds = [0] + [min(max(c, 0), length) for c in cuts] + [length]
+    return tuple(narrow(x, dim, start, max(end, start) - start)
+                 for start, end in zip(bounds, bounds[1:]))
+
+
+def split_with_sizes(input, split_sizes, dim=0):  # noqa: A002
+    sizes = list(split_sizes)
+    if sum(sizes) != input.shape[dim]:
+        raise RuntimeError(f"split_with_sizes expects split_sizes to sum exactly to "
+                           f"{input.shape[dim]} (input tensor's size at dimension {dim}), "
+                           f"but got split_sizes={sizes}")
+    return torch_split(input, sizes, dim)
+
+
+def unfold(input, dimension, size, step):  # noqa: A002
+    """Windows of `size` every `step` along dimension, as a new last dim."""
+    x = as_tensor(input)
+    dim = dimension % max(x.ndim, 1)
+    length = x.shape[dim] if x.ndim else 1
+    if size > length or step <= 0:
+        raise RuntimeError(f"unfold: maximum size for tensor at dimension {dim} is {length} "
+                           f"but size is {size}" if size > length else
+                           f"unfold: step is {step} but must be > 0")
+    starts = np.arange(0, length - size + 1, step, dtype=np.int64)
+    windows = starts[:, None] + np.arange(size, dtype=np.int64)[None, :]
+    if x.ndim == 0:
+        return ops.reshape(x, (1,))
+    picked = ops.take(x, Tensor._eager(windows), dim)   # [..., windows, size, ...]
+    return movedim(picked, dim + 1, -1)
+
+
+def diagonal(input, offset=0, dim1=0, dim2=1):  # noqa: A002
+    """The diagonal of each matrix in dims (dim1, dim2), as a new last dim."""
+    x = as_tensor(input)
+    n = x.ndim
+    a, b = dim1 % n, dim2 % n
+    if a == b:
+        raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
+    rest = [d for d in range(n) if d not in (a, b)]
+    moved = ops.transpose(x, rest + [a, b])
+    rows, cols = x.shape[a], x.shape[b]
+    length = max(0, min(rows + min(offset, 0), cols - max(offset, 0)))
+    start = offset if offset >= 0 else -offset * cols
+    positions = start + np.arange(length, dtype=np.int64) * (cols + 1)
+    flat = ops.reshape(moved, tuple(moved.shape[:-2]) + (rows * cols,))
+    return ops.take(flat, Tensor._eager(positions), len(rest))
+
+
+def broadcast_tensors(*tensors):
+    tensors = [as_tensor(t) for t in tensors]
+    shape = np.broadcast_shapes(*(tuple(t.shape) for t in tensors))
+    return tuple(t if tuple(t.shape) == shape else ops.expand(t, shape) for t in tensors)
+
+
+def meshgrid(*tensors, indexing=None):
+    """Grids of the 1-D tensors: 'ij' (PyTorch's default) or 'xy' (the first two swapped)."""
+    tensors = [as_tensor(t) for t in (tensors[0] if len(tensors) == 1 and isinstance(
+        tensors[0], (tuple, list)) else tensors)]
+    indexing = indexing or "ij"
+    if indexing not in ("ij", "xy"):
+        raise RuntimeError(f"torch.meshgrid: indexing must be one of \"xy\" or \"ij\", but "
+                           f"received: {indexing}")
+    sizes = [t.numel() for t in tensors]
+    if indexing == "xy" and len(tensors) >= 2:
+        sizes[0], sizes[1] = sizes[1], sizes[0]
+    grids = []
+    for k, t in enumerate(tensors):
+        axis = k if indexing == "ij" or len(tensors) < 2 else {0: 1, 1: 0}.get(k, k)
+        view = [1] * len(tensors)
+        view[axis] = t.numel()
+        grids.append(ops.expand(ops.reshape(t, tuple(view)), tuple(sizes)))
+    return tuple(grids)
+
+
+def cartesian_prod(*tensors):
+    if len(tensors) == 1:
+        return as_tensor(tensors[0])
+    grids = meshgrid(*tensors, indexing="ij")
+    return stack([flatten(g) for g in grids], 1)
+
+
+def combinations(input, r=2, with_replacement=False):  # noqa: A002
+    """The r-element combinations of a 1-D tensor's elements, one per row."""
+    x = as_tensor(input)
+    if x.ndim != 1:
+        raise RuntimeError(f"Expect a 1D vector, but got shape {list(x.shape)}")
+    pick = itertools.combinations_with_replacement if with_replacement else (
+        itertools.combinations)
+    index = np.array(list(pick(range(x.shape[0]), r)), np.int64).reshape(-1, r)
+    if r == 0 or index.size == 0:
+        return Tensor._eager(np.zeros((0,) if r == 0 else (0, r), x.dtype.np))
+    return ops.take(x, Tensor._eager(index))
+
+
+def block_diag(*tensors):
+    """The tensors (0-, 1- or 2-d) as blocks along the diagonal of one matrix, zeros off it."""
+    blocks = [atleast_2d(as_tensor(t)) for t in tensors]
+    if not blocks:
+        return Tensor._eager(np.zeros((1, 0), np.float32))
+    width = sum(b.shape[1] for b in blocks)
+    rows, left = [], 0
+    for b in blocks:
+        right = width - left - b.shape[1]
+        rows.append(ops.pad(b, [[0, 0], [left, right]]))
+        left += b.shape[1]
+    return cat(rows, 0)
+
+
+def kron(input, other):  # noqa: A002
+    """The Kronecker product: every element of input times the whole of other."""
+    a, b = as_tensor(input), as_tensor(other)
+    n = max(a.ndim, b.ndim)
+    a = ops.reshape(a, (1,) * (n - a.ndim) + tuple(a.shape))
+    b = ops.reshape(b, (1,) * (n - b.ndim) + tuple(b.shape))
+    spread_a = ops.reshape(a, tuple(d for s in a.shape for d in (s, 1)))
+    spread_b = ops.reshape(b, tuple(d for s in b.shape for d in (1, s)))
+    product = spread_a * spread_b
+    return ops.reshape(product, tuple(p * q for p, q in zip(a.shape, b.shape)))
+
+
+def cross(input, other, dim=None):  # noqa: A002
+    """The 3-vector cross product along dim (the first dim of size 3 if None)."""
+    a, b = broadcast_tensors(input, other)
+    if dim is None:
+        dim = next((d for d, n in enumerate(a.shape) if n == 3), None)
+        if dim is None:
+            raise RuntimeError("no dimension of size 3 in input")
+    if a.shape[dim] != 3:
+        raise RuntimeError(f"linalg.cross: inputs dimension {dim} must have length 3. Got "
+                           f"{a.shape[dim]} and {b.shape[dim]}")
+    a0, a1, a2 = (narrow(a, dim, k, 1) for k in range(3))
+    b0, b1, b2 = (narrow(b, dim, k, 1) for k in range(3))
+    return cat([a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0], dim)
+
+
+def tile_method(input, *dims):  # noqa: A002
+    """`x.tile(2, 3)` or `x.tile((2, 3))`."""
+    return tile(input, size_args(dims))
+
+
+METHODS = {
+    "swapdims": swapdims, "moveaxis": moveaxis, "ravel": ravel, "fliplr": fliplr,
+    "flipud": flipud, "rot90": rot90, "tensor_split": tensor_split,
+    "split_with_sizes": split_with_sizes, "unfold": unfold, "diagonal": diagonal,
+    "diag": diag, "kron": kron, "cross": cross, "tile": tile_method,
+}
+

@@ -1,0 +1,45 @@
+"""`torch.special`: the special functions under their SciPy-style names, as compositions of
+the ops (erf, sigmoid, log_softmax, ...) and of the elementwise extras."""
+from __future__ import annotations
+
+import math
+
+from .. import ops
+from ..ops.special_functions import digamma, erfinv, i0, i1  # noqa: F401
+from ..ops.special_functions import lgamma as gammaln  # noqa: F401
+from .elementwise import erfc, exp2, expit, floating, logit, xlogy  # noqa: F401
+from .inplace import write_out
+from .shared_names import log_softmax, logsumexp, softmax  # noqa: F401
+
+
+erf = ops.erf         # integers give float32 (the ops' rule)
+expm1 = ops.expm1
+log1p = ops.log1p
+psi = digamma
+
+
+def ndtr(input, *, out=None):  # noqa: A002
+    """The standard normal CDF: (1 + erf(x / sqrt 2)) / 2."""
+    return write_out(0.5 * (1 + ops.erf(floating(input) * (1 / math.sqrt(2)))), out)
+
+
+def sinc(input, *, out=None):  # noqa: A002
+    """sin(pi x) / (pi x), 1 at 0."""
+    x = floating(input)
+    zero = ops.equal(x, 0)
+    safe = ops.where(zero, ops.ones_like(x), x) * math.pi
+    return write_out(ops.where(zero, ops.ones_like(x), ops.sin(safe) / safe), out)
+
+
+def entr(input, *, out=None):  # noqa: A002
+    """-x log x (0 at 0, -inf below 0)."""
+    x = floating(input)
+    value = -xlogy(x, x)
+    return write_out(ops.where(ops.less(x, 0), ops.zeros_like(x) - math.inf, value), out)
+
+
+def xlog1py(input, other, *, out=None):  # noqa: A002
+    """x * log1p(y), 0 where x == 0."""
+    x, y = ops.math.operands(floating(input), other)
+    product = x * ops.log1p(ops.where(ops.equal(x, 0), ops.zeros_like(y), y))
+    return write_out(ops.where(ops.equal(x, 0), ops.zeros_like(product), product), out)

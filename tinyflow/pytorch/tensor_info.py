@@ -1,0 +1,96 @@
+"""Small facts about a tensor and its dtype as PyTorch names them (`x.itemsize`, `x.nbytes`,
+`x.ndimension()`, `x.is_signed()`, `x.retains_grad`, `torch.can_cast`), and the sampling and
+binning methods (`x.bernoulli()`, `x.multinomial(n)`, `torch.searchsorted`,
+`torch.bucketize`)."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..core import dtypes
+from ..core.op import as_tensor
+from ..core.random import generator
+from ..core.tensor import Tensor
+from .inplace import write_out
+from .shared_names import multinomial
+
+
+def itemsize(x) -> int: return x.dtype.np.itemsize
+def nbytes(x) -> int: return x.numel() * x.dtype.np.itemsize
+def ndimension(x) -> int: return x.ndim
+def is_complex(x) -> bool: return False   # tinyflow has no complex dtypes
+def retains_grad(x) -> bool: return bool(x._retains_grad)
+
+
+def is_signed(x) -> bool:
+    return not x.dtype.is_bool and x.dtype is not dtypes.uint8
+
+
+def data_ptr(x) -> int:
+    """The address of the first element (0 for an empty tensor, as PyTorch)."""
+    data = x._require_data("data_ptr()")
+    return data.ctypes.data if data.size else 0
+
+
+def can_cast(from_, to) -> bool:
+    """PyTorch's rule: a cast may not lower the kind (float > integer > bool)."""
+    return dtypes.kind_rank(dtypes.as_dtype(from_)) <= dtypes.kind_rank(dtypes.as_dtype(to))
+
+
+def set_default_dtype(d) -> None:
+    """Only float32, the one default tinyflow's creation functions know, is accepted."""
+    if dtypes.as_dtype(d) is not dtypes.float32:
+        raise NotImplementedError(f"set_default_dtype({dtypes.as_dtype(d).name}): tinyflow's "
+                                  f"default floating dtype is float32 only; pass dtype= to "
+                                  f"the creation functions instead")
+
+
+def bernoulli(input, p=None, *, generator_=None, out=None):  # noqa: A002
+    """1 with probability p (the input's values if p is None), else 0, in the input's dtype."""
+    x = as_tensor(input)
+    probs = x._require_data("bernoulli()") if p is None else np.broadcast_to(
+        np.asarray(p), x.shape)
+    if np.any((probs < 0) | (probs > 1)):
+        raise RuntimeError("bernoulli: the probabilities must be in [0, 1]")
+    draw = generator().random(x.shape) < probs
+    return write_out(Tensor._eager(draw.astype(x.dtype.np)), out)
+
+
+def searchsorted(sorted_sequence, input, *, out_int32=False, right=False, side=None,  # noqa: A002
+                 sorter=None, out=None):
+    """Where each value would be inserted to keep each (last-dim) row sorted."""
+    seq = np.asarray(as_tensor(sorted_sequence)._require_data("searchsorted()"))
+    values = input._require_data("searchsorted()") if isinstance(input, Tensor) else (
+        np.asarray(input))
+    if sorter is not None:
+        seq = np.take_along_axis(seq, np.asarray(as_tensor(sorter).numpy()), -1)
+    how = side or ("right" if right else "left")
+    if seq.ndim <= 1:
+        found = np.searchsorted(seq, values, how)
+    else:
+        if seq.shape[:-1] != values.shape[:-1]:
+            raise RuntimeError(f"searchsorted: boundaries {seq.shape} and input "
+                               f"{values.shape} must agree in all but the last dim")
+        rows_s, rows_v = seq.reshape(-1, seq.shape[-1]), values.reshape(-1, values.shape[-1])
+        found = np.stack([np.searchsorted(s, v, how) for s, v in zip(rows_s, rows_v)]
+                         ).reshape(values.shape)
+    return write_out(Tensor._eager(np.asarray(found, np.int32 if out_int32 else np.int64)),
+                     out)
+
+
+def bucketize(input, boundaries, *, out_int32=False, right=False, out=None):  # noqa: A002
+    """The bucket of each value among 1-D sorted boundaries."""
+    if as_tensor(boundaries).ndim != 1:
+        raise RuntimeError("bucketize: boundaries tensor must be 1 dimension")
+    return searchsorted(boundaries, input, out_int32=out_int32, right=right, out=out)
+
+
+def multinomial_method(input, num_samples, replacement=False, *, generator=None):  # noqa: A002
+    return multinomial(input, num_samples, replacement)
+
+
+METHODS = {
+    "itemsize": property(itemsize), "nbytes": property(nbytes), "ndimension": ndimension,
+    "is_complex": is_complex, "retains_grad": property(retains_grad), "is_signed": is_signed,
+    "data_ptr": data_ptr, "bernoulli": bernoulli, "multinomial": multinomial_method,
+}
+

@@ -1,0 +1,77 @@
+"""PyTorch's dims of a 0-d tensor: `torch.tensor(3.).sum(0)`, `.max(-1)`, `.softmax(0)`,
+`.cumsum(0)`, `.flip(0)` all work, as if the scalar were a 1-element vector (dims -1 and 0);
+the result is 0-d, also with keepdim=True.
+
+TF1 refuses an axis on a scalar (its reduce_sum raises), and so do the ops; only the
+PyTorch front end's functions are wrapped here, at registration (`scalar_dims`), so the
+functions themselves stay the plain, fast ones for every tensor with dims.
+"""
+from __future__ import annotations
+
+import functools
+
+from .. import ops
+from ..core.tensor import Tensor
+
+# the functions whose dim argument a 0-d tensor accepts, by name (methods and torch.*)
+NAMES = ("sum", "mean", "max", "min", "amax", "amin", "argmax", "argmin", "softmax",
+         "log_softmax", "cumsum", "cumprod", "logsumexp", "flip", "norm", "std", "var",
+         "prod", "all", "any", "median", "nansum", "nanmean", "count_nonzero", "cummax",
+         "cummin", "logcumsumexp", "kthvalue", "mode")
+
+
+def _dim_of(args, kwargs, dim_name):
+    """(the dim given, where it was given) or (None, None)."""
+    for name in (dim_name, "dims"):   # flip(dims=...)
+        if name in kwargs:
+            return kwargs[name], name
+    if args and (isinstance(args[0], int) and not isinstance(args[0], bool)
+                 or isinstance(args[0], (tuple, list))):
+        return args[0], 0
+    return None, None
+
+
+def _check(dim) -> None:
+    for d in (dim if isinstance(dim, (tuple, list)) else (dim,)):
+        if not -1 <= d <= 0:
+            raise IndexError(f"Dimension out of range (expected to be in range of [-1, 0], "
+                             f"but got {d})")
+
+
+def _scalar(result):
+    if isinstance(result, Tensor):
+        return ops.reshape(result, ())
+    if isinstance(result, tuple):   # (values, indices) named tuples
+        return type(result)(*(_scalar(r) for r in result))
+    return result
+
+
+def scalar_dims(function, dim_name: str = "dim"):
+    """`function(x, dim, ...)` that also takes dim 0 or -1 (or a tuple of them) on a 0-d x."""
+    @functools.wraps(function)
+    def call(x, *args, **kwargs):
+        if (type(x) is not Tensor and not isinstance(x, Tensor)   # (Parameter: a subclass)
+                or x.shape or x.shape is None):   # a tensor with dims, the common case
+            return function(x, *args, **kwargs)
+        dim, where = _dim_of(args, kwargs, dim_name)
+        if where is None or dim is None or isinstance(dim, (tuple, list)) and not dim:
+            return function(x, *args, **kwargs)
+        _check(dim)
+        if isinstance(where, str):
+            kwargs = dict(kwargs, **{where: (0,) if where == "dims" else 0})
+        else:
+            args = (0,) + args[1:]
+        return _scalar(function(ops.reshape(x, (1,)), *args, **kwargs))
+    return call
+
+
+def wrap_table(table: dict) -> dict:
+    """A METHODS table with the functions named in NAMES wrapped by `scalar_dims`."""
+    return {name: scalar_dims(fn) if name in NAMES else fn for name, fn in table.items()}
+
+
+def wrap_namespace(namespace: dict) -> None:
+    """The torch.* functions named in NAMES, wrapped in place (pytorch/__init__.py)."""
+    for name in NAMES:
+        if callable(namespace.get(name)):
+            namespace[name] = scalar_dims(namespace[name])

@@ -35,7 +35,7 @@ from .ops import (abs, arg_max, arg_min, assign, assign_add, assign_sub, atan2, 
                   reduce_max, reduce_mean, reduce_min, reduce_sum, relu, remainder, reshape,
                   sigmoid, sign, sin, sqrt, square, squeeze, stop_gradient, subtract, tanh,
                   tril, triu, unstack,
-                  truncated_normal, where)
+                  truncated_normal)
 from .pytorch import *  # noqa: F401,F403  (the torch.* table: tinyflow/pytorch/__init__.py)
 from .pytorch import install_tensor_methods
 from .symbolic import (cond, ConfigProto, control_dependencies, get_collection,

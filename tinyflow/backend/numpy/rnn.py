@@ -10,6 +10,10 @@ the cell is one Numba loop (gates, state, output; backwards the gate adjoints), 
 float32 sigmoid and tanh of `_fast_math_loops` (no libm call: the loop stays SIMD).
 Otherwise it is a few NumPy passes, all in place; the four gates share one sigmoid pass,
 tanh(x) = 2 sigmoid(2x) - 1, as NumPy's exp is several times faster than its tanh.
+
+On several kernel threads the Numba path cuts the batch columns among them, each running the
+whole recurrence for its columns (`_by_columns`): OpenBLAS's own threads gain little on the
+small per-step products, and handing them work cost a wake-up per step.
 """
 
 import numpy as np
@@ -49,8 +53,11 @@ def _by_columns(columns, batch: int, size: int) -> None:
     thread over disjoint column ranges at once. The batch rows of an LSTM never meet, so a
     piece needs nothing from another until the end, and the pool's hand-off is paid once per
     sequence where OpenBLAS's two threads paid one per step's small product (1.35-1.55x
-    its one-thread speed there). Cuts fall on multiples of COLUMN_BLOCK, so every column
-    gets the same SIMD instructions as unsplit (the same bits, pool on or off)."""
+    its one-thread speed there); each piece's products run on one BLAS thread (`run`), its
+    columns a strided view of the packed state (no copies). Cuts fall on multiples of
+    COLUMN_BLOCK, so every column gets the same SIMD instructions in the cells as unsplit:
+    the forward gives the same bits pool on or off (the backward's products of fewer columns
+    may round differently in OpenBLAS)."""
     blocks = batch // COLUMN_BLOCK
     if not parallel.worth_it(size, blocks):
         columns(0, batch)

@@ -24,7 +24,7 @@ SEQ, BATCH, FEATURES, HIDDEN = 50, 32, 128, 256
 CASES = ("forward", "fwd+bwd h_n", "fwd+bwd output")
 CONFIGS = {"torch": ("torch", {}), "tinyflow pool": ("tinyflow", {}),
            "tinyflow no pool": ("tinyflow", {"TINYFLOW_KERNEL_THREADS": "1"})}
-STEPS, WARMUP = 15, 3
+STEPS, WARMUP = 10, 2
 
 
 def worker(framework: str) -> dict:

@@ -129,3 +129,23 @@ def test_in_place_operators_on_eager_and_symbolic_tensors():
     assert q is not p
     with tf.Session() as sess:
         np.testing.assert_allclose(sess.run(q, {p: np.zeros(3, np.float32)}), [-1.0] * 3)
+
+
+def test_inference_mode_takes_pytorchs_mode_argument():
+    x = torch.ones(2, requires_grad=True)
+    with torch.inference_mode():
+        assert not (x * 2).requires_grad
+    with torch.inference_mode(mode=True):
+        assert not (x * 2).requires_grad
+    with torch.inference_mode(False):     # leaves grad mode alone
+        assert (x * 2).requires_grad
+        with torch.no_grad(), torch.inference_mode(False):
+            assert not torch.is_grad_enabled()
+    assert torch.is_grad_enabled()
+
+    @torch.inference_mode()
+    def double(t):
+        return t * 2
+    assert not double(x).requires_grad
+    with pytest.raises(TypeError):
+        torch.no_grad(True)   # as PyTorch: no_grad() takes no arguments

@@ -64,6 +64,19 @@ class enable_grad(no_grad):
     _enabled = True
 
 
+class inference_mode(no_grad):
+    """PyTorch's `torch.inference_mode(mode=True)`: here no_grad (there are no separate
+    inference tensors); `mode=False` leaves the grad mode as it is."""
+
+    def __init__(self, mode: bool = True) -> None:
+        self._mode = bool(mode)
+
+    def __enter__(self):
+        self._prev = grad_mode.enabled
+        if self._mode:
+            grad_mode.enabled = False
+
+
 class set_grad_enabled(no_grad):
     """Sets the mode when called, so `torch.set_grad_enabled(False)` as a plain statement
     works as in PyTorch; used with `with`, leaving the block restores the previous mode."""

@@ -15,7 +15,7 @@ from ..core import devices
 from ..core.graph import topo_sort
 from ..core.modes import anomaly_mode, set_grad_enabled, trace_state, vjp_request
 from ..core.op import as_tensor, sum_terms
-from ..core.tensor import REMOTE, Tensor
+from ..core.tensor import EAGER, REMOTE, Tensor, new_eager
 from ..ops.creation import ones_like
 from ..ops.math import cast
 from ..ops.shape import GetItem, getitem_grads, sum_to
@@ -306,7 +306,7 @@ def backward(tensor: Tensor, gradient=None, retain_graph: bool = False,
             and devices.crosses_devices(tensor):
         raise NotImplementedError("backward(): create_graph and inputs are not supported for a "
                                   "loss computed from tensors that came from a device")
-    if tensor.is_symbolic:
+    if tensor.kind != EAGER:   # symbolic (REMOTE went above)
         if trace_state.active is not None:   # under compile: the symbolic backward graph
             return trace_state.active.backward(tensor, gradient, inputs)
         raise TypeError(f"backward() is for eager tensors; {tensor.name} is symbolic — "
@@ -318,17 +318,18 @@ def backward(tensor: Tensor, gradient=None, retain_graph: bool = False,
         if tensor.array.size != 1:
             raise RuntimeError(f"grad can be implicitly created only for scalar outputs, "
                                f"got shape {tensor.shape}")
-        seed = Tensor._eager(np.ones(tensor.shape, tensor.array.dtype))
+        ones = (np.ones(tensor.shape, tensor.array.dtype) if tensor.shape   # a loss: 0-d
+                else np.array(1, tensor.array.dtype))
+        seed = new_eager(ones, tensor.dtype)
     else:
         seed = Tensor._eager(np.array(as_tensor(gradient).numpy(), dtype=tensor.array.dtype))
         if seed.shape != tensor.shape:
             raise RuntimeError(f"backward: gradient of shape {seed.shape} for a tensor of "
                                f"shape {tensor.shape}")
-    order = topo_sort([tensor], requires_grad_only=inputs is None)
     if inputs is None:   # into every leaf (and retained non-leaf): one pass finds them
-        targets, relevant = _targets(order)
+        order, targets, relevant = _recorded(tensor)
     else:
-        targets, relevant = list(inputs), None
+        order, targets, relevant = topo_sort([tensor]), list(inputs), None
     def accumulate(target: Tensor, g: Tensor, shared: bool) -> None:
         # a leaf's .grad accumulates in place (AccumulateGrad); a retained non-leaf's is
         # replaced by the new sum, as PyTorch does
@@ -355,23 +356,39 @@ def backward(tensor: Tensor, gradient=None, retain_graph: bool = False,
         devices.after_backward(tensor, retain_graph)
 
 
-def _targets(order: list) -> tuple[list, set]:
-    """For a `backward()` into every leaf, over `order` (only tensors that require grad):
-    the leaves and retained non-leaves, and the ids of the nodes gradients flow through.
-    Each recorded tensor depends on a leaf that requires grad (a node left with no such
-    input gets a gradient no leaf receives; its own inputs are skipped)."""
-    targets, relevant = [], set()
-    for n in order:
-        op = n.op
-        if op is None:
-            targets.append(n)
-            relevant.add(id(n))
+def _recorded(root: Tensor) -> tuple[list, list, set]:
+    """For a `backward()` into every leaf, in one walk of root's recorded history (only
+    tensors that require grad): the post-order (inputs first), the leaves and retained
+    non-leaves, and the ids of the nodes gradients flow through. Each recorded tensor
+    depends on a leaf that requires grad (a node left with no such input gets a gradient
+    no leaf receives; its own inputs are skipped). `topo_sort(requires_grad_only=True)`
+    and a pass over its order, written as one loop: it runs on every training step."""
+    order, targets, relevant, visited = [], [], set(), set()
+    stack = [(root, False)]
+    pop, push = stack.pop, stack.append
+    while stack:
+        node, expanded = pop()
+        if expanded:
+            order.append(node)
             continue
-        if n._retains_grad:
-            targets.append(n)
+        key = id(node)
+        if key in visited:
+            continue
+        visited.add(key)
+        push((node, True))
+        op = node.op
+        if op is None:
+            targets.append(node)
+            relevant.add(key)
+            continue
+        if node._retains_grad:
+            targets.append(node)
         if op.differentiable:
-            relevant.add(id(n))
-    return targets, relevant
+            relevant.add(key)
+        for dep in reversed(node.inputs):   # the first input is swept first
+            if dep.requires_grad and id(dep) not in visited:
+                push((dep, False))
+    return order, targets, relevant
 
 
 def _accumulates_in_place(grad: Optional[Tensor], g: Tensor) -> bool:

@@ -50,8 +50,7 @@ vjp_request = _VjpRequest()
 class no_grad(contextlib.ContextDecorator):
     """Eager ops inside record no autograd history (PyTorch's `torch.no_grad`)."""
 
-    def __init__(self, enabled: bool = False) -> None:
-        self._enabled = enabled
+    _enabled = False   # a class default: `with no_grad():` of every step runs no __init__
 
     def __enter__(self):
         self._prev = grad_mode.enabled
@@ -62,8 +61,20 @@ class no_grad(contextlib.ContextDecorator):
 
 
 class enable_grad(no_grad):
-    def __init__(self) -> None:
-        super().__init__(True)
+    _enabled = True
+
+
+class inference_mode(no_grad):
+    """PyTorch's `torch.inference_mode(mode=True)`: here no_grad (there are no separate
+    inference tensors); `mode=False` leaves the grad mode as it is."""
+
+    def __init__(self, mode: bool = True) -> None:
+        self._mode = bool(mode)
+
+    def __enter__(self):
+        self._prev = grad_mode.enabled
+        if self._mode:
+            grad_mode.enabled = False
 
 
 class set_grad_enabled(no_grad):
@@ -71,7 +82,7 @@ class set_grad_enabled(no_grad):
     works as in PyTorch; used with `with`, leaving the block restores the previous mode."""
 
     def __init__(self, mode: bool) -> None:
-        super().__init__(bool(mode))
+        self._enabled = bool(mode)
         self._prev = grad_mode.enabled
         grad_mode.enabled = self._enabled
 

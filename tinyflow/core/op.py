@@ -171,7 +171,9 @@ def apply(op: Op, *inputs: Tensor, name: Optional[str] = None, graph=None,
     else:
         data = kernel(op, *map(_ARRAY, inputs))
     if type(data) is not _NDARRAY or (data.dtype is not dtype.np and data.dtype != dtype.np):
-        data = as_dtype_array(data, dtype)
+        # a full reduction's NumPy scalar (`loss.sum()`): made an array here, no frame
+        data = np.asarray(data, dtype.np) if not dtype.is_reduced else as_dtype_array(
+            data, dtype)
     tracked = False
     if grad_mode.enabled and op.differentiable:
         for x in inputs:
@@ -223,11 +225,11 @@ def _apply_into(op: Op, inputs: tuple, shape, dtype, out: Tensor) -> Tensor:
         raise RuntimeError(f"{op.name}(): functions with out=... arguments don't support "
                            f"automatic differentiation, but one of the arguments requires "
                            f"grad.")
-    if tuple(out.shape) != tuple(shape) or out.dtype is not dtype:
+    if out.shape != shape and tuple(out.shape) != tuple(shape) or out.dtype is not dtype:
         raise ValueError(f"{op.name}: out= has shape {list(out.shape)} and dtype "
                          f"{out.dtype.name}; the result has shape {list(shape)} and dtype "
                          f"{dtype.name}")
-    arrays = [x.array for x in inputs]
+    arrays = list(map(_ARRAY, inputs))
     in_place = KERNELS.out_kernels.get(type(op))
     if in_place is None or not in_place and any(np.may_share_memory(a, out.array)
                                                 for a in arrays):

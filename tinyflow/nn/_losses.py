@@ -118,6 +118,10 @@ def _check_targets(target: Tensor, classes: int, ignore_index: int) -> bool:
     if target.is_symbolic or target.kind == "remote":
         return True
     t = target.numpy()
+    if t.size:   # every step's check: two reductions when all ids are in range
+        low, high = np.minimum.reduce(t, None), np.maximum.reduce(t, None)
+        if 0 <= low and high < classes and not low <= ignore_index <= high:
+            return False
     bad = (t != ignore_index) & ((t < 0) | (t >= classes))
     if bad.any():
         raise IndexError(f"Target {t[bad].flat[0]} is out of bounds.")

@@ -15,7 +15,7 @@ import numpy as np
 from .. import ops
 from ..core import dtypes
 from ..core.modes import autocast_state, no_grad, trace_state
-from ..core.op import apply, as_tensor
+from ..core.op import apply, as_tensor, shared
 from ..core.tensor import EAGER, Tensor
 from ..ops import conv as _conv
 from ..ops.linalg import _AFFINE
@@ -34,7 +34,12 @@ from ._pool_extra import max_pool2d_indices as _max_pool2d_indices
 def relu(input: Tensor, inplace: bool = False) -> Tensor:
     if inplace and not input.is_symbolic:
         return input.relu_()
+    if type(input) is Tensor:   # every MLP layer's: the op, not through ops.relu's frame
+        return apply(_RELU, input)
     return ops.relu(input)
+
+
+_RELU = shared(ops.math.Relu)
 
 
 def relu6(input: Tensor, inplace: bool = False) -> Tensor:
@@ -127,10 +132,12 @@ def _per_feature(bias: Tensor, weight: Tensor) -> bool:
 def linear(input: Tensor, weight: Tensor, bias: Optional[Tensor] = None) -> Tensor:
     """input @ weight.T + bias, for inputs of any rank >= 1 (the last dim is features)."""
     if (isinstance(input, Tensor) and isinstance(weight, Tensor) and isinstance(bias, Tensor)
-            and input.shape is not None and len(input.shape) == 2
-            and input.dtype is weight.dtype is bias.dtype and _per_feature(bias, weight)
-            and autocast_state.fp8 is None and autocast_state.dtype is None):
-        return apply(_AFFINE, input, weight, bias)   # the common Linear, as below, in one call
+            and autocast_state.fp8 is None and autocast_state.dtype is None
+            and input.dtype is weight.dtype is bias.dtype):
+        xs, ws, bs = input.shape, weight.shape, bias.shape
+        if (len(xs) == 2 and bs == ws[:1] if type(xs) is type(ws) is type(bs) is tuple
+                else xs is not None and len(xs) == 2 and _per_feature(bias, weight)):
+            return apply(_AFFINE, input, weight, bias)   # the common Linear, as below, in one call
     x, weight = as_tensor(input), as_tensor(weight)
     bias = None if bias is None else as_tensor(bias)
     if autocast_state.fp8 is not None:

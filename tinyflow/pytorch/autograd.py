@@ -12,12 +12,10 @@ from ..autodiff.reverse import backward as tensor_backward
 from ..autodiff.reverse import grad_hooks, gradients
 from ..autodiff.tape import FREED
 from ..core.graph import topo_sort
-from ..core.modes import (detect_anomaly, enable_grad, is_anomaly_enabled,  # noqa: F401
-                          is_grad_enabled, no_grad, set_detect_anomaly, set_grad_enabled,
-                          trace_state)
+from ..core.modes import (detect_anomaly, enable_grad, inference_mode,  # noqa: F401
+                          is_anomaly_enabled, is_grad_enabled, no_grad, set_detect_anomaly,
+                          set_grad_enabled, trace_state)
 from ..core.tensor import Tensor
-
-inference_mode = no_grad
 
 
 def _as_tuple(x) -> tuple:

@@ -14,7 +14,7 @@ from ..autodiff.tape import write_inplace
 from ..core.dtypes import promote, weak_scalar
 from ..core.modes import grad_mode, trace_state
 from ..core.random import generator
-from ..core.tensor import EAGER, Tensor
+from ..core.tensor import EAGER, REMOTE, Tensor
 
 
 def add_(x, other, alpha=1):
@@ -78,10 +78,13 @@ def setitem_(x, index, value) -> None:
 
 
 # `x += y` writes into x when eager; on a symbolic tensor it is `x = x + y` (as in TF1)
-def iadd(x, other): return x + other if x.is_symbolic else add_(x, other)
-def isub(x, other): return x - other if x.is_symbolic else sub_(x, other)
-def imul(x, other): return x * other if x.is_symbolic else mul_(x, other)
-def itruediv(x, other): return x / other if x.is_symbolic else div_(x, other)
+def iadd(x, other): return add_(x, other) if x.kind in _HELD else x + other
+def isub(x, other): return sub_(x, other) if x.kind in _HELD else x - other
+def imul(x, other): return mul_(x, other) if x.kind in _HELD else x * other
+def itruediv(x, other): return div_(x, other) if x.kind in _HELD else x / other
+
+
+_HELD = (EAGER, REMOTE)   # tensors with a value (not `is_symbolic`, without its frame)
 
 
 def _outside_autograd(x) -> bool:

@@ -18,13 +18,13 @@ MaxResult = namedtuple("MaxResult", ["values", "indices"])   # also sort's and t
 
 def sum(x, dim=None, keepdim=False, dtype=None, axis=None, keepdims=False):  # noqa: A001
     x = as_tensor(x) if dtype is None else as_tensor(x).to(dtype)
-    axes = dim if type(dim) is int else _axis(dim, axis)   # one int dim: no call
+    axes = dim if type(dim) is int or dim is axis is None else _axis(dim, axis)   # no call
     return ops.reduce_sum(x, axes, keepdim or keepdims)
 
 
 def mean(x, dim=None, keepdim=False, dtype=None, axis=None, keepdims=False):
     x = as_tensor(x) if dtype is None else as_tensor(x).to(dtype)
-    axes = dim if type(dim) is int else _axis(dim, axis)   # one int dim: no call
+    axes = dim if type(dim) is int or dim is axis is None else _axis(dim, axis)   # no call
     return ops.reduce_mean(x, axes, keepdim or keepdims)
 
 

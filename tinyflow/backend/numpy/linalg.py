@@ -15,10 +15,10 @@ BLOCK_BYTES = 1 << 18    # rows of a fused update's product computed at once (it
 def matmul(op, a, b, out=None):
     if a.dtype in REDUCED_NUMPY:
         return _WIDE_MATMUL(op, a, b, out=out)
-    if op.transpose_a:
-        a = np.swapaxes(a, -1, -2)
+    if op.transpose_a:     # the method: np.swapaxes is a Python wrapper around it
+        a = a.swapaxes(-1, -2)
     if op.transpose_b:
-        b = np.swapaxes(b, -1, -2)
+        b = b.swapaxes(-1, -2)
     return np.matmul(a, b, out=out)
 
 

@@ -2,7 +2,9 @@
 import numpy as np
 
 from ...core import dtypes
+from ...core.dtypes import REDUCED_NUMPY
 from ...core.errors import IntegerDivisionByZero
+from ...core.kernels import widened
 from ...ops import math as m
 from . import _fast_math, parallel
 from .registry import kernel
@@ -58,15 +60,21 @@ def sigmoid(op, x):
     return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
 
 
-@kernel(m.Relu, inplace=True, widen=0)   # reduced floats: NumPy has no fast loop
+@kernel(m.Relu, inplace=True)
 def relu(op, x, out=None):
+    """Every MLP layer's: the tests inline (not in a `widened` or `parallel.ufunc` frame)."""
     zero = _ZEROS.get(x.dtype)
-    if zero is not None:                    # large arrays on every thread
-        return parallel.ufunc(np.maximum, x, zero, out=out)
-    return np.maximum(x, 0, out=out)
+    if zero is None:
+        if x.dtype in REDUCED_NUMPY:         # reduced floats: NumPy has no fast loop
+            return _WIDE_RELU(op, x, out=out)
+        return np.maximum(x, 0, out=out)
+    if x.size < parallel.MIN_ELEMENTS:
+        return np.maximum(x, zero, out=out)
+    return parallel.ufunc(np.maximum, x, zero, out=out)   # large arrays on every thread
 
 
 _ZEROS = {np.dtype(t): np.zeros((), t) for t in parallel.FLOATS}   # not one per call
+_WIDE_RELU = widened(relu, 0)
 
 
 @kernel(m.ReluGrad, inplace=True)

@@ -6,6 +6,7 @@ import math
 import numpy as np
 
 from ...ops import state
+from . import parallel
 from .registry import kernel
 
 
@@ -39,9 +40,10 @@ def _adam_loop():
 
 @functools.cache
 def _momentum_loop():
+    """Without the GIL: a large parameter's parts run on the kernel pool's threads."""
     import numba
 
-    @numba.njit(cache=True, error_model="numpy")
+    @numba.njit(cache=True, nogil=True, error_model="numpy")
     def momentum_flat(p, g, v, lr, mu, w, nesterov):
         for i in range(p.size):
             vi = mu * v[i] + w * g[i]
@@ -56,7 +58,10 @@ def momentum_step(op, p, g, v):
     f = p.dtype.type
     lr, mu, w = f(op.lr), f(op.momentum), f(1 - op.dampening)
     if all(a.flags.c_contiguous for a in (p, g, v)) and p.dtype in (np.float32, np.float64):
-        _momentum_loop()(*(a.reshape(-1) for a in (p, g, v)), lr, mu, w, op.nesterov)
+        loop, flat = _momentum_loop(), [a.reshape(-1) for a in (p, g, v)]
+        # memory-bound: an MLP's 1M-element weight on every thread, as torch's foreach step
+        parallel.split(lambda a, b: loop(*(x[a:b] for x in flat), lr, mu, w, op.nesterov),
+                       p.size)
         return p
     v[...] = mu * v + w * g         # strided or half precision: NumPy, in place
     p[...] = p - lr * (g + mu * v if op.nesterov else v)

@@ -1,0 +1,94 @@
+"""Instructions per step of harness workloads (valgrind's callgrind), for comparing eager
+overhead on a machine loaded by other work, where wall and CPU times of small steps move by
+10-30 % between runs: the count of the same step is the same to 0.1 %.
+
+Counting is on only around the timed steps (`callgrind_control -i on/off` from inside the
+worker), so imports and warm-up cost nothing but valgrind's slower plain run. Caveat: under
+valgrind OpenBLAS picks its Haswell (AVX2) kernels, and memory stalls are not counted, so
+GEMM-bound steps compare poorly with wall time; the Python and NumPy-call part is exact.
+
+    .venv/bin/python bench/instructions.py seed_logreg mlp_infer_b1
+    ... bench/instructions.py mlp_infer_b1 --tree /path/to/other/checkout   # before/after
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+WARMUP = 5
+
+
+def worker(tree: str, framework: str, module: str, name: str, steps: int) -> None:
+    """Runs `steps` steps of `tree`'s workload with callgrind's instrumentation on (inside
+    valgrind); `tree`'s harness aliases torch to that checkout's tinyflow."""
+    sys.path.insert(0, os.path.join(tree, "bench"))
+    import harness
+    if framework == "tinyflow":
+        harness.alias_torch_to_tinyflow()
+    elif framework == "torch":
+        import torch
+        torch.set_num_threads(1)
+    step = importlib.import_module(f"models.{module}").WORKLOADS[name].build()
+    for _ in range(WARMUP):
+        step()
+    toggle = ["callgrind_control", "-i"]
+    subprocess.run(toggle + ["on", str(os.getpid())], capture_output=True, check=True)
+    for _ in range(steps):
+        step()
+    subprocess.run(toggle + ["off", str(os.getpid())], capture_output=True, check=True)
+
+
+def count(tree: str, framework: str, module: str, name: str, steps: int) -> int:
+    """Instructions per step of one workload, from the checkout `tree`."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "callgrind.out")
+        env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1",
+                   NUMBA_NUM_THREADS="1")
+        cmd = ["valgrind", "--tool=callgrind", "--instr-atstart=no",
+               f"--callgrind-out-file={out}", sys.executable, os.path.abspath(__file__),
+               "--worker", tree, framework, module, name, str(steps)]
+        done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=3600)
+        if done.returncode:
+            raise RuntimeError(f"{name} ({framework}) failed:\n{done.stderr[-2000:]}")
+        with open(out) as f:
+            totals = [line for line in f if line.startswith("totals:")]
+        return int(totals[0].split()[1]) // steps
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("workloads", nargs="+", help="harness workload names")
+    parser.add_argument("--tree", action="append", default=[],
+                        help="another checkout to count too (before/after)")
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--torch", action="store_true", help="count torch's steps too")
+    args = parser.parse_args()
+    sys.path.insert(0, HERE)
+    import harness
+    where = {}
+    for module in harness.MODULES:
+        for name in importlib.import_module(f"models.{module}").WORKLOADS:
+            where[name] = module
+    trees = [os.path.dirname(HERE)] + [os.path.abspath(t) for t in args.tree]
+    print(f"{'workload':<18} {'framework':<10} instructions/step  tree")
+    for name in args.workloads:
+        runs = [(tree, "tinyflow", where[name]) for tree in trees]
+        if name in harness.NUMPY_BASELINES:
+            runs.append((trees[0], "numpy", harness.NUMPY_BASELINES[name]))
+        if args.torch:
+            runs.append((trees[0], "torch", where[name]))
+        for tree, framework, module in runs:
+            per_step = count(tree, framework, module, name, args.steps)
+            print(f"{name:<18} {framework:<10} {per_step:>17,}  {tree}", flush=True)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--worker":
+        worker(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5], int(sys.argv[6]))
+    else:
+        main()

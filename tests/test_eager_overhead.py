@@ -1,0 +1,149 @@
+"""The shortened eager paths of the small steps (backward's one walk of the recorded history,
+its 0-d seed, relu's inline tests, F.linear's eager check, `with no_grad()` without
+__init__) give what PyTorch gives, and keep the cases they skip past."""
+import numpy as np
+import pytest
+import torch as pt
+
+import tinyflow as torch
+import tinyflow.nn.functional as F
+
+
+def _pair(a: np.ndarray):
+    return torch.tensor(a, requires_grad=True), pt.tensor(a, requires_grad=True)
+
+
+def test_backward_through_shared_inputs_in_either_order():
+    """An input read both directly and through another node, listed first or second: the
+    walk must sweep the consumer before the shared input (a wrong order loses a partial)."""
+    a = np.random.default_rng(0).standard_normal((3, 4)).astype(np.float32)
+    for first in (True, False):
+        ours, theirs = _pair(a)
+        results = []
+        for lib, x in ((torch, ours), (pt, theirs)):
+            h = lib.tanh(x)
+            y = h * lib.exp(h) if first else lib.exp(h) * h   # h feeds the product twice
+            z = (y + x * h).sum()
+            z.backward()
+            results.append(x.grad.numpy())
+        np.testing.assert_allclose(results[0], results[1], rtol=1e-5, atol=1e-6)
+
+
+def test_backward_reaches_every_leaf_and_retained_node():
+    rng = np.random.default_rng(1)
+    w_np, b_np = rng.standard_normal((4, 2)).astype(np.float32), rng.standard_normal(
+        2).astype(np.float32)
+    x_np = rng.standard_normal((5, 4)).astype(np.float32)
+    grads = []
+    for lib in (torch, pt):
+        w = lib.tensor(w_np, requires_grad=True)
+        b = lib.tensor(b_np, requires_grad=True)
+        h = lib.tensor(x_np) @ w + b
+        h.retain_grad()
+        (lib.relu(h) ** 2).mean().backward()
+        grads.append([t.grad.numpy() for t in (w, b, h)])
+    for ours, theirs in zip(*grads):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("shape", [(), (1,), (1, 1)])
+def test_backward_seed_of_a_one_element_loss(shape):
+    x = torch.tensor(np.array([2.0, 3.0], np.float32), requires_grad=True)
+    loss = (x * x).sum().reshape(shape)
+    loss.backward()
+    np.testing.assert_allclose(x.grad.numpy(), [4.0, 6.0])
+    with pytest.raises(RuntimeError, match="scalar outputs"):
+        (x * 1.0).backward()
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "bfloat16", "int32"])
+def test_relu_kernel_paths(dtype):
+    values = np.array([[-2.0, -0.5, 0.0, 0.5, 3.0]] * 3)
+    x = torch.tensor(values).to(getattr(torch, dtype))
+    want = pt.relu(pt.tensor(values).to(getattr(pt, dtype)))
+    got = F.relu(x)
+    assert got.dtype is x.dtype
+    np.testing.assert_array_equal(got.float().numpy(), want.float().numpy())
+    x.relu_()   # in place: the kernel's out= (reduced floats through float32)
+    np.testing.assert_array_equal(x.float().numpy(), want.float().numpy())
+
+
+def test_relu_of_a_large_tensor_on_the_pool():
+    """Above the pool's threshold the kernel cuts the rows; the values are the same."""
+    x = np.random.default_rng(2).standard_normal((1024, 600)).astype(np.float32)
+    np.testing.assert_array_equal(F.relu(torch.tensor(x)).numpy(), np.maximum(x, 0))
+
+
+def test_linear_bias_that_only_broadcasts_is_added_after_the_product():
+    rng = np.random.default_rng(3)
+    x, w = rng.standard_normal((3, 4)).astype(np.float32), rng.standard_normal(
+        (2, 4)).astype(np.float32)
+    bias = rng.standard_normal((3, 2)).astype(np.float32)   # not one value per feature
+    got = F.linear(torch.tensor(x), torch.tensor(w), torch.tensor(bias)).numpy()
+    np.testing.assert_allclose(got, x @ w.T + bias, rtol=1e-5)
+
+
+def test_grad_mode_context_managers():
+    x = torch.ones(2, requires_grad=True)
+    with torch.no_grad():
+        assert not (x * 2).requires_grad
+        with torch.enable_grad():
+            assert (x * 2).requires_grad
+        assert not torch.is_grad_enabled()
+    assert torch.is_grad_enabled()
+
+    @torch.no_grad()
+    def double(t):
+        return t * 2
+    assert not double(x).requires_grad
+    torch.set_grad_enabled(False)
+    assert not torch.is_grad_enabled()
+    torch.set_grad_enabled(True)
+    with torch.set_grad_enabled(False):
+        assert not (x * 2).requires_grad
+    assert (x * 2).requires_grad
+
+
+@pytest.mark.parametrize("reduce", ["sum", "mean"])
+def test_full_reduction_is_a_0d_tensor_of_the_input_dtype(reduce):
+    for dtype in ("float32", "float64"):
+        x = torch.arange(6).reshape(2, 3).to(getattr(torch, dtype))
+        out = getattr(x, reduce)()
+        assert out.shape == () and out.dtype is x.dtype
+        assert isinstance(out.numpy(), np.ndarray)
+        assert out.item() == getattr(np.arange(6.0), reduce)()
+        assert getattr(x, reduce)(dim=[]).item() == out.item()   # PyTorch: every dim
+
+
+def test_in_place_operators_on_eager_and_symbolic_tensors():
+    x = torch.ones(3)
+    x -= torch.ones(3) * 0.5
+    x += 1
+    x *= 2
+    x /= 3
+    np.testing.assert_allclose(x.numpy(), [1.0, 1.0, 1.0])
+    import tinyflow as tf
+    p = tf.placeholder(tf.float32, [3])
+    q = p
+    q -= 1.0                  # symbolic: a new node, p is unchanged
+    assert q is not p
+    with tf.Session() as sess:
+        np.testing.assert_allclose(sess.run(q, {p: np.zeros(3, np.float32)}), [-1.0] * 3)
+
+
+def test_inference_mode_takes_pytorchs_mode_argument():
+    x = torch.ones(2, requires_grad=True)
+    with torch.inference_mode():
+        assert not (x * 2).requires_grad
+    with torch.inference_mode(mode=True):
+        assert not (x * 2).requires_grad
+    with torch.inference_mode(False):     # leaves grad mode alone
+        assert (x * 2).requires_grad
+        with torch.no_grad(), torch.inference_mode(False):
+            assert not torch.is_grad_enabled()
+    assert torch.is_grad_enabled()
+
+    @torch.inference_mode()
+    def double(t):
+        return t * 2
+    assert not double(x).requires_grad

@@ -57,6 +57,20 @@ def decorated_no_grad(lib):
     return f(leaf(lib)).requires_grad
 
 
+def bare_decorated_no_grad(lib):
+    @lib.no_grad
+    def f(x):
+        return x * 2
+    return f(leaf(lib)).requires_grad, lib.is_grad_enabled()
+
+
+def bare_decorated_inference_mode(lib):
+    @lib.inference_mode
+    def f(x):
+        return x * 2
+    return f(leaf(lib)).requires_grad, lib.is_grad_enabled()
+
+
 def enable_inside_no_grad(lib):
     with lib.no_grad():
         with lib.enable_grad():
@@ -233,6 +247,8 @@ CASES = [
     ("set_grad_enabled(False) call", lambda L: with_grad_mode(L, False), None),
     ("set_grad_enabled(True) call", lambda L: with_grad_mode(L, True), None),
     ("no_grad decorator", decorated_no_grad, None),
+    ("bare no_grad decorator", bare_decorated_no_grad, None),
+    ("bare inference_mode decorator", bare_decorated_inference_mode, None),
     ("enable_grad in no_grad", enable_inside_no_grad, None),
     ("inference_mode", in_inference_mode, None),
     # ---- creation functions' arguments --------------------------------------------------

@@ -52,6 +52,11 @@ class no_grad(contextlib.ContextDecorator):
 
     _enabled = False   # a class default: `with no_grad():` of every step runs no __init__
 
+    def __new__(cls, func=None, *args, **kwargs):
+        """`@torch.no_grad` without parentheses decorates `func`, as PyTorch's does."""
+        self = super().__new__(cls)
+        return self(func) if callable(func) else self
+
     def __enter__(self):
         self._prev = grad_mode.enabled
         grad_mode.enabled = self._enabled
@@ -67,6 +72,8 @@ class enable_grad(no_grad):
 class inference_mode(no_grad):
     """PyTorch's `torch.inference_mode(mode=True)`: here no_grad (there are no separate
     inference tensors); `mode=False` leaves the grad mode as it is."""
+
+    _mode = True     # also when used bare, `@inference_mode` (no __init__ then)
 
     def __init__(self, mode: bool = True) -> None:
         self._mode = bool(mode)

@@ -166,9 +166,9 @@ def to(x, *args, dtype=None, device=None, non_blocking=False, copy=False, **kwar
             device = a
         elif a is not None:
             dtype = a
-    if dtype is not None:
-        x = ops.cast(x, dtypes.as_dtype(dtype))
-    return x if device is None else devices.to_device(x, str(device))
+    out = x if dtype is None else ops.cast(x, dtypes.as_dtype(dtype))
+    out = out if device is None else devices.to_device(out, str(device))
+    return ops.copy(out) if copy and out is x else out
 
 
 def to_type(x, dtype=None):

@@ -178,3 +178,36 @@ def test_makemore_mlp_trains_like_torch_and_leaves_its_input_alone(length):
     np.testing.assert_array_equal(ours[1], idx)
     for a, b in zip(ours[2], theirs[2]):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+
+
+def test_compiled_write_into_a_tensor_made_in_the_call_matches_eager(recwarn):
+    """makemore's MLP under torch.compile: the rolled indices are written in place inside the
+    compiled call (was: an AttributeError planning the write back to an eager tensor)."""
+    def loss_of(lib, emb, idx):
+        cur, total = idx, 0.0
+        for _ in range(3):
+            total = total + emb(cur).sum(-1).square().mean()
+            cur = lib.roll(cur, 1, 1)
+            cur[:, 0] = 6
+        return total
+
+    rng = np.random.default_rng(1)
+    weight, idx = rng.standard_normal((7, 3)).astype(np.float32), rng.integers(0, 6, (4, 5))
+
+    def run(lib, compiled):
+        emb = lib.nn.Embedding(7, 3)
+        with lib.no_grad():
+            emb.weight.copy_(lib.tensor(weight))
+        def fn(emb, x):
+            return loss_of(lib, emb, x)
+        x = lib.tensor(idx)
+        loss = (lib.compile(fn) if compiled else fn)(emb, x)
+        loss.backward()
+        return loss.item(), emb.weight.grad.numpy(), x.numpy()
+
+    ours, eager, theirs = run(tinyflow, True), run(tinyflow, False), run(torch, False)
+    assert not [w for w in recwarn if "graph break" in str(w.message)]
+    for a, b, c in zip(ours, eager, theirs):
+        np.testing.assert_allclose(a, c, rtol=1e-6)
+        np.testing.assert_allclose(b, c, rtol=1e-6)
+    np.testing.assert_array_equal(ours[2], idx)

@@ -277,3 +277,11 @@ def test_stacking_errors_name_the_problem():
         tinyflow.movedim(tinyflow.ones(2, 3), (0, 1), (1, 1))
     with pytest.raises(TypeError, match="hstack"):
         tinyflow.hstack(tinyflow.ones(2))
+
+
+def test_torch_concat_is_cat_with_dim_zero_by_default():
+    a = np.arange(6.0, dtype=np.float32).reshape(2, 3)
+    for call in (lambda L, x: L.concat([x, x]), lambda L, x: L.concat([x, x], dim=1),
+                 lambda L, x: L.concat((x, x), -1)):
+        np.testing.assert_array_equal(call(tinyflow, tinyflow.tensor(a)).numpy(),
+                                      call(torch, torch.tensor(a)).numpy())

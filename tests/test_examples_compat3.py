@@ -11,7 +11,6 @@ import pytest
 import torch
 
 import tinyflow
-from torch_oracle import X, compare, gradcheck
 
 
 # ---- data loading in minGPT's and makemore's trainers -------------------------------------
@@ -212,71 +211,6 @@ def test_compiled_write_into_a_tensor_made_in_the_call_matches_eager(recwarn):
         np.testing.assert_allclose(a, c, rtol=1e-6)
         np.testing.assert_allclose(b, c, rtol=1e-6)
     np.testing.assert_array_equal(ours[2], idx)
-
-
-# ---- stacking, splitting, flipping and elementwise cleanups ------------------------------
-
-STACKING = {
-    "hstack 1-d": (lambda L, a, b: L.hstack([a[0, 0], b[1, 1]]), ((3, 4, 5), (3, 4, 5))),
-    "hstack 2-d": (lambda L, a, b: L.hstack([a[0], b[1]]), ((3, 4, 5), (3, 4, 5))),
-    "vstack": (lambda L, a, b: L.vstack([a[0, 0], b[0]]), ((3, 4, 5), (3, 4, 5))),
-    "row_stack": (lambda L, a, b: L.row_stack([a[0], b[1]]), ((3, 4, 5), (3, 4, 5))),
-    "dstack": (lambda L, a, b: L.dstack([a[0], b[1]]), ((3, 4, 5), (3, 4, 5))),
-    "column_stack": (lambda L, a, b: L.column_stack([a[0, 0], b[0, :, :2]]), ((3, 4, 5), (3, 5, 4))),
-    "atleast_3d": (lambda L, a, b: L.cat([t.reshape(-1) for t in L.atleast_3d(a[0, 0, 0], a[0, 0], b[0])]),
-                   ((3, 4, 5), (3, 4, 5))),
-    "tensor_split sections": (lambda L, a, b: L.cat([t.sum(1) for t in a.tensor_split(3, dim=1)]),
-                              ((3, 4, 5), (1,))),
-    "tensor_split indices": (lambda L, a, b: L.cat([t.sum(1) for t in L.tensor_split(a, [1, 3, 9], 1)]),
-                             ((3, 4, 5), (1,))),
-    "fliplr": (lambda L, a, b: L.fliplr(a), ((3, 4, 5), (1,))),
-    "flipud": (lambda L, a, b: a.flipud(), ((3, 4, 5), (1,))),
-    "rot90": (lambda L, a, b: L.rot90(a), ((3, 4, 5), (1,))),
-    "rot90 k=3": (lambda L, a, b: L.rot90(a, 3, (2, 0)), ((3, 4, 5), (1,))),
-    "rot90 k=-2": (lambda L, a, b: a.rot90(-2, (1, 2)), ((3, 4, 5), (1,))),
-    "diagonal": (lambda L, a, b: L.diagonal(a[0]), ((3, 4, 5), (1,))),
-    "diagonal above": (lambda L, a, b: a.diagonal(1, 1, 2), ((3, 4, 5), (1,))),
-    "diagonal below": (lambda L, a, b: L.diagonal(a, -2, 0, 2), ((3, 4, 5), (1,))),
-    "diagonal empty": (lambda L, a, b: L.diagonal(a[0], 9), ((3, 4, 5), (1,))),
-    "movedim several": (lambda L, a, b: L.movedim(a, (0, 1), (2, 0)), ((3, 4, 5), (1,))),
-}
-
-
-@pytest.mark.parametrize("fn, shapes", STACKING.values(), ids=STACKING.keys())
-def test_stacking_and_flipping_match_torch(fn, shapes):
-    compare(lambda *a: fn(torch, *a), lambda *a: fn(tinyflow, *a), [X(*s) for s in shapes])
-
-
-def test_trunc_and_nan_to_num_match_torch():
-    v = np.array([1.5, np.nan, np.inf, -np.inf, -2.5, 0.7, -0.7], np.float32)
-    for fn in (lambda L, x: L.trunc(x), lambda L, x: x.fix(), lambda L, x: L.nan_to_num(x),
-               lambda L, x: x.nan_to_num(1.0, 5.0, -5.0), lambda L, x: L.nan_to_num(x, posinf=3.0)):
-        np.testing.assert_array_equal(fn(tinyflow, tinyflow.tensor(v)).numpy(),
-                                      fn(torch, torch.tensor(v)).numpy())
-    for fn in (lambda L, x: L.trunc(x), lambda L, x: L.nan_to_num(x)):
-        ours, theirs = fn(tinyflow, tinyflow.tensor([3, -2])), fn(torch, torch.tensor([3, -2]))
-        assert ours.dtype.name == "int64" and ours.tolist() == theirs.tolist()
-    x, t = tinyflow.tensor(v, requires_grad=True), torch.tensor(v, requires_grad=True)
-    tinyflow.nan_to_num(x).sum().backward()
-    torch.nan_to_num(t).sum().backward()
-    np.testing.assert_array_equal(x.grad.numpy(), t.grad.numpy())
-
-
-def test_stacking_gradients_by_finite_differences():
-    a = np.random.default_rng(2).standard_normal((3, 4))
-    gradcheck(lambda x: tinyflow.rot90(x) * tinyflow.diagonal(x, 1)[None, :].sum(), a)
-    gradcheck(lambda x: tinyflow.hstack(list(tinyflow.tensor_split(x, 3, 1))[::-1]), a)
-
-
-def test_stacking_errors_name_the_problem():
-    with pytest.raises(RuntimeError, match="number of sections"):
-        tinyflow.tensor_split(tinyflow.ones(4), 0)
-    with pytest.raises(RuntimeError, match="fliplr"):
-        tinyflow.fliplr(tinyflow.ones(4))
-    with pytest.raises(RuntimeError, match="movedim"):
-        tinyflow.movedim(tinyflow.ones(2, 3), (0, 1), (1, 1))
-    with pytest.raises(TypeError, match="hstack"):
-        tinyflow.hstack(tinyflow.ones(2))
 
 
 def test_torch_concat_is_cat_with_dim_zero_by_default():

@@ -21,7 +21,7 @@ table; `tinyflow/__init__.py` exports it.
 from ..core.shapes import Size
 from ..core.tensor import Tensor
 from . import (autograd, creation, dtype, inplace, math, movement, reduce,
-               shared_names, sparse, stacking, strided)
+               shared_names, sparse, strided)
 from .amp import (Fp8Recipe, GradScaler, amp, autocast, cpu, fp8_autocast, get_autocast_dtype,
                   is_autocast_enabled)
 from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
@@ -43,9 +43,6 @@ from .shared_names import (add, argmax, argmin, argsort, broadcast_to, clamp, cl
                            roll, round, softmax, sort, split, stack, tile, transpose, var,
                            zeros_like)
 from .diagonal import diag
-from .stacking import (atleast_1d, atleast_2d, atleast_3d, column_stack, diagonal, dstack, fix,
-                       fliplr, flipud, hstack, nan_to_num, rot90, row_stack, tensor_split, trunc,
-                       vstack)
 from .legacy import (BoolTensor, ByteTensor, DoubleTensor, FloatTensor, HalfTensor, IntTensor,
                      LongTensor)
 from .sparse import sparse_coo_tensor, spmm
@@ -65,7 +62,7 @@ def install_tensor_methods(cls: type, *more: dict) -> None:
     """
     tables = (dtype.METHODS, math.METHODS, reduce.METHODS, movement.METHODS,
               inplace.METHODS, creation.METHODS, autograd.METHODS, shared_names.METHODS,
-              strided.METHODS, sparse.METHODS, stacking.METHODS,
+              strided.METHODS, sparse.METHODS,
               *more)
     installed = set()
     for table in tables:
@@ -76,9 +73,7 @@ def install_tensor_methods(cls: type, *more: dict) -> None:
             setattr(cls, name, fn)
 
 
-__all__ = ["Size", "sparse", "atleast_1d", "atleast_2d", "atleast_3d", "column_stack",
-    "diagonal", "dstack", "fix", "fliplr", "flipud", "hstack", "nan_to_num", "rot90",
-    "row_stack", "tensor_split", "trunc", "vstack", "sparse_coo_tensor", "spmm", "diag", "BoolTensor", "ByteTensor",
+__all__ = ["Size", "sparse", "sparse_coo_tensor", "spmm", "diag", "BoolTensor", "ByteTensor",
     "DoubleTensor", "FloatTensor", "HalfTensor", "IntTensor", "LongTensor",
     "Fp8Recipe", "GradScaler", "accelerator", "add", "addmm", "amp", "autocast", "cpu",
     "fp8_autocast", "get_autocast_dtype", "is_autocast_enabled", "allclose", "amax", "amin", "arange", "argmax", "argmin",

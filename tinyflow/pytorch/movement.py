@@ -86,18 +86,9 @@ def torch_transpose(x, dim0, dim1):
 
 
 def movedim(x, source, destination):
-    """Dims `source` (an int or a sequence) moved to `destination`; the others keep their
-    order in the places left."""
-    src, dst = ([d % x.ndim for d in (v if isinstance(v, (tuple, list)) else (v,))]
-                for v in (source, destination))
-    if len(src) != len(dst) or len(set(src)) != len(src) or len(set(dst)) != len(dst):
-        raise RuntimeError(f"movedim: Invalid source {source} or destination {destination}: "
-                           f"as many dims in each, none repeated")
-    perm = [None] * x.ndim
-    for s, d in zip(src, dst):
-        perm[d] = s
-    rest = iter(d for d in range(x.ndim) if d not in src)
-    return ops.transpose(x, [next(rest) if p is None else p for p in perm])
+    perm = [d for d in range(x.ndim) if d != source % x.ndim]
+    perm.insert(destination % x.ndim, source % x.ndim)
+    return ops.transpose(x, perm)
 
 
 def unsqueeze(x, dim): return ops.expand_dims(x, dim)

@@ -363,7 +363,8 @@ def _effects(tracer: Tracer, fetches: list) -> tuple:
             return len(fetches) - 1
         return None if value is None else value
 
-    writes = [(t, fetch(v)) for t, v in tracer.writes.values()]
+    writes = [(t, fetch(v)) for t, v in tracer.writes.values()
+              if t.kind == EAGER]   # a write into a tensor made in the trace only rebinds it
     grads = [(t, fetch(g), id(t) in tracer.grad_guards) for t, g in tracer.final_grads]
     return fetches, writes, grads
 

@@ -488,7 +488,7 @@ def pad(input: Tensor, pad, mode: str = "constant", value: Optional[float] = Non
         x = ops.getitem(x, crop)
         pairs = [(max(b, 0), max(a, 0)) for b, a in pairs]
     if all(p == (0, 0) for p in pairs):
-        return x
+        return ops.copy(x)  # a new tensor, as torch's (not the input, nor a view of it)
     if mode == "constant":
         return ops.pad(x, tuple(pairs), constant_values=0.0 if value is None else value)
     for dim, (before, after) in enumerate(pairs):

@@ -465,7 +465,9 @@ def squeeze(x, axis=None, name=None) -> Tensor:
     return apply(Squeeze(axis=axis), as_tensor(x), name=name)
 
 
-def concat(values, axis, name=None) -> Tensor:
+def concat(values, axis=0, name=None, *, dim=None) -> Tensor:
+    """TF1's `tf.concat(values, axis)`, and `torch.concat(tensors, dim=0)` (cat's alias)."""
+    axis = axis if dim is None else dim
     values = [as_tensor(v) for v in values]
     if any(v.dtype is not values[0].dtype for v in values):   # torch.cat promotes
         from .math import cast   # (int32 and int64: TF1's constants meeting torch's indices)

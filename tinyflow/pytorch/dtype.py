@@ -89,6 +89,28 @@ class cuda:  # noqa: N801  (torch.cuda namespace)
     def device_count() -> int:
         return 0
 
+    @staticmethod
+    def _no_op(*args, **kwargs) -> None:
+        """Seeding or freeing a GPU that is not there does nothing (as in a CPU-only PyTorch),
+        so `set_seed` helpers that also seed CUDA run unchanged."""
+
+    manual_seed = manual_seed_all = seed = seed_all = empty_cache = _no_op
+
+    @staticmethod
+    def is_initialized() -> bool:
+        return False
+
+    @staticmethod
+    def is_bf16_supported(*args, **kwargs) -> bool:
+        return False
+
+    @staticmethod
+    def _not_here(*args, **kwargs):
+        raise AssertionError("tinyflow has no CUDA: there is no GPU to synchronize or name "
+                             "(test torch.cuda.is_available() first)")
+
+    synchronize = current_device = get_device_name = get_device_properties = _not_here
+
     amp = cuda_amp   # torch.cuda.amp: the CPU stands in; the scaler works here too
 
 
@@ -144,9 +166,9 @@ def to(x, *args, dtype=None, device=None, non_blocking=False, copy=False, **kwar
             device = a
         elif a is not None:
             dtype = a
-    if dtype is not None:
-        x = ops.cast(x, dtypes.as_dtype(dtype))
-    return x if device is None else devices.to_device(x, str(device))
+    out = x if dtype is None else ops.cast(x, dtypes.as_dtype(dtype))
+    out = out if device is None else devices.to_device(out, str(device))
+    return ops.copy(out) if copy and out is x else out
 
 
 def to_type(x, dtype=None):

@@ -122,7 +122,8 @@ def repeat(x, *sizes):
     shape = (1,) * (len(sizes) - x.ndim) + tuple(x.shape)
     x = ops.reshape(x, tuple(d for n in shape for d in (1, n)))
     x = ops.expand(x, tuple(d for r, n in zip(sizes, shape) for d in (r, n)))
-    return ops.reshape(x, tuple(r * n for r, n in zip(sizes, shape)))
+    out = ops.reshape(x, tuple(r * n for r, n in zip(sizes, shape)))
+    return out if any(r != 1 for r in sizes) else ops.copy(out)  # (a writable copy, as torch)
 
 
 def contiguous(x):
@@ -179,9 +180,11 @@ def index_select(x, dim, index): return ops.take(x, index, dim)
 
 
 def flip(x, *args, dims=None):
-    """`x.flip(0, 2)`, `torch.flip(x, (0, 2))` or `dims=(0, 2)`."""
+    """`x.flip(0, 2)`, `torch.flip(x, (0, 2))` or `dims=(0, 2)`: a new contiguous tensor (as
+    torch's; a reversed view would share the input's memory and refuse `.view`)."""
     dims = {d % x.ndim for d in (size_args(args) if dims is None else dims)}
-    return x[tuple(slice(None, None, -1) if d in dims else slice(None) for d in range(x.ndim))]
+    return ops.copy(x[tuple(slice(None, None, -1) if d in dims else slice(None)
+                            for d in range(x.ndim))])
 
 
 def iterate(x):

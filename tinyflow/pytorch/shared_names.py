@@ -100,7 +100,7 @@ def roll(x, shifts=None, dims=None, *, shift=None, axis=None, name=None) -> Tens
         if n and step % n:
             cut = n - step % n
             out = ops.concat([narrow(out, dim, cut, n - cut), narrow(out, dim, 0, cut)], dim)
-    return out
+    return out if out is not x else ops.copy(x)  # a new tensor even when nothing moves, as torch
 
 
 def broadcast_to(x, shape, name=None) -> Tensor:

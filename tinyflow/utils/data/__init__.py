@@ -7,15 +7,16 @@ Loading runs in this process: `num_workers` and friends are accepted and ignored
 from __future__ import annotations
 
 import bisect
+import itertools
 import collections.abc as abc
 import math
 from typing import Any, Callable, Iterable, Iterator, Optional, Sequence
 
 import numpy as np
 
-from ..core.op import as_tensor
-from ..core.random import Generator, generator as global_generator
-from ..core.tensor import Tensor
+from ...core.op import as_tensor
+from ...core.random import Generator, generator as global_generator
+from ...core.tensor import Tensor
 
 __all__ = ["BatchSampler", "ConcatDataset", "DataLoader", "Dataset", "IterableDataset",
            "RandomSampler", "Sampler", "SequentialSampler", "Subset", "SubsetRandomSampler",
@@ -115,17 +116,22 @@ def random_split(dataset: Dataset, lengths: Sequence[float],
 
 # ---- samplers ----------------------------------------------------------------------------
 
+_CHUNK = 1 << 16   # indices drawn at a time: a sampler of 10**10 draws (minGPT's) stays lazy
+
+
 class Sampler:
     """Yields dataset indices; the loader groups them into batches.
 
-    Subclasses give `__iter__` and `__len__`, or `_order()`: all indices as one array, which
-    lets the loader slice batches without a Python loop per index.
+    Subclasses give `__iter__` and `__len__`, or `_chunks()`: the indices as arrays (drawn
+    lazily, so an endless sampler costs nothing up front), which lets the loader slice batches
+    without a Python loop per index.
     """
 
     def __iter__(self) -> Iterator[int]:
-        return iter(self._order().tolist())
+        for chunk in self._chunks():
+            yield from chunk.tolist()
 
-    def _order(self) -> np.ndarray:
+    def _chunks(self) -> Iterator[np.ndarray]:
         raise NotImplementedError
 
 
@@ -135,8 +141,8 @@ class SequentialSampler(Sampler):
     def __init__(self, data_source) -> None:
         self.data_source = data_source
 
-    def _order(self) -> np.ndarray:
-        return np.arange(len(self.data_source))
+    def _chunks(self) -> Iterator[np.ndarray]:
+        yield np.arange(len(self.data_source))
 
     def __len__(self) -> int:
         return len(self.data_source)
@@ -160,12 +166,12 @@ class RandomSampler(Sampler):
     def num_samples(self) -> int:
         return len(self.data_source) if self._num_samples is None else self._num_samples
 
-    def _order(self) -> np.ndarray:
-        n, rng = len(self.data_source), _rng(self.generator)
-        if self.replacement:
-            return rng.integers(0, n, size=self.num_samples)
-        reps = -(-self.num_samples // n)
-        return np.concatenate([rng.permutation(n) for _ in range(reps)])[:self.num_samples]
+    def _chunks(self) -> Iterator[np.ndarray]:
+        n, rng, left = len(self.data_source), _rng(self.generator), self.num_samples
+        while left > 0:  # with replacement: _CHUNK draws at a time; else a permutation each
+            draw = rng.integers(0, n, size=min(left, _CHUNK)) if self.replacement else rng.permutation(n)
+            yield draw[:left]
+            left -= len(draw)
 
     def __len__(self) -> int:
         return self.num_samples
@@ -178,8 +184,8 @@ class SubsetRandomSampler(Sampler):
         self.indices = indices
         self.generator = generator
 
-    def _order(self) -> np.ndarray:
-        return np.asarray(self.indices)[_rng(self.generator).permutation(len(self.indices))]
+    def _chunks(self) -> Iterator[np.ndarray]:
+        yield np.asarray(self.indices)[_rng(self.generator).permutation(len(self.indices))]
 
     def __len__(self) -> int:
         return len(self.indices)
@@ -201,19 +207,33 @@ class BatchSampler:
             yield batch.tolist()
 
     def _batches(self) -> Iterator[np.ndarray]:
-        """Index arrays, sliced from one array when the sampler is one of ours."""
-        if getattr(type(self.sampler), "_order", Sampler._order) is not Sampler._order:
-            order = self.sampler._order()
+        """Index arrays sliced from the sampler's chunks (one of ours), or read a batch at a
+        time from any other sampler, so an endless one yields batches as PyTorch's does."""
+        size, rest = self.batch_size, np.zeros(0, np.int64)
+        if getattr(type(self.sampler), "_chunks", Sampler._chunks) is not Sampler._chunks:
+            chunks = self.sampler._chunks()
         else:
-            order = np.fromiter(iter(self.sampler), dtype=np.int64)
-        size = self.batch_size
-        stop = len(order) - len(order) % size if self.drop_last else len(order)
-        for start in range(0, stop, size):
-            yield order[start:start + size]
+            chunks = _slices(iter(self.sampler), size)
+        for chunk in chunks:
+            if len(chunk) == 0:  # (a permutation of an empty dataset)
+                break
+            order = np.concatenate([rest, chunk]) if len(rest) else chunk
+            stop = len(order) - len(order) % size
+            for start in range(0, stop, size):
+                yield order[start:start + size]
+            rest = order[stop:]
+        if len(rest) and not self.drop_last:
+            yield rest
 
     def __len__(self) -> int:
         n = len(self.sampler)
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+
+
+def _slices(indices: Iterator[int], size: int) -> Iterator[np.ndarray]:
+    """`size` indices at a time from an iterator, until it ends."""
+    while len(chunk := np.fromiter(itertools.islice(indices, size), dtype=np.int64)):
+        yield chunk
 
 
 def _rng(gen: Optional[Generator]) -> np.random.Generator:

@@ -330,6 +330,37 @@ def test_backward_outside_a_compiled_module_equals_eager():
     assert fn.stats.compiles == 1
 
 
+@pytest.mark.parametrize("use", ["loss", "logits", "both"])
+def test_backward_through_a_module_returning_logits_and_loss(use):
+    """nanoGPT's / minGPT's `logits, loss = model(idx, targets)` compiles as one graph (was:
+    a graph break, the model eager): each result is a tape node with its own gradient plan,
+    so a backward from either, or from both, gives eager's gradients."""
+    class Model(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(4, 3)
+
+        def forward(self, x, y):
+            logits = self.fc(x)
+            return logits, F.cross_entropy(logits, y)
+
+    def grads(fn, model):
+        model.zero_grad()
+        logits, loss = fn(x, y)
+        {"loss": loss, "logits": logits.pow(2).sum(), "both": loss + logits.sum()}[use].backward()
+        return [loss.numpy()] + [p.grad.numpy().copy() for p in model.parameters()]
+    torch.manual_seed(0)
+    model = Model()
+    x, y = tensor(5, 4), torch.tensor([0, 1, 2, 1, 0])
+    compiled = torch.compile(model)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")      # no graph break
+        got = grads(compiled, model)
+    for a, b in zip(grads(model, model), got):
+        np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-7)
+    assert compiled.stats.compiles == 1 and compiled.stats.graph_breaks == 0
+
+
 def test_backward_outside_refuses_stale_inputs_as_eager():
     torch.manual_seed(0)
     model = nn.Linear(3, 1)

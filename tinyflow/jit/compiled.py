@@ -16,7 +16,7 @@ from ..core.tensor import EAGER, Tensor
 from ..nn.modules.module import Module
 from ..runtime.plan import Plan
 from .arguments import flatten_result, guard, leaves, map_tree, rebuild
-from .bridge import Backward, plan_backward
+from .bridge import plan_backward
 from .captures import MISSING, capture_guards, data_matches, matches
 from .dynamic import DynamicDims, all_eager
 from .search import search
@@ -48,7 +48,7 @@ class _Graph:
     #                 object, what the trace saw); "data", "value", "cell": jit/captures.py
     new_states: list
     single_use: bool
-    backward: Optional[Backward] = None   # the result's reverse rule (jit/bridge.py)
+    backward: Optional[list] = None   # per result, its reverse rule or None (jit/bridge.py)
 
     def valid(self) -> bool:
         for kind, obj, seen in self.guards:
@@ -228,12 +228,12 @@ class CompiledFunction:
         return _Graph(plan, outputs, writes, grads, guards, tracer.new_states,
                       tracer.single_use, backward)
 
-    def _backward(self, tracer: Tracer, fetches: list) -> Optional[Backward]:
+    def _backward(self, tracer: Tracer, fetches: list) -> Optional[list]:
+        """Per result, the reverse rule of its tape node (None: a plain tensor), or None if
+        no result needs autograd. Each result is a node of its own (a model's `(logits,
+        loss)`): a backward from one runs only its gradient plan, from several adds them."""
         needs = [plan_backward(tracer, t) for t in fetches]
-        if len(needs) > 1 and any(b is not None for b in needs):
-            raise GraphBreak("several results that need autograd (one is supported)",
-                             _defined_at(self.fn))
-        return needs[0] if needs else None
+        return needs if any(b is not None for b in needs) else None
 
     # ---- graph breaks ----------------------------------------------------------------------
     def _split_call(self, key, args, kwargs, tensors, dims):
@@ -340,8 +340,10 @@ class CompiledFunction:
                 t._grad._version[0] += 1
             else:   # a new tensor, as eager backward makes
                 t._grad = Tensor._eager(np.asarray(values[source], t.dtype.np))
-        if entry.backward is not None:
-            return rebuild(entry.outputs, lambda k: entry.backward.node(values[k], tensors))
+        rules = entry.backward
+        if rules is not None:
+            return rebuild(entry.outputs, lambda k: Tensor._eager(np.asarray(values[k]))
+                           if rules[k] is None else rules[k].node(values[k], tensors))
         return rebuild(entry.outputs, lambda k: Tensor._eager(np.asarray(values[k])))
 
 

@@ -219,3 +219,16 @@ def test_torch_concat_is_cat_with_dim_zero_by_default():
                  lambda L, x: L.concat((x, x), -1)):
         np.testing.assert_array_equal(call(tinyflow, tinyflow.tensor(a)).numpy(),
                                       call(torch, torch.tensor(a)).numpy())
+
+
+@pytest.mark.parametrize("source, destination", [((0, 1), (2, 0)), (0, 2), (-1, 0),
+                                                 ([0], [1])])
+def test_movedim_and_moveaxis_take_ints_and_sequences(source, destination):
+    data = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
+    want = torch.movedim(torch.from_numpy(data), source, destination).numpy()
+    x = tinyflow.from_numpy(data)
+    for got in (tinyflow.movedim(x, source, destination), x.moveaxis(source, destination),
+                tinyflow.moveaxis(x, source, destination)):
+        np.testing.assert_array_equal(got.numpy(), want)
+    with pytest.raises(ValueError, match="movedim"):
+        tinyflow.movedim(x, (0, 1), (2,))

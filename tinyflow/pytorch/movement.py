@@ -86,9 +86,23 @@ def torch_transpose(x, dim0, dim1):
 
 
 def movedim(x, source, destination):
-    perm = [d for d in range(x.ndim) if d != source % x.ndim]
-    perm.insert(destination % x.ndim, source % x.ndim)
-    return ops.transpose(x, perm)
+    """torch.movedim / moveaxis: dims `source` (an int or a sequence) moved to
+    `destination`, the others keeping their order."""
+    sources = [source] if isinstance(source, int) else list(source)
+    destinations = [destination] if isinstance(destination, int) else list(destination)
+    if len(sources) != len(destinations):
+        raise ValueError(f"movedim: Invalid source or destination dims: source ({sources} "
+                         f"dims) should contain the same number of dims as destination "
+                         f"({destinations} dims)")
+    n = x.ndim
+    sources, destinations = [s % n for s in sources], [d % n for d in destinations]
+    if len(set(sources)) < len(sources) or len(set(destinations)) < len(destinations):
+        raise ValueError(f"movedim: repeated dim in source {sources} or destination "
+                         f"{destinations}")
+    order = [d for d in range(n) if d not in sources]
+    for d, s in sorted(zip(destinations, sources)):
+        order.insert(d, s)
+    return ops.transpose(x, order)
 
 
 def unsqueeze(x, dim): return ops.expand_dims(x, dim)

@@ -78,19 +78,6 @@ def swapdims(input, dim0, dim1):  # noqa: A002
     return ops.transpose(input, perm)
 
 
-def moveaxis(input, source, destination):  # noqa: A002
-    """movedim, with several dims moved at once if given as sequences."""
-    if isinstance(source, int):
-        return movedim(input, source, destination)
-    n = input.ndim
-    sources = [s % n for s in source]
-    destinations = [d % n for d in destination]
-    order = [d for d in range(n) if d not in sources]
-    for d, s in sorted(zip(destinations, sources)):
-        order.insert(d, s)
-    return ops.transpose(input, order)
-
-
 def ravel(input):  # noqa: A002
     return ops.reshape(input, (-1,))
 
@@ -280,7 +267,7 @@ def tile_method(input, *dims):  # noqa: A002
 
 
 METHODS = {
-    "swapdims": swapdims, "moveaxis": moveaxis, "ravel": ravel, "fliplr": fliplr,
+    "swapdims": swapdims, "moveaxis": movedim, "ravel": ravel, "fliplr": fliplr,
     "flipud": flipud, "rot90": rot90, "tensor_split": tensor_split,
     "split_with_sizes": split_with_sizes, "unfold": unfold, "diagonal": diagonal,
     "diag": diag, "kron": kron, "cross": cross, "tile": tile_method,

@@ -16,15 +16,16 @@ jit = numba.njit(cache=True, nogil=True, error_model="numpy",
 
 
 @jit
-def shifted_scores(s, scale, causal, mask, has_mask, minus_inf):
+def shifted_scores(s, scale, causal, first, mask, has_mask, minus_inf):
     """s <- s * scale, masked (-inf where a bool mask is False or, causal, key j > query i;
-    a float mask added), minus the row's max. mask [1 or B, T, S]; a row whose every score
-    is masked stays -inf (its weights become zeros). scale and minus_inf in s's dtype."""
+    a float mask added), minus the row's max. Row i of s is query first + i (s may be a
+    block of the queries); mask [1 or B, T, S] as s; a row whose every score is masked stays
+    -inf (its weights become zeros). scale and minus_inf in s's dtype."""
     for b in range(s.shape[0]):
         mb = b if mask.shape[0] > 1 else 0
         for i in range(s.shape[1]):
             row = s[b, i]
-            keys = min(i + 1, s.shape[2]) if causal else s.shape[2]
+            keys = min(first + i + 1, s.shape[2]) if causal else s.shape[2]
             top = minus_inf
             for j in range(keys):
                 v = row[j] * scale
@@ -51,13 +52,14 @@ def _masked_by_type(v, m, minus_inf):
 
 
 @jit
-def normalize_rows(e, causal):
-    """e <- e / sum(e) per row (the exponentials of `shifted_scores`); an all-zero row (every
-    key masked) stays zeros. Causal rows sum only their first i + 1 keys (the rest are 0)."""
+def normalize_rows(e, causal, first):
+    """e <- e / sum(e) per row (the exponentials of `shifted_scores`, row i query first + i);
+    an all-zero row (every key masked) stays zeros. Causal rows sum only their first
+    first + i + 1 keys (the rest are 0)."""
     for b in range(e.shape[0]):
         for i in range(e.shape[1]):
             row = e[b, i]
-            keys = min(i + 1, e.shape[2]) if causal else e.shape[2]
+            keys = min(first + i + 1, e.shape[2]) if causal else e.shape[2]
             total = row[0] * 0
             for j in range(keys):
                 total += row[j]
@@ -69,7 +71,8 @@ def normalize_rows(e, causal):
 
 @jit
 def weights_grad(g, p, scale, out):
-    """out <- p * (g - sum(g * p)) * scale per row ([rows, S] arrays)."""
+    """out <- p * (g - sum(g * p)) * scale per row ([rows, S] arrays; out may be g: each
+    element is read before it is written)."""
     for r in range(g.shape[0]):
         gr, pr, o = g[r], p[r], out[r]
         dot = gr[0] * 0

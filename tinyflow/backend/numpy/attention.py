@@ -21,7 +21,9 @@ from ...ops import attention
 from . import parallel
 from .registry import kernel
 
-BLOCK = 32     # queries per block (T = 128: 32 skips 3/8 of a causal product's work, 64 1/4)
+BLOCK = 64       # causal: queries per block (at T = 128, 1/4 of the products skipped; 32
+#                  skips 3/8 but its smaller products ran slower in all, 1 thread)
+WIDE_BLOCK = 128  # other attention: blocks only bound the scores kept in cache
 # An entry of the scores costs some 2 (D + Dv) flops of products besides its softmax: about
 # this many elementwise passes' worth, which `parallel.MIN_ELEMENTS` is counted in.
 WORK_PER_SCORE = 8
@@ -121,12 +123,19 @@ def _softmax_block(s, op, first, mask, has_mask):
     _loops().normalize_rows(s, op.causal, first)
 
 
-def _blocks(queries: int, keys: int, causal: bool):
-    """(first query, stop, keys used) per block of queries; causal blocks stop at the key
-    of their last query (top-left aligned)."""
-    for i in range(0, queries, BLOCK):
-        stop = min(i + BLOCK, queries)
-        yield i, stop, min(stop, keys) if causal else keys
+def _blocks(queries: int, keys: int, causal: bool, mask):
+    """(first query, stop, keys used) per block of queries. Causal blocks use the keys up to
+    their last query (top-left aligned), blocks under one bool mask for every head (as a
+    causal mask spelled out) those up to the last one it keeps: the rest are masked."""
+    one_bool = mask is not None and mask.dtype == np.bool_ and mask.shape[0] == 1
+    size = BLOCK if causal or one_bool else WIDE_BLOCK
+    for i in range(0, queries, size):
+        stop = min(i + size, queries)
+        used = min(stop, keys) if causal else keys
+        if one_bool:
+            kept = np.flatnonzero(mask[0, i:stop, :used].any(0))
+            used = int(kept[-1]) + 1 if kept.size else 0
+        yield i, stop, used
 
 
 def _heads(q, k, v, mask, g=None):
@@ -145,6 +154,12 @@ def _heads(q, k, v, mask, g=None):
     return flat, rows_mask, batch
 
 
+def _transposed(x):
+    """x [n, rows, cols] as a C-contiguous [n, cols, rows]: OpenBLAS multiplies by it some
+    1.6x faster than by the transposed view (q k^T at 128 x 128 x 64, one thread)."""
+    return np.ascontiguousarray(x.swapaxes(-1, -2))
+
+
 def _in_pieces(piece, entries: int, queries: int, keys: int) -> None:
     """piece(start, stop) over the batch x heads entries, on the pool's threads when the
     work is worth it."""
@@ -161,10 +176,15 @@ def attention_(op, q, k, v, mask=None):
         return out.reshape(batch + out.shape[1:])
     has_mask, shared_mask = mask is not None, rows_mask.shape[0] == 1
 
+    blocks = list(_blocks(queries, keys, op.causal, rows_mask if has_mask else None))
+
     def piece(a, b):
         m = rows_mask if shared_mask else rows_mask[a:b]
-        for i, stop, used in _blocks(queries, keys, op.causal):
-            s = np.matmul(qf[a:b, i:stop], kf[a:b, :used].swapaxes(-1, -2))
+        k_t = _transposed(kf[a:b])
+        for i, stop, used in blocks:
+            if not used:       # every key masked: zeros
+                continue
+            s = np.matmul(qf[a:b, i:stop], k_t[:, :, :used])
             _softmax_block(s, op, i, m[:, i:stop, :used], has_mask)
             np.matmul(s, vf[a:b, :used], out=out[a:b, i:stop])
     _in_pieces(piece, n, queries, keys)
@@ -188,17 +208,22 @@ def attention_grad(op, g, q, k, v, mask=None):
     has_mask, shared_mask = mask is not None, rows_mask.shape[0] == 1
     scale = qf.dtype.type(op.scale)
 
+    blocks = list(_blocks(queries, keys, op.causal, rows_mask if has_mask else None))
+
     def piece(a, b):
         m = rows_mask if shared_mask else rows_mask[a:b]
-        for i, stop, used in _blocks(queries, keys, op.causal):
-            qb, gb = qf[a:b, i:stop], gf[a:b, i:stop]
-            kb, vb = kf[a:b, :used], vf[a:b, :used]
-            p = np.matmul(qb, kb.swapaxes(-1, -2))
+        k_t, v_t = _transposed(kf[a:b]), _transposed(vf[a:b])
+        for i, stop, used in blocks:
+            if not used:
+                continue
+            qb, gb, kb = qf[a:b, i:stop], gf[a:b, i:stop], kf[a:b, :used]
+            p = np.matmul(qb, k_t[:, :, :used])
             _softmax_block(p, op, i, m[:, i:stop, :used], has_mask)
             dv[a:b, :used] += np.matmul(p.swapaxes(-1, -2), gb)
-            ds = np.matmul(gb, vb.swapaxes(-1, -2))
-            flat = ds.reshape(-1, used)
-            _loops().weights_grad(flat, p.reshape(-1, used), scale, flat)
+            dp = np.matmul(gb, v_t[:, :, :used])
+            ds = np.empty_like(dp)    # not in place: aliasing keeps the loop from vectorizing
+            _loops().weights_grad(dp.reshape(-1, used), p.reshape(-1, used), scale,
+                                  ds.reshape(-1, used))
             np.matmul(ds, kb, out=dq[a:b, i:stop])
             dk[a:b, :used] += np.matmul(ds.swapaxes(-1, -2), qb)
     _in_pieces(piece, n, queries, keys)

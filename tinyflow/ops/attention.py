@@ -138,9 +138,10 @@ class Attention(Op):
         d_mask = None
         if mask is not None and not mask.dtype.is_bool and needs_input_grad(3):
             d_mask = _gradients(self, g, q, k, v, mask)[3]   # rare: the weights again
-        t, s, d, dv = q.shape[-2], k.shape[-2], q.shape[-1], v.shape[-1]
-        if None in (t, s, d, dv):      # a graph's unknown lengths: no packed rows to slice
+        if any(x.shape is None or None in x.shape[-2:] for x in (q, k, v)):
+            # a graph's unknown lengths: no packed rows to slice
             return _gradients(self, g, q, k, v, mask)[:3] + ((d_mask,) if masks else ())
+        t, s, d, dv = q.shape[-2], k.shape[-2], q.shape[-1], v.shape[-1]
         grads = apply(AttentionGrad(scale=self.scale, causal=self.causal), g, q, k, v,
                       *masks)
         wanted = ((0, slice(0, t), d), (1, slice(t, t + s), d), (2, slice(t + s, None), dv))

@@ -208,23 +208,29 @@ def attention_grad(op, g, q, k, v, mask=None):
     has_mask, shared_mask = mask is not None, rows_mask.shape[0] == 1
     scale = qf.dtype.type(op.scale)
 
-    blocks = list(_blocks(queries, keys, op.causal, rows_mask if has_mask else None))
+    # the block using the most keys first: its products with p and ds are written straight
+    # into dv and dk, the others' added to them
+    blocks = sorted((b for b in _blocks(queries, keys, op.causal,
+                                        rows_mask if has_mask else None) if b[2]),
+                    key=lambda b: -b[2])
 
     def piece(a, b):
         m = rows_mask if shared_mask else rows_mask[a:b]
         k_t, v_t = _transposed(kf[a:b]), _transposed(vf[a:b])
-        for i, stop, used in blocks:
-            if not used:
-                continue
+        for n_block, (i, stop, used) in enumerate(blocks):
             qb, gb, kb = qf[a:b, i:stop], gf[a:b, i:stop], kf[a:b, :used]
             p = np.matmul(qb, k_t[:, :, :used])
             _softmax_block(p, op, i, m[:, i:stop, :used], has_mask)
-            dv[a:b, :used] += np.matmul(p.swapaxes(-1, -2), gb)
             dp = np.matmul(gb, v_t[:, :, :used])
             ds = np.empty_like(dp)    # not in place: aliasing keeps the loop from vectorizing
             _loops().weights_grad(dp.reshape(-1, used), p.reshape(-1, used), scale,
                                   ds.reshape(-1, used))
             np.matmul(ds, kb, out=dq[a:b, i:stop])
-            dk[a:b, :used] += np.matmul(ds.swapaxes(-1, -2), qb)
+            if n_block == 0:
+                np.matmul(p.swapaxes(-1, -2), gb, out=dv[a:b, :used])
+                np.matmul(ds.swapaxes(-1, -2), qb, out=dk[a:b, :used])
+            else:
+                dv[a:b, :used] += np.matmul(p.swapaxes(-1, -2), gb)
+                dk[a:b, :used] += np.matmul(ds.swapaxes(-1, -2), qb)
     _in_pieces(piece, n, queries, keys)
     return grads.reshape(batch + grads.shape[1:])

@@ -3,9 +3,9 @@ GPT workload's shapes (bench/models/gpt.py: batch 8, 4 heads, sequence 128, head
 causal, with a bool [T, T] mask, and without a mask. Each (framework, threads) runs in a
 process of its own, repeats interleaved (torch, tinyflow, tinyflow, torch, ...); every
 library gets the same thread count. Prints per case the median ms over the repeats (each
-repeat's value is the median of its timed calls), the spread (max-min over median) and the
-ratio tinyflow/torch (of the medians, and of the fastest calls), and checks that both frameworks computed the same output and
-gradients (their sums, to float32 tolerance).
+repeat's value is the median of its timed calls), the spread (max-min over median), the
+ratio tinyflow/torch of the medians and of the fastest calls, and whether both frameworks
+computed the same output and gradients (their sums, to float32 tolerance).
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE .venv/bin/python bench/attention.py
     ... bench/attention.py --threads 1,2 --repeats 5 --calls 30

@@ -135,19 +135,19 @@ class Attention(Op):
 
     def vjp(self, g, out, q, k, v, mask=None):
         masks = () if mask is None else (mask,)
-        d_mask = None
-        if mask is not None and not mask.dtype.is_bool and needs_input_grad(3):
-            d_mask = _gradients(self, g, q, k, v, mask)[3]   # rare: the weights again
-        if any(x.shape is None or None in x.shape[-2:] for x in (q, k, v)):
-            # a graph's unknown lengths: no packed rows to slice
-            return _gradients(self, g, q, k, v, mask)[:3] + ((d_mask,) if masks else ())
+        mask_grad = mask is not None and not mask.dtype.is_bool and needs_input_grad(3)
+        if mask_grad or any(x.shape is None or None in x.shape[-2:] for x in (q, k, v)):
+            # rare: a float mask's gradient (the scores'), or a graph's unknown lengths (no
+            # packed rows to slice): with the weights p and primitive ops
+            grads = _gradients(self, g, q, k, v, mask)
+            return grads[:3] + ((grads[3] if mask_grad else None,) if masks else ())
         t, s, d, dv = q.shape[-2], k.shape[-2], q.shape[-1], v.shape[-1]
         grads = apply(AttentionGrad(scale=self.scale, causal=self.causal), g, q, k, v,
                       *masks)
         wanted = ((0, slice(0, t), d), (1, slice(t, t + s), d), (2, slice(t + s, None), dv))
         parts = tuple(getitem(grads, (Ellipsis, rows, slice(0, width)))
                       if needs_input_grad(i) else None for i, rows, width in wanted)
-        return parts + ((d_mask,) if masks else ())
+        return parts + ((None,) if masks else ())
 
     def jvp(self, t, out, q, k, v, mask=None):
         p = attention_weights(q, k, mask, self.scale, self.causal)
@@ -203,7 +203,7 @@ def _gradients(op, g, q, k, v, mask) -> tuple:
 
 
 def dot_product_attention(q, k, v, mask=None, scale: float = 1.0, causal: bool = False,
-              name=None) -> Tensor:
+                          name=None) -> Tensor:
     """softmax(q k^T * scale + mask) v (see `Attention`)."""
     inputs = (as_tensor(q), as_tensor(k), as_tensor(v)) + (
         () if mask is None else (as_tensor(mask),))

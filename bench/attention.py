@@ -4,8 +4,10 @@ causal, with a bool [T, T] mask, and without a mask. Each (framework, threads) r
 process of its own, repeats interleaved (torch, tinyflow, tinyflow, torch, ...); every
 library gets the same thread count. Prints per case the median ms over the repeats (each
 repeat's value is the median of its timed calls), the spread (max-min over median), the
-ratio tinyflow/torch of the medians and of the fastest calls, and whether both frameworks
-computed the same output and gradients (their sums, to float32 tolerance).
+ratio tinyflow/torch of the medians, of the fastest calls and (fwd+bwd) of the CPU time
+per call (all threads: on a loaded machine it counts work, not waiting for a core), and
+whether both frameworks computed the same output and gradients (their sums, to float32
+tolerance).
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE .venv/bin/python bench/attention.py
     ... bench/attention.py --threads 1,2 --repeats 5 --calls 30
@@ -49,23 +51,24 @@ def worker(framework: str, calls: int) -> dict:
         g = torch.tensor(arrays[3])
         options = {"causal": {"is_causal": True}, "mask": {"attn_mask": keep},
                    "none": {}}[case]
-        fwd, both = [], []
+        fwd, both, cpu = [], [], []
         for i in range(calls + 2):
             start = time.perf_counter()
             with torch.no_grad():
                 F.scaled_dot_product_attention(q, k, v, **options)
-            middle = time.perf_counter()
+            middle, middle_cpu = time.perf_counter(), time.process_time()
             out = F.scaled_dot_product_attention(q, k, v, **options)
             out.backward(g)
-            end = time.perf_counter()
+            end, end_cpu = time.perf_counter(), time.process_time()
             if i >= 2:       # warm-up: Numba's cache, allocators
                 fwd.append(middle - start)
                 both.append(end - middle)
+                cpu.append(end_cpu - middle_cpu)
             check = [float(out.detach().numpy().astype(np.float64).sum())] + [
                 float(x.grad.numpy().astype(np.float64).sum()) for x in (q, k, v)]
             for x in (q, k, v):
                 x.grad = None
-        results[case] = {"fwd": fwd, "both": both, "check": check}
+        results[case] = {"fwd": fwd, "both": both, "cpu": cpu, "check": check}
     return results
 
 
@@ -88,6 +91,11 @@ def summary(runs, case: str, part: str):
     return mid, (max(medians) - min(medians)) / mid * 100, best
 
 
+def cpu_ratio(runs, case: str) -> float:
+    """tinyflow/torch of the median CPU time per forward + backward call."""
+    return summary(runs["tinyflow"], case, "cpu")[0] / summary(runs["torch"], case, "cpu")[0]
+
+
 def same(a, b) -> bool:
     return all(abs(x - y) <= 1e-3 * max(1.0, abs(x), abs(y)) for x, y in zip(a, b))
 
@@ -105,7 +113,7 @@ def main():
     print(f"scaled_dot_product_attention, [B, H, T, D] = {list(SHAPE)}, float32; ms per call, "
           f"median of {args.repeats} processes x {args.calls} calls")
     head = (f"{'case':7} {'thr':>3} {'part':>8} {'torch ms':>9} {'±%':>4} {'tinyflow ms':>11} "
-            f"{'±%':>4} {'tf/torch':>8} {'best':>6}  check")
+            f"{'±%':>4} {'tf/torch':>8} {'best':>6} {'cpu':>6}  check")
     print(head)
     print("-" * len(head))
     for threads in (int(n) for n in args.threads.split(",")):
@@ -119,8 +127,9 @@ def main():
             for part, label in (("fwd", "fwd"), ("both", "fwd+bwd")):
                 t, ts, tb = summary(runs["torch"], case, part)
                 f, fs, fb = summary(runs["tinyflow"], case, part)
+                cpu = "" if part == "fwd" else f"{cpu_ratio(runs, case):5.2f}x"
                 print(f"{case:7} {threads:3} {label:>8} {t:9.3f} {ts:4.0f} {f:11.3f} {fs:4.0f} "
-                      f"{f / t:7.2f}x {fb / tb:5.2f}x  {check}", flush=True)
+                      f"{f / t:7.2f}x {fb / tb:5.2f}x {cpu:>6}  {check}", flush=True)
 
 
 if __name__ == "__main__":

@@ -31,15 +31,15 @@ THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
 
 def worker(framework: str, calls: int) -> dict:
     """Times every case in this process: {case: {"fwd": [s], "both": [s], "check": [...]}}."""
-    import numpy as np
-    if framework == "tinyflow":
-        sys.path.insert(0, ROOT)
+    if framework == "tinyflow":    # before NumPy: it sets OpenBLAS's thread timeout, which
+        sys.path.insert(0, ROOT)   # turns its kernel pool on (backend/numpy/parallel.py)
         import tinyflow as torch
         import tinyflow.nn.functional as F
     else:
         import torch
         import torch.nn.functional as F
         torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
+    import numpy as np
     b, h, t, d = SHAPE
     rng = np.random.default_rng(0)
     arrays = [rng.standard_normal((b, h, t, d)).astype(np.float32) for _ in range(4)]

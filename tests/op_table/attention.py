@@ -1,6 +1,6 @@
-"""The attention weights softmax(q k^T * scale + mask) and their gradient op
-(tinyflow/ops/attention.py), the fused core of F.scaled_dot_product_attention (which
-test_functional.py checks against PyTorch, forward and backward)."""
+"""Attention softmax(q k^T * scale + mask) v and its gradient op (F.scaled_dot_product_attention
+without dropout; tests/test_sdpa_fused.py checks it against PyTorch), and the attention
+weights alone and their gradient op (tinyflow/ops/attention.py)."""
 from __future__ import annotations
 
 import numpy as np
@@ -48,7 +48,58 @@ def attention_weights_grad(g, p, scale):
     return apply(attention_ops.AttentionWeightsGrad(scale=scale), g, p)
 
 
+def np_attention(q, k, v, mask=None, scale=1.0, causal=False):
+    return np_attention_weights(q, k, mask, scale, causal) @ v.astype(np.float64)
+
+
+def dot_product_attention(q, k, v, mask=None, scale=1.0, causal=False):
+    return tf.ops.dot_product_attention(q, k, v, mask, scale, causal)
+
+
+def np_attention_grad(g, q, k, v, mask=None, scale=1.0, causal=False):
+    """[dq; dk; dv] packed along the rows, zero-padded to the wider of D and Dv."""
+    g, q, k, v = (x.astype(np.float64) for x in (g, q, k, v))
+    p = np_attention_weights(q, k, mask, scale, causal)
+    ds = np_attention_weights_grad(g @ np.swapaxes(v, -1, -2), p, scale)
+    parts = [ds @ k, np.swapaxes(ds, -1, -2) @ q, np.swapaxes(p, -1, -2) @ g]
+    batch = np.broadcast_shapes(*(x.shape[:-2] for x in parts))
+    width = max(x.shape[-1] for x in parts)
+    return np.concatenate([np.pad(np.broadcast_to(x, batch + x.shape[-2:]),
+                                  [(0, 0)] * (len(batch) + 1) + [(0, width - x.shape[-1])])
+                           for x in parts], -2)
+
+
+def attention_grad(g, q, k, v, mask=None, scale=1.0, causal=False):
+    inputs = (g, q, k, v) + (() if mask is None else (mask,))
+    return apply(attention_ops.AttentionGrad(scale=scale, causal=causal), *inputs)
+
+
 CASES += [
+    OpCase("attention", dot_product_attention, np_attention,
+           (S(A(4, 3), A(5, 3), A(5, 2), scale=0.5),
+            S(A(2, 3, 5, 4), A(2, 3, 5, 4), A(2, 3, 5, 4), scale=0.5, causal=True),
+            S(A(1, 4, 3), A(2, 6, 3, layout="T"), A(6, 5), causal=True),   # broadcast, T < S
+            S(A(2, 3, 4, 2), A(2, 3, 5, 2), A(2, 1, 5, 3), Keep(4, 5), scale=0.7),
+            S(A(2, 4, 2, layout="step"), A(2, 5, 2), A(2, 5, 2), A(1, 4, 5), scale=0.3),
+            S(A(2, 7, 2), A(2, 4, 2), A(2, 4, 3), causal=True)),          # T > S
+           errors=(ErrorInput(S(A(4, 3), A(5, 3), A(4, 2)), tf.ShapeError,
+                              r"^attention: key and value have different lengths: 5 vs 4"),
+                   ErrorInput(S(A(2, 4, 3), A(2, 5, 3), A(3, 5, 3)), tf.ShapeError,
+                              r"^attention: the scores' batch dims \(2,\) and value's "
+                              r"\(3,\) do not broadcast"),
+                   ErrorInput(S(A(4, 3), A(5, 3), A(5,)), tf.ShapeError,
+                              r"^attention: value needs rank >= 2"))),
+    OpCase("attention_grad", attention_grad, np_attention_grad,
+           (S(A(4, 2), A(4, 3), A(5, 3), A(5, 2), scale=0.5),
+            S(A(2, 5, 4), A(2, 5, 4), A(2, 5, 4, layout="T"), A(2, 5, 4), scale=0.5,
+              causal=True),
+            S(A(2, 4, 3), A(2, 4, 2), A(1, 5, 2), A(5, 3), Keep(4, 5), scale=0.7)),
+           # Attention.vjp makes this op only where the lengths and depths are known (else
+           # it differentiates with the composition), and its packed layout needs them
+           dynamic=False,
+           errors=(ErrorInput(S(A(4, 3), A(4, 3), A(5, 3), A(5, 2)), tf.ShapeError,
+                              r"^attention_grad: g \(4, 3\) must have attention's output "
+                              r"shape \(4, 2\)"),)),
     OpCase("attention_weights", attention_weights, np_attention_weights,
            (S(A(4, 3), A(5, 3), scale=0.5),
             S(A(2, 3, 5, 4), A(2, 3, 5, 4), scale=0.5, causal=True),     # [B, H, T, D]

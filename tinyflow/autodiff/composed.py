@@ -10,13 +10,18 @@ from __future__ import annotations
 
 from ..core.modes import grad_mode, set_grad_enabled
 from ..core.tensor import EAGER, Tensor
+from ..ops.shape import copy
 
 
 def traced(op, inputs) -> tuple:
-    """op.compose(*xs) with its history recorded, and the xs to differentiate it by: an
-    input itself where autograd records through it (higher derivatives stay connected),
-    else a detached stand-in for an eager input."""
-    xs = [x if x.kind != EAGER or (grad_mode.enabled and x.requires_grad)
-          else Tensor._eager(x.array, requires_grad=True) for x in inputs]
+    """op.compose(*xs) with its history recorded, and the xs to differentiate it by: a
+    recorded copy of an input where autograd records through it (higher derivatives stay
+    connected), else a detached stand-in for an eager input. A copy, not the input itself:
+    differentiating the composition must stop at the op's inputs, and a gradient sweep goes
+    on through an x to what it depends on, so where one input depends on another (the
+    gradient op of a fused op, in a second-order sweep) that path counted twice."""
+    recorded = [x.kind != EAGER or grad_mode.enabled and x.requires_grad for x in inputs]
     with set_grad_enabled(True):
+        xs = [copy(x) if r else Tensor._eager(x.array, requires_grad=True)
+              for x, r in zip(inputs, recorded)]
         return op.compose(*xs), xs

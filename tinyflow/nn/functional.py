@@ -513,13 +513,12 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor,
     if is_causal and attn_mask is not None:
         raise ValueError("scaled_dot_product_attention: pass either attn_mask or "
                          "is_causal=True, not both")
-    if dropout_p == 0.0:   # one fused op: scores masked and normalized in place, p saved
+    if dropout_p == 0.0:   # one fused op each way (see ops.attention)
         if attn_mask is not None:
             attn_mask = as_tensor(attn_mask)
             if not attn_mask.dtype.is_bool and attn_mask.dtype is not q.dtype:
                 attn_mask = ops.cast(attn_mask, q.dtype)
-        weights = ops.attention_weights(q, k, attn_mask, scale, is_causal)
-        return ops.matmul(weights, v)
+        return ops.dot_product_attention(q, k, v, attn_mask, scale, is_causal)
     scores = ops.matmul(q * scale, k, transpose_b=True)  # q: fewer products than the scores
     if is_causal:
         attn_mask = np.tril(np.ones((q.shape[-2], k.shape[-2]), bool))

@@ -137,21 +137,36 @@ def _softmax(b: Builder, step, ins):
 def _attention_weights(b: Builder, step, ins):
     """Softmax(MatMul(q, k^T) * scale, masked): a bool mask (and the causal triangle, a
     constant) by Where, a float mask by Add."""
-    op, (q, k) = step.op, (b.cast(i, step.dtype) for i in ins[:2])
+    lengths = None if step.shape is None else step.shape[-2:]
+    return _softmax_scores(b, step.op, step.dtype, ins, lengths, _hint(step))
+
+
+@converts(attention.Attention)
+def _attention(b: Builder, step, ins):
+    """MatMul(the attention weights (as `_attention_weights`), v)."""
+    q, k = (b.shape(i) for i in ins[:2])
+    lengths = None if q is None or k is None else (q[-2], k[-2])
+    weights = _softmax_scores(b, step.op, step.dtype, ins[:2] + ins[3:], lengths)
+    return b.node("MatMul", [weights, b.cast(ins[2], step.dtype)], _hint(step))
+
+
+def _softmax_scores(b: Builder, op, dtype, ins, lengths, hint: str = ""):
+    """Softmax over the keys of q k^T * op.scale masked by ins[2:] (and op.causal: the
+    [T, S] triangle, `lengths`, as a constant)."""
+    q, k = (b.cast(i, dtype) for i in ins[:2])
     scores = b.node("Mul", [b.node("MatMul", [q, _swap_last_two(b, k)]),
-                            b.const(op.scale, step.dtype)])
+                            b.const(op.scale, dtype)])
     masks = list(ins[2:])
     if op.causal:
-        shape = step.shape
-        if shape is None or None in shape[-2:]:
+        if lengths is None or None in lengths:
             raise ValueError("a causal attention exports with its query and key lengths known")
-        masks.append(b.const(np.tril(np.ones(shape[-2:], bool)), dtypes.bool_))
+        masks.append(b.const(np.tril(np.ones(lengths, bool)), dtypes.bool_))
     for mask in masks:
         if np.dtype(getattr(b.dtype(mask), "np", b.dtype(mask))) == np.bool_:
-            scores = b.node("Where", [mask, scores, b.const(-np.inf, step.dtype)])
+            scores = b.node("Where", [mask, scores, b.const(-np.inf, dtype)])
         else:
-            scores = b.node("Add", [scores, b.cast(mask, step.dtype)])
-    return b.node("Softmax", [scores], _hint(step), axis=-1)
+            scores = b.node("Add", [scores, b.cast(mask, dtype)])
+    return b.node("Softmax", [scores], hint, axis=-1)
 
 
 # ---- linear algebra ---------------------------------------------------------------------

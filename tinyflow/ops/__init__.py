@@ -1,6 +1,6 @@
 """Every op, one class each, grouped by kind; and the functions that apply them."""
 from .activation import gelu
-from .attention import attention_weights
+from .attention import attention_weights, dot_product_attention
 from .conv import conv2d
 from .fused import fused_elementwise
 from .creation import (fill, multinomial, one_hot, ones_like, random_mask, random_normal,

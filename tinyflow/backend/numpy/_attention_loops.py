@@ -16,27 +16,46 @@ jit = numba.njit(cache=True, nogil=True, error_model="numpy",
 
 
 @jit
-def shifted_scores(s, scale, causal, mask, has_mask, minus_inf):
+def shifted_scores(s, scale, causal, first, mask, has_mask, minus_inf):
     """s <- s * scale, masked (-inf where a bool mask is False or, causal, key j > query i;
-    a float mask added), minus the row's max. mask [1 or B, T, S]; a row whose every score
-    is masked stays -inf (its weights become zeros). scale and minus_inf in s's dtype."""
+    a float mask added), minus the row's max. Row i of s is query first + i (s may be a
+    block of the queries); mask [1 or B, T, S] as s; a row whose every score is masked stays
+    -inf (its weights become zeros). scale and minus_inf in s's dtype."""
     for b in range(s.shape[0]):
         mb = b if mask.shape[0] > 1 else 0
         for i in range(s.shape[1]):
             row = s[b, i]
-            keys = min(i + 1, s.shape[2]) if causal else s.shape[2]
-            top = minus_inf
+            keys = min(first + i + 1, s.shape[2]) if causal else s.shape[2]
             for j in range(keys):
                 v = row[j] * scale
                 if has_mask:
                     v = _masked(v, mask[mb, i, j], minus_inf)
                 row[j] = v
-                top = max(top, v)
             for j in range(keys, s.shape[2]):
                 row[j] = minus_inf
+            top = _largest(row, keys, minus_inf)
             if top != minus_inf:
                 for j in range(keys):
                     row[j] -= top
+
+
+@jit
+def _largest(row, n, start):
+    """max(start, row[:n]) in eight independent lanes, which LLVM turns into vector maxima
+    (one running maximum is a chain of compares, 3.5x slower). A NaN may or may not win:
+    either way its row's weights become NaN (the sum of the exponentials is NaN)."""
+    a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = start
+    k = 0
+    while k + 8 <= n:
+        a0, a1 = max(a0, row[k]), max(a1, row[k + 1])
+        a2, a3 = max(a2, row[k + 2]), max(a3, row[k + 3])
+        a4, a5 = max(a4, row[k + 4]), max(a5, row[k + 5])
+        a6, a7 = max(a6, row[k + 6]), max(a7, row[k + 7])
+        k += 8
+    top = max(max(max(a0, a1), max(a2, a3)), max(max(a4, a5), max(a6, a7)))
+    for j in range(k, n):
+        top = max(top, row[j])
+    return top
 
 
 def _masked(v, m, minus_inf):
@@ -51,13 +70,14 @@ def _masked_by_type(v, m, minus_inf):
 
 
 @jit
-def normalize_rows(e, causal):
-    """e <- e / sum(e) per row (the exponentials of `shifted_scores`); an all-zero row (every
-    key masked) stays zeros. Causal rows sum only their first i + 1 keys (the rest are 0)."""
+def normalize_rows(e, causal, first):
+    """e <- e / sum(e) per row (the exponentials of `shifted_scores`, row i query first + i);
+    an all-zero row (every key masked) stays zeros. Causal rows sum only their first
+    first + i + 1 keys (the rest are 0)."""
     for b in range(e.shape[0]):
         for i in range(e.shape[1]):
             row = e[b, i]
-            keys = min(i + 1, e.shape[2]) if causal else e.shape[2]
+            keys = min(first + i + 1, e.shape[2]) if causal else e.shape[2]
             total = row[0] * 0
             for j in range(keys):
                 total += row[j]
@@ -69,7 +89,8 @@ def normalize_rows(e, causal):
 
 @jit
 def weights_grad(g, p, scale, out):
-    """out <- p * (g - sum(g * p)) * scale per row ([rows, S] arrays)."""
+    """out <- p * (g - sum(g * p)) * scale per row ([rows, S] arrays; out may be g: each
+    element is read before it is written)."""
     for r in range(g.shape[0]):
         gr, pr, o = g[r], p[r], out[r]
         dot = gr[0] * 0

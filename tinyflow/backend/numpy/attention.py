@@ -1,15 +1,32 @@
-"""Attention-weight kernels: the [..., T, S] scores are masked and normalized in place.
+"""Attention kernels: the [..., T, S] scores are masked and normalized in place.
 
 float32 and float64 scores go through the row loops of `_attention_loops` (three passes over
 the scores: scale, mask and shift; NumPy's exp; normalize), other dtypes and masks whose
-batch dims broadcast only partly through NumPy (eight passes)."""
+batch dims broadcast only partly through NumPy (eight passes).
+
+`attention` and `attention_grad` (softmax(q k^T * scale + mask) v and its dq, dk, dv) cut
+the flattened batch x heads entries across the kernel pool, so each thread runs whole heads
+with one-thread products: OpenBLAS threads a 128 x 128 x 64 product poorly, and one piece
+per thread pays the hand-off once. Within a piece the queries go in blocks of `BLOCK`; a
+causal block multiplies only the keys up to its last query (at T = 128 and blocks of 32,
+5/8 of the products' work), and its scores (a few hundred KB) stay in cache between the
+product, the softmax and the product with v. The backward recomputes each block's weights
+(one product more, as flash attention), so the forward keeps nothing but its output."""
 import functools
 import math
 
 import numpy as np
 
 from ...ops import attention
+from . import parallel
 from .registry import kernel
+
+BLOCK = 64       # causal: queries per block (at T = 128, 1/4 of the products skipped; 32
+#                  skips 3/8 but its smaller products ran slower in all, 1 thread)
+WIDE_BLOCK = 128  # other attention: blocks only bound the scores kept in cache
+# An entry of the scores costs some 2 (D + Dv) flops of products besides its softmax: about
+# this many elementwise passes' worth, which `parallel.MIN_ELEMENTS` is counted in.
+WORK_PER_SCORE = 8
 
 
 @functools.lru_cache(maxsize=64)
@@ -46,11 +63,7 @@ def attention_weights(op, q, k, mask=None):
             if rows_mask.dtype != np.bool_:
                 rows_mask = rows_mask.astype(scores.dtype, copy=False)
             rows = scores.reshape(-1, *scores.shape[-2:])
-            f = scores.dtype.type
-            _loops().shifted_scores(rows, f(op.scale), op.causal, rows_mask,
-                                    mask is not None, f(-math.inf))
-            np.exp(rows, out=rows)
-            _loops().normalize_rows(rows, op.causal)
+            _softmax_block(rows, op, 0, rows_mask, mask is not None)
             return scores
     return _weights_numpy(op, scores, mask)
 
@@ -99,3 +112,125 @@ def attention_weights_grad(op, g, p, out=None):
     if op.scale != 1.0:   # softmax's own backward (scale 1): one pass fewer
         out *= op.scale
     return out
+
+
+def _softmax_block(s, op, first, mask, has_mask):
+    """s [n, rows, keys] <- softmax(s * scale + mask) per row, in place; row i is query
+    first + i (causal: keys past it masked); mask [1 or n, rows, keys]."""
+    f = s.dtype.type
+    _loops().shifted_scores(s, f(op.scale), op.causal, first, mask, has_mask, f(-math.inf))
+    np.exp(s, out=s)
+    _loops().normalize_rows(s, op.causal, first)
+
+
+def _blocks(queries: int, keys: int, causal: bool, mask):
+    """(first query, stop, keys used) per block of queries. Causal blocks use the keys up to
+    their last query (top-left aligned), blocks under one bool mask for every head (as a
+    causal mask spelled out) those up to the last one it keeps: the rest are masked."""
+    one_bool = mask is not None and mask.dtype == np.bool_ and mask.shape[0] == 1
+    size = BLOCK if causal or one_bool else WIDE_BLOCK
+    for i in range(0, queries, size):
+        stop = min(i + size, queries)
+        used = min(stop, keys) if causal else keys
+        if one_bool:
+            kept = np.flatnonzero(mask[0, i:stop, :used].any(0))
+            used = int(kept[-1]) + 1 if kept.size else 0
+        yield i, stop, used
+
+
+def _heads(q, k, v, mask, g=None):
+    """q, k, v (and g) as [n, rows, cols] over the broadcast batch dims, the mask as
+    [1 or n, T, S] (bool, or q's dtype), and the batch shape."""
+    batch = np.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2],
+                                () if mask is None else mask.shape[:-2])
+    flat = [np.ascontiguousarray(np.broadcast_to(x, batch + x.shape[-2:])).reshape(
+        -1, *x.shape[-2:]) for x in ((q, k, v) if g is None else (q, k, v, g))]
+    if mask is None:
+        rows_mask = np.zeros((1, 1, 1), bool)
+    else:
+        rows_mask = _rows_mask(mask, batch + (q.shape[-2], k.shape[-2]))
+        if rows_mask.dtype != np.bool_:
+            rows_mask = rows_mask.astype(q.dtype, copy=False)
+    return flat, rows_mask, batch
+
+
+def _transposed(x):
+    """x [n, rows, cols] as a C-contiguous [n, cols, rows]: OpenBLAS multiplies by it some
+    1.6x faster than by the transposed view (q k^T at 128 x 128 x 64, one thread)."""
+    return np.ascontiguousarray(x.swapaxes(-1, -2))
+
+
+def _in_pieces(piece, entries: int, queries: int, keys: int) -> None:
+    """piece(start, stop) over the batch x heads entries, on the pool's threads when the
+    work is worth it."""
+    parallel.split(piece, entries, entries * queries * keys * WORK_PER_SCORE)
+
+
+@kernel(attention.Attention, widen=0)
+def attention_(op, q, k, v, mask=None):
+    """softmax(q k^T * scale + mask) v, block by block (module docstring)."""
+    (qf, kf, vf), rows_mask, batch = _heads(q, k, v, mask)
+    n, queries, keys = qf.shape[0], qf.shape[1], kf.shape[1]
+    out = np.zeros((n, queries, vf.shape[-1]), qf.dtype)
+    if not (n and queries and keys):
+        return out.reshape(batch + out.shape[1:])
+    has_mask, shared_mask = mask is not None, rows_mask.shape[0] == 1
+
+    blocks = list(_blocks(queries, keys, op.causal, rows_mask if has_mask else None))
+
+    def piece(a, b):
+        m = rows_mask if shared_mask else rows_mask[a:b]
+        k_t = _transposed(kf[a:b])
+        for i, stop, used in blocks:
+            if not used:       # every key masked: zeros
+                continue
+            s = np.matmul(qf[a:b, i:stop], k_t[:, :, :used])
+            _softmax_block(s, op, i, m[:, i:stop, :used], has_mask)
+            np.matmul(s, vf[a:b, :used], out=out[a:b, i:stop])
+    _in_pieces(piece, n, queries, keys)
+    return out.reshape(batch + out.shape[1:])
+
+
+@kernel(attention.AttentionGrad, widen=0)
+def attention_grad(op, g, q, k, v, mask=None):
+    """[dq; dk; dv] of attention packed along the rows (see `AttentionGrad`): per block of
+    queries, the weights p again, then dv += p^T g, ds = p * (g v^T - sum(...)) * scale,
+    dq = ds k, dk += ds^T q."""
+    (qf, kf, vf, gf), rows_mask, batch = _heads(q, k, v, mask, g)
+    n, queries, keys = qf.shape[0], qf.shape[1], kf.shape[1]
+    depth, depth_v = qf.shape[-1], vf.shape[-1]
+    grads = np.zeros((n, queries + 2 * keys, max(depth, depth_v)), qf.dtype)
+    if not (n and queries and keys):
+        return grads.reshape(batch + grads.shape[1:])
+    dq = grads[:, :queries, :depth]
+    dk = grads[:, queries:queries + keys, :depth]
+    dv = grads[:, queries + keys:, :depth_v]
+    has_mask, shared_mask = mask is not None, rows_mask.shape[0] == 1
+    scale = qf.dtype.type(op.scale)
+
+    # the block using the most keys first: its products with p and ds are written straight
+    # into dv and dk, the others' added to them
+    blocks = sorted((b for b in _blocks(queries, keys, op.causal,
+                                        rows_mask if has_mask else None) if b[2]),
+                    key=lambda b: -b[2])
+
+    def piece(a, b):
+        m = rows_mask if shared_mask else rows_mask[a:b]
+        k_t, v_t = _transposed(kf[a:b]), _transposed(vf[a:b])
+        for n_block, (i, stop, used) in enumerate(blocks):
+            qb, gb, kb = qf[a:b, i:stop], gf[a:b, i:stop], kf[a:b, :used]
+            p = np.matmul(qb, k_t[:, :, :used])
+            _softmax_block(p, op, i, m[:, i:stop, :used], has_mask)
+            dp = np.matmul(gb, v_t[:, :, :used])
+            ds = np.empty_like(dp)    # not in place: aliasing keeps the loop from vectorizing
+            _loops().weights_grad(dp.reshape(-1, used), p.reshape(-1, used), scale,
+                                  ds.reshape(-1, used))
+            np.matmul(ds, kb, out=dq[a:b, i:stop])
+            if n_block == 0:
+                np.matmul(p.swapaxes(-1, -2), gb, out=dv[a:b, :used])
+                np.matmul(ds.swapaxes(-1, -2), qb, out=dk[a:b, :used])
+            else:
+                dv[a:b, :used] += np.matmul(p.swapaxes(-1, -2), gb)
+                dk[a:b, :used] += np.matmul(ds.swapaxes(-1, -2), qb)
+    _in_pieces(piece, n, queries, keys)
+    return grads.reshape(batch + grads.shape[1:])

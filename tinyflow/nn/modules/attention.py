@@ -1,7 +1,8 @@
 """MultiheadAttention with PyTorch's parameters (in_proj_weight [3E, E], out_proj) and
-forward signature. It computes the attention weights itself (with the fused
-ops.attention_weights, rather than calling F.scaled_dot_product_attention) because callers
-may ask for them (need_weights)."""
+forward signature. Without need_weights (and dropout, and with at most one mask) it runs
+softmax(q k^T * scale + mask) v as one op each way (ops.dot_product_attention, as
+F.scaled_dot_product_attention); else it computes the attention weights itself (the fused
+ops.attention_weights) because callers asked for them or dropout drops some."""
 from __future__ import annotations
 
 import math
@@ -100,16 +101,14 @@ class MultiheadAttention(Module):
         k = self._heads(F.linear(k, wk, bk), batch)
         v = self._heads(F.linear(v, wv, bv), batch)
         scale = 1.0 / math.sqrt(self.head_dim)
-        if attn_mask is None or key_padding_mask is None:   # at most one mask: the fused op
+        if (need_weights or self.dropout > 0.0 and self.training
+                or attn_mask is not None and key_padding_mask is not None):
+            out, weights = self._weighted_values(q, k, v, attn_mask, key_padding_mask, batch,
+                                                 scale)
+        else:   # no weights wanted: softmax(...) v as one op each way
             mask = _one_mask(attn_mask, key_padding_mask, batch, self.num_heads, q.dtype)
-            weights = ops.attention_weights(q, k, mask, scale)
-        else:   # Scaling q rather than the scores: L x head_dim products instead of L x S.
-            scores = ops.matmul(q * scale, k, transpose_b=True)
-            scores = _masked(scores, attn_mask, key_padding_mask, batch, self.num_heads)
-            weights = ops.softmax(scores, -1)
-        if self.dropout > 0.0 and self.training:
-            weights = F.dropout(weights, self.dropout, True)
-        out = ops.transpose(ops.matmul(weights, v), (2, 0, 1, 3))  # [L, N, heads, hd]
+            out, weights = ops.dot_product_attention(q, k, v, mask, scale), None
+        out = ops.transpose(out, (2, 0, 1, 3))  # [L, N, heads, hd]
         out = self.out_proj(ops.reshape(out, (tgt_len, _dim(batch), self.embed_dim)))
         if self.batch_first and batched:
             out = ops.transpose(out, (1, 0, 2))
@@ -120,6 +119,20 @@ class MultiheadAttention(Module):
         if average_attn_weights:
             weights = ops.reduce_mean(weights, 1)
         return out, (weights if batched else ops.squeeze(weights, 0))
+
+    def _weighted_values(self, q, k, v, attn_mask, key_padding_mask, batch: int, scale):
+        """(weights v, weights) with the weights computed on their own: the caller wants them,
+        or dropout drops some, or there are two masks."""
+        if attn_mask is None or key_padding_mask is None:   # at most one mask: the fused op
+            mask = _one_mask(attn_mask, key_padding_mask, batch, self.num_heads, q.dtype)
+            weights = ops.attention_weights(q, k, mask, scale)
+        else:   # Scaling q rather than the scores: L x head_dim products instead of L x S.
+            scores = ops.matmul(q * scale, k, transpose_b=True)
+            scores = _masked(scores, attn_mask, key_padding_mask, batch, self.num_heads)
+            weights = ops.softmax(scores, -1)
+        if self.dropout > 0.0 and self.training:
+            weights = F.dropout(weights, self.dropout, True)
+        return ops.matmul(weights, v), weights
 
 
 def _masked(scores, attn_mask, key_padding_mask, batch: int, heads: int):

@@ -32,7 +32,7 @@ normalization.normalize_channels(BatchNorm(eps=1e-5), cube, np.ones(4, np.float3
 from tinyflow.ops.normalization import BatchNormGrad
 normalization.normalize_channels_grad(BatchNormGrad(eps=1e-5), cube, cube, np.ones(4, np.float32))
 forward, backward = rnn._cells()
-forward(x, x.reshape(8, 1, 8), x[0], x[:2].copy(), np.zeros((6, 2, 2, 8), np.float32), 0, 0, 8)
+forward(x, x.reshape(8, 1, 8), x[0], x[:2].copy(), np.zeros((6, 2, 2, 8), np.float32), 0)
 image = x.reshape(1, 1, 8, 8)
 _conv_numba.max_pool("forward", image, (2, 2), (2, 2), (1, 1), ((0, 0), (0, 0)), (4, 4))
 flat = x.reshape(-1).copy()

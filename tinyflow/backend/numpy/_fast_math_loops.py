@@ -171,90 +171,60 @@ def vectorized(name: str, bits: int):
 cell = numba.njit(cache=True, nogil=True, fastmath=True, error_model="numpy")  # x/0: IEEE
 
 
-@inline
-def _forward_row(p_i, p_f, p_g, p_o, x_i, x_f, x_g, x_o, b_i, b_f, b_g, b_o, c_j,
-                 h_, c_, i_, f_, g_, o_):
-    """One hidden unit's gates and state over the batch columns its 1-D arrays hold."""
-    for b in range(h_.shape[0]):
-        i = sigmoid(p_i[b] + x_i[b] + b_i)
-        f = sigmoid(p_f[b] + x_f[b] + b_f)
-        g = tanh(p_g[b] + x_g[b] + b_g)
-        o = sigmoid(p_o[b] + x_o[b] + b_o)
-        cb = f * c_j[b] + i * g
-        c_j[b] = cb
-        h_[b] = o * tanh(cb)
-        c_[b] = cb
-        i_[b] = i
-        f_[b] = f
-        g_[b] = g
-        o_[b] = o
+@cell
+def lstm_forward(product, xw, bias, c, out, t):
+    """One step, hidden-major: product [4H, B] = w_hh h_{t-1}^T, xw [4H, T, B] and bias
+    [4H] (gates i f g o), c [H, B] the cell state, updated in place; out [T + 1, 6, H, B]
+    (planes h c i f g o) <- slot t + 1. Each row is a 1-D contiguous array over the batch: LLVM vectorizes those
+    loops, provided nothing read comes from `out` (the reason c is a separate array).
+    float32 takes the libm-free sigmoid/tanh."""
+    H, B = out.shape[2], out.shape[3]
+    s = t + 1
+    for j in range(H):
+        p_i, p_f, p_g, p_o = product[j], product[H + j], product[2 * H + j], product[3 * H + j]
+        x_i, x_f, x_g, x_o = xw[j, t], xw[H + j, t], xw[2 * H + j, t], xw[3 * H + j, t]
+        b_i, b_f, b_g, b_o = bias[j], bias[H + j], bias[2 * H + j], bias[3 * H + j]
+        c_j = c[j]
+        h_, c_, i_, f_, g_, o_ = (out[s, 0, j], out[s, 1, j], out[s, 2, j], out[s, 3, j],
+                                  out[s, 4, j], out[s, 5, j])
+        for b in range(B):
+            i = sigmoid(p_i[b] + x_i[b] + b_i)
+            f = sigmoid(p_f[b] + x_f[b] + b_f)
+            g = tanh(p_g[b] + x_g[b] + b_g)
+            o = sigmoid(p_o[b] + x_o[b] + b_o)
+            cb = f * c_j[b] + i * g
+            c_j[b] = cb
+            h_[b] = o * tanh(cb)
+            c_[b] = cb
+            i_[b] = i
+            f_[b] = f
+            g_[b] = g
+            o_[b] = o
 
 
 @cell
-def lstm_forward(product, xw, bias, c, out, t, b0, b1):
-    """One step, hidden-major, of batch columns [b0, b1): product [4H, B] = w_hh h_{t-1}^T,
-    xw [4H, T, B] and bias [4H] (gates i f g o), c [H, B] the cell state, updated in place;
-    out [T + 1, 6, H, B] (planes h c i f g o) <- slot t + 1. Each row is a 1-D contiguous
-    array over the batch: LLVM vectorizes those loops, provided nothing read comes from
-    `out` (the reason c is a separate array). All columns take whole rows (slicing them
-    made this 1.6-2x slower); a cut of the columns at a multiple of the vector width gives
-    every element the same instructions, so the same bits. float32 takes the libm-free
-    sigmoid/tanh."""
-    H = out.shape[2]
+def lstm_backward(dh, dc, g, out, t, d, one):
+    """One step back, hidden-major: d [4H, T + 1, B] <- d[:, t], the adjoints of step t's
+    gate pre-activations; dc <- the adjoint reaching c at slot t. dh, dc [H, B]: the
+    adjoints reaching slot t + 1 through the recurrence; g [T + 1, 6, H, B]: the adjoint of
+    `lstm`'s output, of which only the h and c planes are read (its gate planes carry none);
+    out [T + 1, 6, H, B]; one: 1 in the data's dtype.
+    tanh(c) is recomputed rather than stored: a cheap pass instead of one more plane
+    written and read. (Reading g's four gate planes too kept LLVM from vectorizing: 6x.)"""
+    H, B = out.shape[2], out.shape[3]
     s = t + 1
-    if b0 == 0 and b1 == out.shape[3]:
-        for j in range(H):
-            _forward_row(product[j], product[H + j], product[2 * H + j], product[3 * H + j],
-                         xw[j, t], xw[H + j, t], xw[2 * H + j, t], xw[3 * H + j, t],
-                         bias[j], bias[H + j], bias[2 * H + j], bias[3 * H + j], c[j],
-                         out[s, 0, j], out[s, 1, j], out[s, 2, j], out[s, 3, j],
-                         out[s, 4, j], out[s, 5, j])
-        return
     for j in range(H):
-        _forward_row(product[j, b0:b1], product[H + j, b0:b1], product[2 * H + j, b0:b1],
-                     product[3 * H + j, b0:b1], xw[j, t, b0:b1], xw[H + j, t, b0:b1],
-                     xw[2 * H + j, t, b0:b1], xw[3 * H + j, t, b0:b1],
-                     bias[j], bias[H + j], bias[2 * H + j], bias[3 * H + j], c[j, b0:b1],
-                     out[s, 0, j, b0:b1], out[s, 1, j, b0:b1], out[s, 2, j, b0:b1],
-                     out[s, 3, j, b0:b1], out[s, 4, j, b0:b1], out[s, 5, j, b0:b1])
-
-
-@inline
-def _backward_row(i_, f_, g_, o_, c_, c0, gh, gc, dh_, dc_, d_i, d_f, d_g, d_o, one):
-    """One hidden unit's gate adjoints over the batch columns its 1-D arrays hold."""
-    for b in range(c_.shape[0]):
-        i, f, gg, o = i_[b], f_[b], g_[b], o_[b]
-        tanh_c = tanh(c_[b])
-        dh_b = dh_[b] + gh[b]
-        dc_b = dc_[b] + gc[b] + dh_b * o * (one - tanh_c * tanh_c)
-        d_i[b] = dc_b * gg * i * (one - i)
-        d_f[b] = dc_b * c0[b] * f * (one - f)
-        d_g[b] = dc_b * i * (one - gg * gg)
-        d_o[b] = dh_b * tanh_c * o * (one - o)
-        dc_[b] = dc_b * f
-
-
-@cell
-def lstm_backward(dh, dc, g, out, t, d, one, b0, b1):
-    """One step back, hidden-major, of batch columns [b0, b1) (cut as in `lstm_forward`):
-    d [4H, T + 1, B] <- d[:, t], the adjoints of step t's gate pre-activations; dc <- the
-    adjoint reaching c at slot t. dh, dc [H, B]: the adjoints reaching slot t + 1 through
-    the recurrence; g [T + 1, 6, H, B]: the adjoint of `lstm`'s output, of which only the h
-    and c planes are read (its gate planes carry none); out [T + 1, 6, H, B]; one: 1 in the
-    data's dtype. tanh(c) is recomputed rather than stored: a cheap pass instead of one
-    more plane written and read. (Reading g's four gate planes too kept LLVM from
-    vectorizing: 6x.)"""
-    H = out.shape[2]
-    s = t + 1
-    if b0 == 0 and b1 == out.shape[3]:
-        for j in range(H):
-            _backward_row(out[s, 2, j], out[s, 3, j], out[s, 4, j], out[s, 5, j],
-                          out[s, 1, j], out[t, 1, j], g[s, 0, j], g[s, 1, j], dh[j], dc[j],
-                          d[j, t], d[H + j, t], d[2 * H + j, t], d[3 * H + j, t], one)
-        return
-    for j in range(H):
-        _backward_row(out[s, 2, j, b0:b1], out[s, 3, j, b0:b1], out[s, 4, j, b0:b1],
-                      out[s, 5, j, b0:b1], out[s, 1, j, b0:b1], out[t, 1, j, b0:b1],
-                      g[s, 0, j, b0:b1], g[s, 1, j, b0:b1], dh[j, b0:b1], dc[j, b0:b1],
-                      d[j, t, b0:b1], d[H + j, t, b0:b1], d[2 * H + j, t, b0:b1],
-                      d[3 * H + j, t, b0:b1], one)
+        i_, f_, g_, o_, c_, c0 = (out[s, 2, j], out[s, 3, j], out[s, 4, j], out[s, 5, j],
+                                  out[s, 1, j], out[t, 1, j])
+        gh, gc, dh_, dc_ = g[s, 0, j], g[s, 1, j], dh[j], dc[j]
+        d_i, d_f, d_g, d_o = d[j, t], d[H + j, t], d[2 * H + j, t], d[3 * H + j, t]
+        for b in range(B):
+            i, f, gg, o = i_[b], f_[b], g_[b], o_[b]
+            tanh_c = tanh(c_[b])
+            dh_b = dh_[b] + gh[b]
+            dc_b = dc_[b] + gc[b] + dh_b * o * (one - tanh_c * tanh_c)
+            d_i[b] = dc_b * gg * i * (one - i)
+            d_f[b] = dc_b * c0[b] * f * (one - f)
+            d_g[b] = dc_b * i * (one - gg * gg)
+            d_o[b] = dh_b * tanh_c * o * (one - o)
+            dc_[b] = dc_b * f

@@ -10,16 +10,11 @@ the cell is one Numba loop (gates, state, output; backwards the gate adjoints), 
 float32 sigmoid and tanh of `_fast_math_loops` (no libm call: the loop stays SIMD).
 Otherwise it is a few NumPy passes, all in place; the four gates share one sigmoid pass,
 tanh(x) = 2 sigmoid(2x) - 1, as NumPy's exp is several times faster than its tanh.
-
-On several kernel threads the Numba path cuts the batch columns among them, each running the
-whole recurrence for its columns (`_by_columns`): OpenBLAS's own threads gain little on the
-small per-step products, and handing them work cost a wake-up per step.
 """
 
 import numpy as np
 
 from ...ops import rnn
-from . import parallel
 from .registry import kernel
 
 
@@ -44,30 +39,6 @@ def _steps(xw: np.ndarray, batch: int, gates: int) -> np.ndarray:
     return np.ascontiguousarray(xw).reshape(gates, xw.shape[1] // batch, batch)
 
 
-COLUMN_BLOCK = 16   # columns per cut unit: a multiple of the widest SIMD vector (16 floats)
-
-
-def _by_columns(columns, batch: int, size: int) -> None:
-    """columns(b0, b1) runs the whole recurrence for batch columns [b0, b1): once over all
-    columns, or, when `size` elements are worth it (`parallel.worth_it`), once per kernel
-    thread over disjoint column ranges at once. The batch rows of an LSTM never meet, so a
-    piece needs nothing from another until the end, and the pool's hand-off is paid once per
-    sequence where OpenBLAS's two threads paid one per step's small product (1.35-1.55x
-    its one-thread speed there); each piece's products run on one BLAS thread (`run`), its
-    columns a strided view of the packed state (no copies). Cuts fall on multiples of
-    COLUMN_BLOCK, so every column gets the same SIMD instructions in the cells as unsplit:
-    the forward gives the same bits pool on or off (the backward's products of fewer columns
-    may round differently in OpenBLAS)."""
-    blocks = batch // COLUMN_BLOCK
-    if not parallel.worth_it(size, blocks):
-        columns(0, batch)
-        return
-
-    def piece(a, b):
-        columns(a * COLUMN_BLOCK, batch if b == blocks else b * COLUMN_BLOCK)
-    parallel.run(piece, blocks)
-
-
 @kernel(rnn.Lstm, widen=0)
 def lstm(op, xw, h0, c0, w_hh, bias):
     H = op.hidden
@@ -83,13 +54,9 @@ def lstm(op, xw, h0, c0, w_hh, bias):
         forward, c = _cells()[0], np.ascontiguousarray(c0.T)
         bias = np.ascontiguousarray(bias)
         w_hh = np.asfortranarray(w_hh)      # OpenBLAS: 5-10% faster per step at B 32
-
-        def columns(b0, b1):
-            h, p = out[:, 0, :, b0:b1], product[:, b0:b1]    # views: [T + 1, H, n], [4H, n]
-            for t in range(steps):
-                np.matmul(w_hh, h[t], out=p)
-                forward(product, xw, bias, c, out, t, b0, b1)
-        _by_columns(columns, batch, out.size)
+        for t in range(steps):
+            np.matmul(w_hh, out[t, 0], out=product)
+            forward(product, xw, bias, c, out, t)
         return out
     bias = bias[:, None]
     gates = product.reshape(4, H, batch)
@@ -127,14 +94,10 @@ def lstm_grad(op, g, out, w_hh):
     if _numba(g, out, w_hh):
         g, out = np.ascontiguousarray(g), np.ascontiguousarray(out)
         backward, one = _cells()[1], out.dtype.type(1)
-
-        def columns(b0, b1):
-            d, h = grads[:, :, b0:b1], dh[:, b0:b1]        # views: [4H, T + 1, n], [H, n]
-            for t in reversed(range(steps)):
-                backward(dh, dc, g, out, t, grads, one, b0, b1)
-                if t:
-                    np.matmul(w_t, d[:, t], out=h)
-        _by_columns(columns, batch, out.size)
+        for t in reversed(range(steps)):
+            backward(dh, dc, g, out, t, grads, one)
+            if t:
+                np.matmul(w_t, grads[:, t], out=dh)
     else:
         _lstm_grad_numpy(g, out, w_t, grads, dh, dc)
     grads[:H, steps] = dc + g[0, 1]

@@ -358,11 +358,15 @@ ZERO_DIM = (
     lambda x: x.prod(0), lambda x: x.cumprod(0),
     lambda x: x.all(0), lambda x: x.any(-1), lambda x: x.median(0),
     lambda x: x.var(0, unbiased=False), lambda x: x.nansum(0),
+    # p and k come before dim; kthvalue's and mode's dim defaults to -1
+    lambda x: x.norm(2), lambda x: x.norm(1, 0), lambda x: x.kthvalue(1),
+    lambda x: x.kthvalue(1, 0, True), lambda x: x.mode(),
 )
 ZERO_DIM_FUNCTIONS = (
     lambda L, x: L.sum(x, 0), lambda L, x: L.max(x, 0), lambda L, x: L.softmax(x, 0),
     lambda L, x: L.cumsum(x, 0), lambda L, x: L.argmax(x, 0), lambda L, x: L.prod(x, -1),
     lambda L, x: L.logsumexp(x, 0), lambda L, x: L.amax(x, -1),
+    lambda L, x: L.norm(x, 2), lambda L, x: L.kthvalue(x, 1), lambda L, x: L.mode(x),
 )
 
 

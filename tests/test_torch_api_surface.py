@@ -209,6 +209,11 @@ CASES = {
     "binary": (lambda L, x, y: (L.hypot(x, y), L.logaddexp(x, y), x.logaddexp2(y),
                                 L.copysign(x, y), L.xlogy(x, y.abs()), x.float_power(2)),
                (X(3, 4), X(3, 4))),
+    # x == 0 with y > 0: the value is 0, the gradient wrt x log(y) (log1p(y))
+    "xlogy_at_zero": (lambda L, x, y: (L.xlogy(x, y), L.special.xlog1py(x, y),
+                                       L.special.xlogy(x, y)),
+                      (X(5, domain=lambda rng, shape: [0.0, 0.0, 1.5, -2.0, 0.0]),
+                       X(5, domain=lambda rng, shape: [2.0, 0.5, 3.0, 0.25, 0.75]))),
     "heaviside": (lambda L, x, i: (L.heaviside(x, L.tensor([0.5])), i.heaviside(i)),
                   (Given(np.array([-1.0, 0.0, 2.0], np.float32)), INTS)),
     "nan_to_num": (lambda L, x: (L.nan_to_num(x), x.nan_to_num(1.0, 9.0, -9.0)),

@@ -140,6 +140,13 @@ CASES = {
              (Given(np.array([[1, 2, 2, 3], [4, 4, 1, 1], [0, 0, 0, 5]], np.int64)),)),
     "cummax": (lambda L, x: (L.cummax(x, 1), x.cummin(0)), (D,)),
     "logcumsumexp": (lambda L, x: (L.logcumsumexp(x, 1), x.logcumsumexp(0)), (X(3, 4),)),
+    # a NaN: every quantile of its slice NaN; logcumsumexp NaN from it on, not before it
+    "nan_quantile_logcumsumexp": (
+        lambda L, x: (L.quantile(x, 0.5, 1), x.quantile(L.tensor([0.2, 0.9]), 0,
+                                                         interpolation="lower"),
+                      x.quantile(0.5), L.logcumsumexp(x, 1), x.logcumsumexp(0)),
+        (Given(np.array([[1.0, np.nan, 3.0, 0.5], [4.0, 2.0, 2.0, 1.0],
+                         [50.0, 60.0, -np.inf, np.nan]], np.float32)),)),
     "diff": (lambda L, x, b: (L.diff(x), x.diff(2, 0), L.diff(x, prepend=x[:, :1]),
                               b.diff()), (X(3, 4), BOOLS)),
     "trace": (lambda L, x, i: (L.trace(x), i.trace()), (X(3, 4), INTS)),

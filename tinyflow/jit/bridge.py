@@ -28,6 +28,7 @@ class Backward:
     plan: Plan
     leaves: list          # eager tensors that require grad, after the arguments
     wanted: list          # per op input (arguments, then leaves): its fetch index or None
+    reads: list = dataclasses.field(default_factory=list)   # the plan's graph: its nodes
 
     def node(self, value: np.ndarray, args: list) -> Tensor:
         """The eager result of one call, recorded on the tape over its real inputs."""
@@ -69,4 +70,5 @@ def plan_backward(tracer: Tracer, output: Tensor) -> Optional[Backward]:
         wanted.append(None if g is None else len(fetches))
         if g is not None:
             fetches.append(g)
-    return Backward(Plan(fetches, tuple(args) + (seed,), {}), eager, wanted)
+    return Backward(Plan(fetches, tuple(args) + (seed,), {}), eager, wanted,
+                    topo_sort(fetches))

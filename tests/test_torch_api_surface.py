@@ -261,6 +261,9 @@ CASES = {
     "solve": (lambda L, a, b, v: (L.linalg.solve(a, b), L.linalg.solve(a, v),
                                   L.linalg.solve(a, b.mT, left=False)),
               (X(3, 3, domain=well_conditioned), X(3, 2), X(3))),
+    # B of shape A.shape[:-1]: a batch of vectors, not one matrix (was a shape error)
+    "solve_batched_vectors": (lambda L, a, v, m: (L.linalg.solve(a, v), L.linalg.solve(a, m)),
+                              (X(2, 3, 3, domain=well_conditioned), X(2, 3), X(2, 3, 2))),
     "factorization_grads": (lambda L, a: _factor_grads(L, a @ a.mT + 3 * L.eye(3)),
                             (X(2, 3, 3),)),
     "factorizations": (lambda L, s: (L.linalg.cholesky(s), L.linalg.cholesky(s, upper=True),

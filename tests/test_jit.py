@@ -383,6 +383,31 @@ def test_backward_outside_a_compiled_module_with_batch_norm(momentum):
         np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-6)
 
 
+def test_backward_outside_uses_the_forward_dropout_mask():
+    """The gradient plan is fed the forward run's random mask (was: it drew a new one, so
+    the gradient of `dropout(x)` zeroed other elements than the forward did)."""
+    torch.manual_seed(0)
+    drop, norm = nn.Dropout(0.5), nn.BatchNorm1d(8)
+    scaled = torch.compile(lambda x: drop(x) * 3.0)
+
+    @torch.compile
+    def normalized(x):     # with batch norm's writes in the same call
+        dropped = drop(x)
+        return dropped, norm(dropped)
+    rng, masks = np.random.default_rng(0), []
+    for _ in range(3):
+        x = torch.ones(64, 8, requires_grad=True)
+        out = scaled(x)
+        out.sum().backward()
+        np.testing.assert_array_equal(x.grad.numpy(), out.numpy())   # 3 * mask / 0.5 both
+        masks.append(out.numpy() != 0)
+        x = torch.tensor(rng.standard_normal((64, 8)).astype(np.float32), requires_grad=True)
+        dropped, y = normalized(x)
+        (y * torch.tensor(rng.standard_normal((64, 8)).astype(np.float32))).sum().backward()
+        np.testing.assert_array_equal(x.grad.numpy() == 0, dropped.numpy() == 0)
+    assert not np.array_equal(masks[0], masks[1])     # each forward draws its own mask
+
+
 def test_backward_outside_not_offered_when_the_gradient_reads_a_written_tensor():
     """`out = x * buf; buf.add_(1)`: a gradient plan run at backward time would read the new
     buf, so the result is a plain tensor (eager autograd would refuse it too)."""

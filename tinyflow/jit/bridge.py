@@ -76,7 +76,8 @@ def plan_backward(tracer: Tracer, output: Tensor) -> Optional[Backward]:
         wanted.append(None if g is None else len(fetches))
         if g is not None:
             fetches.append(g)
-    reads = topo_sort(fetches)
-    draws = [n for n in reads if n.op is not None and n.op.stateful]   # random draws
+    reads, forward = topo_sort(fetches), {id(n) for n in topo_sort([output])}
+    draws = [n for n in reads   # the forward's random draws (not the seed's stateful ops)
+             if n.op is not None and n.op.stateful and id(n) in forward]
     return Backward(Plan(fetches, tuple(args) + tuple(draws) + (seed,), {}), eager, wanted,
                     reads, draws)

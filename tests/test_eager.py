@@ -263,6 +263,21 @@ def test_no_grad_enable_grad_and_set_grad_enabled():
     assert not step().requires_grad and tt.is_grad_enabled()
 
 
+@pytest.mark.parametrize("mode", [False, True])
+def test_set_grad_enabled_as_a_decorator_changes_only_the_calls(mode):
+    """Was: decorating switched the mode off for all code until the first call, and the calls
+    ran in whatever mode was on."""
+    x = tt.tensor([1.0], requires_grad=True)
+    with tt.set_grad_enabled(not mode):
+        @tt.set_grad_enabled(mode)
+        def step():
+            return (x * 2).requires_grad
+        assert tt.is_grad_enabled() is not mode
+        assert [step(), step()] == [mode, mode]
+        assert tt.is_grad_enabled() is not mode
+    assert tt.is_grad_enabled()
+
+
 def test_dtype_conversions():
     x = tt.tensor([1.7, -2.2])
     assert x.long().tolist() == [1, -2] and x.long().dtype is tt.long

@@ -361,6 +361,68 @@ def test_backward_through_a_module_returning_logits_and_loss(use):
     assert compiled.stats.compiles == 1 and compiled.stats.graph_breaks == 0
 
 
+@pytest.mark.filterwarnings("ignore:tinyflow.compile. graph break")   # momentum=None: .item()
+@pytest.mark.parametrize("momentum", [0.1, None])
+def test_backward_outside_a_compiled_module_with_batch_norm(momentum):
+    """The call writes the running statistics, which its gradient plan does not read: the
+    result stays differentiable (was: a plain tensor, `loss.backward()` raised)."""
+    def run(compiled):
+        torch.manual_seed(0)
+        model = nn.Sequential(nn.Conv2d(2, 3, 3), nn.BatchNorm2d(3, momentum=momentum),
+                              nn.ReLU(), nn.Flatten(), nn.Linear(3 * 4 * 4, 2))
+        fn = torch.compile(model) if compiled else model
+        rng = np.random.default_rng(0)
+        out = []
+        for _ in range(2):
+            model.zero_grad()
+            x = torch.tensor(rng.standard_normal((4, 2, 6, 6)).astype(np.float32))
+            F.cross_entropy(fn(x), torch.tensor([0, 1, 1, 0])).backward()
+            out += [p.grad.numpy().copy() for p in model.parameters()]
+        return out + [b.numpy().copy() for b in model.buffers()]
+    for a, b in zip(run(False), run(True)):
+        np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-6)
+
+
+def test_backward_outside_uses_the_forward_dropout_mask():
+    """The gradient plan is fed the forward run's random mask (was: it drew a new one, so
+    the gradient of `dropout(x)` zeroed other elements than the forward did)."""
+    torch.manual_seed(0)
+    drop, norm = nn.Dropout(0.5), nn.BatchNorm1d(8)
+    scaled = torch.compile(lambda x: drop(x) * 3.0)
+
+    @torch.compile
+    def normalized(x):     # with batch norm's writes in the same call
+        dropped = drop(x)
+        return dropped, norm(dropped)
+    rng, masks = np.random.default_rng(0), []
+    for _ in range(3):
+        x = torch.ones(64, 8, requires_grad=True)
+        out = scaled(x)
+        out.sum().backward()
+        np.testing.assert_array_equal(x.grad.numpy(), out.numpy())   # 3 * mask / 0.5 both
+        masks.append(out.numpy() != 0)
+        x = torch.tensor(rng.standard_normal((64, 8)).astype(np.float32), requires_grad=True)
+        dropped, y = normalized(x)
+        (y * torch.tensor(rng.standard_normal((64, 8)).astype(np.float32))).sum().backward()
+        np.testing.assert_array_equal(x.grad.numpy() == 0, dropped.numpy() == 0)
+    assert not np.array_equal(masks[0], masks[1])     # each forward draws its own mask
+
+
+def test_backward_outside_not_offered_when_the_gradient_reads_a_written_tensor():
+    """`out = x * buf; buf.add_(1)`: a gradient plan run at backward time would read the new
+    buf, so the result is a plain tensor (eager autograd would refuse it too)."""
+    buf = torch.ones(3)
+    w = torch.ones(3, requires_grad=True)
+
+    def f(x):
+        out = x * w * buf
+        buf.add_(1)
+        return out
+    out = torch.compile(f)(torch.ones(3))
+    np.testing.assert_array_equal(buf.numpy(), [2, 2, 2])
+    assert not out.requires_grad
+
+
 def test_backward_outside_refuses_stale_inputs_as_eager():
     torch.manual_seed(0)
     model = nn.Linear(3, 1)

@@ -140,6 +140,13 @@ CASES = {
              (Given(np.array([[1, 2, 2, 3], [4, 4, 1, 1], [0, 0, 0, 5]], np.int64)),)),
     "cummax": (lambda L, x: (L.cummax(x, 1), x.cummin(0)), (D,)),
     "logcumsumexp": (lambda L, x: (L.logcumsumexp(x, 1), x.logcumsumexp(0)), (X(3, 4),)),
+    # a NaN: every quantile of its slice NaN; logcumsumexp NaN from it on, not before it
+    "nan_quantile_logcumsumexp": (
+        lambda L, x: (L.quantile(x, 0.5, 1), x.quantile(L.tensor([0.2, 0.9]), 0,
+                                                         interpolation="lower"),
+                      x.quantile(0.5), L.logcumsumexp(x, 1), x.logcumsumexp(0)),
+        (Given(np.array([[1.0, np.nan, 3.0, 0.5], [4.0, 2.0, 2.0, 1.0],
+                         [50.0, 60.0, -np.inf, np.nan]], np.float32)),)),
     "diff": (lambda L, x, b: (L.diff(x), x.diff(2, 0), L.diff(x, prepend=x[:, :1]),
                               b.diff()), (X(3, 4), BOOLS)),
     "trace": (lambda L, x, i: (L.trace(x), i.trace()), (X(3, 4), INTS)),
@@ -209,6 +216,11 @@ CASES = {
     "binary": (lambda L, x, y: (L.hypot(x, y), L.logaddexp(x, y), x.logaddexp2(y),
                                 L.copysign(x, y), L.xlogy(x, y.abs()), x.float_power(2)),
                (X(3, 4), X(3, 4))),
+    # x == 0 with y > 0: the value is 0, the gradient wrt x log(y) (log1p(y))
+    "xlogy_at_zero": (lambda L, x, y: (L.xlogy(x, y), L.special.xlog1py(x, y),
+                                       L.special.xlogy(x, y)),
+                      (X(5, domain=lambda rng, shape: [0.0, 0.0, 1.5, -2.0, 0.0]),
+                       X(5, domain=lambda rng, shape: [2.0, 0.5, 3.0, 0.25, 0.75]))),
     "heaviside": (lambda L, x, i: (L.heaviside(x, L.tensor([0.5])), i.heaviside(i)),
                   (Given(np.array([-1.0, 0.0, 2.0], np.float32)), INTS)),
     "nan_to_num": (lambda L, x: (L.nan_to_num(x), x.nan_to_num(1.0, 9.0, -9.0)),
@@ -249,6 +261,9 @@ CASES = {
     "solve": (lambda L, a, b, v: (L.linalg.solve(a, b), L.linalg.solve(a, v),
                                   L.linalg.solve(a, b.mT, left=False)),
               (X(3, 3, domain=well_conditioned), X(3, 2), X(3))),
+    # B of shape A.shape[:-1]: a batch of vectors, not one matrix (was a shape error)
+    "solve_batched_vectors": (lambda L, a, v, m: (L.linalg.solve(a, v), L.linalg.solve(a, m)),
+                              (X(2, 3, 3, domain=well_conditioned), X(2, 3), X(2, 3, 2))),
     "factorization_grads": (lambda L, a: _factor_grads(L, a @ a.mT + 3 * L.eye(3)),
                             (X(2, 3, 3),)),
     "factorizations": (lambda L, s: (L.linalg.cholesky(s), L.linalg.cholesky(s, upper=True),
@@ -358,11 +373,15 @@ ZERO_DIM = (
     lambda x: x.prod(0), lambda x: x.cumprod(0),
     lambda x: x.all(0), lambda x: x.any(-1), lambda x: x.median(0),
     lambda x: x.var(0, unbiased=False), lambda x: x.nansum(0),
+    # p and k come before dim; kthvalue's and mode's dim defaults to -1
+    lambda x: x.norm(2), lambda x: x.norm(1, 0), lambda x: x.kthvalue(1),
+    lambda x: x.kthvalue(1, 0, True), lambda x: x.mode(),
 )
 ZERO_DIM_FUNCTIONS = (
     lambda L, x: L.sum(x, 0), lambda L, x: L.max(x, 0), lambda L, x: L.softmax(x, 0),
     lambda L, x: L.cumsum(x, 0), lambda L, x: L.argmax(x, 0), lambda L, x: L.prod(x, -1),
     lambda L, x: L.logsumexp(x, 0), lambda L, x: L.amax(x, -1),
+    lambda L, x: L.norm(x, 2), lambda L, x: L.kthvalue(x, 1), lambda L, x: L.mode(x),
 )
 
 

@@ -96,6 +96,12 @@ class set_grad_enabled(no_grad):
     def __enter__(self):
         pass
 
+    def __call__(self, func):
+        """`@set_grad_enabled(mode)`: decorating leaves the mode as it was; each call of
+        `func` runs in `mode` (as PyTorch's)."""
+        grad_mode.enabled = self._prev
+        return (enable_grad() if self._enabled else no_grad())(func)
+
 
 class autocast(contextlib.ContextDecorator):
     """Mixed precision as PyTorch's `torch.autocast(device_type="cpu", dtype=torch.bfloat16)`:

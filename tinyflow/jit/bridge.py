@@ -28,11 +28,16 @@ class Backward:
     plan: Plan
     leaves: list          # eager tensors that require grad, after the arguments
     wanted: list          # per op input (arguments, then leaves): its fetch index or None
+    reads: list = dataclasses.field(default_factory=list)   # the plan's graph: its nodes
+    draws: list = dataclasses.field(default_factory=list)   # its random nodes, fed
 
-    def node(self, value: np.ndarray, args: list) -> Tensor:
-        """The eager result of one call, recorded on the tape over its real inputs."""
+    def node(self, value: np.ndarray, args: list, drawn: tuple = ()) -> Tensor:
+        """The eager result of one call, recorded on the tape over its real inputs; `drawn`:
+        the forward run's values of `draws` (dropout's mask), which the gradient plan is
+        fed rather than drawing new ones."""
         inputs = tuple(args) + tuple(self.leaves)
-        out = Tensor._eager(value, CompiledCall(backward=self), inputs, True)
+        out = Tensor._eager(value, CompiledCall(backward=self, drawn=tuple(drawn)), inputs,
+                            True)
         out._saved = tuple(x._version[0] for x in inputs) + (out._version[0],)
         return out
 
@@ -40,11 +45,13 @@ class Backward:
 class CompiledCall(Op):
     """One call of a compiled function, as a node of the eager tape (not a graph op)."""
     backward: object
+    drawn: tuple = ()
     saves_output = False
 
     def vjp(self, g: Tensor, out: Tensor, *inputs: Tensor) -> tuple:
         count = len(inputs) - len(self.backward.leaves)
-        feeds = [x.array for x in inputs[:count]] + [np.asarray(g.array, out.dtype.np)]
+        feeds = [x.array for x in inputs[:count]] + list(self.drawn) + [
+            np.asarray(g.array, out.dtype.np)]
         values = self.backward.plan.run(feeds)
         return tuple(None if k is None else Tensor._eager(np.asarray(values[k]))
                      for k in self.backward.wanted)
@@ -69,4 +76,8 @@ def plan_backward(tracer: Tracer, output: Tensor) -> Optional[Backward]:
         wanted.append(None if g is None else len(fetches))
         if g is not None:
             fetches.append(g)
-    return Backward(Plan(fetches, tuple(args) + (seed,), {}), eager, wanted)
+    reads, forward = topo_sort(fetches), {id(n) for n in topo_sort([output])}
+    draws = [n for n in reads   # the forward's random draws (not the seed's stateful ops)
+             if n.op is not None and n.op.stateful and id(n) in forward]
+    return Backward(Plan(fetches, tuple(args) + tuple(draws) + (seed,), {}), eager, wanted,
+                    reads, draws)

@@ -49,6 +49,7 @@ class _Graph:
     new_states: list
     single_use: bool
     backward: Optional[list] = None   # per result, its reverse rule or None (jit/bridge.py)
+    drawn: Optional[list] = None      # per result, the fetch indices of its rule's draws
 
     def valid(self) -> bool:
         for kind, obj, seen in self.guards:
@@ -205,6 +206,7 @@ class CompiledFunction:
         return tracer, outputs, fetches
 
     def _plan(self, tracer: Tracer, outputs, fetches: list, tensors: list) -> _Graph:
+        results = len(fetches)
         fetches, writes, grads = _effects(tracer, fetches)
         _refuse_overlapping_writes(writes, fetches, self.fn, tensors)
         placeholders = [ph for ph in tracer.graph.nodes if id(ph) in tracer.real]
@@ -216,8 +218,11 @@ class CompiledFunction:
         guards += [("options", o, _options(o)) for o in tracer.optimizers.values()]
         guards += capture_guards(self.fn, tracer.modules.values())
         backward = None
-        if grad_mode.enabled and not writes and not grads:   # autograd may go through it
-            backward = self._backward(tracer, fetches)
+        if grad_mode.enabled and not grads:   # autograd may go through it
+            backward = self._backward(tracer, fetches[:results])
+            if backward is not None and _reads_written(backward, writes, tensors):
+                backward = None
+        drawn = None if backward is None else _fetch_draws(backward, fetches)
         if self.budget_s is None:
             plan = Plan(fetches, tuple(placeholders), {}, planned=_shape_generic(placeholders),
                         writes=[(k, t) for t, k in writes if isinstance(k, int)])
@@ -226,7 +231,7 @@ class CompiledFunction:
                                   self.budget_s)
             self.search_reports.append(report)
         return _Graph(plan, outputs, writes, grads, guards, tracer.new_states,
-                      tracer.single_use, backward)
+                      tracer.single_use, backward, drawn)
 
     def _backward(self, tracer: Tracer, fetches: list) -> Optional[list]:
         """Per result, the reverse rule of its tape node (None: a plain tensor), or None if
@@ -250,17 +255,20 @@ class CompiledFunction:
         """Run the last piece, store what the call wrote, report new breaks."""
         self.stats.split_calls += 1
         compiled_before = self.stats.compiles
-        splitter = tracer.splitter
+        splitter, results = tracer.splitter, len(fetches)
         fetches, writes, grads = _effects(tracer, fetches)
         _refuse_overlapping_writes(writes, fetches, self.fn, tensors)
         plan, feeds = splitter.finish(fetches, self._new_piece)
         backward = None
-        if grad_mode.enabled and not writes and not grads:
+        if grad_mode.enabled and not grads:
             signature = ("autograd", splitter.signature(len(tracer.graph.nodes)),
-                         tuple(splitter.index[id(f)] for f in fetches))
+                         tuple(splitter.index[id(f)] for f in fetches[:results]))
             if signature not in self._pieces:
-                self._pieces[signature] = self._backward(tracer, fetches)
+                self._pieces[signature] = self._backward(tracer, fetches[:results])
             backward = self._pieces[signature]
+            if backward is not None and (_reads_written(backward, writes, tensors) or any(
+                    rule is not None and rule.draws for rule in backward)):
+                backward = None   # (a cached rule's draws are nodes of an earlier trace)
         entry = _Graph(plan, outputs, writes, grads, [], tracer.new_states, True, backward)
         out = self._run(entry, tensors, feeds)
         for state, name, buf in entry.new_states:
@@ -343,7 +351,9 @@ class CompiledFunction:
         rules = entry.backward
         if rules is not None:
             return rebuild(entry.outputs, lambda k: Tensor._eager(np.asarray(values[k]))
-                           if rules[k] is None else rules[k].node(values[k], tensors))
+                           if rules[k] is None else rules[k].node(
+                               values[k], tensors,
+                               [values[i] for i in entry.drawn[k]] if entry.drawn else ()))
         return rebuild(entry.outputs, lambda k: Tensor._eager(np.asarray(values[k])))
 
 
@@ -369,6 +379,32 @@ def _effects(tracer: Tracer, fetches: list) -> tuple:
               if t.kind == EAGER]   # a write into a tensor made in the trace only rebinds it
     grads = [(t, fetch(g), id(t) in tracer.grad_guards) for t, g in tracer.final_grads]
     return fetches, writes, grads
+
+
+def _fetch_draws(rules: list, fetches: list) -> list:
+    """Per result, the fetch indices of its gradient plan's random draws, appended to
+    `fetches`: the backward is fed the forward's draws (the same dropout mask)."""
+    index = {id(f): k for k, f in enumerate(fetches)}
+    drawn = []
+    for rule in rules:
+        positions = []
+        for node in ([] if rule is None else rule.draws):
+            if id(node) not in index:
+                index[id(node)] = len(fetches)
+                fetches.append(node)
+            positions.append(index[id(node)])
+        drawn.append(positions)
+    return drawn
+
+
+def _reads_written(rules: list, writes: list, tensors: list) -> bool:
+    """Whether a gradient plan may read a tensor the call writes (any argument, or a
+    captured tensor in its graph): run at backward time, it would read the new value.
+    Writes it does not read (batch norm's running statistics) leave the results
+    differentiable."""
+    written = {id(t) for t, _ in writes}
+    return bool(written) and (any(id(t) in written for t in tensors) or any(
+        id(n) in written for rule in rules if rule is not None for n in rule.reads))
 
 
 def _aliases(tensors) -> tuple:

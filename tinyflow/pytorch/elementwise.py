@@ -130,13 +130,17 @@ def sgn(input):  # noqa: A002
 
 
 def xlogy(input, other, *, out=None):  # noqa: A002
-    """x * log(y), 0 where x == 0 (unless y is NaN)."""
+    """x * log(y), 0 where x == 0 (unless y is NaN). Only the y whose log is not finite are
+    replaced under x == 0, so the gradient wrt x there is log(y), as PyTorch's."""
     x, y = ops.math.operands(floating(input), other)
     y = floating(y)
-    product = x * ops.log(ops.where(ops.equal(x, 0), ops.ones_like(y), y))
-    nan_y = ops.not_equal(y, y)
-    return write_out(ops.where(ops.logical_and(ops.equal(x, 0), ops.logical_not(nan_y)),
-                               ops.zeros_like(product), product), out)
+    return write_out(x * ops.log(_where_zero(x, y, bad=ops.logical_or(
+        ops.less_equal(y, 0), ops.equal(y, math.inf)), safe=1.0)), out)
+
+
+def _where_zero(x, y, bad, safe: float):
+    """y, with `safe` where x == 0 and `bad`: x * f(y) is then 0 there, not NaN."""
+    return ops.where(ops.logical_and(ops.equal(x, 0), bad), ops.zeros_like(y) + safe, y)
 
 
 def logit(input, eps=None, *, out=None):  # noqa: A002

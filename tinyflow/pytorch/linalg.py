@@ -52,8 +52,15 @@ def logdet(input):  # noqa: A002
 
 
 def solve(A, B, *, left=True, out=None):  # noqa: N803
-    """X with A X = B (left) or X A = B; B may be a vector."""
+    """X with A X = B (left) or X A = B; B may be a vector, or a batch of them (shape
+    A.shape[:-1], as PyTorch reads it)."""
+    A, B = as_tensor(A), as_tensor(B)
     a_inv = matrix_inverse(A)
+    if 1 < B.ndim == A.ndim - 1 and tuple(B.shape) == tuple(A.shape[:-1]):
+        axis = -1 if left else -2      # each vector a column (a row) of its own
+        b = ops.expand_dims(B, axis)
+        return write_out(ops.squeeze(matmul(a_inv, b) if left else matmul(b, a_inv), axis),
+                         out)
     return write_out(matmul(a_inv, B) if left else matmul(B, a_inv), out)
 
 

@@ -7,7 +7,7 @@ import math
 from .. import ops
 from ..ops.special_functions import digamma, erfinv, i0, i1  # noqa: F401
 from ..ops.special_functions import lgamma as gammaln  # noqa: F401
-from .elementwise import erfc, exp2, expit, floating, logit, xlogy  # noqa: F401
+from .elementwise import _where_zero, erfc, exp2, expit, floating, logit, xlogy  # noqa: F401
 from .inplace import write_out
 from .shared_names import log_softmax, logsumexp, softmax  # noqa: F401
 
@@ -39,7 +39,9 @@ def entr(input, *, out=None):  # noqa: A002
 
 
 def xlog1py(input, other, *, out=None):  # noqa: A002
-    """x * log1p(y), 0 where x == 0."""
+    """x * log1p(y), 0 where x == 0 (unless y is NaN); the gradient wrt x there is
+    log1p(y), as PyTorch's."""
     x, y = ops.math.operands(floating(input), other)
-    product = x * ops.log1p(ops.where(ops.equal(x, 0), ops.zeros_like(y), y))
-    return write_out(ops.where(ops.equal(x, 0), ops.zeros_like(product), product), out)
+    y = floating(y)
+    return write_out(x * ops.log1p(_where_zero(x, y, bad=ops.logical_or(
+        ops.less_equal(y, -1), ops.equal(y, math.inf)), safe=0.0)), out)

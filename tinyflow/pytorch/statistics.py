@@ -243,6 +243,9 @@ def quantile(input, q, dim=None, keepdim=False, *, interpolation="linear",  # no
     n = source.shape[axis]
     results = [_interpolate(sorted_x, axis, float(p) * (n - 1), interpolation)
                for p in qs.reshape(-1)]
+    if n:   # NaN sorts last: a slice with a NaN has every quantile NaN, as PyTorch's
+        last = ops.squeeze(narrow(sorted_x, axis, n - 1, 1), axis)
+        results = [ops.where(ops.not_equal(last, last), last, r) for r in results]
     if keepdim:
         if dim is None:
             results = [ops.reshape(r, (1,) * x.ndim) for r in results]
@@ -311,9 +314,11 @@ def cummin(input, dim, *, out=None):  # noqa: A002
 
 
 def logcumsumexp(input, dim, *, out=None):  # noqa: A002
-    """log(cumsum(exp(x))) along dim, shifted by the largest element (no overflow)."""
+    """log(cumsum(exp(x))) along dim, shifted by the largest element (no overflow); NaN
+    from a NaN on, not before it (the shift ignores NaN)."""
     x = as_tensor(input)
-    top = ops.stop_gradient(ops.reduce_max(x, dim, True))
+    top = ops.stop_gradient(ops.reduce_max(
+        ops.where(ops.not_equal(x, x), ops.zeros_like(x) - math.inf, x), dim, True))
     top = ops.where(ops.equal(ops.abs(top), math.inf), ops.zeros_like(top), top)
     return write_out(top + ops.log(ops.cumsum(ops.exp(x - top), dim)), out)
 

@@ -18,16 +18,21 @@ NAMES = ("sum", "mean", "max", "min", "amax", "amin", "argmax", "argmin", "softm
          "log_softmax", "cumsum", "cumprod", "logsumexp", "flip", "norm", "std", "var",
          "prod", "all", "any", "median", "nansum", "nanmean", "count_nonzero", "cummax",
          "cummin", "logcumsumexp", "kthvalue", "mode")
+# where dim comes positionally when it is not the first argument: norm(p, dim), kthvalue(k, dim)
+DIM_POSITION = {"norm": 1, "kthvalue": 1}
+# the ones whose dim defaults to -1 (not to all dims): `torch.tensor(3.).mode()` works too
+DIM_DEFAULT_LAST = ("kthvalue", "mode")
 
 
-def _dim_of(args, kwargs, dim_name):
+def _dim_of(args, kwargs, dim_name, position):
     """(the dim given, where it was given) or (None, None)."""
     for name in (dim_name, "dims"):   # flip(dims=...)
         if name in kwargs:
             return kwargs[name], name
-    if args and (isinstance(args[0], int) and not isinstance(args[0], bool)
-                 or isinstance(args[0], (tuple, list))):
-        return args[0], 0
+    if len(args) > position and (isinstance(args[position], int)
+                                 and not isinstance(args[position], bool)
+                                 or isinstance(args[position], (tuple, list))):
+        return args[position], position
     return None, None
 
 
@@ -46,32 +51,41 @@ def _scalar(result):
     return result
 
 
-def scalar_dims(function, dim_name: str = "dim"):
-    """`function(x, dim, ...)` that also takes dim 0 or -1 (or a tuple of them) on a 0-d x."""
+def scalar_dims(function, dim_name: str = "dim", position: int = 0,
+                default_last: bool = False):
+    """`function(x, dim, ...)` that also takes dim 0 or -1 (or a tuple of them) on a 0-d x;
+    `position`: dim's index among the positional arguments after x."""
     @functools.wraps(function)
     def call(x, *args, **kwargs):
         if (type(x) is not Tensor and not isinstance(x, Tensor)   # (Parameter: a subclass)
                 or x.shape or x.shape is None):   # a tensor with dims, the common case
             return function(x, *args, **kwargs)
-        dim, where = _dim_of(args, kwargs, dim_name)
+        dim, where = _dim_of(args, kwargs, dim_name, position)
+        if where is None and default_last:
+            dim, where = -1, dim_name
         if where is None or dim is None or isinstance(dim, (tuple, list)) and not dim:
             return function(x, *args, **kwargs)
         _check(dim)
         if isinstance(where, str):
             kwargs = dict(kwargs, **{where: (0,) if where == "dims" else 0})
         else:
-            args = (0,) + args[1:]
+            args = args[:where] + (0,) + args[where + 1:]
         return _scalar(function(ops.reshape(x, (1,)), *args, **kwargs))
     return call
 
 
 def wrap_table(table: dict) -> dict:
     """A METHODS table with the functions named in NAMES wrapped by `scalar_dims`."""
-    return {name: scalar_dims(fn) if name in NAMES else fn for name, fn in table.items()}
+    return {name: _wrapped(name, fn) if name in NAMES else fn for name, fn in table.items()}
+
+
+def _wrapped(name: str, function):
+    return scalar_dims(function, position=DIM_POSITION.get(name, 0),
+                       default_last=name in DIM_DEFAULT_LAST)
 
 
 def wrap_namespace(namespace: dict) -> None:
     """The torch.* functions named in NAMES, wrapped in place (pytorch/__init__.py)."""
     for name in NAMES:
         if callable(namespace.get(name)):
-            namespace[name] = scalar_dims(namespace[name])
+            namespace[name] = _wrapped(name, namespace[name])

@@ -41,19 +41,17 @@ def seen_value(value) -> tuple:
 
 def seen_data(t: Tensor) -> tuple:
     """What a guard remembers of an eager tensor whose value the traced Python read: a copy
-    of a small one (compared by value), else its buffer and version (an in-place write bumps
-    the version)."""
-    if t.array.size <= _MAX_ARRAY:
-        return (True, t.array.copy())
+    of a small one (compared by value, as a small array), else its buffer and version (an
+    in-place write bumps the version)."""
+    if type(t.array) is np.ndarray and t.array.size <= _MAX_ARRAY:
+        return seen_value(t.array)
     return (False, t.array, t._version[0])
 
 
 def data_matches(t: Tensor, seen: tuple) -> bool:
     """Whether `t` still holds what the trace read."""
     if seen[0]:
-        old = seen[1]
-        return t.array.shape == old.shape and t.array.dtype == old.dtype and \
-            np.array_equal(t.array, old, equal_nan=old.dtype.kind in "fc")
+        return matches(t.array, seen)
     return t.array is seen[1] and t._version[0] == seen[2]
 
 

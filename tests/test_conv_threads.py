@@ -5,14 +5,14 @@ non-contiguous inputs. Each test also checks that the threaded path ran (tests/t
 and the op table cover the same kernels on sizes that stay on one thread)."""
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pytest
 
 import tinyflow as tf
 from tinyflow.backend.numpy import parallel
 from tinyflow.nn import functional as F
+
+from pool_helpers import force_pool
 
 torch = pytest.importorskip("torch")
 TOL = {np.float64: dict(rtol=1e-10, atol=1e-10), np.float32: dict(rtol=2e-4, atol=2e-4)}
@@ -22,16 +22,7 @@ TOL = {np.float64: dict(rtol=1e-10, atol=1e-10), np.float32: dict(rtol=2e-4, ato
 def threaded(monkeypatch):
     """The source files of the kernels that ran on several threads, one entry per kernel
     call (and there are two threads)."""
-    calls = []
-    run = parallel.run
-
-    def counted(piece, length, pieces=0):
-        calls.append(os.path.basename(piece.__code__.co_filename))
-        return run(piece, length, pieces)
-    monkeypatch.setattr(parallel, "run", counted)
-    monkeypatch.setattr(parallel, "threads", lambda: 2)
-    monkeypatch.setattr(parallel, "MIN_ELEMENTS", 1 << 17)   # the sizes below are cut
-    return calls
+    return force_pool(monkeypatch, 1 << 17, [])   # the sizes below are cut
 
 
 def _both(fn, torch_fn, arrays, seed=0):

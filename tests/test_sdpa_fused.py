@@ -7,8 +7,6 @@ paths that must keep working: second derivatives, forward mode, TF1 graphs,
 `tinyflow.compile`, and nn.MultiheadAttention without weights reaching the same op."""
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pytest
 
@@ -18,6 +16,8 @@ from tinyflow.backend.numpy import parallel
 from tinyflow.core.kernels import numpy_kernels
 from tinyflow.nn import functional as F
 from tinyflow.ops.attention import Attention, AttentionGrad
+
+from pool_helpers import force_pool
 
 torch = pytest.importorskip("torch")
 TOL = {np.float64: dict(rtol=1e-9, atol=1e-9), np.float32: dict(rtol=2e-4, atol=2e-5)}
@@ -33,14 +33,7 @@ def pool(request, monkeypatch):
     """The kernel pool forced on (2 threads, every size cut) or off."""
     calls = Calls()
     if request.param == "pool":
-        run = parallel.run
-
-        def counted(piece, length, pieces=0):
-            calls.append(os.path.basename(piece.__code__.co_filename))
-            return run(piece, length, pieces)
-        monkeypatch.setattr(parallel, "run", counted)
-        monkeypatch.setattr(parallel, "threads", lambda: 2)
-        monkeypatch.setattr(parallel, "MIN_ELEMENTS", 1)
+        force_pool(monkeypatch, 1, calls)
     else:
         monkeypatch.setattr(parallel, "threads", lambda: 1)
     calls.forced = request.param == "pool"

@@ -385,3 +385,31 @@ def test_attention_with_a_fully_masked_query_row_is_zero_as_torchs(float_mask):
         outs.append([out.detach().numpy()] + [t.grad.numpy() for t in ts])
     for theirs, ours in zip(*outs):
         np.testing.assert_allclose(ours, theirs, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_cross_entropy_ignore_index_under_compile_matches_torch(reduction):
+    """A compiled step cannot see its labels: the fused loss decides per example which count
+    (nanoGPT's ignore_index=-1), with torch's values and gradients."""
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((6, 5)).astype(np.float32)
+    for ids in ([0, -1, 3, 4, -1, 2], [1, 2, 3, 4, 0, 1]):
+        a = torch.tensor(x, requires_grad=True)
+        want = torch.nn.functional.cross_entropy(a, torch.tensor(ids), ignore_index=-1,
+                                                 reduction=reduction)
+        want.sum().backward()
+
+        @tinyflow.compile(fullgraph=True)
+        def step(x, y):
+            loss = F.cross_entropy(x, y, ignore_index=-1, reduction=reduction)
+            loss.sum().backward()
+            return loss
+
+        b = tf.tensor(x, requires_grad=True)
+        got = step(b, tf.tensor(ids))
+        assert_close(got.numpy(), want.detach().numpy(), "loss")
+        assert_close(b.grad.numpy(), a.grad.numpy(), "logits.grad")
+    with pytest.raises(IndexError, match=r"sparse_softmax_cross_entropy: label ids must be in "
+                                         r"\[0, 5\)"):
+        step(tf.tensor(x, requires_grad=True), tf.tensor([0, -1, 9, 1, 1, 1]))
+

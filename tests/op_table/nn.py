@@ -94,6 +94,27 @@ CASES += [
 ]
 
 
+def sparse_softmax_cross_entropy_ignoring(labels, logits):
+    return tf.ops.sparse_softmax_cross_entropy(labels, logits, ignore_index=-1)
+
+
+def np_sparse_softmax_cross_entropy_ignoring(labels, logits):
+    kept = labels != -1
+    return np.where(kept, np_sparse_softmax_cross_entropy(np.where(kept, labels, 0), logits), 0)
+
+
+CASES += [
+    OpCase("sparse_softmax_cross_entropy_ignore_index", sparse_softmax_cross_entropy_ignoring,
+           np_sparse_softmax_cross_entropy_ignoring,
+           (S(Ids(2, -1, 0, 4), A(4, 5)),
+            S(Ids(-1, -1, dtype=tf.int32), A(2, 3)),
+            S(Labels(3), A(3, 5))),
+           errors=(ErrorInput(S(Ids(0, -1, 7), A(3, 5)), IndexError,
+                              r"^sparse_softmax_cross_entropy: label ids must be in \[0, 5\)",
+                              at_run=True),)),
+]
+
+
 def sparse_softmax_cross_entropy_grad(g, labels, logits):
     return apply(nn_ops.SparseSoftmaxCrossEntropyGrad(), g, labels, logits)
 

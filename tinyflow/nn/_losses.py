@@ -134,8 +134,8 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Optional[Tensor] = None
                   reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
     """Softmax cross-entropy against class ids or class probabilities (same shape as input).
 
-    The plain case (ids, no weight, nothing ignored, no smoothing) is the fused op; the rest
-    is log_softmax followed by nll_loss's masked, weighted pick.
+    Class ids without weight or smoothing are the fused op (ignored ids give 0 there); the
+    rest is log_softmax followed by nll_loss's masked, weighted pick.
     """
     reduction = _reduction(size_average, reduce, reduction)
     x, t = as_tensor(input), as_tensor(target)
@@ -148,8 +148,16 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Optional[Tensor] = None
                                    label_smoothing)
     classes = logits.shape[-1]
     ignored = _check_targets(t, classes, ignore_index)
-    if weight is None and not ignored and label_smoothing == 0.0:
-        return _reduce(ops.sparse_softmax_cross_entropy(t, logits), reduction)
+    if weight is None and label_smoothing == 0.0:
+        if not ignored:
+            return _reduce(ops.sparse_softmax_cross_entropy(t, logits), reduction)
+        # some labels are ignored, or may be (a graph's, a compiled step's): the fused op
+        # still, which gives them 0; 'mean' divides by the number of labels that count
+        loss = ops.sparse_softmax_cross_entropy(t, logits, ignore_index)
+        if reduction == "mean":
+            return ops.reduce_sum(loss) / ops.reduce_sum(
+                ops.cast(ops.not_equal(t, ignore_index), loss.dtype))
+        return _reduce(loss, reduction)
     return _nll(ops.log_softmax(logits, -1), t, weight, ignore_index, reduction,
                 label_smoothing)
 

@@ -1,12 +1,14 @@
 """Softmax family: softmax, log-softmax and the two fused cross-entropies (max-subtracted)."""
 from __future__ import annotations
 
+from typing import Optional
+
 from ..core.op import Op, apply, as_tensor, shared, sum_terms
 from ..core.shapes import normalize_axes
 from ..core.tensor import Tensor
 from .attention import AttentionWeightsGrad
 from .creation import one_hot_like
-from .math import exp
+from .math import cast, exp, not_equal
 from .reduce import reduce_sum
 from .shape import expand_dims
 
@@ -84,8 +86,11 @@ class SoftmaxCrossEntropy(Op):
 
 
 class SparseSoftmaxCrossEntropy(Op):
-    """-log_softmax(logits)[..., label]: per-example loss against integer class ids."""
+    """-log_softmax(logits)[..., label]: per-example loss against integer class ids. An
+    example labelled `ignore_index` (PyTorch's) gives 0 and no gradient, decided by the
+    kernel: a graph or a compiled step need not know its labels to take this op."""
     name = "sparse_softmax_cross_entropy"
+    ignore_index: Optional[int] = None
 
     def infer(self, labels, logits):
         if not labels.dtype.is_integer:
@@ -102,17 +107,22 @@ class SparseSoftmaxCrossEntropy(Op):
         return _loss_shape(logits), logits.dtype
 
     def vjp(self, g, out, labels, logits):
-        return None, apply(SparseSoftmaxCrossEntropyGrad(), g, labels, logits)
+        return None, apply(shared(SparseSoftmaxCrossEntropyGrad, self.ignore_index),
+                           g, labels, logits)
 
     def jvp(self, t, out, labels, logits):
         if t[1] is None:
             return None
-        return reduce_sum(_residual(labels, logits) * t[1], -1)
+        return reduce_sum(_residual(labels, logits, self.ignore_index) * t[1], -1)
 
 
-def _residual(labels, logits):
-    """softmax(logits) - one_hot(labels): the logits' gradient of the loss per example."""
-    return softmax(logits) - one_hot_like(labels, logits, logits.dtype)
+def _residual(labels, logits, ignore_index):
+    """softmax(logits) - one_hot(labels): the logits' gradient of the loss per example (0
+    where the label is ignore_index)."""
+    residual = softmax(logits) - one_hot_like(labels, logits, logits.dtype)
+    if ignore_index is None:
+        return residual
+    return residual * expand_dims(cast(not_equal(labels, ignore_index), logits.dtype), -1)
 
 
 class SparseSoftmaxCrossEntropyGrad(Op):
@@ -123,6 +133,7 @@ class SparseSoftmaxCrossEntropyGrad(Op):
     name = "sparse_softmax_cross_entropy_grad"
     composed = True       # derivatives: autodiff differentiates compose()
     saves_output = False
+    ignore_index: Optional[int] = None
 
     def infer(self, g, labels, logits):
         shape, dtype = SparseSoftmaxCrossEntropy().infer(labels, logits)
@@ -135,7 +146,7 @@ class SparseSoftmaxCrossEntropyGrad(Op):
         return logits.shape, dtype
 
     def compose(self, g, labels, logits):
-        return expand_dims(g, -1) * _residual(labels, logits)
+        return expand_dims(g, -1) * _residual(labels, logits, self.ignore_index)
 
 
 def softmax(logits, axis=-1, name=None) -> Tensor:
@@ -150,6 +161,6 @@ def softmax_cross_entropy(labels, logits, name=None) -> Tensor:
     return apply(shared(SoftmaxCrossEntropy), as_tensor(labels), as_tensor(logits), name=name)
 
 
-def sparse_softmax_cross_entropy(labels, logits, name=None) -> Tensor:
-    return apply(shared(SparseSoftmaxCrossEntropy), as_tensor(labels), as_tensor(logits),
-                 name=name)
+def sparse_softmax_cross_entropy(labels, logits, ignore_index=None, name=None) -> Tensor:
+    return apply(shared(SparseSoftmaxCrossEntropy, ignore_index), as_tensor(labels),
+                 as_tensor(logits), name=name)

@@ -46,26 +46,40 @@ def softmax_cross_entropy(op, labels, logits):
     return -np.sum(labels * _log_softmax(logits, -1), axis=-1)
 
 
+def _class_ids(labels, classes, ignore_index):
+    """The labels, checked to be in [0, classes), and where they count (None: all do).
+    Labels equal to ignore_index (PyTorch's) become class 0 and count nowhere."""
+    kept = None
+    if ignore_index is not None and labels.size and (labels == ignore_index).any():
+        kept = labels != ignore_index
+        labels = np.where(kept, labels, 0)
+    if labels.size and (labels.min() < 0 or labels.max() >= classes):
+        raise IndexError(f"sparse_softmax_cross_entropy: label ids must be in [0, {classes}), "
+                         f"got values in [{labels.min()}, {labels.max()}]")
+    return labels, kept
+
+
 @kernel(nn.SparseSoftmaxCrossEntropy, widen=1)
 def sparse_softmax_cross_entropy(op, labels, logits):
     """log(sum(exp(x - max))) - (x[label] - max) per example: the exponentials in one
     buffer, and no full log-softmax array (only the picked logits are needed)."""
-    classes = logits.shape[-1]
-    if labels.size and (labels.min() < 0 or labels.max() >= classes):
-        raise IndexError(f"sparse_softmax_cross_entropy: label ids must be in [0, {classes}), "
-                         f"got values in [{labels.min()}, {labels.max()}]")
+    labels, kept = _class_ids(labels, logits.shape[-1], op.ignore_index)
     top = np.max(logits, axis=-1, keepdims=True)
     e = np.subtract(logits, top)
     np.exp(e, out=e)
     picked = np.take_along_axis(logits, labels[..., None], axis=-1)
     picked -= top
-    return np.log(np.sum(e, axis=-1)) - picked[..., 0]
+    loss = np.log(np.sum(e, axis=-1)) - picked[..., 0]
+    return loss if kept is None else np.where(kept, loss, loss.dtype.type(0))
 
 
 @kernel(nn.SparseSoftmaxCrossEntropyGrad, widen=2)
 def sparse_softmax_cross_entropy_grad(op, g, labels, logits):
     """g * (softmax(logits) - one_hot(labels)), the softmax scaled by g / sum in place and g
-    taken off at each label."""
+    taken off at each label (g is 0 at ignored labels)."""
+    labels, kept = _class_ids(labels, logits.shape[-1], op.ignore_index)
+    if kept is not None:
+        g = np.where(kept, g, g.dtype.type(0))
     out = np.empty(logits.shape, logits.dtype)    # C order (rows below are views of it)
     np.subtract(logits, np.max(logits, axis=-1, keepdims=True), out=out)
     np.exp(out, out=out)

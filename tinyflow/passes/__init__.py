@@ -26,6 +26,7 @@ from .reassociate import reassociate
 from .record import Record, record
 from .remat import remat
 from .row_kernels import row_kernels
+from .scatter_tiles import scatter_tiles
 from .schedule import schedule
 from .simplify import simplify
 from .stable_softmax import stable_softmax
@@ -71,6 +72,7 @@ def plan_for_shapes(program: Program, values: list, memory_budget=None,
 (row_kernels.py). `fetched`: receives the recording run's fetched values."""
     program = _checked("record", record(program, values, fetched))
     program = _checked("fold_shapes", fold_shapes(program))
+    program = _checked("scatter_tiles", scatter_tiles(program))   # (its reshapes: dce below)
     program = _checked("dce", _renamed(program, dce(program), "dce (after fold_shapes)"))
     program = _checked("fuse_updates", fuse_updates(program))
     program = _checked("layouts", transposed_products(program))

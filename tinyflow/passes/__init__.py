@@ -62,8 +62,9 @@ def optimize(program: Program, passes=None, skip=()) -> Program:
 def plan_for_shapes(program: Program, values: list, memory_budget=None,
                     writes: dict = None, fetched: list = None) -> tuple[Program, BufferPlan]:
     """The per-shape pipeline: `program` recorded on `values` (slot -> loaded external),
-    shape-only values folded (and the steps then unread dropped: a loss computed only for
-    the shape of its gradient), SGD updates fused, products written in the layout their
+    shape-only values folded, split pieces' gradients scattered without their reshapes
+    (scatter_tiles.py) (and the steps then unread dropped: a loss computed only for the
+    shape of its gradient), SGD updates fused, products written in the layout their
     reshapes read (layouts.py), in the order of smallest planned peak with cheap values
     remade before their late readers (`remat`), and (over `memory_budget` bytes) with
     recomputation; and its buffer plan, where the values `writes` stores into eager tensors

@@ -174,6 +174,19 @@ def np_getitem_grads(ref, *gs, indices):
     return out
 
 
+def scatter_tiles(ref, *gs, indices):
+    return apply(shape_ops.ScatterTiles(indices=indices), ref, *gs)
+
+
+def np_scatter_tiles(ref, *gs, indices):
+    out = np.zeros(ref.shape, gs[0].dtype)
+    for index, g in zip(indices, gs):
+        out[index] = g.reshape(out[index].shape)
+    return out
+
+
+_HALVES = tuple((slice(None), slice(None), slice(k, k + 4)) for k in (0, 4))
+
 _THIRDS = tuple((slice(None), slice(None), slice(k, k + 3)) for k in (0, 3, 6))
 
 CASES += [
@@ -218,6 +231,17 @@ CASES += [
             S(A(3, 4), Ref(5, 4), index=(np.array([1, 1, 3]),)),
             S(A(4, 3, layout="T"), Ref(4, 5), index=(slice(None), np.array([0, 2, 0]))),
             S(A(3), Ref(4, 5), index=(np.array([0, 0, 3]), np.array([1, 1, 2])))), NUMBERS),
+    OpCase("scatter_tiles", scatter_tiles, np_scatter_tiles,
+           (S(Ref(2, 3, 8), A(2, 3, 2, 2), A(2, 3, 2, 2, layout="T"), indices=_HALVES),
+            S(Ref(2, 3, 8), A(2, 3, 4), A(2, 3, 1, 4), indices=_HALVES),
+            S(Ref(6, 4), A(2, 4), A(2, 2, 4), indices=((slice(4, 6),), (slice(0, 4),)))),
+           NUMBERS,
+           errors=(ErrorInput(S(Ref(2, 6), A(3, 2), A(3, 2),
+                                indices=((slice(None), slice(0, 3)),
+                                         (slice(None), slice(3, 6)))), ValueError,
+                              r"scatter_tiles: the slice \(slice\(None, None, None\), "
+                              r"slice\(0, 3, None\)\) of \(2, 6\) \(strides \(\d+, \d+\)\) "
+                              r"cannot be viewed as \(3, 2\)", at_run=True),)),
     OpCase("getitem_grads", getitem_grads, np_getitem_grads,
            (S(Ref(2, 3, 9), A(2, 3, 3), A(2, 3, 3), A(2, 3, 3), indices=_THIRDS),   # split
             S(Ref(2, 3, 9), A(2, 3, 3), A(2, 3, 3, layout="T"), indices=_THIRDS[::2]),

@@ -245,6 +245,37 @@ class GetItemGrads(Op):
         return apply(self, ref, *pieces)
 
 
+class ScatterTiles(Op):
+    """GetItemGrads of pieces that tile one axis, each piece written through a reshape of its
+    slice: scatter_tiles(ref, g_1, ..., g_n) is `ref`-shaped with out[indices[k]], viewed in
+    g_k's shape, equal to g_k. It is getitem_grads(ref, reshape(g_1), ...) without the
+    reshapes' copies: a transposed piece (attention's q, k, v gradients going back into the
+    fused q/k/v projection's gradient) is copied once, straight into place. Built for one set
+    of shapes by passes/scatter_tiles.py, where each slice's view is known to exist."""
+    name = "scatter_tiles"
+    saves_inputs = False
+    saves_output = False
+    indices: tuple   # one normalized index per g, tiling one axis of ref
+
+    def infer(self, ref, *gs):
+        if len(gs) != len(self.indices):
+            raise ValueError(f"{len(self.indices)} indices for {len(gs)} pieces")
+        if len({g.dtype for g in gs}) > 1:
+            raise TypeError(f"the pieces need one dtype, got "
+                            f"{', '.join(g.dtype.name for g in gs)}")
+        return ref.shape, gs[0].dtype
+
+    def vjp(self, gg, out, ref, *gs):
+        return (None,) + tuple(reshape_to(getitem(gg, index), g)
+                               for index, g in zip(self.indices, gs))
+
+    def jvp(self, t, out, ref, *gs):
+        if all(tk is None for tk in t[1:]):
+            return None
+        pieces = [zeros_like(g) if tk is None else tk for g, tk in zip(gs, t[1:])]
+        return apply(self, ref, *pieces)
+
+
 def getitem_grads(ref, pieces) -> Tensor:
     """Zeros like `ref` plus each (index, g) of `pieces` at its index (see GetItemGrads); one
     piece is a GetItemGrad."""

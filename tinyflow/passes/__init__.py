@@ -26,6 +26,7 @@ from .reassociate import reassociate
 from .record import Record, record
 from .remat import remat
 from .row_kernels import row_kernels
+from .scatter_tiles import scatter_tiles
 from .schedule import schedule
 from .simplify import simplify
 from .stable_softmax import stable_softmax
@@ -61,8 +62,9 @@ def optimize(program: Program, passes=None, skip=()) -> Program:
 def plan_for_shapes(program: Program, values: list, memory_budget=None,
                     writes: dict = None, fetched: list = None) -> tuple[Program, BufferPlan]:
     """The per-shape pipeline: `program` recorded on `values` (slot -> loaded external),
-    shape-only values folded (and the steps then unread dropped: a loss computed only for
-    the shape of its gradient), SGD updates fused, products written in the layout their
+    shape-only values folded, split pieces' gradients scattered without their reshapes
+    (scatter_tiles.py) (and the steps then unread dropped: a loss computed only for the
+    shape of its gradient), SGD updates fused, products written in the layout their
     reshapes read (layouts.py), in the order of smallest planned peak with cheap values
     remade before their late readers (`remat`), and (over `memory_budget` bytes) with
     recomputation; and its buffer plan, where the values `writes` stores into eager tensors
@@ -71,6 +73,7 @@ def plan_for_shapes(program: Program, values: list, memory_budget=None,
 (row_kernels.py). `fetched`: receives the recording run's fetched values."""
     program = _checked("record", record(program, values, fetched))
     program = _checked("fold_shapes", fold_shapes(program))
+    program = _checked("scatter_tiles", scatter_tiles(program))   # (its reshapes: dce below)
     program = _checked("dce", _renamed(program, dce(program), "dce (after fold_shapes)"))
     program = _checked("fuse_updates", fuse_updates(program))
     program = _checked("layouts", transposed_products(program))

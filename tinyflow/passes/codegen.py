@@ -17,7 +17,8 @@ from .memory import BufferPlan
 from .program import Program
 
 
-def codegen(program: Program, buffers: BufferPlan, timings: list = None):
+def codegen(program: Program, buffers: BufferPlan, timings: list = None,
+            clock=time.perf_counter):
     """`run(values) -> list of fetched values`, where `values[slot]` holds each loaded
     external (feed, variable, eager tensor); constants are bound into the code.
 
@@ -27,7 +28,8 @@ def codegen(program: Program, buffers: BufferPlan, timings: list = None):
     after their last use; an update chain (chains.py) runs as one joined loop at its last
     step, a row join (row_kernels.py) as one row kernel. Kernels: `step.kernel`, else the
     NumPy table's. `timings`: a list of one float per step, to which each call adds its
-    kernel's wall time (a profile).
+    kernel's time on `clock` (a profile: wall time, or `time.process_time` for the CPU
+    time, which other processes' load inflates less).
     """
     steps = program.steps
     arena = np.empty(buffers.buffers[0], np.uint8)
@@ -59,7 +61,7 @@ def codegen(program: Program, buffers: BufferPlan, timings: list = None):
         if n in rows:
             env[f"k{n}"] = rows[n].kernel
         if timings is not None:
-            env[f"k{n}"] = _timed(env[f"k{n}"], timings, n)
+            env[f"k{n}"] = _timed(env[f"k{n}"], timings, n, clock)
         args = "".join(f", v{i}" for i in step.inputs)
         offset, rec = buffers.out_buffer[n], step.record
         if n in absorbed:     # computed with another step (row_kernels.row_joins)
@@ -103,11 +105,11 @@ def codegen(program: Program, buffers: BufferPlan, timings: list = None):
     return env["run"]
 
 
-def _timed(kernel, timings: list, n: int):
+def _timed(kernel, timings: list, n: int, clock):
     def timed(*args, **kwargs):
-        start = time.perf_counter()
+        start = clock()
         result = kernel(*args, **kwargs)
-        timings[n] += time.perf_counter() - start
+        timings[n] += clock() - start
         return result
     return timed
 

@@ -10,6 +10,7 @@ eager tensors) and the variables' arrays its assigns write.
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -204,15 +205,16 @@ class Plan:
                           kernel_costs(before._compiled_for(before._load(feed_values)).program),
                           kernel_costs(after))
 
-    def profile(self, feed_values: list, runs: int = 5) -> list:
+    def profile(self, feed_values: list, runs: int = 5, clock=time.perf_counter) -> list:
         """(op name, output shape, seconds, FLOPs) of each kernel of the planned program for these
         feeds, in execution order: the least of `runs` runs of a timed copy of the generated
-        code (the least: what other processes' load inflates least). The runs are real: they
-        write state (a training step steps)."""
+        code (the least: what other processes' load inflates least; `clock=time.process_time`
+        times CPU rather than wall time). The runs are real: they write state (a training
+        step steps)."""
         compiled = self._compiled_for(self._load(feed_values))
         timings = [0.0] * len(compiled.program.steps)
         best = [float("inf")] * len(timings)
-        run = passes.codegen(self._bind(compiled.program), compiled.buffers, timings)
+        run = passes.codegen(self._bind(compiled.program), compiled.buffers, timings, clock)
         for _ in range(runs):
             run(self._load(feed_values))
             best = [min(b, t) for b, t in zip(best, timings)]

@@ -79,6 +79,24 @@ def getitem_grads(op, ref, *gs):
     return out
 
 
+@kernel(s.ScatterTiles, shape_only=(0,), out=True)
+def scatter_tiles(op, ref, *gs, out=None):
+    if out is None:
+        out = np.empty(ref.shape, dtype=gs[0].dtype)
+    for index, g in zip(op.indices, gs):
+        np.copyto(tile_view(out, index, g.shape), g)
+    return out
+
+
+def tile_view(out: np.ndarray, index, shape) -> np.ndarray:
+    """`out[index]` viewed in `shape`, never a copy (a write into a copy would be lost)."""
+    try:
+        return np.reshape(out[index], shape, copy=False)
+    except ValueError:
+        raise ValueError(f"scatter_tiles: the slice {index} of {out.shape} (strides "
+                         f"{out.strides}) cannot be viewed as {shape}") from None
+
+
 def _tile_one_axis(indices, shape) -> bool:
     """Whether the indices are unit-step slices of one axis (all others whole) that cover
     it exactly once, as split's pieces do."""

@@ -105,8 +105,8 @@ def np_sparse_softmax_cross_entropy_ignoring(labels, logits):
 
 CASES += [
     OpCase("sparse_softmax_cross_entropy_ignore_index", sparse_softmax_cross_entropy_ignoring,
-           np_sparse_softmax_cross_entropy_ignoring,
-           (S(Ids(2, -1, 0, 4), A(4, 5)),
+           np_sparse_softmax_cross_entropy_ignoring, op="sparse_softmax_cross_entropy",
+           samples=(S(Ids(2, -1, 0, 4), A(4, 5)),
             S(Ids(-1, -1, dtype=tf.int32), A(2, 3)),
             S(Labels(3), A(3, 5))),
            errors=(ErrorInput(S(Ids(0, -1, 7), A(3, 5)), IndexError,

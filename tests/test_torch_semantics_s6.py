@@ -1,0 +1,56 @@
+"""Answers the last review found wrong against PyTorch 2.13 (issue 14, "their code,
+unchanged"): each case runs the same code on torch and on tinyflow and compares values,
+dtypes and gradients, or the kind of error."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import tinyflow
+from torch_oracle import Given, X, compare
+
+# ---- attention: a row every mask hides -----------------------------------------------------
+
+PADDED = np.array([[False, False, False], [True, True, True]])   # batch 1: every key padded
+
+
+def _mha(L, x, attn_mask):
+    L.manual_seed(0)
+    m = L.nn.MultiheadAttention(4, 2, batch_first=True)
+    with L.no_grad():   # the same parameters on both sides
+        for p in m.parameters():
+            p.copy_(L.tensor(np.linspace(-0.5, 0.5, p.numel(), dtype=np.float32)
+                             .reshape(tuple(p.shape))))
+    out, _ = m(x, x, x, key_padding_mask=L.tensor(PADDED), attn_mask=attn_mask,
+               need_weights=False)
+    return out
+
+
+@pytest.mark.filterwarnings("ignore:Support for mismatched")   # torch's own
+@pytest.mark.parametrize("attn_mask", [np.zeros((3, 3), bool), np.zeros((3, 3), np.float32)])
+def test_mha_with_two_masks_gives_zeros_where_a_row_is_hidden(attn_mask):
+    """torch's training path gives 0 there (not a softmax's NaN); gradients stay finite."""
+    _, (out,) = compare(lambda x: _mha(torch, x, torch.tensor(attn_mask)),
+                        lambda x: _mha(tinyflow, x, tinyflow.tensor(attn_mask)), (X(2, 3, 4),))
+    assert np.isfinite(out.numpy()).all()
+
+
+def test_mha_weights_are_finite_for_a_hidden_row():
+    """torch's weights path (need_weights=True) gives NaN here; ours the same zeros as its
+    fused path, so one padded sequence does not poison a batch's loss."""
+    m = tinyflow.nn.MultiheadAttention(4, 2, batch_first=True)
+    x = tinyflow.ones(2, 3, 4)
+    out, w = m(x, x, x, key_padding_mask=tinyflow.tensor(PADDED),
+               attn_mask=tinyflow.zeros(3, 3, dtype=tinyflow.bool))
+    assert np.isfinite(out.detach().numpy()).all() and not w.detach().numpy()[1].any()
+
+
+@pytest.mark.parametrize("mask", [np.array([[True, True], [False, False]]),
+                                  np.array([[0.0, 0.0], [-np.inf, -np.inf]], np.float32)])
+def test_sdpa_hidden_row_is_zero_as_torch(mask):
+    compare(lambda q: torch.nn.functional.scaled_dot_product_attention(q, q, q,
+                                                                       torch.tensor(mask)),
+            lambda q: tinyflow.nn.functional.scaled_dot_product_attention(q, q, q,
+                                                                          tinyflow.tensor(mask)),
+            (X(1, 2, 2, 4),))

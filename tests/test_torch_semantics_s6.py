@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import tinyflow
-from torch_oracle import Given, X, compare
+from torch_oracle import Given, X, compare, gradcheck
 
 # ---- attention: a row every mask hides -----------------------------------------------------
 
@@ -54,3 +54,34 @@ def test_sdpa_hidden_row_is_zero_as_torch(mask):
             lambda q: tinyflow.nn.functional.scaled_dot_product_attention(q, q, q,
                                                                           tinyflow.tensor(mask)),
             (X(1, 2, 2, 4),))
+
+
+# ---- determinants of singular matrices -------------------------------------------------------
+
+SINGULAR = Given(np.array([[[1.0, 2.0, 3.0], [2.0, 4.0, 6.0], [0.5, -1.0, 2.0]],
+                           [[1.0, 0.0, 0.0], [0.0, 0.0, 0.0], [0.0, 0.0, 0.0]]], np.float32))
+
+
+def test_det_gradient_of_a_singular_matrix_is_its_cofactors_as_torch():
+    """torch's on a matrix its LU finds singular in rounding only (rank 2 of 3), and on one
+    of rank 1 (cofactors 0). Where LU finds det exactly 0, torch's gradient comes out 0 (a
+    solve of a zero right side); ours stays the cofactors, which finite differences of the
+    polynomial det confirm."""
+    def grads(L, a):
+        a = L.tensor(a.value, requires_grad=True)
+        L.linalg.det(a).sum().backward()
+        return a.grad.numpy()
+    np.testing.assert_allclose(grads(tinyflow, SINGULAR), grads(torch, SINGULAR), atol=1e-5)
+    gradcheck(tinyflow.linalg.det, np.array([[0.0, 0.0], [0.0, 1.0]]))
+    gradcheck(tinyflow.linalg.det, np.array([[1.0, 2.0, 3.0], [2.0, 4.0, 6.0], [1.0, 0.0, 1.0]]))
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")   # log(0), g / 0
+@pytest.mark.parametrize("fn", ["logdet", "slogdet"])
+def test_log_determinant_of_a_singular_matrix_has_a_gradient(fn):
+    """torch gives -inf and a non-finite gradient (not an error)."""
+    a = tinyflow.tensor(SINGULAR.value[:1], requires_grad=True)
+    out = getattr(tinyflow, fn)(a)
+    (out[1] if fn == "slogdet" else out).sum().backward()
+    assert np.isneginf((out[1] if fn == "slogdet" else out).numpy()).all()
+    assert not np.isfinite(a.grad.numpy()).all()

@@ -85,3 +85,23 @@ def test_log_determinant_of_a_singular_matrix_has_a_gradient(fn):
     (out[1] if fn == "slogdet" else out).sum().backward()
     assert np.isneginf((out[1] if fn == "slogdet" else out).numpy()).all()
     assert not np.isfinite(a.grad.numpy()).all()
+
+
+# ---- max pooling: which NaN of a window gets the gradient ----------------------------------
+
+def _nan_windows(shape):
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal(shape).astype(np.float32)
+    x[rng.random(shape) < 0.5] = np.nan      # several NaNs in most windows
+    return x
+
+
+@pytest.mark.parametrize("shape, kwargs", [((2, 3, 6, 8), dict(kernel_size=2)),
+                                           ((2, 3, 6, 9), dict(kernel_size=3)),
+                                           ((1, 2, 7, 7), dict(kernel_size=3, stride=1)),
+                                           ((1, 2, 6, 6), dict(kernel_size=3, stride=2,
+                                                               padding=1))])
+def test_max_pool_gradient_goes_to_the_last_nan_as_torch(shape, kwargs):
+    compare(lambda x: torch.nn.functional.max_pool2d(x, **kwargs),
+            lambda x: tinyflow.nn.functional.max_pool2d(x, **kwargs),
+            (X(*shape, domain=lambda rng, s: _nan_windows(s)),), atol=1e-6)

@@ -105,3 +105,34 @@ def test_max_pool_gradient_goes_to_the_last_nan_as_torch(shape, kwargs):
     compare(lambda x: torch.nn.functional.max_pool2d(x, **kwargs),
             lambda x: tinyflow.nn.functional.max_pool2d(x, **kwargs),
             (X(*shape, domain=lambda rng, s: _nan_windows(s)),), atol=1e-6)
+
+
+# ---- gradients at NaN and at the limits ------------------------------------------------------
+
+EDGES = np.array([np.nan, 0.0, -1.0, 1.0, 6.0, 0.5, -3.0, 7.0, np.nan], np.float32)
+ACTIVATIONS = {
+    "relu": lambda L, x: L.relu(x),
+    "relu_module": lambda L, x: L.nn.ReLU()(x),
+    "leaky_relu": lambda L, x: L.nn.functional.leaky_relu(x),
+    "hardtanh": lambda L, x: L.nn.functional.hardtanh(x),
+    "relu6": lambda L, x: L.nn.functional.relu6(x),
+    "elu": lambda L, x: L.nn.functional.elu(x),
+    "clamp": lambda L, x: L.clamp(x, -1.0, 1.0),
+    "clamp_min": lambda L, x: L.clamp(x, min=0.0),
+    "clamp_max": lambda L, x: x.clamp(max=0.5),
+    "maximum": lambda L, x: L.maximum(x, x.flip(0)),
+    "minimum": lambda L, x: L.minimum(x, x.flip(0)),
+}
+
+
+@pytest.mark.filterwarnings("ignore:invalid value")   # comparing a NaN sets the flag
+@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
+def test_gradient_at_nan_and_limits_as_torch(name):
+    fn = ACTIVATIONS[name]
+    compare(lambda x: fn(torch, x), lambda x: fn(tinyflow, x),
+            (X(9, domain=lambda rng, shape: EDGES),))
+
+
+def test_clamp_by_tensor_gives_the_limit_its_gradient():
+    compare(lambda x, m: torch.clamp(x, min=m), lambda x, m: tinyflow.clamp(x, min=m),
+            (X(9, domain=lambda rng, shape: EDGES), X()))

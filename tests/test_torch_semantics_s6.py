@@ -136,3 +136,33 @@ def test_gradient_at_nan_and_limits_as_torch(name):
 def test_clamp_by_tensor_gives_the_limit_its_gradient():
     compare(lambda x, m: torch.clamp(x, min=m), lambda x, m: tinyflow.clamp(x, min=m),
             (X(9, domain=lambda rng, shape: EDGES), X()))
+
+
+# ---- integer sums accumulate in int64 --------------------------------------------------------
+
+@pytest.mark.parametrize("dtype", ["bool", "int8", "int16", "int32", "uint8", "int64"])
+def test_integer_sums_and_products_are_int64_as_torch(dtype):
+    values = np.array([[1, 0, 1], [1, 1, 0]]).astype(dtype)
+    calls = {"sum": lambda L, x: x.sum(), "sum_dim": lambda L, x: L.sum(x, 0),
+             "cumsum": lambda L, x: L.cumsum(x, 1), "cumsum_method": lambda L, x: x.cumsum(0),
+             "prod": lambda L, x: x.prod(), "cumprod": lambda L, x: L.cumprod(x, 1),
+             "sum_dtype": lambda L, x: x.sum(dtype=L.int32),
+             "cumsum_dtype": lambda L, x: L.cumsum(x, 0, dtype=L.float32)}
+    for name, fn in calls.items():
+        theirs, ours = fn(torch, torch.tensor(values)), fn(tinyflow, tinyflow.tensor(values))
+        assert ours.dtype.name == str(theirs.dtype).replace("torch.", ""), name
+        np.testing.assert_array_equal(ours.numpy(), theirs.numpy(), err_msg=name)
+
+
+def test_mean_of_integers_is_refused_as_torch():
+    for L in (torch, tinyflow):
+        with pytest.raises(RuntimeError, match="mean\\(\\): could not infer output dtype"):
+            L.tensor([1, 2]).mean()
+    assert tinyflow.tensor([1, 2]).mean(dtype=tinyflow.float32).item() == 1.5
+
+
+def test_tf1_sums_keep_int32():
+    with tinyflow.Graph().as_default():
+        x = tinyflow.placeholder(tinyflow.int32, [3])
+        assert tinyflow.cumsum(x, 0).dtype is tinyflow.int32
+        assert tinyflow.reduce_sum(x).dtype is tinyflow.int32

@@ -19,17 +19,9 @@ from ..ops.product import cumulative_product
 from ..ops.product import reduce_prod
 from .inplace import write_out
 from .movement import flatten, narrow
-from .reduce import MaxResult
+from .reduce import MaxResult, widened as _widened
 
 ValuesIndices = MaxResult   # (values, indices): median, kthvalue, mode, cummax, cummin
-
-
-def _widened(x, dtype=None):
-    """PyTorch's sum-like dtype: integers and bools accumulate in int64 unless dtype=."""
-    x = as_tensor(x)
-    if dtype is not None:
-        return ops.cast(x, dtypes.as_dtype(dtype))
-    return x if x.dtype.is_floating else ops.cast(x, dtypes.int64)
 
 
 def prod(input, dim=None, keepdim=False, *, dtype=None, out=None):  # noqa: A002

@@ -166,3 +166,12 @@ def test_tf1_sums_keep_int32():
         x = tinyflow.placeholder(tinyflow.int32, [3])
         assert tinyflow.cumsum(x, 0).dtype is tinyflow.int32
         assert tinyflow.reduce_sum(x).dtype is tinyflow.int32
+
+
+# ---- piecewise-constant functions: zero gradients, not an error -------------------------------
+
+@pytest.mark.parametrize("name", ["round", "trunc", "floor", "ceil", "sign", "frac",
+                                  "fix"])
+def test_rounding_gives_zero_gradients_as_torch(name):
+    compare(lambda x: getattr(torch, name)(x * 3), lambda x: getattr(tinyflow, name)(x * 3),
+            (X(2, 5),))

@@ -13,6 +13,7 @@ from ..core.modes import autocast_state, grad_mode, needs_input_grad, trace_stat
 from ..core.op import Op, apply, as_tensor, shared, sum_terms
 from ..core.shapes import broadcast_shapes
 from ..core.tensor import EAGER, Tensor
+from .creation import zeros_like
 
 # ---- operands --------------------------------------------------------------------------
 
@@ -389,16 +390,20 @@ _TWO_OVER_SQRT_PI = 1.1283791670955126
 
 
 class Sign(Unary):
+    """Piecewise constant: a zero gradient (PyTorch's: the result requires grad, and
+    backward through it gives zeros rather than an error)."""
     name = "sign"
     float_only = False
-    differentiable = False
+    saves_inputs = False
+    saves_output = False
+
+    def chain(self, k, v, out, x):
+        return zeros_like(v)
 
 
-class Floor(Unary):
-    """Round down; like sign, piecewise constant, so no gradient flows."""
+class Floor(Sign):
+    """Round down; like sign, piecewise constant, so its gradient is zero."""
     name = "floor"
-    float_only = False
-    differentiable = False
 
 
 class Ceil(Floor):

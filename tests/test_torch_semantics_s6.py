@@ -175,3 +175,32 @@ def test_tf1_sums_keep_int32():
 def test_rounding_gives_zero_gradients_as_torch(name):
     compare(lambda x: getattr(torch, name)(x * 3), lambda x: getattr(tinyflow, name)(x * 3),
             (X(2, 5),))
+
+
+# ---- the names added: finite-difference checks of the differentiable ones --------------------
+
+_RNG = np.random.default_rng(3)
+_IDX = tinyflow.tensor(np.array([[2, 0, 1, 1], [0, 2, 2, 0]]))
+FINITE_DIFFERENCES = {
+    "pinv_tall": (lambda a: tinyflow.linalg.pinv(a), (_RNG.standard_normal((4, 3)),)),
+    "pinv_wide": (lambda a: tinyflow.linalg.pinv(a), (_RNG.standard_normal((2, 4)),)),
+    "matrix_power": (lambda a: tinyflow.linalg.matrix_power(a, -3),
+                     (_RNG.uniform(-1, 1, (3, 3)) + 3 * np.eye(3),)),
+    "norm_2": (lambda a: tinyflow.linalg.matrix_norm(a, 2), (_RNG.standard_normal((3, 4)),)),
+    "norm_nuc": (lambda a: tinyflow.linalg.norm(a, "nuc"), (_RNG.standard_normal((4, 3)),)),
+    "norm_-2": (lambda a: tinyflow.linalg.norm(a, -2), (_RNG.standard_normal((4, 3)),)),
+    "nanmedian": (lambda x: tinyflow.nanmedian(x, 1).values,
+                  (np.array([[1.0, np.nan, 3.0, 2.0], [0.5, 4.0, 3.0, 9.0]]),)),
+    "nanquantile": (lambda x: tinyflow.nanquantile(x, 0.3, 1),
+                    (np.array([[1.0, np.nan, 3.0, 2.0], [0.5, 4.0, 3.0, 9.0]]),)),
+    **{f"scatter_reduce_{r}_{own}": (
+        lambda x, s, r=r, own=own: x.scatter_reduce(0, _IDX, s, r, include_self=own),
+        (_RNG.uniform(0.5, 2, (3, 4)), _RNG.uniform(0.5, 2, (2, 4))))
+       for r in ("sum", "prod", "mean", "amax", "amin") for own in (True, False)},
+}
+
+
+@pytest.mark.parametrize("name", sorted(FINITE_DIFFERENCES))
+def test_new_names_gradients_match_finite_differences(name):
+    fn, arrays = FINITE_DIFFERENCES[name]
+    gradcheck(fn, *arrays, atol=1e-6)

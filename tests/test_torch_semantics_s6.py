@@ -204,3 +204,37 @@ FINITE_DIFFERENCES = {
 def test_new_names_gradients_match_finite_differences(name):
     fn, arrays = FINITE_DIFFERENCES[name]
     gradcheck(fn, *arrays, atol=1e-6)
+
+
+# ---- writing into expand / broadcast_to results --------------------------------------------
+
+WRITES = {
+    "add_": (lambda L, a: a[0].expand(2, 3), lambda L, b: b.add_(1)),
+    "iadd": (lambda L, a: a[0].expand(2, 3), lambda L, b: b.__iadd__(1)),
+    "copy_": (lambda L, a: a[0].expand(2, 3), lambda L, b: b.copy_(L.ones(2, 3))),
+    "setitem_row": (lambda L, a: a[0].expand(2, 3), lambda L, b: b.__setitem__(0, 5)),
+    "setitem_column": (lambda L, a: a[0].expand(2, 3),
+                       lambda L, b: b.__setitem__((slice(None), 1), 5)),
+    "setitem_element": (lambda L, a: a[0].expand(2, 3), lambda L, b: b.__setitem__((1, 2), 7)),
+    "fill_": (lambda L, a: L.broadcast_to(a[0], (2, 3)), lambda L, b: b.fill_(1)),
+    "zero_": (lambda L, a: L.broadcast_to(a[1], (4, 3)), lambda L, b: b.zero_()),
+    "no_overlap_add_": (lambda L, a: a[:1].expand(1, 3), lambda L, b: b.add_(1)),
+    "no_overlap_expand_as": (lambda L, a: a.expand_as(a), lambda L, b: b.mul_(2)),
+    "no_overlap_setitem": (lambda L, a: a[:1].expand(1, 3), lambda L, b: b.__setitem__(0, 4)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(WRITES))
+def test_writes_into_expanded_views_as_torch(name):
+    """Where no two written elements share memory the write reaches the base; else torch's
+    RuntimeError (same message)."""
+    make, write = WRITES[name]
+    outcomes = []
+    for L in (torch, tinyflow):
+        a = L.tensor(np.arange(6, dtype=np.float32).reshape(2, 3))
+        try:
+            write(L, make(L, a))
+            outcomes.append(a.tolist())
+        except RuntimeError as error:
+            outcomes.append(str(error))
+    assert outcomes[1] == outcomes[0]

@@ -238,3 +238,28 @@ def test_writes_into_expanded_views_as_torch(name):
         except RuntimeError as error:
             outcomes.append(str(error))
     assert outcomes[1] == outcomes[0]
+
+
+# ---- everyday spellings found missing ----------------------------------------------------------
+
+def test_in_place_variants_of_elementwise_methods_as_torch():
+    from tinyflow.pytorch.inplace import SAME_SHAPE
+    assert all(hasattr(tinyflow.Tensor, n) for n in SAME_SHAPE)
+    for name, args in [("abs_", ()), ("sqrt_", ()), ("exp_", ()), ("sigmoid_", ()),
+                       ("clamp_min_", (0.5,)), ("lerp_", (None, 0.3)), ("tril_", ()),
+                       ("addcmul_", (None, None)), ("lt_", (0.0,)), ("cumsum_", (1,))]:
+        results = []
+        for L in (torch, tinyflow):
+            x = L.tensor([[-1.5, 2.0], [0.25, -3.0]])
+            other = L.tensor([[1.0, 2.0], [3.0, 4.0]])
+            same = x
+            assert getattr(x, name)(*(other if a is None else a for a in args)) is x
+            results.append(same.tolist())
+        np.testing.assert_allclose(results[1], results[0], rtol=1e-6, err_msg=name)
+
+
+def test_type_names_the_tensor_type_as_torch():
+    for L in (torch, tinyflow):
+        x = L.ones(2)
+        assert (x.type(), x.long().type(), x.type("torch.IntTensor").type()) == (
+            "torch.FloatTensor", "torch.LongTensor", "torch.IntTensor")

@@ -164,7 +164,27 @@ def write_out(result: Tensor, out) -> Tensor:
     return copy_(out, result.detach())
 
 
+# `x.abs_()` and the like: the method's out-of-place result written into x (looked up when
+# called, so each table keeps its own methods); only methods whose result has x's shape
+SAME_SHAPE = """abs sqrt rsqrt square exp exp2 expm1 log log2 log10 log1p sigmoid tanh
+sin cos tan sinh cosh asin acos atan asinh acosh atanh arcsin arccos arctan arcsinh arccosh
+arctanh atan2 floor ceil round trunc fix frac sign sgn reciprocal clamp_min clamp_max
+clip erf erfc erfinv lgamma digamma i0 logit xlogy hypot copysign heaviside float_power
+nan_to_num deg2rad rad2deg addcmul addcdiv lerp tril triu fmod remainder cumsum cumprod
+logical_not logical_and logical_or logical_xor negative multiply divide subtract
+floor_divide eq ne lt le gt ge greater greater_equal less less_equal not_equal""".split()
+
+
+def _in_place_of(name: str):
+    def method(self, *args, **kwargs):
+        return write_inplace(self, getattr(self, name)(*args, **kwargs))
+    method.__name__ = method.__qualname__ = name + "_"
+    method.__doc__ = f"In-place {name}."
+    return method
+
+
 METHODS = {
+    **{name + "_": _in_place_of(name) for name in SAME_SHAPE},
     "add_": add_, "sub_": sub_, "mul_": mul_, "div_": div_, "pow_": pow_, "neg_": neg_,
     "relu_": relu_, "clamp_": clamp_, "masked_fill_": masked_fill_, "copy_": copy_,
     "zero_": zero_, "fill_": fill_, "normal_": normal_, "uniform_": uniform_,

@@ -263,3 +263,51 @@ def test_type_names_the_tensor_type_as_torch():
         x = L.ones(2)
         assert (x.type(), x.long().type(), x.type("torch.IntTensor").type()) == (
             "torch.FloatTensor", "torch.LongTensor", "torch.IntTensor")
+
+
+def _cubic(x, y):
+    return (x ** 3 * y[:3]).sum() + (x * y[1:]).prod()
+
+
+@pytest.mark.parametrize("which", ["jacobian", "jacobian_tuple", "hessian", "hessian_tuple",
+                                   "vjp", "hvp"])
+def test_autograd_functional_as_torch(which):
+    x0, y0 = np.array([0.5, -1.0, 2.0], np.float32), np.array([1.0, 2.0, -0.5, 0.3], np.float32)
+    results = []
+    for L in (torch, tinyflow):
+        fn = L.autograd.functional
+        x, y = L.tensor(x0), L.tensor(y0)
+        result = {
+            "jacobian": lambda: fn.jacobian(lambda t: t.sin() * t[0], x),
+            "jacobian_tuple": lambda: fn.jacobian(lambda a, b: (a * b[:3], b.sum()), (x, y)),
+            "hessian": lambda: fn.hessian(lambda t: (t ** 3).sum() * t[1], x),
+            "hessian_tuple": lambda: fn.hessian(_cubic, (x, y)),
+            "vjp": lambda: fn.vjp(lambda t: t.exp() * 2, x, L.tensor([1.0, 0.5, -1.0])),
+            "hvp": lambda: fn.hvp(lambda t: (t ** 3).sum(), x, L.tensor([1.0, 0.0, 2.0])),
+        }[which]()
+        flat = []
+
+        def collect(r):
+            if isinstance(r, (tuple, list)):
+                for item in r:
+                    collect(item)
+            else:
+                flat.append(np.asarray(r.detach().numpy()))
+        collect(result)
+        results.append(flat)
+    assert len(results[0]) == len(results[1])
+    for ours, theirs in zip(results[1], results[0]):
+        assert ours.shape == theirs.shape
+        np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)
+
+
+def test_saved_state_dict_loads_in_the_modules_order(tmp_path):
+    net = tinyflow.nn.Sequential(tinyflow.nn.Linear(3, 4), tinyflow.nn.ReLU(),
+                                 tinyflow.nn.BatchNorm1d(4))
+    path = tmp_path / "m.pt"
+    tinyflow.save(net.state_dict(), path)
+    loaded = tinyflow.load(path)
+    assert list(loaded) == list(net.state_dict())
+    torch.save(torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.ReLU(),
+                                   torch.nn.BatchNorm1d(4)).state_dict(), tmp_path / "t.pt")
+    assert list(torch.load(tmp_path / "t.pt")) == list(loaded)

@@ -311,3 +311,20 @@ def test_saved_state_dict_loads_in_the_modules_order(tmp_path):
     torch.save(torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.ReLU(),
                                    torch.nn.BatchNorm1d(4)).state_dict(), tmp_path / "t.pt")
     assert list(torch.load(tmp_path / "t.pt")) == list(loaded)
+
+
+@pytest.mark.parametrize("t_mult, fractional", [(1, False), (2, False), (2, True)])
+def test_cosine_annealing_warm_restarts_as_torch(t_mult, fractional):
+    rates = []
+    for L in (torch, tinyflow):
+        p = L.nn.Parameter(L.ones(1))
+        opt = L.optim.SGD([p], lr=0.1)
+        sched = L.optim.lr_scheduler.CosineAnnealingWarmRestarts(opt, T_0=3, T_mult=t_mult,
+                                                                 eta_min=0.01)
+        seen = []
+        for step in range(12):
+            opt.step()
+            sched.step(step * 0.75 if fractional else None)
+            seen.append(opt.param_groups[0]["lr"])
+        rates.append(seen + sched.get_last_lr())
+    np.testing.assert_allclose(rates[1], rates[0], rtol=1e-12)

@@ -301,18 +301,6 @@ def test_autograd_functional_as_torch(which):
         np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)
 
 
-def test_saved_state_dict_loads_in_the_modules_order(tmp_path):
-    net = tinyflow.nn.Sequential(tinyflow.nn.Linear(3, 4), tinyflow.nn.ReLU(),
-                                 tinyflow.nn.BatchNorm1d(4))
-    path = tmp_path / "m.pt"
-    tinyflow.save(net.state_dict(), path)
-    loaded = tinyflow.load(path)
-    assert list(loaded) == list(net.state_dict())
-    torch.save(torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.ReLU(),
-                                   torch.nn.BatchNorm1d(4)).state_dict(), tmp_path / "t.pt")
-    assert list(torch.load(tmp_path / "t.pt")) == list(loaded)
-
-
 @pytest.mark.parametrize("t_mult, fractional", [(1, False), (2, False), (2, True)])
 def test_cosine_annealing_warm_restarts_as_torch(t_mult, fractional):
     rates = []
@@ -328,3 +316,17 @@ def test_cosine_annealing_warm_restarts_as_torch(t_mult, fractional):
             seen.append(opt.param_groups[0]["lr"])
         rates.append(seen + sched.get_last_lr())
     np.testing.assert_allclose(rates[1], rates[0], rtol=1e-12)
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_logsumexp_of_infinities_as_torch():
+    rows = Given(np.array([[-np.inf, -np.inf], [1.0, np.inf], [1.0, 2.0]], np.float32))
+    compare(lambda x: torch.logsumexp(x, 1), lambda x: tinyflow.logsumexp(x, 1), (rows,))
+    compare(lambda x: torch.logsumexp(x, 1), lambda x: tinyflow.logsumexp(x, 1), (X(3, 4),))
+
+
+def test_dtype_attributes_as_torch():
+    for name in ("float32", "float16", "bfloat16", "int64", "uint8", "bool"):
+        ours, theirs = getattr(tinyflow, name), getattr(torch, name)
+        assert (ours.is_floating_point, ours.is_signed, ours.is_complex, ours.itemsize) == (
+            theirs.is_floating_point, theirs.is_signed, theirs.is_complex, theirs.itemsize)

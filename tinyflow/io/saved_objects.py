@@ -16,14 +16,13 @@ from ..core.tensor import Tensor
 from . import checkpoint
 
 STRUCTURE_KEY = "tinyflow.object"      # the metadata entry holding the JSON structure
-ORDER_KEY = "tinyflow.order"           # a flat dict's key order (safetensors sorts names)
 _SCALARS = (bool, int, float, str, type(None))
 
 
 def save_object(obj, f) -> None:
     """Write `obj` to a path (atomically) or a binary file object."""
-    if _is_flat_state_dict(obj):   # load gives the keys back in the module's order
-        checkpoint.save(obj, f, metadata={ORDER_KEY: json.dumps(list(obj))})
+    if _is_flat_state_dict(obj):
+        checkpoint.save(obj, f)
         return
     arrays: dict = {}
     structure = _encode(obj, arrays, {}, "")
@@ -34,13 +33,9 @@ def load_object(f):
     """What `save_object` wrote (or {name: tensor} for a plain safetensors file)."""
     data, where = checkpoint.read_bytes(f)
     entries = checkpoint.load_bytes(data, where)
-    metadata = _metadata(data)
-    structure = metadata.get(STRUCTURE_KEY)
+    structure = _metadata(data).get(STRUCTURE_KEY)
     if structure is None:
-        order = json.loads(metadata.get(ORDER_KEY, "[]"))
-        if sorted(order) != sorted(entries):
-            return entries
-        return {k: entries[k] for k in order}
+        return entries
     try:
         return _decode(json.loads(structure), entries)
     except (KeyError, TypeError, ValueError, IndexError) as e:

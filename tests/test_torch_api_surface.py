@@ -24,7 +24,9 @@ exp2 erfinv lgamma digamma hypot logaddexp copysign signbit heaviside nan_to_num
 rad2deg mv inner tensordot cdist cross det inverse logdet quantile nanmean nansum histc
 bincount bucketize searchsorted meshgrid cartesian_prod combinations block_diag
 broadcast_tensors cummax logcumsumexp hstack vstack dstack column_stack atleast_2d moveaxis
-swapaxes baddbmm addmv addcmul argwhere isin is_nonzero can_cast set_default_dtype""".split()
+swapaxes baddbmm addmv addcmul argwhere isin is_nonzero can_cast set_default_dtype real imag conj
+conj_physical resolve_conj resolve_neg is_conj nanmedian nanquantile unique_consecutive
+scatter_reduce""".split()
 METHODS = """prod unique nonzero take trace repeat_interleave cumprod diff isclose allclose
 equal median quantile nansum nanmean erf erfinv lgamma reciprocal sinh cosh tan trunc frac
 scatter scatter_add index_add index_fill index_copy masked_select masked_scatter diagonal
@@ -33,10 +35,13 @@ nan_to_num ravel swapdims moveaxis mv inner ger fliplr flipud rot90 tensor_split
 split_with_sizes take_along_dim new_zeros new_ones new_full new_tensor is_nonzero
 retains_grad itemsize nbytes ndimension data_ptr is_complex is_signed sgn positive negative
 subtract multiply divide greater less not_equal bincount histc det inverse scatter_
-index_add_ masked_scatter_ clamp_ scatter_add_ index_fill_ index_copy_""".split()
-LINALG = "norm vector_norm matrix_norm inv det slogdet solve cholesky qr svd svdvals eigh".split()
+index_add_ masked_scatter_ clamp_ scatter_add_ index_fill_ index_copy_ real imag conj
+resolve_conj is_conj nanmedian nanquantile unique_consecutive scatter_reduce scatter_reduce_""".split()
+LINALG = ("norm vector_norm matrix_norm inv det slogdet solve cholesky qr svd svdvals eigh "
+          "pinv matrix_rank matrix_power lstsq multi_dot").split()
 SPECIAL = ("erf erfc expit logit xlogy log_softmax softmax logsumexp gammaln digamma psi "
-           "erfinv ndtr sinc entr xlog1py i0 i1").split()
+           "erfinv ndtr sinc entr xlog1py i0 i1 i0e i1e ndtri multigammaln round "
+           "modified_bessel_i0 modified_bessel_i1").split()
 
 
 def test_every_listed_name_exists_in_torch_and_here():
@@ -243,7 +248,57 @@ CASES = {
                                  L.special.log_softmax(x, 1), L.special.softmax(x, 0),
                                  L.special.logsumexp(x, 1), L.special.exp2(x)),
                 (X(3, 4), X(3, 4, domain=unit_interval))),
+    "special_one_liners": (lambda L, x, p, y: (
+        L.special.i0e(x), L.special.i1e(x), L.special.ndtri(p), L.special.multigammaln(y, 3),
+        L.special.round(x), L.special.modified_bessel_i0(x), L.special.modified_bessel_i1(x)),
+        (X(3, 4), X(3, 4, domain=unit_interval), X(5, domain=above_one))),
+    # NaN-ignoring order statistics
+    "nan_order_statistics": (lambda L, x: (
+        L.nanmedian(x), L.nanmedian(x, 1).values, x.nanmedian(0, keepdim=True).values,
+        L.nanquantile(x, 0.3, 1), x.nanquantile(L.tensor([0.25, 0.5, 1.0]), dim=0),
+        L.nanquantile(x, 0.6, 1, keepdim=True, interpolation="lower"),
+        L.nanquantile(x, 0.6, 1, interpolation="higher"),
+        L.nanquantile(x, 0.5, 1, interpolation="midpoint"), L.nanquantile(x, 0.7)),
+        (X(4, 5, domain=lambda rng, shape: np.where(rng.random(shape) < 0.3, np.nan,
+                                                    distinct(rng, shape))),)),
+    "nanmedian_indices": (lambda L, x: (L.nanmedian(x, 1).indices, x.nanmedian(0).indices),
+                          (Given(np.array([[1.0, np.nan, 3.0, 2.0], [5.0, 1.0, np.nan, 2.0],
+                                           [0.5, 4.0, 3.0, 9.0]], np.float32)),)),
+    "scatter_reduce": (lambda L, x, s, i: tuple(
+        x.scatter_reduce(0, i, s, reduce, include_self=own)
+        for reduce in ("sum", "prod", "mean", "amax", "amin") for own in (True, False)),
+        (X(3, 4), X(2, 4), INDEX)),
+    "scatter_reduce_ties": (lambda L, x, s, i: (
+        L.scatter_reduce(x, 1, i, s, "amax"), L.scatter_reduce(x, 1, i, s, "amin"),
+        L.scatter_reduce(x, 1, i, s, "prod", include_self=False)),
+        (X(2, 3, domain=lambda rng, shape: np.array([[1.0, 0.0, 2.0], [3.0, 3.0, 0.0]])),
+         X(2, 4, domain=lambda rng, shape: np.array([[1.0, 1.0, 0.0, 2.0], [3.0, 0.0, 0.0,
+                                                                             1.0]])),
+         Given(np.array([[0, 0, 1, 2], [0, 2, 2, 1]], np.int64)))),
+    "unique_consecutive": (lambda L, i: (L.unique_consecutive(i.flatten()),
+                                         L.unique_consecutive(L.tensor([1, 1, 2, 2, 3, 1, 1]),
+                                                              return_inverse=True,
+                                                              return_counts=True),
+                                         i.unique_consecutive(dim=0)),
+                           (Given(np.array([[3, 3], [3, 3], [1, 2]], np.int64)),)),
+    "real_tensors_complex_api": (lambda L, x: (L.real(x), x.real, L.conj(x), x.conj(),
+                                               L.conj_physical(x), x.resolve_conj(),
+                                               L.resolve_neg(x)), (X(2, 3),)),
     # linear algebra
+    "pinv_lstsq_power": (lambda L, tall, wide, b, sq: (
+        L.linalg.pinv(tall), L.linalg.pinv(wide), L.linalg.lstsq(tall, b).solution,
+        L.linalg.matrix_rank(tall), L.linalg.lstsq(tall, b).rank,
+        L.linalg.matrix_power(sq, 3), L.linalg.matrix_power(sq, -2),
+        L.linalg.matrix_power(sq, 0), L.linalg.matrix_power(sq, 1),
+        L.linalg.multi_dot([tall, wide, tall])),
+        (X(5, 3), X(3, 5), X(5, 2), X(3, 3, domain=well_conditioned))),
+    "rank_deficient": (lambda L, r: (L.linalg.matrix_rank(r), L.linalg.pinv(r)),
+                       (Given(np.array([[1.0, 2.0, 0.0], [2.0, 4.0, 0.0]], np.float32)),)),
+    "spectral_norms": (lambda L, a, batch: (
+        L.linalg.norm(a, 2), L.linalg.norm(a, -2), L.linalg.norm(a, "nuc"),
+        L.linalg.matrix_norm(batch, 2), L.linalg.matrix_norm(batch, "nuc", keepdim=True),
+        L.linalg.matrix_norm(batch, -2, dim=(0, 2)), L.norm(a, "nuc")),
+        (X(4, 3), X(2, 3, 5))),
     "products": (lambda L, a, v, b, c: (L.mv(a, v), a.mv(v), L.inner(v, v), L.inner(a, b),
                                         L.tensordot(a, c, 1), L.tensordot(c, b, ([0], [1])),
                                         L.outer(v, v), v.ger(v)),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 import tinyflow as tf
-from tinyflow.ops.matrix import determinant, factorization, matrix_inverse
+from tinyflow.ops.matrix import cofactor, determinant, factorization, matrix_inverse
 
 from .common import FLOATS, A, ErrorInput, OpCase, S
 
@@ -45,6 +45,18 @@ def np_symmetric_factor(x, kind, part):
     return factor
 
 
+def np_cofactor(x):
+    """(-1)^(i+j) times the minor without row i and column j, matrix by matrix."""
+    x = np.asarray(x, np.float64)
+    out = np.empty_like(x)
+    n = x.shape[-1]
+    for i in range(n):
+        for j in range(n):
+            minor = np.delete(np.delete(x, i, -2), j, -1)
+            out[..., i, j] = (-1) ** (i + j) * (np.linalg.det(minor) if n > 1 else 1.0)
+    return out
+
+
 def square_samples(domain=well_conditioned) -> tuple:
     return (S(A(3, 3, domain=domain)), S(A(2, 4, 4, domain=domain)),
             S(A(1, 1, domain=domain)), S(A(0, 2, 2, domain=domain)))
@@ -60,6 +72,10 @@ CASES: list[OpCase] = [
     OpCase("determinant", determinant, np.linalg.det, square_samples(), FLOATS, atol=1e-4,
            dynamic=False,
            errors=(ErrorInput(S(A(2, 3)), tf.ShapeError, r"^determinant: A must be"),)),
+    OpCase("cofactor", cofactor, np_cofactor,
+           square_samples(), FLOATS,
+           atol=1e-4, dynamic=False,
+           errors=(ErrorInput(S(A(2, 3)), tf.ShapeError, r"^cofactor: A must be"),)),
     OpCase("factorization", factorization, np_factor,
            (S(A(4, 3), kind="qr", part=1),
             S(A(3, 5), kind="qr", part=0, full=True),

@@ -88,11 +88,36 @@ def write_inplace(target: Tensor, result: Tensor) -> Tensor:
         _rewire(result, target, _stand_in(target))
         target.op, target.inputs, target.requires_grad = result.op, result.inputs, True
         target.site = result.site
-    target.array[...] = result.array
+    writable_memory(target.array)[...] = result.array
     target._version[0] += 1
     if tracked:
         target._saved = tuple(x._version[0] for x in target.inputs) + (target._version[0],)
     return target
+
+
+OVERLAP = ("unsupported operation: more than one element of the written-to tensor refers to a "
+           "single memory location. Please clone() the tensor before performing the "
+           "operation.")
+
+
+def writable_memory(array: np.ndarray, one_value: bool = False) -> np.ndarray:
+    """`array` itself, or a writeable view of the same memory when NumPy handed out a
+    read-only one (np.broadcast_to, behind expand and broadcast_to): PyTorch writes through
+    such views into their base. Refused as PyTorch refuses it when elements share memory (a
+    dim of stride 0 and size > 1): the result would depend on the order of the writes
+    (unless the caller writes `one_value` everywhere: fill_, zero_)."""
+    if array.flags.writeable:
+        return array
+    if not one_value and any(stride == 0 and size > 1 for stride, size in zip(array.strides, array.shape)):
+        raise RuntimeError(OVERLAP)
+    root = array
+    while isinstance(root.base, np.ndarray):
+        root = root.base
+    if not (root.flags.writeable and root.flags.c_contiguous):
+        raise ValueError("assignment destination is read-only")
+    offset = (array.__array_interface__["data"][0] - root.__array_interface__["data"][0])
+    flat = root.reshape(-1)[offset // root.itemsize:]
+    return np.lib.stride_tricks.as_strided(flat, array.shape, array.strides, writeable=True)
 
 
 def _refuse_leaf(target: Tensor) -> None:

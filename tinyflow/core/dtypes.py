@@ -27,6 +27,23 @@ class DType:
         self.is_fp8 = name.startswith("float8")
 
     @property
+    def is_floating_point(self) -> bool:
+        """PyTorch's spelling (`torch.float32.is_floating_point`)."""
+        return self.is_floating
+
+    @property
+    def is_signed(self) -> bool:
+        return self.np.kind in "fi" or self.name in ML_FLOATS
+
+    @property
+    def is_complex(self) -> bool:
+        return False
+
+    @property
+    def itemsize(self) -> int:
+        return self.np.itemsize
+
+    @property
     def as_numpy_dtype(self):
         """TF1 spelling of the NumPy scalar type."""
         return self.np.type

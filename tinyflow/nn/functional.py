@@ -43,7 +43,7 @@ _RELU = shared(ops.math.Relu)
 
 
 def relu6(input: Tensor, inplace: bool = False) -> Tensor:
-    return ops.minimum(ops.relu(input), 6.0)
+    return hardtanh(input, 0.0, 6.0)
 
 
 def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
@@ -51,8 +51,10 @@ def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = Fals
 
 
 def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
-    # exp of the clipped input: the branch `where` drops must not overflow (0 * inf = nan)
-    return ops.where(input > 0, input, alpha * (ops.exp(ops.minimum(input, 0.0)) - 1))
+    # exp of the non-positive inputs only: the branch `where` drops must not overflow
+    # (0 * inf = nan), and a NaN takes the identity's gradient (1), as PyTorch's
+    negative = input <= 0
+    return ops.where(negative, alpha * (ops.exp(ops.where(negative, input, 0.0)) - 1), input)
 
 
 def gelu(input: Tensor, approximate: str = "none") -> Tensor:
@@ -85,7 +87,9 @@ def softsign(input: Tensor) -> Tensor:
 
 def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0,
              inplace: bool = False) -> Tensor:
-    return ops.clamp(input, min_val, max_val)
+    """clamp's values, PyTorch's hardtanh gradient: 0 at the limits themselves, 1 at NaN."""
+    input = as_tensor(input)
+    return ops.where(input <= min_val, min_val, ops.where(input >= max_val, max_val, input))
 
 
 def glu(input: Tensor, dim: int = -1) -> Tensor:

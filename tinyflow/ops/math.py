@@ -13,6 +13,7 @@ from ..core.modes import autocast_state, grad_mode, needs_input_grad, trace_stat
 from ..core.op import Op, apply, as_tensor, shared, sum_terms
 from ..core.shapes import broadcast_shapes
 from ..core.tensor import EAGER, Tensor
+from .creation import zeros_like
 
 # ---- operands --------------------------------------------------------------------------
 
@@ -245,21 +246,20 @@ class Maximum(Binary):
     name = "maximum"
 
     def chain(self, k, v, out, x, y):
-        share = _share(x > y, x == y, out.dtype)
-        return v * share if k == 0 else v * (1 - share)
+        return v * _share(x < y if k == 0 else x > y, x == y, out.dtype)
 
 
 class Minimum(Binary):
     name = "minimum"
 
     def chain(self, k, v, out, x, y):
-        share = _share(x < y, x == y, out.dtype)
-        return v * share if k == 0 else v * (1 - share)
+        return v * _share(x > y if k == 0 else x < y, x == y, out.dtype)
 
 
-def _share(wins, ties, dtype):
-    """The first argument's share of the gradient: 1 where it wins, 1/2 on ties (as PyTorch)."""
-    return cast(wins, dtype) + 0.5 * cast(ties, dtype)
+def _share(loses, ties, dtype):
+    """An argument's share of the gradient, as PyTorch's: 0 where it loses, 1/2 on ties, else
+    1 (so where a NaN meets a number, both get all of it)."""
+    return 1 - cast(loses, dtype) - 0.5 * cast(ties, dtype)
 
 
 class Neg(Unary):
@@ -362,7 +362,8 @@ class Relu(Unary):
 
 
 class ReluGrad(Binary):
-    """relu_grad(g, y) = g where y > 0, else 0: relu's backward in one pass (y: its output)."""
+    """relu_grad(g, y) = 0 where y <= 0, else g: relu's backward in one pass (y: its output);
+    a NaN passes g on, as PyTorch's threshold_backward."""
     name = "relu_grad"
 
     def chain(self, k, v, out, g, y):
@@ -389,16 +390,20 @@ _TWO_OVER_SQRT_PI = 1.1283791670955126
 
 
 class Sign(Unary):
+    """Piecewise constant: a zero gradient (PyTorch's: the result requires grad, and
+    backward through it gives zeros rather than an error)."""
     name = "sign"
     float_only = False
-    differentiable = False
+    saves_inputs = False
+    saves_output = False
+
+    def chain(self, k, v, out, x):
+        return zeros_like(v)
 
 
-class Floor(Unary):
-    """Round down; like sign, piecewise constant, so no gradient flows."""
+class Floor(Sign):
+    """Round down; like sign, piecewise constant, so its gradient is zero."""
     name = "floor"
-    float_only = False
-    differentiable = False
 
 
 class Ceil(Floor):
@@ -625,8 +630,14 @@ def where(condition, x, y, name=None) -> Tensor:
 
 
 def clamp(x, min=None, max=None) -> Tensor:  # noqa: A002
-    """Values limited to [min, max]; the gradient passes where min <= x <= max (PyTorch)."""
+    """Values limited to [min, max]; the gradient passes where min <= x <= max (PyTorch),
+    so not at a NaN (whose value passes)."""
     x = as_tensor(x)
+    if min is None and max is None:
+        return x
+    if x.dtype.is_floating:
+        from .shape import stop_gradient
+        x = where(x != x, stop_gradient(x), x)
     if min is not None:
         x = where(x < min, min, x)
     if max is not None:

@@ -56,7 +56,8 @@ class MatrixInverse(Op):
 
 
 class Determinant(Op):
-    """det(A); d det = det * trace(inv(A) dA)."""
+    """det(A); d det = trace(cofactor(A)^T dA) (= det * trace(inv(A) dA) where A is
+    invertible; the cofactors keep it defined at singular A, as PyTorch's)."""
     name = "determinant"
 
     def infer(self, x):
@@ -65,12 +66,26 @@ class Determinant(Op):
         return (None if shape is None else shape[:-2]), x.dtype
 
     def vjp(self, g, out, x):
-        scale = expand_dims(expand_dims(g * out, -1), -1)
-        return (scale * _swap_last(matrix_inverse(x)),)
+        return (expand_dims(expand_dims(g, -1), -1) * cofactor(x),)
 
     def jvp(self, tangents, out, x):
-        inner = reduce_sum(_swap_last(matrix_inverse(x)) * tangents[0], (-2, -1))
-        return out * inner
+        return reduce_sum(cofactor(x) * tangents[0], (-2, -1))
+
+
+class Cofactor(Op):
+    """cofactor(A) = adj(A)^T, the derivative of det(A): from the SVD A = U S V^T as
+    det(U) det(V) U diag(prod_{j != i} s_j) V^T, defined for singular A too. Its own
+    derivatives differentiate det(A) inv(A)^T (invertible A)."""
+    name = "cofactor"
+    composed = True
+
+    def infer(self, x):
+        _floating(self, x)
+        return _square(self, x), x.dtype
+
+    def compose(self, x):
+        scale = expand_dims(expand_dims(determinant(x), -1), -1)
+        return scale * _swap_last(matrix_inverse(x))
 
 
 def _identity(x):
@@ -164,6 +179,10 @@ def matrix_inverse(x, name=None) -> Tensor:
 
 def determinant(x, name=None) -> Tensor:
     return apply(Determinant(), as_tensor(x), name=name)
+
+
+def cofactor(x, name=None) -> Tensor:
+    return apply(Cofactor(), as_tensor(x), name=name)
 
 
 def factorization(x, kind: str, part: int, full: bool = False, name=None) -> Tensor:

@@ -10,8 +10,9 @@ from ..core.modes import trace_state
 from ..core.op import Op, apply, as_tensor, shared
 from ..core.shapes import normalize_axes
 from ..core.tensor import Tensor
-from .math import cast, divide, equal, exp, in_float32, log, maximum
-from .shape import broadcast_to, squeeze
+from .math import abs as abs_value
+from .math import cast, divide, equal, exp, in_float32, less, log, maximum, where
+from .shape import broadcast_to, squeeze, stop_gradient
 
 
 class Reduce(Op):
@@ -247,10 +248,13 @@ def var(x, axis=None, correction=1, keepdims=False) -> Tensor:
 
 @in_float32
 def logsumexp(x, axis, keepdims=False) -> Tensor:
-    """log(sum(exp(x))) without overflow: the max is subtracted and added back."""
+    """log(sum(exp(x))) without overflow: the max is subtracted and added back. An infinite
+    max is not (-inf - -inf is NaN): all -inf gives -inf, a +inf gives +inf, as PyTorch.
+    The shift is a constant to the gradient (it cancels), so none flows through it."""
     x = as_tensor(x)
     axes = normalize_axes(axis, x.ndim)
     m = reduce_max(x, axes, keepdims=True)
+    m = stop_gradient(where(less(abs_value(m), math.inf), m, 0.0))
     out = m + log(reduce_sum(exp(x - m), axes, keepdims=True))
     return out if keepdims else squeeze(out, axes)
 

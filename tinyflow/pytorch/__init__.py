@@ -53,9 +53,10 @@ from .logic import all, any, eq, ge, gt, is_nonzero, isclose, isin, le, lt, ne, 
 from .math import rsqrt, t
 from .scatter_gather import (argwhere, index_add, index_copy, index_fill, masked_scatter,
                       masked_select, nonzero, repeat_interleave, scatter, scatter_add,
-                      take_along_dim, unique)
+                      scatter_reduce, take_along_dim, unique, unique_consecutive)
 from .statistics import (bincount, cummax, cummin, diff, histc, kthvalue, logcumsumexp,
-                         median, mode, nanmean, nansum, norm, prod, quantile, trace)
+                         median, mode, nanmean, nanmedian, nanquantile, nansum, norm, prod,
+                         quantile, trace)
 from .statistics import torch_cumprod as cumprod
 from .elementwise import (acos, acosh, addcdiv, addcmul, asin, asinh, atan, atanh, copysign,
                           cosh, deg2rad, erfc, exp2, float_power, frac, heaviside, hypot,
@@ -72,6 +73,8 @@ from .shaping import swapdims as swapaxes
 from .movement import movedim as moveaxis
 from ..ops.special_functions import digamma, erfinv, i0, lgamma
 from .tensor_info import bucketize, can_cast, searchsorted, set_default_dtype
+from .tensor_info import conj, imag, is_conj, real
+from .tensor_info import conj as conj_physical, conj as resolve_conj, conj as resolve_neg
 
 numel = Tensor.numel
 zero_dim.wrap_namespace(globals())   # torch.sum(torch.tensor(3.), 0): zero_dim.py
@@ -123,7 +126,9 @@ __all__ = ["Size", "sparse", "sparse_coo_tensor", "spmm", "diag", "BoolTensor", 
     "masked_scatter", "masked_select", "nonzero", "repeat_interleave", "scatter",
     "scatter_add", "take", "take_along_dim", "unique", "bincount", "cummax", "cummin",
     "cumprod", "diff", "histc", "kthvalue", "logcumsumexp", "median", "mode", "nanmean",
-    "nansum", "norm", "prod", "quantile", "trace",
+    "nansum", "norm", "prod", "quantile", "trace", "nanmedian", "nanquantile",
+    "scatter_reduce", "unique_consecutive", "real", "imag", "conj", "conj_physical",
+    "resolve_conj", "resolve_neg", "is_conj",
     # elementwise.py, linalg.py, shaping.py; the namespaces torch.linalg, torch.special
     "acos", "acosh", "addcdiv", "addcmul", "asin", "asinh", "atan", "atanh", "copysign",
     "cosh", "deg2rad", "erfc", "exp2", "float_power", "frac", "heaviside", "hypot",

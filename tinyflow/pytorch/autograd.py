@@ -16,6 +16,7 @@ from ..core.modes import (detect_anomaly, enable_grad, inference_mode,  # noqa: 
                           is_anomaly_enabled, is_grad_enabled, no_grad, set_detect_anomaly,
                           set_grad_enabled, trace_state)
 from ..core.tensor import Tensor
+from ..ops.shape import stack
 
 
 def _as_tuple(x) -> tuple:
@@ -235,5 +236,83 @@ def jvp(func, inputs, v=None, create_graph: bool = False, strict: bool = False) 
     return detached[0], tangents[0]
 
 
+def _primals(inputs: tuple, create_graph: bool) -> tuple:
+    """The inputs to differentiate at: fresh leaves, or (create_graph, inside another
+    derivative) the tensors themselves so the outer one sees through."""
+    return tuple(x if create_graph and x.requires_grad else
+                 Tensor._eager(x.array.copy(), requires_grad=True) for x in inputs)
+
+
+def _grads_or_zeros(output, primals, cotangent, create_graph):
+    with enable_grad():
+        found = gradients([output], list(primals), None if cotangent is None else [cotangent])
+    return tuple(Tensor._eager(np.zeros(x.shape, x.dtype.np)) if g is None else
+                 (g if create_graph else g.detach()) for g, x in zip(found, primals))
+
+
+def vjp_of(func, inputs, v=None, create_graph: bool = False, strict: bool = False) -> tuple:
+    """`torch.autograd.functional.vjp`: (func(inputs), v^T J), shaped as the inputs."""
+    primals = _primals(_as_tuple(inputs), create_graph)
+    with enable_grad():
+        out = func(*primals)
+    if v is None and out.numel() != 1:
+        raise RuntimeError("The vector v can only be None if the user-provided function "
+                           "returns a single Tensor with a single element.")
+    grads = _grads_or_zeros(out, primals, v, create_graph)
+    return (out if create_graph else out.detach(),
+            grads if isinstance(inputs, (list, tuple)) else grads[0])
+
+
+def jacobian(func, inputs, create_graph: bool = False, strict: bool = False,
+             vectorize: bool = False, strategy: str = "reverse-mode"):
+    """`torch.autograd.functional.jacobian`: one reverse sweep per output element; each
+    block is shaped output.shape + input.shape, nested as torch's (per output, per input)."""
+    primals = _primals(_as_tuple(inputs), create_graph)
+    with enable_grad():
+        out = func(*primals)
+    blocks = []
+    for y in _as_tuple(out):
+        flat = y.reshape(-1)
+        rows = [_grads_or_zeros(flat[i], primals, None, create_graph)
+                for i in range(flat.shape[0])]
+        per_input = []
+        for k, x in enumerate(primals):
+            stacked = (stack([r[k] for r in rows]) if rows else
+                       Tensor._eager(np.zeros((0,) + tuple(x.shape), x.dtype.np)))
+            per_input.append(stacked.reshape(tuple(y.shape) + tuple(x.shape)))
+        blocks.append(tuple(per_input) if isinstance(inputs, (list, tuple)) else per_input[0])
+    return tuple(blocks) if isinstance(out, (list, tuple)) else blocks[0]
+
+
+def hessian(func, inputs, create_graph: bool = False, strict: bool = False,
+            vectorize: bool = False, outer_jacobian_strategy: str = "reverse-mode"):
+    """`torch.autograd.functional.hessian` of a scalar function: the Jacobian of its
+    gradient."""
+    def gradient(*xs):
+        return jacobian(func, xs if isinstance(inputs, (list, tuple)) else xs[0],
+                        create_graph=True)
+    return jacobian(gradient, inputs, create_graph=create_graph)
+
+
+def hvp(func, inputs, v=None, create_graph: bool = False, strict: bool = False) -> tuple:
+    """`torch.autograd.functional.hvp`: (func(inputs), H v) (H symmetric: also v^T H, vhp)."""
+    many = isinstance(inputs, (list, tuple))
+    primals = _primals(_as_tuple(inputs), True)
+    with enable_grad():
+        out = func(*primals)
+        first = _grads_or_zeros(out, primals, None, True)
+        inner = None
+        for g, t in zip(first, _as_tuple(v)):
+            term = (g * t).sum()
+            inner = term if inner is None else inner + term
+    second = _grads_or_zeros(inner, primals, None, create_graph)
+    return out.detach(), second if many else second[0]
+
+
 class functional:  # noqa: N801  (torch.autograd.functional namespace)
     jvp = staticmethod(jvp)
+    vjp = staticmethod(vjp_of)
+    jacobian = staticmethod(jacobian)
+    hessian = staticmethod(hessian)
+    hvp = staticmethod(hvp)
+    vhp = staticmethod(hvp)

@@ -171,9 +171,21 @@ def to(x, *args, dtype=None, device=None, non_blocking=False, copy=False, **kwar
     return ops.copy(out) if copy and out is x else out
 
 
+TENSOR_TYPES = {"float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTensor",
+                "bfloat16": "BFloat16Tensor", "int64": "LongTensor", "int32": "IntTensor",
+                "int16": "ShortTensor", "int8": "CharTensor", "uint8": "ByteTensor",
+                "bool": "BoolTensor"}
+
+
 def to_type(x, dtype=None):
-    """`x.type()` names the dtype; `x.type(dtype)` converts."""
-    return x.dtype.name if dtype is None else to(x, dtype)
+    """`x.type()` names the tensor type as PyTorch does ('torch.FloatTensor'); `x.type(dtype)`
+    converts (a dtype, or such a name)."""
+    if dtype is None:
+        return "torch." + TENSOR_TYPES.get(x.dtype.name, x.dtype.name)
+    if isinstance(dtype, str):
+        names = {v: k for k, v in TENSOR_TYPES.items()}
+        dtype = dtypes.as_dtype(names.get(dtype.rsplit(".", 1)[-1], dtype))
+    return to(x, dtype)
 
 
 def type_as(x, other): return to(x, other.dtype)

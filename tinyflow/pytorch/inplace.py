@@ -10,7 +10,7 @@ import warnings
 import numpy as np
 
 from .. import ops
-from ..autodiff.tape import write_inplace
+from ..autodiff.tape import OVERLAP, writable_memory, write_inplace
 from ..core.dtypes import promote, weak_scalar
 from ..core.modes import grad_mode, trace_state
 from ..core.random import generator
@@ -55,8 +55,9 @@ def copy_(x, src):
 
 
 def fill_(x, value):
-    if isinstance(value, (bool, int, float)) and _outside_autograd(x):
-        x.array.fill(value)   # `p.grad.zero_()` in every training loop: no temporary
+    if isinstance(value, (bool, int, float)) and (_outside_autograd(x) or _one_memory_fill(x)):
+        # `p.grad.zero_()` in every training loop: no temporary (an expand's memory too)
+        writable_memory(x.array, one_value=True).fill(value)
         x._version[0] += 1
         return x
     return write_inplace(x, Tensor._eager(np.full(x.shape, value, x.dtype.np)))
@@ -73,8 +74,37 @@ def uniform_(x, a=0.0, b=1.0):
 
 
 def setitem_(x, index, value) -> None:
-    """`x[index] = value`."""
+    """`x[index] = value`. Into a view whose elements share memory (an expand), only the
+    indexed region is written, as PyTorch does (refused if the region itself shares)."""
+    if x.kind == EAGER and _shares_memory_within(x.array):
+        region = x.array[_as_view_index(index)]  # advanced indexing copies: refused below
+        if not np.shares_memory(region, x.array) or (
+                grad_mode.enabled and (x.requires_grad or getattr(value, "requires_grad",
+                                                                  False))):
+            raise RuntimeError(OVERLAP)
+        value = value.numpy() if isinstance(value, Tensor) else value
+        writable_memory(region)[...] = np.asarray(value, x.dtype.np)
+        x._version[0] += 1
+        return
     write_inplace(x, ops.setitem(x, index, value))
+
+
+def _one_memory_fill(x) -> bool:
+    """A number written into an expand of a tensor outside autograd: PyTorch allows it
+    (one value, whatever the order of the writes)."""
+    return (x.kind == EAGER and trace_state.active is None and _shares_memory_within(x.array)
+            and not (grad_mode.enabled and (x.requires_grad or x._base.requires_grad)))
+
+
+def _as_view_index(index):
+    """index, ending in `...` so that NumPy gives a (0-d) view where it would a scalar."""
+    index = index if isinstance(index, tuple) else (index,)
+    return index if any(i is Ellipsis for i in index) else index + (Ellipsis,)
+
+
+def _shares_memory_within(array) -> bool:
+    return not array.flags.writeable and any(
+        stride == 0 and size > 1 for stride, size in zip(array.strides, array.shape))
 
 
 # `x += y` writes into x when eager; on a symbolic tensor it is `x = x + y` (as in TF1)
@@ -134,7 +164,27 @@ def write_out(result: Tensor, out) -> Tensor:
     return copy_(out, result.detach())
 
 
+# `x.abs_()` and the like: the method's out-of-place result written into x (looked up when
+# called, so each table keeps its own methods); only methods whose result has x's shape
+SAME_SHAPE = """abs sqrt rsqrt square exp exp2 expm1 log log2 log10 log1p sigmoid tanh
+sin cos tan sinh cosh asin acos atan asinh acosh atanh arcsin arccos arctan arcsinh arccosh
+arctanh atan2 floor ceil round trunc fix frac sign sgn reciprocal clamp_min clamp_max
+clip erf erfc erfinv lgamma digamma i0 logit xlogy hypot copysign heaviside float_power
+nan_to_num deg2rad rad2deg addcmul addcdiv lerp tril triu fmod remainder cumsum cumprod
+logical_not logical_and logical_or logical_xor negative multiply divide subtract
+floor_divide eq ne lt le gt ge greater greater_equal less less_equal not_equal""".split()
+
+
+def _in_place_of(name: str):
+    def method(self, *args, **kwargs):
+        return write_inplace(self, getattr(self, name)(*args, **kwargs))
+    method.__name__ = method.__qualname__ = name + "_"
+    method.__doc__ = f"In-place {name}."
+    return method
+
+
 METHODS = {
+    **{name + "_": _in_place_of(name) for name in SAME_SHAPE},
     "add_": add_, "sub_": sub_, "mul_": mul_, "div_": div_, "pow_": pow_, "neg_": neg_,
     "relu_": relu_, "clamp_": clamp_, "masked_fill_": masked_fill_, "copy_": copy_,
     "zero_": zero_, "fill_": fill_, "normal_": normal_, "uniform_": uniform_,

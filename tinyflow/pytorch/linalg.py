@@ -14,6 +14,7 @@ from collections import namedtuple
 import numpy as np
 
 from .. import ops
+from ..core import dtypes
 from ..core.op import as_tensor
 from ..core.tensor import Tensor
 from ..ops.matrix import determinant, factorization, matrix_inverse
@@ -181,3 +182,88 @@ METHODS = {
     "det": det, "inverse": inv, "logdet": logdet, "slogdet": slogdet, "mv": mv,
     "inner": inner, "ger": ger, "baddbmm": baddbmm, "addmv": addmv, "cholesky": cholesky,
 }
+
+
+# ---- pseudo-inverse, rank, powers, least squares ----------------------------------------
+
+LstsqResult = namedtuple("LstsqResult", ["solution", "residuals", "rank", "singular_values"])
+
+
+def _gram(x):
+    """(x^T x if x is tall else x x^T, tall): the smaller Gram matrix, whose eigenvalues
+    are the squared singular values."""
+    tall = x.shape[-2] >= x.shape[-1]
+    xt = ops.transpose(x, _swap_last(x.ndim))
+    return (matmul(xt, x) if tall else matmul(x, xt)), tall
+
+
+def _cutoff(largest, atol, rtol, shape, dtype):
+    """PyTorch's tolerance: max(atol, rtol * largest singular value), rtol defaulting to
+    eps * max(m, n) when atol is not given."""
+    if rtol is None:
+        rtol = 0.0 if atol is not None and atol > 0 else np.finfo(dtype.np).eps * max(shape)
+    return ops.maximum(largest * rtol, 0.0 if atol is None else float(atol))
+
+
+def pinv(A, *, atol=None, rtol=None, hermitian=False, out=None):  # noqa: N803
+    """The Moore-Penrose pseudo-inverse, V diag(1/s) U^T, from the eigendecomposition of the
+    smaller Gram matrix (so it differentiates through eigh; singular values below the
+    tolerance are dropped). Squaring the matrix halves the digits of an ill-conditioned one:
+    fine for the well-conditioned least-squares problems it usually serves."""
+    x = as_tensor(A)
+    gram, tall = _gram(x)
+    values, vectors = eigh(gram)
+    values = ops.maximum(values, 0.0)
+    keep = ops.greater(ops.sqrt(values), _cutoff(ops.sqrt(ops.reduce_max(values, -1, True)),
+                                                 atol, rtol, tuple(x.shape[-2:]), x.dtype))
+    scale = ops.where(keep, 1.0 / ops.where(keep, values, 1.0), 0.0)
+    inverse_gram = matmul(vectors * ops.expand_dims(scale, -2),
+                          ops.transpose(vectors, _swap_last(vectors.ndim)))
+    xt = ops.transpose(x, _swap_last(x.ndim))
+    return write_out(matmul(inverse_gram, xt) if tall else matmul(xt, inverse_gram), out)
+
+
+def matrix_rank(A, *, atol=None, rtol=None, hermitian=False, out=None):  # noqa: N803
+    """The number of singular values above PyTorch's tolerance (int64)."""
+    s = svdvals(A)
+    largest = ops.reduce_max(s, -1, True)
+    kept = ops.greater(s, _cutoff(largest, atol, rtol, tuple(A.shape[-2:]), s.dtype))
+    return write_out(ops.reduce_sum(ops.cast(kept, dtypes.int64), -1), out)
+
+
+def matrix_power(A, n, *, out=None):  # noqa: N803
+    """A^n by repeated squaring (n < 0: of the inverse; n == 0: the identity)."""
+    x = as_tensor(A)
+    if x.ndim < 2 or x.shape[-1] != x.shape[-2]:
+        raise RuntimeError(f"linalg.matrix_power: A must be batches of square matrices, "
+                           f"but they are {tuple(x.shape[-2:])} matrices")
+    n = int(n)
+    if n == 0:
+        eye = Tensor._eager(np.eye(x.shape[-1], dtype=x.dtype.np))
+        return write_out(eye + x * 0, out)   # batched, and a (zero) gradient as PyTorch's
+    base, result = (inv(x) if n < 0 else x), None
+    n = abs(n)
+    while n:
+        if n & 1:
+            result = base if result is None else matmul(result, base)
+        n >>= 1
+        if n:
+            base = matmul(base, base)
+    return write_out(result, out)
+
+
+def lstsq(A, B, rcond=None, *, driver=None):  # noqa: N803
+    """The least-squares solution pinv(A) B, with PyTorch's CPU default driver's other
+    fields: no residuals, the rank, no singular values."""
+    a, b = as_tensor(A), as_tensor(B)
+    empty = Tensor._eager(np.zeros(0, a.dtype.np))
+    return LstsqResult(matmul(pinv(a, rtol=rcond), b), empty, matrix_rank(a, rtol=rcond),
+                       empty)
+
+
+def multi_dot(tensors, *, out=None):
+    """A chain of matrix products (1-D ends as a row and a column vector, as PyTorch)."""
+    result = tensors[0]
+    for t in tensors[1:]:
+        result = matmul(result, t)
+    return write_out(result, out)

@@ -16,14 +16,27 @@ from ..core.tensor import Tensor
 MaxResult = namedtuple("MaxResult", ["values", "indices"])   # also sort's and topk's
 
 
+def widened(x, dtype=None):
+    """PyTorch's sum-like dtype: integers and bools accumulate in int64 unless dtype=."""
+    x = as_tensor(x)
+    if dtype is not None:
+        return ops.cast(x, dtypes.as_dtype(dtype))
+    return x if x.dtype.is_floating or x.dtype is dtypes.int64 else ops.cast(x, dtypes.int64)
+
+
 def sum(x, dim=None, keepdim=False, dtype=None, axis=None, keepdims=False):  # noqa: A001
-    x = as_tensor(x) if dtype is None else as_tensor(x).to(dtype)
+    x = as_tensor(x)
+    if dtype is not None or not x.dtype.is_floating:
+        x = widened(x, dtype)
     axes = dim if type(dim) is int or dim is axis is None else _axis(dim, axis)   # no call
     return ops.reduce_sum(x, axes, keepdim or keepdims)
 
 
 def mean(x, dim=None, keepdim=False, dtype=None, axis=None, keepdims=False):
     x = as_tensor(x) if dtype is None else as_tensor(x).to(dtype)
+    if not x.dtype.is_floating:
+        raise RuntimeError("mean(): could not infer output dtype. Input dtype must be either "
+                           f"a floating point or complex dtype. Got: {x.dtype.name}")
     axes = dim if type(dim) is int or dim is axis is None else _axis(dim, axis)   # no call
     return ops.reduce_mean(x, axes, keepdim or keepdims)
 

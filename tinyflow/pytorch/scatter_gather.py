@@ -111,6 +111,86 @@ def scatter_add(input, dim, index, src):  # noqa: A002
     return x + scatter_flat(values, positions, tuple(x.shape))
 
 
+_REDUCE_AT = {"sum": np.add, "mean": np.add, "prod": np.multiply, "amax": np.maximum,
+              "amin": np.minimum}
+
+
+def scatter_reduce(input, dim, index, src, reduce, *, include_self=True):  # noqa: A002
+    """out = input with src[i] reduced into the entry index[i] names along dim, by "sum",
+    "prod", "mean", "amax" or "amin" (with input's own value if include_self).
+
+    The values are reduced with NumPy (the index is data anyway); the gradient is the
+    linear term sum_i w_i (v_i - stop(v_i)), zero in value, whose weights are PyTorch's:
+    1 (sum), 1 / count (mean), the product of the others (prod), and for amax / amin an
+    equal share among the values equal to the result."""
+    x, src = as_tensor(input), as_tensor(src)
+    if reduce not in _REDUCE_AT:
+        raise RuntimeError(f"reduce argument must be either sum, prod, mean, amax or amin, "
+                           f"got {reduce}")
+    dim = dim % max(x.ndim, 1)
+    idx = _index_values(index, "scatter_reduce()")
+    positions = _flat_positions(tuple(x.shape), dim, idx, "scatter_reduce()")
+    values = flatten(_leading_block(_as_like(src, x), idx.shape))
+    base = x._require_data("scatter_reduce()").reshape(-1)
+    v = values._require_data("scatter_reduce()")
+    hit = np.zeros(base.size, bool)
+    hit[positions] = True
+    self_in = ~hit | include_self          # which of input's own values take part
+    result, count = _reduced_at(reduce, base, v, positions, self_in)
+    w_self, w_src = _reduce_weights(reduce, base, v, positions, self_in, result, count)
+    out = Tensor._eager(result.reshape(x.shape))
+    if not (x.requires_grad or values.requires_grad):
+        return out
+    flat_x = flatten(x)
+    term = (flat_x - ops.stop_gradient(flat_x)) * Tensor._eager(w_self) + scatter_flat(
+        (values - ops.stop_gradient(values)) * Tensor._eager(w_src), positions, (base.size,))
+    return out + ops.reshape(term, tuple(x.shape))
+
+
+def _reduced_at(reduce, base, v, positions, self_in):
+    """(the reduced values, how many took part at each position)."""
+    identity = {"sum": 0, "mean": 0, "prod": 1, "amax": -np.inf, "amin": np.inf}[reduce]
+    result = np.where(self_in, base, np.asarray(identity).astype(base.dtype))
+    _REDUCE_AT[reduce].at(result, positions, v)
+    count = self_in.astype(np.int64)
+    np.add.at(count, positions, 1)
+    if reduce == "mean":
+        safe = np.maximum(count, 1).astype(result.dtype)
+        result = result // safe if result.dtype.kind in "iub" else result / safe
+    return result.astype(base.dtype, copy=False), count
+
+
+def _reduce_weights(reduce, base, v, positions, self_in, result, count):
+    """d result / d input and d result / d src (per element), as PyTorch's backward."""
+    ones = np.ones(base.size, base.dtype)
+    if reduce == "sum":
+        return self_in.astype(base.dtype), np.ones(v.size, base.dtype)
+    if reduce == "mean":
+        share = 1.0 / np.maximum(count, 1)
+        return np.where(self_in, share, 0).astype(base.dtype), share[positions].astype(
+            base.dtype)
+    if reduce in ("amax", "amin"):
+        self_ties = self_in & (base == result)
+        src_ties = v == result[positions]
+        ties = self_ties.astype(np.int64)
+        np.add.at(ties, positions, src_ties)
+        share = 1.0 / np.maximum(ties, 1)
+        return (np.where(self_ties, share, 0).astype(base.dtype),
+                np.where(src_ties, share[positions], 0).astype(base.dtype))
+    # prod: the product of the others at the same position, zeros counted apart
+    zeros = (self_in & (base == 0)).astype(np.int64)
+    np.add.at(zeros, positions, v == 0)
+    nonzero = np.where(self_in & (base != 0), base, ones)
+    np.multiply.at(nonzero, positions, np.where(v == 0, 1, v))
+
+    def others(own, at):
+        rest_zeros = zeros[at] - (own == 0)
+        without = nonzero[at] / np.where(own == 0, 1, own)
+        return np.where(rest_zeros > 0, 0, without).astype(base.dtype)
+    every = np.arange(base.size)
+    return np.where(self_in, others(base, every), 0), others(v, positions)
+
+
 def _along(index: np.ndarray, shape: tuple, dim: int) -> np.ndarray:
     """A 1-D index along dim broadcast to a source of `shape` (index_add's rows)."""
     view = [1] * len(shape)
@@ -282,6 +362,28 @@ def unique(input, sorted=True, return_inverse=False, return_counts=False,  # noq
     return out[0] if len(out) == 1 else tuple(out)
 
 
+def unique_consecutive(input, return_inverse=False, return_counts=False, dim=None):  # noqa: A002
+    """The values (or slices along dim) with each run of equal neighbours kept once; with
+    each element's run number and the run lengths if asked."""
+    x = as_tensor(input)
+    data = x._require_data("unique_consecutive() (its output's shape depends on the values)")
+    flat = data.reshape(-1) if dim is None else np.moveaxis(data, dim, 0)
+    n = flat.shape[0]
+    starts = np.ones(n, bool)
+    if n > 1:
+        differs = flat[1:] != flat[:-1]
+        starts[1:] = differs if differs.ndim == 1 else differs.reshape(n - 1, -1).any(1)
+    values = flat[starts] if dim is None else np.moveaxis(flat[starts], 0, dim)
+    out = [Tensor._eager(np.ascontiguousarray(values))]
+    if return_inverse:
+        inverse = np.cumsum(starts) - 1
+        out.append(Tensor._eager(inverse.reshape(data.shape if dim is None else (n,))
+                                 .astype(np.int64)))
+    if return_counts:
+        out.append(Tensor._eager(np.diff(np.append(np.flatnonzero(starts), n)).astype(np.int64)))
+    return out[0] if len(out) == 1 else tuple(out)
+
+
 # ---- in place -------------------------------------------------------------------------
 
 def _in_place(function):
@@ -297,7 +399,8 @@ METHODS = {
     "index_copy": index_copy, "index_fill": index_fill, "masked_select": masked_select,
     "masked_scatter": masked_scatter, "take": flat_take, "take_along_dim": take_along_dim,
     "repeat_interleave": repeat_interleave, "nonzero": nonzero, "argwhere": argwhere,
-    "unique": unique,
+    "unique": unique, "unique_consecutive": unique_consecutive, "scatter_reduce": scatter_reduce,
+    "scatter_reduce_": _in_place(scatter_reduce),
     "scatter_": _in_place(scatter), "scatter_add_": _in_place(scatter_add),
     "index_add_": _in_place(index_add), "index_copy_": _in_place(index_copy),
     "index_fill_": _in_place(index_fill), "masked_scatter_": _in_place(masked_scatter),

@@ -21,7 +21,7 @@ from .dtype import check_device
 from .inplace import write_out
 from .math import with_other
 from .movement import flatten, narrow, repeat, torch_split, torch_transpose
-from .reduce import correction_of, torch_argmax, torch_argmin, torch_sort
+from .reduce import correction_of, torch_argmax, torch_argmin, torch_sort, widened
 from .scatter_gather import flat_take, nonzero
 
 # ---- shapes -------------------------------------------------------------------------------
@@ -154,9 +154,18 @@ def var(x, dim=None, unbiased=None, keepdim=False, correction=None):
 def logsumexp(x, dim, keepdim=False): return ops.logsumexp(x, dim, keepdim)
 
 
-def cumsum(x, dim=0, *, axis=None, exclusive=False, reverse=False, name=None) -> Tensor:
-    """`torch.cumsum(x, dim)` or `tf.cumsum(x, axis, exclusive, reverse)`."""
+def cumsum(x, dim=None, *, axis=None, exclusive=False, reverse=False, name=None,
+           dtype=None) -> Tensor:
+    """`torch.cumsum(x, dim, dtype=)` (integers and bools summed in int64; torch requires
+    dim) or `tf.cumsum(x, axis=0, exclusive, reverse)` (no dim, TF1 keywords or a symbolic
+    x: the dtype is kept)."""
     x = as_tensor(x)
+    tf_style = dim is None or axis is not None or exclusive or reverse or name is not None or (
+        x.is_symbolic)
+    if not tf_style and (dtype is not None or not x.dtype.is_floating):
+        x = widened(x, dtype)
+    if dim is None and axis is None:
+        axis = 0
     out = ops.cumsum(x, dim if axis is None else axis, reverse)
     return out - x if exclusive else out
 

@@ -45,3 +45,37 @@ def xlog1py(input, other, *, out=None):  # noqa: A002
     y = floating(y)
     return write_out(x * ops.log1p(_where_zero(x, y, bad=ops.logical_or(
         ops.less_equal(y, -1), ops.equal(y, math.inf)), safe=0.0)), out)
+
+
+# ---- one-liners over the ops above ----------------------------------------------------------
+
+round = ops.round  # noqa: A001
+modified_bessel_i0 = i0
+modified_bessel_i1 = i1
+
+
+def i0e(input, *, out=None):  # noqa: A002
+    """exp(-|x|) i0(x)."""
+    x = floating(input)
+    return write_out(ops.exp(-ops.abs(x)) * i0(x), out)
+
+
+def i1e(input, *, out=None):  # noqa: A002
+    """exp(-|x|) i1(x)."""
+    x = floating(input)
+    return write_out(ops.exp(-ops.abs(x)) * i1(x), out)
+
+
+def ndtri(input, *, out=None):  # noqa: A002
+    """The inverse of the normal CDF: sqrt 2 * erfinv(2 p - 1)."""
+    return write_out(math.sqrt(2) * erfinv(2 * floating(input) - 1), out)
+
+
+def multigammaln(input, p, *, out=None):  # noqa: A002
+    """log of the multivariate gamma function of dimension p."""
+    x = floating(input)
+    terms = [gammaln(x - 0.5 * j) for j in range(p)]
+    total = terms[0]
+    for t in terms[1:]:
+        total = total + t
+    return write_out(total + p * (p - 1) / 4 * math.log(math.pi), out)

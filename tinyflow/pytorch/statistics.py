@@ -15,21 +15,14 @@ from .. import ops
 from ..core import dtypes
 from ..core.op import as_tensor
 from ..core.tensor import Tensor
+from ..ops.matrix import factorization
 from ..ops.product import cumulative_product
 from ..ops.product import reduce_prod
 from .inplace import write_out
 from .movement import flatten, narrow
-from .reduce import MaxResult
+from .reduce import MaxResult, widened as _widened
 
 ValuesIndices = MaxResult   # (values, indices): median, kthvalue, mode, cummax, cummin
-
-
-def _widened(x, dtype=None):
-    """PyTorch's sum-like dtype: integers and bools accumulate in int64 unless dtype=."""
-    x = as_tensor(x)
-    if dtype is not None:
-        return ops.cast(x, dtypes.as_dtype(dtype))
-    return x if x.dtype.is_floating else ops.cast(x, dtypes.int64)
 
 
 def prod(input, dim=None, keepdim=False, *, dtype=None, out=None):  # noqa: A002
@@ -106,8 +99,26 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None,  # noq
         pick = ops.reduce_max if ord > 0 else ops.reduce_min
         result = pick(sums, picked_dim, True)
         return write_out(result if keepdim else ops.squeeze(result, (rows, cols)), out)
-    raise NotImplementedError(f"linalg.matrix_norm: ord={ord!r} is not supported here "
-                              f"(supported: 'fro', 1, -1, inf, -inf)")
+    if ord in (2, -2, "nuc"):
+        return write_out(_spectral_norm(x, ord, rows, cols, keepdim), out)
+    raise RuntimeError(f"linalg.matrix_norm: Order {ord} not supported.")
+
+
+def _spectral_norm(x, ord, rows, cols, keepdim):
+    """The largest (2) or smallest (-2) singular value, or their sum ('nuc'), from the
+    eigenvalues of the smaller Gram matrix (differentiable through eigh)."""
+    x = ops.transpose(x, [d for d in range(x.ndim) if d not in (rows, cols)] + [rows, cols])
+    xt = ops.transpose(x, tuple(range(x.ndim - 2)) + (x.ndim - 1, x.ndim - 2))
+    gram = ops.matmul(xt, x) if x.shape[-2] >= x.shape[-1] else ops.matmul(x, xt)
+    squares = ops.maximum(factorization(gram, "eigh", 0), 0.0)
+    if ord == "nuc":
+        result = ops.reduce_sum(ops.sqrt(squares), -1)
+    else:
+        result = ops.sqrt((ops.reduce_max if ord == 2 else ops.reduce_min)(squares, -1))
+    if keepdim:
+        for d in sorted((rows, cols)):
+            result = ops.expand_dims(result, d)
+    return result
 
 
 def linalg_norm(A, ord=None, dim=None, keepdim=False, *, dtype=None, out=None):  # noqa: N803,A002
@@ -133,7 +144,7 @@ def norm(input, p="fro", dim=None, keepdim=False, out=None, dtype=None):  # noqa
     if p == "fro" or p is None:
         p = 2
     if p == "nuc":
-        raise NotImplementedError("norm: the nuclear norm ('nuc') is not supported")
+        return matrix_norm(x, "nuc", (-2, -1) if dim is None else dim, keepdim, out=out)
     return vector_norm(x, p, dim, keepdim, dtype=dtype, out=out)
 
 
@@ -251,6 +262,70 @@ def quantile(input, q, dim=None, keepdim=False, *, interpolation="linear",  # no
             results = [ops.reshape(r, (1,) * x.ndim) for r in results]
         else:
             results = [ops.expand_dims(r, axis) for r in results]
+    result = ops.stack(results, 0) if qs.ndim == 1 else results[0]
+    return write_out(result, out)
+
+
+def _valid_count(x, dim):
+    """How many elements along dim are not NaN (kept as a size-1 dim, int64)."""
+    return ops.reduce_sum(ops.cast(ops.equal(x, x), dtypes.int64), dim, True)
+
+
+def nanmedian(input, dim=None, keepdim=False, *, out=None):  # noqa: A002
+    """The lower median of the elements that are not NaN (NaN where all are), with its
+    index along dim: the sorted values (NaN last) picked at (count - 1) // 2 per slice."""
+    x = as_tensor(input)
+    if not x.dtype.is_floating:
+        return median(x, dim, keepdim, out=out)
+    source, axis = (ops.reshape(x, (-1,)), 0) if dim is None else (x, dim % max(x.ndim, 1))
+    if source.ndim == 0:
+        source = ops.reshape(source, (1,))
+    if source.shape[axis] == 0:
+        return median(x, dim, keepdim, out=out)
+    sorted_x, order = _sorted_along(source, axis)
+    position = ops.maximum(ops.floor_divide(_valid_count(source, axis) - 1, 2), 0)
+    values, index = ops.gather(sorted_x, axis, position), ops.gather(order, axis, position)
+    if dim is None:
+        return write_out(ops.reshape(values, ()), out)
+    if not keepdim:
+        values, index = ops.squeeze(values, axis), ops.squeeze(index, axis)
+    return ValuesIndices(values, index)
+
+
+def nanquantile(input, q, dim=None, keepdim=False, *, interpolation="linear",  # noqa: A002
+                out=None):
+    """quantile over the elements that are not NaN (NaN where all are): per slice, the
+    position q * (count - 1) among its sorted values (NaN last)."""
+    x = as_tensor(input)
+    if not x.dtype.is_floating:
+        raise RuntimeError("quantile() input tensor must be either float or double dtype")
+    qs = np.asarray(q.numpy() if isinstance(q, Tensor) else q, np.float64)
+    if qs.ndim > 1 or np.any((qs < 0) | (qs > 1)):
+        raise RuntimeError("quantile() q values must be in the range [0, 1] and q must be a "
+                           "scalar or 1D tensor")
+    if interpolation not in ("linear", "lower", "higher", "midpoint", "nearest"):
+        raise RuntimeError(f"quantile() interpolation must be one of linear, lower, higher, "
+                           f"midpoint or nearest. Got {interpolation}")
+    source, axis = (ops.reshape(x, (-1,)), 0) if dim is None else (x, dim % x.ndim)
+    sorted_x, _ = _sorted_along(source, axis)
+    last = ops.cast(ops.maximum(_valid_count(source, axis) - 1, 0), x.dtype)
+    results = []
+    for p in qs.reshape(-1):
+        position = last * float(p)
+        low, high = ops.floor(position), ops.ceil(position)
+        if interpolation == "nearest":
+            low = high = ops.round(position)
+        elif interpolation == "lower":
+            high = low
+        elif interpolation == "higher":
+            low = high
+        below = ops.gather(sorted_x, axis, ops.cast(low, dtypes.int64))
+        above = ops.gather(sorted_x, axis, ops.cast(high, dtypes.int64))
+        weight = 0.5 if interpolation == "midpoint" else position - low
+        result = ops.where(ops.equal(low, high), below, below + (above - below) * weight)
+        results.append(result if keepdim and dim is not None else ops.squeeze(result, axis))
+    if keepdim and dim is None:
+        results = [ops.reshape(r, (1,) * x.ndim) for r in results]
     result = ops.stack(results, 0) if qs.ndim == 1 else results[0]
     return write_out(result, out)
 
@@ -391,4 +466,5 @@ METHODS = {
     "nanmean": nanmean, "median": median, "quantile": quantile, "kthvalue": kthvalue,
     "mode": mode, "cummax": cummax, "cummin": cummin, "logcumsumexp": logcumsumexp,
     "diff": diff, "trace": trace, "histc": histc, "bincount": bincount,
+    "nanmedian": nanmedian, "nanquantile": nanquantile,
 }

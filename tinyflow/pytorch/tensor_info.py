@@ -88,9 +88,32 @@ def multinomial_method(input, num_samples, replacement=False, *, generator=None)
     return multinomial(input, num_samples, replacement)
 
 
+# ---- the complex-number API on real tensors (tinyflow has no complex dtypes) --------------
+
+def real(input):  # noqa: A002
+    """A real tensor's real part: the tensor itself, as PyTorch returns it."""
+    return input
+
+
+def imag(input):  # noqa: A002
+    raise RuntimeError("imag is not implemented for tensors with non-complex dtypes.")
+
+
+def conj(input):  # noqa: A002
+    """The conjugate of a real tensor: the tensor itself (so are conj_physical, resolve_conj
+    and resolve_neg)."""
+    return input
+
+
+def is_conj(input) -> bool:  # noqa: A002
+    return False
+
+
 METHODS = {
     "itemsize": property(itemsize), "nbytes": property(nbytes), "ndimension": ndimension,
     "is_complex": is_complex, "retains_grad": property(retains_grad), "is_signed": is_signed,
     "data_ptr": data_ptr, "bernoulli": bernoulli, "multinomial": multinomial_method,
+    "real": property(real), "imag": property(imag), "conj": conj, "conj_physical": conj,
+    "resolve_conj": conj, "resolve_neg": conj, "is_conj": is_conj, "is_neg": is_conj,
 }
 

@@ -49,7 +49,7 @@ def col2im_runs(dcols, dxp, n0, a0, rows, wo, sh, step, dh, kh):
 def window_max(x, rows, a, cols, b, dh, dw, best, at):
     """Per channel, the first maximum (best) of window (a, b) of an image x [H, W, C] and
     its position h * W + w (at): taps in row-major order over the input only (padding is
-    never chosen), a NaN beats numbers. rows, cols: [3, out] window starts and the range of
+    never chosen), a NaN beats numbers and the last NaN wins (PyTorch's CPU rule). rows, cols: [3, out] window starts and the range of
     taps inside the input, per output row and column."""
     width = x.shape[1]
     first = True
@@ -64,7 +64,7 @@ def window_max(x, rows, a, cols, b, dh, dw, best, at):
                 first = False
                 continue
             for c in range(v.size):
-                wins = (not best[c] >= v[c]) & (best[c] == best[c])  # greater, or first NaN
+                wins = (v[c] > best[c]) | (v[c] != v[c])  # greater, or any NaN: the last
                 best[c] = v[c] if wins else best[c]
                 at[c] = k if wins else at[c]
 
@@ -139,7 +139,7 @@ def pool_backward(x, g, rows, cols, dh, dw, dx):
 
 @jit
 def tile_max_grad(x, g, kh, kw, dx, p0, p1):
-    """dx = g at the first maximum of each kh x kw tile of planes p0:p1 of x [P, H, W], 0
+    """dx = g at the first maximum (the last NaN) of each kh x kw tile of planes p0:p1 of x [P, H, W], 0
     elsewhere (dx's planes are zeroed here, borders past the tiles too)."""
     for p in range(p0, p1):
         xs, ds, gs = x[p], dx[p], g[p]
@@ -151,7 +151,7 @@ def tile_max_grad(x, g, kh, kw, dx, p0, p1):
                 for i in range(a * kh, a * kh + kh):
                     for j in range(b * kw, b * kw + kw):
                         v = xs[i, j]
-                        if (not best >= v) and best == best:   # greater, or first NaN
+                        if v > best or v != v:   # greater, or any NaN: the last NaN wins
                             best, bi, bj = v, i, j
                 ds[bi, bj] = gs[a, b]
 
@@ -173,11 +173,11 @@ def pair_max_grad(x, g, dx, r0, r1, width, zero):
             i = top + 2 * b
             v0, v1, v2, v3 = x[i], x[i + 1], x[i + width], x[i + width + 1]
             if (v0 != v0) | (v1 != v1) | (v2 != v2) | (v3 != v3):
-                w1 = (v1 > v0) | ((v1 != v1) & (v0 == v0))   # greater, or the first NaN
+                w1 = (v1 > v0) | (v1 != v1)   # greater, or a NaN: the last NaN wins
                 best = v1 if w1 else v0
-                w2 = (v2 > best) | ((v2 != v2) & (best == best))
+                w2 = (v2 > best) | (v2 != v2)
                 best = v2 if w2 else best
-                w3 = (v3 > best) | ((v3 != v3) & (best == best))
+                w3 = (v3 > best) | (v3 != v3)
             else:
                 w1 = v1 > v0
                 best = max(v0, v1)

@@ -145,7 +145,9 @@ def gelu_tanh_grad_64(g, x):
 
 
 def relu_grad(g, x):
-    return g if x > 0 else g * 0
+    """0 where x <= 0, else g (a NaN x passes g, as PyTorch): compiled without fastmath,
+    whose no-NaN assumption would fold the test."""
+    return 0.0 if x <= 0 else g
 
 
 UFUNCS = {"erf": (erf_32, erf_64, "float{0}(float{0})", (True, False)),
@@ -155,7 +157,7 @@ UFUNCS = {"erf": (erf_32, erf_64, "float{0}(float{0})", (True, False)),
           "gelu_tanh": (gelu_tanh_32, gelu_tanh_64, "float{0}(float{0})", (True, False)),
           "gelu_tanh_grad": (gelu_tanh_grad_32, gelu_tanh_grad_64,
                              "float{0}(float{0}, float{0})", (True, False)),
-          "relu_grad": (relu_grad, relu_grad, "float{0}(float{0}, float{0})", (True, True))}
+          "relu_grad": (relu_grad, relu_grad, "float{0}(float{0}, float{0})", (False, False))}
 
 
 def vectorized(name: str, bits: int):

@@ -42,7 +42,7 @@ TEMPLATES = {
     m.Sigmoid: "ONE / (ONE + np.exp(-{0})) if {0} >= ZERO else "
                "np.exp({0}) / (ONE + np.exp({0}))",
     m.Relu: "{0} if not {0} < ZERO else ZERO",            # NaN passes, as np.maximum
-    m.ReluGrad: "{0} if {1} > ZERO else ZERO",
+    m.ReluGrad: "ZERO if {1} <= ZERO else {0}",          # NaN passes g, as PyTorch
     m.Maximum: "{0} if {0} >= {1} or {0} != {0} else {1}",  # NaN wins, as np.maximum
     m.Minimum: "{0} if {0} <= {1} or {0} != {0} else {1}",
 }

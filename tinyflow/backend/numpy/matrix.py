@@ -24,6 +24,18 @@ def determinant(op, x):
     return np.asarray(np.linalg.det(x), x.dtype)
 
 
+@kernel(mx.Cofactor, widen=0)
+def cofactor(op, x):
+    n = x.shape[-1]
+    if x.size == 0 or n == 1:
+        return np.ones_like(x)
+    u, s, vh = np.linalg.svd(x)
+    others = np.broadcast_to(np.expand_dims(s, -2), s.shape[:-1] + (n, n)).copy()
+    others[..., np.arange(n), np.arange(n)] = 1.0     # row i: every s_j but s_i
+    scale = np.prod(others, -1) * (np.linalg.det(u) * np.linalg.det(vh))[..., None]
+    return np.matmul(u * np.expand_dims(scale, -2), vh).astype(x.dtype, copy=False)
+
+
 @kernel(mx.Factorization, widen=0)
 def factorization(op, x):
     if op.kind == "cholesky":

@@ -3,8 +3,8 @@ are a reshape, reduced across the tile's rows (contiguous) and then its columns,
 average-pool gradient is one broadcast copy. Other average pooling takes one strided slice
 of the padded input per kernel tap, never a Python loop over output pixels.
 
-Max pooling keeps the first maximum of each window (strictly greater values replace it, and
-NaN wins, as in PyTorch). Other than the tiled forward and gradient, it runs as Numba loops
+Max pooling keeps the first maximum of each window (strictly greater values replace it), and
+any NaN replaces it, so the last NaN wins, as in PyTorch's CPU kernels. Other than the tiled forward and gradient, it runs as Numba loops
 (maximum, argmax, gradient) that recompute the argmax, so nothing but x needs saving between
 forward and backward; the tiled gradient is one Numba pass over NCHW planes.
 """

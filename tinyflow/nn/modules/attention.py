@@ -101,12 +101,10 @@ class MultiheadAttention(Module):
         k = self._heads(F.linear(k, wk, bk), batch)
         v = self._heads(F.linear(v, wv, bv), batch)
         scale = 1.0 / math.sqrt(self.head_dim)
-        if (need_weights or self.dropout > 0.0 and self.training
-                or attn_mask is not None and key_padding_mask is not None):
-            out, weights = self._weighted_values(q, k, v, attn_mask, key_padding_mask, batch,
-                                                 scale)
+        mask = _one_mask(attn_mask, key_padding_mask, batch, self.num_heads, q.dtype)
+        if need_weights or self.dropout > 0.0 and self.training:
+            out, weights = self._weighted_values(q, k, v, mask, scale)
         else:   # no weights wanted: softmax(...) v as one op each way
-            mask = _one_mask(attn_mask, key_padding_mask, batch, self.num_heads, q.dtype)
             out, weights = ops.dot_product_attention(q, k, v, mask, scale), None
         out = ops.transpose(out, (2, 0, 1, 3))  # [L, N, heads, hd]
         out = self.out_proj(ops.reshape(out, (tgt_len, _dim(batch), self.embed_dim)))
@@ -120,60 +118,44 @@ class MultiheadAttention(Module):
             weights = ops.reduce_mean(weights, 1)
         return out, (weights if batched else ops.squeeze(weights, 0))
 
-    def _weighted_values(self, q, k, v, attn_mask, key_padding_mask, batch: int, scale):
+    def _weighted_values(self, q, k, v, mask, scale):
         """(weights v, weights) with the weights computed on their own: the caller wants them,
-        or dropout drops some, or there are two masks."""
-        if attn_mask is None or key_padding_mask is None:   # at most one mask: the fused op
-            mask = _one_mask(attn_mask, key_padding_mask, batch, self.num_heads, q.dtype)
-            weights = ops.attention_weights(q, k, mask, scale)
-        else:   # Scaling q rather than the scores: L x head_dim products instead of L x S.
-            scores = ops.matmul(q * scale, k, transpose_b=True)
-            scores = _masked(scores, attn_mask, key_padding_mask, batch, self.num_heads)
-            weights = ops.softmax(scores, -1)
+        or dropout drops some."""
+        weights = ops.attention_weights(q, k, mask, scale)
         if self.dropout > 0.0 and self.training:
             weights = F.dropout(weights, self.dropout, True)
         return ops.matmul(weights, v), weights
 
 
-def _masked(scores, attn_mask, key_padding_mask, batch: int, heads: int):
-    """Apply MHA's masks to scores [N, heads, L, S]: bool True means *masked out* here
-    (the opposite of scaled_dot_product_attention); float masks are added."""
+def _one_mask(attn_mask, key_padding_mask, batch: int, heads: int, dtype):
+    """MHA's masks as the one mask of attention_weights: a bool mask says what may be
+    attended (MHA's True means masked out), a float mask is added in the scores' dtype. Two
+    masks become one, so a row both mask out entirely gets zero weights from the fused
+    ops (as PyTorch's scaled_dot_product_attention) rather than a softmax's NaN."""
+    masks = []
     if attn_mask is not None:
         mask = ops.as_tensor(attn_mask)
         if mask.ndim == 3:  # [N * heads, L, S]
             mask = ops.reshape(mask, (_dim(batch), heads) + tuple(mask.shape[1:]))
-        scores = _add_mask(scores, mask)
+        masks.append(mask)
     if key_padding_mask is not None:
         mask = ops.as_tensor(key_padding_mask)
-        scores = _add_mask(scores, ops.reshape(mask, (_dim(batch), 1, 1, mask.shape[-1])))
-    return scores
-
-
-def _one_mask(attn_mask, key_padding_mask, batch: int, heads: int, dtype):
-    """The one mask given (or None) in attention_weights' terms: a bool mask says what may be
-    attended (MHA's True means masked out), a float mask is added in the scores' dtype."""
-    if attn_mask is None and key_padding_mask is None:
+        masks.append(ops.reshape(mask, (_dim(batch), 1, 1, mask.shape[-1])))
+    if not masks:
         return None
-    if attn_mask is not None:
-        mask = ops.as_tensor(attn_mask)
-        if mask.ndim == 3:  # [N * heads, L, S]
-            mask = ops.reshape(mask, (_dim(batch), heads) + tuple(mask.shape[1:]))
-    else:
-        mask = ops.as_tensor(key_padding_mask)
-        mask = ops.reshape(mask, (_dim(batch), 1, 1, mask.shape[-1]))
-    if mask.dtype.is_bool:
-        return ops.logical_not(mask)
-    return mask if mask.dtype is dtype else ops.cast(mask, dtype)
+    if all(m.dtype.is_bool for m in masks):
+        masked_out = masks[0] if len(masks) == 1 else ops.logical_or(*masks)
+        return ops.logical_not(masked_out)
+    total = None
+    for mask in masks:
+        if mask.dtype.is_bool:
+            mask = ops.where(mask, -math.inf, 0.0)
+        if mask.dtype is not dtype:
+            mask = ops.cast(mask, dtype)
+        total = mask if total is None else total + mask
+    return total
 
 
 def _dim(size) -> int:
     """A static dim for reshape: -1 where the batch is unknown until run time (graphs)."""
     return -1 if size is None else size
-
-
-def _add_mask(scores, mask):
-    if mask.dtype.is_bool:  # True = masked out
-        return F.additive_mask(scores, ops.logical_not(mask))
-    return scores + mask
-
-

@@ -188,3 +188,128 @@ def pair_max_grad(x, g, dx, r0, r1, width, zero):
             dx[i + 1] = gv if w1 & ~w2 & ~w3 else zero
             dx[i + width] = gv if w2 & ~w3 else zero
             dx[i + width + 1] = gv if w3 else zero
+
+
+# ---- convolution: Winograd tile transforms (see _conv_winograd) --------------------------
+# Channels innermost; the input transform takes a whole row of tiles at a time (B^T down
+# the columns of the row once, for overlapping windows: 2.7 against 3.7 ms per tile on the
+# CNN's layer), the output ones a tile at a time (row-batched ran 2x slower). Plain indexing
+# (a view per window row cost more than the adds) and fastmath (else the adds do not
+# vectorize).
+
+fast_jit = numba.njit(cache=True, nogil=True, fastmath=True)
+
+
+@fast_jit
+def winograd_input(xp, bt, n0, n1, th, tw, m, v):
+    """v[a * S + b, t] = (B^T d B)[a, b] for each tile t of images n0:n1 (image, tile row,
+    tile column order): d is the S x S window of padded NHWC xp at (m * ti, m * tj), a vector
+    of channels per entry."""
+    size, wp, c = bt.shape[0], xp.shape[2], xp.shape[3]
+    rows = np.empty((size, wp, c), xp.dtype)     # B^T applied down the columns of a tile row
+    t = 0
+    for n in range(n0, n1):
+        for ti in range(th):
+            for a in range(size):
+                for w in range(wp):
+                    for k in range(c):
+                        rows[a, w, k] = 0
+                for u in range(size):
+                    coef = bt[a, u]
+                    if coef != 0:
+                        for w in range(wp):
+                            for k in range(c):
+                                rows[a, w, k] += coef * xp[n, ti * m + u, w, k]
+            for a in range(size):
+                for b in range(size):
+                    p = a * size + b
+                    for tj in range(tw):
+                        for k in range(c):
+                            v[p, t + tj, k] = 0
+                    for j in range(size):
+                        coef = bt[b, j]
+                        if coef != 0:
+                            for tj in range(tw):
+                                for k in range(c):
+                                    v[p, t + tj, k] += coef * rows[a, tj * m + j, k]
+            t += tw
+
+
+@fast_jit
+def winograd_output(mm, at, bias, n0, th, tw, out):
+    """out[n, :, m * ti + a, m * tj + b] = bias + (A^T M A)[a, b] of each tile's products
+    mm[:, t] (S * S rows of O channels), outputs past out's edge dropped."""
+    m, size = at.shape
+    o, ho, wo = out.shape[1], out.shape[2], out.shape[3]
+    tmp = np.empty((m, size, o), mm.dtype)
+    y = np.empty((m, m, o), mm.dtype)
+    for t in range(mm.shape[1]):
+        n = n0 + t // (th * tw)
+        ti, tj = (t // tw) % th, t % tw
+        for a in range(m):
+            for j in range(size):
+                for k in range(o):
+                    tmp[a, j, k] = 0
+            for u in range(size):
+                coef = at[a, u]
+                if coef != 0:
+                    for j in range(size):
+                        for k in range(o):
+                            tmp[a, j, k] += coef * mm[u * size + j, t, k]
+        for a in range(m):
+            for b in range(m):
+                for k in range(o):
+                    y[a, b, k] = bias[k]
+                for j in range(size):
+                    coef = at[b, j]
+                    if coef != 0:
+                        for k in range(o):
+                            y[a, b, k] += coef * tmp[a, j, k]
+        for a in range(min(m, ho - ti * m)):
+            for b in range(min(m, wo - tj * m)):
+                for k in range(o):
+                    out[n, k, ti * m + a, tj * m + b] = y[a, b, k]
+
+
+@fast_jit
+def winograd_grad_tiles(g, at, n0, n1, th, tw, dm):
+    """dm[u * S + v, t] = (A dY A^T)[u, v] for each tile t of images n0:n1, dY the tile's
+    m x m block of g [N, O, Ho, Wo] (zeros past its edge): the adjoint of winograd_output."""
+    m, size = at.shape
+    o, ho, wo = g.shape[1], g.shape[2], g.shape[3]
+    y = np.empty((m, m, o), g.dtype)
+    tmp = np.empty((size, m, o), g.dtype)
+    t = 0
+    for n in range(n0, n1):
+        for ti in range(th):
+            for tj in range(tw):
+                for a in range(m):
+                    for b in range(m):
+                        h, w = ti * m + a, tj * m + b
+                        if h < ho and w < wo:
+                            for k in range(o):
+                                y[a, b, k] = g[n, k, h, w]
+                        else:
+                            for k in range(o):
+                                y[a, b, k] = 0
+                for u in range(size):
+                    for b in range(m):
+                        for k in range(o):
+                            tmp[u, b, k] = 0
+                    for a in range(m):
+                        coef = at[a, u]
+                        if coef != 0:
+                            for b in range(m):
+                                for k in range(o):
+                                    tmp[u, b, k] += coef * y[a, b, k]
+                for u in range(size):
+                    for j in range(size):
+                        p = u * size + j
+                        for k in range(o):
+                            dm[p, t, k] = 0
+                        for b in range(m):
+                            coef = at[b, j]
+                            if coef != 0:
+                                for k in range(o):
+                                    dm[p, t, k] += coef * tmp[u, b, k]
+                t += 1

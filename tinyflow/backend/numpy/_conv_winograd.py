@@ -1,0 +1,157 @@
+"""Convolution by Winograd's minimal filtering F(2x2, rxr): fewer multiplications per output.
+
+im2col + GEMM spends r * r * C multiply-adds per output and channel, and its GEMM already
+runs near OpenBLAS's peak, so a 5x5 layer cannot get faster that way. Winograd computes each
+2x2 block of outputs from an S x S window (S = r + 1) as A^T [(G w G^T) * (B^T d B)] A: per
+tile S * S products instead of 4 * r * r (36 against 100 for 5x5, 2.8x fewer). The products
+are S * S independent GEMMs over tiles, [tiles, C] @ [C, O], which run at full speed when a
+block of tiles stays in cache; the transforms B^T d B and A^T M A are Numba loops with the
+channels innermost (`_conv_loops.winograd_*`).
+
+- A, G, B come from Toom-Cook at the points 0, 1, -1, 2, -2 and infinity (the most accurate
+  small set; float32 results stay within ~1e-5 relative of the direct sum).
+- The input gradient at stride 1 is the same convolution of g, padded by r - 1 - pad, with
+  the weight flipped and its channel axes swapped.
+- The weight gradient runs the forward backwards: the transformed gradient tiles A dY A^T
+  and the input tiles B^T d B give (G w G^T)'s gradient as S * S GEMMs [C, tiles] @
+  [tiles, O] summed over blocks, then G^T (.) G per (o, c).
+
+Used for one group, stride 1, no dilation, square kernels in RADII, more than one input
+channel (a one-channel layer's GEMM would have K = 1).
+"""
+from __future__ import annotations
+
+import functools
+import math
+
+import numpy as np
+
+from . import parallel
+from ._conv_numba import nhwc_padded, padded_buffer, scratch
+
+TILE = 2                 # outputs per tile side
+RADII = (5,)             # kernel sizes that take this path (3x3 measured no gain over im2col)
+POINTS = (0.0, 1.0, -1.0, 2.0, -2.0, 0.5, -0.5)
+# Tiles per block: the block's transformed input [S * S, tiles, C] and products [S * S,
+# tiles, O] stay in L2 (one-thread sweep, loaded machine: 128-256 tiles 2.5x faster GEMMs
+# than all tiles at once).
+BLOCK_TILES = 196
+
+
+def applies(op, kernel_hw, channels: int, dtype) -> bool:
+    return (op.groups == 1 and op.stride == (1, 1) and op.dilation == (1, 1)
+            and kernel_hw[0] == kernel_hw[1] and kernel_hw[0] in RADII and channels > 1
+            and np.dtype(dtype) in (np.dtype(np.float32), np.dtype(np.float64)))
+
+
+def grad_input_applies(op, kernel_hw, channels: int, out_channels: int, pads, dtype) -> bool:
+    """The input gradient as a forward convolution of g needs padding at most r - 1."""
+    return (applies(op, kernel_hw, out_channels, dtype) and channels > 0
+            and max(max(p) for p in pads) <= kernel_hw[0] - 1)
+
+
+@functools.cache
+def matrices(r: int, dtype) -> tuple:
+    """(A^T [TILE, S], G [S, r], B^T [S, S]) of F(TILE, r) in dtype."""
+    size = TILE + r - 1
+    points = np.array(POINTS[:size - 1])
+
+    def evaluation(columns):   # polynomial of `columns` coefficients at the points and infinity
+        e = np.zeros((size, columns))
+        e[:-1] = points[:, None] ** np.arange(columns)
+        e[-1, -1] = 1
+        return e
+    at, g, bt = evaluation(TILE).T, evaluation(r), np.linalg.inv(evaluation(size)).T
+    return tuple(np.ascontiguousarray(m, dtype=dtype) for m in (at, g, bt))
+
+
+def _tiles(out_hw) -> tuple:
+    return tuple(-(-n // TILE) for n in out_hw)
+
+
+def _tile_pads(pads, hw, tiles, r) -> tuple:
+    """pads extended after the input so every tile's window lies inside the padded input."""
+    return tuple((before, t * TILE + r - 1 - before - n)
+                 for (before, _), n, t in zip(pads, hw, tiles))
+
+
+def _loops():
+    from . import _conv_loops
+    return _conv_loops
+
+
+def _image_blocks(start, stop, tiles_per_image):
+    step = max(1, BLOCK_TILES // tiles_per_image)
+    for n0 in range(start, stop, step):
+        yield n0, min(stop, n0 + step)
+
+
+def conv2d(x, w, b, pads):
+    """conv2d at stride 1 of x [N, C, H, W] and w [O, C, r, r] plus b [O] (or None)."""
+    n, c, h, wd = x.shape
+    o, _, r, _ = w.shape
+    size = TILE + r - 1
+    out_hw = (h + sum(pads[0]) - r + 1, wd + sum(pads[1]) - r + 1)
+    th, tw = _tiles(out_hw)
+    at, gm, bt = matrices(r, x.dtype)
+    u = np.ascontiguousarray((gm @ w @ gm.T).transpose(2, 3, 1, 0)).reshape(size * size, c, o)
+    bias = np.zeros(o, x.dtype) if b is None else np.ascontiguousarray(b, dtype=x.dtype)
+    tile_pads = _tile_pads(pads, (h, wd), (th, tw), r)
+    xp = padded_buffer(x, tile_pads)
+    out = np.empty((n, o) + out_hw, x.dtype)
+    loops = _loops()
+
+    def piece(start, stop):
+        nhwc_padded(x, tile_pads, xp, start, stop)
+        for n0, n1 in _image_blocks(start, stop, th * tw):
+            tiles = (n1 - n0) * th * tw
+            v = scratch("winograd input", (size * size, tiles, c), x.dtype)
+            loops.winograd_input(xp, bt, n0, n1, th, tw, TILE, v)
+            products = scratch("winograd product", (size * size, tiles, o), x.dtype)
+            np.matmul(v, u, out=products)
+            loops.winograd_output(products, at, bias, n0, th, tw, out)
+    parallel.split(piece, n, out.size * r * r * c)
+    return out
+
+
+def grad_input(g, w, x_shape, pads):
+    """The input gradient of conv2d at stride 1: conv2d of g padded by r - 1 - pads with
+    the flipped weight, its channel axes swapped."""
+    r = w.shape[2]
+    flipped = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
+    dx = conv2d(g, flipped, None, tuple((r - 1 - a, r - 1 - b) for a, b in pads))
+    if dx.shape != tuple(x_shape):
+        raise AssertionError(f"conv2d input gradient: got {dx.shape}, expected {x_shape}")
+    return dx
+
+
+def grad_weight(x, g, gw, gb, pads) -> None:
+    """The weight gradient into gw [O, C, r, r] and, if gb is given, the bias gradient into
+    gb [O]."""
+    n, c, h, wd = x.shape
+    o, _, r, _ = gw.shape
+    size = TILE + r - 1
+    th, tw = _tiles(g.shape[2:])
+    at, gm, bt = matrices(r, x.dtype)
+    tile_pads = _tile_pads(pads, (h, wd), (th, tw), r)
+    xp = padded_buffer(x, tile_pads)
+    loops = _loops()
+    parts = {}
+
+    def piece(start, stop):
+        sums = np.zeros((size * size, c, o), x.dtype)
+        product = np.empty_like(sums)
+        nhwc_padded(x, tile_pads, xp, start, stop)
+        for n0, n1 in _image_blocks(start, stop, th * tw):
+            tiles = (n1 - n0) * th * tw
+            v = scratch("winograd input", (size * size, tiles, c), x.dtype)
+            loops.winograd_input(xp, bt, n0, n1, th, tw, TILE, v)
+            dm = scratch("winograd product", (size * size, tiles, o), x.dtype)
+            loops.winograd_grad_tiles(g, at, n0, n1, th, tw, dm)
+            sums += np.matmul(v.transpose(0, 2, 1), dm, out=product)
+        parts[start] = sums
+    parallel.split(piece, n, g.size * r * r * c)
+    du = sum(parts.values()).reshape(size, size, c, o).transpose(3, 2, 0, 1)
+    gw[...] = gm.T @ du @ gm     # (einsum's one loop over all six axes: ~10x slower)
+    if gb is not None:
+        gb[...] = parallel.add_reduce(g, axis=(0, 2, 3))

@@ -29,8 +29,8 @@ import numpy as np
 from . import parallel
 from ._conv_numba import nhwc_padded, padded_buffer, scratch
 
-TILE = 2                 # outputs per tile side
-RADII = (5,)             # kernel sizes that take this path (3x3 measured no gain over im2col)
+TILE = 2                 # outputs per tile side (the loops are written for F(2x2, 5x5))
+RADII = (5,)             # kernel sizes that take this path
 POINTS = (0.0, 1.0, -1.0, 2.0, -2.0, 0.5, -0.5)
 # Tiles per block: the block's transformed input [S * S, tiles, C] and products [S * S,
 # tiles, O] stay in L2 (one-thread sweep, loaded machine: 128-256 tiles 2.5x faster GEMMs

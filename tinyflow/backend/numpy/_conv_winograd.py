@@ -33,9 +33,10 @@ TILE = 2                 # outputs per tile side (the loops are written for F(2x
 RADII = (5,)             # kernel sizes that take this path
 POINTS = (0.0, 1.0, -1.0, 2.0, -2.0, 0.5, -0.5)
 # Tiles per block: the block's transformed input [S * S, tiles, C] and products [S * S,
-# tiles, O] stay in L2 (one-thread sweep, loaded machine: 128-256 tiles 2.5x faster GEMMs
-# than all tiles at once).
-BLOCK_TILES = 196
+# tiles, O] stay in L2. One-thread sweep on the CNN's 32->64 layer (loaded machine): 49-147
+# tiles (1-3 images) within noise, 392 10-20 % slower, 784 nearly 2x (all tiles at once:
+# the GEMMs alone 2.5x slower).
+BLOCK_TILES = 98
 
 
 def applies(op, kernel_hw, channels: int, dtype) -> bool:

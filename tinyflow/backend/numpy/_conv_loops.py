@@ -295,3 +295,38 @@ def winograd_grad_tiles(g, at, n0, n1, th, tw, dm):
                         for k in range(o):
                             dm[p, t, k] = c0 * tmp[u, 0, k] + c1 * tmp[u, 1, k]
                 t += 1
+
+
+@fast_jit
+def winograd_input_adjoint(dv, bt, n0, n1, th, tw, m, dxp):
+    """The adjoint of winograd_input: dxp[n, m * ti + u, m * tj + j] += (B dV B^T)[u, j] of
+    each tile's dv[:, t] (36 rows of C channels), into padded NHWC dxp (windows overlap, so
+    it adds); a whole row of tiles at a time."""
+    wp, c = dxp.shape[2], dxp.shape[3]
+    rows = np.empty((6, wp, c), dxp.dtype)     # B applied across the tiles of the row
+    t = 0
+    for n in range(n0, n1):
+        for ti in range(th):
+            rows[...] = 0
+            for a in range(6):
+                p = a * 6
+                for tj in range(tw):
+                    for j in range(6):
+                        b0, b1, b2, b3, b4, b5 = (bt[0, j], bt[1, j], bt[2, j], bt[3, j],
+                                                  bt[4, j], bt[5, j])
+                        w = tj * m + j
+                        for k in range(c):
+                            rows[a, w, k] += (b0 * dv[p, t + tj, k] + b1 * dv[p + 1, t + tj, k]
+                                              + b2 * dv[p + 2, t + tj, k]
+                                              + b3 * dv[p + 3, t + tj, k]
+                                              + b4 * dv[p + 4, t + tj, k]
+                                              + b5 * dv[p + 5, t + tj, k])
+            h = ti * m
+            for u in range(6):
+                b0, b1, b2, b3, b4, b5 = bt[0, u], bt[1, u], bt[2, u], bt[3, u], bt[4, u], bt[5, u]
+                for w in range(wp):
+                    for k in range(c):
+                        dxp[n, h + u, w, k] += (b0 * rows[0, w, k] + b1 * rows[1, w, k]
+                                                + b2 * rows[2, w, k] + b3 * rows[3, w, k]
+                                                + b4 * rows[4, w, k] + b5 * rows[5, w, k])
+            t += tw

@@ -6,6 +6,9 @@ im2col design), and of torch's convolution (forward, recording the graph; backwa
 runs in a process of its own, processes interleaved; times are the minimum over runs of
 the thread's CPU time (time.thread_time), which a loaded machine inflates less than wall
 time. The first layer's input needs no gradient (as in the model): no input gradient.
+The 5x5 32->64 layer runs Winograd F(2x2, 5x5) (backend _conv_winograd): its "its GEMMs"
+column is the ceiling of the im2col design it replaced, and GF/s count direct-convolution
+FLOPs, so tinyflow's can exceed it there.
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE .venv/bin/python bench/conv_gemm.py
 """

@@ -306,6 +306,6 @@ def test_op_table_sample_exports(case, index):
         expect = sess.run(outs, dict(zip(phs, arrays)))
     model = tf.onnx.export(sess, outs, phs, output_names=[f"out{k}" for k in range(len(outs))])
     got = run_onnx(model, {f"in{k}": a for k, a in enumerate(arrays)})
-    for o, e in zip(got, expect):
+    for o, e in zip(got, expect):   # within the op's float32 tolerance in the table
         assert o.dtype == e.dtype and o.shape == e.shape
-        np.testing.assert_allclose(o, e, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(o, e, rtol=1e-5, atol=max(1e-6, case.atol))

@@ -231,3 +231,29 @@ CASES += [
                               tf.ShapeError, r"^conv2d_grad_weight_bias: output gradient of "
                                              r"shape \(2, 6, 5, 3\) does not match"),)),
 ]
+
+
+# 5x5 kernels at stride 1 with several input channels take Winograd F(2x2, 5x5) (backend
+# _conv_winograd): odd sizes, a partial last tile, asymmetric and "same" padding. In float32
+# its transforms scale terms up to 16x before the sums: errors ~1e-5 of values near 10.
+WINOGRAD_ATOL = 1e-4
+CASES += [
+    OpCase("conv2d_5x5", tf.ops.conv2d, np_conv2d,
+           (S(A(2, 3, 7, 6), A(4, 3, 5, 5), padding=2),
+            S(A(1, 2, 6, 7, layout="T"), A(3, 2, 5, 5), padding=((1, 0), (2, 1)))),
+           op="conv2d", atol=WINOGRAD_ATOL),
+    OpCase("conv2d_bias_5x5", conv2d_bias, np_conv2d_bias,
+           (S(A(2, 3, 5, 7), A(2, 3, 5, 5), A(2), padding="same"),),
+           op="conv2d_bias", atol=WINOGRAD_ATOL),
+    OpCase("conv2d_grad_input_5x5", conv2d_grad_input, np_conv2d_grad_input,
+           (S(A(2, 4, 5, 4), A(4, 3, 5, 5), Ref(2, 3, 5, 4), padding=2),
+            S(A(1, 3, 3, 6, layout="T"), A(3, 2, 5, 5), Ref(1, 2, 6, 7),
+              padding=((1, 0), (2, 1)))),
+           op="conv2d_grad_input", atol=WINOGRAD_ATOL),
+    OpCase("conv2d_grad_weight_5x5", conv2d_grad_weight, np_conv2d_grad_weight,
+           (S(A(2, 3, 7, 6), A(2, 4, 7, 6, layout="step"), Ref(4, 3, 5, 5), padding=2),),
+           op="conv2d_grad_weight", atol=WINOGRAD_ATOL),
+    OpCase("conv2d_grad_weight_bias_5x5", conv2d_grad_weight_bias, np_conv2d_grad_weight_bias,
+           (S(A(1, 2, 6, 7), A(1, 3, 3, 6), Ref(3, 2, 5, 5), padding=((1, 0), (2, 1))),),
+           op="conv2d_grad_weight_bias", atol=WINOGRAD_ATOL),
+]

@@ -188,3 +188,145 @@ def pair_max_grad(x, g, dx, r0, r1, width, zero):
             dx[i + 1] = gv if w1 & ~w2 & ~w3 else zero
             dx[i + width] = gv if w2 & ~w3 else zero
             dx[i + width + 1] = gv if w3 else zero
+
+
+# ---- convolution: Winograd tile transforms (see _conv_winograd) --------------------------
+# F(2x2, 5x5): windows of S = 6, tiles of 2. Each transformed value is one expression of
+# all six terms (zero coefficients included), written once: accumulating term by term into
+# the output read and wrote it per nonzero coefficient, 1.5-2x slower. Channels innermost;
+# the input transform takes a whole row of tiles at a time (B^T down the columns of the row
+# once, shared by overlapping windows). Plain indexing (a view per window row cost more than
+# the arithmetic) and fastmath (else the sums do not vectorize).
+
+fast_jit = numba.njit(cache=True, nogil=True, fastmath=True)
+
+
+@fast_jit
+def winograd_input(xp, bt, n0, n1, th, tw, m, v):
+    """v[a * 6 + b, t] = (B^T d B)[a, b] for each tile t of images n0:n1 (image, tile row,
+    tile column order): d is the 6 x 6 window of padded NHWC xp at (m * ti, m * tj), a vector
+    of channels per entry."""
+    wp, c = xp.shape[2], xp.shape[3]
+    rows = np.empty((6, wp, c), xp.dtype)     # B^T applied down the columns of a tile row
+    t = 0
+    for n in range(n0, n1):
+        for ti in range(th):
+            h = ti * m
+            for a in range(6):
+                b0, b1, b2, b3, b4, b5 = bt[a, 0], bt[a, 1], bt[a, 2], bt[a, 3], bt[a, 4], bt[a, 5]
+                for w in range(wp):
+                    for k in range(c):
+                        rows[a, w, k] = (b0 * xp[n, h, w, k] + b1 * xp[n, h + 1, w, k]
+                                         + b2 * xp[n, h + 2, w, k] + b3 * xp[n, h + 3, w, k]
+                                         + b4 * xp[n, h + 4, w, k] + b5 * xp[n, h + 5, w, k])
+            for a in range(6):
+                for b in range(6):
+                    p = a * 6 + b
+                    b0, b1, b2, b3, b4, b5 = (bt[b, 0], bt[b, 1], bt[b, 2], bt[b, 3], bt[b, 4],
+                                              bt[b, 5])
+                    for tj in range(tw):
+                        w = tj * m
+                        for k in range(c):
+                            v[p, t + tj, k] = (b0 * rows[a, w, k] + b1 * rows[a, w + 1, k]
+                                               + b2 * rows[a, w + 2, k] + b3 * rows[a, w + 3, k]
+                                               + b4 * rows[a, w + 4, k] + b5 * rows[a, w + 5, k])
+            t += tw
+
+
+@fast_jit
+def winograd_output(mm, at, bias, n0, th, tw, out):
+    """out[n, :, 2 * ti + a, 2 * tj + b] = bias + (A^T M A)[a, b] of each tile's products
+    mm[:, t] (36 rows of O channels), outputs past out's edge dropped."""
+    o, ho, wo = out.shape[1], out.shape[2], out.shape[3]
+    tmp = np.empty((2, 6, o), mm.dtype)
+    y = np.empty((2, 2, o), mm.dtype)
+    for t in range(mm.shape[1]):
+        n = n0 + t // (th * tw)
+        ti, tj = (t // tw) % th, t % tw
+        for a in range(2):
+            a0, a1, a2, a3, a4, a5 = at[a, 0], at[a, 1], at[a, 2], at[a, 3], at[a, 4], at[a, 5]
+            for j in range(6):
+                for k in range(o):
+                    tmp[a, j, k] = (a0 * mm[j, t, k] + a1 * mm[6 + j, t, k]
+                                    + a2 * mm[12 + j, t, k] + a3 * mm[18 + j, t, k]
+                                    + a4 * mm[24 + j, t, k] + a5 * mm[30 + j, t, k])
+        for a in range(2):
+            for b in range(2):
+                a0, a1, a2, a3, a4, a5 = at[b, 0], at[b, 1], at[b, 2], at[b, 3], at[b, 4], at[b, 5]
+                for k in range(o):
+                    y[a, b, k] = bias[k] + (a0 * tmp[a, 0, k] + a1 * tmp[a, 1, k]
+                                            + a2 * tmp[a, 2, k] + a3 * tmp[a, 3, k]
+                                            + a4 * tmp[a, 4, k] + a5 * tmp[a, 5, k])
+        for a in range(min(2, ho - ti * 2)):
+            for b in range(min(2, wo - tj * 2)):
+                for k in range(o):
+                    out[n, k, ti * 2 + a, tj * 2 + b] = y[a, b, k]
+
+
+@fast_jit
+def winograd_grad_tiles(g, at, n0, n1, th, tw, dm):
+    """dm[u * 6 + v, t] = (A dY A^T)[u, v] for each tile t of images n0:n1, dY the tile's
+    2 x 2 block of g [N, O, Ho, Wo] (zeros past its edge): the adjoint of winograd_output."""
+    o, ho, wo = g.shape[1], g.shape[2], g.shape[3]
+    y = np.empty((2, 2, o), g.dtype)
+    tmp = np.empty((6, 2, o), g.dtype)
+    t = 0
+    for n in range(n0, n1):
+        for ti in range(th):
+            for tj in range(tw):
+                for a in range(2):
+                    for b in range(2):
+                        h, w = ti * 2 + a, tj * 2 + b
+                        if h < ho and w < wo:
+                            for k in range(o):
+                                y[a, b, k] = g[n, k, h, w]
+                        else:
+                            for k in range(o):
+                                y[a, b, k] = 0
+                for u in range(6):
+                    c0, c1 = at[0, u], at[1, u]
+                    for b in range(2):
+                        for k in range(o):
+                            tmp[u, b, k] = c0 * y[0, b, k] + c1 * y[1, b, k]
+                for u in range(6):
+                    for j in range(6):
+                        c0, c1 = at[0, j], at[1, j]
+                        p = u * 6 + j
+                        for k in range(o):
+                            dm[p, t, k] = c0 * tmp[u, 0, k] + c1 * tmp[u, 1, k]
+                t += 1
+
+
+@fast_jit
+def winograd_input_adjoint(dv, bt, n0, n1, th, tw, m, dxp):
+    """The adjoint of winograd_input: dxp[n, m * ti + u, m * tj + j] += (B dV B^T)[u, j] of
+    each tile's dv[:, t] (36 rows of C channels), into padded NHWC dxp (windows overlap, so
+    it adds); a whole row of tiles at a time."""
+    wp, c = dxp.shape[2], dxp.shape[3]
+    rows = np.empty((6, wp, c), dxp.dtype)     # B applied across the tiles of the row
+    t = 0
+    for n in range(n0, n1):
+        for ti in range(th):
+            rows[...] = 0
+            for a in range(6):
+                p = a * 6
+                for tj in range(tw):
+                    for j in range(6):
+                        b0, b1, b2, b3, b4, b5 = (bt[0, j], bt[1, j], bt[2, j], bt[3, j],
+                                                  bt[4, j], bt[5, j])
+                        w = tj * m + j
+                        for k in range(c):
+                            rows[a, w, k] += (b0 * dv[p, t + tj, k] + b1 * dv[p + 1, t + tj, k]
+                                              + b2 * dv[p + 2, t + tj, k]
+                                              + b3 * dv[p + 3, t + tj, k]
+                                              + b4 * dv[p + 4, t + tj, k]
+                                              + b5 * dv[p + 5, t + tj, k])
+            h = ti * m
+            for u in range(6):
+                b0, b1, b2, b3, b4, b5 = bt[0, u], bt[1, u], bt[2, u], bt[3, u], bt[4, u], bt[5, u]
+                for w in range(wp):
+                    for k in range(c):
+                        dxp[n, h + u, w, k] += (b0 * rows[0, w, k] + b1 * rows[1, w, k]
+                                                + b2 * rows[2, w, k] + b3 * rows[3, w, k]
+                                                + b4 * rows[4, w, k] + b5 * rows[5, w, k])
+            t += tw

@@ -38,6 +38,25 @@ def scratch(name: str, shape, dtype) -> np.ndarray:
 
 # ---- convolution -----------------------------------------------------------------------
 
+def nhwc_padded(x, pads, xp, start, stop):
+    """Images start:stop of x [N, C, H, W] into the zero-padded NHWC buffer xp [N, top + H +
+    bottom, left + W + right, C]."""
+    h, w = x.shape[2:]
+    (top, bottom), (left, right) = pads
+    part = xp[start:stop]
+    for border in (np.s_[:, :top], np.s_[:, top + h:], np.s_[:, top:top + h, :left],
+                   np.s_[:, top:top + h, left + w:]):
+        part[border] = 0
+    part[:, top:top + h, left:left + w] = x[start:stop].transpose(0, 2, 3, 1)
+
+
+def padded_buffer(x, pads):
+    """The (uninitialized) padded NHWC buffer of x, in this thread's scratch."""
+    n, c, h, w = x.shape
+    (top, bottom), (left, right) = pads
+    return scratch("padded", (n, top + h + bottom, left + w + right, c), x.dtype)
+
+
 def col2im(dcols, dxp, block, wo, stride, dilation, khw) -> None:
     """Add columns dcols [G, pixels, kH * kW * Cg] of the output block (n0, n1, a0, a1) back
     into the padded NHWC gradient dxp, where their windows read the input."""

@@ -23,13 +23,16 @@ run on every core and no GEMM pays OpenBLAS's hand-off (each block's GEMM is sma
   O / C times more columns and measured slower on the W3 layers.)
 - One input channel (a first layer) takes tap-major columns, and each image's product
   [O, taps] @ [taps, pixels] is written straight into the NCHW output.
+- 5x5 kernels at stride 1 with several input channels take Winograd F(2x2, 5x5) instead
+  (`_conv_winograd`: 2.8x fewer multiplications; this im2col's GEMMs already ran near
+  OpenBLAS's peak, so nothing else could close the gap to oneDNN on those layers).
 """
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from ...ops import conv
-from . import _conv_numba, parallel
-from ._conv_numba import scratch as _buffer
+from . import _conv_numba, _conv_winograd, parallel
+from ._conv_numba import nhwc_padded, padded_buffer, scratch as _buffer
 from .registry import kernel
 
 # Of columns per block: half a core's L2, so a block's columns and OpenBLAS's packed copy
@@ -47,25 +50,6 @@ def _geometry(op, hw, khw) -> tuple:
         pads.append(conv.axis_pads(op.padding, axis, *args))
         out.append(conv.axis_out(*args, pads[-1]))
     return tuple(pads), tuple(out)
-
-
-def _nhwc_padded(x, pads, xp, start, stop):
-    """Images start:stop of x [N, C, H, W] into the zero-padded NHWC buffer xp [N, top + H +
-    bottom, left + W + right, C]."""
-    h, w = x.shape[2:]
-    (top, bottom), (left, right) = pads
-    part = xp[start:stop]
-    for border in (np.s_[:, :top], np.s_[:, top + h:], np.s_[:, top:top + h, :left],
-                   np.s_[:, top:top + h, left + w:]):
-        part[border] = 0
-    part[:, top:top + h, left:left + w] = x[start:stop].transpose(0, 2, 3, 1)
-
-
-def _padded_buffer(x, pads):
-    """The (uninitialized) padded NHWC buffer of x, in this thread's scratch."""
-    n, c, h, w = x.shape
-    (top, bottom), (left, right) = pads
-    return _buffer("padded", (n, top + h + bottom, left + w + right, c), x.dtype)
 
 
 def _blocks(start: int, stop: int, ho: int, row_bytes: int):
@@ -156,14 +140,16 @@ def _conv2d(op, x, w, b):
     o, cg, kh, kw = w.shape
     groups, og = op.groups, o // op.groups
     pads, (ho, wo) = _geometry(op, x.shape[2:], (kh, kw))
+    if _conv_winograd.applies(op, (kh, kw), x.shape[1], x.dtype):
+        return _conv_winograd.conv2d(x, w, b, pads)
     wt = _tap_major(w, groups)
     wk = np.ascontiguousarray(wt.transpose(0, 2, 1))      # [G, Kg, Og]
     out = np.empty((n, groups, og, ho, wo), x.dtype)
     bias = None if b is None else b.reshape(groups, 1, og)
-    xp = _padded_buffer(x, pads)
+    xp = padded_buffer(x, pads)
 
     def piece(start, stop):
-        _nhwc_padded(x, pads, xp, start, stop)
+        nhwc_padded(x, pads, xp, start, stop)
         for (n0, n1, a0, a1), cols in _column_blocks(xp, (kh, kw), (ho, wo), op.stride,
                                                      op.dilation, groups, start, stop):
             if x.shape[1] == 1:     # tap-major columns [1, Kg, pixels] (one channel: one
@@ -215,13 +201,16 @@ def _grad_weight(op, x, g, gw, gb) -> None:
     o, cg, kh, kw = gw.shape
     groups = op.groups
     pads, out_hw = _geometry(op, x.shape[2:], (kh, kw))
-    xp = _padded_buffer(x, pads)
+    if _conv_winograd.applies(op, (kh, kw), x.shape[1], x.dtype):
+        _conv_winograd.grad_weight(x, g, gw, gb, pads)
+        return
+    xp = padded_buffer(x, pads)
     parts = {}
 
     def piece(start, stop):
         sums = np.zeros((groups, kh * kw * cg, o // groups), x.dtype)
         bias = None if gb is None else np.zeros(o, x.dtype)
-        _nhwc_padded(x, pads, xp, start, stop)
+        nhwc_padded(x, pads, xp, start, stop)
         blocks = _column_blocks(xp, (kh, kw), out_hw, op.stride, op.dilation, groups,
                                 start, stop)
         if x.shape[1] == 1:     # tap-major columns: one product per image with g as it is
@@ -255,6 +244,8 @@ def conv2d_grad_input(op, g, w, ref):
     o, cg, kh, kw = w.shape
     groups = op.groups
     pads, out_hw = _geometry(op, (h, wd), (kh, kw))
+    if _conv_winograd.applies(op, (kh, kw), c, g.dtype):
+        return _conv_winograd.grad_input(g, w, ref.shape, pads)
     (top, bottom), (left, right) = pads
     dxp = _buffer("padded", (n, top + h + bottom, left + wd + right, c), g.dtype)
     dx = np.empty(ref.shape, g.dtype)

@@ -1,0 +1,116 @@
+"""Winograd F(2x2, 5x5) convolutions (backend/numpy/_conv_winograd.py) against PyTorch: the
+forward with and without bias, the weight and bias gradients and the input gradient, on
+odd sizes (a partial last tile), padding 0 / 2 / asymmetric / "same", float64 (tight) and
+float32, one thread and the kernel pool; and the cases that must not take the path."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tinyflow.backend.numpy import _conv_winograd, conv
+from tinyflow.ops import conv as conv_ops
+
+from pool_helpers import force_pool
+
+torch = pytest.importorskip("torch")
+F = torch.nn.functional
+TOL = {np.float64: 1e-11, np.float32: 2e-5}   # of the largest value
+
+CASES = [  # x shape, out channels, padding (torch spelling)
+    ((2, 3, 7, 6), 4, 2),
+    ((3, 2, 5, 9), 3, 0),
+    ((1, 4, 6, 7), 2, "same"),
+    ((2, 5, 8, 5), 3, ((1, 3), (0, 2))),   # (top, bottom), (left, right)
+    ((64, 32, 14, 14), 64, 2),             # the CNN benchmark's layer
+]
+
+
+def _torch_pad(x, padding):
+    """x padded for torch where it has no spelling (asymmetric): returns (x, padding)."""
+    if isinstance(padding, tuple):
+        (top, bottom), (left, right) = padding
+        return F.pad(x, (left, right, top, bottom)), 0
+    return x, padding
+
+
+def _run(shape, out_channels, padding, dtype, bias):
+    rng = np.random.default_rng(sum(shape))
+    x = rng.standard_normal(shape).astype(dtype)
+    w = (rng.standard_normal((out_channels, shape[1], 5, 5)) / 5).astype(dtype)
+    b = rng.standard_normal(out_channels).astype(dtype) if bias else None
+    tx, tw = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
+    tb = torch.tensor(b, requires_grad=True) if bias else None
+    padded, pad = _torch_pad(tx, padding)
+    ty = F.conv2d(padded, tw, tb, padding=pad)
+    g = rng.standard_normal(ty.shape).astype(dtype)
+    ty.backward(torch.tensor(g))
+
+    attrs = conv_ops.conv_attrs(padding=padding)
+    if bias:
+        y = conv.conv2d_bias(conv_ops.Conv2dBias(**attrs), x, w, b)
+        both = conv.conv2d_grad_weight_bias(conv_ops.Conv2dGradWeightBias(**attrs), x, g, w)
+        gw, gb = both[:w.size].reshape(w.shape), both[w.size:]
+    else:
+        y = conv.conv2d(conv_ops.Conv2d(**attrs), x, w)
+        gw, gb = conv.conv2d_grad_weight(conv_ops.Conv2dGradWeight(**attrs), x, g, w), None
+    gx = conv.conv2d_grad_input(conv_ops.Conv2dGradInput(**attrs), g, w, x)
+    pairs = [("output", y, ty), ("weight gradient", gw, tw.grad), ("input gradient", gx, tx.grad)]
+    if bias:
+        pairs.append(("bias gradient", gb, tb.grad))
+    for what, got, want in pairs:
+        want = want.detach().numpy()
+        assert got.dtype == dtype and got.shape == want.shape, what
+        scale = max(1.0, float(np.abs(want).max()))
+        np.testing.assert_allclose(got / scale, want / scale, rtol=0, atol=TOL[dtype],
+                                   err_msg=what)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("bias", [False, True])
+@pytest.mark.parametrize("case", CASES, ids=lambda c: "x".join(map(str, c[0])))
+def test_winograd_matches_torch(case, bias, dtype, monkeypatch):
+    calls = []
+    monkeypatch.setattr(_conv_winograd, "conv2d", _counted(_conv_winograd.conv2d, calls))
+    for name in ("grad_weight", "grad_input"):
+        monkeypatch.setattr(_conv_winograd, name, _counted(getattr(_conv_winograd, name), calls))
+    _run(*case, dtype, bias)
+    assert calls == ["conv2d", "grad_weight", "grad_input"]
+
+
+def _counted(fn, calls):
+    def wrapper(*args, **kwargs):
+        calls.append(fn.__name__)
+        return fn(*args, **kwargs)
+    return wrapper
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_winograd_on_the_kernel_pool_matches_torch(dtype, monkeypatch):
+    threaded = force_pool(monkeypatch, 1 << 10, [])
+    _run((9, 6, 11, 10), 5, 2, dtype, bias=True)
+    assert threaded.count("_conv_winograd.py") == 3
+
+
+@pytest.mark.parametrize("attrs, channels, kernel", [
+    (dict(stride=2, padding=2), 3, 5),
+    (dict(dilation=2, padding=4), 3, 5),
+    (dict(groups=3, padding=2), 3, 5),
+    (dict(padding=1), 3, 3),
+    (dict(padding=2), 1, 5),       # one input channel: the tap-major im2col
+])
+def test_other_convolutions_keep_im2col(attrs, channels, kernel):
+    op = conv_ops.Conv2d(**conv_ops.conv_attrs(**attrs))
+    assert not _conv_winograd.applies(op, (kernel, kernel), channels, np.float32)
+
+
+def test_padding_past_the_kernel_matches_torch():
+    """Padding above r - 1: whole rows of tiles read only zeros, their gradient is dropped."""
+    _run((2, 3, 4, 5), 4, 5, np.float64, bias=True)
+
+
+def test_matrices_compute_the_correlation():
+    """y = A^T [(G w) * (B^T d)] is the 1-D correlation of d with w, in float64."""
+    at, g, bt = _conv_winograd.matrices(5, np.float64)
+    rng = np.random.default_rng(1)
+    w, d = rng.standard_normal(5), rng.standard_normal(6)
+    np.testing.assert_allclose(at @ ((g @ w) * (bt @ d)), [w @ d[:5], w @ d[1:]], rtol=1e-12)

@@ -7,6 +7,7 @@ inputs), so it needs no static shapes; a plan records once per feed-shape signat
 from __future__ import annotations
 
 from collections import defaultdict
+from itertools import accumulate
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -173,20 +174,25 @@ def plan_buffers(program: Program) -> BufferPlan:
 
 
 def _peaks(steps, roots, root_end, external, out_buffer, buffers):
-    """Live bytes over the steps, with and without the pool."""
+    """Live bytes over the steps, with and without the pool (each value added where it is
+    made and taken off after its last use, then summed: linear in the steps, where adding
+    it at every step it lives would be quadratic in a training step's fetched values)."""
     pool = sum(buffers)
-    planned = [0] * (len(steps) + 1)
-    unplanned = [0] * (len(steps) + 1)
+    planned = [0] * (len(steps) + 2)
+    unplanned = [0] * (len(steps) + 2)
     for n, step in enumerate(steps):
         out = step.output
         if roots[out] != {out} or out in external:
             continue  # a view or state: no memory of its own
         size = step.record.nbytes
         stop = min(max(root_end[out], n), len(steps)) + 1
-        for k in range(n, stop):
-            unplanned[k] += size
-            if out_buffer[n] is None:
-                planned[k] += size
+        unplanned[n] += size
+        unplanned[stop] -= size
+        if out_buffer[n] is None:
+            planned[n] += size
+            planned[stop] -= size
+    planned = list(accumulate(planned[:-1]))
+    unplanned = list(accumulate(unplanned[:-1]))
     peak = pool + max(planned, default=0)
     return MemoryStats(peak_bytes=peak, unplanned_peak_bytes=max(unplanned, default=0),
                        pool_bytes=pool, num_buffers=len(buffers),

@@ -21,7 +21,11 @@ def schedule(program: Program, writes: dict = None, then=None) -> tuple[Program,
     deps = dependencies(program, writes)
     best = None
     orders = [list(range(len(program.steps)))] + greedy_orders(program, deps)
+    tried = set()
     for order in orders + [sunk(program, deps, order) for order in orders]:
+        if tuple(order) in tried:     # greedy and sunk orders often coincide: judge once
+            continue
+        tried.add(tuple(order))
         candidate = program.with_steps([program.steps[k] for k in order])
         buffers = plan_buffers(candidate)
         if then is not None:

@@ -36,12 +36,31 @@ class MemoryStats:
 
 def value_roots(program: Program) -> dict:
     """Slot -> the slots owning its memory: itself, or for a view those its input views
-    (from the recorded aliases)."""
-    roots: dict[int, frozenset] = {s: frozenset([s]) for s in program.externals}
+    (from the recorded aliases). Kept on the program (it is immutable; callers only read
+    it): the per-shape passes ask for it a couple of times per candidate order."""
+    roots = program.__dict__.get("_value_roots")
+    if roots is not None:
+        return roots
+    roots = {s: frozenset((s,)) for s in program.externals}
     for step in program.steps:
-        rs = frozenset().union(*(roots.get(i, frozenset([i])) for i in step.record.aliases))
-        roots[step.output] = rs or frozenset([step.output])
+        aliases = step.record.aliases
+        if not aliases:
+            roots[step.output] = frozenset((step.output,))
+        elif len(aliases) == 1:
+            roots[step.output] = roots.get(aliases[0]) or frozenset(aliases)
+        else:
+            roots[step.output] = frozenset().union(
+                *(roots.get(i, frozenset((i,))) for i in aliases))
+    program.__dict__["_value_roots"] = roots
     return roots
+
+
+def reordered(program: Program, steps: list) -> Program:
+    """`program` with its steps in another order: its memory roots (`value_roots`) do not
+    depend on the order, so the new program starts with them."""
+    candidate = program.with_steps(steps)
+    candidate.__dict__["_value_roots"] = value_roots(program)
+    return candidate
 
 
 def memory_of(program: Program) -> dict:

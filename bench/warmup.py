@@ -62,7 +62,9 @@ print(json.dumps(out))
 
 
 # The harness's worker for one compiled GPT step (bench/harness.py: same threads, the model
-# source run by torch or, aliased, by tinyflow), timing the import apart from the steps.
+# source run by torch or, aliased, by tinyflow), timing the import apart from the steps; the
+# first step's CPU time of this process steadies a loaded machine's numbers (torch's leaves
+# out its compile workers' processes, so compare it within one framework).
 HARNESS_GPT_PROBE = """
 import json, os, sys, time
 framework, bench = sys.argv[1], sys.argv[2]
@@ -78,13 +80,14 @@ import importlib
 gpt = importlib.import_module("models.gpt")
 imported = time.perf_counter() - t0
 step = gpt.WORKLOADS["gpt4_b16_sdpa_causal_tanh_compiled"].build()
-t0 = time.perf_counter()
+t0, c0 = time.perf_counter(), time.process_time()
 step()
-first = time.perf_counter() - t0
+first, first_cpu = time.perf_counter() - t0, time.process_time() - c0
 t0 = time.perf_counter()
 step()
 print(json.dumps({"import": imported, "first step": first,
-                  "second step": time.perf_counter() - t0}))
+                  "second step": time.perf_counter() - t0,
+                  "first step cpu (this process)": first_cpu}))
 """
 HARNESS_GPT = "gpt4_b16"
 

@@ -13,7 +13,7 @@ from tinyflow.backend.numpy import (_attention_loops, _batch_norm_loops, _conv_l
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-# One float32 call of a loop of each kind: ufuncs on shared scalar helpers (GELU, erf), loops
+# One float32 call of a loop of each kind: flat loops on shared scalar helpers (GELU, erf), loops
 # with a helper in their file (layer norm, batch norm, max pooling), the LSTM cell (helpers
 # chosen per dtype by overloads), and a loop without helpers (Adam's).
 SCRIPT = """
@@ -67,8 +67,8 @@ def test_second_process_loads_every_loop_from_the_disk_cache(tmp_path):
     assert not saved, "recompiled in the second process:\n" + "\n".join(saved)
     loaded = {line.rsplit("/", 1)[-1].split("-")[0] for line in warm.splitlines()
               if "data loaded" in line}
-    assert loaded >= {"_fast_math_loops.gelu_32", "_fast_math_loops.gelu_grad_32",
-                      "_fast_math_loops.erf_32", "_norm_loops.rows_forward",
+    assert loaded >= {"_fast_math_loops.unary32", "_fast_math_loops.binary32",
+                      "_norm_loops.rows_forward",
                       "_norm_loops.rows_backward", "_norm_loops.rows_param_grad",
                       "_batch_norm_loops.forward",
                       "_fast_math_loops.lstm_forward", "_conv_loops.pool_forward",

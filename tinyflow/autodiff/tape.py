@@ -28,9 +28,10 @@ def check_saved(node: Tensor) -> None:
     if saved is FREED:
         if node.op.saves_inputs or node.op.saves_output:
             raise RuntimeError(
-                f"Trying to backward through the graph a second time (through {node.op.name}"
-                f"{_created_at(node)}): its saved values were freed by the first backward. "
-                f"Specify retain_graph=True on the first backward() call.")
+                f"Trying to backward through the graph a second time (through "
+                f"{node.op.name or type(node.op).__name__}{_created_at(node)}): its saved "
+                f"values were freed by the first backward. Specify retain_graph=True on the "
+                f"first backward() call.")
         return
     tensors = node.inputs + (node,)
     for t, version in zip(tensors, saved):   # the common case: nothing was overwritten

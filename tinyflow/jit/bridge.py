@@ -10,11 +10,13 @@ one forward run plus, at backward time, one forward-and-backward run.
 from __future__ import annotations
 
 import dataclasses
+import weakref
 from typing import Optional
 
 import numpy as np
 
 from ..autodiff.reverse import gradients
+from ..autodiff.tape import FREED
 from ..core.graph import topo_sort
 from ..core.op import Op
 from ..core.tensor import PLACEHOLDER, Tensor
@@ -31,14 +33,18 @@ class Backward:
     reads: list = dataclasses.field(default_factory=list)   # the plan's graph: its nodes
     draws: list = dataclasses.field(default_factory=list)   # its random nodes, fed
 
-    def node(self, value: np.ndarray, args: list, drawn: tuple = ()) -> Tensor:
+    def node(self, value: np.ndarray, args: list, drawn: tuple = (),
+             results: list = None) -> Tensor:
         """The eager result of one call, recorded on the tape over its real inputs; `drawn`:
         the forward run's values of `draws` (dropout's mask), which the gradient plan is
-        fed rather than drawing new ones."""
+        fed rather than drawing new ones; `results`: the call's results so far (this one
+        is added), which share one forward as PyTorch's compiled node does."""
         inputs = tuple(args) + tuple(self.leaves)
-        out = Tensor._eager(value, CompiledCall(backward=self, drawn=tuple(drawn)), inputs,
-                            True)
+        results = [] if results is None else results
+        out = Tensor._eager(value, CompiledCall(backward=self, drawn=tuple(drawn),
+                                                results=results), inputs, True)
         out._saved = tuple(x._version[0] for x in inputs) + (out._version[0],)
+        results.append(weakref.ref(out))
         return out
 
 
@@ -46,9 +52,18 @@ class CompiledCall(Op):
     """One call of a compiled function, as a node of the eager tape (not a graph op)."""
     backward: object
     drawn: tuple = ()
+    results: list = None   # weak references to the results of the same call
     saves_output = False
 
     def vjp(self, g: Tensor, out: Tensor, *inputs: Tensor) -> tuple:
+        for ref in self.results or ():
+            other = ref()
+            if other is not None and other is not out and other._saved is FREED:
+                raise RuntimeError(
+                    "Trying to backward through the graph a second time (through a compiled "
+                    "call, another result of which was differentiated without "
+                    "retain_graph): its saved values were freed by the first backward. "
+                    "Specify retain_graph=True on the first backward() call.")
         count = len(inputs) - len(self.backward.leaves)
         feeds = [x.array for x in inputs[:count]] + list(self.drawn) + [
             np.asarray(g.array, out.dtype.np)]

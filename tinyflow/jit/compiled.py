@@ -6,17 +6,19 @@ import dataclasses
 import functools
 import time
 import warnings
+from collections import Counter
 from typing import Any, Callable, Optional
 
 import numpy as np
 
+from ..autodiff.tape import FREED
 from ..core.graph import topo_sort
 from ..core.modes import autocast_state, grad_mode, trace_state
 from ..core.tensor import EAGER, Tensor
 from ..nn.modules.module import Module
 from ..runtime.plan import Plan
 from .arguments import flatten_result, guard, leaves, map_tree, rebuild
-from .bridge import plan_backward
+from .bridge import CompiledCall, plan_backward
 from .captures import MISSING, capture_guards, data_matches, matches
 from .dynamic import DynamicDims, all_eager
 from .search import search
@@ -50,6 +52,7 @@ class _Graph:
     single_use: bool
     backward: Optional[list] = None   # per result, its reverse rule or None (jit/bridge.py)
     drawn: Optional[list] = None      # per result, the fetch indices of its rule's draws
+    spent: Optional[list] = None      # per result of a call that ran backward: its leaves
 
     def valid(self) -> bool:
         for kind, obj, seen in self.guards:
@@ -223,6 +226,7 @@ class CompiledFunction:
             if backward is not None and _reads_written(backward, writes, tensors):
                 backward = None
         drawn = None if backward is None else _fetch_draws(backward, fetches)
+        spent = _spent(tracer, fetches[:results]) if grad_mode.enabled and grads else None
         if self.budget_s is None:
             plan = Plan(fetches, tuple(placeholders), {}, planned=_shape_generic(placeholders),
                         writes=[(k, t) for t, k in writes if isinstance(k, int)])
@@ -231,7 +235,7 @@ class CompiledFunction:
                                   self.budget_s)
             self.search_reports.append(report)
         return _Graph(plan, outputs, writes, grads, guards, tracer.new_states,
-                      tracer.single_use, backward, drawn)
+                      tracer.single_use, backward, drawn, spent)
 
     def _backward(self, tracer: Tracer, fetches: list) -> Optional[list]:
         """Per result, the reverse rule of its tape node (None: a plain tensor), or None if
@@ -350,11 +354,33 @@ class CompiledFunction:
                 t._grad = Tensor._eager(np.asarray(values[source], t.dtype.np))
         rules = entry.backward
         if rules is not None:
+            results = []    # the call's differentiable results: one forward, freed as one
             return rebuild(entry.outputs, lambda k: Tensor._eager(np.asarray(values[k]))
                            if rules[k] is None else rules[k].node(
                                values[k], tensors,
-                               [values[i] for i in entry.drawn[k]] if entry.drawn else ()))
+                               [values[i] for i in entry.drawn[k]] if entry.drawn else (),
+                               results))
+        if entry.spent is not None:
+            return rebuild(entry.outputs, lambda k: _spent_result(values[k], entry.spent[k]))
         return rebuild(entry.outputs, lambda k: Tensor._eager(np.asarray(values[k])))
+
+
+def _spent(tracer: Tracer, results: list) -> Optional[list]:
+    """Per result of a function that ran `backward()`, the real leaves requiring grad that
+    it depends on (None: none): its result then has a history whose saved values that
+    backward freed, as eager's loss does, so a second `backward()` raises as PyTorch's."""
+    spent = [tuple(tracer.leaf_of(n) for n in topo_sort([t]) if tracer.wants_grad(n))
+             if t.dtype.is_floating else () for t in results]
+    spent = [s or None for s in spent]
+    return spent if any(spent) else None
+
+
+def _spent_result(value, leaves: Optional[tuple]) -> Tensor:
+    if leaves is None:
+        return Tensor._eager(np.asarray(value))
+    out = Tensor._eager(np.asarray(value), CompiledCall(backward=None), leaves, True)
+    out._saved = FREED
+    return out
 
 
 def _shape_generic(feeds) -> bool:
@@ -431,17 +457,33 @@ def _refuse_overlapping_writes(writes: list, fetches: list, fn, arguments=()) ->
     used = [t.array for t in arguments] + [leaf.array for leaf in _eager_leaves(fetches)]
     for a in used:
         arrays.setdefault(id(a), a)
+    uses = Counter(id(a) for a in used)
     for w in written:
-        if sum(a is w for a in used) > 1:
+        if uses[id(w)] > 1:
             raise GraphBreak(f"it writes a tensor of shape {w.shape} that it also gets as "
                              f"another argument (or captures)", _defined_at(fn))
-    for w in written:
-        for a in arrays.values():
-            if a is not w and not _same_view(a, w) and np.may_share_memory(a, w) \
-                    and np.shares_memory(a, w):
-                raise GraphBreak(f"it writes a tensor of shape {w.shape} that shares memory "
-                                 f"with another tensor of shape {a.shape} it uses (views of "
-                                 f"one buffer)", _defined_at(fn))
+    written_ids = {id(w) for w in written}
+    for a, b in _overlapping_extents(list(arrays.values())):
+        if (id(a) in written_ids or id(b) in written_ids) and not _same_view(a, b) \
+                and np.shares_memory(a, b):
+            w, other = (a, b) if id(a) in written_ids else (b, a)
+            raise GraphBreak(f"it writes a tensor of shape {w.shape} that shares memory "
+                             f"with another tensor of shape {other.shape} it uses (views of "
+                             f"one buffer)", _defined_at(fn))
+
+
+def _overlapping_extents(arrays: list) -> list:
+    """The pairs of `arrays` whose byte extents overlap (what `np.may_share_memory` checks),
+    found by one sweep over the extents sorted by start: a step's hundreds of parameters,
+    moments and gradients are compared with their neighbours, not each with all."""
+    extents = sorted((lo, hi, k) for k, a in enumerate(arrays) if a.size
+                     for lo, hi in [np.lib.array_utils.byte_bounds(a)])
+    pairs, open_ = [], []
+    for lo, hi, k in extents:
+        open_ = [(h, j) for h, j in open_ if h > lo]
+        pairs.extend((arrays[j], arrays[k]) for _, j in open_)
+        open_.append((hi, k))
+    return pairs
 
 
 def _same_view(a: np.ndarray, b: np.ndarray) -> bool:

@@ -7,6 +7,7 @@ inputs), so it needs no static shapes; a plan records once per feed-shape signat
 from __future__ import annotations
 
 from collections import defaultdict
+from itertools import accumulate
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -35,12 +36,31 @@ class MemoryStats:
 
 def value_roots(program: Program) -> dict:
     """Slot -> the slots owning its memory: itself, or for a view those its input views
-    (from the recorded aliases)."""
-    roots: dict[int, frozenset] = {s: frozenset([s]) for s in program.externals}
+    (from the recorded aliases). Kept on the program (it is immutable; callers only read
+    it): the per-shape passes ask for it a couple of times per candidate order."""
+    roots = program.__dict__.get("_value_roots")
+    if roots is not None:
+        return roots
+    roots = {s: frozenset((s,)) for s in program.externals}
     for step in program.steps:
-        rs = frozenset().union(*(roots.get(i, frozenset([i])) for i in step.record.aliases))
-        roots[step.output] = rs or frozenset([step.output])
+        aliases = step.record.aliases
+        if not aliases:
+            roots[step.output] = frozenset((step.output,))
+        elif len(aliases) == 1:
+            roots[step.output] = roots.get(aliases[0]) or frozenset(aliases)
+        else:
+            roots[step.output] = frozenset().union(
+                *(roots.get(i, frozenset((i,))) for i in aliases))
+    program.__dict__["_value_roots"] = roots
     return roots
+
+
+def reordered(program: Program, steps: list) -> Program:
+    """`program` with its steps in another order: its memory roots (`value_roots`) do not
+    depend on the order, so the new program starts with them."""
+    candidate = program.with_steps(steps)
+    candidate.__dict__["_value_roots"] = value_roots(program)
+    return candidate
 
 
 def memory_of(program: Program) -> dict:
@@ -173,20 +193,25 @@ def plan_buffers(program: Program) -> BufferPlan:
 
 
 def _peaks(steps, roots, root_end, external, out_buffer, buffers):
-    """Live bytes over the steps, with and without the pool."""
+    """Live bytes over the steps, with and without the pool (each value added where it is
+    made and taken off after its last use, then summed: linear in the steps, where adding
+    it at every step it lives would be quadratic in a training step's fetched values)."""
     pool = sum(buffers)
-    planned = [0] * (len(steps) + 1)
-    unplanned = [0] * (len(steps) + 1)
+    planned = [0] * (len(steps) + 2)
+    unplanned = [0] * (len(steps) + 2)
     for n, step in enumerate(steps):
         out = step.output
         if roots[out] != {out} or out in external:
             continue  # a view or state: no memory of its own
         size = step.record.nbytes
         stop = min(max(root_end[out], n), len(steps)) + 1
-        for k in range(n, stop):
-            unplanned[k] += size
-            if out_buffer[n] is None:
-                planned[k] += size
+        unplanned[n] += size
+        unplanned[stop] -= size
+        if out_buffer[n] is None:
+            planned[n] += size
+            planned[stop] -= size
+    planned = list(accumulate(planned[:-1]))
+    unplanned = list(accumulate(unplanned[:-1]))
     peak = pool + max(planned, default=0)
     return MemoryStats(peak_bytes=peak, unplanned_peak_bytes=max(unplanned, default=0),
                        pool_bytes=pool, num_buffers=len(buffers),

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from .memory import BufferPlan, memory_of, plan_buffers, root_readers, value_roots
+from .memory import (BufferPlan, memory_of, plan_buffers, reordered, root_readers,
+                     value_roots)
 from .program import Program
 
 
@@ -21,8 +22,12 @@ def schedule(program: Program, writes: dict = None, then=None) -> tuple[Program,
     deps = dependencies(program, writes)
     best = None
     orders = [list(range(len(program.steps)))] + greedy_orders(program, deps)
+    tried = set()
     for order in orders + [sunk(program, deps, order) for order in orders]:
-        candidate = program.with_steps([program.steps[k] for k in order])
+        if tuple(order) in tried:     # greedy and sunk orders often coincide: judge once
+            continue
+        tried.add(tuple(order))
+        candidate = reordered(program, [program.steps[k] for k in order])
         buffers = plan_buffers(candidate)
         if then is not None:
             candidate, buffers = then(candidate, buffers)
@@ -141,10 +146,12 @@ def sunk(program: Program, deps: list, order: list) -> list:
         first = min(at[u] for u in users[n])
         if first <= at[n] + 1:
             continue
+        here = at[n]
         kept = sum(size.get(r, 0) for r in {r for i in step.inputs for r in roots.get(i, ())}
-                   if max(at[m] for m in readers[r]) == at[n])
+                   if all(at[m] <= here for m in readers[r]))   # n reads it last
         if kept <= size.get(step.output, 0) + SMALL:
             order.insert(first, n)
-            del order[at[n]]
-            at.update((k, p) for p, k in enumerate(order[at[n]:first], at[n]))
+            del order[here]
+            for p in range(here, first):
+                at[order[p]] = p
     return order

@@ -27,4 +27,26 @@ def call(name: str, *xs: np.ndarray, out=None) -> np.ndarray:
     in float32); `out` as for any ufunc."""
     if any(x.dtype == np.float64 for x in xs):
         return ufunc(name, 64)(*xs, out=out)
-    return ufunc(name, 32)(*(x.astype(np.float32, copy=False) for x in xs), out=out)
+    xs = [x.astype(np.float32, copy=False) for x in xs]
+    flat = _flat_loop(name, xs, out)
+    if flat is not None:
+        return flat
+    return ufunc(name, 32)(*xs, out=out)
+
+
+def _flat_loop(name: str, xs: list, out):
+    """The float32 result by the loops Numba's disk cache serves whole (`unary32`,
+    `binary32`), for C-contiguous inputs of one shape (and such an `out`); None for other
+    calls (broadcasting, strides), which take the ufunc."""
+    from . import _fast_math_loops as loops
+    body = (loops.UNARY32 if len(xs) == 1 else loops.BINARY32).get(name)
+    shape = xs[0].shape
+    if body is None or not all(x.shape == shape and x.flags.c_contiguous for x in xs):
+        return None
+    if out is None:
+        out = np.empty(shape, np.float32)
+    elif not (out.shape == shape and out.dtype == np.float32 and out.flags.c_contiguous):
+        return None
+    flat = [x.reshape(-1) for x in xs]
+    (loops.unary32 if len(xs) == 1 else loops.binary32)(body, *flat, out.reshape(-1))
+    return out

@@ -95,6 +95,7 @@ def _tanh(u):
 
 # ---- ufunc bodies: {name: (float32 body, float64 body, signature, fastmath)} ------------
 
+@inline
 def erf_32(x):
     return erf32(x)
 
@@ -103,6 +104,7 @@ def erf_64(x):
     return math.erf(x)
 
 
+@inline
 def gelu_32(x):
     return x * f32(0.5) * (f32(1) + erf32(x * f32(RSQRT2)))
 
@@ -111,6 +113,7 @@ def gelu_64(x):
     return x * 0.5 * (1 + math.erf(x * RSQRT2))
 
 
+@inline
 def gelu_grad_32(g, x):
     cdf = f32(0.5) * (f32(1) + erf32(x * f32(RSQRT2)))
     return g * (cdf + x * exp_neg32(f32(0.5) * x * x) * f32(RSQRT_2PI))
@@ -121,6 +124,7 @@ def gelu_grad_64(g, x):
     return g * (cdf + x * math.exp(-0.5 * x * x) * RSQRT_2PI)
 
 
+@inline
 def gelu_tanh_32(x):
     t = tanh32(f32(SQRT_2_OVER_PI) * x * (f32(1) + f32(CUBIC) * x * x))
     return f32(0.5) * x * (f32(1) + t)
@@ -130,6 +134,7 @@ def gelu_tanh_64(x):
     return 0.5 * x * (1 + math.tanh(SQRT_2_OVER_PI * x * (1 + CUBIC * x * x)))
 
 
+@inline
 def gelu_tanh_grad_32(g, x):
     x2 = x * x
     t = tanh32(f32(SQRT_2_OVER_PI) * x * (f32(1) + f32(CUBIC) * x2))
@@ -165,7 +170,43 @@ def vectorized(name: str, bits: int):
     cache (`_fast_math.ufunc` keeps it)."""
     body32, body64, sig, (fast32, fast64) = UFUNCS[name]
     body, fast = (body32, fast32) if bits == 32 else (body64, fast64)
-    return numba.vectorize([sig.format(bits)], cache=True, fastmath=fast)(body)
+    return numba.vectorize([sig.format(bits)], cache=True, fastmath=fast)(
+        getattr(body, "py_func", body))
+
+
+# ---- float32 loops over flat arrays -------------------------------------------------------
+# The same bodies as jitted loops: Numba's disk cache holds their whole machine code, where a
+# `vectorize` ufunc builds its NumPy loop wrapper with LLVM in every process (~40 ms each,
+# paid by the first GELU of every process). `_fast_math.call` takes these for contiguous
+# float32 arrays of one shape; one branch per body, each a loop LLVM vectorizes.
+
+UNARY32 = {"erf": 0, "gelu": 1, "gelu_tanh": 2}
+BINARY32 = {"gelu_grad": 0, "gelu_tanh_grad": 1}
+
+loop = numba.njit(cache=True, nogil=True, fastmath=True, error_model="numpy")
+
+
+@loop
+def unary32(body, x, out):
+    if body == 0:
+        for i in range(x.shape[0]):
+            out[i] = erf_32(x[i])
+    elif body == 1:
+        for i in range(x.shape[0]):
+            out[i] = gelu_32(x[i])
+    else:
+        for i in range(x.shape[0]):
+            out[i] = gelu_tanh_32(x[i])
+
+
+@loop
+def binary32(body, g, x, out):
+    if body == 0:
+        for i in range(x.shape[0]):
+            out[i] = gelu_grad_32(g[i], x[i])
+    else:
+        for i in range(x.shape[0]):
+            out[i] = gelu_tanh_grad_32(g[i], x[i])
 
 
 # ---- the LSTM cell (see backend/numpy/rnn.py) -------------------------------------------

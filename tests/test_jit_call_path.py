@@ -9,6 +9,8 @@ import pytest
 
 import tinyflow as torch
 from tinyflow.backend.numpy import rows
+from tinyflow.backend.numpy.nn import numpy_softmax
+from tinyflow.backend.numpy.reduce import numpy_sum
 from tinyflow.backend.numpy.registry import KERNELS
 from tinyflow.ops.nn import Softmax
 from tinyflow.ops.reduce import Sum
@@ -84,20 +86,44 @@ def test_row_kernels_equal_numpy_kernels(shape, dtype):
     tol = dict(rtol=1e-6 if dtype == np.float32 else 1e-13, atol=1e-7)
     op = Softmax(axis=len(shape) - 1)
     with np.errstate(all="ignore"):
-        want = KERNELS[Softmax](op, x)
+        want = numpy_softmax(op, x)   # NumPy's ufuncs (the registered kernel picks the loops)
         np.testing.assert_allclose(rows.softmax_rows(op, x), want, **tol)
         out = np.empty_like(x)
         assert rows.softmax_rows(op, x, out=out) is out
         np.testing.assert_allclose(out, want, **tol)
     for keepdims in (True, False):
         op = Sum(axis=(len(shape) - 1,), keepdims=keepdims)
-        want = KERNELS[Sum](op, x)
+        want = numpy_sum(op, x)
         got = rows.sum_rows(op, x)
         assert got.shape == want.shape and got.dtype == want.dtype
         # (summed in float64, then rounded: NumPy's float32 sum is off by a few ulps of
         # the row's magnitude, ~50 here)
         np.testing.assert_allclose(got, want, rtol=tol["rtol"],
                                    atol=2e-5 if dtype == np.float32 else 1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16])
+def test_eager_softmax_and_sum_pick_the_row_loops_for_short_rows(dtype, monkeypatch):
+    """The registered kernels (what eager calls run) take the row loops exactly where they
+    cover the input, and give NumPy's kernels' values either way."""
+    import tinyflow as tf
+    calls = []
+    for name in ("softmax_rows", "sum_rows"):
+        monkeypatch.setattr(rows, name, lambda *a, _f=getattr(rows, name), **k:
+                            calls.append(_f) or _f(*a, **k))
+    for shape, dim, covered in [((100, 10), 1, True), ((4, 3, 5), -1, True),
+                                ((10, 100), 1, False), ((100, 10), 0, False)]:
+        x = RNG.standard_normal(shape).astype(dtype)
+        calls.clear()
+        got = tf.nn.softmax(tf.constant(x), axis=dim).numpy()
+        total = tf.reduce_sum(tf.constant(x), axis=dim).numpy()
+        assert bool(calls) == covered, (shape, dim)
+        wide = x.astype(np.float32) if dtype == np.float16 else x
+        tol = dict(rtol=1e-2) if dtype == np.float16 else dict(rtol=1e-6, atol=1e-6)
+        np.testing.assert_allclose(got, numpy_softmax(Softmax(axis=dim % len(shape)), wide),
+                                   **tol)
+        np.testing.assert_allclose(total, wide.sum(dim), **tol)
+        assert got.dtype == total.dtype == dtype
 
 
 def test_row_kernels_fall_back_for_strided_inputs():

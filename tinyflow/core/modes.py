@@ -54,8 +54,8 @@ class no_grad(contextlib.ContextDecorator):
 
     def __new__(cls, func=None, *args, **kwargs):
         """`@torch.no_grad` without parentheses decorates `func`, as PyTorch's does."""
-        self = super().__new__(cls)
-        return self(func) if callable(func) else self
+        self = object.__new__(cls)   # (no zero-argument super(): every step enters one)
+        return self if func is None or not callable(func) else self(func)
 
     def __enter__(self):
         self._prev = grad_mode.enabled

@@ -175,11 +175,10 @@ def apply(op: Op, *inputs: Tensor, name: Optional[str] = None, graph=None,
         data = np.asarray(data, dtype.np) if not dtype.is_reduced else as_dtype_array(
             data, dtype)
     tracked = False
-    if grad_mode.enabled and op.differentiable:
-        for x in inputs:
-            if x.requires_grad:
-                tracked = True
-                break
+    for x in inputs:   # the slots first: the thread-local grad mode is the dearer read
+        if x.requires_grad:
+            tracked = grad_mode.enabled and op.differentiable
+            break
     if not tracked:
         out = new_eager(data, dtype)
         if op.view and data.base is not None:

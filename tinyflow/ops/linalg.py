@@ -56,6 +56,7 @@ class MatMul(Op):
 
 
 _MATMULS = {(ta, tb): shared(MatMul, ta, tb) for ta in (False, True) for tb in (False, True)}
+PLAIN_MATMUL = _MATMULS[(False, False)]   # `a @ b`: PyTorch's matmul applies it directly
 
 
 class Affine(Op):

@@ -148,7 +148,7 @@ def _reduce(op_cls, x, axis, keepdims, reduction_indices, keep_dims, name):
     keepdims = bool(keepdims or keep_dims)
     if reduction_indices is None and (axis is None or type(axis) is int):   # the common case
         rank = None if x.shape is None else len(x.shape)
-        op = _REDUCTIONS.get((op_cls, axis, rank, keepdims))
+        op = CACHED_REDUCTIONS.get((op_cls, axis, rank, keepdims))
         if op is not None:
             return apply(op, x, name=name)
     try:
@@ -157,13 +157,13 @@ def _reduce(op_cls, x, axis, keepdims, reduction_indices, keep_dims, name):
         raise ShapeError(f"{op_cls.name}: {e} (input shape {x.shape}) at {user_site()}") from None
     op = shared(op_cls, axes, keepdims)
     if reduction_indices is None and (axis is None or type(axis) is int):
-        _REDUCTIONS[(op_cls, axis, x.ndim, keepdims)] = op
+        CACHED_REDUCTIONS[(op_cls, axis, x.ndim, keepdims)] = op
     return apply(op, x, name=name)
 
 
 # (class, axis as given, rank, keepdims) -> the op: a reduction over an int axis (or all)
-# skips normalizing the axis and building the op
-_REDUCTIONS: dict = {}
+# skips normalizing the axis and building the op (PyTorch's sum/mean look here first)
+CACHED_REDUCTIONS: dict = {}
 
 
 def reduce_sum(x, axis=None, keepdims=False, name=None, reduction_indices=None,

@@ -10,8 +10,10 @@ from collections import namedtuple
 
 from .. import ops
 from ..core import dtypes
-from ..core.op import as_tensor
-from ..core.tensor import Tensor
+from ..core.modes import trace_state
+from ..core.op import apply, as_tensor
+from ..core.tensor import EAGER, Tensor
+from ..ops.reduce import CACHED_REDUCTIONS, Mean, Sum
 
 MaxResult = namedtuple("MaxResult", ["values", "indices"])   # also sort's and topk's
 
@@ -25,6 +27,12 @@ def widened(x, dtype=None):
 
 
 def sum(x, dim=None, keepdim=False, dtype=None, axis=None, keepdims=False):  # noqa: A001
+    if type(x) is Tensor and type(x.shape) is tuple and (dim is None or type(dim) is int) \
+            and dtype is None and axis is None and x.dtype.is_floating:
+        # an eager float sum over one dim or all: the op (integers widen first)
+        op = CACHED_REDUCTIONS.get((Sum, dim, len(x.shape), bool(keepdim or keepdims)))
+        if op is not None:
+            return apply(op, x)
     x = as_tensor(x)
     if dtype is not None or not x.dtype.is_floating:
         x = widened(x, dtype)
@@ -33,6 +41,12 @@ def sum(x, dim=None, keepdim=False, dtype=None, axis=None, keepdims=False):  # n
 
 
 def mean(x, dim=None, keepdim=False, dtype=None, axis=None, keepdims=False):
+    if type(x) is Tensor and x.kind == EAGER and (dim is None or type(dim) is int) \
+            and dtype is None and axis is None and trace_state.active is None \
+            and x.dtype.is_floating and not x.dtype.is_reduced:   # reduce_mean's eager case
+        op = CACHED_REDUCTIONS.get((Mean, dim, len(x.shape), bool(keepdim or keepdims)))
+        if op is not None:
+            return apply(op, x)
     x = as_tensor(x) if dtype is None else as_tensor(x).to(dtype)
     if not x.dtype.is_floating:
         raise RuntimeError("mean(): could not infer output dtype. Input dtype must be either "

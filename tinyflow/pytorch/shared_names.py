@@ -13,9 +13,10 @@ from __future__ import annotations
 import numpy as np
 
 from .. import ops
-from ..core.modes import trace_state
-from ..core.op import as_tensor
+from ..core.modes import autocast_state, trace_state
+from ..core.op import apply, as_tensor
 from ..core.tensor import Tensor
+from ..ops.linalg import PLAIN_MATMUL
 from .creation import dtype_or, ignored_options, leaf
 from .dtype import check_device
 from .inplace import write_out
@@ -211,11 +212,17 @@ def ones_like(x, dtype=None, requires_grad=False, name=None, device=None,
 empty_like = zeros_like
 
 
+
 def matmul(a, b, transpose_a=False, transpose_b=False, name=None, *, out=None):
     """`torch.matmul` / `x @ y` and TF1's `tf.matmul`, one name. PyTorch's vector cases
     (1-D @ 1-D is a dot product, 1-D @ 2-D a vector-matrix product, ...: the vector gets a
     dim that is then dropped) apply to eager operands, also under `tinyflow.compile`; TF1's
     graphs keep rank >= 2."""
+    if (type(a) is Tensor and type(b) is Tensor and type(a.shape) is tuple   # eager, 2-D+
+            and type(b.shape) is tuple and len(a.shape) > 1 and len(b.shape) > 1
+            and out is None and not (transpose_a or transpose_b)
+            and autocast_state.dtype is None):
+        return apply(PLAIN_MATMUL, a, b, name=name)   # every `x @ w`: ops.matmul's work, inline
     a, b = as_tensor(a), as_tensor(b)
     vector = a.ndim == 1 or b.ndim == 1
     if not vector or transpose_a or transpose_b or (

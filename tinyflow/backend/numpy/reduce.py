@@ -2,11 +2,20 @@
 import numpy as np
 
 from ...ops import reduce as r
+from . import rows
 from .registry import kernel
 
 
 @kernel(r.Sum, out=True, widen=0)
 def sum_(op, x, out=None):
+    """A sum over a short last axis takes the row loops (see nn.softmax), others NumPy's."""
+    if out is None and op.axis is not None and len(op.axis) == 1 and rows.covered(
+            x, op.axis[0]):
+        return rows.sum_rows(op, x)
+    return numpy_sum(op, x, out)
+
+
+def numpy_sum(op, x, out=None):
     # np.sum without its Python wrapper (the same promotions: small ints sum in int64)
     return np.add.reduce(x, axis=op.axis, keepdims=op.keepdims, out=out)
 
@@ -14,9 +23,9 @@ def sum_(op, x, out=None):
 @kernel(r.Mean, widen=0)
 def mean(op, x):
     """The sum, then one division by the count in x's dtype: the values of the sum and the
-    divide it stands for."""
+    divide it stands for. (`total.size`, not np.size: a NumPy scalar has it too.)"""
     total = np.add.reduce(x, axis=op.axis, keepdims=op.keepdims)
-    return np.true_divide(total, x.dtype.type(x.size // max(np.size(total), 1)))
+    return np.true_divide(total, x.dtype.type(x.size // max(total.size, 1)))
 
 
 @kernel(r.Max, out=True)

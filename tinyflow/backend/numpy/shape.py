@@ -130,12 +130,12 @@ def broadcast_to(op, x, ref):
     x = np.asarray(x)
     if op.axes:   # a reshape is cheaper than np.expand_dims for the same view
         shape = list(x.shape)
-        for a in sorted(a % len(ref.shape) for a in op.axes):
+        for a in sorted([a % len(ref.shape) for a in op.axes]):
             shape.insert(a, 1)
         x = x.reshape(shape)
     if math.prod(ref.shape) < _COPY_BROADCAST_BELOW:
         out = np.empty(ref.shape, x.dtype)
-        np.copyto(out, x)
+        out[...] = x   # np.copyto's work without its Python dispatcher frame
         return out
     return np.broadcast_to(x, ref.shape)
 

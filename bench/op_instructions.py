@@ -1,0 +1,128 @@
+"""Instructions per call of single eager ops (the seed step's and the batch-1 MLP's), under
+valgrind's callgrind, tinyflow or torch: where a step's count (bench/instructions.py) goes,
+op by op. Counting is on only around each snippet's loop and dumped per snippet, so the
+counts are exact on a loaded machine (see instructions.py for the caveats: OpenBLAS runs
+its AVX2 kernels under valgrind, and memory stalls are not counted).
+
+    .venv/bin/python bench/op_instructions.py                 # every snippet, tinyflow
+    .venv/bin/python bench/op_instructions.py --torch softmax_dim1 sum_dim1
+"""
+from __future__ import annotations
+
+import argparse
+import glob
+import os
+import subprocess
+import sys
+import tempfile
+
+CALLS = 200
+SNIPPETS = {   # name -> one call, on the tensors SETUP makes (as the seed step's shapes)
+    "add_16": "a + b",
+    "mul_scalar_16": "a * 1.0001",
+    "neg_100": "-v",
+    "matmul_100x784x10": "X @ Wg",
+    "softmax_dim1_100x10": "F.softmax(Z, dim=1)",
+    "log_100x10": "torch.log(Z)",
+    "sum_dim1_100x10": "torch.sum(Z, dim=1)",
+    "mean_100": "torch.mean(v)",
+    "item": "s.item()",
+    "linear_b1_784x1024": "lin(x1)",
+    "relu_b1_1024": "F.relu(h1)",
+    "mlp_b1": "mlp(x1)",
+    "no_grad_enter_exit": "enter_no_grad()",
+    "zero_784x10": "Wc.zero_()",
+}
+SETUP = """
+import numpy as np
+if framework == "torch":
+    import torch
+    torch.set_num_threads(1)
+else:
+    import tinyflow as torch
+F, nn = torch.nn.functional, torch.nn
+def ones(*shape):
+    return torch.from_numpy(np.ones(shape, np.float32))
+a, b, v, s, Z = ones(16), ones(16), ones(100), ones(), ones(100, 10)
+X, Wg = ones(100, 784), torch.zeros(784, 10, requires_grad=True)
+x1, h1, Wc = ones(1, 784), ones(1, 1024), torch.zeros(784, 10)
+lin = nn.Linear(784, 1024)
+mlp = nn.Sequential(nn.Linear(784, 1024), nn.ReLU(), nn.Linear(1024, 1024), nn.ReLU(),
+                    nn.Linear(1024, 10))
+def enter_no_grad():
+    with torch.no_grad():
+        pass
+"""
+
+
+def worker(tree: str, framework: str, names: list) -> None:
+    """Runs each snippet's loop with callgrind's instrumentation on, then dumps its count."""
+    sys.path.insert(0, tree)
+    env = {"framework": framework}
+    exec(SETUP, env)
+    pid = str(os.getpid())
+    for name in names:
+        loop = compile(f"for _ in range({CALLS}): {SNIPPETS[name]}", name, "exec")
+        exec(loop, env)   # warm: first-call imports and caches are not counted
+        for action in (["-i", "on"], None, ["-i", "off"], ["-d", name]):
+            if action is None:
+                exec(loop, env)
+            else:
+                subprocess.run(["callgrind_control", *action, pid], capture_output=True,
+                               check=True)
+
+
+def counts(tree: str, framework: str, names: list) -> dict:
+    """Instructions per call of each snippet, from one valgrind run."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "callgrind.out")
+        env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1",
+                   NUMBA_NUM_THREADS="1")
+        cmd = ["valgrind", "--tool=callgrind", "--instr-atstart=no",
+               f"--callgrind-out-file={out}", sys.executable, os.path.abspath(__file__),
+               "--worker", tree, framework, *names]
+        done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=3600)
+        if done.returncode:
+            raise RuntimeError(f"{framework} failed:\n{done.stderr[-2000:]}")
+        result = {}
+        for path in glob.glob(out + ".*"):
+            name = total = None
+            with open(path) as f:
+                for line in f:
+                    if line.startswith("desc: Trigger"):
+                        name = line.split()[-1]
+                    elif line.startswith("totals:"):
+                        total = int(line.split()[1])
+            if name in SNIPPETS and total is not None:
+                result[name] = total // CALLS
+        return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("snippets", nargs="*", help=f"some of: {', '.join(SNIPPETS)}")
+    parser.add_argument("--torch", action="store_true", help="count torch's calls too")
+    parser.add_argument("--tree", default=os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__))), help="the checkout whose tinyflow is counted")
+    args = parser.parse_args()
+    names = args.snippets or list(SNIPPETS)
+    unknown = set(names) - set(SNIPPETS)
+    if unknown:
+        parser.error(f"unknown snippets {sorted(unknown)}; known: {', '.join(SNIPPETS)}")
+    columns = {"tinyflow": counts(args.tree, "tinyflow", names)}
+    if args.torch:
+        columns["torch"] = counts(args.tree, "torch", names)
+    print(f"{'op (one call)':<22}" + "".join(f"{k:>12}" for k in columns)
+          + ("   tf/torch" if args.torch else ""))
+    for name in names:
+        row = [columns[k].get(name) for k in columns]
+        ratio = (f"   {row[0] / row[1]:.2f}x" if args.torch and row[0] and row[1] else "")
+        print(f"{name:<22}" + "".join(f"{c:>12,}" if c else f"{'-':>12}" for c in row)
+              + ratio)
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["--worker"]:
+        worker(sys.argv[2], sys.argv[3], sys.argv[4:])
+    else:
+        main()

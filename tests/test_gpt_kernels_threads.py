@@ -1,6 +1,7 @@
 """The GPT step's row and elementwise kernels on the kernel pool (forced on: two threads,
 every size cut) give what they give on one thread: layer norm forward, its input and
-parameter gradients, GELU (exact and tanh) and its gradient, and AdamW's update."""
+parameter gradients, GELU (exact and tanh) and its gradient, AdamW's update, and softmax
+over long rows (attention written out by hand), which also matches PyTorch's."""
 from __future__ import annotations
 
 import numpy as np
@@ -74,3 +75,23 @@ def test_adamw_update_in_pieces(monkeypatch):
     for a, b in zip(alone, pieces):
         np.testing.assert_array_equal(a, b)
     assert calls == ["state.py"], calls
+
+
+def test_softmax_of_long_rows_matches_torch_in_pieces(monkeypatch):
+    """The row loops' softmax (rows >= 32 long, >= 16k values): PyTorch's values, NaN for a row of -inf or
+    one holding NaN or +inf, and the same result on the pool's threads."""
+    torch = pytest.importorskip("torch")
+    from tinyflow.ops import nn
+    x = np.random.default_rng(3).standard_normal((2, 3, 64, 64)).astype(np.float32)
+    x[..., np.triu_indices(64, 1)[0], np.triu_indices(64, 1)[1]] = -np.inf
+    x[0, 0, 3], x[0, 1, 5, 7], x[1, 1, 2, 0] = -np.inf, np.nan, np.inf
+    op = nn.Softmax(axis=-1)
+
+    def run():
+        return (numpy_kernels[nn.Softmax](op, x),)
+    alone, pieces, calls = _twice(monkeypatch, run)
+    want = torch.softmax(torch.tensor(x), -1).numpy()
+    np.testing.assert_allclose(alone[0], want, rtol=2e-6, atol=1e-7, equal_nan=True)
+    assert np.isnan(alone[0]).any(-1).sum() == 3
+    np.testing.assert_array_equal(alone[0], pieces[0])
+    assert calls == ["nn.py"], calls

@@ -4,6 +4,7 @@ import functools
 import numpy as np
 
 from ...ops import nn
+from . import parallel
 from .registry import kernel
 
 
@@ -12,8 +13,35 @@ def _log_softmax(x, axis):
     return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
 
 
+# Rows at least this long (and arrays at least this large) go through the row loops of
+# `_attention_loops` (shift by the max, NumPy's exp, normalize: three passes over memory
+# where NumPy's makes five): the scores of attention written out by hand, [B, H, T, T]
+ROW_LOOPS_FROM = (32, 1 << 14)
+SOFTMAX_PASSES = 3              # of work per element, as parallel.MIN_ELEMENTS counts it
+
+
+@functools.cache
+def _attention_loops():
+    from . import _attention_loops     # imports Numba: on first use
+    return _attention_loops
+
+
 @kernel(nn.Softmax, out=True, widen=0)
 def softmax(op, x, out=None):
+    if (x.ndim and op.axis in (-1, x.ndim - 1) and x.shape[-1] >= ROW_LOOPS_FROM[0]
+            and x.size >= ROW_LOOPS_FROM[1] and x.dtype in (np.float32, np.float64)
+            and x.flags.c_contiguous and (out is None or out.flags.c_contiguous
+                                          and out.dtype == x.dtype)):
+        out = np.empty_like(x) if out is None else out
+        rows, loops = out.reshape(-1, x.shape[-1]), _attention_loops()
+        x_rows, minus_inf = x.reshape(rows.shape), x.dtype.type(-np.inf)
+
+        def piece(a, b):
+            loops.shifted_rows(x_rows[a:b], rows[a:b], minus_inf)
+            np.exp(rows[a:b], out=rows[a:b])
+            loops.normalize_rows(rows[None, a:b], False, 0)
+        parallel.split(piece, len(rows), x.size * SOFTMAX_PASSES)
+        return out
     # the ufuncs' reduce, not np.max / np.sum: their Python wrappers cost more than a small
     # batch's arithmetic
     e = np.subtract(x, np.maximum.reduce(x, axis=op.axis, keepdims=True), out=out)

@@ -78,8 +78,8 @@ def test_adamw_update_in_pieces(monkeypatch):
 
 
 def test_softmax_of_long_rows_matches_torch_in_pieces(monkeypatch):
-    """The row loops' softmax (rows >= 32 long, >= 16k values): PyTorch's values, NaN for a row of -inf or
-    one holding NaN or +inf, and the same result on the pool's threads."""
+    """The row loops' softmax (rows >= 32 long, >= 16k values): PyTorch's values, NaN for a
+    row of -inf or one holding NaN or +inf, and the same result on the pool's threads."""
     torch = pytest.importorskip("torch")
     from tinyflow.ops import nn
     x = np.random.default_rng(3).standard_normal((2, 3, 64, 64)).astype(np.float32)

@@ -5,13 +5,18 @@ the scores: scale, mask and shift; NumPy's exp; normalize), other dtypes and mas
 batch dims broadcast only partly through NumPy (eight passes).
 
 `attention` and `attention_grad` (softmax(q k^T * scale + mask) v and its dq, dk, dv) cut
-the flattened batch x heads entries across the kernel pool, so each thread runs whole heads
-with one-thread products: OpenBLAS threads a 128 x 128 x 64 product poorly, and one piece
+the longest batch axis (nanoGPT's batch) across the kernel pool, so each thread runs whole
+heads with one-thread products: OpenBLAS threads a 128 x 128 x 64 product poorly, and one piece
 per thread pays the hand-off once. Within a piece the queries go in blocks of `BLOCK`; a
 causal block multiplies only the keys up to its last query (at T = 128 and blocks of 32,
 5/8 of the products' work), and its scores (a few hundred KB) stay in cache between the
 product, the softmax and the product with v. The backward recomputes each block's weights
-(one product more, as flash attention), so the forward keeps nothing but its output."""
+(one product more, as flash attention), so the forward keeps nothing but its output.
+
+q, k and v are read where they are (nanoGPT's heads are strided views of one Linear(C, 3C)
+output), and the output and packed gradients are laid out like q (`_laid_out_like`): for
+those heads [B, T, H, D] in memory, so the caller's transpose(1, 2).contiguous().view(B, T,
+C) and the gradients' way back to [B, T, C] are views, not copies."""
 import functools
 import math
 
@@ -127,7 +132,8 @@ def _blocks(queries: int, keys: int, causal: bool, mask):
     """(first query, stop, keys used) per block of queries. Causal blocks use the keys up to
     their last query (top-left aligned), blocks under one bool mask for every head (as a
     causal mask spelled out) those up to the last one it keeps: the rest are masked."""
-    one_bool = mask is not None and mask.dtype == np.bool_ and mask.shape[0] == 1
+    one_bool = (mask is not None and mask.dtype == np.bool_ and mask.ndim == 3
+                and mask.shape[0] == 1)
     size = BLOCK if causal or one_bool else WIDE_BLOCK
     for i in range(0, queries, size):
         stop = min(i + size, queries)
@@ -142,9 +148,9 @@ def _heads(q, k, v, mask, g=None):
     """q, k, v (and g) as views over the broadcast batch dims, at least one (no copy here:
     a product's left operand may be a [T, D] slice of any row stride, such as a head of
     nanoGPT's split, viewed and transposed Linear(C, 3C) output; a right operand is copied
-    per piece, as OpenBLAS multiplies by a strided one some 1.4x slower); the mask as a C-contiguous
-    [1, T, S] (one for every entry) or batch + [T, S] array (bool, or q's dtype); and the
-    batch shape."""
+    per piece, as OpenBLAS multiplies by a strided one some 1.4x slower); the mask as a
+    C-contiguous [1, T, S] (one for every entry) or batch + [T, S] array (bool, or q's
+    dtype); and the batch shape."""
     batch = np.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2],
                                 () if mask is None else mask.shape[:-2])
     views = [np.broadcast_to(x, batch + x.shape[-2:]) for x in ((q, k, v) if g is None
@@ -180,8 +186,10 @@ def _laid_out_like(ref, shape, dtype, fill=np.empty):
     attention's output for q = x.view(B, T, H, D).transpose(1, 2) is [B, H, T, D] over
     [B, T, H, D] memory, so the caller's transpose(1, 2).contiguous() is free (as PyTorch
     lays it out), and so are its gradient's for the reshapes back to [B, T, C]."""
-    order = sorted(range(len(shape)), key=lambda i: -ref.strides[i])
-    if 0 in ref.strides or order == list(range(len(shape))):
+    # a length-1 axis has any stride (NumPy's broadcast_to gives it 0): outermost
+    strides = [st if n > 1 else math.inf for st, n in zip(ref.strides, ref.shape)]
+    order = sorted(range(len(shape)), key=lambda i: -strides[i])
+    if 0 in strides or order == list(range(len(shape))):
         return fill(shape, dtype)
     return fill([shape[i] for i in order], dtype).transpose(np.argsort(order))
 

@@ -1,7 +1,7 @@
 """The GPT step's row and elementwise kernels on the kernel pool (forced on: two threads,
 every size cut) give what they give on one thread: layer norm forward, its input and
-parameter gradients, GELU (exact and tanh) and its gradient, AdamW's update, and softmax
-over long rows (attention written out by hand), which also matches PyTorch's."""
+parameter gradients, GELU (exact and tanh) and its gradient, AdamW's update, softmax
+over long rows (attention written out by hand; also PyTorch's values) and batched products."""
 from __future__ import annotations
 
 import numpy as np
@@ -95,3 +95,20 @@ def test_softmax_of_long_rows_matches_torch_in_pieces(monkeypatch):
     assert np.isnan(alone[0]).any(-1).sum() == 3
     np.testing.assert_array_equal(alone[0], pieces[0])
     assert calls == ["nn.py"], calls
+
+
+@pytest.mark.parametrize("shapes", [((3, 4, 5, 6), (4, 7, 6)), ((1, 4, 5, 6), (3, 1, 7, 6))])
+def test_batched_matmul_in_pieces(monkeypatch, shapes):
+    """q @ k^T of attention written out by hand: whole matrices per thread, batch dims
+    broadcast, the values of np.matmul."""
+    from tinyflow.ops import linalg
+    rng = np.random.default_rng(4)
+    a, b = (rng.standard_normal(s).astype(np.float32) for s in shapes)
+    op = linalg.MatMul(transpose_a=False, transpose_b=True)
+
+    def run():
+        return (numpy_kernels[linalg.MatMul](op, a, b),)
+    alone, pieces, calls = _twice(monkeypatch, run)
+    np.testing.assert_array_equal(alone[0], np.matmul(a, b.swapaxes(-1, -2)))
+    np.testing.assert_array_equal(alone[0], pieces[0])
+    assert calls == ["linalg.py"], calls

@@ -263,3 +263,31 @@ def test_multihead_attention_without_weights_runs_the_fused_op(monkeypatch):
     assert calls == ["Attention", "AttentionGrad"]
     for a, b in zip(*outs):
         np.testing.assert_allclose(a, b, **TOL[np.float32])
+
+
+@pytest.mark.parametrize("b", [1, 2])   # 1: the pieces cut the heads
+@pytest.mark.parametrize("mask", [None, "per head"])
+def test_nanogpt_heads_of_one_projection_match_torch(pool, mask, b):
+    """q, k, v as nanoGPT spells them (one [B, T, 3C] tensor split, viewed and transposed):
+    read in place, the output laid out [B, T, H, D] so that transpose(1, 2) is C-contiguous
+    (its .contiguous() is free), and the gradients likewise; values as PyTorch's."""
+    t, heads, d = 9, 3, 4
+    rng = np.random.default_rng(5)
+    x = _random(rng, (b, t, 3 * heads * d), np.float32)
+    m = None if mask is None else rng.random((b, heads, t, t)) > 0.3
+    results = []
+    for lib in (tf, torch):
+        xt = lib.tensor(x, requires_grad=True)
+        q, k, v = (y.view(b, t, heads, d).transpose(1, 2) for y in xt.split(heads * d, dim=2))
+        y = lib.nn.functional.scaled_dot_product_attention(
+            q, k, v, attn_mask=None if m is None else lib.tensor(m), is_causal=m is None)
+        out = y.transpose(1, 2)
+        if lib is tf:
+            assert out.numpy().flags.c_contiguous
+        w = np.random.default_rng(9).standard_normal(tuple(out.shape)).astype(np.float32)
+        (out.contiguous().view(b, t, heads * d) * lib.tensor(w.reshape(b, t, -1))).sum(
+            ).backward()
+        results.append((np.asarray(y.detach().numpy()), xt.grad.numpy()))
+    for ours, theirs in zip(*results):
+        np.testing.assert_allclose(ours, theirs, **TOL[np.float32])
+    _threaded(pool, heads)

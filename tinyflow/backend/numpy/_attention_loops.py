@@ -40,6 +40,18 @@ def shifted_scores(s, scale, causal, first, mask, has_mask, minus_inf):
 
 
 @jit
+def shifted_rows(x, out, minus_inf):
+    """out <- x minus its row's max, per row of [n, k] arrays (softmax's first pass, the row
+    in cache). Unlike `shifted_scores`, a row of -inf (or with +inf) becomes NaN, as
+    PyTorch's softmax gives."""
+    for r in range(x.shape[0]):
+        row, o = x[r], out[r]
+        top = _largest(row, x.shape[1], minus_inf)
+        for j in range(x.shape[1]):
+            o[j] = row[j] - top
+
+
+@jit
 def _largest(row, n, start):
     """max(start, row[:n]) in eight independent lanes, which LLVM turns into vector maxima
     (one running maximum is a chain of compares, 3.5x slower). A NaN may or may not win:

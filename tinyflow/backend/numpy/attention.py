@@ -5,13 +5,18 @@ the scores: scale, mask and shift; NumPy's exp; normalize), other dtypes and mas
 batch dims broadcast only partly through NumPy (eight passes).
 
 `attention` and `attention_grad` (softmax(q k^T * scale + mask) v and its dq, dk, dv) cut
-the flattened batch x heads entries across the kernel pool, so each thread runs whole heads
-with one-thread products: OpenBLAS threads a 128 x 128 x 64 product poorly, and one piece
+the longest batch axis (nanoGPT's batch) across the kernel pool, so each thread runs whole
+heads with one-thread products: OpenBLAS threads a 128 x 128 x 64 product poorly, and one piece
 per thread pays the hand-off once. Within a piece the queries go in blocks of `BLOCK`; a
 causal block multiplies only the keys up to its last query (at T = 128 and blocks of 32,
 5/8 of the products' work), and its scores (a few hundred KB) stay in cache between the
 product, the softmax and the product with v. The backward recomputes each block's weights
-(one product more, as flash attention), so the forward keeps nothing but its output."""
+(one product more, as flash attention), so the forward keeps nothing but its output.
+
+q, k and v are read where they are (nanoGPT's heads are strided views of one Linear(C, 3C)
+output), and the output and packed gradients are laid out like q (`_laid_out_like`): for
+those heads [B, T, H, D] in memory, so the caller's transpose(1, 2).contiguous().view(B, T,
+C) and the gradients' way back to [B, T, C] are views, not copies."""
 import functools
 import math
 
@@ -127,7 +132,8 @@ def _blocks(queries: int, keys: int, causal: bool, mask):
     """(first query, stop, keys used) per block of queries. Causal blocks use the keys up to
     their last query (top-left aligned), blocks under one bool mask for every head (as a
     causal mask spelled out) those up to the last one it keeps: the rest are masked."""
-    one_bool = mask is not None and mask.dtype == np.bool_ and mask.shape[0] == 1
+    one_bool = (mask is not None and mask.dtype == np.bool_ and mask.ndim == 3
+                and mask.shape[0] == 1)
     size = BLOCK if causal or one_bool else WIDE_BLOCK
     for i in range(0, queries, size):
         stop = min(i + size, queries)
@@ -139,19 +145,53 @@ def _blocks(queries: int, keys: int, causal: bool, mask):
 
 
 def _heads(q, k, v, mask, g=None):
-    """q, k, v (and g) as [n, rows, cols] over the broadcast batch dims, the mask as
-    [1 or n, T, S] (bool, or q's dtype), and the batch shape."""
+    """q, k, v (and g) as views over the broadcast batch dims, at least one (no copy here:
+    a product's left operand may be a [T, D] slice of any row stride, such as a head of
+    nanoGPT's split, viewed and transposed Linear(C, 3C) output; a right operand is copied
+    per piece, as OpenBLAS multiplies by a strided one some 1.4x slower); the mask as a
+    C-contiguous [1, T, S] (one for every entry) or batch + [T, S] array (bool, or q's
+    dtype); and the batch shape."""
     batch = np.broadcast_shapes(q.shape[:-2], k.shape[:-2], v.shape[:-2],
                                 () if mask is None else mask.shape[:-2])
-    flat = [np.ascontiguousarray(np.broadcast_to(x, batch + x.shape[-2:])).reshape(
-        -1, *x.shape[-2:]) for x in ((q, k, v) if g is None else (q, k, v, g))]
+    views = [np.broadcast_to(x, batch + x.shape[-2:]) for x in ((q, k, v) if g is None
+                                                               else (q, k, v, g))]
+    if not batch:
+        views = [x[None] for x in views]
     if mask is None:
         rows_mask = np.zeros((1, 1, 1), bool)
     else:
         rows_mask = _rows_mask(mask, batch + (q.shape[-2], k.shape[-2]))
+        if rows_mask.shape[0] != 1 or not batch:
+            rows_mask = rows_mask.reshape(views[0].shape[:-2] + rows_mask.shape[-2:])
         if rows_mask.dtype != np.bool_:
             rows_mask = rows_mask.astype(q.dtype, copy=False)
-    return flat, rows_mask, batch
+    return views, rows_mask, batch
+
+
+def _cut_axis(shape) -> int:
+    """The batch axis the pieces cut: the longest (the batch of nanoGPT's [B, H, T, D])."""
+    return max(range(len(shape) - 2), key=lambda i: shape[i])
+
+
+def _piece_mask(rows_mask, cut: int, a: int, b: int):
+    """The mask of entries a:b of batch axis `cut` as [1 or n, T, S] rows."""
+    if rows_mask.ndim == 3 and rows_mask.shape[0] == 1:
+        return rows_mask
+    part = rows_mask[(slice(None),) * cut + (slice(a, b),)]
+    return np.reshape(part, (-1,) + part.shape[-2:])
+
+
+def _laid_out_like(ref, shape, dtype, fill=np.empty):
+    """A new array of `shape` whose axes lie in memory in the order of ref's (by stride):
+    attention's output for q = x.view(B, T, H, D).transpose(1, 2) is [B, H, T, D] over
+    [B, T, H, D] memory, so the caller's transpose(1, 2).contiguous() is free (as PyTorch
+    lays it out), and so are its gradient's for the reshapes back to [B, T, C]."""
+    # a length-1 axis has any stride (NumPy's broadcast_to gives it 0): outermost
+    strides = [st if n > 1 else math.inf for st, n in zip(ref.strides, ref.shape)]
+    order = sorted(range(len(shape)), key=lambda i: -strides[i])
+    if 0 in strides or order == list(range(len(shape))):
+        return fill(shape, dtype)
+    return fill([shape[i] for i in order], dtype).transpose(np.argsort(order))
 
 
 def _transposed(x):
@@ -160,35 +200,38 @@ def _transposed(x):
     return np.ascontiguousarray(x.swapaxes(-1, -2))
 
 
-def _in_pieces(piece, entries: int, queries: int, keys: int) -> None:
-    """piece(start, stop) over the batch x heads entries, on the pool's threads when the
-    work is worth it."""
-    parallel.split(piece, entries, entries * queries * keys * WORK_PER_SCORE)
+def _in_pieces(piece, length: int, scores: int) -> None:
+    """piece(start, stop) over the `length` entries of the batch axis cut, on the pool's
+    threads when the work of all the `scores` is worth it."""
+    parallel.split(piece, length, scores * WORK_PER_SCORE)
 
 
 @kernel(attention.Attention, widen=0)
 def attention_(op, q, k, v, mask=None):
     """softmax(q k^T * scale + mask) v, block by block (module docstring)."""
     (qf, kf, vf), rows_mask, batch = _heads(q, k, v, mask)
-    n, queries, keys = qf.shape[0], qf.shape[1], kf.shape[1]
-    out = np.zeros((n, queries, vf.shape[-1]), qf.dtype)
-    if not (n and queries and keys):
-        return out.reshape(batch + out.shape[1:])
-    has_mask, shared_mask = mask is not None, rows_mask.shape[0] == 1
-
+    shape, queries, keys = qf.shape[:-2], qf.shape[-2], kf.shape[-2]
+    out = _laid_out_like(qf, qf.shape[:-1] + vf.shape[-1:], qf.dtype, np.zeros)
+    if not (qf.size and kf.size and queries and keys):
+        return out.reshape(batch + out.shape[-2:])
+    has_mask = mask is not None
+    cut = _cut_axis(qf.shape)
     blocks = list(_blocks(queries, keys, op.causal, rows_mask if has_mask else None))
 
     def piece(a, b):
-        m = rows_mask if shared_mask else rows_mask[a:b]
-        k_t = _transposed(kf[a:b])
+        at = (slice(None),) * cut + (slice(a, b),)
+        m = _piece_mask(rows_mask, cut, a, b)
+        q_, v_, o_ = qf[at], np.ascontiguousarray(vf[at]), out[at]   # see `_heads`
+        k_t = _transposed(kf[at])
         for i, stop, used in blocks:
             if not used:       # every key masked: zeros
                 continue
-            s = np.matmul(qf[a:b, i:stop], k_t[:, :, :used])
-            _softmax_block(s, op, i, m[:, i:stop, :used], has_mask)
-            np.matmul(s, vf[a:b, :used], out=out[a:b, i:stop])
-    _in_pieces(piece, n, queries, keys)
-    return out.reshape(batch + out.shape[1:])
+            s = np.matmul(q_[..., i:stop, :], k_t[..., :used])
+            _softmax_block(s.reshape(-1, stop - i, used), op, i, m[:, i:stop, :used],
+                           has_mask)
+            np.matmul(s, v_[..., :used, :], out=o_[..., i:stop, :])
+    _in_pieces(piece, qf.shape[cut], math.prod(shape) * queries * keys)
+    return out.reshape(batch + out.shape[-2:])
 
 
 @kernel(attention.AttentionGrad, widen=0)
@@ -197,16 +240,18 @@ def attention_grad(op, g, q, k, v, mask=None):
     queries, the weights p again, then dv += p^T g, ds = p * (g v^T - sum(...)) * scale,
     dq = ds k, dk += ds^T q."""
     (qf, kf, vf, gf), rows_mask, batch = _heads(q, k, v, mask, g)
-    n, queries, keys = qf.shape[0], qf.shape[1], kf.shape[1]
+    shape, queries, keys = qf.shape[:-2], qf.shape[-2], kf.shape[-2]
     depth, depth_v = qf.shape[-1], vf.shape[-1]
-    grads = np.zeros((n, queries + 2 * keys, max(depth, depth_v)), qf.dtype)
-    if not (n and queries and keys):
-        return grads.reshape(batch + grads.shape[1:])
-    dq = grads[:, :queries, :depth]
-    dk = grads[:, queries:queries + keys, :depth]
-    dv = grads[:, queries + keys:, :depth_v]
-    has_mask, shared_mask = mask is not None, rows_mask.shape[0] == 1
+    grads = _laid_out_like(qf, shape + (queries + 2 * keys, max(depth, depth_v)), qf.dtype,
+                           np.zeros)
+    if not (qf.size and kf.size and queries and keys):
+        return grads.reshape(batch + grads.shape[-2:])
+    dq = grads[..., :queries, :depth]
+    dk = grads[..., queries:queries + keys, :depth]
+    dv = grads[..., queries + keys:, :depth_v]
+    has_mask = mask is not None
     scale = qf.dtype.type(op.scale)
+    cut = _cut_axis(qf.shape)
 
     # the block using the most keys first: its products with p and ds are written straight
     # into dv and dk, the others' added to them
@@ -215,22 +260,26 @@ def attention_grad(op, g, q, k, v, mask=None):
                     key=lambda b: -b[2])
 
     def piece(a, b):
-        m = rows_mask if shared_mask else rows_mask[a:b]
-        k_t, v_t = _transposed(kf[a:b]), _transposed(vf[a:b])
+        at = (slice(None),) * cut + (slice(a, b),)
+        m = _piece_mask(rows_mask, cut, a, b)
+        q_, k_, g_ = (np.ascontiguousarray(x[at]) for x in (qf, kf, gf))   # see `_heads`
+        dq_, dk_, dv_ = dq[at], dk[at], dv[at]
+        k_t, v_t = _transposed(k_), _transposed(vf[at])
         for n_block, (i, stop, used) in enumerate(blocks):
-            qb, gb, kb = qf[a:b, i:stop], gf[a:b, i:stop], kf[a:b, :used]
-            p = np.matmul(qb, k_t[:, :, :used])
-            _softmax_block(p, op, i, m[:, i:stop, :used], has_mask)
-            dp = np.matmul(gb, v_t[:, :, :used])
+            qb, gb, kb = q_[..., i:stop, :], g_[..., i:stop, :], k_[..., :used, :]
+            p = np.matmul(qb, k_t[..., :used])
+            rows = p.reshape(-1, stop - i, used)
+            _softmax_block(rows, op, i, m[:, i:stop, :used], has_mask)
+            dp = np.matmul(gb, v_t[..., :used])
             ds = np.empty_like(dp)    # not in place: aliasing keeps the loop from vectorizing
             _loops().weights_grad(dp.reshape(-1, used), p.reshape(-1, used), scale,
                                   ds.reshape(-1, used))
-            np.matmul(ds, kb, out=dq[a:b, i:stop])
+            np.matmul(ds, kb, out=dq_[..., i:stop, :])
             if n_block == 0:
-                np.matmul(p.swapaxes(-1, -2), gb, out=dv[a:b, :used])
-                np.matmul(ds.swapaxes(-1, -2), qb, out=dk[a:b, :used])
+                np.matmul(p.swapaxes(-1, -2), gb, out=dv_[..., :used, :])
+                np.matmul(ds.swapaxes(-1, -2), qb, out=dk_[..., :used, :])
             else:
-                dv[a:b, :used] += np.matmul(p.swapaxes(-1, -2), gb)
-                dk[a:b, :used] += np.matmul(ds.swapaxes(-1, -2), qb)
-    _in_pieces(piece, n, queries, keys)
-    return grads.reshape(batch + grads.shape[1:])
+                dv_[..., :used, :] += np.matmul(p.swapaxes(-1, -2), gb)
+                dk_[..., :used, :] += np.matmul(ds.swapaxes(-1, -2), qb)
+    _in_pieces(piece, qf.shape[cut], math.prod(shape) * queries * keys)
+    return grads.reshape(batch + grads.shape[-2:])

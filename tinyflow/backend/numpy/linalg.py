@@ -1,9 +1,12 @@
 """Matrix multiplication through NumPy's BLAS."""
+import math
+
 import numpy as np
 
 from ...core.dtypes import REDUCED_NUMPY
 from ...core.kernels import widened
 from ...ops import linalg, state
+from . import parallel
 from .registry import kernel
 
 BLOCK_BYTES = 1 << 18    # rows of a fused update's product computed at once (its scratch)
@@ -19,7 +22,38 @@ def matmul(op, a, b, out=None):
         a = a.swapaxes(-1, -2)
     if op.transpose_b:
         b = b.swapaxes(-1, -2)
+    if (a.ndim > 2 or b.ndim > 2) and parallel.threads() > 1:
+        return _batched(a, b, out)
     return np.matmul(a, b, out=out)
+
+
+# A multiply-add of a small product costs about this fraction of an elementwise pass's
+# element, as `parallel.MIN_ELEMENTS` counts work: batches from some 4M of them are cut
+MACS_PER_ELEMENT = 8
+
+
+def _batched(a, b, out):
+    """np.matmul(a, b, out=out) with batch dims, their entries cut along the longest batch
+    axis across the kernel pool when the work is worth it: each thread multiplies whole
+    [m, k] x [k, n] matrices on one BLAS thread, where OpenBLAS threads each small product
+    (attention's 128 x 128 x 64, written out by hand) poorly."""
+    batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    m, k, n = a.shape[-2], a.shape[-1], b.shape[-1]
+    work = math.prod(batch) * m * k * n // MACS_PER_ELEMENT
+    if not batch or not parallel.worth_it(work, max(batch)) or a.dtype != b.dtype or (
+            out is not None and out.shape != batch + (m, n)):
+        return np.matmul(a, b, out=out)
+    axis = max(range(len(batch)), key=lambda i: batch[i])
+    a = np.broadcast_to(a, batch + a.shape[-2:])
+    b = np.broadcast_to(b, batch + b.shape[-2:])
+    if out is None:
+        out = np.empty(batch + (m, n), np.result_type(a, b))
+
+    def piece(i, j):
+        at = (slice(None),) * axis + (slice(i, j),)
+        np.matmul(a[at], b[at], out=out[at])
+    parallel.run(piece, batch[axis])
+    return out
 
 
 def block_rows(shape: tuple, itemsize: int) -> int:

@@ -4,7 +4,7 @@ import functools
 import numpy as np
 
 from ...ops import nn
-from . import rows
+from . import parallel, rows
 from .registry import kernel
 
 
@@ -13,14 +13,46 @@ def _log_softmax(x, axis):
     return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
 
 
+# Rows at least this long (and arrays at least this large) go through the row loops of
+# `_attention_loops` (shift by the max, NumPy's exp, normalize: three passes over memory
+# where NumPy's makes five): the scores of attention written out by hand, [B, H, T, T]
+ROW_LOOPS_FROM = (32, 1 << 14)
+SOFTMAX_PASSES = 3              # of work per element, as parallel.MIN_ELEMENTS counts it
+
+
+@functools.cache
+def _attention_loops():
+    from . import _attention_loops     # imports Numba: on first use
+    return _attention_loops
+
+
 @kernel(nn.Softmax, out=True, widen=0)
 def softmax(op, x, out=None):
     """Short rows over the last axis (a classifier's 10 classes) take the row loops, as
     compiled code does (`rows.py`: NumPy's five calls cost more than their arithmetic
-    there); other inputs NumPy's ufuncs."""
+    there); long rows (attention written out by hand) the attention row loops in pieces;
+    other inputs NumPy's ufuncs."""
     if out is None and rows.covered(x, op.axis):
         return rows.softmax_rows(op, x)
+    if (x.ndim and op.axis in (-1, x.ndim - 1) and x.shape[-1] >= ROW_LOOPS_FROM[0]
+            and x.size >= ROW_LOOPS_FROM[1] and x.dtype in (np.float32, np.float64)
+            and x.flags.c_contiguous and (out is None or out.flags.c_contiguous
+                                          and out.dtype == x.dtype)):
+        return _softmax_long_rows(x, out)
     return numpy_softmax(op, x, out)
+
+
+def _softmax_long_rows(x, out=None):
+    out = np.empty_like(x) if out is None else out
+    out_rows, loops = out.reshape(-1, x.shape[-1]), _attention_loops()
+    x_rows, minus_inf = x.reshape(out_rows.shape), x.dtype.type(-np.inf)
+
+    def piece(a, b):
+        loops.shifted_rows(x_rows[a:b], out_rows[a:b], minus_inf)
+        np.exp(out_rows[a:b], out=out_rows[a:b])
+        loops.normalize_rows(out_rows[None, a:b], False, 0)
+    parallel.split(piece, len(out_rows), x.size * SOFTMAX_PASSES)
+    return out
 
 
 def numpy_softmax(op, x, out=None):

@@ -105,13 +105,26 @@ def _layer_rows(x, width: int):
     return np.ascontiguousarray(x).reshape(-1, width)
 
 
+# A row's loops pass over it two to four times (moments, then the result): about this many
+# elementwise passes' worth per element, which `parallel.MIN_ELEMENTS` is counted in (a
+# GPT's [1024, 256] activations go to two threads, where one cheap pass over them would not).
+ROW_PASSES = 3
+
+
+def _in_row_pieces(piece, rows) -> None:
+    """piece(start, stop) over the rows of `rows` [n, width], on the pool's threads when
+    the work is worth it."""
+    parallel.split(piece, rows.shape[0], rows.size * ROW_PASSES)
+
+
 @kernel(n.LayerNorm, widen=0)
 def layer_norm(op, x, w, b):
     if x.size == 0:
         return np.empty_like(x)
     rows = _layer_rows(x, w.size)
     y = np.empty_like(rows)
-    _row_loops()[0](rows, _constants(rows, op.eps), w.reshape(-1), b.reshape(-1), y)
+    loop, c, w, b = _row_loops()[0], _constants(rows, op.eps), w.reshape(-1), b.reshape(-1)
+    _in_row_pieces(lambda r0, r1: loop(rows[r0:r1], c, w, b, y[r0:r1]), rows)
     return y.reshape(x.shape)
 
 
@@ -119,20 +132,38 @@ def layer_norm(op, x, w, b):
 def layer_norm_grad(op, g, x, w):
     if x.size == 0:
         return np.zeros_like(x)
-    rows = _layer_rows(x, w.size)
+    rows, g_rows = _layer_rows(x, w.size), _layer_rows(g, w.size)
     dx = np.empty_like(rows)
-    _row_loops()[1](_layer_rows(g, w.size), rows, _constants(rows, op.eps), w.reshape(-1), dx)
+    loop, c, w = _row_loops()[1], _constants(rows, op.eps), w.reshape(-1)
+    _in_row_pieces(lambda r0, r1: loop(g_rows[r0:r1], rows[r0:r1], c, w, dx[r0:r1]), rows)
     return dx.reshape(x.shape)
 
 
 @kernel(n.LayerNormParamGrad, widen=0)
 def layer_norm_param_grad(op, g, x):
+    """Each piece of rows sums into a float64 array of its own, cut at multiples of the
+    loop's block of rows; the pieces' sums are added at the end (in float64)."""
     shape = x.shape[x.ndim - op.dims:]
     out = np.zeros((2, math.prod(shape)), np.float64)
     if x.size:
-        rows = _layer_rows(x, out.shape[1])
-        _row_loops()[2](_layer_rows(g, out.shape[1]), rows, _constants(rows, op.eps), out)
+        rows, g_rows = _layer_rows(x, out.shape[1]), _layer_rows(g, out.shape[1])
+        loop, c, block = _row_loops()[2], _constants(rows, op.eps), _param_block()
+        parts = []
+
+        def piece(k0, k1):
+            part = out if k0 == 0 else np.zeros_like(out)
+            loop(g_rows[k0 * block:k1 * block], rows[k0 * block:k1 * block], c, part)
+            if part is not out:
+                parts.append(part)
+        parallel.split(piece, -(-len(rows) // block), rows.size * ROW_PASSES)
+        for part in parts:
+            out += part
     return out.astype(x.dtype).reshape((2,) + shape)
+
+
+def _param_block() -> int:
+    from . import _norm_loops
+    return _norm_loops.PARAM_BLOCK
 
 
 # ---- batch norm in training mode: per channel, channels split among the threads ---------

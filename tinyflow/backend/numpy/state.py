@@ -21,12 +21,20 @@ def no_op(op):
     return None
 
 
+# Adam's element reads four arrays, writes three and takes a root and a quotient: about
+# this many elementwise passes' worth, which `parallel.MIN_ELEMENTS` is counted in (a GPT's
+# [1024, 256] weights go to two threads)
+ADAM_PASSES = 4
+
+
 @functools.cache
 def _adam_loop():
-    """One pass over flat arrays: each element read and written once (Numba, cached)."""
+    """One pass over flat arrays: each element read and written once (Numba, cached);
+    without the GIL: a large parameter's parts run on the kernel pool's threads."""
     import numba
 
-    @numba.njit(cache=True, error_model="numpy")   # IEEE division: no check, so SIMD
+    # IEEE division: no check, so SIMD
+    @numba.njit(cache=True, nogil=True, error_model="numpy")
     def adam_flat(p, g, m, v, decay, w1, beta2, w2, step_size, root2, eps):
         for i in range(p.size):
             gi = g[i]
@@ -77,8 +85,9 @@ def adam_step(op, p, g, m, v):
     step_size = f(op.lr / (1 - op.beta1 ** op.step))
     root2, eps = f(math.sqrt(1 - op.beta2 ** op.step)), f(op.eps)
     if all(a.flags.c_contiguous for a in (p, g, m, v)) and p.dtype in (np.float32, np.float64):
-        _adam_loop()(*(a.reshape(-1) for a in (p, g, m, v)), decay, w1, beta2, w2, step_size,
-                     root2, eps)
+        loop, flat = _adam_loop(), [a.reshape(-1) for a in (p, g, m, v)]
+        parallel.split(lambda a, b: loop(*(x[a:b] for x in flat), decay, w1, beta2, w2,
+                                         step_size, root2, eps), p.size, p.size * ADAM_PASSES)
         return p
     m += w1 * (g - m)               # strided or half precision: NumPy, in place
     v[...] = beta2 * v + w2 * (g * g)

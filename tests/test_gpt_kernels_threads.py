@@ -1,0 +1,114 @@
+"""The GPT step's row and elementwise kernels on the kernel pool (forced on: two threads,
+every size cut) give what they give on one thread: layer norm forward, its input and
+parameter gradients, GELU (exact and tanh) and its gradient, AdamW's update, softmax
+over long rows (attention written out by hand; also PyTorch's values) and batched products."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tinyflow.backend.numpy import parallel
+from tinyflow.core.kernels import numpy_kernels
+from tinyflow.ops import activation, normalization, state
+
+from pool_helpers import force_pool
+
+
+def _twice(monkeypatch, run):
+    """run() on one thread, then with the pool forced on; both results and the pool's calls."""
+    monkeypatch.setattr(parallel, "threads", lambda: 1)
+    alone = run()
+    monkeypatch.undo()
+    calls = force_pool(monkeypatch, 1, [])
+    return alone, run(), calls
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_layer_norm_and_its_gradients_in_pieces(monkeypatch, dtype):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((3, 70, 24)).astype(dtype)    # 210 rows: pieces not block-aligned
+    g = rng.standard_normal(x.shape).astype(dtype)
+    w, b = rng.standard_normal(24).astype(dtype), rng.standard_normal(24).astype(dtype)
+    k = numpy_kernels
+
+    def run():
+        return (k[normalization.LayerNorm](normalization.LayerNorm(eps=1e-5), x, w, b),
+                k[normalization.LayerNormGrad](normalization.LayerNormGrad(eps=1e-5),
+                                               g, x, w),
+                k[normalization.LayerNormParamGrad](
+                    normalization.LayerNormParamGrad(dims=1, eps=1e-5), g, x))
+    alone, pieces, calls = _twice(monkeypatch, run)
+    np.testing.assert_array_equal(alone[0], pieces[0])
+    np.testing.assert_array_equal(alone[1], pieces[1])
+    np.testing.assert_allclose(alone[2], pieces[2], rtol=1e-6 if dtype == np.float32 else 1e-12)
+    assert calls.count("normalization.py") == 3, calls
+
+
+@pytest.mark.parametrize("approximate", ["none", "tanh"])
+def test_gelu_and_its_gradient_in_pieces(monkeypatch, approximate):
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((6, 5, 7)).astype(np.float32)
+    g = rng.standard_normal(x.shape).astype(np.float32)
+    k = numpy_kernels
+
+    def run():
+        return (k[activation.Gelu](activation.Gelu(approximate=approximate), x),
+                k[activation.GeluGrad](activation.GeluGrad(approximate=approximate), g, x))
+    alone, pieces, calls = _twice(monkeypatch, run)
+    for a, b in zip(alone, pieces):
+        np.testing.assert_array_equal(a, b)
+    assert len(calls) == 2, calls
+
+
+def test_adamw_update_in_pieces(monkeypatch):
+    rng = np.random.default_rng(2)
+    start = [rng.standard_normal((33, 9)).astype(np.float32) for _ in range(2)]
+    grad = rng.standard_normal((33, 9)).astype(np.float32)
+    op = state.AdamStep(lr=1e-2, beta1=0.9, beta2=0.999, eps=1e-8, step=3.0, weight_decay=0.1)
+
+    def run():
+        p, m = (a.copy() for a in start)
+        v = np.abs(start[1]) * 0.1
+        numpy_kernels[state.AdamStep](op, p, grad, m, v)
+        return p, m, v
+    alone, pieces, calls = _twice(monkeypatch, run)
+    for a, b in zip(alone, pieces):
+        np.testing.assert_array_equal(a, b)
+    assert calls == ["state.py"], calls
+
+
+def test_softmax_of_long_rows_matches_torch_in_pieces(monkeypatch):
+    """The row loops' softmax (rows >= 32 long, >= 16k values): PyTorch's values, NaN for a
+    row of -inf or one holding NaN or +inf, and the same result on the pool's threads."""
+    torch = pytest.importorskip("torch")
+    from tinyflow.ops import nn
+    x = np.random.default_rng(3).standard_normal((2, 3, 64, 64)).astype(np.float32)
+    x[..., np.triu_indices(64, 1)[0], np.triu_indices(64, 1)[1]] = -np.inf
+    x[0, 0, 3], x[0, 1, 5, 7], x[1, 1, 2, 0] = -np.inf, np.nan, np.inf
+    op = nn.Softmax(axis=-1)
+
+    def run():
+        return (numpy_kernels[nn.Softmax](op, x),)
+    alone, pieces, calls = _twice(monkeypatch, run)
+    want = torch.softmax(torch.tensor(x), -1).numpy()
+    np.testing.assert_allclose(alone[0], want, rtol=2e-6, atol=1e-7, equal_nan=True)
+    assert np.isnan(alone[0]).any(-1).sum() == 3
+    np.testing.assert_array_equal(alone[0], pieces[0])
+    assert calls == ["nn.py"], calls
+
+
+@pytest.mark.parametrize("shapes", [((3, 4, 5, 6), (4, 7, 6)), ((1, 4, 5, 6), (3, 1, 7, 6))])
+def test_batched_matmul_in_pieces(monkeypatch, shapes):
+    """q @ k^T of attention written out by hand: whole matrices per thread, batch dims
+    broadcast, the values of np.matmul."""
+    from tinyflow.ops import linalg
+    rng = np.random.default_rng(4)
+    a, b = (rng.standard_normal(s).astype(np.float32) for s in shapes)
+    op = linalg.MatMul(transpose_a=False, transpose_b=True)
+
+    def run():
+        return (numpy_kernels[linalg.MatMul](op, a, b),)
+    alone, pieces, calls = _twice(monkeypatch, run)
+    np.testing.assert_array_equal(alone[0], np.matmul(a, b.swapaxes(-1, -2)))
+    np.testing.assert_array_equal(alone[0], pieces[0])
+    assert calls == ["linalg.py"], calls

@@ -1,6 +1,8 @@
 """GELU and its gradient in one pass each (see _fast_math for the float32 erf), cut along
 the first axis across the kernel pool's threads when large (an MLP's hidden activation:
 1M entries in the GPT step, some 1 ms on one thread)."""
+import functools
+
 import numpy as np
 
 from ...ops import activation as a
@@ -10,10 +12,11 @@ from .registry import kernel
 
 def _pointwise(name: str, *xs: np.ndarray) -> np.ndarray:
     """_fast_math.call(name, *xs), through `parallel.ufunc` (pieces of the first axis when
-    large) when the inputs share a float dtype."""
+    large) when the inputs share a float dtype: each piece still takes call's flat float32
+    loops, which Numba's disk cache serves whole (its ufuncs are rebuilt in every process)."""
     dtype = xs[0].dtype
     if dtype in parallel.FLOATS and all(x.dtype == dtype for x in xs):
-        return parallel.ufunc(_fast_math.ufunc(name, dtype.itemsize * 8), *xs)
+        return parallel.ufunc(functools.partial(_fast_math.call, name), *xs)
     return _fast_math.call(name, *xs)
 
 

@@ -42,8 +42,9 @@ def _above_diagonal(queries: int, keys: int) -> np.ndarray:
     return hidden
 
 
+@functools.cache
 def _loops():
-    from . import _attention_loops
+    from . import _attention_loops     # imports Numba: on first use
     return _attention_loops
 
 

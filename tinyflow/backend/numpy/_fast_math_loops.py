@@ -227,7 +227,7 @@ def lstm_forward(product, xw, bias, c, out, t, b0, b1):
         c_j = c[j]
         h_, c_, i_, f_, g_, o_ = (out[s, 0, j], out[s, 1, j], out[s, 2, j], out[s, 3, j],
                                   out[s, 4, j], out[s, 5, j])
-        for b in range(b0, b1):
+        for b in range(np.uint64(b0), np.uint64(b1)):   # unsigned: no wraparound check
             i = sigmoid(p_i[b] + x_i[b] + b_i)
             f = sigmoid(p_f[b] + x_f[b] + b_f)
             g = tanh(p_g[b] + x_g[b] + b_g)
@@ -258,7 +258,7 @@ def lstm_backward(dh, dc, g, out, t, d, one, b0, b1):
                                   out[s, 1, j], out[t, 1, j])
         gh, gc, dh_, dc_ = g[s, 0, j], g[s, 1, j], dh[j], dc[j]
         d_i, d_f, d_g, d_o = d[j, t], d[H + j, t], d[2 * H + j, t], d[3 * H + j, t]
-        for b in range(b0, b1):
+        for b in range(np.uint64(b0), np.uint64(b1)):   # unsigned: no wraparound check
             i, f, gg, o = i_[b], f_[b], g_[b], o_[b]
             tanh_c = tanh(c_[b])
             dh_b = dh_[b] + gh[b]

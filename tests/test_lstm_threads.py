@@ -4,8 +4,10 @@ batch columns cut among the kernel pool's threads (backend/numpy/rnn.py `_by_col
 nn.LSTM against torch.nn.LSTM (output, h_n, c_n and every gradient) with the pool forced on,
 for batches that are cut (33: 16 + 17 columns, 48, 64) and batches too small to cut (1, 3),
 with the BLAS binding and without it (NumPy's matmul per step, never cut); and the same
-model with the pool on and off: the same bits (each column gets the same operations on
-either path). tests/test_lstm_fused.py covers more shapes on the plain path."""
+model with the pool on and off: the forward the same bits (cuts fall on whole SIMD vectors),
+the gradients to rounding (a column may fall in LLVM's vector body cut and in its scalar
+remainder uncut, which round the fast-math tanh differently in the last bit).
+tests/test_lstm_fused.py covers more shapes on the plain path."""
 from __future__ import annotations
 
 import numpy as np
@@ -104,8 +106,7 @@ def test_cut_batch_matches_torch(monkeypatch, binding, case, dtype):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("batch", [33, 40])
 def test_pool_on_and_off_agree(monkeypatch, binding, dtype, batch):
-    """Each column gets the same operations whichever thread runs it, and whichever path
-    (Numba's loop calling ?gemm, or NumPy's matmul per step)."""
+    """Each column gets the same arithmetic whichever thread runs it."""
     case = (6, batch, 5, 9, 2, True, False, True)
     _, ours = _models(dtype, *case[2:7])
     x, init, weights = _inputs(dtype, *case)
@@ -117,5 +118,9 @@ def test_pool_on_and_off_agree(monkeypatch, binding, dtype, batch):
             p.grad = None
         results.append(_run(tf, ours, x, init, weights, "all"))
     off, on = results
-    for k, (a, b) in enumerate(zip(on, off)):
-        np.testing.assert_array_equal(a, b, err_msg=f"result {k}")
+    for k in range(3):
+        np.testing.assert_array_equal(on[k], off[k], err_msg=f"forward result {k}")
+    close = {np.float32: 1e-6, np.float64: 1e-14}[dtype]
+    for k in range(3, len(on)):
+        np.testing.assert_allclose(on[k], off[k], rtol=close, atol=close,
+                                   err_msg=f"gradient {k - 3}")

@@ -1,13 +1,20 @@
 """The LSTM recurrence and its backpropagation through time, one loop over steps each.
 
+For float32 and float64 each loop is one Numba call (`_fast_math_loops.lstm_forward_steps`,
+`lstm_backward_steps`) that calls OpenBLAS's ?gemm itself (`blas.gemm_address`): no Python
+between steps and no GIL held, so at a batch of 32 or more the kernel pool runs the
+recurrence of each batch half at once (`_by_columns`). Without that symbol (NumPy built on
+another BLAS) it is a Python loop over steps: NumPy's matmul, then the Numba cell.
+
 Each step is hidden-major ([rows, batch], see `ops/rnn.py`): per step the one
 sequential product is w_hh [4H, H] times h^T [H, B] (backwards w_hh^T times the gate
 adjoints [4H, B]), shapes OpenBLAS ran 15-25% faster than the batch-major h [B, H] times
 w_hh^T on two threads here (H 256, B 32), 5-10% on one; w_hh Fortran-ordered (column-major)
 is 5-10% faster again at one thread. The packed states are step-major, so each step's
-planes are one contiguous [6, H, B] block and the cell's passes run over contiguous memory. For float32 and float64
-the cell is one Numba loop (gates, state, output; backwards the gate adjoints), with the
-float32 sigmoid and tanh of `_fast_math_loops` (no libm call: the loop stays SIMD).
+planes are one contiguous [6, H, B] block and the cell's passes run over contiguous
+memory. For float32 and float64 the cell is one Numba loop (gates, state, output;
+backwards the gate adjoints), with the float32 sigmoid and tanh of `_fast_math_loops` (no
+libm call: the loop stays SIMD).
 Otherwise it is a few NumPy passes, all in place; the four gates share one sigmoid pass,
 tanh(x) = 2 sigmoid(2x) - 1, as NumPy's exp is several times faster than its tanh.
 """
@@ -37,7 +44,11 @@ def _by_columns(columns, batch: int, size: int) -> None:
     sequence where OpenBLAS's two threads paid one per step's small product (1.35-1.55x
     its one-thread speed there). Only the all-Numba recurrence is cut: it holds no GIL
     between steps (a Python loop per piece serialized the pieces on it). Cuts fall on
-    multiples of COLUMN_BLOCK, so every column gets the same SIMD instructions as unsplit."""
+    multiples of COLUMN_BLOCK; the forward then came out the same bits cut or not, the
+    backward within rounding (a column in LLVM's vector body when cut may fall in its
+    scalar remainder uncut). Each piece's products run on one BLAS thread: a 16-column
+    product costs ~18% more per column than a 32-column one (the weights are packed per
+    call), less than OpenBLAS's two threads lose on the small product."""
     blocks = batch // COLUMN_BLOCK
     if not parallel.worth_it(size, blocks):
         columns(0, batch)

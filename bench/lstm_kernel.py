@@ -2,8 +2,8 @@
 h_n), in one process, at H 256, batch 32, 50 steps, float32: three ways, interleaved per
 repeat: "python" (a Python loop over steps: NumPy's matmul, then the Numba cell; the path
 taken when NumPy's OpenBLAS has no 64-bit CBLAS gemm), "numba" (each recurrence one Numba
-call that calls ?gemm itself, not cut) and "pool" (that call once per batch half on the
-kernel pool's two threads). Prints median and best wall ms and CPU ms (all threads) per
+call that calls ?gemm itself, not cut: the default at this batch) and "pool" (that call once
+per 16-column batch half on the kernel pool's two threads, its column floor lowered). Prints median and best wall ms and CPU ms (all threads) per
 forward + backward. Threads as the environment sets them, e.g.
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS=2 \\
@@ -37,11 +37,12 @@ def main():
     w_hh = rng.standard_normal((4 * HIDDEN, HIDDEN), dtype=np.float32) * 0.05
     bias = rng.standard_normal(4 * HIDDEN, dtype=np.float32)
     forward, backward = rnn.Lstm(hidden=HIDDEN), rnn.LstmGrad(hidden=HIDDEN)
-    address, threads = blas.gemm_address, parallel.threads
+    address, threads, floor = blas.gemm_address, parallel.threads, kernels.MIN_PIECE_COLUMNS
 
     def step(mode):
         blas.gemm_address = address if mode != "python" else (lambda dtype: None)
         parallel.threads = threads if mode == "pool" else (lambda: 1)
+        kernels.MIN_PIECE_COLUMNS = kernels.COLUMN_BLOCK if mode == "pool" else floor
         out = kernels.lstm(forward, xw, h0, h0, w_hh, bias)
         g = np.zeros_like(out)
         g[-1, 0] = 1

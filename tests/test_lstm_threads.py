@@ -2,7 +2,8 @@
 (backend/numpy/blas.py, `_fast_math_loops.lstm_forward_steps` / `lstm_backward_steps`), its
 batch columns cut among the kernel pool's threads (backend/numpy/rnn.py `_by_columns`):
 nn.LSTM against torch.nn.LSTM (output, h_n, c_n and every gradient) with the pool forced on,
-for batches that are cut (33: 16 + 17 columns, 48, 64) and batches too small to cut (1, 3),
+for batches that are cut (33: 16 + 17 columns, 48, 64; the pieces' column floor lowered to
+16) and batches too small to cut (1, 3),
 with the BLAS binding and without it (NumPy's matmul per step, never cut); and the same
 model with the pool on and off: the forward the same bits (cuts fall on whole SIMD vectors),
 the gradients to rounding (a column may fall in LLVM's vector body cut and in its scalar
@@ -85,6 +86,7 @@ TOL = {np.float32: 3e-5, np.float64: 1e-10}
 @pytest.mark.parametrize("case", CASES, ids=lambda c: "-".join(map(str, c)))
 def test_cut_batch_matches_torch(monkeypatch, binding, case, dtype):
     calls = force_pool(monkeypatch, 1, [])
+    monkeypatch.setattr(rnn_kernels, "MIN_PIECE_COLUMNS", rnn_kernels.COLUMN_BLOCK)
     steps, batch, features, hidden, layers, bidirectional, batch_first, state, uses = case
     reference, ours = _models(dtype, features, hidden, layers, bidirectional, batch_first)
     x, init, weights = _inputs(dtype, *case[:-1])
@@ -114,6 +116,7 @@ def test_pool_on_and_off_agree(monkeypatch, binding, dtype, batch):
     for threads in (1, 2):
         monkeypatch.setattr(parallel, "threads", lambda: threads)
         monkeypatch.setattr(parallel, "MIN_ELEMENTS", 1)
+        monkeypatch.setattr(rnn_kernels, "MIN_PIECE_COLUMNS", rnn_kernels.COLUMN_BLOCK)
         for p in ours.parameters():
             p.grad = None
         results.append(_run(tf, ours, x, init, weights, "all"))

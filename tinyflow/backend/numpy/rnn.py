@@ -2,7 +2,7 @@
 
 For float32 and float64 each loop is one Numba call (`_fast_math_loops.lstm_forward_steps`,
 `lstm_backward_steps`) that calls OpenBLAS's ?gemm itself (`blas.gemm_address`): no Python
-between steps and no GIL held, so at a batch of 32 or more the kernel pool runs the
+between steps and no GIL held, so at a batch of 128 or more the kernel pool runs the
 recurrence of each batch half at once (`_by_columns`). Without that symbol (NumPy built on
 another BLAS) it is a Python loop over steps: NumPy's matmul, then the Numba cell.
 
@@ -34,6 +34,7 @@ def _loops():
 
 
 COLUMN_BLOCK = 16   # columns per cut unit: a multiple of the widest SIMD vector (16 floats)
+MIN_PIECE_COLUMNS = 64   # fewest batch columns per piece (see _by_columns)
 
 
 def _by_columns(columns, batch: int, size: int) -> None:
@@ -48,15 +49,19 @@ def _by_columns(columns, batch: int, size: int) -> None:
     backward within rounding (a column in LLVM's vector body when cut may fall in its
     scalar remainder uncut). Each piece's products run on one BLAS thread: a 16-column
     product costs ~18% more per column than a 32-column one (the weights are packed per
-    call), less than OpenBLAS's two threads lose on the small product."""
+    call). Measured at batch 32 (bench/lstm_kernel.py, 2026-12-05, machine loaded by other
+    work) the two 16-column halves lost to one recurrence on OpenBLAS's two threads at load
+    3.5-5 (20-29 ms against 17-18) and won only at load 17 (119 against 329): so pieces
+    have at least MIN_PIECE_COLUMNS columns, and batches under 128 are not cut."""
     blocks = batch // COLUMN_BLOCK
-    if not parallel.worth_it(size, blocks):
+    pieces = min(blocks, batch // MIN_PIECE_COLUMNS)
+    if not parallel.worth_it(size, pieces):
         columns(0, batch)
         return
 
     def piece(a, b):
         columns(a * COLUMN_BLOCK, batch if b == blocks else b * COLUMN_BLOCK)
-    parallel.run(piece, blocks)
+    parallel.run(piece, blocks, pieces)
 
 
 def _numba(*arrays) -> bool:

@@ -14,8 +14,9 @@ from tinyflow.backend.numpy import (_attention_loops, _batch_norm_loops, _conv_l
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # One float32 call of a loop of each kind: flat loops on shared scalar helpers (GELU, erf), loops
-# with a helper in their file (layer norm, batch norm, max pooling), the LSTM cell (helpers
-# chosen per dtype by overloads), and a loop without helpers (Adam's).
+# with a helper in their file (layer norm, batch norm, max pooling), the LSTM recurrence (cell
+# helpers chosen per dtype by overloads, OpenBLAS called through an intrinsic), and a loop
+# without helpers (Adam's).
 SCRIPT = """
 import numpy as np
 from tinyflow.backend.numpy import _conv_numba, _fast_math, normalization, rnn, state
@@ -31,8 +32,11 @@ from tinyflow.ops.normalization import BatchNorm
 normalization.normalize_channels(BatchNorm(eps=1e-5), cube, np.ones(4, np.float32), np.zeros(4, np.float32))
 from tinyflow.ops.normalization import BatchNormGrad
 normalization.normalize_channels_grad(BatchNormGrad(eps=1e-5), cube, cube, np.ones(4, np.float32))
-forward, backward = rnn._cells()
-forward(x, x.reshape(8, 1, 8), x[0], x[:2].copy(), np.zeros((6, 2, 2, 8), np.float32), 0)
+from tinyflow.backend.numpy import blas
+w_hh = np.asfortranarray(x[:, :2])   # [4H, H], H 2; batch 8, 2 steps
+xw, out = np.ones((8, 2, 8), np.float32), np.zeros((3, 6, 2, 8), np.float32)
+rnn._loops().lstm_forward_steps(blas.gemm_address(np.float32), w_hh, xw, x[0], x[:2].copy(),
+                                out, np.empty((8, 8), np.float32), 0, 8)
 image = x.reshape(1, 1, 8, 8)
 _conv_numba.max_pool("forward", image, (2, 2), (2, 2), (1, 1), ((0, 0), (0, 0)), (4, 4))
 flat = x.reshape(-1).copy()
@@ -71,7 +75,7 @@ def test_second_process_loads_every_loop_from_the_disk_cache(tmp_path):
                       "_norm_loops.rows_forward",
                       "_norm_loops.rows_backward", "_norm_loops.rows_param_grad",
                       "_batch_norm_loops.forward",
-                      "_fast_math_loops.lstm_forward", "_conv_loops.pool_forward",
+                      "_fast_math_loops.lstm_forward_steps", "_conv_loops.pool_forward",
                       "_batch_norm_loops.input_grad",
                       "state._adam_loop.locals.adam_flat",
                       "_attention_loops.shifted_scores", "_attention_loops.normalize_rows"}, loaded

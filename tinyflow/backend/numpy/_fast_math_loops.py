@@ -12,8 +12,9 @@ import math
 
 import numba
 import numpy as np
+from llvmlite import ir
 from numba.core import types
-from numba.extending import overload
+from numba.extending import intrinsic, overload
 
 f32 = np.float32
 P0, P1, P2, P3, P4, P5, P6 = (f32(c) for c in (
@@ -209,19 +210,58 @@ def binary32(body, g, x, out):
             out[i] = gelu_tanh_grad_32(g[i], x[i])
 
 
-# ---- the LSTM cell (see backend/numpy/rnn.py) -------------------------------------------
+# ---- the LSTM cell and recurrence (see backend/numpy/rnn.py) ----------------------------
 
 cell = numba.njit(cache=True, nogil=True, fastmath=True, error_model="numpy")  # x/0: IEEE
+ROW_MAJOR, NO_TRANS, TRANS = 101, 111, 112     # CBLAS's enum values
+
+
+@intrinsic
+def gemm(typingctx, address, trans_a, trans_b, m, n, k, a, a_at, lda, b, b_at, ldb, c, c_at,
+         ldc):
+    """c[c_at:] <- op(a[a_at:]) op(b[b_at:]) (row-major [m, k] x [k, n], leading dimensions
+    lda, ldb, ldc, in elements) by CBLAS ?gemm with 64-bit integers at `address`
+    (backend/numpy/blas.py finds it). The address is an argument, not a constant, so the
+    compiled caller stays valid in the disk cache across processes."""
+    if not (isinstance(a, types.Array) and a.dtype in (types.float32, types.float64)
+            and b.dtype == a.dtype and c.dtype == a.dtype):
+        return None
+    sig = types.void(address, trans_a, trans_b, m, n, k, a, a_at, lda, b, b_at, ldb, c, c_at,
+                     ldc)
+
+    def codegen(context, builder, signature, args):
+        kinds = signature.args
+        real = context.get_value_type(a.dtype)
+        i32, i64 = ir.IntType(32), ir.IntType(64)
+
+        def num(at, ty):
+            return context.cast(builder, args[at], kinds[at], ty)
+
+        def data(at):
+            array = context.make_array(kinds[at])(context, builder, args[at])
+            return builder.gep(array.data, [num(at + 1, types.int64)])
+        fn_type = ir.FunctionType(ir.VoidType(), [i32, i32, i32, i64, i64, i64, real,
+                                                  real.as_pointer(), i64, real.as_pointer(),
+                                                  i64, real, real.as_pointer(), i64])
+        fn = builder.inttoptr(num(0, types.int64), fn_type.as_pointer())
+        builder.call(fn, [context.get_constant(types.int32, ROW_MAJOR),
+                          num(1, types.int32), num(2, types.int32), num(3, types.int64),
+                          num(4, types.int64), num(5, types.int64),
+                          context.get_constant(a.dtype, 1.0), data(6), num(8, types.int64),
+                          data(9), num(11, types.int64), context.get_constant(a.dtype, 0.0),
+                          data(12), num(14, types.int64)])
+        return context.get_dummy_value()
+    return sig, codegen
 
 
 @cell
-def lstm_forward(product, xw, bias, c, out, t):
-    """One step, hidden-major: product [4H, B] = w_hh h_{t-1}^T, xw [4H, T, B] and bias
-    [4H] (gates i f g o), c [H, B] the cell state, updated in place; out [T + 1, 6, H, B]
-    (planes h c i f g o) <- slot t + 1. Each row is a 1-D contiguous array over the batch: LLVM vectorizes those
-    loops, provided nothing read comes from `out` (the reason c is a separate array).
-    float32 takes the libm-free sigmoid/tanh."""
-    H, B = out.shape[2], out.shape[3]
+def lstm_forward(product, xw, bias, c, out, t, b0, b1):
+    """One step, hidden-major, of batch columns [b0, b1): product [4H, B] = w_hh h_{t-1}^T,
+    xw [4H, T, B] and bias [4H] (gates i f g o), c [H, B] the cell state, updated in place;
+    out [T + 1, 6, H, B] (planes h c i f g o) <- slot t + 1. Each row is a 1-D contiguous
+    array over the batch: LLVM vectorizes those loops, provided nothing read comes from
+    `out` (the reason c is a separate array). float32 takes the libm-free sigmoid/tanh."""
+    H = out.shape[2]
     s = t + 1
     for j in range(H):
         p_i, p_f, p_g, p_o = product[j], product[H + j], product[2 * H + j], product[3 * H + j]
@@ -230,7 +270,7 @@ def lstm_forward(product, xw, bias, c, out, t):
         c_j = c[j]
         h_, c_, i_, f_, g_, o_ = (out[s, 0, j], out[s, 1, j], out[s, 2, j], out[s, 3, j],
                                   out[s, 4, j], out[s, 5, j])
-        for b in range(B):
+        for b in range(np.uint64(b0), np.uint64(b1)):   # unsigned: no wraparound check
             i = sigmoid(p_i[b] + x_i[b] + b_i)
             f = sigmoid(p_f[b] + x_f[b] + b_f)
             g = tanh(p_g[b] + x_g[b] + b_g)
@@ -246,22 +286,22 @@ def lstm_forward(product, xw, bias, c, out, t):
 
 
 @cell
-def lstm_backward(dh, dc, g, out, t, d, one):
-    """One step back, hidden-major: d [4H, T + 1, B] <- d[:, t], the adjoints of step t's
-    gate pre-activations; dc <- the adjoint reaching c at slot t. dh, dc [H, B]: the
-    adjoints reaching slot t + 1 through the recurrence; g [T + 1, 6, H, B]: the adjoint of
-    `lstm`'s output, of which only the h and c planes are read (its gate planes carry none);
-    out [T + 1, 6, H, B]; one: 1 in the data's dtype.
+def lstm_backward(dh, dc, g, out, t, d, one, b0, b1):
+    """One step back, hidden-major, of batch columns [b0, b1): d [4H, T + 1, B] <- d[:, t],
+    the adjoints of step t's gate pre-activations; dc <- the adjoint reaching c at slot t.
+    dh, dc [H, B]: the adjoints reaching slot t + 1 through the recurrence; g [T + 1, 6, H, B]:
+    the adjoint of `lstm`'s output, of which only the h and c planes are read (its gate
+    planes carry none); out [T + 1, 6, H, B]; one: 1 in the data's dtype.
     tanh(c) is recomputed rather than stored: a cheap pass instead of one more plane
     written and read. (Reading g's four gate planes too kept LLVM from vectorizing: 6x.)"""
-    H, B = out.shape[2], out.shape[3]
+    H = out.shape[2]
     s = t + 1
     for j in range(H):
         i_, f_, g_, o_, c_, c0 = (out[s, 2, j], out[s, 3, j], out[s, 4, j], out[s, 5, j],
                                   out[s, 1, j], out[t, 1, j])
         gh, gc, dh_, dc_ = g[s, 0, j], g[s, 1, j], dh[j], dc[j]
         d_i, d_f, d_g, d_o = d[j, t], d[H + j, t], d[2 * H + j, t], d[3 * H + j, t]
-        for b in range(B):
+        for b in range(np.uint64(b0), np.uint64(b1)):   # unsigned: no wraparound check
             i, f, gg, o = i_[b], f_[b], g_[b], o_[b]
             tanh_c = tanh(c_[b])
             dh_b = dh_[b] + gh[b]
@@ -271,3 +311,30 @@ def lstm_backward(dh, dc, g, out, t, d, one):
             d_g[b] = dc_b * i * (one - gg * gg)
             d_o[b] = dh_b * tanh_c * o * (one - o)
             dc_[b] = dc_b * f
+
+
+@cell
+def lstm_forward_steps(address, w_hh, xw, bias, c, out, product, b0, b1):
+    """Every step of `lstm_forward` for batch columns [b0, b1), each step's product
+    w_hh h_{t-1}^T by ?gemm at `address` (see `gemm`): no Python between steps, and the GIL
+    stays released, so column pieces run at once on the kernel pool's threads. w_hh [4H, H]
+    is Fortran-ordered (row-major, its transpose)."""
+    gates, H = w_hh.shape
+    B = out.shape[3]
+    for t in range(out.shape[0] - 1):
+        gemm(address, TRANS, NO_TRANS, gates, b1 - b0, H, w_hh, 0, gates,
+             out, t * 6 * H * B + b0, B, product, b0, B)
+        lstm_forward(product, xw, bias, c, out, t, b0, b1)
+
+
+@cell
+def lstm_backward_steps(address, w_hh, dh, dc, g, out, d, one, b0, b1):
+    """Every step of `lstm_backward` for batch columns [b0, b1), last step first, each
+    step's dh = w_hh^T d[:, t] by ?gemm at `address`; w_hh [4H, H] C-ordered."""
+    gates, H = w_hh.shape
+    B, slots = out.shape[3], d.shape[1]
+    for t in range(out.shape[0] - 2, -1, -1):
+        lstm_backward(dh, dc, g, out, t, d, one, b0, b1)
+        if t:
+            gemm(address, TRANS, NO_TRANS, H, b1 - b0, gates, w_hh, 0, H,
+                 d, t * B + b0, slots * B, dh, b0, B)

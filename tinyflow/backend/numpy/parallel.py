@@ -30,13 +30,14 @@ from __future__ import annotations
 
 import ctypes
 import functools
-import glob
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Optional
 
 import numpy as np
+
+from . import blas
 
 MIN_ELEMENTS = 1 << 19
 _worker = threading.local()      # .active: this thread is one of the pool's
@@ -64,18 +65,15 @@ SHORT_SPIN = 20   # OpenBLAS's thread timeout (log2 of cycles) at or under which
 
 @functools.cache
 def _openblas() -> Optional[ctypes.CDLL]:
-    """NumPy's bundled OpenBLAS, if it is the one with the functions used here."""
-    for path in glob.glob(os.path.join(os.path.dirname(np.__file__), os.pardir, "numpy.libs",
-                                       "libscipy_openblas*")):
-        try:
-            lib = ctypes.CDLL(path)
-            lib.openblas_set_num_threads_local.argtypes = [ctypes.c_int]
-            lib.openblas_set_num_threads_local.restype = ctypes.c_int
-            lib.openblas_thread_timeout.restype = ctypes.c_int
-        except (OSError, AttributeError):
-            continue
-        return lib
-    return None
+    """NumPy's bundled OpenBLAS (`blas.library`), if it has the functions used here."""
+    lib = blas.library()
+    try:
+        lib.openblas_set_num_threads_local.argtypes = [ctypes.c_int]
+        lib.openblas_set_num_threads_local.restype = ctypes.c_int
+        lib.openblas_thread_timeout.restype = ctypes.c_int
+    except AttributeError:       # no library (None), or one without these functions
+        return None
+    return lib
 
 
 def blas_spin_is_short() -> bool:

@@ -1,13 +1,20 @@
 """The LSTM recurrence and its backpropagation through time, one loop over steps each.
 
+For float32 and float64 each loop is one Numba call (`_fast_math_loops.lstm_forward_steps`,
+`lstm_backward_steps`) that calls OpenBLAS's ?gemm itself (`blas.gemm_address`): no Python
+between steps and no GIL held, so at a batch of 128 or more the kernel pool runs the
+recurrence of each batch half at once (`_by_columns`). Without that symbol (NumPy built on
+another BLAS) it is a Python loop over steps: NumPy's matmul, then the Numba cell.
+
 Each step is hidden-major ([rows, batch], see `ops/rnn.py`): per step the one
 sequential product is w_hh [4H, H] times h^T [H, B] (backwards w_hh^T times the gate
 adjoints [4H, B]), shapes OpenBLAS ran 15-25% faster than the batch-major h [B, H] times
 w_hh^T on two threads here (H 256, B 32), 5-10% on one; w_hh Fortran-ordered (column-major)
 is 5-10% faster again at one thread. The packed states are step-major, so each step's
-planes are one contiguous [6, H, B] block and the cell's passes run over contiguous memory. For float32 and float64
-the cell is one Numba loop (gates, state, output; backwards the gate adjoints), with the
-float32 sigmoid and tanh of `_fast_math_loops` (no libm call: the loop stays SIMD).
+planes are one contiguous [6, H, B] block and the cell's passes run over contiguous
+memory. For float32 and float64 the cell is one Numba loop (gates, state, output;
+backwards the gate adjoints), with the float32 sigmoid and tanh of `_fast_math_loops` (no
+libm call: the loop stays SIMD).
 Otherwise it is a few NumPy passes, all in place; the four gates share one sigmoid pass,
 tanh(x) = 2 sigmoid(2x) - 1, as NumPy's exp is several times faster than its tanh.
 """
@@ -15,14 +22,46 @@ tanh(x) = 2 sigmoid(2x) - 1, as NumPy's exp is several times faster than its tan
 import numpy as np
 
 from ...ops import rnn
+from . import blas, parallel
 from .registry import kernel
 
 
-def _cells():
-    """(forward cell, backward cell): Numba loops in `_fast_math_loops`, imported on first
-    use; each precision compiles (or loads from the disk cache) its own specialization."""
+def _loops():
+    """`_fast_math_loops` (the cells and the recurrences), imported on first use; each
+    precision compiles (or loads from the disk cache) its own specialization."""
     from . import _fast_math_loops
-    return _fast_math_loops.lstm_forward, _fast_math_loops.lstm_backward
+    return _fast_math_loops
+
+
+COLUMN_BLOCK = 16   # columns per cut unit: a multiple of the widest SIMD vector (16 floats)
+MIN_PIECE_COLUMNS = 64   # fewest batch columns per piece (see _by_columns)
+
+
+def _by_columns(columns, batch: int, size: int) -> None:
+    """columns(b0, b1) runs the whole recurrence for batch columns [b0, b1): once over all
+    columns, or, when `size` elements are worth it (`parallel.worth_it`), once per kernel
+    thread over disjoint column ranges at once. The batch rows of an LSTM never meet, so a
+    piece needs nothing from another until the end, and the pool's hand-off is paid once per
+    sequence where OpenBLAS's two threads paid one per step's small product (1.35-1.55x
+    its one-thread speed there). Only the all-Numba recurrence is cut: it holds no GIL
+    between steps (a Python loop per piece serialized the pieces on it). Cuts fall on
+    multiples of COLUMN_BLOCK; the forward then came out the same bits cut or not, the
+    backward within rounding (a column in LLVM's vector body when cut may fall in its
+    scalar remainder uncut). Each piece's products run on one BLAS thread: a 16-column
+    product costs ~18% more per column than a 32-column one (the weights are packed per
+    call). Measured at batch 32 (bench/lstm_kernel.py, 2026-12-05, machine loaded by other
+    work) the two 16-column halves lost to one recurrence on OpenBLAS's two threads at load
+    3.5-5 (20-29 ms against 17-18) and won only at load 17 (119 against 329): so pieces
+    have at least MIN_PIECE_COLUMNS columns, and batches under 128 are not cut."""
+    blocks = batch // COLUMN_BLOCK
+    pieces = min(blocks, batch // MIN_PIECE_COLUMNS)
+    if not parallel.worth_it(size, pieces):
+        columns(0, batch)
+        return
+
+    def piece(a, b):
+        columns(a * COLUMN_BLOCK, batch if b == blocks else b * COLUMN_BLOCK)
+    parallel.run(piece, blocks, pieces)
 
 
 def _numba(*arrays) -> bool:
@@ -51,12 +90,17 @@ def lstm(op, xw, h0, c0, w_hh, bias):
     out[0, 1] = c0.T
     product = np.empty((4 * H, batch), xw.dtype)
     if _numba(xw, h0, c0, w_hh, bias):
-        forward, c = _cells()[0], np.ascontiguousarray(c0.T)
+        loops, c = _loops(), np.ascontiguousarray(c0.T)
         bias = np.ascontiguousarray(bias)
         w_hh = np.asfortranarray(w_hh)      # OpenBLAS: 5-10% faster per step at B 32
-        for t in range(steps):
-            np.matmul(w_hh, out[t, 0], out=product)
-            forward(product, xw, bias, c, out, t)
+        address = blas.gemm_address(xw.dtype)
+        if address is None:
+            for t in range(steps):
+                np.matmul(w_hh, out[t, 0], out=product)
+                loops.lstm_forward(product, xw, bias, c, out, t, 0, batch)
+            return out
+        _by_columns(lambda b0, b1: loops.lstm_forward_steps(
+            address, w_hh, xw, bias, c, out, product, b0, b1), batch, out.size)
         return out
     bias = bias[:, None]
     gates = product.reshape(4, H, batch)
@@ -93,11 +137,17 @@ def lstm_grad(op, g, out, w_hh):
     w_t = w_hh.T     # [H, 4H], Fortran-ordered: no copy, and 3-5% faster than a C copy
     if _numba(g, out, w_hh):
         g, out = np.ascontiguousarray(g), np.ascontiguousarray(out)
-        backward, one = _cells()[1], out.dtype.type(1)
-        for t in reversed(range(steps)):
-            backward(dh, dc, g, out, t, grads, one)
-            if t:
-                np.matmul(w_t, grads[:, t], out=dh)
+        loops, one = _loops(), out.dtype.type(1)
+        address = blas.gemm_address(out.dtype)
+        if address is None:
+            for t in reversed(range(steps)):
+                loops.lstm_backward(dh, dc, g, out, t, grads, one, 0, batch)
+                if t:
+                    np.matmul(w_t, grads[:, t], out=dh)
+        else:
+            w_hh = np.ascontiguousarray(w_hh)
+            _by_columns(lambda b0, b1: loops.lstm_backward_steps(
+                address, w_hh, dh, dc, g, out, grads, one, b0, b1), batch, out.size)
     else:
         _lstm_grad_numpy(g, out, w_t, grads, dh, dc)
     grads[:H, steps] = dc + g[0, 1]

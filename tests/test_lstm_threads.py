@@ -1,0 +1,129 @@
+"""The fused LSTM's recurrence as one Numba loop calling OpenBLAS's ?gemm by address
+(backend/numpy/blas.py, `_fast_math_loops.lstm_forward_steps` / `lstm_backward_steps`), its
+batch columns cut among the kernel pool's threads (backend/numpy/rnn.py `_by_columns`):
+nn.LSTM against torch.nn.LSTM (output, h_n, c_n and every gradient) with the pool forced on,
+for batches that are cut (33: 16 + 17 columns, 48, 64; the pieces' column floor lowered to
+16) and batches too small to cut (1, 3),
+with the BLAS binding and without it (NumPy's matmul per step, never cut); and the same
+model with the pool on and off: the forward the same bits (cuts fall on whole SIMD vectors),
+the gradients to rounding (a column may fall in LLVM's vector body cut and in its scalar
+remainder uncut, which round the fast-math tanh differently in the last bit).
+tests/test_lstm_fused.py covers more shapes on the plain path."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import tinyflow as tf
+from pool_helpers import force_pool
+from tinyflow import nn
+from tinyflow.backend.numpy import blas, parallel
+from tinyflow.backend.numpy import rnn as rnn_kernels
+
+
+@pytest.fixture(params=["blas", "numpy"])
+def binding(request, monkeypatch):
+    """Runs each test with the BLAS binding found, then as if it were not (None)."""
+    if request.param == "numpy":
+        monkeypatch.setattr(blas, "gemm_address", lambda dtype: None)
+    else:
+        assert blas.gemm_address(np.float32) and blas.gemm_address(np.float64)
+    return request.param
+
+
+def _models(dtype, features, hidden, layers, bidirectional, batch_first):
+    reference = torch.nn.LSTM(features, hidden, layers, bidirectional=bidirectional,
+                              batch_first=batch_first).to(
+        {np.float32: torch.float32, np.float64: torch.float64}[dtype])
+    ours = nn.LSTM(features, hidden, layers, bidirectional=bidirectional,
+                   batch_first=batch_first, dtype=tf.as_dtype(dtype))
+    ours.load_state_dict({k: tf.tensor(v.detach().numpy())
+                          for k, v in reference.state_dict().items()})
+    return reference, ours
+
+
+def _run(lib, module, x, state, weights, uses):
+    """(output, h_n, c_n), then the gradients of x, the initial state and the parameters."""
+    x = lib.tensor(x, requires_grad=True)
+    state = None if state is None else tuple(lib.tensor(s, requires_grad=True) for s in state)
+    output, (h_n, c_n) = module(x) if state is None else module(x, state)
+    w_out, w_h, w_c = (lib.tensor(w) for w in weights)
+    loss = {"h_n": (h_n[-1] * w_h[-1]).sum(), "output": (output * w_out).sum(),
+            "all": (output * w_out).sum() + (h_n * w_h).sum() + (c_n * w_c).sum()}[uses]
+    loss.backward()
+    grads = [x.grad] + ([] if state is None else [s.grad for s in state])
+    grads += [p.grad for _, p in module.named_parameters()]
+    return [t.detach().numpy() for t in (output, h_n, c_n)] + [
+        None if g is None else g.numpy() for g in grads]
+
+
+def _inputs(dtype, steps, batch, features, hidden, layers, bidirectional, batch_first, state):
+    rng = np.random.default_rng(batch)
+    directions = 2 if bidirectional else 1
+    x = rng.standard_normal((batch, steps, features) if batch_first else
+                            (steps, batch, features)).astype(dtype)
+    h0 = rng.standard_normal((2, layers * directions, batch, hidden)).astype(dtype)
+    out_shape = (batch, steps, directions * hidden) if batch_first else (
+        steps, batch, directions * hidden)
+    weights = [rng.standard_normal(s).astype(dtype)
+               for s in (out_shape, h0.shape[1:], h0.shape[1:])]
+    return x, (tuple(h0) if state else None), weights
+
+
+CASES = [  # (steps, batch, features, hidden, layers, bidirectional, batch_first, state, uses)
+    (5, 33, 4, 6, 1, False, False, False, "h_n"),
+    (4, 48, 3, 5, 1, False, True, True, "output"),
+    (3, 33, 3, 4, 2, True, False, True, "all"),
+    (4, 64, 5, 7, 2, False, True, False, "all"),
+    (4, 3, 3, 5, 1, False, False, True, "all"),
+    (3, 1, 2, 3, 2, True, True, False, "all"),
+]
+TOL = {np.float32: 3e-5, np.float64: 1e-10}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", CASES, ids=lambda c: "-".join(map(str, c)))
+def test_cut_batch_matches_torch(monkeypatch, binding, case, dtype):
+    calls = force_pool(monkeypatch, 1, [])
+    monkeypatch.setattr(rnn_kernels, "MIN_PIECE_COLUMNS", rnn_kernels.COLUMN_BLOCK)
+    steps, batch, features, hidden, layers, bidirectional, batch_first, state, uses = case
+    reference, ours = _models(dtype, features, hidden, layers, bidirectional, batch_first)
+    x, init, weights = _inputs(dtype, *case[:-1])
+    want = _run(torch, reference, x, init, weights, uses)
+    got = _run(tf, ours, x, init, weights, uses)
+    assert len(got) == len(want)
+    for k, (g, w) in enumerate(zip(got, want)):
+        if w is None or not np.any(w):
+            assert g is None or not np.any(g), f"result {k} should be zero"
+            continue
+        np.testing.assert_allclose(g, w, rtol=TOL[dtype], atol=TOL[dtype], err_msg=f"result {k}")
+    # with the binding: one forward and one backward per layer and direction, cut when
+    # there are two blocks; without it the per-step Python loop is never cut
+    cut = binding == "blas" and batch // rnn_kernels.COLUMN_BLOCK >= 2
+    runs = layers * (2 if bidirectional else 1) * 2
+    assert calls.count("rnn.py") == (runs if cut else 0)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("batch", [33, 40])
+def test_pool_on_and_off_agree(monkeypatch, binding, dtype, batch):
+    """Each column gets the same arithmetic whichever thread runs it."""
+    case = (6, batch, 5, 9, 2, True, False, True)
+    _, ours = _models(dtype, *case[2:7])
+    x, init, weights = _inputs(dtype, *case)
+    results = []
+    for threads in (1, 2):
+        monkeypatch.setattr(parallel, "threads", lambda: threads)
+        monkeypatch.setattr(parallel, "MIN_ELEMENTS", 1)
+        monkeypatch.setattr(rnn_kernels, "MIN_PIECE_COLUMNS", rnn_kernels.COLUMN_BLOCK)
+        for p in ours.parameters():
+            p.grad = None
+        results.append(_run(tf, ours, x, init, weights, "all"))
+    off, on = results
+    for k in range(3):
+        np.testing.assert_array_equal(on[k], off[k], err_msg=f"forward result {k}")
+    close = {np.float32: 1e-6, np.float64: 1e-14}[dtype]
+    for k in range(3, len(on)):
+        np.testing.assert_allclose(on[k], off[k], rtol=close, atol=close,
+                                   err_msg=f"gradient {k - 3}")

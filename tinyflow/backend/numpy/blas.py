@@ -1,0 +1,49 @@
+"""NumPy's bundled OpenBLAS, loaded by ctypes: its thread setting (`parallel.py`) and the
+addresses of its CBLAS ?gemm, which Numba loops call directly (`_fast_math_loops.gemm`) so a
+loop of small products runs with no Python between them and without the GIL.
+
+NumPy 2.x wheels bundle scipy-openblas in numpy.libs/ (libscipy_openblas64_*.so), with
+CBLAS's functions named scipy_cblas_?gemm64_ and 64-bit integers. Another NumPy build (a
+system BLAS, MKL, a 32-bit-integer OpenBLAS) has none of these: then `gemm_address` is None
+and callers keep NumPy's matmul.
+"""
+from __future__ import annotations
+
+import ctypes
+import functools
+import glob
+import os
+from typing import Optional
+
+import numpy as np
+
+GEMM_NAMES = ("scipy_cblas_{}gemm64_", "cblas_{}gemm64_")   # 64-bit integer CBLAS only
+
+
+@functools.cache
+def library() -> Optional[ctypes.CDLL]:
+    """NumPy's bundled OpenBLAS (the library NumPy itself runs: the same process-wide
+    thread settings), or None."""
+    for path in glob.glob(os.path.join(os.path.dirname(np.__file__), os.pardir, "numpy.libs",
+                                       "libscipy_openblas*")):
+        try:
+            return ctypes.CDLL(path)
+        except OSError:
+            continue
+    return None
+
+
+@functools.cache
+def gemm_address(dtype: np.dtype) -> Optional[int]:
+    """The address of CBLAS sgemm (float32) or dgemm (float64) with 64-bit integers in
+    NumPy's OpenBLAS, or None (another BLAS, another dtype, or no such symbol)."""
+    prefix = {np.dtype(np.float32): "s", np.dtype(np.float64): "d"}.get(np.dtype(dtype))
+    lib = library()
+    if prefix is None or lib is None:
+        return None
+    for name in GEMM_NAMES:
+        try:
+            return ctypes.cast(getattr(lib, name.format(prefix)), ctypes.c_void_p).value
+        except AttributeError:
+            continue
+    return None

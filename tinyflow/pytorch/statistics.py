@@ -232,10 +232,9 @@ def _median_of(x, dim, keepdim):
     return ValuesIndices(values, ops.where(has_nan, nan_index, result.indices))
 
 
-def quantile(input, q, dim=None, keepdim=False, *, interpolation="linear",  # noqa: A002
-             out=None):
-    """The q-quantile(s) along dim (of all elements if None), interpolated between the two
-    nearest sorted elements; a 1-D q puts its dim first."""
+def _quantile_arguments(input, q, interpolation):  # noqa: A002
+    """quantile's and nanquantile's checks, as PyTorch words them: the input tensor and the
+    q values as a float64 array."""
     x = as_tensor(input)
     if not x.dtype.is_floating:
         raise RuntimeError("quantile() input tensor must be either float or double dtype")
@@ -246,6 +245,14 @@ def quantile(input, q, dim=None, keepdim=False, *, interpolation="linear",  # no
     if interpolation not in ("linear", "lower", "higher", "midpoint", "nearest"):
         raise RuntimeError(f"quantile() interpolation must be one of linear, lower, higher, "
                            f"midpoint or nearest. Got {interpolation}")
+    return x, qs
+
+
+def quantile(input, q, dim=None, keepdim=False, *, interpolation="linear",  # noqa: A002
+             out=None):
+    """The q-quantile(s) along dim (of all elements if None), interpolated between the two
+    nearest sorted elements; a 1-D q puts its dim first."""
+    x, qs = _quantile_arguments(input, q, interpolation)
     if dim is None:
         source, axis = ops.reshape(x, (-1,)), 0
     else:
@@ -296,16 +303,7 @@ def nanquantile(input, q, dim=None, keepdim=False, *, interpolation="linear",  #
                 out=None):
     """quantile over the elements that are not NaN (NaN where all are): per slice, the
     position q * (count - 1) among its sorted values (NaN last)."""
-    x = as_tensor(input)
-    if not x.dtype.is_floating:
-        raise RuntimeError("quantile() input tensor must be either float or double dtype")
-    qs = np.asarray(q.numpy() if isinstance(q, Tensor) else q, np.float64)
-    if qs.ndim > 1 or np.any((qs < 0) | (qs > 1)):
-        raise RuntimeError("quantile() q values must be in the range [0, 1] and q must be a "
-                           "scalar or 1D tensor")
-    if interpolation not in ("linear", "lower", "higher", "midpoint", "nearest"):
-        raise RuntimeError(f"quantile() interpolation must be one of linear, lower, higher, "
-                           f"midpoint or nearest. Got {interpolation}")
+    x, qs = _quantile_arguments(input, q, interpolation)
     source, axis = (ops.reshape(x, (-1,)), 0) if dim is None else (x, dim % x.ndim)
     sorted_x, _ = _sorted_along(source, axis)
     last = ops.cast(ops.maximum(_valid_count(source, axis) - 1, 0), x.dtype)

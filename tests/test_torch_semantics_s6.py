@@ -240,6 +240,19 @@ def test_writes_into_expanded_views_as_torch(name):
     assert outcomes[1] == outcomes[0]
 
 
+def test_write_into_an_expand_of_a_fortran_ordered_tensor_reaches_it_as_torch():
+    """from_numpy of a Fortran-ordered array: the expand's memory root is one block, in
+    column order."""
+    outcomes = []
+    for L in (torch, tinyflow):
+        a = L.from_numpy(np.asfortranarray(np.arange(6, dtype=np.float32).reshape(3, 2)))
+        wide = a[:, 1:].expand(3, 4)
+        wide[:, 0].fill_(9)
+        wide[1, 0] = 7
+        outcomes.append(a.tolist())
+    assert outcomes[1] == outcomes[0]
+
+
 # ---- everyday spellings found missing ----------------------------------------------------------
 
 @pytest.mark.filterwarnings("ignore:invalid value")   # sqrt_ of a negative: NaN, as torch

@@ -633,9 +633,11 @@ SHARED_NAMES = {   # names TF1 and PyTorch share: compiled code is PyTorch's, no
     "sort": lambda x: torch.sort(x, 0)[1],
     "cumsum_int": lambda x: torch.cumsum((x > 0).int(), 0),
     "cumsum_int_method": lambda x: (x * 3).int().cumsum(1),
+    "where_condition_only": lambda x: torch.where(x > 0),   # nonzero: a graph break
 }
 
 
+@pytest.mark.filterwarnings("ignore:tinyflow.compile. graph break")
 @pytest.mark.parametrize("name", sorted(SHARED_NAMES))
 def test_shared_names_mean_pytorch_s_under_compile(name):
     fn, x = SHARED_NAMES[name], tensor(6, 4)

@@ -279,6 +279,7 @@ def where(condition, x=None, y=None, name=None, *, out=None):
     """`torch.where(cond, x, y)` / `tf.where(cond, x, y)`: x where cond holds, else y; with
     the condition alone on an eager tensor, PyTorch's `torch.where(cond)`: the coordinates of
     its True elements, one 1-D tensor per dim (nonzero(as_tuple=True))."""
-    if x is None and y is None and not as_tensor(condition).is_symbolic:
+    if x is None and y is None and (not as_tensor(condition).is_symbolic
+                                    or trace_state.active is not None):   # not TF1's
         return nonzero(condition, as_tuple=True)
     return write_out(ops.where(condition, x, y, name=name), out)

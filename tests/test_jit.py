@@ -648,3 +648,14 @@ def test_shared_names_mean_pytorch_s_under_compile(name):
     for e, g in zip(expected, got):
         assert g.dtype == e.dtype and g.shape == e.shape
         np.testing.assert_array_equal(g.numpy(), e.numpy())
+
+
+def test_a_namedtuple_result_comes_back_as_one():
+    """torch.max / torch.sort give (values, indices) namedtuples: returned from a compiled
+    function as from the eager one."""
+    x = tensor(5, 4)
+    for fn in (lambda a: torch.max(a, 1), lambda a: torch.sort(a * 2, 0)):
+        expected, got = fn(x), torch.compile(fn)(x)
+        assert type(got) is type(expected)
+        np.testing.assert_array_equal(got.values.numpy(), expected.values.numpy())
+        np.testing.assert_array_equal(got.indices.numpy(), expected.indices.numpy())

@@ -344,3 +344,19 @@ def test_dtype_attributes_as_torch():
         ours, theirs = getattr(tinyflow, name), getattr(torch, name)
         assert (ours.is_floating_point, ours.is_signed, ours.is_complex, ours.itemsize) == (
             theirs.is_floating_point, theirs.is_signed, theirs.is_complex, theirs.itemsize)
+
+
+@pytest.mark.parametrize("name", ["i0e", "i1e"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_scaled_bessel_functions_stay_finite_where_i0_overflows_as_torch(name, dtype):
+    """e^-|x| i0(x) at |x| beyond i0's range (float32 ~90, float64 ~713), and its gradient."""
+    x = np.array([-1000.0, -200.0, -95.0, -3.0, 0.0, 0.5, 95.0, 200.0, 1000.0], dtype)
+    results = []
+    for L in (torch, tinyflow):
+        t = L.tensor(x, requires_grad=True)
+        y = getattr(L.special, name)(t)
+        y.sum().backward()
+        results.append((y.detach().numpy(), t.grad.numpy()))
+    for got, expected in zip(results[1], results[0]):
+        np.testing.assert_allclose(got, expected, rtol=2e-5 if dtype == np.float32 else 1e-9,
+                                   atol=1e-7)

@@ -360,3 +360,12 @@ def test_scaled_bessel_functions_stay_finite_where_i0_overflows_as_torch(name, d
     for got, expected in zip(results[1], results[0]):
         np.testing.assert_allclose(got, expected, rtol=2e-5 if dtype == np.float32 else 1e-9,
                                    atol=1e-7)
+
+
+def test_float_power_in_place_needs_a_float64_base_as_torch():
+    """Its result is float64: written into a float32 base PyTorch refuses rather than round."""
+    for L in (torch, tinyflow):
+        x = L.tensor([1.5, 2.0], dtype=L.float64)
+        assert x.float_power_(2) is x and x.tolist() == [2.25, 4.0]
+        with pytest.raises(RuntimeError, match="float_power_"):
+            L.tensor([1.5, 2.0]).float_power_(2)

@@ -413,3 +413,41 @@ def test_cross_entropy_ignore_index_under_compile_matches_torch(reduction):
                                          r"\[0, 5\)"):
         step(tf.tensor(x, requires_grad=True), tf.tensor([0, -1, 9, 1, 1, 1]))
 
+
+
+IN_PLACE = {   # F.<name>(x, ..., inplace=True) and the module with inplace=True
+    "relu": (lambda F, x: F.relu(x, inplace=True), lambda nn: nn.ReLU(inplace=True)),
+    "relu6": (lambda F, x: F.relu6(x * 8, inplace=True), lambda nn: nn.ReLU6(inplace=True)),
+    "leaky_relu": (lambda F, x: F.leaky_relu(x, 0.2, inplace=True),
+                   lambda nn: nn.LeakyReLU(0.2, inplace=True)),
+    "elu": (lambda F, x: F.elu(x, inplace=True), lambda nn: nn.ELU(inplace=True)),
+    "silu": (lambda F, x: F.silu(x, inplace=True), lambda nn: nn.SiLU(inplace=True)),
+    "mish": (lambda F, x: F.mish(x, inplace=True), lambda nn: nn.Mish(inplace=True)),
+    "hardtanh": (lambda F, x: F.hardtanh(x, -0.5, 0.5, inplace=True),
+                 lambda nn: nn.Hardtanh(-0.5, 0.5, inplace=True)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(IN_PLACE))
+def test_inplace_activations_write_into_their_input_as_torch(name):
+    """inplace=True changes the caller's tensor (eager, compiled, through a module) and
+    the gradient still flows, as PyTorch's."""
+    functional, module = IN_PLACE[name]
+    x = np.random.default_rng(0).standard_normal((3, 4)).astype(np.float32)
+    outcomes = []
+    for L, LF in ((torch, torch.nn.functional), (tinyflow, F)):
+        a = L.tensor(x, requires_grad=True)
+        b = a * 2
+        functional(LF, b)
+        (b * L.tensor(x)).sum().backward()
+        c = L.tensor(x) * 1
+        module(L.nn)(c)
+
+        def step(v):
+            w = v * 3
+            functional(LF, w)
+            return w
+        compiled = (tinyflow.compile(step) if L is tinyflow else step)(L.tensor(x))
+        outcomes.append([t.detach().numpy() for t in (b, a.grad, c, compiled)])
+    for got, expected in zip(*outcomes[::-1]):
+        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)

@@ -625,3 +625,37 @@ def test_several_training_steps_in_one_compiled_call_equal_eager():
     (ge, pe), (gc, pc) = results
     for a, b in zip(ge + pe, gc + pc):   # Adam: eager's fused step rounds apart from the rules
         np.testing.assert_allclose(b, a, rtol=1e-3, atol=1e-5)
+
+
+SHARED_NAMES = {   # names TF1 and PyTorch share: compiled code is PyTorch's, not a TF1 graph
+    "split": lambda x: torch.split(x, 2),
+    "split_method": lambda x: x.split(2),
+    "sort": lambda x: torch.sort(x, 0)[1],
+    "cumsum_int": lambda x: torch.cumsum((x > 0).int(), 0),
+    "cumsum_int_method": lambda x: (x * 3).int().cumsum(1),
+    "where_condition_only": lambda x: torch.where(x > 0),   # nonzero: a graph break
+}
+
+
+@pytest.mark.filterwarnings("ignore:tinyflow.compile. graph break")
+@pytest.mark.parametrize("name", sorted(SHARED_NAMES))
+def test_shared_names_mean_pytorch_s_under_compile(name):
+    fn, x = SHARED_NAMES[name], tensor(6, 4)
+    expected, got = fn(x), torch.compile(fn)(x)
+    expected, got = ((expected, got) if isinstance(expected, (tuple, list))
+                     else ((expected,), (got,)))
+    assert len(got) == len(expected)
+    for e, g in zip(expected, got):
+        assert g.dtype == e.dtype and g.shape == e.shape
+        np.testing.assert_array_equal(g.numpy(), e.numpy())
+
+
+def test_a_namedtuple_result_comes_back_as_one():
+    """torch.max / torch.sort give (values, indices) namedtuples: returned from a compiled
+    function as from the eager one."""
+    x = tensor(5, 4)
+    for fn in (lambda a: torch.max(a, 1), lambda a: torch.sort(a * 2, 0)):
+        expected, got = fn(x), torch.compile(fn)(x)
+        assert type(got) is type(expected)
+        np.testing.assert_array_equal(got.values.numpy(), expected.values.numpy())
+        np.testing.assert_array_equal(got.indices.numpy(), expected.indices.numpy())

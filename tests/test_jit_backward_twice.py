@@ -82,3 +82,22 @@ def test_loss_of_a_step_that_ran_backward_cannot_be_differentiated_again(mode):
         assert loss.requires_grad
         with pytest.raises(RuntimeError, match=SECOND_TIME):
             loss.backward()
+
+
+def test_a_step_that_kept_its_graph_can_go_backward_again_as_eagerly():
+    """backward(retain_graph=True) inside the compiled step: the returned loss goes
+    backward once more, adding the same gradient again (as eagerly)."""
+    grads = []
+    for mode in ("eager", "compiled"):
+        w, x = weight(), torch.from_numpy(X)
+
+        def step(x):
+            loss = (x @ w).tanh().sum()
+            loss.backward(retain_graph=True)
+            return loss
+        fn = dict([("eager", step), ("compiled", torch.compile(step))])[mode]
+        for _ in range(2):    # the second call runs the compiled plan
+            w.grad = None
+            fn(x).backward()
+        grads.append(w.grad.numpy())
+    np.testing.assert_allclose(grads[1], grads[0], rtol=1e-6)

@@ -240,6 +240,19 @@ def test_writes_into_expanded_views_as_torch(name):
     assert outcomes[1] == outcomes[0]
 
 
+def test_write_into_an_expand_of_a_fortran_ordered_tensor_reaches_it_as_torch():
+    """from_numpy of a Fortran-ordered array: the expand's memory root is one block, in
+    column order."""
+    outcomes = []
+    for L in (torch, tinyflow):
+        a = L.from_numpy(np.asfortranarray(np.arange(6, dtype=np.float32).reshape(3, 2)))
+        wide = a[:, 1:].expand(3, 4)
+        wide[:, 0].fill_(9)
+        wide[1, 0] = 7
+        outcomes.append(a.tolist())
+    assert outcomes[1] == outcomes[0]
+
+
 # ---- everyday spellings found missing ----------------------------------------------------------
 
 @pytest.mark.filterwarnings("ignore:invalid value")   # sqrt_ of a negative: NaN, as torch
@@ -331,3 +344,28 @@ def test_dtype_attributes_as_torch():
         ours, theirs = getattr(tinyflow, name), getattr(torch, name)
         assert (ours.is_floating_point, ours.is_signed, ours.is_complex, ours.itemsize) == (
             theirs.is_floating_point, theirs.is_signed, theirs.is_complex, theirs.itemsize)
+
+
+@pytest.mark.parametrize("name", ["i0e", "i1e"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_scaled_bessel_functions_stay_finite_where_i0_overflows_as_torch(name, dtype):
+    """e^-|x| i0(x) at |x| beyond i0's range (float32 ~90, float64 ~713), and its gradient."""
+    x = np.array([-1000.0, -200.0, -95.0, -3.0, 0.0, 0.5, 95.0, 200.0, 1000.0], dtype)
+    results = []
+    for L in (torch, tinyflow):
+        t = L.tensor(x, requires_grad=True)
+        y = getattr(L.special, name)(t)
+        y.sum().backward()
+        results.append((y.detach().numpy(), t.grad.numpy()))
+    for got, expected in zip(results[1], results[0]):
+        np.testing.assert_allclose(got, expected, rtol=2e-5 if dtype == np.float32 else 1e-9,
+                                   atol=1e-7)
+
+
+def test_float_power_in_place_needs_a_float64_base_as_torch():
+    """Its result is float64: written into a float32 base PyTorch refuses rather than round."""
+    for L in (torch, tinyflow):
+        x = L.tensor([1.5, 2.0], dtype=L.float64)
+        assert x.float_power_(2) is x and x.tolist() == [2.25, 4.0]
+        with pytest.raises(RuntimeError, match="float_power_"):
+            L.tensor([1.5, 2.0]).float_power_(2)

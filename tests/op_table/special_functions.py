@@ -1,10 +1,12 @@
-"""lgamma, digamma, trigamma, erfinv (tinyflow/ops/special_functions.py) against PyTorch's
+"""lgamma, digamma, trigamma, erfinv, the Bessel functions
+(tinyflow/ops/special_functions.py) against PyTorch's
 (the test oracle; imported only when these cases run)."""
 from __future__ import annotations
 
 import numpy as np
 
-from tinyflow.ops.special_functions import digamma, erfinv, i0, i1, lgamma, trigamma
+from tinyflow.ops.special_functions import (digamma, erfinv, i0, i0e, i1, i1e, lgamma,
+                                            trigamma)
 
 from .common import FLOATS, NUMBERS, A, OpCase, S, floating
 
@@ -52,6 +54,12 @@ def bessel_domain(rng, shape):
     return rng.uniform(-1, 1, shape) * rng.choice([1.0, 3.0, 10.0], shape)
 
 
+def scaled_bessel_domain(rng, shape):
+    """Both signs, up to 800: i0 and i1 overflow float32 beyond ~90, float64 beyond ~713;
+    the scaled functions do not."""
+    return rng.uniform(-1, 1, shape) * rng.choice([3.0, 40.0, 120.0, 800.0], shape)
+
+
 BESSEL_SAMPLES = (S(A(3, 4, domain=bessel_domain)), S(A(4, 5, domain=bessel_domain,
                                                          layout="T")), S(A(0, 2)))
 SAMPLES = (S(A(3, 4, domain=gamma_domain)), S(A(5, domain=gamma_domain, layout="step")),
@@ -67,5 +75,10 @@ CASES: list[OpCase] = [
             S(A(0, 3, domain=inside_unit))), FLOATS, floating),
     OpCase("i0", i0, _by_torch("i0"), BESSEL_SAMPLES, NUMBERS, floating),
     OpCase("i1", i1, _by_torch("special_i1"), BESSEL_SAMPLES + (S(A(3, domain=zeros)),),
+           FLOATS, floating),
+    OpCase("i0e", i0e, _by_torch("special_i0e"),
+           BESSEL_SAMPLES + (S(A(3, 4, domain=scaled_bessel_domain)),), FLOATS, floating),
+    OpCase("i1e", i1e, _by_torch("special_i1e"),
+           BESSEL_SAMPLES + (S(A(3, 4, domain=scaled_bessel_domain)), S(A(3, domain=zeros))),
            FLOATS, floating),
 ]

@@ -308,7 +308,7 @@ def backward(tensor: Tensor, gradient=None, retain_graph: bool = False,
                                   "loss computed from tensors that came from a device")
     if tensor.kind != EAGER:   # symbolic (REMOTE went above)
         if trace_state.active is not None:   # under compile: the symbolic backward graph
-            return trace_state.active.backward(tensor, gradient, inputs)
+            return trace_state.active.backward(tensor, gradient, inputs, retain_graph)
         raise TypeError(f"backward() is for eager tensors; {tensor.name} is symbolic — "
                         "use tf.gradients to build its gradient graph")
     if not tensor.requires_grad:

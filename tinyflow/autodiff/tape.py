@@ -114,10 +114,12 @@ def writable_memory(array: np.ndarray, one_value: bool = False) -> np.ndarray:
     root = array
     while isinstance(root.base, np.ndarray):
         root = root.base
-    if not (root.flags.writeable and root.flags.c_contiguous):
+    if not (root.flags.writeable and (root.flags.c_contiguous or root.flags.f_contiguous)):
         raise ValueError("assignment destination is read-only")
     offset = (array.__array_interface__["data"][0] - root.__array_interface__["data"][0])
-    flat = root.reshape(-1)[offset // root.itemsize:]
+    # the root's elements in memory order (a view: a Fortran-ordered root, such as
+    # from_numpy of one, is one block too)
+    flat = root.ravel(order="A")[offset // root.itemsize:]
     return np.lib.stride_tricks.as_strided(flat, array.shape, array.strides, writeable=True)
 
 

@@ -31,9 +31,17 @@ def _walk(tree, path):
         yield path, tree
 
 
+def same_kind(container, items: list):
+    """`items` in a container of `container`'s type: a namedtuple (torch.max's, torch.sort's
+    (values, indices)) takes them as fields."""
+    if hasattr(container, "_fields"):
+        return type(container)(*items)
+    return type(container)(items)
+
+
 def map_tree(tree, fn):
     if isinstance(tree, (tuple, list)):
-        return type(tree)(map_tree(v, fn) for v in tree)
+        return same_kind(tree, [map_tree(v, fn) for v in tree])
     if isinstance(tree, dict):
         return {k: map_tree(v, fn) for k, v in tree.items()}
     return fn(tree)
@@ -99,7 +107,7 @@ def rebuild(structure, make):
     if isinstance(structure, _Out):
         return make(structure.ref) if structure.fetched else structure.ref
     if isinstance(structure, (tuple, list)):
-        return type(structure)(rebuild(s, make) for s in structure)
+        return same_kind(structure, [rebuild(s, make) for s in structure])
     if isinstance(structure, dict):
         return {k: rebuild(s, make) for k, s in structure.items()}
     return structure

@@ -221,12 +221,13 @@ class CompiledFunction:
         guards += [("options", o, _options(o)) for o in tracer.optimizers.values()]
         guards += capture_guards(self.fn, tracer.modules.values())
         backward = None
-        if grad_mode.enabled and not grads:   # autograd may go through it
+        spent = grads and tracer.freed   # a backward() inside freed the results' graph
+        if grad_mode.enabled and not spent:   # autograd may go through it
             backward = self._backward(tracer, fetches[:results])
             if backward is not None and _reads_written(backward, writes, tensors):
                 backward = None
         drawn = None if backward is None else _fetch_draws(backward, fetches)
-        spent = _spent(tracer, fetches[:results]) if grad_mode.enabled and grads else None
+        spent = _spent(tracer, fetches[:results]) if grad_mode.enabled and spent else None
         if self.budget_s is None:
             plan = Plan(fetches, tuple(placeholders), {}, planned=_shape_generic(placeholders),
                         writes=[(k, t) for t, k in writes if isinstance(k, int)])

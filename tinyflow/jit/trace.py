@@ -52,6 +52,7 @@ class Tracer:
         self.single_use = False                  # the trace made state: retrace next time
         self.optimizers: dict[int, object] = {}  # stepped: their options are constants
         self.modules: dict[int, object] = {}     # called: their `training` is a constant
+        self.freed = False   # a backward() ran without retain_graph: the results' graph is spent
 
     def placeholder(self, arg: Tensor, dims: tuple = ()) -> Tensor:
         """The stand-in for argument `arg`; its dimensions `dims` are symbolic (None)."""
@@ -141,9 +142,10 @@ class Tracer:
         return format_tensor(value, t.dtype.name, t.dtype.name in dtypes.ML_FLOATS, records,
                              grad_fn)
 
-    def backward(self, loss: Tensor, gradient, inputs) -> None:
+    def backward(self, loss: Tensor, gradient, inputs, retain_graph: bool = False) -> None:
         """`loss.backward()` on a traced loss: the symbolic gradient graph, added into the
         `.grad` of every leaf that requires grad (arguments and captured parameters)."""
+        self.freed = self.freed or not retain_graph
         if gradient is None:
             if loss.shape is None or any(d is None for d in loss.shape) or \
                     int(np.prod(loss.shape)) != 1:

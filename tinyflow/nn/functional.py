@@ -31,8 +31,19 @@ from ._pool_extra import max_pool2d_indices as _max_pool2d_indices
 # ---- activations ---------------------------------------------------------------------------
 
 
+def _writable(input, inplace: bool) -> bool:
+    """Whether `inplace=True` writes into input, as PyTorch's: an eager tensor or one traced
+    by tinyflow.compile (a TF1 graph's tensor has no memory to write: the result is new)."""
+    return inplace and (not input.is_symbolic or trace_state.active is not None)
+
+
+def _written(input, out, inplace: bool):
+    """out, copied into input where `inplace=True` asks for it (`_writable`)."""
+    return input.copy_(out) if _writable(input, inplace) else out
+
+
 def relu(input: Tensor, inplace: bool = False) -> Tensor:
-    if inplace and not input.is_symbolic:
+    if _writable(input, inplace):
         return input.relu_()
     if type(input) is Tensor:   # every MLP layer's: the op, not through ops.relu's frame
         return apply(_RELU, input)
@@ -43,18 +54,19 @@ _RELU = shared(ops.math.Relu)
 
 
 def relu6(input: Tensor, inplace: bool = False) -> Tensor:
-    return hardtanh(input, 0.0, 6.0)
+    return hardtanh(input, 0.0, 6.0, inplace)
 
 
 def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
-    return ops.where(input > 0, input, input * negative_slope)
+    return _written(input, ops.where(input > 0, input, input * negative_slope), inplace)
 
 
 def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     # exp of the non-positive inputs only: the branch `where` drops must not overflow
     # (0 * inf = nan), and a NaN takes the identity's gradient (1), as PyTorch's
     negative = input <= 0
-    return ops.where(negative, alpha * (ops.exp(ops.where(negative, input, 0.0)) - 1), input)
+    return _written(input, ops.where(
+        negative, alpha * (ops.exp(ops.where(negative, input, 0.0)) - 1), input), inplace)
 
 
 def gelu(input: Tensor, approximate: str = "none") -> Tensor:
@@ -63,7 +75,7 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:
 
 
 def silu(input: Tensor, inplace: bool = False) -> Tensor:
-    return input * ops.sigmoid(input)
+    return _written(input, input * ops.sigmoid(input), inplace)
 
 
 def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
@@ -74,7 +86,7 @@ def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tenso
 
 
 def mish(input: Tensor, inplace: bool = False) -> Tensor:
-    return input * ops.tanh(softplus(input))
+    return _written(input, input * ops.tanh(softplus(input)), inplace)
 
 
 def logsigmoid(input: Tensor) -> Tensor:
@@ -88,8 +100,9 @@ def softsign(input: Tensor) -> Tensor:
 def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0,
              inplace: bool = False) -> Tensor:
     """clamp's values, PyTorch's hardtanh gradient: 0 at the limits themselves, 1 at NaN."""
-    input = as_tensor(input)
-    return ops.where(input <= min_val, min_val, ops.where(input >= max_val, max_val, input))
+    x = as_tensor(input)
+    out = ops.where(x <= min_val, min_val, ops.where(x >= max_val, max_val, x))
+    return _written(input, out, inplace)
 
 
 def glu(input: Tensor, dim: int = -1) -> Tensor:
@@ -328,7 +341,7 @@ def _dropout(input: Tensor, p: float, training: bool, inplace: bool, mask_like) 
     if p == 1.0:
         return x * 0.0
     out = x * ops.random_mask(mask_like(x), 1.0 - p) * (1.0 / (1.0 - p))
-    return input.copy_(out) if inplace and not x.is_symbolic else out
+    return _written(input, out, inplace)
 
 
 @ops.in_float32

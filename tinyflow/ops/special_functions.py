@@ -1,14 +1,16 @@
 """Special functions PyTorch has and NumPy lacks (or has without a derivative): lgamma
 (log |Gamma|), digamma (its derivative), trigamma (digamma's derivative), erfinv, and the
-modified Bessel functions i0 and i1 (i0's derivative). Each derivative is the next function
-or a composition of ops, so lgamma has two orders, i0, i1 and erfinv every order."""
+modified Bessel functions i0 and i1 (i0's derivative) and their exponentially scaled
+i0e, i1e (e^-|x| i0(x): finite where i0 overflows). Each derivative is the next function
+or a composition of ops, so lgamma has two orders, the Bessel functions and erfinv every
+order."""
 from __future__ import annotations
 
 import math
 
 from ..core.op import apply, as_tensor
 from ..core.tensor import Tensor
-from .math import Unary, equal, exp, where
+from .math import Unary, equal, exp, sign, where
 
 
 class Lgamma(Unary):
@@ -61,6 +63,25 @@ class I1(Unary):
         return v * where(zero, 0.5, slope)
 
 
+class I0e(Unary):
+    """e^-|x| i0(x), computed scaled (i0 overflows float32 beyond |x| ~ 90, float64 beyond
+    ~ 713, where the product would be inf * 0); d i0e(x) = i1e(x) - sign(x) i0e(x)."""
+    name = "i0e"
+
+    def chain(self, k, v, out, x):
+        return v * (i1e(x) - sign(x) * out)
+
+
+class I1e(Unary):
+    """e^-|x| i1(x); d i1e(x) = i0e(x) - i1e(x) (sign(x) + 1 / x) (1/2 at 0)."""
+    name = "i1e"
+
+    def chain(self, k, v, out, x):
+        zero = equal(x, 0)
+        slope = i0e(x) - out * (sign(x) + 1.0 / where(zero, 1.0, x))
+        return v * where(zero, 0.5, slope)
+
+
 def _unary_op(op_cls):
     op = op_cls()
 
@@ -77,3 +98,5 @@ trigamma = _unary_op(Trigamma)
 erfinv = _unary_op(Erfinv)
 i0 = _unary_op(I0)
 i1 = _unary_op(I1)
+i0e = _unary_op(I0e)
+i1e = _unary_op(I1e)

@@ -169,10 +169,19 @@ def write_out(result: Tensor, out) -> Tensor:
 SAME_SHAPE = """abs sqrt rsqrt square exp exp2 expm1 log log2 log10 log1p sigmoid tanh
 sin cos tan sinh cosh asin acos atan asinh acosh atanh arcsin arccos arctan arcsinh arccosh
 arctanh atan2 floor ceil round trunc fix frac sign sgn reciprocal clamp_min clamp_max
-clip erf erfc erfinv lgamma digamma i0 logit xlogy hypot copysign heaviside float_power
+clip erf erfc erfinv lgamma digamma i0 logit xlogy hypot copysign heaviside
 nan_to_num deg2rad rad2deg addcmul addcdiv lerp tril triu fmod remainder cumsum cumprod
 logical_not logical_and logical_or logical_xor negative multiply divide subtract
 floor_divide eq ne lt le gt ge greater greater_equal less less_equal not_equal""".split()
+
+
+def float_power_(x, exponent):
+    """float_power's result is float64 whatever the base: PyTorch refuses to write it into
+    a base of another dtype rather than round it."""
+    if x.dtype.name != "float64":
+        raise RuntimeError(f"the base given to float_power_ has dtype {x.dtype.name} but the "
+                           f"operation's result requires dtype float64")
+    return write_inplace(x, x.float_power(exponent))
 
 
 def _in_place_of(name: str):
@@ -184,7 +193,7 @@ def _in_place_of(name: str):
 
 
 METHODS = {
-    **{name + "_": _in_place_of(name) for name in SAME_SHAPE},
+    **{name + "_": _in_place_of(name) for name in SAME_SHAPE}, "float_power_": float_power_,
     "add_": add_, "sub_": sub_, "mul_": mul_, "div_": div_, "pow_": pow_, "neg_": neg_,
     "relu_": relu_, "clamp_": clamp_, "masked_fill_": masked_fill_, "copy_": copy_,
     "zero_": zero_, "fill_": fill_, "normal_": normal_, "uniform_": uniform_,

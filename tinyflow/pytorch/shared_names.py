@@ -3,9 +3,10 @@ arguments or meanings: `split`, `transpose`, `softmax`, `sort`, `cumsum`, `roll`
 ... This module is the one place where the arguments decide which is meant.
 
 The rule: PyTorch keywords (`dim`, `keepdim`, `out`) or an eager tensor select PyTorch's
-semantics; TF1 keywords (`axis`, `num_or_size_splits`, `direction`, `name`) or a symbolic
-tensor select TF1's. Each function here is the top-level `tinyflow.<name>`; where it is also
-a Tensor method, `METHODS` below says so. The op function of the same name (`ops.split`,
+semantics; TF1 keywords (`axis`, `num_or_size_splits`, `direction`, `name`) or a TF1
+graph's tensor (symbolic outside `tinyflow.compile`: traced code is PyTorch's) select
+TF1's. Each function here is the top-level `tinyflow.<name>`; where it is also a Tensor
+method, `METHODS` below says so. The op function of the same name (`ops.split`,
 `ops.softmax`, ...) keeps TF1's spelling.
 """
 from __future__ import annotations
@@ -37,7 +38,7 @@ def split(tensor, split_size_or_sections=None, axis_or_dim=None, *, dim=None, ax
     """
     tensor = as_tensor(tensor)
     tf_style = num_or_size_splits is not None or axis is not None or (
-        dim is None and tensor.is_symbolic)
+        dim is None and tensor.is_symbolic and trace_state.active is None)
     if tf_style:
         n = num_or_size_splits if num_or_size_splits is not None else split_size_or_sections
         axis = axis if axis is not None else (axis_or_dim or 0)
@@ -162,7 +163,7 @@ def cumsum(x, dim=None, *, axis=None, exclusive=False, reverse=False, name=None,
     x: the dtype is kept)."""
     x = as_tensor(x)
     tf_style = dim is None or axis is not None or exclusive or reverse or name is not None or (
-        x.is_symbolic)
+        x.is_symbolic and trace_state.active is None)
     if not tf_style and (dtype is not None or not x.dtype.is_floating):
         x = widened(x, dtype)
     if dim is None and axis is None:
@@ -175,7 +176,8 @@ def sort(x, dim=-1, descending=False, stable=False, *, axis=None, direction=None
     """`torch.sort` gives (values, indices); TF1's `tf.sort(x, axis, direction)` (TF1
     keywords or a symbolic tensor) gives the values."""
     x = as_tensor(x)
-    tf_style = axis is not None or direction is not None or x.is_symbolic
+    tf_style = (axis is not None or direction is not None
+                or x.is_symbolic and trace_state.active is None)
     result = torch_sort(x, dim if axis is None else axis,
                         descending or direction == "DESCENDING")
     return result.values if tf_style else result
@@ -277,6 +279,7 @@ def where(condition, x=None, y=None, name=None, *, out=None):
     """`torch.where(cond, x, y)` / `tf.where(cond, x, y)`: x where cond holds, else y; with
     the condition alone on an eager tensor, PyTorch's `torch.where(cond)`: the coordinates of
     its True elements, one 1-D tensor per dim (nonzero(as_tuple=True))."""
-    if x is None and y is None and not as_tensor(condition).is_symbolic:
+    if x is None and y is None and (not as_tensor(condition).is_symbolic
+                                    or trace_state.active is not None):   # not TF1's
         return nonzero(condition, as_tuple=True)
     return write_out(ops.where(condition, x, y, name=name), out)

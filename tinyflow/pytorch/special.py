@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 from .. import ops
+from ..ops import special_functions
 from ..ops.special_functions import digamma, erfinv, i0, i1  # noqa: F401
 from ..ops.special_functions import lgamma as gammaln  # noqa: F401
 from .elementwise import _where_zero, erfc, exp2, expit, floating, logit, xlogy  # noqa: F401
@@ -55,15 +56,13 @@ modified_bessel_i1 = i1
 
 
 def i0e(input, *, out=None):  # noqa: A002
-    """exp(-|x|) i0(x)."""
-    x = floating(input)
-    return write_out(ops.exp(-ops.abs(x)) * i0(x), out)
+    """exp(-|x|) i0(x), finite where i0 overflows."""
+    return write_out(special_functions.i0e(floating(input)), out)
 
 
 def i1e(input, *, out=None):  # noqa: A002
-    """exp(-|x|) i1(x)."""
-    x = floating(input)
-    return write_out(ops.exp(-ops.abs(x)) * i1(x), out)
+    """exp(-|x|) i1(x), finite where i1 overflows."""
+    return write_out(special_functions.i1e(floating(input)), out)
 
 
 def ndtri(input, *, out=None):  # noqa: A002

@@ -147,22 +147,46 @@ def _i1_series(a):
     return total
 
 
-def _i1_asymptotic(a):
-    """e^a / sqrt(2 pi a) * sum over k of prod_j ((2j - 1)^2 - 4) / (k! (8a)^k)."""
+def _asymptotic(a, order: int, scaled: bool = False):
+    """i_order(a) for large a: e^a / sqrt(2 pi a) * sum over k of prod_j ((2j - 1)^2 -
+    4 order^2) / (k! (8a)^k); without the e^a when scaled."""
     term = np.ones_like(a)
     total = term.copy()
     for k in range(1, 16):
-        term = term * ((2 * k - 1) ** 2 - 4) / (k * 8 * a)
+        term = term * ((2 * k - 1) ** 2 - 4 * order * order) / (k * 8 * a)
         total += term
-    return np.exp(a) / np.sqrt(2 * np.pi * a) * total
+    return (1.0 if scaled else np.exp(a)) / np.sqrt(2 * np.pi * a) * total
 
 
-@kernel(sf.I1)
-def i1(op, x):
+def _i1(x, scaled: bool = False):
     v = np.asarray(x, np.float64)
     a = np.abs(v)
     small = a <= _SERIES_UP_TO
     with np.errstate(over="ignore", invalid="ignore"):
-        out = np.where(small, _i1_series(np.where(small, a, 0.0)),
-                       _i1_asymptotic(np.where(small, _SERIES_UP_TO + 1, a)))
+        series = _i1_series(np.where(small, a, 0.0))
+        if scaled:
+            series *= np.exp(-np.where(small, a, 0.0))
+        out = np.where(small, series, _asymptotic(np.where(small, _SERIES_UP_TO + 1, a), 1,
+                                                  scaled))
     return (np.sign(v) * out).astype(_result_dtype(x))
+
+
+@kernel(sf.I1)
+def i1(op, x):
+    return _i1(x)
+
+
+@kernel(sf.I1e)
+def i1e(op, x):
+    return _i1(x, scaled=True)
+
+
+@kernel(sf.I0e)
+def i0e(op, x):
+    """np.i0 times e^-|x| up to |x| = 30, the scaled asymptotic expansion beyond."""
+    a = np.abs(np.asarray(x, np.float64))
+    small = a <= _SERIES_UP_TO
+    near = np.where(small, a, 0.0)
+    out = np.where(small, np.i0(near) * np.exp(-near),
+                   _asymptotic(np.where(small, _SERIES_UP_TO + 1, a), 0, scaled=True))
+    return out.astype(_result_dtype(x))

@@ -26,7 +26,7 @@ bincount bucketize searchsorted meshgrid cartesian_prod combinations block_diag
 broadcast_tensors cummax logcumsumexp hstack vstack dstack column_stack atleast_2d moveaxis
 swapaxes baddbmm addmv addcmul argwhere isin is_nonzero can_cast set_default_dtype real imag conj
 conj_physical resolve_conj resolve_neg is_conj nanmedian nanquantile unique_consecutive
-scatter_reduce""".split()
+scatter_reduce fmax fmin""".split()
 METHODS = """prod unique nonzero take trace repeat_interleave cumprod diff isclose allclose
 equal median quantile nansum nanmean erf erfinv lgamma reciprocal sinh cosh tan trunc frac
 scatter scatter_add index_add index_fill index_copy masked_select masked_scatter diagonal
@@ -36,9 +36,9 @@ split_with_sizes take_along_dim new_zeros new_ones new_full new_tensor is_nonzer
 retains_grad itemsize nbytes ndimension data_ptr is_complex is_signed sgn positive negative
 subtract multiply divide greater less not_equal bincount histc det inverse scatter_
 index_add_ masked_scatter_ clamp_ scatter_add_ index_fill_ index_copy_ real imag conj
-resolve_conj is_conj nanmedian nanquantile unique_consecutive scatter_reduce scatter_reduce_""".split()
+resolve_conj is_conj nanmedian nanquantile unique_consecutive scatter_reduce scatter_reduce_ fmax fmin""".split()
 LINALG = ("norm vector_norm matrix_norm inv det slogdet solve cholesky qr svd svdvals eigh "
-          "pinv matrix_rank matrix_power lstsq multi_dot").split()
+          "pinv matrix_rank matrix_power lstsq multi_dot cond").split()
 SPECIAL = ("erf erfc expit logit xlogy log_softmax softmax logsumexp gammaln digamma psi "
            "erfinv ndtr sinc entr xlog1py i0 i1 i0e i1e ndtri multigammaln round "
            "modified_bessel_i0 modified_bessel_i1").split()
@@ -226,6 +226,15 @@ CASES = {
                                        L.special.xlogy(x, y)),
                       (X(5, domain=lambda rng, shape: [0.0, 0.0, 1.5, -2.0, 0.0]),
                        X(5, domain=lambda rng, shape: [2.0, 0.5, 3.0, 0.25, 0.75]))),
+    # NaN on either side (and on both), ties (the gradient goes to input)
+    "fmax_fmin": (lambda L, x, y: (L.fmax(x, y), x.fmin(y), L.fmax(y, x)),
+                  (Given(np.array([np.nan, 1.0, np.nan, 2.0, -1.0, 3.0], np.float32)),
+                   Given(np.array([1.0, np.nan, np.nan, 2.0, 4.0, -3.0], np.float32)))),
+    "cond": (lambda L, a: (L.linalg.cond(a), L.linalg.cond(a, -2), L.linalg.cond(a, "fro"),
+                           L.linalg.cond(a, 1), L.linalg.cond(a, float("inf"))),
+             (Given(np.array([[[2.0, 1.0, 0.0], [0.5, 3.0, 1.0], [0.0, 1.0, 4.0]],
+                              [[1.0, 2.0, 0.5], [0.0, 1.0, 0.0], [2.0, 0.0, 3.0]]],
+                             np.float32)),)),
     "heaviside": (lambda L, x, i: (L.heaviside(x, L.tensor([0.5])), i.heaviside(i)),
                   (Given(np.array([-1.0, 0.0, 2.0], np.float32)), INTS)),
     "nan_to_num": (lambda L, x: (L.nan_to_num(x), x.nan_to_num(1.0, 9.0, -9.0)),

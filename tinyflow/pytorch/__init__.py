@@ -59,9 +59,9 @@ from .statistics import (bincount, cummax, cummin, diff, histc, kthvalue, logcum
                          quantile, trace)
 from .statistics import torch_cumprod as cumprod
 from .elementwise import (acos, acosh, addcdiv, addcmul, asin, asinh, atan, atanh, copysign,
-                          cosh, deg2rad, erfc, exp2, float_power, frac, heaviside, hypot,
-                          logaddexp, logaddexp2, logit, nan_to_num, rad2deg, reciprocal, sgn,
-                          sinh, tan, trunc, xlogy)
+                          cosh, deg2rad, erfc, exp2, float_power, fmax, fmin, frac,
+                          heaviside, hypot, logaddexp, logaddexp2, logit, nan_to_num, rad2deg,
+                          reciprocal, sgn, sinh, tan, trunc, xlogy)
 from .elementwise import asin as arcsin, acos as arccos, atan as arctan, trunc as fix
 from .linalg import (addmv, baddbmm, cdist, det, ger, inner, inverse, logdet, mv, slogdet,
                      tensordot)
@@ -131,7 +131,7 @@ __all__ = ["Size", "sparse", "sparse_coo_tensor", "spmm", "diag", "BoolTensor", 
     "resolve_conj", "resolve_neg", "is_conj",
     # elementwise.py, linalg.py, shaping.py; the namespaces torch.linalg, torch.special
     "acos", "acosh", "addcdiv", "addcmul", "asin", "asinh", "atan", "atanh", "copysign",
-    "cosh", "deg2rad", "erfc", "exp2", "float_power", "frac", "heaviside", "hypot",
+    "cosh", "deg2rad", "erfc", "exp2", "float_power", "fmax", "fmin", "frac", "heaviside", "hypot",
     "logaddexp", "logaddexp2", "logit", "nan_to_num", "rad2deg", "reciprocal", "sgn", "sinh",
     "tan", "trunc", "xlogy", "arcsin", "arccos", "arctan", "fix", "addmv", "baddbmm",
     "cdist", "det", "ger", "inner", "inverse", "logdet", "mv", "slogdet", "tensordot",

@@ -101,6 +101,21 @@ def copysign(input, other, *, out=None):  # noqa: A002
     return write_out(ops.where(signbit(y), -ops.abs(x), ops.abs(x)), out)
 
 
+def fmax(input, other, *, out=None):  # noqa: A002
+    """The larger of the two, ignoring a NaN (NaN only where both are); a tie's gradient goes
+    to input, as PyTorch's."""
+    x, y = ops.math.operands(as_tensor(input), other)
+    keep = ops.logical_or(ops.greater_equal(x, y), ops.not_equal(y, y))
+    return write_out(ops.where(keep, x, y), out)
+
+
+def fmin(input, other, *, out=None):  # noqa: A002
+    """The smaller of the two, ignoring a NaN (NaN only where both are)."""
+    x, y = ops.math.operands(as_tensor(input), other)
+    keep = ops.logical_or(ops.less_equal(x, y), ops.not_equal(y, y))
+    return write_out(ops.where(keep, x, y), out)
+
+
 def heaviside(input, values, *, out=None):  # noqa: A002
     """0 where x < 0, values where x == 0, 1 where x > 0."""
     x, v = as_tensor(input), as_tensor(values)
@@ -177,7 +192,7 @@ METHODS = {
     "deg2rad": deg2rad, "rad2deg": rad2deg, "erf": ops.erf, "erfc": erfc,
     "reciprocal": reciprocal, "trunc": trunc, "fix": trunc, "frac": frac, "hypot": hypot,
     "logaddexp": logaddexp, "logaddexp2": logaddexp2, "copysign": copysign,
-    "heaviside": heaviside, "nan_to_num": nan_to_num, "sgn": sgn, "xlogy": xlogy,
+    "heaviside": heaviside, "fmax": fmax, "fmin": fmin, "nan_to_num": nan_to_num, "sgn": sgn, "xlogy": xlogy,
     "logit": logit, "addcmul": addcmul, "addcdiv": addcdiv, "float_power": float_power,
     "lgamma": lgamma, "digamma": digamma, "erfinv": erfinv, "i0": i0,
 }

@@ -231,6 +231,17 @@ def matrix_rank(A, *, atol=None, rtol=None, hermitian=False, out=None):  # noqa:
     return write_out(ops.reduce_sum(ops.cast(kept, dtypes.int64), -1), out)
 
 
+def cond(A, p=None, *, out=None):  # noqa: N803
+    """The condition number: largest over smallest singular value for p None, 2 or -2 (its
+    inverse for -2); otherwise norm(A, p) * norm(inv(A), p) of square matrices."""
+    x = as_tensor(A)
+    if p is None or p in (2, -2):
+        s = svdvals(x)
+        ratio = ops.reduce_max(s, -1) / ops.reduce_min(s, -1)
+        return write_out(1.0 / ratio if p == -2 else ratio, out)
+    return write_out(matrix_norm(x, p) * matrix_norm(inv(x), p), out)
+
+
 def matrix_power(A, n, *, out=None):  # noqa: N803
     """A^n by repeated squaring (n < 0: of the inverse; n == 0: the identity)."""
     x = as_tensor(A)

@@ -231,7 +231,7 @@ def matrix_rank(A, *, atol=None, rtol=None, hermitian=False, out=None):  # noqa:
     return write_out(ops.reduce_sum(ops.cast(kept, dtypes.int64), -1), out)
 
 
-def cond(A, p=None, *, out=None):  # noqa: N803
+def linalg_cond(A, p=None, *, out=None):  # noqa: N803
     """The condition number: largest over smallest singular value for p None, 2 or -2 (its
     inverse for -2); otherwise norm(A, p) * norm(inv(A), p) of square matrices."""
     x = as_tensor(A)
@@ -240,6 +240,9 @@ def cond(A, p=None, *, out=None):  # noqa: N803
         ratio = ops.reduce_max(s, -1) / ops.reduce_min(s, -1)
         return write_out(1.0 / ratio if p == -2 else ratio, out)
     return write_out(matrix_norm(x, p) * matrix_norm(inv(x), p), out)
+
+
+cond = linalg_cond   # torch.linalg.cond; tinyflow.cond is TF1's
 
 
 def matrix_power(A, n, *, out=None):  # noqa: N803

@@ -43,18 +43,26 @@ def worker(tree: str, framework: str, module: str, name: str, steps: int) -> Non
     subprocess.run(toggle + ["off", str(os.getpid())], capture_output=True, check=True)
 
 
+def run_under_callgrind(script: str, worker_args: list, out: str, what: str) -> None:
+    """`python script --worker *worker_args` under callgrind, counting only where the worker
+    turns instrumentation on, every library on one thread; profiles go to `out` (and to
+    `out`.N for each dump the worker asks for)."""
+    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1",
+               NUMBA_NUM_THREADS="1")
+    cmd = ["valgrind", "--tool=callgrind", "--instr-atstart=no",
+           f"--callgrind-out-file={out}", sys.executable, os.path.abspath(script),
+           "--worker", *worker_args]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=3600)
+    if done.returncode:
+        raise RuntimeError(f"{what} failed:\n{done.stderr[-2000:]}")
+
+
 def count(tree: str, framework: str, module: str, name: str, steps: int) -> int:
     """Instructions per step of one workload, from the checkout `tree`."""
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "callgrind.out")
-        env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1",
-                   NUMBA_NUM_THREADS="1")
-        cmd = ["valgrind", "--tool=callgrind", "--instr-atstart=no",
-               f"--callgrind-out-file={out}", sys.executable, os.path.abspath(__file__),
-               "--worker", tree, framework, module, name, str(steps)]
-        done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=3600)
-        if done.returncode:
-            raise RuntimeError(f"{name} ({framework}) failed:\n{done.stderr[-2000:]}")
+        run_under_callgrind(__file__, [tree, framework, module, name, str(steps)], out,
+                            f"{name} ({framework})")
         with open(out) as f:
             totals = [line for line in f if line.startswith("totals:")]
         return int(totals[0].split()[1]) // steps

@@ -16,6 +16,8 @@ import subprocess
 import sys
 import tempfile
 
+from instructions import run_under_callgrind
+
 CALLS = 200
 SNIPPETS = {   # name -> one call, on the tensors SETUP makes (as the seed step's shapes)
     "add_16": "a + b",
@@ -76,14 +78,7 @@ def counts(tree: str, framework: str, names: list) -> dict:
     """Instructions per call of each snippet, from one valgrind run."""
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "callgrind.out")
-        env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1",
-                   NUMBA_NUM_THREADS="1")
-        cmd = ["valgrind", "--tool=callgrind", "--instr-atstart=no",
-               f"--callgrind-out-file={out}", sys.executable, os.path.abspath(__file__),
-               "--worker", tree, framework, *names]
-        done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=3600)
-        if done.returncode:
-            raise RuntimeError(f"{framework} failed:\n{done.stderr[-2000:]}")
+        run_under_callgrind(__file__, [tree, framework, *names], out, framework)
         result = {}
         for path in glob.glob(out + ".*"):
             name = total = None

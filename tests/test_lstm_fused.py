@@ -28,7 +28,8 @@ def _loss(lib, output, h_n, c_n, weights, uses):
     return sum(t.sum() for t in terms)
 
 
-def _run(lib, module, x, state, weights, uses):
+def run(lib, module, x, state, weights, uses):
+    """(output, h_n, c_n) and the gradients of x, the initial state and the parameters."""
     x = lib.tensor(x, requires_grad=True)
     state = None if state is None else tuple(lib.tensor(s, requires_grad=True) for s in state)
     output, (h_n, c_n) = module(x) if state is None else module(x, state)
@@ -39,18 +40,21 @@ def _run(lib, module, x, state, weights, uses):
         None if g is None else g.numpy() for g in grads]
 
 
-@pytest.mark.parametrize("dtype, tol", [(np.float32, 2e-5), (np.float64, 1e-10)])
-@pytest.mark.parametrize("case", CASES, ids=lambda c: "-".join(map(str, c)))
-def test_matches_torch(case, dtype, tol):
-    steps, batch, features, hidden, layers, bidirectional, batch_first, state, uses = case
-    rng = np.random.default_rng(0)
-    torch_dtype = {np.float32: torch.float32, np.float64: torch.float64}[dtype]
+def models(dtype, features, hidden, layers, bidirectional, batch_first):
+    """torch.nn.LSTM and tinyflow's nn.LSTM with the same parameters."""
     reference = torch.nn.LSTM(features, hidden, layers, bidirectional=bidirectional,
-                              batch_first=batch_first).to(torch_dtype)
+                              batch_first=batch_first).to(
+        {np.float32: torch.float32, np.float64: torch.float64}[dtype])
     ours = nn.LSTM(features, hidden, layers, bidirectional=bidirectional,
                    batch_first=batch_first, dtype=tf.as_dtype(dtype))
     ours.load_state_dict({k: tf.tensor(v.detach().numpy())
                           for k, v in reference.state_dict().items()})
+    return reference, ours
+
+
+def inputs(rng, dtype, steps, batch, features, hidden, layers, bidirectional, batch_first,
+           state):
+    """x, the initial state (or None) and the loss's weights on output, h_n and c_n."""
     directions = 2 if bidirectional else 1
     x = rng.standard_normal((batch, steps, features) if batch_first else
                             (steps, batch, features)).astype(dtype)
@@ -59,9 +63,17 @@ def test_matches_torch(case, dtype, tol):
         steps, batch, directions * hidden)
     weights = [rng.standard_normal(s).astype(dtype)
                for s in (out_shape, h0.shape[1:], h0.shape[1:])]
-    init = tuple(h0) if state else None
-    want_values, want_grads = _run(torch, reference, x, init, weights, uses)
-    got_values, got_grads = _run(tf, ours, x, init, weights, uses)
+    return x, (tuple(h0) if state else None), weights
+
+
+@pytest.mark.parametrize("dtype, tol", [(np.float32, 2e-5), (np.float64, 1e-10)])
+@pytest.mark.parametrize("case", CASES, ids=lambda c: "-".join(map(str, c)))
+def test_matches_torch(case, dtype, tol):
+    steps, batch, features, hidden, layers, bidirectional, batch_first, state, uses = case
+    reference, ours = models(dtype, features, hidden, layers, bidirectional, batch_first)
+    x, init, weights = inputs(np.random.default_rng(0), dtype, *case[:-1])
+    want_values, want_grads = run(torch, reference, x, init, weights, uses)
+    got_values, got_grads = run(tf, ours, x, init, weights, uses)
     for name, got, want in zip(("output", "h_n", "c_n"), got_values, want_values):
         np.testing.assert_allclose(got, want, rtol=tol, atol=tol, err_msg=name)
     assert len(got_grads) == len(want_grads)

@@ -17,7 +17,7 @@ import torch
 
 import tinyflow as tf
 from pool_helpers import force_pool
-from tinyflow import nn
+from test_lstm_fused import inputs, models, run
 from tinyflow.backend.numpy import blas, parallel
 from tinyflow.backend.numpy import rnn as rnn_kernels
 
@@ -32,43 +32,14 @@ def binding(request, monkeypatch):
     return request.param
 
 
-def _models(dtype, features, hidden, layers, bidirectional, batch_first):
-    reference = torch.nn.LSTM(features, hidden, layers, bidirectional=bidirectional,
-                              batch_first=batch_first).to(
-        {np.float32: torch.float32, np.float64: torch.float64}[dtype])
-    ours = nn.LSTM(features, hidden, layers, bidirectional=bidirectional,
-                   batch_first=batch_first, dtype=tf.as_dtype(dtype))
-    ours.load_state_dict({k: tf.tensor(v.detach().numpy())
-                          for k, v in reference.state_dict().items()})
-    return reference, ours
-
-
 def _run(lib, module, x, state, weights, uses):
-    """(output, h_n, c_n), then the gradients of x, the initial state and the parameters."""
-    x = lib.tensor(x, requires_grad=True)
-    state = None if state is None else tuple(lib.tensor(s, requires_grad=True) for s in state)
-    output, (h_n, c_n) = module(x) if state is None else module(x, state)
-    w_out, w_h, w_c = (lib.tensor(w) for w in weights)
-    loss = {"h_n": (h_n[-1] * w_h[-1]).sum(), "output": (output * w_out).sum(),
-            "all": (output * w_out).sum() + (h_n * w_h).sum() + (c_n * w_c).sum()}[uses]
-    loss.backward()
-    grads = [x.grad] + ([] if state is None else [s.grad for s in state])
-    grads += [p.grad for _, p in module.named_parameters()]
-    return [t.detach().numpy() for t in (output, h_n, c_n)] + [
-        None if g is None else g.numpy() for g in grads]
+    """run()'s values, then its gradients, in one list."""
+    values, grads = run(lib, module, x, state, weights, uses)
+    return values + grads
 
 
-def _inputs(dtype, steps, batch, features, hidden, layers, bidirectional, batch_first, state):
-    rng = np.random.default_rng(batch)
-    directions = 2 if bidirectional else 1
-    x = rng.standard_normal((batch, steps, features) if batch_first else
-                            (steps, batch, features)).astype(dtype)
-    h0 = rng.standard_normal((2, layers * directions, batch, hidden)).astype(dtype)
-    out_shape = (batch, steps, directions * hidden) if batch_first else (
-        steps, batch, directions * hidden)
-    weights = [rng.standard_normal(s).astype(dtype)
-               for s in (out_shape, h0.shape[1:], h0.shape[1:])]
-    return x, (tuple(h0) if state else None), weights
+def _inputs(dtype, *case):
+    return inputs(np.random.default_rng(case[1]), dtype, *case)
 
 
 CASES = [  # (steps, batch, features, hidden, layers, bidirectional, batch_first, state, uses)
@@ -88,7 +59,7 @@ def test_cut_batch_matches_torch(monkeypatch, binding, case, dtype):
     calls = force_pool(monkeypatch, 1, [])
     monkeypatch.setattr(rnn_kernels, "MIN_PIECE_COLUMNS", rnn_kernels.COLUMN_BLOCK)
     steps, batch, features, hidden, layers, bidirectional, batch_first, state, uses = case
-    reference, ours = _models(dtype, features, hidden, layers, bidirectional, batch_first)
+    reference, ours = models(dtype, features, hidden, layers, bidirectional, batch_first)
     x, init, weights = _inputs(dtype, *case[:-1])
     want = _run(torch, reference, x, init, weights, uses)
     got = _run(tf, ours, x, init, weights, uses)
@@ -110,7 +81,7 @@ def test_cut_batch_matches_torch(monkeypatch, binding, case, dtype):
 def test_pool_on_and_off_agree(monkeypatch, binding, dtype, batch):
     """Each column gets the same arithmetic whichever thread runs it."""
     case = (6, batch, 5, 9, 2, True, False, True)
-    _, ours = _models(dtype, *case[2:7])
+    _, ours = models(dtype, *case[2:7])
     x, init, weights = _inputs(dtype, *case)
     results = []
     for threads in (1, 2):

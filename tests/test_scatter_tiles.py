@@ -38,15 +38,21 @@ def leaves():
     return x, w
 
 
-def test_transposed_pieces_scatter_in_one_step_and_equal_eager():
+def compiled_as_eager(step):
+    """`step` compiled, after checking that its loss and gradients equal eager's."""
     x, w = leaves()
-    expected = qkv_step(x, w).numpy()
+    expected = step(x, w).numpy()
     grads = x.grad.numpy(), w.grad.numpy()
     x.grad = w.grad = None
-    compiled = torch.compile(qkv_step)
+    compiled = torch.compile(step)
     np.testing.assert_allclose(compiled(x, w).numpy(), expected, rtol=1e-5)
     for got, want in zip((x.grad.numpy(), w.grad.numpy()), grads):
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+    return compiled
+
+
+def test_transposed_pieces_scatter_in_one_step_and_equal_eager():
+    compiled = compiled_as_eager(qkv_step)
     names = [op_name(s.op) for s in program_of(compiled).steps]
     assert "scatter_tiles" in names and "getitem_grads" not in names
     assert "reshape_to" not in [op_name(s.op) for s in program_of(compiled).steps
@@ -61,13 +67,5 @@ def test_pieces_that_no_view_reaches_keep_their_reshape():
         loss = sum(p.reshape(B, T * D).tanh().sum() for p in (q, k, v))
         loss.backward()
         return loss
-    x, w = leaves()
-    expected = step(x, w).numpy()
-    grads = x.grad.numpy(), w.grad.numpy()
-    x.grad = w.grad = None
-    compiled = torch.compile(step)
-    np.testing.assert_allclose(compiled(x, w).numpy(), expected, rtol=1e-5)
-    for got, want in zip((x.grad.numpy(), w.grad.numpy()), grads):
-        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
-    names = [op_name(s.op) for s in program_of(compiled).steps]
+    names = [op_name(s.op) for s in program_of(compiled_as_eager(step)).steps]
     assert "getitem_grads" in names and "scatter_tiles" not in names

@@ -105,10 +105,15 @@ if hasattr(os, "register_at_fork"):      # a forked child has none of the parent
     os.register_at_fork(after_in_child=_pool.cache_clear)
 
 
+def in_worker() -> bool:
+    """Whether this thread is one of the pool's (a piece's own work stays on it)."""
+    return getattr(_worker, "active", False)
+
+
 def worth_it(size: int, pieces: int) -> bool:
     """Whether `size` elements cut into at most `pieces` pieces go to several threads."""
     return (pieces >= 2 and size >= MIN_ELEMENTS and threads() > 1
-            and not getattr(_worker, "active", False))
+            and not in_worker())
 
 
 def bounds(length: int, pieces: int) -> list[tuple[int, int]]:

@@ -167,6 +167,8 @@ def main():
     print(f"fair eager harness: {repeats} process(es) per (workload, framework), interleaved; "
           f"threads={args.threads}; load average at start {os.getloadavg()[0]:.2f} "
           f"(2 cores shared with other work)", flush=True)
+    from tinyflow.backend.numpy import blas
+    print(f"tinyflow's BLAS: {blas.describe()}", flush=True)
     results = {name: {fw: [] for fw in frameworks_for(name)} for _, name, _ in workloads}
     started = time.perf_counter()
     for r in range(repeats):

@@ -95,3 +95,16 @@ def _mkl_candidates() -> list[str]:
         pass
     import sys
     return paths + sorted(glob.glob(os.path.join(sys.prefix, "lib", "libmkl_rt.so*")))
+
+
+def describe() -> str:
+    """Which BLAS runs which products, for benchmark headers."""
+    openblas = np.show_config(mode="dicts").get("Build Dependencies", {}).get("blas", {})
+    numpy_blas = f"{openblas.get('name', 'BLAS')} {openblas.get('version', '')}".strip()
+    lib = mkl()
+    if lib is None:
+        return f"NumPy's {numpy_blas} for every product"
+    text = ctypes.create_string_buffer(256)
+    lib.MKL_Get_Version_String(text, len(text))
+    version = text.value.decode().split("-Product")[0].strip()    # "Intel(R) oneAPI ... 2026.2"
+    return f"{version}, sequential, for large products; NumPy's {numpy_blas} for the rest"

@@ -106,7 +106,8 @@ if hasattr(os, "register_at_fork"):      # a forked child has none of the parent
 
 
 def in_worker() -> bool:
-    """Whether this thread is one of the pool's (a piece's own work stays on it)."""
+    """Whether this thread is running a piece (a pool thread, or the caller of `run` during
+    its own piece): work inside a piece stays on its thread."""
     return getattr(_worker, "active", False)
 
 
@@ -131,9 +132,11 @@ def run(piece: Callable[[int, int], object], length: int, pieces: int = 0) -> No
     setter = _openblas_local()
     previous = setter(1) if setter is not None else None
     futures = [_pool().submit(piece, *part) for part in parts[1:]]
+    outer, _worker.active = in_worker(), True     # this thread's piece does not cut again
     try:
         piece(*parts[0])
     finally:
+        _worker.active = outer
         errors = [f.exception() for f in futures]   # wait for all before raising
         if setter is not None:
             setter(previous)

@@ -1,0 +1,97 @@
+"""One product three ways, each in a process of its own, repeats interleaved: NumPy's matmul
+(its bundled OpenBLAS), tinyflow's matmul kernel (MKL for large products when installed,
+`backend/numpy/gemm.py`) and torch.mm (MKL with torch's own threads). Shapes are the
+products of the harness's models: the GPT's (rows B*T = 2048), the MLP's (batch 128) and
+their weight gradients. Prints median µs and GFLOP/s per shape; threads as --threads sets
+them for every library, e.g.
+
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE .venv/bin/python bench/gemm.py --threads 2
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+SHAPES = [(2048, 256, 768), (2048, 256, 256), (2048, 256, 1024), (2048, 1024, 256),
+          (256, 2048, 768), (128, 784, 1024), (128, 1024, 1024), (1024, 128, 784)]
+FRAMEWORKS = ("numpy", "tinyflow", "torch")
+THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
+
+
+def worker(framework: str) -> dict:
+    """Median seconds per product for every shape, in this process."""
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    if framework == "tinyflow":
+        import tinyflow  # noqa: F401  (first: it sets OpenBLAS's thread timeout)
+        from tinyflow.backend.numpy import linalg
+        from tinyflow.ops import linalg as ops
+        op = ops.MatMul(transpose_a=False, transpose_b=False)
+
+        def product(a, b, out):
+            linalg.matmul(op, a, b, out=out)
+    elif framework == "torch":
+        import torch
+        torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
+
+        def product(a, b, out):
+            torch.mm(a, b, out=out)
+    import numpy as np
+    if framework == "numpy":
+        def product(a, b, out):
+            np.matmul(a, b, out=out)
+    rng = np.random.default_rng(0)
+    times = {}
+    for m, k, n in SHAPES:
+        a, b = rng.standard_normal((m, k), np.float32), rng.standard_normal((k, n), np.float32)
+        out = np.empty((m, n), np.float32)
+        if framework == "torch":
+            import torch
+            a, b, out = torch.from_numpy(a), torch.from_numpy(b), torch.from_numpy(out)
+        reps = max(3, int(4e8 / (2 * m * k * n)))
+        for _ in range(3):
+            product(a, b, out)
+        samples = []
+        for _ in range(7):
+            start = time.perf_counter()
+            for _ in range(reps):
+                product(a, b, out)
+            samples.append((time.perf_counter() - start) / reps)
+        times[f"{m}x{k}x{n}"] = statistics.median(samples)
+    return times
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    env = dict(os.environ, **{name: str(args.threads) for name in THREAD_ENV})
+    print(f"threads={args.threads}; load average at start {os.getloadavg()[0]:.2f}")
+    results = {fw: [] for fw in FRAMEWORKS}
+    for r in range(args.repeats):
+        for fw in (FRAMEWORKS if r % 2 == 0 else FRAMEWORKS[::-1]):
+            out = subprocess.run([sys.executable, __file__, "--worker", fw], env=env,
+                                 capture_output=True, text=True, check=True)
+            results[fw].append(json.loads(out.stdout.strip().splitlines()[-1]))
+    print(f"{'m x k x n':18}" + "".join(f"{fw + ' us':>14}{'GF/s':>8}" for fw in FRAMEWORKS)
+          + f"{'numpy/tf':>10}{'tf/torch':>10}")
+    for m, k, n in SHAPES:
+        key = f"{m}x{k}x{n}"
+        med = {fw: statistics.median(run[key] for run in results[fw]) for fw in FRAMEWORKS}
+        cells = "".join(f"{med[fw] * 1e6:14.1f}{2 * m * k * n / med[fw] / 1e9:8.1f}"
+                        for fw in FRAMEWORKS)
+        print(f"{key:18}{cells}{med['numpy'] / med['tinyflow']:10.2f}"
+              f"{med['tinyflow'] / med['torch']:10.2f}")
+    print(f"load average at end {os.getloadavg()[0]:.2f}")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "--worker":
+        print(json.dumps(worker(sys.argv[2])))
+    else:
+        main()

@@ -2,7 +2,8 @@
 (its bundled OpenBLAS), tinyflow's matmul kernel (MKL for large products when installed,
 `backend/numpy/gemm.py`) and torch.mm (MKL with torch's own threads). Shapes are the
 products of the harness's models: the GPT's (rows B*T = 2048), the MLP's (batch 128) and
-their weight gradients. Prints median µs and GFLOP/s per shape; threads as --threads sets
+their weight gradients. Prints per shape the median µs over processes, their spread (±% = (max-min)/median) and
+GFLOP/s; threads as --threads sets
 them for every library, e.g.
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE .venv/bin/python bench/gemm.py --threads 2
@@ -78,13 +79,16 @@ def main():
             out = subprocess.run([sys.executable, __file__, "--worker", fw], env=env,
                                  capture_output=True, text=True, check=True)
             results[fw].append(json.loads(out.stdout.strip().splitlines()[-1]))
-    print(f"{'m x k x n':18}" + "".join(f"{fw + ' us':>14}{'GF/s':>8}" for fw in FRAMEWORKS)
+    print(f"{'m x k x n':18}" + "".join(f"{fw + ' us':>14}{'±%':>5}{'GF/s':>7}"
+                                        for fw in FRAMEWORKS)
           + f"{'numpy/tf':>10}{'tf/torch':>10}")
     for m, k, n in SHAPES:
         key = f"{m}x{k}x{n}"
-        med = {fw: statistics.median(run[key] for run in results[fw]) for fw in FRAMEWORKS}
-        cells = "".join(f"{med[fw] * 1e6:14.1f}{2 * m * k * n / med[fw] / 1e9:8.1f}"
-                        for fw in FRAMEWORKS)
+        runs = {fw: [run[key] for run in results[fw]] for fw in FRAMEWORKS}
+        med = {fw: statistics.median(runs[fw]) for fw in FRAMEWORKS}
+        cells = "".join(f"{med[fw] * 1e6:14.1f}"
+                        f"{(max(runs[fw]) - min(runs[fw])) / med[fw] * 100:5.0f}"
+                        f"{2 * m * k * n / med[fw] / 1e9:7.1f}" for fw in FRAMEWORKS)
         print(f"{key:18}{cells}{med['numpy'] / med['tinyflow']:10.2f}"
               f"{med['tinyflow'] / med['torch']:10.2f}")
     print(f"load average at end {os.getloadavg()[0]:.2f}")

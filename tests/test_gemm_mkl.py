@@ -1,8 +1,10 @@
 """Large products through MKL (backend/numpy/gemm.py): equal to float64 NumPy for every
 layout CBLAS reads in place, cut across the pool or not, and declined (None: NumPy runs them)
 where MKL cannot take them."""
+import os
 import platform
 import sys
+import threading
 
 import numpy as np
 import pytest
@@ -14,7 +16,8 @@ from pool_helpers import force_pool
 needs_mkl = pytest.mark.skipif(blas.mkl() is None, reason="no MKL wheel on this platform")
 
 
-@pytest.mark.skipif(not (sys.platform == "linux" and platform.machine() == "x86_64"),
+@pytest.mark.skipif(not (sys.platform == "linux" and platform.machine() == "x86_64")
+                    or os.environ.get("TINYFLOW_BLAS", "").lower() == "openblas",
                     reason="the mkl wheel is a dependency on x86-64 Linux only")
 def test_mkl_is_loaded_where_it_is_a_dependency():
     assert blas.mkl() is not None
@@ -35,8 +38,9 @@ def _operands(rng, m, k, n, dtype, transpose_a, transpose_b):
 def test_products_equal_numpy(monkeypatch, dtype, tol, transpose_a, transpose_b, pool, shape):
     if pool:
         calls = force_pool(monkeypatch, 1, [])
-    else:
+    else:     # whole in MKL, as with OpenBLAS on one thread
         monkeypatch.setattr(parallel, "threads", lambda: 1)
+        monkeypatch.setattr(parallel, "openblas_threads", lambda: 1)
     monkeypatch.setattr(gemm, "MIN_MACS", 1)
     monkeypatch.setattr(gemm, "SPLIT_MACS", 1)
     a, b = _operands(np.random.default_rng(0), *shape, dtype, transpose_a, transpose_b)
@@ -77,9 +81,60 @@ def test_declined_products_are_left_to_numpy(monkeypatch):
     assert gemm.matmul(a, np.ones((2, 8, 8), np.float32)) is None          # batched b
     assert gemm.matmul(a[::2, ::2], a[:4, :4]) is None                     # no unit stride
     assert gemm.matmul(a, a, a) is None                                    # out is an input
+    readonly = np.zeros((8, 8), np.float32)
+    readonly.flags.writeable = False
+    assert gemm.matmul(a, a, readonly) is None                             # NumPy raises
+    assert gemm.matmul(np.ones((2, 3, 0), np.float32), np.ones((0, 5), np.float32)) is None
     monkeypatch.setattr(gemm, "MIN_MACS", 1 << 22)
     monkeypatch.setattr(parallel, "threads", lambda: 1)
+    monkeypatch.setattr(parallel, "openblas_threads", lambda: 1)
     assert gemm.matmul(a, a) is None                                       # too small
+
+
+@needs_mkl
+def test_pool_off_leaves_products_to_threaded_openblas(monkeypatch):
+    """With the pool off, one MKL thread would lose to OpenBLAS's several."""
+    monkeypatch.setattr(gemm, "MIN_MACS", 1)
+    monkeypatch.setattr(parallel, "threads", lambda: 1)
+    a = np.ones((64, 64), np.float32)
+    monkeypatch.setattr(parallel, "openblas_threads", lambda: 2)
+    assert gemm.matmul(a, a) is None
+    monkeypatch.setattr(parallel, "openblas_threads", lambda: 1)
+    np.testing.assert_array_equal(gemm.matmul(a, a), a @ a)
+
+
+def test_zero_size_products_through_the_front_end():
+    import tinyflow as torch
+    x = torch.zeros(2, 3, 0, requires_grad=True)
+    assert (x @ torch.zeros(0, 5)).shape == (2, 3, 5)
+    x = torch.zeros(2, 3, 4, requires_grad=True)
+    (x @ torch.zeros(4, 0)).sum().backward()
+    assert x.grad.shape == (2, 3, 4) and not x.grad.numpy().any()
+
+
+def test_overlapping_runs_give_openblas_its_threads_back(monkeypatch):
+    """runs from several threads overlap: OpenBLAS's count comes back once the last ends."""
+    counts = [2]
+
+    def setter(n):
+        previous, counts[0] = counts[0], n
+        return previous
+    monkeypatch.setattr(parallel, "_openblas_local", lambda: setter)
+    monkeypatch.setattr(parallel, "threads", lambda: 2)
+    inside = threading.Barrier(3)
+
+    def piece(i, j):
+        if i == 0:
+            inside.wait(timeout=30)    # both runs are active at once
+
+    workers = [threading.Thread(target=parallel.run, args=(piece, 2)) for _ in range(2)]
+    for w in workers:
+        w.start()
+    inside.wait(timeout=30)
+    assert counts[0] == 1
+    for w in workers:
+        w.join(timeout=30)
+    assert counts[0] == 2
 
 
 def test_openblas_when_asked(monkeypatch):

@@ -59,8 +59,9 @@ def mkl() -> Optional[ctypes.CDLL]:
     """Intel MKL's single dynamic library (the `mkl` wheel's libmkl_rt), set to run
     sequentially — the kernel pool (`parallel.py`) gives products their threads, so the
     process has one pool of threads, not three — or None: no such wheel (another platform),
-    or TINYFLOW_BLAS=openblas. On this machine's shapes MKL's sgemm does 10-35 % more per
-    core than NumPy's OpenBLAS (bench/gemm.py), and torch's CPU build runs MKL too."""
+    TINYFLOW_BLAS=openblas, or MKL already started in this process with threads of its own.
+    On this machine's shapes MKL's sgemm does 10-25 % more per core than NumPy's OpenBLAS
+    (bench/gemm.py), and torch's CPU build runs MKL too."""
     if os.environ.get("TINYFLOW_BLAS", "").lower() == "openblas":
         return None
     lib = None
@@ -72,8 +73,10 @@ def mkl() -> Optional[ctypes.CDLL]:
             continue
     if lib is None:
         return None
-    lib.MKL_Set_Threading_Layer(ctypes.c_int(MKL_THREADING_SEQUENTIAL))
-    lib.MKL_Set_Interface_Layer(ctypes.c_int(MKL_INTERFACE_LP64))
+    layer = lib.MKL_Set_Threading_Layer(ctypes.c_int(MKL_THREADING_SEQUENTIAL))
+    interface = lib.MKL_Set_Interface_Layer(ctypes.c_int(MKL_INTERFACE_LP64))
+    if layer != MKL_THREADING_SEQUENTIAL or interface != MKL_INTERFACE_LP64:
+        return None   # MKL already started in this process with its own threads: keep OpenBLAS
     value, integer, pointer = ctypes.c_double, ctypes.c_int, ctypes.c_void_p
     for name, scalar in (("cblas_sgemm", ctypes.c_float), ("cblas_dgemm", value)):
         function = getattr(lib, name)

@@ -84,6 +84,16 @@ def blas_spin_is_short() -> bool:
     return lib is not None and 0 < lib.openblas_thread_timeout() <= SHORT_SPIN
 
 
+def openblas_threads() -> int:
+    """The threads NumPy's OpenBLAS runs a product on now (0: unknown, another BLAS)."""
+    lib = _openblas()
+    for name in ("scipy_openblas_get_num_threads64_", "openblas_get_num_threads"):
+        getter = getattr(lib, name, None) if lib is not None else None
+        if getter is not None:
+            return getter()
+    return 0
+
+
 def _openblas_local() -> Optional[Callable[[int], int]]:
     """OpenBLAS's thread count setter (returns the previous count; process-wide, see above),
     if NumPy's bundled OpenBLAS has it; None otherwise (then BLAS keeps its own threads)."""
@@ -124,13 +134,33 @@ def bounds(length: int, pieces: int) -> list[tuple[int, int]]:
     return list(zip(cuts[:-1], cuts[1:]))
 
 
+_runs = {"active": 0, "previous": None}
+_runs_lock = threading.Lock()
+
+
+def _one_blas_thread(entering: bool) -> None:
+    """OpenBLAS at one thread while any `run` is active (runs from several user threads
+    overlap): the first to enter saves the count, the last to leave gives it back."""
+    setter = _openblas_local()
+    if setter is None:
+        return
+    with _runs_lock:
+        if entering:
+            _runs["active"] += 1
+            if _runs["active"] == 1:
+                _runs["previous"] = setter(1)
+        else:
+            _runs["active"] -= 1
+            if _runs["active"] == 0:
+                setter(_runs["previous"])
+
+
 def run(piece: Callable[[int, int], object], length: int, pieces: int = 0) -> None:
     """piece(start, stop) over near-equal parts of range(length), one per thread (at most
     `pieces` if given), the first in this thread, with one BLAS thread until all are done;
     returns when all are done and re-raises the first error."""
     parts = bounds(length, min(threads(), pieces or threads()))
-    setter = _openblas_local()
-    previous = setter(1) if setter is not None else None
+    _one_blas_thread(True)
     futures = [_pool().submit(piece, *part) for part in parts[1:]]
     outer, _worker.active = in_worker(), True     # this thread's piece does not cut again
     try:
@@ -138,8 +168,7 @@ def run(piece: Callable[[int, int], object], length: int, pieces: int = 0) -> No
     finally:
         _worker.active = outer
         errors = [f.exception() for f in futures]   # wait for all before raising
-        if setter is not None:
-            setter(previous)
+        _one_blas_thread(False)
     for error in errors:
         if error is not None:
             raise error

@@ -67,8 +67,8 @@ from .linalg import (addmv, baddbmm, cdist, det, ger, inner, inverse, logdet, mv
                      tensordot)
 from .shaping import (atleast_1d, atleast_2d, atleast_3d, block_diag, broadcast_tensors,
                       cartesian_prod, column_stack, combinations, cross, diagonal, dstack,
-                      fliplr, flipud, hstack, kron, meshgrid, ravel, rot90,
-                      row_stack, split_with_sizes, swapdims, tensor_split, vstack)
+                      dsplit, fliplr, flipud, hsplit, hstack, kron, meshgrid, ravel, rot90,
+                      row_stack, split_with_sizes, swapdims, tensor_split, vsplit, vstack)
 from .shaping import swapdims as swapaxes
 from .movement import movedim as moveaxis
 from ..ops.special_functions import digamma, erfinv, i0, lgamma
@@ -139,5 +139,6 @@ __all__ = ["Size", "sparse", "sparse_coo_tensor", "spmm", "diag", "BoolTensor", 
     "cartesian_prod", "column_stack", "combinations", "cross", "diagonal", "dstack",
     "fliplr", "flipud", "hstack", "kron", "meshgrid", "moveaxis", "ravel", "rot90",
     "row_stack", "split_with_sizes", "swapdims", "swapaxes", "tensor_split", "vstack",
+    "hsplit", "vsplit", "dsplit",
     "where", "linalg", "special", "digamma", "erfinv", "i0", "lgamma", "bucketize", "can_cast", "searchsorted", "set_default_dtype",
 ]

@@ -157,8 +157,9 @@ def cat(tensors, dim=0, out=None):
 concatenate = cat
 
 
-def torch_split(x, split_size, dim=0) -> list:
-    """`x.split(...)`: pieces of `split_size` (the last may be smaller), or a list of sizes."""
+def torch_split(x, split_size, dim=0) -> tuple:
+    """`x.split(...)`: pieces of `split_size` (the last may be smaller), or a list of sizes;
+    a tuple, as PyTorch's (`a, b = ...` works either way; `pieces + [t]` does not)."""
     x = as_tensor(x)
     dim = normalize_axes(dim, x.ndim)[0]
     total = x.shape[dim]
@@ -169,14 +170,14 @@ def torch_split(x, split_size, dim=0) -> list:
                                f"{total}" if split_size == 0 else
                                f"split: split_size must be non-negative, got {split_size}")
         if split_size == 0:
-            return [x]
+            return (x,)
         sizes = [min(split_size, total - start) for start in range(0, total, split_size)]
     else:
         sizes = list(split_size)
-    return ops.split(x, sizes, dim)
+    return tuple(ops.split(x, sizes, dim))
 
 
-def chunk(x, chunks, dim=0) -> list:
+def chunk(x, chunks, dim=0) -> tuple:
     x = as_tensor(x)
     total = x.shape[normalize_axes(dim, x.ndim)[0]]
     if not isinstance(chunks, int) or chunks <= 0:

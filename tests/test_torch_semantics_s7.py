@@ -53,3 +53,31 @@ def test_directional_splits_refuse_what_torch_refuses(fn):
     assert error_of(lambda: fn(torch)) is RuntimeError
     with pytest.raises(RuntimeError, match="split"):
         fn(tinyflow)
+
+
+# ---- nn.utils.parameters_to_vector / vector_to_parameters ----------------------------------
+
+def test_parameters_to_vector_and_back_as_torch():
+    def run(L):
+        L.manual_seed(0)
+        net = L.nn.Sequential(L.nn.Linear(3, 4), L.nn.Linear(4, 2))
+        with L.no_grad():
+            for p in net.parameters():
+                p.copy_(L.tensor(np.linspace(-1, 1, p.numel(), dtype=np.float32)).view(p.shape))
+        vec = L.nn.utils.parameters_to_vector(net.parameters())
+        (vec * L.arange(vec.numel())).sum().backward()
+        grads = [p.grad.clone() for p in net.parameters()]
+        L.nn.utils.vector_to_parameters(L.arange(30, dtype=L.float32) * 0.5, net.parameters())
+        return vec.detach(), grads, [p.detach().clone() for p in net.parameters()]
+    theirs, ours = both(run)
+    for a, b in zip([theirs[0], *theirs[1], *theirs[2]], [ours[0], *ours[1], *ours[2]]):
+        np.testing.assert_allclose(b.numpy(), a.numpy())
+
+
+def test_vector_to_parameters_refuses_as_torch():
+    for L in LIBS:
+        params = list(L.nn.Linear(2, 3).parameters())
+        with pytest.raises(TypeError, match="Tensor"):
+            L.nn.utils.vector_to_parameters([1.0, 2.0], params)
+        with pytest.raises(RuntimeError):
+            L.nn.utils.vector_to_parameters(L.zeros(5), params)

@@ -81,3 +81,40 @@ def test_vector_to_parameters_refuses_as_torch():
             L.nn.utils.vector_to_parameters([1.0, 2.0], params)
         with pytest.raises(RuntimeError):
             L.nn.utils.vector_to_parameters(L.zeros(5), params)
+
+
+# ---- erfc, erfcx, log_ndtr: no cancellation in the tails -------------------------------------
+
+TAILS = [-30.0, -27.0, -3.0, -0.5, 0.0, 0.3, 5.0, 10.0, 24.9, 26.0, 30.0, 1e5, np.inf, -np.inf,
+         np.nan]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("fn", [lambda L, x: L.erfc(x), lambda L, x: x.erfc(),
+                                lambda L, x: L.special.erfc(x), lambda L, x: L.special.erfcx(x),
+                                lambda L, x: L.special.log_ndtr(x)])
+def test_complementary_error_functions_match_torch_in_the_tails(fn, dtype):
+    """erfc(10) is 2.1e-45 in float64 (1 - erf gave 0); relative error, not absolute."""
+    theirs, ours = (fn(L, L.tensor(TAILS, dtype=getattr(L, dtype))).numpy() for L in LIBS)
+    assert ours.dtype == theirs.dtype
+    np.testing.assert_allclose(ours, theirs, rtol=1e-12 if dtype == "float64" else 2e-6, atol=0)
+
+
+@pytest.mark.parametrize("name", ["erfc", "special.erfcx", "special.log_ndtr"])
+def test_complementary_error_function_gradients_match_torch(name):
+    def grad(L):
+        fn = L
+        for part in name.split("."):
+            fn = getattr(fn, part)
+        x = L.tensor([-20.0, -5.0, -1.0, -0.2, 0.0, 0.7, 3.0, 12.0, 40.0], dtype=L.float64,
+                     requires_grad=True)
+        fn(x).sum().backward()
+        return x.grad.numpy()
+    theirs, ours = both(grad)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-10, atol=1e-300)
+
+
+def test_erfc_of_integers_is_float32_as_torch():
+    theirs, ours = both(lambda L: L.erfc(L.tensor([1, 6])))
+    assert str(ours.dtype).split(".")[-1] == str(theirs.dtype).split(".")[-1] == "float32"
+    np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-6)

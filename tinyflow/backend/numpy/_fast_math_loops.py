@@ -105,6 +105,11 @@ def erf_64(x):
     return math.erf(x)
 
 
+def erfc_any(x):
+    """libm's erfc (float32 and float64): no cancellation, unlike 1 - erf."""
+    return math.erfc(x)
+
+
 @inline
 def gelu_32(x):
     return x * f32(0.5) * (f32(1) + erf32(x * f32(RSQRT2)))
@@ -157,6 +162,7 @@ def relu_grad(g, x):
 
 
 UFUNCS = {"erf": (erf_32, erf_64, "float{0}(float{0})", (True, False)),
+          "erfc": (erfc_any, erfc_any, "float{0}(float{0})", (False, False)),
           "gelu": (gelu_32, gelu_64, "float{0}(float{0})", (True, False)),
           "gelu_grad": (gelu_grad_32, gelu_grad_64, "float{0}(float{0}, float{0})",
                         (True, False)),

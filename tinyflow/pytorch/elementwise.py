@@ -51,7 +51,7 @@ atanh = _unary(lambda x: 0.5 * ops.log1p(2 * x / (1 - x)), "atanh",
 exp2 = _unary(lambda x: ops.pow(2.0, x), "exp2", "2^x (exact at integers).")
 deg2rad = _unary(lambda x: x * (math.pi / 180), "deg2rad", "degrees to radians.")
 rad2deg = _unary(lambda x: x * (180 / math.pi), "rad2deg", "radians to degrees.")
-erfc = _unary(special_functions.erfc, "erfc", "1 - erf(x), an op of its own: exact for large x.")
+erfc = special_functions.erfc   # an op of its own: 1 - erf(x) cancels to 0 for large x
 expit = _unary(ops.sigmoid, "expit", "the logistic sigmoid (special.expit).")
 
 

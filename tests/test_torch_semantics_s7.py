@@ -118,3 +118,64 @@ def test_erfc_of_integers_is_float32_as_torch():
     theirs, ours = both(lambda L: L.erfc(L.tensor([1, 6])))
     assert str(ours.dtype).split(".")[-1] == str(theirs.dtype).split(".")[-1] == "float32"
     np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-6)
+
+
+# ---- bitwise operators on integers and bools -------------------------------------------------
+
+def _operands(L):
+    return dict(a=L.tensor([1, 2, 3, -7], dtype=L.int32), b=L.tensor([3, 1, 0, 5]),
+                m=L.tensor([True, False, True, False]), n=L.tensor([True, True, False, False]),
+                u=L.tensor([200, 3, 1, 255], dtype=L.uint8), s=L.tensor([-8, 3, 1, 0], dtype=L.int8),
+                f=L.tensor([1.0, 2.0, 3.0, 4.0]))
+
+
+BITWISE = {
+    "a & b": lambda a, b, **_: a & b, "a | 4": lambda a, **_: a | 4, "a ^ b": lambda a, b, **_: a ^ b,
+    "5 & a": lambda a, **_: 5 & a, "~a": lambda a, **_: ~a, "~m": lambda m, **_: ~m,
+    "m & n": lambda m, n, **_: m & n, "m | n": lambda m, n, **_: m | n,
+    "m ^ True": lambda m, **_: m ^ True, "m & 1": lambda m, **_: m & 1,
+    "m | a": lambda m, a, **_: m | a, "a & True": lambda a, **_: a & True,
+    "u & s": lambda u, s, **_: u & s, "a << 2": lambda a, **_: a << 2,
+    "a << b": lambda a, b, **_: a << b, "1 << b": lambda b, **_: 1 << b,
+    "a >> 1": lambda a, **_: a >> 1, "s >> b": lambda s, b, **_: s >> b,
+    "u << 1": lambda u, **_: u << 1, "u >> 3": lambda u, **_: u >> 3,
+    "a << 40": lambda a, **_: a << 40, "a >> 40": lambda a, **_: a >> 40,
+    "a << -1": lambda a, **_: a << -1, "m << 1": lambda m, **_: m << 1,
+    "bitwise_and": lambda a, b, **_: a.bitwise_and(b),
+    "torch.bitwise_or": lambda a, L, **_: L.bitwise_or(a, 6),
+    "torch.bitwise_xor": lambda a, L, **_: L.bitwise_xor(6, a),
+    "bitwise_not": lambda a, L, **_: L.bitwise_not(a),
+    "bitwise_left_shift": lambda a, L, **_: L.bitwise_left_shift(a, 3),
+    "bitwise_right_shift": lambda a, **_: a.bitwise_right_shift(1),
+}
+
+
+@pytest.mark.parametrize("case", BITWISE)
+def test_bitwise_operators_match_torch_values_and_dtypes(case):
+    theirs, ours = both(lambda L: BITWISE[case](L=L, **_operands(L)))
+    assert str(ours.dtype).split(".")[-1] == str(theirs.dtype).split(".")[-1]
+    assert ours.tolist() == theirs.tolist()
+
+
+@pytest.mark.parametrize("fn", [lambda f, a, L: f & f, lambda f, a, L: f & a,
+                                lambda f, a, L: a | 1.0, lambda f, a, L: f << 1,
+                                lambda f, a, L: a << 1.5, lambda f, a, L: ~f,
+                                lambda f, a, L: L.bitwise_not(f)])
+def test_bitwise_operators_refuse_floats_as_torch(fn):
+    assert error_of(lambda: fn(*(_operands(torch)[k] for k in "fa"), torch)) is not None
+    with pytest.raises((TypeError, RuntimeError), match="not implemented|only implemented"):
+        fn(*(_operands(tinyflow)[k] for k in "fa"), tinyflow)
+
+
+@pytest.mark.parametrize("step", ["x &= y", "x |= 8", "x ^= y", "x <<= 1", "x >>= y",
+                                  "x.bitwise_and_(y)", "x.bitwise_or_(y)", "x.bitwise_xor_(y)",
+                                  "x.bitwise_not_()", "x.bitwise_left_shift_(y)",
+                                  "x.bitwise_right_shift_(y)"])
+def test_bitwise_in_place_writes_into_the_tensor_and_its_views(step):
+    def run(L):
+        base = L.tensor([[5, 6, 7], [8, 9, 10]], dtype=L.int32)
+        x, y = base[1], L.tensor([1, 2, 3], dtype=L.int32)
+        exec(step, {}, {"x": x, "y": y})   # noqa: S102 - the same statement on both
+        return base
+    theirs, ours = both(run)
+    assert ours.tolist() == theirs.tolist() and ours.dtype == tinyflow.int32

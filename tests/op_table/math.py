@@ -139,6 +139,37 @@ CASES += [
            (tf.bool, tf.float32, tf.int32), boolean, grad=False),
 ]
 
+def shift_amounts(rng, shape):
+    """0 .. 5 (bit widths and negative amounts: test_torch_semantics_s7.py, against torch)."""
+    return rng.integers(0, 6, shape)
+
+
+def any_ints(rng, shape):
+    return rng.integers(-100, 100, shape)
+
+
+BITS = (tf.int32, tf.int64)
+FLOAT_BITS = ErrorInput(S(A(3, dtype=tf.float32), A(3, dtype=tf.float32)), tf.DTypeError,
+                        r"not implemented for 'float32'")
+CASES += [
+    OpCase(name, getattr(tf.ops, name), getattr(np, name),
+           binary_samples(any_ints, any_ints), BITS + (tf.bool,), grad=False,
+           errors=(broadcast_error(name), FLOAT_BITS))
+    for name in ("bitwise_and", "bitwise_or", "bitwise_xor")
+] + [
+    OpCase(name, getattr(tf.ops, name), reference,
+           binary_samples(any_ints, shift_amounts), BITS, grad=False,
+           errors=(broadcast_error(name), FLOAT_BITS))
+    for name, reference in (("bitwise_left_shift", np.left_shift),
+                            ("bitwise_right_shift", np.right_shift))
+] + [
+    OpCase("bitwise_not", tf.ops.bitwise_not, np.invert,
+           (S(A(3, 4, domain=any_ints)), S(A(2, 3, domain=any_ints, layout="T")), S(A())),
+           BITS + (tf.bool,), grad=False,
+           errors=(ErrorInput(S(A(3, dtype=tf.float64)), tf.DTypeError,
+                              r"not implemented for 'float64'"),)),
+]
+
 COMPARE_SAMPLES = (S(A(3, 4, domain=small_ints), A(3, 4, domain=small_ints)),
                    S(A(3, 4, domain=small_ints), A(4, domain=small_ints)),
                    S(A(2, 1, 4, domain=small_ints), A(3, 1, domain=small_ints)),

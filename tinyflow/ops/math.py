@@ -242,6 +242,42 @@ class LogicalXor(Logical):
     name = "logical_xor"
 
 
+class Bitwise(Binary):
+    """and / or / xor / shifts of the bits of integers and bools (PyTorch's `&`, `<<`, ...),
+    in the operands' promoted dtype; floats are refused, as PyTorch refuses them."""
+    differentiable = False
+
+    def infer(self, x, y):
+        for t in (x, y):
+            if t.dtype.is_floating or not (t.dtype.is_integer or t.dtype.is_bool):
+                raise TypeError(f"{self.name} is not implemented for '{t.dtype.name}' (only "
+                                f"integer and bool tensors have bits to combine)")
+        return broadcast_shapes(x.shape, y.shape), promote(x.dtype, y.dtype)
+
+
+class BitwiseAnd(Bitwise):
+    name = "bitwise_and"
+
+
+class BitwiseOr(Bitwise):
+    name = "bitwise_or"
+
+
+class BitwiseXor(Bitwise):
+    name = "bitwise_xor"
+
+
+class LeftShift(Bitwise):
+    """x * 2^y, wrapping at the dtype's width; a shift by the width or more (or below 0)
+    gives 0, as PyTorch's."""
+    name = "bitwise_left_shift"
+
+
+class RightShift(Bitwise):
+    """Arithmetic shift (the sign fills in); by the width or more: 0, or -1 for negatives."""
+    name = "bitwise_right_shift"
+
+
 class Maximum(Binary):
     name = "maximum"
 
@@ -483,6 +519,19 @@ class LogicalNot(Op):
         return x.shape, dtypes.bool_
 
 
+class BitwiseNot(Op):
+    """~x: the bits flipped (logical not for bools); floats are refused."""
+    name = "bitwise_not"
+    elementwise = True
+    differentiable = False
+
+    def infer(self, x):
+        if not (x.dtype.is_integer or x.dtype.is_bool):
+            raise TypeError(f"bitwise_not is not implemented for '{x.dtype.name}' (only "
+                            f"integer and bool tensors have bits to flip)")
+        return x.shape, x.dtype
+
+
 # ---- the functions users call ----------------------------------------------------------
 
 def relu_grad(g, x, name=None) -> Tensor:
@@ -533,6 +582,11 @@ floor_divide = _binary(FloorDivide)
 logical_and = _binary(LogicalAnd)
 logical_or = _binary(LogicalOr)
 logical_xor = _binary(LogicalXor)
+bitwise_and = _binary(BitwiseAnd)
+bitwise_or = _binary(BitwiseOr)
+bitwise_xor = _binary(BitwiseXor)
+bitwise_left_shift = _binary(LeftShift)
+bitwise_right_shift = _binary(RightShift)
 
 negative = _unary(Neg)
 square = _unary(Square)
@@ -553,6 +607,7 @@ ceil = _unary(Ceil)
 round = _unary(Round)  # noqa: A001
 erf = _unary(Erf)
 logical_not = _unary(LogicalNot)
+bitwise_not = _unary(BitwiseNot)
 
 
 def cast(x, dtype, name=None) -> Tensor:

@@ -70,6 +70,8 @@ from .shaping import (atleast_1d, atleast_2d, atleast_3d, block_diag, broadcast_
                       dsplit, fliplr, flipud, hsplit, hstack, kron, meshgrid, ravel, rot90,
                       row_stack, split_with_sizes, swapdims, tensor_split, vsplit, vstack)
 from .shaping import swapdims as swapaxes
+from ..ops import (bitwise_and, bitwise_left_shift, bitwise_not, bitwise_or,  # noqa: F401
+                   bitwise_right_shift, bitwise_xor)
 from .movement import movedim as moveaxis
 from ..ops.special_functions import digamma, erfinv, i0, lgamma
 from .tensor_info import bucketize, can_cast, searchsorted, set_default_dtype
@@ -139,6 +141,7 @@ __all__ = ["Size", "sparse", "sparse_coo_tensor", "spmm", "diag", "BoolTensor", 
     "cartesian_prod", "column_stack", "combinations", "cross", "diagonal", "dstack",
     "fliplr", "flipud", "hstack", "kron", "meshgrid", "moveaxis", "ravel", "rot90",
     "row_stack", "split_with_sizes", "swapdims", "swapaxes", "tensor_split", "vstack",
-    "hsplit", "vsplit", "dsplit",
+    "hsplit", "vsplit", "dsplit", "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not",
+    "bitwise_left_shift", "bitwise_right_shift",
     "where", "linalg", "special", "digamma", "erfinv", "i0", "lgamma", "bucketize", "can_cast", "searchsorted", "set_default_dtype",
 ]

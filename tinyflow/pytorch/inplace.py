@@ -114,6 +114,16 @@ def imul(x, other): return mul_(x, other) if x.kind in _HELD else x * other
 def itruediv(x, other): return div_(x, other) if x.kind in _HELD else x / other
 
 
+def _augmented(operator: str):
+    """`x &= y`, `x <<= y`, ...: written into x when eager (its views see it, as PyTorch's),
+    `x = x & y` on a symbolic tensor."""
+    def method(x, other):
+        result = getattr(x, operator)(other)
+        return write_inplace(x, result) if x.kind in _HELD else result
+    method.__name__ = method.__qualname__ = operator.replace("__", "__i", 1)
+    return method
+
+
 _HELD = (EAGER, REMOTE)   # tensors with a value (not `is_symbolic`, without its frame)
 
 
@@ -172,7 +182,8 @@ arctanh atan2 floor ceil round trunc fix frac sign sgn reciprocal clamp_min clam
 clip erf erfc erfinv lgamma digamma i0 logit xlogy hypot copysign heaviside
 nan_to_num deg2rad rad2deg addcmul addcdiv lerp tril triu fmod remainder cumsum cumprod
 logical_not logical_and logical_or logical_xor negative multiply divide subtract
-floor_divide eq ne lt le gt ge greater greater_equal less less_equal not_equal""".split()
+floor_divide eq ne lt le gt ge greater greater_equal less less_equal not_equal
+bitwise_and bitwise_or bitwise_xor bitwise_not bitwise_left_shift bitwise_right_shift""".split()
 
 
 def float_power_(x, exponent):
@@ -199,4 +210,6 @@ METHODS = {
     "zero_": zero_, "fill_": fill_, "normal_": normal_, "uniform_": uniform_,
     "__setitem__": setitem_,
     "__iadd__": iadd, "__isub__": isub, "__imul__": imul, "__itruediv__": itruediv,
+    **{f"__i{name}__": _augmented(f"__{name}__") for name in ("and", "or", "xor", "lshift",
+                                                              "rshift")},
 }

@@ -14,11 +14,13 @@ _BINARY = {m.Add: np.add, m.Sub: np.subtract, m.Mul: np.multiply, m.Div: np.true
            m.NotEqual: np.not_equal, m.Less: np.less, m.LessEqual: np.less_equal,
            m.Greater: np.greater, m.GreaterEqual: np.greater_equal, m.Atan2: np.arctan2,
            m.LogicalAnd: np.logical_and,
-           m.LogicalOr: np.logical_or, m.LogicalXor: np.logical_xor}
+           m.LogicalOr: np.logical_or, m.LogicalXor: np.logical_xor,
+           m.BitwiseAnd: np.bitwise_and, m.BitwiseOr: np.bitwise_or,
+           m.BitwiseXor: np.bitwise_xor}
 _UNARY = {m.Neg: np.negative, m.Square: np.square, m.Sqrt: np.sqrt, m.Exp: np.exp,
           m.Log: np.log, m.Sin: np.sin, m.Cos: np.cos, m.Tanh: np.tanh, m.Abs: np.abs,
           m.LogicalNot: np.logical_not, m.Floor: np.floor, m.Ceil: np.ceil,
-          m.Round: np.round, m.Log1p: np.log1p, m.Expm1: np.expm1}
+          m.Round: np.round, m.Log1p: np.log1p, m.Expm1: np.expm1, m.BitwiseNot: np.invert}
 
 
 def _register_ufuncs(table):
@@ -43,6 +45,33 @@ def _integer_divisor(ufunc):
 
 kernel(m.Remainder, inplace=True)(_integer_divisor(np.mod))
 kernel(m.FloorDivide, inplace=True)(_integer_divisor(np.floor_divide))
+
+
+def _shift(left: bool):
+    """x << y or x >> y with PyTorch's answer where C's is undefined: a shift by the
+    width or more, or by a negative amount, gives 0 (right shifts of negatives: -1)."""
+    def run(op, x, y, out=None):
+        dtype = np.result_type(x, y)
+        x = np.asarray(x, dtype)
+        bits = 8 * dtype.itemsize if dtype != np.bool_ else 1
+        if dtype == np.bool_:                # bools shift as the integers 0 and 1
+            x, y = x.astype(np.uint8), np.asarray(y, np.uint8)
+        inside = (y >= 0) & (y < bits)
+        amount = np.where(inside, y, 0).astype(x.dtype)
+        if left:
+            value = np.where(inside, np.left_shift(x, amount), 0)
+        else:
+            value = np.where(inside, np.right_shift(x, amount), np.where(x < 0, -1, 0))
+        value = value.astype(dtype, copy=False)
+        if out is None:
+            return value
+        np.copyto(out, value)
+        return out
+    return run
+
+
+kernel(m.LeftShift, inplace=True)(_shift(left=True))
+kernel(m.RightShift, inplace=True)(_shift(left=False))
 
 
 @kernel(m.Sign, inplace=True)

@@ -179,3 +179,35 @@ def test_bitwise_in_place_writes_into_the_tensor_and_its_views(step):
         return base
     theirs, ours = both(run)
     assert ours.tolist() == theirs.tolist() and ours.dtype == tinyflow.int32
+
+
+# ---- sign, sgn and abs's gradient at NaN: PyTorch's 0, TF1's NaN in graphs ------------------
+
+SIGNS = {"torch.sign": lambda L, x: L.sign(x), "sign method": lambda L, x: x.sign(),
+         "sgn": lambda L, x: L.sgn(x), "sign_": lambda L, x: x.clone().sign_(),
+         "abs gradient": lambda L, x: L.autograd.grad(L.abs(x).sum(), x)[0],
+         "sign gradient": lambda L, x: L.autograd.grad(L.sign(x).sum(), x)[0]}
+
+
+@pytest.mark.parametrize("case", SIGNS)
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_sign_and_abs_gradient_at_nan_match_torch(case, dtype):
+    def run(L):
+        x = L.tensor([np.nan, -2.0, 0.0, 3.0, -np.inf], dtype=getattr(L, dtype),
+                     requires_grad=True)
+        return SIGNS[case](L, x).detach().numpy()
+    theirs, ours = both(run)
+    np.testing.assert_array_equal(ours, theirs)
+
+
+def test_tf1_sign_keeps_nan_in_a_graph():
+    x = tinyflow.placeholder(tinyflow.float32, [3])
+    with tinyflow.Session() as sess:
+        out = sess.run(tinyflow.sign(x), {x: np.array([np.nan, -1, 2], np.float32)})
+    np.testing.assert_array_equal(out, [np.nan, -1, 1])
+
+
+def test_compiled_sign_is_torchs():
+    step = tinyflow.compile(lambda x: tinyflow.sign(x) + x.sign())
+    out = step(tinyflow.tensor([np.nan, -1.0, 2.0]))
+    np.testing.assert_array_equal(out.numpy(), [0, -2, 2])

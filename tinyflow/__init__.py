@@ -33,7 +33,7 @@ from .ops import (abs, arg_max, arg_min, assign, assign_add, assign_sub, atan2, 
                   logical_and, logical_not, logical_or, logical_xor, maximum, minimum,
                   multiply, negative, not_equal, one_hot, pad, pow, random_normal, random_uniform,
                   reduce_max, reduce_mean, reduce_min, reduce_sum, relu, remainder, reshape,
-                  sigmoid, sign, sin, sqrt, square, squeeze, stop_gradient, subtract, tanh,
+                  sigmoid, sin, sqrt, square, squeeze, stop_gradient, subtract, tanh,
                   tril, triu, unstack,
                   truncated_normal)
 from .pytorch import *  # noqa: F401,F403  (the torch.* table: tinyflow/pytorch/__init__.py)

@@ -8,7 +8,7 @@ import numpy as np
 
 import tinyflow as tf
 
-from .common import (FLOATS, HALF_TOO, NUMBERS, A, Cond, ErrorInput, OpCase, S, binary_samples,
+from .common import (FLOATS, HALF_TOO, NUMBERS, A, Cond, ErrorInput, OpCase, S, binary_samples, given,
                      boolean, broadcast_error, dtype_kwarg, even_grid, float64, floating,
                      half_points, nonzero, odd_grid, off_grid, positive, small_ints, tiny,
                      unary_samples, wide)
@@ -84,7 +84,13 @@ CASES += [
             S(A(2, 3, layout="T"), A(2, 3, domain=nonzero, layout="step", diff=False))),
            errors=(broadcast_error("relu_grad"),)),
     OpCase("abs", tf.abs, np.abs, unary_samples(nonzero), NUMBERS),
-    OpCase("sign", tf.sign, np.sign, unary_samples(small_ints), NUMBERS, grad=False),
+    OpCase("sign", tf.ops.sign, np.sign,
+           unary_samples(small_ints) + (S(A(4, domain=given(np.nan, -1.0, 0.0, 2.0))),),
+           NUMBERS, grad=False),
+    OpCase("sign_nan_to_zero", tf.ops.math.sign_nan_to_zero,
+           lambda x: np.sign(np.where(np.isnan(x), 0, x)).astype(x.dtype),
+           unary_samples(small_ints) + (S(A(4, domain=given(np.nan, -1.0, 0.0, 2.0))),),
+           NUMBERS, grad=False, op="sign"),
     OpCase("floor", tf.floor, np.floor, unary_samples(), NUMBERS, grad=False),
     OpCase("ceil", tf.ceil, np.ceil, unary_samples(), NUMBERS, grad=False),
     OpCase("round", tf.round, np.round,

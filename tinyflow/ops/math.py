@@ -411,7 +411,9 @@ class Abs(Unary):
     float_only = False
 
     def chain(self, k, v, out, x):
-        return v * sign(x)
+        """sign(x), 0 at NaN as PyTorch's (TF's is NaN there; a NaN input's forward is NaN
+        in both, so only a gradient masked downstream sees the difference)."""
+        return v * apply(shared(Sign, True), x)
 
 
 class Erf(Unary):
@@ -425,10 +427,9 @@ class Erf(Unary):
 _TWO_OVER_SQRT_PI = 1.1283791670955126
 
 
-class Sign(Unary):
-    """Piecewise constant: a zero gradient (PyTorch's: the result requires grad, and
-    backward through it gives zeros rather than an error)."""
-    name = "sign"
+class PiecewiseConstant(Unary):
+    """A zero gradient (PyTorch's: the result requires grad, and backward through it gives
+    zeros rather than an error)."""
     float_only = False
     saves_inputs = False
     saves_output = False
@@ -437,7 +438,14 @@ class Sign(Unary):
         return zeros_like(v)
 
 
-class Floor(Sign):
+class Sign(PiecewiseConstant):
+    """-1, 0 or 1; NaN gives NaN (TF's) or, with `nan_to_zero`, 0 (PyTorch's sign and sgn,
+    and so abs's gradient there)."""
+    name = "sign"
+    nan_to_zero: bool = False
+
+
+class Floor(PiecewiseConstant):
     """Round down; like sign, piecewise constant, so its gradient is zero."""
     name = "floor"
 
@@ -602,6 +610,11 @@ sigmoid = _unary(Sigmoid)
 relu = _unary(Relu)
 abs = _unary(Abs)
 sign = _unary(Sign)
+
+
+def sign_nan_to_zero(x, name=None) -> Tensor:
+    """PyTorch's sign: as `sign`, but 0 at NaN."""
+    return apply(shared(Sign, True), as_tensor(x), name=name)
 floor = _unary(Floor)
 ceil = _unary(Ceil)
 round = _unary(Round)  # noqa: A001

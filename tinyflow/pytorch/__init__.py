@@ -41,7 +41,7 @@ from .serialization import load, save
 from .shared_names import (add, argmax, argmin, argsort, broadcast_to, clamp, clip, cumsum,
                            empty_like, gather, log_softmax, logsumexp, matmul, multinomial,
                            ones_like,
-                           roll, round, softmax, sort, split, stack, take, tile, transpose,
+                           roll, round, sign, softmax, sort, split, stack, take, tile, transpose,
                            var, where,
                            zeros_like)
 from .diagonal import diag
@@ -142,6 +142,6 @@ __all__ = ["Size", "sparse", "sparse_coo_tensor", "spmm", "diag", "BoolTensor", 
     "fliplr", "flipud", "hstack", "kron", "meshgrid", "moveaxis", "ravel", "rot90",
     "row_stack", "split_with_sizes", "swapdims", "swapaxes", "tensor_split", "vstack",
     "hsplit", "vsplit", "dsplit", "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not",
-    "bitwise_left_shift", "bitwise_right_shift",
+    "bitwise_left_shift", "bitwise_right_shift", "sign",
     "where", "linalg", "special", "digamma", "erfinv", "i0", "lgamma", "bucketize", "can_cast", "searchsorted", "set_default_dtype",
 ]

@@ -142,7 +142,8 @@ def nan_to_num(input, nan=0.0, posinf=None, neginf=None, *, out=None):  # noqa: 
 
 
 def sgn(input):  # noqa: A002
-    return ops.sign(input)
+    """sign for real tensors (0 at NaN, as PyTorch's)."""
+    return ops.math.sign_nan_to_zero(input)
 
 
 def xlogy(input, other, *, out=None):  # noqa: A002

@@ -178,7 +178,7 @@ METHODS = {
     # elementwise: the op functions themselves where the spelling matches
     "exp": ops.exp, "log": ops.log, "sqrt": ops.sqrt, "tanh": ops.tanh,
     "sigmoid": ops.sigmoid, "relu": ops.relu, "abs": ops.abs, "neg": ops.negative,
-    "sign": ops.sign, "floor": ops.floor, "ceil": ops.ceil, "log1p": ops.log1p,
+    "sign": ops.math.sign_nan_to_zero, "floor": ops.floor, "ceil": ops.ceil, "log1p": ops.log1p,
     "expm1": ops.expm1, "sin": ops.sin, "cos": ops.cos, "square": ops.square, "pow": power,
     "logical_not": ops.logical_not, "tril": ops.tril, "triu": ops.triu,
     "rsqrt": rsqrt, "log2": log2, "log10": log10, "lerp": lerp, "clamp_min": clamp_min,

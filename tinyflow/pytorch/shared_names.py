@@ -267,6 +267,14 @@ METHODS = {
 }
 
 
+def sign(x, name=None, *, out=None) -> Tensor:
+    """-1, 0 or 1; at NaN PyTorch's 0 for eager and traced tensors, TF1's NaN in a graph."""
+    x = as_tensor(x)
+    if x.is_symbolic and trace_state.active is None:
+        return ops.sign(x, name=name)
+    return write_out(ops.math.sign_nan_to_zero(x, name=name), out)
+
+
 def take(input, index, axis=None, name=None):  # noqa: A002
     """`torch.take(x, index)`: elements at flat positions (the op function `ops.take` is
     TF1-style: slices along an axis)."""

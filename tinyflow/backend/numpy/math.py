@@ -76,9 +76,12 @@ kernel(m.RightShift, inplace=True)(_shift(left=False))
 
 @kernel(m.Sign, inplace=True)
 def sign(op, x, out=None):
-    """np.sign has no bool loop; the sign of a bool is itself (as PyTorch)."""
+    """np.sign has no bool loop; the sign of a bool is itself (as PyTorch). NaN stays NaN
+    unless `op.nan_to_zero` (PyTorch's 0)."""
     if x.dtype == np.bool_:
         return np.copyto(out, x) or out if out is not None else x.copy()
+    if op.nan_to_zero and x.dtype.kind in "fc":
+        return np.sign(np.nan_to_num(x, nan=0.0, posinf=np.inf, neginf=-np.inf), out=out)
     return np.sign(x, out=out)
 
 

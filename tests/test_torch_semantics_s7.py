@@ -211,3 +211,30 @@ def test_compiled_sign_is_torchs():
     step = tinyflow.compile(lambda x: tinyflow.sign(x) + x.sign())
     out = step(tinyflow.tensor([np.nan, -1.0, 2.0]))
     np.testing.assert_array_equal(out.numpy(), [0, -2, 2])
+
+
+# ---- linalg.lstsq: torch's operand rules --------------------------------------------------
+
+LSTSQ_SHAPES = [((2, 5, 3), (5, 2)), ((5, 3), (2, 5, 2)), ((5, 3), (4, 2)), ((2, 5, 3), (2, 4)),
+                ((5,), (5,)), ((3, 5, 3), (2, 5, 2)), ((2, 5, 3), (3, 5)), ((2, 5, 3), (1, 5, 2)),
+                ((5, 3), (5,)), ((2, 5, 3), (2, 5)), ((5, 3), (5, 2)), ((4, 6, 2), (4, 6, 3))]
+
+
+@pytest.mark.parametrize("shapes", LSTSQ_SHAPES, ids=str)
+def test_lstsq_solves_and_refuses_as_torch(shapes):
+    rng = np.random.default_rng(0)
+    a, b = (rng.standard_normal(s) for s in shapes)
+
+    def run(L):
+        return L.linalg.lstsq(L.tensor(a), L.tensor(b)).solution
+    expected = error_of(lambda: run(torch))
+    if expected is not None:
+        with pytest.raises(RuntimeError):
+            run(tinyflow)
+        return
+    np.testing.assert_allclose(run(tinyflow).numpy(), run(torch).numpy(), rtol=1e-9, atol=1e-10)
+
+
+def test_lstsq_refuses_mixed_dtypes():
+    with pytest.raises(RuntimeError, match="same dtype"):
+        tinyflow.linalg.lstsq(tinyflow.ones(5, 3), tinyflow.ones(5, dtype=tinyflow.float64))

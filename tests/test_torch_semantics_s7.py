@@ -238,3 +238,40 @@ def test_lstsq_solves_and_refuses_as_torch(shapes):
 def test_lstsq_refuses_mixed_dtypes():
     with pytest.raises(RuntimeError, match="same dtype"):
         tinyflow.linalg.lstsq(tinyflow.ones(5, 3), tinyflow.ones(5, dtype=tinyflow.float64))
+
+
+# ---- NumPy's floating-point warnings: torch is silent -----------------------------------------
+
+NAN = float("nan")
+QUIET = {
+    "log of 0": lambda L: L.log(L.tensor([0.0, 1.0])),
+    "0 / 0 and 1 / 0": lambda L: L.tensor([1.0, 0.0]) / L.tensor([0.0, 0.0]),
+    "sqrt of -1": lambda L: L.sqrt(L.tensor([-1.0])),
+    "exp overflow": lambda L: L.exp(L.tensor([1000.0])),
+    "big relu gradient at NaN": lambda L: _relu_grad_at_nan(L, 600_000),
+    "log1p of -2": lambda L: L.tensor([-2.0]).log1p(),
+    "relu gradient at NaN": lambda L: _relu_grad_at_nan(L),
+    "cross entropy of huge logits": lambda L: L.nn.functional.cross_entropy(
+        L.tensor([[1000.0, -1000.0]]), L.tensor([1])),
+}
+
+
+def _relu_grad_at_nan(L, size=3):
+    x = L.tensor(np.resize([NAN, 1.0, -1.0], size).astype(np.float32), requires_grad=True)
+    L.relu(x).sum().backward()
+    return x.grad
+
+
+@pytest.mark.parametrize("case", QUIET)
+def test_no_numpy_warnings_where_torch_is_silent(case):
+    import warnings
+    with warnings.catch_warnings(record=True) as caught:
+        theirs = QUIET[case](torch)
+        ours = QUIET[case](tinyflow)
+    assert [str(w.message) for w in caught] == []
+    np.testing.assert_array_equal(ours.detach().numpy(), theirs.detach().numpy())
+
+
+def test_integer_division_by_zero_still_raises():
+    with pytest.raises(ZeroDivisionError):
+        tinyflow.tensor([1, 2]) // tinyflow.tensor([0, 1])

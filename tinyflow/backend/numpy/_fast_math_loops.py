@@ -177,8 +177,11 @@ def vectorized(name: str, bits: int):
     cache (`_fast_math.ufunc` keeps it)."""
     body32, body64, sig, (fast32, fast64) = UFUNCS[name]
     body, fast = (body32, fast32) if bits == 32 else (body64, fast64)
-    return numba.vectorize([sig.format(bits)], cache=True, fastmath=fast)(
+    built = numba.vectorize([sig.format(bits)], cache=True, fastmath=fast)(
         getattr(body, "py_func", body))
+    # the NumPy ufunc inside Numba's DUFunc: no Python-level __call__ per use, and NumPy's
+    # floating-point warnings point at the kernel that called it (filtered there)
+    return getattr(built, "ufunc", built)
 
 
 # ---- float32 loops over flat arrays -------------------------------------------------------

@@ -6,7 +6,7 @@ from ...core.dtypes import REDUCED_NUMPY
 from ...core.errors import IntegerDivisionByZero
 from ...core.kernels import widened
 from ...ops import math as m
-from . import _fast_math, parallel
+from . import _fast_math, _quiet, parallel
 from .registry import kernel
 
 _BINARY = {m.Add: np.add, m.Sub: np.subtract, m.Mul: np.multiply, m.Div: np.true_divide,
@@ -23,8 +23,16 @@ _UNARY = {m.Neg: np.negative, m.Square: np.square, m.Sqrt: np.sqrt, m.Exp: np.ex
           m.Round: np.round, m.Log1p: np.log1p, m.Expm1: np.expm1, m.BitwiseNot: np.invert}
 
 
+# ufuncs whose inf/NaN answers NumPy warns about (log of 0, x / 0, sqrt of -1, overflow):
+# called with the warnings silenced, as PyTorch is silent (add and multiply, the hot ones,
+# warn only on inf - inf or overflow: left as they are)
+_QUIET = {m.Div, m.Pow, m.Exp, m.Log, m.Sqrt, m.Log1p, m.Expm1, m.Atan2}
+
+
 def _register_ufuncs(table):
     for op_cls, ufunc in table.items():
+        if op_cls in _QUIET:
+            ufunc = _quiet.quiet(ufunc)
         kernel(op_cls, inplace=True)(lambda op, *xs, out=None, _f=ufunc: _f(*xs, out=out))
 
 
@@ -114,7 +122,11 @@ def relu_grad(op, g, x, out=None):
     if g.dtype == x.dtype and g.dtype in parallel.FLOATS and (out is None
                                                               or out.dtype == g.dtype):
         loop = _fast_math.ufunc("relu_grad", 64 if g.dtype == np.float64 else 32)
-        return parallel.ufunc(loop, g, x, out=out)
+        token = _quiet.enter()   # a NaN x compares "invalid": PyTorch passes g silently
+        try:
+            return parallel.ufunc(loop, g, x, out=out)
+        finally:
+            _quiet.leave(token)
     if out is not None and out.dtype not in (np.float32, np.float64):
         out[...] = _fast_math.call("relu_grad", g, x)
         return out

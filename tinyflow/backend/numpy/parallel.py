@@ -28,6 +28,7 @@ NumPy was imported before tinyflow, OpenBLAS kept its default and the pool stays
 """
 from __future__ import annotations
 
+import contextvars
 import ctypes
 import functools
 import os
@@ -125,7 +126,10 @@ def run(piece: Callable[[int, int], object], length: int, pieces: int = 0) -> No
     parts = bounds(length, min(threads(), pieces or threads()))
     setter = _openblas_local()
     previous = setter(1) if setter is not None else None
-    futures = [_pool().submit(piece, *part) for part in parts[1:]]
+    # each piece runs in a copy of this thread's context: NumPy's error state (the kernels'
+    # silenced warnings, a user's errstate) holds in the pool's threads too
+    futures = [_pool().submit(contextvars.copy_context().run, piece, *part)
+               for part in parts[1:]]
     try:
         piece(*parts[0])
     finally:

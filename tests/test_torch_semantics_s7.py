@@ -275,3 +275,35 @@ def test_no_numpy_warnings_where_torch_is_silent(case):
 def test_integer_division_by_zero_still_raises():
     with pytest.raises(ZeroDivisionError):
         tinyflow.tensor([1, 2]) // tinyflow.tensor([0, 1])
+
+
+# ---- fills into an expand's shared memory -------------------------------------------------
+
+SHARED_FILLS = {
+    "index_fill_ dim 1": lambda L, e: e.index_fill_(1, L.tensor([0]), 1.0),
+    "index_fill_ dim 0": lambda L, e: e.index_fill_(0, L.tensor([0]), 2.0),
+    "index_fill_ tensor value": lambda L, e: e.index_fill_(1, L.tensor([0, 2]), L.tensor(3.0)),
+    "masked_fill_": lambda L, e: e.masked_fill_(L.tensor([True, False, False, True]), 1.0),
+    "x[mask] = v": lambda L, e: e.__setitem__(L.tensor([True, False, False]), 1.0),
+}
+
+
+@pytest.mark.filterwarnings("ignore:Use of")   # torch's deprecation warning (and ours)
+@pytest.mark.parametrize("case", SHARED_FILLS)
+@pytest.mark.parametrize("base", [(1, 4), (3, 1)])
+def test_fills_into_an_expanded_tensor_as_torch(case, base):
+    def run(L):
+        root = L.zeros(*base)
+        e = root.expand(3, 4)
+        SHARED_FILLS[case](L, e)
+        return e.tolist(), root.tolist()
+    theirs, ours = both(run)
+    assert ours == theirs
+
+
+@pytest.mark.parametrize("fn", [lambda L, e: e.__setitem__((slice(None), 0), 1.0),
+                                lambda L, e: e.index_copy_(1, L.tensor([0]), L.ones(3, 1))])
+def test_other_writes_into_shared_memory_are_refused_as_torch(fn):
+    for L in LIBS:
+        with pytest.raises(RuntimeError, match="single memory location"):
+            fn(L, L.zeros(1, 4).expand(3, 4))

@@ -45,7 +45,10 @@ def pow_(x, exponent): return write_inplace(x, x ** exponent)
 def neg_(x): return write_inplace(x, -x)
 def relu_(x): return write_inplace(x, ops.relu(x))
 def clamp_(x, min=None, max=None): return write_inplace(x, x.clamp(min, max))  # noqa: A002
-def masked_fill_(x, mask, value): return write_inplace(x, x.masked_fill(mask, value))
+def masked_fill_(x, mask, value):
+    if fill_shared(x, mask, value, "masked_fill_"):
+        return x
+    return write_inplace(x, x.masked_fill(mask, value))
 def zero_(x): return fill_(x, 0)
 
 
@@ -75,7 +78,13 @@ def uniform_(x, a=0.0, b=1.0):
 
 def setitem_(x, index, value) -> None:
     """`x[index] = value`. Into a view whose elements share memory (an expand), only the
-    indexed region is written, as PyTorch does (refused if the region itself shares)."""
+    indexed region is written, as PyTorch does (refused if the region itself shares; a
+    boolean mask and one value: filled, as `masked_fill_`)."""
+    if (isinstance(index, Tensor) and index.dtype.is_bool and index.kind == EAGER
+            and tuple(index.shape) == tuple(x.shape[:index.ndim]) and fill_shared(
+                x, index.numpy().reshape(tuple(index.shape) + (1,) * (x.ndim - index.ndim)),
+                value, "index_put_")):
+        return   # the mask indexes x's leading dims
     if x.kind == EAGER and _shares_memory_within(x.array):
         region = x.array[_as_view_index(index)]  # advanced indexing copies: refused below
         if not np.shares_memory(region, x.array) or (
@@ -87,6 +96,25 @@ def setitem_(x, index, value) -> None:
         x._version[0] += 1
         return
     write_inplace(x, ops.setitem(x, index, value))
+
+
+def fill_shared(x, mask, value, what: str) -> bool:
+    """One value written where `mask` (broadcast to x) is True, into an expand's shared
+    memory, outside autograd: PyTorch allows it for index_fill_, masked_fill_ and
+    `x[mask] = v` (with a deprecation warning; every element sharing a written location
+    sees the value). False, doing nothing, for any other tensor or value."""
+    if isinstance(value, Tensor):
+        if value.ndim or value.kind != EAGER:
+            return False
+        value = value.item()
+    if not isinstance(value, (bool, int, float)) or not _one_memory_fill(x):
+        return False
+    where = mask.numpy() if isinstance(mask, Tensor) else np.asarray(mask)
+    warnings.warn(f"Use of {what} on expanded tensors is deprecated. Please clone() the "
+                  f"tensor before performing this operation.", UserWarning, stacklevel=3)
+    writable_memory(x.array, one_value=True)[np.broadcast_to(where, x.shape)] = value
+    x._version[0] += 1
+    return True
 
 
 def _one_memory_fill(x) -> bool:

@@ -14,6 +14,7 @@ from .. import ops
 from ..autodiff.tape import write_inplace
 from ..core.op import as_tensor
 from ..core.tensor import Tensor
+from .inplace import fill_shared
 from .movement import flatten
 from .sparse import scatter_flat
 
@@ -232,6 +233,19 @@ def index_copy(input, dim, index, source):  # noqa: A002
 def index_fill(input, dim, index, value):  # noqa: A002
     """input with every element of the rows `index` names along dim set to value."""
     x = as_tensor(input)
+    return ops.where(Tensor._eager(_rows_mask(x, dim, index)), _as_like(value, x), x)
+
+
+def index_fill_(input, dim, index, value):  # noqa: A002
+    """In-place index_fill (into an expand's shared memory too, as PyTorch)."""
+    x = as_tensor(input)
+    if fill_shared(x, _rows_mask(x, dim, index), value, "index_fill_"):
+        return x
+    return write_inplace(x, index_fill(x, dim, index, value))
+
+
+def _rows_mask(x: Tensor, dim: int, index) -> np.ndarray:
+    """True on the rows `index` names along dim (a mask of size 1 on the other dims)."""
     dim = dim % max(x.ndim, 1)
     idx = _index_values(index, "index_fill()").reshape(-1)
     size = x.shape[dim] if x.ndim else 1
@@ -242,7 +256,7 @@ def index_fill(input, dim, index, value):  # noqa: A002
     view = [1] * x.ndim
     if x.ndim:
         view[dim] = size
-    return ops.where(Tensor._eager(mask.reshape(view)), _as_like(value, x), x)
+    return mask.reshape(view)
 
 
 # ---- masks ----------------------------------------------------------------------------
@@ -403,5 +417,5 @@ METHODS = {
     "scatter_reduce_": _in_place(scatter_reduce),
     "scatter_": _in_place(scatter), "scatter_add_": _in_place(scatter_add),
     "index_add_": _in_place(index_add), "index_copy_": _in_place(index_copy),
-    "index_fill_": _in_place(index_fill), "masked_scatter_": _in_place(masked_scatter),
+    "index_fill_": index_fill_, "masked_scatter_": _in_place(masked_scatter),
 }

@@ -307,3 +307,34 @@ def test_other_writes_into_shared_memory_are_refused_as_torch(fn):
     for L in LIBS:
         with pytest.raises(RuntimeError, match="single memory location"):
             fn(L, L.zeros(1, 4).expand(3, 4))
+
+
+# ---- torch.load gives a flat state dict's keys in the saved order ------------------------------
+
+def test_load_keeps_a_state_dicts_order_as_torch(tmp_path):
+    def run(L):
+        L.manual_seed(0)
+        net = L.nn.Sequential(L.nn.Linear(3, 4), L.nn.ReLU(), L.nn.Linear(4, 2),
+                              L.nn.BatchNorm1d(2))
+        path = tmp_path / f"{L.__name__}.pt"
+        L.save(net.state_dict(), str(path))
+        return list(L.load(str(path)))
+    theirs, ours = both(run)
+    assert ours == theirs and ours != sorted(ours)
+
+
+def test_a_sorted_state_dict_is_a_plain_safetensors_file(tmp_path):
+    from safetensors.numpy import save as plain
+    state = {"a": np.ones(2, np.float32), "b": np.zeros(3, np.float32)}
+    tinyflow.save(state, str(tmp_path / "s.pt"))
+    assert (tmp_path / "s.pt").read_bytes() == plain(state)
+
+
+@pytest.mark.parametrize("note", ['["b", "a", "c"]', '["b"]', "not json", '{"a": 1}'])
+def test_an_order_note_that_does_not_fit_is_ignored(tmp_path, note):
+    """A file another tool rewrote (entries added or removed) still loads, sorted."""
+    from safetensors.numpy import save as plain
+    path = tmp_path / "other.safetensors"
+    path.write_bytes(plain({"b": np.ones(1), "a": np.zeros(1)},
+                           metadata={"tinyflow.order": note}))
+    assert list(tinyflow.load(str(path))) == ["a", "b"]

@@ -338,3 +338,37 @@ def test_an_order_note_that_does_not_fit_is_ignored(tmp_path, note):
     path.write_bytes(plain({"b": np.ones(1), "a": np.zeros(1)},
                            metadata={"tinyflow.order": note}))
     assert list(tinyflow.load(str(path))) == ["a", "b"]
+
+
+# ---- everyday spellings found by the hunt -------------------------------------------------
+
+EVERYDAY = {
+    "torch.equal": lambda L: L.equal(L.tensor([1, 2]), L.tensor([1, 2])),
+    "torch.equal differs": lambda L: L.equal(L.tensor([1, 2]), L.tensor([1, 3])),
+    "torch.equal shapes": lambda L: L.equal(L.tensor([1, 2]), L.tensor([[1, 2]])),
+    "squeeze dims": lambda L: tuple(L.zeros(1, 2, 1).squeeze((0, 2)).shape),
+    "squeeze dims kept": lambda L: tuple(L.zeros(1, 2, 1).squeeze((0, 1)).shape),
+    "torch.squeeze dims": lambda L: tuple(L.squeeze(L.zeros(1, 2, 1), (-1,)).shape),
+    "tensor of np.float64": lambda L: str(L.tensor(np.float64(1.5)).dtype).split(".")[-1],
+    "tensor of a list with np.float64": lambda L: str(L.tensor([1.0, np.float64(2)]).dtype)
+    .split(".")[-1],
+    "tensor of floats": lambda L: str(L.tensor([[1.5]]).dtype).split(".")[-1],
+    "normal size": lambda L: tuple(L.normal(0.0, 1.0, size=(2, 3)).shape),
+    "normal tensors": lambda L: tuple(L.normal(L.zeros(2, 1), L.ones(3)).shape),
+    "normal dtype": lambda L: str(L.normal(L.zeros(2, dtype=L.float64), 1.0).dtype).split(".")[-1],
+    "bernoulli": lambda L: L.bernoulli(L.tensor([0.0, 1.0])).tolist(),
+    "bernoulli_": lambda L: L.zeros(3).bernoulli_(1.0).tolist(),
+}
+
+
+@pytest.mark.parametrize("case", EVERYDAY)
+def test_everyday_spellings_as_torch(case):
+    theirs, ours = both(EVERYDAY[case])
+    assert ours == theirs and type(ours) is type(theirs)
+
+
+def test_tf1_equal_and_normal_keep_their_graph_meaning():
+    x = tinyflow.placeholder(tinyflow.int64, [2])
+    assert tinyflow.equal(x, x).is_symbolic
+    draws = tinyflow.normal([2, 3], 0.5)    # tqchen/tinyflow's spelling: a graph node
+    assert draws.is_symbolic and tuple(draws.shape) == (2, 3)

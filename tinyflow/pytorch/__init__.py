@@ -39,7 +39,7 @@ from .movement import (cat, chunk, concatenate, flatten, flip, index_select, mov
 from .reduce import amax, amin, count_nonzero, max, mean, min, std, sum, topk
 from .serialization import load, save
 from .shared_names import (add, argmax, argmin, argsort, broadcast_to, clamp, clip, cumsum,
-                           empty_like, gather, log_softmax, logsumexp, matmul, multinomial,
+                           empty_like, equal, gather, log_softmax, normal, logsumexp, matmul, multinomial,
                            ones_like,
                            roll, round, sign, softmax, sort, split, stack, take, tile, transpose,
                            var, where,
@@ -74,7 +74,7 @@ from ..ops import (bitwise_and, bitwise_left_shift, bitwise_not, bitwise_or,  # 
                    bitwise_right_shift, bitwise_xor)
 from .movement import movedim as moveaxis
 from ..ops.special_functions import digamma, erfinv, i0, lgamma
-from .tensor_info import bucketize, can_cast, searchsorted, set_default_dtype
+from .tensor_info import bernoulli, bucketize, can_cast, searchsorted, set_default_dtype
 from .tensor_info import conj, imag, is_conj, real
 from .tensor_info import conj as conj_physical, conj as resolve_conj, conj as resolve_neg
 
@@ -142,6 +142,6 @@ __all__ = ["Size", "sparse", "sparse_coo_tensor", "spmm", "diag", "BoolTensor", 
     "fliplr", "flipud", "hstack", "kron", "meshgrid", "moveaxis", "ravel", "rot90",
     "row_stack", "split_with_sizes", "swapdims", "swapaxes", "tensor_split", "vstack",
     "hsplit", "vsplit", "dsplit", "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not",
-    "bitwise_left_shift", "bitwise_right_shift", "sign",
+    "bitwise_left_shift", "bitwise_right_shift", "sign", "equal", "normal", "bernoulli",
     "where", "linalg", "special", "digamma", "erfinv", "i0", "lgamma", "bucketize", "can_cast", "searchsorted", "set_default_dtype",
 ]

@@ -112,6 +112,9 @@ def torch_squeeze(x, dim=None):
     """`x.squeeze(dim)` leaves a dim that is not 1 alone (TF1's `squeeze` refuses it)."""
     if dim is None:
         return ops.squeeze(x)
+    if isinstance(dim, (tuple, list)):   # several dims (PyTorch 2.0): those of size 1
+        ones = [d for d in normalize_axes(tuple(dim), x.ndim) if x.shape[d] == 1]
+        return ops.squeeze(x, ones) if ones else x
     return x if x.shape[dim] != 1 else ops.squeeze(x, dim)
 
 

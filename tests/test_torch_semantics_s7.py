@@ -372,3 +372,39 @@ def test_tf1_equal_and_normal_keep_their_graph_meaning():
     assert tinyflow.equal(x, x).is_symbolic
     draws = tinyflow.normal([2, 3], 0.5)    # tqchen/tinyflow's spelling: a graph node
     assert draws.is_symbolic and tuple(draws.shape) == (2, 3)
+
+
+# ---- the schedulers that were missing ----------------------------------------------------
+
+SCHEDULERS = {
+    "ConstantLR": lambda S, o: S.ConstantLR(o, 0.5, total_iters=2),
+    "PolynomialLR": lambda S, o: S.PolynomialLR(o, total_iters=4, power=2),
+    "MultiplicativeLR": lambda S, o: S.MultiplicativeLR(o, lambda e: 0.9),
+    "SequentialLR": lambda S, o: S.SequentialLR(
+        o, [S.ConstantLR(o, 0.5, total_iters=2), S.ExponentialLR(o, 0.9)], milestones=[2]),
+    "ConstantLR then StepLR chained": lambda S, o: [S.ConstantLR(o, 0.25, total_iters=3),
+                                                    S.StepLR(o, 2, 0.5)],
+}
+
+
+@pytest.mark.parametrize("case", SCHEDULERS)
+def test_schedulers_give_torchs_learning_rates(case):
+    def run(L):
+        opt = L.optim.SGD([L.nn.Parameter(L.zeros(2))], lr=0.1, momentum=0.9)
+        made = SCHEDULERS[case](L.optim.lr_scheduler, opt)
+        rates = []
+        for _ in range(7):
+            opt.step()
+            for s in (made if isinstance(made, list) else [made]):
+                s.step()
+            rates.append(opt.param_groups[0]["lr"])
+        return rates
+    theirs, ours = both(run)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-12)
+
+
+def test_constant_lr_refuses_a_factor_above_one():
+    for L in LIBS:
+        opt = L.optim.SGD([L.nn.Parameter(L.zeros(2))], lr=0.1)
+        with pytest.raises(ValueError, match="between 0 and 1"):
+            L.optim.lr_scheduler.ConstantLR(opt, factor=1.5)

@@ -408,3 +408,31 @@ def test_constant_lr_refuses_a_factor_above_one():
         opt = L.optim.SGD([L.nn.Parameter(L.zeros(2))], lr=0.1)
         with pytest.raises(ValueError, match="between 0 and 1"):
             L.optim.lr_scheduler.ConstantLR(opt, factor=1.5)
+
+
+MORE_FUNCTIONS = {
+    "diag_embed": lambda L, x: L.diag_embed(x),
+    "diag_embed offset": lambda L, x: L.diag_embed(x, offset=-1),
+    "diag_embed dims": lambda L, x: L.diag_embed(x, 1, dim1=0, dim2=2),
+    "dist": lambda L, x: L.dist(x, L.ones(3)),
+    "dist p1": lambda L, x: L.dist(x, L.ones(2, 3), p=1),
+}
+
+
+@pytest.mark.parametrize("case", MORE_FUNCTIONS)
+def test_more_functions_match_torch_with_gradients(case):
+    def run(L):
+        x = L.tensor(np.linspace(-1, 1, 6).reshape(2, 3), dtype=L.float32, requires_grad=True)
+        out = MORE_FUNCTIONS[case](L, x)
+        (out * L.arange(out.numel(), dtype=L.float32).view(out.shape)).sum().backward()
+        return out.detach().numpy(), x.grad.numpy()
+    theirs, ours = both(run)
+    for a, b in zip(ours, theirs):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("args", [(3, 3), (4, 3, 1), (3, 5, -1), (2, 2, 5)])
+def test_triangle_indices_as_torch(args):
+    for name in ("tril_indices", "triu_indices"):
+        theirs, ours = both(lambda L: getattr(L, name)(*args))
+        assert ours.tolist() == theirs.tolist() and ours.dtype == tinyflow.int64

@@ -44,7 +44,7 @@ from .shared_names import (add, argmax, argmin, argsort, broadcast_to, clamp, cl
                            roll, round, sign, softmax, sort, split, stack, take, tile, transpose,
                            var, where,
                            zeros_like)
-from .diagonal import diag
+from .diagonal import diag, diag_embed, tril_indices, triu_indices
 from .legacy import (BoolTensor, ByteTensor, DoubleTensor, FloatTensor, HalfTensor, IntTensor,
                      LongTensor)
 from .sparse import sparse_coo_tensor, spmm
@@ -54,7 +54,7 @@ from .math import rsqrt, t
 from .scatter_gather import (argwhere, index_add, index_copy, index_fill, masked_scatter,
                       masked_select, nonzero, repeat_interleave, scatter, scatter_add,
                       scatter_reduce, take_along_dim, unique, unique_consecutive)
-from .statistics import (bincount, cummax, cummin, diff, histc, kthvalue, logcumsumexp,
+from .statistics import (bincount, cummax, cummin, diff, dist, histc, kthvalue, logcumsumexp,
                          median, mode, nanmean, nanmedian, nanquantile, nansum, norm, prod,
                          quantile, trace)
 from .statistics import torch_cumprod as cumprod
@@ -143,5 +143,6 @@ __all__ = ["Size", "sparse", "sparse_coo_tensor", "spmm", "diag", "BoolTensor", 
     "row_stack", "split_with_sizes", "swapdims", "swapaxes", "tensor_split", "vstack",
     "hsplit", "vsplit", "dsplit", "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not",
     "bitwise_left_shift", "bitwise_right_shift", "sign", "equal", "normal", "bernoulli",
+    "diag_embed", "tril_indices", "triu_indices", "dist",
     "where", "linalg", "special", "digamma", "erfinv", "i0", "lgamma", "bucketize", "can_cast", "searchsorted", "set_default_dtype",
 ]

@@ -478,3 +478,26 @@ def test_adam_variants_follow_torch_and_resume_from_their_state(case):
     for a, b in zip(ours, theirs):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(ours[0], ours[1], rtol=1e-6)
+
+
+DISTANCES = {
+    "CosineSimilarity": lambda L, a, b: L.nn.CosineSimilarity(dim=1)(a, b),
+    "CosineSimilarity dim 0": lambda L, a, b: L.nn.CosineSimilarity(dim=0, eps=1e-6)(a, b),
+    "PairwiseDistance": lambda L, a, b: L.nn.PairwiseDistance()(a, b),
+    "PairwiseDistance p1 keepdim": lambda L, a, b: L.nn.PairwiseDistance(1, keepdim=True)(a, b),
+    "pairwise_distance inf": lambda L, a, b: L.nn.functional.pairwise_distance(a, b, p=float("inf")),
+    "pairwise_distance p3": lambda L, a, b: L.nn.functional.pairwise_distance(a, b, p=3),
+}
+
+
+@pytest.mark.parametrize("case", DISTANCES)
+def test_distance_layers_match_torch_with_gradients(case):
+    def run(L):
+        a = L.tensor(np.linspace(-1, 1, 12).reshape(3, 4), dtype=L.float32, requires_grad=True)
+        b = L.tensor(np.cos(np.arange(12.0)).reshape(3, 4), dtype=L.float32, requires_grad=True)
+        out = DISTANCES[case](L, a, b)
+        (out * L.arange(1, out.numel() + 1, dtype=L.float32).view(out.shape)).sum().backward()
+        return out.detach().numpy(), a.grad.numpy(), b.grad.numpy()
+    theirs, ours = both(run)
+    for x, y in zip(ours, theirs):
+        np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-6)

@@ -574,6 +574,19 @@ def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -
 
 
 @ops.in_float32
+def pairwise_distance(x1: Tensor, x2: Tensor, p: float = 2.0, eps: float = 1e-6,
+                      keepdim: bool = False) -> Tensor:
+    """The p-norm of x1 - x2 + eps along the last dim (eps keeps the norm's gradient finite
+    where the rows are equal), as PyTorch's."""
+    diff = ops.abs(x1 - x2 + eps)
+    if p == float("inf"):
+        return ops.reduce_max(diff, -1, keepdims=keepdim)
+    if p == 1:
+        return ops.reduce_sum(diff, -1, keepdims=keepdim)
+    return ops.reduce_sum(diff ** p, -1, keepdims=keepdim) ** (1.0 / p)
+
+
+@ops.in_float32
 def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -> Tensor:
     dot = ops.reduce_sum(x1 * x2, dim)
     n1 = ops.sqrt(ops.reduce_sum(x1 * x1, dim))

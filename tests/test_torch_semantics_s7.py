@@ -501,3 +501,16 @@ def test_distance_layers_match_torch_with_gradients(case):
     theirs, ours = both(run)
     for x, y in zip(ours, theirs):
         np.testing.assert_allclose(x, y, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("dims", [(-1, 0, 1), (0, -1, -2), (2, 0, 1)])
+def test_permute_takes_negative_dims_as_torch(dims):
+    for fn in (lambda L, x: x.permute(*dims), lambda L, x: L.permute(x, dims)):
+        theirs, ours = both(lambda L: fn(L, L.arange(24).view(2, 3, 4)))
+        assert ours.tolist() == theirs.tolist()
+
+
+def test_permute_refuses_a_short_order_as_torch():
+    for L in LIBS:
+        with pytest.raises(RuntimeError):
+            L.zeros(2, 3).permute(-1)

@@ -74,8 +74,15 @@ def unflatten(x, dim, sizes):
 
 
 def permute(x, *args, dims=None):
-    """`x.permute(2, 0, 1)`, `torch.permute(x, (2, 0, 1))` or `dims=(2, 0, 1)`."""
-    return ops.transpose(x, size_args(args) if dims is None else tuple(dims))
+    """`x.permute(2, 0, 1)`, `torch.permute(x, (2, 0, 1))` or `dims=(2, 0, 1)`; negative
+    dims count from the end, as PyTorch's."""
+    perm = size_args(args) if dims is None else tuple(dims)
+    if any(d < 0 for d in perm):
+        if len(perm) != x.ndim:
+            raise RuntimeError(f"permute: the order {perm} names {len(perm)} dims of a "
+                               f"{x.ndim}-d tensor; give each of its dims once")
+        perm = tuple(d % x.ndim for d in perm)
+    return ops.transpose(x, perm)
 
 
 def torch_transpose(x, dim0, dim1):

@@ -514,3 +514,27 @@ def test_permute_refuses_a_short_order_as_torch():
     for L in LIBS:
         with pytest.raises(RuntimeError):
             L.zeros(2, 3).permute(-1)
+
+
+INDEX_PUTS = {
+    "accumulate repeats": lambda L, x: x.index_put((L.tensor([0, 0, 2]),), L.tensor([[1.0], [2.0], [3.0]]),
+                                                   accumulate=True),
+    "write": lambda L, x: x.index_put((L.tensor([1, 2]), L.tensor([0, 3])), L.tensor(5.0)),
+    "rows broadcast": lambda L, x: x.index_put((L.tensor([2, 0]),), L.tensor([1.0, 2.0, 3.0, 4.0])),
+    "negative and 2-d": lambda L, x: x.index_put((L.tensor([[-1], [0]]), L.tensor([[1, 2]])),
+                                                 L.tensor(7.0), True),
+    "bool mask": lambda L, x: x.index_put((L.tensor([True, False, True]),), L.tensor(-1.0)),
+    "in place": lambda L, x: x.clone().index_put_((L.tensor([1]),), L.ones(4), accumulate=True),
+}
+
+
+@pytest.mark.parametrize("case", INDEX_PUTS)
+def test_index_put_matches_torch_with_gradients(case):
+    def run(L):
+        x = L.tensor(np.arange(12.0).reshape(3, 4), dtype=L.float32, requires_grad=True)
+        out = INDEX_PUTS[case](L, x)
+        (out * L.arange(12, dtype=L.float32).view(3, 4)).sum().backward()
+        return out.detach().numpy(), x.grad.numpy()
+    theirs, ours = both(run)
+    for a, b in zip(ours, theirs):
+        np.testing.assert_allclose(a, b)

@@ -32,8 +32,9 @@ _QUIET = {m.Div, m.Pow, m.Exp, m.Log, m.Sqrt, m.Log1p, m.Expm1, m.Atan2}
 def _register_ufuncs(table):
     for op_cls, ufunc in table.items():
         if op_cls in _QUIET:
-            ufunc = _quiet.quiet(ufunc)
-        kernel(op_cls, inplace=True)(lambda op, *xs, out=None, _f=ufunc: _f(*xs, out=out))
+            kernel(op_cls, inplace=True)(_quiet.ufunc_kernel(ufunc))
+        else:
+            kernel(op_cls, inplace=True)(lambda op, *xs, out=None, _f=ufunc: _f(*xs, out=out))
 
 
 _register_ufuncs(_BINARY)

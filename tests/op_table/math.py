@@ -185,7 +185,7 @@ COMPARE_SAMPLES = (S(A(3, 4, domain=small_ints), A(3, 4, domain=small_ints)),
                      A(3, 4, domain=small_ints, layout="step")))
 
 CASES += [
-    OpCase(name, getattr(tf, name), getattr(np, name), COMPARE_SAMPLES, NUMBERS + (tf.bool,),
+    OpCase(name, getattr(tf.ops, name), getattr(np, name), COMPARE_SAMPLES, NUMBERS + (tf.bool,),
            boolean, grad=False, errors=(broadcast_error(name),))
     for name in ("equal", "not_equal", "less", "less_equal", "greater", "greater_equal")
 ]

@@ -538,3 +538,38 @@ def test_index_put_matches_torch_with_gradients(case):
     theirs, ours = both(run)
     for a, b in zip(ours, theirs):
         np.testing.assert_allclose(a, b)
+
+
+CYCLIC = {
+    "triangular": dict(base_lr=0.01, max_lr=0.1, step_size_up=2),
+    "triangular2 uneven": dict(base_lr=0.01, max_lr=0.1, step_size_up=2, step_size_down=3,
+                               mode="triangular2"),
+    "exp_range": dict(base_lr=0.01, max_lr=0.1, step_size_up=3, mode="exp_range", gamma=0.9),
+}
+
+
+@pytest.mark.parametrize("case", CYCLIC)
+@pytest.mark.parametrize("optimizer", ["SGD", "Adam"])
+def test_cyclic_lr_cycles_lr_and_momentum_as_torch(case, optimizer):
+    def run(L):
+        w = L.nn.Parameter(L.zeros(2))
+        opt = (L.optim.SGD([w], lr=0.1, momentum=0.9) if optimizer == "SGD"
+               else L.optim.Adam([w], lr=0.1))
+        sched = L.optim.lr_scheduler.CyclicLR(opt, **CYCLIC[case])
+        seen = []
+        for _ in range(12):
+            opt.step()
+            sched.step()
+            group = opt.param_groups[0]
+            seen.append((group["lr"], group["momentum"] if optimizer == "SGD"
+                         else group["betas"][0]))
+        return seen
+    theirs, ours = both(run)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-12)
+
+
+def test_cyclic_lr_needs_a_momentum_to_cycle():
+    for L in LIBS:
+        opt = L.optim.Adagrad([L.nn.Parameter(L.zeros(2))])
+        with pytest.raises(ValueError, match="momentum"):
+            L.optim.lr_scheduler.CyclicLR(opt, 0.01, 0.1)

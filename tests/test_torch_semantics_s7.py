@@ -3,6 +3,8 @@ unchanged"): the same snippet on torch and on tinyflow, values, dtypes, types an
 compared."""
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -264,7 +266,6 @@ def _relu_grad_at_nan(L, size=3):
 
 @pytest.mark.parametrize("case", QUIET)
 def test_no_numpy_warnings_where_torch_is_silent(case):
-    import warnings
     with warnings.catch_warnings(record=True) as caught:
         theirs = QUIET[case](torch)
         ours = QUIET[case](tinyflow)

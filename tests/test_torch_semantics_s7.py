@@ -574,3 +574,20 @@ def test_cyclic_lr_needs_a_momentum_to_cycle():
         opt = L.optim.Adagrad([L.nn.Parameter(L.zeros(2))])
         with pytest.raises(ValueError, match="momentum"):
             L.optim.lr_scheduler.CyclicLR(opt, 0.01, 0.1)
+
+
+@pytest.mark.parametrize("args", [(0, 2, 3), (1, -1, 5, 2.0), (0.5, 1.5, 1)])
+def test_logspace_as_torch(args):
+    theirs, ours = both(lambda L: L.logspace(*args))
+    np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-6)
+    assert ours.dtype == tinyflow.float32
+
+
+def test_detach_in_place_makes_a_leaf_as_torch():
+    def run(L):
+        x = L.ones(2, requires_grad=True)
+        y = x * 2
+        assert y.detach_() is y
+        return y.requires_grad, y.is_leaf, y.grad_fn is None
+    theirs, ours = both(run)
+    assert ours == theirs == (False, True, True)

@@ -173,6 +173,15 @@ def linspace(start, end, steps, dtype=None, device=None, requires_grad=False,
     return leaf(np.linspace(start, end, int(steps)).astype(dtype_or(dtype).np), requires_grad)
 
 
+def logspace(start, end, steps, base=10.0, dtype=None, device=None, requires_grad=False,
+             **options) -> Tensor:
+    """`steps` values from base**start to base**end, evenly spaced in the exponent."""
+    ignored_options("logspace", options)
+    check_device(device)
+    values = np.logspace(start, end, int(steps), base=base)
+    return leaf(values.astype(dtype_or(dtype).np), requires_grad)
+
+
 def eye(n, m=None, dtype=None, device=None, requires_grad=False, **options) -> Tensor:
     ignored_options("eye", options)
     check_device(device)

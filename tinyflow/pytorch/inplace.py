@@ -52,6 +52,14 @@ def masked_fill_(x, mask, value):
 def zero_(x): return fill_(x, 0)
 
 
+def detach_(x):
+    """Cut x from the graph that made it, in place: a leaf that does not require grad."""
+    if x.kind != EAGER:
+        raise TypeError(f"detach_() needs an eager tensor; {x.name} is symbolic")
+    x.op, x.inputs, x.requires_grad, x._saved = None, (), False, None
+    return x
+
+
 def copy_(x, src):
     src = src if isinstance(src, Tensor) else Tensor._eager(np.asarray(src))
     return write_inplace(x, src.to(x.dtype))
@@ -234,7 +242,7 @@ def _in_place_of(name: str):
 METHODS = {
     **{name + "_": _in_place_of(name) for name in SAME_SHAPE}, "float_power_": float_power_,
     "add_": add_, "sub_": sub_, "mul_": mul_, "div_": div_, "pow_": pow_, "neg_": neg_,
-    "relu_": relu_, "clamp_": clamp_, "masked_fill_": masked_fill_, "copy_": copy_,
+    "relu_": relu_, "clamp_": clamp_, "detach_": detach_, "masked_fill_": masked_fill_, "copy_": copy_,
     "zero_": zero_, "fill_": fill_, "normal_": normal_, "uniform_": uniform_,
     "__setitem__": setitem_,
     "__iadd__": iadd, "__isub__": isub, "__imul__": imul, "__itruediv__": itruediv,

@@ -591,3 +591,16 @@ def test_detach_in_place_makes_a_leaf_as_torch():
         return y.requires_grad, y.is_leaf, y.grad_fn is None
     theirs, ours = both(run)
     assert ours == theirs == (False, True, True)
+
+
+def test_rng_state_round_trip_repeats_the_draws():
+    tinyflow.manual_seed(3)
+    state = tinyflow.get_rng_state()
+    first = (tinyflow.randn(3), tinyflow.rand(2), tinyflow.randint(0, 9, (4,)))
+    tinyflow.set_rng_state(state)
+    again = (tinyflow.randn(3), tinyflow.rand(2), tinyflow.randint(0, 9, (4,)))
+    assert state.dtype == tinyflow.uint8 and state.ndim == 1
+    for a, b in zip(first, again):
+        assert a.tolist() == b.tolist()
+    with pytest.raises(TypeError, match="uint8"):
+        tinyflow.set_rng_state(tinyflow.zeros(3))

@@ -27,8 +27,8 @@ from .amp import (Fp8Recipe, GradScaler, amp, autocast, cpu, fp8_autocast, get_a
                   is_autocast_enabled)
 from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from .creation import as_tensor
-from .creation import (arange, constant, empty, eye, from_numpy, full, full_like, linspace,
-                       logspace, ones,
+from .creation import (arange, constant, empty, eye, from_numpy, full, full_like,
+                       get_rng_state, linspace, logspace, ones, set_rng_state,
                        rand, rand_like, randint, randn, randn_like, randperm, tensor, zeros)
 from .dtype import (accelerator, backends, cuda, device, finfo, get_default_dtype, iinfo, is_tensor,
                     promote_types, result_type)
@@ -144,6 +144,7 @@ __all__ = ["Size", "sparse", "sparse_coo_tensor", "spmm", "diag", "BoolTensor", 
     "row_stack", "split_with_sizes", "swapdims", "swapaxes", "tensor_split", "vstack",
     "hsplit", "vsplit", "dsplit", "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not",
     "bitwise_left_shift", "bitwise_right_shift", "sign", "equal", "normal", "bernoulli",
-    "diag_embed", "tril_indices", "triu_indices", "dist", "logspace",
+    "diag_embed", "tril_indices", "triu_indices", "dist", "logspace", "get_rng_state",
+    "set_rng_state",
     "where", "linalg", "special", "digamma", "erfinv", "i0", "lgamma", "bucketize", "can_cast", "searchsorted", "set_default_dtype",
 ]

@@ -3,6 +3,8 @@
 graph node on a TF1 tensor, is in shared_names.py)."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
 
 from ..core import dtypes
@@ -262,6 +264,26 @@ def randperm(n, dtype=None, generator=None, device=None, **options) -> Tensor:
     ignored_options("randperm", options)
     check_device(device)
     return Tensor._eager(_rng(generator).permutation(n).astype(dtype_or(dtype, dtypes.int64).np))
+
+
+def get_rng_state() -> Tensor:
+    """The global generator's state as a uint8 tensor (its NumPy bit generator's state, as
+    JSON), for `set_rng_state`: a run resumed from a checkpoint draws what it would have."""
+    state = json.dumps(generator().bit_generator.state).encode()
+    return Tensor._eager(np.frombuffer(state, np.uint8).copy())
+
+
+def set_rng_state(new_state) -> None:
+    """Put the global generator back in a state `get_rng_state` returned."""
+    data = new_state.numpy() if isinstance(new_state, Tensor) else np.asarray(new_state)
+    if data.dtype != np.uint8 or data.ndim != 1:
+        raise TypeError(f"set_rng_state expects the uint8 tensor get_rng_state returned, got "
+                        f"{data.dtype} of shape {data.shape}")
+    try:
+        state = json.loads(data.tobytes().decode())
+        generator().bit_generator.state = state
+    except (ValueError, TypeError, KeyError) as e:
+        raise ValueError(f"set_rng_state: not a state get_rng_state returned ({e})") from None
 
 
 def as_tensor(data, dtype=None, device=None) -> Tensor:

@@ -604,3 +604,37 @@ def test_rng_state_round_trip_repeats_the_draws():
         assert a.tolist() == b.tolist()
     with pytest.raises(TypeError, match="uint8"):
         tinyflow.set_rng_state(tinyflow.zeros(3))
+
+
+# ---- F.unfold / F.fold ----------------------------------------------------------------------
+
+PATCHES = {
+    "unfold 3x3": lambda F, x: F.unfold(x, 3),
+    "unfold strided padded dilated": lambda F, x: F.unfold(x, (2, 3), dilation=(2, 1),
+                                                           padding=1, stride=(2, 1)),
+    "unfold unbatched": lambda F, x: F.unfold(x[0], 2, stride=2),
+    "fold of unfold overlapping": lambda F, x: F.fold(F.unfold(x, 3, padding=1), (5, 6), 3,
+                                                      padding=1),
+    "fold strided": lambda F, x: F.fold(F.unfold(x, 2, stride=2), (4, 6), 2, stride=2),
+    "fold unbatched": lambda F, x: F.fold(F.unfold(x, (2, 2))[1], (5, 6), (2, 2)),
+}
+
+
+@pytest.mark.parametrize("case", PATCHES)
+def test_unfold_and_fold_match_torch_with_gradients(case):
+    def run(L):
+        x = L.tensor(np.linspace(-1, 1, 2 * 3 * 5 * 6).reshape(2, 3, 5, 6), dtype=L.float32,
+                     requires_grad=True)
+        out = PATCHES[case](L.nn.functional, x)
+        (out * L.arange(out.numel(), dtype=L.float32).view(out.shape)).sum().backward()
+        return out.detach().numpy(), x.grad.numpy()
+    theirs, ours = both(run)
+    for a, b in zip(ours, theirs):
+        assert a.shape == b.shape
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+
+
+def test_fold_refuses_a_wrong_number_of_blocks_as_torch():
+    for L in LIBS:
+        with pytest.raises(RuntimeError, match="sliding blocks"):
+            L.nn.functional.fold(L.zeros(1, 4, 5), (4, 4), 2, stride=2)

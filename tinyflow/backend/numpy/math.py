@@ -89,9 +89,11 @@ def sign(op, x, out=None):
     unless `op.nan_to_zero` (PyTorch's 0)."""
     if x.dtype == np.bool_:
         return np.copyto(out, x) or out if out is not None else x.copy()
-    if op.nan_to_zero and x.dtype.kind in "fc":
-        return np.sign(np.nan_to_num(x, nan=0.0, posinf=np.inf, neginf=-np.inf), out=out)
-    return np.sign(x, out=out)
+    if not op.nan_to_zero or x.dtype.kind in "iu":
+        return np.sign(x, out=out)
+    result = np.sign(x, out=np.empty_like(x) if out is None else out)   # an array, 0-d too
+    result[np.isnan(result)] = 0    # sign keeps NaN, so this reads the input's NaNs
+    return result
 
 
 @kernel(m.Sigmoid)

@@ -214,9 +214,9 @@ def test_einsum_with_a_repeated_index_has_no_gradient():
         tinyflow.einsum("ii->i", tinyflow.ones(2, 2, requires_grad=True)).sum().backward()
 
 
-def test_bitwise_operators_on_integers_are_refused_not_answered_logically():
-    with pytest.raises(TypeError, match="boolean tensors"):
-        tinyflow.tensor([1, 2]) & tinyflow.tensor([3, 1])
+def test_bitwise_operators_on_integers_are_bitwise_not_logical():
+    """(test_torch_semantics_s7.py checks every operator and dtype against torch)"""
+    assert (tinyflow.tensor([1, 2]) & tinyflow.tensor([3, 1])).tolist() == [1, 0]
 
 
 def test_finfo_iinfo_and_default_dtype():

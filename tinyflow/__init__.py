@@ -28,12 +28,12 @@ from .ops.creation import tf_range as range  # noqa: A004  (TF1's tf.range)
 from .ops.shape import shape_of as shape
 from .ops.shape import tf_slice as slice  # noqa: A004  (TF1's tf.slice)
 from .ops import (abs, arg_max, arg_min, assign, assign_add, assign_sub, atan2, cast, ceil, concat,
-                  cos, divide, einsum, equal, erf, exp, expand_dims, expm1, fill, floor, floor_divide,
+                  cos, divide, einsum, erf, exp, expand_dims, expm1, fill, floor, floor_divide,
                   greater, greater_equal, group, less, less_equal, log, log1p,
                   logical_and, logical_not, logical_or, logical_xor, maximum, minimum,
                   multiply, negative, not_equal, one_hot, pad, pow, random_normal, random_uniform,
                   reduce_max, reduce_mean, reduce_min, reduce_sum, relu, remainder, reshape,
-                  sigmoid, sign, sin, sqrt, square, squeeze, stop_gradient, subtract, tanh,
+                  sigmoid, sin, sqrt, square, squeeze, stop_gradient, subtract, tanh,
                   tril, triu, unstack,
                   truncated_normal)
 from .pytorch import *  # noqa: F401,F403  (the torch.* table: tinyflow/pytorch/__init__.py)
@@ -41,7 +41,7 @@ from .pytorch import install_tensor_methods
 from .symbolic import (cond, ConfigProto, control_dependencies, get_collection,
                        get_default_session, global_variables, global_variables_initializer,
                        identity, infer_variable_shapes, initialize_all_variables,
-                       InteractiveSession, no_op, normal, placeholder, RunMetadata,
+                       InteractiveSession, no_op, placeholder, RunMetadata,
                        RunOptions, Session, train, trainable_variables, Variable,
                        variables_initializer, while_loop)
 from .symbolic.session import evaluate

@@ -8,7 +8,7 @@ import numpy as np
 
 import tinyflow as tf
 
-from .common import (FLOATS, HALF_TOO, NUMBERS, A, Cond, ErrorInput, OpCase, S, binary_samples,
+from .common import (FLOATS, HALF_TOO, NUMBERS, A, Cond, ErrorInput, OpCase, S, binary_samples, given,
                      boolean, broadcast_error, dtype_kwarg, even_grid, float64, floating,
                      half_points, nonzero, odd_grid, off_grid, positive, small_ints, tiny,
                      unary_samples, wide)
@@ -84,7 +84,15 @@ CASES += [
             S(A(2, 3, layout="T"), A(2, 3, domain=nonzero, layout="step", diff=False))),
            errors=(broadcast_error("relu_grad"),)),
     OpCase("abs", tf.abs, np.abs, unary_samples(nonzero), NUMBERS),
-    OpCase("sign", tf.sign, np.sign, unary_samples(small_ints), NUMBERS, grad=False),
+    OpCase("sign", tf.ops.sign, np.sign, unary_samples(small_ints), NUMBERS, grad=False),
+    OpCase("sign_of_nan", tf.ops.sign, np.sign, (S(A(4, domain=given(np.nan, -1.0, 0.0, 2.0))),),
+           FLOATS, grad=False, op="sign"),
+    OpCase("sign_nan_to_zero", tf.ops.math.sign_nan_to_zero,
+           lambda x: np.sign(np.where(np.isnan(x), 0, x)).astype(x.dtype),
+           unary_samples(small_ints), NUMBERS, grad=False, op="sign"),
+    OpCase("sign_nan_to_zero_of_nan", tf.ops.math.sign_nan_to_zero,
+           lambda x: np.sign(np.where(np.isnan(x), 0, x)).astype(x.dtype),
+           (S(A(4, domain=given(np.nan, -1.0, 0.0, 2.0))),), FLOATS, grad=False, op="sign"),
     OpCase("floor", tf.floor, np.floor, unary_samples(), NUMBERS, grad=False),
     OpCase("ceil", tf.ceil, np.ceil, unary_samples(), NUMBERS, grad=False),
     OpCase("round", tf.round, np.round,
@@ -139,6 +147,37 @@ CASES += [
            (tf.bool, tf.float32, tf.int32), boolean, grad=False),
 ]
 
+def shift_amounts(rng, shape):
+    """0 .. 5 (bit widths and negative amounts: test_torch_semantics_s7.py, against torch)."""
+    return rng.integers(0, 6, shape)
+
+
+def any_ints(rng, shape):
+    return rng.integers(-100, 100, shape)
+
+
+BITS = (tf.int32, tf.int64)
+FLOAT_BITS = ErrorInput(S(A(3, dtype=tf.float32), A(3, dtype=tf.float32)), tf.DTypeError,
+                        r"not implemented for 'float32'")
+CASES += [
+    OpCase(name, getattr(tf.ops, name), getattr(np, name),
+           binary_samples(any_ints, any_ints), BITS + (tf.bool,), grad=False,
+           errors=(broadcast_error(name), FLOAT_BITS))
+    for name in ("bitwise_and", "bitwise_or", "bitwise_xor")
+] + [
+    OpCase(name, getattr(tf.ops, name), reference,
+           binary_samples(any_ints, shift_amounts), BITS, grad=False,
+           errors=(broadcast_error(name), FLOAT_BITS))
+    for name, reference in (("bitwise_left_shift", np.left_shift),
+                            ("bitwise_right_shift", np.right_shift))
+] + [
+    OpCase("bitwise_not", tf.ops.bitwise_not, np.invert,
+           (S(A(3, 4, domain=any_ints)), S(A(2, 3, domain=any_ints, layout="T")), S(A())),
+           BITS + (tf.bool,), grad=False,
+           errors=(ErrorInput(S(A(3, dtype=tf.float64)), tf.DTypeError,
+                              r"not implemented for 'float64'"),)),
+]
+
 COMPARE_SAMPLES = (S(A(3, 4, domain=small_ints), A(3, 4, domain=small_ints)),
                    S(A(3, 4, domain=small_ints), A(4, domain=small_ints)),
                    S(A(2, 1, 4, domain=small_ints), A(3, 1, domain=small_ints)),
@@ -146,7 +185,7 @@ COMPARE_SAMPLES = (S(A(3, 4, domain=small_ints), A(3, 4, domain=small_ints)),
                      A(3, 4, domain=small_ints, layout="step")))
 
 CASES += [
-    OpCase(name, getattr(tf, name), getattr(np, name), COMPARE_SAMPLES, NUMBERS + (tf.bool,),
+    OpCase(name, getattr(tf.ops, name), getattr(np, name), COMPARE_SAMPLES, NUMBERS + (tf.bool,),
            boolean, grad=False, errors=(broadcast_error(name),))
     for name in ("equal", "not_equal", "less", "less_equal", "greater", "greater_equal")
 ]

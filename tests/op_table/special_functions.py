@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from tinyflow.ops.special_functions import (digamma, erfinv, i0, i0e, i1, i1e, lgamma,
-                                            trigamma)
+from tinyflow.ops.special_functions import (digamma, erfc, erfcx, erfinv, i0, i0e, i1, i1e,
+                                            lgamma, trigamma)
 
 from .common import FLOATS, NUMBERS, A, OpCase, S, floating
 
@@ -60,6 +60,17 @@ def scaled_bessel_domain(rng, shape):
     return rng.uniform(-1, 1, shape) * rng.choice([3.0, 40.0, 120.0, 800.0], shape)
 
 
+def tails(rng, shape):
+    """Both signs, up to 30: erfc underflows past ~27 (float64), erfcx switches to its
+    asymptotic series at 25."""
+    return rng.uniform(-1, 1, shape) * rng.choice([1.0, 3.0, 8.0, 30.0], shape)
+
+
+def scaled_tails(rng, shape):
+    """The tails, above -2: erfcx grows as 2 e^(x^2) below 0 (inf past ~-26.6)."""
+    return np.maximum(tails(rng, shape), rng.uniform(-2, 0, shape))
+
+
 BESSEL_SAMPLES = (S(A(3, 4, domain=bessel_domain)), S(A(4, 5, domain=bessel_domain,
                                                          layout="T")), S(A(0, 2)))
 SAMPLES = (S(A(3, 4, domain=gamma_domain)), S(A(5, domain=gamma_domain, layout="step")),
@@ -73,6 +84,11 @@ CASES: list[OpCase] = [
     OpCase("erfinv", erfinv, _by_torch("erfinv"),
            (S(A(3, 4, domain=inside_unit)), S(A(4, 5, domain=inside_unit, layout="T")),
             S(A(0, 3, domain=inside_unit))), FLOATS, floating),
+    OpCase("erfc", erfc, _by_torch("erfc"), (S(A(3, 4)), S(A(4, 5, domain=tails, layout="T")),
+                                             S(A(0, 3))), NUMBERS, floating),
+    OpCase("erfcx", erfcx, _by_torch("special_erfcx"),
+           (S(A(3, 4)), S(A(4, 5, domain=scaled_tails, layout="T")), S(A(0, 3))), FLOATS,
+           floating),
     OpCase("i0", i0, _by_torch("i0"), BESSEL_SAMPLES, NUMBERS, floating),
     OpCase("i1", i1, _by_torch("special_i1"), BESSEL_SAMPLES + (S(A(3, domain=zeros)),),
            FLOATS, floating),

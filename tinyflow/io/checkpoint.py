@@ -90,7 +90,8 @@ def read_bytes(f) -> tuple:
 
 
 def load_bytes(data: bytes, where: str) -> dict:
-    """{name: tensor} of a safetensors file's bytes; errors name `where` and the tensor."""
+    """{name: tensor} of a safetensors file's bytes, by name (as safetensors' `keys()`; the
+    reader's own order is not defined); errors name `where` and the tensor."""
     try:
         entries = deserialize(data)
     except SafetensorError as e:
@@ -103,7 +104,7 @@ def load_bytes(data: bytes, where: str) -> dict:
         raise ValueError(f"load: {where} is not a readable safetensors checkpoint ({e})") \
             from None
     return {name: _entry(lambda v=view, n=name: _view_array(v, n), name, where)
-            for name, view in entries}
+            for name, view in sorted(entries, key=lambda entry: entry[0])}
 
 
 def _view_array(view: dict, name: str) -> np.ndarray:

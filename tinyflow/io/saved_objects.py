@@ -16,13 +16,14 @@ from ..core.tensor import Tensor
 from . import checkpoint
 
 STRUCTURE_KEY = "tinyflow.object"      # the metadata entry holding the JSON structure
+ORDER_KEY = "tinyflow.order"           # a flat dict's key order, where it is not sorted
 _SCALARS = (bool, int, float, str, type(None))
 
 
 def save_object(obj, f) -> None:
     """Write `obj` to a path (atomically) or a binary file object."""
     if _is_flat_state_dict(obj):
-        checkpoint.save(obj, f)
+        checkpoint.save(obj, f, metadata=_order_note(obj))
         return
     arrays: dict = {}
     structure = _encode(obj, arrays, {}, "")
@@ -33,14 +34,37 @@ def load_object(f):
     """What `save_object` wrote (or {name: tensor} for a plain safetensors file)."""
     data, where = checkpoint.read_bytes(f)
     entries = checkpoint.load_bytes(data, where)
-    structure = _metadata(data).get(STRUCTURE_KEY)
+    metadata = _metadata(data)
+    structure = metadata.get(STRUCTURE_KEY)
     if structure is None:
-        return entries
+        return _in_saved_order(entries, metadata.get(ORDER_KEY))
     try:
         return _decode(json.loads(structure), entries)
     except (KeyError, TypeError, ValueError, IndexError) as e:
         raise ValueError(f"load: {where} has a malformed {STRUCTURE_KEY!r} entry ({e!r})") \
             from None
+
+
+def _order_note(state: dict):
+    """The metadata keeping a flat dict's key order: safetensors files list their entries
+    sorted by name, and a PyTorch user iterating a loaded state dict expects the saved
+    order (a model's parameter order). None when the keys are sorted already, so such a
+    file is byte for byte what safetensors' own writer makes of the dict."""
+    names = list(state)
+    return None if names == sorted(names) else {ORDER_KEY: json.dumps(names)}
+
+
+def _in_saved_order(entries: dict, note) -> dict:
+    """`entries` in the order `_order_note` recorded; as read when there is no note, or one
+    that does not name exactly these entries (a file another tool rewrote)."""
+    try:
+        order = json.loads(note) if note is not None else None
+    except ValueError:
+        return entries
+    if not isinstance(order, list) or sorted(map(str, order)) != sorted(entries) or len(
+            order) != len(entries):
+        return entries
+    return {name: entries[name] for name in order}
 
 
 def _is_flat_state_dict(obj) -> bool:

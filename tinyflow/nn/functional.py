@@ -25,6 +25,7 @@ from ._losses import (binary_cross_entropy, binary_cross_entropy_with_logits,  #
                      cross_entropy, huber_loss, kl_div, l1_loss, mse_loss, nll_loss,
                      smooth_l1_loss)
 from ._image import instance_norm, interpolate, pixel_shuffle, pixel_unshuffle  # noqa: F401
+from ._patches import fold, unfold  # noqa: F401
 from ._pool_extra import adaptive_max_pool2d, avg_pool1d, conv3d, max_unpool2d  # noqa: F401
 from ._pool_extra import max_pool2d_indices as _max_pool2d_indices
 
@@ -571,6 +572,19 @@ def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -
         raise NotImplementedError("normalize: only p=2 is supported")
     norm = ops.sqrt(ops.reduce_sum(input * input, dim, keepdims=True))
     return input / ops.maximum(norm, eps)
+
+
+@ops.in_float32
+def pairwise_distance(x1: Tensor, x2: Tensor, p: float = 2.0, eps: float = 1e-6,
+                      keepdim: bool = False) -> Tensor:
+    """The p-norm of x1 - x2 + eps along the last dim (eps keeps the norm's gradient finite
+    where the rows are equal), as PyTorch's."""
+    diff = ops.abs(x1 - x2 + eps)
+    if p == float("inf"):
+        return ops.reduce_max(diff, -1, keepdims=keepdim)
+    if p == 1:
+        return ops.reduce_sum(diff, -1, keepdims=keepdim)
+    return ops.reduce_sum(diff ** p, -1, keepdims=keepdim) ** (1.0 / p)
 
 
 @ops.in_float32

@@ -78,6 +78,8 @@ def _unary(b: Builder, step, ins):
     x = b.cast(ins[0], step.dtype)     # integer inputs of float-only ops give floats
     if isinstance(step.op, m.Floor) and not step.dtype.is_floating:
         return b.node("Identity", [x], _hint(step))   # floor/ceil/round of an integer
+    if isinstance(step.op, m.Sign) and step.op.nan_to_zero and step.dtype.is_floating:
+        x = b.node("Where", [b.node("IsNaN", [x]), b.const(0, step.dtype), x])  # torch's
     return b.node(_UNARY[type(step.op)], [x], _hint(step))
 
 

@@ -7,7 +7,9 @@ from .creation import (fill, multinomial, one_hot, ones_like, random_mask, rando
                        random_uniform, truncated_normal, zeros_like)
 from .indexing import argsort, gather, setitem, take
 from .linalg import affine, einsum, matmul, tril, triu
-from .math import (abs, add, atan2, autocast_inputs, cast, ceil, clamp, cos, divide, equal,
+from .math import (abs, add, atan2, autocast_inputs, bitwise_and, bitwise_left_shift,
+                   bitwise_not, bitwise_or, bitwise_right_shift, bitwise_xor, cast, ceil,
+                   clamp, cos, divide, equal,
                    erf, exp, expm1, floor, floor_divide, greater, greater_equal, in_float32,
                    less, less_equal, log, log1p, logical_and, logical_not, logical_or,
                    logical_xor, maximum, minimum,

@@ -242,6 +242,42 @@ class LogicalXor(Logical):
     name = "logical_xor"
 
 
+class Bitwise(Binary):
+    """and / or / xor / shifts of the bits of integers and bools (PyTorch's `&`, `<<`, ...),
+    in the operands' promoted dtype; floats are refused, as PyTorch refuses them."""
+    differentiable = False
+
+    def infer(self, x, y):
+        for t in (x, y):
+            if t.dtype.is_floating or not (t.dtype.is_integer or t.dtype.is_bool):
+                raise TypeError(f"{self.name} is not implemented for '{t.dtype.name}' (only "
+                                f"integer and bool tensors have bits to combine)")
+        return broadcast_shapes(x.shape, y.shape), promote(x.dtype, y.dtype)
+
+
+class BitwiseAnd(Bitwise):
+    name = "bitwise_and"
+
+
+class BitwiseOr(Bitwise):
+    name = "bitwise_or"
+
+
+class BitwiseXor(Bitwise):
+    name = "bitwise_xor"
+
+
+class LeftShift(Bitwise):
+    """x * 2^y, wrapping at the dtype's width; a shift by the width or more (or below 0)
+    gives 0, as PyTorch's."""
+    name = "bitwise_left_shift"
+
+
+class RightShift(Bitwise):
+    """Arithmetic shift (the sign fills in); by the width or more: 0, or -1 for negatives."""
+    name = "bitwise_right_shift"
+
+
 class Maximum(Binary):
     name = "maximum"
 
@@ -375,7 +411,9 @@ class Abs(Unary):
     float_only = False
 
     def chain(self, k, v, out, x):
-        return v * sign(x)
+        """sign(x), 0 at NaN as PyTorch's (TF's is NaN there; a NaN input's forward is NaN
+        in both, so only a gradient masked downstream sees the difference)."""
+        return v * apply(shared(Sign, True), x)
 
 
 class Erf(Unary):
@@ -389,10 +427,9 @@ class Erf(Unary):
 _TWO_OVER_SQRT_PI = 1.1283791670955126
 
 
-class Sign(Unary):
-    """Piecewise constant: a zero gradient (PyTorch's: the result requires grad, and
-    backward through it gives zeros rather than an error)."""
-    name = "sign"
+class PiecewiseConstant(Unary):
+    """A zero gradient (PyTorch's: the result requires grad, and backward through it gives
+    zeros rather than an error)."""
     float_only = False
     saves_inputs = False
     saves_output = False
@@ -401,7 +438,14 @@ class Sign(Unary):
         return zeros_like(v)
 
 
-class Floor(Sign):
+class Sign(PiecewiseConstant):
+    """-1, 0 or 1; NaN gives NaN (TF's) or, with `nan_to_zero`, 0 (PyTorch's sign and sgn,
+    and so abs's gradient there)."""
+    name = "sign"
+    nan_to_zero: bool = False
+
+
+class Floor(PiecewiseConstant):
     """Round down; like sign, piecewise constant, so its gradient is zero."""
     name = "floor"
 
@@ -483,6 +527,19 @@ class LogicalNot(Op):
         return x.shape, dtypes.bool_
 
 
+class BitwiseNot(Op):
+    """~x: the bits flipped (logical not for bools); floats are refused."""
+    name = "bitwise_not"
+    elementwise = True
+    differentiable = False
+
+    def infer(self, x):
+        if not (x.dtype.is_integer or x.dtype.is_bool):
+            raise TypeError(f"bitwise_not is not implemented for '{x.dtype.name}' (only "
+                            f"integer and bool tensors have bits to flip)")
+        return x.shape, x.dtype
+
+
 # ---- the functions users call ----------------------------------------------------------
 
 def relu_grad(g, x, name=None) -> Tensor:
@@ -533,6 +590,11 @@ floor_divide = _binary(FloorDivide)
 logical_and = _binary(LogicalAnd)
 logical_or = _binary(LogicalOr)
 logical_xor = _binary(LogicalXor)
+bitwise_and = _binary(BitwiseAnd)
+bitwise_or = _binary(BitwiseOr)
+bitwise_xor = _binary(BitwiseXor)
+bitwise_left_shift = _binary(LeftShift)
+bitwise_right_shift = _binary(RightShift)
 
 negative = _unary(Neg)
 square = _unary(Square)
@@ -548,11 +610,17 @@ sigmoid = _unary(Sigmoid)
 relu = _unary(Relu)
 abs = _unary(Abs)
 sign = _unary(Sign)
+
+
+def sign_nan_to_zero(x, name=None) -> Tensor:
+    """PyTorch's sign: as `sign`, but 0 at NaN."""
+    return apply(shared(Sign, True), as_tensor(x), name=name)
 floor = _unary(Floor)
 ceil = _unary(Ceil)
 round = _unary(Round)  # noqa: A001
 erf = _unary(Erf)
 logical_not = _unary(LogicalNot)
+bitwise_not = _unary(BitwiseNot)
 
 
 def cast(x, dtype, name=None) -> Tensor:

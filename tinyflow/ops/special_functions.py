@@ -3,7 +3,8 @@
 modified Bessel functions i0 and i1 (i0's derivative) and their exponentially scaled
 i0e, i1e (e^-|x| i0(x): finite where i0 overflows). Each derivative is the next function
 or a composition of ops, so lgamma has two orders, the Bessel functions and erfinv every
-order."""
+order. erfc (1 - erf) and erfcx (e^(x^2) erfc(x)) are ops of their own: as compositions they
+cancel to 0 for x beyond ~6 (float64) where the answer is ~1e-17 and below."""
 from __future__ import annotations
 
 import math
@@ -42,6 +43,28 @@ class Erfinv(Unary):
 
     def chain(self, k, v, out, x):
         return v * ((math.sqrt(math.pi) / 2) * exp(out * out))
+
+
+class Erfc(Unary):
+    """1 - erf(x) without the cancellation: erfc(10) is 2.1e-45, not 0;
+    d erfc(x) = -2 / sqrt(pi) exp(-x^2) dx."""
+    name = "erfc"
+    saves_output = False
+
+    def chain(self, k, v, out, x):
+        return v * (-_TWO_OVER_SQRT_PI * exp(-(x * x)))
+
+
+class Erfcx(Unary):
+    """The scaled complement e^(x^2) erfc(x): ~1 / (x sqrt(pi)) for large x, where both
+    factors would under- and overflow; d erfcx(x) = 2 x erfcx(x) - 2 / sqrt(pi)."""
+    name = "erfcx"
+
+    def chain(self, k, v, out, x):
+        return v * (2.0 * x * out - _TWO_OVER_SQRT_PI)
+
+
+_TWO_OVER_SQRT_PI = 2 / math.sqrt(math.pi)
 
 
 class I0(Unary):
@@ -96,6 +119,8 @@ lgamma = _unary_op(Lgamma)
 digamma = _unary_op(Digamma)
 trigamma = _unary_op(Trigamma)
 erfinv = _unary_op(Erfinv)
+erfc = _unary_op(Erfc)
+erfcx = _unary_op(Erfcx)
 i0 = _unary_op(I0)
 i1 = _unary_op(I1)
 i0e = _unary_op(I0e)

@@ -2,11 +2,12 @@
 shared with the TF1 `tf.train` optimizers."""
 from . import lr_scheduler, rules  # noqa: F401
 from .adam import Adam, AdamW
+from .adam_variants import NAdam, RAdam
 from .adaptive import Adadelta, Adagrad, Adamax
 from .lbfgs import LBFGS
 from .optimizer import Optimizer
 from .rmsprop import RMSprop
 from .sgd import SGD
 
-__all__ = ["SGD", "Adadelta", "Adagrad", "Adam", "AdamW", "Adamax", "LBFGS", "Optimizer", "RMSprop",
-           "lr_scheduler", "rules"]
+__all__ = ["SGD", "Adadelta", "Adagrad", "Adam", "AdamW", "Adamax", "LBFGS", "NAdam", "Optimizer",
+           "RAdam", "RMSprop", "lr_scheduler", "rules"]

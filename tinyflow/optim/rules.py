@@ -142,3 +142,40 @@ def adamax(param: Tensor, grad: Tensor, m: Tensor, u: Tensor, step: Scalar, lr: 
     m = m + (1 - beta1) * (grad - m)
     u = maximum(beta2 * u, abs_(grad) + eps)
     return param - (lr / (1 - beta1 ** step)) * (m / u), m, u
+
+
+def moments(grad: Tensor, m: Tensor, v: Tensor, beta1: Scalar, beta2: Scalar) -> tuple:
+    """Adam's running moments: (beta1 m + (1 - beta1) g, beta2 v + (1 - beta2) g^2)."""
+    return m + (1 - beta1) * (grad - m), beta2 * v + (1 - beta2) * (grad * grad)
+
+
+def nadam(param: Tensor, grad: Tensor, m: Tensor, v: Tensor, step: float, mu_product: float,
+          lr: Scalar, beta1: float, beta2: float, eps: Scalar,
+          momentum_decay: float) -> tuple:
+    """Returns (new param, new m, new v, new mu_product), PyTorch's NAdam: Adam whose
+    momentum coefficient mu_t = beta1 (1 - 0.96^(t psi) / 2) warms up, with Nesterov's
+    look-ahead (the gradient weighted by mu_t, the momentum by mu_{t+1})."""
+    mu = beta1 * (1 - 0.5 * 0.96 ** (step * momentum_decay))
+    mu_next = beta1 * (1 - 0.5 * 0.96 ** ((step + 1) * momentum_decay))
+    mu_product = mu_product * mu
+    m, v = moments(grad, m, v, beta1, beta2)
+    denom = sqrt(v / (1 - beta2 ** step)) + eps
+    new = (param - (lr * (1 - mu) / (1 - mu_product)) * (grad / denom)
+           - (lr * mu_next / (1 - mu_product * mu_next)) * (m / denom))
+    return new, m, v, mu_product
+
+
+def radam(param: Tensor, grad: Tensor, m: Tensor, v: Tensor, step: float, lr: Scalar,
+          beta1: float, beta2: float, eps: Scalar) -> tuple:
+    """Returns (new param, new m, new v), PyTorch's RAdam: momentum SGD while the second
+    moment's variance is unbounded (rho_t <= 5), then Adam's step times the rectification
+    term r_t."""
+    m, v = moments(grad, m, v, beta1, beta2)
+    correction2 = 1 - beta2 ** step
+    corrected = m / (1 - beta1 ** step)
+    rho_inf = 2 / (1 - beta2) - 1
+    rho = rho_inf - 2 * step * beta2 ** step / correction2
+    if rho <= 5:
+        return param - lr * corrected, m, v
+    rect = ((rho - 4) * (rho - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho)) ** 0.5
+    return param - (lr * rect * correction2 ** 0.5) * (corrected / (sqrt(v) + eps)), m, v

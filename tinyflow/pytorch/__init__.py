@@ -27,7 +27,8 @@ from .amp import (Fp8Recipe, GradScaler, amp, autocast, cpu, fp8_autocast, get_a
                   is_autocast_enabled)
 from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from .creation import as_tensor
-from .creation import (arange, constant, empty, eye, from_numpy, full, full_like, linspace, ones,
+from .creation import (arange, constant, empty, eye, from_numpy, full, full_like,
+                       get_rng_state, linspace, logspace, ones, set_rng_state,
                        rand, rand_like, randint, randn, randn_like, randperm, tensor, zeros)
 from .dtype import (accelerator, backends, cuda, device, finfo, get_default_dtype, iinfo, is_tensor,
                     promote_types, result_type)
@@ -39,12 +40,12 @@ from .movement import (cat, chunk, concatenate, flatten, flip, index_select, mov
 from .reduce import amax, amin, count_nonzero, max, mean, min, std, sum, topk
 from .serialization import load, save
 from .shared_names import (add, argmax, argmin, argsort, broadcast_to, clamp, clip, cumsum,
-                           empty_like, gather, log_softmax, logsumexp, matmul, multinomial,
+                           empty_like, equal, gather, log_softmax, normal, logsumexp, matmul, multinomial,
                            ones_like,
-                           roll, round, softmax, sort, split, stack, take, tile, transpose,
+                           roll, round, sign, softmax, sort, split, stack, take, tile, transpose,
                            var, where,
                            zeros_like)
-from .diagonal import diag
+from .diagonal import diag, diag_embed, tril_indices, triu_indices
 from .legacy import (BoolTensor, ByteTensor, DoubleTensor, FloatTensor, HalfTensor, IntTensor,
                      LongTensor)
 from .sparse import sparse_coo_tensor, spmm
@@ -54,7 +55,7 @@ from .math import rsqrt, t
 from .scatter_gather import (argwhere, index_add, index_copy, index_fill, masked_scatter,
                       masked_select, nonzero, repeat_interleave, scatter, scatter_add,
                       scatter_reduce, take_along_dim, unique, unique_consecutive)
-from .statistics import (bincount, cummax, cummin, diff, histc, kthvalue, logcumsumexp,
+from .statistics import (bincount, cummax, cummin, diff, dist, histc, kthvalue, logcumsumexp,
                          median, mode, nanmean, nanmedian, nanquantile, nansum, norm, prod,
                          quantile, trace)
 from .statistics import torch_cumprod as cumprod
@@ -67,12 +68,14 @@ from .linalg import (addmv, baddbmm, cdist, det, ger, inner, inverse, logdet, mv
                      tensordot)
 from .shaping import (atleast_1d, atleast_2d, atleast_3d, block_diag, broadcast_tensors,
                       cartesian_prod, column_stack, combinations, cross, diagonal, dstack,
-                      fliplr, flipud, hstack, kron, meshgrid, ravel, rot90,
-                      row_stack, split_with_sizes, swapdims, tensor_split, vstack)
+                      dsplit, fliplr, flipud, hsplit, hstack, kron, meshgrid, ravel, rot90,
+                      row_stack, split_with_sizes, swapdims, tensor_split, vsplit, vstack)
 from .shaping import swapdims as swapaxes
+from ..ops import (bitwise_and, bitwise_left_shift, bitwise_not, bitwise_or,  # noqa: F401
+                   bitwise_right_shift, bitwise_xor)
 from .movement import movedim as moveaxis
 from ..ops.special_functions import digamma, erfinv, i0, lgamma
-from .tensor_info import bucketize, can_cast, searchsorted, set_default_dtype
+from .tensor_info import bernoulli, bucketize, can_cast, searchsorted, set_default_dtype
 from .tensor_info import conj, imag, is_conj, real
 from .tensor_info import conj as conj_physical, conj as resolve_conj, conj as resolve_neg
 
@@ -139,5 +142,9 @@ __all__ = ["Size", "sparse", "sparse_coo_tensor", "spmm", "diag", "BoolTensor", 
     "cartesian_prod", "column_stack", "combinations", "cross", "diagonal", "dstack",
     "fliplr", "flipud", "hstack", "kron", "meshgrid", "moveaxis", "ravel", "rot90",
     "row_stack", "split_with_sizes", "swapdims", "swapaxes", "tensor_split", "vstack",
+    "hsplit", "vsplit", "dsplit", "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not",
+    "bitwise_left_shift", "bitwise_right_shift", "sign", "equal", "normal", "bernoulli",
+    "diag_embed", "tril_indices", "triu_indices", "dist", "logspace", "get_rng_state",
+    "set_rng_state",
     "where", "linalg", "special", "digamma", "erfinv", "i0", "lgamma", "bucketize", "can_cast", "searchsorted", "set_default_dtype",
 ]

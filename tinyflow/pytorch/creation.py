@@ -3,6 +3,8 @@
 graph node on a TF1 tensor, is in shared_names.py)."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
 
 from ..core import dtypes
@@ -12,6 +14,7 @@ from ..core.shapes import as_shape
 from ..core.tensor import Tensor
 from ..ops.creation import fill as _fill, tf1_constant
 from .dtype import check_device
+from .inplace import copy_, write_out
 from .movement import size_args
 
 
@@ -22,13 +25,23 @@ def tensor(data, dtype=None, device=None, requires_grad: bool = False,
     arr = data.numpy() if isinstance(data, Tensor) else data
     t = _wrap(np.array(arr, dtype=None if dtype is None else dtypes.as_dtype(dtype).np),
                   dtype)
-    if t.dtype is dtypes.float64 and dtype is None and not isinstance(arr, np.ndarray):
+    if t.dtype is dtypes.float64 and dtype is None and not _holds_doubles(arr):
         t = Tensor._eager(t.array.astype(np.float32))  # Python floats default to float32
     if requires_grad:
         if not t.dtype.is_floating:
             raise RuntimeError("only floating-point tensors can require gradients")
         t.requires_grad = True
     return t
+
+
+def _holds_doubles(data) -> bool:
+    """Whether `data` is, or holds, NumPy float64 values (an array, `np.float64(1.5)`, a
+    list with one): PyTorch keeps float64 for those, where Python floats give float32."""
+    if isinstance(data, (np.ndarray, np.generic)):
+        return True
+    if isinstance(data, (list, tuple)):
+        return any(_holds_doubles(item) for item in data if type(item) is not float)
+    return False
 
 
 def constant(value, dtype=None, shape=None, name=None) -> Tensor:
@@ -162,6 +175,15 @@ def linspace(start, end, steps, dtype=None, device=None, requires_grad=False,
     return leaf(np.linspace(start, end, int(steps)).astype(dtype_or(dtype).np), requires_grad)
 
 
+def logspace(start, end, steps, base=10.0, dtype=None, device=None, requires_grad=False,
+             **options) -> Tensor:
+    """`steps` values from base**start to base**end, evenly spaced in the exponent."""
+    ignored_options("logspace", options)
+    check_device(device)
+    values = np.logspace(start, end, int(steps), base=base)
+    return leaf(values.astype(dtype_or(dtype).np), requires_grad)
+
+
 def eye(n, m=None, dtype=None, device=None, requires_grad=False, **options) -> Tensor:
     ignored_options("eye", options)
     check_device(device)
@@ -209,10 +231,59 @@ def rand_like(x, dtype=None, device=None, requires_grad=False, **options) -> Ten
                 requires_grad=requires_grad)
 
 
+def torch_normal(mean, std=1.0, size=None, *, generator=None, out=None, dtype=None,
+                 device=None, requires_grad=False) -> Tensor:
+    """`torch.normal`: draws of N(mean, std^2); mean and std numbers (then `size` is
+    required) or tensors, broadcast together."""
+    check_device(device)
+    tensors = [v for v in (mean, std) if isinstance(v, Tensor)]
+    if not tensors and size is None:
+        raise TypeError("normal(): with a float mean and std, give the size (a tuple of ints)")
+    if any(not t.dtype.is_floating for t in tensors):
+        raise RuntimeError("normal expects floating-point mean and std tensors")
+    dt = dtypes.as_dtype(dtype) if dtype is not None else (
+        tensors[0].dtype if tensors else dtypes.float32)
+    m = mean.numpy() if isinstance(mean, Tensor) else np.asarray(mean, np.float64)
+    s = std.numpy() if isinstance(std, Tensor) else np.asarray(std, np.float64)
+    if np.any(s < 0):
+        raise RuntimeError(f"normal expects std >= 0.0, but found std {float(np.min(s))}")
+    shape = tuple(size_args((size,))) if size is not None else np.broadcast_shapes(m.shape,
+                                                                                   s.shape)
+    draws = m + s * _rng(generator).standard_normal(shape)
+    return write_out(leaf(draws.astype(dt.np), requires_grad), out)
+
+
+def bernoulli_(x, p=0.5, *, generator=None) -> Tensor:
+    """In-place: x holds 0/1 draws, 1 with probability p (a number or a tensor)."""
+    prob = p.numpy() if isinstance(p, Tensor) else p
+    draws = _rng(generator).random(tuple(x.shape)) < np.broadcast_to(prob, tuple(x.shape))
+    return copy_(x, Tensor._eager(draws.astype(x.dtype.np)))
+
+
 def randperm(n, dtype=None, generator=None, device=None, **options) -> Tensor:
     ignored_options("randperm", options)
     check_device(device)
     return Tensor._eager(_rng(generator).permutation(n).astype(dtype_or(dtype, dtypes.int64).np))
+
+
+def get_rng_state() -> Tensor:
+    """The global generator's state as a uint8 tensor (its NumPy bit generator's state, as
+    JSON), for `set_rng_state`: a run resumed from a checkpoint draws what it would have."""
+    state = json.dumps(generator().bit_generator.state).encode()
+    return Tensor._eager(np.frombuffer(state, np.uint8).copy())
+
+
+def set_rng_state(new_state) -> None:
+    """Put the global generator back in a state `get_rng_state` returned."""
+    data = new_state.numpy() if isinstance(new_state, Tensor) else np.asarray(new_state)
+    if data.dtype != np.uint8 or data.ndim != 1:
+        raise TypeError(f"set_rng_state expects the uint8 tensor get_rng_state returned, got "
+                        f"{data.dtype} of shape {data.shape}")
+    try:
+        state = json.loads(data.tobytes().decode())
+        generator().bit_generator.state = state
+    except (ValueError, TypeError, KeyError) as e:
+        raise ValueError(f"set_rng_state: not a state get_rng_state returned ({e})") from None
 
 
 def as_tensor(data, dtype=None, device=None) -> Tensor:
@@ -262,5 +333,5 @@ def new_tensor(x, data, dtype=None, device=None, requires_grad=False):
     return leaf(np.array(data, dtype_or(dtype, x.dtype).np), requires_grad)
 
 
-METHODS = {"new_full": new_full, "new_zeros": new_zeros, "new_ones": new_ones,
+METHODS = {"bernoulli_": bernoulli_, "new_full": new_full, "new_zeros": new_zeros, "new_ones": new_ones,
            "new_empty": new_empty, "new_tensor": new_tensor}

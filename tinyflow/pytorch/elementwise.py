@@ -12,6 +12,7 @@ import numpy as np
 from .. import ops
 from ..core import dtypes
 from ..core.op import as_tensor
+from ..ops import special_functions
 from ..ops.special_functions import digamma, erfinv, i0, lgamma
 from .inplace import write_out
 from .logic import signbit
@@ -50,7 +51,7 @@ atanh = _unary(lambda x: 0.5 * ops.log1p(2 * x / (1 - x)), "atanh",
 exp2 = _unary(lambda x: ops.pow(2.0, x), "exp2", "2^x (exact at integers).")
 deg2rad = _unary(lambda x: x * (math.pi / 180), "deg2rad", "degrees to radians.")
 rad2deg = _unary(lambda x: x * (180 / math.pi), "rad2deg", "radians to degrees.")
-erfc = _unary(lambda x: 1 - ops.erf(x), "erfc", "1 - erf(x).")
+erfc = special_functions.erfc   # an op of its own: 1 - erf(x) cancels to 0 for large x
 expit = _unary(ops.sigmoid, "expit", "the logistic sigmoid (special.expit).")
 
 
@@ -141,7 +142,8 @@ def nan_to_num(input, nan=0.0, posinf=None, neginf=None, *, out=None):  # noqa: 
 
 
 def sgn(input):  # noqa: A002
-    return ops.sign(input)
+    """sign for real tensors (0 at NaN, as PyTorch's)."""
+    return ops.math.sign_nan_to_zero(input)
 
 
 def xlogy(input, other, *, out=None):  # noqa: A002

@@ -45,8 +45,19 @@ def pow_(x, exponent): return write_inplace(x, x ** exponent)
 def neg_(x): return write_inplace(x, -x)
 def relu_(x): return write_inplace(x, ops.relu(x))
 def clamp_(x, min=None, max=None): return write_inplace(x, x.clamp(min, max))  # noqa: A002
-def masked_fill_(x, mask, value): return write_inplace(x, x.masked_fill(mask, value))
+def masked_fill_(x, mask, value):
+    if fill_shared(x, mask, value, "masked_fill_"):
+        return x
+    return write_inplace(x, x.masked_fill(mask, value))
 def zero_(x): return fill_(x, 0)
+
+
+def detach_(x):
+    """Cut x from the graph that made it, in place: a leaf that does not require grad."""
+    if x.kind != EAGER:
+        raise TypeError(f"detach_() needs an eager tensor; {x.name} is symbolic")
+    x.op, x.inputs, x.requires_grad, x._saved = None, (), False, None
+    return x
 
 
 def copy_(x, src):
@@ -75,7 +86,13 @@ def uniform_(x, a=0.0, b=1.0):
 
 def setitem_(x, index, value) -> None:
     """`x[index] = value`. Into a view whose elements share memory (an expand), only the
-    indexed region is written, as PyTorch does (refused if the region itself shares)."""
+    indexed region is written, as PyTorch does (refused if the region itself shares; a
+    boolean mask and one value: filled, as `masked_fill_`)."""
+    if (isinstance(index, Tensor) and index.dtype.is_bool and index.kind == EAGER
+            and tuple(index.shape) == tuple(x.shape[:index.ndim]) and fill_shared(
+                x, index.numpy().reshape(tuple(index.shape) + (1,) * (x.ndim - index.ndim)),
+                value, "index_put_")):
+        return   # the mask indexes x's leading dims
     if x.kind == EAGER and _shares_memory_within(x.array):
         region = x.array[_as_view_index(index)]  # advanced indexing copies: refused below
         if not np.shares_memory(region, x.array) or (
@@ -87,6 +104,25 @@ def setitem_(x, index, value) -> None:
         x._version[0] += 1
         return
     write_inplace(x, ops.setitem(x, index, value))
+
+
+def fill_shared(x, mask, value, what: str) -> bool:
+    """One value written where `mask` (broadcast to x) is True, into an expand's shared
+    memory, outside autograd: PyTorch allows it for index_fill_, masked_fill_ and
+    `x[mask] = v` (with a deprecation warning; every element sharing a written location
+    sees the value). False, doing nothing, for any other tensor or value."""
+    if isinstance(value, Tensor):
+        if value.ndim or value.kind != EAGER:
+            return False
+        value = value.item()
+    if not isinstance(value, (bool, int, float)) or not _one_memory_fill(x):
+        return False
+    where = mask.numpy() if isinstance(mask, Tensor) else np.asarray(mask)
+    warnings.warn(f"Use of {what} on expanded tensors is deprecated. Please clone() the "
+                  f"tensor before performing this operation.", UserWarning, stacklevel=3)
+    writable_memory(x.array, one_value=True)[np.broadcast_to(where, x.shape)] = value
+    x._version[0] += 1
+    return True
 
 
 def _one_memory_fill(x) -> bool:
@@ -112,6 +148,16 @@ def iadd(x, other): return add_(x, other) if x.kind in _HELD else x + other
 def isub(x, other): return sub_(x, other) if x.kind in _HELD else x - other
 def imul(x, other): return mul_(x, other) if x.kind in _HELD else x * other
 def itruediv(x, other): return div_(x, other) if x.kind in _HELD else x / other
+
+
+def _augmented(operator: str):
+    """`x &= y`, `x <<= y`, ...: written into x when eager (its views see it, as PyTorch's),
+    `x = x & y` on a symbolic tensor."""
+    def method(x, other):
+        result = getattr(x, operator)(other)
+        return write_inplace(x, result) if x.kind in _HELD else result
+    method.__name__ = method.__qualname__ = operator.replace("__", "__i", 1)
+    return method
 
 
 _HELD = (EAGER, REMOTE)   # tensors with a value (not `is_symbolic`, without its frame)
@@ -172,7 +218,8 @@ arctanh atan2 floor ceil round trunc fix frac sign sgn reciprocal clamp_min clam
 clip erf erfc erfinv lgamma digamma i0 logit xlogy hypot copysign heaviside
 nan_to_num deg2rad rad2deg addcmul addcdiv lerp tril triu fmod remainder cumsum cumprod
 logical_not logical_and logical_or logical_xor negative multiply divide subtract
-floor_divide eq ne lt le gt ge greater greater_equal less less_equal not_equal""".split()
+floor_divide eq ne lt le gt ge greater greater_equal less less_equal not_equal
+bitwise_and bitwise_or bitwise_xor bitwise_not bitwise_left_shift bitwise_right_shift""".split()
 
 
 def float_power_(x, exponent):
@@ -195,8 +242,10 @@ def _in_place_of(name: str):
 METHODS = {
     **{name + "_": _in_place_of(name) for name in SAME_SHAPE}, "float_power_": float_power_,
     "add_": add_, "sub_": sub_, "mul_": mul_, "div_": div_, "pow_": pow_, "neg_": neg_,
-    "relu_": relu_, "clamp_": clamp_, "masked_fill_": masked_fill_, "copy_": copy_,
+    "relu_": relu_, "clamp_": clamp_, "detach_": detach_, "masked_fill_": masked_fill_, "copy_": copy_,
     "zero_": zero_, "fill_": fill_, "normal_": normal_, "uniform_": uniform_,
     "__setitem__": setitem_,
     "__iadd__": iadd, "__isub__": isub, "__imul__": imul, "__itruediv__": itruediv,
+    **{f"__i{name}__": _augmented(f"__{name}__") for name in ("and", "or", "xor", "lshift",
+                                                              "rshift")},
 }

@@ -270,9 +270,39 @@ def lstsq(A, B, rcond=None, *, driver=None):  # noqa: N803
     """The least-squares solution pinv(A) B, with PyTorch's CPU default driver's other
     fields: no residuals, the rank, no singular values."""
     a, b = as_tensor(A), as_tensor(B)
+    vector = _lstsq_check(a, b)
     empty = Tensor._eager(np.zeros(0, a.dtype.np))
-    return LstsqResult(matmul(pinv(a, rtol=rcond), b), empty, matrix_rank(a, rtol=rcond),
-                       empty)
+    rhs = ops.expand_dims(b, -1) if vector else b
+    solution = matmul(pinv(a, rtol=rcond), rhs)
+    return LstsqResult(ops.squeeze(solution, -1) if vector else solution, empty,
+                       matrix_rank(a, rtol=rcond), empty)
+
+
+def _lstsq_check(a, b) -> bool:
+    """PyTorch's rules for lstsq's operands; True if B is a (batch of) vector(s): 1-D, or A's
+    shape without its last dim. Batch dims broadcast only between operands of one rank."""
+    name = "torch.linalg.lstsq"
+    if a.ndim < 2:
+        raise RuntimeError(f"{name}: input must have at least 2 dimensions.")
+    if b.ndim < 1:
+        raise RuntimeError(f"{name}: other must have at least 1 dimension.")
+    if a.dtype is not b.dtype:
+        raise RuntimeError(f"{name}: Expected input and other to have the same dtype, but "
+                           f"got input's dtype {a.dtype.name} and other's dtype {b.dtype.name}")
+    vector = b.ndim == 1 or (b.ndim == a.ndim - 1 and tuple(b.shape) == tuple(a.shape[:-1]))
+    if not (0 <= a.ndim - b.ndim <= 1):
+        raise RuntimeError(f"{name}: input.dim() must be greater or equal to other.dim() and "
+                           f"(input.dim() - other.dim()) <= 1 (input {tuple(a.shape)}, "
+                           f"other {tuple(b.shape)})")
+    if a.ndim - b.ndim == 1 and not vector:
+        raise RuntimeError(f"{name}: other of shape {tuple(b.shape)} is neither a batch of "
+                           f"vectors of input's shape without its last dim "
+                           f"{tuple(a.shape[:-1])} nor a batch of matrices of input's rank")
+    rows = b.shape[-1] if vector else b.shape[-2]
+    if a.shape[-2] != rows:
+        raise RuntimeError(f"{name}: input.size(-2) should match other.size(-2) (input "
+                           f"{tuple(a.shape)}, other {tuple(b.shape)})")
+    return vector
 
 
 def multi_dot(tensors, *, out=None):

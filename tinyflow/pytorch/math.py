@@ -133,26 +133,31 @@ def rtruediv(x, y): return ops.divide(y, x)
 def rpow(x, y): return ops.pow(y, x)
 def rfloordiv(x, y): return ops.floor_divide(y, x)
 def rmod(x, y): return ops.remainder(y, x)
-def mask_and(x, y): return ops.logical_and(*_bools(x, y, "&"))
-def mask_rand(x, y): return ops.logical_and(*_bools(y, x, "&"))
-def mask_or(x, y): return ops.logical_or(*_bools(x, y, "|"))
-def mask_ror(x, y): return ops.logical_or(*_bools(y, x, "|"))
-def mask_xor(x, y): return ops.logical_xor(*_bools(x, y, "^"))
-def mask_rxor(x, y): return ops.logical_xor(*_bools(y, x, "^"))
-def mask_not(x): return ops.logical_not(_bools(x, True, "~")[0])
 def pos(x): return x
 
 
-def _bools(x, y, symbol: str) -> tuple:
-    """Operands of `&`, `|`, `^`, `~`: boolean tensors (masks) or Python bools. On integer
-    tensors PyTorch means bitwise operations, which tinyflow does not have: refused rather
-    than answered logically."""
-    for v in (x, y):
-        if isinstance(v, Tensor) and not v.dtype.is_bool or not isinstance(v, (Tensor, bool)):
-            what = v.dtype.name if isinstance(v, Tensor) else type(v).__name__
-            raise TypeError(f"'{symbol}' works on boolean tensors (masks) here, got {what}; "
-                            f"bitwise operations on integers are not supported")
-    return x, y
+def _truth(v) -> bool:
+    return v.dtype.is_bool if isinstance(v, Tensor) else isinstance(v, (bool, np.bool_))
+
+
+def _bits(logical, bitwise, name: str, reflected: bool = False):
+    """`&`, `|`, `^` as PyTorch: logical on two bool operands (masks; TF1's meaning too),
+    bitwise on integers (the promoted dtype), refused on floats (by the bitwise op)."""
+    def operator(x, y):
+        if reflected:
+            x, y = y, x
+        return logical(x, y) if _truth(x) and _truth(y) else bitwise(x, y)
+    operator.__name__ = operator.__qualname__ = name
+    return operator
+
+
+def invert(x):
+    """`~x`: logical not of a mask, the bits flipped of an integer; floats are refused."""
+    return ops.logical_not(x) if x.dtype.is_bool else ops.bitwise_not(x)
+
+
+def rlshift(x, y): return ops.bitwise_left_shift(y, x)
+def rrshift(x, y): return ops.bitwise_right_shift(y, x)
 
 
 def with_other(function):
@@ -173,7 +178,7 @@ METHODS = {
     # elementwise: the op functions themselves where the spelling matches
     "exp": ops.exp, "log": ops.log, "sqrt": ops.sqrt, "tanh": ops.tanh,
     "sigmoid": ops.sigmoid, "relu": ops.relu, "abs": ops.abs, "neg": ops.negative,
-    "sign": ops.sign, "floor": ops.floor, "ceil": ops.ceil, "log1p": ops.log1p,
+    "sign": ops.math.sign_nan_to_zero, "floor": ops.floor, "ceil": ops.ceil, "log1p": ops.log1p,
     "expm1": ops.expm1, "sin": ops.sin, "cos": ops.cos, "square": ops.square, "pow": power,
     "logical_not": ops.logical_not, "tril": ops.tril, "triu": ops.triu,
     "rsqrt": rsqrt, "log2": log2, "log10": log10, "lerp": lerp, "clamp_min": clamp_min,
@@ -185,6 +190,10 @@ METHODS = {
     "remainder": with_other(ops.remainder), "floor_divide": with_other(ops.floor_divide),
     "logical_and": with_other(ops.logical_and), "logical_or": with_other(ops.logical_or),
     "logical_xor": with_other(ops.logical_xor), "maximum": with_other(ops.maximum),
+    "bitwise_and": with_other(ops.bitwise_and), "bitwise_or": with_other(ops.bitwise_or),
+    "bitwise_xor": with_other(ops.bitwise_xor), "bitwise_not": ops.bitwise_not,
+    "bitwise_left_shift": with_other(ops.bitwise_left_shift),
+    "bitwise_right_shift": with_other(ops.bitwise_right_shift),
     "minimum": with_other(ops.minimum), "eq": with_other(ops.equal),
     "ne": with_other(ops.not_equal), "lt": with_other(ops.less),
     "le": with_other(ops.less_equal), "gt": with_other(ops.greater),
@@ -198,8 +207,14 @@ METHODS = {
     "__rtruediv__": rtruediv, "__pow__": ops.pow, "__rpow__": rpow,
     "__floordiv__": ops.floor_divide,
     "__rfloordiv__": rfloordiv, "__mod__": ops.remainder, "__rmod__": rmod,
-    "__and__": mask_and, "__rand__": mask_rand, "__or__": mask_or, "__ror__": mask_ror,
-    "__xor__": mask_xor, "__rxor__": mask_rxor, "__invert__": mask_not,
+    "__and__": _bits(ops.logical_and, ops.bitwise_and, "__and__"),
+    "__rand__": _bits(ops.logical_and, ops.bitwise_and, "__rand__", reflected=True),
+    "__or__": _bits(ops.logical_or, ops.bitwise_or, "__or__"),
+    "__ror__": _bits(ops.logical_or, ops.bitwise_or, "__ror__", reflected=True),
+    "__xor__": _bits(ops.logical_xor, ops.bitwise_xor, "__xor__"),
+    "__rxor__": _bits(ops.logical_xor, ops.bitwise_xor, "__rxor__", reflected=True),
+    "__invert__": invert, "__lshift__": ops.bitwise_left_shift, "__rlshift__": rlshift,
+    "__rshift__": ops.bitwise_right_shift, "__rrshift__": rrshift,
     "__neg__": ops.negative, "__pos__": pos, "__abs__": ops.abs,
     "__eq__": ops.equal, "__ne__": ops.not_equal, "__lt__": ops.less, "__le__": ops.less_equal,
     "__gt__": ops.greater, "__ge__": ops.greater_equal,

@@ -74,8 +74,15 @@ def unflatten(x, dim, sizes):
 
 
 def permute(x, *args, dims=None):
-    """`x.permute(2, 0, 1)`, `torch.permute(x, (2, 0, 1))` or `dims=(2, 0, 1)`."""
-    return ops.transpose(x, size_args(args) if dims is None else tuple(dims))
+    """`x.permute(2, 0, 1)`, `torch.permute(x, (2, 0, 1))` or `dims=(2, 0, 1)`; negative
+    dims count from the end, as PyTorch's."""
+    perm = size_args(args) if dims is None else tuple(dims)
+    if any(d < 0 for d in perm):
+        if len(perm) != x.ndim:
+            raise RuntimeError(f"permute: the order {perm} names {len(perm)} dims of a "
+                               f"{x.ndim}-d tensor; give each of its dims once")
+        perm = tuple(d % x.ndim for d in perm)
+    return ops.transpose(x, perm)
 
 
 def torch_transpose(x, dim0, dim1):
@@ -112,6 +119,9 @@ def torch_squeeze(x, dim=None):
     """`x.squeeze(dim)` leaves a dim that is not 1 alone (TF1's `squeeze` refuses it)."""
     if dim is None:
         return ops.squeeze(x)
+    if isinstance(dim, (tuple, list)):   # several dims (PyTorch 2.0): those of size 1
+        ones = [d for d in normalize_axes(tuple(dim), x.ndim) if x.shape[d] == 1]
+        return ops.squeeze(x, ones) if ones else x
     return x if x.shape[dim] != 1 else ops.squeeze(x, dim)
 
 
@@ -157,8 +167,9 @@ def cat(tensors, dim=0, out=None):
 concatenate = cat
 
 
-def torch_split(x, split_size, dim=0) -> list:
-    """`x.split(...)`: pieces of `split_size` (the last may be smaller), or a list of sizes."""
+def torch_split(x, split_size, dim=0) -> tuple:
+    """`x.split(...)`: pieces of `split_size` (the last may be smaller), or a list of sizes;
+    a tuple, as PyTorch's (`a, b = ...` works either way; `pieces + [t]` does not)."""
     x = as_tensor(x)
     dim = normalize_axes(dim, x.ndim)[0]
     total = x.shape[dim]
@@ -169,14 +180,14 @@ def torch_split(x, split_size, dim=0) -> list:
                                f"{total}" if split_size == 0 else
                                f"split: split_size must be non-negative, got {split_size}")
         if split_size == 0:
-            return [x]
+            return (x,)
         sizes = [min(split_size, total - start) for start in range(0, total, split_size)]
     else:
         sizes = list(split_size)
-    return ops.split(x, sizes, dim)
+    return tuple(ops.split(x, sizes, dim))
 
 
-def chunk(x, chunks, dim=0) -> list:
+def chunk(x, chunks, dim=0) -> tuple:
     x = as_tensor(x)
     total = x.shape[normalize_axes(dim, x.ndim)[0]]
     if not isinstance(chunks, int) or chunks <= 0:

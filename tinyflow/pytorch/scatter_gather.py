@@ -14,6 +14,7 @@ from .. import ops
 from ..autodiff.tape import write_inplace
 from ..core.op import as_tensor
 from ..core.tensor import Tensor
+from .inplace import fill_shared
 from .movement import flatten
 from .sparse import scatter_flat
 
@@ -229,9 +230,58 @@ def index_copy(input, dim, index, source):  # noqa: A002
     return _replace_at(x, positions, flatten(source))
 
 
+def index_put(input, indices, values, accumulate: bool = False):  # noqa: A002
+    """input with values written (or, with `accumulate`, added: repeats add up) at
+    input[indices], a tuple of integer or boolean index tensors for the leading dims."""
+    x = as_tensor(input)
+    if not isinstance(indices, (tuple, list)):
+        raise TypeError(f"index_put(): indices must be a tuple of tensors, got "
+                        f"{type(indices).__name__}")
+    keys = tuple(_put_key(i) for i in indices)
+    shape = tuple(x.shape)
+    positions = np.arange(int(np.prod(shape, dtype=np.int64)), dtype=np.int64).reshape(shape)
+    try:
+        positions = positions[keys]
+    except IndexError as e:
+        raise IndexError(f"index_put(): {e} (input of shape {shape})") from None
+    source = flatten(ops.expand(_as_like(values, x), positions.shape))
+    positions = positions.reshape(-1)
+    if accumulate:
+        return x + scatter_flat(source, positions, shape)
+    return _replace_at(x, positions, source)
+
+
+def _put_key(index) -> np.ndarray:
+    """An index_put index as NumPy indexes with it: integers (any sign) or a boolean mask."""
+    t = as_tensor(index)
+    if t.dtype.is_floating:
+        raise IndexError(f"index_put(): tensors used as indices must be long, int, byte or "
+                         f"bool tensors, got {t.dtype.name}")
+    return np.asarray(t._require_data("index_put() (its index's values)"))
+
+
+def index_put_(input, indices, values, accumulate: bool = False):  # noqa: A002
+    """In-place index_put."""
+    x = as_tensor(input)
+    return write_inplace(x, index_put(x, indices, values, accumulate))
+
+
 def index_fill(input, dim, index, value):  # noqa: A002
     """input with every element of the rows `index` names along dim set to value."""
     x = as_tensor(input)
+    return ops.where(Tensor._eager(_rows_mask(x, dim, index)), _as_like(value, x), x)
+
+
+def index_fill_(input, dim, index, value):  # noqa: A002
+    """In-place index_fill (into an expand's shared memory too, as PyTorch)."""
+    x = as_tensor(input)
+    if fill_shared(x, _rows_mask(x, dim, index), value, "index_fill_"):
+        return x
+    return write_inplace(x, index_fill(x, dim, index, value))
+
+
+def _rows_mask(x: Tensor, dim: int, index) -> np.ndarray:
+    """True on the rows `index` names along dim (a mask of size 1 on the other dims)."""
     dim = dim % max(x.ndim, 1)
     idx = _index_values(index, "index_fill()").reshape(-1)
     size = x.shape[dim] if x.ndim else 1
@@ -242,7 +292,7 @@ def index_fill(input, dim, index, value):  # noqa: A002
     view = [1] * x.ndim
     if x.ndim:
         view[dim] = size
-    return ops.where(Tensor._eager(mask.reshape(view)), _as_like(value, x), x)
+    return mask.reshape(view)
 
 
 # ---- masks ----------------------------------------------------------------------------
@@ -403,5 +453,5 @@ METHODS = {
     "scatter_reduce_": _in_place(scatter_reduce),
     "scatter_": _in_place(scatter), "scatter_add_": _in_place(scatter_add),
     "index_add_": _in_place(index_add), "index_copy_": _in_place(index_copy),
-    "index_fill_": _in_place(index_fill), "masked_scatter_": _in_place(masked_scatter),
+    "index_fill_": index_fill_, "index_put": index_put, "index_put_": index_put_, "masked_scatter_": _in_place(masked_scatter),
 }

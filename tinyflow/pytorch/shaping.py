@@ -131,6 +131,30 @@ def tensor_split(input, indices_or_sections, dim=0):  # noqa: A002
                  for start, end in zip(bounds, bounds[1:]))
 
 
+def _directional_split(name: str, dim: int, least: int):
+    """hsplit / vsplit / dsplit: tensor_split along `dim` (hsplit: dim 0 of a 1-d tensor),
+    where an int must divide the dimension evenly, as PyTorch's."""
+    def split_along(input, indices_or_sections):  # noqa: A002
+        x = as_tensor(input)
+        if x.ndim < least:
+            raise RuntimeError(f"torch.{name} requires a tensor with at least {least} "
+                               f"dimension, but got a tensor with {x.ndim} dimensions!")
+        axis = 0 if name == "hsplit" and x.ndim == 1 else dim
+        if isinstance(indices_or_sections, int) and (
+                indices_or_sections == 0 or x.shape[axis] % indices_or_sections):
+            raise RuntimeError(f"torch.{name} attempted to split along dimension {axis}, but "
+                               f"the size of the dimension {x.shape[axis]} is not divisible "
+                               f"by the split_size {indices_or_sections}!")
+        return tensor_split(x, indices_or_sections, axis)
+    split_along.__name__ = name
+    return split_along
+
+
+hsplit = _directional_split("hsplit", 1, 1)
+vsplit = _directional_split("vsplit", 0, 2)
+dsplit = _directional_split("dsplit", 2, 3)
+
+
 def split_with_sizes(input, split_sizes, dim=0):  # noqa: A002
     sizes = list(split_sizes)
     if sum(sizes) != input.shape[dim]:
@@ -268,7 +292,8 @@ def tile_method(input, *dims):  # noqa: A002
 
 METHODS = {
     "swapdims": swapdims, "moveaxis": movedim, "ravel": ravel, "fliplr": fliplr,
-    "flipud": flipud, "rot90": rot90, "tensor_split": tensor_split,
+    "flipud": flipud, "rot90": rot90, "tensor_split": tensor_split, "hsplit": hsplit,
+    "vsplit": vsplit, "dsplit": dsplit,
     "split_with_sizes": split_with_sizes, "unfold": unfold, "diagonal": diagonal,
     "diag": diag, "kron": kron, "cross": cross, "tile": tile_method,
 }

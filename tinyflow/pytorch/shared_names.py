@@ -14,13 +14,15 @@ from __future__ import annotations
 import numpy as np
 
 from .. import ops
+from ..core import dtypes
 from ..core.modes import autocast_state, trace_state
 from ..core.op import apply, as_tensor
 from ..core.tensor import Tensor
 from ..ops.linalg import PLAIN_MATMUL
-from .creation import dtype_or, ignored_options, leaf
+from .creation import dtype_or, ignored_options, leaf, torch_normal
 from .dtype import check_device
 from .inplace import write_out
+from .logic import torch_equal
 from .math import with_other
 from .movement import flatten, narrow, repeat, torch_split, torch_transpose
 from .reduce import correction_of, torch_argmax, torch_argmin, torch_sort, widened
@@ -265,6 +267,34 @@ METHODS = {
     "argsort": argsort, "roll": roll, "matmul": with_other(matmul), "__matmul__": matmul,
     "__rmatmul__": lambda x, y: matmul(y, x),
 }
+
+
+def normal(*args, **kwargs) -> Tensor:
+    """`torch.normal(mean, std, size)` (numbers or tensors), or tqchen/tinyflow's
+    `tf.normal(shape, stdev)`: a graph node of N(0, stdev^2) draws, chosen by a shape (a list
+    or tuple) in first place without `size=`."""
+    if args and isinstance(args[0], (list, tuple)) and "size" not in kwargs:
+        shape, stdev = args[0], (args[1] if len(args) > 1 else kwargs.get("stdev", 1.0))
+        return ops.random_normal(list(shape), stddev=stdev,
+                                 dtype=kwargs.get("dtype", dtypes.float32))
+    return torch_normal(*args, **kwargs)
+
+
+def equal(x, y, name=None):
+    """`torch.equal(a, b)`: one Python bool (same shape, same values) for eager and traced
+    tensors; `tf.equal(x, y)`: the elementwise comparison, in a TF1 graph or with `name=`."""
+    a, b = as_tensor(x), as_tensor(y)
+    if name is not None or (a.is_symbolic or b.is_symbolic) and trace_state.active is None:
+        return ops.equal(x, y, name=name)
+    return torch_equal(a, b)
+
+
+def sign(x, name=None, *, out=None) -> Tensor:
+    """-1, 0 or 1; at NaN PyTorch's 0 for eager and traced tensors, TF1's NaN in a graph."""
+    x = as_tensor(x)
+    if x.is_symbolic and trace_state.active is None:
+        return ops.sign(x, name=name)
+    return write_out(ops.math.sign_nan_to_zero(x, name=name), out)
 
 
 def take(input, index, axis=None, name=None):  # noqa: A002

@@ -24,6 +24,24 @@ def ndtr(input, *, out=None):  # noqa: A002
     return write_out(0.5 * (1 + ops.erf(floating(input) * (1 / math.sqrt(2)))), out)
 
 
+def erfcx(input, *, out=None):  # noqa: A002
+    """e^(x^2) erfc(x), finite for large x where the product would be inf * 0."""
+    return write_out(special_functions.erfcx(floating(input)), out)
+
+
+def log_ndtr(input, *, out=None):  # noqa: A002
+    """log of the normal CDF: log(erfcx(-x / sqrt 2) / 2) - x^2 / 2 below -1 (where the CDF
+    underflows), log1p(-erfc(x / sqrt 2) / 2) above; each branch sees only its own inputs,
+    so neither's infinities reach the gradient of the other."""
+    x = floating(input)
+    low = ops.less(x, -1.0)
+    below = ops.where(low, x, ops.zeros_like(x) - 1.0)
+    above = ops.where(low, ops.zeros_like(x), x)
+    tail = ops.log(special_functions.erfcx(below * (-1 / math.sqrt(2))) * 0.5) - below * below * 0.5
+    body = ops.log1p(special_functions.erfc(above * (1 / math.sqrt(2))) * -0.5)
+    return write_out(ops.where(low, tail, body), out)
+
+
 def sinc(input, *, out=None):  # noqa: A002
     """sin(pi x) / (pi x), 1 at 0."""
     x = floating(input)

@@ -148,6 +148,11 @@ def norm(input, p="fro", dim=None, keepdim=False, out=None, dtype=None):  # noqa
     return vector_norm(x, p, dim, keepdim, dtype=dtype, out=out)
 
 
+def dist(input, other, p=2):  # noqa: A002
+    """The p-norm of input - other (broadcast), as one value."""
+    return norm(as_tensor(input) - other, p)
+
+
 # ---- NaN-ignoring ---------------------------------------------------------------------
 
 @ops.in_float32   # float16 / bfloat16: summed in float32, as PyTorch

@@ -8,4 +8,4 @@ from .variables import (Variable, get_collection, global_variables,  # noqa: F40
                         variables_initializer)
 from .control_flow import (cond, control_dependencies, identity, no_op,  # noqa: F401
                            while_loop)
-from .deferred import DeferredVariable, infer_variable_shapes, normal  # noqa: F401
+from .deferred import DeferredVariable, infer_variable_shapes  # noqa: F401

@@ -9,7 +9,6 @@ from ..core import dtypes
 from ..core.graph import GLOBAL_VARIABLES, TRAINABLE_VARIABLES, get_default_graph, topo_sort
 from ..core.shapes import tensor_shape
 from ..core.tensor import VARIABLE, Tensor
-from ..ops.creation import random_normal
 from .variables import Variable
 
 
@@ -70,8 +69,3 @@ def infer_variable_shapes(loss, feed_dict: dict):
             inputs = [_Static(shapes[id(i)], i.dtype, i.name) for i in node.inputs]
             shapes[id(node)] = node.op.infer(*inputs)[0]
     return iter(found)
-
-
-def normal(shape, stdev=1.0, dtype=dtypes.float32) -> Tensor:
-    """tqchen/tinyflow's `tf.normal(shape, stdev)`: normal draws of mean 0 (a graph node)."""
-    return random_normal(list(shape), stddev=stdev, dtype=dtype)

@@ -105,6 +105,11 @@ def erf_64(x):
     return math.erf(x)
 
 
+def erfc_any(x):
+    """libm's erfc (float32 and float64): no cancellation, unlike 1 - erf."""
+    return math.erfc(x)
+
+
 @inline
 def gelu_32(x):
     return x * f32(0.5) * (f32(1) + erf32(x * f32(RSQRT2)))
@@ -157,6 +162,7 @@ def relu_grad(g, x):
 
 
 UFUNCS = {"erf": (erf_32, erf_64, "float{0}(float{0})", (True, False)),
+          "erfc": (erfc_any, erfc_any, "float{0}(float{0})", (False, False)),
           "gelu": (gelu_32, gelu_64, "float{0}(float{0})", (True, False)),
           "gelu_grad": (gelu_grad_32, gelu_grad_64, "float{0}(float{0}, float{0})",
                         (True, False)),
@@ -171,8 +177,11 @@ def vectorized(name: str, bits: int):
     cache (`_fast_math.ufunc` keeps it)."""
     body32, body64, sig, (fast32, fast64) = UFUNCS[name]
     body, fast = (body32, fast32) if bits == 32 else (body64, fast64)
-    return numba.vectorize([sig.format(bits)], cache=True, fastmath=fast)(
+    built = numba.vectorize([sig.format(bits)], cache=True, fastmath=fast)(
         getattr(body, "py_func", body))
+    # the NumPy ufunc inside Numba's DUFunc: no Python-level __call__ per use, and NumPy's
+    # floating-point warnings point at the kernel that called it (filtered there)
+    return getattr(built, "ufunc", built)
 
 
 # ---- float32 loops over flat arrays -------------------------------------------------------

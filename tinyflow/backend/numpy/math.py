@@ -6,7 +6,7 @@ from ...core.dtypes import REDUCED_NUMPY
 from ...core.errors import IntegerDivisionByZero
 from ...core.kernels import widened
 from ...ops import math as m
-from . import _fast_math, parallel
+from . import _fast_math, _quiet, parallel
 from .registry import kernel
 
 _BINARY = {m.Add: np.add, m.Sub: np.subtract, m.Mul: np.multiply, m.Div: np.true_divide,
@@ -14,16 +14,27 @@ _BINARY = {m.Add: np.add, m.Sub: np.subtract, m.Mul: np.multiply, m.Div: np.true
            m.NotEqual: np.not_equal, m.Less: np.less, m.LessEqual: np.less_equal,
            m.Greater: np.greater, m.GreaterEqual: np.greater_equal, m.Atan2: np.arctan2,
            m.LogicalAnd: np.logical_and,
-           m.LogicalOr: np.logical_or, m.LogicalXor: np.logical_xor}
+           m.LogicalOr: np.logical_or, m.LogicalXor: np.logical_xor,
+           m.BitwiseAnd: np.bitwise_and, m.BitwiseOr: np.bitwise_or,
+           m.BitwiseXor: np.bitwise_xor}
 _UNARY = {m.Neg: np.negative, m.Square: np.square, m.Sqrt: np.sqrt, m.Exp: np.exp,
           m.Log: np.log, m.Sin: np.sin, m.Cos: np.cos, m.Tanh: np.tanh, m.Abs: np.abs,
           m.LogicalNot: np.logical_not, m.Floor: np.floor, m.Ceil: np.ceil,
-          m.Round: np.round, m.Log1p: np.log1p, m.Expm1: np.expm1}
+          m.Round: np.round, m.Log1p: np.log1p, m.Expm1: np.expm1, m.BitwiseNot: np.invert}
+
+
+# ufuncs whose inf/NaN answers NumPy warns about (log of 0, x / 0, sqrt of -1, overflow):
+# called with the warnings silenced, as PyTorch is silent (add and multiply, the hot ones,
+# warn only on inf - inf or overflow: left as they are)
+_QUIET = {m.Div, m.Pow, m.Exp, m.Log, m.Sqrt, m.Log1p, m.Expm1, m.Atan2}
 
 
 def _register_ufuncs(table):
     for op_cls, ufunc in table.items():
-        kernel(op_cls, inplace=True)(lambda op, *xs, out=None, _f=ufunc: _f(*xs, out=out))
+        if op_cls in _QUIET:
+            kernel(op_cls, inplace=True)(_quiet.ufunc_kernel(ufunc))
+        else:
+            kernel(op_cls, inplace=True)(lambda op, *xs, out=None, _f=ufunc: _f(*xs, out=out))
 
 
 _register_ufuncs(_BINARY)
@@ -45,12 +56,44 @@ kernel(m.Remainder, inplace=True)(_integer_divisor(np.mod))
 kernel(m.FloorDivide, inplace=True)(_integer_divisor(np.floor_divide))
 
 
+def _shift(left: bool):
+    """x << y or x >> y with PyTorch's answer where C's is undefined: a shift by the
+    width or more, or by a negative amount, gives 0 (right shifts of negatives: -1)."""
+    def run(op, x, y, out=None):
+        dtype = np.result_type(x, y)
+        x = np.asarray(x, dtype)
+        bits = 8 * dtype.itemsize if dtype != np.bool_ else 1
+        if dtype == np.bool_:                # bools shift as the integers 0 and 1
+            x, y = x.astype(np.uint8), np.asarray(y, np.uint8)
+        inside = (y >= 0) & (y < bits)
+        amount = np.where(inside, y, 0).astype(x.dtype)
+        if left:
+            value = np.where(inside, np.left_shift(x, amount), 0)
+        else:
+            value = np.where(inside, np.right_shift(x, amount), np.where(x < 0, -1, 0))
+        value = value.astype(dtype, copy=False)
+        if out is None:
+            return value
+        np.copyto(out, value)
+        return out
+    return run
+
+
+kernel(m.LeftShift, inplace=True)(_shift(left=True))
+kernel(m.RightShift, inplace=True)(_shift(left=False))
+
+
 @kernel(m.Sign, inplace=True)
 def sign(op, x, out=None):
-    """np.sign has no bool loop; the sign of a bool is itself (as PyTorch)."""
+    """np.sign has no bool loop; the sign of a bool is itself (as PyTorch). NaN stays NaN
+    unless `op.nan_to_zero` (PyTorch's 0)."""
     if x.dtype == np.bool_:
         return np.copyto(out, x) or out if out is not None else x.copy()
-    return np.sign(x, out=out)
+    if not op.nan_to_zero or x.dtype.kind in "iu":
+        return np.sign(x, out=out)
+    result = np.sign(x, out=np.empty_like(x) if out is None else out)   # an array, 0-d too
+    result[np.isnan(result)] = 0    # sign keeps NaN, so this reads the input's NaNs
+    return result
 
 
 @kernel(m.Sigmoid)
@@ -82,7 +125,11 @@ def relu_grad(op, g, x, out=None):
     if g.dtype == x.dtype and g.dtype in parallel.FLOATS and (out is None
                                                               or out.dtype == g.dtype):
         loop = _fast_math.ufunc("relu_grad", 64 if g.dtype == np.float64 else 32)
-        return parallel.ufunc(loop, g, x, out=out)
+        token = _quiet.enter()   # a NaN x compares "invalid": PyTorch passes g silently
+        try:
+            return parallel.ufunc(loop, g, x, out=out)
+        finally:
+            _quiet.leave(token)
     if out is not None and out.dtype not in (np.float32, np.float64):
         out[...] = _fast_math.call("relu_grad", g, x)
         return out

@@ -28,6 +28,7 @@ NumPy was imported before tinyflow, OpenBLAS kept its default and the pool stays
 """
 from __future__ import annotations
 
+import contextvars
 import ctypes
 import functools
 import os
@@ -161,7 +162,10 @@ def run(piece: Callable[[int, int], object], length: int, pieces: int = 0) -> No
     returns when all are done and re-raises the first error."""
     parts = bounds(length, min(threads(), pieces or threads()))
     _one_blas_thread(True)
-    futures = [_pool().submit(piece, *part) for part in parts[1:]]
+    # each piece runs in a copy of this thread's context: NumPy's error state (the kernels'
+    # silenced warnings, a user's errstate) holds in the pool's threads too
+    futures = [_pool().submit(contextvars.copy_context().run, piece, *part)
+               for part in parts[1:]]
     outer, _worker.active = in_worker(), True     # this thread's piece does not cut again
     try:
         piece(*parts[0])

@@ -1,4 +1,4 @@
-"""Kernels of lgamma, digamma, trigamma, erfinv, i0 and i1 (ops/special_functions.py), in
+"""Kernels of lgamma, digamma, trigamma, erfinv, erfc, erfcx, i0 and i1 (ops/special_functions.py), in
 NumPy: computed in float64 (series, recurrences and reflection formulas; Newton steps on erf
 for erfinv; NumPy's own i0), returned in the input's float dtype (float32 for integers)."""
 import math
@@ -126,6 +126,38 @@ def erfinv(op, x):
     edge = np.where(v == 1, np.inf, np.where(v == -1, -np.inf, np.nan))
     out = np.where(inside, y, edge)
     return out.astype(_result_dtype(x))
+
+
+@kernel(sf.Erfc)
+def erfc(op, x):
+    """libm's erfc in float64, vectorized by Numba (see _fast_math), rounded once to the
+    result dtype (float32's erfcf is off by one ulp among the subnormals)."""
+    return _fast_math.call("erfc", np.asarray(x, np.float64)).astype(_result_dtype(x))
+
+
+_ERFCX_SERIES_FROM = 25.0   # x beyond: erfc underflows soon; the asymptotic series instead
+
+
+@kernel(sf.Erfcx)
+def erfcx(op, x):
+    """e^(x^2) erfc(x) in float64: x^2 split into an exact part and a small rest (so the
+    exponent's rounding is not magnified by e^(x^2)); beyond x = 25 the asymptotic series
+    1 / (x sqrt(pi)) sum (-1)^n (2n - 1)!! / (2 x^2)^n, five terms (error < 1e-17)."""
+    v = np.asarray(x, np.float64)
+    small = ~(v > _ERFCX_SERIES_FROM)   # NaN stays on the direct side (NaN out)
+    near = np.where(small & (v > -30.0), v, -30.0)     # e^900: inf, as erfcx(-30) is
+    high = np.round(near * 4096.0) / 4096.0            # 12 fraction bits: high^2 is exact
+    low = near - high
+    with np.errstate(over="ignore"):
+        direct = (np.exp(high * high) * np.exp(low * (high + near))
+                  * _fast_math.call("erfc", near))
+    direct = np.where(np.isnan(v), v, direct)
+    far = np.where(small, _ERFCX_SERIES_FROM + 1, v)
+    inv = 1.0 / (2.0 * far * far)
+    series = 1.0 + inv * (-1.0 + inv * (3.0 + inv * (-15.0 + inv * (105.0 - 945.0 * inv))))
+    out = np.where(small, direct, series / (far * math.sqrt(math.pi)))
+    with np.errstate(over="ignore"):   # beyond float32's range: inf, as PyTorch's
+        return out.astype(_result_dtype(x))
 
 
 @kernel(sf.I0)

@@ -45,3 +45,75 @@ def test_dropout2d_warns_for_the_same_ranks_as_torch(ndim, warns):
             warnings.simplefilter("always")
             lib.nn.Dropout2d(0.5)(lib.ones(*shape))
         assert any("dropout2d" in str(w.message) for w in caught) == warns, lib.__name__
+
+
+# ---- torch.save(model) / torch.load under safe_globals (word_language_model) -------------
+
+class _TiedLM(tinyflow.nn.Module):
+    """An embedding, an RNN and a decoder sharing the embedding's weight, as the tied LMs."""
+
+    def __init__(self, kind="LSTM", vocab=11, width=6):
+        super().__init__()
+        self.encoder = tinyflow.nn.Embedding(vocab, width)
+        self.rnn = getattr(tinyflow.nn, kind)(width, width, 2)
+        self.decoder = tinyflow.nn.Linear(width, vocab)
+        self.decoder.weight = self.encoder.weight
+        self.activation = tinyflow.nn.functional.relu       # a function kept as an attribute
+        self.kind = kind
+
+    def forward(self, tokens):
+        out, _ = self.rnn(self.encoder(tokens))
+        return self.decoder(self.activation(out))
+
+
+_LM_GLOBALS = [_TiedLM, tinyflow.nn.modules.sparse.Embedding, tinyflow.nn.modules.rnn.LSTM,
+               tinyflow.nn.modules.rnn.GRU, tinyflow.nn.modules.linear.Linear,
+               tinyflow.nn.functional.relu]
+
+
+@pytest.mark.parametrize("kind", ["LSTM", "GRU"])
+def test_whole_model_saves_and_loads_under_safe_globals(tmp_path, kind):
+    tinyflow.manual_seed(0)
+    model = _TiedLM(kind)
+    tokens = tinyflow.tensor([[1, 2, 3], [4, 5, 6]])
+    tinyflow.save(model, tmp_path / "m.pt")
+    with tinyflow.serialization.safe_globals(_LM_GLOBALS):
+        back = tinyflow.load(tmp_path / "m.pt")
+    back.rnn.flatten_parameters()           # what programs call after loading an RNN
+    assert type(back) is _TiedLM and type(back.rnn) is type(model.rnn) and back.kind == kind
+    assert back.decoder.weight is back.encoder.weight                   # still tied
+    assert isinstance(back.encoder.weight, tinyflow.nn.Parameter)
+    assert back.encoder.weight.requires_grad
+    np.testing.assert_array_equal(back(tokens).numpy(), model(tokens).numpy())
+    back.eval()
+    assert not back.training and model.training   # an object of its own, not the saved one
+    assert tinyflow.serialization.get_safe_globals() == []               # context undone
+
+
+def test_loading_a_model_without_allowing_its_class_names_it(tmp_path):
+    tinyflow.save(_TiedLM(), tmp_path / "m.pt")
+    with pytest.raises(tinyflow.serialization.UnsafeGlobalError, match="_TiedLM.*safe_globals"):
+        tinyflow.load(tmp_path / "m.pt")
+    with tinyflow.serialization.safe_globals(_LM_GLOBALS[:1]):            # the rest missing
+        with pytest.raises(tinyflow.serialization.UnsafeGlobalError, match="Embedding"):
+            tinyflow.load(tmp_path / "m.pt")
+    back = tinyflow.load(tmp_path / "m.pt", weights_only=False)         # the user trusts it
+    assert type(back) is _TiedLM
+
+
+def test_a_lambda_attribute_is_refused_at_save_naming_where_it_sits(tmp_path):
+    model = _TiedLM()
+    model.activation = lambda x: x
+    with pytest.raises(TypeError, match="activation.*lambda"):
+        tinyflow.save(model, tmp_path / "m.pt")
+
+
+def test_torch_module_paths_that_safe_globals_lists_name():
+    """word_language_model's allow-list spells these paths (attribute errors before)."""
+    nn = tinyflow.nn
+    assert nn.modules.activation.MultiheadAttention is nn.MultiheadAttention
+    assert isinstance(nn.MultiheadAttention(8, 2).out_proj,
+                      nn.modules.linear.NonDynamicallyQuantizableLinear)
+    assert nn.modules.transformer.TransformerEncoderLayer is nn.TransformerEncoderLayer
+    assert torch.nn.modules.linear.NonDynamicallyQuantizableLinear.__module__ == \
+        "torch.nn.modules.linear"

@@ -22,7 +22,7 @@ from ..core.shapes import Size
 from ..core.tensor import Tensor
 from . import (autograd, creation, dtype, inplace, logic, math, movement, reduce,
                scatter_gather, shared_names, sparse, statistics, strided, zero_dim)
-from . import elementwise, linalg, shaping, special, tensor_info
+from . import elementwise, linalg, serialization, shaping, special, tensor_info
 from .amp import (Fp8Recipe, GradScaler, amp, autocast, cpu, fp8_autocast, get_autocast_dtype,
                   is_autocast_enabled)
 from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
@@ -139,5 +139,5 @@ __all__ = ["Size", "sparse", "sparse_coo_tensor", "spmm", "diag", "BoolTensor", 
     "cartesian_prod", "column_stack", "combinations", "cross", "diagonal", "dstack",
     "fliplr", "flipud", "hstack", "kron", "meshgrid", "moveaxis", "ravel", "rot90",
     "row_stack", "split_with_sizes", "swapdims", "swapaxes", "tensor_split", "vstack",
-    "where", "linalg", "special", "digamma", "erfinv", "i0", "lgamma", "bucketize", "can_cast", "searchsorted", "set_default_dtype",
+    "where", "linalg", "serialization", "special", "digamma", "erfinv", "i0", "lgamma", "bucketize", "can_cast", "searchsorted", "set_default_dtype",
 ]

@@ -117,3 +117,36 @@ def test_torch_module_paths_that_safe_globals_lists_name():
     assert nn.modules.transformer.TransformerEncoderLayer is nn.TransformerEncoderLayer
     assert torch.nn.modules.linear.NonDynamicallyQuantizableLinear.__module__ == \
         "torch.nn.modules.linear"
+
+
+# ---- torchvision's MNIST dataset and transforms (pytorch/examples mnist, vae, mnist_rnn) --
+
+def test_vision_mnist_with_to_tensor_and_normalize_batches_as_torchvision():
+    from tinyflow.datasets import get_mnist
+    from tinyflow.datasets.vision import datasets, transforms
+    tf = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.1307,), (0.3081,))])
+    test = datasets.MNIST("../data", train=False, transform=tf)
+    assert len(test) == 10000 and test.classes[3] == "3 - three"
+    assert test.data.dtype == tinyflow.uint8 and tuple(test.data.shape) == (10000, 28, 28)
+    assert test.targets.dtype == tinyflow.int64
+    loader = tinyflow.utils.data.DataLoader(test, batch_size=5)
+    x, y = next(iter(loader))
+    assert x.dtype == tinyflow.float32 and tuple(x.shape) == (5, 1, 28, 28)
+    assert y.dtype == tinyflow.int64
+    ref = get_mnist(flatten=False, onehot=False).test
+    want = (ref.images[:5, None] - np.float32(0.1307)) / np.float32(0.3081)
+    np.testing.assert_allclose(x.numpy(), want, rtol=1e-6, atol=1e-6)
+    np.testing.assert_array_equal(y.numpy(), ref.labels[:5])
+    # the same transforms on torch tensors give torch's numbers (torchvision is not installed)
+    t = torch.from_numpy(test.data.numpy()[:5, None].astype(np.float32) / 255)
+    np.testing.assert_allclose(x.numpy(), ((t - 0.1307) / 0.3081).numpy(), rtol=1e-6,
+                               atol=1e-6)
+
+
+def test_to_tensor_of_a_color_image_and_a_bad_one():
+    from tinyflow.datasets.vision import transforms
+    image = np.arange(2 * 3 * 3, dtype=np.uint8).reshape(2, 3, 3)      # [H, W, C]
+    out = transforms.ToTensor()(image)
+    np.testing.assert_allclose(out.numpy(), image.transpose(2, 0, 1) / np.float32(255))
+    with pytest.raises(ValueError, match="ToTensor.*shape"):
+        transforms.ToTensor()(np.zeros(3))

@@ -121,10 +121,8 @@ def test_save_and_load_a_state_dict(tmp_path):
     np.testing.assert_array_equal(again.weight.numpy(), model.weight.numpy())
     header = open(path, "rb").read(9)             # safetensors: u64 header length, then JSON
     assert header[8:9] == b"{" and int.from_bytes(header[:8], "little") > 0
-    with pytest.raises(TypeError, match="the object is a Linear.*save its state_dict"):
-        tinyflow.save(model, path)
-    with pytest.raises(TypeError, match=r"entry 'extra/1' is a builtin_function_or_method.*never a pickle"):
-        tinyflow.save({"extra": [1, print]}, path)
+    with pytest.raises(TypeError, match=r"entry 'extra/1' is a list_iterator.*never a pickle"):
+        tinyflow.save({"extra": [1, iter([])]}, path)   # (a whole Module: test_programs_s7)
     with pytest.raises(TypeError, match=r"'extra' has a key \(1, 2\) of type tuple"):
         tinyflow.save({"extra": {(1, 2): 3}}, path)
 

@@ -4,11 +4,21 @@ checkpoint `{"epoch": 3, "model_state_dict": ..., "optimizer_state_dict": ..., "
 pickle: the tensors are the safetensors file's entries and the structure around them is JSON in
 the file's metadata. A flat {name: tensor} dict is written as a plain safetensors file, as
 before, so other tools read it; loading such a file (or one PyTorch wrote) gives that dict.
-Anything else (a Module, a function, an arbitrary class) is refused naming where it sits."""
+
+A whole model (`torch.save(model, f)`, as pytorch/examples' word_language_model does) is saved
+as its class's name and its attributes, still without pickle: loading looks the class up only
+among the globals the user allowed (`safe_globals`/`add_safe_globals`, as PyTorch's
+weights_only load asks), or imports it with `weights_only=False`; then it fills a bare
+instance's `__dict__`, so no code from the file runs. Functions kept as attributes (an
+activation) are saved by name and allowed the same way."""
 from __future__ import annotations
 
+import contextlib
+import importlib
 import json
 import struct
+import types
+from collections import OrderedDict
 
 import numpy as np
 
@@ -18,6 +28,45 @@ from . import checkpoint
 STRUCTURE_KEY = "tinyflow.object"      # the metadata entry holding the JSON structure
 ORDER_KEY = "tinyflow.order"           # a flat dict's key order, where it is not sorted
 _SCALARS = (bool, int, float, str, type(None))
+_GLOBAL_TYPES = (type, types.FunctionType, types.BuiltinFunctionType)
+_safe_globals: dict = {}               # "module:qualname" -> a class or function the user allowed
+_tensor_types: dict = {}               # "module:qualname" -> a Tensor subclass (nn.Parameter)
+
+
+def add_safe_globals(objs) -> None:
+    """Allow these classes/functions in files that `load_object` reads (PyTorch's spelling)."""
+    for obj in objs:
+        obj = obj[0] if isinstance(obj, tuple) else obj
+        _safe_globals[global_name(obj)] = obj
+
+
+def get_safe_globals() -> list:
+    return list(_safe_globals.values())
+
+
+def clear_safe_globals() -> None:
+    _safe_globals.clear()
+
+
+@contextlib.contextmanager
+def safe_globals(objs):
+    """`with safe_globals([...]):` allows them for the loads inside only."""
+    before = dict(_safe_globals)
+    add_safe_globals(objs)
+    try:
+        yield
+    finally:
+        _safe_globals.clear()
+        _safe_globals.update(before)
+
+
+def register_tensor_type(cls) -> None:
+    """A Tensor subclass that saves as its data and comes back as its class (nn.Parameter)."""
+    _tensor_types[global_name(cls)] = cls
+
+
+def global_name(obj) -> str:
+    return f"{obj.__module__}:{obj.__qualname__}"
 
 
 def save_object(obj, f) -> None:
@@ -30,8 +79,9 @@ def save_object(obj, f) -> None:
     checkpoint.save(arrays, f, metadata={STRUCTURE_KEY: json.dumps(structure)})
 
 
-def load_object(f):
-    """What `save_object` wrote (or {name: tensor} for a plain safetensors file)."""
+def load_object(f, weights_only: bool = True):
+    """What `save_object` wrote (or {name: tensor} for a plain safetensors file). Classes and
+    functions must be allowed (`safe_globals`) unless `weights_only=False`."""
     data, where = checkpoint.read_bytes(f)
     entries = checkpoint.load_bytes(data, where)
     metadata = _metadata(data)
@@ -39,7 +89,9 @@ def load_object(f):
     if structure is None:
         return _in_saved_order(entries, metadata.get(ORDER_KEY))
     try:
-        return _decode(json.loads(structure), entries)
+        return _decode(json.loads(structure), entries, {}, weights_only)
+    except UnsafeGlobalError:
+        raise
     except (KeyError, TypeError, ValueError, IndexError) as e:
         raise ValueError(f"load: {where} has a malformed {STRUCTURE_KEY!r} entry ({e!r})") \
             from None
@@ -87,7 +139,13 @@ def _encode(obj, arrays: dict, seen: dict, where: str):
         out = {"type": kind, "key": key}
         if isinstance(obj, Tensor) and obj.requires_grad:
             out["requires_grad"] = True
+        if isinstance(obj, Tensor) and type(obj) is not Tensor:
+            out["class"] = _tensor_class(obj, where)
         return out
+    if isinstance(obj, (set, frozenset)):
+        items = [_encode(v, arrays, seen, f"{where}/{i}".lstrip("/"))
+                 for i, v in enumerate(sorted(obj, key=repr))]
+        return {"type": type(obj).__name__, "items": items}
     if isinstance(obj, (list, tuple)):
         items = [_encode(v, arrays, seen, f"{where}/{i}".lstrip("/")) for i, v in enumerate(obj)]
         return {"type": "list" if isinstance(obj, list) else "tuple", "items": items}
@@ -99,11 +157,37 @@ def _encode(obj, arrays: dict, seen: dict, where: str):
                                 f"{type(k).__name__}; keys must be strings, numbers, bools "
                                 f"or None (nothing is pickled)")
             pairs.append([k, _encode(v, arrays, seen, f"{where}/{k}".lstrip("/"))])
-        return {"type": "dict", "items": pairs}
+        return {"type": "ordered_dict" if isinstance(obj, OrderedDict) else "dict",
+                "items": pairs}
+    if isinstance(obj, _GLOBAL_TYPES):
+        return {"type": "global", "name": _importable_name(obj, where)}
+    if type(obj).__dict__.get("__reduce__") is None and hasattr(obj, "__dict__") \
+            and not isinstance(obj, types.ModuleType):
+        name = _importable_name(type(obj), where)
+        state = _encode(vars(obj), arrays, seen, where)
+        return {"type": "object", "class": name, "state": state}
     hint = (" save its state_dict() instead" if hasattr(obj, "state_dict") else "")
     raise TypeError(f"save: {_named(where)} is a {type(obj).__name__}; tinyflow saves tensors, "
                     f"arrays, numbers, strings, None and lists, tuples and dicts of them, "
                     f"never a pickle:{hint or ' convert it to one of those'}")
+
+
+def _importable_name(obj, where: str) -> str:
+    """`module:qualname` of a class or function that can be found again by that name."""
+    name = global_name(obj)
+    module, _, qualname = name.partition(":")
+    if "<" in qualname:
+        raise TypeError(f"save: {_named(where)} is {qualname!r}, which has no importable name "
+                        f"(a lambda or a local class/function): define it at module level")
+    return name
+
+
+def _tensor_class(obj, where: str) -> str:
+    name = global_name(type(obj))
+    if name not in _tensor_types:
+        raise TypeError(f"save: {_named(where)} is a {type(obj).__name__}, a Tensor subclass "
+                        f"tinyflow does not save; save it as a Tensor")
+    return name
 
 
 def _named(where: str) -> str:
@@ -117,24 +201,64 @@ def _unique(path: str, arrays: dict) -> str:
     return key
 
 
-def _decode(node, entries: dict):
+def _decode(node, entries: dict, made: dict, weights_only: bool):
     if not isinstance(node, dict):
         return node
     kind = node["type"]
+    again = lambda v: _decode(v, entries, made, weights_only)  # noqa: E731
     if kind == "tensor":
-        t = entries[node["key"]]
-        return t.requires_grad_() if node.get("requires_grad") else t
+        key = node["key"]
+        if key not in made:           # one object per entry: tied weights stay tied
+            t = entries[key]
+            cls = node.get("class")
+            made[key] = (_tensor_types[cls](t, bool(node.get("requires_grad"))) if cls else
+                         t.requires_grad_() if node.get("requires_grad") else t)
+        return made[key]
     if kind == "ndarray":
         return entries[node["key"]].numpy()
     if kind == "numpy_scalar":
         return entries[node["key"]].numpy()[()]
     if kind == "list":
-        return [_decode(v, entries) for v in node["items"]]
+        return [again(v) for v in node["items"]]
     if kind == "tuple":
-        return tuple(_decode(v, entries) for v in node["items"])
-    if kind == "dict":
-        return {k: _decode(v, entries) for k, v in node["items"]}
+        return tuple(again(v) for v in node["items"])
+    if kind in ("set", "frozenset"):
+        return (set if kind == "set" else frozenset)(again(v) for v in node["items"])
+    if kind in ("dict", "ordered_dict"):
+        return (dict if kind == "dict" else OrderedDict)(
+            (k, again(v)) for k, v in node["items"])
+    if kind == "global":
+        return _allowed(node["name"], weights_only)
+    if kind == "object":
+        cls = _allowed(node["class"], weights_only)
+        if not isinstance(cls, type):
+            raise TypeError(f"{node['class']} is not a class")
+        obj = cls.__new__(cls)
+        obj.__dict__.update(again(node["state"]))
+        return obj
     raise ValueError(f"unknown node type {kind!r}")
+
+
+class UnsafeGlobalError(TypeError):
+    """A saved object names a class or function the user has not allowed."""
+
+
+def _allowed(name: str, weights_only: bool):
+    """The class/function saved as `name`: only one the user allowed, unless weights_only=False."""
+    if name in _safe_globals:
+        return _safe_globals[name]
+    if not weights_only:
+        module, _, qualname = name.partition(":")
+        obj = importlib.import_module(module)
+        for part in qualname.split("."):
+            obj = getattr(obj, part)
+        return obj
+    short = name.rpartition(":")[2]
+    raise UnsafeGlobalError(
+        f"load: the file holds a {name.replace(':', '.')}, which is not an allowed global: "
+        f"allow it with torch.serialization.add_safe_globals([{short}]) or the "
+        f"torch.serialization.safe_globals([{short}]) context manager (or load with "
+        f"weights_only=False if you trust the file)")
 
 
 def _metadata(data: bytes) -> dict:

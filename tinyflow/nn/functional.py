@@ -8,6 +8,7 @@ The losses live in nn/_losses.py and are re-exported here.
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Optional
 
 import numpy as np
@@ -327,9 +328,20 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True,
 
 def dropout2d(input: Tensor, p: float = 0.5, training: bool = True,
               inplace: bool = False) -> Tensor:
-    """Zero whole channels of [N, C, H, W] (or [C, H, W]) with probability p."""
+    """Zero whole channels of [N, C, H, W] with probability p. As PyTorch, the mask is always
+    shaped [N, C, 1, ...]: a 3-D input is read as [N, C, L] and a 2-D one as [N, C] (each
+    element on its own, with PyTorch's warning), so code such as `Dropout2d` after an LSTM's
+    last step keeps torch's meaning instead of dropping the whole batch."""
+    ndim = as_tensor(input).ndim
+    if ndim not in (3, 4):
+        warnings.warn(f"dropout2d: Received a {ndim}-D input to dropout2d, which is "
+                      "deprecated: use dropout for element-wise dropout", stacklevel=2)
+    elif ndim == 3:
+        warnings.warn("dropout2d: Received a 3D input to dropout2d and assuming that "
+                      "channel-wise 1D dropout behavior is desired - input is interpreted as "
+                      "shape (N, C, L); use dropout1d for that", stacklevel=2)
     return _dropout(input, p, training, inplace,
-                    lambda x: x[(slice(None),) * (x.ndim - 2) + (slice(0, 1), slice(0, 1))])
+                    lambda x: x[(slice(None),) * 2 + (slice(0, 1),) * (x.ndim - 2)])
 
 
 def _dropout(input: Tensor, p: float, training: bool, inplace: bool, mask_like) -> Tensor:

@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Optional
 
 from .. import functional as F
+from .attention import MultiheadAttention  # noqa: F401  (where torch.nn.modules.activation has it)
 from .module import Module
 
 

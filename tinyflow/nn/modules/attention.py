@@ -11,12 +11,8 @@ from typing import Optional
 from ... import ops
 from .. import functional as F
 from .. import init
-from .linear import Linear, empty_parameter
+from .linear import Linear, NonDynamicallyQuantizableLinear, empty_parameter
 from .module import Module
-
-
-class NonDynamicallyQuantizableLinear(Linear):
-    """PyTorch's name for out_proj's class (it matters to quantization there, not here)."""
 
 
 class MultiheadAttention(Module):

@@ -69,3 +69,8 @@ class Linear(Module):
     def extra_repr(self) -> str:
         return (f"in_features={self.in_features}, out_features={self.out_features}, "
                 f"bias={self.bias is not None}")
+
+
+class NonDynamicallyQuantizableLinear(Linear):
+    """PyTorch's name for MultiheadAttention.out_proj's class (it matters to quantization there,
+    not here); it lives in torch.nn.modules.linear, where safe_globals lists name it."""

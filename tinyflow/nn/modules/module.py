@@ -16,6 +16,7 @@ import numpy as np
 from ...core import devices, dtypes
 from ...core.modes import no_grad, trace_state
 from ...core.tensor import Tensor, _init_eager, writable
+from ...io.saved_objects import register_tensor_type
 from ...ops.creation import zeros_like
 from ...pytorch.dtype import check_device
 
@@ -47,6 +48,9 @@ class Parameter(Tensor):
 
     def __reduce_ex__(self, protocol):
         return _unpickle_parameter, (self.array, self.requires_grad)
+
+
+register_tensor_type(Parameter)
 
 
 def _unpickle_parameter(array: np.ndarray, requires_grad: bool) -> Parameter:

@@ -289,11 +289,11 @@ def lstm_forward(product, xw, bias, c, out, t, b0, b1):
 def lstm_backward(dh, dc, g, out, t, d, one, b0, b1):
     """One step back, hidden-major, of batch columns [b0, b1): d [4H, T + 1, B] <- d[:, t],
     the adjoints of step t's gate pre-activations; dc <- the adjoint reaching c at slot t.
-    dh, dc [H, B]: the adjoints reaching slot t + 1 through the recurrence; g [T + 1, 6, H, B]:
-    the adjoint of `lstm`'s output, of which only the h and c planes are read (its gate
-    planes carry none); out [T + 1, 6, H, B]; one: 1 in the data's dtype.
+    dh, dc [H, B]: the adjoints reaching slot t + 1 through the recurrence; g [T + 1, 2, H, B]:
+    the adjoint of the h and c planes of `lstm`'s output (its gate planes carry none);
+    out [T + 1, 6, H, B]; one: 1 in the data's dtype.
     tanh(c) is recomputed rather than stored: a cheap pass instead of one more plane
-    written and read. (Reading g's four gate planes too kept LLVM from vectorizing: 6x.)"""
+    written and read."""
     H = out.shape[2]
     s = t + 1
     for j in range(H):

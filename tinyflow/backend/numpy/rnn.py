@@ -157,8 +157,8 @@ def lstm_grad(op, g, out, w_hh):
 
 
 def _lstm_grad_numpy(g, out, w_t, grads, dh, dc):
-    """The backward cell as NumPy passes (dtypes the Numba cell does not take); g's gate
-    planes carry no gradient (see `ops/rnn.py`)."""
+    """The backward cell as NumPy passes (dtypes the Numba cell does not take); g holds
+    the h and c planes' adjoint (see `ops/rnn.py`)."""
     H, steps = out.shape[2], out.shape[0] - 1
     t1, t2 = np.empty_like(dh), np.empty_like(dh)
     for t in reversed(range(steps)):

@@ -2,9 +2,11 @@
 
 For float32 and float64 each loop is one Numba call (`_fast_math_loops.lstm_forward_steps`,
 `lstm_backward_steps`) that calls OpenBLAS's ?gemm itself (`blas.gemm_address`): no Python
-between steps and no GIL held, so at a batch of 128 or more the kernel pool runs the
-recurrence of each batch half at once (`_by_columns`). Without that symbol (NumPy built on
-another BLAS) it is a Python loop over steps: NumPy's matmul, then the Numba cell.
+between steps and no GIL held, so the kernel pool's threads run pieces of it at once: at a
+batch of 128 or more each batch half's recurrence (`_by_columns`), below that each half of
+the hidden rows, the pieces meeting at a spin barrier once per step (`_by_rows`). Without
+that symbol (NumPy built on another BLAS) it is a Python loop over steps: NumPy's matmul,
+then the Numba cell.
 
 Each step is hidden-major ([rows, batch], see `ops/rnn.py`): per step the one
 sequential product is w_hh [4H, H] times h^T [H, B] (backwards w_hh^T times the gate

@@ -5,9 +5,10 @@ nn.LSTM against torch.nn.LSTM (output, h_n, c_n and every gradient) with the poo
 for batches that are cut (33: 16 + 17 columns, 48, 64; the pieces' column floor lowered to
 16) and batches too small to cut (1, 3),
 with the BLAS binding and without it (NumPy's matmul per step, never cut); and the same
-model with the pool on and off: the forward the same bits (cuts fall on whole SIMD vectors),
-the gradients to rounding (a column may fall in LLVM's vector body cut and in its scalar
-remainder uncut, which round the fast-math tanh differently in the last bit).
+model with the pool on and off: the same to rounding (a column may fall in LLVM's vector
+body cut and in its scalar remainder uncut, which round the fast-math sigmoid and tanh
+differently in the last bit). The recurrence cut by hidden rows (`_by_rows`) against torch,
+and its barrier giving up rather than hanging.
 tests/test_lstm_fused.py covers more shapes on the plain path."""
 from __future__ import annotations
 
@@ -92,12 +93,9 @@ def test_pool_on_and_off_agree(monkeypatch, binding, dtype, batch):
             p.grad = None
         results.append(_run(tf, ours, x, init, weights, "all"))
     off, on = results
-    for k in range(3):
-        np.testing.assert_array_equal(on[k], off[k], err_msg=f"forward result {k}")
-    close = {np.float32: 1e-6, np.float64: 1e-14}[dtype]
-    for k in range(3, len(on)):
-        np.testing.assert_allclose(on[k], off[k], rtol=close, atol=close,
-                                   err_msg=f"gradient {k - 3}")
+    close = {np.float32: 1e-5, np.float64: 1e-13}[dtype]
+    for k in range(len(on)):
+        np.testing.assert_allclose(on[k], off[k], rtol=close, atol=close, err_msg=f"result {k}")
 
 
 ROW_CASES = [  # batches under the column cut: the hidden rows are cut (floor lowered to 2)

@@ -316,6 +316,14 @@ def arrive_and_wait(sync, piece, pieces, step, yield_at, patience):
     return True
 
 
+@inline
+def _rows(n):
+    """n, 2n and 3n unsigned (int64 + uint64 is a float in Numba: offsets of unsigned rows
+    must be unsigned too)."""
+    u = np.uint64(n)
+    return u, u + u, u + u + u
+
+
 @cell
 def lstm_forward(product, xw, bias, c, out, t, j0, j1, b0, b1):
     """One step, hidden-major, of hidden rows [j0, j1) and batch columns [b0, b1): product
@@ -325,14 +333,14 @@ def lstm_forward(product, xw, bias, c, out, t, j0, j1, b0, b1):
     row is a 1-D contiguous array over the batch: LLVM vectorizes those loops, provided
     nothing read comes from `out` (the reason c is a separate array). float32 takes the
     libm-free sigmoid/tanh."""
-    H = out.shape[2]
-    n = j1 - j0
+    H, H2, H3 = _rows(out.shape[2])
+    n, n2, n3 = _rows(j1 - j0)
     s = t + 1
-    for j in range(j0, j1):
-        r = j - j0
-        p_i, p_f, p_g, p_o = product[r], product[n + r], product[2 * n + r], product[3 * n + r]
-        x_i, x_f, x_g, x_o = xw[j, t], xw[H + j, t], xw[2 * H + j, t], xw[3 * H + j, t]
-        b_i, b_f, b_g, b_o = bias[j], bias[H + j], bias[2 * H + j], bias[3 * H + j]
+    for r in range(n):                                  # unsigned rows: no wraparound checks
+        j = np.uint64(j0) + r
+        p_i, p_f, p_g, p_o = product[r], product[n + r], product[n2 + r], product[n3 + r]
+        x_i, x_f, x_g, x_o = xw[j, t], xw[H + j, t], xw[H2 + j, t], xw[H3 + j, t]
+        b_i, b_f, b_g, b_o = bias[j], bias[H + j], bias[H2 + j], bias[H3 + j]
         c_j = c[j]
         h_, c_, i_, f_, g_, o_ = (out[s, 0, j], out[s, 1, j], out[s, 2, j], out[s, 3, j],
                                   out[s, 4, j], out[s, 5, j])
@@ -360,13 +368,13 @@ def lstm_backward(dh, dc, g, out, t, d, one, j0, j1, b0, b1):
     output (its gate planes carry none); out [T + 1, 6, H, B]; one: 1 in the data's dtype.
     tanh(c) is recomputed rather than stored: a cheap pass instead of one more plane
     written and read."""
-    H = out.shape[2]
+    H, H2, H3 = _rows(out.shape[2])
     s = t + 1
-    for j in range(j0, j1):
+    for j in range(np.uint64(j0), np.uint64(j1)):      # unsigned: no wraparound checks
         i_, f_, g_, o_, c_, c0 = (out[s, 2, j], out[s, 3, j], out[s, 4, j], out[s, 5, j],
                                   out[s, 1, j], out[t, 1, j])
         gh, gc, dh_, dc_ = g[s, 0, j], g[s, 1, j], dh[j], dc[j]
-        d_i, d_f, d_g, d_o = d[j, t], d[H + j, t], d[2 * H + j, t], d[3 * H + j, t]
+        d_i, d_f, d_g, d_o = d[j, t], d[H + j, t], d[H2 + j, t], d[H3 + j, t]
         for b in range(np.uint64(b0), np.uint64(b1)):   # unsigned: no wraparound check
             i, f, gg, o = i_[b], f_[b], g_[b], o_[b]
             tanh_c = tanh(c_[b])

@@ -114,9 +114,8 @@ def _by_columns(columns, batch: int) -> None:
     paid once per sequence where OpenBLAS's two threads paid one per step's small product
     (1.35-1.55x its one-thread speed there). Only the all-Numba recurrence is cut: it holds
     no GIL between steps (a Python loop per piece serialized the pieces on it). Cuts fall
-    on multiples of COLUMN_BLOCK; the forward then came out the same bits cut or not, the
-    backward within rounding (a column in LLVM's vector body when cut may fall in its
-    scalar remainder uncut). Each piece's products run on one BLAS thread: a 16-column
+    on multiples of COLUMN_BLOCK; results agree cut or not within rounding (a column in
+    LLVM's vector body when cut may fall in its scalar remainder uncut). Each piece's products run on one BLAS thread: a 16-column
     product costs ~18% more per column than a 32-column one (the weights are packed per
     call). Measured at batch 32 (bench/lstm_kernel.py, 2026-12-05, machine loaded by other
     work) the two 16-column halves lost to one recurrence on OpenBLAS's two threads at load

@@ -21,8 +21,8 @@ contiguous block: with the per-step GEMM in between evicting the caches, the hid
 The gate planes are a workspace for the backward (cuDNN's "reserve space"), not outputs:
 like an argmax they carry no gradient, in either mode. Their adjoint would be zeros in
 every real use, so the backward takes only the h and c planes' adjoint [T + 1, 2, H, B],
-made from the getitems of the packed output directly (`Op.sliced_adjoint`): the packed
-size is never zero-filled, and when only h_n is read, only its slot is written.
+made from the getitems of the packed output directly (`Op.sliced_adjoint`): a third of
+the packed size is zero-filled, not all of it, and the backward reads no gate planes' zeros.
 Second-order gradients through the fused backward are not implemented (as with cuDNN's
 RNN): `LstmGrad.vjp` says so instead of returning zeros.
 """
@@ -165,9 +165,9 @@ class Lstm(Op):
 def _state_adjoint(g, out: Tensor) -> Tensor:
     """The adjoint of out's h and c planes, [T + 1, 2, H, B], from g, out's whole adjoint or
     a SlicedAdjoint. The gates carry none, so when every piece reads only the h and c planes
-    (h_n, c_n, the output sequence: all nn.LSTM reads) it is made from the pieces alone,
-    a third of the packed size zero-filled, and when h_n alone is read, nothing else is
-    written."""
+    (h_n, c_n, the output sequence: all nn.LSTM reads) it is made from the pieces alone
+    (a third of the packed size zero-filled, not all of it); otherwise from the dense
+    adjoint."""
     if isinstance(g, SlicedAdjoint):
         pieces = [(_in_state_planes(index), piece) for index, piece in g.pieces]
         if g.pieces and not g.whole and all(index is not None for index, _ in pieces):

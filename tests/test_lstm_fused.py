@@ -115,3 +115,47 @@ def test_gate_planes_carry_no_gradient():
     assert packed.shape == (4, 6, 2, 2)
     packed[:, 2:].sum().backward()
     assert xw.grad is None or not np.any(xw.grad.numpy())
+
+
+SLICES = [(-1, 0), (slice(1, None), 0), (-1, -6), (slice(None), slice(None, 2)),
+          (slice(2, 4), 1, slice(0, 1)), (slice(None), slice(1, 3)), (Ellipsis, 0),
+          (slice(None), slice(-6, -4))]
+
+
+@pytest.mark.parametrize("index", SLICES, ids=str)
+def test_sliced_adjoint_matches_the_dense_one(index):
+    """The backward built from the getitems of the packed output alone (`sliced_adjoint`:
+    the h and c planes' adjoint, nothing zero-filled at the packed size) gives the gradients
+    of the same loss read through a mask of the whole output (a dense adjoint); an index
+    that may reach a gate plane takes the dense way, and so does a mix of both."""
+    rng = np.random.default_rng(3)
+    args = [rng.standard_normal(s) for s in ((8, 6), (2, 2), (2, 2), (8, 2), (8,))]
+
+    def grads(loss_of):
+        xs = [tf.tensor(a, requires_grad=True) for a in args]
+        loss_of(tf.ops.lstm(*xs)).backward()
+        return [x.grad.numpy() for x in xs]
+
+    mask = np.zeros((4, 6, 2, 2))
+    mask[index] = 1
+    mask[:, 2:] = 0           # the gate planes carry no gradient either way
+    weight = rng.standard_normal(mask.shape)
+    want = grads(lambda p: (p * tf.tensor(mask * weight)).sum())
+    got = grads(lambda p: (p[index] * tf.tensor(weight[index])).sum())
+    mixed = grads(lambda p: (p[index] * tf.tensor(weight[index])).sum() + (p * 0).sum())
+    for g, m, w in zip(got, mixed, want):
+        np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(m, w, rtol=1e-12, atol=1e-12)
+
+
+def test_state_plane_indices():
+    """Which getitems of the packed output the sliced adjoint takes, rewritten for the
+    [T + 1, 2, H, B] h and c planes, and which go the dense way (None)."""
+    from tinyflow.ops.rnn import _in_state_planes
+    assert _in_state_planes((-1, 0)) == (-1, 0)
+    assert _in_state_planes((-1, np.int64(-5))) == (-1, 1)
+    assert _in_state_planes((slice(None), slice(-6, -4), 0)) == (slice(None), slice(0, 2), 0)
+    for index in [(slice(None), slice(1, 3)), (slice(None), 2), (slice(None), slice(None)),
+                  (Ellipsis, 0), (None, 0), (slice(None), True), (0,),
+                  (slice(None), slice(None, 2, 2)), (slice(None), slice(1, 1))]:
+        assert _in_state_planes(index) is None, index

@@ -14,11 +14,11 @@ import numpy as np
 from ..core import devices
 from ..core.graph import topo_sort
 from ..core.modes import anomaly_mode, set_grad_enabled, trace_state, vjp_request
-from ..core.op import as_tensor, sum_terms
+from ..core.op import as_tensor
 from ..core.tensor import EAGER, REMOTE, Tensor, new_eager
 from ..ops.creation import ones_like
 from ..ops.math import cast
-from ..ops.shape import GetItem, getitem_grads, sum_to
+from ..ops.shape import GetItem, SlicedAdjoint, sum_to
 from ..ops.shape import copy as copy_tensor
 from .composed import traced
 from .tape import FREED, check_saved
@@ -169,7 +169,12 @@ def _backprop(order: list, ys: list, xs: list, grad_ys: list, on_final=None,
                 needed = tuple([id(i) in relevant for i in inputs])
                 if True not in needed:
                     continue
-            g = partials if type(partials) is not list else _total(partials, node)
+            if type(partials) is not list:
+                g = partials
+            elif op.sliced_adjoint and not op.composed:   # the op reads the pieces itself
+                g = _sliced(partials, node)
+            else:
+                g = _total(partials, node)
             eager = node.kind == "eager"
             if eager:
                 saved = node._saved
@@ -263,6 +268,12 @@ class _Piece:
         self.index, self.g = index, g
 
 
+def _sliced(partials: list, x: Tensor) -> SlicedAdjoint:
+    """x's partial adjoints as a SlicedAdjoint: the getitems' gradients, and the rest."""
+    return SlicedAdjoint(x, [(p.index, p.g) for p in partials if isinstance(p, _Piece)],
+                         [p for p in partials if not isinstance(p, _Piece)])
+
+
 def _total(partials, x: Tensor) -> Optional[Tensor]:
     """The sum of x's partial adjoints (one tensor, or a list of them): the getitems'
     gradients among them (split, chunk, slices of one tensor) are written into one buffer by
@@ -271,9 +282,7 @@ def _total(partials, x: Tensor) -> Optional[Tensor]:
         return partials
     if len(partials) == 1 and not isinstance(partials[0], _Piece):
         return partials[0]
-    pieces = [(p.index, p.g) for p in partials if isinstance(p, _Piece)]
-    whole = [p for p in partials if not isinstance(p, _Piece)]
-    return sum_terms(([getitem_grads(x, pieces)] if pieces else []) + whole)
+    return _sliced(partials, x).dense()
 
 
 def _vjp(node: Tensor, g: Tensor) -> tuple:

@@ -53,6 +53,8 @@ class Op:
     saves_inputs = True     # vjp reads the inputs' values (not just their shapes)
     saves_output = True     # vjp reads the output's value
     composed = False        # derivatives from differentiating `compose` (autodiff/composed.py)
+    sliced_adjoint = False  # vjp may get a `SlicedAdjoint` (ops/shape.py): its output's
+    #                         adjoint as the getitems' pieces, so the unread parts stay unmade
     # Linear ops need no forward rule; forward mode applies the op to the tangents
     # (autodiff/forward.py). "linear": linear in its inputs together (transpose, concat,
     # sum): op(t1, ..., tn).

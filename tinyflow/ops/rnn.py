@@ -20,11 +20,15 @@ contiguous block: with the per-step GEMM in between evicting the caches, the hid
 
 The gate planes are a workspace for the backward (cuDNN's "reserve space"), not outputs:
 like an argmax they carry no gradient, in either mode. Their adjoint would be zeros in
-every real use, and reading it per step kept the backward cell from vectorizing (6x).
+every real use, so the backward takes only the h and c planes' adjoint [T + 1, 2, H, B],
+made from the getitems of the packed output directly (`Op.sliced_adjoint`): a third of
+the packed size is zero-filled, not all of it, and the backward reads no gate planes' zeros.
 Second-order gradients through the fused backward are not implemented (as with cuDNN's
 RNN): `LstmGrad.vjp` says so instead of returning zeros.
 """
 from __future__ import annotations
+
+import numpy as np
 
 from ..core.modes import needs_input_grad
 from ..core.op import Op, apply, as_tensor, sum_terms
@@ -32,7 +36,7 @@ from ..core.tensor import Tensor
 from .linalg import matmul
 from .math import tanh
 from .reduce import reduce_sum
-from .shape import expand_dims, getitem, reshape, stack, transpose
+from .shape import SlicedAdjoint, expand_dims, getitem, getitem_grads, reshape, stack, transpose
 
 _ANY = slice(None)
 PLANES = 6   # h c i f g o
@@ -97,9 +101,12 @@ class Lstm(Op):
             raise ValueError("the sequence needs at least one step")
         return (None if steps is None else steps + 1, PLANES, hidden, batch), dtype
 
+    sliced_adjoint = True   # only the h and c planes' adjoint is made (see _state_adjoint)
+
     def vjp(self, g, out, xw, h0, c0, w_hh, bias):
         hidden, gates = self.hidden, 4 * self.hidden
-        grads = apply(LstmGrad(hidden=hidden), g, out, w_hh)        # [4H, T + 1, B]
+        grads = apply(LstmGrad(hidden=hidden), _state_adjoint(g, out), out,
+                      w_hh)                                         # [4H, T + 1, B]
         d_pre = reshape(getitem(grads, (_ANY, slice(0, -1))), [gates, -1])   # a view
         d_h0 = d_c0 = d_w = None
         if needs_input_grad(1):
@@ -155,10 +162,46 @@ class Lstm(Op):
         return stack([stack([zero if r is None else r for r in row], 0) for row in rows], 0)
 
 
+def _state_adjoint(g, out: Tensor) -> Tensor:
+    """The adjoint of out's h and c planes, [T + 1, 2, H, B], from g, out's whole adjoint or
+    a SlicedAdjoint. The gates carry none, so when every piece reads only the h and c planes
+    (h_n, c_n, the output sequence: all nn.LSTM reads) it is made from the pieces alone
+    (a third of the packed size zero-filled, not all of it); otherwise from the dense
+    adjoint."""
+    if isinstance(g, SlicedAdjoint):
+        pieces = [(_in_state_planes(index), piece) for index, piece in g.pieces]
+        if g.pieces and not g.whole and all(index is not None for index, _ in pieces):
+            return getitem_grads(getitem(out, _STATE_PLANES), pieces)
+        g = g.dense()
+    return getitem(g, _STATE_PLANES)
+
+
+_STATE_PLANES = (_ANY, slice(0, 2))
+
+
+def _in_state_planes(index: tuple):
+    """`index` of the packed output rewritten for its h and c planes alone ([T + 1, 2, H, B]),
+    or None when it may read a gate plane (or is not a plain index on the plane axis)."""
+    if len(index) < 2 or not all(isinstance(k, (int, np.integer, slice))
+                                 and not isinstance(k, (bool, np.bool_)) for k in index[:2]):
+        return None
+    plane = index[1]
+    if isinstance(plane, slice):
+        planes = range(PLANES)[plane]
+        if planes.step != 1 or not planes or planes.stop > 2:
+            return None
+        plane = slice(planes.start, planes.stop)
+    elif not 0 <= plane % PLANES < 2 or not -PLANES <= plane < PLANES:
+        return None
+    else:
+        plane = int(plane % PLANES)
+    return (index[0], plane) + tuple(index[2:])
+
+
 class LstmGrad(Op):
-    """Backpropagation through time: lstm_grad(g, out, w_hh) -> [4H, T + 1, B], with g the
-    adjoint of lstm's packed output `out` (both [T + 1, 6, H, B]; g's gate planes are not
-    read: they carry no gradient). Columns [:, t] for t < T
+    """Backpropagation through time: lstm_grad(g, out, w_hh) -> [4H, T + 1, B], with g
+    [T + 1, 2, H, B] the adjoint of the h and c planes of lstm's packed output `out`
+    ([T + 1, 6, H, B]; the gate planes carry no gradient). Columns [:, t] for t < T
     are the gradients of step t's gate pre-activations (so [:, :T] reshapes to xw's
     gradient [4H, T * B] without a copy); [:, T] holds c0's gradient in rows 0..H-1, the
     part of h0's gradient that comes straight from slot 0 of g in rows H..2H-1, then zeros
@@ -171,8 +214,8 @@ class LstmGrad(Op):
         dtype = _check_floats(g, out, w_hh)
         hidden = self.hidden
         _check_dims("out", out.shape, (None, PLANES, hidden, None))
-        _check_dims("g", g.shape, out.shape if out.shape is not None else
-                    (None, PLANES, hidden, None))
+        _check_dims("g", g.shape, (None, 2, hidden, None) if out.shape is None else
+                    (out.shape[0], 2, hidden, out.shape[3]))
         _check_dims("w_hh", w_hh.shape, (4 * hidden, hidden))
         if out.shape is None:
             return None, dtype

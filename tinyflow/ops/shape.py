@@ -9,7 +9,7 @@ from typing import Optional
 import numpy as np
 
 from ..core import dtypes
-from ..core.op import Op, apply, as_tensor, shared
+from ..core.op import Op, apply, as_tensor, shared, sum_terms
 from ..core.shapes import normalize_axes
 from ..core.tensor import Tensor
 from .creation import zeros_like
@@ -274,6 +274,24 @@ class ScatterTiles(Op):
             return None
         pieces = [zeros_like(g) if tk is None else tk for g, tk in zip(gs, t[1:])]
         return apply(self, ref, *pieces)
+
+
+class SlicedAdjoint:
+    """A tensor's adjoint before it is summed: `pieces`, (index, g) pairs from getitems of
+    `ref` (g the adjoint of ref[index]), and `whole`, dense partial adjoints. The reverse sweep
+    hands this to the vjp of an op with `sliced_adjoint` set, which may use the pieces alone
+    (the parts of a packed output nobody read need never be zero-filled) or call `dense()`."""
+
+    __slots__ = ("ref", "pieces", "whole")
+
+    def __init__(self, ref: Tensor, pieces: list, whole: list) -> None:
+        self.ref, self.pieces, self.whole = ref, pieces, whole
+
+    def dense(self) -> Tensor:
+        """The adjoint as one tensor shaped like `ref`: the pieces written into one buffer
+        by one op (see GetItemGrads), plus the dense partials."""
+        return sum_terms(([getitem_grads(self.ref, self.pieces)] if self.pieces else [])
+                         + list(self.whole))
 
 
 def getitem_grads(ref, pieces) -> Tensor:

@@ -112,3 +112,42 @@ def test_batched_matmul_in_pieces(monkeypatch, shapes):
     np.testing.assert_array_equal(alone[0], np.matmul(a, b.swapaxes(-1, -2)))
     np.testing.assert_array_equal(alone[0], pieces[0])
     assert calls == ["linalg.py"], calls
+
+
+
+def test_attention_written_out_by_hand_in_pieces(monkeypatch):
+    """The kernels between the products of `q @ k.transpose(-2, -1)`, `masked_fill`,
+    `softmax`, `@ v`, at odd sizes: the scale (Mul), masked_fill (Where) and its gradient, the
+    softmax's gradient, a bias gradient's sum and split's gradient (nanoGPT's q, k, v) give
+    PyTorch's values, and the same in pieces on the pool's threads."""
+    torch = pytest.importorskip("torch")
+    from tinyflow.ops import attention, math as m, reduce as r, shape as s
+    rng = np.random.default_rng(5)
+    att = rng.standard_normal((3, 2, 7, 9)).astype(np.float32)
+    g = rng.standard_normal(att.shape).astype(np.float32)
+    p = np.asarray(torch.softmax(torch.tensor(att), -1))
+    mask = np.triu(np.ones((7, 9), bool), 1)[None, None]
+    parts = [rng.standard_normal((3, 5, 4)).astype(np.float32) for _ in range(3)]
+    split = s.GetItemGrads(indices=tuple((slice(None), slice(None), slice(4 * i, 4 * i + 4))
+                                         for i in range(3)))
+    k = numpy_kernels
+
+    def run():
+        return (k[m.Mul](m.Mul(), att, np.float32(0.125)),
+                k[m.Where](m.Where(), mask, np.float32(-np.inf), att),
+                k[m.Where](m.Where(), mask, np.float32(0), g),
+                k[attention.AttentionWeightsGrad](attention.AttentionWeightsGrad(scale=0.5),
+                                                  g, p),
+                k[r.Sum](r.Sum(axis=(0,), keepdims=False), g.reshape(21, 18)),
+                k[s.GetItemGrads](split, np.empty((3, 5, 12), np.float32), *parts))
+    alone, pieces, calls = _twice(monkeypatch, run)
+    for a, b in zip(alone, pieces):
+        np.testing.assert_array_equal(a, b)
+    t_att, t_g, t_p, t_mask = (torch.tensor(a) for a in (att, g, p, mask))
+    want = [t_att * 0.125, t_att.masked_fill(t_mask, -np.inf), t_g.masked_fill(t_mask, 0),
+            t_p * (t_g - (t_g * t_p).sum(-1, keepdim=True)) * 0.5,
+            t_g.reshape(21, 18).sum(0), torch.cat([torch.tensor(x) for x in parts], 2)]
+    for got, expected in zip(alone, want):
+        np.testing.assert_allclose(got, expected.numpy(), rtol=1e-5, atol=1e-6)
+    assert calls == ["parallel.py", "math.py", "math.py", "attention.py", "parallel.py",
+                     "shape.py"], calls

@@ -21,9 +21,21 @@ _UNARY = {m.Neg: np.negative, m.Square: np.square, m.Sqrt: np.sqrt, m.Exp: np.ex
           m.Round: np.round, m.Log1p: np.log1p, m.Expm1: np.expm1}
 
 
+# Ufuncs that map a float dtype to itself: on large arrays (the scores of attention written
+# out by hand, scaled by 1/sqrt(d)) they go to the kernel pool (`parallel.ufunc`)
+_SAME_DTYPE = {m.Add, m.Sub, m.Mul, m.Div, m.Maximum, m.Minimum, m.Neg, m.Square, m.Sqrt,
+               m.Exp, m.Log, m.Sin, m.Cos, m.Tanh, m.Abs, m.Log1p, m.Expm1}
+
+
 def _register_ufuncs(table):
     for op_cls, ufunc in table.items():
-        kernel(op_cls, inplace=True)(lambda op, *xs, out=None, _f=ufunc: _f(*xs, out=out))
+        if op_cls in _SAME_DTYPE:   # the size test inline: small arrays pay no frame more
+            kernel(op_cls, inplace=True)(
+                lambda op, *xs, out=None, _f=ufunc: _f(*xs, out=out)
+                if xs[0].size < parallel.MIN_ELEMENTS and xs[-1].size < parallel.MIN_ELEMENTS
+                else parallel.ufunc(_f, *xs, out=out))
+        else:
+            kernel(op_cls, inplace=True)(lambda op, *xs, out=None, _f=ufunc: _f(*xs, out=out))
 
 
 _register_ufuncs(_BINARY)
@@ -114,8 +126,24 @@ def _round(dtype, x, out):
 
 @kernel(m.Where, out=True)
 def where(op, cond, x, y, out=None):
+    """np.where; a large float result (masked_fill of attention's scores) is cut along its
+    first axis across the kernel pool."""
+    if ((x.size >= parallel.MIN_ELEMENTS or y.size >= parallel.MIN_ELEMENTS)
+            and x.dtype == y.dtype and x.dtype in parallel.FLOATS
+            and (out is None or out.dtype == x.dtype)):
+        shape = np.broadcast_shapes(cond.shape, x.shape, y.shape)
+        if shape and parallel.worth_it(x.size + y.size, shape[0]):
+            out = np.empty(shape, x.dtype) if out is None else out
+            cond, x, y = (np.broadcast_to(a, shape) for a in (cond, x, y))
+            parallel.run(lambda a, b: _copy_where(cond[a:b], x[a:b], y[a:b], out[a:b]),
+                         shape[0])
+            return out
     if out is None:
         return np.where(cond, x, y)
+    return _copy_where(cond, x, y, out)
+
+
+def _copy_where(cond, x, y, out):
     np.copyto(out, y)
     np.copyto(out, x, where=cond)
     return out

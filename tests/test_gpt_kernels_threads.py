@@ -151,3 +151,32 @@ def test_attention_written_out_by_hand_in_pieces(monkeypatch):
         np.testing.assert_allclose(got, expected.numpy(), rtol=1e-5, atol=1e-6)
     assert calls == ["parallel.py", "math.py", "math.py", "attention.py", "parallel.py",
                      "shape.py"], calls
+
+
+@pytest.mark.parametrize("ignore_index", [None, 3])
+def test_cross_entropy_of_long_rows_matches_torch_in_pieces(monkeypatch, ignore_index):
+    """A language model's loss (rows >= 32 long, >= 16k logits) and its gradient, at odd
+    sizes: PyTorch's values (ignored labels give 0), the same in pieces."""
+    torch = pytest.importorskip("torch")
+    from tinyflow.ops import nn
+    rng = np.random.default_rng(6)
+    logits = (3 * rng.standard_normal((37, 3, 151))).astype(np.float32)
+    labels = rng.integers(0, 151, (37, 3))
+    g = rng.standard_normal(labels.shape).astype(np.float32)
+    forward = nn.SparseSoftmaxCrossEntropy(ignore_index=ignore_index)
+    backward = nn.SparseSoftmaxCrossEntropyGrad(ignore_index=ignore_index)
+
+    def run():
+        return (numpy_kernels[type(forward)](forward, labels, logits),
+                numpy_kernels[type(backward)](backward, g, labels, logits))
+    alone, pieces, calls = _twice(monkeypatch, run)
+    for a, b in zip(alone, pieces):
+        np.testing.assert_array_equal(a, b)
+    x = torch.tensor(logits).requires_grad_()
+    loss = torch.nn.functional.cross_entropy(
+        x.reshape(-1, 151), torch.tensor(labels).reshape(-1), reduction="none",
+        ignore_index=-100 if ignore_index is None else ignore_index).reshape(labels.shape)
+    loss.backward(torch.tensor(g))
+    np.testing.assert_allclose(alone[0], loss.detach().numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(alone[1], x.grad.numpy(), rtol=1e-5, atol=1e-6)
+    assert calls == ["nn.py", "nn.py"], calls

@@ -180,24 +180,3 @@ def test_cross_entropy_of_long_rows_matches_torch_in_pieces(monkeypatch, ignore_
     np.testing.assert_allclose(alone[0], loss.detach().numpy(), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(alone[1], x.grad.numpy(), rtol=1e-5, atol=1e-6)
     assert calls == ["nn.py", "nn.py"], calls
-
-
-@pytest.mark.parametrize("threads", [1, 2])
-def test_product_laid_out_like_its_strided_right_operand(monkeypatch, threads):
-    """`att @ v` with v = x.view(B, T, H, D).transpose(1, 2) (and the heads' gradients such
-    as ds @ k): np.matmul's values, laid out [B, T, H, D] in memory like v, so the caller's
-    transpose(1, 2).contiguous() is a view; q @ k^T (k^T's rows strided) stays C-ordered."""
-    from tinyflow.ops import linalg
-    rng = np.random.default_rng(7)
-    att = rng.standard_normal((3, 2, 7, 7)).astype(np.float32)
-    x = rng.standard_normal((3, 7, 2 * 5)).astype(np.float32)
-    v = x.reshape(3, 7, 2, 5).transpose(0, 2, 1, 3)
-    monkeypatch.setattr(parallel, "threads", lambda: threads)
-    monkeypatch.setattr(parallel, "MIN_ELEMENTS", 1)
-    product = numpy_kernels[linalg.MatMul]
-    y = product(linalg.MatMul(transpose_a=False, transpose_b=False), att, v)
-    np.testing.assert_array_equal(y, np.matmul(att, v))
-    assert y.transpose(0, 2, 1, 3).flags.c_contiguous
-    scores = product(linalg.MatMul(transpose_a=False, transpose_b=True), v, v)
-    np.testing.assert_allclose(scores, np.matmul(v, v.swapaxes(-1, -2)), rtol=1e-6)
-    assert scores.flags.c_contiguous

@@ -14,7 +14,7 @@ product, the softmax and the product with v. The backward recomputes each block'
 (one product more, as flash attention), so the forward keeps nothing but its output.
 
 q, k and v are read where they are (nanoGPT's heads are strided views of one Linear(C, 3C)
-output), and the output and packed gradients are laid out like q (`laid_out_like`): for
+output), and the output and packed gradients are laid out like q (`_laid_out_like`): for
 those heads [B, T, H, D] in memory, so the caller's transpose(1, 2).contiguous().view(B, T,
 C) and the gradients' way back to [B, T, C] are views, not copies."""
 import functools
@@ -24,7 +24,6 @@ import numpy as np
 
 from ...ops import attention
 from . import parallel
-from .linalg import laid_out_like
 from .registry import kernel
 
 BLOCK = 64       # causal: queries per block (at T = 128, 1/4 of the products skipped; 32
@@ -187,6 +186,19 @@ def _piece_mask(rows_mask, cut: int, a: int, b: int):
     return np.reshape(part, (-1,) + part.shape[-2:])
 
 
+def _laid_out_like(ref, shape, dtype, fill=np.empty):
+    """A new array of `shape` whose axes lie in memory in the order of ref's (by stride):
+    attention's output for q = x.view(B, T, H, D).transpose(1, 2) is [B, H, T, D] over
+    [B, T, H, D] memory, so the caller's transpose(1, 2).contiguous() is free (as PyTorch
+    lays it out), and so are its gradient's for the reshapes back to [B, T, C]."""
+    # a length-1 axis has any stride (NumPy's broadcast_to gives it 0): outermost
+    strides = [st if n > 1 else math.inf for st, n in zip(ref.strides, ref.shape)]
+    order = sorted(range(len(shape)), key=lambda i: -strides[i])
+    if 0 in strides or order == list(range(len(shape))):
+        return fill(shape, dtype)
+    return fill([shape[i] for i in order], dtype).transpose(np.argsort(order))
+
+
 def _transposed(x):
     """x [n, rows, cols] as a C-contiguous [n, cols, rows]: OpenBLAS multiplies by it some
     1.6x faster than by the transposed view (q k^T at 128 x 128 x 64, one thread)."""
@@ -204,7 +216,7 @@ def attention_(op, q, k, v, mask=None):
     """softmax(q k^T * scale + mask) v, block by block (module docstring)."""
     (qf, kf, vf), rows_mask, batch = _heads(q, k, v, mask)
     shape, queries, keys = qf.shape[:-2], qf.shape[-2], kf.shape[-2]
-    out = laid_out_like(qf, qf.shape[:-1] + vf.shape[-1:], qf.dtype, np.zeros)
+    out = _laid_out_like(qf, qf.shape[:-1] + vf.shape[-1:], qf.dtype, np.zeros)
     if not (qf.size and kf.size and queries and keys):
         return out.reshape(batch + out.shape[-2:])
     has_mask = mask is not None
@@ -235,7 +247,7 @@ def attention_grad(op, g, q, k, v, mask=None):
     (qf, kf, vf, gf), rows_mask, batch = _heads(q, k, v, mask, g)
     shape, queries, keys = qf.shape[:-2], qf.shape[-2], kf.shape[-2]
     depth, depth_v = qf.shape[-1], vf.shape[-1]
-    grads = laid_out_like(qf, shape + (queries + 2 * keys, max(depth, depth_v)), qf.dtype,
+    grads = _laid_out_like(qf, shape + (queries + 2 * keys, max(depth, depth_v)), qf.dtype,
                            np.zeros)
     if not (qf.size and kf.size and queries and keys):
         return grads.reshape(batch + grads.shape[-2:])

@@ -22,38 +22,9 @@ def matmul(op, a, b, out=None):
         a = a.swapaxes(-1, -2)
     if op.transpose_b:
         b = b.swapaxes(-1, -2)
-    if a.ndim > 2 or b.ndim > 2:
-        if out is None and b.ndim > 2 and not b.flags.c_contiguous:
-            out = _laid_out_like_b(a, b)
-        if parallel.threads() > 1:
-            return _batched(a, b, out)
+    if (a.ndim > 2 or b.ndim > 2) and parallel.threads() > 1:
+        return _batched(a, b, out)
     return np.matmul(a, b, out=out)
-
-
-def _laid_out_like_b(a, b):
-    """The product's array, laid out in memory like b when b is a strided view of the
-    product's shape with its rows contiguous (nanoGPT's `att @ v`, v = x.view(B, T, H,
-    D).transpose(1, 2); the heads' gradients dq = ds @ k, dk, dv): then the caller's
-    transpose(1, 2).contiguous().view(B, T, C) and its gradient's way back are views, not
-    copies. None (C order) otherwise."""
-    shape = np.broadcast_shapes(a.shape[:-2], b.shape[:-2]) + (a.shape[-2], b.shape[-1])
-    if (b.shape != shape or b.strides[-1] != b.itemsize or a.dtype != b.dtype
-            or min(b.strides[:-1]) < b.strides[-1] * b.shape[-1]):
-        return None
-    return laid_out_like(b, shape, b.dtype)
-
-
-def laid_out_like(ref, shape, dtype, fill=np.empty):
-    """A new array of `shape` whose axes lie in memory in the order of ref's (by stride):
-    attention's output for q = x.view(B, T, H, D).transpose(1, 2) is [B, H, T, D] over
-    [B, T, H, D] memory, so the caller's transpose(1, 2).contiguous() is free (as PyTorch
-    lays it out), and so are its gradient's for the reshapes back to [B, T, C]."""
-    # a length-1 axis has any stride (NumPy's broadcast_to gives it 0): outermost
-    strides = [st if n > 1 else math.inf for st, n in zip(ref.strides, ref.shape)]
-    order = sorted(range(len(shape)), key=lambda i: -strides[i])
-    if 0 in strides or order == list(range(len(shape))):
-        return fill(shape, dtype)
-    return fill([shape[i] for i in order], dtype).transpose(np.argsort(order))
 
 
 # A multiply-add of a small product costs about this fraction of an elementwise pass's

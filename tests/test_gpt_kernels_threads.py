@@ -180,3 +180,23 @@ def test_cross_entropy_of_long_rows_matches_torch_in_pieces(monkeypatch, ignore_
     np.testing.assert_allclose(alone[0], loss.detach().numpy(), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(alone[1], x.grad.numpy(), rtol=1e-5, atol=1e-6)
     assert calls == ["nn.py", "nn.py"], calls
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_large_where_is_numpys(monkeypatch, threads):
+    """where from WHERE_COPIES_FROM elements (two copies, in pieces on two threads): np.where's
+    values and dtype, the condition and either operand broadcast, NaN and -inf kept."""
+    from tinyflow.backend.numpy import math as kernels
+    from tinyflow.ops import math as m
+    monkeypatch.setattr(parallel, "threads", lambda: threads)
+    monkeypatch.setattr(parallel, "MIN_ELEMENTS", 1 << 16)   # these arrays cut on two threads
+    rng = np.random.default_rng(8)
+    y = rng.standard_normal((5, 3, 67, 131)).astype(np.float32)
+    assert y.size >= kernels.WHERE_COPIES_FROM
+    y[0, 0, 0, :3] = np.nan
+    cond = rng.random((1, 3, 67, 131)) < 0.5
+    for x in (np.float32(-np.inf), rng.standard_normal((131,)).astype(np.float32)):
+        for args in ((cond, x, y), (cond, y, x)):
+            got = numpy_kernels[m.Where](m.Where(), *args)
+            np.testing.assert_array_equal(got, np.where(*args))
+            assert got.dtype == np.float32

@@ -112,3 +112,91 @@ def test_batched_matmul_in_pieces(monkeypatch, shapes):
     np.testing.assert_array_equal(alone[0], np.matmul(a, b.swapaxes(-1, -2)))
     np.testing.assert_array_equal(alone[0], pieces[0])
     assert calls == ["linalg.py"], calls
+
+
+
+def test_attention_written_out_by_hand_in_pieces(monkeypatch):
+    """The kernels between the products of `q @ k.transpose(-2, -1)`, `masked_fill`,
+    `softmax`, `@ v`, at odd sizes: the scale (Mul), masked_fill (Where) and its gradient, the
+    softmax's gradient, a bias gradient's sum and split's gradient (nanoGPT's q, k, v) give
+    PyTorch's values, and the same in pieces on the pool's threads."""
+    torch = pytest.importorskip("torch")
+    from tinyflow.ops import attention, math as m, reduce as r, shape as s
+    rng = np.random.default_rng(5)
+    att = rng.standard_normal((3, 2, 7, 9)).astype(np.float32)
+    g = rng.standard_normal(att.shape).astype(np.float32)
+    p = np.asarray(torch.softmax(torch.tensor(att), -1))
+    mask = np.triu(np.ones((7, 9), bool), 1)[None, None]
+    parts = [rng.standard_normal((3, 5, 4)).astype(np.float32) for _ in range(3)]
+    split = s.GetItemGrads(indices=tuple((slice(None), slice(None), slice(4 * i, 4 * i + 4))
+                                         for i in range(3)))
+    k = numpy_kernels
+
+    def run():
+        return (k[m.Mul](m.Mul(), att, np.float32(0.125)),
+                k[m.Where](m.Where(), mask, np.float32(-np.inf), att),
+                k[m.Where](m.Where(), mask, np.float32(0), g),
+                k[attention.AttentionWeightsGrad](attention.AttentionWeightsGrad(scale=0.5),
+                                                  g, p),
+                k[r.Sum](r.Sum(axis=(0,), keepdims=False), g.reshape(21, 18)),
+                k[s.GetItemGrads](split, np.empty((3, 5, 12), np.float32), *parts))
+    alone, pieces, calls = _twice(monkeypatch, run)
+    for a, b in zip(alone, pieces):
+        np.testing.assert_array_equal(a, b)
+    t_att, t_g, t_p, t_mask = (torch.tensor(a) for a in (att, g, p, mask))
+    want = [t_att * 0.125, t_att.masked_fill(t_mask, -np.inf), t_g.masked_fill(t_mask, 0),
+            t_p * (t_g - (t_g * t_p).sum(-1, keepdim=True)) * 0.5,
+            t_g.reshape(21, 18).sum(0), torch.cat([torch.tensor(x) for x in parts], 2)]
+    for got, expected in zip(alone, want):
+        np.testing.assert_allclose(got, expected.numpy(), rtol=1e-5, atol=1e-6)
+    assert calls == ["parallel.py", "math.py", "math.py", "attention.py", "parallel.py",
+                     "shape.py"], calls
+
+
+@pytest.mark.parametrize("ignore_index", [None, 3])
+def test_cross_entropy_of_long_rows_matches_torch_in_pieces(monkeypatch, ignore_index):
+    """A language model's loss (rows >= 32 long, >= 16k logits) and its gradient, at odd
+    sizes: PyTorch's values (ignored labels give 0), the same in pieces."""
+    torch = pytest.importorskip("torch")
+    from tinyflow.ops import nn
+    rng = np.random.default_rng(6)
+    logits = (3 * rng.standard_normal((37, 3, 151))).astype(np.float32)
+    labels = rng.integers(0, 151, (37, 3))
+    g = rng.standard_normal(labels.shape).astype(np.float32)
+    forward = nn.SparseSoftmaxCrossEntropy(ignore_index=ignore_index)
+    backward = nn.SparseSoftmaxCrossEntropyGrad(ignore_index=ignore_index)
+
+    def run():
+        return (numpy_kernels[type(forward)](forward, labels, logits),
+                numpy_kernels[type(backward)](backward, g, labels, logits))
+    alone, pieces, calls = _twice(monkeypatch, run)
+    for a, b in zip(alone, pieces):
+        np.testing.assert_array_equal(a, b)
+    x = torch.tensor(logits).requires_grad_()
+    loss = torch.nn.functional.cross_entropy(
+        x.reshape(-1, 151), torch.tensor(labels).reshape(-1), reduction="none",
+        ignore_index=-100 if ignore_index is None else ignore_index).reshape(labels.shape)
+    loss.backward(torch.tensor(g))
+    np.testing.assert_allclose(alone[0], loss.detach().numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(alone[1], x.grad.numpy(), rtol=1e-5, atol=1e-6)
+    assert calls == ["nn.py", "nn.py"], calls
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_large_where_is_numpys(monkeypatch, threads):
+    """where from WHERE_COPIES_FROM elements (two copies, in pieces on two threads): np.where's
+    values and dtype, the condition and either operand broadcast, NaN and -inf kept."""
+    from tinyflow.backend.numpy import math as kernels
+    from tinyflow.ops import math as m
+    monkeypatch.setattr(parallel, "threads", lambda: threads)
+    monkeypatch.setattr(parallel, "MIN_ELEMENTS", 1 << 16)   # these arrays cut on two threads
+    rng = np.random.default_rng(8)
+    y = rng.standard_normal((5, 3, 67, 131)).astype(np.float32)
+    assert y.size >= kernels.WHERE_COPIES_FROM
+    y[0, 0, 0, :3] = np.nan
+    cond = rng.random((1, 3, 67, 131)) < 0.5
+    for x in (np.float32(-np.inf), rng.standard_normal((131,)).astype(np.float32)):
+        for args in ((cond, x, y), (cond, y, x)):
+            got = numpy_kernels[m.Where](m.Where(), *args)
+            np.testing.assert_array_equal(got, np.where(*args))
+            assert got.dtype == np.float32

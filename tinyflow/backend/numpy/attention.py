@@ -32,6 +32,9 @@ WIDE_BLOCK = 128  # other attention: blocks only bound the scores kept in cache
 # An entry of the scores costs some 2 (D + Dv) flops of products besides its softmax: about
 # this many elementwise passes' worth, which `parallel.MIN_ELEMENTS` is counted in.
 WORK_PER_SCORE = 8
+# The weights' gradient reads g and p and writes the result: about two passes' worth, so
+# the scores of attention written out by hand ([8, 4, 128, 128]) go to the pool.
+WEIGHTS_GRAD_PASSES = 2
 
 
 @functools.lru_cache(maxsize=64)
@@ -107,9 +110,10 @@ def attention_weights_grad(op, g, p, out=None):
             and g.flags.c_contiguous and p.flags.c_contiguous
             and (out is None or out.flags.c_contiguous and out.dtype == g.dtype)):
         out = np.empty_like(g) if out is None else out
-        width = g.shape[-1]
-        _loops().weights_grad(g.reshape(-1, width), p.reshape(-1, width),
-                              g.dtype.type(op.scale), out.reshape(-1, width))
+        width, scale, loop = g.shape[-1], g.dtype.type(op.scale), _loops().weights_grad
+        g_rows, p_rows, out_rows = (a.reshape(-1, width) for a in (g, p, out))
+        parallel.split(lambda a, b: loop(g_rows[a:b], p_rows[a:b], scale, out_rows[a:b]),
+                       len(out_rows), g.size * WEIGHTS_GRAD_PASSES)
         return out
     out = np.multiply(g, p, out=out)
     row = np.add.reduce(out, axis=-1, keepdims=True)

@@ -106,13 +106,40 @@ def sparse_softmax_cross_entropy(op, labels, logits):
     """log(sum(exp(x - max))) - (x[label] - max) per example: the exponentials in one
     buffer, and no full log-softmax array (only the picked logits are needed)."""
     labels, kept = _class_ids(labels, logits.shape[-1], op.ignore_index)
-    top = np.max(logits, axis=-1, keepdims=True)
-    e = np.subtract(logits, top)
-    np.exp(e, out=e)
-    picked = np.take_along_axis(logits, labels[..., None], axis=-1)
-    picked -= top
-    loss = np.log(np.sum(e, axis=-1)) - picked[..., 0]
+    if _long_rows(logits):
+        loss = _cross_entropy_long_rows(labels, logits)
+    else:
+        top = np.max(logits, axis=-1, keepdims=True)
+        e = np.subtract(logits, top)
+        np.exp(e, out=e)
+        picked = np.take_along_axis(logits, labels[..., None], axis=-1)
+        picked -= top
+        loss = np.log(np.sum(e, axis=-1)) - picked[..., 0]
     return loss if kept is None else np.where(kept, loss, loss.dtype.type(0))
+
+
+def _long_rows(x) -> bool:
+    """Whether x's rows (last axis) take the row loops: float32/64, C-contiguous, long rows
+    of a large enough array (a language model's logits)."""
+    return (x.ndim and x.shape[-1] >= ROW_LOOPS_FROM[0] and x.size >= ROW_LOOPS_FROM[1]
+            and x.dtype in (np.float32, np.float64) and x.flags.c_contiguous)
+
+
+def _cross_entropy_long_rows(labels, logits):
+    """The loss above in pieces of rows on the pool's threads: the max taken in the pass
+    that shifts (the row loops'), the same values."""
+    x, ids = logits.reshape(-1, logits.shape[-1]), labels.reshape(-1)
+    loss, shift = np.empty(len(x), logits.dtype), _attention_loops().shifted_rows
+
+    def piece(a, b):
+        e = np.empty((b - a, x.shape[1]), x.dtype)
+        shift(x[a:b], e, x.dtype.type(-np.inf))
+        picked = e[np.arange(b - a), ids[a:b]]
+        np.exp(e, out=e)
+        np.log(np.add.reduce(e, axis=-1), out=loss[a:b])
+        loss[a:b] -= picked
+    parallel.split(piece, len(x), x.size * SOFTMAX_PASSES)
+    return loss.reshape(labels.shape)
 
 
 @kernel(nn.SparseSoftmaxCrossEntropyGrad, widen=2)
@@ -122,6 +149,8 @@ def sparse_softmax_cross_entropy_grad(op, g, labels, logits):
     labels, kept = _class_ids(labels, logits.shape[-1], op.ignore_index)
     if kept is not None:
         g = np.where(kept, g, g.dtype.type(0))
+    if _long_rows(logits) and g.shape == labels.shape and g.dtype == logits.dtype:
+        return _cross_entropy_grad_long_rows(g, labels, logits)
     out = np.empty(logits.shape, logits.dtype)    # C order (rows below are views of it)
     np.subtract(logits, np.max(logits, axis=-1, keepdims=True), out=out)
     np.exp(out, out=out)
@@ -129,4 +158,21 @@ def sparse_softmax_cross_entropy_grad(op, g, labels, logits):
     out *= scale[..., None]
     rows = out.reshape(-1, out.shape[-1])
     rows[np.arange(len(rows)), labels.reshape(-1)] -= g.reshape(-1)
+    return out
+
+
+def _cross_entropy_grad_long_rows(g, labels, logits):
+    """The gradient above in pieces of rows on the pool's threads, the max taken in the
+    pass that shifts (the row loops'): the same values."""
+    x, ids, g = logits.reshape(-1, logits.shape[-1]), labels.reshape(-1), g.reshape(-1)
+    out = np.empty(logits.shape, logits.dtype)
+    out_rows, shift = out.reshape(x.shape), _attention_loops().shifted_rows
+
+    def piece(a, b):
+        o = out_rows[a:b]
+        shift(x[a:b], o, x.dtype.type(-np.inf))
+        np.exp(o, out=o)
+        o *= np.divide(g[a:b], np.add.reduce(o, axis=-1))[:, None]
+        o[np.arange(b - a), ids[a:b]] -= g[a:b]
+    parallel.split(piece, len(x), x.size * SOFTMAX_PASSES)
     return out

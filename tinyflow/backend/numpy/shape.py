@@ -4,6 +4,7 @@ import math
 import numpy as np
 
 from ...ops import shape as s
+from . import parallel
 from .registry import kernel
 
 
@@ -70,8 +71,14 @@ def getitem_grad(op, g, ref):
 def getitem_grads(op, ref, *gs):
     if _tile_one_axis(op.indices, ref.shape):   # split / chunk: every element written once
         out = np.empty(ref.shape, dtype=gs[0].dtype)
-        for index, g in zip(op.indices, gs):
-            out[index] = g
+
+        def piece(a, b):   # rows a:b of the leading axis (all of it when split cuts it)
+            for index, g in zip(op.indices, gs):
+                out[a:b][index] = g[a:b]
+        if ref.ndim > 1 and op.indices[0][0] == slice(None):
+            parallel.split(piece, ref.shape[0], out.size)   # nanoGPT's q, k, v gradients
+        else:
+            piece(0, len(out))
         return out
     out = np.zeros(ref.shape, dtype=gs[0].dtype)
     for index, g in zip(op.indices, gs):

@@ -72,8 +72,11 @@ class MultiheadAttention(Module):
         bs = (None,) * 3 if b is None else (b[:e], b[e:2 * e], b[2 * e:])
         return ws, bs
 
-    def _heads(self, x, batch: int):
-        """[L, N, E] -> [N, heads, L, head_dim]."""
+    def _heads(self, x, batch: int, batch_first: bool = False):
+        """[L, N, E] (batch_first: [N, L, E]) -> [N, heads, L, head_dim]."""
+        if batch_first:
+            x = ops.reshape(x, (_dim(batch), x.shape[1], self.num_heads, self.head_dim))
+            return ops.transpose(x, (0, 2, 1, 3))
         x = ops.reshape(x, (x.shape[0], _dim(batch), self.num_heads, self.head_dim))
         return ops.transpose(x, (1, 2, 0, 3))
 
@@ -89,24 +92,27 @@ class MultiheadAttention(Module):
             q, k, v = (ops.expand_dims(t, 1) for t in (q, k, v))
             if key_padding_mask is not None:
                 key_padding_mask = ops.expand_dims(key_padding_mask, 0)
-        elif self.batch_first:
-            q, k, v = (ops.transpose(t, (1, 0, 2)) for t in (q, k, v))
-        tgt_len, batch = q.shape[0], q.shape[1]
+        # batch first: projected as given ([N, L, E], no copy of the transposed inputs), the
+        # heads and the output taken in that layout
+        first = self.batch_first and batched
+        tgt_len, batch = (q.shape[1], q.shape[0]) if first else (q.shape[0], q.shape[1])
         (wq, wk, wv), (bq, bk, bv) = self._projections()
-        q = self._heads(F.linear(q, wq, bq), batch)
-        k = self._heads(F.linear(k, wk, bk), batch)
-        v = self._heads(F.linear(v, wv, bv), batch)
+        q = self._heads(F.linear(q, wq, bq), batch, first)
+        k = self._heads(F.linear(k, wk, bk), batch, first)
+        v = self._heads(F.linear(v, wv, bv), batch, first)
         scale = 1.0 / math.sqrt(self.head_dim)
         mask = _one_mask(attn_mask, key_padding_mask, batch, self.num_heads, q.dtype)
         if need_weights or self.dropout > 0.0 and self.training:
             out, weights = self._weighted_values(q, k, v, mask, scale)
         else:   # no weights wanted: softmax(...) v as one op each way
             out, weights = ops.dot_product_attention(q, k, v, mask, scale), None
-        out = ops.transpose(out, (2, 0, 1, 3))  # [L, N, heads, hd]
-        out = self.out_proj(ops.reshape(out, (tgt_len, _dim(batch), self.embed_dim)))
-        if self.batch_first and batched:
-            out = ops.transpose(out, (1, 0, 2))
-        elif not batched:
+        if first:
+            out = ops.transpose(out, (0, 2, 1, 3))  # [N, L, heads, hd]
+            out = self.out_proj(ops.reshape(out, (_dim(batch), tgt_len, self.embed_dim)))
+        else:
+            out = ops.transpose(out, (2, 0, 1, 3))  # [L, N, heads, hd]
+            out = self.out_proj(ops.reshape(out, (tgt_len, _dim(batch), self.embed_dim)))
+        if not batched:
             out = ops.squeeze(out, 1)
         if not need_weights:
             return out, None

@@ -1,0 +1,141 @@
+"""Per-op wall and CPU time of one harness workload (bench/models), to see which kernels
+use every thread: each kernel call is timed by the wall clock and by the process's CPU clock
+(all threads), so cpu/wall near the thread count means the op ran on all of them and near 1
+means on one. `pool` counts the kernel pool's runs (backend/numpy/parallel.py) per step.
+Nested kernels (a fused kernel calling others) count only their own time. `--torch` prints
+torch.profiler's table of the same workload instead (run it in its own process).
+
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE .venv/bin/python bench/op_threads.py \\
+        gpt gpt_manual_tanh --threads 2 [--shapes] [--torch]
+
+On a machine loaded by other work, wall times and cpu/wall ratios mean little: both
+frameworks' threads wait for a core. Compare the pool counts and, at --threads 1, CPU time.
+"""
+from __future__ import annotations
+
+import argparse
+import collections
+import importlib
+import os
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+              "NUMBA_NUM_THREADS")
+
+
+class KernelClock:
+    """Wraps every NumPy kernel of tinyflow's table with a wall and CPU clock."""
+
+    def __init__(self, shapes: bool):
+        from tinyflow.backend.numpy import parallel
+        from tinyflow.core.kernels import numpy_kernels
+        self.shapes, self.on = shapes, False
+        self.stats = collections.defaultdict(lambda: [0, 0.0, 0.0, 0])   # calls, wall, cpu, pool
+        self.stack = []          # [wall, cpu, key] of the kernels running (nested)
+        run = parallel.run
+
+        def counted(piece, length, pieces=0):
+            if self.stack:
+                self.stats[self.stack[-1][2]][3] += 1
+            return run(piece, length, pieces)
+        parallel.run = counted
+        for cls in list(numpy_kernels):
+            numpy_kernels[cls] = self.wrap(cls.__name__, numpy_kernels[cls])
+
+    def wrap(self, label, kernel):
+        def run(op, *arrays, **kw):
+            if not self.on:
+                return kernel(op, *arrays, **kw)
+            key = label
+            if self.shapes and arrays:
+                key += " " + "x".join(map(str, getattr(arrays[0], "shape", ())))
+            wall, cpu = time.perf_counter(), time.process_time()
+            self.stack.append([0.0, 0.0, key])
+            try:
+                return kernel(op, *arrays, **kw)
+            finally:
+                wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+                inner_wall, inner_cpu, _ = self.stack.pop()
+                if self.stack:
+                    self.stack[-1][0] += wall
+                    self.stack[-1][1] += cpu
+                entry = self.stats[key]
+                entry[0] += 1
+                entry[1] += wall - inner_wall
+                entry[2] += cpu - inner_cpu
+        for name in ("plain", "widen_at"):    # what the runtime reads off widened kernels
+            if hasattr(kernel, name):
+                setattr(run, name, getattr(kernel, name))
+        return run
+
+
+def build(module: str, name: str):
+    sys.path.insert(0, HERE)
+    return importlib.import_module(f"models.{module}").WORKLOADS[name].build()
+
+
+def tinyflow_table(module, name, steps, shapes, top):
+    import harness
+    harness.alias_torch_to_tinyflow()
+    clock = KernelClock(shapes)
+    step = build(module, name)
+    for _ in range(3):
+        step()
+    clock.on = True
+    wall, cpu = time.perf_counter(), time.process_time()
+    for _ in range(steps):
+        step()
+    wall, cpu = (time.perf_counter() - wall) / steps, (time.process_time() - cpu) / steps
+    rows = sorted(clock.stats.items(), key=lambda kv: -kv[1][1])
+    in_wall = sum(r[1] for _, r in rows) / steps
+    in_cpu = sum(r[2] for _, r in rows) / steps
+    print(f"{name} tinyflow: step {wall * 1e3:.2f} ms wall, {cpu * 1e3:.2f} ms cpu; in "
+          f"kernels {in_wall * 1e3:.2f} wall, {in_cpu * 1e3:.2f} cpu (means of {steps} steps)")
+    print(f"{'op':44} {'calls':>6} {'wall ms':>8} {'cpu ms':>8} {'cpu/wall':>8} {'pool':>5}")
+    for key, (calls, w, c, pooled) in rows[:top]:
+        print(f"{key[:44]:44} {calls / steps:6.0f} {w / steps * 1e3:8.3f} "
+              f"{c / steps * 1e3:8.3f} {c / max(w, 1e-12):8.2f} {pooled / steps:5.0f}")
+
+
+def torch_table(module, name, steps, shapes, top, threads):
+    import torch
+    from torch.profiler import ProfilerActivity, profile
+    torch.set_num_threads(threads)
+    step = build(module, name)
+    for _ in range(3):
+        step()
+    wall, cpu = time.perf_counter(), time.process_time()
+    for _ in range(steps):
+        step()
+    wall, cpu = (time.perf_counter() - wall) / steps, (time.process_time() - cpu) / steps
+    print(f"{name} torch: step {wall * 1e3:.2f} ms wall, {cpu * 1e3:.2f} ms cpu")
+    with profile(activities=[ProfilerActivity.CPU], record_shapes=shapes) as prof:
+        for _ in range(steps):
+            step()
+    print(prof.key_averages(group_by_input_shape=shapes).table(
+        sort_by="self_cpu_time_total", row_limit=top))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("module", help="a module of bench/models (gpt, cnn, ...)")
+    parser.add_argument("workload", help="a workload of that module's WORKLOADS")
+    parser.add_argument("--threads", type=int, default=2, help="for every library")
+    parser.add_argument("--steps", type=int, default=10, help="timed steps")
+    parser.add_argument("--top", type=int, default=30, help="rows printed")
+    parser.add_argument("--shapes", action="store_true", help="a row per first input shape")
+    parser.add_argument("--torch", action="store_true", help="torch.profiler's table")
+    args = parser.parse_args()
+    if any(os.environ.get(k) != str(args.threads) for k in THREAD_ENV):
+        env = dict(os.environ, **{k: str(args.threads) for k in THREAD_ENV})
+        os.execve(sys.executable, [sys.executable] + sys.argv, env)   # before any import
+    if args.torch:
+        torch_table(args.module, args.workload, args.steps, args.shapes, args.top, args.threads)
+    else:
+        tinyflow_table(args.module, args.workload, args.steps, args.shapes, args.top)
+
+
+if __name__ == "__main__":
+    main()

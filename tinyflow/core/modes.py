@@ -21,23 +21,58 @@ from .dtypes import DType, as_dtype, bfloat16, float8_e4m3fn, float8_e5m2, float
 class _GradMode(threading.local):
     enabled = True
 
+    def __setattr__(self, name: str, value) -> None:
+        threading.local.__setattr__(self, name, value)
+        _mark(GRAD_OFF_THREADS, not self.enabled)
+
 
 class _AnomalyMode(threading.local):
     enabled = False
+
+    def __setattr__(self, name: str, value) -> None:
+        threading.local.__setattr__(self, name, value)
+        _mark(ANOMALY_THREADS, self.enabled)
 
 
 class _VjpRequest(threading.local):
     needed: Optional[tuple] = None   # per input of the node being differentiated
 
 
+# The threads (idents) where a mode is not at its default (a trace or an autocast region
+# on, grad mode off, anomaly mode on), kept by the states' own __setattr__. A thread-local
+# read costs about as much as a small op's kernel call, so the eager hot paths ask
+# `TRACING_THREADS and trace_state.active ...`: an empty set (the usual case) skips the read.
+# Set updates are atomic under the GIL.
+TRACING_THREADS: set = set()
+AUTOCAST_THREADS: set = set()
+GRAD_OFF_THREADS: set = set()
+ANOMALY_THREADS: set = set()
+
+
 class _TraceState(threading.local):
     active = None   # the JIT's tracer while `tinyflow.compile` traces a function (jit/trace.py)
+
+    def __setattr__(self, name: str, value) -> None:
+        threading.local.__setattr__(self, name, value)
+        _mark(TRACING_THREADS, self.active is not None)
 
 
 class _AutocastState(threading.local):
     dtype = None     # the low dtype of products under `autocast` (None: autocast is off)
     fp8 = None       # the recipe of an active `fp8_autocast` (nn.Linear in fp8)
     cache = None     # (id, dtype, grad mode) -> (parameter, version, low copy) in a region
+
+    def __setattr__(self, name: str, value) -> None:
+        threading.local.__setattr__(self, name, value)
+        _mark(AUTOCAST_THREADS, self.dtype is not None or self.fp8 is not None)
+
+
+def _mark(threads: set, on: bool) -> None:
+    """Record whether this thread's mode is on in `threads`."""
+    if on:
+        threads.add(threading.get_ident())
+    else:
+        threads.discard(threading.get_ident())
 
 
 grad_mode = _GradMode()

@@ -21,13 +21,26 @@ _UNARY = {m.Neg: np.negative, m.Square: np.square, m.Sqrt: np.sqrt, m.Exp: np.ex
           m.Round: np.round, m.Log1p: np.log1p, m.Expm1: np.expm1}
 
 
-def _register_ufuncs(table):
+def _ufunc_kernel(ufunc, arity: int):
+    """The kernel of a one-ufunc op, its operands spelled out: every eager `x * y` runs it,
+    and a call through `*xs` and `out=None` costs more than a 16-element ufunc itself."""
+    if arity == 2:
+        def run(op, x, y, out=None):
+            return ufunc(x, y) if out is None else ufunc(x, y, out=out)
+    else:
+        def run(op, x, out=None):
+            return ufunc(x) if out is None else ufunc(x, out=out)
+    run.__name__ = getattr(ufunc, "__name__", "ufunc")
+    return run
+
+
+def _register_ufuncs(table, arity: int):
     for op_cls, ufunc in table.items():
-        kernel(op_cls, inplace=True)(lambda op, *xs, out=None, _f=ufunc: _f(*xs, out=out))
+        kernel(op_cls, inplace=True)(_ufunc_kernel(ufunc, arity))
 
 
-_register_ufuncs(_BINARY)
-_register_ufuncs(_UNARY)
+_register_ufuncs(_BINARY, 2)
+_register_ufuncs(_UNARY, 1)
 
 
 def _integer_divisor(ufunc):

@@ -147,3 +147,59 @@ def test_inference_mode_takes_pytorchs_mode_argument():
     def double(t):
         return t * 2
     assert not double(x).requires_grad
+
+
+def _in_thread(context, inside) -> None:
+    """Runs `inside()` in the main thread while another thread sits inside `context`."""
+    import threading
+    entered, leave = threading.Event(), threading.Event()
+
+    def hold():
+        with context:
+            entered.set()
+            leave.wait(10)
+    worker = threading.Thread(target=hold)
+    worker.start()
+    try:
+        assert entered.wait(10), "the other thread never entered its context"
+        inside()
+    finally:
+        leave.set()
+        worker.join(10)
+
+
+def test_modes_stay_per_thread_with_the_hot_paths_shortcut():
+    """The eager paths skip the thread-local mode reads while no thread has a mode on
+    (core/modes.py's *_THREADS sets): another thread's no_grad or autocast must not change
+    this thread's ops, and this thread's own modes still apply."""
+    from tinyflow.core import modes
+    x = torch.ones(2, 3, requires_grad=True)
+    lin = torch.nn.Linear(3, 4)
+
+    def main_thread_ops():
+        assert modes.GRAD_OFF_THREADS and modes.AUTOCAST_THREADS   # the other thread's
+        assert (x * 2.0).requires_grad and (x * 2.0).grad_fn is not None
+        assert lin(x).dtype is torch.float32 and lin(x).requires_grad
+    _in_thread(torch.no_grad(), lambda: _in_thread(
+        torch.autocast("cpu", dtype=torch.bfloat16), main_thread_ops))
+    assert not modes.GRAD_OFF_THREADS and not modes.AUTOCAST_THREADS
+    with torch.no_grad():
+        assert not (x * 2.0).requires_grad and not lin(x).requires_grad
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert lin(x).dtype is torch.bfloat16 and (x @ lin.weight.t()).dtype is torch.bfloat16
+    assert lin(x).dtype is torch.float32
+
+
+def test_module_call_passes_arguments_as_given():
+    """Module.__call__'s one-tensor shortcut: keywords (also one named `input`), several
+    positionals and none reach forward as written."""
+    class Two(torch.nn.Module):
+        def forward(self, x, input=None):
+            return x, input
+
+    class Empty(torch.nn.Module):
+        def forward(self):
+            return "none"
+    m = Two()
+    assert m(1) == (1, None) and m(1, 2) == (1, 2) and m(1, input=2) == (1, 2)
+    assert m(x=3, input=4) == (3, 4) and Empty()() == "none"

@@ -128,6 +128,7 @@ def _backprop(order: list, ys: list, xs: list, grad_ys: list, on_final=None,
             _add_partial(node_to_grad, id(y), gy)
             _hand(handed, shared, gy)
     outer, anomaly = vjp_request.needed, anomaly_mode.enabled
+    current = outer   # the request set now: rewritten only when it changes (a thread-local)
     pop, get = node_to_grad.pop, node_to_grad.get
     try:
         for node in reversed(order):
@@ -144,7 +145,7 @@ def _backprop(order: list, ys: list, xs: list, grad_ys: list, on_final=None,
                     if total is not partials:   # a new sum (a single partial: counted once)
                         _hand(handed, shared, total)  # a retained non-leaf passes it on
                     node_to_grad[key] = partials = total
-                    vjp_request.needed = outer  # the caller's code runs with its own request
+                    vjp_request.needed = current = outer  # the caller's code: its own request
                     on_final(node, total, id(total.array) in shared)
             else:
                 partials = pop(key, None)   # eager adjoints go as soon as they are used
@@ -196,7 +197,8 @@ def _backprop(order: list, ys: list, xs: list, grad_ys: list, on_final=None,
                 else:
                     node_to_grad[xid] = [prev, piece]
                 continue
-            vjp_request.needed = needed   # what `needs_input_grad` answers inside the rule
+            if needed != current:   # what `needs_input_grad` answers inside the rule
+                vjp_request.needed = current = needed
             if not eager and node.graph.placements:   # gradients beside their op
                 with node.graph.colocate(node):
                     input_grads = _vjp(node, g)

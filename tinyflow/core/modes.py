@@ -18,12 +18,32 @@ from typing import Optional
 from .dtypes import DType, as_dtype, bfloat16, float8_e4m3fn, float8_e5m2, float16
 
 
+# The threads (idents) where a mode is not at its default (a trace or an autocast region
+# on, grad mode off, anomaly mode on), kept by the states' own __setattr__. A thread-local
+# read costs about as much as a small op's kernel call, so the eager hot paths ask
+# `TRACING_THREADS and trace_state.active ...`: an empty set (the usual case) skips the read.
+# Set updates are atomic under the GIL.
+TRACING_THREADS: set = set()
+AUTOCAST_THREADS: set = set()
+GRAD_OFF_THREADS: set = set()
+ANOMALY_THREADS: set = set()
+_LOCAL_SET, _THREAD = threading.local.__setattr__, threading.get_ident
+
+
 class _GradMode(threading.local):
     enabled = True
+
+    def __setattr__(self, name: str, value) -> None:
+        _LOCAL_SET(self, name, value)
+        (GRAD_OFF_THREADS.discard if self.enabled else GRAD_OFF_THREADS.add)(_THREAD())
 
 
 class _AnomalyMode(threading.local):
     enabled = False
+
+    def __setattr__(self, name: str, value) -> None:
+        _LOCAL_SET(self, name, value)
+        (ANOMALY_THREADS.add if self.enabled else ANOMALY_THREADS.discard)(_THREAD())
 
 
 class _VjpRequest(threading.local):
@@ -33,11 +53,20 @@ class _VjpRequest(threading.local):
 class _TraceState(threading.local):
     active = None   # the JIT's tracer while `tinyflow.compile` traces a function (jit/trace.py)
 
+    def __setattr__(self, name: str, value) -> None:
+        _LOCAL_SET(self, name, value)
+        (TRACING_THREADS.discard if self.active is None else TRACING_THREADS.add)(_THREAD())
+
 
 class _AutocastState(threading.local):
     dtype = None     # the low dtype of products under `autocast` (None: autocast is off)
     fp8 = None       # the recipe of an active `fp8_autocast` (nn.Linear in fp8)
     cache = None     # (id, dtype, grad mode) -> (parameter, version, low copy) in a region
+
+    def __setattr__(self, name: str, value) -> None:
+        _LOCAL_SET(self, name, value)
+        (AUTOCAST_THREADS.discard if self.dtype is None and self.fp8 is None
+         else AUTOCAST_THREADS.add)(_THREAD())
 
 
 grad_mode = _GradMode()

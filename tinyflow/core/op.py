@@ -11,12 +11,14 @@ from . import devices, dtypes
 from .errors import DTypeError, IndexShapeError, ShapeError, user_site
 from .tensor import EAGER, NODE, REMOTE, Tensor, new_eager
 from .kernels import numpy_kernels as KERNELS
-from .modes import anomaly_mode, grad_mode, trace_state
+from .modes import (ANOMALY_THREADS, GRAD_OFF_THREADS, TRACING_THREADS, anomaly_mode,
+                    grad_mode, trace_state)
 
 OPS: dict[str, type] = {}
 _ARRAY = operator.attrgetter("array")
 _DECLARED = devices.DECLARED   # one dict, filled in place when a device is declared
 _NDARRAY = np.ndarray
+_KERNEL_OF = KERNELS.get
 
 
 class Typed:
@@ -128,6 +130,56 @@ def apply(op: Op, *inputs: Tensor, name: Optional[str] = None, graph=None,
     `out` (eager only, PyTorch's out= arguments): write the result into that tensor's
     buffer, e.g. an optimizer updating a parameter with no temporary and no copy.
     """
+    if graph is not None or out is not None or TRACING_THREADS and trace_state.active is not None:
+        return _apply(op, inputs, name, graph, out)
+    # the eager call of one to three tensors (nearly every op of an eager step), written out:
+    # each line here runs millions of times
+    n = len(inputs)
+    if n == 2:
+        x, y = inputs
+        if x.kind != EAGER or y.kind != EAGER:
+            return _apply(op, inputs, name, graph, out)
+        try:
+            shape, dtype = op.infer(x, y)
+        except (ValueError, TypeError, IndexError) as e:
+            raise _infer_error(op, inputs, e) from None
+        data = (_KERNEL_OF(type(op)) or KERNELS[type(op)])(op, x.array, y.array)
+        grad = x.requires_grad or y.requires_grad
+    elif n == 1:
+        x = inputs[0]
+        if x.kind != EAGER:
+            return _apply(op, inputs, name, graph, out)
+        try:
+            shape, dtype = op.infer(x)
+        except (ValueError, TypeError, IndexError) as e:
+            raise _infer_error(op, inputs, e) from None
+        data = (_KERNEL_OF(type(op)) or KERNELS[type(op)])(op, x.array)
+        grad = x.requires_grad
+    elif n == 3:
+        x, y, z = inputs
+        if x.kind != EAGER or y.kind != EAGER or z.kind != EAGER:
+            return _apply(op, inputs, name, graph, out)
+        try:
+            shape, dtype = op.infer(x, y, z)
+        except (ValueError, TypeError, IndexError) as e:
+            raise _infer_error(op, inputs, e) from None
+        data = (_KERNEL_OF(type(op)) or KERNELS[type(op)])(op, x.array, y.array, z.array)
+        grad = x.requires_grad or y.requires_grad or z.requires_grad
+    else:
+        return _apply(op, inputs, name, graph, out)
+    if type(data) is not _NDARRAY or data.dtype is not dtype.np and data.dtype != dtype.np:
+        data = as_dtype_array(data, dtype)
+    if grad and (not GRAD_OFF_THREADS or grad_mode.enabled) and op.differentiable:
+        return _recorded(op, inputs, data, dtype)   # (the slots first: grad mode is dearer)
+    out = new_eager(data, dtype)
+    if op.view and data.base is not None:
+        _share_version(out, x)
+    return out
+
+
+def _apply(op: Op, inputs: tuple, name: Optional[str], graph, out: Optional[Tensor]) -> Tensor:
+    """`apply` in general: under a trace, on symbolic or remote inputs, into `out`, or of
+    any number of eager inputs."""
     tracer = trace_state.active
     if tracer is not None:   # `tinyflow.compile` is tracing: every op becomes a node
         inputs = tracer.reads(inputs)
@@ -135,12 +187,7 @@ def apply(op: Op, *inputs: Tensor, name: Optional[str] = None, graph=None,
     try:
         shape, dtype = op.infer(*inputs)
     except (ValueError, TypeError, IndexError) as e:
-        shapes = ", ".join(str(x.shape) for x in inputs)
-        kinds = ", ".join(x.dtype.name for x in inputs)
-        cls = (DTypeError if isinstance(e, TypeError) else
-               IndexShapeError if isinstance(e, IndexError) else ShapeError)
-        raise cls(f"{op.name}: {e} (input shapes {shapes}; dtypes {kinds}) "
-                  f"at {user_site()}") from None
+        raise _infer_error(op, inputs, e) from None
     if _DECLARED and (any(x.kind == REMOTE for x in inputs)
                              or out is not None and out.kind == REMOTE):
         return devices.run(op, inputs, out)   # a declared device's worker runs it
@@ -165,38 +212,39 @@ def apply(op: Op, *inputs: Tensor, name: Optional[str] = None, graph=None,
         return node
     if out is not None:
         return _apply_into(op, inputs, shape, dtype, out)
-    kernel = KERNELS[type(op)]
-    if len(inputs) == 1:   # most ops: no tuple of arrays to build
-        data = kernel(op, inputs[0].array)
-    elif len(inputs) == 2:
-        data = kernel(op, inputs[0].array, inputs[1].array)
-    else:
-        data = kernel(op, *map(_ARRAY, inputs))
+    data = KERNELS[type(op)](op, *map(_ARRAY, inputs))
     if type(data) is not _NDARRAY or (data.dtype is not dtype.np and data.dtype != dtype.np):
-        # a full reduction's NumPy scalar (`loss.sum()`): made an array here, no frame
-        data = np.asarray(data, dtype.np) if not dtype.is_reduced else as_dtype_array(
-            data, dtype)
-    tracked = False
-    for x in inputs:   # the slots first: the thread-local grad mode is the dearer read
-        if x.requires_grad:
-            tracked = grad_mode.enabled and op.differentiable
-            break
-    if not tracked:
-        out = new_eager(data, dtype)
-        if op.view and data.base is not None:
-            _share_version(out, inputs[0])
-        return out
+        data = as_dtype_array(data, dtype)
+    if grad_mode.enabled and op.differentiable and any(x.requires_grad for x in inputs):
+        return _recorded(op, inputs, data, dtype)
+    out = new_eager(data, dtype)
+    if op.view and data.base is not None:
+        _share_version(out, inputs[0])
+    return out
+
+
+def _infer_error(op: Op, inputs: tuple, e: Exception) -> Exception:
+    """An op's shape rule refused its inputs: the error names the op, shapes, dtypes, site."""
+    shapes = ", ".join(str(x.shape) for x in inputs)
+    kinds = ", ".join(x.dtype.name for x in inputs)
+    cls = (DTypeError if isinstance(e, TypeError) else
+           IndexShapeError if isinstance(e, IndexError) else ShapeError)
+    return cls(f"{op.name}: {e} (input shapes {shapes}; dtypes {kinds}) at {user_site()}")
+
+
+def _recorded(op: Op, inputs: tuple, data: np.ndarray, dtype) -> Tensor:
+    """The result of an eager op that autograd records: a node of the tape, with the
+    versions of its inputs and its own, which `check_saved` compares."""
     out = new_eager(data, dtype, op, inputs, True)
     if op.view and data.base is not None:
         _share_version(out, inputs[0])
-    # the versions of the inputs and the output, which `check_saved` compares
     if len(inputs) == 1:
         out._saved = inputs[0]._version[0], out._version[0]
     elif len(inputs) == 2:
         out._saved = inputs[0]._version[0], inputs[1]._version[0], out._version[0]
     else:
         out._saved = (*[x._version[0] for x in inputs], out._version[0])
-    if anomaly_mode.enabled:
+    if ANOMALY_THREADS and anomaly_mode.enabled:
         out.site = user_site()
     return out
 
@@ -208,8 +256,9 @@ def _share_version(view: Tensor, x: Tensor) -> None:
 
 
 def as_dtype_array(data, dtype) -> np.ndarray:
-    """A kernel's result in the op's dtype; a float32 result rounded to a reduced float
-    overflows to inf quietly, as PyTorch's does."""
+    """A kernel's result in the op's dtype (a full reduction's NumPy scalar, `loss.sum()`,
+    becomes an array); a float32 result rounded to a reduced float overflows to inf
+    quietly, as PyTorch's does."""
     if dtype.is_reduced:
         with np.errstate(over="ignore"):
             return np.asarray(data, dtype=dtype.np)

@@ -8,7 +8,7 @@ import numpy as np
 from . import dtypes
 from .dtypes import DType
 from .graph import get_default_graph
-from .modes import trace_state
+from .modes import TRACING_THREADS, trace_state
 from .printing import format_tensor
 from .shapes import Size, TensorShape, tensor_shape
 
@@ -202,7 +202,7 @@ class Tensor:
         return self._require_data(what)
 
     def item(self):
-        if self.kind == EAGER and trace_state.active is None:   # every step's loss.item()
+        if self.kind == EAGER and not TRACING_THREADS:   # every step's loss.item()
             return self.array.item()
         return self._value("item()").item()
 
@@ -250,7 +250,7 @@ class Tensor:
 
     @property
     def grad(self) -> Optional["Tensor"]:
-        if trace_state.active is not None:   # the trace guards on the .grad it saw
+        if TRACING_THREADS and trace_state.active is not None:   # the trace guards on it
             trace_state.active.grad_read(self)
         return self._grad
 
@@ -258,7 +258,7 @@ class Tensor:
     def grad(self, value) -> None:
         """`x.grad = g` is checked as PyTorch checks it: a tensor (or None) of x's shape
         and dtype, so an optimizer never steps with a gradient of another parameter."""
-        if trace_state.active is not None:
+        if TRACING_THREADS and trace_state.active is not None:
             trace_state.active.grad_set(self, value)
             return
         if value is not None:

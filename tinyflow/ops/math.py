@@ -551,7 +551,12 @@ def _binary(op_cls):
 
     def fn(x, y, name=None, out=None):
         if type(x) is not Tensor or type(y) is not Tensor or x.dtype is not y.dtype:
-            x, y = operands(x, y)
+            if type(x) is Tensor and type(y) is float:   # `x * 0.5`: operands' case, inline
+                y = _lift(y, x)
+            elif type(y) is Tensor and type(x) is float:   # `0.5 * x` (rmul), `1 - x`
+                x = _lift(x, y)
+            else:
+                x, y = operands(x, y)
         if name is None and out is None:   # no keywords to pass: the common, cheaper call
             return apply(op, x, y)
         return apply(op, x, y, name=name, out=out)

@@ -12,7 +12,7 @@ import numpy as np
 from .. import ops
 from ..autodiff.tape import OVERLAP, writable_memory, write_inplace
 from ..core.dtypes import promote, weak_scalar
-from ..core.modes import grad_mode, trace_state
+from ..core.modes import TRACING_THREADS, grad_mode, trace_state
 from ..core.random import generator
 from ..core.tensor import EAGER, REMOTE, Tensor
 
@@ -167,8 +167,8 @@ def _outside_autograd(x) -> bool:
     """Whether an in-place write into x needs none of `write_inplace`'s autograd work (no
     history to take over, no leaf to refuse, no trace to record): then it may go straight
     into x's buffer."""
-    return x.kind == EAGER and trace_state.active is None and not (
-        grad_mode.enabled and (x.requires_grad or x._base is not None))
+    return x.kind == EAGER and not (TRACING_THREADS and trace_state.active is not None) and not (
+        (x.requires_grad or x._base is not None) and grad_mode.enabled)
 
 
 def _into_own_buffer(x, other) -> bool:
@@ -179,7 +179,7 @@ def _into_own_buffer(x, other) -> bool:
         return False
     if isinstance(other, Tensor):
         return (other.kind == EAGER and other.dtype is x.dtype
-                and not (grad_mode.enabled and other.requires_grad)
+                and not (other.requires_grad and grad_mode.enabled)
                 and _broadcasts_into(other.shape, x.shape))
     if isinstance(other, (bool, int, float)):
         return promote(x.dtype, weak_scalar(other, x.dtype)) is x.dtype

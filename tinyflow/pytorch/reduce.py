@@ -10,7 +10,7 @@ from collections import namedtuple
 
 from .. import ops
 from ..core import dtypes
-from ..core.modes import trace_state
+from ..core.modes import TRACING_THREADS, trace_state
 from ..core.op import apply, as_tensor
 from ..core.tensor import EAGER, Tensor
 from ..ops.reduce import CACHED_REDUCTIONS, Mean, Sum
@@ -42,7 +42,7 @@ def sum(x, dim=None, keepdim=False, dtype=None, axis=None, keepdims=False):  # n
 
 def mean(x, dim=None, keepdim=False, dtype=None, axis=None, keepdims=False):
     if type(x) is Tensor and x.kind == EAGER and (dim is None or type(dim) is int) \
-            and dtype is None and axis is None and trace_state.active is None \
+            and dtype is None and axis is None and not TRACING_THREADS \
             and x.dtype.is_floating and not x.dtype.is_reduced:   # reduce_mean's eager case
         op = CACHED_REDUCTIONS.get((Mean, dim, len(x.shape), bool(keepdim or keepdims)))
         if op is not None:

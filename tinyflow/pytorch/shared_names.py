@@ -15,7 +15,7 @@ import numpy as np
 
 from .. import ops
 from ..core import dtypes
-from ..core.modes import autocast_state, trace_state
+from ..core.modes import AUTOCAST_THREADS, autocast_state, trace_state
 from ..core.op import apply, as_tensor
 from ..core.tensor import Tensor
 from ..ops.linalg import PLAIN_MATMUL
@@ -225,7 +225,7 @@ def matmul(a, b, transpose_a=False, transpose_b=False, name=None, *, out=None):
     if (type(a) is Tensor and type(b) is Tensor and type(a.shape) is tuple   # eager, 2-D+
             and type(b.shape) is tuple and len(a.shape) > 1 and len(b.shape) > 1
             and out is None and not (transpose_a or transpose_b)
-            and autocast_state.dtype is None):
+            and not (AUTOCAST_THREADS and autocast_state.dtype is not None)):
         return apply(PLAIN_MATMUL, a, b, name=name)   # every `x @ w`: ops.matmul's work, inline
     a, b = as_tensor(a), as_tensor(b)
     vector = a.ndim == 1 or b.ndim == 1

@@ -35,18 +35,24 @@ _SAME_DTYPE = {m.Add, m.Sub, m.Mul, m.Div, m.Maximum, m.Minimum, m.Neg, m.Square
                m.Exp, m.Log, m.Sin, m.Cos, m.Tanh, m.Abs, m.Log1p, m.Expm1}
 
 
-def _register_ufuncs(table):
-    for op_cls, ufunc in table.items():
-        plain = (_quiet.ufunc_kernel(ufunc) if op_cls in _QUIET
-                 else lambda op, *xs, out=None, _f=ufunc: _f(*xs, out=out))
-        if op_cls in _SAME_DTYPE:   # the size test inline, then the plain (or quiet) kernel
-            kernel(op_cls, inplace=True)(
-                lambda op, *xs, out=None, _f=ufunc, _plain=plain, _q=op_cls in _QUIET:
-                _plain(op, *xs, out=out)
-                if xs[0].size < parallel.MIN_ELEMENTS and xs[-1].size < parallel.MIN_ELEMENTS
-                else _pooled(_f, _q, xs, out))
-        else:
-            kernel(op_cls, inplace=True)(plain)
+def _ufunc_kernel(ufunc, arity: int, quiet: bool, pooled: bool):
+    """The kernel of a one-ufunc op, its operands spelled out: every eager `x * y` runs it,
+    and a call through `*xs` and `out=None` costs more than a 16-element ufunc itself. With
+    NumPy's warnings silenced when `quiet`; arrays from `parallel.MIN_ELEMENTS` cut across
+    the kernel pool when `pooled` (the size test inline: small arrays pay no frame more)."""
+    whole = _quiet.silenced(ufunc) if quiet else ufunc
+    if arity == 2:
+        def run(op, x, y, out=None):
+            if pooled and (x.size >= parallel.MIN_ELEMENTS or y.size >= parallel.MIN_ELEMENTS):
+                return _pooled(ufunc, quiet, (x, y), out)
+            return whole(x, y) if out is None else whole(x, y, out=out)
+    else:
+        def run(op, x, out=None):
+            if pooled and x.size >= parallel.MIN_ELEMENTS:
+                return _pooled(ufunc, quiet, (x,), out)
+            return whole(x) if out is None else whole(x, out=out)
+    run.__name__ = getattr(ufunc, "__name__", "ufunc")
+    return run
 
 
 def _pooled(ufunc, quiet: bool, xs, out):
@@ -61,8 +67,14 @@ def _pooled(ufunc, quiet: bool, xs, out):
         _quiet.leave(token)
 
 
-_register_ufuncs(_BINARY)
-_register_ufuncs(_UNARY)
+def _register_ufuncs(table, arity: int):
+    for op_cls, ufunc in table.items():
+        kernel(op_cls, inplace=True)(
+            _ufunc_kernel(ufunc, arity, op_cls in _QUIET, op_cls in _SAME_DTYPE))
+
+
+_register_ufuncs(_BINARY, 2)
+_register_ufuncs(_UNARY, 1)
 
 
 def _integer_divisor(ufunc):

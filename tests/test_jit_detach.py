@@ -168,3 +168,71 @@ def test_requires_grad_of_a_detached_traced_tensor_breaks_and_equals_eager():
     np.testing.assert_allclose(got.numpy(), saliency(*weight_and_input()).numpy(), rtol=1e-6)
     assert compiled.stats.graph_breaks == 1
     assert "requires_grad_()" in compiled.breaks[0][1]
+
+
+def sgd_data_sub(net):
+    def step(x):
+        loss = (net(x) ** 2).mean()
+        loss.backward()
+        for p in net.parameters():
+            p.data -= 0.1 * p.grad      # the setter, after a write through .data
+            p.grad = None
+        return loss
+    return step
+
+
+def sgd_data_add_(net):
+    def step(x):
+        loss = (net(x) ** 2).mean()
+        loss.backward()
+        for p in net.parameters():
+            p.data.add_(p.grad, alpha=-0.1)
+            p.grad.zero_()
+        return loss
+    return step
+
+
+def sgd_no_grad(net):
+    def step(x):
+        loss = (net(x) ** 2).mean()
+        loss.backward()
+        with torch.no_grad():
+            for p in net.parameters():
+                p -= 0.1 * p.grad
+                p.grad.zero_()          # the .grad kept (zeroed), as eagerly
+        return loss
+    return step
+
+
+def sgd_data_set(net):
+    def step(x):
+        loss = (net(x) ** 2).mean()
+        loss.backward()
+        for p in net.parameters():
+            p.data = p.data - 0.1 * p.grad
+            p.grad = None
+        return loss
+    return step
+
+
+@pytest.mark.parametrize("make_step", [sgd_data_sub, sgd_data_add_, sgd_no_grad,
+                                       sgd_data_set])
+def test_hand_written_sgd_through_data_and_grad_zero_equals_eager(make_step):
+    nets = []
+    for _ in range(2):
+        torch.manual_seed(0)
+        nets.append(nn.Sequential(nn.Linear(4, 6), nn.Tanh(), nn.Linear(6, 1)))
+    eager_step, step = make_step(nets[0]), torch.compile(make_step(nets[1]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for _ in range(4):
+            x = torch.tensor(RNG.standard_normal((5, 4)).astype(np.float32))
+            np.testing.assert_allclose(eager_step(x).item(), step(x).item(), rtol=1e-5)
+    for p, q in zip(nets[0].parameters(), nets[1].parameters()):
+        np.testing.assert_allclose(p.detach().numpy(), q.detach().numpy(), rtol=1e-5,
+                                   atol=1e-6)
+        assert (p.grad is None) == (q.grad is None)
+        if p.grad is not None:
+            np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), atol=1e-7)
+    # no .grad yet, then a .grad kept from call to call: at most two graphs
+    assert step.stats.compiles <= 2 and step.stats.graph_breaks == 0

@@ -294,6 +294,9 @@ class Tensor:
 
     @data.setter
     def data(self, value) -> None:
+        if trace_state.active is not None and isinstance(value, Tensor):
+            trace_state.active.set_data(self, value)
+            return
         arr = value.numpy() if isinstance(value, Tensor) else np.asarray(value)
         self.array, self.shape = arr, arr.shape
         self.dtype = dtypes.from_numpy_dtype(arr.dtype)

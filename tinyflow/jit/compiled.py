@@ -346,11 +346,12 @@ class CompiledFunction:
         for t, source, accumulated in entry.grads:
             if source is None:
                 t._grad = None
+            elif accumulated and t._grad is not None:   # the graph reads this buffer
+                np.copyto(t._grad.array, values[source] if isinstance(source, int)
+                          else source.array)   # (a constant: `p.grad.zero_()`)
+                t._grad._version[0] += 1
             elif not isinstance(source, int):
                 t._grad = Tensor._eager(np.array(source.array))
-            elif accumulated and t._grad is not None:   # the graph reads this buffer
-                np.copyto(t._grad.array, values[source])
-                t._grad._version[0] += 1
             else:   # a new tensor, as eager backward makes
                 t._grad = Tensor._eager(np.asarray(values[source], t.dtype.np))
         rules = entry.backward

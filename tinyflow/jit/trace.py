@@ -69,7 +69,9 @@ class Tracer:
 
     def __exit__(self, *exc) -> None:
         trace_state.active = None
-        self.final_grads = [(t, t._grad) for t, _ in self.grads.values()]
+        # (a .grad written in place after it was set, `p.grad.zero_()`: its new value)
+        self.final_grads = [(t, t._grad if t._grad is None else self.current.get(
+            id(t._grad), t._grad)) for t, _ in self.grads.values()]
         for t, before in self.grads.values():   # the real tensors keep their own .grad
             t._grad = before
 
@@ -114,6 +116,12 @@ class Tracer:
         self.alias_of[id(node)] = root
         self.aliases.setdefault(id(root), []).append(node)
         return node
+
+    def set_data(self, t: Tensor, value: Tensor) -> None:
+        """`t.data = value`: t holds value's values, without its history."""
+        if tuple(value.shape) != tuple(t.shape) or value.dtype is not t.dtype:
+            self.graph_break("assigning .data a tensor of another shape or dtype")
+        self.write(t, stop_gradient(value))
 
     def _write_alias(self, alias: Tensor, root: Tensor, value: Tensor) -> Tensor:
         """An in-place write through a detached alias: `root` takes the new value without

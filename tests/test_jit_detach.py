@@ -236,3 +236,17 @@ def test_hand_written_sgd_through_data_and_grad_zero_equals_eager(make_step):
             np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), atol=1e-7)
     # no .grad yet, then a .grad kept from call to call: at most two graphs
     assert step.stats.compiles <= 2 and step.stats.graph_breaks == 0
+
+
+def test_values_made_under_no_grad_have_no_history_as_eagerly():
+    def f(w, x):
+        with torch.no_grad():
+            target = x @ w            # no history: a plain result, no gradient through it
+        loss = ((x @ w) * target).sum()
+        loss.backward()
+        return target, loss
+
+    compiled = same_as_eager(f, weight_and_input)
+    w, x = weight_and_input()
+    target, loss = compiled(w, x)
+    assert not target.requires_grad and compiled.stats.graph_breaks == 0

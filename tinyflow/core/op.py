@@ -160,6 +160,8 @@ def apply(op: Op, *inputs: Tensor, name: Optional[str] = None, graph=None,
                                 site=user_site())
         if out is not None and tracer is not None:
             return tracer.write(out, node)   # recorded as a state write, run by the plan
+        if tracer is not None and not grad_mode.enabled:
+            tracer.made_without_grad(node)   # autograd does not go through it
         return node
     if out is not None:
         return _apply_into(op, inputs, shape, dtype, out)

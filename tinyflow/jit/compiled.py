@@ -372,7 +372,7 @@ def _spent(tracer: Tracer, results: list) -> Optional[list]:
     it depends on (None: none): its result then has a history whose saved values that
     backward freed, as eager's loss does, so a second `backward()` raises as PyTorch's."""
     spent = [tuple(tracer.leaf_of(n) for n in topo_sort([t]) if tracer.wants_grad(n))
-             if t.dtype.is_floating else () for t in results]
+             if t.dtype.is_floating and tracer.records(t) else () for t in results]
     spent = [s or None for s in spent]
     return spent if any(spent) else None
 

@@ -48,6 +48,8 @@ class Tracer:
         self.grad_guards: dict[int, tuple] = {}  # id(tensor) -> (tensor, .grad read)
         self.data_reads: dict[int, tuple] = {}   # id(tensor) -> (tensor, what Python read)
         self.rebound: dict[int, Tensor] = {}     # id(new value of a leaf) -> that leaf
+        self.no_grad: dict[int, Tensor] = {}     # id(node made under no_grad) -> the node
+        self.stopped: dict[int, Tensor] = {}     # id(such a node) -> it, read with grad on
         self.alias_of: dict[int, Tensor] = {}    # id(detached alias) -> the tensor it shares
         self.aliases: dict[int, list] = {}       # id(that tensor) -> its detached aliases
         self.new_states: list[tuple] = []        # (state dict, key, buffer) made by the run
@@ -78,9 +80,26 @@ class Tracer:
     # ---- hooks called by core, autodiff and optim while tracing --------------------------
     def reads(self, inputs: tuple) -> tuple:
         current = self.current
-        if not current:
-            return inputs
-        return tuple([current.get(id(x), x) for x in inputs])
+        if current:
+            inputs = tuple([current.get(id(x), x) for x in inputs])
+        if self.no_grad and grad_mode.enabled:
+            inputs = tuple([self._without_grad(x) if id(x) in self.no_grad else x
+                            for x in inputs])
+        return inputs
+
+    def made_without_grad(self, node: Tensor) -> None:
+        """`node` was made under `torch.no_grad()`: read with grad mode on (or handed out),
+        it has no history, as eagerly."""
+        if node.op.differentiable:
+            self.no_grad[id(node)] = node
+
+    def _without_grad(self, node: Tensor) -> Tensor:
+        stopped = self.stopped.get(id(node))
+        if stopped is None:
+            del self.no_grad[id(node)]     # (its stop_gradient reads it as it is)
+            stopped = self.stopped[id(node)] = stop_gradient(node)
+            self.no_grad[id(node)] = node
+        return stopped
 
     def write(self, target: Tensor, value: Tensor) -> Tensor:
         if target._base is not None:
@@ -128,7 +147,7 @@ class Tracer:
         its gradient (a leaf is read as a leaf again), the alias with it (eager `d.add_(w)`
         makes d require grad). A root whose history autograd records would keep that
         history under new values, which a graph cannot express: a graph break."""
-        if root.kind != EAGER and root.kind != PLACEHOLDER and self._records(
+        if root.kind != EAGER and root.kind != PLACEHOLDER and self.records(
                 self.current.get(id(root), root)):
             self.graph_break("an in-place write through .detach() of a tensor whose history "
                              "autograd records (its values change under that history)")
@@ -136,12 +155,13 @@ class Tracer:
         self.current[id(alias)] = value
         return alias
 
-    def _records(self, node: Tensor) -> bool:
-        """Whether traced `node` has a history autograd would differentiate."""
+    def records(self, node: Tensor) -> bool:
+        """Whether traced `node` has a history autograd would differentiate (through
+        differentiable ops: not through a `.detach()`)."""
         records: dict[int, bool] = {}
         for n in topo_sort([node]):
             records[id(n)] = self.wants_grad(n) or (
-                n.op is not None and n.op.differentiable
+                n.op is not None and n.op.differentiable and id(n) not in self.no_grad
                 and any(records.get(id(i), False) for i in n.inputs))
         return records[id(node)]
 

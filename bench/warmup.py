@@ -16,7 +16,7 @@ before/after comparison); the files the cache holds after each run are counted t
 must not grow on the warm run).
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE .venv/bin/python bench/warmup.py [--rounds 2]
-        [--root DIR ...] [--no-gpt] [--no-torch] [--only-harness-gpt]
+        [--root DIR ...] [--no-gpt] [--no-torch] [--only-harness-gpt] [--threads N]
 """
 from __future__ import annotations
 
@@ -75,7 +75,7 @@ if framework == "tinyflow":
     harness.alias_torch_to_tinyflow()
 else:
     import torch
-    torch.set_num_threads(harness.THREADS)
+    torch.set_num_threads(int(os.environ.get("BENCH_THREADS", harness.THREADS)))
 import importlib
 gpt = importlib.import_module("models.gpt")
 imported = time.perf_counter() - t0
@@ -92,10 +92,10 @@ print(json.dumps({"import": imported, "first step": first,
 HARNESS_GPT = "gpt4_b16"
 
 
-def harness_gpt(framework: str, root: str, cache: str) -> dict:
+def harness_gpt(framework: str, root: str, cache: str, threads: int = 2) -> dict:
     """The harness GPT probe of one framework in a fresh process, keys prefixed by it."""
-    env = {k: "2" for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
-                            "NUMBA_NUM_THREADS")}
+    env = {k: str(threads) for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+                                     "MKL_NUM_THREADS", "NUMBA_NUM_THREADS", "BENCH_THREADS")}
     env["TORCHINDUCTOR_CACHE_DIR"] = os.path.join(cache, "inductor")
     res = probe(["-c", HARNESS_GPT_PROBE, framework, os.path.join(root, "bench")], root,
                 cache, env)
@@ -128,9 +128,9 @@ def run_once(root: str, cache: str, opts, torch: bool = True) -> dict:
                       cache)
         res.update({f"compiled {task}": t["first"] for task, t in steps.items()})
     if not opts.no_harness_gpt:
-        res.update(harness_gpt("tinyflow", root, cache))
+        res.update(harness_gpt("tinyflow", root, cache, opts.threads))
         if torch and not opts.no_torch:   # (torch's run does not depend on the root)
-            res.update(harness_gpt("torch", root, cache))
+            res.update(harness_gpt("torch", root, cache, opts.threads))
     res["cache files"] = files(os.path.join(cache, "tinyflow")) + files(
         os.path.join(cache, "numba"))
     return res
@@ -175,6 +175,9 @@ def main() -> None:
                         help="the harness GPT step probe without torch")
     parser.add_argument("--only-harness-gpt", action="store_true",
                         help="the harness GPT step probe only")
+    parser.add_argument("--threads", type=int, default=2,
+                        help="threads of the harness GPT probes (1: the CPU time column is "
+                             "the cleanest comparison on a loaded machine)")
     opts = parser.parse_args()
     roots = [os.path.dirname(HERE)] + [os.path.abspath(r) for r in opts.root]
     runs = {root: {"cold": [], "warm": []} for root in roots}

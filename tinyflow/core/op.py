@@ -209,6 +209,8 @@ def _apply(op: Op, inputs: tuple, name: Optional[str], graph, out: Optional[Tens
                                 site=user_site())
         if out is not None and tracer is not None:
             return tracer.write(out, node)   # recorded as a state write, run by the plan
+        if tracer is not None and not grad_mode.enabled:
+            tracer.made_without_grad(node)   # autograd does not go through it
         return node
     if out is not None:
         return _apply_into(op, inputs, shape, dtype, out)

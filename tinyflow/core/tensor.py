@@ -234,6 +234,8 @@ class Tensor:
         """The same buffer outside autograd; writes through it still bump the version."""
         if self.kind == REMOTE:
             return self.remote.device.detach(self)
+        if trace_state.active is not None:   # under compile: an alias node, no break
+            return trace_state.active.detach(self)
         data = self._require_data("detach()")
         out = Tensor._eager(data)
         if data is self.array:   # not a value computed at a graph break
@@ -243,6 +245,8 @@ class Tensor:
     def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
         if self.op is not None and not requires_grad:
             raise RuntimeError("you can only change requires_grad flags of leaf tensors")
+        if trace_state.active is not None and self.kind != EAGER:
+            trace_state.active.graph_break("requires_grad_() of a traced tensor")
         if self.kind == REMOTE:    # its worker's tape must record ops on it
             self.remote.device.set_requires_grad(self, requires_grad)
         self.requires_grad = requires_grad
@@ -284,10 +288,15 @@ class Tensor:
     @property
     def data(self) -> "Tensor":
         """A tensor sharing this one's buffer, outside autograd (PyTorch's `.data`)."""
+        if trace_state.active is not None and self.kind != REMOTE:
+            return trace_state.active.detach(self)
         return Tensor._eager(self._require_data(".data"))
 
     @data.setter
     def data(self, value) -> None:
+        if trace_state.active is not None and isinstance(value, Tensor):
+            trace_state.active.set_data(self, value)
+            return
         arr = value.numpy() if isinstance(value, Tensor) else np.asarray(value)
         self.array, self.shape = arr, arr.shape
         self.dtype = dtypes.from_numpy_dtype(arr.dtype)

@@ -75,7 +75,7 @@ class CompiledCall(Op):
 def plan_backward(tracer: Tracer, output: Tensor) -> Optional[Backward]:
     """The gradient plan of `output` w.r.t. the arguments and captured tensors that require
     grad, or None if it depends on none (then the result is a plain tensor)."""
-    if not output.dtype.is_floating:
+    if not output.dtype.is_floating or not tracer.records(output):
         return None
     leaves = [n for n in topo_sort([output]) if tracer.wants_grad(n)]
     if not leaves:

@@ -346,11 +346,12 @@ class CompiledFunction:
         for t, source, accumulated in entry.grads:
             if source is None:
                 t._grad = None
+            elif accumulated and t._grad is not None:   # the graph reads this buffer
+                np.copyto(t._grad.array, values[source] if isinstance(source, int)
+                          else source.array)   # (a constant: `p.grad.zero_()`)
+                t._grad._version[0] += 1
             elif not isinstance(source, int):
                 t._grad = Tensor._eager(np.array(source.array))
-            elif accumulated and t._grad is not None:   # the graph reads this buffer
-                np.copyto(t._grad.array, values[source])
-                t._grad._version[0] += 1
             else:   # a new tensor, as eager backward makes
                 t._grad = Tensor._eager(np.asarray(values[source], t.dtype.np))
         rules = entry.backward
@@ -371,7 +372,7 @@ def _spent(tracer: Tracer, results: list) -> Optional[list]:
     it depends on (None: none): its result then has a history whose saved values that
     backward freed, as eager's loss does, so a second `backward()` raises as PyTorch's."""
     spent = [tuple(tracer.leaf_of(n) for n in topo_sort([t]) if tracer.wants_grad(n))
-             if t.dtype.is_floating else () for t in results]
+             if t.dtype.is_floating and tracer.records(t) else () for t in results]
     spent = [s or None for s in spent]
     return spent if any(spent) else None
 

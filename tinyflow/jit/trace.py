@@ -48,6 +48,10 @@ class Tracer:
         self.grad_guards: dict[int, tuple] = {}  # id(tensor) -> (tensor, .grad read)
         self.data_reads: dict[int, tuple] = {}   # id(tensor) -> (tensor, what Python read)
         self.rebound: dict[int, Tensor] = {}     # id(new value of a leaf) -> that leaf
+        self.no_grad: dict[int, Tensor] = {}     # id(node made under no_grad) -> the node
+        self.stopped: dict[int, Tensor] = {}     # id(such a node) -> it, read with grad on
+        self.alias_of: dict[int, Tensor] = {}    # id(detached alias) -> the tensor it shares
+        self.aliases: dict[int, list] = {}       # id(that tensor) -> its detached aliases
         self.new_states: list[tuple] = []        # (state dict, key, buffer) made by the run
         self.single_use = False                  # the trace made state: retrace next time
         self.optimizers: dict[int, object] = {}  # stepped: their options are constants
@@ -67,16 +71,35 @@ class Tracer:
 
     def __exit__(self, *exc) -> None:
         trace_state.active = None
-        self.final_grads = [(t, t._grad) for t, _ in self.grads.values()]
+        # (a .grad written in place after it was set, `p.grad.zero_()`: its new value)
+        self.final_grads = [(t, t._grad if t._grad is None else self.current.get(
+            id(t._grad), t._grad)) for t, _ in self.grads.values()]
         for t, before in self.grads.values():   # the real tensors keep their own .grad
             t._grad = before
 
     # ---- hooks called by core, autodiff and optim while tracing --------------------------
     def reads(self, inputs: tuple) -> tuple:
         current = self.current
-        if not current:
-            return inputs
-        return tuple([current.get(id(x), x) for x in inputs])
+        if current:
+            inputs = tuple([current.get(id(x), x) for x in inputs])
+        if self.no_grad and grad_mode.enabled:
+            inputs = tuple([self._without_grad(x) if id(x) in self.no_grad else x
+                            for x in inputs])
+        return inputs
+
+    def made_without_grad(self, node: Tensor) -> None:
+        """`node` was made under `torch.no_grad()`: read with grad mode on (or handed out),
+        it has no history, as eagerly."""
+        if node.op.differentiable:
+            self.no_grad[id(node)] = node
+
+    def _without_grad(self, node: Tensor) -> Tensor:
+        stopped = self.stopped.get(id(node))
+        if stopped is None:
+            del self.no_grad[id(node)]     # (its stop_gradient reads it as it is)
+            stopped = self.stopped[id(node)] = stop_gradient(node)
+            self.no_grad[id(node)] = node
+        return stopped
 
     def write(self, target: Tensor, value: Tensor) -> Tensor:
         if target._base is not None:
@@ -86,6 +109,9 @@ class Tracer:
             value = cast(value, real.dtype)
         if tuple(value.shape) != tuple(real.shape):
             value = broadcast_to(value, target)
+        root = self.alias_of.get(id(target))
+        if root is not None:     # through `t.detach()`: into t's memory, t's history kept
+            return self._write_alias(target, root, value)
         self.writes[id(real)] = (real, value)
         if real.requires_grad and real.op is None:
             # a leaf overwritten (an optimizer step) is read as a leaf again, with no
@@ -93,7 +119,51 @@ class Tracer:
             value = stop_gradient(value)
             self.rebound[id(value)] = real
         self.current[id(target)] = self.current[id(real)] = value
+        aliases = self.aliases.get(id(target), []) + self.aliases.get(id(real), [])
+        if aliases:      # they share its memory: they read the new value, without gradient
+            seen = stop_gradient(value)
+            for alias in aliases:
+                self.current[id(alias)] = seen
         return target
+
+    def detach(self, t: Tensor) -> Tensor:
+        """`t.detach()` (or `.data`) of a traced or captured tensor: a node holding t's
+        value that autograd does not go through, and an alias of t's memory: a write
+        through either is seen by both, as eagerly."""
+        root = self.alias_of.get(id(t), t)
+        node = stop_gradient(t)
+        self.alias_of[id(node)] = root
+        self.aliases.setdefault(id(root), []).append(node)
+        return node
+
+    def set_data(self, t: Tensor, value: Tensor) -> None:
+        """`t.data = value`: t holds value's values, without its history."""
+        if tuple(value.shape) != tuple(t.shape) or value.dtype is not t.dtype:
+            self.graph_break("assigning .data a tensor of another shape or dtype")
+        self.write(t, stop_gradient(value))
+
+    def _write_alias(self, alias: Tensor, root: Tensor, value: Tensor) -> Tensor:
+        """An in-place write through a detached alias: `root` takes the new value without
+        its gradient (a leaf is read as a leaf again), the alias with it (eager `d.add_(w)`
+        makes d require grad). A root whose history autograd records would keep that
+        history under new values, which a graph cannot express: a graph break."""
+        if root.kind != EAGER and root.kind != PLACEHOLDER and self.records(
+                self.current.get(id(root), root)):
+            self.graph_break("an in-place write through .detach() of a tensor whose history "
+                             "autograd records (its values change under that history)")
+        self.write(root, stop_gradient(value))
+        self.current[id(alias)] = value
+        return alias
+
+    def records(self, node: Tensor) -> bool:
+        """Whether traced `node` has a history autograd would differentiate (through
+        differentiable ops: not through a `.detach()`)."""
+        records: dict[int, bool] = {}
+        for n in topo_sort([node]):
+            records[id(n)] = self.wants_grad(n) or (
+                n.op is not None and n.op.differentiable and id(n) not in self.no_grad
+                and any(records.get(id(i), False) for i in n.inputs))
+        return records[id(node)]
 
     def new_state(self, state: dict, key: str, value: Tensor) -> None:
         """An optimizer's first step makes a state buffer: it enters `state` after the run

@@ -5,7 +5,7 @@ Scores are [B, T, S] (the batch dims flattened), one row per query; a row (S val
 in cache while a loop makes its passes over it, so each loop reads and writes the scores
 once. The exponential between the two forward loops is NumPy's (SIMD) over the whole array.
 """
-import numba
+from ._numba import numba
 from numba.core import types
 from numba.extending import overload
 

@@ -7,7 +7,7 @@ give each thread its own channels. A channel's values (outer runs of inner) are 
 memory once and then from cache: the statistics, the sums and the result are passes over
 one channel at a time. Sums are float64; the per-element work stays in x's dtype (SIMD).
 """
-import numba
+from ._numba import numba
 import numpy as np
 
 # error_model="numpy": 1/sqrt(0) is inf, not an exception (a constant channel of `moments`);

@@ -3,7 +3,7 @@ level with the helpers they call in this same file, so that Numba's disk cache s
 to the next process (see `_fast_math_loops` for why closures and other files' helpers do
 not). Single-threaded, see `_conv_numba`.
 """
-import numba
+from ._numba import numba
 import numpy as np
 
 jit = numba.njit(cache=True, nogil=True)

@@ -10,7 +10,7 @@ helper imported from another file could change without voiding its callers' cach
 """
 import math
 
-import numba
+from ._numba import numba
 import numpy as np
 from llvmlite import ir
 from numba.core import types

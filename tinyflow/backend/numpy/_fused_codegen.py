@@ -136,6 +136,7 @@ def load(group, dtype: str, ndim: int, patterns: tuple, total: bool = False,
     memo = (group.key, dtype, ndim, patterns, total, stores, reads)
     module = _loaded.get(memo)
     if module is None:
+        from . import _numba   # noqa: F401 (Numba with the fast cached loads, see there)
         text = source(group, dtype, ndim, patterns, total, stores, reads)
         digest = hashlib.sha256(text.encode()).hexdigest()[:24]
         path = os.path.join(cache_dir(), f"fused_{digest}.py")

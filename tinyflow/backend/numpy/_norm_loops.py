@@ -5,7 +5,7 @@ next process (see `_fast_math_loops` for why closures and other files' helpers d
 Rows: x [rows, width], normalized over the width (layer norm). Per-channel normalization
 (batch norm's shape) is `_batch_norm_loops`.
 """
-import numba
+from ._numba import numba
 import numpy as np
 
 jit = numba.njit(cache=True, nogil=True, fastmath=True)

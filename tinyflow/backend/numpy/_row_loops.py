@@ -4,7 +4,7 @@ them to the next process (see `_fast_math_loops`). Each makes one pass per row o
 C-contiguous [n, k] array; they share `row_max`."""
 import math
 
-import numba
+from ._numba import numba
 import numpy as np
 
 

@@ -1,5 +1,5 @@
 """Numba loops of the sparse kernels (module level, so Numba's disk cache finds them)."""
-import numba
+from ._numba import numba
 
 
 @numba.njit(cache=True, nogil=True)

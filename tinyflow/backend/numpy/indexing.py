@@ -25,7 +25,7 @@ def take(op, x, indices):
 @functools.cache
 def _add_rows():
     """out[idx[k]] += rows[k] for each k: an embedding's backward (np.add.at is ~20x slower)."""
-    import numba
+    from ._numba import numba
 
     @numba.njit(cache=True, nogil=True, fastmath=True)
     def add_rows(out, idx, rows):

@@ -31,7 +31,7 @@ ADAM_PASSES = 4
 def _adam_loop():
     """One pass over flat arrays: each element read and written once (Numba, cached);
     without the GIL: a large parameter's parts run on the kernel pool's threads."""
-    import numba
+    from ._numba import numba
 
     # IEEE division: no check, so SIMD
     @numba.njit(cache=True, nogil=True, error_model="numpy")
@@ -49,7 +49,7 @@ def _adam_loop():
 @functools.cache
 def _momentum_loop():
     """Without the GIL: a large parameter's parts run on the kernel pool's threads."""
-    import numba
+    from ._numba import numba
 
     @numba.njit(cache=True, nogil=True, error_model="numpy")
     def momentum_flat(p, g, v, lr, mu, w, nesterov):

@@ -618,14 +618,16 @@ PATCHES = {
     "fold strided": lambda F, x: F.fold(F.unfold(x, 2, stride=2), (4, 6), 2, stride=2),
     "fold unbatched": lambda F, x: F.fold(F.unfold(x, (2, 2))[1], (5, 6), (2, 2)),
 }
+MODULES = {"nn.Unfold": lambda L, x: L.nn.Unfold(2, padding=1, stride=2)(x),
+           "nn.Fold": lambda L, x: L.nn.Fold((5, 6), 3, padding=1)(L.nn.Unfold(3, padding=1)(x))}
 
 
-@pytest.mark.parametrize("case", PATCHES)
+@pytest.mark.parametrize("case", [*PATCHES, *MODULES])
 def test_unfold_and_fold_match_torch_with_gradients(case):
     def run(L):
         x = L.tensor(np.linspace(-1, 1, 2 * 3 * 5 * 6).reshape(2, 3, 5, 6), dtype=L.float32,
                      requires_grad=True)
-        out = PATCHES[case](L.nn.functional, x)
+        out = (PATCHES[case](L.nn.functional, x) if case in PATCHES else MODULES[case](L, x))
         (out * L.arange(out.numel(), dtype=L.float32).view(out.shape)).sum().backward()
         return out.detach().numpy(), x.grad.numpy()
     theirs, ours = both(run)

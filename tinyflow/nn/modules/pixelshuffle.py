@@ -1,4 +1,4 @@
-"""Pixel (un)shuffle and nearest upsampling layers, thin wrappers of nn.functional."""
+"""Pixel (un)shuffle, nearest upsampling and (un)fold layers, thin wrappers of nn.functional."""
 from __future__ import annotations
 
 from .. import functional as F
@@ -51,3 +51,28 @@ class Upsample(Module):
         where = (f"scale_factor={self.scale_factor!r}" if self.scale_factor is not None
                  else f"size={self.size!r}")
         return f"{where}, mode={self.mode!r}"
+
+
+class Unfold(Module):
+    """Sliding blocks of images as columns (F.unfold)."""
+
+    def __init__(self, kernel_size, dilation=1, padding=0, stride=1) -> None:
+        super().__init__()
+        self.kernel_size, self.dilation = kernel_size, dilation
+        self.padding, self.stride = padding, stride
+
+    def forward(self, input):
+        return F.unfold(input, self.kernel_size, self.dilation, self.padding, self.stride)
+
+
+class Fold(Module):
+    """Columns summed back into images (F.fold)."""
+
+    def __init__(self, output_size, kernel_size, dilation=1, padding=0, stride=1) -> None:
+        super().__init__()
+        self.output_size, self.kernel_size, self.dilation = output_size, kernel_size, dilation
+        self.padding, self.stride = padding, stride
+
+    def forward(self, input):
+        return F.fold(input, self.output_size, self.kernel_size, self.dilation, self.padding,
+                      self.stride)

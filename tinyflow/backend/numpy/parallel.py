@@ -156,6 +156,12 @@ def _one_blas_thread(entering: bool) -> None:
                 setter(_runs["previous"])
 
 
+def idle() -> bool:
+    """Whether no `run` is active in any thread: pieces that wait for each other (the LSTM's
+    barrier) must all start at once, none queued behind another run's."""
+    return _runs["active"] == 0
+
+
 def run(piece: Callable[[int, int], object], length: int, pieces: int = 0) -> None:
     """piece(start, stop) over near-equal parts of range(length), one per thread (at most
     `pieces` if given), the first in this thread, with one BLAS thread until all are done;

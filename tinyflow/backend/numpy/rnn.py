@@ -55,7 +55,7 @@ def _split(steps, batch: int, hidden: int, size: int) -> None:
         _by_columns(lambda b0, b1: steps(0, hidden, b0, b1, sync, 0, 1), batch)
         return
     pieces = min(parallel.threads(), hidden // MIN_PIECE_ROWS)
-    if parallel.worth_it(size, pieces) and _yield_address() is not None:
+    if parallel.worth_it(size, pieces) and parallel.idle() and _yield_address() is not None:
         _by_rows(steps, batch, hidden, pieces)
         return
     steps(0, hidden, 0, batch, sync, 0, 1)

@@ -1,12 +1,14 @@
 """One product three ways, each in a process of its own, repeats interleaved: NumPy's matmul
-(its bundled OpenBLAS), tinyflow's matmul kernel (MKL for large products when installed,
-`backend/numpy/gemm.py`) and torch.mm (MKL with torch's own threads). Shapes are the
-products of the harness's models: the GPT's (rows B*T = 2048), the MLP's (batch 128) and
-their weight gradients. Prints per shape the median µs over processes, their spread (±% = (max-min)/median) and
-GFLOP/s; threads as --threads sets
-them for every library, e.g.
+(its bundled OpenBLAS), tinyflow's matmul kernel (the same OpenBLAS, plus the kernel's
+checks) and torch.mm (MKL with torch's own threads). Shapes are the products of the
+harness's models: the GPT's (rows B*T = 2048), the MLP's (batch 128) and their weight
+gradients. Prints per shape the median µs over processes, their spread (±% =
+(max-min)/median) and GFLOP/s; threads as --threads sets them for every library, e.g.
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE .venv/bin/python bench/gemm.py --threads 2
+
+This is where the GEMM-bound rows' gap to torch comes from (docs/BENCHMARKS.md); MKL in
+tinyflow was tried and not kept (docs/ARCHITECTURE.md, "Products").
 """
 from __future__ import annotations
 

@@ -163,9 +163,13 @@ def _encode(obj, arrays: dict, seen: dict, where: str):
         return {"type": "global", "name": _importable_name(obj, where)}
     if type(obj).__dict__.get("__reduce__") is None and hasattr(obj, "__dict__") \
             and not isinstance(obj, types.ModuleType):
+        ref = seen.get(("object", id(obj)))
+        if ref is not None:      # met before (a module in a list too, a cycle): one object
+            return {"type": "ref", "id": ref}
+        ref = seen[("object", id(obj))] = sum(1 for k in seen if isinstance(k, tuple))
         name = _importable_name(type(obj), where)
         state = _encode(vars(obj), arrays, seen, where)
-        return {"type": "object", "class": name, "state": state}
+        return {"type": "object", "class": name, "id": ref, "state": state}
     hint = (" save its state_dict() instead" if hasattr(obj, "state_dict") else "")
     raise TypeError(f"save: {_named(where)} is a {type(obj).__name__}; tinyflow saves tensors, "
                     f"arrays, numbers, strings, None and lists, tuples and dicts of them, "
@@ -234,8 +238,15 @@ def _decode(node, entries: dict, made: dict, weights_only: bool):
         if not isinstance(cls, type):
             raise TypeError(f"{node['class']} is not a class")
         obj = cls.__new__(cls)
+        if "id" in node:      # before its state: references inside it are to this object
+            made[("object", node["id"])] = obj
         obj.__dict__.update(again(node["state"]))
         return obj
+    if kind == "ref":
+        ref = ("object", node.get("id"))
+        if ref not in made:
+            raise ValueError(f"a reference to object {node.get('id')!r} before the object")
+        return made[ref]
     raise ValueError(f"unknown node type {kind!r}")
 
 

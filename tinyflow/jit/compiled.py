@@ -225,7 +225,10 @@ class CompiledFunction:
         if grad_mode.enabled and not spent:   # autograd may go through it
             backward = self._backward(tracer, fetches[:results])
             if backward is not None and _reads_written(backward, writes, tensors):
-                backward = None
+                # run at backward time, its gradient would read the written values: eager
+                # code keeps the results differentiable, so this call runs eagerly
+                raise GraphBreak("its results' gradient reads a tensor the call writes in "
+                                 "place", _defined_at(self.fn))
         drawn = None if backward is None else _fetch_draws(backward, fetches)
         spent = _spent(tracer, fetches[:results]) if grad_mode.enabled and spent else None
         if self.budget_s is None:

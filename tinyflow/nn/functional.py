@@ -594,6 +594,9 @@ def pairwise_distance(x1: Tensor, x2: Tensor, p: float = 2.0, eps: float = 1e-6,
         return ops.reduce_max(diff, -1, keepdims=keepdim)
     if p == 1:
         return ops.reduce_sum(diff, -1, keepdims=keepdim)
+    if p == 0:     # the count of nonzero differences, as PyTorch's
+        return ops.reduce_sum(ops.cast(ops.not_equal(diff, 0.0), diff.dtype), -1,
+                              keepdims=keepdim)
     return ops.reduce_sum(diff ** p, -1, keepdims=keepdim) ** (1.0 / p)
 
 

@@ -38,7 +38,7 @@ def _holds_doubles(data) -> bool:
     """Whether `data` is, or holds, NumPy float64 values (an array, `np.float64(1.5)`, a
     list with one): PyTorch keeps float64 for those, where Python floats give float32."""
     if isinstance(data, (np.ndarray, np.generic)):
-        return True
+        return data.dtype == np.float64
     if isinstance(data, (list, tuple)):
         return any(_holds_doubles(item) for item in data if type(item) is not float)
     return False

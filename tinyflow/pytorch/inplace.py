@@ -129,7 +129,7 @@ def _one_memory_fill(x) -> bool:
     """A number written into an expand of a tensor outside autograd: PyTorch allows it
     (one value, whatever the order of the writes)."""
     return (x.kind == EAGER and trace_state.active is None and _shares_memory_within(x.array)
-            and not (grad_mode.enabled and (x.requires_grad or x._base.requires_grad)))
+            and not (grad_mode.enabled and (x.requires_grad or (x._base is not None and x._base.requires_grad))))
 
 
 def _as_view_index(index):

@@ -273,18 +273,23 @@ def normal(*args, **kwargs) -> Tensor:
     """`torch.normal(mean, std, size)` (numbers or tensors), or tqchen/tinyflow's
     `tf.normal(shape, stdev)`: a graph node of N(0, stdev^2) draws, chosen by a shape (a list
     or tuple) in first place without `size=`."""
-    if args and isinstance(args[0], (list, tuple)) and "size" not in kwargs:
-        shape, stdev = args[0], (args[1] if len(args) > 1 else kwargs.get("stdev", 1.0))
+    if "shape" in kwargs or "stdev" in kwargs or (
+            args and isinstance(args[0], (list, tuple)) and "size" not in kwargs):
+        shape = args[0] if args else kwargs["shape"]
+        stdev = args[1] if len(args) > 1 else kwargs.get("stdev", 1.0)
         return ops.random_normal(list(shape), stddev=stdev,
                                  dtype=kwargs.get("dtype", dtypes.float32))
     return torch_normal(*args, **kwargs)
 
 
 def equal(x, y, name=None):
-    """`torch.equal(a, b)`: one Python bool (same shape, same values) for eager and traced
-    tensors; `tf.equal(x, y)`: the elementwise comparison, in a TF1 graph or with `name=`."""
-    a, b = as_tensor(x), as_tensor(y)
-    if name is not None or (a.is_symbolic or b.is_symbolic) and trace_state.active is None:
+    """`torch.equal(a, b)`: one Python bool (same shape, same values) for two eager or
+    traced tensors; `tf.equal(x, y)`: the elementwise comparison in a TF1 graph, with `name=`,
+    or of values that are not tensors (arrays, lists, numbers: torch.equal refuses them)."""
+    if name is not None or not (isinstance(x, Tensor) and isinstance(y, Tensor)):
+        return ops.equal(x, y, name=name)
+    a, b = x, y
+    if (a.is_symbolic or b.is_symbolic) and trace_state.active is None:
         return ops.equal(x, y, name=name)
     return torch_equal(a, b)
 

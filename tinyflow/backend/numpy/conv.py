@@ -31,7 +31,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from ...ops import conv
-from . import _conv_numba, _conv_winograd, gemm, parallel
+from . import _conv_numba, _conv_winograd, parallel
 from ._conv_numba import nhwc_padded, padded_buffer, scratch as _buffer
 from .registry import kernel
 
@@ -162,7 +162,7 @@ def _conv2d(op, x, w, b):
                     rows += b[:, None]
                 continue
             res = _buffer("product", (groups, cols.shape[0], og), x.dtype)
-            gemm.stacked(cols.transpose(1, 0, 2), wk, res)   # pixel-major: [G, pixels, Og]
+            np.matmul(cols.transpose(1, 0, 2), wk, out=res)   # pixel-major: [G, pixels, Og]
             if bias is not None:   # into the block while in cache: contiguous rows of Og
                 # (adding during the transposed copy ran 2x slower than the copy itself)
                 res += bias
@@ -224,7 +224,7 @@ def _grad_weight(op, x, g, gw, gb) -> None:
             product = _buffer("product", sums.shape, sums.dtype)
             for block, cols in blocks:
                 rows = _grad_rows(g, block, groups)
-                sums += gemm.stacked(cols.transpose(1, 2, 0), rows, product)
+                sums += np.matmul(cols.transpose(1, 2, 0), rows, out=product)
                 if bias is not None:     # rows: a view of contiguous [G, Og, pixels]
                     flat = rows.transpose(0, 2, 1).reshape(o, -1)
                     bias += np.matmul(flat, _ones(flat.shape[1], x.dtype))
@@ -260,7 +260,7 @@ def conv2d_grad_input(op, g, w, ref):
             for block in _blocks(start, stop, out_hw[0], row_bytes):
                 rows = _grad_rows(g, block, groups)
                 dcols = _buffer("product", (groups, rows.shape[1], wk.shape[2]), g.dtype)
-                gemm.stacked(rows, wk, dcols)  # [G, pixels, Kg]
+                np.matmul(rows, wk, out=dcols)  # [G, pixels, Kg]
                 _conv_numba.col2im(dcols, dxp, block, out_hw[1], op.stride, op.dilation,
                                    (kh, kw))
         dx[start:stop] = dxp[start:stop, top:top + h, left:left + wd].transpose(0, 3, 1, 2)

@@ -1,5 +1,4 @@
-"""Matrix multiplication: large 2-D products through MKL (`gemm.py`), the rest through NumPy's
-BLAS."""
+"""Matrix multiplication through NumPy's BLAS."""
 import math
 
 import numpy as np
@@ -7,7 +6,7 @@ import numpy as np
 from ...core.dtypes import REDUCED_NUMPY
 from ...core.kernels import widened
 from ...ops import linalg, state
-from . import gemm, parallel
+from . import parallel
 from .registry import kernel
 
 BLOCK_BYTES = 1 << 18    # rows of a fused update's product computed at once (its scratch)
@@ -23,9 +22,6 @@ def matmul(op, a, b, out=None):
         a = a.swapaxes(-1, -2)
     if op.transpose_b:
         b = b.swapaxes(-1, -2)
-    result = gemm.matmul(a, b, out)
-    if result is not None:
-        return result
     if (a.ndim > 2 or b.ndim > 2) and parallel.threads() > 1:
         return _batched(a, b, out)
     return np.matmul(a, b, out=out)
@@ -96,8 +92,7 @@ def fused_update(op, w, a, b, lr, out=None):
 def affine(op, x, w, b, out=None):
     if x.dtype in REDUCED_NUMPY:
         return _WIDE_AFFINE(op, x, w, b, out=out)
-    product = gemm.matmul(x, w.T, out)
-    out = np.matmul(x, w.T, out=out) if product is None else product
+    out = np.matmul(x, w.T, out=out)
     out += b
     return out
 

@@ -23,10 +23,11 @@ _UNARY = {m.Neg: np.negative, m.Square: np.square, m.Sqrt: np.sqrt, m.Exp: np.ex
           m.Round: np.round, m.Log1p: np.log1p, m.Expm1: np.expm1, m.BitwiseNot: np.invert}
 
 
-# ufuncs whose inf/NaN answers NumPy warns about (log of 0, x / 0, sqrt of -1, overflow):
+# ufuncs whose inf/NaN answers NumPy warns about (log of 0, x / 0, sqrt of -1, overflow,
+# sin/cos of inf):
 # called with the warnings silenced, as PyTorch is silent (add and multiply, the hot ones,
 # warn only on inf - inf or overflow: left as they are)
-_QUIET = {m.Div, m.Pow, m.Exp, m.Log, m.Sqrt, m.Log1p, m.Expm1, m.Atan2}
+_QUIET = {m.Div, m.Pow, m.Exp, m.Log, m.Sqrt, m.Log1p, m.Expm1, m.Atan2, m.Sin, m.Cos}
 
 
 # Ufuncs that map a float dtype to itself: on large arrays (the scores of attention written
@@ -38,19 +39,38 @@ _SAME_DTYPE = {m.Add, m.Sub, m.Mul, m.Div, m.Maximum, m.Minimum, m.Neg, m.Square
 def _ufunc_kernel(ufunc, arity: int, quiet: bool, pooled: bool):
     """The kernel of a one-ufunc op, its operands spelled out: every eager `x * y` runs it,
     and a call through `*xs` and `out=None` costs more than a 16-element ufunc itself. With
-    NumPy's warnings silenced when `quiet`; arrays from `parallel.MIN_ELEMENTS` cut across
-    the kernel pool when `pooled` (the size test inline: small arrays pay no frame more)."""
-    whole = _quiet.silenced(ufunc) if quiet else ufunc
-    if arity == 2:
+    NumPy's warnings silenced when `quiet` (the state set in this frame: a wrapper would cost
+    another); arrays from `parallel.MIN_ELEMENTS` cut across the kernel pool when `pooled`
+    (the size test inline: small arrays pay no frame more)."""
+    set_state, reset_state, ignore = _quiet.state_setters()
+    if arity == 2 and quiet:
         def run(op, x, y, out=None):
             if pooled and (x.size >= parallel.MIN_ELEMENTS or y.size >= parallel.MIN_ELEMENTS):
                 return _pooled(ufunc, quiet, (x, y), out)
-            return whole(x, y) if out is None else whole(x, y, out=out)
+            token = set_state(ignore)
+            try:
+                return ufunc(x, y) if out is None else ufunc(x, y, out=out)
+            finally:
+                reset_state(token)
+    elif arity == 2:
+        def run(op, x, y, out=None):
+            if pooled and (x.size >= parallel.MIN_ELEMENTS or y.size >= parallel.MIN_ELEMENTS):
+                return _pooled(ufunc, quiet, (x, y), out)
+            return ufunc(x, y) if out is None else ufunc(x, y, out=out)
+    elif quiet:
+        def run(op, x, out=None):
+            if pooled and x.size >= parallel.MIN_ELEMENTS:
+                return _pooled(ufunc, quiet, (x,), out)
+            token = set_state(ignore)
+            try:
+                return ufunc(x) if out is None else ufunc(x, out=out)
+            finally:
+                reset_state(token)
     else:
         def run(op, x, out=None):
             if pooled and x.size >= parallel.MIN_ELEMENTS:
                 return _pooled(ufunc, quiet, (x,), out)
-            return whole(x) if out is None else whole(x, out=out)
+            return ufunc(x) if out is None else ufunc(x, out=out)
     run.__name__ = getattr(ufunc, "__name__", "ufunc")
     return run
 

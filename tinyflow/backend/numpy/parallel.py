@@ -85,16 +85,6 @@ def blas_spin_is_short() -> bool:
     return lib is not None and 0 < lib.openblas_thread_timeout() <= SHORT_SPIN
 
 
-def openblas_threads() -> int:
-    """The threads NumPy's OpenBLAS runs a product on now (0: unknown, another BLAS)."""
-    lib = _openblas()
-    for name in ("scipy_openblas_get_num_threads64_", "openblas_get_num_threads"):
-        getter = getattr(lib, name, None) if lib is not None else None
-        if getter is not None:
-            return getter()
-    return 0
-
-
 def _openblas_local() -> Optional[Callable[[int], int]]:
     """OpenBLAS's thread count setter (returns the previous count; process-wide, see above),
     if NumPy's bundled OpenBLAS has it; None otherwise (then BLAS keeps its own threads)."""
@@ -139,49 +129,54 @@ _runs = {"active": 0, "previous": None}
 _runs_lock = threading.Lock()
 
 
-def _one_blas_thread(entering: bool) -> None:
-    """OpenBLAS at one thread while any `run` is active (runs from several user threads
-    overlap): the first to enter saves the count, the last to leave gives it back."""
+def _enter(alone: bool) -> bool:
+    """Count a `run` in (False, counting nothing, when `alone` and another is active). While
+    any is active OpenBLAS runs one thread: the first to enter saves its count, the last to
+    leave (`_leave`) gives it back, so runs from several user threads may overlap."""
     setter = _openblas_local()
-    if setter is None:
-        return
     with _runs_lock:
-        if entering:
-            _runs["active"] += 1
-            if _runs["active"] == 1:
-                _runs["previous"] = setter(1)
-        else:
-            _runs["active"] -= 1
-            if _runs["active"] == 0:
-                setter(_runs["previous"])
+        if alone and _runs["active"]:
+            return False
+        _runs["active"] += 1
+        if _runs["active"] == 1 and setter is not None:
+            _runs["previous"] = setter(1)
+    return True
 
 
-def idle() -> bool:
-    """Whether no `run` is active in any thread: pieces that wait for each other (the LSTM's
-    barrier) must all start at once, none queued behind another run's."""
-    return _runs["active"] == 0
+def _leave() -> None:
+    setter = _openblas_local()
+    with _runs_lock:
+        _runs["active"] -= 1
+        if _runs["active"] == 0 and setter is not None:
+            setter(_runs["previous"])
 
 
-def run(piece: Callable[[int, int], object], length: int, pieces: int = 0) -> None:
+def run(piece: Callable[[int, int], object], length: int, pieces: int = 0, *,
+        alone: bool = False) -> bool:
     """piece(start, stop) over near-equal parts of range(length), one per thread (at most
     `pieces` if given), the first in this thread, with one BLAS thread until all are done;
-    returns when all are done and re-raises the first error."""
+    returns True when all are done and re-raises the first error. With `alone`, pieces that
+    wait for each other (the LSTM's barrier) must all start at once, none queued behind
+    another run's: then nothing runs, and it returns False, while another run is active."""
     parts = bounds(length, min(threads(), pieces or threads()))
-    _one_blas_thread(True)
-    # each piece runs in a copy of this thread's context: NumPy's error state (the kernels'
-    # silenced warnings, a user's errstate) holds in the pool's threads too
-    futures = [_pool().submit(contextvars.copy_context().run, piece, *part)
-               for part in parts[1:]]
-    outer, _worker.active = in_worker(), True     # this thread's piece does not cut again
+    if not _enter(alone):
+        return False
+    futures, outer = [], in_worker()
     try:
+        # each piece runs in a copy of this thread's context: NumPy's error state (the
+        # kernels' silenced warnings, a user's errstate) holds in the pool's threads too
+        futures = [_pool().submit(contextvars.copy_context().run, piece, *part)
+                   for part in parts[1:]]
+        _worker.active = True     # this thread's piece does not cut again
         piece(*parts[0])
     finally:
         _worker.active = outer
         errors = [f.exception() for f in futures]   # wait for all before raising
-        _one_blas_thread(False)
+        _leave()
     for error in errors:
         if error is not None:
             raise error
+    return True
 
 
 def split(piece: Callable[[int, int], object], length: int, size: int = 0) -> None:

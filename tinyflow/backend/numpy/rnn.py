@@ -55,8 +55,8 @@ def _split(steps, batch: int, hidden: int, size: int) -> None:
         _by_columns(lambda b0, b1: steps(0, hidden, b0, b1, sync, 0, 1), batch)
         return
     pieces = min(parallel.threads(), hidden // MIN_PIECE_ROWS)
-    if parallel.worth_it(size, pieces) and parallel.idle() and _yield_address() is not None:
-        _by_rows(steps, batch, hidden, pieces)
+    if (parallel.worth_it(size, pieces) and _yield_address() is not None
+            and _by_rows(steps, batch, hidden, pieces)):
         return
     steps(0, hidden, 0, batch, sync, 0, 1)
 
@@ -82,7 +82,7 @@ def _sync(pieces: int) -> np.ndarray:
     return np.zeros(pieces * _loops().SYNC_STRIDE, np.int64)
 
 
-def _by_rows(steps, batch: int, hidden: int, pieces: int) -> None:
+def _by_rows(steps, batch: int, hidden: int, pieces: int) -> bool:
     """The recurrence once per kernel thread over disjoint hidden rows, all at once: each
     runs its rows' share of every step's product (w_hh's rows i f g o of its hidden rows,
     on one BLAS thread) and their cells, then all meet at a spin barrier before the next
@@ -92,7 +92,7 @@ def _by_rows(steps, batch: int, hidden: int, pieces: int) -> None:
     product is narrowed (the batch-column pieces ran 16-column products, ~18% slower per
     column). Every piece must run at once (the barrier waits for all): `parallel.run` runs
     one per thread, `pieces` at most its thread count; a barrier that waits for seconds
-    gives up, and this raises."""
+    gives up, and this raises. False (nothing run) while another kernel-pool run is active."""
     cuts = parallel.bounds(hidden, pieces)
     sync = _sync(len(cuts))
     done = [False] * len(cuts)
@@ -100,11 +100,13 @@ def _by_rows(steps, batch: int, hidden: int, pieces: int) -> None:
     def piece(p, _):
         j0, j1 = cuts[p]
         done[p] = steps(j0, j1, 0, batch, sync, p, len(cuts))
-    parallel.run(piece, len(cuts), len(cuts))
+    if not parallel.run(piece, len(cuts), len(cuts), alone=True):
+        return False     # another run is active: the caller runs the recurrence whole
     if not all(done):
         raise RuntimeError(f"lstm: the recurrence's {len(cuts)} row pieces did not meet at "
                            f"a step's barrier within seconds (a kernel thread was not "
                            f"running)")
+    return True
 
 
 def _by_columns(columns, batch: int) -> None:

@@ -17,17 +17,20 @@ class Compose:
 
 
 class ToTensor:
-    """An [H, W] or [H, W, C] image (uint8 in [0, 255], or any array) to a float32 [C, H, W]
-    tensor, uint8 scaled to [0, 1], as torchvision's."""
+    """An [H, W] or [H, W, C] image to a [C, H, W] tensor, as torchvision's: uint8 in
+    [0, 255] to float32 in [0, 1] (divided by 255, as torchvision rounds), any other array
+    in its own dtype."""
 
     def __call__(self, image) -> Tensor:
         a = np.asarray(image)
-        scale = 1.0 / 255.0 if a.dtype == np.uint8 else 1.0
         a = a[:, :, None] if a.ndim == 2 else a
         if a.ndim != 3:
             raise ValueError(f"ToTensor: expected an [H, W] or [H, W, C] image, got shape "
                              f"{a.shape}")
-        return Tensor._eager(np.ascontiguousarray(a.transpose(2, 0, 1), np.float32) * scale)
+        chw = np.ascontiguousarray(a.transpose(2, 0, 1))
+        if a.dtype == np.uint8:
+            chw = np.divide(chw, np.float32(255), dtype=np.float32)
+        return Tensor._eager(chw)
 
 
 class Normalize:

@@ -408,9 +408,10 @@ def test_backward_outside_uses_the_forward_dropout_mask():
     assert not np.array_equal(masks[0], masks[1])     # each forward draws its own mask
 
 
-def test_backward_outside_not_offered_when_the_gradient_reads_a_written_tensor():
+def test_a_call_whose_gradient_reads_a_written_tensor_runs_eagerly():
     """`out = x * buf; buf.add_(1)`: a gradient plan run at backward time would read the new
-    buf, so the result is a plain tensor (eager autograd would refuse it too)."""
+    buf, so the call runs eagerly (a graph break): the result requires grad, and its
+    backward is refused as eager autograd refuses it."""
     buf = torch.ones(3)
     w = torch.ones(3, requires_grad=True)
 
@@ -418,9 +419,12 @@ def test_backward_outside_not_offered_when_the_gradient_reads_a_written_tensor()
         out = x * w * buf
         buf.add_(1)
         return out
-    out = torch.compile(f)(torch.ones(3))
+    with pytest.warns(UserWarning, match="gradient reads a tensor the call writes"):
+        out = torch.compile(f)(torch.ones(3))
     np.testing.assert_array_equal(buf.numpy(), [2, 2, 2])
-    assert not out.requires_grad
+    assert out.requires_grad
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        out.sum().backward()
 
 
 def test_backward_outside_refuses_stale_inputs_as_eager():

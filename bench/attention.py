@@ -18,15 +18,14 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import time
+
+import harness  # bench/: the process runner shared by the benchmarks
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHAPE = (8, 4, 128, 64)      # batch, heads, sequence, head dim: the GPT workload's
 CASES = ("causal", "mask", "none")
-THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
-              "NUMBA_NUM_THREADS")
 
 
 def worker(framework: str, calls: int) -> dict:
@@ -73,13 +72,7 @@ def worker(framework: str, calls: int) -> dict:
 
 
 def run_worker(framework: str, threads: int, calls: int) -> dict:
-    env = dict(os.environ, **{k: str(threads) for k in THREAD_ENV})
-    done = subprocess.run([sys.executable, os.path.abspath(__file__), "--worker", framework,
-                           str(calls)], env=env, capture_output=True, text=True, timeout=600)
-    if done.returncode != 0:
-        raise RuntimeError(f"{framework} worker ({threads} threads) failed: "
-                           f"{done.stderr.strip()[-500:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return harness.json_worker(__file__, ["--worker", framework, calls], threads)
 
 
 def summary(runs, case: str, part: str):

@@ -18,9 +18,10 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import time
+
+import harness  # bench/: the process runner shared by the benchmarks
 
 BATCH = 64
 LAYERS = {  # name: (input channels, output channels, kernel size, image size)
@@ -127,13 +128,7 @@ def torch_worker() -> dict:
 
 
 def run_worker(framework: str) -> dict:
-    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1",
-               TINYFLOW_KERNEL_THREADS="1")
-    done = subprocess.run([sys.executable, os.path.abspath(__file__), "--worker", framework],
-                          env=env, capture_output=True, text=True, timeout=600)
-    if done.returncode != 0:
-        raise RuntimeError(f"{framework} worker failed: {done.stderr.strip()[-500:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return harness.json_worker(__file__, ["--worker", framework], 1, TINYFLOW_KERNEL_THREADS="1")
 
 
 def _gflops(ms: float, cin, cout, k, hw) -> float:

@@ -16,14 +16,14 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import time
+
+import harness  # bench/: the process runner shared by the benchmarks
 
 SHAPES = [(2048, 256, 768), (2048, 256, 256), (2048, 256, 1024), (2048, 1024, 256),
           (256, 2048, 768), (128, 784, 1024), (128, 1024, 1024), (1024, 128, 784)]
 FRAMEWORKS = ("numpy", "tinyflow", "torch")
-THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
 
 
 def worker(framework: str) -> dict:
@@ -73,14 +73,11 @@ def main():
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
-    env = dict(os.environ, **{name: str(args.threads) for name in THREAD_ENV})
     print(f"threads={args.threads}; load average at start {os.getloadavg()[0]:.2f}")
     results = {fw: [] for fw in FRAMEWORKS}
     for r in range(args.repeats):
         for fw in (FRAMEWORKS if r % 2 == 0 else FRAMEWORKS[::-1]):
-            out = subprocess.run([sys.executable, __file__, "--worker", fw], env=env,
-                                 capture_output=True, text=True, check=True)
-            results[fw].append(json.loads(out.stdout.strip().splitlines()[-1]))
+            results[fw].append(harness.json_worker(__file__, ["--worker", fw], args.threads))
     print(f"{'m x k x n':18}" + "".join(f"{fw + ' us':>14}{'±%':>5}{'GF/s':>7}"
                                         for fw in FRAMEWORKS)
           + f"{'numpy/tf':>10}{'tf/torch':>10}")

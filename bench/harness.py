@@ -74,6 +74,19 @@ def worker(framework: str, module: str, name: str, steps: int) -> dict:
             "first_step_s": first_step}
 
 
+def json_worker(script: str, args: list, threads: int, **extra_env: str) -> dict:
+    """`python script *args` in a process of its own, every library at `threads` threads, and
+    the JSON of its last output line; raises, naming the worker and its error, if it fails."""
+    env = dict(os.environ, BENCH_THREADS=str(threads), **extra_env,
+               **{k: str(threads) for k in THREAD_ENV})
+    done = subprocess.run([sys.executable, os.path.abspath(script), *map(str, args)], env=env,
+                          capture_output=True, text=True, timeout=900)
+    if done.returncode != 0:
+        raise RuntimeError(f"{os.path.basename(script)} {' '.join(map(str, args))} "
+                           f"({threads} threads) failed: {done.stderr.strip()[-500:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def run_worker(framework: str, module: str, name: str, steps: int, threads: int) -> dict:
     env = dict(os.environ, BENCH_THREADS=str(threads), **{k: str(threads) for k in THREAD_ENV})
     cmd = [sys.executable, os.path.abspath(__file__), "--worker", framework, module, name,

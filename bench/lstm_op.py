@@ -15,7 +15,6 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import time
 
@@ -68,13 +67,7 @@ def worker(framework: str) -> dict:
 
 def run_worker(config: str, threads: int) -> dict:
     framework, extra = CONFIGS[config]
-    env = dict(os.environ, BENCH_THREADS=str(threads), **extra,
-               **{k: str(threads) for k in harness.THREAD_ENV})
-    done = subprocess.run([sys.executable, os.path.abspath(__file__), "--worker", framework],
-                          env=env, capture_output=True, text=True, timeout=600)
-    if done.returncode != 0:
-        raise RuntimeError(f"{config} worker failed: {done.stderr.strip()[-500:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return harness.json_worker(__file__, ["--worker", framework], threads, **extra)
 
 
 def main():

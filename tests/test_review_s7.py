@@ -56,10 +56,9 @@ def test_to_tensor_rounds_as_torchvision():
 def test_tensor_dtype_from_numpy_scalars_as_torch():
     for data in ([np.float32(1.0), 2.5], [np.int64(1), 2.5], [np.float64(1.0), 2.5],
                  np.array([1.5]), [np.array([1.5], np.float32), [2.5]]):
-        try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")      # torch: a list of arrays is slow
             want = torch.tensor(data).dtype
-        except (TypeError, ValueError):
-            continue
         assert str(tf.tensor(data).dtype).split(".")[-1] == str(want).split(".")[-1], data
 
 

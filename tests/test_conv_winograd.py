@@ -1,7 +1,8 @@
-"""Winograd F(2x2, 5x5) convolutions (backend/numpy/_conv_winograd.py) against PyTorch: the
-forward with and without bias, the weight and bias gradients and the input gradient, on
-odd sizes (a partial last tile), padding 0 / 2 / asymmetric / "same", float64 (tight) and
-float32, one thread and the kernel pool; and the cases that must not take the path."""
+"""Winograd F(2x2, 5x5) and F(4x4, 3x3) convolutions (backend/numpy/_conv_winograd.py)
+against PyTorch: the forward with and without bias, the weight and bias gradients and the
+input gradient, on odd sizes (a partial last tile), padding 0 / 1 / 2 / asymmetric / "same",
+float64 (tight) and float32, one thread and the kernel pool; and the cases that must not
+take the path."""
 from __future__ import annotations
 
 import numpy as np
@@ -16,12 +17,17 @@ torch = pytest.importorskip("torch")
 F = torch.nn.functional
 TOL = {np.float64: 1e-11, np.float32: 2e-5}   # of the largest value
 
-CASES = [  # x shape, out channels, padding (torch spelling)
-    ((2, 3, 7, 6), 4, 2),
-    ((3, 2, 5, 9), 3, 0),
-    ((1, 4, 6, 7), 2, "same"),
-    ((2, 5, 8, 5), 3, ((1, 3), (0, 2))),   # (top, bottom), (left, right)
-    ((64, 32, 14, 14), 64, 2),             # the CNN benchmark's layer
+CASES = [  # x shape, out channels, padding (torch spelling), kernel size
+    ((2, 3, 7, 6), 4, 2, 5),
+    ((3, 2, 5, 9), 3, 0, 5),
+    ((1, 4, 6, 7), 2, "same", 5),
+    ((2, 5, 8, 5), 3, ((1, 3), (0, 2)), 5),   # (top, bottom), (left, right)
+    ((64, 32, 14, 14), 64, 2, 5),             # the CNN benchmark's layers
+    ((2, 32, 7, 6), 32, 1, 3),                # 3x3 takes it from 32 channels in and out
+    ((1, 33, 5, 9), 32, 0, 3),
+    ((1, 32, 6, 7), 34, "same", 3),
+    ((1, 32, 9, 5), 32, ((0, 2), (1, 1)), 3),
+    ((64, 32, 14, 14), 64, 1, 3),
 ]
 
 
@@ -33,10 +39,10 @@ def _torch_pad(x, padding):
     return x, padding
 
 
-def _run(shape, out_channels, padding, dtype, bias):
+def _run(shape, out_channels, padding, kernel, dtype, bias):
     rng = np.random.default_rng(sum(shape))
     x = rng.standard_normal(shape).astype(dtype)
-    w = (rng.standard_normal((out_channels, shape[1], 5, 5)) / 5).astype(dtype)
+    w = (rng.standard_normal((out_channels, shape[1], kernel, kernel)) / kernel).astype(dtype)
     b = rng.standard_normal(out_channels).astype(dtype) if bias else None
     tx, tw = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
     tb = torch.tensor(b, requires_grad=True) if bias else None
@@ -67,7 +73,7 @@ def _run(shape, out_channels, padding, dtype, bias):
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("bias", [False, True])
-@pytest.mark.parametrize("case", CASES, ids=lambda c: "x".join(map(str, c[0])))
+@pytest.mark.parametrize("case", CASES, ids=lambda c: "x".join(map(str, c[0])) + f"-k{c[3]}")
 def test_winograd_matches_torch(case, bias, dtype, monkeypatch):
     calls = []
     monkeypatch.setattr(_conv_winograd, "conv2d", _counted(_conv_winograd.conv2d, calls))
@@ -87,30 +93,38 @@ def _counted(fn, calls):
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_winograd_on_the_kernel_pool_matches_torch(dtype, monkeypatch):
     threaded = force_pool(monkeypatch, 1 << 10, [])
-    _run((9, 6, 11, 10), 5, 2, dtype, bias=True)
-    assert threaded.count("_conv_winograd.py") == 3
+    _run((9, 6, 11, 10), 5, 2, 5, dtype, bias=True)
+    _run((9, 32, 11, 10), 32, 1, 3, dtype, bias=True)
+    assert threaded.count("_conv_winograd.py") == 6
 
 
-@pytest.mark.parametrize("attrs, channels, kernel", [
-    (dict(stride=2, padding=2), 3, 5),
-    (dict(dilation=2, padding=4), 3, 5),
-    (dict(groups=3, padding=2), 3, 5),
-    (dict(padding=1), 3, 3),
-    (dict(padding=2), 1, 5),       # one input channel: the tap-major im2col
+@pytest.mark.parametrize("attrs, channels, out_channels, kernel", [
+    (dict(stride=2, padding=2), 3, 4, 5),
+    (dict(dilation=2, padding=4), 3, 4, 5),
+    (dict(groups=3, padding=2), 3, 3, 5),
+    (dict(stride=2, padding=1), 32, 32, 3),
+    (dict(padding=1), 16, 64, 3),      # a narrow 3x3 layer: the transforms cost more
+    (dict(padding=1), 64, 16, 3),
+    (dict(padding=3), 32, 32, 7),      # no Winograd size for 7x7
+    (dict(padding=2), 1, 4, 5),        # one input channel: the tap-major im2col
 ])
-def test_other_convolutions_keep_im2col(attrs, channels, kernel):
+def test_other_convolutions_keep_im2col(attrs, channels, out_channels, kernel):
     op = conv_ops.Conv2d(**conv_ops.conv_attrs(**attrs))
-    assert not _conv_winograd.applies(op, (kernel, kernel), channels, np.float32)
+    assert not _conv_winograd.applies(op, (kernel, kernel), channels, out_channels,
+                                      np.float32)
 
 
 def test_padding_past_the_kernel_matches_torch():
     """Padding above r - 1: whole rows of tiles read only zeros, their gradient is dropped."""
-    _run((2, 3, 4, 5), 4, 5, np.float64, bias=True)
+    _run((2, 3, 4, 5), 4, 5, 5, np.float64, bias=True)
+    _run((2, 32, 4, 5), 32, 4, 3, np.float64, bias=True)
 
 
-def test_matrices_compute_the_correlation():
+@pytest.mark.parametrize("r", [5, 3])
+def test_matrices_compute_the_correlation(r):
     """y = A^T [(G w) * (B^T d)] is the 1-D correlation of d with w, in float64."""
-    at, g, bt = _conv_winograd.matrices(5, np.float64)
+    at, g, bt = _conv_winograd.matrices(r, np.float64)
     rng = np.random.default_rng(1)
-    w, d = rng.standard_normal(5), rng.standard_normal(6)
-    np.testing.assert_allclose(at @ ((g @ w) * (bt @ d)), [w @ d[:5], w @ d[1:]], rtol=1e-12)
+    w, d = rng.standard_normal(r), rng.standard_normal(6)
+    want = [w @ d[i:i + r] for i in range(6 - r + 1)]
+    np.testing.assert_allclose(at @ ((g @ w) * (bt @ d)), want, rtol=1e-12)

@@ -191,9 +191,10 @@ def pair_max_grad(x, g, dx, r0, r1, width, zero):
 
 
 # ---- convolution: Winograd tile transforms (see _conv_winograd) --------------------------
-# F(2x2, 5x5): windows of S = 6, tiles of 2. Each transformed value is one expression of
-# all six terms (zero coefficients included), written once: accumulating term by term into
-# the output read and wrote it per nonzero coefficient, 1.5-2x slower. Channels innermost;
+# F(2x2, 5x5) and F(4x4, 3x3): windows of S = 6, tiles of m = 2 or 4. Each transformed
+# value is one expression of all six terms (zero coefficients included), written once:
+# accumulating term by term into the output read and wrote it per nonzero coefficient,
+# 1.5-2x slower. Channels innermost;
 # the input transform takes a whole row of tiles at a time (B^T down the columns of the row
 # once, shared by overlapping windows). Plain indexing (a view per window row cost more than
 # the arithmetic) and fastmath (else the sums do not vectorize).
@@ -234,66 +235,90 @@ def winograd_input(xp, bt, n0, n1, th, tw, m, v):
 
 
 @fast_jit
-def winograd_output(mm, at, bias, n0, th, tw, out):
-    """out[n, :, 2 * ti + a, 2 * tj + b] = bias + (A^T M A)[a, b] of each tile's products
-    mm[:, t] (36 rows of O channels), outputs past out's edge dropped."""
+def winograd_output(mm, at, bias, n0, th, tw, m, out):
+    """out[n, :, m * ti + a, m * tj + b] = bias + (A^T M A)[a, b] of each tile's products
+    mm[:, t] (36 rows of O channels), outputs past out's edge dropped. A row of tiles is
+    gathered channels-innermost in `rows`, then written to NCHW out in runs of Wo (writing
+    each tile's values straight to out was a strided store per channel, 1.5x slower)."""
     o, ho, wo = out.shape[1], out.shape[2], out.shape[3]
-    tmp = np.empty((2, 6, o), mm.dtype)
-    y = np.empty((2, 2, o), mm.dtype)
-    for t in range(mm.shape[1]):
-        n = n0 + t // (th * tw)
-        ti, tj = (t // tw) % th, t % tw
-        for a in range(2):
-            a0, a1, a2, a3, a4, a5 = at[a, 0], at[a, 1], at[a, 2], at[a, 3], at[a, 4], at[a, 5]
-            for j in range(6):
+    tmp = np.empty((m, 6, o), mm.dtype)
+    rows = np.empty((m, tw * m, o), mm.dtype)
+    t = 0
+    for n in range(n0, n0 + mm.shape[1] // (th * tw)):
+        for ti in range(th):
+            for tj in range(tw):
+                for a in range(m):
+                    a0, a1, a2, a3, a4, a5 = (at[a, 0], at[a, 1], at[a, 2], at[a, 3], at[a, 4],
+                                              at[a, 5])
+                    for j in range(6):
+                        for k in range(o):
+                            tmp[a, j, k] = (a0 * mm[j, t, k] + a1 * mm[6 + j, t, k]
+                                            + a2 * mm[12 + j, t, k] + a3 * mm[18 + j, t, k]
+                                            + a4 * mm[24 + j, t, k] + a5 * mm[30 + j, t, k])
+                for b in range(m):
+                    a0, a1, a2, a3, a4, a5 = (at[b, 0], at[b, 1], at[b, 2], at[b, 3], at[b, 4],
+                                              at[b, 5])
+                    w = tj * m + b
+                    for a in range(m):
+                        for k in range(o):
+                            rows[a, w, k] = bias[k] + (a0 * tmp[a, 0, k] + a1 * tmp[a, 1, k]
+                                                       + a2 * tmp[a, 2, k] + a3 * tmp[a, 3, k]
+                                                       + a4 * tmp[a, 4, k] + a5 * tmp[a, 5, k])
+                t += 1
+            for a in range(min(m, ho - ti * m)):
                 for k in range(o):
-                    tmp[a, j, k] = (a0 * mm[j, t, k] + a1 * mm[6 + j, t, k]
-                                    + a2 * mm[12 + j, t, k] + a3 * mm[18 + j, t, k]
-                                    + a4 * mm[24 + j, t, k] + a5 * mm[30 + j, t, k])
-        for a in range(2):
-            for b in range(2):
-                a0, a1, a2, a3, a4, a5 = at[b, 0], at[b, 1], at[b, 2], at[b, 3], at[b, 4], at[b, 5]
-                for k in range(o):
-                    y[a, b, k] = bias[k] + (a0 * tmp[a, 0, k] + a1 * tmp[a, 1, k]
-                                            + a2 * tmp[a, 2, k] + a3 * tmp[a, 3, k]
-                                            + a4 * tmp[a, 4, k] + a5 * tmp[a, 5, k])
-        for a in range(min(2, ho - ti * 2)):
-            for b in range(min(2, wo - tj * 2)):
-                for k in range(o):
-                    out[n, k, ti * 2 + a, tj * 2 + b] = y[a, b, k]
+                    for w in range(wo):
+                        out[n, k, ti * m + a, w] = rows[a, w, k]
 
 
 @fast_jit
-def winograd_grad_tiles(g, at, n0, n1, th, tw, dm):
+def winograd_grad_tiles(g, at, n0, n1, th, tw, m, dm):
     """dm[u * 6 + v, t] = (A dY A^T)[u, v] for each tile t of images n0:n1, dY the tile's
-    2 x 2 block of g [N, O, Ho, Wo] (zeros past its edge): the adjoint of winograd_output."""
+    m x m block of g [N, O, Ho, Wo] (zeros past its edge): the adjoint of winograd_output.
+    A row of tiles of g is first gathered channels-innermost in `rows` (reading g in runs
+    of Wo); the sums over the block are written out for m = 2 and m = 4, so each stays one
+    expression over the channels."""
     o, ho, wo = g.shape[1], g.shape[2], g.shape[3]
-    y = np.empty((2, 2, o), g.dtype)
-    tmp = np.empty((6, 2, o), g.dtype)
+    rows = np.zeros((m, tw * m, o), g.dtype)     # past Wo: stays zero
+    tmp = np.empty((6, m, o), g.dtype)
     t = 0
     for n in range(n0, n1):
         for ti in range(th):
+            for a in range(m):
+                h = ti * m + a
+                if h < ho:
+                    for k in range(o):
+                        for w in range(wo):
+                            rows[a, w, k] = g[n, k, h, w]
+                else:
+                    rows[a] = 0
             for tj in range(tw):
-                for a in range(2):
-                    for b in range(2):
-                        h, w = ti * 2 + a, tj * 2 + b
-                        if h < ho and w < wo:
-                            for k in range(o):
-                                y[a, b, k] = g[n, k, h, w]
-                        else:
-                            for k in range(o):
-                                y[a, b, k] = 0
+                w0 = tj * m
                 for u in range(6):
-                    c0, c1 = at[0, u], at[1, u]
-                    for b in range(2):
-                        for k in range(o):
-                            tmp[u, b, k] = c0 * y[0, b, k] + c1 * y[1, b, k]
+                    if m == 2:
+                        c0, c1 = at[0, u], at[1, u]
+                        for b in range(2):
+                            for k in range(o):
+                                tmp[u, b, k] = c0 * rows[0, w0 + b, k] + c1 * rows[1, w0 + b, k]
+                    else:
+                        c0, c1, c2, c3 = at[0, u], at[1, u], at[2, u], at[3, u]
+                        for b in range(4):
+                            for k in range(o):
+                                tmp[u, b, k] = (c0 * rows[0, w0 + b, k] + c1 * rows[1, w0 + b, k]
+                                                + c2 * rows[2, w0 + b, k]
+                                                + c3 * rows[3, w0 + b, k])
                 for u in range(6):
                     for j in range(6):
-                        c0, c1 = at[0, j], at[1, j]
                         p = u * 6 + j
-                        for k in range(o):
-                            dm[p, t, k] = c0 * tmp[u, 0, k] + c1 * tmp[u, 1, k]
+                        if m == 2:
+                            c0, c1 = at[0, j], at[1, j]
+                            for k in range(o):
+                                dm[p, t, k] = c0 * tmp[u, 0, k] + c1 * tmp[u, 1, k]
+                        else:
+                            c0, c1, c2, c3 = at[0, j], at[1, j], at[2, j], at[3, j]
+                            for k in range(o):
+                                dm[p, t, k] = (c0 * tmp[u, 0, k] + c1 * tmp[u, 1, k]
+                                               + c2 * tmp[u, 2, k] + c3 * tmp[u, 3, k])
                 t += 1
 
 

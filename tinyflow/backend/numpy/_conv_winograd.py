@@ -1,27 +1,32 @@
-"""Convolution by Winograd's minimal filtering F(2x2, rxr): fewer multiplications per output.
+"""Convolution by Winograd's minimal filtering F(m x m, r x r): fewer multiplications per output.
 
 im2col + GEMM spends r * r * C multiply-adds per output and channel, and its GEMM already
-runs near OpenBLAS's peak, so a 5x5 layer cannot get faster that way. Winograd computes each
-2x2 block of outputs from an S x S window (S = r + 1) as A^T [(G w G^T) * (B^T d B)] A: per
-tile S * S products instead of 4 * r * r (36 against 100 for 5x5, 2.8x fewer). The products
-are S * S independent GEMMs over tiles, [tiles, C] @ [C, O], which run at full speed when a
-block of tiles stays in cache; the transforms B^T d B and A^T M A are Numba loops with the
-channels innermost (`_conv_loops.winograd_*`).
+runs near OpenBLAS's peak, so a 3x3 or 5x5 layer cannot get faster that way. Winograd
+computes each m x m block of outputs from an S x S window (S = m + r - 1) as
+A^T [(G w G^T) * (B^T d B)] A: per tile S * S products instead of m * m * r * r. Both sizes
+use S = 6, so one set of transform loops serves both: F(2x2, 5x5) (36 against 100, 2.8x
+fewer) and F(4x4, 3x3) (36 against 144, 4x fewer). The products are S * S independent
+GEMMs over tiles, [tiles, C] @ [C, O], which run at full speed when a block of tiles stays
+in cache; the transforms B^T d B and A^T M A are Numba loops with the channels innermost
+(`_conv_loops.winograd_*`).
 
-- A, G, B come from Toom-Cook at the points 0, 1, -1, 2, -2 and infinity (the usual small
-  set). In float32 the transforms scale terms up to 16x before the sums: results differ
-  from the direct sum by ~1e-5 of the largest value (tests allow 2e-5; float64: 1e-11).
+- A, G, B come from Toom-Cook at the points 0, 1, -1, 1/2, -2 and infinity (both sizes at
+  the same six, so B is one matrix). In float32 the transforms scale terms before the sums;
+  with 1/2 in place of the usual 2 the results' error was ~3x smaller for both sizes (max
+  ~2e-6 of the largest value against float64 on 32-channel layers, against 6e-6 with
+  0, +-1, +-2; tests allow 2e-5; float64: 1e-11).
 - The input gradient is the forward's adjoint: g's tiles A dY A^T (as for the weight
   gradient), S * S GEMMs [tiles, O] @ [O, C] with (G w G^T)^T, then B (.) B^T per tile added
   back into the padded input where the windows overlap (`winograd_input_adjoint`). (As a
   forward convolution of g with the flipped weight it transformed 6x6 windows of g's 64
-  channels and transposed g to NHWC: 11.1 against ~8 ms on the CNN's layer.)
+  channels and transposed g to NHWC: 11.1 against ~8 ms on the CNN's 5x5 layer.)
 - The weight gradient runs the forward backwards: the transformed gradient tiles A dY A^T
   and the input tiles B^T d B give (G w G^T)'s gradient as S * S GEMMs [C, tiles] @
   [tiles, O] summed over blocks, then G^T (.) G per (o, c).
 
-Used for one group, stride 1, no dilation, square kernels in RADII, more than one input
-channel (a one-channel layer's GEMM would have K = 1).
+Used for one group, stride 1, no dilation, square kernels in TILES, with at least
+MIN_CHANNELS input and output channels (a one-channel layer's GEMM would have K = 1; a
+narrow 3x3 layer's transforms cost more than its GEMMs save).
 """
 from __future__ import annotations
 
@@ -32,9 +37,15 @@ import numpy as np
 from . import parallel
 from ._conv_numba import nhwc_padded, padded_buffer, scratch
 
-TILE = 2                 # outputs per tile side (the loops are written for F(2x2, 5x5))
-RADII = (5,)             # kernel sizes that take this path
-POINTS = (0.0, 1.0, -1.0, 2.0, -2.0, 0.5, -0.5)
+# kernel size -> outputs per tile side m; both give windows of S = 6, which the transform
+# loops are written for
+TILES = {5: 2, 3: 4}
+# kernel size -> fewest input and output channels for which the GEMMs saved outweigh the
+# transforms. 3x3 fwd + bwd at batch 64, one thread, CPU time against im2col (loaded
+# machine): C/O 3/16 1.46x, 8/8 1.15x, 16/32 at 14x14 1.04x, 16/16 at 28x28 0.79x, 32/64
+# 0.80x, 64/64 at 8x8 0.63x and at 28x28 0.52x, 128/128 at 7x7 0.86x.
+MIN_CHANNELS = {5: 2, 3: 32}
+POINTS = (0.0, 1.0, -1.0, 0.5, -2.0)   # and infinity
 # Tiles per block: the block's transformed input [S * S, tiles, C] and products [S * S,
 # tiles, O] stay in L2. One-thread sweep on the CNN's 32->64 layer (loaded machine): 49-147
 # tiles (1-3 images) within noise, 392 10-20 % slower, 784 nearly 2x (all tiles at once:
@@ -42,16 +53,19 @@ POINTS = (0.0, 1.0, -1.0, 2.0, -2.0, 0.5, -0.5)
 BLOCK_TILES = 98
 
 
-def applies(op, kernel_hw, channels: int, dtype) -> bool:
+def applies(op, kernel_hw, channels: int, out_channels: int, dtype) -> bool:
+    r = kernel_hw[0]
     return (op.groups == 1 and op.stride == (1, 1) and op.dilation == (1, 1)
-            and kernel_hw[0] == kernel_hw[1] and kernel_hw[0] in RADII and channels > 1
+            and kernel_hw[1] == r and r in TILES
+            and min(channels, out_channels) >= MIN_CHANNELS[r]
             and np.dtype(dtype) in (np.dtype(np.float32), np.dtype(np.float64)))
 
 
 @functools.cache
 def matrices(r: int, dtype) -> tuple:
-    """(A^T [TILE, S], G [S, r], B^T [S, S]) of F(TILE, r) in dtype."""
-    size = TILE + r - 1
+    """(A^T [m, S], G [S, r], B^T [S, S]) of F(m, r) in dtype, m = TILES[r]."""
+    m = TILES[r]
+    size = m + r - 1
     points = np.array(POINTS[:size - 1])
 
     def evaluation(columns):   # polynomial of `columns` coefficients at the points and infinity
@@ -59,17 +73,33 @@ def matrices(r: int, dtype) -> tuple:
         e[:-1] = points[:, None] ** np.arange(columns)
         e[-1, -1] = 1
         return e
-    at, g, bt = evaluation(TILE).T, evaluation(r), np.linalg.inv(evaluation(size)).T
+    at, g, bt = evaluation(m).T, evaluation(r), np.linalg.inv(evaluation(size)).T
     return tuple(np.ascontiguousarray(m, dtype=dtype) for m in (at, g, bt))
 
 
-def _tiles(out_hw) -> tuple:
-    return tuple(-(-n // TILE) for n in out_hw)
+@functools.cache
+def _weight_matrix(r: int, dtype) -> np.ndarray:
+    """G (x) G [S * S, r * r]: (G w G^T) of every (o, c) as one product with w's taps."""
+    gm = matrices(r, dtype)[1]
+    return np.kron(gm, gm)
+
+
+def _transformed_weight(w, order) -> np.ndarray:
+    """G w G^T of every (o, c) of w [O, C, r, r], as [S * S, C, O] (order "co") or
+    [S * S, O, C] ("oc"): one GEMM [S * S, r * r] @ [r * r, O * C] (NumPy's broadcast
+    G @ w @ G^T ran 2048 3x3 products, ~0.3 ms a call on the CNN's layer)."""
+    o, c, r, _ = w.shape
+    u = (_weight_matrix(r, w.dtype) @ w.reshape(o * c, r * r).T).reshape(-1, o, c)
+    return np.ascontiguousarray(u.transpose(0, 2, 1) if order == "co" else u)
+
+
+def _tiles(out_hw, m) -> tuple:
+    return tuple(-(-n // m) for n in out_hw)
 
 
 def _tile_pads(pads, hw, tiles, r) -> tuple:
     """pads extended after the input so every tile's window lies inside the padded input."""
-    return tuple((before, t * TILE + r - 1 - before - n)
+    return tuple((before, t * TILES[r] + r - 1 - before - n)
                  for (before, _), n, t in zip(pads, hw, tiles))
 
 
@@ -89,11 +119,12 @@ def conv2d(x, w, b, pads):
     """conv2d at stride 1 of x [N, C, H, W] and w [O, C, r, r] plus b [O] (or None)."""
     n, c, h, wd = x.shape
     o, _, r, _ = w.shape
-    size = TILE + r - 1
+    m = TILES[r]
+    size = m + r - 1
     out_hw = (h + sum(pads[0]) - r + 1, wd + sum(pads[1]) - r + 1)
-    th, tw = _tiles(out_hw)
-    at, gm, bt = matrices(r, x.dtype)
-    u = np.ascontiguousarray((gm @ w @ gm.T).transpose(2, 3, 1, 0)).reshape(size * size, c, o)
+    th, tw = _tiles(out_hw, m)
+    at, _, bt = matrices(r, x.dtype)
+    u = _transformed_weight(w, "co")
     bias = np.zeros(o, x.dtype) if b is None else np.ascontiguousarray(b, dtype=x.dtype)
     tile_pads = _tile_pads(pads, (h, wd), (th, tw), r)
     xp = padded_buffer(x, tile_pads)
@@ -105,10 +136,10 @@ def conv2d(x, w, b, pads):
         for n0, n1 in _image_blocks(start, stop, th * tw):
             tiles = (n1 - n0) * th * tw
             v = scratch("winograd input", (size * size, tiles, c), x.dtype)
-            loops.winograd_input(xp, bt, n0, n1, th, tw, TILE, v)
+            loops.winograd_input(xp, bt, n0, n1, th, tw, m, v)
             products = scratch("winograd product", (size * size, tiles, o), x.dtype)
             np.matmul(v, u, out=products)
-            loops.winograd_output(products, at, bias, n0, th, tw, out)
+            loops.winograd_output(products, at, bias, n0, th, tw, m, out)
     parallel.split(piece, n, out.size * r * r * c)
     return out
 
@@ -119,13 +150,14 @@ def grad_input(g, w, x_shape, pads):
     input (windows overlap) and written to NCHW."""
     n, c, h, wd = x_shape
     o, _, r, _ = w.shape
-    size = TILE + r - 1
-    th, tw = _tiles(g.shape[2:])
-    at, gm, bt = matrices(r, g.dtype)
-    ut = np.ascontiguousarray((gm @ w @ gm.T).transpose(2, 3, 0, 1)).reshape(size * size, o, c)
+    m = TILES[r]
+    size = m + r - 1
+    th, tw = _tiles(g.shape[2:], m)
+    at, _, bt = matrices(r, g.dtype)
+    ut = _transformed_weight(w, "oc")
     tile_pads = _tile_pads(pads, (h, wd), (th, tw), r)
     (top, _), (left, _) = tile_pads
-    dxp = scratch("padded", (n, th * TILE + r - 1, tw * TILE + r - 1, c), g.dtype)
+    dxp = scratch("padded", (n, th * m + r - 1, tw * m + r - 1, c), g.dtype)
     dx = np.empty(x_shape, g.dtype)
     loops = _loops()
 
@@ -134,10 +166,10 @@ def grad_input(g, w, x_shape, pads):
         for n0, n1 in _image_blocks(start, stop, th * tw):
             tiles = (n1 - n0) * th * tw
             dm = scratch("winograd product", (size * size, tiles, o), g.dtype)
-            loops.winograd_grad_tiles(g, at, n0, n1, th, tw, dm)
+            loops.winograd_grad_tiles(g, at, n0, n1, th, tw, m, dm)
             dv = scratch("winograd input", (size * size, tiles, c), g.dtype)
             np.matmul(dm, ut, out=dv)
-            loops.winograd_input_adjoint(dv, bt, n0, n1, th, tw, TILE, dxp)
+            loops.winograd_input_adjoint(dv, bt, n0, n1, th, tw, m, dxp)
         dx[start:stop] = dxp[start:stop, top:top + h, left:left + wd].transpose(0, 3, 1, 2)
     parallel.split(piece, n, g.size * r * r * c)
     return dx
@@ -148,9 +180,10 @@ def grad_weight(x, g, gw, gb, pads) -> None:
     gb [O]."""
     n, c, h, wd = x.shape
     o, _, r, _ = gw.shape
-    size = TILE + r - 1
-    th, tw = _tiles(g.shape[2:])
-    at, gm, bt = matrices(r, x.dtype)
+    m = TILES[r]
+    size = m + r - 1
+    th, tw = _tiles(g.shape[2:], m)
+    at, _, bt = matrices(r, x.dtype)
     tile_pads = _tile_pads(pads, (h, wd), (th, tw), r)
     xp = padded_buffer(x, tile_pads)
     loops = _loops()
@@ -163,13 +196,13 @@ def grad_weight(x, g, gw, gb, pads) -> None:
         for n0, n1 in _image_blocks(start, stop, th * tw):
             tiles = (n1 - n0) * th * tw
             v = scratch("winograd input", (size * size, tiles, c), x.dtype)
-            loops.winograd_input(xp, bt, n0, n1, th, tw, TILE, v)
+            loops.winograd_input(xp, bt, n0, n1, th, tw, m, v)
             dm = scratch("winograd product", (size * size, tiles, o), x.dtype)
-            loops.winograd_grad_tiles(g, at, n0, n1, th, tw, dm)
+            loops.winograd_grad_tiles(g, at, n0, n1, th, tw, m, dm)
             sums += np.matmul(v.transpose(0, 2, 1), dm, out=product)
         parts[start] = sums
     parallel.split(piece, n, g.size * r * r * c)
-    du = sum(parts.values()).reshape(size, size, c, o).transpose(3, 2, 0, 1)
-    gw[...] = gm.T @ du @ gm     # (einsum's one loop over all six axes: ~10x slower)
+    du = sum(parts.values()).reshape(size * size, c * o)     # G w G^T's gradient
+    gw[...] = (_weight_matrix(r, x.dtype).T @ du).reshape(r, r, c, o).transpose(3, 2, 0, 1)
     if gb is not None:
         gb[...] = parallel.add_reduce(g, axis=(0, 2, 3))

@@ -23,9 +23,10 @@ run on every core and no GEMM pays OpenBLAS's hand-off (each block's GEMM is sma
   O / C times more columns and measured slower on the W3 layers.)
 - One input channel (a first layer) takes tap-major columns, and each image's product
   [O, taps] @ [taps, pixels] is written straight into the NCHW output.
-- 5x5 kernels at stride 1 with several input channels take Winograd F(2x2, 5x5) instead
-  (`_conv_winograd`: 2.8x fewer multiplications; this im2col's GEMMs already ran near
-  OpenBLAS's peak, so nothing else could close the gap to oneDNN on those layers).
+- 5x5 kernels at stride 1 with several input channels take Winograd F(2x2, 5x5) instead,
+  and 3x3 ones with 32 or more input and output channels F(4x4, 3x3) (`_conv_winograd`:
+  2.8x and 4x fewer multiplications; this im2col's GEMMs already ran near OpenBLAS's peak,
+  so nothing else could close the gap to oneDNN on those layers).
 """
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
@@ -140,7 +141,7 @@ def _conv2d(op, x, w, b):
     o, cg, kh, kw = w.shape
     groups, og = op.groups, o // op.groups
     pads, (ho, wo) = _geometry(op, x.shape[2:], (kh, kw))
-    if _conv_winograd.applies(op, (kh, kw), x.shape[1], x.dtype):
+    if _conv_winograd.applies(op, (kh, kw), x.shape[1], o, x.dtype):
         return _conv_winograd.conv2d(x, w, b, pads)
     wt = _tap_major(w, groups)
     wk = np.ascontiguousarray(wt.transpose(0, 2, 1))      # [G, Kg, Og]
@@ -201,7 +202,7 @@ def _grad_weight(op, x, g, gw, gb) -> None:
     o, cg, kh, kw = gw.shape
     groups = op.groups
     pads, out_hw = _geometry(op, x.shape[2:], (kh, kw))
-    if _conv_winograd.applies(op, (kh, kw), x.shape[1], x.dtype):
+    if _conv_winograd.applies(op, (kh, kw), x.shape[1], o, x.dtype):
         _conv_winograd.grad_weight(x, g, gw, gb, pads)
         return
     xp = padded_buffer(x, pads)
@@ -244,7 +245,7 @@ def conv2d_grad_input(op, g, w, ref):
     o, cg, kh, kw = w.shape
     groups = op.groups
     pads, out_hw = _geometry(op, (h, wd), (kh, kw))
-    if _conv_winograd.applies(op, (kh, kw), c, g.dtype):
+    if _conv_winograd.applies(op, (kh, kw), c, o, g.dtype):
         return _conv_winograd.grad_input(g, w, ref.shape, pads)
     (top, bottom), (left, right) = pads
     dxp = _buffer("padded", (n, top + h + bottom, left + wd + right, c), g.dtype)

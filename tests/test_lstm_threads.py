@@ -8,7 +8,7 @@ with the BLAS binding and without it (NumPy's matmul per step, never cut); and t
 model with the pool on and off: the same to rounding (a column may fall in LLVM's vector
 body cut and in its scalar remainder uncut, which round the fast-math sigmoid and tanh
 differently in the last bit). The recurrence cut by hidden rows (`_by_rows`) against torch,
-and its barrier giving up rather than hanging.
+and its barrier giving up rather than hanging; each step's product in small blocks.
 tests/test_lstm_fused.py covers more shapes on the plain path."""
 from __future__ import annotations
 
@@ -123,6 +123,36 @@ def test_cut_rows_match_torch(monkeypatch, case, dtype):
             continue
         np.testing.assert_allclose(g, w, rtol=TOL[dtype], atol=TOL[dtype], err_msg=f"result {k}")
     assert calls.count("rnn.py") == layers * (2 if bidirectional else 1) * 2
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("cut_rows", [False, True])
+def test_products_in_small_blocks_match_torch(monkeypatch, dtype, cut_rows):
+    """Each step's product cut into blocks of 3 rows x 2 inner terms (`_blocks`; remainders
+    in both), the depth blocks accumulating, forward and backward, whole or cut by rows."""
+    if cut_rows:
+        force_pool(monkeypatch, 1, [])
+        monkeypatch.setattr(rnn_kernels, "MIN_PIECE_ROWS", 2)
+    monkeypatch.setattr(rnn_kernels, "_blocks", lambda m, n, k: (min(m, 3), min(k, 2)))
+    case = (4, 5, 3, 7, 2, False, True, True, "all")
+    reference, ours = models(dtype, *case[2:7])
+    x, init, weights = _inputs(dtype, *case[:-1])
+    want = _run(torch, reference, x, init, weights, case[-1])
+    got = _run(tf, ours, x, init, weights, case[-1])
+    for k, (g, w) in enumerate(zip(got, want)):
+        np.testing.assert_allclose(g, w, rtol=TOL[dtype], atol=TOL[dtype], err_msg=f"result {k}")
+
+
+def test_small_blocks_only_where_they_pay(monkeypatch):
+    """Blocks under OpenBLAS's small-matrix bound at 32 columns or fewer on its AVX-512
+    kernels; one product otherwise."""
+    monkeypatch.setattr(blas, "core_name", lambda: "skylakex")
+    rows, depth = rnn_kernels._blocks(1024, 32, 256)
+    assert depth == 128 and rows * 32 * depth <= rnn_kernels.SMALL_PRODUCT and rows >= 200
+    assert rnn_kernels._blocks(1024, 64, 256) == (1024, 256)
+    assert rnn_kernels._blocks(24, 8, 6) == (24, 6)
+    monkeypatch.setattr(blas, "core_name", lambda: "haswell")
+    assert rnn_kernels._blocks(1024, 32, 256) == (1024, 256)
 
 
 def test_a_barrier_that_waits_too_long_raises(monkeypatch):

@@ -226,17 +226,17 @@ ROW_MAJOR, NO_TRANS, TRANS = 101, 111, 112     # CBLAS's enum values
 
 
 @intrinsic
-def gemm(typingctx, address, trans_a, trans_b, m, n, k, a, a_at, lda, b, b_at, ldb, c, c_at,
-         ldc):
-    """c[c_at:] <- op(a[a_at:]) op(b[b_at:]) (row-major [m, k] x [k, n], leading dimensions
-    lda, ldb, ldc, in elements) by CBLAS ?gemm with 64-bit integers at `address`
-    (backend/numpy/blas.py finds it). The address is an argument, not a constant, so the
-    compiled caller stays valid in the disk cache across processes."""
+def gemm(typingctx, address, trans_a, trans_b, m, n, k, a, a_at, lda, b, b_at, ldb, beta, c,
+         c_at, ldc):
+    """c[c_at:] <- op(a[a_at:]) op(b[b_at:]) + beta c[c_at:] (row-major [m, k] x [k, n],
+    leading dimensions lda, ldb, ldc, in elements) by CBLAS ?gemm with 64-bit integers at
+    `address` (backend/numpy/blas.py finds it). The address is an argument, not a constant,
+    so the compiled caller stays valid in the disk cache across processes."""
     if not (isinstance(a, types.Array) and a.dtype in (types.float32, types.float64)
             and b.dtype == a.dtype and c.dtype == a.dtype):
         return None
-    sig = types.void(address, trans_a, trans_b, m, n, k, a, a_at, lda, b, b_at, ldb, c, c_at,
-                     ldc)
+    sig = types.void(address, trans_a, trans_b, m, n, k, a, a_at, lda, b, b_at, ldb, beta, c,
+                     c_at, ldc)
 
     def codegen(context, builder, signature, args):
         kinds = signature.args
@@ -257,8 +257,8 @@ def gemm(typingctx, address, trans_a, trans_b, m, n, k, a, a_at, lda, b, b_at, l
                           num(1, types.int32), num(2, types.int32), num(3, types.int64),
                           num(4, types.int64), num(5, types.int64),
                           context.get_constant(a.dtype, 1.0), data(6), num(8, types.int64),
-                          data(9), num(11, types.int64), context.get_constant(a.dtype, 0.0),
-                          data(12), num(14, types.int64)])
+                          data(9), num(11, types.int64), num(12, a.dtype), data(13),
+                          num(15, types.int64)])
         return context.get_dummy_value()
     return sig, codegen
 
@@ -397,16 +397,28 @@ def lstm_backward(dh, dc, g, out, t, d, one, j0, j1, b0, b1):
 
 
 @cell
-def lstm_forward_steps(address, w_rows, xw, bias, c, out, product, j0, j1, b0, b1, sync,
-                       piece, pieces, yield_at, patience):
+def gemm_blocks(address, m, n, k, a, a_at, lda, b, b_at, ldb, c, c_at, ldc, rows, depth):
+    """c[c_at:] <- a[a_at:] b[b_at:] (row-major [m, k] x [k, n], no transposes) as products
+    of at most `rows` rows and `depth` inner terms each, the depth blocks accumulating into
+    c: small enough for OpenBLAS's unpacked small-matrix kernels (see `rnn._blocks`)."""
+    for r0 in range(0, m, rows):
+        r = min(rows, m - r0)
+        for k0 in range(0, k, depth):
+            gemm(address, NO_TRANS, NO_TRANS, r, n, min(depth, k - k0), a,
+                 a_at + r0 * lda + k0, lda, b, b_at + k0 * ldb, ldb, 0.0 if k0 == 0 else 1.0,
+                 c, c_at + r0 * ldc, ldc)
+
+
+@cell
+def lstm_forward_steps(address, w_rows, xw, bias, c, out, product, j0, j1, b0, b1, rows,
+                       depth, sync, piece, pieces, yield_at, patience):
     """Every step of `lstm_forward` for hidden rows [j0, j1) and batch columns [b0, b1),
-    each step's product by ?gemm at `address` (see `gemm`): no Python between steps, and
-    the GIL stays released, so pieces run at once on the kernel pool's threads. w_rows
-    [4n, H], Fortran-ordered (row-major, its transpose): w_hh's rows i f g o of the n hidden
-    rows (all of w_hh when n = H). Pieces of rows need every row of h_{t-1}: the `pieces`
-    threads meet at a barrier (`arrive_and_wait` on `sync`, this thread being `piece`)
-    before each step's product; pieces of columns pass pieces = 1. False if a barrier
-    gave up."""
+    each step's product by ?gemm at `address` in blocks of `rows` x `depth` (`gemm_blocks`):
+    no Python between steps, and the GIL stays released, so pieces run at once on the kernel
+    pool's threads. w_rows [4n, H], C-ordered: w_hh's rows i f g o of the n hidden rows (all
+    of w_hh when n = H). Pieces of rows need every row of h_{t-1}: the `pieces` threads meet
+    at a barrier (`arrive_and_wait` on `sync`, this thread being `piece`) before each step's
+    product; pieces of columns pass pieces = 1. False if a barrier gave up."""
     H = out.shape[2]
     B = out.shape[3]
     n = j1 - j0
@@ -414,20 +426,21 @@ def lstm_forward_steps(address, w_rows, xw, bias, c, out, product, j0, j1, b0, b
         if t and pieces > 1 and not arrive_and_wait(sync, piece, pieces, t, yield_at,
                                                      patience):
             return False
-        gemm(address, TRANS, NO_TRANS, 4 * n, b1 - b0, H, w_rows, 0, 4 * n,
-             out, t * 6 * H * B + b0, B, product, b0, B)
+        gemm_blocks(address, 4 * n, b1 - b0, H, w_rows, 0, H, out, t * 6 * H * B + b0, B,
+                    product, b0, B, rows, depth)
         lstm_forward(product, xw, bias, c, out, t, j0, j1, b0, b1)
     return True
 
 
 @cell
-def lstm_backward_steps(address, w_hh, dh, dc, g, out, d, one, j0, j1, b0, b1, sync, piece,
-                        pieces, yield_at, patience):
+def lstm_backward_steps(address, w_t, dh, dc, g, out, d, one, j0, j1, b0, b1, rows, depth,
+                        sync, piece, pieces, yield_at, patience):
     """Every step of `lstm_backward` for hidden rows [j0, j1) and batch columns [b0, b1),
-    last step first, each step's dh[j0:j1] = w_hh[:, j0:j1]^T d[:, t] by ?gemm at
-    `address`; w_hh [4H, H] C-ordered. That product reads every row of d[:, t]: pieces of
-    rows meet at a barrier before it (as in `lstm_forward_steps`)."""
-    gates, H = w_hh.shape
+    last step first, each step's dh[j0:j1] = w_t[j0:j1] d[:, t] by ?gemm at `address` in
+    blocks of `rows` x `depth` (`gemm_blocks`); w_t = w_hh^T [H, 4H], C-ordered. That product
+    reads every row of d[:, t]: pieces of rows meet at a barrier before it (as in
+    `lstm_forward_steps`)."""
+    H, gates = w_t.shape
     B, slots = out.shape[3], d.shape[1]
     last = out.shape[0] - 2
     for t in range(last, -1, -1):
@@ -436,6 +449,6 @@ def lstm_backward_steps(address, w_hh, dh, dc, g, out, d, one, j0, j1, b0, b1, s
             if pieces > 1 and not arrive_and_wait(sync, piece, pieces, last + 1 - t,
                                                   yield_at, patience):
                 return False
-            gemm(address, TRANS, NO_TRANS, j1 - j0, b1 - b0, gates, w_hh, j0, H,
-                 d, t * B + b0, slots * B, dh, j0 * B + b0, B)
+            gemm_blocks(address, j1 - j0, b1 - b0, gates, w_t, j0 * gates, gates, d,
+                        t * B + b0, slots * B, dh, j0 * B + b0, B, rows, depth)
     return True

@@ -48,9 +48,10 @@ def _blocks(m: int, n: int, k: int) -> tuple:
     (`_fast_math_loops.gemm_blocks`). OpenBLAS's SkylakeX-family kernels multiply products
     of m n k <= SMALL_PRODUCT without packing the [m, k] operand; a per-step product with
     w_hh as that operand repacks all of w_hh (1 MB at H 256) every step. Measured at H 256,
-    B 32 (one thread, 50 steps, float32): forward 6.9 -> 4.9 ms, backward 8.9 -> 6.2 ms
-    (blocks of 240 rows x 128 terms); at B 64 the blocks lost 5-10 %, so wider pieces and
-    other OpenBLAS kernels keep one product."""
+    B 32 (the 50 steps' products alone, one thread, float32, loaded machine): forward
+    6.9 -> 4.9 ms, backward 8.9 -> 6.2 ms (blocks of 240 rows x 128 terms; one block of 1e6
+    m n k or more: no gain); at B 64 the blocks lost 5-10 %, so wider pieces and other
+    OpenBLAS kernels keep one product."""
     if n > SMALL_PRODUCT_COLUMNS or blas.core_name() not in SMALL_PRODUCT_CORES:
         return m, k
     depth = min(k, DEPTH_BLOCK)

@@ -1,10 +1,13 @@
 """The fused LSTM's kernels alone (backend/numpy/rnn.py: lstm, then lstm_grad of a loss on
-h_n), in one process, at H 256, batch 32, 50 steps, float32: three ways, interleaved per
-repeat: "python" (a Python loop over steps: NumPy's matmul, then the Numba cell; the path
-taken when NumPy's OpenBLAS has no 64-bit CBLAS gemm), "numba" (each recurrence one Numba
-call that calls ?gemm itself, not cut: the default at this batch) and "pool" (that call once
-per 16-column batch half on the kernel pool's two threads, its column floor lowered). Prints median and best wall ms and CPU ms (all threads) per
-forward + backward. Threads as the environment sets them, e.g.
+h_n), in one process, at H 256, batch 32, 50 steps, float32, interleaved per repeat:
+"python" (a Python loop over steps: NumPy's matmul, then the Numba cell; the path taken
+when NumPy's OpenBLAS has no 64-bit CBLAS gemm), "numba" (each recurrence one Numba call
+that calls ?gemm itself, not cut; each step's product in OpenBLAS's small-matrix blocks,
+`rnn._blocks`, which OpenBLAS runs on one thread: the default at this batch), "unblocked"
+(the same with each step's product one ?gemm call, on OpenBLAS's threads) and "pool" (once
+per 16-column batch half on the kernel pool's two threads, its column floor lowered). Prints median and best
+wall ms and CPU ms (all threads) per forward + backward. Threads as the environment sets
+them, e.g.
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS=2 \\
         .venv/bin/python bench/lstm_kernel.py --repeats 20
@@ -24,7 +27,7 @@ from tinyflow.backend.numpy import blas, parallel, rnn as kernels  # noqa: E402
 from tinyflow.ops import rnn  # noqa: E402
 
 HIDDEN, BATCH, STEPS = 256, 32, 50
-MODES = ("python", "numba", "pool")
+MODES = ("python", "numba", "unblocked", "pool")
 
 
 def main():
@@ -38,13 +41,15 @@ def main():
     bias = rng.standard_normal(4 * HIDDEN, dtype=np.float32)
     forward, backward = rnn.Lstm(hidden=HIDDEN), rnn.LstmGrad(hidden=HIDDEN)
     address, threads, floor = blas.gemm_address, parallel.threads, kernels.MIN_PIECE_COLUMNS
+    blocks = kernels._blocks
 
     def step(mode):
         blas.gemm_address = address if mode != "python" else (lambda dtype: None)
         parallel.threads = threads if mode == "pool" else (lambda: 1)
         kernels.MIN_PIECE_COLUMNS = kernels.COLUMN_BLOCK if mode == "pool" else floor
+        kernels._blocks = (lambda m, n, k: (m, k)) if mode == "unblocked" else blocks
         out = kernels.lstm(forward, xw, h0, h0, w_hh, bias)
-        g = np.zeros_like(out)
+        g = np.zeros((STEPS + 1, 2, HIDDEN, BATCH), np.float32)
         g[-1, 0] = 1
         kernels.lstm_grad(backward, g, out, w_hh)
     times = {mode: ([], []) for mode in MODES}

@@ -159,3 +159,53 @@ def test_state_plane_indices():
                   (Ellipsis, 0), (None, 0), (slice(None), True), (0,),
                   (slice(None), slice(None, 2, 2)), (slice(None), slice(1, 1))]:
         assert _in_state_planes(index) is None, index
+
+
+class _LanguageModel:
+    """word_language_model's shape, in either library: embedding, a 2-layer recurrence (LSTM
+    fused, GRU unrolled), a decoder; trained by SGD with clipped gradients."""
+
+    def __init__(self, lib, kind, state):
+        self.lib = lib
+        self.encoder = lib.nn.Embedding(20, 6)
+        self.rnn = getattr(lib.nn, kind)(6, 8, 2, dropout=0.0)
+        self.decoder = lib.nn.Linear(8, 20)
+        self.params = [p for m in (self.encoder, self.rnn, self.decoder)
+                       for p in m.parameters()]
+        names = [f"{m}.{n}" for m, mod in (("e", self.encoder), ("r", self.rnn),
+                                            ("d", self.decoder))
+                 for n, _ in mod.named_parameters()]
+        with lib.no_grad():
+            for name, p in zip(names, self.params):
+                p.copy_(lib.tensor(state[name]))
+
+    def losses(self, tokens, targets, steps):
+        lib, out = self.lib, []
+        opt = lib.optim.SGD(self.params, lr=0.5)
+        for _ in range(steps):
+            opt.zero_grad()
+            h, _ = self.rnn(self.encoder(lib.tensor(tokens)))
+            logits = self.decoder(h).reshape(-1, 20)
+            loss = lib.nn.functional.cross_entropy(logits, lib.tensor(targets).reshape(-1))
+            loss.backward()
+            lib.nn.utils.clip_grad_norm_(self.params, 0.25)
+            opt.step()
+            out.append(float(loss.item()))
+        return out
+
+
+@pytest.mark.parametrize("kind", ["LSTM", "GRU"])
+def test_language_model_trains_as_torch(kind):
+    """From the same weights, a few training steps give torch's losses (float32)."""
+    rng = np.random.default_rng(0)
+    reference = torch.nn.ModuleDict({"e": torch.nn.Embedding(20, 6),
+                                     "r": getattr(torch.nn, kind)(6, 8, 2),
+                                     "d": torch.nn.Linear(8, 20)})
+    state = {k: rng.uniform(-0.3, 0.3, v.shape).astype(np.float32)
+             for k, v in reference.state_dict().items()}
+    tokens, targets = rng.integers(0, 20, (2, 7, 3))     # [T, B] each
+    with torch.backends.mkldnn.flags(enabled=False):      # oneDNN: seconds of JIT per shape
+        want = _LanguageModel(torch, kind, state).losses(tokens, targets, 4)
+    got = _LanguageModel(tf, kind, state).losses(tokens, targets, 4)
+    assert want[-1] < want[0]
+    np.testing.assert_allclose(got, want, rtol=2e-5)

@@ -49,6 +49,19 @@ def gemm_address(dtype: np.dtype) -> Optional[int]:
     return None
 
 
+@functools.cache
+def core_name() -> str:
+    """The name of the kernels NumPy's OpenBLAS picked for this CPU, lower case ("skylakex",
+    "haswell", ...), or "" when unknown."""
+    lib = library()
+    for name in ("scipy_openblas_get_corename64_", "openblas_get_corename"):
+        fn = getattr(lib, name, None) if lib is not None else None
+        if fn is not None:
+            fn.restype = ctypes.c_char_p
+            return (fn() or b"").decode(errors="replace").lower()
+    return ""
+
+
 def describe() -> str:
     """Which BLAS runs the products, for benchmark headers."""
     blas = np.show_config(mode="dicts").get("Build Dependencies", {}).get("blas", {})

@@ -7,7 +7,8 @@ matrix, "T" a transposed one (a weight read as W^T, activations as X^T: passed a
 transpose flag), "heads" nanoGPT's [B, H, T, hd] view of the [B, T, 3C] projection (rows
 3C apart), "dheads" the same view of a [B, T, C] gradient, "Tx" a transposed one of these.
 Products named "+b" are linear layers with a bias: tinyflow's affine kernel, torch.addmm,
-NumPy's matmul and an add. Prints per product the median µs over processes, their spread (±% = (max-min)/median),
+NumPy's matmul and an add. `--split` adds a fourth way, for deciding whether our kernel pool
+should cut large products: 2-D ones in two halves on the pool, one BLAS thread each. Prints per product the median µs over processes, their spread (±% = (max-min)/median),
 GFLOP/s and the ratios; `cpu` uses each process's CPU time (all threads) instead of the wall
 clock: at --threads 1 the cleanest measure of work on a shared machine.
 
@@ -76,6 +77,7 @@ PRODUCTS = [
     ("lstm dg@h^T", (), 4 * LSTM_H, LSTM_T * LSTM_B, LSTM_H, "N", "T"),
 ]
 FRAMEWORKS = ("numpy", "tinyflow", "torch")
+SPLIT = "split"   # --split: 2-D products cut in two on the kernel pool, one BLAS thread each
 
 
 def operand(rng, np, batch, rows, cols, layout):
@@ -97,7 +99,7 @@ def worker(framework: str, names: list) -> dict:
     sys.path.insert(0, os.path.dirname(HERE))
     import tinyflow  # noqa: F401  (first: OpenBLAS's thread timeout, malloc thresholds)
     import numpy as np
-    from tinyflow.backend.numpy import linalg
+    from tinyflow.backend.numpy import linalg, parallel
     from tinyflow.ops import linalg as ops
     if framework == "torch":
         import torch
@@ -128,6 +130,18 @@ def worker(framework: str, names: list) -> dict:
                     torch.matmul(a_view, b_view)
                 else:    # what F.linear runs
                     torch.addmm(bias, a_view, b_view)
+        elif framework == SPLIT:
+            def product():
+                out = np.empty(batch + (m, n), np.float32)
+                if batch:
+                    np.matmul(a_view, b_view, out=out)
+                elif m >= 512:      # row blocks: each thread packs all of b (k x n)
+                    parallel.run(lambda i, j: np.matmul(a_view[i:j], b_view, out=out[i:j]), m)
+                else:               # column blocks: the MLP's 128 rows
+                    parallel.run(lambda i, j: np.matmul(a_view, b_view[:, i:j],
+                                                        out=out[:, i:j]), n)
+                if bias is not None:
+                    out += bias
         else:
             def product():
                 out = np.matmul(a_view, b_view)
@@ -202,6 +216,9 @@ def main():
     parser.add_argument("--only", default="", help="name prefixes, comma-separated (gpt,attn)")
     parser.add_argument("--clock", choices=("wall", "cpu"), default="wall")
     parser.add_argument("--trace", nargs=2, metavar=("MODULE", "WORKLOAD"))
+    parser.add_argument("--split", action="store_true",
+                        help="a fourth way: 2-D products cut in two (rows from 512 rows, else "
+                             "columns) on tinyflow's kernel pool with one BLAS thread each")
     args = parser.parse_args()
     if args.trace:
         return trace(*args.trace)
@@ -210,26 +227,28 @@ def main():
     clock = 0 if args.clock == "wall" else 1
     print(f"threads={args.threads}, {args.clock} clock; load average at start "
           f"{os.getloadavg()[0]:.2f}")
-    results = {fw: [] for fw in FRAMEWORKS}
+    ways = FRAMEWORKS + ((SPLIT,) if args.split else ())
+    results = {fw: [] for fw in ways}
     for r in range(args.repeats):
-        for fw in (FRAMEWORKS if r % 2 == 0 else FRAMEWORKS[::-1]):
+        for fw in (ways if r % 2 == 0 else ways[::-1]):
             results[fw].append(harness.json_worker(__file__, ["--worker", fw, *names],
                                                    args.threads))
     print(f"{'product':20}{'batch x m x k x n':>20}"
-          + "".join(f"{fw + ' us':>12}{'±%':>5}{'GF/s':>6}" for fw in FRAMEWORKS)
-          + f"{'np/tf':>7}{'tf/torch':>9}")
+          + "".join(f"{fw + ' us':>12}{'±%':>5}{'GF/s':>6}" for fw in ways)
+          + f"{'np/tf':>7}{'tf/torch':>9}" + (f"{'split/tf':>9}" if args.split else ""))
     for name, batch, m, k, n, _, _ in PRODUCTS:
         if name not in names:
             continue
-        runs = {fw: [run[name][clock] for run in results[fw]] for fw in FRAMEWORKS}
-        med = {fw: statistics.median(runs[fw]) for fw in FRAMEWORKS}
+        runs = {fw: [run[name][clock] for run in results[fw]] for fw in ways}
+        med = {fw: statistics.median(runs[fw]) for fw in ways}
         flops = 2 * math.prod(batch) * m * k * n
         cells = "".join(f"{med[fw] * 1e6:12.1f}"
                         f"{(max(runs[fw]) - min(runs[fw])) / med[fw] * 100:5.0f}"
-                        f"{flops / med[fw] / 1e9:6.0f}" for fw in FRAMEWORKS)
+                        f"{flops / med[fw] / 1e9:6.0f}" for fw in ways)
         shape = "x".join(map(str, batch + (m, k, n)))
         print(f"{name:20}{shape:>20}{cells}{med['numpy'] / med['tinyflow']:7.2f}"
-              f"{med['tinyflow'] / med['torch']:9.2f}")
+              f"{med['tinyflow'] / med['torch']:9.2f}"
+              + (f"{med[SPLIT] / med['tinyflow']:9.2f}" if args.split else ""))
     print(f"load average at end {os.getloadavg()[0]:.2f}")
 
 

@@ -6,7 +6,7 @@ import numpy as np
 from ...core.dtypes import REDUCED_NUMPY
 from ...core.kernels import widened
 from ...ops import linalg, state
-from . import blas, parallel
+from . import parallel
 from .registry import kernel
 
 BLOCK_BYTES = 1 << 18    # rows of a fused update's product computed at once (its scratch)
@@ -88,29 +88,12 @@ def fused_update(op, w, a, b, lr, out=None):
     return w
 
 
-# From this many elements of its result a linear layer's product is added onto a copy of its
-# bias (BLAS's beta = 1, as torch's addmm) instead of the bias being added in a pass of its own:
-# 3-5 % less time on the GPT's [2048, 256] forward products (bench/gemm.py), nothing measured
-# on the MLP's [128, 1024] ones, whose product is longer per element (k = 784, 1024)
-BIAS_IN_PRODUCT = 1 << 18
-
-
 @kernel(linalg.Affine, out=True)
 def affine(op, x, w, b, out=None):
     if x.dtype in REDUCED_NUMPY:
         return _WIDE_AFFINE(op, x, w, b, out=out)
-    if x.shape[0] * w.shape[0] >= BIAS_IN_PRODUCT and b.dtype == x.dtype:
-        result = np.empty((x.shape[0], w.shape[0]), x.dtype) if out is None else out
-        product = blas.gemm_call(x, w.T, result)
-        if product is not None and not np.may_share_memory(result, b):
-            def fill(start, stop):
-                result[start:stop] = b
-            parallel.split(fill, len(result), result.size)
-            product(1.0)
-            return result
     out = np.matmul(x, w.T, out=out)
-    out += b
-    return out
+    return parallel.ufunc(np.add, out, b, out=out)   # the bias, on the pool when large
 
 
 _WIDE_MATMUL, _WIDE_AFFINE = widened(matmul, 0), widened(affine, 0)

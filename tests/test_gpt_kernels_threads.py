@@ -1,8 +1,7 @@
 """The GPT step's row and elementwise kernels on the kernel pool (forced on: two threads,
 every size cut) give what they give on one thread: layer norm forward, its input and
 parameter gradients, GELU (exact and tanh) and its gradient, AdamW's update, softmax
-over long rows (attention written out by hand; also PyTorch's values), batched products
-and linear layers' bias."""
+over long rows (attention written out by hand; also PyTorch's values) and batched products."""
 from __future__ import annotations
 
 import numpy as np
@@ -96,21 +95,6 @@ def test_softmax_of_long_rows_matches_torch_in_pieces(monkeypatch):
     assert np.isnan(alone[0]).any(-1).sum() == 3
     np.testing.assert_array_equal(alone[0], pieces[0])
     assert calls == ["nn.py"], calls
-
-
-def test_linear_layers_bias_added_in_pieces(monkeypatch):
-    """affine: the product on OpenBLAS's threads, then the bias added on the pool's."""
-    from tinyflow.ops import linalg
-    rng = np.random.default_rng(5)
-    x, w, b = (rng.standard_normal(s).astype(np.float32) for s in ((37, 20), (11, 20), (11,)))
-    op = linalg.Affine()
-
-    def run():
-        return (numpy_kernels[linalg.Affine](op, x, w, b),)
-    alone, pieces, calls = _twice(monkeypatch, run)
-    np.testing.assert_allclose(alone[0], x.astype(np.float64) @ w.T + b, rtol=1e-5, atol=1e-5)
-    np.testing.assert_array_equal(alone[0], pieces[0])
-    assert calls == ["parallel.py"], calls
 
 
 @pytest.mark.parametrize("shapes", [((3, 4, 5, 6), (4, 7, 6)), ((1, 4, 5, 6), (3, 1, 7, 6))])

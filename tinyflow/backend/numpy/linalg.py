@@ -93,7 +93,8 @@ def affine(op, x, w, b, out=None):
     if x.dtype in REDUCED_NUMPY:
         return _WIDE_AFFINE(op, x, w, b, out=out)
     out = np.matmul(x, w.T, out=out)
-    return parallel.ufunc(np.add, out, b, out=out)   # the bias, on the pool when large
+    out += b
+    return out
 
 
 _WIDE_MATMUL, _WIDE_AFFINE = widened(matmul, 0), widened(affine, 0)

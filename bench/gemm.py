@@ -5,15 +5,21 @@ torch.matmul (MKL with torch's own threads). Each product has the shapes and the
 layout the model gives it (`--trace` lists them again from the models): "N" a row-major
 matrix, "T" a transposed one (a weight read as W^T, activations as X^T: passed as a
 transpose flag), "heads" nanoGPT's [B, H, T, hd] view of the [B, T, 3C] projection (rows
-3C apart), "dheads" the same view of a [B, T, C] gradient, "Tx" a transposed one of these.
+3C apart), "dheads" the same view of a [B, T, C] gradient, "Theads" a transposed "heads".
 Products named "+b" are linear layers with a bias: tinyflow's affine kernel, torch.addmm,
-NumPy's matmul and an add. `--split` adds a fourth way, for deciding whether our kernel pool
-should cut large products: 2-D ones in two halves on the pool, one BLAS thread each. Prints per product the median µs over processes, their spread (±% = (max-min)/median),
-GFLOP/s and the ratios; `cpu` uses each process's CPU time (all threads) instead of the wall
-clock: at --threads 1 the cleanest measure of work on a shared machine.
+NumPy's matmul and an add. `--split` adds a fourth way, to decide whether the kernel pool
+should cut large products: 2-D ones in two halves on the pool, one BLAS thread each.
+
+Prints per product the median µs over processes, their spread (±% = (max-min)/median),
+GFLOP/s and the ratios. `--clock cpu` uses each process's CPU time (all threads) instead of
+the wall clock: at --threads 1 the cleanest measure of work on a shared machine; `--clock
+alone` the median of single calls during which no thread of the process was preempted: on a
+loaded machine the nearest to a quiet one's two-thread time (a pool thread waiting for a
+core after it is woken is not preempted: `--split` and batched products still pay that).
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE .venv/bin/python bench/gemm.py --threads 2
     ... bench/gemm.py --threads 1 --only mlp,lstm --clock cpu
+    ... bench/gemm.py --threads 2 --split --clock alone
     ... bench/gemm.py --trace gpt gpt_manual_tanh      # the products one step issues
 
 MKL in tinyflow was tried and not kept (docs/ARCHITECTURE.md, "Products").
@@ -26,6 +32,7 @@ import importlib
 import json
 import math
 import os
+import resource
 import statistics
 import sys
 import time
@@ -158,7 +165,16 @@ def worker(framework: str, names: list) -> dict:
                 product()
             walls.append((time.perf_counter() - wall) / reps)
             cpus.append((time.process_time() - cpu) / reps)
-        times[name] = (statistics.median(walls), statistics.median(cpus))
+        alone = []     # single calls during which no thread of this process was preempted
+        for _ in range(max(20, min(200, int(2e9 / flops)))):
+            switches = resource.getrusage(resource.RUSAGE_SELF).ru_nivcsw
+            wall = time.perf_counter()
+            product()
+            wall = time.perf_counter() - wall
+            if resource.getrusage(resource.RUSAGE_SELF).ru_nivcsw == switches:
+                alone.append(wall)
+        times[name] = (statistics.median(walls), statistics.median(cpus),
+                       statistics.median(alone) if alone else None)
     return times
 
 
@@ -214,7 +230,9 @@ def main():
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--only", default="", help="name prefixes, comma-separated (gpt,attn)")
-    parser.add_argument("--clock", choices=("wall", "cpu"), default="wall")
+    parser.add_argument("--clock", choices=("wall", "cpu", "alone"), default="wall",
+                        help="alone: the wall clock of single calls during which no thread "
+                             "of the process was preempted")
     parser.add_argument("--trace", nargs=2, metavar=("MODULE", "WORKLOAD"))
     parser.add_argument("--split", action="store_true",
                         help="a fourth way: 2-D products cut in two (rows from 512 rows, else "
@@ -224,7 +242,7 @@ def main():
         return trace(*args.trace)
     prefixes = [p for p in args.only.split(",") if p]
     names = [p[0] for p in PRODUCTS if not prefixes or p[0].startswith(tuple(prefixes))]
-    clock = 0 if args.clock == "wall" else 1
+    clock = ("wall", "cpu", "alone").index(args.clock)
     print(f"threads={args.threads}, {args.clock} clock; load average at start "
           f"{os.getloadavg()[0]:.2f}")
     ways = FRAMEWORKS + ((SPLIT,) if args.split else ())
@@ -239,7 +257,8 @@ def main():
     for name, batch, m, k, n, _, _ in PRODUCTS:
         if name not in names:
             continue
-        runs = {fw: [run[name][clock] for run in results[fw]] for fw in ways}
+        runs = {fw: [run[name][clock] for run in results[fw] if run[name][clock] is not None]
+                or [math.nan] for fw in ways}
         med = {fw: statistics.median(runs[fw]) for fw in ways}
         flops = 2 * math.prod(batch) * m * k * n
         cells = "".join(f"{med[fw] * 1e6:12.1f}"

@@ -262,7 +262,7 @@ def main():
         med = {fw: statistics.median(runs[fw]) for fw in ways}
         flops = 2 * math.prod(batch) * m * k * n
         cells = "".join(f"{med[fw] * 1e6:12.1f}"
-                        f"{(max(runs[fw]) - min(runs[fw])) / med[fw] * 100:5.0f}"
+                        f"{min(999, (max(runs[fw]) - min(runs[fw])) / med[fw] * 100):5.0f}"
                         f"{flops / med[fw] / 1e9:6.0f}" for fw in ways)
         shape = "x".join(map(str, batch + (m, k, n)))
         print(f"{name:20}{shape:>20}{cells}{med['numpy'] / med['tinyflow']:7.2f}"

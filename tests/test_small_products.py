@@ -11,7 +11,7 @@ from tinyflow.ops import linalg as ops
 
 
 def _halves_seen(monkeypatch) -> list:
-    """Records the shapes of a's passed to np.matmul by the kernel module."""
+    """Records the operand shapes of every np.matmul the kernel module calls."""
     seen, matmul = [], np.matmul
 
     class Counting:

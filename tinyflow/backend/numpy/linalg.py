@@ -43,8 +43,8 @@ def _product(a, b, out=None):
     (m, k), n = a.shape, b.shape[1]
     half = (max(m, n) + 1) // 2
     if not (half * min(m, n) * k <= SMALL_MACS < m * k * n and min(m, n) > 1
-            and a.dtype == b.dtype
-            and a.dtype in parallel.FLOATS and (b.strides[1] == b.itemsize or n <= 10)
+            and a.dtype == b.dtype and a.dtype in parallel.FLOATS
+            and (b.strides[1] == b.itemsize or n <= 10)
             and (out is None or not (np.may_share_memory(out, a)
                                      or np.may_share_memory(out, b)))):
         return np.matmul(a, b, out=out)

@@ -22,9 +22,41 @@ def matmul(op, a, b, out=None):
         a = a.swapaxes(-1, -2)
     if op.transpose_b:
         b = b.swapaxes(-1, -2)
-    if (a.ndim > 2 or b.ndim > 2) and parallel.threads() > 1:
-        return _batched(a, b, out)
-    return np.matmul(a, b, out=out)
+    if a.ndim > 2 or b.ndim > 2:
+        return _batched(a, b, out) if parallel.threads() > 1 else np.matmul(a, b, out=out)
+    return _product(a, b, out)
+
+
+# OpenBLAS's SkylakeX kernels multiply products of up to 1M multiply-adds with small-matrix
+# code that packs nothing; just above that, its packed path ran the MLP's last layer
+# ([128, 1024] x [1024, 10] and its input gradient) 1.6-2x slower than two halves under the
+# limit, on one thread and against its own two (bench/gemm.py's products; over 16 other
+# shapes and both dtypes, halves of row-major b took 0.41-1.10 of the time, of transposed b
+# 0.27-1.42 unless its columns were few)
+SMALL_MACS = 1_000_000
+
+
+def _product(a, b, out=None):
+    """np.matmul(a, b, out=out) for 2-D a and b: as two halves (of the longer of a's rows and
+    b's columns) when each half then stays under OpenBLAS's small-matrix limit (not a single
+    row or column: NumPy runs those as matrix-vector products)."""
+    (m, k), n = a.shape, b.shape[1]
+    half = (max(m, n) + 1) // 2
+    if not (half * min(m, n) * k <= SMALL_MACS < m * k * n and min(m, n) > 1
+            and a.dtype == b.dtype and a.dtype in parallel.FLOATS
+            and (b.strides[1] == b.itemsize or n <= 10)
+            and (out is None or not (np.may_share_memory(out, a)
+                                     or np.may_share_memory(out, b)))):
+        return np.matmul(a, b, out=out)
+    if out is None:
+        out = np.empty((m, n), a.dtype)
+    if m >= n:
+        np.matmul(a[:half], b, out=out[:half])
+        np.matmul(a[half:], b, out=out[half:])
+    else:
+        np.matmul(a, b[:, :half], out=out[:, :half])
+        np.matmul(a, b[:, half:], out=out[:, half:])
+    return out
 
 
 # A multiply-add of a small product costs about this fraction of an elementwise pass's
@@ -92,7 +124,7 @@ def fused_update(op, w, a, b, lr, out=None):
 def affine(op, x, w, b, out=None):
     if x.dtype in REDUCED_NUMPY:
         return _WIDE_AFFINE(op, x, w, b, out=out)
-    out = np.matmul(x, w.T, out=out)
+    out = _product(x, w.T, out)
     out += b
     return out
 

@@ -1,0 +1,62 @@
+"""2-D products just above OpenBLAS's small-matrix limit run as two halves
+(backend/numpy/linalg.py, `_product`): each layout, both float dtypes, odd lengths, the
+affine op, and an `out` that overlaps an operand (left whole to NumPy) give NumPy's values."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tinyflow.backend.numpy import linalg
+from tinyflow.ops import linalg as ops
+
+
+def _halves_seen(monkeypatch) -> list:
+    """Records the operand shapes of every np.matmul the kernel module calls."""
+    seen, matmul = [], np.matmul
+
+    class Counting:
+        def __getattr__(self, name):
+            return getattr(np, name)
+
+        @staticmethod
+        def matmul(a, b, out=None):
+            seen.append((a.shape, b.shape))
+            return matmul(a, b, out=out)
+    monkeypatch.setattr(linalg, "np", Counting())
+    return seen
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("m,k,n,ta,tb", [(129, 1024, 10, False, True),     # MLP's last layer
+                                         (129, 10, 1023, False, False),    # its input gradient
+                                         (10, 129, 1023, True, False),     # its weight gradient
+                                         (1023, 10, 129, False, False)])
+def test_products_just_over_the_small_limit_run_in_halves(monkeypatch, dtype, m, k, n, ta, tb):
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((k, m) if ta else (m, k)).astype(dtype)
+    b = rng.standard_normal((n, k) if tb else (k, n)).astype(dtype)
+    want = (a.T if ta else a) @ (b.T if tb else b)
+    seen = _halves_seen(monkeypatch)
+    got = linalg.matmul(ops.MatMul(transpose_a=ta, transpose_b=tb), a, b)
+    assert len(seen) == 2 and got.dtype == dtype and got.flags.c_contiguous
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-4)
+
+
+def test_affine_overlapping_out_and_a_single_row(monkeypatch):
+    rng = np.random.default_rng(1)
+    x, w, b = (rng.standard_normal(s).astype(np.float32) for s in ((129, 1024), (10, 1024), (10,)))
+    seen = _halves_seen(monkeypatch)
+    np.testing.assert_allclose(linalg.affine(ops.Affine(), x, w, b), x @ w.T + b,
+                               rtol=1e-5, atol=1e-4)
+    assert len(seen) == 2
+    plain = ops.MatMul(transpose_a=False, transpose_b=False)
+    big = rng.standard_normal((1024, 1124)).astype(np.float32)
+    left, right = big[:128, 100:], big[:, :10]
+    want = left @ right
+    # out is right's first rows: a second half would read what the first half wrote
+    linalg.matmul(plain, left, right, out=big[:128, :10])
+    np.testing.assert_allclose(big[:128, :10], want, rtol=1e-4, atol=1e-3)
+    assert len(seen) == 3                # one whole call: NumPy copies what it must
+    row, wide = big[:1, :1024], rng.standard_normal((1024, 1500)).astype(np.float32)
+    np.testing.assert_allclose(linalg.matmul(plain, row, wide), row @ wide, rtol=1e-4, atol=1e-3)
+    assert len(seen) == 4                # one row: a matrix-vector product, not cut

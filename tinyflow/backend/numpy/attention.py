@@ -1,7 +1,8 @@
 """Attention kernels: the [..., T, S] scores are masked and normalized in place.
 
 float32 and float64 scores go through the row loops of `_attention_loops` (three passes over
-the scores: scale, mask and shift; NumPy's exp; normalize), other dtypes and masks whose
+the scores: scale and mask; the exponentials and their sum, shifted by the max; normalize;
+float64 takes NumPy's exp as a pass of its own), other dtypes and masks whose
 batch dims broadcast only partly through NumPy (eight passes).
 
 `attention` and `attention_grad` (softmax(q k^T * scale + mask) v and its dq, dk, dv) cut
@@ -128,6 +129,9 @@ def _softmax_block(s, op, first, mask, has_mask):
     """s [n, rows, keys] <- softmax(s * scale + mask) per row, in place; row i is query
     first + i (causal: keys past it masked); mask [1 or n, rows, keys]."""
     f = s.dtype.type
+    if s.dtype == np.float32:
+        _loops().softmax_scores32(s, f(op.scale), op.causal, first, mask, has_mask)
+        return
     _loops().shifted_scores(s, f(op.scale), op.causal, first, mask, has_mask, f(-math.inf))
     np.exp(s, out=s)
     _loops().normalize_rows(s, op.causal, first)

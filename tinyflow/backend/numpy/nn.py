@@ -48,6 +48,9 @@ def _softmax_long_rows(x, out=None):
     x_rows, minus_inf = x.reshape(out_rows.shape), x.dtype.type(-np.inf)
 
     def piece(a, b):
+        if x.dtype == np.float32:
+            loops.softmax_rows32(x_rows[a:b], out_rows[a:b])
+            return
         loops.shifted_rows(x_rows[a:b], out_rows[a:b], minus_inf)
         np.exp(out_rows[a:b], out=out_rows[a:b])
         loops.normalize_rows(out_rows[None, a:b], False, 0)

@@ -17,36 +17,64 @@ from numba.extending import intrinsic, overload
 # PyTorch's softmax); the other fast-math flags let LLVM vectorize the sums.
 jit = numba.njit(cache=True, nogil=True, error_model="numpy",
                  fastmath={"contract", "arcp", "reassoc", "nsz"})
+inline = numba.njit(inline="always", error_model="numpy",
+                    fastmath={"contract", "arcp", "reassoc", "nsz"})
 
 
 @jit
-def shifted_scores(s, scale, causal, first, mask, has_mask, minus_inf):
-    """s <- s * scale, masked (-inf where a bool mask is False or, causal, key j > query i;
-    a float mask added), minus the row's max. Row i of s is query first + i (s may be a
-    block of the queries); mask [1 or B, T, S] as s; a row whose every score is masked stays
-    -inf (its weights become zeros). scale and minus_inf in s's dtype."""
+def softmax_scores(s, scale, causal, first, mask, has_mask, minus_inf):
+    """s * scale, masked (-inf where a bool mask is False or, causal, key j > query i; a
+    float mask added), per row, in place: float32 rows become their softmax (a row whose
+    every score is masked, zeros); float64 rows their scores minus the row's max (a fully
+    masked row stays -inf), whose exponentials the caller takes and normalizes
+    (`normalize_rows`). Row i of s is query first + i (s may be a block of the queries);
+    mask [1 or B, T, S] as s; scale and minus_inf in s's dtype."""
+    scaled = np.empty(s.shape[2], s.dtype)    # apart from the row: see `_exp_normalized`
     for b in range(s.shape[0]):
         mb = b if mask.shape[0] > 1 else 0
         for i in range(s.shape[1]):
             row = s[b, i]
             keys = min(first + i + 1, s.shape[2]) if causal else s.shape[2]
-            for j in range(keys):
-                v = row[j] * scale
-                if has_mask:
-                    v = _masked(v, mask[mb, i, j], minus_inf)
-                row[j] = v
-            for j in range(keys, s.shape[2]):
-                row[j] = minus_inf
-            top = _largest(row, keys, minus_inf)
-            if top != minus_inf:
-                for j in range(keys):
-                    row[j] -= top
+            _scaled(row, scaled, keys, scale, mask, mb, i, has_mask, minus_inf)
+            _finish_row(scaled, row, keys, _largest(scaled, keys, minus_inf), minus_inf)
+
+
+def _finish_row(scaled, row, keys, top, minus_inf):
+    """row <- its softmax from `scaled` (float32), or `scaled` shifted (float64)."""
+
+
+@overload(_finish_row, inline="always")
+def _finish_row_by_type(scaled, row, keys, top, minus_inf):
+    if scaled.dtype == types.float32:
+        return lambda scaled, row, keys, top, minus_inf: _weights_row(scaled, row, keys, top,
+                                                                      minus_inf)
+    return lambda scaled, row, keys, top, minus_inf: _shifted_row(scaled, row, keys, top,
+                                                                  minus_inf)
+
+
+@inline
+def _shifted_row(scaled, row, keys, top, minus_inf):
+    masked = top == minus_inf
+    for j in range(keys):
+        row[j] = scaled[j] if masked else scaled[j] - top
+    for j in range(keys, row.shape[0]):
+        row[j] = minus_inf
+
+
+@jit
+def _scaled(row, out, keys, scale, mask, mb, i, has_mask, minus_inf):
+    """out[:keys] <- row[:keys] * scale, masked by row i of mask[mb] (`softmax_scores`)."""
+    for j in range(keys):
+        v = row[j] * scale
+        if has_mask:
+            v = _masked(v, mask[mb, i, j], minus_inf)
+        out[j] = v
 
 
 @jit
 def shifted_rows(x, out, minus_inf):
     """out <- x minus its row's max, per row of [n, k] arrays (softmax's first pass, the row
-    in cache). Unlike `shifted_scores`, a row of -inf (or with +inf) becomes NaN, as
+    in cache). Unlike `softmax_scores`, a row of -inf (or with +inf) becomes NaN, as
     PyTorch's softmax gives."""
     for r in range(x.shape[0]):
         row, o = x[r], out[r]
@@ -87,7 +115,7 @@ def _masked_by_type(v, m, minus_inf):
 
 @jit
 def normalize_rows(e, causal, first):
-    """e <- e / sum(e) per row (the exponentials of `shifted_scores`, row i query first + i);
+    """e <- e / sum(e) per row (the exponentials of `softmax_scores`, row i query first + i);
     an all-zero row (every key masked) stays zeros. Causal rows sum only their first
     first + i + 1 keys (the rest are 0)."""
     for b in range(e.shape[0]):
@@ -172,34 +200,17 @@ def _exp_normalized(src, row, keys, top):
         row[j] = 0
 
 
-@jit
-def softmax_scores32(s, scale, causal, first, mask, has_mask):
-    """s <- softmax(s * scale, masked) per row, in place, for float32 s: `shifted_scores`'s
-    arguments and rows (a row whose every score is masked becomes zeros): the scaled and
-    masked row into a scratch row, its max, then the exponentials and their sum into s's
-    row and a pass to normalize."""
-    minus_inf = f32(-np.inf)
-    scaled = np.empty(s.shape[2], s.dtype)
-    for b in range(s.shape[0]):
-        mb = b if mask.shape[0] > 1 else 0
-        for i in range(s.shape[1]):
-            row = s[b, i]
-            keys = min(first + i + 1, s.shape[2]) if causal else s.shape[2]
-            for j in range(keys):
-                v = row[j] * scale
-                if has_mask:
-                    v = _masked(v, mask[mb, i, j], minus_inf)
-                scaled[j] = v
-            top = _largest(scaled, keys, minus_inf)
-            if top == minus_inf:
-                row[:] = 0
-            else:
-                _exp_normalized(scaled, row, keys, top)
+@inline
+def _weights_row(scaled, row, keys, top, minus_inf):
+    if top == minus_inf:
+        row[:] = 0
+    else:
+        _exp_normalized(scaled, row, keys, top)
 
 
 @jit
 def softmax_rows32(x, out):
     """out <- softmax of each row of float32 x [n, k] (PyTorch's values: a row of -inf, or
-    with +inf, becomes NaN): each row's max, then `softmax_scores32`'s last two loops."""
+    with +inf, becomes NaN): each row's max, then `_exp_normalized`."""
     for r in range(x.shape[0]):
         _exp_normalized(x[r], out[r], x.shape[1], _largest(x[r], x.shape[1], f32(-np.inf)))

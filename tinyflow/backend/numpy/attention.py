@@ -129,12 +129,10 @@ def _softmax_block(s, op, first, mask, has_mask):
     """s [n, rows, keys] <- softmax(s * scale + mask) per row, in place; row i is query
     first + i (causal: keys past it masked); mask [1 or n, rows, keys]."""
     f = s.dtype.type
-    if s.dtype == np.float32:
-        _loops().softmax_scores32(s, f(op.scale), op.causal, first, mask, has_mask)
-        return
-    _loops().shifted_scores(s, f(op.scale), op.causal, first, mask, has_mask, f(-math.inf))
-    np.exp(s, out=s)
-    _loops().normalize_rows(s, op.causal, first)
+    _loops().softmax_scores(s, f(op.scale), op.causal, first, mask, has_mask, f(-math.inf))
+    if s.dtype != np.float32:
+        np.exp(s, out=s)
+        _loops().normalize_rows(s, op.causal, first)
 
 
 def _blocks(queries: int, keys: int, causal: bool, mask):

@@ -186,16 +186,16 @@ def exp32(x):
 
 
 @jit
-def _exp_normalized(src, row, keys, top):
-    """row[:keys] <- exp(src - top) / their sum, row[keys:] <- 0. src and row are apart:
-    a loop whose source is the row it writes ran scalar (LLVM's overlap check fails), and
-    copying the row first made softmax 1.45x slower."""
+def _exp_normalized(src, row, keys, top, scale=f32(1)):
+    """row[:keys] <- exp(src - top) / their sum * scale, row[keys:] <- 0. src and row are
+    apart: a loop whose source is the row it writes ran scalar (LLVM's overlap check
+    fails), and copying the row first made softmax 1.4x slower."""
     total = f32(0)
     for j in range(keys):
         e = exp32(src[j] - top)
         row[j] = e
         total += e
-    inv = f32(1) / total
+    inv = scale / total
     for j in range(keys):
         row[j] *= inv
     for j in range(keys, row.shape[0]):
@@ -217,3 +217,25 @@ def softmax_rows32(x, out):
     with +inf, becomes NaN): each row's max, then `_exp_normalized`."""
     for r in range(x.shape[0]):
         _exp_normalized(x[r], out[r], x.shape[1], _largest(x[r], x.shape[1], f32(-np.inf)))
+
+
+@jit
+def cross_entropy_rows32(x, ids, loss):
+    """loss[r] <- log(sum(exp(x[r] - max))) - (x[r, ids[r]] - max), float32 x [n, k] (a row
+    of -inf, or with +inf or NaN, gives NaN, as the softmax)."""
+    for r in range(x.shape[0]):
+        row = x[r]
+        top = _largest(row, x.shape[1], f32(-np.inf))
+        total = f32(0)
+        for j in range(x.shape[1]):
+            total += exp32(row[j] - top)
+        loss[r] = np.log(total) - (row[ids[r]] - top)
+
+
+@jit
+def cross_entropy_grad_rows32(g, ids, x, out):
+    """out[r] <- g[r] * (softmax(x[r]) - one_hot(ids[r])), float32 x and out [n, k]."""
+    for r in range(x.shape[0]):
+        _exp_normalized(x[r], out[r], x.shape[1], _largest(x[r], x.shape[1], f32(-np.inf)),
+                        g[r])
+        out[r, ids[r]] -= g[r]

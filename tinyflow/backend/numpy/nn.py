@@ -135,6 +135,9 @@ def _cross_entropy_long_rows(labels, logits):
     loss, shift = np.empty(len(x), logits.dtype), _attention_loops().shifted_rows
 
     def piece(a, b):
+        if x.dtype == np.float32:     # the exponentials summed in the loop, none stored
+            _attention_loops().cross_entropy_rows32(x[a:b], ids[a:b], loss[a:b])
+            return
         e = np.empty((b - a, x.shape[1]), x.dtype)
         shift(x[a:b], e, x.dtype.type(-np.inf))
         picked = e[np.arange(b - a), ids[a:b]]
@@ -173,6 +176,9 @@ def _cross_entropy_grad_long_rows(g, labels, logits):
 
     def piece(a, b):
         o = out_rows[a:b]
+        if x.dtype == np.float32:
+            _attention_loops().cross_entropy_grad_rows32(g[a:b], ids[a:b], x[a:b], o)
+            return
         shift(x[a:b], o, x.dtype.type(-np.inf))
         np.exp(o, out=o)
         o *= np.divide(g[a:b], np.add.reduce(o, axis=-1))[:, None]

@@ -14,8 +14,9 @@ def _log_softmax(x, axis):
 
 
 # Rows at least this long (and arrays at least this large) go through the row loops of
-# `_attention_loops` (shift by the max, NumPy's exp, normalize: three passes over memory
-# where NumPy's makes five): the scores of attention written out by hand, [B, H, T, T]
+# `_attention_loops` (float32: the max, the exponentials and their sum, normalize, each row
+# in cache; float64: shift by the max, NumPy's exp, normalize; NumPy's takes five passes over
+# memory): the scores of attention written out by hand [B, H, T, T], a model's logits
 ROW_LOOPS_FROM = (32, 1 << 14)
 SOFTMAX_PASSES = 3              # of work per element, as parallel.MIN_ELEMENTS counts it
 

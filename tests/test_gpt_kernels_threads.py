@@ -1,7 +1,8 @@
 """The GPT step's row and elementwise kernels on the kernel pool (forced on: two threads,
 every size cut) give what they give on one thread: layer norm forward, its input and
-parameter gradients, GELU (exact and tanh) and its gradient, AdamW's update, softmax
-over long rows (attention written out by hand; also PyTorch's values) and batched products."""
+parameter gradients (apart and as one op), GELU (exact and tanh) and its gradient, AdamW's
+update, softmax over long rows (attention written out by hand; also PyTorch's values) and
+batched products."""
 from __future__ import annotations
 
 import numpy as np
@@ -36,12 +37,19 @@ def test_layer_norm_and_its_gradients_in_pieces(monkeypatch, dtype):
                 k[normalization.LayerNormGrad](normalization.LayerNormGrad(eps=1e-5),
                                                g, x, w),
                 k[normalization.LayerNormParamGrad](
-                    normalization.LayerNormParamGrad(dims=1, eps=1e-5), g, x))
+                    normalization.LayerNormParamGrad(dims=1, eps=1e-5), g, x),
+                k[normalization.LayerNormGrads](normalization.LayerNormGrads(eps=1e-5),
+                                                g, x, w))
     alone, pieces, calls = _twice(monkeypatch, run)
+    rtol = 1e-6 if dtype == np.float32 else 1e-12
     np.testing.assert_array_equal(alone[0], pieces[0])
     np.testing.assert_array_equal(alone[1], pieces[1])
-    np.testing.assert_allclose(alone[2], pieces[2], rtol=1e-6 if dtype == np.float32 else 1e-12)
-    assert calls.count("normalization.py") == 3, calls
+    np.testing.assert_allclose(alone[2], pieces[2], rtol=rtol)
+    both = pieces[3]        # all three gradients from one loop: dx's rows, then the sums
+    np.testing.assert_array_equal(both[:-2].reshape(x.shape), alone[1])
+    np.testing.assert_allclose(both[-2:], alone[2], rtol=rtol)
+    np.testing.assert_allclose(alone[3], both, rtol=rtol)
+    assert calls.count("normalization.py") == 4, calls
 
 
 @pytest.mark.parametrize("approximate", ["none", "tanh"])
@@ -95,6 +103,17 @@ def test_softmax_of_long_rows_matches_torch_in_pieces(monkeypatch):
     assert np.isnan(alone[0]).any(-1).sum() == 3
     np.testing.assert_array_equal(alone[0], pieces[0])
     assert calls == ["nn.py"], calls
+
+
+def test_float32_exponential_of_the_row_loops():
+    """`exp32` (the float32 softmax loops' exponential): within 1e-7 relative of exp down to
+    float32's smallest normal number, 0 below (and at -inf), NaN kept."""
+    from tinyflow.backend.numpy import _attention_loops
+    x = np.concatenate([np.linspace(-87.33, 0, 20_001, dtype=np.float32),
+                        np.float32([-0.0, -87.4, -1e4, -np.inf, np.nan])])
+    got = np.array([_attention_loops.exp32(v) for v in x])
+    assert got[-5] == 1 and (got[-4:-1] == 0).all() and np.isnan(got[-1])
+    np.testing.assert_allclose(got[:-5], np.exp(x[:-5].astype(np.float64)), rtol=1e-7, atol=0)
 
 
 @pytest.mark.parametrize("shapes", [((3, 4, 5, 6), (4, 7, 6)), ((1, 4, 5, 6), (3, 1, 7, 6))])

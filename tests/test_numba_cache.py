@@ -16,7 +16,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # One float32 call of a loop of each kind: flat loops on shared scalar helpers (GELU, erf), loops
 # with a helper in their file (layer norm, batch norm, max pooling), the LSTM recurrence (cell
 # helpers chosen per dtype by overloads, OpenBLAS called through an intrinsic), and a loop
-# without helpers (Adam's).
+# without helpers (Adam's); attention's weights in float32 and float64 (their loops differ).
 SCRIPT = """
 import numpy as np
 from tinyflow.backend.numpy import _conv_numba, _fast_math, normalization, rnn, state
@@ -25,7 +25,7 @@ _fast_math.call("gelu", x); _fast_math.call("gelu_grad", x, x); _fast_math.call(
 c = normalization._constants(x, 1e-5)
 w = np.ones(8, np.float32)
 normalization._row_loops()[0](x, c, w, w, np.empty_like(x))
-normalization._row_loops()[1](x, x, c, w, np.empty_like(x))
+normalization._row_loops()[1](x, x, c, w, np.empty_like(x), True, np.zeros((2, 8)))
 normalization._row_loops()[2](x, x, c, np.zeros((2, 8)))
 cube = x.reshape(2, 4, 8)
 from tinyflow.ops.normalization import BatchNorm
@@ -45,6 +45,8 @@ from tinyflow.backend.numpy import attention
 from tinyflow.ops.attention import AttentionWeights
 causal = AttentionWeights(scale=0.5, causal=True)
 attention.attention_weights(causal, cube, cube, cube[0, :, :4] > 0)
+wide = cube.astype(np.float64)
+attention.attention_weights(causal, wide, wide, cube[0, :, :4] > 0)
 """
 
 
@@ -78,7 +80,8 @@ def test_second_process_loads_every_loop_from_the_disk_cache(tmp_path):
                       "_fast_math_loops.lstm_forward_steps", "_conv_loops.pool_forward",
                       "_batch_norm_loops.input_grad",
                       "state._adam_loop.locals.adam_flat",
-                      "_attention_loops.shifted_scores", "_attention_loops.normalize_rows"}, loaded
+                      "_attention_loops.softmax_scores", "_attention_loops.normalize_rows"
+                      }, loaded
     assert cache_files(cache_dir) == files
 
 

@@ -14,8 +14,7 @@ import tinyflow as tf
 import tinyflow.nn.functional as F
 import tinyflow.passes as passes
 from tinyflow.ops.math import Cast
-from tinyflow.ops.normalization import (LayerNorm, LayerNormGrad, LayerNormParamGrad,
-                                         Normalize)
+from tinyflow.ops.normalization import LayerNorm, LayerNormGrads, Normalize
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "bench"))
 import workloads  # noqa: E402
@@ -126,9 +125,8 @@ def test_layer_norm_keeps_its_input_not_its_normalized_values():
     sess, fetches, feed, _ = _gpt(False, **SMALL_GPT)
     program, _ = _program(sess, fetches, feed)
     forward = [s for s in program.steps if isinstance(s.op, LayerNorm)]
-    backward = [s for s in program.steps if isinstance(s.op, (LayerNormGrad,
-                                                              LayerNormParamGrad))]
-    assert len(forward) == 2 * SMALL_GPT["layers"] + 1 and len(backward) == 2 * len(forward)
+    backward = [s for s in program.steps if isinstance(s.op, LayerNormGrads)]
+    assert len(forward) == 2 * SMALL_GPT["layers"] + 1 and len(backward) == len(forward)
     assert not [s for s in program.steps if isinstance(s.op, Normalize)]
     inputs = {s.inputs[0] for s in forward}
     assert all(s.inputs[1] in inputs for s in backward)

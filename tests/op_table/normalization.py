@@ -157,6 +157,15 @@ def layer_norm_param_grad(g, x, dims, eps=1e-5):
     return apply(normalization_ops.LayerNormParamGrad(dims=dims, eps=eps), g, x)
 
 
+def np_layer_norm_grads(g, x, w, eps=1e-5):
+    dx = np_layer_norm_grad(g, x, w, eps).reshape((-1,) + w.shape)
+    return np.concatenate([dx, np_layer_norm_param_grad(g, x, w.ndim, eps)]).astype(x.dtype)
+
+
+def layer_norm_grads(g, x, w, eps=1e-5):
+    return apply(normalization_ops.LayerNormGrads(eps=eps), g, x, w)
+
+
 CASES += [
     OpCase("layer_norm", tf.ops.layer_norm, np_layer_norm,
            (S(A(3, 5), A(5), A(5)), S(A(2, 3, 4, layout="T"), A(3, 4), A(3, 4), eps=1e-3),
@@ -179,4 +188,8 @@ CASES += [
            (S(A(3, 5), A(3, 5, layout="step"), dims=1),
             S(A(2, 3, 4), A(2, 3, 4, layout="T"), dims=2, eps=1e-3),
             S(A(4), A(4), dims=1)), dynamic=False),
+    OpCase("layer_norm_grads", layer_norm_grads, np_layer_norm_grads,
+           (S(A(3, 5), A(3, 5, layout="T"), A(5)),
+            S(A(2, 3, 4, layout="step"), A(2, 3, 4), A(3, 4), eps=1e-3),
+            S(A(40, 6), A(40, 6, layout="step"), A(6)), S(A(4), A(4), A(4))), dynamic=False),
 ]

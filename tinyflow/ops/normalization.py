@@ -113,8 +113,14 @@ class LayerNorm(Op):
         return x.shape, x.dtype
 
     def vjp(self, g, out, x, w, b):
+        params = needs_input_grad(1) or needs_input_grad(2)
+        if needs_input_grad(0) and params and x.shape is not None and None not in x.shape:
+            both = apply(LayerNormGrads(eps=self.eps), g, x, w)
+            n = math.prod(x.shape[:len(x.shape) - len(w.shape)])
+            return (reshape(getitem(both, slice(None, n)), x.shape), getitem(both, n),
+                    getitem(both, n + 1))
         dx = apply(LayerNormGrad(eps=self.eps), g, x, w) if needs_input_grad(0) else None
-        if not (needs_input_grad(1) or needs_input_grad(2)):
+        if not params:
             return dx, None, None
         sums = apply(LayerNormParamGrad(dims=len(w.shape), eps=self.eps), g, x)
         return dx, getitem(sums, 0), getitem(sums, 1)
@@ -165,6 +171,28 @@ class LayerNormParamGrad(Op):
         lead = tuple(range(len(x.shape) - self.dims))
         gy = g * normalize_composed(x, axes, self.eps)[0]
         return stack([reduce_sum(gy, lead), reduce_sum(g, lead)] if lead else [gy, g])
+
+
+class LayerNormGrads(Op):
+    """`LayerNormGrad` and `LayerNormParamGrad` in one array [n + 2, *w's shape] (n: the
+    product of x's leading dims): dx's rows, then the scale's and the shift's gradients.
+    dx needs each row's moments and sums anyway, so one kernel reads g and x once for all
+    three (as PyTorch's layer norm backward), where the two ops read both twice."""
+    name = "layer_norm_grads"
+    composed = True
+    eps: float
+
+    def infer(self, g, x, w):
+        LayerNormGrad.infer(self, g, x, w)
+        if x.shape is None or w.shape is None or None in x.shape:
+            return None, x.dtype
+        lead = x.shape[:len(x.shape) - len(w.shape)]
+        return (math.prod(lead) + 2,) + tuple(w.shape), x.dtype
+
+    def compose(self, g, x, w):
+        dx = apply(LayerNormGrad(eps=self.eps), g, x, w)
+        sums = apply(LayerNormParamGrad(dims=len(w.shape), eps=self.eps), g, x)
+        return concat([reshape(dx, (-1,) + tuple(w.shape)), sums], axis=0)
 
 
 def layer_norm(x, weight, bias, eps: float = 1e-5, name=None) -> Tensor:

@@ -14,8 +14,9 @@ def _log_softmax(x, axis):
 
 
 # Rows at least this long (and arrays at least this large) go through the row loops of
-# `_attention_loops` (shift by the max, NumPy's exp, normalize: three passes over memory
-# where NumPy's makes five): the scores of attention written out by hand, [B, H, T, T]
+# `_attention_loops` (float32: the max, the exponentials and their sum, normalize, each row
+# in cache; float64: shift by the max, NumPy's exp, normalize; NumPy's takes five passes over
+# memory): the scores of attention written out by hand [B, H, T, T], a model's logits
 ROW_LOOPS_FROM = (32, 1 << 14)
 SOFTMAX_PASSES = 3              # of work per element, as parallel.MIN_ELEMENTS counts it
 
@@ -48,6 +49,9 @@ def _softmax_long_rows(x, out=None):
     x_rows, minus_inf = x.reshape(out_rows.shape), x.dtype.type(-np.inf)
 
     def piece(a, b):
+        if x.dtype == np.float32:
+            loops.softmax_rows32(x_rows[a:b], out_rows[a:b])
+            return
         loops.shifted_rows(x_rows[a:b], out_rows[a:b], minus_inf)
         np.exp(out_rows[a:b], out=out_rows[a:b])
         loops.normalize_rows(out_rows[None, a:b], False, 0)
@@ -132,6 +136,9 @@ def _cross_entropy_long_rows(labels, logits):
     loss, shift = np.empty(len(x), logits.dtype), _attention_loops().shifted_rows
 
     def piece(a, b):
+        if x.dtype == np.float32:     # the exponentials summed in the loop, none stored
+            _attention_loops().cross_entropy_rows32(x[a:b], ids[a:b], loss[a:b])
+            return
         e = np.empty((b - a, x.shape[1]), x.dtype)
         shift(x[a:b], e, x.dtype.type(-np.inf))
         picked = e[np.arange(b - a), ids[a:b]]
@@ -170,6 +177,9 @@ def _cross_entropy_grad_long_rows(g, labels, logits):
 
     def piece(a, b):
         o = out_rows[a:b]
+        if x.dtype == np.float32:
+            _attention_loops().cross_entropy_grad_rows32(g[a:b], ids[a:b], x[a:b], o)
+            return
         shift(x[a:b], o, x.dtype.type(-np.inf))
         np.exp(o, out=o)
         o *= np.divide(g[a:b], np.add.reduce(o, axis=-1))[:, None]

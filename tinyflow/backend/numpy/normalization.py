@@ -94,7 +94,8 @@ def normalize_grad(op, g, x):
         return dx
     g_rows = np.ascontiguousarray(g, dtype=rows.dtype).reshape(rows.shape)
     dx = np.empty_like(rows)
-    _row_loops()[1](g_rows, rows, _constants(rows, op.eps), _unit_affine(rows[:1])[0], dx)
+    _row_loops()[1](g_rows, rows, _constants(rows, op.eps), _unit_affine(rows[:1])[0], dx,
+                    False, _NO_SUMS)
     return dx.reshape(x.shape)
 
 
@@ -135,30 +136,57 @@ def layer_norm_grad(op, g, x, w):
     rows, g_rows = _layer_rows(x, w.size), _layer_rows(g, w.size)
     dx = np.empty_like(rows)
     loop, c, w = _row_loops()[1], _constants(rows, op.eps), w.reshape(-1)
-    _in_row_pieces(lambda r0, r1: loop(g_rows[r0:r1], rows[r0:r1], c, w, dx[r0:r1]), rows)
+    _in_row_pieces(lambda r0, r1: loop(g_rows[r0:r1], rows[r0:r1], c, w, dx[r0:r1], False,
+                                       _NO_SUMS), rows)
     return dx.reshape(x.shape)
 
 
 @kernel(n.LayerNormParamGrad, widen=0)
 def layer_norm_param_grad(op, g, x):
-    """Each piece of rows sums into a float64 array of its own, cut at multiples of the
-    loop's block of rows; the pieces' sums are added at the end (in float64)."""
     shape = x.shape[x.ndim - op.dims:]
-    out = np.zeros((2, math.prod(shape)), np.float64)
+    sums = np.zeros((2, math.prod(shape)), np.float64)
     if x.size:
-        rows, g_rows = _layer_rows(x, out.shape[1]), _layer_rows(g, out.shape[1])
-        loop, c, block = _row_loops()[2], _constants(rows, op.eps), _param_block()
-        parts = []
+        rows, g_rows = _layer_rows(x, sums.shape[1]), _layer_rows(g, sums.shape[1])
+        loop, c = _row_loops()[2], _constants(rows, op.eps)
+        _in_param_pieces(lambda r0, r1, part: loop(g_rows[r0:r1], rows[r0:r1], c, part),
+                         rows, sums)
+    return sums.astype(x.dtype).reshape((2,) + shape)
 
-        def piece(k0, k1):
-            part = out if k0 == 0 else np.zeros_like(out)
-            loop(g_rows[k0 * block:k1 * block], rows[k0 * block:k1 * block], c, part)
-            if part is not out:
-                parts.append(part)
-        parallel.split(piece, -(-len(rows) // block), rows.size * ROW_PASSES)
-        for part in parts:
-            out += part
-    return out.astype(x.dtype).reshape((2,) + shape)
+
+@kernel(n.LayerNormGrads, widen=0)
+def layer_norm_grads(op, g, x, w):
+    """dx's rows, then the scale's and shift's gradients, from one loop over g and x."""
+    lead = x.shape[:x.ndim - w.ndim]
+    out = np.empty((math.prod(lead) + 2, w.size), x.dtype)
+    sums = np.zeros((2, w.size), np.float64)
+    if x.size:
+        rows, g_rows = _layer_rows(x, w.size), _layer_rows(g, w.size)
+        loop, c, w_flat = _row_loops()[1], _constants(rows, op.eps), w.reshape(-1)
+        dx = out[:len(rows)]
+        _in_param_pieces(lambda r0, r1, part: loop(g_rows[r0:r1], rows[r0:r1], c, w_flat,
+                                                   dx[r0:r1], True, part), rows, sums)
+    out[len(out) - 2:] = sums
+    return out.reshape((len(out),) + w.shape)
+
+
+_NO_SUMS = np.zeros((2, 0), np.float64)    # the row loop's sums, when it computes dx only
+
+
+def _in_param_pieces(piece, rows, sums) -> None:
+    """piece(r0, r1, part) over rows r0:r1 of `rows`, adding their parameter gradients into
+    `part` (float64 [2, width]), on the pool's threads when worth it: each piece cut at
+    multiples of the loop's block of rows, with a float64 array of its own but the first
+    (`sums`); the others are added into `sums` at the end."""
+    block, parts = _param_block(), []
+
+    def blocks(k0, k1):
+        part = sums if k0 == 0 else np.zeros_like(sums)
+        piece(k0 * block, min(k1 * block, len(rows)), part)
+        if part is not sums:
+            parts.append(part)
+    parallel.split(blocks, -(-len(rows) // block), rows.size * ROW_PASSES)
+    for part in parts:
+        sums += part
 
 
 def _param_block() -> int:

@@ -11,6 +11,8 @@ import tinyflow as torch
 import tinyflow.passes.chains as chains_module
 from tinyflow.passes.chains import chains
 
+from pool_helpers import force_pool
+
 RNG = np.random.default_rng(0)
 OPTIMIZERS = {
     "adamw": lambda p: torch.optim.AdamW(p, lr=1e-3, weight_decay=0.1),
@@ -64,6 +66,13 @@ def test_update_chains_equal_eager(name):
     assert found, "the big weight's update should run as one loop"
     deferred = {"adamw": 2, "adam": 2, "momentum": 1}[name]    # moments joined in
     assert all(len(c.deferred) == deferred for c in found)
+
+
+def test_update_chains_on_the_kernel_pool_equal_eager(monkeypatch):
+    """The joined loop run in parts on two threads (as a [1024, 256] weight's is)."""
+    calls = force_pool(monkeypatch, 1 << 14, [])
+    assert_same_steps(OPTIMIZERS["adamw"])
+    assert "fused.py" in calls
 
 
 def test_update_chain_fallback_equals_eager(monkeypatch):

@@ -36,12 +36,16 @@ def make(optimizer):
     return model, step
 
 
-def found_chains(compiled) -> list:
+def found_chains(compiled, shapes: list = None) -> list:
+    """The update chains of a compiled function's plans (`shapes` gets each one's shape)."""
     found = []
     for entries in compiled._cache.values():
         for entry in entries:
             for c in entry.plan._compiled.values():
-                found += chains(c.program, c.buffers)
+                joined = chains(c.program, c.buffers)
+                found += joined
+                if shapes is not None:
+                    shapes += [c.program.steps[j.last].record.shape for j in joined]
     return found
 
 
@@ -62,8 +66,10 @@ def assert_same_steps(optimizer, steps=4):
 @pytest.mark.parametrize("name", sorted(OPTIMIZERS))
 def test_update_chains_equal_eager(name):
     compiled = assert_same_steps(OPTIMIZERS[name])
-    found = found_chains(compiled)
-    assert found, "the big weight's update should run as one loop"
+    shapes = []
+    found = found_chains(compiled, shapes)
+    assert (256, 256) in shapes, "the big weight's update should run as one loop"
+    assert (256,) in shapes and (10,) not in shapes    # from fused.CHAIN_MIN_SIZE elements
     deferred = {"adamw": 2, "adam": 2, "momentum": 1}[name]    # moments joined in
     assert all(len(c.deferred) == deferred for c in found)
 
@@ -102,7 +108,7 @@ def test_small_updates_are_not_chained():
     x = torch.Tensor(RNG.standard_normal((5, 8)).astype(np.float32))
     for _ in range(3):
         compiled(x)
-    assert not found_chains(compiled)    # below the generated loops' size: NumPy's kernels
+    assert not found_chains(compiled)    # below fused.CHAIN_MIN_SIZE: group by group
 
 
 def test_gpt_step_with_chained_adamw_equals_eager():

@@ -74,6 +74,20 @@ def test_update_chains_equal_eager(name):
     assert all(len(c.deferred) == deferred for c in found)
 
 
+def test_small_updates_run_after_the_backward():
+    """The biases' updates and the small steps only they need run together at the end
+    (passes/schedule.py `updates_last`), the large weight's update where it was."""
+    compiled = assert_same_steps(OPTIMIZERS["adamw"])
+    (entry,) = [e for es in compiled._cache.values() for e in es]
+    (c,) = entry.plan._compiled.values()
+    steps = c.program.steps
+    small = [n for n in c.buffers.out_state if steps[n].record.shape in ((256,), (10,))]
+    big = [n for n in c.buffers.out_state if steps[n].record.shape == (256, 256)]
+    assert len(small) == 6 and len(big) == 3    # two biases: parameter and two moments each
+    relu_grad = [n for n, s in enumerate(steps) if s.op.name == "relu_grad"]
+    assert min(small) > max(big) > relu_grad[0]
+
+
 def test_update_chains_on_the_kernel_pool_equal_eager(monkeypatch):
     """The joined loop run in parts on two threads (as a [1024, 256] weight's is)."""
     calls = force_pool(monkeypatch, 1 << 14, [])

@@ -150,7 +150,9 @@ def _recorded_shape(program: Program, slot: int):
     ext = program.externals[slot]
     ref = getattr(ext, "ref", None)
     shape = getattr(ref, "shape", None) if ext.kind in ("const", "eager") else ext.shape
-    return None if shape is None else tuple(shape)
+    if shape is None or any(n is None for n in shape):   # a feed's symbolic size: unknown
+        return None
+    return tuple(shape)
 
 
 def _size(shape) -> int:

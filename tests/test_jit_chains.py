@@ -11,6 +11,8 @@ import tinyflow as torch
 import tinyflow.passes.chains as chains_module
 from tinyflow.passes.chains import chains
 
+from pool_helpers import force_pool
+
 RNG = np.random.default_rng(0)
 OPTIMIZERS = {
     "adamw": lambda p: torch.optim.AdamW(p, lr=1e-3, weight_decay=0.1),
@@ -34,12 +36,16 @@ def make(optimizer):
     return model, step
 
 
-def found_chains(compiled) -> list:
+def found_chains(compiled, shapes: list = None) -> list:
+    """The update chains of a compiled function's plans (`shapes` gets each one's shape)."""
     found = []
     for entries in compiled._cache.values():
         for entry in entries:
             for c in entry.plan._compiled.values():
-                found += chains(c.program, c.buffers)
+                joined = chains(c.program, c.buffers)
+                found += joined
+                if shapes is not None:
+                    shapes += [c.program.steps[j.last].record.shape for j in joined]
     return found
 
 
@@ -60,10 +66,33 @@ def assert_same_steps(optimizer, steps=4):
 @pytest.mark.parametrize("name", sorted(OPTIMIZERS))
 def test_update_chains_equal_eager(name):
     compiled = assert_same_steps(OPTIMIZERS[name])
-    found = found_chains(compiled)
-    assert found, "the big weight's update should run as one loop"
+    shapes = []
+    found = found_chains(compiled, shapes)
+    assert (256, 256) in shapes, "the big weight's update should run as one loop"
+    assert (256,) in shapes and (10,) not in shapes    # from fused.CHAIN_MIN_SIZE elements
     deferred = {"adamw": 2, "adam": 2, "momentum": 1}[name]    # moments joined in
     assert all(len(c.deferred) == deferred for c in found)
+
+
+def test_small_updates_run_after_the_backward():
+    """The biases' updates and the small steps only they need run together at the end
+    (passes/schedule.py `updates_last`), the large weight's update where it was."""
+    compiled = assert_same_steps(OPTIMIZERS["adamw"])
+    (entry,) = [e for es in compiled._cache.values() for e in es]
+    (c,) = entry.plan._compiled.values()
+    steps = c.program.steps
+    small = [n for n in c.buffers.out_state if steps[n].record.shape in ((256,), (10,))]
+    big = [n for n in c.buffers.out_state if steps[n].record.shape == (256, 256)]
+    assert len(small) == 6 and len(big) == 3    # two biases: parameter and two moments each
+    relu_grad = [n for n, s in enumerate(steps) if s.op.name == "relu_grad"]
+    assert min(small) > max(big) > relu_grad[0]
+
+
+def test_update_chains_on_the_kernel_pool_equal_eager(monkeypatch):
+    """The joined loop run in parts on two threads (as a [1024, 256] weight's is)."""
+    calls = force_pool(monkeypatch, 1 << 14, [])
+    assert_same_steps(OPTIMIZERS["adamw"])
+    assert "fused.py" in calls
 
 
 def test_update_chain_fallback_equals_eager(monkeypatch):
@@ -93,7 +122,7 @@ def test_small_updates_are_not_chained():
     x = torch.Tensor(RNG.standard_normal((5, 8)).astype(np.float32))
     for _ in range(3):
         compiled(x)
-    assert not found_chains(compiled)    # below the generated loops' size: NumPy's kernels
+    assert not found_chains(compiled)    # below fused.CHAIN_MIN_SIZE: group by group
 
 
 def test_gpt_step_with_chained_adamw_equals_eager():

@@ -165,3 +165,41 @@ def test_checkpointing_under_budget_same_losses():
     sess, train, loss, feed = _deep_mlp(need // 10)
     with pytest.raises(MemoryBudgetError, match=f"budget of {need // 10} bytes"):
         sess.run([train, loss], feed)
+
+
+def _compiled_program(f, *args):
+    (entry,) = [e for es in f._cache.values() for e in es]
+    return next(iter(entry.plan._compiled.values())).program
+
+
+def test_copies_of_c_ordered_values_are_views_where_no_one_can_tell():
+    """`contiguous()` of a C-ordered intermediate is a view (passes/copies.py); a transposed
+    value is still copied, a clone handed out beside its source or taken of a parameter
+    about to change keeps memory of its own."""
+    import tinyflow as torch
+    rng = np.random.default_rng(0)
+    x = torch.Tensor(rng.standard_normal((64, 32)).astype(np.float32))
+    w = torch.Tensor(rng.standard_normal((64, 32)).astype(np.float32))
+    cases = {
+        "c-ordered": (lambda x: (x * 2).contiguous() + 1, 1),
+        "transposed": (lambda x: (x * 2).t().contiguous() + 1, 0),
+        "clone fetched": (lambda x: ((x * 2), (x * 2).clone()), 0),
+        "clone of a parameter": (lambda x: (w.clone(), w.add_(x)), 0),
+    }
+    for name, (fn, elided) in cases.items():
+        w_before = w.numpy().copy()
+        want = fn(x)
+        w.array[...] = w_before
+        f = torch.compile(fn)
+        for _ in range(2):
+            w.array[...] = w_before
+            got = f(x)
+        for a, b in zip(*[[t] if isinstance(t, torch.Tensor) else t for t in (got, want)]):
+            np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-6, err_msg=name)
+        notes = [m for p, m in _compiled_program(f, x).log if p == "elide_copies"]
+        assert notes == ([f"{elided} copy(ies) of C-ordered values as views"] if elided
+                         else []), name
+        if name == "clone fetched":
+            assert not np.shares_memory(got[0].numpy(), got[1].numpy())
+        if name == "clone of a parameter":
+            np.testing.assert_array_equal(got[0].numpy(), w_before)

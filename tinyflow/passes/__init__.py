@@ -12,6 +12,7 @@ from __future__ import annotations
 from .checkpoint import forward_flops, recompute_under_budget
 from .codegen import codegen
 from .constant_fold import constant_fold
+from .copies import elide_copies
 from .cse import cse
 from .dce import dce
 from .fold_batchnorm import fold_batchnorm
@@ -65,8 +66,9 @@ def plan_for_shapes(program: Program, values: list, memory_budget=None,
     shape-only values folded, split pieces' gradients scattered without their reshapes
     (scatter_tiles.py) (and the steps then unread dropped: a loss computed only for the
     shape of its gradient), SGD updates fused, products written in the layout their
-    reshapes read (layouts.py), in the order of smallest planned peak with cheap values
-    remade before their late readers (`remat`), and (over `memory_budget` bytes) with
+    reshapes read (layouts.py), copies of C-ordered values made views (copies.py), in
+    the order of smallest planned peak with cheap values remade before their late readers
+    (`remat`), and (over `memory_budget` bytes) with
     recomputation; and its buffer plan, where the values `writes` stores into eager tensors
     (fetched slot -> their slot) are computed into those tensors' arrays where it is safe
     (passes/write_state.py); softmaxes and sums over short rows then run row loops
@@ -77,6 +79,7 @@ def plan_for_shapes(program: Program, values: list, memory_budget=None,
     program = _checked("dce", _renamed(program, dce(program), "dce (after fold_shapes)"))
     program = _checked("fuse_updates", fuse_updates(program))
     program = _checked("layouts", transposed_products(program))
+    program = _checked("elide_copies", elide_copies(program))
     candidates = write_candidates(program, writes or {})
     program, buffers = schedule(program, candidates, then=remat)
     _checked("schedule", program)

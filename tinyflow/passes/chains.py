@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from ..backend.numpy.fused import MIN_SIZE, run_chain
+from ..backend.numpy.fused import CHAIN_MIN_SIZE, run_chain
 from ..backend.numpy.registry import KERNELS
 from ..ops.fused import FusedElementwise
 from .memory import BufferPlan
@@ -67,11 +67,11 @@ def chains(program: Program, buffers: BufferPlan) -> list:
 
 
 def _flat(program: Program, step) -> bool:
-    """A group worth one loop: big enough for the generated kernel, every input one
+    """A group worth one loop: not tiny (`CHAIN_MIN_SIZE`), every input one
     element or of the output's shape (no broadcasting rows), its value not cast."""
     rec = step.record
     if (rec is None or rec.cast or rec.layout is not None or rec.shape is None
-            or rec.aliases or _size(rec.shape) < MIN_SIZE):
+            or rec.aliases or _size(rec.shape) < CHAIN_MIN_SIZE):
         return False
     for i in step.inputs:
         shape = _recorded_shape(program, i)
@@ -150,7 +150,9 @@ def _recorded_shape(program: Program, slot: int):
     ext = program.externals[slot]
     ref = getattr(ext, "ref", None)
     shape = getattr(ref, "shape", None) if ext.kind in ("const", "eager") else ext.shape
-    return None if shape is None else tuple(shape)
+    if shape is None or any(n is None for n in shape):   # a feed's symbolic size: unknown
+        return None
+    return tuple(shape)
 
 
 def _size(shape) -> int:

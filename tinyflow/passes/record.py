@@ -34,6 +34,7 @@ class Record:
     bytes_read: int = 0    # bytes of the input values it reads
     bytes_written: int = 0  # bytes of the value it writes
     layout: tuple = None   # written into a C-ordered buffer of its transpose by this (layouts.py)
+    c_order: bool = False  # the value is a C-contiguous array (copies.py)
     value: Any = field(default=NOT_FOLDED, repr=False)   # kept for folding (fold_shapes)
 
     @property
@@ -109,7 +110,8 @@ def _run(step, values: list, fold: bool) -> Record:
                  nbytes=written if writes is None else 0, cast=cast, aliases=aliases,
                  dummies={k: _stand_in(args[k]) for k in shape_only},
                  flops=0 if writes is not None else step_flops(op, args, result),
-                 bytes_read=read, bytes_written=written)
+                 bytes_read=read, bytes_written=written,
+                 c_order=is_array and result.flags.c_contiguous)
     if fold and (aliases or not is_array or written <= FOLD_BYTES):
         rec = replace(rec, value=result)
     return rec

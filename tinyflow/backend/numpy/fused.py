@@ -3,10 +3,13 @@ the generator covers the group, else the members' NumPy kernels one after anothe
 reference, and the fallback)."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ...ops.fused import FusedElementwise, FusedSum
 from . import _fused_codegen as codegen
+from . import parallel
 from .registry import KERNELS, OUT_KERNELS, kernel
 
 # Below this many elements (of the largest input) the members' NumPy kernels run instead: a
@@ -85,7 +88,17 @@ def covered(op: FusedElementwise, arrays) -> bool:
     has the same float dtype (the output's)."""
     dtype = arrays[0].dtype
     return dtype.name in codegen.DTYPES and all(a.dtype == dtype for a in arrays) and \
-        all(codegen.supports(member) for member in op.members)
+        _templated(op)
+
+
+_TEMPLATED: dict = {}    # id(op) -> (op, whether every member has a template)
+
+
+def _templated(op: FusedElementwise) -> bool:
+    found = _TEMPLATED.get(id(op))
+    if found is None or found[0] is not op:
+        found = _TEMPLATED[id(op)] = (op, all(codegen.supports(m) for m in op.members))
+    return found[1]
 
 
 def run_generated(op: FusedElementwise, arrays, out: np.ndarray) -> np.ndarray:
@@ -96,8 +109,30 @@ def run_generated(op: FusedElementwise, arrays, out: np.ndarray) -> np.ndarray:
     dims, view, inputs, patterns = codegen.collapse(shape, None if total else out, arrays)
     reads = () if total else codegen.in_place_reads([("out", view)], inputs, patterns)
     module = codegen.load(op, out.dtype.name, len(dims), patterns, total, reads=reads)
-    module.kernel(dims, out.reshape(1) if total else view, *inputs)
+    if total:
+        module.kernel(dims, out.reshape(1), *inputs)
+    else:
+        in_parts(module.kernel, dims, [view], inputs, patterns)
     return out
+
+
+def in_parts(kernel, dims: tuple, outs: list, inputs: list, patterns: tuple) -> None:
+    """kernel(dims, *outs, *inputs), cut along the first loop dim into parts run on the kernel
+    pool's threads when the arrays it walks are large (the loop holds no GIL): a plan's
+    fused update of a [1024, 256] weight runs on every core, as the eager AdamW step.
+    Each output element is computed from the same input elements either way."""
+    arrays = len(outs) + sum(p != () for p in patterns)
+    size = math.prod(dims)
+    # an elementwise pass (a binary ufunc) touches three arrays; `parallel` counts in those
+    if not parallel.worth_it(size * arrays // 3, dims[0]):
+        kernel(dims, *outs, *inputs)
+        return
+    cut = [p is None or (p != () and p[0] == 0) for p in patterns]
+
+    def part(a, b):
+        kernel((b - a,) + tuple(dims[1:]), *[o[a:b] for o in outs],
+               *[x[a:b] if c else x for x, c in zip(inputs, cut)])
+    parallel.run(part, dims[0])
 
 
 @kernel(FusedElementwise, inplace=True)
@@ -126,24 +161,58 @@ def fused_sum(op: FusedSum, *arrays, out=None):
                          out=out)
 
 
+# An update chain (passes/chains.py) runs as one loop from this many elements: one call of
+# its generated loop costs less than the members' NumPy kernels group by group (AdamW's
+# three groups are 16 ufunc calls), and the loop is the one the large parameters compiled.
+CHAIN_MIN_SIZE = 1 << 8
+
+
 def run_chain(op: FusedElementwise, stores: tuple, arrays, out: np.ndarray, outs: tuple):
     """Several fused groups as one loop (`op`, their members joined; member `stores[k]`'s
     values stored into `outs[k]`, the last member's into `out`): each element of every input
     read once, every result written once. Only for flat arrays: each input one element or
     C-contiguous of out's shape, every output C-contiguous of out's shape and dtype. Returns
-    out, or None where not covered (the caller then runs the groups one by one)."""
-    shape, dtype = out.shape, out.dtype
-    if not (out.size >= MIN_SIZE and out.flags.c_contiguous and covered(op, arrays)
-            and arrays[0].dtype == dtype
-            and all(o.shape == shape and o.dtype == dtype and o.flags.c_contiguous
-                    for o in outs)
-            and all(a.size == 1 or a.shape == shape and a.flags.c_contiguous
-                    for a in arrays)):
+    out, or None where not covered (the caller then runs the groups one by one). It runs
+    once per parameter of a training step, so its checks are one pass over the arrays."""
+    shape, dtype, size = out.shape, out.dtype, out.size
+    name = _DTYPE_NAMES.get(dtype.char)     # (a dtype's .name is slow: ~2 us)
+    if not (size >= CHAIN_MIN_SIZE and name is not None and out.flags.c_contiguous
+            and _templated(op)):
         return None
-    dims, view, inputs, patterns = codegen.collapse(shape, out, arrays)
-    flat = [o.reshape(-1) for o in outs]
-    reads = codegen.in_place_reads([("out", view)] + [(f"o{k}", o) for k, o in enumerate(flat)],
-                                   inputs, patterns)
-    module = codegen.load(op, dtype.name, len(dims), patterns, stores=stores, reads=reads)
-    module.kernel(dims, view, *flat, *inputs)
+    targets = [out, *outs]
+    for o in outs:
+        if not (o.shape == shape and o.dtype == dtype and o.flags.c_contiguous):
+            return None
+    names = ["out"] + [f"o{k}" for k in range(len(outs))]
+    inputs, patterns, reads = [], [], []
+    for k, a in enumerate(arrays):
+        if a.dtype != dtype:
+            return None
+        if a.size == 1:
+            v = a.reshape(1)
+            patterns.append(())
+        elif a.shape == shape and a.flags.c_contiguous:
+            v = a.reshape(-1)
+            patterns.append((0,))
+            for o, o_name in zip(targets, names):
+                if a is o or np.may_share_memory(a, o):
+                    # the very buffer an output overwrites is read through that output
+                    # (`codegen.source`); any other overlap: the groups one by one
+                    if not (a is o or _start(a) == _start(o)):
+                        return None
+                    reads.append((k, o_name))
+                    break
+        else:
+            return None
+        v.flags.writeable = False   # read-only, as `codegen.collapse` passes them
+        inputs.append(v)
+    module = codegen.load(op, name, 1, tuple(patterns), stores=stores, reads=tuple(reads))
+    in_parts(module.kernel, (size,), [t.reshape(-1) for t in targets], inputs, patterns)
     return out
+
+
+_DTYPE_NAMES = {np.dtype(name).char: name for name in codegen.DTYPES}
+
+
+def _start(a: np.ndarray) -> int:
+    return a.__array_interface__["data"][0]

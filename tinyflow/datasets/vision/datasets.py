@@ -10,6 +10,15 @@ from ...core.tensor import Tensor
 from .. import mnist as _idx
 
 
+def _transformed(dataset, image, target) -> tuple:
+    """An item as the dataset's `transform` and `target_transform` make it (where given)."""
+    if dataset.transform is not None:
+        image = dataset.transform(image)
+    if dataset.target_transform is not None:
+        target = dataset.target_transform(target)
+    return image, target
+
+
 class MNIST:
     """`datasets.MNIST(root, train=True, transform=None, target_transform=None,
     download=False)`: item i is `(transform(image), target_transform(label))`, the image a
@@ -45,12 +54,7 @@ class MNIST:
         return len(self.data)
 
     def __getitem__(self, index: int):
-        image, target = self.data.numpy()[index], int(self.targets.numpy()[index])
-        if self.transform is not None:
-            image = self.transform(image)
-        if self.target_transform is not None:
-            target = self.target_transform(target)
-        return image, target
+        return _transformed(self, self.data.numpy()[index], int(self.targets.numpy()[index]))
 
     def __repr__(self) -> str:
         split = "Train" if self.train else "Test"
@@ -90,12 +94,7 @@ class FakeData:
         channels, height, width = self.image_size
         image = rng.integers(0, 256, (height, width, channels), dtype=np.uint8)
         image = image[:, :, 0] if channels == 1 else image
-        target = int(rng.integers(self.num_classes))
-        if self.transform is not None:
-            image = self.transform(image)
-        if self.target_transform is not None:
-            target = self.target_transform(target)
-        return image, target
+        return _transformed(self, image, int(rng.integers(self.num_classes)))
 
     def __repr__(self) -> str:
         return f"Dataset FakeData\n    Number of datapoints: {self.size}"

@@ -3,8 +3,8 @@ torchvision's "v1.5"): the same module names, parameter shapes and initializatio
 state dict saved from torchvision loads into them."""
 from __future__ import annotations
 
-from .... import nn
-from ....pytorch.movement import flatten
+from ... import nn
+from ...pytorch.movement import flatten
 from ._weights import no_weights
 
 

@@ -3,8 +3,8 @@ expansion, a 3x3 depthwise convolution and a linear 1x1 projection, with torchvi
 names (`features.i.conv.j`), channel rounding and initialization."""
 from __future__ import annotations
 
-from .... import nn
-from ....pytorch.movement import flatten
+from ... import nn
+from ...pytorch.movement import flatten
 from ._weights import no_weights
 
 

@@ -3,8 +3,8 @@ then 1x1 and 3x3 expansions concatenated) and a convolutional classifier, with t
 names and initialization."""
 from __future__ import annotations
 
-from .... import nn
-from ....pytorch.movement import cat, flatten
+from ... import nn
+from ...pytorch.movement import cat, flatten
 from ._weights import no_weights
 
 

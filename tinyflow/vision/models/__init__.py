@@ -1,7 +1,7 @@
 """torchvision's `models` for image classification, built from tinyflow.nn with torchvision's
 module names, parameter shapes and initialization, so `from torchvision import models`
-becomes `from tinyflow.datasets.vision import models` and a state dict saved from
-torchvision loads. Only `weights=None`: nothing is downloaded."""
+becomes `from tinyflow.vision import models` and a state dict saved from torchvision
+loads. Only `weights=None`: nothing is downloaded."""
 from .mobilenetv2 import MobileNetV2, mobilenet_v2
 from .resnet import ResNet, resnet18, resnet34, resnet50, resnet101, resnet152
 from .squeezenet import SqueezeNet, squeezenet1_0, squeezenet1_1

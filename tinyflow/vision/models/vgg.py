@@ -3,8 +3,8 @@
 average pool and a three-layer classifier, with torchvision's names and initialization."""
 from __future__ import annotations
 
-from .... import nn
-from ....pytorch.movement import flatten
+from ... import nn
+from ...pytorch.movement import flatten
 from ._weights import no_weights
 
 # channels of each 3x3 convolution; "M" is a 2x2 max pool

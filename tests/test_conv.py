@@ -45,7 +45,7 @@ def _ours_and_torch(fn, torch_fn, arrays, rng):
     weights = _rand(rng, *y.shape)
     tf.reduce_sum(y * weights).backward()
     (y_t * torch.tensor(weights)).sum().backward()
-    return ([y.numpy()] + [t.grad.numpy() for t in ours],
+    return ([y.detach().numpy()] + [t.grad.numpy() for t in ours],
             [y_t.detach().numpy()] + [t.grad.numpy() for t in theirs])
 
 
@@ -194,7 +194,7 @@ def test_conv2d_double_backward_matches_torch(attrs):
     second_t = torch.autograd.grad((gx_t * torch.tensor(v)).sum() +
                                    (gw_t * torch.tensor(u)).sum(), theirs)
     for got, want in zip(second, second_t):
-        _close(got.numpy(), want.numpy())
+        _close(got.detach().numpy(), want.detach().numpy())
 
 
 def test_conv2d_symbolic_matches_eager():
@@ -290,7 +290,7 @@ def test_pool_double_backward_matches_torch(which):
     (g_t,) = torch.autograd.grad((y_t * w_t).sum(), [xt_t], create_graph=True)
     (gw,) = tf.gradients(tf.reduce_sum(g * v), [w])  # d<grad, v>/d(output weights)
     (gw_t,) = torch.autograd.grad((g_t * torch.tensor(v)).sum(), [w_t])
-    _close(gw.numpy(), gw_t.numpy())
+    _close(gw.detach().numpy(), gw_t.detach().numpy())
 
 
 # ---- TF1 functions (NHWC) against NumPy --------------------------------------------------
@@ -414,9 +414,9 @@ def test_tf_pool_nchw_and_gradient():
     xt = tf.Tensor(x, requires_grad=True)
     y = tfn.max_pool(xt, [1, 1, 3, 3], [1, 1, 2, 2], "SAME", data_format="NCHW")
     want = np_tf_pool(x.transpose(0, 2, 3, 1), (3, 3), (2, 2), "SAME", "max")
-    _close(y.numpy(), want.transpose(0, 3, 1, 2))
+    _close(y.detach().numpy(), want.transpose(0, 3, 1, 2))
     tf.reduce_sum(y).backward()
-    assert xt.grad.numpy().sum() == y.numpy().size  # each window routes its 1 once
+    assert xt.grad.numpy().sum() == y.detach().numpy().size  # each window routes its 1 once
 
 
 def test_tf_bias_add():
@@ -450,7 +450,7 @@ def test_tf_dropout_scales_and_redraws_each_run():
     assert abs((a > 0).mean() - 0.8) < 0.02 and not np.array_equal(a, b)
     x = tf.Tensor(np.ones((50, 40), np.float32), requires_grad=True)
     y = tfn.dropout(x, rate=0.5, noise_shape=[50, 1])
-    rows = y.numpy()
+    rows = y.detach().numpy()
     assert all(len(set(r)) == 1 for r in rows)  # one draw per row, shared along it
     tf.reduce_sum(y).backward()
     np.testing.assert_array_equal(x.grad.numpy(), rows)

@@ -38,7 +38,7 @@ def _both(fn, torch_fn, arrays, seed=0):
     weights = np.random.default_rng(seed).standard_normal(y.shape).astype(arrays[0].dtype)
     tf.reduce_sum(y * weights).backward()
     (y_t * torch.tensor(weights)).sum().backward()
-    return ([y.numpy()] + [t.grad.numpy() for t in ours],
+    return ([y.detach().numpy()] + [t.grad.numpy() for t in ours],
             [y_t.detach().numpy()] + [t.grad.numpy() for t in theirs])
 
 

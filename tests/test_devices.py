@@ -121,7 +121,7 @@ def test_gradients_cross_back_to_this_process():
     torch.manual_seed(3)
     toy = ToyModel()
     x_local = torch.randn(4, 10, requires_grad=True)
-    x_remote = torch.tensor(x_local.numpy(), requires_grad=True)
+    x_remote = torch.tensor(x_local.detach().numpy(), requires_grad=True)
     (local(x_local) ** 2).sum().backward()
     dist.reset_transfer_stats()
     (toy(x_remote).cpu() ** 2).sum().backward()
@@ -189,12 +189,12 @@ def test_errors_name_the_devices():
 def test_module_moves_back_in_place():
     layer = nn.Linear(3, 2)
     weight = layer.weight
-    before = weight.numpy().copy()
+    before = weight.detach().numpy().copy()
     layer.to("cuda:1")
     assert layer.weight is weight and weight.device == "cuda:1"
     layer.cpu()
     assert weight.device == "cpu"
-    np.testing.assert_array_equal(weight.numpy(), before)
+    np.testing.assert_array_equal(weight.detach().numpy(), before)
 
 
 def test_a_killed_worker_is_an_error_naming_its_device():

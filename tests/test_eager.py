@@ -15,7 +15,7 @@ def _pair(*shape, seed=0, requires_grad=True, low=-2.0, high=2.0):
 
 
 def _close(a, b, rtol=1e-5, atol=1e-6):
-    a = a.numpy() if hasattr(a, "numpy") else np.asarray(a)
+    a = a.detach().numpy() if hasattr(a, "numpy") else np.asarray(a)
     b = b.detach().numpy() if isinstance(b, torch.Tensor) else np.asarray(b)
     np.testing.assert_allclose(a, b, rtol=rtol, atol=atol)
 
@@ -94,7 +94,7 @@ FUNCTIONS = [
         [[[0, 3], [1, 1], [2, 0]], [[3, 3], [0, 1], [2, 2]]])))),
     ("index_select", lambda lib, x: lib.index_select(x, 1, lib.tensor(np.array([2, 0, 2])))),
     ("where", lambda lib, x: lib.where(x > 0, x, x * x)),
-    ("maximum", lambda lib, x: lib.maximum(x, x.flip(0) if lib is torch else x[::-1])),
+    ("maximum", lambda lib, x: lib.maximum(x, x.flip(0))),
     ("max_pairwise", lambda lib, x: lib.max(x, x * 0.5)),
     ("transpose", lambda lib, x: lib.transpose(x, 0, 1)),
     ("sum", lambda lib, x: lib.sum(x, dim=1)),
@@ -304,7 +304,7 @@ def test_out_argument_writes_into_the_buffer_and_refuses_autograd():
         tt.subtract(w, 1.0, out=tt.zeros(3, dtype=tt.float64))
     with tt.no_grad():                      # an optimizer's update of a parameter
         tt.subtract(w, 0.5, out=w)
-    np.testing.assert_array_equal(w.numpy(), [0.5, 0.5, 0.5])
+    np.testing.assert_array_equal(w.detach().numpy(), [0.5, 0.5, 0.5])
 
 
 def _inplace_program(lib, a):

@@ -37,7 +37,8 @@ def close(mine, ref, atol=1e-9):
     else:
         assert isinstance(mine, tf.Tensor), mine
         assert tuple(mine.shape) == tuple(ref.shape), (mine.shape, ref.shape)
-        np.testing.assert_allclose(mine.numpy(), ref.detach().numpy(), rtol=1e-7, atol=atol)
+        np.testing.assert_allclose(mine.detach().numpy(), ref.detach().numpy(), rtol=1e-7,
+                                   atol=atol)
 
 
 def numeric_grad(f, arrays, k, eps=1e-6) -> np.ndarray:
@@ -355,12 +356,12 @@ def test_grad_of_functional_call_matches_torch_func_and_leaves_the_module_alone(
     def loss_of(lib, model, make):
         return lambda params: cross_entropy(
             lib.functional_call(model, params, (make(x),)), make(onehot))
-    before = {n: p.numpy().copy() for n, p in mine.named_parameters()}
+    before = {n: p.detach().numpy().copy() for n, p in mine.named_parameters()}
     got = func.grad(loss_of(func, mine, ours))({n: ours(w) for n, w in weights.items()})
     want = tfunc.grad(loss_of(tfunc, ref, theirs))({n: theirs(w) for n, w in weights.items()})
     close(got, want)
     for n, p in mine.named_parameters():
-        np.testing.assert_array_equal(p.numpy(), before[n])
+        np.testing.assert_array_equal(p.detach().numpy(), before[n])
         assert p.grad is None
 
 

@@ -54,8 +54,9 @@ def train(make, data, loss_fn, compiled: bool, steps=3):
         opt.step()
         return loss
     fn = torch.compile(step) if compiled else step
-    losses = [fn(*data).numpy().copy() for _ in range(steps)]
-    return losses, [p.numpy().copy() for p in params], [p.grad.numpy().copy() for p in params]
+    losses = [fn(*data).detach().numpy().copy() for _ in range(steps)]
+    return (losses, [p.detach().numpy().copy() for p in params],
+            [p.grad.numpy().copy() for p in params])
 
 
 def ce(model, x, y):
@@ -123,7 +124,7 @@ def test_spellings_and_module():
     expected = model(x).detach().numpy()
     for compiled in (torch.compile(model), torch.compile()(model.forward),
                      torch.compile(lambda v: model(v))):
-        np.testing.assert_allclose(compiled(x).numpy(), expected, rtol=1e-6)
+        np.testing.assert_allclose(compiled(x).detach().numpy(), expected, rtol=1e-6)
     assert torch.compile(model, disable=True) is model
 
 
@@ -146,7 +147,7 @@ def test_dynamic_batch_compiles_once():
     f = torch.compile(model, dynamic=True)
     for batch in (3, 5, 7, 5):
         x = tensor(batch, 4)
-        np.testing.assert_allclose(f(x).numpy(), model(x).detach().numpy(), rtol=1e-6)
+        np.testing.assert_allclose(f(x).detach().numpy(), model(x).detach().numpy(), rtol=1e-6)
     assert f.stats.compiles == 1
 
 
@@ -196,7 +197,7 @@ def test_train_eval_switch_recompiles():
     x = tensor(2, 4)
     f(x)
     model.eval()
-    np.testing.assert_allclose(f(x).numpy(), model(x).detach().numpy(), rtol=1e-6)
+    np.testing.assert_allclose(f(x).detach().numpy(), model(x).detach().numpy(), rtol=1e-6)
     assert f.stats.compiles == 2
     model.train()
     f(x)
@@ -257,7 +258,7 @@ def test_graph_break_in_a_training_step_leaves_state_as_eager():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             losses = [fn() for _ in range(3)]
-        return losses, [p.numpy().copy() for p in params]
+        return losses, [p.detach().numpy().copy() for p in params]
     global RNG
     RNG = np.random.default_rng(1)
     eager = run(False)
@@ -291,9 +292,9 @@ def test_dynamic_training_step_equals_eager_across_batch_sizes():
         fn = torch.compile(step, dynamic=True) if compiled else step
         rng = np.random.default_rng(2)
         losses = [fn(torch.Tensor(rng.standard_normal((b, 20)).astype(np.float32)),
-                     torch.Tensor(rng.integers(0, 5, b), dtype="int64")).numpy()
+                     torch.Tensor(rng.integers(0, 5, b), dtype="int64")).detach().numpy()
                   for b in (4, 6, 9, 6)]
-        return fn, losses, [p.numpy().copy() for p in params]
+        return fn, losses, [p.detach().numpy().copy() for p in params]
     _, eager_losses, eager_params = run(False)
     fn, losses, params = run(True)
     np.testing.assert_allclose(losses, eager_losses, rtol=1e-4)
@@ -322,7 +323,8 @@ def test_backward_outside_a_compiled_module_equals_eager():
             loss = F.cross_entropy(fn(x), y)
             loss.backward()
             opt.step()
-        return [loss.numpy(), x.grad.numpy()] + [p.numpy().copy() for p in params], fn
+        values = [loss.detach().numpy(), x.grad.numpy()]
+        return values + [p.detach().numpy().copy() for p in params], fn
     eager, _ = run(False)
     compiled, fn = run(True)
     for a, b in zip(eager, compiled):
@@ -348,7 +350,7 @@ def test_backward_through_a_module_returning_logits_and_loss(use):
         model.zero_grad()
         logits, loss = fn(x, y)
         {"loss": loss, "logits": logits.pow(2).sum(), "both": loss + logits.sum()}[use].backward()
-        return [loss.numpy()] + [p.grad.numpy().copy() for p in model.parameters()]
+        return [loss.detach().numpy()] + [p.grad.numpy().copy() for p in model.parameters()]
     torch.manual_seed(0)
     model = Model()
     x, y = tensor(5, 4), torch.tensor([0, 1, 2, 1, 0])
@@ -399,12 +401,12 @@ def test_backward_outside_uses_the_forward_dropout_mask():
         x = torch.ones(64, 8, requires_grad=True)
         out = scaled(x)
         out.sum().backward()
-        np.testing.assert_array_equal(x.grad.numpy(), out.numpy())   # 3 * mask / 0.5 both
-        masks.append(out.numpy() != 0)
+        np.testing.assert_array_equal(x.grad.numpy(), out.detach().numpy())   # 3 * mask / 0.5 both
+        masks.append(out.detach().numpy() != 0)
         x = torch.tensor(rng.standard_normal((64, 8)).astype(np.float32), requires_grad=True)
         dropped, y = normalized(x)
         (y * torch.tensor(rng.standard_normal((64, 8)).astype(np.float32))).sum().backward()
-        np.testing.assert_array_equal(x.grad.numpy() == 0, dropped.numpy() == 0)
+        np.testing.assert_array_equal(x.grad.numpy() == 0, dropped.detach().numpy() == 0)
     assert not np.array_equal(masks[0], masks[1])     # each forward draws its own mask
 
 
@@ -502,7 +504,7 @@ def test_compiled_module_inside_a_compiled_step_is_inlined():
         fn = torch.compile(step) if compiled else step
         for _ in range(2):
             fn(x, y)
-        return [p.numpy().copy() for p in params], inner
+        return [p.detach().numpy().copy() for p in params], inner
     inner = params_agree(run, seed=4)
     assert inner.stats.compiles == 0   # traced as part of the step
 
@@ -523,7 +525,7 @@ def test_changed_learning_rate_recompiles():
         for _ in range(4):
             fn(x, y)
             scheduler.step()
-        return [p.numpy().copy() for p in params], fn
+        return [p.detach().numpy().copy() for p in params], fn
     fn = params_agree(run, seed=5)
     assert fn.stats.compiles == 2
 
@@ -624,7 +626,7 @@ def test_several_training_steps_in_one_compiled_call_equal_eager():
             return net.weight.grad * 1
         f = torch.compile(two_steps) if compiled else two_steps
         x = torch.tensor(np.arange(8, dtype=np.float32).reshape(2, 4) / 8)
-        grads = [f(x).numpy() for _ in range(2)]
+        grads = [f(x).detach().numpy() for _ in range(2)]
         results.append((grads, [p.detach().numpy().copy() for p in net.parameters()]))
     (ge, pe), (gc, pc) = results
     for a, b in zip(ge + pe, gc + pc):   # Adam: eager's fused step rounds apart from the rules

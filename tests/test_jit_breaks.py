@@ -100,7 +100,7 @@ def _train(compiled: bool, steps: int = 6):
         return loss
     fn = torch.compile(step) if compiled else step
     losses = [quiet(fn, x, y).item() for x, y in data]
-    return losses, log, [p.numpy().copy() for p in model.parameters()], fn
+    return losses, log, [p.detach().numpy().copy() for p in model.parameters()], fn
 
 
 def test_training_step_with_breaks_equals_eager():

@@ -73,7 +73,7 @@ def test_fast_path_sees_a_replaced_gradient_and_a_changed_learning_rate():
         loss = (x @ w_eager).square().mean()
         loss.backward()
         opt_eager.step()
-        np.testing.assert_allclose(w.numpy(), w_eager.numpy(), rtol=1e-5)
+        np.testing.assert_allclose(w.detach().numpy(), w_eager.detach().numpy(), rtol=1e-5)
         np.testing.assert_allclose(w.grad.numpy(), w_eager.grad.numpy(), rtol=1e-5)
 
 
@@ -158,8 +158,10 @@ def test_seed_step_runs_row_kernels_and_equals_eager_over_steps():
     compiled, w = seed_step(x, y)
     compiled = torch.compile(compiled)
     for _ in range(4):
-        np.testing.assert_allclose(compiled(x, y).numpy(), eager(x, y).numpy(), rtol=1e-5)
-        np.testing.assert_allclose(w.numpy(), w_eager.numpy(), rtol=1e-4, atol=1e-6)
+        np.testing.assert_allclose(compiled(x, y).detach().numpy(), eager(x, y).detach().numpy(),
+                                   rtol=1e-5)
+        np.testing.assert_allclose(w.detach().numpy(), w_eager.detach().numpy(), rtol=1e-4,
+                                   atol=1e-6)
         np.testing.assert_allclose(w.grad.numpy(), w_eager.grad.numpy(), rtol=1e-4, atol=1e-7)
     (entry,) = [e for es in compiled._cache.values() for e in es]
     program = next(iter(entry.plan._compiled.values())).program
@@ -171,7 +173,7 @@ def test_seed_step_runs_row_kernels_and_equals_eager_over_steps():
     assert "softmax" in [name for name, *_ in profile]
     for _ in range(2):
         eager(x, y)
-    np.testing.assert_allclose(w.numpy(), w_eager.numpy(), rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(w.detach().numpy(), w_eager.detach().numpy(), rtol=1e-4, atol=1e-6)
 
 
 def test_generated_kernel_divides_by_zero_as_numpy():
@@ -201,8 +203,9 @@ def test_seed_step_joins_softmax_with_its_loss_and_gradient_with_its_sum():
     compiled, w = seed_step(x, y)
     compiled = torch.compile(compiled)
     for _ in range(3):
-        np.testing.assert_allclose(compiled(x, y).numpy(), eager(x, y).numpy(), rtol=1e-5)
-    np.testing.assert_allclose(w.numpy(), w_eager.numpy(), rtol=1e-4, atol=1e-6)
+        np.testing.assert_allclose(compiled(x, y).detach().numpy(), eager(x, y).detach().numpy(),
+                                   rtol=1e-5)
+    np.testing.assert_allclose(w.detach().numpy(), w_eager.detach().numpy(), rtol=1e-4, atol=1e-6)
     (entry,) = [e for es in compiled._cache.values() for e in es]
     c = next(iter(entry.plan._compiled.values()))
     joins = row_joins(c.program, c.buffers)
@@ -218,8 +221,10 @@ def test_row_joins_fall_back_to_the_separate_kernels(monkeypatch, refused):
     compiled, w = seed_step(x, y)
     compiled = torch.compile(compiled)
     for _ in range(3):
-        np.testing.assert_allclose(compiled(x, y).numpy(), eager(x, y).numpy(), rtol=1e-5)
-        np.testing.assert_allclose(w.numpy(), w_eager.numpy(), rtol=1e-4, atol=1e-6)
+        np.testing.assert_allclose(compiled(x, y).detach().numpy(), eager(x, y).detach().numpy(),
+                                   rtol=1e-5)
+        np.testing.assert_allclose(w.detach().numpy(), w_eager.detach().numpy(), rtol=1e-4,
+                                   atol=1e-6)
         np.testing.assert_allclose(w.grad.numpy(), w_eager.grad.numpy(), rtol=1e-4,
                                    atol=1e-7)
 

@@ -56,9 +56,10 @@ def assert_same_steps(optimizer, steps=4):
     model, compiled = make(optimizer)
     compiled = torch.compile(compiled)
     for _ in range(steps):
-        np.testing.assert_allclose(compiled(x, y).numpy(), eager(x, y).numpy(), rtol=1e-5)
+        np.testing.assert_allclose(compiled(x, y).detach().numpy(), eager(x, y).detach().numpy(),
+                                   rtol=1e-5)
     for a, b in zip(eager_model.parameters(), model.parameters()):
-        np.testing.assert_allclose(b.numpy(), a.numpy(), rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(b.detach().numpy(), a.detach().numpy(), rtol=1e-4, atol=1e-5)
         np.testing.assert_allclose(b.grad.numpy(), a.grad.numpy(), rtol=1e-4, atol=1e-6)
     return compiled
 
@@ -147,7 +148,7 @@ def test_gpt_step_with_chained_adamw_equals_eager():
             return loss
         fn = torch.compile(step) if compiled else step
         losses = [float(fn(x, y).item()) for _ in range(3)]
-        return losses, [p.numpy().copy() for p in model.parameters()], fn
+        return losses, [p.detach().numpy().copy() for p in model.parameters()], fn
     eager_losses, eager_params, _ = run(False)
     losses, params, fn = run(True)
     assert len(found_chains(fn)) >= 2        # the feed-forward's two 128 x 512 weights

@@ -79,8 +79,8 @@ def run_both(make, steps=3):
     for compiled in (False, True):
         fn, tensors = make(np.random.default_rng(2))
         fn = torch.compile(fn) if compiled else fn
-        results = [np.array(fn().numpy()) for _ in range(steps)]
-        out.append((results, [t.numpy().copy() for t in tensors], fn))
+        results = [np.array(fn().detach().numpy()) for _ in range(steps)]
+        out.append((results, [t.detach().numpy().copy() for t in tensors], fn))
     (r0, t0, _), (r1, t1, fn) = out
     for a, b in zip(r0 + t0, r1 + t1):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)

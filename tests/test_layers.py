@@ -25,8 +25,8 @@ LAYERS = [
     ("symbolic", "pytorch", "examples"),  # TF1: Session, Variable; PyTorch: methods, torch.*;
                                         # TF1 tutorial loaders
     ("nn", "distributions"),           # Modules and F.*, tf.nn; torch.distributions
-    ("distributed", "onnx", "jit", "contrib"),  # parameter server on Ray; ONNX export;
-                                        # compile; TF1's tf.contrib (rnn)
+    ("distributed", "onnx", "jit", "contrib", "vision"),  # parameter server on Ray; ONNX
+                                        # export; compile; TF1's tf.contrib (rnn); models
     ("autograd",),                      # `tinyflow.autograd` as a module path
     ("__init__",),                      # the `tinyflow` namespace itself
 ]

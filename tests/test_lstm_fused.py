@@ -99,7 +99,7 @@ def test_float16_takes_the_numpy_passes():
         output, (h_n, c_n) = lstm(xt)
         (output.sum() + c_n.sum()).backward()
         results.append([a.astype(np.float64) for a in (
-            output.numpy(), xt.grad.numpy(), lstm.weight_hh_l0.grad.numpy())])
+            output.detach().numpy(), xt.grad.numpy(), lstm.weight_hh_l0.grad.numpy())])
     for got, want in zip(results[1], results[0]):
         np.testing.assert_allclose(got, want, rtol=2e-2, atol=2e-2)
 

@@ -430,7 +430,7 @@ def test_load_state_dict_copies_in_place_and_reports_keys():
     weight = model.fc1.weight
     result = model.load_state_dict(other.state_dict())
     assert model.fc1.weight is weight
-    assert np.array_equal(weight.numpy(), other.fc1.weight.numpy())
+    assert np.array_equal(weight.detach().numpy(), other.fc1.weight.detach().numpy())
     assert result.missing_keys == [] and result.unexpected_keys == []
     sd = other.state_dict()
     del sd["fc1.bias"]
@@ -462,7 +462,7 @@ def test_state_dict_round_trips_with_torch():
                         m.state_dict().items()})
     assert m.state_dict()["1.num_batches_tracked"].dtype == tf.int64
     x = np.random.default_rng(0).standard_normal((2, 1, 4, 4)).astype(np.float32)
-    assert_close(m(tf.tensor(x)).numpy(), tm(torch.tensor(x)).detach().numpy(), "output")
+    assert_close(m(tf.tensor(x)).detach().numpy(), tm(torch.tensor(x)).detach().numpy(), "output")
 
 
 def test_deepcopy_and_pickle():
@@ -470,10 +470,10 @@ def test_deepcopy_and_pickle():
     clone = copy.deepcopy(model)
     assert clone.fc1.weight is not model.fc1.weight
     assert isinstance(clone.fc1.weight, nn.Parameter)
-    assert np.array_equal(clone.fc1.weight.numpy(), model.fc1.weight.numpy())
+    assert np.array_equal(clone.fc1.weight.detach().numpy(), model.fc1.weight.detach().numpy())
     restored = pickle.loads(pickle.dumps(model))
     x = tf.randn(2, 4)
-    assert np.allclose(restored(x).numpy(), model(x).numpy())
+    assert np.allclose(restored(x).detach().numpy(), model(x).detach().numpy())
 
 
 # ---- modes, grads, dtypes -------------------------------------------------------------------
@@ -482,7 +482,7 @@ def test_train_eval_switches_dropout_and_batchnorm():
     model = nn.Sequential(nn.BatchNorm1d(50), nn.Dropout(0.5))
     x = tf.randn(400, 50) * 3 + 1
     assert model.training and all(m.training for m in model.modules())
-    y = model(x).numpy()
+    y = model(x).detach().numpy()
     zeros = np.mean(y == 0)
     assert 0.45 < zeros < 0.55
     kept = y[y != 0]  # batch-normalized, then scaled by 1 / (1 - p)
@@ -491,7 +491,7 @@ def test_train_eval_switches_dropout_and_batchnorm():
     assert int(bn.num_batches_tracked) == 1
     assert np.allclose(bn.running_mean.numpy(), 0.1 * x.numpy().mean(0), atol=1e-5)
     assert model.eval() is model and not any(m.training for m in model.modules())
-    y_eval = model(x).numpy()
+    y_eval = model(x).detach().numpy()
     expect = (x.numpy() - bn.running_mean.numpy()) / np.sqrt(bn.running_var.numpy() + 1e-5)
     assert np.allclose(y_eval, expect, atol=1e-5)
     assert int(bn.num_batches_tracked) == 1
@@ -512,7 +512,7 @@ def test_dropout_gradient_follows_the_mask():
     x = tf.ones(50, 20, requires_grad=True)
     y = F.dropout(x, 0.5)
     y.sum().backward()
-    assert np.array_equal(x.grad.numpy(), y.numpy())
+    assert np.array_equal(x.grad.numpy(), y.detach().numpy())
 
 
 def test_zero_grad_and_requires_grad():
@@ -556,7 +556,8 @@ def test_apply_visits_every_module():
             nn.init.constant_(m.weight, 0.5)
 
     model.apply(init_weights)
-    assert all(np.all(p.numpy() == 0.5) for n, p in model.named_parameters() if "weight" in n)
+    assert all(np.all(p.detach().numpy() == 0.5) for n,
+               p in model.named_parameters() if "weight" in n)
 
 
 def test_custom_module_trains_with_autograd():
@@ -579,7 +580,7 @@ def test_custom_module_trains_with_autograd():
 # ---- default initializations -------------------------------------------------------------------
 
 def _within(t, bound) -> bool:
-    a = t.numpy()
+    a = t.detach().numpy()
     return np.abs(a).max() <= bound and np.abs(a).max() > 0.9 * bound
 
 
@@ -587,29 +588,30 @@ def test_default_initializations_have_pytorchs_statistics():
     tf.manual_seed(0)
     lin = nn.Linear(256, 128)
     assert _within(lin.weight, 1 / 16) and _within(lin.bias, 1 / 16)
-    assert abs(lin.weight.numpy().std() - 1 / 16 / math.sqrt(3)) < 0.002
+    assert abs(lin.weight.detach().numpy().std() - 1 / 16 / math.sqrt(3)) < 0.002
     conv = nn.Conv2d(16, 32, 3)
     assert _within(conv.weight, 1 / 12) and _within(conv.bias, 1 / 12)
     emb = nn.Embedding(1000, 16, padding_idx=3)
-    w = emb.weight.numpy()
+    w = emb.weight.detach().numpy()
     assert abs(w.mean()) < 0.02 and abs(w.std() - 1) < 0.02 and np.all(w[3] == 0)
     lstm = nn.LSTM(8, 25, 2)
     assert all(_within(p, 1 / 5) for p in lstm.parameters())
     mha = nn.MultiheadAttention(32, 4)
     assert _within(mha.in_proj_weight, math.sqrt(6 / (32 + 96)))
-    assert np.all(mha.in_proj_bias.numpy() == 0) and np.all(mha.out_proj.bias.numpy() == 0)
+    assert np.all(mha.in_proj_bias.detach().numpy() == 0)
+    assert np.all(mha.out_proj.bias.detach().numpy() == 0)
     assert _within(mha.out_proj.weight, 1 / math.sqrt(32))
     ln, bn = nn.LayerNorm(5), nn.BatchNorm2d(5)
     for norm in (ln, bn):
-        assert np.all(norm.weight.numpy() == 1) and np.all(norm.bias.numpy() == 0)
+        assert np.all(norm.weight.detach().numpy() == 1) and np.all(norm.bias.detach().numpy() == 0)
     assert np.all(bn.running_var.numpy() == 1) and bn.num_batches_tracked.dtype == tf.int64
 
 
 def test_manual_seed_makes_initialization_repeatable():
     tf.manual_seed(3)
-    a = nn.Linear(4, 4).weight.numpy().copy()
+    a = nn.Linear(4, 4).weight.detach().numpy().copy()
     tf.manual_seed(3)
-    assert np.array_equal(nn.Linear(4, 4).weight.numpy(), a)
+    assert np.array_equal(nn.Linear(4, 4).weight.detach().numpy(), a)
 
 
 # ---- Modules on TF1 placeholders --------------------------------------------------------------
@@ -632,13 +634,13 @@ def test_module_on_placeholders_matches_eager_and_reads_parameters_by_reference(
     eager.backward()
     with tf.Session() as sess:
         values = sess.run([loss] + grads, {x: xs, y: ys})
-        assert_close(values[0], eager.numpy(), "loss")
+        assert_close(values[0], eager.detach().numpy(), "loss")
         for p, g in zip(params, values[1:]):
             assert_close(g, p.grad.numpy(), "gradient")
         with tf.no_grad():
             model[3].bias.add_(1.0)  # a graph reads the parameter's current value
         logits = sess.run(model(x), {x: xs})
-        assert_close(logits, model(tf.tensor(xs)).numpy(), "logits after update")
+        assert_close(logits, model(tf.tensor(xs)).detach().numpy(), "logits after update")
 
 
 def test_graph_training_loop_with_module_parameters():
@@ -675,8 +677,8 @@ def test_recurrent_and_attention_modules_on_placeholders():
     e_att.sum().backward()
     with tf.Session() as sess:
         values = sess.run([att, weights] + grads, {x: xs})
-    assert_close(values[0], e_att.numpy(), "attention output")
-    assert_close(values[1], e_weights.numpy(), "attention weights")
+    assert_close(values[0], e_att.detach().numpy(), "attention output")
+    assert_close(values[1], e_weights.detach().numpy(), "attention weights")
     for p, g in zip(lstm.parameters(), values[2:]):
         assert_close(g, p.grad.numpy(), "lstm gradient")
 
@@ -700,7 +702,7 @@ def test_lstm_graph_takes_sequences_of_any_length():
             e_out, (e_h, e_c) = lstm(tf.tensor(xs))
             ((e_out * e_out).sum() + e_h.sum() + (e_c * e_c).sum()).backward()
             assert values[0].shape == (steps, batch, 8)
-            assert_close(values[0], e_out.numpy(), "output")
+            assert_close(values[0], e_out.detach().numpy(), "output")
             for p, g in zip(lstm.parameters(), values[1:]):
                 assert_close(g, p.grad.numpy(), "lstm gradient")
 

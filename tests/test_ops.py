@@ -277,7 +277,7 @@ def test_second_order(case, index):
     tensors = _eager(arrays, diff)
     _dot(_call(case, index, tensors), weights).backward(create_graph=True)
     eager_dot_v = _dot([tensors[k].grad for k in diff], vs)
-    eager = [np.zeros(s) if h is None else h.numpy()
+    eager = [np.zeros(s) if h is None else h.detach().numpy()
              for h, s in zip(tf.gradients(eager_dot_v, [tensors[k] for k in diff]), shapes)]
 
     for k, num, sym, eag in zip(diff, numeric, symbolic, eager):
@@ -332,7 +332,8 @@ def _check_jvp(case, index, arrays, tangents, jt_values, weights, vjp):
     eager = tf.forward_gradients(_call(case, index, tensors), [tensors[k] for k in tangents],
                                  list(tangents.values()))
     for jt, want in zip(eager, jt_values):
-        np.testing.assert_allclose(np.zeros(want.shape) if jt is None else jt.numpy(), want,
+        np.testing.assert_allclose(np.zeros(want.shape) if jt is None else jt.detach().numpy(),
+                                   want,
                                    rtol=1e-12, atol=1e-12, err_msg=f"eager J t, {label}")
 
 

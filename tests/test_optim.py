@@ -148,7 +148,7 @@ def test_step_calls_the_closure_with_grad_enabled():
     with tf.no_grad():
         loss = opt.step(closure)
     assert loss.item() == 5.0
-    np.testing.assert_allclose(w.numpy(), [0.0, 0.0])
+    np.testing.assert_allclose(w.detach().numpy(), [0.0, 0.0])
     assert w.requires_grad and w.is_leaf
 
 
@@ -162,16 +162,16 @@ def test_zero_grad():
     opt.zero_grad()
     assert w.grad is None
     opt.step()  # no gradients: nothing moves
-    assert w.numpy().tolist() == [1.0, 2.0]
+    assert w.detach().numpy().tolist() == [1.0, 2.0]
 
 
 def test_step_updates_the_parameter_buffer_in_place():
     w = tensor([1.0, 2.0], requires_grad=True)
-    buffer = w.numpy()
+    buffer = w.detach().numpy()
     opt = optim.Adam([w], lr=0.1)
     w.grad = tensor([1.0, -1.0])
     opt.step()
-    assert w.numpy() is buffer
+    assert w.detach().numpy() is buffer
     np.testing.assert_allclose(buffer, [0.9, 2.1], rtol=1e-5)
 
 
@@ -217,7 +217,7 @@ def test_state_dict_round_trip_resumes_exactly(name, kwargs):
         _set_grads(params, step, tf)
         opt.step()
     saved = opt.state_dict()
-    at_three = [p.numpy().copy() for p in params]
+    at_three = [p.detach().numpy().copy() for p in params]
     before = {i: {k: v.numpy().copy() for k, v in s.items()} for i, s in saved["state"].items()}
     for step in range(3, 5):  # uninterrupted; the saved state must not move with it
         _set_grads(params, step, tf)
@@ -235,7 +235,7 @@ def test_state_dict_round_trip_resumes_exactly(name, kwargs):
         _set_grads(resumed, step, tf)
         fresh.step()
     for a, b in zip(resumed, params):
-        np.testing.assert_array_equal(a.numpy(), b.numpy())
+        np.testing.assert_array_equal(a.detach().numpy(), b.detach().numpy())
 
 
 def test_load_state_dict_refuses_a_mismatch():

@@ -33,7 +33,7 @@ def _pair(shape, name, seed=0, scale=1.0, offset=0.0):
 def _same(ours, theirs, ulps=1):
     """Equal dtypes, and values within `ulps` units in the last place of the dtype."""
     assert ours.dtype.name == str(theirs.dtype).split(".")[1]
-    got, want = ours.float().numpy(), theirs.detach().float().numpy()
+    got, want = ours.float().detach().numpy(), theirs.detach().float().numpy()
     eps = float(torch.finfo(theirs.dtype).eps)
     np.testing.assert_allclose(got, want, rtol=ulps * eps, atol=ulps * eps * np.abs(
         want).max(initial=1e-30))

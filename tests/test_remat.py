@@ -48,7 +48,7 @@ def _mlp(autocast: bool, batch=256, sizes=(64, 128, 128, 10), memory_budget=None
 def _gpt(autocast: bool, batch=2, **sizes):
     """The bench's GPT (pre-LN blocks: layer norm, attention, GELU MLP) as a TF1 step."""
     sess, fetches, feed, model = workloads.gpt_step_graph(batch, autocast, lr=0.05, **sizes)
-    return sess, fetches, feed, lambda: [p.numpy().copy() for p in model.parameters()]
+    return sess, fetches, feed, lambda: [p.detach().numpy().copy() for p in model.parameters()]
 
 
 SMALL_GPT = dict(vocab=64, d=32, heads=2, layers=2, seq=16)

@@ -41,11 +41,11 @@ def leaves():
 def compiled_as_eager(step):
     """`step` compiled, after checking that its loss and gradients equal eager's."""
     x, w = leaves()
-    expected = step(x, w).numpy()
+    expected = step(x, w).detach().numpy()
     grads = x.grad.numpy(), w.grad.numpy()
     x.grad = w.grad = None
     compiled = torch.compile(step)
-    np.testing.assert_allclose(compiled(x, w).numpy(), expected, rtol=1e-5)
+    np.testing.assert_allclose(compiled(x, w).detach().numpy(), expected, rtol=1e-5)
     for got, want in zip((x.grad.numpy(), w.grad.numpy()), grads):
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
     return compiled

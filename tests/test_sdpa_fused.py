@@ -224,7 +224,7 @@ def test_graph_mode_and_compile_match_eager():
         for _ in range(2):       # the compiled step: traced, then run from its plan
             ts = [tf.tensor(a, requires_grad=True) for a in arrays]
             loss = fn(*ts)
-        results[name] = [loss.numpy()] + [t.grad.numpy() for t in ts]
+        results[name] = [loss.detach().numpy()] + [t.grad.numpy() for t in ts]
     g = tf.Graph()
     with g.as_default():
         ph = [tf.placeholder(tf.float32, [None, 2, 6, 4]) for _ in range(3)]
@@ -283,7 +283,7 @@ def test_nanogpt_heads_of_one_projection_match_torch(pool, mask, b):
             q, k, v, attn_mask=None if m is None else lib.tensor(m), is_causal=m is None)
         out = y.transpose(1, 2)
         if lib is tf:
-            assert out.numpy().flags.c_contiguous
+            assert out.detach().numpy().flags.c_contiguous
         w = np.random.default_rng(9).standard_normal(tuple(out.shape)).astype(np.float32)
         (out.contiguous().view(b, t, heads * d) * lib.tensor(w.reshape(b, t, -1))).sum(
             ).backward()

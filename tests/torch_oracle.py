@@ -137,7 +137,7 @@ def compare(torch_fn, tf_fn, args=(), kwargs=None, params=(), seed=0, rtol=RTOL,
     for k, (t, f) in enumerate(zip(touts, fouts)):
         assert isinstance(f, tinyflow.Tensor), f"output {k} is {type(f).__name__}"
         assert f.dtype.name == str(t.dtype).replace("torch.", ""), f"output {k}: {f.dtype}"
-        assert_close(f.numpy(), t.detach().numpy(), f"output {k}", rtol, atol)
+        assert_close(f.detach().numpy(), t.detach().numpy(), f"output {k}", rtol, atol)
     cotangents = [rng.standard_normal(tuple(t.shape)).astype(np.float32) for t in touts]
     pairs = [(t, f, g) for t, f, g in zip(touts, fouts, cotangents) if t.requires_grad]
     if not pairs:

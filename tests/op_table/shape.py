@@ -149,8 +149,9 @@ CASES += [
 
 
 def index_into(x, index):
-    """`x[index]` on a tensor or an array: the same expression is op and reference."""
-    return x[index]
+    """The GetItem op on a tensor (negative steps too, which TF1 takes and PyTorch's `x[...]`
+    refuses), NumPy's `x[index]` on an array as the reference."""
+    return shape_ops.getitem(x, index) if isinstance(x, tf.Tensor) else x[index]
 
 
 def getitem_grad(g, ref, index):

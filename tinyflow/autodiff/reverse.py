@@ -333,7 +333,8 @@ def backward(tensor: Tensor, gradient=None, retain_graph: bool = False,
                 else np.array(1, tensor.array.dtype))
         seed = new_eager(ones, tensor.dtype)
     else:
-        seed = Tensor._eager(np.array(as_tensor(gradient).numpy(), dtype=tensor.array.dtype))
+        seed = Tensor._eager(np.array(as_tensor(gradient).numpy(force=True),
+                                      dtype=tensor.array.dtype))
         if seed.shape != tensor.shape:
             raise RuntimeError(f"backward: gradient of shape {seed.shape} for a tensor of "
                                f"shape {tensor.shape}")

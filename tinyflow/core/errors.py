@@ -34,6 +34,11 @@ class IntegerDivisionByZero(TinyflowError, ZeroDivisionError, RuntimeError):
     as Python's integers raise."""
 
 
+class ValueRuntimeError(TinyflowError, ValueError, RuntimeError):
+    """A value an op cannot take (an integer to a negative power, `item()` of many
+    elements): a RuntimeError as PyTorch raises, a ValueError as NumPy raises."""
+
+
 class FeedError(TinyflowError, ValueError):
     """A feed that is missing, or of the wrong shape or dtype."""
 

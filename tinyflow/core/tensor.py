@@ -7,6 +7,7 @@ import numpy as np
 
 from . import dtypes
 from .dtypes import DType
+from .errors import ValueRuntimeError
 from .graph import get_default_graph
 from .modes import TRACING_THREADS, trace_state
 from .printing import format_tensor
@@ -192,7 +193,12 @@ class Tensor:
                             f"run it in a Session (sess.run) or call .eval()")
         return self.array
 
-    def numpy(self) -> np.ndarray:
+    def numpy(self, *, force: bool = False) -> np.ndarray:
+        """The data as a NumPy array sharing memory. A tensor that requires grad is refused as
+        PyTorch refuses it (the array would leave the graph unseen) unless `force=True`."""
+        if self.requires_grad and not force and self.kind == EAGER:
+            raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use "
+                               "tensor.detach().numpy() instead.")
         return self._require_data("numpy()")
 
     def _value(self, what: str) -> np.ndarray:
@@ -202,9 +208,12 @@ class Tensor:
         return self._require_data(what)
 
     def item(self):
-        if self.kind == EAGER and not TRACING_THREADS:   # every step's loss.item()
-            return self.array.item()
-        return self._value("item()").item()
+        array = self.array if self.kind == EAGER and not TRACING_THREADS else \
+            self._value("item()")          # the first: every step's loss.item()
+        if array.size != 1:
+            raise ValueRuntimeError(f"item(): a tensor with {array.size} elements cannot be "
+                                    f"converted to a Python number (shape {array.shape})")
+        return array.item()
 
     def tolist(self):
         return self._value("tolist()").tolist()

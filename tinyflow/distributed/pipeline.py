@@ -265,4 +265,4 @@ def _reason(error: Exception) -> str:
 
 
 def _array(value) -> np.ndarray:
-    return value.numpy() if isinstance(value, Tensor) else np.asarray(value)
+    return value.numpy(force=True) if isinstance(value, Tensor) else np.asarray(value)

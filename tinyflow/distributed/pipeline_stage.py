@@ -86,7 +86,7 @@ class StageState:
         if self.last:
             out = self.loss_fn(out, tensor(target)) * scale
         self.saved[mb] = (inp, out)
-        return out.item() if self.last else out.numpy()
+        return out.item() if self.last else out.numpy(force=True)
 
     def backward(self, mb: int, grad: Optional[np.ndarray]) -> Optional[np.ndarray]:
         """Accumulate this micro-batch's parameter gradients; the input's gradient."""

@@ -79,8 +79,8 @@ def backward(loss: Tensor, gradient=None, retain_graph: bool = False) -> None:
                                f"got shape {tuple(loss.shape)}")
         seeds = []
     else:
-        seeds = [np.asarray(gradient.numpy() if isinstance(gradient, Tensor) else gradient,
-                            dtype=loss.dtype.np)]
+        value = gradient.numpy(force=True) if isinstance(gradient, Tensor) else gradient
+        seeds = [np.asarray(value, dtype=loss.dtype.np)]
     visits = _visits(loss)
     last = _last_visit_per_device([loss] + [source for source, _ in visits])
     _remote_pass(loss, seeds, retain_graph or last[loss.remote.device] != 0)

@@ -172,9 +172,9 @@ class Sharded:
         before = self._all_reduces()
         out = self.module(xt)
         forward = self._all_reduces() - before
-        result = {"out": out.numpy(), "forward_all_reduces": forward}
+        result = {"out": out.numpy(force=True), "forward_all_reduces": forward}
         if grad_out is not None:
-            out.backward(Tensor._eager(np.asarray(grad_out, out.numpy().dtype)))
+            out.backward(Tensor._eager(np.asarray(grad_out, out.dtype.np)))
             result["backward_all_reduces"] = self._all_reduces() - before - forward
             result["x_grad"] = xt.grad.numpy()
             result["grads"] = {k: p.grad.numpy() for k, p in self.module.named_parameters()}

@@ -33,7 +33,7 @@ class ModuleModel:
         self.params = dict(module.named_parameters())
 
     def arrays(self) -> dict:
-        return {k: p.numpy().copy() for k, p in self.params.items()}
+        return {k: p.numpy(force=True).copy() for k, p in self.params.items()}
 
     def set(self, values: dict) -> None:
         for k, p in self.params.items():

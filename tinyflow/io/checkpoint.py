@@ -47,7 +47,7 @@ def save(state_dict: Mapping, f, metadata: Mapping[str, str] | None = None) -> N
     for name, value in state_dict.items():
         if not isinstance(name, str):
             raise TypeError(f"checkpoint keys must be strings, got {name!r}")
-        arr = value.numpy() if isinstance(value, Tensor) else np.asarray(value)
+        arr = value.numpy(force=True) if isinstance(value, Tensor) else np.asarray(value)
         if arr.dtype == object:
             raise TypeError(f"checkpoint entry {name!r} is a {type(value).__name__}, not a "
                             f"tensor: a checkpoint is a flat {{name: tensor}} mapping such as "

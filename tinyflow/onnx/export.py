@@ -89,7 +89,8 @@ def export_module(model, args, f=None, *, input_names=None, output_names=None,
         kwargs: keyword arguments for the model's call.
     """
     args = args if isinstance(args, tuple) else (args,)
-    arrays = [a.numpy() if isinstance(a, Tensor) else np.asarray(a) for a in args]
+    arrays = [a.numpy(force=True) if isinstance(a, Tensor) else np.asarray(a)
+              for a in args]
     input_names = list(input_names or _default_names("input", len(arrays)))
     if len(input_names) != len(arrays):
         raise ValueError(f"ONNX export: {len(input_names)} input_names for {len(arrays)} args")

@@ -22,7 +22,7 @@ def tensor(data, dtype=None, device=None, requires_grad: bool = False,
            pin_memory: bool = False) -> Tensor:
     """A new eager tensor holding a copy of `data` (PyTorch's `torch.tensor`)."""
     check_device(device)
-    arr = data.numpy() if isinstance(data, Tensor) else data
+    arr = data.numpy(force=True) if isinstance(data, Tensor) else data
     t = _wrap(np.array(arr, dtype=None if dtype is None else dtypes.as_dtype(dtype).np),
                   dtype)
     if t.dtype is dtypes.float64 and dtype is None and not _holds_doubles(arr):
@@ -243,8 +243,8 @@ def torch_normal(mean, std=1.0, size=None, *, generator=None, out=None, dtype=No
         raise RuntimeError("normal expects floating-point mean and std tensors")
     dt = dtypes.as_dtype(dtype) if dtype is not None else (
         tensors[0].dtype if tensors else dtypes.float32)
-    m = mean.numpy() if isinstance(mean, Tensor) else np.asarray(mean, np.float64)
-    s = std.numpy() if isinstance(std, Tensor) else np.asarray(std, np.float64)
+    m = mean.numpy(force=True) if isinstance(mean, Tensor) else np.asarray(mean, np.float64)
+    s = std.numpy(force=True) if isinstance(std, Tensor) else np.asarray(std, np.float64)
     if np.any(s < 0):
         raise RuntimeError(f"normal expects std >= 0.0, but found std {float(np.min(s))}")
     shape = tuple(size_args((size,))) if size is not None else np.broadcast_shapes(m.shape,
@@ -329,7 +329,7 @@ def new_empty(x, *size, dtype=None, device=None):
 
 def new_tensor(x, data, dtype=None, device=None, requires_grad=False):
     check_device(device)
-    data = data.numpy() if isinstance(data, Tensor) else data
+    data = data.numpy(force=True) if isinstance(data, Tensor) else data
     return leaf(np.array(data, dtype_or(dtype, x.dtype).np), requires_grad)
 
 

@@ -99,7 +99,7 @@ def setitem_(x, index, value) -> None:
                 grad_mode.enabled and (x.requires_grad or getattr(value, "requires_grad",
                                                                   False))):
             raise RuntimeError(OVERLAP)
-        value = value.numpy() if isinstance(value, Tensor) else value
+        value = value.numpy(force=True) if isinstance(value, Tensor) else value
         writable_memory(region)[...] = np.asarray(value, x.dtype.np)
         x._version[0] += 1
         return

@@ -10,6 +10,7 @@ import numpy as np
 
 from .. import ops
 from ..core import dtypes
+from ..core.errors import ValueRuntimeError
 from ..core.op import as_tensor
 from ..ops.math import operands
 from ..core.tensor import Tensor
@@ -169,9 +170,19 @@ def with_other(function):
     return method
 
 
+def torch_pow(x, exponent):
+    """`x ** n`: an integer tensor to a negative Python integer is refused before it runs, with
+    PyTorch's message and class (NumPy's kernel would raise a plain ValueError)."""
+    if (isinstance(exponent, (int, np.integer)) and not isinstance(exponent, bool)
+            and exponent < 0 and isinstance(x, Tensor) and x.dtype.is_integer):
+        raise ValueRuntimeError(f"pow: integers to negative integer powers are not allowed "
+                                f"({x.dtype.name} tensor ** {exponent})")
+    return ops.pow(x, exponent)
+
+
 def power(x, exponent):
     """`x.pow(exponent=2)`: PyTorch's name for pow's second operand."""
-    return ops.pow(x, exponent)
+    return torch_pow(x, exponent)
 
 
 METHODS = {
@@ -204,7 +215,7 @@ METHODS = {
     # operators
     "__add__": ops.add, "__radd__": radd, "__sub__": ops.subtract, "__rsub__": rsub,
     "__mul__": ops.multiply, "__rmul__": rmul, "__truediv__": ops.divide,
-    "__rtruediv__": rtruediv, "__pow__": ops.pow, "__rpow__": rpow,
+    "__rtruediv__": rtruediv, "__pow__": torch_pow, "__rpow__": rpow,
     "__floordiv__": ops.floor_divide,
     "__rfloordiv__": rfloordiv, "__mod__": ops.remainder, "__rmod__": rmod,
     "__and__": _bits(ops.logical_and, ops.bitwise_and, "__and__"),

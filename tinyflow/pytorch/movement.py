@@ -9,6 +9,7 @@ import numpy as np
 
 from .. import ops
 from ..core.dtypes import DType
+from ..core.modes import trace_state
 from ..core.op import as_tensor
 from ..core.shapes import normalize_axes
 from .inplace import write_out
@@ -208,8 +209,18 @@ def flip(x, *args, dims=None):
     """`x.flip(0, 2)`, `torch.flip(x, (0, 2))` or `dims=(0, 2)`: a new contiguous tensor (as
     torch's; a reversed view would share the input's memory and refuse `.view`)."""
     dims = {d % x.ndim for d in (size_args(args) if dims is None else dims)}
-    return ops.copy(x[tuple(slice(None, None, -1) if d in dims else slice(None)
-                            for d in range(x.ndim))])
+    return ops.copy(ops.getitem(x, tuple(slice(None, None, -1) if d in dims else slice(None)
+                                         for d in range(x.ndim))))
+
+
+def torch_getitem(x, index):
+    """`x[...]`: a negative slice step is refused as PyTorch refuses it (a graph tensor of
+    TF1, outside a compile trace, takes it as TensorFlow does)."""
+    items = index if isinstance(index, tuple) else (index,)
+    if any(isinstance(i, slice) and i.step is not None and i.step < 1 for i in items) and not (
+            x.is_symbolic and trace_state.active is None):
+        raise ValueError("step must be greater than zero")
+    return ops.getitem(x, index)
 
 
 def iterate(x):
@@ -228,5 +239,5 @@ METHODS = {
     "is_contiguous": is_contiguous, "clone": ops.copy, "split": torch_split, "chunk": chunk,
     "narrow": narrow, "select": select, "unbind": unbind, "gather": ops.gather,
     "index_select": index_select, "flip": flip,
-    "__getitem__": ops.getitem, "__iter__": iterate,
+    "__getitem__": torch_getitem, "__iter__": iterate,
 }

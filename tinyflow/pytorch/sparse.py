@@ -275,7 +275,7 @@ def dense_to_sparse(x, sparse_dims=None) -> SparseCooTensor:
         raise NotImplementedError("to_sparse(sparse_dims) with dense dims is not supported")
     if x.kind != "eager":
         raise TypeError("to_sparse needs an eager tensor (the nonzeros decide the coordinates)")
-    coords = np.stack(np.nonzero(x.numpy())).astype(np.int64).reshape(x.ndim, -1)
+    coords = np.stack(np.nonzero(x.numpy(force=True))).astype(np.int64).reshape(x.ndim, -1)
     values = ops.getitem(x, tuple(coords))
     return SparseCooTensor(coords, values, tuple(x.shape), coalesced=True)
 

@@ -217,7 +217,7 @@ def _check_feed_value(key: Tensor, value) -> np.ndarray:
     if isinstance(value, Tensor) and value.is_symbolic:
         raise FeedTypeError(f"The value of a feed cannot be a tf.Tensor object ({value.name} "
                             f"fed to {key.name}); feed Python scalars, lists or NumPy arrays")
-    arr = value.numpy() if isinstance(value, Tensor) else np.asarray(value)
+    arr = value.numpy(force=True) if isinstance(value, Tensor) else np.asarray(value)
     target = key.dtype.np
     if arr.dtype != target:
         if not np.can_cast(arr.dtype, target, casting="same_kind"):

@@ -10,6 +10,15 @@ from ...core.tensor import Tensor
 from .. import mnist as _idx
 
 
+def _transformed(dataset, image, target) -> tuple:
+    """An item as the dataset's `transform` and `target_transform` make it (where given)."""
+    if dataset.transform is not None:
+        image = dataset.transform(image)
+    if dataset.target_transform is not None:
+        target = dataset.target_transform(target)
+    return image, target
+
+
 class MNIST:
     """`datasets.MNIST(root, train=True, transform=None, target_transform=None,
     download=False)`: item i is `(transform(image), target_transform(label))`, the image a
@@ -45,12 +54,7 @@ class MNIST:
         return len(self.data)
 
     def __getitem__(self, index: int):
-        image, target = self.data.numpy()[index], int(self.targets.numpy()[index])
-        if self.transform is not None:
-            image = self.transform(image)
-        if self.target_transform is not None:
-            target = self.target_transform(target)
-        return image, target
+        return _transformed(self, self.data.numpy()[index], int(self.targets.numpy()[index]))
 
     def __repr__(self) -> str:
         split = "Train" if self.train else "Test"
@@ -62,3 +66,35 @@ class FashionMNIST(MNIST):
     _name = "fashion-mnist"
     classes = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
                "Sneaker", "Bag", "Ankle boot"]
+
+
+class FakeData:
+    """`datasets.FakeData(size=1000, image_size=(3, 224, 224), num_classes=10, transform=None,
+    target_transform=None, random_offset=0)`: random images and labels for benchmarks and
+    smoke tests. Item i is drawn from a generator seeded by `i + random_offset`, so it is the
+    same every time it is read (as torchvision's); the image is a uint8 [H, W, C] array
+    ([H, W] for one channel) where torchvision gives a PIL image, uniform in [0, 255] (not
+    torchvision's numbers: those come from torch's generator)."""
+
+    def __init__(self, size: int = 1000, image_size=(3, 224, 224), num_classes: int = 10,
+                 transform=None, target_transform=None, random_offset: int = 0) -> None:
+        if len(image_size) != 3:
+            raise ValueError(f"FakeData: image_size must be (C, H, W), got {image_size}")
+        self.size, self.image_size = int(size), tuple(int(d) for d in image_size)
+        self.num_classes, self.random_offset = int(num_classes), int(random_offset)
+        self.transform, self.target_transform = transform, target_transform
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __getitem__(self, index: int):
+        if not -self.size <= index < self.size:
+            raise IndexError(f"FakeData: index {index} out of range for {self.size} items")
+        rng = np.random.default_rng(index % self.size + self.random_offset)
+        channels, height, width = self.image_size
+        image = rng.integers(0, 256, (height, width, channels), dtype=np.uint8)
+        image = image[:, :, 0] if channels == 1 else image
+        return _transformed(self, image, int(rng.integers(self.num_classes)))
+
+    def __repr__(self) -> str:
+        return f"Dataset FakeData\n    Number of datapoints: {self.size}"

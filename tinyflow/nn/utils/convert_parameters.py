@@ -23,7 +23,7 @@ def vector_to_parameters(vec: Tensor, parameters: Iterable[Tensor]) -> None:
     (PyTorch's writes `.data` too); a longer `vec` leaves its tail unused, as PyTorch's."""
     if not isinstance(vec, Tensor):
         raise TypeError(f"expected torch.Tensor, but got: {type(vec).__name__}")
-    values = vec.numpy().reshape(-1) if vec.ndim else vec.numpy().reshape(1)
+    values = vec.numpy(force=True).reshape(-1 if vec.ndim else 1)
     start = 0
     for p in parameters:
         n = int(np.prod(p.shape, dtype=np.int64))

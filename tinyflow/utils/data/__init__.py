@@ -252,7 +252,7 @@ def default_collate(batch: Sequence) -> Any:
     """
     elem = batch[0]
     if isinstance(elem, Tensor):
-        return Tensor._eager(np.stack([x.numpy() for x in batch]))
+        return Tensor._eager(np.stack([x.numpy(force=True) for x in batch]))
     if isinstance(elem, (np.ndarray, np.number, np.bool_)):
         if isinstance(elem, np.ndarray) and elem.dtype.kind in "OSU":
             raise TypeError(f"default_collate: batch must contain tensors, numpy arrays, "
@@ -281,7 +281,7 @@ def _gather(dataset, index: np.ndarray) -> Optional[list]:
     """The batch at `index` with one fancy index per tensor, or None if the dataset is not
     a (Subset of a) plain TensorDataset."""
     if type(dataset).__getitem__ is TensorDataset.__getitem__:
-        return [Tensor._eager(t.numpy()[index]) for t in dataset.tensors]
+        return [Tensor._eager(t.numpy(force=True)[index]) for t in dataset.tensors]
     if type(dataset).__getitem__ is Subset.__getitem__:
         return _gather(dataset.dataset, np.asarray(dataset.indices)[index])
     return None

@@ -9,7 +9,6 @@ import numpy as np
 
 from .. import ops
 from ..core.dtypes import DType
-from ..core.modes import trace_state
 from ..core.op import as_tensor
 from ..core.shapes import normalize_axes
 from .inplace import write_out
@@ -213,16 +212,6 @@ def flip(x, *args, dims=None):
                                          for d in range(x.ndim))))
 
 
-def torch_getitem(x, index):
-    """`x[...]`: a negative slice step is refused as PyTorch refuses it (a graph tensor of
-    TF1, outside a compile trace, takes it as TensorFlow does)."""
-    items = index if isinstance(index, tuple) else (index,)
-    if any(isinstance(i, slice) and i.step is not None and i.step < 1 for i in items) and not (
-            x.is_symbolic and trace_state.active is None):
-        raise ValueError("step must be greater than zero")
-    return ops.getitem(x, index)
-
-
 def iterate(x):
     """`for row in x`: the slices along the first dim."""
     if not x.shape:
@@ -239,5 +228,5 @@ METHODS = {
     "is_contiguous": is_contiguous, "clone": ops.copy, "split": torch_split, "chunk": chunk,
     "narrow": narrow, "select": select, "unbind": unbind, "gather": ops.gather,
     "index_select": index_select, "flip": flip,
-    "__getitem__": torch_getitem, "__iter__": iterate,
+    "__getitem__": ops.getitem, "__iter__": iterate,
 }

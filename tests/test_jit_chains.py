@@ -11,8 +11,6 @@ import tinyflow as torch
 import tinyflow.passes.chains as chains_module
 from tinyflow.passes.chains import chains
 
-from pool_helpers import force_pool
-
 RNG = np.random.default_rng(0)
 OPTIMIZERS = {
     "adamw": lambda p: torch.optim.AdamW(p, lr=1e-3, weight_decay=0.1),
@@ -87,13 +85,6 @@ def test_small_updates_run_after_the_backward():
     assert len(small) == 6 and len(big) == 3    # two biases: parameter and two moments each
     relu_grad = [n for n, s in enumerate(steps) if s.op.name == "relu_grad"]
     assert min(small) > max(big) > relu_grad[0]
-
-
-def test_update_chains_on_the_kernel_pool_equal_eager(monkeypatch):
-    """The joined loop run in parts on two threads (as a [1024, 256] weight's is)."""
-    calls = force_pool(monkeypatch, 1 << 14, [])
-    assert_same_steps(OPTIMIZERS["adamw"])
-    assert "fused.py" in calls
 
 
 def test_update_chain_fallback_equals_eager(monkeypatch):

@@ -29,7 +29,7 @@ import numpy as np
 
 from ...ops import math as m
 
-VERSION = "6"   # bump when the generated source changes shape
+VERSION = "5"   # bump when the generated source changes shape
 
 # Scalar templates: {0}, {1} are the operands (local names), constants are module globals.
 TEMPLATES = {
@@ -75,11 +75,9 @@ def source(group, dtype: str, ndim: int, patterns: tuple, total: bool = False,
     1-element array), a tuple of loop dims a C-contiguous array over just those dims (a
     bias row, a same-shape input), None a strided view of the whole shape. C-contiguous
     operands let LLVM vectorize the inner loop. `total`: add the values up (in float64)
-    into the 1-element `out` instead of storing them. No `prange` (over two cores it
-    measured no faster at 10^7 elements and ~5 ms slower, thread wake-up, below 10^6: issue
-    12's report); without the GIL, so `fused.in_parts` runs a large loop in parts on the
-    kernel pool (backend/numpy/parallel.py), as the eager kernels do. `stores`: members
-    whose values are also stored, member
+    into the 1-element `out` instead of storing them. One thread: `prange` over two cores
+    measured no faster at 10^7 elements and ~5 ms slower (thread wake-up) below 10^6 (see
+    the report of issue 12). `stores`: members whose values are also stored, member
     `stores[k]` into the array `o{k}` (of out's layout), passed after out: one loop computes
     several values (an optimizer's moments and the parameter they update). `reads`: (input
     k, output name) where input k is the very buffer that output overwrites (in place): the
@@ -100,8 +98,7 @@ def source(group, dtype: str, ndim: int, patterns: tuple, total: bool = False,
              # NumPy's error model: x / 0 is inf or NaN as in NumPy (Python's raises), and
              # without that check a loop with a division vectorizes (AdamW's update of a
              # 1024 x 256 weight: 609 us before, measured)
-             # nogil: the caller may run parts of the loop on the kernel pool's threads
-             '@numba.njit(cache=True, nogil=True, error_model="numpy"'
+             '@numba.njit(cache=True, error_model="numpy"'
              + (', fastmath={"reassoc"})' if total else ")"),
              f"def kernel({params}):"]
     lines += [f"    x{k} = a{k}[0]" for k, p in enumerate(patterns) if p == ()]

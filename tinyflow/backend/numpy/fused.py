@@ -3,13 +3,10 @@ the generator covers the group, else the members' NumPy kernels one after anothe
 reference, and the fallback)."""
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from ...ops.fused import FusedElementwise, FusedSum
 from . import _fused_codegen as codegen
-from . import parallel
 from .registry import KERNELS, OUT_KERNELS, kernel
 
 # Below this many elements (of the largest input) the members' NumPy kernels run instead: a
@@ -109,30 +106,8 @@ def run_generated(op: FusedElementwise, arrays, out: np.ndarray) -> np.ndarray:
     dims, view, inputs, patterns = codegen.collapse(shape, None if total else out, arrays)
     reads = () if total else codegen.in_place_reads([("out", view)], inputs, patterns)
     module = codegen.load(op, out.dtype.name, len(dims), patterns, total, reads=reads)
-    if total:
-        module.kernel(dims, out.reshape(1), *inputs)
-    else:
-        in_parts(module.kernel, dims, [view], inputs, patterns)
+    module.kernel(dims, out.reshape(1) if total else view, *inputs)
     return out
-
-
-def in_parts(kernel, dims: tuple, outs: list, inputs: list, patterns: tuple) -> None:
-    """kernel(dims, *outs, *inputs), cut along the first loop dim into parts run on the kernel
-    pool's threads when the arrays it walks are large (the loop holds no GIL): a plan's
-    fused update of a [1024, 256] weight runs on every core, as the eager AdamW step.
-    Each output element is computed from the same input elements either way."""
-    arrays = len(outs) + sum(p != () for p in patterns)
-    size = math.prod(dims)
-    # an elementwise pass (a binary ufunc) touches three arrays; `parallel` counts in those
-    if not parallel.worth_it(size * arrays // 3, dims[0]):
-        kernel(dims, *outs, *inputs)
-        return
-    cut = [p is None or (p != () and p[0] == 0) for p in patterns]
-
-    def part(a, b):
-        kernel((b - a,) + tuple(dims[1:]), *[o[a:b] for o in outs],
-               *[x[a:b] if c else x for x, c in zip(inputs, cut)])
-    parallel.run(part, dims[0])
 
 
 @kernel(FusedElementwise, inplace=True)
@@ -207,7 +182,7 @@ def run_chain(op: FusedElementwise, stores: tuple, arrays, out: np.ndarray, outs
         v.flags.writeable = False   # read-only, as `codegen.collapse` passes them
         inputs.append(v)
     module = codegen.load(op, name, 1, tuple(patterns), stores=stores, reads=tuple(reads))
-    in_parts(module.kernel, (size,), [t.reshape(-1) for t in targets], inputs, patterns)
+    module.kernel((size,), *[t.reshape(-1) for t in targets], *inputs)
     return out
 
 

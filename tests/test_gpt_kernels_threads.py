@@ -116,6 +116,22 @@ def test_float32_exponential_of_the_row_loops():
     np.testing.assert_allclose(got[:-5], np.exp(x[:-5].astype(np.float64)), rtol=1e-7, atol=0)
 
 
+@pytest.mark.parametrize("offset", [0.0, 1e4, 1e6])
+def test_float32_cross_entropy_rows_of_large_logits(offset):
+    """The float32 row loop's loss against float64 when the logits are large: the shift by
+    the row's largest value must not cancel (it did once the compiler reassociated it)."""
+    from tinyflow.backend.numpy import _attention_loops
+    rng = np.random.default_rng(6)
+    x = (rng.standard_normal((64, 128)) + offset).astype(np.float32)
+    ids = rng.integers(0, 128, 64)
+    loss = np.empty(64, np.float32)
+    _attention_loops.cross_entropy_rows32(x, ids, loss)
+    x64 = x.astype(np.float64)
+    top = x64.max(1)
+    want = np.log(np.exp(x64 - top[:, None]).sum(1)) - (x64[np.arange(64), ids] - top)
+    np.testing.assert_allclose(loss, want, rtol=0, atol=2e-6)
+
+
 @pytest.mark.parametrize("shapes", [((3, 4, 5, 6), (4, 7, 6)), ((1, 4, 5, 6), (3, 1, 7, 6))])
 def test_batched_matmul_in_pieces(monkeypatch, shapes):
     """q @ k^T of attention written out by hand: whole matrices per thread, batch dims

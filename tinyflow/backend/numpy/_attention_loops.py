@@ -229,7 +229,15 @@ def cross_entropy_rows32(x, ids, loss):
         total = f32(0)
         for j in range(x.shape[1]):
             total += exp32(row[j] - top)
-        loss[r] = np.log(total) - (row[ids[r]] - top)
+        loss[r] = _picked_loss(total, row[ids[r]], top)
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy", fastmath={"contract"})
+def _picked_loss(total, picked, top):
+    """log(total) - (picked - top) in this order: with the loops' `reassoc` LLVM made it
+    (log(total) - picked) + top, which cancels in float32 for large logits (an error of
+    0.03 at 1e6, against 5e-7)."""
+    return np.log(total) - (picked - top)
 
 
 @jit

@@ -40,6 +40,8 @@ def _product(a, b, out=None):
     """np.matmul(a, b, out=out) for 2-D a and b: as two halves (of the longer of a's rows and
     b's columns) when each half then stays under OpenBLAS's small-matrix limit (not a single
     row or column: NumPy runs those as matrix-vector products)."""
+    if a.ndim != 2 or b.ndim != 2:
+        return np.matmul(a, b, out=out)
     (m, k), n = a.shape, b.shape[1]
     half = (max(m, n) + 1) // 2
     if not (half * min(m, n) * k <= SMALL_MACS < m * k * n and min(m, n) > 1

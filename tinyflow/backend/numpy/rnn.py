@@ -10,9 +10,9 @@ steps: NumPy's matmul, then the Numba cell.
 Each step is hidden-major ([rows, batch], see `ops/rnn.py`): per step the one
 sequential product is w_hh [4H, H] times h^T [H, B] (backwards w_hh^T times the gate
 adjoints [4H, B]), shapes OpenBLAS ran 15-25% faster than the batch-major h [B, H] times
-w_hh^T on two threads here (H 256, B 32), 5-10% on one. At 32 columns or fewer each
-product is cut into blocks small enough for OpenBLAS's AVX-512 small-matrix kernels
-(`_blocks`), which skip packing w_hh: 25-30% faster per step at H 256, B 32. The packed
+w_hh^T on two threads here (H 256, B 32), 5-10% on one. At 32 columns or fewer, on
+OpenBLAS's SkylakeX-family kernels, each product is cut into blocks small enough for its
+AVX-512 small-matrix kernels (`_blocks`), which skip packing w_hh: 25-30% faster per step at H 256, B 32. The packed
 states are step-major, so each step's planes are one contiguous [6, H, B] block and the
 cell's passes run over contiguous memory. For float32 and float64 the cell is one Numba
 loop (gates, state, output; backwards the gate adjoints), with the float32 sigmoid and tanh
@@ -171,7 +171,7 @@ def lstm_grad(op, g, out, w_hh):
     grads = np.empty((4 * H, slots, batch), out.dtype)   # [:, t]: step t; [:, T]: h0, c0
     dh = np.zeros((H, batch), out.dtype)    # adjoints reaching slot t + 1 via the recurrence
     dc = np.zeros((H, batch), out.dtype)
-    w_t = w_hh.T     # [H, 4H], Fortran-ordered: no copy, and 3-5% faster than a C copy
+    w_t = w_hh.T     # [H, 4H]: a view for NumPy's matmul; the Numba loops take a C copy
     if _numba(g, out, w_hh):
         g, out = np.ascontiguousarray(g), np.ascontiguousarray(out)
         loops, one = _loops(), out.dtype.type(1)

@@ -76,3 +76,19 @@ def test_linear_with_a_broadcast_bias_matches_torch(x_shape, b_shape):
     (y_t * y_t).sum().backward()
     for a, b in zip(ours, theirs):
         np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("shape", [(7,), (5, 7), (2, 3, 7), (0, 7)])
+@pytest.mark.parametrize("keepdim", [False, True])
+def test_short_row_softmax_and_sum_any_rank(shape, keepdim):
+    """Short rows take the row loops (2-D as they are, other ranks reshaped around them):
+    the values and shapes of PyTorch's softmax and last-dim sum."""
+    x = np.random.default_rng(2).standard_normal(shape)
+    for dtype in (np.float32, np.float64):
+        ours, theirs = torch.tensor(x.astype(dtype)), pt.from_numpy(x.astype(dtype))
+        got, want = F.softmax(ours, dim=-1), pt.softmax(theirs, dim=-1)
+        assert got.dtype.name == str(want.dtype).split(".")[1] and got.shape == want.shape
+        np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-6, atol=1e-7)
+        got, want = ours.sum(dim=-1, keepdim=keepdim), theirs.sum(dim=-1, keepdim=keepdim)
+        assert tuple(got.shape) == tuple(want.shape)
+        np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-6, atol=1e-6)

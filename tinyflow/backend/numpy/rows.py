@@ -40,17 +40,19 @@ def covered(x: np.ndarray, axis: int) -> bool:
     call (their softmax and sum pick the loops by it)."""
     shape = x.shape
     return (0 < len(shape) and 0 < shape[-1] <= MAX_ROW and axis % len(shape) == len(shape) - 1
-            and (x.dtype == _F32 or x.dtype == _F64) and x.flags.c_contiguous)
+            and x.dtype in _FLOATS and x.flags.c_contiguous)
 
 
 _F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
+_FLOATS = (_F32, _F64)
 
 
 def _rows(x: np.ndarray):
-    """x as a 2-D C-contiguous (rows, row length) view, or None."""
-    if not x.flags.c_contiguous or x.dtype not in (np.float32, np.float64):
+    """x as a 2-D C-contiguous (rows, row length) view, or None. (Dtype instances, not
+    NumPy's type objects: `in` then finds the dtype by identity, not by a conversion.)"""
+    if not x.flags.c_contiguous or x.dtype not in _FLOATS:
         return None
-    return x.reshape(-1, x.shape[-1])
+    return x if x.ndim == 2 else x.reshape(-1, x.shape[-1])
 
 
 def softmax_rows(op: nn.Softmax, x: np.ndarray, out=None) -> np.ndarray:
@@ -60,7 +62,9 @@ def softmax_rows(op: nn.Softmax, x: np.ndarray, out=None) -> np.ndarray:
                                              or out.dtype != x.dtype)):
         return KERNELS[nn.Softmax](op, x, out=out)
     if out is None:
-        out = np.empty_like(x)
+        out = np.empty(rows.shape, x.dtype)
+        _loops().softmax(rows, out)
+        return out if rows is x else out.reshape(x.shape)
     _loops().softmax(rows, out.reshape(rows.shape))
     return out
 
@@ -73,7 +77,9 @@ def sum_rows(op: reduce.Sum, x: np.ndarray, out=None) -> np.ndarray:
                                              or out.dtype != x.dtype)):
         return KERNELS[reduce.Sum](op, x, out=out)
     if out is None:
-        out = np.empty(shape, x.dtype)
+        out = np.empty(len(rows), x.dtype)   # 1-D: the loop's own shape, no reshape
+        _loops().row_sum(rows, out)
+        return out if len(shape) == 1 else out.reshape(shape)
     _loops().row_sum(rows, out.reshape(-1))
     return out
 

@@ -3,9 +3,10 @@ h_n), in one process, at H 256, batch 32, 50 steps, float32, interleaved per rep
 "python" (a Python loop over steps: NumPy's matmul, then the Numba cell; the path taken
 when NumPy's OpenBLAS has no 64-bit CBLAS gemm), "numba" (each recurrence one Numba call
 that calls ?gemm itself, not cut; each step's product in OpenBLAS's small-matrix blocks,
-`rnn._blocks`, which OpenBLAS runs on one thread: the default at this batch), "unblocked"
-(the same with each step's product one ?gemm call, on OpenBLAS's threads) and "pool" (once
-per 16-column batch half on the kernel pool's two threads, its column floor lowered). Prints median and best
+`rnn._blocks`, which OpenBLAS runs on one thread), "unblocked" (the same with each step's
+product one ?gemm call, on OpenBLAS's threads), "rows" (the blocked call once per half of
+the hidden rows on the kernel pool's two threads, meeting at a spin barrier every step) and
+"pool" (once per 16-column batch half, its column floor lowered). Prints median and best
 wall ms and CPU ms (all threads) per forward + backward. Threads as the environment sets
 them, e.g.
 
@@ -27,7 +28,7 @@ from tinyflow.backend.numpy import blas, parallel, rnn as kernels  # noqa: E402
 from tinyflow.ops import rnn  # noqa: E402
 
 HIDDEN, BATCH, STEPS = 256, 32, 50
-MODES = ("python", "numba", "unblocked", "pool")
+MODES = ("python", "numba", "unblocked", "rows", "pool")
 
 
 def main():
@@ -45,7 +46,7 @@ def main():
 
     def step(mode):
         blas.gemm_address = address if mode != "python" else (lambda dtype: None)
-        parallel.threads = threads if mode == "pool" else (lambda: 1)
+        parallel.threads = threads if mode in ("rows", "pool") else (lambda: 1)
         kernels.MIN_PIECE_COLUMNS = kernels.COLUMN_BLOCK if mode == "pool" else floor
         kernels._blocks = (lambda m, n, k: (m, k)) if mode == "unblocked" else blocks
         out = kernels.lstm(forward, xw, h0, h0, w_hh, bias)

@@ -2,8 +2,8 @@
 steps at batch 32, time-major, forward alone and forward + backward of a loss reading only
 h_n or the whole output, the same PyTorch source under torch and under tinyflow (aliased as
 `torch`, as the harness does); tinyflow once with its kernel pool (each thread runs the
-recurrence for its batch columns from batch 128; at batch 32 the pool cuts other kernels)
-and once with TINYFLOW_KERNEL_THREADS=1 (the pool off); with --baseline DIR also
+recurrence for its hidden rows, or its batch columns from batch 128) and once with TINYFLOW_KERNEL_THREADS=1 (the pool
+off: one recurrence, each step's product on OpenBLAS's threads); with --baseline DIR also
 the tinyflow of another checkout (e.g. the main branch, pool on). Each configuration in a
 process of its own, processes interleaved, every library on --threads threads. Prints per
 case the median over processes of each process's median ms (and spread), the median CPU ms

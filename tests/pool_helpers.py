@@ -9,9 +9,9 @@ def force_pool(monkeypatch, min_elements: int, calls: list) -> list:
     each kernel call the pool ran (one entry per call)."""
     run = parallel.run
 
-    def counted(piece, length, pieces=0):
+    def counted(piece, length, pieces=0, **options):
         calls.append(os.path.basename(piece.__code__.co_filename))
-        return run(piece, length, pieces)
+        return run(piece, length, pieces, **options)
     monkeypatch.setattr(parallel, "run", counted)
     monkeypatch.setattr(parallel, "threads", lambda: 2)
     monkeypatch.setattr(parallel, "MIN_ELEMENTS", min_elements)

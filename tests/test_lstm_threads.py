@@ -7,7 +7,8 @@ for batches that are cut (33: 16 + 17 columns, 48, 64; the pieces' column floor 
 with the BLAS binding and without it (NumPy's matmul per step, never cut); and the same
 model with the pool on and off: the same to rounding (a column may fall in LLVM's vector
 body cut and in its scalar remainder uncut, which round the fast-math sigmoid and tanh
-differently in the last bit); each step's product in small blocks (`_blocks`).
+differently in the last bit). The recurrence cut by hidden rows (`_by_rows`) against torch,
+and its barrier giving up rather than hanging; each step's product in small blocks.
 tests/test_lstm_fused.py covers more shapes on the plain path."""
 from __future__ import annotations
 
@@ -97,23 +98,49 @@ def test_pool_on_and_off_agree(monkeypatch, binding, dtype, batch):
         np.testing.assert_allclose(on[k], off[k], rtol=close, atol=close, err_msg=f"result {k}")
 
 
+ROW_CASES = [  # batches under the column cut: the hidden rows are cut (floor lowered to 2)
+    (5, 3, 4, 6, 1, False, False, False, "h_n"),
+    (4, 1, 3, 7, 2, True, True, True, "all"),
+    (6, 32, 5, 9, 1, False, False, True, "output"),
+]
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("cut", [False, True])
-def test_products_in_small_blocks_match_torch(monkeypatch, dtype, cut):
+@pytest.mark.parametrize("case", ROW_CASES, ids=lambda c: "-".join(map(str, c)))
+def test_cut_rows_match_torch(monkeypatch, case, dtype):
+    """The recurrence cut by hidden rows (`_by_rows`: pieces meet at a barrier every step),
+    forward and backward, against torch; every fused run goes to the pool."""
+    calls = force_pool(monkeypatch, 1, [])
+    monkeypatch.setattr(rnn_kernels, "MIN_PIECE_ROWS", 2)
+    steps, batch, features, hidden, layers, bidirectional, batch_first, state, uses = case
+    reference, ours = models(dtype, features, hidden, layers, bidirectional, batch_first)
+    x, init, weights = _inputs(dtype, *case[:-1])
+    want = _run(torch, reference, x, init, weights, uses)
+    got = _run(tf, ours, x, init, weights, uses)
+    for k, (g, w) in enumerate(zip(got, want)):
+        if w is None or not np.any(w):
+            assert g is None or not np.any(g), f"result {k} should be zero"
+            continue
+        np.testing.assert_allclose(g, w, rtol=TOL[dtype], atol=TOL[dtype], err_msg=f"result {k}")
+    assert calls.count("rnn.py") == layers * (2 if bidirectional else 1) * 2
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("cut_rows", [False, True])
+def test_products_in_small_blocks_match_torch(monkeypatch, dtype, cut_rows):
     """Each step's product cut into blocks of 3 rows x 2 inner terms (`_blocks`; remainders
-    in both), the depth blocks accumulating, forward and backward, whole or cut by batch
-    columns."""
-    calls = force_pool(monkeypatch, 1, []) if cut else []
-    monkeypatch.setattr(rnn_kernels, "MIN_PIECE_COLUMNS", rnn_kernels.COLUMN_BLOCK)
+    in both), the depth blocks accumulating, forward and backward, whole or cut by rows."""
+    if cut_rows:
+        force_pool(monkeypatch, 1, [])
+        monkeypatch.setattr(rnn_kernels, "MIN_PIECE_ROWS", 2)
     monkeypatch.setattr(rnn_kernels, "_blocks", lambda m, n, k: (min(m, 3), min(k, 2)))
-    case = (4, 33, 3, 7, 2, False, True, True, "all")
+    case = (4, 5, 3, 7, 2, False, True, True, "all")
     reference, ours = models(dtype, *case[2:7])
     x, init, weights = _inputs(dtype, *case[:-1])
     want = _run(torch, reference, x, init, weights, case[-1])
     got = _run(tf, ours, x, init, weights, case[-1])
     for k, (g, w) in enumerate(zip(got, want)):
         np.testing.assert_allclose(g, w, rtol=TOL[dtype], atol=TOL[dtype], err_msg=f"result {k}")
-    assert calls.count("rnn.py") == (4 if cut else 0)
 
 
 def test_small_blocks_only_where_they_pay(monkeypatch):
@@ -126,3 +153,16 @@ def test_small_blocks_only_where_they_pay(monkeypatch):
     assert rnn_kernels._blocks(24, 8, 6) == (24, 6)
     monkeypatch.setattr(blas, "core_name", lambda: "haswell")
     assert rnn_kernels._blocks(1024, 32, 256) == (1024, 256)
+
+
+def test_a_barrier_that_waits_too_long_raises(monkeypatch):
+    """A row piece whose partner never arrives gives up instead of hanging, and the kernel
+    names what it waited for (here the pool runs one piece only; the wait is shortened)."""
+    monkeypatch.setattr(parallel, "threads", lambda: 2)
+    monkeypatch.setattr(parallel, "MIN_ELEMENTS", 1)
+    monkeypatch.setattr(rnn_kernels, "MIN_PIECE_ROWS", 2)
+    monkeypatch.setattr(parallel, "run", lambda piece, length, pieces=0, **_: piece(0, 1) or True)
+    monkeypatch.setattr(rnn_kernels, "BARRIER_YIELDS", 4)
+    lstm = tf.nn.LSTM(3, 4)
+    with pytest.raises(RuntimeError, match="row pieces did not meet"):
+        lstm(tf.ones([2, 1, 3]))

@@ -70,6 +70,25 @@ def test_sin_cos_of_inf_are_silent():
         x.cos()
 
 
+def test_a_run_alone_waits_for_no_other_run(monkeypatch):
+    monkeypatch.setattr(parallel, "threads", lambda: 2)
+    inside, release = threading.Event(), threading.Event()
+
+    def slow(i, j):
+        if i == 0:
+            inside.set()
+            release.wait(timeout=30)
+    other = threading.Thread(target=parallel.run, args=(slow, 2))
+    other.start()
+    assert inside.wait(timeout=30)
+    ran = []
+    assert parallel.run(lambda i, j: ran.append(i), 2, alone=True) is False and not ran
+    release.set()
+    other.join(timeout=30)
+    assert parallel.run(lambda i, j: ran.append(i), 2, alone=True) is True
+    assert sorted(ran) == [0, 1]
+
+
 def test_a_compiled_call_whose_gradient_reads_its_own_write_stays_differentiable():
     def f(w, x):
         w.detach().mul_(0.5)

@@ -263,6 +263,68 @@ def gemm(typingctx, address, trans_a, trans_b, m, n, k, a, a_at, lda, b, b_at, l
     return sig, codegen
 
 
+@intrinsic
+def load_acquire(typingctx, array, at):
+    """array[at] (int64) by an atomic load with acquire order: a spin loop re-reads it (a
+    plain load could be hoisted out), and what its writer stored before is visible after."""
+    if not (isinstance(array, types.Array) and array.dtype == types.int64):
+        return None
+
+    def codegen(context, builder, signature, args):
+        data = context.make_array(signature.args[0])(context, builder, args[0]).data
+        at_ = context.cast(builder, args[1], signature.args[1], types.int64)
+        return builder.load_atomic(builder.gep(data, [at_]), "acquire", 8)
+    return types.int64(array, at), codegen
+
+
+@intrinsic
+def store_release(typingctx, array, at, value):
+    """array[at] = value (int64) by an atomic store with release order: everything this
+    thread wrote before is visible to a thread that then reads the value (load_acquire)."""
+    if not (isinstance(array, types.Array) and array.dtype == types.int64):
+        return None
+
+    def codegen(context, builder, signature, args):
+        data = context.make_array(signature.args[0])(context, builder, args[0]).data
+        at_ = context.cast(builder, args[1], signature.args[1], types.int64)
+        v = context.cast(builder, args[2], signature.args[2], types.int64)
+        builder.store_atomic(v, builder.gep(data, [at_]), "release", 8)
+        return context.get_dummy_value()
+    return types.void(array, at, value), codegen
+
+
+@intrinsic
+def call_int(typingctx, address):
+    """The C function int f(void) at `address` (sched_yield, found by ctypes)."""
+    def codegen(context, builder, signature, args):
+        fn_type = ir.FunctionType(ir.IntType(32), [])
+        at = context.cast(builder, args[0], signature.args[0], types.int64)
+        return builder.call(builder.inttoptr(at, fn_type.as_pointer()), [])
+    return types.int32(address), codegen
+
+
+SYNC_STRIDE = 16         # int64 counters 128 bytes apart: each thread's on its own lines
+SPINS = 256              # spins on a counter before each sched_yield (see arrive_and_wait)
+
+
+@cell
+def arrive_and_wait(sync, piece, pieces, step, yield_at, patience):
+    """A barrier of `pieces` threads, the `step`-th (from 1): publish this piece's count,
+    then spin until every piece has arrived, calling sched_yield (at `yield_at`) after each
+    SPINS reads (on a loaded machine the other piece may be waiting for the core). False
+    after `patience` yields: the caller raises rather than hang."""
+    store_release(sync, piece * SYNC_STRIDE, step)
+    for other in range(pieces):
+        spins = 0
+        while load_acquire(sync, other * SYNC_STRIDE) < step:
+            spins += 1
+            if spins % SPINS == 0:
+                call_int(yield_at)
+                if spins // SPINS > patience:
+                    return False
+    return True
+
+
 @inline
 def _rows(n):
     """n, 2n and 3n unsigned (int64 + uint64 is a float in Numba: offsets of unsigned rows
@@ -272,16 +334,20 @@ def _rows(n):
 
 
 @cell
-def lstm_forward(product, xw, bias, c, out, t, b0, b1):
-    """One step, hidden-major, of batch columns [b0, b1): product [4H, B] = w_hh h_{t-1}^T,
-    xw [4H, T, B] and bias [4H] (gates i f g o), c [H, B] the cell state, updated in place;
-    out [T + 1, 6, H, B] (planes h c i f g o) <- slot t + 1. Each row is a 1-D contiguous
-    array over the batch: LLVM vectorizes those loops, provided nothing read comes from
-    `out` (the reason c is a separate array). float32 takes the libm-free sigmoid/tanh."""
+def lstm_forward(product, xw, bias, c, out, t, j0, j1, b0, b1):
+    """One step, hidden-major, of hidden rows [j0, j1) and batch columns [b0, b1): product
+    [4n, B] = the rows i f g o of w_hh for those n = j1 - j0 hidden rows times h_{t-1}^T
+    (n = H: all of them), xw [4H, T, B] and bias [4H] (gates i f g o), c [H, B] the cell
+    state, updated in place; out [T + 1, 6, H, B] (planes h c i f g o) <- slot t + 1. Each
+    row is a 1-D contiguous array over the batch: LLVM vectorizes those loops, provided
+    nothing read comes from `out` (the reason c is a separate array). float32 takes the
+    libm-free sigmoid/tanh."""
     H, H2, H3 = _rows(out.shape[2])
+    n, n2, n3 = _rows(j1 - j0)
     s = t + 1
-    for j in range(H):                                  # unsigned rows: no wraparound checks
-        p_i, p_f, p_g, p_o = product[j], product[H + j], product[H2 + j], product[H3 + j]
+    for r in range(n):                                  # unsigned rows: no wraparound checks
+        j = np.uint64(j0) + r
+        p_i, p_f, p_g, p_o = product[r], product[n + r], product[n2 + r], product[n3 + r]
         x_i, x_f, x_g, x_o = xw[j, t], xw[H + j, t], xw[H2 + j, t], xw[H3 + j, t]
         b_i, b_f, b_g, b_o = bias[j], bias[H + j], bias[H2 + j], bias[H3 + j]
         c_j = c[j]
@@ -303,16 +369,17 @@ def lstm_forward(product, xw, bias, c, out, t, b0, b1):
 
 
 @cell
-def lstm_backward(dh, dc, g, out, t, d, one, b0, b1):
-    """One step back, hidden-major, of batch columns [b0, b1): d [4H, T + 1, B] <- d[:, t],
-    the adjoints of step t's gate pre-activations; dc <- the adjoint reaching c at slot t.
-    dh, dc [H, B]: the adjoints reaching slot t + 1 through the recurrence; g [T + 1, 2, H,
-    B]: the adjoint of the h and c planes of `lstm`'s output (its gate planes carry none);
-    out [T + 1, 6, H, B]; one: 1 in the data's dtype. tanh(c) is recomputed rather than
-    stored: a cheap pass instead of one more plane written and read."""
+def lstm_backward(dh, dc, g, out, t, d, one, j0, j1, b0, b1):
+    """One step back, hidden-major, of hidden rows [j0, j1) and batch columns [b0, b1):
+    d [4H, T + 1, B] <- d[:, t], the adjoints of step t's gate pre-activations; dc <- the
+    adjoint reaching c at slot t. dh, dc [H, B]: the adjoints reaching slot t + 1 through
+    the recurrence; g [T + 1, 2, H, B]: the adjoint of the h and c planes of `lstm`'s
+    output (its gate planes carry none); out [T + 1, 6, H, B]; one: 1 in the data's dtype.
+    tanh(c) is recomputed rather than stored: a cheap pass instead of one more plane
+    written and read."""
     H, H2, H3 = _rows(out.shape[2])
     s = t + 1
-    for j in range(H):                                  # unsigned: no wraparound checks
+    for j in range(np.uint64(j0), np.uint64(j1)):      # unsigned: no wraparound checks
         i_, f_, g_, o_, c_, c0 = (out[s, 2, j], out[s, 3, j], out[s, 4, j], out[s, 5, j],
                                   out[s, 1, j], out[t, 1, j])
         gh, gc, dh_, dc_ = g[s, 0, j], g[s, 1, j], dh[j], dc[j]
@@ -343,28 +410,45 @@ def gemm_blocks(address, m, n, k, a, a_at, lda, b, b_at, ldb, c, c_at, ldc, rows
 
 
 @cell
-def lstm_forward_steps(address, w_hh, xw, bias, c, out, product, b0, b1, rows, depth):
-    """Every step of `lstm_forward` for batch columns [b0, b1), each step's product w_hh
-    h_{t-1}^T by ?gemm at `address` in blocks of `rows` x `depth` (`gemm_blocks`; w_hh [4H,
-    H] C-ordered): no Python between steps, and the GIL stays released, so pieces of columns
-    run at once on the kernel pool's threads."""
+def lstm_forward_steps(address, w_rows, xw, bias, c, out, product, j0, j1, b0, b1, rows,
+                       depth, sync, piece, pieces, yield_at, patience):
+    """Every step of `lstm_forward` for hidden rows [j0, j1) and batch columns [b0, b1),
+    each step's product by ?gemm at `address` in blocks of `rows` x `depth` (`gemm_blocks`):
+    no Python between steps, and the GIL stays released, so pieces run at once on the kernel
+    pool's threads. w_rows [4n, H], C-ordered: w_hh's rows i f g o of the n hidden rows (all
+    of w_hh when n = H). Pieces of rows need every row of h_{t-1}: the `pieces` threads meet
+    at a barrier (`arrive_and_wait` on `sync`, this thread being `piece`) before each step's
+    product; pieces of columns pass pieces = 1. False if a barrier gave up."""
     H = out.shape[2]
     B = out.shape[3]
+    n = j1 - j0
     for t in range(out.shape[0] - 1):
-        gemm_blocks(address, 4 * H, b1 - b0, H, w_hh, 0, H, out, t * 6 * H * B + b0, B,
+        if t and pieces > 1 and not arrive_and_wait(sync, piece, pieces, t, yield_at,
+                                                     patience):
+            return False
+        gemm_blocks(address, 4 * n, b1 - b0, H, w_rows, 0, H, out, t * 6 * H * B + b0, B,
                     product, b0, B, rows, depth)
-        lstm_forward(product, xw, bias, c, out, t, b0, b1)
+        lstm_forward(product, xw, bias, c, out, t, j0, j1, b0, b1)
+    return True
 
 
 @cell
-def lstm_backward_steps(address, w_t, dh, dc, g, out, d, one, b0, b1, rows, depth):
-    """Every step of `lstm_backward` for batch columns [b0, b1), last step first, each
-    step's dh = w_t d[:, t] by ?gemm at `address` in blocks of `rows` x `depth`
-    (`gemm_blocks`); w_t = w_hh^T [H, 4H], C-ordered."""
+def lstm_backward_steps(address, w_t, dh, dc, g, out, d, one, j0, j1, b0, b1, rows, depth,
+                        sync, piece, pieces, yield_at, patience):
+    """Every step of `lstm_backward` for hidden rows [j0, j1) and batch columns [b0, b1),
+    last step first, each step's dh[j0:j1] = w_t[j0:j1] d[:, t] by ?gemm at `address` in
+    blocks of `rows` x `depth` (`gemm_blocks`); w_t = w_hh^T [H, 4H], C-ordered. That product
+    reads every row of d[:, t]: pieces of rows meet at a barrier before it (as in
+    `lstm_forward_steps`)."""
     H, gates = w_t.shape
     B, slots = out.shape[3], d.shape[1]
-    for t in range(out.shape[0] - 2, -1, -1):
-        lstm_backward(dh, dc, g, out, t, d, one, b0, b1)
+    last = out.shape[0] - 2
+    for t in range(last, -1, -1):
+        lstm_backward(dh, dc, g, out, t, d, one, j0, j1, b0, b1)
         if t:
-            gemm_blocks(address, H, b1 - b0, gates, w_t, 0, gates, d, t * B + b0, slots * B,
-                        dh, b0, B, rows, depth)
+            if pieces > 1 and not arrive_and_wait(sync, piece, pieces, last + 1 - t,
+                                                  yield_at, patience):
+                return False
+            gemm_blocks(address, j1 - j0, b1 - b0, gates, w_t, j0 * gates, gates, d,
+                        t * B + b0, slots * B, dh, j0 * B + b0, B, rows, depth)
+    return True

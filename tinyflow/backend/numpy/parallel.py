@@ -129,15 +129,18 @@ _runs = {"active": 0, "previous": None}
 _runs_lock = threading.Lock()
 
 
-def _enter() -> None:
-    """Count a `run` in. While any is active OpenBLAS runs one thread: the first to enter
-    saves its count, the last to leave (`_leave`) gives it back, so runs from several user
-    threads may overlap."""
+def _enter(alone: bool) -> bool:
+    """Count a `run` in (False, counting nothing, when `alone` and another is active). While
+    any is active OpenBLAS runs one thread: the first to enter saves its count, the last to
+    leave (`_leave`) gives it back, so runs from several user threads may overlap."""
     setter = _openblas_local()
     with _runs_lock:
+        if alone and _runs["active"]:
+            return False
         _runs["active"] += 1
         if _runs["active"] == 1 and setter is not None:
             _runs["previous"] = setter(1)
+    return True
 
 
 def _leave() -> None:
@@ -148,12 +151,16 @@ def _leave() -> None:
             setter(_runs["previous"])
 
 
-def run(piece: Callable[[int, int], object], length: int, pieces: int = 0) -> None:
+def run(piece: Callable[[int, int], object], length: int, pieces: int = 0, *,
+        alone: bool = False) -> bool:
     """piece(start, stop) over near-equal parts of range(length), one per thread (at most
     `pieces` if given), the first in this thread, with one BLAS thread until all are done;
-    re-raises the first error once all are done."""
+    returns True when all are done and re-raises the first error. With `alone`, pieces that
+    wait for each other (the LSTM's barrier) must all start at once, none queued behind
+    another run's: then nothing runs, and it returns False, while another run is active."""
     parts = bounds(length, min(threads(), pieces or threads()))
-    _enter()
+    if not _enter(alone):
+        return False
     futures, outer = [], in_worker()
     try:
         # each piece runs in a copy of this thread's context: NumPy's error state (the
@@ -169,6 +176,7 @@ def run(piece: Callable[[int, int], object], length: int, pieces: int = 0) -> No
     for error in errors:
         if error is not None:
             raise error
+    return True
 
 
 def split(piece: Callable[[int, int], object], length: int, size: int = 0) -> None:

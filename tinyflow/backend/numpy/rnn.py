@@ -3,23 +3,28 @@
 For float32 and float64 each loop is one Numba call (`_fast_math_loops.lstm_forward_steps`,
 `lstm_backward_steps`) that calls OpenBLAS's ?gemm itself (`blas.gemm_address`): no Python
 between steps and no GIL held, so the kernel pool's threads run pieces of it at once: at a
-batch of 128 or more each batch half's recurrence (`_by_columns`); below that it runs whole,
-on one thread. Without that symbol (NumPy built on another BLAS) it is a Python loop over
-steps: NumPy's matmul, then the Numba cell.
+batch of 128 or more each batch half's recurrence (`_by_columns`), below that each half of
+the hidden rows, the pieces meeting at a spin barrier once per step (`_by_rows`). Without
+that symbol (NumPy built on another BLAS) it is a Python loop over steps: NumPy's matmul,
+then the Numba cell.
 
 Each step is hidden-major ([rows, batch], see `ops/rnn.py`): per step the one
 sequential product is w_hh [4H, H] times h^T [H, B] (backwards w_hh^T times the gate
 adjoints [4H, B]), shapes OpenBLAS ran 15-25% faster than the batch-major h [B, H] times
 w_hh^T on two threads here (H 256, B 32), 5-10% on one. At 32 columns or fewer, on
 OpenBLAS's SkylakeX-family kernels, each product is cut into blocks small enough for its
-AVX-512 small-matrix kernels (`_blocks`), which skip packing w_hh: 25-30% faster per step at H 256, B 32. The packed
-states are step-major, so each step's planes are one contiguous [6, H, B] block and the
+AVX-512 small-matrix kernels (`_blocks`), which skip packing w_hh: 25-30% faster per step
+at H 256, B 32 (each hidden-row piece's share too). The packed states are step-major, so each step's planes are one contiguous [6, H, B] block and the
 cell's passes run over contiguous memory. For float32 and float64 the cell is one Numba
 loop (gates, state, output; backwards the gate adjoints), with the float32 sigmoid and tanh
 of `_fast_math_loops` (no libm call: the loop stays SIMD).
 Otherwise it is a few NumPy passes, all in place; the four gates share one sigmoid pass,
 tanh(x) = 2 sigmoid(2x) - 1, as NumPy's exp is several times faster than its tanh.
 """
+
+import ctypes
+import functools
+from typing import Optional
 
 import numpy as np
 
@@ -37,6 +42,8 @@ def _loops():
 
 COLUMN_BLOCK = 16   # columns per cut unit: a multiple of the widest SIMD vector (16 floats)
 MIN_PIECE_COLUMNS = 64   # fewest batch columns per piece (see _by_columns)
+MIN_PIECE_ROWS = 64      # fewest hidden rows per piece (see _by_rows)
+BARRIER_YIELDS = 1 << 24  # sched_yields a row piece waits at a barrier (>= several s): then raises
 SMALL_PRODUCT = 1_000_000   # m n k at most this: OpenBLAS's AVX-512 kernels do not pack
 SMALL_PRODUCT_CORES = ("skylakex", "cooperlake", "sapphirerapids")
 SMALL_PRODUCT_COLUMNS = 32  # blocks only up to this many batch columns (at 64 they lost 10%)
@@ -60,21 +67,68 @@ def _blocks(m: int, n: int, k: int) -> tuple:
     return min(m, (rows + 15) // 16 * 16), depth  # in 16-row multiples (<= most)
 
 
-def _split(columns, batch: int, size: int) -> None:
-    """columns(b0, b1) runs the whole recurrence for batch columns [b0, b1): once over all,
-    or, from 128 columns when `size` elements are worth it (`parallel.worth_it`), once per
-    kernel thread (`_by_columns`).
-
-    Smaller batches are not cut. Session 7 cut them by hidden rows, the threads meeting at a
-    spin barrier every step; measured against one thread running the recurrence whole with
-    `_blocks` products (bench/lstm_kernel.py, H 256, B 32, 50 steps, 2 threads, load 9-13),
-    the rows lost: 65-75 ms wall and 22-23 ms CPU against 52-61 and 20.5-21.4 (and on a
-    quiet machine it had matched OpenBLAS's threads on each step's product, 28.9 against
-    28.7 ms for bench/lstm_op.py's step)."""
+def _split(steps, batch: int, hidden: int, size: int) -> None:
+    """steps(j0, j1, b0, b1, sync, piece, pieces) runs the whole recurrence for hidden rows
+    [j0, j1) and batch columns [b0, b1): once over everything, or, when `size` elements are
+    worth it (`parallel.worth_it`), once per kernel thread at once, cut by batch columns
+    from 128 columns (`_by_columns`), else by hidden rows (`_by_rows`)."""
+    sync = _sync(1)
     if parallel.worth_it(size, min(batch // COLUMN_BLOCK, batch // MIN_PIECE_COLUMNS)):
-        _by_columns(columns, batch)
-    else:
-        columns(0, batch)
+        _by_columns(lambda b0, b1: steps(0, hidden, b0, b1, sync, 0, 1), batch)
+        return
+    pieces = min(parallel.threads(), hidden // MIN_PIECE_ROWS)
+    if (parallel.worth_it(size, pieces) and _yield_address() is not None
+            and _by_rows(steps, batch, hidden, pieces)):
+        return
+    steps(0, hidden, 0, batch, sync, 0, 1)
+
+
+@functools.cache
+def _yield_address() -> Optional[int]:
+    """The address of the C library's sched_yield (the barrier's spin gives the core up
+    with it), or None where there is none (then the rows are not cut)."""
+    try:
+        return ctypes.cast(ctypes.CDLL(None).sched_yield, ctypes.c_void_p).value
+    except (AttributeError, OSError, TypeError):
+        return None
+
+
+def _barrier() -> tuple:
+    """The barrier's last arguments: sched_yield's address (0: none; then no barrier runs)
+    and its patience."""
+    return _yield_address() or 0, BARRIER_YIELDS
+
+
+def _sync(pieces: int) -> np.ndarray:
+    """The barrier's zeroed int64 counters for `pieces` threads (`arrive_and_wait`)."""
+    return np.zeros(pieces * _loops().SYNC_STRIDE, np.int64)
+
+
+def _by_rows(steps, batch: int, hidden: int, pieces: int) -> bool:
+    """The recurrence once per kernel thread over disjoint hidden rows, all at once: each
+    runs its rows' share of every step's product (w_hh's rows i f g o of its hidden rows,
+    on one BLAS thread) and their cells, then all meet at a spin barrier before the next
+    step's product, which reads every row of the state. Where OpenBLAS's two threads
+    shared only the product (1.35-1.55x its one-thread speed on [1024, 256] x [256, 32],
+    and a hand-off per step), this also halves the cells, which ran on one core, and no
+    product is narrowed (the batch-column pieces ran 16-column products, ~18% slower per
+    column). Every piece must run at once (the barrier waits for all): `parallel.run` runs
+    one per thread, `pieces` at most its thread count; a barrier that waits for seconds
+    gives up, and this raises. False (nothing run) while another kernel-pool run is active."""
+    cuts = parallel.bounds(hidden, pieces)
+    sync = _sync(len(cuts))
+    done = [False] * len(cuts)
+
+    def piece(p, _):
+        j0, j1 = cuts[p]
+        done[p] = steps(j0, j1, 0, batch, sync, p, len(cuts))
+    if not parallel.run(piece, len(cuts), len(cuts), alone=True):
+        return False     # another run is active: the caller runs the recurrence whole
+    if not all(done):
+        raise RuntimeError(f"lstm: the recurrence's {len(cuts)} row pieces did not meet at "
+                           f"a step's barrier within seconds (a kernel thread was not "
+                           f"running)")
+    return True
 
 
 def _by_columns(columns, batch: int) -> None:
@@ -85,13 +139,12 @@ def _by_columns(columns, batch: int) -> None:
     (1.35-1.55x its one-thread speed there). Only the all-Numba recurrence is cut: it holds
     no GIL between steps (a Python loop per piece serialized the pieces on it). Cuts fall
     on multiples of COLUMN_BLOCK; results agree cut or not within rounding (a column in
-    LLVM's vector body when cut may fall in its scalar remainder uncut). Each piece's
-    products run on one BLAS thread: a 16-column product costs ~18% more per column than a
-    32-column one (the weights are packed per call). Measured at batch 32
-    (bench/lstm_kernel.py, 2026-12-05, machine loaded by other work) the two 16-column
-    halves lost to one recurrence on OpenBLAS's two threads at load 3.5-5 (20-29 ms against
-    17-18) and won only at load 17 (119 against 329): so pieces have at least
-    MIN_PIECE_COLUMNS columns, and batches under 128 are not cut."""
+    LLVM's vector body when cut may fall in its scalar remainder uncut). Each piece's products run on one BLAS thread: a 16-column
+    product costs ~18% more per column than a 32-column one (the weights are packed per
+    call). Measured at batch 32 (bench/lstm_kernel.py, 2026-12-05, machine loaded by other
+    work) the two 16-column halves lost to one recurrence on OpenBLAS's two threads at load
+    3.5-5 (20-29 ms against 17-18) and won only at load 17 (119 against 329): so pieces
+    have at least MIN_PIECE_COLUMNS columns, and batches under 128 are cut by rows."""
     blocks = batch // COLUMN_BLOCK
     pieces = min(blocks, batch // MIN_PIECE_COLUMNS)
 
@@ -133,11 +186,18 @@ def lstm(op, xw, h0, c0, w_hh, bias):
         if address is None:
             for t in range(steps):
                 np.matmul(w_hh, out[t, 0], out=product)
-                loops.lstm_forward(product, xw, bias, c, out, t, 0, batch)
+                loops.lstm_forward(product, xw, bias, c, out, t, 0, H, 0, batch)
             return out
-        _split(lambda b0, b1: loops.lstm_forward_steps(
-            address, w_hh, xw, bias, c, out, product, b0, b1, *_blocks(4 * H, b1 - b0, H)),
-            batch, out.size)
+
+        def rows(j0, j1, b0, b1, sync, piece, pieces):
+            w_rows, part = w_hh, product
+            if j1 - j0 < H:      # w_hh's rows i f g o of hidden rows [j0, j1), and their product
+                w_rows = np.ascontiguousarray(w_hh.reshape(4, H, H)[:, j0:j1].reshape(-1, H))
+                part = np.empty((4 * (j1 - j0), batch), xw.dtype)
+            return loops.lstm_forward_steps(address, w_rows, xw, bias, c, out, part, j0, j1,
+                                            b0, b1, *_blocks(len(w_rows), b1 - b0, H), sync,
+                                            piece, pieces, *_barrier())
+        _split(rows, batch, H, out.size)
         return out
     bias = bias[:, None]
     gates = product.reshape(4, H, batch)
@@ -178,14 +238,15 @@ def lstm_grad(op, g, out, w_hh):
         address = blas.gemm_address(out.dtype)
         if address is None:
             for t in reversed(range(steps)):
-                loops.lstm_backward(dh, dc, g, out, t, grads, one, 0, batch)
+                loops.lstm_backward(dh, dc, g, out, t, grads, one, 0, H, 0, batch)
                 if t:
                     np.matmul(w_t, grads[:, t], out=dh)
         else:
             w_t = np.ascontiguousarray(w_t)
-            _split(lambda b0, b1: loops.lstm_backward_steps(
-                address, w_t, dh, dc, g, out, grads, one, b0, b1,
-                *_blocks(H, b1 - b0, 4 * H)), batch, out.size)
+            _split(lambda j0, j1, b0, b1, sync, piece, pieces: loops.lstm_backward_steps(
+                address, w_t, dh, dc, g, out, grads, one, j0, j1, b0, b1,
+                *_blocks(j1 - j0, b1 - b0, 4 * H), sync, piece, pieces, *_barrier()),
+                batch, H, out.size)
     else:
         _lstm_grad_numpy(g, out, w_t, grads, dh, dc)
     grads[:H, steps] = dc + g[0, 1]

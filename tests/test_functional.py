@@ -451,3 +451,27 @@ def test_inplace_activations_write_into_their_input_as_torch(name):
         outcomes.append([t.detach().numpy() for t in (b, a.grad, c, compiled)])
     for got, expected in zip(*outcomes[::-1]):
         np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("w_shape,x_shape,wrt", [
+    (None, [3, 2, 4], "xwb"), (None, [None, 2, 4], "xwb"), (None, [3, 2, 4], "wb"),
+    ([2, 4], [None, 2, 4], "xwb"), ([4], [3, 2, 4], "w")])
+def test_layer_norm_gradients_in_a_graph_of_unknown_shapes(w_shape, x_shape, wrt):
+    """A symbolic layer norm whose scale has no static shape (or x unknown dims) still
+    differentiates: the gradients equal torch's for the fed arrays."""
+    rng = np.random.default_rng(0)
+    xv, wv, bv = rng.normal(size=(3, 2, 4)), rng.normal(size=(2, 4)), rng.normal(size=(2, 4))
+    if w_shape == [4]:
+        wv, bv = wv[0], bv[0]
+    x = tf.placeholder(tf.float64, x_shape)
+    w, b = tf.placeholder(tf.float64, w_shape), tf.placeholder(tf.float64, w_shape)
+    y = tf.ops.normalization.layer_norm(x, w, b)
+    wanted = [v for k, v in zip("xwb", (x, w, b)) if k in wrt]
+    grads = tf.gradients(tf.reduce_sum(y * y * y), wanted)
+    with tf.Session() as sess:
+        got = sess.run(grads, {x: xv, w: wv, b: bv})
+    tx, tw, tb = (torch.tensor(a, requires_grad=True) for a in (xv, wv, bv))
+    torch.nn.functional.layer_norm(tx, tw.shape, tw, tb).pow(3).sum().backward()
+    for k, g in zip([k for k in "xwb" if k in wrt], got):
+        np.testing.assert_allclose(g, {"x": tx, "w": tw, "b": tb}[k].grad.numpy(), rtol=1e-9,
+                                   atol=1e-10)

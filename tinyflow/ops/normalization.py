@@ -14,7 +14,7 @@ from ..core.tensor import Tensor
 from .creation import zeros_like
 from .math import check_floating, sqrt
 from .reduce import reduce_mean, reduce_sum
-from .shape import concat, getitem, reshape, stack
+from .shape import concat, getitem, reshape, reshape_to, stack
 
 
 def _check(op: Op, *xs: Tensor) -> None:
@@ -114,15 +114,17 @@ class LayerNorm(Op):
 
     def vjp(self, g, out, x, w, b):
         params = needs_input_grad(1) or needs_input_grad(2)
-        if needs_input_grad(0) and params and x.shape is not None and None not in x.shape:
+        dims = next((len(v.shape) for v in (w, b) if v.shape is not None), None)
+        if params and (needs_input_grad(0) or dims is None):
+            # One kernel for all three; with the scale's rank unknown (a graph placeholder
+            # of no shape) it is also the only way, as its kernel reads the rank at run time.
             both = apply(LayerNormGrads(eps=self.eps), g, x, w)
-            n = math.prod(x.shape[:len(x.shape) - len(w.shape)])
-            return (reshape(getitem(both, slice(None, n)), x.shape), getitem(both, n),
-                    getitem(both, n + 1))
+            dx = reshape_to(getitem(both, slice(None, -2)), x) if needs_input_grad(0) else None
+            return dx, getitem(both, -2), getitem(both, -1)
         dx = apply(LayerNormGrad(eps=self.eps), g, x, w) if needs_input_grad(0) else None
         if not params:
             return dx, None, None
-        sums = apply(LayerNormParamGrad(dims=len(w.shape), eps=self.eps), g, x)
+        sums = apply(LayerNormParamGrad(dims=dims, eps=self.eps), g, x)
         return dx, getitem(sums, 0), getitem(sums, 1)
 
     def jvp(self, t, out, x, w, b):

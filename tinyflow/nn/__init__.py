@@ -6,13 +6,14 @@
 - PyTorch's `torch.nn`: Modules and Parameter (nn/modules/), `nn.functional` (F.*, NCHW),
   `nn.init` and `nn.utils`.
 """
-from . import functional, init, rnn_cell, utils  # noqa: F401
+from . import functional, init, parallel, rnn_cell, utils  # noqa: F401
 from .modules import *  # noqa: F401,F403
 from .modules import __all__ as _module_names
+from .parallel import DataParallel  # noqa: F401  (torch.nn.DataParallel)
 from .tf_functions import *  # noqa: F401,F403
 from .tf_functions import __all__ as _tf_names
 from .tf_rnn import *  # noqa: F401,F403
 from .tf_rnn import __all__ as _tf_rnn_names
 
 __all__ = sorted(set(_module_names) | set(_tf_names) | set(_tf_rnn_names)) + [
-    "functional", "init", "rnn_cell", "utils"]
+    "DataParallel", "functional", "init", "parallel", "rnn_cell", "utils"]

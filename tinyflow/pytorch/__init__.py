@@ -30,7 +30,8 @@ from .creation import as_tensor
 from .creation import (arange, constant, empty, eye, from_numpy, full, full_like,
                        get_rng_state, linspace, logspace, ones, set_rng_state,
                        rand, rand_like, randint, randn, randn_like, randperm, tensor, zeros)
-from .dtype import (accelerator, backends, cuda, device, finfo, get_default_dtype, iinfo, is_tensor,
+from .. import backends
+from .dtype import (accelerator, cuda, device, finfo, get_default_dtype, iinfo, is_tensor,
                     promote_types, result_type)
 from .math import (addmm, allclose, bmm, clamp_max, clamp_min, div, dot, fmod, isfinite, isinf,
                    isnan, lerp, log2, log10, masked_fill, mm, mul, neg, outer, sub,

@@ -114,27 +114,6 @@ class cuda:  # noqa: N801  (torch.cuda namespace)
     amp = cuda_amp   # torch.cuda.amp: the CPU stands in; the scaler works here too
 
 
-class _Unavailable:
-    """A backend that is not here (`torch.backends.mps`, `torch.backends.cudnn`): asked,
-    it says so; its flags (`cudnn.benchmark = True`) can be set and change nothing."""
-
-    enabled = benchmark = deterministic = allow_tf32 = False
-
-    @staticmethod
-    def is_available() -> bool:
-        return False
-
-    @staticmethod
-    def is_built() -> bool:
-        return False
-
-
-class backends:  # noqa: N801  (torch.backends namespace)
-    mps = _Unavailable()
-    cudnn = _Unavailable()
-    cuda = _Unavailable()
-
-
 class accelerator:  # noqa: N801  (torch.accelerator namespace, PyTorch >= 2.6)
     """No accelerator here: `torch.accelerator.is_available()` is False, and code that asks
     for `current_accelerator()` when one is available takes its CPU path."""

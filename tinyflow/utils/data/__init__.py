@@ -18,7 +18,8 @@ from ...core.op import as_tensor
 from ...core.random import Generator, generator as global_generator
 from ...core.tensor import Tensor
 
-__all__ = ["BatchSampler", "ConcatDataset", "DataLoader", "Dataset", "IterableDataset",
+__all__ = ["BatchSampler", "ConcatDataset", "DataLoader", "Dataset", "DistributedSampler",
+           "IterableDataset",
            "RandomSampler", "Sampler", "SequentialSampler", "Subset", "SubsetRandomSampler",
            "TensorDataset", "default_collate", "random_split"]
 
@@ -377,3 +378,6 @@ class DataLoader:
         if self.batch_sampler is None:
             return len(self.sampler)
         return len(self.batch_sampler)
+
+
+from .distributed import DistributedSampler  # noqa: E402  (torch.utils.data.DistributedSampler)

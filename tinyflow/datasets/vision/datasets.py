@@ -1,7 +1,9 @@
 """Map-style `MNIST` / `FashionMNIST` with torchvision's arguments and attributes (`data` a
-uint8 [N, 28, 28] tensor, `targets` int64, `classes`), read from the local IDX files."""
+uint8 [N, 28, 28] tensor, `targets` int64, `classes`), read from the local IDX files;
+`FakeData`; `ImageFolder` / `DatasetFolder` over folders of class folders of files."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -98,3 +100,99 @@ class FakeData:
 
     def __repr__(self) -> str:
         return f"Dataset FakeData\n    Number of datapoints: {self.size}"
+
+
+IMG_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
+
+
+def pil_loader(path):
+    """The image at path as an RGB PIL image (read at once, so the file is closed)."""
+    from PIL import Image
+    with open(path, "rb") as f:
+        return Image.open(f).convert("RGB")
+
+
+default_loader = pil_loader
+
+
+def find_classes(directory) -> tuple:
+    """(sorted class folder names, {name: index})."""
+    classes = sorted(e.name for e in os.scandir(directory) if e.is_dir())
+    if not classes:
+        raise FileNotFoundError(f"Couldn't find any class folder in {directory}.")
+    return classes, {name: i for i, name in enumerate(classes)}
+
+
+def make_dataset(directory, class_to_idx, extensions=None, is_valid_file=None,
+                 allow_empty: bool = False) -> list:
+    """[(path, class index)] for every valid file under each class folder, walked in sorted
+    order (following links); a class without files is an error unless `allow_empty`."""
+    if (extensions is None) == (is_valid_file is None):
+        raise ValueError("Both extensions and is_valid_file cannot be None or not None at "
+                         "the same time")
+    if is_valid_file is None:
+        lowered = tuple(e.lower() for e in ((extensions,) if isinstance(extensions, str)
+                                            else extensions))
+        is_valid_file = lambda p: p.lower().endswith(lowered)  # noqa: E731
+    samples, empty = [], []
+    for name in sorted(class_to_idx):
+        found = 0
+        for root, _, files in sorted(os.walk(os.path.join(directory, name), followlinks=True)):
+            for file in sorted(files):
+                path = os.path.join(root, file)
+                if is_valid_file(path):
+                    samples.append((path, class_to_idx[name]))
+                    found += 1
+        if not found:
+            empty.append(name)
+    if empty and not allow_empty:
+        raise FileNotFoundError(f"Found no valid file for the classes {', '.join(empty)}. "
+                                f"Supported extensions are: {extensions}")
+    return samples
+
+
+class DatasetFolder:
+    """`root/<class>/<...>/<file>`: item i is `(transform(loader(path)), target)`, classes in
+    sorted order of their folder names."""
+
+    def __init__(self, root, loader, extensions=None, transform=None, target_transform=None,
+                 is_valid_file=None, allow_empty: bool = False) -> None:
+        self.root = os.fspath(os.path.expanduser(root))
+        self.loader, self.extensions = loader, extensions
+        self.transform, self.target_transform = transform, target_transform
+        self.classes, self.class_to_idx = self.find_classes(self.root)
+        self.samples = self.make_dataset(self.root, self.class_to_idx, extensions,
+                                         is_valid_file, allow_empty)
+        self.targets = [target for _, target in self.samples]
+
+    @staticmethod
+    def find_classes(directory) -> tuple:
+        return find_classes(directory)
+
+    @staticmethod
+    def make_dataset(directory, class_to_idx, extensions=None, is_valid_file=None,
+                     allow_empty: bool = False) -> list:
+        return make_dataset(directory, class_to_idx, extensions, is_valid_file, allow_empty)
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, index: int):
+        path, target = self.samples[index]
+        return _transformed(self, self.loader(path), target)
+
+    def __repr__(self) -> str:
+        return (f"Dataset {type(self).__name__}\n    Number of datapoints: {len(self)}\n"
+                f"    Root location: {self.root}")
+
+
+class ImageFolder(DatasetFolder):
+    """`ImageFolder(root, transform=None, target_transform=None, loader=default_loader,
+    is_valid_file=None, allow_empty=False)`: a DatasetFolder of image files read by Pillow
+    as RGB PIL images (as torchvision's); `imgs` is `samples`."""
+
+    def __init__(self, root, transform=None, target_transform=None, loader=default_loader,
+                 is_valid_file=None, allow_empty: bool = False) -> None:
+        super().__init__(root, loader, IMG_EXTENSIONS if is_valid_file is None else None,
+                         transform, target_transform, is_valid_file, allow_empty)
+        self.imgs = self.samples

@@ -127,6 +127,21 @@ def test_spelled_out_causal_mask_and_masked_rows_match_torch(pool, t):
     _threaded(pool, 4)
 
 
+@pytest.mark.parametrize("kwargs", [dict(scale=0.5), {}, dict(scale=0.5, is_causal=True),
+                                    dict(attn_mask=np.tril(np.ones((5, 6), bool)))])
+def test_head_dim_zero_averages_the_values_as_torch(pool, kwargs):
+    """q and k of last size 0: every score is 0, so each output row is the mean of v over
+    the keys it may attend (a kernel once skipped such heads and returned zeros)."""
+    rng = np.random.default_rng(4)
+    arrays = [_random(rng, (2, 3, n, d), np.float64) for n, d in ((5, 0), (6, 0), (6, 4))]
+    ours, theirs = _both(arrays, np.float64, **kwargs)
+    for got, want in zip(ours, theirs):
+        assert got.shape == want.shape
+        np.testing.assert_allclose(got, want, **TOL[np.float64])
+    assert np.abs(ours[0]).min() > 0
+    _threaded(pool, 6)
+
+
 def test_broadcast_batch_dims_and_gqa_match_torch(pool):
     rng = np.random.default_rng(2)
     q = _random(rng, (2, 4, 5, 8), np.float32)

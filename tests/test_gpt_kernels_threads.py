@@ -229,9 +229,42 @@ def test_large_where_is_numpys(monkeypatch, threads):
     y = rng.standard_normal((5, 3, 67, 131)).astype(np.float32)
     assert y.size >= kernels.WHERE_COPIES_FROM
     y[0, 0, 0, :3] = np.nan
-    cond = rng.random((1, 3, 67, 131)) < 0.5
-    for x in (np.float32(-np.inf), rng.standard_normal((131,)).astype(np.float32)):
-        for args in ((cond, x, y), (cond, y, x)):
-            got = numpy_kernels[m.Where](m.Where(), *args)
-            np.testing.assert_array_equal(got, np.where(*args))
-            assert got.dtype == np.float32
+    passes = []          # the one-pass loop's calls: a value, one mask for every batch entry
+    loop = kernels._where_loop()
+    monkeypatch.setattr(kernels, "_where_loop", lambda: lambda *a: passes.append(1) or loop(*a))
+    for shape, one_pass in (((1, 3, 67, 131), True), ((67, 131), True), ((5, 1, 67, 131), False)):
+        cond = rng.random(shape) < 0.5
+        for dtype in (np.float32, np.float64):
+            yd = y.astype(dtype)
+            for x in (dtype(-np.inf), rng.standard_normal((131,)).astype(dtype)):
+                for args in ((cond, x, yd), (cond, yd, x)):
+                    passes.clear()
+                    got = numpy_kernels[m.Where](m.Where(), *args)
+                    np.testing.assert_array_equal(got, np.where(*args))
+                    assert got.dtype == dtype
+                    assert bool(passes) == (one_pass and np.ndim(x) == 0), (shape, args[1:])
+
+
+def test_large_masked_fill_matches_torch_and_finite_differences():
+    """masked_fill of [2, 2, 128, 128] float64 scores under one [128, 128] mask (the one-pass
+    where, forward and gradient): PyTorch's values and gradient, and the gradient along a
+    random direction against central differences."""
+    import tinyflow as tf
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(4)
+    x, w, d = (rng.standard_normal((2, 2, 128, 128)) for _ in range(3))
+    mask = np.triu(np.ones((128, 128), bool), 1)
+    results = []
+    for lib in (tf, torch):
+        xt = lib.tensor(x, requires_grad=True)
+        y = xt.masked_fill(lib.tensor(mask), -1e30)
+        (y * lib.tensor(w)).sum().backward()
+        results.append((y.detach().numpy(), xt.grad.numpy()))
+    for a, b in zip(*results):
+        np.testing.assert_array_equal(a, b)
+
+    def loss(v):
+        return float((tf.tensor(v).masked_fill(tf.tensor(mask), 0.5) * tf.tensor(w)).sum())
+    eps = 1e-6
+    numeric = (loss(x + eps * d) - loss(x - eps * d)) / (2 * eps)
+    np.testing.assert_allclose(numeric, (results[0][1] * d).sum(), rtol=1e-6)

@@ -127,6 +127,21 @@ def test_spelled_out_causal_mask_and_masked_rows_match_torch(pool, t):
     _threaded(pool, 4)
 
 
+@pytest.mark.parametrize("kwargs", [dict(scale=0.5), {}, dict(scale=0.5, is_causal=True),
+                                    dict(attn_mask=np.tril(np.ones((5, 6), bool)))])
+def test_head_dim_zero_averages_the_values_as_torch(pool, kwargs):
+    """q and k of last size 0: every score is 0, so each output row is the mean of v over
+    the keys it may attend (a kernel once skipped such heads and returned zeros)."""
+    rng = np.random.default_rng(4)
+    arrays = [_random(rng, (2, 3, n, d), np.float64) for n, d in ((5, 0), (6, 0), (6, 4))]
+    ours, theirs = _both(arrays, np.float64, **kwargs)
+    for got, want in zip(ours, theirs):
+        assert got.shape == want.shape
+        np.testing.assert_allclose(got, want, **TOL[np.float64])
+    assert np.abs(ours[0]).min() > 0
+    _threaded(pool, 6)
+
+
 def test_broadcast_batch_dims_and_gqa_match_torch(pool):
     rng = np.random.default_rng(2)
     q = _random(rng, (2, 4, 5, 8), np.float32)
@@ -263,6 +278,38 @@ def test_multihead_attention_without_weights_runs_the_fused_op(monkeypatch):
     assert calls == ["Attention", "AttentionGrad"]
     for a, b in zip(*outs):
         np.testing.assert_allclose(a, b, **TOL[np.float32])
+
+
+@pytest.mark.parametrize("shape,batch_first", [((5, 2, 8), False), ((2, 5, 8), True),
+                                               ((5, 8), False)])
+@pytest.mark.parametrize("need_weights", [False, True])
+def test_multihead_self_attention_projects_once_and_matches_torch(monkeypatch, shape,
+                                                                   batch_first, need_weights):
+    """One tensor as query, key and value: one product with in_proj_weight [3E, E] (as
+    PyTorch's packed in-projection), split into q, k, v; output, weights and the gradients
+    of the input and every parameter as PyTorch's, in float64."""
+    products = []
+    linear = F.linear
+    monkeypatch.setattr(F, "linear", lambda x, w, b=None: products.append(w.shape) or
+                        linear(x, w, b))
+    x = _random(np.random.default_rng(6), shape, np.float64)
+    torch.manual_seed(1)
+    theirs = torch.nn.MultiheadAttention(8, 2, batch_first=batch_first).double()
+    ours = nn.MultiheadAttention(8, 2, batch_first=batch_first, dtype=tf.float64)
+    ours.load_state_dict({n: tf.tensor(p.detach().numpy())
+                          for n, p in theirs.state_dict().items()})
+    mask = np.triu(np.ones((5, 5), bool), 1)
+    results = []
+    for lib, module in ((tf, ours), (torch, theirs)):
+        xs = lib.tensor(x, requires_grad=True)
+        y, w = module(xs, xs, xs, attn_mask=lib.tensor(mask), need_weights=need_weights)
+        (y * y).sum().backward()
+        results.append([y.detach().numpy(), xs.grad.numpy()] +
+                       [p.grad.numpy() for p in module.parameters()] +
+                       ([w.detach().numpy()] if need_weights else []))
+    assert products[0] == (24, 8)
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, **TOL[np.float64])
 
 
 @pytest.mark.parametrize("b", [1, 2])   # 1: the pieces cut the heads

@@ -134,6 +134,17 @@ def normalize_rows(e, causal, first):
 
 
 @jit
+def fill_where(mask, full, value, fill_if, out):
+    """out[r] <- value where mask == fill_if, full[r] elsewhere, per row r of [rows, n]
+    arrays under one [n] mask: masked_fill of the scores under one mask for every head, and
+    its gradient, in one pass (LLVM vectorizes the select)."""
+    for r in range(full.shape[0]):
+        f, o = full[r], out[r]
+        for j in range(mask.shape[0]):
+            o[j] = value if mask[j] == fill_if else f[j]
+
+
+@jit
 def weights_grad(g, p, scale, out):
     """out <- p * (g - sum(g * p)) * scale per row ([rows, S] arrays; out may be g: each
     element is read before it is written)."""

@@ -221,8 +221,10 @@ def attention_(op, q, k, v, mask=None):
     (qf, kf, vf), rows_mask, batch = _heads(q, k, v, mask)
     shape, queries, keys = qf.shape[:-2], qf.shape[-2], kf.shape[-2]
     has_mask = mask is not None
+    # no blocks without queries or keys; a head dim of 0 still has blocks (its scores are
+    # all 0: the weights are uniform over the keys kept)
     blocks = list(_blocks(queries, keys, op.causal, rows_mask if has_mask else None)
-                  if qf.size and kf.size and keys else [])
+                  if math.prod(shape) and queries and keys else [])
     # a block whose every key is masked is skipped: its rows are zeros
     fill = np.empty if blocks and all(b[2] for b in blocks) else np.zeros
     out = _laid_out_like(qf, qf.shape[:-1] + vf.shape[-1:], qf.dtype, fill)
@@ -256,7 +258,7 @@ def attention_grad(op, g, q, k, v, mask=None):
     depth, depth_v = qf.shape[-1], vf.shape[-1]
     has_mask = mask is not None
     every = list(_blocks(queries, keys, op.causal, rows_mask if has_mask else None)
-                 if qf.size and kf.size and keys else [])
+                 if math.prod(shape) and queries and keys else [])   # as in `attention_`
     # the block using the most keys first: its products with p and ds are written straight
     # into dv and dk, the others' added to them
     blocks = sorted((b for b in every if b[2]), key=lambda b: -b[2])

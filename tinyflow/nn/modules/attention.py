@@ -87,6 +87,7 @@ class MultiheadAttention(Module):
                                "the Transformer module method `generate_square_subsequent_mask`"
                                " to create this mask.")
         batched = query.ndim == 3
+        packed = query is key and key is value and self._qkv_same_embed_dim
         q, k, v = query, key, value
         if not batched:
             q, k, v = (ops.expand_dims(t, 1) for t in (q, k, v))
@@ -96,10 +97,13 @@ class MultiheadAttention(Module):
         # heads and the output taken in that layout
         first = self.batch_first and batched
         tgt_len, batch = (q.shape[1], q.shape[0]) if first else (q.shape[0], q.shape[1])
-        (wq, wk, wv), (bq, bk, bv) = self._projections()
-        q = self._heads(F.linear(q, wq, bq), batch, first)
-        k = self._heads(F.linear(k, wk, bk), batch, first)
-        v = self._heads(F.linear(v, wv, bv), batch, first)
+        if packed:    # self-attention: one product [.., E] x [E, 3E] (PyTorch's too), split
+            qkv = F.linear(q, self.in_proj_weight, self.in_proj_bias)
+            q, k, v = ops.split(qkv, 3, -1)
+        else:
+            (wq, wk, wv), (bq, bk, bv) = self._projections()
+            q, k, v = F.linear(q, wq, bq), F.linear(k, wk, bk), F.linear(v, wv, bv)
+        q, k, v = (self._heads(t, batch, first) for t in (q, k, v))
         scale = 1.0 / math.sqrt(self.head_dim)
         mask = _one_mask(attn_mask, key_padding_mask, batch, self.num_heads, q.dtype)
         if need_weights or self.dropout > 0.0 and self.training:

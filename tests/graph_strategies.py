@@ -551,15 +551,25 @@ def linear_batch_norm(b: Builder) -> bool:
 
 
 def layer_norm(b: Builder) -> bool:
-    """Layer norm by hand (reductions fed by elementwise ops) or F.layer_norm."""
+    """Layer norm by hand (reductions fed by elementwise ops), F.layer_norm, or a pre-norm
+    residual x + tanh(F.layer_norm(x, (width,), w, c)) of a static x (its x gradient adds the
+    residual's to the layer norm's: the residual_grads rewrite)."""
     a = b.pick(b.values(lambda v: v.ndim >= 1 and v.static[-1] is not None
                         and v.static[-1] >= 2), "value")
     if a is None:
         return False
-    if b.flag():
-        width = a.static[-1]
+    width = a.static[-1]
+    how = b.pick(["functional", "by hand", "residual"], "spelling")
+    if how == "functional":
         return b.op(f"F.layer_norm({{0}}, ({width},))",
                     lambda x: F.layer_norm(x, (width,)), a) is not None
+    if how == "residual":
+        if None in a.static:
+            return False
+        w, c = b.variable((width,)), b.variable((width,))
+        return b.op(f"{{0}} + tf.tanh(F.layer_norm({{0}}, ({width},), {{1}}, {{2}}))",
+                    lambda x, w_, c_: x + tf.tanh(F.layer_norm(x, (width,), w_, c_)),
+                    a, w, c) is not None
     mean = b.op("tf.reduce_mean({0}, axis=-1, keepdims=True)",
                 lambda x: tf.reduce_mean(x, axis=-1, keepdims=True), a)
     centred = mean and b.op("{0} - {1}", lambda x, m: x - m, a, mean)

@@ -14,6 +14,7 @@ import tinyflow as tf
 import tinyflow.nn.functional as F
 import tinyflow.passes as passes
 from tinyflow.ops.math import Cast
+from tinyflow.ops.fused import LayerNormGradsAdd
 from tinyflow.ops.normalization import LayerNorm, LayerNormGrads, Normalize
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "bench"))
@@ -125,7 +126,8 @@ def test_layer_norm_keeps_its_input_not_its_normalized_values():
     sess, fetches, feed, _ = _gpt(False, **SMALL_GPT)
     program, _ = _program(sess, fetches, feed)
     forward = [s for s in program.steps if isinstance(s.op, LayerNorm)]
-    backward = [s for s in program.steps if isinstance(s.op, LayerNormGrads)]
+    backward = [s for s in program.steps
+                if isinstance(s.op, (LayerNormGrads, LayerNormGradsAdd))]
     assert len(forward) == 2 * SMALL_GPT["layers"] + 1 and len(backward) == len(forward)
     assert not [s for s in program.steps if isinstance(s.op, Normalize)]
     inputs = {s.inputs[0] for s in forward}

@@ -351,3 +351,32 @@ def test_a_chain_two_bases_could_claim_is_folded_once():
     got, want, program = run_both(out, {x: rand(2, 3)})
     assert_close(got, want)
     assert len(notes(program, "fold_batchnorm")) <= 1
+
+
+# ---- residual gradients joined with layer norm's backward -------------------------------
+
+def _pre_norm_block(batch, residual_first):
+    """x + tanh(layer_norm(x)) (or the terms swapped) and the gradients of its square sum."""
+    import tinyflow.nn.functional as F
+    x = tf.placeholder(tf.float32, [batch, 3, 8])
+    w, c = variable(8), variable(8)
+    f = tf.tanh(F.layer_norm(x, (8,), w, c))
+    y = x + f if residual_first else f + x
+    y = y + tf.tanh(F.layer_norm(y, (8,), w, c))     # a second block: r from the first
+    return tf.gradients(tf.reduce_sum(y * y), [x, w, c]), {x: rand(2, 3, 8)}
+
+
+@pytest.mark.parametrize("residual_first", [False, True])
+def test_a_layer_norms_input_gradient_absorbs_the_residual_add(residual_first):
+    from tinyflow.ops.fused import LayerNormGradsAdd
+    fetches, feed = _pre_norm_block(2, residual_first)
+    got, want, program = run_both(fetches, feed)
+    assert count(program, LayerNormGradsAdd) == 2
+    assert notes(program, "residual_grads") == [
+        "joined 2 residual gradient add(s) with layer norm backward"]
+    assert_close(got, want)
+
+
+def test_a_layer_norm_of_unknown_batch_keeps_its_residual_add():
+    fetches, feed = _pre_norm_block(None, True)
+    assert_untouched(fetches, feed, "residual_grads")

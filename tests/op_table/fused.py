@@ -6,10 +6,12 @@ from __future__ import annotations
 import numpy as np
 
 import tinyflow as tf
+from tinyflow.core.op import apply
 from tinyflow.ops import math as m
-from tinyflow.ops.fused import fused_elementwise, fused_sum
+from tinyflow.ops.fused import LayerNormGradsAdd, fused_elementwise, fused_sum
 
 from .common import A, ErrorInput, OpCase, S, nonzero, positive
+from .normalization import np_layer_norm_grads
 
 CASES: list[OpCase] = []
 
@@ -83,4 +85,27 @@ CASES += [
             S(A(0, 3), A(3), A(3))),
            errors=(ErrorInput(S(A(3, 4), A(2, 4), A(4)), tf.ShapeError,
                               r"^fused\[sub,square,mul,sum\]: dimension -2 is 3 in one and 2"),)),
+]
+
+
+def layer_norm_grads_add(g, x, w, r, eps=1e-5):
+    return apply(LayerNormGradsAdd(eps=eps), g, x, w, r)
+
+
+def np_layer_norm_grads_add(g, x, w, r, eps=1e-5):
+    both = np_layer_norm_grads(g, x, w, eps)
+    both[:-2] += r.reshape((-1,) + w.shape)
+    return both
+
+
+# a layer norm's input gradient plus a residual gradient (passes/residual_grads.py)
+CASES += [
+    OpCase("layer_norm_grads_add", layer_norm_grads_add, np_layer_norm_grads_add,
+           (S(A(3, 5), A(3, 5, layout="T"), A(5), A(3, 5)),
+            S(A(2, 3, 4, layout="step"), A(2, 3, 4), A(3, 4), A(2, 3, 4, layout="T"),
+              eps=1e-3),
+            S(A(40, 6), A(40, 6, layout="step"), A(6), A(40, 6))), dynamic=False,
+           errors=(ErrorInput(S(A(3, 5), A(3, 5), A(5), A(5, 3)), tf.ShapeError,
+                              r"^layer_norm_grads_add: the residual gradient \(5, 3\) "
+                              r"\(float32\) must have the input's static shape \(3, 5\)"),)),
 ]

@@ -13,7 +13,9 @@ from functools import cached_property
 
 from ..core.op import Op, Typed, apply, as_tensor
 from ..core.tensor import Tensor
+from .normalization import LayerNormGrads
 from .reduce import reduce_sum, reduced_shape
+from .shape import concat, getitem, reshape
 
 
 class FusedElementwise(Op):
@@ -94,6 +96,29 @@ class FusedSum(FusedElementwise):
 
     def compose(self, *inputs):
         return reduce_sum(super().compose(*inputs), keepdims=self.keepdims)
+
+
+class LayerNormGradsAdd(Op):
+    """`LayerNormGrads` with r (x's shape) added to dx's rows: a pre-norm block's residual
+    gradient `r + layer_norm_grad(...)` summed in the backward loop while each row is in
+    cache, where the add is another pass over three arrays of x's size
+    (passes/residual_grads.py builds it)."""
+    name = "layer_norm_grads_add"
+    composed = True       # derivatives: autodiff differentiates compose()
+    eps: float
+
+    def infer(self, g, x, w, r):
+        if r.dtype is not x.dtype or r.shape is None or x.shape is None or tuple(
+                r.shape) != tuple(x.shape):
+            raise ValueError(f"the residual gradient {r.shape} ({r.dtype.name}) must have "
+                             f"the input's static shape {x.shape} and dtype ({x.dtype.name})")
+        return LayerNormGrads.infer(self, g, x, w)
+
+    def compose(self, g, x, w, r):
+        both = apply(LayerNormGrads(eps=self.eps), g, x, w)
+        n = both.shape[0] - 2
+        dx = getitem(both, slice(None, n)) + reshape(r, (n,) + tuple(w.shape))
+        return concat([dx, getitem(both, slice(n, None))], axis=0)
 
 
 def fused_elementwise(members, args, *inputs, name=None) -> Tensor:

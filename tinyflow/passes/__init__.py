@@ -26,6 +26,7 @@ from .program import External, Program, Step, VerifyError, literal, lower, renam
 from .reassociate import reassociate
 from .record import Record, record
 from .remat import remat
+from .residual_grads import residual_grads
 from .row_kernels import row_kernels
 from .scatter_tiles import scatter_tiles
 from .schedule import schedule
@@ -45,6 +46,7 @@ REWRITES = [
     ("fold_batchnorm", fold_batchnorm),
     ("merge_matmuls", merge_matmuls),     # after cse: linear layers' reshapes of one x merge
     ("dce", dce),
+    ("residual_grads", residual_grads),   # after dce: the add's dx must have no dead reader
     ("fuse_elementwise", fuse_elementwise),   # last: the other rewrites match single ops
 ]
 

@@ -552,8 +552,9 @@ def linear_batch_norm(b: Builder) -> bool:
 
 def layer_norm(b: Builder) -> bool:
     """Layer norm by hand (reductions fed by elementwise ops), F.layer_norm, or a pre-norm
-    residual x + tanh(F.layer_norm(x, (width,), w, c)) of a static x (its x gradient adds the
-    residual's to the layer norm's: the residual_grads rewrite)."""
+    residual x + gelu(F.layer_norm(x, (width,), w, c) + u) of a static x (its x gradient
+    adds the residual's to the layer norm's: the residual_grads rewrite; u's sums the GELU
+    gradient: bias_grads)."""
     a = b.pick(b.values(lambda v: v.ndim >= 1 and v.static[-1] is not None
                         and v.static[-1] >= 2), "value")
     if a is None:
@@ -566,10 +567,10 @@ def layer_norm(b: Builder) -> bool:
     if how == "residual":
         if None in a.static:
             return False
-        w, c = b.variable((width,)), b.variable((width,))
-        return b.op(f"{{0}} + tf.tanh(F.layer_norm({{0}}, ({width},), {{1}}, {{2}}))",
-                    lambda x, w_, c_: x + tf.tanh(F.layer_norm(x, (width,), w_, c_)),
-                    a, w, c) is not None
+        w, c, u = (b.variable((width,)) for _ in range(3))
+        return b.op(f"{{0}} + F.gelu(F.layer_norm({{0}}, ({width},), {{1}}, {{2}}) + {{3}})",
+                    lambda x, w_, c_, u_: x + F.gelu(F.layer_norm(x, (width,), w_, c_) + u_),
+                    a, w, c, u) is not None
     mean = b.op("tf.reduce_mean({0}, axis=-1, keepdims=True)",
                 lambda x: tf.reduce_mean(x, axis=-1, keepdims=True), a)
     centred = mean and b.op("{0} - {1}", lambda x, m: x - m, a, mean)

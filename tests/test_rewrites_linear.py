@@ -380,3 +380,34 @@ def test_a_layer_norms_input_gradient_absorbs_the_residual_add(residual_first):
 def test_a_layer_norm_of_unknown_batch_keeps_its_residual_add():
     fetches, feed = _pre_norm_block(None, True)
     assert_untouched(fetches, feed, "residual_grads")
+
+
+# ---- a GELU's gradient and the bias gradient before it ----------------------------------
+
+def _gelu_layer(approximate, bias_shape=(5,)):
+    """gelu(x @ W + b) of a static x (as a 3-D x @ W reshaped: the GPT's MLP) and its
+    gradients."""
+    import tinyflow.nn.functional as F
+    x = tf.placeholder(tf.float32, [2, 3, 4])
+    w, b = variable(4, 5), variable(*bias_shape)
+    h = tf.reshape(tf.matmul(tf.reshape(x, [6, 4]), w), [2, 3, 5])
+    y = F.gelu(h + b, approximate=approximate)
+    return tf.gradients(tf.reduce_sum(y * y), [x, w, b]), {x: rand(2, 3, 4)}
+
+
+@pytest.mark.parametrize("approximate", ["none", "tanh"])
+def test_a_gelu_gradient_and_its_bias_sum_are_one_step(approximate):
+    from tinyflow.ops.fused import GeluGradSum
+    from tinyflow.ops.reduce import Sum
+    from tinyflow.ops.shape import SumTo
+    fetches, feed = _gelu_layer(approximate)
+    got, want, program = run_both(fetches, feed)
+    assert count(program, GeluGradSum) == 1 and not count(program, (Sum, SumTo))
+    assert notes(program, "bias_grads") == ["joined 1 bias gradient sum(s) with their GELU "
+                                            "gradient"]
+    assert_close(got, want)
+
+
+def test_a_bias_along_another_axis_keeps_its_sum():
+    fetches, feed = _gelu_layer("tanh", bias_shape=(3, 1))
+    assert_untouched(fetches, feed, "bias_grads")

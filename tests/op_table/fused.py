@@ -8,9 +8,10 @@ import numpy as np
 import tinyflow as tf
 from tinyflow.core.op import apply
 from tinyflow.ops import math as m
-from tinyflow.ops.fused import LayerNormGradsAdd, fused_elementwise, fused_sum
+from tinyflow.ops.fused import GeluGradSum, LayerNormGradsAdd, fused_elementwise, fused_sum
 
 from .common import A, ErrorInput, OpCase, S, nonzero, positive
+from .activation import np_gelu_grad
 from .normalization import np_layer_norm_grads
 
 CASES: list[OpCase] = []
@@ -108,4 +109,27 @@ CASES += [
            errors=(ErrorInput(S(A(3, 5), A(3, 5), A(5), A(5, 3)), tf.ShapeError,
                               r"^layer_norm_grads_add: the residual gradient \(5, 3\) "
                               r"\(float32\) must have the input's static shape \(3, 5\)"),)),
+]
+
+
+def gelu_grad_sum(g, x, approximate="none"):
+    return apply(GeluGradSum(approximate=approximate), g, x)
+
+
+def np_gelu_grad_sum(g, x, approximate="none"):
+    dh = np_gelu_grad(g, x, approximate)
+    dh = dh.reshape(-1, dh.shape[-1])
+    return np.concatenate([dh, dh.sum(axis=0, keepdims=True)])
+
+
+# a GELU's gradient and its column sums, the bias gradient before it (passes/bias_grads.py);
+# 40 rows: the float32 loop's blocks of rows summed in float32 and then float64
+CASES += [
+    OpCase("gelu_grad_sum", gelu_grad_sum, np_gelu_grad_sum,
+           (S(A(3, 4), A(3, 4)), S(A(2, 3, 5, layout="T"), A(2, 3, 5, layout="step"),
+                                    approximate="tanh"),
+            S(A(40, 3), A(40, 3)), S(A(4), A(3, 4))), dynamic=False,
+           atol=2e-6,  # float32 erf and exp are approximations (see _fast_math)
+           errors=(ErrorInput(S(A(), A()), tf.ShapeError,
+                              r"^gelu_grad_sum: needs a static shape of rank 1 or more"),)),
 ]

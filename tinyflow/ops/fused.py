@@ -9,10 +9,12 @@ rule, its derivatives (`compose`) and its reference kernel all re-apply the memb
 from __future__ import annotations
 
 import dataclasses
+import math
 from functools import cached_property
 
 from ..core.op import Op, Typed, apply, as_tensor
 from ..core.tensor import Tensor
+from .activation import GeluGrad
 from .normalization import LayerNormGrads
 from .reduce import reduce_sum, reduced_shape
 from .shape import concat, getitem, reshape
@@ -119,6 +121,26 @@ class LayerNormGradsAdd(Op):
         n = both.shape[0] - 2
         dx = getitem(both, slice(None, n)) + reshape(r, (n,) + tuple(w.shape))
         return concat([dx, getitem(both, slice(n, None))], axis=0)
+
+
+class GeluGradSum(Op):
+    """`GeluGrad` as rows [n, width] (width: the last dim) and, as row n, their column sums:
+    an MLP's hidden gradient and the bias gradient of the Linear before the GELU from one
+    pass, where the sum reads the gradient again (passes/bias_grads.py builds it)."""
+    name = "gelu_grad_sum"
+    composed = True
+    approximate: str
+
+    def infer(self, g, x):
+        shape, dtype = GeluGrad.infer(self, g, x)
+        if shape is None or None in shape or not shape:
+            raise ValueError(f"needs a static shape of rank 1 or more, got {shape}")
+        return (math.prod(shape[:-1]) + 1, shape[-1]), dtype
+
+    def compose(self, g, x):
+        dh = apply(GeluGrad(approximate=self.approximate), g, x)
+        rows = reshape(dh, (-1, dh.shape[-1]))
+        return concat([rows, reshape(reduce_sum(rows, 0), (1, -1))], axis=0)
 
 
 def fused_elementwise(members, args, *inputs, name=None) -> Tensor:

@@ -9,6 +9,7 @@ test suite sets it).
 """
 from __future__ import annotations
 
+from .bias_grads import bias_grads
 from .checkpoint import forward_flops, recompute_under_budget
 from .codegen import codegen
 from .constant_fold import constant_fold
@@ -47,6 +48,7 @@ REWRITES = [
     ("merge_matmuls", merge_matmuls),     # after cse: linear layers' reshapes of one x merge
     ("dce", dce),
     ("residual_grads", residual_grads),   # after dce: the add's dx must have no dead reader
+    ("bias_grads", bias_grads),
     ("fuse_elementwise", fuse_elementwise),   # last: the other rewrites match single ops
 ]
 

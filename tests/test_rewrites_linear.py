@@ -362,7 +362,7 @@ def _pre_norm_block(batch, residual_first):
     w, c = variable(8), variable(8)
     f = tf.tanh(F.layer_norm(x, (8,), w, c))
     y = x + f if residual_first else f + x
-    y = y + tf.tanh(F.layer_norm(y, (8,), w, c))     # a second block: r from the first
+    y = y + tf.tanh(F.layer_norm(y, (8,), w, c))     # a second block, normalizing an add
     return tf.gradients(tf.reduce_sum(y * y), [x, w, c]), {x: rand(2, 3, 8)}
 
 
@@ -411,3 +411,23 @@ def test_a_gelu_gradient_and_its_bias_sum_are_one_step(approximate):
 def test_a_bias_along_another_axis_keeps_its_sum():
     fetches, feed = _gelu_layer("tanh", bias_shape=(3, 1))
     assert_untouched(fetches, feed, "bias_grads")
+
+
+# ---- a residual add and the layer norm of its sum ---------------------------------------
+
+def test_a_residual_add_and_the_layer_norm_of_its_sum_are_one_step():
+    from tinyflow.ops.fused import AddLayerNorm
+    from tinyflow.ops.normalization import LayerNorm
+    fetches, feed = _pre_norm_block(2, True)
+    got, want, program = run_both(fetches, feed)
+    assert count(program, AddLayerNorm) == 1 and count(program, LayerNorm) == 1
+    assert notes(program, "add_layer_norm") == ["joined 1 add(s) with the layer norm of the "
+                                                "sum"]
+    assert_close(got, want)
+
+
+def test_a_broadcasting_add_keeps_its_layer_norm():
+    import tinyflow.nn.functional as F
+    x = tf.placeholder(tf.float32, [4, 8])
+    y = F.layer_norm(x + variable(8), (8,), variable(8), variable(8))
+    assert_untouched([y], {x: rand(4, 8)}, "add_layer_norm")

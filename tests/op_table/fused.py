@@ -8,11 +8,12 @@ import numpy as np
 import tinyflow as tf
 from tinyflow.core.op import apply
 from tinyflow.ops import math as m
-from tinyflow.ops.fused import GeluGradSum, LayerNormGradsAdd, fused_elementwise, fused_sum
+from tinyflow.ops.fused import (AddLayerNorm, GeluGradSum, LayerNormGradsAdd, fused_elementwise,
+                                fused_sum)
 
 from .common import A, ErrorInput, OpCase, S, nonzero, positive
 from .activation import np_gelu_grad
-from .normalization import np_layer_norm_grads
+from .normalization import np_layer_norm, np_layer_norm_grads
 
 CASES: list[OpCase] = []
 
@@ -132,4 +133,25 @@ CASES += [
            atol=2e-6,  # float32 erf and exp are approximations (see _fast_math)
            errors=(ErrorInput(S(A(), A()), tf.ShapeError,
                               r"^gelu_grad_sum: needs a static shape of rank 1 or more"),)),
+]
+
+
+def add_layer_norm(a, b, w, bias, eps=1e-5):
+    return apply(AddLayerNorm(eps=eps), a, b, w, bias)
+
+
+def np_add_layer_norm(a, b, w, bias, eps=1e-5):
+    total = a + b
+    return np.stack([total, np_layer_norm(total, w, bias, eps).astype(total.dtype)])
+
+
+# a residual add and the layer norm of its sum (passes/add_layer_norm.py)
+CASES += [
+    OpCase("add_layer_norm", add_layer_norm, np_add_layer_norm,
+           (S(A(3, 5), A(3, 5, layout="T"), A(5), A(5)),
+            S(A(2, 3, 4, layout="step"), A(2, 3, 4), A(3, 4), A(3, 4), eps=1e-3),
+            S(A(40, 6), A(40, 6), A(6, layout="step"), A(6))), dynamic=False,
+           errors=(ErrorInput(S(A(3, 5), A(5), A(5), A(5)), tf.ShapeError,
+                              r"^add_layer_norm: adds two values of one shape and dtype, got "
+                              r"\(3, 5\) \(float32\) and \(5,\)"),)),
 ]

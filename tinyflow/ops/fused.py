@@ -15,9 +15,9 @@ from functools import cached_property
 from ..core.op import Op, Typed, apply, as_tensor
 from ..core.tensor import Tensor
 from .activation import GeluGrad
-from .normalization import LayerNormGrads
+from .normalization import LayerNorm, LayerNormGrads, layer_norm
 from .reduce import reduce_sum, reduced_shape
-from .shape import concat, getitem, reshape
+from .shape import concat, getitem, reshape, stack
 
 
 class FusedElementwise(Op):
@@ -98,6 +98,27 @@ class FusedSum(FusedElementwise):
 
     def compose(self, *inputs):
         return reduce_sum(super().compose(*inputs), keepdims=self.keepdims)
+
+
+class AddLayerNorm(Op):
+    """[a + b, layer_norm(a + b, w, bias)] stacked: a residual add and the layer norm of its
+    sum in one pass, each row normalized while its sum is in cache, where the layer norm
+    reads the whole sum again (passes/residual_grads.py builds it)."""
+    name = "add_layer_norm"
+    composed = True
+    eps: float
+
+    def infer(self, a, b, w, bias):
+        if a.dtype is not b.dtype or a.shape is None or b.shape is None or tuple(
+                a.shape) != tuple(b.shape):
+            raise ValueError(f"adds two values of one shape and dtype, got {a.shape} "
+                             f"({a.dtype.name}) and {b.shape} ({b.dtype.name})")
+        shape, dtype = LayerNorm.infer(self, a, w, bias)
+        return (2,) + tuple(shape), dtype
+
+    def compose(self, a, b, w, bias):
+        total = a + b
+        return stack([total, layer_norm(total, w, bias, self.eps)])
 
 
 class LayerNormGradsAdd(Op):

@@ -9,6 +9,7 @@ test suite sets it).
 """
 from __future__ import annotations
 
+from .add_layer_norm import add_layer_norm
 from .bias_grads import bias_grads
 from .checkpoint import forward_flops, recompute_under_budget
 from .codegen import codegen
@@ -49,6 +50,7 @@ REWRITES = [
     ("dce", dce),
     ("residual_grads", residual_grads),   # after dce: the add's dx must have no dead reader
     ("bias_grads", bias_grads),
+    ("add_layer_norm", add_layer_norm),
     ("fuse_elementwise", fuse_elementwise),   # last: the other rewrites match single ops
 ]
 

@@ -40,6 +40,19 @@ def rows_forward(x, c, w, b, y):
 
 
 @jit
+def rows_add_forward(a, b, c, w, bias, s, y):
+    """s = a + b and y = `rows_forward` of s, each row normalized while its sum is in cache
+    (a residual add and the next block's layer norm)."""
+    for r in range(a.shape[0]):
+        ar, br, sr, yr = a[r], b[r], s[r], y[r]
+        for j in range(ar.shape[0]):
+            sr[j] = ar[j] + br[j]
+        mean, inv_std = row_moments(sr, c)
+        for j in range(sr.shape[0]):
+            yr[j] = (sr[j] - mean) * inv_std * w[j] + bias[j]
+
+
+@jit
 def rows_backward(g, x, c, w, dx, sums, out):
     """dx of `rows_forward` (the normalization's gradient of g * w), and with `sums` the
     scale's and shift's gradients too, in the same pass over g and x (each row's moments

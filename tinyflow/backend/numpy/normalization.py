@@ -11,7 +11,7 @@ import math
 import numpy as np
 
 from ...ops import normalization as n
-from ...ops.fused import LayerNormGradsAdd
+from ...ops.fused import AddLayerNorm, LayerNormGradsAdd
 from . import parallel
 from .registry import kernel
 
@@ -128,6 +128,20 @@ def layer_norm(op, x, w, b):
     loop, c, w, b = _row_loops()[0], _constants(rows, op.eps), w.reshape(-1), b.reshape(-1)
     _in_row_pieces(lambda r0, r1: loop(rows[r0:r1], c, w, b, y[r0:r1]), rows)
     return y.reshape(x.shape)
+
+
+@kernel(AddLayerNorm, widen=0)
+def add_layer_norm(op, a, b, w, bias):
+    """The sum and its layer norm, stacked, from one loop over a and b."""
+    out = np.empty((2,) + a.shape, np.result_type(a, b))
+    if a.size:
+        from ._norm_loops import rows_add_forward as loop
+        rows_a, rows_b = _layer_rows(a, w.size), _layer_rows(b, w.size)
+        s, y = out[0].reshape(rows_a.shape), out[1].reshape(rows_a.shape)
+        c, w, bias = _constants(rows_a, op.eps), w.reshape(-1), bias.reshape(-1)
+        _in_row_pieces(lambda r0, r1: loop(rows_a[r0:r1], rows_b[r0:r1], c, w, bias,
+                                           s[r0:r1], y[r0:r1]), rows_a)
+    return out
 
 
 @kernel(n.LayerNormGrad, widen=0)

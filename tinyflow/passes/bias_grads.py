@@ -10,6 +10,8 @@ dtype, is joined (one sum per gradient).
 """
 from __future__ import annotations
 
+import math
+
 from ..core.shapes import normalize_axes
 from ..ops.activation import GeluGrad
 from ..ops.fused import GeluGradSum
@@ -28,24 +30,17 @@ def bias_grads(program: Program) -> Program:
         if gelu_at is None or gelu_at in at:
             continue
         grad = program.steps[gelu_at]
-        rows = grad.shape[:-1]
+        rows = math.prod(grad.shape[:-1])
         both = emit(GeluGradSum(approximate=grad.op.approximate), *grad.inputs)
-        dh = emit(GetItem(index=(slice(None, _count(rows), None),)), both)
+        dh = emit(GetItem(index=(slice(None, rows, None),)), both)
         emit(Reshape(shape=grad.shape), dh, output=grad.output, name=grad.name)
         at[gelu_at] = emit.take()
-        emit(GetItem(index=(_count(rows),)), both, output=step.output, name=step.name)
+        emit(GetItem(index=(rows,)), both, output=step.output, name=step.name)
         at[n] = emit.take()
     if not at:
         return program
     return program.with_steps(spliced(program, at), num_slots=emit.num_slots, note=(
         "bias_grads", f"joined {len(at) // 2} bias gradient sum(s) with their GELU gradient"))
-
-
-def _count(rows: tuple) -> int:
-    count = 1
-    for d in rows:
-        count *= d
-    return count
 
 
 def _summed_gelu_grad(program: Program, n: int, step):

@@ -16,13 +16,14 @@ from ..ops.fused import LayerNormGradsAdd
 from ..ops.math import Add
 from ..ops.normalization import LayerNormGrads
 from ..ops.shape import GetItem, Reshape
-from .emit import private, static
-from .program import Program, is_pure, rename
+from .emit import private, spliced, static
+from .program import Program, is_pure
 
 
 def residual_grads(program: Program) -> Program:
-    """Each `r + dx` of a layer norm's input gradient dx as one `LayerNormGradsAdd` step."""
-    at, mapping = {}, {}
+    """Each `r + dx` of a layer norm's input gradient dx as one `LayerNormGradsAdd` step;
+    dx's getitem (and reshape) move to the add's place and write the add's slot."""
+    at: dict = {}
     for n, step in enumerate(program.steps):
         if type(step.op) is not Add or not is_pure(step, program):
             continue
@@ -30,34 +31,38 @@ def residual_grads(program: Program) -> Program:
             found = _joinable(program, n, step, k)
             if found is None or found[0] in at:
                 continue
-            grads_at, rows = found
+            grads_at, chain = found
             grads = program.steps[grads_at]
-            at[grads_at] = grads.replace(op=LayerNormGradsAdd(eps=grads.op.eps),
-                                         inputs=grads.inputs + (step.inputs[1 - k],))
-            at[n] = None
-            mapping[step.output] = rows
+            at[grads_at] = [grads.replace(op=LayerNormGradsAdd(eps=grads.op.eps),
+                                          inputs=grads.inputs + (step.inputs[1 - k],))]
+            moved = [program.steps[m] for m in chain]
+            at.update({m: [] for m in chain})
+            at[n] = moved[:-1] + [moved[-1].replace(output=step.output, name=step.name)]
             break
     if not at:
         return program
-    steps = [at.get(n, s) for n, s in enumerate(program.steps)]
-    steps = rename([s for s in steps if s is not None], mapping)
-    return program.with_steps(steps, fetches=[mapping.get(f, f) for f in program.fetches],
-                              note=("residual_grads", f"joined {len(mapping)} residual "
-                                                      f"gradient add(s) with layer norm "
-                                                      f"backward"))
+    joined = sum(type(s.op) is Add for n, s in enumerate(program.steps) if n in at)
+    return program.with_steps(spliced(program, at), note=(
+        "residual_grads", f"joined {joined} residual gradient add(s) with layer norm "
+                          f"backward"))
 
 
 def _joinable(program: Program, n: int, add, k: int):
-    """(index of the `LayerNormGrads` step, slot of dx's rows in x's shape) if input k of
-    the add at step n is a layer norm's dx that may absorb the add's other input r."""
+    """(index of the `LayerNormGrads` step, indices of dx's getitem and reshape) if input k
+    of the add at step n is a layer norm's dx that may absorb the add's other input r."""
     dx, r = add.inputs[k], add.inputs[1 - k]
     if dx == r or private(program, dx) != n:
         return None
     chain = program.made_by(dx, GetItem, Reshape)
+    if chain is None:
+        return None
+    moved = [program.producer[dx]]
     if chain is not None and isinstance(chain.op, Reshape):
-        if private(program, chain.inputs[0]) != program.producer[dx]:
+        if private(program, chain.inputs[0]) != program.producer[dx] or not is_pure(
+                chain, program):
             return None
         chain = program.made_by(chain.inputs[0], GetItem)
+        moved.insert(0, program.producer.get(chain.output) if chain is not None else None)
     if chain is None or not is_pure(chain, program):
         return None
     grads_at = program.producer.get(chain.inputs[0])
@@ -68,7 +73,8 @@ def _joinable(program: Program, n: int, add, k: int):
     x_shape, dtype = program.value_of(x)
     rows = grads.shape[0] - 2 if static(grads.shape) else None
     if (rows is None or not static(x_shape) or program.value_of(r) != (x_shape, dtype)
-            or program.value_of(dx) != (x_shape, dtype) or add.shape != x_shape or chain.op.index != (slice(None, rows, None),)
+            or program.value_of(dx) != (x_shape, dtype) or add.shape != x_shape
+            or chain.op.index != (slice(None, rows, None),)
             or program.producer.get(r, -1) > grads_at
             or program.written_between(grads_at, n, (r,))
             or grads.output in program.fetches or grads.output in program.waited_for):
@@ -77,7 +83,7 @@ def _joinable(program: Program, n: int, add, k: int):
               if program.steps[m] is not chain]
     if not all(isinstance(s.op, GetItem) and _after_rows(s.op.index, rows) for s in others):
         return None
-    return grads_at, dx
+    return grads_at, moved
 
 
 def _after_rows(index: tuple, rows: int) -> bool:

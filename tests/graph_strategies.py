@@ -551,15 +551,31 @@ def linear_batch_norm(b: Builder) -> bool:
 
 
 def layer_norm(b: Builder) -> bool:
-    """Layer norm by hand (reductions fed by elementwise ops) or F.layer_norm."""
+    """Layer norm by hand (reductions fed by elementwise ops), F.layer_norm, or two pre-norm
+    residual blocks y = x + gelu(F.layer_norm(x, (width,), w, c) + u), y + tanh(
+    F.layer_norm(y, ...)) of a static x: x's and y's gradients add the residual's to the
+    layer norm's (the residual_grads rewrite), u's sums the GELU gradient (bias_grads), the
+    second layer norm reads an add (add_layer_norm)."""
     a = b.pick(b.values(lambda v: v.ndim >= 1 and v.static[-1] is not None
                         and v.static[-1] >= 2), "value")
     if a is None:
         return False
-    if b.flag():
-        width = a.static[-1]
+    width = a.static[-1]
+    how = b.pick(["functional", "by hand", "residual"], "spelling")
+    if how == "functional":
         return b.op(f"F.layer_norm({{0}}, ({width},))",
                     lambda x: F.layer_norm(x, (width,)), a) is not None
+    if how == "residual":
+        if None in a.static:
+            return False
+        w, c, u = (b.variable((width,)) for _ in range(3))
+        y = b.op(f"{{0}} + F.gelu(F.layer_norm({{0}}, ({width},), {{1}}, {{2}}) + {{3}})",
+                 lambda x, w_, c_, u_: x + F.gelu(F.layer_norm(x, (width,), w_, c_) + u_),
+                 a, w, c, u)
+        return y is not None and b.op(
+            f"{{0}} + tf.tanh(F.layer_norm({{0}}, ({width},), {{1}}, {{2}}))",
+            lambda y_, w_, c_: y_ + tf.tanh(F.layer_norm(y_, (width,), w_, c_)),
+            y, w, c) is not None
     mean = b.op("tf.reduce_mean({0}, axis=-1, keepdims=True)",
                 lambda x: tf.reduce_mean(x, axis=-1, keepdims=True), a)
     centred = mean and b.op("{0} - {1}", lambda x, m: x - m, a, mean)

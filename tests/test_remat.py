@@ -14,6 +14,7 @@ import tinyflow as tf
 import tinyflow.nn.functional as F
 import tinyflow.passes as passes
 from tinyflow.ops.math import Cast
+from tinyflow.ops.fused import AddLayerNorm, LayerNormGradsAdd
 from tinyflow.ops.normalization import LayerNorm, LayerNormGrads, Normalize
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "bench"))
@@ -124,11 +125,15 @@ def test_layer_norm_keeps_its_input_not_its_normalized_values():
     backward recomputes the normalized values), so no normalized values are kept or remade."""
     sess, fetches, feed, _ = _gpt(False, **SMALL_GPT)
     program, _ = _program(sess, fetches, feed)
-    forward = [s for s in program.steps if isinstance(s.op, LayerNorm)]
-    backward = [s for s in program.steps if isinstance(s.op, LayerNormGrads)]
+    forward = [s for s in program.steps if isinstance(s.op, (LayerNorm, AddLayerNorm))]
+    backward = [s for s in program.steps
+                if isinstance(s.op, (LayerNormGrads, LayerNormGradsAdd))]
     assert len(forward) == 2 * SMALL_GPT["layers"] + 1 and len(backward) == len(forward)
     assert not [s for s in program.steps if isinstance(s.op, Normalize)]
-    inputs = {s.inputs[0] for s in forward}
+    joined = {s.output for s in forward if isinstance(s.op, AddLayerNorm)}
+    inputs = {s.inputs[0] for s in forward if isinstance(s.op, LayerNorm)} | {
+        s.output for s in program.steps if s.inputs and s.inputs[0] in joined
+        and s.op.index == (0,)}     # an add joined with its layer norm: the sum's half
     assert all(s.inputs[1] in inputs for s in backward)
 
 

@@ -351,3 +351,83 @@ def test_a_chain_two_bases_could_claim_is_folded_once():
     got, want, program = run_both(out, {x: rand(2, 3)})
     assert_close(got, want)
     assert len(notes(program, "fold_batchnorm")) <= 1
+
+
+# ---- residual gradients joined with layer norm's backward -------------------------------
+
+def _pre_norm_block(batch, residual_first):
+    """x + tanh(layer_norm(x)) (or the terms swapped) and the gradients of its square sum."""
+    import tinyflow.nn.functional as F
+    x = tf.placeholder(tf.float32, [batch, 3, 8])
+    w, c = variable(8), variable(8)
+    f = tf.tanh(F.layer_norm(x, (8,), w, c))
+    y = x + f if residual_first else f + x
+    y = y + tf.tanh(F.layer_norm(y, (8,), w, c))     # a second block, normalizing an add
+    return tf.gradients(tf.reduce_sum(y * y), [x, w, c]), {x: rand(2, 3, 8)}
+
+
+@pytest.mark.parametrize("residual_first", [False, True])
+def test_a_layer_norms_input_gradient_absorbs_the_residual_add(residual_first):
+    from tinyflow.ops.fused import LayerNormGradsAdd
+    fetches, feed = _pre_norm_block(2, residual_first)
+    got, want, program = run_both(fetches, feed)
+    assert count(program, LayerNormGradsAdd) == 2
+    assert notes(program, "residual_grads") == [
+        "joined 2 residual gradient add(s) with layer norm backward"]
+    assert_close(got, want)
+
+
+def test_a_layer_norm_of_unknown_batch_keeps_its_residual_add():
+    fetches, feed = _pre_norm_block(None, True)
+    assert_untouched(fetches, feed, "residual_grads")
+
+
+# ---- a GELU's gradient and the bias gradient before it ----------------------------------
+
+def _gelu_layer(approximate, bias_shape=(5,)):
+    """gelu(x @ W + b) of a static x (as a 3-D x @ W reshaped: the GPT's MLP) and its
+    gradients."""
+    import tinyflow.nn.functional as F
+    x = tf.placeholder(tf.float32, [2, 3, 4])
+    w, b = variable(4, 5), variable(*bias_shape)
+    h = tf.reshape(tf.matmul(tf.reshape(x, [6, 4]), w), [2, 3, 5])
+    y = F.gelu(h + b, approximate=approximate)
+    return tf.gradients(tf.reduce_sum(y * y), [x, w, b]), {x: rand(2, 3, 4)}
+
+
+@pytest.mark.parametrize("approximate", ["none", "tanh"])
+def test_a_gelu_gradient_and_its_bias_sum_are_one_step(approximate):
+    from tinyflow.ops.fused import GeluGradSum
+    from tinyflow.ops.reduce import Sum
+    from tinyflow.ops.shape import SumTo
+    fetches, feed = _gelu_layer(approximate)
+    got, want, program = run_both(fetches, feed)
+    assert count(program, GeluGradSum) == 1 and not count(program, (Sum, SumTo))
+    assert notes(program, "bias_grads") == ["joined 1 bias gradient sum(s) with their GELU "
+                                            "gradient"]
+    assert_close(got, want)
+
+
+def test_a_bias_along_another_axis_keeps_its_sum():
+    fetches, feed = _gelu_layer("tanh", bias_shape=(3, 1))
+    assert_untouched(fetches, feed, "bias_grads")
+
+
+# ---- a residual add and the layer norm of its sum ---------------------------------------
+
+def test_a_residual_add_and_the_layer_norm_of_its_sum_are_one_step():
+    from tinyflow.ops.fused import AddLayerNorm
+    from tinyflow.ops.normalization import LayerNorm
+    fetches, feed = _pre_norm_block(2, True)
+    got, want, program = run_both(fetches, feed)
+    assert count(program, AddLayerNorm) == 1 and count(program, LayerNorm) == 1
+    assert notes(program, "add_layer_norm") == ["joined 1 add(s) with the layer norm of the "
+                                                "sum"]
+    assert_close(got, want)
+
+
+def test_a_broadcasting_add_keeps_its_layer_norm():
+    import tinyflow.nn.functional as F
+    x = tf.placeholder(tf.float32, [4, 8])
+    y = F.layer_norm(x + variable(8), (8,), variable(8), variable(8))
+    assert_untouched([y], {x: rand(4, 8)}, "add_layer_norm")

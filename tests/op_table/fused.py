@@ -6,10 +6,14 @@ from __future__ import annotations
 import numpy as np
 
 import tinyflow as tf
+from tinyflow.core.op import apply
 from tinyflow.ops import math as m
-from tinyflow.ops.fused import fused_elementwise, fused_sum
+from tinyflow.ops.fused import (AddLayerNorm, GeluGradSum, LayerNormGradsAdd, fused_elementwise,
+                                fused_sum)
 
 from .common import A, ErrorInput, OpCase, S, nonzero, positive
+from .activation import np_gelu_grad
+from .normalization import np_layer_norm, np_layer_norm_grads
 
 CASES: list[OpCase] = []
 
@@ -83,4 +87,71 @@ CASES += [
             S(A(0, 3), A(3), A(3))),
            errors=(ErrorInput(S(A(3, 4), A(2, 4), A(4)), tf.ShapeError,
                               r"^fused\[sub,square,mul,sum\]: dimension -2 is 3 in one and 2"),)),
+]
+
+
+def layer_norm_grads_add(g, x, w, r, eps=1e-5):
+    return apply(LayerNormGradsAdd(eps=eps), g, x, w, r)
+
+
+def np_layer_norm_grads_add(g, x, w, r, eps=1e-5):
+    both = np_layer_norm_grads(g, x, w, eps)
+    both[:-2] += r.reshape((-1,) + w.shape)
+    return both
+
+
+# a layer norm's input gradient plus a residual gradient (passes/residual_grads.py)
+CASES += [
+    OpCase("layer_norm_grads_add", layer_norm_grads_add, np_layer_norm_grads_add,
+           (S(A(3, 5), A(3, 5, layout="T"), A(5), A(3, 5)),
+            S(A(2, 3, 4, layout="step"), A(2, 3, 4), A(3, 4), A(2, 3, 4, layout="T"),
+              eps=1e-3),
+            S(A(40, 6), A(40, 6, layout="step"), A(6), A(40, 6))), dynamic=False,
+           errors=(ErrorInput(S(A(3, 5), A(3, 5), A(5), A(5, 3)), tf.ShapeError,
+                              r"^layer_norm_grads_add: the residual gradient \(5, 3\) "
+                              r"\(float32\) must have the input's static shape \(3, 5\)"),)),
+]
+
+
+def gelu_grad_sum(g, x, approximate="none"):
+    return apply(GeluGradSum(approximate=approximate), g, x)
+
+
+def np_gelu_grad_sum(g, x, approximate="none"):
+    dh = np_gelu_grad(g, x, approximate)
+    dh = dh.reshape(-1, dh.shape[-1])
+    return np.concatenate([dh, dh.sum(axis=0, keepdims=True)])
+
+
+# a GELU's gradient and its column sums, the bias gradient before it (passes/bias_grads.py);
+# 40 rows: the float32 loop's blocks of rows summed in float32 and then float64
+CASES += [
+    OpCase("gelu_grad_sum", gelu_grad_sum, np_gelu_grad_sum,
+           (S(A(3, 4), A(3, 4)), S(A(2, 3, 5, layout="T"), A(2, 3, 5, layout="step"),
+                                    approximate="tanh"),
+            S(A(40, 3), A(40, 3)), S(A(4), A(3, 4))), dynamic=False,
+           atol=2e-6,  # float32 erf and exp are approximations (see _fast_math)
+           errors=(ErrorInput(S(A(), A()), tf.ShapeError,
+                              r"^gelu_grad_sum: needs a static shape of rank 1 or more"),)),
+]
+
+
+def add_layer_norm(a, b, w, bias, eps=1e-5):
+    return apply(AddLayerNorm(eps=eps), a, b, w, bias)
+
+
+def np_add_layer_norm(a, b, w, bias, eps=1e-5):
+    total = a + b
+    return np.stack([total, np_layer_norm(total, w, bias, eps).astype(total.dtype)])
+
+
+# a residual add and the layer norm of its sum (passes/add_layer_norm.py)
+CASES += [
+    OpCase("add_layer_norm", add_layer_norm, np_add_layer_norm,
+           (S(A(3, 5), A(3, 5, layout="T"), A(5), A(5)),
+            S(A(2, 3, 4, layout="step"), A(2, 3, 4), A(3, 4), A(3, 4), eps=1e-3),
+            S(A(40, 6), A(40, 6), A(6, layout="step"), A(6))), dynamic=False,
+           errors=(ErrorInput(S(A(3, 5), A(5), A(5), A(5)), tf.ShapeError,
+                              r"^add_layer_norm: adds two values of one shape and dtype, got "
+                              r"\(3, 5\) \(float32\) and \(5,\)"),)),
 ]

@@ -9,11 +9,15 @@ rule, its derivatives (`compose`) and its reference kernel all re-apply the memb
 from __future__ import annotations
 
 import dataclasses
+import math
 from functools import cached_property
 
 from ..core.op import Op, Typed, apply, as_tensor
 from ..core.tensor import Tensor
+from .activation import GeluGrad
+from .normalization import LayerNorm, LayerNormGrads, layer_norm
 from .reduce import reduce_sum, reduced_shape
+from .shape import concat, getitem, reshape, stack
 
 
 class FusedElementwise(Op):
@@ -94,6 +98,70 @@ class FusedSum(FusedElementwise):
 
     def compose(self, *inputs):
         return reduce_sum(super().compose(*inputs), keepdims=self.keepdims)
+
+
+class AddLayerNorm(Op):
+    """[a + b, layer_norm(a + b, w, bias)] stacked: a residual add and the layer norm of its
+    sum in one pass, each row normalized while its sum is in cache, where the layer norm
+    reads the whole sum again (passes/residual_grads.py builds it)."""
+    name = "add_layer_norm"
+    composed = True
+    eps: float
+
+    def infer(self, a, b, w, bias):
+        if a.dtype is not b.dtype or a.shape is None or b.shape is None or tuple(
+                a.shape) != tuple(b.shape):
+            raise ValueError(f"adds two values of one shape and dtype, got {a.shape} "
+                             f"({a.dtype.name}) and {b.shape} ({b.dtype.name})")
+        shape, dtype = LayerNorm.infer(self, a, w, bias)
+        return (2,) + tuple(shape), dtype
+
+    def compose(self, a, b, w, bias):
+        total = a + b
+        return stack([total, layer_norm(total, w, bias, self.eps)])
+
+
+class LayerNormGradsAdd(Op):
+    """`LayerNormGrads` with r (x's shape) added to dx's rows: a pre-norm block's residual
+    gradient `r + layer_norm_grad(...)` summed in the backward loop while each row is in
+    cache, where the add is another pass over three arrays of x's size
+    (passes/residual_grads.py builds it)."""
+    name = "layer_norm_grads_add"
+    composed = True       # derivatives: autodiff differentiates compose()
+    eps: float
+
+    def infer(self, g, x, w, r):
+        if r.dtype is not x.dtype or r.shape is None or x.shape is None or tuple(
+                r.shape) != tuple(x.shape):
+            raise ValueError(f"the residual gradient {r.shape} ({r.dtype.name}) must have "
+                             f"the input's static shape {x.shape} and dtype ({x.dtype.name})")
+        return LayerNormGrads.infer(self, g, x, w)
+
+    def compose(self, g, x, w, r):
+        both = apply(LayerNormGrads(eps=self.eps), g, x, w)
+        n = both.shape[0] - 2
+        dx = getitem(both, slice(None, n)) + reshape(r, (n,) + tuple(w.shape))
+        return concat([dx, getitem(both, slice(n, None))], axis=0)
+
+
+class GeluGradSum(Op):
+    """`GeluGrad` as rows [n, width] (width: the last dim) and, as row n, their column sums:
+    an MLP's hidden gradient and the bias gradient of the Linear before the GELU from one
+    pass, where the sum reads the gradient again (passes/bias_grads.py builds it)."""
+    name = "gelu_grad_sum"
+    composed = True
+    approximate: str
+
+    def infer(self, g, x):
+        shape, dtype = GeluGrad.infer(self, g, x)
+        if shape is None or None in shape or not shape:
+            raise ValueError(f"needs a static shape of rank 1 or more, got {shape}")
+        return (math.prod(shape[:-1]) + 1, shape[-1]), dtype
+
+    def compose(self, g, x):
+        dh = apply(GeluGrad(approximate=self.approximate), g, x)
+        rows = reshape(dh, (-1, dh.shape[-1]))
+        return concat([rows, reshape(reduce_sum(rows, 0), (1, -1))], axis=0)
 
 
 def fused_elementwise(members, args, *inputs, name=None) -> Tensor:

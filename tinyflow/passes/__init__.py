@@ -9,6 +9,8 @@ test suite sets it).
 """
 from __future__ import annotations
 
+from .add_layer_norm import add_layer_norm
+from .bias_grads import bias_grads
 from .checkpoint import forward_flops, recompute_under_budget
 from .codegen import codegen
 from .constant_fold import constant_fold
@@ -26,6 +28,7 @@ from .program import External, Program, Step, VerifyError, literal, lower, renam
 from .reassociate import reassociate
 from .record import Record, record
 from .remat import remat
+from .residual_grads import residual_grads
 from .row_kernels import row_kernels
 from .scatter_tiles import scatter_tiles
 from .schedule import schedule
@@ -45,6 +48,9 @@ REWRITES = [
     ("fold_batchnorm", fold_batchnorm),
     ("merge_matmuls", merge_matmuls),     # after cse: linear layers' reshapes of one x merge
     ("dce", dce),
+    ("residual_grads", residual_grads),   # after dce: the add's dx must have no dead reader
+    ("bias_grads", bias_grads),
+    ("add_layer_norm", add_layer_norm),
     ("fuse_elementwise", fuse_elementwise),   # last: the other rewrites match single ops
 ]
 

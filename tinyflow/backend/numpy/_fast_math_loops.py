@@ -219,6 +219,31 @@ def binary32(body, g, x, out):
             out[i] = gelu_tanh_grad_32(g[i], x[i])
 
 
+SUM_BLOCK = 32   # rows summed in float32 before a float64 add (as the layer norm loops)
+
+
+@loop
+def binary32_column_sums(body, g, x, out, sums):
+    """`binary32` over rows [rows, width], with each column of out summed into `sums`
+    (float64 [width]) while its row is in cache: a GELU gradient and the bias gradient of
+    the Linear before it in one pass. Blocks of `SUM_BLOCK` rows are summed in float32."""
+    part = np.zeros(x.shape[1], np.float32)
+    for r in range(x.shape[0]):
+        gr, xr, orow = g[r], x[r], out[r]
+        if body == 0:
+            for j in range(xr.shape[0]):
+                orow[j] = gelu_grad_32(gr[j], xr[j])
+        else:
+            for j in range(xr.shape[0]):
+                orow[j] = gelu_tanh_grad_32(gr[j], xr[j])
+        for j in range(xr.shape[0]):
+            part[j] += orow[j]
+        if r % SUM_BLOCK == SUM_BLOCK - 1 or r == x.shape[0] - 1:
+            for j in range(xr.shape[0]):
+                sums[j] += part[j]
+                part[j] = 0
+
+
 # ---- the LSTM cell and recurrence (see backend/numpy/rnn.py) ----------------------------
 
 cell = numba.njit(cache=True, nogil=True, fastmath=True, error_model="numpy")  # x/0: IEEE

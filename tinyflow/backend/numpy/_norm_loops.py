@@ -40,6 +40,19 @@ def rows_forward(x, c, w, b, y):
 
 
 @jit
+def rows_add_forward(a, b, c, w, bias, s, y):
+    """s = a + b and y = `rows_forward` of s, each row normalized while its sum is in cache
+    (a residual add and the next block's layer norm)."""
+    for r in range(a.shape[0]):
+        ar, br, sr, yr = a[r], b[r], s[r], y[r]
+        for j in range(ar.shape[0]):
+            sr[j] = ar[j] + br[j]
+        mean, inv_std = row_moments(sr, c)
+        for j in range(sr.shape[0]):
+            yr[j] = (sr[j] - mean) * inv_std * w[j] + bias[j]
+
+
+@jit
 def rows_backward(g, x, c, w, dx, sums, out):
     """dx of `rows_forward` (the normalization's gradient of g * w), and with `sums` the
     scale's and shift's gradients too, in the same pass over g and x (each row's moments
@@ -47,6 +60,20 @@ def rows_backward(g, x, c, w, dx, sums, out):
     (float64 [2, width]; not read without `sums`), summed as in `rows_param_grad`. The
     running sums are two arrays, one loop each: written in dx's loop, or as the rows of one
     array, they made the loop 1.2-1.3x slower in all (fewer loops vectorized)."""
+    _rows_backward(g, x, c, w, dx, sums, out, dx[:0])
+
+
+@jit
+def rows_backward_add(g, x, c, w, dx, out, res):
+    """`rows_backward` with its sums, and `res` [rows, width] added to each row of dx while
+    the row is in cache: a residual stream's gradient joined with its layer norm's."""
+    _rows_backward(g, x, c, w, dx, True, out, res)
+
+
+@jit
+def _rows_backward(g, x, c, w, dx, sums, out, res):
+    """The loop of `rows_backward`; `res` is added to dx unless it has no rows."""
+    add = res.shape[0] > 0
     w_part = np.zeros(x.shape[1], x.dtype)
     b_part = np.zeros(x.shape[1], x.dtype)
     for r in range(x.shape[0]):
@@ -61,6 +88,10 @@ def rows_backward(g, x, c, w, dx, sums, out):
         g_mean, gy_mean = g_sum * c[0], gy_sum * c[0] * inv_std
         for j in range(xr.shape[0]):
             dr[j] = (gr[j] * w[j] - g_mean - (xr[j] - mean) * inv_std * gy_mean) * inv_std
+        if add:
+            rr = res[r]
+            for j in range(xr.shape[0]):
+                dr[j] += rr[j]
         if sums:
             for j in range(xr.shape[0]):
                 w_part[j] += gr[j] * ((xr[j] - mean) * inv_std)

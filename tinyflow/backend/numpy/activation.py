@@ -2,10 +2,12 @@
 the first axis across the kernel pool's threads when large (an MLP's hidden activation:
 1M entries in the GPT step, some 1 ms on one thread)."""
 import functools
+import math
 
 import numpy as np
 
 from ...ops import activation as a
+from ...ops.fused import GeluGradSum
 from . import _fast_math, parallel
 from .registry import kernel
 
@@ -28,3 +30,32 @@ def gelu(op, x):
 @kernel(a.GeluGrad, widen=0)
 def gelu_grad(op, g, x):
     return _pointwise("gelu_tanh_grad" if op.approximate == "tanh" else "gelu_grad", g, x)
+
+
+@kernel(GeluGradSum, widen=0)
+def gelu_grad_sum(op, g, x):
+    """The gradient's rows and their column sums; float32 rows of one shape in one Numba
+    pass (pieces of whole row blocks on the pool's threads: sums independent of the thread
+    count), anything else by `gelu_grad` then a sum."""
+    shape = np.broadcast_shapes(g.shape, x.shape)
+    width = shape[-1]
+    rows = math.prod(shape[:-1])
+    out = np.empty((rows + 1, width), np.result_type(g, x))
+    if not (g.dtype == x.dtype == np.float32 and g.shape == x.shape and rows):
+        dh = gelu_grad(op, g, x).reshape(rows, width)
+        out[:rows] = dh
+        out[rows] = dh.sum(axis=0)
+        return out
+    from . import _fast_math_loops as loops
+    g2, x2 = np.ascontiguousarray(g).reshape(rows, width), np.ascontiguousarray(x).reshape(
+        rows, width)
+    body, block, parts = loops.BINARY32["gelu_tanh_grad" if op.approximate == "tanh"
+                                        else "gelu_grad"], loops.SUM_BLOCK, []
+
+    def blocks(k0, k1):
+        r0, r1, part = k0 * block, min(k1 * block, rows), np.zeros(width)
+        loops.binary32_column_sums(body, g2[r0:r1], x2[r0:r1], out[r0:r1], part)
+        parts.append((k0, part))
+    parallel.split(blocks, -(-rows // block), rows * width)
+    out[rows] = sum(part for _, part in sorted(parts, key=lambda kp: kp[0]))
+    return out

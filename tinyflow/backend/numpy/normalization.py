@@ -11,6 +11,7 @@ import math
 import numpy as np
 
 from ...ops import normalization as n
+from ...ops.fused import AddLayerNorm, LayerNormGradsAdd
 from . import parallel
 from .registry import kernel
 
@@ -129,6 +130,20 @@ def layer_norm(op, x, w, b):
     return y.reshape(x.shape)
 
 
+@kernel(AddLayerNorm, widen=0)
+def add_layer_norm(op, a, b, w, bias):
+    """The sum and its layer norm, stacked, from one loop over a and b."""
+    out = np.empty((2,) + a.shape, np.result_type(a, b))
+    if a.size:
+        from ._norm_loops import rows_add_forward as loop
+        rows_a, rows_b = _layer_rows(a, w.size), _layer_rows(b, w.size)
+        s, y = out[0].reshape(rows_a.shape), out[1].reshape(rows_a.shape)
+        c, w, bias = _constants(rows_a, op.eps), w.reshape(-1), bias.reshape(-1)
+        _in_row_pieces(lambda r0, r1: loop(rows_a[r0:r1], rows_b[r0:r1], c, w, bias,
+                                           s[r0:r1], y[r0:r1]), rows_a)
+    return out
+
+
 @kernel(n.LayerNormGrad, widen=0)
 def layer_norm_grad(op, g, x, w):
     if x.size == 0:
@@ -156,15 +171,33 @@ def layer_norm_param_grad(op, g, x):
 @kernel(n.LayerNormGrads, widen=0)
 def layer_norm_grads(op, g, x, w):
     """dx's rows, then the scale's and shift's gradients, from one loop over g and x."""
+    return _layer_norm_grads(op, g, x, w, None)
+
+
+@kernel(LayerNormGradsAdd, widen=0)
+def layer_norm_grads_add(op, g, x, w, r):
+    """`layer_norm_grads` with r added to dx's rows in the same loop."""
+    return _layer_norm_grads(op, g, x, w, r)
+
+
+def _layer_norm_grads(op, g, x, w, r):
     lead = x.shape[:x.ndim - w.ndim]
     out = np.empty((math.prod(lead) + 2, w.size), x.dtype)
     sums = np.zeros((2, w.size), np.float64)
     if x.size:
         rows, g_rows = _layer_rows(x, w.size), _layer_rows(g, w.size)
-        loop, c, w_flat = _row_loops()[1], _constants(rows, op.eps), w.reshape(-1)
+        c, w_flat = _constants(rows, op.eps), w.reshape(-1)
         dx = out[:len(rows)]
-        _in_param_pieces(lambda r0, r1, part: loop(g_rows[r0:r1], rows[r0:r1], c, w_flat,
-                                                   dx[r0:r1], True, part), rows, sums)
+        if r is None:
+            loop = _row_loops()[1]
+            _in_param_pieces(lambda r0, r1, part: loop(g_rows[r0:r1], rows[r0:r1], c, w_flat,
+                                                       dx[r0:r1], True, part), rows, sums)
+        else:
+            from ._norm_loops import rows_backward_add as loop
+            res = _layer_rows(r, w.size)
+            _in_param_pieces(lambda r0, r1, part: loop(g_rows[r0:r1], rows[r0:r1], c, w_flat,
+                                                       dx[r0:r1], part, res[r0:r1]),
+                             rows, sums)
     out[len(out) - 2:] = sums
     return out.reshape((len(out),) + w.shape)
 

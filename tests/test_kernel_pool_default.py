@@ -74,3 +74,46 @@ def test_pool_gives_openblas_its_thread_count_back(monkeypatch):
         assert lib.openblas_set_num_threads_local(2) == 2
     finally:
         lib.openblas_set_num_threads_local(before)
+
+
+@pytest.mark.parametrize("spin_rounds", [0, 4000])   # the pool thread asleep / polling
+def test_pool_runs_every_piece_and_raises_their_errors(monkeypatch, spin_rounds):
+    """Each run covers its range once, whether the pool thread polls or slept; a piece's
+    error reaches the caller after all pieces finished; runs from two user threads at once
+    (one then running its pieces itself) both cover their ranges."""
+    import threading
+
+    import numpy as np
+
+    from tinyflow.backend.numpy import parallel
+    monkeypatch.setattr(parallel, "threads", lambda: 3)
+    monkeypatch.setattr(parallel, "SPIN_ROUNDS", spin_rounds)
+    for length in (2, 3, 10):
+        hits = np.zeros(length, int)
+
+        def piece(a, b):
+            hits[a:b] += 1
+        for _ in range(20):
+            assert parallel.run(piece, length)
+        assert (hits == 20).all()
+
+    def failing(a, b):
+        if a > 0:
+            raise ValueError(f"piece {a}")
+    with pytest.raises(ValueError, match="piece"):
+        parallel.run(failing, 9)
+    assert parallel.run(lambda a, b: None, 9)    # the pool still works after an error
+
+    totals = [np.zeros(1000, int), np.zeros(1000, int)]
+
+    def user(total):
+        def piece(a, b):
+            total[a:b] += 1
+        for _ in range(50):
+            parallel.run(piece, len(total))
+    users = [threading.Thread(target=user, args=(t,)) for t in totals]
+    for t in users:
+        t.start()
+    for t in users:
+        t.join()
+    assert all((t == 50).all() for t in totals)

@@ -6,7 +6,6 @@ import math
 import numpy as np
 
 from ...ops import state
-from . import parallel
 from .registry import kernel
 
 
@@ -21,16 +20,15 @@ def no_op(op):
     return None
 
 
-# Adam's element reads four arrays, writes three and takes a root and a quotient: about
-# this many elementwise passes' worth, which `parallel.MIN_ELEMENTS` is counted in (a GPT's
-# [1024, 256] weights go to two threads)
-ADAM_PASSES = 4
-
-
+# Both updates stream their arrays once (Adam: four read, three written; momentum: three
+# read, two written) on one thread: memory-bound, they ran no faster on the kernel pool's two
+# threads (2026-12-05, SCHED_FIFO on the 2-core VM: momentum over 256k / 1M / 4M floats 94 /
+# 429 / 1748 us on one thread, 101 / 438 / 1761 on two; Adam over 256k / 1M 143 / 615 against
+# 149 / 626), and the MLP step took 7.24 -> 6.90 ms without it (GPT 1-2% less)
 @functools.cache
 def _adam_loop():
-    """One pass over flat arrays: each element read and written once (Numba, cached);
-    without the GIL: a large parameter's parts run on the kernel pool's threads."""
+    """One pass over flat arrays: each element read and written once (Numba, cached;
+    without the GIL, so the user's other threads run meanwhile)."""
     from ._numba import numba
 
     # IEEE division: no check, so SIMD
@@ -48,7 +46,7 @@ def _adam_loop():
 
 @functools.cache
 def _momentum_loop():
-    """Without the GIL: a large parameter's parts run on the kernel pool's threads."""
+    """One pass over flat arrays, as `_adam_loop`."""
     from ._numba import numba
 
     @numba.njit(cache=True, nogil=True, error_model="numpy")
@@ -67,9 +65,7 @@ def momentum_step(op, p, g, v):
     lr, mu, w = f(op.lr), f(op.momentum), f(1 - op.dampening)
     if all(a.flags.c_contiguous for a in (p, g, v)) and p.dtype in (np.float32, np.float64):
         loop, flat = _momentum_loop(), [a.reshape(-1) for a in (p, g, v)]
-        # memory-bound: an MLP's 1M-element weight on every thread, as torch's foreach step
-        parallel.split(lambda a, b: loop(*(x[a:b] for x in flat), lr, mu, w, op.nesterov),
-                       p.size)
+        loop(*flat, lr, mu, w, op.nesterov)
         return p
     v[...] = mu * v + w * g         # strided or half precision: NumPy, in place
     p[...] = p - lr * (g + mu * v if op.nesterov else v)
@@ -86,8 +82,7 @@ def adam_step(op, p, g, m, v):
     root2, eps = f(math.sqrt(1 - op.beta2 ** op.step)), f(op.eps)
     if all(a.flags.c_contiguous for a in (p, g, m, v)) and p.dtype in (np.float32, np.float64):
         loop, flat = _adam_loop(), [a.reshape(-1) for a in (p, g, m, v)]
-        parallel.split(lambda a, b: loop(*(x[a:b] for x in flat), decay, w1, beta2, w2,
-                                         step_size, root2, eps), p.size, p.size * ADAM_PASSES)
+        loop(*flat, decay, w1, beta2, w2, step_size, root2, eps)
         return p
     m += w1 * (g - m)               # strided or half precision: NumPy, in place
     v[...] = beta2 * v + w2 * (g * g)

@@ -99,12 +99,17 @@ def _openblas_local() -> Optional[Callable[[int], int]]:
 
 
 # A waiting thread polls ~50 us (~13 ns a poll on the 2-core Xeon) before it sleeps. Once
-# it sees the change it pauses ~2.6 us more before taking the GIL: the thread that raised
+# it sees the change it pauses a few us more before taking the GIL: the thread that raised
 # the count is by then inside NumPy or Numba with the GIL released, where without the pause
-# the waiter finds the GIL held and sleeps on it (a futex wake-up again): handing an empty
-# piece over and back took 47 us with no pause, 7 us with 200 rounds, 20 us with 1000
+# the waiter finds the GIL held and sleeps on it (a futex wake-up again). The caller has more
+# Python to run before its own piece's kernel than a pool thread before its next poll, so
+# the pool thread pauses longer. Measured (2026-12-05, SCHED_FIFO): an empty piece handed
+# over and back 47 us with no pause, 7 us with 200 rounds, 20 us with 1000; a relu over
+# [256, 1024] on two threads 78 us with 200 rounds before the pool thread's piece, 41 with
+# 300-600 (one thread: 54)
 SPIN_ROUNDS = 4000
-SETTLE_ROUNDS = 200
+GO_SETTLE = 400       # rounds the pool thread pauses after it was handed a piece
+DONE_SETTLE = 200     # rounds the caller pauses after the pool thread finished
 
 
 class _Signal:
@@ -112,8 +117,8 @@ class _Signal:
     for `SPIN_ROUNDS` (`_spin_loops.spin`), then sleeps on a lock that the raiser releases
     only when the waiter said it sleeps (both under `mutex`, so no raise is missed)."""
 
-    def __init__(self):
-        self.count = np.zeros(1, np.int64)
+    def __init__(self, settle: int):
+        self.count, self.settle = np.zeros(1, np.int64), settle
         self.address, self.seen = self.count.ctypes.data, 0
         self.mutex, self.wake = threading.Lock(), threading.Lock()
         self.wake.acquire()
@@ -127,7 +132,7 @@ class _Signal:
             self.wake.release()
 
     def wait(self) -> None:
-        if _spin()(self.address, self.seen, SPIN_ROUNDS, SETTLE_ROUNDS) == self.seen:
+        if _spin()(self.address, self.seen, SPIN_ROUNDS, self.settle) == self.seen:
             with self.mutex:
                 sleep = self.sleeping = bool(self.count[0] == self.seen)
             if sleep:
@@ -146,7 +151,7 @@ class _Worker:
     and returns its error (None when it ran through)."""
 
     def __init__(self):
-        self.go, self.done = _Signal(), _Signal()
+        self.go, self.done = _Signal(GO_SETTLE), _Signal(DONE_SETTLE)
         self.task, self.error = None, None
         threading.Thread(target=self._loop, name="tinyflow-kernel", daemon=True).start()
 

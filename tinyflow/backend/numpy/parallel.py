@@ -32,6 +32,19 @@ ThreadPoolExecutor woke a sleeping thread every time: an empty two-piece run too
 an exp over 128k floats 89 us on two threads against 47 on one; with the poll, 11 and 40 us
 (2026-12-05, SCHED_FIFO on the 2-core VM). A run from another user thread while one is
 active runs its pieces in its own thread, one after another.
+
+Products stay on OpenBLAS's own threads. One team doing everything, as OpenMP does (OpenBLAS
+on one thread, each 2-D product cut in two on this pool, the pool thread polling ~2 ms so no
+piece wakes it), lost on the 2-core VM (2026-12-05, SCHED_FIFO): alone, the two halves of a
+GPT product ([1024, 256] x [256, 768], transposed operands, dW's [256, 1024] x [1024, 768])
+took 8-21 % longer than OpenBLAS's two threads, since each half alone runs at full speed but
+the two at once are ~17 % slower (each packs all of the shared operand, where OpenBLAS's
+threads share one packing); in the GPT step the products took 41.3 -> 48.9 ms while the other
+kernels gained 3.3 ms (layer norm, attention, GELU, cross-entropy, with MIN_ELEMENTS at 64k),
+the step 72.5 -> 72.5-73.2 ms; the MLP step 7.55 -> 8.0 ms (9.1 at 64-128k). Polling long
+with OpenBLAS's threads on, the pool thread fights their spin for the second core (GPT 69 ->
+98 ms); sending it to sleep before each product changes nothing (71.9 -> 71.6 ms), waking
+it after each product loses (76 ms).
 """
 from __future__ import annotations
 

@@ -32,6 +32,19 @@ ThreadPoolExecutor woke a sleeping thread every time: an empty two-piece run too
 an exp over 128k floats 89 us on two threads against 47 on one; with the poll, 11 and 40 us
 (2026-12-05, SCHED_FIFO on the 2-core VM). A run from another user thread while one is
 active runs its pieces in its own thread, one after another.
+
+Products stay on OpenBLAS's own threads. One team doing everything, as OpenMP does (OpenBLAS
+on one thread, each 2-D product cut in two on this pool, the pool thread polling ~2 ms so no
+piece wakes it), lost on the 2-core VM (2026-12-05, SCHED_FIFO): alone, the two halves of a
+GPT product ([1024, 256] x [256, 768], transposed operands, dW's [256, 1024] x [1024, 768])
+took 8-21 % longer than OpenBLAS's two threads, since each half alone runs at full speed but
+the two at once are ~17 % slower (each packs all of the shared operand, where OpenBLAS's
+threads share one packing); in the GPT step the products took 41.3 -> 48.9 ms while the other
+kernels gained 3.3 ms (layer norm, attention, GELU, cross-entropy, with MIN_ELEMENTS at 64k),
+the step 72.5 -> 72.5-73.2 ms; the MLP step 7.55 -> 8.0 ms (9.1 at 64-128k). Polling long
+with OpenBLAS's threads on, the pool thread fights their spin for the second core (GPT 69 ->
+98 ms); sending it to sleep before each product changes nothing (71.9 -> 71.6 ms), waking
+it after each product loses (76 ms).
 """
 from __future__ import annotations
 
@@ -99,12 +112,17 @@ def _openblas_local() -> Optional[Callable[[int], int]]:
 
 
 # A waiting thread polls ~50 us (~13 ns a poll on the 2-core Xeon) before it sleeps. Once
-# it sees the change it pauses ~2.6 us more before taking the GIL: the thread that raised
+# it sees the change it pauses a few us more before taking the GIL: the thread that raised
 # the count is by then inside NumPy or Numba with the GIL released, where without the pause
-# the waiter finds the GIL held and sleeps on it (a futex wake-up again): handing an empty
-# piece over and back took 47 us with no pause, 7 us with 200 rounds, 20 us with 1000
+# the waiter finds the GIL held and sleeps on it (a futex wake-up again). The caller has more
+# Python to run before its own piece's kernel than a pool thread before its next poll, so
+# the pool thread pauses longer. Measured (2026-12-05, SCHED_FIFO): an empty piece handed
+# over and back 47 us with no pause, 7 us with 200 rounds, 20 us with 1000; a relu over
+# [256, 1024] on two threads 78 us with 200 rounds before the pool thread's piece, 41 with
+# 300-600 (one thread: 54)
 SPIN_ROUNDS = 4000
-SETTLE_ROUNDS = 200
+GO_SETTLE = 400       # rounds the pool thread pauses after it was handed a piece
+DONE_SETTLE = 200     # rounds the caller pauses after the pool thread finished
 
 
 class _Signal:
@@ -112,8 +130,8 @@ class _Signal:
     for `SPIN_ROUNDS` (`_spin_loops.spin`), then sleeps on a lock that the raiser releases
     only when the waiter said it sleeps (both under `mutex`, so no raise is missed)."""
 
-    def __init__(self):
-        self.count = np.zeros(1, np.int64)
+    def __init__(self, settle: int):
+        self.count, self.settle = np.zeros(1, np.int64), settle
         self.address, self.seen = self.count.ctypes.data, 0
         self.mutex, self.wake = threading.Lock(), threading.Lock()
         self.wake.acquire()
@@ -127,7 +145,7 @@ class _Signal:
             self.wake.release()
 
     def wait(self) -> None:
-        if _spin()(self.address, self.seen, SPIN_ROUNDS, SETTLE_ROUNDS) == self.seen:
+        if _spin()(self.address, self.seen, SPIN_ROUNDS, self.settle) == self.seen:
             with self.mutex:
                 sleep = self.sleeping = bool(self.count[0] == self.seen)
             if sleep:
@@ -146,7 +164,7 @@ class _Worker:
     and returns its error (None when it ran through)."""
 
     def __init__(self):
-        self.go, self.done = _Signal(), _Signal()
+        self.go, self.done = _Signal(GO_SETTLE), _Signal(DONE_SETTLE)
         self.task, self.error = None, None
         threading.Thread(target=self._loop, name="tinyflow-kernel", daemon=True).start()
 

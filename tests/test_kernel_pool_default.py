@@ -72,6 +72,11 @@ def test_pool_gives_openblas_its_thread_count_back(monkeypatch):
         parallel.run(lambda a, b: seen.append(lib.openblas_set_num_threads_local(1)), 2)
         assert seen == [1, 1]
         assert lib.openblas_set_num_threads_local(2) == 2
+        # a run of one part (a length of 1) runs here and leaves both settings as they were;
+        # it once kept the team's lock and OpenBLAS's one thread for the rest of the process
+        assert parallel.run(lambda a, b: seen.append((a, b)), 1) and seen[-1] == (0, 1)
+        assert lib.openblas_set_num_threads_local(2) == 2
+        assert not parallel._team_lock.locked() and parallel._runs["active"] == 0
     finally:
         lib.openblas_set_num_threads_local(before)
 

@@ -258,21 +258,20 @@ def run(piece: Callable[[int, int], object], length: int, pieces: int = 0, *,
     wait for each other (the LSTM's barrier) must all start at once, none queued behind
     another run's: then nothing runs, and it returns False, while another run is active."""
     parts = bounds(length, min(threads(), pieces or threads()))
-    if not _team_lock.acquire(blocking=False):    # another run (or this one, nested) has it
-        if alone:
-            return False
-        parts = [(0, length)]
-    elif not _enter(alone):
-        _team_lock.release()
-        return False
     outer = in_worker()
-    if len(parts) == 1:
+    if len(parts) == 1 or not _team_lock.acquire(blocking=False):
+        # one part, or another run (or this one, nested) has the team: all of it here
+        if alone and len(parts) > 1:
+            return False
         _worker.active = True
         try:
-            piece(*parts[0])
+            piece(0, length)
         finally:
             _worker.active = outer
         return True
+    if not _enter(alone):
+        _team_lock.release()
+        return False
     while len(_team) < len(parts) - 1:
         _team.append(_Worker())
     started = []

@@ -1,10 +1,15 @@
-"""A group of elementwise ops run as one op: the unit of elementwise fusion.
+"""Ops that do several ops' work in one pass: the unit of elementwise fusion, and the joins
+of a pre-norm transformer's steps.
 
 `passes/fuse_elementwise.py` replaces a connected group of elementwise steps by one
 `FusedElementwise` step; its kernel (backend/numpy/fused.py) computes the whole group in one
 pass over memory instead of writing and re-reading every intermediate value. The op is its
 members and how they connect, a small expression DAG over the group's inputs: its shape
 rule, its derivatives (`compose`) and its reference kernel all re-apply the members.
+
+`AddLayerNorm`, `LayerNormGradsAdd` and `GeluGradSum` each join two steps that a rewrite
+finds (passes/add_layer_norm.py, residual_grads.py, bias_grads.py); each stacks its values
+in one output, which getitem views hand out, and differentiates its `compose`.
 """
 from __future__ import annotations
 
@@ -103,7 +108,7 @@ class FusedSum(FusedElementwise):
 class AddLayerNorm(Op):
     """[a + b, layer_norm(a + b, w, bias)] stacked: a residual add and the layer norm of its
     sum in one pass, each row normalized while its sum is in cache, where the layer norm
-    reads the whole sum again (passes/residual_grads.py builds it)."""
+    reads the whole sum again (passes/add_layer_norm.py builds it)."""
     name = "add_layer_norm"
     composed = True
     eps: float

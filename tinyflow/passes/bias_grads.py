@@ -3,7 +3,7 @@
 `gelu(x @ W + b)` differentiates to dh = gelu_grad(g, x) and, for b, the sum of dh over its
 leading dims (a `Sum` of dh's 2-D reshape, or a `SumTo` the bias's shape): a second pass
 over the MLP's largest activation. `GeluGradSum` adds each row of dh into the column sums
-as it writes the row; dh is then a view of its rows and the sum a view of its last row.
+as it writes the row; dh is then a view of its rows and the sum a copy of its last row.
 
 Only a sum of every leading dim of a gradient with static shape, g and x of one shape and
 dtype, is joined (one sum per gradient).
@@ -16,7 +16,7 @@ from ..core.shapes import normalize_axes
 from ..ops.activation import GeluGrad
 from ..ops.fused import GeluGradSum
 from ..ops.reduce import Sum
-from ..ops.shape import GetItem, Reshape, ReshapeTo, SumTo
+from ..ops.shape import Copy, GetItem, Reshape, ReshapeTo, SumTo
 from .emit import Emitter, spliced, static
 from .program import Program, is_pure
 
@@ -34,9 +34,11 @@ def bias_grads(program: Program) -> Program:
         both = emit(GeluGradSum(approximate=grad.op.approximate), *grad.inputs)
         dh = emit(GetItem(index=(slice(None, rows, None),)), both)
         emit(Reshape(shape=grad.shape), dh, output=grad.output, name=grad.name)
+        # the sum copied out at once: a view would keep the whole gradient alive until
+        # the bias's (late) update reads it
+        emit(Copy(), emit(GetItem(index=(rows,)), both), output=step.output, name=step.name)
         at[gelu_at] = emit.take()
-        emit(GetItem(index=(rows,)), both, output=step.output, name=step.name)
-        at[n] = emit.take()
+        at[n] = []
     if not at:
         return program
     return program.with_steps(spliced(program, at), num_slots=emit.num_slots, note=(

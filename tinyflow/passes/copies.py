@@ -9,7 +9,8 @@ planned run keeps: record.py). Only where sharing the memory cannot be seen: the
 value is made by the program's own steps (no feed, variable or eager tensor, which the
 caller or a write may change), in no layout chosen by layouts.py, never written in place,
 and neither it nor the copy is fetched (a `clone()` handed out beside its source must be
-its own memory)."""
+its own memory); nor when the copy is a small part of the memory it views (a bias gradient,
+one row of bias_grads.py's output: the copy lets the rest be freed early)."""
 from __future__ import annotations
 
 import dataclasses
@@ -36,7 +37,9 @@ def elide_copies(program: Program) -> Program:
                 or step.record.cast or step.output in fetched
                 or step.output in program.waited_for
                 or any(r in program.externals or r in fetched or r in written
-                       or program.made_by(r).record.layout is not None for r in mine)):
+                       or program.made_by(r).record.layout is not None
+                       or program.made_by(r).record.nbytes > 2 * step.record.nbytes
+                       for r in mine)):
             continue
         record = dataclasses.replace(step.record, aliases=(x,), nbytes=0, bytes_written=0,
                                      flops=0, c_order=True)

@@ -119,6 +119,12 @@ class LayerNorm(Op):
             # One kernel for all three; with the scale's rank unknown (a graph placeholder
             # of no shape) it is also the only way, as its kernel reads the rank at run time.
             both = apply(LayerNormGrads(eps=self.eps), g, x, w)
+            if dims is not None and x.shape is not None and None not in x.shape:
+                # dx is needed here (dims known); static rows are the form that
+                # passes/residual_grads recognises: getitem, then reshape
+                n = math.prod(x.shape[:len(x.shape) - dims])
+                return (reshape(getitem(both, slice(None, n)), x.shape), getitem(both, n),
+                        getitem(both, n + 1))
             dx = reshape_to(getitem(both, slice(None, -2)), x) if needs_input_grad(0) else None
             return dx, getitem(both, -2), getitem(both, -1)
         dx = apply(LayerNormGrad(eps=self.eps), g, x, w) if needs_input_grad(0) else None

@@ -27,7 +27,10 @@ def mean(op, x):
     """The sum, then one division by the count in x's dtype: the values of the sum and the
     divide it stands for. (`total.size`, not np.size: a NumPy scalar has it too.)"""
     total = np.add.reduce(x, axis=op.axis, keepdims=op.keepdims)
-    return np.true_divide(total, x.dtype.type(x.size // max(total.size, 1)))
+    count = x.dtype.type(x.size // max(total.size, 1))
+    if type(total) is not np.ndarray:   # a full mean (a loss): NumPy's scalar division, the
+        return np.asarray(total / count)   # same IEEE one at a third of the ufunc's call
+    return np.true_divide(total, count)
 
 
 @kernel(r.Max, out=True)

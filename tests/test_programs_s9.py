@@ -270,3 +270,17 @@ def test_weights_enums_reach_the_builder_which_refuses_them():
     assert models.ResNet50_Weights.DEFAULT is models.ResNet50_Weights.IMAGENET1K_V2
     with pytest.raises(ValueError, match="vgg16: weights=VGG16_Weights.IMAGENET1K_V1 needs a"):
         models.vgg16(weights=models.VGG16_Weights.IMAGENET1K_V1)
+
+
+def test_repeat_returns_a_writable_copy_even_when_only_leading_ones_repeat():
+    """fast_neural_style: `style.repeat(batch, 1, 1, 1)` then `div_` in place; a stride-0
+    view of the single image was refused as overlapping memory."""
+    for shape, sizes in [((1, 3, 2, 2), (4, 1, 1, 1)), ((3,), (2,)), ((2, 1), (1, 1))]:
+        x = tinyflow.ones(*shape)
+        y = x.repeat(*sizes)
+        y.div_(2.0)
+        tx = torch.ones(*shape)
+        ty = tx.repeat(*sizes).div_(2.0)
+        np.testing.assert_array_equal(y.numpy(), ty.numpy())
+        np.testing.assert_array_equal(x.numpy(), tx.numpy())
+        assert y.is_contiguous()

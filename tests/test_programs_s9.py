@@ -284,3 +284,24 @@ def test_repeat_returns_a_writable_copy_even_when_only_leading_ones_repeat():
         np.testing.assert_array_equal(y.numpy(), ty.numpy())
         np.testing.assert_array_equal(x.numpy(), tx.numpy())
         assert y.is_contiguous()
+
+
+def test_an_index_array_result_is_a_copy_that_in_place_writes_to_its_source_leave_alone():
+    """fast_neural_style pads with ReflectionPad2d (a gather) and then divides the input in
+    place: the padded tensor has its own memory, so its saved version must not move (NumPy
+    gives a fancy-index result a base of its own, which was taken for a view)."""
+    for lib in (tinyflow, torch):
+        x = lib.ones(1, 2, 4, 4)
+        w = lib.ones(3, 2, 3, 3, requires_grad=True)
+        out = lib.nn.functional.conv2d(lib.nn.ReflectionPad2d(2)(x), w)
+        picked = x[:, [1, 0]]
+        x.div_(2.0)
+        (out.sum() + (picked * w[0, :, 0, 0].reshape(1, 2, 1, 1)).sum()).backward()
+        if lib is tinyflow:
+            ours = w.grad.numpy().copy()
+    np.testing.assert_array_equal(ours, w.grad.numpy())
+    view = tinyflow.ones(2, 3)[:, 1:]
+    loss = (view * tinyflow.ones(2, 2, requires_grad=True)).sum()
+    view.mul_(2.0)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        loss.backward()

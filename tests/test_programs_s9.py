@@ -305,3 +305,16 @@ def test_an_index_array_result_is_a_copy_that_in_place_writes_to_its_source_leav
     view.mul_(2.0)
     with pytest.raises(RuntimeError, match="modified by an inplace operation"):
         loss.backward()
+
+
+def _square_into(i, queue):
+    queue.put((i, i * i))
+
+
+def test_multiprocessing_spawn_runs_fn_with_its_index():
+    import tinyflow.multiprocessing as mp
+    queue = mp.get_context("fork").SimpleQueue()
+    mp.spawn(_square_into, args=(queue,), nprocs=2, start_method="fork")
+    assert sorted(queue.get() for _ in range(2)) == [(0, 0), (1, 1)]
+    with pytest.raises(RuntimeError, match="process 0 terminated with exit code"):
+        mp.spawn(_square_into, args=(None,), nprocs=1, start_method="fork")

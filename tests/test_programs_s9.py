@@ -318,3 +318,12 @@ def test_multiprocessing_spawn_runs_fn_with_its_index():
     assert sorted(queue.get() for _ in range(2)) == [(0, 0), (1, 1)]
     with pytest.raises(RuntimeError, match="process 0 terminated with exit code"):
         mp.spawn(_square_into, args=(None,), nprocs=1, start_method="fork")
+
+
+def test_resize_takes_interpolation_names_and_pillow_constants():
+    pil = Image.fromarray(_image())
+    nearest = pil.resize((14, 10), Image.Resampling.NEAREST)
+    for how in (T.InterpolationMode.NEAREST, "nearest", Image.NEAREST):
+        assert np.array_equal(np.asarray(T.Resize((10, 14), interpolation=how)(pil)), nearest)
+    with pytest.raises(ValueError, match="unknown interpolation 'cubic'"):
+        T.Resize(10, interpolation="cubic")(pil)

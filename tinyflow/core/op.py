@@ -172,7 +172,7 @@ def apply(op: Op, *inputs: Tensor, name: Optional[str] = None, graph=None,
     if grad and (not GRAD_OFF_THREADS or grad_mode.enabled) and op.differentiable:
         return _recorded(op, inputs, data, dtype)   # (the slots first: grad mode is dearer)
     out = new_eager(data, dtype)
-    if op.view and data.base is not None:
+    if op.view and _is_view(data, x.array):
         _share_version(out, x)
     return out
 
@@ -220,7 +220,7 @@ def _apply(op: Op, inputs: tuple, name: Optional[str], graph, out: Optional[Tens
     if grad_mode.enabled and op.differentiable and any(x.requires_grad for x in inputs):
         return _recorded(op, inputs, data, dtype)
     out = new_eager(data, dtype)
-    if op.view and data.base is not None:
+    if op.view and _is_view(data, inputs[0].array):
         _share_version(out, inputs[0])
     return out
 
@@ -238,7 +238,7 @@ def _recorded(op: Op, inputs: tuple, data: np.ndarray, dtype) -> Tensor:
     """The result of an eager op that autograd records: a node of the tape, with the
     versions of its inputs and its own, which `check_saved` compares."""
     out = new_eager(data, dtype, op, inputs, True)
-    if op.view and data.base is not None:
+    if op.view and _is_view(data, inputs[0].array):
         _share_version(out, inputs[0])
     if len(inputs) == 1:
         out._saved = inputs[0]._version[0], out._version[0]
@@ -249,6 +249,14 @@ def _recorded(op: Op, inputs: tuple, data: np.ndarray, dtype) -> Tensor:
     if ANOMALY_THREADS and anomaly_mode.enabled:
         out.site = user_site()
     return out
+
+
+def _is_view(data: np.ndarray, source: np.ndarray) -> bool:
+    """Whether a view op's result is a view of its input's memory: not so for a copy such as
+    x[:, index_array], which NumPy gives a base of its own."""
+    base = data.base
+    return base is not None and (base is source or base is source.base
+                                 or np.may_share_memory(data, source))
 
 
 def _share_version(view: Tensor, x: Tensor) -> None:

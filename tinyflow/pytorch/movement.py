@@ -147,7 +147,10 @@ def repeat(x, *sizes):
     x = ops.reshape(x, tuple(d for n in shape for d in (1, n)))
     x = ops.expand(x, tuple(d for r, n in zip(sizes, shape) for d in (r, n)))
     out = ops.reshape(x, tuple(r * n for r, n in zip(sizes, shape)))
-    return out if any(r != 1 for r in sizes) else ops.copy(out)  # (a writable copy, as torch)
+    # A writable copy, as torch's: the reshape is still a view of x (stride 0 over the
+    # copies) when only leading size-1 dims repeat, or when nothing repeats.
+    view = out.array is not None and np.may_share_memory(out.array, x.array)
+    return ops.copy(out) if view or all(r == 1 for r in sizes) else out
 
 
 def contiguous(x):

@@ -170,7 +170,8 @@ class RandomResizedCrop:
             aspect = math.exp(rng.uniform(*log_ratio))
             w, h = int(round(math.sqrt(target * aspect))), int(round(math.sqrt(target / aspect)))
             if 0 < w <= width and 0 < h <= height:
-                return int(rng.integers(0, height - h + 1)), int(rng.integers(0, width - w + 1)), h, w
+                top = int(rng.integers(0, height - h + 1))
+                return top, int(rng.integers(0, width - w + 1)), h, w
         in_ratio = width / height
         if in_ratio < min(self.ratio):
             w, h = width, int(round(width / min(self.ratio)))

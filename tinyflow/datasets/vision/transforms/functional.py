@@ -175,8 +175,7 @@ def resize(img, size, interpolation=InterpolationMode.BILINEAR, max_size=None,
     from PIL import Image
     w, h = get_image_size(img)
     new_w, new_h = _resized_size(w, h, size, max_size)
-    resample = getattr(Image.Resampling, str(getattr(interpolation, "value", interpolation))
-                       .upper())
+    resample = _resample(interpolation)
     if (new_w, new_h) == (w, h):
         return img
     if _is_pil(img):
@@ -194,6 +193,19 @@ def resize(img, size, interpolation=InterpolationMode.BILINEAR, max_size=None,
     out = (out.reshape(a.shape[:-2] + (new_h, new_w)) if tensor else
            np.moveaxis(out, 0, -1).reshape((new_h, new_w) + a.shape[2:]))
     return back(out.astype(a.dtype))
+
+
+def _resample(interpolation):
+    """Pillow's filter for an InterpolationMode name or a Pillow constant (torchvision took
+    both)."""
+    from PIL import Image
+    if isinstance(interpolation, int):
+        return Image.Resampling(interpolation)
+    name = str(getattr(interpolation, "value", interpolation)).upper()
+    if name not in Image.Resampling.__members__:
+        raise ValueError(f"resize: unknown interpolation {interpolation!r}; expected one of "
+                         f"{[m.lower() for m in Image.Resampling.__members__]}")
+    return Image.Resampling[name]
 
 
 def resized_crop(img, top: int, left: int, height: int, width: int, size,

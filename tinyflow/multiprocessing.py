@@ -1,0 +1,27 @@
+"""`torch.multiprocessing`: Python's multiprocessing (tensors here are NumPy-backed and pickle
+by value, so no shared-memory sharing strategy is needed), plus `spawn`, which starts
+`nprocs` processes running `fn(i, *args)` as PyTorch's does."""
+from __future__ import annotations
+
+import multiprocessing as _mp
+from multiprocessing import *  # noqa: F401,F403
+
+
+def spawn(fn, args: tuple = (), nprocs: int = 1, join: bool = True, daemon: bool = False,
+          start_method: str = "spawn"):
+    """Run fn(i, *args) for i in range(nprocs), each in its own process; with join, wait and
+    raise if any exited with an error (else return the processes)."""
+    ctx = _mp.get_context(start_method)
+    procs = [ctx.Process(target=fn, args=(i,) + tuple(args), daemon=daemon)
+             for i in range(nprocs)]
+    for p in procs:
+        p.start()
+    if not join:
+        return procs
+    for p in procs:
+        p.join()
+    failed = [(i, p.exitcode) for i, p in enumerate(procs) if p.exitcode != 0]
+    if failed:
+        raise RuntimeError(f"spawn: process {failed[0][0]} terminated with exit code "
+                           f"{failed[0][1]}")
+    return None

@@ -122,3 +122,30 @@ def test_pool_runs_every_piece_and_raises_their_errors(monkeypatch, spin_rounds)
     for t in users:
         t.join()
     assert all((t == 50).all() for t in totals)
+
+
+def test_a_ctrl_c_while_waiting_for_the_pool_leaves_it_working(monkeypatch):
+    """A KeyboardInterrupt in the caller while the pool thread still runs its piece reaches
+    the caller; afterwards the team lock is free, no run is counted (OpenBLAS has its threads
+    back) and runs use both threads again, `alone` ones included."""
+    import signal
+    import threading
+    import time
+
+    from tinyflow.backend.numpy import parallel
+    monkeypatch.setattr(parallel, "threads", lambda: 2)
+
+    def slow(a, b):
+        if a > 0:
+            time.sleep(0.3)      # the pool thread's piece: the caller waits for it
+    main = threading.main_thread().ident
+    timer = threading.Timer(0.1, lambda: signal.pthread_kill(main, signal.SIGINT))
+    timer.start()
+    with pytest.raises(KeyboardInterrupt):
+        parallel.run(slow, 2)
+    timer.join()
+    assert not parallel._team_lock.locked() and parallel._runs["active"] == 0
+    names = []
+    assert parallel.run(lambda a, b: names.append(threading.current_thread().name), 2,
+                        alone=True)
+    assert sorted(names) == ["MainThread", "tinyflow-kernel"]

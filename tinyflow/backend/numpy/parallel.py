@@ -196,9 +196,14 @@ _team_lock = threading.Lock()     # held by the run using them
 
 
 def _reset_after_fork() -> None:
-    global _team_lock
+    global _team_lock, _runs_lock
     _team.clear()                 # a forked child has none of the parent's threads
-    _team_lock = threading.Lock()
+    _team_lock, _runs_lock = threading.Lock(), threading.Lock()
+    if _runs["active"]:           # forked during a run: none runs in the child
+        setter = _openblas_local()
+        if setter is not None:
+            setter(_runs["previous"])
+        _runs.update(active=0, previous=None)
 
 
 if hasattr(os, "register_at_fork"):
@@ -272,10 +277,10 @@ def run(piece: Callable[[int, int], object], length: int, pieces: int = 0, *,
     if not _enter(alone):
         _team_lock.release()
         return False
-    while len(_team) < len(parts) - 1:
-        _team.append(_Worker())
     started = []
     try:
+        while len(_team) < len(parts) - 1:
+            _team.append(_Worker())
         for worker, part in zip(_team, parts[1:]):
             worker.start(piece, *part)
             started.append(worker)
@@ -283,9 +288,16 @@ def run(piece: Callable[[int, int], object], length: int, pieces: int = 0, *,
         piece(*parts[0])
     finally:
         _worker.active = outer
-        errors = [worker.finish() for worker in started]   # all, before raising
-        _leave()
-        _team_lock.release()
+        try:
+            errors = [worker.finish() for worker in started]   # all, before raising
+        except BaseException:
+            # interrupted (a Ctrl-C) while waiting: the signals' counts are no longer known
+            # to agree, so these threads are left to finish alone and a new team starts
+            _team.clear()
+            raise
+        finally:
+            _leave()
+            _team_lock.release()
     for error in errors:
         if error is not None:
             raise error

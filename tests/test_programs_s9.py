@@ -327,3 +327,34 @@ def test_resize_takes_interpolation_names_and_pillow_constants():
         assert np.array_equal(np.asarray(T.Resize((10, 14), interpolation=how)(pil)), nearest)
     with pytest.raises(ValueError, match="unknown interpolation 'cubic'"):
         T.Resize(10, interpolation="cubic")(pil)
+
+
+def test_color_transforms_of_uint8_tensors_keep_the_0_255_range():
+    """torchvision clamps a blend to the dtype's largest value and turns hue on integer
+    pixels through floats in [0, 1]: uint8 tensors must not be clipped to 1 or wrap."""
+    from tinyflow.datasets.vision.transforms import functional as VF
+    pixel = np.array([10, 100, 200], np.uint8).reshape(3, 1, 1)
+    img = tinyflow.tensor(np.broadcast_to(pixel, (3, 2, 2)).copy())
+    assert (VF.adjust_brightness(img, 1.0).numpy() == img.numpy()).all()
+    assert VF.adjust_brightness(img, 1.5).numpy()[:, 0, 0].tolist() == [15, 150, 255]
+    assert (VF.adjust_saturation(img, 1.0).numpy() == img.numpy()).all()
+    as_float = VF.adjust_hue(tinyflow.tensor(img.numpy() / np.float32(255)), 0.1).numpy()
+    shifted = VF.adjust_hue(img, 0.1).numpy().astype(np.float64)
+    np.testing.assert_allclose(shifted, np.floor(as_float * 255.999), atol=1)
+
+
+@pytest.mark.parametrize("kind", ["pil", "tensor"])
+def test_pad_with_one_fill_value_per_channel(kind):
+    """fill=(r, g, b) paints the border in that color (np.pad would read it per axis)."""
+    from PIL import Image
+
+    from tinyflow.datasets.vision.transforms import functional as VF
+    rgb = np.full((2, 2, 3), 7, np.uint8)
+    img = Image.fromarray(rgb) if kind == "pil" else tinyflow.tensor(rgb.transpose(2, 0, 1))
+    out = VF.pad(img, 1, fill=(255, 0, 9))
+    a = np.asarray(out) if kind == "pil" else out.numpy().transpose(1, 2, 0)
+    assert a.shape == (4, 4, 3)
+    assert (a[0, 0] == [255, 0, 9]).all() and (a[3, 2] == [255, 0, 9]).all()
+    assert (a[1:3, 1:3] == 7).all()
+    with pytest.raises(ValueError, match="fill"):
+        VF.pad(img, 1, fill=(1, 2))

@@ -145,8 +145,26 @@ def pad(img, padding, fill=0, padding_mode: str = "constant"):
     ah, aw = _hw_axes(img)
     widths = [(0, 0)] * a.ndim
     widths[ah], widths[aw] = (top, bottom), (left, right)
+    if padding_mode == "constant" and not isinstance(fill, numbers.Number):
+        return back(_pad_with_color(a, widths, fill, -3 if isinstance(img, Tensor) else 2))
     extra = {"constant_values": fill} if padding_mode == "constant" else {}
     return back(np.pad(a, widths, mode=_PAD_MODES[padding_mode], **extra))
+
+
+def _pad_with_color(a: np.ndarray, widths: list, fill, channel_axis: int) -> np.ndarray:
+    """Constant padding by one value per channel (np.pad would read a sequence per axis)."""
+    values = np.asarray(fill, dtype=a.dtype).reshape(-1)
+    channels = a.shape[channel_axis] if a.ndim >= 3 else 1
+    if values.size not in (1, channels):
+        raise ValueError(f"pad: fill {tuple(fill)} has {values.size} values for an image of "
+                         f"{channels} channels")
+    out = np.empty([n + lo + hi for n, (lo, hi) in zip(a.shape, widths)], a.dtype)
+    shape = [1] * a.ndim
+    if values.size > 1:
+        shape[channel_axis] = values.size
+    out[...] = values.reshape(shape)
+    out[tuple(slice(lo, lo + n) for n, (lo, _) in zip(a.shape, widths))] = a
+    return out
 
 
 def _resized_size(w: int, h: int, size, max_size) -> tuple:
@@ -239,9 +257,16 @@ def _gray(a: np.ndarray) -> np.ndarray:
     return (0.2989 * r + 0.587 * g + 0.114 * b)[..., None, :, :].astype(a.dtype)
 
 
+def _bound(dtype) -> float:
+    """The largest pixel value of an image dtype, as torchvision's: 1 for floats."""
+    return float(np.iinfo(dtype).max) if np.dtype(dtype).kind in "iu" else 1.0
+
+
 def _blend(img: Tensor, other: np.ndarray, factor: float) -> Tensor:
     a = img.numpy(force=True)
-    return Tensor._eager(np.clip(factor * a + (1 - factor) * other, 0, 1).astype(a.dtype))
+    mixed = factor * a.astype(np.float32 if a.dtype.kind in "iu" else a.dtype) \
+        + (1 - factor) * other
+    return Tensor._eager(np.clip(mixed, 0, _bound(a.dtype)).astype(a.dtype))
 
 
 def adjust_brightness(img, brightness_factor: float):
@@ -276,8 +301,12 @@ def adjust_hue(img, hue_factor: float):
     a = img.numpy(force=True)
     if a.shape[-3] == 1:
         return img
-    h, s, v = _rgb_to_hsv(a)
-    return Tensor._eager(_hsv_to_rgb((h + hue_factor) % 1.0, s, v).astype(a.dtype))
+    bound = _bound(a.dtype)       # integer pixels as floats in [0, 1] and back, as torchvision
+    h, s, v = _rgb_to_hsv(a / bound if a.dtype.kind in "iu" else a)
+    rgb = _hsv_to_rgb((h + hue_factor) % 1.0, s, v)
+    if a.dtype.kind in "iu":
+        rgb = rgb * (bound + 1 - 1e-3)
+    return Tensor._eager(rgb.astype(a.dtype))
 
 
 def _pil_hue(p, hue_factor: float):

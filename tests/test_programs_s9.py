@@ -358,3 +358,16 @@ def test_pad_with_one_fill_value_per_channel(kind):
     assert (a[1:3, 1:3] == 7).all()
     with pytest.raises(ValueError, match="fill"):
         VF.pad(img, 1, fill=(1, 2))
+
+
+def test_crop_get_params_are_static_as_torchvisions():
+    """Programs call T.RandomCrop.get_params(img, size) and
+    T.RandomResizedCrop.get_params(img, scale, ratio) on the class."""
+    from tinyflow.datasets.vision import transforms as T
+    img = tinyflow.zeros(3, 20, 30)
+    top, left, h, w = T.RandomCrop.get_params(img, (8, 10))
+    assert (h, w) == (8, 10) and 0 <= top <= 12 and 0 <= left <= 20
+    top, left, h, w = T.RandomResizedCrop.get_params(img, (0.5, 1.0), (3 / 4, 4 / 3))
+    assert 0 < h <= 20 and 0 < w <= 30 and top + h <= 20 and left + w <= 30
+    assert T.RandomResizedCrop(8)(img).shape == (3, 8, 8)
+    assert T.RandomCrop(8)(img).shape == (3, 8, 8)

@@ -138,13 +138,19 @@ class RandomCrop:
         if self.pad_if_needed and (w < tw or h < th):
             img = F.pad(img, [max(0, tw - w), max(0, th - h)], self.fill, self.padding_mode)
             w, h = F.get_image_size(img)
+        return F.crop(img, *self.get_params(img, self.size))
+
+    @staticmethod
+    def get_params(img, output_size) -> tuple:
+        """(top, left, height, width) of a uniformly placed window (static, as torchvision's)."""
+        w, h = F.get_image_size(img)
+        th, tw = output_size
         if h < th or w < tw:
             raise ValueError(f"RandomCrop: required crop size {(th, tw)} is larger than the "
                              f"input image size {(h, w)}")
         rng = _global_rng()
         top = int(rng.integers(0, h - th + 1))
-        left = int(rng.integers(0, w - tw + 1))
-        return F.crop(img, top, left, th, tw)
+        return top, int(rng.integers(0, w - tw + 1)), th, tw
 
 
 class RandomResizedCrop:
@@ -160,29 +166,31 @@ class RandomResizedCrop:
         self.size = F._pair(size, "RandomResizedCrop")
         self.scale, self.ratio, self.interpolation = tuple(scale), tuple(ratio), interpolation
 
-    def get_params(self, img) -> tuple:
-        """(top, left, height, width) of the window."""
+    @staticmethod
+    def get_params(img, scale, ratio) -> tuple:
+        """(top, left, height, width) of the window (a static method, as torchvision's)."""
         width, height = F.get_image_size(img)
         area, rng = height * width, _global_rng()
-        log_ratio = (math.log(self.ratio[0]), math.log(self.ratio[1]))
+        log_ratio = (math.log(ratio[0]), math.log(ratio[1]))
         for _ in range(10):
-            target = area * rng.uniform(*self.scale)
+            target = area * rng.uniform(*scale)
             aspect = math.exp(rng.uniform(*log_ratio))
             w, h = int(round(math.sqrt(target * aspect))), int(round(math.sqrt(target / aspect)))
             if 0 < w <= width and 0 < h <= height:
                 top = int(rng.integers(0, height - h + 1))
                 return top, int(rng.integers(0, width - w + 1)), h, w
         in_ratio = width / height
-        if in_ratio < min(self.ratio):
-            w, h = width, int(round(width / min(self.ratio)))
-        elif in_ratio > max(self.ratio):
-            w, h = int(round(height * max(self.ratio))), height
+        if in_ratio < min(ratio):
+            w, h = width, int(round(width / min(ratio)))
+        elif in_ratio > max(ratio):
+            w, h = int(round(height * max(ratio))), height
         else:
             w, h = width, height
         return (height - h) // 2, (width - w) // 2, h, w
 
     def __call__(self, img):
-        return F.resized_crop(img, *self.get_params(img), self.size, self.interpolation)
+        return F.resized_crop(img, *self.get_params(img, self.scale, self.ratio), self.size,
+                              self.interpolation)
 
 
 class RandomHorizontalFlip:

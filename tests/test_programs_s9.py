@@ -89,13 +89,14 @@ def test_random_resized_crop_draws_windows_within_scale_and_ratio():
     crop = T.RandomResizedCrop(24, scale=(0.2, 0.6), ratio=(0.5, 2.0))
     tinyflow.manual_seed(0)
     for _ in range(30):
-        top, left, h, w = crop.get_params(img)
+        top, left, h, w = crop.get_params(img, crop.scale, crop.ratio)
         assert 0 <= top <= 60 - h and 0 <= left <= 80 - w
         assert 0.2 * 4800 * 0.8 <= h * w <= 0.6 * 4800 * 1.2    # rounding of sides
         assert 0.5 * 0.8 <= w / h <= 2.0 * 1.25
     assert crop(img).size == (24, 24)
     impossible = T.RandomResizedCrop(8, scale=(5.0, 6.0), ratio=(1.0, 1.0))
-    assert impossible.get_params(img) == (0, 10, 60, 60)       # centre window of ratio 1
+    # (the centre window of ratio 1)
+    assert impossible.get_params(img, impossible.scale, impossible.ratio) == (0, 10, 60, 60)
     with pytest.raises(ValueError, match="of kind"):
         T.RandomResizedCrop(8, scale=(1.0, 0.5))
 

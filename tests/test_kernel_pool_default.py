@@ -124,7 +124,7 @@ def test_pool_runs_every_piece_and_raises_their_errors(monkeypatch, spin_rounds)
     assert all((t == 50).all() for t in totals)
 
 
-def test_a_ctrl_c_while_waiting_for_the_pool_leaves_it_working(monkeypatch):
+def test_a_ctrl_c_while_waiting_for_the_pool_leaves_it_working(monkeypatch, request):
     """A KeyboardInterrupt in the caller while the pool thread still runs its piece reaches
     the caller; afterwards the team lock is free, no run is counted (OpenBLAS has its threads
     back) and runs use both threads again, `alone` ones included."""
@@ -139,6 +139,9 @@ def test_a_ctrl_c_while_waiting_for_the_pool_leaves_it_working(monkeypatch):
         if a > 0:
             time.sleep(0.3)      # the pool thread's piece: the caller waits for it
     main = threading.main_thread().ident
+    # Python's own handler (Ray, run earlier in the suite, installs another)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    request.addfinalizer(lambda: signal.signal(signal.SIGINT, previous))
     timer = threading.Timer(0.1, lambda: signal.pthread_kill(main, signal.SIGINT))
     timer.start()
     with pytest.raises(KeyboardInterrupt):

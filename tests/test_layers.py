@@ -22,7 +22,7 @@ LAYERS = [
     ("passes", "func"),                 # the compiler: IR and rewrites; torch.func transforms
     ("runtime", "viz"),                 # Session plans over the kernel table; pictures
     ("optim", "utils", "datasets",      # update rules and optimizers; data loading;
-     "backends", "multiprocessing"),    # torch.backends' flags; torch.multiprocessing
+     "backends", "processes"),    # torch.backends' flags; torch.multiprocessing
     ("symbolic", "pytorch", "examples"),  # TF1: Session, Variable; PyTorch: methods, torch.*;
                                         # TF1 tutorial loaders
     ("nn", "distributions"),           # Modules and F.*, tf.nn; torch.distributions

@@ -59,6 +59,10 @@ floormod = remainder
 floordiv = floor_divide
 clip_by_value = clip
 
+# torch.multiprocessing's module path (processes.py: not a file named multiprocessing.py)
+from . import processes as multiprocessing  # noqa: E402
+_sys.modules[__name__ + ".multiprocessing"] = multiprocessing
+
 # The one late binding: Tensor (core) gets its methods and operators from the front ends.
 install_tensor_methods(Tensor, {"eval": evaluate})
 

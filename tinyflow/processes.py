@@ -1,6 +1,10 @@
 """`torch.multiprocessing`: Python's multiprocessing (tensors here are NumPy-backed and pickle
 by value, so no shared-memory sharing strategy is needed), plus `spawn`, which starts
-`nprocs` processes running `fn(i, *args)` as PyTorch's does."""
+`nprocs` processes running `fn(i, *args)` as PyTorch's does.
+
+Importable as `tinyflow.multiprocessing` (tinyflow/__init__.py registers it): a file of that
+name in the package would shadow the standard library's for any process that has the
+package's own folder on its path (a Ray head started with it hung on import)."""
 from __future__ import annotations
 
 import multiprocessing as _mp

@@ -57,13 +57,15 @@ def _joinable(program: Program, n: int, add, k: int):
     if chain is None:
         return None
     moved = [program.producer[dx]]
-    if chain is not None and isinstance(chain.op, Reshape):
+    if isinstance(chain.op, Reshape):
         if private(program, chain.inputs[0]) != program.producer[dx] or not is_pure(
                 chain, program):
             return None
         chain = program.made_by(chain.inputs[0], GetItem)
-        moved.insert(0, program.producer.get(chain.output) if chain is not None else None)
-    if chain is None or not is_pure(chain, program):
+        if chain is None:
+            return None
+        moved.insert(0, program.producer[chain.output])
+    if not is_pure(chain, program):
         return None
     grads_at = program.producer.get(chain.inputs[0])
     grads = None if grads_at is None else program.steps[grads_at]

@@ -36,10 +36,10 @@ class KernelClock:
         self.stack = []          # [wall, cpu, key] of the kernels running (nested)
         run = parallel.run
 
-        def counted(piece, length, pieces=0):
+        def counted(piece, length, pieces=0, **kw):
             if self.stack:
                 self.stats[self.stack[-1][2]][3] += 1
-            return run(piece, length, pieces)
+            return run(piece, length, pieces, **kw)
         parallel.run = counted
         for cls in list(numpy_kernels):
             numpy_kernels[cls] = self.wrap(cls.__name__, numpy_kernels[cls])

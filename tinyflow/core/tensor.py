@@ -5,7 +5,7 @@ from typing import Optional
 
 import numpy as np
 
-from . import dtypes
+from . import dtypes, shared_memory
 from .dtypes import DType
 from .errors import ValueRuntimeError
 from .graph import get_default_graph
@@ -51,6 +51,17 @@ class Tensor:
             object.__setattr__(self, key, value)
         if self.kind == EAGER:
             self.array = writable(self.array)
+
+    def __reduce_ex__(self, protocol):
+        """Pickled slot by slot; data in a shared block (`share_memory_()`) goes as a
+        reference to it, so the unpickled tensor shares the memory."""
+        reduced = object.__reduce_ex__(self, protocol)
+        place = self.kind == EAGER and shared_memory.place_of(self.array)
+        if not place:
+            return reduced
+        attributes, slots = reduced[2]
+        slots = {**slots, "array": shared_memory.SharedArray(self.array, place)}
+        return (*reduced[:2], (attributes, slots), *reduced[3:])
 
     def __init__(self, data=(), dtype=None, requires_grad: bool = False, *more_sizes) -> None:
         if type(data) is int and dtype is None or _is_size(data) and _is_size(dtype):

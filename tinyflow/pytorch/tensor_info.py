@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..core import dtypes
+from ..core import dtypes, shared_memory
 from ..core.op import as_tensor
 from ..core.random import generator
 from ..core.tensor import Tensor
@@ -29,6 +29,21 @@ def data_ptr(x) -> int:
     """The address of the first element (0 for an empty tensor, as PyTorch)."""
     data = x._require_data("data_ptr()")
     return data.ctypes.data if data.size else 0
+
+
+def share_memory_(x):
+    """Move the data into a shared block (core/shared_memory.py), so the processes this
+    tensor is passed to read and write the same memory (Hogwild training)."""
+    data = x._require_data("share_memory_()")
+    if x._base is not None and shared_memory.place_of(data) is None:
+        raise RuntimeError("share_memory_(): the tensor is a view; share the tensor it "
+                           "views, before taking the view")
+    x.array = shared_memory.share(data)
+    return x
+
+
+def is_shared(x) -> bool:
+    return x.array is not None and shared_memory.place_of(x.array) is not None
 
 
 def can_cast(from_, to) -> bool:
@@ -112,7 +127,8 @@ def is_conj(input) -> bool:  # noqa: A002
 METHODS = {
     "itemsize": property(itemsize), "nbytes": property(nbytes), "ndimension": ndimension,
     "is_complex": is_complex, "retains_grad": property(retains_grad), "is_signed": is_signed,
-    "data_ptr": data_ptr, "bernoulli": bernoulli, "multinomial": multinomial_method,
+    "data_ptr": data_ptr, "share_memory_": share_memory_, "is_shared": is_shared,
+    "bernoulli": bernoulli, "multinomial": multinomial_method,
     "real": property(real), "imag": property(imag), "conj": conj, "conj_physical": conj,
     "resolve_conj": conj, "resolve_neg": conj, "is_conj": is_conj, "is_neg": is_conj,
 }

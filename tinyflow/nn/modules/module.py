@@ -13,7 +13,7 @@ from typing import Iterator, Optional
 
 import numpy as np
 
-from ...core import devices, dtypes
+from ...core import devices, dtypes, shared_memory
 from ...core.modes import TRACING_THREADS, no_grad, trace_state
 from ...core.tensor import Tensor, _init_eager, writable
 from ...io.saved_objects import register_tensor_type
@@ -50,7 +50,8 @@ class Parameter(Tensor):
         return out
 
     def __reduce_ex__(self, protocol):
-        return _unpickle_parameter, (self.array, self.requires_grad)
+        return _unpickle_parameter, (shared_memory.picklable(self.array),
+                                     self.requires_grad)
 
 
 register_tensor_type(Parameter)
@@ -409,6 +410,13 @@ class Module:
 
     def type(self, dst_type) -> "Module":
         return self.to(dst_type)
+
+    def share_memory(self) -> "Module":
+        """Put parameters and buffers in shared memory, so processes given this module
+        (torch.multiprocessing) train one model in place, as PyTorch's Hogwild."""
+        for t in list(self.parameters()) + list(self.buffers()):
+            t.share_memory_()
+        return self
 
     def cpu(self) -> "Module":
         return self.to("cpu")

@@ -12,6 +12,7 @@ import torch
 
 import tinyflow
 from tinyflow.core import shared_memory
+from torch_oracle import Given, X, compare, gradcheck
 
 
 # ---- Module.share_memory and Hogwild (pytorch/examples mnist_hogwild) ---------------------
@@ -72,3 +73,94 @@ def test_a_shared_block_is_freed_with_its_last_tensor():
 def test_share_memory_of_a_view_is_refused():
     with pytest.raises(RuntimeError, match="share_memory_.*view"):
         tinyflow.ones(4)[1:].share_memory_()
+
+
+# ---- F.affine_grid and F.grid_sample (the spatial transformer tutorial) --------------------
+
+def _grid_points(*shape, seed=1):
+    """Sampling points in [-1.4, 1.4], some outside the image, none on a pixel's edge."""
+    return np.random.default_rng(seed).uniform(-1.4, 1.4, shape).astype(np.float32)
+
+
+@pytest.mark.parametrize("align", [False, True])
+@pytest.mark.parametrize("padding", ["zeros", "border", "reflection"])
+@pytest.mark.parametrize("mode", ["bilinear", "nearest"])
+def test_grid_sample_matches_torch(mode, padding, align):
+    def sample(lib):
+        return lambda x, g: lib.nn.functional.grid_sample(x, g, mode, padding, align)
+    compare(sample(torch), sample(tinyflow), [X(2, 3, 5, 6), Given(_grid_points(2, 4, 3, 2))])
+
+
+@pytest.mark.parametrize("align", [False, True])
+@pytest.mark.filterwarnings("error::UserWarning")
+@pytest.mark.parametrize("size", [(2, 3, 5, 7), (2, 1, 1, 4), (2, 2, 3, 4, 5)])
+def test_affine_grid_matches_torch(size, align):
+    """With torch's warning for a unit-size grid with align_corners=True."""
+    k = len(size) - 2
+
+    def grid(lib):
+        def run(t):
+            if align and 1 in size[2:]:
+                with pytest.warns(UserWarning, match="unit-size grids"):
+                    return lib.nn.functional.affine_grid(t, size, align)
+            return lib.nn.functional.affine_grid(t, size, align)
+        return run
+    compare(grid(torch), grid(tinyflow), [X(2, k, k + 1)])
+
+
+def test_a_spatial_transformer_samples_and_differentiates_as_torch():
+    """The tutorial's stn(): theta -> affine_grid(theta, x.size()) -> grid_sample, with the
+    warnings torch gives for the default align_corners."""
+    def stn(lib):
+        def run(x, theta):
+            with pytest.warns(UserWarning, match="align_corners=False since 1.3.0"):
+                grid = lib.nn.functional.affine_grid(theta, x.size())
+            with pytest.warns(UserWarning, match="align_corners=False since 1.3.0"):
+                return lib.nn.functional.grid_sample(x, grid)
+        return run
+    identity = np.array([[1, 0, 0], [0, 1, 0]], np.float32)
+    theta = identity + 0.3 * np.random.default_rng(2).standard_normal((3, 2, 3))
+    compare(stn(torch), stn(tinyflow), [X(3, 2, 6, 5), Given(theta.astype(np.float32))])
+
+
+@pytest.mark.parametrize("padding", ["zeros", "reflection"])
+def test_grid_sample_gradients_match_finite_differences(padding):
+    x = np.random.default_rng(3).standard_normal((1, 2, 3, 4))
+    gradcheck(lambda a, g: tinyflow.nn.functional.grid_sample(a, g, "bilinear", padding,
+                                                             False),
+              x, _grid_points(1, 2, 3, 2).astype(np.float64))
+
+
+@pytest.mark.parametrize("args,kwargs", [
+    (((1, 1, 3, 3), (1, 2, 2, 3)), {}),          # grid's last dim is not 2
+    (((2, 1, 3, 3), (1, 2, 2, 2)), {}),          # batch sizes differ
+    (((1, 3, 3), (1, 2, 2)), {}),                # 3-D
+    (((1, 1, 3, 3), (1, 2, 2, 2)), {"mode": "cubic"}),
+    (((1, 1, 3, 3), (1, 2, 2, 2)), {"padding_mode": "wrap"}),
+])
+def test_grid_sample_errors_are_torchs(args, kwargs):
+    def error(lib):
+        x, g = (lib.zeros(*s) for s in args)
+        with pytest.raises(Exception) as info:
+            lib.nn.functional.grid_sample(x, g, align_corners=False, **kwargs)
+        return info.type
+    assert issubclass(error(tinyflow), error(torch))
+
+
+@pytest.mark.parametrize("theta,size", [((1, 2, 3), (1, 1, 2, 2, 2)), ((1, 3, 3), (1, 1, 4, 4)),
+                                        ((1, 2, 3), (1, 4, 4))])
+def test_affine_grid_errors_are_torchs(theta, size):
+    def error(lib):
+        with pytest.raises(Exception) as info:
+            lib.nn.functional.affine_grid(lib.zeros(*theta), size, align_corners=False)
+        return info.type
+    assert issubclass(error(tinyflow), error(torch))
+
+
+def test_grid_sample_refuses_what_it_lacks_by_name():
+    x, g = tinyflow.zeros(1, 1, 3, 3), tinyflow.zeros(1, 2, 2, 2)
+    with pytest.raises(NotImplementedError, match="bicubic"):
+        tinyflow.nn.functional.grid_sample(x, g, "bicubic", align_corners=False)
+    with pytest.raises(NotImplementedError, match="5-D"):
+        tinyflow.nn.functional.grid_sample(tinyflow.zeros(1, 1, 2, 2, 2),
+                                           tinyflow.zeros(1, 1, 1, 1, 3), align_corners=False)

@@ -26,6 +26,7 @@ from ._losses import (binary_cross_entropy, binary_cross_entropy_with_logits,  #
                      cross_entropy, huber_loss, kl_div, l1_loss, mse_loss, nll_loss,
                      smooth_l1_loss)
 from ._image import instance_norm, interpolate, pixel_shuffle, pixel_unshuffle  # noqa: F401
+from ._grid import affine_grid, grid_sample  # noqa: F401
 from ._patches import fold, unfold  # noqa: F401
 from ._pool_extra import adaptive_max_pool2d, avg_pool1d, conv3d, max_unpool2d  # noqa: F401
 from ._pool_extra import max_pool2d_indices as _max_pool2d_indices

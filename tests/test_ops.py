@@ -573,6 +573,46 @@ def test_group_runs_its_inputs():
         np.testing.assert_array_equal(sess.run(w), [4.0, 4.0])
 
 
+def test_summary_ops_write_tf1_summary_protos():
+    """scalar / histogram / image / merge output one serialized Summary each (a 0-d
+    tf.string), parsed here by the protobuf library; values against NumPy."""
+    import io
+
+    from PIL import Image
+    from tb_events import parse_summary
+    from tinyflow.ops.summary import BUCKET_LIMITS, histogram, image, merge, scalar
+    values = np.array([-3.0, -1e-13, 0.0, 0.5, 0.5, 2.0, 7.0], np.float32)
+    pixels = np.random.default_rng(0).uniform(0, 2, (3, 2, 4, 1)).astype(np.float32)
+    with _session() as sess:
+        x = tf.placeholder(tf.float32, [None])
+        p = tf.placeholder(tf.float32, [None, 2, 4, 1])
+        parts = [scalar("s", tf.reduce_max(x)), histogram("h", x), image("i", p, 2)]
+        merged = merge(parts)
+        assert merged.dtype is tf.string and merged.shape == ()
+        out = sess.run(merged, {x: values, p: pixels})
+    value = {v.tag: v for v in parse_summary(out).value}
+    assert list(value) == ["s", "h", "i/image/0", "i/image/1"]
+    assert value["s"].simple_value == 7.0
+    h = value["h"].histo
+    assert (h.min, h.max, h.num, h.sum) == (-3.0, 7.0, 7, float(values.astype(float).sum()))
+    np.testing.assert_allclose(h.sum_squares, np.square(values.astype(float)).sum())
+    assert sum(h.bucket) == 7 and list(h.bucket_limit) == sorted(h.bucket_limit)
+    for v in values:   # each value sits in the bucket whose limit is the first one above it
+        k = int(np.searchsorted(h.bucket_limit, v, side="right"))
+        assert h.bucket[k] > 0 and h.bucket_limit[k] in BUCKET_LIMITS
+    img = value["i/image/1"].image
+    assert (img.height, img.width, img.colorspace) == (2, 4, 1)
+    decoded = np.asarray(Image.open(io.BytesIO(img.encoded_image_string)))
+    expect = np.round(pixels[1, ..., 0] * (255 / pixels[1].max())).astype(np.uint8)
+    np.testing.assert_array_equal(decoded, expect)
+    with pytest.raises(tf.ShapeError, match="takes a scalar, got shape"):
+        scalar("s", x)
+    with pytest.raises(tf.ShapeError, match=r"takes \[batch, height, width, channels\]"):
+        image("i", x)
+    with pytest.raises(tf.DTypeError, match="takes summaries"):
+        merge([x])
+
+
 # ---- semantics worth pinning that central differences cannot see -----------------------
 
 def test_ties_split_the_gradient_evenly():

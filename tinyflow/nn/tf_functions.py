@@ -295,3 +295,48 @@ def mean_sparse_softmax_cross_entropy_with_logits(logits, label, name=None):
         label = _ops.cast(label, "int64")
     return _ops.reduce_mean(_sparse_softmax_cross_entropy(label, _as_tensor(logits)),
                             name=name)
+
+
+# ---- evaluation and embeddings (TF1 tutorials: mnist.py's in_top_k, word2vec) ---------------
+
+__all__ += ["embedding_lookup", "in_top_k", "l2_normalize"]
+
+
+def in_top_k(predictions, targets, k, name=None):
+    """Whether each row's target class is among its k largest predictions; ties at the
+    boundary count as in (fewer than k predictions are strictly larger), and a target out
+    of range or a non-finite target prediction is out, as TF1 documents."""
+    p = _as_tensor(predictions)
+    t = _as_tensor(targets)
+    if p.ndim != 2 or t.ndim != 1:
+        raise ValueError(f"in_top_k: predictions must be [batch, classes] and targets "
+                         f"[batch], got shapes {p.shape} and {t.shape}")
+    classes = p.shape[1]
+    chosen = _ops.cast(_ops.one_hot(t, classes), "bool")
+    score = _ops.reduce_sum(_ops.where(chosen, p, _ops.zeros_like(p)), 1, keepdims=True)
+    larger = _ops.reduce_sum(_ops.cast(_ops.greater(p, score), "int32"), 1)
+    valid = _ops.logical_and(_ops.logical_and(_ops.greater_equal(t, 0), _ops.less(t, classes)),
+                             _ops.less(_ops.abs(_ops.squeeze(score, 1)), float("inf")))
+    return _ops.logical_and(_ops.less(larger, int(k)), valid, name=name)
+
+
+def l2_normalize(x, axis=None, epsilon=1e-12, name=None, dim=None):
+    """x / sqrt(max(sum(x**2, axis), epsilon)), as TF1 computes it."""
+    x = _as_tensor(x)
+    axis = dim if axis is None else axis
+    squares = _ops.reduce_sum(_ops.square(x), axis, keepdims=True)
+    return _ops.multiply(x, 1.0 / _ops.sqrt(_ops.maximum(squares, epsilon)), name=name)
+
+
+def embedding_lookup(params, ids, partition_strategy="mod", name=None, validate_indices=True,
+                     max_norm=None):
+    """Rows of `params` picked by `ids` (a gather); one parameter tensor (TF1's sharded
+    lists of several are refused by name)."""
+    if isinstance(params, (list, tuple)):
+        if len(params) != 1:
+            raise NotImplementedError(f"embedding_lookup: params split into {len(params)} "
+                                      f"shards is not supported; pass one tensor")
+        params = params[0]
+    if max_norm is not None:
+        raise NotImplementedError("embedding_lookup: max_norm is not supported")
+    return _ops.take(params, ids, 0, name=name)

@@ -158,6 +158,8 @@ def one_hot_like(indices, like, dtype=dtypes.float32) -> Tensor:
 def tf1_constant(value, dtype=None) -> Tensor:
     """TF1's conversion of a value: as `as_tensor`, but Python ints (and lists of them) are
     int32 when they fit, as `tf.constant(3)` and `tf.Variable(3)` are in TF1."""
+    if _holds_text(value) or dtype is not None and dtypes.as_dtype(dtype) is dtypes.string:
+        return Tensor._eager(_byte_strings(value))
     if dtype is None and not isinstance(value, (Tensor, np.ndarray, np.generic)):
         arr = np.asarray(value) if isinstance(value, (int, list, tuple)) else None
         if arr is not None and arr.dtype == np.int64 and (
@@ -165,6 +167,22 @@ def tf1_constant(value, dtype=None) -> Tensor:
                 <= np.iinfo(np.int32).max):
             return as_tensor(arr.astype(np.int32))
     return as_tensor(value, dtype)
+
+
+def _holds_text(value) -> bool:
+    """Whether `value` is a str or bytes, or a (nested) list of them: a tf.string constant."""
+    while isinstance(value, (list, tuple)) and value:
+        value = value[0]
+    return isinstance(value, (str, bytes, np.str_, np.bytes_))
+
+
+def _byte_strings(value) -> np.ndarray:
+    """TF1's tf.string values: bytes (str encoded as UTF-8) in an object array."""
+    text = np.asarray(value, dtype=object)
+    if text.dtype != object or not all(isinstance(v, (str, bytes)) for v in text.flat):
+        raise TypeError(f"a tf.string constant holds str or bytes, got {value!r}")
+    return np.vectorize(lambda v: v.encode() if isinstance(v, str) else bytes(v),
+                        otypes=[object])(text) if text.size else text
 
 
 def tf_range(start, limit=None, delta=1, dtype=None, name="range") -> Tensor:

@@ -2,5 +2,5 @@
 from . import _allocator  # noqa: F401  (first: malloc keeps freed arrays' pages)
 from . import (activation, attention, conv, creation, custom, fused, indexing,  # noqa: F401
                linalg, losses, math, nn, normalization, pool, quantize, reduce, rnn, shape,
-               matrix, product, sparse, special, special_functions, state)
+               matrix, product, sparse, special, special_functions, state, summary)
 from .registry import KERNELS, kernel  # noqa: F401

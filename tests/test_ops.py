@@ -573,6 +573,26 @@ def test_group_runs_its_inputs():
         np.testing.assert_array_equal(sess.run(w), [4.0, 4.0])
 
 
+def test_log_uniform_candidates_are_zipfian_and_distinct_when_asked():
+    """TF1's log-uniform sampler: P(k) = log((k + 2) / (k + 1)) / log(range_max + 1); the
+    last output is the number of draws (num_sampled itself without `unique`)."""
+    from tinyflow.ops import log_uniform_candidates
+    tf.manual_seed(0)
+    with _session() as sess:
+        free = sess.run(log_uniform_candidates(20000, 10, False))
+        distinct = [sess.run(log_uniform_candidates(6, 10, True)) for _ in range(20)]
+    assert free[-1] == 20000
+    k = np.arange(10)
+    np.testing.assert_allclose(np.bincount(free[:-1], minlength=10) / 20000,
+                               np.log((k + 2) / (k + 1)) / np.log(11), atol=0.012)
+    for draws in distinct:
+        assert len(set(draws[:-1].tolist())) == 6 and draws[-1] >= 6
+        assert 0 <= draws[:-1].min() and draws[:-1].max() < 10
+    assert len({tuple(d[:-1]) for d in distinct}) > 1          # drawn anew on every run
+    with pytest.raises(tf.ShapeError, match="cannot draw 11 distinct candidates"):
+        log_uniform_candidates(11, 10, True)
+
+
 def test_summary_ops_write_tf1_summary_protos():
     """scalar / histogram / image / merge output one serialized Summary each (a 0-d
     tf.string), parsed here by the protobuf library; values against NumPy."""

@@ -39,7 +39,7 @@ from .ops import (abs, arg_max, arg_min, assign, assign_add, assign_sub, atan2, 
                   to_int32, to_int64, truncated_normal)
 from .pytorch import *  # noqa: F401,F403  (the torch.* table: tinyflow/pytorch/__init__.py)
 from .pytorch import install_tensor_methods
-from .symbolic import (app, flags, gfile, name_scope, summary,  # TF1's plumbing
+from .symbolic import (app, compat, flags, gfile, name_scope, summary,  # TF1's plumbing
                        cond, ConfigProto, control_dependencies, get_collection,
                        get_default_session, global_variables, global_variables_initializer,
                        identity, infer_variable_shapes, initialize_all_variables,

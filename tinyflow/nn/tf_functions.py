@@ -1,6 +1,8 @@
 """TF1's `tf.nn` functions: softmax, activations and the fused cross-entropies (TF
 spellings: `axis`, `labels=`/`logits=`); conv2d, pooling, bias_add, dropout and
 batch_normalization (NHWC by default). PyTorch's F.* live in nn/functional.py."""
+import numpy as np
+
 from .. import ops as _ops
 from ..core.op import apply as _apply
 from ..core.op import as_tensor as _as_tensor
@@ -340,3 +342,60 @@ def embedding_lookup(params, ids, partition_strategy="mod", name=None, validate_
     if max_norm is not None:
         raise NotImplementedError("embedding_lookup: max_norm is not supported")
     return _ops.take(params, ids, 0, name=name)
+
+
+# ---- candidate sampling and NCE (word2vec) -------------------------------------------------
+
+__all__ += ["log_uniform_candidate_sampler", "nce_loss"]
+
+
+def _expected_count(classes, tries, num_sampled: int, range_max: int):
+    """How often class `classes` is expected among the draws: p * num_sampled when no draw
+    repeated, else 1 - (1 - p)^tries, with p the log-uniform probability (TF1's rule)."""
+    k = _ops.cast(classes, "float32")
+    p = (_ops.log(k + 2.0) - _ops.log(k + 1.0)) / float(np.log1p(range_max))
+    tries = _ops.cast(tries, "float32")
+    repeated = -_ops.expm1(tries * _ops.log1p(-p))
+    return _ops.where(_ops.equal(tries, float(num_sampled)), p * float(num_sampled), repeated)
+
+
+def log_uniform_candidate_sampler(true_classes, num_true, num_sampled, unique, range_max,
+                                  seed=None, name=None):
+    """TF1's (sampled_candidates, true_expected_count, sampled_expected_count), drawn anew on
+    every run from the log-uniform distribution over [0, range_max)."""
+    draws = _ops.log_uniform_candidates(num_sampled, range_max, unique, name=name)
+    sampled, tries = draws[:num_sampled], draws[num_sampled]
+    true_classes = _as_tensor(true_classes)
+    return (sampled, _expected_count(true_classes, tries, num_sampled, range_max),
+            _expected_count(sampled, tries, num_sampled, range_max))
+
+
+def nce_loss(weights, biases, labels, inputs, num_sampled, num_classes, num_true=1,
+             sampled_values=None, remove_accidental_hits=False, partition_strategy="mod",
+             name="nce_loss"):
+    """Noise-contrastive estimation, per example, as TF1 computes it: logistic losses of the
+    true classes' logits (label 1/num_true) and the sampled classes' (label 0), each logit
+    w_c . x + b_c - log(expected count of c), summed over the classes."""
+    if remove_accidental_hits:
+        raise NotImplementedError("nce_loss: remove_accidental_hits=True is not supported")
+    weights = weights[0] if isinstance(weights, (list, tuple)) and len(weights) == 1 else weights
+    x = _as_tensor(inputs)
+    labels = _ops.cast(_as_tensor(labels), "int64")
+    if labels.ndim != 2 or labels.shape[1] != num_true:
+        raise ValueError(f"nce_loss: labels must be [batch, num_true={num_true}], got shape "
+                         f"{labels.shape}")
+    if sampled_values is None:
+        sampled_values = log_uniform_candidate_sampler(labels, num_true, num_sampled, True,
+                                                       num_classes)
+    sampled, true_expected, sampled_expected = sampled_values
+    sampled = _ops.cast(_as_tensor(sampled), "int64")
+    true_w = _ops.take(weights, labels)                          # [batch, num_true, dim]
+    true_logits = _ops.reduce_sum(_ops.multiply(_ops.expand_dims(x, 1), true_w), -1)
+    true_logits = true_logits + _ops.take(biases, labels) - _ops.log(true_expected)
+    sampled_logits = _ops.matmul(x, _ops.transpose(_ops.take(weights, sampled)))
+    sampled_logits = sampled_logits + _ops.take(biases, sampled) - _ops.log(sampled_expected)
+    logits = _ops.concat([true_logits, sampled_logits], 1)
+    targets = _ops.concat([_ops.ones_like(true_logits) / float(num_true),
+                           _ops.zeros_like(sampled_logits)], 1)
+    per_class = sigmoid_cross_entropy_with_logits(labels=targets, logits=logits)
+    return _ops.reduce_sum(per_class, 1, name=name)

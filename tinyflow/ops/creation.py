@@ -263,6 +263,32 @@ class Multinomial(Op):
         return shape, dtypes.int64
 
 
+class LogUniformCandidates(Op):
+    """`num_sampled` class ids in [0, range_max) drawn from TF1's log-uniform (Zipfian)
+    distribution, P(k) = log((k + 2) / (k + 1)) / log(range_max + 1), distinct when
+    `unique`; the output's last element is how many draws that took (the expected counts
+    of sampled-loss functions depend on it). Drawn anew on every run."""
+    name = "log_uniform_candidates"
+    stateful = True
+    differentiable = False
+    num_sampled: int
+    range_max: int
+    unique: bool
+
+    def infer(self):
+        if self.unique and self.num_sampled > self.range_max:
+            raise ValueError(f"cannot draw {self.num_sampled} distinct candidates from "
+                             f"range_max={self.range_max}")
+        return (self.num_sampled + 1,), dtypes.int64
+
+
+def log_uniform_candidates(num_sampled: int, range_max: int, unique: bool,
+                           name=None) -> Tensor:
+    op = LogUniformCandidates(num_sampled=int(num_sampled), range_max=int(range_max),
+                              unique=bool(unique))
+    return apply(op, name=name, graph=get_default_graph())
+
+
 def multinomial(probs, num_samples: int, replacement: bool = False) -> Tensor:
     return apply(Multinomial(num_samples=int(num_samples), replacement=bool(replacement)),
                  as_tensor(probs))

@@ -1,6 +1,6 @@
 """The TensorFlow-1 surface: placeholders, variables, sessions and optimizers."""
 from . import summary, train  # noqa: F401
-from .app import app, flags, gfile, name_scope  # noqa: F401
+from .app import app, compat, flags, gfile, name_scope  # noqa: F401
 from .session import (ConfigProto, InteractiveSession, RunMetadata, RunOptions,  # noqa: F401
                       Session, get_default_session)
 from .variables import (Variable, get_collection, global_variables,  # noqa: F401

@@ -1,5 +1,6 @@
-"""TF1's program plumbing: `tf.app.run`, `tf.app.flags` (= `tf.flags`), `tf.gfile` and
-`tf.name_scope`, so tutorial scripts run from their own `main` with their own flags."""
+"""TF1's program plumbing: `tf.app.run`, `tf.app.flags` (= `tf.flags`), `tf.gfile`,
+`tf.compat`'s text conversions and `tf.name_scope`, so tutorial scripts run from their own
+`main` with their own flags."""
 from __future__ import annotations
 
 import argparse
@@ -46,24 +47,33 @@ class _Flags:
         object.__setattr__(self, "_parser", argparse.ArgumentParser(allow_abbrev=False))
         object.__setattr__(self, "_values", {})
         object.__setattr__(self, "_parsed", False)
+        object.__setattr__(self, "_booleans", set())
 
     def _define(self, name, default, help, type_) -> None:  # noqa: A002
         if name in self._values:
             raise ValueError(f"flag --{name} is defined twice")
-        if type_ is bool:
-            self._parser.add_argument(f"--{name}", nargs="?", const=True, default=default,
-                                      type=_as_bool, help=help)
+        if type_ is bool:   # --name, --noname, or --name=value (never the next argument)
+            self._parser.add_argument(f"--{name}", action="store_true", default=default,
+                                      help=help)
             self._parser.add_argument(f"--no{name}", dest=name, action="store_false")
+            self._booleans.add(name)
         else:
             self._parser.add_argument(f"--{name}", type=type_, default=default, help=help)
         self._values[name] = default
 
     def __call__(self, argv) -> list:
         """Parse `argv` (its first item is the program); returns what is left."""
-        known, rest = self._parser.parse_known_args(list(argv)[1:])
+        known, rest = self._parser.parse_known_args([self._boolean(a) for a in argv[1:]])
         self._values.update(vars(known))
         object.__setattr__(self, "_parsed", True)
         return list(argv)[:1] + rest
+
+    def _boolean(self, arg: str) -> str:
+        """`--flag=false` of a boolean flag as `--noflag` (absl's spellings)."""
+        name, equals, value = arg[2:].partition("=")
+        if arg.startswith("--") and equals and name in self._booleans:
+            return f"--{'' if _as_bool(value) else 'no'}{name}"
+        return arg
 
     def __getattr__(self, name):
         if name.startswith("_"):
@@ -84,7 +94,7 @@ def _as_bool(text) -> bool:
         return True
     if str(text).lower() in ("0", "false", "f", "no"):
         return False
-    raise argparse.ArgumentTypeError(f"{text!r} is not a boolean")
+    raise ValueError(f"{text!r} is not a boolean")
 
 
 FLAGS = _Flags()
@@ -122,3 +132,16 @@ gfile = types.SimpleNamespace(
     Exists=os.path.exists, IsDirectory=os.path.isdir, MakeDirs=_make_dirs, MkDir=os.mkdir,
     DeleteRecursively=shutil.rmtree, Remove=os.remove, Rename=os.replace,
     ListDirectory=os.listdir, Glob=_glob.glob, Copy=shutil.copyfile, GFile=open, Open=open)
+
+
+# ---- tf.compat --------------------------------------------------------------------------------
+
+def as_bytes(text, encoding="utf-8") -> bytes:
+    return bytes(text) if isinstance(text, (bytes, bytearray)) else text.encode(encoding)
+
+
+def as_text(text, encoding="utf-8") -> str:
+    return text if isinstance(text, str) else bytes(text).decode(encoding)
+
+
+compat = types.SimpleNamespace(as_bytes=as_bytes, as_str=as_text, as_text=as_text)

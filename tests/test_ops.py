@@ -593,6 +593,32 @@ def test_log_uniform_candidates_are_zipfian_and_distinct_when_asked():
         log_uniform_candidates(11, 10, True)
 
 
+def test_dataset_iterator_ops_pull_and_restart():
+    """iterator_get_next reads a component of the host iterator's element (a second read of
+    a component takes the next element); iterator_reset starts it over."""
+    from tinyflow.ops.dataset import IteratorGetNext, IteratorReset
+
+    class Source:
+        def __init__(self):
+            self.pulled, self.started = 0, 0
+
+        def component(self, index):
+            self.pulled += 1
+            return np.full(2, self.pulled * 10 + index, np.float32)
+
+        def reset(self):
+            self.started += 1
+    source = Source()
+    with _session() as sess:
+        get = tf.apply(IteratorGetNext(source=source, index=1, shape=(2,), dtype=tf.float32),
+                       graph=tf.get_default_graph())
+        reset = tf.apply(IteratorReset(source=source), graph=tf.get_default_graph())
+        assert get.shape == (2,) and sess.run(reset) is None and source.started >= 1
+        first, second = sess.run(get), sess.run(get)
+    np.testing.assert_array_equal(second - first, [10.0, 10.0])
+    assert first[0] % 10 == 1
+
+
 def test_summary_ops_write_tf1_summary_protos():
     """scalar / histogram / image / merge output one serialized Summary each (a 0-d
     tf.string), parsed here by the protobuf library; values against NumPy."""

@@ -42,8 +42,8 @@ def test_string_constants_run_to_bytes_as_tf1():
 def test_unsupported_contrib_packages_are_named():
     with pytest.raises(ImportError, match=r"tf\.contrib\.factorization is not supported"):
         from tinyflow.contrib.factorization import KMeans  # noqa: F401
-    with pytest.raises(AttributeError, match=r"tf\.contrib\.layers is not supported"):
-        tf.contrib.layers
+    with pytest.raises(AttributeError, match=r"tf\.contrib\.slim is not supported"):
+        tf.contrib.slim
     assert tf.contrib.rnn.BasicLSTMCell is tf.nn.rnn_cell.BasicLSTMCell
 
 
@@ -287,3 +287,124 @@ def test_next_batch_second_argument_is_fake_data_as_tf1():
     np.testing.assert_array_equal(a.next_batch(5, False)[1], b.next_batch(5)[1])
     with pytest.raises(ValueError, match="fake_data=True"):
         a.next_batch(5, True)
+
+
+# ---- variable scopes and tf.layers (dcgan, the tf.layers examples) ---------------------------
+
+def test_variable_scope_names_and_reuses_layer_variables():
+    def disc(x, reuse=False):
+        with tf.variable_scope("D", reuse=reuse):
+            return tf.layers.dense(tf.layers.dense(x, 3), 2)
+    x = tf.placeholder(tf.float32, [None, 4])
+    disc(x)
+    disc(x * 2.0, reuse=True)                    # the same names again: shared
+    names = [v.name for v in tf.trainable_variables()]
+    assert names == ["D/dense/kernel:0", "D/dense/bias:0", "D/dense_1/kernel:0",
+                     "D/dense_1/bias:0"]
+    assert [v.name for v in tf.get_collection(tf.GraphKeys.TRAINABLE_VARIABLES,
+                                              scope="D/dense_1")] == names[2:]
+    with pytest.raises(ValueError, match="already exists, disallowed"):
+        disc(x)
+    with tf.variable_scope("E", reuse=True), pytest.raises(ValueError, match="does not exist"):
+        tf.get_variable("w", [2])
+    with tf.variable_scope("F", reuse=tf.AUTO_REUSE):
+        a = tf.get_variable("w", [2], initializer=tf.constant_initializer(3.0))
+    with tf.variable_scope("F", reuse=tf.AUTO_REUSE):
+        assert tf.get_variable("w", [2]) is a
+    with tf.variable_scope("F", reuse=True), pytest.raises(ValueError, match="shape"):
+        tf.get_variable("w", [3])
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        np.testing.assert_array_equal(sess.run(a), [3.0, 3.0])
+
+
+def test_glorot_uniform_bounds_count_the_receptive_field():
+    with tf.variable_scope("g"):
+        k = tf.get_variable("k", [5, 5, 3, 8])      # fans 75 and 200
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        values = sess.run(k)
+    limit = np.sqrt(6.0 / (75 + 200))
+    assert np.abs(values).max() <= limit and np.abs(values).max() > 0.9 * limit
+
+
+def test_layers_compute_as_torch():
+    rng = np.random.default_rng(3)
+    x0 = rng.normal(size=(2, 6, 6, 3)).astype(np.float32)
+    x = tf.constant(x0)
+    conv = tf.layers.conv2d(x, 4, 3, strides=2, padding="same", activation=tf.nn.relu)
+    up = tf.layers.conv2d_transpose(x, 2, 4, strides=2)          # valid: 6 * 2 + 2 = 14
+    up_same = tf.layers.conv2d_transpose(x, 2, 3, strides=2, padding="same")
+    pooled = tf.layers.max_pooling2d(x, 2, 2)
+    averaged = tf.layers.average_pooling2d(x, 3, 3)
+    dense = tf.layers.dense(x, 5)                                # over the last axis
+    assert up.shape == (2, 14, 14, 2) and up_same.shape == (2, 12, 12, 2)
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        got = sess.run([conv, up, pooled, averaged, dense])
+        variables = {v.name: sess.run(v) for v in tf.global_variables()}
+    t = torch.tensor(x0).permute(0, 3, 1, 2)
+
+    def nhwc(y):
+        return y.permute(0, 2, 3, 1).numpy()
+    kernel = torch.tensor(variables["conv2d/kernel:0"]).permute(3, 2, 0, 1)
+    ref = F.relu(F.conv2d(F.pad(t, (0, 1, 0, 1)), kernel, stride=2))   # TF SAME: odd pad after
+    np.testing.assert_allclose(got[0], nhwc(ref), rtol=1e-5, atol=1e-6)
+    kernel = torch.tensor(variables["conv2d_transpose/kernel:0"]).permute(3, 2, 0, 1)
+    np.testing.assert_allclose(got[1], nhwc(F.conv_transpose2d(t, kernel, stride=2)),
+                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(got[2], nhwc(F.max_pool2d(t, 2)))
+    np.testing.assert_allclose(got[3], nhwc(F.avg_pool2d(t, 3)), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(got[4], x0 @ variables["dense/kernel:0"], rtol=1e-5, atol=1e-6)
+
+
+def test_layers_dropout_follows_training():
+    x = tf.ones([200, 50])
+    keep = tf.layers.dropout(x, rate=0.5, training=False)
+    drop = tf.layers.dropout(x, rate=0.5, training=True)
+    training = tf.placeholder(tf.bool, [])
+    either = tf.layers.dropout(x, rate=0.5, training=training)
+    with tf.Session() as sess:
+        assert keep is x
+        values = sess.run(drop)
+        assert set(np.unique(values)) == {0.0, 2.0} and 0.45 < (values == 0).mean() < 0.55
+        assert (sess.run(either, {training: False}) == 1.0).all()
+        assert (sess.run(either, {training: True}) == 0.0).any()
+
+
+# ---- tf.data ---------------------------------------------------------------------------------
+
+def test_dataset_iterator_feeds_the_graph_element_by_element():
+    x0 = np.arange(12, dtype=np.float32).reshape(6, 2)
+    y0 = np.arange(6)
+    dataset = (tf.data.Dataset.from_tensor_slices((x0, y0))
+               .map(lambda a, b: (a * 2.0, b)).batch(2, drop_remainder=True).prefetch(1))
+    iterator = dataset.make_initializable_iterator()
+    x, y = iterator.get_next()
+    assert x.shape == (None, 2) and y.dtype is tf.int64
+    total = tf.reduce_sum(x)
+    with tf.Session() as sess:
+        sess.run(iterator.initializer)
+        got = [sess.run([x, y]) for _ in range(2)]    # each run one batch, x and y paired
+        np.testing.assert_array_equal(got[0][0], x0[:2] * 2)
+        np.testing.assert_array_equal(got[1][1], y0[2:4])
+        assert sess.run(total) == (x0[4:] * 2).sum()  # a new plan's first run skips nothing
+        with pytest.raises(tf.errors.OutOfRangeError):
+            sess.run(x)
+        sess.run(iterator.initializer)                # starts over
+        np.testing.assert_array_equal(sess.run(y), y0[:2])
+
+
+def test_dataset_repeat_shuffle_and_partial_batches():
+    shuffled = tf.data.Dataset.range(10).shuffle(4, seed=0).repeat(2)
+    values = [int(v) for v in shuffled._make()]
+    assert sorted(values) == sorted(list(range(10)) * 2) and values[:10] != list(range(10))
+    assert all(v < 4 + i for i, v in enumerate(values[:10]))   # a buffer of 4 at each step
+    iterator = tf.data.Dataset.from_tensor_slices(np.arange(5.0)).batch(2) \
+        .make_one_shot_iterator()
+    x = iterator.get_next()
+    with tf.Session() as sess:
+        sess.run(x)
+        sess.run(x)
+        with pytest.raises(ValueError, match="drop_remainder=True"):
+            sess.run(x)

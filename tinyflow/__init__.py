@@ -39,14 +39,19 @@ from .ops import (abs, arg_max, arg_min, assign, assign_add, assign_sub, atan2, 
                   to_int32, to_int64, truncated_normal)
 from .pytorch import *  # noqa: F401,F403  (the torch.* table: tinyflow/pytorch/__init__.py)
 from .pytorch import install_tensor_methods
-from .symbolic import (app, compat, flags, gfile, name_scope, summary,  # TF1's plumbing
+from .symbolic import (AUTO_REUSE, constant_initializer, get_variable,  # TF1's scopes
+                       get_variable_scope, glorot_uniform_initializer, ones_initializer,
+                       random_normal_initializer, random_uniform_initializer,
+                       truncated_normal_initializer, variable_scope, VariableScope,
+                       zeros_initializer)
+from .symbolic import (app, compat, data, errors, flags, gfile, name_scope, summary,  # TF1
                        cond, ConfigProto, control_dependencies, get_collection,
                        get_default_session, global_variables, global_variables_initializer,
                        identity, infer_variable_shapes, initialize_all_variables,
                        InteractiveSession, no_op, placeholder, RunMetadata,
                        RunOptions, Session, train, trainable_variables, Variable,
                        variables_initializer, while_loop)
-from .nn import tf_losses as losses
+from .nn import tf_layers as layers, tf_losses as losses
 from .pytorch.dtype import to_double, to_float  # noqa: F401  (TF1's tf.to_float: .float())
 from .symbolic.session import evaluate, run_op
 

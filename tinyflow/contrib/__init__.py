@@ -1,13 +1,14 @@
-"""TF1's `tf.contrib`, as far as its tutorials use it: `tf.contrib.rnn`. Any other contrib
-package (factorization, tensor_forest, layers, ...) is refused by name, both as an attribute
-(`tf.contrib.layers`) and as an import (`from tensorflow.contrib.factorization import
+"""TF1's `tf.contrib`, as far as its tutorials use it: `tf.contrib.rnn` and
+`tf.contrib.layers.flatten`. Any other contrib package (factorization, tensor_forest, ...) is
+refused by name, both as an attribute
+(`tf.contrib.slim`) and as an import (`from tensorflow.contrib.factorization import
 KMeans`), so a program stops where it asks for it rather than on a vague missing module."""
 import importlib.abc
 import sys
 
-from . import rnn  # noqa: F401
+from . import layers, rnn  # noqa: F401
 
-SUPPORTED = ("rnn",)
+SUPPORTED = ("layers", "rnn")
 
 
 def _unsupported(name: str) -> str:

@@ -50,7 +50,8 @@ def sparse_softmax_cross_entropy_with_logits(_sentinel=None, labels=None, logits
 # transpose in and out (views) and pass TF's padding as the ops' "same" mode, which is TF's
 # asymmetric SAME rule (the odd pixel after) for any stride.
 
-__all__ += ["avg_pool", "batch_normalization", "bias_add", "conv2d", "dropout", "max_pool"]
+__all__ += ["avg_pool", "batch_normalization", "bias_add", "conv2d", "conv2d_transpose",
+            "dropout", "max_pool"]
 
 
 def _layout(data_format: str) -> str:
@@ -128,6 +129,37 @@ def conv2d(input, filter=None, strides=None, padding=None, use_cudnn_on_gpu=True
                       padding=_tf_padding(padding, data_format),
                       dilation=_hw(dilations or 1, data_format, "dilations"), groups=groups)
     return _apply_nchw(op, x, data_format, name, _ops.transpose(filt, (3, 2, 0, 1)))
+
+
+def conv2d_transpose(value=None, filter=None, output_shape=None, strides=None,
+                     padding="SAME", data_format="NHWC", name=None, input=None, filters=None,
+                     dilations=None):
+    """tf.nn.conv2d_transpose: the input gradient of a conv2d whose filter is `filter`
+    [kH, kW, out_channels, in_channels] and whose input has `output_shape` (ints, scalar
+    tensors such as tf.shape(x)[0], or a 1-D tensor)."""
+    data_format = _layout(data_format)
+    x = _as_tensor(value if value is not None else input)
+    filt = _as_tensor(filter if filter is not None else filters)
+    if output_shape is None or strides is None:
+        raise ValueError("conv2d_transpose: output_shape and strides are required")
+    if isinstance(output_shape, _Tensor):
+        output_shape = [output_shape[k] for k in range(4)]
+    h, w, c = _dims(data_format)
+    nchw = [output_shape[0], output_shape[c], output_shape[h], output_shape[w]]
+    if all(isinstance(d, (int, np.integer)) for d in nchw):
+        ref = _ops.expand(_ops.as_tensor(np.zeros((), x.dtype.np)), [int(d) for d in nchw])
+    elif all(isinstance(d, (int, np.integer)) for d in nchw[1:]):
+        # the batch known only when run (it is the input's): zeros [N, 1, 1, 1] from x
+        # broadcast against zeros [1, C, H, W] keep C, H and W known while building
+        column = _ops.zeros_like(x[:, :1, :1, :1])
+        ref = _ops.add(column, _ops.as_tensor(np.zeros([1, *nchw[1:]], x.dtype.np)))
+    else:
+        ref = _ops.fill(nchw, np.zeros((), x.dtype.np))
+    op = _conv.Conv2dGradInput(stride=_hw(strides, data_format, "strides"),
+                               padding=_tf_padding(padding, data_format),
+                               dilation=_hw(dilations or 1, data_format, "dilations"),
+                               groups=1)
+    return _apply_nchw(op, x, data_format, name, _ops.transpose(filt, (3, 2, 0, 1)), ref)
 
 
 def _tinyflow_conv2d(data, num_filter, ksize, strides, padding, name, no_bias):

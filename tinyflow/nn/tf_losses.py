@@ -61,20 +61,21 @@ def sigmoid_cross_entropy(multi_class_labels, logits, weights=1.0, label_smoothi
     return compute_weighted_loss(per_element, weights, scope, loss_collection)
 
 
+def _error(measure, labels, predictions, weights, scope, loss_collection):
+    predictions = as_tensor(predictions)
+    labels = _ops.cast(as_tensor(labels), predictions.dtype)
+    return compute_weighted_loss(measure(_ops.subtract(predictions, labels)), weights, scope,
+                                 loss_collection)
+
+
 def mean_squared_error(labels, predictions, weights=1.0, scope=None,
                        loss_collection=LOSSES, reduction=None):
-    predictions = as_tensor(predictions)
-    error = _ops.square(_ops.subtract(predictions, _ops.cast(as_tensor(labels),
-                                                             predictions.dtype)))
-    return compute_weighted_loss(error, weights, scope, loss_collection)
+    return _error(_ops.square, labels, predictions, weights, scope, loss_collection)
 
 
 def absolute_difference(labels, predictions, weights=1.0, scope=None,
                         loss_collection=LOSSES, reduction=None):
-    predictions = as_tensor(predictions)
-    error = _ops.abs(_ops.subtract(predictions, _ops.cast(as_tensor(labels),
-                                                          predictions.dtype)))
-    return compute_weighted_loss(error, weights, scope, loss_collection)
+    return _error(_ops.abs, labels, predictions, weights, scope, loss_collection)
 
 
 def get_losses(scope=None, loss_collection=LOSSES) -> list:

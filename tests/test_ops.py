@@ -573,6 +573,92 @@ def test_group_runs_its_inputs():
         np.testing.assert_array_equal(sess.run(w), [4.0, 4.0])
 
 
+def test_log_uniform_candidates_are_zipfian_and_distinct_when_asked():
+    """TF1's log-uniform sampler: P(k) = log((k + 2) / (k + 1)) / log(range_max + 1); the
+    last output is the number of draws (num_sampled itself without `unique`)."""
+    from tinyflow.ops import log_uniform_candidates
+    tf.manual_seed(0)
+    with _session() as sess:
+        free = sess.run(log_uniform_candidates(20000, 10, False))
+        distinct = [sess.run(log_uniform_candidates(6, 10, True)) for _ in range(20)]
+    assert free[-1] == 20000
+    k = np.arange(10)
+    np.testing.assert_allclose(np.bincount(free[:-1], minlength=10) / 20000,
+                               np.log((k + 2) / (k + 1)) / np.log(11), atol=0.012)
+    for draws in distinct:
+        assert len(set(draws[:-1].tolist())) == 6 and draws[-1] >= 6
+        assert 0 <= draws[:-1].min() and draws[:-1].max() < 10
+    assert len({tuple(d[:-1]) for d in distinct}) > 1          # drawn anew on every run
+    with pytest.raises(tf.ShapeError, match="cannot draw 11 distinct candidates"):
+        log_uniform_candidates(11, 10, True)
+
+
+def test_dataset_iterator_ops_pull_and_restart():
+    """iterator_get_next reads a component of the host iterator's element (a second read of
+    a component takes the next element); iterator_reset starts it over."""
+    from tinyflow.ops.dataset import IteratorGetNext, IteratorReset
+
+    class Source:
+        def __init__(self):
+            self.pulled, self.started = 0, 0
+
+        def component(self, index):
+            self.pulled += 1
+            return np.full(2, self.pulled * 10 + index, np.float32)
+
+        def reset(self):
+            self.started += 1
+    source = Source()
+    with _session() as sess:
+        get = tf.apply(IteratorGetNext(source=source, index=1, shape=(2,), dtype=tf.float32),
+                       graph=tf.get_default_graph())
+        reset = tf.apply(IteratorReset(source=source), graph=tf.get_default_graph())
+        assert get.shape == (2,) and sess.run(reset) is None and source.started >= 1
+        first, second = sess.run(get), sess.run(get)
+    np.testing.assert_array_equal(second - first, [10.0, 10.0])
+    assert first[0] % 10 == 1
+
+
+def test_summary_ops_write_tf1_summary_protos():
+    """scalar / histogram / image / merge output one serialized Summary each (a 0-d
+    tf.string), parsed here by the protobuf library; values against NumPy."""
+    import io
+
+    from PIL import Image
+    from tb_events import parse_summary
+    from tinyflow.ops.summary import BUCKET_LIMITS, histogram, image, merge, scalar
+    values = np.array([-3.0, -1e-13, 0.0, 0.5, 0.5, 2.0, 7.0], np.float32)
+    pixels = np.random.default_rng(0).uniform(0, 2, (3, 2, 4, 1)).astype(np.float32)
+    with _session() as sess:
+        x = tf.placeholder(tf.float32, [None])
+        p = tf.placeholder(tf.float32, [None, 2, 4, 1])
+        parts = [scalar("s", tf.reduce_max(x)), histogram("h", x), image("i", p, 2)]
+        merged = merge(parts)
+        assert merged.dtype is tf.string and merged.shape == ()
+        out = sess.run(merged, {x: values, p: pixels})
+    value = {v.tag: v for v in parse_summary(out).value}
+    assert list(value) == ["s", "h", "i/image/0", "i/image/1"]
+    assert value["s"].simple_value == 7.0
+    h = value["h"].histo
+    assert (h.min, h.max, h.num, h.sum) == (-3.0, 7.0, 7, float(values.astype(float).sum()))
+    np.testing.assert_allclose(h.sum_squares, np.square(values.astype(float)).sum())
+    assert sum(h.bucket) == 7 and list(h.bucket_limit) == sorted(h.bucket_limit)
+    for v in values:   # each value sits in the bucket whose limit is the first one above it
+        k = int(np.searchsorted(h.bucket_limit, v, side="right"))
+        assert h.bucket[k] > 0 and h.bucket_limit[k] in BUCKET_LIMITS
+    img = value["i/image/1"].image
+    assert (img.height, img.width, img.colorspace) == (2, 4, 1)
+    decoded = np.asarray(Image.open(io.BytesIO(img.encoded_image_string)))
+    expect = np.round(pixels[1, ..., 0] * (255 / pixels[1].max())).astype(np.uint8)
+    np.testing.assert_array_equal(decoded, expect)
+    with pytest.raises(tf.ShapeError, match="takes a scalar, got shape"):
+        scalar("s", x)
+    with pytest.raises(tf.ShapeError, match=r"takes \[batch, height, width, channels\]"):
+        image("i", x)
+    with pytest.raises(tf.DTypeError, match="takes summaries"):
+        merge([x])
+
+
 # ---- semantics worth pinning that central differences cannot see -----------------------
 
 def test_ties_split_the_gradient_evenly():

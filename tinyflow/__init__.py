@@ -15,7 +15,8 @@ from . import (autograd, contrib, distributions, func, jit, nn, onnx, ops, optim
                utils, viz)
 from .autodiff import forward_gradients, gradients
 from .core.dtypes import (DType, as_dtype, bfloat16, bool_, float8_e4m3fn, float8_e5m2,
-                          float16, float32, float64, int8, int16, int32, int64, uint8)
+                          float16, float32, float64, int8, int16, int32, int64, string,
+                          uint8)
 from .core.errors import (DTypeError, FeedError, FeedTypeError, FetchError, FetchTypeError, ShapeError, TinyflowError,
                           UninitializedVariableError)
 from .core.graph import Graph, GraphKeys, get_default_graph, reset_default_graph
@@ -35,16 +36,24 @@ from .ops import (abs, arg_max, arg_min, assign, assign_add, assign_sub, atan2, 
                   reduce_max, reduce_mean, reduce_min, reduce_sum, relu, remainder, reshape,
                   sigmoid, sin, sqrt, square, squeeze, stop_gradient, subtract, tanh,
                   tril, triu, unstack,
-                  truncated_normal)
+                  to_int32, to_int64, truncated_normal)
 from .pytorch import *  # noqa: F401,F403  (the torch.* table: tinyflow/pytorch/__init__.py)
 from .pytorch import install_tensor_methods
-from .symbolic import (cond, ConfigProto, control_dependencies, get_collection,
+from .symbolic import (AUTO_REUSE, constant_initializer, get_variable,  # TF1's scopes
+                       get_variable_scope, glorot_uniform_initializer, ones_initializer,
+                       random_normal_initializer, random_uniform_initializer,
+                       truncated_normal_initializer, variable_scope, VariableScope,
+                       zeros_initializer)
+from .symbolic import (app, compat, data, errors, flags, gfile, name_scope, summary,  # TF1
+                       cond, ConfigProto, control_dependencies, get_collection,
                        get_default_session, global_variables, global_variables_initializer,
                        identity, infer_variable_shapes, initialize_all_variables,
                        InteractiveSession, no_op, placeholder, RunMetadata,
                        RunOptions, Session, train, trainable_variables, Variable,
                        variables_initializer, while_loop)
-from .symbolic.session import evaluate
+from .nn import tf_layers as layers, tf_losses as losses
+from .pytorch.dtype import to_double, to_float  # noqa: F401  (TF1's tf.to_float: .float())
+from .symbolic.session import evaluate, run_op
 
 # dtype spellings of both worlds: tf.bool / torch.bool, torch.float, torch.long, ...
 bool = bool_  # noqa: A001
@@ -64,6 +73,6 @@ from . import processes as multiprocessing  # noqa: E402
 _sys.modules[__name__ + ".multiprocessing"] = multiprocessing
 
 # The one late binding: Tensor (core) gets its methods and operators from the front ends.
-install_tensor_methods(Tensor, {"eval": evaluate})
+install_tensor_methods(Tensor, {"eval": evaluate, "run": run_op})
 
 __version__ = "0.1.0"

@@ -69,11 +69,14 @@ int16 = DType("int16", np.int16)
 int32 = DType("int32", np.int32)
 int64 = DType("int64", np.int64)
 bool_ = DType("bool", np.bool_)
+# TF1's tf.string: bytes in object arrays (string constants, serialized summaries); no
+# arithmetic takes it, and as_tensor never makes it from arbitrary objects (is_known)
+string = DType("string", object)
 
 _ALL = (float16, bfloat16, float8_e4m3fn, float8_e5m2, float32, float64, int8, uint8, int16,
         int32, int64, bool_)
-_BY_NP = {d.np: d for d in _ALL}
-_BY_NAME = {d.name: d for d in _ALL}
+_BY_NP = {d.np: d for d in _ALL + (string,)}
+_BY_NAME = {d.name: d for d in _ALL + (string,)}
 _BY_NAME.update({"half": float16, "float": float32, "double": float64, "long": int64,
                  "int": int32, "bool_": bool_})
 
@@ -103,7 +106,7 @@ def as_dtype(x) -> DType:
 
 def is_known(np_dtype) -> bool:
     """Whether a NumPy dtype is one of ours (ml_dtypes' are kind "V", as are records)."""
-    return np_dtype in _BY_NP
+    return np_dtype in _BY_NP and np_dtype != string.np
 
 
 def from_numpy_dtype(np_dtype) -> DType:

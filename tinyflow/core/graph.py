@@ -8,6 +8,7 @@ from typing import Iterable, Iterator
 GLOBAL_VARIABLES = "variables"
 TRAINABLE_VARIABLES = "trainable_variables"
 UPDATE_OPS = "update_ops"
+SUMMARIES = "summaries"
 
 
 class GraphKeys:
@@ -15,6 +16,7 @@ class GraphKeys:
     GLOBAL_VARIABLES = GLOBAL_VARIABLES
     TRAINABLE_VARIABLES = TRAINABLE_VARIABLES
     UPDATE_OPS = UPDATE_OPS
+    SUMMARIES = SUMMARIES
 
 
 class Graph:

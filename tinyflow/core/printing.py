@@ -50,9 +50,9 @@ def _edges(values: np.ndarray) -> np.ndarray:
 
 def _formatter(flat: np.ndarray):
     """(one element -> its text padded to the shared width, that width)."""
-    if flat.dtype.kind in "biu":
-        as_text = (lambda v: str(bool(v))) if flat.dtype.kind == "b" else \
-            (lambda v: str(int(v)))
+    if flat.dtype.kind in "biuO":   # "O": tf.string's bytes, as repr shows them
+        as_text = {"b": lambda v: str(bool(v)), "O": repr}.get(flat.dtype.kind,
+                                                             lambda v: str(int(v)))
         width = max(len(as_text(v)) for v in flat)
         return (lambda v: as_text(v).rjust(width)), width
     finite = flat[np.isfinite(flat)].astype(np.float64)

@@ -142,14 +142,19 @@ class DataSet:
         )
 
     def next_batch(
-        self, batch_size: int, shuffle: bool = True
+        self, batch_size: int, fake_data: bool = False, shuffle: bool = True
     ) -> tuple[np.ndarray, np.ndarray]:
         """Return the next ``(images, labels)`` batch, walking epochs like TF1.
 
         The order is reshuffled at the start of every epoch (the first one
         included) when ``shuffle`` is true.  A batch that runs past the end of
         an epoch is the rest of that epoch followed by the start of the next.
+        ``fake_data`` is TF1's second argument (tutorials pass it by position);
+        true is refused as in :func:`read_data_sets`.
         """
+        if fake_data:
+            raise ValueError("next_batch(fake_data=True) is not supported: the batches are "
+                             "real MNIST")
         n = self._num_examples
         if not 0 < batch_size <= n:
             raise ValueError(f"batch_size must be in [1, {n}], got {batch_size}")

@@ -1,6 +1,8 @@
 """TF1's `tf.nn` functions: softmax, activations and the fused cross-entropies (TF
 spellings: `axis`, `labels=`/`logits=`); conv2d, pooling, bias_add, dropout and
 batch_normalization (NHWC by default). PyTorch's F.* live in nn/functional.py."""
+import numpy as np
+
 from .. import ops as _ops
 from ..core.op import apply as _apply
 from ..core.op import as_tensor as _as_tensor
@@ -48,7 +50,8 @@ def sparse_softmax_cross_entropy_with_logits(_sentinel=None, labels=None, logits
 # transpose in and out (views) and pass TF's padding as the ops' "same" mode, which is TF's
 # asymmetric SAME rule (the odd pixel after) for any stride.
 
-__all__ += ["avg_pool", "batch_normalization", "bias_add", "conv2d", "dropout", "max_pool"]
+__all__ += ["avg_pool", "batch_normalization", "bias_add", "conv2d", "conv2d_transpose",
+            "dropout", "max_pool"]
 
 
 def _layout(data_format: str) -> str:
@@ -126,6 +129,37 @@ def conv2d(input, filter=None, strides=None, padding=None, use_cudnn_on_gpu=True
                       padding=_tf_padding(padding, data_format),
                       dilation=_hw(dilations or 1, data_format, "dilations"), groups=groups)
     return _apply_nchw(op, x, data_format, name, _ops.transpose(filt, (3, 2, 0, 1)))
+
+
+def conv2d_transpose(value=None, filter=None, output_shape=None, strides=None,
+                     padding="SAME", data_format="NHWC", name=None, input=None, filters=None,
+                     dilations=None):
+    """tf.nn.conv2d_transpose: the input gradient of a conv2d whose filter is `filter`
+    [kH, kW, out_channels, in_channels] and whose input has `output_shape` (ints, scalar
+    tensors such as tf.shape(x)[0], or a 1-D tensor)."""
+    data_format = _layout(data_format)
+    x = _as_tensor(value if value is not None else input)
+    filt = _as_tensor(filter if filter is not None else filters)
+    if output_shape is None or strides is None:
+        raise ValueError("conv2d_transpose: output_shape and strides are required")
+    if isinstance(output_shape, _Tensor):
+        output_shape = [output_shape[k] for k in range(4)]
+    h, w, c = _dims(data_format)
+    nchw = [output_shape[0], output_shape[c], output_shape[h], output_shape[w]]
+    if all(isinstance(d, (int, np.integer)) for d in nchw):
+        ref = _ops.expand(_ops.as_tensor(np.zeros((), x.dtype.np)), [int(d) for d in nchw])
+    elif all(isinstance(d, (int, np.integer)) for d in nchw[1:]):
+        # the batch known only when run (it is the input's): zeros [N, 1, 1, 1] from x
+        # broadcast against zeros [1, C, H, W] keep C, H and W known while building
+        column = _ops.zeros_like(x[:, :1, :1, :1])
+        ref = _ops.add(column, _ops.as_tensor(np.zeros([1, *nchw[1:]], x.dtype.np)))
+    else:
+        ref = _ops.fill(nchw, np.zeros((), x.dtype.np))
+    op = _conv.Conv2dGradInput(stride=_hw(strides, data_format, "strides"),
+                               padding=_tf_padding(padding, data_format),
+                               dilation=_hw(dilations or 1, data_format, "dilations"),
+                               groups=1)
+    return _apply_nchw(op, x, data_format, name, _ops.transpose(filt, (3, 2, 0, 1)), ref)
 
 
 def _tinyflow_conv2d(data, num_filter, ksize, strides, padding, name, no_bias):
@@ -295,3 +329,105 @@ def mean_sparse_softmax_cross_entropy_with_logits(logits, label, name=None):
         label = _ops.cast(label, "int64")
     return _ops.reduce_mean(_sparse_softmax_cross_entropy(label, _as_tensor(logits)),
                             name=name)
+
+
+# ---- evaluation and embeddings (TF1 tutorials: mnist.py's in_top_k, word2vec) ---------------
+
+__all__ += ["embedding_lookup", "in_top_k", "l2_normalize"]
+
+
+def in_top_k(predictions, targets, k, name=None):
+    """Whether each row's target class is among its k largest predictions; ties at the
+    boundary count as in (fewer than k predictions are strictly larger), and a target out
+    of range or a non-finite target prediction is out, as TF1 documents."""
+    p = _as_tensor(predictions)
+    t = _as_tensor(targets)
+    if p.ndim != 2 or t.ndim != 1:
+        raise ValueError(f"in_top_k: predictions must be [batch, classes] and targets "
+                         f"[batch], got shapes {p.shape} and {t.shape}")
+    classes = p.shape[1]
+    chosen = _ops.cast(_ops.one_hot(t, classes), "bool")
+    score = _ops.reduce_sum(_ops.where(chosen, p, _ops.zeros_like(p)), 1, keepdims=True)
+    larger = _ops.reduce_sum(_ops.cast(_ops.greater(p, score), "int32"), 1)
+    valid = _ops.logical_and(_ops.logical_and(_ops.greater_equal(t, 0), _ops.less(t, classes)),
+                             _ops.less(_ops.abs(_ops.squeeze(score, 1)), float("inf")))
+    return _ops.logical_and(_ops.less(larger, int(k)), valid, name=name)
+
+
+def l2_normalize(x, axis=None, epsilon=1e-12, name=None, dim=None):
+    """x / sqrt(max(sum(x**2, axis), epsilon)), as TF1 computes it."""
+    x = _as_tensor(x)
+    axis = dim if axis is None else axis
+    squares = _ops.reduce_sum(_ops.square(x), axis, keepdims=True)
+    return _ops.multiply(x, 1.0 / _ops.sqrt(_ops.maximum(squares, epsilon)), name=name)
+
+
+def embedding_lookup(params, ids, partition_strategy="mod", name=None, validate_indices=True,
+                     max_norm=None):
+    """Rows of `params` picked by `ids` (a gather); one parameter tensor (TF1's sharded
+    lists of several are refused by name)."""
+    if isinstance(params, (list, tuple)):
+        if len(params) != 1:
+            raise NotImplementedError(f"embedding_lookup: params split into {len(params)} "
+                                      f"shards is not supported; pass one tensor")
+        params = params[0]
+    if max_norm is not None:
+        raise NotImplementedError("embedding_lookup: max_norm is not supported")
+    return _ops.take(params, ids, 0, name=name)
+
+
+# ---- candidate sampling and NCE (word2vec) -------------------------------------------------
+
+__all__ += ["log_uniform_candidate_sampler", "nce_loss"]
+
+
+def _expected_count(classes, tries, num_sampled: int, range_max: int):
+    """How often class `classes` is expected among the draws: p * num_sampled when no draw
+    repeated, else 1 - (1 - p)^tries, with p the log-uniform probability (TF1's rule)."""
+    k = _ops.cast(classes, "float32")
+    p = (_ops.log(k + 2.0) - _ops.log(k + 1.0)) / float(np.log1p(range_max))
+    tries = _ops.cast(tries, "float32")
+    repeated = -_ops.expm1(tries * _ops.log1p(-p))
+    return _ops.where(_ops.equal(tries, float(num_sampled)), p * float(num_sampled), repeated)
+
+
+def log_uniform_candidate_sampler(true_classes, num_true, num_sampled, unique, range_max,
+                                  seed=None, name=None):
+    """TF1's (sampled_candidates, true_expected_count, sampled_expected_count), drawn anew on
+    every run from the log-uniform distribution over [0, range_max)."""
+    draws = _ops.log_uniform_candidates(num_sampled, range_max, unique, name=name)
+    sampled, tries = draws[:num_sampled], draws[num_sampled]
+    true_classes = _as_tensor(true_classes)
+    return (sampled, _expected_count(true_classes, tries, num_sampled, range_max),
+            _expected_count(sampled, tries, num_sampled, range_max))
+
+
+def nce_loss(weights, biases, labels, inputs, num_sampled, num_classes, num_true=1,
+             sampled_values=None, remove_accidental_hits=False, partition_strategy="mod",
+             name="nce_loss"):
+    """Noise-contrastive estimation, per example, as TF1 computes it: logistic losses of the
+    true classes' logits (label 1/num_true) and the sampled classes' (label 0), each logit
+    w_c . x + b_c - log(expected count of c), summed over the classes."""
+    if remove_accidental_hits:
+        raise NotImplementedError("nce_loss: remove_accidental_hits=True is not supported")
+    weights = weights[0] if isinstance(weights, (list, tuple)) and len(weights) == 1 else weights
+    x = _as_tensor(inputs)
+    labels = _ops.cast(_as_tensor(labels), "int64")
+    if labels.ndim != 2 or labels.shape[1] != num_true:
+        raise ValueError(f"nce_loss: labels must be [batch, num_true={num_true}], got shape "
+                         f"{labels.shape}")
+    if sampled_values is None:
+        sampled_values = log_uniform_candidate_sampler(labels, num_true, num_sampled, True,
+                                                       num_classes)
+    sampled, true_expected, sampled_expected = sampled_values
+    sampled = _ops.cast(_as_tensor(sampled), "int64")
+    true_w = _ops.take(weights, labels)                          # [batch, num_true, dim]
+    true_logits = _ops.reduce_sum(_ops.multiply(_ops.expand_dims(x, 1), true_w), -1)
+    true_logits = true_logits + _ops.take(biases, labels) - _ops.log(true_expected)
+    sampled_logits = _ops.matmul(x, _ops.transpose(_ops.take(weights, sampled)))
+    sampled_logits = sampled_logits + _ops.take(biases, sampled) - _ops.log(sampled_expected)
+    logits = _ops.concat([true_logits, sampled_logits], 1)
+    targets = _ops.concat([_ops.ones_like(true_logits) / float(num_true),
+                           _ops.zeros_like(sampled_logits)], 1)
+    per_class = sigmoid_cross_entropy_with_logits(labels=targets, logits=logits)
+    return _ops.reduce_sum(per_class, 1, name=name)

@@ -3,7 +3,8 @@ from .activation import gelu
 from .attention import attention_weights, dot_product_attention
 from .conv import conv2d
 from .fused import fused_elementwise
-from .creation import (fill, multinomial, one_hot, ones_like, random_mask, random_normal,
+from .creation import (fill, log_uniform_candidates, multinomial, one_hot, ones_like,
+                       random_mask, random_normal,
                        random_uniform, truncated_normal, zeros_like)
 from .indexing import argsort, gather, setitem, take
 from .linalg import affine, einsum, matmul, tril, triu
@@ -14,7 +15,8 @@ from .math import (abs, add, atan2, autocast_inputs, bitwise_and, bitwise_left_s
                    less, less_equal, log, log1p, logical_and, logical_not, logical_or,
                    logical_xor, maximum, minimum,
                    multiply, negative, not_equal, pow, relu, relu_grad, remainder, round,
-                   sigmoid, sign, sin, sqrt, square, subtract, tanh, where)
+                   sigmoid, sign, sin, sqrt, square, subtract, tanh, to_int32, to_int64,
+                   where)
 from .losses import binary_cross_entropy
 from .nn import log_softmax, softmax, softmax_cross_entropy, sparse_softmax_cross_entropy
 from .normalization import channel_moments, layer_norm, normalize, normalize_channels

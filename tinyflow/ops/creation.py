@@ -158,6 +158,8 @@ def one_hot_like(indices, like, dtype=dtypes.float32) -> Tensor:
 def tf1_constant(value, dtype=None) -> Tensor:
     """TF1's conversion of a value: as `as_tensor`, but Python ints (and lists of them) are
     int32 when they fit, as `tf.constant(3)` and `tf.Variable(3)` are in TF1."""
+    if _holds_text(value) or dtype is not None and dtypes.as_dtype(dtype) is dtypes.string:
+        return Tensor._eager(_byte_strings(value))
     if dtype is None and not isinstance(value, (Tensor, np.ndarray, np.generic)):
         arr = np.asarray(value) if isinstance(value, (int, list, tuple)) else None
         if arr is not None and arr.dtype == np.int64 and (
@@ -165,6 +167,22 @@ def tf1_constant(value, dtype=None) -> Tensor:
                 <= np.iinfo(np.int32).max):
             return as_tensor(arr.astype(np.int32))
     return as_tensor(value, dtype)
+
+
+def _holds_text(value) -> bool:
+    """Whether `value` is a str or bytes, or a (nested) list of them: a tf.string constant."""
+    while isinstance(value, (list, tuple)) and value:
+        value = value[0]
+    return isinstance(value, (str, bytes, np.str_, np.bytes_))
+
+
+def _byte_strings(value) -> np.ndarray:
+    """TF1's tf.string values: bytes (str encoded as UTF-8) in an object array."""
+    text = np.asarray(value, dtype=object)
+    if text.dtype != object or not all(isinstance(v, (str, bytes)) for v in text.flat):
+        raise TypeError(f"a tf.string constant holds str or bytes, got {value!r}")
+    return np.vectorize(lambda v: v.encode() if isinstance(v, str) else bytes(v),
+                        otypes=[object])(text) if text.size else text
 
 
 def tf_range(start, limit=None, delta=1, dtype=None, name="range") -> Tensor:
@@ -243,6 +261,32 @@ class Multinomial(Op):
             raise TypeError(f"probs must be floating point, got {probs.dtype.name}")
         shape = None if probs.shape is None else probs.shape[:-1] + (self.num_samples,)
         return shape, dtypes.int64
+
+
+class LogUniformCandidates(Op):
+    """`num_sampled` class ids in [0, range_max) drawn from TF1's log-uniform (Zipfian)
+    distribution, P(k) = log((k + 2) / (k + 1)) / log(range_max + 1), distinct when
+    `unique`; the output's last element is how many draws that took (the expected counts
+    of sampled-loss functions depend on it). Drawn anew on every run."""
+    name = "log_uniform_candidates"
+    stateful = True
+    differentiable = False
+    num_sampled: int
+    range_max: int
+    unique: bool
+
+    def infer(self):
+        if self.unique and self.num_sampled > self.range_max:
+            raise ValueError(f"cannot draw {self.num_sampled} distinct candidates from "
+                             f"range_max={self.range_max}")
+        return (self.num_sampled + 1,), dtypes.int64
+
+
+def log_uniform_candidates(num_sampled: int, range_max: int, unique: bool,
+                           name=None) -> Tensor:
+    op = LogUniformCandidates(num_sampled=int(num_sampled), range_max=int(range_max),
+                              unique=bool(unique))
+    return apply(op, name=name, graph=get_default_graph())
 
 
 def multinomial(probs, num_samples: int, replacement: bool = False) -> Tensor:

@@ -636,6 +636,16 @@ def cast(x, dtype, name=None) -> Tensor:
     return apply(shared(Cast, dtype), x, name=name)
 
 
+def to_int32(x, name="ToInt32") -> Tensor:
+    """TF1's cast shorthands tf.to_int32 and tf.to_int64 (tf.to_float and tf.to_double are
+    the methods .float() and .double(), pytorch/dtype.py)."""
+    return cast(x, dtypes.int32, name=name)
+
+
+def to_int64(x, name="ToInt64") -> Tensor:
+    return cast(x, dtypes.int64, name=name)
+
+
 def in_float32(fn: Optional[Callable] = None, *, keep: tuple = (),
                autocast_float32: bool = False) -> Callable:
     """Decorator of a composed reduction or normalization (mean, var, norm, layer norm,

@@ -52,6 +52,7 @@ def record(program: Program, values: list, fetched: list = None) -> Program:
     rng = generator().bit_generator
     saved = rng.state
     histories = {id(h): (h, list(h.amaxes)) for h in _amax_histories(program)}
+    holders = [(h, h.snapshot()) for h in _state_holders(program)]
     keep = foldable(program)
     steps = []
     try:
@@ -66,7 +67,18 @@ def record(program: Program, values: list, fetched: list = None) -> Program:
         for history, amaxes in histories.values():   # fp8 delayed scaling: as before
             history.amaxes.clear()
             history.amaxes.extend(amaxes)
+        for holder, saved in holders:                # tf.data iterators: elements given back
+            holder.restore(saved)
     return program.with_steps(steps)
+
+
+def _state_holders(program: Program) -> list:
+    """Host-side state a stateful op reads from (a tf.data iterator): whatever has
+    `snapshot()` and `restore(saved)`, so the recording run can give back what it took."""
+    found = {id(v): v for step in program.steps if step.op.stateful
+             for v in vars(step.op).values()
+             if hasattr(v, "snapshot") and hasattr(v, "restore")}
+    return list(found.values())
 
 
 def _amax_histories(program: Program) -> list:

@@ -1,5 +1,12 @@
 """The TensorFlow-1 surface: placeholders, variables, sessions and optimizers."""
-from . import train  # noqa: F401
+from . import summary, train  # noqa: F401
+from .dataset import data, errors  # noqa: F401
+from .app import app, compat, flags, gfile, name_scope  # noqa: F401
+from .variable_scope import (AUTO_REUSE, constant_initializer, get_variable,  # noqa: F401
+                             get_variable_scope, glorot_uniform_initializer,
+                             ones_initializer, random_normal_initializer,
+                             random_uniform_initializer, truncated_normal_initializer,
+                             variable_scope, VariableScope, zeros_initializer)
 from .session import (ConfigProto, InteractiveSession, RunMetadata, RunOptions,  # noqa: F401
                       Session, get_default_session)
 from .variables import (Variable, get_collection, global_variables,  # noqa: F401

@@ -65,6 +65,11 @@ def evaluate(x, feed_dict=None, session=None):
     return sess.run(x, feed_dict=feed_dict)
 
 
+def run_op(op, feed_dict=None, session=None) -> None:
+    """TF1's `train_op.run(feed_dict)`: run an op (any node) in the default session."""
+    evaluate(op, feed_dict, session)
+
+
 class Session:
     """Runs fetches of one graph; each (fetches, feed keys) signature is compiled once.
 

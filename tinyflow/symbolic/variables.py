@@ -1,6 +1,7 @@
 """TF1 placeholders and variables: the symbolic leaves of a graph."""
 from __future__ import annotations
 
+import re
 from typing import Optional
 
 from ..core import dtypes
@@ -99,6 +100,10 @@ def global_variables_initializer() -> Tensor:
 initialize_all_variables = global_variables_initializer
 
 
-def get_collection(key: str, graph=None) -> list:
-    """TF1 `tf.get_collection`, e.g. `tf.get_collection(tf.GraphKeys.UPDATE_OPS)`."""
-    return (graph or get_default_graph()).get_collection(key)
+def get_collection(key: str, scope=None, graph=None) -> list:
+    """TF1 `tf.get_collection`, e.g. `tf.get_collection(tf.GraphKeys.UPDATE_OPS)`; with
+    `scope`, the items whose names match it from the start (re.match, as TF1)."""
+    items = (graph or get_default_graph()).get_collection(key)
+    if scope is None:
+        return items
+    return [item for item in items if re.match(scope, getattr(item, "name", None) or "")]

@@ -85,3 +85,22 @@ def range_(op, start, limit, delta):
     if delta == 0:
         raise ValueError("range: delta must not be zero")
     return np.arange(start, limit, delta, dtype=op.dtype.np)
+
+
+@kernel(c.LogUniformCandidates)
+def log_uniform_candidates(op):
+    """TF1's sampler: floor(exp(u * log(range_max + 1)) - 1) mod range_max per draw; with
+    `unique`, draws repeat until num_sampled distinct ids are found (their first-draw order)."""
+    rng = generator()
+    log_range = np.log1p(op.range_max)
+    picked, seen, tries = [], set(), 0
+    while len(picked) < op.num_sampled:
+        draws = (np.exp(rng.random(2 * op.num_sampled) * log_range) - 1.0).astype(np.int64)
+        for value in (draws % op.range_max).tolist():
+            tries += 1
+            if not op.unique or value not in seen:
+                seen.add(value)
+                picked.append(value)
+                if len(picked) == op.num_sampled:
+                    break
+    return np.array(picked + [tries], dtype=np.int64)

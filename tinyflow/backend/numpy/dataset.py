@@ -1,0 +1,14 @@
+"""tf.data iterator kernels: they ask the host-side iterator the op holds."""
+from ...ops import dataset as d
+from .registry import kernel
+
+
+@kernel(d.IteratorGetNext)
+def iterator_get_next(op):
+    return op.source.component(op.index)
+
+
+@kernel(d.IteratorReset)
+def iterator_reset(op):
+    op.source.reset()
+    return None

@@ -1,0 +1,147 @@
+"""TF1's program plumbing: `tf.app.run`, `tf.app.flags` (= `tf.flags`), `tf.gfile`,
+`tf.compat`'s text conversions and `tf.name_scope`, so tutorial scripts run from their own
+`main` with their own flags."""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import glob as _glob
+import os
+import shutil
+import sys
+import types
+
+from ..core.graph import get_default_graph
+
+
+@contextlib.contextmanager
+def name_scope(name, default_name=None, values=None):
+    """`with tf.name_scope('conv1') as scope:` names the nodes made inside `conv1/...`;
+    `scope` is `'conv1/'` as in TF1, and a name ending in '/' re-enters that scope as is."""
+    name = name or default_name
+    graph = get_default_graph()
+    if not name:
+        outer, graph._scope = graph._scope, ""
+        try:
+            yield ""
+        finally:
+            graph._scope = outer
+    elif name.endswith("/"):
+        outer, graph._scope = graph._scope, name
+        try:
+            yield name
+        finally:
+            graph._scope = outer
+    else:
+        with graph.name_scope(name) as scope:
+            yield scope + "/"
+
+
+# ---- tf.app.flags ---------------------------------------------------------------------------
+
+class _Flags:
+    """`FLAGS`: the values of the defined flags, read from the command line on first use
+    (or by `tf.app.run`); unknown arguments are left for the program."""
+
+    def __init__(self) -> None:
+        object.__setattr__(self, "_parser", argparse.ArgumentParser(allow_abbrev=False))
+        object.__setattr__(self, "_values", {})
+        object.__setattr__(self, "_parsed", False)
+        object.__setattr__(self, "_booleans", set())
+
+    def _define(self, name, default, help, type_) -> None:  # noqa: A002
+        if name in self._values:
+            raise ValueError(f"flag --{name} is defined twice")
+        if type_ is bool:   # --name, --noname, or --name=value (never the next argument)
+            self._parser.add_argument(f"--{name}", action="store_true", default=default,
+                                      help=help)
+            self._parser.add_argument(f"--no{name}", dest=name, action="store_false")
+            self._booleans.add(name)
+        else:
+            self._parser.add_argument(f"--{name}", type=type_, default=default, help=help)
+        self._values[name] = default
+
+    def __call__(self, argv) -> list:
+        """Parse `argv` (its first item is the program); returns what is left."""
+        known, rest = self._parser.parse_known_args([self._boolean(a) for a in argv[1:]])
+        self._values.update(vars(known))
+        object.__setattr__(self, "_parsed", True)
+        return list(argv)[:1] + rest
+
+    def _boolean(self, arg: str) -> str:
+        """`--flag=false` of a boolean flag as `--noflag` (absl's spellings)."""
+        name, equals, value = arg[2:].partition("=")
+        if arg.startswith("--") and equals and name in self._booleans:
+            return f"--{'' if _as_bool(value) else 'no'}{name}"
+        return arg
+
+    def __getattr__(self, name):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        if not self._parsed:
+            self(sys.argv)
+        try:
+            return self._values[name]
+        except KeyError:
+            raise AttributeError(f"no flag --{name} is defined") from None
+
+    def __setattr__(self, name, value) -> None:
+        self._values[name] = value
+
+
+def _as_bool(text) -> bool:
+    if str(text).lower() in ("1", "true", "t", "yes"):
+        return True
+    if str(text).lower() in ("0", "false", "f", "no"):
+        return False
+    raise ValueError(f"{text!r} is not a boolean")
+
+
+FLAGS = _Flags()
+
+
+def _definer(type_):
+    def define(name, default, help=None, **kwargs):  # noqa: A002
+        FLAGS._define(name, default, help, type_)
+    return define
+
+
+flags = types.SimpleNamespace(
+    FLAGS=FLAGS, DEFINE_string=_definer(str), DEFINE_integer=_definer(int),
+    DEFINE_float=_definer(float), DEFINE_boolean=_definer(bool), DEFINE_bool=_definer(bool))
+
+
+def run(main=None, argv=None):
+    """`tf.app.run()`: parse the flags from `argv` (default sys.argv), then exit with
+    `main(remaining argv)` (main defaults to the caller's `__main__.main`)."""
+    args = FLAGS(sys.argv if argv is None else argv)
+    main = main or sys.modules["__main__"].main
+    sys.exit(main(args))
+
+
+app = types.SimpleNamespace(run=run, flags=flags)
+
+
+# ---- tf.gfile -------------------------------------------------------------------------------
+
+def _make_dirs(path) -> None:
+    os.makedirs(path, exist_ok=True)
+
+
+gfile = types.SimpleNamespace(
+    Exists=os.path.exists, IsDirectory=os.path.isdir, MakeDirs=_make_dirs, MkDir=os.mkdir,
+    DeleteRecursively=shutil.rmtree, Remove=os.remove, Rename=os.replace,
+    ListDirectory=os.listdir, Glob=_glob.glob, Copy=shutil.copyfile, GFile=open, Open=open)
+
+
+# ---- tf.compat --------------------------------------------------------------------------------
+
+def as_bytes(text, encoding="utf-8") -> bytes:
+    return bytes(text) if isinstance(text, (bytes, bytearray)) else text.encode(encoding)
+
+
+def as_text(text, encoding="utf-8") -> str:
+    return text if isinstance(text, str) else bytes(text).decode(encoding)
+
+
+compat = types.SimpleNamespace(as_bytes=as_bytes, as_str=as_text, as_text=as_text)

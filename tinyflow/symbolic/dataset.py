@@ -1,0 +1,227 @@
+"""TF1's `tf.data`: a `Dataset` is a host-side pipeline of NumPy elements (from_tensor_slices,
+repeat, shuffle, batch, map, take, prefetch), and its iterator's `get_next()` gives graph
+tensors that pull the next element on each Session.run (ops/dataset.py), so a model reads
+its input without a feed_dict. `map` calls its function on eager tensors, element by
+element."""
+from __future__ import annotations
+
+import itertools
+import types
+
+import numpy as np
+
+from ..core import dtypes
+from ..core.graph import get_default_graph
+from ..core.op import apply
+from ..core.tensor import Tensor
+from ..ops.dataset import IteratorGetNext, IteratorReset
+
+
+class OutOfRangeError(Exception):
+    """tf.errors.OutOfRangeError: the iterator has no more elements."""
+
+    def __init__(self, node_def=None, op=None, message="End of sequence") -> None:
+        super().__init__(message)
+        self.message = message
+
+
+errors = types.SimpleNamespace(OutOfRangeError=OutOfRangeError)
+
+
+def _flatten(element) -> list:
+    if isinstance(element, dict):
+        return [a for key in sorted(element) for a in _flatten(element[key])]
+    if isinstance(element, tuple):   # tuples and dicts nest; a list is one tensor, as TF1
+        return [a for item in element for a in _flatten(item)]
+    return [element]
+
+
+def _pack(structure, flat: list):
+    """`flat` arranged as `structure` (the order of _flatten)."""
+    items = iter(flat)
+
+    def build(node):
+        if isinstance(node, dict):
+            return {key: build(node[key]) for key in sorted(node)}
+        if isinstance(node, tuple):
+            return tuple(build(item) for item in node)
+        return next(items)
+    return build(structure)
+
+
+def _as_array(value) -> np.ndarray:
+    if isinstance(value, Tensor):
+        return value.numpy(force=True)
+    array = np.asarray(value)
+    return array.astype(np.float32) if array.dtype == np.float64 else array
+
+
+class Dataset:
+    """A re-iterable pipeline: `make()` starts a fresh pass over the elements."""
+
+    def __init__(self, make, structure, batched: bool = False) -> None:
+        self._make = make
+        self._structure = structure     # an element's nesting, with arrays as leaves
+        self._batched = batched
+
+    @staticmethod
+    def from_tensor_slices(tensors) -> "Dataset":
+        flat = [_as_array(t) for t in _flatten(tensors)]
+        sizes = {len(a) for a in flat}
+        if len(sizes) != 1:
+            raise ValueError(f"from_tensor_slices: the components have different first "
+                             f"dimensions {sorted(sizes)}")
+        n = sizes.pop()
+        return Dataset(lambda: (_pack(tensors, [a[i] for a in flat]) for i in range(n)),
+                       tensors)
+
+    @staticmethod
+    def from_tensors(tensors) -> "Dataset":
+        flat = [_as_array(t) for t in _flatten(tensors)]
+        return Dataset(lambda: iter([_pack(tensors, flat)]), tensors)
+
+    @staticmethod
+    def range(*args) -> "Dataset":
+        return Dataset(lambda: (np.int64(i) for i in range(*args)), 0)
+
+    def repeat(self, count=None) -> "Dataset":
+        def make():
+            passes = itertools.count() if count is None or count < 0 else range(count)
+            return (element for _ in passes for element in self._make())
+        return Dataset(make, self._structure, self._batched)
+
+    def shuffle(self, buffer_size, seed=None, reshuffle_each_iteration=True) -> "Dataset":
+        """TF1's buffered shuffle: each element out is a random pick from the next
+        `buffer_size` elements in."""
+        rng = np.random.default_rng(seed)
+
+        def make():
+            buffer = []
+            for element in self._make():
+                buffer.append(element)
+                if len(buffer) >= buffer_size:
+                    yield buffer.pop(int(rng.integers(len(buffer))))
+            while buffer:
+                yield buffer.pop(int(rng.integers(len(buffer))))
+        return Dataset(make, self._structure, self._batched)
+
+    def batch(self, batch_size, drop_remainder=False) -> "Dataset":
+        def make():
+            source = self._make()
+            while True:
+                group = list(itertools.islice(source, batch_size))
+                if not group or drop_remainder and len(group) < batch_size:
+                    return
+                columns = zip(*[_flatten(element) for element in group])
+                yield _pack(self._structure, [np.stack(c) for c in columns])
+        return Dataset(make, self._structure, batched=True)
+
+    def map(self, map_func, num_parallel_calls=None) -> "Dataset":
+        from ..core.op import as_tensor
+
+        def call(element):
+            args = element if isinstance(element, tuple) else (element,)
+            return map_func(*[_pack(a, [as_tensor(x) for x in _flatten(a)]) for a in args])
+
+        def make():
+            for element in self._make():
+                out = call(element)
+                yield _pack(out, [_as_array(x) for x in _flatten(out)])
+        probe = call(next(iter(self._make())))
+        return Dataset(make, probe, self._batched)
+
+    def take(self, count) -> "Dataset":
+        return Dataset(lambda: itertools.islice(self._make(), count), self._structure,
+                       self._batched)
+
+    def skip(self, count) -> "Dataset":
+        return Dataset(lambda: itertools.islice(self._make(), count, None), self._structure,
+                       self._batched)
+
+    def prefetch(self, buffer_size) -> "Dataset":
+        return self   # elements are made when asked for; there is nothing to overlap
+
+    def make_one_shot_iterator(self) -> "Iterator":
+        iterator = Iterator(self)
+        iterator.reset()
+        return iterator
+
+    def make_initializable_iterator(self, shared_name=None) -> "Iterator":
+        return Iterator(self)
+
+
+class Iterator:
+    """Pulls elements of a Dataset for the graph; `initializer` starts it over."""
+
+    def __init__(self, dataset: Dataset) -> None:
+        self._dataset = dataset
+        self._source = None
+        self._element: list = []
+        self._taken: set = set()
+        self._outputs = None
+        self._shapes = None      # every element's component shapes (a plan is per shape)
+        self._pending: list = []  # elements a recording run took and gave back
+        self._log = None          # elements taken since snapshot(), while recording
+        self.initializer = apply(IteratorReset(source=self), graph=get_default_graph())
+
+    def reset(self) -> None:
+        self._source = self._dataset._make()
+        self._element, self._taken, self._pending = [], set(), []
+
+    def snapshot(self):
+        """Before a plan's recording run (passes/record.py): start noting what it takes."""
+        self._log = []
+        return self._element, set(self._taken)
+
+    def restore(self, saved) -> None:
+        """After the recording run: its elements come again, in order, to the real run."""
+        self._pending = (self._log or []) + self._pending
+        self._log = None
+        self._element, self._taken = saved
+
+    def _next_element(self) -> list:
+        if self._pending:
+            element = self._pending.pop(0)
+        else:
+            try:
+                element = [np.asarray(a) for a in _flatten(next(self._source))]
+            except StopIteration:
+                raise OutOfRangeError() from None
+            shapes = [a.shape for a in element]
+            if self._shapes is not None and shapes != self._shapes:
+                raise ValueError(f"tf.data: an element of shapes {shapes} after ones of "
+                                 f"{self._shapes}; tinyflow plans a graph per input shape, "
+                                 f"so batch(..., drop_remainder=True) (or repeat() before "
+                                 f"batch) to keep every batch full")
+            self._shapes = shapes
+        if self._log is not None:
+            self._log.append(element)
+        return element
+
+    def component(self, index: int) -> np.ndarray:
+        if self._source is None:
+            raise RuntimeError("GetNext() failed because the iterator has not been "
+                               "initialized: run iterator.initializer first")
+        if not self._element or index in self._taken:
+            self._element, self._taken = self._next_element(), set()
+        self._taken.add(index)
+        return self._element[index]
+
+    def get_next(self, name=None):
+        """The element's components as graph tensors (the same ones on every call)."""
+        if self._outputs is None:
+            probe = [np.asarray(a) for a in _flatten(next(iter(self._dataset._make())))]
+            flat = []
+            for k, array in enumerate(probe):
+                shape = tuple(array.shape)
+                if self._dataset._batched and shape:
+                    shape = (None,) + shape[1:]
+                op = IteratorGetNext(source=self, index=k, shape=shape,
+                                     dtype=dtypes.from_numpy_dtype(array.dtype))
+                flat.append(apply(op, name=name or "IteratorGetNext",
+                                  graph=get_default_graph()))
+            self._outputs = _pack(self._dataset._structure, flat)
+        return self._outputs
+
+
+data = types.SimpleNamespace(Dataset=Dataset, Iterator=Iterator)

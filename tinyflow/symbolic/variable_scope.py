@@ -1,0 +1,201 @@
+"""TF1's variable scopes: `tf.variable_scope`, `tf.get_variable` and the initializers, so
+layers made twice under `variable_scope(..., reuse=True)` share their variables (a GAN's
+discriminator applied to real and generated images)."""
+from __future__ import annotations
+
+import contextlib
+import math
+import weakref
+
+import numpy as np
+
+from ..core import dtypes
+from ..core.graph import get_default_graph
+from ..ops.creation import random_normal, random_uniform, tf1_constant, truncated_normal
+from .variables import Variable
+
+AUTO_REUSE = "AUTO_REUSE"   # tf.AUTO_REUSE: make the variable if missing, else reuse it
+
+
+class VariableScope:
+    """The open scope: its full `name` ('' at the top) and whether it reuses variables."""
+
+    def __init__(self, name: str, reuse, initializer=None, dtype=None) -> None:
+        self.name = name
+        self.reuse = reuse
+        self.initializer = initializer
+        self.dtype = dtype
+        self.original_name_scope = ""
+
+    def reuse_variables(self) -> None:
+        self.reuse = True
+
+
+class _Store:
+    """A graph's variables by full name, its open scopes, and how often each default name
+    (`dense`, `conv2d`) was used under each scope."""
+
+    def __init__(self) -> None:
+        self.variables: dict = {}
+        self.stack = [VariableScope("", False)]
+        self.counts: dict = {}
+
+
+_STORES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def _store():
+    graph = get_default_graph()
+    if graph not in _STORES:
+        _STORES[graph] = _Store()
+    return _STORES[graph]
+
+
+def get_variable_scope() -> VariableScope:
+    return _store().stack[-1]
+
+
+@contextlib.contextmanager
+def variable_scope(name_or_scope=None, default_name=None, values=None, initializer=None,
+                   regularizer=None, reuse=None, dtype=None, custom_getter=None,
+                   auxiliary_name_scope=True, **unused):
+    """Variables made inside are named `scope/name`; `reuse=True` (inherited by inner
+    scopes) makes `get_variable` return the existing ones. Entering a scope by name starts
+    its default-name counts again, as TF1 does, so a second build of the same layers under
+    `reuse=True` asks for the same names. Also opens a name scope for the ops."""
+    store, graph = _store(), get_default_graph()
+    parent = store.stack[-1]
+    prefix = parent.name + "/" if parent.name else ""
+    if isinstance(name_or_scope, VariableScope):
+        full = name_or_scope.name
+        base = full.rsplit("/", 1)[-1]
+    elif name_or_scope:
+        base = str(name_or_scope)
+        full = prefix + base
+    elif default_name:
+        count = store.counts.get(prefix + default_name, 0)
+        store.counts[prefix + default_name] = count + 1
+        base = default_name if count == 0 else f"{default_name}_{count}"
+        full = prefix + base
+    else:
+        raise ValueError("variable_scope: give a name or a default_name")
+    if name_or_scope is not None:   # a named scope: its default names count from 0 again
+        store.counts = {k: v for k, v in store.counts.items() if not k.startswith(full + "/")}
+    if reuse is False and parent.reuse is True:
+        reuse = True                # TF1: an outer reuse=True cannot be turned off inside
+    scope = VariableScope(full, parent.reuse if reuse is None else reuse,
+                          initializer or parent.initializer, dtype or parent.dtype)
+    store.stack.append(scope)
+    try:
+        if auxiliary_name_scope:
+            with graph.name_scope(base) as ops_scope:
+                scope.original_name_scope = ops_scope + "/"
+                yield scope
+        else:
+            yield scope
+    finally:
+        store.stack.pop()
+
+
+def get_variable(name, shape=None, dtype=None, initializer=None, regularizer=None,
+                 trainable=True, collections=None, **unused):
+    """The variable `scope/name`: made (initialized by `initializer`, by default Glorot
+    uniform for floats, zeros otherwise) unless the scope reuses, then looked up."""
+    store = _store()
+    scope = store.stack[-1]
+    full = f"{scope.name}/{name}" if scope.name else str(name)
+    found = store.variables.get(full)
+    if found is not None:
+        if scope.reuse is False or scope.reuse is None:
+            raise ValueError(f"Variable {full} already exists, disallowed. Did you mean to set "
+                             f"reuse=True or reuse=tf.AUTO_REUSE in VarScope?")
+        if shape is not None and tuple(found.shape) != tuple(int(d) for d in shape):
+            raise ValueError(f"Trying to share variable {full}, but specified shape "
+                             f"{list(shape)} and found shape {list(found.shape)}.")
+        return found
+    if scope.reuse is True:
+        raise ValueError(f"Variable {full} does not exist, or was not created with "
+                         f"tf.get_variable(). Did you mean to set reuse=tf.AUTO_REUSE in "
+                         f"VarScope?")
+    dtype = dtypes.as_dtype(dtype or scope.dtype or dtypes.float32)
+    initializer = initializer if initializer is not None else scope.initializer
+    if initializer is None:
+        initializer = glorot_uniform_initializer() if dtype.is_floating else zeros_initializer()
+    if callable(initializer):
+        if shape is None:
+            raise ValueError(f"get_variable {full}: the shape is needed with an initializer")
+        value = initializer([int(d) for d in shape], dtype=dtype)
+    else:
+        value = tf1_constant(initializer, dtype)
+    graph = get_default_graph()
+    outer, graph._scope = graph._scope, ""   # the variable's name is the scope's, not the ops'
+    try:
+        variable = Variable(value, trainable=trainable, name=full, dtype=dtype)
+    finally:
+        graph._scope = outer
+    store.variables[full] = variable
+    return variable
+
+
+# ---- initializers: called with (shape, dtype), they give the initial value -------------------
+
+class _Initializer:
+    def __init__(self, **attrs) -> None:
+        self.__dict__.update(attrs)
+
+
+class zeros_initializer(_Initializer):
+    def __call__(self, shape, dtype=dtypes.float32, partition_info=None):
+        return tf1_constant(np.zeros(shape, dtypes.as_dtype(dtype).np))
+
+
+class ones_initializer(_Initializer):
+    def __call__(self, shape, dtype=dtypes.float32, partition_info=None):
+        return tf1_constant(np.ones(shape, dtypes.as_dtype(dtype).np))
+
+
+class constant_initializer(_Initializer):
+    def __init__(self, value=0, dtype=dtypes.float32, verify_shape=False) -> None:
+        super().__init__(value=value)
+
+    def __call__(self, shape, dtype=dtypes.float32, partition_info=None):
+        value = np.asarray(self.value, dtypes.as_dtype(dtype).np)
+        return tf1_constant(np.broadcast_to(value, shape).copy() if value.size == 1
+                            else value.reshape(shape))
+
+
+class random_normal_initializer(_Initializer):
+    def __init__(self, mean=0.0, stddev=1.0, seed=None, dtype=dtypes.float32) -> None:
+        super().__init__(mean=mean, stddev=stddev)
+
+    def __call__(self, shape, dtype=dtypes.float32, partition_info=None):
+        return random_normal(shape, self.mean, self.stddev, dtype)
+
+
+class truncated_normal_initializer(random_normal_initializer):
+    def __call__(self, shape, dtype=dtypes.float32, partition_info=None):
+        return truncated_normal(shape, self.mean, self.stddev, dtype)
+
+
+class random_uniform_initializer(_Initializer):
+    def __init__(self, minval=0.0, maxval=None, seed=None, dtype=dtypes.float32) -> None:
+        super().__init__(minval=minval, maxval=1.0 if maxval is None else maxval)
+
+    def __call__(self, shape, dtype=dtypes.float32, partition_info=None):
+        return random_uniform(shape, self.minval, self.maxval, dtype)
+
+
+class glorot_uniform_initializer(_Initializer):
+    """Uniform in +-sqrt(6 / (fan_in + fan_out)); a conv kernel [kH, kW, in, out]'s fans
+    count the receptive field (TF1's rule)."""
+
+    def __init__(self, seed=None, dtype=dtypes.float32) -> None:
+        super().__init__()
+
+    def __call__(self, shape, dtype=dtypes.float32, partition_info=None):
+        shape = [int(d) for d in shape]
+        receptive = math.prod(shape[:-2]) if len(shape) > 2 else 1
+        fan_in = receptive * shape[-2] if len(shape) > 1 else shape[0] if shape else 1
+        fan_out = receptive * shape[-1] if shape else 1
+        limit = math.sqrt(6.0 / max(1.0, fan_in + fan_out))
+        return random_uniform(shape, -limit, limit, dtype)

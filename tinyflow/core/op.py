@@ -254,6 +254,8 @@ def _recorded(op: Op, inputs: tuple, data: np.ndarray, dtype) -> Tensor:
 def _is_view(data: np.ndarray, source: np.ndarray) -> bool:
     """Whether a view op's result is a view of its input's memory: not so for a copy such as
     x[:, index_array], which NumPy gives a base of its own."""
+    if data is source:   # NumPy's squeeze with nothing to squeeze returns its input
+        return True
     base = data.base
     return base is not None and (base is source or base is source.base
                                  or np.may_share_memory(data, source))

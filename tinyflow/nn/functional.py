@@ -584,7 +584,7 @@ def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -
     """input / max(||input||_p along dim, eps)."""
     if p != 2.0:
         raise NotImplementedError("normalize: only p=2 is supported")
-    norm = ops.sqrt(ops.reduce_sum(input * input, dim, keepdims=True))
+    norm = ops.reduce.root(ops.reduce_sum(input * input, dim, keepdims=True))
     return input / ops.maximum(norm, eps)
 
 

@@ -39,7 +39,11 @@ def _lift(value, like: Tensor) -> Tensor:
         key = (type(value), value, like.dtype)
         tensor = _LITERALS.get(key)
         if tensor is None:
-            literal = np.array(value, dtype=dtypes.weak_scalar(value, like.dtype).np)
+            dtype = dtypes.weak_scalar(value, like.dtype).np
+            try:
+                literal = np.array(value, dtype=dtype)
+            except OverflowError:   # an int beyond the tensor's range wraps, as PyTorch's
+                literal = np.array(value).astype(dtype)
             literal.flags.writeable = False   # nothing can change it: the passes may fold it
             tensor = Tensor._eager(literal)
             if value != 0 and value == value:
@@ -149,6 +153,12 @@ class Add(Binary):
 
 class Sub(Binary):
     name = "sub"
+
+    def infer(self, x, y):
+        if x.dtype is dtypes.bool_ or y.dtype is dtypes.bool_:
+            raise TypeError("subtraction with a bool tensor is not supported (as PyTorch); "
+                            "to invert a mask use ~ or logical_not()")
+        return Binary.infer(self, x, y)
 
     def chain(self, k, v, out, x, y):
         return v if k == 0 else -v
@@ -316,6 +326,10 @@ class Neg(Unary):
 class Square(Unary):
     name = "square"
     float_only = False
+
+    def infer(self, x):
+        """The square of a bool is an int64 (PyTorch's x * x promotes bools to int64)."""
+        return x.shape, (dtypes.int64 if x.dtype.is_bool else x.dtype)
 
     def chain(self, k, v, out, x):
         return v * (2 * x)
@@ -718,9 +732,8 @@ def clamp(x, min=None, max=None) -> Tensor:  # noqa: A002
     x = as_tensor(x)
     if min is None and max is None:
         return x
-    if x.dtype.is_floating:
-        from .shape import stop_gradient
-        x = where(x != x, stop_gradient(x), x)
+    if x.dtype.is_floating:   # a NaN constant: no gradient there (not a view of x, which
+        x = where(x != x, float("nan"), x)   # an in-place clamp_ would write)
     if min is not None:
         x = where(x < min, min, x)
     if max is not None:

@@ -11,7 +11,7 @@ from ..core.op import Op, apply, as_tensor, shared
 from ..core.shapes import normalize_axes
 from ..core.tensor import Tensor
 from .math import abs as abs_value
-from .math import cast, divide, equal, exp, in_float32, less, log, maximum, where
+from .math import cast, divide, equal, exp, in_float32, less, log, maximum, sqrt, where
 from .shape import broadcast_to, squeeze, stop_gradient
 
 
@@ -246,12 +246,21 @@ def var(x, axis=None, correction=1, keepdims=False) -> Tensor:
     return total / maximum(count - correction, 0)
 
 
+def root(x) -> Tensor:
+    """sqrt(x) whose gradient at 0 is 0 (sqrt's is inf, and inf * 0 is NaN): PyTorch's
+    backward of std and of norms gives a constant row or a zero vector a zero gradient."""
+    zero = equal(x, 0)
+    return where(zero, 0.0, sqrt(where(zero, 1.0, x)))
+
+
 @in_float32
 def logsumexp(x, axis, keepdims=False) -> Tensor:
     """log(sum(exp(x))) without overflow: the max is subtracted and added back. An infinite
     max is not (-inf - -inf is NaN): all -inf gives -inf, a +inf gives +inf, as PyTorch.
     The shift is a constant to the gradient (it cancels), so none flows through it."""
     x = as_tensor(x)
+    if not x.dtype.is_floating:    # ints and bools: in the default float, as PyTorch
+        x = cast(x, dtypes.float_result(x.dtype))
     axes = normalize_axes(axis, x.ndim)
     m = reduce_max(x, axes, keepdims=True)
     m = stop_gradient(where(less(abs_value(m), math.inf), m, 0.0))

@@ -592,6 +592,30 @@ def getitem(x, index) -> Tensor:
     return apply(GetItem(index=_normalize_index(index)), as_tensor(x))
 
 
+def torch_index_steps(index) -> Optional[tuple]:
+    """PyTorch applies an index's integers before its arrays: `a[0, :, [1, 2]]` selects row 0,
+    then indexes (shape (n, 2)), where NumPy counts the integer among the arrays (shape
+    (2, n)). The (integers and slices, arrays) indices of the two steps, or None if no
+    integer meets an array (then one NumPy index means the same)."""
+    if type(index) is not tuple or not any(
+            isinstance(i, (int, np.integer)) and not isinstance(i, bool) for i in index):
+        return None
+    index = _normalize_index(index)
+    if not any(isinstance(i, np.ndarray) and i.ndim for i in index):
+        return None
+    first, then = [], []
+    for i in index:
+        if isinstance(i, np.ndarray) and i.ndim:
+            first.extend([slice(None)] * (i.ndim if i.dtype == bool else 1))
+            then.append(i)
+        elif isinstance(i, (int, np.integer)):
+            first.append(i)
+        else:
+            first.append(i)
+            then.append(i if i is Ellipsis else slice(None))
+    return tuple(first), tuple(then)
+
+
 def broadcast_to(x, ref, axes=()) -> Tensor:
     return apply(shared(BroadcastTo, tuple(axes)), x, ref)
 

@@ -96,9 +96,8 @@ def logaddexp2(input, other, *, out=None):  # noqa: A002
 
 def copysign(input, other, *, out=None):  # noqa: A002
     """|input| with the sign of other (also of -0.0)."""
-    x = floating(input)
-    y = as_tensor(other) if not isinstance(other, (int, float)) else as_tensor(
-        np.array(other, x.dtype.np))
+    x, y = ops.math.operands(as_tensor(input), other)
+    x = ops.cast(x, dtypes.float_result(dtypes.promote(x.dtype, y.dtype)))
     return write_out(ops.where(signbit(y), -ops.abs(x), ops.abs(x)), out)
 
 

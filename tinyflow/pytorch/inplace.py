@@ -103,6 +103,11 @@ def setitem_(x, index, value) -> None:
         writable_memory(region)[...] = np.asarray(value, x.dtype.np)
         x._version[0] += 1
         return
+    steps = ops.shape.torch_index_steps(index)
+    if steps is not None:   # PyTorch's order: x[ints][arrays] = value
+        part = ops.getitem(ops.copy(x), steps[0])   # not a view of x: written below
+        value = ops.setitem(part, steps[1], value)
+        index = steps[0]
     write_inplace(x, ops.setitem(x, index, value))
 
 

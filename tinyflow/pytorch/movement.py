@@ -222,6 +222,14 @@ def iterate(x):
     return (x[i] for i in range(x.shape[0]))
 
 
+def getitem(x, index):
+    """`x[index]` with PyTorch's order: integers select before arrays index."""
+    steps = ops.shape.torch_index_steps(index)
+    if steps is None:
+        return ops.getitem(x, index)
+    return ops.getitem(ops.getitem(x, steps[0]), steps[1])
+
+
 METHODS = {
     "reshape": torch_reshape, "view": view, "view_as": view_as, "reshape_as": reshape_as,
     "flatten": flatten, "unflatten": unflatten, "permute": permute,
@@ -231,5 +239,5 @@ METHODS = {
     "is_contiguous": is_contiguous, "clone": ops.copy, "split": torch_split, "chunk": chunk,
     "narrow": narrow, "select": select, "unbind": unbind, "gather": ops.gather,
     "index_select": index_select, "flip": flip,
-    "__getitem__": ops.getitem, "__iter__": iterate,
+    "__getitem__": getitem, "__iter__": iterate,
 }

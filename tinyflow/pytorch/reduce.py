@@ -85,7 +85,7 @@ def _arg(arg, x, dim, keepdim):
 
 @ops.in_float32
 def std(x, dim=None, unbiased=None, keepdim=False, correction=None):
-    return ops.sqrt(ops.var(x, dim, correction_of(unbiased, correction), keepdim))
+    return ops.reduce.root(ops.var(x, dim, correction_of(unbiased, correction), keepdim))
 
 
 def correction_of(unbiased, correction) -> int:
@@ -126,7 +126,13 @@ def _extreme(x, dim, keepdim, reduce, arg, pairwise):
         return pairwise(x, dim)
     if dim is None:
         return reduce(x)
-    return MaxResult(reduce(x, dim, keepdim), _arg(arg, x, dim, keepdim))
+    if x.ndim == 0:
+        return MaxResult(reduce(x, dim, keepdim), _arg(arg, x, dim, keepdim))
+    indices = ops.expand_dims(arg(x, dim), dim)   # the values gathered at the indices: the
+    values = ops.gather(x, dim, indices)          # gradient goes to that one of tied values
+    if keepdim:
+        return MaxResult(values, indices)
+    return MaxResult(ops.squeeze(values, dim), ops.squeeze(indices, dim))
 
 
 METHODS = {

@@ -11,11 +11,13 @@ import itertools
 import numpy as np
 
 from .. import ops
+from ..core.modes import grad_mode, trace_state
 from ..core.op import as_tensor
-from ..core.tensor import Tensor
+from ..core.tensor import EAGER, Tensor
 from .diagonal import diag
 from .movement import cat, flatten, flip, movedim, narrow, size_args, torch_split
 from .shared_names import stack, tile
+from .strided import as_strided
 
 
 def atleast_1d(*tensors):
@@ -177,8 +179,31 @@ def unfold(input, dimension, size, step):  # noqa: A002
     windows = starts[:, None] + np.arange(size, dtype=np.int64)[None, :]
     if x.ndim == 0:
         return ops.reshape(x, (1,))
-    picked = ops.take(x, Tensor._eager(windows), dim)   # [..., windows, size, ...]
-    return movedim(picked, dim + 1, -1)
+    def gathered():
+        picked = ops.take(x, Tensor._eager(windows), dim)   # [..., windows, size, ...]
+        return movedim(picked, dim + 1, -1)
+    if x.kind != EAGER or not x.array.size:
+        return gathered()
+    steps = list(x.stride())
+    size_of = list(x.shape[:dim]) + [len(starts)] + list(x.shape[dim + 1:]) + [size]
+    return _view_or(x, size_of, steps[:dim] + [step * steps[dim]] + steps[dim + 1:]
+                    + [steps[dim]], x.storage_offset(), gathered)
+
+
+def _view_or(x, size, stride, offset, gathered):
+    """PyTorch's diagonal and unfold are views: outside autograd the result is a strided
+    view of x's memory (writes reach x); under autograd the elements gathered, marked as a
+    view of x so that an in-place op on it is refused rather than writing a copy alone."""
+    root = x.array
+    while isinstance(root.base, np.ndarray):
+        root = root.base
+    if (x.requires_grad and grad_mode.enabled or trace_state.active is not None
+            or min(stride, default=0) < 0 or not root.flags.c_contiguous):
+        out = gathered()
+        if out.requires_grad:
+            out._base = x if x._base is None else x._base
+        return out
+    return as_strided(x, size, stride, offset)
 
 
 def diagonal(input, offset=0, dim1=0, dim2=1):  # noqa: A002
@@ -194,8 +219,16 @@ def diagonal(input, offset=0, dim1=0, dim2=1):  # noqa: A002
     length = max(0, min(rows + min(offset, 0), cols - max(offset, 0)))
     start = offset if offset >= 0 else -offset * cols
     positions = start + np.arange(length, dtype=np.int64) * (cols + 1)
-    flat = ops.reshape(moved, tuple(moved.shape[:-2]) + (rows * cols,))
-    return ops.take(flat, Tensor._eager(positions), len(rest))
+    def gathered():
+        flat = ops.reshape(moved, tuple(moved.shape[:-2]) + (rows * cols,))
+        return ops.take(flat, Tensor._eager(positions), len(rest))
+    if x.kind != EAGER or not x.array.size:
+        return gathered()
+    steps = x.stride()
+    first = offset * steps[b] if offset >= 0 else -offset * steps[a]
+    return _view_or(x, [x.shape[d] for d in rest] + [length],
+                    [steps[d] for d in rest] + [steps[a] + steps[b]],
+                    x.storage_offset() + (first if length else 0), gathered)
 
 
 def broadcast_tensors(*tensors):

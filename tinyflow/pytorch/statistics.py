@@ -48,10 +48,7 @@ def _require_floating(x, what):
 
 def _root_of_sum_of_squares(x, dim, keepdim):
     """sqrt(sum x^2) whose gradient at a zero norm is 0, as PyTorch's (sqrt's is 0 / 0)."""
-    squares = ops.reduce_sum(x * x, dim, keepdim)
-    zero = ops.equal(squares, 0)
-    root = ops.sqrt(ops.where(zero, ops.ones_like(squares), squares))
-    return ops.where(zero, ops.zeros_like(root), root)
+    return ops.reduce.root(ops.reduce_sum(x * x, dim, keepdim))
 
 
 @ops.in_float32   # float16 / bfloat16: summed in float32, as PyTorch

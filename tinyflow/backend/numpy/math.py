@@ -38,7 +38,13 @@ _SAME_DTYPE = {m.Add, m.Sub, m.Mul, m.Div, m.Maximum, m.Minimum, m.Neg, m.Square
                m.Exp, m.Log, m.Sin, m.Cos, m.Tanh, m.Abs, m.Log1p, m.Expm1}
 
 
-def _ufunc_kernel(ufunc, arity: int, quiet: bool, pooled: bool):
+# Float functions of bool, int8 and uint8 are computed in float32 (`lift`), as PyTorch's:
+# NumPy's loops give float16 for them (exp(12) overflows, log(5) has 3 digits)
+_NARROW = frozenset(np.dtype(t) for t in (np.bool_, np.int8, np.uint8))
+_FLOAT_OF_INTS = {m.Sqrt, m.Exp, m.Log, m.Sin, m.Cos, m.Tanh, m.Log1p, m.Expm1}
+
+
+def _ufunc_kernel(ufunc, arity: int, quiet: bool, pooled: bool, lift: bool = False):
     """The kernel of a one-ufunc op, its operands spelled out: every eager `x * y` runs it,
     and a call through `*xs` and `out=None` costs more than a 16-element ufunc itself. With
     NumPy's warnings silenced when `quiet` (the state set in this frame: a wrapper would cost
@@ -61,6 +67,8 @@ def _ufunc_kernel(ufunc, arity: int, quiet: bool, pooled: bool):
             return ufunc(x, y) if out is None else ufunc(x, y, out=out)
     elif quiet:
         def run(op, x, out=None):
+            if lift and x.dtype in _NARROW:
+                x = x.astype(np.float32)
             if pooled and x.size >= parallel.MIN_ELEMENTS:
                 return _pooled(ufunc, quiet, (x,), out)
             token = set_state(ignore)
@@ -70,6 +78,8 @@ def _ufunc_kernel(ufunc, arity: int, quiet: bool, pooled: bool):
                 reset_state(token)
     else:
         def run(op, x, out=None):
+            if lift and x.dtype in _NARROW:
+                x = x.astype(np.float32)
             if pooled and x.size >= parallel.MIN_ELEMENTS:
                 return _pooled(ufunc, quiet, (x,), out)
             return ufunc(x) if out is None else ufunc(x, out=out)
@@ -92,7 +102,8 @@ def _pooled(ufunc, quiet: bool, xs, out):
 def _register_ufuncs(table, arity: int):
     for op_cls, ufunc in table.items():
         kernel(op_cls, inplace=True)(
-            _ufunc_kernel(ufunc, arity, op_cls in _QUIET, op_cls in _SAME_DTYPE))
+            _ufunc_kernel(ufunc, arity, op_cls in _QUIET, op_cls in _SAME_DTYPE,
+                          op_cls in _FLOAT_OF_INTS))
 
 
 _register_ufuncs(_BINARY, 2)
@@ -104,8 +115,11 @@ def _integer_divisor(ufunc):
     and TensorFlow raise; so do these kernels ("ZeroDivisionError", as PyTorch says)."""
     def run(op, x, y, out=None):
         if y.dtype.kind in "iub" and not np.all(y):
-            raise IntegerDivisionByZero(f"{op.name}: integer division by zero "
-                                    f"(ZeroDivisionError)")
+            if x.dtype.kind in "iub":
+                raise IntegerDivisionByZero(f"{op.name}: integer division by zero "
+                                            f"(ZeroDivisionError)")
+            with np.errstate(divide="ignore", invalid="ignore"):   # a float x: inf or NaN
+                return ufunc(x, y, out=out)
         return ufunc(x, y, out=out)
     return run
 
@@ -156,6 +170,8 @@ def sign(op, x, out=None):
 
 @kernel(m.Sigmoid)
 def sigmoid(op, x):
+    if x.dtype.kind in "biu":    # -|x| of unsigned ints wraps; PyTorch computes in float32
+        x = x.astype(np.float32)
     # exp of -|x| never overflows; the two branches give the same value.
     e = np.exp(-np.abs(x))
     return np.where(x >= 0, 1 / (1 + e), e / (1 + e))

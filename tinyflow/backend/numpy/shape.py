@@ -47,7 +47,10 @@ def concat_piece(op, g, *xs):
 
 @kernel(s.GetItem)
 def getitem(op, x):
-    return x[op.index]
+    out = x[op.index]
+    if type(out) is not np.ndarray:   # one element: a NumPy scalar, a copy; `x[0]` of a
+        return x[op.index + (Ellipsis,)]   # vector is a 0-d view in PyTorch (x[0].add_(1))
+    return out
 
 
 def _add_at(out, index, g):

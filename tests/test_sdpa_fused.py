@@ -12,7 +12,7 @@ import pytest
 
 import tinyflow as tf
 from tinyflow import nn
-from tinyflow.backend.numpy import parallel
+from tinyflow.backend.numpy import attention as attention_kernels, parallel
 from tinyflow.core.kernels import numpy_kernels
 from tinyflow.nn import functional as F
 from tinyflow.ops.attention import Attention, AttentionGrad
@@ -30,10 +30,12 @@ class Calls(list):
 
 @pytest.fixture(params=["pool", "one thread"])
 def pool(request, monkeypatch):
-    """The kernel pool forced on (2 threads, every size cut) or off."""
+    """The kernel pool forced on (2 threads, every size cut; the threads take the heads one
+    batch entry at a time, so both take several chunks in turn) or off."""
     calls = Calls()
     if request.param == "pool":
         force_pool(monkeypatch, 1, calls)
+        monkeypatch.setattr(attention_kernels, "CHUNK_BYTES", 1)
     else:
         monkeypatch.setattr(parallel, "threads", lambda: 1)
     calls.forced = request.param == "pool"

@@ -59,7 +59,14 @@ CASES += [
            errors=(ErrorInput(S(A(3, 4), A(5, 3), A(5)), tf.ShapeError,
                               r"^affine: inner dimensions differ: 4 \(a\) vs 3 \(b\)"),
                    ErrorInput(S(A(3, 4), A(5, 4), A(4)), tf.ShapeError,
-                              r"^affine: the bias \(4,\) must be a vector of the 5 outputs"))),
+                              r"^affine: the bias \(4,\) must be a vector of the 5 outputs"),
+                   ErrorInput(S(A(2, 3, 4), A(5, 4), A(5)), tf.ShapeError,
+                              r"^affine: x must be a vector or a matrix, got shape \(2, 3, 4\)"))),
+    # one sample x [in] (nn.Linear at batch 1); its rules need x's rank known
+    OpCase("affine_vector", tf.ops.affine, np_affine, (S(A(4), A(5, 4), A(5)),), op="affine",
+           dynamic=False,
+           errors=(ErrorInput(S(A(4), A(5, 3), A(5)), tf.ShapeError,
+                              r"^affine: inner dimensions differ: 4 \(a\) vs 3 \(b\)"),)),
 ]
 
 

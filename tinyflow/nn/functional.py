@@ -155,24 +155,24 @@ def linear(input: Tensor, weight: Tensor, bias: Optional[Tensor] = None) -> Tens
     """input @ weight.T + bias, for inputs of any rank >= 1 (the last dim is features)."""
     if (type(input) is Tensor and isinstance(weight, Tensor) and isinstance(bias, Tensor)
             and input.dtype is weight.dtype is bias.dtype and type(input.shape) is tuple
-            and len(input.shape) == 2 and bias.shape == weight.shape[:1]
+            and 0 < len(input.shape) < 3 and bias.shape == weight.shape[:1]
             and not AUTOCAST_THREADS):   # (an autocast anywhere: the path below decides)
-        return apply(_AFFINE, input, weight, bias)   # every eager Linear, as below, in one call
+        return apply(_AFFINE, input, weight, bias)   # every eager Linear of rank 1 or 2
     x, weight = as_tensor(input), as_tensor(weight)
     bias = None if bias is None else as_tensor(bias)
     if autocast_state.fp8 is not None:
         return fp8_linear(x, weight, bias, autocast_state.fp8)
     if autocast_state.dtype is not None:   # one product: the bias in the low dtype too
         x, weight, bias = ops.autocast_inputs(x, weight, bias)
+    if (x.ndim in (1, 2) and bias is not None and x.dtype is weight.dtype is bias.dtype
+            and _per_feature(bias, weight)):
+        return ops.affine(x, weight, bias)   # bias added into the product's buffer
     if x.ndim == 1:
         out = ops.squeeze(ops.matmul(ops.expand_dims(x, 0), weight, transpose_b=True), 0)
     elif x.ndim > 2 and None not in x.shape and (bias is None or _per_feature(bias, weight)):
         # one 2-D product: a batched one would make a [batch, out, in] weight gradient
         flat = linear(ops.reshape(x, (-1, x.shape[-1])), weight, bias)
         return ops.reshape(flat, x.shape[:-1] + (weight.shape[0],))
-    elif (x.ndim == 2 and bias is not None and x.dtype is weight.dtype is bias.dtype
-          and _per_feature(bias, weight)):
-        return ops.affine(x, weight, bias)   # bias added into the product's buffer
     else:
         out = ops.matmul(x, weight, transpose_b=True)
     return out if bias is None else out + bias

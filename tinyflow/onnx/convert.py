@@ -197,6 +197,10 @@ def _matmul(b: Builder, step, ins):
 
 @converts(linalg.Affine)
 def _affine(b: Builder, step, ins):
+    """Gemm; a single sample x [in] (Gemm takes matrices only): MatMul by w^T, then Add."""
+    if b.shape(ins[0]) is not None and len(b.shape(ins[0])) == 1:
+        product = b.node("MatMul", [ins[0], b.node("Transpose", [ins[1]], perm=[1, 0])])
+        return b.node("Add", [product, ins[2]], _hint(step))
     return b.node("Gemm", ins, _hint(step), transB=1)
 
 

@@ -7,12 +7,12 @@ import string
 
 from ..core.dtypes import promote
 from ..core.modes import autocast_state, needs_input_grad
-from ..core.op import Op, apply, as_tensor, shared, sum_terms
+from ..core.op import Op, Typed, apply, as_tensor, shared, sum_terms
 from ..core.shapes import broadcast_shapes
 from ..core.tensor import Tensor
 from .math import autocast_inputs, cast
 from .reduce import reduce_sum
-from .shape import broadcast_to
+from .shape import broadcast_to, expand_dims, squeeze
 
 
 class MatMul(Op):
@@ -60,34 +60,48 @@ PLAIN_MATMUL = _MATMULS[(False, False)]   # `a @ b`: PyTorch's matmul applies it
 
 
 class Affine(Op):
-    """affine(x [N, in], w [out, in], b [out]) = x w^T + b: a linear layer as one op, so the
-    bias is added into the product's buffer instead of a second array (PyTorch's addmm)."""
+    """affine(x [N, in] or [in], w [out, in], b [out]) = x w^T + b: a linear layer as one op,
+    so the bias is added into the product's buffer instead of a second array (PyTorch's
+    addmm); a single sample [in] (inference at batch 1) needs no reshapes around it."""
     name = "affine"
 
     def infer(self, x, w, b):
         xs, ws, bs = x.shape, w.shape, b.shape
-        if (type(xs) is tuple and type(ws) is tuple and len(xs) == len(ws) == 2
-                and xs[1] == ws[1] and bs == ws[:1] and x.dtype is w.dtype is b.dtype):
-            return (xs[0], ws[0]), x.dtype   # every eager Linear: the checks below all pass
-        for t, what in ((x, "x"), (w, "w")):
-            if t.shape is not None and len(t.shape) != 2:
-                raise ValueError(f"{what} must be a matrix, got shape {t.shape}")
+        if (type(xs) is tuple and type(ws) is tuple and len(ws) == 2 and bs == ws[:1]
+                and x.dtype is w.dtype is b.dtype):   # every eager Linear: the checks below pass
+            if len(xs) == 2 and xs[1] == ws[1]:
+                return (xs[0], ws[0]), x.dtype
+            if len(xs) == 1 and xs[0] == ws[1]:
+                return ws[:1], x.dtype
+        if x.shape is not None and len(x.shape) not in (1, 2):
+            raise ValueError(f"x must be a vector or a matrix, got shape {x.shape}")
+        if w.shape is not None and len(w.shape) != 2:
+            raise ValueError(f"w must be a matrix, got shape {w.shape}")
         if not x.dtype is w.dtype is b.dtype:
             raise TypeError("x, w and b must have the same dtype")
-        shape, dtype = shared(MatMul, False, True).infer(x, w)
+        vector = x.shape is not None and len(x.shape) == 1
+        rows = Typed((1,) + x.shape, x.dtype) if vector else x
+        shape, dtype = shared(MatMul, False, True).infer(rows, w)
         outputs = None if shape is None else shape[-1]
         if b.shape is not None and (len(b.shape) != 1 or None not in (b.shape[0], outputs)
                                     and b.shape[0] != outputs):
             raise ValueError(f"the bias {b.shape} must be a vector of the {outputs} outputs")
-        return shape, dtype
+        return (shape[1:] if vector else shape), dtype
 
     def vjp(self, g, out, x, w, b):
+        if x.shape is not None and len(x.shape) == 1:   # one sample: the rule of one row
+            gx, gw, gb = self.vjp(expand_dims(g, 0), out, expand_dims(x, 0), w, b)
+            return None if gx is None else squeeze(gx, 0), gw, gb
         return (matmul(g, w) if needs_input_grad(0) else None,
                 matmul(g, x, transpose_a=True) if needs_input_grad(1) else None,
                 reduce_sum(g, 0) if needs_input_grad(2) else None)
 
     def jvp(self, t, out, x, w, b):
         """Bilinear in (x, w) plus b: the bias tangent is broadcast only if it is alone."""
+        if x.shape is not None and len(x.shape) == 1:   # one sample: the rule of one row
+            rows = None if t[0] is None else expand_dims(t[0], 0)
+            return squeeze(self.jvp((rows, t[1], t[2]), expand_dims(out, 0),
+                                    expand_dims(x, 0), w, b), 0)
         product = sum_terms([None if t[0] is None else matmul(t[0], w, transpose_b=True),
                              None if t[1] is None else matmul(x, t[1], transpose_b=True)])
         if t[2] is None:

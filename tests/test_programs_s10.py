@@ -164,3 +164,33 @@ def test_grid_sample_refuses_what_it_lacks_by_name():
     with pytest.raises(NotImplementedError, match="5-D"):
         tinyflow.nn.functional.grid_sample(tinyflow.zeros(1, 1, 2, 2, 2),
                                            tinyflow.zeros(1, 1, 1, 1, 3), align_corners=False)
+
+
+# ---- printing, autograd.Variable (the NLP tutorials) -----------------------------------------
+
+@pytest.mark.parametrize("shape", [(1, 5), (1, 7), (3, 6), (12,), (2, 2, 4), (0, 3)])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_grad_fn_and_dtype_wrap_to_a_new_line_as_torch(shape, dtype):
+    """torch puts `grad_fn=...` / `dtype=...` on a line of their own past 80 columns (the
+    embedding tutorial prints a [1, 5] lookup that way)."""
+    a = (np.random.default_rng(0).standard_normal(shape) * 1000).astype(dtype)
+    for make in (lambda lib: lib.tensor(a, requires_grad=True),
+                 lambda lib: lib.tensor(a, requires_grad=True) * 1):
+        assert str(make(tinyflow)) == str(make(torch))
+
+
+def test_variable_is_a_detached_alias_as_torch():
+    for lib in (torch, tinyflow):
+        x = lib.ones(2, requires_grad=True) * 2
+        v = lib.autograd.Variable(x)
+        assert v is not x and not v.requires_grad and v.grad_fn is None
+        assert isinstance(x, lib.autograd.Variable)
+        with torch.no_grad():
+            v.add_(1)
+        assert x.tolist() == [3.0, 3.0]
+        assert lib.autograd.Variable(lib.zeros(1), requires_grad=True).requires_grad
+        with pytest.warns(UserWarning, match="volatile was removed"):
+            lib.autograd.Variable(lib.zeros(1), volatile=True)
+        with pytest.raises(TypeError, match="Variable data has to be a tensor, but got list"):
+            lib.autograd.Variable([1.0])
+        assert lib.autograd.Variable().shape == (0,)

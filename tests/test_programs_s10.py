@@ -194,3 +194,16 @@ def test_variable_is_a_detached_alias_as_torch():
         with pytest.raises(TypeError, match="Variable data has to be a tensor, but got list"):
             lib.autograd.Variable([1.0])
         assert lib.autograd.Variable().shape == (0,)
+
+
+@pytest.mark.parametrize("value,dtype", [(3, None), ([2], None), (2.0, None), ([1, 2], None),
+                                         (True, None), (3, "uint8")])
+def test_a_tensor_indexes_a_list_as_torch(value, dtype):
+    """The quickstart's `classes[pred[0].argmax(0)]`."""
+    def pick(lib):
+        t = lib.tensor(value, dtype=None if dtype is None else getattr(lib, dtype))
+        try:
+            return [10, 11, 12, 13][t]
+        except TypeError as e:
+            return str(e)
+    assert pick(tinyflow) == pick(torch)

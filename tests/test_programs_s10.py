@@ -207,3 +207,15 @@ def test_a_tensor_indexes_a_list_as_torch(value, dtype):
         except TypeError as e:
             return str(e)
     assert pick(tinyflow) == pick(torch)
+
+
+@pytest.mark.parametrize("name", ["add_", "sub_"])
+def test_the_deprecated_number_tensor_overload_of_add_(name):
+    """The char-RNN tutorials' hand-written step `p.data.add_(-lr, p.grad.data)`."""
+    def step(lib):
+        p, g = lib.tensor([1.0, 2.0]), lib.tensor([0.5, -1.0])
+        with pytest.warns(UserWarning, match=f"This overload of {name} is deprecated"):
+            getattr(p, name)(-0.1, g)
+        getattr(p, name)(g, alpha=2)
+        return p.tolist()
+    assert step(tinyflow) == pytest.approx(step(torch))

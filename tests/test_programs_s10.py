@@ -224,3 +224,22 @@ def test_the_deprecated_number_tensor_overload_of_add_(name):
         theirs = step(torch)
     with pytest.warns(UserWarning, match=f"This overload of {name} is deprecated"):
         assert step(tinyflow) == pytest.approx(theirs)
+
+
+# ---- torchvision.io (the data tutorial's custom dataset) --------------------------------------
+
+@pytest.mark.parametrize("pil_mode,channels", [("L", 1), ("LA", 2), ("RGB", 3), ("RGBA", 4)])
+def test_read_image_gives_uint8_chw_as_pillow_sees_it(tmp_path, pil_mode, channels):
+    from PIL import Image
+    from tinyflow.vision.io import ImageReadMode, read_image, write_png
+    pixels = np.random.default_rng(0).integers(0, 256, (5, 7, channels), dtype=np.uint8)
+    path = str(tmp_path / "x.png")
+    Image.fromarray(pixels[:, :, 0] if channels == 1 else pixels, pil_mode).save(path)
+    image = read_image(path)
+    assert image.dtype is tinyflow.uint8 and tuple(image.shape) == (channels, 5, 7)
+    np.testing.assert_array_equal(image.numpy(), pixels.transpose(2, 0, 1))
+    rgb = read_image(path, ImageReadMode.RGB)
+    np.testing.assert_array_equal(
+        rgb.numpy(), np.asarray(Image.open(path).convert("RGB")).transpose(2, 0, 1))
+    write_png(image, str(tmp_path / "y.png"))
+    np.testing.assert_array_equal(read_image(str(tmp_path / "y.png")).numpy(), image.numpy())

@@ -13,7 +13,7 @@ import torch
 
 import tinyflow
 from tinyflow.core import shared_memory
-from torch_oracle import Given, X, compare, gradcheck
+from torch_oracle import Given, X, compare, copy_state, gradcheck, param_pairs, randomize
 
 
 # ---- Module.share_memory and Hogwild (pytorch/examples mnist_hogwild) ---------------------
@@ -243,3 +243,54 @@ def test_read_image_gives_uint8_chw_as_pillow_sees_it(tmp_path, pil_mode, channe
         rgb.numpy(), np.asarray(Image.open(path).convert("RGB")).transpose(2, 0, 1))
     write_png(image, str(tmp_path / "y.png"))
     np.testing.assert_array_equal(read_image(str(tmp_path / "y.png")).numpy(), image.numpy())
+
+
+# ---- the seq2seq translation tutorial's step: a GRU encoder written into a buffer, attention --
+
+def _seq2seq(lib, vocab=7, hidden=5, max_len=4):
+    nn, F = lib.nn, lib.nn.functional
+
+    class Seq2seq(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.enc_embed, self.enc_gru = nn.Embedding(vocab, hidden), nn.GRU(hidden, hidden)
+            self.dec_embed = nn.Embedding(vocab, hidden)
+            self.attn = nn.Linear(2 * hidden, max_len)
+            self.combine = nn.Linear(2 * hidden, hidden)
+            self.dec_gru, self.out = nn.GRU(hidden, hidden), nn.Linear(hidden, vocab)
+
+        def forward(self, source, target):
+            """Encoder outputs written one step at a time into a zeros buffer, then decoder
+            steps fed their own argmax, the loss summed from the int 0."""
+            h = lib.zeros(1, 1, hidden)
+            outputs = lib.zeros(max_len, hidden)
+            for i in range(source.size(0)):
+                o, h = self.enc_gru(self.enc_embed(source[i]).view(1, 1, -1), h)
+                outputs[i] = o[0, 0]
+            token, loss = lib.tensor([[0]]), 0
+            for i in range(target.size(0)):
+                x = self.dec_embed(token).view(1, 1, -1)
+                weights = F.softmax(self.attn(lib.cat((x[0], h[0]), 1)), dim=1)
+                applied = lib.bmm(weights.unsqueeze(0), outputs.unsqueeze(0))
+                x = F.relu(self.combine(lib.cat((x[0], applied[0]), 1)).unsqueeze(0))
+                o, h = self.dec_gru(x, h)
+                log_probs = F.log_softmax(self.out(o[0]), dim=1)
+                loss += F.nll_loss(log_probs, target[i])
+                token = log_probs.topk(1)[1].squeeze().detach()
+            return loss
+    return Seq2seq()
+
+
+def test_a_seq2seq_step_with_a_written_encoder_buffer_matches_torch():
+    theirs, ours = _seq2seq(torch), _seq2seq(tinyflow)
+    randomize(theirs, np.random.default_rng(4))
+    copy_state(theirs, ours)
+    source, target = [[3], [1], [5]], [[2], [6], [4], [1]]
+    loss_t = theirs(torch.tensor(source), torch.tensor(target))
+    loss_f = ours(tinyflow.tensor(source), tinyflow.tensor(target))
+    loss_t.backward()
+    loss_f.backward()
+    assert loss_f.item() == pytest.approx(loss_t.item(), rel=1e-5)
+    for name, t, f in param_pairs(theirs, ours):
+        np.testing.assert_allclose(f.grad.numpy(), t.grad.numpy(), rtol=1e-4, atol=1e-6,
+                                   err_msg=name)

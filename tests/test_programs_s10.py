@@ -5,6 +5,7 @@ changed. Each test reproduces the pattern, written here, with PyTorch as the ora
 """
 import os
 import pickle
+import warnings
 
 import numpy as np
 import pytest
@@ -12,7 +13,7 @@ import torch
 
 import tinyflow
 from tinyflow.core import shared_memory
-from torch_oracle import Given, X, compare, gradcheck
+from torch_oracle import Given, X, compare, copy_state, gradcheck, param_pairs, randomize
 
 
 # ---- Module.share_memory and Hogwild (pytorch/examples mnist_hogwild) ---------------------
@@ -164,3 +165,132 @@ def test_grid_sample_refuses_what_it_lacks_by_name():
     with pytest.raises(NotImplementedError, match="5-D"):
         tinyflow.nn.functional.grid_sample(tinyflow.zeros(1, 1, 2, 2, 2),
                                            tinyflow.zeros(1, 1, 1, 1, 3), align_corners=False)
+
+
+# ---- printing, autograd.Variable (the NLP tutorials) -----------------------------------------
+
+@pytest.mark.parametrize("shape", [(1, 5), (1, 7), (3, 6), (12,), (2, 2, 4), (0, 3)])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_grad_fn_and_dtype_wrap_to_a_new_line_as_torch(shape, dtype):
+    """torch puts `grad_fn=...` / `dtype=...` on a line of their own past 80 columns (the
+    embedding tutorial prints a [1, 5] lookup that way)."""
+    a = (np.random.default_rng(0).standard_normal(shape) * 1000).astype(dtype)
+    for make in (lambda lib: lib.tensor(a, requires_grad=True),
+                 lambda lib: lib.tensor(a, requires_grad=True) * 1):
+        assert str(make(tinyflow)) == str(make(torch))
+
+
+def test_variable_is_a_detached_alias_as_torch():
+    for lib in (torch, tinyflow):
+        x = lib.ones(2, requires_grad=True) * 2
+        v = lib.autograd.Variable(x)
+        assert v is not x and not v.requires_grad and v.grad_fn is None
+        assert isinstance(x, lib.autograd.Variable)
+        with torch.no_grad():
+            v.add_(1)
+        assert x.tolist() == [3.0, 3.0]
+        assert lib.autograd.Variable(lib.zeros(1), requires_grad=True).requires_grad
+        with pytest.warns(UserWarning, match="volatile was removed"):
+            lib.autograd.Variable(lib.zeros(1), volatile=True)
+        with pytest.raises(TypeError, match="Variable data has to be a tensor, but got list"):
+            lib.autograd.Variable([1.0])
+        assert lib.autograd.Variable().shape == (0,)
+
+
+@pytest.mark.parametrize("value,dtype", [(3, None), ([2], None), (2.0, None), ([1, 2], None),
+                                         (True, None), (3, "uint8")])
+def test_a_tensor_indexes_a_list_as_torch(value, dtype):
+    """The quickstart's `classes[pred[0].argmax(0)]`."""
+    def pick(lib):
+        t = lib.tensor(value, dtype=None if dtype is None else getattr(lib, dtype))
+        try:
+            return [10, 11, 12, 13][t]
+        except TypeError as e:
+            return str(e)
+    assert pick(tinyflow) == pick(torch)
+
+
+@pytest.mark.parametrize("name", ["add_", "sub_"])
+def test_the_deprecated_number_tensor_overload_of_add_(name):
+    """The char-RNN tutorials' hand-written step `p.data.add_(-lr, p.grad.data)`, with
+    torch's warning (torch gives it once per process, so it is checked on ours only)."""
+    def step(lib):
+        p, g = lib.tensor([1.0, 2.0]), lib.tensor([0.5, -1.0])
+        getattr(p, name)(-0.1, g)
+        getattr(p, name)(g, alpha=2)
+        return p.tolist()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        theirs = step(torch)
+    with pytest.warns(UserWarning, match=f"This overload of {name} is deprecated"):
+        assert step(tinyflow) == pytest.approx(theirs)
+
+
+# ---- torchvision.io (the data tutorial's custom dataset) --------------------------------------
+
+@pytest.mark.parametrize("pil_mode,channels", [("L", 1), ("LA", 2), ("RGB", 3), ("RGBA", 4)])
+def test_read_image_gives_uint8_chw_as_pillow_sees_it(tmp_path, pil_mode, channels):
+    from PIL import Image
+    from tinyflow.vision.io import ImageReadMode, read_image, write_png
+    pixels = np.random.default_rng(0).integers(0, 256, (5, 7, channels), dtype=np.uint8)
+    path = str(tmp_path / "x.png")
+    Image.fromarray(pixels[:, :, 0] if channels == 1 else pixels, pil_mode).save(path)
+    image = read_image(path)
+    assert image.dtype is tinyflow.uint8 and tuple(image.shape) == (channels, 5, 7)
+    np.testing.assert_array_equal(image.numpy(), pixels.transpose(2, 0, 1))
+    rgb = read_image(path, ImageReadMode.RGB)
+    np.testing.assert_array_equal(
+        rgb.numpy(), np.asarray(Image.open(path).convert("RGB")).transpose(2, 0, 1))
+    write_png(image, str(tmp_path / "y.png"))
+    np.testing.assert_array_equal(read_image(str(tmp_path / "y.png")).numpy(), image.numpy())
+
+
+# ---- the seq2seq translation tutorial's step: a GRU encoder written into a buffer, attention --
+
+def _seq2seq(lib, vocab=7, hidden=5, max_len=4):
+    nn, F = lib.nn, lib.nn.functional
+
+    class Seq2seq(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.enc_embed, self.enc_gru = nn.Embedding(vocab, hidden), nn.GRU(hidden, hidden)
+            self.dec_embed = nn.Embedding(vocab, hidden)
+            self.attn = nn.Linear(2 * hidden, max_len)
+            self.combine = nn.Linear(2 * hidden, hidden)
+            self.dec_gru, self.out = nn.GRU(hidden, hidden), nn.Linear(hidden, vocab)
+
+        def forward(self, source, target):
+            """Encoder outputs written one step at a time into a zeros buffer, then decoder
+            steps fed their own argmax, the loss summed from the int 0."""
+            h = lib.zeros(1, 1, hidden)
+            outputs = lib.zeros(max_len, hidden)
+            for i in range(source.size(0)):
+                o, h = self.enc_gru(self.enc_embed(source[i]).view(1, 1, -1), h)
+                outputs[i] = o[0, 0]
+            token, loss = lib.tensor([[0]]), 0
+            for i in range(target.size(0)):
+                x = self.dec_embed(token).view(1, 1, -1)
+                weights = F.softmax(self.attn(lib.cat((x[0], h[0]), 1)), dim=1)
+                applied = lib.bmm(weights.unsqueeze(0), outputs.unsqueeze(0))
+                x = F.relu(self.combine(lib.cat((x[0], applied[0]), 1)).unsqueeze(0))
+                o, h = self.dec_gru(x, h)
+                log_probs = F.log_softmax(self.out(o[0]), dim=1)
+                loss += F.nll_loss(log_probs, target[i])
+                token = log_probs.topk(1)[1].squeeze().detach()
+            return loss
+    return Seq2seq()
+
+
+def test_a_seq2seq_step_with_a_written_encoder_buffer_matches_torch():
+    theirs, ours = _seq2seq(torch), _seq2seq(tinyflow)
+    randomize(theirs, np.random.default_rng(4))
+    copy_state(theirs, ours)
+    source, target = [[3], [1], [5]], [[2], [6], [4], [1]]
+    loss_t = theirs(torch.tensor(source), torch.tensor(target))
+    loss_f = ours(tinyflow.tensor(source), tinyflow.tensor(target))
+    loss_t.backward()
+    loss_f.backward()
+    assert loss_f.item() == pytest.approx(loss_t.item(), rel=1e-5)
+    for name, t, f in param_pairs(theirs, ours):
+        np.testing.assert_allclose(f.grad.numpy(), t.grad.numpy(), rtol=1e-4, atol=1e-6,
+                                   err_msg=name)

@@ -33,7 +33,21 @@ def format_tensor(array: np.ndarray, dtype_name: str, float_view: bool,
         extras.append(f"grad_fn=<{grad_fn}Backward0>")
     elif requires_grad:
         extras.append("requires_grad=True")
-    return _PREFIX + ", ".join([body] + extras) + ")"
+    return _with_extras(_PREFIX + body, extras)
+
+
+def _with_extras(text: str, extras: list) -> str:
+    """Append `, dtype=...`, `, grad_fn=...`: each on a new line under the values when it
+    would pass the line width (PyTorch's count, which takes the last line as 2 longer)."""
+    last = len(text) - text.rfind("\n") + 1
+    for extra in extras:
+        if last + len(extra) + 2 > _LINEWIDTH:
+            text += ",\n" + " " * len(_PREFIX) + extra
+            last = len(_PREFIX) + len(extra)
+        else:
+            text += ", " + extra
+            last += len(extra) + 2
+    return text + ")"
 
 
 def _edges(values: np.ndarray) -> np.ndarray:

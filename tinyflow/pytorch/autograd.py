@@ -2,6 +2,7 @@
 methods of Tensor (`x.backward()`, `x.retain_grad()`), over the one reverse mode."""
 from __future__ import annotations
 
+import warnings
 import weakref
 from typing import Optional, Sequence
 
@@ -122,6 +123,28 @@ def register_post_accumulate_grad_hook(x, hook) -> RemovableHandle:
                            "tensors")
     x._post_grad_hooks = (x._post_grad_hooks or ()) + (hook,)
     return RemovableHandle(x, hook)
+
+
+class _VariableType(type):
+    def __instancecheck__(cls, obj) -> bool:
+        return isinstance(obj, Tensor)
+
+
+class AutogradVariable(metaclass=_VariableType):
+    """PyTorch's pre-0.4 wrapper, kept by old programs: `Variable(t)` is a detached alias of
+    t (same data) requiring grad as asked; every tensor is a Variable; volatile is ignored,
+    with PyTorch's warning."""
+
+    def __new__(cls, data=None, requires_grad: bool = False, volatile=None):
+        if volatile is not None:
+            warnings.warn("volatile was removed and now has no effect. Use `with "
+                          "torch.no_grad():` instead.", UserWarning, stacklevel=2)
+        if data is None:
+            data = Tensor(())
+        if not isinstance(data, Tensor):
+            raise TypeError(f"Variable data has to be a tensor, but got "
+                            f"{type(data).__name__}")
+        return data.detach().requires_grad_(requires_grad)
 
 
 METHODS = {"backward": tensor_backward, "retain_grad": retain_grad,

@@ -17,13 +17,27 @@ from ..core.random import generator
 from ..core.tensor import EAGER, REMOTE, Tensor
 
 
+def _old_overload(name: str, other, alpha) -> tuple:
+    """(other, alpha) of PyTorch's deprecated `add_(Number alpha, Tensor other)`, which old
+    programs' hand-written SGD steps call (`p.data.add_(-lr, p.grad.data)`), with its
+    warning; other calls pass through."""
+    if isinstance(alpha, Tensor) and not isinstance(other, Tensor):
+        warnings.warn(f"This overload of {name} is deprecated:\n\t{name}(Number alpha, Tensor "
+                      f"other)\nConsider using one of the following signatures instead:\n\t"
+                      f"{name}(Tensor other, *, Number alpha = 1)", UserWarning, stacklevel=3)
+        return alpha, other
+    return other, alpha
+
+
 def add_(x, other, alpha=1):
+    other, alpha = _old_overload("add_", other, alpha)
     if alpha == 1 and _into_own_buffer(x, other):
         return ops.add(x, other, out=x)
     return write_inplace(x, x.add(other, alpha=alpha))
 
 
 def sub_(x, other, alpha=1):
+    other, alpha = _old_overload("sub_", other, alpha)
     if alpha == 1 and _into_own_buffer(x, other):
         return ops.subtract(x, other, out=x)
     return write_inplace(x, x.sub(other, alpha=alpha))

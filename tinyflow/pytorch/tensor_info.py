@@ -46,6 +46,15 @@ def is_shared(x) -> bool:
     return x.array is not None and shared_memory.place_of(x.array) is not None
 
 
+def index(x) -> int:
+    """`x` as a Python index (`labels[pred.argmax()]`): integer tensors of one element only,
+    as PyTorch."""
+    if x.numel() != 1 or not (x.dtype.is_integer or x.dtype.is_bool):
+        raise TypeError("only integer tensors of a single element can be converted to an "
+                        "index")
+    return int(x.item())
+
+
 def can_cast(from_, to) -> bool:
     """PyTorch's rule: a cast may not lower the kind (float > integer > bool)."""
     return dtypes.kind_rank(dtypes.as_dtype(from_)) <= dtypes.kind_rank(dtypes.as_dtype(to))
@@ -127,7 +136,7 @@ def is_conj(input) -> bool:  # noqa: A002
 METHODS = {
     "itemsize": property(itemsize), "nbytes": property(nbytes), "ndimension": ndimension,
     "is_complex": is_complex, "retains_grad": property(retains_grad), "is_signed": is_signed,
-    "data_ptr": data_ptr, "share_memory_": share_memory_, "is_shared": is_shared,
+    "__index__": index, "data_ptr": data_ptr, "share_memory_": share_memory_, "is_shared": is_shared,
     "bernoulli": bernoulli, "multinomial": multinomial_method,
     "real": property(real), "imag": property(imag), "conj": conj, "conj_physical": conj,
     "resolve_conj": conj, "resolve_neg": conj, "is_conj": is_conj, "is_neg": is_conj,

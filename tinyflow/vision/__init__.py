@@ -6,10 +6,10 @@ in `sys.modules` under this package's name too, so `import torchvision.transform
 becomes `import tinyflow.vision.transforms as T`."""
 import sys
 
-from ..datasets.vision import datasets, transforms, utils
+from ..datasets.vision import datasets, io, transforms, utils
 from ..datasets.vision.transforms import functional as _functional
 from . import models  # noqa: F401
 
-for _module in (datasets, transforms, utils, _functional):
+for _module in (datasets, io, transforms, utils, _functional):
     sys.modules.setdefault(__name__ + _module.__name__[len("tinyflow.datasets.vision"):],
                            _module)

@@ -408,3 +408,14 @@ def test_dataset_repeat_shuffle_and_partial_batches():
         sess.run(x)
         with pytest.raises(ValueError, match="drop_remainder=True"):
             sess.run(x)
+
+
+def test_whole_float_feeds_to_integer_placeholders_are_taken_others_refused():
+    labels = tf.placeholder(tf.int32, [None])
+    doubled = labels * 2
+    with tf.Session() as sess:
+        got = sess.run(doubled, {labels: np.concatenate([np.ones(2), np.zeros(1)])})
+        assert got.dtype == np.int32 and got.tolist() == [2, 2, 0]
+        for bad in ([1.5], [np.nan], [3e9]):
+            with pytest.raises(tf.FeedError, match="dtype float64 to Placeholder"):
+                sess.run(doubled, {labels: bad})

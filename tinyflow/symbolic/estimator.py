@@ -6,6 +6,7 @@ and feeds them; an input_fn returning a `tf.data.Dataset` (or its tensors) is re
 an iterator."""
 from __future__ import annotations
 
+import inspect
 import os
 import tempfile
 import types
@@ -185,7 +186,6 @@ class Estimator:
 
 
 def _arguments(fn) -> tuple:
-    import inspect
     return tuple(inspect.signature(fn).parameters)
 
 

@@ -1,6 +1,6 @@
 """TF1's program plumbing: `tf.app.run`, `tf.app.flags` (= `tf.flags`), `tf.gfile`,
-`tf.compat`'s text conversions, `tf.logging` and `tf.name_scope`, so tutorial scripts run from their own
-`main` with their own flags."""
+`tf.compat`'s text conversions, `tf.logging` and `tf.name_scope`, so tutorial scripts run
+from their own `main` with their own flags."""
 from __future__ import annotations
 
 import argparse

@@ -246,4 +246,3 @@ def _whole_numbers_for(arr: np.ndarray, target: np.dtype) -> bool:
     finite = np.isfinite(arr).all()
     return bool(finite and (arr == np.trunc(arr)).all() and
                 (arr.size == 0 or info.min <= arr.min() and arr.max() <= info.max))
-

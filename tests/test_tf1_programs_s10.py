@@ -408,3 +408,65 @@ def test_dataset_repeat_shuffle_and_partial_batches():
         sess.run(x)
         with pytest.raises(ValueError, match="drop_remainder=True"):
             sess.run(x)
+
+
+def test_whole_float_feeds_to_integer_placeholders_are_taken_others_refused():
+    labels = tf.placeholder(tf.int32, [None])
+    doubled = labels * 2
+    with tf.Session() as sess:
+        got = sess.run(doubled, {labels: np.concatenate([np.ones(2), np.zeros(1)])})
+        assert got.dtype == np.int32 and got.tolist() == [2, 2, 0]
+        for bad in ([1.5], [np.nan], [3e9]):
+            with pytest.raises(tf.FeedError, match="dtype float64 to Placeholder"):
+                sess.run(doubled, {labels: bad})
+
+
+# ---- tf.metrics, the global step and tf.estimator (the tf.layers estimator examples) --------
+
+def test_streaming_accuracy_accumulates_in_local_variables():
+    labels = tf.placeholder(tf.int64, [None])
+    predictions = tf.placeholder(tf.int64, [None])
+    accuracy, update = tf.metrics.accuracy(labels=labels, predictions=predictions)
+    assert tf.global_variables() == [] and len(tf.local_variables()) == 2
+    with tf.Session() as sess:
+        sess.run(tf.local_variables_initializer())
+        assert sess.run(update, {labels: [1, 2, 3], predictions: [1, 0, 3]}) == \
+            pytest.approx(2 / 3)
+        sess.run(update, {labels: [4], predictions: [0]})
+        assert sess.run(accuracy) == pytest.approx(2 / 4)
+        sess.run(tf.local_variables_initializer())
+        assert sess.run(accuracy) == 0.0
+
+
+def _linear_model_fn(features, labels, mode):
+    logits = tf.layers.dense(features["x"], 2)
+    predictions = tf.argmax(logits, 1)
+    if mode == tf.estimator.ModeKeys.PREDICT:
+        return tf.estimator.EstimatorSpec(mode, predictions=predictions)
+    loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
+        logits=logits, labels=tf.cast(labels, tf.int32)))
+    train_op = tf.train.GradientDescentOptimizer(0.5).minimize(
+        loss, global_step=tf.train.get_global_step())
+    return tf.estimator.EstimatorSpec(
+        mode, predictions=predictions, loss=loss, train_op=train_op,
+        eval_metric_ops={"accuracy": tf.metrics.accuracy(labels, predictions)})
+
+
+def test_estimator_trains_evaluates_and_predicts_through_checkpoints(tmp_path):
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(40, 3)).astype(np.float32)
+    y = (x[:, 0] > 0).astype(np.int64)
+    model = tf.estimator.Estimator(_linear_model_fn, model_dir=str(tmp_path))
+    train = tf.estimator.inputs.numpy_input_fn({"x": x}, y, batch_size=8, num_epochs=None,
+                                               shuffle=True)
+    evaluate = tf.estimator.inputs.numpy_input_fn({"x": x}, y, batch_size=16, shuffle=False)
+    model.train(train, steps=30)
+    result = model.evaluate(evaluate)
+    assert result["global_step"] == 30 and result["accuracy"] > 0.9
+    predicted = np.array(list(model.predict(evaluate)))
+    assert predicted.shape == (40,) and (predicted == y).mean() == pytest.approx(
+        result["accuracy"])
+    model.train(train, steps=5)                          # resumes from the checkpoint
+    assert model.evaluate(evaluate, steps=1)["global_step"] == 35
+    with pytest.raises(ValueError, match="shuffle must be given"):
+        tf.estimator.inputs.numpy_input_fn({"x": x}, y)

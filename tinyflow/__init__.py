@@ -44,7 +44,9 @@ from .symbolic import (AUTO_REUSE, constant_initializer, get_variable,  # TF1's 
                        random_normal_initializer, random_uniform_initializer,
                        truncated_normal_initializer, variable_scope, VariableScope,
                        zeros_initializer)
-from .symbolic import (app, compat, data, errors, flags, gfile, name_scope, summary,  # TF1
+from .symbolic import (app, compat, data, errors, estimator, flags, gfile,  # TF1's plumbing
+                       local_variables, local_variables_initializer, logging, metrics,
+                       name_scope, summary,
                        cond, ConfigProto, control_dependencies, get_collection,
                        get_default_session, global_variables, global_variables_initializer,
                        identity, infer_variable_shapes, initialize_all_variables,

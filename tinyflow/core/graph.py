@@ -9,6 +9,8 @@ GLOBAL_VARIABLES = "variables"
 TRAINABLE_VARIABLES = "trainable_variables"
 UPDATE_OPS = "update_ops"
 SUMMARIES = "summaries"
+LOCAL_VARIABLES = "local_variables"
+GLOBAL_STEP = "global_step"
 
 
 class GraphKeys:
@@ -17,6 +19,8 @@ class GraphKeys:
     TRAINABLE_VARIABLES = TRAINABLE_VARIABLES
     UPDATE_OPS = UPDATE_OPS
     SUMMARIES = SUMMARIES
+    LOCAL_VARIABLES = LOCAL_VARIABLES
+    GLOBAL_STEP = GLOBAL_STEP
 
 
 class Graph:

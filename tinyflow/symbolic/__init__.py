@@ -1,7 +1,9 @@
 """The TensorFlow-1 surface: placeholders, variables, sessions and optimizers."""
 from . import summary, train  # noqa: F401
 from .dataset import data, errors  # noqa: F401
-from .app import app, compat, flags, gfile, name_scope  # noqa: F401
+from .app import app, compat, flags, gfile, logging, name_scope  # noqa: F401
+from .estimator import estimator  # noqa: F401
+from .metrics import local_variables, local_variables_initializer, metrics  # noqa: F401
 from .variable_scope import (AUTO_REUSE, constant_initializer, get_variable,  # noqa: F401
                              get_variable_scope, glorot_uniform_initializer,
                              ones_initializer, random_normal_initializer,

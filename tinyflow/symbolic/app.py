@@ -1,11 +1,12 @@
 """TF1's program plumbing: `tf.app.run`, `tf.app.flags` (= `tf.flags`), `tf.gfile`,
-`tf.compat`'s text conversions and `tf.name_scope`, so tutorial scripts run from their own
-`main` with their own flags."""
+`tf.compat`'s text conversions, `tf.logging` and `tf.name_scope`, so tutorial scripts run
+from their own `main` with their own flags."""
 from __future__ import annotations
 
 import argparse
 import contextlib
 import glob as _glob
+import logging as _logging
 import os
 import shutil
 import sys
@@ -145,3 +146,21 @@ def as_text(text, encoding="utf-8") -> str:
 
 
 compat = types.SimpleNamespace(as_bytes=as_bytes, as_str=as_text, as_text=as_text)
+
+
+# ---- tf.logging -------------------------------------------------------------------------------
+
+_LOG = _logging.getLogger("tensorflow")
+
+
+def set_verbosity(level) -> None:
+    _LOG.setLevel(level)
+    if not _LOG.handlers:
+        _LOG.addHandler(_logging.StreamHandler())
+
+
+logging = types.SimpleNamespace(
+    DEBUG=_logging.DEBUG, INFO=_logging.INFO, WARN=_logging.WARN, ERROR=_logging.ERROR,
+    FATAL=_logging.FATAL, set_verbosity=set_verbosity, get_verbosity=_LOG.getEffectiveLevel,
+    debug=_LOG.debug, info=_LOG.info, warn=_LOG.warning, warning=_LOG.warning,
+    error=_LOG.error, fatal=_LOG.critical)

@@ -225,7 +225,8 @@ def _check_feed_value(key: Tensor, value) -> np.ndarray:
     arr = value.numpy(force=True) if isinstance(value, Tensor) else np.asarray(value)
     target = key.dtype.np
     if arr.dtype != target:
-        if not np.can_cast(arr.dtype, target, casting="same_kind"):
+        if not (np.can_cast(arr.dtype, target, casting="same_kind")
+                or _whole_numbers_for(arr, target)):
             raise FeedError(f"cannot feed a value of dtype {arr.dtype} to {key.name}, "
                             f"which has dtype {key.dtype.name}")
         arr = arr.astype(target)
@@ -235,3 +236,13 @@ def _check_feed_value(key: Tensor, value) -> np.ndarray:
     return arr
 
 
+def _whole_numbers_for(arr: np.ndarray, target: np.dtype) -> bool:
+    """Floats that are whole numbers in an integer type's range: TF1 converts any float
+    feed to an integer placeholder (np.asarray(value, dtype)), and programs feed labels
+    made by np.ones; the conversion is exact for these, so they are taken."""
+    if arr.dtype.kind != "f" or target.kind not in "iu":
+        return False
+    info = np.iinfo(target)
+    finite = np.isfinite(arr).all()
+    return bool(finite and (arr == np.trunc(arr)).all() and
+                (arr.size == 0 or info.min <= arr.min() and arr.max() <= info.max))

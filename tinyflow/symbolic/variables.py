@@ -26,7 +26,7 @@ class Variable(Tensor):
     __slots__ = ("initial_value", "initializer", "trainable", "_loader")
 
     def __init__(self, initial_value=None, trainable: bool = True, name: Optional[str] = None,
-                 dtype=None, **unused) -> None:
+                 dtype=None, collections=None, **unused) -> None:
         if initial_value is None:
             raise ValueError("Variable: initial_value is required")
         if callable(initial_value):
@@ -43,9 +43,11 @@ class Variable(Tensor):
         self.trainable = bool(trainable)
         self.initializer = assign(self, init, name=self._name + "/Assign")
         self._loader = None
-        graph.add_to_collection(GLOBAL_VARIABLES, self)
-        if trainable:
-            graph.add_to_collection(TRAINABLE_VARIABLES, self)
+        keys = [GLOBAL_VARIABLES] if collections is None else list(collections)
+        if trainable and TRAINABLE_VARIABLES not in keys:
+            keys.append(TRAINABLE_VARIABLES)
+        for key in keys:     # TF1: `collections` replaces the global one (local variables)
+            graph.add_to_collection(key, self)
 
     def assign(self, value, name=None) -> Tensor:
         return assign(self, value, name=name)

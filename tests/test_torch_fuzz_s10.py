@@ -46,6 +46,8 @@ CASES = {
     "float // int zero": lambda L: L.tensor([1.0, -2.0]) // L.tensor([0, 1]),
     "float % int zero": lambda L: L.remainder(L.tensor([1.0, -2.0]), L.tensor([0, 2])),
     "copysign promotes": lambda L: L.copysign(L.tensor([3]), L.tensor(-1.0, dtype=L.float64)),
+    "xlogy promotes": lambda L: L.xlogy(L.tensor([1, 2]), L.tensor(3.0, dtype=L.float64)),
+    "logaddexp2 promotes": lambda L: L.logaddexp2(L.tensor([1]), L.tensor(2.0, dtype=L.float64)),
     "square of bool": lambda L: L.square(L.tensor([True, False])),
     "logsumexp of bool": lambda L: L.logsumexp(L.tensor([True, False]), 0),
     # integers select before arrays index (NumPy would put the array's dim first)
@@ -72,6 +74,8 @@ GRADIENTS = {
     # the gradient of max/min along a dim goes to the index returned, not to every tie
     "max along a dim with ties": lambda L, x: x.abs().view(3, 2).max(0).values,
     "min along a dim with ties": lambda L, x: L.min(x.abs().view(3, 2), 0, keepdim=True)[0],
+    "adaptive max pool ties": lambda L, x: L.nn.functional.adaptive_max_pool2d(
+        x.abs().view(1, 2, 3), (1, 2)),
     "int, slice, list": lambda L, x: x.view(2, 3, 1)[0, :, [0, 0]],
     "setitem int, slice, list": lambda L, x: _set(x.view(1, 2, 3) * 1, (0, slice(None), [0, 2]),
                                                   x[:, 1:2] * 10),

@@ -50,6 +50,10 @@ CASES = {
     "logaddexp2 promotes": lambda L: L.logaddexp2(L.tensor([1]), L.tensor(2.0, dtype=L.float64)),
     "square of bool": lambda L: L.square(L.tensor([True, False])),
     "logsumexp of bool": lambda L: L.logsumexp(L.tensor([True, False]), 0),
+    # a dim of size 0: empty rows, log(0)
+    "softmax of empty rows": lambda L: L.softmax(L.zeros(2, 0), -1),
+    "log_softmax of empty rows": lambda L: L.log_softmax(L.zeros(2, 0), 1),
+    "logsumexp of empty rows": lambda L: L.logsumexp(L.zeros(2, 0), -1),
     # integers select before arrays index (NumPy would put the array's dim first)
     "int, slice, list": lambda L: L.arange(24).view(2, 3, 4)[0, :, [1, 2]],
     "list, slice, int": lambda L: L.arange(24).view(2, 3, 4)[[1, 0], :, -1],
@@ -129,6 +133,22 @@ def test_in_place_on_a_view_under_autograd_is_exact_or_refused(view):
     y = x * 1
     with pytest.raises(RuntimeError, match="in-place modification of this view"):
         view(y).mul_(2)
+
+
+REFUSED = {
+    "bce target above 1": lambda L: L.nn.functional.binary_cross_entropy(
+        L.tensor([0.5, 0.5]), L.tensor([0.0, 2.0])),
+    "bce input below 0": lambda L: L.nn.functional.binary_cross_entropy(
+        L.tensor([-0.5, 0.5]), L.tensor([0.0, 1.0])),
+}
+
+
+@pytest.mark.parametrize("case", REFUSED)
+def test_refused_as_torch(case):
+    with pytest.raises(RuntimeError):
+        REFUSED[case](torch)
+    with pytest.raises(RuntimeError):
+        REFUSED[case](tinyflow)
 
 
 def test_subtracting_bools_is_refused_as_torch():

@@ -112,6 +112,7 @@ VIEW_WRITES = {
     "diagonal": lambda x: x.diagonal(1).mul_(-1),
     "diagonal of a transpose": lambda x: x.t().diagonal(-1).zero_(),
     "unfold": lambda x: x.unfold(1, 2, 2).add_(100),
+    "unfold of a diagonal": lambda x: x.view(3, 2, 2).diagonal().unfold(-1, 1, 1).add_(100),
     "squeeze of nothing": lambda x: x.squeeze().mul_(3),
 }
 

@@ -50,6 +50,11 @@ CASES = {
     "logaddexp2 promotes": lambda L: L.logaddexp2(L.tensor([1]), L.tensor(2.0, dtype=L.float64)),
     "square of bool": lambda L: L.square(L.tensor([True, False])),
     "logsumexp of bool": lambda L: L.logsumexp(L.tensor([True, False]), 0),
+    # masked_fill keeps x's dtype; in-place int64 into uint8 wraps (PyTorch's casting rule)
+    "masked_fill of bools": lambda L: L.tensor([True, True]).masked_fill(L.tensor([True, False]),
+                                                                          0),
+    "masked_fill of ints": lambda L: L.tensor([1, 2]).masked_fill(L.tensor([True, False]), 0.5),
+    "uint8 += int64": lambda L: L.tensor([250, 3], dtype=L.uint8).add_(L.tensor([10, 4])),
     # a dim of size 0: empty rows, log(0)
     "softmax of empty rows": lambda L: L.softmax(L.zeros(2, 0), -1),
     "log_softmax of empty rows": lambda L: L.log_softmax(L.zeros(2, 0), 1),

@@ -83,6 +83,7 @@ GRADIENTS = {
     # the gradient of max/min along a dim goes to the index returned, not to every tie
     "max along a dim with ties": lambda L, x: x.abs().view(3, 2).max(0).values,
     "min along a dim with ties": lambda L, x: L.min(x.abs().view(3, 2), 0, keepdim=True)[0],
+    "softplus at the threshold": lambda L, x: L.nn.functional.softplus(x, beta=2, threshold=1),
     "adaptive max pool ties": lambda L, x: L.nn.functional.adaptive_max_pool2d(
         x.abs().view(1, 2, 3), (1, 2)),
     "int, slice, list": lambda L, x: x.view(2, 3, 1)[0, :, [0, 0]],

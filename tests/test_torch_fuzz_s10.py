@@ -83,6 +83,11 @@ GRADIENTS = {
     # the gradient of max/min along a dim goes to the index returned, not to every tie
     "max along a dim with ties": lambda L, x: x.abs().view(3, 2).max(0).values,
     "min along a dim with ties": lambda L, x: L.min(x.abs().view(3, 2), 0, keepdim=True)[0],
+    # every target ignored: a NaN loss whose gradient is zero, not NaN
+    "nll_loss, all ignored": lambda L, x: L.nn.functional.nll_loss(x, L.tensor([1, 1]),
+                                                                   ignore_index=1),
+    "smoothed cross_entropy, all ignored": lambda L, x: L.nn.functional.cross_entropy(
+        x, L.tensor([-100, -100]), label_smoothing=0.1),
     "softplus at the threshold": lambda L, x: L.nn.functional.softplus(x, beta=2, threshold=1),
     "adaptive max pool ties": lambda L, x: L.nn.functional.adaptive_max_pool2d(
         x.abs().view(1, 2, 3), (1, 2)),

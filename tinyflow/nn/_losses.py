@@ -201,8 +201,11 @@ def _nll(logp, target, weight, ignore_index, reduction, label_smoothing) -> Tens
         spread = logp if weight is None else logp * weight
         smooth = -ops.reduce_sum(spread, -1) * mask
         loss = loss * (1.0 - label_smoothing) + smooth * (label_smoothing / classes)
-    if reduction == "mean":
-        return ops.reduce_sum(loss) / ops.reduce_sum(target_weight)
+    if reduction == "mean":   # every target ignored: NaN, with zero gradients (PyTorch's)
+        total = ops.reduce_sum(target_weight)
+        none = ops.equal(total, 0)
+        return (ops.reduce_sum(loss) / ops.where(none, 1.0, total)
+                + ops.where(none, float("nan"), 0.0))
     return _reduce(loss, reduction)
 
 

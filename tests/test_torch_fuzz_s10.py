@@ -42,6 +42,9 @@ CASES = {
     # a Python int beyond a small int's range wraps, as PyTorch's
     "uint8 > -3": lambda L: L.tensor([0, 1, 5], dtype=L.uint8) > -3,
     "int8 < 300": lambda L: L.tensor([0, -1, 5], dtype=L.int8) < 300,
+    "uint8 / -4": lambda L: L.tensor([1, 200], dtype=L.uint8) / -4,
+    "-4 / uint8": lambda L: -4 / L.tensor([1, 200], dtype=L.uint8),
+    "uint8 + 300": lambda L: L.tensor([1, 200], dtype=L.uint8) + 300,
     # float by integer zero: inf / NaN, not an integer division error
     "float // int zero": lambda L: L.tensor([1.0, -2.0]) // L.tensor([0, 1]),
     "float % int zero": lambda L: L.remainder(L.tensor([1.0, -2.0]), L.tensor([0, 2])),

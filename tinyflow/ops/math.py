@@ -594,7 +594,17 @@ def _unary(op_cls):
 add = _binary(Add)
 subtract = _binary(Sub)
 multiply = _binary(Mul)
-divide = _binary(Div)
+_divide = _binary(Div)
+
+
+def divide(x, y, name=None, out=None) -> Tensor:
+    """True division. A Python int beside an integer tensor divides as a float: uint8 / -4
+    is negative, as PyTorch's, where the int taking the tensor's dtype would wrap to 252."""
+    if type(y) is int and type(x) is Tensor and not x.dtype.is_floating:
+        y = float(y)
+    elif type(x) is int and type(y) is Tensor and not y.dtype.is_floating:
+        x = float(x)
+    return _divide(x, y, name, out)
 pow = _binary(Pow)
 maximum = _binary(Maximum)
 minimum = _binary(Minimum)

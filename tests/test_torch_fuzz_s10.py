@@ -42,12 +42,26 @@ CASES = {
     # a Python int beyond a small int's range wraps, as PyTorch's
     "uint8 > -3": lambda L: L.tensor([0, 1, 5], dtype=L.uint8) > -3,
     "int8 < 300": lambda L: L.tensor([0, -1, 5], dtype=L.int8) < 300,
+    "uint8 / -4": lambda L: L.tensor([1, 200], dtype=L.uint8) / -4,
+    "-4 / uint8": lambda L: -4 / L.tensor([1, 200], dtype=L.uint8),
+    "uint8 + 300": lambda L: L.tensor([1, 200], dtype=L.uint8) + 300,
     # float by integer zero: inf / NaN, not an integer division error
     "float // int zero": lambda L: L.tensor([1.0, -2.0]) // L.tensor([0, 1]),
     "float % int zero": lambda L: L.remainder(L.tensor([1.0, -2.0]), L.tensor([0, 2])),
     "copysign promotes": lambda L: L.copysign(L.tensor([3]), L.tensor(-1.0, dtype=L.float64)),
+    "xlogy promotes": lambda L: L.xlogy(L.tensor([1, 2]), L.tensor(3.0, dtype=L.float64)),
+    "logaddexp2 promotes": lambda L: L.logaddexp2(L.tensor([1]), L.tensor(2.0, dtype=L.float64)),
     "square of bool": lambda L: L.square(L.tensor([True, False])),
     "logsumexp of bool": lambda L: L.logsumexp(L.tensor([True, False]), 0),
+    # masked_fill keeps x's dtype; in-place int64 into uint8 wraps (PyTorch's casting rule)
+    "masked_fill of bools": lambda L: L.tensor([True, True]).masked_fill(L.tensor([True, False]),
+                                                                          0),
+    "masked_fill of ints": lambda L: L.tensor([1, 2]).masked_fill(L.tensor([True, False]), 0.5),
+    "uint8 += int64": lambda L: L.tensor([250, 3], dtype=L.uint8).add_(L.tensor([10, 4])),
+    # a dim of size 0: empty rows, log(0)
+    "softmax of empty rows": lambda L: L.softmax(L.zeros(2, 0), -1),
+    "log_softmax of empty rows": lambda L: L.log_softmax(L.zeros(2, 0), 1),
+    "logsumexp of empty rows": lambda L: L.logsumexp(L.zeros(2, 0), -1),
     # integers select before arrays index (NumPy would put the array's dim first)
     "int, slice, list": lambda L: L.arange(24).view(2, 3, 4)[0, :, [1, 2]],
     "list, slice, int": lambda L: L.arange(24).view(2, 3, 4)[[1, 0], :, -1],
@@ -72,6 +86,14 @@ GRADIENTS = {
     # the gradient of max/min along a dim goes to the index returned, not to every tie
     "max along a dim with ties": lambda L, x: x.abs().view(3, 2).max(0).values,
     "min along a dim with ties": lambda L, x: L.min(x.abs().view(3, 2), 0, keepdim=True)[0],
+    # every target ignored: a NaN loss whose gradient is zero, not NaN
+    "nll_loss, all ignored": lambda L, x: L.nn.functional.nll_loss(x, L.tensor([1, 1]),
+                                                                   ignore_index=1),
+    "smoothed cross_entropy, all ignored": lambda L, x: L.nn.functional.cross_entropy(
+        x, L.tensor([-100, -100]), label_smoothing=0.1),
+    "softplus at the threshold": lambda L, x: L.nn.functional.softplus(x, beta=2, threshold=1),
+    "adaptive max pool ties": lambda L, x: L.nn.functional.adaptive_max_pool2d(
+        x.abs().view(1, 2, 3), (1, 2)),
     "int, slice, list": lambda L, x: x.view(2, 3, 1)[0, :, [0, 0]],
     "setitem int, slice, list": lambda L, x: _set(x.view(1, 2, 3) * 1, (0, slice(None), [0, 2]),
                                                   x[:, 1:2] * 10),
@@ -104,6 +126,7 @@ VIEW_WRITES = {
     "diagonal": lambda x: x.diagonal(1).mul_(-1),
     "diagonal of a transpose": lambda x: x.t().diagonal(-1).zero_(),
     "unfold": lambda x: x.unfold(1, 2, 2).add_(100),
+    "unfold of a diagonal": lambda x: x.view(3, 2, 2).diagonal().unfold(-1, 1, 1).add_(100),
     "squeeze of nothing": lambda x: x.squeeze().mul_(3),
 }
 
@@ -125,6 +148,22 @@ def test_in_place_on_a_view_under_autograd_is_exact_or_refused(view):
     y = x * 1
     with pytest.raises(RuntimeError, match="in-place modification of this view"):
         view(y).mul_(2)
+
+
+REFUSED = {
+    "bce target above 1": lambda L: L.nn.functional.binary_cross_entropy(
+        L.tensor([0.5, 0.5]), L.tensor([0.0, 2.0])),
+    "bce input below 0": lambda L: L.nn.functional.binary_cross_entropy(
+        L.tensor([-0.5, 0.5]), L.tensor([0.0, 1.0])),
+}
+
+
+@pytest.mark.parametrize("case", REFUSED)
+def test_refused_as_torch(case):
+    with pytest.raises(RuntimeError):
+        REFUSED[case](torch)
+    with pytest.raises(RuntimeError):
+        REFUSED[case](tinyflow)
 
 
 def test_subtracting_bools_is_refused_as_torch():

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..core.dtypes import kind_rank
 from ..core.modes import grad_mode, trace_state
 from ..core.op import apply
 from ..core.tensor import EAGER, REMOTE, Tensor
@@ -82,7 +83,7 @@ def write_inplace(target: Tensor, result: Tensor) -> Tensor:
     if shape != target.shape:
         raise RuntimeError(f"output with shape {list(target.shape)} doesn't match the "
                            f"broadcast shape {list(result.shape)}")
-    if not np.can_cast(result.dtype.np, target.dtype.np, casting="same_kind"):
+    if kind_rank(result.dtype) > kind_rank(target.dtype):   # PyTorch's rule: no float
         raise RuntimeError(f"result type {result.dtype.name} can't be cast to the desired "
                            f"output type {target.dtype.name}")
     if tracked:

@@ -10,9 +10,9 @@ import numpy as np
 
 from .. import ops
 from ..core import dtypes
-from ..core.errors import DTypeError, ShapeError
+from ..core.errors import DTypeError, ShapeError, ValueRuntimeError
 from ..core.op import as_tensor
-from ..core.tensor import Tensor
+from ..core.tensor import EAGER, Tensor
 
 
 def _reduction(size_average, reduce, reduction: str) -> str:
@@ -201,8 +201,11 @@ def _nll(logp, target, weight, ignore_index, reduction, label_smoothing) -> Tens
         spread = logp if weight is None else logp * weight
         smooth = -ops.reduce_sum(spread, -1) * mask
         loss = loss * (1.0 - label_smoothing) + smooth * (label_smoothing / classes)
-    if reduction == "mean":
-        return ops.reduce_sum(loss) / ops.reduce_sum(target_weight)
+    if reduction == "mean":   # every target ignored: NaN, with zero gradients (PyTorch's)
+        total = ops.reduce_sum(target_weight)
+        none = ops.equal(total, 0)
+        return (ops.reduce_sum(loss) / ops.where(none, 1.0, total)
+                + ops.where(none, float("nan"), 0.0))
     return _reduce(loss, reduction)
 
 
@@ -271,6 +274,10 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Optional[Tensor]
     """-(y log p + (1 - y) log(1 - p)), each log clamped at -100 as PyTorch does (one op:
     its gradient stays finite at p = 0 or 1)."""
     p, y = _same_shape("binary_cross_entropy", input, target)
+    for name, t in (("input", p), ("target", y)):
+        if t.kind == EAGER and not np.all((t.array >= 0) & (t.array <= 1)):
+            raise ValueRuntimeError(f"binary_cross_entropy: all elements of {name} should be "
+                                    f"between 0 and 1 (as PyTorch refuses)")
     loss = ops.binary_cross_entropy(p, y)
     return _reduce(_weighted(loss, weight), _reduction(size_average, reduce, reduction))
 

@@ -113,10 +113,15 @@ def adaptive_max_pool2d(input: Tensor, output_size, return_indices: bool = False
     for axis in (x.ndim - 1, x.ndim - 2):
         n_in, n_out = x.shape[axis], size[axis - x.ndim + 2]
         lead = (slice(None),) * axis
-        x = ops.concat([ops.reduce_max(ops.getitem(x, lead + (slice(a, b),)), axis,
-                                       keepdims=True)
+        x = ops.concat([_first_max(ops.getitem(x, lead + (slice(a, b),)), axis)
                         for a, b in _adaptive_windows(n_in, n_out)], axis)
     return x
+
+
+def _first_max(x: Tensor, axis: int) -> Tensor:
+    """The max along axis (kept), its gradient all to the first maximum, as PyTorch's pools
+    (columns first, then rows: the first in row-major order), not shared among ties."""
+    return ops.gather(x, axis, ops.expand_dims(ops.argmax(x, axis), axis))
 
 
 def conv3d(input: Tensor, weight: Tensor, bias=None, stride=1, padding=0, dilation=1,

@@ -84,7 +84,8 @@ def silu(input: Tensor, inplace: bool = False) -> Tensor:
 def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
     """log(1 + exp(beta x)) / beta, linear where beta x > threshold (as PyTorch)."""
     bx = input * beta
-    soft = ops.log(1 + ops.exp(ops.minimum(bx, threshold))) / beta
+    # where, not minimum: at bx == threshold minimum would give bx half the gradient
+    soft = ops.log(1 + ops.exp(ops.where(bx > threshold, threshold, bx))) / beta
     return ops.where(bx > threshold, input, soft)
 
 

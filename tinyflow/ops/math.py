@@ -560,7 +560,7 @@ def relu_grad(g, x, name=None) -> Tensor:
     return apply(shared(ReluGrad), as_tensor(g), as_tensor(x), name=name)
 
 
-def _binary(op_cls):
+def _binary(op_cls, true_division: bool = False):
     op = op_cls()  # ops without attributes are immutable: one instance serves every call
 
     def fn(x, y, name=None, out=None):
@@ -570,6 +570,8 @@ def _binary(op_cls):
             elif type(y) is Tensor and type(x) is float:   # `0.5 * x` (rmul), `1 - x`
                 x = _lift(x, y)
             else:
+                if true_division:
+                    x, y = _ints_as_floats(x, y)
                 x, y = operands(x, y)
         if name is None and out is None:   # no keywords to pass: the common, cheaper call
             return apply(op, x, y)
@@ -577,6 +579,16 @@ def _binary(op_cls):
     fn.__name__ = fn.__qualname__ = op_cls.name
     fn.__doc__ = f"Elementwise {op_cls.name} with NumPy broadcasting (eager: into `out`)."
     return fn
+
+
+def _ints_as_floats(x, y) -> tuple:
+    """A Python int beside an integer tensor, in a true division, as a float: uint8 / -4 is
+    negative, as PyTorch's, where the int taking the tensor's dtype would wrap to 252."""
+    if type(y) is int and type(x) is Tensor and not x.dtype.is_floating:
+        return x, float(y)
+    if type(x) is int and type(y) is Tensor and not y.dtype.is_floating:
+        return float(x), y
+    return x, y
 
 
 def _unary(op_cls):
@@ -594,7 +606,7 @@ def _unary(op_cls):
 add = _binary(Add)
 subtract = _binary(Sub)
 multiply = _binary(Mul)
-divide = _binary(Div)
+divide = _binary(Div, true_division=True)
 pow = _binary(Pow)
 maximum = _binary(Maximum)
 minimum = _binary(Minimum)

@@ -262,6 +262,9 @@ def logsumexp(x, axis, keepdims=False) -> Tensor:
     if not x.dtype.is_floating:    # ints and bools: in the default float, as PyTorch
         x = cast(x, dtypes.float_result(x.dtype))
     axes = normalize_axes(axis, x.ndim)
+    if axes and x.shape is not None and any(x.shape[a] == 0 for a in axes):
+        out = log(reduce_sum(exp(x), axes, keepdims=True))   # no max to subtract: log 0
+        return out if keepdims else squeeze(out, axes)
     m = reduce_max(x, axes, keepdims=True)
     m = stop_gradient(where(less(abs_value(m), math.inf), m, 0.0))
     out = m + log(reduce_sum(exp(x - m), axes, keepdims=True))

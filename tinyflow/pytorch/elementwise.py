@@ -24,6 +24,14 @@ def floating(x):
     return x if x.dtype.is_floating else ops.cast(x, dtypes.float32)
 
 
+def float_operands(input, other):  # noqa: A002
+    """Both operands in the float type PyTorch's binary float functions give them: the
+    promoted type (a 0-d float64 beside int tensors wins), ints and bools becoming float32."""
+    x, y = ops.math.operands(as_tensor(input), other)
+    dtype = dtypes.float_result(dtypes.promote(x.dtype, y.dtype))
+    return ops.cast(x, dtype), ops.cast(y, dtype)
+
+
 def _unary(compute, name: str, doc: str):
     def function(input, *, out=None):  # noqa: A002
         return write_out(compute(floating(input)), out)
@@ -82,7 +90,7 @@ def hypot(input, other, *, out=None):  # noqa: A002
 
 def logaddexp(input, other, *, out=None):  # noqa: A002
     """log(e^x + e^y) without overflow: max + log1p(e^-|x - y|)."""
-    x, y = ops.math.operands(floating(input), other)
+    x, y = float_operands(input, other)
     top = ops.maximum(x, y)
     spread = ops.where(ops.equal(x, y), ops.zeros_like(x), -ops.abs(x - y))  # inf == inf
     return write_out(top + ops.log1p(ops.exp(spread)), out)
@@ -91,13 +99,13 @@ def logaddexp(input, other, *, out=None):  # noqa: A002
 def logaddexp2(input, other, *, out=None):  # noqa: A002
     """log2(2^x + 2^y)."""
     ln2 = math.log(2)
-    return write_out(logaddexp(floating(input) * ln2, as_tensor(other) * ln2) / ln2, out)
+    x, y = float_operands(input, other)
+    return write_out(logaddexp(x * ln2, y * ln2) / ln2, out)
 
 
 def copysign(input, other, *, out=None):  # noqa: A002
     """|input| with the sign of other (also of -0.0)."""
-    x, y = ops.math.operands(as_tensor(input), other)
-    x = ops.cast(x, dtypes.float_result(dtypes.promote(x.dtype, y.dtype)))
+    x, y = float_operands(input, other)
     return write_out(ops.where(signbit(y), -ops.abs(x), ops.abs(x)), out)
 
 
@@ -148,8 +156,7 @@ def sgn(input):  # noqa: A002
 def xlogy(input, other, *, out=None):  # noqa: A002
     """x * log(y), 0 where x == 0 (unless y is NaN). Only the y whose log is not finite are
     replaced under x == 0, so the gradient wrt x there is log(y), as PyTorch's."""
-    x, y = ops.math.operands(floating(input), other)
-    y = floating(y)
+    x, y = float_operands(input, other)
     return write_out(x * ops.log(_where_zero(x, y, bad=ops.logical_or(
         ops.less_equal(y, 0), ops.equal(y, math.inf)), safe=1.0)), out)
 

@@ -38,7 +38,11 @@ def clamp_max(x, max): return ops.clamp(x, None, max)  # noqa: A002
 def isnan(x): return ops.not_equal(x, x)
 def isinf(x): return ops.equal(ops.abs(x), np.inf)
 def isfinite(x): return ops.less(ops.abs(x), np.inf)  # NaN compares False
-def masked_fill(x, mask, value): return ops.where(mask, value, x)
+def masked_fill(x, mask, value):
+    """x with value where mask, in x's dtype (the value cast to it, as PyTorch's: 0.5 into
+    ints gives 0, 0 into bools False)."""
+    out = ops.where(mask, value, x)
+    return out if out.dtype is x.dtype else ops.cast(out, x.dtype)
 
 
 def fmod(x, other):

@@ -17,7 +17,7 @@ from ..core.tensor import EAGER, Tensor
 from .diagonal import diag
 from .movement import cat, flatten, flip, movedim, narrow, size_args, torch_split
 from .shared_names import stack, tile
-from .strided import as_strided
+from .strided import _storage, as_strided
 
 
 def atleast_1d(*tensors):
@@ -194,9 +194,7 @@ def _view_or(x, size, stride, offset, gathered):
     """PyTorch's diagonal and unfold are views: outside autograd the result is a strided
     view of x's memory (writes reach x); under autograd the elements gathered, marked as a
     view of x so that an in-place op on it is refused rather than writing a copy alone."""
-    root = x.array
-    while isinstance(root.base, np.ndarray):
-        root = root.base
+    root = _storage(x.array)
     if (x.requires_grad and grad_mode.enabled or trace_state.active is not None
             or min(stride, default=0) < 0 or not root.flags.c_contiguous):
         out = gathered()

@@ -11,10 +11,15 @@ from ..core.tensor import Tensor
 
 
 def _storage(arr: np.ndarray) -> np.ndarray:
-    """The array whose buffer `arr` looks into (itself if it owns its memory)."""
-    while isinstance(arr.base, np.ndarray):
-        arr = arr.base
-    return arr
+    """The array whose buffer `arr` looks into (itself if it owns its memory), also through
+    NumPy's as_strided, whose result's base is a stand-in holding the array it views."""
+    while True:
+        base = arr.base
+        if not isinstance(base, np.ndarray):
+            base = getattr(base, "base", None)   # as_strided's DummyArray
+            if not isinstance(base, np.ndarray):
+                return arr
+        arr = base
 
 
 def _address(arr: np.ndarray) -> int:

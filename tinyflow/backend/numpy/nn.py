@@ -62,7 +62,9 @@ def _softmax_long_rows(x, out=None):
 def numpy_softmax(op, x, out=None):
     # the ufuncs' reduce, not np.max / np.sum: their Python wrappers cost more than a small
     # batch's arithmetic
-    e = np.subtract(x, np.maximum.reduce(x, axis=op.axis, keepdims=True), out=out)
+    # (initial=-inf: a row of no elements is empty, not an error)
+    e = np.subtract(x, np.maximum.reduce(x, axis=op.axis, keepdims=True, initial=-np.inf),
+                    out=out)
     np.exp(e, out=e)
     e /= np.add.reduce(e, axis=op.axis, keepdims=True)
     return e
@@ -71,7 +73,10 @@ def numpy_softmax(op, x, out=None):
 @kernel(nn.LogSoftmax, inplace=True, widen=0)
 def log_softmax(op, x, out=None):
     """`_log_softmax`'s arithmetic, into `out` (which may be x: a loss's logits, dying)."""
-    shifted = np.subtract(x, np.max(x, axis=op.axis, keepdims=True), out=out)
+    shifted = np.subtract(x, np.max(x, axis=op.axis, keepdims=True, initial=-np.inf),
+                          out=out)
+    if not shifted.size:
+        return shifted
     shifted -= np.log(np.sum(np.exp(shifted), axis=op.axis, keepdims=True))
     return shifted
 

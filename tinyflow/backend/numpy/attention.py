@@ -6,9 +6,11 @@ float64 takes NumPy's exp as a pass of its own), other dtypes and masks whose
 batch dims broadcast only partly through NumPy (eight passes).
 
 `attention` and `attention_grad` (softmax(q k^T * scale + mask) v and its dq, dk, dv) cut
-the longest batch axis (nanoGPT's batch) across the kernel pool, so each thread runs whole
-heads with one-thread products: OpenBLAS threads a 128 x 128 x 64 product poorly, and one piece
-per thread pays the hand-off once. Within a piece the queries go in blocks of `BLOCK`; a
+the longest batch axis (nanoGPT's batch) into chunks of `CHUNK_BYTES` of q, which the kernel
+pool's threads take in turn, so each thread runs whole heads with one-thread products:
+OpenBLAS threads a 128 x 128 x 64 product poorly, and a run pays the hand-off once. A chunk's
+heads stay in L2 from its copies to its products. Within a chunk the queries go in blocks of
+`BLOCK`; a
 causal block multiplies only the keys up to its last query (at T = 128 and blocks of 32,
 5/8 of the products' work), and its scores (a few hundred KB) stay in cache between the
 product, the softmax and the product with v. The backward recomputes each block's weights

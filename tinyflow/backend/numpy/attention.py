@@ -12,8 +12,9 @@ OpenBLAS threads a 128 x 128 x 64 product poorly, and a run pays the hand-off on
 heads stay in L2 from its copies to its products. Within a chunk the queries go in blocks of
 `BLOCK`; a causal block multiplies only the keys up to its last query (at T = 128 and
 blocks of 32, 5/8 of the products' work), and its scores (a few hundred KB) stay in cache
-between the product, the softmax and the product with v. The backward recomputes each block's weights
-(one product more, as flash attention), so the forward keeps nothing but its output.
+between the product, the softmax and the product with v. The backward recomputes each
+block's weights (one product more, as flash attention), so the forward keeps nothing but its
+output.
 
 q, k and v are read where they are (nanoGPT's heads are strided views of one Linear(C, 3C)
 output), and the output and packed gradients are laid out like q (`_laid_out_like`): for

@@ -6,13 +6,18 @@ float64 takes NumPy's exp as a pass of its own), other dtypes and masks whose
 batch dims broadcast only partly through NumPy (eight passes).
 
 `attention` and `attention_grad` (softmax(q k^T * scale + mask) v and its dq, dk, dv) cut
-the longest batch axis (nanoGPT's batch) across the kernel pool, so each thread runs whole
-heads with one-thread products: OpenBLAS threads a 128 x 128 x 64 product poorly, and one piece
-per thread pays the hand-off once. Within a piece the queries go in blocks of `BLOCK`; a
-causal block multiplies only the keys up to its last query (at T = 128 and blocks of 32,
-5/8 of the products' work), and its scores (a few hundred KB) stay in cache between the
-product, the softmax and the product with v. The backward recomputes each block's weights
-(one product more, as flash attention), so the forward keeps nothing but its output.
+the longest batch axis (nanoGPT's batch) into chunks of `CHUNK_BYTES` of q, which the kernel
+pool's threads take in turn, so each thread runs whole heads with one-thread products:
+OpenBLAS threads a 128 x 128 x 64 product poorly, and a run pays the hand-off once. A chunk's
+heads stay in L2 from its copies to its products. Within a chunk the queries go in blocks of
+`BLOCK`; a causal block multiplies only the keys up to its last query (at T = 128 and
+blocks of 32, 5/8 of the products' work), and its scores (a few hundred KB) stay in cache
+between the product, the softmax and the product with v. The backward recomputes each
+block's weights (one product more, as flash attention), so the forward keeps nothing but its
+output. Keeping each row's logsumexp too, as PyTorch's flash backward does, would make the
+backward's softmax (scale, max, exponentials and sum, normalize) one pass of exponentials:
+at the GPT's shapes that pass took 0.33 ms against 0.43-0.50 in a 3.5-4.3 ms backward (1
+thread, 2026-12-05), 3-4 %, too little for a second, packed output of the op.
 
 q, k and v are read where they are (nanoGPT's heads are strided views of one Linear(C, 3C)
 output), and the output and packed gradients are laid out like q (`_laid_out_like`): for
@@ -31,9 +36,9 @@ from .registry import kernel
 BLOCK = 64       # causal: queries per block (at T = 128, 1/4 of the products skipped; 32
 #                  skips 3/8 but its smaller products ran slower in all, 1 thread)
 WIDE_BLOCK = 128  # other attention: blocks only bound the scores kept in cache
-# A piece runs its heads in chunks of about this many bytes of q (two of the GPT's batch
-# entries: [2, 4, 128, 64] float32): with k, v, g and the gradients they stay in the 2 MB L2.
-# At batch 16 one chunk of all 16 took 15 % more CPU than chunks of 2 (1 thread).
+# Heads go in chunks of about this many bytes of q (two of the GPT's batch entries: [2, 4,
+# 128, 64] float32), so a chunk's q, k, v, g and gradients take about the 2 MB of L2: at
+# batch 16, one chunk of all 16 entries took 10-30 % more CPU than chunks of 2 (1 thread).
 CHUNK_BYTES = 1 << 18
 # An entry of the scores costs some 2 (D + Dv) flops of products besides its softmax: about
 # this many elementwise passes' worth, which `parallel.MIN_ELEMENTS` is counted in.
@@ -217,8 +222,7 @@ def _transposed(x):
 def _in_pieces(piece, q, cut: int, scores: int) -> None:
     """piece(start, stop) over chunks of q's batch axis `cut`, each about `CHUNK_BYTES` of q,
     on the pool's threads when the work of all the `scores` is worth it: each thread takes
-    the next chunk when it is done with one, so a thread that starts late (woken, or sharing
-    its core with OpenBLAS's spinning thread after the product before) takes fewer."""
+    the next chunk when it is done with one, so a thread that starts late takes fewer."""
     length = q.shape[cut]
     entry = max(1, q.itemsize * math.prod(q.shape) // length)
     size = max(1, min(CHUNK_BYTES // entry, -(-length // parallel.threads())))

@@ -62,7 +62,7 @@ def test_sum_and_mean_over_every_dim(keepdim):
         np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-6)
 
 
-@pytest.mark.parametrize("x_shape,b_shape", [((4, 3), (1,)), ((4, 3), (4, 5)),
+@pytest.mark.parametrize("x_shape,b_shape", [((3,), (1,)), ((4, 3), (1,)), ((4, 3), (4, 5)),
                                              ((2, 4, 3), (4, 5)), ((2, 4, 3), (5,))])
 def test_linear_with_a_broadcast_bias_matches_torch(x_shape, b_shape):
     """A bias that is not one value per feature broadcasts against the output, as PyTorch's."""

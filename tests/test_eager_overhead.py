@@ -46,6 +46,29 @@ def test_backward_reaches_every_leaf_and_retained_node():
         np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)
 
 
+def test_backward_sweeps_in_its_grad_mode_and_restores_the_callers():
+    """Hooks see grad mode off (on with create_graph), as in PyTorch; the caller's mode is
+    back afterwards, also when a hook raises."""
+    x = torch.tensor(np.array([1.0, 2.0], np.float32), requires_grad=True)
+    seen = []
+    y = x * 3
+    y.register_hook(lambda g: seen.append(torch.is_grad_enabled()))
+    y.sum().backward(retain_graph=True)
+    y.sum().backward(create_graph=True)
+    assert seen == [False, True] and torch.is_grad_enabled()
+
+    def fails(g):
+        raise ValueError("from the hook")
+    z = x * 2
+    z.register_hook(fails)
+    loss = z.sum()
+    for outer in (True, False):
+        with torch.set_grad_enabled(outer):
+            with pytest.raises(ValueError, match="from the hook"):
+                loss.backward(retain_graph=True)
+            assert torch.is_grad_enabled() is outer
+
+
 @pytest.mark.parametrize("shape", [(), (1,), (1, 1)])
 def test_backward_seed_of_a_one_element_loss(shape):
     x = torch.tensor(np.array([2.0, 3.0], np.float32), requires_grad=True)

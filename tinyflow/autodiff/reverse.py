@@ -13,7 +13,7 @@ import numpy as np
 
 from ..core import devices
 from ..core.graph import topo_sort
-from ..core.modes import anomaly_mode, set_grad_enabled, trace_state, vjp_request
+from ..core.modes import anomaly_mode, grad_mode, set_grad_mode, trace_state, vjp_request
 from ..core.op import as_tensor
 from ..core.tensor import EAGER, REMOTE, Tensor, new_eager
 from ..ops.creation import ones_like
@@ -358,8 +358,12 @@ def backward(tensor: Tensor, gradient=None, retain_graph: bool = False,
         for hook in target._post_grad_hooks or ():
             hook(target)
 
-    with set_grad_enabled(create_graph):
+    enabled = grad_mode.enabled   # `set_grad_enabled(create_graph)`, without its frames
+    set_grad_mode(create_graph)
+    try:
         _backprop(order, [tensor], targets, [seed], on_final=accumulate, relevant=relevant)
+    finally:
+        set_grad_mode(enabled)
     if not (retain_graph or create_graph):
         for node in order:
             if node.op is not None:

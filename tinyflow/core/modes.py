@@ -38,11 +38,12 @@ class _GradMode(threading.local):
         (GRAD_OFF_THREADS.discard if self.enabled else GRAD_OFF_THREADS.add)(_THREAD())
 
 
-def _set_grad_mode(enabled: bool) -> None:
+def set_grad_mode(enabled: bool) -> None:
     """`grad_mode.enabled = enabled` without the Python `__setattr__` frame: every eager
     step enters and leaves `no_grad` (and backward sets the mode twice), and the frame
-    cost half of each write."""
-    _LOCAL_SET(grad_mode, "enabled", enabled)
+    cost half of each write. The store goes into this thread's dict of the thread-local:
+    ~1k instructions fewer than calling `threading.local.__setattr__`."""
+    grad_mode.__dict__["enabled"] = enabled
     (GRAD_OFF_THREADS.discard if enabled else GRAD_OFF_THREADS.add)(_THREAD())
 
 
@@ -96,10 +97,10 @@ class no_grad(contextlib.ContextDecorator):
 
     def __enter__(self):
         self._prev = grad_mode.enabled
-        _set_grad_mode(self._enabled)
+        set_grad_mode(self._enabled)
 
     def __exit__(self, *exc) -> None:
-        _set_grad_mode(self._prev)
+        set_grad_mode(self._prev)
 
 
 class enable_grad(no_grad):
@@ -118,7 +119,7 @@ class inference_mode(no_grad):
     def __enter__(self):
         self._prev = grad_mode.enabled
         if self._mode:
-            _set_grad_mode(False)
+            set_grad_mode(False)
 
 
 class set_grad_enabled(no_grad):
@@ -128,7 +129,7 @@ class set_grad_enabled(no_grad):
     def __init__(self, mode: bool) -> None:
         self._enabled = bool(mode)
         self._prev = grad_mode.enabled
-        _set_grad_mode(self._enabled)
+        set_grad_mode(self._enabled)
 
     def __enter__(self):
         pass
@@ -136,7 +137,7 @@ class set_grad_enabled(no_grad):
     def __call__(self, func):
         """`@set_grad_enabled(mode)`: decorating leaves the mode as it was; each call of
         `func` runs in `mode` (as PyTorch's)."""
-        _set_grad_mode(self._prev)
+        set_grad_mode(self._prev)
         return (enable_grad() if self._enabled else no_grad())(func)
 
 

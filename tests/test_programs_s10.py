@@ -294,3 +294,16 @@ def test_a_seq2seq_step_with_a_written_encoder_buffer_matches_torch():
     for name, t, f in param_pairs(theirs, ours):
         np.testing.assert_allclose(f.grad.numpy(), t.grad.numpy(), rtol=1e-4, atol=1e-6,
                                    err_msg=name)
+
+
+@pytest.mark.parametrize("call", ["F.log_softmax", "F.softmax", "nn.LogSoftmax", "nn.Softmax"])
+def test_softmax_without_dim_warns_and_picks_torchs_dim(call):
+    """The LSTM tagger tutorial's F.log_softmax(tag_space): torch's legacy dim, its warning."""
+    x = np.random.default_rng(5).standard_normal((2, 3, 4)).astype(np.float32)
+
+    def run(lib):
+        kind, name = call.split(".")
+        fn = getattr(lib.nn.functional, name) if kind == "F" else getattr(lib.nn, name)()
+        with pytest.warns(UserWarning, match="Implicit dimension choice for"):
+            return fn(lib.tensor(x)).numpy()
+    np.testing.assert_allclose(run(tinyflow), run(torch), rtol=1e-5, atol=1e-6)

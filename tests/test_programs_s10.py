@@ -71,6 +71,17 @@ def test_a_shared_block_is_freed_with_its_last_tensor():
         shared_memory.attach(name, 0, (3,), (4,), np.float32)
 
 
+def test_copies_of_a_shared_tensor_share_as_torchs():
+    """A deep copy has data of its own; a shallow copy keeps the shared data."""
+    import copy
+    for lib in (torch, tinyflow):
+        t = lib.arange(4.0).share_memory_()
+        deep, shallow = copy.deepcopy(t), copy.copy(t)
+        assert not deep.is_shared() and shallow.is_shared()
+        t.add_(1)
+        assert deep.tolist() == [0, 1, 2, 3] and shallow.tolist() == [1, 2, 3, 4]
+
+
 def test_share_memory_of_a_view_is_refused():
     with pytest.raises(RuntimeError, match="share_memory_.*view"):
         tinyflow.ones(4)[1:].share_memory_()

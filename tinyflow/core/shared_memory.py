@@ -58,10 +58,15 @@ def place_of(array) -> tuple | None:
 
 
 class SharedArray:
-    """Pickles as a reference to the array's block: it unpickles as a view of that memory."""
+    """Pickles as a reference to the array's block: it unpickles as a view of that memory.
+    A deep copy is a private copy of the data (as PyTorch's deepcopy of a shared tensor); a
+    shallow copy of the tensor keeps the array (Tensor.__setstate__ unwraps it)."""
 
     def __init__(self, array: np.ndarray, place: tuple) -> None:
         self.array, self.place = array, place
+
+    def __deepcopy__(self, memo) -> np.ndarray:
+        return self.array.copy()
 
     def __reduce__(self):
         name, offset = self.place

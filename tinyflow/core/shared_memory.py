@@ -82,8 +82,9 @@ def picklable(array):
 def attach(name: str, offset: int, shape, strides, dtype) -> np.ndarray:
     """A view of a shared block another process made (mapped once per process)."""
     memory = _memory.get(name)
-    if isinstance(memory, weakref.ref):
-        memory = memory().reshape(-1).view(np.uint8)   # made here: a view of its own array
+    if isinstance(memory, weakref.ref):   # made here: a view of its own array, if alive
+        owned = memory()
+        memory = None if owned is None else owned.reshape(-1).view(np.uint8)
     if memory is None:
         memory = _memory[name] = _map(name)
         _places[name] = (np.frombuffer(memory, np.uint8).ctypes.data, len(memory))

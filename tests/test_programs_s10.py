@@ -71,6 +71,17 @@ def test_a_shared_block_is_freed_with_its_last_tensor():
         shared_memory.attach(name, 0, (3,), (4,), np.float32)
 
 
+def test_copies_of_a_shared_tensor_share_as_torchs():
+    """A deep copy has data of its own; a shallow copy keeps the shared data."""
+    import copy
+    for lib in (torch, tinyflow):
+        t = lib.arange(4.0).share_memory_()
+        deep, shallow = copy.deepcopy(t), copy.copy(t)
+        assert not deep.is_shared() and shallow.is_shared()
+        t.add_(1)
+        assert deep.tolist() == [0, 1, 2, 3] and shallow.tolist() == [1, 2, 3, 4]
+
+
 def test_share_memory_of_a_view_is_refused():
     with pytest.raises(RuntimeError, match="share_memory_.*view"):
         tinyflow.ones(4)[1:].share_memory_()
@@ -294,3 +305,16 @@ def test_a_seq2seq_step_with_a_written_encoder_buffer_matches_torch():
     for name, t, f in param_pairs(theirs, ours):
         np.testing.assert_allclose(f.grad.numpy(), t.grad.numpy(), rtol=1e-4, atol=1e-6,
                                    err_msg=name)
+
+
+@pytest.mark.parametrize("call", ["F.log_softmax", "F.softmax", "nn.LogSoftmax", "nn.Softmax"])
+def test_softmax_without_dim_warns_and_picks_torchs_dim(call):
+    """The LSTM tagger tutorial's F.log_softmax(tag_space): torch's legacy dim, its warning."""
+    x = np.random.default_rng(5).standard_normal((2, 3, 4)).astype(np.float32)
+
+    def run(lib):
+        kind, name = call.split(".")
+        fn = getattr(lib.nn.functional, name) if kind == "F" else getattr(lib.nn, name)()
+        with pytest.warns(UserWarning, match="Implicit dimension choice for"):
+            return fn(lib.tensor(x)).numpy()
+    np.testing.assert_allclose(run(tinyflow), run(torch), rtol=1e-5, atol=1e-6)

@@ -58,10 +58,15 @@ def place_of(array) -> tuple | None:
 
 
 class SharedArray:
-    """Pickles as a reference to the array's block: it unpickles as a view of that memory."""
+    """Pickles as a reference to the array's block: it unpickles as a view of that memory.
+    A deep copy is a private copy of the data (as PyTorch's deepcopy of a shared tensor); a
+    shallow copy of the tensor keeps the array (Tensor.__setstate__ unwraps it)."""
 
     def __init__(self, array: np.ndarray, place: tuple) -> None:
         self.array, self.place = array, place
+
+    def __deepcopy__(self, memo) -> np.ndarray:
+        return self.array.copy()
 
     def __reduce__(self):
         name, offset = self.place
@@ -77,8 +82,9 @@ def picklable(array):
 def attach(name: str, offset: int, shape, strides, dtype) -> np.ndarray:
     """A view of a shared block another process made (mapped once per process)."""
     memory = _memory.get(name)
-    if isinstance(memory, weakref.ref):
-        memory = memory().reshape(-1).view(np.uint8)   # made here: a view of its own array
+    if isinstance(memory, weakref.ref):   # made here: a view of its own array, if alive
+        owned = memory()
+        memory = None if owned is None else owned.reshape(-1).view(np.uint8)
     if memory is None:
         memory = _memory[name] = _map(name)
         _places[name] = (np.frombuffer(memory, np.uint8).ctypes.data, len(memory))

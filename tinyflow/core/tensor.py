@@ -49,6 +49,8 @@ class Tensor:
         attributes, slots = state if isinstance(state, tuple) else (state, None)
         for key, value in {**(attributes or {}), **(slots or {})}.items():
             object.__setattr__(self, key, value)
+        if isinstance(self.array, shared_memory.SharedArray):   # copy.copy of a shared one
+            self.array = self.array.array
         if self.kind == EAGER:
             self.array = writable(self.array)
 

@@ -123,8 +123,11 @@ def sigmoid(input: Tensor) -> Tensor:
     return ops.sigmoid(input)
 
 
-def _softmax_dim(ndim: int) -> int:
-    """PyTorch's legacy choice when `dim` is not given."""
+def _softmax_dim(name: str, ndim: int, stacklevel: int) -> int:
+    """PyTorch's legacy choice when `dim` is not given, with its deprecation warning
+    (`stacklevel` counts from the caller of softmax/log_softmax, as PyTorch's)."""
+    warnings.warn(f"Implicit dimension choice for {name} has been deprecated. Change the call "
+                  f"to include dim=X as an argument.", UserWarning, stacklevel=stacklevel)
     return 0 if ndim in (0, 1, 3) else 1
 
 
@@ -133,13 +136,15 @@ def softmax(input: Tensor, dim: Optional[int] = None, _stacklevel: int = 3,
     if type(input) is Tensor and type(dim) is int and dtype is None:   # every classifier's
         return apply(shared(ops.nn.Softmax, dim), input)   # ops.softmax's op, one call
     x = as_tensor(input) if dtype is None else as_tensor(input).to(dtype)
-    return ops.softmax(x, _softmax_dim(x.ndim) if dim is None else dim)
+    return ops.softmax(x, _softmax_dim("softmax", x.ndim, _stacklevel) if dim is None
+                       else dim)
 
 
 def log_softmax(input: Tensor, dim: Optional[int] = None, _stacklevel: int = 3,
                 dtype=None) -> Tensor:
     x = as_tensor(input) if dtype is None else as_tensor(input).to(dtype)
-    return ops.log_softmax(x, _softmax_dim(x.ndim) if dim is None else dim)
+    return ops.log_softmax(x, _softmax_dim("log_softmax", x.ndim, _stacklevel)
+                           if dim is None else dim)
 
 
 # ---- linear and convolution ------------------------------------------------------------------

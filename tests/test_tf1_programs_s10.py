@@ -470,3 +470,20 @@ def test_estimator_trains_evaluates_and_predicts_through_checkpoints(tmp_path):
     assert model.evaluate(evaluate, steps=1)["global_step"] == 35
     with pytest.raises(ValueError, match="shuffle must be given"):
         tf.estimator.inputs.numpy_input_fn({"x": x}, y)
+
+
+def test_random_ops_take_a_shape_known_only_when_run():
+    """The VAE example draws eps with tf.random_normal(tf.shape(z_std)): the shape is read at
+    each run; tf.shape(x) keeps x's known dims while building."""
+    x = tf.placeholder(tf.float32, [None, 2])
+    eps = tf.random_normal(tf.shape(x))
+    cut = tf.truncated_normal(tf.shape(x), stddev=0.5)
+    uniform = tf.random_uniform([tf.shape(x)[0], 3], -1.0, 1.0)
+    assert eps.shape == (None, 2) and uniform.shape == (None, 3)
+    with tf.Session() as sess:
+        for rows in (4, 7):
+            a, b, c = sess.run([eps, cut, uniform], {x: np.zeros((rows, 2))})
+            assert a.shape == b.shape == (rows, 2) and c.shape == (rows, 3)
+            assert np.abs(b).max() <= 1.0 and -1.0 <= c.min() and c.max() < 1.0
+    with pytest.raises(ValueError, match="1-D integer tensor"):
+        tf.random_normal(tf.constant(2.0) * tf.ones([2]))

@@ -44,17 +44,19 @@ class OneHot(Op):
 
 
 class RandomNormal(Op):
-    """Normal samples; `truncated` redraws those beyond two standard deviations (TF1)."""
+    """Normal samples; `truncated` redraws those beyond two standard deviations (TF1). With
+    an input (a 1-D integer tensor, e.g. tf.shape(x)) that is the shape, read at run time,
+    and `shape` holds what is known of it while building (None for the rest)."""
     name = "random_normal"
     stateful = True
     differentiable = False
-    shape: tuple[int, ...]
+    shape: tuple
     mean: float
     stddev: float
     dtype: dtypes.DType
     truncated: bool
 
-    def infer(self):
+    def infer(self, dims=None):
         return self.shape, self.dtype
 
 
@@ -62,12 +64,12 @@ class RandomUniform(Op):
     name = "random_uniform"
     stateful = True
     differentiable = False
-    shape: tuple[int, ...]
+    shape: tuple
     minval: float
     maxval: float
     dtype: dtypes.DType
 
-    def infer(self):
+    def infer(self, dims=None):   # dims: the shape read at run time, as RandomNormal's
         return self.shape, self.dtype
 
 
@@ -209,18 +211,42 @@ def _static_shape(shape, what):
     return shape
 
 
+def _random_shape(shape, what) -> tuple:
+    """(what is known of the shape, the 1-D shape tensor to read at run time or None): a
+    shape given as a tensor (tf.shape(x)) or a list holding scalar tensors is read when
+    the graph runs; tf.shape(x) keeps x's known dims."""
+    if isinstance(shape, Tensor) or isinstance(shape, (list, tuple)) and any(
+            isinstance(d, Tensor) for d in shape):
+        from .shape import ShapeOf, stack
+        if isinstance(shape, Tensor):
+            dims = shape
+            known = (tuple(dims.inputs[0].shape) if isinstance(dims.op, ShapeOf)
+                     and dims.inputs[0].shape is not None else
+                     (None,) * (dims.shape[0] if dims.shape and dims.shape[0] else 0))
+        else:
+            dims = stack([d if isinstance(d, Tensor) else tf1_constant(d) for d in shape])
+            known = tuple(None if isinstance(d, Tensor) else int(d) for d in shape)
+        if dims.shape is None or len(dims.shape) != 1 or not dims.dtype.is_integer:
+            raise ValueError(f"{what}: a shape tensor must be a 1-D integer tensor, got "
+                             f"shape {dims.shape} and dtype {dims.dtype.name}")
+        return known, (dims,)
+    return _static_shape(shape, what), ()
+
+
 def random_normal(shape, mean=0.0, stddev=1.0, dtype=dtypes.float32, seed=None,
                   name=None) -> Tensor:
-    op = RandomNormal(shape=_static_shape(shape, "random_normal"), mean=float(mean),
-                      stddev=float(stddev), dtype=dtypes.as_dtype(dtype), truncated=False)
-    return apply(op, name=name, graph=get_default_graph())
+    known, dims = _random_shape(shape, "random_normal")
+    op = RandomNormal(shape=known, mean=float(mean), stddev=float(stddev),
+                      dtype=dtypes.as_dtype(dtype), truncated=False)
+    return apply(op, *dims, name=name, graph=get_default_graph())
 
 
 def truncated_normal(shape, mean=0.0, stddev=1.0, dtype=dtypes.float32, seed=None,
                      name=None) -> Tensor:
-    op = RandomNormal(shape=_static_shape(shape, "truncated_normal"), mean=float(mean),
-                      stddev=float(stddev), dtype=dtypes.as_dtype(dtype), truncated=True)
-    return apply(op, name=name, graph=get_default_graph())
+    known, dims = _random_shape(shape, "truncated_normal")
+    op = RandomNormal(shape=known, mean=float(mean), stddev=float(stddev),
+                      dtype=dtypes.as_dtype(dtype), truncated=True)
+    return apply(op, *dims, name=name, graph=get_default_graph())
 
 
 def random_uniform(shape, minval=0.0, maxval=None, dtype=dtypes.float32, seed=None,
@@ -230,9 +256,9 @@ def random_uniform(shape, minval=0.0, maxval=None, dtype=dtypes.float32, seed=No
         if not dt.is_floating:
             raise ValueError("random_uniform: integer dtypes need maxval")
         maxval = 1.0
-    op = RandomUniform(shape=_static_shape(shape, "random_uniform"), minval=minval,
-                       maxval=maxval, dtype=dt)
-    return apply(op, name=name, graph=get_default_graph())
+    known, dims = _random_shape(shape, "random_uniform")
+    op = RandomUniform(shape=known, minval=minval, maxval=maxval, dtype=dt)
+    return apply(op, *dims, name=name, graph=get_default_graph())
 
 
 def random_mask(x, keep_prob) -> Tensor:

@@ -26,8 +26,8 @@ def _total(name: str) -> Variable:
     return Variable(0.0, trainable=False, name=name, collections=[LOCAL_VARIABLES])
 
 
-def mean(values, weights=None, metrics_collections=None, updates_collections=None,
-         name=None):
+def streaming_mean(values, weights=None, metrics_collections=None, updates_collections=None,
+                   name=None):
     """The running (weighted) mean of `values` over every update."""
     values = ops.cast(as_tensor(values), dtypes.float32)
     weights = ops.ones_like(values) if weights is None else ops.multiply(
@@ -49,10 +49,10 @@ def accuracy(labels, predictions, weights=None, metrics_collections=None,
     predictions = as_tensor(predictions)
     labels = ops.cast(as_tensor(labels), predictions.dtype)
     hits = ops.cast(ops.equal(predictions, labels), dtypes.float32)
-    return mean(hits, weights, name=name or "accuracy")
+    return streaming_mean(hits, weights, name=name or "accuracy")
 
 
-metrics = types.SimpleNamespace(accuracy=accuracy, mean=mean)
+metrics = types.SimpleNamespace(accuracy=accuracy, mean=streaming_mean)
 
 
 def get_global_step(graph=None):

@@ -28,10 +28,14 @@ def one_hot(op, indices, like=None, out=None):
     return out
 
 
+def _shape(op, dims):
+    return op.shape if dims is None else tuple(int(d) for d in dims)
+
+
 @kernel(c.RandomNormal)
-def random_normal(op):
+def random_normal(op, dims=None):
     rng = generator()
-    out = rng.standard_normal(op.shape)
+    out = rng.standard_normal(_shape(op, dims))
     if op.truncated:  # TF1: redraw samples more than two standard deviations out
         bad = np.abs(out) > 2
         while bad.any():
@@ -41,11 +45,12 @@ def random_normal(op):
 
 
 @kernel(c.RandomUniform)
-def random_uniform(op):
+def random_uniform(op, dims=None):
     rng = generator()
+    shape = _shape(op, dims)
     if op.dtype.is_integer:
-        return rng.integers(op.minval, op.maxval, size=op.shape, dtype=op.dtype.np)
-    return rng.uniform(op.minval, op.maxval, size=op.shape).astype(op.dtype.np)
+        return rng.integers(op.minval, op.maxval, size=shape, dtype=op.dtype.np)
+    return rng.uniform(op.minval, op.maxval, size=shape).astype(op.dtype.np)
 
 
 @kernel(c.RandomMask)

@@ -98,7 +98,16 @@ GRADIENTS = {
     "setitem int, slice, list": lambda L, x: _set(x.view(1, 2, 3) * 1, (0, slice(None), [0, 2]),
                                                   x[:, 1:2] * 10),
     "clamp_ of a slice": lambda L, x: _clamped_slice(x),
+    "augmented assignments into views": lambda L, x: _augmented(x),
 }
+
+
+def _augmented(x):
+    y = x * 1
+    y[0] *= 2               # Python: v = y[0]; v *= 2 (through the view); y[0] = v
+    y[..., 1] += x[:, 0]
+    y[...] *= x
+    return y
 
 
 def _set(target, index, value):

@@ -185,6 +185,8 @@ class GetItem(Op):
     """Basic (slices, ints, None, Ellipsis) and integer-array indexing, as NumPy."""
     name = "getitem"
     view = True
+    saves_output = False    # the gradient does not read it: `y[0] *= 2` writes y, and so
+                            # this view, after it is taken (PyTorch allows it)
     linearity = "linear"
     index: tuple    # of slices, ints, None, Ellipsis and integer or bool arrays
 
@@ -603,6 +605,9 @@ def torch_index_steps(index) -> Optional[tuple]:
     index = _normalize_index(index)
     if not any(isinstance(i, np.ndarray) and i.ndim for i in index):
         return None
+    apart = [k for k, i in enumerate(index) if isinstance(i, (int, np.integer, np.ndarray))]
+    if apart[-1] - apart[0] + 1 == len(apart):   # one run of integers and arrays: NumPy
+        return None                              # places it where PyTorch does
     first, then = [], []
     for i in index:
         if isinstance(i, np.ndarray) and i.ndim:

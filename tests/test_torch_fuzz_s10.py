@@ -91,6 +91,8 @@ GRADIENTS = {
                                                                    ignore_index=1),
     "smoothed cross_entropy, all ignored": lambda L, x: L.nn.functional.cross_entropy(
         x, L.tensor([-100, -100]), label_smoothing=0.1),
+    "x ** 0 at x = 0": lambda L, x: L.cat([x, x * 0]) ** L.tensor([[0, 1, 2], [0, 1, 3]] * 2),
+    "bool % float": lambda L, x: L.tensor([[True, False, True]]) % (x + 2),
     "softplus at the threshold": lambda L, x: L.nn.functional.softplus(x, beta=2, threshold=1),
     "adaptive max pool ties": lambda L, x: L.nn.functional.adaptive_max_pool2d(
         x.abs().view(1, 2, 3), (1, 2)),

@@ -101,7 +101,14 @@ GRADIENTS = {
                                                   x[:, 1:2] * 10),
     "clamp_ of a slice": lambda L, x: _clamped_slice(x),
     "augmented assignments into views": lambda L, x: _augmented(x),
+    "augmented int, slice, list": lambda L, x: _augmented_split(x),
 }
+
+
+def _augmented_split(x):
+    y = x.view(1, 2, 3) * 1
+    y[0, :, [0, 2]] += x[:, :1]   # integers first, then the array: PyTorch's order
+    return y
 
 
 def _augmented(x):

@@ -335,9 +335,9 @@ def test_inplace_on_views_refuses_what_it_cannot_differentiate():
     y = leaf * 1
     first, second = y[0], y[1]
     first.mul_(2)
-    second.add_(1)                # y changed again: `first`'s recorded history is stale
-    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
-        first.sum().backward()
+    second.add_(1)                # y changed again, elsewhere: `first` reads y's new history
+    first.sum().backward()        # as PyTorch (which does not refuse it either)
+    np.testing.assert_array_equal(leaf.grad.numpy(), [[2, 2, 2], [0, 0, 0]])
     with pytest.raises(RuntimeError, match="only views made by indexing the tensor itself"):
         y.T[0].mul_(2)            # a view of a view
 

@@ -91,6 +91,8 @@ GRADIENTS = {
                                                                    ignore_index=1),
     "smoothed cross_entropy, all ignored": lambda L, x: L.nn.functional.cross_entropy(
         x, L.tensor([-100, -100]), label_smoothing=0.1),
+    "x ** 0 at x = 0": lambda L, x: L.cat([x, x * 0]) ** L.tensor([[0, 1, 2], [0, 1, 3]] * 2),
+    "bool % float": lambda L, x: L.tensor([[True, False, True]]) % (x + 2),
     "softplus at the threshold": lambda L, x: L.nn.functional.softplus(x, beta=2, threshold=1),
     "adaptive max pool ties": lambda L, x: L.nn.functional.adaptive_max_pool2d(
         x.abs().view(1, 2, 3), (1, 2)),
@@ -98,7 +100,23 @@ GRADIENTS = {
     "setitem int, slice, list": lambda L, x: _set(x.view(1, 2, 3) * 1, (0, slice(None), [0, 2]),
                                                   x[:, 1:2] * 10),
     "clamp_ of a slice": lambda L, x: _clamped_slice(x),
+    "augmented assignments into views": lambda L, x: _augmented(x),
+    "augmented int, slice, list": lambda L, x: _augmented_split(x),
 }
+
+
+def _augmented_split(x):
+    y = x.view(1, 2, 3) * 1
+    y[0, :, [0, 2]] += x[:, :1]   # integers first, then the array: PyTorch's order
+    return y
+
+
+def _augmented(x):
+    y = x * 1
+    y[0] *= 2               # Python: v = y[0]; v *= 2 (through the view); y[0] = v
+    y[..., 1] += x[:, 0]
+    y[...] *= x
+    return y
 
 
 def _set(target, index, value):

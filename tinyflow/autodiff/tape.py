@@ -40,8 +40,9 @@ def check_saved(node: Tensor) -> None:
             break
     else:
         return
-    for k, (t, version) in enumerate(zip(tensors, saved)):
-        if t._version[0] != version and (k < len(node.inputs) or node.op.saves_output):
+    for k, (t, version) in enumerate(zip(tensors, saved)):   # values the vjp does not read
+        read = node.op.saves_inputs if k < len(node.inputs) else node.op.saves_output
+        if t._version[0] != version and read:                  # (a setitem's value) may change
             what = f"input {k}" if k < len(node.inputs) else "the output"
             raise RuntimeError(
                 f"one of the variables needed for gradient computation has been modified by "

@@ -198,7 +198,10 @@ class Pow(Binary):
     name = "pow"
 
     def chain(self, k, v, out, x, y):
-        return v * y * x ** (y - 1) if k == 0 else v * out * log(where(x > 0, x, 1))
+        if k == 1:
+            return v * out * log(where(x > 0, x, 1))
+        # y x^(y-1), 0 where y == 0 (PyTorch's; 0 * 0^-1 would be NaN at x = 0)
+        return v * y * x ** where(y == 0, 1, y - 1)
 
 
 class Atan2(Binary):
@@ -221,6 +224,8 @@ class Remainder(Binary):
     def chain(self, k, v, out, x, y):
         if k == 0:
             return v
+        if x.dtype is not out.dtype:    # an int or bool x beside a float y
+            x = cast(x, out.dtype)
         n = round((x - out) / y)        # the integer n of x = n*y + out (up to rounding)
         return -v * n
 

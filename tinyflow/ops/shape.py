@@ -185,6 +185,8 @@ class GetItem(Op):
     """Basic (slices, ints, None, Ellipsis) and integer-array indexing, as NumPy."""
     name = "getitem"
     view = True
+    saves_inputs = False    # the gradient reads x's shape only, and not the output: so
+    saves_output = False    # `y[0] *= 2` may write y (and this view) after the view is taken
     linearity = "linear"
     index: tuple    # of slices, ints, None, Ellipsis and integer or bool arrays
 
@@ -598,11 +600,15 @@ def torch_index_steps(index) -> Optional[tuple]:
     (2, n)). The (integers and slices, arrays) indices of the two steps, or None if no
     integer meets an array (then one NumPy index means the same)."""
     if type(index) is not tuple or not any(
-            isinstance(i, (int, np.integer)) and not isinstance(i, bool) for i in index):
+            isinstance(i, (int, np.integer)) and not isinstance(i, bool) for i in index) or any(
+            isinstance(i, (bool, np.bool_)) for i in index):
         return None
     index = _normalize_index(index)
     if not any(isinstance(i, np.ndarray) and i.ndim for i in index):
         return None
+    apart = [k for k, i in enumerate(index) if isinstance(i, (int, np.integer, np.ndarray))]
+    if apart[-1] - apart[0] + 1 == len(apart):   # one run of integers and arrays: NumPy
+        return None                              # places it where PyTorch does
     first, then = [], []
     for i in index:
         if isinstance(i, np.ndarray) and i.ndim:

@@ -10,7 +10,7 @@ from collections import namedtuple
 
 from .. import ops
 from ..core import dtypes
-from ..core.modes import TRACING_THREADS, trace_state
+from ..core.modes import TRACING_THREADS, grad_mode, trace_state
 from ..core.op import apply, as_tensor
 from ..core.tensor import EAGER, Tensor
 from ..ops.reduce import CACHED_REDUCTIONS, Mean, Sum
@@ -126,7 +126,7 @@ def _extreme(x, dim, keepdim, reduce, arg, pairwise):
         return pairwise(x, dim)
     if dim is None:
         return reduce(x)
-    if x.ndim == 0:
+    if x.ndim == 0 or not (x.requires_grad and grad_mode.enabled):
         return MaxResult(reduce(x, dim, keepdim), _arg(arg, x, dim, keepdim))
     indices = ops.expand_dims(arg(x, dim), dim)   # the values gathered at the indices: the
     values = ops.gather(x, dim, indices)          # gradient goes to that one of tied values

@@ -30,14 +30,15 @@ class Calls(list):
 
 @pytest.fixture(params=["pool", "one thread"])
 def pool(request, monkeypatch):
-    """The kernel pool forced on (2 threads, every size cut; the threads take the heads one
-    batch entry at a time, so both take several chunks in turn) or off."""
+    """The kernel pool forced on (2 threads, every size cut) or off; either way the attention
+    kernels take the heads one batch entry at a time (the threads several chunks in turn;
+    the other tests' tiny heads run the default chunks, one or one per thread)."""
     calls = Calls()
     if request.param == "pool":
         force_pool(monkeypatch, 1, calls)
-        monkeypatch.setattr(attention_kernels, "CHUNK_BYTES", 1)
     else:
         monkeypatch.setattr(parallel, "threads", lambda: 1)
+    monkeypatch.setattr(attention_kernels, "CHUNK_BYTES", 1)
     calls.forced = request.param == "pool"
     return calls
 

@@ -92,3 +92,27 @@ def test_short_row_softmax_and_sum_any_rank(shape, keepdim):
         got, want = ours.sum(dim=-1, keepdim=keepdim), theirs.sum(dim=-1, keepdim=keepdim)
         assert tuple(got.shape) == tuple(want.shape)
         np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-6, atol=1e-6)
+
+
+def test_linear_of_one_sample_compiles_as_eager():
+    """F.linear of a 1-D input is one affine op: the compiler's rewrites (merged products,
+    folded per-channel scales) meet it with its 1-D output, values and gradients as eager."""
+    rng = np.random.default_rng(2)
+    w1, w2 = (torch.tensor(rng.standard_normal(s).astype(np.float32), requires_grad=True)
+              for s in ((4, 6), (3, 6)))
+    b1, b2, scale = (torch.tensor(rng.standard_normal(n).astype(np.float32)) for n in (4, 3, 4))
+    x = torch.tensor(rng.standard_normal(6).astype(np.float32))
+
+    def loss(x):
+        return ((F.linear(x, w1, b1) * scale + 1).sum() * F.linear(x, w2, b2)).sum()
+    compiled = torch.compile(loss)
+    for fn in (loss, compiled, compiled):
+        w1.grad = w2.grad = None
+        value = fn(x)
+        value.backward()
+        if fn is loss:
+            want = [value.item(), w1.grad.numpy().copy(), w2.grad.numpy().copy()]
+        else:
+            np.testing.assert_allclose(value.item(), want[0], rtol=1e-5)
+            np.testing.assert_allclose(w1.grad.numpy(), want[1], rtol=1e-5, atol=1e-6)
+            np.testing.assert_allclose(w2.grad.numpy(), want[2], rtol=1e-5, atol=1e-6)

@@ -161,7 +161,7 @@ def linear(input: Tensor, weight: Tensor, bias: Optional[Tensor] = None) -> Tens
     """input @ weight.T + bias, for inputs of any rank >= 1 (the last dim is features)."""
     if (type(input) is Tensor and isinstance(weight, Tensor) and isinstance(bias, Tensor)
             and input.dtype is weight.dtype is bias.dtype and type(input.shape) is tuple
-            and 0 < len(input.shape) < 3 and bias.shape == weight.shape[:1]
+            and len(input.shape) in (1, 2) and bias.shape == weight.shape[:1]
             and not AUTOCAST_THREADS):   # (an autocast anywhere: the path below decides)
         return apply(_AFFINE, input, weight, bias)   # every eager Linear of rank 1 or 2
     x, weight = as_tensor(input), as_tensor(weight)

@@ -183,7 +183,8 @@ def _moved(op: Transpose, axis: int, rank: int) -> int:
 
 
 def _channel_axis(s) -> int:
-    return 1 if isinstance(s.op, (Conv2d, Conv2dBias, Affine)) else len(s.shape) - 1
+    """Conv2d's axis 1 (NCHW); a product's last (a linear layer's one sample [out] too)."""
+    return 1 if isinstance(s.op, (Conv2d, Conv2dBias)) else len(s.shape) - 1
 
 
 def _weight_tail(op) -> tuple:

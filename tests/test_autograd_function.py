@@ -243,3 +243,26 @@ def test_an_in_place_forward_is_refused_clearly():
     with pytest.raises(NotImplementedError, match="Double_: ctx.mark_dirty"):
         Double_.apply(tinyflow.ones(2, requires_grad=True) * 1)
     assert Double_.apply(tinyflow.ones(2)).tolist() == [2.0, 2.0]   # outside autograd: runs
+
+
+@pytest.mark.parametrize("lib", [tinyflow, torch], ids=["tinyflow", "torch"])
+def test_a_saved_tensor_written_in_place_before_backward_is_refused(lib):
+    """PyTorch checks save_for_backward's tensors against their versions when the backward
+    unpacks them: a later x.mul_(10) must raise, not give 2 * (10 x) * g."""
+    class Square(lib.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x * x
+
+        @staticmethod
+        def backward(ctx, g):
+            x, = ctx.saved_tensors
+            return 2 * x * g
+
+    a = lib.tensor([1.0, 2.0], requires_grad=True)
+    x = a * 1
+    y = Square.apply(x).sum()
+    x.mul_(10)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.backward()

@@ -19,7 +19,7 @@ class FunctionCtx:
 
     def __init__(self, needs_input_grad: tuple) -> None:
         self.needs_input_grad = needs_input_grad
-        self.saved_tensors: tuple = ()
+        self._saved: tuple = ()       # (tensor, its version when saved) pairs
         self.materialize_grads = True
         self.non_differentiable: set = set()
         self.dirty: tuple = ()
@@ -29,7 +29,21 @@ class FunctionCtx:
             if t is not None and not isinstance(t, Tensor):
                 raise TypeError(f"save_for_backward can only save tensors (or None), got "
                                 f"{type(t).__name__}; keep other values as ctx attributes")
-        self.saved_tensors = tensors
+        self._saved = tuple((t, t._version[0] if t is not None and t._version else None)
+                            for t in tensors)
+
+    @property
+    def saved_tensors(self) -> tuple:
+        """The saved tensors, refused (as PyTorch) if one was written in place since it was
+        saved: the user's backward would read the new values and give a wrong gradient."""
+        for t, version in self._saved:
+            if version is not None and t._version[0] != version:
+                raise RuntimeError(
+                    f"one of the variables needed for gradient computation has been modified "
+                    f"by an inplace operation: a tensor of shape {list(t.shape)} and dtype "
+                    f"{t.dtype.name} saved by save_for_backward is at version "
+                    f"{t._version[0]}; expected version {version} instead.")
+        return tuple(t for t, _ in self._saved)
 
     def save_for_forward(self, *tensors) -> None:
         self.saved_for_forward = tensors

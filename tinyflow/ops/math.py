@@ -9,6 +9,7 @@ import numpy as np
 
 from ..core import dtypes
 from ..core.dtypes import float_result, promote
+from ..core.errors import DTypeError
 from ..core.modes import autocast_state, grad_mode, needs_input_grad, trace_state, vjp_request
 from ..core.op import Op, apply, as_tensor, shared, sum_terms
 from ..core.shapes import broadcast_shapes
@@ -151,13 +152,16 @@ class Add(Binary):
                 g if needed is None or needed[1] else None)
 
 
+_BOOL_SUBTRACTION = ("subtraction with a bool tensor is not supported (as PyTorch); to invert "
+                     "a mask use ~ or logical_not()")
+
+
 class Sub(Binary):
     name = "sub"
 
     def infer(self, x, y):
         if x.dtype is dtypes.bool_ or y.dtype is dtypes.bool_:
-            raise TypeError("subtraction with a bool tensor is not supported (as PyTorch); "
-                            "to invert a mask use ~ or logical_not()")
+            raise TypeError(_BOOL_SUBTRACTION)
         return Binary.infer(self, x, y)
 
     def chain(self, k, v, out, x, y):
@@ -577,6 +581,8 @@ def _binary(op_cls, true_division: bool = False):
             else:
                 if true_division:
                     x, y = _ints_as_floats(x, y)
+                elif op_cls is Sub and (type(x) is bool or type(y) is bool):
+                    raise DTypeError(_BOOL_SUBTRACTION)   # a literal True would lift to an int
                 x, y = operands(x, y)
         if name is None and out is None:   # no keywords to pass: the common, cheaper call
             return apply(op, x, y)

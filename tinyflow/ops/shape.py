@@ -597,16 +597,16 @@ def getitem(x, index) -> Tensor:
 def torch_index_steps(index) -> Optional[tuple]:
     """PyTorch applies an index's integers before its arrays: `a[0, :, [1, 2]]` selects row 0,
     then indexes (shape (n, 2)), where NumPy counts the integer among the arrays (shape
-    (2, n)). The (integers and slices, arrays) indices of the two steps, or None if no
-    integer meets an array (then one NumPy index means the same)."""
-    if type(index) is not tuple or not any(
-            isinstance(i, (int, np.integer)) and not isinstance(i, bool) for i in index) or any(
+    (2, n)). A 0-d integer tensor or array is such an integer too. The (integers and slices,
+    arrays) indices of the two steps, or None if no integer meets an array (then one NumPy
+    index means the same)."""
+    if type(index) is not tuple or not any(_integer(i) for i in index) or any(
             isinstance(i, (bool, np.bool_)) for i in index):
         return None
-    index = _normalize_index(index)
+    index = tuple(int(i) if _integer(i) else i for i in _normalize_index(index))
     if not any(isinstance(i, np.ndarray) and i.ndim for i in index):
         return None
-    apart = [k for k, i in enumerate(index) if isinstance(i, (int, np.integer, np.ndarray))]
+    apart = [k for k, i in enumerate(index) if isinstance(i, (int, np.ndarray))]
     if apart[-1] - apart[0] + 1 == len(apart):   # one run of integers and arrays: NumPy
         return None                              # places it where PyTorch does
     first, then = [], []
@@ -614,12 +614,21 @@ def torch_index_steps(index) -> Optional[tuple]:
         if isinstance(i, np.ndarray) and i.ndim:
             first.extend([slice(None)] * (i.ndim if i.dtype == bool else 1))
             then.append(i)
-        elif isinstance(i, (int, np.integer)):
+        elif isinstance(i, int):
             first.append(i)
         else:
             first.append(i)
             then.append(i if i is Ellipsis else slice(None))
     return tuple(first), tuple(then)
+
+
+def _integer(i) -> bool:
+    """An integer index (not a bool): a Python or NumPy int, or a 0-d integer tensor or array."""
+    if isinstance(i, (int, np.integer)):
+        return not isinstance(i, bool)
+    dtype = i.dtype if isinstance(i, np.ndarray) else i.dtype.np if isinstance(i, Tensor) \
+        else None
+    return dtype is not None and dtype.kind in "iu" and tuple(i.shape) == ()
 
 
 def broadcast_to(x, ref, axes=()) -> Tensor:

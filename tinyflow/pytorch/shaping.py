@@ -17,7 +17,7 @@ from ..core.tensor import EAGER, Tensor
 from .diagonal import diag
 from .movement import cat, flatten, flip, movedim, narrow, size_args, torch_split
 from .shared_names import stack, tile
-from .strided import _storage, as_strided
+from .strided import _storage, as_strided, flat_storage
 
 
 def atleast_1d(*tensors):
@@ -196,7 +196,7 @@ def _view_or(x, size, stride, offset, gathered):
     view of x so that an in-place op on it is refused rather than writing a copy alone."""
     root = _storage(x.array)
     if (x.requires_grad and grad_mode.enabled or trace_state.active is not None
-            or min(stride, default=0) < 0 or not root.flags.c_contiguous):
+            or min(stride, default=0) < 0 or flat_storage(root) is None):
         out = gathered()
         if out.requires_grad:
             out._base = x if x._base is None else x._base

@@ -22,6 +22,16 @@ def _storage(arr: np.ndarray) -> np.ndarray:
         arr = base
 
 
+def flat_storage(root: np.ndarray):
+    """The storage as a flat array in memory order (a view, so writes reach it), for a C- or
+    Fortran-ordered one; None for other layouts (a flattened copy would lose writes)."""
+    if root.flags.c_contiguous:
+        return root.reshape(-1)
+    if root.flags.f_contiguous:
+        return root.T.reshape(-1)
+    return None
+
+
 def _address(arr: np.ndarray) -> int:
     return arr.__array_interface__["data"][0]
 
@@ -67,7 +77,10 @@ def as_strided(x, size, stride, storage_offset=None) -> Tensor:
                            f"size {root.size * arr.itemsize}")
     if x.requires_grad and grad_mode.enabled:
         return _gathered(x, size, stride, offset)
-    flat = np.lib.stride_tricks.as_strided(root.reshape(-1), (root.size,), (arr.itemsize,))
+    flat = flat_storage(root)
+    if flat is None:
+        raise RuntimeError("as_strided: the tensor's storage is neither C- nor Fortran-ordered "
+                           "(a NumPy view given to from_numpy?); call .contiguous() first")
     data = np.lib.stride_tricks.as_strided(flat[offset:], size,
                                            tuple(s * arr.itemsize for s in stride))
     out = Tensor._eager(data)

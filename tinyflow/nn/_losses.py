@@ -10,9 +10,9 @@ import numpy as np
 
 from .. import ops
 from ..core import dtypes
-from ..core.errors import DTypeError, ShapeError, ValueRuntimeError
+from ..core.errors import DTypeError, ShapeError
 from ..core.op import as_tensor
-from ..core.tensor import EAGER, Tensor
+from ..core.tensor import Tensor
 
 
 def _reduction(size_average, reduce, reduction: str) -> str:
@@ -274,10 +274,6 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Optional[Tensor]
     """-(y log p + (1 - y) log(1 - p)), each log clamped at -100 as PyTorch does (one op:
     its gradient stays finite at p = 0 or 1)."""
     p, y = _same_shape("binary_cross_entropy", input, target)
-    for name, t in (("input", p), ("target", y)):
-        if t.kind == EAGER and not np.all((t.array >= 0) & (t.array <= 1)):
-            raise ValueRuntimeError(f"binary_cross_entropy: all elements of {name} should be "
-                                    f"between 0 and 1 (as PyTorch refuses)")
     loss = ops.binary_cross_entropy(p, y)
     return _reduce(_weighted(loss, weight), _reduction(size_average, reduce, reduction))
 

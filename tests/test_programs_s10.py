@@ -183,6 +183,22 @@ def test_affine_grid_matches_torch(size, align):
     compare(grid(torch), grid(tinyflow), [X(2, k, k + 1)])
 
 
+@pytest.mark.parametrize("align", [False, True])
+@pytest.mark.parametrize("padding", ["zeros", "border", "reflection"])
+def test_grid_sample_grid_gradient_at_the_edges_is_torchs(padding, align):
+    """Points exactly on the first and last pixel (an identity grid's edges), past them and
+    inside: border and reflection padding give the grid no gradient at or past the bound."""
+    edge = 1.0 if align else 0.75     # the outer pixels' normalized coordinate (4 pixels)
+    xs = np.array([-1.3, -edge, -0.55, 0.2, edge, 1.25], np.float32)
+    ys = np.array([-edge, -0.1, edge, 1.2], np.float32)
+    points = np.stack(np.meshgrid(xs, ys), -1)[None]
+
+    def sample(lib):
+        return lambda x, g: lib.nn.functional.grid_sample(x, g, "bilinear", padding, align)
+    compare(sample(torch), sample(tinyflow),
+            [X(1, 2, 4, 4), X(*points.shape, domain=lambda rng, shape: points)])
+
+
 def test_a_spatial_transformer_samples_and_differentiates_as_torch():
     """The tutorial's stn(): theta -> affine_grid(theta, x.size()) -> grid_sample, with the
     warnings torch gives for the default align_corners."""
@@ -198,7 +214,7 @@ def test_a_spatial_transformer_samples_and_differentiates_as_torch():
     compare(stn(torch), stn(tinyflow), [X(3, 2, 6, 5), Given(theta.astype(np.float32))])
 
 
-@pytest.mark.parametrize("padding", ["zeros", "reflection"])
+@pytest.mark.parametrize("padding", ["zeros", "border", "reflection"])
 def test_grid_sample_gradients_match_finite_differences(padding):
     x = np.random.default_rng(3).standard_normal((1, 2, 3, 4))
     gradcheck(lambda a, g: tinyflow.nn.functional.grid_sample(a, g, "bilinear", padding,

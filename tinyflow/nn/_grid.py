@@ -130,9 +130,15 @@ def _source(coord: Tensor, size: int, padding_mode: str, align_corners: bool) ->
     if padding_mode == "reflection":
         coord = (_reflect(coord, 0, 2 * (size - 1)) if align_corners
                  else _reflect(coord, -1, 2 * size - 1))
-    if padding_mode != "zeros":
-        coord = ops.clamp(coord, 0, size - 1)
-    return coord
+    return coord if padding_mode == "zeros" else _clip(coord, size - 1)
+
+
+def _clip(coord: Tensor, high: int) -> Tensor:
+    """coord clipped to [0, high] with a zero gradient at or past either bound, as torch's
+    clip_coordinates_set_grad (clamp's would pass it at the bound, where the pixel beyond
+    reads as zero: a spurious pull at the edge of an identity grid)."""
+    inside = ops.logical_and(ops.greater(coord, 0), ops.less(coord, high))
+    return ops.where(inside, coord, ops.cast(ops.greater(coord, 0), coord.dtype) * high)
 
 
 def _reflect(coord: Tensor, twice_low: int, twice_high: int) -> Tensor:

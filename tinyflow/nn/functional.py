@@ -82,9 +82,10 @@ def silu(input: Tensor, inplace: bool = False) -> Tensor:
 
 
 def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
-    """log(1 + exp(beta x)) / beta, linear where beta x > threshold (as PyTorch)."""
+    """log(1 + exp(beta x)) / beta, linear where beta x > threshold (as PyTorch); log1p keeps
+    the tiny values of a very negative beta x (log(1 + 1e-27) is 0)."""
     bx = input * beta
-    soft = ops.log(1 + ops.exp(ops.minimum(bx, threshold))) / beta
+    soft = ops.log1p(ops.exp(ops.minimum(bx, threshold))) / beta
     return ops.where(bx > threshold, input, soft)
 
 

@@ -157,8 +157,11 @@ def _grid_points(*shape, seed=1):
     return np.random.default_rng(seed).uniform(-1.4, 1.4, shape).astype(np.float32)
 
 
+_PADDINGS = ["zeros", "border", "reflection"]
+
+
 @pytest.mark.parametrize("align", [False, True])
-@pytest.mark.parametrize("padding", ["zeros", "border", "reflection"])
+@pytest.mark.parametrize("padding", _PADDINGS)
 @pytest.mark.parametrize("mode", ["bilinear", "nearest"])
 def test_grid_sample_matches_torch(mode, padding, align):
     def sample(lib):
@@ -184,7 +187,7 @@ def test_affine_grid_matches_torch(size, align):
 
 
 @pytest.mark.parametrize("align", [False, True])
-@pytest.mark.parametrize("padding", ["zeros", "border", "reflection"])
+@pytest.mark.parametrize("padding", _PADDINGS)
 def test_grid_sample_grid_gradient_at_the_edges_is_torchs(padding, align):
     """Points exactly on the first and last pixel (an identity grid's edges), past them and
     inside: border and reflection padding give the grid no gradient at or past the bound."""
@@ -197,6 +200,22 @@ def test_grid_sample_grid_gradient_at_the_edges_is_torchs(padding, align):
         return lambda x, g: lib.nn.functional.grid_sample(x, g, "bilinear", padding, align)
     compare(sample(torch), sample(tinyflow),
             [X(1, 2, 4, 4), X(*points.shape, domain=lambda rng, shape: points)])
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")  # inf - inf
+@pytest.mark.parametrize("mode", ["bilinear", "nearest"])
+def test_grid_sample_of_nan_and_infinite_points_is_torchs(mode):
+    """A diverging transformer's grid: NaN or infinite points read NaN or zero (zeros
+    padding) or a clipped pixel as torch's, not an out-of-range index."""
+    x = np.arange(24, dtype=np.float32).reshape(1, 2, 3, 4)
+    g = np.array([[[[np.nan, 0], [0.2, np.nan], [np.inf, 0], [-np.inf, 0.3], [5, 0.3]]]],
+                 np.float32)
+    for padding in _PADDINGS:
+        for align in (False, True):
+            ours, theirs = (lib.nn.functional.grid_sample(lib.tensor(x), lib.tensor(g), mode,
+                                                          padding, align).numpy()
+                            for lib in (tinyflow, torch))
+            np.testing.assert_allclose(ours, theirs, 1e-6, err_msg=f"{padding} {align}")
 
 
 def test_a_spatial_transformer_samples_and_differentiates_as_torch():
@@ -214,7 +233,7 @@ def test_a_spatial_transformer_samples_and_differentiates_as_torch():
     compare(stn(torch), stn(tinyflow), [X(3, 2, 6, 5), Given(theta.astype(np.float32))])
 
 
-@pytest.mark.parametrize("padding", ["zeros", "border", "reflection"])
+@pytest.mark.parametrize("padding", _PADDINGS)
 def test_grid_sample_gradients_match_finite_differences(padding):
     x = np.random.default_rng(3).standard_normal((1, 2, 3, 4))
     gradcheck(lambda a, g: tinyflow.nn.functional.grid_sample(a, g, "bilinear", padding,

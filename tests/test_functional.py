@@ -62,6 +62,8 @@ FUNCTIONS = [
     C("hardtanh", f("hardtanh", min_val=-0.5, max_val=0.8), X(3, 4)),
     C("glu", f("glu", dim=1), X(3, 6)),
     C("softplus", f("softplus"), X(3, 4, domain=wide)),
+    C("softplus_far_negative", f("softplus", beta=2.0), X(3, 4, domain=lambda r, s: r.uniform(
+        -40, -5, s)), atol=0, why="values of 1e-35..1e-5: compared relatively"),
     C("tanh", f("tanh"), X(3, 4)),
     C("sigmoid", f("sigmoid"), X(3, 4)),
     C("softmax_dim0", f("softmax", dim=0), X(3, 4)),

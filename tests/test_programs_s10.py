@@ -3,9 +3,12 @@ shared memory trained by several processes), mnist_forward_forward, and the NLP,
 transformer and basics tutorials of pytorch/tutorials, run with only their import lines
 changed. Each test reproduces the pattern, written here, with PyTorch as the oracle.
 """
+import copy
+import multiprocessing
 import os
 import pickle
 import warnings
+from multiprocessing.reduction import ForkingPickler
 
 import numpy as np
 import pytest
@@ -33,27 +36,28 @@ def test_share_memory_shares_parameters_and_buffers_as_torch():
 
 
 def test_a_pickled_shared_module_trains_the_same_memory():
-    """What spawn does with a Process's arguments: the copy's parameters are the original's
-    memory, so an optimizer step in either is seen by both; gradients stay private."""
+    """What spawn does with a Process's arguments (multiprocessing's pickler): the copy's
+    parameters are the original's memory, so an optimizer step in either is seen by both;
+    gradients stay private."""
     tinyflow.manual_seed(0)
     model = _net(tinyflow).share_memory()
-    copy = pickle.loads(pickle.dumps(model))
+    other = pickle.loads(ForkingPickler.dumps(model))
     before = model[0].weight.detach().numpy().copy()
-    opt = tinyflow.optim.SGD(copy.parameters(), lr=0.5, momentum=0.5)
-    loss = tinyflow.nn.functional.cross_entropy(copy(tinyflow.randn(5, 4)),
+    opt = tinyflow.optim.SGD(other.parameters(), lr=0.5, momentum=0.5)
+    loss = tinyflow.nn.functional.cross_entropy(other(tinyflow.randn(5, 4)),
                                                 tinyflow.tensor([0, 1, 0, 1, 1]))
     loss.backward()
     opt.step()
     assert not np.array_equal(before, model[0].weight.detach().numpy())
-    for p, q in zip(model.parameters(), copy.parameters()):
+    for p, q in zip(model.parameters(), other.parameters()):
         assert np.shares_memory(p.array, q.array) and p.grad is None and q.is_shared()
-    assert np.array_equal(model[1].running_mean.numpy(), copy[1].running_mean.numpy())
+    assert np.array_equal(model[1].running_mean.numpy(), other[1].running_mean.numpy())
 
 
 def test_a_shared_tensor_unpickled_elsewhere_maps_the_same_block(monkeypatch):
     """Another process maps the block by name: a second mapping here stands for it."""
     t = tinyflow.arange(6.0).share_memory_()
-    data = pickle.dumps(t[2:])
+    data = ForkingPickler.dumps(t[2:])
     monkeypatch.setattr(shared_memory, "_memory", {})
     other = pickle.loads(data)
     assert not np.shares_memory(other.array, t.array)   # two mappings of one block
@@ -71,15 +75,74 @@ def test_a_shared_block_is_freed_with_its_last_tensor():
         shared_memory.attach(name, 0, (3,), (4,), np.float32)
 
 
+def _add_one(model, queue):
+    model = model if queue is None else queue.get()
+    with tinyflow.no_grad():
+        for t in [*model.parameters(), *model.buffers()]:
+            t.add_(1)
+
+
+def test_processes_given_a_shared_module_train_it_in_place():
+    """mnist_hogwild's pattern: a forked process inherits the module's blocks; one sent it
+    through a queue (multiprocessing's pickler, as spawn's arguments) maps the same ones."""
+    ctx = multiprocessing.get_context("fork")
+    model = _net(tinyflow).share_memory()
+    before = [t.detach().numpy().copy() for t in [*model.parameters(), *model.buffers()]]
+    queue = ctx.SimpleQueue()
+    procs = [ctx.Process(target=_add_one, args=(model, None)),
+             ctx.Process(target=_add_one, args=(None, queue))]
+    for p in procs:
+        p.start()
+    queue.put(model)
+    for p in procs:
+        p.join()
+    assert [p.exitcode for p in procs] == [0, 0]
+    for old, t in zip(before, [*model.parameters(), *model.buffers()]):
+        assert np.array_equal(t.detach().numpy(), old + 2)
+
+
+def _shared(lib, kind):
+    """A shared tensor, Parameter or module of `lib`, and the tensors it holds."""
+    if kind == "module":
+        made = lib.nn.Linear(3, 1).share_memory()
+    else:
+        made = (lib.zeros(3) if kind == "tensor" else lib.nn.Parameter(lib.zeros(3)))
+        made.share_memory_()
+    return made, _held(made)
+
+
+def _held(obj) -> list:
+    return list(obj.parameters()) if hasattr(obj, "parameters") else [obj]
+
+
+@pytest.mark.parametrize("kind", ["tensor", "parameter", "module"])
+def test_plain_pickling_copies_shared_data_as_torchs(kind):
+    """Only multiprocessing's pickler sends a block by reference: pickle.dumps (a file, a
+    copy) holds the data, which outlives the block and is the copy's own."""
+    for lib in (torch, tinyflow):
+        made, tensors = _shared(lib, kind)
+        before = [t.tolist() for t in tensors]
+        data = pickle.dumps(made)
+        copies = _held(pickle.loads(data))
+        with lib.no_grad():
+            for c in copies:
+                c.add_(1)
+        assert [t.tolist() for t in tensors] == before
+        assert not any(c.is_shared() for c in copies), lib.__name__
+        del made, tensors
+        assert [t.tolist() for t in _held(pickle.loads(data))] == before   # block freed
+
+
 def test_copies_of_a_shared_tensor_share_as_torchs():
     """A deep copy has data of its own; a shallow copy keeps the shared data."""
-    import copy
     for lib in (torch, tinyflow):
-        t = lib.arange(4.0).share_memory_()
-        deep, shallow = copy.deepcopy(t), copy.copy(t)
-        assert not deep.is_shared() and shallow.is_shared()
-        t.add_(1)
-        assert deep.tolist() == [0, 1, 2, 3] and shallow.tolist() == [1, 2, 3, 4]
+        for t in (lib.arange(4.0).share_memory_(), lib.nn.Parameter(lib.arange(4.0)),
+                  lib.nn.Parameter(lib.arange(4.0)).share_memory_()):
+            deep, shallow = copy.deepcopy(t), copy.copy(t)
+            assert not deep.is_shared() and shallow.is_shared() == t.is_shared()
+            with lib.no_grad():
+                t.add_(1)
+            assert deep.tolist() == [0, 1, 2, 3] and shallow.tolist() == [1, 2, 3, 4]
 
 
 def test_share_memory_of_a_view_is_refused():
@@ -94,8 +157,11 @@ def _grid_points(*shape, seed=1):
     return np.random.default_rng(seed).uniform(-1.4, 1.4, shape).astype(np.float32)
 
 
+_PADDINGS = ["zeros", "border", "reflection"]
+
+
 @pytest.mark.parametrize("align", [False, True])
-@pytest.mark.parametrize("padding", ["zeros", "border", "reflection"])
+@pytest.mark.parametrize("padding", _PADDINGS)
 @pytest.mark.parametrize("mode", ["bilinear", "nearest"])
 def test_grid_sample_matches_torch(mode, padding, align):
     def sample(lib):
@@ -120,6 +186,38 @@ def test_affine_grid_matches_torch(size, align):
     compare(grid(torch), grid(tinyflow), [X(2, k, k + 1)])
 
 
+@pytest.mark.parametrize("align", [False, True])
+@pytest.mark.parametrize("padding", _PADDINGS)
+def test_grid_sample_grid_gradient_at_the_edges_is_torchs(padding, align):
+    """Points exactly on the first and last pixel (an identity grid's edges), past them and
+    inside: border and reflection padding give the grid no gradient at or past the bound."""
+    edge = 1.0 if align else 0.75     # the outer pixels' normalized coordinate (4 pixels)
+    xs = np.array([-1.3, -edge, -0.55, 0.2, edge, 1.25], np.float32)
+    ys = np.array([-edge, -0.1, edge, 1.2], np.float32)
+    points = np.stack(np.meshgrid(xs, ys), -1)[None]
+
+    def sample(lib):
+        return lambda x, g: lib.nn.functional.grid_sample(x, g, "bilinear", padding, align)
+    compare(sample(torch), sample(tinyflow),
+            [X(1, 2, 4, 4), X(*points.shape, domain=lambda rng, shape: points)])
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")  # inf - inf
+@pytest.mark.parametrize("mode", ["bilinear", "nearest"])
+def test_grid_sample_of_nan_and_infinite_points_is_torchs(mode):
+    """A diverging transformer's grid: NaN or infinite points read NaN or zero (zeros
+    padding) or a clipped pixel as torch's, not an out-of-range index."""
+    x = np.arange(24, dtype=np.float32).reshape(1, 2, 3, 4)
+    g = np.array([[[[np.nan, 0], [0.2, np.nan], [np.inf, 0], [-np.inf, 0.3], [5, 0.3]]]],
+                 np.float32)
+    for padding in _PADDINGS:
+        for align in (False, True):
+            ours, theirs = (lib.nn.functional.grid_sample(lib.tensor(x), lib.tensor(g), mode,
+                                                          padding, align).numpy()
+                            for lib in (tinyflow, torch))
+            np.testing.assert_allclose(ours, theirs, 1e-6, err_msg=f"{padding} {align}")
+
+
 def test_a_spatial_transformer_samples_and_differentiates_as_torch():
     """The tutorial's stn(): theta -> affine_grid(theta, x.size()) -> grid_sample, with the
     warnings torch gives for the default align_corners."""
@@ -135,7 +233,7 @@ def test_a_spatial_transformer_samples_and_differentiates_as_torch():
     compare(stn(torch), stn(tinyflow), [X(3, 2, 6, 5), Given(theta.astype(np.float32))])
 
 
-@pytest.mark.parametrize("padding", ["zeros", "reflection"])
+@pytest.mark.parametrize("padding", _PADDINGS)
 def test_grid_sample_gradients_match_finite_differences(padding):
     x = np.random.default_rng(3).standard_normal((1, 2, 3, 4))
     gradcheck(lambda a, g: tinyflow.nn.functional.grid_sample(a, g, "bilinear", padding,

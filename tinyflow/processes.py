@@ -1,7 +1,7 @@
 """`torch.multiprocessing`: Python's multiprocessing (tensors pickle by value, except those
-moved into shared memory by `share_memory_()`/`Module.share_memory()`, which pickle as a
-reference to their block: core/shared_memory.py), plus `spawn`, which starts `nprocs`
-processes running `fn(i, *args)` as PyTorch's does.
+moved into shared memory by `share_memory_()`/`Module.share_memory()`, which its pickler
+sends as a reference to their block: core/shared_memory.py), plus `spawn`, which starts
+`nprocs` processes running `fn(i, *args)` as PyTorch's does.
 
 Importable as `tinyflow.multiprocessing` (tinyflow/__init__.py registers it): a file of that
 name in the package would shadow the standard library's for any process that has the

@@ -1,9 +1,11 @@
 """Arrays in named shared-memory blocks, so processes can train one model (Hogwild).
 
-`Tensor.share_memory_()` moves a tensor's data into a block made here; pickling such a tensor
-(what `multiprocessing`'s spawn does with a Process's arguments) sends the block's name and
-the array's place in it, and unpickling maps the same memory, so every process reads and
-writes one set of numbers, as PyTorch's shared storages. A forked child inherits the mapping.
+`Tensor.share_memory_()` moves a tensor's data into a block made here. multiprocessing's
+pickler (ForkingPickler: a spawned Process's arguments, a Queue's items) sends such a tensor
+as the block's name and the array's place in it, and unpickling maps the same memory, so
+every process reads and writes one set of numbers, as PyTorch's shared storages. Any other
+pickling (pickle.dump, copy) copies the data, as PyTorch's: a file must not name a block that
+dies with its process. A forked child inherits the mapping.
 The process that made a block unlinks it once no array of its own views it (or at exit);
 processes that only map it never unlink it.
 """
@@ -13,6 +15,7 @@ import mmap
 import os
 import weakref
 from multiprocessing import shared_memory
+from multiprocessing.reduction import ForkingPickler
 
 import numpy as np
 from numpy.lib.array_utils import byte_bounds
@@ -57,16 +60,17 @@ def place_of(array) -> tuple | None:
     return None
 
 
+def send_by_reference(cls) -> None:
+    """Make multiprocessing pickle tensors of `cls` with `cls._reduce_sharing` (the pickler
+    looks reducers up by exact type, so each tensor class registers itself)."""
+    ForkingPickler.register(cls, cls._reduce_sharing)
+
+
 class SharedArray:
-    """Pickles as a reference to the array's block: it unpickles as a view of that memory.
-    A deep copy is a private copy of the data (as PyTorch's deepcopy of a shared tensor); a
-    shallow copy of the tensor keeps the array (Tensor.__setstate__ unwraps it)."""
+    """Pickles as a reference to the array's block: it unpickles as a view of that memory."""
 
     def __init__(self, array: np.ndarray, place: tuple) -> None:
         self.array, self.place = array, place
-
-    def __deepcopy__(self, memo) -> np.ndarray:
-        return self.array.copy()
 
     def __reduce__(self):
         name, offset = self.place
@@ -74,7 +78,8 @@ class SharedArray:
 
 
 def picklable(array):
-    """What to pickle for a tensor's data: a SharedArray for arrays in a block, else the array."""
+    """What multiprocessing pickles for a tensor's data: a SharedArray for arrays in a block,
+    else the array."""
     place = place_of(array)
     return array if place is None else SharedArray(array, place)
 

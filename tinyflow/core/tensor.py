@@ -49,20 +49,18 @@ class Tensor:
         attributes, slots = state if isinstance(state, tuple) else (state, None)
         for key, value in {**(attributes or {}), **(slots or {})}.items():
             object.__setattr__(self, key, value)
-        if isinstance(self.array, shared_memory.SharedArray):   # copy.copy of a shared one
-            self.array = self.array.array
         if self.kind == EAGER:
             self.array = writable(self.array)
 
-    def __reduce_ex__(self, protocol):
-        """Pickled slot by slot; data in a shared block (`share_memory_()`) goes as a
-        reference to it, so the unpickled tensor shares the memory."""
-        reduced = object.__reduce_ex__(self, protocol)
-        place = self.kind == EAGER and shared_memory.place_of(self.array)
-        if not place:
+    def _reduce_sharing(self):
+        """multiprocessing's pickling (registered below): data in a shared block
+        (`share_memory_()`) goes as a reference to it, so the unpickled tensor shares the
+        memory; plain pickling copies the data."""
+        reduced = object.__reduce_ex__(self, 2)
+        if self.kind != EAGER:
             return reduced
         attributes, slots = reduced[2]
-        slots = {**slots, "array": shared_memory.SharedArray(self.array, place)}
+        slots = {**slots, "array": shared_memory.picklable(self.array)}
         return (*reduced[:2], (attributes, slots), *reduced[3:])
 
     def __init__(self, data=(), dtype=None, requires_grad: bool = False, *more_sizes) -> None:
@@ -322,6 +320,9 @@ class Tensor:
         arr = value.numpy() if isinstance(value, Tensor) else np.asarray(value)
         self.array, self.shape = arr, arr.shape
         self.dtype = dtypes.from_numpy_dtype(arr.dtype)
+
+
+shared_memory.send_by_reference(Tensor)
 
 
 def new_eager(data: np.ndarray, dtype: DType, op=None, inputs=(),

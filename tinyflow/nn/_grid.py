@@ -89,7 +89,10 @@ def grid_sample(input: Tensor, grid: Tensor, mode: str = "bilinear",  # noqa: A0
     if mode == "nearest":
         rx, ry = ops.round(ix), ops.round(iy)
         # weight 1 through round's zero derivative: the grid's gradient is 0, as torch's
-        out = _pick(rows, first, rx, ry, rx * 0 + 1, h, w)
+        # (1, not NaN, at a NaN or infinite point, which reads zero as torch's)
+        zero = rx * 0
+        one = ops.where(ops.equal(zero, 0), zero + 1, 1.0)
+        out = _pick(rows, first, rx, ry, one, h, w)
     else:
         x0, y0 = ops.floor(ix), ops.floor(iy)
         right, down = ix - x0, iy - y0
@@ -130,9 +133,15 @@ def _source(coord: Tensor, size: int, padding_mode: str, align_corners: bool) ->
     if padding_mode == "reflection":
         coord = (_reflect(coord, 0, 2 * (size - 1)) if align_corners
                  else _reflect(coord, -1, 2 * size - 1))
-    if padding_mode != "zeros":
-        coord = ops.clamp(coord, 0, size - 1)
-    return coord
+    return coord if padding_mode == "zeros" else _clip(coord, size - 1)
+
+
+def _clip(coord: Tensor, high: int) -> Tensor:
+    """coord clipped to [0, high] with a zero gradient at or past either bound, as torch's
+    clip_coordinates_set_grad (clamp's would pass it at the bound, where the pixel beyond
+    reads as zero: a spurious pull at the edge of an identity grid)."""
+    inside = ops.logical_and(ops.greater(coord, 0), ops.less(coord, high))
+    return ops.where(inside, coord, ops.cast(ops.greater(coord, 0), coord.dtype) * high)
 
 
 def _reflect(coord: Tensor, twice_low: int, twice_high: int) -> Tensor:
@@ -149,11 +158,12 @@ def _reflect(coord: Tensor, twice_low: int, twice_high: int) -> Tensor:
 
 def _pick(rows: Tensor, first: np.ndarray, cx: Tensor, cy: Tensor, weight: Tensor, h: int,
           w: int) -> Tensor:
-    """The pixels at integer-valued (cx, cy) of each image, times weight; 0 outside."""
+    """The pixels at integer-valued (cx, cy) of each image, times weight; 0 outside (the
+    weight, NaN at a NaN point, is multiplied: bilinear sampling gives NaN there, as torch's)."""
     inside = ops.logical_and(ops.logical_and(ops.greater_equal(cx, 0), ops.less_equal(cx, w - 1)),
                              ops.logical_and(ops.greater_equal(cy, 0), ops.less_equal(cy, h - 1)))
     weight = weight * ops.cast(inside, rows.dtype)
-    cx = ops.cast(ops.clamp(cx, 0, w - 1), dtypes.int64)
-    cy = ops.cast(ops.clamp(cy, 0, h - 1), dtypes.int64)
+    cx = ops.cast(ops.where(inside, cx, 0), dtypes.int64)   # pixel 0 for points outside,
+    cy = ops.cast(ops.where(inside, cy, 0), dtypes.int64)   # NaN and infinite ones too
     picked = ops.take(rows, cy * w + cx + first, axis=0)
     return picked * ops.expand_dims(weight, -1)

@@ -82,10 +82,11 @@ def silu(input: Tensor, inplace: bool = False) -> Tensor:
 
 
 def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
-    """log(1 + exp(beta x)) / beta, linear where beta x > threshold (as PyTorch)."""
+    """log(1 + exp(beta x)) / beta, linear where beta x > threshold (as PyTorch); log1p keeps
+    the tiny values of a very negative beta x (log(1 + 1e-27) is 0)."""
     bx = input * beta
     # where, not minimum: at bx == threshold minimum would give bx half the gradient
-    soft = ops.log(1 + ops.exp(ops.where(bx > threshold, threshold, bx))) / beta
+    soft = ops.log1p(ops.exp(ops.where(bx > threshold, threshold, bx))) / beta
     return ops.where(bx > threshold, input, soft)
 
 

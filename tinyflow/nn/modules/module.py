@@ -50,11 +50,15 @@ class Parameter(Tensor):
         return out
 
     def __reduce_ex__(self, protocol):
-        return _unpickle_parameter, (shared_memory.picklable(self.array),
-                                     self.requires_grad)
+        return _unpickle_parameter, (self.array, self.requires_grad)
+
+    def _reduce_sharing(self):
+        """As Tensor._reduce_sharing: data in a shared block goes by reference."""
+        return _unpickle_parameter, (shared_memory.picklable(self.array), self.requires_grad)
 
 
 register_tensor_type(Parameter)
+shared_memory.send_by_reference(Parameter)
 
 
 def _unpickle_parameter(array: np.ndarray, requires_grad: bool) -> Parameter:

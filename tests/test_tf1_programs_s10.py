@@ -403,11 +403,18 @@ def test_dataset_repeat_shuffle_and_partial_batches():
     iterator = tf.data.Dataset.from_tensor_slices(np.arange(5.0)).batch(2) \
         .make_one_shot_iterator()
     x = iterator.get_next()
-    with tf.Session() as sess:
-        sess.run(x)
-        sess.run(x)
-        with pytest.raises(ValueError, match="drop_remainder=True"):
-            sess.run(x)
+    with tf.Session() as sess:       # the short last batch gets a plan of its own
+        got = [sess.run(x * 2.0) for _ in range(3)]
+    assert [g.tolist() for g in got] == [[0, 2], [4, 6], [8]]
+
+
+def test_dataset_components_of_one_run_come_from_one_element():
+    xs, ys = np.arange(6, dtype=np.float32), np.arange(6) * 10
+    x, y = tf.data.Dataset.from_tensor_slices((xs, ys)).make_one_shot_iterator().get_next()
+    with tf.Session() as sess:       # TF1: each run takes one element, whatever it fetches
+        assert sess.run(x) == 0.0 and sess.run(y) == 10
+        assert sess.run([y, x]) == [20, 2.0] and sess.run([x, y]) == [3.0, 30]
+        assert sess.run(x + tf.cast(y, tf.float32)) == 44.0
 
 
 def test_whole_float_feeds_to_integer_placeholders_are_taken_others_refused():

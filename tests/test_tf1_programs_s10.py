@@ -35,6 +35,16 @@ def test_string_constants_run_to_bytes_as_tf1():
     assert "b'Hello, TensorFlow!'" in repr(hello)
     with pytest.raises(TypeError, match="tensors hold numbers"):
         tf.tensor([object()])       # arbitrary objects are still no tensors
+    for make in (lambda: tf.from_numpy(np.array([1.5, 2], dtype=object)),
+                 lambda: tf.zeros(3, dtype=tf.string)):
+        with pytest.raises(TypeError, match="unsupported dtype object"):
+            make()                  # an object array is no tf.string
+    with pytest.raises(TypeError, match="cast: takes no tf.string"):
+        tf.tensor([1, 2]).to(tf.string)
+    with pytest.raises(TypeError, match="add: no arithmetic takes tf.string"):
+        words + 1
+    with pytest.raises(TypeError, match="'3.5' is text, not float32"):
+        tf.constant("3.5", dtype=tf.float32)
 
 
 # ---- tf.contrib beyond rnn is refused by name -----------------------------------------------
@@ -313,9 +323,22 @@ def test_variable_scope_names_and_reuses_layer_variables():
         assert tf.get_variable("w", [2]) is a
     with tf.variable_scope("F", reuse=True), pytest.raises(ValueError, match="shape"):
         tf.get_variable("w", [3])
+    inner = []
+    for _ in range(2):                              # AUTO_REUSE outlives an inner False
+        with tf.variable_scope("F", reuse=tf.AUTO_REUSE), tf.variable_scope("in", reuse=False):
+            inner.append(tf.get_variable("v", [2]))
+    assert inner[0] is inner[1]
+    with tf.variable_scope("G", initializer=tf.ones_initializer()) as captured:
+        b = tf.get_variable("b", [2])
+    captured.reuse_variables()
+    with tf.variable_scope(captured):               # the object brings reuse, initializer
+        assert tf.get_variable("b", [2]) is b
+    with tf.variable_scope(captured, reuse=tf.AUTO_REUSE):
+        c = tf.get_variable("c", [2])
     with tf.Session() as sess:
         sess.run(tf.global_variables_initializer())
         np.testing.assert_array_equal(sess.run(a), [3.0, 3.0])
+        np.testing.assert_array_equal(sess.run(c), [1.0, 1.0])
 
 
 def test_glorot_uniform_bounds_count_the_receptive_field():

@@ -81,10 +81,13 @@ def variable_scope(name_or_scope=None, default_name=None, values=None, initializ
         raise ValueError("variable_scope: give a name or a default_name")
     if name_or_scope is not None:   # a named scope: its default names count from 0 again
         store.counts = {k: v for k, v in store.counts.items() if not k.startswith(full + "/")}
-    if reuse is False and parent.reuse is True:
-        reuse = True                # TF1: an outer reuse=True cannot be turned off inside
-    scope = VariableScope(full, parent.reuse if reuse is None else reuse,
-                          initializer or parent.initializer, dtype or parent.dtype)
+    # TF1: reuse is inherited (`reuse or parent.reuse`: an outer True or AUTO_REUSE cannot be
+    # turned off inside); a scope object entered again brings its reuse, initializer, dtype
+    source = name_or_scope if isinstance(name_or_scope, VariableScope) else parent
+    reuse = reuse or parent.reuse or source.reuse
+    scope = VariableScope(full, reuse,
+                          source.initializer if initializer is None else initializer,
+                          source.dtype if dtype is None else dtype)
     store.stack.append(scope)
     try:
         if auxiliary_name_scope:

@@ -127,6 +127,7 @@ def image_summary(tag: str, images: np.ndarray, max_outputs: int) -> bytes:
 class SummaryOp(Op):
     """Base of the summary ops: a serialized Summary, a 0-d tf.string; no gradient."""
     differentiable = False
+    strings = True
     saves_inputs = False
     saves_output = False
 

@@ -194,6 +194,23 @@ def test_losses_reduce_as_tf1s_sum_by_nonzero_weights():
                                                                   weights=0.0)), 0.0)
 
 
+@pytest.mark.parametrize("weights, expected", [
+    ([[2.0, 0.0, 2.0]], {"NONE": [[2, 0, 18]], "SUM": 20, "MEAN": 5,
+                         "SUM_OVER_BATCH_SIZE": 20 / 3, "SUM_BY_NONZERO_WEIGHTS": 10}),
+    (2.0, {"NONE": [2, 8, 18], "SUM": 28, "MEAN": 14 / 3, "SUM_OVER_BATCH_SIZE": 28 / 3,
+           "SUM_BY_NONZERO_WEIGHTS": 28 / 3}),
+    ([0.0, 0.0, 0.0], {"SUM": 0, "MEAN": 0, "SUM_BY_NONZERO_WEIGHTS": 0}),
+])
+def test_losses_reduction_as_tf1(weights, expected):
+    """tf.losses.Reduction on squared errors [1, 4, 9] (TF1's compute_weighted_loss)."""
+    for key, value in expected.items():
+        loss = tf.losses.mean_squared_error([0.0, 0.0, 0.0], [1.0, 2.0, 3.0], weights=weights,
+                                            reduction=getattr(tf.losses.Reduction, key))
+        np.testing.assert_allclose(_run(loss), value, rtol=1e-6, err_msg=key)
+    with pytest.raises(ValueError, match="Invalid Reduction Key 'mean'"):
+        tf.losses.mean_squared_error([0.0], [1.0], reduction="mean")
+
+
 # ---- tf.nn.in_top_k, l2_normalize, embedding_lookup ----------------------------------------
 
 def test_in_top_k_counts_boundary_ties_as_in_and_bad_targets_as_out():

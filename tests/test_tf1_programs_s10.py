@@ -378,10 +378,13 @@ def test_layers_compute_as_torch():
     pooled = tf.layers.max_pooling2d(x, 2, 2)
     averaged = tf.layers.average_pooling2d(x, 3, 3)
     dense = tf.layers.dense(x, 5)                                # over the last axis
+    ragged = tf.placeholder(tf.float32, [None, None, 6, 3])
+    dense_ragged = tf.layers.dense(ragged, 5, reuse=True, name="dense")  # two unknown dims
     assert up.shape == (2, 14, 14, 2) and up_same.shape == (2, 12, 12, 2)
     with tf.Session() as sess:
         sess.run(tf.global_variables_initializer())
         got = sess.run([conv, up, pooled, averaged, dense])
+        np.testing.assert_allclose(sess.run(dense_ragged, {ragged: x0}), got[4], rtol=1e-6)
         variables = {v.name: sess.run(v) for v in tf.global_variables()}
     t = torch.tensor(x0).permute(0, 3, 1, 2)
 

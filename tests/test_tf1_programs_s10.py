@@ -466,9 +466,13 @@ def test_whole_float_feeds_to_integer_placeholders_are_taken_others_refused():
     with tf.Session() as sess:
         got = sess.run(doubled, {labels: np.concatenate([np.ones(2), np.zeros(1)])})
         assert got.dtype == np.int32 and got.tolist() == [2, 2, 0]
-        for bad in ([1.5], [np.nan], [3e9]):
+        for bad in ([1.5], [np.nan], [3e9], [2.0 ** 31]):
             with pytest.raises(tf.FeedError, match="dtype float64 to Placeholder"):
                 sess.run(doubled, {labels: bad})
+        wide = tf.placeholder(tf.int64, [None])
+        assert sess.run(wide, {wide: [-2.0 ** 63]}).tolist() == [-2 ** 63]
+        with pytest.raises(tf.FeedError, match="dtype float64"):
+            sess.run(wide, {wide: [2.0 ** 63]})      # rounds to int64's max + 1: would wrap
 
 
 # ---- tf.metrics, the global step and tf.estimator (the tf.layers estimator examples) --------

@@ -633,7 +633,8 @@ def test_summary_ops_write_tf1_summary_protos():
 
     from PIL import Image
     from tb_events import parse_summary
-    from tinyflow.ops.summary import BUCKET_LIMITS, histogram, image, merge, scalar
+    from tinyflow.backend.numpy.summary import BUCKET_LIMITS
+    from tinyflow.ops.summary import histogram, image, merge, scalar
     values = np.array([-3.0, -1e-13, 0.0, 0.5, 0.5, 2.0, 7.0], np.float32)
     pixels = np.random.default_rng(0).uniform(0, 2, (3, 2, 4, 1)).astype(np.float32)
     with _session() as sess:
@@ -643,6 +644,8 @@ def test_summary_ops_write_tf1_summary_protos():
         merged = merge(parts)
         assert merged.dtype is tf.string and merged.shape == ()
         out = sess.run(merged, {x: values, p: pixels})
+        with pytest.raises(ValueError, match="Nan in summary histogram for: h"):
+            sess.run(parts[1], {x: [1.0, np.inf]})      # TF1 refuses NaN and Inf
     value = {v.tag: v for v in parse_summary(out).value}
     assert list(value) == ["s", "h", "i/image/0", "i/image/1"]
     assert value["s"].simple_value == 7.0

@@ -92,6 +92,20 @@ def test_app_run_parses_defined_flags_and_exits_with_main():
     assert stop.value.code == 3 and seen == [["prog", "left"]]
 
 
+def test_gfile_rename_and_copy_overwrite_only_when_asked(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.write_text("1")
+    b.write_text("2")
+    for move in (tf.gfile.Rename, tf.gfile.Copy):
+        with pytest.raises(FileExistsError, match="pass overwrite=True"):
+            move(str(a), str(b))
+    tf.gfile.Copy(str(a), str(b), True)             # TF1: overwrite is the third argument
+    assert b.read_text() == "1"
+    b.write_text("2")
+    tf.gfile.Rename(str(b), str(a), overwrite=True)
+    assert a.read_text() == "2" and not b.exists()
+
+
 def test_op_run_runs_a_train_op_in_the_default_session():
     v = tf.Variable(1.0)
     step = tf.assign_add(v, 2.0)
@@ -446,6 +460,9 @@ def test_dataset_repeat_shuffle_and_partial_batches():
     iterator = tf.data.Dataset.from_tensor_slices(np.arange(5.0)).batch(2) \
         .make_one_shot_iterator()
     x = iterator.get_next()
+    assert x.dtype is tf.float64     # TF1 keeps a NumPy array's dtype; Python lists: float32
+    assert tf.data.Dataset.from_tensor_slices([1.0]).make_one_shot_iterator().get_next() \
+        .dtype is tf.float32
     with tf.Session() as sess:       # the short last batch gets a plan of its own
         got = [sess.run(x * 2.0) for _ in range(3)]
     assert [g.tolist() for g in got] == [[0, 2], [4, 6], [8]]

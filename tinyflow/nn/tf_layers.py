@@ -7,7 +7,7 @@ from .. import ops as _ops
 from ..core.op import as_tensor
 from ..core.tensor import Tensor
 from ..ops.shape import shape_of as _shape_of
-from ..pytorch.movement import flatten as _flatten
+from ..ops.shape import flatten as _flatten
 from ..symbolic.variable_scope import get_variable, variable_scope, zeros_initializer
 from . import tf_functions as _nn
 

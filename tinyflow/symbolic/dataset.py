@@ -14,6 +14,7 @@ from ..core import dtypes
 from ..core.graph import get_default_graph
 from ..core.op import apply
 from ..core.tensor import Tensor
+from ..ops.creation import tf1_constant
 from ..ops.dataset import HostState, IteratorComponent, IteratorGetNext, IteratorReset
 
 
@@ -50,10 +51,13 @@ def _pack(structure, flat: list):
 
 
 def _as_array(value) -> np.ndarray:
+    """A component as TF1 converts it: NumPy values keep their dtype (float64 stays float64),
+    Python numbers and lists take TF1's constant types (float32, int32)."""
     if isinstance(value, Tensor):
         return value.numpy(force=True)
-    array = np.asarray(value)
-    return array.astype(np.float32) if array.dtype == np.float64 else array
+    if isinstance(value, (np.ndarray, np.generic)):
+        return np.asarray(value)
+    return tf1_constant(value).numpy()
 
 
 class Dataset:

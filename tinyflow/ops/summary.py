@@ -1,7 +1,7 @@
 """TF1's summary ops (`tf.summary.scalar`, `histogram`, `image`, `merge`): each outputs a
 serialized `Summary` protocol buffer (a 0-d tf.string), which `tf.summary.FileWriter` writes
 into a TensorBoard event file. The classes say what each means and its shapes; the kernels
-(backend/numpy/summary.py) encode the messages (io/protobuf.py: the wire format)."""
+(backend/numpy/summary.py) encode the messages (core/protobuf.py: the wire format)."""
 from __future__ import annotations
 
 from ..core import dtypes

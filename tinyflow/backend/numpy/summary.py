@@ -3,7 +3,7 @@ tag 1, simple_value 2, image 4, histo 5) into a 0-d object array (ops/summary.py
 each means)."""
 import numpy as np
 
-from ...io.protobuf import bytes_field, double_field, float_field, int_field
+from ...core.protobuf import bytes_field, double_field, float_field, int_field
 from ...ops import summary as s
 from .registry import kernel
 

@@ -594,29 +594,36 @@ def test_log_uniform_candidates_are_zipfian_and_distinct_when_asked():
 
 
 def test_dataset_iterator_ops_pull_and_restart():
-    """iterator_get_next reads a component of the host iterator's element (a second read of
-    a component takes the next element); iterator_reset starts it over."""
-    from tinyflow.ops.dataset import IteratorGetNext, IteratorReset
+    """iterator_get_next takes the host iterator's next element, whole, once per run;
+    iterator_component reads one array of it; iterator_reset starts it over."""
+    from tinyflow.ops.dataset import HostState, IteratorComponent, IteratorGetNext, IteratorReset
 
-    class Source:
+    class Source(HostState):
         def __init__(self):
             self.pulled, self.started = 0, 0
 
-        def component(self, index):
+        def snapshot(self):
+            return self.pulled
+
+        def restore(self, saved):
+            self.pulled = saved
+
+        def next_element(self):
             self.pulled += 1
-            return np.full(2, self.pulled * 10 + index, np.float32)
+            return tuple(np.full(2, self.pulled * 10 + k, np.float32) for k in range(2))
 
         def reset(self):
             self.started += 1
     source = Source()
     with _session() as sess:
-        get = tf.apply(IteratorGetNext(source=source, index=1, shape=(2,), dtype=tf.float32),
-                       graph=tf.get_default_graph())
+        element = tf.apply(IteratorGetNext(source=source), graph=tf.get_default_graph())
+        a, b = (tf.apply(IteratorComponent(index=k, shape=(2,), dtype=tf.float32), element)
+                for k in range(2))
         reset = tf.apply(IteratorReset(source=source), graph=tf.get_default_graph())
-        assert get.shape == (2,) and sess.run(reset) is None and source.started >= 1
-        first, second = sess.run(get), sess.run(get)
-    np.testing.assert_array_equal(second - first, [10.0, 10.0])
-    assert first[0] % 10 == 1
+        assert b.shape == (2,) and sess.run(reset) is None and source.started >= 1
+        first, second = sess.run(b), sess.run([a, b])
+    np.testing.assert_array_equal(second[0] - first, [9.0, 9.0])   # the next element
+    np.testing.assert_array_equal(second[1] - second[0], [1.0, 1.0])  # both from one
 
 
 def test_summary_ops_write_tf1_summary_protos():
@@ -626,7 +633,8 @@ def test_summary_ops_write_tf1_summary_protos():
 
     from PIL import Image
     from tb_events import parse_summary
-    from tinyflow.ops.summary import BUCKET_LIMITS, histogram, image, merge, scalar
+    from tinyflow.backend.numpy.summary import BUCKET_LIMITS
+    from tinyflow.ops.summary import histogram, image, merge, scalar
     values = np.array([-3.0, -1e-13, 0.0, 0.5, 0.5, 2.0, 7.0], np.float32)
     pixels = np.random.default_rng(0).uniform(0, 2, (3, 2, 4, 1)).astype(np.float32)
     with _session() as sess:
@@ -636,6 +644,8 @@ def test_summary_ops_write_tf1_summary_protos():
         merged = merge(parts)
         assert merged.dtype is tf.string and merged.shape == ()
         out = sess.run(merged, {x: values, p: pixels})
+        with pytest.raises(ValueError, match="Nan in summary histogram for: h"):
+            sess.run(parts[1], {x: [1.0, np.inf]})      # TF1 refuses NaN and Inf
     value = {v.tag: v for v in parse_summary(out).value}
     assert list(value) == ["s", "h", "i/image/0", "i/image/1"]
     assert value["s"].simple_value == 7.0

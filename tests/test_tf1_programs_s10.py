@@ -35,6 +35,16 @@ def test_string_constants_run_to_bytes_as_tf1():
     assert "b'Hello, TensorFlow!'" in repr(hello)
     with pytest.raises(TypeError, match="tensors hold numbers"):
         tf.tensor([object()])       # arbitrary objects are still no tensors
+    for make in (lambda: tf.from_numpy(np.array([1.5, 2], dtype=object)),
+                 lambda: tf.zeros(3, dtype=tf.string)):
+        with pytest.raises(TypeError, match="unsupported dtype object"):
+            make()                  # an object array is no tf.string
+    with pytest.raises(TypeError, match="cast: takes no tf.string"):
+        tf.tensor([1, 2]).to(tf.string)
+    with pytest.raises(TypeError, match="add: no arithmetic takes tf.string"):
+        words + 1
+    with pytest.raises(TypeError, match="'3.5' is text, not float32"):
+        tf.constant("3.5", dtype=tf.float32)
 
 
 # ---- tf.contrib beyond rnn is refused by name -----------------------------------------------
@@ -80,6 +90,20 @@ def test_app_run_parses_defined_flags_and_exits_with_main():
     with pytest.raises(SystemExit) as stop:
         tf.app.run(main=lambda argv: seen.append(argv) or 3, argv=["prog", "left"])
     assert stop.value.code == 3 and seen == [["prog", "left"]]
+
+
+def test_gfile_rename_and_copy_overwrite_only_when_asked(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.write_text("1")
+    b.write_text("2")
+    for move in (tf.gfile.Rename, tf.gfile.Copy):
+        with pytest.raises(FileExistsError, match="pass overwrite=True"):
+            move(str(a), str(b))
+    tf.gfile.Copy(str(a), str(b), True)             # TF1: overwrite is the third argument
+    assert b.read_text() == "1"
+    b.write_text("2")
+    tf.gfile.Rename(str(b), str(a), overwrite=True)
+    assert a.read_text() == "2" and not b.exists()
 
 
 def test_op_run_runs_a_train_op_in_the_default_session():
@@ -182,6 +206,23 @@ def test_losses_reduce_as_tf1s_sum_by_nonzero_weights():
                                rtol=1e-6)
     np.testing.assert_allclose(_run(tf.losses.absolute_difference(targets, logits,
                                                                   weights=0.0)), 0.0)
+
+
+@pytest.mark.parametrize("weights, expected", [
+    ([[2.0, 0.0, 2.0]], {"NONE": [[2, 0, 18]], "SUM": 20, "MEAN": 5,
+                         "SUM_OVER_BATCH_SIZE": 20 / 3, "SUM_BY_NONZERO_WEIGHTS": 10}),
+    (2.0, {"NONE": [2, 8, 18], "SUM": 28, "MEAN": 14 / 3, "SUM_OVER_BATCH_SIZE": 28 / 3,
+           "SUM_BY_NONZERO_WEIGHTS": 28 / 3}),
+    ([0.0, 0.0, 0.0], {"SUM": 0, "MEAN": 0, "SUM_BY_NONZERO_WEIGHTS": 0}),
+])
+def test_losses_reduction_as_tf1(weights, expected):
+    """tf.losses.Reduction on squared errors [1, 4, 9] (TF1's compute_weighted_loss)."""
+    for key, value in expected.items():
+        loss = tf.losses.mean_squared_error([0.0, 0.0, 0.0], [1.0, 2.0, 3.0], weights=weights,
+                                            reduction=getattr(tf.losses.Reduction, key))
+        np.testing.assert_allclose(_run(loss), value, rtol=1e-6, err_msg=key)
+    with pytest.raises(ValueError, match="Invalid Reduction Key 'mean'"):
+        tf.losses.mean_squared_error([0.0], [1.0], reduction="mean")
 
 
 # ---- tf.nn.in_top_k, l2_normalize, embedding_lookup ----------------------------------------
@@ -313,9 +354,22 @@ def test_variable_scope_names_and_reuses_layer_variables():
         assert tf.get_variable("w", [2]) is a
     with tf.variable_scope("F", reuse=True), pytest.raises(ValueError, match="shape"):
         tf.get_variable("w", [3])
+    inner = []
+    for _ in range(2):                              # AUTO_REUSE outlives an inner False
+        with tf.variable_scope("F", reuse=tf.AUTO_REUSE), tf.variable_scope("in", reuse=False):
+            inner.append(tf.get_variable("v", [2]))
+    assert inner[0] is inner[1]
+    with tf.variable_scope("G", initializer=tf.ones_initializer()) as captured:
+        b = tf.get_variable("b", [2])
+    captured.reuse_variables()
+    with tf.variable_scope(captured):               # the object brings reuse, initializer
+        assert tf.get_variable("b", [2]) is b
+    with tf.variable_scope(captured, reuse=tf.AUTO_REUSE):
+        c = tf.get_variable("c", [2])
     with tf.Session() as sess:
         sess.run(tf.global_variables_initializer())
         np.testing.assert_array_equal(sess.run(a), [3.0, 3.0])
+        np.testing.assert_array_equal(sess.run(c), [1.0, 1.0])
 
 
 def test_glorot_uniform_bounds_count_the_receptive_field():
@@ -338,10 +392,13 @@ def test_layers_compute_as_torch():
     pooled = tf.layers.max_pooling2d(x, 2, 2)
     averaged = tf.layers.average_pooling2d(x, 3, 3)
     dense = tf.layers.dense(x, 5)                                # over the last axis
+    ragged = tf.placeholder(tf.float32, [None, None, 6, 3])
+    dense_ragged = tf.layers.dense(ragged, 5, reuse=True, name="dense")  # two unknown dims
     assert up.shape == (2, 14, 14, 2) and up_same.shape == (2, 12, 12, 2)
     with tf.Session() as sess:
         sess.run(tf.global_variables_initializer())
         got = sess.run([conv, up, pooled, averaged, dense])
+        np.testing.assert_allclose(sess.run(dense_ragged, {ragged: x0}), got[4], rtol=1e-6)
         variables = {v.name: sess.run(v) for v in tf.global_variables()}
     t = torch.tensor(x0).permute(0, 3, 1, 2)
 
@@ -403,11 +460,21 @@ def test_dataset_repeat_shuffle_and_partial_batches():
     iterator = tf.data.Dataset.from_tensor_slices(np.arange(5.0)).batch(2) \
         .make_one_shot_iterator()
     x = iterator.get_next()
-    with tf.Session() as sess:
-        sess.run(x)
-        sess.run(x)
-        with pytest.raises(ValueError, match="drop_remainder=True"):
-            sess.run(x)
+    assert x.dtype is tf.float64     # TF1 keeps a NumPy array's dtype; Python lists: float32
+    assert tf.data.Dataset.from_tensor_slices([1.0]).make_one_shot_iterator().get_next() \
+        .dtype is tf.float32
+    with tf.Session() as sess:       # the short last batch gets a plan of its own
+        got = [sess.run(x * 2.0) for _ in range(3)]
+    assert [g.tolist() for g in got] == [[0, 2], [4, 6], [8]]
+
+
+def test_dataset_components_of_one_run_come_from_one_element():
+    xs, ys = np.arange(6, dtype=np.float32), np.arange(6) * 10
+    x, y = tf.data.Dataset.from_tensor_slices((xs, ys)).make_one_shot_iterator().get_next()
+    with tf.Session() as sess:       # TF1: each run takes one element, whatever it fetches
+        assert sess.run(x) == 0.0 and sess.run(y) == 10
+        assert sess.run([y, x]) == [20, 2.0] and sess.run([x, y]) == [3.0, 30]
+        assert sess.run(x + tf.cast(y, tf.float32)) == 44.0
 
 
 def test_whole_float_feeds_to_integer_placeholders_are_taken_others_refused():
@@ -416,9 +483,13 @@ def test_whole_float_feeds_to_integer_placeholders_are_taken_others_refused():
     with tf.Session() as sess:
         got = sess.run(doubled, {labels: np.concatenate([np.ones(2), np.zeros(1)])})
         assert got.dtype == np.int32 and got.tolist() == [2, 2, 0]
-        for bad in ([1.5], [np.nan], [3e9]):
+        for bad in ([1.5], [np.nan], [3e9], [2.0 ** 31]):
             with pytest.raises(tf.FeedError, match="dtype float64 to Placeholder"):
                 sess.run(doubled, {labels: bad})
+        wide = tf.placeholder(tf.int64, [None])
+        assert sess.run(wide, {wide: [-2.0 ** 63]}).tolist() == [-2 ** 63]
+        with pytest.raises(tf.FeedError, match="dtype float64"):
+            sess.run(wide, {wide: [2.0 ** 63]})      # rounds to int64's max + 1: would wrap
 
 
 # ---- tf.metrics, the global step and tf.estimator (the tf.layers estimator examples) --------

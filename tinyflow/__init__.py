@@ -36,7 +36,7 @@ from .ops import (abs, arg_max, arg_min, assign, assign_add, assign_sub, atan2, 
                   reduce_max, reduce_mean, reduce_min, reduce_sum, relu, remainder, reshape,
                   sigmoid, sin, sqrt, square, squeeze, stop_gradient, subtract, tanh,
                   tril, triu, unstack,
-                  to_int32, to_int64, truncated_normal)
+                  to_double, to_float, to_int32, to_int64, truncated_normal)
 from .pytorch import *  # noqa: F401,F403  (the torch.* table: tinyflow/pytorch/__init__.py)
 from .pytorch import install_tensor_methods
 from .symbolic import (AUTO_REUSE, constant_initializer, get_variable,  # TF1's scopes
@@ -54,7 +54,6 @@ from .symbolic import (app, compat, data, errors, estimator, flags, gfile,  # TF
                        RunOptions, Session, train, trainable_variables, Variable,
                        variables_initializer, while_loop)
 from .nn import tf_layers as layers, tf_losses as losses
-from .pytorch.dtype import to_double, to_float  # noqa: F401  (TF1's tf.to_float: .float())
 from .symbolic.session import evaluate, run_op
 
 # dtype spellings of both worlds: tf.bool / torch.bool, torch.float, torch.long, ...

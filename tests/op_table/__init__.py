@@ -28,6 +28,7 @@ COVERED_ELSEWHERE = {
     "random_mask": "test_random_mask_keeps_the_right_share_and_redraws",
     "custom_function": "test_custom_function_gradient_is_the_users_backward",
     "iterator_get_next": "test_dataset_iterator_ops_pull_and_restart",
+    "iterator_component": "test_dataset_iterator_ops_pull_and_restart",
     "iterator_reset": "test_dataset_iterator_ops_pull_and_restart",
     "log_uniform_candidates": "test_log_uniform_candidates_are_zipfian_and_distinct_when_asked",
     "scalar_summary": "test_summary_ops_write_tf1_summary_protos",

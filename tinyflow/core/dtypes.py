@@ -69,13 +69,14 @@ int16 = DType("int16", np.int16)
 int32 = DType("int32", np.int32)
 int64 = DType("int64", np.int64)
 bool_ = DType("bool", np.bool_)
-# TF1's tf.string: bytes in object arrays (string constants, serialized summaries); no
-# arithmetic takes it, and as_tensor never makes it from arbitrary objects (is_known)
+# TF1's tf.string: bytes in object arrays (string constants, feeds, serialized summaries).
+# No NumPy dtype maps to it (an object array is refused, not taken for text): only
+# tf1_constant, placeholders and the ops marked `strings` (core/op.py) make it
 string = DType("string", object)
 
 _ALL = (float16, bfloat16, float8_e4m3fn, float8_e5m2, float32, float64, int8, uint8, int16,
         int32, int64, bool_)
-_BY_NP = {d.np: d for d in _ALL + (string,)}
+_BY_NP = {d.np: d for d in _ALL}
 _BY_NAME = {d.name: d for d in _ALL + (string,)}
 _BY_NAME.update({"half": float16, "float": float32, "double": float64, "long": int64,
                  "int": int32, "bool_": bool_})
@@ -106,7 +107,7 @@ def as_dtype(x) -> DType:
 
 def is_known(np_dtype) -> bool:
     """Whether a NumPy dtype is one of ours (ml_dtypes' are kind "V", as are records)."""
-    return np_dtype in _BY_NP and np_dtype != string.np
+    return np_dtype in _BY_NP
 
 
 def from_numpy_dtype(np_dtype) -> DType:
@@ -126,6 +127,8 @@ def promote(a: DType, b: DType) -> DType:
     float32; fp8 meets nothing but itself (PyTorch refuses it too)."""
     if a is b:
         return a
+    if a is string or b is string:
+        raise TypeError(f"no arithmetic takes tf.string (here with {a.name} and {b.name})")
     if a.is_fp8 or b.is_fp8:
         raise TypeError(f"Promotion for Float8 Types is not supported, attempted to promote "
                         f"{a.name} and {b.name}")
@@ -152,7 +155,11 @@ def float_result(dt: DType) -> DType:
 def weak_scalar(value, like: DType) -> DType:
     """The dtype a Python number takes beside a tensor of dtype `like` ("weak" typing, as
     PyTorch): the tensor's, unless it would lose the number's kind (a float meeting ints
-    gives the default float, an int meeting bools gives int64)."""
+    gives the default float, an int meeting bools gives int64). Beside tf.string, the
+    number's own (the op then refuses the pair)."""
+    if like is string:
+        return (bool_ if isinstance(value, (bool, np.bool_)) else int64
+                if isinstance(value, (int, np.integer)) else DEFAULT_FLOAT)
     if isinstance(value, (float, np.floating)) and not like.is_floating:
         return DEFAULT_FLOAT
     if isinstance(value, (int, np.integer)) and not isinstance(value, bool) and like.is_bool:

@@ -54,6 +54,7 @@ class Op:
     differentiable = True   # False: no gradient flows through (comparisons, argmax, ...)
     saves_inputs = True     # vjp reads the inputs' values (not just their shapes)
     saves_output = True     # vjp reads the output's value
+    strings = False         # takes or makes tf.string values (summaries); others refuse them
     composed = False        # derivatives from differentiating `compose` (autodiff/composed.py)
     sliced_adjoint = False  # vjp may get a `SlicedAdjoint` (ops/shape.py): its output's
     #                         adjoint as the getitems' pieces, so the unread parts stay unmade
@@ -141,6 +142,8 @@ def apply(op: Op, *inputs: Tensor, name: Optional[str] = None, graph=None,
             return _apply(op, inputs, name, graph, out)
         try:
             shape, dtype = op.infer(x, y)
+            if dtype is _STRING and not op.strings:
+                raise TypeError(_NO_STRINGS)
         except (ValueError, TypeError, IndexError) as e:
             raise _infer_error(op, inputs, e) from None
         data = (_KERNEL_OF(type(op)) or KERNELS[type(op)])(op, x.array, y.array)
@@ -151,6 +154,8 @@ def apply(op: Op, *inputs: Tensor, name: Optional[str] = None, graph=None,
             return _apply(op, inputs, name, graph, out)
         try:
             shape, dtype = op.infer(x)
+            if dtype is _STRING and not op.strings:
+                raise TypeError(_NO_STRINGS)
         except (ValueError, TypeError, IndexError) as e:
             raise _infer_error(op, inputs, e) from None
         data = (_KERNEL_OF(type(op)) or KERNELS[type(op)])(op, x.array)
@@ -161,6 +166,8 @@ def apply(op: Op, *inputs: Tensor, name: Optional[str] = None, graph=None,
             return _apply(op, inputs, name, graph, out)
         try:
             shape, dtype = op.infer(x, y, z)
+            if dtype is _STRING and not op.strings:
+                raise TypeError(_NO_STRINGS)
         except (ValueError, TypeError, IndexError) as e:
             raise _infer_error(op, inputs, e) from None
         data = (_KERNEL_OF(type(op)) or KERNELS[type(op)])(op, x.array, y.array, z.array)
@@ -177,6 +184,10 @@ def apply(op: Op, *inputs: Tensor, name: Optional[str] = None, graph=None,
     return out
 
 
+_STRING = dtypes.string
+_NO_STRINGS = "takes no tf.string operand and makes no tf.string result"
+
+
 def _apply(op: Op, inputs: tuple, name: Optional[str], graph, out: Optional[Tensor]) -> Tensor:
     """`apply` in general: under a trace, on symbolic or remote inputs, into `out`, or of
     any number of eager inputs."""
@@ -186,6 +197,8 @@ def _apply(op: Op, inputs: tuple, name: Optional[str], graph, out: Optional[Tens
         graph = tracer.graph if graph is None else graph
     try:
         shape, dtype = op.infer(*inputs)
+        if dtype is _STRING and not op.strings:
+            raise TypeError(_NO_STRINGS)
     except (ValueError, TypeError, IndexError) as e:
         raise _infer_error(op, inputs, e) from None
     if _DECLARED and (any(x.kind == REMOTE for x in inputs)

@@ -8,7 +8,7 @@ import socket
 import struct
 import time
 
-from ..ops.summary import bytes_field, double_field, int_field
+from ..core.protobuf import bytes_field, double_field, int_field
 
 
 def _crc32c_table() -> list:

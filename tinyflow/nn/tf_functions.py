@@ -7,7 +7,7 @@ from .. import ops as _ops
 from ..core.op import apply as _apply
 from ..core.op import as_tensor as _as_tensor
 from ..core.tensor import Tensor as _Tensor
-from ..pytorch.movement import flatten as _flatten
+from ..ops.shape import flatten as _flatten
 from ..symbolic.deferred import DeferredVariable as _DeferredVariable
 from ..ops import conv as _conv
 from ..ops import pool as _pool

@@ -7,7 +7,7 @@ from .. import ops as _ops
 from ..core.op import as_tensor
 from ..core.tensor import Tensor
 from ..ops.shape import shape_of as _shape_of
-from ..pytorch.movement import flatten as _flatten
+from ..ops.shape import flatten as _flatten
 from ..symbolic.variable_scope import get_variable, variable_scope, zeros_initializer
 from . import tf_functions as _nn
 
@@ -50,11 +50,13 @@ def dense(inputs, units, activation=None, use_bias=True, kernel_initializer=None
                               trainable=trainable)
         bias = get_variable("bias", [units], x.dtype, bias_initializer or zeros_initializer(),
                             trainable=trainable) if use_bias else None
-        flat = x if x.ndim == 2 else _ops.reshape(x, (-1, x.shape[-1]))
-        out = _ops.matmul(flat, kernel)
-        if x.ndim != 2:
-            out = _ops.reshape(out, tuple(-1 if d is None else d for d in x.shape[:-1])
-                               + (units,))
+        if x.ndim == 2:
+            out = _ops.matmul(x, kernel)
+        elif sum(d is None for d in x.shape[:-1]) > 1:   # [None, None, in]: no static flat
+            out = _ops.matmul(x, kernel)                 # shape, a batched product
+        else:
+            out = _ops.reshape(_ops.matmul(_ops.reshape(x, (-1, x.shape[-1])), kernel),
+                               tuple(-1 if d is None else d for d in x.shape[:-1]) + (units,))
         return _finish(out, bias, activation)
 
 

@@ -15,8 +15,8 @@ from .math import (abs, add, atan2, autocast_inputs, bitwise_and, bitwise_left_s
                    less, less_equal, log, log1p, logical_and, logical_not, logical_or,
                    logical_xor, maximum, minimum,
                    multiply, negative, not_equal, pow, relu, relu_grad, remainder, round,
-                   sigmoid, sign, sin, sqrt, square, subtract, tanh, to_int32, to_int64,
-                   where)
+                   sigmoid, sign, sin, sqrt, square, subtract, tanh, to_double, to_float,
+                   to_int32, to_int64, where)
 from .losses import binary_cross_entropy
 from .nn import log_softmax, softmax, softmax_cross_entropy, sparse_softmax_cross_entropy
 from .normalization import channel_moments, layer_norm, normalize, normalize_channels

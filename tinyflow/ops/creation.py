@@ -9,7 +9,7 @@ from ..core import dtypes
 from ..core.graph import get_default_graph
 from ..core.op import Op, apply, as_tensor, shared
 from ..core.shapes import as_shape
-from ..core.tensor import Tensor
+from ..core.tensor import Tensor, new_eager
 
 
 class ZerosLike(Op):
@@ -160,8 +160,12 @@ def one_hot_like(indices, like, dtype=dtypes.float32) -> Tensor:
 def tf1_constant(value, dtype=None) -> Tensor:
     """TF1's conversion of a value: as `as_tensor`, but Python ints (and lists of them) are
     int32 when they fit, as `tf.constant(3)` and `tf.Variable(3)` are in TF1."""
-    if _holds_text(value) or dtype is not None and dtypes.as_dtype(dtype) is dtypes.string:
-        return Tensor._eager(_byte_strings(value))
+    dtype = None if dtype is None else dtypes.as_dtype(dtype)
+    if _holds_text(value) or dtype is dtypes.string:
+        if dtype not in (None, dtypes.string):
+            raise TypeError(f"tf.constant: {value!r} is text, not {dtype.name} (TF1 does not "
+                            f"parse strings into numbers)")
+        return new_eager(_byte_strings(value), dtypes.string)
     if dtype is None and not isinstance(value, (Tensor, np.ndarray, np.generic)):
         arr = np.asarray(value) if isinstance(value, (int, list, tuple)) else None
         if arr is not None and arr.dtype == np.int64 and (

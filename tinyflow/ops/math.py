@@ -674,13 +674,20 @@ def cast(x, dtype, name=None) -> Tensor:
 
 
 def to_int32(x, name="ToInt32") -> Tensor:
-    """TF1's cast shorthands tf.to_int32 and tf.to_int64 (tf.to_float and tf.to_double are
-    the methods .float() and .double(), pytorch/dtype.py)."""
+    """TF1's cast shorthands tf.to_int32, to_int64, to_float and to_double."""
     return cast(x, dtypes.int32, name=name)
 
 
 def to_int64(x, name="ToInt64") -> Tensor:
     return cast(x, dtypes.int64, name=name)
+
+
+def to_float(x, name="ToFloat") -> Tensor:
+    return cast(x, dtypes.float32, name=name)
+
+
+def to_double(x, name="ToDouble") -> Tensor:
+    return cast(x, dtypes.float64, name=name)
 
 
 def in_float32(fn: Optional[Callable] = None, *, keep: tuple = (),

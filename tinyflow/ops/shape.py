@@ -495,6 +495,28 @@ def reshape(x, shape, name=None) -> Tensor:
     return apply(Reshape(shape=tuple(int(d) for d in shape)), as_tensor(x), name=name)
 
 
+def flatten(x, start_dim=0, end_dim=-1):
+    """Merge dims start_dim..end_dim into one (torch.flatten; tf.layers.flatten is from 1)."""
+    x = as_tensor(x)
+    if x.ndim == 0:
+        return reshape(x, (1,))
+    for d in (start_dim, end_dim):
+        if not -x.ndim <= d < x.ndim:
+            raise IndexError(f"flatten: dimension {d} is out of range for a tensor of shape "
+                             f"{list(x.shape)} (expected to be in [{-x.ndim}, {x.ndim - 1}])")
+    start, end = start_dim % x.ndim, end_dim % x.ndim
+    if start > end:
+        raise RuntimeError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} "
+                           f"for a tensor of shape {list(x.shape)}")
+    merged = x.shape[start:end + 1]
+    size = -1 if None in merged else int(np.prod(merged))
+    rest = [-1 if d is None else d for d in x.shape[:start]] + [size] + [
+        -1 if d is None else d for d in x.shape[end + 1:]]
+    if rest.count(-1) > 1:
+        raise ValueError(f"flatten: too many unknown dims in {x.shape}")
+    return reshape(x, rest)
+
+
 def reshape_to(x, ref) -> Tensor:
     if x.shape == ref.shape and x.shape is not None and None not in x.shape:
         return x

@@ -14,6 +14,7 @@ import numpy as np
 from ..backend.numpy.registry import OUT_KERNELS, KERNELS, SHAPE_ONLY
 from ..core.modes import AmaxHistory
 from ..core.random import generator
+from ..ops.dataset import host_states
 from ..ops.linalg import Affine, MatMul
 from .fold_shapes import FOLD_BYTES, foldable
 from .program import Program
@@ -73,12 +74,9 @@ def record(program: Program, values: list, fetched: list = None) -> Program:
 
 
 def _state_holders(program: Program) -> list:
-    """Host-side state a stateful op reads from (a tf.data iterator): whatever has
-    `snapshot()` and `restore(saved)`, so the recording run can give back what it took."""
-    found = {id(v): v for step in program.steps if step.op.stateful
-             for v in vars(step.op).values()
-             if hasattr(v, "snapshot") and hasattr(v, "restore")}
-    return list(found.values())
+    """The host-side state (`HostState`: a tf.data iterator) the program's stateful ops
+    read, so the recording run can give back what it took."""
+    return host_states(program.steps)
 
 
 def _amax_histories(program: Program) -> list:

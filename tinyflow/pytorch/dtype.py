@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import ops
+from ..ops.math import to_double, to_float  # .float(), .double(): TF1's casts
 from ..core import devices, dtypes
 from ..core.graph import get_default_graph
 from ..core.tensor import Tensor
@@ -168,8 +169,6 @@ def to_type(x, dtype=None):
 
 
 def type_as(x, other): return to(x, other.dtype)
-def to_float(x): return ops.cast(x, dtypes.float32)
-def to_double(x): return ops.cast(x, dtypes.float64)
 def to_half(x): return ops.cast(x, dtypes.float16)
 def to_bfloat16(x): return ops.cast(x, dtypes.bfloat16)
 def to_long(x): return ops.cast(x, dtypes.int64)

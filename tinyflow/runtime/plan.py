@@ -18,6 +18,7 @@ import numpy as np
 from .. import passes
 from ..backend.numpy.registry import KERNELS
 from ..core.errors import UninitializedVariableError
+from ..ops.dataset import host_states
 from ..ops.linalg import MatMul
 from ..ops.state import Assign, FusedUpdate
 from ..passes import lower
@@ -96,6 +97,7 @@ class Plan:
                             for s in self.fetch_slots]           # never hand out state
         self._shaped = [s for s, _ in self.variable_loads + self.eager_loads] + [
             s for s in self.feed_slots if s is not None]   # their shapes key the buffers
+        self._host_states = host_states(program.steps)     # and the next tf.data elements'
         eager_slot = {id(t): s for s, t in self.eager_loads}
         self._writes = {self.fetch_slots[k]: eager_slot[id(t)] for k, t in writes
                         if id(t) in eager_slot}    # fetched slot -> slot of its tensor
@@ -109,7 +111,7 @@ class Plan:
         if not self.planned:
             return self._run_reference(feed_values)
         values = self._load(feed_values)
-        key = tuple([values[s].shape for s in self._shaped])
+        key = self._shape_key(values)
         compiled = self._compiled.get(key)
         if compiled is None:
             # A program that writes nothing hands out its recording run's values: the
@@ -120,8 +122,12 @@ class Plan:
                 return [_fetched(v, c) for v, c in zip(fetched, compiled.copy)]
         return [_fetched(v, c) for v, c in zip(compiled.run(values), compiled.copy)]
 
+    def _shape_key(self, values: list) -> tuple:
+        return (tuple([values[s].shape for s in self._shaped])
+                + tuple(h.shape_key() for h in self._host_states))
+
     def _compiled_for(self, values: list) -> Compiled:
-        key = tuple([values[s].shape for s in self._shaped])
+        key = self._shape_key(values)
         compiled = self._compiled.get(key)
         if compiled is None:
             compiled = self._compiled[key] = self._compile(values)

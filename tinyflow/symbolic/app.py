@@ -129,10 +129,26 @@ def _make_dirs(path) -> None:
     os.makedirs(path, exist_ok=True)
 
 
+def _refuse_existing(op: str, target, overwrite: bool) -> None:
+    if not overwrite and os.path.exists(target):
+        raise FileExistsError(f"tf.gfile.{op}: {target} exists (pass overwrite=True)")
+
+
+def _rename(oldname, newname, overwrite=False) -> None:
+    """TF1's gfile.Rename: an existing target is replaced only with overwrite=True."""
+    _refuse_existing("Rename", newname, overwrite)
+    os.replace(oldname, newname)
+
+
+def _copy(oldpath, newpath, overwrite=False) -> None:
+    _refuse_existing("Copy", newpath, overwrite)
+    shutil.copyfile(oldpath, newpath)
+
+
 gfile = types.SimpleNamespace(
     Exists=os.path.exists, IsDirectory=os.path.isdir, MakeDirs=_make_dirs, MkDir=os.mkdir,
-    DeleteRecursively=shutil.rmtree, Remove=os.remove, Rename=os.replace,
-    ListDirectory=os.listdir, Glob=_glob.glob, Copy=shutil.copyfile, GFile=open, Open=open)
+    DeleteRecursively=shutil.rmtree, Remove=os.remove, Rename=_rename,
+    ListDirectory=os.listdir, Glob=_glob.glob, Copy=_copy, GFile=open, Open=open)
 
 
 # ---- tf.compat --------------------------------------------------------------------------------

@@ -14,7 +14,8 @@ from ..core import dtypes
 from ..core.graph import get_default_graph
 from ..core.op import apply
 from ..core.tensor import Tensor
-from ..ops.dataset import IteratorGetNext, IteratorReset
+from ..ops.creation import tf1_constant
+from ..ops.dataset import HostState, IteratorComponent, IteratorGetNext, IteratorReset
 
 
 class OutOfRangeError(Exception):
@@ -50,10 +51,13 @@ def _pack(structure, flat: list):
 
 
 def _as_array(value) -> np.ndarray:
+    """A component as TF1 converts it: NumPy values keep their dtype (float64 stays float64),
+    Python numbers and lists take TF1's constant types (float32, int32)."""
     if isinstance(value, Tensor):
         return value.numpy(force=True)
-    array = np.asarray(value)
-    return array.astype(np.float32) if array.dtype == np.float64 else array
+    if isinstance(value, (np.ndarray, np.generic)):
+        return np.asarray(value)
+    return tf1_constant(value).numpy()
 
 
 class Dataset:
@@ -150,76 +154,73 @@ class Dataset:
         return Iterator(self)
 
 
-class Iterator:
-    """Pulls elements of a Dataset for the graph; `initializer` starts it over."""
+class Iterator(HostState):
+    """Pulls elements of a Dataset for the graph, one per run that evaluates `get_next()`;
+    `initializer` starts it over."""
 
     def __init__(self, dataset: Dataset) -> None:
         self._dataset = dataset
         self._source = None
-        self._element: list = []
-        self._taken: set = set()
         self._outputs = None
-        self._shapes = None      # every element's component shapes (a plan is per shape)
-        self._pending: list = []  # elements a recording run took and gave back
+        self._pending: list = []  # elements taken ahead (shape_key) or given back (restore)
         self._log = None          # elements taken since snapshot(), while recording
         self.initializer = apply(IteratorReset(source=self), graph=get_default_graph())
 
     def reset(self) -> None:
         self._source = self._dataset._make()
-        self._element, self._taken, self._pending = [], set(), []
+        self._pending = []
 
     def snapshot(self):
         """Before a plan's recording run (passes/record.py): start noting what it takes."""
         self._log = []
-        return self._element, set(self._taken)
 
     def restore(self, saved) -> None:
         """After the recording run: its elements come again, in order, to the real run."""
         self._pending = (self._log or []) + self._pending
         self._log = None
-        self._element, self._taken = saved
 
-    def _next_element(self) -> list:
-        if self._pending:
-            element = self._pending.pop(0)
-        else:
+    def shape_key(self) -> tuple:
+        """The next element's shapes (a short last batch gets a plan of its own)."""
+        if self._source is None:
+            return ()
+        if not self._pending:
             try:
-                element = [np.asarray(a) for a in _flatten(next(self._source))]
-            except StopIteration:
-                raise OutOfRangeError() from None
-            shapes = [a.shape for a in element]
-            if self._shapes is not None and shapes != self._shapes:
-                raise ValueError(f"tf.data: an element of shapes {shapes} after ones of "
-                                 f"{self._shapes}; tinyflow plans a graph per input shape, "
-                                 f"so batch(..., drop_remainder=True) (or repeat() before "
-                                 f"batch) to keep every batch full")
-            self._shapes = shapes
+                self._pending.append(self._pull())
+            except OutOfRangeError:
+                return ()
+        return tuple(a.shape for a in self._pending[0])
+
+    def _pull(self) -> tuple:
+        try:
+            return tuple(np.asarray(a) for a in _flatten(next(self._source)))
+        except StopIteration:
+            raise OutOfRangeError() from None
+
+    def next_element(self) -> tuple:
+        if self._source is None:
+            raise RuntimeError("GetNext() failed because the iterator has not been "
+                               "initialized: run iterator.initializer first")
+        element = self._pending.pop(0) if self._pending else self._pull()
         if self._log is not None:
             self._log.append(element)
         return element
 
-    def component(self, index: int) -> np.ndarray:
-        if self._source is None:
-            raise RuntimeError("GetNext() failed because the iterator has not been "
-                               "initialized: run iterator.initializer first")
-        if not self._element or index in self._taken:
-            self._element, self._taken = self._next_element(), set()
-        self._taken.add(index)
-        return self._element[index]
-
     def get_next(self, name=None):
-        """The element's components as graph tensors (the same ones on every call)."""
+        """The element's components as graph tensors (the same ones on every call), all
+        read from one `IteratorGetNext` so a run's components come from one element."""
         if self._outputs is None:
+            graph = get_default_graph()
             probe = [np.asarray(a) for a in _flatten(next(iter(self._dataset._make())))]
+            element = apply(IteratorGetNext(source=self), name=name or "IteratorGetNext",
+                            graph=graph)
             flat = []
             for k, array in enumerate(probe):
                 shape = tuple(array.shape)
                 if self._dataset._batched and shape:
                     shape = (None,) + shape[1:]
-                op = IteratorGetNext(source=self, index=k, shape=shape,
-                                     dtype=dtypes.from_numpy_dtype(array.dtype))
-                flat.append(apply(op, name=name or "IteratorGetNext",
-                                  graph=get_default_graph()))
+                op = IteratorComponent(index=k, shape=shape,
+                                       dtype=dtypes.from_numpy_dtype(array.dtype))
+                flat.append(apply(op, element, name=name or "IteratorGetNext", graph=graph))
             self._outputs = _pack(self._dataset._structure, flat)
         return self._outputs
 

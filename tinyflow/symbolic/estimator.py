@@ -135,6 +135,7 @@ class Estimator:
                 step += 1
         except (StopIteration, OutOfRangeError):
             pass
+        os.makedirs(self.model_dir, exist_ok=True)   # a model_dir named but not made yet
         with graph.as_default():
             Saver().save(sess, os.path.join(self.model_dir, "model.ckpt"),
                          global_step=int(sess.run(step_var)))

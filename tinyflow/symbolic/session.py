@@ -243,6 +243,7 @@ def _whole_numbers_for(arr: np.ndarray, target: np.dtype) -> bool:
     if arr.dtype.kind != "f" or target.kind not in "iu":
         return False
     info = np.iinfo(target)
-    finite = np.isfinite(arr).all()
+    top = 2.0 ** (info.bits - (target.kind == "i"))   # exact, where float(info.max) rounds
+    finite = np.isfinite(arr).all()                   # up to it (2**63 would wrap)
     return bool(finite and (arr == np.trunc(arr)).all() and
-                (arr.size == 0 or info.min <= arr.min() and arr.max() <= info.max))
+                (arr.size == 0 or info.min <= arr.min() and arr.max() < top))

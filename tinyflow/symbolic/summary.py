@@ -9,7 +9,7 @@ from ..core.graph import SUMMARIES, Graph, get_default_graph
 from ..core.tensor import Tensor
 from ..io.events import EventFileWriter, event
 from ..ops import summary as ops
-from ..ops.summary import bytes_field, int_field
+from ..core.protobuf import bytes_field, int_field
 
 
 def _tag(name: str, family) -> str:

@@ -5,7 +5,12 @@ from .registry import kernel
 
 @kernel(d.IteratorGetNext)
 def iterator_get_next(op):
-    return op.source.component(op.index)
+    return op.source.next_element()
+
+
+@kernel(d.IteratorComponent)
+def iterator_component(op, element):
+    return element[op.index]
 
 
 @kernel(d.IteratorReset)

@@ -43,8 +43,10 @@ def _product(a, b, out=None):
     if a.ndim != 2 or b.ndim != 2:
         return np.matmul(a, b, out=out)
     (m, k), n = a.shape, b.shape[1]
+    if m * k * n <= SMALL_MACS:     # the common eager case first: no halves to weigh
+        return np.matmul(a, b, out=out)
     half = (max(m, n) + 1) // 2
-    if not (half * min(m, n) * k <= SMALL_MACS < m * k * n and min(m, n) > 1
+    if not (half * min(m, n) * k <= SMALL_MACS and min(m, n) > 1
             and a.dtype == b.dtype and a.dtype in parallel.FLOATS
             and (b.strides[1] == b.itemsize or n <= 10)
             and (out is None or not (np.may_share_memory(out, a)

@@ -123,8 +123,10 @@ class Plan:
         return [_fetched(v, c) for v, c in zip(compiled.run(values), compiled.copy)]
 
     def _shape_key(self, values: list) -> tuple:
-        return (tuple([values[s].shape for s in self._shaped])
-                + tuple(h.shape_key() for h in self._host_states))
+        key = tuple([values[s].shape for s in self._shaped])
+        if self._host_states:
+            return key + tuple(h.shape_key() for h in self._host_states)
+        return key
 
     def _compiled_for(self, values: list) -> Compiled:
         key = self._shape_key(values)

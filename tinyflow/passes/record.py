@@ -53,7 +53,7 @@ def record(program: Program, values: list, fetched: list = None) -> Program:
     rng = generator().bit_generator
     saved = rng.state
     histories = {id(h): (h, list(h.amaxes)) for h in _amax_histories(program)}
-    holders = [(h, h.snapshot()) for h in _state_holders(program)]
+    holders = [(h, h.snapshot()) for h in host_states(program.steps)]   # tf.data
     keep = foldable(program)
     steps = []
     try:
@@ -68,15 +68,9 @@ def record(program: Program, values: list, fetched: list = None) -> Program:
         for history, amaxes in histories.values():   # fp8 delayed scaling: as before
             history.amaxes.clear()
             history.amaxes.extend(amaxes)
-        for holder, saved in holders:                # tf.data iterators: elements given back
-            holder.restore(saved)
+        for holder, taken in holders:                # tf.data iterators: elements given back
+            holder.restore(taken)
     return program.with_steps(steps)
-
-
-def _state_holders(program: Program) -> list:
-    """The host-side state (`HostState`: a tf.data iterator) the program's stateful ops
-    read, so the recording run can give back what it took."""
-    return host_states(program.steps)
 
 
 def _amax_histories(program: Program) -> list:

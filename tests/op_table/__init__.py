@@ -6,14 +6,14 @@ forward pass is checked in, the expected output dtype, tolerances, and error inp
 input, exception type, message). One module per group of ops, as in tinyflow/ops; each
 op's reference and adapters sit just above its entry. `common` holds what they share.
 """
-from . import (activation, attention, conv, creation, fused, indexing, linalg, losses, math, nn,
-               matrix, normalization, pool, product, quantize, reduce, rnn, shape, sparse,
+from . import (activation, attention, conv, creation, discrete, fused, indexing, linalg, losses,
+               math, nn, matrix, normalization, pool, product, quantize, reduce, rnn, shape, sparse,
                special_functions)
 from .common import ErrorInput, OpCase, make_array  # noqa: F401
 
 GROUPS = (math, reduce, linalg, shape, indexing, nn, creation, conv, pool, rnn, activation,
           normalization, fused, quantize, attention, sparse, losses, product, matrix,
-          special_functions)
+          special_functions, discrete)
 TABLE: list[OpCase] = [case for group in GROUPS for case in group.CASES]
 
 # Registered ops that the table cannot drive, and the test in test_ops.py that covers each.

@@ -52,18 +52,20 @@ from .legacy import (BoolTensor, ByteTensor, DoubleTensor, FloatTensor, HalfTens
 from .sparse import sparse_coo_tensor, spmm
 from .strided import as_strided
 from .logic import all, any, eq, ge, gt, is_nonzero, isclose, isin, le, lt, ne, signbit  # noqa: A004
+from .logic import isneginf, isposinf
 from .math import rsqrt, t
 from .scatter_gather import (argwhere, index_add, index_copy, index_fill, masked_scatter,
                       masked_select, nonzero, repeat_interleave, scatter, scatter_add,
                       scatter_reduce, take_along_dim, unique, unique_consecutive)
+from .statistics import aminmax, std_mean, var_mean
 from .statistics import (bincount, cummax, cummin, diff, dist, histc, kthvalue, logcumsumexp,
                          median, mode, nanmean, nanmedian, nanquantile, nansum, norm, prod,
                          quantile, trace)
 from .statistics import torch_cumprod as cumprod
 from .elementwise import (acos, acosh, addcdiv, addcmul, asin, asinh, atan, atanh, copysign,
-                          cosh, deg2rad, erfc, exp2, float_power, fmax, fmin, frac,
-                          heaviside, hypot, logaddexp, logaddexp2, logit, nan_to_num, rad2deg,
-                          reciprocal, sgn, sinh, tan, trunc, xlogy)
+                          cosh, deg2rad, erfc, exp2, float_power, fmax, fmin, frac, gcd,
+                          heaviside, hypot, lcm, logaddexp, logaddexp2, logit, nan_to_num,
+                          nextafter, rad2deg, reciprocal, sgn, sinc, sinh, tan, trunc, xlogy)
 from .elementwise import asin as arcsin, acos as arccos, atan as arctan, trunc as fix
 from .linalg import (addmv, baddbmm, cdist, det, ger, inner, inverse, logdet, mv, slogdet,
                      tensordot)
@@ -146,6 +148,7 @@ __all__ = ["Size", "sparse", "sparse_coo_tensor", "spmm", "diag", "BoolTensor", 
     "hsplit", "vsplit", "dsplit", "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not",
     "bitwise_left_shift", "bitwise_right_shift", "sign", "equal", "normal", "bernoulli",
     "diag_embed", "tril_indices", "triu_indices", "dist", "logspace", "get_rng_state",
-    "set_rng_state",
+    "set_rng_state", "aminmax", "std_mean", "var_mean", "gcd", "lcm", "nextafter", "sinc",
+    "isposinf", "isneginf",
     "where", "linalg", "serialization", "special", "digamma", "erfinv", "i0", "lgamma", "bucketize", "can_cast", "searchsorted", "set_default_dtype",
 ]

@@ -12,7 +12,7 @@ import numpy as np
 from .. import ops
 from ..core import dtypes
 from ..core.op import as_tensor
-from ..ops import special_functions
+from ..ops import discrete, special_functions
 from ..ops.special_functions import digamma, erfinv, i0, lgamma
 from .inplace import write_out
 from .logic import signbit
@@ -186,6 +186,29 @@ def addcdiv(input, tensor1, tensor2, *, value=1, out=None):  # noqa: A002
     return write_out(input + (quotient if value == 1 else quotient * value), out)
 
 
+def sinc(input, *, out=None):  # noqa: A002
+    """sin(pi x) / (pi x), 1 at 0 (gradient 0 there: the quotient is taken at a safe x)."""
+    x = floating(input)
+    zero = ops.equal(x, 0)
+    scaled = ops.where(zero, 1.0, x) * math.pi
+    return write_out(ops.where(zero, 1.0, ops.sin(scaled) / scaled), out)
+
+
+def gcd(input, other, *, out=None):  # noqa: A002
+    """The greatest common divisor of integers (>= 0)."""
+    return write_out(discrete.gcd(input, other), out)
+
+
+def lcm(input, other, *, out=None):  # noqa: A002
+    """The least common multiple of integers (>= 0 unless it wraps the dtype)."""
+    return write_out(discrete.lcm(input, other), out)
+
+
+def nextafter(input, other, *, out=None):  # noqa: A002
+    """The float next to input in the direction of other."""
+    return write_out(discrete.nextafter(input, other), out)
+
+
 def float_power(input, exponent, *, out=None):  # noqa: A002
     """pow in float64."""
     x = ops.cast(as_tensor(input), dtypes.float64)
@@ -202,5 +225,6 @@ METHODS = {
     "logaddexp": logaddexp, "logaddexp2": logaddexp2, "copysign": copysign,
     "heaviside": heaviside, "fmax": fmax, "fmin": fmin, "nan_to_num": nan_to_num, "sgn": sgn, "xlogy": xlogy,
     "logit": logit, "addcmul": addcmul, "addcdiv": addcdiv, "float_power": float_power,
-    "lgamma": lgamma, "digamma": digamma, "erfinv": erfinv, "i0": i0,
+    "lgamma": lgamma, "digamma": digamma, "erfinv": erfinv, "i0": i0, "sinc": sinc,
+    "gcd": gcd, "lcm": lcm, "nextafter": nextafter,
 }

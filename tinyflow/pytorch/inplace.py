@@ -234,7 +234,8 @@ def write_out(result: Tensor, out) -> Tensor:
 SAME_SHAPE = """abs sqrt rsqrt square exp exp2 expm1 log log2 log10 log1p sigmoid tanh
 sin cos tan sinh cosh asin acos atan asinh acosh atanh arcsin arccos arctan arcsinh arccosh
 arctanh atan2 floor ceil round trunc fix frac sign sgn reciprocal clamp_min clamp_max
-clip erf erfc erfinv lgamma digamma i0 logit xlogy hypot copysign heaviside
+clip erf erfc erfinv lgamma digamma i0 logit xlogy hypot copysign heaviside sinc gcd lcm
+nextafter
 nan_to_num deg2rad rad2deg addcmul addcdiv lerp tril triu fmod remainder cumsum cumprod
 logical_not logical_and logical_or logical_xor negative multiply divide subtract
 floor_divide eq ne lt le gt ge greater greater_equal less less_equal not_equal
@@ -266,5 +267,5 @@ METHODS = {
     "__setitem__": setitem_,
     "__iadd__": iadd, "__isub__": isub, "__imul__": imul, "__itruediv__": itruediv,
     **{f"__i{name}__": _augmented(f"__{name}__") for name in ("and", "or", "xor", "lshift",
-                                                              "rshift")},
+                                                              "rshift", "floordiv", "mod")},
 }

@@ -106,13 +106,29 @@ def signbit(input, *, out=None):  # noqa: A002
     return write_out(ops.less(ops.atan2(x, -1.0), 0), out)
 
 
+def isposinf(input, *, out=None):  # noqa: A002
+    """True where +inf (never for integers and bools, which hold no infinity)."""
+    return write_out(_is_infinity(as_tensor(input), float("inf")), out)
+
+
+def isneginf(input, *, out=None):  # noqa: A002
+    """True where -inf (never for integers and bools)."""
+    return write_out(_is_infinity(as_tensor(input), -float("inf")), out)
+
+
+def _is_infinity(x, infinity):
+    if not x.dtype.is_floating:
+        return ops.zeros_like(x, dtypes.bool_)
+    return ops.equal(x, infinity)
+
+
 def positive(input):  # noqa: A002
     return input
 
 
 METHODS = {
     "all": all, "any": any, "isclose": isclose, "allclose": allclose, "equal": torch_equal,
-    "is_nonzero": is_nonzero, "signbit": signbit,
+    "is_nonzero": is_nonzero, "signbit": signbit, "isposinf": isposinf, "isneginf": isneginf,
     "greater": with_other(ops.greater), "greater_equal": with_other(ops.greater_equal),
     "less": with_other(ops.less), "less_equal": with_other(ops.less_equal),
     "not_equal": with_other(ops.not_equal),

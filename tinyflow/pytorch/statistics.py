@@ -9,6 +9,8 @@ computed from the data (a graph break under tinyflow.compile) and the values gat
 from __future__ import annotations
 
 import math
+from collections import namedtuple
+
 import numpy as np
 
 from .. import ops
@@ -20,7 +22,7 @@ from ..ops.product import cumulative_product
 from ..ops.product import reduce_prod
 from .inplace import write_out
 from .movement import flatten, narrow
-from .reduce import MaxResult, widened as _widened
+from .reduce import MaxResult, correction_of, widened as _widened
 
 ValuesIndices = MaxResult   # (values, indices): median, kthvalue, mode, cummax, cummin
 
@@ -461,7 +463,49 @@ def bincount(input, weights=None, minlength=0):  # noqa: A002
     return Tensor._eager(counts.astype(w.dtype.np if w.dtype.is_floating else np.float64))
 
 
+AminmaxResult = namedtuple("aminmax", ["min", "max"])
+
+
+def aminmax(input, *, dim=None, keepdim=False):  # noqa: A002
+    """(amin, amax) in one call; tied extremes share the gradient, as amin's and amax's."""
+    x = as_tensor(input)
+    if x.numel() == 0 and (dim is None or x.shape[dim] == 0):
+        raise RuntimeError("aminmax(): cannot compute aminmax over an empty dimension as the "
+                           "operation has no identity.")
+    return AminmaxResult(ops.reduce_min(x, dim, keepdim), ops.reduce_max(x, dim, keepdim))
+
+
+def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):  # noqa: A002
+    """(var, mean) over dim; PyTorch's overloads: (input, unbiased) and (input, dim,
+    unbiased, keepdim), or correction=."""
+    return _moments("var_mean", input, dim, unbiased, keepdim, correction, root=False)
+
+
+def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):  # noqa: A002
+    """(std, mean) over dim, with var_mean's overloads."""
+    return _moments("std_mean", input, dim, unbiased, keepdim, correction, root=True)
+
+
+def _moments(name, input, dim, unbiased, keepdim, correction, root):  # noqa: A002
+    x = as_tensor(input)
+    if not x.dtype.is_floating:
+        raise RuntimeError(f"{name} only support floating point and complex dtypes")
+    if isinstance(dim, bool):
+        unbiased, dim = dim, None
+    if isinstance(dim, (tuple, list)):
+        dim = tuple(dim) or None
+    wide = ops.cast(x, dtypes.float32) if x.dtype.is_reduced else x   # as PyTorch sums
+    spread = ops.var(wide, dim, correction_of(unbiased, correction), keepdim)
+    if root:
+        spread = ops.reduce.root(spread)
+    mean = ops.reduce_mean(wide, dim, keepdim)
+    if wide is x:
+        return spread, mean
+    return ops.cast(spread, x.dtype), ops.cast(mean, x.dtype)
+
+
 METHODS = {
+    "aminmax": aminmax,
     "prod": prod, "cumprod": torch_cumprod, "norm": norm, "nansum": nansum,
     "nanmean": nanmean, "median": median, "quantile": quantile, "kthvalue": kthvalue,
     "mode": mode, "cummax": cummax, "cummin": cummin, "logcumsumexp": logcumsumexp,

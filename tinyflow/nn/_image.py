@@ -61,6 +61,7 @@ def _per_dim(value, n: int, what: str) -> tuple:
 
 
 _LINEAR_MODES = {"linear": 3, "bilinear": 4, "trilinear": 5}   # mode -> input rank
+_NEAREST_MODES = ("nearest", "nearest-exact")
 
 
 def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "nearest",
@@ -75,13 +76,14 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
         raise ValueError(f"Input Error: Only 3D, 4D and 5D input Tensors supported (got "
                          f"{x.ndim}D) for the modes: nearest | linear | bilinear | trilinear "
                          f"(got {mode})")
-    if mode != "nearest" and mode not in _LINEAR_MODES:
+    if mode not in _NEAREST_MODES and mode not in _LINEAR_MODES and mode != "area":
         raise NotImplementedError(f"interpolate: mode {mode!r} is not supported (only "
-                                  f"'nearest', 'linear', 'bilinear', 'trilinear')")
+                                  f"'nearest', 'nearest-exact', 'area', 'linear', "
+                                  f"'bilinear', 'trilinear')")
     if mode in _LINEAR_MODES and x.ndim != _LINEAR_MODES[mode]:
         raise NotImplementedError(f"interpolate: mode {mode!r} needs a "
                                   f"{_LINEAR_MODES[mode]}D input, got {x.ndim}D")
-    if align_corners is not None and mode == "nearest":
+    if align_corners is not None and mode not in _LINEAR_MODES:
         raise ValueError("align_corners option can only be set with the interpolating modes: "
                          "linear | bilinear | bicubic | trilinear")
     if antialias:
@@ -99,17 +101,42 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
         out = tuple(int(math.floor(i * f)) for i, f in zip(spatial, factors))
         scales = [i / o if recompute_scale_factor else 1.0 / f
                   for i, o, f in zip(spatial, out, factors)]
-    if mode != "nearest":
+    if mode in _LINEAR_MODES:
         for dim, (i, o, s) in enumerate(zip(spatial, out, scales)):
             x = _linear_along(x, dim + 2, i, o, s, bool(align_corners))
         return x
+    if mode == "area":   # the mean of each adaptive window, one spatial dim at a time
+        for dim, (i, o) in enumerate(zip(spatial, out)):
+            x = _area_along(x, dim + 2, i, o)
+        return x
     if all(o % i == 0 and s == i / o for i, o, s in zip(spatial, out, scales)):
-        return _repeat_pixels(x, [o // i for i, o in zip(spatial, out)])
+        return _repeat_pixels(x, [o // i for i, o in zip(spatial, out)])   # either mode
+    shift = 0.5 if mode == "nearest-exact" else 0.0
     for dim, (i, o, s) in enumerate(zip(spatial, out, scales)):
-        if i != o:
-            index = np.minimum(np.floor(np.arange(o) * s).astype(np.int64), i - 1)
+        if i != o or s != 1.0:
+            index = np.minimum(np.floor((np.arange(o) + shift) * s).astype(np.int64), i - 1)
             x = ops.getitem(x, (slice(None),) * (dim + 2) + (index,))
     return x
+
+
+def _area_along(x: Tensor, axis: int, size_in: int, size_out: int) -> Tensor:
+    """out[j] = the mean of x over [floor(j in / out), ceil((j + 1) in / out)) along axis
+    (PyTorch's adaptive average pooling windows), as a product with the averaging matrix."""
+    if size_in == size_out:
+        return x
+    weights = np.zeros((size_in, size_out), x.dtype.np)
+    for j in range(size_out):
+        start, stop = j * size_in // size_out, -(-(j + 1) * size_in // size_out)
+        weights[start:stop, j] = 1.0 / (stop - start)
+    last = x.ndim - 1
+    moved = ops.transpose(x, _swap(x.ndim, axis, last))
+    return ops.transpose(ops.matmul(moved, as_tensor(weights)), _swap(x.ndim, axis, last))
+
+
+def _swap(ndim: int, a: int, b: int) -> tuple:
+    order = list(range(ndim))
+    order[a], order[b] = b, a
+    return tuple(order)
 
 
 def _linear_along(x: Tensor, axis: int, size_in: int, size_out: int, scale: float,

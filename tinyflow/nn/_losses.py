@@ -3,6 +3,7 @@ nn/functional.py. Compositions of tinyflow ops, so they differentiate twice and 
 nodes on TF1 placeholders. Class scores are in dim 1 (dim 0 for unbatched input)."""
 from __future__ import annotations
 
+import math
 import warnings
 from typing import Optional
 
@@ -294,5 +295,96 @@ def kl_div(input: Tensor, target: Tensor, size_average=None, reduce=None,
     return _reduce(loss, reduction)
 
 
+@ops.in_float32(autocast_float32=True)
+def margin_ranking_loss(input1: Tensor, input2: Tensor, target: Tensor, margin: float = 0.0,
+                        size_average=None, reduce=None, reduction: str = "mean") -> Tensor:
+    """max(0, -y (x1 - x2) + margin): y = 1 ranks x1 above x2, -1 below."""
+    x1, x2, y = as_tensor(input1), as_tensor(input2), as_tensor(target)
+    if not x1.ndim == x2.ndim == y.ndim:
+        raise ShapeError(f"margin_ranking_loss : All input tensors should have same dimension "
+                         f"but got sizes: input1: {list(x1.shape)}, input2: {list(x2.shape)}, "
+                         f"target: {list(y.shape)}")
+    loss = ops.maximum(-y * (x1 - x2) + margin, 0.0)
+    return _reduce(loss, _reduction(size_average, reduce, reduction))
+
+
+@ops.in_float32(autocast_float32=True)
+def cosine_embedding_loss(input1: Tensor, input2: Tensor, target: Tensor, margin: float = 0.0,
+                          size_average=None, reduce=None, reduction: str = "mean") -> Tensor:
+    """1 - cos(x1, x2) where y = 1, max(0, cos - margin) where y = -1 (0 for other y); the
+    cosine along the last dim, each squared norm plus 1e-12 (zero rows give 0, not NaN)."""
+    x1, x2, y = as_tensor(input1), as_tensor(input2), as_tensor(target)
+    if y.ndim + 1 != x1.ndim or x1.ndim not in (1, 2):
+        raise ShapeError(f"cosine_embedding_loss: {y.ndim}D target tensor expects "
+                         f"{y.ndim + 1}D input tensors (at most 2D), but found inputs with "
+                         f"sizes {list(x1.shape)} and {list(x2.shape)}.")
+    dot = ops.reduce_sum(x1 * x2, -1)
+    squares = (ops.reduce_sum(x1 * x1, -1) + 1e-12) * (ops.reduce_sum(x2 * x2, -1) + 1e-12)
+    cos = dot / ops.sqrt(squares)
+    loss = (ops.where(ops.equal(y, 1), 1.0 - cos, 0.0)
+            + ops.where(ops.equal(y, -1), ops.maximum(cos - margin, 0.0), 0.0))
+    return _reduce(loss, _reduction(size_average, reduce, reduction))
+
+
+@ops.in_float32(autocast_float32=True)
+def multi_margin_loss(input: Tensor, target: Tensor, p: int = 1, margin: float = 1.0,
+                      weight: Optional[Tensor] = None, size_average=None, reduce=None,
+                      reduction: str = "mean") -> Tensor:
+    """The multi-class hinge loss: sum over classes i != y of w_y max(0, margin - x_y +
+    x_i)^p, divided by the number of classes."""
+    if p not in (1, 2):
+        raise ValueError("only p == 1 and p == 2 supported")
+    x, t = as_tensor(input), as_tensor(target)
+    if x.ndim not in (1, 2) or x.numel() == 0:
+        raise ShapeError(f"multi_margin_loss: Expected non-empty vector or matrix with "
+                         f"optional 0-dim batch size, but got: {list(x.shape)}")
+    if t.dtype is not dtypes.int64:
+        raise DTypeError(f"multi_margin_loss: expected scalar type Long but found "
+                         f"{t.dtype.name} (target class indices)")
+    batch, classes = (1, x.shape[0]) if x.ndim == 1 else x.shape
+    if t.numel() != batch or t.ndim > 1:
+        raise ShapeError(f"multi_margin_loss: target tensor should be 1-D with size equal to "
+                         f"the number of input samples (batch size). Expected target size "
+                         f"[{batch}], but got {list(t.shape)}. Input has shape "
+                         f"{list(x.shape)}.")
+    if weight is not None and tuple(as_tensor(weight).shape) != (classes,):
+        raise ShapeError(f"multi_margin_loss: inconsistent weight size, expected {classes} "
+                         f"but got {list(as_tensor(weight).shape)}")
+    if not t.is_symbolic and t.numel() and (t.numpy().min() < 0 or t.numpy().max() >= classes):
+        raise IndexError(f"multi_margin_loss: target out of range (classes 0..{classes - 1})")
+    rows, ids = ops.reshape(x, (batch, classes)), ops.reshape(t, (batch, 1))
+    picked = ops.gather(rows, 1, ids)
+    hinge = ops.maximum(rows - picked + margin, 0.0)
+    if p == 2:
+        hinge = hinge * hinge
+    if weight is not None:
+        hinge = hinge * ops.reshape(ops.gather(as_tensor(weight), 0, ops.reshape(t, (batch,))),
+                                    (batch, 1))
+    others = 1.0 - ops.one_hot(ops.reshape(t, (batch,)), classes, hinge.dtype)
+    loss = ops.reduce_sum(hinge * others, 1) / classes
+    return _reduce(loss if x.ndim == 2 else ops.reshape(loss, ()),
+                   _reduction(size_average, reduce, reduction))
+
+
+@ops.in_float32(autocast_float32=True)
+def poisson_nll_loss(input: Tensor, target: Tensor, log_input: bool = True,
+                     full: bool = False, size_average=None, eps: float = 1e-8, reduce=None,
+                     reduction: str = "mean") -> Tensor:
+    """The negative log-likelihood of a Poisson count `target` with rate exp(input)
+    (log_input) or input; `full` adds Stirling's term for log(target!) where target > 1."""
+    x, t = as_tensor(input), as_tensor(target)
+    if log_input:
+        loss = ops.exp(x) - t * x
+    else:
+        loss = x - t * ops.log(x + eps)
+    if full:
+        big = t > 1
+        safe = ops.where(big, t, 1.0)
+        stirling = safe * ops.log(safe) - safe + 0.5 * ops.log(2 * math.pi * safe)
+        loss = loss + ops.where(big, stirling, 0.0)
+    return _reduce(loss, _reduction(size_average, reduce, reduction))
+
+
 __all__ = ["binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy",
-           "huber_loss", "kl_div", "l1_loss", "mse_loss", "nll_loss", "smooth_l1_loss"]
+           "cosine_embedding_loss", "huber_loss", "kl_div", "l1_loss", "margin_ranking_loss",
+           "mse_loss", "multi_margin_loss", "nll_loss", "poisson_nll_loss", "smooth_l1_loss"]

@@ -84,6 +84,43 @@ def avg_pool1d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bo
     return ops.squeeze(out, 2)
 
 
+def _one_d(name: str, x: Tensor, output_size) -> int:
+    if x.ndim not in (2, 3):
+        raise ValueError(f"{name}(): Expected 2D or 3D tensor, but got {tuple(x.shape)}")
+    size = _tuple(output_size, 1, "output_size")[0]
+    if size < 0 or (size == 0 and x.shape[-1]):
+        raise ValueError(f"{name}(): output_size must be positive, got {size}")
+    return size
+
+
+def adaptive_avg_pool1d(input: Tensor, output_size) -> Tensor:
+    """adaptive_avg_pool2d over a height-1 image: [N, C, L] (or [C, L])."""
+    x = as_tensor(input)
+    size = _one_d("adaptive_avg_pool1d", x, output_size)
+    batched = x if x.ndim == 3 else ops.expand_dims(x, 0)
+    out = ops.squeeze(_pool.adaptive_avg_pool2d(ops.expand_dims(batched, 2), (1, size)), 2)
+    return out if x.ndim == 3 else ops.squeeze(out, 0)
+
+
+def adaptive_max_pool1d(input: Tensor, output_size, return_indices: bool = False):
+    """The max of each adaptive window of [N, C, L] (or [C, L]) and, if asked, its position
+    (the first maximum, as PyTorch's): the windows gathered into a [.., L_out, widest]
+    block, short ones padded with their own first element (which never wins over it)."""
+    x = as_tensor(input)
+    size = _one_d("adaptive_max_pool1d", x, output_size)
+    windows = _adaptive_windows(x.shape[-1], size)
+    width = max((b - a for a, b in windows), default=1)
+    positions = np.array([[a + k if a + k < b else a for k in range(width)]
+                          for a, b in windows], np.int64).reshape(size, width)
+    block = ops.getitem(x, (Ellipsis, positions))
+    first = ops.expand_dims(ops.argmax(block, -1), -1)
+    values = ops.squeeze(ops.gather(block, -1, first), -1)
+    if not return_indices:
+        return values
+    ramp = ops.expand(as_tensor(positions), tuple(block.shape))
+    return values, ops.squeeze(ops.gather(ramp, -1, first), -1)
+
+
 def _adaptive_windows(size: int, out: int) -> list:
     """PyTorch's adaptive windows: [floor(i in / out), ceil((i + 1) in / out))."""
     return [(i * size // out, -(-(i + 1) * size // out)) for i in range(out)]
@@ -170,4 +207,4 @@ def conv3d(input: Tensor, weight: Tensor, bias=None, stride=1, padding=0, dilati
     return out
 
 
-__all__ = ["adaptive_max_pool2d", "avg_pool1d", "conv3d", "max_unpool2d"]
+__all__ = ["adaptive_avg_pool1d", "adaptive_max_pool1d", "adaptive_max_pool2d", "avg_pool1d", "conv3d", "max_unpool2d"]

@@ -21,14 +21,18 @@ from ..core.tensor import EAGER, Tensor
 from ..ops import conv as _conv
 from ..ops.linalg import _AFFINE
 from ..ops import pool as _pool
+from ..pytorch.inplace import write_out as _write_out
 from ..pytorch.movement import chunk as _chunk
+from ..pytorch.statistics import vector_norm as _vector_norm
 from ._losses import (binary_cross_entropy, binary_cross_entropy_with_logits,  # noqa: F401
-                     cross_entropy, huber_loss, kl_div, l1_loss, mse_loss, nll_loss,
-                     smooth_l1_loss)
+                     cosine_embedding_loss, cross_entropy, huber_loss, kl_div, l1_loss,
+                     margin_ranking_loss, mse_loss, multi_margin_loss, nll_loss,
+                     poisson_nll_loss, smooth_l1_loss)
 from ._image import instance_norm, interpolate, pixel_shuffle, pixel_unshuffle  # noqa: F401
 from ._grid import affine_grid, grid_sample  # noqa: F401
 from ._patches import fold, unfold  # noqa: F401
 from ._pool_extra import adaptive_max_pool2d, avg_pool1d, conv3d, max_unpool2d  # noqa: F401
+from ._pool_extra import adaptive_avg_pool1d, adaptive_max_pool1d  # noqa: F401
 from ._pool_extra import max_pool2d_indices as _max_pool2d_indices
 
 # ---- activations ---------------------------------------------------------------------------
@@ -268,6 +272,21 @@ def conv_transpose2d(input: Tensor, weight: Tensor, bias: Optional[Tensor] = Non
     if bias is not None:
         out = out + ops.reshape(bias, (1, -1, 1, 1))
     return out
+
+
+def conv_transpose1d(input: Tensor, weight: Tensor, bias: Optional[Tensor] = None, stride=1,
+                     padding=0, output_padding=0, groups: int = 1, dilation=1) -> Tensor:
+    """conv_transpose2d over a height-1 image: x [N, C_in, L] (or [C_in, L]), weight
+    [C_in, C_out / groups, k]."""
+    x = as_tensor(input)
+    if x.ndim not in (2, 3) or as_tensor(weight).ndim != 3:
+        raise ValueError(f"conv_transpose1d: expected a 2-D or 3-D input and a 3-D weight, "
+                         f"got {tuple(x.shape)} and {tuple(as_tensor(weight).shape)}")
+    one = lambda v: _pair(v, 1)[0]  # noqa: E731
+    out = conv_transpose2d(ops.expand_dims(x, -2), ops.expand_dims(weight, 2), bias,
+                           (1, one(stride)), (0, one(padding)), (0, one(output_padding)),
+                           groups, (1, one(dilation)))
+    return ops.squeeze(out, -2)
 
 
 # ---- pooling -------------------------------------------------------------------------------
@@ -587,12 +606,14 @@ def additive_mask(scores: Tensor, keep: Tensor) -> Tensor:
 
 
 @ops.in_float32
-def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -> Tensor:
+def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12,
+              out: Optional[Tensor] = None) -> Tensor:
     """input / max(||input||_p along dim, eps)."""
-    if p != 2.0:
-        raise NotImplementedError("normalize: only p=2 is supported")
-    norm = ops.reduce.root(ops.reduce_sum(input * input, dim, keepdims=True))
-    return input / ops.maximum(norm, eps)
+    if p == 2.0:
+        norm = ops.reduce.root(ops.reduce_sum(input * input, dim, keepdims=True))
+    else:
+        norm = _vector_norm(input, p, dim, keepdim=True)
+    return _write_out(input / ops.maximum(norm, eps), out)
 
 
 @ops.in_float32

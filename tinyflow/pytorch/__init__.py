@@ -63,9 +63,10 @@ from .statistics import (bincount, cummax, cummin, diff, dist, histc, kthvalue, 
                          quantile, trace)
 from .statistics import torch_cumprod as cumprod
 from .elementwise import (acos, acosh, addcdiv, addcmul, asin, asinh, atan, atanh, copysign,
-                          cosh, deg2rad, erfc, exp2, float_power, fmax, fmin, frac, gcd,
-                          heaviside, hypot, lcm, logaddexp, logaddexp2, logit, nan_to_num,
-                          nextafter, rad2deg, reciprocal, sgn, sinc, sinh, tan, trunc, xlogy)
+                          cosh, deg2rad, erfc, exp2, float_power, fmax, fmin, frac,
+                          heaviside, hypot, logaddexp, logaddexp2, logit, nan_to_num, rad2deg,
+                          reciprocal, sgn, sinc, sinh, tan, trunc, xlogy)
+from ..ops.discrete import gcd, lcm, nextafter
 from .elementwise import asin as arcsin, acos as arccos, atan as arctan, trunc as fix
 from .linalg import (addmv, baddbmm, cdist, det, ger, inner, inverse, logdet, mv, slogdet,
                      tensordot)

@@ -12,7 +12,8 @@ import numpy as np
 from .. import ops
 from ..core import dtypes
 from ..core.op import as_tensor
-from ..ops import discrete, special_functions
+from ..ops import special_functions
+from ..ops.discrete import gcd, lcm, nextafter
 from ..ops.special_functions import digamma, erfinv, i0, lgamma
 from .inplace import write_out
 from .logic import signbit
@@ -192,21 +193,6 @@ def sinc(input, *, out=None):  # noqa: A002
     zero = ops.equal(x, 0)
     scaled = ops.where(zero, 1.0, x) * math.pi
     return write_out(ops.where(zero, 1.0, ops.sin(scaled) / scaled), out)
-
-
-def gcd(input, other, *, out=None):  # noqa: A002
-    """The greatest common divisor of integers (>= 0)."""
-    return write_out(discrete.gcd(input, other), out)
-
-
-def lcm(input, other, *, out=None):  # noqa: A002
-    """The least common multiple of integers (>= 0 unless it wraps the dtype)."""
-    return write_out(discrete.lcm(input, other), out)
-
-
-def nextafter(input, other, *, out=None):  # noqa: A002
-    """The float next to input in the direction of other."""
-    return write_out(discrete.nextafter(input, other), out)
 
 
 def float_power(input, exponent, *, out=None):  # noqa: A002

@@ -8,7 +8,7 @@ from .. import ops
 from ..ops import special_functions
 from ..ops.special_functions import digamma, erfinv, i0, i1  # noqa: F401
 from ..ops.special_functions import lgamma as gammaln  # noqa: F401
-from .elementwise import _where_zero, erfc, exp2, expit, floating, logit, xlogy  # noqa: F401
+from .elementwise import _where_zero, erfc, exp2, expit, floating, logit, sinc, xlogy  # noqa: F401
 from .inplace import write_out
 from .shared_names import log_softmax, logsumexp, softmax  # noqa: F401
 
@@ -40,14 +40,6 @@ def log_ndtr(input, *, out=None):  # noqa: A002
     tail = ops.log(special_functions.erfcx(below * (-1 / math.sqrt(2))) * 0.5) - below * below * 0.5
     body = ops.log1p(special_functions.erfc(above * (1 / math.sqrt(2))) * -0.5)
     return write_out(ops.where(low, tail, body), out)
-
-
-def sinc(input, *, out=None):  # noqa: A002
-    """sin(pi x) / (pi x), 1 at 0."""
-    x = floating(input)
-    zero = ops.equal(x, 0)
-    safe = ops.where(zero, ops.ones_like(x), x) * math.pi
-    return write_out(ops.where(zero, ops.ones_like(x), ops.sin(safe) / safe), out)
 
 
 def entr(input, *, out=None):  # noqa: A002

@@ -3,12 +3,13 @@ from .activation import (ELU, GELU, GLU, Hardtanh, LeakyReLU, LogSigmoid, LogSof
                          ReLU, ReLU6, Sigmoid, SiLU, Softmax, Softplus, Softsign, Tanh)
 from .attention import MultiheadAttention
 from .container import ModuleDict, ModuleList, ParameterList, Sequential
-from .conv import Conv1d, Conv2d, Conv3d, ConvTranspose2d
+from .conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d
 from .dropout import Dropout, Dropout2d
 from .flatten import Flatten, Unflatten
 from .linear import Identity, Linear
-from .loss import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, KLDivLoss, L1Loss,
-                   MSELoss, NLLLoss, SmoothL1Loss)
+from .loss import (BCELoss, BCEWithLogitsLoss, CosineEmbeddingLoss, CrossEntropyLoss,
+                   HuberLoss, KLDivLoss, L1Loss, MarginRankingLoss, MSELoss, MultiMarginLoss,
+                   NLLLoss, PoissonNLLLoss, SmoothL1Loss)
 from .module import Module, Parameter
 from .normalization import (BatchNorm1d, BatchNorm2d, GroupNorm, InstanceNorm1d, InstanceNorm2d,
                             LayerNorm, RMSNorm)
@@ -16,8 +17,8 @@ from .padding import (ConstantPad2d, ReflectionPad1d, ReflectionPad2d, Replicati
                       ReplicationPad2d, ZeroPad2d)
 from .distance import CosineSimilarity, PairwiseDistance
 from .pixelshuffle import Fold, PixelShuffle, PixelUnshuffle, Unfold, Upsample
-from .pooling import (AdaptiveAvgPool2d, AdaptiveMaxPool2d, AvgPool1d, AvgPool2d, MaxPool1d,
-                      MaxPool2d, MaxUnpool2d)
+from .pooling import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveMaxPool1d,
+                      AdaptiveMaxPool2d, AvgPool1d, AvgPool2d, MaxPool1d, MaxPool2d, MaxUnpool2d)
 from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from .sparse import Embedding
 from .transformer import (Transformer, TransformerDecoder, TransformerDecoderLayer,
@@ -36,4 +37,6 @@ __all__ = ["AdaptiveAvgPool2d", "AvgPool2d", "BCELoss", "BCEWithLogitsLoss", "Ba
            "ConstantPad2d", "InstanceNorm1d", "InstanceNorm2d", "PixelShuffle", "PixelUnshuffle",
            "CosineSimilarity", "PairwiseDistance", "Fold", "Unfold",
            "ReflectionPad1d", "ReflectionPad2d", "ReplicationPad1d", "ReplicationPad2d",
-           "Upsample", "ZeroPad2d", "AdaptiveMaxPool2d", "AvgPool1d", "MaxUnpool2d", "Conv3d"]
+           "Upsample", "ZeroPad2d", "AdaptiveMaxPool2d", "AvgPool1d", "MaxUnpool2d", "Conv3d",
+           "ConvTranspose1d", "AdaptiveAvgPool1d", "AdaptiveMaxPool1d", "MarginRankingLoss",
+           "CosineEmbeddingLoss", "MultiMarginLoss", "PoissonNLLLoss"]

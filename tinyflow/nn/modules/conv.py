@@ -121,24 +121,43 @@ class Conv1d(_ConvNd):
                         self.groups)
 
 
-class ConvTranspose2d(_ConvNd):
-    """The transposed 2-D convolution (the input gradient of a Conv2d): upsamples [N, C, H, W]
-    by `stride`, as in decoders and GAN generators."""
+class _ConvTransposeNd(_ConvNd):
+    """The transposed convolutions' settings: output_padding, zeros padding only."""
 
-    n = 2
     transposed = True
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
                  output_padding=0, groups: int = 1, bias: bool = True, dilation=1,
                  padding_mode: str = "zeros", device=None, dtype=None) -> None:
         if padding_mode != "zeros":
-            raise ValueError('Only "zeros" padding mode is supported for ConvTranspose2d')
+            raise ValueError(f'Only "zeros" padding mode is supported for '
+                             f'{type(self).__name__}')
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
                          groups, bias, padding_mode, dtype=dtype)
         self.output_padding = F._pair(output_padding, self.n)
+
+
+class ConvTranspose2d(_ConvTransposeNd):
+    """The transposed 2-D convolution (the input gradient of a Conv2d): upsamples [N, C, H, W]
+    by `stride`, as in decoders and GAN generators."""
+
+    n = 2
 
     def forward(self, input, output_size=None):
         if output_size is not None:
             raise NotImplementedError("ConvTranspose2d: output_size (use output_padding)")
         return F.conv_transpose2d(input, self.weight, self.bias, self.stride, self.padding,
+                                  self.output_padding, self.groups, self.dilation)
+
+
+class ConvTranspose1d(_ConvTransposeNd):
+    """The transposed 1-D convolution over [N, C, L] (or [C, L]): weight [in, out / groups,
+    k]."""
+
+    n = 1
+
+    def forward(self, input, output_size=None):
+        if output_size is not None:
+            raise NotImplementedError("ConvTranspose1d: output_size (use output_padding)")
+        return F.conv_transpose1d(input, self.weight, self.bias, self.stride, self.padding,
                                   self.output_padding, self.groups, self.dilation)

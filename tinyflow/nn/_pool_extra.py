@@ -8,6 +8,7 @@ import math
 import numpy as np
 
 from .. import ops
+from ..core.errors import ShapeError
 from ..core.op import apply, as_tensor
 from ..core.tensor import Tensor
 from ..ops import conv as _conv
@@ -86,7 +87,7 @@ def avg_pool1d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bo
 
 def _one_d(name: str, x: Tensor, output_size) -> int:
     if x.ndim not in (2, 3):
-        raise ValueError(f"{name}(): Expected 2D or 3D tensor, but got {tuple(x.shape)}")
+        raise ShapeError(f"{name}(): Expected 2D or 3D tensor, but got {tuple(x.shape)}")
     size = _tuple(output_size, 1, "output_size")[0]
     if size < 0 or (size == 0 and x.shape[-1]):
         raise ValueError(f"{name}(): output_size must be positive, got {size}")

@@ -15,6 +15,7 @@ import numpy as np
 
 from .. import ops
 from ..core import dtypes
+from ..core.errors import ShapeError
 from ..core.modes import AUTOCAST_THREADS, autocast_state, no_grad, trace_state
 from ..core.op import apply, as_tensor, shared
 from ..core.tensor import EAGER, Tensor
@@ -280,7 +281,7 @@ def conv_transpose1d(input: Tensor, weight: Tensor, bias: Optional[Tensor] = Non
     [C_in, C_out / groups, k]."""
     x = as_tensor(input)
     if x.ndim not in (2, 3) or as_tensor(weight).ndim != 3:
-        raise ValueError(f"conv_transpose1d: expected a 2-D or 3-D input and a 3-D weight, "
+        raise ShapeError(f"conv_transpose1d: expected a 2-D or 3-D input and a 3-D weight, "
                          f"got {tuple(x.shape)} and {tuple(as_tensor(weight).shape)}")
     one = lambda v: _pair(v, 1)[0]  # noqa: E731
     out = conv_transpose2d(ops.expand_dims(x, -2), ops.expand_dims(weight, 2), bias,

@@ -111,11 +111,9 @@ def writable_memory(array: np.ndarray, one_value: bool = False) -> np.ndarray:
     (unless the caller writes `one_value` everywhere: fill_, zero_)."""
     if array.flags.writeable:
         return array
-    if not one_value and any(stride == 0 and size > 1 for stride, size in zip(array.strides, array.shape)):
+    if not one_value and overlaps(array):
         raise RuntimeError(OVERLAP)
-    root = array
-    while isinstance(root.base, np.ndarray):
-        root = root.base
+    root = storage_of(array)
     if not (root.flags.writeable and (root.flags.c_contiguous or root.flags.f_contiguous)):
         raise ValueError("assignment destination is read-only")
     offset = (array.__array_interface__["data"][0] - root.__array_interface__["data"][0])
@@ -123,6 +121,39 @@ def writable_memory(array: np.ndarray, one_value: bool = False) -> np.ndarray:
     # from_numpy of one, is one block too)
     flat = root.ravel(order="A")[offset // root.itemsize:]
     return np.lib.stride_tricks.as_strided(flat, array.shape, array.strides, writeable=True)
+
+
+def storage_of(array: np.ndarray) -> np.ndarray:
+    """The array whose buffer `array` looks into (itself if it owns its memory), also through
+    NumPy's as_strided, whose result's base is a stand-in holding the array it views."""
+    while True:
+        base = array.base
+        if not isinstance(base, np.ndarray):
+            base = getattr(base, "base", None)   # as_strided's DummyArray
+            if not isinstance(base, np.ndarray):
+                return array
+        array = base
+
+
+def overlaps(array: np.ndarray) -> bool:
+    """Whether two elements of `array` share memory (a stride-0 dim of an expand, the windows
+    of an unfold). Dims sorted by stride that each step past all the dims below do not; where
+    that test fails, the elements' offsets are compared."""
+    if 0 in array.shape:
+        return False
+    reach = 0
+    for stride, size in sorted((abs(s), n) for s, n in zip(array.strides, array.shape) if n > 1):
+        if stride < reach + array.itemsize:
+            break
+        reach += stride * (size - 1)
+    else:
+        return False
+    if array.size > 1 << 22:
+        return True
+    offsets = np.zeros((), np.int64)
+    for stride, size in zip(array.strides, array.shape):
+        offsets = np.add.outer(offsets, np.arange(size, dtype=np.int64) * stride)
+    return np.unique(offsets).size < offsets.size
 
 
 def _refuse_leaf(target: Tensor) -> None:

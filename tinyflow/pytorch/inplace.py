@@ -10,7 +10,7 @@ import warnings
 import numpy as np
 
 from .. import ops
-from ..autodiff.tape import OVERLAP, writable_memory, write_inplace
+from ..autodiff.tape import OVERLAP, overlaps, writable_memory, write_inplace
 from ..core.dtypes import promote, weak_scalar
 from ..core.modes import TRACING_THREADS, grad_mode, trace_state
 from ..core.random import generator
@@ -158,8 +158,8 @@ def _as_view_index(index):
 
 
 def _shares_memory_within(array) -> bool:
-    return not array.flags.writeable and any(
-        stride == 0 and size > 1 for stride, size in zip(array.strides, array.shape))
+    """Read-only views whose elements share memory: expands, overlapping unfold windows."""
+    return not array.flags.writeable and overlaps(array)
 
 
 # `x += y` writes into x when eager; on a symbolic tensor it is `x = x + y` (as in TF1)

@@ -6,20 +6,9 @@ from __future__ import annotations
 import numpy as np
 
 from .. import ops
+from ..autodiff.tape import overlaps, storage_of as _storage
 from ..core.modes import grad_mode
 from ..core.tensor import Tensor
-
-
-def _storage(arr: np.ndarray) -> np.ndarray:
-    """The array whose buffer `arr` looks into (itself if it owns its memory), also through
-    NumPy's as_strided, whose result's base is a stand-in holding the array it views."""
-    while True:
-        base = arr.base
-        if not isinstance(base, np.ndarray):
-            base = getattr(base, "base", None)   # as_strided's DummyArray
-            if not isinstance(base, np.ndarray):
-                return arr
-        arr = base
 
 
 def flat_storage(root: np.ndarray):
@@ -83,6 +72,8 @@ def as_strided(x, size, stride, storage_offset=None) -> Tensor:
                            "(a NumPy view given to from_numpy?); call .contiguous() first")
     data = np.lib.stride_tricks.as_strided(flat[offset:], size,
                                            tuple(s * arr.itemsize for s in stride))
+    if overlaps(data):   # read-only: a write goes through writable_memory's overlap check
+        data.flags.writeable = False
     out = Tensor._eager(data)
     out._base = x if x._base is None else x._base
     out._version = x._version   # writes through either bump the version both see

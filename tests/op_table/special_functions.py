@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+import tinyflow as tf
 from tinyflow.ops.special_functions import (digamma, erfc, erfcx, erfinv, i0, i0e, i1, i1e,
                                             lgamma, trigamma)
 
@@ -23,13 +24,13 @@ def inside_unit(rng, shape):
 
 
 def _by_torch(name, *args):
-    def reference(x):
+    def reference(x, **kwargs):
         import torch   # noqa: PLC0415  (the oracle, loaded on first use)
         t = torch.from_numpy(np.ascontiguousarray(x))
         if not t.is_floating_point():
             t = t.to(torch.float32)
         space = torch.special if name.startswith("special_") else torch
-        return getattr(space, name.removeprefix("special_"))(*args, t).numpy()
+        return getattr(space, name.removeprefix("special_"))(*args, t, **kwargs).numpy()
     reference.__name__ = f"torch_{name}"
     return reference
 
@@ -42,6 +43,13 @@ def np_trigamma(x):
     head = np.sum(1 / (v + np.arange(n)) ** 2, axis=1)
     z = v[:, 0] + n
     return (head + 1 / z + 1 / (2 * z * z) + 1 / (6 * z ** 3)).reshape(x.shape).astype(x.dtype)
+
+
+def odds(rng, shape):
+    """Inside (0, 1), some beyond the clamp [0.2, 0.8] the eps cases use (not near it)."""
+    parts = [rng.uniform(0.05, 0.15, shape), rng.uniform(0.3, 0.7, shape),
+             rng.uniform(0.85, 0.95, shape)]
+    return np.choose(rng.integers(0, 3, shape), parts)
 
 
 def zeros(rng, shape):
@@ -76,6 +84,10 @@ BESSEL_SAMPLES = (S(A(3, 4, domain=bessel_domain)), S(A(4, 5, domain=bessel_doma
 SAMPLES = (S(A(3, 4, domain=gamma_domain)), S(A(5, domain=gamma_domain, layout="step")),
            S(A(0, 2, domain=gamma_domain)))
 CASES: list[OpCase] = [
+    OpCase("logit", tf.logit, _by_torch("logit"),
+           (S(A(3, 4, domain=odds)), S(A(4, 5, domain=odds, layout="T")), S(A(0, 3)),
+            S(A(3, 4, domain=odds), eps=0.2), S(A(5, domain=odds, layout="step"), eps=0.2)),
+           NUMBERS, floating),
     OpCase("lgamma", lgamma, _by_torch("lgamma"), SAMPLES, NUMBERS, floating),
     OpCase("digamma", digamma, _by_torch("digamma"), SAMPLES, NUMBERS, floating,
            second_order=False),   # trigamma, its derivative, has no derivative here

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import math
 
+from typing import Optional
+
 from ..core.op import apply, as_tensor
 from ..core.tensor import Tensor
-from .math import Unary, equal, exp, sign, where
+from .math import Unary, equal, exp, greater, less, logical_or, sign, where
 
 
 class Lgamma(Unary):
@@ -103,6 +105,21 @@ class I1e(Unary):
         zero = equal(x, 0)
         slope = i0e(x) - out * (sign(x) + 1.0 / where(zero, 1.0, x))
         return v * where(zero, 0.5, slope)
+
+
+class Logit(Unary):
+    """log(p / (1 - p)), p first clamped to [eps, 1 - eps] when eps is given. An op so that
+    its derivative 1 / (p (1 - p)) is PyTorch's at the edges: inf at 0 and 1, NaN outside
+    [0, 1] without eps, 0 outside the clamp with it (a composition gives NaN at 0 and 1)."""
+    name = "logit"
+    saves_output = False
+    eps: Optional[float] = None
+
+    def chain(self, k, v, out, x):
+        slope = v / (x * (1 - x))
+        if self.eps is None:
+            return where(logical_or(less(x, 0), greater(x, 1)), math.nan, slope)
+        return where(logical_or(less(x, self.eps), greater(x, 1 - self.eps)), 0.0, slope)
 
 
 def _unary_op(op_cls):

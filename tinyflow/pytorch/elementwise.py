@@ -11,7 +11,7 @@ import numpy as np
 
 from .. import ops
 from ..core import dtypes
-from ..core.op import as_tensor
+from ..core.op import apply, as_tensor
 from ..ops import special_functions
 from ..ops.discrete import gcd, lcm, nextafter
 from ..ops.special_functions import digamma, erfinv, i0, lgamma
@@ -168,11 +168,10 @@ def _where_zero(x, y, bad, safe: float):
 
 
 def logit(input, eps=None, *, out=None):  # noqa: A002
-    """log(p / (1 - p)), p clamped to [eps, 1 - eps] when eps is given."""
-    p = floating(input)
-    if eps is not None:
-        p = ops.clamp(p, eps, 1 - eps)
-    return write_out(ops.log(p / (1 - p)), out)
+    """log(p / (1 - p)), p clamped to [eps, 1 - eps] when eps is given (one op: its
+    gradient is PyTorch's at and beyond the edges)."""
+    op = special_functions.Logit() if eps is None else special_functions.Logit(eps=float(eps))
+    return write_out(apply(op, as_tensor(input)), out)
 
 
 def addcmul(input, tensor1, tensor2, *, value=1, out=None):  # noqa: A002

@@ -22,7 +22,27 @@ from .sparse import spmm
 
 def sub(x, other, name=None, *, alpha=1, out=None):
     """`torch.sub(x, other, alpha=2)` (x - 2 other) or TF1's `tf.sub(x, y, name)`."""
-    return write_out(ops.subtract(x, other if alpha == 1 else other * alpha, name=name), out)
+    if alpha != 1 or type(alpha) is not int:
+        x, other = times_alpha(x, other, alpha, subtract=True)
+    return write_out(ops.subtract(x, other, name=name), out)
+
+
+def times_alpha(x, other, alpha, subtract: bool = False) -> tuple:
+    """(x, alpha * other) as torch's add and sub take alpha: in the result's dtype, so bools
+    stay bools (alpha only says whether other counts); a float alpha with an integer result,
+    or a bool alpha with a non-bool one, refused as PyTorch refuses them."""
+    x, y = operands(x, other)
+    dtype = dtypes.promote(x.dtype, y.dtype)
+    if subtract and (x.dtype.is_bool or y.dtype.is_bool):
+        return x, y   # subtract refuses bools by name
+    if isinstance(alpha, bool) and not dtype.is_bool:
+        raise RuntimeError("Boolean alpha only supported for Boolean results.")
+    if isinstance(alpha, float) and not dtype.is_floating:
+        raise RuntimeError("For integral input tensors, argument alpha must not be a floating "
+                           "point number.")
+    if dtype.is_bool:
+        return x, (y if alpha else ops.zeros_like(y))
+    return x, y * alpha
 
 
 def mul(x, other, name=None, *, out=None):
@@ -46,12 +66,18 @@ def masked_fill(x, mask, value):
 
 
 def fmod(x, other):
-    """C's remainder, with the sign of `x` (remainder's has the sign of `other`)."""
-    y = other
+    """C's remainder, with the sign of `x` (remainder's has the sign of `other`); a finite x
+    by an infinite `other` is x itself (remainder's would be inf or NaN)."""
+    x, y = operands(x, other)
+    infinite = None
+    if dtypes.promote(x.dtype, y.dtype).is_floating:
+        infinite = ops.logical_and(isinf(y), isfinite(x))
+        y = ops.where(infinite, 1.0, y)
     r = ops.remainder(x, y)
     flip = ops.logical_and(ops.not_equal(r, 0),
                            ops.not_equal(ops.less(x, 0), ops.less(y, 0)))
-    return ops.where(flip, r - y, r)
+    out = ops.where(flip, r - y, r)
+    return out if infinite is None else ops.where(infinite, x, out)
 
 
 def keep_where(x, condition, other):

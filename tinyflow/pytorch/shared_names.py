@@ -23,7 +23,7 @@ from .creation import dtype_or, ignored_options, leaf, torch_normal
 from .dtype import check_device
 from .inplace import write_out
 from .logic import torch_equal
-from .math import with_other
+from .math import times_alpha, with_other
 from .movement import flatten, narrow, repeat, torch_split, torch_transpose
 from .reduce import correction_of, torch_argmax, torch_argmin, torch_sort, widened
 from .scatter_gather import flat_take, nonzero
@@ -118,7 +118,9 @@ def broadcast_to(x, shape, name=None) -> Tensor:
 
 def add(x, y, name=None, *, alpha=1, out=None):
     """`torch.add(x, y, alpha=2)` (x + 2 y) or `tf.add(x, y, name)`."""
-    return write_out(ops.add(x, y if alpha == 1 else y * alpha, name=name), out)
+    if alpha != 1 or type(alpha) is not int:
+        x, y = times_alpha(x, y, alpha)
+    return write_out(ops.add(x, y, name=name), out)
 
 
 def clamp(x, min=None, max=None, out=None):  # noqa: A002

@@ -288,9 +288,7 @@ def nanmedian(input, dim=None, keepdim=False, *, out=None):  # noqa: A002
     x = as_tensor(input)
     if not x.dtype.is_floating:
         return median(x, dim, keepdim, out=out)
-    source, axis = (ops.reshape(x, (-1,)), 0) if dim is None else (x, dim % max(x.ndim, 1))
-    if source.ndim == 0:
-        source = ops.reshape(source, (1,))
+    source, axis = (ops.reshape(x, (-1,)), 0) if dim is None else (x, dim % x.ndim)
     if source.shape[axis] == 0:
         return median(x, dim, keepdim, out=out)
     sorted_x, order = _sorted_along(source, axis)

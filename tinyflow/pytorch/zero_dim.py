@@ -17,7 +17,8 @@ from ..core.tensor import Tensor
 NAMES = ("sum", "mean", "max", "min", "amax", "amin", "argmax", "argmin", "softmax",
          "log_softmax", "cumsum", "cumprod", "logsumexp", "flip", "norm", "std", "var",
          "prod", "all", "any", "median", "nansum", "nanmean", "count_nonzero", "cummax",
-         "cummin", "logcumsumexp", "kthvalue", "mode", "aminmax", "std_mean", "var_mean")
+         "cummin", "logcumsumexp", "kthvalue", "mode", "aminmax", "std_mean", "var_mean",
+         "nanmedian")
 # where dim comes positionally when it is not the first argument: norm(p, dim), kthvalue(k, dim)
 DIM_POSITION = {"norm": 1, "kthvalue": 1}
 # the ones whose dim defaults to -1 (not to all dims): `torch.tensor(3.).mode()` works too

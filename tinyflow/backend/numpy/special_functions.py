@@ -222,3 +222,12 @@ def i0e(op, x):
     out = np.where(small, np.i0(near) * np.exp(-near),
                    _asymptotic(np.where(small, _SERIES_UP_TO + 1, a), 0, scaled=True))
     return out.astype(_result_dtype(x))
+
+
+@kernel(sf.Logit)
+def logit(op, x):
+    p = np.asarray(x, _result_dtype(x))
+    if op.eps is not None:
+        p = np.clip(p, op.eps, 1 - op.eps)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.log(p / (1 - p))

@@ -74,6 +74,24 @@ VALUES = {
     "std_mean empty dims": lambda L: L.std_mean(_x(L), dim=[]),
     "std_mean float16": lambda L: L.std_mean(_x(L).half(), 1),
     "std_mean bfloat16": lambda L: L.std_mean(_x(L).bfloat16()),
+    # behaviours fixed to match PyTorch's
+    "fmod by infinities": lambda L: L.fmod(L.tensor([1.5, -1.5, -0.0, INF, -2.0]),
+                                           L.tensor([INF, INF, -INF, INF, -INF])),
+    "fmod by a Python infinity": lambda L: L.fmod(L.tensor([1.5, -1.5, 0.0]), INF),
+    "add bools alpha": lambda L: L.add(L.tensor([True, False]), L.tensor([True, True]),
+                                       alpha=2),
+    "add bools alpha 0": lambda L: L.tensor([True, False]).add(L.tensor([True, True]),
+                                                               alpha=0),
+    "add bool and int alpha": lambda L: L.add(L.tensor([True, False]), L.tensor([1, 1]),
+                                              alpha=2),
+    "add int and float alpha float": lambda L: L.add(L.tensor([1, 2]), L.tensor([1.0, 1.0]),
+                                                     alpha=0.5),
+    "nanmedian 0-d keepdim": lambda L: L.nanmedian(L.tensor(3.0), 0, keepdim=True),
+    "lerp 0-d float64 weight": lambda L: L.lerp(L.tensor([1.0, 2.0]), L.tensor([3.0, 4.0]),
+                                                L.tensor(0.5, dtype=L.float64)),
+    "isclose ints": lambda L: L.isclose(L.tensor([1, 2]), L.tensor([1, 3])),
+    "hypot int and float": lambda L: L.hypot(L.tensor([3, 4]), L.tensor([4.0, 3.0])),
+    "max of bools": lambda L: L.tensor([[False, True]]).max(1),
     # the size kept, the scale not 1: sources floor(j / 1.1) (PyTorch's backward copies)
     "interpolate nearest same size": lambda L: L.nn.functional.interpolate(
         L.tensor([[[1.0, 2.0, 3.0, 4.0, 5.0]]]), scale_factor=1.1, mode="nearest"),
@@ -146,6 +164,12 @@ F_CASES = {   # name -> (fn(L, F, *inputs), float64 arrays that require grad)
     "aminmax dim": (lambda L, F, x: L.aminmax(x, dim=0), (_floats(31, 3, 2),)),
     "std_mean": (lambda L, F, x: L.std_mean(x, 1, keepdim=True), (_floats(32, 3, 4),)),
     "var_mean": (lambda L, F, x: L.var_mean(x, correction=0), (_floats(33, 3, 4),)),
+    "logit": (lambda L, F, x: L.logit(x), (np.array([-0.5, 0.0, 0.3, 1.0, 1.5, 1e-3]),)),
+    "logit eps": (lambda L, F, x: L.logit(x, 0.01),
+                  (np.array([-0.5, 0.0, 0.3, 1.0, 1.5, 1e-3]),)),
+    "logit eps 0": (lambda L, F, x: x.logit(eps=0.0), (np.array([-0.5, 0.0, 0.3, 1.0, 1.5]),)),
+    "fmod by infinities": (lambda L, F, x, y: L.fmod(x, y),
+                           (np.array([1.5, -1.5, 2.0]), np.array([INF, -INF, 0.7]))),
     "nextafter": (lambda L, F, x, y: L.nextafter(x, y),
                   (np.array([1.0, 0.0, -1.0, 3.0]), np.array([2.0, 0.0, 0.0, -5.0]))),
 }
@@ -242,6 +266,30 @@ ERRORS = {   # name -> fn(L, F); both raise, tinyflow's error an instance of the
         L.zeros(3, 4), L.tensor([0, 1, 2]), weight=L.ones(3)), RuntimeError),
     "interpolate area align_corners": (lambda L, F: F.interpolate(
         L.zeros(1, 1, 4), size=2, mode="area", align_corners=True), ValueError),
+    "add int alpha float": (lambda L, F: L.add(L.tensor([1, 2]), L.tensor([1, 1]), alpha=0.5),
+                            RuntimeError),
+    "add float alpha True": (lambda L, F: L.add(L.tensor([1.0]), L.tensor([1.0]), alpha=True),
+                             RuntimeError),
+    "sub bool alpha": (lambda L, F: L.sub(L.tensor([1.0, 2.0]), L.tensor([True, True]),
+                                          alpha=2), RuntimeError),
+    "lerp end float64": (lambda L, F: L.lerp(L.tensor([1.0]), L.tensor([3.0], dtype=L.float64),
+                                             0.5), RuntimeError),
+    "lerp 0-d end float64": (lambda L, F: L.lerp(L.tensor([1.0]),
+                                                 L.tensor(3.0, dtype=L.float64), 0.5),
+                             RuntimeError),
+    "lerp weight float64": (lambda L, F: L.lerp(L.tensor([1.0]), L.tensor([3.0]),
+                                                L.tensor([0.5], dtype=L.float64)), RuntimeError),
+    "lerp ints": (lambda L, F: L.lerp(L.tensor([1]), L.tensor([3]), 0.5), RuntimeError),
+    "isclose float32 float64": (lambda L, F: L.isclose(L.tensor([1.0]),
+                                                       L.tensor(1.0, dtype=L.float64)),
+                                RuntimeError),
+    "isclose int32 int64": (lambda L, F: L.isclose(L.tensor([1], dtype=L.int32),
+                                                   L.tensor([1])), RuntimeError),
+    "hypot ints": (lambda L, F: L.hypot(L.tensor([3]), L.tensor([4])), RuntimeError),
+    "argmax of bools": (lambda L, F: L.tensor([False, True]).argmax(), RuntimeError),
+    "argmin of bools dim": (lambda L, F: L.argmin(L.tensor([[False, True]]), 1), RuntimeError),
+    "topk of bools": (lambda L, F: L.tensor([False, True]).topk(1), RuntimeError),
+    "abs of bools": (lambda L, F: L.abs(L.tensor([False, True])), RuntimeError),
     "//= float into ints": (lambda L, F: L.tensor([7, 8]).__ifloordiv__(2.5), RuntimeError),
     "%= float tensor into ints": (lambda L, F: L.tensor([7, 8]).__imod__(L.tensor([2.5])),
                                   RuntimeError),
@@ -255,6 +303,21 @@ def test_errors_as_torch(case):
         fn(torch, torch.nn.functional)
     with pytest.raises(error):
         fn(tinyflow, tinyflow.nn.functional)
+
+
+def test_writes_into_overlapping_unfold_windows_reach_the_base_or_are_refused():
+    bases = []
+    for L in (torch, tinyflow):
+        x = L.arange(8.0)
+        windows = x.unfold(0, 4, 2)       # [0:4], [2:6], [4:8]: they overlap
+        windows[0, 3] = 100.0             # one element: x[3]
+        windows[2] = -1.0                 # a window that does not overlap itself: x[4:8]
+        bases.append(x.clone())
+        windows.fill_(5.0)                # one value everywhere
+        bases.append(x)
+    _same(bases[2:], bases[:2])
+    with pytest.raises(RuntimeError, match="single memory location"):
+        windows.add_(1.0)   # PyTorch adds twice where windows share (an order-dependent sum)
 
 
 @pytest.mark.parametrize("dtype", ["int64", "float32"])

@@ -433,6 +433,11 @@ class Abs(Unary):
     name = "abs"
     float_only = False
 
+    def infer(self, x):
+        if x.dtype.is_bool:   # PyTorch's and TF's abs refuse masks
+            raise TypeError("not implemented for 'bool' (a mask has no sign to drop)")
+        return x.shape, x.dtype
+
     def chain(self, k, v, out, x):
         """sign(x), 0 at NaN as PyTorch's (TF's is NaN there; a NaN input's forward is NaN
         in both, so only a gradient masked downstream sees the difference)."""

@@ -11,6 +11,7 @@ import numpy as np
 
 from .. import ops
 from ..core import dtypes
+from ..core.errors import DTypeError
 from ..core.op import apply, as_tensor
 from ..ops import special_functions
 from ..ops.discrete import gcd, lcm, nextafter
@@ -85,7 +86,12 @@ def frac(input, *, out=None):  # noqa: A002
 
 
 def hypot(input, other, *, out=None):  # noqa: A002
+    """sqrt(x^2 + y^2) of floats (integers refused, as PyTorch's)."""
     x, y = ops.math.operands(input, other)
+    dtype = dtypes.promote(x.dtype, y.dtype)
+    if not dtype.is_floating:
+        raise DTypeError(f"hypot: not implemented for '{dtype.name}' (it takes floating-point "
+                         f"tensors)")
     return write_out(ops.sqrt(x * x + y * y), out)
 
 

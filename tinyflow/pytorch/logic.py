@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from .. import ops
 from ..core import dtypes
+from ..core.errors import DTypeError
 from ..core.op import as_tensor
+from ..core.tensor import Tensor
 from .inplace import write_out
 from .math import allclose, div, mul, sub, with_other
 
@@ -58,11 +60,11 @@ def _truth_dtype(result, x):
 
 
 def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):  # noqa: A002
-    """|input - other| <= atol + rtol * |other|, elementwise; equal infinities are close."""
+    """|input - other| <= atol + rtol * |other|, elementwise; equal infinities are close.
+    Two tensors of different dtypes are refused, as PyTorch refuses them."""
+    if isinstance(input, Tensor) and isinstance(other, Tensor) and input.dtype is not other.dtype:
+        raise DTypeError(f"isclose: {input.dtype.name} did not match {other.dtype.name}")
     x, y = ops.math.operands(input, other)
-    if x.dtype is not y.dtype:
-        common = dtypes.promote(x.dtype, y.dtype)
-        x, y = ops.cast(x, common), ops.cast(y, common)
     if not x.dtype.is_floating:
         x, y = ops.cast(x, dtypes.float64), ops.cast(y, dtypes.float64)
     close = ops.logical_or(ops.equal(x, y),

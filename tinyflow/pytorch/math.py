@@ -10,7 +10,7 @@ import numpy as np
 
 from .. import ops
 from ..core import dtypes
-from ..core.errors import ValueRuntimeError
+from ..core.errors import DTypeError, ValueRuntimeError
 from ..core.op import as_tensor
 from ..ops.math import operands
 from ..core.tensor import Tensor
@@ -52,7 +52,18 @@ def mul(x, other, name=None, *, out=None):
 def rsqrt(x): return 1 / ops.sqrt(x)
 def log2(x): return ops.log(x) * (1 / np.log(2))
 def log10(x): return ops.log(x) * (1 / np.log(10))
-def lerp(x, end, weight): return x + weight * (end - x)
+def lerp(x, end, weight):
+    """x + weight (end - x), in x's float dtype: end, and a weight tensor with dims, of
+    another dtype are refused, as PyTorch refuses them."""
+    x = as_tensor(x)
+    if not x.dtype.is_floating:
+        raise DTypeError(f"lerp: not implemented for '{x.dtype.name}' (it takes floating-point "
+                         f"tensors)")
+    for name, t in (("end", end), ("weight", weight)):
+        if isinstance(t, Tensor) and t.dtype is not x.dtype and (name == "end" or t.ndim):
+            raise DTypeError(f"lerp: expected dtype {x.dtype.name} for `{name}` but got dtype "
+                             f"{t.dtype.name}")
+    return x + weight * (end - x)
 def clamp_min(x, min): return ops.clamp(x, min, None)  # noqa: A002
 def clamp_max(x, max): return ops.clamp(x, None, max)  # noqa: A002
 def isnan(x): return ops.not_equal(x, x)

@@ -10,6 +10,7 @@ from collections import namedtuple
 
 from .. import ops
 from ..core import dtypes
+from ..core.errors import DTypeError
 from ..core.modes import TRACING_THREADS, grad_mode, trace_state
 from ..core.op import apply, as_tensor
 from ..core.tensor import EAGER, Tensor
@@ -69,16 +70,19 @@ def amin(x, dim=None, keepdim=False): return ops.reduce_min(x, dim, keepdim)
 
 def torch_argmax(x, dim=None, keepdim=False):
     """`x.argmax(dim, keepdim)`; the top-level `argmax` is TF1's (`axis`, `name`)."""
-    return _arg(ops.argmax, x, dim, keepdim)
+    return _arg(ops.argmax, x, dim, keepdim, "argmax")
 
 
 def torch_argmin(x, dim=None, keepdim=False):
     """`x.argmin(dim, keepdim)`; the top-level `argmin` is TF1's (`axis`, `name`)."""
-    return _arg(ops.argmin, x, dim, keepdim)
+    return _arg(ops.argmin, x, dim, keepdim, "argmin")
 
 
-def _arg(arg, x, dim, keepdim):
-    """The indices along `dim` (of everything, flattened, if None), kept as a size-1 dim."""
+def _arg(arg, x, dim, keepdim, name=None):
+    """The indices along `dim` (of everything, flattened, if None), kept as a size-1 dim;
+    bools refused by PyTorch's argmax and argmin (`name`), not by its max and min."""
+    if name is not None and x.dtype.is_bool:
+        raise DTypeError(f"{name}(): does not support bool input")
     out = arg(x, dim)
     return ops.expand_dims(out, dim) if keepdim and dim is not None else out
 
@@ -106,6 +110,8 @@ def torch_sort(x, dim=-1, descending=False, stable=False):
 
 
 def topk(x, k, dim=-1, largest=True, sorted=True):  # noqa: A002
+    if x.dtype.is_bool:
+        raise DTypeError("topk does not support bool dtypes on CPU")
     if not 0 <= k <= x.shape[dim]:
         raise RuntimeError(f"topk: k ({k}) is out of range for dimension {dim} of size "
                            f"{x.shape[dim]}")

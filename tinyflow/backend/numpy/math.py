@@ -120,6 +120,12 @@ def _integer_divisor(ufunc):
                                             f"(ZeroDivisionError)")
             with np.errstate(divide="ignore", invalid="ignore"):   # a float x: inf or NaN
                 return ufunc(x, y, out=out)
+        if x.dtype.kind == "f" or y.dtype.kind == "f":   # inf % y, x % 0.0: NaN, silently
+            token = _quiet.enter()
+            try:
+                return ufunc(x, y, out=out)
+            finally:
+                _quiet.leave(token)
         return ufunc(x, y, out=out)
     return run
 

@@ -50,7 +50,8 @@ from .symbolic import (app, compat, data, errors, estimator, flags, gfile,  # TF
                        cond, ConfigProto, control_dependencies, get_collection,
                        get_default_session, global_variables, global_variables_initializer,
                        identity, infer_variable_shapes, initialize_all_variables,
-                       InteractiveSession, no_op, placeholder, RunMetadata,
+                       InteractiveSession, no_op, placeholder, placeholder_with_default,
+                       RunMetadata,
                        RunOptions, Session, train, trainable_variables, Variable,
                        variables_initializer, while_loop)
 from .nn import tf_layers as layers, tf_losses as losses

@@ -1,5 +1,6 @@
 """`tf.contrib.layers`, the parts TF1 tutorials use: `flatten` and `xavier_initializer`;
 any other name is refused by name."""
+from ..nn.tf_batch_norm import batch_norm  # noqa: F401
 from ..nn.tf_layers import flatten  # noqa: F401
 from ..symbolic.variable_scope import glorot_uniform_initializer
 

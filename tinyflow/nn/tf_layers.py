@@ -10,8 +10,9 @@ from ..ops.shape import shape_of as _shape_of
 from ..ops.shape import flatten as _flatten
 from ..symbolic.variable_scope import get_variable, variable_scope, zeros_initializer
 from . import tf_functions as _nn
+from .tf_batch_norm import batch_normalization  # noqa: F401
 
-__all__ = ["average_pooling2d", "conv2d", "conv2d_transpose", "dense", "dropout", "flatten",
+__all__ = ["average_pooling2d", "batch_normalization", "conv2d", "conv2d_transpose", "dense", "dropout", "flatten",
            "max_pooling2d"]
 
 

@@ -13,7 +13,8 @@ from .session import (ConfigProto, InteractiveSession, RunMetadata, RunOptions, 
                       Session, get_default_session)
 from .variables import (Variable, get_collection, global_variables,  # noqa: F401
                         global_variables_initializer,
-                        initialize_all_variables, placeholder, trainable_variables,
+                        initialize_all_variables, placeholder, placeholder_with_default,
+                        trainable_variables,
                         variables_initializer)
 from .control_flow import (cond, control_dependencies, identity, no_op,  # noqa: F401
                            while_loop)

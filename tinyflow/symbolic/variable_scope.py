@@ -69,7 +69,7 @@ def variable_scope(name_or_scope=None, default_name=None, values=None, initializ
     if isinstance(name_or_scope, VariableScope):
         full = name_or_scope.name
         base = full.rsplit("/", 1)[-1]
-    elif name_or_scope:
+    elif name_or_scope or name_or_scope == "":   # "" at the top: the root scope, as TF1
         base = str(name_or_scope)
         full = prefix + base
     elif default_name:
@@ -90,7 +90,7 @@ def variable_scope(name_or_scope=None, default_name=None, values=None, initializ
                           source.dtype if dtype is None else dtype)
     store.stack.append(scope)
     try:
-        if auxiliary_name_scope:
+        if auxiliary_name_scope and base:   # "" opens no name scope (TF1)
             with graph.name_scope(base) as ops_scope:
                 scope.original_name_scope = ops_scope + "/"
                 yield scope

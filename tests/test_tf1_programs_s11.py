@@ -215,3 +215,130 @@ def test_variable_scope_reopened_by_object_keeps_its_name_and_shares():
         assert tf.get_variable("v", [1]).name == "outer/layer/v:0"
     with tf.variable_scope("", reuse=True):                   # the root scope (Géron, ch. 11)
         assert tf.get_variable("outer/layer/w") is weights
+
+
+# ---- Géron ch. 11: initializers, regularizers, clipping, schedules, reuse -----------------------
+
+def test_variance_scaling_initializers_draw_with_he_stddev():
+    tf.manual_seed(0)
+    he = tf.get_variable("he", [400, 300], initializer=tf.variance_scaling_initializer())
+    avg = tf.get_variable("avg", [3, 3, 40, 60], initializer=tf.variance_scaling_initializer(
+        scale=2.0, mode="fan_avg", distribution="uniform"))
+    contrib = tf.get_variable("contrib", [400, 300],
+                              initializer=tf.contrib.layers.variance_scaling_initializer())
+    h, a, c = _run([he, avg, contrib])
+    assert h.std() == pytest.approx(np.sqrt(1 / 400), rel=0.02) and np.abs(h).max() <= 2.28 / 20
+    limit = np.sqrt(3 * 2.0 / (9 * 50))
+    assert np.abs(a).max() <= limit and np.abs(a).max() > 0.95 * limit
+    assert c.std() == pytest.approx(np.sqrt(1.3 * 2 / 400) * 0.8796, rel=0.02)
+    with pytest.raises(ValueError, match="mode fan_in/fan_out/fan_avg"):
+        tf.variance_scaling_initializer(mode="fan_sum")
+
+
+def test_layer_regularizers_fill_the_collection_that_add_n_sums():
+    x = tf.placeholder(tf.float64, [None, 2])
+    init = tf.constant_initializer([[1.0, -2.0], [3.0, -4.0]])
+    tf.layers.dense(x, 2, kernel_initializer=init, name="h1",
+                    kernel_regularizer=tf.contrib.layers.l1_regularizer(0.1))
+    tf.layers.dense(x, 2, kernel_initializer=init, name="h2",
+                    kernel_regularizer=tf.contrib.layers.l2_regularizer(0.5))
+    tf.layers.dense(x, 2, name="h3", kernel_regularizer=lambda w: None)    # max-norm style
+    tf.layers.dense(x, 2, name="h4", kernel_regularizer=tf.contrib.layers.l1_regularizer(0.0))
+    losses = tf.get_collection(tf.GraphKeys.REGULARIZATION_LOSSES)
+    assert len(losses) == 2
+    total = tf.add_n([tf.constant(1.0, tf.float64)] + losses, name="loss")
+    assert total.name == "loss:0"
+    values = _run([total, tf.losses.get_regularization_loss()])
+    np.testing.assert_allclose(values, [1.0 + 1.0 + 7.5, 1.0 + 7.5])
+    with tf.variable_scope("h1", reuse=True):
+        tf.get_variable("kernel", regularizer=tf.contrib.layers.l1_regularizer(1.0))
+    assert len(tf.get_collection(tf.GraphKeys.REGULARIZATION_LOSSES)) == 2   # reuse adds none
+    with pytest.raises(ValueError, match="add_n: the inputs must have one shape"):
+        tf.add_n([tf.ones([2]), tf.ones([3])])
+
+
+def test_clip_by_norm_and_global_norm():
+    rng = np.random.RandomState(5)
+    w, v = rng.randn(4, 3), rng.randn(5)
+    clipped_rows = tf.clip_by_norm(tf.constant(w), clip_norm=1.0, axes=1)
+    clipped_all = tf.clip_by_norm(tf.constant(w), 0.5)
+    (cw, cv), norm = tf.clip_by_global_norm([tf.constant(w), tf.constant(v)], 2.0)
+    kept, _ = tf.clip_by_global_norm([tf.constant(v), None], 100.0)
+    assert kept[1] is None
+    rows, whole, cw, cv, norm, k = _run([clipped_rows, clipped_all, cw, cv, norm, kept[0]])
+    lengths = np.linalg.norm(w, axis=1, keepdims=True)
+    np.testing.assert_allclose(rows, w / np.maximum(lengths, 1.0))
+    np.testing.assert_allclose(whole, w * 0.5 / np.linalg.norm(w))
+    total = np.sqrt((w ** 2).sum() + (v ** 2).sum())
+    assert total > 2.0 and norm == pytest.approx(total)
+    np.testing.assert_allclose(cw, w * 2.0 / total)
+    np.testing.assert_allclose(cv, v * 2.0 / total)
+    np.testing.assert_allclose(k, v)
+
+
+def test_exponential_decay_follows_the_global_step():
+    step = tf.Variable(0, trainable=False)
+    smooth = tf.train.exponential_decay(0.1, step, 10, 0.5)
+    stairs = tf.train.exponential_decay(0.1, step, 10, 0.5, staircase=True)
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        sess.run(tf.assign(step, 15))
+        values = sess.run([smooth, stairs])
+    np.testing.assert_allclose(values, [0.1 * 0.5 ** 1.5, 0.05], rtol=1e-6)
+
+
+def test_gradients_clipped_by_value_train_as_tf1():
+    x = tf.Variable([3.0, -0.5])
+    loss = tf.reduce_sum(tf.square(x))
+    optimizer = tf.train.GradientDescentOptimizer(0.1)
+    grads = optimizer.compute_gradients(loss)
+    capped = [(tf.clip_by_value(g, -1.0, 1.0), v) for g, v in grads]
+    train_op = optimizer.apply_gradients(capped)
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        sess.run(train_op)
+        np.testing.assert_allclose(sess.run(x), [2.9, -0.4], rtol=1e-6)
+
+
+def test_graph_lookups_and_feeding_an_initial_value():
+    x = tf.placeholder(tf.float32, shape=(None, 2), name="X")
+    y = tf.placeholder(tf.int32, shape=(None), name="y")          # unknown rank, as Géron
+    hidden = tf.layers.dense(x, 3, activation=tf.nn.relu, name="hidden1")
+    correct = tf.nn.in_top_k(tf.layers.dense(hidden, 4), y, 1)
+    graph = tf.get_default_graph()
+    assign_kernel = graph.get_operation_by_name("hidden1/kernel/Assign")
+    assert graph.get_tensor_by_name("X:0") is x
+    with pytest.raises(ValueError, match="names a tensor"):
+        graph.get_operation_by_name("X:0")
+    for op in (x, correct):
+        tf.add_to_collection("important", op)
+    assert tf.get_collection("important") == [x, correct]
+    original = [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer(), {assign_kernel.inputs[1]: original})
+        out = sess.run(hidden, {x: [[10.0, 11.0]]})
+        assert sess.run(correct, {x: [[1.0, 1.0]], y: [0]}).shape == (1,)
+    np.testing.assert_allclose(out, [[54.0, 75.0, 96.0]])
+    with pytest.raises(NotImplementedError, match="import_meta_graph.*not supported"):
+        tf.train.import_meta_graph("model.ckpt.meta")
+
+
+def test_keras_datasets_load_mnist_as_uint8_and_refuse_the_rest(monkeypatch):
+    from tinyflow.datasets import mnist
+    images, labels = np.arange(2 * 784, dtype=np.uint8), np.array([3, 7], np.uint8)
+    monkeypatch.setattr(mnist, "_raw", lambda name, folder: [images, labels, images, labels])
+    (x_train, y_train), (x_test, y_test) = tf.keras.datasets.fashion_mnist.load_data()
+    assert x_train.shape == (2, 28, 28) and x_train.dtype == np.uint8
+    assert y_test.tolist() == [3, 7]
+    x_train[0, 0, 0] = 99                            # a copy: the cached arrays stay
+    assert images[0] == 0
+    with pytest.raises(AttributeError, match="tf.keras.layers is not supported"):
+        tf.keras.layers.Dense
+
+
+def test_log_loss_as_tf1():
+    labels = np.array([[0.0], [1.0], [1.0]])
+    p = np.array([[0.2], [0.9], [0.6]])
+    loss = tf.losses.log_loss(labels, tf.constant(p))
+    expected = -(labels * np.log(p + 1e-7) + (1 - labels) * np.log(1 - p + 1e-7)).mean()
+    assert _run(loss) == pytest.approx(expected)

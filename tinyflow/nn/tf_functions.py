@@ -395,9 +395,9 @@ def in_top_k(predictions, targets, k, name=None):
     of range or a non-finite target prediction is out, as TF1 documents."""
     p = _as_tensor(predictions)
     t = _as_tensor(targets)
-    if p.ndim != 2 or t.ndim != 1:
-        raise ValueError(f"in_top_k: predictions must be [batch, classes] and targets "
-                         f"[batch], got shapes {p.shape} and {t.shape}")
+    if p.ndim != 2 or p.shape[1] is None or t.ndim not in (1, None):   # a `shape=(None)`
+        raise ValueError(f"in_top_k: predictions must be [batch, classes] (classes known) "
+                         f"and targets [batch], got shapes {p.shape} and {t.shape}")
     classes = p.shape[1]
     chosen = _ops.cast(_ops.one_hot(t, classes), "bool")
     score = _ops.reduce_sum(_ops.where(chosen, p, _ops.zeros_like(p)), 1, keepdims=True)

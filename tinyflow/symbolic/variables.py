@@ -116,6 +116,11 @@ def global_variables_initializer() -> Tensor:
 initialize_all_variables = global_variables_initializer
 
 
+def add_to_collection(name: str, value) -> None:
+    """TF1 `tf.add_to_collection`: value joins the default graph's collection `name`."""
+    get_default_graph().add_to_collection(name, value)
+
+
 def get_collection(key: str, scope=None, graph=None) -> list:
     """TF1 `tf.get_collection`, e.g. `tf.get_collection(tf.GraphKeys.UPDATE_OPS)`; with
     `scope`, the items whose names match it from the start (re.match, as TF1)."""

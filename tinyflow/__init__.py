@@ -42,15 +42,19 @@ from .pytorch import install_tensor_methods
 from .symbolic import (AUTO_REUSE, constant_initializer, get_variable,  # TF1's scopes
                        get_variable_scope, glorot_uniform_initializer, ones_initializer,
                        random_normal_initializer, random_uniform_initializer,
-                       truncated_normal_initializer, variable_scope, VariableScope,
-                       zeros_initializer)
-from .symbolic import (app, compat, data, errors, estimator, flags, gfile,  # TF1's plumbing
+                       truncated_normal_initializer, variable_scope,
+                       variance_scaling_initializer, VariableScope, zeros_initializer)
+from .symbolic import (add_n, clip_by_global_norm, clip_by_norm, global_norm,  # TF1's math
+                       matrix_inverse)
+from .symbolic import (app, compat, data, errors, estimator, flags, gfile, keras,  # TF1's plumbing
                        local_variables, local_variables_initializer, logging, metrics,
                        name_scope, summary,
-                       cond, ConfigProto, control_dependencies, get_collection,
+                       add_to_collection, cond, ConfigProto, control_dependencies,
+                       get_collection,
                        get_default_session, global_variables, global_variables_initializer,
                        identity, infer_variable_shapes, initialize_all_variables,
-                       InteractiveSession, no_op, placeholder, RunMetadata,
+                       InteractiveSession, no_op, placeholder, placeholder_with_default,
+                       RunMetadata,
                        RunOptions, Session, train, trainable_variables, Variable,
                        variables_initializer, while_loop)
 from .nn import tf_layers as layers, tf_losses as losses

@@ -11,6 +11,7 @@ UPDATE_OPS = "update_ops"
 SUMMARIES = "summaries"
 LOCAL_VARIABLES = "local_variables"
 GLOBAL_STEP = "global_step"
+REGULARIZATION_LOSSES = "regularization_losses"
 
 
 class GraphKeys:
@@ -21,6 +22,7 @@ class GraphKeys:
     SUMMARIES = SUMMARIES
     LOCAL_VARIABLES = LOCAL_VARIABLES
     GLOBAL_STEP = GLOBAL_STEP
+    REGULARIZATION_LOSSES = REGULARIZATION_LOSSES
 
 
 class Graph:
@@ -132,6 +134,14 @@ class Graph:
             return self._names[key]
         except KeyError:
             raise KeyError(f"the graph has no tensor named {name!r}") from None
+
+    def get_operation_by_name(self, name: str):
+        """The node named `name` (an op's name, no ':0'): tinyflow's nodes are both TF1's
+        operation and its output tensor."""
+        if ":" in name:
+            raise ValueError(f"get_operation_by_name: {name!r} names a tensor; give the "
+                             f"operation's name without ':0' (or use get_tensor_by_name)")
+        return self.get_tensor_by_name(name)
 
     @contextlib.contextmanager
     def as_default(self) -> Iterator["Graph"]:

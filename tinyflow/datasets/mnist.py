@@ -269,9 +269,7 @@ def _load(
         raise ValueError(
             f"validation_size must be in [0, {TRAIN_SIZE}], got {validation_size}"
         )
-    files = (TRAIN_IMAGES, TRAIN_LABELS, TEST_IMAGES, TEST_LABELS)
-    paths = [_ensure_file(folder, f, name) for f in files]
-    raw = [_read_idx_cached(str(p), _MD5[name][p.name]) for p in paths]
+    raw = _raw(name, folder)
     train_x, test_x = _to_float(raw[0]), _to_float(raw[2])
     train_y, test_y = _labels(raw[1], onehot), _labels(raw[3], onehot)
     if not flatten:
@@ -285,6 +283,21 @@ def _load(
         validation=DataSet(train_x[:v], train_y[:v], seeds[1]),
         test=DataSet(test_x, test_y, seeds[2]),
     )
+
+
+def _raw(name: str, folder: Path) -> list:
+    """The uint8 train images, train labels, test images and test labels (read-only)."""
+    files = (TRAIN_IMAGES, TRAIN_LABELS, TEST_IMAGES, TEST_LABELS)
+    paths = [_ensure_file(folder, f, name) for f in files]
+    return [_read_idx_cached(str(p), _MD5[name][p.name]) for p in paths]
+
+
+def load_data(name: str = "mnist", data_dir: Optional[PathLike] = None) -> tuple:
+    """Keras's ((x_train, y_train), (x_test, y_test)): uint8 images [N, 28, 28] and uint8
+    labels, copies the caller may change. `name`: 'mnist' or 'fashion-mnist'."""
+    raw = [a.copy() for a in _raw(name, _resolve_data_dir(data_dir) / name)]
+    side = (IMAGE_SIDE, IMAGE_SIDE)
+    return ((raw[0].reshape(-1, *side), raw[1]), (raw[2].reshape(-1, *side), raw[3]))
 
 
 def _resolve_data_dir(data_dir: Optional[PathLike]) -> Path:

@@ -8,6 +8,7 @@ from ..core.op import apply as _apply
 from ..core.op import as_tensor as _as_tensor
 from ..core.tensor import Tensor as _Tensor
 from ..ops.shape import flatten as _flatten
+from . import functional as _F
 from ..symbolic.deferred import DeferredVariable as _DeferredVariable
 from ..ops import conv as _conv
 from ..ops import pool as _pool
@@ -50,7 +51,7 @@ def sparse_softmax_cross_entropy_with_logits(_sentinel=None, labels=None, logits
 # transpose in and out (views) and pass TF's padding as the ops' "same" mode, which is TF's
 # asymmetric SAME rule (the odd pixel after) for any stride.
 
-__all__ += ["avg_pool", "batch_normalization", "bias_add", "conv2d", "conv2d_transpose",
+__all__ += ["avg_pool", "batch_normalization", "moments", "bias_add", "conv2d", "conv2d_transpose",
             "dropout", "max_pool"]
 
 
@@ -292,6 +293,58 @@ def batch_normalization(x, mean, variance, offset, scale, variance_epsilon, name
     return _ops.add(_ops.multiply(x, inv), shift, name=name)
 
 
+def moments(x, axes, shift=None, name=None, keep_dims=None, keepdims=None):
+    """(mean, variance) over `axes`, the variance the biased one (divided by n), as TF1:
+    the mean of (x - mean)^2 with the mean's gradient stopped there (the exact gradient,
+    since the deviations sum to zero)."""
+    x = _as_tensor(x)
+    keep = bool(keepdims if keepdims is not None else keep_dims)
+    axes = tuple(int(a) for a in ([axes] if isinstance(axes, int) else axes))
+    mean = _ops.reduce_mean(x, axes, keepdims=True)
+    deviation = _ops.subtract(x, _ops.stop_gradient(mean))
+    variance = _ops.reduce_mean(_ops.square(deviation), axes, keepdims=True)
+    if not keep:
+        mean, variance = _ops.squeeze(mean, axes), _ops.squeeze(variance, axes)
+    return mean, variance
+
+
+# ---- activations TF1 has beyond relu/sigmoid/tanh (`features` is TF's argument name) ------
+
+__all__ += ["elu", "l2_loss", "leaky_relu", "relu6", "selu", "softplus", "softsign"]
+
+
+def leaky_relu(features, alpha=0.2, name=None):
+    """x where x > 0, else alpha * x (at 0 the slope is alpha, as TF1's gradient)."""
+    x = _as_tensor(features)
+    return _ops.where(_ops.greater(x, 0), x, _ops.multiply(x, alpha), name=name)
+
+
+def elu(features, name=None):
+    return _F.elu(_as_tensor(features))
+
+
+def selu(features, name=None):
+    """scale * elu(x, alpha) with the self-normalizing constants of Klambauer et al."""
+    return 1.0507009873554805 * _F.elu(_as_tensor(features), 1.6732632423543772)
+
+
+def relu6(features, name=None):
+    return _F.hardtanh(_as_tensor(features), 0.0, 6.0)
+
+
+def softplus(features, name=None):
+    return _F.softplus(_as_tensor(features))
+
+
+def softsign(features, name=None):
+    return _F.softsign(_as_tensor(features))
+
+
+def l2_loss(t, name=None):
+    """sum(t ** 2) / 2, the weight-decay term TF1 programs add to their loss."""
+    return _ops.multiply(_ops.reduce_sum(_ops.square(_as_tensor(t))), 0.5, name=name)
+
+
 
 # ---- tqchen/tinyflow's layers (its examples: tf.nn.linear, flatten_layer, the mean loss) -----
 
@@ -342,9 +395,9 @@ def in_top_k(predictions, targets, k, name=None):
     of range or a non-finite target prediction is out, as TF1 documents."""
     p = _as_tensor(predictions)
     t = _as_tensor(targets)
-    if p.ndim != 2 or t.ndim != 1:
-        raise ValueError(f"in_top_k: predictions must be [batch, classes] and targets "
-                         f"[batch], got shapes {p.shape} and {t.shape}")
+    if p.ndim != 2 or p.shape[1] is None or t.ndim not in (1, None):   # a `shape=(None)`
+        raise ValueError(f"in_top_k: predictions must be [batch, classes] (classes known) "
+                         f"and targets [batch], got shapes {p.shape} and {t.shape}")
     classes = p.shape[1]
     chosen = _ops.cast(_ops.one_hot(t, classes), "bool")
     score = _ops.reduce_sum(_ops.where(chosen, p, _ops.zeros_like(p)), 1, keepdims=True)

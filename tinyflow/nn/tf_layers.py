@@ -10,9 +10,10 @@ from ..ops.shape import shape_of as _shape_of
 from ..ops.shape import flatten as _flatten
 from ..symbolic.variable_scope import get_variable, variable_scope, zeros_initializer
 from . import tf_functions as _nn
+from .tf_batch_norm import batch_normalization  # noqa: F401
 
-__all__ = ["average_pooling2d", "conv2d", "conv2d_transpose", "dense", "dropout", "flatten",
-           "max_pooling2d"]
+__all__ = ["average_pooling2d", "batch_normalization", "conv2d", "conv2d_transpose", "dense",
+           "dropout", "flatten", "max_pooling2d"]
 
 
 def _pair(value, what: str) -> tuple:
@@ -47,9 +48,9 @@ def dense(inputs, units, activation=None, use_bias=True, kernel_initializer=None
                          f"{x.shape}")
     with variable_scope(name, default_name="dense", reuse=reuse):
         kernel = get_variable("kernel", [x.shape[-1], units], x.dtype, kernel_initializer,
-                              trainable=trainable)
+                              kernel_regularizer, trainable=trainable)
         bias = get_variable("bias", [units], x.dtype, bias_initializer or zeros_initializer(),
-                            trainable=trainable) if use_bias else None
+                            bias_regularizer, trainable=trainable) if use_bias else None
         if x.ndim == 2:
             out = _ops.matmul(x, kernel)
         elif sum(d is None for d in x.shape[:-1]) > 1:   # [None, None, in]: no static flat
@@ -62,7 +63,7 @@ def dense(inputs, units, activation=None, use_bias=True, kernel_initializer=None
 
 def _conv_layer(transpose, inputs, filters, kernel_size, strides, padding, data_format,
                 dilation_rate, activation, use_bias, kernel_initializer, bias_initializer,
-                trainable, name, reuse):
+                trainable, name, reuse, regularizers=(None, None)):
     x = as_tensor(inputs)
     layout = _format(data_format)
     channels = x.shape[3 if layout == "NHWC" else 1] if x.ndim == 4 else None
@@ -75,9 +76,9 @@ def _conv_layer(transpose, inputs, filters, kernel_size, strides, padding, data_
     with variable_scope(name, default_name="conv2d_transpose" if transpose else "conv2d",
                         reuse=reuse):
         kernel = get_variable("kernel", shape, x.dtype, kernel_initializer,
-                              trainable=trainable)
+                              regularizers[0], trainable=trainable)
         bias = get_variable("bias", [filters], x.dtype,
-                            bias_initializer or zeros_initializer(),
+                            bias_initializer or zeros_initializer(), regularizers[1],
                             trainable=trainable) if use_bias else None
         if not transpose:
             out = _nn.conv2d(x, kernel, strides=stride, padding=padding.upper(),
@@ -109,7 +110,8 @@ def conv2d(inputs, filters, kernel_size, strides=(1, 1), padding="valid",
            bias_constraint=None, trainable=True, name=None, reuse=None):
     return _conv_layer(False, inputs, filters, kernel_size, strides, padding, data_format,
                        dilation_rate, activation, use_bias, kernel_initializer,
-                       bias_initializer, trainable, name, reuse)
+                       bias_initializer, trainable, name, reuse,
+                       (kernel_regularizer, bias_regularizer))
 
 
 def conv2d_transpose(inputs, filters, kernel_size, strides=(1, 1), padding="valid",
@@ -121,7 +123,7 @@ def conv2d_transpose(inputs, filters, kernel_size, strides=(1, 1), padding="vali
     0) ('valid'); kernel [kH, kW, filters, in_channels]."""
     return _conv_layer(True, inputs, filters, kernel_size, strides, padding, data_format,
                        (1, 1), activation, use_bias, kernel_initializer, bias_initializer,
-                       trainable, name, reuse)
+                       trainable, name, reuse, (kernel_regularizer, bias_regularizer))
 
 
 def _pool(fn, inputs, pool_size, strides, padding, data_format, name):

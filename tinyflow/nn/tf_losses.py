@@ -4,14 +4,14 @@ weights=1.0 is the mean), and added to the `losses` collection (`get_total_loss`
 from __future__ import annotations
 
 from .. import ops as _ops
-from ..core.graph import get_default_graph
+from ..core.graph import REGULARIZATION_LOSSES, get_default_graph
 from ..core.op import as_tensor
+from ..ops.creation import tf1_constant
 from .tf_functions import (sigmoid_cross_entropy_with_logits,
                            softmax_cross_entropy_with_logits,
                            sparse_softmax_cross_entropy_with_logits)
 
 LOSSES = "losses"
-REGULARIZATION_LOSSES = "regularization_losses"
 
 
 class Reduction:
@@ -116,6 +116,16 @@ def absolute_difference(labels, predictions, weights=1.0, scope=None,
                   reduction)
 
 
+def log_loss(labels, predictions, weights=1.0, epsilon=1e-7, scope=None,
+             loss_collection=LOSSES, reduction=_DEFAULT):
+    """-y log(p + eps) - (1 - y) log(1 - p + eps) of probabilities p, weighted and reduced."""
+    predictions = as_tensor(predictions)
+    labels = _ops.cast(as_tensor(labels), predictions.dtype)
+    per_element = -_ops.multiply(labels, _ops.log(predictions + epsilon)) - _ops.multiply(
+        1.0 - labels, _ops.log(1.0 - predictions + epsilon))
+    return compute_weighted_loss(per_element, weights, scope, loss_collection, reduction)
+
+
 def get_losses(scope=None, loss_collection=LOSSES) -> list:
     return get_default_graph().get_collection(loss_collection)
 
@@ -124,11 +134,22 @@ def get_regularization_losses(scope=None) -> list:
     return get_default_graph().get_collection(REGULARIZATION_LOSSES)
 
 
-def get_total_loss(add_regularization_losses=True, name="total_loss"):
-    losses = get_losses() + (get_regularization_losses() if add_regularization_losses else [])
-    if not losses:
-        raise ValueError("get_total_loss: no losses in the losses collection")
+def get_regularization_loss(scope=None, name="total_regularization_loss"):
+    """The sum of the regularization losses (the layers' kernel_regularizer terms), 0.0
+    without any."""
+    losses = get_regularization_losses(scope)
+    return _sum(losses) if losses else tf1_constant(0.0)
+
+
+def _sum(losses: list):
     total = losses[0]
     for loss in losses[1:]:
         total = _ops.add(total, loss)
     return total
+
+
+def get_total_loss(add_regularization_losses=True, name="total_loss"):
+    losses = get_losses() + (get_regularization_losses() if add_regularization_losses else [])
+    if not losses:
+        raise ValueError("get_total_loss: no losses in the losses collection")
+    return _sum(losses)

@@ -3,18 +3,23 @@ from . import summary, train  # noqa: F401
 from .dataset import data, errors  # noqa: F401
 from .app import app, compat, flags, gfile, logging, name_scope  # noqa: F401
 from .estimator import estimator  # noqa: F401
+from .keras import keras  # noqa: F401
 from .metrics import local_variables, local_variables_initializer, metrics  # noqa: F401
 from .variable_scope import (AUTO_REUSE, constant_initializer, get_variable,  # noqa: F401
                              get_variable_scope, glorot_uniform_initializer,
                              ones_initializer, random_normal_initializer,
                              random_uniform_initializer, truncated_normal_initializer,
-                             variable_scope, VariableScope, zeros_initializer)
+                             variable_scope, variance_scaling_initializer, VariableScope,
+                             zeros_initializer)
 from .session import (ConfigProto, InteractiveSession, RunMetadata, RunOptions,  # noqa: F401
                       Session, get_default_session)
-from .variables import (Variable, get_collection, global_variables,  # noqa: F401
+from .variables import (Variable, add_to_collection, get_collection, global_variables,  # noqa: F401
                         global_variables_initializer,
-                        initialize_all_variables, placeholder, trainable_variables,
+                        initialize_all_variables, placeholder, placeholder_with_default,
+                        trainable_variables,
                         variables_initializer)
 from .control_flow import (cond, control_dependencies, identity, no_op,  # noqa: F401
                            while_loop)
+from .clipping import (add_n, clip_by_global_norm, clip_by_norm, global_norm,  # noqa: F401
+                       matrix_inverse)
 from .deferred import DeferredVariable, infer_variable_shapes  # noqa: F401

@@ -6,7 +6,9 @@ from typing import Optional
 import numpy as np
 
 from ..autodiff.reverse import gradients
+from ..core.op import as_tensor
 from ..core.tensor import Tensor
+from ..ops.math import cast, floor, multiply, pow  # noqa: A004
 from ..ops.creation import zeros_like
 from ..ops.state import assign, group
 from ..optim import rules
@@ -159,3 +161,22 @@ class AdagradOptimizer(Optimizer):
             new_v, new_accum = rules.adagrad(v, g, accum, 1, self.learning_rate, 0.0, 0.0)
             updates += [assign(v, new_v), assign(accum, new_accum)]
         return updates
+
+
+def exponential_decay(learning_rate, global_step, decay_steps, decay_rate, staircase=False,
+                      name=None) -> Tensor:
+    """learning_rate * decay_rate ** (global_step / decay_steps), the exponent floored when
+    `staircase`: a rate read afresh at every run as the step advances."""
+    progress = cast(as_tensor(global_step), "float32") / float(decay_steps)
+    if staircase:
+        progress = floor(progress)
+    return multiply(learning_rate, pow(float(decay_rate), progress), name=name)
+
+
+def import_meta_graph(meta_graph_or_file, *args, **kwargs):
+    """Refused by name: tinyflow's Saver keeps variable values, not graphs (MetaGraphDef);
+    build the graph again in Python and `Saver.restore` its values."""
+    raise NotImplementedError(
+        f"tf.train.import_meta_graph({meta_graph_or_file!r}) is not supported by tinyflow: "
+        f"its checkpoints hold variable values only; build the graph again and call "
+        f"tf.train.Saver().restore(sess, path)")

@@ -10,7 +10,7 @@ import weakref
 import numpy as np
 
 from ..core import dtypes
-from ..core.graph import get_default_graph
+from ..core.graph import REGULARIZATION_LOSSES, get_default_graph
 from ..ops.creation import random_normal, random_uniform, tf1_constant, truncated_normal
 from .variables import Variable
 
@@ -20,11 +20,13 @@ AUTO_REUSE = "AUTO_REUSE"   # tf.AUTO_REUSE: make the variable if missing, else 
 class VariableScope:
     """The open scope: its full `name` ('' at the top) and whether it reuses variables."""
 
-    def __init__(self, name: str, reuse, initializer=None, dtype=None) -> None:
+    def __init__(self, name: str, reuse, initializer=None, dtype=None,
+                 regularizer=None) -> None:
         self.name = name
         self.reuse = reuse
         self.initializer = initializer
         self.dtype = dtype
+        self.regularizer = regularizer
         self.original_name_scope = ""
 
     def reuse_variables(self) -> None:
@@ -69,7 +71,7 @@ def variable_scope(name_or_scope=None, default_name=None, values=None, initializ
     if isinstance(name_or_scope, VariableScope):
         full = name_or_scope.name
         base = full.rsplit("/", 1)[-1]
-    elif name_or_scope:
+    elif name_or_scope or name_or_scope == "":   # "" at the top: the root scope, as TF1
         base = str(name_or_scope)
         full = prefix + base
     elif default_name:
@@ -87,10 +89,11 @@ def variable_scope(name_or_scope=None, default_name=None, values=None, initializ
     reuse = reuse or parent.reuse or source.reuse
     scope = VariableScope(full, reuse,
                           source.initializer if initializer is None else initializer,
-                          source.dtype if dtype is None else dtype)
+                          source.dtype if dtype is None else dtype,
+                          source.regularizer if regularizer is None else regularizer)
     store.stack.append(scope)
     try:
-        if auxiliary_name_scope:
+        if auxiliary_name_scope and base:   # "" opens no name scope (TF1)
             with graph.name_scope(base) as ops_scope:
                 scope.original_name_scope = ops_scope + "/"
                 yield scope
@@ -103,7 +106,9 @@ def variable_scope(name_or_scope=None, default_name=None, values=None, initializ
 def get_variable(name, shape=None, dtype=None, initializer=None, regularizer=None,
                  trainable=True, collections=None, **unused):
     """The variable `scope/name`: made (initialized by `initializer`, by default Glorot
-    uniform for floats, zeros otherwise) unless the scope reuses, then looked up."""
+    uniform for floats, zeros otherwise) unless the scope reuses, then looked up. A new
+    variable's `regularizer` (or the scope's) loss, unless None, joins
+    `tf.GraphKeys.REGULARIZATION_LOSSES`."""
     store = _store()
     scope = store.stack[-1]
     full = f"{scope.name}/{name}" if scope.name else str(name)
@@ -137,6 +142,12 @@ def get_variable(name, shape=None, dtype=None, initializer=None, regularizer=Non
     finally:
         graph._scope = outer
     store.variables[full] = variable
+    regularizer = regularizer if regularizer is not None else scope.regularizer
+    if regularizer is not None:
+        with graph.name_scope(f"{full}/Regularizer"):
+            loss = regularizer(variable)
+        if loss is not None:
+            graph.add_to_collection(REGULARIZATION_LOSSES, loss)
     return variable
 
 
@@ -188,17 +199,51 @@ class random_uniform_initializer(_Initializer):
         return random_uniform(shape, self.minval, self.maxval, dtype)
 
 
+def _fans(shape: list) -> tuple:
+    """(fan_in, fan_out) of a weight; a conv kernel [kH, kW, in, out]'s count the receptive
+    field (TF1's rule)."""
+    receptive = math.prod(shape[:-2]) if len(shape) > 2 else 1
+    fan_in = receptive * shape[-2] if len(shape) > 1 else shape[0] if shape else 1
+    fan_out = receptive * shape[-1] if shape else 1
+    return fan_in, fan_out
+
+
 class glorot_uniform_initializer(_Initializer):
-    """Uniform in +-sqrt(6 / (fan_in + fan_out)); a conv kernel [kH, kW, in, out]'s fans
-    count the receptive field (TF1's rule)."""
+    """Uniform in +-sqrt(6 / (fan_in + fan_out))."""
 
     def __init__(self, seed=None, dtype=dtypes.float32) -> None:
         super().__init__()
 
     def __call__(self, shape, dtype=dtypes.float32, partition_info=None):
         shape = [int(d) for d in shape]
-        receptive = math.prod(shape[:-2]) if len(shape) > 2 else 1
-        fan_in = receptive * shape[-2] if len(shape) > 1 else shape[0] if shape else 1
-        fan_out = receptive * shape[-1] if shape else 1
+        fan_in, fan_out = _fans(shape)
         limit = math.sqrt(6.0 / max(1.0, fan_in + fan_out))
         return random_uniform(shape, -limit, limit, dtype)
+
+
+class variance_scaling_initializer(_Initializer):
+    """He / LeCun style: variance scale / n, n the fan in, out or their average ('fan_avg');
+    drawn from a normal truncated at 2 stddev (its stddev corrected by 0.8796, TF1's
+    'truncated_normal' and 'normal'), a plain normal ('untruncated_normal') or a uniform."""
+
+    def __init__(self, scale=1.0, mode="fan_in", distribution="truncated_normal", seed=None,
+                 dtype=dtypes.float32) -> None:
+        if scale <= 0.0 or mode not in ("fan_in", "fan_out", "fan_avg") or distribution not in (
+                "normal", "truncated_normal", "untruncated_normal", "uniform"):
+            raise ValueError(f"variance_scaling_initializer: scale must be positive, mode "
+                             f"fan_in/fan_out/fan_avg and distribution truncated_normal/"
+                             f"untruncated_normal/uniform; got {scale}, {mode!r}, "
+                             f"{distribution!r}")
+        super().__init__(scale=scale, mode=mode, distribution=distribution)
+
+    def __call__(self, shape, dtype=dtypes.float32, partition_info=None):
+        shape = [int(d) for d in shape]
+        fan_in, fan_out = _fans(shape)
+        n = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2.0}
+        variance = self.scale / max(1.0, n[self.mode])
+        if self.distribution == "uniform":
+            limit = math.sqrt(3.0 * variance)
+            return random_uniform(shape, -limit, limit, dtype)
+        if self.distribution == "untruncated_normal":
+            return random_normal(shape, 0.0, math.sqrt(variance), dtype)
+        return truncated_normal(shape, 0.0, math.sqrt(variance) / 0.87962566103423978, dtype)

@@ -8,9 +8,10 @@ from ..core import dtypes
 from ..core.graph import GLOBAL_VARIABLES, TRAINABLE_VARIABLES, get_default_graph
 from ..core.op import as_tensor
 from ..core.shapes import as_shape
-from ..core.tensor import PLACEHOLDER, VARIABLE, Tensor
+from ..core.tensor import NODE, PLACEHOLDER, VARIABLE, Tensor
 from ..ops.creation import tf1_constant
 from ..ops.math import cast
+from ..ops.shape import Copy
 from ..ops.state import assign, assign_add, assign_sub, group
 
 
@@ -18,6 +19,19 @@ def placeholder(dtype, shape=None, name: Optional[str] = None) -> Tensor:
     """A value fed at run time; `None` dims (or shape=None) are checked only when fed."""
     return Tensor._symbolic(PLACEHOLDER, as_shape(shape), dtypes.as_dtype(dtype),
                             name=name or "Placeholder")
+
+
+def placeholder_with_default(input, shape, name: Optional[str] = None) -> Tensor:  # noqa: A002
+    """A graph tensor of `input`'s value unless a run feeds it (a `training` flag that is
+    False unless fed True); `shape` may leave dims unknown."""
+    value = tf1_constant(input)
+    shape = as_shape(shape)
+    if shape is None or len(shape) != value.ndim or any(
+            d is not None and d != v for d, v in zip(shape, value.shape)):
+        raise ValueError(f"placeholder_with_default: the default of shape {value.shape} does "
+                         f"not match shape {shape}")
+    return Tensor._symbolic(NODE, shape, value.dtype, Copy(), (value,),
+                            name=name or "PlaceholderWithDefault", graph=get_default_graph())
 
 
 class Variable(Tensor):
@@ -100,6 +114,11 @@ def global_variables_initializer() -> Tensor:
 
 
 initialize_all_variables = global_variables_initializer
+
+
+def add_to_collection(name: str, value) -> None:
+    """TF1 `tf.add_to_collection`: value joins the default graph's collection `name`."""
+    get_default_graph().add_to_collection(name, value)
 
 
 def get_collection(key: str, scope=None, graph=None) -> list:

@@ -127,3 +127,34 @@ def test_recurrent_layers_run_packed_sequences_as_torch(kind, options, with_hx):
     _check_grads(theirs, ours)
     for name, t, o in param_pairs(tm, om):
         assert_close(o.grad.numpy(), t.grad.numpy(), name, rtol=1e-4, atol=1e-5)
+
+
+# ---- in-place writes into views under autograd (vit-pytorch's CCT: x += pos_emb) -------------
+
+VIEWS = {
+    "einops rearrange b c h w -> b (h w) c": lambda y: y.reshape(2, 3, 2, 2).flatten(2)
+    .transpose(1, 2),
+    "transpose": lambda y: y.transpose(0, 2),
+    "row of a transpose (a view of a view)": lambda y: y.transpose(0, 2)[1],
+    "squeeze": lambda y: y[:1].squeeze(0),
+    "unsqueeze of a column": lambda y: y[..., 2].unsqueeze(1),
+    "permute of a slice": lambda y: y[:, 1:].permute(2, 0, 1),
+}
+
+
+@pytest.mark.parametrize("case", list(VIEWS))
+def test_in_place_add_into_a_view_differentiates_as_torch(case):
+    """The base takes the write and the view's new history: the gradient reaches both the
+    values before the write and what was added."""
+    results = []
+    for lib in (torch, tinyflow):
+        w = lib.tensor(np.arange(24, dtype=np.float32).reshape(2, 3, 4) / 10, requires_grad=True)
+        base = w * 2
+        view = VIEWS[case](base)
+        added = lib.tensor(np.linspace(-1, 1, view.numel(), dtype=np.float32)
+                           .reshape(tuple(view.shape)), requires_grad=True)
+        view += added
+        ((view * view).sum() + (base * base.detach()).sum()).backward()
+        results.append([base.detach().numpy(), w.grad.numpy(), added.grad.numpy()])
+    for name, t, o in zip(("base", "w.grad", "added.grad"), *results):
+        assert_close(o, t, name)

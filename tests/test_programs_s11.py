@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import tinyflow
-from torch_oracle import assert_close, copy_state, param_pairs
+from torch_oracle import assert_close, copy_state, gradcheck, param_pairs
 
 TRNN, FRNN = torch.nn.utils.rnn, tinyflow.nn.utils.rnn
 
@@ -158,3 +158,22 @@ def test_in_place_add_into_a_view_differentiates_as_torch(case):
         results.append([base.detach().numpy(), w.grad.numpy(), added.grad.numpy()])
     for name, t, o in zip(("base", "w.grad", "added.grad"), *results):
         assert_close(o, t, name)
+
+
+# ---- Hardswish / Hardsigmoid (vit-pytorch's LeViT) ------------------------------------------
+
+@pytest.mark.parametrize("name", ["hardswish", "hardsigmoid"])
+def test_hard_activations_match_torch_values_and_gradients_at_their_corners(name):
+    """Values and gradients at and between the corners -3 and 3, as torch's kernels."""
+    points = np.array([-4.0, -3.0, -2.5, 0.0, 1.0, 3.0, 3.5], np.float32)
+    t = torch.tensor(points, requires_grad=True)
+    o = tinyflow.tensor(points, requires_grad=True)
+    tout, oout = getattr(torch.nn.functional, name)(t), getattr(tinyflow.nn.functional, name)(o)
+    tout.sum().backward()
+    oout.sum().backward()
+    assert oout.dtype is tinyflow.float32
+    assert_close(oout.detach().numpy(), tout.detach().numpy(), name)
+    assert_close(o.grad.numpy(), t.grad.numpy(), f"{name} gradient")
+    module = getattr(tinyflow.nn, {"hardswish": "Hardswish", "hardsigmoid": "Hardsigmoid"}[name])
+    assert_close(module()(o).detach().numpy(), tout.detach().numpy(), f"nn.{module.__name__}")
+    gradcheck(getattr(tinyflow.nn.functional, name), np.linspace(-3.7, 3.9, 9))

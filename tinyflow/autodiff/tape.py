@@ -98,6 +98,27 @@ def write_inplace(target: Tensor, result: Tensor) -> Tensor:
     return target
 
 
+def _memory_index(view: np.ndarray, base: np.ndarray):
+    """The index into C-ordered `base` of each element of `view`, a view of its memory, as a
+    tuple of integer arrays shaped like `view` (NumPy's advanced index); None when `base`
+    is not C-ordered or the view's elements are not distinct elements of it."""
+    size = base.itemsize
+    if not base.flags.c_contiguous or view.dtype != base.dtype:
+        return None
+    start, rest = divmod(view.__array_interface__["data"][0] -
+                         base.__array_interface__["data"][0], size)
+    if rest or any(stride % size for stride in view.strides):
+        return None
+    flat = np.full(view.shape, start, np.int64)
+    for axis, (n, stride) in enumerate(zip(view.shape, view.strides)):
+        flat += (np.arange(n) * (stride // size)).reshape(
+            [n if k == axis else 1 for k in range(view.ndim)])
+    if flat.size and (flat.min() < 0 or flat.max() >= base.size
+                      or np.unique(flat).size != flat.size):
+        return None
+    return np.unravel_index(flat, base.shape)
+
+
 OVERLAP = ("unsupported operation: more than one element of the written-to tensor refers to a "
            "single memory location. Please clone() the tensor before performing the "
            "operation.")
@@ -200,17 +221,23 @@ def _rewire(result: Tensor, target: Tensor, old: Tensor) -> None:
 def _write_view(view: Tensor, result: Tensor) -> Tensor:
     """In-place on a view under autograd, as PyTorch's CopySlices: the base takes over the
     history `setitem(base, index, result)` (so gradients reach both the old base and the
-    result), and the view becomes `base[index]` again. Views made by slicing the base
-    directly are supported; others are refused rather than differentiated wrongly."""
+    result), and the view becomes `base[index]` again. A view made by slicing the base
+    directly keeps its index; any other (a chain of reshapes, transposes and slices, as
+    einops' rearrange makes) is indexed by the base elements its memory covers. A view
+    whose elements cannot be told that way is refused rather than differentiated wrongly."""
     base = view._base
-    if type(view.op) is not GetItem or view.inputs[0] is not base:
+    direct = type(view.op) is GetItem and view.inputs[0] is base
+    index = view.op.index if direct else _memory_index(view.array, base.array)
+    if index is None:
         raise RuntimeError("in-place modification of this view of a tensor that takes part "
-                           "in autograd is not supported (only views made by indexing the "
-                           "tensor itself are); use an out-of-place operation instead")
+                           "in autograd is not supported (its elements are not a part of "
+                           "its base's memory); use an out-of-place operation instead")
     if base.requires_grad and base.op is None:
         raise RuntimeError("a view of a leaf Variable that requires grad is being used in an "
                            "in-place operation.")
-    index = view.op.index
+    if not direct:   # the same values, read as base[index] (the chain's nodes keep theirs)
+        view.op, view.inputs = GetItem(index=index), (base,)
+        view._saved = (base._version[0], view._version[0])
     _rewire(result, view, _stand_in(view))   # the stand-in reads base: rewired just below
     write_inplace(base, setitem(base, index, result))   # writes the view's memory too
     view.op, view.inputs, view.requires_grad = view.op, (base,), True

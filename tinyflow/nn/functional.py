@@ -115,6 +115,21 @@ def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0,
     return _written(input, out, inplace)
 
 
+def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:
+    """relu6(x + 3) / 6; PyTorch's gradient: 1/6 strictly inside (-3, 3), else 0."""
+    x = as_tensor(input)
+    out = ops.where((x > -3) & (x < 3), x / 6 + 0.5, ops.where(x >= 3, 1.0, 0.0))
+    return _written(input, ops.cast(out, x.dtype), inplace)
+
+
+def hardswish(input: Tensor, inplace: bool = False) -> Tensor:
+    """x * relu6(x + 3) / 6 (MobileNetV3's); PyTorch's gradient: x / 3 + 1/2 strictly inside
+    (-3, 3), 0 at and below -3, 1 at and above 3."""
+    x = as_tensor(input)
+    out = ops.where(x <= -3, 0.0, ops.where(x >= 3, x, x * (x + 3) / 6))
+    return _written(input, ops.cast(out, x.dtype), inplace)
+
+
 def glu(input: Tensor, dim: int = -1) -> Tensor:
     """The first half of `dim` gated by the sigmoid of the second half."""
     a, b = _chunk(as_tensor(input), 2, dim)

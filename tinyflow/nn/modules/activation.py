@@ -76,6 +76,16 @@ class Mish(SiLU):
         return F.mish(input, self.inplace)
 
 
+class Hardsigmoid(SiLU):
+    def forward(self, input):
+        return F.hardsigmoid(input, self.inplace)
+
+
+class Hardswish(SiLU):
+    def forward(self, input):
+        return F.hardswish(input, self.inplace)
+
+
 class LogSigmoid(Module):
     def forward(self, input):
         return F.logsigmoid(input)

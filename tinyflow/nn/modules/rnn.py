@@ -17,6 +17,7 @@ import math
 from ... import ops
 from .. import functional as F
 from .. import init
+from ..utils.rnn import PackedSequence
 from .linear import empty_parameter
 from .module import Module
 
@@ -140,6 +141,8 @@ class _RNNBase(Module):
         return hx[index]
 
     def forward(self, input, hx=None):
+        if isinstance(input, PackedSequence):
+            return self._packed(input, hx)
         x = input
         batched = x.ndim == 3
         if not batched:
@@ -228,6 +231,62 @@ class _RNNBase(Module):
             if w_hr is not None:
                 state = (F.linear(state[0], w_hr), state[1])
             outputs[t] = state[0] if self.mode == "LSTM" else state
+        return outputs, state
+
+    def _packed(self, packed: PackedSequence, hx):
+        """A PackedSequence through every layer and direction, unrolled: step t updates
+        only the batch_sizes[t] sequences still running (the first rows, the batch being
+        sorted longest first), so each keeps its state from its own last step and the
+        reverse direction starts at each sequence's own end. Returns (PackedSequence,
+        h_n or (h_n, c_n)) with the states in the batch's order before packing."""
+        sizes = [int(b) for b in packed.batch_sizes.numpy()]
+        ends = [sum(sizes[:t + 1]) for t in range(len(sizes))]
+        xs = [packed.data[end - b:end] for b, end in zip(sizes, ends)]
+        order, unorder = packed.sorted_indices, packed.unsorted_indices
+        if hx is not None and order is not None:
+            hx = tuple(h[:, order] for h in hx) if self.mode == "LSTM" else hx[:, order]
+        directions = 2 if self.bidirectional else 1
+        finals = []
+        for layer in range(self.num_layers):
+            outputs = []
+            for d in range(directions):
+                out, state = self._run_packed(xs, sizes, layer, d,
+                                              self._initial(hx, layer * directions + d))
+                outputs.append(out)
+                finals.append(state)
+            xs = outputs[0] if directions == 1 else [ops.concat(list(o), -1)
+                                                     for o in zip(*outputs)]
+            xs = [self._between_layers(x_t, layer) for x_t in xs]
+        out = PackedSequence(ops.concat(xs, 0), packed.batch_sizes, order, unorder)
+        parts = zip(*finals) if self.mode == "LSTM" else (finals,)
+        states = [ops.stack(list(p), 0) for p in parts]
+        if unorder is not None:
+            states = [s[:, unorder] for s in states]
+        return out, (tuple(states) if self.mode == "LSTM" else states[0])
+
+    def _run_packed(self, xs: list, sizes: list, layer: int, d: int, state):
+        """One direction of one layer over packed steps xs ([sizes[t], features] each)."""
+        w_ih, w_hh, b_ih, b_hh = self._weights(layer, d)
+        w_hr = self._parameters.get(f"weight_hr_l{layer}" + ("_reverse" if d else ""))
+        if state is None:
+            rows = ops.zeros_like(ops.getitem(xs[0], (slice(None), slice(0, 1))))
+            h = rows + ops.zeros_like(ops.getitem(w_hh, 0))
+            state = (h, rows + ops.zeros_like(ops.getitem(w_hr if w_hr is not None else
+                                                          w_hh, 0))) \
+                if self.mode == "LSTM" else h
+        lstm = self.mode == "LSTM"
+        outputs = [None] * len(xs)
+        for t in (reversed(range(len(xs))) if d else range(len(xs))):
+            b = sizes[t]
+            running = tuple(s[:b] for s in state) if lstm else state[:b]
+            new = _step(self.mode, F.linear(xs[t], w_ih, b_ih), running, w_hh, b_hh)
+            if w_hr is not None:
+                new = (F.linear(new[0], w_hr), new[1])
+            outputs[t] = new[0] if lstm else new
+            if b < sizes[0]:
+                new = tuple(ops.concat([n, s[b:]], 0) for n, s in zip(new, state)) if lstm \
+                    else ops.concat([new, state[b:]], 0)
+            state = new
         return outputs, state
 
     def extra_repr(self) -> str:

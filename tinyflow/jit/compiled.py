@@ -2,8 +2,11 @@
 as a compiled plan; data-dependent Python splits it into compiled pieces (jit/pieces.py)."""
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
+import gc
+import threading
 import time
 import warnings
 from collections import Counter
@@ -130,7 +133,8 @@ class CompiledFunction:
         self._fast.clear()    # a compile may make sizes symbolic: other keys then
         if self.dims.learn(self._paths):   # automatic dynamic: the sizes that changed
             key, tensors, dims = self._key(args, kwargs)
-        return self._compile_and_run(key, args, kwargs, tensors, dims)
+        with one_full_collection():
+            return self._compile_and_run(key, args, kwargs, tensors, dims)
 
     # ---- guards ----------------------------------------------------------------------------
     def _fast_key(self, args: tuple):
@@ -368,6 +372,35 @@ class CompiledFunction:
         if entry.spent is not None:
             return rebuild(entry.outputs, lambda k: _spent_result(values[k], entry.spent[k]))
         return rebuild(entry.outputs, lambda k: Tensor._eager(np.asarray(values[k])))
+
+
+_collecting = threading.Lock()
+_compiling = [0]    # compiles under way (threads): the outermost sets and restores
+
+
+@contextlib.contextmanager
+def one_full_collection():
+    """Full (generation 2) garbage collections deferred while a compile runs, then at most
+    one: each walks every object of the process (Numba's alone are ~25 ms of it), and the
+    objects a compile makes (graph, program, records) start one every few thousand, so a
+    GPT step's first call made two (46 ms CPU); generations 0 and 1 go on collecting."""
+    with _collecting:
+        _compiling[0] += 1
+        outermost = _compiling[0] == 1
+        thresholds = gc.get_threshold()
+        if outermost:
+            gc.set_threshold(thresholds[0], thresholds[1], 1 << 30)
+    try:
+        yield
+    finally:
+        with _collecting:
+            _compiling[0] -= 1
+            if outermost:
+                gc.set_threshold(*thresholds)
+                deferred = gc.isenabled() and thresholds[0] and \
+                    gc.get_count()[2] > thresholds[2]
+        if outermost and deferred:
+            gc.collect()
 
 
 def _spent(tracer: Tracer, results: list) -> Optional[list]:

@@ -91,41 +91,48 @@ def greedy_orders(program: Program, deps: list) -> list:
 def _list_schedule(program: Program, deps: list, key) -> list:
     steps = program.steps
     roots = value_roots(program)
-    reads = []      # per step: root -> how many of its reads go to that root's memory
-    pending = defaultdict(int)     # root -> value reads still to run (views included)
+    size = {s.output: s.record.nbytes for s in steps if roots[s.output] == {s.output}}
+    fetched = {r for f in program.fetches for r in roots.get(f, ())}
+    freeable = {r for r, b in size.items() if b and r not in fetched}
+    reads = []      # per step: freeable root -> how many of its reads go to that root's memory
+    pending = defaultdict(int)     # freeable root -> value reads still to run (views included)
     for s in steps:
         counts = defaultdict(int)
         for i in s.inputs:
             for r in roots.get(i, ()):
-                counts[r] += 1
-                pending[r] += 1
+                if r in freeable:
+                    counts[r] += 1
+                    pending[r] += 1
         reads.append(counts)
-    for f in program.fetches:
-        for r in roots.get(f, ()):
-            pending[r] += 1 << 30           # fetched: never freed
-    size = {s.output: s.record.nbytes for s in steps if roots[s.output] == {s.output}}
     users = defaultdict(list)
     waiting = [len(d) for d in deps]
     for n, d in enumerate(deps):
         for p in d:
             users[p].append(n)
-    ready = {n for n, w in enumerate(waiting) if w == 0}
     order = []
 
     def score(n):
-        freed = sum(size.get(r, 0) for r, c in reads[n].items() if pending[r] == c)
+        freed = sum(size[r] for r, c in reads[n].items() if pending[r] == c)
         return key(size.get(steps[n].output, 0), freed) + (n,)
 
+    # the ready steps' scores, each remade only when a step reading one of its roots runs
+    ready = {n: score(n) for n, w in enumerate(waiting) if w == 0}
     while ready:
-        n = min(ready, key=score)
-        ready.remove(n)
+        n = min(ready, key=ready.__getitem__)
+        del ready[n]
         order.append(n)
-        for r, c in reads[n].items():
-            pending[r] -= c
+        ran = reads[n]
+        if ran:
+            for r, c in ran.items():
+                pending[r] -= c
+            ran = ran.keys()
+            for u in ready:
+                if not ran.isdisjoint(reads[u]):
+                    ready[u] = score(u)
         for u in users[n]:
             waiting[u] -= 1
             if waiting[u] == 0:
-                ready.add(u)
+                ready[u] = score(u)
     assert len(order) == len(steps), "dependency cycle in a program"
     return order
 

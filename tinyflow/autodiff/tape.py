@@ -159,7 +159,8 @@ def storage_of(array: np.ndarray) -> np.ndarray:
 def overlaps(array: np.ndarray) -> bool:
     """Whether two elements of `array` share memory (a stride-0 dim of an expand, the windows
     of an unfold). Dims sorted by stride that each step past all the dims below do not; where
-    that test fails, the elements' offsets are compared."""
+    that test fails, the elements' offsets are compared (beyond 65536 elements they are
+    taken to overlap: a write is then refused, never order-dependent)."""
     if 0 in array.shape:
         return False
     reach = 0
@@ -169,7 +170,7 @@ def overlaps(array: np.ndarray) -> bool:
         reach += stride * (size - 1)
     else:
         return False
-    if array.size > 1 << 22:
+    if array.size > 1 << 16:
         return True
     offsets = np.zeros((), np.int64)
     for stride, size in zip(array.strides, array.shape):

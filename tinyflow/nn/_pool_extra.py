@@ -208,4 +208,5 @@ def conv3d(input: Tensor, weight: Tensor, bias=None, stride=1, padding=0, dilati
     return out
 
 
-__all__ = ["adaptive_avg_pool1d", "adaptive_max_pool1d", "adaptive_max_pool2d", "avg_pool1d", "conv3d", "max_unpool2d"]
+__all__ = ["adaptive_avg_pool1d", "adaptive_max_pool1d", "adaptive_max_pool2d", "avg_pool1d",
+           "conv3d", "max_unpool2d"]

@@ -12,40 +12,37 @@ from .creation import zeros_like
 from .math import Binary, cast, not_equal, operands
 
 
-class IntegerBinary(Binary):
-    """gcd / lcm: integers only (PyTorch refuses floats and bools by name)."""
-    differentiable = False
+class _OneKind(Binary):
+    """A binary op of one kind of dtype (`takes`), in the operands' promoted dtype; PyTorch
+    refuses the others by name."""
+    takes = "integer"
 
     def infer(self, x, y):
         dtype = promote(x.dtype, y.dtype)
-        if not dtype.is_integer:
-            raise TypeError(f"not implemented for '{dtype.name}' (gcd and lcm take "
-                            f"integer tensors)")
+        if not (dtype.is_integer if self.takes == "integer" else dtype.is_floating):
+            raise TypeError(f"not implemented for '{dtype.name}' ({self.name} takes "
+                            f"{self.takes} tensors)")
         return broadcast_shapes(x.shape, y.shape), dtype
 
 
-class Gcd(IntegerBinary):
+class Gcd(_OneKind):
     """The greatest common divisor, >= 0 (gcd(0, 0) = 0)."""
     name = "gcd"
+    differentiable = False
 
 
-class Lcm(IntegerBinary):
+class Lcm(_OneKind):
     """|x / gcd(x, y) * y|, wrapping at the dtype's width as PyTorch's (0 if either is 0)."""
     name = "lcm"
+    differentiable = False
 
 
-class NextAfter(Binary):
+class NextAfter(_OneKind):
     """The representable value next to x in the direction of y (x itself where x == y).
     Differentiable as PyTorch's: d out / d x = 1 where x != y (0 where out is y), and
     d out / d y = 0."""
     name = "nextafter"
-
-    def infer(self, x, y):
-        dtype = promote(x.dtype, y.dtype)
-        if not dtype.is_floating:
-            raise TypeError(f"not implemented for '{dtype.name}' (nextafter takes "
-                            f"floating-point tensors)")
-        return broadcast_shapes(x.shape, y.shape), dtype
+    takes = "floating-point"
 
     def chain(self, k, v, out, x, y):
         if k == 1:

@@ -342,3 +342,13 @@ def test_log_loss_as_tf1():
     loss = tf.losses.log_loss(labels, tf.constant(p))
     expected = -(labels * np.log(p + 1e-7) + (1 - labels) * np.log(1 - p + 1e-7)).mean()
     assert _run(loss) == pytest.approx(expected)
+
+
+def test_numpy_text_arrays_are_string_constants_and_missing_namespaces_are_named():
+    text = tf.constant(np.array("Do you want some café?".split()))
+    assert text.dtype is tf.string
+    assert _run(text).tolist() == [b"Do", b"you", b"want", b"some", "café?".encode()]
+    with pytest.raises(AttributeError, match="tf.estimator.DNNClassifier is not supported"):
+        tf.estimator.DNNClassifier
+    with pytest.raises(AttributeError, match="tf.feature_column.numeric_column is not"):
+        tf.feature_column.numeric_column("X")

@@ -352,3 +352,13 @@ def test_numpy_text_arrays_are_string_constants_and_missing_namespaces_are_named
         tf.estimator.DNNClassifier
     with pytest.raises(AttributeError, match="tf.feature_column.numeric_column is not"):
         tf.feature_column.numeric_column("X")
+
+
+def test_a_fed_initial_value_overrides_a_constant_initializer():
+    bias = tf.Variable(tf.zeros([3]), name="bias")
+    assert bias.initializer.inputs[1].name == "bias/initial_value:0"
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer(), {bias.initializer.inputs[1]: [7.0, 8, 9]})
+        np.testing.assert_array_equal(sess.run(bias), [7.0, 8, 9])
+        sess.run(bias.initializer)
+        np.testing.assert_array_equal(sess.run(bias), [0.0, 0, 0])

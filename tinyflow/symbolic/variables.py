@@ -55,7 +55,12 @@ class Variable(Tensor):
                             graph=graph)
         self.initial_value = init
         self.trainable = bool(trainable)
-        self.initializer = assign(self, init, name=self._name + "/Assign")
+        # the assign reads the initial value through a graph node, so a run may feed it
+        # (TF1 programs load weights from elsewhere as `{var.initializer.inputs[1]: w}`)
+        value = init if init.kind != "eager" else Tensor._symbolic(
+            NODE, init.shape, init.dtype, Copy(), (init,), name=self._name + "/initial_value",
+            graph=graph)
+        self.initializer = assign(self, value, name=self._name + "/Assign")
         self._loader = None
         keys = [GLOBAL_VARIABLES] if collections is None else list(collections)
         if trainable and TRAINABLE_VARIABLES not in keys:

@@ -362,3 +362,12 @@ def test_a_fed_initial_value_overrides_a_constant_initializer():
         np.testing.assert_array_equal(sess.run(bias), [7.0, 8, 9])
         sess.run(bias.initializer)
         np.testing.assert_array_equal(sess.run(bias), [0.0, 0, 0])
+
+
+def test_queue_pipelines_and_meta_graphs_are_refused_by_name():
+    with pytest.raises(AttributeError, match="tf.train.Supervisor is not supported.*queue"):
+        tf.train.Supervisor
+    with pytest.raises(AttributeError, match="range_input_producer is not supported"):
+        tf.train.range_input_producer(10)
+    with pytest.raises(NotImplementedError, match="export_meta_graph is not supported"):
+        tf.train.export_meta_graph()

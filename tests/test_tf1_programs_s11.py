@@ -371,3 +371,46 @@ def test_queue_pipelines_and_meta_graphs_are_refused_by_name():
         tf.train.range_input_producer(10)
     with pytest.raises(NotImplementedError, match="export_meta_graph is not supported"):
         tf.train.export_meta_graph()
+
+
+# ---- tensorflow/models tutorials/image/mnist/convolutional.py -----------------------------
+
+def test_lenet_spellings_of_the_convolutional_tutorial_learn_a_toy_task():
+    """Its spellings: fixed-batch placeholders, Variables of seeded truncated normals and
+    tf.constant(0.1, shape=...), conv2d + bias_add + max_pool SAME, get_shape().as_list()
+    for the flatten, l2_loss regularizers, a float Variable as minimize's global_step
+    driving a staircase exponential_decay, dropout only in training."""
+    rng = np.random.RandomState(0)
+    labels = np.arange(8) % 2
+    images = (rng.rand(8, 8, 8, 1) * 0.1 + labels[:, None, None, None] - 0.5).astype(np.float32)
+    data = tf.placeholder(tf.float32, shape=(8, 8, 8, 1))
+    target = tf.placeholder(tf.int64, shape=(8,))
+    conv_w = tf.Variable(tf.truncated_normal([3, 3, 1, 4], stddev=0.1, seed=66478))
+    conv_b = tf.Variable(tf.zeros([4]))
+    fc_w = tf.Variable(tf.truncated_normal([4 * 4 * 4, 2], stddev=0.1, seed=66478))
+    fc_b = tf.Variable(tf.constant(0.1, shape=[2]))
+
+    def model(x, train=False):
+        relu = tf.nn.relu(tf.nn.bias_add(tf.nn.conv2d(x, conv_w, [1, 1, 1, 1], "SAME"), conv_b))
+        pool = tf.nn.max_pool(relu, ksize=[1, 2, 2, 1], strides=[1, 2, 2, 1], padding="SAME")
+        shape = pool.get_shape().as_list()
+        hidden = tf.reshape(pool, [shape[0], shape[1] * shape[2] * shape[3]])
+        if train:
+            hidden = tf.nn.dropout(hidden, 0.9, seed=66478)
+        return tf.matmul(hidden, fc_w) + fc_b
+
+    loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
+        labels=target, logits=model(data, True)))
+    loss += 5e-4 * (tf.nn.l2_loss(fc_w) + tf.nn.l2_loss(fc_b))
+    batch = tf.Variable(0, dtype=tf.float32)
+    rate = tf.train.exponential_decay(0.5, batch * 8, 16, 0.5, staircase=True)
+    train_op = tf.train.MomentumOptimizer(rate, 0.9).minimize(loss, global_step=batch)
+    prediction = tf.nn.softmax(model(data))
+    with tf.Session() as sess:
+        tf.global_variables_initializer().run()
+        rates = [sess.run([train_op, rate], {data: images, target: labels})[1]
+                 for _ in range(6)]
+        guess = sess.run(prediction, {data: images}).argmax(1)
+        assert sess.run(batch) == 6.0
+    np.testing.assert_allclose(rates, [0.5, 0.5, 0.25, 0.25, 0.125, 0.125])
+    assert (guess == labels).all()

@@ -414,3 +414,39 @@ def test_lenet_spellings_of_the_convolutional_tutorial_learn_a_toy_task():
         assert sess.run(batch) == 6.0
     np.testing.assert_allclose(rates, [0.5, 0.5, 0.25, 0.25, 0.125, 0.125])
     assert (guess == labels).all()
+
+
+# ---- Géron ch. 15: autoencoders with tied weights, a variational coding layer ----------------
+
+def test_tied_weight_and_variational_autoencoder_spellings_train():
+    """An initializer called directly for a Variable's value, decoder weights as the
+    encoder's transpose, a regularizer applied by hand, and the variational coding
+    mean + sigma * tf.random_normal(tf.shape(sigma)) with its latent loss."""
+    rng = np.random.RandomState(6)
+    data = rng.rand(32, 6).astype(np.float32)
+    x = tf.placeholder(tf.float32, shape=[None, 6])
+    he_init = tf.variance_scaling_initializer()
+    regularizer = tf.contrib.layers.l2_regularizer(1e-4)
+    weights1 = tf.Variable(he_init([6, 3]), dtype=tf.float32, name="weights1")
+    weights2 = tf.transpose(weights1, name="weights2")            # tied
+    hidden = tf.nn.elu(tf.matmul(x, weights1) + tf.Variable(tf.zeros(3)))
+    mean = tf.layers.dense(hidden, 2)
+    gamma = tf.layers.dense(hidden, 2)
+    noise = tf.random_normal(tf.shape(gamma), dtype=tf.float32)
+    coding = mean + tf.exp(0.5 * gamma) * noise
+    back = tf.layers.dense(coding, 3, activation=tf.nn.elu)
+    logits = tf.matmul(back, weights2) + tf.Variable(tf.zeros(6))
+    reconstruction = tf.reduce_sum(
+        tf.nn.sigmoid_cross_entropy_with_logits(labels=x, logits=logits))
+    latent = 0.5 * tf.reduce_sum(tf.exp(gamma) + tf.square(mean) - 1 - gamma)
+    loss = reconstruction + latent + regularizer(weights1)
+    train_op = tf.train.AdamOptimizer(0.01).minimize(loss)
+    trained = tf.trainable_variables()
+    assert any(v is weights1 for v in trained) and not any(v is weights2 for v in trained)
+    with tf.Session() as sess:
+        tf.global_variables_initializer().run()
+        first = loss.eval({x: data})
+        for _ in range(25):
+            sess.run(train_op, {x: data})
+        assert loss.eval({x: data}) < 0.95 * first
+        np.testing.assert_allclose(sess.run(weights2), sess.run(weights1).T)

@@ -450,3 +450,23 @@ def test_tied_weight_and_variational_autoencoder_spellings_train():
             sess.run(train_op, {x: data})
         assert loss.eval({x: data}) < 0.95 * first
         np.testing.assert_allclose(sess.run(weights2), sess.run(weights1).T)
+
+
+# ---- the TF1 guide "Introduction to low-level APIs" -----------------------------------------
+
+def test_layers_dense_object_builds_once_and_shares_its_variables():
+    x = tf.placeholder(tf.float32, shape=[None, 3])
+    layer = tf.layers.Dense(units=1, kernel_initializer=tf.ones_initializer())
+    assert not layer.built
+    y = layer(x)
+    twice = layer(x * 2.0)
+    named = tf.layers.Dense(2, name="head")(x)
+    assert layer.built and layer.kernel.name == "dense/kernel:0"
+    assert [v.name for v in tf.trainable_variables()] == [
+        "dense/kernel:0", "dense/bias:0", "head/kernel:0", "head/bias:0"]
+    assert named.shape.as_list() == [None, 2]
+    one, two = _run([y, twice], {x: [[1, 2, 3], [4, 5, 6]]})
+    np.testing.assert_allclose(one, [[6.0], [15.0]])
+    np.testing.assert_allclose(two, 2 * one)
+    with pytest.raises(TypeError, match="random_normal:0 is a graph tensor"):
+        tf.data.Dataset.from_tensor_slices(tf.random_normal([10, 3]))

@@ -470,3 +470,34 @@ def test_layers_dense_object_builds_once_and_shares_its_variables():
     np.testing.assert_allclose(two, 2 * one)
     with pytest.raises(TypeError, match="random_normal:0 is a graph tensor"):
         tf.data.Dataset.from_tensor_slices(tf.random_normal([10, 3]))
+
+
+# ---- TensorFlow-Examples' DCGAN: batch norm with a bare bool placeholder, scoped updates ------
+
+def test_scoped_update_ops_of_a_shared_discriminator_with_a_rankless_training_flag():
+    is_training = tf.placeholder(tf.bool)                      # no shape: rank unknown
+
+    def discriminator(x, reuse=False):
+        with tf.variable_scope("Discriminator", reuse=reuse):
+            x = tf.layers.batch_normalization(tf.layers.dense(x, 3), training=is_training)
+            return tf.layers.dense(tf.layers.dropout(x, 0.5, training=is_training), 1)
+
+    real = tf.placeholder(tf.float32, [None, 2])
+    with tf.variable_scope("Generator"):
+        fake = tf.layers.batch_normalization(tf.layers.dense(real, 2), training=is_training)
+    out_real, out_fake = discriminator(real), discriminator(fake, reuse=True)
+    assert out_real.shape.as_list() == [None, 1]
+    disc_updates = tf.get_collection(tf.GraphKeys.UPDATE_OPS, scope="Discriminator")
+    assert len(disc_updates) == 4 and len(tf.get_collection(tf.GraphKeys.UPDATE_OPS)) == 6
+    disc_vars = tf.get_collection(tf.GraphKeys.TRAINABLE_VARIABLES, scope="Discriminator")
+    with tf.control_dependencies(disc_updates):
+        train = tf.train.AdamOptimizer(0.01).minimize(tf.reduce_mean(out_real - out_fake),
+                                                      var_list=disc_vars)
+    batch = np.random.RandomState(7).randn(8, 2).astype(np.float32)
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        sess.run(train, {real: batch, is_training: True})
+        moving = sess.run("Discriminator/batch_normalization/moving_mean:0")
+        generator_moving = sess.run("Generator/batch_normalization/moving_mean:0")
+        assert np.abs(moving).max() > 0 and not generator_moving.any()
+        sess.run(out_real, {real: batch, is_training: False})

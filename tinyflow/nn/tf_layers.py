@@ -188,9 +188,9 @@ def dropout(inputs, rate=0.5, noise_shape=None, seed=None, training=False, name=
     """Drops a share `rate` (scaling the rest by 1 / (1 - rate)) when `training` is true: a
     Python bool, or a boolean tensor decided at each run."""
     x = as_tensor(inputs)
-    if isinstance(training, Tensor):
-        return _ops.where(training, _nn.dropout(x, rate=rate, noise_shape=noise_shape), x,
-                          name=name)
+    if isinstance(training, Tensor):   # a scalar: a bare placeholder's rank is unknown
+        return _ops.where(_ops.reshape(training, ()),
+                          _nn.dropout(x, rate=rate, noise_shape=noise_shape), x, name=name)
     return _nn.dropout(x, rate=rate, noise_shape=noise_shape, name=name) if training else x
 
 

@@ -66,10 +66,12 @@ class Optimizer:
         minimize)."""
         key = (id(var), name)
         if key not in self._slots:
-            start = zeros_like(var.initial_value)
-            if fill:
-                start = start + fill
-            with var.graph.colocate(var):   # on var's device, if `tf.device` placed it
+            # outside any control_dependencies block (TF1's init_scope): initializing the
+            # slot must not run the update ops a `minimize` there waits for
+            with var.graph.control_dependencies(None), var.graph.colocate(var):
+                start = zeros_like(var.initial_value)
+                if fill:
+                    start = start + fill
                 self._slots[key] = Variable(start, trainable=False,
                                             name=f"{var._name}/{self.name}/{name}")
         return self._slots[key]

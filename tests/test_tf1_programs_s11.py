@@ -501,3 +501,16 @@ def test_scoped_update_ops_of_a_shared_discriminator_with_a_rankless_training_fl
         generator_moving = sess.run("Generator/batch_normalization/moving_mean:0")
         assert np.abs(moving).max() > 0 and not generator_moving.any()
         sess.run(out_real, {real: batch, is_training: False})
+
+
+def test_a_session_block_makes_its_graph_the_default():
+    """Géron ch. 15 reads `tf.get_collection` inside `with tf.Session(graph=graph)`."""
+    graph = tf.Graph()
+    with graph.as_default():
+        weights = tf.Variable([1.0, 2.0], name="w")
+    with tf.Session(graph=graph) as sess:
+        sess.run(weights.initializer)
+        assert tf.get_default_graph() is graph
+        values = {v.name: v.eval() for v in tf.get_collection(tf.GraphKeys.TRAINABLE_VARIABLES)}
+    assert tf.get_default_graph() is not graph
+    np.testing.assert_array_equal(values["w:0"], [1.0, 2.0])

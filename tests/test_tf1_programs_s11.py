@@ -342,3 +342,175 @@ def test_log_loss_as_tf1():
     loss = tf.losses.log_loss(labels, tf.constant(p))
     expected = -(labels * np.log(p + 1e-7) + (1 - labels) * np.log(1 - p + 1e-7)).mean()
     assert _run(loss) == pytest.approx(expected)
+
+
+def test_numpy_text_arrays_are_string_constants_and_missing_namespaces_are_named():
+    text = tf.constant(np.array("Do you want some café?".split()))
+    assert text.dtype is tf.string
+    assert _run(text).tolist() == [b"Do", b"you", b"want", b"some", "café?".encode()]
+    with pytest.raises(AttributeError, match="tf.estimator.DNNClassifier is not supported"):
+        tf.estimator.DNNClassifier
+    with pytest.raises(AttributeError, match="tf.feature_column.numeric_column is not"):
+        tf.feature_column.numeric_column("X")
+
+
+def test_a_fed_initial_value_overrides_a_constant_initializer():
+    bias = tf.Variable(tf.zeros([3]), name="bias")
+    assert bias.initializer.inputs[1].name == "bias/initial_value:0"
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer(), {bias.initializer.inputs[1]: [7.0, 8, 9]})
+        np.testing.assert_array_equal(sess.run(bias), [7.0, 8, 9])
+        sess.run(bias.initializer)
+        np.testing.assert_array_equal(sess.run(bias), [0.0, 0, 0])
+
+
+def test_queue_pipelines_and_meta_graphs_are_refused_by_name():
+    with pytest.raises(AttributeError, match="tf.train.Supervisor is not supported.*queue"):
+        tf.train.Supervisor
+    with pytest.raises(AttributeError, match="range_input_producer is not supported"):
+        tf.train.range_input_producer(10)
+    with pytest.raises(NotImplementedError, match="export_meta_graph is not supported"):
+        tf.train.export_meta_graph()
+
+
+# ---- tensorflow/models tutorials/image/mnist/convolutional.py -----------------------------
+
+def test_lenet_spellings_of_the_convolutional_tutorial_learn_a_toy_task():
+    """Its spellings: fixed-batch placeholders, Variables of seeded truncated normals and
+    tf.constant(0.1, shape=...), conv2d + bias_add + max_pool SAME, get_shape().as_list()
+    for the flatten, l2_loss regularizers, a float Variable as minimize's global_step
+    driving a staircase exponential_decay, dropout only in training."""
+    rng = np.random.RandomState(0)
+    labels = np.arange(8) % 2
+    images = (rng.rand(8, 8, 8, 1) * 0.1 + labels[:, None, None, None] - 0.5).astype(np.float32)
+    data = tf.placeholder(tf.float32, shape=(8, 8, 8, 1))
+    target = tf.placeholder(tf.int64, shape=(8,))
+    conv_w = tf.Variable(tf.truncated_normal([3, 3, 1, 4], stddev=0.1, seed=66478))
+    conv_b = tf.Variable(tf.zeros([4]))
+    fc_w = tf.Variable(tf.truncated_normal([4 * 4 * 4, 2], stddev=0.1, seed=66478))
+    fc_b = tf.Variable(tf.constant(0.1, shape=[2]))
+
+    def model(x, train=False):
+        relu = tf.nn.relu(tf.nn.bias_add(tf.nn.conv2d(x, conv_w, [1, 1, 1, 1], "SAME"), conv_b))
+        pool = tf.nn.max_pool(relu, ksize=[1, 2, 2, 1], strides=[1, 2, 2, 1], padding="SAME")
+        shape = pool.get_shape().as_list()
+        hidden = tf.reshape(pool, [shape[0], shape[1] * shape[2] * shape[3]])
+        if train:
+            hidden = tf.nn.dropout(hidden, 0.9, seed=66478)
+        return tf.matmul(hidden, fc_w) + fc_b
+
+    loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
+        labels=target, logits=model(data, True)))
+    loss += 5e-4 * (tf.nn.l2_loss(fc_w) + tf.nn.l2_loss(fc_b))
+    batch = tf.Variable(0, dtype=tf.float32)
+    rate = tf.train.exponential_decay(0.5, batch * 8, 16, 0.5, staircase=True)
+    train_op = tf.train.MomentumOptimizer(rate, 0.9).minimize(loss, global_step=batch)
+    prediction = tf.nn.softmax(model(data))
+    with tf.Session() as sess:
+        tf.global_variables_initializer().run()
+        rates = [sess.run([train_op, rate], {data: images, target: labels})[1]
+                 for _ in range(6)]
+        guess = sess.run(prediction, {data: images}).argmax(1)
+        assert sess.run(batch) == 6.0
+    np.testing.assert_allclose(rates, [0.5, 0.5, 0.25, 0.25, 0.125, 0.125])
+    assert (guess == labels).all()
+
+
+# ---- Géron ch. 15: autoencoders with tied weights, a variational coding layer ----------------
+
+def test_tied_weight_and_variational_autoencoder_spellings_train():
+    """An initializer called directly for a Variable's value, decoder weights as the
+    encoder's transpose, a regularizer applied by hand, and the variational coding
+    mean + sigma * tf.random_normal(tf.shape(sigma)) with its latent loss."""
+    rng = np.random.RandomState(6)
+    data = rng.rand(32, 6).astype(np.float32)
+    x = tf.placeholder(tf.float32, shape=[None, 6])
+    he_init = tf.variance_scaling_initializer()
+    regularizer = tf.contrib.layers.l2_regularizer(1e-4)
+    weights1 = tf.Variable(he_init([6, 3]), dtype=tf.float32, name="weights1")
+    weights2 = tf.transpose(weights1, name="weights2")            # tied
+    hidden = tf.nn.elu(tf.matmul(x, weights1) + tf.Variable(tf.zeros(3)))
+    mean = tf.layers.dense(hidden, 2)
+    gamma = tf.layers.dense(hidden, 2)
+    noise = tf.random_normal(tf.shape(gamma), dtype=tf.float32)
+    coding = mean + tf.exp(0.5 * gamma) * noise
+    back = tf.layers.dense(coding, 3, activation=tf.nn.elu)
+    logits = tf.matmul(back, weights2) + tf.Variable(tf.zeros(6))
+    reconstruction = tf.reduce_sum(
+        tf.nn.sigmoid_cross_entropy_with_logits(labels=x, logits=logits))
+    latent = 0.5 * tf.reduce_sum(tf.exp(gamma) + tf.square(mean) - 1 - gamma)
+    loss = reconstruction + latent + regularizer(weights1)
+    train_op = tf.train.AdamOptimizer(0.01).minimize(loss)
+    trained = tf.trainable_variables()
+    assert any(v is weights1 for v in trained) and not any(v is weights2 for v in trained)
+    with tf.Session() as sess:
+        tf.global_variables_initializer().run()
+        first = loss.eval({x: data})
+        for _ in range(25):
+            sess.run(train_op, {x: data})
+        assert loss.eval({x: data}) < 0.95 * first
+        np.testing.assert_allclose(sess.run(weights2), sess.run(weights1).T)
+
+
+# ---- the TF1 guide "Introduction to low-level APIs" -----------------------------------------
+
+def test_layers_dense_object_builds_once_and_shares_its_variables():
+    x = tf.placeholder(tf.float32, shape=[None, 3])
+    layer = tf.layers.Dense(units=1, kernel_initializer=tf.ones_initializer())
+    assert not layer.built
+    y = layer(x)
+    twice = layer(x * 2.0)
+    named = tf.layers.Dense(2, name="head")(x)
+    assert layer.built and layer.kernel.name == "dense/kernel:0"
+    assert [v.name for v in tf.trainable_variables()] == [
+        "dense/kernel:0", "dense/bias:0", "head/kernel:0", "head/bias:0"]
+    assert named.shape.as_list() == [None, 2]
+    one, two = _run([y, twice], {x: [[1, 2, 3], [4, 5, 6]]})
+    np.testing.assert_allclose(one, [[6.0], [15.0]])
+    np.testing.assert_allclose(two, 2 * one)
+    with pytest.raises(TypeError, match="random_normal:0 is a graph tensor"):
+        tf.data.Dataset.from_tensor_slices(tf.random_normal([10, 3]))
+
+
+# ---- TensorFlow-Examples' DCGAN: batch norm with a bare bool placeholder, scoped updates ------
+
+def test_scoped_update_ops_of_a_shared_discriminator_with_a_rankless_training_flag():
+    is_training = tf.placeholder(tf.bool)                      # no shape: rank unknown
+
+    def discriminator(x, reuse=False):
+        with tf.variable_scope("Discriminator", reuse=reuse):
+            x = tf.layers.batch_normalization(tf.layers.dense(x, 3), training=is_training)
+            return tf.layers.dense(tf.layers.dropout(x, 0.5, training=is_training), 1)
+
+    real = tf.placeholder(tf.float32, [None, 2])
+    with tf.variable_scope("Generator"):
+        fake = tf.layers.batch_normalization(tf.layers.dense(real, 2), training=is_training)
+    out_real, out_fake = discriminator(real), discriminator(fake, reuse=True)
+    assert out_real.shape.as_list() == [None, 1]
+    disc_updates = tf.get_collection(tf.GraphKeys.UPDATE_OPS, scope="Discriminator")
+    assert len(disc_updates) == 4 and len(tf.get_collection(tf.GraphKeys.UPDATE_OPS)) == 6
+    disc_vars = tf.get_collection(tf.GraphKeys.TRAINABLE_VARIABLES, scope="Discriminator")
+    with tf.control_dependencies(disc_updates):
+        train = tf.train.AdamOptimizer(0.01).minimize(tf.reduce_mean(out_real - out_fake),
+                                                      var_list=disc_vars)
+    batch = np.random.RandomState(7).randn(8, 2).astype(np.float32)
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        sess.run(train, {real: batch, is_training: True})
+        moving = sess.run("Discriminator/batch_normalization/moving_mean:0")
+        generator_moving = sess.run("Generator/batch_normalization/moving_mean:0")
+        assert np.abs(moving).max() > 0 and not generator_moving.any()
+        sess.run(out_real, {real: batch, is_training: False})
+
+
+def test_a_session_block_makes_its_graph_the_default():
+    """Géron ch. 15 reads `tf.get_collection` inside `with tf.Session(graph=graph)`."""
+    graph = tf.Graph()
+    with graph.as_default():
+        weights = tf.Variable([1.0, 2.0], name="w")
+    with tf.Session(graph=graph) as sess:
+        sess.run(weights.initializer)
+        assert tf.get_default_graph() is graph
+        values = {v.name: v.eval() for v in tf.get_collection(tf.GraphKeys.TRAINABLE_VARIABLES)}
+    assert tf.get_default_graph() is not graph
+    np.testing.assert_array_equal(values["w:0"], [1.0, 2.0])

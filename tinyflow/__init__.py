@@ -46,7 +46,8 @@ from .symbolic import (AUTO_REUSE, constant_initializer, get_variable,  # TF1's 
                        variance_scaling_initializer, VariableScope, zeros_initializer)
 from .symbolic import (add_n, clip_by_global_norm, clip_by_norm, global_norm,  # TF1's math
                        matrix_inverse)
-from .symbolic import (app, compat, data, errors, estimator, flags, gfile, keras,  # TF1's plumbing
+from .symbolic import (app, compat, data, errors, estimator, feature_column,  # TF1's plumbing
+                       flags, gfile, keras,
                        local_variables, local_variables_initializer, logging, metrics,
                        name_scope, summary,
                        add_to_collection, cond, ConfigProto, control_dependencies,

@@ -58,7 +58,8 @@ def batch_norm_layer(x, axis: int, momentum: float, epsilon: float, center: bool
             return _output(x, axis, moving_mean, moving_variance, beta, gamma, epsilon)
         batch_mean, batch_variance = _moments(x, reduced)
         if isinstance(training, Tensor):
-            mean = _ops.where(training, batch_mean, moving_mean)
+            training = _ops.reshape(training, ())   # a scalar (a bare placeholder's rank
+            mean = _ops.where(training, batch_mean, moving_mean)   # is unknown)
             variance = _ops.where(training, batch_variance, moving_variance)
             rate = _ops.where(training, as_tensor(1.0 - momentum, dtype=x.dtype),
                               as_tensor(0.0, dtype=x.dtype))

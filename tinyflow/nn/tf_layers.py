@@ -12,8 +12,8 @@ from ..symbolic.variable_scope import get_variable, variable_scope, zeros_initia
 from . import tf_functions as _nn
 from .tf_batch_norm import batch_normalization  # noqa: F401
 
-__all__ = ["average_pooling2d", "batch_normalization", "conv2d", "conv2d_transpose", "dense",
-           "dropout", "flatten", "max_pooling2d"]
+__all__ = ["Dense", "average_pooling2d", "batch_normalization", "conv2d", "conv2d_transpose",
+           "dense", "dropout", "flatten", "max_pooling2d"]
 
 
 def _pair(value, what: str) -> tuple:
@@ -42,23 +42,64 @@ def dense(inputs, units, activation=None, use_bias=True, kernel_initializer=None
           activity_regularizer=None, kernel_constraint=None, bias_constraint=None,
           trainable=True, name=None, reuse=None):
     """inputs @ kernel [in, units] + bias over the last axis (leading axes kept)."""
+    with variable_scope(name, default_name="dense", reuse=reuse):
+        return _dense(inputs, units, activation, use_bias, kernel_initializer,
+                      bias_initializer, kernel_regularizer, bias_regularizer, trainable)[0]
+
+
+def _dense(inputs, units, activation, use_bias, kernel_initializer, bias_initializer,
+           kernel_regularizer, bias_regularizer, trainable) -> tuple:
+    """(output, kernel, bias) of a dense layer whose variables live in the open scope."""
     x = as_tensor(inputs)
     if x.ndim is None or x.shape[-1] is None:
         raise ValueError(f"dense: the last dimension of the inputs must be known, got shape "
                          f"{x.shape}")
-    with variable_scope(name, default_name="dense", reuse=reuse):
-        kernel = get_variable("kernel", [x.shape[-1], units], x.dtype, kernel_initializer,
-                              kernel_regularizer, trainable=trainable)
-        bias = get_variable("bias", [units], x.dtype, bias_initializer or zeros_initializer(),
-                            bias_regularizer, trainable=trainable) if use_bias else None
-        if x.ndim == 2:
-            out = _ops.matmul(x, kernel)
-        elif sum(d is None for d in x.shape[:-1]) > 1:   # [None, None, in]: no static flat
-            out = _ops.matmul(x, kernel)                 # shape, a batched product
-        else:
-            out = _ops.reshape(_ops.matmul(_ops.reshape(x, (-1, x.shape[-1])), kernel),
-                               tuple(-1 if d is None else d for d in x.shape[:-1]) + (units,))
-        return _finish(out, bias, activation)
+    kernel = get_variable("kernel", [x.shape[-1], units], x.dtype, kernel_initializer,
+                          kernel_regularizer, trainable=trainable)
+    bias = get_variable("bias", [units], x.dtype, bias_initializer or zeros_initializer(),
+                        bias_regularizer, trainable=trainable) if use_bias else None
+    if x.ndim == 2:
+        out = _ops.matmul(x, kernel)
+    elif sum(d is None for d in x.shape[:-1]) > 1:   # [None, None, in]: no static flat
+        out = _ops.matmul(x, kernel)                 # shape, a batched product
+    else:
+        out = _ops.reshape(_ops.matmul(_ops.reshape(x, (-1, x.shape[-1])), kernel),
+                           tuple(-1 if d is None else d for d in x.shape[:-1]) + (units,))
+    return _finish(out, bias, activation), kernel, bias
+
+
+class Dense:
+    """`tf.layers.Dense`: a layer object whose variables are made at its first call (in a
+    scope `dense`, `dense_1`, ... unless named) and shared by its later calls."""
+
+    def __init__(self, units, activation=None, use_bias=True, kernel_initializer=None,
+                 bias_initializer=None, kernel_regularizer=None, bias_regularizer=None,
+                 activity_regularizer=None, kernel_constraint=None, bias_constraint=None,
+                 trainable=True, name=None, **kwargs) -> None:
+        self.units, self.name, self.trainable = int(units), name, trainable
+        self._options = (activation, use_bias, kernel_initializer, bias_initializer,
+                         kernel_regularizer, bias_regularizer, trainable)
+        self._scope = self.kernel = self.bias = None
+
+    def __call__(self, inputs):
+        built = self._scope is not None
+        with variable_scope(self._scope if built else self.name, default_name="dense",
+                            reuse=True if built else None) as scope:
+            out, self.kernel, self.bias = _dense(inputs, self.units, *self._options)
+        self._scope = scope
+        return out
+
+    apply = __call__
+
+    @property
+    def built(self) -> bool:
+        return self._scope is not None
+
+    @property
+    def variables(self) -> list:
+        return [v for v in (self.kernel, self.bias) if v is not None]
+
+    trainable_variables = trainable_weights = weights = variables
 
 
 def _conv_layer(transpose, inputs, filters, kernel_size, strides, padding, data_format,
@@ -147,9 +188,9 @@ def dropout(inputs, rate=0.5, noise_shape=None, seed=None, training=False, name=
     """Drops a share `rate` (scaling the rest by 1 / (1 - rate)) when `training` is true: a
     Python bool, or a boolean tensor decided at each run."""
     x = as_tensor(inputs)
-    if isinstance(training, Tensor):
-        return _ops.where(training, _nn.dropout(x, rate=rate, noise_shape=noise_shape), x,
-                          name=name)
+    if isinstance(training, Tensor):   # a scalar: a bare placeholder's rank is unknown
+        return _ops.where(_ops.reshape(training, ()),
+                          _nn.dropout(x, rate=rate, noise_shape=noise_shape), x, name=name)
     return _nn.dropout(x, rate=rate, noise_shape=noise_shape, name=name) if training else x
 
 

@@ -176,15 +176,18 @@ def tf1_constant(value, dtype=None) -> Tensor:
 
 
 def _holds_text(value) -> bool:
-    """Whether `value` is a str or bytes, or a (nested) list of them: a tf.string constant."""
+    """Whether `value` is a str or bytes, a (nested) list of them or a NumPy array of text:
+    a tf.string constant."""
     while isinstance(value, (list, tuple)) and value:
         value = value[0]
+    if isinstance(value, np.ndarray):
+        return value.dtype.kind in "US"
     return isinstance(value, (str, bytes, np.str_, np.bytes_))
 
 
 def _byte_strings(value) -> np.ndarray:
     """TF1's tf.string values: bytes (str encoded as UTF-8) in an object array."""
-    text = np.asarray(value, dtype=object)
+    text = np.asarray(value, dtype=object)   # a <U or S array's items become str / bytes
     if text.dtype != object or not all(isinstance(v, (str, bytes)) for v in text.flat):
         raise TypeError(f"a tf.string constant holds str or bytes, got {value!r}")
     return np.vectorize(lambda v: v.encode() if isinstance(v, str) else bytes(v),

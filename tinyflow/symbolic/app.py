@@ -15,6 +15,22 @@ import types
 from ..core.graph import get_default_graph
 
 
+class Namespace(types.SimpleNamespace):
+    """A TF1 namespace (`tf.keras`, `tf.estimator`) that names what it lacks, so a program
+    stops where it asks for a part tinyflow does not have."""
+
+    def __init__(self, path: str, advice: str = "", **members) -> None:
+        super().__init__(_path=path, _advice=advice, **members)
+
+    def __getattr__(self, name: str):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        has = sorted(k for k in vars(self) if not k.startswith("_"))
+        listed = f"{self._path} has only {', '.join(has)}" if has else "none of it is built"
+        raise AttributeError(f"{self._path}.{name} is not supported by tinyflow ({listed})"
+                             f"{self._advice}")
+
+
 @contextlib.contextmanager
 def name_scope(name, default_name=None, values=None):
     """`with tf.name_scope('conv1') as scope:` names the nodes made inside `conv1/...`;

@@ -54,6 +54,10 @@ def _as_array(value) -> np.ndarray:
     """A component as TF1 converts it: NumPy values keep their dtype (float64 stays float64),
     Python numbers and lists take TF1's constant types (float32, int32)."""
     if isinstance(value, Tensor):
+        if value.is_symbolic:
+            raise TypeError(f"tf.data.Dataset: {value.name} is a graph tensor; tinyflow's "
+                            f"datasets hold values known when they are made (run it first "
+                            f"and pass the array)")
         return value.numpy(force=True)
     if isinstance(value, (np.ndarray, np.generic)):
         return np.asarray(value)

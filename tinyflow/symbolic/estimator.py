@@ -9,12 +9,12 @@ from __future__ import annotations
 import inspect
 import os
 import tempfile
-import types
 from typing import NamedTuple
 
 import numpy as np
 
 from ..core.graph import Graph
+from .app import Namespace
 from .dataset import Dataset, OutOfRangeError
 from .metrics import get_or_create_global_step, local_variables_initializer
 from .saver import Saver, latest_checkpoint
@@ -85,7 +85,7 @@ def numpy_input_fn(x, y=None, batch_size=128, num_epochs=1, shuffle=None, queue_
     return _NumpyInput(x, y, batch_size, num_epochs, shuffle)
 
 
-inputs = types.SimpleNamespace(numpy_input_fn=numpy_input_fn)
+inputs = Namespace("tf.estimator.inputs", numpy_input_fn=numpy_input_fn)
 
 
 class Estimator:
@@ -190,5 +190,8 @@ def _arguments(fn) -> tuple:
     return tuple(inspect.signature(fn).parameters)
 
 
-estimator = types.SimpleNamespace(Estimator=Estimator, EstimatorSpec=EstimatorSpec,
-                                  ModeKeys=ModeKeys, inputs=inputs)
+estimator = Namespace("tf.estimator", "; canned estimators (DNNClassifier, ...) are not built: "
+                      "write a model_fn", Estimator=Estimator, EstimatorSpec=EstimatorSpec,
+                      ModeKeys=ModeKeys, inputs=inputs)
+feature_column = Namespace("tf.feature_column", "; feed arrays by name to numpy_input_fn "
+                           "and read them in a model_fn")

@@ -3,20 +3,9 @@
 of Keras (models, layers, optimizers) is refused by name: tinyflow's layers are `tf.layers`
 and `torch.nn`."""
 import functools
-import types
 
 from ..datasets import mnist as _mnist
-
-
-class _Refusing(types.SimpleNamespace):
-    """A namespace that names what it lacks."""
-
-    def __getattr__(self, name: str):
-        if name.startswith("__"):
-            raise AttributeError(name)
-        raise AttributeError(f"{self._path}.{name} is not supported by tinyflow (tf.keras has "
-                             f"only tf.keras.datasets.mnist and tf.keras.datasets."
-                             f"fashion_mnist; use tf.layers or torch.nn for models)")
+from .app import Namespace
 
 
 def _load_data(name: str, path=None):
@@ -25,9 +14,10 @@ def _load_data(name: str, path=None):
     return _mnist.load_data(name)
 
 
-datasets = _Refusing(
-    _path="tf.keras.datasets",
-    mnist=types.SimpleNamespace(load_data=functools.partial(_load_data, "mnist")),
-    fashion_mnist=types.SimpleNamespace(load_data=functools.partial(_load_data,
-                                                                    "fashion-mnist")))
-keras = _Refusing(_path="tf.keras", datasets=datasets)
+datasets = Namespace(
+    "tf.keras.datasets",
+    mnist=Namespace("tf.keras.datasets.mnist",
+                    load_data=functools.partial(_load_data, "mnist")),
+    fashion_mnist=Namespace("tf.keras.datasets.fashion_mnist",
+                            load_data=functools.partial(_load_data, "fashion-mnist")))
+keras = Namespace("tf.keras", "; use tf.layers or torch.nn for models", datasets=datasets)

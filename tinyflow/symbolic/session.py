@@ -188,11 +188,16 @@ class Session:
         self._plans.clear()
 
     def __enter__(self) -> "Session":
+        """The default session, and its graph the default graph, inside the block (TF1's
+        `with tf.Session(graph=g):` builds into g and `tf.get_collection` reads it)."""
+        self._graph_context = self.graph.as_default()
+        self._graph_context.__enter__()
         _sessions.stack.append(self)
         return self
 
     def __exit__(self, *exc) -> None:
         _sessions.stack.remove(self)
+        self._graph_context.__exit__(None, None, None)
         self.close()
 
     @contextlib.contextmanager

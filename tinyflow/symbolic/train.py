@@ -66,10 +66,12 @@ class Optimizer:
         minimize)."""
         key = (id(var), name)
         if key not in self._slots:
-            start = zeros_like(var.initial_value)
-            if fill:
-                start = start + fill
-            with var.graph.colocate(var):   # on var's device, if `tf.device` placed it
+            # outside any control_dependencies block (TF1's init_scope): initializing the
+            # slot must not run the update ops a `minimize` there waits for
+            with var.graph.control_dependencies(None), var.graph.colocate(var):
+                start = zeros_like(var.initial_value)
+                if fill:
+                    start = start + fill
                 self._slots[key] = Variable(start, trainable=False,
                                             name=f"{var._name}/{self.name}/{name}")
         return self._slots[key]
@@ -173,6 +175,12 @@ def exponential_decay(learning_rate, global_step, decay_steps, decay_rate, stair
     return multiply(learning_rate, pow(float(decay_rate), progress), name=name)
 
 
+def export_meta_graph(filename=None, *args, **kwargs):
+    """Refused by name, as import_meta_graph."""
+    raise NotImplementedError("tf.train.export_meta_graph is not supported by tinyflow: its "
+                              "checkpoints hold variable values only")
+
+
 def import_meta_graph(meta_graph_or_file, *args, **kwargs):
     """Refused by name: tinyflow's Saver keeps variable values, not graphs (MetaGraphDef);
     build the graph again in Python and `Saver.restore` its values."""
@@ -180,3 +188,20 @@ def import_meta_graph(meta_graph_or_file, *args, **kwargs):
         f"tf.train.import_meta_graph({meta_graph_or_file!r}) is not supported by tinyflow: "
         f"its checkpoints hold variable values only; build the graph again and call "
         f"tf.train.Saver().restore(sess, path)")
+
+
+_QUEUES = ("Coordinator", "QueueRunner", "Supervisor", "batch", "input_producer",
+           "range_input_producer", "shuffle_batch", "slice_input_producer",
+           "start_queue_runners", "string_input_producer")
+
+
+def __getattr__(name: str):
+    """Names what tf.train lacks: the queue-based input pipeline and its Supervisor (use
+    tf.data or feed_dict), and anything else by name."""
+    if name.startswith("__"):
+        raise AttributeError(name)
+    if name in _QUEUES:
+        raise AttributeError(f"tf.train.{name} is not supported by tinyflow: queue-based "
+                             f"input pipelines and tf.train.Supervisor are not built; feed "
+                             f"batches with feed_dict or tf.data, and use a Session")
+    raise AttributeError(f"tf.train.{name} is not supported by tinyflow")

@@ -55,7 +55,15 @@ class Variable(Tensor):
                             graph=graph)
         self.initial_value = init
         self.trainable = bool(trainable)
-        self.initializer = assign(self, init, name=self._name + "/Assign")
+        # the assign reads the initial value through a graph node, so a run may feed it
+        # (TF1 programs load weights from elsewhere as `{var.initializer.inputs[1]: w}`);
+        # it depends on nothing an enclosing control_dependencies names (TF1's init_scope:
+        # an optimizer's slots made under `control_dependencies(update_ops)`)
+        with graph.control_dependencies(None):
+            value = init if init.kind != "eager" else Tensor._symbolic(
+                NODE, init.shape, init.dtype, Copy(), (init,),
+                name=self._name + "/initial_value", graph=graph)
+            self.initializer = assign(self, value, name=self._name + "/Assign")
         self._loader = None
         keys = [GLOBAL_VARIABLES] if collections is None else list(collections)
         if trainable and TRAINABLE_VARIABLES not in keys:

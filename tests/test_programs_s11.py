@@ -177,3 +177,22 @@ def test_hard_activations_match_torch_values_and_gradients_at_their_corners(name
     module = getattr(tinyflow.nn, {"hardswish": "Hardswish", "hardsigmoid": "Hardsigmoid"}[name])
     assert_close(module()(o).detach().numpy(), tout.detach().numpy(), f"nn.{module.__name__}")
     gradcheck(getattr(tinyflow.nn.functional, name), np.linspace(-3.7, 3.9, 9))
+
+
+# ---- torch.nn.attention (vit-pytorch's ViViT: sdpa_kernel around its attention) --------------
+
+def test_sdpa_kernel_takes_torchs_backends_and_leaves_attention_as_it_is():
+    from tinyflow.nn.attention import SDPBackend, sdpa_kernel
+    assert {b.name: int(b) for b in SDPBackend} == \
+        {k: int(b) for k, b in torch.nn.attention.SDPBackend.__members__.items()}
+    q = tinyflow.tensor(np.random.default_rng(0).standard_normal((1, 2, 3, 4)).astype(np.float32))
+    plain = tinyflow.nn.functional.scaled_dot_product_attention(q, q, q, is_causal=True)
+    with sdpa_kernel([SDPBackend.MATH, SDPBackend.FLASH_ATTENTION]):
+        chosen = tinyflow.nn.functional.scaled_dot_product_attention(q, q, q, is_causal=True)
+    with sdpa_kernel(SDPBackend.EFFICIENT_ATTENTION):
+        pass
+    np.testing.assert_array_equal(chosen.numpy(), plain.numpy())
+    for lib in (torch, tinyflow):
+        with pytest.raises(AssertionError, match="must be an instance of SDPBackend"):
+            with lib.nn.attention.sdpa_kernel("MATH"):
+                pass

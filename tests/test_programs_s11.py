@@ -177,3 +177,58 @@ def test_hard_activations_match_torch_values_and_gradients_at_their_corners(name
     module = getattr(tinyflow.nn, {"hardswish": "Hardswish", "hardsigmoid": "Hardsigmoid"}[name])
     assert_close(module()(o).detach().numpy(), tout.detach().numpy(), f"nn.{module.__name__}")
     gradcheck(getattr(tinyflow.nn.functional, name), np.linspace(-3.7, 3.9, 9))
+
+
+# ---- torch.nn.attention (vit-pytorch's ViViT: sdpa_kernel around its attention) --------------
+
+def test_sdpa_kernel_takes_torchs_backends_and_leaves_attention_as_it_is():
+    from tinyflow.nn.attention import SDPBackend, sdpa_kernel
+    assert {b.name: int(b) for b in SDPBackend} == \
+        {k: int(b) for k, b in torch.nn.attention.SDPBackend.__members__.items()}
+    q = tinyflow.tensor(np.random.default_rng(0).standard_normal((1, 2, 3, 4)).astype(np.float32))
+    plain = tinyflow.nn.functional.scaled_dot_product_attention(q, q, q, is_causal=True)
+    with sdpa_kernel([SDPBackend.MATH, SDPBackend.FLASH_ATTENTION]):
+        chosen = tinyflow.nn.functional.scaled_dot_product_attention(q, q, q, is_causal=True)
+    with sdpa_kernel(SDPBackend.EFFICIENT_ATTENTION):
+        pass
+    np.testing.assert_array_equal(chosen.numpy(), plain.numpy())
+    for lib in (torch, tinyflow):
+        with pytest.raises(AssertionError, match="must be an instance of SDPBackend"):
+            with lib.nn.attention.sdpa_kernel("MATH"):
+                pass
+
+
+# ---- forward hooks (vit-pytorch's Recorder and Extractor) ------------------------------------
+
+def _hooked(lib):
+    nn = lib.nn
+    net = nn.Sequential(nn.Linear(3, 4), nn.Softmax(dim=-1), nn.Linear(4, 2))
+    seen, handles = [], []
+    handles.append(net[1].register_forward_hook(lambda m, args, out: seen.append(out.detach())))
+    handles.append(net[0].register_forward_pre_hook(lambda m, args: (args[0] * 2,)))
+    handles.append(net[2].register_forward_hook(lambda m, args, out: out + 1))
+    handles.append(net[2].register_forward_hook(lambda m, args, kwargs, out: out * 3,
+                                                with_kwargs=True))
+    handles.append(net[2].register_forward_hook(lambda m, args, out: seen.append(out.detach()),
+                                                prepend=True))
+    return net, seen, handles
+
+
+def test_forward_hooks_see_and_replace_inputs_and_outputs_as_torch():
+    (tnet, tseen, th), (onet, oseen, oh) = _hooked(torch), _hooked(tinyflow)
+    copy_state(tnet, onet)
+    x = np.random.default_rng(0).standard_normal((5, 3)).astype(np.float32)
+    t, o = tnet(torch.tensor(x)), onet(tinyflow.tensor(x))
+    assert_close(o.detach().numpy(), t.detach().numpy(), "hooked output")
+    assert len(oseen) == len(tseen) == 2
+    for a, b in zip(oseen, tseen):
+        assert_close(a.numpy(), b.numpy(), "what a hook saw")
+    t.sum().backward()
+    o.sum().backward()
+    for name, tp, op in param_pairs(tnet, onet):
+        assert_close(op.grad.numpy(), tp.grad.numpy(), name)
+    for handle in th + oh:
+        handle.remove()
+    t, o = tnet(torch.tensor(x)), onet(tinyflow.tensor(x))
+    assert_close(o.detach().numpy(), t.detach().numpy(), "output after remove()")
+    assert len(oseen) == 2 and "_forward_hooks" not in onet[2].__dict__

@@ -72,6 +72,36 @@ class _IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpec
         return super().__repr__()
 
 
+class _ModuleHookHandle:
+    """What register_forward_(pre_)hook returns: `remove()` (or leaving a `with` block) takes
+    the hook off; the module's table goes when it is empty."""
+    _next_id = 0
+
+    def __init__(self, module, table: str, hook, prepend: bool, with_kwargs: bool) -> None:
+        type(self)._next_id += 1
+        self.id, self.module, self.table = type(self)._next_id, module, table
+        hooks = module.__dict__.get(table)
+        if hooks is None:
+            hooks = OrderedDict()
+            object.__setattr__(module, table, hooks)
+        hooks[self.id] = (hook, with_kwargs)
+        if prepend:
+            hooks.move_to_end(self.id, last=False)
+
+    def remove(self) -> None:
+        hooks = self.module.__dict__.get(self.table)
+        if hooks is not None:
+            hooks.pop(self.id, None)
+            if not hooks:
+                del self.module.__dict__[self.table]
+
+    def __enter__(self) -> "_ModuleHookHandle":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.remove()
+
+
 class Module:
     """Base class of every layer: subclasses set attributes in `__init__` and define
     `forward`; calling the module calls `forward`."""
@@ -112,10 +142,51 @@ class Module:
         if TRACING_THREADS and trace_state.active is not None:
             # a compiled call's graph depends on `training`
             trace_state.active.modules[id(self)] = self
+        d = self.__dict__
+        if "_forward_hooks" in d or "_forward_pre_hooks" in d:
+            return self._call_with_hooks(args if input is _NO_ARGUMENT else (input,) + args,
+                                         kwargs)
         if args or kwargs or input is _NO_ARGUMENT:
             return (self.forward(*args, **kwargs) if input is _NO_ARGUMENT
                     else self.forward(input, *args, **kwargs))
         return self.forward(input)
+
+    # ---- forward hooks -------------------------------------------------------------------
+    def register_forward_pre_hook(self, hook, *, prepend: bool = False,
+                                  with_kwargs: bool = False) -> "_ModuleHookHandle":
+        """`hook(module, args)` (with_kwargs: `hook(module, args, kwargs)`) before each
+        forward; what it returns (not None) replaces the arguments, as in PyTorch."""
+        return _ModuleHookHandle(self, "_forward_pre_hooks", hook, prepend, with_kwargs)
+
+    def register_forward_hook(self, hook, *, prepend: bool = False, with_kwargs: bool = False,
+                              always_call: bool = False) -> "_ModuleHookHandle":
+        """`hook(module, args, output)` (with_kwargs: `hook(module, args, kwargs, output)`)
+        after each forward; what it returns (not None) replaces the output. Feature
+        extractors and attention recorders read layers' outputs this way."""
+        return _ModuleHookHandle(self, "_forward_hooks", hook, prepend, with_kwargs)
+
+    def _call_with_hooks(self, args: tuple, kwargs: dict):
+        """forward(*args, **kwargs) between the module's pre-hooks and hooks. The hook
+        tables exist only while a hook is registered, so other calls do not look at them."""
+        for hook, with_kwargs in list(self.__dict__.get("_forward_pre_hooks", {}).values()):
+            if with_kwargs:
+                result = hook(self, args, kwargs)
+                if result is not None:
+                    if not (isinstance(result, tuple) and len(result) == 2):
+                        raise RuntimeError(f"forward pre-hook must return None or a tuple of "
+                                           f"(new_args, new_kwargs), but got {result}.")
+                    args, kwargs = result
+            else:
+                result = hook(self, args)
+                if result is not None:
+                    args = result if isinstance(result, tuple) else (result,)
+        output = self.forward(*args, **kwargs)
+        for hook, with_kwargs in list(self.__dict__.get("_forward_hooks", {}).values()):
+            result = hook(self, args, kwargs, output) if with_kwargs else \
+                hook(self, args, output)
+            if result is not None:
+                output = result
+        return output
 
     # ---- registration ------------------------------------------------------------------
     def __getattr__(self, name: str):

@@ -1,6 +1,7 @@
 """A process with a warm Numba cache loads tinyflow's cached kernels without Numba's
 compiler registries (backend/numpy/_numba.py: a warm compiled step's first call skips their
-refresh), and the kernels it loads compute what they did when compiled."""
+refresh) and without parsing their linking bitcode, the kernels it loads compute what they
+did when compiled, and a function compiled later can link them."""
 from __future__ import annotations
 
 import json
@@ -32,8 +33,14 @@ import json, sys
 import numpy as np
 import kernel_module
 x = np.arange(10.0)
-print(json.dumps({"total": kernel_module.scaled_total(x, 2.0),
-                  "registries": "numba.np.random.generator_methods" in sys.modules}))
+out = {"total": kernel_module.scaled_total(x, 2.0),
+       "registries": "numba.np.random.generator_methods" in sys.modules,
+       "unparsed": len(kernel_module.loading._unparsed)}
+cres = next(iter(kernel_module.scaled_total.overloads.values()))
+linked = cres.library._get_module_for_linking()   # what a caller compiled now links
+out["linkable"] = cres.fndesc.llvm_func_name in {f.name for f in linked.functions}
+out["unparsed after"] = len(kernel_module.loading._unparsed)
+print(json.dumps(out))
 """
 
 
@@ -53,3 +60,5 @@ def test_cached_kernels_load_without_the_compiler_registries(tmp_path):
     warm = probe(tmp_path)     # loads it from the cache
     assert cold["registries"] and not warm["registries"]
     assert cold["total"] == warm["total"] == 90.0
+    assert cold["unparsed"] == 0 and warm["unparsed"] == 1   # its linking bitcode: later
+    assert cold["linkable"] and warm["linkable"] and warm["unparsed after"] == 0

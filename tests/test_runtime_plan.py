@@ -1,6 +1,7 @@
 """Planned execution (pooled buffers, in place, out=, generated code) gives the same values
 and gradients as the plain reference loop, for every entry of the op table, and never hands
 out or keeps an array that a later run overwrites."""
+import importlib
 import zlib
 
 import numpy as np
@@ -101,3 +102,31 @@ def test_first_run_of_a_pure_plan_runs_each_kernel_once(monkeypatch):
         sess.run(update, {x: a})
         assert len(calls) == 2      # recorded, then run: the assign writes the variable
         np.testing.assert_allclose(sess.run(w), a @ b, rtol=1e-5)
+
+
+def test_long_plan_code_compiled_once_per_machine(monkeypatch, tmp_path):
+    """A long generated plan is compiled once and its code kept in the cache directory: a new
+    plan of the same program loads it (the compiler is not called) and computes the same; an
+    unreadable file is compiled again."""
+    codegen_module = importlib.import_module("tinyflow.passes.codegen")   # (not the function)
+    monkeypatch.setenv("TINYFLOW_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(codegen_module, "CACHED_CHARS", 0)
+    a = np.arange(12, dtype=np.float32).reshape(3, 4)
+
+    def run():
+        with tf.Graph().as_default():
+            x = tf.placeholder(tf.float32, (3, 4))
+            y = tf.reduce_sum(tf.exp(x) * 2.0 + x, axis=1)
+            return tf.Session().run(y, {x: a})
+    expected = np.sum(np.exp(a) * 2.0 + a, axis=1)
+    np.testing.assert_allclose(run(), expected, rtol=1e-6)
+    files = [f for f in tmp_path.iterdir() if f.name.startswith("plan_")]
+    assert len(files) == 1
+    compiled = []
+    monkeypatch.setattr(codegen_module, "compile", lambda *args: compiled.append(args) or
+                        compile(*args), raising=False)
+    np.testing.assert_allclose(run(), expected, rtol=1e-6)
+    assert compiled == []
+    files[0].write_bytes(b"\x00")
+    np.testing.assert_allclose(run(), expected, rtol=1e-6)
+    assert len(compiled) == 1

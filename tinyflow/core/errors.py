@@ -59,12 +59,21 @@ class UninitializedVariableError(TinyflowError, RuntimeError):
     """A variable read before its initializer ran."""
 
 
+_OURS: dict = {}    # a code object's file name -> whether it is a file of the package
+
+
 def user_site() -> str:
-    """`file:line` of the innermost frame outside the tinyflow package, for error messages."""
+    """`file:line` of the innermost frame outside the tinyflow package, for error messages
+    (and every node a trace makes: each file is tested once, not at every frame of every
+    node, which took half a GPT step's trace)."""
     frame = sys._getframe(1)
     while frame is not None:
         filename = frame.f_code.co_filename
-        if not os.path.abspath(filename).startswith(_PACKAGE_DIR + os.sep):
+        ours = _OURS.get(filename)
+        if ours is None:
+            ours = _OURS[filename] = os.path.abspath(filename).startswith(
+                _PACKAGE_DIR + os.sep)
+        if not ours:
             return f"{filename}:{frame.f_lineno}"
         frame = frame.f_back
     return "<unknown>"

@@ -3,11 +3,17 @@ and one preallocated arena, so running a plan costs a call per op and nothing el
 from __future__ import annotations
 
 import functools
+import hashlib
+import marshal
+import os
+import sys
 import time
 
 import numpy as np
 
+from ..backend.numpy._fused_codegen import cache_dir
 from ..backend.numpy.fused import MIN_SIZE, small_group
+from ..io.atomic import atomic_path
 from ..backend.numpy.registry import KERNELS
 from ..ops.fused import FusedElementwise
 from .chains import chain_kernel, chains
@@ -101,8 +107,36 @@ def codegen(program: Program, buffers: BufferPlan, timings: list = None,
         if free[n]:
             lines.append("    " + " = ".join(f"v{s}" for s in sorted(free[n])) + " = None")
     lines.append("    return [" + ", ".join(f"v{s}" for s in program.fetches) + "]")
-    exec(compile("\n".join(lines), "<tinyflow plan>", "exec"), env)
+    exec(_code("\n".join(lines)), env)
     return env["run"]
+
+
+CACHED_CHARS = 20_000    # a plan's source at least this long is compiled once per machine
+
+
+def _code(source: str):
+    """`source` compiled; a long one from the cache directory when a process compiled it
+    before (CPython's compiler took ~10 ms for the GPT step's 1,500 lines, marshal loads
+    its code in ~1; a short one compiles in less than a file costs to look up, so only
+    long ones are kept); the file is named by the source's hash and the interpreter's
+    version."""
+    if len(source) < CACHED_CHARS:
+        return compile(source, "<tinyflow plan>", "exec")
+    digest = hashlib.sha256(source.encode()).hexdigest()[:24]
+    path = os.path.join(cache_dir(), f"plan_{digest}.{sys.implementation.cache_tag}.marshal")
+    try:
+        with open(path, "rb") as f:
+            return marshal.load(f)
+    except (OSError, EOFError, ValueError, TypeError):   # none yet, or unreadable
+        pass
+    code = compile(source, "<tinyflow plan>", "exec")
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with atomic_path(path) as tmp, open(tmp, "wb") as f:
+            marshal.dump(code, f)
+    except OSError:    # a read-only cache: compiled each process
+        pass
+    return code
 
 
 def _timed(kernel, timings: list, n: int, clock):

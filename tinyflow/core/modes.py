@@ -90,16 +90,19 @@ class no_grad(contextlib.ContextDecorator):
 
     _enabled = False   # a class default: `with no_grad():` of every step runs no __init__
 
-    def __new__(cls, func=None, *args, **kwargs):
-        """`@torch.no_grad` without parentheses decorates `func`, as PyTorch's does."""
-        self = object.__new__(cls)   # (no zero-argument super(): every step enters one)
+    def __new__(cls, func=None, mode=None):
+        """`@torch.no_grad` without parentheses decorates `func`, as PyTorch's does. (`mode`:
+        the subclasses' argument, which their __init__ reads; named, not `**kwargs`, and no
+        zero-argument super(): every step enters one.)"""
+        self = object.__new__(cls)
         return self if func is None or not callable(func) else self(func)
 
     def __enter__(self):
-        self._prev = grad_mode.enabled
-        set_grad_mode(self._enabled)
+        self._prev = grad_mode.enabled   # set_grad_mode written out: every step enters one
+        grad_mode.__dict__["enabled"] = enabled = self._enabled
+        (GRAD_OFF_THREADS.discard if enabled else GRAD_OFF_THREADS.add)(_THREAD())
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, kind, value, traceback) -> None:
         set_grad_mode(self._prev)
 
 

@@ -51,7 +51,7 @@ def _written(input, out, inplace: bool):
 
 
 def relu(input: Tensor, inplace: bool = False) -> Tensor:
-    if _writable(input, inplace):
+    if inplace and _writable(input, inplace):   # (no `_writable` frame when not in place)
         return input.relu_()
     if type(input) is Tensor:   # every MLP layer's: the op, not through ops.relu's frame
         return apply(_RELU, input)

@@ -128,7 +128,8 @@ def fused_update(op, w, a, b, lr, out=None):
 def affine(op, x, w, b, out=None):
     if x.dtype in REDUCED_NUMPY:
         return _WIDE_AFFINE(op, x, w, b, out=out)
-    out = _product(x, w.T, out)
+    # one sample [in] (inference at batch 1) is a matrix-vector product: no `_product` frame
+    out = np.matmul(x, w.T, out=out) if x.ndim == 1 else _product(x, w.T, out)
     out += b
     return out
 

@@ -1,25 +1,32 @@
 """Reduction kernels."""
 import numpy as np
 
+from ...core.dtypes import REDUCED_NUMPY
+from ...core.kernels import widened
 from ...ops import reduce as r
 from . import rows
 from .registry import kernel
 
 
-@kernel(r.Sum, out=True, widen=0)
+@kernel(r.Sum, out=True)
 def sum_(op, x, out=None):
-    """A sum over a short last axis takes the row loops (see nn.softmax), others NumPy's."""
+    """A sum over a short last axis takes the row loops (see nn.softmax), others NumPy's.
+    Every eager `loss.sum()` runs this: the reduced-float test and NumPy's call inline (not
+    in a `widened` or `numpy_sum` frame), and a full sum's NumPy scalar made an array here
+    (not in apply's `as_dtype_array` frame)."""
+    if x.dtype in REDUCED_NUMPY:
+        return _WIDE_SUM(op, x, out=out)
     if out is None and op.axis is not None and len(op.axis) == 1 and rows.covered(
             x, op.axis[0]):
         return rows.sum_rows(op, x)
-    return numpy_sum(op, x, out)
-
-
-def numpy_sum(op, x, out=None):
     # np.sum without its Python wrapper (the same promotions: small ints sum in int64), on
     # one thread: a memory-bound pass, a bias gradient's sum over [1024, 1024] took 145 us on
     # one thread and 151 cut across the kernel pool's two (the GPT step 1.7-3% less without)
-    return np.add.reduce(x, axis=op.axis, keepdims=op.keepdims, out=out)
+    total = np.add.reduce(x, axis=op.axis, keepdims=op.keepdims, out=out)
+    return total if type(total) is np.ndarray else np.asarray(total)
+
+
+_WIDE_SUM = widened(sum_, 0)
 
 
 @kernel(r.Mean, widen=0)

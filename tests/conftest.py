@@ -39,3 +39,10 @@ def local_ray():
              runtime_env={"env_vars": env})
     yield
     ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def actor_pool(local_ray):
+    """Parameter-server actors reused by the tests of a module (tests/ps_pool.py)."""
+    from ps_pool import ActorPool
+    return ActorPool()

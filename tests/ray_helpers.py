@@ -44,6 +44,12 @@ def run_joined(script: str, repo: str) -> subprocess.CompletedProcess:
                             stderr=subprocess.DEVNULL)
     try:
         joined, deadline = None, time.monotonic() + 60
+        while time.monotonic() < deadline and head.poll() is None:   # its port first: each
+            try:                                   # try below is a Python importing tinyflow
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.2)
         while time.monotonic() < deadline:         # until the head answers
             joined = subprocess.run([sys.executable, "-c", script.format(port=port)], env=env,
                                     capture_output=True, text=True, timeout=120)

@@ -59,7 +59,11 @@ class Pusher:
     def __init__(self, worker, client):
         self.worker, self.client = worker, client
 
-    def run(self, steps, pause=0.0):
+    def reset(self, worker, client):
+        self.__init__(worker, client)
+
+    def run(self, steps, pause=0.0, start_after=0.0):
+        time.sleep(start_after)
         for t in range(steps):
             self.client.read()
             self.client.push(pushed(self.worker, t))
@@ -81,13 +85,15 @@ def _initial():
     return {k: np.arange(int(np.prod(s)), dtype=np.float64).reshape(s) for k, s in SHAPES.items()}
 
 
-def _run_pushers(ps, consistency, workers=4, steps=12, pause=0.0, kill=None):
-    pushers = [Pusher.remote(w, ps.client(w, consistency)) for w in range(workers)]
+def _run_pushers(pool, ps, consistency, workers=4, steps=12, pause=0.0, kill=None):
+    pushers = [pool.take(Pusher, w, ps.client(w, consistency)) for w in range(workers)]
     refs = [p.run.remote(steps, pause) for p in pushers]
     if kill is not None:
         time.sleep(kill[1])
         ray.kill(ps.replicas[kill[0]][0])
-    return ray.get(refs)
+    stats = ray.get(refs)
+    pool.give_back(Pusher, pushers)
+    return stats
 
 
 def _expected(workers, steps):
@@ -112,10 +118,10 @@ def test_a_roaming_straggler_slows_exactly_one_worker_per_step():
 
 @pytest.mark.parametrize("consistency", [dist.bsp(), dist.ssp(2), dist.ssp(2, lazy=True),
                                          dist.asynchronous()], ids=str)
-def test_servers_hold_the_exact_sum_of_all_pushes(consistency):
-    ps = dist.ParameterServer(_initial(), dist.Custom(lambda v, g: v + g), num_shards=3,
-                              num_workers=4)
-    stats = _run_pushers(ps, consistency)
+def test_servers_hold_the_exact_sum_of_all_pushes(consistency, actor_pool):
+    ps = actor_pool.server(_initial(), dist.Custom(lambda v, g: v + g), num_shards=3,
+                           num_workers=4)
+    stats = _run_pushers(actor_pool, ps, consistency)
     final = ps.pull()
     for k, v in _expected(4, 12).items():
         np.testing.assert_array_equal(final[k], v)
@@ -125,10 +131,10 @@ def test_servers_hold_the_exact_sum_of_all_pushes(consistency):
     ps.shutdown()
 
 
-def test_killing_a_primary_mid_training_loses_no_acknowledged_update():
-    ps = dist.ParameterServer(_initial(), dist.Custom(lambda v, g: v + g), num_shards=2,
-                              replication=2, num_workers=4)
-    stats = _run_pushers(ps, dist.ssp(1), steps=40, pause=0.01, kill=(0, 0.3))
+def test_killing_a_primary_mid_training_loses_no_acknowledged_update(actor_pool):
+    ps = actor_pool.server(_initial(), dist.Custom(lambda v, g: v + g), num_shards=2,
+                           replication=2, num_workers=4)
+    stats = _run_pushers(actor_pool, ps, dist.ssp(1), steps=40, pause=0.01, kill=(0, 0.3))
     final = ps.pull()
     for k, v in _expected(4, 40).items():
         np.testing.assert_array_equal(final[k], v)
@@ -136,8 +142,8 @@ def test_killing_a_primary_mid_training_loses_no_acknowledged_update():
     ps.shutdown()
 
 
-def test_without_replication_a_lost_shard_is_reported():
-    ps = dist.ParameterServer(_initial(), dist.SGD(0.1), num_shards=2, num_workers=1)
+def test_without_replication_a_lost_shard_is_reported(actor_pool):
+    ps = actor_pool.server(_initial(), dist.SGD(0.1), num_shards=2, num_workers=1)
     kill_and_wait(ps.replicas[1][0])
     with pytest.raises(RuntimeError, match="every replica of shard 1 is gone"):
         ps.pull()
@@ -146,12 +152,15 @@ def test_without_replication_a_lost_shard_is_reported():
 
 # ---- the consistency bound and failures --------------------------------------------------------
 
-def test_ssp_bound_is_never_exceeded_with_a_straggler():
-    ps = dist.ParameterServer(_initial(), dist.Custom(lambda v, g: v + g), num_workers=3)
-    fast = [Pusher.remote(w, ps.client(w, dist.ssp(2, lazy=True))) for w in range(2)]
-    slow = Pusher.remote(2, ps.client(2, dist.ssp(2, lazy=True)))
-    refs = [p.run.remote(15) for p in fast] + [slow.run.remote(15, 0.05)]
+def test_ssp_bound_is_never_exceeded_with_a_straggler(actor_pool):
+    ps = actor_pool.server(_initial(), dist.Custom(lambda v, g: v + g), num_workers=3)
+    pushers = [actor_pool.take(Pusher, w, ps.client(w, dist.ssp(2, lazy=True)))
+               for w in range(3)]
+    # the straggler starts late and stays slow: on a loaded machine a fast step may take as
+    # long as its pause, but the fast ones always reach the bound while it has not started
+    refs = [p.run.remote(15) for p in pushers[:2]] + [pushers[2].run.remote(15, 0.05, 1.0)]
     stats = ray.get(refs)
+    actor_pool.give_back(Pusher, pushers)
     history = ps.history()
     assert len(history) == 3 * 15
     assert all(clock - slowest <= 2 for _, clock, slowest, _ in history)
@@ -162,21 +171,23 @@ def test_ssp_bound_is_never_exceeded_with_a_straggler():
     ps.shutdown()
 
 
-def test_a_silent_worker_is_dropped_after_the_timeout():
-    ps = dist.ParameterServer(_initial(), dist.Custom(lambda v, g: v + g), num_workers=3,
-                              timeout=1.0)
+def test_a_silent_worker_is_dropped_after_the_timeout(actor_pool):
+    ps = actor_pool.server(_initial(), dist.Custom(lambda v, g: v + g), num_workers=3,
+                           timeout=1.0)
     # worker 2 never starts: BSP would wait for it forever without the timeout
+    pushers = [actor_pool.take(Pusher, w, ps.client(w, dist.bsp())) for w in range(2)]
     start = time.perf_counter()
-    ray.get([Pusher.remote(w, ps.client(w, dist.bsp())).run.remote(5) for w in range(2)])
+    ray.get([p.run.remote(5) for p in pushers])
     assert time.perf_counter() - start < 20
+    actor_pool.give_back(Pusher, pushers)
     final = ps.pull()
     np.testing.assert_array_equal(final["w"], _expected(2, 5)["w"])
     ps.shutdown()
 
 
-def test_checkpoint_and_restore_server_state(tmp_path):
-    ps = dist.ParameterServer(_initial(), dist.Adam(0.1), num_shards=2, replication=2,
-                              num_workers=1)
+def test_checkpoint_and_restore_server_state(tmp_path, actor_pool):
+    ps = actor_pool.server(_initial(), dist.Adam(0.1), num_shards=2, replication=2,
+                           num_workers=1)
     client = ps.client(0)
     client.push(pushed(0, 0))
     path = str(tmp_path / "ps.safetensors")
@@ -188,7 +199,7 @@ def test_checkpoint_and_restore_server_state(tmp_path):
     np.testing.assert_array_equal(ps.pull()["w"], saved["w"])
     client.push(pushed(0, 1))                       # Adam's moments came back too
     again = ps.pull()
-    fresh = dist.ParameterServer(_initial(), dist.Adam(0.1), num_workers=1)
+    fresh = actor_pool.server(_initial(), dist.Adam(0.1), num_workers=1)
     other = fresh.client(0)
     other.push(pushed(0, 0))
     other.push(pushed(0, 1))
@@ -217,8 +228,9 @@ def test_bsp_with_four_workers_learns_as_well_as_one_worker():
     accs = {}
     for workers in (1, 4):
         # 800 pushes of 32 examples either way; one BSP round applies 4 gradients taken at
-        # the same point, which matches 4 sequential steps while the learning rate is small
-        trainer = dist.PSTrainer(make_mlp, data, num_workers=workers,
+        # the same point, which matches 4 sequential steps while the learning rate is small.
+        # One shard: a push is one call, not two phases (the sums do not depend on the split)
+        trainer = dist.PSTrainer(make_mlp, data, num_workers=workers, num_shards=1,
                                  consistency=dist.bsp(), rule=dist.SGD(0.05), batch_size=32)
         trainer.train(800 // workers)
         accs[workers] = trainer.accuracy(mnist.test.images, mnist.test.labels)(

@@ -88,9 +88,9 @@ def _assert_values(ps, expected):
 
 # ---- exactly once ------------------------------------------------------------------------------
 
-def test_a_new_client_for_the_same_worker_is_neither_skipped_nor_replayed():
-    ps = dist.ParameterServer(_initial(), dist.Custom(lambda v, g: v + g), num_shards=3,
-                              replication=2, num_workers=2)
+def test_a_new_client_for_the_same_worker_is_neither_skipped_nor_replayed(actor_pool):
+    ps = actor_pool.server(_initial(), dist.Custom(lambda v, g: v + g), num_shards=3,
+                           replication=2, num_workers=2)
     g = _grads(1.0)
     ps.client(0).push(g)
     ps.client(0).push(g)                     # a restarted worker: its pushes count
@@ -111,9 +111,9 @@ def _push_remotely(client, grads):
     return client.seq
 
 
-def test_a_retried_push_after_a_failover_is_applied_once():
-    ps = dist.ParameterServer(_initial(), dist.Custom(lambda v, g: v + g), num_shards=2,
-                              replication=2, num_workers=1)
+def test_a_retried_push_after_a_failover_is_applied_once(actor_pool):
+    ps = actor_pool.server(_initial(), dist.Custom(lambda v, g: v + g), num_shards=2,
+                           replication=2, num_workers=1)
     client = ps.client(0)
     g = _grads(2.0)
     client.push(g)
@@ -129,10 +129,10 @@ def test_a_retried_push_after_a_failover_is_applied_once():
     ps.shutdown()
 
 
-def test_a_promoted_backup_brings_the_other_backups_up_to_date():
+def test_a_promoted_backup_brings_the_other_backups_up_to_date(actor_pool):
     """The dead primary had forwarded its last push to backup 1 but not to backup 2."""
-    ps = dist.ParameterServer(_initial(), dist.Custom(lambda v, g: v + g), num_shards=1,
-                              replication=3, num_workers=1)
+    ps = actor_pool.server(_initial(), dist.Custom(lambda v, g: v + g), num_shards=1,
+                           replication=3, num_workers=1)
     primary, first, second = ps.replicas[0]
     staged = {p.name: (p.cut(v) + 5.0, {}) for key, v in _initial().items()
               for p in ps.layout.pieces[key]}
@@ -145,9 +145,9 @@ def test_a_promoted_backup_brings_the_other_backups_up_to_date():
     ps.shutdown()
 
 
-def test_a_prepared_push_whose_primary_died_is_sent_again_in_full():
-    ps = dist.ParameterServer(_initial(), dist.Custom(lambda v, g: v + g), num_shards=2,
-                              replication=2, num_workers=1)
+def test_a_prepared_push_whose_primary_died_is_sent_again_in_full(actor_pool):
+    ps = actor_pool.server(_initial(), dist.Custom(lambda v, g: v + g), num_shards=2,
+                           replication=2, num_workers=1)
     client = ps.client(0)
     client.register()
     g = _grads(3.0)
@@ -169,9 +169,9 @@ def test_a_prepared_push_whose_primary_died_is_sent_again_in_full():
 # ---- atomic pushes -----------------------------------------------------------------------------
 
 @pytest.mark.parametrize("num_shards", [1, 3])
-def test_a_push_that_fails_on_its_last_piece_changes_no_replica(num_shards):
-    ps = dist.ParameterServer(_initial(), PoisonedAdd(), num_shards=num_shards, replication=3,
-                              num_workers=1)
+def test_a_push_that_fails_on_its_last_piece_changes_no_replica(num_shards, actor_pool):
+    ps = actor_pool.server(_initial(), PoisonedAdd(), num_shards=num_shards, replication=3,
+                           num_workers=1)
     client = ps.client(0)
     client.push(_grads(1.0))
     before = _replica_states(ps)
@@ -198,9 +198,9 @@ BAD_PIECES = [
 ]
 
 
-def test_a_bad_piece_refuses_the_whole_push_before_anything_is_sent():
-    ps = dist.ParameterServer(_initial(), PoisonedAdd(), num_shards=3, replication=2,
-                              num_workers=1)
+def test_a_bad_piece_refuses_the_whole_push_before_anything_is_sent(actor_pool):
+    ps = actor_pool.server(_initial(), PoisonedAdd(), num_shards=3, replication=2,
+                           num_workers=1)
     before = _replica_states(ps)
     client = ps.client(0)
     for bad, error, message in BAD_PIECES:
@@ -213,8 +213,8 @@ def test_a_bad_piece_refuses_the_whole_push_before_anything_is_sent():
     ps.shutdown()
 
 
-def test_a_shard_refuses_bad_pieces_sent_past_the_client():
-    ps = dist.ParameterServer(_initial(), PoisonedAdd(), num_shards=1, num_workers=1)
+def test_a_shard_refuses_bad_pieces_sent_past_the_client(actor_pool):
+    ps = actor_pool.server(_initial(), PoisonedAdd(), num_shards=1, num_workers=1)
     shard = ps.replicas[0][0]
     before = _replica_states(ps)
     with pytest.raises(ValueError, match=r"shard 0: gradient for 'b\[0:3\]' has 1 non-finite"):
@@ -227,9 +227,9 @@ def test_a_shard_refuses_bad_pieces_sent_past_the_client():
     ps.shutdown()
 
 
-def test_non_finite_gradients_are_applied_when_allowed():
-    ps = dist.ParameterServer(_initial(), dist.SGD(1.0), num_shards=2, num_workers=1,
-                              allow_nonfinite=True)
+def test_non_finite_gradients_are_applied_when_allowed(actor_pool):
+    ps = actor_pool.server(_initial(), dist.SGD(1.0), num_shards=2, num_workers=1,
+                           allow_nonfinite=True)
     g = _grads(0.0)
     g["b"] = np.array([np.nan, np.inf, 1.0])
     ps.client(0).push(g)
@@ -240,9 +240,9 @@ def test_non_finite_gradients_are_applied_when_allowed():
 
 @pytest.mark.parametrize("rule", [dist.SGD(0.5), dist.Momentum(0.5), dist.Adam(0.5),
                                   dist.Custom(lambda v, g: v + g)], ids=lambda r: type(r).__name__)
-def test_a_float64_push_keeps_float32_parameters_float32(rule):
-    ps = dist.ParameterServer(_initial(np.float32), rule, num_shards=2, replication=2,
-                              num_workers=1)
+def test_a_float64_push_keeps_float32_parameters_float32(rule, actor_pool):
+    ps = actor_pool.server(_initial(np.float32), rule, num_shards=2, replication=2,
+                           num_workers=1)
     client = ps.client(0)
     client.push(_grads(1.0, np.float64))
     client.push(_grads(1, np.int64))
@@ -263,9 +263,10 @@ def test_a_float64_push_keeps_float32_parameters_float32(rule):
 # ---- a lost shard ------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("replication", [1, 2])
-def test_a_lost_shard_gives_the_same_error_on_every_later_call(replication, tmp_path):
-    ps = dist.ParameterServer(_initial(), dist.Custom(lambda v, g: v + g), num_shards=2,
-                              replication=replication, num_workers=1)
+def test_a_lost_shard_gives_the_same_error_on_every_later_call(replication, tmp_path,
+                                                              actor_pool):
+    ps = actor_pool.server(_initial(), dist.Custom(lambda v, g: v + g), num_shards=2,
+                           replication=replication, num_workers=1)
     path = str(tmp_path / "ps.safetensors")
     ps.save(path)
     for r in ps.replicas[1]:
@@ -286,10 +287,10 @@ def test_a_lost_shard_gives_the_same_error_on_every_later_call(replication, tmp_
 
 # ---- checked restores --------------------------------------------------------------------------
 
-def test_restore_refuses_a_checkpoint_of_another_layout_shape_or_dtype(tmp_path):
+def test_restore_refuses_a_checkpoint_of_another_layout_shape_or_dtype(tmp_path, actor_pool):
     def server(params=None, shards=2, replication=1):
-        return dist.ParameterServer(params or _initial(), dist.Adam(0.1), num_shards=shards,
-                                    replication=replication, num_workers=1)
+        return actor_pool.server(params or _initial(), dist.Adam(0.1), num_shards=shards,
+                                 replication=replication, num_workers=1)
 
     def saved(ps, name):
         ps.client(0).push({k: np.ones(s) for k, s in ps.layout.shapes.items()})
@@ -332,6 +333,9 @@ class Pusher:
     def __init__(self, worker, client):
         self.worker, self.client = worker, client
 
+    def reset(self, worker, client):
+        self.__init__(worker, client)
+
     def run(self, steps, hang=(None, None), marker=None):
         for t in range(self.client.register(), steps):
             self.client.read()
@@ -361,14 +365,15 @@ def _expected(workers, steps):
                          ids=["bsp-after-clock", "ssp-after-clock", "bsp-after-push",
                               "ssp-after-push"])
 def test_a_worker_replaced_mid_training_loses_and_duplicates_nothing(consistency, where,
-                                                                     tmp_path):
+                                                                     tmp_path, actor_pool):
     """Worker 1 is killed after step 3's push (before or after its clock); a new actor with a
     new client for worker 1 resumes from its clock and finishes: exact sums."""
-    ps = dist.ParameterServer(_initial(), dist.Custom(lambda v, g: v + g), num_shards=3,
-                              replication=2, num_workers=3)
+    ps = actor_pool.server(_initial(), dist.Custom(lambda v, g: v + g), num_shards=3,
+                           replication=2, num_workers=3)
     steps, hang_at = 10, 3
     marker = str(tmp_path / "hung")
-    pushers = [Pusher.remote(w, ps.client(w, consistency)) for w in range(3)]
+    pushers = [actor_pool.take(Pusher, w, ps.client(w, consistency)) for w in range(3)]
+    ray.get([p.__ray_ready__.remote() for p in pushers])   # started: the deadline is for steps
     refs = [p.run.remote(steps, (where, hang_at) if w == 1 else (None, None), marker)
             for w, p in enumerate(pushers)]
     deadline = time.monotonic() + 30
@@ -380,8 +385,9 @@ def test_a_worker_replaced_mid_training_loses_and_duplicates_nothing(consistency
         ray.get(refs[1])
     resumed = hang_at + (where == "clock")
     assert ray.get(ps.clock_table.get_clocks.remote())[1] == resumed
-    replacement = Pusher.remote(1, ps.client(1, consistency))
+    replacement = actor_pool.take(Pusher, 1, ps.client(1, consistency))
     stats = ray.get([refs[0], replacement.run.remote(steps), refs[2]])
+    actor_pool.give_back(Pusher, [pushers[0], replacement, pushers[2]])
     _assert_values(ps, _expected(3, steps))
     assert stats[1].pushes == steps - resumed                 # it resumed where 1 stopped
     bound = consistency.bound
@@ -390,14 +396,15 @@ def test_a_worker_replaced_mid_training_loses_and_duplicates_nothing(consistency
     ps.shutdown()
 
 
-def test_a_worker_killed_at_any_moment_is_replaced_with_exact_sums():
+def test_a_worker_killed_at_any_moment_is_replaced_with_exact_sums(actor_pool):
     """Killed wherever it is (reading, mid-push between shards, clocking): the replacement
     redoes its step and each shard counts it once (the gradients do not depend on the reads,
     so the sums are exact)."""
-    ps = dist.ParameterServer(_initial(), dist.Custom(lambda v, g: v + g), num_shards=3,
-                              replication=2, num_workers=3)
+    ps = actor_pool.server(_initial(), dist.Custom(lambda v, g: v + g), num_shards=3,
+                           replication=2, num_workers=3)
     steps = 30
-    pushers = [Pusher.remote(w, ps.client(w, dist.ssp(1))) for w in range(3)]
+    pushers = [actor_pool.take(Pusher, w, ps.client(w, dist.ssp(1))) for w in range(3)]
+    ray.get([p.__ray_ready__.remote() for p in pushers])
     refs = [p.run.remote(steps) for p in pushers]
     deadline = time.monotonic() + 30
     while ray.get(ps.clock_table.get_clocks.remote())[1] < 5:
@@ -406,16 +413,17 @@ def test_a_worker_killed_at_any_moment_is_replaced_with_exact_sums():
     ray.kill(pushers[1])
     with pytest.raises(ray.exceptions.RayActorError):
         ray.get(refs[1])
-    replacement = Pusher.remote(1, ps.client(1, dist.ssp(1)))
+    replacement = actor_pool.take(Pusher, 1, ps.client(1, dist.ssp(1)))
     ray.get([refs[0], replacement.run.remote(steps), refs[2]])
+    actor_pool.give_back(Pusher, [pushers[0], replacement, pushers[2]])
     _assert_values(ps, _expected(3, steps))
     _assert_replicas_equal(ps)
     ps.shutdown()
 
 
-def test_a_pushed_step_counts_once_and_plain_pushes_always_count():
-    ps = dist.ParameterServer(_initial(), dist.Custom(lambda v, g: v + g), num_shards=2,
-                              replication=2, num_workers=1)
+def test_a_pushed_step_counts_once_and_plain_pushes_always_count(actor_pool):
+    ps = actor_pool.server(_initial(), dist.Custom(lambda v, g: v + g), num_shards=2,
+                           replication=2, num_workers=1)
     g = _grads(1.0)
     ps.client(0).push(g, step=0)
     ps.client(0).push(g, step=0)             # a replacement redoing step 0: skipped
@@ -432,7 +440,7 @@ JOIN = """
 import numpy as np, tinyflow.distributed as dist
 dist.init(address="127.0.0.1:{port}")
 ps = dist.ParameterServer({{"w": np.zeros((4, 2))}}, dist.Custom(lambda v, g: v + g),
-                          num_shards=2, replication=2)
+                          num_shards=2)
 ps.client(0).push({{"w": np.ones((4, 2))}})
 ps.client(0).push({{"w": np.ones((4, 2))}})
 print("sum", ps.pull()["w"].sum())

@@ -37,11 +37,21 @@ class ParameterServer:
         self.allow_nonfinite = allow_nonfinite
         self.layout = Layout({k: v.shape for k, v in params.items()}, num_shards)
         parts = self.layout.split(params)
-        self.replicas = [[RemoteShard.remote(s, r, parts[s], rule, allow_nonfinite)
+        self.replicas = [[self._start_shard(s, r, parts[s], rule, allow_nonfinite)
                           for r in range(replication)] for s in range(num_shards)]
         ray.get([chain[0].set_backups.remote(chain[1:]) for chain in self.replicas])
-        self.clock_table = RemoteClockTable.remote(num_workers, timeout)
+        self.clock_table = self._start_clock_table(num_workers, timeout)
         self._driver = self.client(-1)
+
+    def _start_shard(self, shard: int, replica: int, values: dict, rule: UpdateRule,
+                     allow_nonfinite: bool):
+        """A shard actor in its initial state: a new one (a subclass may hand out a running
+        one after resetting it, as the tests do: starting an actor process is the costly part)."""
+        return RemoteShard.remote(shard, replica, values, rule, allow_nonfinite)
+
+    def _start_clock_table(self, num_workers: int, timeout: float):
+        """The clock-table actor in its initial state (new here; see `_start_shard`)."""
+        return RemoteClockTable.remote(num_workers, timeout)
 
     def client(self, worker: int, consistency: Consistency = Consistency()) -> PSClient:
         """A client for `worker`; a second client for the same worker (a restarted worker)

@@ -19,8 +19,9 @@ class Namespace(types.SimpleNamespace):
     """A TF1 namespace (`tf.keras`, `tf.estimator`) that names what it lacks, so a program
     stops where it asks for a part tinyflow does not have."""
 
-    def __init__(self, path: str, advice: str = "", **members) -> None:
+    def __init__(self, path: str, module: str, advice: str = "", **members) -> None:
         super().__init__(_path=path, _advice=advice, **members)
+        self.__module__ = module   # where it is defined (tests/test_names.py reads it)
 
     def __getattr__(self, name: str):
         if name.startswith("__"):

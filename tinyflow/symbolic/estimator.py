@@ -85,7 +85,7 @@ def numpy_input_fn(x, y=None, batch_size=128, num_epochs=1, shuffle=None, queue_
     return _NumpyInput(x, y, batch_size, num_epochs, shuffle)
 
 
-inputs = Namespace("tf.estimator.inputs", numpy_input_fn=numpy_input_fn)
+inputs = Namespace("tf.estimator.inputs", __name__, numpy_input_fn=numpy_input_fn)
 
 
 class Estimator:
@@ -190,8 +190,9 @@ def _arguments(fn) -> tuple:
     return tuple(inspect.signature(fn).parameters)
 
 
-estimator = Namespace("tf.estimator", "; canned estimators (DNNClassifier, ...) are not built: "
-                      "write a model_fn", Estimator=Estimator, EstimatorSpec=EstimatorSpec,
-                      ModeKeys=ModeKeys, inputs=inputs)
-feature_column = Namespace("tf.feature_column", "; feed arrays by name to numpy_input_fn "
-                           "and read them in a model_fn")
+estimator = Namespace("tf.estimator", __name__,
+                      "; canned estimators (DNNClassifier, ...) are not built: write a model_fn",
+                      Estimator=Estimator, EstimatorSpec=EstimatorSpec, ModeKeys=ModeKeys,
+                      inputs=inputs)
+feature_column = Namespace("tf.feature_column", __name__,
+                           "; feed arrays by name to numpy_input_fn and read them in a model_fn")

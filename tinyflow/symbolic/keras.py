@@ -15,9 +15,10 @@ def _load_data(name: str, path=None):
 
 
 datasets = Namespace(
-    "tf.keras.datasets",
-    mnist=Namespace("tf.keras.datasets.mnist",
+    "tf.keras.datasets", __name__,
+    mnist=Namespace("tf.keras.datasets.mnist", __name__,
                     load_data=functools.partial(_load_data, "mnist")),
-    fashion_mnist=Namespace("tf.keras.datasets.fashion_mnist",
+    fashion_mnist=Namespace("tf.keras.datasets.fashion_mnist", __name__,
                             load_data=functools.partial(_load_data, "fashion-mnist")))
-keras = Namespace("tf.keras", "; use tf.layers or torch.nn for models", datasets=datasets)
+keras = Namespace("tf.keras", __name__, "; use tf.layers or torch.nn for models",
+                  datasets=datasets)

@@ -11,7 +11,7 @@ from ..core.shapes import as_shape
 from ..core.tensor import NODE, PLACEHOLDER, VARIABLE, Tensor
 from ..ops.creation import tf1_constant
 from ..ops.math import cast
-from ..ops.shape import Copy
+from ..ops.shape import Copy, StopGradient
 from ..ops.state import assign, assign_add, assign_sub, group
 
 
@@ -58,10 +58,11 @@ class Variable(Tensor):
         # the assign reads the initial value through a graph node, so a run may feed it
         # (TF1 programs load weights from elsewhere as `{var.initializer.inputs[1]: w}`);
         # it depends on nothing an enclosing control_dependencies names (TF1's init_scope:
-        # an optimizer's slots made under `control_dependencies(update_ops)`)
+        # an optimizer's slots made under `control_dependencies(update_ops)`). The node is a
+        # view of the constant, so the initializer run allocates nothing
         with graph.control_dependencies(None):
             value = init if init.kind != "eager" else Tensor._symbolic(
-                NODE, init.shape, init.dtype, Copy(), (init,),
+                NODE, init.shape, init.dtype, StopGradient(), (init,),
                 name=self._name + "/initial_value", graph=graph)
             self.initializer = assign(self, value, name=self._name + "/Assign")
         self._loader = None

@@ -5,7 +5,6 @@ from __future__ import annotations
 import operator
 from collections import OrderedDict
 
-from ...core.modes import TRACING_THREADS
 from .module import Module, Parameter, _indent
 
 
@@ -70,15 +69,8 @@ class Sequential(Module):
         return self
 
     def forward(self, input):
-        call = Module.__call__
         for module in self._modules.values():
-            # a layer that keeps Module.__call__, outside a trace (which notes each module
-            # called): its forward at once, without that frame (a fifth of a small layer's
-            # Python)
-            if type(module).__call__ is call and not TRACING_THREADS:
-                input = module.forward(input)
-            else:
-                input = module(input)
+            input = module(input)
         return input
 
 

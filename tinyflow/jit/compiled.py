@@ -65,8 +65,8 @@ class _Graph:
             elif kind == "leaf":
                 if (obj.array.shape, obj.array.dtype, obj.requires_grad) != seen:
                     return False
-            elif kind == "training":
-                if obj.training != seen:
+            elif kind == "training":   # a module's mode; a hook added since: eager
+                if obj.training != seen or obj._hooked():
                     return False
             elif kind == "data":    # an eager tensor whose value the traced Python read
                 if not data_matches(obj, seen):

@@ -8,6 +8,7 @@ import marshal
 import os
 import sys
 import time
+import types
 
 import numpy as np
 
@@ -119,14 +120,16 @@ def _code(source: str):
     before (CPython's compiler took ~10 ms for the GPT step's 1,500 lines, marshal loads
     its code in ~1; a short one compiles in less than a file costs to look up, so only
     long ones are kept); the file is named by the source's hash and the interpreter's
-    version."""
+    version. The cache directory is trusted as Numba's is: its files are executed."""
     if len(source) < CACHED_CHARS:
         return compile(source, "<tinyflow plan>", "exec")
     digest = hashlib.sha256(source.encode()).hexdigest()[:24]
     path = os.path.join(cache_dir(), f"plan_{digest}.{sys.implementation.cache_tag}.marshal")
     try:
         with open(path, "rb") as f:
-            return marshal.load(f)
+            code = marshal.load(f)
+        if isinstance(code, types.CodeType):   # else rewritten below
+            return code
     except (OSError, EOFError, ValueError, TypeError):   # none yet, or unreadable
         pass
     code = compile(source, "<tinyflow plan>", "exec")

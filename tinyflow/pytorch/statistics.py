@@ -74,9 +74,20 @@ def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None, out=None):  # 
         result = ops.reduce_min(a, dim, keepdim)
     elif ord == 0:
         result = ops.reduce_sum(ops.cast(ops.not_equal(x, 0), x.dtype), dim, keepdim)
+    elif ord > 0:   # powers and root taken only of positive values: zeros' gradient is 0
+        result = _where_positive(ops.reduce_sum(_where_positive(a, ord), dim, keepdim),
+                                 1.0 / ord)
     else:
         result = ops.reduce_sum(a ** ord, dim, keepdim) ** (1.0 / ord)
     return write_out(result, out)
+
+
+def _where_positive(a, power: float):
+    """a ** power where a > 0, else 0, differentiable at 0 (gradient 0, as PyTorch's norm
+    backward gives, where the power's own derivative is infinite or 0 / 0)."""
+    positive = ops.greater(a, 0)
+    return ops.where(positive, ops.where(positive, a, ops.ones_like(a)) ** power,
+                     ops.zeros_like(a))
 
 
 @ops.in_float32   # float16 / bfloat16: summed in float32, as PyTorch

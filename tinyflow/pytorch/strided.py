@@ -85,7 +85,8 @@ storage_offset_of = storage_offset
 
 def _gathered(x, size, stride, offset) -> Tensor:
     """as_strided under autograd: the storage positions, mapped to x's own elements and
-    gathered (its gradient scatters back, summing where positions repeat)."""
+    gathered (its gradient scatters back, summing where positions repeat); written in place,
+    it raises, as it is no view of x's memory."""
     if not x.array.flags.c_contiguous:
         raise RuntimeError("as_strided on a non-contiguous tensor that requires grad is not "
                            "supported; call .contiguous() first")
@@ -95,7 +96,11 @@ def _gathered(x, size, stride, offset) -> Tensor:
     if positions.size and (positions.min() < 0 or positions.max() >= x.numel()):
         raise RuntimeError("as_strided on a tensor that requires grad may only read that "
                            "tensor's own elements (these strides reach outside it)")
-    return ops.take(ops.reshape(x, (-1,)), positions.reshape(-1)).reshape(size)
+    out = ops.take(ops.reshape(x, (-1,)), positions.reshape(-1)).reshape(size)
+    # a copy standing for a view of x: an in-place write into it is refused (its memory is
+    # none of x's) rather than lost in the gathered copy
+    out._base = x if x._base is None else x._base
+    return out
 
 
 METHODS = {"stride": stride, "storage_offset": storage_offset, "as_strided": as_strided}

@@ -31,7 +31,10 @@ def clip_by_norm(t, clip_norm, axes=None, name=None) -> Tensor:
     rows longer than clip_norm shrink to it, the others stay."""
     t = as_tensor(t)
     squares = ops.reduce_sum(ops.square(t), axes, keepdims=True)
-    norm = ops.sqrt(squares)
+    # sqrt only where the sum is positive: an all-zero row's gradient is 1, not NaN (TF1)
+    positive = ops.greater(squares, 0)
+    norm = ops.where(positive, ops.sqrt(ops.where(positive, squares, ops.ones_like(squares))),
+                     squares)
     return ops.divide(t * clip_norm, ops.maximum(norm, clip_norm), name=name)
 
 
@@ -46,8 +49,8 @@ def global_norm(t_list, name=None) -> Tensor:
 
 def clip_by_global_norm(t_list, clip_norm, use_norm=None, name=None) -> tuple:
     """(the tensors scaled by clip_norm / max(global norm, clip_norm), the global norm);
-    None entries stay None, as TF1."""
+    None entries stay None, as TF1; an infinite or NaN norm makes every one NaN."""
     norm = global_norm(t_list) if use_norm is None else as_tensor(use_norm)
-    scale = clip_norm / ops.maximum(norm, clip_norm)
+    scale = clip_norm / ops.maximum(norm, clip_norm) + (norm - norm)
     clipped = [None if t is None else ops.multiply(as_tensor(t), scale) for t in t_list]
     return clipped, norm

@@ -140,8 +140,12 @@ class Module:
         """`forward(...)`. The common one-tensor call (every layer of every step) passes its
         tensor straight on, not through `*args, **kwargs` (about a third of a small op's cost)."""
         if TRACING_THREADS and trace_state.active is not None:
-            # a compiled call's graph depends on `training`
+            # a compiled call's graph depends on `training` and on there being no hooks: a
+            # hook is Python run on each call (a recorder's list), which a graph would skip
             trace_state.active.modules[id(self)] = self
+            if self._hooked():
+                trace_state.active.graph_break(
+                    f"{type(self).__name__} has forward hooks, which are not compiled")
         d = self.__dict__
         if "_forward_hooks" in d or "_forward_pre_hooks" in d:
             return self._call_with_hooks(args if input is _NO_ARGUMENT else (input,) + args,
@@ -152,6 +156,11 @@ class Module:
         return self.forward(input)
 
     # ---- forward hooks -------------------------------------------------------------------
+    def _hooked(self) -> bool:
+        """Whether a forward (pre-)hook is registered (`__call__` tests the same inline)."""
+        d = self.__dict__
+        return "_forward_hooks" in d or "_forward_pre_hooks" in d
+
     def register_forward_pre_hook(self, hook, *, prepend: bool = False,
                                   with_kwargs: bool = False) -> "_ModuleHookHandle":
         """`hook(module, args)` (with_kwargs: `hook(module, args, kwargs)`) before each

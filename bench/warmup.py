@@ -117,9 +117,9 @@ def files(cache: str) -> int:
     return sum(len(fs) for _, _, fs in os.walk(cache))
 
 
-def run_once(root: str, cache: str, opts, torch: bool = True) -> dict:
-    """First-call seconds of every probe in fresh processes, plus the cache's file count
-    (tinyflow's and Numba's only: torch's Inductor cache is apart)."""
+def run_once(root: str, cache: str, opts) -> dict:
+    """First-call seconds of every tinyflow probe in fresh processes, plus the cache's file
+    count (tinyflow's and Numba's only)."""
     res = {}
     if not opts.only_harness_gpt:
         res.update(probe(["-c", EAGER_PROBE], root, cache))
@@ -129,8 +129,6 @@ def run_once(root: str, cache: str, opts, torch: bool = True) -> dict:
         res.update({f"compiled {task}": t["first"] for task, t in steps.items()})
     if not opts.no_harness_gpt:
         res.update(harness_gpt("tinyflow", root, cache, opts.threads))
-        if torch and not opts.no_torch:   # (torch's run does not depend on the root)
-            res.update(harness_gpt("torch", root, cache, opts.threads))
     res["cache files"] = files(os.path.join(cache, "tinyflow")) + files(
         os.path.join(cache, "numba"))
     return res
@@ -185,9 +183,15 @@ def main() -> None:
     for _ in range(opts.rounds):
         for root in roots:
             with tempfile.TemporaryDirectory() as cache:
-                torch = root == roots[0]
-                runs[root]["cold"].append(run_once(root, cache, opts, torch))
-                runs[root]["warm"].append(run_once(root, cache, opts, torch))
+                cold = run_once(root, cache, opts)
+                warm = run_once(root, cache, opts)
+                if root == roots[0] and not opts.no_torch and not opts.no_harness_gpt:
+                    # torch after tinyflow's two runs: a warm run straight after Inductor's
+                    # cold compile (gigabytes touched and given back) took 0.1 s longer
+                    cold.update(harness_gpt("torch", root, cache, opts.threads))
+                    warm.update(harness_gpt("torch", root, cache, opts.threads))
+                runs[root]["cold"].append(cold)
+                runs[root]["warm"].append(warm)
     print(f"cold = empty caches (Numba's and tinyflow's; torch: Inductor's), warm = the "
           f"caches the cold run wrote; {time.perf_counter() - start:.0f} s in all; "
           f"load: {os.getloadavg()[0]:.1f}")

@@ -91,3 +91,17 @@ def test_a_plan_cache_file_that_is_not_code_is_recompiled(tmp_path, monkeypatch)
     assert run() == first
     with open(path, "rb") as f:
         assert marshal.load(f) is not None     # rewritten as code
+
+
+def test_multi_margin_loss_of_a_1d_input_has_its_targets_shape_and_1d_pools_refuse_ints():
+    x = np.array([0.3, -1.2, 0.8, 0.1], np.float32)
+    for target in ([2], 2):
+        ours = tt.nn.functional.multi_margin_loss(tt.tensor(x), tt.tensor(target),
+                                                   reduction="none")
+        theirs = torch.nn.functional.multi_margin_loss(torch.tensor(x), torch.tensor(target),
+                                                       reduction="none")
+        assert tuple(ours.shape) == tuple(theirs.shape)
+        np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-6)
+    for pool in ("adaptive_max_pool1d", "adaptive_avg_pool1d"):
+        with pytest.raises(RuntimeError, match="int64"):
+            getattr(tt.nn.functional, pool)(tt.ones(1, 2, 5, dtype=tt.int64), 2)

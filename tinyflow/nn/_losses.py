@@ -362,7 +362,8 @@ def multi_margin_loss(input: Tensor, target: Tensor, p: int = 1, margin: float =
                                     (batch, 1))
     others = 1.0 - ops.one_hot(ops.reshape(t, (batch,)), classes, hinge.dtype)
     loss = ops.reduce_sum(hinge * others, 1) / classes
-    return _reduce(loss if x.ndim == 2 else ops.reshape(loss, ()),
+    # a 1-D input's loss takes the target's shape: () or [1], as PyTorch's
+    return _reduce(loss if x.ndim == 2 else ops.reshape(loss, tuple(t.shape)),
                    _reduction(size_average, reduce, reduction))
 
 

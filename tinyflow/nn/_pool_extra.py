@@ -8,7 +8,7 @@ import math
 import numpy as np
 
 from .. import ops
-from ..core.errors import ShapeError
+from ..core.errors import DTypeError, ShapeError
 from ..core.op import apply, as_tensor
 from ..core.tensor import Tensor
 from ..ops import conv as _conv
@@ -88,6 +88,9 @@ def avg_pool1d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bo
 def _one_d(name: str, x: Tensor, output_size) -> int:
     if x.ndim not in (2, 3):
         raise ShapeError(f"{name}(): Expected 2D or 3D tensor, but got {tuple(x.shape)}")
+    if not x.dtype.is_floating:
+        raise DTypeError(f"{name}(): not implemented for {x.dtype.name} (pools average or "
+                         f"compare floating-point values)")
     size = _tuple(output_size, 1, "output_size")[0]
     if size < 0 or (size == 0 and x.shape[-1]):
         raise ValueError(f"{name}(): output_size must be positive, got {size}")

@@ -105,3 +105,18 @@ def test_multi_margin_loss_of_a_1d_input_has_its_targets_shape_and_1d_pools_refu
     for pool in ("adaptive_max_pool1d", "adaptive_avg_pool1d"):
         with pytest.raises(RuntimeError, match="int64"):
             getattr(tt.nn.functional, pool)(tt.ones(1, 2, 5, dtype=tt.int64), 2)
+
+
+def test_tf1_batch_norm_regularizers_reach_the_regularization_losses():
+    with tf.Graph().as_default():
+        x = tf.constant(np.ones((4, 3), np.float32))
+        tf.layers.batch_normalization(x, gamma_regularizer=lambda g: 2.0 * tf.reduce_sum(g),
+                                      training=True)
+        tf.contrib.layers.batch_norm(x, param_regularizers={"beta": lambda b: 1.0 +
+                                                            tf.reduce_sum(b)})
+        losses = tf.get_collection(tf.GraphKeys.REGULARIZATION_LOSSES)
+        with tf.Session() as sess:
+            sess.run(tf.global_variables_initializer())
+            assert sorted(sess.run(losses)) == [1.0, 6.0]    # beta zeros; gamma three ones
+        with pytest.raises(NotImplementedError, match="gamma_constraint"):
+            tf.layers.batch_normalization(x, gamma_constraint=lambda g: g)

@@ -28,12 +28,13 @@ def _count(x: Tensor, axes: tuple) -> Tensor:
 
 
 def batch_norm_layer(x, axis: int, momentum: float, epsilon: float, center: bool, scale: bool,
-                     initializers: dict, training, trainable: bool, bessel: bool,
-                     updates_collection, scope, default_name: str, reuse):
+                     initializers: dict, regularizers: dict, training, trainable: bool,
+                     bessel: bool, updates_collection, scope, default_name: str, reuse):
     """The layer both spellings share. `bessel`: the moving variance averages the batch's
     unbiased variance (TF1's fused kernel, used for 4-D inputs) rather than the biased one
     the output is normalized with. `updates_collection` None: the updates run with the
-    output itself (contrib's `updates_collections=None`)."""
+    output itself (contrib's `updates_collections=None`). `regularizers`: gamma's and beta's
+    (their losses join REGULARIZATION_LOSSES through get_variable)."""
     x = as_tensor(x)
     if x.ndim is None or not -x.ndim <= axis < x.ndim or x.shape[axis] is None:
         raise ValueError(f"batch_normalization: axis {axis} of the inputs (shape {x.shape}) "
@@ -44,9 +45,11 @@ def batch_norm_layer(x, axis: int, momentum: float, epsilon: float, center: bool
     with variable_scope(scope, default_name=default_name, reuse=reuse):
         gamma = get_variable("gamma", channels, x.dtype,
                              initializers.get("gamma") or ones_initializer(),
+                             regularizer=regularizers.get("gamma"),
                              trainable=trainable) if scale else None
         beta = get_variable("beta", channels, x.dtype,
                             initializers.get("beta") or zeros_initializer(),
+                            regularizer=regularizers.get("beta"),
                             trainable=trainable) if center else None
         moving_mean = get_variable("moving_mean", channels, x.dtype,
                                    initializers.get("moving_mean") or zeros_initializer(),
@@ -103,15 +106,17 @@ def batch_normalization(inputs, axis=-1, momentum=0.99, epsilon=1e-3, center=Tru
     in a scope `batch_normalization` (`_1`, ...); the fused form (a 4-D input normalized
     over axis 1 or 3, unless fused=False) averages the unbiased batch variance."""
     _refuse("tf.layers.batch_normalization", renorm=renorm,
-            virtual_batch_size=virtual_batch_size, adjustment=adjustment)
+            virtual_batch_size=virtual_batch_size, adjustment=adjustment,
+            beta_constraint=beta_constraint, gamma_constraint=gamma_constraint)
     x = as_tensor(inputs)
     fused_form = fused is not False and x.ndim == 4 and axis in (1, 3, -1)
     initializers = {"beta": beta_initializer, "gamma": gamma_initializer,
                     "moving_mean": moving_mean_initializer,
                     "moving_variance": moving_variance_initializer}
-    return batch_norm_layer(x, axis, momentum, epsilon, center, scale, initializers, training,
-                            trainable, fused_form, UPDATE_OPS, name, "batch_normalization",
-                            reuse)
+    regularizers = {"beta": beta_regularizer, "gamma": gamma_regularizer}
+    return batch_norm_layer(x, axis, momentum, epsilon, center, scale, initializers,
+                            regularizers, training, trainable, fused_form, UPDATE_OPS, name,
+                            "batch_normalization", reuse)
 
 
 def _refuse(what: str, **options) -> None:
@@ -139,6 +144,6 @@ def batch_norm(inputs, decay=0.999, center=True, scale=False, epsilon=0.001, act
     axis = 1 if data_format == "NCHW" and x.ndim is not None and x.ndim > 2 else -1
     fused_form = fused is not False and x.ndim in (2, 4)
     out = batch_norm_layer(x, axis, decay, epsilon, center, scale, param_initializers or {},
-                           is_training, trainable, fused_form, updates_collections, scope,
-                           "BatchNorm", reuse)
+                           param_regularizers or {}, is_training, trainable, fused_form,
+                           updates_collections, scope, "BatchNorm", reuse)
     return activation_fn(out) if activation_fn is not None else out

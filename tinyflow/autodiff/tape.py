@@ -98,6 +98,15 @@ def write_inplace(target: Tensor, result: Tensor) -> Tensor:
     return target
 
 
+def strided_offsets(shape, strides) -> np.ndarray:
+    """The offset of each element of a layout `shape` with `strides` (in any unit), as an
+    int64 array of that shape."""
+    offsets = np.zeros((), np.int64)
+    for n, stride in zip(shape, strides):
+        offsets = np.add.outer(offsets, np.arange(n, dtype=np.int64) * stride)
+    return offsets
+
+
 def _memory_index(view: np.ndarray, base: np.ndarray):
     """The index into C-ordered `base` of each element of `view`, a view of its memory, as a
     tuple of integer arrays shaped like `view` (NumPy's advanced index); None when `base`
@@ -109,10 +118,7 @@ def _memory_index(view: np.ndarray, base: np.ndarray):
                          base.__array_interface__["data"][0], size)
     if rest or any(stride % size for stride in view.strides):
         return None
-    flat = np.full(view.shape, start, np.int64)
-    for axis, (n, stride) in enumerate(zip(view.shape, view.strides)):
-        flat += (np.arange(n) * (stride // size)).reshape(
-            [n if k == axis else 1 for k in range(view.ndim)])
+    flat = start + strided_offsets(view.shape, [stride // size for stride in view.strides])
     if flat.size and (flat.min() < 0 or flat.max() >= base.size
                       or np.unique(flat).size != flat.size):
         return None
@@ -172,9 +178,7 @@ def overlaps(array: np.ndarray) -> bool:
         return False
     if array.size > 1 << 16:
         return True
-    offsets = np.zeros((), np.int64)
-    for stride, size in zip(array.strides, array.shape):
-        offsets = np.add.outer(offsets, np.arange(size, dtype=np.int64) * stride)
+    offsets = strided_offsets(array.shape, array.strides)
     return np.unique(offsets).size < offsets.size
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import ops
-from ..autodiff.tape import overlaps, storage_of as _storage
+from ..autodiff.tape import overlaps, storage_of as _storage, strided_offsets
 from ..core.modes import grad_mode
 from ..core.tensor import Tensor
 
@@ -90,9 +90,7 @@ def _gathered(x, size, stride, offset) -> Tensor:
     if not x.array.flags.c_contiguous:
         raise RuntimeError("as_strided on a non-contiguous tensor that requires grad is not "
                            "supported; call .contiguous() first")
-    positions = offset - storage_offset(x) + np.zeros(size, np.int64)
-    for k, (n, s) in enumerate(zip(size, stride)):
-        positions += (np.arange(n) * s).reshape((n,) + (1,) * (len(size) - k - 1))
+    positions = offset - storage_offset(x) + strided_offsets(size, stride)
     if positions.size and (positions.min() < 0 or positions.max() >= x.numel()):
         raise RuntimeError("as_strided on a tensor that requires grad may only read that "
                            "tensor's own elements (these strides reach outside it)")

@@ -31,7 +31,17 @@ def huge(rng, shape):
     return 2 ** 40 - rng.integers(0, 3, shape)
 
 
-INTS = (tf.int32, tf.int64)
+def at_minimum(dtype):
+    """The signed minimum among small values: |min| wraps to min, and PyTorch's gcd and lcm
+    keep that sign (not low + 1: PyTorch's int64 lcm traps dividing low by -1 there)."""
+    def domain(rng, shape):
+        low = np.iinfo(dtype.np).min
+        return rng.choice(np.array([low, -6, -1, 0, 1, 6, 35, 64], dtype.np), shape)
+    domain.__name__ = f"at_{dtype.name}_minimum"
+    return domain
+
+
+INTS = (tf.int8, tf.int16, tf.int32, tf.int64)   # int8 and int16 products wrap after |.|
 FLOAT_INPUT = ErrorInput(S(A(3, dtype=tf.float32), A(3, dtype=tf.float32)), tf.DTypeError,
                          r"not implemented for 'float32'")
 CASES: list[OpCase] = [
@@ -42,6 +52,12 @@ CASES: list[OpCase] = [
     OpCase("lcm_wraps", lcm, _by_torch("lcm"),
            (S(A(4, domain=huge), A(4, domain=huge)),), (tf.int64,),
            grad=False, op="lcm"),
+] + [
+    OpCase(f"{name}_{dtype.name}_minimum", fn, _by_torch(name),
+           (S(A(6, 6, domain=at_minimum(dtype)), A(6, domain=at_minimum(dtype))),), (dtype,),
+           grad=False, op=name)
+    for name, fn in (("gcd", gcd), ("lcm", lcm)) for dtype in (tf.int8, tf.int64)
+] + [
     OpCase("nextafter", nextafter, np.nextafter, binary_samples(even_grid, odd_grid),
            FLOATS + (tf.float16,),
            errors=(broadcast_error("nextafter"),

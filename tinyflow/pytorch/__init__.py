@@ -33,7 +33,7 @@ from .creation import (arange, constant, empty, eye, from_numpy, full, full_like
 from .. import backends
 from .dtype import (accelerator, cuda, device, finfo, get_default_dtype, iinfo, is_tensor,
                     promote_types, result_type)
-from .math import (addmm, allclose, bmm, clamp_max, clamp_min, div, dot, fmod, isfinite, isinf,
+from .math import (addmm, bmm, clamp_max, clamp_min, div, dot, fmod, isfinite, isinf,
                    isnan, lerp, log2, log10, masked_fill, mm, mul, neg, outer, sub,
                    true_divide)
 from .movement import (cat, chunk, concatenate, flatten, flip, index_select, movedim, narrow,
@@ -51,7 +51,8 @@ from .legacy import (BoolTensor, ByteTensor, DoubleTensor, FloatTensor, HalfTens
                      LongTensor)
 from .sparse import sparse_coo_tensor, spmm
 from .strided import as_strided
-from .logic import all, any, eq, ge, gt, is_nonzero, isclose, isin, le, lt, ne, signbit  # noqa: A004
+from .logic import (all, allclose, any, eq, ge, gt, is_nonzero, isclose, isin, le, lt, ne,  # noqa: A004
+                    signbit)
 from .logic import isneginf, isposinf
 from .math import rsqrt, t
 from .scatter_gather import (argwhere, index_add, index_copy, index_fill, masked_scatter,

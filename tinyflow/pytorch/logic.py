@@ -12,7 +12,7 @@ from ..core.errors import DTypeError
 from ..core.op import as_tensor
 from ..core.tensor import Tensor
 from .inplace import write_out
-from .math import allclose, div, mul, sub, with_other
+from .math import div, mul, sub, with_other
 
 
 def _comparison(op_function, name: str):
@@ -61,8 +61,12 @@ def _truth_dtype(result, x):
 
 def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):  # noqa: A002
     """|input - other| <= atol + rtol * |other|, elementwise; equal infinities are close.
-    Two tensors of different dtypes are refused, as PyTorch refuses them."""
-    if isinstance(input, Tensor) and isinstance(other, Tensor) and input.dtype is not other.dtype:
+    Numbers and tensors of different dtypes are refused, as PyTorch refuses them."""
+    for what, value in (("input", input), ("other", other)):
+        if not isinstance(value, Tensor):
+            raise TypeError(f"isclose(): argument '{what}' must be Tensor, not "
+                            f"{type(value).__name__}")
+    if input.dtype is not other.dtype:
         raise DTypeError(f"isclose: {input.dtype.name} did not match {other.dtype.name}")
     x, y = ops.math.operands(input, other)
     if not x.dtype.is_floating:
@@ -73,6 +77,11 @@ def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):  # noqa: A00
         close = ops.logical_or(close, ops.logical_and(ops.not_equal(x, x),
                                                       ops.not_equal(y, y)))
     return close
+
+
+def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False) -> bool:  # noqa: A002
+    """`isclose(...).all()` as one Python bool, with isclose's refusals."""
+    return bool(all(isclose(input, other, rtol, atol, equal_nan)).item())
 
 
 def torch_equal(input, other) -> bool:  # noqa: A002

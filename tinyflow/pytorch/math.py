@@ -96,10 +96,6 @@ def keep_where(x, condition, other):
     return ops.where(condition, x, other)
 
 
-def allclose(a, b, rtol=1e-5, atol=1e-8, equal_nan=False) -> bool:
-    return bool(np.allclose(np.asarray(a), np.asarray(b), rtol, atol, equal_nan))
-
-
 def div(x, other, name=None, *, rounding_mode=None, out=None):
     """`torch.div(x, y, rounding_mode=..., out=...)`: true division, or rounded toward
     zero ('trunc') or down ('floor'); `out=` as every PyTorch out= (resized if needed)."""

@@ -8,6 +8,7 @@ builds graph nodes that read them by reference, so the same layer serves both fr
 from __future__ import annotations
 
 import functools
+import warnings
 from collections import OrderedDict, namedtuple
 from typing import Iterator, Optional
 
@@ -19,6 +20,7 @@ from ...core.tensor import Tensor, _init_eager, writable
 from ...io.saved_objects import register_tensor_type
 from ...ops.creation import zeros_like
 from ...pytorch.dtype import check_device
+from .backward_hooks import BackwardHooks
 
 
 _NO_ARGUMENT = object()   # Module.__call__ without a positional argument
@@ -73,18 +75,19 @@ class _IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpec
 
 
 class _ModuleHookHandle:
-    """What register_forward_(pre_)hook returns: `remove()` (or leaving a `with` block) takes
-    the hook off; the module's table goes when it is empty."""
+    """What register_*_hook returns: `remove()` (or leaving a `with` block) takes the hook
+    off; the module's table goes when it is empty."""
     _next_id = 0
 
-    def __init__(self, module, table: str, hook, prepend: bool, with_kwargs: bool) -> None:
+    def __init__(self, module, table: str, hook, prepend: bool, with_kwargs: bool = False,
+                 always_call: bool = False) -> None:
         type(self)._next_id += 1
         self.id, self.module, self.table = type(self)._next_id, module, table
         hooks = module.__dict__.get(table)
         if hooks is None:
             hooks = OrderedDict()
             object.__setattr__(module, table, hooks)
-        hooks[self.id] = (hook, with_kwargs)
+        hooks[self.id] = (hook, with_kwargs, always_call)
         if prepend:
             hooks.move_to_end(self.id, last=False)
 
@@ -145,9 +148,10 @@ class Module:
             trace_state.active.modules[id(self)] = self
             if self._hooked():
                 trace_state.active.graph_break(
-                    f"{type(self).__name__} has forward hooks, which are not compiled")
+                    f"{type(self).__name__} has module hooks, which are not compiled")
         d = self.__dict__
-        if "_forward_hooks" in d or "_forward_pre_hooks" in d:
+        if "_forward_hooks" in d or "_forward_pre_hooks" in d or "_backward_hooks" in d \
+                or "_backward_pre_hooks" in d:
             return self._call_with_hooks(args if input is _NO_ARGUMENT else (input,) + args,
                                          kwargs)
         if args or kwargs or input is _NO_ARGUMENT:
@@ -157,9 +161,11 @@ class Module:
 
     # ---- forward hooks -------------------------------------------------------------------
     def _hooked(self) -> bool:
-        """Whether a forward (pre-)hook is registered (`__call__` tests the same inline)."""
+        """Whether a forward or backward (pre-)hook is registered (`__call__` tests the same
+        inline)."""
         d = self.__dict__
-        return "_forward_hooks" in d or "_forward_pre_hooks" in d
+        return ("_forward_hooks" in d or "_forward_pre_hooks" in d or "_backward_hooks" in d
+                or "_backward_pre_hooks" in d)
 
     def register_forward_pre_hook(self, hook, *, prepend: bool = False,
                                   with_kwargs: bool = False) -> "_ModuleHookHandle":
@@ -171,31 +177,71 @@ class Module:
                               always_call: bool = False) -> "_ModuleHookHandle":
         """`hook(module, args, output)` (with_kwargs: `hook(module, args, kwargs, output)`)
         after each forward; what it returns (not None) replaces the output. Feature
-        extractors and attention recorders read layers' outputs this way."""
-        return _ModuleHookHandle(self, "_forward_hooks", hook, prepend, with_kwargs)
+        extractors and attention recorders read layers' outputs this way. always_call: the
+        hook also runs (with output None) when forward or an earlier hook raises."""
+        return _ModuleHookHandle(self, "_forward_hooks", hook, prepend, with_kwargs,
+                                 always_call)
+
+    def register_full_backward_pre_hook(self, hook, prepend: bool = False) -> "_ModuleHookHandle":
+        """`hook(module, grad_output)` when the gradient of a call's output is known; what
+        it returns (not None) replaces grad_output."""
+        return _ModuleHookHandle(self, "_backward_pre_hooks", hook, prepend)
+
+    def register_full_backward_hook(self, hook, prepend: bool = False) -> "_ModuleHookHandle":
+        """`hook(module, grad_input, grad_output)` when the gradients of a call's inputs are
+        known (backward_hooks.py); what it returns (not None) replaces grad_input."""
+        return _ModuleHookHandle(self, "_backward_hooks", hook, prepend)
 
     def _call_with_hooks(self, args: tuple, kwargs: dict):
-        """forward(*args, **kwargs) between the module's pre-hooks and hooks. The hook
-        tables exist only while a hook is registered, so other calls do not look at them."""
-        for hook, with_kwargs in list(self.__dict__.get("_forward_pre_hooks", {}).values()):
-            if with_kwargs:
-                result = hook(self, args, kwargs)
+        """forward(*args, **kwargs) between the module's pre-hooks and hooks, as PyTorch's
+        `_call_impl`. The hook tables exist only while a hook is registered, so other calls
+        do not look at them."""
+        d = self.__dict__
+        output, ran = None, set()
+        try:
+            for hook, with_kwargs, _ in list(d.get("_forward_pre_hooks", {}).values()):
+                if with_kwargs:
+                    result = hook(self, args, kwargs)
+                    if result is not None:
+                        if not (isinstance(result, tuple) and len(result) == 2):
+                            raise RuntimeError(f"forward pre-hook must return None or a tuple "
+                                               f"of (new_args, new_kwargs), but got {result}.")
+                        args, kwargs = result
+                else:
+                    result = hook(self, args)
+                    if result is not None:
+                        args = result if isinstance(result, tuple) else (result,)
+            backward = None
+            if "_backward_hooks" in d or "_backward_pre_hooks" in d:
+                backward = BackwardHooks(self, args)
+                args = backward.wrap_inputs()
+            output = self.forward(*args, **kwargs)
+            for key, (hook, with_kwargs, _) in list(d.get("_forward_hooks", {}).items()):
+                ran.add(key)
+                result = hook(self, args, kwargs, output) if with_kwargs else \
+                    hook(self, args, output)
                 if result is not None:
-                    if not (isinstance(result, tuple) and len(result) == 2):
-                        raise RuntimeError(f"forward pre-hook must return None or a tuple of "
-                                           f"(new_args, new_kwargs), but got {result}.")
-                    args, kwargs = result
-            else:
-                result = hook(self, args)
-                if result is not None:
-                    args = result if isinstance(result, tuple) else (result,)
-        output = self.forward(*args, **kwargs)
-        for hook, with_kwargs in list(self.__dict__.get("_forward_hooks", {}).values()):
-            result = hook(self, args, kwargs, output) if with_kwargs else \
-                hook(self, args, output)
-            if result is not None:
-                output = result
-        return output
+                    output = result
+            return output if backward is None else backward.wrap_output(output)
+        except Exception:
+            self._always_called_hooks(args, kwargs, output, ran)
+            raise
+
+    def _always_called_hooks(self, args: tuple, kwargs: dict, output, ran: set) -> None:
+        """The always_call forward hooks not yet run, after forward or a hook raised; an
+        error of theirs is a warning, so the first error is the one raised."""
+        for key, (hook, with_kwargs, always) in list(self.__dict__.get("_forward_hooks",
+                                                                       {}).items()):
+            if always and key not in ran:
+                try:
+                    if with_kwargs:
+                        hook(self, args, kwargs, output)
+                    else:
+                        hook(self, args, output)
+                except Exception as e:  # noqa: BLE001  (PyTorch silences it too)
+                    warnings.warn(f"module forward hook with ``always_call=True`` raised an "
+                                  f"exception that was silenced as another error was raised "
+                                  f"in forward: {e}")
 
     # ---- registration ------------------------------------------------------------------
     def __getattr__(self, name: str):

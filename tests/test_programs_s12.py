@@ -1,0 +1,136 @@
+"""What other people's programs needed, round 12, and session 11's review leftovers: module
+backward hooks (Grad-CAM and gradient-inspection tutorials), forward hooks with
+always_call. Each test reproduces the pattern, written here, with PyTorch as the oracle.
+"""
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+import tinyflow
+
+
+def _hooked_linear(L, log):
+    """A Linear whose pre-hook scales grad_output and whose full hook adds 1 to grad_input,
+    logging what each saw."""
+    lin = L.nn.Linear(2, 2)
+    with L.no_grad():
+        lin.weight.copy_(L.tensor([[1.0, 2.0], [3.0, 4.0]]))
+        lin.bias.zero_()
+
+    def pre(module, grad_output):
+        log.append(("pre", grad_output[0].tolist()))
+        return (grad_output[0] * 10,)
+
+    def full(module, grad_input, grad_output):
+        log.append(("full", grad_input[0].tolist(), grad_output[0].tolist()))
+        return (grad_input[0] + 1,)
+    lin.register_full_backward_pre_hook(pre)
+    lin.register_full_backward_hook(full)
+    return lin
+
+
+def test_full_backward_hooks_see_and_replace_gradients_as_torch():
+    results = []
+    for L in (torch, tinyflow):
+        log = []
+        lin = _hooked_linear(L, log)
+        x = L.tensor([[1.0, -1.0]], requires_grad=True)
+        (lin(x) * L.tensor([[1.0, 2.0]])).sum().backward()
+        results.append((log, x.grad.tolist(), lin.weight.grad.tolist()))
+    assert results[1] == results[0]
+
+
+class _Scale:
+    """forward(a, k, b) = a * b * k * w: a tensor that needs grad, a number, one that does
+    not, and a parameter w = 1."""
+
+    @staticmethod
+    def build(L):
+        class Scale(L.nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.w = L.nn.Parameter(L.ones(1))
+
+            def forward(self, a, k, b):
+                return a * b * k * self.w
+        return Scale()
+
+
+def test_full_backward_hook_grad_input_holds_none_and_zeros_as_torch():
+    """None for a number, zeros for a tensor that needs no grad; with no input needing
+    grad, the hook runs when grad_output is known, grad_input all None."""
+    logs = []
+    for L in (torch, tinyflow):
+        log = []
+        m = _Scale.build(L)
+        m.register_full_backward_hook(lambda mod, gi, go: log.append(
+            [None if g is None else g.tolist() for g in gi] + [go[0].tolist()]))
+        a = L.tensor([1.0, 2.0], requires_grad=True)
+        m(a, 2.0, L.tensor([3.0, 4.0])).sum().backward()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")    # PyTorch's note that no input needs grad
+            m(L.tensor([1.0]), 2.0, L.tensor([3.0])).sum().backward()
+        logs.append(log)
+    assert logs[1] == logs[0] == [[[6.0, 8.0], None, [0.0, 0.0], [1.0, 1.0]],
+                                  [None, None, None, [1.0]]]
+
+
+def test_full_backward_hook_refuses_to_replace_a_gradient_already_passed_on():
+    m = _Scale.build(tinyflow)
+    m.register_full_backward_hook(lambda mod, gi, go: tuple(g if g is None else g * 2
+                                                           for g in gi))
+    a, b = (tinyflow.tensor([1.0], requires_grad=True) for _ in range(2))
+    with pytest.raises(RuntimeError, match=r"replaced grad_input\[\d\]"):
+        m(a, 2.0, b).sum().backward()
+
+
+def test_backward_hooks_are_a_graph_break_and_run_under_compile():
+    lin, seen = tinyflow.nn.Linear(3, 2), []
+    lin.register_full_backward_hook(lambda m, gi, go: seen.append(go[0].shape))
+    f = tinyflow.compile(lambda x: lin(x).sum())
+    x = tinyflow.ones(4, 3, requires_grad=True)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        f(x).backward()
+    assert seen == [(4, 2)] and any("hooks" in str(w.message) for w in caught)
+    g = tinyflow.compile(lambda x: lin(x).sum())
+    lin.__dict__.pop("_backward_hooks")
+    g(x)
+    lin.register_full_backward_pre_hook(lambda m, go: seen.append("pre"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")     # the graph break's one-line report
+        g(x).backward()
+    assert seen[-1] == "pre"       # the guard saw the hook added after compiling
+
+
+def test_forward_hook_always_call_runs_when_forward_raises_as_torch():
+    logs = []
+    for L in (torch, tinyflow):
+        log = []
+
+        class Bad(L.nn.Module):
+            def forward(self, x):
+                raise ValueError("boom")
+        bad = Bad()
+        bad.register_forward_hook(lambda m, a, o: log.append(("always", o)), always_call=True)
+        bad.register_forward_hook(lambda m, a, o: log.append(("plain", o)))
+        bad.register_forward_hook(lambda m, a, k, o: log.append(("kw", o)), with_kwargs=True,
+                                  always_call=True)
+        with pytest.raises(ValueError, match="boom"):
+            bad(L.ones(1))
+        good = L.nn.Identity()
+        good.register_forward_hook(lambda m, a, o: log.append(("ok", o.tolist())),
+                                   always_call=True)
+        good(L.ones(1))
+        logs.append(log)
+    assert logs[1] == logs[0] == [("always", None), ("kw", None), ("ok", [1.0])]
+
+
+def test_an_always_call_hook_that_raises_after_forward_raised_is_a_warning():
+    bad = tinyflow.nn.Linear(2, 2)
+    bad.register_forward_hook(lambda m, a, o: 1 / 0, always_call=True)
+    with pytest.warns(UserWarning, match="always_call"), pytest.raises(Exception) as error:
+        bad(tinyflow.ones(3))     # a shape error in forward: the one raised
+    assert not isinstance(error.value, ZeroDivisionError)

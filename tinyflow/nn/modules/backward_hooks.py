@@ -1,0 +1,90 @@
+"""`Module.register_full_backward_hook` and `register_full_backward_pre_hook`: the gradients
+with respect to one call's outputs and inputs, as PyTorch's hooks see them (Grad-CAM and
+gradient inspection read them this way).
+
+The call's output is passed through a copy whose tensor hook sees grad_output (pre-hooks
+may replace it); each tensor input that requires grad goes through a copy whose tensor hook
+collects its gradient, and the full hooks run once the last of them has arrived. A copy is
+an op like any other, so the backward sweep itself needs nothing new."""
+from __future__ import annotations
+
+import functools
+
+from ...core.modes import grad_mode
+from ...core.tensor import Tensor
+from ...ops.creation import zeros_like
+from ...ops.shape import copy
+from ...pytorch.autograd import register_hook
+
+
+class BackwardHooks:
+    """One call of a module with backward hooks: wraps its inputs and its output and runs
+    the module's hooks from the tensor hooks of the wrappers."""
+
+    def __init__(self, module, args: tuple) -> None:
+        self.module, self.args = module, args
+        self.needs = {k for k, a in enumerate(args)
+                      if isinstance(a, Tensor) and a.requires_grad and grad_mode.enabled}
+        self.waiting: set = set()
+        self.grad_input: list = [None] * len(args)
+        self.grad_output: tuple = ()
+
+    def wrap_inputs(self) -> tuple:
+        return tuple(self._watch(a, functools.partial(self._input_grad, k))
+                     if k in self.needs else a for k, a in enumerate(self.args))
+
+    def wrap_output(self, output):
+        """The output through a watched copy; PyTorch's grad_output for one tensor."""
+        if isinstance(output, Tensor):
+            return self._watch(output, self._output_grad) if output.requires_grad else output
+        if self.needs:
+            raise NotImplementedError(
+                f"{type(self.module).__name__}: full backward hooks here take a module that "
+                f"returns one tensor, not {type(output).__name__}")
+        return output
+
+    @staticmethod
+    def _watch(x: Tensor, hook) -> Tensor:
+        y = copy(x)
+        register_hook(y, hook)
+        return y
+
+    def _output_grad(self, g: Tensor):
+        grad_output = (g,)
+        for hook, _, _ in list(self.module.__dict__.get("_backward_pre_hooks", {}).values()):
+            result = hook(self.module, grad_output)
+            if result is not None:
+                grad_output = tuple(result) if isinstance(result, (tuple, list)) else (result,)
+        self.grad_output = grad_output
+        self.waiting = set(self.needs)
+        if not self.needs:   # no input needs a gradient: PyTorch runs the hooks now, all None
+            self._run_full(tuple(None for _ in self.args))
+        return grad_output[0]
+
+    def _input_grad(self, k: int, g: Tensor):
+        self.grad_input[k] = g
+        self.waiting.discard(k)
+        if self.waiting:
+            return None
+        given = tuple(self.grad_input[j] if j in self.needs else
+                      zeros_like(a) if isinstance(a, Tensor) else None
+                      for j, a in enumerate(self.args))
+        new = self._run_full(given)
+        late = [j for j in self.needs if j != k and new[j] is not given[j]]
+        if late:
+            raise RuntimeError(
+                f"{type(self.module).__name__}: a full backward hook replaced "
+                f"grad_input[{late[0]}], whose gradient had already gone on; here a hook may "
+                f"replace the gradient of one input requiring grad only")
+        return new[k]
+
+    def _run_full(self, grad_input: tuple) -> tuple:
+        for hook, _, _ in list(self.module.__dict__.get("_backward_hooks", {}).values()):
+            result = hook(self.module, grad_input, self.grad_output)
+            if result is not None:
+                result = tuple(result) if isinstance(result, (tuple, list)) else (result,)
+                if len(result) != len(grad_input):
+                    raise RuntimeError(f"backward hook returned an invalid number of grad_input, "
+                                       f"got {len(result)}, but expected {len(grad_input)}")
+                grad_input = result
+        return grad_input

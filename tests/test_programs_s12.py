@@ -1,6 +1,7 @@
 """What other people's programs needed, round 12, and session 11's review leftovers: module
 backward hooks (Grad-CAM and gradient-inspection tutorials), forward hooks with
-always_call. Each test reproduces the pattern, written here, with PyTorch as the oracle.
+always_call, 3-D pooling. Each test reproduces the pattern, written here, with PyTorch as the
+oracle.
 """
 import warnings
 
@@ -9,6 +10,12 @@ import pytest
 import torch
 
 import tinyflow
+from torch_oracle import X, compare, gradcheck
+
+
+def both(fn, args, **options):
+    """compare() of one function written once for both libraries: fn(lib, *inputs)."""
+    return compare(lambda *a: fn(torch, *a), lambda *a: fn(tinyflow, *a), args, **options)
 
 
 def _hooked_linear(L, log):
@@ -134,3 +141,40 @@ def test_an_always_call_hook_that_raises_after_forward_raised_is_a_warning():
     with pytest.warns(UserWarning, match="always_call"), pytest.raises(Exception) as error:
         bad(tinyflow.ones(3))     # a shape error in forward: the one raised
     assert not isinstance(error.value, ZeroDivisionError)
+
+
+# ---- 3-D pooling (Conv3d programs: video and volume classifiers) -------------------------
+
+POOL3D = [("max", {"kernel_size": 2}),
+          ("max", {"kernel_size": (2, 3, 2), "stride": (1, 2, 1), "padding": (1, 1, 0)}),
+          ("max", {"kernel_size": 3, "stride": 2, "padding": 1, "ceil_mode": True}),
+          ("max", {"kernel_size": 2, "stride": 1, "dilation": (2, 1, 2)}),
+          ("avg", {"kernel_size": (3, 2, 3), "stride": (2, 1, 2), "padding": 1,
+                   "count_include_pad": False}),
+          ("avg", {"kernel_size": 3, "stride": 2, "padding": 1, "ceil_mode": True,
+                   "count_include_pad": False}),
+          ("avg", {"kernel_size": 2, "divisor_override": 3})]
+
+
+@pytest.mark.parametrize("kind, options", POOL3D)
+def test_pool3d_values_and_gradients_match_torch(kind, options):
+    both(lambda L, x: getattr(L.nn.functional, f"{kind}_pool3d")(x, **options),
+         [X(2, 3, 5, 6, 7)])
+    both(lambda L, x: getattr(L.nn.functional, f"{kind}_pool3d")(x, **options), [X(2, 5, 4, 5)])
+
+
+def test_pool3d_modules_and_gradcheck():
+    for ours, theirs in ((tinyflow.nn.MaxPool3d(2, 1), torch.nn.MaxPool3d(2, 1)),
+                         (tinyflow.nn.AvgPool3d((1, 2, 2)), torch.nn.AvgPool3d((1, 2, 2)))):
+        assert repr(ours) == repr(theirs)
+        both(lambda L, x: (ours if L is tinyflow else theirs)(x), [X(1, 2, 3, 4, 4)])
+    rng = np.random.default_rng(1)
+    F = tinyflow.nn.functional
+    gradcheck(lambda x: F.max_pool3d(x, 2, stride=1, padding=1),
+              rng.standard_normal((1, 2, 3, 3, 3)))
+    gradcheck(lambda x: F.avg_pool3d(x, 2, stride=1, padding=1, count_include_pad=False),
+              rng.standard_normal((1, 2, 3, 3, 3)))
+    with pytest.raises(NotImplementedError, match="return_indices"):
+        F.max_pool3d(tinyflow.ones(1, 1, 2, 2, 2), 2, return_indices=True)
+    with pytest.raises(tinyflow.ShapeError, match=r"max_pool3d: expected a 4-D or 5-D input"):
+        F.max_pool3d(tinyflow.ones(2, 2, 2), 2)

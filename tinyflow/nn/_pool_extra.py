@@ -1,6 +1,6 @@
 """F.* built from existing ops: max pooling's indices and max_unpool2d, avg_pool1d,
-adaptive_max_pool2d, conv3d. None has a kernel of its own; each reuses the 2-D pooling
-and convolution ops (and their gradients)."""
+adaptive_max_pool2d, conv3d, max_pool3d and avg_pool3d. None has a kernel of its own; each
+reuses the 2-D pooling and convolution ops (and their gradients)."""
 from __future__ import annotations
 
 import math
@@ -211,5 +211,53 @@ def conv3d(input: Tensor, weight: Tensor, bias=None, stride=1, padding=0, dilati
     return out
 
 
+def _pool3d(name: str, pool2d, x: Tensor, kernel, stride, padding, hw_args: tuple,
+            depth_args: tuple) -> Tensor:
+    """A 3-D pool as two 2-D pools: over (H, W) of every depth slice, then over depth (a
+    (kD, 1) window on [N, C, D, H'W']). Exact, as the max of maxima and, with each axis's
+    own count of (padded) elements, the mean of means are."""
+    if x.ndim == 4:
+        return ops.squeeze(_pool3d(name, pool2d, ops.expand_dims(x, 0), kernel, stride,
+                                   padding, hw_args, depth_args), 0)
+    if x.ndim != 5:
+        raise ShapeError(f"{name}: expected a 4-D or 5-D input, got {tuple(x.shape)}")
+    n, c, d, h, w = x.shape
+    planes = pool2d(ops.reshape(x, (n, c * d, h, w)), kernel[1:], stride[1:], padding[1:],
+                    *hw_args)
+    ho, wo = planes.shape[2:]
+    out = pool2d(ops.reshape(planes, (n, c, d, ho * wo)), (kernel[0], 1), (stride[0], 1),
+                 (padding[0], 0), *depth_args)
+    return ops.reshape(out, (n, c, out.shape[2], ho, wo))
+
+
+def max_pool3d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1,
+               ceil_mode: bool = False, return_indices: bool = False) -> Tensor:
+    """Max pooling of [N, C, D, H, W] (or [C, D, H, W]); return_indices is not built."""
+    if return_indices:
+        raise NotImplementedError("max_pool3d: return_indices=True is not supported")
+    kernel = _tuple(kernel_size, 3, "kernel_size")
+    stride = kernel if stride is None or stride == [] else _tuple(stride, 3, "stride")
+    dilation = _tuple(dilation, 3, "dilation")
+    return _pool3d("max_pool3d", _pool.max_pool2d, as_tensor(input), kernel, stride,
+                   _tuple(padding, 3, "padding"), (dilation[1:], ceil_mode),
+                   ((dilation[0], 1), ceil_mode))
+
+
+def avg_pool3d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
+               count_include_pad: bool = True, divisor_override=None) -> Tensor:
+    """Average pooling of [N, C, D, H, W] (or [C, D, H, W])."""
+    kernel = _tuple(kernel_size, 3, "kernel_size")
+    stride = kernel if stride is None or stride == [] else _tuple(stride, 3, "stride")
+    extra = (ceil_mode, count_include_pad)
+    out = _pool3d("avg_pool3d", _pool.avg_pool2d, as_tensor(input), kernel, stride,
+                  _tuple(padding, 3, "padding"), extra, extra)
+    if divisor_override is not None:
+        if ceil_mode or not count_include_pad:
+            raise NotImplementedError("avg_pool3d: divisor_override needs ceil_mode=False and "
+                                      "count_include_pad=True")
+        out = out * (math.prod(kernel) / divisor_override)
+    return out
+
+
 __all__ = ["adaptive_avg_pool1d", "adaptive_max_pool1d", "adaptive_max_pool2d", "avg_pool1d",
-           "conv3d", "max_unpool2d"]
+           "avg_pool3d", "conv3d", "max_pool3d", "max_unpool2d"]

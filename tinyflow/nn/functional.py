@@ -32,7 +32,8 @@ from ._losses import (binary_cross_entropy, binary_cross_entropy_with_logits,  #
 from ._image import instance_norm, interpolate, pixel_shuffle, pixel_unshuffle  # noqa: F401
 from ._grid import affine_grid, grid_sample  # noqa: F401
 from ._patches import fold, unfold  # noqa: F401
-from ._pool_extra import adaptive_max_pool2d, avg_pool1d, conv3d, max_unpool2d  # noqa: F401
+from ._pool_extra import (adaptive_max_pool2d, avg_pool1d, avg_pool3d, conv3d,  # noqa: F401
+                          max_pool3d, max_unpool2d)
 from ._pool_extra import adaptive_avg_pool1d, adaptive_max_pool1d  # noqa: F401
 from ._pool_extra import max_pool2d_indices as _max_pool2d_indices
 

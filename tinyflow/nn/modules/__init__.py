@@ -18,7 +18,8 @@ from .padding import (ConstantPad2d, ReflectionPad1d, ReflectionPad2d, Replicati
 from .distance import CosineSimilarity, PairwiseDistance
 from .pixelshuffle import Fold, PixelShuffle, PixelUnshuffle, Unfold, Upsample
 from .pooling import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveMaxPool1d,
-                      AdaptiveMaxPool2d, AvgPool1d, AvgPool2d, MaxPool1d, MaxPool2d, MaxUnpool2d)
+                      AdaptiveMaxPool2d, AvgPool1d, AvgPool2d, AvgPool3d, MaxPool1d, MaxPool2d,
+                      MaxPool3d, MaxUnpool2d)
 from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from .sparse import Embedding
 from .transformer import (Transformer, TransformerDecoder, TransformerDecoderLayer,
@@ -38,5 +39,6 @@ __all__ = ["AdaptiveAvgPool2d", "AvgPool2d", "BCELoss", "BCEWithLogitsLoss", "Ba
            "CosineSimilarity", "PairwiseDistance", "Fold", "Unfold",
            "ReflectionPad1d", "ReflectionPad2d", "ReplicationPad1d", "ReplicationPad2d",
            "Upsample", "ZeroPad2d", "AdaptiveMaxPool2d", "AvgPool1d", "MaxUnpool2d", "Conv3d",
+           "MaxPool3d", "AvgPool3d",
            "ConvTranspose1d", "AdaptiveAvgPool1d", "AdaptiveMaxPool1d", "MarginRankingLoss",
            "CosineEmbeddingLoss", "MultiMarginLoss", "PoissonNLLLoss"]

@@ -43,3 +43,24 @@ def test_reset_default_graph_refused_while_an_interactive_session_is_open():
     with sess:                                    # also usable as a context manager
         assert tf.get_default_session() is sess
     tf.reset_default_graph()
+
+
+# ---- checkpoints: get_checkpoint_state, checkpoint_exists (golbin 05, nlintz 10) -------------
+
+def test_get_checkpoint_state_names_the_latest_checkpoint(tmp_path):
+    tf.Variable(1.0)
+    saver = tf.train.Saver()
+    assert tf.train.get_checkpoint_state(str(tmp_path)) is None
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        with pytest.raises(ValueError, match="Parent directory of .* doesn't exist"):
+            saver.save(sess, str(tmp_path / "missing" / "m.ckpt"))
+        first = saver.save(sess, str(tmp_path / "m.ckpt"), global_step=1)
+        last = saver.save(sess, str(tmp_path / "m.ckpt"), global_step=2)
+    ckpt = tf.train.get_checkpoint_state(str(tmp_path))
+    assert ckpt.model_checkpoint_path == last
+    assert ckpt.all_model_checkpoint_paths == [first, last]
+    assert tf.train.checkpoint_exists(last) and tf.train.latest_checkpoint(str(tmp_path)) == last
+    (tmp_path / "checkpoint").write_text('model_checkpoint_path: "m.ckpt-1"\n')  # relative
+    assert tf.train.get_checkpoint_state(str(tmp_path)).model_checkpoint_path == first
+    assert not tf.train.checkpoint_exists(str(tmp_path / "m.ckpt-7"))

@@ -64,3 +64,47 @@ def test_get_checkpoint_state_names_the_latest_checkpoint(tmp_path):
     (tmp_path / "checkpoint").write_text('model_checkpoint_path: "m.ckpt-1"\n')  # relative
     assert tf.train.get_checkpoint_state(str(tmp_path)).model_checkpoint_path == first
     assert not tf.train.checkpoint_exists(str(tmp_path / "m.ckpt-7"))
+
+
+# ---- Géron's capsule network, nlintz's LSTM: shapes known only when run ---------------------
+
+def test_tile_by_a_batch_size_known_only_when_run_and_of_unknown_dims():
+    x = tf.placeholder(tf.float64, [None, 3])
+    w = tf.Variable(np.arange(6.0).reshape(1, 2, 3))
+    w_tiled = tf.tile(w, [tf.shape(x)[0], 1, 1])              # Géron's W_tiled
+    x_tiled = tf.tile(tf.expand_dims(x, 1), [1, 4, 1])        # a size-1 axis, unknown batch
+    x_twice = tf.tile(x, [2, 2])                              # other axes: copies
+    assert w_tiled.shape.as_list() == [None, 2, 3] and x_twice.shape.as_list() == [None, 6]
+    grads = tf.gradients(tf.reduce_sum(w_tiled * 2.0) + tf.reduce_sum(x_twice ** 2), [w, x])
+    xv = np.random.RandomState(0).rand(5, 3)
+    wt, xt, x2, gw, gx = _run([w_tiled, x_tiled, x_twice] + grads, {x: xv})
+    np.testing.assert_array_equal(wt, np.tile(np.arange(6.0).reshape(1, 2, 3), [5, 1, 1]))
+    np.testing.assert_array_equal(xt, np.tile(xv[:, None], [1, 4, 1]))
+    np.testing.assert_array_equal(x2, np.tile(xv, [2, 2]))
+    np.testing.assert_allclose(gw, np.full((1, 2, 3), 10.0))        # 5 copies, times 2
+    np.testing.assert_allclose(gx, 8 * xv)                          # 4 copies of x**2
+    with pytest.raises(NotImplementedError, match="tf.tile: a multiple known only when run"):
+        tf.tile(x, [tf.shape(x)[0], 1])
+
+
+def test_split_of_a_dim_known_only_when_run_into_equal_parts():
+    x = tf.placeholder(tf.float64, [None, 3])
+    parts = tf.split(tf.reshape(tf.transpose(x), [-1, 2]), 3, 0)   # nlintz's 07_lstm
+    assert [p.shape.as_list() for p in parts] == [[None, 2]] * 3
+    grad = tf.gradients(tf.reduce_sum(parts[1] * 3.0), x)[0]
+    xv = np.random.RandomState(1).rand(2, 3)
+    *values, g = _run(parts + [grad], {x: xv})
+    for got, want in zip(values, np.split(xv.T.reshape(-1, 2), 3)):
+        np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(g, [[0, 3, 0], [0, 3, 0]])
+
+
+def test_softmax_takes_tf1s_deprecated_dim():
+    x = tf.placeholder(tf.float64, [2, 3, 4])
+    xv = np.random.RandomState(2).randn(2, 3, 4)
+    a, b = _run([tf.nn.softmax(x, dim=1), tf.nn.log_softmax(x, dim=1)], {x: xv})
+    e = np.exp(xv - xv.max(1, keepdims=True))
+    np.testing.assert_allclose(a, e / e.sum(1, keepdims=True), atol=1e-12)
+    np.testing.assert_allclose(b, np.log(a), atol=1e-12)
+    with pytest.raises(ValueError, match="both 'axis' and 'dim'"):
+        tf.nn.softmax(x, axis=1, dim=1)

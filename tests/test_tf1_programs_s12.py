@@ -108,3 +108,23 @@ def test_softmax_takes_tf1s_deprecated_dim():
     np.testing.assert_allclose(b, np.log(a), atol=1e-12)
     with pytest.raises(ValueError, match="both 'axis' and 'dim'"):
         tf.nn.softmax(x, axis=1, dim=1)
+
+
+def test_cond_picks_a_whole_branch_whose_shape_differs_when_run():
+    """Géron's capsule network feeds an empty label vector to the untaken branch."""
+    y = tf.placeholder(tf.int64, [None])
+    y_pred = tf.placeholder(tf.int64, [None])
+    use_labels = tf.placeholder_with_default(False, shape=())
+    targets = tf.cond(use_labels, lambda: y, lambda: y_pred)
+    x = tf.placeholder(tf.float64, [None])
+    picked = tf.cond(use_labels, lambda: x * 2.0, lambda: tf.reduce_sum(x, keepdims=True))
+    grad = tf.gradients(tf.reduce_sum(picked * picked), x)[0]
+    with tf.Session() as sess:
+        got = sess.run(targets, {y: np.zeros(0, np.int64), y_pred: [3, 1, 4]})
+        np.testing.assert_array_equal(got, [3, 1, 4])
+        assert sess.run(targets, {y: [7], y_pred: [3, 1], use_labels: True}).tolist() == [7]
+        xv = np.array([1.0, 2.0, 3.0])
+        value, g = sess.run([picked, grad], {x: xv})
+        np.testing.assert_allclose(value, [6.0])
+        np.testing.assert_allclose(g, [12.0] * 3)
+        np.testing.assert_allclose(sess.run(grad, {x: xv, use_labels: True}), 8 * xv)

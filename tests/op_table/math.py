@@ -8,7 +8,7 @@ import numpy as np
 
 import tinyflow as tf
 
-from .common import (FLOATS, HALF_TOO, NUMBERS, A, Cond, ErrorInput, OpCase, S, binary_samples, given,
+from .common import (FLOATS, HALF_TOO, NUMBERS, A, Arg, Cond, ErrorInput, OpCase, S, binary_samples, given,
                      boolean, broadcast_error, dtype_kwarg, even_grid, float64, floating,
                      half_points, nonzero, odd_grid, off_grid, positive, small_ints, tiny,
                      unary_samples, wide)
@@ -202,6 +202,24 @@ CASES += [
                               r"^where: dimension -2 is 3 in one and 2 in another"),
                    ErrorInput(S(A(3, 4), A(3, 4), A(3, 4)), tf.DTypeError,
                               r"^where: the condition must be bool"))),
+]
+
+
+def Pred(value: bool) -> Arg:
+    """tf.cond's scalar predicate, with this value."""
+    return Arg((), given(value), dtype=tf.bool, diff=False)
+
+
+CASES += [
+    OpCase("cond_select", tf.ops.math.cond_select, lambda t, f, pred: t if pred else f,
+           (S(A(3, 4), A(3, 4), Pred(True)),
+            S(A(3, 4, layout="T"), A(3, 4, layout="step"), Pred(False)),
+            S(A(2, 3), A(5), Pred(True)),                # the branches' shapes may differ
+            S(A(0), A(4, 2), Pred(False))), NUMBERS, value_shaped=True,
+           errors=(ErrorInput(S(A(3), A(3), Cond(3)), tf.DTypeError,
+                              r"^cond_select: the predicate must be a bool scalar"),
+                   ErrorInput(S(A(3), A(3, dtype=tf.int32), Pred(True)), tf.DTypeError,
+                              r"^cond_select: the branches are"))),
 ]
 
 # ---- cast ----------------------------------------------------------------------------------

@@ -145,11 +145,15 @@ class Graph:
 
     @contextlib.contextmanager
     def as_default(self) -> Iterator["Graph"]:
+        """Nodes made inside go to this graph. Leaving removes this graph's own entry, not
+        the top one: an InteractiveSession closed inside another graph's block leaves that
+        block's graph the default (TF1's InteractiveSession does not enforce nesting)."""
         _state.stack.append(self)
         try:
             yield self
         finally:
-            _state.stack.pop()
+            stack = _state.stack
+            del stack[len(stack) - 1 - stack[::-1].index(self)]
 
     def __repr__(self) -> str:
         return f"<tinyflow.Graph with {len(self.nodes)} nodes>"
@@ -187,7 +191,8 @@ def get_default_graph() -> Graph:
 def reset_default_graph() -> None:
     """Start a fresh default graph (TF1: only outside any `with graph.as_default()`)."""
     if _state.stack:
-        raise RuntimeError("reset_default_graph() called inside a `with graph.as_default()` block")
+        raise RuntimeError("reset_default_graph() called inside a `with graph.as_default()` "
+                           "block or while an InteractiveSession is open (close it first)")
     _state.default = Graph()
 
 

@@ -522,6 +522,29 @@ class Where(Elementwise):
         return where(cond, v, 0) if k == 1 else where(cond, 0, v)
 
 
+class CondSelect(Op):
+    """TF1's `tf.cond` output: the whole of `t` if the scalar `pred` holds, else of `f`. The
+    branches may differ in shape (an empty feed in the untaken one), so nothing broadcasts;
+    each branch's gradient is the output's where it was taken, else zeros."""
+    name = "cond_select"
+    saves_output = False
+    linearity = "linear"
+    linear_inputs = 2
+
+    def infer(self, t, f, pred):
+        if not pred.dtype.is_bool or pred.shape not in ((), None):
+            raise TypeError(f"the predicate must be a bool scalar, got {pred.dtype.name} of "
+                            f"shape {pred.shape}")
+        if t.dtype is not f.dtype:
+            raise TypeError(f"the branches are {t.dtype.name} and {f.dtype.name}")
+        if t.shape is None or f.shape is None or len(t.shape) != len(f.shape):
+            return None, t.dtype
+        return tuple(a if a == b else None for a, b in zip(t.shape, f.shape)), t.dtype
+
+    def vjp(self, g, out, t, f, pred):
+        return cond_select(g, zeros_like(t), pred), cond_select(zeros_like(f), g, pred), None
+
+
 class Equal(Compare):
     name = "equal"
 
@@ -759,6 +782,10 @@ def where(condition, x, y, name=None) -> Tensor:
     condition = as_tensor(condition)
     x, y = operands(x, y)
     return apply(shared(Where), condition, x, y, name=name)
+
+
+def cond_select(t, f, pred, name=None) -> Tensor:
+    return apply(shared(CondSelect), as_tensor(t), as_tensor(f), as_tensor(pred), name=name)
 
 
 def clamp(x, min=None, max=None) -> Tensor:  # noqa: A002

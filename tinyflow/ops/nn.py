@@ -149,12 +149,22 @@ class SparseSoftmaxCrossEntropyGrad(Op):
         return expand_dims(g, -1) * _residual(labels, logits, self.ignore_index)
 
 
-def softmax(logits, axis=-1, name=None) -> Tensor:
-    return apply(shared(Softmax, int(axis)), as_tensor(logits), name=name)
+def softmax(logits, axis=None, name=None, dim=None) -> Tensor:
+    return apply(shared(Softmax, _axis_or_dim("softmax", axis, dim)), as_tensor(logits),
+                 name=name)
 
 
-def log_softmax(logits, axis=-1, name=None) -> Tensor:
-    return apply(shared(LogSoftmax, int(axis)), as_tensor(logits), name=name)
+def log_softmax(logits, axis=None, name=None, dim=None) -> Tensor:
+    return apply(shared(LogSoftmax, _axis_or_dim("log_softmax", axis, dim)),
+                 as_tensor(logits), name=name)
+
+
+def _axis_or_dim(op: str, axis, dim) -> int:
+    """TF1's softmax axis: `dim` is its deprecated name for `axis` (1.x programs pass it),
+    both at once is an error, neither is the last axis."""
+    if dim is not None and axis is not None:
+        raise ValueError(f"{op}: cannot specify both 'axis' and 'dim'")
+    return -1 if axis is None and dim is None else int(dim if axis is None else axis)
 
 
 def softmax_cross_entropy(labels, logits, name=None) -> Tensor:

@@ -12,7 +12,7 @@ from ..core import dtypes
 from ..core.op import Op, apply, as_tensor, shared, sum_terms
 from ..core.shapes import normalize_axes
 from ..core.tensor import Tensor
-from .creation import zeros_like
+from .creation import fill, tf1_constant, zeros_like
 
 
 def _reshape_infer(in_shape, target):
@@ -595,6 +595,11 @@ def split(value, num_or_size_splits, axis=0, name=None) -> list:
     axis = normalize_axes(axis, value.ndim)[0]
     total = value.shape[axis]
     if isinstance(num_or_size_splits, int):
+        if total is None and list(value.shape).count(None) == 1:
+            # known only when run (TF1's tf.split(tf.reshape(x, [-1, n]), steps, 0)): the dim
+            # as [parts, -1], unstacked; a run whose dim does not divide fails in the reshape
+            parts = value.shape[:axis] + (num_or_size_splits, -1) + value.shape[axis + 1:]
+            return unstack(reshape(value, parts), axis=axis)
         if total is None or total % num_or_size_splits:
             raise ValueError(f"split: cannot split dimension {axis} of size {total} into "
                              f"{num_or_size_splits} equal parts")
@@ -610,6 +615,32 @@ def split(value, num_or_size_splits, axis=0, name=None) -> list:
         parts.append(getitem(value, (slice(None),) * axis + (slice(start, start + size),)))
         start += size
     return parts
+
+
+def tile_in_graph(x, multiples) -> Tensor:
+    """TF1's `tf.tile` of a tensor with dims known only when run, or by a multiple known only
+    when run (`tf.tile(W, [tf.shape(X)[0], 1, 1])`): a size-1 axis broadcasts against zeros
+    shaped by the multiples, another axis concatenates copies (a static multiple only)."""
+    zeros_shape, out_shape = [], []
+    for axis, (m, n) in enumerate(zip(multiples, x.shape)):
+        static = not isinstance(m, Tensor) or not m.is_symbolic
+        if n == 1 or (static and int(m) == 1):
+            zeros_shape.append(m if n == 1 else 1)
+        elif static:
+            x = concat([x] * int(m), axis)
+            zeros_shape.append(1)
+        else:
+            raise NotImplementedError(f"tf.tile: a multiple known only when run on axis {axis}"
+                                      f" of size {n} (shape {x.shape}); it is supported on "
+                                      f"axes of size 1")
+        out_shape.append(int(m) * n if static and n is not None else None)
+    if all(isinstance(d, int) and d == 1 for d in zeros_shape):
+        return x
+    from .math import add   # (math imports this module)
+    zeros = fill(zeros_shape, tf1_constant(np.zeros((), x.dtype.np)))
+    out = add(x, zeros)
+    out.set_shape(out_shape)
+    return out
 
 
 def getitem(x, index) -> Tensor:

@@ -19,6 +19,7 @@ from ..core.modes import AUTOCAST_THREADS, autocast_state, trace_state
 from ..core.op import apply, as_tensor
 from ..core.tensor import Tensor
 from ..ops.linalg import PLAIN_MATMUL
+from ..ops.shape import tile_in_graph
 from .creation import dtype_or, ignored_options, leaf, torch_normal
 from .dtype import check_device
 from .inplace import write_out
@@ -85,7 +86,13 @@ def gather(input=None, dim_or_indices=None, index=None, *, dim=None, indices=Non
 def tile(x, dims, name=None) -> Tensor:
     """`torch.tile` / `tf.tile`: copies of `x` along each dim (fewer dims than x: leading 1s)."""
     x = as_tensor(x)
-    return repeat(x, *((1,) * (x.ndim - len(dims)) + tuple(dims)))
+    if isinstance(dims, Tensor) and dims.is_symbolic:
+        raise NotImplementedError("tf.tile: multiples as one tensor known only when run are "
+                                  "not supported; give a list of ints and scalar tensors")
+    dims = (1,) * (x.ndim - len(dims)) + tuple(dims)
+    if any(isinstance(d, Tensor) and d.is_symbolic for d in dims) or None in x.shape:
+        return tile_in_graph(x, dims)
+    return repeat(x, *dims)
 
 
 def roll(x, shifts=None, dims=None, *, shift=None, axis=None, name=None) -> Tensor:

@@ -8,6 +8,7 @@ from .. import ops
 from ..core.graph import get_default_graph
 from ..core.op import apply, as_tensor
 from ..core.tensor import EAGER, NODE, Tensor
+from ..ops.math import cond_select
 from ..ops.shape import Copy
 from ..ops.state import Assign, NoOp
 
@@ -35,8 +36,8 @@ def no_op(name=None) -> Tensor:
 def cond(pred, true_fn=None, false_fn=None, strict=False, name=None, fn1=None, fn2=None):
     """TF1's `tf.cond(pred, true_fn, false_fn)`: the value of the branch `pred` chooses.
 
-    Both branches are built and run, and a select picks each output (tinyflow has no
-    branching step); the results are TF1's. Side effects are handled so that the untaken
+    Both branches are built and run, and a select picks each output whole (tinyflow has no
+    branching step), so the branches may differ in shape when run; the results are TF1's. Side effects are handled so that the untaken
     branch changes nothing: every `assign` made inside a branch writes its new value only
     if its branch is taken (else it writes the variable's own value back). What cannot be
     undone: random ops of the untaken branch still draw (advancing the generator), and an
@@ -90,7 +91,7 @@ def _merge(t, f, pred, name):
     if t.dtype is not f.dtype:
         raise ValueError(f"cond: the branches return {t.dtype.name} and {f.dtype.name}; "
                          f"they must match")
-    return ops.where(pred, t, f, name=name)
+    return cond_select(t, f, pred, name=name)
 
 
 def _describe(x) -> str:

@@ -5,7 +5,7 @@ Errors name the file and the variable."""
 from __future__ import annotations
 
 import os
-from typing import Optional
+from typing import NamedTuple, Optional
 
 import numpy as np
 
@@ -45,6 +45,9 @@ class Saver:
         if global_step is not None:
             step = sess.run(global_step) if isinstance(global_step, Tensor) else global_step
             save_path = f"{save_path}-{int(step)}"
+        folder = os.path.dirname(save_path)
+        if folder and not os.path.isdir(folder):
+            raise ValueError(f"Parent directory of {save_path} doesn't exist, can't save.")
         values = sess.run([var for _, var in self._pairs])
         checkpoint.save({name: value for (name, _), value in zip(self._pairs, values)},
                         save_path)
@@ -87,14 +90,44 @@ class Saver:
             f.write("\n".join(lines) + "\n")
 
 
-def latest_checkpoint(checkpoint_dir: str) -> Optional[str]:
-    """The path of the latest checkpoint a Saver wrote into `checkpoint_dir`, or None."""
-    state = os.path.join(checkpoint_dir, _STATE_FILE)
+class CheckpointState(NamedTuple):
+    """TF1's CheckpointState proto, as `tf.train.get_checkpoint_state` reads it."""
+    model_checkpoint_path: str
+    all_model_checkpoint_paths: list
+
+
+def get_checkpoint_state(checkpoint_dir: str,
+                         latest_filename: Optional[str] = None) -> Optional[CheckpointState]:
+    """The `checkpoint` file a Saver keeps in `checkpoint_dir`, or None if there is none;
+    relative paths in it are taken relative to the folder, as TF1 does."""
+    state = os.path.join(checkpoint_dir, latest_filename or _STATE_FILE)
     if not os.path.isfile(state):
         return None
+    latest, every = None, []
     with open(state) as f:
         for line in f:
-            if line.startswith("model_checkpoint_path:"):
-                path = line.split(":", 1)[1].strip().strip('"')
-                return path if os.path.isfile(path) else None
-    return None
+            key, _, value = line.partition(":")
+            path = os.path.join(checkpoint_dir, value.strip().strip('"'))
+            if key == "model_checkpoint_path":
+                latest = path
+            elif key == "all_model_checkpoint_paths":
+                every.append(path)
+    if latest is None:
+        raise ValueError(f"Invalid checkpoint state loaded from {state}: it names no "
+                         f"model_checkpoint_path")
+    return CheckpointState(latest, every)
+
+
+def checkpoint_exists(checkpoint_path: str) -> bool:
+    """Whether a Saver's checkpoint is at `checkpoint_path` (one file here, not TF1's
+    .index/.data pair)."""
+    return os.path.isfile(checkpoint_path)
+
+
+def latest_checkpoint(checkpoint_dir: str, latest_filename: Optional[str] = None
+                      ) -> Optional[str]:
+    """The path of the latest checkpoint a Saver wrote into `checkpoint_dir`, or None."""
+    state = get_checkpoint_state(checkpoint_dir, latest_filename)
+    if state is None or not checkpoint_exists(state.model_checkpoint_path):
+        return None
+    return state.model_checkpoint_path

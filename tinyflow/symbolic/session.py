@@ -210,15 +210,20 @@ class Session:
 
 
 class InteractiveSession(Session):
-    """A Session that makes itself the default on creation (for `.eval()` in notebooks)."""
+    """A Session that makes itself the default session, and its graph the default graph, from
+    creation to `close()` (TF1: ops built in later notebook cells go to its graph, and
+    `x.eval()` / `op.run()` use it)."""
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        self._interactive_graph = self.graph.as_default()
+        self._interactive_graph.__enter__()
         _sessions.stack.append(self)
 
     def close(self) -> None:
         if self in _sessions.stack:
             _sessions.stack.remove(self)
+            self._interactive_graph.__exit__(None, None, None)
         super().close()
 
 

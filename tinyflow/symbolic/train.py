@@ -13,7 +13,8 @@ from ..ops.creation import zeros_like
 from ..ops.state import assign, group
 from ..optim import rules
 from .metrics import get_global_step, get_or_create_global_step  # noqa: F401
-from .saver import Saver, latest_checkpoint  # noqa: F401  (tf.train.Saver)
+from .saver import (Saver, checkpoint_exists, get_checkpoint_state,  # noqa: F401
+                    latest_checkpoint)
 from .variables import Variable, trainable_variables
 
 

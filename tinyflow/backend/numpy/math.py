@@ -239,6 +239,11 @@ def _round(dtype, x, out):
     return out
 
 
+@kernel(m.CondSelect)
+def cond_select(op, t, f, pred):
+    return np.array(t if pred else f, order="C")
+
+
 @kernel(m.Where, out=True)
 def where(op, cond, x, y, out=None):
     """np.where; a large float result as one pass (`_fill_where`: masked_fill of attention's

@@ -477,3 +477,37 @@ def test_layer_norm_gradients_in_a_graph_of_unknown_shapes(w_shape, x_shape, wrt
     for k, g in zip([k for k in "xwb" if k in wrt], got):
         np.testing.assert_allclose(g, {"x": tx, "w": tw, "b": tb}[k].grad.numpy(), rtol=1e-9,
                                    atol=1e-10)
+
+
+@pytest.mark.parametrize("scale_grad,second_order", [(True, False), (False, False),
+                                                     (True, True)])
+def test_eager_residual_stream_joins_its_layer_norm_gradient(monkeypatch, scale_grad,
+                                                             second_order):
+    """Pre-norm blocks x + f(layer_norm(x)) in eager: the residual's partial adjoint of x is
+    added inside the layer norm's backward loop (LayerNormGradsAdd) when the scale and
+    shift want gradients too, by the plain rule otherwise; every gradient equals torch's,
+    also a second-order one through the joined op."""
+    from tinyflow.core.kernels import numpy_kernels
+    from tinyflow.ops.fused import LayerNormGradsAdd
+    joined, kernel = [], numpy_kernels[LayerNormGradsAdd]
+    monkeypatch.setitem(numpy_kernels, LayerNormGradsAdd,
+                        lambda op, *arrays: joined.append(op) or kernel(op, *arrays))
+    rng = np.random.default_rng(0)
+    xv, mv = rng.normal(size=(3, 5, 4)), rng.normal(size=(4, 4)) * 0.5
+    wv, bv = 1 + 0.1 * rng.normal(size=4), 0.1 * rng.normal(size=4)
+    results = []
+    for lib in (torch, tinyflow):
+        x, m = (lib.tensor(v, requires_grad=True) for v in (xv, mv))
+        w, b = (lib.tensor(v, requires_grad=scale_grad) for v in (wv, bv))
+        h = x
+        for _ in range(2):
+            h = h + lib.tanh(lib.nn.functional.layer_norm(h, (4,), w, b) @ m)
+        loss = (h * h * h).sum()
+        if second_order:
+            gx = lib.autograd.grad(loss, [x, m, w, b], create_graph=True)[0]
+            loss = (gx * gx).sum()
+        loss.backward()
+        results.append([t.grad.numpy() for t in (x, m) + ((w, b) if scale_grad else ())])
+    for got, expected in zip(results[1], results[0]):
+        np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-10)
+    assert len(joined) == (2 if scale_grad else 0)

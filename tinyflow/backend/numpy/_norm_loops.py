@@ -86,12 +86,16 @@ def _rows_backward(g, x, c, w, dx, sums, out, res):
             g_sum += gw
             gy_sum += gw * (xr[j] - mean)
         g_mean, gy_mean = g_sum * c[0], gy_sum * c[0] * inv_std
-        for j in range(xr.shape[0]):
-            dr[j] = (gr[j] * w[j] - g_mean - (xr[j] - mean) * inv_std * gy_mean) * inv_std
+        # res added in dx's loop: in a loop of its own after it, the add cost twice as
+        # much (0.034 against 0.019 ms over the loop's 0.17 at [1024, 256], 1 thread)
         if add:
             rr = res[r]
             for j in range(xr.shape[0]):
-                dr[j] += rr[j]
+                dr[j] = (gr[j] * w[j] - g_mean - (xr[j] - mean) * inv_std * gy_mean
+                         ) * inv_std + rr[j]
+        else:
+            for j in range(xr.shape[0]):
+                dr[j] = (gr[j] * w[j] - g_mean - (xr[j] - mean) * inv_std * gy_mean) * inv_std
         if sums:
             for j in range(xr.shape[0]):
                 w_part[j] += gr[j] * ((xr[j] - mean) * inv_std)

@@ -226,3 +226,57 @@ def test_module_call_passes_arguments_as_given():
     m = Two()
     assert m(1) == (1, None) and m(1, 2) == (1, 2) and m(1, input=2) == (1, 2)
     assert m(x=3, input=4) == (3, 4) and Empty()() == "none"
+
+
+def test_module_call_finds_hooks_added_late_copied_and_removed():
+    """Module.__call__ reads the hook tables only for modules in its `_HOOKED` hint: a hook
+    added after calls without one runs, a deep copy of a hooked module runs its copy of the
+    hook, and removing one table keeps the other."""
+    import copy
+    from tinyflow.nn.modules import module as module_py
+    lin, x = torch.nn.Linear(3, 2), torch.ones(3)
+    plain = lin(x)
+    seen = []
+    handle = lin.register_forward_hook(lambda m, args, out: seen.append("hook") or out * 2)
+    pre = lin.register_forward_pre_hook(lambda m, args: seen.append("pre"))
+    np.testing.assert_allclose(lin(x).detach().numpy(), 2 * plain.detach().numpy())
+    twin = copy.deepcopy(lin)
+    assert id(twin) in module_py._HOOKED
+    np.testing.assert_allclose(twin(x).detach().numpy(), 2 * plain.detach().numpy())
+    assert seen == ["pre", "hook", "pre", "hook"]
+    handle.remove()
+    np.testing.assert_allclose(lin(x).detach().numpy(), plain.detach().numpy())
+    assert seen[-1] == "pre" and id(lin) in module_py._HOOKED
+    pre.remove()
+    assert id(lin) not in module_py._HOOKED
+    lin(x)
+    assert len(seen) == 5
+
+
+def test_eager_tensor_rare_fields_are_class_defaults_until_set():
+    """A new eager tensor has no instance dict (its rare fields are class defaults); setting
+    one (a hook, retain_grad, a view's base) is its own, and pickling keeps it."""
+    import pickle
+    x = torch.ones(3, requires_grad=True)
+    y = x * 2
+    assert y._base is None and y.site is None and y.remote is None and not y.__dict__
+    y.retain_grad()
+    seen = []
+    x.register_post_accumulate_grad_hook(lambda leaf: seen.append(leaf.grad.tolist()))
+    assert y._retains_grad and not (x * 3)._retains_grad and not torch.ones(1)._post_grad_hooks
+    y.sum().backward()
+    np.testing.assert_allclose(y.grad.numpy(), np.ones(3))
+    assert seen == [[2.0, 2.0, 2.0]]
+    v = torch.ones(4)[1:]
+    assert v._base is not None
+    again = pickle.loads(pickle.dumps(torch.ones(2) * 3))
+    assert again.tolist() == [3.0, 3.0] and again._base is None and not again.__dict__
+
+
+def test_vector_sum_takes_numpy_and_matches_torch():
+    """A full sum of a short vector (NumPy's reduce, not the row loops) as PyTorch's."""
+    a = np.random.default_rng(1).standard_normal(10).astype(np.float32)
+    ours, theirs = torch.from_numpy(a).sum(), pt.from_numpy(a).sum()
+    assert ours.shape == () and ours.dtype is torch.float32
+    np.testing.assert_allclose(ours.item(), theirs.item(), rtol=1e-6)
+    np.testing.assert_allclose(torch.from_numpy(a).sum(0).item(), theirs.item(), rtol=1e-6)

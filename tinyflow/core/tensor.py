@@ -39,8 +39,13 @@ class Tensor:
     """
 
     __slots__ = ("array", "op", "inputs", "shape", "dtype", "kind", "requires_grad", "_grad",
-                 "graph", "_name", "control_inputs", "site", "_version", "_saved", "_base",
-                 "_retains_grad", "_post_grad_hooks", "remote", "__weakref__")
+                 "_version", "_saved", "__dict__", "__weakref__")
+    # What few tensors set are class defaults, so a new eager tensor (every op's result)
+    # fills the ten slots above and nothing else; a tensor that sets one of these (a graph
+    # node, a view, a leaf with hooks) gets an instance dict for it.
+    graph = _name = site = _base = _post_grad_hooks = remote = None
+    control_inputs = ()
+    _retains_grad = False
     __array_priority__ = 1000  # so `ndarray * tensor` calls Tensor.__rmul__
 
     def __setstate__(self, state) -> None:
@@ -114,10 +119,6 @@ class Tensor:
         self.site = site
         self._version = None
         self._saved = None
-        self._base = None
-        self._retains_grad = False
-        self._post_grad_hooks = None
-        self.remote = None
         self.graph = graph if graph is not None else get_default_graph()
         self.control_inputs = self.graph.control if op is not None else ()
         self._name = self.graph.add_node(self, name or (op.name if op is not None else kind))
@@ -328,7 +329,8 @@ shared_memory.send_by_reference(Tensor)
 def new_eager(data: np.ndarray, dtype: DType, op=None, inputs=(),
               requires_grad: bool = False, into: Optional[Tensor] = None) -> Tensor:
     """An eager tensor of `data`, whose dtype the caller knows (`apply`'s result, built with
-    one call), or `into`, an existing Tensor, with every slot filled so."""
+    one call), or `into`, a new Tensor, with every slot filled so (the rare fields keep
+    their class defaults)."""
     t = _new(Tensor) if into is None else into
     t.array = data
     t.op = op
@@ -338,16 +340,8 @@ def new_eager(data: np.ndarray, dtype: DType, op=None, inputs=(),
     t.kind = EAGER
     t.requires_grad = requires_grad
     t._grad = None
-    t.graph = None
-    t._name = None
-    t.control_inputs = ()
-    t.site = None
     t._version = [0]
     t._saved = None
-    t._base = None
-    t._retains_grad = False
-    t._post_grad_hooks = None
-    t.remote = None
     return t
 
 

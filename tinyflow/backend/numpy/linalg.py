@@ -129,7 +129,10 @@ def affine(op, x, w, b, out=None):
     if x.dtype in REDUCED_NUMPY:
         return _WIDE_AFFINE(op, x, w, b, out=out)
     # one sample [in] (inference at batch 1) is a matrix-vector product: no `_product` frame
-    out = np.matmul(x, w.T, out=out) if x.ndim == 1 else _product(x, w.T, out)
+    if x.ndim != 1:
+        out = _product(x, w.T, out)
+    else:   # (without out=: NumPy parses a keyword argument slower)
+        out = np.matmul(x, w.T) if out is None else np.matmul(x, w.T, out=out)
     out += b
     return out
 

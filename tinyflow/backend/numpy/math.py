@@ -191,8 +191,8 @@ def relu(op, x, out=None):
         if x.dtype in REDUCED_NUMPY:         # reduced floats: NumPy has no fast loop
             return _WIDE_RELU(op, x, out=out)
         return np.maximum(x, 0, out=out)
-    if x.size < parallel.MIN_ELEMENTS:
-        return np.maximum(x, zero, out=out)
+    if x.size < parallel.MIN_ELEMENTS:   # (no out=: NumPy parses a keyword slower)
+        return np.maximum(x, zero) if out is None else np.maximum(x, zero, out=out)
     return parallel.ufunc(np.maximum, x, zero, out=out)   # large arrays on every thread
 
 

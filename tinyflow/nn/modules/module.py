@@ -24,6 +24,12 @@ from .backward_hooks import BackwardHooks
 
 
 _NO_ARGUMENT = object()   # Module.__call__ without a positional argument
+# The ids of modules given a forward or backward (pre-)hook table: a hint, so that `Module.__call__` of
+# every other module (every layer of every step, when no module anywhere has hooks) does not
+# read its instance dict (a ~500-instruction attribute read: Module has `__getattr__`). The
+# tables decide: an id left by a collected module makes its successor at that address look
+# at its (absent) tables once per call, nothing more.
+_HOOKED: set = set()
 
 
 class Parameter(Tensor):
@@ -87,6 +93,7 @@ class _ModuleHookHandle:
         if hooks is None:
             hooks = OrderedDict()
             object.__setattr__(module, table, hooks)
+            _HOOKED.add(id(module))
         hooks[self.id] = (hook, with_kwargs, always_call)
         if prepend:
             hooks.move_to_end(self.id, last=False)
@@ -97,6 +104,8 @@ class _ModuleHookHandle:
             hooks.pop(self.id, None)
             if not hooks:
                 del self.module.__dict__[self.table]
+                if not self.module._hooked():
+                    _HOOKED.discard(id(self.module))
 
     def __enter__(self) -> "_ModuleHookHandle":
         return self
@@ -149,9 +158,7 @@ class Module:
             if self._hooked():
                 trace_state.active.graph_break(
                     f"{type(self).__name__} has module hooks, which are not compiled")
-        d = self.__dict__
-        if "_forward_hooks" in d or "_forward_pre_hooks" in d or "_backward_hooks" in d \
-                or "_backward_pre_hooks" in d:
+        if _HOOKED and id(self) in _HOOKED and self._hooked():
             return self._call_with_hooks(args if input is _NO_ARGUMENT else (input,) + args,
                                          kwargs)
         if args or kwargs or input is _NO_ARGUMENT:
@@ -161,11 +168,17 @@ class Module:
 
     # ---- forward hooks -------------------------------------------------------------------
     def _hooked(self) -> bool:
-        """Whether a forward or backward (pre-)hook is registered (`__call__` tests the same
-        inline)."""
+        """Whether a forward or backward (pre-)hook is registered."""
         d = self.__dict__
         return ("_forward_hooks" in d or "_forward_pre_hooks" in d or "_backward_hooks" in d
                 or "_backward_pre_hooks" in d)
+
+    def __setstate__(self, state: dict) -> None:
+        """Unpickling and copy.copy/deepcopy fill the dict directly: a copy of a hooked
+        module is hooked too (its id joins `_HOOKED`), as in PyTorch."""
+        self.__dict__.update(state)
+        if self._hooked():
+            _HOOKED.add(id(self))
 
     def register_forward_pre_hook(self, hook, *, prepend: bool = False,
                                   with_kwargs: bool = False) -> "_ModuleHookHandle":

@@ -3,19 +3,9 @@ the spellings of the tutorials run this session (each pinned in a few lines of o
 """
 import numpy as np
 import pytest
+from test_tf1_programs_s11 import _run, fresh_graph  # noqa: F401  (an autouse fixture)
 
 import tinyflow as tf
-
-
-@pytest.fixture(autouse=True)
-def fresh_graph():
-    tf.reset_default_graph()
-
-
-def _run(fetches, feed=None):
-    with tf.Session() as sess:
-        sess.run(tf.global_variables_initializer())
-        return sess.run(fetches, feed)
 
 
 # ---- InteractiveSession --------------------------------------------------------------------

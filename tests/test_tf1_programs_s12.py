@@ -118,3 +118,9 @@ def test_cond_picks_a_whole_branch_whose_shape_differs_when_run():
         np.testing.assert_allclose(value, [6.0])
         np.testing.assert_allclose(g, [12.0] * 3)
         np.testing.assert_allclose(sess.run(grad, {x: xv, use_labels: True}), 8 * xv)
+
+
+def test_a_device_function_is_refused_by_name():
+    """TensorFlow-Examples' multigpu_cnn places variables by a function of each op."""
+    with pytest.raises(NotImplementedError, match="tf.device: device functions"):
+        tf.device(lambda op: "/cpu:0")

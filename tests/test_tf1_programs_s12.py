@@ -75,6 +75,8 @@ def test_tile_by_a_batch_size_known_only_when_run_and_of_unknown_dims():
     np.testing.assert_allclose(gx, 8 * xv)                          # 4 copies of x**2
     with pytest.raises(NotImplementedError, match="tf.tile: a multiple known only when run"):
         tf.tile(x, [tf.shape(x)[0], 1])
+    with pytest.raises(ValueError, match="tf.tile: the input's rank must be known"):
+        tf.tile(tf.placeholder(tf.float32), [2])
 
 
 def test_split_of_a_dim_known_only_when_run_into_equal_parts():

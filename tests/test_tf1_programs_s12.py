@@ -3,19 +3,9 @@ the spellings of the tutorials run this session (each pinned in a few lines of o
 """
 import numpy as np
 import pytest
+from test_tf1_programs_s11 import _run, fresh_graph  # noqa: F401  (an autouse fixture)
 
 import tinyflow as tf
-
-
-@pytest.fixture(autouse=True)
-def fresh_graph():
-    tf.reset_default_graph()
-
-
-def _run(fetches, feed=None):
-    with tf.Session() as sess:
-        sess.run(tf.global_variables_initializer())
-        return sess.run(fetches, feed)
 
 
 # ---- InteractiveSession --------------------------------------------------------------------
@@ -85,6 +75,8 @@ def test_tile_by_a_batch_size_known_only_when_run_and_of_unknown_dims():
     np.testing.assert_allclose(gx, 8 * xv)                          # 4 copies of x**2
     with pytest.raises(NotImplementedError, match="tf.tile: a multiple known only when run"):
         tf.tile(x, [tf.shape(x)[0], 1])
+    with pytest.raises(ValueError, match="tf.tile: the input's rank must be known"):
+        tf.tile(tf.placeholder(tf.float32), [2])
 
 
 def test_split_of_a_dim_known_only_when_run_into_equal_parts():
@@ -128,3 +120,9 @@ def test_cond_picks_a_whole_branch_whose_shape_differs_when_run():
         np.testing.assert_allclose(value, [6.0])
         np.testing.assert_allclose(g, [12.0] * 3)
         np.testing.assert_allclose(sess.run(grad, {x: xv, use_labels: True}), 8 * xv)
+
+
+def test_a_device_function_is_refused_by_name():
+    """TensorFlow-Examples' multigpu_cnn places variables by a function of each op."""
+    with pytest.raises(NotImplementedError, match="tf.device: device functions"):
+        tf.device(lambda op: "/cpu:0")

@@ -23,6 +23,9 @@ class Device(str):
     putting one anywhere else is refused by name (`check_device`)."""
 
     def __new__(cls, kind="cpu", index=None):
+        if callable(kind):
+            raise NotImplementedError("tf.device: device functions (a callable choosing each "
+                                      "op's device) are not supported; give a device name")
         name = kind if index is None else f"{kind}:{index}"
         if isinstance(name, str) and devices.is_cpu(name):   # '/cpu:0' is TF1's CPU
             return super().__new__(cls, "cpu")

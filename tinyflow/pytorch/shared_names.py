@@ -89,6 +89,9 @@ def tile(x, dims, name=None) -> Tensor:
     if isinstance(dims, Tensor) and dims.is_symbolic:
         raise NotImplementedError("tf.tile: multiples as one tensor known only when run are "
                                   "not supported; give a list of ints and scalar tensors")
+    if x.shape is None:
+        raise ValueError("tf.tile: the input's rank must be known (give the placeholder a "
+                         "shape)")
     dims = (1,) * (x.ndim - len(dims)) + tuple(dims)
     if any(isinstance(d, Tensor) and d.is_symbolic for d in dims) or None in x.shape:
         return tile_in_graph(x, dims)

@@ -37,11 +37,12 @@ def cond(pred, true_fn=None, false_fn=None, strict=False, name=None, fn1=None, f
     """TF1's `tf.cond(pred, true_fn, false_fn)`: the value of the branch `pred` chooses.
 
     Both branches are built and run, and a select picks each output whole (tinyflow has no
-    branching step), so the branches may differ in shape when run; the results are TF1's. Side effects are handled so that the untaken
-    branch changes nothing: every `assign` made inside a branch writes its new value only
-    if its branch is taken (else it writes the variable's own value back). What cannot be
-    undone: random ops of the untaken branch still draw (advancing the generator), and an
-    error raised by the untaken branch (say, a failed check) is raised.
+    branching step), so the branches may differ in shape when run; the results are TF1's.
+    Side effects are handled so that the untaken branch changes nothing: every `assign`
+    made inside a branch writes its new value only if its branch is taken (else it writes
+    the variable's own value back). What cannot be undone: random ops of the untaken
+    branch still draw (advancing the generator), and an error raised by the untaken branch
+    (say, a failed check) is raised.
     """
     true_fn, false_fn = true_fn or fn1, false_fn or fn2
     if not callable(true_fn) or not callable(false_fn):

@@ -76,7 +76,8 @@ class _IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpec
 
 class _ModuleHookHandle:
     """What register_*_hook returns: `remove()` (or leaving a `with` block) takes the hook
-    off; the module's table goes when it is empty."""
+    off; the module's table goes when it is empty. `_hook_tables` counts the tables, so a
+    call tests one key for all of them."""
     _next_id = 0
 
     def __init__(self, module, table: str, hook, prepend: bool, with_kwargs: bool = False,
@@ -87,6 +88,7 @@ class _ModuleHookHandle:
         if hooks is None:
             hooks = OrderedDict()
             object.__setattr__(module, table, hooks)
+            module.__dict__["_hook_tables"] = module.__dict__.get("_hook_tables", 0) + 1
         hooks[self.id] = (hook, with_kwargs, always_call)
         if prepend:
             hooks.move_to_end(self.id, last=False)
@@ -96,7 +98,11 @@ class _ModuleHookHandle:
         if hooks is not None:
             hooks.pop(self.id, None)
             if not hooks:
-                del self.module.__dict__[self.table]
+                d = self.module.__dict__
+                del d[self.table]
+                d["_hook_tables"] -= 1
+                if not d["_hook_tables"]:
+                    del d["_hook_tables"]
 
     def __enter__(self) -> "_ModuleHookHandle":
         return self
@@ -149,9 +155,7 @@ class Module:
             if self._hooked():
                 trace_state.active.graph_break(
                     f"{type(self).__name__} has module hooks, which are not compiled")
-        d = self.__dict__
-        if "_forward_hooks" in d or "_forward_pre_hooks" in d or "_backward_hooks" in d \
-                or "_backward_pre_hooks" in d:
+        if "_hook_tables" in self.__dict__:
             return self._call_with_hooks(args if input is _NO_ARGUMENT else (input,) + args,
                                          kwargs)
         if args or kwargs or input is _NO_ARGUMENT:
@@ -163,9 +167,7 @@ class Module:
     def _hooked(self) -> bool:
         """Whether a forward or backward (pre-)hook is registered (`__call__` tests the same
         inline)."""
-        d = self.__dict__
-        return ("_forward_hooks" in d or "_forward_pre_hooks" in d or "_backward_hooks" in d
-                or "_backward_pre_hooks" in d)
+        return "_hook_tables" in self.__dict__
 
     def register_forward_pre_hook(self, hook, *, prepend: bool = False,
                                   with_kwargs: bool = False) -> "_ModuleHookHandle":

@@ -83,7 +83,8 @@ class _IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpec
 
 class _ModuleHookHandle:
     """What register_*_hook returns: `remove()` (or leaving a `with` block) takes the hook
-    off; the module's table goes when it is empty."""
+    off; the module's table goes when it is empty (and the module leaves `_HOOKED` when it
+    has none)."""
     _next_id = 0
 
     def __init__(self, module, table: str, hook, prepend: bool, with_kwargs: bool = False,

@@ -75,12 +75,20 @@ def _run(shape, out_channels, padding, kernel, dtype, bias):
 @pytest.mark.parametrize("bias", [False, True])
 @pytest.mark.parametrize("case", CASES, ids=lambda c: "x".join(map(str, c[0])) + f"-k{c[3]}")
 def test_winograd_matches_torch(case, bias, dtype, monkeypatch):
+    _any_size(monkeypatch)
     calls = []
     monkeypatch.setattr(_conv_winograd, "conv2d", _counted(_conv_winograd.conv2d, calls))
     for name in ("grad_weight", "grad_input"):
         monkeypatch.setattr(_conv_winograd, name, _counted(getattr(_conv_winograd, name), calls))
     _run(*case, dtype, bias)
     assert calls == ["conv2d", "grad_weight", "grad_input"]
+
+
+def _any_size(monkeypatch):
+    """The path on small sizes too (it checks the transforms' arithmetic, which the size
+    rule does not change)."""
+    monkeypatch.setattr(_conv_winograd, "MIN_TILES", 1)
+    monkeypatch.setattr(_conv_winograd, "MIN_SAVING", 0.0)
 
 
 def _counted(fn, calls):
@@ -111,11 +119,34 @@ def test_winograd_on_the_kernel_pool_matches_torch(dtype, monkeypatch):
 def test_other_convolutions_keep_im2col(attrs, channels, out_channels, kernel):
     op = conv_ops.Conv2d(**conv_ops.conv_attrs(**attrs))
     assert not _conv_winograd.applies(op, (kernel, kernel), channels, out_channels,
-                                      np.float32)
+                                      np.float32, 64, (28, 28))
 
 
-def test_padding_past_the_kernel_matches_torch():
+@pytest.mark.parametrize("images, channels, out_hw, kernel, winograd", [
+    (64, 128, (4, 4), 3, True),     # one 4x4 tile an image, 64 of them
+    (64, 64, (7, 7), 3, True),
+    (16, 128, (4, 4), 3, False),    # 16 tiles: the weight transform is not paid back
+    (64, 256, (2, 2), 3, False),    # a 4x4 tile for 2x2 outputs: as many products as im2col
+    (64, 512, (1, 1), 3, False),    # ResNet-18's last layers on 28x28 images
+    (64, 32, (3, 3), 5, False),     # 5x5: 2x2 tiles, 1.56x fewer products
+    (64, 32, (7, 7), 5, True),
+])
+def test_the_size_rule(images, channels, out_hw, kernel, winograd):
+    op = conv_ops.Conv2d(**conv_ops.conv_attrs(padding=kernel // 2))
+    assert _conv_winograd.applies(op, (kernel, kernel), channels, channels, np.float32,
+                                  images, out_hw) is winograd
+
+
+def test_small_outputs_take_im2col_and_match_torch(monkeypatch):
+    calls = []
+    monkeypatch.setattr(_conv_winograd, "conv2d", _counted(_conv_winograd.conv2d, calls))
+    _run((4, 32, 2, 2), 32, 1, 3, np.float64, bias=True)
+    assert calls == []
+
+
+def test_padding_past_the_kernel_matches_torch(monkeypatch):
     """Padding above r - 1: whole rows of tiles read only zeros, their gradient is dropped."""
+    _any_size(monkeypatch)
     _run((2, 3, 4, 5), 4, 5, 5, np.float64, bias=True)
     _run((2, 32, 4, 5), 32, 4, 3, np.float64, bias=True)
 

@@ -53,12 +53,30 @@ POINTS = (0.0, 1.0, -1.0, 0.5, -2.0)   # and infinity
 BLOCK_TILES = 98
 
 
-def applies(op, kernel_hw, channels: int, out_channels: int, dtype) -> bool:
+# Fewest tiles (images x tiles per image) over which one weight transform G w G^T (S * S * C
+# * O values written, then transposed) is worth making; and the fewest times fewer products
+# than im2col's (r * r per output against S * S per tile: a tile mostly past a small output
+# wastes its products). One thread, CPU ms fwd + bwd, winograd | im2col, at C = O: 3x3 at
+# 4x4 (one tile an image) n8 c256 14.3 | 9.9, n16 c128 4.0 | 3.3, n24 4.8 | 4.1, n32 4.5 |
+# 5.2, n64 7.3 | 9.9; 3x3 n64 c256 at 2x2 (ratio 1) 25.3 | 13.5, c512 at 1x1 131 | 47 (a
+# ResNet-18 on MNIST-sized images spent 7x torch's time there); 5x5 n64 c32 at 3x3 (ratio
+# 1.56) 2.0 | 1.7, at 7x7 (2.1) 6.2 | 6.9.
+MIN_TILES = 32
+MIN_SAVING = 2.0
+
+
+def applies(op, kernel_hw, channels: int, out_channels: int, dtype, images: int,
+            out_hw) -> bool:
     r = kernel_hw[0]
-    return (op.groups == 1 and op.stride == (1, 1) and op.dilation == (1, 1)
+    if not (op.groups == 1 and op.stride == (1, 1) and op.dilation == (1, 1)
             and kernel_hw[1] == r and r in TILES
             and min(channels, out_channels) >= MIN_CHANNELS[r]
-            and np.dtype(dtype) in (np.dtype(np.float32), np.dtype(np.float64)))
+            and np.dtype(dtype) in (np.dtype(np.float32), np.dtype(np.float64))):
+        return False
+    th, tw = _tiles(out_hw, TILES[r])
+    size = TILES[r] + r - 1
+    return (images * th * tw >= MIN_TILES
+            and r * r * out_hw[0] * out_hw[1] >= MIN_SAVING * size * size * th * tw)
 
 
 @functools.cache

@@ -141,7 +141,7 @@ def _conv2d(op, x, w, b):
     o, cg, kh, kw = w.shape
     groups, og = op.groups, o // op.groups
     pads, (ho, wo) = _geometry(op, x.shape[2:], (kh, kw))
-    if _conv_winograd.applies(op, (kh, kw), x.shape[1], o, x.dtype):
+    if _conv_winograd.applies(op, (kh, kw), x.shape[1], o, x.dtype, n, (ho, wo)):
         return _conv_winograd.conv2d(x, w, b, pads)
     wt = _tap_major(w, groups)
     wk = np.ascontiguousarray(wt.transpose(0, 2, 1))      # [G, Kg, Og]
@@ -202,7 +202,7 @@ def _grad_weight(op, x, g, gw, gb) -> None:
     o, cg, kh, kw = gw.shape
     groups = op.groups
     pads, out_hw = _geometry(op, x.shape[2:], (kh, kw))
-    if _conv_winograd.applies(op, (kh, kw), x.shape[1], o, x.dtype):
+    if _conv_winograd.applies(op, (kh, kw), x.shape[1], o, x.dtype, x.shape[0], out_hw):
         _conv_winograd.grad_weight(x, g, gw, gb, pads)
         return
     xp = padded_buffer(x, pads)
@@ -245,7 +245,7 @@ def conv2d_grad_input(op, g, w, ref):
     o, cg, kh, kw = w.shape
     groups = op.groups
     pads, out_hw = _geometry(op, (h, wd), (kh, kw))
-    if _conv_winograd.applies(op, (kh, kw), c, o, g.dtype):
+    if _conv_winograd.applies(op, (kh, kw), c, o, g.dtype, n, out_hw):
         return _conv_winograd.grad_input(g, w, ref.shape, pads)
     (top, bottom), (left, right) = pads
     dxp = _buffer("padded", (n, top + h + bottom, left + wd + right, c), g.dtype)

@@ -58,3 +58,27 @@ def test_split_gradient_is_one_op_in_a_graph():
         got = sess.run(grad, {x: X})
     want = np.concatenate([X[..., 2:4], X[..., 0:2], np.ones((2, 3, 2))], -1)
     np.testing.assert_allclose(got, want, rtol=1e-15)
+
+
+def test_concat_gradient_is_slices_at_known_offsets_else_pieces():
+    """A concat's gradient: slices of g where the sizes along the axis are known (a
+    ConcatPiece reads every input's shape, so a long torch.cat of time steps cost n^2),
+    ConcatPiece where a placeholder leaves them to run time; both as PyTorch's."""
+    with tf.Graph().as_default():
+        a, b = tf.placeholder(tf.float64, [2, 3]), tf.placeholder(tf.float64, [2, 1])
+        known = tf.gradients(tf.reduce_sum(tf.concat([a, b], 1) ** 2), [a, b])
+        c = tf.placeholder(tf.float64, [2, None])
+        unknown = tf.gradients(tf.reduce_sum(tf.concat([c, b], -1) ** 2), [c, b])
+        assert {type(g.op).__name__ for g in known} == {"GetItem"}
+        assert {type(g.op).__name__ for g in unknown} == {"ConcatPiece"}
+        x, y = X[0, :2, :3], X[1, :2, :1]
+        with tf.Session() as sess:
+            got = sess.run(known + unknown, {a: x, b: y, c: x})
+    for g, want in zip(got, [2 * x, 2 * y] * 2):
+        np.testing.assert_allclose(g, want)
+    xs = [torch.tensor(X[0, :, k:k + 2], requires_grad=True) for k in range(3)]
+    ts = [tf.tensor(x.detach().numpy(), requires_grad=True) for x in xs]
+    (torch.cat(xs, 1) ** 3).sum().backward()
+    (tf.cat(ts, 1) ** 3).sum().backward()
+    for x, t in zip(xs, ts):
+        np.testing.assert_allclose(t.grad.numpy(), x.grad.numpy())

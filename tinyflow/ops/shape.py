@@ -153,6 +153,16 @@ class Concat(Op):
         return tuple(out), xs[0].dtype
 
     def vjp(self, g, out, *xs):
+        if all(x.shape is not None for x in xs):
+            axis = normalize_axes(self.axis, len(xs[0].shape))[0]
+            sizes = [x.shape[axis] for x in xs]
+            if None not in sizes:   # slices of g at known offsets: a ConcatPiece reads
+                # every input's shape, so n pieces of a long concat cost n^2
+                lead, start, pieces = (slice(None),) * axis, 0, []
+                for size in sizes:
+                    pieces.append(getitem(g, lead + (slice(start, start + size),)))
+                    start += size
+                return tuple(pieces)
         return tuple(apply(ConcatPiece(index=i, axis=self.axis), g, *xs)
                      for i in range(len(xs)))
 
@@ -315,6 +325,10 @@ def index_shape(shape, index):
     """
     if shape is None:
         return None
+    probe_index = index + (slice(None),) if any(i is Ellipsis for i in index) else index
+    # (the Ellipsis must not swallow the stand-ins' extra axis)
+    if None not in shape:   # (every eager getitem) one stand-in tells
+        return np.empty(list(shape) + [0], np.int8)[probe_index].shape[:-1]
     small = [0 if d is None else d for d in shape]
     for dim, item in _indexed_dims(len(shape), index):
         if shape[dim] is not None or isinstance(item, slice):
@@ -326,9 +340,7 @@ def index_shape(shape, index):
     unknown = max(1, shape.count(None))
     known_bits = math.prod(d for d in shape if d is not None).bit_length()
     large = 2 ** max(1, (62 - known_bits) // unknown - 1)  # the stand-in fits in an intp
-    if any(i is Ellipsis for i in index):
-        index = index + (slice(None),)  # the Ellipsis must not swallow the extra axis
-    probes = [np.empty(list(dims) + [0], np.int8)[index].shape[:-1]
+    probes = [np.empty(list(dims) + [0], np.int8)[probe_index].shape[:-1]
               for dims in (small, [large if d is None else d for d in shape])]
     return tuple(a if a == b else None for a, b in zip(*probes))
 

@@ -180,3 +180,21 @@ def test_pool3d_modules_and_gradcheck():
         F.max_pool3d(tinyflow.ones(1, 1, 2, 2, 2), 2, return_indices=True)
     with pytest.raises(tinyflow.ShapeError, match=r"max_pool3d: expected a 4-D or 5-D input"):
         F.max_pool3d(tinyflow.ones(2, 2, 2), 2)
+
+
+def test_backward_hooks_are_those_of_the_forwards_time_and_tuples_are_refused():
+    """As PyTorch's: a hook removed after the forward still runs, one added after it does
+    not; a module returning a tuple with a grad-requiring tensor is refused even when no
+    input requires grad (its hooks were silently never called)."""
+    lin, seen = tinyflow.nn.Linear(3, 2), []
+    kept = lin.register_full_backward_hook(lambda m, gi, go: seen.append("kept"))
+    x = tinyflow.ones(4, 3, requires_grad=True)
+    y = lin(x)
+    kept.remove()
+    lin.register_full_backward_hook(lambda m, gi, go: seen.append("added after"))
+    y.sum().backward()
+    assert seen == ["kept"]
+    gru = tinyflow.nn.GRU(3, 2)
+    gru.register_full_backward_hook(lambda m, gi, go: None)
+    with pytest.raises(NotImplementedError, match="GRU: full backward hooks"):
+        gru(tinyflow.ones(5, 1, 3))

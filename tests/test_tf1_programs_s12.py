@@ -126,3 +126,31 @@ def test_a_device_function_is_refused_by_name():
     """TensorFlow-Examples' multigpu_cnn places variables by a function of each op."""
     with pytest.raises(NotImplementedError, match="tf.device: device functions"):
         tf.device(lambda op: "/cpu:0")
+
+
+def test_cond_gradient_drops_what_the_untaken_branch_makes_of_zero():
+    """TF1's Switch: sqrt's and log's rules at 0 (inf times the branch's zero gradient) made
+    NaN in x's gradient through the branch not taken. TF1: -1, -1, 0.25 and 0, 0, 0.25."""
+    x = tf.placeholder(tf.float64, [])
+    y = tf.cond(x > 0, lambda: tf.sqrt(x), lambda: -x)
+    safe_log = tf.cond(x > 0, lambda: tf.log(x), lambda: tf.zeros_like(x))
+    grads = tf.gradients(y, [x]) + tf.gradients(safe_log, [x])
+    with tf.Session() as sess, np.errstate(all="ignore"):
+        got = [sess.run(grads, {x: v}) for v in (-1.0, 0.0, 4.0)]
+    np.testing.assert_allclose(got, [[-1.0, 0.0], [-1.0, 0.0], [0.25, 0.25]])
+
+
+def test_run_time_shapes_refuse_what_tf1_refuses():
+    """One multiple per dim (extra multiples were dropped on the run-time path), at least
+    one part, and a cond predicate fed more than one value: clear errors, not a wrong
+    shape, an empty list or NumPy's truth-value message."""
+    x = tf.placeholder(tf.float32, [None, 3])
+    with pytest.raises(ValueError, match="tf.tile: 3 multiples for an input of rank 2"):
+        tf.tile(x, [2, 1, 1])
+    for parts in (0, -2):
+        with pytest.raises(ValueError, match="split: num_or_size_splits must be at least 1"):
+            tf.split(x, parts, 0)
+    pred = tf.placeholder(tf.bool)
+    picked = tf.cond(pred, lambda: x, lambda: x * 2)
+    with tf.Session() as sess, pytest.raises(ValueError, match="predicate must be a scalar"):
+        sess.run(picked, {pred: [True, False], x: np.ones((2, 3))})

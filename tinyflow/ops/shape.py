@@ -607,6 +607,9 @@ def split(value, num_or_size_splits, axis=0, name=None) -> list:
     axis = normalize_axes(axis, value.ndim)[0]
     total = value.shape[axis]
     if isinstance(num_or_size_splits, int):
+        if num_or_size_splits < 1:
+            raise ValueError(f"split: num_or_size_splits must be at least 1, got "
+                             f"{num_or_size_splits}")
         if total is None and list(value.shape).count(None) == 1:
             # known only when run (TF1's tf.split(tf.reshape(x, [-1, n]), steps, 0)): the dim
             # as [parts, -1], unstacked; a run whose dim does not divide fails in the reshape

@@ -94,6 +94,9 @@ def tile(x, dims, name=None) -> Tensor:
                          "shape)")
     dims = (1,) * (x.ndim - len(dims)) + tuple(dims)
     if any(isinstance(d, Tensor) and d.is_symbolic for d in dims) or None in x.shape:
+        if len(dims) != x.ndim:   # (TF1 requires one multiple per dim)
+            raise ValueError(f"tf.tile: {len(dims)} multiples for an input of rank {x.ndim} "
+                             f"(shape {x.shape}): give one multiple per dim")
         return tile_in_graph(x, dims)
     return repeat(x, *dims)
 

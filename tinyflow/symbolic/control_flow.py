@@ -62,17 +62,39 @@ def cond(pred, true_fn=None, false_fn=None, strict=False, name=None, fn1=None, f
 
 
 def _branch(fn, pred, taken_if: bool):
-    """Call a branch; its assigns then write their value only when the branch is taken."""
+    """Call a branch; its assigns then write their value only when the branch is taken, and
+    the floating tensors it reads from outside pass through gates, as TF1's Switch: a
+    gate's gradient is the branch's only when the branch is taken, so a NaN or inf that the
+    untaken branch's rules make from a zero (sqrt's at 0, log's at 0) is dropped, not
+    added in."""
     graph = get_default_graph()
     first = len(graph.nodes)
     result = fn()
-    for node in graph.nodes[first:]:
+    made = graph.nodes[first:]
+    inside, gates = {id(node) for node in made}, {}
+    for node in made:
+        written = 0 if isinstance(node.op, Assign) else None
+        node.inputs = tuple(
+            x if k == written or id(x) in inside or x.kind == EAGER or x.dtype is None
+            or not x.dtype.is_floating else _gate(x, pred, taken_if, gates)
+            for k, x in enumerate(node.inputs))
+    for node in made:
         if isinstance(node.op, Assign) and node.inputs[0].kind != EAGER and \
                 node is not getattr(node.inputs[0], "initializer", None):
             target, value = node.inputs
             node.inputs = (target, ops.where(pred, value, target) if taken_if
                            else ops.where(pred, target, value))
     return result
+
+
+def _gate(x: Tensor, pred, taken_if: bool, gates: dict) -> Tensor:
+    """x's value; its gradient reaches x only if pred == taken_if (one gate per tensor)."""
+    gate = gates.get(id(x))
+    if gate is None:
+        held = ops.stop_gradient(x)
+        gate = gates[id(x)] = (cond_select(x, held, pred) if taken_if
+                               else cond_select(held, x, pred))
+    return gate
 
 
 def _merge(t, f, pred, name):

@@ -241,6 +241,9 @@ def _round(dtype, x, out):
 
 @kernel(m.CondSelect)
 def cond_select(op, t, f, pred):
+    if np.ndim(pred):   # a predicate of unknown shape fed more than one value
+        raise ValueError(f"cond: the predicate must be a scalar, got a value of shape "
+                         f"{np.shape(pred)}")
     return np.array(t if pred else f, order="C")
 
 

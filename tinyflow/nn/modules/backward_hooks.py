@@ -5,7 +5,10 @@ gradient inspection read them this way).
 The call's output is passed through a copy whose tensor hook sees grad_output (pre-hooks
 may replace it); each tensor input that requires grad goes through a copy whose tensor hook
 collects its gradient, and the full hooks run once the last of them has arrived. A copy is
-an op like any other, so the backward sweep itself needs nothing new."""
+an op like any other, so the backward sweep itself needs nothing new. Known gap: the full
+hooks wait for every input that requires grad, so a backward that gives one of them no
+gradient (an input forward ignores, `autograd.grad` or `backward(inputs=...)` asked for
+others) does not call them, where PyTorch calls them with zeros."""
 from __future__ import annotations
 
 import functools
@@ -28,6 +31,9 @@ class BackwardHooks:
         self.waiting: set = set()
         self.grad_input: list = [None] * len(args)
         self.grad_output: tuple = ()
+        d = module.__dict__   # the hooks of the forward's time, as PyTorch's
+        self.pre_hooks = [h for h, _, _ in d.get("_backward_pre_hooks", {}).values()]
+        self.full_hooks = [h for h, _, _ in d.get("_backward_hooks", {}).values()]
 
     def wrap_inputs(self) -> tuple:
         return tuple(self._watch(a, functools.partial(self._input_grad, k))
@@ -37,7 +43,8 @@ class BackwardHooks:
         """The output through a watched copy; PyTorch's grad_output for one tensor."""
         if isinstance(output, Tensor):
             return self._watch(output, self._output_grad) if output.requires_grad else output
-        if self.needs:
+        if self.needs or any(isinstance(o, Tensor) and o.requires_grad
+                             for o in (output if isinstance(output, (tuple, list)) else ())):
             raise NotImplementedError(
                 f"{type(self.module).__name__}: full backward hooks here take a module that "
                 f"returns one tensor, not {type(output).__name__}")
@@ -51,7 +58,7 @@ class BackwardHooks:
 
     def _output_grad(self, g: Tensor):
         grad_output = (g,)
-        for hook, _, _ in list(self.module.__dict__.get("_backward_pre_hooks", {}).values()):
+        for hook in self.pre_hooks:
             result = hook(self.module, grad_output)
             if result is not None:
                 grad_output = tuple(result) if isinstance(result, (tuple, list)) else (result,)
@@ -79,7 +86,7 @@ class BackwardHooks:
         return new[k]
 
     def _run_full(self, grad_input: tuple) -> tuple:
-        for hook, _, _ in list(self.module.__dict__.get("_backward_hooks", {}).values()):
+        for hook in self.full_hooks:
             result = hook(self.module, grad_input, self.grad_output)
             if result is not None:
                 result = tuple(result) if isinstance(result, (tuple, list)) else (result,)

@@ -154,3 +154,17 @@ def test_run_time_shapes_refuse_what_tf1_refuses():
     picked = tf.cond(pred, lambda: x, lambda: x * 2)
     with tf.Session() as sess, pytest.raises(ValueError, match="predicate must be a scalar"):
         sess.run(picked, {pred: [True, False], x: np.ones((2, 3))})
+
+
+def test_an_optimizer_step_inside_cond_updates_only_when_taken():
+    """The branch gates must not come between an update and the variable it writes."""
+    for make in (lambda: tf.train.GradientDescentOptimizer(0.1),
+                 lambda: tf.train.MomentumOptimizer(0.1, 0.9)):
+        v = tf.Variable(1.0, dtype=tf.float64)
+        p = tf.placeholder(tf.bool, [])
+        train = tf.cond(p, lambda: make().minimize(v * v), lambda: tf.no_op())
+        with tf.Session() as sess:
+            sess.run(tf.global_variables_initializer())
+            sess.run(train, {p: True})
+            sess.run(train, {p: False})
+            np.testing.assert_allclose(sess.run(v), 0.8)

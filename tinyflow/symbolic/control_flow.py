@@ -73,7 +73,9 @@ def _branch(fn, pred, taken_if: bool):
     made = graph.nodes[first:]
     inside, gates = {id(node) for node in made}, {}
     for node in made:
-        written = 0 if isinstance(node.op, Assign) else None
+        written = getattr(node.op, "writes_input", None)
+        if written is not None and not isinstance(node.op, Assign):
+            continue   # a fused update writes its inputs in place: none behind a copy
         node.inputs = tuple(
             x if k == written or id(x) in inside or x.kind == EAGER or x.dtype is None
             or not x.dtype.is_floating else _gate(x, pred, taken_if, gates)

@@ -27,10 +27,10 @@ _NO_ARGUMENT = object()   # Module.__call__ without a positional argument
 # The ids of modules given a forward or backward (pre-)hook table: a hint, so that
 # `Module.__call__` of every other module (every layer of every step, when no module
 # anywhere has hooks) does not read its instance dict (a ~500-instruction attribute read:
-# Module has `__getattr__`). The tables decide: an id left by a collected module makes its successor at that address look
-# at its (absent) tables once per call, nothing more. A module whose dict is filled without
-# a hook handle or `Module.__setstate__` (`vars(new).update(vars(old))`) is not in it: its
-# hooks do not run, where PyTorch's would.
+# Module has `__getattr__`). The tables decide: an id left by a collected module makes its
+# successor at that address look at its (absent) tables once per call, nothing more. A
+# module whose dict is filled without a hook handle or `Module.__setstate__`
+# (`vars(new).update(vars(old))`) is not in it: its hooks do not run, where PyTorch's would.
 _HOOKED: set = set()
 
 

@@ -204,9 +204,6 @@ def _backprop(order: list, ys: list, xs: list, grad_ys: list, on_final=None,
                     input_grads = _vjp(node, g)
             elif op.composed:
                 input_grads = _vjp(node, g)
-            elif op.joins_adjoint is not None and eager and type(
-                    get(id(inputs[op.joins_adjoint]))) is Tensor:
-                input_grads = _joined(node, g, node_to_grad)
             else:   # `_vjp` without the call: once per node of every eager backward
                 input_grads = op.vjp(g, node, *inputs)
             if anomaly:
@@ -288,20 +285,6 @@ def _total(partials, x: Tensor) -> Optional[Tensor]:
     if len(partials) == 1 and not isinstance(partials[0], _Piece):
         return partials[0]
     return _sliced(partials, x).dense()
-
-
-def _joined(node: Tensor, g: Tensor, node_to_grad: dict) -> tuple:
-    """The node's vjp with the one partial adjoint input k (`op.joins_adjoint`) has so far
-    added into its gradient by the rule's kernel (a pre-norm block's residual stream and its
-    layer norm's dx: one pass fewer than adding them after), that partial then dropped; the
-    plain vjp when the rule declines (it returns None)."""
-    op, inputs = node.op, node.inputs
-    key = id(inputs[op.joins_adjoint])
-    joined = op.vjp_joined(g, node, *inputs, node_to_grad[key])
-    if joined is None:
-        return op.vjp(g, node, *inputs)
-    del node_to_grad[key]
-    return joined
 
 
 def _vjp(node: Tensor, g: Tensor) -> tuple:

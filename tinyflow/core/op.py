@@ -58,9 +58,6 @@ class Op:
     composed = False        # derivatives from differentiating `compose` (autodiff/composed.py)
     sliced_adjoint = False  # vjp may get a `SlicedAdjoint` (ops/shape.py): its output's
     #                         adjoint as the getitems' pieces, so the unread parts stay unmade
-    joins_adjoint = None    # k: in an eager sweep, `vjp_joined(g, out, *inputs, pending)`
-    #                         may return input k's gradient with its pending partial adjoint
-    #                         already added (a kernel adding it while each row is in cache)
     # Linear ops need no forward rule; forward mode applies the op to the tangents
     # (autodiff/forward.py). "linear": linear in its inputs together (transpose, concat,
     # sum): op(t1, ..., tn).

@@ -133,22 +133,6 @@ class LayerNorm(Op):
         sums = apply(LayerNormParamGrad(dims=dims, eps=self.eps), g, x)
         return dx, getitem(sums, 0), getitem(sums, 1)
 
-    joins_adjoint = 0
-
-    def vjp_joined(self, g, out, x, w, b, pending):
-        """`vjp` with x's pending partial adjoint (the residual stream's, in a pre-norm
-        block) added to dx by `LayerNormGradsAdd`'s loop; None (the plain vjp) unless all
-        three gradients are wanted and pending is x's shape and dtype."""
-        from .fused import LayerNormGradsAdd   # fused.py builds on this module's ops
-        if not (needs_input_grad(0) and needs_input_grad(1) and needs_input_grad(2)) or (
-                pending.dtype is not x.dtype or pending.shape != x.shape
-                or w.shape is None or None in x.shape):
-            return None
-        both = apply(LayerNormGradsAdd(eps=self.eps), g, x, w, pending)
-        n = math.prod(x.shape[:len(x.shape) - len(w.shape)])
-        return (reshape(getitem(both, slice(None, n)), x.shape), getitem(both, n),
-                getitem(both, n + 1))
-
     def jvp(self, t, out, x, w, b):
         tx, tw, tb = t
         norm = Normalize(axes=_trailing(x, len(w.shape)), eps=self.eps)

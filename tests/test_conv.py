@@ -250,6 +250,35 @@ def test_max_pool_tile_gradient_writes_every_element_of_its_output():
     np.testing.assert_array_equal(dx, tx.grad.numpy())
 
 
+@pytest.mark.parametrize("size, attrs", [
+    ((4, 4), dict(kernel_size=3, dilation=2, ceil_mode=True)),          # the window hangs past
+    ((1, 4), dict(kernel_size=(1, 3), dilation=(1, 2), ceil_mode=True)),
+    ((5, 3), dict(kernel_size=3, stride=2, dilation=2, padding=1, ceil_mode=True)),
+    ((1, 2), dict(kernel_size=2, stride=2, ceil_mode=True)),
+])
+def test_max_pool2d_ceil_mode_window_larger_than_the_input_matches_torch(size, attrs):
+    F = pytest.importorskip("torch.nn.functional")
+    x = _rand(np.random.default_rng(5), 2, 3, *size)
+    _check(lambda a: max_pool2d(a, **attrs), lambda a: F.max_pool2d(a, **attrs), [x])
+
+
+def test_max_pool2d_refuses_a_dilated_window_of_padding_only():
+    """Taps at -1 and +1 of a 1-pixel input: PyTorch gives -inf (or unwritten memory in
+    ceil_mode); we refuse, naming the window."""
+    for ceil_mode in (False, True):
+        with pytest.raises(ValueError, match="window 0 along rows covers only padding"):
+            max_pool2d(tf.Tensor(np.ones((1, 1, 1, 2))), 2, 1, 1, dilation=2,
+                       ceil_mode=ceil_mode)
+
+
+def test_avg_pool_refuses_a_zero_divisor_override():
+    F = tf.nn.functional
+    with pytest.raises(ValueError, match="avg_pool2d: divisor_override must not be zero"):
+        F.avg_pool2d(tf.Tensor(np.ones((1, 1, 4, 4))), 2, divisor_override=0)
+    with pytest.raises(ValueError, match="avg_pool3d: divisor_override must not be zero"):
+        F.avg_pool3d(tf.Tensor(np.ones((1, 1, 4, 4, 4))), 2, divisor_override=0)
+
+
 AVG_GRID = [dict(kernel_size=k, stride=s, padding=p, ceil_mode=c, count_include_pad=i)
             for k, s, p, c, i in itertools.product((2, 3, (3, 2)), (None, 1, 2, (2, 1)), (0, 1),
                                                    (False, True), (True, False))

@@ -251,12 +251,22 @@ def avg_pool3d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bo
     extra = (ceil_mode, count_include_pad)
     out = _pool3d("avg_pool3d", _pool.avg_pool2d, as_tensor(input), kernel, stride,
                   _tuple(padding, 3, "padding"), extra, extra)
-    if divisor_override is not None:
-        if ceil_mode or not count_include_pad:
-            raise NotImplementedError("avg_pool3d: divisor_override needs ceil_mode=False and "
-                                      "count_include_pad=True")
-        out = out * (math.prod(kernel) / divisor_override)
-    return out
+    return override_divisor("avg_pool3d", out, kernel, divisor_override, ceil_mode,
+                            count_include_pad)
+
+
+def override_divisor(name: str, out: Tensor, kernel: tuple, divisor_override, ceil_mode: bool,
+                     count_include_pad: bool) -> Tensor:
+    """An average pool's `out` (divided by the window's size) divided by `divisor_override`
+    instead, if given: exact where every window is whole, so the other cases are refused."""
+    if divisor_override is None:
+        return out
+    if ceil_mode or not count_include_pad:
+        raise NotImplementedError(f"{name}: divisor_override needs ceil_mode=False and "
+                                  "count_include_pad=True")
+    if divisor_override == 0:
+        raise ValueError(f"{name}: divisor_override must not be zero")
+    return out * (math.prod(kernel) / divisor_override)
 
 
 __all__ = ["adaptive_avg_pool1d", "adaptive_max_pool1d", "adaptive_max_pool2d", "avg_pool1d",

@@ -36,6 +36,7 @@ from ._pool_extra import (adaptive_max_pool2d, avg_pool1d, avg_pool3d, conv3d,  
                           max_pool3d, max_unpool2d)
 from ._pool_extra import adaptive_avg_pool1d, adaptive_max_pool1d  # noqa: F401
 from ._pool_extra import max_pool2d_indices as _max_pool2d_indices
+from ._pool_extra import override_divisor
 
 # ---- activations ---------------------------------------------------------------------------
 
@@ -346,12 +347,8 @@ def avg_pool2d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bo
     stride = kernel if stride is None or stride == [] else _pair(stride)
     out = _unbatched(_pool.avg_pool2d, as_tensor(input), kernel, stride, _pair(padding),
                      ceil_mode, count_include_pad)
-    if divisor_override is not None:
-        if ceil_mode or not count_include_pad:
-            raise NotImplementedError("divisor_override needs ceil_mode=False and "
-                                      "count_include_pad=True")
-        out = out * (kernel[0] * kernel[1] / divisor_override)
-    return out
+    return override_divisor("avg_pool2d", out, kernel, divisor_override, ceil_mode,
+                            count_include_pad)
 
 
 def adaptive_avg_pool2d(input: Tensor, output_size) -> Tensor:

@@ -72,15 +72,14 @@ def axis_pads(padding, axis: int, size: int, k: int, s: int, d: int) -> tuple:
 
 
 def axis_out(size: int, k: int, s: int, d: int, pads: tuple, ceil_mode: bool = False) -> int:
-    """Number of windows along one axis (PyTorch's rule, ceil_mode included); -1 if the
-    dilated kernel does not fit in the padded input."""
+    """Number of windows along one axis (PyTorch's rule, ceil_mode included); -1 if there
+    is none: the dilated kernel does not fit in the padded input (in ceil_mode, one window
+    may hang past the end, as long as it starts inside the input or its leading padding)."""
     span = size + pads[0] + pads[1] - d * (k - 1) - 1
-    if span < 0:
-        return -1
-    out = (-(-span // s) if ceil_mode else span // s) + 1
+    out = (span + (s - 1 if ceil_mode else 0)) // s + 1
     if ceil_mode and (out - 1) * s >= size + pads[0]:
-        out -= 1  # the last window must start inside the input or its leading padding
-    return out
+        out -= 1
+    return out if out >= 1 else -1
 
 
 def window_out(op, hw: tuple, khw: tuple, ceil_mode: bool = False) -> tuple:

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..core.op import Op, apply, as_tensor
 from ..core.tensor import Tensor
-from .conv import SAME, like, pair, padding_attr, rank4, window_out
+from .conv import SAME, axis_pads, like, pair, padding_attr, rank4, window_out
 from .math import check_floating
 from .linalg import matmul
 
@@ -45,7 +45,27 @@ class MaxPool2d(_Pool):
 
     def infer(self, x):
         check_floating(x)
-        return self._out_shape(x.shape), x.dtype
+        shape = self._out_shape(x.shape)
+        if self.dilation != (1, 1) and self.padding != ((0, 0), (0, 0)):
+            self._check_windows(x.shape, shape)
+        return shape, x.dtype
+
+    def _check_windows(self, x_shape, out_shape) -> None:
+        """A dilated window may step over a small input and read only padding: its maximum
+        is undefined (PyTorch returns -inf or, in ceil_mode, reads memory it never wrote)."""
+        for axis in (0, 1):
+            size, out = x_shape[2 + axis], out_shape[2 + axis]
+            if size is None or out is None:
+                continue
+            k, s, d = self.kernel[axis], self.stride[axis], self.dilation[axis]
+            before = axis_pads(self.padding, axis, size, k, s, d)[0]
+            for o in range(out):
+                start = o * s - before
+                if not any(0 <= start + i * d < size for i in range(k)):
+                    raise ValueError(
+                        f"window {o} along {('rows', 'columns')[axis]} covers only padding: "
+                        f"kernel {self.kernel} with dilation {self.dilation}, padding "
+                        f"{self.padding}, input {x_shape}")
 
     def vjp(self, g, out, x):
         return (apply(like(self, MaxPool2dGrad), g, x),)

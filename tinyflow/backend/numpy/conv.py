@@ -40,6 +40,9 @@ from .registry import kernel
 # of them share it. bench/conv_gemm.py-style sweep at one thread (2026-12-05, loaded
 # machine, CPU time): the three kernels of the 32->64 layers took 3.5 % (5x5) and 9 % (3x3)
 # less than with 2 MB (4 MB: slower still); the one-channel layers did not change.
+# A block is at least as large as the weight (or weight gradient), which OpenBLAS packs again
+# for every product: 256 -> 256 3x3 at 2x2 (a 2.4 MB weight), batch 64, forward 3.9 ms with
+# 1 MB blocks, 3.1 with one block (one thread, CPU time).
 BLOCK_BYTES = 1 << 20
 
 
@@ -176,7 +179,8 @@ def _conv2d(op, x, w, b):
     def piece(start, stop):
         nhwc_padded(x, pads, xp, start, stop)
         for (n0, n1, a0, a1), cols in _column_blocks(xp, (kh, kw), (ho, wo), op.stride,
-                                                     op.dilation, groups, start, stop):
+                                                     op.dilation, groups, start, stop,
+                                                     wt.nbytes):
             if x.shape[1] == 1:     # tap-major columns [1, Kg, pixels] (one channel: one
                 # group): per image [O, Kg] @ [Kg, rows], straight into out's rows a0:a1,
                 # 2x faster than one product and a copy (an output 32 times the input)
@@ -298,7 +302,7 @@ def conv2d_grad_input(op, g, w, ref):
             _one_channel_col2im(op, g, w, dxp, start, stop)
         else:
             row_bytes = out_hw[1] * groups * wk.shape[2] * g.itemsize
-            for block in _blocks(start, stop, out_hw[0], row_bytes):
+            for block in _blocks(start, stop, out_hw[0], row_bytes, wk.nbytes):
                 rows = _grad_rows(g, block, groups)
                 dcols = _buffer("product", (groups, rows.shape[1], wk.shape[2]), g.dtype)
                 np.matmul(rows, wk, out=dcols)  # [G, pixels, Kg]

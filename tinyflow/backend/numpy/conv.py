@@ -11,16 +11,19 @@ Each kernel cuts the batch among the threads (`parallel.split`): a thread pads, 
 multiplies its own images with one BLAS thread, in its own scratch buffers, so the copies
 run on every core and no GEMM pays OpenBLAS's hand-off (each block's GEMM is small).
 
-- The weight gradient reuses that layout: [Kg, pixels] @ [pixels, Og], summed over blocks;
-  g's rows of a block are copied [G, Og, pixels] (runs of Wo, as g is NCHW) and read
-  transposed by BLAS. With a bias (`Conv2dGradWeightBias`) the bias gradient is summed from
-  those rows while they are in cache. The forward's columns are not kept for it: they are
-  kH * kW times the input (40 MB on the 32->64 5x5 layer at batch 64), and products reading
-  them back from memory ran ~2 ms slower than rebuilding them (~1 ms) from the cached input.
+- The weight gradient reuses that layout: [Og, pixels] @ [pixels, Kg], summed over blocks;
+  g's rows of a block are copied [G, Og, pixels] (runs of Wo, as g is NCHW). With a bias
+  (`Conv2dGradWeightBias`) the bias gradient is summed from those rows while they are in
+  cache. The forward's columns are not kept for it: they are kH * kW times the input (40 MB
+  on the 32->64 5x5 layer at batch 64), and products reading them back from memory ran
+  ~2 ms slower than rebuilding them (~1 ms) from the cached input.
 - The input gradient is the same layout backwards: per block, the columns g @ w
   [pixels, Og] @ [Og, Kg] are added back into a padded NHWC buffer (col2im) by a Numba loop.
   (At stride 1 it could also be a convolution of g with the flipped weight, but that copies
   O / C times more columns and measured slower on the W3 layers.)
+- Taps whose windows read only zero padding at every output are cut from the kernel first
+  (`_live_taps`), in all three kernels: a 3x3 layer at a 1x1 output is one product with its
+  centre tap, as a ResNet's last layers on 28x28 images are.
 - One input channel (a first layer) takes tap-major columns, and each image's product
   [O, taps] @ [taps, pixels] is written straight into the NCHW output.
 - 5x5 kernels at stride 1 with several input channels take Winograd F(2x2, 5x5) instead,

@@ -114,6 +114,40 @@ def test_conv2d_column_blocks_match_torch(monkeypatch, block_bytes, cin):
            lambda a, c, d: F.conv2d(a, c, d, padding=1), [x, w, b])
 
 
+# Taps whose windows read only zero padding at every output are cut from the kernel
+# (`_live_taps`): (input HxW, kernel, attrs, the taps kept per axis).
+DEAD_TAP_CASES = [
+    ((1, 1), (3, 3), dict(padding=1), (1, 1)),                     # the centre tap only
+    ((2, 2), (3, 3), dict(stride=2, padding=1), (2, 2)),           # the first row and column
+    ((2, 3), (3, 3), dict(stride=2, padding=1, groups=2), (2, 3)),
+    ((1, 4), (3, 3), dict(padding=(2, 1), dilation=2), (1, 3)),    # rows: all but one
+    ((2, 3), (5, 3), dict(padding=(3, 1), stride=(5, 1)), (2, 3)),
+    ((2, 1), (2, 1), dict(padding=1, stride=(2, 1), dilation=(2, 1)), (2, 1)),  # a cut
+    # there would need negative padding
+    ((1, 2), (1, 3), dict(padding=(4, 1), stride=5), (1, 2)),      # only padding: kept
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("hw, khw, attrs, kept", DEAD_TAP_CASES, ids=lambda a: str(a))
+def test_conv2d_taps_in_padding_match_torch(hw, khw, attrs, kept, dtype):
+    """Values and all three gradients (bias too) with the taps in padding cut, which they
+    are (the gradient of a cut tap is zero)."""
+    F = pytest.importorskip("torch.nn.functional")
+    import tinyflow as torch_like
+    from tinyflow.backend.numpy import conv as conv_kernels
+    op = tf.ops.conv.Conv2d(**tf.ops.conv.conv_attrs(**attrs))
+    cut = conv_kernels._live_taps(op, hw, khw)[2]
+    assert tuple(c.stop - c.start for c in cut) == kept
+    rng = _seeded("dead taps", hw, khw, attrs)
+    groups = attrs.get("groups", 1)
+    x, b = _rand(rng, 3, 4, *hw).astype(dtype), _rand(rng, 6).astype(dtype)
+    w = _rand(rng, 6, 4 // groups, *khw).astype(dtype)
+    _check(lambda a, c, d: torch_like.nn.functional.conv2d(a, c, d, **attrs),
+           lambda a, c, d: F.conv2d(a, c, d, **attrs), [x, w, b])
+    _check(lambda a, c: conv2d(a, c, **attrs), lambda a, c: F.conv2d(a, c, **attrs), [x, w])
+
+
 BIAS_CASES = [dict(), dict(stride=2, padding=1), dict(stride=(1, 2), padding=(2, 1), dilation=2),
               dict(groups=3, padding="same"), dict(groups=6, dilation=(1, 2)),
               dict(stride=2, groups=2, padding=(0, 1))]

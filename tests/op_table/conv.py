@@ -85,7 +85,9 @@ CASES += [
             S(A(2, 4, 5, 5, layout="T"), A(8, 1, 3, 3), groups=4, padding="same"),
             S(A(2, 3, 5, 6, layout="step"), A(4, 3, 2, 2), stride=(1, 2),
               padding=((1, 0), (0, 2))),
-            S(A(2, 4, 6, 5), A(4, 4, 3, 2, layout="T"), padding="same", dilation=2)),
+            S(A(2, 4, 6, 5), A(4, 4, 3, 2, layout="T"), padding="same", dilation=2),
+            S(A(2, 4, 1, 1), A(6, 4, 3, 3), padding=1),     # taps in padding: the centre's
+            S(A(2, 4, 2, 3), A(4, 2, 3, 3), stride=2, padding=1, groups=2)),
            atol=1e-5,  # float32 sums of up to 36 products of values in [-2, 2]
            errors=(conv_error((2, 4, 6, 6), (6, 3, 3, 3), tf.ShapeError,
                               r"input \(2, 4, 6, 6\) has 4 channels but weight "
@@ -171,7 +173,8 @@ CASES += [
             S(A(3, 4, 3, 3, layout="step"), A(4, 1, 3, 3), Ref(3, 4, 5, 5), groups=4,
               stride=2, padding=1),
             S(A(2, 2, 6, 3), A(2, 3, 2, 2), Ref(2, 3, 6, 5), dilation=2, padding=(1, 0)),
-            S(A(2, 3, 2, 2), A(3, 2, 3, 2), Ref(2, 2, 6, 5), stride=2)),
+            S(A(2, 3, 2, 2), A(3, 2, 3, 2), Ref(2, 2, 6, 5), stride=2),
+            S(A(2, 4, 1, 1), A(4, 3, 3, 3), Ref(2, 3, 1, 1), padding=1)),
            atol=1e-5),
 ]
 
@@ -203,7 +206,8 @@ CASES += [
             S(A(3, 4, 5, 5), A(3, 4, 3, 3, layout="step"), Ref(4, 1, 3, 3), groups=4,
               stride=2, padding=1),
             S(A(2, 3, 6, 5), A(2, 2, 6, 3), Ref(2, 3, 2, 2), dilation=2, padding=(1, 0)),
-            S(A(2, 2, 6, 5), A(2, 3, 2, 2), Ref(3, 2, 3, 2), stride=2)),
+            S(A(2, 2, 6, 5), A(2, 3, 2, 2), Ref(3, 2, 3, 2), stride=2),
+            S(A(2, 3, 2, 2), A(2, 4, 1, 1), Ref(4, 3, 3, 3), stride=2, padding=1)),
            atol=1e-5),
 ]
 

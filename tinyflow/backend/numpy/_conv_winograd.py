@@ -105,10 +105,14 @@ def _weight_matrix(r: int, dtype) -> np.ndarray:
 def _transformed_weight(w, order) -> np.ndarray:
     """G w G^T of every (o, c) of w [O, C, r, r], as [S * S, C, O] (order "co") or
     [S * S, O, C] ("oc"): one GEMM [S * S, r * r] @ [r * r, O * C] (NumPy's broadcast
-    G @ w @ G^T ran 2048 3x3 products, ~0.3 ms a call on the CNN's layer)."""
+    G @ w @ G^T ran 2048 3x3 products, ~0.3 ms a call on the CNN's layer). For "co" w is
+    transposed before the product, not after: a copy 4x smaller (128 -> 128: 0.73 against
+    0.48 ms a call, one thread)."""
     o, c, r, _ = w.shape
-    u = (_weight_matrix(r, w.dtype) @ w.reshape(o * c, r * r).T).reshape(-1, o, c)
-    return np.ascontiguousarray(u.transpose(0, 2, 1) if order == "co" else u)
+    if order == "co":
+        w = w.transpose(1, 0, 2, 3)
+    taps = w.reshape(o * c, r * r)
+    return (_weight_matrix(r, w.dtype) @ taps.T).reshape((-1,) + w.shape[:2])
 
 
 def _tiles(out_hw, m) -> tuple:

@@ -11,16 +11,19 @@ Each kernel cuts the batch among the threads (`parallel.split`): a thread pads, 
 multiplies its own images with one BLAS thread, in its own scratch buffers, so the copies
 run on every core and no GEMM pays OpenBLAS's hand-off (each block's GEMM is small).
 
-- The weight gradient reuses that layout: [Kg, pixels] @ [pixels, Og], summed over blocks;
-  g's rows of a block are copied [G, Og, pixels] (runs of Wo, as g is NCHW) and read
-  transposed by BLAS. With a bias (`Conv2dGradWeightBias`) the bias gradient is summed from
-  those rows while they are in cache. The forward's columns are not kept for it: they are
-  kH * kW times the input (40 MB on the 32->64 5x5 layer at batch 64), and products reading
-  them back from memory ran ~2 ms slower than rebuilding them (~1 ms) from the cached input.
+- The weight gradient reuses that layout: [Og, pixels] @ [pixels, Kg], summed over blocks;
+  g's rows of a block are copied [G, Og, pixels] (runs of Wo, as g is NCHW). With a bias
+  (`Conv2dGradWeightBias`) the bias gradient is summed from those rows while they are in
+  cache. The forward's columns are not kept for it: they are kH * kW times the input (40 MB
+  on the 32->64 5x5 layer at batch 64), and products reading them back from memory ran
+  ~2 ms slower than rebuilding them (~1 ms) from the cached input.
 - The input gradient is the same layout backwards: per block, the columns g @ w
   [pixels, Og] @ [Og, Kg] are added back into a padded NHWC buffer (col2im) by a Numba loop.
   (At stride 1 it could also be a convolution of g with the flipped weight, but that copies
   O / C times more columns and measured slower on the W3 layers.)
+- Taps whose windows read only zero padding at every output are cut from the kernel first
+  (`_live_taps`), in all three kernels: a 3x3 layer at a 1x1 output is one product with its
+  centre tap, as a ResNet's last layers on 28x28 images are.
 - One input channel (a first layer) takes tap-major columns, and each image's product
   [O, taps] @ [taps, pixels] is written straight into the NCHW output.
 - 5x5 kernels at stride 1 with several input channels take Winograd F(2x2, 5x5) instead,
@@ -40,6 +43,9 @@ from .registry import kernel
 # of them share it. bench/conv_gemm.py-style sweep at one thread (2026-12-05, loaded
 # machine, CPU time): the three kernels of the 32->64 layers took 3.5 % (5x5) and 9 % (3x3)
 # less than with 2 MB (4 MB: slower still); the one-channel layers did not change.
+# A block is at least as large as the weight (or weight gradient), which OpenBLAS packs again
+# for every product: 256 -> 256 3x3 at 2x2 (a 2.4 MB weight), batch 64, forward 3.9 ms with
+# 1 MB blocks, 3.1 with one block (one thread, CPU time).
 BLOCK_BYTES = 1 << 20
 
 
@@ -53,23 +59,46 @@ def _geometry(op, hw, khw) -> tuple:
     return tuple(pads), tuple(out)
 
 
-def _blocks(start: int, stop: int, ho: int, row_bytes: int):
-    """(n0, n1, a0, a1): images n0:n1 of start:stop while whole images fit in BLOCK_BYTES of
-    columns, else output rows a0:a1 of one image at a time."""
-    if ho * row_bytes <= BLOCK_BYTES:
-        step = BLOCK_BYTES // (ho * row_bytes)
+def _live_taps(op, hw, khw) -> tuple:
+    """(pads, (Ho, Wo), (rows, cols)): `_geometry` with the kernel cut to the taps whose windows
+    reach the input at some output, rows and cols slicing its axes. A tap that reads only zero
+    padding adds nothing to the output and gets a zero weight gradient: a 3x3 layer at a 1x1
+    output (padding 1) is its centre tap, one product instead of nine. Padding shrinks by the
+    taps cut before; a cut that would need negative padding (dilation) is not made."""
+    pads, out = _geometry(op, hw, khw)
+    cut, live_pads = [], []
+    for axis in (0, 1):
+        (before, after), n, size, k = pads[axis], out[axis], hw[axis], khw[axis]
+        s, d = op.stride[axis], op.dilation[axis]
+        lo = 0   # taps before lo read only leading padding, at every output
+        while lo < min(k - 1, before // d) and lo * d - before + (n - 1) * s < 0:
+            lo += 1
+        hi = k   # taps from hi on read only trailing padding
+        while hi - 1 > lo and (hi - 1) * d - before >= size:
+            hi -= 1
+        cut.append(slice(lo, hi))
+        live_pads.append((before - lo * d, max(0, after - (k - hi) * d)))
+    return tuple(live_pads), out, tuple(cut)
+
+
+def _blocks(start: int, stop: int, ho: int, row_bytes: int, block_bytes: int = 0):
+    """(n0, n1, a0, a1): images n0:n1 of start:stop while whole images fit in block_bytes
+    (BLOCK_BYTES if more) of columns, else output rows a0:a1 of one image at a time."""
+    block_bytes = max(block_bytes, BLOCK_BYTES)
+    if ho * row_bytes <= block_bytes:
+        step = block_bytes // (ho * row_bytes)
         for n0 in range(start, stop, step):
             yield n0, min(stop, n0 + step), 0, ho
         return
-    step = max(1, BLOCK_BYTES // row_bytes)
+    step = max(1, block_bytes // row_bytes)
     for n0 in range(start, stop):
         for a0 in range(0, ho, step):
             yield n0, n0 + 1, a0, min(ho, a0 + step)
 
 
-def _column_blocks(xp, khw, out, stride, dilation, groups, start, stop):
-    """(block, columns) of images start:stop of padded NHWC xp, block by block, in one
-    reused scratch buffer: [pixels, G, kH * kW * Cg] (pixel-major: a window's kW * C values
+def _column_blocks(xp, khw, out, stride, dilation, groups, start, stop, block_bytes=0):
+    """(block, columns) of images start:stop of padded NHWC xp, block by block (`_blocks`), in
+    one reused scratch buffer: [pixels, G, kH * kW * Cg] (pixel-major: a window's kW * C values
     are one contiguous run). With a single channel that run is only kW long, and tap-major
     columns [G, kH * kW * Cg, pixels], runs of Wo pixels, copy faster. Each block's source is
     a slice of one strided view of all windows (made once: as_strided costs 15 us a call)."""
@@ -83,7 +112,8 @@ def _column_blocks(xp, khw, out, stride, dilation, groups, start, stop):
         windows = as_strided(xp, taps + pixels, tap_strides + pixel_strides, writeable=False)
     else:
         windows = as_strided(xp, pixels + taps, pixel_strides + tap_strides, writeable=False)
-    for n0, n1, a0, a1 in _blocks(start, stop, ho, wo * kh * kw * c * xp.itemsize):
+    row_bytes = wo * kh * kw * c * xp.itemsize
+    for n0, n1, a0, a1 in _blocks(start, stop, ho, row_bytes, block_bytes):
         if c == 1:
             cols = _buffer("columns", taps + (n1 - n0, a1 - a0, wo), xp.dtype)
             cols[...] = windows[..., n0:n1, a0:a1, :]
@@ -138,13 +168,13 @@ def conv2d_bias(op, x, w, b):
 def _conv2d(op, x, w, b):
     """conv2d of x and w, plus b [O] (or None) added as each block's output is written."""
     n = x.shape[0]
+    pads, (ho, wo), (rows, cols) = _live_taps(op, x.shape[2:], w.shape[2:])
+    w = w[:, :, rows, cols]
     o, cg, kh, kw = w.shape
     groups, og = op.groups, o // op.groups
-    pads, (ho, wo) = _geometry(op, x.shape[2:], (kh, kw))
     if _conv_winograd.applies(op, (kh, kw), x.shape[1], o, x.dtype, n, (ho, wo)):
         return _conv_winograd.conv2d(x, w, b, pads)
     wt = _tap_major(w, groups)
-    wk = np.ascontiguousarray(wt.transpose(0, 2, 1))      # [G, Kg, Og]
     out = np.empty((n, groups, og, ho, wo), x.dtype)
     bias = None if b is None else b.reshape(groups, 1, og)
     xp = padded_buffer(x, pads)
@@ -152,7 +182,8 @@ def _conv2d(op, x, w, b):
     def piece(start, stop):
         nhwc_padded(x, pads, xp, start, stop)
         for (n0, n1, a0, a1), cols in _column_blocks(xp, (kh, kw), (ho, wo), op.stride,
-                                                     op.dilation, groups, start, stop):
+                                                     op.dilation, groups, start, stop,
+                                                     wt.nbytes):
             if x.shape[1] == 1:     # tap-major columns [1, Kg, pixels] (one channel: one
                 # group): per image [O, Kg] @ [Kg, rows], straight into out's rows a0:a1,
                 # 2x faster than one product and a copy (an output 32 times the input)
@@ -163,7 +194,10 @@ def _conv2d(op, x, w, b):
                     rows += b[:, None]
                 continue
             res = _buffer("product", (groups, cols.shape[0], og), x.dtype)
-            np.matmul(cols.transpose(1, 0, 2), wk, out=res)   # pixel-major: [G, pixels, Og]
+            # pixel-major [G, pixels, Og]; BLAS reads wt transposed (a second, [G, Kg, Og]
+            # copy of the weight cost more than it saved: 7.4 against 5.0 ms on 512 -> 512
+            # 3x3 at 64 pixels, 2.5 against 2.2 ms on 64 -> 64 at 3136)
+            np.matmul(cols.transpose(1, 0, 2), wt.transpose(0, 2, 1), out=res)
             if bias is not None:   # into the block while in cache: contiguous rows of Og
                 # (adding during the transposed copy ran 2x slower than the copy itself)
                 res += bias
@@ -198,10 +232,19 @@ def _ones(size: int, dtype) -> np.ndarray:
 def _grad_weight(op, x, g, gw, gb) -> None:
     """The weight gradient into gw (shaped like the weight) and, if gb is given, the bias
     gradient (g summed over all axes but the channels) into gb [O], from g's blocks while
-    they are in cache."""
+    they are in cache. Taps that read only padding get zeros.
+
+    Each group's product is [Og, pixels] @ [pixels, Kg], g's rows as copied: [Og, Kg] is a
+    tap-major weight, whose relayout to [O, Cg, kH, kW] moves runs of Cg (the [Kg, Og]
+    product's moved single values: 256 -> 256 3x3 at 256 pixels 5.1 against 2.4 ms, 512 ->
+    512 at 64 pixels 24 against 8). A block's columns are at least as large as that product
+    (a deep layer at a small image: one block, not many short products each summed)."""
+    pads, out_hw, (live_rows, live_cols) = _live_taps(op, x.shape[2:], gw.shape[2:])
+    if gw[:, :, live_rows, live_cols].shape != gw.shape:
+        gw[...] = 0
+        gw = gw[:, :, live_rows, live_cols]
     o, cg, kh, kw = gw.shape
     groups = op.groups
-    pads, out_hw = _geometry(op, x.shape[2:], (kh, kw))
     if _conv_winograd.applies(op, (kh, kw), x.shape[1], o, x.dtype, x.shape[0], out_hw):
         _conv_winograd.grad_weight(x, g, gw, gb, pads)
         return
@@ -209,31 +252,34 @@ def _grad_weight(op, x, g, gw, gb) -> None:
     parts = {}
 
     def piece(start, stop):
-        sums = np.zeros((groups, kh * kw * cg, o // groups), x.dtype)
+        sums = np.zeros((groups, o // groups, kh * kw * cg), x.dtype)
         bias = None if gb is None else np.zeros(o, x.dtype)
         nhwc_padded(x, pads, xp, start, stop)
         blocks = _column_blocks(xp, (kh, kw), out_hw, op.stride, op.dilation, groups,
-                                start, stop)
+                                start, stop, sums.nbytes)
         if x.shape[1] == 1:     # tap-major columns: one product per image with g as it is
             for (n0, n1, a0, a1), cols in blocks:
                 per_image = cols.reshape(kh * kw, n1 - n0, -1).transpose(1, 2, 0)
                 part = g[n0:n1, :, a0:a1].reshape(n1 - n0, o, -1)
-                sums[0] += np.matmul(part, per_image).sum(axis=0).T
+                sums[0] += np.matmul(part, per_image).sum(axis=0)
                 if bias is not None:    # a product with ones: BLAS sums faster than a reduce
                     bias += np.matmul(part, _ones(part.shape[2], x.dtype)).sum(axis=0)
         else:
             product = _buffer("product", sums.shape, sums.dtype)
-            for block, cols in blocks:
-                rows = _grad_rows(g, block, groups)
-                sums += np.matmul(cols.transpose(1, 2, 0), rows, out=product)
-                if bias is not None:     # rows: a view of contiguous [G, Og, pixels]
-                    flat = rows.transpose(0, 2, 1).reshape(o, -1)
+            for k, (block, cols) in enumerate(blocks):
+                rows = _grad_rows(g, block, groups).transpose(0, 2, 1)  # [G, Og, pixels]
+                if k == 0:
+                    np.matmul(rows, cols.transpose(1, 0, 2), out=sums)
+                else:
+                    sums += np.matmul(rows, cols.transpose(1, 0, 2), out=product)
+                if bias is not None:
+                    flat = rows.reshape(o, -1)
                     bias += np.matmul(flat, _ones(flat.shape[1], x.dtype))
         parts[start] = sums, bias
     _split_images(piece, x.shape[0], g.size * kh * kw * cg)
     sums = sum(s for s, _ in parts.values())
-    gw.reshape(groups, o // groups, cg, kh, kw)[...] = sums.reshape(
-        groups, kh, kw, cg, o // groups).transpose(0, 4, 3, 1, 2)
+    gw.reshape(groups, o // groups, cg, kh, kw)[...] = sums.reshape(  # (a view: splits O)
+        groups, o // groups, kh, kw, cg).transpose(0, 1, 4, 2, 3)
     if gb is not None:
         gb[...] = sum(b for _, b in parts.values())
 
@@ -242,9 +288,10 @@ def _grad_weight(op, x, g, gw, gb) -> None:
 def conv2d_grad_input(op, g, w, ref):
     g, w = _common(g, w)
     n, c, h, wd = ref.shape
+    pads, out_hw, (rows, cols) = _live_taps(op, (h, wd), w.shape[2:])
+    w = w[:, :, rows, cols]     # the other taps write only into padding
     o, cg, kh, kw = w.shape
     groups = op.groups
-    pads, out_hw = _geometry(op, (h, wd), (kh, kw))
     if _conv_winograd.applies(op, (kh, kw), c, o, g.dtype, n, out_hw):
         return _conv_winograd.grad_input(g, w, ref.shape, pads)
     (top, bottom), (left, right) = pads
@@ -258,7 +305,7 @@ def conv2d_grad_input(op, g, w, ref):
             _one_channel_col2im(op, g, w, dxp, start, stop)
         else:
             row_bytes = out_hw[1] * groups * wk.shape[2] * g.itemsize
-            for block in _blocks(start, stop, out_hw[0], row_bytes):
+            for block in _blocks(start, stop, out_hw[0], row_bytes, wk.nbytes):
                 rows = _grad_rows(g, block, groups)
                 dcols = _buffer("product", (groups, rows.shape[1], wk.shape[2]), g.dtype)
                 np.matmul(rows, wk, out=dcols)  # [G, pixels, Kg]

@@ -28,7 +28,7 @@ from typing import Optional
 
 import numpy as np
 
-from ...ops import rnn
+from ...ops import rnn, rnn_cell
 from . import blas, parallel
 from .registry import kernel
 
@@ -286,3 +286,29 @@ def _lstm_grad_numpy(g, out, w_t, grads, dh, dc):
         dc *= f                                     # into c at slot t
         if t:
             np.matmul(w_t, grads[:, t], out=dh)
+
+
+def _rows_of(a: np.ndarray) -> np.ndarray:
+    """a [..., k] as C-contiguous rows [N, k] (a view when it already is)."""
+    return np.ascontiguousarray(a).reshape(-1, a.shape[-1])
+
+
+@kernel(rnn_cell.LstmCell, widen=0)
+def lstm_cell(op, xw, hw, c):
+    """One Numba pass: gates, c', h' and tanh(c') (see `_fast_math_loops.lstm_cell`)."""
+    out = np.empty((rnn_cell.LSTM_PLANES,) + c.shape, c.dtype)
+    if c.size:
+        _loops().lstm_cell(_rows_of(xw), _rows_of(hw), _rows_of(c),
+                           out.reshape(rnn_cell.LSTM_PLANES, -1, c.shape[-1]))
+    return out
+
+
+@kernel(rnn_cell.LstmCellGrad, widen=0)
+def lstm_cell_grad(op, dh, dc, out, xw, hw, c):
+    H = c.shape[-1]
+    grads = np.empty(c.shape[:-1] + (5 * H,), c.dtype)
+    if c.size:
+        _loops().lstm_cell_grad(_rows_of(dh), _rows_of(dc),
+                                np.ascontiguousarray(out).reshape(rnn_cell.LSTM_PLANES, -1, H),
+                                _rows_of(c), grads.reshape(-1, 5 * H), c.dtype.type(1))
+    return grads

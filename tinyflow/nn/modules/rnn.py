@@ -33,11 +33,10 @@ def zero_state(mode: str, xw, hidden: int):
 
 
 def lstm_step(xw, state, w_hh, b_hh):
-    """Gates i, f, g, o (PyTorch's order): c' = f c + i g, h' = o tanh(c')."""
+    """Gates i, f, g, o (PyTorch's order): c' = f c + i g, h' = o tanh(c'), as one
+    `lstm_cell` op after the two products (ops/rnn_cell.py)."""
     h, c = state
-    i, f, g, o = ops.split(xw + F.linear(h, w_hh, b_hh), 4, -1)
-    c_new = ops.sigmoid(f) * c + ops.sigmoid(i) * ops.tanh(g)
-    return ops.sigmoid(o) * ops.tanh(c_new), c_new
+    return ops.lstm_cell(xw, F.linear(h, w_hh, b_hh), c)
 
 
 def gru_step(xw, h, w_hh, b_hh):

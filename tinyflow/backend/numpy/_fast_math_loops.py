@@ -100,15 +100,17 @@ def _tanh(u):
 # (ln 2 in two parts, Cody and Waite), e^r - 1 = q by its Taylor polynomial (degree 13:
 # under 2e-16 relative) and 2^-k as two exponent fields (so results down to the smallest
 # subnormal are right). Measured against NumPy: within 2.3e-16 relative (exp), 4.5e-16
-# (sigmoid, tanh). Compiled without fast-math's no-NaN and reassociation flags: those would
-# drop the NaN tests and merge the two parts of ln 2.
+# (sigmoid, tanh). Compiled without fast-math's no-NaN and reassociation flags (those would
+# merge the two parts of ln 2), and branch-free: a NaN passes through Numba's min and max
+# as their first argument, signs are copied, and k becomes an integer by the 1.5 * 2^52
+# trick rather than a conversion (undefined for NaN). The cells' loops inline these.
 
 EXACT = {"nsz", "contract"}
 exact = numba.njit(inline="always", fastmath=EXACT)
 LOG2E = 1.4426950408889634
 LN2_HI, LN2_LO = 6.93147180369123816490e-01, 1.90821492927058770002e-10
-E2, E3, E4, E5, E6, E7, E8, E9, E10, E11, E12, E13 = (1 / math.factorial(k)
-                                                      for k in range(2, 14))
+ROUND = 6755399441055744.0          # 1.5 * 2^52: x + ROUND has round(x) in its low bits
+E3, E4, E5, E6, E7, E8, E9, E10, E11, E12, E13 = (1 / math.factorial(k) for k in range(3, 14))
 
 
 @intrinsic
@@ -122,59 +124,74 @@ def float_bits(typingctx, n):
     return types.float64(types.int64), codegen
 
 
+@intrinsic
+def int_bits(typingctx, x):
+    """The int64 whose bits are the float64 x."""
+    if x != types.float64:
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.IntType(64))
+    return types.int64(types.float64), codegen
+
+
 @exact
 def exp_neg_parts(y):
-    """(s, q) with e^-y = s (1 + q), s a power of two and |q| < 0.42, for y >= 0 (or NaN)."""
-    y = min(y, 746.0) if y == y else y
-    k = math.floor(y * LOG2E + 0.5)
-    r = (k * LN2_HI - y) + k * LN2_LO
+    """(s, q) with e^-y = s (1 + q), s a power of two and |q| < 0.42, for y >= 0 (or NaN:
+    then q is NaN)."""
+    shifted = min(y, 746.0) * LOG2E + ROUND
+    k = shifted - ROUND
+    r = (k * LN2_HI - min(y, 746.0)) + k * LN2_LO
     q = r * (1.0 + r * (0.5 + r * (E3 + r * (E4 + r * (E5 + r * (E6 + r * (E7 + r * (
         E8 + r * (E9 + r * (E10 + r * (E11 + r * (E12 + r * E13))))))))))))
-    n = np.int64(k) if y == y else np.int64(0)
+    n = int_bits(shifted) - int_bits(ROUND)
     half = n >> 1
     return float_bits((1023 - half) << 52) * float_bits((1023 - (n - half)) << 52), q
 
 
 @exact
 def sigmoid64_exact(u):
+    """1 / (1 + e) for u >= 0, else e / (1 + e), with e = e^-|u| (no overflow)."""
     s, q = exp_neg_parts(abs(u))
     e = s + s * q
-    return 1.0 / (1.0 + e) if u >= 0 else e / (1.0 + e)
+    return max(e, 0.5 + math.copysign(0.5, u)) / (1.0 + e)
 
 
 @exact
 def tanh64_exact(u):
-    """-expm1(-2|u|) / (2 + expm1(-2|u|)) with the sign of u: expm1 = s q + (s - 1), no
-    cancellation near 0."""
-    s, q = exp_neg_parts(min(2.0 * abs(u), 40.0) if u == u else u)
+    """-m / (2 + m) with m = expm1(-2|u|) = s q + (s - 1) (no cancellation near 0), and
+    the sign of u."""
+    s, q = exp_neg_parts(min(2.0 * abs(u), 40.0))
     m = s * q + (s - 1.0)
-    return math.copysign(-m / (2.0 + m), u)
+    return math.copysign(m / (-2.0 - m), u)
 
 
 @exact
 def sigmoid32_exact(u):
-    return sigmoid32(u) if u == u else u
+    e = exp_neg32(abs(u))
+    return max(e, f32(0.5) + math.copysign(f32(0.5), u)) / (f32(1) + e)
 
 
 @exact
 def tanh32_exact(u):
-    return tanh32(u) if u == u else u
+    e = exp_neg32(f32(2) * abs(u))
+    return math.copysign((f32(1) - e) / (f32(1) + e), u)
 
 
 def gate_sigmoid(u):
-    """sigmoid32 (NaN kept) for a float32 argument, else sigmoid64_exact."""
+    """sigmoid32_exact for a float32 argument, else sigmoid64_exact."""
 
 
 def gate_tanh(u):
-    """tanh32 (NaN kept) for a float32 argument, else tanh64_exact."""
+    """tanh32_exact for a float32 argument, else tanh64_exact."""
 
 
-@overload(gate_sigmoid, jit_options={"fastmath": EXACT})
+@overload(gate_sigmoid, inline="always", jit_options={"fastmath": EXACT})
 def _gate_sigmoid(u):
     return sigmoid32_exact.py_func if u == types.float32 else sigmoid64_exact.py_func
 
 
-@overload(gate_tanh, jit_options={"fastmath": EXACT})
+@overload(gate_tanh, inline="always", jit_options={"fastmath": EXACT})
 def _gate_tanh(u):
     return tanh32_exact.py_func if u == types.float32 else tanh64_exact.py_func
 

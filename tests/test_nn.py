@@ -185,6 +185,7 @@ MODULES = [
     M("gru", mod("GRU", 4, 5, 2, bidirectional=True, batch_first=True), X(2, 6, 4)),
     M("gru_h0", mod("GRU", 3, 4), X(5, 2, 3), X(1, 2, 4)),
     M("gru_cell", mod("GRUCell", 3, 4), X(2, 3), X(2, 4)),
+    M("gru_cell_unbatched", mod("GRUCell", 3, 4), X(3), X(4)),
     M("rnn_relu", mod("RNN", 3, 4, 2, nonlinearity="relu"), X(5, 2, 3)),
     M("rnn_cell", mod("RNNCell", 3, 4), X(2, 3)),
     # ---- attention -------------------------------------------------------------------------------

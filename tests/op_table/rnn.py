@@ -161,3 +161,43 @@ CASES += [
             S(A(2), A(2, layout="step"), A(8, layout="step"), A(8, diff=False), A(2))),
            dynamic=False, atol=1e-5),  # as lstm_cell
 ]
+
+
+def np_gru_cell(xw, hw, h):
+    """Planes h', r, z, n of one GRU step, in float64."""
+    x_r, x_z, x_n = np.split(xw.astype(np.float64), 3, axis=-1)
+    h_r, h_z, h_n = np.split(hw.astype(np.float64), 3, axis=-1)
+    r, z = _np_sigmoid(x_r + h_r), _np_sigmoid(x_z + h_z)
+    n = np.tanh(x_n + r * h_n)
+    return np.stack([(1 - z) * n + z * h, r, z, n]).astype(xw.dtype)
+
+
+def np_gru_cell_grad(dh, xw, hw, h):
+    _, r, z, n = np_gru_cell(xw.astype(np.float64), hw, h)
+    h_n = np.split(hw.astype(np.float64), 3, axis=-1)[2]
+    d_n = dh * (1 - z) * (1 - n * n)
+    d_r = d_n * h_n * r * (1 - r)
+    d_z = dh * (h - n) * z * (1 - z)
+    return np.concatenate([d_r, d_z, d_n, d_r, d_z, d_n * r, dh * z], -1).astype(xw.dtype)
+
+
+def gru_cell_grad(dh, xw, hw, h):
+    return apply(cell_ops.GruCellGrad(), dh, apply(cell_ops.GruCell(), xw, hw, h), xw, hw, h)
+
+
+GRU_SAMPLES = (S(A(2, 9), A(2, 9), A(2, 3)),
+               S(A(6), A(6, layout="step"), A(2)),
+               S(A(2, 3, 6, layout="step"), A(2, 3, 6), A(2, 3, 2, layout="T")))
+
+CASES += [
+    OpCase("gru_cell_packed", lambda *a: apply(cell_ops.GruCell(), *a), np_gru_cell,
+           GRU_SAMPLES, op="gru_cell", grad=False, atol=1e-5),
+    OpCase("gru_cell", cell_ops.gru_cell, lambda *a: np_gru_cell(*a)[0], GRU_SAMPLES,
+           dynamic=False, atol=1e-5,   # as lstm_cell
+           errors=(ErrorInput(S(A(2, 9), A(2, 8), A(2, 3)), tf.ShapeError,
+                              r"^gru_cell: the gate inputs need 3 x the state's last axis"),)),
+    OpCase("gru_cell_grad", gru_cell_grad, np_gru_cell_grad,
+           (S(A(2, 3), A(2, 9), A(2, 9), A(2, 3)),
+            S(A(2, layout="step"), A(6, layout="step"), A(6), A(2))),
+           dynamic=False, atol=1e-5),  # as lstm_cell
+]

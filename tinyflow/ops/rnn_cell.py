@@ -68,7 +68,7 @@ def _plane_adjoints(g, out: Tensor, planes: int) -> list:
     if isinstance(g, SlicedAdjoint):
         sums = [None] * planes
         for index, piece in g.pieces:
-            k = _plane(index, planes)
+            k = _plane(index, planes, out.shape[0])
             if k is None:
                 break
             sums[k] = piece if sums[k] is None else sums[k] + piece
@@ -84,25 +84,26 @@ def _plane_adjoints(g, out: Tensor, planes: int) -> list:
     return [_plane_of(g, k) for k in range(planes)]
 
 
-def _plane(index: tuple, planes: int):
-    """k if `index` selects the whole plane k < planes of a packed output, else None."""
+def _plane(index: tuple, planes: int, total: int):
+    """k if `index` selects the whole plane k < planes of a packed output of `total`
+    planes, else None."""
     k = index[0] if index else None
-    if type(k) is not int or not -LSTM_PLANES <= k < planes or any(
-            i != slice(None) for i in index[1:]):
+    if type(k) is not int or any(i != slice(None) for i in index[1:]):
         return None
-    return k % LSTM_PLANES if k < 0 else k
+    k = k + total if k < 0 else k
+    return k if 0 <= k < planes else None
 
 
 def _plane_of(x: Tensor, k: int) -> Tensor:
     return apply(shared(GetItem, (k,)), x)
 
 
-def _hidden(out: Tensor) -> int:
+def _hidden(op: Op, out: Tensor) -> int:
     """H, the packed output's last axis: derivatives slice by it, so it must be known when
     the graph is built (as the weights' shapes are)."""
     if out.shape is None or out.shape[-1] is None:
-        raise ValueError("lstm_cell: derivatives need the hidden size known when the graph "
-                         "is built")
+        raise ValueError(f"{op.name}: derivatives need the hidden size known when the graph "
+                         f"is built")
     return out.shape[-1]
 
 
@@ -125,7 +126,7 @@ class LstmCell(Op):
     def vjp(self, g, out, xw, hw, c):
         dh, dc = _plane_adjoints(g, out, 2)
         grads = apply(LstmCellGrad(), dh, dc, out, xw, hw, c)        # [..., 5H]
-        hidden = _hidden(out)
+        hidden = _hidden(self, out)
         d_pre = getitem(grads, (Ellipsis, slice(0, 4 * hidden)))
         d_c = getitem(grads, (Ellipsis, slice(4 * hidden, None)))
         return d_pre, d_pre, d_c
@@ -138,7 +139,7 @@ class LstmCell(Op):
         h, c_new, i, f, g, o, tanh_c = (_plane_of(out, k) for k in range(LSTM_PLANES))
         terms = [] if t_c is None else [f * t_c]
         if t_pre is not None:
-            ti, tf_, tg, to = _gates(t_pre, 4, _hidden(out))
+            ti, tf_, tg, to = _gates(t_pre, 4, _hidden(self, out))
             terms += [tf_ * (f * (1 - f)) * c, ti * (i * (1 - i)) * g, tg * (1 - g * g) * i]
         t_c_new = sum_terms(terms)
         t_h = o * (1 - tanh_c * tanh_c) * t_c_new
@@ -167,12 +168,83 @@ class LstmCellGrad(Op):
             None if shape[-1] is None else 5 * shape[-1],)), dtype
 
     def compose(self, dh, dc, out, xw, hw, c):
-        i, f, g, o = _gates(xw + hw, 4, _hidden(out))
+        i, f, g, o = _gates(xw + hw, 4, _hidden(self, out))
         i, f, g, o = sigmoid(i), sigmoid(f), tanh(g), sigmoid(o)
         tanh_c = tanh(f * c + i * g)
         d_c = dc + dh * o * (1 - tanh_c * tanh_c)
         return concat([d_c * g * i * (1 - i), d_c * c * f * (1 - f), d_c * i * (1 - g * g),
                        dh * tanh_c * o * (1 - o), d_c * f], -1)
+
+
+GRU_PLANES = 4   # h' r z n
+
+
+class GruCell(Op):
+    """gru_cell(xw, hw, h) -> [4, ..., H]: planes h', r, z, n of one GRU step (PyTorch's
+    gates r, z, n): r = sigmoid(x_r + h_r), z = sigmoid(x_z + h_z), n = tanh(x_n + r h_n),
+    h' = n + z (h - n), with xw = x W_ih^T + b_ih and hw = h W_hh^T + b_hh [..., 3H]. The
+    gate planes carry no gradient (as lstm_cell's)."""
+    name = "gru_cell"
+    sliced_adjoint = True
+
+    def infer(self, xw, hw, h):
+        shape, dtype = _check(self, (xw, hw), h, 3)
+        return (None if shape is None else (GRU_PLANES,) + shape), dtype
+
+    def vjp(self, g, out, xw, hw, h):
+        dh, = _plane_adjoints(g, out, 1)
+        grads = apply(GruCellGrad(), dh, out, xw, hw, h)            # [..., 7H]
+        hidden = _hidden(self, out)
+        return tuple(getitem(grads, (Ellipsis, slice(a * hidden, b * hidden)))
+                     for a, b in ((0, 3), (3, 6), (6, 7)))
+
+    def jvp(self, tangents, out, xw, hw, h):
+        if all(t is None for t in tangents):
+            return None
+        t_xw, t_hw, t_h = (zeros_like(x) if t is None else t for t, x in zip(tangents, (xw, hw, h)))
+        hidden = _hidden(self, out)
+        h_new, r, z, n = (_plane_of(out, k) for k in range(GRU_PLANES))
+        t_xr, t_xz, t_xn = _gates(t_xw, 3, hidden)
+        t_hr, t_hz, t_hn = _gates(t_hw, 3, hidden)
+        h_n = _gates(hw, 3, hidden)[2]
+        t_r = (t_xr + t_hr) * (r * (1 - r))
+        t_z = (t_xz + t_hz) * (z * (1 - z))
+        t_n = (t_xn + t_r * h_n + r * t_hn) * (1 - n * n)
+        t_h_new = t_n * (1 - z) + t_z * (h - n) + z * t_h
+        zero = zeros_like(h_new)
+        return stack([t_h_new] + [zero] * (GRU_PLANES - 1), 0)
+
+
+class GruCellGrad(Op):
+    """gru_cell_grad(dh, out, xw, hw, h) -> [..., 7H]: the gradients of xw (r z n, [3H]),
+    of hw ([3H]) and of h ([H]), given dh, the adjoint of h'. `out` is gru_cell(xw, hw, h):
+    the kernel reads its gates; the composition recomputes them (as `LstmCellGrad`)."""
+    name = "gru_cell_grad"
+    composed = True
+
+    def infer(self, dh, out, xw, hw, h):
+        shape, dtype = _check(self, (xw, hw), h, 3)
+        if dh.dtype != dtype:
+            raise TypeError(f"dh has dtype {dh.dtype.name}, the inputs {dtype.name}")
+        return (None if shape is None else shape[:-1] + (
+            None if shape[-1] is None else 7 * shape[-1],)), dtype
+
+    def compose(self, dh, out, xw, hw, h):
+        hidden = _hidden(self, out)
+        x_r, x_z, x_n = _gates(xw, 3, hidden)
+        h_r, h_z, h_n = _gates(hw, 3, hidden)
+        r, z = sigmoid(x_r + h_r), sigmoid(x_z + h_z)
+        n = tanh(x_n + r * h_n)
+        d_n = dh * (1 - z) * (1 - n * n)
+        d_r = d_n * h_n * r * (1 - r)
+        d_z = dh * (h - n) * z * (1 - z)
+        return concat([d_r, d_z, d_n, d_r, d_z, d_n * r, dh * z], -1)
+
+
+def gru_cell(xw, hw, h, name=None) -> Tensor:
+    """One GRU step from its two projections: h' (a view of the packed `GruCell` output)."""
+    out = apply(GruCell(), as_tensor(xw), as_tensor(hw), as_tensor(h), name=name)
+    return _plane_of(out, 0)
 
 
 def lstm_cell(xw, hw, c, name=None) -> tuple:
@@ -182,4 +254,4 @@ def lstm_cell(xw, hw, c, name=None) -> tuple:
     return _plane_of(out, 0), _plane_of(out, 1)
 
 
-__all__ = ["LstmCell", "LstmCellGrad", "lstm_cell"]
+__all__ = ["GruCell", "GruCellGrad", "LstmCell", "LstmCellGrad", "gru_cell", "lstm_cell"]

@@ -571,6 +571,48 @@ def lstm_cell_grad(dh, dc, out, c, grads, one):
             d[H4 + j] = dc_j * f
 
 
+@gates
+def gru_cell(xw, hw, h, out):
+    """One GRU step of N rows: xw, hw [N, 3H] (gates r z n), h [N, H]; out [4, N, H] <- the
+    planes h' r z n, h' = n + z (h - n) (PyTorch's arithmetic)."""
+    H, H2, _ = _rows(h.shape[1])
+    for m in range(h.shape[0]):
+        x, y, h_m = xw[m], hw[m], h[m]
+        h_, r_, z_, n_ = out[0, m], out[1, m], out[2, m], out[3, m]
+        for j in range(H):
+            r = gate_sigmoid(x[j] + y[j])
+            z = gate_sigmoid(x[H + j] + y[H + j])
+            n = gate_tanh(x[H2 + j] + r * y[H2 + j])
+            h_[j] = n + z * (h_m[j] - n)
+            r_[j] = r
+            z_[j] = z
+            n_[j] = n
+
+
+@gates
+def gru_cell_grad(dh, out, hw, h, grads, one):
+    """grads [N, 7H] <- the adjoints of xw (r z n), of hw (r z n) and of h, from dh [N, H]
+    and `gru_cell`'s planes out [4, N, H]."""
+    H, H2, H3 = _rows(h.shape[1])
+    H4, H6 = H2 + H2, H3 + H3
+    H5 = H4 + H
+    for m in range(h.shape[0]):
+        dh_, y, h_m, d = dh[m], hw[m], h[m], grads[m]
+        r_, z_, n_ = out[1, m], out[2, m], out[3, m]
+        for j in range(H):
+            r, z, n, g = r_[j], z_[j], n_[j], dh_[j]
+            d_n = g * (one - z) * (one - n * n)
+            d_r = d_n * y[H2 + j] * r * (one - r)
+            d_z = g * (h_m[j] - n) * z * (one - z)
+            d[j] = d_r
+            d[H + j] = d_z
+            d[H2 + j] = d_n
+            d[H3 + j] = d_r
+            d[H4 + j] = d_z
+            d[H5 + j] = d_n * r
+            d[H6 + j] = g * z
+
+
 @cell
 def gemm_blocks(address, m, n, k, a, a_at, lda, b, b_at, ldb, c, c_at, ldc, rows, depth):
     """c[c_at:] <- a[a_at:] b[b_at:] (row-major [m, k] x [k, n], no transposes) as products

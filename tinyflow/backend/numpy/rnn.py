@@ -312,3 +312,24 @@ def lstm_cell_grad(op, dh, dc, out, xw, hw, c):
                                 np.ascontiguousarray(out).reshape(rnn_cell.LSTM_PLANES, -1, H),
                                 _rows_of(c), grads.reshape(-1, 5 * H), c.dtype.type(1))
     return grads
+
+
+@kernel(rnn_cell.GruCell, widen=0)
+def gru_cell(op, xw, hw, h):
+    out = np.empty((rnn_cell.GRU_PLANES,) + h.shape, h.dtype)
+    if h.size:
+        _loops().gru_cell(_rows_of(xw), _rows_of(hw), _rows_of(h),
+                          out.reshape(rnn_cell.GRU_PLANES, -1, h.shape[-1]))
+    return out
+
+
+@kernel(rnn_cell.GruCellGrad, widen=0)
+def gru_cell_grad(op, dh, out, xw, hw, h):
+    H = h.shape[-1]
+    grads = np.empty(h.shape[:-1] + (7 * H,), h.dtype)
+    if h.size:
+        _loops().gru_cell_grad(_rows_of(dh),
+                               np.ascontiguousarray(out).reshape(rnn_cell.GRU_PLANES, -1, H),
+                               _rows_of(hw), _rows_of(h), grads.reshape(-1, 7 * H),
+                               h.dtype.type(1))
+    return grads

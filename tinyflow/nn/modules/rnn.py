@@ -40,12 +40,9 @@ def lstm_step(xw, state, w_hh, b_hh):
 
 
 def gru_step(xw, h, w_hh, b_hh):
-    """r, z, n: n = tanh(x_n + r (h W_hn + b_hn)), h' = (1 - z) n + z h."""
-    xr, xz, xn = ops.split(xw, 3, -1)
-    hr, hz, hn = ops.split(F.linear(h, w_hh, b_hh), 3, -1)
-    r, z = ops.sigmoid(xr + hr), ops.sigmoid(xz + hz)
-    n = ops.tanh(xn + r * hn)
-    return (1 - z) * n + z * h
+    """r, z, n: n = tanh(x_n + r (h W_hn + b_hn)), h' = (1 - z) n + z h, as one `gru_cell`
+    op after the two products."""
+    return ops.gru_cell(xw, F.linear(h, w_hh, b_hh), h)
 
 
 def rnn_step(xw, h, w_hh, b_hh, relu: bool):

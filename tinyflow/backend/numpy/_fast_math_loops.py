@@ -1,6 +1,8 @@
 """The Numba side of `_fast_math`: scalar helpers, the ufunc bodies built on them, and the
-LSTM cell loops that call them (float32 or float64 versions, chosen per loop specialization
-by the `sigmoid` and `tanh` overloads). Imported on first use (it imports Numba).
+loops that call them: the LSTM recurrence and the single-step LSTM and GRU cells
+(ops/rnn_cell.py), float32 or float64 versions chosen per loop specialization by the
+`sigmoid`/`tanh` and `gate_sigmoid`/`gate_tanh` overloads. Imported on first use (it
+imports Numba).
 
 Everything that calls these helpers lives in this one file, at module level, on purpose:
 Numba's disk cache keys a function by its own source file and by the values of its closure

@@ -3,8 +3,10 @@ shapes, gate order and initialization.
 
 nn.LSTM runs each layer and direction as one fused `lstm` op (tinyflow/ops/rnn.py) over the
 input projection of all steps, computed by one matmul; the number of steps may be unknown
-until run time. GRU, RNN and the cells are unrolled over time with ordinary ops: layers pass
-lists of per-step tensors to each other and the output is stacked once. Each unrolled step
+until run time. GRU, RNN and the cells are unrolled over time: layers pass lists of per-step
+tensors to each other and the output is stacked once. An LSTM or GRU step is its two
+products (`linear`) and one fused op (`lstm_cell`, `gru_cell`: ops/rnn_cell.py), whose
+backward is differentiable again. Each unrolled step
 projects its own input slice: slicing one [T, B, G*H] product per step would make backward
 build and sum T full-size gradients (T^2 B H memory traffic, and all T held at once). A
 missing initial state is zeros shaped at run time, so graph inputs of unknown batch size

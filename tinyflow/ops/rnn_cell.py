@@ -30,11 +30,15 @@ LSTM_PLANES = 7   # h' c' i f g o tanh(c')
 def _check(op: Op, pre: tuple, state: Tensor, gates: int):
     """The packed output's shape and dtype: `pre` [..., gates H] each and `state` [..., H],
     one floating dtype."""
+    xw, hw = pre
+    dtype, shape = state.dtype, state.shape
+    if xw.dtype is not dtype or hw.dtype is not dtype or not dtype.is_floating:
+        raise TypeError(f"needs one floating dtype for all inputs, got {xw.dtype.name}, "
+                        f"{hw.dtype.name}, {dtype.name}")
+    if shape and xw.shape == hw.shape and xw.shape is not None and None not in shape and \
+            xw.shape[:-1] == shape[:-1] and xw.shape[-1] == gates * shape[-1]:
+        return shape, dtype       # (every eager call)
     tensors = pre + (state,)
-    dtypes = {t.dtype for t in tensors}
-    if len(dtypes) != 1 or not state.dtype.is_floating:
-        raise TypeError(f"needs one floating dtype for all inputs, got "
-                        f"{', '.join(t.dtype.name for t in tensors)}")
     shapes = [t.shape for t in tensors]
     if any(s is not None and len(s) == 0 for s in shapes):
         raise ValueError(f"inputs need at least one axis, got shapes {shapes}")

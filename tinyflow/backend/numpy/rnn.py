@@ -33,6 +33,7 @@ from . import blas, parallel
 from .registry import kernel
 
 
+@functools.cache
 def _loops():
     """`_fast_math_loops` (the cells and the recurrences), imported on first use; each
     precision compiles (or loads from the disk cache) its own specialization."""

@@ -1,4 +1,4 @@
-"""One LSTM step as one op, and its backward as one op.
+"""One LSTM or GRU step as one op, and its backward as one op.
 
 nn.LSTMCell stepped in a Python loop (the everyday spelling of time-sequence models) would
 otherwise run a dozen small ops per step forward (split, three sigmoids, two tanhs, products
@@ -14,20 +14,21 @@ gate planes are a workspace and carry no gradient, so the vjp takes only the adj
 planes 0 and 1 (`Op.sliced_adjoint`). `LstmCellGrad` is `composed`: its derivatives come from
 its composition from primitive ops, which recomputes the gates from xw and hw rather than
 reading them, so second-order gradients are exact (torch.autograd.grad with
-create_graph=True through nn.LSTMCell keeps working).
+create_graph=True through nn.LSTMCell keeps working). nn.GRUCell's step is `gru_cell` the
+same way (planes h', r, z, n; `GruCellGrad`).
 """
 from __future__ import annotations
 
 from ..core.op import Op, apply, as_tensor, shared, sum_terms
 from ..core.tensor import Tensor
-from .math import sigmoid, tanh
 from .creation import zeros_like
+from .math import sigmoid, tanh
 from .shape import GetItem, SlicedAdjoint, concat, getitem, stack
 
 LSTM_PLANES = 7   # h' c' i f g o tanh(c')
 
 
-def _check(op: Op, pre: tuple, state: Tensor, gates: int):
+def _check(pre: tuple, state: Tensor, gates: int):
     """The packed output's shape and dtype: `pre` [..., gates H] each and `state` [..., H],
     one floating dtype."""
     xw, hw = pre
@@ -92,7 +93,8 @@ def _plane(index: tuple, planes: int, total: int):
     """k if `index` selects the whole plane k < planes of a packed output of `total`
     planes, else None."""
     k = index[0] if index else None
-    if type(k) is not int or any(i != slice(None) for i in index[1:]):
+    if type(k) is not int or any(not isinstance(i, slice) or i != slice(None)
+                                 for i in index[1:]):
         return None
     k = k + total if k < 0 else k
     return k if 0 <= k < planes else None
@@ -124,12 +126,12 @@ class LstmCell(Op):
     sliced_adjoint = True     # only planes h' and c' carry gradient
 
     def infer(self, xw, hw, c):
-        shape, dtype = _check(self, (xw, hw), c, 4)
+        shape, dtype = _check((xw, hw), c, 4)
         return (None if shape is None else (LSTM_PLANES,) + shape), dtype
 
     def vjp(self, g, out, xw, hw, c):
         dh, dc = _plane_adjoints(g, out, 2)
-        grads = apply(LstmCellGrad(), dh, dc, out, xw, hw, c)        # [..., 5H]
+        grads = apply(shared(LstmCellGrad), dh, dc, out, xw, hw, c)        # [..., 5H]
         hidden = _hidden(self, out)
         d_pre = getitem(grads, (Ellipsis, slice(0, 4 * hidden)))
         d_c = getitem(grads, (Ellipsis, slice(4 * hidden, None)))
@@ -162,7 +164,7 @@ class LstmCellGrad(Op):
     composed = True
 
     def infer(self, dh, dc, out, xw, hw, c):
-        shape, dtype = _check(self, (xw, hw), c, 4)
+        shape, dtype = _check((xw, hw), c, 4)
         for name, t in (("dh", dh), ("dc", dc)):
             if t.dtype != dtype:
                 raise TypeError(f"{name} has dtype {t.dtype.name}, the inputs {dtype.name}")
@@ -192,12 +194,12 @@ class GruCell(Op):
     sliced_adjoint = True
 
     def infer(self, xw, hw, h):
-        shape, dtype = _check(self, (xw, hw), h, 3)
+        shape, dtype = _check((xw, hw), h, 3)
         return (None if shape is None else (GRU_PLANES,) + shape), dtype
 
     def vjp(self, g, out, xw, hw, h):
         dh, = _plane_adjoints(g, out, 1)
-        grads = apply(GruCellGrad(), dh, out, xw, hw, h)            # [..., 7H]
+        grads = apply(shared(GruCellGrad), dh, out, xw, hw, h)            # [..., 7H]
         hidden = _hidden(self, out)
         return tuple(getitem(grads, (Ellipsis, slice(a * hidden, b * hidden)))
                      for a, b in ((0, 3), (3, 6), (6, 7)))
@@ -205,7 +207,8 @@ class GruCell(Op):
     def jvp(self, tangents, out, xw, hw, h):
         if all(t is None for t in tangents):
             return None
-        t_xw, t_hw, t_h = (zeros_like(x) if t is None else t for t, x in zip(tangents, (xw, hw, h)))
+        t_xw, t_hw, t_h = (zeros_like(x) if t is None else t
+                           for t, x in zip(tangents, (xw, hw, h)))
         hidden = _hidden(self, out)
         h_new, r, z, n = (_plane_of(out, k) for k in range(GRU_PLANES))
         t_xr, t_xz, t_xn = _gates(t_xw, 3, hidden)
@@ -227,7 +230,7 @@ class GruCellGrad(Op):
     composed = True
 
     def infer(self, dh, out, xw, hw, h):
-        shape, dtype = _check(self, (xw, hw), h, 3)
+        shape, dtype = _check((xw, hw), h, 3)
         if dh.dtype != dtype:
             raise TypeError(f"dh has dtype {dh.dtype.name}, the inputs {dtype.name}")
         return (None if shape is None else shape[:-1] + (
@@ -247,14 +250,14 @@ class GruCellGrad(Op):
 
 def gru_cell(xw, hw, h, name=None) -> Tensor:
     """One GRU step from its two projections: h' (a view of the packed `GruCell` output)."""
-    out = apply(GruCell(), as_tensor(xw), as_tensor(hw), as_tensor(h), name=name)
+    out = apply(shared(GruCell), as_tensor(xw), as_tensor(hw), as_tensor(h), name=name)
     return _plane_of(out, 0)
 
 
 def lstm_cell(xw, hw, c, name=None) -> tuple:
     """One LSTM step from its two projections: (h', c') (views of the packed `LstmCell`
     output; see the module docstring)."""
-    out = apply(LstmCell(), as_tensor(xw), as_tensor(hw), as_tensor(c), name=name)
+    out = apply(shared(LstmCell), as_tensor(xw), as_tensor(hw), as_tensor(c), name=name)
     return _plane_of(out, 0), _plane_of(out, 1)
 
 

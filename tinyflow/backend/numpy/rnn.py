@@ -294,14 +294,19 @@ def _rows_of(a: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(a).reshape(-1, a.shape[-1])
 
 
+def _packed_step(loop, planes: int, xw, hw, state) -> np.ndarray:
+    """[planes, ..., H] from one Numba pass over the rows of xw, hw and the state."""
+    out = np.empty((planes,) + state.shape, state.dtype)
+    if state.size:
+        loop(_rows_of(xw), _rows_of(hw), _rows_of(state),
+             out.reshape(planes, -1, state.shape[-1]))
+    return out
+
+
 @kernel(rnn_cell.LstmCell, widen=0)
 def lstm_cell(op, xw, hw, c):
-    """One Numba pass: gates, c', h' and tanh(c') (see `_fast_math_loops.lstm_cell`)."""
-    out = np.empty((rnn_cell.LSTM_PLANES,) + c.shape, c.dtype)
-    if c.size:
-        _loops().lstm_cell(_rows_of(xw), _rows_of(hw), _rows_of(c),
-                           out.reshape(rnn_cell.LSTM_PLANES, -1, c.shape[-1]))
-    return out
+    """Gates, c', h' and tanh(c') in one pass (see `_fast_math_loops.lstm_cell`)."""
+    return _packed_step(_loops().lstm_cell, rnn_cell.LSTM_PLANES, xw, hw, c)
 
 
 @kernel(rnn_cell.LstmCellGrad, widen=0)
@@ -317,11 +322,7 @@ def lstm_cell_grad(op, dh, dc, out, xw, hw, c):
 
 @kernel(rnn_cell.GruCell, widen=0)
 def gru_cell(op, xw, hw, h):
-    out = np.empty((rnn_cell.GRU_PLANES,) + h.shape, h.dtype)
-    if h.size:
-        _loops().gru_cell(_rows_of(xw), _rows_of(hw), _rows_of(h),
-                          out.reshape(rnn_cell.GRU_PLANES, -1, h.shape[-1]))
-    return out
+    return _packed_step(_loops().gru_cell, rnn_cell.GRU_PLANES, xw, hw, h)
 
 
 @kernel(rnn_cell.GruCellGrad, widen=0)

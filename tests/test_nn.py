@@ -181,9 +181,11 @@ MODULES = [
     M("lstm_no_bias", mod("LSTM", 3, 4, bias=False), X(5, 2, 3)),
     M("lstm_cell", mod("LSTMCell", 3, 4), X(2, 3), (X(2, 4), X(2, 4))),
     M("lstm_cell_no_state", mod("LSTMCell", 3, 4), X(2, 3)),
+    M("lstm_cell_unbatched", mod("LSTMCell", 3, 4), X(3), (X(4), X(4))),
     M("gru", mod("GRU", 4, 5, 2, bidirectional=True, batch_first=True), X(2, 6, 4)),
     M("gru_h0", mod("GRU", 3, 4), X(5, 2, 3), X(1, 2, 4)),
     M("gru_cell", mod("GRUCell", 3, 4), X(2, 3), X(2, 4)),
+    M("gru_cell_unbatched", mod("GRUCell", 3, 4), X(3), X(4)),
     M("rnn_relu", mod("RNN", 3, 4, 2, nonlinearity="relu"), X(5, 2, 3)),
     M("rnn_cell", mod("RNNCell", 3, 4), X(2, 3)),
     # ---- attention -------------------------------------------------------------------------------
@@ -618,6 +620,50 @@ def test_manual_seed_makes_initialization_repeatable():
 
 def _mlp():
     return nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.LayerNorm(8), nn.Linear(8, 3))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("cls", ["LSTMCell", "GRUCell"])
+def test_cell_double_backward_matches_torch(cls, dtype):
+    """Two steps of a cell, then the gradient of a function of the gradients (create_graph):
+    the fused cells' backward is differentiable (ops/rnn_cell.py)."""
+    rng = np.random.default_rng(5)
+    tm = getattr(torch.nn, cls)(3, 4).to(getattr(torch, dtype))
+    randomize(tm, rng)
+    m = getattr(nn, cls)(3, 4).to(getattr(tf, dtype))
+    copy_state(tm, m)
+    arrays = [rng.standard_normal(s).astype(dtype) for s in ((2, 3), (2, 4), (2, 4))]
+
+    def run(lib, cell, params):
+        x, h, c = (lib.tensor(a, requires_grad=True) for a in arrays)
+        state = (h, c) if cls == "LSTMCell" else h
+        for _ in range(2):
+            state = cell(x, state)
+        out = state[0] * state[1] if cls == "LSTMCell" else state * state
+        inputs = [x, h, c][:3 if cls == "LSTMCell" else 2] + params
+        grads = lib.autograd.grad(out.sum(), inputs, create_graph=True)
+        second = lib.autograd.grad(sum((g * g).sum() for g in grads), inputs)
+        return [t.detach().numpy() for t in grads + second]
+    tol = dict(rtol=1e-4, atol=1e-5) if dtype == "float32" else dict(rtol=1e-10, atol=1e-12)
+    for ours, theirs in zip(run(tf, m, list(m.parameters())),
+                            run(torch, tm, list(tm.parameters()))):
+        np.testing.assert_allclose(ours, theirs, **tol)
+
+
+def test_cell_on_placeholders_of_unknown_batch():
+    cell = nn.LSTMCell(3, 4)
+    rng = np.random.default_rng(2)
+    xs, hs, cs = (rng.standard_normal(s).astype(np.float32) for s in ((5, 3), (5, 4), (5, 4)))
+    x, h, c = (tf.placeholder(tf.float32, [None, n]) for n in (3, 4, 4))
+    h1, c1 = cell(x, (h, c))
+    grads = tf.gradients(tf.reduce_sum(h1 * c1), [x, cell.weight_hh])
+    eager = [tf.tensor(a, requires_grad=True) for a in (xs, hs, cs)]
+    e1, f1 = cell(eager[0], (eager[1], eager[2]))
+    eager_grads = tf.autograd.grad((e1 * f1).sum(), [eager[0], cell.weight_hh])
+    with tf.Session() as sess:
+        values = sess.run(grads, {x: xs, h: hs, c: cs})
+    for got, want in zip(values, eager_grads):
+        assert_close(got, want.numpy(), "gradient")
 
 
 def test_module_on_placeholders_matches_eager_and_reads_parameters_by_reference():

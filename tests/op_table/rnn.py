@@ -6,6 +6,7 @@ import numpy as np
 import tinyflow as tf
 from tinyflow.core.op import apply
 from tinyflow.ops import rnn as rnn_ops
+from tinyflow.ops import rnn_cell as cell_ops
 
 from .common import A, ErrorInput, OpCase, S, positive
 
@@ -107,4 +108,96 @@ CASES += [
            (S(A(4, 2, 3, 2), A(4, 6, 3, 2, domain=positive), A(12, 3), hidden=3),
             S(A(3, 2, 2, 2, layout="step"), A(3, 6, 2, 2), A(8, 2), hidden=2)),
            grad=False, atol=1e-5),  # differentiating it again is refused (see ops/rnn.py)
+]
+
+
+# ---- one step (ops/rnn_cell.py) ----------------------------------------------------------
+
+def np_lstm_cell(xw, hw, c):
+    """Planes h', c', i, f, g, o, tanh(c') of one step, in float64."""
+    i, f, g, o = np.split(xw.astype(np.float64) + hw, 4, axis=-1)
+    i, f, g, o = _np_sigmoid(i), _np_sigmoid(f), np.tanh(g), _np_sigmoid(o)
+    c_new = f * c + i * g
+    return np.stack([o * np.tanh(c_new), c_new, i, f, g, o, np.tanh(c_new)]).astype(xw.dtype)
+
+
+def lstm_cell_states(xw, hw, c):
+    """h' and c' stacked: the planes that carry gradient."""
+    return tf.stack(list(cell_ops.lstm_cell(xw, hw, c)))
+
+
+def np_lstm_cell_grad(dh, dc, xw, hw, c):
+    _, _, i, f, g, o, tanh_c = np_lstm_cell(xw.astype(np.float64), hw, c)
+    d_c = dc + dh * o * (1 - tanh_c ** 2)
+    return np.concatenate([d_c * g * i * (1 - i), d_c * c * f * (1 - f), d_c * i * (1 - g * g),
+                           dh * tanh_c * o * (1 - o), d_c * f], -1).astype(xw.dtype)
+
+
+def lstm_cell_grad(dh, dc, xw, hw, c):
+    """The gradient op beside the forward whose gates it reads (as LstmCell.vjp calls it)."""
+    return apply(cell_ops.LstmCellGrad(), dh, dc, apply(cell_ops.LstmCell(), xw, hw, c),
+                 xw, hw, c)
+
+
+CELL_SAMPLES = (S(A(2, 12), A(2, 12), A(2, 3)),
+                S(A(8), A(8, layout="step"), A(2)),                      # unbatched
+                S(A(2, 3, 8, layout="step"), A(2, 3, 8), A(2, 3, 2, layout="T")))
+
+CASES += [
+    OpCase("lstm_cell_packed", lambda *a: apply(cell_ops.LstmCell(), *a), np_lstm_cell,
+           CELL_SAMPLES, op="lstm_cell", grad=False, atol=1e-5),
+    OpCase("lstm_cell", lstm_cell_states, lambda *a: np_lstm_cell(*a)[:2], CELL_SAMPLES,
+           dynamic=False,  # derivatives slice by H, which graphs know (the weights fix it;
+           atol=1e-5,      # test_nn: LSTMCell on a placeholder of unknown batch size)
+           errors=(ErrorInput(S(A(2, 12), A(2, 12), A(2, 4)), tf.ShapeError,
+                              r"^lstm_cell: the gate inputs need 4 x the state's last axis"),
+                   ErrorInput(S(A(2, 12), A(3, 12), A(2, 3)), tf.ShapeError,
+                              r"^lstm_cell: inputs must agree on every axis but the last"),
+                   ErrorInput(S(A(2, 12), A(2, 12, dtype=tf.float64), A(2, 3)), tf.DTypeError,
+                              r"^lstm_cell: needs one floating dtype for all inputs, got "
+                              r"float32, float64, float32"))),
+    OpCase("lstm_cell_grad", lstm_cell_grad, np_lstm_cell_grad,
+           (S(A(2, 3), A(2, 3), A(2, 12), A(2, 12, diff=False), A(2, 3)),   # hw: as xw
+            S(A(2), A(2, layout="step"), A(8, layout="step"), A(8, diff=False), A(2))),
+           dynamic=False, atol=1e-5),  # as lstm_cell
+]
+
+
+def np_gru_cell(xw, hw, h):
+    """Planes h', r, z, n of one GRU step, in float64."""
+    x_r, x_z, x_n = np.split(xw.astype(np.float64), 3, axis=-1)
+    h_r, h_z, h_n = np.split(hw.astype(np.float64), 3, axis=-1)
+    r, z = _np_sigmoid(x_r + h_r), _np_sigmoid(x_z + h_z)
+    n = np.tanh(x_n + r * h_n)
+    return np.stack([(1 - z) * n + z * h, r, z, n]).astype(xw.dtype)
+
+
+def np_gru_cell_grad(dh, xw, hw, h):
+    _, r, z, n = np_gru_cell(xw.astype(np.float64), hw, h)
+    h_n = np.split(hw.astype(np.float64), 3, axis=-1)[2]
+    d_n = dh * (1 - z) * (1 - n * n)
+    d_r = d_n * h_n * r * (1 - r)
+    d_z = dh * (h - n) * z * (1 - z)
+    return np.concatenate([d_r, d_z, d_n, d_r, d_z, d_n * r, dh * z], -1).astype(xw.dtype)
+
+
+def gru_cell_grad(dh, xw, hw, h):
+    return apply(cell_ops.GruCellGrad(), dh, apply(cell_ops.GruCell(), xw, hw, h), xw, hw, h)
+
+
+GRU_SAMPLES = (S(A(2, 9), A(2, 9), A(2, 3)),
+               S(A(6), A(6, layout="step"), A(2)),
+               S(A(2, 3, 6, layout="step"), A(2, 3, 6), A(2, 3, 2, layout="T")))
+
+CASES += [
+    OpCase("gru_cell_packed", lambda *a: apply(cell_ops.GruCell(), *a), np_gru_cell,
+           GRU_SAMPLES, op="gru_cell", grad=False, atol=1e-5),
+    OpCase("gru_cell", cell_ops.gru_cell, lambda *a: np_gru_cell(*a)[0], GRU_SAMPLES,
+           dynamic=False, atol=1e-5,   # as lstm_cell
+           errors=(ErrorInput(S(A(2, 9), A(2, 8), A(2, 3)), tf.ShapeError,
+                              r"^gru_cell: the gate inputs need 3 x the state's last axis"),)),
+    OpCase("gru_cell_grad", gru_cell_grad, np_gru_cell_grad,
+           (S(A(2, 3), A(2, 9), A(2, 9), A(2, 3)),
+            S(A(2, layout="step"), A(6, layout="step"), A(6), A(2))),
+           dynamic=False, atol=1e-5),  # as lstm_cell
 ]

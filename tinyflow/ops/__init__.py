@@ -23,6 +23,7 @@ from .normalization import channel_moments, layer_norm, normalize, normalize_cha
 from .pool import adaptive_avg_pool2d, avg_pool2d, max_pool2d
 from .quantize import fake_quantize
 from .rnn import lstm
+from .rnn_cell import gru_cell, lstm_cell
 from .reduce import (arg_max, arg_min, argmax, argmin, cumsum, logsumexp, reduce_max, reduce_mean, reduce_min,
                      reduce_sum, var)
 from .shape import (broadcast_to, concat, copy, expand, expand_dims, getitem, pad,

@@ -22,6 +22,12 @@ def ufunc(name: str, bits: int):
     return _fast_math_loops.vectorized(name, bits)
 
 
+def loops():
+    """`_fast_math_loops`, imported on first use (it imports Numba)."""
+    from . import _fast_math_loops
+    return _fast_math_loops
+
+
 def call(name: str, *xs: np.ndarray, out=None) -> np.ndarray:
     """The float64 ufunc if any input is float64, else the float32 one (other dtypes compute
     in float32); `out` as for any ufunc."""

@@ -176,6 +176,10 @@ def sign(op, x, out=None):
 
 @kernel(m.Sigmoid)
 def sigmoid(op, x):
+    if x.dtype == np.float64 and x.flags.c_contiguous:
+        out = np.empty_like(x)
+        _fast_math.loops().sigmoid64_flat(x.reshape(-1), out.reshape(-1))
+        return out
     if x.dtype.kind in "biu":    # -|x| of unsigned ints wraps; PyTorch computes in float32
         x = x.astype(np.float32)
     # exp of -|x| never overflows; the two branches give the same value.

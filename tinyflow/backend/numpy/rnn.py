@@ -28,11 +28,12 @@ from typing import Optional
 
 import numpy as np
 
-from ...ops import rnn
+from ...ops import rnn, rnn_cell
 from . import blas, parallel
 from .registry import kernel
 
 
+@functools.cache
 def _loops():
     """`_fast_math_loops` (the cells and the recurrences), imported on first use; each
     precision compiles (or loads from the disk cache) its own specialization."""
@@ -286,3 +287,51 @@ def _lstm_grad_numpy(g, out, w_t, grads, dh, dc):
         dc *= f                                     # into c at slot t
         if t:
             np.matmul(w_t, grads[:, t], out=dh)
+
+
+def _rows_of(a: np.ndarray) -> np.ndarray:
+    """a [..., k] as C-contiguous rows [N, k] (a view when it already is)."""
+    return np.ascontiguousarray(a).reshape(-1, a.shape[-1])
+
+
+def _packed_step(loop, planes: int, xw, hw, state) -> np.ndarray:
+    """[planes, ..., H] from one Numba pass over the rows of xw, hw and the state."""
+    out = np.empty((planes,) + state.shape, state.dtype)
+    if state.size:
+        loop(_rows_of(xw), _rows_of(hw), _rows_of(state),
+             out.reshape(planes, -1, state.shape[-1]))
+    return out
+
+
+@kernel(rnn_cell.LstmCell, widen=0)
+def lstm_cell(op, xw, hw, c):
+    """Gates, c', h' and tanh(c') in one pass (see `_fast_math_loops.lstm_cell`)."""
+    return _packed_step(_loops().lstm_cell, rnn_cell.LSTM_PLANES, xw, hw, c)
+
+
+@kernel(rnn_cell.LstmCellGrad, widen=0)
+def lstm_cell_grad(op, dh, dc, out, xw, hw, c):
+    H = c.shape[-1]
+    grads = np.empty(c.shape[:-1] + (5 * H,), c.dtype)
+    if c.size:
+        _loops().lstm_cell_grad(_rows_of(dh), _rows_of(dc),
+                                np.ascontiguousarray(out).reshape(rnn_cell.LSTM_PLANES, -1, H),
+                                _rows_of(c), grads.reshape(-1, 5 * H), c.dtype.type(1))
+    return grads
+
+
+@kernel(rnn_cell.GruCell, widen=0)
+def gru_cell(op, xw, hw, h):
+    return _packed_step(_loops().gru_cell, rnn_cell.GRU_PLANES, xw, hw, h)
+
+
+@kernel(rnn_cell.GruCellGrad, widen=0)
+def gru_cell_grad(op, dh, out, xw, hw, h):
+    H = h.shape[-1]
+    grads = np.empty(h.shape[:-1] + (7 * H,), h.dtype)
+    if h.size:
+        _loops().gru_cell_grad(_rows_of(dh),
+                               np.ascontiguousarray(out).reshape(rnn_cell.GRU_PLANES, -1, H),
+                               _rows_of(hw), _rows_of(h), grads.reshape(-1, 7 * H),
+                               h.dtype.type(1))
+    return grads

@@ -3,8 +3,10 @@ shapes, gate order and initialization.
 
 nn.LSTM runs each layer and direction as one fused `lstm` op (tinyflow/ops/rnn.py) over the
 input projection of all steps, computed by one matmul; the number of steps may be unknown
-until run time. GRU, RNN and the cells are unrolled over time with ordinary ops: layers pass
-lists of per-step tensors to each other and the output is stacked once. Each unrolled step
+until run time. GRU, RNN and the cells are unrolled over time: layers pass lists of per-step
+tensors to each other and the output is stacked once. An LSTM or GRU step is its two
+products (`linear`) and one fused op (`lstm_cell`, `gru_cell`: ops/rnn_cell.py), whose
+backward is differentiable again. Each unrolled step
 projects its own input slice: slicing one [T, B, G*H] product per step would make backward
 build and sum T full-size gradients (T^2 B H memory traffic, and all T held at once). A
 missing initial state is zeros shaped at run time, so graph inputs of unknown batch size
@@ -33,20 +35,16 @@ def zero_state(mode: str, xw, hidden: int):
 
 
 def lstm_step(xw, state, w_hh, b_hh):
-    """Gates i, f, g, o (PyTorch's order): c' = f c + i g, h' = o tanh(c')."""
+    """Gates i, f, g, o (PyTorch's order): c' = f c + i g, h' = o tanh(c'), as one
+    `lstm_cell` op after the two products (ops/rnn_cell.py)."""
     h, c = state
-    i, f, g, o = ops.split(xw + F.linear(h, w_hh, b_hh), 4, -1)
-    c_new = ops.sigmoid(f) * c + ops.sigmoid(i) * ops.tanh(g)
-    return ops.sigmoid(o) * ops.tanh(c_new), c_new
+    return ops.lstm_cell(xw, F.linear(h, w_hh, b_hh), c)
 
 
 def gru_step(xw, h, w_hh, b_hh):
-    """r, z, n: n = tanh(x_n + r (h W_hn + b_hn)), h' = (1 - z) n + z h."""
-    xr, xz, xn = ops.split(xw, 3, -1)
-    hr, hz, hn = ops.split(F.linear(h, w_hh, b_hh), 3, -1)
-    r, z = ops.sigmoid(xr + hr), ops.sigmoid(xz + hz)
-    n = ops.tanh(xn + r * hn)
-    return (1 - z) * n + z * h
+    """r, z, n: n = tanh(x_n + r (h W_hn + b_hn)), h' = (1 - z) n + z h, as one `gru_cell`
+    op after the two products."""
+    return ops.gru_cell(xw, F.linear(h, w_hh, b_hh), h)
 
 
 def rnn_step(xw, h, w_hh, b_hh, relu: bool):

@@ -201,9 +201,13 @@ class Operation:
 
     @property
     def type(self) -> str:
-        """The op's kind: TF1's for placeholders and variables, else tinyflow's op class name
-        (TF1's for the common ones: MatMul, Relu, Assign, NoOp)."""
+        """The op's kind: TF1's for placeholders and variables, and where a front end that
+        builds one TF1 op from several nodes marks the node TF1 sees (`_tf1_type`: the
+        transpose giving tf.nn.conv2d's NHWC result is a Conv2D); else tinyflow's op class
+        name (TF1's for the common ones: MatMul, Relu, Assign, NoOp)."""
         node = self._node
+        if "_tf1_type" in node.__dict__:
+            return node._tf1_type
         if node._op is None:
             return {"placeholder": "Placeholder", "variable": "VariableV2"}.get(node.kind,
                                                                                node.kind)

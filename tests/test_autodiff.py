@@ -115,7 +115,7 @@ def test_eager_grad_accumulates_and_no_grad_records_nothing():
     np.testing.assert_allclose(w.grad.numpy(), [4.0, 8.0])
     with tf.no_grad():
         y = w * 2
-    assert not y.requires_grad and y.op is None
+    assert not y.requires_grad and y._op is None
     with pytest.raises(RuntimeError, match="does not require grad"):
         y.sum().backward()
     with pytest.raises(RuntimeError, match="scalar outputs"):

@@ -155,15 +155,15 @@ def test_shared_ops_are_one_instance_per_attributes():
     op = shared(Sum, (1,), True)
     assert (op.axis, op.keepdims) == ((1,), True)
     a, b = tf.ones(2, 3, requires_grad=True), tf.ones(2, 3, requires_grad=True)
-    assert a.sum(1).op is b.sum(1).op
-    assert a.sum(1).op is not a.sum(0).op
+    assert a.sum(1)._op is b.sum(1)._op
+    assert a.sum(1)._op is not a.sum(0)._op
 
 
 def test_reductions_over_an_int_axis_of_each_rank_keep_their_own_op():
     a = tf.ones(2, 3, requires_grad=True)
     b = tf.ones(2, 3, 4, requires_grad=True)
-    assert a.sum(-1).op.axis == (1,)
-    assert b.sum(-1).op.axis == (2,)
+    assert a.sum(-1)._op.axis == (1,)
+    assert b.sum(-1)._op.axis == (2,)
     assert a.sum(-1, keepdim=True).shape == (2, 1)
     with pytest.raises(Exception, match="out of range"):
         a.sum(5)

@@ -54,7 +54,7 @@ def test_planned_matches_reference(case, index):
         ref, planned = tf.Session(planned=False), tf.Session()
         want1 = [np.array(v) for v in ref.run(fetches, dict(zip(phs, a1)))]
         want2 = [np.array(v) for v in ref.run(fetches, dict(zip(phs, a2)))]
-        stateful = any(getattr(f.op, "stateful", False) for f in fetches)
+        stateful = any(getattr(f._op, "stateful", False) for f in fetches)
         got1 = planned.run(fetches, dict(zip(phs, a1)))
         kept = [np.array(v) for v in got1]
         got2 = planned.run(fetches, dict(zip(phs, a2)))

@@ -166,8 +166,10 @@ def test_fetch_errors():
     with tf.Session() as sess:
         with pytest.raises(tf.FetchError, match="foreign:0 is not an element"):
             sess.run(foreign, {})
-        with pytest.raises(tf.FetchError, match="no tensor named 'missing'"):
+        with pytest.raises(tf.FetchError, match="'missing' refers to an Operation not in"):
             sess.run("missing")
+        with pytest.raises(tf.FetchError, match="'missing:0' refers to a Tensor which does "):
+            sess.run("missing:0")
         with pytest.raises(tf.FetchError, match="not a tensor"):
             sess.run(3.0)
 

@@ -98,7 +98,7 @@ RUN = [
      lambda s, t: s.run(None)),
     ("fetch a number", TypeError, "Fetch argument 3 has invalid type",
      lambda s, t: s.run(3)),
-    ("fetch a name that does not exist", ValueError, "no tensor named 'nope'",
+    ("fetch a name that does not exist", ValueError, "'nope' refers to an Operation not in",
      lambda s, t: s.run("nope")),
     # TF1: "Cannot interpret feed_dict key as Tensor" (TypeError)
     ("feed a key that is not a tensor", TypeError, "Cannot interpret feed_dict key as Tensor",

@@ -78,6 +78,9 @@ clip_by_value = clip
 from . import processes as multiprocessing  # noqa: E402
 _sys.modules[__name__ + ".multiprocessing"] = multiprocessing
 
+# tf.compat.v1 (TF 1.13+ programs' spelling of the TF1 API): this namespace itself
+setattr(compat, "v1", _sys.modules[__name__])   # an attribute of app.py's compat
+
 # The one late binding: Tensor (core) gets its methods and operators from the front ends.
 install_tensor_methods(Tensor, {"eval": evaluate, "run": run_op})
 

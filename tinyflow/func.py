@@ -95,7 +95,7 @@ class _Level:
         of this level's stand-ins (one walk, inputs first)."""
         reaches: set = set()
         for node in topo_sort(tensors):
-            if (node.op is None and node.requires_grad and id(node) not in self.fresh) or \
+            if (node._op is None and node.requires_grad and id(node) not in self.fresh) or \
                     any(id(i) in reaches for i in node.inputs):
                 reaches.add(id(node))
         return reaches

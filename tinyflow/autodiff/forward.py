@@ -24,7 +24,7 @@ def forward_gradients(ys, xs, tangents) -> list:
         raise ValueError(f"forward_gradients: {len(tangents)} tangents for {len(xs)} xs")
     tangent = {id(x): as_tensor(t, dtype=x.dtype) for x, t in zip(xs, tangents)}
     for node in topo_sort(ys):
-        if id(node) in tangent or node.op is None or not node.op.differentiable:
+        if id(node) in tangent or node._op is None or not node._op.differentiable:
             continue
         ts = tuple(tangent.get(id(i)) for i in node.inputs)
         if all(t is None for t in ts):
@@ -32,7 +32,7 @@ def forward_gradients(ys, xs, tangents) -> list:
         t = _jvp(node, ts)
         if t is None:
             continue
-        if node.op.broadcasts and not (t.shape == node.shape and t.shape is not None
+        if node._op.broadcasts and not (t.shape == node.shape and t.shape is not None
                                        and None not in t.shape):
             t = broadcast_to(t, node)
         tangent[id(node)] = t
@@ -57,7 +57,7 @@ def _refuse_unrecorded(ys, xs, out) -> None:
 def _jvp(node, tangents: tuple):
     """The node's op's forward rule: the op itself for linear ops, the tangent of its
     composition for composed ops, else its `jvp`."""
-    op = node.op
+    op = node._op
     if op.linearity is not None:
         return _linear_jvp(op, tangents, node.inputs)
     if not op.composed:

@@ -39,7 +39,7 @@ def _depends_on(order: list, xs: list) -> set:
     """Ids of the nodes in `order` (inputs first) that depend on some x: only they need adjoints."""
     marked = {id(x) for x in xs}
     for node in order:
-        if node.op is not None and node.op.differentiable:
+        if node._op is not None and node._op.differentiable:
             for i in node.inputs:
                 if id(i) in marked:
                     marked.add(id(node))
@@ -153,7 +153,7 @@ def _backprop(order: list, ys: list, xs: list, grad_ys: list, on_final=None,
                     continue
                 if grad_hooks and key in grad_hooks:
                     partials = run_grad_hooks(node, _total(partials, node))
-            op = node.op
+            op = node._op
             if op is None:
                 continue
             inputs = node.inputs
@@ -289,10 +289,10 @@ def _total(partials, x: Tensor) -> Optional[Tensor]:
 
 def _vjp(node: Tensor, g: Tensor) -> tuple:
     """The node's op's reverse rule, or the gradients of its composition (`composed` ops)."""
-    if node.op.composed:
-        y, xs = traced(node.op, node.inputs)
+    if node._op.composed:
+        y, xs = traced(node._op, node.inputs)
         return tuple(gradients(y, xs, grad_ys=g))
-    return node.op.vjp(g, node, *node.inputs)
+    return node._op.vjp(g, node, *node.inputs)
 
 
 def _check_finite(node: Tensor, grads) -> None:
@@ -301,7 +301,7 @@ def _check_finite(node: Tensor, grads) -> None:
         if g is not None and g.kind == "eager" and g.dtype.is_floating and not np.all(
                 np.isfinite(g.array)):
             where = f", created at {node.site}" if node.site else ""
-            raise RuntimeError(f"Function '{node.op.name}' returned nan or inf values in its "
+            raise RuntimeError(f"Function '{node._op.name}' returned nan or inf values in its "
                                f"gradient for input {k}{where}")
 
 
@@ -345,7 +345,7 @@ def backward(tensor: Tensor, gradient=None, retain_graph: bool = False,
     def accumulate(target: Tensor, g: Tensor, shared: bool) -> None:
         # a leaf's .grad accumulates in place (AccumulateGrad); a retained non-leaf's is
         # replaced by the new sum, as PyTorch does
-        if not create_graph and target.op is None and _accumulates_in_place(target._grad, g):
+        if not create_graph and target._op is None and _accumulates_in_place(target._grad, g):
             np.add(target._grad.array, g.array, out=target._grad.array)
             target._grad._version[0] += 1
         elif not create_graph:
@@ -366,7 +366,7 @@ def backward(tensor: Tensor, gradient=None, retain_graph: bool = False,
         set_grad_mode(enabled)
     if not (retain_graph or create_graph):
         for node in order:
-            if node.op is not None:
+            if node._op is not None:
                 node._saved = FREED
     if devices.after_backward is not None:   # inputs that came from a device: go back there
         devices.after_backward(tensor, retain_graph)
@@ -392,7 +392,7 @@ def _recorded(root: Tensor) -> tuple[list, list, set]:
             continue
         visited.add(key)
         push((node, True))
-        op = node.op
+        op = node._op
         if op is None:
             targets.append(node)
             relevant.add(key)

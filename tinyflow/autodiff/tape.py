@@ -27,10 +27,10 @@ def check_saved(node: Tensor) -> None:
     if saved is None:
         return
     if saved is FREED:
-        if node.op.saves_inputs or node.op.saves_output:
+        if node._op.saves_inputs or node._op.saves_output:
             raise RuntimeError(
                 f"Trying to backward through the graph a second time (through "
-                f"{node.op.name or type(node.op).__name__}{_created_at(node)}): its saved "
+                f"{node._op.name or type(node._op).__name__}{_created_at(node)}): its saved "
                 f"values were freed by the first backward. Specify retain_graph=True on the "
                 f"first backward() call.")
         return
@@ -41,12 +41,12 @@ def check_saved(node: Tensor) -> None:
     else:
         return
     for k, (t, version) in enumerate(zip(tensors, saved)):   # values the vjp does not read
-        read = node.op.saves_inputs if k < len(node.inputs) else node.op.saves_output
+        read = node._op.saves_inputs if k < len(node.inputs) else node._op.saves_output
         if t._version[0] != version and read:                  # (a setitem's value) may change
             what = f"input {k}" if k < len(node.inputs) else "the output"
             raise RuntimeError(
                 f"one of the variables needed for gradient computation has been modified by "
-                f"an inplace operation: {what} of {node.op.name}{_created_at(node)}, a tensor "
+                f"an inplace operation: {what} of {node._op.name}{_created_at(node)}, a tensor "
                 f"of shape {list(t.shape)} and dtype {t.dtype.name}, is at version "
                 f"{t._version[0]}; expected version {version} instead.")
 
@@ -89,7 +89,7 @@ def write_inplace(target: Tensor, result: Tensor) -> Tensor:
                            f"output type {target.dtype.name}")
     if tracked:
         _rewire(result, target, _stand_in(target))
-        target.op, target.inputs, target.requires_grad = result.op, result.inputs, True
+        target._op, target.inputs, target.requires_grad = result._op, result.inputs, True
         target.site = result.site
     writable_memory(target.array)[...] = result.array
     target._version[0] += 1
@@ -189,19 +189,19 @@ def _refuse_leaf(target: Tensor) -> None:
     optimizer's step, an init function)."""
     if not grad_mode.enabled:
         return
-    if target.requires_grad and target.op is None:
+    if target.requires_grad and target._op is None:
         raise RuntimeError("a leaf Variable that requires grad is being used in an in-place "
                            "operation.")
     base = target._base
-    if base is not None and base.requires_grad and base.op is None and (
-            target.requires_grad or type(target.op) is GetItem):
+    if base is not None and base.requires_grad and base._op is None and (
+            target.requires_grad or type(target._op) is GetItem):
         raise RuntimeError("a view of a leaf Variable that requires grad is being used in an "
                            "in-place operation.")
 
 
 def _stand_in(target: Tensor) -> Tensor:
     """A tensor with target's current values (its own copy), history and version."""
-    old = Tensor._eager(target.array.copy(), target.op, target.inputs, target.requires_grad)
+    old = Tensor._eager(target.array.copy(), target._op, target.inputs, target.requires_grad)
     old._saved = target._saved
     old._version = [target._version[0]]  # its own buffer now, at the version it had
     old.site = target.site
@@ -215,7 +215,7 @@ def _rewire(result: Tensor, target: Tensor, old: Tensor) -> None:
     stack, seen = [result], set()
     while stack:
         node = stack.pop()
-        if node is target or node.op is None or id(node) in seen:
+        if node is target or node._op is None or id(node) in seen:
             continue
         seen.add(id(node))
         if any(x is target for x in node.inputs):
@@ -231,20 +231,20 @@ def _write_view(view: Tensor, result: Tensor) -> Tensor:
     einops' rearrange makes) is indexed by the base elements its memory covers. A view
     whose elements cannot be told that way is refused rather than differentiated wrongly."""
     base = view._base
-    direct = type(view.op) is GetItem and view.inputs[0] is base
-    index = view.op.index if direct else _memory_index(view.array, base.array)
+    direct = type(view._op) is GetItem and view.inputs[0] is base
+    index = view._op.index if direct else _memory_index(view.array, base.array)
     if index is None:
         raise RuntimeError("in-place modification of this view of a tensor that takes part "
                            "in autograd is not supported (its elements are not a part of "
                            "its base's memory); use an out-of-place operation instead")
-    if base.requires_grad and base.op is None:
+    if base.requires_grad and base._op is None:
         raise RuntimeError("a view of a leaf Variable that requires grad is being used in an "
                            "in-place operation.")
     if not direct:   # the same values, read as base[index] (the chain's nodes keep theirs)
-        view.op, view.inputs = GetItem(index=index), (base,)
+        view._op, view.inputs = GetItem(index=index), (base,)
         view._saved = (base._version[0], view._version[0])
     _rewire(result, view, _stand_in(view))   # the stand-in reads base: rewired just below
     write_inplace(base, setitem(base, index, result))   # writes the view's memory too
-    view.op, view.inputs, view.requires_grad = view.op, (base,), True
+    view._op, view.inputs, view.requires_grad = view._op, (base,), True
     view._saved = (base._version[0], view._version[0])
     return view

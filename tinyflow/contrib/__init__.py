@@ -1,14 +1,14 @@
-"""TF1's `tf.contrib`, as far as its tutorials use it: `tf.contrib.rnn` and
-`tf.contrib.layers.flatten`. Any other contrib package (factorization, tensor_forest, ...) is
-refused by name, both as an attribute
-(`tf.contrib.slim`) and as an import (`from tensorflow.contrib.factorization import
+"""TF1's `tf.contrib`, as far as its tutorials use it: `tf.contrib.rnn`,
+`tf.contrib.layers.flatten` and the embedding projector's config (`tf.contrib.tensorboard`).
+Any other contrib package (factorization, tensor_forest, ...) is refused by name, both as an
+attribute (`tf.contrib.slim`) and as an import (`from tensorflow.contrib.factorization import
 KMeans`), so a program stops where it asks for it rather than on a vague missing module."""
 import importlib.abc
 import sys
 
-from . import layers, rnn  # noqa: F401
+from . import layers, rnn, tensorboard  # noqa: F401
 
-SUPPORTED = ("layers", "rnn")
+SUPPORTED = ("layers", "rnn", "tensorboard")
 
 
 def _unsupported(name: str) -> str:

@@ -95,7 +95,7 @@ class Graph:
             deps = None
         else:
             deps = []
-            for c in control_inputs:
+            for c in map(node_of, control_inputs):
                 if not hasattr(c, "kind") or not hasattr(c, "inputs"):
                     raise TypeError(f"control_dependencies: can not convert a "
                                     f"{type(c).__name__} into a Tensor or Operation")
@@ -125,23 +125,49 @@ class Graph:
         return list(self._collections.get(key, ()))
 
     def get_operations(self) -> list:
-        return list(self.nodes)
+        """TF1's list of operations, in the order they were made."""
+        return [Operation(n) for n in self.nodes]
+
+    def as_graph_element(self, obj, allow_tensor: bool = True, allow_operation: bool = True):
+        """TF1's lookup of a fetch or feed: a name `op` is the operation, `op:0` its tensor
+        (every node has one output); a tensor or operation of this graph is itself."""
+        if isinstance(obj, str):
+            node_name, colon, index = obj.partition(":")
+            node = self._names.get(node_name)
+            if node is None:
+                raise KeyError(f"The name {obj!r} refers to a Tensor which does not exist: "
+                               f"the graph has no operation named {node_name!r}"
+                               if colon else f"The name {obj!r} refers to an Operation not "
+                               f"in the graph")
+            if not colon:
+                if not allow_operation:
+                    raise ValueError(f"The name {obj!r} refers to an Operation, not a Tensor. "
+                                     f"Tensor names must be of the form "
+                                     f"\"<op_name>:<output_index>\" ({obj!r}:0)")
+                return Operation(node)
+            if index != "0" or node.dtype is None:
+                outputs = 0 if node.dtype is None else 1
+                raise KeyError(f"The name {obj!r} refers to a Tensor which does not exist. "
+                               f"The operation {node_name!r} has {outputs} output(s)")
+            return node
+        is_op = isinstance(obj, Operation)
+        if is_op and not allow_operation or not is_op and not allow_tensor:
+            raise TypeError(f"{obj!r}: {'a Tensor' if allow_tensor else 'an Operation'} is "
+                            f"expected here")
+        if getattr(obj, "graph", self) not in (self, None):
+            raise ValueError(f"{obj!r} is not an element of this graph")
+        return obj
 
     def get_tensor_by_name(self, name: str):
-        """Look up `name` or `name:0`."""
-        key = name[:-2] if name.endswith(":0") else name
-        try:
-            return self._names[key]
-        except KeyError:
-            raise KeyError(f"the graph has no tensor named {name!r}") from None
+        """The tensor `name` (`op:0`), as TF1: a bare operation name is refused."""
+        return self.as_graph_element(name, allow_operation=False)
 
-    def get_operation_by_name(self, name: str):
-        """The node named `name` (an op's name, no ':0'): tinyflow's nodes are both TF1's
-        operation and its output tensor."""
+    def get_operation_by_name(self, name: str) -> "Operation":
+        """The operation `name` (no ':0'), TF1's `Operation` view of the node."""
         if ":" in name:
             raise ValueError(f"get_operation_by_name: {name!r} names a tensor; give the "
                              f"operation's name without ':0' (or use get_tensor_by_name)")
-        return self.get_tensor_by_name(name)
+        return self.as_graph_element(name, allow_tensor=False)
 
     @contextlib.contextmanager
     def as_default(self) -> Iterator["Graph"]:
@@ -159,6 +185,77 @@ class Graph:
         return f"<tinyflow.Graph with {len(self.nodes)} nodes>"
 
 
+class Operation:
+    """TF1's Operation: a view of a graph node as the op that makes it (`t.op`,
+    `graph.get_operation_by_name`). A tinyflow node is both the op and its one output, so
+    the operation has the node's name without ':0', and the node as its output."""
+
+    __slots__ = ("_node",)
+
+    def __init__(self, node) -> None:
+        self._node = node
+
+    @property
+    def name(self) -> str:
+        return self._node._name
+
+    @property
+    def type(self) -> str:
+        """The op's kind: TF1's for placeholders and variables, and where a front end that
+        builds one TF1 op from several nodes marks the node TF1 sees (`_tf1_type`: the
+        transpose giving tf.nn.conv2d's NHWC result is a Conv2D); else tinyflow's op class
+        name (TF1's for the common ones: MatMul, Relu, Assign, NoOp)."""
+        node = self._node
+        if "_tf1_type" in node.__dict__:
+            return node._tf1_type
+        if node._op is None:
+            return {"placeholder": "Placeholder", "variable": "VariableV2"}.get(node.kind,
+                                                                               node.kind)
+        return type(node._op).__name__
+
+    @property
+    def inputs(self) -> tuple:
+        return tuple(self._node.inputs)
+
+    @property
+    def outputs(self) -> list:
+        return [] if self._node.dtype is None else [self._node]
+
+    def values(self) -> tuple:
+        return tuple(self.outputs)
+
+    @property
+    def graph(self) -> "Graph":
+        return self._node.graph
+
+    @property
+    def device(self) -> str:
+        return self._node.graph.placements.get(self._node.name, "")
+
+    @property
+    def control_inputs(self) -> list:
+        return [Operation(c) for c in self._node.control_inputs]
+
+    def run(self, feed_dict=None, session=None) -> None:
+        """Run this operation in the default session (or `session`), as TF1's."""
+        self._node.run(feed_dict, session)
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Operation) and other._node is self._node
+
+    def __hash__(self) -> int:
+        return id(self._node)
+
+    def __repr__(self) -> str:
+        return f"<tf.Operation '{self.name}' type={self.type}>"
+
+
+def node_of(x):
+    """The graph node behind a tensor or an Operation (TF1 takes either in
+    `control_dependencies`, `tf.group` and `Session.run`)."""
+    return x._node if isinstance(x, Operation) else x
+
+
 def _collect_assigns(node, updated: dict) -> None:
     """The variable assigns `node` stands for (itself, or those a `tf.group` runs), so that
     inside `control_dependencies` a read of the variable is the assigned value, as TF1's
@@ -167,7 +264,7 @@ def _collect_assigns(node, updated: dict) -> None:
     stack = [node]
     while stack:
         n = stack.pop()
-        op = n.op
+        op = n._op
         if op is not None and getattr(op, "writes_input", None) == 0 and \
                 n.inputs and n.inputs[0].kind == "variable":
             updated[id(n.inputs[0])] = n

@@ -8,7 +8,7 @@ import numpy as np
 from . import dtypes, shared_memory
 from .dtypes import DType
 from .errors import ValueRuntimeError
-from .graph import get_default_graph
+from .graph import Operation, get_default_graph
 from .modes import TRACING_THREADS, trace_state
 from .printing import format_tensor
 from .shapes import Size, TensorShape, tensor_shape
@@ -38,7 +38,7 @@ class Tensor:
     `_post_grad_hooks` are called by `backward()` once this leaf's `.grad` is final.
     """
 
-    __slots__ = ("array", "op", "inputs", "shape", "dtype", "kind", "requires_grad", "_grad",
+    __slots__ = ("array", "_op", "inputs", "shape", "dtype", "kind", "requires_grad", "_grad",
                  "_version", "_saved", "__dict__", "__weakref__")
     # What few tensors set are class defaults, so a new eager tensor (every op's result)
     # fills the ten slots above and nothing else; a tensor that sets one of these (a graph
@@ -109,7 +109,7 @@ class Tensor:
     def _init_symbolic(self, kind, shape, dtype, op=None, inputs=(), name=None, graph=None,
                        site=None) -> None:
         self.array = None
-        self.op = op
+        self._op = op
         self.inputs = inputs
         self.shape = None if shape is None else tensor_shape(shape)   # TF1's TensorShape
         self.dtype = dtype
@@ -133,8 +133,17 @@ class Tensor:
         return None if self._name is None else self._name + ":0"
 
     @property
+    def op(self):
+        """TF1's `tensor.op`: the Operation that makes this graph tensor (its name without
+        ':0', type, inputs). An eager tensor has none, as in TF2's eager mode."""
+        if self.kind in (EAGER, REMOTE):
+            raise AttributeError("Tensor.op is meaningless for an eager tensor: only a graph "
+                                 "tensor (TF1) is made by an Operation; PyTorch's is grad_fn")
+        return Operation(self)
+
+    @property
     def is_leaf(self) -> bool:
-        return self.op is None or not self.requires_grad
+        return self._op is None or not self.requires_grad
 
     @property
     def ndim(self) -> Optional[int]:
@@ -181,7 +190,7 @@ class Tensor:
                    f"device='{self.remote.device.name}'{extra})"
         tracer = trace_state.active
         if self.kind == EAGER and (tracer is None or id(self) not in tracer.current):
-            grad_fn = type(self.op).__name__ if self.requires_grad and self.op else None
+            grad_fn = type(self._op).__name__ if self.requires_grad and self._op else None
             return format_tensor(self.array, self.dtype.name, self.dtype.name in
                                  dtypes.ML_FLOATS, self.requires_grad, grad_fn)
         if tracer is not None:   # a graph break: print its value (as written), as eagerly
@@ -264,7 +273,7 @@ class Tensor:
         return out
 
     def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
-        if self.op is not None and not requires_grad:
+        if self._op is not None and not requires_grad:
             raise RuntimeError("you can only change requires_grad flags of leaf tensors")
         if trace_state.active is not None and self.kind != EAGER:
             trace_state.active.graph_break("requires_grad_() of a traced tensor")
@@ -304,7 +313,7 @@ class Tensor:
 
     @property
     def grad_fn(self):
-        return self.op if self.requires_grad else None
+        return self._op if self.requires_grad else None
 
     @property
     def data(self) -> "Tensor":
@@ -333,7 +342,7 @@ def new_eager(data: np.ndarray, dtype: DType, op=None, inputs=(),
     their class defaults)."""
     t = _new(Tensor) if into is None else into
     t.array = data
-    t.op = op
+    t._op = op
     t.inputs = inputs
     t.shape = data.shape
     t.dtype = dtype

@@ -98,7 +98,7 @@ class DeviceWorker:
             return []
         keyed = {id(t): k for k, t in self.values.items()}
         order = topo_sort([root])
-        targets = [t for t in order if t.requires_grad and t.op is None and id(t) in keyed]
+        targets = [t for t in order if t.requires_grad and t._op is None and id(t) in keyed]
         if not targets:
             return []
         for t in targets:

@@ -93,6 +93,6 @@ def plan_backward(tracer: Tracer, output: Tensor) -> Optional[Backward]:
             fetches.append(g)
     reads, forward = topo_sort(fetches), {id(n) for n in topo_sort([output])}
     draws = [n for n in reads   # the forward's random draws (not the seed's stateful ops)
-             if n.op is not None and n.op.stateful and id(n) in forward]
+             if n._op is not None and n._op.stateful and id(n) in forward]
     return Backward(Plan(fetches, tuple(args) + tuple(draws) + (seed,), {}), eager, wanted,
                     reads, draws)

@@ -105,7 +105,7 @@ class Splitter:
         for k in sorted(missing):
             node = self.nodes[k]
             arrays = [self._array(x) for x in node.inputs]
-            data = numpy_kernels[type(node.op)](node.op, *arrays)
+            data = numpy_kernels[type(node._op)](node._op, *arrays)
             self.values[k] = np.asarray(data, node.dtype.np)
 
     def _array(self, x: Tensor) -> np.ndarray:
@@ -186,10 +186,10 @@ class Splitter:
 
     def _signature(self, node: Tensor) -> tuple:
         shape = None if node.shape is None else tuple(node.shape)
-        if node.op is None:
+        if node._op is None:
             return ("arg", shape, node.dtype.name)
         refs = tuple(self._ref(x) for x in node.inputs + tuple(node.control_inputs))
-        return (op_signature(node.op), shape, node.dtype.name, refs)
+        return (op_signature(node._op), shape, node.dtype.name, refs)
 
     def _ref(self, x: Tensor):
         k = self.index.get(id(x))

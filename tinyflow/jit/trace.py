@@ -90,7 +90,7 @@ class Tracer:
     def made_without_grad(self, node: Tensor) -> None:
         """`node` was made under `torch.no_grad()`: read with grad mode on (or handed out),
         it has no history, as eagerly."""
-        if node.op.differentiable:
+        if node._op.differentiable:
             self.no_grad[id(node)] = node
 
     def _without_grad(self, node: Tensor) -> Tensor:
@@ -113,7 +113,7 @@ class Tracer:
         if root is not None:     # through `t.detach()`: into t's memory, t's history kept
             return self._write_alias(target, root, value)
         self.writes[id(real)] = (real, value)
-        if real.requires_grad and real.op is None:
+        if real.requires_grad and real._op is None:
             # a leaf overwritten (an optimizer step) is read as a leaf again, with no
             # history: a later backward in this call differentiates w.r.t. the new value
             value = stop_gradient(value)
@@ -161,7 +161,7 @@ class Tracer:
         records: dict[int, bool] = {}
         for n in topo_sort([node]):
             records[id(n)] = self.wants_grad(n) or (
-                n.op is not None and n.op.differentiable and id(n) not in self.no_grad
+                n._op is not None and n._op.differentiable and id(n) not in self.no_grad
                 and any(records.get(id(i), False) for i in n.inputs))
         return records[id(node)]
 
@@ -207,8 +207,8 @@ class Tracer:
         node = self.current.get(id(t), t)
         value = self.concrete(t, "printing a traced tensor")
         records = grad_mode.enabled and any(self.wants_grad(n) for n in topo_sort([node]))
-        leaf = node.op is None or id(node) in self.rebound
-        grad_fn = type(node.op).__name__ if records and not leaf else None
+        leaf = node._op is None or id(node) in self.rebound
+        grad_fn = type(node._op).__name__ if records and not leaf else None
         return format_tensor(value, t.dtype.name, t.dtype.name in dtypes.ML_FLOATS, records,
                              grad_fn)
 
@@ -250,4 +250,4 @@ class Tracer:
             return True
         if n.kind == PLACEHOLDER:
             return n.graph is self.graph and self.real[id(n)].requires_grad
-        return n.kind == EAGER and n.requires_grad and n.op is None
+        return n.kind == EAGER and n.requires_grad and n._op is None

@@ -97,12 +97,24 @@ def _tf_padding(padding, data_format: str, explicit_ok: bool = True):
     return _conv.padding_attr((pairs[h], pairs[w]))
 
 
+# TF1's op types of the NCHW ops its NHWC functions apply (Operation.type)
+_TF1_TYPES = {_conv.Conv2d: "Conv2D", _conv.Conv2dGradInput: "Conv2DBackpropInput",
+              _pool.MaxPool2d: "MaxPool", _pool.AvgPool2d: "AvgPool"}
+
+
 def _apply_nchw(op, x, data_format, name, *more):
-    """Apply an NCHW op to x in `data_format`, and give back that format."""
+    """Apply an NCHW op to x in `data_format`, and give back that format. The node given
+    back is the one TF1's program sees: named `name` or TF1's op type, and of that type
+    (`Conv2D`), so `op.type == 'Conv2D'` finds the convolution's output in x's layout."""
+    tf1_type = _TF1_TYPES[type(op)]
     if data_format == "NCHW":
-        return _apply(op, x, *more, name=name)
-    out = _apply(op, _ops.transpose(x, (0, 3, 1, 2)), *more)
-    return _ops.transpose(out, (0, 2, 3, 1), name=name)
+        out = _apply(op, x, *more, name=name or tf1_type)
+    else:
+        out = _apply(op, _ops.transpose(x, (0, 3, 1, 2)), *more)
+        out = _ops.transpose(out, (0, 2, 3, 1), name=name or tf1_type)
+    if out.is_symbolic:
+        out._tf1_type = tf1_type
+    return out
 
 
 def conv2d(input, filter=None, strides=None, padding=None, use_cudnn_on_gpu=True,

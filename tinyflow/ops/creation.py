@@ -227,7 +227,7 @@ def _random_shape(shape, what) -> tuple:
         from .shape import ShapeOf, stack
         if isinstance(shape, Tensor):
             dims = shape
-            known = (tuple(dims.inputs[0].shape) if isinstance(dims.op, ShapeOf)
+            known = (tuple(dims.inputs[0].shape) if isinstance(dims._op, ShapeOf)
                      and dims.inputs[0].shape is not None else
                      (None,) * (dims.shape[0] if dims.shape and dims.shape[0] else 0))
         else:

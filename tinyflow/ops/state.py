@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..core.graph import get_default_graph
+from ..core.graph import get_default_graph, node_of
 from ..core.op import Op, apply, as_tensor
 from ..core.tensor import EAGER, NODE, Tensor
 from .math import cast
@@ -204,7 +204,7 @@ def group(*inputs, name=None) -> Tensor:
     """A node that, when run, runs every input (TF1 `tf.group`); its value is None."""
     deps = []
     for x in inputs:
-        deps.extend(x if isinstance(x, (list, tuple)) else [x])
+        deps.extend(map(node_of, x if isinstance(x, (list, tuple)) else [x]))
     graph = next((d.graph for d in deps if d.kind != EAGER), get_default_graph())
     node = Tensor._symbolic(NODE, (), None, NoOp(), (), name=name or "group_deps", graph=graph)
     node.control_inputs += tuple(d for d in deps if d.kind != EAGER)

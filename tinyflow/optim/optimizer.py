@@ -88,7 +88,7 @@ class Optimizer:
                     p.grad = zeros_like(p.grad)
                 else:
                     grad = p.grad
-                    if (grad.op is not None or not grad.array.flags.writeable
+                    if (grad._op is not None or not grad.array.flags.writeable
                             or trace_state.active is not None):   # compile records a write
                         p.grad = Tensor._eager(np.zeros(grad.shape, grad.dtype.np))
                     else:  # in place, as PyTorch does: references to .grad see zeros

@@ -259,7 +259,7 @@ def lower(fetches: list, feed_keys: tuple) -> Program:
         elif node.kind == EAGER:
             externals[i] = External("eager", node, node.shape, node.dtype)
         else:
-            steps.append(Step(node.op, tuple(slot[id(x)] for x in node.inputs), i,
+            steps.append(Step(node._op, tuple(slot[id(x)] for x in node.inputs), i,
                               node.dtype, node.shape,
                               tuple(slot[id(c)] for c in node.control_inputs),
                               name=node.name))
@@ -280,7 +280,7 @@ def is_literal(t) -> bool:
     """An eager tensor that can never change: no gradient, no history, a read-only array
     of its own (the JIT keys such inputs by value)."""
     arr = t.array
-    return not (t.requires_grad or t.op is not None or arr.base is not None or
+    return not (t.requires_grad or t._op is not None or arr.base is not None or
                 arr.flags.writeable)
 
 

@@ -45,7 +45,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph: Optional[bool] = None
     retain = create_graph if retain_graph is None else retain_graph
     if not retain:
         for node in topo_sort(list(outputs)):
-            if node.op is not None:
+            if node._op is not None:
                 node._saved = FREED
     if not create_graph:
         grads = [None if g is None else Tensor._eager(g.array) for g in grads]
@@ -118,7 +118,7 @@ def register_post_accumulate_grad_hook(x, hook) -> RemovableHandle:
     value, before the rest of the sweep (DDP starts reducing a gradient bucket there)."""
     if not x.requires_grad:
         raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
-    if x.op is not None:
+    if x._op is not None:
         raise RuntimeError("post accumulate grad hooks cannot be registered on non-leaf "
                            "tensors")
     x._post_grad_hooks = (x._post_grad_hooks or ()) + (hook,)

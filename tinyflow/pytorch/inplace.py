@@ -70,7 +70,7 @@ def detach_(x):
     """Cut x from the graph that made it, in place: a leaf that does not require grad."""
     if x.kind != EAGER:
         raise TypeError(f"detach_() needs an eager tensor; {x.name} is symbolic")
-    x.op, x.inputs, x.requires_grad, x._saved = None, (), False, None
+    x._op, x.inputs, x.requires_grad, x._saved = None, (), False, None
     return x
 
 

@@ -73,15 +73,15 @@ def _branch(fn, pred, taken_if: bool):
     made = graph.nodes[first:]
     inside, gates = {id(node) for node in made}, {}
     for node in made:
-        written = getattr(node.op, "writes_input", None)
-        if written is not None and not isinstance(node.op, Assign):
+        written = getattr(node._op, "writes_input", None)
+        if written is not None and not isinstance(node._op, Assign):
             continue   # a fused update writes its inputs in place: none behind a copy
         node.inputs = tuple(
             x if k == written or id(x) in inside or x.kind == EAGER or x.dtype is None
             or not x.dtype.is_floating else _gate(x, pred, taken_if, gates)
             for k, x in enumerate(node.inputs))
     for node in made:
-        if isinstance(node.op, Assign) and node.inputs[0].kind != EAGER and \
+        if isinstance(node._op, Assign) and node.inputs[0].kind != EAGER and \
                 node is not getattr(node.inputs[0], "initializer", None):
             target, value = node.inputs
             node.inputs = (target, ops.where(pred, value, target) if taken_if

@@ -63,9 +63,9 @@ def infer_variable_shapes(loss, feed_dict: dict):
                 node.shape = tensor_shape(node.rule(data_shape))
             shapes[id(node)] = tuple(node.shape)
             found.append((node, node._name, list(node.shape)))
-        elif node.op is None:
+        elif node._op is None:
             shapes[id(node)] = node.shape
         else:
             inputs = [_Static(shapes[id(i)], i.dtype, i.name) for i in node.inputs]
-            shapes[id(node)] = node.op.infer(*inputs)[0]
+            shapes[id(node)] = node._op.infer(*inputs)[0]
     return iter(found)

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..core import devices
 from ..core.errors import FeedError, FeedTypeError, FetchError, FetchTypeError
-from ..core.graph import Graph, get_default_graph
+from ..core.graph import Graph, Operation, get_default_graph, node_of
 from ..core.pytree import tree_flatten, tree_unflatten
 from ..core.shapes import is_compatible
 from ..core.tensor import EAGER, Tensor
@@ -113,20 +113,23 @@ class Session:
             raise TypeError(f"run_metadata must be a tf.RunMetadata, but got "
                             f"{type(run_metadata)}")
         flat, structure = tree_flatten(fetches)
-        tensors = [self._resolve_fetch(f) for f in flat]
+        elements = [self._resolve_fetch(f) for f in flat]
+        tensors = [node_of(e) for e in elements]
         feed_keys, feed_values = self._check_feeds(feed_dict or {})
         key = (tuple(map(id, tensors)), tuple(map(id, feed_keys)))
         plan = self._plans.get(key)
         if plan is None:
             plan = self._plans[key] = self._new_plan(tensors, feed_keys)
         results = plan.run(feed_values)
+        results = [None if isinstance(e, Operation) else r    # an operation runs, gives None
+                   for e, r in zip(elements, results)]
         return tree_unflatten(structure, results)
 
     def make_plan(self, fetches, feed_keys=()) -> Plan:
         """The compiled plan for these fetches and feed keys (for inspection and benchmarks);
         `plan.memory(feed_values)` gives its planned peak before it runs."""
         flat, _ = tree_flatten(fetches)
-        tensors = [self._resolve_fetch(f) for f in flat]
+        tensors = [node_of(self._resolve_fetch(f)) for f in flat]
         keys = tuple(self._resolve_feed_key(k) for k in feed_keys)
         return self._new_plan(tensors, keys)
 
@@ -143,12 +146,18 @@ class Session:
                     optimize=self.optimize,
                     memory_budget=self.memory_budget)
 
-    def _resolve_fetch(self, fetch) -> Tensor:
+    def _resolve_fetch(self, fetch):
+        """The tensor or Operation a fetch names (TF1: `'loss:0'` a tensor, `'train'` an
+        operation)."""
         if isinstance(fetch, str):
             try:
-                return self.graph.get_tensor_by_name(fetch)
+                return self.graph.as_graph_element(fetch)
             except KeyError as e:
                 raise FetchError(f"fetch {fetch!r}: {e.args[0]}") from None
+        if isinstance(fetch, Operation):
+            if fetch.graph is not self.graph:
+                raise FetchError(f"fetch {fetch!r} is not an element of this session's graph")
+            return fetch
         if not isinstance(fetch, Tensor):
             raise FetchTypeError(f"Fetch argument {fetch!r} has invalid type {type(fetch)}, "
                                  f"must be a string or Tensor: it is not a tensor, an "
@@ -161,7 +170,7 @@ class Session:
         if isinstance(key, str):
             try:
                 key = self.graph.get_tensor_by_name(key)
-            except KeyError as e:
+            except (KeyError, ValueError) as e:
                 raise FeedError(f"feed key {e.args[0]}") from None
         if not isinstance(key, Tensor):
             raise FeedTypeError(f"Cannot interpret feed_dict key as Tensor: {key!r} of type "

@@ -66,7 +66,7 @@ def encode_graph(graph: Graph) -> bytes:
     TensorBoard's graph view; eager constants feeding them are not nodes and are left out."""
     nodes = b""
     for t in graph.nodes:
-        op = type(t.op).__name__ if t.op is not None else t.kind.capitalize()
+        op = type(t._op).__name__ if t._op is not None else t.kind.capitalize()
         body = bytes_field(1, t._name) + bytes_field(2, op)
         for x in t.inputs:
             if x.is_symbolic and x._name is not None:

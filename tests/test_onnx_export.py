@@ -225,6 +225,27 @@ def test_embedding_and_causal_attention():
                                lm(torch.tensor(ids)).detach().numpy(), **TOL)
 
 
+class TwoCells(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lstm, self.gru = nn.LSTMCell(3, 5), nn.GRUCell(5, 4)
+
+    def forward(self, x):
+        h, c = self.lstm(x)
+        return self.gru(h + c)
+
+
+def test_lstm_and_gru_cells_export():
+    """Each cell is one fused op in tinyflow and a handful of ONNX nodes."""
+    torch.manual_seed(0)
+    cells = TwoCells()
+    model = torch.onnx.export(cells, torch.tensor(random(2, 3)), None, input_names=["x"],
+                              dynamic_axes={"x": [0]})
+    x = random(4, 3, seed=9)
+    np.testing.assert_allclose(run_onnx(model, {"x": x})[0],
+                               cells(torch.tensor(x)).detach().numpy(), **TOL)
+
+
 @pytest.mark.parametrize("opset", [13, 18])
 def test_indexing_reductions_and_where_export(opset):
     """A function (not a module) with slices, an index array, reductions, masks and concat

@@ -13,7 +13,7 @@ from ..core import dtypes
 from ..core.dtypes import promote
 from ..core.op import Typed
 from ..ops import (activation, attention, conv, creation, fused, indexing, linalg, nn,
-                   normalization, pool)
+                   normalization, pool, rnn_cell)
 from ..ops import math as m
 from ..ops import reduce as r
 from ..ops import shape as s
@@ -527,6 +527,44 @@ def _slice_bounds(item: slice) -> tuple:
         start, end = (INT64_MAX if item.start is None else item.start,
                       INT64_MIN if item.stop is None else item.stop)
     return int(start), int(end), step
+
+
+# ---- recurrent cells ----------------------------------------------------------------------
+
+def _gate_blocks(b: Builder, pre: str, count: int, hidden: int) -> list:
+    """pre [..., count H] cut along its last axis into `count` blocks."""
+    return [b.node("Slice", [pre, b.ints([k * hidden]), b.ints([(k + 1) * hidden]),
+                             b.ints([-1])]) for k in range(count)]
+
+
+def _packed(b: Builder, step, planes: list) -> str:
+    """The cell's packed output: its planes stacked on a new first axis."""
+    return b.node("Concat", [b.unsqueeze(p, [0]) for p in planes], _hint(step), axis=0)
+
+
+@converts(rnn_cell.LstmCell)
+def _lstm_cell(b: Builder, step, ins):
+    """Planes h', c', i, f, g, o, tanh(c') from xw + hw (gates i, f, g, o) and c."""
+    xw, hw, c = ins
+    i, f, g, o = _gate_blocks(b, b.node("Add", [xw, hw]), 4, step.shape[-1])
+    i, f, o = (b.node("Sigmoid", [gate]) for gate in (i, f, o))
+    g = b.node("Tanh", [g])
+    c_new = b.node("Add", [b.node("Mul", [f, c]), b.node("Mul", [i, g])])
+    tanh_c = b.node("Tanh", [c_new])
+    return _packed(b, step, [b.node("Mul", [o, tanh_c]), c_new, i, f, g, o, tanh_c])
+
+
+@converts(rnn_cell.GruCell)
+def _gru_cell(b: Builder, step, ins):
+    """Planes h', r, z, n: r, z = sigmoid(x_r + h_r), sigmoid(x_z + h_z);
+    n = tanh(x_n + r h_n); h' = n + z (h - n)."""
+    xw, hw, h = ins
+    hidden = step.shape[-1]
+    (xr, xz, xn), (hr, hz, hn) = (_gate_blocks(b, w, 3, hidden) for w in (xw, hw))
+    r, z = (b.node("Sigmoid", [b.node("Add", pair)]) for pair in ((xr, hr), (xz, hz)))
+    n = b.node("Tanh", [b.node("Add", [xn, b.node("Mul", [r, hn])])])
+    h_new = b.node("Add", [n, b.node("Mul", [z, b.node("Sub", [h, n])])])
+    return _packed(b, step, [h_new, r, z, n])
 
 
 # ---- indexing and creation --------------------------------------------------------------

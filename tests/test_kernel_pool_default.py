@@ -152,3 +152,29 @@ def test_a_ctrl_c_while_waiting_for_the_pool_leaves_it_working(monkeypatch, requ
     assert parallel.run(lambda a, b: names.append(threading.current_thread().name), 2,
                         alone=True)
     assert sorted(names) == ["MainThread", "tinyflow-kernel"]
+
+
+def test_set_num_threads_sets_openblas_and_the_pool(monkeypatch):
+    """torch.set_num_threads / get_num_threads: OpenBLAS's count and the kernels' pieces."""
+    import numpy as np
+    import tinyflow as torch
+    from tinyflow.backend.numpy import parallel
+    monkeypatch.setattr(parallel, "_set_by_program", [])
+    monkeypatch.delenv("TINYFLOW_KERNEL_THREADS", raising=False)
+    before = torch.get_num_threads()
+    try:
+        for count in (1, 3):
+            torch.set_num_threads(count)
+            if parallel._openblas() is not None:
+                assert torch.get_num_threads() == count
+            assert parallel.threads() == (count if parallel.blas_spin_is_short() else 1)
+            a = np.arange(12.0).reshape(3, 4)
+            np.testing.assert_array_equal((torch.tensor(a) @ torch.tensor(a.T)).numpy(),
+                                          a @ a.T)
+        for bad in (0, -1, True, 1.5):
+            with pytest.raises(ValueError, match="set_num_threads: .* positive int"):
+                torch.set_num_threads(bad)
+    finally:
+        parallel.set_threads(before)
+        parallel._set_by_program.clear()
+        parallel.threads.cache_clear()

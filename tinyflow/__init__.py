@@ -23,6 +23,8 @@ from .core.graph import Graph, GraphKeys, get_default_graph, reset_default_graph
 from .core.shapes import Dimension, TensorShape
 from .core.op import apply
 from .core.random import Generator, manual_seed
+from .backend.numpy.parallel import get_threads as get_num_threads  # torch's names
+from .backend.numpy.parallel import set_threads as set_num_threads
 from .core.tensor import Tensor
 from .jit import compile, explain, mark_dynamic  # noqa: A004  (torch.compile, torch._dynamo.*)
 from .ops.creation import tf_range as range  # noqa: A004  (TF1's tf.range)

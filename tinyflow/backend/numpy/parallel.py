@@ -61,17 +61,21 @@ from . import blas
 
 MIN_ELEMENTS = 1 << 19
 _worker = threading.local()      # .active: this thread is one of the pool's
+_set_by_program: list = []       # the count of the program's last `set_threads`, if any
 
 
 @functools.cache
 def threads() -> int:
     """Threads a kernel may use: TINYFLOW_KERNEL_THREADS if set (a number, or "auto": the
-    process's thread setting, as OpenBLAS and Numba read it); else "auto" when OpenBLAS's
-    idle threads sleep soon (`blas_spin_is_short`), else 1 (the pool off)."""
+    program's `set_threads`, else the process's thread setting, as OpenBLAS and Numba read
+    it); else "auto" when OpenBLAS's idle threads sleep soon (`blas_spin_is_short`), else 1
+    (the pool off)."""
     asked = os.environ.get("TINYFLOW_KERNEL_THREADS",
                            "auto" if blas_spin_is_short() else "1")
     if asked.isdigit():
         return max(1, int(asked))
+    if _set_by_program:
+        return _set_by_program[0]
     for name in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS"):
         value = os.environ.get(name, "")
         if value.isdigit() and int(value) > 0:
@@ -102,6 +106,44 @@ def blas_spin_is_short() -> bool:
     variable first when it can); 0 means its default, 2^28 cycles."""
     lib = _openblas()
     return lib is not None and 0 < lib.openblas_thread_timeout() <= SHORT_SPIN
+
+
+def set_threads(count: int) -> None:
+    """PyTorch's torch.set_num_threads: from now on products (OpenBLAS) and kernels cut into
+    pieces use at most `count` threads."""
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise ValueError(f"set_num_threads: the number of threads must be a positive int, "
+                         f"got {count!r}")
+    setter = _openblas_function(BLAS_SET_THREADS)
+    if setter is not None:
+        setter(count)
+    _set_by_program[:] = [count]
+    threads.cache_clear()
+
+
+def get_threads() -> int:
+    """PyTorch's torch.get_num_threads: the threads a product may use (OpenBLAS's count;
+    without NumPy's OpenBLAS, the kernels' pieces)."""
+    getter = _openblas_function(BLAS_GET_THREADS)
+    return getter() if getter is not None else threads()
+
+
+# OpenBLAS's process-wide thread count, by the names NumPy's bundled build and others use
+BLAS_SET_THREADS = ("scipy_openblas_set_num_threads64_", "openblas_set_num_threads64_",
+                    "openblas_set_num_threads")
+BLAS_GET_THREADS = ("scipy_openblas_get_num_threads64_", "openblas_get_num_threads64_",
+                    "openblas_get_num_threads")
+
+
+def _openblas_function(names: tuple) -> Optional[Callable]:
+    """The first of `names` that NumPy's OpenBLAS exports (taking and giving C ints)."""
+    lib = blas.library()
+    for name in names if lib is not None else ():
+        function = getattr(lib, name, None)
+        if function is not None:
+            function.restype = ctypes.c_int
+            return function
+    return None
 
 
 def _openblas_local() -> Optional[Callable[[int], int]]:

@@ -75,3 +75,48 @@ def test_pow_by_a_scalar_has_torchs_bits_and_stays_quiet(exponent, dtype):
     tol = 0 if exponent in (3.0, -2.0, 2.0) else 2e-7   # PyTorch's other exponents: libm's
     np.testing.assert_allclose(got, want, rtol=tol, atol=0)
     np.testing.assert_array_equal(inplace.numpy(), got)
+
+
+def _full_hook_log(L, forward, inputs_of=None):
+    """What a full backward hook sees when forward(a, b) leaves b without a gradient (and
+    a's gradient; PyTorch's b.grad becomes zeros through its hook node, tinyflow's stays None)."""
+    class M(L.nn.Module):
+        def forward(self, a, b):
+            return forward(a, b)
+    log = []
+    m = M()
+    m.register_full_backward_hook(
+        lambda mod, gi, go: log.append(([g.tolist() for g in gi], go[0].tolist())))
+    a = L.tensor([1.0, 2.0], requires_grad=True)
+    b = L.tensor([3.0, 4.0, 5.0], requires_grad=True)
+    out = (m(a, b) * L.tensor([1.0, -1.0])).sum()
+    if inputs_of is None:
+        out.backward()
+    else:
+        out.backward(inputs=[a])
+    return log, a.grad.tolist()
+
+
+@pytest.mark.parametrize("inputs", [None, "a"])
+def test_full_backward_hook_runs_with_zeros_for_an_input_without_gradient(inputs):
+    """Session 12's gap: PyTorch calls the hook at the end of the backward with zeros for b."""
+    import torch
+    forward = lambda a, b: a * 3   # noqa: E731
+    want = _full_hook_log(torch, forward, inputs)
+    got = _full_hook_log(tinyflow, forward, inputs)
+    assert got == want and want[0] == [([[3.0, -3.0], [0.0, 0.0, 0.0]], [1.0, -1.0])]
+
+
+def test_a_failed_backward_drops_the_callbacks_it_queued():
+    from tinyflow.autodiff import reverse
+    x = tinyflow.ones(2, requires_grad=True)
+    y = x * 2
+    y.register_hook(lambda g: reverse.queue_callback(lambda: calls.append(1)) or 1 / 0)
+    calls = []
+    with pytest.raises(ZeroDivisionError):
+        y.sum().backward()
+    assert reverse.end_of_backward == [] and calls == []
+    z = x * 2
+    z.register_hook(lambda g: reverse.queue_callback(lambda: calls.append(2)))
+    z.sum().backward()
+    assert calls == [2] and x.grad.tolist() == [2.0, 2.0]

@@ -102,6 +102,23 @@ def run_grad_hooks(node: Tensor, g: Tensor) -> Tensor:
     return g
 
 
+end_of_backward: list = []   # what `queue_callback` queued during the sweeps under way
+
+
+def queue_callback(fn) -> None:
+    """Run `fn()` when the backward sweep under way ends (PyTorch's
+    `Variable._execution_engine.queue_callback`): a module's full backward hook waits there
+    for inputs that may get no gradient. A sweep that raises drops what it queued."""
+    end_of_backward.append(fn)
+
+
+def _run_queued(mark: int) -> None:
+    queued = end_of_backward[mark:]
+    del end_of_backward[mark:]
+    for fn in queued:
+        fn()
+
+
 def _backprop(order: list, ys: list, xs: list, grad_ys: list, on_final=None,
               relevant: Optional[set] = None) -> list:
     """The reverse sweep over `order` (the nodes the ys depend on, inputs first).
@@ -130,6 +147,7 @@ def _backprop(order: list, ys: list, xs: list, grad_ys: list, on_final=None,
     outer, anomaly = vjp_request.needed, anomaly_mode.enabled
     current = outer   # the request set now: rewritten only when it changes (a thread-local)
     pop, get = node_to_grad.pop, node_to_grad.get
+    mark = len(end_of_backward)
     try:
         for node in reversed(order):
             key = id(node)
@@ -231,8 +249,13 @@ def _backprop(order: list, ys: list, xs: list, grad_ys: list, on_final=None,
                             shared.add(id(array))
                         else:
                             handed.add(id(array))
+    except BaseException:
+        del end_of_backward[mark:]
+        raise
     finally:
         vjp_request.needed = outer
+    if len(end_of_backward) > mark:
+        _run_queued(mark)
     return [_total(node_to_grad.get(id(x), ()), x) for x in xs]
 
 

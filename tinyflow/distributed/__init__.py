@@ -14,6 +14,8 @@ from typing import Optional
 
 import ray
 
+from ..pytorch.process_group import (destroy_process_group, init_process_group,
+                                      is_available, is_initialized)
 from .devices import devices, release_devices, reset_transfer_stats, transfer_stats
 from .transfers import DeviceError
 from .client import Consistency, PSClient, Stats, asynchronous, bsp, ssp
@@ -68,5 +70,6 @@ __all__ += ["CollectiveError", "ColumnParallelLinear", "CommStats", "Communicato
             "TensorParallel", "copy_to_group", "reduce_from_group"]
 __all__ += ["Delayed", "Interval", "Pipeline", "PipelineError", "PipelineTimeout", "StepReport",
             "Work", "simulate", "theoretical_bubble"]
+__all__ += ["destroy_process_group", "init_process_group", "is_available", "is_initialized"]
 __all__ += ["DeviceError", "devices", "release_devices", "reset_transfer_stats",
             "transfer_stats"]

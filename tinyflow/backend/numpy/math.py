@@ -12,7 +12,7 @@ from . import _fast_math, _quiet, parallel
 from .registry import kernel
 
 _BINARY = {m.Add: np.add, m.Sub: np.subtract, m.Mul: np.multiply, m.Div: np.true_divide,
-           m.Pow: np.power, m.Maximum: np.maximum, m.Minimum: np.minimum, m.Equal: np.equal,
+           m.Maximum: np.maximum, m.Minimum: np.minimum, m.Equal: np.equal,
            m.NotEqual: np.not_equal, m.Less: np.less, m.LessEqual: np.less_equal,
            m.Greater: np.greater, m.GreaterEqual: np.greater_equal, m.Atan2: np.arctan2,
            m.LogicalAnd: np.logical_and,
@@ -108,6 +108,29 @@ def _register_ufuncs(table, arity: int):
 
 _register_ufuncs(_BINARY, 2)
 _register_ufuncs(_UNARY, 1)
+_POWER = _ufunc_kernel(np.power, 2, quiet=True, pooled=False)
+
+
+@kernel(m.Pow, inplace=True)
+def power(op, x, y, out=None):
+    """x ** 3 and x ** -2 of float32/float64 as products, as PyTorch computes them (the same
+    bits): NumPy's power of a negative base goes a slow path, 45 ns an element, so a GELU
+    written with `torch.pow(x, 3.0)` took 6 ms per [32, 16, 256] call against 0.03."""
+    if y.ndim == 0 and y.dtype == x.dtype and x.dtype in _EXACT_PRODUCTS:
+        exponent = y[()]
+        if exponent == 3 or exponent == -2:
+            token = _quiet.enter()          # overflow to inf, 1 / 0: silent, as power is
+            try:
+                square = np.multiply(x, x)
+                if exponent == 3:
+                    return np.multiply(square, x, out=out)
+                return np.divide(1, square, out=out if out is not None else square)
+            finally:
+                _quiet.leave(token)
+    return _POWER(op, x, y, out)
+
+
+_EXACT_PRODUCTS = frozenset((np.dtype(np.float32), np.dtype(np.float64)))
 
 
 def _integer_divisor(ufunc):

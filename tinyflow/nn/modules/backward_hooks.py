@@ -5,14 +5,15 @@ gradient inspection read them this way).
 The call's output is passed through a copy whose tensor hook sees grad_output (pre-hooks
 may replace it); each tensor input that requires grad goes through a copy whose tensor hook
 collects its gradient, and the full hooks run once the last of them has arrived. A copy is
-an op like any other, so the backward sweep itself needs nothing new. Known gap: the full
-hooks wait for every input that requires grad, so a backward that gives one of them no
-gradient (an input forward ignores, `autograd.grad` or `backward(inputs=...)` asked for
-others) does not call them, where PyTorch calls them with zeros."""
+an op like any other. An input that gets no gradient in a sweep (forward ignores it) is
+given zeros, as PyTorch gives, when the sweep ends (`queue_callback`). Known gap: an input
+the sweep skips because `autograd.grad` or `backward(inputs=...)` asked for others also gets
+zeros, where PyTorch computes its gradient for the hook anyway."""
 from __future__ import annotations
 
 import functools
 
+from ...autodiff.reverse import queue_callback
 from ...core.modes import grad_mode
 from ...core.tensor import Tensor
 from ...ops.creation import zeros_like
@@ -66,16 +67,29 @@ class BackwardHooks:
         self.waiting = set(self.needs)
         if not self.needs:   # no input needs a gradient: PyTorch runs the hooks now, all None
             self._run_full(tuple(None for _ in self.args))
+        else:
+            queue_callback(self._at_end)
         return grad_output[0]
+
+    def _given(self) -> tuple:
+        """grad_input: what arrived; zeros for the other tensors (None for non-tensors)."""
+        return tuple(self.grad_input[j] if j in self.needs and j not in self.waiting else
+                     zeros_like(a) if isinstance(a, Tensor) else None
+                     for j, a in enumerate(self.args))
+
+    def _at_end(self) -> None:
+        """The sweep ended with inputs still waiting: they got no gradient."""
+        if self.waiting:
+            given = self._given()
+            self.waiting = set()
+            self._run_full(given)
 
     def _input_grad(self, k: int, g: Tensor):
         self.grad_input[k] = g
         self.waiting.discard(k)
         if self.waiting:
             return None
-        given = tuple(self.grad_input[j] if j in self.needs else
-                      zeros_like(a) if isinstance(a, Tensor) else None
-                      for j, a in enumerate(self.args))
+        given = self._given()
         new = self._run_full(given)
         late = [j for j in self.needs if j != k and new[j] is not given[j]]
         if late:

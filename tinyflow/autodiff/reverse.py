@@ -7,6 +7,7 @@ backward graph (which can itself be differentiated), and on eager tensors it com
 """
 from __future__ import annotations
 
+import threading
 from typing import Optional, Sequence
 
 import numpy as np
@@ -102,20 +103,28 @@ def run_grad_hooks(node: Tensor, g: Tensor) -> Tensor:
     return g
 
 
-end_of_backward: list = []   # what `queue_callback` queued during the sweeps under way
+class _EndOfBackward(threading.local):
+    """What `queue_callback` queued during this thread's sweeps under way (another thread's
+    backward runs its own)."""
+
+    def __init__(self) -> None:
+        self.queued = []
+
+
+end_of_backward = _EndOfBackward()
 
 
 def queue_callback(fn) -> None:
     """Run `fn()` when the backward sweep under way ends (PyTorch's
     `Variable._execution_engine.queue_callback`): a module's full backward hook waits there
     for inputs that may get no gradient. A sweep that raises drops what it queued."""
-    end_of_backward.append(fn)
+    end_of_backward.queued.append(fn)
 
 
-def _run_queued(mark: int) -> None:
-    queued = end_of_backward[mark:]
-    del end_of_backward[mark:]
-    for fn in queued:
+def _run_queued(queued: list, mark: int) -> None:
+    mine = queued[mark:]
+    del queued[mark:]
+    for fn in mine:
         fn()
 
 
@@ -147,7 +156,8 @@ def _backprop(order: list, ys: list, xs: list, grad_ys: list, on_final=None,
     outer, anomaly = vjp_request.needed, anomaly_mode.enabled
     current = outer   # the request set now: rewritten only when it changes (a thread-local)
     pop, get = node_to_grad.pop, node_to_grad.get
-    mark = len(end_of_backward)
+    queued = end_of_backward.queued
+    mark = len(queued)
     try:
         for node in reversed(order):
             key = id(node)
@@ -250,12 +260,12 @@ def _backprop(order: list, ys: list, xs: list, grad_ys: list, on_final=None,
                         else:
                             handed.add(id(array))
     except BaseException:
-        del end_of_backward[mark:]
+        del queued[mark:]
         raise
     finally:
         vjp_request.needed = outer
-    if len(end_of_backward) > mark:
-        _run_queued(mark)
+    if len(queued) > mark:
+        _run_queued(queued, mark)
     return [_total(node_to_grad.get(id(x), ()), x) for x in xs]
 
 

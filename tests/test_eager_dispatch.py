@@ -6,7 +6,11 @@ import torch
 
 import tinyflow as tf
 from tinyflow.core.graph import topo_sort
-from tinyflow.core.op import shared
+from types import FunctionType
+
+from tinyflow.core.kernels import numpy_kernels as KERNELS
+from tinyflow.core.op import apply, shared
+from tinyflow.ops.math import Relu
 from tinyflow.ops.linalg import MatMul
 from tinyflow.ops.reduce import Sum
 
@@ -167,6 +171,58 @@ def test_reductions_over_an_int_axis_of_each_rank_keep_their_own_op():
     assert a.sum(-1, keepdim=True).shape == (2, 1)
     with pytest.raises(Exception, match="out of range"):
         a.sum(5)
+
+
+# ---- the kernel bound to each op class -------------------------------------------------
+
+def test_each_op_class_binds_its_own_numpy_kernel():
+    for cls, kernel in KERNELS.items():
+        bound = cls.__dict__["_eager_kernel"]
+        assert bound is kernel or not isinstance(kernel, FunctionType), cls.__name__
+
+
+class _Doubled(Relu):
+    """A subclass of an op with a kernel, without one of its own (name "": unregistered)."""
+    name = ""
+
+
+class _Kernel:
+    """A kernel that is a callable object, not a function."""
+    def __call__(self, op, x):
+        assert type(op) is _Doubled
+        return 2 * x
+
+
+def test_a_subclass_without_a_kernel_does_not_run_its_bases(monkeypatch):
+    x = tf.tensor([-1.0, 2.0])
+    with pytest.raises(NotImplementedError, match="has no NumPy kernel"):
+        apply(_Doubled(), x)
+    monkeypatch.setitem(KERNELS, _Doubled, _Kernel())   # a callable object binds too
+    np.testing.assert_array_equal(apply(_Doubled(), x).numpy(), [-2.0, 4.0])
+    monkeypatch.undo()                                   # deleting the entry unbinds it
+    with pytest.raises(NotImplementedError, match="has no NumPy kernel"):
+        apply(_Doubled(), x)
+
+
+@pytest.mark.parametrize("requires_grad", [False, True])
+def test_a_kernel_written_into_the_table_is_the_one_eager_apply_runs(monkeypatch,
+                                                                     requires_grad):
+    seen, relu = [], KERNELS[Relu]
+
+    def spy(op, x, out=None):
+        seen.append(op)
+        return relu(op, x, out=out)
+
+    x = tf.tensor([-1.0, 2.0], requires_grad=requires_grad)
+    monkeypatch.setitem(KERNELS, Relu, spy)
+    y = tf.relu(x)
+    assert [type(op) for op in seen] == [Relu]
+    assert seen[0] is y.op or not requires_grad
+    assert y.requires_grad is requires_grad
+    np.testing.assert_array_equal(y.detach().numpy(), [0.0, 2.0])
+    monkeypatch.undo()
+    tf.relu(x)
+    assert len(seen) == 1
 
 
 # ---- compiled calls' guards -------------------------------------------------------------

@@ -6,6 +6,7 @@ and a new backend (generated fused kernels, a GPU array module) is one more tabl
 """
 from __future__ import annotations
 
+from types import FunctionType
 from typing import Callable, Optional
 
 import numpy as np
@@ -20,11 +21,17 @@ class KernelTable(dict):
     preallocated array of the output's shape and dtype, returned filled) and True when
     `out` may moreover be one of the inputs (in place); `shape_only[cls]` lists the input
     positions whose values the kernel never reads (the runtime need not keep them).
+
+    `binds`: the table eager `apply` runs also sets each kernel as that attribute of its op
+    class (kept in step by every write to the table, a test's spy too), so `apply` calls
+    `op._eager_kernel(*arrays)`, a bound method, where a look-up by `type(op)` cost two
+    calls per op.
     """
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, binds: Optional[str] = None) -> None:
         super().__init__()
         self.name = name
+        self.binds = binds
         self.out_kernels: dict[type, bool] = {}
         self.shape_only: dict[type, tuple] = {}
 
@@ -46,9 +53,36 @@ class KernelTable(dict):
             return fn
         return register
 
+    def __setitem__(self, cls: type, kernel: Callable) -> None:
+        super().__setitem__(cls, kernel)
+        if self.binds:
+            setattr(cls, self.binds, kernel if type(kernel) is FunctionType else
+                    _method(kernel))
+
+    def __delitem__(self, cls: type) -> None:
+        super().__delitem__(cls)
+        if self.binds:
+            setattr(cls, self.binds, _table_kernel(self))
+
     def __missing__(self, cls: type):
         raise NotImplementedError(f"op {getattr(cls, 'name', cls.__name__)!r} has no "
                                   f"{self.name} kernel")
+
+
+def _method(kernel: Callable) -> FunctionType:
+    """A kernel that is not a plain function (a callable object): a function calling it, so
+    that it binds to the op as one."""
+    def run(op, *arrays, **out):
+        return kernel(op, *arrays, **out)
+    return run
+
+
+def _table_kernel(table: KernelTable) -> FunctionType:
+    """An op class's bound kernel until `table` has one for it: the look-up, which raises
+    the table's "has no kernel" error (or finds one set by a path other than a write)."""
+    def run(op, *arrays, **out):
+        return table[type(op)](op, *arrays, **out)
+    return run
 
 
 def widened(kernel: Callable, at: int) -> Callable:
@@ -74,4 +108,5 @@ def widened(kernel: Callable, at: int) -> Callable:
 
 
 # The reference backend, which eager `apply` runs: NumPy (filled by tinyflow.backend.numpy).
-numpy_kernels = KernelTable("NumPy")
+numpy_kernels = KernelTable("NumPy", binds="_eager_kernel")
+unbound_kernel = _table_kernel(numpy_kernels)   # every op class's, until it has a kernel

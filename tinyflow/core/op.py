@@ -10,7 +10,7 @@ import numpy as np
 from . import devices, dtypes
 from .errors import DTypeError, IndexShapeError, ShapeError, user_site
 from .tensor import EAGER, NODE, REMOTE, Tensor, new_eager
-from .kernels import numpy_kernels as KERNELS
+from .kernels import numpy_kernels as KERNELS, unbound_kernel
 from .modes import (ANOMALY_THREADS, GRAD_OFF_THREADS, TRACING_THREADS, anomaly_mode,
                     grad_mode, trace_state)
 
@@ -18,7 +18,6 @@ OPS: dict[str, type] = {}
 _ARRAY = operator.attrgetter("array")
 _DECLARED = devices.DECLARED   # one dict, filled in place when a device is declared
 _NDARRAY = np.ndarray
-_KERNEL_OF = KERNELS.get
 
 
 class Typed:
@@ -68,6 +67,7 @@ class Op:
 
     def __init_subclass__(cls, **kwargs) -> None:
         super().__init_subclass__(**kwargs)
+        cls._eager_kernel = unbound_kernel   # its own, not its base's (core/kernels.py)
         if cls.__dict__.get("__annotations__"):   # else it inherits its base's fields
             dataclasses.dataclass(frozen=True, eq=False, kw_only=True)(cls)
         if cls.name:
@@ -146,7 +146,7 @@ def apply(op: Op, *inputs: Tensor, name: Optional[str] = None, graph=None,
                 raise TypeError(_NO_STRINGS)
         except (ValueError, TypeError, IndexError) as e:
             raise _infer_error(op, inputs, e) from None
-        data = (_KERNEL_OF(type(op)) or KERNELS[type(op)])(op, x.array, y.array)
+        data = op._eager_kernel(x.array, y.array)
         grad = x.requires_grad or y.requires_grad
     elif n == 1:
         x = inputs[0]
@@ -158,7 +158,7 @@ def apply(op: Op, *inputs: Tensor, name: Optional[str] = None, graph=None,
                 raise TypeError(_NO_STRINGS)
         except (ValueError, TypeError, IndexError) as e:
             raise _infer_error(op, inputs, e) from None
-        data = (_KERNEL_OF(type(op)) or KERNELS[type(op)])(op, x.array)
+        data = op._eager_kernel(x.array)
         grad = x.requires_grad
     elif n == 3:
         x, y, z = inputs
@@ -170,7 +170,7 @@ def apply(op: Op, *inputs: Tensor, name: Optional[str] = None, graph=None,
                 raise TypeError(_NO_STRINGS)
         except (ValueError, TypeError, IndexError) as e:
             raise _infer_error(op, inputs, e) from None
-        data = (_KERNEL_OF(type(op)) or KERNELS[type(op)])(op, x.array, y.array, z.array)
+        data = op._eager_kernel(x.array, y.array, z.array)
         grad = x.requires_grad or y.requires_grad or z.requires_grad
     else:
         return _apply(op, inputs, name, graph, out)
@@ -227,7 +227,7 @@ def _apply(op: Op, inputs: tuple, name: Optional[str], graph, out: Optional[Tens
         return node
     if out is not None:
         return _apply_into(op, inputs, shape, dtype, out)
-    data = KERNELS[type(op)](op, *map(_ARRAY, inputs))
+    data = op._eager_kernel(*map(_ARRAY, inputs))
     if type(data) is not _NDARRAY or (data.dtype is not dtype.np and data.dtype != dtype.np):
         data = as_dtype_array(data, dtype)
     if grad_mode.enabled and op.differentiable and any(x.requires_grad for x in inputs):

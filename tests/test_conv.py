@@ -120,11 +120,12 @@ DEAD_TAP_CASES = [
     ((1, 1), (3, 3), dict(padding=1), (1, 1)),                     # the centre tap only
     ((2, 2), (3, 3), dict(stride=2, padding=1), (2, 2)),           # the first row and column
     ((2, 3), (3, 3), dict(stride=2, padding=1, groups=2), (2, 3)),
-    ((1, 4), (3, 3), dict(padding=(2, 1), dilation=2), (1, 3)),    # rows: all but one
+    ((1, 4), (3, 3), dict(padding=(2, 1), dilation=2), (1, 3)),    # the middle row
     ((2, 3), (5, 3), dict(padding=(3, 1), stride=(5, 1)), (2, 3)),
-    ((2, 1), (2, 1), dict(padding=1, stride=(2, 1), dilation=(2, 1)), (2, 1)),  # a cut
-    # there would need negative padding
-    ((1, 2), (1, 3), dict(padding=(4, 1), stride=5), (1, 2)),      # only padding: kept
+    # the first row reads only padding, but cutting it would need padding -1: kept
+    ((2, 1), (2, 1), dict(padding=1, stride=(2, 1), dilation=(2, 1)), (2, 1)),
+    # the row's windows step over the input (rows -4 and 1): not a cut from either end
+    ((1, 2), (1, 3), dict(padding=(4, 1), stride=5), (1, 2)),
 ]
 
 

@@ -168,8 +168,8 @@ def conv2d_bias(op, x, w, b):
 def _conv2d(op, x, w, b):
     """conv2d of x and w, plus b [O] (or None) added as each block's output is written."""
     n = x.shape[0]
-    pads, (ho, wo), (rows, cols) = _live_taps(op, x.shape[2:], w.shape[2:])
-    w = w[:, :, rows, cols]
+    pads, (ho, wo), (live_rows, live_cols) = _live_taps(op, x.shape[2:], w.shape[2:])
+    w = w[:, :, live_rows, live_cols]
     o, cg, kh, kw = w.shape
     groups, og = op.groups, o // op.groups
     if _conv_winograd.applies(op, (kh, kw), x.shape[1], o, x.dtype, n, (ho, wo)):
@@ -288,8 +288,8 @@ def _grad_weight(op, x, g, gw, gb) -> None:
 def conv2d_grad_input(op, g, w, ref):
     g, w = _common(g, w)
     n, c, h, wd = ref.shape
-    pads, out_hw, (rows, cols) = _live_taps(op, (h, wd), w.shape[2:])
-    w = w[:, :, rows, cols]     # the other taps write only into padding
+    pads, out_hw, (live_rows, live_cols) = _live_taps(op, (h, wd), w.shape[2:])
+    w = w[:, :, live_rows, live_cols]     # the other taps write only into padding
     o, cg, kh, kw = w.shape
     groups = op.groups
     if _conv_winograd.applies(op, (kh, kw), c, o, g.dtype, n, out_hw):

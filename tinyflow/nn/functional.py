@@ -462,9 +462,12 @@ def batch_norm(input: Tensor, running_mean: Optional[Tensor], running_var: Optio
         if _affine(x, weight, bias):    # one op each way, the scale and shift folded in
             return ops.normalize_channels(x, weight, bias, eps)
         y = ops.normalize(x, axes, eps)   # one op each way; the gradient skips the stats
-    else:
-        y = (x - ops.reshape(running_mean, shape)) / ops.sqrt(
-            ops.reshape(running_var, shape) + eps)
+    else:   # PyTorch's inference arithmetic: two passes over x, the rest on [C] vectors
+        scale = 1 / ops.sqrt(running_var + eps)
+        if weight is not None:
+            scale = scale * weight
+        shift = -running_mean * scale if bias is None else bias - running_mean * scale
+        return x * ops.reshape(scale, shape) + ops.reshape(shift, shape)
     if weight is not None:
         y = y * ops.reshape(weight, shape)
     return y if bias is None else y + ops.reshape(bias, shape)

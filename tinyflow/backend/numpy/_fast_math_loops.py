@@ -170,14 +170,14 @@ def tanh64_exact(u):
 
 @exact
 def sigmoid32_exact(u):
-    e = exp_neg32(abs(u))
-    return max(e, f32(0.5) + math.copysign(f32(0.5), u)) / (f32(1) + e)
+    """float32 gates through the float64 ones, rounded once: `sigmoid32`'s exp stops at
+    e^-18 and its tanh loses digits near 0, which a cell's state carries step to step."""
+    return f32(sigmoid64_exact(np.float64(u)))
 
 
 @exact
 def tanh32_exact(u):
-    e = exp_neg32(f32(2) * abs(u))
-    return math.copysign((f32(1) - e) / (f32(1) + e), u)
+    return f32(tanh64_exact(np.float64(u)))
 
 
 def gate_sigmoid(u):

@@ -107,6 +107,21 @@ def test_full_backward_hook_runs_with_zeros_for_an_input_without_gradient(inputs
     assert got == want and want[0] == [([[3.0, -3.0], [0.0, 0.0, 0.0]], [1.0, -1.0])]
 
 
+def test_a_hook_replacing_a_gradient_it_cannot_change_is_refused():
+    """b gets no gradient, so the hook runs when the sweep ends, after a's went on: its
+    replacement could not take effect (PyTorch applies it), so it is an error, not lost."""
+    class M(tinyflow.nn.Module):
+        def forward(self, a, b):
+            return a * 2
+
+    m = M()
+    m.register_full_backward_hook(lambda mod, gi, go: tuple(g * 10 for g in gi))
+    a = tinyflow.tensor([1.0, 2.0], requires_grad=True)
+    b = tinyflow.tensor([3.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match=r"replaced grad_input\[0\]"):
+        (m(a, b) * a).sum().backward()
+
+
 def test_a_failed_backward_drops_the_callbacks_it_queued():
     from tinyflow.autodiff import reverse
     x = tinyflow.ones(2, requires_grad=True)

@@ -82,7 +82,7 @@ class BackwardHooks:
         if self.waiting:
             given = self._given()
             self.waiting = set()
-            self._run_full(given)
+            self._refuse_late(self._run_full(given), given, self.needs)
 
     def _input_grad(self, k: int, g: Tensor):
         self.grad_input[k] = g
@@ -91,13 +91,19 @@ class BackwardHooks:
             return None
         given = self._given()
         new = self._run_full(given)
-        late = [j for j in self.needs if j != k and new[j] is not given[j]]
+        self._refuse_late(new, given, [j for j in self.needs if j != k])
+        return new[k]
+
+    def _refuse_late(self, new: tuple, given: tuple, gone: list) -> None:
+        """A hook's replacement for an input whose gradient already went on (or, at the
+        sweep's end, got none) cannot take effect: an error, not a silently lost value."""
+        late = [j for j in gone if new[j] is not given[j]]
         if late:
             raise RuntimeError(
                 f"{type(self.module).__name__}: a full backward hook replaced "
-                f"grad_input[{late[0]}], whose gradient had already gone on; here a hook may "
-                f"replace the gradient of one input requiring grad only")
-        return new[k]
+                f"grad_input[{late[0]}], whose gradient had already gone on (or that got "
+                f"none); here a hook may replace the gradient of the last input to get one "
+                f"only")
 
     def _run_full(self, grad_input: tuple) -> tuple:
         for hook in self.full_hooks:

@@ -99,3 +99,18 @@ def test_variable_op_names_name_summaries():
         w = tf.get_variable("weights", [2, 2])
     summary = tf.summary.histogram(w.op.name, w)
     assert w.op.name == "layer1/weights" and summary.op.name.startswith("layer1/weights")
+
+
+def test_train_ops_and_initializers_are_named_and_printed_as_operations():
+    """Nodes with no output (minimize, initializers, groups) are TF1's Operations: their
+    name has no ':0', sess.run by that name runs them, and they print."""
+    x = tf.placeholder(tf.float32, [None, 2], name="x")
+    w = tf.Variable(np.ones((2, 1), np.float32), name="w")
+    train = tf.train.GradientDescentOptimizer(0.1).minimize(tf.reduce_sum(tf.matmul(x, w)))
+    init = tf.global_variables_initializer()
+    assert (train.name, init.name) == ("GradientDescent", "init")
+    assert repr(init) == "<tf.Operation 'init' type=NoOp>"
+    with tf.Session() as sess:
+        assert sess.run(init.name) is None
+        assert sess.run(train.name, {x: np.ones((1, 2), np.float32)}) is None
+        np.testing.assert_allclose(sess.run(w), [[0.9], [0.9]])

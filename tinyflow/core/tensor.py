@@ -130,7 +130,11 @@ class Tensor:
 
     @property
     def name(self) -> Optional[str]:
-        return None if self._name is None else self._name + ":0"
+        """TF1's name: 'op:0' for a node's output; a node with none (a train op, an
+        initializer, a group) is TF1's Operation, named 'op'."""
+        if self._name is None:
+            return None
+        return self._name if self.dtype is None else self._name + ":0"
 
     @property
     def op(self):
@@ -195,6 +199,8 @@ class Tensor:
                                  dtypes.ML_FLOATS, self.requires_grad, grad_fn)
         if tracer is not None:   # a graph break: print its value (as written), as eagerly
             return tracer.printed(self)
+        if self.dtype is None:
+            return repr(Operation(self))
         return f"<tf.Tensor '{self.name}' shape={self.shape} dtype={self.dtype.name}>"
 
     # ---- data access (eager) -----------------------------------------------------------

@@ -59,3 +59,16 @@ def test_conv_and_pool_nodes_are_found_by_tf1_type_in_the_programs_layout():
     want = torch.nn.functional.conv2d(torch.from_numpy(image).permute(0, 3, 1, 2),
                                       torch.from_numpy(w).permute(3, 2, 0, 1), padding=1)
     np.testing.assert_allclose(got, want.permute(0, 2, 3, 1).numpy(), rtol=1e-5, atol=1e-5)
+
+
+def test_compat_v1_imports_as_a_module_and_disables_v2_behavior():
+    """Most TF 1.13+ programs begin `import tensorflow.compat.v1 as tf` and
+    `tf.disable_v2_behavior()`."""
+    import importlib
+    v1 = importlib.import_module("tinyflow.compat.v1")
+    assert v1 is tf and importlib.import_module("tinyflow.compat").v1 is tf
+    v1.disable_v2_behavior()
+    v1.disable_eager_execution()
+    x = v1.placeholder(tf.float32, [None])
+    with v1.Session() as sess:
+        np.testing.assert_allclose(sess.run(x * 2.0, {x: [1.5]}), [3.0])

@@ -80,8 +80,19 @@ clip_by_value = clip
 from . import processes as multiprocessing  # noqa: E402
 _sys.modules[__name__ + ".multiprocessing"] = multiprocessing
 
-# tf.compat.v1 (TF 1.13+ programs' spelling of the TF1 API): this namespace itself
+# tf.compat.v1 (TF 1.13+ programs' spelling of the TF1 API): this namespace itself, also
+# as modules (`import tinyflow.compat.v1 as tf`)
 setattr(compat, "v1", _sys.modules[__name__])   # an attribute of app.py's compat
+_sys.modules[__name__ + ".compat"] = compat
+_sys.modules[__name__ + ".compat.v1"] = _sys.modules[__name__]
+
+
+def disable_v2_behavior() -> None:
+    """TF 1.13+'s switch to TF1 semantics: a no-op, as tinyflow's TF1 functions are TF1's
+    (placeholders, sessions, graph collections)."""
+
+
+disable_eager_execution = disable_v2_behavior
 
 # The one late binding: Tensor (core) gets its methods and operators from the front ends.
 install_tensor_methods(Tensor, {"eval": evaluate, "run": run_op})

@@ -808,3 +808,17 @@ def test_batch_norm_of_a_constant_or_nan_channel_matches_torch():
     theirs = torch.nn.BatchNorm2d(3)(torch.tensor(x)).detach().numpy()
     np.testing.assert_allclose(ours, theirs, atol=1e-6)
     assert np.isnan(ours[:, 2]).all() and np.isfinite(ours[:, :2]).all()
+
+
+def test_cell_gradient_ops_refuse_adjoints_not_shaped_like_the_state():
+    """Their kernels index dh, dc and out row by row without bounds checks."""
+    from tinyflow.ops import rnn_cell
+    rng = np.random.default_rng(0)
+    xw, hw, c = (tf.tensor(rng.standard_normal(s)) for s in ((3, 8), (3, 8), (3, 2)))
+    out = tf.apply(rnn_cell.LstmCell(), xw, hw, c)
+    small = tf.tensor(np.ones((1, 2)))
+    with pytest.raises(tf.ShapeError, match=r"dh has shape \(1, 2\), expected \(3, 2\)"):
+        tf.apply(rnn_cell.LstmCellGrad(), small, c, out, xw, hw, c)
+    with pytest.raises(tf.ShapeError, match=r"out has shape \(7, 3, 2\), expected \(4, 3, 2\)"):
+        tf.apply(rnn_cell.GruCellGrad(), c, out, tf.tensor(rng.standard_normal((3, 6))),
+                 tf.tensor(rng.standard_normal((3, 6))), c)

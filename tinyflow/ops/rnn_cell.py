@@ -66,6 +66,21 @@ def _check(pre: tuple, state: Tensor, gates: int):
     return tuple(lead) + (hidden,), state.dtype
 
 
+def _check_like_state(adjoints, out: Tensor, planes: int, shape, dtype) -> None:
+    """A backward op's adjoints are shaped like the state and `out` like the packed output
+    (the kernels index them row by row without bounds checks)."""
+    def agree(a, b) -> bool:
+        return a is None or b is None or len(a) == len(b) and all(
+            x is None or y is None or x == y for x, y in zip(a, b))
+
+    for name, t in adjoints + (("out", out),):
+        if t.dtype != dtype:
+            raise TypeError(f"{name} has dtype {t.dtype.name}, the inputs {dtype.name}")
+        expect = shape if name != "out" or shape is None else (planes,) + tuple(shape)
+        if not agree(t.shape, expect):
+            raise ValueError(f"{name} has shape {t.shape}, expected {expect}")
+
+
 def _plane_adjoints(g, out: Tensor, planes: int) -> list:
     """The adjoints of out[0], ..., out[planes - 1] (zeros where none reached them), from
     g, out's whole adjoint or a SlicedAdjoint whose pieces read whole planes (the cells'
@@ -165,11 +180,7 @@ class LstmCellGrad(Op):
 
     def infer(self, dh, dc, out, xw, hw, c):
         shape, dtype = _check((xw, hw), c, 4)
-        for name, t in (("dh", dh), ("dc", dc)):
-            if t.dtype != dtype:
-                raise TypeError(f"{name} has dtype {t.dtype.name}, the inputs {dtype.name}")
-            if shape is not None and t.shape is not None and len(t.shape) != len(shape):
-                raise ValueError(f"{name} has shape {t.shape}, the state {shape}")
+        _check_like_state((("dh", dh), ("dc", dc)), out, LSTM_PLANES, shape, dtype)
         return (None if shape is None else shape[:-1] + (
             None if shape[-1] is None else 5 * shape[-1],)), dtype
 
@@ -231,8 +242,7 @@ class GruCellGrad(Op):
 
     def infer(self, dh, out, xw, hw, h):
         shape, dtype = _check((xw, hw), h, 3)
-        if dh.dtype != dtype:
-            raise TypeError(f"dh has dtype {dh.dtype.name}, the inputs {dtype.name}")
+        _check_like_state((("dh", dh),), out, GRU_PLANES, shape, dtype)
         return (None if shape is None else shape[:-1] + (
             None if shape[-1] is None else 7 * shape[-1],)), dtype
 

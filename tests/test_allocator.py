@@ -45,3 +45,19 @@ def test_freed_arrays_reuse_their_pages():
 def test_users_malloc_settings_win():
     tuned, _, _ = faults(MALLOC_TRIM_THRESHOLD_="1000000")
     assert not tuned
+
+
+def test_users_huge_page_setting_wins(monkeypatch):
+    import numpy as np
+    from tinyflow.backend.numpy import _allocator
+    hint = np._core.multiarray._set_madvise_hugepage
+    before = hint(True)
+    try:
+        monkeypatch.setenv("NUMPY_MADVISE_HUGEPAGE", "1")
+        _allocator._no_huge_page_hint()
+        assert hint(True) is True       # left on
+        monkeypatch.delenv("NUMPY_MADVISE_HUGEPAGE")
+        _allocator._no_huge_page_hint()
+        assert hint(True) is False      # turned off
+    finally:
+        hint(before)

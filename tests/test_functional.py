@@ -503,3 +503,9 @@ def test_eager_residual_stream_through_layer_norm_as_torch(scale_grad, second_or
         results.append([t.grad.numpy() for t in (x, m) + ((w, b) if scale_grad else ())])
     for got, expected in zip(results[1], results[0]):
         np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-10)
+
+
+def test_eval_batch_norm_without_running_statistics_is_refused():
+    with pytest.raises(ValueError, match="running_mean and running_var must be defined in "
+                                         "evaluation mode"):
+        F.batch_norm(tf.ones(2, 3), None, None, training=False)

@@ -463,6 +463,9 @@ def batch_norm(input: Tensor, running_mean: Optional[Tensor], running_var: Optio
             return ops.normalize_channels(x, weight, bias, eps)
         y = ops.normalize(x, axes, eps)   # one op each way; the gradient skips the stats
     else:   # PyTorch's inference arithmetic: two passes over x, the rest on [C] vectors
+        if running_mean is None or running_var is None:
+            raise ValueError("batch_norm: running_mean and running_var must be defined in "
+                             "evaluation mode (training=False)")
         scale = 1 / ops.sqrt(running_var + eps)
         if weight is not None:
             scale = scale * weight

@@ -46,6 +46,9 @@ def tune() -> bool:
 
 
 def _no_huge_page_hint() -> None:
+    """Unless the user set NumPy's own variable for it (theirs wins)."""
+    if "NUMPY_MADVISE_HUGEPAGE" in os.environ:
+        return
     import numpy as np
     hint = getattr(getattr(np, "_core", None), "multiarray", None)
     if hint is not None and hasattr(hint, "_set_madvise_hugepage"):

@@ -16,6 +16,9 @@ from tinyflow.utils.tensorboard import SummaryWriter
 
 def test_process_group_names_exist_and_refuse_to_start_a_group():
     assert dist.is_available() is False and dist.is_initialized() is False
+    assert tinyflow.__getattr__("distributed") is dist   # torch.distributed without import
+    with pytest.raises(AttributeError, match="has no attribute 'distributd'"):
+        tinyflow.distributd
     for start in (lambda: dist.init_process_group(backend="gloo"), dist.destroy_process_group):
         with pytest.raises(RuntimeError, match="process group.*DataParallel"):
             start()

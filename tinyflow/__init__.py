@@ -94,6 +94,16 @@ def disable_v2_behavior() -> None:
 
 disable_eager_execution = disable_v2_behavior
 
+def __getattr__(name: str):
+    """`tinyflow.distributed` on first use, as `torch.distributed` is there after `import
+    torch` (training scripts test `torch.distributed.is_initialized()`): it imports Ray, so
+    not at `import tinyflow`."""
+    if name == "distributed":
+        import importlib
+        return importlib.import_module(".distributed", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 # The one late binding: Tensor (core) gets its methods and operators from the front ends.
 install_tensor_methods(Tensor, {"eval": evaluate, "run": run_op})
 

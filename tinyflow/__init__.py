@@ -49,6 +49,7 @@ from .symbolic import (AUTO_REUSE, constant_initializer, get_variable,  # TF1's 
 from .symbolic import (add_n, clip_by_global_norm, clip_by_norm, global_norm,  # TF1's math
                        matrix_inverse)
 from .symbolic import (app, compat, data, errors, estimator, feature_column,  # TF1's plumbing
+                       disable_eager_execution, disable_v2_behavior,
                        flags, gfile, keras,
                        local_variables, local_variables_initializer, logging, metrics,
                        name_scope, summary,
@@ -85,14 +86,6 @@ _sys.modules[__name__ + ".multiprocessing"] = multiprocessing
 setattr(compat, "v1", _sys.modules[__name__])   # an attribute of app.py's compat
 _sys.modules[__name__ + ".compat"] = compat
 _sys.modules[__name__ + ".compat.v1"] = _sys.modules[__name__]
-
-
-def disable_v2_behavior() -> None:
-    """TF 1.13+'s switch to TF1 semantics: a no-op, as tinyflow's TF1 functions are TF1's
-    (placeholders, sessions, graph collections)."""
-
-
-disable_eager_execution = disable_v2_behavior
 
 def __getattr__(name: str):
     """`tinyflow.distributed` on first use, as `torch.distributed` is there after `import

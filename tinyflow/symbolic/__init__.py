@@ -2,6 +2,7 @@
 from . import summary, train  # noqa: F401
 from .dataset import data, errors  # noqa: F401
 from .app import app, compat, flags, gfile, logging, name_scope  # noqa: F401
+from .app import disable_eager_execution, disable_v2_behavior  # noqa: F401
 from .estimator import estimator, feature_column  # noqa: F401
 from .keras import keras  # noqa: F401
 from .metrics import local_variables, local_variables_initializer, metrics  # noqa: F401

@@ -181,6 +181,14 @@ def as_text(text, encoding="utf-8") -> str:
 compat = types.SimpleNamespace(as_bytes=as_bytes, as_str=as_text, as_text=as_text)
 
 
+def disable_v2_behavior() -> None:
+    """TF 1.13+'s switch to TF1 semantics: a no-op, as tinyflow's TF1 functions are TF1's
+    (placeholders, sessions, graph collections)."""
+
+
+disable_eager_execution = disable_v2_behavior
+
+
 # ---- tf.logging -------------------------------------------------------------------------------
 
 _LOG = _logging.getLogger("tensorflow")

@@ -38,14 +38,18 @@ def gemm_address(dtype: np.dtype) -> Optional[int]:
     """The address of CBLAS sgemm (float32) or dgemm (float64) with 64-bit integers in
     NumPy's OpenBLAS, or None (another BLAS, another dtype, or no such symbol)."""
     prefix = {np.dtype(np.float32): "s", np.dtype(np.float64): "d"}.get(np.dtype(dtype))
+    gemm = None if prefix is None else function(name.format(prefix) for name in GEMM_NAMES)
+    return None if gemm is None else ctypes.cast(gemm, ctypes.c_void_p).value
+
+
+def function(names):
+    """The first of `names` that NumPy's OpenBLAS exports (builds name their symbols
+    differently), or None."""
     lib = library()
-    if prefix is None or lib is None:
-        return None
-    for name in GEMM_NAMES:
-        try:
-            return ctypes.cast(getattr(lib, name.format(prefix)), ctypes.c_void_p).value
-        except AttributeError:
-            continue
+    for name in names if lib is not None else ():
+        found = getattr(lib, name, None)
+        if found is not None:
+            return found
     return None
 
 

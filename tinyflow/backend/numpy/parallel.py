@@ -136,14 +136,11 @@ BLAS_GET_THREADS = ("scipy_openblas_get_num_threads64_", "openblas_get_num_threa
 
 
 def _openblas_function(names: tuple) -> Optional[Callable]:
-    """The first of `names` that NumPy's OpenBLAS exports (taking and giving C ints)."""
-    lib = blas.library()
-    for name in names if lib is not None else ():
-        function = getattr(lib, name, None)
-        if function is not None:
-            function.restype = ctypes.c_int
-            return function
-    return None
+    """`blas.function(names)`, taking and giving C ints."""
+    found = blas.function(names)
+    if found is not None:
+        found.restype = ctypes.c_int
+    return found
 
 
 def _openblas_local() -> Optional[Callable[[int], int]]:

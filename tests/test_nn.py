@@ -650,6 +650,24 @@ def test_cell_double_backward_matches_torch(cls, dtype):
         np.testing.assert_allclose(ours, theirs, **tol)
 
 
+@pytest.mark.parametrize("cls", ["LSTMCell", "GRUCell"])
+def test_cell_state_without_grad_does_not_keep_the_workspace(cls):
+    """Under no_grad a cell's h' (and c') own their memory: a loop keeping every step's h'
+    must not keep every step's packed gate planes alive too; values as with gradients."""
+    cell = getattr(nn, cls)(3, 4)
+    x, h = tf.randn(2, 3), tf.randn(2, 4)
+    state = (h, tf.randn(2, 4)) if cls == "LSTMCell" else h
+    with tf.no_grad():
+        quiet = cell(x, state)
+    recorded = cell(x, state)
+    for q, r in zip(*(s if cls == "LSTMCell" else (s,) for s in (quiet, recorded))):
+        owner = q.numpy()
+        while owner.base is not None:
+            owner = owner.base
+        assert owner.nbytes == q.numpy().nbytes
+        np.testing.assert_array_equal(q.numpy(), r.detach().numpy())
+
+
 def test_cell_on_placeholders_of_unknown_batch():
     cell = nn.LSTMCell(3, 4)
     rng = np.random.default_rng(2)

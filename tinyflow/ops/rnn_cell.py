@@ -19,11 +19,12 @@ same way (planes h', r, z, n; `GruCellGrad`).
 """
 from __future__ import annotations
 
+from ..core.modes import trace_state
 from ..core.op import Op, apply, as_tensor, shared, sum_terms
-from ..core.tensor import Tensor
+from ..core.tensor import EAGER, Tensor
 from .creation import zeros_like
 from .math import sigmoid, tanh
-from .shape import GetItem, SlicedAdjoint, concat, getitem, stack
+from .shape import Copy, GetItem, SlicedAdjoint, concat, getitem, stack
 
 LSTM_PLANES = 7   # h' c' i f g o tanh(c')
 
@@ -258,17 +259,28 @@ class GruCellGrad(Op):
         return concat([d_r, d_z, d_n, d_r, d_z, d_n * r, dh * z], -1)
 
 
+def _state_planes(out: Tensor, count: int) -> list:
+    """The state planes out[0], ..., out[count - 1]: views while autograd may read the gate
+    planes; copies when it never will (eager, no gradient recorded), so that a loop keeping
+    every step's h' does not also keep every step's packed workspace alive (3.5x the memory
+    for an LSTM)."""
+    planes = [_plane_of(out, k) for k in range(count)]
+    if out.kind == EAGER and not out.requires_grad and trace_state.active is None:
+        planes = [apply(shared(Copy), plane) for plane in planes]
+    return planes
+
+
 def gru_cell(xw, hw, h, name=None) -> Tensor:
-    """One GRU step from its two projections: h' (a view of the packed `GruCell` output)."""
+    """One GRU step from its two projections: h' (see `_state_planes`)."""
     out = apply(shared(GruCell), as_tensor(xw), as_tensor(hw), as_tensor(h), name=name)
-    return _plane_of(out, 0)
+    return _state_planes(out, 1)[0]
 
 
 def lstm_cell(xw, hw, c, name=None) -> tuple:
-    """One LSTM step from its two projections: (h', c') (views of the packed `LstmCell`
-    output; see the module docstring)."""
+    """One LSTM step from its two projections: (h', c') (see `_state_planes` and the module
+    docstring)."""
     out = apply(shared(LstmCell), as_tensor(xw), as_tensor(hw), as_tensor(c), name=name)
-    return _plane_of(out, 0), _plane_of(out, 1)
+    return tuple(_state_planes(out, 2))
 
 
 __all__ = ["GruCell", "GruCellGrad", "LstmCell", "LstmCellGrad", "gru_cell", "lstm_cell"]

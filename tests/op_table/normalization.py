@@ -77,6 +77,10 @@ def np_channel_moments(x):
     return np.stack([x.mean(axes), x.var(axes)])
 
 
+def np_channel_affine(x, a, b):
+    return x * _per_channel(a, x) + _per_channel(b, x)
+
+
 def batch_norm_grad(g, x, w, eps=1e-5):
     return apply(normalization_ops.BatchNormGrad(eps=eps), g, x, w)
 
@@ -119,6 +123,19 @@ CASES += [
            (S(A(4, 3, 5, 2), A(4, 3, 5, 2, layout="step"), A(3)),
             S(A(5, 2, layout="step"), A(5, 2), A(2), eps=1e-3),
             S(A(2, 3, 4, 3, layout="T"), A(2, 3, 4, 3), A(3))), dynamic=False),
+    OpCase("channel_affine", tf.ops.channel_affine, np_channel_affine,
+           (S(A(4, 3, 5, 2), A(3), A(3)), S(A(6, 2, layout="T"), A(2, layout="step"), A(2)),
+            S(A(2, 3, 2, 5, layout="step"), A(3), A(3, layout="step"))),
+           dynamic=False,  # per channel on axis 1: its derivatives need the rank
+           errors=(ErrorInput(S(A(4, 3, 2, 2), A(3), A(4)), tf.ShapeError,
+                              r"^channel_affine: per-channel parameters of shape \(4,\) do "
+                              r"not match the input's 3 channels"),
+                   ErrorInput(S(A(4), A(4), A(4)), tf.ShapeError,
+                              r"^channel_affine: needs an input of rank 2 or more"),
+                   ErrorInput(S(A(4, 3, dtype=tf.float32), A(3, dtype=tf.float64),
+                                A(3, dtype=tf.float64)), tf.DTypeError,
+                              r"^channel_affine: the input \(float32\) and the per-channel "
+                              r"parameters \(float64\) must have the same dtype"))),
     OpCase("channel_moments", tf.ops.channel_moments, np_channel_moments,
            (S(A(4, 3, 5, 2)), S(A(6, 2, layout="T")), S(A(1, 3, 4, 4, layout="step"))),
            grad=False, op="batch_moments"),

@@ -1,12 +1,14 @@
 """Fold inference batch normalization (any per-channel scale and shift) into the conv2d,
 matmul or linear layer before it: one conv with W2 = W * gamma / sigma, plus one bias add.
 
-Batch norm in eval mode lowers to elementwise steps with per-channel operands: PyTorch's
-spelling `((conv + b) - mean) / sigma * gamma + beta`, TF1's `y * inv + shift` (after the
-NHWC transpose). Any chain of add, sub, mul, div and neg with per-channel parameters is
-`y * S + B` for per-channel vectors S and B; W * S then replaces the chain's scaling and one
-add of B (or the linear layer's bias, b * S + B) its shifts: b2 = (b - mean) * gamma / sigma +
-beta. S, B and W2 are small steps computed from the current parameters every run.
+Batch norm in eval mode lowers to per-channel steps: tinyflow's module to one
+`channel_affine` (y * S + B on axis 1), PyTorch's spelling `((conv + b) - mean) / sigma *
+gamma + beta`, TF1's `y * inv + shift` (after the NHWC transpose). Any chain of those and of
+add, sub, mul, div and neg with per-channel parameters is `y * S + B` for per-channel vectors
+S and B; W * S then replaces the chain's scaling, and B the shifts: added to the layer's bias
+(b * S + B), as a bias of a conv that had none (Conv2dBias), else one add. b2 = (b - mean) *
+gamma / sigma + beta. S, B and W2 are small steps computed from the current parameters every
+run.
 
 Only values no gradient or fetch reads are folded (each intermediate has the chain as its
 only reader), the operands must be parameters (no feed upstream: batch statistics of a
@@ -14,9 +16,10 @@ training-mode batch norm are not), and shapes and dtypes must say so statically.
 """
 from __future__ import annotations
 
-from ..ops.conv import Conv2d, Conv2dBias
+from ..ops.conv import Conv2d, Conv2dBias, like
 from ..ops.linalg import Affine, MatMul
 from ..ops.math import Add, Div, Mul, Neg, Sub
+from ..ops.normalization import ChannelAffine
 from ..ops.shape import Reshape, Transpose
 from .emit import Emitter, parameters, private, spliced, static
 from .program import Program
@@ -105,6 +108,13 @@ def _role(step, cur, axis, rank, channels, program, weights):
     op = step.op
     if isinstance(op, Neg):
         return ("neg", None, True)
+    if isinstance(op, ChannelAffine):     # per channel on axis 1 only
+        vectors = step.inputs[1:]
+        if step.inputs[0] != cur or axis != 1 or any(
+                v == cur or v not in weights or program.value_of(v)[1] != step.dtype
+                or tuple(program.value_of(v)[0] or ()) != (channels,) for v in vectors):
+            return None
+        return ("affine", vectors, True)
     if not isinstance(op, (Add, Sub, Mul, Div)) or cur not in step.inputs:
         return None
     first = step.inputs[0] == cur
@@ -131,6 +141,11 @@ def _fold(emit: Emitter, s, chain: list) -> tuple:
         if role is None:
             continue
         kind, other, first = role
+        if kind == "affine":            # y * a + b
+            a, b = other
+            num = a if num is None else emit(Mul(), num, a)
+            shift = b if shift is None else emit(Add(), emit(Mul(), shift, a), b)
+            continue
         v = None if other is None else _vector(emit, other)
         if kind == "neg" or kind == "sub" and not first:     # -y, b - y
             negative = not negative
@@ -155,23 +170,28 @@ def _fold(emit: Emitter, s, chain: list) -> tuple:
         if scale is not None:
             return emit(scale_op, slot, _along(emit, scale, tail))
         return emit(Neg(), slot) if negative else slot
-    inputs = list(s.inputs)
+    base, inputs = s.op, list(s.inputs)
     inputs[1] = scaled(s.inputs[1], _weight_tail(s.op))
     if isinstance(s.op, _WITH_BIAS):
         bias = scaled(s.inputs[2], ())
         inputs[2] = bias if shift is None else emit(Add(), bias, shift)
         shift = None
+    elif (isinstance(s.op, Conv2d) and shift is not None
+          and tuple(emit.type_of(shift)[0]) == (s.shape[1],)):
+        base = like(s.op, Conv2dBias)   # the shift added as the conv writes its output
+        inputs.append(shift)
+        shift = None
     final = chain[-1][0].output
-    big = [(s, inputs)] + [(t, t.inputs) for t, role in chain if role is None]
-    for k, (step, ins) in enumerate(big):
+    big = [(base, s, inputs)] + [(t.op, t, t.inputs) for t, role in chain if role is None]
+    for k, (op, step, ins) in enumerate(big):
         out = final if k == len(big) - 1 and shift is None else step.output
-        emit(step.op, *ins, output=out, name=step.name)
+        emit(op, *ins, output=out, name=step.name)
     if shift is not None:
         rank, axis = len(s.shape), _channel_axis(s)
         for t, role in chain:
             if role is None:
                 axis = _moved(t.op, axis, rank)
-        emit(Add(), big[-1][0].output, _along(emit, shift, (1,) * (rank - 1 - axis)),
+        emit(Add(), big[-1][1].output, _along(emit, shift, (1,) * (rank - 1 - axis)),
              output=final, name=chain[-1][0].name)
     return emit.take(), shift is not None
 

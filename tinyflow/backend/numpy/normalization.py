@@ -294,3 +294,11 @@ def normalize_channels_param_grad(op, g, x):
     out = np.empty((2, cube.shape[1]), x.dtype)
     _per_channel(_batch_norm_loops().param_grad, cube, _channels_of(g), cube, op.eps, out)
     return out
+
+
+@kernel(n.ChannelAffine, widen=0)
+def channel_affine(op, x, scale, shift):
+    cube = _channels_of(x)
+    y = np.empty_like(cube)
+    _per_channel(_batch_norm_loops().affine, cube, cube, scale, shift, y)
+    return y.reshape(x.shape)

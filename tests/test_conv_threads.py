@@ -141,6 +141,26 @@ def test_batch_norm_training_on_threads_matches_torch(threaded, shape, dtype):
     assert threaded.count("normalization.py") == (3 if x.size >= parallel.MIN_ELEMENTS else 0)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("shape", [(128, 256, 2, 2), (6, 40, 1, 1), (60, 48, 9, 9), (300, 520)],
+                         ids=["resnet-2x2", "1x1-small", "9x9-strided", "1d"])
+def test_batch_norm_eval_on_threads_matches_torch(threaded, shape, dtype):
+    """Eval mode's one multiply-add per element (ChannelAffine), as rows for images under 64
+    pixels, per channel above, channels cut among threads; and its gradients."""
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal(shape).astype(dtype)
+    if len(shape) == 4 and shape[2] > 1:
+        x = np.ascontiguousarray(x.transpose(0, 1, 3, 2)).transpose(0, 1, 3, 2)  # strided
+    c = shape[1]
+    mean, var = rng.standard_normal(c).astype(dtype), rng.uniform(0.5, 2, c).astype(dtype)
+    _check(lambda a, u, v: F.batch_norm(a, tf.Tensor(mean), tf.Tensor(var), u, v),
+           lambda a, u, v: torch.nn.functional.batch_norm(a, torch.tensor(mean),
+                                                          torch.tensor(var), u, v),
+           [x, rng.standard_normal(c).astype(dtype), rng.standard_normal(c).astype(dtype)],
+           dtype)
+    assert threaded.count("normalization.py") == (1 if x.size >= parallel.MIN_ELEMENTS else 0)
+
+
 @pytest.mark.parametrize("frozen", ["input", "weight", "both parameters", "nothing"])
 def test_batch_norm_gradients_when_some_inputs_need_none(frozen):
     """Input and parameters all trained: one op for the three gradients (BatchNormGrads);

@@ -88,6 +88,32 @@ def test_conv2d_with_bias_on_threads_matches_torch(threaded, shapes, dtype):
     assert _conv_calls(threaded) == 3   # forward, the input's and the parameters' grads
 
 
+PAIRS = [  # (x shape, w shape, attributes): images small enough for per-pixel-pair GEMMs
+    ((64, 32, 2, 2), (48, 32, 3, 3), dict(padding=1)),          # a ResNet's 2x2 layers
+    ((33, 40, 4, 4), (36, 40, 3, 3), dict(stride=2, padding=1)),   # 4x4 -> 2x2
+    ((40, 32, 1, 1), (32, 32, 1, 1), dict(padding=1)),   # outputs reading padding only
+    ((50, 32, 3, 2), (40, 32, 2, 3), dict(padding=(1, 2), dilation=(2, 1))),
+]
+
+
+@pytest.mark.parametrize("bias", [False, True])
+@pytest.mark.parametrize("shapes", PAIRS, ids=lambda s: "x".join(map(str, s[0])))
+def test_conv2d_of_small_images_by_pixel_pairs_matches_torch(threaded, monkeypatch, shapes,
+                                                             bias):
+    from tinyflow.backend.numpy import conv as conv_kernels
+    calls = []
+    pairs = conv_kernels._conv2d_pairs
+    monkeypatch.setattr(conv_kernels, "_conv2d_pairs", lambda *a: calls.append(1) or pairs(*a))
+    xs, ws, attrs = shapes
+    rng = np.random.default_rng(3)
+    arrays = [rng.standard_normal(xs), rng.standard_normal(ws) / np.sqrt(np.prod(ws[1:]))]
+    if bias:
+        arrays.append(rng.standard_normal(ws[0]))
+    _check(lambda a, c, *d: tf.ops.conv2d(a, c, bias=(d or [None])[0], **attrs),
+           lambda a, c, *d: torch.nn.functional.conv2d(a, c, *d, **attrs), arrays, np.float64)
+    assert calls == [1] and "conv.py" in threaded
+
+
 def test_conv2d_on_threads_of_non_contiguous_inputs(threaded):
     rng = np.random.default_rng(1)
     x = np.transpose(rng.standard_normal((20, 18, 6, 9)), (2, 3, 1, 0))   # [6, 9, 18, 20]

@@ -211,12 +211,17 @@ def test_linear_and_batchnorm1d_fold_into_the_linear_layer():
 
 
 @pytest.mark.parametrize("case", ["training batch norm", "batch statistics",
-                                  "intermediate fetched", "intermediate read elsewhere"])
+                                  "intermediate fetched", "intermediate read elsewhere",
+                                  "weight larger than the output"])
 def test_batch_norm_that_must_not_fold_is_left_alone(case):
     if case == "training batch norm":
         x = tf.placeholder(tf.float32, [4, 3, 6, 6])
         conv, bn = eval_modules(x)
         bn.train()
+        fetches = [bn(conv(x))]
+    elif case == "weight larger than the output":    # scaling it would cost more than it saves
+        x = tf.placeholder(tf.float32, [2, 3, 2, 2])   # 108 weights, 32 outputs
+        conv, bn = eval_modules(x, bias=False)
         fetches = [bn(conv(x))]
     else:
         x, w, y, z = tf1_conv_bn()
@@ -229,7 +234,7 @@ def test_batch_norm_that_must_not_fold_is_left_alone(case):
             fetches = [z, y]
         else:
             fetches = [z, tf.reduce_sum(y)]
-    feed = {x: rand(4, 6, 6, 3) if x.shape[-1] == 3 else rand(4, 3, 6, 6)}
+    feed = {x: rand(4, 6, 6, 3) if x.shape[-1] == 3 else rand(*[d or 4 for d in x.shape])}
     assert_untouched(fetches, feed, "fold_batchnorm")
     got, want, _ = run_both(fetches, feed)
     assert_close(got, want)

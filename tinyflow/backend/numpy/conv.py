@@ -259,7 +259,7 @@ def _conv2d_pairs(x, wt, b, pairs, out_hw):
     threads."""
     n, c = x.shape[:2]
     o = wt.shape[0]
-    xq = np.ascontiguousarray(x.reshape(n, c, -1).transpose(2, 0, 1))
+    xq = np.ascontiguousarray(x.reshape(n, c, x.shape[2] * x.shape[3]).transpose(2, 0, 1))
     res = np.empty((len(pairs), n, o), x.dtype)
 
     def piece(start, stop):

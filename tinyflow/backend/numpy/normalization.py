@@ -238,7 +238,7 @@ def _batch_norm_loops():
 
 def _channels_of(x) -> np.ndarray:
     """x [N, C, ...] as a C-contiguous [N, C, inner] array."""
-    return np.ascontiguousarray(x).reshape(x.shape[0], x.shape[1], -1)
+    return np.ascontiguousarray(x).reshape(x.shape[0], x.shape[1], math.prod(x.shape[2:]))
 
 
 def _unit_affine(cube) -> tuple:

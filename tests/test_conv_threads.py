@@ -114,6 +114,13 @@ def test_conv2d_of_small_images_by_pixel_pairs_matches_torch(threaded, monkeypat
     assert calls == [1] and "conv.py" in threaded
 
 
+def test_conv2d_of_an_empty_batch_of_small_images():
+    x, w = np.zeros((0, 32, 2, 2), np.float32), np.ones((40, 32, 3, 3), np.float32)
+    got = tf.ops.conv2d(tf.Tensor(x), tf.Tensor(w), bias=tf.Tensor(np.ones(40, np.float32)),
+                        padding=1)
+    assert got.shape == (0, 40, 2, 2)
+
+
 def test_conv2d_on_threads_of_non_contiguous_inputs(threaded):
     rng = np.random.default_rng(1)
     x = np.transpose(rng.standard_normal((20, 18, 6, 9)), (2, 3, 1, 0))   # [6, 9, 18, 20]

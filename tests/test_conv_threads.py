@@ -88,6 +88,39 @@ def test_conv2d_with_bias_on_threads_matches_torch(threaded, shapes, dtype):
     assert _conv_calls(threaded) == 3   # forward, the input's and the parameters' grads
 
 
+PAIRS = [  # (x shape, w shape, attributes): images small enough for per-pixel-pair GEMMs
+    ((64, 32, 2, 2), (48, 32, 3, 3), dict(padding=1)),          # a ResNet's 2x2 layers
+    ((33, 40, 4, 4), (36, 40, 3, 3), dict(stride=2, padding=1)),   # 4x4 -> 2x2
+    ((40, 32, 1, 1), (32, 32, 1, 1), dict(padding=1)),   # outputs reading padding only
+    ((50, 32, 3, 2), (40, 32, 2, 3), dict(padding=(1, 2), dilation=(2, 1))),
+]
+
+
+@pytest.mark.parametrize("bias", [False, True])
+@pytest.mark.parametrize("shapes", PAIRS, ids=lambda s: "x".join(map(str, s[0])))
+def test_conv2d_of_small_images_by_pixel_pairs_matches_torch(threaded, monkeypatch, shapes,
+                                                             bias):
+    from tinyflow.backend.numpy import conv as conv_kernels
+    calls = []
+    pairs = conv_kernels._conv2d_pairs
+    monkeypatch.setattr(conv_kernels, "_conv2d_pairs", lambda *a: calls.append(1) or pairs(*a))
+    xs, ws, attrs = shapes
+    rng = np.random.default_rng(3)
+    arrays = [rng.standard_normal(xs), rng.standard_normal(ws) / np.sqrt(np.prod(ws[1:]))]
+    if bias:
+        arrays.append(rng.standard_normal(ws[0]))
+    _check(lambda a, c, *d: tf.ops.conv2d(a, c, bias=(d or [None])[0], **attrs),
+           lambda a, c, *d: torch.nn.functional.conv2d(a, c, *d, **attrs), arrays, np.float64)
+    assert calls == [1] and "conv.py" in threaded
+
+
+def test_conv2d_of_an_empty_batch_of_small_images():
+    x, w = np.zeros((0, 32, 2, 2), np.float32), np.ones((40, 32, 3, 3), np.float32)
+    got = tf.ops.conv2d(tf.Tensor(x), tf.Tensor(w), bias=tf.Tensor(np.ones(40, np.float32)),
+                        padding=1)
+    assert got.shape == (0, 40, 2, 2)
+
+
 def test_conv2d_on_threads_of_non_contiguous_inputs(threaded):
     rng = np.random.default_rng(1)
     x = np.transpose(rng.standard_normal((20, 18, 6, 9)), (2, 3, 1, 0))   # [6, 9, 18, 20]
@@ -139,6 +172,26 @@ def test_batch_norm_training_on_threads_matches_torch(threaded, shape, dtype):
         np.testing.assert_allclose(got.numpy(), want.numpy(), **TOL[dtype])
     # the statistics, the forward, and all three gradients (BatchNormGrads) in one kernel
     assert threaded.count("normalization.py") == (3 if x.size >= parallel.MIN_ELEMENTS else 0)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("shape", [(128, 256, 2, 2), (6, 40, 1, 1), (60, 48, 9, 9), (300, 520)],
+                         ids=["resnet-2x2", "1x1-small", "9x9-strided", "1d"])
+def test_batch_norm_eval_on_threads_matches_torch(threaded, shape, dtype):
+    """Eval mode's one multiply-add per element (ChannelAffine), as rows for images under 64
+    pixels, per channel above, channels cut among threads; and its gradients."""
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal(shape).astype(dtype)
+    if len(shape) == 4 and shape[2] > 1:
+        x = np.ascontiguousarray(x.transpose(0, 1, 3, 2)).transpose(0, 1, 3, 2)  # strided
+    c = shape[1]
+    mean, var = rng.standard_normal(c).astype(dtype), rng.uniform(0.5, 2, c).astype(dtype)
+    _check(lambda a, u, v: F.batch_norm(a, tf.Tensor(mean), tf.Tensor(var), u, v),
+           lambda a, u, v: torch.nn.functional.batch_norm(a, torch.tensor(mean),
+                                                          torch.tensor(var), u, v),
+           [x, rng.standard_normal(c).astype(dtype), rng.standard_normal(c).astype(dtype)],
+           dtype)
+    assert threaded.count("normalization.py") == (1 if x.size >= parallel.MIN_ELEMENTS else 0)
 
 
 @pytest.mark.parametrize("frozen", ["input", "weight", "both parameters", "nothing"])

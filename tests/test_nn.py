@@ -136,6 +136,8 @@ MODULES = [
     M("batchnorm1d_3d", mod("BatchNorm1d", 3), X(4, 3, 5)),
     M("batchnorm2d", mod("BatchNorm2d", 3), X(4, 3, 5, 5)),
     M("batchnorm2d_eval", mod("BatchNorm2d", 3), X(4, 3, 5, 5), train=False),
+    M("batchnorm2d_eval_empty_batch", mod("BatchNorm2d", 3), X(0, 3, 5, 5), train=False),
+    M("batchnorm1d_eval", mod("BatchNorm1d", 4), X(6, 4), train=False),
     M("batchnorm2d_no_affine", mod("BatchNorm2d", 3, affine=False), X(2, 3, 4, 4)),
     M("batchnorm2d_cumulative", mod("BatchNorm2d", 3, momentum=None), X(2, 3, 4, 4)),
     M("batchnorm2d_no_stats", mod("BatchNorm2d", 3, track_running_stats=False),

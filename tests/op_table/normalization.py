@@ -77,6 +77,23 @@ def np_channel_moments(x):
     return np.stack([x.mean(axes), x.var(axes)])
 
 
+def channel_errors(name: str) -> tuple:
+    """Bad inputs of an op on x [N, C, ...] with two per-channel vectors [C]."""
+    return (ErrorInput(S(A(4, 3, 2, 2), A(3), A(4)), tf.ShapeError,
+                       rf"^{name}: per-channel parameters of shape \(4,\) do not match the "
+                       r"input's 3 channels"),
+            ErrorInput(S(A(4), A(4), A(4)), tf.ShapeError,
+                       rf"^{name}: needs an input of rank 2 or more"),
+            ErrorInput(S(A(4, 3, dtype=tf.float64), A(3, dtype=tf.float32),
+                         A(3, dtype=tf.float32)), tf.DTypeError,
+                       rf"^{name}: the input \(float64\) and the per-channel parameters "
+                       r"\(float32\) must have the same dtype"))
+
+
+def np_channel_affine(x, a, b):
+    return x * _per_channel(a, x) + _per_channel(b, x)
+
+
 def batch_norm_grad(g, x, w, eps=1e-5):
     return apply(normalization_ops.BatchNormGrad(eps=eps), g, x, w)
 
@@ -100,15 +117,7 @@ CASES += [
             S(A(1, 3, 2, 5, layout="T"), A(3, layout="step"), A(3)),
             S(A(3, 2, 7, 3, layout="step"), A(2), A(2))),
            dynamic=False,  # reduces over every axis but 1: its derivatives need the rank
-           errors=(ErrorInput(S(A(4, 3, 2, 2), A(4), A(4)), tf.ShapeError,
-                              r"^batch_norm: per-channel parameters of shape \(4,\) do not "
-                              r"match the input's 3 channels"),
-                   ErrorInput(S(A(4), A(4), A(4)), tf.ShapeError,
-                              r"^batch_norm: needs an input of rank 2 or more"),
-                   ErrorInput(S(A(4, 3, dtype=tf.float64), A(3, dtype=tf.float32),
-                                A(3, dtype=tf.float32)), tf.DTypeError,
-                              r"^batch_norm: the input \(float64\) and the per-channel "
-                              r"parameters \(float32\) must have the same dtype"))),
+           errors=channel_errors("batch_norm")),
     OpCase("batch_norm_grad", batch_norm_grad, np_batch_norm_grad,
            (S(A(4, 3, 5, 2), A(4, 3, 5, 2, layout="T"), A(3)),
             S(A(5, 2), A(5, 2), A(2), eps=1e-3)), dynamic=False),
@@ -119,6 +128,11 @@ CASES += [
            (S(A(4, 3, 5, 2), A(4, 3, 5, 2, layout="step"), A(3)),
             S(A(5, 2, layout="step"), A(5, 2), A(2), eps=1e-3),
             S(A(2, 3, 4, 3, layout="T"), A(2, 3, 4, 3), A(3))), dynamic=False),
+    OpCase("channel_affine", tf.ops.channel_affine, np_channel_affine,
+           (S(A(4, 3, 5, 2), A(3), A(3)), S(A(6, 2, layout="T"), A(2, layout="step"), A(2)),
+            S(A(2, 3, 2, 5, layout="step"), A(3), A(3, layout="step"))),
+           dynamic=False,  # per channel on axis 1: its derivatives need the rank
+           errors=channel_errors("channel_affine")),
     OpCase("channel_moments", tf.ops.channel_moments, np_channel_moments,
            (S(A(4, 3, 5, 2)), S(A(6, 2, layout="T")), S(A(1, 3, 4, 4, layout="step"))),
            grad=False, op="batch_moments"),

@@ -462,7 +462,7 @@ def batch_norm(input: Tensor, running_mean: Optional[Tensor], running_var: Optio
         if _affine(x, weight, bias):    # one op each way, the scale and shift folded in
             return ops.normalize_channels(x, weight, bias, eps)
         y = ops.normalize(x, axes, eps)   # one op each way; the gradient skips the stats
-    else:   # PyTorch's inference arithmetic: two passes over x, the rest on [C] vectors
+    else:   # PyTorch's inference arithmetic: a scale and shift on [C] vectors, one pass on x
         if running_mean is None or running_var is None:
             raise ValueError("batch_norm: running_mean and running_var must be defined in "
                              "evaluation mode (training=False)")
@@ -470,6 +470,8 @@ def batch_norm(input: Tensor, running_mean: Optional[Tensor], running_var: Optio
         if weight is not None:
             scale = scale * weight
         shift = -running_mean * scale if bias is None else bias - running_mean * scale
+        if _affine(x, scale, shift):
+            return ops.channel_affine(x, scale, shift)
         return x * ops.reshape(scale, shape) + ops.reshape(shift, shape)
     if weight is not None:
         y = y * ops.reshape(weight, shape)

@@ -334,6 +334,16 @@ def _batch_norm(b: Builder, step, ins):
                   epsilon=step.op.eps)
 
 
+@converts(normalization.ChannelAffine)
+def _channel_affine(b: Builder, step, ins):
+    """Mul and Add, the [C] vectors unsqueezed to [C, 1, ...] (ONNX broadcasts from the end)."""
+    x, scale, shift = ins
+    extra = list(range(1, b.rank(x, "channel_affine") - 1))
+    if extra:
+        scale, shift = b.unsqueeze(scale, extra), b.unsqueeze(shift, extra)
+    return b.node("Add", [b.node("Mul", [x, scale]), shift], _hint(step))
+
+
 # ---- reductions -------------------------------------------------------------------------
 
 _REDUCE = {r.Sum: "ReduceSum", r.Max: "ReduceMax", r.Min: "ReduceMin"}

@@ -2,7 +2,8 @@
 group and instance norm. Composed from primitive ops it is five ops forward and about twenty
 backward, each a full pass over the activations; fused it is one kernel each way. Training
 batch norm folds its per-channel scale and shift in too (`BatchNorm`), and its statistics
-for the running averages are one op (`BatchMoments`)."""
+for the running averages are one op (`BatchMoments`); in eval mode it is one per-channel
+multiply-add (`ChannelAffine`)."""
 from __future__ import annotations
 
 import math
@@ -336,6 +337,32 @@ class BatchMoments(Op):
         return (2, None if x.shape is None else x.shape[1]), x.dtype
 
 
+class ChannelAffine(Op):
+    """x * a + b with a, b [C] per channel (axis 1 of x [N, C, ...]): eval-mode batch norm's
+    arithmetic once the running statistics are folded into a and b. One pass over x, where
+    x * a then + b is two passes and a temporary of x's size."""
+    name = "channel_affine"
+    saves_output = False
+
+    def infer(self, x, a, b):
+        _check_channels(self, x, a, b)
+        return x.shape, x.dtype
+
+    def vjp(self, g, out, x, a, b):
+        axes = _channel_axes(x)
+        return (g * _per_channel(a, x) if needs_input_grad(0) else None,
+                reduce_sum(g * x, axes) if needs_input_grad(1) else None,
+                reduce_sum(g, axes) if needs_input_grad(2) else None)
+
+    def jvp(self, t, out, x, a, b):
+        tx, ta, tb = t
+        shift = None if tb is None else _per_channel(tb, x)
+        if tx is None and ta is None and shift is not None:
+            shift = shift + zeros_like(x)     # the tangent has the output's shape
+        return sum_terms((None if tx is None else tx * _per_channel(a, x),
+                          None if ta is None else x * _per_channel(ta, x), shift))
+
+
 def _check_like(g, x) -> None:
     check_floating(g)
     if g.dtype is not x.dtype:
@@ -351,6 +378,11 @@ def normalize_channels(x, weight, bias, eps: float = 1e-5, name=None) -> Tensor:
     """Training-mode batch norm of x [N, C, ...] with per-channel weight and bias [C]."""
     return apply(BatchNorm(eps=float(eps)), as_tensor(x), as_tensor(weight), as_tensor(bias),
                  name=name)
+
+
+def channel_affine(x, scale, shift, name=None) -> Tensor:
+    """x * scale + shift per channel (axis 1) of x [N, C, ...], scale and shift [C]."""
+    return apply(ChannelAffine(), as_tensor(x), as_tensor(scale), as_tensor(shift), name=name)
 
 
 def channel_moments(x, name=None) -> Tensor:

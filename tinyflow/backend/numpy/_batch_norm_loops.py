@@ -102,3 +102,37 @@ def input_grad(g, x, w, eps, dx, sums, c0, c1):
         for a in range(x.shape[0]):
             for c in range(x.shape[2]):
                 dx[a, k, c] = g[a, k, c] * s_ + x[a, k, c] * t_ + u_
+
+
+@jit
+def affine(x, scale, shift, y, c0, c1):
+    """y = x * scale[k] + shift[k] on channels c0:c1: eval-mode batch norm in one pass. Small
+    images (under 64 pixels: a ResNet's last layers, 4x4 to 1x1) run as rows [N, C * H * W]
+    against the scale and shift repeated per pixel: loops of 16 to 1 per channel use SIMD
+    poorly (ResNet's [64, 256, 2, 2]: 8 us against 35). Loops index 1-D rows with range()
+    variables: Numba then skips the negative-index test that kept LLVM from vectorizing."""
+    inner = x.shape[2]
+    if inner >= 64:
+        for a in range(x.shape[0]):
+            for k in range(c0, c1):
+                s = scale[k]
+                t = shift[k]
+                x_row = x[a, k]
+                y_row = y[a, k]
+                for c in range(inner):
+                    y_row[c] = x_row[c] * s + t
+        return
+    lo, width = c0 * inner, (c1 - c0) * inner
+    s_row = np.empty(width, y.dtype)
+    t_row = np.empty(width, y.dtype)
+    for k in range(c0, c1):
+        for c in range(inner):
+            s_row[(k - c0) * inner + c] = scale[k]
+            t_row[(k - c0) * inner + c] = shift[k]
+    x2 = x.reshape(x.shape[0], -1)
+    y2 = y.reshape(x.shape[0], -1)
+    for a in range(x.shape[0]):
+        x_row = x2[a, lo:lo + width]
+        y_row = y2[a, lo:lo + width]
+        for j in range(width):
+            y_row[j] = x_row[j] * s_row[j] + t_row[j]

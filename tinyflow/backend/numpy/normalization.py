@@ -238,7 +238,7 @@ def _batch_norm_loops():
 
 def _channels_of(x) -> np.ndarray:
     """x [N, C, ...] as a C-contiguous [N, C, inner] array."""
-    return np.ascontiguousarray(x).reshape(x.shape[0], x.shape[1], -1)
+    return np.ascontiguousarray(x).reshape(x.shape[0], x.shape[1], math.prod(x.shape[2:]))
 
 
 def _unit_affine(cube) -> tuple:
@@ -294,3 +294,11 @@ def normalize_channels_param_grad(op, g, x):
     out = np.empty((2, cube.shape[1]), x.dtype)
     _per_channel(_batch_norm_loops().param_grad, cube, _channels_of(g), cube, op.eps, out)
     return out
+
+
+@kernel(n.ChannelAffine, widen=0)
+def channel_affine(op, x, scale, shift):
+    cube = _channels_of(x)
+    y = np.empty_like(cube)
+    _per_channel(_batch_norm_loops().affine, cube, cube, scale, shift, y)
+    return y.reshape(x.shape)

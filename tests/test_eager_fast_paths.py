@@ -156,3 +156,19 @@ def test_in_place_write_after_a_fast_op_is_detected():
     b.add_(1)
     with pytest.raises(RuntimeError, match="inplace operation"):
         c.sum().backward()
+
+
+def test_sequential_calls_a_layer_own_call_and_a_patched_forward():
+    """Sequential calls forward directly only for layers whose class keeps Module.__call__:
+    a class with its own __call__ is called, and a forward set on the instance is used."""
+    class Doubling(nn.Module):
+        def forward(self, x):
+            return x
+
+        def __call__(self, x):
+            return x * 2.0
+
+    patched = nn.Identity()
+    patched.forward = lambda x: x + 1.0
+    model = nn.Sequential(Doubling(), patched, nn.ReLU())
+    np.testing.assert_array_equal(model(torch.tensor([1.0, -3.0])).numpy(), [3.0, 0.0])

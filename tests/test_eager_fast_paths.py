@@ -20,7 +20,7 @@ def test_linear_weight_replaced_by_plain_attribute():
     np.testing.assert_allclose(lin(torch.tensor(x)).detach().numpy(), want, rtol=1e-6)
 
 
-@pytest.mark.parametrize("shape", [(3,), (2, 3), (2, 2, 3)])
+@pytest.mark.parametrize("shape", [(3,), (1, 3), (2, 3), (2, 2, 3)])
 def test_linear_matches_torch_with_grads(shape):
     rng = np.random.default_rng(1)
     x = rng.standard_normal(shape).astype(np.float32)
@@ -116,3 +116,59 @@ def test_linear_of_one_sample_compiles_as_eager():
             np.testing.assert_allclose(value.item(), want[0], rtol=1e-5)
             np.testing.assert_allclose(w1.grad.numpy(), want[1], rtol=1e-5, atol=1e-6)
             np.testing.assert_allclose(w2.grad.numpy(), want[2], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("x_shape", [(5,), (1, 5), (2, 5)])
+def test_linear_of_a_wrong_size_names_the_op_and_shapes(x_shape):
+    """F.linear leaves its checks to the affine op's shape rule: a wrong input size is that
+    op's error, naming it and both shapes (also after the layer has run once)."""
+    layer = nn.Linear(3, 4)
+    layer(torch.ones(2, 3))
+    with pytest.raises(torch.ShapeError) as info:
+        layer(torch.ones(*x_shape))
+    assert str(info.value).startswith("affine: ")
+    assert f"input shapes {x_shape}, (4, 3), (4,)" in str(info.value)
+
+
+def test_module_hooks_added_after_a_call_run():
+    """The fast calls of Sequential's layers still run hooks registered after the first call,
+    and stop running them when removed."""
+    model = nn.Sequential(nn.Linear(3, 4), nn.ReLU())
+    x = torch.ones(1, 3)
+    first = model(x).detach().numpy().copy()
+    seen = []
+    pre = model[0].register_forward_pre_hook(lambda m, args: seen.append("pre"))
+    post = model[1].register_forward_hook(lambda m, args, out: out * 0)
+    with torch.no_grad():
+        assert (model(x).numpy() == 0).all() and seen == ["pre"]
+    pre.remove()
+    post.remove()
+    np.testing.assert_array_equal(model(x).detach().numpy(), first)
+    assert seen == ["pre"]
+
+
+def test_in_place_write_after_a_fast_op_is_detected():
+    """The one- and two-input entries record versions as apply did: a tensor a recorded op
+    saved, changed in place afterwards, makes backward refuse."""
+    a = torch.ones(3, requires_grad=True)
+    b = a * 2.0            # two inputs (the float lifted)
+    c = F.relu(b) * b      # relu: one input; the product saves b
+    b.add_(1)
+    with pytest.raises(RuntimeError, match="inplace operation"):
+        c.sum().backward()
+
+
+def test_sequential_calls_a_layer_own_call_and_a_patched_forward():
+    """Sequential calls forward directly only for layers whose class keeps Module.__call__:
+    a class with its own __call__ is called, and a forward set on the instance is used."""
+    class Doubling(nn.Module):
+        def forward(self, x):
+            return x
+
+        def __call__(self, x):
+            return x * 2.0
+
+    patched = nn.Identity()
+    patched.forward = lambda x: x + 1.0
+    model = nn.Sequential(Doubling(), patched, nn.ReLU())
+    np.testing.assert_array_equal(model(torch.tensor([1.0, -3.0])).numpy(), [3.0, 0.0])

@@ -28,6 +28,7 @@ AUTOCAST_THREADS: set = set()
 GRAD_OFF_THREADS: set = set()
 ANOMALY_THREADS: set = set()
 _LOCAL_SET, _THREAD = threading.local.__setattr__, threading.get_ident
+_NEW = object.__new__
 
 
 class _GradMode(threading.local):
@@ -94,16 +95,20 @@ class no_grad(contextlib.ContextDecorator):
         """`@torch.no_grad` without parentheses decorates `func`, as PyTorch's does. (`mode`:
         the subclasses' argument, which their __init__ reads; named, not `**kwargs`, and no
         zero-argument super(): every step enters one.)"""
-        self = object.__new__(cls)
+        self = _NEW(cls)
         return self if func is None or not callable(func) else self(func)
 
     def __enter__(self):
-        self._prev = grad_mode.enabled   # set_grad_mode written out: every step enters one
-        grad_mode.__dict__["enabled"] = enabled = self._enabled
+        # set_grad_mode written out (every step enters one), through this thread's dict of
+        # the thread-local: one read of it, not two (an unset mode is the class default)
+        modes = grad_mode.__dict__
+        self._prev = modes.get("enabled", _GradMode.enabled)
+        modes["enabled"] = enabled = self._enabled
         (GRAD_OFF_THREADS.discard if enabled else GRAD_OFF_THREADS.add)(_THREAD())
 
     def __exit__(self, kind, value, traceback) -> None:
-        set_grad_mode(self._prev)
+        grad_mode.__dict__["enabled"] = enabled = self._prev   # set_grad_mode written out
+        (GRAD_OFF_THREADS.discard if enabled else GRAD_OFF_THREADS.add)(_THREAD())
 
 
 class enable_grad(no_grad):

@@ -131,53 +131,84 @@ def apply(op: Op, *inputs: Tensor, name: Optional[str] = None, graph=None,
     `out` (eager only, PyTorch's out= arguments): write the result into that tensor's
     buffer, e.g. an optimizer updating a parameter with no temporary and no copy.
     """
-    if graph is not None or out is not None or TRACING_THREADS and trace_state.active is not None:
-        return _apply(op, inputs, name, graph, out)
-    # the eager call of one to three tensors (nearly every op of an eager step), written out:
-    # each line here runs millions of times
-    n = len(inputs)
-    if n == 2:
-        x, y = inputs
-        if x.kind != EAGER or y.kind != EAGER:
-            return _apply(op, inputs, name, graph, out)
-        try:
-            shape, dtype = op.infer(x, y)
-            if dtype is _STRING and not op.strings:
-                raise TypeError(_NO_STRINGS)
-        except (ValueError, TypeError, IndexError) as e:
-            raise _infer_error(op, inputs, e) from None
-        data = op._eager_kernel(x.array, y.array)
-        grad = x.requires_grad or y.requires_grad
-    elif n == 1:
-        x = inputs[0]
-        if x.kind != EAGER:
-            return _apply(op, inputs, name, graph, out)
-        try:
-            shape, dtype = op.infer(x)
-            if dtype is _STRING and not op.strings:
-                raise TypeError(_NO_STRINGS)
-        except (ValueError, TypeError, IndexError) as e:
-            raise _infer_error(op, inputs, e) from None
-        data = op._eager_kernel(x.array)
-        grad = x.requires_grad
-    elif n == 3:
-        x, y, z = inputs
-        if x.kind != EAGER or y.kind != EAGER or z.kind != EAGER:
-            return _apply(op, inputs, name, graph, out)
-        try:
-            shape, dtype = op.infer(x, y, z)
-            if dtype is _STRING and not op.strings:
-                raise TypeError(_NO_STRINGS)
-        except (ValueError, TypeError, IndexError) as e:
-            raise _infer_error(op, inputs, e) from None
-        data = op._eager_kernel(x.array, y.array, z.array)
-        grad = x.requires_grad or y.requires_grad or z.requires_grad
-    else:
-        return _apply(op, inputs, name, graph, out)
+    if name is None and graph is None and out is None:
+        n = len(inputs)
+        if n == 2:
+            x, y = inputs
+            return apply2(op, x, y)
+        if n == 1:
+            return apply1(op, inputs[0])
+        if n == 3:
+            x, y, z = inputs
+            return apply3(op, x, y, z)
+    return _apply(op, inputs, name, graph, out)
+
+
+# The eager call of one, two or three tensors (nearly every op of an eager step), written
+# out once per arity: each line runs millions of times. Hot front ends (F.linear, F.relu,
+# sums, the elementwise functions) call these directly, without apply's `*inputs` and
+# keywords; anything else (a trace, a symbolic or remote input) goes to `_apply`.
+
+def apply1(op: Op, x: Tensor) -> Tensor:
+    """`apply(op, x)`."""
+    if x.kind != EAGER or TRACING_THREADS and trace_state.active is not None:
+        return _apply(op, (x,), None, None, None)
+    try:
+        shape, dtype = op.infer(x)
+        if dtype is _STRING and not op.strings:
+            raise TypeError(_NO_STRINGS)
+    except (ValueError, TypeError, IndexError) as e:
+        raise _infer_error(op, (x,), e) from None
+    data = op._eager_kernel(x.array)
     if type(data) is not _NDARRAY or data.dtype is not dtype.np and data.dtype != dtype.np:
         data = as_dtype_array(data, dtype)
-    if grad and (not GRAD_OFF_THREADS or grad_mode.enabled) and op.differentiable:
-        return _recorded(op, inputs, data, dtype)   # (the slots first: grad mode is dearer)
+    if x.requires_grad and (not GRAD_OFF_THREADS or grad_mode.enabled) and op.differentiable:
+        return _recorded(op, (x,), data, dtype)
+    out = new_eager(data, dtype)
+    if op.view and _is_view(data, x.array):
+        _share_version(out, x)
+    return out
+
+
+def apply2(op: Op, x: Tensor, y: Tensor) -> Tensor:
+    """`apply(op, x, y)`."""
+    if x.kind != EAGER or y.kind != EAGER or TRACING_THREADS and trace_state.active is not None:
+        return _apply(op, (x, y), None, None, None)
+    try:
+        shape, dtype = op.infer(x, y)
+        if dtype is _STRING and not op.strings:
+            raise TypeError(_NO_STRINGS)
+    except (ValueError, TypeError, IndexError) as e:
+        raise _infer_error(op, (x, y), e) from None
+    data = op._eager_kernel(x.array, y.array)
+    if type(data) is not _NDARRAY or data.dtype is not dtype.np and data.dtype != dtype.np:
+        data = as_dtype_array(data, dtype)
+    if (x.requires_grad or y.requires_grad) and (not GRAD_OFF_THREADS or grad_mode.enabled) \
+            and op.differentiable:
+        return _recorded(op, (x, y), data, dtype)
+    out = new_eager(data, dtype)
+    if op.view and _is_view(data, x.array):
+        _share_version(out, x)
+    return out
+
+
+def apply3(op: Op, x: Tensor, y: Tensor, z: Tensor) -> Tensor:
+    """`apply(op, x, y, z)`."""
+    if x.kind != EAGER or y.kind != EAGER or z.kind != EAGER or TRACING_THREADS and \
+            trace_state.active is not None:
+        return _apply(op, (x, y, z), None, None, None)
+    try:
+        shape, dtype = op.infer(x, y, z)
+        if dtype is _STRING and not op.strings:
+            raise TypeError(_NO_STRINGS)
+    except (ValueError, TypeError, IndexError) as e:
+        raise _infer_error(op, (x, y, z), e) from None
+    data = op._eager_kernel(x.array, y.array, z.array)
+    if type(data) is not _NDARRAY or data.dtype is not dtype.np and data.dtype != dtype.np:
+        data = as_dtype_array(data, dtype)
+    if (x.requires_grad or y.requires_grad or z.requires_grad) and (
+            not GRAD_OFF_THREADS or grad_mode.enabled) and op.differentiable:
+        return _recorded(op, (x, y, z), data, dtype)
     out = new_eager(data, dtype)
     if op.view and _is_view(data, x.array):
         _share_version(out, x)

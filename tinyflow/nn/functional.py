@@ -15,9 +15,9 @@ import numpy as np
 
 from .. import ops
 from ..core import dtypes
-from ..core.errors import ShapeError
+from ..core.errors import DTypeError, ShapeError
 from ..core.modes import AUTOCAST_THREADS, autocast_state, no_grad, trace_state
-from ..core.op import apply, as_tensor, shared
+from ..core.op import apply, apply1, apply3, as_tensor, shared
 from ..core.tensor import EAGER, Tensor
 from ..ops import conv as _conv
 from ..ops.linalg import _AFFINE
@@ -56,7 +56,7 @@ def relu(input: Tensor, inplace: bool = False) -> Tensor:
     if inplace and _writable(input, inplace):   # (no `_writable` frame when not in place)
         return input.relu_()
     if type(input) is Tensor:   # every MLP layer's: the op, not through ops.relu's frame
-        return apply(_RELU, input)
+        return apply1(_RELU, input)
     return ops.relu(input)
 
 
@@ -182,11 +182,16 @@ def _per_feature(bias: Tensor, weight: Tensor) -> bool:
 
 def linear(input: Tensor, weight: Tensor, bias: Optional[Tensor] = None) -> Tensor:
     """input @ weight.T + bias, for inputs of any rank >= 1 (the last dim is features)."""
-    if (type(input) is Tensor and isinstance(weight, Tensor) and isinstance(bias, Tensor)
-            and input.dtype is weight.dtype is bias.dtype and type(input.shape) is tuple
-            and len(input.shape) in (1, 2) and bias.shape == weight.shape[:1]
+    if (type(input) is Tensor and type(input.shape) is tuple and len(input.shape) in (1, 2)
+            and isinstance(weight, Tensor) and isinstance(bias, Tensor)
             and not AUTOCAST_THREADS):   # (an autocast anywhere: the path below decides)
-        return apply(_AFFINE, input, weight, bias)   # every eager Linear of rank 1 or 2
+        # every eager Linear of rank 1 or 2 is the affine op, whose shape rule checks the
+        # rest; one it refuses (mixed dtypes, a bias that only broadcasts, wrong sizes) takes
+        # the path below, which raises that op's error again where no other op fits
+        try:
+            return apply3(_AFFINE, input, weight, bias)
+        except (ShapeError, DTypeError):
+            pass
     x, weight = as_tensor(input), as_tensor(weight)
     bias = None if bias is None else as_tensor(bias)
     if autocast_state.fp8 is not None:

@@ -66,13 +66,13 @@ class Affine(Op):
     name = "affine"
 
     def infer(self, x, w, b):
-        xs, ws, bs = x.shape, w.shape, b.shape
-        if (type(xs) is tuple and type(ws) is tuple and len(ws) == 2 and bs == ws[:1]
-                and x.dtype is w.dtype is b.dtype):   # every eager Linear: the checks below pass
-            if len(xs) == 2 and xs[1] == ws[1]:
-                return (xs[0], ws[0]), x.dtype
+        xs, ws, dt = x.shape, w.shape, x.dtype
+        if (type(ws) is tuple and len(ws) == 2 and type(xs) is tuple and w.dtype is dt
+                and b.dtype is dt and b.shape == ws[:1]):   # every eager Linear: the checks
+            if len(xs) == 2 and xs[1] == ws[1]:            # below pass
+                return (xs[0], ws[0]), dt
             if len(xs) == 1 and xs[0] == ws[1]:
-                return ws[:1], x.dtype
+                return ws[:1], dt
         if x.shape is not None and len(x.shape) not in (1, 2):
             raise ValueError(f"x must be a vector or a matrix, got shape {x.shape}")
         if w.shape is not None and len(w.shape) != 2:

@@ -11,7 +11,7 @@ from ..core import dtypes
 from ..core.dtypes import float_result, promote
 from ..core.errors import DTypeError
 from ..core.modes import autocast_state, grad_mode, needs_input_grad, trace_state, vjp_request
-from ..core.op import Op, apply, as_tensor, shared, sum_terms
+from ..core.op import Op, apply, apply1, apply2, as_tensor, shared, sum_terms
 from ..core.shapes import broadcast_shapes
 from ..core.tensor import EAGER, Tensor
 from .creation import zeros_like
@@ -613,7 +613,7 @@ def _binary(op_cls, true_division: bool = False):
                     raise DTypeError(_BOOL_SUBTRACTION)   # a literal True would lift to an int
                 x, y = operands(x, y)
         if name is None and out is None:   # no keywords to pass: the common, cheaper call
-            return apply(op, x, y)
+            return apply2(op, x, y)
         return apply(op, x, y, name=name, out=out)
     fn.__name__ = fn.__qualname__ = op_cls.name
     fn.__doc__ = f"Elementwise {op_cls.name} with NumPy broadcasting (eager: into `out`)."
@@ -636,7 +636,7 @@ def _unary(op_cls):
     def fn(x, name=None):
         if type(x) is not Tensor:
             x = as_tensor(x)
-        return apply(op, x) if name is None else apply(op, x, name=name)
+        return apply1(op, x) if name is None else apply(op, x, name=name)
     fn.__name__ = fn.__qualname__ = op_cls.name
     fn.__doc__ = f"Elementwise {op_cls.name}."
     return fn

@@ -12,7 +12,7 @@ from .. import ops
 from ..core import dtypes
 from ..core.errors import DTypeError
 from ..core.modes import TRACING_THREADS, grad_mode, trace_state
-from ..core.op import apply, as_tensor
+from ..core.op import apply, apply1, as_tensor
 from ..core.tensor import EAGER, Tensor
 from ..ops.reduce import CACHED_REDUCTIONS, Mean, Sum
 
@@ -33,7 +33,7 @@ def sum(x, dim=None, keepdim=False, dtype=None, axis=None, keepdims=False):  # n
         # an eager float sum over one dim or all: the op (integers widen first)
         op = CACHED_REDUCTIONS.get((Sum, dim, len(x.shape), bool(keepdim or keepdims)))
         if op is not None:
-            return apply(op, x)
+            return apply1(op, x)
     x = as_tensor(x)
     if dtype is not None or not x.dtype.is_floating:
         x = widened(x, dtype)
@@ -47,7 +47,7 @@ def mean(x, dim=None, keepdim=False, dtype=None, axis=None, keepdims=False):
             and x.dtype.is_floating and not x.dtype.is_reduced:   # reduce_mean's eager case
         op = CACHED_REDUCTIONS.get((Mean, dim, len(x.shape), bool(keepdim or keepdims)))
         if op is not None:
-            return apply(op, x)
+            return apply1(op, x)
     x = as_tensor(x) if dtype is None else as_tensor(x).to(dtype)
     if not x.dtype.is_floating:
         raise RuntimeError("mean(): could not infer output dtype. Input dtype must be either "

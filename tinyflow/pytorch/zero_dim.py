@@ -60,7 +60,8 @@ def scalar_dims(function, dim_name: str = "dim", position: int = 0,
     def call(x, *args, **kwargs):
         if (type(x) is not Tensor and not isinstance(x, Tensor)   # (Parameter: a subclass)
                 or x.shape or x.shape is None):   # a tensor with dims, the common case
-            return function(x, *args, **kwargs)
+            # (`loss.sum()`: a plain call, which CPython runs without unpacking anything)
+            return function(x, *args, **kwargs) if args or kwargs else function(x)
         dim, where = _dim_of(args, kwargs, dim_name, position)
         if where is None and default_last:
             dim, where = -1, dim_name

@@ -128,8 +128,9 @@ def fused_update(op, w, a, b, lr, out=None):
 def affine(op, x, w, b, out=None):
     if x.dtype in REDUCED_NUMPY:
         return _WIDE_AFFINE(op, x, w, b, out=out)
-    # one sample [in] (inference at batch 1) is a matrix-vector product: no `_product` frame
-    if x.ndim != 1:
+    # one sample, [in] or [1, in] (inference at batch 1), is a matrix-vector product, which
+    # `_product` would not cut in halves: no `_product` frame
+    if x.ndim != 1 and len(x) != 1:
         out = _product(x, w.T, out)
     else:   # (without out=: NumPy parses a keyword argument slower)
         out = np.matmul(x, w.T) if out is None else np.matmul(x, w.T, out=out)

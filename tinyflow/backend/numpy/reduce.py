@@ -22,12 +22,18 @@ def sum_(op, x, out=None):
     # np.sum without its Python wrapper (the same promotions: small ints sum in int64), on
     # one thread: a memory-bound pass, a bias gradient's sum over [1024, 1024] took 145 us on
     # one thread and 151 cut across the kernel pool's two (the GPT step 1.7-3% less without).
-    # Arguments by position (axis, dtype, out, keepdims): NumPy parses keywords slower.
+    # Arguments by position (axis, dtype, out, keepdims) where they can be: NumPy parses
+    # keywords slower (`out=...` only as a keyword: measured no dearer than by position).
+    if out is None and ARRAY_RESULT:   # a full sum as a 0-d array, not a scalar to wrap
+        return np.add.reduce(x, op.axis, None, out=..., keepdims=op.keepdims)
     total = np.add.reduce(x, op.axis, None, out, op.keepdims)
     return total if type(total) is np.ndarray else np.asarray(total)
 
 
 _WIDE_SUM = widened(sum_, 0)
+# NumPy 2's `out=...`: a ufunc's result is an array also when it has no dims, where
+# np.asarray of the scalar cost ~1.7k instructions (every `loss.sum()`); NumPy 1.26 has none
+ARRAY_RESULT = np.lib.NumpyVersion(np.__version__) >= "2.0.0"
 
 
 @kernel(r.Mean, widen=0)

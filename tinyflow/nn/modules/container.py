@@ -5,7 +5,7 @@ from __future__ import annotations
 import operator
 from collections import OrderedDict
 
-from .module import Module, Parameter, _indent
+from .module import Module, Parameter, _indent, call_in_turn
 
 
 class Sequential(Module):
@@ -69,9 +69,7 @@ class Sequential(Module):
         return self
 
     def forward(self, input):
-        for module in self._modules.values():
-            input = module(input)
-        return input
+        return call_in_turn(self._modules.values(), input)
 
 
 class ModuleList(Module):

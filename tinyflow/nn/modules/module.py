@@ -601,6 +601,23 @@ class Module:
         return sorted(set(names))
 
 
+_CALL = Module.__call__
+
+
+def call_in_turn(modules, input):
+    """Each module on the previous one's output (Sequential's forward). With no hook
+    registered on any module and no trace, a layer whose class keeps `Module.__call__` has
+    its `forward` called directly: what that `__call__` does with one tensor, without its
+    frame (~1.8k instructions a layer at batch 1)."""
+    if _HOOKED or TRACING_THREADS:
+        for module in modules:
+            input = module(input)
+        return input
+    for module in modules:
+        input = module.forward(input) if type(module).__call__ is _CALL else module(input)
+    return input
+
+
 def _is_device(a) -> bool:
     return isinstance(a, str) or type(a).__name__ == "device"
 

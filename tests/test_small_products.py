@@ -1,6 +1,7 @@
 """2-D products just above OpenBLAS's small-matrix limit run as two halves
 (backend/numpy/linalg.py, `_product`): each layout, both float dtypes, odd lengths, the
-affine op, and an `out` that overlaps an operand (left whole to NumPy) give NumPy's values."""
+affine op, and an `out` that overlaps an operand (left whole to NumPy) give NumPy's values.
+Products of one inner term run in the outer-product loop, with NumPy's values exactly."""
 from __future__ import annotations
 
 import numpy as np
@@ -60,3 +61,25 @@ def test_affine_overlapping_out_and_a_single_row(monkeypatch):
     row, wide = big[:1, :1024], rng.standard_normal((1024, 1500)).astype(np.float32)
     np.testing.assert_allclose(linalg.matmul(plain, row, wide), row @ wide, rtol=1e-4, atol=1e-3)
     assert len(seen) == 4                # one row: a matrix-vector product, not cut
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_one_inner_term_runs_in_the_outer_loop(monkeypatch, dtype):
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((97, 3)).astype(dtype)[:, 1:2]     # a strided column (LSTMCell)
+    w, b = rng.standard_normal((204, 1)).astype(dtype), rng.standard_normal(204).astype(dtype)
+    want = np.matmul(x, w.T)
+    seen = _halves_seen(monkeypatch)
+    plain, wt = ops.MatMul(transpose_a=False, transpose_b=False), w.T
+    got = linalg.matmul(plain, x, wt)
+    assert seen == [] and got.dtype == dtype and np.array_equal(got, want)
+    assert np.array_equal(linalg.affine(ops.Affine(), x, w, b), want + b) and seen == []
+    out = np.empty((97, 204), dtype)
+    assert linalg.matmul(plain, x, wt, out=out) is out and np.array_equal(out, want)
+    big = rng.standard_normal((204, 204)).astype(dtype)
+    left, right = big[:97, :1], big[:1, :]
+    want = left @ right
+    linalg.matmul(plain, left, right, out=big[:97])   # out overlaps both: NumPy's
+    assert len(seen) == 1 and np.array_equal(big[:97], want)
+    linalg.matmul(plain, x[:8], wt[:, :8])                # 64 outputs: NumPy's call
+    assert len(seen) == 2

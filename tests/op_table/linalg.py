@@ -33,6 +33,7 @@ CASES += [
             S(A(3, 4), A(5, 4), transpose_b=True),
             S(A(2, 4, 3), A(5, 4), transpose_a=True, transpose_b=True),
             S(A(3, 4, layout="T"), A(4, 5, layout="step")),
+            S(A(17, 1, layout="step"), A(16, 1), transpose_b=True),   # one inner term: a loop
             S(A(3, 0), A(0, 4)),
             S(A(0, 3), A(2, 3, 2))), HALF_TOO,
            errors=(ErrorInput(S(A(None, 784), A(10, 784)), tf.ShapeError,
@@ -55,7 +56,8 @@ def np_affine(x, w, b):
 
 CASES += [
     OpCase("affine", tf.ops.affine, np_affine,
-           (S(A(3, 4), A(5, 4), A(5)), S(A(4, 3, layout="T"), A(2, 3, layout="step"), A(2))),
+           (S(A(3, 4), A(5, 4), A(5)), S(A(4, 3, layout="T"), A(2, 3, layout="step"), A(2)),
+            S(A(17, 1, layout="step"), A(16, 1), A(16))),
            errors=(ErrorInput(S(A(3, 4), A(5, 3), A(5)), tf.ShapeError,
                               r"^affine: inner dimensions differ: 4 \(a\) vs 3 \(b\)"),
                    ErrorInput(S(A(3, 4), A(5, 4), A(4)), tf.ShapeError,

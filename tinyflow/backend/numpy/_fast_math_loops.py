@@ -636,6 +636,18 @@ def gemm_blocks(address, m, n, k, a, a_at, lda, b, b_at, ldb, c, c_at, ldc, rows
                  c, c_at + r0 * ldc, ldc)
 
 
+@numba.njit(cache=True, nogil=True)
+def affine_gemm(address, trans_b, a, lda, b, ldb, bias, c):
+    """c [m, n] <- a [m, k] op(b) + bias (row-major, leading dimensions in elements; op(b) is
+    b^T when trans_b is TRANS) as PyTorch's addmm computes it: the bias written into c, the
+    product added by ?gemm at `address` with beta 1 (`linalg.affine` says why)."""
+    m, n = c.shape
+    for i in range(m):
+        for j in range(n):
+            c[i, j] = bias[j]
+    gemm(address, NO_TRANS, trans_b, m, n, a.shape[1], a, 0, lda, b, 0, ldb, 1.0, c, 0, n)
+
+
 @cell
 def lstm_forward_steps(address, w_rows, xw, bias, c, out, product, j0, j1, b0, b1, rows,
                        depth, sync, piece, pieces, yield_at, patience):

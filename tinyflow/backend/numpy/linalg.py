@@ -1,4 +1,5 @@
-"""Matrix multiplication through NumPy's BLAS."""
+"""Matrix multiplication through NumPy's BLAS (its matmul; the affine by its ?gemm directly)."""
+import functools
 import math
 
 import numpy as np
@@ -6,7 +7,7 @@ import numpy as np
 from ...core.dtypes import REDUCED_NUMPY
 from ...core.kernels import widened
 from ...ops import linalg, state
-from . import parallel
+from . import blas, parallel
 from .registry import kernel
 
 BLOCK_BYTES = 1 << 18    # rows of a fused update's product computed at once (its scratch)
@@ -43,15 +44,11 @@ def _product(a, b, out=None):
     if a.ndim != 2 or b.ndim != 2:
         return np.matmul(a, b, out=out)
     (m, k), n = a.shape, b.shape[1]
-    if m * k * n <= SMALL_MACS:     # the common eager case first: no halves to weigh
+    if k == 1 and _takes_outer(a, b, out):
+        return _outer(a, b, None, out)
+    if m * k * n <= SMALL_MACS or not _cut(a, b, out):   # the common eager case first
         return np.matmul(a, b, out=out)
     half = (max(m, n) + 1) // 2
-    if not (half * min(m, n) * k <= SMALL_MACS and min(m, n) > 1
-            and a.dtype == b.dtype and a.dtype in parallel.FLOATS
-            and (b.strides[1] == b.itemsize or n <= 10)
-            and (out is None or not (np.may_share_memory(out, a)
-                                     or np.may_share_memory(out, b)))):
-        return np.matmul(a, b, out=out)
     if out is None:
         out = np.empty((m, n), a.dtype)
     if m >= n:
@@ -60,6 +57,50 @@ def _product(a, b, out=None):
     else:
         np.matmul(a, b[:, :half], out=out[:, :half])
         np.matmul(a, b[:, half:], out=out[:, half:])
+    return out
+
+
+def _cut(a, b, out) -> bool:
+    """Whether `_product` multiplies 2-D a and b as two halves: the product is over
+    `SMALL_MACS` and each half (of the longer of a's rows and b's columns) under it."""
+    (m, k), n = a.shape, b.shape[1]
+    half = (max(m, n) + 1) // 2
+    return (m * k * n > SMALL_MACS and half * min(m, n) * k <= SMALL_MACS and min(m, n) > 1
+            and a.dtype == b.dtype and a.dtype in parallel.FLOATS
+            and (b.strides[1] == b.itemsize or n <= 10)
+            and (out is None or not (np.may_share_memory(out, a)
+                                     or np.may_share_memory(out, b))))
+
+
+# OpenBLAS multiplies a [m, 1] column by a [1, n] row as a general product: float64 [97, 1] x
+# [1, 204] (an LSTMCell of one input feature, or a Linear(1, n) / Linear(n, 1)'s input
+# gradient) took 25 us, NumPy's broadcast multiply 17.5, the Numba loop 4.0 (float32: 24.8,
+# 7.6, 2.2), one thread; at 16 x 16 the two calls cost the same (1.0 us)
+OUTER_MIN = 256
+
+
+@functools.cache
+def _loops():
+    from . import _product_loops     # imports Numba: on first use
+    return _product_loops
+
+
+def _takes_outer(a, b, out) -> bool:
+    """Whether the 2-D product of a [m, 1] and b [1, n] goes to the outer-product loop: floats
+    of one dtype, enough outputs, an `out` of the product's shape and dtype that overlaps
+    neither operand (else NumPy's matmul, which copies or says what is wrong)."""
+    m, n = a.shape[0], b.shape[1]
+    return (m * n >= OUTER_MIN and a.dtype == b.dtype and a.dtype in parallel.FLOATS
+            and (out is None or (out.shape == (m, n) and out.dtype == a.dtype
+                                 and not np.may_share_memory(out, a)
+                                 and not np.may_share_memory(out, b))))
+
+
+def _outer(a, b, bias, out):
+    """a [m, 1] x b [1, n] (+ bias [n]) by the Numba loop, into `out` if given."""
+    if out is None:
+        out = np.empty((a.shape[0], b.shape[1]), a.dtype)
+    _loops().outer(a[:, 0], b[0], bias, out)
     return out
 
 
@@ -124,6 +165,42 @@ def fused_update(op, w, a, b, lr, out=None):
     return w
 
 
+# x W^T + b as PyTorch's addmm computes it: the bias written into the result, then ?gemm
+# adding the product to it (beta 1), instead of a product and then an add: one pass over the
+# result fewer, and OpenBLAS's packed kernels then skip zeroing it first. One thread, CPU
+# time: float64 [97, 51] x [51, 204] (LSTMCell(51, 51)) 48.5 -> 38.8 us; float32 38-60 % less
+# at [16..100, 8..32] x [.., 8..32], 4-9 % at GPT's [2048, 256] x [256, 768 or 1024] and the
+# MLP's [128, 784] x [784, 128], none at [2048, 1024] x [1024, 256]. The bias then meets
+# partial sums, so float rounding moves (as PyTorch's does against an add after the product)
+def _affine_gemm(x, w, b, out):
+    """x w^T + b by one ?gemm into the bias (`_fast_math_loops.affine_gemm`), into `out` if
+    given; None when BLAS cannot read the operands where they are (or none is loaded)."""
+    (m, k), n, size = x.shape, w.shape[0], x.itemsize
+    address = blas.gemm_address(x.dtype) if w.dtype == x.dtype else None
+    if address is None or not m or not n or not k or x.strides[1] != size \
+            or x.strides[0] < k * size or x.strides[0] % size:
+        return None
+    if w.strides[1] == size and w.strides[0] >= k * size and not w.strides[0] % size:
+        trans_b, ldb = _fused().TRANS, w.strides[0] // size      # w's rows: b^T
+    elif w.strides[0] == size and w.strides[1] >= n * size and not w.strides[1] % size:
+        trans_b, ldb = _fused().NO_TRANS, w.strides[1] // size   # w^T is row-major already
+    else:
+        return None
+    if out is None:
+        out = np.empty((m, n), x.dtype)
+    elif not (out.flags.c_contiguous and out.shape == (m, n) and out.dtype == x.dtype) or any(
+            np.may_share_memory(out, y) for y in (x, w, b)):
+        return None
+    _fused().affine_gemm(address, trans_b, x, x.strides[0] // size, w, ldb, b, out)
+    return out
+
+
+@functools.cache
+def _fused():
+    from . import _fast_math_loops     # imports Numba: on first use
+    return _fast_math_loops
+
+
 @kernel(linalg.Affine, out=True)
 def affine(op, x, w, b, out=None):
     if x.dtype in REDUCED_NUMPY:
@@ -131,6 +208,13 @@ def affine(op, x, w, b, out=None):
     # one sample, [in] or [1, in] (inference at batch 1), is a matrix-vector product, which
     # `_product` would not cut in halves: no `_product` frame
     if x.ndim != 1 and len(x) != 1:
+        if x.ndim == 2 and b.shape == w.shape[:1] and b.dtype == x.dtype:
+            if x.shape[1] == 1 and _takes_outer(x, w.T, out):
+                return _outer(x, w.T, b, out)     # one input feature: the bias in the same pass
+            if not _cut(x, w.T, out):
+                fused = _affine_gemm(x, w, b, out)
+                if fused is not None:
+                    return fused
         out = _product(x, w.T, out)
     else:   # (without out=: NumPy parses a keyword argument slower)
         out = np.matmul(x, w.T) if out is None else np.matmul(x, w.T, out=out)

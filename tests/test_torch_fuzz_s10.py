@@ -100,6 +100,8 @@ GRADIENTS = {
     "int, slice, list": lambda L, x: x.view(2, 3, 1)[0, :, [0, 0]],
     "setitem int, slice, list": lambda L, x: _set(x.view(1, 2, 3) * 1, (0, slice(None), [0, 2]),
                                                   x[:, 1:2] * 10),
+    # a value's leading ones beyond the selection's rank are dropped (attn[i] = w of [1, n])
+    "setitem [1, n] into a row": lambda L, x: _set(x * 1, 0, x[1:2] * 10),
     "clamp_ of a slice": lambda L, x: _clamped_slice(x),
     "augmented assignments into views": lambda L, x: _augmented(x),
     "augmented int, slice, list": lambda L, x: _augmented_split(x),

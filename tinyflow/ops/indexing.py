@@ -113,7 +113,10 @@ def setitem(x, index, value) -> Tensor:
     from .math import operands
     x, value = operands(x, value)
     index = normalize_index(index)
-    target = index_shape(x.shape, index)
+    try:
+        target = index_shape(x.shape, index)
+    except (IndexError, ValueError):   # SetItem's shape rule names the op and shapes
+        target = None
     if target is not None and value.shape is not None:
         extra = len(value.shape) - len(target)
         if extra > 0 and all(d == 1 for d in value.shape[:extra]):

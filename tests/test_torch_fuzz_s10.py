@@ -100,6 +100,10 @@ GRADIENTS = {
     "int, slice, list": lambda L, x: x.view(2, 3, 1)[0, :, [0, 0]],
     "setitem int, slice, list": lambda L, x: _set(x.view(1, 2, 3) * 1, (0, slice(None), [0, 2]),
                                                   x[:, 1:2] * 10),
+    # a value's leading ones beyond the selection's rank are dropped (attn[i] = w of [1, n])
+    "setitem [1, n] into a row": lambda L, x: _set(x * 1, 0, x[1:2] * 10),
+    # rows written into one buffer, with a write elsewhere between that reads the buffer
+    "rows of a buffer, read between writes": lambda L, x: _rows_read_between(L, x),
     "clamp_ of a slice": lambda L, x: _clamped_slice(x),
     "augmented assignments into views": lambda L, x: _augmented(x),
     "augmented int, slice, list": lambda L, x: _augmented_split(x),
@@ -118,6 +122,17 @@ def _augmented(x):
     y[..., 1] += x[:, 0]
     y[...] *= x
     return y
+
+
+def _rows_read_between(L, x):
+    buf = L.zeros(4, 3, dtype=x.dtype)
+    h = x[0] * 1
+    buf[0] = h
+    h.mul_(buf.sum())       # h's history now reads buf: the next write must rewire it
+    buf[1] = h * 2
+    buf[2] = h + buf[1]
+    buf[3] = buf[2] + x[1]
+    return buf
 
 
 def _set(target, index, value):

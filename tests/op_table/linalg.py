@@ -35,6 +35,8 @@ CASES += [
             S(A(3, 4, layout="T"), A(4, 5, layout="step")),
             S(A(17, 1, layout="step"), A(16, 1), transpose_b=True),   # one inner term: a loop
             S(A(3, 0), A(0, 4)),
+            S(A(5, 1, layout="step"), A(1, 4)),   # an outer product
+            S(A(1, 5), A(1, 4), transpose_a=True),
             S(A(0, 3), A(2, 3, 2))), HALF_TOO,
            errors=(ErrorInput(S(A(None, 784), A(10, 784)), tf.ShapeError,
                               r"^matmul: inner dimensions differ: 784 \(a\) vs 10 \(b\)"),

@@ -134,7 +134,8 @@ def np_split(x, num_or_size_splits, axis=0):
 CASES += [
     OpCase("stack", stack, np_stack,
            (S(A(3, 4), A(3, 4)), S(A(3, 4), A(3, 4), A(3, 4), axis=-1),
-            S(A(2), A(2), axis=1), S(A(3, 4, layout="T"), A(3, 4, layout="step"), axis=1)),
+            S(A(2), A(2), axis=1), S(A(3, 4, layout="T"), A(3, 4, layout="step"), axis=1),
+            S(A(2, 3, 2), A(2, 3, 2), A(2, 3, 2), axis=-2)),
            NUMBERS, sugar=True),
     OpCase("split", split, np_split,
            (S(A(6, 4), num_or_size_splits=3), S(A(3, 5), num_or_size_splits=[1, 3, 1], axis=1),

@@ -7,7 +7,7 @@ from ..core.op import Op, apply, as_tensor
 from ..core.shapes import broadcast_shapes, normalize_axes
 from ..core.tensor import Tensor
 from .shape import _normalize_index as normalize_index
-from .shape import getitem, index_shape, sum_to
+from .shape import getitem, index_shape, reshape, sum_to
 
 
 def _check_indices(indices: Tensor) -> None:
@@ -108,9 +108,20 @@ def gather(x, dim, index) -> Tensor:
 
 
 def setitem(x, index, value) -> Tensor:
+    """Leading size-1 dims of `value` beyond the selection's rank are dropped, as NumPy and
+    PyTorch drop them (`attn[i] = weights` with weights [1, n] into a row of n)."""
     from .math import operands
     x, value = operands(x, value)
-    return apply(SetItem(index=normalize_index(index)), x, value)
+    index = normalize_index(index)
+    try:
+        target = index_shape(x.shape, index)
+    except (IndexError, ValueError):   # SetItem's shape rule names the op and shapes
+        target = None
+    if target is not None and value.shape is not None:
+        extra = len(value.shape) - len(target)
+        if extra > 0 and all(d == 1 for d in value.shape[:extra]):
+            value = reshape(value, value.shape[extra:])
+    return apply(SetItem(index=index), x, value)
 
 
 class ArgSort(Op):

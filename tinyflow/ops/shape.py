@@ -562,7 +562,17 @@ def concat(values, axis=0, name=None, *, dim=None) -> Tensor:
 
 
 def stack(values, axis=0, name=None) -> Tensor:
+    """Values of one known shape, stacked before their last dim: one concat along `axis` and
+    a reshape splitting it, two ops where an expand_dims per value made n + 1 (torch.stack of
+    a batch's 32 rows cost 30x PyTorch's)."""
     values = [as_tensor(v) for v in values]
+    shape = values[0].shape if values else None
+    if (len(values) > 1 and shape is not None and None not in shape
+            and all(v.shape == shape for v in values)):
+        at = normalize_axes(axis, len(shape) + 1)[0]
+        if at < len(shape):
+            return reshape(concat(values, at), shape[:at] + (len(values),) + shape[at:],
+                           name=name)
     return concat([expand_dims(v, axis) for v in values], axis, name=name)
 
 

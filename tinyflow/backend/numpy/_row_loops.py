@@ -95,4 +95,3 @@ def cross_entropy(labels, logits, out):
             dot += labels[i, j] * logits[i, j]
             mass += labels[i, j]
         out[i] = (m + math.log(total)) * mass - dot
-

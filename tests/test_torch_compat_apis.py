@@ -201,3 +201,34 @@ def test_lbfgs_refuses_what_it_does_not_do():
     with pytest.raises(ValueError, match="parameter groups"):
         tinyflow.optim.LBFGS([{"params": [w]},
                               {"params": [tinyflow.ones(1, requires_grad=True)]}])
+
+
+# ---- the torch.* linear algebra spellings of older programs ----------------------------------
+
+_SPD = np.array([[4.0, 1.0, 0.5], [1.0, 3.0, 0.2], [0.5, 0.2, 2.0]])
+
+
+@pytest.mark.parametrize("fn", [
+    lambda L, a: L.qr(a), lambda L, a: L.qr(a, some=False), lambda L, a: L.pinverse(a),
+    lambda L, a: L.cholesky(L.tensor(_SPD)), lambda L, a: L.cholesky(L.tensor(_SPD), upper=True),
+    lambda L, a: L.matrix_power(L.tensor(_SPD), 3), lambda L, a: L.matrix_power(L.tensor(_SPD), -2),
+    lambda L, a: L.chain_matmul(a, a.T, a)])
+def test_legacy_linalg_spellings_as_torch(fn):
+    a = _double(4, 3)
+    theirs, ours = fn(torch, torch.tensor(a)), fn(tinyflow, tinyflow.tensor(a))
+    theirs = theirs if isinstance(theirs, tuple) else (theirs,)
+    ours = ours if isinstance(ours, tuple) else (ours,)
+    for t, o in zip(theirs, ours, strict=True):   # Q and R agree up to the signs of columns
+        assert tuple(o.shape) == tuple(t.shape)
+        np.testing.assert_allclose(np.abs(o.numpy()), np.abs(t.numpy()), rtol=1e-10, atol=1e-12)
+
+
+def test_tf1_qr_keeps_its_full_matrices_keyword():
+    q, r = tinyflow.qr(tinyflow.tensor(_double(4, 3)), full_matrices=True)
+    assert (tuple(q.shape), tuple(r.shape)) == ((4, 4), (4, 3))
+
+
+def test_dtype_predicates_at_top_level():
+    for L in (torch, tinyflow):
+        assert L.is_floating_point(L.ones(2)) and not L.is_floating_point(L.ones(2, dtype=L.long))
+        assert not L.is_complex(L.ones(2))

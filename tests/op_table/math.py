@@ -50,6 +50,8 @@ def np_pow_scalar(x, exponent):
 CASES += [
     OpCase("pow_scalar", pow_scalar, np_pow_scalar,
            (S(A(3, 4), exponent=3), S(A(2, 3, layout="T"), exponent=2),
+            S(A(3, 4), exponent=5), S(A(3, 4, layout="step"), exponent=4),
+            S(A(2, 3), exponent=-3),
             S(A(3, 4, domain=positive), exponent=-1.5)), op="pow"),
     OpCase("square", tf.square, np.square, unary_samples(), NUMBERS),
     OpCase("sqrt", tf.sqrt, np.sqrt, unary_samples(positive), NUMBERS, floating),

@@ -69,8 +69,11 @@ from .elementwise import (acos, acosh, addcdiv, addcmul, asin, asinh, atan, atan
                           reciprocal, sgn, sinc, sinh, tan, trunc, xlogy)
 from ..ops.discrete import gcd, lcm, nextafter
 from .elementwise import asin as arcsin, acos as arccos, atan as arctan, trunc as fix
-from .linalg import (addmv, baddbmm, cdist, det, ger, inner, inverse, logdet, mv, slogdet,
-                     tensordot)
+from .linalg import (addmv, baddbmm, cdist, chain_matmul, cholesky, det, ger, inner, inverse,
+                     logdet, matrix_power, mv, pinverse, slogdet, tensordot)
+from .linalg import torch_qr as qr
+from .dtype import is_floating_point
+from .tensor_info import is_complex
 from .shaping import (atleast_1d, atleast_2d, atleast_3d, block_diag, broadcast_tensors,
                       cartesian_prod, column_stack, combinations, cross, diagonal, dstack,
                       dsplit, fliplr, flipud, hsplit, hstack, kron, meshgrid, ravel, rot90,
@@ -143,6 +146,8 @@ __all__ = ["Size", "sparse", "sparse_coo_tensor", "spmm", "diag", "BoolTensor", 
     "logaddexp", "logaddexp2", "logit", "nan_to_num", "rad2deg", "reciprocal", "sgn", "sinh",
     "tan", "trunc", "xlogy", "arcsin", "arccos", "arctan", "fix", "addmv", "baddbmm",
     "cdist", "det", "ger", "inner", "inverse", "logdet", "mv", "slogdet", "tensordot",
+    "chain_matmul", "cholesky", "matrix_power", "pinverse", "qr", "is_floating_point",
+    "is_complex",
     "atleast_1d", "atleast_2d", "atleast_3d", "block_diag", "broadcast_tensors",
     "cartesian_prod", "column_stack", "combinations", "cross", "diagonal", "dstack",
     "fliplr", "flipud", "hstack", "kron", "meshgrid", "moveaxis", "ravel", "rot90",

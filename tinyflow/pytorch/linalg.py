@@ -311,3 +311,22 @@ def multi_dot(tensors, *, out=None):
     for t in tensors[1:]:
         result = matmul(result, t)
     return write_out(result, out)
+
+
+# ---- the torch.* spellings older programs use (TF1's tf.qr and tf.cholesky agree with them;
+# torch.svd's (U, S, V) would shadow tf.svd's (s, u, v), so it is left out) -------------------
+
+def torch_qr(input, some=True, *, full_matrices=None, name=None, out=None):  # noqa: A002
+    """`torch.qr(A, some=True)` or TF1's `tf.qr(A, full_matrices=False)`: linalg.qr's
+    reduced (some) or complete factors."""
+    complete = not some if full_matrices is None else full_matrices
+    return qr(input, "complete" if complete else "reduced")
+
+
+def pinverse(input, rcond=1e-15):  # noqa: A002
+    """`torch.pinverse`: singular values below rcond times the largest count as zero."""
+    return pinv(input, rtol=rcond)
+
+
+def chain_matmul(*matrices, out=None):
+    return multi_dot(list(matrices), out=out)

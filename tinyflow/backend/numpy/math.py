@@ -115,7 +115,8 @@ _POWER = _ufunc_kernel(np.power, 2, quiet=True, pooled=False)
 def power(op, x, y, out=None):
     """x ** 3 and x ** -2 of float32/float64 as products, as PyTorch computes them (the same
     bits): NumPy's power of a negative base goes a slow path, 45 ns an element, so a GELU
-    written with `torch.pow(x, 3.0)` took 6 ms per [32, 16, 256] call against 0.03."""
+    written with `torch.pow(x, 3.0)` took 6 ms per [32, 16, 256] call against 0.03. Other
+    integer exponents: the power of |x|, signed (x ** 5 of 2000 elements 97 -> 5 us)."""
     if y.ndim == 0 and y.dtype == x.dtype and x.dtype in _EXACT_PRODUCTS:
         exponent = y[()]
         if exponent == 3 or exponent == -2:
@@ -125,6 +126,14 @@ def power(op, x, y, out=None):
                 if exponent == 3:
                     return np.multiply(square, x, out=out)
                 return np.divide(1, square, out=out if out is not None else square)
+            finally:
+                _quiet.leave(token)
+        if float(exponent).is_integer():   # x ** 4, x ** 5 of negative x: the same slow path
+            token = _quiet.enter()
+            try:                           # pow(-a, n) is +-pow(a, n) exactly (IEEE)
+                if exponent % 2 == 0:
+                    return np.power(np.abs(x), y, out=out)
+                return np.copysign(np.power(np.abs(x), y), x, out=out)
             finally:
                 _quiet.leave(token)
     return _POWER(op, x, y, out)

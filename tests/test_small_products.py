@@ -83,3 +83,25 @@ def test_one_inner_term_runs_in_the_outer_loop(monkeypatch, dtype):
     assert len(seen) == 1 and np.array_equal(big[:97], want)
     linalg.matmul(plain, x[:8], wt[:, :8])                # 64 outputs: NumPy's call
     assert len(seen) == 2
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_affine_adds_the_product_onto_the_bias_in_one_gemm(monkeypatch, dtype):
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((64, 60)).astype(dtype)[:, 4:55]   # rows 60 apart; not cut
+    b = rng.standard_normal(204).astype(dtype)
+    seen = _halves_seen(monkeypatch)
+    for w in (rng.standard_normal((204, 51)).astype(dtype),               # w's rows: b^T
+              np.asfortranarray(rng.standard_normal((204, 51)).astype(dtype))):  # w^T's rows
+        want = x.astype(np.float64) @ w.T.astype(np.float64) + b
+        np.testing.assert_allclose(linalg.affine(ops.Affine(), x, w, b), want, rtol=1e-5,
+                                   atol=1e-4)
+        out = np.empty((64, 204), dtype)
+        assert linalg.affine(ops.Affine(), x, w, b, out=out) is out
+        np.testing.assert_allclose(out, want, rtol=1e-5, atol=1e-4)
+    assert seen == []                    # no NumPy matmul: ?gemm onto the bias
+    w = rng.standard_normal((204, 102)).astype(dtype)[:, ::2]             # BLAS cannot read it
+    np.testing.assert_allclose(linalg.affine(ops.Affine(), x, w, b),
+                               x.astype(np.float64) @ w.T.astype(np.float64) + b,
+                               rtol=1e-5, atol=1e-4)
+    assert len(seen) == 1

@@ -172,3 +172,18 @@ def test_sequential_calls_a_layer_own_call_and_a_patched_forward():
     patched.forward = lambda x: x + 1.0
     model = nn.Sequential(Doubling(), patched, nn.ReLU())
     np.testing.assert_array_equal(model(torch.tensor([1.0, -3.0])).numpy(), [3.0, 0.0])
+
+
+def test_sequential_runs_a_hook_registered_by_an_earlier_layer():
+    """A layer's forward that hooks the next layer: the hook runs in that same call."""
+    seen = []
+
+    class Hooking(nn.Module):
+        def forward(self, x):
+            if not seen:
+                model[1].register_forward_hook(lambda m, args, out: seen.append(out))
+            return x
+
+    model = nn.Sequential(Hooking(), nn.ReLU())
+    model(torch.tensor([1.0, -1.0]))
+    assert len(seen) == 1

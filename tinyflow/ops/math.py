@@ -184,9 +184,9 @@ class Mul(Binary):
         needed = vjp_request.needed
         gx = gy = None
         if needed is None or needed[0]:   # g * y; of one dtype, without the operator's call
-            gx = apply(self, g, y) if g.dtype is y.dtype else g * y
+            gx = apply2(self, g, y) if g.dtype is y.dtype else g * y
         if needed is None or needed[1]:
-            gy = apply(self, g, x) if g.dtype is x.dtype else g * x
+            gy = apply2(self, g, x) if g.dtype is x.dtype else g * x
         return gx, gy
 
 

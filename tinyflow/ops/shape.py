@@ -9,7 +9,7 @@ from typing import Optional
 import numpy as np
 
 from ..core import dtypes
-from ..core.op import Op, apply, as_tensor, shared, sum_terms
+from ..core.op import Op, apply, apply2, as_tensor, shared, sum_terms
 from ..core.shapes import normalize_axes
 from ..core.tensor import Tensor
 from .creation import fill, tf1_constant, zeros_like
@@ -710,7 +710,7 @@ def _integer(i) -> bool:
 
 
 def broadcast_to(x, ref, axes=()) -> Tensor:
-    return apply(shared(BroadcastTo, tuple(axes)), x, ref)
+    return apply2(shared(BroadcastTo, tuple(axes)), x, ref)
 
 
 def sum_to(x, ref, axes=()) -> Tensor:

@@ -609,12 +609,11 @@ def call_in_turn(modules, input):
     registered on any module and no trace, a layer whose class keeps `Module.__call__` has
     its `forward` called directly: what that `__call__` does with one tensor, without its
     frame (~1.8k instructions a layer at batch 1)."""
-    if _HOOKED or TRACING_THREADS:
-        for module in modules:
+    for module in modules:   # (a layer's forward may hook the next: asked at each layer)
+        if _HOOKED or TRACING_THREADS or type(module).__call__ is not _CALL:
             input = module(input)
-        return input
-    for module in modules:
-        input = module.forward(input) if type(module).__call__ is _CALL else module(input)
+        else:
+            input = module.forward(input)
     return input
 
 

@@ -7,8 +7,6 @@ after a backward without retain_graph, and PyTorch's in-place semantics under au
 """
 from __future__ import annotations
 
-import weakref
-
 import numpy as np
 
 from ..core.dtypes import kind_rank
@@ -213,33 +211,16 @@ def _stand_in(target: Tensor) -> Tensor:
 def _rewire(result: Tensor, target: Tensor, old: Tensor) -> None:
     """Before `target` is overwritten by `result`: every node of result's history that read
     target (e.g. the `x * 2` in `x.add_(x * 2)`) reads the stand-in `old` instead, so the
-    history keeps the values it was computed from and has no cycle through target.
-
-    A node walked at an earlier write into target never reads it again (a rewire only ever
-    takes target out), so when result reads target (its old history lives on in `old`,
-    keeping those nodes alive) the walk stops at them: a loop writing row after row of one
-    buffer (`outputs[t] = h`) walks each step's new nodes, not the whole history again."""
-    if result is target or result._op is None:
-        return
-    last, walked = _last_rewired[0], None
-    if last is not None and last() is target and any(x is target for x in result.inputs):
-        walked = target.__dict__.get("_walked")   # (valid: no other history changed since)
-    walked = {} if walked is None else walked   # id -> node: held, so no id is reused
-    stack = list(result.inputs)
-    result.inputs = tuple(old if x is target else x for x in result.inputs)
+    history keeps the values it was computed from and has no cycle through target."""
+    stack, seen = [result], set()
     while stack:
         node = stack.pop()
-        if node is target or node._op is None or id(node) in walked:
+        if node is target or node._op is None or id(node) in seen:
             continue
-        walked[id(node)] = node
+        seen.add(id(node))
         if any(x is target for x in node.inputs):
             node.inputs = tuple(old if x is target else x for x in node.inputs)
         stack.extend(node.inputs)
-    target._walked = walked
-    _last_rewired[0] = weakref.ref(target)
-
-
-_last_rewired = [None]   # the tensor the last rewire wrote (weakly): its walked nodes hold
 
 
 def _write_view(view: Tensor, result: Tensor) -> Tensor:
@@ -266,5 +247,4 @@ def _write_view(view: Tensor, result: Tensor) -> Tensor:
     write_inplace(base, setitem(base, index, result))   # writes the view's memory too
     view._op, view.inputs, view.requires_grad = view._op, (base,), True
     view._saved = (base._version[0], view._version[0])
-    _last_rewired[0] = None   # the view reads base anew: base's walked nodes may not hold
     return view

@@ -141,9 +141,6 @@ class Compare(Binary):
 
 class Add(Binary):
     name = "add"
-    saves_inputs = False   # the adjoint passes on unchanged: an input or the output written
-    saves_output = False   # in place afterwards (`buf[3] = buf[2] + x`, then buf[0] = ...)
-                           # leaves the gradient right, and PyTorch allows it
 
     def chain(self, k, v, out, x, y):
         return v
@@ -161,8 +158,6 @@ _BOOL_SUBTRACTION = ("subtraction with a bool tensor is not supported (as PyTorc
 
 class Sub(Binary):
     name = "sub"
-    saves_inputs = False   # as Add's
-    saves_output = False
 
     def infer(self, x, y):
         if x.dtype is dtypes.bool_ or y.dtype is dtypes.bool_:

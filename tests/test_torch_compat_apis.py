@@ -212,7 +212,13 @@ _SPD = np.array([[4.0, 1.0, 0.5], [1.0, 3.0, 0.2], [0.5, 0.2, 2.0]])
     lambda L, a: L.qr(a), lambda L, a: L.qr(a, some=False), lambda L, a: L.pinverse(a),
     lambda L, a: L.cholesky(L.tensor(_SPD)), lambda L, a: L.cholesky(L.tensor(_SPD), upper=True),
     lambda L, a: L.matrix_power(L.tensor(_SPD), 3), lambda L, a: L.matrix_power(L.tensor(_SPD), -2),
-    lambda L, a: L.chain_matmul(a, a.T, a)])
+    lambda L, a: L.chain_matmul(a, a.T, a), lambda L, a: L.cholesky(L.tensor(_SPD), True),
+    lambda L, a: _into(L, L.qr, a, (L.zeros(4, 3, dtype=L.float64),
+                                    L.zeros(3, 3, dtype=L.float64))),
+    lambda L, a: _into(L, L.linalg.svd, a, tuple(L.zeros(*s, dtype=L.float64)
+                                                 for s in ((4, 3), (3,), (3, 3))),
+                       full_matrices=False)])
+@pytest.mark.filterwarnings("ignore::UserWarning")
 def test_legacy_linalg_spellings_as_torch(fn):
     a = _double(4, 3)
     theirs, ours = fn(torch, torch.tensor(a)), fn(tinyflow, tinyflow.tensor(a))
@@ -221,6 +227,22 @@ def test_legacy_linalg_spellings_as_torch(fn):
     for t, o in zip(theirs, ours, strict=True):   # Q and R agree up to the signs of columns
         assert tuple(o.shape) == tuple(t.shape)
         np.testing.assert_allclose(np.abs(o.numpy()), np.abs(t.numpy()), rtol=1e-10, atol=1e-12)
+
+
+def _into(L, fn, a, out, **kw):
+    """fn(a, out=out): the results must be the tensors given, holding the values."""
+    got = fn(a, out=out, **kw)
+    assert all(g is o for g, o in zip(got, out, strict=True))
+    return tuple(out)
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_chain_matmul_of_one_matrix_is_a_copy_and_vectors_are_refused():
+    for L in (torch, tinyflow):
+        a = L.tensor(_double(4, 3))
+        assert L.chain_matmul(a) is not a
+        with pytest.raises(RuntimeError, match="dimension"):
+            L.chain_matmul(L.tensor([1.0, 2.0]), L.tensor([1.0, 2.0]))
 
 
 def test_tf1_qr_keeps_its_full_matrices_keyword():

@@ -569,7 +569,10 @@ def stack(values, axis=0, name=None) -> Tensor:
     shape = values[0].shape if values else None
     if (len(values) > 1 and shape is not None and None not in shape
             and all(v.shape == shape for v in values)):
-        at = normalize_axes(axis, len(shape) + 1)[0]
+        try:
+            at = normalize_axes(axis, len(shape) + 1)[0]
+        except ValueError:    # out of range: the general path's expand_dims names the shapes
+            at = len(shape)
         if at < len(shape):
             return reshape(concat(values, at), shape[:at] + (len(values),) + shape[at:],
                            name=name)

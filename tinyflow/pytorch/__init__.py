@@ -69,9 +69,9 @@ from .elementwise import (acos, acosh, addcdiv, addcmul, asin, asinh, atan, atan
                           reciprocal, sgn, sinc, sinh, tan, trunc, xlogy)
 from ..ops.discrete import gcd, lcm, nextafter
 from .elementwise import asin as arcsin, acos as arccos, atan as arctan, trunc as fix
-from .linalg import (addmv, baddbmm, cdist, chain_matmul, cholesky, det, ger, inner, inverse,
+from .linalg import (addmv, baddbmm, cdist, chain_matmul, det, ger, inner, inverse,
                      logdet, matrix_power, mv, pinverse, slogdet, tensordot)
-from .linalg import torch_qr as qr
+from .linalg import torch_cholesky as cholesky, torch_qr as qr
 from .dtype import is_floating_point
 from .tensor_info import is_complex
 from .shaping import (atleast_1d, atleast_2d, atleast_3d, block_diag, broadcast_tensors,

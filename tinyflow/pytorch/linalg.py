@@ -84,12 +84,22 @@ def qr(A, mode="reduced", *, out=None):  # noqa: N803
     r = factorization(A, "qr", 1, full)
     q = factorization(A, "qr", 0, full) if mode != "r" else Tensor._eager(
         np.zeros(0, r.dtype.np))
-    return QRResult(q, r)
+    return _write_outs(QRResult(q, r), out, "qr")
 
 
 def svd(A, full_matrices=True, *, driver=None, out=None):  # noqa: N803
     """(U, S, Vh) with A = U diag(S) Vh, S descending."""
-    return SVDResult(*(factorization(A, "svd", k, full_matrices) for k in range(3)))
+    return _write_outs(SVDResult(*(factorization(A, "svd", k, full_matrices)
+                                   for k in range(3))), out, "svd")
+
+
+def _write_outs(results: tuple, out, name: str) -> tuple:
+    """`out=(...)` of a function with several results: each written into its tensor."""
+    if out is None:
+        return results
+    if not isinstance(out, (tuple, list)) or len(out) != len(results):
+        raise TypeError(f"{name}: out must be a tuple of {len(results)} tensors")
+    return type(results)(*(write_out(r, o) for r, o in zip(results, out)))
 
 
 def svdvals(A, *, driver=None, out=None):  # noqa: N803
@@ -318,9 +328,16 @@ def multi_dot(tensors, *, out=None):
 
 def torch_qr(input, some=True, *, full_matrices=None, name=None, out=None):  # noqa: A002
     """`torch.qr(A, some=True)` or TF1's `tf.qr(A, full_matrices=False)`: linalg.qr's
-    reduced (some) or complete factors."""
+    reduced (some) or complete factors. TF1's full_matrices is taken by keyword only: the
+    second place is torch's `some`, its opposite."""
     complete = not some if full_matrices is None else full_matrices
-    return qr(input, "complete" if complete else "reduced")
+    return qr(input, "complete" if complete else "reduced", out=out)
+
+
+def torch_cholesky(input, upper=False, *, out=None):  # noqa: A002
+    """`torch.cholesky(A, upper=False)`, `upper` also by place (linalg.cholesky's is a
+    keyword)."""
+    return cholesky(input, upper=upper, out=out)
 
 
 def pinverse(input, rcond=1e-15):  # noqa: A002
@@ -329,4 +346,14 @@ def pinverse(input, rcond=1e-15):  # noqa: A002
 
 
 def chain_matmul(*matrices, out=None):
+    """`torch.chain_matmul`: a product of one or more matrices (2-D only, unlike multi_dot);
+    a new tensor even for one."""
+    if not matrices:
+        raise RuntimeError("chain_matmul(): Expected one or more matrices")
+    for k, m in enumerate(matrices):
+        if getattr(m, "ndim", None) != 2:
+            raise RuntimeError(f"chain_matmul: matrix {k} has {getattr(m, 'ndim', '?')} "
+                               f"dimensions, expected 2")
+    if len(matrices) == 1:
+        return write_out(matrices[0].clone(), out)
     return multi_dot(list(matrices), out=out)

@@ -31,9 +31,20 @@ def sum_(op, x, out=None):
 
 
 _WIDE_SUM = widened(sum_, 0)
-# NumPy 2's `out=...`: a ufunc's result is an array also when it has no dims, where
-# np.asarray of the scalar cost ~1.7k instructions (every `loss.sum()`); NumPy 1.26 has none
-ARRAY_RESULT = np.lib.NumpyVersion(np.__version__) >= "2.0.0"
+
+
+def _ufuncs_take_out_ellipsis() -> bool:
+    """Whether a ufunc takes `out=...` (NumPy 2.3 on): its result is then an array also when
+    it has no dims, where np.asarray of the scalar cost ~1.7k instructions (every
+    `loss.sum()`). Tried, not read from the version: NumPy 2.0-2.2 refuse it."""
+    try:
+        np.add.reduce(np.zeros(1), None, None, out=...)
+    except TypeError:
+        return False
+    return True
+
+
+ARRAY_RESULT = _ufuncs_take_out_ellipsis()
 
 
 @kernel(r.Mean, widen=0)

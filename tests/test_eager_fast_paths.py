@@ -187,3 +187,20 @@ def test_sequential_runs_a_hook_registered_by_an_earlier_layer():
     model = nn.Sequential(Hooking(), nn.ReLU())
     model(torch.tensor([1.0, -1.0]))
     assert len(seen) == 1
+
+
+@pytest.mark.parametrize("decorator", ["no_grad", "enable_grad", "inference_mode"])
+def test_grad_mode_decorator_of_a_recursive_function_restores_each_callers_mode(decorator):
+    """A decorated function calling itself: each call restores the mode its caller had (a
+    shared decorator instance once left grad mode off after the outermost call)."""
+    modes = []
+    for lib in (pt, torch):
+        @getattr(lib, decorator)()
+        def depth(n):
+            return 0 if n == 0 else 1 + depth(n - 1)
+        with lib.no_grad():
+            depth(2)
+            inside = lib.is_grad_enabled()
+        depth(2)
+        modes.append((inside, lib.is_grad_enabled()))
+    assert modes[1] == modes[0] == (False, True)

@@ -98,6 +98,14 @@ class no_grad(contextlib.ContextDecorator):
         self = _NEW(cls)
         return self if func is None or not callable(func) else self(func)
 
+    def _recreate_cm(self):
+        """A fresh copy for each call of a decorated function (ContextDecorator reuses
+        self): a recursive call, or one in another thread, would overwrite the outer call's
+        saved mode and leave grad mode off after it, as PyTorch's copy avoids."""
+        fresh = _NEW(type(self))
+        fresh.__dict__.update(self.__dict__)
+        return fresh
+
     def __enter__(self):
         # set_grad_mode written out (every step enters one), through this thread's dict of
         # the thread-local: one read of it, not two (an unset mode is the class default)

@@ -234,7 +234,7 @@ PAIR_MIN_SAVING = 1.4
 PAIR_MIN_CHANNELS = 32
 
 
-@functools.cache
+@functools.lru_cache(maxsize=256)   # (bounded: every geometry a program meets is a key)
 def _pixel_pairs(stride, dilation, groups, hw, khw, pads, out_hw):
     """((p, ((q, tap), ...)), ...): for each output pixel p the input pixels q its window reads
     and the tap (index into kH * kW) that reads each; None when im2col does fewer products

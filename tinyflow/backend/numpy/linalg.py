@@ -207,8 +207,8 @@ def affine(op, x, w, b, out=None):
         return _WIDE_AFFINE(op, x, w, b, out=out)
     # one sample, [in] or [1, in] (inference at batch 1), is a matrix-vector product, which
     # `_product` would not cut in halves: no `_product` frame
-    if x.ndim != 1 and len(x) != 1:
-        if x.ndim == 2 and b.shape == w.shape[:1] and b.dtype == x.dtype:
+    if x.ndim != 1 and len(x) != 1:   # (2-D: Affine takes no other ranks)
+        if b.shape == w.shape[:1] and b.dtype == x.dtype:
             if x.shape[1] == 1 and _takes_outer(x, w.T, out):
                 return _outer(x, w.T, b, out)     # one input feature: the bias in the same pass
             if not _cut(x, w.T, out):

@@ -210,6 +210,23 @@ def test_linear_and_batchnorm1d_fold_into_the_linear_layer():
     assert_close(got, want)
 
 
+def test_linear_then_batchnorm1d_across_a_transpose_folds_and_runs():
+    """bn(linear(x).transpose(1, 2)) (BatchNorm1d over a sequence's features): the transposes
+    after the folded bias add read the product, not the add that no longer runs (the
+    optimized session raised "axes don't match array")."""
+    x = tf.placeholder(tf.float32, [None, 4, 5])
+    lin, bn = torch.nn.Linear(5, 4), torch.nn.BatchNorm1d(4)
+    bn.running_mean.data[...], bn.running_var.data[...] = rand(4), np.abs(rand(4)) + 0.5
+    bn.eval()
+    z = bn(lin(x).transpose(1, 2)).transpose(1, 2)
+    feed = rand(2, 4, 5)
+    got, want, _ = run_both([z], {x: feed})
+    assert_close(got, want)
+    with torch.no_grad():
+        np.testing.assert_allclose(got[0], bn(lin(torch.tensor(feed)).transpose(1, 2))
+                                   .transpose(1, 2).numpy(), rtol=1e-5, atol=1e-5)
+
+
 @pytest.mark.parametrize("case", ["training batch norm", "batch statistics",
                                   "intermediate fetched", "intermediate read elsewhere",
                                   "weight larger than the output"])

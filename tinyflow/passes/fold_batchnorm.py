@@ -197,9 +197,13 @@ def _fold(emit: Emitter, s, chain: list) -> tuple:
         shift = None
     final = chain[-1][0].output
     big = [(base, s, inputs)] + [(t.op, t, t.inputs) for t, role in chain if role is None]
+    previous = None
     for k, (op, step, ins) in enumerate(big):
         out = final if k == len(big) - 1 and shift is None else step.output
+        if k:    # a transpose reads the step before it as emitted (its own input may be
+            ins = (previous,) + tuple(ins[1:])   # a folded step's, which no longer runs)
         emit(op, *ins, output=out, name=step.name)
+        previous = out
     if shift is not None:
         rank, axis = len(s.shape), _channel_axis(s)
         for t, role in chain:

@@ -15,7 +15,7 @@ import numpy as np
 
 from .. import ops
 from ..core import dtypes
-from ..core.errors import ShapeError
+from ..core.errors import DTypeError, ShapeError
 from ..core.modes import AUTOCAST_THREADS, autocast_state, no_grad, trace_state
 from ..core.op import apply, apply1, apply3, as_tensor, shared
 from ..core.tensor import EAGER, Tensor
@@ -184,13 +184,17 @@ def linear(input: Tensor, weight: Tensor, bias: Optional[Tensor] = None) -> Tens
     """input @ weight.T + bias, for inputs of any rank >= 1 (the last dim is features)."""
     if (type(input) is Tensor and type(input.shape) is tuple and len(input.shape) in (1, 2)
             and isinstance(weight, Tensor) and isinstance(bias, Tensor)
-            and input.dtype is weight.dtype is bias.dtype and type(weight.shape) is tuple
-            and bias.shape == weight.shape[:1]
+            and type(bias.shape) is tuple and len(bias.shape) == 1
             and not AUTOCAST_THREADS):   # (an autocast anywhere: the path below decides)
-        # every eager Linear of rank 1 or 2 with one bias per feature is the affine op,
-        # whose shape rule checks the sizes (a refused call costs an error built and caught,
-        # so mixed dtypes and broadcasting biases, which PyTorch allows, go below directly)
-        return apply3(_AFFINE, input, weight, bias)
+        # every eager Linear of rank 1 or 2 with a 1-D bias is the affine op, whose shape
+        # rule checks the rest; one it refuses (mixed dtypes, which PyTorch refuses too, or a
+        # bias of one value that broadcasts, or wrong sizes) takes the path below, which
+        # raises that op's error again where no other op fits. (A bias of other ranks goes
+        # there directly: a refusal costs an error built and caught.)
+        try:
+            return apply3(_AFFINE, input, weight, bias)
+        except (ShapeError, DTypeError):
+            pass
     x, weight = as_tensor(input), as_tensor(weight)
     bias = None if bias is None else as_tensor(bias)
     if autocast_state.fp8 is not None:

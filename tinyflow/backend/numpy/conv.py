@@ -9,7 +9,10 @@ W @ columns^T ran 20% slower in OpenBLAS).
 
 Each kernel cuts the batch among the threads (`parallel.split`): a thread pads, copies and
 multiplies its own images with one BLAS thread, in its own scratch buffers, so the copies
-run on every core and no GEMM pays OpenBLAS's hand-off (each block's GEMM is small).
+run on every core and no GEMM pays OpenBLAS's hand-off (each block's GEMM is small). The
+forward does so only when each thread's products have as many rows as the weight has outputs
+(`_split_images`): on small images OpenBLAS's own threads, sharing one packing of the
+weight, are faster.
 
 - The weight gradient reuses that layout: [Og, pixels] @ [pixels, Kg], summed over blocks;
   g's rows of a block are copied [G, Og, pixels] (runs of Wo, as g is NCHW). With a bias

@@ -15,7 +15,7 @@ import numpy as np
 
 from .. import ops
 from ..core import dtypes
-from ..core.errors import DTypeError, ShapeError
+from ..core.errors import DTypeError, IntegerDivisionByZero, ShapeError
 from ..core.modes import AUTOCAST_THREADS, autocast_state, no_grad, trace_state
 from ..core.op import apply, apply1, apply3, as_tensor, shared
 from ..core.tensor import EAGER, Tensor
@@ -77,6 +77,53 @@ def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     negative = input <= 0
     return _written(input, ops.where(
         negative, alpha * (ops.exp(ops.where(negative, input, 0.0)) - 1), input), inplace)
+
+
+def selu(input: Tensor, inplace: bool = False) -> Tensor:
+    """scale * elu(x, alpha) with the self-normalizing constants of Klambauer et al.
+    (zero mean, unit variance kept through deep stacks)."""
+    return _written(input, _SELU_SCALE * elu(input, _SELU_ALPHA), inplace)
+
+
+_SELU_ALPHA, _SELU_SCALE = 1.6732632423543772848170429916717, 1.0507009873554804934193349852946
+
+
+def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    """max(0, x) + min(0, alpha (exp(x / alpha) - 1)): elu, continuously differentiable for
+    every alpha."""
+    if alpha == 0:
+        raise IntegerDivisionByZero("celu: ZeroDivisionError: alpha cannot be 0 for CELU")
+    x = as_tensor(input)
+    negative = x <= 0
+    out = ops.where(negative, alpha * (ops.exp(ops.where(negative, x, 0.0) / alpha) - 1), x)
+    return _written(input, out, inplace)
+
+
+def prelu(input: Tensor, weight: Tensor) -> Tensor:
+    """leaky_relu with a learned slope: one for all, or one per channel (dim 1)."""
+    x, w = as_tensor(input), as_tensor(weight)
+    if w.ndim > 1:
+        raise ShapeError(f"prelu: weight must be 0-D or 1-D, got shape {list(w.shape)}")
+    n = 1 if w.ndim == 0 else w.shape[0]
+    if n != 1:
+        channels = x.shape[1] if x.ndim >= 2 else 1
+        if channels != n:
+            raise ShapeError(f"prelu: mismatch of parameter numbers and input channel size: "
+                             f"{n} weights for input of shape {list(x.shape)}")
+        w = ops.reshape(w, (n,) + (1,) * (x.ndim - 2))   # channel c's slope, over dim 1
+    elif w.ndim == 1:
+        w = ops.reshape(w, ())
+    return ops.where(x > 0, x, x * w)
+
+
+def threshold(input: Tensor, threshold: float, value: float, inplace: bool = False) -> Tensor:
+    """x where x > threshold, else value (the gradient is 0 where replaced)."""
+    x = as_tensor(input)
+    return _written(input, ops.where(x > threshold, x, value), inplace)
+
+
+def tanhshrink(input: Tensor) -> Tensor:
+    return input - ops.tanh(input)
 
 
 def gelu(input: Tensor, approximate: str = "none") -> Tensor:
@@ -168,6 +215,14 @@ def log_softmax(input: Tensor, dim: Optional[int] = None, _stacklevel: int = 3,
     x = as_tensor(input) if dtype is None else as_tensor(input).to(dtype)
     return ops.log_softmax(x, _softmax_dim("log_softmax", x.ndim, _stacklevel)
                            if dim is None else dim)
+
+
+def softmin(input: Tensor, dim: Optional[int] = None, _stacklevel: int = 3,
+            dtype=None) -> Tensor:
+    """softmax(-x): the largest weights on the smallest values."""
+    x = as_tensor(input) if dtype is None else as_tensor(input).to(dtype)
+    return ops.softmax(-x, _softmax_dim("softmin", x.ndim, _stacklevel) if dim is None
+                       else dim)
 
 
 # ---- linear and convolution ------------------------------------------------------------------

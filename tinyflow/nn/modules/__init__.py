@@ -17,7 +17,8 @@ from .normalization import (BatchNorm1d, BatchNorm2d, GroupNorm, InstanceNorm1d,
 from .padding import (ConstantPad2d, ReflectionPad1d, ReflectionPad2d, ReplicationPad1d,
                       ReplicationPad2d, ZeroPad2d)
 from .distance import CosineSimilarity, PairwiseDistance
-from .pixelshuffle import Fold, PixelShuffle, PixelUnshuffle, Unfold, Upsample
+from .pixelshuffle import (Fold, PixelShuffle, PixelUnshuffle, Unfold, Upsample,
+                           UpsamplingBilinear2d, UpsamplingNearest2d)
 from .pooling import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveMaxPool1d,
                       AdaptiveMaxPool2d, AvgPool1d, AvgPool2d, AvgPool3d, MaxPool1d, MaxPool2d,
                       MaxPool3d, MaxUnpool2d)
@@ -43,4 +44,5 @@ __all__ = ["AdaptiveAvgPool2d", "AvgPool2d", "BCELoss", "BCEWithLogitsLoss", "Ba
            "MaxPool3d", "AvgPool3d",
            "ConvTranspose1d", "AdaptiveAvgPool1d", "AdaptiveMaxPool1d", "MarginRankingLoss",
            "CosineEmbeddingLoss", "MultiMarginLoss", "PoissonNLLLoss",
-           "PReLU", "SELU", "CELU", "Softmin", "Tanhshrink", "Threshold"]
+           "PReLU", "SELU", "CELU", "Softmin", "Tanhshrink", "Threshold",
+           "UpsamplingNearest2d", "UpsamplingBilinear2d"]

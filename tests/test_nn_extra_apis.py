@@ -13,6 +13,7 @@ from tinyflow import nn
 from torch_oracle import copy_state, randomize
 
 TOL = dict(rtol=1e-10, atol=1e-12)
+SIGNS = np.where(np.random.default_rng(7).random((3, 4)) < 0.5, -1.0, 1.0)
 
 
 def _pair(arr, grad):
@@ -62,6 +63,34 @@ FUNCTIONS = [
      [(1, 2, 3, 3)]),
     ("upsample_bilinear_size", lambda L, x: L.nn.functional.upsample_bilinear(x, (4, 5)),
      [(2, 1, 3, 2)]),
+    ("soft_margin", lambda L, x, y: L.nn.functional.soft_margin_loss(x, y), [(3, 4), SIGNS]),
+    ("soft_margin_none", lambda L, x, y: L.nn.functional.soft_margin_loss(
+        30 * x, y, reduction="none"), [(3, 4), SIGNS]),
+    ("hinge_embedding", lambda L, x, y: L.nn.functional.hinge_embedding_loss(x, y, 0.5),
+     [(3, 4), SIGNS]),
+    ("hinge_embedding_sum_other_targets", lambda L, x, y: L.nn.functional.hinge_embedding_loss(
+        x, y, reduction="sum"), [(3, 4), SIGNS * np.array([1, 0, 2, 1])]),
+    ("multilabel_soft_margin", lambda L, x, y: L.nn.functional.multilabel_soft_margin_loss(
+        x, y), [(3, 4), (SIGNS > 0) * 1.0]),
+    ("multilabel_soft_margin_weight", lambda L, x, y, w:
+     L.nn.functional.multilabel_soft_margin_loss(20 * x, y, w, reduction="none"),
+     [(3, 4), (SIGNS > 0) * 1.0, (4,)]),
+    ("triplet_margin", lambda L, a, p, n: L.nn.functional.triplet_margin_loss(a, p, n),
+     [(5, 3), (5, 3), (5, 3)]),
+    ("triplet_margin_swap_p1", lambda L, a, p, n: L.nn.functional.triplet_margin_loss(
+        a, p, n, margin=2.0, p=1, swap=True, reduction="none"), [(5, 3), (5, 3), (5, 3)]),
+    ("triplet_margin_1d", lambda L, a, p, n: L.nn.functional.triplet_margin_loss(
+        a, p, n, margin=3.0), [(3,), (3,), (3,)]),
+    ("gaussian_nll", lambda L, x, t, v: L.nn.functional.gaussian_nll_loss(x, t, v * v),
+     [(3, 4), (3, 4), (3, 4)]),
+    ("gaussian_nll_row_var_full", lambda L, x, t, v: L.nn.functional.gaussian_nll_loss(
+        x, t, v * v, full=True, reduction="sum"), [(3, 4), (3, 4), (3,)]),
+    ("gaussian_nll_broadcast_var", lambda L, x, t, v: L.nn.functional.gaussian_nll_loss(
+        x, t, v * v, reduction="none"), [(2, 3, 4), (2, 3, 4), (2, 1, 4)]),
+    ("gaussian_nll_clamped_var", lambda L, x, t, v: L.nn.functional.gaussian_nll_loss(
+        x, t, v * v * 1e-4, eps=1e-3), [(3, 4), (3, 4), (3, 4)]),
+    ("gaussian_nll_number_var", lambda L, x, t: L.nn.functional.gaussian_nll_loss(x, t, 0.5),
+     [(3, 4), (3, 4)]),
 ]
 
 
@@ -82,6 +111,14 @@ MODULES = [
     ("Threshold", lambda L: L.nn.Threshold(0.2, 5.0), [(3, 4)]),
     ("UpsamplingNearest2d", lambda L: L.nn.UpsamplingNearest2d(scale_factor=2), [(1, 2, 3, 3)]),
     ("UpsamplingBilinear2d", lambda L: L.nn.UpsamplingBilinear2d(size=(5, 4)), [(1, 2, 3, 3)]),
+    ("SoftMarginLoss", lambda L: L.nn.SoftMarginLoss(reduction="sum"), [(3, 4), SIGNS]),
+    ("HingeEmbeddingLoss", lambda L: L.nn.HingeEmbeddingLoss(2.0), [(3, 4), SIGNS]),
+    ("MultiLabelSoftMarginLoss", lambda L: L.nn.MultiLabelSoftMarginLoss(
+        L.tensor(np.arange(1.0, 5.0))), [(3, 4), (SIGNS > 0) * 1.0]),
+    ("TripletMarginLoss", lambda L: L.nn.TripletMarginLoss(0.5, p=3.0, swap=True),
+     [(4, 3), (4, 3), (4, 3)]),
+    ("GaussianNLLLoss", lambda L: L.nn.GaussianNLLLoss(full=True, reduction="none"),
+     [(3, 4), (3, 4), np.full((3, 1), 0.7)]),
 ]
 
 
@@ -116,6 +153,19 @@ BAD = [
     ("prelu_1d_channels", lambda L: L.nn.functional.prelu(L.ones(3), L.ones(3))),
     ("prelu_2d_weight", lambda L: L.nn.functional.prelu(L.ones(2, 3), L.ones(1, 1))),
     ("celu_alpha_0", lambda L: L.nn.functional.celu(L.ones(2), 0.0)),
+    ("soft_margin_shapes", lambda L: L.nn.functional.soft_margin_loss(L.ones(4, 3), L.ones(5))),
+    ("triplet_ranks", lambda L: L.nn.functional.triplet_margin_loss(
+        L.ones(4, 3), L.ones(4, 3), L.ones(4))),
+    ("triplet_margin_0", lambda L: L.nn.functional.triplet_margin_loss(
+        L.ones(4, 3), L.ones(4, 3), L.ones(4, 3), margin=0.0)),
+    ("multilabel_reduction", lambda L: L.nn.functional.multilabel_soft_margin_loss(
+        L.ones(4, 3), L.ones(4, 3), reduction="x")),
+    ("gaussian_var_size", lambda L: L.nn.functional.gaussian_nll_loss(
+        L.ones(4, 3), L.ones(4, 3), L.ones(2))),
+    ("gaussian_var_negative", lambda L: L.nn.functional.gaussian_nll_loss(
+        L.ones(4, 3), L.ones(4, 3), -L.ones(4, 3))),
+    ("gaussian_reduction", lambda L: L.nn.functional.gaussian_nll_loss(
+        L.ones(4, 3), L.ones(4, 3), 1.0, reduction="x")),
 ]
 
 

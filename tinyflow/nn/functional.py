@@ -29,6 +29,8 @@ from ._losses import (binary_cross_entropy, binary_cross_entropy_with_logits,  #
                      cosine_embedding_loss, cross_entropy, huber_loss, kl_div, l1_loss,
                      margin_ranking_loss, mse_loss, multi_margin_loss, nll_loss,
                      poisson_nll_loss, smooth_l1_loss)
+from ._losses import (gaussian_nll_loss, hinge_embedding_loss,  # noqa: F401
+                      multilabel_soft_margin_loss, soft_margin_loss, triplet_margin_loss)
 from ._image import instance_norm, interpolate, pixel_shuffle, pixel_unshuffle  # noqa: F401
 from ._grid import affine_grid, grid_sample  # noqa: F401
 from ._patches import fold, unfold  # noqa: F401

@@ -10,7 +10,8 @@ from .flatten import Flatten, Unflatten
 from .linear import Identity, Linear
 from .loss import (BCELoss, BCEWithLogitsLoss, CosineEmbeddingLoss, CrossEntropyLoss,
                    HuberLoss, KLDivLoss, L1Loss, MarginRankingLoss, MSELoss, MultiMarginLoss,
-                   NLLLoss, PoissonNLLLoss, SmoothL1Loss)
+                   NLLLoss, PoissonNLLLoss, SmoothL1Loss, SoftMarginLoss, HingeEmbeddingLoss,
+                   MultiLabelSoftMarginLoss, TripletMarginLoss, GaussianNLLLoss)
 from .module import Module, Parameter
 from .normalization import (BatchNorm1d, BatchNorm2d, GroupNorm, InstanceNorm1d, InstanceNorm2d,
                             LayerNorm, RMSNorm)
@@ -45,4 +46,6 @@ __all__ = ["AdaptiveAvgPool2d", "AvgPool2d", "BCELoss", "BCEWithLogitsLoss", "Ba
            "ConvTranspose1d", "AdaptiveAvgPool1d", "AdaptiveMaxPool1d", "MarginRankingLoss",
            "CosineEmbeddingLoss", "MultiMarginLoss", "PoissonNLLLoss",
            "PReLU", "SELU", "CELU", "Softmin", "Tanhshrink", "Threshold",
-           "UpsamplingNearest2d", "UpsamplingBilinear2d"]
+           "UpsamplingNearest2d", "UpsamplingBilinear2d", "SoftMarginLoss",
+           "HingeEmbeddingLoss", "MultiLabelSoftMarginLoss", "TripletMarginLoss",
+           "GaussianNLLLoss"]

@@ -91,6 +91,13 @@ FUNCTIONS = [
         x, t, v * v * 1e-4, eps=1e-3), [(3, 4), (3, 4), (3, 4)]),
     ("gaussian_nll_number_var", lambda L, x, t: L.nn.functional.gaussian_nll_loss(x, t, 0.5),
      [(3, 4), (3, 4)]),
+    ("bilinear", lambda L, x1, x2, w, b: L.nn.functional.bilinear(x1, x2, w, b),
+     [(4, 3), (4, 2), (5, 3, 2), (5,)]),
+    ("bilinear_batch_dims_no_bias", lambda L, x1, x2, w: L.nn.functional.bilinear(x1, x2, w),
+     [(2, 3, 3), (2, 3, 2), (4, 3, 2)]),
+    ("alpha_dropout_eval", lambda L, x: L.nn.functional.alpha_dropout(x, 0.3), [(3, 4)]),
+    ("dropout1d_eval", lambda L, x: L.nn.functional.dropout1d(x, 0.3, False), [(2, 3, 4)]),
+    ("dropout3d_p0", lambda L, x: L.nn.functional.dropout3d(x, 0.0), [(1, 2, 2, 2, 2)]),
 ]
 
 
@@ -119,6 +126,11 @@ MODULES = [
      [(4, 3), (4, 3), (4, 3)]),
     ("GaussianNLLLoss", lambda L: L.nn.GaussianNLLLoss(full=True, reduction="none"),
      [(3, 4), (3, 4), np.full((3, 1), 0.7)]),
+    ("Bilinear", lambda L: L.nn.Bilinear(3, 2, 4), [(5, 3), (5, 2)]),
+    ("Bilinear_no_bias", lambda L: L.nn.Bilinear(2, 2, 1, bias=False), [(3, 2), (3, 2)]),
+    ("AlphaDropout_eval", lambda L: L.nn.AlphaDropout(0.2).eval(), [(3, 4)]),
+    ("Dropout1d_eval", lambda L: L.nn.Dropout1d(0.2).eval(), [(2, 3, 4)]),
+    ("Dropout3d_eval", lambda L: L.nn.Dropout3d(0.2).eval(), [(1, 2, 2, 2, 2)]),
 ]
 
 
@@ -166,6 +178,13 @@ BAD = [
         L.ones(4, 3), L.ones(4, 3), -L.ones(4, 3))),
     ("gaussian_reduction", lambda L: L.nn.functional.gaussian_nll_loss(
         L.ones(4, 3), L.ones(4, 3), 1.0, reduction="x")),
+    ("bilinear_in2", lambda L: L.nn.functional.bilinear(L.ones(2, 3), L.ones(2, 4),
+                                                         L.ones(5, 3, 3))),
+    ("bilinear_batch", lambda L: L.nn.functional.bilinear(L.ones(2, 3), L.ones(3, 4),
+                                                           L.ones(5, 3, 4))),
+    ("dropout1d_rank", lambda L: L.nn.functional.dropout1d(L.ones(2, 3, 4, 5))),
+    ("alpha_dropout_p", lambda L: L.nn.functional.alpha_dropout(L.ones(3), 1.5, True)),
+    ("AlphaDropout_p", lambda L: L.nn.AlphaDropout(-0.1)),
 ]
 
 
@@ -182,3 +201,45 @@ def test_upsample_aliases_warn_as_torch():
     for name in ("upsample", "upsample_nearest", "upsample_bilinear"):
         with pytest.warns(UserWarning, match=f"`nn.functional.{name}` is deprecated"):
             getattr(tinyflow.nn.functional, name)(x, scale_factor=2)
+
+
+def test_bilinear_default_init_is_torchs_range():
+    w = nn.Bilinear(4, 3, 200).weight.detach().numpy()
+    assert np.abs(w).max() <= 0.5 and np.abs(w).max() > 0.45 and abs(w.mean()) < 0.02
+
+
+def test_alpha_dropout_keeps_selu_statistics():
+    """Training: a fraction p of the outputs sit at a (-alpha)(1 - p), the kept ones are
+    a x + alpha a p; mean 0 and variance 1 stay; the gradient is a where kept, else 0."""
+    p = 0.3
+    x = tinyflow.randn(100000, dtype=tinyflow.float64, requires_grad=True)
+    out = nn.AlphaDropout(p)(x)
+    out.sum().backward()
+    alpha = 1.7580993408473766
+    a = ((alpha * alpha * p + 1) * (1 - p)) ** -0.5
+    y, g, xs = out.detach().numpy(), x.grad.numpy(), x.detach().numpy()
+    dropped = g == 0
+    assert abs(dropped.mean() - p) < 0.01
+    np.testing.assert_allclose(y[dropped], -alpha * a * (1 - p), rtol=1e-12)
+    np.testing.assert_allclose(y[~dropped], a * xs[~dropped] + alpha * a * p, rtol=1e-12)
+    np.testing.assert_allclose(g[~dropped], a, rtol=1e-12)
+    assert abs(y.mean()) < 0.02 and abs(y.var() - 1) < 0.02
+    ref = torch.nn.functional.alpha_dropout(torch.tensor(xs), p, True).numpy()
+    assert abs(y.mean() - ref.mean()) < 0.03 and abs(y.var() - ref.var()) < 0.03
+
+
+@pytest.mark.parametrize("fn,shape,mask_shape", [
+    ("dropout1d", (8, 50, 6), (8, 50, 1)), ("dropout1d", (50, 6), (50, 1)),
+    ("dropout3d", (4, 50, 2, 3, 2), (4, 50, 1, 1, 1)), ("dropout3d", (50, 2, 3, 2), (50, 1, 1, 1))])
+def test_channel_dropout_drops_whole_channels(fn, shape, mask_shape):
+    x = tinyflow.ones(*shape, dtype=tinyflow.float64)
+    y = getattr(tinyflow.nn.functional, fn)(x, 0.4).numpy()
+    kept = y.reshape(mask_shape + (-1,))
+    assert np.all((kept == 0) | (kept == 1 / 0.6))
+    assert np.all(kept.min(-1) == kept.max(-1))   # one decision per channel
+    assert 0.25 < (kept[..., 0] == 0).mean() < 0.55
+
+
+def test_dropout3d_other_rank_warns_as_torch():
+    with pytest.warns(UserWarning, match="dropout3d: Received a 3-D input"):
+        tinyflow.nn.functional.dropout3d(tinyflow.ones(2, 3, 4))

@@ -272,6 +272,20 @@ def linear(input: Tensor, weight: Tensor, bias: Optional[Tensor] = None) -> Tens
     return out if bias is None else out + bias
 
 
+def bilinear(input1: Tensor, input2: Tensor, weight: Tensor,
+             bias: Optional[Tensor] = None) -> Tensor:
+    """y_k = x1^T A_k x2 + b_k with weight [out, in1, in2], over any shared leading dims."""
+    x1, x2, w = as_tensor(input1), as_tensor(input2), as_tensor(weight)
+    if w.ndim != 3 or x1.shape[-1] != w.shape[1] or x2.shape[-1] != w.shape[2]:
+        raise ShapeError(f"bilinear(): input sizes {list(x1.shape)} and {list(x2.shape)} do "
+                         f"not match weight size {list(w.shape)} ([out, in1, in2])")
+    if x1.shape[:-1] != x2.shape[:-1]:
+        raise ShapeError(f"bilinear(): input batch dimensions do not match: "
+                         f"{list(x1.shape)} and {list(x2.shape)}")
+    out = ops.einsum("...i,kij,...j->...k", x1, w, x2)
+    return out if bias is None else out + bias
+
+
 def _pair(value, n: int = 2) -> tuple:
     if isinstance(value, (tuple, list)):
         if len(value) != n:
@@ -448,6 +462,59 @@ def dropout2d(input: Tensor, p: float = 0.5, training: bool = True,
                       "shape (N, C, L); use dropout1d for that", stacklevel=2)
     return _dropout(input, p, training, inplace,
                     lambda x: x[(slice(None),) * 2 + (slice(0, 1),) * (x.ndim - 2)])
+
+
+def dropout1d(input: Tensor, p: float = 0.5, training: bool = True,
+              inplace: bool = False) -> Tensor:
+    """Zero whole channels of [N, C, L] (or unbatched [C, L]) with probability p."""
+    ndim = as_tensor(input).ndim
+    if ndim not in (2, 3):
+        raise ShapeError(f"dropout1d: Expected 2D or 3D input, but received a {ndim}D input. "
+                         f"Note that dropout1d exists to provide channel-wise dropout on inputs "
+                         f"with 1 spatial dimension, a channel dimension, and an optional batch "
+                         f"dimension (i.e. 2D or 3D inputs).")
+    return _dropout(input, p, training, inplace, _channels(ndim == 3))
+
+
+def dropout3d(input: Tensor, p: float = 0.5, training: bool = True,
+              inplace: bool = False) -> Tensor:
+    """Zero whole channels of [N, C, D, H, W] (or unbatched [C, D, H, W]); as PyTorch, any
+    other rank warns and is read as unbatched, channels in dim 0."""
+    ndim = as_tensor(input).ndim
+    if ndim not in (4, 5):
+        warnings.warn(f"dropout3d: Received a {ndim}-D input to dropout3d, which is deprecated "
+                      f"and will result in an error in a future release. To retain the "
+                      f"behavior and silence this warning, please use dropout instead. Note "
+                      f"that dropout3d exists to provide channel-wise dropout on inputs with 3 "
+                      f"spatial dimensions, a channel dimension, and an optional batch dimension "
+                      f"(i.e. 4D or 5D inputs).", stacklevel=2)
+    return _dropout(input, p, training, inplace, _channels(ndim == 5))
+
+
+def _channels(batched: bool):
+    """mask_like for channel dropout: the channel dim (1 if batched, else 0) and those
+    before it kept, every later dim cut to 1."""
+    lead = 2 if batched else 1
+    return lambda x: x[(slice(None),) * lead + (slice(0, 1),) * (x.ndim - lead)]
+
+
+def alpha_dropout(input: Tensor, p: float = 0.5, training: bool = False,
+                  inplace: bool = False) -> Tensor:
+    """Dropout for SELU networks: a dropped element takes SELU's negative saturation value
+    instead of 0, then an affine map a x + b restores zero mean and unit variance (for
+    inputs that had them). Note torch's default: training=False."""
+    if p < 0.0 or p > 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    if not training or p == 0.0:
+        return input
+    x = as_tensor(input)
+    if p == 1.0:
+        return _written(input, x * 0.0, inplace)
+    alpha = _SELU_ALPHA * _SELU_SCALE   # -alpha: SELU's limit at -inf
+    a = 1.0 / math.sqrt((alpha * alpha * p + 1) * (1 - p))
+    keep = ops.random_mask(x, 1.0 - p)
+    out = x * (keep * a) + (keep - 1.0) * (alpha * a) + alpha * a * p
+    return _written(input, out, inplace)
 
 
 def _dropout(input: Tensor, p: float, training: bool, inplace: bool, mask_like) -> Tensor:

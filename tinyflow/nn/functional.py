@@ -15,7 +15,7 @@ import numpy as np
 
 from .. import ops
 from ..core import dtypes
-from ..core.errors import DTypeError, IntegerDivisionByZero, ShapeError
+from ..core.errors import DTypeError, ShapeError, ValueRuntimeError
 from ..core.modes import AUTOCAST_THREADS, autocast_state, no_grad, trace_state
 from ..core.op import apply, apply1, apply3, as_tensor, shared
 from ..core.tensor import EAGER, Tensor
@@ -94,7 +94,7 @@ def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     """max(0, x) + min(0, alpha (exp(x / alpha) - 1)): elu, continuously differentiable for
     every alpha."""
     if alpha == 0:
-        raise IntegerDivisionByZero("celu: ZeroDivisionError: alpha cannot be 0 for CELU")
+        raise ValueRuntimeError("celu: alpha cannot be 0 (it divides x)")
     x = as_tensor(input)
     negative = x <= 0
     out = ops.where(negative, alpha * (ops.exp(ops.where(negative, x, 0.0) / alpha) - 1), x)
@@ -503,13 +503,11 @@ def alpha_dropout(input: Tensor, p: float = 0.5, training: bool = False,
     """Dropout for SELU networks: a dropped element takes SELU's negative saturation value
     instead of 0, then an affine map a x + b restores zero mean and unit variance (for
     inputs that had them). Note torch's default: training=False."""
-    if p < 0.0 or p > 1.0:
-        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
-    if not training or p == 0.0:
+    if not _dropping(p, training):
         return input
     x = as_tensor(input)
     if p == 1.0:
-        return _written(input, x * 0.0, inplace)
+        return x * 0.0
     alpha = _SELU_ALPHA * _SELU_SCALE   # -alpha: SELU's limit at -inf
     a = 1.0 / math.sqrt((alpha * alpha * p + 1) * (1 - p))
     keep = ops.random_mask(x, 1.0 - p)
@@ -517,11 +515,16 @@ def alpha_dropout(input: Tensor, p: float = 0.5, training: bool = False,
     return _written(input, out, inplace)
 
 
-def _dropout(input: Tensor, p: float, training: bool, inplace: bool, mask_like) -> Tensor:
-    """Multiply by a 0/1 mask shaped like `mask_like(input)` (broadcast over the rest)."""
+def _dropping(p: float, training: bool) -> bool:
+    """Whether a dropout changes its input (training and p > 0); p outside [0, 1] refused."""
     if p < 0.0 or p > 1.0:
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
-    if not training or p == 0.0:
+    return training and p != 0.0
+
+
+def _dropout(input: Tensor, p: float, training: bool, inplace: bool, mask_like) -> Tensor:
+    """Multiply by a 0/1 mask shaped like `mask_like(input)` (broadcast over the rest)."""
+    if not _dropping(p, training):
         return input
     x = as_tensor(input)
     if p == 1.0:

@@ -21,6 +21,14 @@ def _np_dtype(dtype):
     return dtypes.as_dtype(dtype).np
 
 
+def _optional_bias(module: Module, bias: bool, size: int, dtype) -> None:
+    """`module.bias`: a [size] parameter, or registered as None (state_dict as PyTorch's)."""
+    if bias:
+        module.bias = empty_parameter(size, dtype=dtype)
+    else:
+        module.register_parameter("bias", None)
+
+
 def init_uniform_bias(bias, weight) -> None:
     """PyTorch's bias default: U(-1/sqrt(fan_in), 1/sqrt(fan_in))."""
     fan_in, _ = init._calculate_fan_in_and_fan_out(weight)
@@ -46,10 +54,7 @@ class Linear(Module):
         super().__init__()
         self.in_features, self.out_features = in_features, out_features
         self.weight = empty_parameter(out_features, in_features, dtype=dtype)
-        if bias:
-            self.bias = empty_parameter(out_features, dtype=dtype)
-        else:
-            self.register_parameter("bias", None)
+        _optional_bias(self, bias, out_features, dtype)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -85,10 +90,7 @@ class Bilinear(Module):
         self.in1_features, self.in2_features = in1_features, in2_features
         self.out_features = out_features
         self.weight = empty_parameter(out_features, in1_features, in2_features, dtype=dtype)
-        if bias:
-            self.bias = empty_parameter(out_features, dtype=dtype)
-        else:
-            self.register_parameter("bias", None)
+        _optional_bias(self, bias, out_features, dtype)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:

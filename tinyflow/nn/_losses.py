@@ -389,3 +389,96 @@ def poisson_nll_loss(input: Tensor, target: Tensor, log_input: bool = True,
 __all__ = ["binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy",
            "cosine_embedding_loss", "huber_loss", "kl_div", "l1_loss", "margin_ranking_loss",
            "mse_loss", "multi_margin_loss", "nll_loss", "poisson_nll_loss", "smooth_l1_loss"]
+
+
+@ops.in_float32(autocast_float32=True)
+def soft_margin_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
+                     reduction: str = "mean") -> Tensor:
+    """log(1 + exp(-y x)), y = +-1: logistic regression's loss on a margin. Written as
+    max(z, 0) + log1p(exp(-|z|)) so a large margin neither overflows nor rounds to 0."""
+    x, y = as_tensor(input), as_tensor(target)
+    z = -y * x
+    loss = ops.maximum(z, 0.0) + ops.log1p(ops.exp(-ops.abs(z)))
+    return _reduce(loss, _reduction(size_average, reduce, reduction))
+
+
+@ops.in_float32(autocast_float32=True)
+def hinge_embedding_loss(input: Tensor, target: Tensor, margin: float = 1.0,
+                         size_average=None, reduce=None, reduction: str = "mean") -> Tensor:
+    """x (a distance) where y = 1, max(0, margin - x) where y = -1; as PyTorch, a target
+    that is neither adds both terms."""
+    x, y = as_tensor(input), as_tensor(target)
+    loss = (ops.where(ops.not_equal(y, 1), ops.maximum(margin - x, 0.0), 0.0)
+            + ops.where(ops.not_equal(y, -1), x, 0.0))
+    return _reduce(loss, _reduction(size_average, reduce, reduction))
+
+
+@ops.in_float32(autocast_float32=True)
+def multilabel_soft_margin_loss(input: Tensor, target: Tensor, weight: Optional[Tensor] = None,
+                                size_average=None, reduce=None,
+                                reduction: str = "mean") -> Tensor:
+    """One binary cross-entropy on logits per class (target 0/1 in each), averaged over the
+    classes (the last dim): a loss per sample, then reduced."""
+    x, y = as_tensor(input), as_tensor(target)
+    reduction = _reduction(size_average, reduce, reduction)
+    if reduction not in ("none", "mean", "sum"):
+        raise ValueError(f"{reduction} is not valid")
+    # -log sigmoid(x) = max(-x, 0) + log1p(exp(-|x|)): finite for any logit
+    soft = ops.log1p(ops.exp(-ops.abs(x)))
+    loss = y * (ops.maximum(-x, 0.0) + soft) + (1 - y) * (ops.maximum(x, 0.0) + soft)
+    if weight is not None:
+        loss = loss * as_tensor(weight)
+    return _reduce(ops.reduce_mean(loss, -1), reduction)
+
+
+@ops.in_float32(autocast_float32=True)
+def triplet_margin_loss(anchor: Tensor, positive: Tensor, negative: Tensor, margin: float = 1.0,
+                        p: float = 2, eps: float = 1e-6, swap: bool = False, size_average=None,
+                        reduce=None, reduction: str = "mean") -> Tensor:
+    """max(0, margin + d(a, p) - d(a, n)) with F.pairwise_distance; `swap` uses the closer of
+    d(a, n) and d(p, n) (the harder negative)."""
+    from .functional import pairwise_distance   # functional imports this module
+    a, pos, neg = as_tensor(anchor), as_tensor(positive), as_tensor(negative)
+    if margin <= 0:
+        raise ValueError(f"margin must be greater than 0, got {margin}")
+    if not a.ndim == pos.ndim == neg.ndim:
+        raise ShapeError(f"triplet_margin_loss: The anchor, positive, and negative tensors are "
+                         f"expected to have the same number of dimensions, but got: anchor "
+                         f"{a.ndim}D, positive {pos.ndim}D, and negative {neg.ndim}D inputs")
+    d_pos = pairwise_distance(a, pos, p, eps)
+    d_neg = pairwise_distance(a, neg, p, eps)
+    if swap:
+        d_neg = ops.minimum(d_neg, pairwise_distance(pos, neg, p, eps))
+    loss = ops.maximum(margin + d_pos - d_neg, 0.0)
+    return _reduce(loss, _reduction(size_average, reduce, reduction))
+
+
+@ops.in_float32(autocast_float32=True)
+def gaussian_nll_loss(input: Tensor, target: Tensor, var, full: bool = False, eps: float = 1e-6,
+                      reduction: str = "mean") -> Tensor:
+    """0.5 (log var + (x - t)^2 / var) (+ 0.5 log 2 pi if full): the negative log likelihood
+    of t under N(x, var). var is per element, or one short of input's shape (one variance
+    per row), or a number. As PyTorch, var is clamped to eps in value only: its gradient
+    still flows where it was clamped."""
+    x, t = as_tensor(input), as_tensor(target)
+    if isinstance(var, (int, float)):
+        if var < 0:
+            raise ValueError("var has negative entry/entries")
+        v = ops.ones_like(x) * float(var)
+    else:
+        v = as_tensor(var)
+        if not v.is_symbolic and np.any(v.detach().numpy() < 0):
+            raise ValueError("var has negative entry/entries")
+    if v.shape != x.shape:
+        if tuple(x.shape[:-1]) == tuple(v.shape):
+            v = ops.expand_dims(v, -1)
+        elif not (v.ndim == x.ndim and
+                  sum(b for a, b in zip(x.shape, v.shape) if a != b) == 1):
+            raise ValueError("var is of incorrect size")
+    if reduction not in ("none", "mean", "sum"):
+        raise ValueError(f"{reduction} is not valid")
+    v = v + ops.stop_gradient(ops.maximum(v, eps) - v)
+    loss = 0.5 * (ops.log(v) + (x - t) ** 2 / v)
+    if full:
+        loss = loss + 0.5 * math.log(2 * math.pi)
+    return _reduce(loss, reduction)

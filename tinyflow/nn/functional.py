@@ -15,7 +15,7 @@ import numpy as np
 
 from .. import ops
 from ..core import dtypes
-from ..core.errors import DTypeError, ShapeError
+from ..core.errors import DTypeError, ShapeError, ValueRuntimeError
 from ..core.modes import AUTOCAST_THREADS, autocast_state, no_grad, trace_state
 from ..core.op import apply, apply1, apply3, as_tensor, shared
 from ..core.tensor import EAGER, Tensor
@@ -29,6 +29,8 @@ from ._losses import (binary_cross_entropy, binary_cross_entropy_with_logits,  #
                      cosine_embedding_loss, cross_entropy, huber_loss, kl_div, l1_loss,
                      margin_ranking_loss, mse_loss, multi_margin_loss, nll_loss,
                      poisson_nll_loss, smooth_l1_loss)
+from ._losses import (gaussian_nll_loss, hinge_embedding_loss,  # noqa: F401
+                      multilabel_soft_margin_loss, soft_margin_loss, triplet_margin_loss)
 from ._image import instance_norm, interpolate, pixel_shuffle, pixel_unshuffle  # noqa: F401
 from ._grid import affine_grid, grid_sample  # noqa: F401
 from ._patches import fold, unfold  # noqa: F401
@@ -77,6 +79,53 @@ def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
     negative = input <= 0
     return _written(input, ops.where(
         negative, alpha * (ops.exp(ops.where(negative, input, 0.0)) - 1), input), inplace)
+
+
+def selu(input: Tensor, inplace: bool = False) -> Tensor:
+    """scale * elu(x, alpha) with the self-normalizing constants of Klambauer et al.
+    (zero mean, unit variance kept through deep stacks)."""
+    return _written(input, _SELU_SCALE * elu(input, _SELU_ALPHA), inplace)
+
+
+_SELU_ALPHA, _SELU_SCALE = 1.6732632423543772848170429916717, 1.0507009873554804934193349852946
+
+
+def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    """max(0, x) + min(0, alpha (exp(x / alpha) - 1)): elu, continuously differentiable for
+    every alpha."""
+    if alpha == 0:
+        raise ValueRuntimeError("celu: alpha cannot be 0 (it divides x)")
+    x = as_tensor(input)
+    negative = x <= 0
+    out = ops.where(negative, alpha * (ops.exp(ops.where(negative, x, 0.0) / alpha) - 1), x)
+    return _written(input, out, inplace)
+
+
+def prelu(input: Tensor, weight: Tensor) -> Tensor:
+    """leaky_relu with a learned slope: one for all, or one per channel (dim 1)."""
+    x, w = as_tensor(input), as_tensor(weight)
+    if w.ndim > 1:
+        raise ShapeError(f"prelu: weight must be 0-D or 1-D, got shape {list(w.shape)}")
+    n = 1 if w.ndim == 0 else w.shape[0]
+    if n != 1:
+        channels = x.shape[1] if x.ndim >= 2 else 1
+        if channels != n:
+            raise ShapeError(f"prelu: mismatch of parameter numbers and input channel size: "
+                             f"{n} weights for input of shape {list(x.shape)}")
+        w = ops.reshape(w, (n,) + (1,) * (x.ndim - 2))   # channel c's slope, over dim 1
+    elif w.ndim == 1:
+        w = ops.reshape(w, ())
+    return ops.where(x > 0, x, x * w)
+
+
+def threshold(input: Tensor, threshold: float, value: float, inplace: bool = False) -> Tensor:
+    """x where x > threshold, else value (the gradient is 0 where replaced)."""
+    x = as_tensor(input)
+    return _written(input, ops.where(x > threshold, x, value), inplace)
+
+
+def tanhshrink(input: Tensor) -> Tensor:
+    return input - ops.tanh(input)
 
 
 def gelu(input: Tensor, approximate: str = "none") -> Tensor:
@@ -170,6 +219,14 @@ def log_softmax(input: Tensor, dim: Optional[int] = None, _stacklevel: int = 3,
                            if dim is None else dim)
 
 
+def softmin(input: Tensor, dim: Optional[int] = None, _stacklevel: int = 3,
+            dtype=None) -> Tensor:
+    """softmax(-x): the largest weights on the smallest values."""
+    x = as_tensor(input) if dtype is None else as_tensor(input).to(dtype)
+    return ops.softmax(-x, _softmax_dim("softmin", x.ndim, _stacklevel) if dim is None
+                       else dim)
+
+
 # ---- linear and convolution ------------------------------------------------------------------
 
 
@@ -212,6 +269,20 @@ def linear(input: Tensor, weight: Tensor, bias: Optional[Tensor] = None) -> Tens
         return ops.reshape(flat, x.shape[:-1] + (weight.shape[0],))
     else:
         out = ops.matmul(x, weight, transpose_b=True)
+    return out if bias is None else out + bias
+
+
+def bilinear(input1: Tensor, input2: Tensor, weight: Tensor,
+             bias: Optional[Tensor] = None) -> Tensor:
+    """y_k = x1^T A_k x2 + b_k with weight [out, in1, in2], over any shared leading dims."""
+    x1, x2, w = as_tensor(input1), as_tensor(input2), as_tensor(weight)
+    if w.ndim != 3 or x1.shape[-1] != w.shape[1] or x2.shape[-1] != w.shape[2]:
+        raise ShapeError(f"bilinear(): input sizes {list(x1.shape)} and {list(x2.shape)} do "
+                         f"not match weight size {list(w.shape)} ([out, in1, in2])")
+    if x1.shape[:-1] != x2.shape[:-1]:
+        raise ShapeError(f"bilinear(): input batch dimensions do not match: "
+                         f"{list(x1.shape)} and {list(x2.shape)}")
+    out = ops.einsum("...i,kij,...j->...k", x1, w, x2)
     return out if bias is None else out + bias
 
 
@@ -393,11 +464,67 @@ def dropout2d(input: Tensor, p: float = 0.5, training: bool = True,
                     lambda x: x[(slice(None),) * 2 + (slice(0, 1),) * (x.ndim - 2)])
 
 
-def _dropout(input: Tensor, p: float, training: bool, inplace: bool, mask_like) -> Tensor:
-    """Multiply by a 0/1 mask shaped like `mask_like(input)` (broadcast over the rest)."""
+def dropout1d(input: Tensor, p: float = 0.5, training: bool = True,
+              inplace: bool = False) -> Tensor:
+    """Zero whole channels of [N, C, L] (or unbatched [C, L]) with probability p."""
+    ndim = as_tensor(input).ndim
+    if ndim not in (2, 3):
+        raise ShapeError(f"dropout1d: Expected 2D or 3D input, but received a {ndim}D input. "
+                         f"Note that dropout1d exists to provide channel-wise dropout on inputs "
+                         f"with 1 spatial dimension, a channel dimension, and an optional batch "
+                         f"dimension (i.e. 2D or 3D inputs).")
+    return _dropout(input, p, training, inplace, _channels(ndim == 3))
+
+
+def dropout3d(input: Tensor, p: float = 0.5, training: bool = True,
+              inplace: bool = False) -> Tensor:
+    """Zero whole channels of [N, C, D, H, W] (or unbatched [C, D, H, W]); as PyTorch, any
+    other rank warns and is read as unbatched, channels in dim 0."""
+    ndim = as_tensor(input).ndim
+    if ndim not in (4, 5):
+        warnings.warn(f"dropout3d: Received a {ndim}-D input to dropout3d, which is deprecated "
+                      f"and will result in an error in a future release. To retain the "
+                      f"behavior and silence this warning, please use dropout instead. Note "
+                      f"that dropout3d exists to provide channel-wise dropout on inputs with 3 "
+                      f"spatial dimensions, a channel dimension, and an optional batch dimension "
+                      f"(i.e. 4D or 5D inputs).", stacklevel=2)
+    return _dropout(input, p, training, inplace, _channels(ndim == 5))
+
+
+def _channels(batched: bool):
+    """mask_like for channel dropout: the channel dim (1 if batched, else 0) and those
+    before it kept, every later dim cut to 1."""
+    lead = 2 if batched else 1
+    return lambda x: x[(slice(None),) * lead + (slice(0, 1),) * (x.ndim - lead)]
+
+
+def alpha_dropout(input: Tensor, p: float = 0.5, training: bool = False,
+                  inplace: bool = False) -> Tensor:
+    """Dropout for SELU networks: a dropped element takes SELU's negative saturation value
+    instead of 0, then an affine map a x + b restores zero mean and unit variance (for
+    inputs that had them). Note torch's default: training=False."""
+    if not _dropping(p, training):
+        return input
+    x = as_tensor(input)
+    if p == 1.0:
+        return x * 0.0
+    alpha = _SELU_ALPHA * _SELU_SCALE   # -alpha: SELU's limit at -inf
+    a = 1.0 / math.sqrt((alpha * alpha * p + 1) * (1 - p))
+    keep = ops.random_mask(x, 1.0 - p)
+    out = x * (keep * a) + (keep - 1.0) * (alpha * a) + alpha * a * p
+    return _written(input, out, inplace)
+
+
+def _dropping(p: float, training: bool) -> bool:
+    """Whether a dropout changes its input (training and p > 0); p outside [0, 1] refused."""
     if p < 0.0 or p > 1.0:
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
-    if not training or p == 0.0:
+    return training and p != 0.0
+
+
+def _dropout(input: Tensor, p: float, training: bool, inplace: bool, mask_like) -> Tensor:
+    """Multiply by a 0/1 mask shaped like `mask_like(input)` (broadcast over the rest)."""
+    if not _dropping(p, training):
         return input
     x = as_tensor(input)
     if p == 1.0:
@@ -583,6 +710,27 @@ def pad(input: Tensor, pad, mode: str = "constant", value: Optional[float] = Non
             index = _pad_index(x.shape[dim], before, after, mode)
             x = ops.getitem(x, (slice(None),) * dim + (index,))
     return x
+
+
+def upsample(input: Tensor, size=None, scale_factor=None, mode: str = "nearest",
+             align_corners: Optional[bool] = None) -> Tensor:
+    """interpolate's old name, kept (with PyTorch's deprecation warning) for older code."""
+    warnings.warn("`nn.functional.upsample` is deprecated. Use `nn.functional.interpolate` "
+                  "instead.", stacklevel=2)
+    return interpolate(input, size, scale_factor, mode, align_corners)
+
+
+def upsample_nearest(input: Tensor, size=None, scale_factor=None) -> Tensor:
+    warnings.warn("`nn.functional.upsample_nearest` is deprecated. Use "
+                  "`nn.functional.interpolate` instead.", stacklevel=2)
+    return interpolate(input, size, scale_factor, mode="nearest")
+
+
+def upsample_bilinear(input: Tensor, size=None, scale_factor=None) -> Tensor:
+    """Bilinear with align_corners=True: the old default, which corner pixels keep."""
+    warnings.warn("`nn.functional.upsample_bilinear` is deprecated. Use "
+                  "`nn.functional.interpolate` instead.", stacklevel=2)
+    return interpolate(input, size, scale_factor, mode="bilinear", align_corners=True)
 
 
 def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor,

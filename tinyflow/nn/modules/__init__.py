@@ -1,22 +1,25 @@
 """PyTorch's nn layers, one file per family (as torch/nn/modules)."""
 from .activation import (ELU, GELU, GLU, Hardsigmoid, Hardswish, Hardtanh, LeakyReLU, LogSigmoid, LogSoftmax, Mish,
-                         ReLU, ReLU6, Sigmoid, SiLU, Softmax, Softplus, Softsign, Tanh)
+                         PReLU, ReLU, ReLU6, SELU, CELU, Sigmoid, SiLU, Softmax, Softmin, Softplus,
+                         Softsign, Tanh, Tanhshrink, Threshold)
 from .attention import MultiheadAttention
 from .container import ModuleDict, ModuleList, ParameterList, Sequential
 from .conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d
-from .dropout import Dropout, Dropout2d
+from .dropout import AlphaDropout, Dropout, Dropout1d, Dropout2d, Dropout3d
 from .flatten import Flatten, Unflatten
-from .linear import Identity, Linear
+from .linear import Bilinear, Identity, Linear
 from .loss import (BCELoss, BCEWithLogitsLoss, CosineEmbeddingLoss, CrossEntropyLoss,
                    HuberLoss, KLDivLoss, L1Loss, MarginRankingLoss, MSELoss, MultiMarginLoss,
-                   NLLLoss, PoissonNLLLoss, SmoothL1Loss)
+                   NLLLoss, PoissonNLLLoss, SmoothL1Loss, SoftMarginLoss, HingeEmbeddingLoss,
+                   MultiLabelSoftMarginLoss, TripletMarginLoss, GaussianNLLLoss)
 from .module import Module, Parameter
 from .normalization import (BatchNorm1d, BatchNorm2d, GroupNorm, InstanceNorm1d, InstanceNorm2d,
                             LayerNorm, RMSNorm)
 from .padding import (ConstantPad2d, ReflectionPad1d, ReflectionPad2d, ReplicationPad1d,
                       ReplicationPad2d, ZeroPad2d)
 from .distance import CosineSimilarity, PairwiseDistance
-from .pixelshuffle import Fold, PixelShuffle, PixelUnshuffle, Unfold, Upsample
+from .pixelshuffle import (Fold, PixelShuffle, PixelUnshuffle, Unfold, Upsample,
+                           UpsamplingBilinear2d, UpsamplingNearest2d)
 from .pooling import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveMaxPool1d,
                       AdaptiveMaxPool2d, AvgPool1d, AvgPool2d, AvgPool3d, MaxPool1d, MaxPool2d,
                       MaxPool3d, MaxUnpool2d)
@@ -41,4 +44,8 @@ __all__ = ["AdaptiveAvgPool2d", "AvgPool2d", "BCELoss", "BCEWithLogitsLoss", "Ba
            "Upsample", "ZeroPad2d", "AdaptiveMaxPool2d", "AvgPool1d", "MaxUnpool2d", "Conv3d",
            "MaxPool3d", "AvgPool3d",
            "ConvTranspose1d", "AdaptiveAvgPool1d", "AdaptiveMaxPool1d", "MarginRankingLoss",
-           "CosineEmbeddingLoss", "MultiMarginLoss", "PoissonNLLLoss"]
+           "CosineEmbeddingLoss", "MultiMarginLoss", "PoissonNLLLoss",
+           "PReLU", "SELU", "CELU", "Softmin", "Tanhshrink", "Threshold",
+           "UpsamplingNearest2d", "UpsamplingBilinear2d", "SoftMarginLoss",
+           "HingeEmbeddingLoss", "MultiLabelSoftMarginLoss", "TripletMarginLoss",
+           "GaussianNLLLoss", "Bilinear", "Dropout1d", "Dropout3d", "AlphaDropout"]

@@ -21,6 +21,14 @@ def _np_dtype(dtype):
     return dtypes.as_dtype(dtype).np
 
 
+def _optional_bias(module: Module, bias: bool, size: int, dtype) -> None:
+    """`module.bias`: a [size] parameter, or registered as None (state_dict as PyTorch's)."""
+    if bias:
+        module.bias = empty_parameter(size, dtype=dtype)
+    else:
+        module.register_parameter("bias", None)
+
+
 def init_uniform_bias(bias, weight) -> None:
     """PyTorch's bias default: U(-1/sqrt(fan_in), 1/sqrt(fan_in))."""
     fan_in, _ = init._calculate_fan_in_and_fan_out(weight)
@@ -46,10 +54,7 @@ class Linear(Module):
         super().__init__()
         self.in_features, self.out_features = in_features, out_features
         self.weight = empty_parameter(out_features, in_features, dtype=dtype)
-        if bias:
-            self.bias = empty_parameter(out_features, dtype=dtype)
-        else:
-            self.register_parameter("bias", None)
+        _optional_bias(self, bias, out_features, dtype)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -74,3 +79,30 @@ class Linear(Module):
 class NonDynamicallyQuantizableLinear(Linear):
     """PyTorch's name for MultiheadAttention.out_proj's class (it matters to quantization there,
     not here); it lives in torch.nn.modules.linear, where safe_globals lists name it."""
+
+
+class Bilinear(Module):
+    """y = x1^T A x2 + b, A: [out_features, in1_features, in2_features]."""
+
+    def __init__(self, in1_features: int, in2_features: int, out_features: int,
+                 bias: bool = True, device=None, dtype=None) -> None:
+        super().__init__()
+        self.in1_features, self.in2_features = in1_features, in2_features
+        self.out_features = out_features
+        self.weight = empty_parameter(out_features, in1_features, in2_features, dtype=dtype)
+        _optional_bias(self, bias, out_features, dtype)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """U(-1/sqrt(in1), 1/sqrt(in1)) for weight and bias, as PyTorch."""
+        bound = 1 / math.sqrt(self.weight.shape[1])
+        init.uniform_(self.weight, -bound, bound)
+        if self.bias is not None:
+            init.uniform_(self.bias, -bound, bound)
+
+    def forward(self, input1, input2):
+        return F.bilinear(input1, input2, self.weight, self.bias)
+
+    def extra_repr(self) -> str:
+        return (f"in1_features={self.in1_features}, in2_features={self.in2_features}, "
+                f"out_features={self.out_features}, bias={self.bias is not None}")

@@ -53,6 +53,18 @@ class Upsample(Module):
         return f"{where}, mode={self.mode!r}"
 
 
+class UpsamplingNearest2d(Upsample):
+    def __init__(self, size=None, scale_factor=None) -> None:
+        super().__init__(size, scale_factor, mode="nearest")
+
+
+class UpsamplingBilinear2d(Upsample):
+    """Bilinear with align_corners=True (the corner pixels stay where they are)."""
+
+    def __init__(self, size=None, scale_factor=None) -> None:
+        super().__init__(size, scale_factor, mode="bilinear", align_corners=True)
+
+
 class Unfold(Module):
     """Sliding blocks of images as columns (F.unfold)."""
 

@@ -241,5 +241,5 @@ def test_channel_dropout_drops_whole_channels(fn, shape, mask_shape):
 
 
 def test_dropout3d_other_rank_warns_as_torch():
-    with pytest.warns(UserWarning, match="dropout3d: Received a 3-D input"):
+    with pytest.warns(UserWarning, match="dropout3d: a 3-D input is read as unbatched"):
         tinyflow.nn.functional.dropout3d(tinyflow.ones(2, 3, 4))

@@ -469,10 +469,8 @@ def dropout1d(input: Tensor, p: float = 0.5, training: bool = True,
     """Zero whole channels of [N, C, L] (or unbatched [C, L]) with probability p."""
     ndim = as_tensor(input).ndim
     if ndim not in (2, 3):
-        raise ShapeError(f"dropout1d: Expected 2D or 3D input, but received a {ndim}D input. "
-                         f"Note that dropout1d exists to provide channel-wise dropout on inputs "
-                         f"with 1 spatial dimension, a channel dimension, and an optional batch "
-                         f"dimension (i.e. 2D or 3D inputs).")
+        raise ShapeError(f"dropout1d: expected a 2-D [C, L] or 3-D [N, C, L] input (it drops "
+                         f"whole channels of one spatial dim), got {ndim}-D")
     return _dropout(input, p, training, inplace, _channels(ndim == 3))
 
 
@@ -482,12 +480,9 @@ def dropout3d(input: Tensor, p: float = 0.5, training: bool = True,
     other rank warns and is read as unbatched, channels in dim 0."""
     ndim = as_tensor(input).ndim
     if ndim not in (4, 5):
-        warnings.warn(f"dropout3d: Received a {ndim}-D input to dropout3d, which is deprecated "
-                      f"and will result in an error in a future release. To retain the "
-                      f"behavior and silence this warning, please use dropout instead. Note "
-                      f"that dropout3d exists to provide channel-wise dropout on inputs with 3 "
-                      f"spatial dimensions, a channel dimension, and an optional batch dimension "
-                      f"(i.e. 4D or 5D inputs).", stacklevel=2)
+        warnings.warn(f"dropout3d: a {ndim}-D input is read as unbatched, channels in dim 0 "
+                      f"(as PyTorch, which deprecates it): it expects 4-D [C, D, H, W] or 5-D "
+                      f"[N, C, D, H, W]; use dropout for elementwise dropout", stacklevel=2)
     return _dropout(input, p, training, inplace, _channels(ndim == 5))
 
 

@@ -388,7 +388,9 @@ def poisson_nll_loss(input: Tensor, target: Tensor, log_input: bool = True,
 
 __all__ = ["binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy",
            "cosine_embedding_loss", "huber_loss", "kl_div", "l1_loss", "margin_ranking_loss",
-           "mse_loss", "multi_margin_loss", "nll_loss", "poisson_nll_loss", "smooth_l1_loss"]
+           "mse_loss", "multi_margin_loss", "nll_loss", "poisson_nll_loss", "smooth_l1_loss",
+           "gaussian_nll_loss", "hinge_embedding_loss", "multilabel_soft_margin_loss",
+           "soft_margin_loss", "triplet_margin_loss"]
 
 
 @ops.in_float32(autocast_float32=True)
@@ -419,16 +421,8 @@ def multilabel_soft_margin_loss(input: Tensor, target: Tensor, weight: Optional[
                                 reduction: str = "mean") -> Tensor:
     """One binary cross-entropy on logits per class (target 0/1 in each), averaged over the
     classes (the last dim): a loss per sample, then reduced."""
-    x, y = as_tensor(input), as_tensor(target)
-    reduction = _reduction(size_average, reduce, reduction)
-    if reduction not in ("none", "mean", "sum"):
-        raise ValueError(f"{reduction} is not valid")
-    # -log sigmoid(x) = max(-x, 0) + log1p(exp(-|x|)): finite for any logit
-    soft = ops.log1p(ops.exp(-ops.abs(x)))
-    loss = y * (ops.maximum(-x, 0.0) + soft) + (1 - y) * (ops.maximum(x, 0.0) + soft)
-    if weight is not None:
-        loss = loss * as_tensor(weight)
-    return _reduce(ops.reduce_mean(loss, -1), reduction)
+    per_class = binary_cross_entropy_with_logits(input, target, weight, reduction="none")
+    return _reduce(ops.reduce_mean(per_class, -1), _reduction(size_average, reduce, reduction))
 
 
 @ops.in_float32(autocast_float32=True)
@@ -475,8 +469,6 @@ def gaussian_nll_loss(input: Tensor, target: Tensor, var, full: bool = False, ep
         elif not (v.ndim == x.ndim and
                   sum(b for a, b in zip(x.shape, v.shape) if a != b) == 1):
             raise ValueError("var is of incorrect size")
-    if reduction not in ("none", "mean", "sum"):
-        raise ValueError(f"{reduction} is not valid")
     v = v + ops.stop_gradient(ops.maximum(v, eps) - v)
     loss = 0.5 * (ops.log(v) + (x - t) ** 2 / v)
     if full:

@@ -182,6 +182,19 @@ def test_pool3d_modules_and_gradcheck():
         F.max_pool3d(tinyflow.ones(2, 2, 2), 2)
 
 
+@pytest.mark.parametrize("name, shape, padding", [
+    ("max_pool1d", (1, 2, 5), 2), ("avg_pool1d", (1, 2, 5), 2),
+    ("max_pool3d", (1, 1, 4, 4, 4), (0, 0, 2)), ("avg_pool3d", (1, 1, 4, 4, 4), 2)])
+def test_pool_padding_over_half_the_kernel_names_the_function_called(name, shape, padding):
+    """torch refuses it too; the message named max_pool2d / avg_pool2d, which the 1-D and 3-D
+    pools are built from, with their padded shapes."""
+    fn = getattr(tinyflow.nn.functional, name)
+    with pytest.raises(ValueError, match=rf"^{name}: padding .* more than half of kernel_size"):
+        fn(tinyflow.ones(*shape), 2, padding=padding)
+    with pytest.raises(RuntimeError):
+        getattr(torch.nn.functional, name)(torch.ones(*shape), 2, padding=padding)
+
+
 def test_backward_hooks_are_those_of_the_forwards_time_and_tuples_are_refused():
     """As PyTorch's: a hook removed after the forward still runs, one added after it does
     not; a module returning a tuple with a grad-requiring tensor is refused even when no

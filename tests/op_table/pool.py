@@ -83,7 +83,7 @@ def np_max_pool2d_grad(g, x, **kw):
 
 
 def _pool_attrs(kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
-    return pool_ops.pool_attrs(kernel_size, stride, padding, dilation, ceil_mode)
+    return pool_ops.pool_attrs(kernel_size, stride, padding, dilation, ceil_mode, "test")
 
 
 def max_pool2d_grad(g, x, **kw):
@@ -105,11 +105,11 @@ CASES += [
               ceil_mode=True),
             S(Dist(2, 2, 5, 5), kernel_size=3, stride=2, padding="same")),
            errors=(ErrorInput(S(A(1, 2, 5, 5), kernel_size=2, padding=2), ValueError,
-                              r"^pad should be at most half of kernel size, but got padding "
-                              r"\(\(2, 2\), \(2, 2\)\) and kernel_size \(2, 2\)"),
-                   ErrorInput(S(A(1, 1, 4, 4), kernel_size=0), ValueError,   # no op name
-                              r"^kernel_size \(0, 0\), stride \(0, 0\) and dilation \(1, 1\) "
-                              r"must be positive"),
+                              r"^max_pool2d: padding 2 is more than half of kernel_size "
+                              r"\(2, 2\): a window could hold padding only"),
+                   ErrorInput(S(A(1, 1, 4, 4), kernel_size=0), ValueError,
+                              r"^max_pool2d: kernel_size \(0, 0\), stride \(0, 0\) and dilation "
+                              r"\(1, 1\) must be positive"),
                    ErrorInput(S(A(2, 5, 5), kernel_size=2), tf.ShapeError,
                               r"^max_pool2d: the input must be 4-D \(N, C, H, W\), got shape "
                               r"\(2, 5, 5\)"),

@@ -33,7 +33,8 @@ def max_pool2d_indices(x: Tensor, kernel, stride, padding, dilation, ceil_mode) 
                                               dilation, ceil_mode), 0)
     n, c, h, w = x.shape
     ramp = np.broadcast_to(np.arange(h * w, dtype=np.float64).reshape(h, w), (n, c, h, w))
-    op = _pool.MaxPool2dSelect(**_pool.pool_attrs(kernel, stride, padding, dilation, ceil_mode))
+    op = _pool.MaxPool2dSelect(**_pool.pool_attrs(kernel, stride, padding, dilation, ceil_mode,
+                                                  "max_pool2d"))
     return ops.cast(apply(op, as_tensor(ramp), x.detach()), "int64")
 
 
@@ -80,8 +81,10 @@ def avg_pool1d(input: Tensor, kernel_size, stride=None, padding=0, ceil_mode: bo
                                       ceil_mode, count_include_pad), 0)
     k = _tuple(kernel_size, 1, "kernel_size")[0]
     s = k if stride is None or stride == [] else _tuple(stride, 1, "stride")[0]
-    out = _pool.avg_pool2d(ops.expand_dims(x, 2), (1, k), (1, s),
-                           (0, _tuple(padding, 1, "padding")[0]), ceil_mode, count_include_pad)
+    p = _tuple(padding, 1, "padding")[0]
+    _pool.check_padding("avg_pool1d", (k,), (p,), padding)
+    out = _pool.avg_pool2d(ops.expand_dims(x, 2), (1, k), (1, s), (0, p), ceil_mode,
+                           count_include_pad)
     return ops.squeeze(out, 2)
 
 
@@ -221,6 +224,7 @@ def _pool3d(name: str, pool2d, x: Tensor, kernel, stride, padding, hw_args: tupl
                                    padding, hw_args, depth_args), 0)
     if x.ndim != 5:
         raise ShapeError(f"{name}: expected a 4-D or 5-D input, got {tuple(x.shape)}")
+    _pool.check_padding(name, kernel, padding, padding)
     n, c, d, h, w = x.shape
     planes = pool2d(ops.reshape(x, (n, c * d, h, w)), kernel[1:], stride[1:], padding[1:],
                     *hw_args)

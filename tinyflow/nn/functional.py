@@ -412,6 +412,7 @@ def max_pool1d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1,
     """max_pool2d over a height-1 image: [N, C, L] (or [C, L])."""
     one = lambda v: _pair(v, 1)[0]  # noqa: E731
     stride = kernel_size if stride is None or stride == [] else stride
+    _pool.check_padding("max_pool1d", (one(kernel_size),), (one(padding),), padding)
     x = ops.expand_dims(as_tensor(input), -2)
     out = max_pool2d(x, (1, one(kernel_size)), (1, one(stride)), (0, one(padding)),
                      (1, one(dilation)), ceil_mode, return_indices)
@@ -454,12 +455,13 @@ def dropout2d(input: Tensor, p: float = 0.5, training: bool = True,
     last step keeps torch's meaning instead of dropping the whole batch."""
     ndim = as_tensor(input).ndim
     if ndim not in (3, 4):
-        warnings.warn(f"dropout2d: Received a {ndim}-D input to dropout2d, which is "
-                      "deprecated: use dropout for element-wise dropout", stacklevel=2)
+        warnings.warn(f"dropout2d: is meant for 3-D and 4-D inputs, and PyTorch deprecates "
+                      f"others; this {ndim}-D one is masked by [N, C] entries: call dropout "
+                      "(element-wise) or dropout3d (5-D)", stacklevel=2)
     elif ndim == 3:
-        warnings.warn("dropout2d: Received a 3D input to dropout2d and assuming that "
-                      "channel-wise 1D dropout behavior is desired - input is interpreted as "
-                      "shape (N, C, L); use dropout1d for that", stacklevel=2)
+        warnings.warn("dropout2d: a 3-D input is read as [N, C, L] and whole channels of "
+                      "its one spatial dim are dropped, as dropout1d does: call dropout1d",
+                      stacklevel=2)
     return _dropout(input, p, training, inplace,
                     lambda x: x[(slice(None),) * 2 + (slice(0, 1),) * (x.ndim - 2)])
 

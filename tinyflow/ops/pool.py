@@ -152,19 +152,26 @@ def _same_shape(a, b) -> None:
 
 # ---- the functions users call ----------------------------------------------------------
 
-def pool_attrs(kernel_size, stride, padding, dilation, ceil_mode) -> dict:
-    """Pool attributes in canonical form; PyTorch's check that padding is at most half the
-    kernel (so every window sees at least one input element)."""
+def check_padding(op: str, kernel: tuple, padding: tuple, given) -> None:
+    """PyTorch's rule that no side pads more than half the kernel, so that every window
+    holds at least one input element; `padding` has an int or a (before, after) pair per
+    axis, `given` is what the user wrote, for the message."""
+    if any(max(p if isinstance(p, tuple) else (p,)) > k // 2 for p, k in zip(padding, kernel)):
+        raise ValueError(f"{op}: padding {given} is more than half of kernel_size {kernel}: "
+                         "a window could hold padding only")
+
+
+def pool_attrs(kernel_size, stride, padding, dilation, ceil_mode, op: str) -> dict:
+    """Pool attributes in canonical form, checked for `op` (the function the user called)."""
     kernel = pair(kernel_size, "kernel_size")
     stride = kernel if stride is None or stride == [] else pair(stride, "stride")
     dilation = pair(dilation, "dilation")
-    padding = padding_attr(padding)
+    given, padding = padding, padding_attr(padding)
     if min(kernel) < 1 or min(stride) < 1 or min(dilation) < 1:
-        raise ValueError(f"kernel_size {kernel}, stride {stride} and dilation {dilation} must "
-                         "be positive")
-    if padding != SAME and any(max(p) > k // 2 for p, k in zip(padding, kernel)):
-        raise ValueError(f"pad should be at most half of kernel size, but got padding "
-                         f"{padding} and kernel_size {kernel}")
+        raise ValueError(f"{op}: kernel_size {kernel}, stride {stride} and dilation "
+                         f"{dilation} must be positive")
+    if padding != SAME:
+        check_padding(op, kernel, padding, given)
     return dict(kernel=kernel, stride=stride, padding=padding, dilation=dilation,
                 ceil_mode=bool(ceil_mode))
 
@@ -178,7 +185,7 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
         padding: an int or pair (at most half the kernel), or "same" (TensorFlow's) or
             ((top, bottom), (left, right)).
     """
-    op = MaxPool2d(**pool_attrs(kernel_size, stride, padding, dilation, ceil_mode))
+    op = MaxPool2d(**pool_attrs(kernel_size, stride, padding, dilation, ceil_mode, "max_pool2d"))
     return apply(op, as_tensor(x), name=name)
 
 
@@ -190,7 +197,7 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False,
         count_include_pad: divide by the window's size including zero padding (but not the
             part of a ceil_mode window beyond it), else by the number of input elements.
     """
-    attrs = pool_attrs(kernel_size, stride, padding, 1, ceil_mode)
+    attrs = pool_attrs(kernel_size, stride, padding, 1, ceil_mode, "avg_pool2d")
     op = AvgPool2d(count_include_pad=bool(count_include_pad), **attrs)
     return apply(op, as_tensor(x), name=name)
 

@@ -34,10 +34,19 @@ def test_linear_matches_torch_with_grads(shape):
         np.testing.assert_allclose(a.grad.numpy(), t.grad.numpy(), rtol=1e-5, atol=1e-6)
 
 
-def test_linear_mixed_dtypes_still_refused():
-    x = torch.ones(2, 3, dtype=torch.float64)
-    with pytest.raises(Exception, match="dtype"):
-        F.linear(x, torch.ones(4, 3), torch.ones(4))
+@pytest.mark.parametrize("x_dtype, w_dtype, b_dtype, b_shape", [
+    ("float64", "float32", "float32", (4,)), ("float32", "float32", "float64", (4,)),
+    ("float32", "float32", "float64", (1, 4)), ("float32", "float32", "float64", (1,))])
+def test_linear_mixed_dtypes_refused_as_torch_does(x_dtype, w_dtype, b_dtype, b_shape):
+    """A float64 bias on a float32 layer gave a float64 result; torch refuses every mix."""
+    def args(lib):
+        return (lib.ones(2, 3, dtype=getattr(lib, x_dtype)),
+                lib.ones(4, 3, dtype=getattr(lib, w_dtype)),
+                lib.ones(*b_shape, dtype=getattr(lib, b_dtype)))
+    with pytest.raises(RuntimeError):
+        pt.nn.functional.linear(*args(pt))
+    with pytest.raises(torch.DTypeError, match=r"^(linear|matmul): .*float64"):
+        F.linear(*args(torch))
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16, np.int32])

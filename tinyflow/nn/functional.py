@@ -258,10 +258,10 @@ def linear(input: Tensor, weight: Tensor, bias: Optional[Tensor] = None) -> Tens
         return fp8_linear(x, weight, bias, autocast_state.fp8)
     if autocast_state.dtype is not None:   # one product: the bias in the low dtype too
         x, weight, bias = ops.autocast_inputs(x, weight, bias)
-    if bias is not None and bias.dtype is not x.dtype:   # PyTorch refuses it too
-        raise DTypeError(f"linear: the bias is {bias.dtype.name} but the input is "
-                         f"{x.dtype.name} (shapes {tuple(bias.shape)}, {tuple(x.shape)}): "
-                         "cast one to the other's dtype")
+    if bias is not None and bias.dtype is not weight.dtype:   # PyTorch refuses it too
+        raise DTypeError(f"linear: the bias is {bias.dtype.name} but the weight is "
+                         f"{weight.dtype.name} (shapes {tuple(bias.shape)}, "
+                         f"{tuple(weight.shape)}): cast one to the other's dtype")
     if (x.ndim in (1, 2) and bias is not None and x.dtype is weight.dtype is bias.dtype
             and _per_feature(bias, weight)):
         return ops.affine(x, weight, bias)   # bias added into the product's buffer

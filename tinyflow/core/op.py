@@ -278,6 +278,21 @@ def _infer_error(op: Op, inputs: tuple, e: Exception) -> Exception:
     return cls(f"{op.name}: {e} (input shapes {shapes}; dtypes {kinds}) at {user_site()}")
 
 
+def kernel_error(op: Op, values: list, e: Exception) -> Exception:
+    """A kernel failed on values whose shapes the graph did not fix (a symbolic dimension):
+    the op's shape rule, run on the concrete shapes, says why in the op's words; else the
+    kernel's own error, naming the op and the shapes. (Non-array inputs: `e` as it is.)"""
+    if not all(isinstance(v, np.ndarray) for v in values):
+        return e
+    inputs = [new_eager(v, dtypes.from_numpy_dtype(v.dtype)) for v in values]
+    try:
+        op.infer(*inputs)
+    except (ValueError, TypeError, IndexError) as refused:
+        return _infer_error(op, inputs, refused)
+    return type(e)(f"{op.name}: {e} (input shapes "
+                   f"{', '.join(str(v.shape) for v in values)})")
+
+
 def _recorded(op: Op, inputs: tuple, data: np.ndarray, dtype) -> Tensor:
     """The result of an eager op that autograd records: a node of the tape, with the
     versions of its inputs and its own, which `check_saved` compares."""

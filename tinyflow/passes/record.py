@@ -13,6 +13,7 @@ import numpy as np
 
 from ..backend.numpy.registry import OUT_KERNELS, KERNELS, SHAPE_ONLY
 from ..core.modes import AmaxHistory
+from ..core.op import kernel_error
 from ..core.random import generator
 from ..ops.dataset import host_states
 from ..ops.linalg import Affine, MatMul
@@ -58,7 +59,11 @@ def record(program: Program, values: list, fetched: list = None) -> Program:
     steps = []
     try:
         for step, dead in zip(program.steps, program.dead_after):
-            steps.append(step.replace(record=_run(step, values, step.output in keep)))
+            try:
+                recorded = _run(step, values, step.output in keep)
+            except (ValueError, TypeError, IndexError) as e:   # a symbolic size, fed wrong
+                raise kernel_error(step.op, [values[i] for i in step.inputs], e) from None
+            steps.append(step.replace(record=recorded))
             for i in dead:
                 values[i] = None
         if fetched is not None:

@@ -18,6 +18,7 @@ import numpy as np
 from .. import passes
 from ..backend.numpy.registry import KERNELS
 from ..core.errors import UninitializedVariableError
+from ..core.op import kernel_error
 from ..ops.dataset import host_states
 from ..ops.linalg import MatMul
 from ..ops.state import Assign, FusedUpdate
@@ -173,7 +174,11 @@ class Plan:
         """The plain loop: fresh arrays from every kernel, each dropped after its last use."""
         values = self._load(feed_values)
         for step, kernel, dead in zip(self.steps, self._reference, self.program.dead_after):
-            result = kernel(step.op, *[values[i] for i in step.inputs])
+            args = [values[i] for i in step.inputs]
+            try:
+                result = kernel(step.op, *args)
+            except (ValueError, TypeError, IndexError) as e:   # a symbolic size, fed wrong
+                raise kernel_error(step.op, args, e) from None
             if step.dtype is not None and result.dtype != step.dtype.np:
                 result = result.astype(step.dtype.np)
             values[step.output] = result

@@ -245,9 +245,16 @@ def test_chain_matmul_of_one_matrix_is_a_copy_and_vectors_are_refused():
             L.chain_matmul(L.tensor([1.0, 2.0]), L.tensor([1.0, 2.0]))
 
 
-def test_tf1_qr_keeps_its_full_matrices_keyword():
-    q, r = tinyflow.qr(tinyflow.tensor(_double(4, 3)), full_matrices=True)
-    assert (tuple(q.shape), tuple(r.shape)) == ((4, 4), (4, 3))
+@pytest.mark.parametrize("call, full", [
+    (lambda tf, a: tf.qr(a, full_matrices=True), True),
+    (lambda tf, a: tf.linalg.qr(a), False), (lambda tf, a: tf.linalg.qr(a, True), True),
+    (lambda tf, a: tf.linalg.qr(a, False), False),
+    (lambda tf, a: tf.linalg.qr(a, full_matrices=True), True)])
+def test_tf1_qr_keeps_its_full_matrices_argument(call, full):
+    """TF1's tf.qr / tf.linalg.qr(input, full_matrices=False); tf.linalg is torch.linalg,
+    whose second place is a mode string, so a bool there can only be TF's."""
+    q, r = call(tinyflow, tinyflow.tensor(_double(4, 3)))
+    assert (tuple(q.shape), tuple(r.shape)) == (((4, 4), (4, 3)) if full else ((4, 3), (3, 3)))
 
 
 def test_dtype_predicates_at_top_level():

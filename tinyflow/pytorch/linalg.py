@@ -75,11 +75,15 @@ def _swap_last(n):
     return tuple(range(n - 2)) + (n - 1, n - 2)
 
 
-def qr(A, mode="reduced", *, out=None):  # noqa: N803
-    """(Q, R): Q with orthonormal columns, R upper triangular, A = Q R."""
+def qr(A, mode="reduced", *, full_matrices=None, name=None, out=None):  # noqa: N803
+    """(Q, R): Q with orthonormal columns, R upper triangular, A = Q R. Also TF's
+    `tf.linalg.qr(A, full_matrices=False)`: a bool in mode's place, or by keyword."""
+    if isinstance(mode, bool) or full_matrices is not None:
+        full = mode if isinstance(mode, bool) else full_matrices
+        mode = "complete" if full else "reduced"
     if mode not in ("reduced", "complete", "r"):
-        raise RuntimeError(f"qr received unrecognized mode '{mode}' but expected one of "
-                           f"'reduced' (default), 'r', or 'complete'")
+        raise RuntimeError(f"linalg.qr: mode must be 'reduced', 'complete' or 'r', got "
+                           f"{mode!r}")
     full = mode == "complete"
     r = factorization(A, "qr", 1, full)
     q = factorization(A, "qr", 0, full) if mode != "r" else Tensor._eager(

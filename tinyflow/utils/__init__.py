@@ -1,2 +1,3 @@
-"""PyTorch's `torch.utils`: `data` (Dataset, TensorDataset, DataLoader)."""
-from . import data  # noqa: F401
+"""PyTorch's `torch.utils`: `data` (Dataset, TensorDataset, DataLoader) and `checkpoint`
+(activation checkpointing)."""
+from . import checkpoint, data  # noqa: F401

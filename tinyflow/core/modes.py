@@ -61,7 +61,7 @@ class _VjpRequest(threading.local):
 
 
 class _TraceState(threading.local):
-    active = None   # the JIT's tracer while `tinyflow.compile` traces a function (jit/trace.py)
+    active = None   # the JIT's tracer while `tinyflow.compile` traces a function (jit/tracer.py)
 
     def __setattr__(self, name: str, value) -> None:
         _LOCAL_SET(self, name, value)

@@ -1,5 +1,6 @@
 """The JIT: `tinyflow.compile` traces eager code (forward, backward, optimizer step) into
-the compiler's graph and runs it as a plan, cached per guard set (jit/compiled.py)."""
+the compiler's graph and runs it as a plan, cached per guard set (jit/compiled.py).
+`torch.jit`'s names (script, trace, ...) are here too (jit/script.py)."""
 from __future__ import annotations
 
 import dataclasses
@@ -10,7 +11,10 @@ from ..nn.modules.module import Module
 from .compiled import RECOMPILE_LIMIT, CompiledFunction, CompileStats
 from .dynamic import mark_dynamic
 from .search import DEFAULT_BUDGET_S, SearchReport
-from .trace import GraphBreak
+from .tracer import GraphBreak
+from .script import (Final, ScriptFunction, ScriptModule, annotate, export,  # noqa: F401
+                     ignore, interface, is_scripting, is_tracing, load, save, script, trace,
+                     trace_module, unused)
 
 __all__ = ["compile", "explain", "mark_dynamic", "CompiledFunction", "CompileStats", "ExplainOutput",
            "GraphBreak", "RECOMPILE_LIMIT", "SearchReport"]

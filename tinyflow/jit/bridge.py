@@ -21,7 +21,7 @@ from ..core.graph import topo_sort
 from ..core.op import Op
 from ..core.tensor import PLACEHOLDER, Tensor
 from ..runtime.plan import Plan
-from .trace import Tracer
+from .tracer import Tracer
 
 
 @dataclasses.dataclass

@@ -25,7 +25,7 @@ from .bridge import CompiledCall, plan_backward
 from .captures import MISSING, capture_guards, data_matches, matches
 from .dynamic import DynamicDims, all_eager
 from .search import search
-from .trace import GraphBreak, Tracer
+from .tracer import GraphBreak, Tracer
 
 RECOMPILE_LIMIT = 8   # as torch._dynamo's cache_size_limit: past it, eager (and a warning)
 
@@ -104,6 +104,15 @@ class CompiledFunction:
         self.graphs: list[int] = []          # steps of each compiled graph's program
         self._submodules = None if module is None else list(module.modules())
         functools.update_wrapper(self, fn, updated=())
+
+    def __getattr__(self, name: str):
+        """A compiled module's other attributes are the module's (`model =
+        torch.compile(model)`, then `model.train()`, `model.parameters()`, `.state_dict()`),
+        as torch.compile's wrapper forwards them."""
+        module = self.__dict__.get("module")
+        if module is None or name.startswith("__"):
+            raise AttributeError(f"{type(self).__name__} object has no attribute {name!r}")
+        return getattr(module, name)
 
     def __call__(self, *args, **kwargs):
         if trace_state.active is not None:   # called while an outer compile traces: inline

@@ -12,7 +12,7 @@ if "numpy" not in _sys.modules:   # OpenBLAS reads this once, when NumPy loads i
     _os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "20")   # backend/numpy/parallel.py
 from . import backend as _backend  # noqa: E402,F401  (fills the kernel tables)
 from . import (autograd, contrib, distributions, func, jit, nn, onnx, ops, optim,  # noqa: F401
-               utils, viz)
+               testing, utils, viz)
 from .autodiff import forward_gradients, gradients
 from .core.dtypes import (DType, as_dtype, bfloat16, bool_, float8_e4m3fn, float8_e5m2,
                           float16, float32, float64, int8, int16, int32, int64, string,
@@ -27,6 +27,7 @@ from .backend.numpy.parallel import get_threads as get_num_threads  # torch's na
 from .backend.numpy.parallel import set_threads as set_num_threads
 from .core.tensor import Tensor
 from .jit import compile, explain, mark_dynamic  # noqa: A004  (torch.compile, torch._dynamo.*)
+from .func import vmap  # torch.vmap, torch.func.vmap's older name
 from .ops.creation import tf_range as range  # noqa: A004  (TF1's tf.range)
 from .ops.shape import shape_of as shape
 from .ops.shape import tf_slice as slice  # noqa: A004  (TF1's tf.slice)

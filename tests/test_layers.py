@@ -21,11 +21,12 @@ LAYERS = [
     ("autodiff", "backend", "io"),      # reverse/forward mode + tape; NumPy kernels; files
     ("passes", "func"),                 # the compiler: IR and rewrites; torch.func transforms
     ("runtime", "viz"),                 # Session plans over the kernel table; pictures
-    ("optim", "utils", "datasets",      # update rules and optimizers; data loading;
+    ("optim", "datasets",               # update rules and optimizers; data sets;
      "backends", "processes"),    # torch.backends' flags; torch.multiprocessing
     ("symbolic", "pytorch", "examples"),  # TF1: Session, Variable; PyTorch: methods, torch.*;
                                         # TF1 tutorial loaders
-    ("nn", "distributions"),           # Modules and F.*, tf.nn; torch.distributions
+    ("nn", "distributions", "utils",   # Modules and F.*, tf.nn; torch.distributions;
+     "testing"),                        # torch.utils (data, checkpoint); torch.testing
     ("distributed", "onnx", "jit", "contrib", "vision"),  # parameter server on Ray; ONNX
                                         # export; compile; TF1's tf.contrib (rnn); models
     ("autograd",),                      # `tinyflow.autograd` as a module path

@@ -280,17 +280,18 @@ def _infer_error(op: Op, inputs: tuple, e: Exception) -> Exception:
 
 def kernel_error(op: Op, values: list, e: Exception) -> Exception:
     """A kernel failed on values whose shapes the graph did not fix (a symbolic dimension):
-    the op's shape rule, run on the concrete shapes, says why in the op's words; else the
-    kernel's own error, naming the op and the shapes. (Non-array inputs: `e` as it is.)"""
+    if the op's shape rule refuses the concrete shapes, its error (naming the op, shapes and
+    dtypes) replaces the kernel's (NumPy's, say, naming neither); else the kernel's own."""
     if not all(isinstance(v, np.ndarray) for v in values):
         return e
     inputs = [new_eager(v, dtypes.from_numpy_dtype(v.dtype)) for v in values]
     try:
         op.infer(*inputs)
-    except (ValueError, TypeError, IndexError) as refused:
+    except ValueError as refused:
         return _infer_error(op, inputs, refused)
-    return type(e)(f"{op.name}: {e} (input shapes "
-                   f"{', '.join(str(v.shape) for v in values)})")
+    except (TypeError, IndexError):
+        pass
+    return e
 
 
 def _recorded(op: Op, inputs: tuple, data: np.ndarray, dtype) -> Tensor:

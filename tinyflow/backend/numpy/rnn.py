@@ -237,15 +237,16 @@ def lstm_grad(op, g, out, w_hh):
         g, out = np.ascontiguousarray(g), np.ascontiguousarray(out)
         loops, one = _loops(), out.dtype.type(1)
         address = blas.gemm_address(out.dtype)
+        step = np.empty((2, 4 * H, batch), out.dtype)   # step t's gate adjoints, contiguous
         if address is None:
             for t in reversed(range(steps)):
-                loops.lstm_backward(dh, dc, g, out, t, grads, one, 0, H, 0, batch)
+                loops.lstm_backward(dh, dc, g, out, t, grads, step[0], one, 0, H, 0, batch)
                 if t:
-                    np.matmul(w_t, grads[:, t], out=dh)
+                    np.matmul(w_t, step[0], out=dh)
         else:
             w_t = np.ascontiguousarray(w_t)
             _split(lambda j0, j1, b0, b1, sync, piece, pieces: loops.lstm_backward_steps(
-                address, w_t, dh, dc, g, out, grads, one, j0, j1, b0, b1,
+                address, w_t, dh, dc, g, out, grads, step, one, j0, j1, b0, b1,
                 *_blocks(j1 - j0, b1 - b0, 4 * H), sync, piece, pieces, *_barrier()),
                 batch, H, out.size)
     else:

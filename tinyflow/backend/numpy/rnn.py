@@ -15,7 +15,9 @@ w_hh^T on two threads here (H 256, B 32), 5-10% on one. At 32 columns or fewer, 
 OpenBLAS's SkylakeX-family kernels, each product is cut into blocks small enough for its
 AVX-512 small-matrix kernels (`_blocks`), which skip packing w_hh: 25-30% faster per step
 at H 256, B 32 (each hidden-row piece's share too). The packed states are step-major, so each step's planes are one contiguous [6, H, B] block and the
-cell's passes run over contiguous memory. For float32 and float64 the cell is one Numba
+cell's passes run over contiguous memory. Backwards, the gate adjoints' home [4H, T + 1, B]
+puts a step's rows 6.5 KB apart (T 50), which the product read 25-30% slower: the cell
+writes them to a contiguous [4H, B] buffer that the product reads, then copies them home. For float32 and float64 the cell is one Numba
 loop (gates, state, output; backwards the gate adjoints), with the float32 sigmoid and tanh
 of `_fast_math_loops` (no libm call: the loop stays SIMD).
 Otherwise it is a few NumPy passes, all in place; the four gates share one sigmoid pass,

@@ -502,12 +502,12 @@ def lstm_backward(dh, dc, g, out, t, d, e, one, j0, j1, b0, b1):
     """One step back, hidden-major, of hidden rows [j0, j1) and batch columns [b0, b1):
     e [4H, B] <- the adjoints of step t's gate pre-activations, then copied to d[:, t]
     (d [4H, T + 1, B]; the next product reads e: d[:, t]'s rows lie 6.5 KB apart at T 50,
-    and that product ran 25-30% slower on them; the cell writing both lost its SIMD, too
-    many arrays to check for overlap); dc <- the adjoint reaching c at slot t. dh, dc
-    [H, B]: the adjoints reaching slot t + 1 through the recurrence; g [T + 1, 2, H, B]: the
-    adjoint of the h and c planes of `lstm`'s output (its gate planes carry none);
-    out [T + 1, 6, H, B]; one: 1 in the data's dtype. tanh(c) is recomputed rather than
-    stored: a cheap pass instead of one more plane written and read."""
+    and that product ran a third slower on them; writing both in the cell's loop made the
+    backward a third slower, a copy after it does not); dc <- the adjoint reaching c at slot t.
+    dh, dc [H, B]: the adjoints reaching slot t + 1 through the recurrence; g [T + 1, 2,
+    H, B]: the adjoint of the h and c planes of `lstm`'s output (its gate planes carry
+    none); out [T + 1, 6, H, B]; one: 1 in the data's dtype. tanh(c) is recomputed rather
+    than stored: a cheap pass instead of one more plane written and read."""
     H, H2, H3 = _rows(out.shape[2])
     s = t + 1
     for j in range(np.uint64(j0), np.uint64(j1)):      # unsigned: no wraparound checks

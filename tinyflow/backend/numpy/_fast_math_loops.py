@@ -498,21 +498,23 @@ def lstm_forward(product, xw, bias, c, out, t, j0, j1, b0, b1):
 
 
 @cell
-def lstm_backward(dh, dc, g, out, t, d, one, j0, j1, b0, b1):
+def lstm_backward(dh, dc, g, out, t, d, e, one, j0, j1, b0, b1):
     """One step back, hidden-major, of hidden rows [j0, j1) and batch columns [b0, b1):
-    d [4H, T + 1, B] <- d[:, t], the adjoints of step t's gate pre-activations; dc <- the
-    adjoint reaching c at slot t. dh, dc [H, B]: the adjoints reaching slot t + 1 through
-    the recurrence; g [T + 1, 2, H, B]: the adjoint of the h and c planes of `lstm`'s
-    output (its gate planes carry none); out [T + 1, 6, H, B]; one: 1 in the data's dtype.
-    tanh(c) is recomputed rather than stored: a cheap pass instead of one more plane
-    written and read."""
+    e [4H, B] <- the adjoints of step t's gate pre-activations, then copied to d[:, t]
+    (d [4H, T + 1, B]; the next product reads e: d[:, t]'s rows lie 6.5 KB apart at T 50,
+    and that product ran a third slower on them; writing both in the cell's loop made the
+    backward a third slower, a copy after it does not); dc <- the adjoint reaching c at slot t.
+    dh, dc [H, B]: the adjoints reaching slot t + 1 through the recurrence; g [T + 1, 2,
+    H, B]: the adjoint of the h and c planes of `lstm`'s output (its gate planes carry
+    none); out [T + 1, 6, H, B]; one: 1 in the data's dtype. tanh(c) is recomputed rather
+    than stored: a cheap pass instead of one more plane written and read."""
     H, H2, H3 = _rows(out.shape[2])
     s = t + 1
     for j in range(np.uint64(j0), np.uint64(j1)):      # unsigned: no wraparound checks
         i_, f_, g_, o_, c_, c0 = (out[s, 2, j], out[s, 3, j], out[s, 4, j], out[s, 5, j],
                                   out[s, 1, j], out[t, 1, j])
         gh, gc, dh_, dc_ = g[s, 0, j], g[s, 1, j], dh[j], dc[j]
-        d_i, d_f, d_g, d_o = d[j, t], d[H + j, t], d[H2 + j, t], d[H3 + j, t]
+        d_i, d_f, d_g, d_o = e[j], e[H + j], e[H2 + j], e[H3 + j]
         for b in range(np.uint64(b0), np.uint64(b1)):   # unsigned: no wraparound check
             i, f, gg, o = i_[b], f_[b], g_[b], o_[b]
             tanh_c = tanh(c_[b])
@@ -523,6 +525,11 @@ def lstm_backward(dh, dc, g, out, t, d, one, j0, j1, b0, b1):
             d_g[b] = dc_b * i * (one - gg * gg)
             d_o[b] = dh_b * tanh_c * o * (one - o)
             dc_[b] = dc_b * f
+    for k in range(4):
+        for j in range(np.uint64(j0), np.uint64(j1)):
+            row, e_row = d[k * H + j, t], e[k * H + j]
+            for b in range(np.uint64(b0), np.uint64(b1)):
+                row[b] = e_row[b]
 
 
 gates = numba.njit(cache=True, nogil=True, fastmath=EXACT, error_model="numpy")
@@ -672,22 +679,23 @@ def lstm_forward_steps(address, w_rows, xw, bias, c, out, product, j0, j1, b0, b
 
 
 @cell
-def lstm_backward_steps(address, w_t, dh, dc, g, out, d, one, j0, j1, b0, b1, rows, depth,
+def lstm_backward_steps(address, w_t, dh, dc, g, out, d, e, one, j0, j1, b0, b1, rows, depth,
                         sync, piece, pieces, yield_at, patience):
     """Every step of `lstm_backward` for hidden rows [j0, j1) and batch columns [b0, b1),
-    last step first, each step's dh[j0:j1] = w_t[j0:j1] d[:, t] by ?gemm at `address` in
-    blocks of `rows` x `depth` (`gemm_blocks`); w_t = w_hh^T [H, 4H], C-ordered. That product
-    reads every row of d[:, t]: pieces of rows meet at a barrier before it (as in
-    `lstm_forward_steps`)."""
+    last step first, each step's dh[j0:j1] = w_t[j0:j1] e by ?gemm at `address` in blocks of
+    `rows` x `depth` (`gemm_blocks`), e [2, 4H, B] the step's gate adjoints, contiguous, in
+    e[t % 2]; w_t = w_hh^T [H, 4H], C-ordered. That product reads every row of e[t % 2]:
+    pieces of rows meet at a barrier before it (as in `lstm_forward_steps`); two buffers, as
+    a piece may write step t - 1's rows while another still reads step t's."""
     H, gates = w_t.shape
-    B, slots = out.shape[3], d.shape[1]
+    B = out.shape[3]
     last = out.shape[0] - 2
     for t in range(last, -1, -1):
-        lstm_backward(dh, dc, g, out, t, d, one, j0, j1, b0, b1)
+        lstm_backward(dh, dc, g, out, t, d, e[t % 2], one, j0, j1, b0, b1)
         if t:
             if pieces > 1 and not arrive_and_wait(sync, piece, pieces, last + 1 - t,
                                                   yield_at, patience):
                 return False
-            gemm_blocks(address, j1 - j0, b1 - b0, gates, w_t, j0 * gates, gates, d,
-                        t * B + b0, slots * B, dh, j0 * B + b0, B, rows, depth)
+            gemm_blocks(address, j1 - j0, b1 - b0, gates, w_t, j0 * gates, gates, e,
+                        (t % 2) * gates * B + b0, B, dh, j0 * B + b0, B, rows, depth)
     return True

@@ -35,7 +35,7 @@ import functools
 import numpy as np
 
 from . import parallel
-from ._conv_numba import nhwc_padded, padded_buffer, scratch
+from ._conv_numba import Shared, nhwc_padded, padded_buffer, scratch
 
 # kernel size -> outputs per tile side m; both give windows of S = 6, which the transform
 # loops are written for
@@ -146,21 +146,23 @@ def conv2d(x, w, b, pads):
     out_hw = (h + sum(pads[0]) - r + 1, wd + sum(pads[1]) - r + 1)
     th, tw = _tiles(out_hw, m)
     at, _, bt = matrices(r, x.dtype)
-    u = _transformed_weight(w, "co")
     bias = np.zeros(o, x.dtype) if b is None else np.ascontiguousarray(b, dtype=x.dtype)
     tile_pads = _tile_pads(pads, (h, wd), (th, tw), r)
     xp = padded_buffer(x, tile_pads)
     out = np.empty((n, o) + out_hw, x.dtype)
     loops = _loops()
+    weights = Shared(lambda: _transformed_weight(w, "co"))
 
     def piece(start, stop):
+        if start == 0:      # the caller's piece: the others start later (`Shared`)
+            weights.get()
         nhwc_padded(x, tile_pads, xp, start, stop)
         for n0, n1 in _image_blocks(start, stop, th * tw):
             tiles = (n1 - n0) * th * tw
             v = scratch("winograd input", (size * size, tiles, c), x.dtype)
             loops.winograd_input(xp, bt, n0, n1, th, tw, m, v)
             products = scratch("winograd product", (size * size, tiles, o), x.dtype)
-            np.matmul(v, u, out=products)
+            np.matmul(v, weights.get(), out=products)
             loops.winograd_output(products, at, bias, n0, th, tw, m, out)
     parallel.split(piece, n, out.size * r * r * c)
     return out
@@ -176,7 +178,7 @@ def grad_input(g, w, x_shape, pads):
     size = m + r - 1
     th, tw = _tiles(g.shape[2:], m)
     at, _, bt = matrices(r, g.dtype)
-    ut = _transformed_weight(w, "oc")
+    weights = Shared(lambda: _transformed_weight(w, "oc"))
     tile_pads = _tile_pads(pads, (h, wd), (th, tw), r)
     (top, _), (left, _) = tile_pads
     dxp = scratch("padded", (n, th * m + r - 1, tw * m + r - 1, c), g.dtype)
@@ -184,13 +186,15 @@ def grad_input(g, w, x_shape, pads):
     loops = _loops()
 
     def piece(start, stop):
+        if start == 0:      # the caller's piece: the others start later (`Shared`)
+            weights.get()
         dxp[start:stop] = 0
         for n0, n1 in _image_blocks(start, stop, th * tw):
             tiles = (n1 - n0) * th * tw
             dm = scratch("winograd product", (size * size, tiles, o), g.dtype)
             loops.winograd_grad_tiles(g, at, n0, n1, th, tw, m, dm)
             dv = scratch("winograd input", (size * size, tiles, c), g.dtype)
-            np.matmul(dm, ut, out=dv)
+            np.matmul(dm, weights.get(), out=dv)
             loops.winograd_input_adjoint(dv, bt, n0, n1, th, tw, m, dxp)
         dx[start:stop] = dxp[start:stop, top:top + h, left:left + wd].transpose(0, 3, 1, 2)
     parallel.split(piece, n, g.size * r * r * c)
@@ -222,9 +226,13 @@ def grad_weight(x, g, gw, gb, pads) -> None:
             dm = scratch("winograd product", (size * size, tiles, o), x.dtype)
             loops.winograd_grad_tiles(g, at, n0, n1, th, tw, m, dm)
             sums += np.matmul(v.transpose(0, 2, 1), dm, out=product)
-        parts[start] = sums
+        # G^T (.) G of this piece's sum (linear: the pieces' results add up), and the bias
+        # gradient of its images: no product after the run, where it would wake OpenBLAS's
+        # second thread (`_conv_numba.Shared`), and no second pass over g
+        parts[start] = (_weight_matrix(r, x.dtype).T @ sums.reshape(size * size, c * o),
+                        None if gb is None else np.add.reduce(g[start:stop], (0, 2, 3)))
     parallel.split(piece, n, g.size * r * r * c)
-    du = sum(parts.values()).reshape(size * size, c * o)     # G w G^T's gradient
-    gw[...] = (_weight_matrix(r, x.dtype).T @ du).reshape(r, r, c, o).transpose(3, 2, 0, 1)
+    ordered = [parts[start] for start in sorted(parts)]    # one sum order, whoever ran them
+    gw[...] = sum(s for s, _ in ordered).reshape(r, r, c, o).transpose(3, 2, 0, 1)
     if gb is not None:
-        gb[...] = parallel.add_reduce(g, axis=(0, 2, 3))
+        gb[...] = sum(b for _, b in ordered)

@@ -235,6 +235,11 @@ def _conv2d(op, x, w, b):
 PAIR_MAX_PAIRS = 64
 PAIR_MIN_SAVING = 1.4
 PAIR_MIN_CHANNELS = 32
+# Fewest input times output channels of a thread's products for the pairs to cut the output
+# channels among threads. Two threads, batch 64, quiet 2-core VM, in the ResNet: 256 -> 256
+# at 2x2 (16 pairs, 256 x 128 a thread) 1.63-1.83 -> 1.49-1.69 ms; 128 -> 256 stride 2, 4x4
+# to 2x2 (25 pairs, 128 x 128) 1.45-1.63 -> 1.65-1.67, slower than OpenBLAS's threads.
+PAIR_CUT_MIN = 256 * 128
 
 
 @functools.lru_cache(maxsize=256)   # (bounded: every geometry a program meets is a key)
@@ -291,7 +296,10 @@ def _conv2d_pairs(x, w, b, pairs, out_hw):
                 into[...] = 0
             if b is not None:
                 into += b[o0:o1]
-    parallel.split(piece, o, n * c * o * sum(len(reads) for _, reads in pairs))
+    if c * o < PAIR_CUT_MIN * parallel.threads():
+        piece(0, o)         # here, each product on OpenBLAS's threads
+    else:
+        parallel.split(piece, o, n * c * o * sum(len(reads) for _, reads in pairs))
     return np.ascontiguousarray(res.transpose(1, 2, 0)).reshape((n, o) + tuple(out_hw))
 
 

@@ -139,8 +139,9 @@ def _loops():
 
 def _split(piece, n, tiles_per_image, work) -> None:
     """piece(start, stop) over the batch on the threads (`parallel.split`), the first piece
-    (the caller's, which makes the transformed weight) WEIGHT_TILES tiles shorter."""
-    d = min(n, round(WEIGHT_TILES / tiles_per_image))
+    (the caller's, which makes the transformed weight) WEIGHT_TILES tiles shorter, but at
+    most half the batch (one image stays one piece)."""
+    d = min(n // 2, round(WEIGHT_TILES / tiles_per_image))
     parallel.split(lambda a, b: piece(max(0, a - d), max(0, b - d)), n + d, work)
 
 

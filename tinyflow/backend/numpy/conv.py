@@ -12,7 +12,9 @@ multiplies its own images with one BLAS thread, in its own scratch buffers, so t
 run on every core and no GEMM pays OpenBLAS's hand-off (each block's GEMM is small). The
 forward does so only when each thread's products have as many rows as the weight has outputs
 (`_split_images`): on small images OpenBLAS's own threads, sharing one packing of the
-weight, are faster.
+weight, are faster, unless the pixel pairs (below) can cut the output channels instead. No
+kernel runs a product on OpenBLAS's threads right before or after its pieces: OpenBLAS's
+second thread then spins on the core the pool thread needs (`_conv_numba.Shared`).
 
 - The weight gradient reuses that layout: [Og, pixels] @ [pixels, Kg], summed over blocks;
   g's rows of a block are copied [G, Og, pixels] (runs of Wo, as g is NCHW). With a bias

@@ -97,11 +97,13 @@ PAIRS = [  # (x shape, w shape, attributes): images small enough for per-pixel-p
 ]
 
 
+@pytest.mark.parametrize("cut", [True, False], ids=["channels-cut", "openblas-threads"])
 @pytest.mark.parametrize("bias", [False, True])
 @pytest.mark.parametrize("shapes", PAIRS, ids=lambda s: "x".join(map(str, s[0])))
 def test_conv2d_of_small_images_by_pixel_pairs_matches_torch(threaded, monkeypatch, shapes,
-                                                             bias):
+                                                             bias, cut):
     from tinyflow.backend.numpy import conv as conv_kernels
+    monkeypatch.setattr(conv_kernels, "PAIR_CUT_MIN", 1 if cut else 1 << 30)
     calls = []
     pairs = conv_kernels._conv2d_pairs
     monkeypatch.setattr(conv_kernels, "_conv2d_pairs", lambda *a: calls.append(1) or pairs(*a))
@@ -112,9 +114,10 @@ def test_conv2d_of_small_images_by_pixel_pairs_matches_torch(threaded, monkeypat
         arrays.append(rng.standard_normal(ws[0]))
     _check(lambda a, c, *d: tf.ops.conv2d(a, c, bias=(d or [None])[0], **attrs),
            lambda a, c, *d: torch.nn.functional.conv2d(a, c, *d, **attrs), arrays, np.float64)
-    # the forward cuts the batch only when each thread has as many rows as the weight has
-    # outputs (else OpenBLAS threads each product); both gradients always do here
-    assert calls == [1] and threaded.count("conv.py") == (3 if xs[0] >= 2 * ws[0] else 2)
+    # the forward cuts the output channels when told to (but the 1x1 image's one pair is too
+    # little work to cut), both gradients cut the batch
+    forward = cut and xs[2:] != (1, 1)
+    assert calls == [1] and threaded.count("conv.py") == 2 + forward
 
 
 def test_conv2d_of_an_empty_batch_of_small_images():

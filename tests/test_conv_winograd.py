@@ -159,3 +159,15 @@ def test_matrices_compute_the_correlation(r):
     w, d = rng.standard_normal(r), rng.standard_normal(6)
     want = [w @ d[i:i + r] for i in range(6 - r + 1)]
     np.testing.assert_allclose(at @ ((g @ w) * (bt @ d)), want, rtol=1e-12)
+
+
+@pytest.mark.parametrize("r", [5, 3])
+def test_matrices_have_the_zeros_the_transform_loops_leave_out(r):
+    """The transform loops skip terms of B^T and A^T (`_conv_loops.winograd_*`): the first
+    row's last, the last row's first, both in the rows between (so the first and last
+    columns have one term each). Other points than 0 and infinity would give no such
+    zeros."""
+    for matrix in _conv_winograd.matrices(r, np.float64)[::2]:     # A^T, B^T
+        skipped = np.zeros(matrix.shape, bool)
+        skipped[:-1, -1] = skipped[1:, 0] = True
+        assert not matrix[skipped].any()

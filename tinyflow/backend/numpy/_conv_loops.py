@@ -196,7 +196,11 @@ def pair_max_grad(x, g, dx, r0, r1, width, zero):
 # accumulating term by term into the output read and wrote it per nonzero coefficient,
 # 1.5-2x slower. Channels innermost;
 # the input transform takes a whole row of tiles at a time (B^T down the columns of the row
-# once, shared by overlapping windows). Plain indexing (a view per window row cost more than
+# once, shared by overlapping windows). The points 0 and infinity give B^T and A^T zeros the
+# loops leave out (tests/test_conv_winograd.py checks them): the first row has no last term,
+# the last row no first, and the rows between neither, so the first and last columns have
+# one term each (in the 64 -> 64 3x3 layer's forward transforms, a third of its time, 28 %
+# and 25 % of the multiplications). Plain indexing (a view per window row cost more than
 # the arithmetic) and fastmath (else the sums do not vectorize).
 
 fast_jit = numba.njit(cache=True, nogil=True, fastmath=True)
@@ -206,7 +210,7 @@ fast_jit = numba.njit(cache=True, nogil=True, fastmath=True)
 def winograd_input(xp, bt, n0, n1, th, tw, m, v):
     """v[a * 6 + b, t] = (B^T d B)[a, b] for each tile t of images n0:n1 (image, tile row,
     tile column order): d is the 6 x 6 window of padded NHWC xp at (m * ti, m * tj), a vector
-    of channels per entry."""
+    of channels per entry. B^T's zeros are left out (see above; 26 of 36 terms)."""
     wp, c = xp.shape[2], xp.shape[3]
     rows = np.empty((6, wp, c), xp.dtype)     # B^T applied down the columns of a tile row
     t = 0
@@ -215,11 +219,23 @@ def winograd_input(xp, bt, n0, n1, th, tw, m, v):
             h = ti * m
             for a in range(6):
                 b0, b1, b2, b3, b4, b5 = bt[a, 0], bt[a, 1], bt[a, 2], bt[a, 3], bt[a, 4], bt[a, 5]
-                for w in range(wp):
-                    for k in range(c):
-                        rows[a, w, k] = (b0 * xp[n, h, w, k] + b1 * xp[n, h + 1, w, k]
-                                         + b2 * xp[n, h + 2, w, k] + b3 * xp[n, h + 3, w, k]
-                                         + b4 * xp[n, h + 4, w, k] + b5 * xp[n, h + 5, w, k])
+                if a == 0:
+                    for w in range(wp):
+                        for k in range(c):
+                            rows[a, w, k] = (b0 * xp[n, h, w, k] + b1 * xp[n, h + 1, w, k]
+                                             + b2 * xp[n, h + 2, w, k] + b3 * xp[n, h + 3, w, k]
+                                             + b4 * xp[n, h + 4, w, k])
+                elif a == 5:
+                    for w in range(wp):
+                        for k in range(c):
+                            rows[a, w, k] = (b1 * xp[n, h + 1, w, k] + b2 * xp[n, h + 2, w, k]
+                                             + b3 * xp[n, h + 3, w, k] + b4 * xp[n, h + 4, w, k]
+                                             + b5 * xp[n, h + 5, w, k])
+                else:
+                    for w in range(wp):
+                        for k in range(c):
+                            rows[a, w, k] = (b1 * xp[n, h + 1, w, k] + b2 * xp[n, h + 2, w, k]
+                                             + b3 * xp[n, h + 3, w, k] + b4 * xp[n, h + 4, w, k])
             for a in range(6):
                 for b in range(6):
                     p = a * 6 + b
@@ -227,10 +243,23 @@ def winograd_input(xp, bt, n0, n1, th, tw, m, v):
                                               bt[b, 5])
                     for tj in range(tw):
                         w = tj * m
-                        for k in range(c):
-                            v[p, t + tj, k] = (b0 * rows[a, w, k] + b1 * rows[a, w + 1, k]
-                                               + b2 * rows[a, w + 2, k] + b3 * rows[a, w + 3, k]
-                                               + b4 * rows[a, w + 4, k] + b5 * rows[a, w + 5, k])
+                        if b == 0:
+                            for k in range(c):
+                                v[p, t + tj, k] = (b0 * rows[a, w, k] + b1 * rows[a, w + 1, k]
+                                                   + b2 * rows[a, w + 2, k]
+                                                   + b3 * rows[a, w + 3, k]
+                                                   + b4 * rows[a, w + 4, k])
+                        elif b == 5:
+                            for k in range(c):
+                                v[p, t + tj, k] = (b1 * rows[a, w + 1, k] + b2 * rows[a, w + 2, k]
+                                                   + b3 * rows[a, w + 3, k]
+                                                   + b4 * rows[a, w + 4, k]
+                                                   + b5 * rows[a, w + 5, k])
+                        else:
+                            for k in range(c):
+                                v[p, t + tj, k] = (b1 * rows[a, w + 1, k] + b2 * rows[a, w + 2, k]
+                                                   + b3 * rows[a, w + 3, k]
+                                                   + b4 * rows[a, w + 4, k])
             t += tw
 
 
@@ -239,7 +268,8 @@ def winograd_output(mm, at, bias, n0, th, tw, m, out):
     """out[n, :, m * ti + a, m * tj + b] = bias + (A^T M A)[a, b] of each tile's products
     mm[:, t] (36 rows of O channels), outputs past out's edge dropped. A row of tiles is
     gathered channels-innermost in `rows`, then written to NCHW out in runs of Wo (writing
-    each tile's values straight to out was a strided store per channel, 1.5x slower)."""
+    each tile's values straight to out was a strided store per channel, 1.5x slower).
+    A^T's zeros are left out (see above; F(4x4, 3x3): 18 of 24 terms)."""
     o, ho, wo = out.shape[1], out.shape[2], out.shape[3]
     tmp = np.empty((m, 6, o), mm.dtype)
     rows = np.empty((m, tw * m, o), mm.dtype)
@@ -251,19 +281,42 @@ def winograd_output(mm, at, bias, n0, th, tw, m, out):
                     a0, a1, a2, a3, a4, a5 = (at[a, 0], at[a, 1], at[a, 2], at[a, 3], at[a, 4],
                                               at[a, 5])
                     for j in range(6):
-                        for k in range(o):
-                            tmp[a, j, k] = (a0 * mm[j, t, k] + a1 * mm[6 + j, t, k]
-                                            + a2 * mm[12 + j, t, k] + a3 * mm[18 + j, t, k]
-                                            + a4 * mm[24 + j, t, k] + a5 * mm[30 + j, t, k])
+                        if a == 0:
+                            for k in range(o):
+                                tmp[a, j, k] = (a0 * mm[j, t, k] + a1 * mm[6 + j, t, k]
+                                                + a2 * mm[12 + j, t, k] + a3 * mm[18 + j, t, k]
+                                                + a4 * mm[24 + j, t, k])
+                        elif a == m - 1:
+                            for k in range(o):
+                                tmp[a, j, k] = (a1 * mm[6 + j, t, k] + a2 * mm[12 + j, t, k]
+                                                + a3 * mm[18 + j, t, k] + a4 * mm[24 + j, t, k]
+                                                + a5 * mm[30 + j, t, k])
+                        else:
+                            for k in range(o):
+                                tmp[a, j, k] = (a1 * mm[6 + j, t, k] + a2 * mm[12 + j, t, k]
+                                                + a3 * mm[18 + j, t, k] + a4 * mm[24 + j, t, k])
                 for b in range(m):
                     a0, a1, a2, a3, a4, a5 = (at[b, 0], at[b, 1], at[b, 2], at[b, 3], at[b, 4],
                                               at[b, 5])
                     w = tj * m + b
                     for a in range(m):
-                        for k in range(o):
-                            rows[a, w, k] = bias[k] + (a0 * tmp[a, 0, k] + a1 * tmp[a, 1, k]
-                                                       + a2 * tmp[a, 2, k] + a3 * tmp[a, 3, k]
-                                                       + a4 * tmp[a, 4, k] + a5 * tmp[a, 5, k])
+                        if b == 0:
+                            for k in range(o):
+                                rows[a, w, k] = bias[k] + (a0 * tmp[a, 0, k] + a1 * tmp[a, 1, k]
+                                                           + a2 * tmp[a, 2, k]
+                                                           + a3 * tmp[a, 3, k]
+                                                           + a4 * tmp[a, 4, k])
+                        elif b == m - 1:
+                            for k in range(o):
+                                rows[a, w, k] = bias[k] + (a1 * tmp[a, 1, k] + a2 * tmp[a, 2, k]
+                                                           + a3 * tmp[a, 3, k]
+                                                           + a4 * tmp[a, 4, k]
+                                                           + a5 * tmp[a, 5, k])
+                        else:
+                            for k in range(o):
+                                rows[a, w, k] = bias[k] + (a1 * tmp[a, 1, k] + a2 * tmp[a, 2, k]
+                                                           + a3 * tmp[a, 3, k]
+                                                           + a4 * tmp[a, 4, k])
                 t += 1
             for a in range(min(m, ho - ti * m)):
                 for k in range(o):
@@ -277,7 +330,8 @@ def winograd_grad_tiles(g, at, n0, n1, th, tw, m, dm):
     m x m block of g [N, O, Ho, Wo] (zeros past its edge): the adjoint of winograd_output.
     A row of tiles of g is first gathered channels-innermost in `rows` (reading g in runs
     of Wo); the sums over the block are written out for m = 2 and m = 4, so each stays one
-    expression over the channels."""
+    expression over the channels. A^T's zeros are left out (see above): its first and last
+    columns have one term each."""
     o, ho, wo = g.shape[1], g.shape[2], g.shape[3]
     rows = np.zeros((m, tw * m, o), g.dtype)     # past Wo: stays zero
     tmp = np.empty((6, m, o), g.dtype)
@@ -295,7 +349,12 @@ def winograd_grad_tiles(g, at, n0, n1, th, tw, m, dm):
             for tj in range(tw):
                 w0 = tj * m
                 for u in range(6):
-                    if m == 2:
+                    if u == 0 or u == 5:    # A^T's first and last columns: one term each
+                        a, c0 = (0, at[0, 0]) if u == 0 else (m - 1, at[m - 1, 5])
+                        for b in range(m):
+                            for k in range(o):
+                                tmp[u, b, k] = c0 * rows[a, w0 + b, k]
+                    elif m == 2:
                         c0, c1 = at[0, u], at[1, u]
                         for b in range(2):
                             for k in range(o):
@@ -310,7 +369,11 @@ def winograd_grad_tiles(g, at, n0, n1, th, tw, m, dm):
                 for u in range(6):
                     for j in range(6):
                         p = u * 6 + j
-                        if m == 2:
+                        if j == 0 or j == 5:
+                            b, c0 = (0, at[0, 0]) if j == 0 else (m - 1, at[m - 1, 5])
+                            for k in range(o):
+                                dm[p, t, k] = c0 * tmp[u, b, k]
+                        elif m == 2:
                             c0, c1 = at[0, j], at[1, j]
                             for k in range(o):
                                 dm[p, t, k] = c0 * tmp[u, 0, k] + c1 * tmp[u, 1, k]
@@ -326,7 +389,8 @@ def winograd_grad_tiles(g, at, n0, n1, th, tw, m, dm):
 def winograd_input_adjoint(dv, bt, n0, n1, th, tw, m, dxp):
     """The adjoint of winograd_input: dxp[n, m * ti + u, m * tj + j] += (B dV B^T)[u, j] of
     each tile's dv[:, t] (36 rows of C channels), into padded NHWC dxp (windows overlap, so
-    it adds); a whole row of tiles at a time."""
+    it adds); a whole row of tiles at a time. B^T's first and last columns have one term
+    each (see above)."""
     wp, c = dxp.shape[2], dxp.shape[3]
     rows = np.empty((6, wp, c), dxp.dtype)     # B applied across the tiles of the row
     t = 0
@@ -340,18 +404,35 @@ def winograd_input_adjoint(dv, bt, n0, n1, th, tw, m, dxp):
                         b0, b1, b2, b3, b4, b5 = (bt[0, j], bt[1, j], bt[2, j], bt[3, j],
                                                   bt[4, j], bt[5, j])
                         w = tj * m + j
-                        for k in range(c):
-                            rows[a, w, k] += (b0 * dv[p, t + tj, k] + b1 * dv[p + 1, t + tj, k]
-                                              + b2 * dv[p + 2, t + tj, k]
-                                              + b3 * dv[p + 3, t + tj, k]
-                                              + b4 * dv[p + 4, t + tj, k]
-                                              + b5 * dv[p + 5, t + tj, k])
+                        if j == 0:      # B^T's first and last columns: one term each
+                            for k in range(c):
+                                rows[a, w, k] += b0 * dv[p, t + tj, k]
+                        elif j == 5:
+                            for k in range(c):
+                                rows[a, w, k] += b5 * dv[p + 5, t + tj, k]
+                        else:
+                            for k in range(c):
+                                rows[a, w, k] += (b0 * dv[p, t + tj, k]
+                                                  + b1 * dv[p + 1, t + tj, k]
+                                                  + b2 * dv[p + 2, t + tj, k]
+                                                  + b3 * dv[p + 3, t + tj, k]
+                                                  + b4 * dv[p + 4, t + tj, k]
+                                                  + b5 * dv[p + 5, t + tj, k])
             h = ti * m
             for u in range(6):
                 b0, b1, b2, b3, b4, b5 = bt[0, u], bt[1, u], bt[2, u], bt[3, u], bt[4, u], bt[5, u]
-                for w in range(wp):
-                    for k in range(c):
-                        dxp[n, h + u, w, k] += (b0 * rows[0, w, k] + b1 * rows[1, w, k]
-                                                + b2 * rows[2, w, k] + b3 * rows[3, w, k]
-                                                + b4 * rows[4, w, k] + b5 * rows[5, w, k])
+                if u == 0:
+                    for w in range(wp):
+                        for k in range(c):
+                            dxp[n, h, w, k] += b0 * rows[0, w, k]
+                elif u == 5:
+                    for w in range(wp):
+                        for k in range(c):
+                            dxp[n, h + 5, w, k] += b5 * rows[5, w, k]
+                else:
+                    for w in range(wp):
+                        for k in range(c):
+                            dxp[n, h + u, w, k] += (b0 * rows[0, w, k] + b1 * rows[1, w, k]
+                                                    + b2 * rows[2, w, k] + b3 * rows[3, w, k]
+                                                    + b4 * rows[4, w, k] + b5 * rows[5, w, k])
             t += tw

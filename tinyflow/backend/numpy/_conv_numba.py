@@ -38,6 +38,25 @@ def scratch(name: str, shape, dtype) -> np.ndarray:
 
 # ---- convolution -----------------------------------------------------------------------
 
+class Shared:
+    """A value all pieces of a kernel read (a transformed weight), made by the first piece that
+    asks, inside the run, where BLAS has one thread; a piece asking meanwhile waits for it.
+    Made before the run, its product ran on OpenBLAS's two threads, whose second thread then
+    spun ~0.4 ms (OPENBLAS_THREAD_TIMEOUT) on the core the run's pool thread woke up on: the
+    pool's half of a ResNet's 64 -> 64 3x3 layer started 0.37 ms late (2-core VM), nearly
+    all that layer gained from two threads. The caller's piece (the first) should ask at once
+    and the others only when they need it: theirs start later, after their own wake-up."""
+
+    def __init__(self, make):
+        self.make, self.value, self.lock = make, None, threading.Lock()
+
+    def get(self):
+        with self.lock:
+            if self.value is None:
+                self.value = self.make()
+        return self.value
+
+
 def nhwc_padded(x, pads, xp, start, stop):
     """Images start:stop of x [N, C, H, W] into the zero-padded NHWC buffer xp [N, top + H +
     bottom, left + W + right, C]."""

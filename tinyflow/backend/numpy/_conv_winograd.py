@@ -35,7 +35,7 @@ import functools
 import numpy as np
 
 from . import parallel
-from ._conv_numba import nhwc_padded, padded_buffer, scratch
+from ._conv_numba import Shared, nhwc_padded, padded_buffer, scratch
 
 # kernel size -> outputs per tile side m; both give windows of S = 6, which the transform
 # loops are written for
@@ -63,6 +63,12 @@ BLOCK_TILES = 98
 # 1.56) 2.0 | 1.7, at 7x7 (2.1) 6.2 | 6.9.
 MIN_TILES = 32
 MIN_SAVING = 2.0
+# The work of making the transformed weight (`_transformed_weight`) in tiles of the
+# convolution's: the caller's piece, which makes it (`_conv_numba.Shared`), takes that many
+# fewer tiles. Measured on two threads (quiet 2-core VM, batch 64): it made the caller's
+# half of 128 -> 128 3x3 at 4x4 (one tile an image) 0.44 ms longer than the other's
+# (0.43 ms alone, one BLAS thread), of 64 -> 64 at 7x7 (4 tiles) 0.2 ms (0.07 alone).
+WEIGHT_TILES = 24
 
 
 def applies(op, kernel_hw, channels: int, out_channels: int, dtype, images: int,
@@ -131,6 +137,14 @@ def _loops():
     return _conv_loops
 
 
+def _split(piece, n, tiles_per_image, work) -> None:
+    """piece(start, stop) over the batch on the threads (`parallel.split`), the first piece
+    (the caller's, which makes the transformed weight) WEIGHT_TILES tiles shorter, but at
+    most half the batch (one image stays one piece)."""
+    d = min(n // 2, round(WEIGHT_TILES / tiles_per_image))
+    parallel.split(lambda a, b: piece(max(0, a - d), max(0, b - d)), n + d, work)
+
+
 def _image_blocks(start, stop, tiles_per_image):
     step = max(1, BLOCK_TILES // tiles_per_image)
     for n0 in range(start, stop, step):
@@ -146,23 +160,25 @@ def conv2d(x, w, b, pads):
     out_hw = (h + sum(pads[0]) - r + 1, wd + sum(pads[1]) - r + 1)
     th, tw = _tiles(out_hw, m)
     at, _, bt = matrices(r, x.dtype)
-    u = _transformed_weight(w, "co")
     bias = np.zeros(o, x.dtype) if b is None else np.ascontiguousarray(b, dtype=x.dtype)
     tile_pads = _tile_pads(pads, (h, wd), (th, tw), r)
     xp = padded_buffer(x, tile_pads)
     out = np.empty((n, o) + out_hw, x.dtype)
     loops = _loops()
+    weights = Shared(lambda: _transformed_weight(w, "co"))
 
     def piece(start, stop):
+        if start == 0:      # the caller's piece: the others start later (`Shared`)
+            weights.get()
         nhwc_padded(x, tile_pads, xp, start, stop)
         for n0, n1 in _image_blocks(start, stop, th * tw):
             tiles = (n1 - n0) * th * tw
             v = scratch("winograd input", (size * size, tiles, c), x.dtype)
             loops.winograd_input(xp, bt, n0, n1, th, tw, m, v)
             products = scratch("winograd product", (size * size, tiles, o), x.dtype)
-            np.matmul(v, u, out=products)
+            np.matmul(v, weights.get(), out=products)
             loops.winograd_output(products, at, bias, n0, th, tw, m, out)
-    parallel.split(piece, n, out.size * r * r * c)
+    _split(piece, n, th * tw, out.size * r * r * c)
     return out
 
 
@@ -176,7 +192,7 @@ def grad_input(g, w, x_shape, pads):
     size = m + r - 1
     th, tw = _tiles(g.shape[2:], m)
     at, _, bt = matrices(r, g.dtype)
-    ut = _transformed_weight(w, "oc")
+    weights = Shared(lambda: _transformed_weight(w, "oc"))
     tile_pads = _tile_pads(pads, (h, wd), (th, tw), r)
     (top, _), (left, _) = tile_pads
     dxp = scratch("padded", (n, th * m + r - 1, tw * m + r - 1, c), g.dtype)
@@ -184,16 +200,18 @@ def grad_input(g, w, x_shape, pads):
     loops = _loops()
 
     def piece(start, stop):
+        if start == 0:      # the caller's piece: the others start later (`Shared`)
+            weights.get()
         dxp[start:stop] = 0
         for n0, n1 in _image_blocks(start, stop, th * tw):
             tiles = (n1 - n0) * th * tw
             dm = scratch("winograd product", (size * size, tiles, o), g.dtype)
             loops.winograd_grad_tiles(g, at, n0, n1, th, tw, m, dm)
             dv = scratch("winograd input", (size * size, tiles, c), g.dtype)
-            np.matmul(dm, ut, out=dv)
+            np.matmul(dm, weights.get(), out=dv)
             loops.winograd_input_adjoint(dv, bt, n0, n1, th, tw, m, dxp)
         dx[start:stop] = dxp[start:stop, top:top + h, left:left + wd].transpose(0, 3, 1, 2)
-    parallel.split(piece, n, g.size * r * r * c)
+    _split(piece, n, th * tw, g.size * r * r * c)
     return dx
 
 
@@ -222,9 +240,13 @@ def grad_weight(x, g, gw, gb, pads) -> None:
             dm = scratch("winograd product", (size * size, tiles, o), x.dtype)
             loops.winograd_grad_tiles(g, at, n0, n1, th, tw, m, dm)
             sums += np.matmul(v.transpose(0, 2, 1), dm, out=product)
-        parts[start] = sums
+        # G^T (.) G of this piece's sum (linear: the pieces' results add up), and the bias
+        # gradient of its images: no product after the run, where it would wake OpenBLAS's
+        # second thread (`_conv_numba.Shared`), and no second pass over g
+        parts[start] = (_weight_matrix(r, x.dtype).T @ sums.reshape(size * size, c * o),
+                        None if gb is None else np.add.reduce(g[start:stop], (0, 2, 3)))
     parallel.split(piece, n, g.size * r * r * c)
-    du = sum(parts.values()).reshape(size * size, c * o)     # G w G^T's gradient
-    gw[...] = (_weight_matrix(r, x.dtype).T @ du).reshape(r, r, c, o).transpose(3, 2, 0, 1)
+    ordered = [parts[start] for start in sorted(parts)]    # one sum order, whoever ran them
+    gw[...] = sum(s for s, _ in ordered).reshape(r, r, c, o).transpose(3, 2, 0, 1)
     if gb is not None:
-        gb[...] = parallel.add_reduce(g, axis=(0, 2, 3))
+        gb[...] = sum(b for _, b in ordered)

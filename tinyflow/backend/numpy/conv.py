@@ -12,7 +12,9 @@ multiplies its own images with one BLAS thread, in its own scratch buffers, so t
 run on every core and no GEMM pays OpenBLAS's hand-off (each block's GEMM is small). The
 forward does so only when each thread's products have as many rows as the weight has outputs
 (`_split_images`): on small images OpenBLAS's own threads, sharing one packing of the
-weight, are faster.
+weight, are faster, unless the pixel pairs (below) can cut the output channels instead. No
+kernel runs a product on OpenBLAS's threads right before or after its pieces: OpenBLAS's
+second thread then spins on the core the pool thread needs (`_conv_numba.Shared`).
 
 - The weight gradient reuses that layout: [Og, pixels] @ [pixels, Kg], summed over blocks;
   g's rows of a block are copied [G, Og, pixels] (runs of Wo, as g is NCHW). With a bias
@@ -187,11 +189,11 @@ def _conv2d(op, x, w, b):
     groups, og = op.groups, o // op.groups
     if _conv_winograd.applies(op, (kh, kw), x.shape[1], o, x.dtype, n, (ho, wo)):
         return _conv_winograd.conv2d(x, w, b, pads)
-    wt = _tap_major(w, groups)
     pairs = _pixel_pairs(op.stride, op.dilation, groups, x.shape[2:], (kh, kw), pads,
                          (ho, wo))
     if pairs is not None and min(x.shape[1], o) >= PAIR_MIN_CHANNELS:
-        return _conv2d_pairs(x, wt[0].reshape(o, kh * kw, -1), b, pairs, (ho, wo))
+        return _conv2d_pairs(x, w, b, pairs, (ho, wo))
+    wt = _tap_major(w, groups)
     out = np.empty((n, groups, og, ho, wo), x.dtype)
     bias = None if b is None else b.reshape(groups, 1, og)
     xp = padded_buffer(x, pads)
@@ -235,6 +237,11 @@ def _conv2d(op, x, w, b):
 PAIR_MAX_PAIRS = 64
 PAIR_MIN_SAVING = 1.4
 PAIR_MIN_CHANNELS = 32
+# Fewest input times output channels of a thread's products for the pairs to cut the output
+# channels among threads. Two threads, batch 64, quiet 2-core VM, in the ResNet: 256 -> 256
+# at 2x2 (16 pairs, 256 x 128 a thread) 1.63-1.83 -> 1.49-1.69 ms; 128 -> 256 stride 2, 4x4
+# to 2x2 (25 pairs, 128 x 128) 1.45-1.63 -> 1.65-1.67, slower than OpenBLAS's threads.
+PAIR_CUT_MIN = 256 * 128
 
 
 @functools.lru_cache(maxsize=256)   # (bounded: every geometry a program meets is a key)
@@ -263,29 +270,38 @@ def _pixel_pairs(stride, dilation, groups, hw, khw, pads, out_hw):
     return tuple(found)
 
 
-def _conv2d_pairs(x, wt, b, pairs, out_hw):
+def _conv2d_pairs(x, w, b, pairs, out_hw):
     """conv2d as one GEMM per (output pixel, input pixel) pair: out[:, :, p] = sum over the
-    pair's q of x[:, :, q] @ w[:, :, tap]^T, x as [Q, N, C] and wt [O, taps, C] (a tap's
-    [O, C] is a strided view BLAS reads as it is), outputs [P, N, O]; images cut among
-    threads."""
+    pair's q of x[:, :, q] @ w[:, :, tap]^T, x as [Q, N, C] and w as [O, taps, C] (a tap's
+    [O, C] is a strided view BLAS reads as it is), outputs [P, N, O]. On several threads
+    each takes a part of the output channels, relaid out there (2.4 MB on 256 -> 256, a
+    slow transposing copy): a thread packs only its part of the weight. (Cutting the batch,
+    each thread packed all of it: 256 -> 256 at 2x2, batch 64, 2.04 ms against 1.49 with
+    OpenBLAS's two threads on each product.)"""
     n, c = x.shape[:2]
-    o = wt.shape[0]
+    o, _, kh, kw = w.shape
     xq = np.ascontiguousarray(x.reshape(n, c, x.shape[2] * x.shape[3]).transpose(2, 0, 1))
     res = np.empty((len(pairs), n, o), x.dtype)
 
-    def piece(start, stop):
-        part = _buffer("pair product", (stop - start, o), x.dtype)
+    def piece(o0, o1):
+        wt = _buffer("pair weight", (o1 - o0, kh, kw, c), x.dtype)
+        wt[...] = w[o0:o1].transpose(0, 2, 3, 1)
+        wt = wt.reshape(o1 - o0, kh * kw, c)
+        part = _buffer("pair product", (n, o1 - o0), x.dtype)
         for p, reads in pairs:
-            into = res[p, start:stop]
+            into = res[p, :, o0:o1]
             for k, (q, tap) in enumerate(reads):
-                np.matmul(xq[q, start:stop], wt[:, tap].T, out=into if k == 0 else part)
+                np.matmul(xq[q], wt[:, tap].T, out=into if k == 0 else part)
                 if k:
                     into += part
             if not reads:       # a window over padding only
                 into[...] = 0
             if b is not None:
-                into += b
-    _split_images(piece, n, n * c * o * sum(len(reads) for _, reads in pairs), n, o)
+                into += b[o0:o1]
+    if c * o < PAIR_CUT_MIN * parallel.threads():
+        piece(0, o)         # here, each product on OpenBLAS's threads
+    else:
+        parallel.split(piece, o, n * c * o * sum(len(reads) for _, reads in pairs))
     return np.ascontiguousarray(res.transpose(1, 2, 0)).reshape((n, o) + tuple(out_hw))
 
 
@@ -359,11 +375,12 @@ def _grad_weight(op, x, g, gw, gb) -> None:
                     bias += np.matmul(flat, _ones(flat.shape[1], x.dtype))
         parts[start] = sums, bias
     _split_images(piece, x.shape[0], g.size * kh * kw * cg)
-    sums = sum(s for s, _ in parts.values())
+    parts = [parts[start] for start in sorted(parts)]    # one sum order, whoever ran them
+    sums = sum(s for s, _ in parts)
     gw.reshape(groups, o // groups, cg, kh, kw)[...] = sums.reshape(  # (a view: splits O)
         groups, o // groups, kh, kw, cg).transpose(0, 1, 4, 2, 3)
     if gb is not None:
-        gb[...] = sum(b for _, b in parts.values())
+        gb[...] = sum(b for _, b in parts)
 
 
 @kernel(conv.Conv2dGradInput, widen=0)

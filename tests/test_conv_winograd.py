@@ -171,3 +171,18 @@ def test_matrices_have_the_zeros_the_transform_loops_leave_out(r):
         skipped = np.zeros(matrix.shape, bool)
         skipped[:-1, -1] = skipped[1:, 0] = True
         assert not matrix[skipped].any()
+
+
+@pytest.mark.parametrize("n, tiles_per_image", [(2, 30), (3, 30), (2, 4), (8, 4), (64, 16)])
+def test_the_callers_shorter_piece_keeps_an_image(n, tiles_per_image, monkeypatch):
+    """The caller's piece (which makes the transformed weight) is shifted shorter, but at
+    batch 2 a shift of one had left it no image and the other thread both."""
+    seen = []
+
+    def two_threads(piece, length, work):
+        for a, b in _conv_winograd.parallel.bounds(length, 2):
+            piece(a, b)
+    monkeypatch.setattr(_conv_winograd.parallel, "split", two_threads)
+    _conv_winograd._split(lambda a, b: seen.append((a, b)), n, tiles_per_image, 1)
+    assert all(b > a for a, b in seen) and sorted(seen)[0][0] == 0 and seen[-1][1] == n
+    assert sum(b - a for a, b in seen) == n

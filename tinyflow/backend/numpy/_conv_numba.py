@@ -51,10 +51,13 @@ class Shared:
         self.make, self.value, self.lock = make, None, threading.Lock()
 
     def get(self):
-        with self.lock:
-            if self.value is None:
-                self.value = self.make()
-        return self.value
+        value = self.value      # made once: later reads need no lock
+        if value is None:
+            with self.lock:
+                if self.value is None:
+                    self.value = self.make()
+                value = self.value
+        return value
 
 
 def nhwc_padded(x, pads, xp, start, stop):

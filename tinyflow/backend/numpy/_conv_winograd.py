@@ -139,9 +139,10 @@ def _loops():
 
 def _split(piece, n, tiles_per_image, work) -> None:
     """piece(start, stop) over the batch on the threads (`parallel.split`), the first piece
-    (the caller's, which makes the transformed weight) WEIGHT_TILES tiles shorter, but at
-    most half the batch (one image stays one piece)."""
-    d = min(n // 2, round(WEIGHT_TILES / tiles_per_image))
+    (the caller's, which makes the transformed weight) WEIGHT_TILES tiles shorter, but
+    keeping at least one image (d <= n - 2: at batch 2 a shift of one left the caller only
+    the weight, and the pool thread both images after waiting for it)."""
+    d = min(max(0, n - 2), n // 2, round(WEIGHT_TILES / tiles_per_image))
     parallel.split(lambda a, b: piece(max(0, a - d), max(0, b - d)), n + d, work)
 
 

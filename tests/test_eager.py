@@ -162,7 +162,7 @@ def test_in_place_ops_and_version_counter():
     y.add_(1)  # exp saved its output: the backward needs the old value
     with pytest.raises(RuntimeError, match="modified by an inplace operation"):
         z.sum().backward()
-    with pytest.raises(RuntimeError, match="leaf Variable that requires grad"):
+    with pytest.raises(RuntimeError, match="in-place write into a leaf tensor that requires grad"):
         x.add_(1)
     with tt.no_grad():
         x.add_(1)  # optimizers do this
@@ -184,13 +184,13 @@ def test_backward_twice_needs_retain_graph():
     y.backward(retain_graph=True)
     y.backward()
     np.testing.assert_allclose(x.grad.numpy(), [4.0, 8.0])
-    with pytest.raises(RuntimeError, match="backward through the graph a second time"):
+    with pytest.raises(RuntimeError, match="already differentiated and its saved values were freed"):
         y.backward()
 
 
 def test_backward_errors_like_pytorch():
     x = tt.tensor([1.0, 2.0], requires_grad=True)
-    with pytest.raises(RuntimeError, match="only for scalar outputs"):
+    with pytest.raises(RuntimeError, match=r"not one element, so the starting gradient cannot be taken as 1"):
         (x * 2).backward()
     (x * 2).backward(tt.tensor([1.0, 0.5]))
     np.testing.assert_allclose(x.grad.numpy(), [2.0, 1.0])
@@ -330,7 +330,7 @@ def test_inplace_under_autograd_matches_torch_including_views():
 
 def test_inplace_on_views_refuses_what_it_cannot_differentiate():
     leaf = tt.tensor(np.ones((2, 3)), requires_grad=True)
-    with pytest.raises(RuntimeError, match="view of a leaf Variable that requires grad"):
+    with pytest.raises(RuntimeError, match="in-place write into a view of a leaf tensor that requires grad"):
         leaf[0].mul_(2)
     y = leaf * 1
     first, second = y[0], y[1]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..core.dtypes import kind_rank
+from ..core.errors import freed_graph_error, leaf_write_error
 from ..core.modes import grad_mode, trace_state
 from ..core.op import apply
 from ..core.tensor import EAGER, REMOTE, Tensor
@@ -28,11 +29,8 @@ def check_saved(node: Tensor) -> None:
         return
     if saved is FREED:
         if node._op.saves_inputs or node._op.saves_output:
-            raise RuntimeError(
-                f"Trying to backward through the graph a second time (through "
-                f"{node._op.name or type(node._op).__name__}{_created_at(node)}): its saved "
-                f"values were freed by the first backward. Specify retain_graph=True on the "
-                f"first backward() call.")
+            raise freed_graph_error(
+                f"{node._op.name or type(node._op).__name__}{_created_at(node)}")
         return
     tensors = node.inputs + (node,)
     for t, version in zip(tensors, saved):   # the common case: nothing was overwritten
@@ -190,13 +188,11 @@ def _refuse_leaf(target: Tensor) -> None:
     if not grad_mode.enabled:
         return
     if target.requires_grad and target._op is None:
-        raise RuntimeError("a leaf Variable that requires grad is being used in an in-place "
-                           "operation.")
+        raise leaf_write_error()
     base = target._base
     if base is not None and base.requires_grad and base._op is None and (
             target.requires_grad or type(target._op) is GetItem):
-        raise RuntimeError("a view of a leaf Variable that requires grad is being used in an "
-                           "in-place operation.")
+        raise leaf_write_error(view=True)
 
 
 def _stand_in(target: Tensor) -> Tensor:
@@ -238,8 +234,7 @@ def _write_view(view: Tensor, result: Tensor) -> Tensor:
                            "in autograd is not supported (its elements are not a part of "
                            "its base's memory); use an out-of-place operation instead")
     if base.requires_grad and base._op is None:
-        raise RuntimeError("a view of a leaf Variable that requires grad is being used in an "
-                           "in-place operation.")
+        raise leaf_write_error(view=True)
     if not direct:   # the same values, read as base[index] (the chain's nodes keep theirs)
         view._op, view.inputs = GetItem(index=index), (base,)
         view._saved = (base._version[0], view._version[0])

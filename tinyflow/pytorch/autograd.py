@@ -12,6 +12,7 @@ from ..autodiff.forward import forward_gradients
 from ..autodiff.reverse import backward as tensor_backward
 from ..autodiff.reverse import grad_hooks, gradients
 from ..autodiff.tape import FREED
+from ..core.errors import implicit_seed_error
 from ..core.graph import topo_sort
 from ..core.modes import (detect_anomaly, enable_grad, inference_mode,  # noqa: F401
                           is_anomaly_enabled, is_grad_enabled, no_grad, set_detect_anomaly,
@@ -31,8 +32,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph: Optional[bool] = None
     if grad_outputs is None:
         for y in outputs:
             if y.array.size != 1:
-                raise RuntimeError(f"grad can be implicitly created only for scalar outputs, "
-                                   f"got shape {list(y.shape)}")
+                raise implicit_seed_error(list(y.shape))
     for x in inputs:
         if not x.requires_grad:
             raise RuntimeError("One of the differentiated Tensors does not require grad")

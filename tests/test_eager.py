@@ -160,7 +160,7 @@ def test_in_place_ops_and_version_counter():
     y = x.exp()
     z = y * 3
     y.add_(1)  # exp saved its output: the backward needs the old value
-    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+    with pytest.raises(RuntimeError, match="saved for the gradient and then modified by an in-place operation"):
         z.sum().backward()
     with pytest.raises(RuntimeError, match="in-place write into a leaf tensor that requires grad"):
         x.add_(1)
@@ -174,7 +174,7 @@ def test_modifying_a_saved_leaf_under_no_grad_is_caught():
     loss = (w * w).sum()
     with tt.no_grad():
         w.sub_(0.1)
-    with pytest.raises(RuntimeError, match="is at version 1; expected version 0"):
+    with pytest.raises(RuntimeError, match=r"it is at version 1, saved at 0"):
         loss.backward()
 
 
@@ -221,7 +221,7 @@ def test_autograd_grad_matches_torch_incl_double_backward():
     _close(hga, hgb)
     assert a.grad is None
     c = tt.tensor([1.0], requires_grad=True)
-    with pytest.raises(RuntimeError, match="allow_unused"):
+    with pytest.raises(RuntimeError, match=r"input 1 \(shape \[1\]\) is not used.*allow_unused=True"):
         tt.autograd.grad((a * 2).sum(), [a, c])
     assert tt.autograd.grad((a * 2).sum(), [a, c], allow_unused=True)[1] is None
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..core.dtypes import kind_rank
-from ..core.errors import freed_graph_error, leaf_write_error
+from ..core.errors import freed_graph_error, leaf_write_error, overwritten_error
 from ..core.modes import grad_mode, trace_state
 from ..core.op import apply
 from ..core.tensor import EAGER, REMOTE, Tensor
@@ -42,11 +42,8 @@ def check_saved(node: Tensor) -> None:
         read = node._op.saves_inputs if k < len(node.inputs) else node._op.saves_output
         if t._version[0] != version and read:                  # (a setitem's value) may change
             what = f"input {k}" if k < len(node.inputs) else "the output"
-            raise RuntimeError(
-                f"one of the variables needed for gradient computation has been modified by "
-                f"an inplace operation: {what} of {node._op.name}{_created_at(node)}, a tensor "
-                f"of shape {list(t.shape)} and dtype {t.dtype.name}, is at version "
-                f"{t._version[0]}; expected version {version} instead.")
+            raise overwritten_error(f"{what} of {node._op.name}{_created_at(node)}", t,
+                                    version)
 
 
 def _created_at(node: Tensor) -> str:

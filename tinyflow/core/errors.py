@@ -108,3 +108,11 @@ def leaf_write_error(view: bool = False) -> RuntimeError:
     return RuntimeError(f"in-place write into {target} that requires grad: its gradient "
                         f"is taken at the values it holds; write under torch.no_grad(), or "
                         f"write into a clone()")
+
+
+def overwritten_error(what: str, t, saved_version: int) -> RuntimeError:
+    """A value saved for a gradient that an in-place op changed before backward read it."""
+    return RuntimeError(f"backward(): {what}, a tensor of shape {list(t.shape)} and dtype "
+                        f"{t.dtype.name}, was saved for the gradient and then modified by an "
+                        f"in-place operation (it is at version {t._version[0]}, saved at "
+                        f"{saved_version}); write out of place, or into a clone()")

@@ -33,11 +33,11 @@ def test_pixel_shuffle_and_unshuffle_match_torch(shape, r):
 
 def test_pixel_shuffle_refuses_channels_not_divisible_like_torch():
     x = np.zeros((1, 5, 2, 2), np.float32)
-    with pytest.raises(RuntimeError) as theirs:
+    with pytest.raises(RuntimeError):
         F.pixel_shuffle(torch.tensor(x), 2)
-    with pytest.raises(RuntimeError, match="divisible by the square of upscale_factor") as ours:
+    with pytest.raises(RuntimeError, match=r"5 channels \(dim -3\) are not a multiple of "
+                                           r"upscale_factor\*\*2 = 4"):
         TF.pixel_shuffle(tinyflow.tensor(x), 2)
-    assert str(ours.value) == str(theirs.value)
 
 
 @pytest.mark.parametrize("shape,kwargs", [
@@ -63,11 +63,11 @@ def test_upsample_module_and_interpolate_errors():
     x = tinyflow.zeros(1, 2, 3, 3)
     with pytest.raises(NotImplementedError, match="mode 'bicubic' is not supported"):
         TF.interpolate(x, scale_factor=2, mode="bicubic")
-    with pytest.raises(ValueError, match="only one of size or scale_factor should be defined"):
+    with pytest.raises(ValueError, match="give size or scale_factor, not both"):
         TF.interpolate(x, size=3, scale_factor=2)
-    with pytest.raises(ValueError, match="either size or scale_factor should be defined"):
+    with pytest.raises(ValueError, match="interpolate: give size or scale_factor$"):
         TF.interpolate(x)
-    with pytest.raises(ValueError, match=r"Only 3D, 4D and 5D input"):
+    with pytest.raises(ValueError, match=r"interpolate: the input is 2-D; it must be \[N, C\] plus 1 to 3"):
         TF.interpolate(tinyflow.zeros(2, 3), scale_factor=2)
 
 

@@ -187,9 +187,9 @@ def test_construction_errors():
         optim.SGD([w * 2], lr=0.1)
     with pytest.raises(ValueError, match="nesterov=True needs momentum > 0 and dampening=0"):
         optim.SGD([w], lr=0.1, nesterov=True)
-    with pytest.raises(ValueError, match="beta parameter at index 1"):
+    with pytest.raises(ValueError, match=r"betas\[1\] must be in \[0, 1\)"):
         optim.Adam([w], betas=(0.9, 1.0))
-    with pytest.raises(ValueError, match="learning rate"):
+    with pytest.raises(ValueError, match="lr must be >= 0"):
         optim.RMSprop([w], lr=-1)
 
 

@@ -4,6 +4,8 @@ import pytest
 
 import tinyflow as tt
 
+OUT_NEEDS_GRAD = "an argument requires grad, and a result written into out= is not differentiated"
+
 torch = pytest.importorskip("torch")
 
 
@@ -143,7 +145,7 @@ def test_views_and_from_numpy_share_memory():
     v.add_(1)
     assert arr[0, 0] == 101
     assert t.t().is_contiguous() is False and t.t().contiguous().is_contiguous()
-    with pytest.raises(RuntimeError, match="view size is not compatible"):
+    with pytest.raises(RuntimeError, match="view: these elements are not evenly spaced in memory"):
         t.t().view(12)
     t.t().reshape(12)  # reshape copies when it must
 
@@ -239,7 +241,7 @@ def test_out_argument_and_grad_accumulation():
     tt.add(tt.tensor([1.0, 2.0]), tt.tensor([3.0, 4.0]), out=out)
     assert out.tolist() == [4.0, 6.0]
     p = tt.tensor([1.0], requires_grad=True)
-    with pytest.raises(RuntimeError, match="out=... arguments don't support"):
+    with pytest.raises(RuntimeError, match=OUT_NEEDS_GRAD):
         tt.mul(p, 2.0, out=tt.zeros(1, requires_grad=True))
     for _ in range(3):
         (p * 2).sum().backward()
@@ -300,7 +302,7 @@ def test_out_argument_writes_into_the_buffer_and_refuses_autograd():
     with pytest.raises(ValueError, match=r"sub.*out= has shape \[3\]"):
         tt.subtract(a, b, out=tt.zeros(3, dtype=tt.float64))
     w = tt.tensor(np.ones(3), requires_grad=True)
-    with pytest.raises(RuntimeError, match="out=... arguments don't support automatic"):
+    with pytest.raises(RuntimeError, match=r"sub\(\): " + OUT_NEEDS_GRAD):
         tt.subtract(w, 1.0, out=tt.zeros(3, dtype=tt.float64))
     with tt.no_grad():                      # an optimizer's update of a parameter
         tt.subtract(w, 0.5, out=w)

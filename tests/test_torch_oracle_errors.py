@@ -171,7 +171,8 @@ CASES = [
      r"cross_entropy: weight has shape \[5\]; it needs one entry per class \[4\]"),
     ("nll ids (3,1)", lambda L: F(L).nll_loss(T(L), T(L, [[0], [1], [2]])), r"nll_loss"),
     ("nll 1-D input", lambda L: F(L).nll_loss(T(L, A34[0]), T(L, [0, 1, 2])), r"nll_loss"),
-    ("nll id -1", lambda L: F(L).nll_loss(T(L), T(L, [0, 1, -1])), r"target class -1 is out of range for 4 classes"),
+    ("nll id -1", lambda L: F(L).nll_loss(T(L), T(L, [0, 1, -1])),
+     r"target class -1 is out of range for 4 classes"),
     ("nll ignore_index", lambda L: F(L).nll_loss(T(L), T(L, [0, -100, 3])), None),
     # ---- indexing ----------------------------------------------------------------------
     ("getitem int", lambda L: T(L)[3], r"index 3 is out of bounds"),
@@ -220,7 +221,7 @@ CASES = [
     ("result_type scalars", lambda L: L.result_type(3, 2.0), None),
     ("result_type bool, int", lambda L: L.result_type(L.ones(2, dtype=L.bool), 3), None),
     ("promote_types", lambda L: L.promote_types(L.int32, L.float16), None),
-    ("neg bool", lambda L: -L.ones(2, dtype=L.bool), r"Negation.*bool"),
+    ("neg bool", lambda L: -L.ones(2, dtype=L.bool), r"neg: `-` of a bool tensor is refused"),
     ("sign bool", lambda L: L.sign(L.ones(2, dtype=L.bool)), None),
     # ---- in-place rules on leaves and views --------------------------------------------
     ("leaf add_", lambda L: leaf(L).add_(1), LEAF_WRITE),
@@ -240,10 +241,11 @@ CASES = [
     ("copy_ into history", constant_into_history(lambda L, y: y.copy_(L.arange(3.))), None),
     ("setitem into history", constant_into_history(lambda L, y: y.__setitem__(0, 5.0)), None),
     # ---- .grad assignment ---------------------------------------------------------------
-    ("grad shape", lambda L: set_grad(L, lambda L: L.ones(3)), r"size '\[3\]'.*'\[2, 3\]'"),
+    ("grad shape", lambda L: set_grad(L, lambda L: L.ones(3)),
+     r"shape \[3\] for a tensor of shape \[2, 3\]"),
     ("grad dtype", lambda L: set_grad(L, lambda L: L.ones(2, 3, dtype=L.float64)),
-     r"dtype.*float64.*float32"),
-    ("grad list", lambda L: set_grad(L, lambda L: [1.0]), r"Tensor or None.*list"),
+     r"a float64 tensor for a float32 tensor; the dtypes must match"),
+    ("grad list", lambda L: set_grad(L, lambda L: [1.0]), r"\.grad = a list; assign a Tensor"),
     ("grad ok", lambda L: set_grad(L, lambda L: L.full((2, 3), 2.0)), None),
     ("grad None", lambda L: set_grad(L, lambda L: None), None),
     # ---- grad modes, in all their spellings ---------------------------------------------
@@ -309,8 +311,9 @@ CASES = [
     ("as_strided", lambda L: L.as_strided(T(L), (2, 2), (1, 4), 1), None),
     ("as_strided of a view", lambda L: T(L)[1:].as_strided((3,), (2,)), None),
     ("as_strided out of bounds", lambda L: L.as_strided(T(L), (4, 4), (4, 1)),
-     r"as_strided.*out of bounds"),
-    ("as_strided negative", lambda L: L.as_strided(T(L), (2,), (-1,)), r"Negative strides"),
+     r"as_strided: .* reach element 15, past the 12 elements"),
+    ("as_strided negative", lambda L: L.as_strided(T(L), (2,), (-1,)),
+     r"strides \[-1\] hold a negative one"),
     ("format 0-dim", lambda L: "{:+.2f}|{:>8.3e}".format(L.tensor(1.5), L.tensor(-2.0)), None),
     ("format 1-D", lambda L: "{:.2f}".format(L.ones(2)), r"format"),
     # ---- optimizers' arguments ----------------------------------------------------------

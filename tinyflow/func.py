@@ -395,10 +395,9 @@ def vmap(f, in_dims=0, out_dims=0, randomness: str = "error", *, chunk_size=None
         if None in sizes:
             raise ValueError("vmap needs a static size in the mapped dimension: it loops")
         if len(sizes) != 1:
-            raise ValueError(f"vmap: Expected all tensors to have the same size in the mapped "
-                             f"dimension, got sizes {sorted(sizes)} for the mapped dimension"
-                             if sizes else "vmap: at least one input must be mapped (in_dims "
-                             "not None)")
+            raise ValueError(f"vmap: the mapped dims differ in size {sorted(sizes)}; every "
+                             f"mapped input needs one batch size" if sizes else
+                             "vmap: every in_dim is None; map at least one input")
         results = []
         for i in range(sizes.pop()):
             sliced = [a if d is None else _take(a, d, i) for a, d in zip(args, dims)]

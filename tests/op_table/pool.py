@@ -105,8 +105,8 @@ CASES += [
               ceil_mode=True),
             S(Dist(2, 2, 5, 5), kernel_size=3, stride=2, padding="same")),
            errors=(ErrorInput(S(A(1, 2, 5, 5), kernel_size=2, padding=2), ValueError,
-                              r"^pad should be at most half of kernel size, but got padding "
-                              r"\(\(2, 2\), \(2, 2\)\) and kernel_size \(2, 2\)"),
+                              r"^padding \(\(2, 2\), \(2, 2\)\) is more than half of "
+                              r"kernel_size \(2, 2\)"),
                    ErrorInput(S(A(1, 1, 4, 4), kernel_size=0), ValueError,   # no op name
                               r"^kernel_size \(0, 0\), stride \(0, 0\) and dilation \(1, 1\) "
                               r"must be positive"),

@@ -80,8 +80,9 @@ def write_inplace(target: Tensor, result: Tensor) -> Tensor:
         raise RuntimeError(f"output with shape {list(target.shape)} doesn't match the "
                            f"broadcast shape {list(result.shape)}")
     if kind_rank(result.dtype) > kind_rank(target.dtype):   # PyTorch's rule: no float
-        raise RuntimeError(f"result type {result.dtype.name} can't be cast to the desired "
-                           f"output type {target.dtype.name}")
+        raise RuntimeError(f"in-place: the result is {result.dtype.name}, which a "
+                           f"{target.dtype.name} tensor cannot hold without losing its kind; "
+                           f"write out of place")
     if tracked:
         _rewire(result, target, _stand_in(target))
         target._op, target.inputs, target.requires_grad = result._op, result.inputs, True
@@ -120,9 +121,8 @@ def _memory_index(view: np.ndarray, base: np.ndarray):
     return np.unravel_index(flat, base.shape)
 
 
-OVERLAP = ("unsupported operation: more than one element of the written-to tensor refers to a "
-           "single memory location. Please clone() the tensor before performing the "
-           "operation.")
+OVERLAP = ("in-place write into a tensor whose elements share memory (an expand()ed or "
+           "stride-0 view), so one write would land in several elements; clone() it first")
 
 
 def writable_memory(array: np.ndarray, one_value: bool = False) -> np.ndarray:

@@ -116,3 +116,9 @@ def overwritten_error(what: str, t, saved_version: int) -> RuntimeError:
                         f"{t.dtype.name}, was saved for the gradient and then modified by an "
                         f"in-place operation (it is at version {t._version[0]}, saved at "
                         f"{saved_version}); write out of place, or into a clone()")
+
+
+def out_needs_grad_error(name: str) -> RuntimeError:
+    """`out=` with an argument that requires grad: a write into out= is not differentiated."""
+    return RuntimeError(f"{name}: an argument requires grad, and a result written into out= "
+                        f"is not differentiated; drop out= (or compute under no_grad)")

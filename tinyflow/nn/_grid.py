@@ -15,9 +15,9 @@ from ..core import dtypes
 from ..core.op import as_tensor
 from ..core.tensor import Tensor
 
-_CORNERS_NOTE = ("Default grid_sample and affine_grid behavior has changed to "
-                 "align_corners=False since 1.3.0. Please specify align_corners=True if the "
-                 "old behavior is desired. See the documentation of grid_sample for details.")
+_CORNERS_NOTE = ("align_corners was not given, so it is False: -1 and 1 are the outer edges of "
+                 "the corner pixels, not their centres (pass align_corners=True for those); "
+                 "pass it explicitly to silence this")
 
 
 def _align(align_corners: Optional[bool]) -> bool:

@@ -163,8 +163,8 @@ def pool_attrs(kernel_size, stride, padding, dilation, ceil_mode) -> dict:
         raise ValueError(f"kernel_size {kernel}, stride {stride} and dilation {dilation} must "
                          "be positive")
     if padding != SAME and any(max(p) > k // 2 for p, k in zip(padding, kernel)):
-        raise ValueError(f"pad should be at most half of kernel size, but got padding "
-                         f"{padding} and kernel_size {kernel}")
+        raise ValueError(f"padding {padding} is more than half of kernel_size {kernel}; a "
+                         f"window would then see only padding")
     return dict(kernel=kernel, stride=stride, padding=padding, dilation=dilation,
                 ceil_mode=bool(ceil_mode))
 

@@ -115,9 +115,9 @@ def test_in_place_errors_are_unchanged():
     with pytest.raises(RuntimeError, match="in-place write into a leaf tensor that requires grad"):
         w.zero_()
     ints = tf.tensor([1, 2, 3])
-    with pytest.raises(RuntimeError, match="can't be cast"):
+    with pytest.raises(RuntimeError, match="cannot hold without losing its kind"):
         ints -= 0.5
-    with pytest.raises(RuntimeError, match="can't be cast"):
+    with pytest.raises(RuntimeError, match="cannot hold without losing its kind"):
         ints /= 2
     small = tf.ones(3)
     with pytest.raises(RuntimeError, match="doesn't match the broadcast shape"):

@@ -170,7 +170,7 @@ def test_fetch_errors():
             sess.run("missing")
         with pytest.raises(tf.FetchError, match="'missing:0': the graph has no operation named"):
             sess.run("missing:0")
-        with pytest.raises(tf.FetchError, match="not a tensor"):
+        with pytest.raises(tf.FetchError, match="a fetch is a tensor"):
             sess.run(3.0)
 
 

@@ -199,7 +199,7 @@ def test_lbfgs_refuses_what_it_does_not_do():
         tinyflow.optim.LBFGS([w], line_search_fn="strong_wolfe")
     with pytest.raises(RuntimeError, match="closure"):
         tinyflow.optim.LBFGS([w]).step()
-    with pytest.raises(ValueError, match="parameter groups"):
+    with pytest.raises(ValueError, match="takes one param group"):
         tinyflow.optim.LBFGS([{"params": [w]},
                               {"params": [tinyflow.ones(1, requires_grad=True)]}])
 

@@ -228,7 +228,7 @@ WRITES = {
 @pytest.mark.parametrize("name", sorted(WRITES))
 def test_writes_into_expanded_views_as_torch(name):
     """Where no two written elements share memory the write reaches the base; else torch's
-    RuntimeError (same message)."""
+    RuntimeError (ours in our words)."""
     make, write = WRITES[name]
     outcomes = []
     for L in (torch, tinyflow):
@@ -237,7 +237,9 @@ def test_writes_into_expanded_views_as_torch(name):
             write(L, make(L, a))
             outcomes.append(a.tolist())
         except RuntimeError as error:
-            outcomes.append(str(error))
+            outcomes.append("refused" if "single memory location" in str(error) or
+                            "one write would land in several elements" in str(error)
+                            else str(error))
     assert outcomes[1] == outcomes[0]
 
 

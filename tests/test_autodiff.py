@@ -118,7 +118,7 @@ def test_eager_grad_accumulates_and_no_grad_records_nothing():
     assert not y.requires_grad and y._op is None
     with pytest.raises(RuntimeError, match="does not require grad and has no grad_fn"):
         y.sum().backward()
-    with pytest.raises(RuntimeError, match=r"not one element, so the starting gradient cannot be taken as 1"):
+    with pytest.raises(RuntimeError, match=r"not one element, so the starting gradient cannot"):
         (w * 2).backward()
 
 

@@ -162,7 +162,7 @@ def test_in_place_ops_and_version_counter():
     y = x.exp()
     z = y * 3
     y.add_(1)  # exp saved its output: the backward needs the old value
-    with pytest.raises(RuntimeError, match="saved for the gradient and then modified by an in-place operation"):
+    with pytest.raises(RuntimeError, match="saved for the gradient and then modified by an in-place"):
         z.sum().backward()
     with pytest.raises(RuntimeError, match="in-place write into a leaf tensor that requires grad"):
         x.add_(1)
@@ -186,13 +186,13 @@ def test_backward_twice_needs_retain_graph():
     y.backward(retain_graph=True)
     y.backward()
     np.testing.assert_allclose(x.grad.numpy(), [4.0, 8.0])
-    with pytest.raises(RuntimeError, match="already differentiated and its saved values were freed"):
+    with pytest.raises(RuntimeError, match="already differentiated and its saved values"):
         y.backward()
 
 
 def test_backward_errors_like_pytorch():
     x = tt.tensor([1.0, 2.0], requires_grad=True)
-    with pytest.raises(RuntimeError, match=r"not one element, so the starting gradient cannot be taken as 1"):
+    with pytest.raises(RuntimeError, match=r"not one element, so the starting gradient cannot"):
         (x * 2).backward()
     (x * 2).backward(tt.tensor([1.0, 0.5]))
     np.testing.assert_allclose(x.grad.numpy(), [2.0, 1.0])
@@ -223,7 +223,7 @@ def test_autograd_grad_matches_torch_incl_double_backward():
     _close(hga, hgb)
     assert a.grad is None
     c = tt.tensor([1.0], requires_grad=True)
-    with pytest.raises(RuntimeError, match=r"input 1 \(shape \[1\]\) is not used.*allow_unused=True"):
+    with pytest.raises(RuntimeError, match=r"input 1 \(shape \[1\]\) is not used.*allow_unused"):
         tt.autograd.grad((a * 2).sum(), [a, c])
     assert tt.autograd.grad((a * 2).sum(), [a, c], allow_unused=True)[1] is None
 
@@ -332,7 +332,7 @@ def test_inplace_under_autograd_matches_torch_including_views():
 
 def test_inplace_on_views_refuses_what_it_cannot_differentiate():
     leaf = tt.tensor(np.ones((2, 3)), requires_grad=True)
-    with pytest.raises(RuntimeError, match="in-place write into a view of a leaf tensor that requires grad"):
+    with pytest.raises(RuntimeError, match="in-place write into a view of a leaf tensor that"):
         leaf[0].mul_(2)
     y = leaf * 1
     first, second = y[0], y[1]

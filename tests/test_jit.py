@@ -113,7 +113,7 @@ def test_non_scalar_backward_refused_as_in_eager():
     def f(x, y):
         loss = (x - y) * (x - y)
         loss.backward()
-    with pytest.raises(RuntimeError, match=r"not one element, so the starting gradient cannot be taken as 1"):
+    with pytest.raises(RuntimeError, match=r"not one element, so the starting gradient cannot"):
         f(torch.Tensor([1.0, 2.0], requires_grad=True), torch.Tensor([3.0, 1.0]))
 
 
@@ -425,7 +425,7 @@ def test_a_call_whose_gradient_reads_a_written_tensor_runs_eagerly():
         out = torch.compile(f)(torch.ones(3))
     np.testing.assert_array_equal(buf.numpy(), [2, 2, 2])
     assert out.requires_grad
-    with pytest.raises(RuntimeError, match="saved for the gradient and then modified by an in-place operation"):
+    with pytest.raises(RuntimeError, match="saved for the gradient and then modified by an in-place"):
         out.sum().backward()
 
 
@@ -435,7 +435,7 @@ def test_backward_outside_refuses_stale_inputs_as_eager():
     out = torch.compile(model)(tensor(2, 3)).sum()
     with torch.no_grad():
         model.weight.mul_(2)
-    with pytest.raises(RuntimeError, match="saved for the gradient and then modified by an in-place operation"):
+    with pytest.raises(RuntimeError, match="saved for the gradient and then modified by an in-place"):
         out.backward()
 
 

@@ -179,7 +179,7 @@ def test_affine_grid_matches_torch(size, align):
     def grid(lib):
         def run(t):
             if align and 1 in size[2:]:
-                with pytest.warns(UserWarning, match="unit-size grids|dim of size 1 has its one point at 0"):
+                with pytest.warns(UserWarning, match="unit-size grids|has its one point at 0"):
                     return lib.nn.functional.affine_grid(t, size, align)
             return lib.nn.functional.affine_grid(t, size, align)
         return run
@@ -223,9 +223,9 @@ def test_a_spatial_transformer_samples_and_differentiates_as_torch():
     warnings torch gives for the default align_corners."""
     def stn(lib):
         def run(x, theta):
-            with pytest.warns(UserWarning, match="since 1.3.0|align_corners was not given, so it is False"):
+            with pytest.warns(UserWarning, match="since 1.3.0|align_corners was not given"):
                 grid = lib.nn.functional.affine_grid(theta, x.size())
-            with pytest.warns(UserWarning, match="since 1.3.0|align_corners was not given, so it is False"):
+            with pytest.warns(UserWarning, match="since 1.3.0|align_corners was not given"):
                 return lib.nn.functional.grid_sample(x, grid)
         return run
     identity = np.array([[1, 0, 0], [0, 1, 0]], np.float32)

@@ -116,9 +116,9 @@ def test_eager_grad_accumulates_and_no_grad_records_nothing():
     with tf.no_grad():
         y = w * 2
     assert not y.requires_grad and y._op is None
-    with pytest.raises(RuntimeError, match="does not require grad"):
+    with pytest.raises(RuntimeError, match="does not require grad and has no grad_fn"):
         y.sum().backward()
-    with pytest.raises(RuntimeError, match="scalar outputs"):
+    with pytest.raises(RuntimeError, match=r"not one element, so the starting gradient cannot"):
         (w * 2).backward()
 
 

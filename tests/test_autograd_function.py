@@ -185,11 +185,12 @@ def test_a_wrong_backward_is_refused_as_torch_refuses_it():
         return Bad
 
     x = tinyflow.tensor(X, requires_grad=True)
-    cases = [(lambda g: (g,), r"BadBackward returned an incorrect number of gradients "
-                               r"\(expected 2, got 1\)"),
-             (lambda g: (g[:3], None), r"invalid gradient at index 0 - got \[3\] but "
-                                       r"expected shape compatible with \[7\]"),
-             (lambda g: (g, g), r"gradient different than None at position 2")]
+    cases = [(lambda g: (g,), r"BadBackward: backward returned 1 gradients for 2 "
+                               r"forward inputs"),
+             (lambda g: (g[:3], None), r"backward returned a gradient of shape \[3\] for "
+                                       r"input 0 of shape \[7\]"),
+             (lambda g: (g, g), r"backward returned a gradient for input 1, a float, "
+                                r"not a Tensor")]
     for result, message in cases:
         with pytest.raises(RuntimeError, match=message):
             make(result).apply(x, 2.0).sum().backward()
@@ -264,5 +265,8 @@ def test_a_saved_tensor_written_in_place_before_backward_is_refused(lib):
     x = a * 1
     y = Square.apply(x).sum()
     x.mul_(10)
-    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+    says = ("modified by an inplace operation" if lib is torch else
+            "a tensor of save_for_backward, a tensor of shape \\[2\\] and dtype float32, was "
+            "saved for the gradient and then modified by an in-place operation")
+    with pytest.raises(RuntimeError, match=says):
         y.backward()

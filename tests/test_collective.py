@@ -140,9 +140,9 @@ def test_post_accumulate_grad_hook_fires_last_layer_first_with_grad_final():
     seen.clear()
     model(x).sum().backward()             # accumulates: the hook sees the sum
     assert [k for k, _ in seen] == ["2.bias", "2.weight", "0.bias"]
-    with pytest.raises(RuntimeError, match="non-leaf"):
+    with pytest.raises(RuntimeError, match="the tensor is not a leaf"):
         model(x).register_post_accumulate_grad_hook(print)
-    with pytest.raises(RuntimeError, match="doesn't require gradient"):
+    with pytest.raises(RuntimeError, match="post_accumulate_grad_hook: the tensor does not require"):
         x.register_post_accumulate_grad_hook(print)
 
 

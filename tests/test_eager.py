@@ -4,6 +4,8 @@ import pytest
 
 import tinyflow as tt
 
+OUT_NEEDS_GRAD = "an argument requires grad, and a result written into out= is not differentiated"
+
 torch = pytest.importorskip("torch")
 
 
@@ -143,7 +145,7 @@ def test_views_and_from_numpy_share_memory():
     v.add_(1)
     assert arr[0, 0] == 101
     assert t.t().is_contiguous() is False and t.t().contiguous().is_contiguous()
-    with pytest.raises(RuntimeError, match="view size is not compatible"):
+    with pytest.raises(RuntimeError, match="view: these elements are not evenly spaced in memory"):
         t.t().view(12)
     t.t().reshape(12)  # reshape copies when it must
 
@@ -160,9 +162,9 @@ def test_in_place_ops_and_version_counter():
     y = x.exp()
     z = y * 3
     y.add_(1)  # exp saved its output: the backward needs the old value
-    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+    with pytest.raises(RuntimeError, match="saved for the gradient and then modified by an in-place"):
         z.sum().backward()
-    with pytest.raises(RuntimeError, match="leaf Variable that requires grad"):
+    with pytest.raises(RuntimeError, match="in-place write into a leaf tensor that requires grad"):
         x.add_(1)
     with tt.no_grad():
         x.add_(1)  # optimizers do this
@@ -174,7 +176,7 @@ def test_modifying_a_saved_leaf_under_no_grad_is_caught():
     loss = (w * w).sum()
     with tt.no_grad():
         w.sub_(0.1)
-    with pytest.raises(RuntimeError, match="is at version 1; expected version 0"):
+    with pytest.raises(RuntimeError, match=r"it is at version 1, saved at 0"):
         loss.backward()
 
 
@@ -184,13 +186,13 @@ def test_backward_twice_needs_retain_graph():
     y.backward(retain_graph=True)
     y.backward()
     np.testing.assert_allclose(x.grad.numpy(), [4.0, 8.0])
-    with pytest.raises(RuntimeError, match="backward through the graph a second time"):
+    with pytest.raises(RuntimeError, match="already differentiated and its saved values"):
         y.backward()
 
 
 def test_backward_errors_like_pytorch():
     x = tt.tensor([1.0, 2.0], requires_grad=True)
-    with pytest.raises(RuntimeError, match="only for scalar outputs"):
+    with pytest.raises(RuntimeError, match=r"not one element, so the starting gradient cannot"):
         (x * 2).backward()
     (x * 2).backward(tt.tensor([1.0, 0.5]))
     np.testing.assert_allclose(x.grad.numpy(), [2.0, 1.0])
@@ -221,7 +223,7 @@ def test_autograd_grad_matches_torch_incl_double_backward():
     _close(hga, hgb)
     assert a.grad is None
     c = tt.tensor([1.0], requires_grad=True)
-    with pytest.raises(RuntimeError, match="allow_unused"):
+    with pytest.raises(RuntimeError, match=r"input 1 \(shape \[1\]\) is not used.*allow_unused"):
         tt.autograd.grad((a * 2).sum(), [a, c])
     assert tt.autograd.grad((a * 2).sum(), [a, c], allow_unused=True)[1] is None
 
@@ -239,7 +241,7 @@ def test_out_argument_and_grad_accumulation():
     tt.add(tt.tensor([1.0, 2.0]), tt.tensor([3.0, 4.0]), out=out)
     assert out.tolist() == [4.0, 6.0]
     p = tt.tensor([1.0], requires_grad=True)
-    with pytest.raises(RuntimeError, match="out=... arguments don't support"):
+    with pytest.raises(RuntimeError, match=OUT_NEEDS_GRAD):
         tt.mul(p, 2.0, out=tt.zeros(1, requires_grad=True))
     for _ in range(3):
         (p * 2).sum().backward()
@@ -300,7 +302,7 @@ def test_out_argument_writes_into_the_buffer_and_refuses_autograd():
     with pytest.raises(ValueError, match=r"sub.*out= has shape \[3\]"):
         tt.subtract(a, b, out=tt.zeros(3, dtype=tt.float64))
     w = tt.tensor(np.ones(3), requires_grad=True)
-    with pytest.raises(RuntimeError, match="out=... arguments don't support automatic"):
+    with pytest.raises(RuntimeError, match=r"sub\(\): " + OUT_NEEDS_GRAD):
         tt.subtract(w, 1.0, out=tt.zeros(3, dtype=tt.float64))
     with tt.no_grad():                      # an optimizer's update of a parameter
         tt.subtract(w, 0.5, out=w)
@@ -330,7 +332,7 @@ def test_inplace_under_autograd_matches_torch_including_views():
 
 def test_inplace_on_views_refuses_what_it_cannot_differentiate():
     leaf = tt.tensor(np.ones((2, 3)), requires_grad=True)
-    with pytest.raises(RuntimeError, match="view of a leaf Variable that requires grad"):
+    with pytest.raises(RuntimeError, match="in-place write into a view of a leaf tensor that"):
         leaf[0].mul_(2)
     y = leaf * 1
     first, second = y[0], y[1]

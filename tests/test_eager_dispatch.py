@@ -110,14 +110,14 @@ def test_zero_and_fill_under_no_grad_write_the_buffer_and_bump_the_version():
 
 def test_in_place_errors_are_unchanged():
     w, _ = _pair((3,))
-    with pytest.raises(RuntimeError, match="leaf Variable that requires grad"):
+    with pytest.raises(RuntimeError, match="in-place write into a leaf tensor that requires grad"):
         w -= 1
-    with pytest.raises(RuntimeError, match="leaf Variable that requires grad"):
+    with pytest.raises(RuntimeError, match="in-place write into a leaf tensor that requires grad"):
         w.zero_()
     ints = tf.tensor([1, 2, 3])
-    with pytest.raises(RuntimeError, match="can't be cast"):
+    with pytest.raises(RuntimeError, match="cannot hold without losing its kind"):
         ints -= 0.5
-    with pytest.raises(RuntimeError, match="can't be cast"):
+    with pytest.raises(RuntimeError, match="cannot hold without losing its kind"):
         ints /= 2
     small = tf.ones(3)
     with pytest.raises(RuntimeError, match="doesn't match the broadcast shape"):

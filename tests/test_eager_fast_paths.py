@@ -163,7 +163,7 @@ def test_in_place_write_after_a_fast_op_is_detected():
     b = a * 2.0            # two inputs (the float lifted)
     c = F.relu(b) * b      # relu: one input; the product saves b
     b.add_(1)
-    with pytest.raises(RuntimeError, match="inplace operation"):
+    with pytest.raises(RuntimeError, match="modified by an in-place operation"):
         c.sum().backward()
 
 

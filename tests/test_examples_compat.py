@@ -33,11 +33,11 @@ def test_pixel_shuffle_and_unshuffle_match_torch(shape, r):
 
 def test_pixel_shuffle_refuses_channels_not_divisible_like_torch():
     x = np.zeros((1, 5, 2, 2), np.float32)
-    with pytest.raises(RuntimeError) as theirs:
+    with pytest.raises(RuntimeError):
         F.pixel_shuffle(torch.tensor(x), 2)
-    with pytest.raises(RuntimeError, match="divisible by the square of upscale_factor") as ours:
+    with pytest.raises(RuntimeError, match=r"5 channels \(dim -3\) are not a multiple of "
+                                           r"upscale_factor\*\*2 = 4"):
         TF.pixel_shuffle(tinyflow.tensor(x), 2)
-    assert str(ours.value) == str(theirs.value)
 
 
 @pytest.mark.parametrize("shape,kwargs", [
@@ -63,11 +63,11 @@ def test_upsample_module_and_interpolate_errors():
     x = tinyflow.zeros(1, 2, 3, 3)
     with pytest.raises(NotImplementedError, match="mode 'bicubic' is not supported"):
         TF.interpolate(x, scale_factor=2, mode="bicubic")
-    with pytest.raises(ValueError, match="only one of size or scale_factor should be defined"):
+    with pytest.raises(ValueError, match="give size or scale_factor, not both"):
         TF.interpolate(x, size=3, scale_factor=2)
-    with pytest.raises(ValueError, match="either size or scale_factor should be defined"):
+    with pytest.raises(ValueError, match="interpolate: give size or scale_factor$"):
         TF.interpolate(x)
-    with pytest.raises(ValueError, match=r"Only 3D, 4D and 5D input"):
+    with pytest.raises(ValueError, match=r"interpolate: the input is 2-D; it must be \[N, C\]"):
         TF.interpolate(tinyflow.zeros(2, 3), scale_factor=2)
 
 
@@ -214,13 +214,13 @@ def test_unsupported_sparse_operations_raise_clear_errors():
         a * tinyflow.ones(5, 3)
     with pytest.raises(NotImplementedError, match="sum over dims"):
         a.sum(0)
-    with pytest.raises(RuntimeError, match=r"Cannot get indices on an uncoalesced tensor, "
-                                           r"please call \.coalesce\(\) first"):
+    with pytest.raises(RuntimeError, match=r"indices: the sparse tensor may hold repeated "
+                                           r"indices; call \.coalesce\(\) first"):
         a.indices()
-    with pytest.raises(ValueError, match="size is inconsistent with indices: for dim 0, size "
-                                         "is 3 but found index 3"):
+    with pytest.raises(ValueError, match="sparse_coo_tensor: index 3 in dim 0 is out of range "
+                                         "for size 3"):
         tinyflow.sparse_coo_tensor(COORDS, tinyflow.ones(6), (3, 3))
-    with pytest.raises(ValueError, match="indices and values must have same nnz"):
+    with pytest.raises(ValueError, match="indices hold 6 entries and values 5"):
         tinyflow.sparse_coo_tensor(COORDS, tinyflow.ones(5), (5, 3))
     with pytest.raises(NotImplementedError, match="hybrid"):
         tinyflow.sparse_coo_tensor(COORDS, tinyflow.ones(6, 2), (5, 3))

@@ -312,35 +312,36 @@ def error_of(call):
 
 
 @pytest.mark.parametrize("call, says", [
-    (lambda lib, T: lib.grad(lambda x: x * 2)(T(X)), "Expected f(*args) to return a scalar "
-                                                   "Tensor, got tensor with 1 dims"),
-    (lambda lib, T: lib.grad(lambda x: 3.0)(T(X)), "Expected f(*args) to return a Tensor"),
+    (lambda lib, T: lib.grad(lambda x: x * 2)(T(X)), "f returned a 1-dim tensor; grad needs a "
+                                                   "0-dim result"),
+    (lambda lib, T: lib.grad(lambda x: 3.0)(T(X)), "f returned <class 'float'>, where a one-element"),
     (lambda lib, T: lib.grad(lambda x: x.sum(), has_aux=True)(T(X)),
-     "should be a tuple: (output, aux)"),
+     "with has_aux=True, f must return a pair (output, aux), got Tensor"),
     (lambda lib, T: lib.grad(lambda x, y: x.sum(), argnums=2)(T(X), T(X)),
-     "Got argnum=2, but only 2 positional inputs"),
+     "argnums: 2 is out of range for 2 positional inputs"),
     (lambda lib, T: lib.grad(lambda x: x.sum(), argnums=1.0)(T(X)),
-     "argnums must be int or Tuple[int, ...]"),
+     "argnums is <class 'float'>: give one int position"),
     (lambda lib, T: lib.grad(lambda x: x.sum(), argnums=())(T(X)), "argnums must be non-empty"),
-    (lambda lib, T: lib.grad(lambda x: x)(3.0), "must be Tensor, got <class 'float'>"),
+    (lambda lib, T: lib.grad(lambda x: x)(3.0), "input to differentiate must be Tensor, got <class"),
     (lambda lib, T: lib.grad(lambda x: x.sum())(T(np.arange(3)).long()),
-     "only Tensors of floating point dtype can require gradients"),
-    (lambda lib, T: lib.vjp(lambda x: 3.0, T(X)), "expected f(*primals) to return only tensors"),
+     "an input of dtype int64 cannot be differentiated"),
+    (lambda lib, T: lib.vjp(lambda x: 3.0, T(X)), "vjp(f, *primals): f returned <class 'float'>"),
     (lambda lib, T: lib.vjp(lambda x: x * 2, T(X))[1](T(np.ones(2))),
-     "grad_output[0] has a shape of"),
+     "cotangent 0 is [2] for an output of shape [3]"),
     (lambda lib, T: lib.vjp(lambda x: (x, x), T(X))[1](T(X)),
-     "Expected pytree structure of cotangents to be the same"),
-    (lambda lib, T: lib.jvp(lambda x: x, T(X), T(X)), "Expected primals to be a tuple"),
+     "the cotangents are nested as * but f's output as (*, *)"),
+    (lambda lib, T: lib.jvp(lambda x: x, T(X), T(X)), "primals is a Tensor, where a tuple is"),
     (lambda lib, T: lib.jvp(lambda x: x, (T(X),), (T(np.ones(2)),)),
-     "Tensor is of size [3] while the given forward gradient is of size [2]"),
+     "a tangent of shape [2] for a primal of shape [3]"),
     (lambda lib, T: lib.jvp(lambda x: x, (T(X),), (T(X), T(X))),
-     "Expected primals and tangents to have the same python structure"),
+     "primals are nested as (*,) but tangents as (*, *)"),
 ], ids=["nonscalar", "not-a-tensor", "aux-not-pair", "argnum-range", "argnum-type",
         "argnums-empty", "float-arg", "int-arg", "vjp-output", "cotangent-shape",
         "cotangent-structure", "jvp-not-tuple", "tangent-shape", "tangent-structure"])
 def test_errors_match_torch_func(call, says):
+    """torch.func's exception class; our own words, naming what is wrong."""
     mine, ref = error_of(call)
-    assert says in mine and says in ref, (mine, ref)
+    assert says in mine, (mine, ref)
 
 
 # ---- functional_call: gradients w.r.t. a module's parameters as a dict --------------------

@@ -199,19 +199,19 @@ def test_batch_norm_updates_the_running_statistics_like_torch():
 
 def test_argument_errors():
     x = tf.randn(3, 4)
-    with pytest.raises(IndexError, match="Target 7 is out of bounds"):
+    with pytest.raises(IndexError, match="target class 7 is out of range for 4 classes"):
         F.cross_entropy(x, tf.tensor([0, 7, 1]))
-    with pytest.raises(ValueError, match="not a valid value for reduction"):
+    with pytest.raises(ValueError, match="reduction='avg' is unknown"):
         F.mse_loss(x, x, reduction="avg")
     with pytest.raises(ValueError, match="label_smoothing"):
         F.cross_entropy(x, tf.tensor([0, 1, 1]), label_smoothing=1.5)
-    with pytest.raises(ValueError, match="dropout probability"):
+    with pytest.raises(ValueError, match=r"dropout: p=.* is not a probability; give 0 <= p <= 1"):
         F.dropout(x, -0.1)
     with pytest.raises(ValueError, match="strided"):
         F.conv2d(tf.randn(1, 1, 5, 5), tf.randn(1, 1, 3, 3), stride=2, padding="same")
     with pytest.raises(RuntimeError, match=r"expected input with shape \[\*, 5\]"):
         F.layer_norm(x, (5,))
-    with pytest.raises(ValueError, match="more than 1 value per channel"):
+    with pytest.raises(ValueError, match="has 1 value per channel, so its variance is undefined"):
         nn.BatchNorm1d(4)(tf.randn(1, 4))
     with pytest.raises(ValueError, match="expected 4D input"):
         nn.BatchNorm2d(4)(tf.randn(2, 4))
@@ -320,9 +320,9 @@ def test_calculate_gain_and_fans_match_torch():
     for shape in [(3, 5), (8, 4, 3, 3), (2, 6, 5)]:
         assert nn.init._calculate_fan_in_and_fan_out(tf.zeros(*shape)) == \
             torch.nn.init._calculate_fan_in_and_fan_out(torch.zeros(*shape))
-    with pytest.raises(ValueError, match="fewer than 2 dimensions"):
+    with pytest.raises(ValueError, match="init: a 1-D tensor has no fan_in / fan_out"):
         nn.init.xavier_uniform_(tf.zeros(5))
-    with pytest.raises(ValueError, match="Unsupported nonlinearity"):
+    with pytest.raises(ValueError, match="calculate_gain: nonlinearity .swish. is unknown"):
         nn.init.calculate_gain("swish")
 
 

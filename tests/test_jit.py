@@ -113,7 +113,7 @@ def test_non_scalar_backward_refused_as_in_eager():
     def f(x, y):
         loss = (x - y) * (x - y)
         loss.backward()
-    with pytest.raises(RuntimeError, match="only for scalar outputs"):
+    with pytest.raises(RuntimeError, match=r"not one element, so the starting gradient cannot"):
         f(torch.Tensor([1.0, 2.0], requires_grad=True), torch.Tensor([3.0, 1.0]))
 
 
@@ -448,7 +448,7 @@ def test_a_call_whose_gradient_reads_a_written_tensor_runs_eagerly():
         out = torch.compile(f)(torch.ones(3))
     np.testing.assert_array_equal(buf.numpy(), [2, 2, 2])
     assert out.requires_grad
-    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+    with pytest.raises(RuntimeError, match="saved for the gradient and then modified by an in-place"):
         out.sum().backward()
 
 
@@ -458,7 +458,7 @@ def test_backward_outside_refuses_stale_inputs_as_eager():
     out = torch.compile(model)(tensor(2, 3)).sum()
     with torch.no_grad():
         model.weight.mul_(2)
-    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+    with pytest.raises(RuntimeError, match="saved for the gradient and then modified by an in-place"):
         out.backward()
 
 
@@ -561,7 +561,7 @@ def test_view_of_a_captured_eager_tensor_under_compile():
     np.testing.assert_allclose(f(x).numpy(), (x @ w.view(3, 4).t()).numpy(), rtol=1e-6)
     wt = w.t()                     # eager and not contiguous: eager's view refuses it
     g = torch.compile(lambda x: x + wt.view(12))
-    with pytest.raises(RuntimeError, match=r"view size is not compatible.*\(3, 4\).*\(12,\)"):
+    with pytest.raises(RuntimeError, match=r"not evenly spaced.*\(3, 4\).*\(12,\)"):
         g(torch.randn(12))
 
 

@@ -199,7 +199,7 @@ def test_bad_input_is_refused_as_torch(name, call):
 def test_upsample_aliases_warn_as_torch():
     x = tinyflow.randn(1, 1, 2, 2)
     for name in ("upsample", "upsample_nearest", "upsample_bilinear"):
-        with pytest.warns(UserWarning, match=f"`nn.functional.{name}` is deprecated"):
+        with pytest.warns(UserWarning, match=f"nn.functional.{name} is deprecated; call "):
             getattr(tinyflow.nn.functional, name)(x, scale_factor=2)
 
 

@@ -200,10 +200,10 @@ def test_grad_scaler_checks_its_order_and_round_trips_its_state():
     scaler = tinyflow.amp.GradScaler(init_scale=8.0, growth_interval=1)
     scaler.scale(model(tinyflow.ones(1, 2)).sum()).backward()
     scaler.unscale_(opt)
-    with pytest.raises(RuntimeError, match="unscale_\\(\\) has already been called"):
+    with pytest.raises(RuntimeError, match="gradients are already unscaled"):
         scaler.unscale_(opt)
     scaler.step(opt)
-    with pytest.raises(RuntimeError, match="step\\(\\) has already been called"):
+    with pytest.raises(RuntimeError, match="GradScaler.step: already called for this optimizer"):
         scaler.step(opt)
     scaler.update()
     assert scaler.get_scale() == 16.0
@@ -216,10 +216,11 @@ def test_grad_scaler_checks_its_order_and_round_trips_its_state():
 
 
 def test_grad_scaler_update_without_a_step_is_refused_as_torchs():
-    for lib in (tinyflow, torch):
+    for lib, says in ((tinyflow, r"no step\(\) or unscale_\(\) ran since the last update"),
+                      (torch, "No inf checks were recorded")):
         scaler = lib.amp.GradScaler("cpu")
         scaler.scale(lib.ones(2, requires_grad=True).sum()).backward()
-        with pytest.raises(AssertionError, match="No inf checks were recorded"):
+        with pytest.raises(AssertionError, match=says):
             scaler.update()
 
 

@@ -43,7 +43,7 @@ def test_get_checkpoint_state_names_the_latest_checkpoint(tmp_path):
     assert tf.train.get_checkpoint_state(str(tmp_path)) is None
     with tf.Session() as sess:
         sess.run(tf.global_variables_initializer())
-        with pytest.raises(ValueError, match="Parent directory of .* doesn't exist"):
+        with pytest.raises(ValueError, match="Saver.save: the folder of .* does not exist"):
             saver.save(sess, str(tmp_path / "missing" / "m.ckpt"))
         first = saver.save(sess, str(tmp_path / "m.ckpt"), global_step=1)
         last = saver.save(sess, str(tmp_path / "m.ckpt"), global_step=2)

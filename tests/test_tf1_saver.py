@@ -1,8 +1,8 @@
 """tf.train.Saver as TF1 documents it: save(sess, path, global_step) writes `path-<step>` and
 returns it; restore(sess, path) sets the variables; latest_checkpoint(dir) names the newest;
-max_to_keep deletes older files. Errors name the file and the variable (TF1: NotFoundError
-"Key w not found in checkpoint", InvalidArgumentError on shape mismatch, ValueError "The
-passed save_path is not a valid checkpoint")."""
+max_to_keep deletes older files. Errors name the file and the variable (TF1 raises
+NotFoundError for a missing key, InvalidArgumentError on shape mismatch, ValueError for a
+path that is not a checkpoint)."""
 import os
 
 import numpy as np
@@ -57,7 +57,7 @@ def test_restore_errors_name_the_file_and_the_variable(tmp_path):
     with tf.Session() as sess, pytest.raises(KeyError, match=r"variable u not found in "
                                              r"checkpoint .*a.ckpt"):
         tf.train.Saver().restore(sess, path)
-    with tf.Session() as sess, pytest.raises(ValueError, match="not a valid checkpoint: .*nope"):
+    with tf.Session() as sess, pytest.raises(ValueError, match="no checkpoint file at .*nope"):
         tf.train.Saver().restore(sess, str(tmp_path / "nope"))
     (tmp_path / "bad.ckpt").write_bytes(b"garbage")
     with tf.Session() as sess, pytest.raises(ValueError, match="bad.ckpt"):

@@ -153,7 +153,7 @@ def test_control_dependencies_refuses_non_ops():
     other = tf.Graph()
     with other.as_default():
         foreign = tf.placeholder(tf.float32)
-    with pytest.raises(ValueError, match="not an element of this graph"):
+    with pytest.raises(ValueError, match="belongs to another graph than this one"):
         with tf.control_dependencies([foreign]):
             pass
 

@@ -51,17 +51,18 @@ def test_gradcheck_finds_a_wrong_gradient_as_pytorch_does():
     def wrong(L, x):       # x.detach() hides half the derivative of x * x
         return x.detach() * x
 
-    for L in (torch, tinyflow):
+    for L, says in ((torch, "Jacobian mismatch for output 0 with respect to input 0"),
+                    (tinyflow, "the gradient of output 0 w.r.t. input 0 differs")):
         x = L.tensor(_double(3), requires_grad=True)
-        with pytest.raises(RuntimeError, match="Jacobian mismatch for output 0 with respect "
-                                               "to input 0"):
+        with pytest.raises(RuntimeError, match=says):
             L.autograd.gradcheck(lambda a: wrong(L, a), (x,))
         assert L.autograd.gradcheck(lambda a: wrong(L, a), x, raise_exception=False) is False
 
 
 def test_gradcheck_needs_an_input_that_requires_grad():
-    for L in (torch, tinyflow):
-        with pytest.raises(ValueError, match="at least one input tensor to require gradient"):
+    for L, says in ((torch, "at least one input tensor to require gradient"),
+                    (tinyflow, "gradcheck: no input requires grad")):
+        with pytest.raises(ValueError, match=says):
             L.autograd.gradcheck(lambda a: a * 2, (L.tensor(_double(2)),))
 
 
@@ -198,7 +199,7 @@ def test_lbfgs_refuses_what_it_does_not_do():
         tinyflow.optim.LBFGS([w], line_search_fn="strong_wolfe")
     with pytest.raises(RuntimeError, match="closure"):
         tinyflow.optim.LBFGS([w]).step()
-    with pytest.raises(ValueError, match="parameter groups"):
+    with pytest.raises(ValueError, match="takes one param group"):
         tinyflow.optim.LBFGS([{"params": [w]},
                               {"params": [tinyflow.ones(1, requires_grad=True)]}])
 

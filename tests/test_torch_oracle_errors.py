@@ -28,6 +28,9 @@ def T(lib, data=A34, **kw):
     return lib.tensor(np.array(data), **kw)
 
 
+LEAF_WRITE = r"in-place write into a (view of a )?leaf tensor that requires grad"
+
+
 def leaf(lib):
     return lib.ones(2, 3, requires_grad=True)
 
@@ -136,7 +139,7 @@ CASES = [
     ("bce (3,1) vs (3,)", lambda L: F(L).binary_cross_entropy(prob(L, 3, 1), prob(L, 3)),
      r"binary_cross_entropy.*\[3\].*\[3, 1\]"),
     ("bce (3,4) vs (1,4)", lambda L: F(L).binary_cross_entropy(prob(L, 3, 4), prob(L, 1, 4)),
-     r"binary_cross_entropy.*target size"),
+     r"binary_cross_entropy: target \[1, 4\] and input \[3, 4\] differ"),
     ("bce scalar target", lambda L: F(L).binary_cross_entropy(prob(L, 3), prob(L)),
      r"binary_cross_entropy"),
     ("bce_logits (3,1) vs (3,)",
@@ -149,26 +152,27 @@ CASES = [
     ("cross_entropy ids (3,1)", lambda L: F(L).cross_entropy(T(L), T(L, [[0], [1], [2]])),
      r"cross_entropy.*target"),
     ("cross_entropy batch", lambda L: F(L).cross_entropy(T(L), T(L, [0, 1, 2, 3])),
-     r"cross_entropy.*batch_size \(3\).*\(4\)"),
+     r"cross_entropy: input has 3 samples but target 4"),
     ("cross_entropy float ids", lambda L: F(L).cross_entropy(T(L), T(L, [0., 1., 2.])),
-     r"cross_entropy.*target dtype"),
+     r"cross_entropy: the target is float64 \[3\]; class indices must be"),
     ("cross_entropy int32 ids", lambda L: F(L).cross_entropy(T(L), T(L, [0, 1, 2]).int()),
-     r"cross_entropy.*Long or Byte.*int32"),
+     r"cross_entropy: the target is int32; class indices must be int64"),
     ("nll uint8 ids", lambda L: F(L).nll_loss(T(L), T(L, np.array([0, 1, 2], np.uint8))),
      None),
     ("cross_entropy probabilities", lambda L: F(L).cross_entropy(T(L), L.softmax(T(L), 1)),
      None),
     ("cross_entropy id out of range", lambda L: F(L).cross_entropy(T(L), T(L, [0, 1, 4])),
-     r"Target 4 is out of bounds"),
+     r"target class 4 is out of range for 4 classes"),
     ("cross_entropy spatial", lambda L: F(L).cross_entropy(
         T(L, np.ones((2, 4, 5), np.float32)), T(L, np.zeros((2, 4), np.int64))),
-     r"cross_entropy.*Expected target size \[2, 5\]"),
+     r"cross_entropy: the target is \[2, 4\].*it must be \[2, 5\]"),
     ("cross_entropy weight", lambda L: F(L).cross_entropy(T(L), T(L, [0, 1, 2]),
                                                          weight=L.ones(5)),
-     r"cross_entropy.*weight.*4 classes"),
+     r"cross_entropy: weight has shape \[5\]; it needs one entry per class \[4\]"),
     ("nll ids (3,1)", lambda L: F(L).nll_loss(T(L), T(L, [[0], [1], [2]])), r"nll_loss"),
     ("nll 1-D input", lambda L: F(L).nll_loss(T(L, A34[0]), T(L, [0, 1, 2])), r"nll_loss"),
-    ("nll id -1", lambda L: F(L).nll_loss(T(L), T(L, [0, 1, -1])), r"Target -1"),
+    ("nll id -1", lambda L: F(L).nll_loss(T(L), T(L, [0, 1, -1])),
+     r"target class -1 is out of range for 4 classes"),
     ("nll ignore_index", lambda L: F(L).nll_loss(T(L), T(L, [0, -100, 3])), None),
     # ---- indexing ----------------------------------------------------------------------
     ("getitem int", lambda L: T(L)[3], r"index 3 is out of bounds"),
@@ -217,30 +221,31 @@ CASES = [
     ("result_type scalars", lambda L: L.result_type(3, 2.0), None),
     ("result_type bool, int", lambda L: L.result_type(L.ones(2, dtype=L.bool), 3), None),
     ("promote_types", lambda L: L.promote_types(L.int32, L.float16), None),
-    ("neg bool", lambda L: -L.ones(2, dtype=L.bool), r"Negation.*bool"),
+    ("neg bool", lambda L: -L.ones(2, dtype=L.bool), r"neg: `-` of a bool tensor is refused"),
     ("sign bool", lambda L: L.sign(L.ones(2, dtype=L.bool)), None),
     # ---- in-place rules on leaves and views --------------------------------------------
-    ("leaf add_", lambda L: leaf(L).add_(1), r"leaf Variable that requires grad"),
-    ("leaf mul_", lambda L: leaf(L).mul_(2), r"leaf Variable that requires grad"),
-    ("leaf fill_", lambda L: leaf(L).fill_(1), r"leaf Variable that requires grad"),
-    ("leaf zero_", lambda L: leaf(L).zero_(), r"leaf Variable that requires grad"),
-    ("leaf copy_", lambda L: leaf(L).copy_(L.zeros(2, 3)), r"leaf Variable that requires grad"),
-    ("leaf normal_", lambda L: leaf(L).normal_(), r"leaf Variable that requires grad"),
-    ("leaf uniform_", lambda L: leaf(L).uniform_(), r"leaf Variable that requires grad"),
-    ("leaf clamp_", lambda L: leaf(L).clamp_(0, 1), r"leaf Variable that requires grad"),
-    ("leaf setitem", lambda L: leaf(L).__setitem__(0, 1.0), r"leaf Variable that requires grad"),
-    ("leaf +=", lambda L: leaf(L).__iadd__(1), r"leaf Variable that requires grad"),
-    ("view of leaf mul_", view_of_leaf, r"leaf Variable that requires grad"),
+    ("leaf add_", lambda L: leaf(L).add_(1), LEAF_WRITE),
+    ("leaf mul_", lambda L: leaf(L).mul_(2), LEAF_WRITE),
+    ("leaf fill_", lambda L: leaf(L).fill_(1), LEAF_WRITE),
+    ("leaf zero_", lambda L: leaf(L).zero_(), LEAF_WRITE),
+    ("leaf copy_", lambda L: leaf(L).copy_(L.zeros(2, 3)), LEAF_WRITE),
+    ("leaf normal_", lambda L: leaf(L).normal_(), LEAF_WRITE),
+    ("leaf uniform_", lambda L: leaf(L).uniform_(), LEAF_WRITE),
+    ("leaf clamp_", lambda L: leaf(L).clamp_(0, 1), LEAF_WRITE),
+    ("leaf setitem", lambda L: leaf(L).__setitem__(0, 1.0), LEAF_WRITE),
+    ("leaf +=", lambda L: leaf(L).__iadd__(1), LEAF_WRITE),
+    ("view of leaf mul_", view_of_leaf, LEAF_WRITE),
     ("leaf under no_grad", no_grad_write, None),
     ("fill_ into history", constant_into_history(lambda L, y: y.fill_(1)), None),
     ("zero_ into history", constant_into_history(lambda L, y: y.zero_()), None),
     ("copy_ into history", constant_into_history(lambda L, y: y.copy_(L.arange(3.))), None),
     ("setitem into history", constant_into_history(lambda L, y: y.__setitem__(0, 5.0)), None),
     # ---- .grad assignment ---------------------------------------------------------------
-    ("grad shape", lambda L: set_grad(L, lambda L: L.ones(3)), r"size '\[3\]'.*'\[2, 3\]'"),
+    ("grad shape", lambda L: set_grad(L, lambda L: L.ones(3)),
+     r"shape \[3\] for a tensor of shape \[2, 3\]"),
     ("grad dtype", lambda L: set_grad(L, lambda L: L.ones(2, 3, dtype=L.float64)),
-     r"dtype.*float64.*float32"),
-    ("grad list", lambda L: set_grad(L, lambda L: [1.0]), r"Tensor or None.*list"),
+     r"a float64 tensor for a float32 tensor; the dtypes must match"),
+    ("grad list", lambda L: set_grad(L, lambda L: [1.0]), r"\.grad = a list; assign a Tensor"),
     ("grad ok", lambda L: set_grad(L, lambda L: L.full((2, 3), 2.0)), None),
     ("grad None", lambda L: set_grad(L, lambda L: None), None),
     # ---- grad modes, in all their spellings ---------------------------------------------
@@ -297,7 +302,7 @@ CASES = [
     ("div out= resize", lambda L: L.div(L.ones(3), 2, out=L.zeros(2)), None),
     ("div out= same", lambda L: L.div(L.ones(3), 2, out=L.zeros(3)), None),
     ("add_ int from float", lambda L: L.ones(2, dtype=L.long).add_(0.5),
-     r"can't be cast|cast"),
+     r"cannot hold without losing its kind"),
     # ---- strides ------------------------------------------------------------------------
     ("stride", lambda L: T(L).stride(), None),
     ("stride transposed", lambda L: T(L).t().stride(), None),
@@ -306,23 +311,25 @@ CASES = [
     ("as_strided", lambda L: L.as_strided(T(L), (2, 2), (1, 4), 1), None),
     ("as_strided of a view", lambda L: T(L)[1:].as_strided((3,), (2,)), None),
     ("as_strided out of bounds", lambda L: L.as_strided(T(L), (4, 4), (4, 1)),
-     r"as_strided.*out of bounds"),
-    ("as_strided negative", lambda L: L.as_strided(T(L), (2,), (-1,)), r"Negative strides"),
+     r"as_strided: .* reach element 15, past the 12 elements"),
+    ("as_strided negative", lambda L: L.as_strided(T(L), (2,), (-1,)),
+     r"strides \[-1\] hold a negative one"),
     ("format 0-dim", lambda L: "{:+.2f}|{:>8.3e}".format(L.tensor(1.5), L.tensor(-2.0)), None),
     ("format 1-D", lambda L: "{:.2f}".format(L.ones(2)), r"format"),
     # ---- optimizers' arguments ----------------------------------------------------------
-    ("SGD lr", optimizer("SGD", lr=-0.1), r"learning rate"),
-    ("Adam beta", optimizer("Adam", betas=(1.0, 0.9)), r"beta parameter at index 0"),
-    ("Adagrad lr", optimizer("Adagrad", lr=-1), r"learning rate"),
-    ("Adagrad lr_decay", optimizer("Adagrad", lr_decay=-1), r"lr.decay"),
+    ("SGD lr", optimizer("SGD", lr=-0.1), r"^optimizer: lr must be >= 0, got -0.1$"),
+    ("Adam beta", optimizer("Adam", betas=(1.0, 0.9)), r"betas\[0\] must be in \[0, 1\), got 1.0"),
+    ("Adagrad lr", optimizer("Adagrad", lr=-1), r"lr must be >= 0, got -1"),
+    ("Adagrad lr_decay", optimizer("Adagrad", lr_decay=-1), r"lr_decay must be >= 0, got -1"),
     ("Adagrad accumulator", optimizer("Adagrad", initial_accumulator_value=-1),
      r"initial.accumulator"),
-    ("Adadelta rho", optimizer("Adadelta", rho=1.5), r"rho"),
-    ("Adadelta eps", optimizer("Adadelta", eps=-1), r"epsilon"),
-    ("Adamax beta", optimizer("Adamax", betas=(0.9, 1.0)), r"beta parameter at index 1"),
-    ("Adamax weight_decay", optimizer("Adamax", weight_decay=-1), r"weight.decay"),
+    ("Adadelta rho", optimizer("Adadelta", rho=1.5), r"rho must be in \[0, 1\], got 1.5"),
+    ("Adadelta eps", optimizer("Adadelta", eps=-1), r"eps must be >= 0, got -1"),
+    ("Adamax beta", optimizer("Adamax", betas=(0.9, 1.0)), r"betas\[1\] must be in \[0, 1\)"),
+    ("Adamax weight_decay", optimizer("Adamax", weight_decay=-1),
+     r"weight_decay must be >= 0, got -1"),
     ("optimizer of a tensor", lambda L: L.optim.SGD(leaf(L), lr=0.1), r"iterable"),
-    ("optimizer empty", lambda L: L.optim.Adagrad([], lr=0.1), r"empty parameter list"),
+    ("optimizer empty", lambda L: L.optim.Adagrad([], lr=0.1), r"the parameter list is empty"),
     # ---- data loaders' arguments --------------------------------------------------------
     ("DataLoader batch_size 0", lambda L: L.utils.data.DataLoader(list(range(4)),
                                                                   batch_size=0),
@@ -386,15 +393,6 @@ def test_as_pytorch(name, fn, pattern):
         assert pattern is None, f"{name}: PyTorch returns {expected!r}; pattern is unused"
         assert ok, f"{name}: PyTorch returns {expected!r}, tinyflow raises {actual!r}"
         _assert_same(actual, expected, name)
-
-
-@pytest.mark.parametrize("name, fn", [(c[0], c[1]) for c in CASES if c[0].split()[0] in (
-    "SGD", "Adam", "Adagrad", "Adadelta", "Adamax")], ids=lambda v: v if isinstance(v, str) else "")
-def test_optimizer_arguments_are_refused_in_pytorchs_words(name, fn):
-    """An optimizer's refusal is PyTorch's message word for word (the catalog's patterns
-    would also accept "lr decay" for "lr_decay")."""
-    (_, expected), (_, actual) = _run(fn, torch), _run(fn, tinyflow)
-    assert str(actual) == str(expected)
 
 
 def test_the_catalog_sees_a_silent_wrong_answer():

@@ -155,8 +155,9 @@ def test_integer_sums_and_products_are_int64_as_torch(dtype):
 
 
 def test_mean_of_integers_is_refused_as_torch():
-    for L in (torch, tinyflow):
-        with pytest.raises(RuntimeError, match="mean\\(\\): could not infer output dtype"):
+    for L, says in ((torch, "could not infer output dtype"),
+                    (tinyflow, r"mean\(\): the input is int64; a mean is taken of floating")):
+        with pytest.raises(RuntimeError, match=says):
             L.tensor([1, 2]).mean()
     assert tinyflow.tensor([1, 2]).mean(dtype=tinyflow.float32).item() == 1.5
 
@@ -227,7 +228,7 @@ WRITES = {
 @pytest.mark.parametrize("name", sorted(WRITES))
 def test_writes_into_expanded_views_as_torch(name):
     """Where no two written elements share memory the write reaches the base; else torch's
-    RuntimeError (same message)."""
+    RuntimeError (ours in our words)."""
     make, write = WRITES[name]
     outcomes = []
     for L in (torch, tinyflow):
@@ -236,7 +237,9 @@ def test_writes_into_expanded_views_as_torch(name):
             write(L, make(L, a))
             outcomes.append(a.tolist())
         except RuntimeError as error:
-            outcomes.append(str(error))
+            outcomes.append("refused" if "single memory location" in str(error) or
+                            "one write would land in several elements" in str(error)
+                            else str(error))
     assert outcomes[1] == outcomes[0]
 
 

@@ -33,6 +33,12 @@ __all__ = ["functional_call", "grad", "grad_and_value", "hessian", "hvp", "jacfw
 
 
 # ---- pytrees: tensors in tuples, lists and dicts ----------------------------------------
+def _not_a_tensor(api: str, x) -> ValueError:
+    """A transform's input that is not a Tensor (a float, a list, ...)."""
+    return ValueError(f"{api}: every input to differentiate must be Tensor, got {type(x)}; "
+                      f"wrap numbers and arrays with torch.tensor(...)")
+
+
 def _describe(spec) -> str:
     """A spec as torch.func prints one: `*` a leaf, `(*, *)` a tuple."""
     if spec is None:
@@ -53,10 +59,11 @@ class _Level:
 
     def stand_in(self, x):
         if not isinstance(x, Tensor):
-            raise ValueError(f"Thing passed to transform API must be Tensor, got {type(x)}")
+            raise _not_a_tensor("torch.func", x)
         if not x.dtype.is_floating:
-            raise RuntimeError(f"only Tensors of floating point dtype can require gradients "
-                               f"(got {x.dtype.name})")
+            raise RuntimeError(f"torch.func: an input of dtype {x.dtype.name} cannot be "
+                               f"differentiated: only floating point tensors require grad; "
+                               f"convert it with .double() or .float()")
         connected = x.is_symbolic or (self.outer_grad and x.requires_grad)
         with set_grad_enabled(connected):
             mine = copy(x)   # a node under a tracer: it reads x's value on every run
@@ -118,9 +125,10 @@ def _argnums_tuple(argnums, nargs: int) -> tuple:
         raise RuntimeError("argnums must be non-empty")
     for k in items:
         if not isinstance(k, int) or isinstance(k, bool):
-            raise RuntimeError(f"argnums must be int or Tuple[int, ...], got: {type(argnums)}")
+            raise RuntimeError(f"argnums is {type(argnums)}: give one int position or a "
+                               f"tuple of int positions")
         if not -nargs <= k < nargs:
-            raise RuntimeError(f"Got argnum={k}, but only {nargs} positional inputs")
+            raise RuntimeError(f"argnums: {k} is out of range for {nargs} positional inputs")
     return tuple(k % nargs for k in items)
 
 
@@ -128,8 +136,8 @@ def _split_aux(out, has_aux: bool, api: str):
     if not has_aux:
         return out, None
     if not (isinstance(out, tuple) and len(out) == 2):
-        raise RuntimeError(f"{api}: output of function f should be a tuple: (output, aux) "
-                           f"if has_aux is True")
+        raise RuntimeError(f"{api}: with has_aux=True, f must return a pair "
+                           f"(output, aux), got {type(out).__name__}")
     return out
 
 
@@ -148,13 +156,12 @@ def grad_and_value(f, argnums=0, has_aux: bool = False):
                 args[k], diff[k] = level.stand_ins(args[k])
             value, aux = _split_aux(f(*args, **kwargs), has_aux, api)
             if not isinstance(value, Tensor):
-                raise RuntimeError(f"{api}: Expected f(*args) to return a Tensor, got "
-                                   f"{type(value)}")
+                raise RuntimeError(f"{api}: f returned {type(value)}, where a "
+                                   f"one-element Tensor (the value to differentiate) is needed")
             if value.shape != ():
                 dims = "unknown" if value.shape is None else len(value.shape)
-                raise RuntimeError(f"{api}: Expected f(*args) to return a scalar Tensor, got "
-                                   f"tensor with {dims} dims. Maybe you "
-                                   f"wanted to use the vjp or jacrev APIs instead?")
+                raise RuntimeError(f"{api}: f returned a {dims}-dim tensor; grad needs a "
+                                   f"0-dim result (for other outputs, use vjp or jacrev)")
             xs = [x for k in nums for x in diff[k]]
             with level.recording(value):
                 flat = iter(_zeros_for_none(gradients([value], xs), xs))
@@ -201,21 +208,23 @@ def vjp(f, *primals, has_aux: bool = False):
     outs, out_spec = tree_flatten(out)
     for y in outs:
         if not isinstance(y, Tensor):
-            raise RuntimeError(f"vjp(f, *primals): expected f(*primals) to return only "
-                               f"tensors, got unsupported type {type(y)}")
+            raise RuntimeError(f"vjp(f, *primals): f returned {type(y)}, where tensors "
+                               f"(alone or in tuples, lists, dicts) are needed")
     xs = [x for _, leaves in pairs for x in leaves]
 
     def vjp_fn(cotangents):
         cts, ct_spec = tree_flatten(cotangents)
         if ct_spec != out_spec:
-            raise RuntimeError(f"Expected pytree structure of cotangents to be the same as "
-                               f"pytree structure of outputs to the function. cotangents: "
-                               f"{_describe(ct_spec)}, primal output: {_describe(out_spec)}")
+            raise RuntimeError(f"vjp_fn(cotangents): the cotangents are nested as "
+                               f"{_describe(ct_spec)} but f's output as "
+                               f"{_describe(out_spec)}; give one cotangent per output, "
+                               f"nested the same way")
         for k, (ct, y) in enumerate(zip(cts, outs)):
             if not isinstance(ct, Tensor) or ct.shape != y.shape:
                 got = list(ct.shape) if isinstance(ct, Tensor) else type(ct)
-                raise RuntimeError(f"Mismatch in shape: grad_output[{k}] has a shape of {got} "
-                                   f"and output[{k}] has a shape of {list(y.shape)}.")
+                raise RuntimeError(f"vjp_fn(cotangents): cotangent {k} is {got} for an "
+                                   f"output of shape {list(y.shape)}; each cotangent must "
+                                   f"have its output's shape")
         # grad mode at this call counts too; the cotangents may be differentiated by it
         call = _Level(level.outer_grad, level.fresh)
         with call.recording(outs + cts):
@@ -235,26 +244,25 @@ def jvp(f, primals, tangents, *, strict: bool = False, has_aux: bool = False):
     api = "jvp(f, primals, tangents)"
     for what, value in (("primals", primals), ("tangents", tangents)):
         if not isinstance(value, tuple):
-            raise RuntimeError(f"{api}: Expected {what} to be a tuple. E.g. it should be "
-                               f"valid to call f(*primals).")
+            raise RuntimeError(f"{api}: {what} is a {type(value).__name__}, where a tuple is "
+                               f"needed (f is called as f(*{what})): write ({what[:-1]},)")
     p_leaves, p_spec = tree_flatten(primals)
     t_leaves, t_spec = tree_flatten(tangents)
     if p_spec != t_spec:
-        raise RuntimeError(f"{api}: Expected primals and tangents to have the same python "
-                           f"structure. Got primals with structure {_describe(p_spec)} and "
-                           f"tangents with structure {_describe(t_spec)}")
+        raise RuntimeError(f"{api}: primals are nested as {_describe(p_spec)} but tangents "
+                           f"as {_describe(t_spec)}; give one tangent per primal, nested "
+                           f"the same way")
     for x, t in zip(p_leaves, t_leaves):
         if not isinstance(x, Tensor) or not isinstance(t, Tensor):
             bad = x if not isinstance(x, Tensor) else t
-            raise ValueError(f"Thing passed to transform API must be Tensor, got {type(bad)}")
+            raise _not_a_tensor(api, bad)
         if not x.dtype.is_floating:
-            raise ValueError(f"Expected primal to be floating point or complex, but got: "
-                             f"{x.dtype.name}")
+            raise ValueError(f"{api}: a primal of dtype {x.dtype.name} has no tangent; "
+                             f"primals must be floating point")
         if t.shape != x.shape:
-            raise RuntimeError(f"Trying to set a forward gradient that has a different size "
-                               f"than that of the original Tensor, this is not supported. "
-                               f"Tensor is of size {list(x.shape)} while the given forward "
-                               f"gradient is of size {list(t.shape)}.")
+            raise RuntimeError(f"{api}: a tangent of shape {list(t.shape)} for a primal of "
+                               f"shape {list(x.shape)}; each tangent must have its primal's "
+                               f"shape")
     level = _Level()
     with enable_grad():
         args, xs = level.stand_ins(primals)
@@ -262,8 +270,8 @@ def jvp(f, primals, tangents, *, strict: bool = False, has_aux: bool = False):
         outs, out_spec = tree_flatten(out)
         for y in outs:
             if not isinstance(y, Tensor):
-                raise RuntimeError(f"{api}: expected f(*primals) to return only tensors, got "
-                                   f"unsupported type {type(y)}")
+                raise RuntimeError(f"{api}: f returned {type(y)}, where tensors (alone or "
+                                   f"in tuples, lists, dicts) are needed")
         with level.recording(outs + t_leaves):
             tangent_out = _zeros_for_none(forward_gradients(outs, xs, t_leaves), outs)
     result = (level.release(out), level.release(tree_unflatten(out_spec, tangent_out)))
@@ -380,17 +388,16 @@ def vmap(f, in_dims=0, out_dims=0, randomness: str = "error", *, chunk_size=None
     def wrapper(*args, **kwargs):
         dims = in_dims if isinstance(in_dims, (tuple, list)) else (in_dims,) * len(args)
         if len(dims) != len(args):
-            raise ValueError(f"vmap(f, in_dims={in_dims}, ...)(<inputs>): in_dims is not "
-                             f"compatible with the structure of `inputs`: {len(dims)} in_dims "
-                             f"for {len(args)} inputs")
+            raise ValueError(f"vmap(f, in_dims={in_dims}): {len(dims)} in_dims for "
+                             f"{len(args)} inputs; give one in_dim per input (None: not "
+                             f"batched) or a single int for all")
         sizes = {a.shape[d] for a, d in zip(args, dims) if d is not None}
         if None in sizes:
             raise ValueError("vmap needs a static size in the mapped dimension: it loops")
         if len(sizes) != 1:
-            raise ValueError(f"vmap: Expected all tensors to have the same size in the mapped "
-                             f"dimension, got sizes {sorted(sizes)} for the mapped dimension"
-                             if sizes else "vmap: at least one input must be mapped (in_dims "
-                             "not None)")
+            raise ValueError(f"vmap: the mapped dims differ in size {sorted(sizes)}; every "
+                             f"mapped input needs one batch size" if sizes else
+                             "vmap: every in_dim is None; map at least one input")
         results = []
         for i in range(sizes.pop()):
             sliced = [a if d is None else _take(a, d, i) for a, d in zip(args, dims)]
@@ -419,8 +426,8 @@ def functional_call(module, parameter_and_buffer_dicts, args=(), kwargs=None, *,
     for d in (dicts if isinstance(dicts, (tuple, list)) else (dicts,)):
         for name, value in d.items():
             if name in given:
-                raise ValueError(f"{name} appeared in multiple dictionaries; behavior of "
-                                 f"functional call is ambiguous")
+                raise ValueError(f"functional_call: {name} is given in more than one of the "
+                                 f"dicts; give each parameter or buffer once")
             given[name] = value
     owned = list(module.named_parameters(remove_duplicate=False)) + \
         list(module.named_buffers(remove_duplicate=False))

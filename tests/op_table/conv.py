@@ -107,7 +107,7 @@ CASES += [
                    conv_error((2, 4, 4), (6, 4, 3, 3), tf.ShapeError,
                               r"the input must be 4-D \(N, C, H, W\), got shape \(2, 4, 4\)"),
                    conv_error((1, 2, 5, 5), (2, 2, 3, 3), ValueError,
-                              r"padding='same' is not supported for strided convolutions",
+                              r"padding='same' needs stride 1",
                               stride=2, padding="same"),
                    conv_error((1, 1, 4, 4), (1, 1, 2, 2), ValueError,
                               r"stride \(0, 0\), dilation \(1, 1\) and groups 1 must be "

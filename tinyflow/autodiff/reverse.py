@@ -13,6 +13,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from ..core import devices
+from ..core.errors import implicit_seed_error, no_history_error
 from ..core.graph import topo_sort
 from ..core.modes import anomaly_mode, grad_mode, set_grad_mode, trace_state, vjp_request
 from ..core.op import as_tensor
@@ -356,12 +357,10 @@ def backward(tensor: Tensor, gradient=None, retain_graph: bool = False,
         raise TypeError(f"backward() is for eager tensors; {tensor.name} is symbolic — "
                         "use tf.gradients to build its gradient graph")
     if not tensor.requires_grad:
-        raise RuntimeError("element 0 of tensors does not require grad and does not have a "
-                           "grad_fn")
+        raise no_history_error()
     if gradient is None:
         if tensor.array.size != 1:
-            raise RuntimeError(f"grad can be implicitly created only for scalar outputs, "
-                               f"got shape {tensor.shape}")
+            raise implicit_seed_error(tensor.shape)
         ones = (np.ones(tensor.shape, tensor.array.dtype) if tensor.shape   # a loss: 0-d
                 else np.array(1, tensor.array.dtype))
         seed = new_eager(ones, tensor.dtype)

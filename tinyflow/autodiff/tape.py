@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..core.dtypes import kind_rank
+from ..core.errors import freed_graph_error, leaf_write_error, overwritten_error
 from ..core.modes import grad_mode, trace_state
 from ..core.op import apply
 from ..core.tensor import EAGER, REMOTE, Tensor
@@ -28,11 +29,8 @@ def check_saved(node: Tensor) -> None:
         return
     if saved is FREED:
         if node._op.saves_inputs or node._op.saves_output:
-            raise RuntimeError(
-                f"Trying to backward through the graph a second time (through "
-                f"{node._op.name or type(node._op).__name__}{_created_at(node)}): its saved "
-                f"values were freed by the first backward. Specify retain_graph=True on the "
-                f"first backward() call.")
+            raise freed_graph_error(
+                f"{node._op.name or type(node._op).__name__}{_created_at(node)}")
         return
     tensors = node.inputs + (node,)
     for t, version in zip(tensors, saved):   # the common case: nothing was overwritten
@@ -44,11 +42,8 @@ def check_saved(node: Tensor) -> None:
         read = node._op.saves_inputs if k < len(node.inputs) else node._op.saves_output
         if t._version[0] != version and read:                  # (a setitem's value) may change
             what = f"input {k}" if k < len(node.inputs) else "the output"
-            raise RuntimeError(
-                f"one of the variables needed for gradient computation has been modified by "
-                f"an inplace operation: {what} of {node._op.name}{_created_at(node)}, a tensor "
-                f"of shape {list(t.shape)} and dtype {t.dtype.name}, is at version "
-                f"{t._version[0]}; expected version {version} instead.")
+            raise overwritten_error(f"{what} of {node._op.name}{_created_at(node)}", t,
+                                    version)
 
 
 def _created_at(node: Tensor) -> str:
@@ -85,8 +80,9 @@ def write_inplace(target: Tensor, result: Tensor) -> Tensor:
         raise RuntimeError(f"output with shape {list(target.shape)} doesn't match the "
                            f"broadcast shape {list(result.shape)}")
     if kind_rank(result.dtype) > kind_rank(target.dtype):   # PyTorch's rule: no float
-        raise RuntimeError(f"result type {result.dtype.name} can't be cast to the desired "
-                           f"output type {target.dtype.name}")
+        raise RuntimeError(f"in-place: the result is {result.dtype.name}, which a "
+                           f"{target.dtype.name} tensor cannot hold without losing its kind; "
+                           f"write out of place")
     if tracked:
         _rewire(result, target, _stand_in(target))
         target._op, target.inputs, target.requires_grad = result._op, result.inputs, True
@@ -125,9 +121,8 @@ def _memory_index(view: np.ndarray, base: np.ndarray):
     return np.unravel_index(flat, base.shape)
 
 
-OVERLAP = ("unsupported operation: more than one element of the written-to tensor refers to a "
-           "single memory location. Please clone() the tensor before performing the "
-           "operation.")
+OVERLAP = ("in-place write into a tensor whose elements share memory (an expand()ed or "
+           "stride-0 view), so one write would land in several elements; clone() it first")
 
 
 def writable_memory(array: np.ndarray, one_value: bool = False) -> np.ndarray:
@@ -190,13 +185,11 @@ def _refuse_leaf(target: Tensor) -> None:
     if not grad_mode.enabled:
         return
     if target.requires_grad and target._op is None:
-        raise RuntimeError("a leaf Variable that requires grad is being used in an in-place "
-                           "operation.")
+        raise leaf_write_error()
     base = target._base
     if base is not None and base.requires_grad and base._op is None and (
             target.requires_grad or type(target._op) is GetItem):
-        raise RuntimeError("a view of a leaf Variable that requires grad is being used in an "
-                           "in-place operation.")
+        raise leaf_write_error(view=True)
 
 
 def _stand_in(target: Tensor) -> Tensor:
@@ -238,8 +231,7 @@ def _write_view(view: Tensor, result: Tensor) -> Tensor:
                            "in autograd is not supported (its elements are not a part of "
                            "its base's memory); use an out-of-place operation instead")
     if base.requires_grad and base._op is None:
-        raise RuntimeError("a view of a leaf Variable that requires grad is being used in an "
-                           "in-place operation.")
+        raise leaf_write_error(view=True)
     if not direct:   # the same values, read as base[index] (the chain's nodes keep theirs)
         view._op, view.inputs = GetItem(index=index), (base,)
         view._saved = (base._version[0], view._version[0])

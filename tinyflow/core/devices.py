@@ -79,22 +79,20 @@ def run(op, inputs: tuple, out: Optional[Tensor]) -> Tensor:
     for x in inputs + (() if out is None else (out,)):
         if x is out and x.kind != REMOTE:
             raise RuntimeError(f"{op.name}: out= is on the cpu, the inputs on a device; "
-                               f"Expected all tensors to be on the same device")
+                               f"put all tensors of one op on the same device")
         if x.kind == REMOTE:
             if device is None:
                 device = x.remote.device
             elif x.remote.device is not device:
-                raise RuntimeError(f"{op.name}: Expected all tensors to be on the same device, "
-                                   f"but found at least two devices, {device.name} and "
-                                   f"{x.remote.device.name}!")
+                raise RuntimeError(f"{op.name}: the inputs are on two devices, {device.name} "
+                                   f"and {x.remote.device.name}; move them to one with .to()")
     if DECLARED.get(device.name) is not device:
         raise released(op, device)
     for x in inputs:
         if x.kind != REMOTE and (x.kind != EAGER or x.ndim != 0 or x.requires_grad):
             where = "cpu" if x.kind == EAGER else f"a graph ({x.name})"
-            raise RuntimeError(f"{op.name}: Expected all tensors to be on the same device, but "
-                               f"found at least two devices, {device.name} and {where}! "
-                               f"(move it with .to('{device.name}'))")
+            raise RuntimeError(f"{op.name}: the inputs are on {device.name} and on {where}; "
+                               f"move it with .to('{device.name}')")
     return device.run(op, inputs, out)
 
 

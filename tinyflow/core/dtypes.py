@@ -130,8 +130,8 @@ def promote(a: DType, b: DType) -> DType:
     if a is string or b is string:
         raise TypeError(f"no arithmetic takes tf.string (here with {a.name} and {b.name})")
     if a.is_fp8 or b.is_fp8:
-        raise TypeError(f"Promotion for Float8 Types is not supported, attempted to promote "
-                        f"{a.name} and {b.name}")
+        raise TypeError(f"{a.name} and {b.name} have no common dtype (float8 types are "
+                        f"never promoted); cast one first")
     if a.is_floating != b.is_floating:
         return a if a.is_floating else b
     return from_numpy_dtype(np.result_type(a.np, b.np))

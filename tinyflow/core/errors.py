@@ -77,3 +77,48 @@ def user_site() -> str:
             return f"{filename}:{frame.f_lineno}"
         frame = frame.f_back
     return "<unknown>"
+
+
+# Messages raised in several places (eager, traced and remote backward), written once.
+
+def no_history_error(what: str = "the tensor") -> RuntimeError:
+    """backward() of a tensor that does not require grad: nothing to differentiate."""
+    return RuntimeError(f"backward(): {what} does not require grad and has no grad_fn, so "
+                        f"there is nothing to differentiate; make a leaf it is computed "
+                        f"from with requires_grad=True (and compute it outside no_grad)")
+
+
+def implicit_seed_error(shape) -> RuntimeError:
+    """backward()/grad() without a gradient of an output that is not one element."""
+    return RuntimeError(f"backward(): the output has shape {shape}, not one element, so the "
+                        f"starting gradient cannot be taken as 1; pass gradient= of that "
+                        f"shape, or reduce the output first (e.g. .sum())")
+
+
+def freed_graph_error(where: str) -> RuntimeError:
+    """A second backward through a node whose saved values the first one freed."""
+    return RuntimeError(f"backward(): {where} was already differentiated and its saved "
+                        f"values were freed; to run backward through it twice, pass "
+                        f"retain_graph=True to the first backward()")
+
+
+def leaf_write_error(view: bool = False) -> RuntimeError:
+    """An in-place write, under grad mode, into a leaf that requires grad (or a view of one)."""
+    target = "a view of a leaf tensor" if view else "a leaf tensor"
+    return RuntimeError(f"in-place write into {target} that requires grad: its gradient "
+                        f"is taken at the values it holds; write under torch.no_grad(), or "
+                        f"write into a clone()")
+
+
+def overwritten_error(what: str, t, saved_version: int) -> RuntimeError:
+    """A value saved for a gradient that an in-place op changed before backward read it."""
+    return RuntimeError(f"backward(): {what}, a tensor of shape {list(t.shape)} and dtype "
+                        f"{t.dtype.name}, was saved for the gradient and then modified by an "
+                        f"in-place operation (it is at version {t._version[0]}, saved at "
+                        f"{saved_version}); write out of place, or into a clone()")
+
+
+def out_needs_grad_error(name: str) -> RuntimeError:
+    """`out=` with an argument that requires grad: a write into out= is not differentiated."""
+    return RuntimeError(f"{name}: an argument requires grad, and a result written into out= "
+                        f"is not differentiated; drop out= (or compute under no_grad)")

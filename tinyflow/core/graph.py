@@ -102,8 +102,8 @@ class Graph:
                 if c.kind == "eager":
                     continue
                 if c.graph is not self:
-                    raise ValueError(f"control_dependencies: {c.name} is not an element of "
-                                     f"this graph")
+                    raise ValueError(f"control_dependencies: {c.name} belongs to another "
+                                     f"graph than this one")
                 deps.append(c)
         outer, outer_updated = self.control, self.updated
         if deps is None:
@@ -135,27 +135,25 @@ class Graph:
             node_name, colon, index = obj.partition(":")
             node = self._names.get(node_name)
             if node is None:
-                raise KeyError(f"The name {obj!r} refers to a Tensor which does not exist: "
-                               f"the graph has no operation named {node_name!r}"
-                               if colon else f"The name {obj!r} refers to an Operation not "
-                               f"in the graph")
+                raise KeyError(f"{obj!r}: the graph has no operation named {node_name!r}"
+                               if colon else f"{obj!r}: the graph has no operation of that "
+                               f"name")
             if not colon:
                 if not allow_operation:
-                    raise ValueError(f"The name {obj!r} refers to an Operation, not a Tensor. "
-                                     f"Tensor names must be of the form "
-                                     f"\"<op_name>:<output_index>\" ({obj!r}:0)")
+                    raise ValueError(f"{obj!r} names an operation; a tensor is named "
+                                     f"'<op name>:<output index>', here {obj + ':0'!r}")
                 return Operation(node)
             if index != "0" or node.dtype is None:
                 outputs = 0 if node.dtype is None else 1
-                raise KeyError(f"The name {obj!r} refers to a Tensor which does not exist. "
-                               f"The operation {node_name!r} has {outputs} output(s)")
+                raise KeyError(f"{obj!r}: operation {node_name!r} has {outputs} output(s), "
+                               f"so there is no output {index}")
             return node
         is_op = isinstance(obj, Operation)
         if is_op and not allow_operation or not is_op and not allow_tensor:
             raise TypeError(f"{obj!r}: {'a Tensor' if allow_tensor else 'an Operation'} is "
                             f"expected here")
         if getattr(obj, "graph", self) not in (self, None):
-            raise ValueError(f"{obj!r} is not an element of this graph")
+            raise ValueError(f"{obj!r} belongs to another graph than this one")
         return obj
 
     def get_tensor_by_name(self, name: str):

@@ -8,7 +8,7 @@ from typing import Optional, dataclass_transform
 import numpy as np
 
 from . import devices, dtypes
-from .errors import DTypeError, IndexShapeError, ShapeError, user_site
+from .errors import DTypeError, IndexShapeError, ShapeError, out_needs_grad_error, user_site
 from .tensor import EAGER, NODE, REMOTE, Tensor, new_eager
 from .kernels import numpy_kernels as KERNELS, unbound_kernel
 from .modes import (ANOMALY_THREADS, GRAD_OFF_THREADS, TRACING_THREADS, anomaly_mode,
@@ -344,9 +344,7 @@ def _apply_into(op: Op, inputs: tuple, shape, dtype, out: Tensor) -> Tensor:
         raise TypeError(f"{op.name}: out= needs an eager tensor; {out.name} is symbolic")
     if grad_mode.enabled and op.differentiable and (
             out.requires_grad or any(x.requires_grad for x in inputs)):
-        raise RuntimeError(f"{op.name}(): functions with out=... arguments don't support "
-                           f"automatic differentiation, but one of the arguments requires "
-                           f"grad.")
+        raise out_needs_grad_error(f"{op.name}()")
     if out.shape != shape and tuple(out.shape) != tuple(shape) or out.dtype is not dtype:
         raise ValueError(f"{op.name}: out= has shape {list(out.shape)} and dtype "
                          f"{out.dtype.name}; the result has shape {list(shape)} and dtype "

@@ -224,8 +224,8 @@ class Tensor:
         """The data as a NumPy array sharing memory. A tensor that requires grad is refused as
         PyTorch refuses it (the array would leave the graph unseen) unless `force=True`."""
         if self.requires_grad and not force and self.kind == EAGER:
-            raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use "
-                               "tensor.detach().numpy() instead.")
+            raise RuntimeError("numpy(): the tensor requires grad, and an array would leave "
+                               "autograd unseen; call tensor.detach().numpy()")
         return self._require_data("numpy()")
 
     def _value(self, what: str) -> np.ndarray:
@@ -280,7 +280,8 @@ class Tensor:
 
     def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
         if self._op is not None and not requires_grad:
-            raise RuntimeError("you can only change requires_grad flags of leaf tensors")
+            raise RuntimeError("requires_grad_(False): the tensor is not a leaf (an op made "
+                               "it); use detach() for a copy without history")
         if trace_state.active is not None and self.kind != EAGER:
             trace_state.active.graph_break("requires_grad_() of a traced tensor")
         if self.kind == REMOTE:    # its worker's tape must record ops on it
@@ -303,18 +304,13 @@ class Tensor:
             return
         if value is not None:
             if not isinstance(value, Tensor):
-                raise TypeError(f"assigned grad expected to be a Tensor or None but got grad "
-                                f"of type {type(value).__name__}")
+                raise TypeError(f".grad = a {type(value).__name__}; assign a Tensor or None")
             if value.shape != self.shape:
-                raise RuntimeError(f"attempting to assign a gradient of size "
-                                   f"'{list(value.shape)}' to a tensor of size "
-                                   f"'{list(self.shape)}'. Please ensure that the gradient "
-                                   f"and the tensor are the same size")
+                raise RuntimeError(f".grad = a tensor of shape {list(value.shape)} for a "
+                                   f"tensor of shape {list(self.shape)}; the shapes must match")
             if value.dtype is not self.dtype:
-                raise RuntimeError(f"attempting to assign a gradient with dtype "
-                                   f"'{value.dtype.name}' to a tensor with dtype "
-                                   f"'{self.dtype.name}'. The gradient must match the "
-                                   f"tensor's dtype")
+                raise RuntimeError(f".grad = a {value.dtype.name} tensor for a "
+                                   f"{self.dtype.name} tensor; the dtypes must match")
         self._grad = value
 
     @property

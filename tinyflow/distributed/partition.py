@@ -156,8 +156,8 @@ def run_partition(worker, part: Partition, peers: dict, run_id: int, feeds: dict
             values[slot] = worker.variables[ref]
         else:
             raise UninitializedVariableError(
-                f"attempting to use uninitialized variable {ref} on device {worker.name}: "
-                f"run its initializer (tf.global_variables_initializer()) first")
+                f"uninitialized variable {ref} on device {worker.name} is read before its "
+                f"initializer ran; run tf.global_variables_initializer() first")
     sent = []
     for item in part.program:
         if item[0] == "step":

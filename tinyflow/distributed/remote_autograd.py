@@ -19,6 +19,7 @@ import numpy as np
 
 from ..autodiff.reverse import backward as tensor_backward
 from ..core import devices as table
+from ..core.errors import implicit_seed_error, no_history_error
 from ..core.modes import no_grad
 from ..core.tensor import REMOTE, Tensor
 from .transfers import STATS
@@ -71,12 +72,10 @@ def transfers_upstream(root: Tensor) -> list:
 def backward(loss: Tensor, gradient=None, retain_graph: bool = False) -> None:
     """`loss.backward()` for a loss on a device."""
     if not loss.requires_grad:
-        raise RuntimeError("element 0 of tensors does not require grad and does not have a "
-                           "grad_fn")
+        raise no_history_error("the loss on a device")
     if gradient is None:
         if int(np.prod(loss.shape)) != 1:
-            raise RuntimeError(f"grad can be implicitly created only for scalar outputs, "
-                               f"got shape {tuple(loss.shape)}")
+            raise implicit_seed_error(tuple(loss.shape))
         seeds = []
     else:
         value = gradient.numpy(force=True) if isinstance(gradient, Tensor) else gradient

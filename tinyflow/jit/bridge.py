@@ -17,6 +17,7 @@ import numpy as np
 
 from ..autodiff.reverse import gradients
 from ..autodiff.tape import FREED
+from ..core.errors import freed_graph_error
 from ..core.graph import topo_sort
 from ..core.op import Op
 from ..core.tensor import PLACEHOLDER, Tensor
@@ -59,11 +60,7 @@ class CompiledCall(Op):
         for ref in self.results or ():
             other = ref()
             if other is not None and other is not out and other._saved is FREED:
-                raise RuntimeError(
-                    "Trying to backward through the graph a second time (through a compiled "
-                    "call, another result of which was differentiated without "
-                    "retain_graph): its saved values were freed by the first backward. "
-                    "Specify retain_graph=True on the first backward() call.")
+                raise freed_graph_error("a compiled call (another of its results)")
         count = len(inputs) - len(self.backward.leaves)
         feeds = [x.array for x in inputs[:count]] + list(self.drawn) + [
             np.asarray(g.array, out.dtype.np)]

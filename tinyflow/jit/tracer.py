@@ -9,7 +9,7 @@ import numpy as np
 
 from ..autodiff.reverse import gradients
 from ..core import dtypes
-from ..core.errors import user_site
+from ..core.errors import implicit_seed_error, no_history_error, user_site
 from ..core.graph import Graph, topo_sort
 from ..core.modes import grad_mode, trace_state
 from ..core.printing import format_tensor
@@ -219,8 +219,7 @@ class Tracer:
         if gradient is None:
             if loss.shape is None or any(d is None for d in loss.shape) or \
                     int(np.prod(loss.shape)) != 1:
-                raise RuntimeError(f"grad can be implicitly created only for scalar outputs, "
-                                   f"got shape {loss.shape}")
+                raise implicit_seed_error(loss.shape)
         elif not isinstance(gradient, Tensor):
             gradient = Tensor(np.asarray(gradient, loss.dtype.np))
         if inputs is None:
@@ -228,8 +227,7 @@ class Tracer:
         else:
             targets = list(inputs)
         if not targets:
-            raise RuntimeError("element 0 of tensors does not require grad and does not "
-                               "have a grad_fn")
+            raise no_history_error("the traced loss")
         if any(self.leaf_of(t)._post_grad_hooks for t in targets):
             self.graph_break("a post-accumulate-grad hook (it runs Python on each .grad)")
         grads = gradients([loss], targets, None if gradient is None else [gradient])

@@ -15,9 +15,9 @@ from ..core import dtypes
 from ..core.op import as_tensor
 from ..core.tensor import Tensor
 
-_CORNERS_NOTE = ("Default grid_sample and affine_grid behavior has changed to "
-                 "align_corners=False since 1.3.0. Please specify align_corners=True if the "
-                 "old behavior is desired. See the documentation of grid_sample for details.")
+_CORNERS_NOTE = ("align_corners was not given, so it is False: -1 and 1 are the outer edges of "
+                 "the corner pixels, not their centres (pass align_corners=True for those); "
+                 "pass it explicitly to silence this")
 
 
 def _align(align_corners: Optional[bool]) -> bool:
@@ -41,23 +41,22 @@ def affine_grid(theta: Tensor, size, align_corners: Optional[bool] = None) -> Te
     align_corners = _align(align_corners)
     theta, size = as_tensor(theta), tuple(int(s) for s in size)
     if not theta.dtype.is_floating:
-        raise ValueError(f"Expected theta to have floating point type, but got "
-                         f"{theta.dtype.name}")
+        raise ValueError(f"affine_grid: theta is {theta.dtype.name}; it must be floating "
+                         f"point")
     if len(size) not in (4, 5):
-        raise NotImplementedError(f"affine_grid only supports 4D and 5D sizes, for 2D and 3D "
-                                  f"affine transforms, respectively. Got size {list(size)}.")
+        raise NotImplementedError(f"affine_grid: size {list(size)} has {len(size)} "
+                                  f"entries; give [N, C, H, W] (2-D) or [N, C, D, H, W] (3-D)")
     k = len(size) - 2
     if tuple(theta.shape) != (size[0], k, k + 1):
-        raise ValueError(f"Expected a batch of {k}D affine matrices of shape Nx{k}x{k + 1} "
-                         f"for size {list(size)}. Got {list(theta.shape)}.")
+        raise ValueError(f"affine_grid: theta {list(theta.shape)} for size {list(size)}; it "
+                         f"must be [N, {k}, {k + 1}], one {k}-D affine matrix per sample")
     if min(size) <= 0:
-        raise ValueError(f"Expected non-zero, positive output size. Got {list(size)}")
+        raise ValueError(f"affine_grid: size {list(size)} has an entry <= 0")
     spatial, dtype = size[2:], theta.dtype.np.type
     if align_corners and min(spatial) == 1:
-        warnings.warn("Since version 1.3.0, affine_grid behavior has changed for unit-size "
-                      "grids when align_corners=True. This is not an intended use case of "
-                      "affine_grid. See the documentation of affine_grid for details.",
-                      UserWarning, stacklevel=2)
+        warnings.warn("affine_grid: with align_corners=True a spatial dim of size 1 has its "
+                      "one point at 0, the centre, not at a corner (a corner-aligned grid of "
+                      "one point is ill-defined)", UserWarning, stacklevel=2)
     mesh = np.meshgrid(*[_steps(n, align_corners, dtype) for n in spatial], indexing="ij")
     base = np.stack([*mesh[::-1], np.ones(spatial, dtype)], -1).reshape(1, -1, k + 1)
     grid = ops.matmul(as_tensor(base), ops.transpose(theta, (0, 2, 1)))
@@ -73,11 +72,11 @@ def grid_sample(input: Tensor, grid: Tensor, mode: str = "bilinear",  # noqa: A0
     left/top edge), bilinearly or at the nearest pixel; points outside read zeros, the border
     pixel, or the image reflected at its edges."""
     if mode not in _MODES:
-        raise ValueError(f"nn.functional.grid_sample(): expected mode to be 'bilinear', "
-                         f"'nearest' or 'bicubic', but got: '{mode}'")
+        raise ValueError(f"grid_sample: mode={mode!r} is unknown; use 'bilinear', 'nearest' "
+                         f"or 'bicubic'")
     if padding_mode not in _PADDINGS:
-        raise ValueError(f"nn.functional.grid_sample(): expected padding_mode to be 'zeros', "
-                         f"'border', or 'reflection', but got: '{padding_mode}'")
+        raise ValueError(f"grid_sample: padding_mode={padding_mode!r} is unknown; use "
+                         f"'zeros', 'border' or 'reflection'")
     align_corners = _align(align_corners)
     x, g = as_tensor(input), as_tensor(grid)
     _check(x, g, mode)
@@ -111,17 +110,17 @@ def _check(x: Tensor, g: Tensor, mode: str) -> None:
                                   f"sampling is not supported (4-D bilinear or nearest only); "
                                   f"got {sizes}")
     if x.ndim != 4 or g.ndim != 4:
-        raise RuntimeError(f"grid_sampler(): expected 4D or 5D input and grid with same "
-                           f"number of dimensions, but got {sizes}")
+        raise RuntimeError(f"grid_sample: input and grid must both be 4-D (or both 5-D); "
+                           f"got {sizes}")
     if g.shape[0] != x.shape[0]:
-        raise RuntimeError(f"grid_sampler(): expected grid and input to have same batch size, "
-                           f"but got {sizes}")
+        raise RuntimeError(f"grid_sample: input and grid differ in batch size (dim 0); got "
+                           f"{sizes}")
     if g.shape[-1] != 2:
-        raise RuntimeError(f"grid_sampler(): expected grid to have size 2 in last dimension, "
-                           f"but got grid with sizes {list(g.shape)}")
+        raise RuntimeError(f"grid_sample: grid {list(g.shape)} must end in 2 (x, y "
+                           f"coordinates)")
     if x.dtype is not g.dtype or not x.dtype.is_floating:
-        raise RuntimeError(f"grid_sampler(): expected input and grid to have the same floating "
-                           f"dtype, but input has {x.dtype.name} and grid has {g.dtype.name}")
+        raise RuntimeError(f"grid_sample: input is {x.dtype.name} and grid {g.dtype.name}; "
+                           f"give both one floating dtype")
 
 
 def _source(coord: Tensor, size: int, padding_mode: str, align_corners: bool) -> Tensor:

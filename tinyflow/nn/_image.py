@@ -19,13 +19,12 @@ def pixel_shuffle(input: Tensor, upscale_factor: int) -> Tensor:
     """[*, C r², H, W] -> [*, C, H r, W r]: each group of r² channels becomes an r x r block."""
     x, r = as_tensor(input), int(upscale_factor)
     if x.ndim < 3:
-        raise RuntimeError(f"pixel_shuffle expects input to have at least 3 dimensions, but "
-                           f"got input with {x.ndim} dimension(s)")
+        raise RuntimeError(f"pixel_shuffle: the input has {x.ndim} dims; it needs [*, C, H, "
+                           f"W] (3 or more)")
     *batch, c, h, w = x.shape
     if c % (r * r):
-        raise RuntimeError(f"pixel_shuffle expects its input's 'channel' dimension to be "
-                           f"divisible by the square of upscale_factor, but input.size(-3)={c} "
-                           f"is not divisible by {r * r}")
+        raise RuntimeError(f"pixel_shuffle: {c} channels (dim -3) are not a multiple of "
+                           f"upscale_factor**2 = {r * r}")
     nb = len(batch)
     y = ops.reshape(x, (*batch, c // (r * r), r, r, h, w))
     perm = tuple(range(nb + 1)) + (nb + 3, nb + 1, nb + 4, nb + 2)
@@ -36,14 +35,13 @@ def pixel_unshuffle(input: Tensor, downscale_factor: int) -> Tensor:
     """[*, C, H r, W r] -> [*, C r², H, W], the inverse of pixel_shuffle."""
     x, r = as_tensor(input), int(downscale_factor)
     if x.ndim < 3:
-        raise RuntimeError(f"pixel_unshuffle expects input to have at least 3 dimensions, "
-                           f"but got input with {x.ndim} dimension(s)")
+        raise RuntimeError(f"pixel_unshuffle: the input has {x.ndim} dims; it needs [*, C, "
+                           f"H, W] (3 or more)")
     *batch, c, h, w = x.shape
     for name, size in (("height", h), ("width", w)):
         if size % r:
-            raise RuntimeError(f"pixel_unshuffle expects {name} to be divisible by "
-                               f"downscale_factor, but input.size({-2 if name == 'height' else -1})"
-                               f"={size} is not divisible by {r}")
+            raise RuntimeError(f"pixel_unshuffle: the {name} {size} is not a multiple of "
+                               f"downscale_factor {r}")
     nb = len(batch)
     y = ops.reshape(x, (*batch, c, h // r, r, w // r, r))
     perm = tuple(range(nb + 1)) + (nb + 2, nb + 4, nb + 1, nb + 3)
@@ -53,9 +51,8 @@ def pixel_unshuffle(input: Tensor, downscale_factor: int) -> Tensor:
 def _per_dim(value, n: int, what: str) -> tuple:
     if isinstance(value, (list, tuple)):
         if len(value) != n:
-            raise ValueError(f"Input and {what} must have the same number of spatial "
-                             f"dimensions, but got input with spatial dimensions of {n} and "
-                             f"{what} {tuple(value)}")
+            raise ValueError(f"interpolate: {what} {tuple(value)} has {len(value)} entries "
+                             f"for {n} spatial dims; give one per spatial dim")
         return tuple(value)
     return (value,) * n
 
@@ -73,9 +70,8 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
     is 1 / scale_factor when given (as PyTorch), else in / out."""
     x = as_tensor(input)
     if x.ndim not in (3, 4, 5):
-        raise ValueError(f"Input Error: Only 3D, 4D and 5D input Tensors supported (got "
-                         f"{x.ndim}D) for the modes: nearest | linear | bilinear | trilinear "
-                         f"(got {mode})")
+        raise ValueError(f"interpolate: the input is {x.ndim}-D; it must be [N, C] plus 1 to "
+                         f"3 spatial dims (3-D to 5-D) (mode {mode!r})")
     if mode not in _NEAREST_MODES and mode not in _LINEAR_MODES and mode != "area":
         raise NotImplementedError(f"interpolate: mode {mode!r} is not supported (only "
                                   f"'nearest', 'nearest-exact', 'area', 'linear', "
@@ -84,13 +80,13 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
         raise NotImplementedError(f"interpolate: mode {mode!r} needs a "
                                   f"{_LINEAR_MODES[mode]}D input, got {x.ndim}D")
     if align_corners is not None and mode not in _LINEAR_MODES:
-        raise ValueError("align_corners option can only be set with the interpolating modes: "
-                         "linear | bilinear | bicubic | trilinear")
+        raise ValueError(f"interpolate: align_corners is for the linear modes (linear, "
+                         f"bilinear, bicubic, trilinear), not mode {mode!r}; leave it None")
     if antialias:
         raise NotImplementedError("interpolate: antialias=True is not supported")
     if (size is None) == (scale_factor is None):
-        raise ValueError("only one of size or scale_factor should be defined" if size is not None
-                         else "either size or scale_factor should be defined")
+        raise ValueError("interpolate: give size or scale_factor, not both" if size is not None
+                         else "interpolate: give size or scale_factor")
     spatial = tuple(x.shape[2:])
     n = len(spatial)
     if size is not None:

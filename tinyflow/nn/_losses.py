@@ -32,7 +32,7 @@ def _reduce(loss: Tensor, reduction: str) -> Tensor:
         return ops.reduce_sum(loss)
     if reduction == "none":
         return loss
-    raise ValueError(f"{reduction} is not a valid value for reduction")
+    raise ValueError(f"reduction={reduction!r} is unknown; use 'mean', 'sum' or 'none'")
 
 
 def _pair(loss: str, input, target) -> tuple[Tensor, Tensor]:
@@ -47,10 +47,9 @@ def _pair(loss: str, input, target) -> tuple[Tensor, Tensor]:
             except ValueError:
                 raise ShapeError(f"{loss}: the size of input {list(x.shape)} and target "
                                  f"{list(t.shape)} do not match and do not broadcast") from None
-        warnings.warn(f"{loss}: Using a target size ({list(t.shape)}) that is different to "
-                      f"the input size ({list(x.shape)}). This will likely lead to incorrect "
-                      f"results due to broadcasting. Please ensure they have the same size.",
-                      stacklevel=3)
+        warnings.warn(f"{loss}: target {list(t.shape)} and input {list(x.shape)} differ in "
+                      f"shape and are broadcast against each other, which is rarely what a "
+                      f"loss means; give the target the input's shape", stacklevel=3)
     return x, t
 
 
@@ -59,9 +58,8 @@ def _same_shape(loss: str, input, target) -> tuple[Tensor, Tensor]:
     broadcasting (N, 1) against (N,) would give a plausible but wrong number."""
     x, t = as_tensor(input), as_tensor(target)
     if x.shape != t.shape and not (x.is_symbolic or t.is_symbolic):
-        raise ShapeError(f"{loss}: Using a target size ({list(t.shape)}) that is different "
-                         f"to the input size ({list(x.shape)}) is not allowed; please ensure "
-                         f"they have the same size.")
+        raise ShapeError(f"{loss}: target {list(t.shape)} and input {list(x.shape)} differ "
+                         f"in shape; give the target the input's shape")
     return x, t
 
 
@@ -75,13 +73,13 @@ def _check_class_target(loss: str, x: Tensor, t: Tensor, weight, probabilities: 
         if probabilities and (t.shape == x.shape or x.shape is None or t.shape is None):
             return t
         if not probabilities or t.ndim != x.ndim:
-            raise DTypeError(f"{loss}: expected target dtype to be Long or Byte (class "
-                             f"indices), but got {t.dtype.name} of shape {list(t.shape)}")
+            raise DTypeError(f"{loss}: the target is {t.dtype.name} {list(t.shape)}; class "
+                             f"indices must be int64 or uint8 (convert with .long())")
         raise ShapeError(f"{loss}: class probabilities of shape {list(t.shape)} must have "
                          f"the input's shape {list(x.shape)}")
     if t.dtype not in (dtypes.int64, dtypes.uint8):
-        raise DTypeError(f"{loss}: expected target dtype to be Long or Byte (int64 or uint8 "
-                         f"class indices), but got {t.dtype.name}")
+        raise DTypeError(f"{loss}: the target is {t.dtype.name}; class indices must be int64 "
+                         f"or uint8 (convert with .long())")
     if x.shape is not None and t.shape is not None and None not in x.shape + t.shape:
         _check_id_shapes(loss, x, t, weight)
     return ops.cast(t, dtypes.int64) if t.dtype is dtypes.uint8 else t
@@ -90,20 +88,20 @@ def _check_class_target(loss: str, x: Tensor, t: Tensor, weight, probabilities: 
 def _check_id_shapes(loss: str, x: Tensor, t: Tensor, weight) -> None:
     classes = x.shape[0] if x.ndim == 1 else x.shape[1]
     if weight is not None and tuple(as_tensor(weight).shape) != (classes,):
-        raise ShapeError(f"{loss}: weight tensor should be defined either for all {classes} "
-                         f"classes or no classes but got weight tensor of shape: "
-                         f"{list(as_tensor(weight).shape)}")
+        raise ShapeError(f"{loss}: weight has shape {list(as_tensor(weight).shape)}; it "
+                         f"needs one entry per class [{classes}] (or leave it None)")
     expected = ((), (1,)) if x.ndim == 1 else ((x.shape[0],) + tuple(x.shape[2:]),)
     if tuple(t.shape) in expected:
         return
     if x.ndim == 2 and t.ndim == 1:
-        raise ShapeError(f"{loss}: Expected input batch_size ({x.shape[0]}) to match target "
-                         f"batch_size ({t.shape[0]}).")
+        raise ShapeError(f"{loss}: input has {x.shape[0]} samples but target "
+                         f"{t.shape[0]}; give one target per sample")
     if x.ndim <= 2:
-        raise ShapeError(f"{loss}: 0D or 1D target tensor expected, multi-target not "
-                         f"supported (input {list(x.shape)}, target {list(t.shape)})")
-    raise ShapeError(f"{loss}: Expected target size {list(expected[0])}, got "
-                     f"{list(t.shape)}")
+        raise ShapeError(f"{loss}: the target must be 0-D or 1-D, one class per sample "
+                         f"(input {list(x.shape)}, target {list(t.shape)})")
+    raise ShapeError(f"{loss}: the target is {list(t.shape)}; for input "
+                     f"{list(x.shape)} it must be {list(expected[0])} (the input without its "
+                     f"class dim 1)")
 
 
 def _classes_last(x: Tensor) -> Tensor:
@@ -125,7 +123,8 @@ def _check_targets(target: Tensor, classes: int, ignore_index: int) -> bool:
             return False
     bad = (t != ignore_index) & ((t < 0) | (t >= classes))
     if bad.any():
-        raise IndexError(f"Target {t[bad].flat[0]} is out of bounds.")
+        raise IndexError(f"target class {t[bad].flat[0]} is out of range for {classes} "
+                         f"classes (0..{classes - 1})")
     return bool((t == ignore_index).any())
 
 
@@ -141,7 +140,8 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Optional[Tensor] = None
     reduction = _reduction(size_average, reduce, reduction)
     x, t = as_tensor(input), as_tensor(target)
     if not 0.0 <= label_smoothing <= 1.0:
-        raise ValueError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
+        raise ValueError(f"cross_entropy: label_smoothing={label_smoothing} must be in "
+                         f"[0, 1]")
     t = _check_class_target("cross_entropy", x, t, weight, probabilities=True)
     logits = _classes_last(x)
     if t.dtype.is_floating:
@@ -301,9 +301,9 @@ def margin_ranking_loss(input1: Tensor, input2: Tensor, target: Tensor, margin: 
     """max(0, -y (x1 - x2) + margin): y = 1 ranks x1 above x2, -1 below."""
     x1, x2, y = as_tensor(input1), as_tensor(input2), as_tensor(target)
     if not x1.ndim == x2.ndim == y.ndim:
-        raise ShapeError(f"margin_ranking_loss : All input tensors should have same dimension "
-                         f"but got sizes: input1: {list(x1.shape)}, input2: {list(x2.shape)}, "
-                         f"target: {list(y.shape)}")
+        raise ShapeError(f"margin_ranking_loss: input1 {list(x1.shape)}, input2 "
+                         f"{list(x2.shape)} and target {list(y.shape)} must have one number "
+                         f"of dims")
     loss = ops.maximum(-y * (x1 - x2) + margin, 0.0)
     return _reduce(loss, _reduction(size_average, reduce, reduction))
 
@@ -333,23 +333,21 @@ def multi_margin_loss(input: Tensor, target: Tensor, p: int = 1, margin: float =
     """The multi-class hinge loss: sum over classes i != y of w_y max(0, margin - x_y +
     x_i)^p, divided by the number of classes."""
     if p not in (1, 2):
-        raise ValueError("only p == 1 and p == 2 supported")
+        raise ValueError(f"multi_margin_loss: p={p}; p must be 1 or 2")
     x, t = as_tensor(input), as_tensor(target)
     if x.ndim not in (1, 2) or x.numel() == 0:
-        raise ShapeError(f"multi_margin_loss: Expected non-empty vector or matrix with "
-                         f"optional 0-dim batch size, but got: {list(x.shape)}")
+        raise ShapeError(f"multi_margin_loss: the input {list(x.shape)} must be a "
+                         f"non-empty [C] or [N, C]")
     if t.dtype is not dtypes.int64:
-        raise DTypeError(f"multi_margin_loss: expected scalar type Long but found "
-                         f"{t.dtype.name} (target class indices)")
+        raise DTypeError(f"multi_margin_loss: the target is {t.dtype.name}; class indices "
+                         f"must be int64 (convert with .long())")
     batch, classes = (1, x.shape[0]) if x.ndim == 1 else x.shape
     if t.numel() != batch or t.ndim > 1:
-        raise ShapeError(f"multi_margin_loss: target tensor should be 1-D with size equal to "
-                         f"the number of input samples (batch size). Expected target size "
-                         f"[{batch}], but got {list(t.shape)}. Input has shape "
-                         f"{list(x.shape)}.")
+        raise ShapeError(f"multi_margin_loss: the target is {list(t.shape)} for input "
+                         f"{list(x.shape)}; it must be [{batch}], one class per sample")
     if weight is not None and tuple(as_tensor(weight).shape) != (classes,):
-        raise ShapeError(f"multi_margin_loss: inconsistent weight size, expected {classes} "
-                         f"but got {list(as_tensor(weight).shape)}")
+        raise ShapeError(f"multi_margin_loss: weight {list(as_tensor(weight).shape)} must "
+                         f"be [{classes}], one per class")
     if not t.is_symbolic and t.numel() and (t.numpy().min() < 0 or t.numpy().max() >= classes):
         raise IndexError(f"multi_margin_loss: target out of range (classes 0..{classes - 1})")
     rows, ids = ops.reshape(x, (batch, classes)), ops.reshape(t, (batch, 1))
@@ -434,11 +432,11 @@ def triplet_margin_loss(anchor: Tensor, positive: Tensor, negative: Tensor, marg
     from .functional import pairwise_distance   # functional imports this module
     a, pos, neg = as_tensor(anchor), as_tensor(positive), as_tensor(negative)
     if margin <= 0:
-        raise ValueError(f"margin must be greater than 0, got {margin}")
+        raise ValueError(f"triplet_margin_loss: margin must be > 0, got {margin}")
     if not a.ndim == pos.ndim == neg.ndim:
-        raise ShapeError(f"triplet_margin_loss: The anchor, positive, and negative tensors are "
-                         f"expected to have the same number of dimensions, but got: anchor "
-                         f"{a.ndim}D, positive {pos.ndim}D, and negative {neg.ndim}D inputs")
+        raise ShapeError(f"triplet_margin_loss: anchor, positive and negative are "
+                         f"{a.ndim}-D, {pos.ndim}-D and {neg.ndim}-D; they must have one "
+                         f"number of dims")
     d_pos = pairwise_distance(a, pos, p, eps)
     d_neg = pairwise_distance(a, neg, p, eps)
     if swap:

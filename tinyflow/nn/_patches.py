@@ -79,16 +79,15 @@ def fold(input: Tensor, output_size, kernel_size, dilation=1, padding=0,  # noqa
     oh, ow = _two(output_size, "output_size")
     n, rows, length = x.shape
     if rows % (kh * kw):
-        raise RuntimeError(f"fold: expected size of input's dimension 1 to be divisible by the "
-                           f"product of kernel_size, but got input.size(1)={rows} and "
-                           f"kernel_size={(kh, kw)}")
+        raise RuntimeError(f"fold: dim 1 of the input ({rows}) is not a multiple of "
+                           f"kernel_size {(kh, kw)} = {kh * kw} values per block")
     c, h, w = rows // (kh * kw), oh + 2 * ph, ow + 2 * pw
     positions, blocks = _positions(c, (h, w), (kh, kw), _two(dilation, "dilation"),
                                    _two(stride, "stride"), "fold")
     if blocks[0] * blocks[1] != length:
-        raise RuntimeError(f"fold: expected input's dimension 2 to match the calculated number "
-                           f"of sliding blocks {blocks[0]} * {blocks[1]} = "
-                           f"{blocks[0] * blocks[1]}, but got input.size(2)={length}")
+        raise RuntimeError(f"fold: dim 2 of the input ({length}) must be the number of "
+                           f"blocks, {blocks[0]} * {blocks[1]} = {blocks[0] * blocks[1]} for "
+                           f"this output_size, kernel, stride, padding and dilation")
     image = c * h * w
     everywhere = (np.arange(n, dtype=np.int64).reshape(-1, 1) * image
                   + positions.reshape(1, -1)).reshape(-1)

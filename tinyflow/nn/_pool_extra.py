@@ -139,8 +139,8 @@ def adaptive_max_pool2d(input: Tensor, output_size, return_indices: bool = False
     columns' maxima)."""
     x = as_tensor(input)
     if x.ndim not in (3, 4):
-        raise ValueError(f"adaptive_max_pool2d(): Expected 3D or 4D tensor, but got "
-                         f"{tuple(x.shape)}")
+        raise ValueError(f"adaptive_max_pool2d: the input {tuple(x.shape)} must be 3-D "
+                         f"[C, H, W] or 4-D [N, C, H, W]")
     size = output_size if isinstance(output_size, (tuple, list)) else (output_size,) * 2
     size = tuple(x.shape[i - 2] if s is None else int(s) for i, s in enumerate(size))
     spatial = tuple(x.shape[-2:])
@@ -186,7 +186,8 @@ def conv3d(input: Tensor, weight: Tensor, bias=None, stride=1, padding=0, dilati
         padding = (0, 0, 0)
     if padding == "same":
         if stride != (1, 1, 1):
-            raise ValueError("padding='same' is not supported for strided convolutions")
+            raise ValueError(f"padding='same' needs stride 1 (got {stride}): a strided "
+                             f"output cannot keep the input's size")
         total = [d * (k - 1) for d, k in zip(dilation, w.shape[2:])]
         pad_pairs = [(t // 2, t - t // 2) for t in total]
     else:

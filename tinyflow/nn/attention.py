@@ -27,6 +27,6 @@ def sdpa_kernel(backends, set_priority: bool = False):
     """`with sdpa_kernel(SDPBackend.MATH):` (or a list of backends): runs the body as it is."""
     chosen = backends if isinstance(backends, (list, tuple)) else [backends]
     if not all(isinstance(b, SDPBackend) for b in chosen):
-        raise AssertionError(f"Backend must be an instance of SDPBackend or a list of "
-                             f"SDPBackend instances, got {type(backends).__name__}")
+        raise AssertionError(f"sdpa_kernel: backends is a {type(backends).__name__}; give "
+                             f"an SDPBackend or a list of them")
     yield

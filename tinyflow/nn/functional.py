@@ -110,8 +110,8 @@ def prelu(input: Tensor, weight: Tensor) -> Tensor:
     if n != 1:
         channels = x.shape[1] if x.ndim >= 2 else 1
         if channels != n:
-            raise ShapeError(f"prelu: mismatch of parameter numbers and input channel size: "
-                             f"{n} weights for input of shape {list(x.shape)}")
+            raise ShapeError(f"prelu: {n} weights for input {list(x.shape)} with {channels} "
+                             f"channels (dim 1); give one weight, or one per channel")
         w = ops.reshape(w, (n,) + (1,) * (x.ndim - 2))   # channel c's slope, over dim 1
     elif w.ndim == 1:
         w = ops.reshape(w, ())
@@ -198,8 +198,9 @@ def sigmoid(input: Tensor) -> Tensor:
 def _softmax_dim(name: str, ndim: int, stacklevel: int) -> int:
     """PyTorch's legacy choice when `dim` is not given, with its deprecation warning
     (`stacklevel` counts from the caller of softmax/log_softmax, as PyTorch's)."""
-    warnings.warn(f"Implicit dimension choice for {name} has been deprecated. Change the call "
-                  f"to include dim=X as an argument.", UserWarning, stacklevel=stacklevel)
+    warnings.warn(f"{name} without dim picks dim {0 if ndim in (0, 1, 3) else 1} by the "
+                  f"input's rank, a deprecated rule; pass dim=", UserWarning,
+                  stacklevel=stacklevel)
     return 0 if ndim in (0, 1, 3) else 1
 
 
@@ -516,10 +517,14 @@ def alpha_dropout(input: Tensor, p: float = 0.5, training: bool = False,
     return _written(input, out, inplace)
 
 
+def bad_dropout_p(p: float) -> ValueError:
+    return ValueError(f"dropout: p={p} is not a probability; give 0 <= p <= 1")
+
+
 def _dropping(p: float, training: bool) -> bool:
     """Whether a dropout changes its input (training and p > 0); p outside [0, 1] refused."""
     if p < 0.0 or p > 1.0:
-        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+        raise bad_dropout_p(p)
     return training and p != 0.0
 
 
@@ -629,8 +634,9 @@ def _per_channel_count(x: Tensor, axes: tuple):
         return ops.reduce_sum(ops.ones_like(ops.getitem(x, (slice(None), 0))))
     count = int(np.prod(dims))
     if count == 1:
-        raise ValueError(f"Expected more than 1 value per channel when training, got input "
-                         f"size {list(x.shape)}")
+        raise ValueError(f"batch_norm: training on input {list(x.shape)} has 1 value per "
+                         f"channel, so its variance is undefined; use a batch of 2 or more "
+                         f"(or eval())")
     return count
 
 
@@ -693,8 +699,8 @@ def pad(input: Tensor, pad, mode: str = "constant", value: Optional[float] = Non
     (before, after) pairs starting from the LAST dim, as PyTorch's F.pad."""
     x = as_tensor(input)
     if len(pad) % 2 or len(pad) // 2 > x.ndim:
-        raise ValueError(f"Padding length must be divisible by 2 and at most twice the "
-                         f"input rank {x.ndim}, got {len(pad)}")
+        raise ValueError(f"pad: {len(pad)} pad sizes for a {x.ndim}-D input; give (before, "
+                         f"after) pairs, at most {2 * x.ndim} sizes")
     pairs = [(0, 0)] * x.ndim
     for i in range(len(pad) // 2):
         pairs[x.ndim - 1 - i] = (int(pad[2 * i]), int(pad[2 * i + 1]))
@@ -732,8 +738,8 @@ def upsample_bilinear(input: Tensor, size=None, scale_factor=None) -> Tensor:
 
 
 def _deprecated_upsample(name: str) -> None:
-    warnings.warn(f"`nn.functional.{name}` is deprecated. Use `nn.functional.interpolate` "
-                  f"instead.", stacklevel=3)
+    warnings.warn(f"nn.functional.{name} is deprecated; call nn.functional.interpolate",
+                  stacklevel=3)
 
 
 def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor,

@@ -69,8 +69,8 @@ def batch_norm_layer(x, axis: int, momentum: float, epsilon: float, center: bool
         elif training is True:
             mean, variance, rate = batch_mean, batch_variance, 1.0 - momentum
         else:
-            raise TypeError(f"batch_normalization: training must be a bool or a boolean "
-                            f"tensor, got {training!r}")
+            raise TypeError(f"batch_normalization: training is {training!r}; pass True, "
+                            f"False or a bool tensor")
         out = _output(x, axis, mean, variance, beta, gamma, epsilon)
         if bessel:
             n = _count(x, reduced)

@@ -30,8 +30,8 @@ class Reduction:
     @classmethod
     def validate(cls, key) -> None:
         if key not in cls.all():
-            raise ValueError(f"Invalid Reduction Key {key!r} (tf.losses.Reduction has "
-                             f"{', '.join(cls.all())})")
+            raise ValueError(f"reduction={key!r} is not one of tf.losses.Reduction's: "
+                             f"{', '.join(cls.all())}")
 
 
 _DEFAULT = Reduction.SUM_BY_NONZERO_WEIGHTS

@@ -20,8 +20,7 @@ _CUBIC = 0.044715
 
 def _check(op: Op, *xs: Tensor) -> None:
     if op.approximate not in APPROXIMATIONS:
-        raise ValueError(f"approximate argument must be either none or tanh, not "
-                         f"{op.approximate!r}")
+        raise ValueError(f"approximate={op.approximate!r}; use 'none' or 'tanh'")
     check_floating(*xs)
 
 

@@ -275,7 +275,8 @@ def conv2d(x, w, stride=1, padding=0, dilation=1, groups=1, name=None, bias=None
     """
     attrs = conv_attrs(stride, padding, dilation, groups)
     if attrs["padding"] == SAME and attrs["stride"] != (1, 1):
-        raise ValueError("conv2d: padding='same' is not supported for strided convolutions")
+        raise ValueError("conv2d: padding='same' needs stride 1: a strided output cannot "
+                         "keep the input's size")
     x, w = as_tensor(x), as_tensor(w)
     if bias is None:
         if autocast_state.dtype is not None:

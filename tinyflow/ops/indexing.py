@@ -61,7 +61,8 @@ class Gather(Op):
     def infer(self, x, index):
         _check_indices(index)
         if x.shape is not None and index.shape is not None and len(x.shape) != len(index.shape):
-            raise ValueError("index must have the same number of dimensions as the input")
+            raise ValueError(f"index has {len(index.shape)} dims and the input {len(x.shape)}; "
+                             f"they must match")
         return index.shape, x.dtype
 
     def vjp(self, g, out, x, index):

@@ -323,9 +323,8 @@ class Neg(Unary):
 
     def infer(self, x):
         if x.dtype.is_bool:
-            raise TypeError("Negation, the `-` operator, on a bool tensor is not supported. "
-                            "If you are trying to invert a mask, use the `~` or "
-                            "`logical_not()` operator instead.")
+            raise TypeError("neg: `-` of a bool tensor is refused; to flip a mask use `~x` "
+                            "or logical_not(x)")
         return x.shape, x.dtype
 
     def chain(self, k, v, out, x):

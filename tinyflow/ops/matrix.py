@@ -23,8 +23,7 @@ def _square(op, x) -> tuple:
                          f"{x.shape}")
     n, m = x.shape[-2:]
     if n is not None and m is not None and n != m:
-        raise ValueError(f"A must be batches of square matrices, but they are "
-                         f"{n} by {m} matrices")
+        raise ValueError(f"A is {n} by {m}; the last two dims must be square")
     return x.shape
 
 

@@ -80,8 +80,8 @@ class SampledDot(Op):
         _check_matrix(a, "a")
         _check_matrix(b, "b")
         if a.dtype is not b.dtype:
-            raise TypeError(f"expected a and b to have the same dtype, got {a.dtype.name} "
-                            f"and {b.dtype.name}")
+            raise TypeError(f"a is {a.dtype.name} and b {b.dtype.name}; give both one "
+                            f"dtype")
         for x, what, size in ((a, "a", self.rows), (b, "b", self.cols)):
             if x.shape is not None and x.shape[0] not in (None, size):
                 raise ValueError(f"{what} must have {size} rows, got shape {x.shape}")

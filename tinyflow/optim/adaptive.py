@@ -48,7 +48,7 @@ class Adadelta(Optimizer):
                  differentiable: bool = False) -> None:
         check_options(lr, eps=eps, weight_decay=weight_decay)
         if not 0.0 <= rho <= 1.0:
-            raise ValueError(f"Invalid rho value: {rho}")
+            raise ValueError(f"Adadelta: rho must be in [0, 1], got {rho}")
         _refuse_differentiable(differentiable)
         super().__init__(params, dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay,
                                       foreach=foreach, capturable=capturable,

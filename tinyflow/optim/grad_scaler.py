@@ -28,9 +28,9 @@ class GradScaler:
                  growth_factor: float = 2.0, backoff_factor: float = 0.5,
                  growth_interval: int = 2000, enabled: bool = True) -> None:
         if growth_factor <= 1.0:
-            raise ValueError("The growth factor must be > 1.0.")
+            raise ValueError(f"GradScaler: growth_factor must be > 1, got {growth_factor}")
         if not 0.0 < backoff_factor < 1.0:
-            raise ValueError("The backoff factor must be < 1.0.")
+            raise ValueError(f"GradScaler: backoff_factor must be < 1, got {backoff_factor}")
         # a 0-d tensor, as PyTorch's: a compiled step reads it by reference, so a new scale
         # needs no recompile and is never a stale constant baked into the graph
         self._scale_tensor = Tensor._eager(np.array(init_scale, np.float32))
@@ -66,10 +66,11 @@ class GradScaler:
             return
         state = self._state(optimizer)
         if state["stage"] == _UNSCALED:
-            raise RuntimeError("unscale_() has already been called on this optimizer since "
-                               "the last update().")
+            raise RuntimeError("GradScaler.unscale_: this optimizer's gradients are already "
+                               "unscaled; call it once per update()")
         if state["stage"] == _STEPPED:
-            raise RuntimeError("unscale_() is being called after step().")
+            raise RuntimeError("GradScaler.unscale_: step() already ran for this optimizer; "
+                               "unscale before step()")
         inverse = 1.0 / self._scale
         found_inf = False
         with no_grad():
@@ -89,7 +90,8 @@ class GradScaler:
             return optimizer.step(*args, **kwargs)
         state = self._state(optimizer)
         if state["stage"] == _STEPPED:
-            raise RuntimeError("step() has already been called since the last update().")
+            raise RuntimeError("GradScaler.step: already called for this optimizer; call "
+                               "update() before the next step()")
         if state["stage"] == _READY:
             self.unscale_(optimizer)
         state["stage"] = _STEPPED
@@ -105,7 +107,8 @@ class GradScaler:
                                 else new_scale)
         else:
             if not self._per_optimizer:
-                raise AssertionError("No inf checks were recorded prior to update.")
+                raise AssertionError("GradScaler.update: no step() or unscale_() ran since "
+                                     "the last update, so there is nothing to update from")
             if any(s["found_inf"] for s in self._per_optimizer.values()):
                 self._scale *= self._backoff_factor
                 self._growth_tracker = 0
@@ -145,8 +148,8 @@ class GradScaler:
 
     def load_state_dict(self, state_dict: dict) -> None:
         if not state_dict:
-            raise RuntimeError("The source state dict is empty, possibly because it was saved "
-                               "from a disabled instance of GradScaler.")
+            raise RuntimeError("GradScaler.load_state_dict: the state is empty (a disabled "
+                               "GradScaler saves nothing)")
         self._scale = float(state_dict["scale"])
         self._growth_factor = float(state_dict["growth_factor"])
         self._backoff_factor = float(state_dict["backoff_factor"])

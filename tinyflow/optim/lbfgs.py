@@ -37,7 +37,7 @@ class LBFGS(Optimizer):
                                       history_size=history_size,
                                       line_search_fn=line_search_fn))
         if len(self.param_groups) != 1:
-            raise ValueError("LBFGS doesn't support per-parameter options (parameter groups)")
+            raise ValueError("LBFGS: takes one param group (no per-parameter options)")
         self._params = self.param_groups[0]["params"]
 
     def _flat_grad(self) -> np.ndarray:
@@ -56,8 +56,8 @@ class LBFGS(Optimizer):
 
     def step(self, closure: Optional[Callable] = None):
         if closure is None:
-            raise RuntimeError("LBFGS.step requires a closure that reevaluates the model and "
-                               "returns the loss")
+            raise RuntimeError("LBFGS.step(closure): closure is needed; it must clear the "
+                               "gradients, compute the loss, call backward() and return it")
         group = self.param_groups[0]
         lr, max_iter, max_eval = group["lr"], group["max_iter"], group["max_eval"]
         tol_grad, tol_change = group["tolerance_grad"], group["tolerance_change"]

@@ -29,9 +29,9 @@ class LRScheduler:
         else:
             for k, group in enumerate(optimizer.param_groups):
                 if "initial_lr" not in group:
-                    raise KeyError(f"param 'initial_lr' is not specified in param_groups[{k}] "
-                                   f"when resuming a scheduler with last_epoch >= 0; load the "
-                                   f"optimizer's state first")
+                    raise KeyError(f"param_groups[{k}] has no 'initial_lr', which a scheduler "
+                                   f"resumed with last_epoch >= 0 needs; load the optimizer's "
+                                   f"state first")
         self.base_lrs = [group["initial_lr"] for group in optimizer.param_groups]
         self.last_epoch = last_epoch
         self._initial_step()
@@ -179,10 +179,9 @@ class LinearLR(LRScheduler):
     def __init__(self, optimizer: Optimizer, start_factor: float = 1.0 / 3,
                  end_factor: float = 1.0, total_iters: int = 5, last_epoch: int = -1) -> None:
         if start_factor > 1.0 or start_factor <= 0:
-            raise ValueError("Starting multiplicative factor expected to be greater than 0 "
-                             "and less or equal to 1.")
+            raise ValueError(f"LinearLR: start_factor={start_factor} must be in (0, 1]")
         if end_factor > 1.0 or end_factor < 0:
-            raise ValueError("Ending multiplicative factor expected to be between 0 and 1.")
+            raise ValueError(f"LinearLR: end_factor={end_factor} must be in [0, 1]")
         self.start_factor = start_factor
         self.end_factor = end_factor
         self.total_iters = total_iters
@@ -210,7 +209,7 @@ class ConstantLR(LRScheduler):
     def __init__(self, optimizer: Optimizer, factor: float = 1.0 / 3, total_iters: int = 5,
                  last_epoch: int = -1) -> None:
         if factor > 1.0 or factor < 0:
-            raise ValueError("Constant multiplicative factor expected to be between 0 and 1.")
+            raise ValueError(f"ConstantLR: factor={factor} must be in [0, 1]")
         self.factor = factor
         self.total_iters = total_iters
         super().__init__(optimizer, last_epoch)
@@ -280,7 +279,8 @@ class CyclicLR(LRScheduler):
         self.total_size = float(step_size_up + down)
         self.step_ratio = step_size_up / self.total_size
         if mode not in ("triangular", "triangular2", "exp_range") and scale_fn is None:
-            raise ValueError("mode is invalid and scale_fn is None")
+            raise ValueError(f"CyclicLR: mode={mode!r} is unknown (use 'triangular', "
+                             f"'triangular2' or 'exp_range', or give scale_fn)")
         self.mode, self.gamma = mode, gamma
         self._scale_fn_custom = scale_fn
         self.scale_mode = ("iterations" if mode == "exp_range" else "cycle") \
@@ -288,8 +288,7 @@ class CyclicLR(LRScheduler):
         self.cycle_momentum = cycle_momentum
         if cycle_momentum:
             if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
-                raise ValueError("optimizer must support momentum or beta1 with "
-                                 "`cycle_momentum` option enabled")
+                raise _no_momentum("CyclicLR")
             self.use_beta1 = "betas" in optimizer.defaults
             self.base_momentums = _per_group(base_momentum, groups, "base_momentum")
             self.max_momentums = _per_group(max_momentum, groups, "max_momentum")
@@ -381,9 +380,10 @@ class CosineAnnealingWarmRestarts(LRScheduler):
     def __init__(self, optimizer: Optimizer, T_0: int, T_mult: int = 1,  # noqa: N803
                  eta_min: float = 0.0, last_epoch: int = -1) -> None:
         if T_0 <= 0 or not isinstance(T_0, int):
-            raise ValueError(f"Expected positive integer T_0, but got {T_0}")
+            raise ValueError(f"CosineAnnealingWarmRestarts: T_0 must be an int >= 1, got {T_0}")
         if T_mult < 1 or not isinstance(T_mult, int):
-            raise ValueError(f"Expected integer T_mult >= 1, but got {T_mult}")
+            raise ValueError(f"CosineAnnealingWarmRestarts: T_mult must be an int >= 1, got "
+                             f"{T_mult}")
         self.T_0, self.T_i, self.T_mult, self.eta_min = T_0, T_0, T_mult, eta_min
         self.T_cur = last_epoch
         super().__init__(optimizer, last_epoch)
@@ -401,7 +401,8 @@ class CosineAnnealingWarmRestarts(LRScheduler):
                 self.T_cur -= self.T_i
                 self.T_i *= self.T_mult
         elif epoch < 0:
-            raise ValueError(f"Expected non-negative epoch, but got {epoch}")
+            raise ValueError(f"CosineAnnealingWarmRestarts.step: epoch must be >= 0, got "
+                             f"{epoch}")
         elif epoch >= self.T_0 and self.T_mult != 1:
             n = int(math.log(epoch / self.T_0 * (self.T_mult - 1) + 1, self.T_mult))
             self.T_cur = epoch - self.T_0 * (self.T_mult ** n - 1) / (self.T_mult - 1)
@@ -422,12 +423,11 @@ class SequentialLR(LRScheduler):
     def __init__(self, optimizer: Optimizer, schedulers: list[LRScheduler],
                  milestones: list[int], last_epoch: int = -1) -> None:
         if not schedulers:
-            raise ValueError("SequentialLR expects at least one scheduler, but got none.")
+            raise ValueError("SequentialLR: the list of schedulers is empty")
         for k, s in enumerate(schedulers):
             if s.optimizer is not optimizer:
-                raise ValueError(f"SequentialLR expects all schedulers to belong to the same "
-                                 f"optimizer, but scheduler {k} ({type(s).__name__}) has "
-                                 f"another one")
+                raise ValueError(f"SequentialLR: scheduler {k} ({type(s).__name__}) drives "
+                                 f"another optimizer; all must drive the same one")
         if len(milestones) != len(schedulers) - 1:
             raise ValueError(f"SequentialLR expects one more scheduler than milestones, but "
                              f"got {len(schedulers)} schedulers and {len(milestones)} "
@@ -482,16 +482,16 @@ class OneCycleLR(LRScheduler):
                  three_phase: bool = False, last_epoch: int = -1) -> None:
         if total_steps is None:
             if epochs is None or steps_per_epoch is None:
-                raise ValueError("You must define either total_steps OR (epochs AND "
-                                 "steps_per_epoch)")
+                raise ValueError("OneCycleLR: give total_steps, or both epochs and "
+                                 "steps_per_epoch")
             total_steps = epochs * steps_per_epoch
         if total_steps <= 0:
-            raise ValueError(f"Expected positive integer total_steps, but got {total_steps}")
+            raise ValueError(f"OneCycleLR: total_steps must be an int >= 1, got {total_steps}")
         if not 0 <= pct_start <= 1:
-            raise ValueError(f"Expected float between 0 and 1 pct_start, but got {pct_start}")
+            raise ValueError(f"OneCycleLR: pct_start must be in [0, 1], got {pct_start}")
         if anneal_strategy not in ("cos", "linear"):
-            raise ValueError(f"anneal_strategy must be one of 'cos' or 'linear', instead got "
-                             f"{anneal_strategy}")
+            raise ValueError(f"OneCycleLR: anneal_strategy={anneal_strategy!r} is unknown; "
+                             f"use 'cos' or 'linear'")
         self.total_steps = total_steps
         self._anneal = _cos_anneal if anneal_strategy == "cos" else _linear_anneal
         up = float(pct_start * total_steps) - 1
@@ -515,8 +515,7 @@ class OneCycleLR(LRScheduler):
         if cycle_momentum:
             self._use_beta1 = "betas" in optimizer.defaults
             if not self._use_beta1 and "momentum" not in optimizer.defaults:
-                raise ValueError("optimizer must support momentum or beta1 with "
-                                 "`cycle_momentum` option enabled")
+                raise _no_momentum("OneCycleLR")
             for group, low, high in zip(groups, _per_group(base_momentum, groups, "base"),
                                         _per_group(max_momentum, groups, "max")):
                 if last_epoch == -1:
@@ -533,8 +532,8 @@ class OneCycleLR(LRScheduler):
     def get_lr(self) -> list[float]:
         step = self.last_epoch
         if step > self.total_steps:
-            raise ValueError(f"Tried to step {step} times. The specified number of total "
-                             f"steps is {self.total_steps}")
+            raise ValueError(f"OneCycleLR: step {step} is past total_steps="
+                             f"{self.total_steps}; make total_steps (or epochs) larger")
         lrs = []
         for group in self.optimizer.param_groups:
             start = 0.0
@@ -606,6 +605,11 @@ def _per_group(value, groups: list, what: str) -> list:
             raise ValueError(f"expected {len(groups)} values for {what}, got {len(value)}")
         return list(value)
     return [value] * len(groups)
+
+
+def _no_momentum(name: str) -> ValueError:
+    return ValueError(f"{name}: cycle_momentum=True, but the optimizer has no momentum or betas "
+                      f"to cycle; pass cycle_momentum=False")
 
 
 def _cos_anneal(start: float, end: float, pct: float) -> float:

@@ -26,14 +26,14 @@ class Optimizer:
 
     def __init__(self, params: Iterable, defaults: dict[str, Any]) -> None:
         if isinstance(params, Tensor):
-            raise TypeError("params argument given to the optimizer should be an iterable of "
-                            "Tensors or dicts, but got a Tensor")
+            raise TypeError("optimizer: params is one Tensor; give an iterable of tensors (or "
+                            "of param-group dicts), e.g. model.parameters() or [w]")
         self.defaults = defaults
         self.state: defaultdict[Tensor, dict[str, Any]] = defaultdict(dict)
         self.param_groups: list[dict[str, Any]] = []
         groups = list(params)
         if not groups:
-            raise ValueError("optimizer got an empty parameter list")
+            raise ValueError("optimizer: the parameter list is empty (nothing to optimize)")
         if not isinstance(groups[0], dict):
             groups = [{"params": groups}]
         for group in groups:
@@ -42,38 +42,38 @@ class Optimizer:
     def add_param_group(self, param_group: dict[str, Any]) -> None:
         """Add a group (say, layers unfrozen while fine-tuning) with its own options."""
         if not isinstance(param_group, dict):
-            raise TypeError(f"param_group must be a dict, but got {type(param_group).__name__}")
+            raise TypeError(f"add_param_group: a param group is a dict, got "
+                            f"{type(param_group).__name__}")
         group = dict(param_group)
         params = group["params"]
         if isinstance(params, Tensor):
             params = [params]
         elif isinstance(params, set):
-            raise TypeError("optimizer parameters need to be organized in ordered collections, "
-                            "but the ordering of tensors in sets will change between runs. "
-                            "Please use a list instead.")
+            raise TypeError("optimizer: params is a set, whose order changes from run to run "
+                            "(and so would a saved state's); give a list")
         params = list(params)
         names = [p[0] for p in params if isinstance(p, tuple)]
         if names:
             if len(names) != len(params):
-                raise ValueError("all optimizer params should be with/without names. Some "
-                                 "param names are missing")
+                raise ValueError("optimizer: some params are (name, tensor) pairs and some "
+                                 "bare tensors; name all or none")
             group["param_names"] = names
             params = [p[1] for p in params]
         for p in params:
             if not isinstance(p, Tensor):
-                raise TypeError(f"optimizer can only optimize Tensors, but one of the params "
-                                f"is {type(p).__name__}")
+                raise TypeError(f"optimizer: a param is a {type(p).__name__}, not a Tensor")
             if p.is_symbolic:
                 raise TypeError(f"optimizer can only optimize eager tensors; {p.name} is "
                                 f"symbolic (use tf.train optimizers for graphs)")
             if not (p.is_leaf or p._retains_grad):
-                raise ValueError("can't optimize a non-leaf Tensor")
+                raise ValueError("optimizer: a param is not a leaf (an op made it); optimize "
+                                 "the leaf tensors it is computed from")
         group["params"] = params
         for name, default in self.defaults.items():
             group.setdefault(name, default)
         seen = {id(p) for g in self.param_groups for p in g["params"]}
         if any(id(p) in seen for p in params):
-            raise ValueError("some parameters appear in more than one parameter group")
+            raise ValueError("optimizer: a parameter is in two param groups; give each once")
         self.param_groups.append(group)
 
     def zero_grad(self, set_to_none: bool = True) -> None:
@@ -134,13 +134,13 @@ class Optimizer:
         """Resume from `state_dict()` of an optimizer over the same parameters, in order."""
         saved_groups = state_dict["param_groups"]
         if len(saved_groups) != len(self.param_groups):
-            raise ValueError(f"loaded state dict has a different number of parameter groups: "
-                             f"{len(saved_groups)} saved, {len(self.param_groups)} here")
+            raise ValueError(f"load_state_dict: the state has {len(saved_groups)} param "
+                             f"groups, this optimizer {len(self.param_groups)}")
         for k, (g, s) in enumerate(zip(self.param_groups, saved_groups)):
             if len(g["params"]) != len(s["params"]):
-                raise ValueError(f"loaded state dict contains a parameter group that doesn't "
-                                 f"match the size of optimizer's group: group {k} has "
-                                 f"{len(s['params'])} saved parameters, {len(g['params'])} here")
+                raise ValueError(f"load_state_dict: param group {k} has "
+                                 f"{len(s['params'])} params in the state, "
+                                 f"{len(g['params'])} in this optimizer")
         params = {i: p for g, s in zip(self.param_groups, saved_groups)
                   for i, p in zip(s["params"], g["params"])}
         self.state = defaultdict(dict)
@@ -168,17 +168,16 @@ class Optimizer:
 
 def check_options(lr: Optional[float] = None, betas: Optional[tuple] = None,
                   **nonnegative: float) -> None:
-    """PyTorch's ValueErrors for an optimizer's options, with its words: a negative learning
-    rate, a negative epsilon / weight_decay / momentum / ... (`eps` is named epsilon), a beta
-    outside [0, 1)."""
+    """PyTorch's ValueErrors for an optimizer's options (in our words): a negative learning
+    rate, a negative eps / weight_decay / momentum / ..., a beta outside [0, 1)."""
     if lr is not None and not 0.0 <= lr:
-        raise ValueError(f"Invalid learning rate: {lr}")
+        raise ValueError(f"optimizer: lr must be >= 0, got {lr}")
     for name, value in nonnegative.items():
         if not 0.0 <= value:
-            raise ValueError(f"Invalid {'epsilon' if name == 'eps' else name} value: {value}")
+            raise ValueError(f"optimizer: {name} must be >= 0, got {value}")
     for k, beta in enumerate(betas or ()):
         if not 0.0 <= beta < 1.0:
-            raise ValueError(f"Invalid beta parameter at index {k}: {beta}")
+            raise ValueError(f"optimizer: betas[{k}] must be in [0, 1), got {beta}")
 
 
 def one_pass_applies(param: Tensor, grad: Tensor, group: dict, numbers: tuple) -> bool:

@@ -17,7 +17,8 @@ class SGD(Optimizer):
                  differentiable: bool = False, fused: Optional[bool] = None) -> None:
         check_options(lr, momentum=momentum, weight_decay=weight_decay)
         if nesterov and (momentum <= 0 or dampening != 0):
-            raise ValueError("Nesterov momentum requires a momentum and zero dampening")
+            raise ValueError(f"SGD: nesterov=True needs momentum > 0 and dampening=0 "
+                             f"(got momentum={momentum}, dampening={dampening})")
         _refuse_differentiable(differentiable)
         super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
                                       weight_decay=weight_decay, nesterov=nesterov,

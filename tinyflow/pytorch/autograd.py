@@ -12,6 +12,7 @@ from ..autodiff.forward import forward_gradients
 from ..autodiff.reverse import backward as tensor_backward
 from ..autodiff.reverse import grad_hooks, gradients
 from ..autodiff.tape import FREED
+from ..core.errors import implicit_seed_error
 from ..core.graph import topo_sort
 from ..core.modes import (detect_anomaly, enable_grad, inference_mode,  # noqa: F401
                           is_anomaly_enabled, is_grad_enabled, no_grad, set_detect_anomaly,
@@ -31,17 +32,19 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph: Optional[bool] = None
     if grad_outputs is None:
         for y in outputs:
             if y.array.size != 1:
-                raise RuntimeError(f"grad can be implicitly created only for scalar outputs, "
-                                   f"got shape {list(y.shape)}")
+                raise implicit_seed_error(list(y.shape))
     for x in inputs:
         if not x.requires_grad:
-            raise RuntimeError("One of the differentiated Tensors does not require grad")
+            raise RuntimeError(f"grad(): an input of shape {list(x.shape)} does not require "
+                               f"grad, so no gradient reaches it; set requires_grad=True on it")
     with set_grad_enabled(create_graph):
         grads = gradients(list(outputs), list(inputs),
                           None if grad_outputs is None else list(_as_tuple(grad_outputs)))
     if not allow_unused and any(g is None for g in grads):
-        raise RuntimeError("One of the differentiated Tensors appears to not have been used in "
-                           "the graph. Set allow_unused=True if this is the desired behavior.")
+        k = next(k for k, g in enumerate(grads) if g is None)
+        raise RuntimeError(f"grad(): input {k} (shape {list(inputs[k].shape)}) is not used to "
+                           f"compute the outputs, so it has no gradient; pass allow_unused=True "
+                           f"to get None for it")
     retain = create_graph if retain_graph is None else retain_graph
     if not retain:
         for node in topo_sort(list(outputs)):
@@ -61,10 +64,16 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False,
                         inputs=inputs)
 
 
+def _hook_without_grad(name: str) -> RuntimeError:
+    return RuntimeError(f"{name}: the tensor does not require grad, so no gradient would "
+                        f"ever reach the hook; set requires_grad=True first")
+
+
 def retain_grad(x) -> None:
     """Keep the gradient of a non-leaf in `.grad` after backward."""
     if not x.requires_grad:
-        raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
+        raise RuntimeError("retain_grad(): the tensor does not require grad, so it gets no "
+                           ".grad to keep")
     x._retains_grad = True
 
 
@@ -104,7 +113,7 @@ def register_hook(x, hook) -> GradHookHandle:
     if x.is_symbolic and trace_state.active is not None:
         trace_state.active.graph_break("Tensor.register_hook")
     if not x.requires_grad:
-        raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        raise _hook_without_grad("register_hook")
     key = id(x)
     if key not in grad_hooks:
         grad_hooks[key] = []
@@ -117,10 +126,10 @@ def register_post_accumulate_grad_hook(x, hook) -> RemovableHandle:
     """Call `hook(x)` during `backward()` as soon as the leaf x's `.grad` holds its final
     value, before the rest of the sweep (DDP starts reducing a gradient bucket there)."""
     if not x.requires_grad:
-        raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        raise _hook_without_grad("register_post_accumulate_grad_hook")
     if x._op is not None:
-        raise RuntimeError("post accumulate grad hooks cannot be registered on non-leaf "
-                           "tensors")
+        raise RuntimeError("register_post_accumulate_grad_hook: the tensor is not a leaf "
+                           "(an op made it), and only leaves accumulate into .grad")
     x._post_grad_hooks = (x._post_grad_hooks or ()) + (hook,)
     return RemovableHandle(x, hook)
 
@@ -137,12 +146,13 @@ class AutogradVariable(metaclass=_VariableType):
 
     def __new__(cls, data=None, requires_grad: bool = False, volatile=None):
         if volatile is not None:
-            warnings.warn("volatile was removed and now has no effect. Use `with "
-                          "torch.no_grad():` instead.", UserWarning, stacklevel=2)
+            warnings.warn("Variable(volatile=...) is ignored (the flag no longer exists); "
+                          "compute under `with torch.no_grad():` instead", UserWarning,
+                          stacklevel=2)
         if data is None:
             data = Tensor(())
         if not isinstance(data, Tensor):
-            raise TypeError(f"Variable data has to be a tensor, but got "
+            raise TypeError(f"Variable(data): data must be a Tensor, got "
                             f"{type(data).__name__}")
         return data.detach().requires_grad_(requires_grad)
 
@@ -174,14 +184,14 @@ def gradcheck(func, inputs, *, eps: float = 1e-6, atol: float = 1e-5, rtol: floa
     inputs = _as_tuple(inputs)
     wrt = [k for k, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad]
     if not wrt:
-        raise ValueError("gradcheck expects at least one input tensor to require gradient, "
-                         "but none of the them have requires_grad=True.")
+        raise ValueError("gradcheck: no input requires grad, so there is nothing to check; "
+                         "set requires_grad=True on the inputs to check")
     for k in wrt:
         if inputs[k].dtype.name != "float64":
             import warnings
-            warnings.warn(f"Input #{k} requires gradient and is not a double precision "
-                          f"floating point. This check will likely fail if all the inputs "
-                          f"are not of double precision floating point.", stacklevel=2)
+            warnings.warn(f"gradcheck: input {k} is {inputs[k].dtype.name}; finite "
+                          f"differences are only accurate enough in float64, so the check "
+                          f"may fail: pass .double() inputs", stacklevel=2)
     with enable_grad():
         outputs = _outputs_of(func, inputs)
     for j, y in enumerate(outputs):
@@ -193,8 +203,9 @@ def gradcheck(func, inputs, *, eps: float = 1e-6, atol: float = 1e-5, rtol: floa
             if not np.allclose(analytical, numerical, rtol=rtol, atol=atol):
                 if not raise_exception:
                     return False
-                raise GradcheckError(f"Jacobian mismatch for output {j} with respect to input "
-                                     f"{k},\nnumerical:{numerical}\nanalytical:{analytical}\n")
+                raise GradcheckError(f"gradcheck: the gradient of output {j} w.r.t. input "
+                                     f"{k} differs from finite differences;\nnumerical:"
+                                     f"{numerical}\nanalytical:{analytical}\n")
     return True
 
 
@@ -236,8 +247,9 @@ def jvp(func, inputs, v=None, create_graph: bool = False, strict: bool = False) 
     inputs = _as_tuple(inputs)
     if v is None:
         if any(x.numel() != 1 for x in inputs):
-            raise RuntimeError("The vector v can only be None if the input to the user-"
-                               "provided function is a single Tensor with a single element.")
+            raise RuntimeError(f"jvp: v is needed (it may be left out only for one "
+                               f"one-element input), inputs have shapes "
+                               f"{[list(x.shape) for x in inputs]}")
         v = tuple(Tensor._eager(np.ones(x.shape, x.dtype.np)) for x in inputs)
     v = _as_tuple(v)
     if len(v) != len(inputs):
@@ -279,8 +291,8 @@ def vjp_of(func, inputs, v=None, create_graph: bool = False, strict: bool = Fals
     with enable_grad():
         out = func(*primals)
     if v is None and out.numel() != 1:
-        raise RuntimeError("The vector v can only be None if the user-provided function "
-                           "returns a single Tensor with a single element.")
+        raise RuntimeError(f"vjp: v is needed (it may be left out only when func returns "
+                           f"one element), func returned shape {list(out.shape)}")
     grads = _grads_or_zeros(out, primals, v, create_graph)
     return (out if create_graph else out.detach(),
             grads if isinstance(inputs, (list, tuple)) else grads[0])

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import inspect
 
+from ..core.errors import overwritten_error
 from ..core.modes import grad_mode, no_grad
 from ..core.op import apply
 from ..core.tensor import EAGER, Tensor
@@ -38,11 +39,7 @@ class FunctionCtx:
         saved: the user's backward would read the new values and give a wrong gradient."""
         for t, version in self._saved:
             if version is not None and t._version[0] != version:
-                raise RuntimeError(
-                    f"one of the variables needed for gradient computation has been modified "
-                    f"by an inplace operation: a tensor of shape {list(t.shape)} and dtype "
-                    f"{t.dtype.name} saved by save_for_backward is at version "
-                    f"{t._version[0]}; expected version {version} instead.")
+                raise overwritten_error("a tensor of save_for_backward", t, version)
         return tuple(t for t, _ in self._saved)
 
     def save_for_forward(self, *tensors) -> None:
@@ -78,20 +75,21 @@ class _Call:
         got = got if isinstance(got, tuple) else (got,)
         n = len(self.args)
         if len(got) < n or any(x is not None for x in got[n:]):
-            raise RuntimeError(f"function {self.label} returned an incorrect number of "
-                               f"gradients (expected {n}, got {len(got)})")
+            raise RuntimeError(f"{self.label}: backward returned {len(got)} gradients for "
+                               f"{n} forward inputs; return one per input (None for "
+                               f"non-tensors)")
         for k, (arg, grad) in enumerate(zip(self.args, got)):
             if grad is None:
                 continue
             if not isinstance(arg, Tensor):
-                raise RuntimeError(f"function {self.label} returned a gradient different "
-                                   f"than None at position {k + 1}, but the corresponding "
-                                   f"forward input was not a Tensor")
+                raise RuntimeError(f"{self.label}: backward returned a gradient for input "
+                                   f"{k}, a {type(arg).__name__}, not a Tensor; return None "
+                                   f"there")
             if isinstance(grad, Tensor) and grad.shape is not None and arg.shape is not None \
                     and tuple(grad.shape) != tuple(arg.shape):
-                raise RuntimeError(f"Function {self.label} returned an invalid gradient at "
-                                   f"index {k} - got {list(grad.shape)} but expected shape "
-                                   f"compatible with {list(arg.shape)}")
+                raise RuntimeError(f"{self.label}: backward returned a gradient of shape "
+                                   f"{list(grad.shape)} for input {k} of shape "
+                                   f"{list(arg.shape)}; they must match")
         return [_own(got[k]) for k in self.tensor_positions]
 
     def jvp(self, index: int, tangents: tuple):
@@ -121,25 +119,24 @@ class Function:
 
     @staticmethod
     def forward(ctx, *args, **kwargs):
-        raise NotImplementedError("You must implement the forward function for custom "
-                                  "autograd.Function.")
+        raise NotImplementedError("autograd.Function subclass has no forward: define "
+                                  "forward as a staticmethod")
 
     @staticmethod
     def backward(ctx, *grad_outputs):
-        raise NotImplementedError("You must implement either the backward or vjp method for "
-                                  "your custom autograd.Function to use it with backward "
-                                  "mode AD.")
+        raise NotImplementedError("autograd.Function subclass has no backward (or vjp): "
+                                  "define one to differentiate it by backward()")
 
     vjp = backward
 
     @staticmethod
     def jvp(ctx, *grad_inputs):
-        raise NotImplementedError("You must implement the jvp function for custom "
-                                  "autograd.Function to use it with forward mode AD.")
+        raise NotImplementedError("autograd.Function subclass has no jvp: define one to "
+                                  "differentiate it in forward mode")
 
     @staticmethod
     def setup_context(ctx, inputs, output):
-        raise NotImplementedError("setup_context is not overridden")
+        raise NotImplementedError("autograd.Function subclass has no setup_context")
 
     def __init__(self, *args, **kwargs) -> None:
         raise RuntimeError(f"{type(self).__name__}: custom autograd.Function classes are used "

@@ -246,7 +246,7 @@ def torch_normal(mean, std=1.0, size=None, *, generator=None, out=None, dtype=No
     m = mean.numpy(force=True) if isinstance(mean, Tensor) else np.asarray(mean, np.float64)
     s = std.numpy(force=True) if isinstance(std, Tensor) else np.asarray(std, np.float64)
     if np.any(s < 0):
-        raise RuntimeError(f"normal expects std >= 0.0, but found std {float(np.min(s))}")
+        raise RuntimeError(f"normal: std must be >= 0, got {float(np.min(s))}")
     shape = tuple(size_args((size,))) if size is not None else np.broadcast_shapes(m.shape,
                                                                                    s.shape)
     draws = m + s * _rng(generator).standard_normal(shape)

@@ -135,8 +135,8 @@ def heaviside(input, values, *, out=None):  # noqa: A002
     """0 where x < 0, values where x == 0, 1 where x > 0."""
     x, v = as_tensor(input), as_tensor(values)
     if x.dtype is not v.dtype:
-        raise RuntimeError(f"heaviside is not yet implemented for tensors with different "
-                           f"dtypes ({x.dtype.name} and {v.dtype.name})")
+        raise RuntimeError(f"heaviside: input is {x.dtype.name} and values {v.dtype.name}; "
+                           f"give both one dtype")
     step = ops.cast(ops.greater(x, 0), x.dtype)
     return write_out(ops.where(ops.equal(x, 0), v, step), out)
 

@@ -12,6 +12,7 @@ import numpy as np
 from .. import ops
 from ..autodiff.tape import OVERLAP, overlaps, writable_memory, write_inplace
 from ..core.dtypes import promote, weak_scalar
+from ..core.errors import out_needs_grad_error
 from ..core.modes import TRACING_THREADS, grad_mode, trace_state
 from ..core.random import generator
 from ..core.tensor import EAGER, REMOTE, Tensor
@@ -22,9 +23,8 @@ def _old_overload(name: str, other, alpha) -> tuple:
     programs' hand-written SGD steps call (`p.data.add_(-lr, p.grad.data)`), with its
     warning; other calls pass through."""
     if isinstance(alpha, Tensor) and not isinstance(other, Tensor):
-        warnings.warn(f"This overload of {name} is deprecated:\n\t{name}(Number alpha, Tensor "
-                      f"other)\nConsider using one of the following signatures instead:\n\t"
-                      f"{name}(Tensor other, *, Number alpha = 1)", UserWarning, stacklevel=3)
+        warnings.warn(f"{name}(alpha, other), the number first, is deprecated; write "
+                      f"{name}(other, alpha=alpha)", UserWarning, stacklevel=3)
         return alpha, other
     return other, alpha
 
@@ -137,8 +137,8 @@ def fill_shared(x, mask, value, what: str) -> bool:
     if not isinstance(value, (bool, int, float)) or not _one_memory_fill(x):
         return False
     where = mask.numpy() if isinstance(mask, Tensor) else np.asarray(mask)
-    warnings.warn(f"Use of {what} on expanded tensors is deprecated. Please clone() the "
-                  f"tensor before performing this operation.", UserWarning, stacklevel=3)
+    warnings.warn(f"{what} writes into an expanded tensor, whose elements share memory "
+                  f"(deprecated in PyTorch); clone() it first", UserWarning, stacklevel=3)
     writable_memory(x.array, one_value=True)[np.broadcast_to(where, x.shape)] = value
     x._version[0] += 1
     return True
@@ -218,13 +218,12 @@ def write_out(result: Tensor, out) -> Tensor:
     if out is None:
         return result
     if out.requires_grad and result.requires_grad:
-        raise RuntimeError("functions with out=... arguments don't support automatic "
-                           "differentiation, but one of the arguments requires grad.")
+        raise out_needs_grad_error("out=")
     if out.shape != result.shape:
         if out.numel():
-            warnings.warn(f"An output with one or more elements was resized since it had "
-                          f"shape {list(out.shape)}, which does not match the required "
-                          f"output shape {list(result.shape)}.", stacklevel=3)
+            warnings.warn(f"out=: a non-empty out of shape {list(out.shape)} is resized to "
+                          f"the result's {list(result.shape)} (deprecated in PyTorch); give an "
+                          f"out of the result's shape, or an empty one", stacklevel=3)
         out.data = np.empty(result.shape, out.dtype.np)  # PyTorch resizes `out`
     return copy_(out, result.detach())
 

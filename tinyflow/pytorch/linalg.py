@@ -141,9 +141,8 @@ def tensordot(a, b, dims=2, out=None):
     dims_a, dims_b = [d % a.ndim for d in dims_a], [d % b.ndim for d in dims_b]
     for da, db in zip(dims_a, dims_b):
         if a.shape[da] != b.shape[db]:
-            raise RuntimeError(f"contracted dimensions need to match, but first has size "
-                               f"{a.shape[da]} in dim {da} and second has size "
-                               f"{b.shape[db]} in dim {db}")
+            raise RuntimeError(f"tensordot: dim {da} of a (size {a.shape[da]}) is summed with "
+                               f"dim {db} of b (size {b.shape[db]}); the sizes must match")
     free_a = [d for d in range(a.ndim) if d not in dims_a]
     free_b = [d for d in range(b.ndim) if d not in dims_b]
     size = 1
@@ -263,8 +262,8 @@ def matrix_power(A, n, *, out=None):  # noqa: N803
     """A^n by repeated squaring (n < 0: of the inverse; n == 0: the identity)."""
     x = as_tensor(A)
     if x.ndim < 2 or x.shape[-1] != x.shape[-2]:
-        raise RuntimeError(f"linalg.matrix_power: A must be batches of square matrices, "
-                           f"but they are {tuple(x.shape[-2:])} matrices")
+        raise RuntimeError(f"linalg.matrix_power: A {tuple(x.shape)} is not square in its "
+                           f"last two dims")
     n = int(n)
     if n == 0:
         eye = Tensor._eager(np.eye(x.shape[-1], dtype=x.dtype.np))
@@ -301,21 +300,20 @@ def _lstsq_check(a, b) -> bool:
     if b.ndim < 1:
         raise RuntimeError(f"{name}: other must have at least 1 dimension.")
     if a.dtype is not b.dtype:
-        raise RuntimeError(f"{name}: Expected input and other to have the same dtype, but "
-                           f"got input's dtype {a.dtype.name} and other's dtype {b.dtype.name}")
+        raise RuntimeError(f"{name}: input is {a.dtype.name} and other {b.dtype.name}; give "
+                           f"both one dtype")
     vector = b.ndim == 1 or (b.ndim == a.ndim - 1 and tuple(b.shape) == tuple(a.shape[:-1]))
     if not (0 <= a.ndim - b.ndim <= 1):
-        raise RuntimeError(f"{name}: input.dim() must be greater or equal to other.dim() and "
-                           f"(input.dim() - other.dim()) <= 1 (input {tuple(a.shape)}, "
-                           f"other {tuple(b.shape)})")
+        raise RuntimeError(f"{name}: input {tuple(a.shape)} must have as many dims as other "
+                           f"{tuple(b.shape)}, or one more")
     if a.ndim - b.ndim == 1 and not vector:
         raise RuntimeError(f"{name}: other of shape {tuple(b.shape)} is neither a batch of "
                            f"vectors of input's shape without its last dim "
                            f"{tuple(a.shape[:-1])} nor a batch of matrices of input's rank")
     rows = b.shape[-1] if vector else b.shape[-2]
     if a.shape[-2] != rows:
-        raise RuntimeError(f"{name}: input.size(-2) should match other.size(-2) (input "
-                           f"{tuple(a.shape)}, other {tuple(b.shape)})")
+        raise RuntimeError(f"{name}: input {tuple(a.shape)} and other {tuple(b.shape)} "
+                           f"differ in dim -2 (the rows)")
     return vector
 
 

@@ -36,10 +36,11 @@ def times_alpha(x, other, alpha, subtract: bool = False) -> tuple:
     if subtract and (x.dtype.is_bool or y.dtype.is_bool):
         return x, y   # subtract refuses bools by name
     if isinstance(alpha, bool) and not dtype.is_bool:
-        raise RuntimeError("Boolean alpha only supported for Boolean results.")
+        raise RuntimeError(f"alpha={alpha} is a bool, but the result is {dtype.name}; a "
+                           f"bool alpha is for bool tensors only")
     if isinstance(alpha, float) and not dtype.is_floating:
-        raise RuntimeError("For integral input tensors, argument alpha must not be a floating "
-                           "point number.")
+        raise RuntimeError(f"alpha={alpha} is a float, but the result is {dtype.name}; "
+                           f"give an integer alpha, or float tensors")
     if dtype.is_bool:
         return x, (y if alpha else ops.zeros_like(y))
     return x, y * alpha
@@ -102,8 +103,8 @@ def div(x, other, name=None, *, rounding_mode=None, out=None):
     if rounding_mode is None:
         return write_out(ops.divide(x, other, name=name), out)
     if rounding_mode not in ("trunc", "floor"):
-        raise RuntimeError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' "
-                         f"but found {rounding_mode!r}")
+        raise RuntimeError(f"div: rounding_mode={rounding_mode!r} is unknown; use None, "
+                           f"'trunc' or 'floor'")
     x, other = operands(x, other)
     exact = ops.divide(x, other)
     rounded = (ops.floor(exact) if rounding_mode == "floor" else
@@ -155,7 +156,8 @@ def _scaled(x, factor):
 
 def t(x):
     if x.ndim > 2:
-        raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {x.ndim}D")
+        raise RuntimeError(f"t(): the tensor is {x.ndim}-D; t() transposes 0-D to 2-D "
+                           f"tensors (use transpose or permute)")
     return x if x.ndim < 2 else ops.transpose(x, (1, 0))
 
 
@@ -212,8 +214,8 @@ def torch_pow(x, exponent):
     PyTorch's message and class (NumPy's kernel would raise a plain ValueError)."""
     if (isinstance(exponent, (int, np.integer)) and not isinstance(exponent, bool)
             and exponent < 0 and isinstance(x, Tensor) and x.dtype.is_integer):
-        raise ValueRuntimeError(f"pow: integers to negative integer powers are not allowed "
-                                f"({x.dtype.name} tensor ** {exponent})")
+        raise ValueRuntimeError(f"pow: {x.dtype.name} tensor ** {exponent}: a negative "
+                                f"power of an integer is not an integer; use float tensors")
     return ops.pow(x, exponent)
 
 

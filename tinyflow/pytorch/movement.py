@@ -36,8 +36,8 @@ def view(x, *shape):
         try:
             np.reshape(x.array, out.shape, copy=False)
         except ValueError:
-            raise RuntimeError(f"view size is not compatible with input tensor's size and "
-                               f"stride (shape {tuple(x.shape)}, strides "
+            raise RuntimeError(f"view: these elements are not evenly spaced in memory, so "
+                               f"no view can have this shape (shape {tuple(x.shape)}, strides "
                                f"{tuple(s // x.array.itemsize for s in x.array.strides)} -> "
                                f"{tuple(out.shape)}); use .reshape(...) instead") from None
     return out
@@ -79,9 +79,8 @@ def movedim(x, source, destination):
     sources = [source] if isinstance(source, int) else list(source)
     destinations = [destination] if isinstance(destination, int) else list(destination)
     if len(sources) != len(destinations):
-        raise ValueError(f"movedim: Invalid source or destination dims: source ({sources} "
-                         f"dims) should contain the same number of dims as destination "
-                         f"({destinations} dims)")
+        raise ValueError(f"movedim: source {sources} and destination {destinations} must "
+                         f"list the same number of dims")
     n = x.ndim
     sources, destinations = [s % n for s in sources], [d % n for d in destinations]
     if len(set(sources)) < len(sources) or len(set(destinations)) < len(destinations):
@@ -120,8 +119,8 @@ def repeat(x, *sizes):
     """Tile: `x.repeat(2, 3)` stacks copies along each dim (PyTorch, not NumPy, repeat)."""
     sizes = size_args(sizes)
     if len(sizes) < x.ndim:
-        raise RuntimeError("repeat: the number of sizes can not be smaller than the "
-                           "number of dimensions of the tensor")
+        raise RuntimeError(f"repeat: {len(sizes)} repeats for a {x.ndim}-D tensor; give at "
+                           f"least one per dim")
     if x.shape is None or None in x.shape:
         raise ValueError(f"repeat/tile needs the dims of the tensor known, got {x.shape}")
     shape = (1,) * (len(sizes) - x.ndim) + tuple(x.shape)
@@ -159,10 +158,9 @@ def torch_split(x, split_size, dim=0) -> tuple:
     total = x.shape[dim]
     if isinstance(split_size, int):
         if split_size < 0 or split_size == 0 and total != 0:
-            raise RuntimeError(f"split: split_size can only be 0 if dimension size is 0, "
-                               f"but got split_size {split_size} for a dimension of size "
-                               f"{total}" if split_size == 0 else
-                               f"split: split_size must be non-negative, got {split_size}")
+            raise RuntimeError(f"split: split_size 0 would never cover the {total} elements "
+                               f"of dim {dim}" if split_size == 0 else
+                               f"split: split_size must be >= 0, got {split_size}")
         if split_size == 0:
             return (x,)
         sizes = [min(split_size, total - start) for start in range(0, total, split_size)]
@@ -175,7 +173,7 @@ def chunk(x, chunks, dim=0) -> tuple:
     x = as_tensor(x)
     total = x.shape[normalize_axes(dim, x.ndim)[0]]
     if not isinstance(chunks, int) or chunks <= 0:
-        raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
+        raise RuntimeError(f"chunk: chunks must be >= 1, got {chunks}")
     return torch_split(x, -(-total // chunks), dim)
 
 

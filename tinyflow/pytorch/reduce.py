@@ -50,8 +50,8 @@ def mean(x, dim=None, keepdim=False, dtype=None, axis=None, keepdims=False):
             return apply1(op, x)
     x = as_tensor(x) if dtype is None else as_tensor(x).to(dtype)
     if not x.dtype.is_floating:
-        raise RuntimeError("mean(): could not infer output dtype. Input dtype must be either "
-                           f"a floating point or complex dtype. Got: {x.dtype.name}")
+        raise RuntimeError(f"mean(): the input is {x.dtype.name}; a mean is taken of "
+                           f"floating point tensors (pass dtype= or convert with .float())")
     axes = dim if type(dim) is int or dim is axis is None else _axis(dim, axis)   # no call
     return ops.reduce_mean(x, axes, keepdim or keepdims)
 
@@ -111,7 +111,7 @@ def torch_sort(x, dim=-1, descending=False, stable=False):
 
 def topk(x, k, dim=-1, largest=True, sorted=True):  # noqa: A002
     if x.dtype.is_bool:
-        raise DTypeError("topk does not support bool dtypes on CPU")
+        raise DTypeError("topk: a bool tensor has no order to rank; convert it with .int()")
     if not 0 <= k <= x.shape[dim]:
         raise RuntimeError(f"topk: k ({k}) is out of range for dimension {dim} of size "
                            f"{x.shape[dim]}")

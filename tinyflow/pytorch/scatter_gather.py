@@ -30,8 +30,8 @@ def _flat_positions(shape: tuple, dim: int, index: np.ndarray, what: str) -> np.
     """Flat positions in a tensor of `shape` of the entries index[i] names along dim (the
     other coordinates are i's own)."""
     if index.ndim != len(shape):
-        raise RuntimeError(f"{what}: Index tensor must have the same number of dimensions "
-                           f"as self tensor ({index.ndim} vs {len(shape)})")
+        raise RuntimeError(f"{what}: index has {index.ndim} dims and the tensor "
+                           f"{len(shape)}; they must match")
     size = shape[dim]
     if index.size and (index.min() < -size or index.max() >= size):
         bad = index[(index < -size) | (index >= size)].flat[0]
@@ -84,7 +84,7 @@ def scatter(input, dim, index, src=None, *, value=None, reduce=None):  # noqa: A
     if reduce == "multiply":
         raise NotImplementedError("scatter(reduce='multiply') is not supported")
     if reduce is not None:
-        raise RuntimeError(f"reduce argument must be either add or multiply, got {reduce}")
+        raise RuntimeError(f"scatter: reduce={reduce!r}; use 'add' or 'multiply'")
     dim = dim % max(x.ndim, 1)
     idx = _index_values(index, "scatter()")
     positions = _flat_positions(tuple(x.shape), dim, idx, "scatter()")
@@ -126,8 +126,8 @@ def scatter_reduce(input, dim, index, src, reduce, *, include_self=True):  # noq
     equal share among the values equal to the result."""
     x, src = as_tensor(input), as_tensor(src)
     if reduce not in _REDUCE_AT:
-        raise RuntimeError(f"reduce argument must be either sum, prod, mean, amax or amin, "
-                           f"got {reduce}")
+        raise RuntimeError(f"scatter_reduce: reduce={reduce!r}; use 'sum', 'prod', 'mean', "
+                           f"'amax' or 'amin'")
     dim = dim % max(x.ndim, 1)
     idx = _index_values(index, "scatter_reduce()")
     positions = _flat_positions(tuple(x.shape), dim, idx, "scatter_reduce()")
@@ -255,8 +255,8 @@ def _put_key(index) -> np.ndarray:
     """An index_put index as NumPy indexes with it: integers (any sign) or a boolean mask."""
     t = as_tensor(index)
     if t.dtype.is_floating:
-        raise IndexError(f"index_put(): tensors used as indices must be long, int, byte or "
-                         f"bool tensors, got {t.dtype.name}")
+        raise IndexError(f"index_put: an index tensor is {t.dtype.name}; index with integer "
+                         f"or bool tensors")
     return np.asarray(t._require_data("index_put() (its index's values)"))
 
 
@@ -374,8 +374,8 @@ def repeat_interleave(input, repeats=None, dim=None, *, output_size=None):  # no
     if counts.size == 1 and n != 1:
         counts = np.full(n, counts[0], np.int64)
     if counts.size != n or counts.size and counts.min() < 0:
-        raise RuntimeError(f"repeat_interleave: repeats must have the same size as input "
-                           f"along dim ({n}) and be non-negative, got {counts.tolist()}")
+        raise RuntimeError(f"repeat_interleave: repeats {counts.tolist()} must hold one "
+                           f"count >= 0 per element along dim (size {n})")
     return ops.take(x, Tensor._eager(np.repeat(np.arange(n, dtype=np.int64), counts)), dim)
 
 

@@ -122,7 +122,7 @@ def tensor_split(input, indices_or_sections, dim=0):  # noqa: A002
     if isinstance(indices_or_sections, int):
         n = indices_or_sections
         if n <= 0:
-            raise RuntimeError(f"number of sections must be larger than 0, got {n}")
+            raise RuntimeError(f"tensor_split: sections must be >= 1, got {n}")
         base, extra = divmod(length, n)
         sizes = [base + 1] * extra + [base] * (n - extra)
         cuts = list(itertools.accumulate(sizes))[:-1]
@@ -241,8 +241,7 @@ def meshgrid(*tensors, indexing=None):
         tensors[0], (tuple, list)) else tensors)]
     indexing = indexing or "ij"
     if indexing not in ("ij", "xy"):
-        raise RuntimeError(f"torch.meshgrid: indexing must be one of \"xy\" or \"ij\", but "
-                           f"received: {indexing}")
+        raise RuntimeError(f"meshgrid: indexing={indexing!r}; use 'ij' or 'xy'")
     sizes = [t.numel() for t in tensors]
     if indexing == "xy" and len(tensors) >= 2:
         sizes[0], sizes[1] = sizes[1], sizes[0]

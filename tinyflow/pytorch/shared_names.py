@@ -249,8 +249,8 @@ def matmul(a, b, transpose_a=False, transpose_b=False, name=None, *, out=None):
         result = ops.matmul(a, b, transpose_a, transpose_b, name=name)
         return result if out is None else write_out(result, out)
     if a.ndim == 0 or b.ndim == 0:
-        raise RuntimeError(f"both arguments to matmul need to be at least 1D, but they are "
-                           f"{a.ndim}D and {b.ndim}D")
+        raise RuntimeError(f"matmul: the arguments are {a.ndim}-D and {b.ndim}-D; both must "
+                           f"be 1-D or more (use mul for a 0-D one)")
     result = ops.matmul(a.reshape(1, -1) if a.ndim == 1 else a,
                         b.reshape(-1, 1) if b.ndim == 1 else b)
     if b.ndim == 1:

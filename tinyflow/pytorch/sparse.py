@@ -99,7 +99,7 @@ class SparseCooTensor:
 
     def _require_coalesced(self, what: str) -> None:
         if not self._coalesced:
-            raise RuntimeError(f"Cannot get {what} on an uncoalesced tensor, please call "
+            raise RuntimeError(f"{what}: the sparse tensor may hold repeated indices; call "
                                f".coalesce() first")
 
     # ---- conversions -----------------------------------------------------------------------
@@ -145,8 +145,8 @@ class SparseCooTensor:
 
     def t(self) -> "SparseCooTensor":
         if self.dim() != 2:
-            raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is "
-                               f"{self.dim()}D")
+            raise RuntimeError(f"t(): the tensor is {self.dim()}-D; t() transposes 0-D to "
+                               f"2-D tensors")
         return SparseCooTensor(self._coords[::-1].copy(), self._vals, self._size[::-1])
 
     # ---- arithmetic ------------------------------------------------------------------------
@@ -246,8 +246,8 @@ def sparse_coo_tensor(indices, values, size=None, dtype=None, device=None,
                                   f"sparse tensors are not supported), got size "
                                   f"{list(vals.shape)}")
     if coords.shape[1] != vals.shape[0]:
-        raise ValueError(f"indices and values must have same nnz, but got nnz from indices: "
-                         f"{coords.shape[1]}, nnz from values: {vals.shape[0]}")
+        raise ValueError(f"sparse_coo_tensor: indices hold {coords.shape[1]} entries and "
+                         f"values {vals.shape[0]}; give one value per index column")
     if size is None:
         size = tuple(int(m) + 1 for m in coords.max(1)) if coords.size else (0,) * len(coords)
     size = tuple(int(s) for s in size)
@@ -257,8 +257,8 @@ def sparse_coo_tensor(indices, values, size=None, dtype=None, device=None,
     for d, n in enumerate(size):
         if coords.size and (coords[d].min() < 0 or coords[d].max() >= n):
             bad = coords[d].max() if coords[d].max() >= n else coords[d].min()
-            raise ValueError(f"size is inconsistent with indices: for dim {d}, size is {n} "
-                             f"but found index {bad}")
+            raise ValueError(f"sparse_coo_tensor: index {bad} in dim {d} is out of range "
+                             f"for size {n}")
     if dtype is not None:
         vals = ops.cast(vals, dtypes.as_dtype(dtype))
     if device is not None:

@@ -44,8 +44,8 @@ def torch_cumprod(input, dim, *, dtype=None, out=None):  # noqa: A002
 
 def _require_floating(x, what):
     if not x.dtype.is_floating:
-        raise RuntimeError(f"{what}: Expected a floating point or complex tensor as input. "
-                           f"Got {x.dtype.name}")
+        raise RuntimeError(f"{what}: the input is {x.dtype.name}; this norm is defined for "
+                           f"floating point tensors: convert with .float()")
 
 
 def _root_of_sum_of_squares(x, dim, keepdim):
@@ -98,8 +98,8 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None,  # noq
     x = as_tensor(A) if dtype is None else ops.cast(as_tensor(A), dtypes.as_dtype(dtype))
     _require_floating(x, "linalg.matrix_norm")
     if x.ndim < 2:
-        raise RuntimeError(f"linalg.matrix_norm: The input tensor A must have at least 2 "
-                           f"dimensions, got {x.ndim}")
+        raise RuntimeError(f"linalg.matrix_norm: A has {x.ndim} dims; it needs 2 or more "
+                           f"(matrices in the last two)")
     rows, cols = (d % x.ndim for d in dim)
     if ord == "fro":
         return write_out(_root_of_sum_of_squares(x, (rows, cols), keepdim), out)
@@ -140,8 +140,8 @@ def linalg_norm(A, ord=None, dim=None, keepdim=False, *, dtype=None, out=None): 
         return vector_norm(x, 2 if ord is None else ord, dim, keepdim, dtype=dtype, out=out)
     if dim is None:
         if x.ndim != 2:
-            raise RuntimeError(f"linalg.norm: If dim is not specified but ord is, the input "
-                               f"must be 1D or 2D. Got {x.ndim}D.")
+            raise RuntimeError(f"linalg.norm: ord={ord} without dim needs a 1-D or 2-D input, "
+                               f"got {x.ndim}-D; give dim")
         dim = (-2, -1)
     return matrix_norm(x, "fro" if ord is None else ord, dim, keepdim, dtype=dtype, out=out)
 
@@ -179,8 +179,8 @@ def nanmean(input, dim=None, keepdim=False, *, dtype=None, out=None):  # noqa: A
     x = as_tensor(input) if dtype is None else ops.cast(as_tensor(input),
                                                         dtypes.as_dtype(dtype))
     if not x.dtype.is_floating:
-        raise RuntimeError(f"nanmean(): expected input to have floating point or complex "
-                           f"dtype but got {x.dtype.name}")
+        raise RuntimeError(f"nanmean(): the input is {x.dtype.name}; only floating point "
+                           f"tensors hold NaN: convert with .float()")
     present = ops.equal(x, x)
     total = ops.reduce_sum(ops.where(present, x, ops.zeros_like(x)), _all_if_empty(dim),
                            keepdim)
@@ -205,8 +205,8 @@ def kthvalue(input, k, dim=-1, keepdim=False, *, out=None):  # noqa: A002
     x = as_tensor(input)
     n = x.shape[dim] if x.ndim else 1
     if not 1 <= k <= n:
-        raise RuntimeError(f"kthvalue(): selected number k out of range for dimension {dim} "
-                           f"of size {n}")
+        raise RuntimeError(f"kthvalue(): k={k} for dim {dim} of size {n}; k must be in "
+                           f"1..{n}")
     return _pick_sorted(x, dim, k - 1, keepdim)
 
 
@@ -252,14 +252,15 @@ def _quantile_arguments(input, q, interpolation):  # noqa: A002
     q values as a float64 array."""
     x = as_tensor(input)
     if not x.dtype.is_floating:
-        raise RuntimeError("quantile() input tensor must be either float or double dtype")
+        raise RuntimeError(f"quantile(): the input is {x.dtype.name}; it must be float32 "
+                           f"or float64")
     qs = np.asarray(q.numpy() if isinstance(q, Tensor) else q, np.float64)
     if qs.ndim > 1 or np.any((qs < 0) | (qs > 1)):
-        raise RuntimeError("quantile() q values must be in the range [0, 1] and q must be a "
-                           "scalar or 1D tensor")
+        raise RuntimeError("quantile(): q must be one number or a 1-D tensor of numbers, "
+                           "each between 0 and 1")
     if interpolation not in ("linear", "lower", "higher", "midpoint", "nearest"):
-        raise RuntimeError(f"quantile() interpolation must be one of linear, lower, higher, "
-                           f"midpoint or nearest. Got {interpolation}")
+        raise RuntimeError(f"quantile(): interpolation={interpolation!r} is unknown; use "
+                           f"'linear', 'lower', 'higher', 'midpoint' or 'nearest'")
     return x, qs
 
 
@@ -430,7 +431,7 @@ def trace(input):  # noqa: A002
     """The sum of a matrix's main diagonal."""
     x = as_tensor(input)
     if x.ndim != 2:
-        raise RuntimeError(f"trace: expected a matrix, but got tensor with dim {x.ndim}")
+        raise RuntimeError(f"trace: the input has {x.ndim} dims; trace takes a 2-D matrix")
     n = min(x.shape)
     diagonal = ops.take(flatten(x), Tensor._eager(np.arange(n, dtype=np.int64)
                                                    * (x.shape[1] + 1)))
@@ -451,7 +452,8 @@ def histc(input, bins=100, min=0, max=0, *, out=None):  # noqa: A002
     if low == high:
         low, high = low - 1, high + 1
     if low > high:
-        raise RuntimeError(f"histc: max must be larger than min, got min {min} max {max}")
+        raise RuntimeError(f"histc: the range is empty (min {min}, max {max}); give max > "
+                           f"min")
     counts, _ = np.histogram(data, bins, (low, high))
     return write_out(Tensor._eager(counts.astype(x.dtype.np)), out)
 
@@ -460,11 +462,12 @@ def bincount(input, weights=None, minlength=0):  # noqa: A002
     """How often each non-negative integer occurs in a 1-D tensor (summed weights if given)."""
     x = as_tensor(input)
     if x.ndim != 1 or x.dtype.is_floating or x.dtype.is_bool:
-        raise RuntimeError(f"bincount only supports 1-d non-negative integral inputs, got "
-                           f"{x.ndim}-d {x.dtype.name}")
+        raise RuntimeError(f"bincount: the input is {x.ndim}-D {x.dtype.name}; it counts a "
+                           f"1-D tensor of integers >= 0")
     data = x._require_data("bincount()")
     if data.size and data.min() < 0:
-        raise RuntimeError("bincount only supports 1-d non-negative integral inputs.")
+        raise RuntimeError("bincount: the input holds a negative value; it counts integers "
+                           ">= 0")
     if weights is None:
         return Tensor._eager(np.bincount(data, minlength=minlength).astype(np.int64))
     w = as_tensor(weights)
@@ -479,8 +482,8 @@ def aminmax(input, *, dim=None, keepdim=False):  # noqa: A002
     """(amin, amax) in one call; tied extremes share the gradient, as amin's and amax's."""
     x = as_tensor(input)
     if x.numel() == 0 and (dim is None or x.shape[dim] == 0):
-        raise RuntimeError("aminmax(): cannot compute aminmax over an empty dimension as the "
-                           "operation has no identity.")
+        raise RuntimeError("aminmax(): the reduced dim is empty, and an empty dim has no "
+                           "min or max")
     return AminmaxResult(ops.reduce_min(x, dim, keepdim), ops.reduce_max(x, dim, keepdim))
 
 
@@ -498,7 +501,8 @@ def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
 def _moments(name, input, dim, unbiased, keepdim, correction, root):  # noqa: A002
     x = as_tensor(input)
     if not x.dtype.is_floating:
-        raise RuntimeError(f"{name} only support floating point and complex dtypes")
+        raise RuntimeError(f"{name}: the input is {x.dtype.name}; it is defined for "
+                           f"floating point tensors: convert with .float()")
     if isinstance(dim, bool):
         unbiased, dim = dim, None
     if isinstance(dim, (tuple, list)):

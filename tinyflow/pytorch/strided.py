@@ -52,18 +52,17 @@ def as_strided(x, size, stride, storage_offset=None) -> Tensor:
         raise RuntimeError(f"as_strided: mismatch in length of strides and shape: "
                            f"size {list(size)}, stride {list(stride)}")
     if any(s < 0 for s in stride):
-        raise RuntimeError(f"as_strided: Negative strides are not supported at the moment, "
-                           f"got strides: {list(stride)}")
+        raise RuntimeError(f"as_strided: strides {list(stride)} hold a negative one; "
+                           f"strides must be >= 0")
     if any(s < 0 for s in size):
         raise RuntimeError(f"as_strided: negative size in {list(size)}")
     offset = storage_offset_of(x) if storage_offset is None else int(storage_offset)
     root = _storage(arr)
     needed = 0 if 0 in size else offset + 1 + sum((n - 1) * s for n, s in zip(size, stride))
     if needed > root.size or offset < 0:
-        raise RuntimeError(f"as_strided: sizes {list(size)}, strides {list(stride)}, storage "
-                           f"offset {offset} and itemsize {arr.itemsize} requiring a storage "
-                           f"size of {needed * arr.itemsize} are out of bounds for storage of "
-                           f"size {root.size * arr.itemsize}")
+        raise RuntimeError(f"as_strided: size {list(size)}, strides {list(stride)} and "
+                           f"offset {offset} reach element {needed - 1}, past the "
+                           f"{root.size} elements of the storage")
     if x.requires_grad and grad_mode.enabled:
         return _gathered(x, size, stride, offset)
     flat = flat_storage(root)

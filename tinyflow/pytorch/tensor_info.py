@@ -50,8 +50,8 @@ def index(x) -> int:
     """`x` as a Python index (`labels[pred.argmax()]`): integer tensors of one element only,
     as PyTorch."""
     if x.numel() != 1 or not (x.dtype.is_integer or x.dtype.is_bool):
-        raise TypeError("only integer tensors of a single element can be converted to an "
-                        "index")
+        raise TypeError(f"index: a {x.dtype.name} tensor of {x.numel()} elements cannot be "
+                        f"used as an index; it must be one integer")
     return int(x.item())
 
 
@@ -120,7 +120,8 @@ def real(input):  # noqa: A002
 
 
 def imag(input):  # noqa: A002
-    raise RuntimeError("imag is not implemented for tensors with non-complex dtypes.")
+    raise RuntimeError("imag: tinyflow has no complex tensors, so a tensor has no imaginary "
+                       "part")
 
 
 def conj(input):  # noqa: A002

@@ -40,8 +40,7 @@ def _dim_of(args, kwargs, dim_name, position):
 def _check(dim) -> None:
     for d in (dim if isinstance(dim, (tuple, list)) else (dim,)):
         if not -1 <= d <= 0:
-            raise IndexError(f"Dimension out of range (expected to be in range of [-1, 0], "
-                             f"but got {d})")
+            raise IndexError(f"dim {d} is out of range for a 0-D tensor (use 0 or -1)")
 
 
 def _scalar(result):

@@ -162,8 +162,8 @@ class Plan:
                 values[s] = variables[var]
             except KeyError:
                 raise UninitializedVariableError(
-                    f"attempting to use uninitialized variable {var.name}: run its "
-                    f"initializer (tf.global_variables_initializer()) first") from None
+                    f"uninitialized variable {var.name} is read before its initializer "
+                    f"ran; run tf.global_variables_initializer() first") from None
         for s, t in self.eager_loads:
             values[s] = t.array
         for s, value in self.const_loads:

@@ -202,8 +202,8 @@ class Iterator(HostState):
 
     def next_element(self) -> tuple:
         if self._source is None:
-            raise RuntimeError("GetNext() failed because the iterator has not been "
-                               "initialized: run iterator.initializer first")
+            raise RuntimeError("get_next: the iterator is not initialized; run "
+                               "iterator.initializer first")
         element = self._pending.pop(0) if self._pending else self._pull()
         if self._log is not None:
             self._log.append(element)

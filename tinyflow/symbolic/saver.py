@@ -47,7 +47,8 @@ class Saver:
             save_path = f"{save_path}-{int(step)}"
         folder = os.path.dirname(save_path)
         if folder and not os.path.isdir(folder):
-            raise ValueError(f"Parent directory of {save_path} doesn't exist, can't save.")
+            raise ValueError(f"Saver.save: the folder of {save_path} does not exist; create "
+                             f"it first")
         values = sess.run([var for _, var in self._pairs])
         checkpoint.save({name: value for (name, _), value in zip(self._pairs, values)},
                         save_path)
@@ -57,9 +58,10 @@ class Saver:
     def restore(self, sess, save_path: Optional[str]) -> None:
         """Set every variable of the Saver in `sess` from the file at `save_path`."""
         if save_path is None:
-            raise ValueError("Can't load save_path when it is None (no checkpoint found?)")
+            raise ValueError("Saver.restore: save_path is None (did "
+                             "tf.train.latest_checkpoint find no checkpoint?)")
         if not os.path.isfile(save_path):
-            raise ValueError(f"The passed save_path is not a valid checkpoint: {save_path}")
+            raise ValueError(f"Saver.restore: no checkpoint file at {save_path}")
         state = checkpoint.load(save_path)
         for name, var in self._pairs:
             if name not in state:
@@ -113,8 +115,7 @@ def get_checkpoint_state(checkpoint_dir: str,
             elif key == "all_model_checkpoint_paths":
                 every.append(path)
     if latest is None:
-        raise ValueError(f"Invalid checkpoint state loaded from {state}: it names no "
-                         f"model_checkpoint_path")
+        raise ValueError(f"get_checkpoint_state: {state} names no model_checkpoint_path")
     return CheckpointState(latest, every)
 
 

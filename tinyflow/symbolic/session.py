@@ -86,11 +86,11 @@ class Session:
                  memory_budget: Optional[int] = None, planned: bool = True,
                  optimize: bool = True) -> None:
         if not isinstance(target, (str, bytes)):
-            raise TypeError(f"target must be a string, but got {type(target)}")
+            raise TypeError(f"Session: target is {type(target)}; give a string")
         if graph is not None and not isinstance(graph, Graph):
-            raise TypeError(f"graph must be a tf.Graph, but got {type(graph)}")
+            raise TypeError(f"Session: graph is {type(graph)}; give a tf.Graph")
         if config is not None and not isinstance(config, ConfigProto):
-            raise TypeError(f"config must be a tf.ConfigProto, but got {type(config)}")
+            raise TypeError(f"Session: config is {type(config)}; give a tf.ConfigProto")
         self.graph = graph or get_default_graph()
         self.memory_budget = memory_budget
         self.planned = planned
@@ -103,15 +103,15 @@ class Session:
     def run(self, fetches, feed_dict: Optional[dict] = None, options=None, run_metadata=None):
         """Evaluate `fetches` (a tensor, name, or a list/tuple/dict nesting of them)."""
         if self._closed:
-            raise RuntimeError("attempted to use a closed Session")
+            raise RuntimeError("Session.run: the session is closed; open a new one")
         if feed_dict is not None and not isinstance(feed_dict, dict):
             raise FeedTypeError(f"feed_dict must be a dictionary of {{tensor: value}}, got a "
                                 f"{type(feed_dict).__name__}")
         if options is not None and not isinstance(options, RunOptions):
-            raise TypeError(f"options must be a tf.RunOptions, but got {type(options)}")
+            raise TypeError(f"Session.run: options is {type(options)}; give a tf.RunOptions")
         if run_metadata is not None and not isinstance(run_metadata, RunMetadata):
-            raise TypeError(f"run_metadata must be a tf.RunMetadata, but got "
-                            f"{type(run_metadata)}")
+            raise TypeError(f"Session.run: run_metadata is {type(run_metadata)}; give a "
+                            f"tf.RunMetadata")
         flat, structure = tree_flatten(fetches)
         elements = [self._resolve_fetch(f) for f in flat]
         tensors = [node_of(e) for e in elements]
@@ -156,14 +156,15 @@ class Session:
                 raise FetchError(f"fetch {fetch!r}: {e.args[0]}") from None
         if isinstance(fetch, Operation):
             if fetch.graph is not self.graph:
-                raise FetchError(f"fetch {fetch!r} is not an element of this session's graph")
+                raise FetchError(f"fetch {fetch!r} belongs to another graph than the "
+                                 f"session's")
             return fetch
         if not isinstance(fetch, Tensor):
-            raise FetchTypeError(f"Fetch argument {fetch!r} has invalid type {type(fetch)}, "
-                                 f"must be a string or Tensor: it is not a tensor, an "
-                                 f"operation or a tensor name")
+            raise FetchTypeError(f"fetch {fetch!r} is a {type(fetch).__name__}; a fetch is a "
+                                 f"tensor, an operation, or the name of one")
         if fetch.kind != EAGER and fetch.graph is not self.graph:
-            raise FetchError(f"fetch {fetch.name} is not an element of this session's graph")
+            raise FetchError(f"fetch {fetch.name} belongs to another graph than the "
+                             f"session's")
         return fetch
 
     def _resolve_feed_key(self, key) -> Tensor:
@@ -173,13 +174,14 @@ class Session:
             except (KeyError, ValueError) as e:
                 raise FeedError(f"feed key {e.args[0]}") from None
         if not isinstance(key, Tensor):
-            raise FeedTypeError(f"Cannot interpret feed_dict key as Tensor: {key!r} of type "
-                                f"{type(key).__name__} is not a placeholder or graph tensor")
+            raise FeedTypeError(f"feed_dict key {key!r} is a {type(key).__name__}; a key is "
+                                f"a placeholder or graph tensor (or its name)")
         if key.kind == EAGER:
             raise FeedError(f"feed_dict key {key!r} is a constant, not a placeholder or "
                             f"graph tensor")
         if key.graph is not self.graph:
-            raise FeedError(f"feed_dict key {key.name} is not an element of this session's graph")
+            raise FeedError(f"feed_dict key {key.name} belongs to another graph than the "
+                            f"session's")
         return key
 
     def _check_feeds(self, feed_dict: dict) -> tuple[tuple, list]:
@@ -239,8 +241,9 @@ class InteractiveSession(Session):
 def _check_feed_value(key: Tensor, value) -> np.ndarray:
     """Convert a fed value to the key's dtype, refusing lossy kinds and wrong shapes."""
     if isinstance(value, Tensor) and value.is_symbolic:
-        raise FeedTypeError(f"The value of a feed cannot be a tf.Tensor object ({value.name} "
-                            f"fed to {key.name}); feed Python scalars, lists or NumPy arrays")
+        raise FeedTypeError(f"feed_dict: the value for {key.name} is the graph tensor "
+                            f"{value.name}; feed values (numbers, lists or NumPy arrays), or "
+                            f"sess.run the tensor first")
     arr = value.numpy(force=True) if isinstance(value, Tensor) else np.asarray(value)
     target = key.dtype.np
     if arr.dtype != target:

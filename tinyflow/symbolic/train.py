@@ -37,7 +37,8 @@ class Optimizer:
                             f"of type {type(loss).__name__}")
         var_list = list(var_list) if var_list is not None else trainable_variables(loss.graph)
         if not var_list:
-            raise ValueError("no variables to optimize")
+            raise ValueError(f"{type(self).__name__}: the graph has no trainable variable "
+                             f"(and no var_list was given), so there is nothing to optimize")
         grads = gradients(loss, var_list)
         return list(zip(grads, var_list))
 
@@ -46,8 +47,8 @@ class Optimizer:
         pairs = [(g, v) for g, v in grads_and_vars if g is not None]
         if not pairs:
             names = [v.name for _, v in grads_and_vars]
-            raise ValueError(f"no gradients provided for any variable: {names}; check that "
-                             f"the loss depends on them")
+            raise ValueError(f"apply_gradients: none of {names} has a gradient (all are "
+                             f"None); check that the loss depends on them")
         updates = self._apply(pairs)
         if global_step is not None:
             updates.append(assign(global_step, global_step + 1))

@@ -115,16 +115,15 @@ def get_variable(name, shape=None, dtype=None, initializer=None, regularizer=Non
     found = store.variables.get(full)
     if found is not None:
         if scope.reuse is False or scope.reuse is None:
-            raise ValueError(f"Variable {full} already exists, disallowed. Did you mean to set "
-                             f"reuse=True or reuse=tf.AUTO_REUSE in VarScope?")
+            raise ValueError(f"get_variable: {full} exists already; to share it, open its "
+                             f"variable_scope with reuse=True (or tf.AUTO_REUSE)")
         if shape is not None and tuple(found.shape) != tuple(int(d) for d in shape):
-            raise ValueError(f"Trying to share variable {full}, but specified shape "
-                             f"{list(shape)} and found shape {list(found.shape)}.")
+            raise ValueError(f"get_variable: {full} is shared with shape "
+                             f"{list(found.shape)}, but shape {list(shape)} was asked for")
         return found
     if scope.reuse is True:
-        raise ValueError(f"Variable {full} does not exist, or was not created with "
-                         f"tf.get_variable(). Did you mean to set reuse=tf.AUTO_REUSE in "
-                         f"VarScope?")
+        raise ValueError(f"get_variable: reuse=True, but get_variable made no {full} "
+                         f"yet; use reuse=tf.AUTO_REUSE to make it once")
     dtype = dtypes.as_dtype(dtype or scope.dtype or dtypes.float32)
     initializer = initializer if initializer is not None else scope.initializer
     if initializer is None:

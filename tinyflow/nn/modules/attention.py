@@ -83,9 +83,9 @@ class MultiheadAttention(Module):
     def forward(self, query, key, value, key_padding_mask=None, need_weights: bool = True,
                 attn_mask=None, average_attn_weights: bool = True, is_causal: bool = False):
         if is_causal and attn_mask is None:
-            raise RuntimeError("Need attn_mask if specifying the is_causal hint. You may use "
-                               "the Transformer module method `generate_square_subsequent_mask`"
-                               " to create this mask.")
+            raise RuntimeError("MultiheadAttention: is_causal=True is a hint that needs the "
+                               "causal attn_mask too (make it with "
+                               "Transformer.generate_square_subsequent_mask)")
         batched = query.ndim == 3
         packed = query is key and key is value and self._qkv_same_embed_dim
         q, k, v = query, key, value

@@ -111,7 +111,7 @@ class BackwardHooks:
             if result is not None:
                 result = tuple(result) if isinstance(result, (tuple, list)) else (result,)
                 if len(result) != len(grad_input):
-                    raise RuntimeError(f"backward hook returned an invalid number of grad_input, "
-                                       f"got {len(result)}, but expected {len(grad_input)}")
+                    raise RuntimeError(f"full backward hook: returned {len(result)} "
+                                       f"grad_input for {len(grad_input)} inputs")
                 grad_input = result
         return grad_input

@@ -37,7 +37,8 @@ class _ConvNd(Module):
                 raise ValueError(f"Invalid padding string {padding!r}, should be one of "
                                  f"'valid', 'same'")
             if padding == "same" and any(s != 1 for s in self.stride):
-                raise ValueError("padding='same' is not supported for strided convolutions")
+                raise ValueError(f"{type(self).__name__}: padding='same' needs stride 1, got "
+                                 f"{self.stride}")
             self.padding = padding
         else:
             self.padding = F._pair(padding, self.n)

@@ -47,8 +47,8 @@ class Parameter(Tensor):
         else:
             arr = np.asarray(data)
         if requires_grad and not np.issubdtype(arr.dtype, np.floating):
-            raise RuntimeError("Only Tensors of floating point and complex dtype can require "
-                               "gradients")
+            raise RuntimeError(f"Parameter: a {arr.dtype} array cannot require grad; "
+                               f"only floating point ones can (or pass requires_grad=False)")
         _init_eager(self, arr, None, (), requires_grad)
 
     def __repr__(self) -> str:
@@ -220,8 +220,9 @@ class Module:
                     result = hook(self, args, kwargs)
                     if result is not None:
                         if not (isinstance(result, tuple) and len(result) == 2):
-                            raise RuntimeError(f"forward pre-hook must return None or a tuple "
-                                               f"of (new_args, new_kwargs), but got {result}.")
+                            raise RuntimeError(f"forward pre-hook with with_kwargs=True "
+                                               f"returned {result!r}; return None or "
+                                               f"(args, kwargs)")
                         args, kwargs = result
                 else:
                     result = hook(self, args)
@@ -255,9 +256,8 @@ class Module:
                     else:
                         hook(self, args, output)
                 except Exception as e:  # noqa: BLE001  (PyTorch silences it too)
-                    warnings.warn(f"module forward hook with ``always_call=True`` raised an "
-                                  f"exception that was silenced as another error was raised "
-                                  f"in forward: {e}")
+                    warnings.warn(f"a forward hook with always_call=True raised {e!r} while "
+                                  f"forward's own error was raised; that error is kept")
 
     # ---- registration ------------------------------------------------------------------
     def __getattr__(self, name: str):
@@ -461,9 +461,8 @@ class Module:
             value = state_dict[key]
             shape = tuple(value.shape) if hasattr(value, "shape") else np.shape(value)
             if shape != target.shape:
-                errors.append(f"size mismatch for {key}: copying a param with shape "
-                              f"{list(shape)} from checkpoint, the shape in current model is "
-                              f"{list(target.shape)}.")
+                errors.append(f"{key}: the state_dict holds shape {list(shape)}, the "
+                              f"module {list(target.shape)}")
                 continue
             with no_grad():
                 if assign:
@@ -473,12 +472,12 @@ class Module:
         if strict:
             if unexpected:
                 keys = ", ".join(f'"{k}"' for k in unexpected)
-                errors.insert(0, f"Unexpected key(s) in state_dict: {keys}. ")
+                errors.insert(0, f"keys the module does not have: {keys}")
             if missing:
                 keys = ", ".join(f'"{k}"' for k in missing)
-                errors.insert(0, f"Missing key(s) in state_dict: {keys}. ")
+                errors.insert(0, f"keys missing from the state_dict: {keys}")
         if errors:
-            raise RuntimeError(f"Error(s) in loading state_dict for {self._get_name()}:\n\t"
+            raise RuntimeError(f"load_state_dict into {self._get_name()} (strict={strict}):\n\t"
                                + "\n\t".join(errors))
         return _IncompatibleKeys(missing, unexpected)
 
@@ -523,8 +522,8 @@ class Module:
         if dtype is not None:
             dtype = dtypes.as_dtype(dtype)
             if not dtype.is_floating:
-                raise TypeError(f"nn.Module.to only accepts floating point or complex dtypes, "
-                                f"but got desired dtype={dtype.name}")
+                raise TypeError(f"Module.to: dtype={dtype.name}; a module's parameters are "
+                                f"converted to floating point dtypes only")
             self._cast(dtype)
         if device is not None:
             for t in list(self.parameters()) + list(self.buffers()):

@@ -85,14 +85,15 @@ class _RNNBase(Module):
                  dtype=None) -> None:
         super().__init__()
         if proj_size < 0:
-            raise ValueError("proj_size should be a positive integer or zero to disable "
-                             "projections")
+            raise ValueError(f"{mode}: proj_size={proj_size}; give an int >= 0 (0: no "
+                             f"projection)")
         if proj_size and mode != "LSTM":
-            raise ValueError("proj_size argument is only supported for LSTM, not RNN or GRU")
+            raise ValueError(f"{mode}: proj_size is for LSTM only")
         if proj_size >= hidden_size > 0:
-            raise ValueError("proj_size has to be smaller than hidden_size")
+            raise ValueError(f"{mode}: proj_size={proj_size} must be below hidden_size="
+                             f"{hidden_size}")
         if not 0 <= dropout <= 1:
-            raise ValueError("dropout should be a number in range [0, 1]")
+            raise ValueError(f"{mode}: dropout={dropout} must be in [0, 1]")
         self.mode, self.input_size, self.hidden_size = mode, input_size, hidden_size
         self.num_layers, self.bias, self.batch_first = num_layers, bias, batch_first
         self.dropout, self.bidirectional = float(dropout), bidirectional

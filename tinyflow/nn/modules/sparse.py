@@ -33,8 +33,9 @@ class Embedding(Module):
             self.reset_parameters()
         else:
             if tuple(_weight.shape) != (num_embeddings, embedding_dim):
-                raise AssertionError("Shape of weight does not match num_embeddings and "
-                                     "embedding_dim")
+                raise AssertionError(f"Embedding: _weight {list(_weight.shape)} must be "
+                                     f"[num_embeddings, embedding_dim] = "
+                                     f"[{num_embeddings}, {embedding_dim}]")
             self.weight = Parameter(np.array(_weight), requires_grad=not _freeze)
 
     def reset_parameters(self) -> None:

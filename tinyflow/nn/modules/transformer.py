@@ -189,11 +189,11 @@ class Transformer(Module):
                 memory_is_causal: bool = False):
         batch_dim = 0 if self.batch_first else 1
         if src.dim() == 3 and src.shape[batch_dim] != tgt.shape[batch_dim]:
-            raise RuntimeError(f"the batch number of src and tgt must be equal (src "
+            raise RuntimeError(f"Transformer: src and tgt differ in batch size (src "
                                f"{tuple(src.shape)}, tgt {tuple(tgt.shape)}, batch_first="
                                f"{self.batch_first})")
         if src.shape[-1] != self.d_model or tgt.shape[-1] != self.d_model:
-            raise RuntimeError(f"the feature number of src and tgt must be equal to d_model "
+            raise RuntimeError(f"Transformer: the last dim of src and tgt must be d_model "
                                f"({self.d_model}): src {tuple(src.shape)}, tgt "
                                f"{tuple(tgt.shape)}")
         memory = self.encoder(src, mask=src_mask, src_key_padding_mask=src_key_padding_mask,

@@ -33,6 +33,12 @@ def _norm(arr: np.ndarray, norm_type: float) -> np.ndarray:
     return (a ** norm_type).sum() ** (1.0 / norm_type)
 
 
+def _nonfinite(norm_type: float) -> RuntimeError:
+    return RuntimeError(f"clip_grad_norm_: the gradients' total {norm_type}-norm is inf or "
+                        f"NaN, so there is no finite scale to clip them by; pass "
+                        f"error_if_nonfinite=False to scale by it anyway")
+
+
 def _scale(grad: Tensor, factor) -> None:
     """Multiply a gradient in place (a fresh buffer if it is a read-only view)."""
     if not grad.array.flags.writeable:
@@ -59,10 +65,7 @@ def clip_grad_norm_(parameters: Parameters, max_norm: float, norm_type: float = 
     norms = np.array([_norm(g.array, norm_type) for g in grads], dtype=dtype)
     total = np.asarray(_norm(norms, norm_type), dtype=dtype)
     if error_if_nonfinite and not np.isfinite(total):
-        raise RuntimeError(f"The total norm of order {norm_type} for gradients from "
-                           f"`parameters` is non-finite, so it cannot be clipped. To disable "
-                           f"this error and scale the gradients by the non-finite norm anyway, "
-                           f"set `error_if_nonfinite=False`")
+        raise _nonfinite(norm_type)
     coef = np.minimum(np.asarray(max_norm, dtype) / (total + np.asarray(1e-6, dtype)), 1.0)
     for g in grads:
         _scale(g, coef.astype(g.array.dtype))
@@ -77,8 +80,7 @@ def _clip_traced(params: list, max_norm: float, norm_type: float,
     norms = ops.stack([_traced_norm(ops.reshape(g, (-1,)), norm_type) for g in grads])
     total = _traced_norm(norms, norm_type)
     if error_if_nonfinite and not math.isfinite(float(total)):   # a graph break: a value
-        raise RuntimeError(f"The total norm of order {norm_type} for gradients from "
-                           f"`parameters` is non-finite, so it cannot be clipped")
+        raise _nonfinite(norm_type)
     coef = ops.minimum(max_norm / (total + 1e-6), 1.0)
     for p, g in zip(params, grads):
         p.grad = g * ops.cast(coef, g.dtype)

@@ -64,8 +64,8 @@ def pad_sequence(sequences, batch_first: bool = False, padding_value: float = 0.
     """[L_i, *] tensors -> [max L, B, *] ([B, max L, *] with batch_first), padded with
     padding_value on the right (or the left)."""
     if padding_side not in ("left", "right"):
-        raise ValueError(f"Expected padding_side to be one of left or right, but got "
-                         f"{padding_side}.")
+        raise ValueError(f"pad_sequence: padding_side={padding_side!r}; use 'left' or "
+                         f"'right'")
     if isinstance(sequences, Tensor):
         sequences = list(sequences.unbind(0))
     sequences = list(sequences)
@@ -86,10 +86,9 @@ def _sorting(lengths: np.ndarray, enforce_sorted: bool):
     if enforce_sorted:
         if np.any(lengths[1:] > lengths[:-1]):
             raise RuntimeError(
-                "`lengths` array must be sorted in decreasing order when `enforce_sorted` is "
-                "True. You can pass `enforce_sorted=False` to pack_padded_sequence and/or "
-                "pack_sequence to sidestep this requirement if you do not need ONNX "
-                "exportability.")
+                f"pack_padded_sequence: lengths {lengths.tolist()} are not longest first, "
+                f"which enforce_sorted=True requires; sort the batch or pass "
+                f"enforce_sorted=False")
         return None, None
     order = np.argsort(-lengths, kind="stable")
     return order, np.argsort(order)
@@ -102,11 +101,11 @@ def pack_padded_sequence(input, lengths, batch_first: bool = False,
     lengths = _ints(lengths)
     batch_dim = 0 if batch_first else 1
     if lengths.shape[0] != input.shape[batch_dim]:
-        raise RuntimeError(f"Expected `len(lengths)` to be equal to batch_size, but got "
-                           f"{lengths.shape[0]} (batch_size={input.shape[batch_dim]})")
+        raise RuntimeError(f"pack_padded_sequence: {lengths.shape[0]} lengths for a batch "
+                           f"of {input.shape[batch_dim]}; give one length per sequence")
     if lengths.size and lengths.min() <= 0:
-        raise RuntimeError("Length of all samples has to be greater than 0, but found an "
-                           "element in 'lengths' that is <= 0")
+        raise RuntimeError(f"pack_padded_sequence: every length must be >= 1, got "
+                           f"{lengths.tolist()}")
     sorted_indices, unsorted_indices = _sorting(lengths, enforce_sorted)
     if sorted_indices is not None:
         lengths = lengths[sorted_indices]
@@ -133,9 +132,8 @@ def pad_packed_sequence(sequence: PackedSequence, batch_first: bool = False,
     steps, batch = len(batch_sizes), int(batch_sizes[0])
     if total_length is not None:
         if total_length < steps:
-            raise ValueError(f"Expected total_length to be at least the length of the longest "
-                             f"sequence in input, but got total_length={total_length} and "
-                             f"max sequence length being {steps}")
+            raise ValueError(f"pad_packed_sequence: total_length={total_length} is shorter than "
+                             f"the longest sequence ({steps} steps)")
     offsets = np.concatenate([[0], np.cumsum(batch_sizes)])
     rows = []
     for t in range(steps):

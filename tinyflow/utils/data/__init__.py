@@ -83,7 +83,7 @@ class ConcatDataset(Dataset):
     def __init__(self, datasets: Iterable[Dataset]) -> None:
         self.datasets = list(datasets)
         if not self.datasets:
-            raise ValueError("datasets should not be an empty iterable")
+            raise ValueError("ConcatDataset: the list of datasets is empty")
         self.cumulative_sizes = list(np.cumsum([len(d) for d in self.datasets]))
 
     def __len__(self) -> int:
@@ -92,7 +92,8 @@ class ConcatDataset(Dataset):
     def __getitem__(self, index: int):
         if index < 0:
             if -index > len(self):
-                raise ValueError("absolute value of index should not exceed dataset length")
+                raise ValueError(f"ConcatDataset: index {index} is out of range for "
+                                 f"{len(self)} items")
             index += len(self)
         k = bisect.bisect_right(self.cumulative_sizes, index)
         start = self.cumulative_sizes[k - 1] if k > 0 else 0
@@ -109,7 +110,8 @@ def random_split(dataset: Dataset, lengths: Sequence[float],
             counts[k % len(counts)] += 1
         lengths = counts
     if sum(lengths) != n:
-        raise ValueError("Sum of input lengths does not equal the length of the input dataset!")
+        raise ValueError(f"random_split: the lengths add up to {sum(lengths)}, but the "
+                         f"dataset has {n} items")
     perm = _rng(generator).permutation(n).tolist()
     offsets = np.cumsum([0] + list(lengths))
     return [Subset(dataset, perm[a:b]) for a, b in zip(offsets[:-1], offsets[1:])]
@@ -160,8 +162,8 @@ class RandomSampler(Sampler):
         self._num_samples = num_samples
         self.generator = generator
         if not isinstance(self.num_samples, int) or self.num_samples <= 0:
-            raise ValueError(f"num_samples should be a positive integer value, but got "
-                             f"num_samples={self.num_samples}")
+            raise ValueError(f"RandomSampler: num_samples must be an int >= 1, got "
+                             f"{self.num_samples}")
 
     @property
     def num_samples(self) -> int:
@@ -197,8 +199,7 @@ class BatchSampler:
 
     def __init__(self, sampler, batch_size: int, drop_last: bool) -> None:
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:
-            raise ValueError(f"batch_size should be a positive integer value, but got "
-                             f"batch_size={batch_size}")
+            raise ValueError(f"BatchSampler: batch_size must be an int >= 1, got {batch_size}")
         self.sampler = sampler
         self.batch_size = batch_size
         self.drop_last = drop_last
@@ -245,6 +246,12 @@ def _rng(gen: Optional[Generator]) -> np.random.Generator:
 
 # ---- collation ---------------------------------------------------------------------------
 
+def _uncollatable(found: str) -> TypeError:
+    return TypeError(f"default_collate: cannot stack {found} into a batch (it stacks tensors, "
+                     f"NumPy arrays, numbers, and dicts, tuples or lists of them); pass a "
+                     f"collate_fn")
+
+
 def default_collate(batch: Sequence) -> Any:
     """Stack a list of examples into a batch, recursing into tuples, lists and dicts.
 
@@ -256,8 +263,7 @@ def default_collate(batch: Sequence) -> Any:
         return Tensor._eager(np.stack([x.numpy(force=True) for x in batch]))
     if isinstance(elem, (np.ndarray, np.number, np.bool_)):
         if isinstance(elem, np.ndarray) and elem.dtype.kind in "OSU":
-            raise TypeError(f"default_collate: batch must contain tensors, numpy arrays, "
-                            f"numbers, dicts or lists; found arrays of dtype {elem.dtype}")
+            raise _uncollatable(f"arrays of dtype {elem.dtype}")
         return Tensor._eager(np.stack([np.asarray(x) for x in batch]))
     if isinstance(elem, float):
         return Tensor._eager(np.array(batch, dtype=np.float64))
@@ -272,10 +278,11 @@ def default_collate(batch: Sequence) -> Any:
         return type(elem)(*(default_collate(xs) for xs in zip(*batch)))
     if isinstance(elem, abc.Sequence):
         if any(len(x) != len(elem) for x in batch):
-            raise RuntimeError("each element in list of batch should be of equal size")
+            raise RuntimeError(f"default_collate: the batch's sequences differ in length "
+                               f"({sorted({len(x) for x in batch})}); pad them or pass a "
+                               f"collate_fn")
         return [default_collate(xs) for xs in zip(*batch)]
-    raise TypeError(f"default_collate: batch must contain tensors, numpy arrays, numbers, "
-                    f"dicts or lists; found {type(elem).__name__}")
+    raise _uncollatable(type(elem).__name__)
 
 
 def _gather(dataset, index: np.ndarray) -> Optional[list]:
@@ -318,11 +325,12 @@ class DataLoader:
                                  "shuffle, sampler and batch_sampler options")
         elif batch_sampler is not None:
             if batch_size != 1 or shuffle or sampler is not None or drop_last:
-                raise ValueError("batch_sampler option is mutually exclusive with "
-                                 "batch_size, shuffle, sampler, and drop_last")
+                raise ValueError("DataLoader: batch_sampler makes the batches itself; leave "
+                                 "batch_size, shuffle, sampler and drop_last at their defaults")
             batch_size, drop_last = None, False
         elif sampler is not None and shuffle:
-            raise ValueError("sampler option is mutually exclusive with shuffle")
+            raise ValueError("DataLoader: a sampler sets the order itself; leave shuffle "
+                             "False")
         if not self._iterable and sampler is None:
             sampler = (RandomSampler(dataset, generator=generator) if shuffle
                        else SequentialSampler(dataset))

@@ -5,8 +5,13 @@ means on one. `pool` counts the kernel pool's runs (backend/numpy/parallel.py) p
 Nested kernels (a fused kernel calling others) count only their own time. `--torch` prints
 torch.profiler's table of the same workload instead (run it in its own process).
 
+`--min` prints instead, per op, the sum over its calls in a step of each call's fastest time
+across the steps (and of its median): on a shared machine means move with every preemption,
+while a call site's fastest of 15-20 steps repeats within a few percent (the GPT step's
+kernels at two threads, quiet: 61.2, 62.1, 61.6 and 62.0 ms in four processes, 2026-12-06). Compare them against the same at --threads 1 (which kernels halve?).
+
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE .venv/bin/python bench/op_threads.py \\
-        gpt gpt_manual_tanh --threads 2 [--shapes] [--torch]
+        gpt gpt_manual_tanh --threads 2 [--shapes] [--torch | --min]
 
 On a machine loaded by other work, wall times and cpu/wall ratios mean little: both
 frameworks' threads wait for a core. Compare the pool counts and, at --threads 1, CPU time.
@@ -34,6 +39,7 @@ class KernelClock:
         self.shapes, self.on = shapes, False
         self.stats = collections.defaultdict(lambda: [0, 0.0, 0.0, 0])   # calls, wall, cpu, pool
         self.stack = []          # [wall, cpu, key] of the kernels running (nested)
+        self.calls = []          # (key, own wall) of every call, in order
         run = parallel.run
 
         def counted(piece, length, pieces=0, **kw):
@@ -65,6 +71,7 @@ class KernelClock:
                 entry[0] += 1
                 entry[1] += wall - inner_wall
                 entry[2] += cpu - inner_cpu
+                self.calls.append((key, wall - inner_wall))
         for name in ("plain", "widen_at"):    # what the runtime reads off widened kernels
             if hasattr(kernel, name):
                 setattr(run, name, getattr(kernel, name))
@@ -99,6 +106,41 @@ def tinyflow_table(module, name, steps, shapes, top):
               f"{c / steps * 1e3:8.3f} {c / max(w, 1e-12):8.2f} {pooled / steps:5.0f}")
 
 
+def tinyflow_minimums(module, name, steps, shapes, top):
+    """Per op the sums of its call sites' fastest and median times across `steps` steps."""
+    import harness
+    harness.alias_torch_to_tinyflow()
+    clock = KernelClock(shapes)
+    step = build(module, name)
+    for _ in range(3):
+        step()
+    clock.on = True
+    times, sites = [], []
+    for _ in range(steps):
+        clock.calls.clear()
+        wall = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - wall)
+        sites.append(list(clock.calls))
+    if any(len(calls) != len(sites[0]) for calls in sites):
+        sys.exit("the steps made different numbers of kernel calls: use the means (no --min)")
+    per_op = collections.defaultdict(lambda: [0, 0.0, 0.0])    # calls, sum of mins, medians
+    for calls in zip(*sites):
+        walls = sorted(w for _, w in calls)
+        entry = per_op[calls[0][0]]
+        entry[0] += 1
+        entry[1] += walls[0]
+        entry[2] += walls[len(walls) // 2]
+    times.sort()
+    rows = sorted(per_op.items(), key=lambda kv: -kv[1][1])
+    print(f"{name} tinyflow: step {times[0] * 1e3:.2f} ms fastest, {times[len(times) // 2] * 1e3:.2f}"
+          f" median; in kernels {sum(r[1] for _, r in rows) * 1e3:.2f} (sum of each call's "
+          f"fastest of {steps} steps)")
+    print(f"{'op':44} {'calls':>6} {'min ms':>8} {'med ms':>8}")
+    for key, (calls, fastest, median) in rows[:top]:
+        print(f"{key[:44]:44} {calls:6d} {fastest * 1e3:8.3f} {median * 1e3:8.3f}")
+
+
 def torch_table(module, name, steps, shapes, top, threads):
     import torch
     from torch.profiler import ProfilerActivity, profile
@@ -127,12 +169,16 @@ def main():
     parser.add_argument("--top", type=int, default=30, help="rows printed")
     parser.add_argument("--shapes", action="store_true", help="a row per first input shape")
     parser.add_argument("--torch", action="store_true", help="torch.profiler's table")
+    parser.add_argument("--min", action="store_true",
+                        help="per op, the sums of each call's fastest and median step")
     args = parser.parse_args()
     if any(os.environ.get(k) != str(args.threads) for k in THREAD_ENV):
         env = dict(os.environ, **{k: str(args.threads) for k in THREAD_ENV})
         os.execve(sys.executable, [sys.executable] + sys.argv, env)   # before any import
     if args.torch:
         torch_table(args.module, args.workload, args.steps, args.shapes, args.top, args.threads)
+    elif args.min:
+        tinyflow_minimums(args.module, args.workload, args.steps, args.shapes, args.top)
     else:
         tinyflow_table(args.module, args.workload, args.steps, args.shapes, args.top)
 

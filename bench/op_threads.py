@@ -8,7 +8,8 @@ torch.profiler's table of the same workload instead (run it in its own process).
 `--min` prints instead, per op, the sum over its calls in a step of each call's fastest time
 across the steps (and of its median): on a shared machine means move with every preemption,
 while a call site's fastest of 15-20 steps repeats within a few percent (the GPT step's
-kernels at two threads, quiet: 61.2, 62.1, 61.6 and 62.0 ms in four processes, 2026-12-06). Compare them against the same at --threads 1 (which kernels halve?).
+kernels at two threads, quiet: 61.2, 62.1, 61.6 and 62.0 ms in four processes, 2026-12-06).
+Compare them with the same at --threads 1 to see which kernels halve.
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE .venv/bin/python bench/op_threads.py \\
         gpt gpt_manual_tanh --threads 2 [--shapes] [--torch | --min]

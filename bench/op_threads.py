@@ -170,12 +170,22 @@ def main():
     parser.add_argument("--top", type=int, default=30, help="rows printed")
     parser.add_argument("--shapes", action="store_true", help="a row per first input shape")
     parser.add_argument("--torch", action="store_true", help="torch.profiler's table")
+    parser.add_argument("--blas-team", action="store_true",
+                        help="OpenBLAS's jobs on the kernel pool's threads (bench/blas_team.py)")
     parser.add_argument("--min", action="store_true",
                         help="per op, the sums of each call's fastest and median step")
     args = parser.parse_args()
+    if args.blas_team and args.torch:
+        parser.error("--blas-team is tinyflow's: not with --torch")
     if any(os.environ.get(k) != str(args.threads) for k in THREAD_ENV):
         env = dict(os.environ, **{k: str(args.threads) for k in THREAD_ENV})
         os.execve(sys.executable, [sys.executable] + sys.argv, env)   # before any import
+    if args.blas_team:
+        sys.path.insert(0, HERE)
+        import harness
+        harness.alias_torch_to_tinyflow()
+        import blas_team
+        blas_team.install()
     if args.torch:
         torch_table(args.module, args.workload, args.steps, args.shapes, args.top, args.threads)
     elif args.min:

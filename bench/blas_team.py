@@ -18,12 +18,12 @@ pool as it is, 2026-12-06): gpt_manual_tanh 73.1 / 75.0 -> 70.6 / 72.6 ms and, o
 machine, 79.0 / 78.5 -> 74.2 / 77.2 (the kernels' sums of fastest calls 1-6 % less);
 gpt_sdpa_causal_tanh 70.4 / 67.0 / 67.8 -> 69.4 / 65.6 / 68.5; gpt4_b16_sdpa_causal_tanh
 247 / 244 / 251 -> 236 / 232 / 246; mlp_train_sgdm 6.90 / 6.97 / 7.11 / 7.04 -> 6.86 / 6.77 /
-6.98 / 7.20, no change; CPU time per step up to ~10 % more (the longer poll). Lowering MIN_ELEMENTS as well (128k,
-32k) gained nothing more: the residual adds and ReLUs still ran slower on two threads. Not
-made tinyflow's because it is not yet safe: a job count above the team (another library
-raising OpenBLAS's threads, threadpoolctl) or a forked child without the team would leave
-the caller waiting forever; a real version must grow the team or fall back to OpenBLAS's own
-threads (`exec_blas_async`) there.
+6.98 / 7.20, no change; CPU time per step up to ~10 % more (the longer poll). Lowering
+MIN_ELEMENTS as well (128k, 32k) gained nothing more: the residual adds and ReLUs still ran
+slower on two threads. Not made tinyflow's because it is not yet safe: a job count above the
+team (another library raising OpenBLAS's threads, threadpoolctl) or a forked child without
+the team would leave the caller waiting forever; a real version must grow the team or fall
+back to OpenBLAS's own threads (`exec_blas_async`) there.
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE .venv/bin/python bench/op_threads.py \\
         gpt gpt_manual_tanh --threads 2 --min --blas-team

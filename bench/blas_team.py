@@ -22,8 +22,11 @@ gpt_sdpa_causal_tanh 70.4 / 67.0 / 67.8 -> 69.4 / 65.6 / 68.5; gpt4_b16_sdpa_cau
 MIN_ELEMENTS as well (128k, 32k) gained nothing more: the residual adds and ReLUs still ran
 slower on two threads. Not made tinyflow's because it is not yet safe: a job count above the
 team (another library raising OpenBLAS's threads, threadpoolctl) or a forked child without
-the team would leave the caller waiting forever; a real version must grow the team or fall
-back to OpenBLAS's own threads (`exec_blas_async`) there.
+the team would leave the caller waiting forever. Handing such a batch to OpenBLAS's own
+threads from the callback (its exported exec_blas_async / exec_blas_async_wait, as its
+exec_blas does without a callback) hung with OpenBLAS 0.3.31 at 4 threads and a team of 2,
+so a real version must grow the team before it publishes, and unset the callback in a
+forked child.
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE .venv/bin/python bench/op_threads.py \\
         gpt gpt_manual_tanh --threads 2 --min --blas-team

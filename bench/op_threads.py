@@ -84,7 +84,8 @@ def build(module: str, name: str):
     return importlib.import_module(f"models.{module}").WORKLOADS[name].build()
 
 
-def tinyflow_table(module, name, steps, shapes, top):
+def clocked_step(module, name, shapes):
+    """The workload's step under tinyflow, warmed up, and the clock (on) of its kernels."""
     import harness
     harness.alias_torch_to_tinyflow()
     clock = KernelClock(shapes)
@@ -92,6 +93,11 @@ def tinyflow_table(module, name, steps, shapes, top):
     for _ in range(3):
         step()
     clock.on = True
+    return clock, step
+
+
+def tinyflow_table(module, name, steps, shapes, top):
+    clock, step = clocked_step(module, name, shapes)
     wall, cpu = time.perf_counter(), time.process_time()
     for _ in range(steps):
         step()
@@ -109,13 +115,7 @@ def tinyflow_table(module, name, steps, shapes, top):
 
 def tinyflow_minimums(module, name, steps, shapes, top):
     """Per op the sums of its call sites' fastest and median times across `steps` steps."""
-    import harness
-    harness.alias_torch_to_tinyflow()
-    clock = KernelClock(shapes)
-    step = build(module, name)
-    for _ in range(3):
-        step()
-    clock.on = True
+    clock, step = clocked_step(module, name, shapes)
     times, sites = [], []
     for _ in range(steps):
         clock.calls.clear()

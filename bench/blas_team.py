@@ -5,8 +5,8 @@ Why: a pool thread that went to sleep costs about as much to wake as a whole mem
 kernel. On the 2-core VM (quiet, 2026-12-06) a 262k-float add took 74-99 us on one thread,
 43-50 us on two while the pool thread still polled, 104-131 us on two once it slept (calls
 100 us apart, the default poll): in the GPT step most pooled kernels come after a product or
-some Python and find it asleep. Polling longer made OpenBLAS's own idle threads and ours fight
-for the second core (parallel.py's docstring). With OpenBLAS 0.3.27+'s
+some Python, likely to find it asleep. Polling longer made OpenBLAS's own idle threads and
+ours fight for the second core (parallel.py's docstring). With OpenBLAS 0.3.27+'s
 `openblas_set_threads_callback_function`, exported by NumPy's scipy-openblas, OpenBLAS hands
 its jobs to a callback instead of its threads: here a Numba cfunc that publishes them to the
 pool's threads, which poll for both our pieces and OpenBLAS's jobs ~2.5 ms before they sleep

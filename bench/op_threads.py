@@ -5,8 +5,14 @@ means on one. `pool` counts the kernel pool's runs (backend/numpy/parallel.py) p
 Nested kernels (a fused kernel calling others) count only their own time. `--torch` prints
 torch.profiler's table of the same workload instead (run it in its own process).
 
+`--min` prints instead, per op, the sum over its calls in a step of each call's fastest time
+across the steps (and of its median): on a shared machine means move with every preemption,
+while a call site's fastest of 15-20 steps repeats within a few percent (the GPT step's
+kernels at two threads, quiet: 61.2, 62.1, 61.6 and 62.0 ms in four processes, 2026-12-06).
+Compare them with the same at --threads 1 to see which kernels halve.
+
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE .venv/bin/python bench/op_threads.py \\
-        gpt gpt_manual_tanh --threads 2 [--shapes] [--torch]
+        gpt gpt_manual_tanh --threads 2 [--shapes] [--torch | --min]
 
 On a machine loaded by other work, wall times and cpu/wall ratios mean little: both
 frameworks' threads wait for a core. Compare the pool counts and, at --threads 1, CPU time.
@@ -34,6 +40,7 @@ class KernelClock:
         self.shapes, self.on = shapes, False
         self.stats = collections.defaultdict(lambda: [0, 0.0, 0.0, 0])   # calls, wall, cpu, pool
         self.stack = []          # [wall, cpu, key] of the kernels running (nested)
+        self.calls = []          # (key, own wall) of every call, in order
         run = parallel.run
 
         def counted(piece, length, pieces=0, **kw):
@@ -65,6 +72,7 @@ class KernelClock:
                 entry[0] += 1
                 entry[1] += wall - inner_wall
                 entry[2] += cpu - inner_cpu
+                self.calls.append((key, wall - inner_wall))
         for name in ("plain", "widen_at"):    # what the runtime reads off widened kernels
             if hasattr(kernel, name):
                 setattr(run, name, getattr(kernel, name))
@@ -76,7 +84,8 @@ def build(module: str, name: str):
     return importlib.import_module(f"models.{module}").WORKLOADS[name].build()
 
 
-def tinyflow_table(module, name, steps, shapes, top):
+def clocked_step(module, name, shapes):
+    """The workload's step under tinyflow, warmed up, and the clock (on) of its kernels."""
     import harness
     harness.alias_torch_to_tinyflow()
     clock = KernelClock(shapes)
@@ -84,6 +93,11 @@ def tinyflow_table(module, name, steps, shapes, top):
     for _ in range(3):
         step()
     clock.on = True
+    return clock, step
+
+
+def tinyflow_table(module, name, steps, shapes, top):
+    clock, step = clocked_step(module, name, shapes)
     wall, cpu = time.perf_counter(), time.process_time()
     for _ in range(steps):
         step()
@@ -97,6 +111,36 @@ def tinyflow_table(module, name, steps, shapes, top):
     for key, (calls, w, c, pooled) in rows[:top]:
         print(f"{key[:44]:44} {calls / steps:6.0f} {w / steps * 1e3:8.3f} "
               f"{c / steps * 1e3:8.3f} {c / max(w, 1e-12):8.2f} {pooled / steps:5.0f}")
+
+
+def tinyflow_minimums(module, name, steps, shapes, top):
+    """Per op the sums of its call sites' fastest and median times across `steps` steps."""
+    clock, step = clocked_step(module, name, shapes)
+    times, sites = [], []
+    for _ in range(steps):
+        clock.calls.clear()
+        wall = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - wall)
+        sites.append(list(clock.calls))
+    if any(len(calls) != len(sites[0]) for calls in sites):
+        sys.exit("the steps made different numbers of kernel calls: use the means (no --min)")
+    per_op = collections.defaultdict(lambda: [0, 0.0, 0.0])    # calls, sum of mins, medians
+    for calls in zip(*sites):
+        walls = sorted(w for _, w in calls)
+        entry = per_op[calls[0][0]]
+        entry[0] += 1
+        entry[1] += walls[0]
+        entry[2] += walls[len(walls) // 2]
+    times.sort()
+    rows = sorted(per_op.items(), key=lambda kv: -kv[1][1])
+    in_kernels = sum(r[1] for _, r in rows)
+    print(f"{name} tinyflow: step {times[0] * 1e3:.2f} ms fastest, "
+          f"{times[len(times) // 2] * 1e3:.2f} median; in kernels {in_kernels * 1e3:.2f} "
+          f"(sum of each call's fastest of {steps} steps)")
+    print(f"{'op':44} {'calls':>6} {'min ms':>8} {'med ms':>8}")
+    for key, (calls, fastest, median) in rows[:top]:
+        print(f"{key[:44]:44} {calls:6d} {fastest * 1e3:8.3f} {median * 1e3:8.3f}")
 
 
 def torch_table(module, name, steps, shapes, top, threads):
@@ -127,12 +171,26 @@ def main():
     parser.add_argument("--top", type=int, default=30, help="rows printed")
     parser.add_argument("--shapes", action="store_true", help="a row per first input shape")
     parser.add_argument("--torch", action="store_true", help="torch.profiler's table")
+    parser.add_argument("--blas-team", action="store_true",
+                        help="OpenBLAS's jobs on the kernel pool's threads (bench/blas_team.py)")
+    parser.add_argument("--min", action="store_true",
+                        help="per op, the sums of each call's fastest and median step")
     args = parser.parse_args()
+    if args.blas_team and args.torch:
+        parser.error("--blas-team is tinyflow's: not with --torch")
     if any(os.environ.get(k) != str(args.threads) for k in THREAD_ENV):
         env = dict(os.environ, **{k: str(args.threads) for k in THREAD_ENV})
         os.execve(sys.executable, [sys.executable] + sys.argv, env)   # before any import
+    if args.blas_team:
+        sys.path.insert(0, HERE)
+        import harness
+        harness.alias_torch_to_tinyflow()
+        import blas_team
+        blas_team.install()
     if args.torch:
         torch_table(args.module, args.workload, args.steps, args.shapes, args.top, args.threads)
+    elif args.min:
+        tinyflow_minimums(args.module, args.workload, args.steps, args.shapes, args.top)
     else:
         tinyflow_table(args.module, args.workload, args.steps, args.shapes, args.top)
 

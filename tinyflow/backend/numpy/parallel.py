@@ -45,6 +45,16 @@ the step 72.5 -> 72.5-73.2 ms; the MLP step 7.55 -> 8.0 ms (9.1 at 64-128k). Pol
 with OpenBLAS's threads on, the pool thread fights their spin for the second core (GPT 69 ->
 98 ms); sending it to sleep before each product changes nothing (71.9 -> 71.6 ms), waking
 it after each product loses (76 ms).
+
+What a sleeping pool thread costs (2026-12-06, quiet): a 262k-float add took 74-99 us on one
+thread, 43-50 us on two while the pool thread still polled, 104-131 us on two once it slept
+(a gap of 100 us between calls at SPIN_ROUNDS 4000; 16000 polls past it). In the GPT step
+most pooled kernels come after a product or Python, likely to find it asleep; at two threads the
+non-product kernels took 17.5 ms against 20.3 at one (products 82 -> 46 ms). Polling 16000
+rounds left the step as it was (74.7 / 74.5 -> 74.5 / 75.2 ms); 40000 made one process of
+two 4x slower (the poll fighting OpenBLAS's threads). Handing OpenBLAS's jobs to this pool
+through OpenBLAS's threads callback, so one team polls for both, gained 1-6 % on the GPT
+steps (bench/blas_team.py, with why it is not shipped).
 """
 from __future__ import annotations
 

@@ -446,6 +446,8 @@ ZERO_DIM_FUNCTIONS = (
     lambda L, x: L.cumsum(x, 0), lambda L, x: L.argmax(x, 0), lambda L, x: L.prod(x, -1),
     lambda L, x: L.logsumexp(x, 0), lambda L, x: L.amax(x, -1),
     lambda L, x: L.norm(x, 2), lambda L, x: L.kthvalue(x, 1), lambda L, x: L.mode(x),
+    lambda L, x: L.mean(x, -1, True), lambda L, x: L.sum(x, dim=0, keepdim=True),
+    lambda L, x: L.mean(x), lambda L, x: L.sum(x, -1, dtype=L.float64),
 )
 
 

@@ -15,6 +15,7 @@ from ..core.modes import TRACING_THREADS, grad_mode, trace_state
 from ..core.op import apply, apply1, as_tensor
 from ..core.tensor import EAGER, Tensor
 from ..ops.reduce import CACHED_REDUCTIONS, Mean, Sum
+from .zero_dim import scalar_dims
 
 MaxResult = namedtuple("MaxResult", ["values", "indices"])   # also sort's and topk's
 
@@ -34,6 +35,11 @@ def sum(x, dim=None, keepdim=False, dtype=None, axis=None, keepdims=False):  # n
         op = CACHED_REDUCTIONS.get((Sum, dim, len(x.shape), bool(keepdim or keepdims)))
         if op is not None:
             return apply1(op, x)
+    return _any_sum(x, dim, keepdim, dtype, axis, keepdims)
+
+
+@scalar_dims
+def _any_sum(x, dim, keepdim, dtype, axis, keepdims):
     x = as_tensor(x)
     if dtype is not None or not x.dtype.is_floating:
         x = widened(x, dtype)
@@ -48,12 +54,22 @@ def mean(x, dim=None, keepdim=False, dtype=None, axis=None, keepdims=False):
         op = CACHED_REDUCTIONS.get((Mean, dim, len(x.shape), bool(keepdim or keepdims)))
         if op is not None:
             return apply1(op, x)
+    return _any_mean(x, dim, keepdim, dtype, axis, keepdims)
+
+
+@scalar_dims
+def _any_mean(x, dim, keepdim, dtype, axis, keepdims):
     x = as_tensor(x) if dtype is None else as_tensor(x).to(dtype)
     if not x.dtype.is_floating:
         raise RuntimeError(f"mean(): the input is {x.dtype.name}; a mean is taken of "
                            f"floating point tensors (pass dtype= or convert with .float())")
     axes = dim if type(dim) is int or dim is axis is None else _axis(dim, axis)   # no call
     return ops.reduce_mean(x, axes, keepdim or keepdims)
+
+
+# Their cached ops take no dim a 0-d tensor does not have: only the general paths, which
+# take PyTorch's dims of a 0-d tensor, need zero_dim's wrapper (a frame each call else)
+sum.scalar_dims = mean.scalar_dims = True
 
 
 def max(x, dim=None, keepdim=False):  # noqa: A001

@@ -81,6 +81,8 @@ def wrap_table(table: dict) -> dict:
 
 
 def _wrapped(name: str, function):
+    if getattr(function, "scalar_dims", False):   # it takes them itself (pytorch/reduce.py)
+        return function
     return scalar_dims(function, position=DIM_POSITION.get(name, 0),
                        default_last=name in DIM_DEFAULT_LAST)
 

@@ -14,6 +14,7 @@ from .tf_functions import *  # noqa: F401,F403
 from .tf_functions import __all__ as _tf_names
 from .tf_rnn import *  # noqa: F401,F403
 from .tf_rnn import __all__ as _tf_rnn_names
+from ..symbolic.array_ops import top_k  # noqa: F401  (tf.nn.top_k)
 
 __all__ = sorted(set(_module_names) | set(_tf_names) | set(_tf_rnn_names)) + [
-    "DataParallel", "attention", "functional", "init", "parallel", "rnn_cell", "utils"]
+    "DataParallel", "top_k", "attention", "functional", "init", "parallel", "rnn_cell", "utils"]

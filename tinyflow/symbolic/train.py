@@ -8,10 +8,11 @@ import numpy as np
 from ..autodiff.reverse import gradients
 from ..core.op import as_tensor
 from ..core.tensor import Tensor
-from ..ops.math import cast, floor, multiply, pow  # noqa: A004
+from ..ops.math import cast, floor, less_equal, multiply, pow, where  # noqa: A004
 from ..ops.creation import zeros_like
 from ..ops.state import assign, group
 from ..optim import rules
+from .control_flow import identity
 from .metrics import get_global_step, get_or_create_global_step  # noqa: F401
 from .saver import (Saver, checkpoint_exists, get_checkpoint_state,  # noqa: F401
                     latest_checkpoint)
@@ -174,6 +175,20 @@ def exponential_decay(learning_rate, global_step, decay_steps, decay_rate, stair
     if staircase:
         progress = floor(progress)
     return multiply(learning_rate, pow(float(decay_rate), progress), name=name)
+
+
+def piecewise_constant(x, boundaries, values, name=None) -> Tensor:
+    """values[0] while x <= boundaries[0], values[i] while boundaries[i-1] < x <=
+    boundaries[i], values[-1] after the last boundary (a learning-rate schedule)."""
+    if len(values) != len(boundaries) + 1:
+        raise ValueError(f"piecewise_constant: values must have one more entry than "
+                         f"boundaries, got {len(values)} values and {len(boundaries)} "
+                         f"boundaries")
+    x = as_tensor(x)
+    value = as_tensor(values[-1])
+    for bound, v in zip(reversed(boundaries), reversed(values[:-1])):
+        value = where(less_equal(x, cast(as_tensor(bound), x.dtype)), v, value)
+    return identity(value, name=name or "PiecewiseConstant")
 
 
 def export_meta_graph(filename=None, *args, **kwargs):

@@ -1,0 +1,189 @@
+"""TF1 functions composed of existing ops (symbolic/array_ops.py, ...), one table: each
+runs in a Session on placeholders and eagerly against a NumPy reference, its gradient
+(tf.gradients) against central differences of that reference in float64, and bad input
+gets an error naming the function."""
+import numpy as np
+import pytest
+
+import tinyflow.compat.v1 as tf
+
+RNG = np.random.default_rng(15)
+
+
+def normal(*shape):
+    return RNG.normal(size=shape)
+
+
+def np_segment_sum(data, ids, n):
+    out = np.zeros((n,) + data.shape[ids.ndim:])
+    for i in np.ndindex(ids.shape):
+        if ids[i] >= 0:
+            out[ids[i]] += data[i]
+    return out
+
+
+def np_band(x, lower, upper):
+    i, j = np.indices(x.shape[-2:])
+    keep = ((lower < 0) | (i - j <= lower)) & ((upper < 0) | (j - i <= upper))
+    return np.where(keep, x, 0)
+
+
+def np_scatter_nd(idx, upd, shape):
+    out = np.zeros(shape)
+    for k in np.ndindex(idx.shape[:-1]):
+        out[tuple(idx[k])] += upd[k]
+    return out
+
+
+IDX = np.array([[0, 1], [2, 3], [0, 1], [1, 0]])
+SEG = np.array([0, 0, 2, 2, 3])
+MASK = np.array([True, False, True, True, False])
+MASK2 = np.array([[True, False, True], [False, False, True]])
+
+# name: (function, inputs, placeholder shapes (None: the input's), NumPy reference, the
+# inputs to differentiate)
+CASES = {
+    "sequence_mask": (lambda n: tf.sequence_mask(n), [np.array([1, 3, 0])], [[None]],
+                      lambda n: np.arange(3)[None] < n[:, None], []),
+    "sequence_mask_maxlen": (lambda n: tf.sequence_mask(n, 5, tf.float32),
+                             [np.array([[1, 3], [0, 5]])], [[None, 2]],
+                             lambda n: (np.arange(5) < n[..., None]).astype(np.float32), []),
+    "band_part_upper": (lambda x: tf.matrix_band_part(x, 0, -1), [normal(2, 3, 4)],
+                        [[None, 3, 4]], lambda x: np_band(x, 0, -1), [0]),
+    "band_part_band": (lambda x: tf.linalg.band_part(x, 1, 2), [normal(4, 5)], None,
+                       lambda x: np_band(x, 1, 2), [0]),
+    "band_part_tensor_bounds": (lambda x, lo: tf.matrix_band_part(x, lo, 0),
+                                [normal(4, 3), np.array(-1)], None,
+                                lambda x, lo: np_band(x, lo, 0), [0]),
+    "top_k_values": (lambda x: tf.nn.top_k(x, 3)[0], [normal(2, 5)], [[None, 5]],
+                     lambda x: -np.sort(-x, -1)[:, :3], [0]),
+    "top_k_indices": (lambda x: tf.nn.top_k(x, 2)[1],
+                      [np.array([[1.0, 3.0, 3.0, 2.0]])], None,
+                      lambda x: np.array([[1, 2]], np.int32), []),
+    "gather_nd_elements": (tf.gather_nd, [normal(3, 4), IDX], [[3, 4], [None, 2]],
+                           lambda p, i: p[i[:, 0], i[:, 1]], [0]),
+    "gather_nd_slices": (tf.gather_nd, [normal(3, 4, 2), IDX[:, :1].reshape(2, 2, 1)], None,
+                         lambda p, i: p[i[..., 0]], [0]),
+    "scatter_nd": (lambda i, u: tf.scatter_nd(i, u, [3, 4]), [IDX, normal(4)],
+                   [[None, 2], [None]], lambda i, u: np_scatter_nd(i, u, (3, 4)), [1]),
+    "scatter_nd_slices": (lambda i, u: tf.scatter_nd(i, u, [4, 2]),
+                          [IDX[:3, :1], normal(3, 2)], None,
+                          lambda i, u: np_scatter_nd(i, u, (4, 2)), [1]),
+    "unsorted_segment_sum": (lambda d, s: tf.unsorted_segment_sum(d, s, 5),
+                             [normal(5, 2), np.array([4, -1, 0, 4, 1])], [[None, 2], [None]],
+                             lambda d, s: np_segment_sum(d, s, 5), [0]),
+    "unsorted_segment_sum_2d_ids": (lambda d, s: tf.unsorted_segment_sum(d, s, 3),
+                                    [normal(2, 3), np.array([[0, 2, 0], [1, 1, 2]])], None,
+                                    lambda d, s: np_segment_sum(d, s, 3), [0]),
+    "segment_sum": (tf.segment_sum, [normal(5, 3), SEG], [[None, 3], [None]],
+                    lambda d, s: np_segment_sum(d, s, 4), [0]),
+    "math.segment_sum": (tf.math.segment_sum, [normal(5), SEG], None,
+                         lambda d, s: np_segment_sum(d, s, 4), [0]),
+    "boolean_mask": (tf.boolean_mask, [normal(5, 2), MASK], [[None, 2], [None]],
+                     lambda x, m: x[m], [0]),
+    "boolean_mask_2d": (tf.boolean_mask, [normal(2, 3), MASK2], [[2, 3], [2, 3]],
+                        lambda x, m: x[m], [0]),
+    "boolean_mask_axis": (lambda x, m: tf.boolean_mask(x, m, axis=1), [normal(2, 5, 2), MASK],
+                          [[2, None, 2], [None]], lambda x, m: x[:, m], [0]),
+    "boolean_mask_none_kept": (tf.boolean_mask, [normal(5), np.zeros(5, bool)], [[None]] * 2,
+                               lambda x, m: x[m], []),
+}
+
+
+def as_dtype(a):
+    return {np.dtype(bool): tf.bool, np.dtype(np.int64): tf.int32,
+            np.dtype(np.float64): tf.float64, np.dtype(np.float32): tf.float32}[a.dtype]
+
+
+def graph_of(fn, arrays, shapes):
+    shapes = shapes or [None] * len(arrays)
+    holders = [tf.placeholder(as_dtype(a), a.shape if s is None else s)
+               for a, s in zip(arrays, shapes)]
+    return holders, fn(*holders)
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_in_a_session_eagerly_and_its_gradient(name):
+    fn, arrays, shapes, reference, diff = CASES[name]
+    want = reference(*arrays)
+    tf.reset_default_graph()
+    holders, out = graph_of(fn, arrays, shapes)
+    feed = dict(zip(holders, arrays))
+    weights = normal(*np.shape(want))
+    loss = tf.reduce_sum(out * weights) if diff else out
+    grads = tf.gradients(loss, [holders[k] for k in diff]) if diff else []
+    with tf.Session() as sess:
+        got, *got_grads = sess.run([out] + grads, feed)
+    assert got.dtype == want.dtype and got.shape == want.shape
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    eager = fn(*[tf.constant(a) if a.dtype != np.int64 else tf.constant(a.astype(np.int32))
+                 for a in arrays])
+    np.testing.assert_allclose(eager.numpy(), want, rtol=1e-12, atol=1e-12)
+    for k, g in zip(diff, got_grads):
+        np.testing.assert_allclose(g, numeric_grad(reference, arrays, k, weights), atol=1e-7)
+
+
+def numeric_grad(reference, arrays, k, weights, eps=1e-6):
+    """Central differences of sum(reference(*arrays) * weights) in arrays[k]."""
+    g = np.zeros_like(arrays[k])
+    for i in np.ndindex(g.shape):
+        moved = []
+        for step in (eps, -eps):
+            shifted = [a.copy() for a in arrays]
+            shifted[k][i] += step
+            moved.append(np.sum(reference(*shifted) * weights))
+        g[i] = (moved[0] - moved[1]) / (2 * eps)
+    return g
+
+
+def test_piecewise_constant_follows_the_step():
+    step = tf.placeholder(tf.int64, [])
+    rate = tf.train.piecewise_constant(step, [10, 20], [1.0, 0.5, 0.1])
+    with tf.Session() as sess:
+        got = [sess.run(rate, {step: s}) for s in (0, 10, 11, 20, 21)]
+    np.testing.assert_allclose(got, [1.0, 1.0, 0.5, 0.5, 0.1], rtol=1e-7)
+    assert float(tf.train.piecewise_constant(15, [10], [2.0, 3.0])) == 3.0
+
+
+def test_small_aliases():
+    assert tf.random.set_random_seed is tf.set_random_seed
+    with tf.Session() as sess:
+        assert sess.run(tf.tables_initializer()) is None
+    with pytest.raises(AttributeError, match="tf.math.bessel_i0 is not supported"):
+        tf.math.bessel_i0
+
+
+ERRORS = [
+    (lambda: tf.sequence_mask(tf.constant([1.5])), TypeError, "sequence_mask: lengths"),
+    (lambda: tf.matrix_band_part(tf.constant([1.0]), 0, 0), ValueError,
+     r"matrix_band_part: input must have rank >= 2, got shape \(1,\)"),
+    (lambda: tf.nn.top_k(tf.constant([[1.0, 2.0]]), 3), ValueError,
+     r"top_k: k = 3 must be in \[0, last dim\] for input of shape \(1, 2\)"),
+    (lambda: tf.gather_nd(tf.constant([1.0, 2.0]), tf.constant([[0, 1]])), ValueError,
+     r"gather_nd: index depth 2 \(indices \(1, 2\)\) exceeds the rank of params \(2,\)"),
+    (lambda: tf.scatter_nd(tf.constant([[0], [1]]), tf.constant([1.0]), [4]), ValueError,
+     r"scatter_nd: updates of shape \(1,\) do not fit indices \(2, 1\) into shape \(4,\)"),
+    (lambda: tf.scatter_nd(tf.constant([[0]]), tf.constant([1.0]),
+                           tf.placeholder(tf.int32, [1])), ValueError,
+     "scatter_nd: shape must be known when the graph is built"),
+    (lambda: tf.unsorted_segment_sum(tf.constant([1.0, 2.0]), tf.constant([0.0, 1.0]), 2),
+     TypeError, "unsorted_segment_sum: segment_ids must be integers"),
+    (lambda: tf.unsorted_segment_sum(tf.constant([1.0, 2.0]), tf.constant([0, 1, 1]), 2),
+     ValueError, r"unsorted_segment_sum: segment_ids of shape \(3,\) must be a prefix"),
+    (lambda: tf.segment_sum(tf.constant([1.0, 2.0]), tf.constant([1, 0])), ValueError,
+     r"segment_sum: segment_ids must be sorted, got \[1, 0\]"),
+    (lambda: tf.boolean_mask(tf.constant([1.0, 2.0]), tf.constant([1, 0])), TypeError,
+     "boolean_mask: mask must be bool"),
+    (lambda: tf.boolean_mask(tf.constant([1.0, 2.0]), tf.constant([True, False, True])),
+     ValueError, r"boolean_mask: mask of shape \(3,\) does not fit tensor of shape \(2,\)"),
+    (lambda: tf.train.piecewise_constant(1, [1, 2], [1.0, 2.0]), ValueError,
+     "piecewise_constant: values must have one more entry than boundaries"),
+]
+
+
+@pytest.mark.parametrize("case", range(len(ERRORS)))
+def test_bad_input_is_refused_by_name(case):
+    make, error, message = ERRORS[case]
+    tf.reset_default_graph()
+    with pytest.raises(error, match=message):
+        make()

@@ -1,0 +1,230 @@
+"""TF1 array functions composed of existing ops: masks and bands (`sequence_mask`,
+`matrix_band_part`), `top_k`, index reads and writes (`gather_nd`, `scatter_nd`), segment
+sums and `boolean_mask`. Scatters are `TakeGrad` (a take's scatter-add adjoint), so each
+works in a Session on placeholders and eagerly, and their gradients are gathers."""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import ops
+from ..core import dtypes
+from ..core.op import apply, as_tensor
+from ..core.tensor import EAGER, Tensor
+from ..ops.creation import tf_range
+from ..ops.indexing import TakeGrad
+
+
+def _int_tensor(x, fn: str, what: str) -> Tensor:
+    x = as_tensor(x)
+    if not x.dtype.is_integer:
+        raise TypeError(f"{fn}: {what} must be integers, got {x.dtype.name}")
+    return x
+
+
+def _known_dims(x: Tensor, dims, fn: str, what: str) -> tuple:
+    """x's dims `dims` as ints, or a clear error when the graph does not know them."""
+    if x.shape is None or any(x.shape[d] is None for d in dims):
+        raise ValueError(f"{fn}: the {what} of {x.shape} must be known when the graph is "
+                         f"built")
+    return tuple(int(x.shape[d]) for d in dims)
+
+
+def _zeros_rows(rows, rest: tuple, dtype) -> Tensor:
+    """Zeros [rows, *rest]; `rows` may be a scalar tensor read when run (the rest stays
+    known to the graph)."""
+    if isinstance(rows, Tensor):
+        column = ops.cast(ops.fill([rows] + [1] * len(rest), 0), dtype)
+        return ops.add(column, as_tensor(np.zeros((1,) + rest, dtype.np)))
+    return ops.expand(as_tensor(np.zeros((), dtype.np)), (int(rows),) + rest)
+
+
+def _scatter_rows(values: Tensor, rows: Tensor, ref: Tensor) -> Tensor:
+    """ref-shaped zeros with values' slices added at rows (repeats add up)."""
+    return apply(TakeGrad(axis=0), values, rows, ref)
+
+
+# ---- masks and bands --------------------------------------------------------------------
+
+def sequence_mask(lengths, maxlen=None, dtype=dtypes.bool_, name=None) -> Tensor:
+    """mask[..., j] = j < lengths[...]: shape lengths.shape + [maxlen], maxlen the largest
+    length (read when run) unless given."""
+    lengths = _int_tensor(lengths, "sequence_mask", "lengths")
+    if maxlen is None:
+        maxlen = ops.reduce_max(lengths)
+    elif isinstance(maxlen, Tensor):
+        maxlen = ops.cast(maxlen, lengths.dtype)
+    positions = ops.cast(tf_range(maxlen), lengths.dtype)
+    mask = ops.less(positions, ops.expand_dims(lengths, -1))
+    return mask if dtypes.as_dtype(dtype).is_bool else ops.cast(mask, dtype, name=name)
+
+
+def matrix_band_part(input, num_lower, num_upper, name=None) -> Tensor:  # noqa: A002
+    """The band of each innermost matrix: entries (i, j) with i - j <= num_lower and
+    j - i <= num_upper kept (a negative bound: that whole triangle), the rest zero."""
+    x = as_tensor(input)
+    if x.ndim is not None and x.ndim < 2:
+        raise ValueError(f"matrix_band_part: input must have rank >= 2, got shape {x.shape}")
+    m, n = _known_dims(x, (-2, -1), "matrix_band_part", "last two dims")
+    below = np.arange(m)[:, None] - np.arange(n)[None, :]   # i - j
+    keep = []
+    for bound, distance in ((num_lower, below), (num_upper, -below)):
+        if isinstance(bound, Tensor):
+            bound = ops.cast(bound, dtypes.int64)
+            keep.append(ops.logical_or(ops.less(bound, 0),
+                                       ops.less_equal(as_tensor(distance), bound)))
+        else:
+            keep.append(as_tensor(distance <= bound if bound >= 0 else
+                                  np.ones_like(distance, bool)))
+    band = ops.logical_and(keep[0], keep[1])
+    return ops.where(band, x, ops.zeros_like(x), name=name)
+
+
+def top_k(input, k=1, sorted=True, name=None) -> tuple:  # noqa: A002
+    """(values, indices) of the k largest entries of each last-axis row, largest first
+    (ties: the lower index first); indices are int32, as TF's."""
+    x = as_tensor(input)
+    if isinstance(k, Tensor):
+        k = int(k._require_data("top_k (k)"))
+    size = x.shape[-1] if x.ndim else None
+    if x.ndim == 0 or not 0 <= int(k) <= (size if size is not None else int(k)):
+        raise ValueError(f"top_k: k = {k} must be in [0, last dim] for input of shape "
+                         f"{x.shape}")
+    order = ops.argsort(x, -1, True)[..., :int(k)]
+    values = ops.gather(x, -1, order)
+    return values, ops.cast(order, dtypes.int32, name=name)
+
+
+# ---- index reads and writes -------------------------------------------------------------
+
+def _flat_rows(indices: Tensor, dims: tuple) -> Tensor:
+    """indices [..., M] into the first M dims `dims` as row numbers of those dims flattened
+    (row-major); an out-of-range index is refused when run by the scatter/take kernel."""
+    strides = np.cumprod((1,) + dims[::-1])[::-1][1:]
+    coords = ops.cast(indices, dtypes.int64)
+    return ops.reduce_sum(ops.multiply(coords, as_tensor(strides.astype(np.int64))), -1)
+
+
+def _index_depth(indices: Tensor, fn: str) -> int:
+    if indices.ndim is None or indices.ndim < 1 or indices.shape[-1] is None:
+        raise ValueError(f"{fn}: indices must have rank >= 1 and a known last dim (the "
+                         f"index depth), got shape {indices.shape}")
+    return int(indices.shape[-1])
+
+
+def gather_nd(params, indices, name=None, batch_dims=0) -> Tensor:
+    """out[i...] = params[indices[i..., 0], ..., indices[i..., M-1], ...]: shape
+    indices.shape[:-1] + params.shape[M:]."""
+    if batch_dims:
+        raise NotImplementedError("gather_nd: batch_dims is not supported")
+    params = as_tensor(params)
+    indices = _int_tensor(indices, "gather_nd", "indices")
+    depth = _index_depth(indices, "gather_nd")
+    if params.ndim is not None and depth > params.ndim:
+        raise ValueError(f"gather_nd: index depth {depth} (indices {indices.shape}) exceeds "
+                         f"the rank of params {params.shape}")
+    dims = _known_dims(params, range(depth), "gather_nd", f"first {depth} dims of params")
+    table = ops.reshape(params, (int(np.prod(dims)),) + tuple(params.shape[depth:]))
+    return ops.take(table, _flat_rows(indices, dims), 0, name=name)
+
+
+def _static_shape(shape, fn: str) -> tuple:
+    if isinstance(shape, Tensor):
+        if shape.kind != EAGER:
+            raise ValueError(f"{fn}: shape must be known when the graph is built (a list "
+                             f"of ints or a constant), got the graph tensor {shape.name}")
+        shape = shape.array
+    return tuple(int(d) for d in np.asarray(shape).reshape(-1))
+
+
+def scatter_nd(indices, updates, shape, name=None) -> Tensor:
+    """Zeros of `shape` with updates[i...] added at indices[i...] (repeats add up)."""
+    indices = _int_tensor(indices, "scatter_nd", "indices")
+    updates = as_tensor(updates)
+    shape = _static_shape(shape, "scatter_nd")
+    depth = _index_depth(indices, "scatter_nd")
+    want = tuple(indices.shape[:-1]) + shape[depth:]
+    if depth > len(shape) or updates.shape is not None and len(updates.shape) != len(want) \
+            or updates.shape is not None and any(
+                u is not None and w is not None and u != w for u, w in zip(updates.shape, want)):
+        raise ValueError(f"scatter_nd: updates of shape {updates.shape} do not fit indices "
+                         f"{indices.shape} into shape {shape} (want {want})")
+    rows = int(np.prod(shape[:depth]))
+    flat = _scatter_rows(updates, _flat_rows(indices, shape[:depth]),
+                         _zeros_rows(rows, shape[depth:], updates.dtype))
+    return ops.reshape(flat, shape, name=name)
+
+
+# ---- segments ---------------------------------------------------------------------------
+
+def _segment_args(data, segment_ids, fn: str):
+    data = as_tensor(data)
+    ids = _int_tensor(segment_ids, fn, "segment_ids")
+    if ids.ndim is None or data.ndim is None or ids.ndim > data.ndim or any(
+            a is not None and b is not None and a != b for a, b in zip(ids.shape, data.shape)):
+        raise ValueError(f"{fn}: segment_ids of shape {ids.shape} must be a prefix of data's "
+                         f"shape {data.shape}")
+    return data, ids, tuple(data.shape[ids.ndim:])
+
+
+def unsorted_segment_sum(data, segment_ids, num_segments, name=None) -> Tensor:
+    """out[s] = sum of data[i...] over segment_ids[i...] == s, for s < num_segments; a
+    negative id drops its value, as TF1's."""
+    data, ids, rest = _segment_args(data, segment_ids, "unsorted_segment_sum")
+    if None in rest:
+        raise ValueError(f"unsorted_segment_sum: data's dims after the segment ids must be "
+                         f"known, got {data.shape}")
+    if isinstance(num_segments, Tensor):
+        num_segments = num_segments._require_data("unsorted_segment_sum (num_segments)")
+    n = int(num_segments)
+    rows = ops.where(ops.less(ids, 0), ops.cast(n, ids.dtype), ids)   # dropped: a spare row
+    summed = _scatter_rows(data, rows, _zeros_rows(n + 1, rest, data.dtype))
+    return ops.getitem(summed, slice(0, n))
+
+
+def segment_sum(data, segment_ids, name=None) -> Tensor:
+    """out[s] = sum of data[i] over segment_ids[i] == s (ids sorted, 1-D); max(ids) + 1
+    segments, a count read when the graph runs, so it works on placeholders too."""
+    data, ids, rest = _segment_args(data, segment_ids, "segment_sum")
+    if ids.ndim != 1:
+        raise ValueError(f"segment_sum: segment_ids must be 1-D, got shape {ids.shape}")
+    if None in rest:
+        raise ValueError(f"segment_sum: data's dims after the first must be known, got "
+                         f"{data.shape}")
+    count = ops.reduce_max(ids) + 1
+    if ids.kind == EAGER and ids.array.size and (np.diff(ids.array) < 0).any():
+        raise ValueError(f"segment_sum: segment_ids must be sorted, got {ids.array.tolist()}")
+    return _scatter_rows(data, ids, _zeros_rows(count, rest, data.dtype))
+
+
+def boolean_mask(tensor, mask, name=None, axis=None) -> Tensor:
+    """The slices of `tensor` where `mask` (the leading mask.ndim dims) is True, flattened
+    into one dim. The count is read when run: a graph gives a [None, ...] result."""
+    x, m = as_tensor(tensor), as_tensor(mask)
+    if not m.dtype.is_bool:
+        raise TypeError(f"boolean_mask: mask must be bool, got {m.dtype.name}")
+    axis = int(axis or 0)
+    if m.ndim is None or x.ndim is None or m.ndim == 0 or axis + m.ndim > x.ndim:
+        raise ValueError(f"boolean_mask: mask of shape {m.shape} does not fit tensor of shape "
+                         f"{x.shape} at axis {axis}")
+    lead = x.shape[axis:axis + m.ndim]
+    rest = _known_dims(x, range(axis + m.ndim, x.ndim), "boolean_mask", "dims after the mask")
+    if any(a is not None and b is not None and a != b for a, b in zip(m.shape, lead)):
+        raise ValueError(f"boolean_mask: mask of shape {m.shape} does not fit tensor of shape "
+                         f"{x.shape} at axis {axis}")
+    if axis:
+        perm = list(range(axis, axis + m.ndim)) + list(range(axis)) + \
+            list(range(axis + m.ndim, x.ndim))
+        moved = boolean_mask(ops.transpose(x, perm), m)
+        back = list(range(1, axis + 1)) + [0] + list(range(axis + 1, moved.ndim))
+        return ops.transpose(moved, back, name=name)
+    flat_x = ops.reshape(x, (-1,) + rest)
+    flat_m = ops.reshape(m, (-1,))
+    if m.kind == EAGER:
+        keep = np.flatnonzero(m.array).astype(np.int64)
+        return ops.take(flat_x, as_tensor(keep), 0, name=name)
+    # each kept row goes to its rank among the kept ones, the others to a spare last row
+    taken = ops.cast(flat_m, dtypes.int64)
+    count = ops.reduce_sum(taken)
+    rows = ops.where(flat_m, ops.cumsum(taken, 0) - 1, count)
+    placed = _scatter_rows(flat_x, rows, _zeros_rows(count + 1, rest, x.dtype))
+    return ops.getitem(placed, slice(0, -1))

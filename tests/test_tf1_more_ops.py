@@ -35,6 +35,31 @@ def np_scatter_nd(idx, upd, shape):
     return out
 
 
+def np_depthwise(x, f, stride, rate, padding):
+    """NHWC x [N, H, W, C] with f [kh, kw, C, mult]: [N, oh, ow, C * mult], TF's padding."""
+    (kh, kw), size = f.shape[:2], []
+    for n, k in zip(x.shape[1:3], (kh, kw)):
+        span = (k - 1) * rate + 1
+        out = -(-n // stride) if padding == "SAME" else -(-(n - span + 1) // stride)
+        total = max((out - 1) * stride + span - n, 0)
+        size.append((out, (total // 2, total - total // 2)))
+    x = np.pad(x, [(0, 0), size[0][1], size[1][1], (0, 0)])
+    (oh, _), (ow, _) = size
+    out = np.zeros((x.shape[0], oh, ow) + f.shape[2:])
+    for i in range(kh):
+        for j in range(kw):
+            window = x[:, i * rate:i * rate + stride * (oh - 1) + 1:stride,
+                       j * rate:j * rate + stride * (ow - 1) + 1:stride]
+            out += window[..., None] * f[i, j]
+    return out.reshape(out.shape[:3] + (-1,))
+
+
+def np_conv(x, f, rate, padding):
+    """A stride-1 dilated NHWC convolution: depthwise per input channel, then summed."""
+    per = np_depthwise(x, f, 1, rate, padding)
+    return per.reshape(per.shape[:3] + f.shape[2:]).sum(3)
+
+
 IDX = np.array([[0, 1], [2, 3], [0, 1], [1, 0]])
 SEG = np.array([0, 0, 2, 2, 3])
 MASK = np.array([True, False, True, True, False])
@@ -87,6 +112,24 @@ CASES = {
                           [[2, None, 2], [None]], lambda x, m: x[:, m], [0]),
     "boolean_mask_none_kept": (tf.boolean_mask, [normal(5), np.zeros(5, bool)], [[None]] * 2,
                                lambda x, m: x[m], []),
+    "depthwise_same_stride2": (lambda x, f: tf.nn.depthwise_conv2d(x, f, [1, 2, 2, 1], "SAME"),
+                               [normal(2, 5, 6, 2), normal(3, 2, 2, 2)], [[None, 5, 6, 2], None],
+                               lambda x, f: np_depthwise(x, f, 2, 1, "SAME"), [0, 1]),
+    "depthwise_valid_rate2": (lambda x, f: tf.nn.depthwise_conv2d(x, f, [1, 1, 1, 1], "VALID",
+                                                                  rate=[2, 2]),
+                              [normal(1, 6, 5, 3), normal(2, 2, 3, 1)], None,
+                              lambda x, f: np_depthwise(x, f, 1, 2, "VALID"), [0, 1]),
+    "depthwise_nchw": (lambda x, f: tf.nn.depthwise_conv2d(x, f, [1, 1, 1, 1], "SAME",
+                                                           data_format="NCHW"),
+                       [normal(1, 2, 4, 4), normal(3, 3, 2, 2)], None,
+                       lambda x, f: np_depthwise(x.transpose(0, 2, 3, 1), f, 1, 1, "SAME")
+                       .transpose(0, 3, 1, 2), [0, 1]),
+    "separable": (lambda x, d, p: tf.nn.separable_conv2d(x, d, p, [1, 1, 1, 1], "SAME"),
+                  [normal(1, 4, 5, 2), normal(3, 3, 2, 2), normal(1, 1, 4, 3)], None,
+                  lambda x, d, p: np_depthwise(x, d, 1, 1, "SAME") @ p[0, 0], [0, 1, 2]),
+    "atrous": (lambda x, f: tf.nn.atrous_conv2d(x, f, 2, "SAME"),
+               [normal(1, 6, 6, 2), normal(3, 3, 2, 3)], [[None, 6, 6, 2], None],
+               lambda x, f: np_conv(x, f, 2, "SAME"), [0, 1]),
 }
 
 
@@ -178,6 +221,15 @@ ERRORS = [
      ValueError, r"boolean_mask: mask of shape \(3,\) does not fit tensor of shape \(2,\)"),
     (lambda: tf.train.piecewise_constant(1, [1, 2], [1.0, 2.0]), ValueError,
      "piecewise_constant: values must have one more entry than boundaries"),
+    (lambda: tf.nn.depthwise_conv2d(tf.zeros([1, 4, 4, 3]), tf.zeros([3, 3, 2, 1]),
+                                    [1, 1, 1, 1], "SAME"), ValueError,
+     r"depthwise_conv2d: input must be 4-D with the filter's channels .* got input "
+     r"\(1, 4, 4, 3\) and filter \(3, 3, 2, 1\)"),
+    (lambda: tf.nn.separable_conv2d(tf.zeros([1, 4, 4, 2]), tf.zeros([3, 3, 2, 1]),
+                                    tf.zeros([2, 2, 2, 1]), [1, 1, 1, 1], "SAME"), ValueError,
+     r"separable_conv2d: pointwise_filter must be \[1, 1, in, out\], got \(2, 2, 2, 1\)"),
+    (lambda: tf.nn.atrous_conv2d(tf.zeros([1, 4, 4, 2]), tf.zeros([3, 3, 2, 1]), 0, "SAME"),
+     ValueError, "atrous_conv2d: rate must be >= 1, got 0"),
 ]
 
 

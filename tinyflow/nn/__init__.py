@@ -15,6 +15,8 @@ from .tf_functions import __all__ as _tf_names
 from .tf_rnn import *  # noqa: F401,F403
 from .tf_rnn import __all__ as _tf_rnn_names
 from ..symbolic.array_ops import top_k  # noqa: F401  (tf.nn.top_k)
+from ..symbolic.nn_ops import atrous_conv2d, depthwise_conv2d, separable_conv2d  # noqa: F401
 
 __all__ = sorted(set(_module_names) | set(_tf_names) | set(_tf_rnn_names)) + [
-    "DataParallel", "top_k", "attention", "functional", "init", "parallel", "rnn_cell", "utils"]
+    "DataParallel", "atrous_conv2d", "depthwise_conv2d", "separable_conv2d", "top_k",
+    "attention", "functional", "init", "parallel", "rnn_cell", "utils"]

@@ -1,0 +1,56 @@
+"""TF1's depthwise, separable and atrous convolutions (`tf.nn.depthwise_conv2d`,
+`separable_conv2d`, `atrous_conv2d`): `tf.nn.conv2d` with groups and dilation, so the
+one convolution op (and its gradients) serves them."""
+from __future__ import annotations
+
+from .. import ops
+from ..core.op import as_tensor
+from ..core.tensor import Tensor
+from ..nn.tf_functions import conv2d
+
+
+def _rate(rate, dilations):
+    """TF's `rate` (an int or [rh, rw]) or `dilations`, as conv2d's dilations."""
+    if rate is not None and dilations is not None:
+        raise ValueError("give rate or dilations, not both")
+    rate = dilations if rate is None else rate
+    return None if rate is None else ([int(rate)] * 2 if isinstance(rate, int) else
+                                      [int(r) for r in rate])
+
+
+def depthwise_conv2d(input, filter, strides, padding, rate=None, name=None,  # noqa: A002
+                     data_format=None, dilations=None) -> Tensor:
+    """Each input channel c convolved with its own filters filter[:, :, c, :] ([kh, kw, C,
+    multiplier]): output channel c * multiplier + m, a convolution with C groups."""
+    x, filt = as_tensor(input), as_tensor(filter)
+    channel = 1 if data_format == "NCHW" else 3
+    if x.ndim != 4 or filt.ndim != 4 or None in filt.shape or \
+            x.shape[channel] not in (None, filt.shape[2]):
+        raise ValueError(f"depthwise_conv2d: input must be 4-D with the filter's channels "
+                         f"(filter [kh, kw, in_channels, multiplier]), got input {x.shape} "
+                         f"and filter {filt.shape}")
+    kh, kw, channels, mult = filt.shape
+    per_group = ops.reshape(filt, (kh, kw, 1, channels * mult))
+    return conv2d(x, per_group, strides, padding, data_format=data_format,
+                  dilations=_rate(rate, dilations), name=name or "depthwise")
+
+
+def separable_conv2d(input, depthwise_filter, pointwise_filter, strides, padding,  # noqa: A002
+                     rate=None, name=None, data_format=None, dilations=None) -> Tensor:
+    """depthwise_conv2d, then a 1x1 convolution by pointwise_filter [1, 1, C * mult, out]."""
+    point = as_tensor(pointwise_filter)
+    if point.ndim != 4 or tuple(point.shape[:2]) != (1, 1):
+        raise ValueError(f"separable_conv2d: pointwise_filter must be [1, 1, in, out], got "
+                         f"{point.shape}")
+    depth = depthwise_conv2d(input, depthwise_filter, strides, padding, rate,
+                             data_format=data_format, dilations=dilations)
+    return conv2d(depth, point, [1, 1, 1, 1], "VALID", data_format=data_format,
+                  name=name or "separable_conv2d")
+
+
+def atrous_conv2d(value, filters, rate, padding, name=None) -> Tensor:
+    """conv2d of NHWC `value` with `filters` spread `rate` apart (dilated), stride 1."""
+    if int(rate) < 1:
+        raise ValueError(f"atrous_conv2d: rate must be >= 1, got {rate}")
+    return conv2d(value, filters, [1, 1, 1, 1], padding, dilations=[int(rate)] * 2,
+                  name=name or "atrous_conv2d")

@@ -60,6 +60,28 @@ def np_conv(x, f, rate, padding):
     return per.reshape(per.shape[:3] + f.shape[2:]).sum(3)
 
 
+def np_resize(x, height, width, nearest=False, align_corners=False):
+    """TF1's legacy resize of NHWC (or HWC) x: output (i, j) reads input (i * sy, j * sx)
+    in float32 positions, clamped; bilinear blends along the width, then the height."""
+    h, w = x.shape[-3:-1]
+    scale = [np.float32((n - 1) / (m - 1) if align_corners and m > 1 else n / m)
+             for n, m in ((h, height), (w, width))]
+    out = np.zeros(x.shape[:-3] + (height, width) + x.shape[-1:])
+    for i in range(height):
+        for j in range(width):
+            y, z = np.float32(i) * scale[0], np.float32(j) * scale[1]
+            if nearest:
+                pick = np.round if align_corners else np.floor
+                out[..., i, j, :] = x[..., min(int(pick(y)), h - 1), min(int(pick(z)), w - 1), :]
+                continue
+            y0, z0 = int(np.floor(y)), int(np.floor(z))
+            y1, z1, dy, dz = min(y0 + 1, h - 1), min(z0 + 1, w - 1), y - y0, z - z0
+            top = x[..., y0, z0, :] + (x[..., y0, z1, :] - x[..., y0, z0, :]) * dz
+            bottom = x[..., y1, z0, :] + (x[..., y1, z1, :] - x[..., y1, z0, :]) * dz
+            out[..., i, j, :] = top + (bottom - top) * dy
+    return out
+
+
 IDX = np.array([[0, 1], [2, 3], [0, 1], [1, 0]])
 SEG = np.array([0, 0, 2, 2, 3])
 MASK = np.array([True, False, True, True, False])
@@ -130,7 +152,27 @@ CASES = {
     "atrous": (lambda x, f: tf.nn.atrous_conv2d(x, f, 2, "SAME"),
                [normal(1, 6, 6, 2), normal(3, 3, 2, 3)], [[None, 6, 6, 2], None],
                lambda x, f: np_conv(x, f, 2, "SAME"), [0, 1]),
+    "resize_bilinear_up": (lambda x: tf.image.resize_images(x, [5, 7]), [normal(2, 3, 4, 2)],
+                           [[None, 3, 4, 2]], lambda x: np_resize(x, 5, 7), [0]),
+    "resize_bilinear_aligned": (lambda x: tf.image.resize_images(x, [2, 3], align_corners=True),
+                                [normal(3, 5, 2)], None,
+                                lambda x: np_resize(x, 2, 3, align_corners=True), [0]),
+    "resize_bilinear_down": (lambda x: tf.image.resize_bilinear(x, [3, 2]), [normal(1, 7, 5, 1)],
+                             None, lambda x: np_resize(x, 3, 2), [0]),
+    "resize_nearest": (lambda x: tf.image.resize_images(
+                           x, [6, 3], tf.image.ResizeMethod.NEAREST_NEIGHBOR),
+                       [normal(1, 3, 4, 2)], [[None, 3, 4, 2]],
+                       lambda x: np_resize(x, 6, 3, nearest=True), [0]),
+    "resize_nearest_aligned": (lambda x: tf.image.resize_nearest_neighbor(x, [5, 5], True),
+                               [normal(1, 3, 4, 1)], None,
+                               lambda x: np_resize(x, 5, 5, True, True), [0]),
+    "crop_to_bounding_box": (lambda x: tf.image.crop_to_bounding_box(x, 1, 2, 3, 3),
+                             [normal(2, 5, 6, 3)], [[None, 5, 6, 3]],
+                             lambda x: x[:, 1:4, 2:5], [0]),
+    "flip_left_right": (tf.image.flip_left_right, [normal(4, 3, 2)], None,
+                        lambda x: x[:, ::-1], [0]),
 }
+FLOAT32_OUT = {"resize_bilinear_up", "resize_bilinear_aligned", "resize_bilinear_down"}
 
 
 def as_dtype(a):
@@ -157,13 +199,18 @@ def test_in_a_session_eagerly_and_its_gradient(name):
     grads = tf.gradients(loss, [holders[k] for k in diff]) if diff else []
     with tf.Session() as sess:
         got, *got_grads = sess.run([out] + grads, feed)
+    if name in FLOAT32_OUT:   # as TF1's, whatever the input's float type
+        want, tol = want.astype(np.float32), 1e-6
+    else:
+        tol = 1e-12
     assert got.dtype == want.dtype and got.shape == want.shape
-    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(got, want, rtol=tol, atol=tol)
     eager = fn(*[tf.constant(a) if a.dtype != np.int64 else tf.constant(a.astype(np.int32))
                  for a in arrays])
-    np.testing.assert_allclose(eager.numpy(), want, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(eager.numpy(), want, rtol=tol, atol=tol)
     for k, g in zip(diff, got_grads):
-        np.testing.assert_allclose(g, numeric_grad(reference, arrays, k, weights), atol=1e-7)
+        np.testing.assert_allclose(g, numeric_grad(reference, arrays, k, weights),
+                                   atol=max(tol, 1e-7) * 10)
 
 
 def numeric_grad(reference, arrays, k, weights, eps=1e-6):
@@ -186,6 +233,29 @@ def test_piecewise_constant_follows_the_step():
         got = [sess.run(rate, {step: s}) for s in (0, 10, 11, 20, 21)]
     np.testing.assert_allclose(got, [1.0, 1.0, 0.5, 0.5, 0.1], rtol=1e-7)
     assert float(tf.train.piecewise_constant(15, [10], [2.0, 3.0])) == 3.0
+
+
+def test_resize_is_tf1s_legacy_sampling_not_half_pixel():
+    row = tf.constant(np.array([0.0, 1.0]).reshape(1, 2, 1))
+    got = tf.image.resize_images(row, [1, 4]).numpy().reshape(-1)
+    np.testing.assert_array_equal(got, [0.0, 0.5, 1.0, 1.0])   # half-pixel: 0, .25, .75, 1
+    nearest = tf.image.resize_images(tf.constant(np.arange(3).reshape(1, 3, 1)), [1, 5],
+                                     tf.image.ResizeMethod.NEAREST_NEIGHBOR)
+    assert nearest.numpy().reshape(-1).tolist() == [0, 0, 1, 1, 2]
+
+
+def test_random_flip_left_right_flips_each_image_or_not():
+    tf.set_random_seed(3)
+    images = tf.placeholder(tf.float32, [None, 2, 3, 1])
+    flipped = tf.image.random_flip_left_right(images)
+    single = tf.image.random_flip_left_right(images[0])
+    batch = np.arange(6 * 8, dtype=np.float32).reshape(8, 2, 3, 1)
+    with tf.Session() as sess:
+        out, one = sess.run([flipped, single], {images: batch})
+    same = [np.array_equal(o, b) for o, b in zip(out, batch)]
+    mirrored = [np.array_equal(o, b[:, ::-1]) for o, b in zip(out, batch)]
+    assert all(s != m for s, m in zip(same, mirrored)) and any(same) and any(mirrored)
+    assert np.array_equal(one, batch[0]) or np.array_equal(one, batch[0][:, ::-1])
 
 
 def test_small_aliases():
@@ -230,6 +300,17 @@ ERRORS = [
      r"separable_conv2d: pointwise_filter must be \[1, 1, in, out\], got \(2, 2, 2, 1\)"),
     (lambda: tf.nn.atrous_conv2d(tf.zeros([1, 4, 4, 2]), tf.zeros([3, 3, 2, 1]), 0, "SAME"),
      ValueError, "atrous_conv2d: rate must be >= 1, got 0"),
+    (lambda: tf.image.resize_images(tf.zeros([4, 4]), [2, 2]), ValueError,
+     r"resize_images: images must be \[batch, height, width, channels\] .* got shape \(4, 4\)"),
+    (lambda: tf.image.resize_images(tf.placeholder(tf.float32, [1, None, 4, 1]), [2, 2]),
+     ValueError, "resize_images: the height and width of images .* must be known"),
+    (lambda: tf.image.resize_images(tf.zeros([4, 4, 1]), [2, 2], tf.image.ResizeMethod.AREA),
+     NotImplementedError, "resize_images: method 3 is not supported"),
+    (lambda: tf.image.resize_images(tf.zeros([4, 4, 1]), tf.placeholder(tf.int32, [2])),
+     ValueError, "resize_images: size must be known when the graph is built"),
+    (lambda: tf.image.crop_to_bounding_box(tf.zeros([4, 4, 1]), 2, 0, 3, 4), ValueError,
+     r"crop_to_bounding_box: the box \(offset 2, 0, size 3, 4\) does not fit images of "
+     r"shape \(4, 4, 1\)"),
 ]
 
 

@@ -61,7 +61,7 @@ from .symbolic import (app, compat, data, errors, estimator, feature_column,  # 
                        RunMetadata,
                        RunOptions, Session, train, trainable_variables, Variable,
                        variables_initializer, while_loop)
-from .symbolic import (boolean_mask, gather_nd, matrix_band_part, math, random,  # TF1 arrays
+from .symbolic import (boolean_mask, gather_nd, image, matrix_band_part, math, random,  # TF1
                        scatter_nd, segment_sum, sequence_mask, tables_initializer,
                        unsorted_segment_sum)
 from .nn import tf_layers as layers, tf_losses as losses

@@ -82,6 +82,17 @@ def np_resize(x, height, width, nearest=False, align_corners=False):
     return out
 
 
+def np_scan(fn, xs, acc=None, reverse=False):
+    order = list(range(len(xs)))[::-1] if reverse else list(range(len(xs)))
+    out = {}
+    if acc is None:
+        acc = out[order[0]] = xs[order[0]]
+        order = order[1:]
+    for k in order:
+        acc = out[k] = fn(acc, xs[k])
+    return np.stack([out[k] for k in sorted(out)])
+
+
 IDX = np.array([[0, 1], [2, 3], [0, 1], [1, 0]])
 SEG = np.array([0, 0, 2, 2, 3])
 MASK = np.array([True, False, True, True, False])
@@ -171,6 +182,36 @@ CASES = {
                              lambda x: x[:, 1:4, 2:5], [0]),
     "flip_left_right": (tf.image.flip_left_right, [normal(4, 3, 2)], None,
                         lambda x: x[:, ::-1], [0]),
+    "map_fn": (lambda x: tf.map_fn(lambda r: tf.reduce_sum(r * r) + r[0], x), [normal(4, 3)],
+               None, lambda x: (x * x).sum(1) + x[:, 0], [0]),
+    "map_fn_tuples": (lambda x, y: (lambda t: t[0] + 2.0 * t[1])(
+                          tf.map_fn(lambda ab: (ab[0] * ab[1], ab[0] - ab[1]), (x, y))),
+                      [normal(3, 2), normal(3, 2)], None,
+                      lambda x, y: x * y + 2.0 * (x - y), [0, 1]),
+    "scan_initializer": (lambda x, a: tf.scan(lambda acc, r: acc * r + 1.0, x, a),
+                         [normal(4, 2), normal(2)], None,
+                         lambda x, a: np_scan(lambda acc, r: acc * r + 1.0, x, a), [0, 1]),
+    "scan_reverse": (lambda x: tf.scan(lambda acc, r: acc + r * r, x, reverse=True),
+                     [normal(4, 3)], None,
+                     lambda x: np_scan(lambda acc, r: acc + r * r, x, reverse=True), [0]),
+    "foldl": (lambda x, a: tf.foldl(lambda acc, r: acc * r - 1.0, x, a),
+              [normal(3, 2), normal(2)], None,
+              lambda x, a: np_scan(lambda acc, r: acc * r - 1.0, x, a)[-1], [0, 1]),
+    "foldr": (lambda x: tf.foldr(lambda acc, r: acc - 2.0 * r * acc, x), [normal(4)], None,
+              lambda x: np_scan(lambda acc, r: acc - 2.0 * r * acc, x, reverse=True)[0], [0]),
+    "switch_case": (lambda x, i: tf.switch_case(i, [lambda: x * 2.0, lambda: x * x,
+                                                    lambda: tf.sin(x)]),
+                    [normal(3), np.array(1)], None,
+                    lambda x, i: [x * 2.0, x * x, np.sin(x)][i], [0]),
+    "switch_case_out_of_range": (lambda x, i: tf.switch_case(i, {0: lambda: x * 2.0,
+                                                                 3: lambda: x * x}),
+                                 [normal(3), np.array(7)], None, lambda x, i: x * x, [0]),
+    "case": (lambda x, i: tf.case([(tf.less(i, 0), lambda: -x), (tf.equal(i, 2), lambda: x * x)],
+                                  default=lambda: x + 1.0),
+             [normal(2, 2), np.array(2)], None, lambda x, i: x * x, [0]),
+    "case_default": (lambda x, i: tf.case([(tf.less(i, 0), lambda: -x)],
+                                          default=lambda: x + 1.0),
+                     [normal(2, 2), np.array(2)], None, lambda x, i: x + 1.0, [0]),
 }
 FLOAT32_OUT = {"resize_bilinear_up", "resize_bilinear_aligned", "resize_bilinear_down"}
 
@@ -311,6 +352,17 @@ ERRORS = [
     (lambda: tf.image.crop_to_bounding_box(tf.zeros([4, 4, 1]), 2, 0, 3, 4), ValueError,
      r"crop_to_bounding_box: the box \(offset 2, 0, size 3, 4\) does not fit images of "
      r"shape \(4, 4, 1\)"),
+    (lambda: tf.map_fn(lambda r: r, tf.placeholder(tf.float32, [None, 3])), ValueError,
+     r"tf.map_fn: the leading dimension of elems \(shapes \(None, 3\)\) must be known .*"
+     r"tinyflow graphs have no loops"),
+    (lambda: tf.scan(lambda a, r: a, (tf.zeros([2]), tf.zeros([3]))), ValueError,
+     r"tf.scan: the tensors of elems must have one leading dimension, got \[2, 3\]"),
+    (lambda: tf.foldl(lambda a, r: a, tf.placeholder(tf.float32)), ValueError,
+     "tf.foldl: the leading dimension of elems"),
+    (lambda: tf.case([(tf.constant(True), 1.0)]), TypeError,
+     r"tf.case: pred_fn_pairs must be a non-empty list of \(pred, callable\) pairs"),
+    (lambda: tf.switch_case(tf.constant(1.0), [lambda: 1.0]), TypeError,
+     r"tf.switch_case: branch_index must be an int scalar tensor, got float32 of shape \(\)"),
 ]
 
 

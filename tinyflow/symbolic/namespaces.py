@@ -20,5 +20,5 @@ math = Namespace(
 
 random = Namespace(
     "tf.random", __name__,
-    normal=ops.random_normal, set_random_seed=manual_seed,
+    manual_seed=manual_seed, normal=ops.random_normal, set_random_seed=manual_seed,
     truncated_normal=ops.truncated_normal, uniform=ops.random_uniform)

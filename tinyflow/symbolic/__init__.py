@@ -27,5 +27,5 @@ from .deferred import DeferredVariable, infer_variable_shapes  # noqa: F401
 from .array_ops import (boolean_mask, gather_nd, matrix_band_part, scatter_nd,  # noqa: F401
                         segment_sum, sequence_mask, top_k, unsorted_segment_sum)
 from .functional_ops import case, foldl, foldr, map_fn, scan, switch_case  # noqa: F401
-from .image import image  # noqa: F401
+from . import image  # noqa: F401  (tf.image)
 from .namespaces import math, random  # noqa: F401

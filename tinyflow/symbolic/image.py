@@ -1,4 +1,4 @@
-"""TF1's `tf.image`: resizing (bilinear and nearest, TF1's corner-aligned or not, never
+"""TF1's `tf.image` (this module): resizing (bilinear and nearest, TF1's corner-aligned or not, never
 half-pixel), flips and crops, composed of take, slicing and where on NHWC images
 ([batch, height, width, channels] or one [height, width, channels] image)."""
 from __future__ import annotations
@@ -12,7 +12,6 @@ from ..core import dtypes
 from ..core.op import as_tensor
 from ..core.tensor import EAGER, Tensor
 from ..ops.shape import shape_of
-from .app import Namespace
 
 ResizeMethod = types.SimpleNamespace(BILINEAR=0, NEAREST_NEIGHBOR=1, BICUBIC=2, AREA=3)
 _METHODS = {"bilinear": 0, "nearest": 1, "bicubic": 2, "area": 3}
@@ -142,8 +141,10 @@ def crop_to_bounding_box(image, offset_height, offset_width, target_height,
     return ops.getitem(x, index)
 
 
-image = Namespace(
-    "tf.image", __name__, ResizeMethod=ResizeMethod, crop_to_bounding_box=crop_to_bounding_box,
-    flip_left_right=flip_left_right, random_flip_left_right=random_flip_left_right,
-    resize_bilinear=resize_bilinear, resize_images=resize_images,
-    resize_nearest_neighbor=resize_nearest_neighbor)
+def __getattr__(name: str):
+    """Names what tf.image lacks (this module is the `tf.image` namespace)."""
+    if name.startswith("__"):
+        raise AttributeError(name)
+    raise AttributeError(f"tf.image.{name} is not supported by tinyflow (it has resize_images, "
+                         f"resize_bilinear, resize_nearest_neighbor, flip_left_right, "
+                         f"random_flip_left_right and crop_to_bounding_box)")

@@ -106,6 +106,12 @@ CASES = {
     "sequence_mask_maxlen": (lambda n: tf.sequence_mask(n, 5, tf.float32),
                              [np.array([[1, 3], [0, 5]])], [[None, 2]],
                              lambda n: (np.arange(5) < n[..., None]).astype(np.float32), []),
+    "reduce_any": (lambda m: tf.reduce_any(m, 1), [MASK2], [[None, 3]],
+                   lambda m: m.any(1), []),
+    "reduce_all_keepdims": (lambda m: tf.math.reduce_all(m, [0], keepdims=True), [MASK2], None,
+                            lambda m: m.all(0, keepdims=True), []),
+    "reduce_any_empty": (lambda m: tf.reduce_any(m), [np.zeros((0, 2), bool)], [[None, 2]],
+                         lambda m: np.array(m.any()), []),
     "band_part_upper": (lambda x: tf.matrix_band_part(x, 0, -1), [normal(2, 3, 4)],
                         [[None, 3, 4]], lambda x: np_band(x, 0, -1), [0]),
     "band_part_band": (lambda x: tf.linalg.band_part(x, 1, 2), [normal(4, 5)], None,
@@ -309,6 +315,8 @@ def test_small_aliases():
 
 ERRORS = [
     (lambda: tf.sequence_mask(tf.constant([1.5])), TypeError, "sequence_mask: lengths"),
+    (lambda: tf.reduce_any(tf.constant([1.0])), TypeError,
+     "reduce_any: input_tensor must be bool, got float32"),
     (lambda: tf.matrix_band_part(tf.constant([1.0]), 0, 0), ValueError,
      r"matrix_band_part: input must have rank >= 2, got shape \(1,\)"),
     (lambda: tf.nn.top_k(tf.constant([[1.0, 2.0]]), 3), ValueError,

@@ -62,7 +62,8 @@ from .symbolic import (app, compat, data, errors, estimator, feature_column,  # 
                        RunOptions, Session, train, trainable_variables, Variable,
                        variables_initializer, while_loop)
 from .symbolic import (boolean_mask, gather_nd, image, matrix_band_part, math, random,  # TF1
-                       scatter_nd, segment_sum, sequence_mask, tables_initializer,
+                       reduce_all, reduce_any, scatter_nd, segment_sum, sequence_mask,
+                       tables_initializer,
                        unsorted_segment_sum)
 from .symbolic import case, foldl, foldr, map_fn, scan, switch_case  # TF1's unrolled loops
 from .nn import tf_layers as layers, tf_losses as losses

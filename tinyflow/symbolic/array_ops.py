@@ -79,6 +79,30 @@ def matrix_band_part(input, num_lower, num_upper, name=None) -> Tensor:  # noqa:
     return ops.where(band, x, ops.zeros_like(x), name=name)
 
 
+def _count_true(fn: str, x, axis, keepdims, reduction_indices, keep_dims) -> Tensor:
+    x = as_tensor(x)
+    if not x.dtype.is_bool:
+        raise TypeError(f"{fn}: input_tensor must be bool, got {x.dtype.name}")
+    return ops.reduce_sum(ops.cast(x, dtypes.int64), axis, bool(keepdims or keep_dims),
+                          reduction_indices=reduction_indices)
+
+
+def reduce_any(input_tensor, axis=None, keepdims=None, name=None, reduction_indices=None,
+               keep_dims=None) -> Tensor:
+    """Logical or over axes (a count of the true entries, > 0: False over no entries)."""
+    count = _count_true("reduce_any", input_tensor, axis, keepdims, reduction_indices,
+                        keep_dims)
+    return ops.greater(count, 0, name=name)
+
+
+def reduce_all(input_tensor, axis=None, keepdims=None, name=None, reduction_indices=None,
+               keep_dims=None) -> Tensor:
+    """Logical and over axes (no false entry: True over no entries)."""
+    count = _count_true("reduce_all", ops.logical_not(as_tensor(input_tensor)), axis,
+                        keepdims, reduction_indices, keep_dims)
+    return ops.equal(count, 0, name=name)
+
+
 def top_k(input, k=1, sorted=True, name=None) -> tuple:  # noqa: A002
     """(values, indices) of the k largest entries of each last-axis row, largest first
     (ties: the lower index first); indices are int32, as TF's."""

@@ -4,7 +4,7 @@ name is refused by name."""
 from .. import ops
 from ..core.random import manual_seed
 from .app import Namespace
-from .array_ops import segment_sum, top_k, unsorted_segment_sum
+from .array_ops import reduce_all, reduce_any, segment_sum, top_k, unsorted_segment_sum
 
 math = Namespace(
     "tf.math", __name__,
@@ -13,7 +13,7 @@ math = Namespace(
     less=ops.less, less_equal=ops.less_equal, log=ops.log, log1p=ops.log1p,
     logical_and=ops.logical_and, logical_not=ops.logical_not, logical_or=ops.logical_or,
     maximum=ops.maximum, minimum=ops.minimum, multiply=ops.multiply, not_equal=ops.not_equal,
-    pow=ops.pow, reduce_max=ops.reduce_max, reduce_mean=ops.reduce_mean,
+    pow=ops.pow, reduce_all=reduce_all, reduce_any=reduce_any, reduce_max=ops.reduce_max, reduce_mean=ops.reduce_mean,
     reduce_min=ops.reduce_min, reduce_sum=ops.reduce_sum, segment_sum=segment_sum,
     sigmoid=ops.sigmoid, sqrt=ops.sqrt, square=ops.square, subtract=ops.subtract,
     tanh=ops.tanh, top_k=top_k, unsorted_segment_sum=unsorted_segment_sum)

@@ -61,11 +61,10 @@ from .symbolic import (app, compat, data, errors, estimator, feature_column,  # 
                        RunMetadata,
                        RunOptions, Session, train, trainable_variables, Variable,
                        variables_initializer, while_loop)
-from .symbolic import (boolean_mask, gather_nd, image, matrix_band_part, math, random,  # TF1
-                       reduce_all, reduce_any, scatter_nd, segment_sum, sequence_mask,
-                       tables_initializer,
+from .symbolic import (boolean_mask, case, foldl, foldr, gather_nd, image,  # TF1 compositions
+                       map_fn, math, matrix_band_part, random, reduce_all, reduce_any, scan,
+                       scatter_nd, segment_sum, sequence_mask, switch_case, tables_initializer,
                        unsorted_segment_sum)
-from .symbolic import case, foldl, foldr, map_fn, scan, switch_case  # TF1's unrolled loops
 from .nn import tf_layers as layers, tf_losses as losses
 from .symbolic.session import evaluate, run_op
 

@@ -54,9 +54,9 @@ def np_depthwise(x, f, stride, rate, padding):
     return out.reshape(out.shape[:3] + (-1,))
 
 
-def np_conv(x, f, rate, padding):
-    """A stride-1 dilated NHWC convolution: depthwise per input channel, then summed."""
-    per = np_depthwise(x, f, 1, rate, padding)
+def np_conv(x, f, rate, padding, stride=1):
+    """A dilated NHWC convolution: depthwise per input channel, then summed."""
+    per = np_depthwise(x, f, stride, rate, padding)
     return per.reshape(per.shape[:3] + f.shape[2:]).sum(3)
 
 
@@ -218,12 +218,55 @@ CASES = {
     "case_default": (lambda x, i: tf.case([(tf.less(i, 0), lambda: -x)],
                                           default=lambda: x + 1.0),
                      [normal(2, 2), np.array(2)], None, lambda x, i: x + 1.0, [0]),
+    "size": (tf.size, [normal(4, 3)], [[None, 3]], lambda x: np.array(12, np.int32), []),
+    "rank": (tf.rank, [normal(4, 3)], [[None, 3]], lambda x: np.array(2, np.int32), []),
+    "reverse": (lambda x: tf.reverse(x, [0, -1]), [normal(3, 2, 4)], [[None, 2, 4]],
+                lambda x: x[::-1, :, ::-1], [0]),
+    "reduce_prod_axes": (lambda x: tf.reduce_prod(x, [0, 2], keepdims=True),
+                         [normal(3, 2, 2)], [[3, None, 2]],
+                         lambda x: x.prod((0, 2), keepdims=True), [0]),
+    "reduce_prod_all": (tf.reduce_prod, [normal(2, 3)], None, lambda x: np.array(x.prod()),
+                        [0]),
+    "reduce_logsumexp": (lambda x: tf.reduce_logsumexp(x, [1]), [normal(3, 4)], [[None, 4]],
+                         lambda x: np.log(np.exp(x).sum(1)), [0]),
+    "is_nan": (tf.is_nan, [np.array([1.0, np.nan, np.inf])], None, np.isnan, []),
+    "is_finite": (tf.math.is_finite, [np.array([1.0, np.nan, -np.inf])], None, np.isfinite,
+                  []),
+    "matrix_transpose": (tf.matrix_transpose, [normal(2, 3, 4)], [[None, 3, 4]],
+                         lambda x: x.swapaxes(-1, -2), [0]),
+    "swish": (tf.nn.swish, [normal(5)], None, lambda x: x / (1 + np.exp(-x)), [0]),
+    "conv1d_valid_stride2": (lambda x, f: tf.nn.conv1d(x, f, 2, "VALID"),
+                             [normal(2, 9, 3), normal(3, 3, 2)], [[None, 9, 3], None],
+                             lambda x, f: np_conv(x[:, None], f[None], 1, "VALID", 2)[:, 0],
+                             [0, 1]),
+    "conv1d_same_ncw": (lambda x, f: tf.nn.conv1d(x, f, 1, "SAME", data_format="NCW"),
+                        [normal(1, 2, 6), normal(3, 2, 2)], None,
+                        lambda x, f: np_conv(x.transpose(0, 2, 1)[:, None], f[None], 1,
+                                             "SAME")[:, 0].transpose(0, 2, 1), [0, 1]),
+    "flip_up_down": (tf.image.flip_up_down, [normal(2, 3, 2, 1)], [[None, 3, 2, 1]],
+                     lambda x: x[:, ::-1], [0]),
+    "pad_to_bounding_box": (lambda x: tf.image.pad_to_bounding_box(x, 1, 2, 5, 5),
+                            [normal(3, 2, 2)], None,
+                            lambda x: np.pad(x, [(1, 1), (2, 1), (0, 0)]), [0]),
+    "resize_image_with_crop_or_pad": (
+        lambda x: tf.image.resize_image_with_crop_or_pad(x, 3, 6), [normal(2, 6, 3, 1)],
+        [[None, 6, 3, 1]], lambda x: np.pad(x[:, 1:4], [(0, 0), (0, 0), (1, 2), (0, 0)]), [0]),
+    "central_crop": (lambda x: tf.image.central_crop(x, 0.5), [normal(5, 6, 2)], None,
+                     lambda x: x[1:4, 1:5], [0]),   # int((6 - 3) / 2) = 1 each side
+    "per_image_standardization": (
+        tf.image.per_image_standardization, [normal(2, 3, 3, 2)], [[None, 3, 3, 2]],
+        lambda x: (x - x.mean((1, 2, 3), keepdims=True)) / np.maximum(
+            x.std((1, 2, 3), keepdims=True), 1 / np.sqrt(18)), [0]),
+    "convert_image_dtype": (lambda x: tf.image.convert_image_dtype(x, tf.float32),
+                            [np.array([0, 51, 255], np.uint8)], None,
+                            lambda x: (x / 255.0).astype(np.float32), []),
 }
-FLOAT32_OUT = {"resize_bilinear_up", "resize_bilinear_aligned", "resize_bilinear_down"}
+FLOAT32_OUT = {"resize_bilinear_up", "resize_bilinear_aligned", "resize_bilinear_down",
+               "per_image_standardization", "convert_image_dtype"}
 
 
 def as_dtype(a):
-    return {np.dtype(bool): tf.bool, np.dtype(np.int64): tf.int32,
+    return {np.dtype(bool): tf.bool, np.dtype(np.int64): tf.int32, np.dtype(np.uint8): tf.uint8,
             np.dtype(np.float64): tf.float64, np.dtype(np.float32): tf.float32}[a.dtype]
 
 
@@ -305,6 +348,26 @@ def test_random_flip_left_right_flips_each_image_or_not():
     assert np.array_equal(one, batch[0]) or np.array_equal(one, batch[0][:, ::-1])
 
 
+@pytest.mark.parametrize("schedule, want", [
+    (lambda s: tf.train.cosine_decay(0.1, s, 100, alpha=0.2),
+     lambda s: 0.1 * (0.8 * 0.5 * (1 + np.cos(np.pi * min(s, 100) / 100)) + 0.2)),
+    (lambda s: tf.train.polynomial_decay(0.1, s, 100, 0.01, power=2.0),
+     lambda s: 0.09 * (1 - min(s, 100) / 100) ** 2 + 0.01),
+    (lambda s: tf.train.polynomial_decay(0.1, s, 100, 0.01, cycle=True),
+     lambda s: 0.09 * (1 - s / (100 * max(np.ceil(s / 100), 1))) + 0.01),
+    (lambda s: tf.train.inverse_time_decay(0.1, s, 10, 0.5, staircase=True),
+     lambda s: 0.1 / (1 + 0.5 * np.floor(s / 10))),
+    (lambda s: tf.train.natural_exp_decay(0.1, s, 10, 0.5),
+     lambda s: 0.1 * np.exp(-0.5 * s / 10)),
+])
+def test_learning_rate_schedules(schedule, want):
+    step = tf.placeholder(tf.int64, [])
+    rate = schedule(step)
+    with tf.Session() as sess:
+        for s in (0, 5, 37, 100, 150, 230):
+            np.testing.assert_allclose(sess.run(rate, {step: s}), want(s), rtol=1e-6)
+
+
 def test_small_aliases():
     assert tf.random.set_random_seed is tf.set_random_seed
     with tf.Session() as sess:
@@ -371,6 +434,14 @@ ERRORS = [
      r"tf.case: pred_fn_pairs must be a non-empty list of \(pred, callable\) pairs"),
     (lambda: tf.switch_case(tf.constant(1.0), [lambda: 1.0]), TypeError,
      r"tf.switch_case: branch_index must be an int scalar tensor, got float32 of shape \(\)"),
+    (lambda: tf.nn.conv1d(tf.zeros([1, 4, 4, 2]), tf.zeros([3, 2, 1]), 1, "SAME"), ValueError,
+     r"conv1d: value must be 3-D and filters \[width, in, out\], got \(1, 4, 4, 2\)"),
+    (lambda: tf.image.pad_to_bounding_box(tf.zeros([4, 4, 1]), 1, 0, 4, 4), ValueError,
+     r"pad_to_bounding_box: images of shape \(4, 4, 1\) at offset 1, 0 do not fit the "
+     r"target size 4, 4"),
+    (lambda: tf.image.central_crop(tf.zeros([4, 4, 1]), 0.0), ValueError,
+     r"central_crop: central_fraction must be in \(0, 1\], got 0.0"),
+    (lambda: tf.reverse(tf.zeros([2, 3]), [2]), ValueError, "axis 2 is out of range"),
 ]
 
 

@@ -15,8 +15,10 @@ from .tf_functions import __all__ as _tf_names
 from .tf_rnn import *  # noqa: F401,F403
 from .tf_rnn import __all__ as _tf_rnn_names
 from ..symbolic.array_ops import top_k  # noqa: F401  (tf.nn.top_k)
-from ..symbolic.nn_ops import atrous_conv2d, depthwise_conv2d, separable_conv2d  # noqa: F401
+from ..symbolic.nn_ops import (atrous_conv2d, conv1d, depthwise_conv2d,  # noqa: F401
+                                separable_conv2d, swish)
 
 __all__ = sorted(set(_module_names) | set(_tf_names) | set(_tf_rnn_names)) + [
-    "DataParallel", "atrous_conv2d", "depthwise_conv2d", "separable_conv2d", "top_k",
+    "DataParallel", "atrous_conv2d", "conv1d", "depthwise_conv2d", "separable_conv2d", "swish",
+    "top_k",
     "attention", "functional", "init", "parallel", "rnn_cell", "utils"]

@@ -116,8 +116,11 @@ def flip_left_right(image) -> Tensor:
 def random_flip_left_right(image, seed=None) -> Tensor:
     """Each image mirrored left to right with probability 1/2, drawn when run (`seed` is
     accepted; tf.set_random_seed seeds the draws)."""
-    x = as_tensor(image)
-    flipped = flip_left_right(x)
+    return _maybe(as_tensor(image), flip_left_right(image))
+
+
+def _maybe(x: Tensor, flipped: Tensor) -> Tensor:
+    """flipped or x, drawn per image with probability 1/2 each."""
     if x.ndim == 3:
         return ops.where(ops.less(ops.random_uniform([]), 0.5), flipped, x)
     draws = ops.random_uniform(shape_of(x)[:1])
@@ -141,10 +144,99 @@ def crop_to_bounding_box(image, offset_height, offset_width, target_height,
     return ops.getitem(x, index)
 
 
+def flip_up_down(image) -> Tensor:
+    x = as_tensor(image)
+    height = _image_dims(x, "flip_up_down")[0]
+    return ops.getitem(x, (slice(None),) * height + (slice(None, None, -1),))
+
+
+def random_flip_up_down(image, seed=None) -> Tensor:
+    """Each image mirrored top to bottom with probability 1/2, drawn when run."""
+    return _maybe(as_tensor(image), flip_up_down(image))
+
+
+def pad_to_bounding_box(image, offset_height, offset_width, target_height,
+                        target_width) -> Tensor:
+    """image placed at (offset_height, offset_width) in zeros of the target size."""
+    x = as_tensor(image)
+    axes = _image_dims(x, "pad_to_bounding_box")
+    top, left, height, width = (_ints(v, 1, "pad_to_bounding_box", "the box")[0] for v in
+                                (offset_height, offset_width, target_height, target_width))
+    bottom, right = height - top - x.shape[axes[0]], width - left - x.shape[axes[1]]
+    if min(top, left, bottom, right) < 0:
+        raise ValueError(f"pad_to_bounding_box: images of shape {x.shape} at offset {top}, "
+                         f"{left} do not fit the target size {height}, {width}")
+    pads = [[0, 0]] * axes[0] + [[top, bottom], [left, right], [0, 0]]
+    return ops.pad(x, pads)
+
+
+def resize_image_with_crop_or_pad(image, target_height, target_width) -> Tensor:
+    """image cropped about its centre, or padded around it with zeros, to the target size."""
+    x = as_tensor(image)
+    axes = _image_dims(x, "resize_image_with_crop_or_pad")
+    (height, width), (target_h, target_w) = (x.shape[a] for a in axes), (
+        int(target_height), int(target_width))
+    crop_h, crop_w = min(height, target_h), min(width, target_w)
+    x = crop_to_bounding_box(x, max((height - target_h) // 2, 0),
+                             max((width - target_w) // 2, 0), crop_h, crop_w)
+    return pad_to_bounding_box(x, max((target_h - height) // 2, 0),
+                               max((target_w - width) // 2, 0), target_h, target_w)
+
+
+def central_crop(image, central_fraction) -> Tensor:
+    """The central part, central_fraction (0, 1] of each side, as TF1 rounds it."""
+    x = as_tensor(image)
+    if not 0.0 < central_fraction <= 1.0:
+        raise ValueError(f"central_crop: central_fraction must be in (0, 1], got "
+                         f"{central_fraction}")
+    axes = _image_dims(x, "central_crop")
+    height, width = (x.shape[a] for a in axes)
+    top = int((height - height * central_fraction) / 2)
+    left = int((width - width * central_fraction) / 2)
+    return crop_to_bounding_box(x, top, left, height - 2 * top, width - 2 * left)
+
+
+def per_image_standardization(image) -> Tensor:
+    """(x - mean) / max(stddev, 1 / sqrt(elements)) per image, in float32."""
+    x = ops.cast(as_tensor(image), dtypes.float32)
+    axes = _image_dims(x, "per_image_standardization")
+    dims = (axes[0], axes[1], axes[1] + 1)
+    count = int(np.prod([x.shape[d] for d in dims if x.shape[d] is not None]))
+    if x.shape[dims[2]] is None:
+        raise ValueError(f"per_image_standardization: the channels of {x.shape} must be known")
+    mean = ops.reduce_mean(x, dims, keepdims=True)
+    centred = ops.subtract(x, mean)
+    std = ops.sqrt(ops.reduce_mean(ops.square(centred), dims, keepdims=True))
+    return ops.divide(centred, ops.maximum(std, 1.0 / np.sqrt(count)))
+
+
+def convert_image_dtype(image, dtype, saturate=False, name=None) -> Tensor:
+    """Integers as fractions of their type's maximum, floats in [0, 1] (as TF1 scales)."""
+    x = as_tensor(image)
+    dtype = dtypes.as_dtype(dtype)
+    if x.dtype is dtype:
+        return x
+    if x.dtype.is_floating and dtype.is_floating:
+        return ops.cast(x, dtype, name=name)
+    if x.dtype.is_integer and dtype.is_floating:
+        return ops.multiply(ops.cast(x, dtype), 1.0 / np.iinfo(x.dtype.np).max, name=name)
+    if x.dtype.is_floating and dtype.is_integer:
+        limits = np.iinfo(dtype.np)
+        scaled = ops.multiply(x, limits.max + 0.5)
+        if saturate:
+            scaled = ops.clamp(scaled, float(limits.min), float(limits.max))
+        return ops.cast(scaled, dtype, name=name)
+    raise NotImplementedError(f"convert_image_dtype: {x.dtype.name} to {dtype.name} is not "
+                              f"supported")
+
+
 def __getattr__(name: str):
     """Names what tf.image lacks (this module is the `tf.image` namespace)."""
     if name.startswith("__"):
         raise AttributeError(name)
     raise AttributeError(f"tf.image.{name} is not supported by tinyflow (it has resize_images, "
                          f"resize_bilinear, resize_nearest_neighbor, flip_left_right, "
-                         f"random_flip_left_right and crop_to_bounding_box)")
+                         f"flip_up_down, random_flip_left_right, random_flip_up_down, "
+                         f"crop_to_bounding_box, pad_to_bounding_box, central_crop, "
+                         f"resize_image_with_crop_or_pad, per_image_standardization and "
+                         f"convert_image_dtype)")

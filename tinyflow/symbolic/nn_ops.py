@@ -1,7 +1,9 @@
-"""TF1's depthwise, separable and atrous convolutions (`tf.nn.depthwise_conv2d`,
-`separable_conv2d`, `atrous_conv2d`): `tf.nn.conv2d` with groups and dilation, so the
-one convolution op (and its gradients) serves them."""
+"""TF1's depthwise, separable, atrous and 1-D convolutions (`tf.nn.depthwise_conv2d`,
+`separable_conv2d`, `atrous_conv2d`, `conv1d`): `tf.nn.conv2d` with groups and dilation,
+so the one convolution op (and its gradients) serves them; and `tf.nn.swish`."""
 from __future__ import annotations
+
+import numpy as np
 
 from .. import ops
 from ..core.op import as_tensor
@@ -54,3 +56,29 @@ def atrous_conv2d(value, filters, rate, padding, name=None) -> Tensor:
         raise ValueError(f"atrous_conv2d: rate must be >= 1, got {rate}")
     return conv2d(value, filters, [1, 1, 1, 1], padding, dilations=[int(rate)] * 2,
                   name=name or "atrous_conv2d")
+
+
+def conv1d(value=None, filters=None, stride=None, padding=None, use_cudnn_on_gpu=None,
+           data_format=None, name=None, input=None, dilations=None) -> Tensor:  # noqa: A002
+    """value [batch, width, in] ("NWC") or [batch, in, width] ("NCW"), filters [kw, in,
+    out]: conv2d over a height of 1."""
+    x = as_tensor(value if value is not None else input)
+    filt = as_tensor(filters)
+    if x.ndim != 3 or filt.ndim != 3:
+        raise ValueError(f"conv1d: value must be 3-D and filters [width, in, out], got "
+                         f"{x.shape} and {filt.shape}")
+    if stride is None or padding is None:
+        raise ValueError("conv1d: stride and padding are required")
+    fmt = "NCHW" if data_format in ("NCW", "NCHW") else "NHWC"
+    along = 1 if np.size(stride) == 3 and fmt == "NHWC" else -1   # [1, s, 1] or [1, 1, s]
+    step = int(np.ravel(stride)[along])
+    rate = None if dilations is None else [1, int(np.ravel(dilations)[-1])]
+    out = conv2d(ops.expand_dims(x, 1 if fmt == "NHWC" else 2), ops.expand_dims(filt, 0),
+                 [1, step], padding, data_format=fmt, dilations=rate)
+    return ops.squeeze(out, 1 if fmt == "NHWC" else 2, name=name)
+
+
+def swish(features, beta=1.0, name=None) -> Tensor:
+    """features * sigmoid(beta * features)."""
+    x = as_tensor(features)
+    return ops.multiply(x, ops.sigmoid(ops.multiply(x, beta)), name=name)

@@ -1,6 +1,7 @@
-"""TF1's `tf.image` (this module): resizing (bilinear and nearest, TF1's corner-aligned or not, never
-half-pixel), flips and crops, composed of take, slicing and where on NHWC images
-([batch, height, width, channels] or one [height, width, channels] image)."""
+"""TF1's `tf.image` (this module): resizing (bilinear and nearest, TF1's corner-aligned or
+not, never half-pixel), flips, crops, pads, standardization and dtype conversion, composed
+of take, slicing, pad and where on NHWC images ([batch, height, width, channels] or one
+[height, width, channels] image)."""
 from __future__ import annotations
 
 import types
@@ -132,10 +133,8 @@ def crop_to_bounding_box(image, offset_height, offset_width, target_height,
     """image[offset_height : offset_height + target_height, offset_width : ... ]."""
     x = as_tensor(image)
     axes = _image_dims(x, "crop_to_bounding_box")
-    top, left, height, width = _ints(
-        [_ints(v, 1, "crop_to_bounding_box", "the box")[0] for v in
-         (offset_height, offset_width, target_height, target_width)], 4,
-        "crop_to_bounding_box", "the box")
+    top, left, height, width = (_ints(v, 1, "crop_to_bounding_box", "the box")[0] for v in
+                                (offset_height, offset_width, target_height, target_width))
     if top < 0 or left < 0 or height < 1 or width < 1 or \
             top + height > x.shape[axes[0]] or left + width > x.shape[axes[1]]:
         raise ValueError(f"crop_to_bounding_box: the box (offset {top}, {left}, size {height}, "

@@ -19,8 +19,8 @@ math = Namespace(
     maximum=ops.maximum, minimum=ops.minimum, multiply=ops.multiply, not_equal=ops.not_equal,
     pow=ops.pow, reduce_all=reduce_all, reduce_any=reduce_any,
     reduce_logsumexp=reduce_logsumexp, reduce_max=ops.reduce_max, reduce_mean=ops.reduce_mean,
-    reduce_min=ops.reduce_min, reduce_prod=reduce_prod, reduce_sum=ops.reduce_sum, segment_sum=segment_sum,
-    sigmoid=ops.sigmoid, sqrt=ops.sqrt, square=ops.square, subtract=ops.subtract,
+    reduce_min=ops.reduce_min, reduce_prod=reduce_prod, reduce_sum=ops.reduce_sum,
+    segment_sum=segment_sum, sigmoid=ops.sigmoid, sqrt=ops.sqrt, square=ops.square, subtract=ops.subtract,
     tanh=ops.tanh, top_k=top_k, unsorted_segment_sum=unsorted_segment_sum)
 
 random = Namespace(

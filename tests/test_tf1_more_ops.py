@@ -93,6 +93,21 @@ def np_scan(fn, xs, acc=None, reverse=False):
     return np.stack([out[k] for k in sorted(out)])
 
 
+def np_reverse_sequence(x, lengths, seq, batch):
+    out = x.copy()
+    for b, n in enumerate(lengths):
+        index = [slice(None)] * x.ndim
+        index[batch], index[seq] = b, slice(0, n)
+        out[tuple(index)] = np.flip(x[tuple(index)], seq - (batch < seq))
+    return out
+
+
+def np_lrn(x, r, bias, alpha, beta):
+    sq = np.pad(x * x, [(0, 0)] * 3 + [(r, r)])
+    total = sum(sq[..., k:k + x.shape[-1]] for k in range(2 * r + 1))
+    return x / (bias + alpha * total) ** beta
+
+
 IDX = np.array([[0, 1], [2, 3], [0, 1], [1, 0]])
 SEG = np.array([0, 0, 2, 2, 3])
 MASK = np.array([True, False, True, True, False])
@@ -260,6 +275,27 @@ CASES = {
     "convert_image_dtype": (lambda x: tf.image.convert_image_dtype(x, tf.float32),
                             [np.array([0, 51, 255], np.uint8)], None,
                             lambda x: (x / 255.0).astype(np.float32), []),
+    "reverse_sequence": (lambda x, n: tf.reverse_sequence(x, n, seq_axis=1, batch_axis=0),
+                         [normal(3, 5, 2), np.array([2, 5, 0])], [[None, 5, 2], [None]],
+                         lambda x, n: np_reverse_sequence(x, n, 1, 0), [0]),
+    "reverse_sequence_time_major": (
+        lambda x, n: tf.reverse_sequence(x, n, seq_axis=0, batch_axis=1),
+        [normal(4, 3), np.array([3, 1, 4])], None,
+        lambda x, n: np_reverse_sequence(x, n, 0, 1), [0]),
+    "lrn": (lambda x: tf.nn.lrn(x, 2, bias=2.0, alpha=0.1, beta=0.75), [normal(1, 2, 2, 6)],
+            [[None, 2, 2, 6]], lambda x: np_lrn(x, 2, 2.0, 0.1, 0.75), [0]),
+    "weighted_cross_entropy": (
+        lambda z, x: tf.nn.weighted_cross_entropy_with_logits(labels=z, logits=x, pos_weight=3.0),
+        [RNG.uniform(size=(2, 3)), normal(2, 3) * 5], None,
+        lambda z, x: -(3.0 * z * np.log(1 / (1 + np.exp(-x)))
+                       + (1 - z) * np.log(1 - 1 / (1 + np.exp(-x)))), [0, 1]),
+    "zero_fraction": (tf.nn.zero_fraction, [np.array([0.0, 1.0, 0.0, 2.0, 3.0])], [[None]],
+                      lambda x: np.array(0.4, np.float32), []),
+    "adjust_contrast": (lambda x: tf.image.adjust_contrast(x, 1.5), [normal(2, 3, 2, 2)],
+                        [[None, 3, 2, 2]], lambda x: (x - x.mean((1, 2), keepdims=True)) * 1.5
+                        + x.mean((1, 2), keepdims=True), [0]),
+    "adjust_brightness": (lambda x: tf.image.adjust_brightness(x, 0.25), [normal(3, 2, 1)],
+                          None, lambda x: x + 0.25, [0]),
 }
 FLOAT32_OUT = {"resize_bilinear_up", "resize_bilinear_aligned", "resize_bilinear_down",
                "per_image_standardization", "convert_image_dtype"}
@@ -368,6 +404,25 @@ def test_learning_rate_schedules(schedule, want):
             np.testing.assert_allclose(sess.run(rate, {step: s}), want(s), rtol=1e-6)
 
 
+def test_random_crops_and_colour_draws():
+    image = tf.placeholder(tf.float64, [4, 5, 2])
+    crop = tf.random_crop(image, [2, 3, 2])
+    bright = tf.image.random_brightness(image, 0.2) - image
+    contrast = tf.image.random_contrast(image, 0.5, 1.5)
+    data = normal(4, 5, 2)
+    windows = {(i, j): data[i:i + 2, j:j + 3] for i in range(3) for j in range(3)}
+    seen = set()
+    with tf.Session() as sess:
+        for _ in range(12):
+            got, shift, adjusted = sess.run([crop, bright, contrast], {image: data})
+            seen |= {k for k, w in windows.items() if np.array_equal(got, w)}
+            assert np.ptp(shift) < 1e-12 and abs(shift.flat[0]) <= 0.2
+            mean = data.mean((0, 1))
+            factor = (adjusted - mean) / (data - mean)
+            assert np.ptp(factor) < 1e-9 and 0.5 <= factor.flat[0] < 1.5
+    assert len(seen) > 1   # 12 draws of 9 windows land on more than one
+
+
 def test_small_aliases():
     assert tf.random.set_random_seed is tf.set_random_seed
     with tf.Session() as sess:
@@ -442,6 +497,11 @@ ERRORS = [
     (lambda: tf.image.central_crop(tf.zeros([4, 4, 1]), 0.0), ValueError,
      r"central_crop: central_fraction must be in \(0, 1\], got 0.0"),
     (lambda: tf.reverse(tf.zeros([2, 3]), [2]), ValueError, "axis 2 is out of range"),
+    (lambda: tf.reverse_sequence(tf.zeros([2, 3]), tf.constant([1, 2])), ValueError,
+     "reverse_sequence: need seq_axis and batch_axis"),
+    (lambda: tf.random_crop(tf.zeros([4, 4]), [5, 2]), ValueError,
+     r"random_crop: size \[5, 2\] must fit the known shape of value, got \(4, 4\)"),
+    (lambda: tf.nn.lrn(tf.zeros([2, 3])), ValueError, r"lrn: input must be 4-D"),
 ]
 
 

@@ -65,7 +65,8 @@ from .symbolic import (boolean_mask, case, foldl, foldr, gather_nd, image,  # TF
                        map_fn, math, matrix_band_part, random, reduce_all, reduce_any, scan,
                        scatter_nd, segment_sum, sequence_mask, switch_case, tables_initializer,
                        unsorted_segment_sum)
-from .symbolic import rank, reduce_logsumexp, reverse, size  # TF1's spellings
+from .symbolic import rank, reduce_logsumexp, reverse, reverse_sequence, size  # TF1's
+from .symbolic.image import random_crop
 from .ops.product import reduce_prod
 from .pytorch.math import (isfinite as is_finite, isinf as is_inf, isnan as is_nan,
                            matrix_transpose)

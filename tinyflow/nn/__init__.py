@@ -15,10 +15,13 @@ from .tf_functions import __all__ as _tf_names
 from .tf_rnn import *  # noqa: F401,F403
 from .tf_rnn import __all__ as _tf_rnn_names
 from ..symbolic.array_ops import top_k  # noqa: F401  (tf.nn.top_k)
-from ..symbolic.nn_ops import (atrous_conv2d, conv1d, depthwise_conv2d,  # noqa: F401
-                                separable_conv2d, swish)
+from ..symbolic.nn_ops import (atrous_conv2d, conv1d, depthwise_conv2d, lrn,  # noqa: F401
+                                separable_conv2d, swish, weighted_cross_entropy_with_logits,
+                                zero_fraction)
+from ..symbolic.nn_ops import lrn as local_response_normalization  # noqa: F401
 
 __all__ = sorted(set(_module_names) | set(_tf_names) | set(_tf_rnn_names)) + [
-    "DataParallel", "atrous_conv2d", "conv1d", "depthwise_conv2d", "separable_conv2d", "swish",
-    "top_k",
+    "DataParallel", "atrous_conv2d", "conv1d", "depthwise_conv2d", "local_response_normalization",
+    "lrn", "separable_conv2d", "swish", "top_k", "weighted_cross_entropy_with_logits",
+    "zero_fraction",
     "attention", "functional", "init", "parallel", "rnn_cell", "utils"]

@@ -118,6 +118,33 @@ def top_k(input, k=1, sorted=True, name=None) -> tuple:  # noqa: A002
     return values, ops.cast(order, dtypes.int32, name=name)
 
 
+def reverse_sequence(input, seq_lengths, seq_axis=None, batch_axis=None, name=None,  # noqa: A002
+                     seq_dim=None, batch_dim=None) -> Tensor:
+    """The first seq_lengths[b] entries of each batch entry b reversed along seq_axis; the
+    rest stay (a gather whose index is built from the lengths when run)."""
+    x = as_tensor(input)
+    lengths = ops.cast(_int_tensor(seq_lengths, "reverse_sequence", "seq_lengths"),
+                       dtypes.int64)
+    seq = seq_axis if seq_axis is not None else seq_dim
+    batch = (batch_axis if batch_axis is not None else batch_dim) or 0
+    if seq is None or x.ndim is None or not (0 <= batch < x.ndim and 0 <= seq < x.ndim) \
+            or seq == batch or lengths.ndim != 1:
+        raise ValueError(f"reverse_sequence: need seq_axis and batch_axis, two dims of input "
+                         f"{x.shape}, and 1-D seq_lengths, got {seq}, {batch} and "
+                         f"{lengths.shape}")
+    (steps,) = _known_dims(x, [seq], "reverse_sequence", "sequence dim")
+    position = as_tensor(np.arange(steps))[None, :]               # [1, T]
+    length = ops.expand_dims(lengths, 1)                          # [B, 1]
+    index = ops.where(ops.less(position, length), length - 1 - position, position)   # [B, T]
+    view = [1] * x.ndim
+    view[batch], view[seq] = -1, steps
+    if batch > seq:
+        index = ops.transpose(index, (1, 0))
+    index = ops.reshape(index, view)
+    index = ops.add(index, ops.zeros_like(x, dtype=dtypes.int64))  # broadcast to x's shape
+    return ops.gather(x, seq, index)
+
+
 # ---- index reads and writes -------------------------------------------------------------
 
 def _flat_rows(indices: Tensor, dims: tuple) -> Tensor:

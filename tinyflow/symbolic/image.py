@@ -229,6 +229,46 @@ def convert_image_dtype(image, dtype, saturate=False, name=None) -> Tensor:
                               f"supported")
 
 
+def random_crop(value, size, seed=None, name=None) -> Tensor:
+    """A size-shaped window of value at an offset drawn uniformly when run (each dim)."""
+    x = as_tensor(value)
+    sizes = _ints(size, x.ndim or 0, "random_crop", "size")
+    if x.shape is None or any(d is None or not 0 < n <= d for n, d in zip(sizes, x.shape)):
+        raise ValueError(f"random_crop: size {sizes} must fit the known shape of value, got "
+                         f"{x.shape}")
+    for axis, (n, d) in enumerate(zip(sizes, x.shape)):
+        if n < d:
+            start = ops.random_uniform([], 0, d - n + 1, dtype=dtypes.int64)
+            x = ops.take(x, ops.add(start, as_tensor(np.arange(n))), axis)
+    return x
+
+
+def adjust_brightness(image, delta) -> Tensor:
+    return ops.add(as_tensor(image), delta)
+
+
+def random_brightness(image, max_delta, seed=None) -> Tensor:
+    """image plus one delta drawn from [-max_delta, max_delta) when run."""
+    if max_delta < 0:
+        raise ValueError(f"random_brightness: max_delta must be non-negative, got {max_delta}")
+    return adjust_brightness(image, ops.random_uniform([], -max_delta, max_delta))
+
+
+def adjust_contrast(images, contrast_factor) -> Tensor:
+    """(x - mean) * contrast_factor + mean, the mean of each channel of each image."""
+    x = as_tensor(images)
+    axes = _image_dims(x, "adjust_contrast")
+    mean = ops.reduce_mean(x, list(axes), keepdims=True)
+    return ops.add(ops.multiply(ops.subtract(x, mean), contrast_factor), mean)
+
+
+def random_contrast(image, lower, upper, seed=None) -> Tensor:
+    """adjust_contrast by a factor drawn from [lower, upper) when run."""
+    if not 0 <= lower < upper:
+        raise ValueError(f"random_contrast: need 0 <= lower < upper, got {lower}, {upper}")
+    return adjust_contrast(image, ops.random_uniform([], lower, upper))
+
+
 def __getattr__(name: str):
     """Names what tf.image lacks (this module is the `tf.image` namespace)."""
     if name.startswith("__"):
@@ -237,5 +277,6 @@ def __getattr__(name: str):
                          f"resize_bilinear, resize_nearest_neighbor, flip_left_right, "
                          f"flip_up_down, random_flip_left_right, random_flip_up_down, "
                          f"crop_to_bounding_box, pad_to_bounding_box, central_crop, "
-                         f"resize_image_with_crop_or_pad, per_image_standardization and "
-                         f"convert_image_dtype)")
+                         f"resize_image_with_crop_or_pad, per_image_standardization, "
+                         f"convert_image_dtype, random_crop, adjust_brightness, "
+                         f"random_brightness, adjust_contrast and random_contrast)")

@@ -1,6 +1,7 @@
 """TF1's depthwise, separable, atrous and 1-D convolutions (`tf.nn.depthwise_conv2d`,
 `separable_conv2d`, `atrous_conv2d`, `conv1d`): `tf.nn.conv2d` with groups and dilation,
-so the one convolution op (and its gradients) serves them; and `tf.nn.swish`."""
+so the one convolution op (and its gradients) serves them; and `tf.nn.swish`, `lrn`,
+`weighted_cross_entropy_with_logits` and `zero_fraction`."""
 from __future__ import annotations
 
 import numpy as np
@@ -82,3 +83,39 @@ def swish(features, beta=1.0, name=None) -> Tensor:
     """features * sigmoid(beta * features)."""
     x = as_tensor(features)
     return ops.multiply(x, ops.sigmoid(ops.multiply(x, beta)), name=name)
+
+
+def lrn(input, depth_radius=5, bias=1.0, alpha=1.0, beta=0.5, name=None) -> Tensor:  # noqa: A002
+    """Local response normalization over the last (channel) axis: x / (bias + alpha *
+    sum of x**2 over the 2 * depth_radius + 1 channels about each) ** beta."""
+    x = as_tensor(input)
+    if x.ndim != 4 or x.shape[3] is None:
+        raise ValueError(f"lrn: input must be 4-D [batch, height, width, channels] with "
+                         f"known channels, got {x.shape}")
+    r, channels = int(depth_radius), x.shape[3]
+    padded = ops.pad(ops.square(x), [[0, 0], [0, 0], [0, 0], [r, r]])
+    total = padded[..., 0:channels]
+    for k in range(1, 2 * r + 1):
+        total = ops.add(total, padded[..., k:k + channels])
+    return ops.divide(x, ops.pow(ops.add(ops.multiply(total, alpha), bias), beta), name=name)
+
+
+def weighted_cross_entropy_with_logits(labels=None, logits=None, pos_weight=None, name=None,
+                                       targets=None) -> Tensor:
+    """Sigmoid cross entropy with the positive term weighted by pos_weight, in TF's stable
+    form (1 - z) x + (1 + (q - 1) z) (log(1 + exp(-|x|)) + max(-x, 0))."""
+    z = as_tensor(labels if labels is not None else targets)
+    x = as_tensor(logits)
+    if pos_weight is None:
+        raise ValueError("weighted_cross_entropy_with_logits: pos_weight is required")
+    weight = ops.add(ops.multiply(ops.subtract(pos_weight, 1.0), z), 1.0)
+    softplus = ops.add(ops.log1p(ops.exp(ops.negative(ops.abs(x)))),
+                       ops.maximum(ops.negative(x), 0.0))
+    return ops.add(ops.multiply(ops.subtract(1.0, z), x), ops.multiply(weight, softplus),
+                   name=name)
+
+
+def zero_fraction(value, name=None) -> Tensor:
+    """The fraction of value's entries that are zero (a float32 scalar)."""
+    zeros = ops.cast(ops.equal(as_tensor(value), 0), "float32")
+    return ops.reduce_mean(zeros, name=name)

@@ -22,6 +22,16 @@ def np_segment_sum(data, ids, n):
     return out
 
 
+def np_segment_extreme(data, ids, n, pick):
+    """max / min per segment; an empty one holds the dtype's lowest / highest value."""
+    empty = np.finfo(data.dtype).min if pick is np.max else np.finfo(data.dtype).max
+    out = np.full((n,) + data.shape[1:], empty)
+    for s in range(n):
+        if (ids == s).any():
+            out[s] = pick(data[ids == s], 0)
+    return out
+
+
 def np_band(x, lower, upper):
     i, j = np.indices(x.shape[-2:])
     keep = ((lower < 0) | (i - j <= lower)) & ((upper < 0) | (j - i <= upper))
@@ -158,6 +168,30 @@ CASES = {
                     lambda d, s: np_segment_sum(d, s, 4), [0]),
     "math.segment_sum": (tf.math.segment_sum, [normal(5), SEG], None,
                          lambda d, s: np_segment_sum(d, s, 4), [0]),
+    "unsorted_segment_max": (lambda d, s: tf.unsorted_segment_max(d, s, 3),
+                             [normal(5, 2), np.array([2, 0, 1, 0, 2])], [[None, 2], [None]],
+                             lambda d, s: np_segment_extreme(d, s, 3, np.max), [0]),
+    "unsorted_segment_max_empty": (lambda d, s: tf.unsorted_segment_max(d, s, 5),
+                                   [normal(5, 2), SEG], [[None, 2], [None]],
+                                   lambda d, s: np_segment_extreme(d, s, 5, np.max), []),
+    "unsorted_segment_min": (lambda d, s: tf.math.unsorted_segment_min(d, s, 4),
+                             [normal(5), SEG], None,
+                             lambda d, s: np_segment_extreme(d, s, 4, np.min), []),
+    "unsorted_segment_min_grad": (lambda d, s: tf.math.unsorted_segment_min(d, s, 2),
+                                  [normal(5), np.array([1, 0, 0, 1, 1])], None,
+                                  lambda d, s: np_segment_extreme(d, s, 2, np.min), [0]),
+    "unsorted_segment_mean": (lambda d, s: tf.unsorted_segment_mean(d, s, 5),
+                              [normal(5, 3), SEG], [[None, 3], [None]],
+                              lambda d, s: np_segment_sum(d, s, 5) / np.maximum(
+                                  np.bincount(s, minlength=5), 1)[:, None], [0]),
+    "segment_mean": (tf.segment_mean, [normal(5, 2), SEG], [[None, 2], [None]],
+                     lambda d, s: np_segment_sum(d, s, 4) / np.maximum(
+                         np.bincount(s, minlength=4), 1)[:, None], [0]),
+    "segment_max": (tf.math.segment_max, [normal(5, 2), SEG], [[None, 2], [None]],
+                    lambda d, s: np_segment_extreme(d, s, 4, np.max), []),
+    "segment_max_grad": (tf.math.segment_max, [normal(5, 2), np.array([0, 0, 1, 1, 1])],
+                         [[None, 2], [None]],
+                         lambda d, s: np_segment_extreme(d, s, 2, np.max), [0]),
     "boolean_mask": (tf.boolean_mask, [normal(5, 2), MASK], [[None, 2], [None]],
                      lambda x, m: x[m], [0]),
     "boolean_mask_2d": (tf.boolean_mask, [normal(2, 3), MASK2], [[2, 3], [2, 3]],
@@ -421,6 +455,20 @@ def test_random_crops_and_colour_draws():
             factor = (adjusted - mean) / (data - mean)
             assert np.ptp(factor) < 1e-9 and 0.5 <= factor.flat[0] < 1.5
     assert len(seen) > 1   # 12 draws of 9 windows land on more than one
+
+
+def test_random_shuffle_and_categorical():
+    values = tf.placeholder(tf.float32, [6, 2])
+    shuffled = tf.random_shuffle(values)
+    logits = tf.constant(np.log([[0.5, 0.5, 1e-9], [1e-9, 1e-9, 1.0]]))
+    draws = tf.random.categorical(logits, 200)
+    data = np.arange(12, dtype=np.float32).reshape(6, 2)
+    with tf.Session() as sess:
+        orders = [sess.run(shuffled, {values: data})[:, 0] // 2 for _ in range(5)]
+        got = sess.run(draws)
+    assert all(sorted(o) == list(range(6)) for o in orders) and len({tuple(o) for o in orders}) > 1
+    assert shuffled.shape == (6, 2) and got.dtype == np.int64 and got.shape == (2, 200)
+    assert set(got[0]) == {0, 1} and set(got[1]) == {2}
 
 
 def test_small_aliases():

@@ -30,4 +30,6 @@ from .array_ops import (boolean_mask, gather_nd, matrix_band_part, reduce_all,  
 from .math_ops import rank, reduce_logsumexp, reverse, size  # noqa: F401
 from .functional_ops import case, foldl, foldr, map_fn, scan, switch_case  # noqa: F401
 from . import image  # noqa: F401  (tf.image)
-from .namespaces import math, random  # noqa: F401
+from .array_ops import (segment_max, segment_mean, unsorted_segment_max,  # noqa: F401
+                        unsorted_segment_mean, unsorted_segment_min)
+from .namespaces import math, random, random_shuffle  # noqa: F401

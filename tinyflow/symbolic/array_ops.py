@@ -247,6 +247,52 @@ def segment_sum(data, segment_ids, name=None) -> Tensor:
     return _scatter_rows(data, ids, _zeros_rows(count, rest, data.dtype))
 
 
+def _segment_extreme(fn: str, data, segment_ids, num_segments, largest: bool) -> Tensor:
+    """max / min of each segment: data compared across a one-hot [entries, segments] mask
+    (an empty segment gets the dtype's lowest / highest value, as TF's)."""
+    data, ids, rest = _segment_args(data, segment_ids, fn)
+    flat = ops.reshape(data, (-1,) + rest)
+    ids = ops.reshape(ids, (-1, 1))
+    member = ops.equal(ids, ops.cast(ops.expand_dims(tf_range(num_segments), 0), ids.dtype))
+    for _ in rest:   # [entries, segments, 1, ...] against data [entries, 1, ...]
+        member = ops.expand_dims(member, -1)
+    limits = np.finfo(data.dtype.np) if data.dtype.is_floating else np.iinfo(data.dtype.np)
+    empty = limits.min if largest else limits.max
+    spread = ops.where(member, ops.expand_dims(flat, 1), empty)
+    return (ops.reduce_max if largest else ops.reduce_min)(spread, 0)
+
+
+def unsorted_segment_max(data, segment_ids, num_segments, name=None) -> Tensor:
+    return _segment_extreme("unsorted_segment_max", data, segment_ids, int(num_segments), True)
+
+
+def unsorted_segment_min(data, segment_ids, num_segments, name=None) -> Tensor:
+    return _segment_extreme("unsorted_segment_min", data, segment_ids, int(num_segments), False)
+
+
+def unsorted_segment_mean(data, segment_ids, num_segments, name=None) -> Tensor:
+    """The sum of each segment over its count (an empty segment: 0)."""
+    total = unsorted_segment_sum(data, segment_ids, num_segments)
+    ids = _int_tensor(segment_ids, "unsorted_segment_mean", "segment_ids")
+    count = unsorted_segment_sum(ops.ones_like(ids, dtype=total.dtype), ids, num_segments)
+    view = (-1,) + (1,) * (total.ndim - 1)
+    return ops.divide(total, ops.reshape(ops.maximum(count, 1), view))
+
+
+def segment_mean(data, segment_ids, name=None) -> Tensor:
+    """unsorted_segment_mean over max(ids) + 1 segments (ids sorted, 1-D)."""
+    total = segment_sum(data, segment_ids)
+    count = segment_sum(ops.ones_like(as_tensor(segment_ids), dtype=total.dtype), segment_ids)
+    view = (-1,) + (1,) * (total.ndim - 1)
+    return ops.divide(total, ops.reshape(ops.maximum(count, 1), view))
+
+
+def segment_max(data, segment_ids, name=None) -> Tensor:
+    """The largest entry of each segment (ids sorted, 1-D); max(ids) + 1 segments."""
+    ids = _int_tensor(segment_ids, "segment_max", "segment_ids")
+    return _segment_extreme("segment_max", data, ids, ops.reduce_max(ids) + 1, True)
+
+
 def boolean_mask(tensor, mask, name=None, axis=None) -> Tensor:
     """The slices of `tensor` where `mask` (the leading mask.ndim dims) is True, flattened
     into one dim. The count is read when run: a graph gives a [None, ...] result."""

@@ -1,7 +1,8 @@
 """TF1 array functions composed of existing ops: masks and bands (`sequence_mask`,
-`matrix_band_part`), `top_k`, index reads and writes (`gather_nd`, `scatter_nd`), segment
-sums and `boolean_mask`. Scatters are `TakeGrad` (a take's scatter-add adjoint), so each
-works in a Session on placeholders and eagerly, and their gradients are gathers."""
+`matrix_band_part`), `reduce_any` / `reduce_all`, `top_k`, `reverse_sequence`, index reads
+and writes (`gather_nd`, `scatter_nd`), segment sums, means and extremes, and
+`boolean_mask`. Scatters are `TakeGrad` (a take's scatter-add adjoint), so each works in a
+Session on placeholders and eagerly, and their gradients are gathers."""
 from __future__ import annotations
 
 import numpy as np

@@ -128,13 +128,17 @@ def _maybe(x: Tensor, flipped: Tensor) -> Tensor:
     return ops.where(ops.reshape(ops.less(draws, 0.5), (-1, 1, 1, 1)), flipped, x)
 
 
+def _box(x: Tensor, fn: str, *values) -> tuple:
+    """The image axes of x, and a box's offsets and sizes as ints."""
+    return _image_dims(x, fn), [_ints(v, 1, fn, "the box")[0] for v in values]
+
+
 def crop_to_bounding_box(image, offset_height, offset_width, target_height,
                          target_width) -> Tensor:
     """image[offset_height : offset_height + target_height, offset_width : ... ]."""
     x = as_tensor(image)
-    axes = _image_dims(x, "crop_to_bounding_box")
-    top, left, height, width = (_ints(v, 1, "crop_to_bounding_box", "the box")[0] for v in
-                                (offset_height, offset_width, target_height, target_width))
+    axes, (top, left, height, width) = _box(x, "crop_to_bounding_box", offset_height,
+                                            offset_width, target_height, target_width)
     if top < 0 or left < 0 or height < 1 or width < 1 or \
             top + height > x.shape[axes[0]] or left + width > x.shape[axes[1]]:
         raise ValueError(f"crop_to_bounding_box: the box (offset {top}, {left}, size {height}, "
@@ -158,9 +162,8 @@ def pad_to_bounding_box(image, offset_height, offset_width, target_height,
                         target_width) -> Tensor:
     """image placed at (offset_height, offset_width) in zeros of the target size."""
     x = as_tensor(image)
-    axes = _image_dims(x, "pad_to_bounding_box")
-    top, left, height, width = (_ints(v, 1, "pad_to_bounding_box", "the box")[0] for v in
-                                (offset_height, offset_width, target_height, target_width))
+    axes, (top, left, height, width) = _box(x, "pad_to_bounding_box", offset_height,
+                                            offset_width, target_height, target_width)
     bottom, right = height - top - x.shape[axes[0]], width - left - x.shape[axes[1]]
     if min(top, left, bottom, right) < 0:
         raise ValueError(f"pad_to_bounding_box: images of shape {x.shape} at offset {top}, "

@@ -1,5 +1,4 @@
-"""TF1 array functions composed of existing ops: masks and bands (`sequence_mask`,
-`matrix_band_part`), `reduce_any` / `reduce_all`, `top_k`, `reverse_sequence`, index reads
+"""TF1 array functions composed of existing ops: `sequence_mask`, `reduce_any` / `reduce_all`, `top_k`, `reverse_sequence`, index reads
 and writes (`gather_nd`, `scatter_nd`), segment sums, means and extremes, and
 `boolean_mask`. Scatters are `TakeGrad` (a take's scatter-add adjoint), so each works in a
 Session on placeholders and eagerly, and their gradients are gathers."""
@@ -57,27 +56,6 @@ def sequence_mask(lengths, maxlen=None, dtype=dtypes.bool_, name=None) -> Tensor
     positions = ops.cast(tf_range(maxlen), lengths.dtype)
     mask = ops.less(positions, ops.expand_dims(lengths, -1))
     return mask if dtypes.as_dtype(dtype).is_bool else ops.cast(mask, dtype, name=name)
-
-
-def matrix_band_part(input, num_lower, num_upper, name=None) -> Tensor:  # noqa: A002
-    """The band of each innermost matrix: entries (i, j) with i - j <= num_lower and
-    j - i <= num_upper kept (a negative bound: that whole triangle), the rest zero."""
-    x = as_tensor(input)
-    if x.ndim is not None and x.ndim < 2:
-        raise ValueError(f"matrix_band_part: input must have rank >= 2, got shape {x.shape}")
-    m, n = _known_dims(x, (-2, -1), "matrix_band_part", "last two dims")
-    below = np.arange(m)[:, None] - np.arange(n)[None, :]   # i - j
-    keep = []
-    for bound, distance in ((num_lower, below), (num_upper, -below)):
-        if isinstance(bound, Tensor):
-            bound = ops.cast(bound, dtypes.int64)
-            keep.append(ops.logical_or(ops.less(bound, 0),
-                                       ops.less_equal(as_tensor(distance), bound)))
-        else:
-            keep.append(as_tensor(distance <= bound if bound >= 0 else
-                                  np.ones_like(distance, bool)))
-    band = ops.logical_and(keep[0], keep[1])
-    return ops.where(band, x, ops.zeros_like(x), name=name)
 
 
 def _count_true(fn: str, x, axis, keepdims, reduction_indices, keep_dims) -> Tensor:

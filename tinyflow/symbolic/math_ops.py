@@ -1,6 +1,7 @@
 """TF1's shape queries and reductions tinyflow spelled only PyTorch's way: `tf.size`,
-`tf.rank`, `tf.reverse` and `tf.reduce_logsumexp`, in TF1's arguments (axis lists,
-keepdims)."""
+`tf.rank`, `tf.reverse`, `tf.reduce_logsumexp` in TF1's arguments (axis lists,
+keepdims), and the elementwise tests and inverses of `tf.math` (`is_nan`, `tf.math.rsqrt`,
+...; PyTorch's rsqrt and reciprocal keep the top-level names)."""
 from __future__ import annotations
 
 import numpy as np
@@ -57,3 +58,23 @@ def reduce_logsumexp(input_tensor, axis=None, keepdims=None, name=None,
     x = as_tensor(input_tensor)
     axes = _axes(x, reduction_indices if axis is None else axis, "reduce_logsumexp")
     return ops.logsumexp(x, axes, bool(keepdims or keep_dims))
+
+
+def is_nan(x, name=None) -> Tensor:
+    return ops.not_equal(x, x, name=name)
+
+
+def is_inf(x, name=None) -> Tensor:
+    return ops.equal(ops.abs(x), np.inf, name=name)
+
+
+def is_finite(x, name=None) -> Tensor:
+    return ops.less(ops.abs(x), np.inf, name=name)   # NaN compares False
+
+
+def tf_reciprocal(x, name=None) -> Tensor:
+    return ops.divide(1.0, x, name=name)
+
+
+def tf_rsqrt(x, name=None) -> Tensor:
+    return ops.divide(1.0, ops.sqrt(x), name=name)

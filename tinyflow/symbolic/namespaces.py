@@ -6,17 +6,13 @@ from ..core import dtypes
 from ..core.op import as_tensor
 from ..core.random import manual_seed
 from ..core.tensor import Tensor
-from ..nn.tf_functions import in_top_k, softplus
 from ..ops.shape import shape_of
-from ..pytorch.elementwise import reciprocal
-from ..pytorch.shared_names import argmax, argmin, equal, round, sign  # noqa: A004
 from .app import Namespace
 from .array_ops import (reduce_all, reduce_any, segment_max, segment_mean, segment_sum, top_k,
                         unsorted_segment_max, unsorted_segment_mean, unsorted_segment_min,
                         unsorted_segment_sum)
 from ..ops.product import reduce_prod
-from ..pytorch.math import isfinite, isinf, isnan, rsqrt
-from .math_ops import reduce_logsumexp
+from .math_ops import is_finite, is_inf, is_nan, reduce_logsumexp, tf_reciprocal, tf_rsqrt
 
 
 def random_shuffle(value, seed=None, name=None) -> Tensor:
@@ -40,19 +36,19 @@ def categorical(logits, num_samples, dtype=None, seed=None, name=None) -> Tensor
 
 math = Namespace(
     "tf.math", __name__,
-    abs=ops.abs, add=ops.add, argmax=argmax, argmin=argmin, ceil=ops.ceil, cumsum=ops.cumsum,
-    divide=ops.divide, equal=equal,
+    abs=ops.abs, add=ops.add, argmax=ops.arg_max, argmin=ops.arg_min, ceil=ops.ceil,
+    cumsum=ops.cumsum, divide=ops.divide, equal=ops.equal,
     exp=ops.exp, floor=ops.floor, greater=ops.greater, greater_equal=ops.greater_equal,
-    in_top_k=in_top_k, is_finite=isfinite, is_inf=isinf, is_nan=isnan,
+    is_finite=is_finite, is_inf=is_inf, is_nan=is_nan,
     less=ops.less, less_equal=ops.less_equal, log=ops.log, log1p=ops.log1p,
     logical_and=ops.logical_and, logical_not=ops.logical_not, logical_or=ops.logical_or,
     maximum=ops.maximum, minimum=ops.minimum, multiply=ops.multiply, not_equal=ops.not_equal,
     pow=ops.pow, reduce_all=reduce_all, reduce_any=reduce_any,
-    reciprocal=reciprocal, reduce_logsumexp=reduce_logsumexp, reduce_max=ops.reduce_max,
+    reciprocal=tf_reciprocal, reduce_logsumexp=reduce_logsumexp, reduce_max=ops.reduce_max,
     reduce_mean=ops.reduce_mean, reduce_min=ops.reduce_min, reduce_prod=reduce_prod,
-    reduce_sum=ops.reduce_sum, round=round, rsqrt=rsqrt, segment_max=segment_max,
-    segment_mean=segment_mean, segment_sum=segment_sum, sigmoid=ops.sigmoid, sign=sign,
-    softplus=softplus, sqrt=ops.sqrt, square=ops.square, subtract=ops.subtract,
+    reduce_sum=ops.reduce_sum, round=ops.round, rsqrt=tf_rsqrt, segment_max=segment_max,
+    segment_mean=segment_mean, segment_sum=segment_sum, sigmoid=ops.sigmoid, sign=ops.sign,
+    sqrt=ops.sqrt, square=ops.square, subtract=ops.subtract,
     tanh=ops.tanh, top_k=top_k, unsorted_segment_max=unsorted_segment_max,
     unsorted_segment_mean=unsorted_segment_mean, unsorted_segment_min=unsorted_segment_min,
     unsorted_segment_sum=unsorted_segment_sum)

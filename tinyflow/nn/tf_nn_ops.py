@@ -9,7 +9,7 @@ import numpy as np
 from .. import ops
 from ..core.op import as_tensor
 from ..core.tensor import Tensor
-from ..nn.tf_functions import conv2d
+from .tf_functions import conv2d
 
 
 def _rate(rate, dilations):

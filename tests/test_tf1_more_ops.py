@@ -292,6 +292,10 @@ CASES = {
                         [normal(1, 2, 6), normal(3, 2, 2)], None,
                         lambda x, f: np_conv(x.transpose(0, 2, 1)[:, None], f[None], 1,
                                              "SAME")[:, 0].transpose(0, 2, 1), [0, 1]),
+    "conv1d_dilations_nwc": (lambda x, f: tf.nn.conv1d(x, f, [1, 1, 1], "VALID",
+                                                       dilations=[1, 2, 1]),
+                             [normal(1, 9, 2), normal(3, 2, 4)], None,
+                             lambda x, f: np_conv(x[:, None], f[None], 2, "VALID")[:, 0], [0, 1]),
     "flip_up_down": (tf.image.flip_up_down, [normal(2, 3, 2, 1)], [[None, 3, 2, 1]],
                      lambda x: x[:, ::-1], [0]),
     "pad_to_bounding_box": (lambda x: tf.image.pad_to_bounding_box(x, 1, 2, 5, 5),
@@ -539,6 +543,9 @@ ERRORS = [
      r"tf.switch_case: branch_index must be an int scalar tensor, got float32 of shape \(\)"),
     (lambda: tf.nn.conv1d(tf.zeros([1, 4, 4, 2]), tf.zeros([3, 2, 1]), 1, "SAME"), ValueError,
      r"conv1d: value must be 3-D and filters \[width, in, out\], got \(1, 4, 4, 2\)"),
+    (lambda: tf.nn.conv1d(tf.zeros([1, 4, 2]), tf.zeros([3, 2, 1]), 1, "SAME",
+                          dilations=[2, 1, 1]), ValueError,
+     r"conv1d: dilations must be an int or 3 entries .* got \[2, 1, 1\]"),
     (lambda: tf.image.pad_to_bounding_box(tf.zeros([4, 4, 1]), 1, 0, 4, 4), ValueError,
      r"pad_to_bounding_box: images of shape \(4, 4, 1\) at offset 1, 0 do not fit the "
      r"target size 4, 4"),
@@ -559,3 +566,27 @@ def test_bad_input_is_refused_by_name(case):
     tf.reset_default_graph()
     with pytest.raises(error, match=message):
         make()
+
+
+P34 = np.arange(12.0).reshape(3, 4)
+# (function, inputs, placeholder shapes, error, message eagerly): each coordinate and id is
+# checked against its own bound; in a graph the take / scatter kernel refuses it when run
+RUN_ERRORS = [
+    (tf.gather_nd, [P34, np.array([[0, 5]])], [[3, 4], [None, 2]], IndexError,
+     r"gather_nd: index \[0, 5\] is out of range for dims \(3, 4\)"),
+    (tf.gather_nd, [P34, np.array([[1, -1]])], [[3, 4], [None, 2]], IndexError,
+     r"gather_nd: index \[1, -1\] is out of range"),
+    (lambda i, u: tf.scatter_nd(i, u, [3, 4]), [np.array([[0, 5]]), np.array([7.0])],
+     [[None, 2], [None]], IndexError, r"scatter_nd: index \[0, 5\] is out of range"),
+]
+
+
+@pytest.mark.parametrize("case", range(len(RUN_ERRORS)))
+def test_out_of_range_indices_are_refused_eagerly_and_when_run(case):
+    fn, arrays, shapes, error, message = RUN_ERRORS[case]
+    with pytest.raises(error, match=message):
+        fn(*[tf.constant(a) for a in arrays])
+    tf.reset_default_graph()
+    holders, out = graph_of(fn, arrays, shapes)
+    with tf.Session() as sess, pytest.raises(error, match="out of range"):
+        sess.run(out, dict(zip(holders, arrays)))

@@ -59,6 +59,20 @@ def atrous_conv2d(value, filters, rate, padding, name=None) -> Tensor:
                   name=name or "atrous_conv2d")
 
 
+def _width_entry(value, fmt: str, what: str) -> int:
+    """conv1d's stride or dilations along the width: an int, [w], or [1, w, 1] (NWC) /
+    [1, 1, w] (NCW) whose batch and channel entries are 1."""
+    entries = [int(v) for v in np.ravel(value)]
+    if len(entries) == 1:
+        return entries[0]
+    along = 1 if fmt == "NHWC" else 2
+    if len(entries) == 3 and all(
+            v == 1 for i, v in enumerate(entries) if i != along):
+        return entries[along]
+    raise ValueError(f"conv1d: {what} must be an int or 3 entries [1, w, 1] (NWC) / "
+                     f"[1, 1, w] (NCW), got {value}")
+
+
 def conv1d(value=None, filters=None, stride=None, padding=None, use_cudnn_on_gpu=None,
            data_format=None, name=None, input=None, dilations=None) -> Tensor:  # noqa: A002
     """value [batch, width, in] ("NWC") or [batch, in, width] ("NCW"), filters [kw, in,
@@ -71,9 +85,8 @@ def conv1d(value=None, filters=None, stride=None, padding=None, use_cudnn_on_gpu
     if stride is None or padding is None:
         raise ValueError("conv1d: stride and padding are required")
     fmt = "NCHW" if data_format in ("NCW", "NCHW") else "NHWC"
-    along = 1 if np.size(stride) == 3 and fmt == "NHWC" else -1   # [1, s, 1] or [1, 1, s]
-    step = int(np.ravel(stride)[along])
-    rate = None if dilations is None else [1, int(np.ravel(dilations)[-1])]
+    step = _width_entry(stride, fmt, "stride")
+    rate = None if dilations is None else [1, _width_entry(dilations, fmt, "dilations")]
     out = conv2d(ops.expand_dims(x, 1 if fmt == "NHWC" else 2), ops.expand_dims(filt, 0),
                  [1, step], padding, data_format=fmt, dilations=rate)
     return ops.squeeze(out, 1 if fmt == "NHWC" else 2, name=name)

@@ -8,6 +8,7 @@ import numpy as np
 
 from .. import ops
 from ..core import dtypes
+from ..core.errors import IndexOutOfRangeError
 from ..core.op import apply, as_tensor
 from ..core.tensor import EAGER, Tensor
 from ..ops.creation import tf_range
@@ -126,12 +127,26 @@ def reverse_sequence(input, seq_lengths, seq_axis=None, batch_axis=None, name=No
 
 # ---- index reads and writes -------------------------------------------------------------
 
-def _flat_rows(indices: Tensor, dims: tuple) -> Tensor:
+def _flat_rows(indices: Tensor, dims: tuple, fn: str) -> Tensor:
     """indices [..., M] into the first M dims `dims` as row numbers of those dims flattened
-    (row-major); an out-of-range index is refused when run by the scatter/take kernel."""
+    (row-major). Each coordinate must lie in [0, its dim): known indices are checked here,
+    naming fn; in a graph a row with any coordinate outside becomes row prod(dims), which
+    the take / scatter kernel refuses when run."""
     strides = np.cumprod((1,) + dims[::-1])[::-1][1:]
+    bounds = np.asarray(dims, np.int64)
+    if indices.kind == EAGER:
+        coords = indices.array.reshape(-1, len(dims))
+        outside = ((coords < 0) | (coords >= bounds)).any(-1)
+        if outside.any():
+            raise IndexOutOfRangeError(f"{fn}: index {coords[outside][0].tolist()} is out of "
+                                       f"range for dims {dims}")
     coords = ops.cast(indices, dtypes.int64)
-    return ops.reduce_sum(ops.multiply(coords, as_tensor(strides.astype(np.int64))), -1)
+    rows = ops.reduce_sum(ops.multiply(coords, as_tensor(strides.astype(np.int64))), -1)
+    if indices.kind == EAGER:
+        return rows
+    outside = reduce_any(ops.logical_or(ops.less(coords, 0),
+                                        ops.greater_equal(coords, as_tensor(bounds))), -1)
+    return ops.where(outside, as_tensor(np.int64(np.prod(dims))), rows)
 
 
 def _index_depth(indices: Tensor, fn: str) -> int:
@@ -154,7 +169,7 @@ def gather_nd(params, indices, name=None, batch_dims=0) -> Tensor:
                          f"the rank of params {params.shape}")
     dims = _known_dims(params, range(depth), "gather_nd", f"first {depth} dims of params")
     table = ops.reshape(params, (int(np.prod(dims)),) + tuple(params.shape[depth:]))
-    return ops.take(table, _flat_rows(indices, dims), 0, name=name)
+    return ops.take(table, _flat_rows(indices, dims, "gather_nd"), 0, name=name)
 
 
 def _static_shape(shape, fn: str) -> tuple:
@@ -179,7 +194,7 @@ def scatter_nd(indices, updates, shape, name=None) -> Tensor:
         raise ValueError(f"scatter_nd: updates of shape {updates.shape} do not fit indices "
                          f"{indices.shape} into shape {shape} (want {want})")
     rows = int(np.prod(shape[:depth]))
-    flat = _scatter_rows(updates, _flat_rows(indices, shape[:depth]),
+    flat = _scatter_rows(updates, _flat_rows(indices, shape[:depth], "scatter_nd"),
                          _zeros_rows(rows, shape[depth:], updates.dtype))
     return ops.reshape(flat, shape, name=name)
 

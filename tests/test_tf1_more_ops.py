@@ -22,9 +22,11 @@ def np_segment_sum(data, ids, n):
     return out
 
 
-def np_segment_extreme(data, ids, n, pick):
-    """max / min per segment; an empty one holds the dtype's lowest / highest value."""
-    empty = np.finfo(data.dtype).min if pick is np.max else np.finfo(data.dtype).max
+def np_segment_extreme(data, ids, n, pick, empty=None):
+    """max / min per segment; an empty one holds `empty`, by default the dtype's lowest /
+    highest value (the unsorted functions'; TF1's segment_max gives 0)."""
+    if empty is None:
+        empty = np.finfo(data.dtype).min if pick is np.max else np.finfo(data.dtype).max
     out = np.full((n,) + data.shape[1:], empty)
     for s in range(n):
         if (ids == s).any():
@@ -188,10 +190,10 @@ CASES = {
                      lambda d, s: np_segment_sum(d, s, 4) / np.maximum(
                          np.bincount(s, minlength=4), 1)[:, None], [0]),
     "segment_max": (tf.math.segment_max, [normal(5, 2), SEG], [[None, 2], [None]],
-                    lambda d, s: np_segment_extreme(d, s, 4, np.max), []),
+                    lambda d, s: np_segment_extreme(d, s, 4, np.max, 0.0), []),
     "segment_max_grad": (tf.math.segment_max, [normal(5, 2), np.array([0, 0, 1, 1, 1])],
                          [[None, 2], [None]],
-                         lambda d, s: np_segment_extreme(d, s, 2, np.max), [0]),
+                         lambda d, s: np_segment_extreme(d, s, 2, np.max, 0.0), [0]),
     "boolean_mask": (tf.boolean_mask, [normal(5, 2), MASK], [[None, 2], [None]],
                      lambda x, m: x[m], [0]),
     "boolean_mask_2d": (tf.boolean_mask, [normal(2, 3), MASK2], [[2, 3], [2, 3]],
@@ -503,7 +505,12 @@ ERRORS = [
     (lambda: tf.unsorted_segment_sum(tf.constant([1.0, 2.0]), tf.constant([0, 1, 1]), 2),
      ValueError, r"unsorted_segment_sum: segment_ids of shape \(3,\) must be a prefix"),
     (lambda: tf.segment_sum(tf.constant([1.0, 2.0]), tf.constant([1, 0])), ValueError,
-     r"segment_sum: segment_ids must be sorted, got \[1, 0\]"),
+     r"segment_sum: segment_ids must be sorted and >= 0, got \[1, 0\]"),
+    (lambda: tf.segment_sum(tf.constant([1.0, 2.0]), tf.constant([-1, 0])), ValueError,
+     r"segment_sum: segment_ids must be sorted and >= 0, got \[-1, 0\]"),
+    (lambda: tf.unsorted_segment_sum(tf.constant([1.0]), tf.constant([0]),
+                                     tf.placeholder(tf.int32, [])), ValueError,
+     "unsorted_segment_sum: num_segments must be known when the graph is built"),
     (lambda: tf.boolean_mask(tf.constant([1.0, 2.0]), tf.constant([1, 0])), TypeError,
      "boolean_mask: mask must be bool"),
     (lambda: tf.boolean_mask(tf.constant([1.0, 2.0]), tf.constant([True, False, True])),
@@ -570,7 +577,8 @@ def test_bad_input_is_refused_by_name(case):
 
 P34 = np.arange(12.0).reshape(3, 4)
 # (function, inputs, placeholder shapes, error, message eagerly): each coordinate and id is
-# checked against its own bound; in a graph the take / scatter kernel refuses it when run
+# checked against its own bound (segment_sum's ids sorted); in a graph the take / scatter
+# kernel refuses the row it is mapped to when run
 RUN_ERRORS = [
     (tf.gather_nd, [P34, np.array([[0, 5]])], [[3, 4], [None, 2]], IndexError,
      r"gather_nd: index \[0, 5\] is out of range for dims \(3, 4\)"),
@@ -578,6 +586,15 @@ RUN_ERRORS = [
      r"gather_nd: index \[1, -1\] is out of range"),
     (lambda i, u: tf.scatter_nd(i, u, [3, 4]), [np.array([[0, 5]]), np.array([7.0])],
      [[None, 2], [None]], IndexError, r"scatter_nd: index \[0, 5\] is out of range"),
+    (lambda d, s: tf.unsorted_segment_sum(d, s, 3), [np.array([1.0, 2.0]), np.array([0, 3])],
+     [[None], [None]], IndexError,
+     "unsorted_segment_sum: segment id 3 is out of range for num_segments 3"),
+    (lambda d, s: tf.unsorted_segment_max(d, s, 3), [np.array([1.0, 2.0]), np.array([0, 3])],
+     [[None], [None]], IndexError, "unsorted_segment_max: segment id 3 is out of range"),
+    (lambda d, s: tf.unsorted_segment_min(d, s, 3), [np.array([1.0, 2.0]), np.array([4, 0])],
+     [[None], [None]], IndexError, "unsorted_segment_min: segment id 4 is out of range"),
+    (tf.segment_sum, [np.array([1.0, 2.0, 3.0]), np.array([1, 0, 1])], [[None], [None]],
+     ValueError, r"segment_sum: segment_ids must be sorted and >= 0, got \[1, 0, 1\]"),
 ]
 
 
@@ -588,5 +605,5 @@ def test_out_of_range_indices_are_refused_eagerly_and_when_run(case):
         fn(*[tf.constant(a) for a in arrays])
     tf.reset_default_graph()
     holders, out = graph_of(fn, arrays, shapes)
-    with tf.Session() as sess, pytest.raises(error, match="out of range"):
+    with tf.Session() as sess, pytest.raises(IndexError, match="out of range"):
         sess.run(out, dict(zip(holders, arrays)))

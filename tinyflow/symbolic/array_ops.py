@@ -1,7 +1,10 @@
-"""TF1 array functions composed of existing ops: `sequence_mask`, `reduce_any` / `reduce_all`, `top_k`, `reverse_sequence`, index reads
-and writes (`gather_nd`, `scatter_nd`), segment sums, means and extremes, and
-`boolean_mask`. Scatters are `TakeGrad` (a take's scatter-add adjoint), so each works in a
-Session on placeholders and eagerly, and their gradients are gathers."""
+"""TF1 array functions composed of existing ops: `sequence_mask`, `reduce_any` /
+`reduce_all`, `top_k`, `reverse_sequence`, index reads and writes (`gather_nd`,
+`scatter_nd`), segment sums, means and extremes, and `boolean_mask`. Scatters are
+`TakeGrad` (a take's scatter-add adjoint), so each works in a Session on placeholders and
+eagerly, and their gradients are gathers. Out-of-range indices and segment ids are refused
+naming the function when known; in a graph they are mapped to a row the take / scatter
+kernel refuses when run."""
 from __future__ import annotations
 
 import numpy as np
@@ -211,57 +214,101 @@ def _segment_args(data, segment_ids, fn: str):
     return data, ids, tuple(data.shape[ids.ndim:])
 
 
+def _num_segments(num_segments, fn: str) -> int:
+    if isinstance(num_segments, Tensor):
+        if num_segments.kind != EAGER:
+            raise ValueError(f"{fn}: num_segments must be known when the graph is built (an "
+                             f"int or a constant), got the graph tensor {num_segments.name}")
+        num_segments = num_segments.array
+    return int(num_segments)
+
+
+def _unsorted_rows(ids: Tensor, n: int, fn: str) -> Tensor:
+    """ids as rows of an (n + 1)-row table: a negative id (its value dropped, as TF1's)
+    goes to the spare row n. An id >= n is refused: known ids here, naming fn; in a graph
+    it becomes row n + 1, which the take / scatter kernel refuses when run."""
+    if ids.kind == EAGER and ids.array.size and ids.array.max() >= n:
+        raise IndexOutOfRangeError(f"{fn}: segment id {ids.array.max()} is out of range for "
+                                   f"num_segments {n}")
+    inside = ops.where(ops.less(ids, n), ids, ops.cast(n + 1, ids.dtype))
+    return ops.where(ops.less(ids, 0), ops.cast(n, ids.dtype), inside)
+
+
 def unsorted_segment_sum(data, segment_ids, num_segments, name=None) -> Tensor:
     """out[s] = sum of data[i...] over segment_ids[i...] == s, for s < num_segments; a
     negative id drops its value, as TF1's."""
-    data, ids, rest = _segment_args(data, segment_ids, "unsorted_segment_sum")
+    fn = "unsorted_segment_sum"
+    data, ids, rest = _segment_args(data, segment_ids, fn)
     if None in rest:
-        raise ValueError(f"unsorted_segment_sum: data's dims after the segment ids must be "
-                         f"known, got {data.shape}")
-    if isinstance(num_segments, Tensor):
-        num_segments = num_segments._require_data("unsorted_segment_sum (num_segments)")
-    n = int(num_segments)
-    rows = ops.where(ops.less(ids, 0), ops.cast(n, ids.dtype), ids)   # dropped: a spare row
+        raise ValueError(f"{fn}: data's dims after the segment ids must be known, got "
+                         f"{data.shape}")
+    n = _num_segments(num_segments, fn)
+    rows = _unsorted_rows(ids, n, fn)
     summed = _scatter_rows(data, rows, _zeros_rows(n + 1, rest, data.dtype))
     return ops.getitem(summed, slice(0, n))
+
+
+def _sorted_rows(ids: Tensor, fn: str) -> tuple:
+    """(rows, max(ids) + 1) for sorted non-negative 1-D ids. Bad ids are refused: known
+    ones here, naming fn; in a graph every row becomes max(ids) + 1, which the scatter
+    kernel refuses when run."""
+    if ids.ndim != 1:
+        raise ValueError(f"{fn}: segment_ids must be 1-D, got shape {ids.shape}")
+    count = ops.reduce_max(ids) + 1
+    if ids.kind == EAGER:
+        if ids.array.size and ((np.diff(ids.array) < 0).any() or ids.array.min() < 0):
+            raise ValueError(f"{fn}: segment_ids must be sorted and >= 0, got "
+                             f"{ids.array.tolist()}")
+        return ids, count
+    bad = ops.logical_or(reduce_any(ops.less(ids, 0)),
+                         reduce_any(ops.less(ids[1:], ids[:-1])))
+    return ops.where(bad, count, ids), count
 
 
 def segment_sum(data, segment_ids, name=None) -> Tensor:
     """out[s] = sum of data[i] over segment_ids[i] == s (ids sorted, 1-D); max(ids) + 1
     segments, a count read when the graph runs, so it works on placeholders too."""
     data, ids, rest = _segment_args(data, segment_ids, "segment_sum")
-    if ids.ndim != 1:
-        raise ValueError(f"segment_sum: segment_ids must be 1-D, got shape {ids.shape}")
+    rows, count = _sorted_rows(ids, "segment_sum")
     if None in rest:
         raise ValueError(f"segment_sum: data's dims after the first must be known, got "
                          f"{data.shape}")
-    count = ops.reduce_max(ids) + 1
-    if ids.kind == EAGER and ids.array.size and (np.diff(ids.array) < 0).any():
-        raise ValueError(f"segment_sum: segment_ids must be sorted, got {ids.array.tolist()}")
-    return _scatter_rows(data, ids, _zeros_rows(count, rest, data.dtype))
+    return _scatter_rows(data, rows, _zeros_rows(count, rest, data.dtype))
 
 
-def _segment_extreme(fn: str, data, segment_ids, num_segments, largest: bool) -> Tensor:
-    """max / min of each segment: data compared across a one-hot [entries, segments] mask
-    (an empty segment gets the dtype's lowest / highest value, as TF's)."""
-    data, ids, rest = _segment_args(data, segment_ids, fn)
+def _segment_extreme(data: Tensor, member: Tensor, rest: tuple, largest: bool,
+                     empty=None) -> Tensor:
+    """max / min of each segment: data compared across a one-hot [entries, segments]
+    member mask. A segment with no entries holds the dtype's lowest / highest value (the
+    unsorted functions', as TF1's), or `empty` if given."""
     flat = ops.reshape(data, (-1,) + rest)
-    ids = ops.reshape(ids, (-1, 1))
-    member = ops.equal(ids, ops.cast(ops.expand_dims(tf_range(num_segments), 0), ids.dtype))
     for _ in rest:   # [entries, segments, 1, ...] against data [entries, 1, ...]
         member = ops.expand_dims(member, -1)
     limits = np.finfo(data.dtype.np) if data.dtype.is_floating else np.iinfo(data.dtype.np)
-    empty = limits.min if largest else limits.max
-    spread = ops.where(member, ops.expand_dims(flat, 1), empty)
-    return (ops.reduce_max if largest else ops.reduce_min)(spread, 0)
+    outside = as_tensor(np.asarray(limits.min if largest else limits.max, data.dtype.np))
+    spread = ops.where(member, ops.expand_dims(flat, 1), outside)
+    out = (ops.reduce_max if largest else ops.reduce_min)(spread, 0)
+    if empty is None:
+        return out
+    return ops.where(reduce_any(member, 0), out, as_tensor(np.asarray(empty, data.dtype.np)))
+
+
+def _unsorted_extreme(fn: str, data, segment_ids, num_segments, largest: bool) -> Tensor:
+    """The one-hot mask is a take of an identity's rows, so the take kernel refuses an
+    id >= num_segments when run."""
+    data, ids, rest = _segment_args(data, segment_ids, fn)
+    n = _num_segments(num_segments, fn)
+    rows = _unsorted_rows(ops.reshape(ids, (-1,)), n, fn)
+    member = ops.take(as_tensor(np.eye(n + 1, n, dtype=bool)), rows, 0)
+    return _segment_extreme(data, member, rest, largest)
 
 
 def unsorted_segment_max(data, segment_ids, num_segments, name=None) -> Tensor:
-    return _segment_extreme("unsorted_segment_max", data, segment_ids, int(num_segments), True)
+    return _unsorted_extreme("unsorted_segment_max", data, segment_ids, num_segments, True)
 
 
 def unsorted_segment_min(data, segment_ids, num_segments, name=None) -> Tensor:
-    return _segment_extreme("unsorted_segment_min", data, segment_ids, int(num_segments), False)
+    return _unsorted_extreme("unsorted_segment_min", data, segment_ids, num_segments, False)
 
 
 def unsorted_segment_mean(data, segment_ids, num_segments, name=None) -> Tensor:
@@ -282,9 +329,14 @@ def segment_mean(data, segment_ids, name=None) -> Tensor:
 
 
 def segment_max(data, segment_ids, name=None) -> Tensor:
-    """The largest entry of each segment (ids sorted, 1-D); max(ids) + 1 segments."""
-    ids = _int_tensor(segment_ids, "segment_max", "segment_ids")
-    return _segment_extreme("segment_max", data, ids, ops.reduce_max(ids) + 1, True)
+    """The largest entry of each segment (ids sorted, 1-D); max(ids) + 1 segments, an
+    empty one 0 (TF1's documented value). Unsorted or negative ids are refused when known;
+    in a graph they are not checked (they match no segment)."""
+    data, ids, rest = _segment_args(data, segment_ids, "segment_max")
+    rows, count = _sorted_rows(ids, "segment_max")
+    member = ops.equal(ops.reshape(rows, (-1, 1)),
+                       ops.cast(ops.expand_dims(tf_range(count), 0), ids.dtype))
+    return _segment_extreme(data, member, rest, True, 0)
 
 
 def boolean_mask(tensor, mask, name=None, axis=None) -> Tensor:

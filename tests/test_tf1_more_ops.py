@@ -83,7 +83,8 @@ def np_resize(x, height, width, nearest=False, align_corners=False):
         for j in range(width):
             y, z = np.float32(i) * scale[0], np.float32(j) * scale[1]
             if nearest:
-                pick = np.round if align_corners else np.floor
+                # TF1's roundf with corners aligned: halves away from zero (y >= 0)
+                pick = (lambda v: np.floor(np.float64(v) + 0.5)) if align_corners else np.floor
                 out[..., i, j, :] = x[..., min(int(pick(y)), h - 1), min(int(pick(z)), w - 1), :]
                 continue
             y0, z0 = int(np.floor(y)), int(np.floor(z))
@@ -234,6 +235,12 @@ CASES = {
     "resize_nearest_aligned": (lambda x: tf.image.resize_nearest_neighbor(x, [5, 5], True),
                                [normal(1, 3, 4, 1)], None,
                                lambda x: np_resize(x, 5, 5, True, True), [0]),
+    "resize_nearest_aligned_halves": (   # rows read 0, 2.5, 5: roundf gives 0, 3, 5
+        lambda x: tf.image.resize_nearest_neighbor(x, [3, 1], True), [normal(1, 6, 1, 1)],
+        None, lambda x: np_resize(x, 3, 1, True, True), [0]),
+    "resize_bilinear_same_size": (lambda x: tf.image.resize_bilinear(x, [3, 4]),
+                                  [normal(1, 3, 4, 1)], [[None, 3, 4, 1]],
+                                  lambda x: np_resize(x, 3, 4), [0]),
     "crop_to_bounding_box": (lambda x: tf.image.crop_to_bounding_box(x, 1, 2, 3, 3),
                              [normal(2, 5, 6, 3)], [[None, 5, 6, 3]],
                              lambda x: x[:, 1:4, 2:5], [0]),
@@ -336,8 +343,19 @@ CASES = {
                         + x.mean((1, 2), keepdims=True), [0]),
     "adjust_brightness": (lambda x: tf.image.adjust_brightness(x, 0.25), [normal(3, 2, 1)],
                           None, lambda x: x + 0.25, [0]),
+    # integer images: adjusted as float32 fractions of 255, back to uint8 saturated (* 255.5)
+    "adjust_brightness_uint8": (lambda x: tf.image.adjust_brightness(x, 0.1),
+                                [np.array([[[10], [200]], [[250], [0]]], np.uint8)], None,
+                                lambda x: np.clip((x / 255 + 0.1) * 255.5, 0, 255).astype(
+                                    np.uint8), []),
+    "adjust_contrast_uint8": (lambda x: tf.image.adjust_contrast(x, 0.5),
+                              [np.array([[[10], [200]], [[250], [0]]], np.uint8)], None,
+                              lambda x: (((x / 255 - x.mean((0, 1)) / 255) * 0.5
+                                          + x.mean((0, 1)) / 255) * 255.5).astype(np.uint8),
+                              []),
 }
 FLOAT32_OUT = {"resize_bilinear_up", "resize_bilinear_aligned", "resize_bilinear_down",
+               "resize_bilinear_same_size",
                "per_image_standardization", "convert_image_dtype"}
 
 

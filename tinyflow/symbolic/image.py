@@ -59,7 +59,9 @@ def _resize_axis(x: Tensor, axis: int, n_out: int, nearest: bool, align_corners:
         return x
     where = _source(n_in, n_out, align_corners)
     if nearest:
-        rows = np.round(where) if align_corners else np.floor(where)
+        rows = np.floor(where)
+        if align_corners:   # TF1's roundf: halves away from zero (np.round's go to even)
+            rows += (where - rows >= 0.5)
         return ops.take(x, as_tensor(np.minimum(rows, n_in - 1).astype(np.int64)), axis)
     low = np.floor(where).astype(np.int64)
     high = np.minimum(low + 1, n_in - 1)
@@ -83,11 +85,16 @@ def resize_images(images, size, method=ResizeMethod.BILINEAR, align_corners=Fals
         raise NotImplementedError("resize_images: preserve_aspect_ratio is not supported")
     axes = _image_dims(x, "resize_images")
     height, width = _ints(size, 2, "resize_images", "size")
-    if height < 1 or width < 1:
-        raise ValueError(f"resize_images: size must be positive, got {[height, width]}")
     if (x.shape[axes[0]], x.shape[axes[1]]) == (height, width):
-        return x
-    nearest = method == ResizeMethod.NEAREST_NEIGHBOR
+        return x   # TF1's resize_images returns same-size images as they are
+    return _resize(x, axes, height, width, method == ResizeMethod.NEAREST_NEIGHBOR,
+                   align_corners, "resize_images")
+
+
+def _resize(x: Tensor, axes: tuple, height: int, width: int, nearest: bool,
+            align_corners: bool, fn: str) -> Tensor:
+    if height < 1 or width < 1:
+        raise ValueError(f"{fn}: size must be positive, got {[height, width]}")
     if not nearest:
         x = ops.cast(x, dtypes.float32)
     x = _resize_axis(x, axes[0], height, nearest, align_corners)
@@ -97,7 +104,10 @@ def resize_images(images, size, method=ResizeMethod.BILINEAR, align_corners=Fals
 def resize_bilinear(images, size, align_corners=False, name=None, half_pixel_centers=False):
     if half_pixel_centers:
         raise NotImplementedError("resize_bilinear: half_pixel_centers is not supported")
-    return resize_images(images, size, ResizeMethod.BILINEAR, align_corners, name=name)
+    x = as_tensor(images)
+    height, width = _ints(size, 2, "resize_bilinear", "size")
+    return _resize(x, _image_dims(x, "resize_bilinear"), height, width, False, align_corners,
+                   "resize_bilinear")   # float32 at any size, as TF1's op
 
 
 def resize_nearest_neighbor(images, size, align_corners=False, name=None,
@@ -246,8 +256,18 @@ def random_crop(value, size, seed=None, name=None) -> Tensor:
     return x
 
 
+def _as_fractions(image, adjust) -> Tensor:
+    """adjust(image) for float images; integer ones are adjusted as float32 fractions of
+    their maximum and converted back with saturation, as TF1's."""
+    x = as_tensor(image)
+    if x.dtype.is_floating:
+        return adjust(x)
+    return convert_image_dtype(adjust(convert_image_dtype(x, dtypes.float32)), x.dtype,
+                               saturate=True)
+
+
 def adjust_brightness(image, delta) -> Tensor:
-    return ops.add(as_tensor(image), delta)
+    return _as_fractions(image, lambda x: ops.add(x, delta))
 
 
 def random_brightness(image, max_delta, seed=None) -> Tensor:
@@ -261,8 +281,11 @@ def adjust_contrast(images, contrast_factor) -> Tensor:
     """(x - mean) * contrast_factor + mean, the mean of each channel of each image."""
     x = as_tensor(images)
     axes = _image_dims(x, "adjust_contrast")
-    mean = ops.reduce_mean(x, list(axes), keepdims=True)
-    return ops.add(ops.multiply(ops.subtract(x, mean), contrast_factor), mean)
+
+    def adjust(x):
+        mean = ops.reduce_mean(x, list(axes), keepdims=True)
+        return ops.add(ops.multiply(ops.subtract(x, mean), contrast_factor), mean)
+    return _as_fractions(x, adjust)
 
 
 def random_contrast(image, lower, upper, seed=None) -> Tensor:

@@ -214,38 +214,48 @@ def _segment_args(data, segment_ids, fn: str):
     return data, ids, tuple(data.shape[ids.ndim:])
 
 
-def _num_segments(num_segments, fn: str) -> int:
+def _num_segments(num_segments, fn: str, graph_ok: bool = False):
+    """num_segments as an int; a graph tensor (read when run) only where graph_ok."""
     if isinstance(num_segments, Tensor):
-        if num_segments.kind != EAGER:
+        if num_segments.kind == EAGER:
+            return int(num_segments.array)
+        if not graph_ok:
             raise ValueError(f"{fn}: num_segments must be known when the graph is built (an "
                              f"int or a constant), got the graph tensor {num_segments.name}")
-        num_segments = num_segments.array
+        if num_segments.ndim != 0 or not num_segments.dtype.is_integer:
+            raise ValueError(f"{fn}: num_segments must be an int scalar, got "
+                             f"{num_segments.dtype.name} of shape {num_segments.shape}")
+        return num_segments
     return int(num_segments)
 
 
-def _unsorted_rows(ids: Tensor, n: int, fn: str) -> Tensor:
-    """ids as rows of an (n + 1)-row table: a negative id (its value dropped, as TF1's)
-    goes to the spare row n. An id >= n is refused: known ids here, naming fn; in a graph
-    it becomes row n + 1, which the take / scatter kernel refuses when run."""
-    if ids.kind == EAGER and ids.array.size and ids.array.max() >= n:
+def _check_ids(ids: Tensor, n, fn: str) -> None:
+    """Refuse known ids >= num_segments by name (in a graph the kernels refuse them)."""
+    if ids.kind == EAGER and isinstance(n, int) and ids.array.size and ids.array.max() >= n:
         raise IndexOutOfRangeError(f"{fn}: segment id {ids.array.max()} is out of range for "
                                    f"num_segments {n}")
-    inside = ops.where(ops.less(ids, n), ids, ops.cast(n + 1, ids.dtype))
-    return ops.where(ops.less(ids, 0), ops.cast(n, ids.dtype), inside)
 
 
-def unsorted_segment_sum(data, segment_ids, num_segments, name=None) -> Tensor:
-    """out[s] = sum of data[i...] over segment_ids[i...] == s, for s < num_segments; a
-    negative id drops its value, as TF1's."""
-    fn = "unsorted_segment_sum"
+def _unsorted_sum(fn: str, data, segment_ids, num_segments) -> Tensor:
+    """A negative id's value is zeroed into row 0 (dropped, as TF1's); an id >= n is past
+    the n-row table, so the scatter kernel refuses it when run."""
     data, ids, rest = _segment_args(data, segment_ids, fn)
     if None in rest:
         raise ValueError(f"{fn}: data's dims after the segment ids must be known, got "
                          f"{data.shape}")
-    n = _num_segments(num_segments, fn)
-    rows = _unsorted_rows(ids, n, fn)
-    summed = _scatter_rows(data, rows, _zeros_rows(n + 1, rest, data.dtype))
-    return ops.getitem(summed, slice(0, n))
+    n = _num_segments(num_segments, fn, graph_ok=True)
+    _check_ids(ids, n, fn)
+    kept = ops.greater_equal(ids, 0)
+    for _ in rest:
+        kept = ops.expand_dims(kept, -1)
+    values = ops.where(kept, data, as_tensor(np.zeros((), data.dtype.np)))
+    return _scatter_rows(values, ops.maximum(ids, 0), _zeros_rows(n, rest, data.dtype))
+
+
+def unsorted_segment_sum(data, segment_ids, num_segments, name=None) -> Tensor:
+    """out[s] = sum of data[i...] over segment_ids[i...] == s, for s < num_segments (which
+    may be a graph tensor, read when run); a negative id drops its value, as TF1's."""
+    return _unsorted_sum("unsorted_segment_sum", data, segment_ids, num_segments)
 
 
 def _sorted_rows(ids: Tensor, fn: str) -> tuple:
@@ -265,15 +275,18 @@ def _sorted_rows(ids: Tensor, fn: str) -> tuple:
     return ops.where(bad, count, ids), count
 
 
+def _segment_sum(fn: str, data, segment_ids) -> Tensor:
+    data, ids, rest = _segment_args(data, segment_ids, fn)
+    rows, count = _sorted_rows(ids, fn)
+    if None in rest:
+        raise ValueError(f"{fn}: data's dims after the first must be known, got {data.shape}")
+    return _scatter_rows(data, rows, _zeros_rows(count, rest, data.dtype))
+
+
 def segment_sum(data, segment_ids, name=None) -> Tensor:
     """out[s] = sum of data[i] over segment_ids[i] == s (ids sorted, 1-D); max(ids) + 1
     segments, a count read when the graph runs, so it works on placeholders too."""
-    data, ids, rest = _segment_args(data, segment_ids, "segment_sum")
-    rows, count = _sorted_rows(ids, "segment_sum")
-    if None in rest:
-        raise ValueError(f"segment_sum: data's dims after the first must be known, got "
-                         f"{data.shape}")
-    return _scatter_rows(data, rows, _zeros_rows(count, rest, data.dtype))
+    return _segment_sum("segment_sum", data, segment_ids)
 
 
 def _segment_extreme(data: Tensor, member: Tensor, rest: tuple, largest: bool,
@@ -294,11 +307,14 @@ def _segment_extreme(data: Tensor, member: Tensor, rest: tuple, largest: bool,
 
 
 def _unsorted_extreme(fn: str, data, segment_ids, num_segments, largest: bool) -> Tensor:
-    """The one-hot mask is a take of an identity's rows, so the take kernel refuses an
-    id >= num_segments when run."""
+    """The one-hot mask is a take of the rows of an identity with a spare zero row n for
+    negative ids, so the take kernel refuses an id >= n (row n + 1) when run."""
     data, ids, rest = _segment_args(data, segment_ids, fn)
     n = _num_segments(num_segments, fn)
-    rows = _unsorted_rows(ops.reshape(ids, (-1,)), n, fn)
+    _check_ids(ids, n, fn)
+    ids = ops.reshape(ids, (-1,))
+    inside = ops.where(ops.less(ids, n), ids, ops.cast(n + 1, ids.dtype))
+    rows = ops.where(ops.less(ids, 0), ops.cast(n, ids.dtype), inside)
     member = ops.take(as_tensor(np.eye(n + 1, n, dtype=bool)), rows, 0)
     return _segment_extreme(data, member, rest, largest)
 
@@ -313,17 +329,19 @@ def unsorted_segment_min(data, segment_ids, num_segments, name=None) -> Tensor:
 
 def unsorted_segment_mean(data, segment_ids, num_segments, name=None) -> Tensor:
     """The sum of each segment over its count (an empty segment: 0)."""
-    total = unsorted_segment_sum(data, segment_ids, num_segments)
-    ids = _int_tensor(segment_ids, "unsorted_segment_mean", "segment_ids")
-    count = unsorted_segment_sum(ops.ones_like(ids, dtype=total.dtype), ids, num_segments)
+    fn = "unsorted_segment_mean"
+    total = _unsorted_sum(fn, data, segment_ids, num_segments)
+    ids = _int_tensor(segment_ids, fn, "segment_ids")
+    count = _unsorted_sum(fn, ops.ones_like(ids, dtype=total.dtype), ids, num_segments)
     view = (-1,) + (1,) * (total.ndim - 1)
     return ops.divide(total, ops.reshape(ops.maximum(count, 1), view))
 
 
 def segment_mean(data, segment_ids, name=None) -> Tensor:
     """unsorted_segment_mean over max(ids) + 1 segments (ids sorted, 1-D)."""
-    total = segment_sum(data, segment_ids)
-    count = segment_sum(ops.ones_like(as_tensor(segment_ids), dtype=total.dtype), segment_ids)
+    total = _segment_sum("segment_mean", data, segment_ids)
+    ones = ops.ones_like(as_tensor(segment_ids), dtype=total.dtype)
+    count = _segment_sum("segment_mean", ones, segment_ids)
     view = (-1,) + (1,) * (total.ndim - 1)
     return ops.divide(total, ops.reshape(ops.maximum(count, 1), view))
 

@@ -138,7 +138,7 @@ def _flat_rows(indices: Tensor, dims: tuple, fn: str) -> Tensor:
     strides = np.cumprod((1,) + dims[::-1])[::-1][1:]
     bounds = np.asarray(dims, np.int64)
     if indices.kind == EAGER:
-        coords = indices.array.reshape(-1, len(dims))
+        coords = indices.array
         outside = ((coords < 0) | (coords >= bounds)).any(-1)
         if outside.any():
             raise IndexOutOfRangeError(f"{fn}: index {coords[outside][0].tolist()} is out of "

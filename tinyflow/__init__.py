@@ -62,6 +62,18 @@ from .symbolic import (app, compat, data, errors, estimator, feature_column,  # 
                        RunMetadata,
                        RunOptions, Session, train, trainable_variables, Variable,
                        variables_initializer, while_loop)
+from .symbolic import (boolean_mask, case, foldl, foldr, gather_nd, image,  # TF1 compositions
+                       map_fn, math, random, random_shuffle, rank,
+                       reduce_all, reduce_any, reduce_logsumexp, reverse, reverse_sequence,
+                       scan, scatter_nd, segment_max, segment_mean, segment_sum,
+                       sequence_mask, size, switch_case, tables_initializer,
+                       unsorted_segment_max, unsorted_segment_mean, unsorted_segment_min,
+                       unsorted_segment_sum)
+from .symbolic.image import random_crop
+from .ops.linalg import matrix_band_part
+from .ops.product import reduce_prod
+from .symbolic.math_ops import is_finite, is_inf, is_nan
+from .pytorch.math import matrix_transpose  # TF1's name of PyTorch's x.mT
 from .nn import tf_layers as layers, tf_losses as losses
 from .symbolic.session import evaluate, run_op
 

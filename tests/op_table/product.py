@@ -23,9 +23,9 @@ def np_cumprod(x, axis=0):
 
 
 def product_samples() -> tuple:
-    return (S(A(3, 4)), S(A(3, 4), axis=1), S(A(2, 3, 4), axis=-1),
+    return (S(A(3, 4), axis=0), S(A(3, 4), axis=1), S(A(2, 3, 4), axis=-1),
             S(A(3, 4, domain=WITH_ZEROS), axis=1), S(A(6, domain=ONE_ZERO), axis=0),
-            S(A(3, 4, layout="T"), axis=0), S(A(5, layout="step")), S(A(0, 3), axis=1),
+            S(A(3, 4, layout="T"), axis=0), S(A(5, layout="step"), axis=0), S(A(0, 3), axis=1),
             S(A(1, 3), axis=0))
 
 

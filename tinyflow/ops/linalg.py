@@ -5,12 +5,17 @@ from __future__ import annotations
 import functools
 import string
 
+import numpy as np
+
+from ..core import dtypes
 from ..core.dtypes import promote
 from ..core.modes import autocast_state, needs_input_grad
 from ..core.op import Op, Typed, apply, as_tensor, shared, sum_terms
 from ..core.shapes import broadcast_shapes
 from ..core.tensor import Tensor
-from .math import autocast_inputs, cast
+from .creation import zeros_like
+from .math import (autocast_inputs, cast, less, less_equal, logical_and, logical_or,
+                   where)
 from .reduce import reduce_sum
 from .shape import broadcast_to, expand_dims, squeeze
 
@@ -157,6 +162,29 @@ def tril(x, diagonal: int = 0) -> Tensor:
 
 def triu(x, diagonal: int = 0) -> Tensor:
     return apply(Triu(diagonal=int(diagonal)), as_tensor(x))
+
+
+def matrix_band_part(input, num_lower, num_upper, name=None) -> Tensor:  # noqa: A002
+    """TF1's band of each innermost matrix: entries (i, j) with i - j <= num_lower and
+    j - i <= num_upper kept (a negative bound keeps that whole triangle), the rest zero.
+    Int bounds are triu / tril; tensor bounds (read when run) select with a mask."""
+    x = as_tensor(input)
+    if x.ndim is not None and x.ndim < 2:
+        raise ValueError(f"matrix_band_part: input must have rank >= 2, got shape {x.shape}")
+    if not isinstance(num_lower, Tensor) and not isinstance(num_upper, Tensor):
+        if num_lower >= 0:
+            x = triu(x, -int(num_lower))
+        return tril(x, int(num_upper)) if num_upper >= 0 else x
+    if x.shape is None or None in x.shape[-2:]:
+        raise ValueError(f"matrix_band_part: with tensor bounds the last two dims of "
+                         f"{x.shape} must be known when the graph is built")
+    m, n = x.shape[-2:]
+    below = np.arange(m)[:, None] - np.arange(n)[None, :]   # i - j
+    keep = []
+    for bound, distance in ((num_lower, below), (num_upper, -below)):
+        bound = cast(as_tensor(bound), dtypes.int64)
+        keep.append(logical_or(less(bound, 0), less_equal(as_tensor(distance), bound)))
+    return where(logical_and(keep[0], keep[1]), x, zeros_like(x), name=name)
 
 
 class Einsum(Op):

@@ -6,6 +6,8 @@ composition of multiplies in log2(n) steps (`composed`), exact with zeros, at ev
 """
 from __future__ import annotations
 
+import numpy as np
+
 from ..core import dtypes
 from ..core.op import Op, apply, as_tensor
 from ..core.shapes import normalize_axes
@@ -87,8 +89,22 @@ def _leading(x, axis, n):
     return getitem(x, (slice(None),) * axis + (slice(0, n),))
 
 
-def reduce_prod(x, axis: int = 0, keepdims: bool = False, name=None) -> Tensor:
-    return apply(Prod(axis=int(axis), keepdims=bool(keepdims)), as_tensor(x), name=name)
+def reduce_prod(x, axis=None, keepdims=False, name=None, reduction_indices=None,
+                keep_dims=False) -> Tensor:
+    """The product along an axis, or (TF1's `tf.reduce_prod`) over a list of axes or all
+    of them, one axis at a time."""
+    x = as_tensor(x)
+    axis = reduction_indices if axis is None else axis
+    keepdims = bool(keepdims or keep_dims)
+    if isinstance(axis, (int, np.integer)):
+        return apply(Prod(axis=int(axis), keepdims=keepdims), x, name=name)
+    if x.ndim is None:
+        raise ValueError("reduce_prod: the rank of the input must be known when the graph "
+                         "is built")
+    axes = range(x.ndim) if axis is None else np.asarray(axis).reshape(-1).tolist()
+    for a in sorted(normalize_axes(tuple(axes), x.ndim), reverse=True):
+        x = apply(Prod(axis=a, keepdims=keepdims), x)
+    return x
 
 
 def cumulative_product(x, axis: int = 0, name=None) -> Tensor:

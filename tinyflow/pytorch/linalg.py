@@ -22,6 +22,7 @@ from .inplace import write_out
 from .math import outer
 from .shaping import cross  # noqa: F401  (torch.linalg.cross)
 from .shared_names import matmul
+from ..ops.linalg import matrix_band_part as band_part  # noqa: F401  (tf.linalg)
 from .statistics import linalg_norm, matrix_norm, vector_norm  # noqa: F401  (linalg.*)
 
 SlogdetResult = namedtuple("SlogdetResult", ["sign", "logabsdet"])

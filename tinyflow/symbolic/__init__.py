@@ -17,10 +17,19 @@ from .session import (ConfigProto, InteractiveSession, RunMetadata, RunOptions, 
 from .variables import (Variable, add_to_collection, get_collection, global_variables,  # noqa: F401
                         global_variables_initializer,
                         initialize_all_variables, placeholder, placeholder_with_default,
-                        trainable_variables,
+                        tables_initializer, trainable_variables,
                         variables_initializer)
 from .control_flow import (cond, control_dependencies, identity, no_op,  # noqa: F401
                            while_loop)
 from .clipping import (add_n, clip_by_global_norm, clip_by_norm, global_norm,  # noqa: F401
                        matrix_inverse)
 from .deferred import DeferredVariable, infer_variable_shapes  # noqa: F401
+from .array_ops import (boolean_mask, gather_nd, reduce_all,  # noqa: F401
+                        reduce_any, reverse_sequence, scatter_nd, segment_sum,
+                        sequence_mask, top_k, unsorted_segment_sum)
+from .math_ops import rank, reduce_logsumexp, reverse, size  # noqa: F401
+from .functional_ops import case, foldl, foldr, map_fn, scan, switch_case  # noqa: F401
+from . import image  # noqa: F401  (tf.image)
+from .array_ops import (segment_max, segment_mean, unsorted_segment_max,  # noqa: F401
+                        unsorted_segment_mean, unsorted_segment_min)
+from .namespaces import math, random, random_shuffle  # noqa: F401

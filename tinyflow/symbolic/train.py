@@ -8,10 +8,12 @@ import numpy as np
 from ..autodiff.reverse import gradients
 from ..core.op import as_tensor
 from ..core.tensor import Tensor
-from ..ops.math import cast, floor, multiply, pow  # noqa: A004
+from ..ops.math import (add, cast, ceil, cos, divide, exp, floor, less_equal,  # noqa: A004
+                        maximum, minimum, multiply, pow, where)
 from ..ops.creation import zeros_like
 from ..ops.state import assign, group
 from ..optim import rules
+from .control_flow import identity
 from .metrics import get_global_step, get_or_create_global_step  # noqa: F401
 from .saver import (Saver, checkpoint_exists, get_checkpoint_state,  # noqa: F401
                     latest_checkpoint)
@@ -171,10 +173,63 @@ def exponential_decay(learning_rate, global_step, decay_steps, decay_rate, stair
                       name=None) -> Tensor:
     """learning_rate * decay_rate ** (global_step / decay_steps), the exponent floored when
     `staircase`: a rate read afresh at every run as the step advances."""
-    progress = cast(as_tensor(global_step), "float32") / float(decay_steps)
-    if staircase:
-        progress = floor(progress)
+    progress = _progress(global_step, decay_steps, staircase)
     return multiply(learning_rate, pow(float(decay_rate), progress), name=name)
+
+
+def _progress(global_step, decay_steps, staircase=False) -> Tensor:
+    progress = cast(as_tensor(global_step), "float32") / float(decay_steps)
+    return floor(progress) if staircase else progress
+
+
+def inverse_time_decay(learning_rate, global_step, decay_steps, decay_rate, staircase=False,
+                       name=None) -> Tensor:
+    """learning_rate / (1 + decay_rate * global_step / decay_steps)."""
+    rate = 1.0 + float(decay_rate) * _progress(global_step, decay_steps, staircase)
+    return divide(learning_rate, rate, name=name)
+
+
+def natural_exp_decay(learning_rate, global_step, decay_steps, decay_rate, staircase=False,
+                      name=None) -> Tensor:
+    """learning_rate * exp(-decay_rate * global_step / decay_steps)."""
+    progress = _progress(global_step, decay_steps, staircase)
+    return multiply(learning_rate, exp(-float(decay_rate) * progress), name=name)
+
+
+def cosine_decay(learning_rate, global_step, decay_steps, alpha=0.0, name=None) -> Tensor:
+    """learning_rate * ((1 - alpha) * (1 + cos(pi * step / decay_steps)) / 2 + alpha), the
+    step held at decay_steps after it."""
+    step = minimum(cast(as_tensor(global_step), "float32"), float(decay_steps))
+    cosine = 0.5 * (1.0 + cos(step * (np.pi / decay_steps)))
+    return multiply(learning_rate, (1.0 - alpha) * cosine + alpha, name=name)
+
+
+def polynomial_decay(learning_rate, global_step, decay_steps, end_learning_rate=0.0001,
+                     power=1.0, cycle=False, name=None) -> Tensor:
+    """From learning_rate to end_learning_rate as (1 - step / decay_steps) ** power; after
+    decay_steps it stays at the end, or with `cycle` restarts over the next multiple."""
+    step = cast(as_tensor(global_step), "float32")
+    steps = float(decay_steps)
+    if cycle:   # the next multiple of decay_steps at or above the step (1 at step 0)
+        steps = multiply(steps, maximum(ceil(step / steps), 1.0))
+    else:
+        step = minimum(step, steps)
+    fraction = pow(1.0 - step / steps, float(power))
+    return add((learning_rate - end_learning_rate) * fraction, end_learning_rate, name=name)
+
+
+def piecewise_constant(x, boundaries, values, name=None) -> Tensor:
+    """values[0] while x <= boundaries[0], values[i] while boundaries[i-1] < x <=
+    boundaries[i], values[-1] after the last boundary (a learning-rate schedule)."""
+    if len(values) != len(boundaries) + 1:
+        raise ValueError(f"piecewise_constant: values must have one more entry than "
+                         f"boundaries, got {len(values)} values and {len(boundaries)} "
+                         f"boundaries")
+    x = as_tensor(x)
+    value = as_tensor(values[-1])
+    for bound, v in zip(reversed(boundaries), reversed(values[:-1])):
+        value = where(less_equal(x, cast(as_tensor(bound), x.dtype)), v, value)
+    return identity(value, name=name or "PiecewiseConstant")
 
 
 def export_meta_graph(filename=None, *args, **kwargs):

@@ -13,6 +13,7 @@ from ..ops.creation import tf1_constant
 from ..ops.math import cast
 from ..ops.shape import Copy, StopGradient
 from ..ops.state import assign, assign_add, assign_sub, group
+from .control_flow import no_op
 
 
 def placeholder(dtype, shape=None, name: Optional[str] = None) -> Tensor:
@@ -123,6 +124,12 @@ def global_variables_initializer() -> Tensor:
 
 
 initialize_all_variables = global_variables_initializer
+
+
+def tables_initializer(name="init_all_tables") -> Tensor:
+    """A no-op: tinyflow has no lookup tables, so there is nothing to initialize (programs
+    run it with their variables' initializer)."""
+    return no_op(name=name)
 
 
 def add_to_collection(name: str, value) -> None:

@@ -1,0 +1,391 @@
+"""TF1 array functions composed of existing ops: `sequence_mask`, `reduce_any` /
+`reduce_all`, `top_k`, `reverse_sequence`, index reads and writes (`gather_nd`,
+`scatter_nd`), segment sums, means and extremes, and `boolean_mask`. Scatters are
+`TakeGrad` (a take's scatter-add adjoint), so each works in a Session on placeholders and
+eagerly, and their gradients are gathers. Out-of-range indices and segment ids are refused
+naming the function when known; in a graph they are mapped to a row the take / scatter
+kernel refuses when run."""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import ops
+from ..core import dtypes
+from ..core.errors import IndexOutOfRangeError
+from ..core.op import apply, as_tensor
+from ..core.tensor import EAGER, Tensor
+from ..ops.creation import tf_range
+from ..ops.indexing import TakeGrad
+
+
+def _int_tensor(x, fn: str, what: str) -> Tensor:
+    x = as_tensor(x)
+    if not x.dtype.is_integer:
+        raise TypeError(f"{fn}: {what} must be integers, got {x.dtype.name}")
+    return x
+
+
+def _known_dims(x: Tensor, dims, fn: str, what: str) -> tuple:
+    """x's dims `dims` as ints, or a clear error when the graph does not know them."""
+    if x.shape is None or any(x.shape[d] is None for d in dims):
+        raise ValueError(f"{fn}: the {what} of {x.shape} must be known when the graph is "
+                         f"built")
+    return tuple(int(x.shape[d]) for d in dims)
+
+
+def _zeros_rows(rows, rest: tuple, dtype) -> Tensor:
+    """Zeros [rows, *rest]; `rows` may be a scalar tensor read when run (the rest stays
+    known to the graph)."""
+    if isinstance(rows, Tensor):
+        column = ops.cast(ops.fill([rows] + [1] * len(rest), 0), dtype)
+        return ops.add(column, as_tensor(np.zeros((1,) + rest, dtype.np)))
+    return ops.expand(as_tensor(np.zeros((), dtype.np)), (int(rows),) + rest)
+
+
+def _scatter_rows(values: Tensor, rows: Tensor, ref: Tensor) -> Tensor:
+    """ref-shaped zeros with values' slices added at rows (repeats add up)."""
+    return apply(TakeGrad(axis=0), values, rows, ref)
+
+
+# ---- masks and bands --------------------------------------------------------------------
+
+def sequence_mask(lengths, maxlen=None, dtype=dtypes.bool_, name=None) -> Tensor:
+    """mask[..., j] = j < lengths[...]: shape lengths.shape + [maxlen], maxlen the largest
+    length (read when run) unless given."""
+    lengths = _int_tensor(lengths, "sequence_mask", "lengths")
+    if maxlen is None:
+        maxlen = ops.reduce_max(lengths)
+    elif isinstance(maxlen, Tensor):
+        maxlen = ops.cast(maxlen, lengths.dtype)
+    positions = ops.cast(tf_range(maxlen), lengths.dtype)
+    mask = ops.less(positions, ops.expand_dims(lengths, -1))
+    return mask if dtypes.as_dtype(dtype).is_bool else ops.cast(mask, dtype, name=name)
+
+
+def _count_true(fn: str, x, axis, keepdims, reduction_indices, keep_dims) -> Tensor:
+    x = as_tensor(x)
+    if not x.dtype.is_bool:
+        raise TypeError(f"{fn}: input_tensor must be bool, got {x.dtype.name}")
+    return ops.reduce_sum(ops.cast(x, dtypes.int64), axis, bool(keepdims or keep_dims),
+                          reduction_indices=reduction_indices)
+
+
+def reduce_any(input_tensor, axis=None, keepdims=None, name=None, reduction_indices=None,
+               keep_dims=None) -> Tensor:
+    """Logical or over axes (a count of the true entries, > 0: False over no entries)."""
+    count = _count_true("reduce_any", input_tensor, axis, keepdims, reduction_indices,
+                        keep_dims)
+    return ops.greater(count, 0, name=name)
+
+
+def reduce_all(input_tensor, axis=None, keepdims=None, name=None, reduction_indices=None,
+               keep_dims=None) -> Tensor:
+    """Logical and over axes (no false entry: True over no entries)."""
+    count = _count_true("reduce_all", ops.logical_not(as_tensor(input_tensor)), axis,
+                        keepdims, reduction_indices, keep_dims)
+    return ops.equal(count, 0, name=name)
+
+
+def top_k(input, k=1, sorted=True, name=None) -> tuple:  # noqa: A002
+    """(values, indices) of the k largest entries of each last-axis row, largest first
+    (ties: the lower index first); indices are int32, as TF's."""
+    x = as_tensor(input)
+    if isinstance(k, Tensor):
+        k = int(k._require_data("top_k (k)"))
+    size = x.shape[-1] if x.ndim else None
+    if x.ndim == 0 or not 0 <= int(k) <= (size if size is not None else int(k)):
+        raise ValueError(f"top_k: k = {k} must be in [0, last dim] for input of shape "
+                         f"{x.shape}")
+    order = ops.argsort(x, -1, True)[..., :int(k)]
+    values = ops.gather(x, -1, order)
+    return values, ops.cast(order, dtypes.int32, name=name)
+
+
+def reverse_sequence(input, seq_lengths, seq_axis=None, batch_axis=None, name=None,  # noqa: A002
+                     seq_dim=None, batch_dim=None) -> Tensor:
+    """The first seq_lengths[b] entries of each batch entry b reversed along seq_axis; the
+    rest stay (a gather whose index is built from the lengths when run)."""
+    x = as_tensor(input)
+    lengths = ops.cast(_int_tensor(seq_lengths, "reverse_sequence", "seq_lengths"),
+                       dtypes.int64)
+    seq = seq_axis if seq_axis is not None else seq_dim
+    batch = (batch_axis if batch_axis is not None else batch_dim) or 0
+    if seq is None or x.ndim is None or not (0 <= batch < x.ndim and 0 <= seq < x.ndim) \
+            or seq == batch or lengths.ndim != 1:
+        raise ValueError(f"reverse_sequence: need seq_axis and batch_axis, two dims of input "
+                         f"{x.shape}, and 1-D seq_lengths, got {seq}, {batch} and "
+                         f"{lengths.shape}")
+    (steps,) = _known_dims(x, [seq], "reverse_sequence", "sequence dim")
+    position = as_tensor(np.arange(steps))[None, :]               # [1, T]
+    length = ops.expand_dims(lengths, 1)                          # [B, 1]
+    index = ops.where(ops.less(position, length), length - 1 - position, position)   # [B, T]
+    view = [1] * x.ndim
+    view[batch], view[seq] = -1, steps
+    if batch > seq:
+        index = ops.transpose(index, (1, 0))
+    index = ops.reshape(index, view)
+    index = ops.add(index, ops.zeros_like(x, dtype=dtypes.int64))  # broadcast to x's shape
+    return ops.gather(x, seq, index)
+
+
+# ---- index reads and writes -------------------------------------------------------------
+
+def _flat_rows(indices: Tensor, dims: tuple, fn: str) -> Tensor:
+    """indices [..., M] into the first M dims `dims` as row numbers of those dims flattened
+    (row-major). Each coordinate must lie in [0, its dim): known indices are checked here,
+    naming fn; in a graph a row with any coordinate outside becomes row prod(dims), which
+    the take / scatter kernel refuses when run."""
+    strides = np.cumprod((1,) + dims[::-1])[::-1][1:]
+    bounds = np.asarray(dims, np.int64)
+    if indices.kind == EAGER:
+        coords = indices.array
+        outside = ((coords < 0) | (coords >= bounds)).any(-1)
+        if outside.any():
+            raise IndexOutOfRangeError(f"{fn}: index {coords[outside][0].tolist()} is out of "
+                                       f"range for dims {dims}")
+    coords = ops.cast(indices, dtypes.int64)
+    rows = ops.reduce_sum(ops.multiply(coords, as_tensor(strides.astype(np.int64))), -1)
+    if indices.kind == EAGER:
+        return rows
+    outside = reduce_any(ops.logical_or(ops.less(coords, 0),
+                                        ops.greater_equal(coords, as_tensor(bounds))), -1)
+    return ops.where(outside, as_tensor(np.int64(np.prod(dims))), rows)
+
+
+def _index_depth(indices: Tensor, fn: str) -> int:
+    if indices.ndim is None or indices.ndim < 1 or indices.shape[-1] is None:
+        raise ValueError(f"{fn}: indices must have rank >= 1 and a known last dim (the "
+                         f"index depth), got shape {indices.shape}")
+    return int(indices.shape[-1])
+
+
+def gather_nd(params, indices, name=None, batch_dims=0) -> Tensor:
+    """out[i...] = params[indices[i..., 0], ..., indices[i..., M-1], ...]: shape
+    indices.shape[:-1] + params.shape[M:]."""
+    if batch_dims:
+        raise NotImplementedError("gather_nd: batch_dims is not supported")
+    params = as_tensor(params)
+    indices = _int_tensor(indices, "gather_nd", "indices")
+    depth = _index_depth(indices, "gather_nd")
+    if params.ndim is not None and depth > params.ndim:
+        raise ValueError(f"gather_nd: index depth {depth} (indices {indices.shape}) exceeds "
+                         f"the rank of params {params.shape}")
+    dims = _known_dims(params, range(depth), "gather_nd", f"first {depth} dims of params")
+    table = ops.reshape(params, (int(np.prod(dims)),) + tuple(params.shape[depth:]))
+    return ops.take(table, _flat_rows(indices, dims, "gather_nd"), 0, name=name)
+
+
+def _static_shape(shape, fn: str) -> tuple:
+    if isinstance(shape, Tensor):
+        if shape.kind != EAGER:
+            raise ValueError(f"{fn}: shape must be known when the graph is built (a list "
+                             f"of ints or a constant), got the graph tensor {shape.name}")
+        shape = shape.array
+    return tuple(int(d) for d in np.asarray(shape).reshape(-1))
+
+
+def scatter_nd(indices, updates, shape, name=None) -> Tensor:
+    """Zeros of `shape` with updates[i...] added at indices[i...] (repeats add up)."""
+    indices = _int_tensor(indices, "scatter_nd", "indices")
+    updates = as_tensor(updates)
+    shape = _static_shape(shape, "scatter_nd")
+    depth = _index_depth(indices, "scatter_nd")
+    want = tuple(indices.shape[:-1]) + shape[depth:]
+    if depth > len(shape) or updates.shape is not None and len(updates.shape) != len(want) \
+            or updates.shape is not None and any(
+                u is not None and w is not None and u != w for u, w in zip(updates.shape, want)):
+        raise ValueError(f"scatter_nd: updates of shape {updates.shape} do not fit indices "
+                         f"{indices.shape} into shape {shape} (want {want})")
+    rows = int(np.prod(shape[:depth]))
+    flat = _scatter_rows(updates, _flat_rows(indices, shape[:depth], "scatter_nd"),
+                         _zeros_rows(rows, shape[depth:], updates.dtype))
+    return ops.reshape(flat, shape, name=name)
+
+
+# ---- segments ---------------------------------------------------------------------------
+
+def _segment_args(data, segment_ids, fn: str):
+    data = as_tensor(data)
+    ids = _int_tensor(segment_ids, fn, "segment_ids")
+    if ids.ndim is None or data.ndim is None or ids.ndim > data.ndim or any(
+            a is not None and b is not None and a != b for a, b in zip(ids.shape, data.shape)):
+        raise ValueError(f"{fn}: segment_ids of shape {ids.shape} must be a prefix of data's "
+                         f"shape {data.shape}")
+    return data, ids, tuple(data.shape[ids.ndim:])
+
+
+def _num_segments(num_segments, fn: str, graph_ok: bool = False):
+    """num_segments as an int; a graph tensor (read when run) only where graph_ok."""
+    if isinstance(num_segments, Tensor):
+        if num_segments.kind == EAGER:
+            return int(num_segments.array)
+        if not graph_ok:
+            raise ValueError(f"{fn}: num_segments must be known when the graph is built (an "
+                             f"int or a constant), got the graph tensor {num_segments.name}")
+        if num_segments.ndim != 0 or not num_segments.dtype.is_integer:
+            raise ValueError(f"{fn}: num_segments must be an int scalar, got "
+                             f"{num_segments.dtype.name} of shape {num_segments.shape}")
+        return num_segments
+    return int(num_segments)
+
+
+def _check_ids(ids: Tensor, n, fn: str) -> None:
+    """Refuse known ids >= num_segments by name (in a graph the kernels refuse them)."""
+    if ids.kind == EAGER and isinstance(n, int) and ids.array.size and ids.array.max() >= n:
+        raise IndexOutOfRangeError(f"{fn}: segment id {ids.array.max()} is out of range for "
+                                   f"num_segments {n}")
+
+
+def _unsorted_sum(fn: str, data, segment_ids, num_segments) -> Tensor:
+    """A negative id's value is zeroed into row 0 (dropped, as TF1's); an id >= n is past
+    the n-row table, so the scatter kernel refuses it when run."""
+    data, ids, rest = _segment_args(data, segment_ids, fn)
+    if None in rest:
+        raise ValueError(f"{fn}: data's dims after the segment ids must be known, got "
+                         f"{data.shape}")
+    n = _num_segments(num_segments, fn, graph_ok=True)
+    _check_ids(ids, n, fn)
+    kept = ops.greater_equal(ids, 0)
+    for _ in rest:
+        kept = ops.expand_dims(kept, -1)
+    values = ops.where(kept, data, as_tensor(np.zeros((), data.dtype.np)))
+    return _scatter_rows(values, ops.maximum(ids, 0), _zeros_rows(n, rest, data.dtype))
+
+
+def unsorted_segment_sum(data, segment_ids, num_segments, name=None) -> Tensor:
+    """out[s] = sum of data[i...] over segment_ids[i...] == s, for s < num_segments (which
+    may be a graph tensor, read when run); a negative id drops its value, as TF1's."""
+    return _unsorted_sum("unsorted_segment_sum", data, segment_ids, num_segments)
+
+
+def _sorted_rows(ids: Tensor, fn: str) -> tuple:
+    """(rows, max(ids) + 1) for sorted non-negative 1-D ids. Bad ids are refused: known
+    ones here, naming fn; in a graph every row becomes max(ids) + 1, which the scatter
+    kernel refuses when run."""
+    if ids.ndim != 1:
+        raise ValueError(f"{fn}: segment_ids must be 1-D, got shape {ids.shape}")
+    count = ops.reduce_max(ids) + 1
+    if ids.kind == EAGER:
+        if ids.array.size and ((np.diff(ids.array) < 0).any() or ids.array.min() < 0):
+            raise ValueError(f"{fn}: segment_ids must be sorted and >= 0, got "
+                             f"{ids.array.tolist()}")
+        return ids, count
+    bad = ops.logical_or(reduce_any(ops.less(ids, 0)),
+                         reduce_any(ops.less(ids[1:], ids[:-1])))
+    return ops.where(bad, count, ids), count
+
+
+def _segment_sum(fn: str, data, segment_ids) -> Tensor:
+    data, ids, rest = _segment_args(data, segment_ids, fn)
+    rows, count = _sorted_rows(ids, fn)
+    if None in rest:
+        raise ValueError(f"{fn}: data's dims after the first must be known, got {data.shape}")
+    return _scatter_rows(data, rows, _zeros_rows(count, rest, data.dtype))
+
+
+def segment_sum(data, segment_ids, name=None) -> Tensor:
+    """out[s] = sum of data[i] over segment_ids[i] == s (ids sorted, 1-D); max(ids) + 1
+    segments, a count read when the graph runs, so it works on placeholders too."""
+    return _segment_sum("segment_sum", data, segment_ids)
+
+
+def _segment_extreme(data: Tensor, member: Tensor, rest: tuple, largest: bool,
+                     empty=None) -> Tensor:
+    """max / min of each segment: data compared across a one-hot [entries, segments]
+    member mask. A segment with no entries holds the dtype's lowest / highest value (the
+    unsorted functions', as TF1's), or `empty` if given."""
+    flat = ops.reshape(data, (-1,) + rest)
+    for _ in rest:   # [entries, segments, 1, ...] against data [entries, 1, ...]
+        member = ops.expand_dims(member, -1)
+    limits = np.finfo(data.dtype.np) if data.dtype.is_floating else np.iinfo(data.dtype.np)
+    outside = as_tensor(np.asarray(limits.min if largest else limits.max, data.dtype.np))
+    spread = ops.where(member, ops.expand_dims(flat, 1), outside)
+    out = (ops.reduce_max if largest else ops.reduce_min)(spread, 0)
+    if empty is None:
+        return out
+    return ops.where(reduce_any(member, 0), out, as_tensor(np.asarray(empty, data.dtype.np)))
+
+
+def _unsorted_extreme(fn: str, data, segment_ids, num_segments, largest: bool) -> Tensor:
+    """The one-hot mask is a take of the rows of an identity with a spare zero row n for
+    negative ids, so the take kernel refuses an id >= n (row n + 1) when run."""
+    data, ids, rest = _segment_args(data, segment_ids, fn)
+    n = _num_segments(num_segments, fn)
+    _check_ids(ids, n, fn)
+    ids = ops.reshape(ids, (-1,))
+    inside = ops.where(ops.less(ids, n), ids, ops.cast(n + 1, ids.dtype))
+    rows = ops.where(ops.less(ids, 0), ops.cast(n, ids.dtype), inside)
+    member = ops.take(as_tensor(np.eye(n + 1, n, dtype=bool)), rows, 0)
+    return _segment_extreme(data, member, rest, largest)
+
+
+def unsorted_segment_max(data, segment_ids, num_segments, name=None) -> Tensor:
+    return _unsorted_extreme("unsorted_segment_max", data, segment_ids, num_segments, True)
+
+
+def unsorted_segment_min(data, segment_ids, num_segments, name=None) -> Tensor:
+    return _unsorted_extreme("unsorted_segment_min", data, segment_ids, num_segments, False)
+
+
+def unsorted_segment_mean(data, segment_ids, num_segments, name=None) -> Tensor:
+    """The sum of each segment over its count (an empty segment: 0)."""
+    fn = "unsorted_segment_mean"
+    total = _unsorted_sum(fn, data, segment_ids, num_segments)
+    ids = _int_tensor(segment_ids, fn, "segment_ids")
+    count = _unsorted_sum(fn, ops.ones_like(ids, dtype=total.dtype), ids, num_segments)
+    view = (-1,) + (1,) * (total.ndim - 1)
+    return ops.divide(total, ops.reshape(ops.maximum(count, 1), view))
+
+
+def segment_mean(data, segment_ids, name=None) -> Tensor:
+    """unsorted_segment_mean over max(ids) + 1 segments (ids sorted, 1-D)."""
+    total = _segment_sum("segment_mean", data, segment_ids)
+    ones = ops.ones_like(as_tensor(segment_ids), dtype=total.dtype)
+    count = _segment_sum("segment_mean", ones, segment_ids)
+    view = (-1,) + (1,) * (total.ndim - 1)
+    return ops.divide(total, ops.reshape(ops.maximum(count, 1), view))
+
+
+def segment_max(data, segment_ids, name=None) -> Tensor:
+    """The largest entry of each segment (ids sorted, 1-D); max(ids) + 1 segments, an
+    empty one 0 (TF1's documented value). Unsorted or negative ids are refused when known;
+    in a graph they are not checked (they match no segment)."""
+    data, ids, rest = _segment_args(data, segment_ids, "segment_max")
+    rows, count = _sorted_rows(ids, "segment_max")
+    member = ops.equal(ops.reshape(rows, (-1, 1)),
+                       ops.cast(ops.expand_dims(tf_range(count), 0), ids.dtype))
+    return _segment_extreme(data, member, rest, True, 0)
+
+
+def boolean_mask(tensor, mask, name=None, axis=None) -> Tensor:
+    """The slices of `tensor` where `mask` (the leading mask.ndim dims) is True, flattened
+    into one dim. The count is read when run: a graph gives a [None, ...] result."""
+    x, m = as_tensor(tensor), as_tensor(mask)
+    if not m.dtype.is_bool:
+        raise TypeError(f"boolean_mask: mask must be bool, got {m.dtype.name}")
+    axis = int(axis or 0)
+    if m.ndim is None or x.ndim is None or m.ndim == 0 or axis + m.ndim > x.ndim:
+        raise ValueError(f"boolean_mask: mask of shape {m.shape} does not fit tensor of shape "
+                         f"{x.shape} at axis {axis}")
+    lead = x.shape[axis:axis + m.ndim]
+    rest = _known_dims(x, range(axis + m.ndim, x.ndim), "boolean_mask", "dims after the mask")
+    if any(a is not None and b is not None and a != b for a, b in zip(m.shape, lead)):
+        raise ValueError(f"boolean_mask: mask of shape {m.shape} does not fit tensor of shape "
+                         f"{x.shape} at axis {axis}")
+    if axis:
+        perm = list(range(axis, axis + m.ndim)) + list(range(axis)) + \
+            list(range(axis + m.ndim, x.ndim))
+        moved = boolean_mask(ops.transpose(x, perm), m)
+        back = list(range(1, axis + 1)) + [0] + list(range(axis + 1, moved.ndim))
+        return ops.transpose(moved, back, name=name)
+    flat_x = ops.reshape(x, (-1,) + rest)
+    flat_m = ops.reshape(m, (-1,))
+    if m.kind == EAGER:
+        keep = np.flatnonzero(m.array).astype(np.int64)
+        return ops.take(flat_x, as_tensor(keep), 0, name=name)
+    # each kept row goes to its rank among the kept ones, the others to a spare last row
+    taken = ops.cast(flat_m, dtypes.int64)
+    count = ops.reduce_sum(taken)
+    rows = ops.where(flat_m, ops.cumsum(taken, 0) - 1, count)
+    placed = _scatter_rows(flat_x, rows, _zeros_rows(count + 1, rest, x.dtype))
+    return ops.getitem(placed, slice(0, -1))

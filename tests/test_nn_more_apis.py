@@ -1,0 +1,224 @@
+"""More torch.nn APIs against PyTorch in float64: parametrizations (weight and spectral norm,
+old and new spellings), and the layers and losses added with them. Values, gradients of
+inputs and parameters, and state_dict keys, from one table per kind."""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+import tinyflow
+from tinyflow import nn
+
+TOL = dict(rtol=1e-10, atol=1e-12)
+
+
+def _close(ours, theirs, what=""):
+    np.testing.assert_allclose(ours.detach().numpy(), theirs.detach().numpy(), err_msg=what,
+                               **TOL)
+
+
+def _same_module(tm, m):
+    """Same state_dict keys; torch's values loaded into ours."""
+    assert list(m.state_dict()) == list(tm.state_dict())
+    m.load_state_dict({k: v.numpy() for k, v in tm.state_dict().items()})
+
+
+def _check_calls(tm, m, x, calls=2):
+    """`calls` forward + backward passes (a power iteration each, in training): outputs,
+    parameter gradients and buffers equal."""
+    for _ in range(calls):
+        t_out, out = tm(torch.tensor(x)), m(tinyflow.tensor(x))
+        _close(out, t_out, "output")
+        w = np.random.default_rng(3).standard_normal(tuple(t_out.shape))
+        (t_out * torch.tensor(w)).sum().backward()
+        (out * tinyflow.tensor(w)).sum().backward()
+    for (k, t), (k2, p) in zip(tm.named_parameters(), m.named_parameters()):
+        assert k == k2
+        _close(p.grad, t.grad, k)
+    for (k, t), (_, b) in zip(tm.named_buffers(), m.named_buffers()):
+        _close(b, t, k)
+
+
+def _wn(L, m, **kw):
+    return L.nn.utils.parametrizations.weight_norm(m, **kw)
+
+
+def _sn(L, m, **kw):
+    return L.nn.utils.parametrizations.spectral_norm(m, **kw)
+
+
+def _remove(L, m):
+    return L.nn.utils.parametrize.remove_parametrizations(m, "weight")
+
+
+# (name, layer, reparametrize, undo, input shape)
+PARAMETRIZED = [
+    ("weight_norm", lambda L: L.nn.Linear(3, 4), _wn, _remove, (5, 3)),
+    ("weight_norm_conv_dim1", lambda L: L.nn.Conv2d(2, 3, 2), lambda L, m: _wn(L, m, dim=1),
+     _remove, (1, 2, 4, 4)),
+    ("weight_norm_whole", lambda L: L.nn.Linear(3, 4), lambda L, m: _wn(L, m, dim=None),
+     _remove, (5, 3)),
+    ("weight_norm_minus1_is_whole", lambda L: L.nn.Conv1d(2, 3, 2),
+     lambda L, m: _wn(L, m, dim=-1), _remove, (2, 2, 5)),
+    ("spectral_norm", lambda L: L.nn.Linear(3, 4), _sn, _remove, (5, 3)),
+    ("spectral_norm_3_steps", lambda L: L.nn.Conv2d(2, 3, 2),
+     lambda L, m: _sn(L, m, n_power_iterations=3), _remove, (1, 2, 3, 3)),
+    ("spectral_norm_conv_transpose", lambda L: L.nn.ConvTranspose2d(2, 3, 2), _sn, _remove,
+     (1, 2, 3, 3)),
+    ("spectral_norm_eval", lambda L: L.nn.Linear(3, 4), lambda L, m: _sn(L, m).eval(),
+     _remove, (5, 3)),
+    ("old_weight_norm", lambda L: L.nn.Linear(3, 4), lambda L, m: L.nn.utils.weight_norm(m),
+     lambda L, m: L.nn.utils.remove_weight_norm(m), (5, 3)),
+    ("old_weight_norm_dim1", lambda L: L.nn.Conv1d(2, 3, 2),
+     lambda L, m: L.nn.utils.weight_norm(m, dim=1),
+     lambda L, m: L.nn.utils.remove_weight_norm(m), (2, 2, 4)),
+    ("old_spectral_norm", lambda L: L.nn.Linear(3, 4), lambda L, m: L.nn.utils.spectral_norm(m),
+     lambda L, m: L.nn.utils.remove_spectral_norm(m), (5, 3)),
+    ("old_spectral_norm_conv_transpose", lambda L: L.nn.ConvTranspose1d(2, 3, 2),
+     lambda L, m: L.nn.utils.spectral_norm(m, n_power_iterations=2),
+     lambda L, m: L.nn.utils.remove_spectral_norm(m), (2, 2, 4)),
+]
+
+
+@pytest.mark.filterwarnings("ignore:.*weight_norm.*is deprecated")
+@pytest.mark.parametrize("name,make,wrap,undo,shape", PARAMETRIZED,
+                         ids=[c[0] for c in PARAMETRIZED])
+def test_parametrized_layer_matches_torch(name, make, wrap, undo, shape):
+    tm, m = wrap(torch, make(torch).double()), wrap(tinyflow, make(tinyflow).double())
+    _same_module(tm, m)
+    assert repr(m) == repr(tm)
+    x = np.random.default_rng(0).standard_normal(shape)
+    _check_calls(tm, m, x)
+    undo(torch, tm)
+    undo(tinyflow, m)
+    assert type(m).__name__ == type(tm).__name__
+    assert list(m.state_dict()) == list(tm.state_dict())
+    _close(m.weight, tm.weight, "weight after removal")
+
+
+class Symmetric(torch.nn.Module):
+    def forward(self, x):
+        return x.triu() + x.triu(1).transpose(0, 1)
+
+
+class TfSymmetric(nn.Module):
+    def forward(self, x):
+        return x.triu() + x.triu(1).transpose(0, 1)
+
+
+class TfScaled(nn.Module):
+    """Two parametrizations in a chain; right_inverse lets `weight = value` set the original."""
+
+    def forward(self, x):
+        return 2.0 * x
+
+    def right_inverse(self, x):
+        return x / 2.0
+
+
+def test_register_parametrization_own_module():
+    P = nn.utils.parametrize
+    m = nn.Linear(3, 3).double()
+    w0 = m.weight.detach().numpy().copy()
+    original = m.weight
+    P.register_parametrization(m, "weight", TfSymmetric())
+    assert P.is_parametrized(m) and P.is_parametrized(m, "weight")
+    assert not P.is_parametrized(m, "bias")
+    assert P.type_before_parametrizations(m) is nn.Linear
+    assert m.parametrizations.weight.original is original   # an optimizer's reference holds
+    w = m.weight.detach().numpy()
+    np.testing.assert_array_equal(w, w.T)
+    np.testing.assert_array_equal(np.triu(w), np.triu(w0))
+    P.register_parametrization(m, "weight", TfScaled())
+    np.testing.assert_array_equal(m.weight.detach().numpy(), 2 * w)
+    target = np.arange(9.0).reshape(3, 3)
+    target = target + target.T
+    m.weight = tinyflow.tensor(target)
+    np.testing.assert_allclose(m.weight.detach().numpy(), target)
+    m(tinyflow.ones(2, 3, dtype=tinyflow.float64)).sum().backward()
+    # d/dW = 2 (two rows of ones); W = 2 (triu(O) + triu(O, 1)^T): the upper triangle of O
+    # reads both its own place and its mirror
+    ones = np.ones((3, 3))
+    np.testing.assert_allclose(original.grad.numpy(), 4 * (np.triu(ones) + np.triu(ones, 1)))
+    with P.cached():
+        assert m.weight is m.weight
+    assert m.weight is not m.weight
+    P.remove_parametrizations(m, "weight", leave_parametrized=False)
+    assert type(m) is nn.Linear and m.weight is original
+    np.testing.assert_allclose(m.weight.detach().numpy(), target / 2)
+    assert list(m.state_dict()) == ["bias", "weight"]   # as torch: re-registered last
+
+
+def test_parametrized_buffer_stays_a_buffer():
+    P = nn.utils.parametrize
+    m = nn.BatchNorm1d(3)
+    P.register_parametrization(m, "running_var", TfScaled())
+    assert "parametrizations.running_var.original" in m.state_dict()
+    assert not any("running_var" in k for k, _ in m.named_parameters())
+    # right_inverse halves the original, so the parametrized value is the buffer's own
+    np.testing.assert_allclose(m.parametrizations.running_var.original.numpy(), [0.5] * 3)
+    np.testing.assert_allclose(m.running_var.numpy(), [1.0] * 3)
+
+
+def test_parametrized_module_trains_like_torch():
+    """Two SGD steps on a weight-normed layer: the originals move as torch's."""
+    tm = torch.nn.utils.parametrizations.weight_norm(torch.nn.Linear(4, 2).double())
+    m = nn.utils.parametrizations.weight_norm(nn.Linear(4, 2).double())
+    _same_module(tm, m)
+    x = np.random.default_rng(1).standard_normal((6, 4))
+    t_opt = torch.optim.SGD(tm.parameters(), lr=0.1)
+    opt = tinyflow.optim.SGD(m.parameters(), lr=0.1)
+    for _ in range(2):
+        tm(torch.tensor(x)).pow(2).sum().backward()
+        m(tinyflow.tensor(x)).pow(2).sum().backward()
+        t_opt.step()
+        opt.step()
+        t_opt.zero_grad()
+        opt.zero_grad()
+    for k, v in tm.state_dict().items():
+        _close(m.state_dict()[k], v, k)
+
+
+BAD = [
+    ("parametrize_missing", lambda L: L.nn.utils.parametrize.register_parametrization(
+        L.nn.Linear(2, 2), "weights", L.nn.Identity())),
+    ("parametrize_shape", lambda L: L.nn.utils.parametrize.register_parametrization(
+        L.nn.Linear(3, 2), "weight", L.nn.Flatten(0))),
+    ("remove_not_parametrized", lambda L: L.nn.utils.parametrize.remove_parametrizations(
+        L.nn.Linear(2, 2), "weight")),
+    ("remove_weight_norm_twice", lambda L: L.nn.utils.parametrize.remove_parametrizations(
+        _wn(L, L.nn.Linear(2, 2)), "weight", leave_parametrized=False)),
+    ("spectral_norm_dim", lambda L: _sn(L, L.nn.Linear(2, 2), dim=2)),
+    ("old_weight_norm_twice", lambda L: L.nn.utils.weight_norm(
+        L.nn.utils.weight_norm(L.nn.Linear(2, 2)))),
+    ("old_weight_norm_missing", lambda L: L.nn.utils.weight_norm(L.nn.Linear(2, 2), "w")),
+    ("remove_old_weight_norm_missing", lambda L: L.nn.utils.remove_weight_norm(
+        L.nn.Linear(2, 2))),
+    ("old_spectral_norm_twice", lambda L: L.nn.utils.spectral_norm(
+        L.nn.utils.spectral_norm(L.nn.Linear(2, 2)))),
+    ("old_spectral_norm_missing", lambda L: L.nn.utils.spectral_norm(L.nn.Linear(2, 2), "w")),
+    ("spectral_norm_missing", lambda L: _sn(L, L.nn.Linear(2, 2), name="w")),
+    ("weight_norm_missing", lambda L: _wn(L, L.nn.Linear(2, 2), name="w")),
+    ("remove_old_spectral_norm_missing", lambda L: L.nn.utils.remove_spectral_norm(
+        L.nn.Linear(2, 2))),
+]
+
+
+@pytest.mark.filterwarnings("ignore:.*weight_norm.*is deprecated")
+@pytest.mark.parametrize("name,call", BAD, ids=[c[0] for c in BAD])
+def test_bad_input_is_refused_as_torch(name, call):
+    with pytest.raises(Exception) as expected:
+        call(torch)
+    with pytest.raises(type(expected.value)):
+        call(tinyflow)
+
+
+def test_old_weight_norm_warns_as_torch():
+    with pytest.warns(FutureWarning, match="nn.utils.weight_norm"):
+        nn.utils.weight_norm(nn.Linear(2, 2))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        nn.utils.parametrizations.weight_norm(nn.Linear(2, 2))

@@ -12,7 +12,20 @@ import torch
 import tinyflow
 from tinyflow import nn
 
+from torch_oracle import X, Given, compare, copy_state, param_pairs, randomize
+
 TOL = dict(rtol=1e-10, atol=1e-12)
+
+
+class D(X):
+    """A float64 normal input that needs grad."""
+
+    def draw(self, rng):
+        return rng.standard_normal(self.shape)
+
+
+def G(*values, dtype=np.int64):
+    return Given(np.array(values, dtype))
 
 
 def _close(ours, theirs, what=""):
@@ -182,6 +195,62 @@ def test_parametrized_module_trains_like_torch():
         _close(m.state_dict()[k], v, k)
 
 
+F = "nn.functional."
+# (name, call with L = torch or tinyflow, input specs)
+FUNCTIONS = [
+    ("embedding_bag_2d_mean", lambda L, i, w: L.nn.functional.embedding_bag(i, w),
+     [G([1, 2, 4], [4, 3, 1]), D(6, 3)]),
+    ("embedding_bag_2d_max_padding", lambda L, i, w: L.nn.functional.embedding_bag(
+        i, w, mode="max", padding_idx=4), [G([1, 4, 0], [4, 4, 4], [5, 5, 2]), D(6, 3)]),
+    ("embedding_bag_2d_sum_weights", lambda L, i, w, p: L.nn.functional.embedding_bag(
+        i, w, mode="sum", per_sample_weights=p), [G([1, 2, 4], [4, 3, 1]), D(6, 3), D(2, 3)]),
+    ("embedding_bag_offsets_mean_empty_bag", lambda L, i, o, w: L.nn.functional.embedding_bag(
+        i, w, o), [G(1, 2, 2, 5, 0), G(0, 2, 2), D(6, 3)]),
+    ("embedding_bag_offsets_sum_last_offset_weights", lambda L, i, o, w, p:
+     L.nn.functional.embedding_bag(i, w, o, mode="sum", per_sample_weights=p,
+                                   include_last_offset=True, padding_idx=2),
+     [G(1, 2, 2, 5, 0), G(0, 3, 3, 5), D(6, 3), D(5)]),
+    ("embedding_bag_offsets_max", lambda L, i, o, w: L.nn.functional.embedding_bag(
+        i, w, o, mode="max", padding_idx=-1), [G(1, 5, 2, 5, 0, 3), G(0, 1, 3, 3), D(6, 3)]),
+    ("embedding_bag_offsets_mean_padding", lambda L, i, o, w: L.nn.functional.embedding_bag(
+        i, w, o, padding_idx=0), [G(0, 0, 2, 5, 0), G(0, 2), D(6, 3)]),
+]
+
+
+@pytest.mark.parametrize("name,fn,specs", FUNCTIONS, ids=[c[0] for c in FUNCTIONS])
+def test_function_matches_torch(name, fn, specs):
+    compare(lambda *a: fn(torch, *a), lambda *a: fn(tinyflow, *a), specs, **TOL)
+
+
+# (name, build with L, input specs): torch's (randomized) parameters are copied into ours
+MODULES = [
+    ("EmbeddingBag", lambda L: L.nn.EmbeddingBag(6, 3), [G(1, 2, 2, 5), G(0, 3)]),
+    ("EmbeddingBag_max_padding", lambda L: L.nn.EmbeddingBag(
+        6, 3, mode="max", padding_idx=1, include_last_offset=True),
+     [G(1, 2, 2, 5), G(0, 1, 4)]),
+    ("EmbeddingBag_sum_2d", lambda L: L.nn.EmbeddingBag(6, 3, mode="sum"),
+     [G([1, 2], [2, 5]), None, D(2, 2)]),
+]
+
+
+@pytest.mark.parametrize("name,make,specs", MODULES, ids=[c[0] for c in MODULES])
+def test_module_matches_torch(name, make, specs):
+    torch.manual_seed(0)
+    tm, m = make(torch).double(), make(tinyflow).double()
+    randomize(tm, np.random.default_rng(1))
+    copy_state(tm, m)
+    assert repr(m) == repr(tm)
+    compare(tm, m, specs, params=param_pairs(tm, m), **TOL)
+
+
+def test_embedding_bag_defaults_are_torchs():
+    bag = nn.EmbeddingBag(50, 200, padding_idx=3)
+    w = bag.weight.detach().numpy()
+    assert not w[3].any() and abs(w.std() - 1) < 0.02
+    frozen = nn.EmbeddingBag.from_pretrained(tinyflow.ones(4, 2), mode="sum")
+    assert not frozen.weight.requires_grad and frozen.mode == "sum"
+
+
 BAD = [
     ("parametrize_missing", lambda L: L.nn.utils.parametrize.register_parametrization(
         L.nn.Linear(2, 2), "weights", L.nn.Identity())),
@@ -204,6 +273,19 @@ BAD = [
     ("weight_norm_missing", lambda L: _wn(L, L.nn.Linear(2, 2), name="w")),
     ("remove_old_spectral_norm_missing", lambda L: L.nn.utils.remove_spectral_norm(
         L.nn.Linear(2, 2))),
+    ("embedding_bag_2d_offsets", lambda L: L.nn.functional.embedding_bag(
+        L.tensor([[1, 2]]), L.ones(3, 2), L.tensor([0]))),
+    ("embedding_bag_1d_no_offsets", lambda L: L.nn.functional.embedding_bag(
+        L.tensor([1, 2]), L.ones(3, 2))),
+    ("embedding_bag_offsets_start", lambda L: L.nn.functional.embedding_bag(
+        L.tensor([1, 2]), L.ones(3, 2), L.tensor([1]))),
+    ("embedding_bag_weights_mean", lambda L: L.nn.functional.embedding_bag(
+        L.tensor([[1, 2]]), L.ones(3, 2), per_sample_weights=L.ones(1, 2))),
+    ("embedding_bag_mode", lambda L: L.nn.functional.embedding_bag(
+        L.tensor([[1, 2]]), L.ones(3, 2), mode="min")),
+    ("embedding_bag_3d", lambda L: L.nn.functional.embedding_bag(
+        L.tensor([[[1, 2]]]), L.ones(3, 2))),
+    ("EmbeddingBag_padding_idx", lambda L: L.nn.EmbeddingBag(3, 2, padding_idx=3)),
 ]
 
 

@@ -31,6 +31,7 @@ from ._losses import (binary_cross_entropy, binary_cross_entropy_with_logits,  #
                      poisson_nll_loss, smooth_l1_loss)
 from ._losses import (gaussian_nll_loss, hinge_embedding_loss,  # noqa: F401
                       multilabel_soft_margin_loss, soft_margin_loss, triplet_margin_loss)
+from ._bags import embedding_bag  # noqa: F401
 from ._image import instance_norm, interpolate, pixel_shuffle, pixel_unshuffle  # noqa: F401
 from ._grid import affine_grid, grid_sample  # noqa: F401
 from ._patches import fold, unfold  # noqa: F401

@@ -24,7 +24,7 @@ from .pooling import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveMaxPool1d,
                       AdaptiveMaxPool2d, AvgPool1d, AvgPool2d, AvgPool3d, MaxPool1d, MaxPool2d,
                       MaxPool3d, MaxUnpool2d)
 from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
-from .sparse import Embedding
+from .sparse import Embedding, EmbeddingBag
 from .transformer import (Transformer, TransformerDecoder, TransformerDecoderLayer,
                           TransformerEncoder, TransformerEncoderLayer)
 
@@ -48,4 +48,5 @@ __all__ = ["AdaptiveAvgPool2d", "AvgPool2d", "BCELoss", "BCEWithLogitsLoss", "Ba
            "PReLU", "SELU", "CELU", "Softmin", "Tanhshrink", "Threshold",
            "UpsamplingNearest2d", "UpsamplingBilinear2d", "SoftMarginLoss",
            "HingeEmbeddingLoss", "MultiLabelSoftMarginLoss", "TripletMarginLoss",
-           "GaussianNLLLoss", "Bilinear", "Dropout1d", "Dropout3d", "AlphaDropout"]
+           "GaussianNLLLoss", "Bilinear", "Dropout1d", "Dropout3d", "AlphaDropout",
+           "EmbeddingBag"]

@@ -230,6 +230,9 @@ MODULES = [
      [G(1, 2, 2, 5), G(0, 1, 4)]),
     ("EmbeddingBag_sum_2d", lambda L: L.nn.EmbeddingBag(6, 3, mode="sum"),
      [G([1, 2], [2, 5]), None, D(2, 2)]),
+    ("LocalResponseNorm", lambda L: L.nn.LocalResponseNorm(2, 0.5, 1.0, 0.5), [D(2, 4, 3, 3)]),
+    ("FeatureAlphaDropout_eval", lambda L: L.nn.FeatureAlphaDropout(0.2).eval(),
+     [D(2, 3, 4)]),
 ]
 
 
@@ -286,6 +289,11 @@ BAD = [
     ("embedding_bag_3d", lambda L: L.nn.functional.embedding_bag(
         L.tensor([[[1, 2]]]), L.ones(3, 2))),
     ("EmbeddingBag_padding_idx", lambda L: L.nn.EmbeddingBag(3, 2, padding_idx=3)),
+    ("local_response_norm_2d", lambda L: L.nn.functional.local_response_norm(L.ones(2, 3), 2)),
+    ("feature_alpha_dropout_1d", lambda L: L.nn.functional.feature_alpha_dropout(
+        L.ones(3), 0.5, True)),
+    ("feature_alpha_dropout_p", lambda L: L.nn.functional.feature_alpha_dropout(
+        L.ones(2, 3), 1.5, True)),
 ]
 
 
@@ -304,3 +312,21 @@ def test_old_weight_norm_warns_as_torch():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         nn.utils.parametrizations.weight_norm(nn.Linear(2, 2))
+
+
+def test_feature_alpha_dropout_drops_whole_channels():
+    """Training: one decision per channel; a dropped channel sits at -alpha a (1 - p), a kept
+    one is a x + alpha a p; mean 0 and variance 1 kept for unit normal inputs."""
+    p, alpha = 0.25, 1.7580993408473766
+    a = ((alpha * alpha * p + 1) * (1 - p)) ** -0.5
+    x = tinyflow.randn(40, 50, 30, dtype=tinyflow.float64, requires_grad=True)
+    out = nn.FeatureAlphaDropout(p)(x)
+    out.sum().backward()
+    g = x.grad.numpy()
+    assert np.all(g.min(-1) == g.max(-1))   # per channel
+    dropped = g[..., 0] == 0
+    assert 0.2 < dropped.mean() < 0.3
+    y, xs = out.detach().numpy(), x.detach().numpy()
+    np.testing.assert_allclose(y[dropped], -alpha * a * (1 - p), rtol=1e-12)
+    np.testing.assert_allclose(y[~dropped], a * xs[~dropped] + alpha * a * p, rtol=1e-12)
+    assert abs(y.mean()) < 0.05 and abs(y.var() - 1) < 0.05

@@ -233,6 +233,13 @@ MODULES = [
     ("LocalResponseNorm", lambda L: L.nn.LocalResponseNorm(2, 0.5, 1.0, 0.5), [D(2, 4, 3, 3)]),
     ("FeatureAlphaDropout_eval", lambda L: L.nn.FeatureAlphaDropout(0.2).eval(),
      [D(2, 3, 4)]),
+    ("MultiLabelMarginLoss", lambda L: L.nn.MultiLabelMarginLoss(reduction="none"),
+     [D(2, 3), G([2, -1, 0], [0, 1, -1])]),
+    ("TripletMarginWithDistanceLoss", lambda L: L.nn.TripletMarginWithDistanceLoss(swap=True),
+     [D(4, 3), D(4, 3), D(4, 3)]),
+    ("TripletMarginWithDistanceLoss_l1", lambda L: L.nn.TripletMarginWithDistanceLoss(
+        distance_function=L.nn.PairwiseDistance(p=1.0), margin=2.0, reduction="sum"),
+     [D(4, 3), D(4, 3), D(4, 3)]),
 ]
 
 
@@ -292,6 +299,18 @@ BAD = [
     ("local_response_norm_2d", lambda L: L.nn.functional.local_response_norm(L.ones(2, 3), 2)),
     ("feature_alpha_dropout_1d", lambda L: L.nn.functional.feature_alpha_dropout(
         L.ones(3), 0.5, True)),
+    ("multilabel_margin_target_shape", lambda L: L.nn.functional.multilabel_margin_loss(
+        L.ones(2, 3), L.zeros(2, 2, dtype=L.int64))),
+    ("multilabel_margin_target_range", lambda L: L.nn.functional.multilabel_margin_loss(
+        L.ones(2, 3), L.full((2, 3), 3, dtype=L.int64))),
+    ("multilabel_margin_3d", lambda L: L.nn.functional.multilabel_margin_loss(
+        L.ones(2, 3, 1), L.zeros(2, 3, 1, dtype=L.int64))),
+    ("triplet_distance_margin", lambda L: L.nn.functional.triplet_margin_with_distance_loss(
+        L.ones(2, 3), L.ones(2, 3), L.ones(2, 3), margin=0.0)),
+    ("triplet_distance_ranks", lambda L: L.nn.functional.triplet_margin_with_distance_loss(
+        L.ones(2, 3), L.ones(2, 3), L.ones(3))),
+    ("TripletMarginWithDistanceLoss_margin", lambda L: L.nn.TripletMarginWithDistanceLoss(
+        margin=-1.0)),
     ("feature_alpha_dropout_p", lambda L: L.nn.functional.feature_alpha_dropout(
         L.ones(2, 3), 1.5, True)),
 ]

@@ -12,7 +12,8 @@ from .linear import Bilinear, Identity, Linear
 from .loss import (BCELoss, BCEWithLogitsLoss, CosineEmbeddingLoss, CrossEntropyLoss,
                    HuberLoss, KLDivLoss, L1Loss, MarginRankingLoss, MSELoss, MultiMarginLoss,
                    NLLLoss, PoissonNLLLoss, SmoothL1Loss, SoftMarginLoss, HingeEmbeddingLoss,
-                   MultiLabelSoftMarginLoss, TripletMarginLoss, GaussianNLLLoss)
+                   MultiLabelSoftMarginLoss, TripletMarginLoss, GaussianNLLLoss,
+                   MultiLabelMarginLoss, TripletMarginWithDistanceLoss)
 from .module import Module, Parameter
 from .normalization import (BatchNorm1d, BatchNorm2d, GroupNorm, InstanceNorm1d, InstanceNorm2d,
                             LayerNorm, LocalResponseNorm, RMSNorm)
@@ -50,4 +51,5 @@ __all__ = ["AdaptiveAvgPool2d", "AvgPool2d", "BCELoss", "BCEWithLogitsLoss", "Ba
            "UpsamplingNearest2d", "UpsamplingBilinear2d", "SoftMarginLoss",
            "HingeEmbeddingLoss", "MultiLabelSoftMarginLoss", "TripletMarginLoss",
            "GaussianNLLLoss", "Bilinear", "Dropout1d", "Dropout3d", "AlphaDropout",
-           "EmbeddingBag", "FeatureAlphaDropout", "LocalResponseNorm"]
+           "EmbeddingBag", "FeatureAlphaDropout", "LocalResponseNorm",
+           "MultiLabelMarginLoss", "TripletMarginWithDistanceLoss"]

@@ -182,14 +182,15 @@ def test_parametrized_module_trains_like_torch():
     m = nn.utils.parametrizations.weight_norm(nn.Linear(4, 2).double())
     _same_module(tm, m)
     x = np.random.default_rng(1).standard_normal((6, 4))
-    t_opt = torch.optim.SGD(tm.parameters(), lr=0.1)
     opt = tinyflow.optim.SGD(m.parameters(), lr=0.1)
     for _ in range(2):
         tm(torch.tensor(x)).pow(2).sum().backward()
         m(tinyflow.tensor(x)).pow(2).sum().backward()
-        t_opt.step()
+        with torch.no_grad():   # torch's SGD by hand: its first step() costs ~1 s of imports
+            for p in tm.parameters():
+                p -= 0.1 * p.grad
+                p.grad = None
         opt.step()
-        t_opt.zero_grad()
         opt.zero_grad()
     for k, v in tm.state_dict().items():
         _close(m.state_dict()[k], v, k)
@@ -240,6 +241,9 @@ MODULES = [
     ("TripletMarginWithDistanceLoss_l1", lambda L: L.nn.TripletMarginWithDistanceLoss(
         distance_function=L.nn.PairwiseDistance(p=1.0), margin=2.0, reduction="sum"),
      [D(4, 3), D(4, 3), D(4, 3)]),
+    ("SyncBatchNorm_5d", lambda L: L.nn.SyncBatchNorm(3), [D(2, 3, 2, 1, 2)]),
+    ("SyncBatchNorm_eval_2d", lambda L: L.nn.SyncBatchNorm(3, affine=False).eval(), [D(4, 3)]),
+    ("BatchNorm3d", lambda L: L.nn.BatchNorm3d(2, momentum=None), [D(2, 2, 2, 1, 3)]),
 ]
 
 
@@ -259,6 +263,70 @@ def test_embedding_bag_defaults_are_torchs():
     assert not w[3].any() and abs(w.std() - 1) < 0.02
     frozen = nn.EmbeddingBag.from_pretrained(tinyflow.ones(4, 2), mode="sum")
     assert not frozen.weight.requires_grad and frozen.mode == "sum"
+
+
+# (name, lazy layer with L, input shape)
+LAZY = [
+    ("LazyLinear", lambda L: L.nn.LazyLinear(4), (2, 5, 3)),
+    ("LazyLinear_no_bias", lambda L: L.nn.LazyLinear(2, bias=False), (3,)),
+    ("LazyConv2d", lambda L: L.nn.LazyConv2d(4, 3, padding=1), (2, 3, 5, 4)),
+    ("LazyConv2d_groups_unbatched", lambda L: L.nn.LazyConv2d(4, 2, groups=2, bias=False),
+     (4, 3, 3)),
+    ("LazyConv1d", lambda L: L.nn.LazyConv1d(2, 3, stride=2), (2, 3, 7)),
+]
+
+
+@pytest.mark.parametrize("name,make,shape", LAZY, ids=[c[0] for c in LAZY])
+def test_lazy_layer_becomes_torchs_layer(name, make, shape):
+    tm, m = make(torch).double(), make(tinyflow).double()
+    assert repr(m) == repr(tm) and m.has_uninitialized_params()
+    assert isinstance(m.weight, nn.UninitializedParameter)
+    x = np.random.default_rng(0).standard_normal(shape)
+    tm(torch.tensor(x))
+    m(tinyflow.tensor(x))
+    assert type(m).__name__ == type(tm).__name__ and repr(m) == repr(tm)
+    assert type(m.weight) is nn.Parameter and m.weight.dtype == tinyflow.float64
+    assert {k: tuple(v.shape) for k, v in m.state_dict().items()} == \
+        {k: tuple(v.shape) for k, v in tm.state_dict().items()}
+    bound = 1 / np.sqrt(np.prod(m.weight.shape[1:]))   # kaiming_uniform(a=sqrt(5)), as torch
+    assert 0 < np.abs(m.weight.detach().numpy()).max() <= bound
+    copy_state(tm, m)
+    compare(tm, m, [D(*shape)], params=param_pairs(tm, m), **TOL)
+
+
+def test_lazy_layer_trains_with_an_optimizer_made_before_its_first_call():
+    m = nn.Sequential(nn.LazyLinear(3), nn.ReLU(), nn.LazyLinear(1))
+    opt = tinyflow.optim.SGD(m.parameters(), lr=0.1)
+    x = tinyflow.randn(8, 5)
+    m(x).pow(2).mean().backward()
+    before = m[0].weight.detach().numpy().copy()
+    opt.step()
+    assert m[0].weight.shape == (3, 5) and not np.allclose(m[0].weight.detach().numpy(), before)
+
+
+def test_lazy_layer_loads_a_state_dict_as_torch():
+    state = {"weight": np.ones((3, 5)), "bias": np.zeros(3)}
+    tm, m = torch.nn.LazyLinear(3), nn.LazyLinear(3)
+    tm.load_state_dict({k: torch.tensor(v, dtype=torch.float32) for k, v in state.items()})
+    m.load_state_dict(state)
+    assert repr(m) == repr(tm) and type(m).__name__ == type(tm).__name__ == "LazyLinear"
+    np.testing.assert_array_equal(m(tinyflow.ones(2, 5)).detach().numpy(), np.full((2, 3), 5.0))
+    assert type(m) is nn.Linear
+
+
+def test_convert_sync_batchnorm_as_torch():
+    def build(L):
+        return L.nn.Sequential(L.nn.Conv2d(1, 3, 1), L.nn.BatchNorm2d(3),
+                               L.nn.Sequential(L.nn.BatchNorm1d(2, affine=False)),
+                               L.nn.InstanceNorm2d(3))
+    tm = torch.nn.SyncBatchNorm.convert_sync_batchnorm(build(torch))
+    m = build(tinyflow)
+    m[1].eval()
+    weight, mean = m[1].weight, m[1].running_mean
+    m = nn.SyncBatchNorm.convert_sync_batchnorm(m)
+    assert [type(c).__name__ for c in m.modules()] == [type(c).__name__ for c in tm.modules()]
+    assert list(m.state_dict()) == list(tm.state_dict())
+    assert m[1].weight is weight and m[1].running_mean is mean and not m[1].training
 
 
 BAD = [
@@ -311,6 +379,8 @@ BAD = [
         L.ones(2, 3), L.ones(2, 3), L.ones(3))),
     ("TripletMarginWithDistanceLoss_margin", lambda L: L.nn.TripletMarginWithDistanceLoss(
         margin=-1.0)),
+    ("SyncBatchNorm_1d", lambda L: L.nn.SyncBatchNorm(3)(L.ones(3))),
+    ("LazyConv2d_groups", lambda L: L.nn.LazyConv2d(4, 1, groups=2)(L.ones(1, 3, 2, 2))),
     ("feature_alpha_dropout_p", lambda L: L.nn.functional.feature_alpha_dropout(
         L.ones(2, 3), 1.5, True)),
 ]

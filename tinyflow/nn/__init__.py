@@ -6,7 +6,7 @@
 - PyTorch's `torch.nn`: Modules and Parameter (nn/modules/), `nn.functional` (F.*, NCHW),
   `nn.init` and `nn.utils`.
 """
-from . import attention, functional, init, parallel, rnn_cell, utils  # noqa: F401
+from . import attention, functional, init, parallel, parameter, rnn_cell, utils  # noqa: F401
 from .modules import *  # noqa: F401,F403
 from .modules import __all__ as _module_names
 from .parallel import DataParallel  # noqa: F401  (torch.nn.DataParallel)
@@ -16,4 +16,5 @@ from .tf_rnn import *  # noqa: F401,F403
 from .tf_rnn import __all__ as _tf_rnn_names
 
 __all__ = sorted(set(_module_names) | set(_tf_names) | set(_tf_rnn_names)) + [
-    "DataParallel", "attention", "functional", "init", "parallel", "rnn_cell", "utils"]
+    "DataParallel", "attention", "functional", "init", "parallel", "parameter", "rnn_cell",
+    "utils"]

@@ -15,8 +15,10 @@ from .loss import (BCELoss, BCEWithLogitsLoss, CosineEmbeddingLoss, CrossEntropy
                    MultiLabelSoftMarginLoss, TripletMarginLoss, GaussianNLLLoss,
                    MultiLabelMarginLoss, TripletMarginWithDistanceLoss)
 from .module import Module, Parameter
-from .normalization import (BatchNorm1d, BatchNorm2d, GroupNorm, InstanceNorm1d, InstanceNorm2d,
-                            LayerNorm, LocalResponseNorm, RMSNorm)
+from .lazy import (LazyConv1d, LazyConv2d, LazyConv3d, LazyLinear, LazyModuleMixin,
+                   UninitializedParameter)
+from .normalization import (BatchNorm1d, BatchNorm2d, BatchNorm3d, GroupNorm, InstanceNorm1d,
+                            InstanceNorm2d, LayerNorm, LocalResponseNorm, RMSNorm, SyncBatchNorm)
 from .padding import (ConstantPad2d, ReflectionPad1d, ReflectionPad2d, ReplicationPad1d,
                       ReplicationPad2d, ZeroPad2d)
 from .distance import CosineSimilarity, PairwiseDistance
@@ -52,4 +54,6 @@ __all__ = ["AdaptiveAvgPool2d", "AvgPool2d", "BCELoss", "BCEWithLogitsLoss", "Ba
            "HingeEmbeddingLoss", "MultiLabelSoftMarginLoss", "TripletMarginLoss",
            "GaussianNLLLoss", "Bilinear", "Dropout1d", "Dropout3d", "AlphaDropout",
            "EmbeddingBag", "FeatureAlphaDropout", "LocalResponseNorm",
-           "MultiLabelMarginLoss", "TripletMarginWithDistanceLoss"]
+           "MultiLabelMarginLoss", "TripletMarginWithDistanceLoss", "BatchNorm3d",
+           "SyncBatchNorm", "LazyConv1d", "LazyConv2d", "LazyConv3d", "LazyLinear",
+           "UninitializedParameter"]

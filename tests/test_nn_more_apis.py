@@ -8,6 +8,7 @@ import warnings
 import numpy as np
 import pytest
 import torch
+import torch.nn.utils.prune  # noqa: F401  (not imported by torch.nn.utils)
 
 import tinyflow
 from tinyflow import nn
@@ -329,6 +330,69 @@ def test_convert_sync_batchnorm_as_torch():
     assert m[1].weight is weight and m[1].running_mean is mean and not m[1].training
 
 
+def _l1(L, m, amount, **kw):
+    return L.nn.utils.prune.l1_unstructured(m, "weight", amount, **kw)
+
+
+# (name, layer with L, prune it with L, input shape)
+PRUNED = [
+    ("l1_fraction", lambda L: L.nn.Linear(5, 4), lambda L, m: _l1(L, m, 0.3), (3, 5)),
+    ("l1_count_then_fraction_conv", lambda L: L.nn.Conv2d(2, 3, 2),
+     lambda L, m: _l1(L, _l1(L, m, 7), 0.5), (1, 2, 3, 3)),
+    ("l1_importance_scores", lambda L: L.nn.Linear(4, 3), lambda L, m: _l1(
+        L, m, 5, importance_scores=L.arange(12.0).reshape(3, 4).flip(1)), (2, 4)),
+    ("custom_mask_then_l1", lambda L: L.nn.Linear(3, 3), lambda L, m: _l1(
+        L, L.nn.utils.prune.custom_from_mask(m, "weight", L.eye(3)), 1), (2, 3)),
+    ("identity", lambda L: L.nn.Linear(3, 2), lambda L, m: L.nn.utils.prune.identity(
+        m, "weight"), (2, 3)),
+    ("bias_l1", lambda L: L.nn.Linear(3, 4), lambda L, m: L.nn.utils.prune.l1_unstructured(
+        m, "bias", 0.5), (2, 3)),
+]
+
+
+@pytest.mark.parametrize("name,make,prune,shape", PRUNED, ids=[c[0] for c in PRUNED])
+def test_pruned_layer_matches_torch(name, make, prune, shape):
+    tm, m = make(torch).double(), make(tinyflow).double()
+    copy_state(tm, m)
+    prune(torch, tm)
+    prune(tinyflow, m)
+    assert nn.utils.prune.is_pruned(m)
+    assert list(m.state_dict()) == list(tm.state_dict())
+    for k, v in tm.state_dict().items():
+        _close(m.state_dict()[k], v, k)
+    compare(tm, m, [D(*shape)], params=param_pairs(tm, m), **TOL)
+    tensor = "bias" if name.startswith("bias") else "weight"
+    torch.nn.utils.prune.remove(tm, tensor)
+    nn.utils.prune.remove(m, tensor)
+    assert list(m.state_dict()) == list(tm.state_dict()) and not nn.utils.prune.is_pruned(m)
+    _close(getattr(m, tensor), getattr(tm, tensor), "after remove")
+
+
+def test_global_unstructured_as_torch():
+    def build(L):
+        L.manual_seed(0)
+        return L.nn.Sequential(L.nn.Linear(4, 6), L.nn.Linear(6, 3)).double()
+    tm, m = build(torch), build(tinyflow)
+    copy_state(tm, m)
+    for L, net in ((torch, tm), (tinyflow, m)):
+        L.nn.utils.prune.l1_unstructured(net[1], "weight", 0.2)
+        L.nn.utils.prune.global_unstructured([(net[0], "weight"), (net[1], "weight")],
+                                             L.nn.utils.prune.L1Unstructured, amount=10)
+    assert list(m.state_dict()) == list(tm.state_dict())
+    for k, v in tm.state_dict().items():
+        _close(m.state_dict()[k], v, k)
+
+
+def test_random_unstructured_prunes_that_many():
+    m = nn.Linear(10, 10)
+    nn.utils.prune.random_unstructured(m, "weight", 0.25)
+    nn.utils.prune.random_unstructured(m, "weight", 15)
+    mask = m.weight_mask.numpy()
+    assert mask.sum() == 100 - 25 - 15 and set(np.unique(mask)) == {0.0, 1.0}
+    np.testing.assert_array_equal(m.weight.detach().numpy(),
+                                  m.weight_orig.detach().numpy() * mask)
+
+
 BAD = [
     ("parametrize_missing", lambda L: L.nn.utils.parametrize.register_parametrization(
         L.nn.Linear(2, 2), "weights", L.nn.Identity())),
@@ -381,6 +445,12 @@ BAD = [
         margin=-1.0)),
     ("SyncBatchNorm_1d", lambda L: L.nn.SyncBatchNorm(3)(L.ones(3))),
     ("LazyConv2d_groups", lambda L: L.nn.LazyConv2d(4, 1, groups=2)(L.ones(1, 3, 2, 2))),
+    ("prune_amount_negative", lambda L: _l1(L, L.nn.Linear(2, 2), -1)),
+    ("prune_amount_fraction", lambda L: _l1(L, L.nn.Linear(2, 2), 1.5)),
+    ("prune_amount_too_many", lambda L: _l1(L, L.nn.Linear(2, 2), 5)),
+    ("prune_amount_type", lambda L: _l1(L, L.nn.Linear(2, 2), "half")),
+    ("prune_missing", lambda L: L.nn.utils.prune.l1_unstructured(L.nn.Linear(2, 2), "w", 1)),
+    ("prune_remove_unpruned", lambda L: L.nn.utils.prune.remove(L.nn.Linear(2, 2), "weight")),
     ("feature_alpha_dropout_p", lambda L: L.nn.functional.feature_alpha_dropout(
         L.ones(2, 3), 1.5, True)),
 ]

@@ -245,6 +245,8 @@ MODULES = [
     ("SyncBatchNorm_5d", lambda L: L.nn.SyncBatchNorm(3), [D(2, 3, 2, 1, 2)]),
     ("SyncBatchNorm_eval_2d", lambda L: L.nn.SyncBatchNorm(3, affine=False).eval(), [D(4, 3)]),
     ("BatchNorm3d", lambda L: L.nn.BatchNorm3d(2, momentum=None), [D(2, 2, 2, 1, 3)]),
+    ("CTCLoss", lambda L: L.nn.CTCLoss(blank=1, zero_infinity=True),
+     [Given(np.log(np.full((5, 2, 3), 1 / 3))), G([0, 2], [2, 2]), G(5, 3), G(2, 2)]),
 ]
 
 
@@ -451,6 +453,16 @@ BAD = [
     ("prune_amount_type", lambda L: _l1(L, L.nn.Linear(2, 2), "half")),
     ("prune_missing", lambda L: L.nn.utils.prune.l1_unstructured(L.nn.Linear(2, 2), "w", 1)),
     ("prune_remove_unpruned", lambda L: L.nn.utils.prune.remove(L.nn.Linear(2, 2), "weight")),
+    ("ctc_rank", lambda L: L.nn.functional.ctc_loss(
+        L.ones(2, 3, 4, 5), L.ones(3, 2, dtype=L.int64), [2, 2, 2], [1, 1, 1])),
+    ("ctc_input_length", lambda L: L.nn.functional.ctc_loss(
+        L.ones(4, 2, 3), L.ones(2, 2, dtype=L.int64), [5, 4], [1, 1])),
+    ("ctc_target_length", lambda L: L.nn.functional.ctc_loss(
+        L.ones(4, 2, 3), L.ones(2, 2, dtype=L.int64), [4, 4], [3, 1])),
+    ("ctc_blank", lambda L: L.nn.functional.ctc_loss(
+        L.ones(4, 2, 3), L.ones(2, 2, dtype=L.int64), [4, 4], [1, 1], blank=3)),
+    ("ctc_batch", lambda L: L.nn.functional.ctc_loss(
+        L.ones(4, 2, 3), L.ones(2, 2, dtype=L.int64), [4, 4, 4], [1, 1])),
     ("feature_alpha_dropout_p", lambda L: L.nn.functional.feature_alpha_dropout(
         L.ones(2, 3), 1.5, True)),
 ]

@@ -13,7 +13,7 @@ from .loss import (BCELoss, BCEWithLogitsLoss, CosineEmbeddingLoss, CrossEntropy
                    HuberLoss, KLDivLoss, L1Loss, MarginRankingLoss, MSELoss, MultiMarginLoss,
                    NLLLoss, PoissonNLLLoss, SmoothL1Loss, SoftMarginLoss, HingeEmbeddingLoss,
                    MultiLabelSoftMarginLoss, TripletMarginLoss, GaussianNLLLoss,
-                   MultiLabelMarginLoss, TripletMarginWithDistanceLoss)
+                   MultiLabelMarginLoss, TripletMarginWithDistanceLoss, CTCLoss)
 from .module import Module, Parameter
 from .lazy import (LazyConv1d, LazyConv2d, LazyConv3d, LazyLinear, LazyModuleMixin,
                    UninitializedParameter)
@@ -56,4 +56,4 @@ __all__ = ["AdaptiveAvgPool2d", "AvgPool2d", "BCELoss", "BCEWithLogitsLoss", "Ba
            "EmbeddingBag", "FeatureAlphaDropout", "LocalResponseNorm",
            "MultiLabelMarginLoss", "TripletMarginWithDistanceLoss", "BatchNorm3d",
            "SyncBatchNorm", "LazyConv1d", "LazyConv2d", "LazyConv3d", "LazyLinear",
-           "UninitializedParameter"]
+           "UninitializedParameter", "CTCLoss"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Optional
 
 from .. import _losses as L
+from .._ctc import ctc_loss
 from .._margin_losses import multilabel_margin_loss, triplet_margin_with_distance_loss
 from .distance import PairwiseDistance
 from .module import Module
@@ -220,3 +221,16 @@ class TripletMarginWithDistanceLoss(_Loss):
         return triplet_margin_with_distance_loss(
             anchor, positive, negative, distance_function=self.distance_function,
             margin=self.margin, swap=self.swap, reduction=self.reduction)
+
+
+class CTCLoss(_Loss):
+    """Connectionist temporal classification loss (F.ctc_loss), for unsegmented sequences."""
+
+    def __init__(self, blank: int = 0, reduction: str = "mean",
+                 zero_infinity: bool = False) -> None:
+        super().__init__(None, None, reduction)
+        self.blank, self.zero_infinity = blank, zero_infinity
+
+    def forward(self, log_probs, targets, input_lengths, target_lengths):
+        return ctc_loss(log_probs, targets, input_lengths, target_lengths, self.blank,
+                        self.reduction, self.zero_infinity)

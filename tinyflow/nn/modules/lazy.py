@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...core import dtypes
 from ...core.modes import no_grad
 from .conv import Conv1d, Conv2d, Conv3d
 from .linear import Linear
@@ -23,12 +24,10 @@ class UninitializedParameter(Parameter):
     __slots__ = ()
 
     def __init__(self, requires_grad: bool = True, device=None, dtype=None) -> None:
-        from ...core import dtypes
         np_dtype = np.float32 if dtype is None else dtypes.as_dtype(dtype).np
         super().__init__(np.empty((0,), np_dtype), requires_grad)
 
     def materialize(self, shape, device=None, dtype=None) -> None:
-        from ...core import dtypes
         np_dtype = self.dtype.np if dtype is None else dtypes.as_dtype(dtype).np
         self.data = np.zeros(tuple(shape), np_dtype)
         self.__class__ = Parameter

@@ -63,7 +63,6 @@ class BasePruningMethod:
                                      f"'{name}'")
             mask = np.ones(orig.shape, orig.dtype.np)
         else:
-            hook.handle.remove()
             orig = module._parameters[name + "_orig"]
             mask = module._buffers[name + "_mask"].numpy()
         scores = orig if importance_scores is None else importance_scores
@@ -77,10 +76,10 @@ class BasePruningMethod:
             module.register_parameter(name + "_orig", orig)
             module.register_buffer(name + "_mask", Tensor._eager(new_mask))
             hook = _PruningHook(name)
+            hook.handle = module.register_forward_pre_hook(hook)
         else:
             module._buffers[name + "_mask"].copy_(new_mask)
         hook.methods.append(method)
-        hook.handle = module.register_forward_pre_hook(hook)
         hook(module, ())
         return method
 

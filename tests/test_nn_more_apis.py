@@ -166,6 +166,19 @@ def test_register_parametrization_own_module():
     assert list(m.state_dict()) == ["bias", "weight"]   # as torch: re-registered last
 
 
+def test_parametrized_and_pruned_modules_deepcopy():
+    """copy.deepcopy (EMA and target networks): same outputs, own originals and masks."""
+    import copy
+    m = nn.Sequential(_wn(tinyflow, nn.Linear(3, 4)), nn.ReLU(),
+                      nn.utils.prune.l1_unstructured(nn.Linear(4, 2), "weight", 3))
+    c = copy.deepcopy(m)
+    x = tinyflow.randn(5, 3)
+    np.testing.assert_array_equal(c(x).detach().numpy(), m(x).detach().numpy())
+    assert type(c[0]).__name__ == "ParametrizedLinear" and nn.utils.prune.is_pruned(c)
+    assert c[0].parametrizations.weight.original1 is not m[0].parametrizations.weight.original1
+    assert c[2].weight_mask is not m[2].weight_mask
+
+
 def test_parametrized_buffer_stays_a_buffer():
     P = nn.utils.parametrize
     m = nn.BatchNorm1d(3)

@@ -229,6 +229,10 @@ FUNCTIONS = [
         i, w, o, mode="max", padding_idx=-1), [G(1, 5, 2, 5, 0, 3), G(0, 1, 3, 3), D(6, 3)]),
     ("embedding_bag_offsets_mean_padding", lambda L, i, o, w: L.nn.functional.embedding_bag(
         i, w, o, padding_idx=0), [G(0, 0, 2, 5, 0), G(0, 2), D(6, 3)]),
+    ("ctc_all_targets_empty", lambda L, x, t: L.nn.functional.ctc_loss(
+        x.log_softmax(2), t, [3, 2], [0, 0]), [D(3, 2, 2), Given(np.zeros((2, 0), np.int64))]),
+    ("ctc_all_targets_empty_sum", lambda L, x, t: L.nn.functional.ctc_loss(
+        x.log_softmax(2), t, [3], [0], reduction="sum"), [D(3, 1, 2), G()]),
 ]
 
 

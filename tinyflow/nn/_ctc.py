@@ -50,7 +50,8 @@ def ctc_loss(log_probs: Tensor, targets: Tensor, input_lengths, target_lengths,
              blank: int = 0, reduction: str = "mean", zero_infinity: bool = False) -> Tensor:
     """log_probs [T, N, C] (or [T, C]); targets [N, S] padded or the N sequences
     concatenated; per-sample input and target lengths. 'mean' divides each loss by its
-    target length first, as PyTorch."""
+    target length first, as PyTorch. The gradient is the exact d loss / d log_probs; PyTorch's
+    adds exp(log_probs), so the two agree only through a log_softmax (the intended use)."""
     lp = as_tensor(log_probs)
     unbatched = lp.ndim == 2
     if unbatched:
@@ -84,10 +85,12 @@ def ctc_loss(log_probs: Tensor, targets: Tensor, input_lengths, target_lengths,
     emit = ops.gather(lp, 2, np.broadcast_to(labels, (frames, batch, states)))
     alpha = ops.where(np.arange(states) < np.minimum(2, 2 * tgt_lens + 1)[:, None],
                       emit[0], _IMPOSSIBLE)
-    nothing = np.full((batch, 2), _IMPOSSIBLE, lp.dtype.np)
+    # alpha shifted right by one and two states; with every target empty there is one state
+    two = min(2, states)
+    nothing = np.full((batch, two), _IMPOSSIBLE, lp.dtype.np)
     for t in range(1, frames):
         pad1 = ops.concat([nothing[:, :1], alpha[:, :-1]], 1)
-        pad2 = ops.where(skip, ops.concat([nothing, alpha[:, :-2]], 1), _IMPOSSIBLE)
+        pad2 = ops.where(skip, ops.concat([nothing, alpha[:, :states - two]], 1), _IMPOSSIBLE)
         step = ops.logsumexp(ops.stack([alpha, pad1, pad2], 2), 2) + emit[t]
         alpha = ops.where((t < in_lens)[:, None], step, alpha)
     last = 2 * tgt_lens   # the final blank; the last label sits just before it

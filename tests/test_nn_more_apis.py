@@ -3,6 +3,7 @@ old and new spellings), and the layers and losses added with them. Values, gradi
 inputs and parameters, and state_dict keys, from one table per kind."""
 from __future__ import annotations
 
+import tracemalloc
 import warnings
 
 import numpy as np
@@ -229,6 +230,11 @@ FUNCTIONS = [
         i, w, o, mode="max", padding_idx=-1), [G(1, 5, 2, 5, 0, 3), G(0, 1, 3, 3), D(6, 3)]),
     ("embedding_bag_offsets_mean_padding", lambda L, i, o, w: L.nn.functional.embedding_bag(
         i, w, o, padding_idx=0), [G(0, 0, 2, 5, 0), G(0, 2), D(6, 3)]),
+    ("embedding_bag_offsets_max_all_empty", lambda L, i, o, w: L.nn.functional.embedding_bag(
+        i, w, o, mode="max"), [G(), G(0, 0), D(6, 3)]),
+    ("embedding_bag_max_ties_one_row", lambda L, i, w: L.nn.functional.embedding_bag(
+        i, w, mode="max"), [G([1, 1, 2, 0], [3, 4, 4, 5]),
+                            X(6, 3, domain=lambda rng, shape: np.round(rng.standard_normal(shape)))]),
     ("ctc_all_targets_empty", lambda L, x, t: L.nn.functional.ctc_loss(
         x.log_softmax(2), t, [3, 2], [0, 0]), [D(3, 2, 2), Given(np.zeros((2, 0), np.int64))]),
     ("ctc_all_targets_empty_sum", lambda L, x, t: L.nn.functional.ctc_loss(
@@ -283,6 +289,31 @@ def test_embedding_bag_defaults_are_torchs():
     assert not w[3].any() and abs(w.std() - 1) < 0.02
     frozen = nn.EmbeddingBag.from_pretrained(tinyflow.ones(4, 2), mode="sum")
     assert not frozen.weight.requires_grad and frozen.mode == "sum"
+
+
+def test_embedding_bag_memory_follows_the_ids():
+    """1000 one-id bags and one of 2000 ids: no [bags, longest bag, dim] padding (was 430 MiB)."""
+    rng = np.random.default_rng(0)
+    w = tinyflow.tensor(rng.standard_normal((100, 16)).astype(np.float32), requires_grad=True)
+    lengths = np.array([1] * 1000 + [2000])
+    ids = tinyflow.tensor(rng.integers(0, 100, lengths.sum()))
+    offsets = tinyflow.tensor(np.concatenate([[0], np.cumsum(lengths)[:-1]]))
+    for mode in ("sum", "max"):
+        nn.functional.embedding_bag(ids[:3], w, offsets[:2], mode=mode).sum().backward()  # warm
+        tracemalloc.start()
+        nn.functional.embedding_bag(ids, w, offsets, mode=mode).sum().backward()
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        assert peak < 4 * 2 ** 20, (mode, peak)
+
+
+def test_embedding_bag_refuses_a_last_offset_short_of_the_ids():
+    with pytest.raises(ValueError, match="include_last_offset.*number of ids 3"):
+        nn.functional.embedding_bag(tinyflow.tensor([1, 2, 3]), tinyflow.ones(5, 2),
+                                    tinyflow.tensor([0, 1]), include_last_offset=True)
+    with pytest.raises(IndexError, match="embedding_bag: id 7 .* weight of shape"):
+        nn.functional.embedding_bag(tinyflow.tensor([1, 7]), tinyflow.ones(3, 2),
+                                    tinyflow.tensor([0]))
 
 
 # (name, lazy layer with L, input shape)
@@ -444,6 +475,12 @@ BAD = [
         L.tensor([[1, 2]]), L.ones(3, 2), per_sample_weights=L.ones(1, 2))),
     ("embedding_bag_mode", lambda L: L.nn.functional.embedding_bag(
         L.tensor([[1, 2]]), L.ones(3, 2), mode="min")),
+    ("embedding_bag_2d_no_ids", lambda L: L.nn.functional.embedding_bag(
+        L.zeros(3, 0, dtype=L.int64), L.ones(3, 2))),
+    ("embedding_bag_id_range", lambda L: L.nn.functional.embedding_bag(
+        L.tensor([1, 7]), L.ones(3, 2), L.tensor([0]))),
+    ("embedding_bag_float_ids", lambda L: L.nn.functional.embedding_bag(
+        L.tensor([[1.0, 2.0]]), L.ones(3, 2))),
     ("embedding_bag_3d", lambda L: L.nn.functional.embedding_bag(
         L.tensor([[[1, 2]]]), L.ones(3, 2))),
     ("EmbeddingBag_padding_idx", lambda L: L.nn.EmbeddingBag(3, 2, padding_idx=3)),

@@ -235,6 +235,9 @@ FUNCTIONS = [
     ("embedding_bag_max_ties_one_row", lambda L, i, w: L.nn.functional.embedding_bag(
         i, w, mode="max"), [G([1, 1, 2, 0], [3, 4, 4, 5]),
                             X(6, 3, domain=lambda rng, shape: np.round(rng.standard_normal(shape)))]),
+    ("multilabel_margin_repeats_and_no_labels", lambda L, x, t:
+     L.nn.functional.multilabel_margin_loss(x, t),
+     [D(3, 4), G([1, 1, -1, 2], [-1, 0, 1, 2], [3, 0, 2, 1])]),
     ("ctc_all_targets_empty", lambda L, x, t: L.nn.functional.ctc_loss(
         x.log_softmax(2), t, [3, 2], [0, 0]), [D(3, 2, 2), Given(np.zeros((2, 0), np.int64))]),
     ("ctc_all_targets_empty_sum", lambda L, x, t: L.nn.functional.ctc_loss(
@@ -305,6 +308,20 @@ def test_embedding_bag_memory_follows_the_ids():
         peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
         assert peak < 4 * 2 ** 20, (mode, peak)
+
+
+def test_multilabel_margin_memory_follows_the_labels():
+    """N=16, C=1000, 5 labels a row: hinge terms [N, 5, C], not [N, C, C] (was 519 MiB)."""
+    rng = np.random.default_rng(0)
+    x = tinyflow.tensor(rng.standard_normal((16, 1000)).astype(np.float32), requires_grad=True)
+    t = np.full((16, 1000), -1)
+    t[:, :5] = rng.integers(0, 1000, (16, 5))
+    nn.functional.multilabel_margin_loss(x[:2, :3], tinyflow.tensor(t[:2, :3] % 3)).backward()
+    tracemalloc.start()
+    nn.functional.multilabel_margin_loss(x, tinyflow.tensor(t)).backward()
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 8 * 2 ** 20, peak
 
 
 def test_embedding_bag_refuses_a_last_offset_short_of_the_ids():

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Callable, Optional
 
+import numpy as np
+
 from .. import ops
 from ..core import dtypes
 from ..core.errors import DTypeError, IndexOutOfRangeError, ShapeError
@@ -28,18 +30,20 @@ def multilabel_margin_loss(input: Tensor, target: Tensor, size_average=None, red
         raise ShapeError(f"multilabel_margin_loss: target shape {list(t.shape)} must be the "
                          f"input's {list(x.shape)} (class ids, ended by -1)")
     classes = x.shape[-1]
-    if not t.is_symbolic and (t.numpy().min() < -1 or t.numpy().max() >= classes):
+    ids = np.asarray(t._require_data("multilabel_margin_loss target")).reshape(-1, classes)
+    if ids.min() < -1 or ids.max() >= classes:
         raise IndexOutOfRangeError(f"multilabel_margin_loss: target ids must be in "
-                                   f"[-1, {classes}), got {t.numpy().min()}.."
-                                   f"{t.numpy().max()}")
-    rows, ids = ops.reshape(x, (-1, classes)), ops.reshape(t, (-1, classes))
-    listed = ops.equal(ops.cumsum(ops.cast(ids < 0, dtypes.int64), axis=1), 0)
-    hits = ops.one_hot(ops.maximum(ids, 0), classes, x.dtype) * ops.expand_dims(
-        ops.cast(listed, x.dtype), -1)
-    count = ops.reduce_sum(hits, 1)                       # [N, C]: times class j is listed
-    others = ops.cast(ops.equal(count, 0.0), x.dtype)     # [N, C]: non-target classes i
-    hinge = ops.maximum(1.0 - ops.expand_dims(rows, 2) + ops.expand_dims(rows, 1), 0.0)
-    pairs = ops.expand_dims(count, 2) * ops.expand_dims(others, 1)
+                                   f"[-1, {classes}), got {ids.min()}..{ids.max()}")
+    # the ids before each row's first -1; only the longest such prefix is gathered
+    listed = np.cumsum(ids < 0, axis=1) == 0
+    longest = int(listed.sum(1).max())
+    listed, ids = listed[:, :longest], np.where(listed, ids, 0)[:, :longest]
+    others = np.ones((len(ids), classes), bool)    # [N, C]: the non-target classes
+    others[np.nonzero(listed)[0], ids[listed]] = False
+    rows = ops.reshape(x, (-1, classes))
+    scores = ops.gather(rows, 1, ids)               # [N, T]: the listed classes' scores
+    hinge = ops.maximum(1.0 - ops.expand_dims(scores, 2) + ops.expand_dims(rows, 1), 0.0)
+    pairs = (listed[:, :, None] & others[:, None, :]).astype(x.dtype.np)
     loss = ops.reduce_sum(hinge * pairs, (1, 2)) / classes
     return _reduce(loss if x.ndim == 2 else ops.reshape(loss, ()),
                    _reduction(size_average, reduce, reduction))

@@ -324,6 +324,12 @@ def test_multilabel_margin_memory_follows_the_labels():
     assert peak < 8 * 2 ** 20, peak
 
 
+def test_local_response_norm_names_a_bad_size():
+    for size in (0, 2.5):
+        with pytest.raises((ValueError, TypeError), match="local_response_norm: size"):
+            nn.functional.local_response_norm(tinyflow.ones(1, 3, 2), size)
+
+
 def test_embedding_bag_refuses_a_last_offset_short_of_the_ids():
     with pytest.raises(ValueError, match="include_last_offset.*number of ids 3"):
         nn.functional.embedding_bag(tinyflow.tensor([1, 2, 3]), tinyflow.ones(5, 2),
@@ -501,6 +507,10 @@ BAD = [
     ("embedding_bag_3d", lambda L: L.nn.functional.embedding_bag(
         L.tensor([[[1, 2]]]), L.ones(3, 2))),
     ("EmbeddingBag_padding_idx", lambda L: L.nn.EmbeddingBag(3, 2, padding_idx=3)),
+    ("local_response_norm_size_0", lambda L: L.nn.functional.local_response_norm(
+        L.ones(1, 3, 2), 0)),
+    ("local_response_norm_size_float", lambda L: L.nn.functional.local_response_norm(
+        L.ones(1, 3, 2), 2.5)),
     ("local_response_norm_2d", lambda L: L.nn.functional.local_response_norm(L.ones(2, 3), 2)),
     ("feature_alpha_dropout_1d", lambda L: L.nn.functional.feature_alpha_dropout(
         L.ones(3), 0.5, True)),

@@ -11,6 +11,7 @@ from typing import Optional
 import numpy as np
 
 from .. import ops
+from ..core.errors import ValueRuntimeError
 from ..core.modes import no_grad
 from ..core.op import as_tensor
 from ..core.tensor import Tensor
@@ -217,6 +218,11 @@ def local_response_norm(input: Tensor, size: int, alpha: float = 1e-4, beta: flo
     if x.ndim < 3:
         raise ValueError(f"local_response_norm: expected an input of at least 3 dims "
                          f"[N, C, ...], got shape {list(x.shape)}")
+    if not isinstance(size, (int, np.integer)) or isinstance(size, bool):
+        raise TypeError(f"local_response_norm: size must be an int, got {size!r}")
+    if size < 1:
+        raise ValueRuntimeError(f"local_response_norm: size (the channels in each window) "
+                                f"must be >= 1, got {size}")
     channels = x.shape[1]
     square = x * x
     pad = [(0, 0)] * x.ndim

@@ -56,15 +56,20 @@ def triplet_margin_with_distance_loss(anchor: Tensor, positive: Tensor, negative
     """max(0, margin + d(a, p) - d(a, n)) for any distance d (F.pairwise_distance by
     default); `swap` uses the closer of d(a, n) and d(p, n)."""
     from .functional import pairwise_distance   # functional imports this module
+    return triplet_loss(anchor, positive, negative, distance_function or pairwise_distance,
+                        margin, swap, reduction, "triplet_margin_with_distance_loss")
+
+
+def triplet_loss(anchor, positive, negative, distance: Callable, margin: float, swap: bool,
+                 reduction: str, what: str) -> Tensor:
+    """The triplet hinge shared by F.triplet_margin_loss and
+    F.triplet_margin_with_distance_loss; `what` names the caller in errors."""
     if margin <= 0:
-        raise ValueError(f"triplet_margin_with_distance_loss: margin must be greater than 0, "
-                         f"got {margin}")
+        raise ValueError(f"{what}: margin must be greater than 0, got {margin}")
     a, pos, neg = as_tensor(anchor), as_tensor(positive), as_tensor(negative)
     if not a.ndim == pos.ndim == neg.ndim:
-        raise ShapeError(f"triplet_margin_with_distance_loss: anchor, positive and negative "
-                         f"must have the same rank, got shapes {list(a.shape)}, "
-                         f"{list(pos.shape)}, {list(neg.shape)}")
-    distance = pairwise_distance if distance_function is None else distance_function
+        raise ShapeError(f"{what}: anchor, positive and negative must have the same rank, got "
+                         f"shapes {list(a.shape)}, {list(pos.shape)}, {list(neg.shape)}")
     d_pos, d_neg = distance(a, pos), distance(a, neg)
     if swap:
         d_neg = ops.minimum(d_neg, distance(pos, neg))

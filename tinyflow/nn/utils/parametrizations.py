@@ -10,7 +10,7 @@ from ...core.modes import no_grad
 from ...core.random import generator as _global_generator
 from ...core.tensor import Tensor
 from .. import functional as F
-from ..modules.conv import ConvTranspose1d, ConvTranspose2d
+from ..modules.conv import _ConvTransposeNd
 from ..modules.module import Module
 from .parametrize import register_parametrization
 
@@ -118,6 +118,6 @@ def spectral_norm(module: Module, name: str = "weight", n_power_iterations: int 
         raise ValueError(f"spectral_norm: module {type(module).__name__} has no parameter or "
                          f"buffer named '{name}'")
     if dim is None:
-        dim = 1 if isinstance(module, (ConvTranspose1d, ConvTranspose2d)) else 0
+        dim = 1 if isinstance(module, _ConvTransposeNd) else 0
     register_parametrization(module, name, _SpectralNorm(weight, n_power_iterations, dim, eps))
     return module

@@ -11,7 +11,7 @@ from ...core.modes import no_grad
 from ...core.random import generator as _global_generator
 from ...core.tensor import Tensor
 from .. import functional as F
-from ..modules.conv import ConvTranspose1d, ConvTranspose2d
+from ..modules.conv import _ConvTransposeNd
 from ..modules.module import Module, Parameter
 from .parametrizations import as_matrix, norm_except_dim, weight_times_norm
 
@@ -122,7 +122,7 @@ def spectral_norm(module: Module, name: str = "weight", n_power_iterations: int 
         raise ValueError(f"spectral_norm: n_power_iterations must be positive, got "
                          f"{n_power_iterations}")
     if dim is None:
-        dim = 1 if isinstance(module, (ConvTranspose1d, ConvTranspose2d)) else 0
+        dim = 1 if isinstance(module, _ConvTransposeNd) else 0
     hook = _SpectralNormHook(name, n_power_iterations, dim, eps)
     weight = hook.check(module, KeyError)
     hook.handle = module.register_forward_pre_hook(hook)

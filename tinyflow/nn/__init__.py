@@ -7,7 +7,7 @@
 - PyTorch's `torch.nn`: Modules and Parameter (nn/modules/), `nn.functional` (F.*, NCHW),
   `nn.init` and `nn.utils`.
 """
-from . import attention, functional, init, parallel, rnn_cell, utils  # noqa: F401
+from . import attention, functional, init, parallel, parameter, rnn_cell, utils  # noqa: F401
 from .modules import *  # noqa: F401,F403
 from .modules import __all__ as _module_names
 from .parallel import DataParallel  # noqa: F401  (torch.nn.DataParallel)
@@ -25,4 +25,4 @@ __all__ = sorted(set(_module_names) | set(_tf_names) | set(_tf_rnn_names)) + [
     "DataParallel", "atrous_conv2d", "conv1d", "depthwise_conv2d", "local_response_normalization",
     "lrn", "separable_conv2d", "swish", "top_k", "weighted_cross_entropy_with_logits",
     "zero_fraction",
-    "attention", "functional", "init", "parallel", "rnn_cell", "utils"]
+    "attention", "functional", "init", "parallel", "parameter", "rnn_cell", "utils"]

@@ -1,7 +1,8 @@
 """Image resampling and per-instance normalization as compositions of existing ops:
 pixel_shuffle / pixel_unshuffle are a reshape and a permutation, nearest interpolation is a
 broadcast and a reshape (an integer scale) or a gather of source rows, instance norm is the
-fused `normalize` op over each image's spatial axes."""
+fused `normalize` op over each image's spatial axes, local response norm a sum of shifted
+channel slices."""
 from __future__ import annotations
 
 import math
@@ -10,6 +11,7 @@ from typing import Optional
 import numpy as np
 
 from .. import ops
+from ..core.errors import ValueRuntimeError
 from ..core.modes import no_grad
 from ..core.op import as_tensor
 from ..core.tensor import Tensor
@@ -202,3 +204,27 @@ def _update_instance_stats(x: Tensor, axes: tuple, running_mean, running_var,
             var = ops.reduce_sum(centered * centered, axes) / max(count - 1, 1)
             running_var.copy_(running_var * (1 - momentum)
                               + ops.reduce_mean(var, 0) * momentum)
+
+
+def local_response_norm(input: Tensor, size: int, alpha: float = 1e-4, beta: float = 0.75,
+                        k: float = 1.0) -> Tensor:
+    """AlexNet's normalization across channels: x / (k + alpha/size * sum of x^2 over `size`
+    neighbouring channels)^beta, the window zero-padded at the ends as PyTorch's."""
+    x = as_tensor(input)
+    if x.ndim < 3:
+        raise ValueError(f"local_response_norm: expected an input of at least 3 dims "
+                         f"[N, C, ...], got shape {list(x.shape)}")
+    if not isinstance(size, (int, np.integer)) or isinstance(size, bool):
+        raise TypeError(f"local_response_norm: size must be an int, got {size!r}")
+    if size < 1:
+        raise ValueRuntimeError(f"local_response_norm: size (the channels in each window) "
+                                f"must be >= 1, got {size}")
+    channels = x.shape[1]
+    square = x * x
+    pad = [(0, 0)] * x.ndim
+    pad[1] = (size // 2, (size - 1) // 2)
+    padded = ops.pad(square, pad)
+    window = padded[:, 0:channels]
+    for j in range(1, size):
+        window = window + padded[:, j:j + channels]
+    return x / (window * (alpha / size) + k) ** beta

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from functools import partial
 from typing import Optional
 
 import numpy as np
@@ -429,20 +430,11 @@ def triplet_margin_loss(anchor: Tensor, positive: Tensor, negative: Tensor, marg
                         reduce=None, reduction: str = "mean") -> Tensor:
     """max(0, margin + d(a, p) - d(a, n)) with F.pairwise_distance; `swap` uses the closer of
     d(a, n) and d(p, n) (the harder negative)."""
-    from .functional import pairwise_distance   # functional imports this module
-    a, pos, neg = as_tensor(anchor), as_tensor(positive), as_tensor(negative)
-    if margin <= 0:
-        raise ValueError(f"triplet_margin_loss: margin must be > 0, got {margin}")
-    if not a.ndim == pos.ndim == neg.ndim:
-        raise ShapeError(f"triplet_margin_loss: anchor, positive and negative are "
-                         f"{a.ndim}-D, {pos.ndim}-D and {neg.ndim}-D; they must have one "
-                         f"number of dims")
-    d_pos = pairwise_distance(a, pos, p, eps)
-    d_neg = pairwise_distance(a, neg, p, eps)
-    if swap:
-        d_neg = ops.minimum(d_neg, pairwise_distance(pos, neg, p, eps))
-    loss = ops.maximum(margin + d_pos - d_neg, 0.0)
-    return _reduce(loss, _reduction(size_average, reduce, reduction))
+    from ._margin_losses import triplet_loss   # it imports this module
+    from .functional import pairwise_distance    # functional imports this module
+    return triplet_loss(anchor, positive, negative, partial(pairwise_distance, p=p, eps=eps),
+                        margin, swap, _reduction(size_average, reduce, reduction),
+                        "triplet_margin_loss")
 
 
 @ops.in_float32(autocast_float32=True)

@@ -31,7 +31,12 @@ from ._losses import (binary_cross_entropy, binary_cross_entropy_with_logits,  #
                      poisson_nll_loss, smooth_l1_loss)
 from ._losses import (gaussian_nll_loss, hinge_embedding_loss,  # noqa: F401
                       multilabel_soft_margin_loss, soft_margin_loss, triplet_margin_loss)
-from ._image import instance_norm, interpolate, pixel_shuffle, pixel_unshuffle  # noqa: F401
+from ._bags import embedding_bag  # noqa: F401
+from ._ctc import ctc_loss  # noqa: F401
+from ._margin_losses import (multilabel_margin_loss,  # noqa: F401
+                             triplet_margin_with_distance_loss)
+from ._image import (instance_norm, interpolate, local_response_norm,  # noqa: F401
+                     pixel_shuffle, pixel_unshuffle)
 from ._grid import affine_grid, grid_sample  # noqa: F401
 from ._patches import fold, unfold  # noqa: F401
 from ._pool_extra import (adaptive_max_pool2d, avg_pool1d, avg_pool3d, conv3d,  # noqa: F401
@@ -505,6 +510,21 @@ def alpha_dropout(input: Tensor, p: float = 0.5, training: bool = False,
     """Dropout for SELU networks: a dropped element takes SELU's negative saturation value
     instead of 0, then an affine map a x + b restores zero mean and unit variance (for
     inputs that had them). Note torch's default: training=False."""
+    return _alpha_dropout(input, p, training, inplace, lambda x: x)
+
+
+def feature_alpha_dropout(input: Tensor, p: float = 0.5, training: bool = False,
+                          inplace: bool = False) -> Tensor:
+    """alpha_dropout with one decision per channel of [N, C, ...] (for SELU conv nets)."""
+    ndim = as_tensor(input).ndim
+    if ndim < 2:
+        raise ShapeError(f"feature_alpha_dropout: expected an input of at least 2 dims "
+                         f"[N, C, ...] (it drops whole channels), got {ndim}-D")
+    return _alpha_dropout(input, p, training, inplace, _channels(True))
+
+
+def _alpha_dropout(input: Tensor, p: float, training: bool, inplace: bool,
+                   mask_like) -> Tensor:
     if not _dropping(p, training):
         return input
     x = as_tensor(input)
@@ -512,7 +532,7 @@ def alpha_dropout(input: Tensor, p: float = 0.5, training: bool = False,
         return x * 0.0
     alpha = _SELU_ALPHA * _SELU_SCALE   # -alpha: SELU's limit at -inf
     a = 1.0 / math.sqrt((alpha * alpha * p + 1) * (1 - p))
-    keep = ops.random_mask(x, 1.0 - p)
+    keep = ops.random_mask(mask_like(x), 1.0 - p)
     out = x * (keep * a) + (keep - 1.0) * (alpha * a) + alpha * a * p
     return _written(input, out, inplace)
 

@@ -5,16 +5,20 @@ from .activation import (ELU, GELU, GLU, Hardsigmoid, Hardswish, Hardtanh, Leaky
 from .attention import MultiheadAttention
 from .container import ModuleDict, ModuleList, ParameterList, Sequential
 from .conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d
-from .dropout import AlphaDropout, Dropout, Dropout1d, Dropout2d, Dropout3d
+from .dropout import (AlphaDropout, Dropout, Dropout1d, Dropout2d, Dropout3d,
+                      FeatureAlphaDropout)
 from .flatten import Flatten, Unflatten
 from .linear import Bilinear, Identity, Linear
 from .loss import (BCELoss, BCEWithLogitsLoss, CosineEmbeddingLoss, CrossEntropyLoss,
                    HuberLoss, KLDivLoss, L1Loss, MarginRankingLoss, MSELoss, MultiMarginLoss,
                    NLLLoss, PoissonNLLLoss, SmoothL1Loss, SoftMarginLoss, HingeEmbeddingLoss,
-                   MultiLabelSoftMarginLoss, TripletMarginLoss, GaussianNLLLoss)
+                   MultiLabelSoftMarginLoss, TripletMarginLoss, GaussianNLLLoss,
+                   MultiLabelMarginLoss, TripletMarginWithDistanceLoss, CTCLoss)
 from .module import Module, Parameter
-from .normalization import (BatchNorm1d, BatchNorm2d, GroupNorm, InstanceNorm1d, InstanceNorm2d,
-                            LayerNorm, RMSNorm)
+from .lazy import (LazyConv1d, LazyConv2d, LazyConv3d, LazyLinear, LazyModuleMixin,
+                   UninitializedParameter)
+from .normalization import (BatchNorm1d, BatchNorm2d, BatchNorm3d, GroupNorm, InstanceNorm1d,
+                            InstanceNorm2d, LayerNorm, LocalResponseNorm, RMSNorm, SyncBatchNorm)
 from .padding import (ConstantPad2d, ReflectionPad1d, ReflectionPad2d, ReplicationPad1d,
                       ReplicationPad2d, ZeroPad2d)
 from .distance import CosineSimilarity, PairwiseDistance
@@ -24,7 +28,7 @@ from .pooling import (AdaptiveAvgPool1d, AdaptiveAvgPool2d, AdaptiveMaxPool1d,
                       AdaptiveMaxPool2d, AvgPool1d, AvgPool2d, AvgPool3d, MaxPool1d, MaxPool2d,
                       MaxPool3d, MaxUnpool2d)
 from .rnn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
-from .sparse import Embedding
+from .sparse import Embedding, EmbeddingBag
 from .transformer import (Transformer, TransformerDecoder, TransformerDecoderLayer,
                           TransformerEncoder, TransformerEncoderLayer)
 
@@ -48,4 +52,8 @@ __all__ = ["AdaptiveAvgPool2d", "AvgPool2d", "BCELoss", "BCEWithLogitsLoss", "Ba
            "PReLU", "SELU", "CELU", "Softmin", "Tanhshrink", "Threshold",
            "UpsamplingNearest2d", "UpsamplingBilinear2d", "SoftMarginLoss",
            "HingeEmbeddingLoss", "MultiLabelSoftMarginLoss", "TripletMarginLoss",
-           "GaussianNLLLoss", "Bilinear", "Dropout1d", "Dropout3d", "AlphaDropout"]
+           "GaussianNLLLoss", "Bilinear", "Dropout1d", "Dropout3d", "AlphaDropout",
+           "EmbeddingBag", "FeatureAlphaDropout", "LocalResponseNorm",
+           "MultiLabelMarginLoss", "TripletMarginWithDistanceLoss", "BatchNorm3d",
+           "SyncBatchNorm", "LazyConv1d", "LazyConv2d", "LazyConv3d", "LazyLinear",
+           "UninitializedParameter", "CTCLoss"]

@@ -45,3 +45,10 @@ class AlphaDropout(Dropout):
 
     def forward(self, input):
         return F.alpha_dropout(input, self.p, self.training)
+
+
+class FeatureAlphaDropout(Dropout):
+    """AlphaDropout with whole channels of [N, C, ...] dropped (F.feature_alpha_dropout)."""
+
+    def forward(self, input):
+        return F.feature_alpha_dropout(input, self.p, self.training)

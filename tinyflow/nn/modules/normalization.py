@@ -64,10 +64,13 @@ class _BatchNorm(Module):
         self.reset_running_stats()
         _reset_affine(self)
 
-    def forward(self, input):
+    def _check_input_dim(self, input) -> None:
         if input.ndim not in self.input_dims:
             dims = " or ".join(f"{d}D" for d in self.input_dims)
             raise ValueError(f"expected {dims} input (got {input.ndim}D input)")
+
+    def forward(self, input):
+        self._check_input_dim(input)
         factor = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats:
             factor = self._count_batch(input, factor)
@@ -102,6 +105,46 @@ class BatchNorm1d(_BatchNorm):
 class BatchNorm2d(_BatchNorm):
     """Over [N, C, H, W]."""
     input_dims = (4,)
+
+
+class BatchNorm3d(_BatchNorm):
+    """Over [N, C, D, H, W]."""
+    input_dims = (5,)
+
+
+class SyncBatchNorm(_BatchNorm):
+    """BatchNorm over any [N, C, ...] input. PyTorch's version averages the batch statistics
+    over a process group's ranks; here one process holds the whole batch, so it is
+    BatchNorm (as torch's without an initialized process group)."""
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum=0.1,
+                 affine: bool = True, track_running_stats: bool = True,
+                 process_group=None, device=None, dtype=None) -> None:
+        super().__init__(num_features, eps, momentum, affine, track_running_stats,
+                         dtype=dtype)
+        self.process_group = process_group
+
+    def _check_input_dim(self, input) -> None:
+        if input.ndim < 2:
+            raise ValueError(f"SyncBatchNorm: expected an input of at least 2 dims [N, C, ...], "
+                             f"got shape {list(input.shape)}")
+
+    @classmethod
+    def convert_sync_batchnorm(cls, module: Module, process_group=None) -> Module:
+        """Every BatchNorm in the tree replaced by a SyncBatchNorm holding the same
+        parameters and running statistics (the objects themselves)."""
+        out = module
+        if isinstance(module, _BatchNorm) and not isinstance(module, _InstanceNorm):
+            out = cls(module.num_features, module.eps, module.momentum, module.affine,
+                      module.track_running_stats, process_group)
+            for name in ("weight", "bias"):
+                out._parameters[name] = module._parameters[name]
+            for name in ("running_mean", "running_var", "num_batches_tracked"):
+                out._buffers[name] = module._buffers[name]
+            out.training = module.training
+        for name, child in module.named_children():
+            out.add_module(name, cls.convert_sync_batchnorm(child, process_group))
+        return out
 
 
 class LayerNorm(Module):
@@ -210,3 +253,18 @@ class InstanceNorm1d(_InstanceNorm):
 class InstanceNorm2d(_InstanceNorm):
     """Over [N, C, H, W] (or unbatched [C, H, W])."""
     input_dims = (3, 4)
+
+
+class LocalResponseNorm(Module):
+    """Normalization across `size` neighbouring channels (AlexNet; F.local_response_norm)."""
+
+    def __init__(self, size: int, alpha: float = 1e-4, beta: float = 0.75,
+                 k: float = 1.0) -> None:
+        super().__init__()
+        self.size, self.alpha, self.beta, self.k = size, alpha, beta, k
+
+    def forward(self, input):
+        return F.local_response_norm(input, self.size, self.alpha, self.beta, self.k)
+
+    def extra_repr(self) -> str:
+        return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"

@@ -219,12 +219,20 @@ def local_response_norm(input: Tensor, size: int, alpha: float = 1e-4, beta: flo
     if size < 1:
         raise ValueRuntimeError(f"local_response_norm: size (the channels in each window) "
                                 f"must be >= 1, got {size}")
-    channels = x.shape[1]
-    square = x * x
-    pad = [(0, 0)] * x.ndim
-    pad[1] = (size // 2, (size - 1) // 2)
-    padded = ops.pad(square, pad)
-    window = padded[:, 0:channels]
-    for j in range(1, size):
-        window = window + padded[:, j:j + channels]
+    window = window_sum(x * x, 1, size // 2, (size - 1) // 2)
     return x / (window * (alpha / size) + k) ** beta
+
+
+def window_sum(x: Tensor, axis: int, before: int, after: int) -> Tensor:
+    """Sum over the `before` entries before each along `axis`, itself and `after` after it,
+    zero beyond the ends: shifted slices of a zero-padded copy (local response norm's, F's
+    and tf.nn.lrn's)."""
+    n = x.shape[axis]
+    pad = [(0, 0)] * x.ndim
+    pad[axis] = (before, after)
+    padded = ops.pad(x, pad)
+    lead = (slice(None),) * (axis % x.ndim)
+    total = padded[lead + (slice(0, n),)]
+    for j in range(1, before + after + 1):
+        total = total + padded[lead + (slice(j, j + n),)]
+    return total

@@ -9,6 +9,7 @@ import numpy as np
 from .. import ops
 from ..core.op import as_tensor
 from ..core.tensor import Tensor
+from ._image import window_sum
 from .tf_functions import conv2d
 
 
@@ -105,11 +106,8 @@ def lrn(input, depth_radius=5, bias=1.0, alpha=1.0, beta=0.5, name=None) -> Tens
     if x.ndim != 4 or x.shape[3] is None:
         raise ValueError(f"lrn: input must be 4-D [batch, height, width, channels] with "
                          f"known channels, got {x.shape}")
-    r, channels = int(depth_radius), x.shape[3]
-    padded = ops.pad(ops.square(x), [[0, 0], [0, 0], [0, 0], [r, r]])
-    total = padded[..., 0:channels]
-    for k in range(1, 2 * r + 1):
-        total = ops.add(total, padded[..., k:k + channels])
+    r = int(depth_radius)
+    total = window_sum(ops.square(x), 3, r, r)
     return ops.divide(x, ops.pow(ops.add(ops.multiply(total, alpha), bias), beta), name=name)
 
 

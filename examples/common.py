@@ -168,13 +168,13 @@ def load_variables(sess, variables: Iterable, path: str) -> None:
     an error naming it, before any variable is changed."""
     saved = checkpoint.load(path)
     variables = list(variables)
-    errors = [f'Missing key "{_key(v)}" in checkpoint {path}' for v in variables
-              if _key(v) not in saved]
-    errors += [f"size mismatch for {_key(v)}: the checkpoint has shape "
-               f"{list(saved[_key(v)].shape)}, the variable has shape {list(v.shape)}"
+    missing = ", ".join(f'"{_key(v)}"' for v in variables if _key(v) not in saved)
+    errors = [f"keys missing from the checkpoint: {missing}"] if missing else []
+    errors += [f"{_key(v)}: the checkpoint holds shape {list(saved[_key(v)].shape)}, the "
+               f"variable {list(v.shape)}"
                for v in variables if _key(v) in saved and saved[_key(v)].shape != v.shape]
     if errors:
-        raise RuntimeError("Error(s) in loading variables:\n\t" + "\n\t".join(errors))
+        raise RuntimeError(f"loading variables from {path}:\n\t" + "\n\t".join(errors))
     for v in variables:
         v.load(saved[_key(v)].numpy(), sess)
 

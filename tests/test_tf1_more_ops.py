@@ -5,6 +5,7 @@ gets an error naming the function."""
 import numpy as np
 import pytest
 
+import tinyflow
 import tinyflow.compat.v1 as tf
 
 RNG = np.random.default_rng(15)
@@ -497,6 +498,20 @@ def test_random_shuffle_and_categorical():
     assert all(sorted(o) == list(range(6)) for o in orders) and len({tuple(o) for o in orders}) > 1
     assert shuffled.shape == (6, 2) and got.dtype == np.int64 and got.shape == (2, 200)
     assert set(got[0]) == {0, 1} and set(got[1]) == {2}
+
+
+def test_tf_multinomial_of_a_graph_tensor_is_tf1s_categorical():
+    """tf.multinomial(logits, n) draws with replacement from softmax(logits); it had been
+    torch.multinomial (probabilities, no replacement): refused, or silently other draws."""
+    logits = tf.placeholder(tf.float32, [None, 3])
+    draws = tf.multinomial(logits, 4000)
+    with tf.Session() as sess:
+        got = sess.run(draws, {logits: [[0.0, 0.0, np.log(2.0)]]})
+    assert got.dtype == np.int64 and got.shape == (1, 4000)
+    np.testing.assert_allclose(np.bincount(got[0], minlength=3) / 4000, [0.25, 0.25, 0.5],
+                               atol=0.03)
+    eager = tinyflow.multinomial(tinyflow.tensor([[0.0, 1.0, 0.0]]), 1)   # torch's meaning
+    assert eager.numpy().tolist() == [[1]]
 
 
 def test_small_aliases():

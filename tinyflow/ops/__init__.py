@@ -3,8 +3,8 @@ from .activation import gelu
 from .attention import attention_weights, dot_product_attention
 from .conv import conv2d
 from .fused import fused_elementwise
-from .creation import (fill, log_uniform_candidates, multinomial, one_hot, ones_like,
-                       random_mask, random_normal,
+from .creation import (categorical, fill, log_uniform_candidates, multinomial, one_hot,
+                       ones_like, random_mask, random_normal,
                        random_uniform, truncated_normal, zeros_like)
 from .indexing import argsort, gather, setitem, take
 from .linalg import affine, einsum, matmul, tril, triu

@@ -325,3 +325,15 @@ def log_uniform_candidates(num_sampled: int, range_max: int, unique: bool,
 def multinomial(probs, num_samples: int, replacement: bool = False) -> Tensor:
     return apply(Multinomial(num_samples=int(num_samples), replacement=bool(replacement)),
                  as_tensor(probs))
+
+
+def categorical(logits, num_samples: int, dtype=None, seed=None, name=None) -> Tensor:
+    """TF1's tf.random.categorical / tf.multinomial: num_samples class indices per row of
+    logits [batch, classes], drawn with replacement from softmax(logits)."""
+    from .math import cast
+    from .nn import softmax
+    x = as_tensor(logits)
+    if x.ndim != 2:
+        raise ValueError(f"categorical: logits must be [batch, classes], got {x.shape}")
+    draws = multinomial(softmax(x, -1), int(num_samples), replacement=True)
+    return cast(draws, dtypes.as_dtype(dtype or dtypes.int64), name=name)

@@ -17,7 +17,7 @@ from .. import ops
 from ..core import dtypes
 from ..core.modes import AUTOCAST_THREADS, autocast_state, trace_state
 from ..core.op import apply, as_tensor
-from ..core.tensor import Tensor
+from ..core.tensor import EAGER, Tensor
 from ..ops.linalg import PLAIN_MATMUL
 from ..ops.shape import tile_in_graph
 from .creation import dtype_or, ignored_options, leaf, torch_normal
@@ -271,8 +271,14 @@ def argmin(x, dim=None, keepdim=False, axis=None, name=None, dimension=None):
     return torch_argmin(as_tensor(x), dim, keepdim)
 
 
-def multinomial(probs, num_samples, replacement=False, generator=None) -> Tensor:
-    """`torch.multinomial(probs, n)`: indices drawn by the probabilities in each row."""
+def multinomial(probs, num_samples, replacement=False, generator=None, *, seed=None,
+                name=None, output_dtype=None) -> Tensor:
+    """`torch.multinomial(probs, n)`: indices drawn by the probabilities in each row; or
+    TF1's `tf.multinomial(logits, n)` (with replacement, from softmax(logits)) for a TF1
+    graph's tensor or TF1's keywords."""
+    if (seed is not None or name is not None or output_dtype is not None
+            or isinstance(probs, Tensor) and probs.kind != EAGER and trace_state.active is None):
+        return ops.categorical(probs, num_samples, output_dtype, seed, name)
     return ops.multinomial(probs, num_samples, replacement)
 
 

@@ -24,16 +24,6 @@ def random_shuffle(value, seed=None, name=None) -> Tensor:
     return ops.take(x, order, 0, name=name)
 
 
-def categorical(logits, num_samples, dtype=None, seed=None, name=None) -> Tensor:
-    """num_samples class indices per row of logits [batch, classes], drawn with
-    replacement from softmax(logits) (TF1's tf.multinomial)."""
-    x = as_tensor(logits)
-    if x.ndim != 2:
-        raise ValueError(f"categorical: logits must be [batch, classes], got {x.shape}")
-    draws = ops.multinomial(ops.softmax(x, -1), int(num_samples), replacement=True)
-    return ops.cast(draws, dtypes.as_dtype(dtype or dtypes.int64))
-
-
 math = Namespace(
     "tf.math", __name__,
     abs=ops.abs, add=ops.add, argmax=ops.arg_max, argmin=ops.arg_min, ceil=ops.ceil,
@@ -55,6 +45,6 @@ math = Namespace(
 
 random = Namespace(
     "tf.random", __name__,
-    categorical=categorical, manual_seed=manual_seed, normal=ops.random_normal,
+    categorical=ops.categorical, manual_seed=manual_seed, normal=ops.random_normal,
     set_random_seed=manual_seed, shuffle=random_shuffle,
     truncated_normal=ops.truncated_normal, uniform=ops.random_uniform)

@@ -327,6 +327,19 @@ def cosine_embedding_loss(input1: Tensor, input2: Tensor, target: Tensor, margin
     return _reduce(loss, _reduction(size_average, reduce, reduction))
 
 
+def margin_scores(loss: str, input, target) -> tuple:
+    """The multi-class margin losses' checks: scores a non-empty [C] or [N, C], class ids
+    int64."""
+    x, t = as_tensor(input), as_tensor(target)
+    if x.ndim not in (1, 2) or x.numel() == 0:
+        raise ShapeError(f"{loss}: the input {list(x.shape)} must be a non-empty [C] or "
+                         f"[N, C]")
+    if t.dtype is not dtypes.int64:
+        raise DTypeError(f"{loss}: the target is {t.dtype.name}; class indices must be int64 "
+                         f"(convert with .long())")
+    return x, t
+
+
 @ops.in_float32(autocast_float32=True)
 def multi_margin_loss(input: Tensor, target: Tensor, p: int = 1, margin: float = 1.0,
                       weight: Optional[Tensor] = None, size_average=None, reduce=None,
@@ -335,13 +348,7 @@ def multi_margin_loss(input: Tensor, target: Tensor, p: int = 1, margin: float =
     x_i)^p, divided by the number of classes."""
     if p not in (1, 2):
         raise ValueError(f"multi_margin_loss: p={p}; p must be 1 or 2")
-    x, t = as_tensor(input), as_tensor(target)
-    if x.ndim not in (1, 2) or x.numel() == 0:
-        raise ShapeError(f"multi_margin_loss: the input {list(x.shape)} must be a "
-                         f"non-empty [C] or [N, C]")
-    if t.dtype is not dtypes.int64:
-        raise DTypeError(f"multi_margin_loss: the target is {t.dtype.name}; class indices "
-                         f"must be int64 (convert with .long())")
+    x, t = margin_scores("multi_margin_loss", input, target)
     batch, classes = (1, x.shape[0]) if x.ndim == 1 else x.shape
     if t.numel() != batch or t.ndim > 1:
         raise ShapeError(f"multi_margin_loss: the target is {list(t.shape)} for input "

@@ -7,11 +7,10 @@ from typing import Callable, Optional
 import numpy as np
 
 from .. import ops
-from ..core import dtypes
-from ..core.errors import DTypeError, IndexOutOfRangeError, ShapeError
+from ..core.errors import IndexOutOfRangeError, ShapeError
 from ..core.op import as_tensor
 from ..core.tensor import Tensor
-from ._losses import _reduce, _reduction
+from ._losses import _reduce, _reduction, margin_scores
 
 
 def multilabel_margin_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
@@ -19,13 +18,7 @@ def multilabel_margin_loss(input: Tensor, target: Tensor, size_average=None, red
     """sum over target classes j and non-target classes i of max(0, 1 - x_j + x_i) / C. Each
     target row lists class ids up to its first -1; a class listed twice counts twice (as
     PyTorch's)."""
-    x, t = as_tensor(input), as_tensor(target)
-    if x.ndim not in (1, 2) or x.numel() == 0:
-        raise ShapeError(f"multilabel_margin_loss: expected a non-empty [C] or [N, C] input, "
-                         f"got shape {list(x.shape)}")
-    if t.dtype is not dtypes.int64:
-        raise DTypeError(f"multilabel_margin_loss: target must hold int64 class ids, got "
-                         f"{t.dtype.name}")
+    x, t = margin_scores("multilabel_margin_loss", input, target)
     if tuple(t.shape) != tuple(x.shape):
         raise ShapeError(f"multilabel_margin_loss: target shape {list(t.shape)} must be the "
                          f"input's {list(x.shape)} (class ids, ended by -1)")

@@ -29,6 +29,10 @@ import numpy as np
 import ray
 from ray.exceptions import GetTimeoutError, RayActorError
 
+# Seconds a new worker process may take to start and answer its first call. Not a message
+# timeout: on a loaded machine starting Ray actors alone can take tens of seconds.
+STARTUP_TIMEOUT = 120.0
+
 
 class CollectiveError(RuntimeError):
     """A collective could not finish: a worker died or sent nothing within the timeout."""
@@ -322,7 +326,8 @@ class Group:
         self.workers = list(workers[:num_workers])
         options = {"timeout": timeout, "latency": latency, "chunk_bytes": chunk_bytes}
         self.gather([w.connect.remote(self.workers, r, **options)
-                     for r, w in enumerate(self.workers)], "connect")
+                     for r, w in enumerate(self.workers)], "connect",
+                    limit=max(STARTUP_TIMEOUT, 2 * timeout + 10))
 
     def run(self, method: str, *per_worker: Sequence, **kwargs) -> list:
         """Call `method` on every worker, worker r with the r-th entry of each of
@@ -337,11 +342,11 @@ class Group:
                  for r, w in enumerate(self.workers)]
         return self.gather(calls, f"{key}.{method}")
 
-    def gather(self, refs: list, what: str) -> list:
+    def gather(self, refs: list, what: str, limit: Optional[float] = None) -> list:
         """The results of one call per worker; if any fails, waits for the others to fail
-        or finish (each within the timeout) and raises one error naming every worker's
-        fate, a dead worker first."""
-        limit = 2 * self.timeout + 10
+        or finish (each within the timeout; all within `limit` s) and raises one error
+        naming every worker's fate, a dead worker first."""
+        limit = 2 * self.timeout + 10 if limit is None else limit
         done, pending = ray.wait(refs, num_returns=len(refs), timeout=limit)
         failures, results = {}, []
         for r, ref in enumerate(refs):

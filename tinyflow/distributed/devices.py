@@ -20,6 +20,7 @@ from ..core.modes import grad_mode
 from ..core.tensor import REMOTE, Tensor, become_eager, become_remote
 from ..core.devices import RemoteRef
 from . import remote_autograd
+from .collective import STARTUP_TIMEOUT
 from .graph_placement import run_placed_graph
 from .transfers import STATS, DeviceError, Transfer
 from .worker import DeviceWorker
@@ -42,15 +43,16 @@ class RemoteDevice:
         return f"<device {self.name!r}: a Ray worker>"
 
     # ---- calls -------------------------------------------------------------------------
-    def get(self, ref, what: str):
+    def get(self, ref, what: str, timeout: Optional[float] = None):
         """Wait for a call's result, never forever: a dead or silent worker is an error
         naming this device."""
         STATS.call(self.name)
+        timeout = self.timeout if timeout is None else timeout
         try:
-            return ray.get(ref, timeout=self.timeout)
+            return ray.get(ref, timeout=timeout)
         except ray.exceptions.GetTimeoutError:
             raise DeviceError(f"device {self.name!r}: {what} got no answer within "
-                              f"{self.timeout} s (is its worker alive?)") from None
+                              f"{timeout} s (is its worker alive?)") from None
         except ray.exceptions.RayActorError as e:
             raise DeviceError(f"device {self.name!r}: its worker died during {what} "
                               f"({type(e).__name__})") from None
@@ -180,7 +182,7 @@ def devices(spec: Union[dict, list, tuple], timeout: float = DEFAULT_TIMEOUT) ->
                              f"process)")
         made[name] = RemoteDevice(name, options, timeout)
     for device in made.values():
-        device.get(device.actor.ping.remote(), "start-up")
+        device.get(device.actor.ping.remote(), "start-up", max(timeout, STARTUP_TIMEOUT))
     for name, device in made.items():
         table.declare(name, device)
     table.graph_runner = run_placed_graph

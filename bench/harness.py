@@ -167,6 +167,16 @@ def print_table(workloads, results):
                                                            for fw, s in first.items()))
 
 
+def cpu_ticks() -> tuple:
+    """(steal, total) jiffies of all CPUs from /proc/stat ((0, 0) where there is none)."""
+    try:
+        with open("/proc/stat") as f:
+            fields = [int(v) for v in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return 0, 0
+    return (fields[7] if len(fields) > 7 else 0), sum(fields[:8])
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=3, help="processes per framework")
@@ -183,7 +193,7 @@ def main():
     from tinyflow.backend.numpy import blas
     print(f"tinyflow's BLAS: {blas.describe()}", flush=True)
     results = {name: {fw: [] for fw in frameworks_for(name)} for _, name, _ in workloads}
-    started = time.perf_counter()
+    started, ticks = time.perf_counter(), cpu_ticks()
     for r in range(repeats):
         for module, name, workload in workloads:
             order = frameworks_for(name)
@@ -196,8 +206,12 @@ def main():
                         else result["error"][:80])
                 print(f"  [{r + 1}/{repeats}] {name} {fw}: {done}", file=sys.stderr, flush=True)
     print_table(workloads, results)
+    steal, total = (end - start for end, start in zip(cpu_ticks(), ticks))
+    # a virtual machine's CPU time taken by its host: these cores ran slower by this share
+    stolen = f"; CPU stolen by the host {100 * steal / total:.0f} %" if total else ""
     print(f"wall {time.perf_counter() - started:.0f} s; load average at end "
-          f"{os.getloadavg()[0]:.2f}; ms per step, median over processes; ±% = (max-min)/median")
+          f"{os.getloadavg()[0]:.2f}{stolen}; ms per step, median over processes; "
+          f"±% = (max-min)/median")
 
 
 if __name__ == "__main__":

@@ -161,9 +161,9 @@ def test_in_place_ops_and_version_counter():
     x = tt.tensor([1.0, 2.0], requires_grad=True)
     y = x.exp()
     z = y * 3
-    y.add_(1)  # exp saved its output: the backward needs the old value
-    with pytest.raises(RuntimeError, match="saved for the gradient and then modified by an in-place"):
-        z.sum().backward()
+    y.add_(1)  # exp's rule reads its output: the stand-in keeps the old value (torch refuses)
+    z.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), 3 * np.exp([1.0, 2.0]), rtol=1e-6)
     with pytest.raises(RuntimeError, match="in-place write into a leaf tensor that requires grad"):
         x.add_(1)
     with tt.no_grad():

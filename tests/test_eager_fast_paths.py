@@ -158,11 +158,13 @@ def test_module_hooks_added_after_a_call_run():
 
 def test_in_place_write_after_a_fast_op_is_detected():
     """The one- and two-input entries record versions as apply did: a tensor a recorded op
-    saved, changed in place afterwards, makes backward refuse."""
+    saved, changed in place afterwards outside autograd (no stand-in keeps the old values),
+    makes backward refuse."""
     a = torch.ones(3, requires_grad=True)
     b = a * 2.0            # two inputs (the float lifted)
     c = F.relu(b) * b      # relu: one input; the product saves b
-    b.add_(1)
+    with torch.no_grad():
+        b.add_(1)
     with pytest.raises(RuntimeError, match="modified by an in-place operation"):
         c.sum().backward()
 

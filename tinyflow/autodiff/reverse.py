@@ -23,7 +23,7 @@ from ..ops.math import cast
 from ..ops.shape import GetItem, SlicedAdjoint, sum_to
 from ..ops.shape import copy as copy_tensor
 from .composed import traced
-from .tape import FREED, check_saved
+from .tape import FREED, MOVED, check_saved, mend_stale_edges
 
 
 def _as_list(x) -> list:
@@ -68,7 +68,10 @@ def gradients(ys, xs, grad_ys=None) -> list:
                             f"{type(x).__name__}")
     graph = _one_graph(ys, xs, grad_ys)
     if graph is None:
-        return _backprop(topo_sort(ys), ys, xs, grad_ys)
+        order = topo_sort(ys)
+        while MOVED[0] and mend_stale_edges(order):   # in-place writes moved histories
+            order = topo_sort(ys)
+        return _backprop(order, ys, xs, grad_ys)
     with graph.name_scope("gradients"):   # TF1's names: the backward graph is gradients/...
         return _backprop(topo_sort(ys), ys, xs, grad_ys)
 
@@ -370,10 +373,10 @@ def backward(tensor: Tensor, gradient=None, retain_graph: bool = False,
         if seed.shape != tensor.shape:
             raise RuntimeError(f"backward: gradient of shape {seed.shape} for a tensor of "
                                f"shape {tensor.shape}")
-    if inputs is None:   # into every leaf (and retained non-leaf): one pass finds them
-        order, targets, relevant = _recorded(tensor)
-    else:
-        order, targets, relevant = topo_sort([tensor]), list(inputs), None
+    walk = _recorded if inputs is None else (lambda t: (topo_sort([t]), list(inputs), None))
+    order, targets, relevant = walk(tensor)   # without inputs: into every leaf, one pass
+    while MOVED[0] and mend_stale_edges(order):   # in-place writes moved histories
+        order, targets, relevant = walk(tensor)
     def accumulate(target: Tensor, g: Tensor, shared: bool) -> None:
         # a leaf's .grad accumulates in place (AccumulateGrad); a retained non-leaf's is
         # replaced by the new sum, as PyTorch does

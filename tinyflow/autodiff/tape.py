@@ -20,6 +20,7 @@ from ..ops.shape import Copy, GetItem
 
 
 FREED = "freed"  # `_saved` of a node whose backward ran without retain_graph
+MOVED = [0]      # histories moved to stand-ins by in-place writes: while 0, no edge is stale
 
 
 def check_saved(node: Tensor) -> None:
@@ -38,9 +39,9 @@ def check_saved(node: Tensor) -> None:
             break
     else:
         return
-    for k, (t, version) in enumerate(zip(tensors, saved)):   # values the vjp does not read
-        read = node._op.saves_inputs if k < len(node.inputs) else node._op.saves_output
-        if t._version[0] != version and read:                  # (a setitem's value) may change
+    reads = node._op.vjp_reads(tuple(x.requires_grad for x in node.inputs))
+    for k, (t, version, read) in enumerate(zip(tensors, saved, reads)):
+        if t._version[0] != version and read:   # values the vjp does not read may change
             what = f"input {k}" if k < len(node.inputs) else "the output"
             raise overwritten_error(f"{what} of {node._op.name}{_created_at(node)}", t,
                                     version)
@@ -84,7 +85,7 @@ def write_inplace(target: Tensor, result: Tensor) -> Tensor:
                            f"{target.dtype.name} tensor cannot hold without losing its kind; "
                            f"write out of place")
     if tracked:
-        _rewire(result, target, _stand_in(target))
+        _rewire(result, target, _remember(target))
         target._op, target.inputs, target.requires_grad = result._op, result.inputs, True
         target.site = result.site
     writable_memory(target.array)[...] = result.array
@@ -201,6 +202,61 @@ def _stand_in(target: Tensor) -> Tensor:
     return old
 
 
+def _remember(target: Tensor) -> Tensor:
+    """target's stand-in, kept on target with the version it stands for: the nodes that
+    read target until now (they hold target itself, not its history) are pointed at it
+    before a backward (`mend_stale_edges`), as PyTorch's edges keep the old grad_fn."""
+    old = _stand_in(target)
+    earlier = getattr(target, "_earlier", None)
+    if earlier is None:
+        earlier = target._earlier = []
+    earlier.append((target._version[0], old))
+    MOVED[0] += 1
+    return old
+
+
+def _history_at(t: Tensor, version: int) -> Tensor:
+    """The tensor holding t's history as it was at `version`: the stand-in of the first
+    in-place write after it, else t itself. A view is read by nodes at several versions of
+    its base: one that read it after its base moved its history, or before, gets a node of
+    its own over the base as it was then (a view's own edge is never moved)."""
+    for moved_at, old in getattr(t, "_earlier", ()):
+        if version <= moved_at:
+            return old
+    if t._base is None or t._op is None or not t._op.view:
+        return t
+    inner = t.inputs[0]
+    then = _history_at(inner, version)
+    if then is inner:
+        return t
+    fresh = Tensor._eager(t.array, t._op, (then,) + t.inputs[1:], True)
+    fresh._saved = (version,) * (len(fresh.inputs) + 1)   # not a view: its edge is fixed
+    fresh._version = [version]
+    return fresh
+
+
+def mend_stale_edges(order: list) -> bool:
+    """Point the edges of the nodes of `order` at the histories their nodes read
+    (`_history_at` each input's saved version); True if any edge moved (the caller walks
+    again: the stand-ins bring nodes of their own). A node reads its inputs at one version
+    for good, so its edges are rewritten; a view's are not (see `_history_at`)."""
+    moved = False
+    for node in order:
+        saved = node._saved
+        if node._op is None or node._base is not None or not isinstance(saved, tuple):
+            continue
+        inputs = node.inputs
+        for x, v in zip(inputs, saved):   # a moved history bumped the input's version
+            if x._version[0] != v:
+                break
+        else:
+            continue
+        read = tuple([_history_at(x, v) for x, v in zip(inputs, saved)])
+        if any(a is not b for a, b in zip(read, inputs)):
+            node.inputs, moved = read, True
+    return moved
+
+
 def _rewire(result: Tensor, target: Tensor, old: Tensor) -> None:
     """Before `target` is overwritten by `result`: every node of result's history that read
     target (e.g. the `x * 2` in `x.add_(x * 2)`) reads the stand-in `old` instead, so the
@@ -235,7 +291,7 @@ def _write_view(view: Tensor, result: Tensor) -> Tensor:
     if not direct:   # the same values, read as base[index] (the chain's nodes keep theirs)
         view._op, view.inputs = GetItem(index=index), (base,)
         view._saved = (base._version[0], view._version[0])
-    _rewire(result, view, _stand_in(view))   # the stand-in reads base: rewired just below
+    _rewire(result, view, _remember(view))   # the stand-in reads base: rewired just below
     write_inplace(base, setitem(base, index, result))   # writes the view's memory too
     view._op, view.inputs, view.requires_grad = view._op, (base,), True
     view._saved = (base._version[0], view._version[0])

@@ -94,6 +94,20 @@ class Op:
         `linearity` need none: forward mode applies the op to the tangents."""
         raise NotImplementedError(f"{self.name} has no forward-mode rule")
 
+    def vjp_reads(self, needs: tuple) -> tuple:
+        """Whether vjp reads each input's value, then the output's, when `needs[k]` says
+        whether input k wants a gradient. A value vjp does not read may be overwritten in
+        place before backward (`autodiff/tape.check_saved`). A linear op's gradient reads
+        no value; a multilinear op's for input k reads only the other inputs:
+        `buf[t - 1] * 0.5` never reads buf."""
+        if self.linearity == "linear":   # its transpose: shapes and index inputs only
+            first = len(needs) if self.linear_inputs is None else self.linear_inputs
+            return (False,) * first + (self.saves_inputs,) * (len(needs) - first) + (False,)
+        if self.linearity == "multilinear" and self.saves_inputs:
+            return (*[any(n for j, n in enumerate(needs) if j != k)
+                      for k in range(len(needs))], self.saves_output)
+        return (self.saves_inputs,) * len(needs) + (self.saves_output,)
+
 
 _SHARED: dict = {}
 

@@ -24,6 +24,7 @@ class MatMul(Op):
     name = "matmul"
     broadcasts = True  # batch dims broadcast; autodiff sums their gradients back
     linearity = "multilinear"
+    saves_output = False
     transpose_a: bool
     transpose_b: bool
 

@@ -141,6 +141,8 @@ class Compare(Binary):
 
 class Add(Binary):
     name = "add"
+    saves_inputs = False   # only their shapes: they may be overwritten before backward
+    saves_output = False
 
     def chain(self, k, v, out, x, y):
         return v
@@ -158,6 +160,8 @@ _BOOL_SUBTRACTION = ("subtraction with a bool tensor is not supported (as PyTorc
 
 class Sub(Binary):
     name = "sub"
+    saves_inputs = False   # as Add
+    saves_output = False
 
     def infer(self, x, y):
         if x.dtype is dtypes.bool_ or y.dtype is dtypes.bool_:
@@ -170,6 +174,8 @@ class Sub(Binary):
 
 class Mul(Binary):
     name = "mul"
+    linearity = "multilinear"   # so its gradient for x reads y alone (Op.vjp_reads)
+    saves_output = False
 
     def chain(self, k, v, out, x, y):
         return v * y if k == 0 else v * x

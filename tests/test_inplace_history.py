@@ -122,10 +122,74 @@ def _autograd_grad(t):
     return t.autograd.grad(z + y.sum(), [x])[0]
 
 
+def _retained_grad_of_the_new_values(t):
+    x = t.tensor([1.0, -2.0, 3.0], dtype=t.float64, requires_grad=True)
+    y = x * 1
+    y.retain_grad()
+    z = t.relu(y)
+    y.mul_(5)
+    (z.sum() + (y * y).sum()).backward()
+    return t.cat([x.grad, y.grad])
+
+
+def _state_updated_in_place_in_a_loop(t):
+    x = t.tensor([1.0, 2.0], dtype=t.float64, requires_grad=True)
+    h = x * 1
+    for _ in range(3):
+        a = t.tanh(h) * 1   # read before the two writes below
+        h.mul_(0.9)
+        h.add_(a)
+    h.sum().backward()
+    return x.grad
+
+
+def _column_view_written(t):
+    x = t.tensor([[1.0, 2.0], [3.0, 4.0]], dtype=t.float64, requires_grad=True)
+    y = x * 1
+    col = y[:, 0]
+    s1 = (col * 2).sum()
+    col.mul_(10)
+    (s1 + (y * 1).sum()).backward()
+    return x.grad
+
+
+def _view_of_a_view_across_a_write(t):
+    x = t.tensor([1.0, 2.0, 3.0, 4.0], dtype=t.float64, requires_grad=True)
+    y = x * 1
+    w = y.view(2, 2)[0]
+    a = w * 3
+    y.add_(1)
+    b = w * 5
+    (a.sum() + b.sum()).backward()
+    return x.grad
+
+
+def _constant_copied_over_a_history(t):
+    x = t.tensor([1.0, 2.0], dtype=t.float64, requires_grad=True)
+    y = x.clone()
+    z = t.sigmoid(y)
+    y.copy_(t.tensor([5.0, 6.0], dtype=t.float64))
+    (z.sum() + y.sum()).backward()
+    return x.grad
+
+
+def _sums_between_writes(t):
+    x = t.tensor([1.0, 2.0], dtype=t.float64, requires_grad=True)
+    y = x * 2
+    s = y.sum()
+    y.mul_(2)
+    s2 = y.sum()
+    y.mul_(2)
+    (s + s2 + y.sum()).backward()
+    return x.grad
+
+
 PROGRAMS = [_relu_then_write, _cumsum_then_write, _sub_then_zero, _matmul_then_write_weight,
             _recurrence_into_rows, _row_read_then_overwritten, _view_read_after_base_write,
             _reshape_read_after_base_write, _residual_add_in_place, _twice_with_retain,
-            _autograd_grad]
+            _autograd_grad, _retained_grad_of_the_new_values, _state_updated_in_place_in_a_loop,
+            _column_view_written, _view_of_a_view_across_a_write,
+            _constant_copied_over_a_history, _sums_between_writes]
 
 
 @pytest.mark.parametrize("program", PROGRAMS, ids=lambda f: f.__name__.strip("_"))

@@ -259,8 +259,9 @@ def mend_stale_edges(order: list) -> bool:
 
 def _rewire(result: Tensor, target: Tensor, old: Tensor) -> None:
     """Before `target` is overwritten by `result`: every node of result's history that read
-    target (e.g. the `x * 2` in `x.add_(x * 2)`) reads the stand-in `old` instead, so the
-    history keeps the values it was computed from and has no cycle through target."""
+    target (e.g. the `x * 2` in `x.add_(x * 2)`) reads the stand-in `old` instead (or an
+    earlier one, for a node that read target before an earlier write: `_history_at`), so
+    the history keeps the values it was computed from and has no cycle through target."""
     stack, seen = [result], set()
     while stack:
         node = stack.pop()
@@ -268,7 +269,10 @@ def _rewire(result: Tensor, target: Tensor, old: Tensor) -> None:
             continue
         seen.add(id(node))
         if any(x is target for x in node.inputs):
-            node.inputs = tuple(old if x is target else x for x in node.inputs)
+            saved = node._saved if isinstance(node._saved, tuple) else None
+            node.inputs = tuple(x if x is not target else old if saved is None
+                                else _history_at(target, saved[k])
+                                for k, x in enumerate(node.inputs))
         stack.extend(node.inputs)
 
 

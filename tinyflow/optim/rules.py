@@ -13,7 +13,7 @@ from typing import Optional, Union
 
 from ..core.tensor import Tensor
 from ..ops.math import abs as abs_
-from ..ops.math import maximum, sqrt, subtract
+from ..ops.math import clamp, maximum, sign, sqrt, subtract, where
 
 Scalar = Union[float, Tensor]
 
@@ -179,3 +179,25 @@ def radam(param: Tensor, grad: Tensor, m: Tensor, v: Tensor, step: float, lr: Sc
         return param - lr * corrected, m, v
     rect = ((rho - 4) * (rho - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho)) ** 0.5
     return param - (lr * rect * correction2 ** 0.5) * (corrected / (sqrt(v) + eps)), m, v
+
+
+def rprop(param: Tensor, grad: Tensor, prev: Tensor, step_size: Tensor, etaminus: float,
+          etaplus: float, min_step: float, max_step: float) -> tuple:
+    """Returns (new param, new prev, new step_size), PyTorch's Rprop: each coordinate's step
+    grows by etaplus while its gradient keeps its sign and shrinks by etaminus when the sign
+    flips; after a flip that gradient counts as zero (no move, and no flip next step)."""
+    agreement = grad * prev
+    step_size = where(agreement > 0, step_size * etaplus,
+                      where(agreement < 0, step_size * etaminus, step_size))
+    step_size = clamp(step_size, min_step, max_step)
+    grad = where(agreement < 0, 0.0, grad)
+    return param - sign(grad) * step_size, grad, step_size
+
+
+def asgd(param: Tensor, grad: Tensor, ax: Tensor, eta: float, mu: float,
+         lambd: float) -> tuple:
+    """Returns (new param, new ax), PyTorch's ASGD: an SGD step with the parameter decayed by
+    `1 - lambd eta`, and `ax` the running average of the parameters (a copy while mu is 1)."""
+    param = param * (1 - lambd * eta) - eta * grad
+    ax = param if mu == 1 else ax + (param - ax) * mu
+    return param, ax

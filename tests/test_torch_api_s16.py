@@ -1,0 +1,156 @@
+"""Session 16's PyTorch surface: container methods, ParameterDict, Rprop and ASGD, with
+PyTorch as the oracle (float64, values, state_dict layout, errors)."""
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+import tinyflow  # noqa: E402
+from tinyflow import nn, optim  # noqa: E402
+
+
+# ---- containers --------------------------------------------------------------------------
+
+def _layers(L):
+    return [L.nn.Linear(2, 2), L.nn.ReLU(), L.nn.Linear(2, 3), L.nn.Tanh()]
+
+
+@pytest.mark.parametrize("container", ["Sequential", "ModuleList"])
+def test_pop_returns_the_module_and_renumbers_the_rest(container):
+    keys, kinds = [], []
+    for L in (torch, tinyflow):
+        layers = _layers(L)
+        c = getattr(L.nn, container)(*layers) if container == "Sequential" \
+            else L.nn.ModuleList(layers)
+        popped = c.pop(1)
+        assert popped is layers[1]
+        assert c.pop(-1) is layers[3]
+        keys.append(list(c.state_dict()))
+        kinds.append([type(m).__name__ for m in c])
+    assert keys[0] == keys[1] == ["0.weight", "0.bias", "1.weight", "1.bias"]
+    assert kinds[0] == kinds[1]
+    with pytest.raises(IndexError):
+        nn.ModuleList([nn.ReLU()]).pop(3)
+
+
+def test_sequential_insert_append_extend_match_pytorch():
+    names = []
+    for L in (torch, tinyflow):
+        s = L.nn.Sequential(L.nn.Linear(2, 2))
+        s.append(L.nn.ReLU()).extend([L.nn.Linear(2, 1)])
+        s.insert(-1, L.nn.Tanh())
+        s.insert(0, L.nn.Identity())
+        names.append([type(m).__name__ for m in s] + list(s.state_dict()))
+    assert names[0] == names[1]
+    with pytest.raises(IndexError, match="Sequential.insert: index 5"):
+        nn.Sequential(nn.ReLU()).insert(5, nn.ReLU())
+
+
+def test_parameter_dict_keys_order_and_training():
+    w = np.arange(6.0).reshape(2, 3)
+    got = []
+    for L in (torch, tinyflow):
+        d = L.nn.ParameterDict({"b": L.nn.Parameter(L.tensor(w)), "a": L.tensor(w[0])})
+        d["c"] = L.nn.Parameter(L.ones(2, dtype=L.float64))
+        d.update([("z", L.zeros(1, dtype=L.float64))])
+        assert isinstance(d["a"], L.nn.Parameter) and d["a"].requires_grad
+        assert "c" in d and len(d) == 4 and d.get("missing") is None
+        m = L.nn.Module()
+        m.p = d
+        assert len(list(m.parameters())) == 4
+        (d["b"].sum() * 2 + d["a"].pow(2).sum()).backward()
+        popped = d.pop("z")
+        got.append((list(m.state_dict()), list(d.keys()), d["a"].grad.numpy(),
+                    tuple(popped.shape)))
+    assert got[0][0] == got[1][0] == ["p.a", "p.b", "p.c"]   # a plain dict's keys sorted
+    assert got[0][1] == got[1][1]
+    np.testing.assert_allclose(got[1][2], got[0][2])
+    assert got[0][3] == got[1][3]
+
+
+def test_parameter_dict_loads_a_pytorch_state_dict_and_refuses_bad_values():
+    ref = torch.nn.ParameterDict({"w": torch.nn.Parameter(torch.randn(2, 2))})
+    ours = nn.ParameterDict({"w": nn.Parameter(tinyflow.zeros(2, 2))})
+    ours.load_state_dict({k: v.detach().numpy() for k, v in ref.state_dict().items()})
+    np.testing.assert_array_equal(ours["w"].detach().numpy(), ref["w"].detach().numpy())
+    with pytest.raises(TypeError, match=r"ParameterDict\['x'\]: a list is not a tensor"):
+        ours["x"] = [1.0]
+    with pytest.raises(TypeError, match="keys are strings"):
+        ours[3] = tinyflow.ones(1)
+    with pytest.raises(KeyError):
+        ours["a.b"] = tinyflow.ones(1)
+
+
+def test_parameter_list_setitem_extend_and_slices():
+    shapes = []
+    for L in (torch, tinyflow):
+        pl = L.nn.ParameterList([L.ones(2)])
+        pl += [L.zeros(3)]
+        pl.extend([L.nn.Parameter(L.ones(1))])
+        pl[0] = L.full((4,), 2.0)
+        assert isinstance(pl[0], L.nn.Parameter)
+        assert isinstance(pl[1:], L.nn.ParameterList) and len(pl[1:]) == 2
+        shapes.append([tuple(p.shape) for p in pl] + list(pl.state_dict()))
+    assert shapes[0] == shapes[1]
+
+
+# ---- optimizers --------------------------------------------------------------------------
+
+def _train(L, name, options, steps=8):
+    """A float64 problem whose gradients change sign now and then (Rprop's case)."""
+    rng = np.random.default_rng(0)
+    w = L.tensor(rng.standard_normal((3, 4)), requires_grad=True)
+    b = L.tensor(rng.standard_normal(4), requires_grad=True)
+    opt = getattr(L.optim, name)([w, b], **options)
+    for step in range(steps):
+        opt.zero_grad()
+        loss = ((w * w).sum() * 0.5 + (w.sum() - 1.0) ** 2 * (step % 3 - 1)
+                + (b * w).sum() + (b ** 3).sum())
+        loss.backward()
+        opt.step()
+    return [w.detach().numpy(), b.detach().numpy()], opt.state_dict()
+
+
+NEW_OPTIMIZERS = [
+    ("Rprop", dict()),
+    ("Rprop", dict(lr=0.1, etas=(0.3, 1.5), step_sizes=(0.01, 0.2), maximize=True)),
+    ("ASGD", dict()),
+    ("ASGD", dict(lr=0.05, lambd=0.01, alpha=0.5, t0=3, weight_decay=0.1)),
+    ("ASGD", dict(lr=0.02, t0=0, maximize=True)),
+]
+
+
+@pytest.mark.parametrize("name,options", NEW_OPTIMIZERS,
+                         ids=[f"{n}-{o}" for n, o in NEW_OPTIMIZERS])
+def test_rprop_and_asgd_match_pytorch_in_float64(name, options):
+    ours, our_state = _train(tinyflow, name, options)
+    theirs, their_state = _train(torch, name, options)
+    for a, b in zip(ours, theirs):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+    assert our_state["param_groups"] == their_state["param_groups"]
+    for i, state in their_state["state"].items():
+        assert list(our_state["state"][i]) == list(state)
+        for key, value in state.items():
+            assert our_state["state"][i][key].dtype.name == str(value.dtype)[6:], key
+            np.testing.assert_allclose(our_state["state"][i][key].numpy(), value.numpy(),
+                                       rtol=1e-12, atol=1e-12, err_msg=key)
+
+
+@pytest.mark.parametrize("name", ["Rprop", "ASGD"])
+def test_rprop_and_asgd_resume_from_their_state_dict(name):
+    _, saved = _train(tinyflow, name, {}, steps=3)
+    rng = np.random.default_rng(1)
+    w = tinyflow.tensor(rng.standard_normal(3), requires_grad=True)
+    opt = getattr(optim, name)([w, tinyflow.zeros(4, requires_grad=True)])
+    opt.load_state_dict({"state": {}, "param_groups": saved["param_groups"]})
+    assert opt.param_groups[0]["lr"] == 0.01
+
+
+def test_rprop_and_asgd_refuse_bad_options():
+    w = tinyflow.zeros(2, requires_grad=True)
+    with pytest.raises(ValueError, match=r"Rprop: etas must satisfy .*\(0.5, 0.9\)"):
+        optim.Rprop([w], etas=(0.5, 0.9))
+    with pytest.raises(ValueError, match="lr must be >= 0"):
+        optim.Rprop([w], lr=-1)
+    with pytest.raises(ValueError, match="weight_decay must be >= 0"):
+        optim.ASGD([w], weight_decay=-0.1)

@@ -154,3 +154,120 @@ def test_rprop_and_asgd_refuse_bad_options():
         optim.Rprop([w], lr=-1)
     with pytest.raises(ValueError, match="weight_decay must be >= 0"):
         optim.ASGD([w], weight_decay=-0.1)
+
+
+# ---- F.gumbel_softmax --------------------------------------------------------------------
+
+def _noise_of(sample, logits, tau):
+    """The Gumbel noise a soft sample was drawn with, up to a constant per row (which
+    softmax ignores): tau * log(y) - logits."""
+    return tau * np.log(sample) - logits
+
+
+@pytest.mark.parametrize("hard", [False, True])
+@pytest.mark.parametrize("dim", [-1, 0])
+def test_gumbel_softmax_values_and_straight_through_gradient_match_pytorch(hard, dim):
+    rng = np.random.default_rng(3)
+    x0, tau = rng.standard_normal((4, 5)), 0.7
+    weights = rng.standard_normal((4, 5))
+    x = tinyflow.tensor(x0, requires_grad=True)
+    tinyflow.manual_seed(11)
+    soft = tinyflow.nn.functional.gumbel_softmax(x, tau=tau, dim=dim)
+    tinyflow.manual_seed(11)       # the same noise again
+    out = tinyflow.nn.functional.gumbel_softmax(x, tau=tau, hard=hard, dim=dim)
+    (out * tinyflow.tensor(weights)).sum().backward()
+    # PyTorch's formula on the same noise
+    noise = torch.tensor(_noise_of(soft.detach().numpy(), x0, tau))
+    tx = torch.tensor(x0, requires_grad=True)
+    ref = ((tx + noise) / tau).softmax(dim)
+    if hard:
+        index = ref.max(dim, keepdim=True)[1]
+        ref = torch.zeros_like(ref).scatter_(dim, index, 1.0) - ref.detach() + ref
+    (ref * torch.tensor(weights)).sum().backward()
+    np.testing.assert_allclose(out.detach().numpy(), ref.detach().numpy(), atol=1e-12)
+    np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-9, atol=1e-12)
+    if hard:
+        assert set(np.unique(out.detach().numpy())) == {0.0, 1.0}
+        np.testing.assert_array_equal(out.detach().numpy().sum(dim), 1.0)
+
+
+def test_gumbel_softmax_hard_samples_follow_the_softmax():
+    """The Gumbel-max trick: argmax(logits + g) is a draw of Categorical(softmax(logits))."""
+    logits = np.log(np.array([0.1, 0.2, 0.7]))
+    tinyflow.manual_seed(0)
+    draws = tinyflow.nn.functional.gumbel_softmax(
+        tinyflow.tensor(np.tile(logits, (20000, 1))), tau=0.3, hard=True)
+    np.testing.assert_allclose(draws.numpy().mean(0), [0.1, 0.2, 0.7], atol=0.015)
+
+
+def test_gumbel_softmax_refuses_bad_arguments():
+    F = tinyflow.nn.functional
+    with pytest.raises(IndexError, match=r"gumbel_softmax: dim 2 is out of range .*\[2, 3\]"):
+        F.gumbel_softmax(tinyflow.zeros(2, 3), dim=2)
+    with pytest.raises(TypeError, match="gumbel_softmax: logits must be floating point"):
+        F.gumbel_softmax(tinyflow.zeros(2, 3, dtype=tinyflow.int64))
+
+
+# ---- torch.distributions validate_args ---------------------------------------------------
+
+def _mistakes(L):
+    D, t = L.distributions, L.tensor
+    return {
+        "Normal scale": lambda: D.Normal(t([0.0, 1.0]), t([1.0, -1.0])),
+        "Normal loc nan": lambda: D.Normal(t([float("nan")]), t([1.0])),
+        "Bernoulli probs": lambda: D.Bernoulli(t([0.2, 1.5])),
+        "Bernoulli logits nan": lambda: D.Bernoulli(logits=t([float("nan")])),
+        "Categorical probs": lambda: D.Categorical(t([[0.2, -0.1, 0.9]])),
+        "Uniform low >= high": lambda: D.Uniform(t([0.0, 2.0]), t([1.0, 1.0])),
+        "Normal value nan": lambda: D.Normal(t([0.0]), t([1.0])).log_prob(t([float("nan")])),
+        "Normal value float": lambda: D.Normal(t([0.0]), t([1.0])).log_prob(0.5),
+        "Normal value shape": lambda: D.Normal(L.zeros(3), L.ones(3)).log_prob(L.zeros(2)),
+        "Bernoulli value": lambda: D.Bernoulli(t([0.3])).log_prob(t([0.5])),
+        "Categorical value": lambda: D.Categorical(t([0.3, 0.7])).log_prob(t(2)),
+        "Categorical value fraction": lambda: D.Categorical(t([0.3, 0.7])).log_prob(t(0.5)),
+        "Uniform value": lambda: D.Uniform(0.0, 1.0).log_prob(t(1.5)),
+        "Independent value": lambda: D.Independent(D.Bernoulli(t([0.3, 0.2])), 1).log_prob(
+            t([0.5, 1.0])),
+    }
+
+
+OUR_WORDS = {
+    "Normal scale": r"Normal: parameter scale \(shape \[2\]\) has values outside "
+                    r"GreaterThan\(lower_bound=0.0\); the first at index \[1\] is -1.0",
+    "Bernoulli logits nan": r"Bernoulli: parameter logits .* outside Real\(\)",
+    "Categorical probs": r"Categorical: parameter probs .* outside Simplex\(\)",
+    "Uniform low >= high": "Uniform: low must be below high",
+    "Normal value float": "Normal.log_prob: value must be a Tensor, got float",
+    "Normal value shape": r"value of shape \[2\] does not broadcast with .* \[3\]",
+    "Independent value": r"Bernoulli.log_prob: value has entries outside the support",
+    "Categorical value": r"Categorical.log_prob: value has entries outside the support "
+                         r"IntegerInterval\(lower_bound=0, upper_bound=1\)",
+}
+
+
+@pytest.mark.parametrize("case", list(_mistakes(torch)))
+def test_distributions_refuse_what_pytorchs_refuse(case):
+    with pytest.raises(ValueError):
+        _mistakes(torch)[case]()
+    with pytest.raises(ValueError, match=OUR_WORDS.get(case, case.split()[0])):
+        _mistakes(tinyflow)[case]()
+
+
+def test_validation_lets_good_values_and_edges_through_and_can_be_turned_off():
+    D, t = tinyflow.distributions, tinyflow.tensor
+    masked = D.Categorical(logits=t([[0.2, -float("inf"), 0.9]]))   # a masked action
+    assert float(masked.log_prob(t([2]))) == pytest.approx(
+        float(torch.distributions.Categorical(logits=torch.tensor([[0.2, -np.inf, 0.9]]))
+              .log_prob(torch.tensor([2]))))
+    assert float(D.Uniform(0.0, 1.0).log_prob(t(1.0))) == -np.inf    # high: in the support
+    assert float(D.Bernoulli(t(0.3)).log_prob(t(1.0))) == pytest.approx(np.log(0.3))
+    D.Normal(t([0.0]), t([-1.0]), validate_args=False)
+    D.Bernoulli(t([0.3]), validate_args=False).log_prob(t([0.5]))
+    D.Distribution.set_default_validate_args(False)
+    try:
+        D.Normal(t([0.0]), t([-1.0])).log_prob(t([2.0]))
+    finally:
+        D.Distribution.set_default_validate_args(True)
+    with pytest.raises(ValueError):
+        D.Normal(t([0.0]), t([-1.0]))
+    assert D.constraints.positive.check(t([1.0, 0.0])).tolist() == [True, False]

@@ -271,3 +271,39 @@ def test_validation_lets_good_values_and_edges_through_and_can_be_turned_off():
     with pytest.raises(ValueError):
         D.Normal(t([0.0]), t([-1.0]))
     assert D.constraints.positive.check(t([1.0, 0.0])).tolist() == [True, False]
+
+
+# ---- weight_norm: old checkpoints, load_state_dict pre-hooks ----------------------------
+
+def test_an_old_weight_g_weight_v_checkpoint_loads_into_parametrized_weight_norm():
+    old = torch.nn.Sequential(torch.nn.utils.weight_norm(torch.nn.Linear(3, 2).double()))
+    saved = {k: v.detach().numpy() for k, v in old.state_dict().items()}
+    assert "0.weight_g" in saved
+    ours = nn.Sequential(nn.utils.parametrizations.weight_norm(nn.Linear(3, 2).double()))
+    result = ours.load_state_dict(saved)
+    assert not result.missing_keys and not result.unexpected_keys
+    assert "0.weight_g" in saved    # the caller's dict is not renamed
+    x = np.random.default_rng(0).standard_normal((4, 3))
+    np.testing.assert_allclose(ours(tinyflow.tensor(x)).detach().numpy(),
+                               old(torch.tensor(x)).detach().numpy(), rtol=1e-12)
+    assert list(ours.state_dict()) == ["0.bias", "0.parametrizations.weight.original0",
+                                       "0.parametrizations.weight.original1"]
+
+
+def test_load_state_dict_pre_hooks_get_the_prefix_and_can_be_removed():
+    seen = []
+    inner = nn.Linear(2, 2)
+    outer = nn.Sequential(nn.ReLU(), inner)
+
+    def rename(module, state_dict, prefix, *rest):
+        seen.append((module, prefix, len(rest)))
+        if prefix + "w" in state_dict:
+            state_dict[prefix + "weight"] = state_dict.pop(prefix + "w")
+
+    handle = inner.register_load_state_dict_pre_hook(rename)
+    outer.load_state_dict({"1.w": np.ones((2, 2)), "1.bias": np.zeros(2)})
+    assert seen == [(inner, "1.", 5)]
+    np.testing.assert_array_equal(inner.weight.detach().numpy(), np.ones((2, 2)))
+    handle.remove()
+    with pytest.raises(RuntimeError, match='keys missing from the state_dict: "1.weight"'):
+        outer.load_state_dict({"1.w": np.ones((2, 2)), "1.bias": np.zeros(2)})

@@ -307,3 +307,40 @@ def test_load_state_dict_pre_hooks_get_the_prefix_and_can_be_removed():
     handle.remove()
     with pytest.raises(RuntimeError, match='keys missing from the state_dict: "1.weight"'):
         outer.load_state_dict({"1.w": np.ones((2, 2)), "1.bias": np.zeros(2)})
+
+
+# ---- torch.sum of a 0-d tensor, CTC at impossible alignments ----------------------------
+
+@pytest.mark.parametrize("fn", ["sum", "mean", "amax"])
+@pytest.mark.parametrize("dims", [(0, -1), (0, 0), [-1, -1]])
+def test_a_0d_tensor_refuses_its_one_dim_named_twice(fn, dims):
+    with pytest.raises(RuntimeError):
+        getattr(torch, fn)(torch.tensor(3.0), dim=dims)
+    with pytest.raises(RuntimeError, match=r"name dim 0 of a 0-D tensor 2 times"):
+        getattr(tinyflow, fn)(tinyflow.tensor(3.0), dim=dims)
+    assert float(getattr(tinyflow, fn)(tinyflow.tensor(3.0), dim=(-1,))) == 3.0
+
+
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
+@pytest.mark.parametrize("zero_infinity", [False, True])
+def test_ctc_gradient_at_an_impossible_alignment_is_pytorchs(reduction, zero_infinity):
+    """Sample 0's target (1 1 2 3: five frames with the blank between the 1s) cannot fit its
+    3 frames: its loss is inf and its gradient NaN on those frames (0 past them), unless
+    zero_infinity; sample 1 is unaffected."""
+    rng = np.random.default_rng(0)
+    x0 = rng.standard_normal((4, 3, 5))
+    targets = np.array([[1, 1, 2, 3], [1, 2, 0, 0], [4, 4, 0, 0]])
+    lengths = ([3, 4, 2], [4, 2, 2])     # sample 2: 4 4 needs 3 frames, has 2
+    got = []
+    for L in (torch, tinyflow):
+        x = L.tensor(x0, requires_grad=True)
+        loss = L.nn.functional.ctc_loss(x.log_softmax(2), L.tensor(targets),
+                                        L.tensor(lengths[0]), L.tensor(lengths[1]),
+                                        reduction=reduction, zero_infinity=zero_infinity)
+        loss.sum().backward()
+        got.append((loss.detach().numpy(), x.grad.numpy()))
+    (want, want_grad), (ours, our_grad) = got
+    np.testing.assert_allclose(ours, want, rtol=1e-12)
+    np.testing.assert_array_equal(np.isnan(our_grad), np.isnan(want_grad))
+    np.testing.assert_allclose(np.nan_to_num(our_grad), np.nan_to_num(want_grad), atol=1e-12)
+    assert np.isnan(want_grad).any() != zero_infinity

@@ -344,3 +344,42 @@ def test_ctc_gradient_at_an_impossible_alignment_is_pytorchs(reduction, zero_inf
     np.testing.assert_array_equal(np.isnan(our_grad), np.isnan(want_grad))
     np.testing.assert_allclose(np.nan_to_num(our_grad), np.nan_to_num(want_grad), atol=1e-12)
     assert np.isnan(want_grad).any() != zero_infinity
+
+
+# ---- torch.fft: frequencies and shifts; transforms refused (no complex dtypes) ----------
+
+@pytest.mark.parametrize("n,d", [(1, 1.0), (5, 1.0), (8, 0.25), (0, 1.0)])
+def test_fft_frequencies_match_pytorch(n, d):
+    for name in ("fftfreq", "rfftfreq"):
+        ours = getattr(tinyflow.fft, name)(n, d, dtype=tinyflow.float64)
+        theirs = getattr(torch.fft, name)(n, d, dtype=torch.float64)
+        np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+    assert tinyflow.fft.fftfreq(4).dtype == tinyflow.float32
+
+
+@pytest.mark.parametrize("dim", [None, 0, -1, (0, 2), [1]])
+def test_fft_shifts_match_pytorch_with_gradients(dim):
+    x0 = np.random.default_rng(0).standard_normal((3, 4, 5))
+    weights = np.random.default_rng(1).standard_normal((3, 4, 5))
+    grads = []
+    for L in (torch, tinyflow):
+        x = L.tensor(x0, requires_grad=True)
+        shifted = L.fft.fftshift(x, dim)
+        back = L.fft.ifftshift(shifted, dim)
+        np.testing.assert_array_equal(back.detach().numpy(), x0)
+        (shifted * L.tensor(weights)).sum().backward()
+        grads.append((shifted.detach().numpy(), x.grad.numpy()))
+    for ours, theirs in zip(grads[1], grads[0]):
+        np.testing.assert_array_equal(ours, theirs)
+
+
+def test_fft_transforms_are_refused_by_name_and_the_module_imports():
+    import tinyflow.fft as tf_fft
+    with pytest.raises(NotImplementedError, match="torch.fft.rfft: tinyflow has no complex"):
+        tf_fft.rfft(tinyflow.ones(4))
+    with pytest.raises(NotImplementedError, match="torch.fft.fft2: "):
+        tinyflow.fft.fft2(tinyflow.ones(4, 4), norm="ortho")
+    with pytest.raises(IndexError, match=r"fft.fftshift: dim 2 is out of range .*\[3, 4\]"):
+        tinyflow.fft.fftshift(tinyflow.ones(3, 4), dim=2)
+    with pytest.raises(ValueError, match="fft.fftfreq: n must be a non-negative int"):
+        tinyflow.fft.fftfreq(-1)

@@ -151,8 +151,45 @@ class ModuleList(Module):
         return module
 
 
-class ModuleDict(Module):
+class _Table:
+    """The dict methods ModuleDict and ParameterDict share, over the Module table named by
+    `_table` (`_modules` or `_parameters`)."""
+    _table: str
+
+    def _entries(self) -> OrderedDict:
+        return self.__dict__[self._table]
+
+    def __delitem__(self, key: str) -> None:
+        del self._entries()[key]
+
+    def __len__(self) -> int:
+        return len(self._entries())
+
+    def __iter__(self):
+        return iter(self._entries())
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._entries()
+
+    def keys(self):
+        return self._entries().keys()
+
+    def values(self):
+        return self._entries().values()
+
+    def items(self):
+        return self._entries().items()
+
+    def pop(self, key: str):
+        return self._entries().pop(key)
+
+    def clear(self) -> None:
+        self._entries().clear()
+
+
+class ModuleDict(_Table, Module):
     """A dict of submodules by name, in insertion order (no forward)."""
+    _table = "_modules"
 
     def __init__(self, modules=None) -> None:
         super().__init__()
@@ -164,33 +201,6 @@ class ModuleDict(Module):
 
     def __setitem__(self, key: str, module: Module) -> None:
         self.add_module(key, module)
-
-    def __delitem__(self, key: str) -> None:
-        del self._modules[key]
-
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules)
-
-    def __contains__(self, key: str) -> bool:
-        return key in self._modules
-
-    def keys(self):
-        return self._modules.keys()
-
-    def values(self):
-        return self._modules.values()
-
-    def items(self):
-        return self._modules.items()
-
-    def pop(self, key: str) -> Module:
-        return self._modules.pop(key)
-
-    def clear(self) -> None:
-        self._modules.clear()
 
     def update(self, modules) -> None:
         items = modules.items() if hasattr(modules, "items") else modules
@@ -237,8 +247,9 @@ class ParameterList(Module):
         return "\n".join(f"({i}): {_describe(p)}" for i, p in enumerate(self))
 
 
-class ParameterDict(Module):
+class ParameterDict(_Table, Module):
     """A dict of parameters by name, in insertion order; state_dict() keys are the names."""
+    _table = "_parameters"
 
     def __init__(self, parameters=None) -> None:
         super().__init__()
@@ -253,35 +264,11 @@ class ParameterDict(Module):
             raise TypeError(f"ParameterDict: keys are strings, got {type(key).__name__}")
         self.register_parameter(key, _as_parameter(value, f"ParameterDict[{key!r}]"))
 
-    def __delitem__(self, key: str) -> None:
-        del self._parameters[key]
-
-    def __len__(self) -> int:
-        return len(self._parameters)
-
-    def __iter__(self):
-        return iter(self._parameters)
-
     def __reversed__(self):
         return reversed(list(self._parameters))
 
-    def __contains__(self, key: str) -> bool:
-        return key in self._parameters
-
-    def keys(self):
-        return self._parameters.keys()
-
-    def values(self):
-        return self._parameters.values()
-
-    def items(self):
-        return self._parameters.items()
-
     def get(self, key: str, default=None):
         return self._parameters.get(key, default)
-
-    def pop(self, key: str) -> Parameter:
-        return self._parameters.pop(key)
 
     def popitem(self) -> tuple:
         return self._parameters.popitem()
@@ -290,9 +277,6 @@ class ParameterDict(Module):
         if key not in self:
             self[key] = default
         return self[key]
-
-    def clear(self) -> None:
-        self._parameters.clear()
 
     def copy(self) -> "ParameterDict":
         """A new ParameterDict holding the same Parameter objects."""

@@ -117,12 +117,18 @@ NEW_OPTIMIZERS = [
     ("ASGD", dict()),
     ("ASGD", dict(lr=0.05, lambd=0.01, alpha=0.5, t0=3, weight_decay=0.1)),
     ("ASGD", dict(lr=0.02, t0=0, maximize=True)),
+    # the older ones, in float64 too (NAdam's float32 momentum product is read back rounded)
+    ("NAdam", dict()),
+    ("NAdam", dict(lr=0.05, weight_decay=0.1, decoupled_weight_decay=True)),
+    ("RAdam", dict(lr=0.05, weight_decay=0.1, decoupled_weight_decay=True)),
+    ("Adamax", dict(lr=0.05, weight_decay=0.1, maximize=True)),
+    ("Adadelta", dict()),
 ]
 
 
 @pytest.mark.parametrize("name,options", NEW_OPTIMIZERS,
                          ids=[f"{n}-{o}" for n, o in NEW_OPTIMIZERS])
-def test_rprop_and_asgd_match_pytorch_in_float64(name, options):
+def test_optimizers_match_pytorch_in_float64(name, options):
     ours, our_state = _train(tinyflow, name, options)
     theirs, their_state = _train(torch, name, options)
     for a, b in zip(ours, theirs):

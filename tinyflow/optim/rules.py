@@ -149,20 +149,24 @@ def moments(grad: Tensor, m: Tensor, v: Tensor, beta1: Scalar, beta2: Scalar) ->
     return m + (1 - beta1) * (grad - m), beta2 * v + (1 - beta2) * (grad * grad)
 
 
+def nadam_momentum(step: float, beta1: float, momentum_decay: float) -> float:
+    """NAdam's momentum coefficient at `step`: mu_t = beta1 (1 - 0.96^(t psi) / 2)."""
+    return beta1 * (1 - 0.5 * 0.96 ** (step * momentum_decay))
+
+
 def nadam(param: Tensor, grad: Tensor, m: Tensor, v: Tensor, step: float, mu_product: float,
           lr: Scalar, beta1: float, beta2: float, eps: Scalar,
           momentum_decay: float) -> tuple:
-    """Returns (new param, new m, new v, new mu_product), PyTorch's NAdam: Adam whose
-    momentum coefficient mu_t = beta1 (1 - 0.96^(t psi) / 2) warms up, with Nesterov's
-    look-ahead (the gradient weighted by mu_t, the momentum by mu_{t+1})."""
-    mu = beta1 * (1 - 0.5 * 0.96 ** (step * momentum_decay))
-    mu_next = beta1 * (1 - 0.5 * 0.96 ** ((step + 1) * momentum_decay))
-    mu_product = mu_product * mu
+    """Returns (new param, new m, new v), PyTorch's NAdam: Adam whose momentum coefficient
+    mu_t warms up (`nadam_momentum`), with Nesterov's look-ahead (the gradient weighted by
+    mu_t, the momentum by mu_{t+1}); `mu_product` is mu_1 ... mu_t, this step's included."""
+    mu = nadam_momentum(step, beta1, momentum_decay)
+    mu_next = nadam_momentum(step + 1, beta1, momentum_decay)
     m, v = moments(grad, m, v, beta1, beta2)
     denom = sqrt(v / (1 - beta2 ** step)) + eps
     new = (param - (lr * (1 - mu) / (1 - mu_product)) * (grad / denom)
            - (lr * mu_next / (1 - mu_product * mu_next)) * (m / denom))
-    return new, m, v, mu_product
+    return new, m, v
 
 
 def radam(param: Tensor, grad: Tensor, m: Tensor, v: Tensor, step: float, lr: Scalar,

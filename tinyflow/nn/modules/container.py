@@ -156,6 +156,14 @@ class _Table:
     `_table` (`_modules` or `_parameters`)."""
     _table: str
 
+    def __init__(self, entries=None) -> None:
+        super().__init__()
+        if entries is not None:
+            self.update(entries)
+
+    def __getitem__(self, key: str):
+        return self._entries()[key]
+
     def _entries(self) -> OrderedDict:
         return self.__dict__[self._table]
 
@@ -190,14 +198,6 @@ class _Table:
 class ModuleDict(_Table, Module):
     """A dict of submodules by name, in insertion order (no forward)."""
     _table = "_modules"
-
-    def __init__(self, modules=None) -> None:
-        super().__init__()
-        if modules is not None:
-            self.update(modules)
-
-    def __getitem__(self, key: str) -> Module:
-        return self._modules[key]
 
     def __setitem__(self, key: str, module: Module) -> None:
         self.add_module(key, module)
@@ -250,14 +250,6 @@ class ParameterList(Module):
 class ParameterDict(_Table, Module):
     """A dict of parameters by name, in insertion order; state_dict() keys are the names."""
     _table = "_parameters"
-
-    def __init__(self, parameters=None) -> None:
-        super().__init__()
-        if parameters is not None:
-            self.update(parameters)
-
-    def __getitem__(self, key: str) -> Parameter:
-        return self._parameters[key]
 
     def __setitem__(self, key: str, value) -> None:
         if not isinstance(key, str):

@@ -67,7 +67,7 @@ def test_values_and_gradients_equal_torchs(name):
 
 def test_outside_values_and_supports():
     D, TD = tinyflow.distributions, pt.distributions
-    u, tu = D.Uniform(0.0, 1.0), TD.Uniform(0.0, 1.0, validate_args=False)
+    u, tu = D.Uniform(0.0, 1.0, validate_args=False), TD.Uniform(0.0, 1.0, validate_args=False)
     for v in (-0.5, 0.0, 0.5, 1.0):
         assert float(u.log_prob(tinyflow.tensor(v))) == float(tu.log_prob(pt.tensor(v)))
     assert float(D.kl_divergence(D.Uniform(0.0, 2.0), D.Uniform(0.0, 1.0))) == np.inf

@@ -93,6 +93,9 @@ clip_by_value = clip
 # torch.multiprocessing's module path (processes.py: not a file named multiprocessing.py)
 from . import processes as multiprocessing  # noqa: E402
 _sys.modules[__name__ + ".multiprocessing"] = multiprocessing
+# torch.fft / torch.linalg / torch.special as module paths too (`import torch.fft`)
+for _namespace in (fft, linalg, special):
+    _sys.modules[__name__ + "." + _namespace.__name__.rsplit(".", 1)[1]] = _namespace
 
 # tf.compat.v1 (TF 1.13+ programs' spelling of the TF1 API): this namespace itself, also
 # as modules (`import tinyflow.compat.v1 as tf`)

@@ -2,6 +2,7 @@
 samples from and scores with (`Categorical`, `Normal`, `Bernoulli`, `Uniform`,
 `Independent`) and `kl_divergence` between them, built from tensor ops so log_prob, entropy
 and the divergences are differentiable."""
+from . import constraints
 from .bernoulli import Bernoulli
 from .categorical import Categorical
 from .distribution import Distribution
@@ -11,4 +12,4 @@ from .normal import Normal
 from .uniform import Uniform
 
 __all__ = ["Bernoulli", "Categorical", "Distribution", "Independent", "Normal", "Uniform",
-           "kl_divergence", "register_kl"]
+           "constraints", "kl_divergence", "register_kl"]

@@ -6,6 +6,7 @@ import numpy as np
 
 from ..core.op import as_tensor
 from ..pytorch.creation import rand
+from . import constraints
 from .distribution import Distribution
 
 
@@ -18,9 +19,13 @@ class Bernoulli(Distribution):
     """`Bernoulli(probs)` or `Bernoulli(logits=...)`, elementwise; samples are 0.0 / 1.0 in
     the parameters' dtype."""
 
+    arg_constraints = {"probs": constraints.unit_interval, "logits": constraints.real}
+    support = constraints.boolean
+
     def __init__(self, probs=None, logits=None, validate_args=None) -> None:
         if (probs is None) == (logits is None):
             raise ValueError("Bernoulli: give either `probs` or `logits`, not both")
+        self._given = "probs" if probs is not None else "logits"
         if probs is not None:
             self.probs = as_tensor(probs)
             if not self.probs.dtype.is_floating:
@@ -33,7 +38,7 @@ class Bernoulli(Distribution):
             if not self.logits.dtype.is_floating:
                 self.logits = self.logits.float()
             self.probs = self.logits.sigmoid()
-        super().__init__(self.probs.shape)
+        super().__init__(self.probs.shape, validate_args=validate_args)
 
     @property
     def mean(self):
@@ -49,6 +54,8 @@ class Bernoulli(Distribution):
         return drawn.to(self.probs.dtype)
 
     def log_prob(self, value):
+        if self._validate_args:
+            self._validate_sample(value)
         value = as_tensor(value).to(self.logits.dtype)
         return value * self.logits - softplus(self.logits)
 

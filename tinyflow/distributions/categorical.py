@@ -6,6 +6,7 @@ import numpy as np
 
 from ..core.op import as_tensor
 from ..pytorch.shared_names import broadcast_to, logsumexp, multinomial
+from . import constraints
 from .distribution import Distribution
 
 
@@ -13,9 +14,12 @@ class Categorical(Distribution):
     """`Categorical(probs)` or `Categorical(logits=...)`, over the last dim (K classes);
     the other dims are the batch. Probabilities are normalized to sum to one."""
 
+    arg_constraints = {"probs": constraints.simplex, "logits": constraints.real_vector}
+
     def __init__(self, probs=None, logits=None, validate_args=None) -> None:
         if (probs is None) == (logits is None):
             raise ValueError("Categorical: give either `probs` or `logits`, not both")
+        self._given = "probs" if probs is not None else "logits"
         source = as_tensor(probs if probs is not None else logits)
         if source.ndim is None or source.ndim < 1:
             raise ValueError(f"Categorical: `{'probs' if probs is not None else 'logits'}` "
@@ -28,7 +32,11 @@ class Categorical(Distribution):
             self.logits = source - logsumexp(source, -1, keepdim=True)
             self.probs = self.logits.exp()
         self._num_events = source.shape[-1]
-        super().__init__(source.shape[:-1])
+        super().__init__(source.shape[:-1], validate_args=validate_args)
+
+    @property
+    def support(self):
+        return constraints.integer_interval(0, self._num_events - 1)
 
     @property
     def param_shape(self):
@@ -43,6 +51,8 @@ class Categorical(Distribution):
         return drawn.reshape(self._extended_shape(sample_shape))
 
     def log_prob(self, value):
+        if self._validate_args:
+            self._validate_sample(value)
         value = as_tensor(value).long().unsqueeze(-1)
         shape = np.broadcast_shapes(tuple(value.shape), tuple(self.logits.shape))
         index = broadcast_to(value, shape[:-1] + (1,))

@@ -2,6 +2,7 @@
 and entropy sum over them (a diagonal Gaussian over a vector: Independent(Normal(mu, s), 1))."""
 from __future__ import annotations
 
+from . import constraints
 from .distribution import Distribution
 
 
@@ -21,7 +22,12 @@ class Independent(Distribution):
         self.base_dist, self.reinterpreted_batch_ndims = base_distribution, n
         self.has_rsample = base_distribution.has_rsample
         cut = len(batch) - n
-        super().__init__(batch[:cut], batch[cut:] + tuple(base_distribution.event_shape))
+        super().__init__(batch[:cut], batch[cut:] + tuple(base_distribution.event_shape),
+                         validate_args=validate_args)
+
+    @property
+    def support(self):
+        return constraints.independent(self.base_dist.support, self.reinterpreted_batch_ndims)
 
     @property
     def mean(self):

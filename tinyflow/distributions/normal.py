@@ -9,11 +9,14 @@ import numpy as np
 from ..core.op import as_tensor
 from ..pytorch.creation import randn
 from ..pytorch.shared_names import broadcast_to
+from . import constraints
 from .distribution import Distribution
 
 
 class Normal(Distribution):
     has_rsample = True
+    arg_constraints = {"loc": constraints.real, "scale": constraints.positive}
+    support = constraints.real
 
     def __init__(self, loc, scale, validate_args=None) -> None:
         loc, scale = as_tensor(loc), as_tensor(scale)
@@ -23,7 +26,7 @@ class Normal(Distribution):
             scale = scale.float()
         shape = np.broadcast_shapes(tuple(loc.shape), tuple(scale.shape))
         self.loc, self.scale = broadcast_to(loc, shape), broadcast_to(scale, shape)
-        super().__init__(shape)
+        super().__init__(shape, validate_args=validate_args)
 
     @property
     def mean(self):
@@ -42,6 +45,8 @@ class Normal(Distribution):
         return self.loc + eps * self.scale
 
     def log_prob(self, value):
+        if self._validate_args:
+            self._validate_sample(value)
         value = as_tensor(value)
         return (-((value - self.loc) ** 2) / (2 * self.variance) - self.scale.log()
                 - math.log(math.sqrt(2 * math.pi)))

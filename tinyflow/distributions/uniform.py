@@ -7,6 +7,7 @@ import numpy as np
 from ..core.op import as_tensor
 from ..pytorch.creation import rand
 from ..pytorch.shared_names import broadcast_to
+from . import constraints
 from .distribution import Distribution
 
 
@@ -19,7 +20,15 @@ class Uniform(Distribution):
         high = high if high.dtype.is_floating else high.float()
         shape = np.broadcast_shapes(tuple(low.shape), tuple(high.shape))
         self.low, self.high = broadcast_to(low, shape), broadcast_to(high, shape)
-        super().__init__(shape)
+        super().__init__(shape, validate_args=validate_args)
+        if self._validate_args and self.low.kind == self.high.kind == "eager" and not bool(
+                (self.low < self.high).all()):
+            raise ValueError(f"Uniform: low must be below high everywhere; low "
+                             f"{self.low.detach().numpy()}, high {self.high.detach().numpy()}")
+
+    @property
+    def support(self):
+        return constraints.interval(self.low, self.high)
 
     @property
     def mean(self):
@@ -38,7 +47,10 @@ class Uniform(Distribution):
         return self.low + u * (self.high - self.low)
 
     def log_prob(self, value):
-        """-log(high - low) inside [low, high), -inf outside."""
+        """-log(high - low) inside [low, high), -inf outside (high is in the support, as
+        PyTorch's: validation lets it through and it scores -inf)."""
+        if self._validate_args:
+            self._validate_sample(value)
         value = as_tensor(value)
         inside = ((self.low <= value) & (value < self.high)).to(self.low.dtype)
         return inside.log() - (self.high - self.low).log()

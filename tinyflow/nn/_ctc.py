@@ -30,8 +30,9 @@ def _ints(value, what: str) -> np.ndarray:
 
 
 def _extended_labels(targets: np.ndarray, target_lengths: np.ndarray, blank: int):
-    """[N, 2S+1] labels blank, y1, blank, y2, ..., blank, and where a step may skip one
-    state (onto a label different from the one two states back)."""
+    """[N, 2S+1] labels blank, y1, blank, y2, ..., blank; where a step may skip one state
+    (onto a label different from the one two states back); and the fewest frames each
+    target needs (a blank between repeated labels)."""
     n, longest = len(target_lengths), int(target_lengths.max(initial=0))
     labels = np.full((n, 2 * longest + 1), blank, np.int64)
     if targets.ndim == 2:
@@ -39,11 +40,13 @@ def _extended_labels(targets: np.ndarray, target_lengths: np.ndarray, blank: int
     else:
         ends = np.cumsum(target_lengths)
         rows = [targets[e - k:e] for e, k in zip(ends, target_lengths)]
+    fewest = np.zeros(n, np.int64)
     for i, row in enumerate(rows):
         labels[i, 1:2 * len(row):2] = row
+        fewest[i] = len(row) + np.count_nonzero(row[1:] == row[:-1])
     skip = np.zeros(labels.shape, bool)
     skip[:, 2:] = (labels[:, 2:] != blank) & (labels[:, 2:] != labels[:, :-2])
-    return labels, skip
+    return labels, skip, fewest
 
 
 def ctc_loss(log_probs: Tensor, targets: Tensor, input_lengths, target_lengths,
@@ -79,7 +82,10 @@ def ctc_loss(log_probs: Tensor, targets: Tensor, input_lengths, target_lengths,
             target_array.ndim == 1 and tgt_lens.sum() > target_array.size:
         raise ShapeError(f"ctc_loss: target lengths {tgt_lens.tolist()} exceed the targets "
                          f"of shape {list(target_array.shape)}")
-    labels, skip = _extended_labels(target_array, tgt_lens, blank)
+    labels, skip, fewest = _extended_labels(target_array, tgt_lens, blank)
+    too_short = (fewest > in_lens) & (in_lens > 0)
+    if not zero_infinity and too_short.any():
+        lp = lp * _nan_at(too_short, in_lens, frames, lp.dtype.np)
     states = labels.shape[1]
     # emissions[t, n, s] = log_probs[t, n, labels[n, s]]
     emit = ops.gather(lp, 2, np.broadcast_to(labels, (frames, batch, states)))
@@ -97,7 +103,7 @@ def ctc_loss(log_probs: Tensor, targets: Tensor, input_lengths, target_lengths,
     ends = ops.gather(alpha, 1, np.stack([last, np.maximum(last - 1, 0)], 1))
     ends = ops.where(np.stack([np.ones(batch, bool), tgt_lens > 0], 1), ends, _IMPOSSIBLE)
     loss = -ops.logsumexp(ends, 1)
-    impossible = loss > -_IMPOSSIBLE / 2
+    impossible = (loss > -_IMPOSSIBLE / 2) | too_short
     loss = ops.where(impossible, 0.0 if zero_infinity else float("inf"), loss)
     if np.any(in_lens == 0):   # no frames: only the empty target is possible
         empty = np.where(tgt_lens == 0, 0.0, 0.0 if zero_infinity else np.inf)
@@ -105,3 +111,11 @@ def ctc_loss(log_probs: Tensor, targets: Tensor, input_lengths, target_lengths,
     if reduction == "mean":
         return ops.reduce_mean(loss / np.maximum(tgt_lens, 1).astype(lp.dtype.np))
     return _reduce(loss[0] if unbatched and reduction == "none" else loss, reduction)
+
+
+def _nan_at(samples: np.ndarray, in_lens: np.ndarray, frames: int, dtype) -> np.ndarray:
+    """[T, N, 1] factors: NaN on the used frames of `samples`, 1 elsewhere. Multiplied into
+    log_probs, they make the gradient of a sample whose target cannot fit its frames NaN (its
+    loss is inf and is set so), as PyTorch's CTC backward does without zero_infinity."""
+    used = np.arange(frames)[:, None] < in_lens[None, :]
+    return np.where(used & samples[None, :], np.nan, 1.0).astype(dtype)[:, :, None]

@@ -32,6 +32,7 @@ from ._losses import (binary_cross_entropy, binary_cross_entropy_with_logits,  #
 from ._losses import (gaussian_nll_loss, hinge_embedding_loss,  # noqa: F401
                       multilabel_soft_margin_loss, soft_margin_loss, triplet_margin_loss)
 from ._bags import embedding_bag  # noqa: F401
+from ._gumbel import gumbel_softmax  # noqa: F401
 from ._ctc import ctc_loss  # noqa: F401
 from ._margin_losses import (multilabel_margin_loss,  # noqa: F401
                              triplet_margin_with_distance_loss)

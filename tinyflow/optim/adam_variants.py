@@ -49,11 +49,13 @@ class NAdam(Optimizer):
         step = float(advance(state))
         decayed, grad = _weight_decayed(param, grad, group)
         beta1, beta2 = group["betas"]
-        new, m, v, mu_product = rules.nadam(
+        # the product is kept in float32 and read back rounded, as PyTorch's
+        state["mu_product"].array[...] *= rules.nadam_momentum(step, beta1,
+                                                               group["momentum_decay"])
+        new, m, v = rules.nadam(
             decayed, grad, state["exp_avg"], state["exp_avg_sq"], step,
             float(state["mu_product"].item()), group["lr"], beta1, beta2, group["eps"],
             group["momentum_decay"])
-        state["mu_product"].array[...] = mu_product
         store(state, "exp_avg", m)
         store(state, "exp_avg_sq", v)
         write(param, new)

@@ -13,7 +13,7 @@ from typing import Optional, Union
 
 from ..core.tensor import Tensor
 from ..ops.math import abs as abs_
-from ..ops.math import maximum, sqrt, subtract
+from ..ops.math import clamp, maximum, sign, sqrt, subtract, where
 
 Scalar = Union[float, Tensor]
 
@@ -149,20 +149,24 @@ def moments(grad: Tensor, m: Tensor, v: Tensor, beta1: Scalar, beta2: Scalar) ->
     return m + (1 - beta1) * (grad - m), beta2 * v + (1 - beta2) * (grad * grad)
 
 
+def nadam_momentum(step: float, beta1: float, momentum_decay: float) -> float:
+    """NAdam's momentum coefficient at `step`: mu_t = beta1 (1 - 0.96^(t psi) / 2)."""
+    return beta1 * (1 - 0.5 * 0.96 ** (step * momentum_decay))
+
+
 def nadam(param: Tensor, grad: Tensor, m: Tensor, v: Tensor, step: float, mu_product: float,
           lr: Scalar, beta1: float, beta2: float, eps: Scalar,
           momentum_decay: float) -> tuple:
-    """Returns (new param, new m, new v, new mu_product), PyTorch's NAdam: Adam whose
-    momentum coefficient mu_t = beta1 (1 - 0.96^(t psi) / 2) warms up, with Nesterov's
-    look-ahead (the gradient weighted by mu_t, the momentum by mu_{t+1})."""
-    mu = beta1 * (1 - 0.5 * 0.96 ** (step * momentum_decay))
-    mu_next = beta1 * (1 - 0.5 * 0.96 ** ((step + 1) * momentum_decay))
-    mu_product = mu_product * mu
+    """Returns (new param, new m, new v), PyTorch's NAdam: Adam whose momentum coefficient
+    mu_t warms up (`nadam_momentum`), with Nesterov's look-ahead (the gradient weighted by
+    mu_t, the momentum by mu_{t+1}); `mu_product` is mu_1 ... mu_t, this step's included."""
+    mu = nadam_momentum(step, beta1, momentum_decay)
+    mu_next = nadam_momentum(step + 1, beta1, momentum_decay)
     m, v = moments(grad, m, v, beta1, beta2)
     denom = sqrt(v / (1 - beta2 ** step)) + eps
     new = (param - (lr * (1 - mu) / (1 - mu_product)) * (grad / denom)
            - (lr * mu_next / (1 - mu_product * mu_next)) * (m / denom))
-    return new, m, v, mu_product
+    return new, m, v
 
 
 def radam(param: Tensor, grad: Tensor, m: Tensor, v: Tensor, step: float, lr: Scalar,
@@ -179,3 +183,25 @@ def radam(param: Tensor, grad: Tensor, m: Tensor, v: Tensor, step: float, lr: Sc
         return param - lr * corrected, m, v
     rect = ((rho - 4) * (rho - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho)) ** 0.5
     return param - (lr * rect * correction2 ** 0.5) * (corrected / (sqrt(v) + eps)), m, v
+
+
+def rprop(param: Tensor, grad: Tensor, prev: Tensor, step_size: Tensor, etaminus: float,
+          etaplus: float, min_step: float, max_step: float) -> tuple:
+    """Returns (new param, new prev, new step_size), PyTorch's Rprop: each coordinate's step
+    grows by etaplus while its gradient keeps its sign and shrinks by etaminus when the sign
+    flips; after a flip that gradient counts as zero (no move, and no flip next step)."""
+    agreement = grad * prev
+    step_size = where(agreement > 0, step_size * etaplus,
+                      where(agreement < 0, step_size * etaminus, step_size))
+    step_size = clamp(step_size, min_step, max_step)
+    grad = where(agreement < 0, 0.0, grad)
+    return param - sign(grad) * step_size, grad, step_size
+
+
+def asgd(param: Tensor, grad: Tensor, ax: Tensor, eta: float, mu: float,
+         lambd: float) -> tuple:
+    """Returns (new param, new ax), PyTorch's ASGD: an SGD step with the parameter decayed by
+    `1 - lambd eta`, and `ax` the running average of the parameters (a copy while mu is 1)."""
+    param = param * (1 - lambd * eta) - eta * grad
+    ax = param if mu == 1 else ax + (param - ax) * mu
+    return param, ax

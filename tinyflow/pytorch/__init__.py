@@ -22,7 +22,7 @@ from ..core.shapes import Size
 from ..core.tensor import Tensor
 from . import (autograd, creation, dtype, inplace, logic, math, movement, reduce,
                scatter_gather, shared_names, sparse, statistics, strided, zero_dim)
-from . import elementwise, linalg, serialization, shaping, special, tensor_info
+from . import elementwise, fft, linalg, serialization, shaping, special, tensor_info
 from .amp import (Fp8Recipe, GradScaler, amp, autocast, cpu, fp8_autocast, get_autocast_dtype,
                   is_autocast_enabled)
 from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
@@ -157,5 +157,5 @@ __all__ = ["Size", "sparse", "sparse_coo_tensor", "spmm", "diag", "BoolTensor", 
     "diag_embed", "tril_indices", "triu_indices", "dist", "logspace", "get_rng_state",
     "set_rng_state", "aminmax", "std_mean", "var_mean", "gcd", "lcm", "nextafter", "sinc",
     "isposinf", "isneginf",
-    "where", "linalg", "serialization", "special", "digamma", "erfinv", "i0", "lgamma", "bucketize", "can_cast", "searchsorted", "set_default_dtype",
+    "where", "fft", "linalg", "serialization", "special", "digamma", "erfinv", "i0", "lgamma", "bucketize", "can_cast", "searchsorted", "set_default_dtype",
 ]

@@ -38,9 +38,13 @@ def _dim_of(args, kwargs, dim_name, position):
 
 
 def _check(dim) -> None:
-    for d in (dim if isinstance(dim, (tuple, list)) else (dim,)):
+    dims = dim if isinstance(dim, (tuple, list)) else (dim,)
+    for d in dims:
         if not -1 <= d <= 0:
             raise IndexError(f"dim {d} is out of range for a 0-D tensor (use 0 or -1)")
+    if len(dims) > 1:   # 0 and -1 name the one dim a 0-d tensor is read with: a repeat
+        raise RuntimeError(f"dims {tuple(dims)} name dim 0 of a 0-D tensor "
+                           f"{len(dims)} times (0 and -1 are the same dim); give it once")
 
 
 def _scalar(result):

@@ -1,10 +1,12 @@
 """Containers: Sequential (a chain), ModuleList and ModuleDict (registered collections),
-ParameterList. Their items are submodules, so parameters() and state_dict() see them."""
+ParameterList and ParameterDict. Their items are registered submodules or parameters, so
+parameters() and state_dict() see them under their index or key."""
 from __future__ import annotations
 
 import operator
 from collections import OrderedDict
 
+from ...core.tensor import Tensor
 from .module import Module, Parameter, _indent, call_in_turn
 
 
@@ -60,7 +62,16 @@ class Sequential(Module):
             self.append(m)
         return self
 
+    def pop(self, key: int | slice) -> Module:
+        """Remove and return the module at `key` (the rest renumbered)."""
+        module = self[key]
+        del self[key]
+        return module
+
     def insert(self, index: int, module: Module) -> "Sequential":
+        if not -len(self) <= index <= len(self):
+            raise IndexError(f"Sequential.insert: index {index} is out of range for "
+                             f"{len(self)} modules")
         modules = list(self._modules.values())
         modules.insert(index, module)
         self._modules.clear()
@@ -133,47 +144,63 @@ class ModuleList(Module):
         self._modules.clear()
         self.extend(modules)
 
+    def pop(self, key: int | slice) -> Module:
+        """Remove and return the module at `key` (the rest renumbered)."""
+        module = self[key]
+        del self[key]
+        return module
 
-class ModuleDict(Module):
-    """A dict of submodules by name, in insertion order (no forward)."""
 
-    def __init__(self, modules=None) -> None:
+class _Table:
+    """The dict methods ModuleDict and ParameterDict share, over the Module table named by
+    `_table` (`_modules` or `_parameters`)."""
+    _table: str
+
+    def __init__(self, entries=None) -> None:
         super().__init__()
-        if modules is not None:
-            self.update(modules)
+        if entries is not None:
+            self.update(entries)
 
-    def __getitem__(self, key: str) -> Module:
-        return self._modules[key]
+    def __getitem__(self, key: str):
+        return self._entries()[key]
+
+    def _entries(self) -> OrderedDict:
+        return self.__dict__[self._table]
+
+    def __delitem__(self, key: str) -> None:
+        del self._entries()[key]
+
+    def __len__(self) -> int:
+        return len(self._entries())
+
+    def __iter__(self):
+        return iter(self._entries())
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._entries()
+
+    def keys(self):
+        return self._entries().keys()
+
+    def values(self):
+        return self._entries().values()
+
+    def items(self):
+        return self._entries().items()
+
+    def pop(self, key: str):
+        return self._entries().pop(key)
+
+    def clear(self) -> None:
+        self._entries().clear()
+
+
+class ModuleDict(_Table, Module):
+    """A dict of submodules by name, in insertion order (no forward)."""
+    _table = "_modules"
 
     def __setitem__(self, key: str, module: Module) -> None:
         self.add_module(key, module)
-
-    def __delitem__(self, key: str) -> None:
-        del self._modules[key]
-
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules)
-
-    def __contains__(self, key: str) -> bool:
-        return key in self._modules
-
-    def keys(self):
-        return self._modules.keys()
-
-    def values(self):
-        return self._modules.values()
-
-    def items(self):
-        return self._modules.items()
-
-    def pop(self, key: str) -> Module:
-        return self._modules.pop(key)
-
-    def clear(self) -> None:
-        self._modules.clear()
 
     def update(self, modules) -> None:
         items = modules.items() if hasattr(modules, "items") else modules
@@ -182,15 +209,20 @@ class ModuleDict(Module):
 
 
 class ParameterList(Module):
-    """A list of parameters, registered under '0', '1', ..."""
+    """A list of parameters, registered under '0', '1', ... (tensors become Parameters)."""
 
     def __init__(self, values=None) -> None:
         super().__init__()
-        for p in values or ():
-            self.append(p)
+        self.extend(values or ())
 
-    def __getitem__(self, idx: int) -> Parameter:
+    def __getitem__(self, idx):
+        if isinstance(idx, slice):
+            return type(self)(list(self._parameters.values())[idx])
         return list(self._parameters.values())[idx]
+
+    def __setitem__(self, idx: int, value) -> None:
+        key = list(self._parameters)[idx]
+        self._parameters[key] = _as_parameter(value, f"ParameterList[{idx}]")
 
     def __len__(self) -> int:
         return len(self._parameters)
@@ -198,12 +230,84 @@ class ParameterList(Module):
     def __iter__(self):
         return iter(self._parameters.values())
 
+    def __iadd__(self, values) -> "ParameterList":
+        return self.extend(values)
+
     def append(self, value) -> "ParameterList":
-        if not isinstance(value, Parameter):
-            value = Parameter(value)
-        self.register_parameter(str(len(self)), value)
+        self.register_parameter(str(len(self)),
+                                _as_parameter(value, f"ParameterList[{len(self)}]"))
+        return self
+
+    def extend(self, values) -> "ParameterList":
+        for value in values:
+            self.append(value)
         return self
 
     def extra_repr(self) -> str:
-        return "\n".join(f"({i}): Parameter containing: [{p.dtype.name} of size "
-                         f"{'x'.join(map(str, p.shape))}]" for i, p in enumerate(self))
+        return "\n".join(f"({i}): {_describe(p)}" for i, p in enumerate(self))
+
+
+class ParameterDict(_Table, Module):
+    """A dict of parameters by name, in insertion order; state_dict() keys are the names."""
+    _table = "_parameters"
+
+    def __setitem__(self, key: str, value) -> None:
+        if not isinstance(key, str):
+            raise TypeError(f"ParameterDict: keys are strings, got {type(key).__name__}")
+        self.register_parameter(key, _as_parameter(value, f"ParameterDict[{key!r}]"))
+
+    def __reversed__(self):
+        return reversed(list(self._parameters))
+
+    def get(self, key: str, default=None):
+        return self._parameters.get(key, default)
+
+    def popitem(self) -> tuple:
+        return self._parameters.popitem()
+
+    def setdefault(self, key: str, default=None):
+        if key not in self:
+            self[key] = default
+        return self[key]
+
+    def copy(self) -> "ParameterDict":
+        """A new ParameterDict holding the same Parameter objects."""
+        return type(self)(OrderedDict(self._parameters))
+
+    def fromkeys(self, keys, default=None) -> "ParameterDict":
+        return type(self)((k, default) for k in keys)
+
+    def update(self, parameters) -> None:
+        """Add (key, value) pairs from a mapping or an iterable of pairs; a plain dict's keys
+        are sorted (its order is not the user's intent), as PyTorch does."""
+        if isinstance(parameters, (OrderedDict, ParameterDict)):
+            items = parameters.items()
+        elif hasattr(parameters, "items"):
+            items = sorted(parameters.items())
+        else:
+            items = []
+            for k, pair in enumerate(parameters):
+                if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+                    raise ValueError(f"ParameterDict.update: element {k} is not a (key, "
+                                     f"value) pair")
+                items.append(pair)
+        for key, value in items:
+            self[key] = value
+
+    def extra_repr(self) -> str:
+        return "\n".join(f"({k}): {_describe(p)}" for k, p in self.items())
+
+
+def _as_parameter(value, where: str):
+    """A tensor as a Parameter (a Parameter or None as it is); anything else refused."""
+    if value is None or isinstance(value, Parameter):
+        return value
+    if not isinstance(value, Tensor):
+        raise TypeError(f"{where}: a {type(value).__name__} is not a tensor or Parameter")
+    return Parameter(value)
+
+
+def _describe(p) -> str:
+    if p is None:
+        return "None"
+    return f"Parameter containing: [{p.dtype.name} of size {'x'.join(map(str, p.shape))}]"

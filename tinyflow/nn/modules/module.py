@@ -75,6 +75,25 @@ def _unpickle_parameter(array: np.ndarray, requires_grad: bool) -> Parameter:
     return Parameter(writable(array), requires_grad)
 
 
+_LOAD_HOOKS = "_load_state_dict_pre_hooks"
+
+
+class _LoadHookHandle:
+    """What register_load_state_dict_pre_hook returns: `remove()` takes the hook off."""
+    _next_id = 0
+
+    def __init__(self, module, hook, with_module: bool) -> None:
+        type(self)._next_id += 1
+        self.id, self.module = type(self)._next_id, module
+        module.__dict__.setdefault(_LOAD_HOOKS, OrderedDict())[self.id] = (hook, with_module)
+
+    def remove(self) -> None:
+        hooks = self.module.__dict__.get(_LOAD_HOOKS, {})
+        hooks.pop(self.id, None)
+        if not hooks:
+            self.module.__dict__.pop(_LOAD_HOOKS, None)
+
+
 class _IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])):
     def __repr__(self) -> str:
         if not self.missing_keys and not self.unexpected_keys:
@@ -448,9 +467,33 @@ class Module:
                 m.state_dict(destination=dest, prefix=prefix + name + ".", keep_vars=keep_vars)
         return dest
 
+    def register_load_state_dict_pre_hook(self, hook) -> "_LoadHookHandle":
+        """`hook(module, state_dict, prefix, local_metadata, strict, missing_keys,
+        unexpected_keys, error_msgs)` runs before load_state_dict reads this module's keys
+        (under `prefix`) and may rename them in place: old checkpoints load into new layouts."""
+        return _LoadHookHandle(self, hook, with_module=True)
+
+    def _register_load_state_dict_pre_hook(self, hook, with_module: bool = False):
+        """PyTorch's older spelling: the hook is called without the module unless
+        `with_module`."""
+        return _LoadHookHandle(self, hook, with_module)
+
+    def _run_load_pre_hooks(self, state_dict, strict: bool) -> None:
+        """Each module's load pre-hooks, outermost first, on the (copied) state_dict."""
+        for prefix, module in self.named_modules():
+            for hook, with_module in module.__dict__.get(_LOAD_HOOKS, {}).values():
+                args = (state_dict, prefix + "." if prefix else "", {}, strict, [], [], [])
+                if with_module:
+                    hook(module, *args)
+                else:
+                    hook(*args)
+
     def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
         """Copy values (tensors or arrays) into this module's state in place; returns the
         (missing_keys, unexpected_keys) it found. Shape mismatches always raise."""
+        if any(_LOAD_HOOKS in m.__dict__ for m in self.modules()):
+            state_dict = OrderedDict(state_dict)   # hooks rename keys; not the caller's dict
+            self._run_load_pre_hooks(state_dict, strict)
         own = self.state_dict(keep_vars=True)
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]

@@ -49,6 +49,16 @@ class _WeightNorm(Module):
 def weight_norm(module: Module, name: str = "weight", dim: Optional[int] = 0) -> Module:
     """Reparametrize `module.<name>` as g v / ||v|| (norm over all dims but `dim`)."""
     register_parametrization(module, name, _WeightNorm(dim), unsafe=True)
+
+    def old_keys_to_new(state_dict, prefix, *_):
+        """A checkpoint of the hook spelling (`weight_g`, `weight_v`) loads here: its keys
+        are renamed to `parametrizations.weight.original0` / `original1`, as PyTorch does."""
+        g_key, v_key = f"{prefix}{name}_g", f"{prefix}{name}_v"
+        if g_key in state_dict and v_key in state_dict:
+            state_dict[f"{prefix}parametrizations.{name}.original0"] = state_dict.pop(g_key)
+            state_dict[f"{prefix}parametrizations.{name}.original1"] = state_dict.pop(v_key)
+
+    module._register_load_state_dict_pre_hook(old_keys_to_new)
     return module
 
 

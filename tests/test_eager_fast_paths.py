@@ -104,7 +104,7 @@ def test_short_row_softmax_and_sum_any_rank(shape, keepdim):
 
 
 @pytest.mark.parametrize("shape", [(1024, 256), (1024, 3), (2, 700), (5, 3, 200), (300, 1),
-                                   (4, 0), (2000,)])
+                                   (4, 0), (2000,), (70000, 2)])
 @pytest.mark.parametrize("keepdim", [False, True])
 def test_sum_over_the_first_dim_matches_torch(shape, keepdim):
     """Sums over dim 0 (a bias gradient) run as one BLAS product ones x g from 1024 values:

@@ -44,13 +44,14 @@ _WIDE_SUM = widened(sum_, 0)
 # / 82.3 as products on OpenBLAS's two threads (one thread: 1.3 / 17.3 / 104 / 152); float64
 # 16.0 / 87.5 / 226 / 312 against 1.3 / 50.3 / 139 / 146. Both add each column's values one
 # row after another (NumPy's pairwise sums are along the contiguous axis only), so the
-# rounding is of the same kind; the one difference: columns of only -0.0 sum to +0.0.
-GEMV_MIN = 1024
+# rounding is of the same kind. From GEMV_MIN values, up to GEMV_ROWS rows (the cached
+# vectors of ones stay small)
+GEMV_MIN, GEMV_ROWS = 1024, 1 << 16
 
 
 def _by_gemv(x: np.ndarray) -> bool:
-    return (x.size >= GEMV_MIN and x.shape[0] > 1 and x.dtype in parallel.FLOATS
-            and x.flags.c_contiguous)
+    return (x.size >= GEMV_MIN and 1 < x.shape[0] <= GEMV_ROWS
+            and x.dtype in parallel.FLOATS and x.flags.c_contiguous)
 
 
 @functools.lru_cache(maxsize=8)

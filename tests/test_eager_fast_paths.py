@@ -107,10 +107,9 @@ def test_short_row_softmax_and_sum_any_rank(shape, keepdim):
                                    (4, 0), (2000,), (70000, 2)])
 @pytest.mark.parametrize("keepdim", [False, True])
 def test_sum_over_the_first_dim_matches_torch(shape, keepdim):
-    """Sums over dim 0 (a bias gradient) run as one BLAS product ones x g (256 to 64k rows,
-    1024 values):
-    PyTorch's shapes and dtype, values within float rounding of a float64 sum, and NaN and
-    infinities as a sum gives them."""
+    """Sums over dim 0 (a bias gradient) of 256 to 64k rows run as one BLAS product ones x
+    g: PyTorch's shapes and dtype, values within float rounding of a float64 sum, and NaN
+    and infinities as a sum gives them (other shapes: NumPy's reduction, the same checks)."""
     x = np.random.default_rng(3).standard_normal(shape)
     if x.size > 20:
         x.reshape(-1)[[0, 7, 9]] = [np.inf, np.inf, np.nan]

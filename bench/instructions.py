@@ -20,7 +20,7 @@ import sys
 import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-WARMUP = 5
+WARMUP = 20
 
 
 def worker(tree: str, framework: str, module: str, name: str, steps: int) -> None:

@@ -280,3 +280,43 @@ def test_vector_sum_takes_numpy_and_matches_torch():
     assert ours.shape == () and ours.dtype is torch.float32
     np.testing.assert_allclose(ours.item(), theirs.item(), rtol=1e-6)
     np.testing.assert_allclose(torch.from_numpy(a).sum(0).item(), theirs.item(), rtol=1e-6)
+
+
+def test_relu_layer_shortcut_and_its_other_paths():
+    """nn.ReLU applies the op itself on a Tensor (a TF1 placeholder makes a node there); in
+    place and on a Parameter it goes through F.relu; each gives what PyTorch gives."""
+    a = np.array([[-1.5, 0.0, 2.0]], np.float32)
+    x, px = _pair(a)
+    y, py = torch.nn.ReLU()(x * 1.0), pt.nn.ReLU()(px * 1.0)
+    y.sum().backward()
+    py.sum().backward()
+    np.testing.assert_array_equal(y.detach().numpy(), py.detach().numpy())
+    np.testing.assert_array_equal(x.grad.numpy(), px.grad.numpy())
+    z = torch.tensor(a)
+    assert torch.nn.ReLU(inplace=True)(z) is z and z.numpy().min() == 0.0
+    w = torch.nn.Parameter(torch.tensor(a))
+    np.testing.assert_array_equal(torch.nn.ReLU()(w).detach().numpy(), np.maximum(a, 0))
+    import tinyflow as tf
+    with tf.Graph().as_default():
+        p = tf.placeholder(tf.float32, [None, 3])
+        node = torch.nn.ReLU()(p)
+        assert node.is_symbolic
+        with tf.Session() as sess:
+            np.testing.assert_array_equal(sess.run(node, {p: a}), np.maximum(a, 0))
+
+
+def test_nested_grad_modes_keep_the_grad_off_thread_set_in_step():
+    """no_grad / enable_grad / set_grad_enabled nested: on leaving each, the mode and the
+    hot paths' set of grad-off threads are back to what they were."""
+    from tinyflow.core import modes
+    x = torch.ones(2, requires_grad=True)
+    assert not modes.GRAD_OFF_THREADS
+    with torch.no_grad():
+        assert modes.GRAD_OFF_THREADS and not (x * 2).requires_grad
+        with torch.enable_grad():
+            assert not modes.GRAD_OFF_THREADS and (x * 2).requires_grad
+            with torch.set_grad_enabled(False):
+                assert modes.GRAD_OFF_THREADS and not torch.is_grad_enabled()
+            assert not modes.GRAD_OFF_THREADS and torch.is_grad_enabled()
+        assert modes.GRAD_OFF_THREADS and not torch.is_grad_enabled()
+    assert not modes.GRAD_OFF_THREADS and (x * 2).requires_grad

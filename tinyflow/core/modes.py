@@ -45,7 +45,10 @@ def set_grad_mode(enabled: bool) -> None:
     cost half of each write. The store goes into this thread's dict of the thread-local:
     ~1k instructions fewer than calling `threading.local.__setattr__`."""
     grad_mode.__dict__["enabled"] = enabled
-    (GRAD_OFF_THREADS.discard if enabled else GRAD_OFF_THREADS.add)(_THREAD())
+    if enabled:   # (statements: `(s.discard if enabled else s.add)(t)` builds a bound method)
+        GRAD_OFF_THREADS.discard(_THREAD())
+    else:
+        GRAD_OFF_THREADS.add(_THREAD())
 
 
 class _AnomalyMode(threading.local):
@@ -108,15 +111,24 @@ class no_grad(contextlib.ContextDecorator):
 
     def __enter__(self):
         # set_grad_mode written out (every step enters one), through this thread's dict of
-        # the thread-local: one read of it, not two (an unset mode is the class default)
+        # the thread-local: one read of it, not two (an unset mode is the class default).
+        # Statements, not `(s.discard if e else s.add)(t)`, which builds a bound method.
         modes = grad_mode.__dict__
-        self._prev = modes.get("enabled", _GradMode.enabled)
-        modes["enabled"] = enabled = self._enabled
-        (GRAD_OFF_THREADS.discard if enabled else GRAD_OFF_THREADS.add)(_THREAD())
+        self._prev = modes.get("enabled", True)
+        if self._enabled:
+            modes["enabled"] = True
+            GRAD_OFF_THREADS.discard(_THREAD())
+        else:
+            modes["enabled"] = False
+            GRAD_OFF_THREADS.add(_THREAD())
 
     def __exit__(self, kind, value, traceback) -> None:
-        grad_mode.__dict__["enabled"] = enabled = self._prev   # set_grad_mode written out
-        (GRAD_OFF_THREADS.discard if enabled else GRAD_OFF_THREADS.add)(_THREAD())
+        if self._prev:   # set_grad_mode written out
+            grad_mode.__dict__["enabled"] = True
+            GRAD_OFF_THREADS.discard(_THREAD())
+        else:
+            grad_mode.__dict__["enabled"] = False
+            GRAD_OFF_THREADS.add(_THREAD())
 
 
 class enable_grad(no_grad):

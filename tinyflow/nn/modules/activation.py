@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from typing import Optional
 
+from ...core.op import apply1
+from ...core.tensor import Tensor
 from .. import functional as F
 from .attention import MultiheadAttention  # noqa: F401  (where torch.nn.modules.activation has it)
 from .linear import empty_parameter
@@ -15,6 +17,8 @@ class ReLU(Module):
         self.inplace = inplace
 
     def forward(self, input):
+        if type(input) is Tensor and not self.inplace:   # every MLP layer's: the op (what
+            return apply1(F._RELU, input)                 # F.relu does), without its frame
         return F.relu(input, self.inplace)
 
     def extra_repr(self) -> str:

@@ -6,8 +6,9 @@ from __future__ import annotations
 import operator
 from collections import OrderedDict
 
+from ...core.modes import TRACING_THREADS
 from ...core.tensor import Tensor
-from .module import Module, Parameter, _indent, call_in_turn
+from .module import _CALL, _HOOKED, Module, Parameter, _indent
 
 
 class Sequential(Module):
@@ -80,7 +81,17 @@ class Sequential(Module):
         return self
 
     def forward(self, input):
-        return call_in_turn(self._modules.values(), input)
+        """Each module on the previous one's output. With no hook registered on any module
+        and no trace, a layer whose class keeps `Module.__call__` has its `forward` called
+        directly: what that `__call__` does with one tensor, without its frame (~1.8k
+        instructions a layer at batch 1). (A layer's forward may hook the next: asked at
+        each layer.)"""
+        for module in self._modules.values():
+            if _HOOKED or TRACING_THREADS or type(module).__call__ is not _CALL:
+                input = module(input)
+            else:
+                input = module.forward(input)
+        return input
 
 
 class ModuleList(Module):

@@ -646,19 +646,6 @@ class Module:
 _CALL = Module.__call__
 
 
-def call_in_turn(modules, input):
-    """Each module on the previous one's output (Sequential's forward). With no hook
-    registered on any module and no trace, a layer whose class keeps `Module.__call__` has
-    its `forward` called directly: what that `__call__` does with one tensor, without its
-    frame (~1.8k instructions a layer at batch 1)."""
-    for module in modules:   # (a layer's forward may hook the next: asked at each layer)
-        if _HOOKED or TRACING_THREADS or type(module).__call__ is not _CALL:
-            input = module(input)
-        else:
-            input = module.forward(input)
-    return input
-
-
 def _is_device(a) -> bool:
     return isinstance(a, str) or type(a).__name__ == "device"
 

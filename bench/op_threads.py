@@ -12,7 +12,7 @@ kernels at two threads, quiet: 61.2, 62.1, 61.6 and 62.0 ms in four processes, 2
 Compare them with the same at --threads 1 to see which kernels halve. `--torch --min` prints
 the same table for torch, each ATen op timed by the wall clock around its call (a
 TorchDispatchMode): the two frameworks' kernels measured one way (torch.profiler's own times
-run 20-100 % above them on the MLP's products).
+ran 40-65 % above them on the MLP's products in two quiet runs, 2026-12-06).
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE .venv/bin/python bench/op_threads.py \\
         gpt gpt_manual_tanh --threads 2 [--shapes] [--torch | --min]

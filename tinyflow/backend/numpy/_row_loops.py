@@ -120,16 +120,14 @@ def sparse_cross_entropy(x, ids, ignore, loss):
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
 def sparse_cross_entropy_grad(g, x, ids, ignore, out):
-    """out[i] <- g[i] (softmax(x[i]) - one_hot(ids[i])), zeros where ids[i] == ignore.
-    Returns as `sparse_cross_entropy`."""
+    """out[i] <- g[i] (softmax(x[i]) - one_hot(ids[i])), with g[i] = 0 where ids[i] ==
+    ignore (zeros, or NaN from a row of NaN, as the NumPy kernel). Returns as
+    `sparse_cross_entropy`."""
     n, k = x.shape
     for i in range(n):
         c = ids[i]
-        if c == ignore:
-            for j in range(k):
-                out[i, j] = 0.0
-            continue
-        if c < 0 or c >= k:
+        gi = 0.0 if c == ignore else g[i]
+        if c != ignore and (c < 0 or c >= k):
             return i
         m = row_max(x, i)
         total = 0.0
@@ -137,8 +135,9 @@ def sparse_cross_entropy_grad(g, x, ids, ignore, out):
             e = math.exp(x[i, j] - m)
             out[i, j] = e
             total += e
-        scale = g[i] / total
+        scale = gi / total
         for j in range(k):
             out[i, j] = out[i, j] * scale
-        out[i, c] -= g[i]
+        if c != ignore:
+            out[i, c] -= gi
     return -1

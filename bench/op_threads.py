@@ -9,7 +9,10 @@ torch.profiler's table of the same workload instead (run it in its own process).
 across the steps (and of its median): on a shared machine means move with every preemption,
 while a call site's fastest of 15-20 steps repeats within a few percent (the GPT step's
 kernels at two threads, quiet: 61.2, 62.1, 61.6 and 62.0 ms in four processes, 2026-12-06).
-Compare them with the same at --threads 1 to see which kernels halve.
+Compare them with the same at --threads 1 to see which kernels halve. `--torch --min` prints
+the same table for torch, each ATen op timed by the wall clock around its call (a
+TorchDispatchMode): the two frameworks' kernels measured one way (torch.profiler's own times
+ran 40-65 % above them on the MLP's products in two quiet runs, 2026-12-06).
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE .venv/bin/python bench/op_threads.py \\
         gpt gpt_manual_tanh --threads 2 [--shapes] [--torch | --min]
@@ -123,6 +126,12 @@ def tinyflow_minimums(module, name, steps, shapes, top):
         step()
         times.append(time.perf_counter() - wall)
         sites.append(list(clock.calls))
+    print_minimums(name, "tinyflow", times, sites, top)
+
+
+def print_minimums(name, framework, times, sites, top):
+    """The table of `--min`: per op, the sums over its call sites of each site's fastest and
+    median time across the steps (`sites`: per step, the (op, seconds) of every call)."""
     if any(len(calls) != len(sites[0]) for calls in sites):
         sys.exit("the steps made different numbers of kernel calls: use the means (no --min)")
     per_op = collections.defaultdict(lambda: [0, 0.0, 0.0])    # calls, sum of mins, medians
@@ -133,14 +142,48 @@ def tinyflow_minimums(module, name, steps, shapes, top):
         entry[1] += walls[0]
         entry[2] += walls[len(walls) // 2]
     times.sort()
+    steps = len(times)
     rows = sorted(per_op.items(), key=lambda kv: -kv[1][1])
     in_kernels = sum(r[1] for _, r in rows)
-    print(f"{name} tinyflow: step {times[0] * 1e3:.2f} ms fastest, "
+    print(f"{name} {framework}: step {times[0] * 1e3:.2f} ms fastest, "
           f"{times[len(times) // 2] * 1e3:.2f} median; in kernels {in_kernels * 1e3:.2f} "
           f"(sum of each call's fastest of {steps} steps)")
     print(f"{'op':44} {'calls':>6} {'min ms':>8} {'med ms':>8}")
     for key, (calls, fastest, median) in rows[:top]:
         print(f"{key[:44]:44} {calls:6d} {fastest * 1e3:8.3f} {median * 1e3:8.3f}")
+
+
+def torch_minimums(module, name, steps, shapes, top, threads):
+    """`tinyflow_minimums` for torch: each ATen op the step dispatches, timed around its call."""
+    import torch
+    from torch.utils._python_dispatch import TorchDispatchMode
+    torch.set_num_threads(threads)
+
+    class Clock(TorchDispatchMode):
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            wall = time.perf_counter()
+            out = func(*args, **(kwargs or {}))
+            wall = time.perf_counter() - wall
+            key = func.__name__
+            if shapes:
+                key += " " + " ".join("x".join(map(str, a.shape)) for a in args
+                                      if isinstance(a, torch.Tensor))
+            self.calls.append((key, wall))
+            return out
+
+    step = build(module, name)
+    for _ in range(3):
+        step()
+    times, sites = [], []
+    for _ in range(steps):
+        clock = Clock()
+        clock.calls = []
+        wall = time.perf_counter()
+        with clock:
+            step()
+        times.append(time.perf_counter() - wall)
+        sites.append(clock.calls)
+    print_minimums(name, "torch", times, sites, top)
 
 
 def torch_table(module, name, steps, shapes, top, threads):
@@ -187,7 +230,10 @@ def main():
         harness.alias_torch_to_tinyflow()
         import blas_team
         blas_team.install()
-    if args.torch:
+    if args.torch and args.min:
+        torch_minimums(args.module, args.workload, args.steps, args.shapes, args.top,
+                       args.threads)
+    elif args.torch:
         torch_table(args.module, args.workload, args.steps, args.shapes, args.top, args.threads)
     elif args.min:
         tinyflow_minimums(args.module, args.workload, args.steps, args.shapes, args.top)

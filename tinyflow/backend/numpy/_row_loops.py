@@ -95,3 +95,49 @@ def cross_entropy(labels, logits, out):
             dot += labels[i, j] * logits[i, j]
             mass += labels[i, j]
         out[i] = (m + math.log(total)) * mass - dot
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def sparse_cross_entropy(x, ids, ignore, loss):
+    """loss[i] <- log(sum(exp(x[i] - max))) - (x[i, ids[i]] - max), summed in float64, 0
+    where ids[i] == ignore (a value no id takes when nothing is ignored). Returns the first
+    row whose id is out of [0, k), or -1 when every id is in range."""
+    n, k = x.shape
+    for i in range(n):
+        c = ids[i]
+        if c == ignore:
+            loss[i] = 0.0
+            continue
+        if c < 0 or c >= k:
+            return i
+        m = row_max(x, i)
+        total = 0.0
+        for j in range(k):
+            total += math.exp(x[i, j] - m)
+        loss[i] = math.log(total) - (x[i, c] - m)
+    return -1
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def sparse_cross_entropy_grad(g, x, ids, ignore, out):
+    """out[i] <- g[i] (softmax(x[i]) - one_hot(ids[i])), with g[i] = 0 where ids[i] ==
+    ignore (zeros, or NaN from a row of NaN, as the NumPy kernel). Returns as
+    `sparse_cross_entropy`."""
+    n, k = x.shape
+    for i in range(n):
+        c = ids[i]
+        gi = 0.0 if c == ignore else g[i]
+        if c != ignore and (c < 0 or c >= k):
+            return i
+        m = row_max(x, i)
+        total = 0.0
+        for j in range(k):
+            e = math.exp(x[i, j] - m)
+            out[i, j] = e
+            total += e
+        scale = gi / total
+        for j in range(k):
+            out[i, j] = out[i, j] * scale
+        if c != ignore:
+            out[i, c] -= gi
+    return -1

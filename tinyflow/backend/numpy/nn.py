@@ -113,7 +113,11 @@ def _class_ids(labels, classes, ignore_index):
 @kernel(nn.SparseSoftmaxCrossEntropy, widen=1)
 def sparse_softmax_cross_entropy(op, labels, logits):
     """log(sum(exp(x - max))) - (x[label] - max) per example: the exponentials in one
-    buffer, and no full log-softmax array (only the picked logits are needed)."""
+    buffer, and no full log-softmax array (only the picked logits are needed). Short rows (a
+    classifier's 10 classes) take one loop (`rows.py`: NumPy's dozen calls cost more)."""
+    loss = rows.sparse_xent_rows(logits, labels, op.ignore_index)
+    if loss is not None:
+        return loss
     labels, kept = _class_ids(labels, logits.shape[-1], op.ignore_index)
     if _long_rows(logits):
         loss = _cross_entropy_long_rows(labels, logits)
@@ -157,7 +161,10 @@ def _cross_entropy_long_rows(labels, logits):
 @kernel(nn.SparseSoftmaxCrossEntropyGrad, widen=2)
 def sparse_softmax_cross_entropy_grad(op, g, labels, logits):
     """g * (softmax(logits) - one_hot(labels)), the softmax scaled by g / sum in place and g
-    taken off at each label (g is 0 at ignored labels)."""
+    taken off at each label (g is 0 at ignored labels); short rows in one loop, as above."""
+    out = rows.sparse_xent_grad_rows(g, labels, logits, op.ignore_index)
+    if out is not None:
+        return out
     labels, kept = _class_ids(labels, logits.shape[-1], op.ignore_index)
     if kept is not None:
         g = np.where(kept, g, g.dtype.type(0))
@@ -168,8 +175,8 @@ def sparse_softmax_cross_entropy_grad(op, g, labels, logits):
     np.exp(out, out=out)
     scale = np.divide(g, np.sum(out, axis=-1))
     out *= scale[..., None]
-    rows = out.reshape(-1, out.shape[-1])
-    rows[np.arange(len(rows)), labels.reshape(-1)] -= g.reshape(-1)
+    flat = out.reshape(-1, out.shape[-1])
+    flat[np.arange(len(flat)), labels.reshape(-1)] -= g.reshape(-1)
     return out
 
 

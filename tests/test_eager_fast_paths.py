@@ -103,36 +103,6 @@ def test_short_row_softmax_and_sum_any_rank(shape, keepdim):
         np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-6, atol=1e-6)
 
 
-@pytest.mark.parametrize("shape", [(1024, 256), (1024, 3), (2, 700), (300, 5, 2), (300, 4),
-                                   (4, 0), (2000,), (70000, 2)])
-@pytest.mark.parametrize("keepdim", [False, True])
-def test_sum_over_the_first_dim_matches_torch(shape, keepdim):
-    """Sums over dim 0 (a bias gradient) of 256 to 64k rows run as one BLAS product ones x
-    g: PyTorch's shapes and dtype, values within float rounding of a float64 sum, and NaN
-    and infinities as a sum gives them (other shapes: NumPy's reduction, the same checks)."""
-    x = np.random.default_rng(3).standard_normal(shape)
-    if x.size > 20:
-        x.reshape(-1)[[0, 7, 9]] = [np.inf, np.inf, np.nan]
-    for dtype, tol in ((np.float32, 3e-6), (np.float64, 1e-14)):
-        got = torch.tensor(x.astype(dtype)).sum(0, keepdim=keepdim).numpy()
-        want = pt.from_numpy(x.astype(dtype)).sum(0, keepdim=keepdim).numpy()
-        assert got.shape == want.shape and got.dtype == want.dtype
-        exact = x.sum(0, keepdims=keepdim)
-        finite = np.isfinite(exact)
-        np.testing.assert_array_equal(got[~finite], want[~finite])
-        bound = tol * (np.abs(x).sum(0, keepdims=keepdim)[finite] + 1)
-        assert np.all(np.abs(got[finite] - exact[finite]) <= bound)
-
-
-def test_sum_over_the_first_dim_gradient():
-    """The bias gradient of a Linear over many rows is the column sums, float64 exact."""
-    rng = np.random.default_rng(4)
-    x, g = rng.standard_normal((600, 5)), rng.standard_normal((600, 3))
-    lin = nn.Linear(5, 3).double()
-    lin(torch.tensor(x)).backward(torch.tensor(g))
-    np.testing.assert_allclose(lin.bias.grad.numpy(), g.sum(0), rtol=1e-13)
-
-
 def test_linear_of_one_sample_compiles_as_eager():
     """F.linear of a 1-D input is one affine op: the compiler's rewrites (merged products,
     folded per-channel scales) meet it with its 1-D output, values and gradients as eager."""

@@ -1,12 +1,10 @@
 """Reduction kernels."""
-import functools
-
 import numpy as np
 
 from ...core.dtypes import REDUCED_NUMPY
 from ...core.kernels import widened
 from ...ops import reduce as r
-from . import parallel, rows
+from . import rows
 from .registry import kernel
 
 
@@ -18,11 +16,9 @@ def sum_(op, x, out=None):
     (not in apply's `as_dtype_array` frame)."""
     if x.dtype in REDUCED_NUMPY:
         return _WIDE_SUM(op, x, out=out)
-    if out is None and x.ndim > 1 and op.axis is not None and len(op.axis) == 1:
-        if rows.covered(x, op.axis[0]):   # (a vector's one row: NumPy's call is cheaper)
-            return rows.sum_rows(op, x)
-        if op.axis[0] == 0 and _by_gemv(x):
-            return _column_sums(x, op.keepdims)
+    if out is None and x.ndim > 1 and op.axis is not None and len(op.axis) == 1 and \
+            rows.covered(x, op.axis[0]):   # (a vector's one row: NumPy's call is cheaper)
+        return rows.sum_rows(op, x)
     # np.sum without its Python wrapper (the same promotions: small ints sum in int64), on
     # one thread: a memory-bound pass, a bias gradient's sum over [1024, 1024] took 145 us on
     # one thread and 151 cut across the kernel pool's two (the GPT step 1.7-3% less without).
@@ -35,37 +31,6 @@ def sum_(op, x, out=None):
 
 
 _WIDE_SUM = widened(sum_, 0)
-
-
-# A sum over the first axis (a bias gradient: g [rows, out] summed over rows) as the product
-# ones [rows] x g, which BLAS runs as a matrix-vector product: NumPy's reduction over a
-# non-contiguous axis adds one row at a time with set-up per row. Quiet, float32, rows 1024:
-# widths 3 / 256 / 768 / 1024 took 16.0 / 48.7 / 129.6 / 171.2 us reduced, 1.3 / 17.8 / 40.8
-# / 82.3 as products on OpenBLAS's two threads (one thread: 1.3 / 17.3 / 104 / 152); float64
-# 16.0 / 87.5 / 226 / 312 against 1.3 / 50.3 / 139 / 146. Both add each column's values one
-# row after another (NumPy's pairwise sums are along the contiguous axis only), so the
-# rounding is of the same kind. From 256 rows (fewer cost NumPy little: in the MLP step a
-# [128, 10] bias gradient measured 12 us reduced, 17 as a product, though 4.3 and 2.8 alone)
-# up to 64k (the cached vectors of ones stay small), and 1024 values.
-GEMV_ROWS, GEMV_MIN = (256, 1 << 16), 1024
-
-
-def _by_gemv(x: np.ndarray) -> bool:
-    return (x.size >= GEMV_MIN and GEMV_ROWS[0] <= x.shape[0] <= GEMV_ROWS[1]
-            and x.dtype in parallel.FLOATS and x.flags.c_contiguous)
-
-
-@functools.lru_cache(maxsize=8)
-def _ones(n: int, dtype: np.dtype) -> np.ndarray:
-    ones = np.ones(n, dtype)
-    ones.flags.writeable = False
-    return ones
-
-
-def _column_sums(x: np.ndarray, keepdims: bool) -> np.ndarray:
-    """x summed over its first axis (C-contiguous float32 or float64), by one BLAS product."""
-    total = np.matmul(_ones(x.shape[0], x.dtype), x.reshape(x.shape[0], -1))
-    return total.reshape((1,) * keepdims + x.shape[1:])
 
 
 def _ufuncs_take_out_ellipsis() -> bool:

@@ -68,7 +68,7 @@ def test_uncovered_inputs_fall_back():
     assert rows.sparse_xent_grad_rows(np.ones(4), np.zeros(4, np.int64), x, None) is None
 
 
-@pytest.mark.parametrize("bad", [10, -1])
+@pytest.mark.parametrize("bad", [10, -1, np.iinfo(np.int64).min])
 def test_an_id_out_of_range_is_named(bad):
     x = np.zeros((4, 10), np.float32)
     ids = np.array([0, 1, bad, 3])

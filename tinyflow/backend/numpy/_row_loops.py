@@ -18,19 +18,24 @@ def row_max(x, i):
     return m
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def scaled_softmax_row(x, i, scale, out):
+    """out[i] <- scale * softmax(x[i]), the exponentials summed in float64."""
+    m = row_max(x, i)
+    total = 0.0
+    for j in range(x.shape[1]):
+        e = math.exp(x[i, j] - m)
+        out[i, j] = e
+        total += e
+    scale = scale / total
+    for j in range(x.shape[1]):
+        out[i, j] = out[i, j] * scale
+
+
 @numba.njit(cache=True, nogil=True, error_model="numpy")   # 1 / 0: inf, as NumPy
 def softmax(x, out):
-    n, k = x.shape
-    for i in range(n):
-        m = row_max(x, i)
-        total = 0.0
-        for j in range(k):
-            e = math.exp(x[i, j] - m)
-            out[i, j] = e
-            total += e
-        scale = 1.0 / total
-        for j in range(k):
-            out[i, j] = out[i, j] * scale
+    for i in range(x.shape[0]):
+        scaled_softmax_row(x, i, 1.0, out)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -98,14 +103,14 @@ def cross_entropy(labels, logits, out):
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
-def sparse_cross_entropy(x, ids, ignore, loss):
+def sparse_cross_entropy(x, ids, ignores, ignore, loss):
     """loss[i] <- log(sum(exp(x[i] - max))) - (x[i, ids[i]] - max), summed in float64, 0
-    where ids[i] == ignore (a value no id takes when nothing is ignored). Returns the first
-    row whose id is out of [0, k), or -1 when every id is in range."""
+    where `ignores` and ids[i] == ignore. Returns the first row whose id is out of [0, k),
+    or -1 when every id is in range."""
     n, k = x.shape
     for i in range(n):
         c = ids[i]
-        if c == ignore:
+        if ignores and c == ignore:
             loss[i] = 0.0
             continue
         if c < 0 or c >= k:
@@ -119,25 +124,18 @@ def sparse_cross_entropy(x, ids, ignore, loss):
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
-def sparse_cross_entropy_grad(g, x, ids, ignore, out):
-    """out[i] <- g[i] (softmax(x[i]) - one_hot(ids[i])), with g[i] = 0 where ids[i] ==
-    ignore (zeros, or NaN from a row of NaN, as the NumPy kernel). Returns as
+def sparse_cross_entropy_grad(g, x, ids, ignores, ignore, out):
+    """out[i] <- g[i] (softmax(x[i]) - one_hot(ids[i])), with g[i] = 0 where `ignores` and
+    ids[i] == ignore (zeros, or NaN from a row of NaN, as the NumPy kernel). Returns as
     `sparse_cross_entropy`."""
     n, k = x.shape
     for i in range(n):
         c = ids[i]
-        gi = 0.0 if c == ignore else g[i]
-        if c != ignore and (c < 0 or c >= k):
+        skip = ignores and c == ignore
+        gi = 0.0 if skip else g[i]
+        if not skip and (c < 0 or c >= k):
             return i
-        m = row_max(x, i)
-        total = 0.0
-        for j in range(k):
-            e = math.exp(x[i, j] - m)
-            out[i, j] = e
-            total += e
-        scale = gi / total
-        for j in range(k):
-            out[i, j] = out[i, j] * scale
-        if c != ignore:
+        scaled_softmax_row(x, i, gi, out)
+        if not skip:
             out[i, c] -= gi
     return -1

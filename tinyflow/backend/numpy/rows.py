@@ -114,11 +114,6 @@ def softmax_grad_rows(y: np.ndarray, g: np.ndarray, out=None):
     return out
 
 
-# The id `sparse_xent_rows` compares with when nothing is ignored: no row's id (ids are
-# checked to be in [0, k), so a negative one never matches a valid id unnoticed)
-NO_ID = np.iinfo(np.int64).min
-
-
 def _sparse_rows(x: np.ndarray, labels: np.ndarray):
     """(x, labels) as [n, k] rows and [n] ids for the sparse cross-entropy's loops, or None
     where they do not cover them (short C-contiguous float rows, integer ids of x's rows)."""
@@ -137,8 +132,8 @@ def sparse_xent_rows(x: np.ndarray, labels: np.ndarray, ignore_index):
         return None
     rows, ids = found
     loss = np.empty(len(rows), x.dtype)
-    ignore = NO_ID if ignore_index is None else ignore_index
-    if _loops().sparse_cross_entropy(rows, ids, ignore, loss) >= 0:
+    ignores, ignore = ignore_index is not None, ignore_index or 0
+    if _loops().sparse_cross_entropy(rows, ids, ignores, ignore, loss) >= 0:
         return None
     return loss.reshape(labels.shape)
 
@@ -151,8 +146,8 @@ def sparse_xent_grad_rows(g: np.ndarray, labels: np.ndarray, x: np.ndarray, igno
         return None
     rows, ids = found
     out = np.empty(x.shape, x.dtype)
-    ignore = NO_ID if ignore_index is None else ignore_index
-    if _loops().sparse_cross_entropy_grad(g.reshape(-1), rows, ids, ignore,
+    ignores, ignore = ignore_index is not None, ignore_index or 0
+    if _loops().sparse_cross_entropy_grad(g.reshape(-1), rows, ids, ignores, ignore,
                                           out.reshape(rows.shape)) >= 0:
         return None
     return out

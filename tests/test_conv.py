@@ -172,21 +172,6 @@ def test_conv2d_with_bias_matches_torch(attrs, cin):
            lambda a, c, d: F.conv2d(a, c, d, **attrs), [x, w, b])
 
 
-@pytest.mark.parametrize("shape, stride, bias", [
-    ((8, 64, 7, 7), 2, False), ((4, 16, 4, 4), 2, True), ((3, 5, 9, 8), 3, True),
-    ((2, 6, 5, 7), (1, 2), False), ((2, 4, 6, 6), 1, True), ((3, 8, 1, 1), 2, False)],
-    ids=str)
-def test_conv2d_pointwise_matches_torch(shape, stride, bias):
-    """1x1 convolutions without padding as one product over the strided pixels
-    (`_conv2d_pointwise`): values and gradients, odd sizes, strides 1 to 3, with a bias."""
-    import tinyflow as torch_like
-    F = pytest.importorskip("torch.nn.functional")
-    rng = _seeded("pointwise", shape, stride)
-    arrays = [_rand(rng, *shape), _rand(rng, 7, shape[1], 1, 1)] + [_rand(rng, 7)] * bias
-    _check(lambda *a: torch_like.nn.functional.conv2d(*a, stride=stride),
-           lambda *a: F.conv2d(*a, stride=stride), arrays)
-
-
 @pytest.mark.parametrize("frozen", ["weight", "bias", "input"])
 @pytest.mark.parametrize("cin", [1, 4])
 def test_conv2d_bias_gradients_when_some_inputs_need_none(frozen, cin):

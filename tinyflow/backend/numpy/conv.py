@@ -189,9 +189,6 @@ def _conv2d(op, x, w, b):
     groups, og = op.groups, o // op.groups
     if _conv_winograd.applies(op, (kh, kw), x.shape[1], o, x.dtype, n, (ho, wo)):
         return _conv_winograd.conv2d(x, w, b, pads)
-    if (kh, kw) == (1, 1) and groups == 1 and pads == ((0, 0), (0, 0)) and (
-            n * ho * wo * max(x.shape[1], o) * x.itemsize <= POINTWISE_BYTES):
-        return _conv2d_pointwise(x, w, b, op.stride, (ho, wo))
     pairs = _pixel_pairs(op.stride, op.dilation, groups, x.shape[2:], (kh, kw), pads,
                          (ho, wo))
     if pairs is not None and min(x.shape[1], o) >= PAIR_MIN_CHANNELS:
@@ -227,29 +224,6 @@ def _conv2d(op, x, w, b):
                 1, 0, 4, 2, 3)
     _split_images(piece, n, out.size * kh * kw * cg, n * ho * wo, og)
     return out.reshape(n, o, ho, wo)
-
-
-# Most bytes of the pixels or outputs (times channels) a 1x1 convolution without padding
-# takes as one product (`_conv2d_pointwise`), so both stay in a core's L2.
-POINTWISE_BYTES = 1 << 20
-
-
-def _conv2d_pointwise(x, w, b, stride, out_hw):
-    """A 1x1 convolution without padding (a ResNet's stride-2 projections) as one GEMM [O, C]
-    @ [C, N * Ho * Wo] over the strided pixels, channel-major, and one transposed copy into
-    the NCHW output: im2col's copy of the whole input to NHWC, which a stride-2 layer reads
-    a quarter of, and its GEMMs per thread, each packing all of the weight, cost more."""
-    n, c = x.shape[:2]
-    o, (ho, wo), (sh, sw) = w.shape[0], out_hw, stride
-    pixels = _buffer("columns", (c, n, ho, wo), x.dtype)
-    pixels[...] = x[:, :, :(ho - 1) * sh + 1:sh, :(wo - 1) * sw + 1:sw].transpose(1, 0, 2, 3)
-    res = _buffer("product", (o, n * ho * wo), x.dtype)
-    np.matmul(w.reshape(o, c), pixels.reshape(c, -1), out=res)
-    if b is not None:    # while the product is in cache
-        res += b[:, None]
-    out = np.empty((n, o, ho, wo), x.dtype)
-    out[...] = res.reshape(o, n, ho, wo).transpose(1, 0, 2, 3)
-    return out
 
 
 # Small images (a ResNet's 3x3 layers at 2x2 on 28x28 inputs): im2col multiplies every

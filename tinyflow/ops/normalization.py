@@ -366,7 +366,7 @@ class ChannelAffine(Op):
 class BatchNormEval(Op):
     """Eval-mode batch norm of x [N, C, ...] by its running statistics, weight and bias [C]:
     (x - mean) / sqrt(var + eps) * w + b as one op, whose kernel makes each channel's scale
-    and shift itself. Composed it is five small [C] ops and a `ChannelAffine`, six dispatches
+    and shift itself. Composed it is six small [C] ops and a `ChannelAffine`, seven dispatches
     per layer where PyTorch has one. The derivatives are written out (not `composed`), so a
     backward through a frozen batch norm does not run its forward again."""
     name = "batch_norm_eval"

@@ -9,7 +9,7 @@ from tinyflow import passes
 import tinyflow as torch
 from tinyflow.ops.conv import Conv2d, Conv2dBias
 from tinyflow.ops.linalg import Affine, MatMul
-from tinyflow.ops.normalization import ChannelAffine
+from tinyflow.ops.normalization import BatchNormEval
 
 RNG = np.random.default_rng(0)
 
@@ -191,8 +191,8 @@ def test_eager_conv2d_and_batchnorm2d_in_eval_fold_into_one_conv(bias):
     assert count(program, Conv2dBias) == 1
     assert full_size(program, (4, 6, 6)) == 1                     # the conv with its bias
     reference = reference_program([z], feed)
-    assert full_size(reference, (4, 6, 6)) == 2      # conv, channel_affine (x * scale + shift)
-    assert count(reference, ChannelAffine) == 1
+    assert full_size(reference, (4, 6, 6)) == 2      # conv, batch_norm_eval (x * scale + shift)
+    assert count(reference, BatchNormEval) == 1
     assert_close(got, want)
     with torch.no_grad():   # and it is what the eager modules compute
         np.testing.assert_allclose(got[0], bn(conv(torch.tensor(feed[x]))).numpy(),

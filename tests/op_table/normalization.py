@@ -8,7 +8,7 @@ import tinyflow as tf
 from tinyflow.core.op import apply
 from tinyflow.ops import normalization as normalization_ops
 
-from .common import A, ErrorInput, OpCase, S
+from .common import A, ErrorInput, OpCase, S, positive
 
 CASES: list[OpCase] = []
 
@@ -94,6 +94,20 @@ def np_channel_affine(x, a, b):
     return x * _per_channel(a, x) + _per_channel(b, x)
 
 
+def np_batch_norm_eval(x, mean, var, w, b, eps=1e-5):
+    x = x.astype(np.float64)
+    return (x - _per_channel(mean, x)) / np.sqrt(_per_channel(var, x) + eps) * \
+        _per_channel(w, x) + _per_channel(b, x)
+
+
+def np_batch_norm_scale(var, w, eps=1e-5):
+    return w.astype(np.float64) / np.sqrt(var.astype(np.float64) + eps)
+
+
+def batch_norm_scale(var, w, eps=1e-5):
+    return apply(normalization_ops.BatchNormScale(eps=eps), var, w)
+
+
 def batch_norm_grad(g, x, w, eps=1e-5):
     return apply(normalization_ops.BatchNormGrad(eps=eps), g, x, w)
 
@@ -133,6 +147,27 @@ CASES += [
             S(A(2, 3, 2, 5, layout="step"), A(3), A(3, layout="step"))),
            dynamic=False,  # per channel on axis 1: its derivatives need the rank
            errors=channel_errors("channel_affine")),
+    OpCase("batch_norm_eval", tf.ops.batch_norm_eval, np_batch_norm_eval,
+           (S(A(4, 3, 5, 2), A(3), A(3, domain=positive), A(3), A(3)),
+            S(A(6, 2, layout="T"), A(2, layout="step"), A(2, domain=positive), A(2), A(2),
+              eps=1e-3),
+            S(A(2, 3, 2, 5, layout="step"), A(3), A(3, domain=positive), A(3, layout="step"),
+              A(3))),
+           dynamic=False,  # per channel on axis 1: its derivatives need the rank
+           errors=(ErrorInput(S(A(4, 3), A(3), A(3), A(2), A(3)), tf.ShapeError,
+                              r"^batch_norm_eval: per-channel parameters of shape \(2,\) do "
+                              r"not match the input's 3 channels"),
+                   ErrorInput(S(A(4, 3, dtype=tf.float64), A(3, dtype=tf.float32),
+                                A(3, dtype=tf.float64), A(3, dtype=tf.float64),
+                                A(3, dtype=tf.float64)), tf.DTypeError,
+                              r"^batch_norm_eval: the input \(float64\) and the per-channel "
+                              r"parameters \(float32\) must have the same dtype"))),
+    OpCase("batch_norm_scale", batch_norm_scale, np_batch_norm_scale,
+           (S(A(3, domain=positive), A(3)), S(A(5, domain=positive, layout="step"), A(5),
+                                              eps=1e-3)),
+           errors=(ErrorInput(S(A(3, dtype=tf.float64), A(3, dtype=tf.float32)),
+                              tf.DTypeError, r"^batch_norm_scale: the variance \(float64\) "
+                              r"and the weight \(float32\) must have the same dtype"),)),
     OpCase("channel_moments", tf.ops.channel_moments, np_channel_moments,
            (S(A(4, 3, 5, 2)), S(A(6, 2, layout="T")), S(A(1, 3, 4, 4, layout="step"))),
            grad=False, op="batch_moments"),

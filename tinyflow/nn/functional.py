@@ -628,6 +628,8 @@ def batch_norm(input: Tensor, running_mean: Optional[Tensor], running_var: Optio
         if running_mean is None or running_var is None:
             raise ValueError("batch_norm: running_mean and running_var must be defined in "
                              "evaluation mode (training=False)")
+        if _affine(x, weight, bias) and _affine(x, running_mean, running_var):
+            return ops.batch_norm_eval(x, running_mean, running_var, weight, bias, eps)
         scale = 1 / ops.sqrt(running_var + eps)
         if weight is not None:
             scale = scale * weight
@@ -641,7 +643,8 @@ def batch_norm(input: Tensor, running_mean: Optional[Tensor], running_var: Optio
 
 
 def _affine(x: Tensor, weight, bias) -> bool:
-    """Whether weight and bias are [C] tensors of x's dtype (then batch norm is one op)."""
+    """Whether weight and bias (or the running statistics) are [C] tensors of x's dtype (then
+    batch norm is one op)."""
     return (isinstance(weight, Tensor) and isinstance(bias, Tensor)
             and weight.dtype is x.dtype and bias.dtype is x.dtype
             and weight.ndim == 1 and bias.ndim == 1)

@@ -334,6 +334,22 @@ def _batch_norm(b: Builder, step, ins):
                   epsilon=step.op.eps)
 
 
+@converts(normalization.BatchNormEval)
+def _batch_norm_eval(b: Builder, step, ins):
+    """BatchNormalization (its inference form) as it is: x, weight, bias, mean, variance."""
+    x, mean, var, weight, bias = ins
+    return b.node("BatchNormalization", [x, weight, bias, mean, var], _hint(step),
+                  epsilon=step.op.eps)
+
+
+@converts(normalization.BatchNormScale)
+def _batch_norm_scale(b: Builder, step, ins):
+    """1 / sqrt(var + eps) * w (a folded batch norm's scale)."""
+    var, weight = ins
+    std = b.node("Sqrt", [b.node("Add", [var, b.const(step.op.eps, step.dtype)])])
+    return b.node("Mul", [b.node("Reciprocal", [std]), weight], _hint(step))
+
+
 @converts(normalization.ChannelAffine)
 def _channel_affine(b: Builder, step, ins):
     """Mul and Add, the [C] vectors unsqueezed to [C, 1, ...] (ONNX broadcasts from the end)."""

@@ -3,7 +3,7 @@ group and instance norm. Composed from primitive ops it is five ops forward and 
 backward, each a full pass over the activations; fused it is one kernel each way. Training
 batch norm folds its per-channel scale and shift in too (`BatchNorm`), and its statistics
 for the running averages are one op (`BatchMoments`); in eval mode it is one per-channel
-multiply-add (`ChannelAffine`)."""
+multiply-add (`ChannelAffine`), its scale and shift made inside one op (`BatchNormEval`)."""
 from __future__ import annotations
 
 import math
@@ -363,6 +363,70 @@ class ChannelAffine(Op):
                           None if ta is None else x * _per_channel(ta, x), shift))
 
 
+class BatchNormEval(Op):
+    """Eval-mode batch norm of x [N, C, ...] by its running statistics, weight and bias [C]:
+    (x - mean) / sqrt(var + eps) * w + b as one op, whose kernel makes each channel's scale
+    and shift itself. Composed it is six small [C] ops and a `ChannelAffine`, seven dispatches
+    per layer where PyTorch has one. The derivatives are written out (not `composed`), so a
+    backward through a frozen batch norm does not run its forward again."""
+    name = "batch_norm_eval"
+    saves_output = False
+    eps: float
+
+    def infer(self, x, mean, var, w, b):
+        _check_channels(self, x, mean, var, w, b)
+        return x.shape, x.dtype
+
+    def _scales(self, var, w) -> tuple:
+        inv_std = 1 / sqrt(var + self.eps)
+        return inv_std, inv_std * w
+
+    def vjp(self, g, out, x, mean, var, w, b):
+        axes = _channel_axes(x)
+        inv_std, scale = self._scales(var, w)
+        g_sum = reduce_sum(g, axes) if needs_input_grad(1) or needs_input_grad(4) else None
+        g_centered = None       # sum of g * (x - mean) per channel
+        if needs_input_grad(2) or needs_input_grad(3):
+            g_centered = reduce_sum(g * (x - _per_channel(mean, x)), axes)
+        return (g * _per_channel(scale, x) if needs_input_grad(0) else None,
+                -g_sum * scale if needs_input_grad(1) else None,
+                g_centered * scale * inv_std * inv_std * -0.5 if needs_input_grad(2) else None,
+                g_centered * inv_std if needs_input_grad(3) else None,
+                g_sum if needs_input_grad(4) else None)
+
+    def jvp(self, t, out, x, mean, var, w, b):
+        tx, tmean, tvar, tw, tb = t
+        inv_std, scale = self._scales(var, w)
+        dscale = sum_terms((None if tw is None else tw * inv_std,
+                            None if tvar is None else tvar * scale * inv_std * inv_std * -0.5))
+        shift = sum_terms((None if tmean is None else -tmean * scale, tb))
+        full = sum_terms((None if tx is None else tx * _per_channel(scale, x),
+                          None if dscale is None
+                          else (x - _per_channel(mean, x)) * _per_channel(dscale, x)))
+        if shift is None:
+            return full
+        shift = _per_channel(shift, x)
+        return shift + (zeros_like(x) if full is None else full)
+
+
+class BatchNormScale(Op):
+    """w / sqrt(var + eps) per channel, as 1 / sqrt(var + eps) * w: eval batch norm's scale,
+    which `fold_batchnorm` multiplies into the layer before it."""
+    name = "batch_norm_scale"
+    composed = True
+    eps: float
+
+    def infer(self, var, w):
+        check_floating(var, w)
+        if var.dtype is not w.dtype:
+            raise TypeError(f"the variance ({var.dtype.name}) and the weight ({w.dtype.name}) "
+                            f"must have the same dtype")
+        return broadcast_shapes(var.shape, w.shape), var.dtype
+
+    def compose(self, var, w):
+        return 1 / sqrt(var + self.eps) * w
+
+
 def _check_like(g, x) -> None:
     check_floating(g)
     if g.dtype is not x.dtype:
@@ -383,6 +447,13 @@ def normalize_channels(x, weight, bias, eps: float = 1e-5, name=None) -> Tensor:
 def channel_affine(x, scale, shift, name=None) -> Tensor:
     """x * scale + shift per channel (axis 1) of x [N, C, ...], scale and shift [C]."""
     return apply(ChannelAffine(), as_tensor(x), as_tensor(scale), as_tensor(shift), name=name)
+
+
+def batch_norm_eval(x, running_mean, running_var, weight, bias, eps: float = 1e-5,
+                    name=None) -> Tensor:
+    """Eval-mode batch norm of x [N, C, ...]: the running statistics, weight and bias [C]."""
+    return apply(BatchNormEval(eps=float(eps)), *map(as_tensor, (
+        x, running_mean, running_var, weight, bias)), name=name)
 
 
 def channel_moments(x, name=None) -> Tensor:

@@ -2,7 +2,8 @@
 matmul or linear layer before it: one conv with W2 = W * gamma / sigma, plus one bias add.
 
 Batch norm in eval mode lowers to per-channel steps: tinyflow's module to one
-`channel_affine` (y * S + B on axis 1), PyTorch's spelling `((conv + b) - mean) / sigma *
+`batch_norm_eval` (y * S + B on axis 1, S and B made from the running statistics, weight and
+bias), `channel_affine` (y * S + B given), PyTorch's spelling `((conv + b) - mean) / sigma *
 gamma + beta`, TF1's `y * inv + shift` (after the NHWC transpose). Any chain of those and of
 add, sub, mul, div and neg with per-channel parameters is `y * S + B` for per-channel vectors
 S and B; W * S then replaces the chain's scaling, and B the shifts: added to the layer's bias
@@ -21,7 +22,7 @@ import math
 from ..ops.conv import Conv2d, Conv2dBias, like
 from ..ops.linalg import Affine, MatMul
 from ..ops.math import Add, Div, Mul, Neg, Sub
-from ..ops.normalization import ChannelAffine
+from ..ops.normalization import BatchNormEval, BatchNormScale, ChannelAffine
 from ..ops.shape import Reshape, Transpose
 from .emit import Emitter, parameters, private, spliced, static
 from .program import Program
@@ -122,12 +123,14 @@ def _role(step, cur, axis, rank, channels, program, weights):
     op = step.op
     if isinstance(op, Neg):
         return ("neg", None, True)
-    if isinstance(op, ChannelAffine):     # per channel on axis 1 only
+    if isinstance(op, (ChannelAffine, BatchNormEval)):     # per channel on axis 1 only
         vectors = step.inputs[1:]
         if step.inputs[0] != cur or axis != 1 or any(
                 v == cur or v not in weights or program.value_of(v)[1] != step.dtype
                 or tuple(program.value_of(v)[0] or ()) != (channels,) for v in vectors):
             return None
+        if isinstance(op, BatchNormEval):
+            return ("batch_norm", (op.eps,) + vectors, True)
         return ("affine", vectors, True)
     if not isinstance(op, (Add, Sub, Mul, Div)) or cur not in step.inputs:
         return None
@@ -155,6 +158,10 @@ def _fold(emit: Emitter, s, chain: list) -> tuple:
         if role is None:
             continue
         kind, other, first = role
+        if kind == "batch_norm":        # y * a + b, a and b from the statistics
+            eps, mean, var, w, b = other
+            a = emit(BatchNormScale(eps=eps), var, w)
+            kind, other = "affine", (a, emit(Sub(), b, emit(Mul(), mean, a)))
         if kind == "affine":            # y * a + b
             a, b = other
             num = a if num is None else emit(Mul(), num, a)

@@ -227,11 +227,22 @@ def relu(op, x, out=None):
         if x.dtype in REDUCED_NUMPY:         # reduced floats: NumPy has no fast loop
             return _WIDE_RELU(op, x, out=out)
         return np.maximum(x, 0, out=out)
-    if x.size < parallel.MIN_ELEMENTS:   # (no out=: NumPy parses a keyword slower)
-        return np.maximum(x, zero) if out is None else np.maximum(x, zero, out=out)
-    return parallel.ufunc(np.maximum, x, zero, out=out)   # large arrays on every thread
+    if x.size < RELU_LOOP_MIN or not x.flags.c_contiguous or out is not None and not (
+            out.flags.c_contiguous and out.dtype == x.dtype and out.shape == x.shape):
+        if x.size < parallel.MIN_ELEMENTS:   # (no out=: NumPy parses a keyword slower)
+            return np.maximum(x, zero) if out is None else np.maximum(x, zero, out=out)
+        return parallel.ufunc(np.maximum, x, zero, out=out)   # large arrays on every thread
+    out = np.empty_like(x) if out is None else out
+    parallel.rows(_relu_flat, out.reshape(-1), x.reshape(-1))   # large arrays on every thread
+    return out
 
 
+def _relu_flat(x, out):
+    _fast_math.loops().relu_flat(x, out)
+
+
+# Fewest elements for relu's Numba loop (a call costs ~1 us more than NumPy's maximum)
+RELU_LOOP_MIN = 1 << 14
 _ZEROS = {np.dtype(t): np.zeros((), t) for t in parallel.FLOATS}   # not one per call
 _WIDE_RELU = widened(relu, 0)
 

@@ -302,3 +302,15 @@ def channel_affine(op, x, scale, shift):
     y = np.empty_like(cube)
     _per_channel(_batch_norm_loops().affine, cube, cube, scale, shift, y)
     return y.reshape(x.shape)
+
+
+@kernel(n.BatchNormScale, widen=0)
+def batch_norm_scale(op, var, w):
+    return 1 / np.sqrt(var + op.eps) * w    # the composition's rounding, step by step
+
+
+@kernel(n.BatchNormEval, widen=0)
+def batch_norm_eval(op, x, mean, var, w, b):
+    """The [C] scale and shift in x's dtype (as PyTorch's), then one pass over x."""
+    scale = batch_norm_scale(op, var, w)
+    return channel_affine(op, x, scale, b - mean * scale)

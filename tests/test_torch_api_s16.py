@@ -33,6 +33,21 @@ def test_pop_returns_the_module_and_renumbers_the_rest(container):
         nn.ModuleList([nn.ReLU()]).pop(3)
 
 
+@pytest.mark.parametrize("container", ["Sequential", "ModuleList", "ParameterList"])
+def test_an_index_out_of_range_names_the_container_and_the_index(container):
+    with pytest.raises(IndexError):
+        getattr(torch.nn, container)().pop(0) if container != "ParameterList" \
+            else torch.nn.ParameterList()[0]
+    empty = getattr(nn, container)()
+    with pytest.raises(IndexError, match=f"{container}: index 0 is out of range for 0"):
+        empty.pop(0) if container != "ParameterList" else empty[0]
+    full = getattr(nn, container)(*[nn.ReLU()] * 2) if container == "Sequential" \
+        else getattr(nn, container)([nn.ReLU(), nn.Tanh()] if container == "ModuleList"
+                                    else [tinyflow.ones(1)] * 2)
+    with pytest.raises(IndexError, match=f"{container}: index -3 is out of range for 2"):
+        full[-3]
+
+
 def test_sequential_insert_append_extend_match_pytorch():
     names = []
     for L in (torch, tinyflow):
@@ -66,6 +81,21 @@ def test_parameter_dict_keys_order_and_training():
     assert got[0][1] == got[1][1]
     np.testing.assert_allclose(got[1][2], got[0][2])
     assert got[0][3] == got[1][3]
+
+
+def test_parameter_dict_merges_with_or_as_pytorchs():
+    got = []
+    for L in (torch, tinyflow):
+        a, b, c = (L.nn.Parameter(L.ones(1)) for _ in range(3))
+        d = L.nn.ParameterDict({"x": a, "y": b})
+        merged = d | {"z": c, "x": b}
+        assert type(merged) is L.nn.ParameterDict and merged["x"] is b and d["x"] is a
+        left = {"y": c, "w": a} | d
+        assert type(left) is dict and left["y"] is b
+        d |= {"z": c}
+        assert d["z"] is c
+        got.append((list(merged), list(left), list(d)))
+    assert got[0] == got[1]
 
 
 def test_parameter_dict_loads_a_pytorch_state_dict_and_refuses_bad_values():
@@ -142,6 +172,27 @@ def test_optimizers_match_pytorch_in_float64(name, options):
                                        rtol=1e-12, atol=1e-12, err_msg=key)
 
 
+@pytest.mark.parametrize("name,keys", [("ASGD", ["step", "eta", "mu"]),
+                                       ("NAdam", ["step", "mu_product"])])
+def test_scalar_optimizer_state_is_written_in_place_as_pytorchs(name, keys):
+    """Each step writes ASGD's eta and mu and NAdam's momentum product in place: their
+    versions move by one per step, as PyTorch's do, and the dtype is PyTorch's."""
+    def version(t):
+        return t._version if isinstance(t._version, int) else t._version[0]
+    moved = []
+    for L in (torch, tinyflow):
+        w = L.nn.Parameter(L.ones(2, dtype=L.float64))
+        opt = getattr(L.optim, name)([w])
+        w.grad = L.ones(2, dtype=L.float64)
+        opt.step()
+        state = opt.state[w]
+        before = {k: (version(state[k]), state[k]) for k in keys}
+        opt.step()
+        moved.append({k: (version(state[k]) - v, state[k] is t, str(state[k].dtype)[-7:])
+                      for k, (v, t) in before.items()})
+    assert moved[0] == moved[1] == {k: (1, True, "float32") for k in keys}
+
+
 @pytest.mark.parametrize("name", ["Rprop", "ASGD"])
 def test_rprop_and_asgd_resume_from_their_state_dict(name):
     _, saved = _train(tinyflow, name, {}, steps=3)
@@ -214,6 +265,17 @@ def test_gumbel_softmax_refuses_bad_arguments():
         F.gumbel_softmax(tinyflow.zeros(2, 3, dtype=tinyflow.int64))
 
 
+@pytest.mark.parametrize("hard", [False, True])
+def test_gumbel_softmax_of_a_0d_tensor_is_one_category(hard):
+    got = []
+    for L in (torch, tinyflow):
+        x = L.tensor(0.3, requires_grad=True)
+        out = L.nn.functional.gumbel_softmax(x, hard=hard)
+        out.backward()
+        got.append((out.item(), tuple(out.shape), x.grad.item()))
+    assert got[0] == got[1] == (1.0, (), 0.0)
+
+
 # ---- torch.distributions validate_args ---------------------------------------------------
 
 def _mistakes(L):
@@ -279,6 +341,18 @@ def test_validation_lets_good_values_and_edges_through_and_can_be_turned_off():
     assert D.constraints.positive.check(t([1.0, 0.0])).tolist() == [True, False]
 
 
+@pytest.mark.parametrize("value", [2.5, [0.5, 2.5, 1.0]])
+def test_a_support_error_finds_the_entry_when_the_parameters_batch_the_value(value):
+    """The check's shape is the parameters' batch shape [3], not the value's ()."""
+    with pytest.raises(ValueError, match="support"):
+        torch.distributions.Uniform(torch.zeros(3), torch.tensor([1., 2., 3.])).log_prob(
+            torch.tensor(value))
+    d = tinyflow.distributions.Uniform(tinyflow.zeros(3), tinyflow.tensor([1., 2., 3.]))
+    first = 0 if np.ndim(value) == 0 else 1
+    with pytest.raises(ValueError, match=rf"outside the support .* index \[{first}\] is 2.5"):
+        d.log_prob(tinyflow.tensor(value))
+
+
 # ---- weight_norm: old checkpoints, load_state_dict pre-hooks ----------------------------
 
 def test_an_old_weight_g_weight_v_checkpoint_loads_into_parametrized_weight_norm():
@@ -313,6 +387,45 @@ def test_load_state_dict_pre_hooks_get_the_prefix_and_can_be_removed():
     handle.remove()
     with pytest.raises(RuntimeError, match='keys missing from the state_dict: "1.weight"'):
         outer.load_state_dict({"1.w": np.ones((2, 2)), "1.bias": np.zeros(2)})
+
+
+def test_what_load_pre_hooks_report_counts_as_pytorchs():
+    """A hook's error_msgs raise; its missing and unexpected keys are returned."""
+    outcome = []
+    for L in (torch, tinyflow):
+        m = L.nn.Linear(2, 2)
+
+        def refuse(module, state_dict, prefix, meta, strict, missing, unexpected, errors):
+            errors.append("the hook refuses this checkpoint")
+        handle = m.register_load_state_dict_pre_hook(refuse)
+        with pytest.raises(RuntimeError, match="the hook refuses this checkpoint"):
+            m.load_state_dict(m.state_dict())
+        handle.remove()
+
+        def report(module, state_dict, prefix, meta, strict, missing, unexpected, errors):
+            missing.append(prefix + "old")
+            unexpected.append(prefix + "older")
+        m.register_load_state_dict_pre_hook(report)
+        result = m.load_state_dict(m.state_dict(), strict=False)
+        outcome.append((result.missing_keys, result.unexpected_keys))
+        with pytest.raises(RuntimeError, match="old"):
+            m.load_state_dict(m.state_dict())
+    assert outcome[0] == outcome[1] == (["old"], ["older"])
+
+
+def test_a_shared_submodule_runs_its_load_pre_hook_under_each_prefix():
+    seen = []
+    for L in (torch, tinyflow):
+        shared = L.nn.Linear(2, 2)
+        outer = L.nn.Sequential(shared, L.nn.ReLU(), shared)
+        prefixes = []
+        shared.register_load_state_dict_pre_hook(
+            lambda module, sd, prefix, meta, *rest: prefixes.append((prefix, meta)))
+        state = outer.state_dict()
+        state._metadata = {"": {"version": 1}, "0": {"version": 7}, "2": {"version": 9}}
+        outer.load_state_dict(state)
+        seen.append(prefixes)
+    assert seen[0] == seen[1] == [("0.", {"version": 7}), ("2.", {"version": 9})]
 
 
 # ---- torch.sum of a 0-d tensor, CTC at impossible alignments ----------------------------
@@ -352,6 +465,44 @@ def test_ctc_gradient_at_an_impossible_alignment_is_pytorchs(reduction, zero_inf
     assert np.isnan(want_grad).any() != zero_infinity
 
 
+def _ctc_case(L, values):
+    """A small batch: sample 0 has a repeated label, sample 1 a shorter input."""
+    return (L.tensor(np.array([[1, 1, 2], [3, 2, 0]])), L.tensor([5, 4]), L.tensor([3, 2]))
+
+
+def test_ctc_logits_gradient_through_log_softmax_is_pytorchs():
+    x0 = np.random.default_rng(4).standard_normal((5, 2, 4))
+    grads = []
+    for L in (torch, tinyflow):
+        x = L.tensor(x0, requires_grad=True)
+        loss = L.nn.functional.ctc_loss(x.log_softmax(2), *_ctc_case(L, x0))
+        loss.backward()
+        grads.append(x.grad.numpy())
+    np.testing.assert_allclose(grads[1], grads[0], rtol=1e-10, atol=1e-12)
+
+
+def test_ctc_gradient_of_raw_log_probs_is_the_exact_derivative_not_pytorchs():
+    """With log_probs a leaf, ours agrees with finite differences; PyTorch's adds
+    exp(log_probs) on the frames each input uses (see nn/_ctc.py's docstring)."""
+    lp0 = np.log(np.random.default_rng(5).dirichlet(np.ones(4), size=(5, 2)))
+    grads = []
+    for L in (torch, tinyflow):
+        lp = L.tensor(lp0, requires_grad=True)
+        L.nn.functional.ctc_loss(lp, *_ctc_case(L, lp0), reduction="sum").backward()
+        grads.append(lp.grad.numpy())
+    used = (np.arange(5)[:, None] < [5, 4])[..., None]      # frames within input_lengths
+    np.testing.assert_allclose(grads[0] - grads[1], np.exp(lp0) * used, rtol=1e-10,
+                               atol=1e-12)
+
+    def loss(values):
+        return float(tinyflow.nn.functional.ctc_loss(
+            tinyflow.tensor(values), *_ctc_case(tinyflow, values), reduction="sum"))
+    h = 1e-6
+    for direction in np.random.default_rng(6).standard_normal((3,) + lp0.shape):
+        numeric = (loss(lp0 + h * direction) - loss(lp0 - h * direction)) / (2 * h)
+        assert np.sum(grads[1] * direction) == pytest.approx(numeric, rel=1e-6)
+
+
 # ---- torch.fft: frequencies and shifts; transforms refused (no complex dtypes) ----------
 
 @pytest.mark.parametrize("n,d", [(1, 1.0), (5, 1.0), (8, 0.25), (0, 1.0)])
@@ -389,3 +540,8 @@ def test_fft_transforms_are_refused_by_name_and_the_module_imports():
         tinyflow.fft.fftshift(tinyflow.ones(3, 4), dim=2)
     with pytest.raises(ValueError, match="fft.fftfreq: n must be a non-negative int"):
         tinyflow.fft.fftfreq(-1)
+    with pytest.raises(TypeError):
+        torch.fft.fftfreq(4.0)
+    for name in ("fftfreq", "rfftfreq"):
+        with pytest.raises(TypeError, match=f"fft.{name}: n must be an int, got float 4.0"):
+            getattr(tinyflow.fft, name)(4.0)

@@ -108,7 +108,10 @@ def _holds(ok: Tensor) -> bool:
 
 def _offender(constraint, value: Tensor) -> str:
     """The first failing event's index and value, for the error message."""
-    ok = np.broadcast_to(constraint.check(value).array, value.shape[:value.ndim
-                                                                    - constraint.event_dim])
-    where = tuple(int(i) for i in np.argwhere(~ok)[0])
-    return f"the first at index {list(where)} is {value.detach().numpy()[where]}"
+    ok = constraint.check(value).array
+    event = value.shape[value.ndim - constraint.event_dim:]
+    # the parameters can broadcast the check beyond the value's own batch shape
+    batch = np.broadcast_shapes(ok.shape, value.shape[:value.ndim - constraint.event_dim])
+    where = tuple(int(i) for i in np.argwhere(~np.broadcast_to(ok, batch))[0])
+    values = np.broadcast_to(value.detach().numpy(), batch + event)
+    return f"the first at index {list(where)} is {values[where]}"

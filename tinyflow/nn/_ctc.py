@@ -6,9 +6,13 @@ one step per frame, so its gradient is reverse-mode autodiff of the recursion it
 beta recursion is what that autodiff computes). Log-space sums use a large finite negative
 number for "impossible" instead of -inf, so that no gradient meets -inf - -inf.
 
-PyTorch's own backward returns d loss / d log_probs plus exp(log_probs) per frame (a term the
-log_softmax that produces log_probs cancels): the gradients agree through log_softmax, where
-ctc_loss is meant to be used, and ours is the exact derivative with respect to log_probs.
+Where PyTorch's gradient differs: its backward returns exp(log_probs) - posterior (per frame,
+times the incoming gradient), ours -posterior, the exact d loss / d log_probs (finite
+differences agree). PyTorch assumes log_probs came out of a log_softmax and folds in a term
+that log_softmax's backward removes (it subtracts softmax times the class sum, and the added
+exp(log_probs) = softmax is exactly that). So the logits' gradients through a log_softmax are
+the same in both, but for log_probs that are a leaf, or normalized some other way, PyTorch's
+gradient is not the derivative of its loss and ours is. We keep the exact one.
 """
 from __future__ import annotations
 
@@ -54,7 +58,8 @@ def ctc_loss(log_probs: Tensor, targets: Tensor, input_lengths, target_lengths,
     """log_probs [T, N, C] (or [T, C]); targets [N, S] padded or the N sequences
     concatenated; per-sample input and target lengths. 'mean' divides each loss by its
     target length first, as PyTorch. The gradient is the exact d loss / d log_probs; PyTorch's
-    adds exp(log_probs), so the two agree only through a log_softmax (the intended use)."""
+    adds exp(log_probs), so the two agree only through a log_softmax (see the module's
+    docstring)."""
     lp = as_tensor(log_probs)
     unbatched = lp.ndim == 2
     if unbatched:

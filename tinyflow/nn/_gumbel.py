@@ -21,13 +21,14 @@ def gumbel_softmax(logits: Tensor, tau: float = 1.0, hard: bool = False, eps: fl
     if not -max(x.ndim, 1) <= dim < max(x.ndim, 1):
         raise IndexError(f"gumbel_softmax: dim {dim} is out of range for logits of shape "
                          f"{list(x.shape)}")
+    if x.ndim == 0:   # one category: PyTorch treats the scalar as a vector of one
+        return gumbel_softmax(x.reshape(1), tau, hard, eps, 0).reshape(())
     uniform = rand_like(x)
     exponential = -ops.log1p(-uniform)      # Exp(1), as PyTorch's exponential_() draws
     soft = ops.softmax((x - ops.log(exponential)) / tau, dim)
     if not hard:
         return soft
-    dim %= max(x.ndim, 1)
-    positions = np.arange(x.shape[dim] if x.ndim else 1).reshape(
-        [-1 if d == dim else 1 for d in range(x.ndim)])
+    dim %= x.ndim
+    positions = np.arange(x.shape[dim]).reshape([-1 if d == dim else 1 for d in range(x.ndim)])
     one_hot = ops.cast(ops.equal(soft.argmax(dim, keepdim=True), positions), x.dtype)
     return one_hot - soft.detach() + soft

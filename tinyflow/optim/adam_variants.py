@@ -4,12 +4,9 @@ from __future__ import annotations
 
 from typing import Iterable, Optional
 
-import numpy as np
-
-from ..core.tensor import Tensor
 from . import rules
-from .optimizer import (Optimizer, advance, check_options, step_count, store, write,
-                        zeros_state)
+from .optimizer import (Optimizer, advance, check_options, scalar_state, set_scalar,
+                        step_count, store, write, zeros_state)
 from .sgd import _refuse_differentiable
 
 
@@ -43,15 +40,16 @@ class NAdam(Optimizer):
     def _update(self, param, grad, state, group):
         if not state:
             state["step"] = step_count()
-            state["mu_product"] = Tensor._eager(np.array(1.0, np.float32))
+            state["mu_product"] = scalar_state(1.0)
             state["exp_avg"] = zeros_state(param)
             state["exp_avg_sq"] = zeros_state(param)
         step = float(advance(state))
         decayed, grad = _weight_decayed(param, grad, group)
         beta1, beta2 = group["betas"]
-        # the product is kept in float32 and read back rounded, as PyTorch's
-        state["mu_product"].array[...] *= rules.nadam_momentum(step, beta1,
-                                                               group["momentum_decay"])
+        # the product is kept in its state dtype and read back rounded, as PyTorch's
+        product = state["mu_product"]
+        set_scalar(product, product.array * rules.nadam_momentum(step, beta1,
+                                                                 group["momentum_decay"]))
         new, m, v = rules.nadam(
             decayed, grad, state["exp_avg"], state["exp_avg_sq"], step,
             float(state["mu_product"].item()), group["lr"], beta1, beta2, group["eps"],

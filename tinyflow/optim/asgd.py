@@ -3,17 +3,15 @@ from __future__ import annotations
 
 from typing import Iterable, Optional
 
-import numpy as np
-
-from ..core.tensor import Tensor
 from . import rules
-from .optimizer import Optimizer, advance, check_options, step_count, store, write, zeros_state
+from .optimizer import (Optimizer, advance, check_options, scalar_state, set_scalar, step_count,
+                        store, write, zeros_state)
 from .sgd import _refuse_differentiable
 
 
 class ASGD(Optimizer):
     """`torch.optim.ASGD`: the rate is `lr / (1 + lambd lr t)^alpha`; the average `ax` starts
-    after step t0. eta and mu are float32 scalars in the state, as PyTorch keeps them."""
+    after step t0. eta and mu are 0-d state tensors, as PyTorch keeps them."""
 
     def __init__(self, params: Iterable, lr: float = 1e-2, lambd: float = 1e-4,
                  alpha: float = 0.75, t0: float = 1e6, weight_decay: float = 0,
@@ -29,8 +27,8 @@ class ASGD(Optimizer):
     def _update(self, param, grad, state, group):
         if not state:
             state["step"] = step_count()
-            state["eta"] = Tensor._eager(np.array(group["lr"], np.float32))
-            state["mu"] = Tensor._eager(np.array(1.0, np.float32))
+            state["eta"] = scalar_state(group["lr"])
+            state["mu"] = scalar_state(1.0)
             state["ax"] = zeros_state(param)
         step = advance(state)
         grad = rules.gradient(grad, param, group["weight_decay"], group["maximize"])
@@ -39,11 +37,6 @@ class ASGD(Optimizer):
         write(param, new)
         store(state, "ax", ax)
         lr, lambd = group["lr"], group["lambd"]
-        _set_scalar(state["eta"], lr / (1 + lambd * lr * step) ** group["alpha"])
-        _set_scalar(state["mu"], 1 / max(1, step - group["t0"]))
+        set_scalar(state["eta"], lr / (1 + lambd * lr * step) ** group["alpha"])
+        set_scalar(state["mu"], 1 / max(1, step - group["t0"]))
 
-
-def _set_scalar(buffer: Tensor, value: float) -> None:
-    """Write a Python number into a 0-d state tensor (rounded to its dtype)."""
-    buffer.array[...] = value
-    buffer._version[0] += 1

@@ -217,9 +217,23 @@ def zeros_state(param: Tensor) -> Tensor:
     return Tensor._eager(np.zeros(param.shape, param.dtype.np))
 
 
+def scalar_state(value: float) -> Tensor:
+    """A 0-d state number (step, ASGD's eta and mu, NAdam's mu_product): float32, as PyTorch
+    keeps them under its default dtype (PyTorch's float64 default, which makes them float64,
+    does not arise: tinyflow's set_default_dtype accepts float32 only)."""
+    return Tensor._eager(np.array(value, np.float32))
+
+
+def set_scalar(buffer: Tensor, value) -> None:
+    """Write into a 0-d state tensor in place (rounded to its dtype); its version moves, as
+    PyTorch's in-place update of that state moves it."""
+    buffer.array[...] = value
+    buffer._version[0] += 1
+
+
 def step_count() -> Tensor:
-    """The step counter PyTorch keeps per parameter: a float32 scalar tensor."""
-    return Tensor._eager(np.array(0.0, np.float32))
+    """The step counter PyTorch keeps per parameter."""
+    return scalar_state(0.0)
 
 
 def advance(state: dict):
@@ -230,8 +244,7 @@ def advance(state: dict):
         new = step + 1
         write_inplace(step, new)
         return new
-    step.array[...] += 1
-    step._version[0] += 1
+    set_scalar(step, step.array + 1)
     return float(step.array)
 
 

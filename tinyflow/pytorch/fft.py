@@ -37,7 +37,9 @@ def _frequencies(name, bins, n, d, out, dtype, device, requires_grad) -> Tensor:
     """bins(n) / (d n); n = 0 gives what PyTorch's does (fftfreq: none, rfftfreq: [nan])."""
     if out is not None:
         raise NotImplementedError(f"fft.{name}: out= is not supported; use the result")
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
+        raise TypeError(f"fft.{name}: n must be an int, got {type(n).__name__} {n!r}")
+    if n < 0:
         raise ValueError(f"fft.{name}: n must be a non-negative int, got {n!r}")
     check_device(device)
     with np.errstate(divide="ignore", invalid="ignore"):

@@ -11,6 +11,17 @@ from ...core.tensor import Tensor
 from .module import _CALL, _HOOKED, Module, Parameter, _indent
 
 
+def _position(container: Module, idx: int) -> int:
+    """`idx` as a position in 0..len-1 (negative counts from the end), or an IndexError that
+    names the container."""
+    size = len(container)
+    idx = operator.index(idx)
+    if not -size <= idx < size:
+        raise IndexError(f"{type(container).__name__}: index {idx} is out of range for "
+                         f"{size} entries")
+    return idx % size
+
+
 class Sequential(Module):
     """Calls its modules in order, each on the previous one's output."""
 
@@ -23,24 +34,17 @@ class Sequential(Module):
             for idx, module in enumerate(args):
                 self.add_module(str(idx), module)
 
-    def _index(self, idx: int) -> int:
-        size = len(self)
-        idx = operator.index(idx)
-        if not -size <= idx < size:
-            raise IndexError(f"index {idx} is out of range")
-        return idx % size
-
     def __getitem__(self, idx):
         if isinstance(idx, slice):
             return type(self)(OrderedDict(list(self._modules.items())[idx]))
-        return list(self._modules.values())[self._index(idx)]
+        return list(self._modules.values())[_position(self, idx)]
 
     def __setitem__(self, idx: int, module: Module) -> None:
-        setattr(self, list(self._modules)[self._index(idx)], module)
+        setattr(self, list(self._modules)[_position(self, idx)], module)
 
     def __delitem__(self, idx) -> None:
         keys = list(self._modules)
-        for key in (keys[idx] if isinstance(idx, slice) else [keys[self._index(idx)]]):
+        for key in (keys[idx] if isinstance(idx, slice) else [keys[_position(self, idx)]]):
             del self._modules[key]
         if all(k.isdigit() for k in keys):  # renumber, as PyTorch does
             modules = list(self._modules.values())
@@ -105,14 +109,14 @@ class ModuleList(Module):
     def __getitem__(self, idx):
         if isinstance(idx, slice):
             return type(self)(list(self._modules.values())[idx])
-        return list(self._modules.values())[idx]
+        return list(self._modules.values())[_position(self, idx)]
 
     def __setitem__(self, idx: int, module: Module) -> None:
-        setattr(self, list(self._modules)[idx], module)
+        setattr(self, list(self._modules)[_position(self, idx)], module)
 
     def __delitem__(self, idx) -> None:
         modules = list(self._modules.values())
-        del modules[idx]
+        del modules[idx if isinstance(idx, slice) else _position(self, idx)]
         self._modules.clear()
         self.extend(modules)
 
@@ -229,10 +233,10 @@ class ParameterList(Module):
     def __getitem__(self, idx):
         if isinstance(idx, slice):
             return type(self)(list(self._parameters.values())[idx])
-        return list(self._parameters.values())[idx]
+        return list(self._parameters.values())[_position(self, idx)]
 
     def __setitem__(self, idx: int, value) -> None:
-        key = list(self._parameters)[idx]
+        key = list(self._parameters)[_position(self, idx)]
         self._parameters[key] = _as_parameter(value, f"ParameterList[{idx}]")
 
     def __len__(self) -> int:
@@ -284,6 +288,21 @@ class ParameterDict(_Table, Module):
     def copy(self) -> "ParameterDict":
         """A new ParameterDict holding the same Parameter objects."""
         return type(self)(OrderedDict(self._parameters))
+
+    def __or__(self, other) -> "ParameterDict":
+        merged = self.copy()
+        merged.update(other)
+        return merged
+
+    def __ror__(self, other):
+        """`dict | ParameterDict`: the left operand's kind (a copy of it) updated."""
+        merged = other.copy()
+        merged.update(self)
+        return merged
+
+    def __ior__(self, other) -> "ParameterDict":
+        self.update(other)
+        return self
 
     def fromkeys(self, keys, default=None) -> "ParameterDict":
         return type(self)((k, default) for k in keys)

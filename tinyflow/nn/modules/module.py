@@ -478,11 +478,16 @@ class Module:
         `with_module`."""
         return _LoadHookHandle(self, hook, with_module)
 
-    def _run_load_pre_hooks(self, state_dict, strict: bool) -> None:
-        """Each module's load pre-hooks, outermost first, on the (copied) state_dict."""
-        for prefix, module in self.named_modules():
+    def _run_load_pre_hooks(self, state_dict, strict: bool, missing: list, unexpected: list,
+                            errors: list) -> None:
+        """Each module's load pre-hooks, outermost first, on the (copied) state_dict; a module
+        reached by two paths runs its hooks under each prefix. What the hooks append to the
+        three lists counts as the load's own findings."""
+        metadata = getattr(state_dict, "_metadata", {})
+        for prefix, module in self.named_modules(remove_duplicate=False):
             for hook, with_module in module.__dict__.get(_LOAD_HOOKS, {}).values():
-                args = (state_dict, prefix + "." if prefix else "", {}, strict, [], [], [])
+                args = (state_dict, prefix + "." if prefix else "", metadata.get(prefix, {}),
+                        strict, missing, unexpected, errors)
                 if with_module:
                     hook(module, *args)
                 else:
@@ -491,13 +496,16 @@ class Module:
     def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
         """Copy values (tensors or arrays) into this module's state in place; returns the
         (missing_keys, unexpected_keys) it found. Shape mismatches always raise."""
+        missing, unexpected, errors = [], [], []
         if any(_LOAD_HOOKS in m.__dict__ for m in self.modules()):
+            metadata = getattr(state_dict, "_metadata", None)
             state_dict = OrderedDict(state_dict)   # hooks rename keys; not the caller's dict
-            self._run_load_pre_hooks(state_dict, strict)
+            if metadata is not None:
+                state_dict._metadata = metadata
+            self._run_load_pre_hooks(state_dict, strict, missing, unexpected, errors)
         own = self.state_dict(keep_vars=True)
-        missing = [k for k in own if k not in state_dict]
-        unexpected = [k for k in state_dict if k not in own]
-        errors = []
+        missing += [k for k in own if k not in state_dict]
+        unexpected += [k for k in state_dict if k not in own]
         for key, target in own.items():
             if key not in state_dict:
                 continue

@@ -19,8 +19,8 @@ from .variables import (Variable, add_to_collection, get_collection, global_vari
                         initialize_all_variables, placeholder, placeholder_with_default,
                         tables_initializer, trainable_variables,
                         variables_initializer)
-from .control_flow import (cond, control_dependencies, identity, no_op,  # noqa: F401
-                           while_loop)
+from .control_flow import cond, control_dependencies, identity, no_op  # noqa: F401
+from .while_loop import while_loop  # noqa: F401
 from .clipping import (add_n, clip_by_global_norm, clip_by_norm, global_norm,  # noqa: F401
                        matrix_inverse)
 from .deferred import DeferredVariable, infer_variable_shapes  # noqa: F401

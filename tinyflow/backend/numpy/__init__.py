@@ -1,6 +1,6 @@
 """NumPy kernels: the complete reference backend. Importing this package fills `KERNELS`."""
 from . import _allocator  # noqa: F401  (first: malloc keeps freed arrays' pages)
-from . import (activation, attention, conv, creation, custom, fused, indexing,  # noqa: F401
+from . import (activation, attention, control_flow, conv, creation, custom, fused, indexing,  # noqa: F401
                dataset, discrete, linalg, losses, math, nn, normalization, pool, quantize,
                reduce, rnn, shape,
                matrix, product, sparse, special, special_functions, state, summary)

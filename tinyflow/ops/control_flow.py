@@ -126,8 +126,7 @@ class WhileLoopGrad(Op):
     the initial loop variables and the loop's captures `wrt`, as a tuple: the body's reverse rule
     `backward` (a sub-program) run over the kept iterates from the last trip to the first.
     Inputs: g, the loop's result, the captures `backward` reads."""
-    name = "while_loop_grad"
-    differentiable = False
+    name = "while_loop_grad"   # differentiable, so that GradPart.vjp is reached and refuses
     index: int
     floating: tuple        # the loop variables that have adjoints (floating dtypes)
     backward: Subprogram   # params: the loop variables, then the adjoints of the floating

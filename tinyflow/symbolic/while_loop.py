@@ -49,11 +49,11 @@ def while_loop(cond, body, loop_vars, shape_invariants=None, parallel_iterations
     leaves = [x if isinstance(x, Tensor) else tf1_constant(x) for x in leaves]
     limit = None if maximum_iterations is None else _limit(maximum_iterations)
     loop = _Loop(cond, body, spec, leaves)
+    invariants = _invariants(shape_invariants, leaves)
     result = None
     if all(x.kind == EAGER for x in leaves) and (limit is None or limit.kind == EAGER):
-        result = loop.run_eagerly(None if limit is None else int(limit.array))
+        result = loop.run_eagerly(invariants, None if limit is None else int(limit.array))
     if result is None:
-        invariants = _invariants(shape_invariants, leaves, spec)
         graph = next((x.graph for x in [*leaves, limit] if x is not None and x.kind != EAGER),
                      get_default_graph())
         with graph.as_default(), graph.name_scope(name or "while"):
@@ -72,7 +72,7 @@ def _limit(maximum_iterations) -> Tensor:
     return limit
 
 
-def _invariants(shape_invariants, leaves: list, spec) -> list:
+def _invariants(shape_invariants, leaves: list) -> list:
     """(shape, dtype) per loop variable: its shape invariant, else its initial shape."""
     if shape_invariants is None:
         return [(x.shape, x.dtype) for x in leaves]
@@ -141,7 +141,7 @@ class _Loop:
                             f"{go.dtype.name} of shape {go.shape}")
         return go
 
-    def run_eagerly(self, limit):
+    def run_eagerly(self, invariants: list, limit):
         """The loop run now, or None when cond or body reads a graph tensor (build it)."""
         state, trips = self.leaves, 0
         while limit is None or trips < limit:
@@ -153,10 +153,7 @@ class _Loop:
             state = self._step(state)
             if any(v.kind != EAGER for v in state):
                 return None
-            for k, (v, x) in enumerate(zip(state, self.leaves)):
-                if v.shape != x.shape:
-                    raise ValueError(f"while_loop: body changed loop variable {k}'s shape "
-                                     f"from {x.shape} to {v.shape}")
+            _check_shapes(state, invariants)
             trips += 1
         return state
 
@@ -172,11 +169,7 @@ class _Loop:
             new = self._step(params)
             made = _made(graph, first)
             body_sub, body_captures = cf.subprogram(params, new, made, "body")
-        for k, (v, (shape, _)) in enumerate(zip(new, invariants)):
-            if not _fits(shape, v.shape):
-                raise ValueError(f"while_loop: body made loop variable {k} of shape {v.shape}, "
-                                 f"which does not fit its shape invariant {shape} (give "
-                                 f"shape_invariants to let a dimension change)")
+        _check_shapes(new, invariants)
         captures = list({id(t): t for t in cond_captures + body_captures}.values())
         op = cf.WhileLoop(cond=cond_sub, body=body_sub, captures=tuple(captures),
                           invariants=tuple(invariants), bounded=limit is not None,
@@ -187,6 +180,14 @@ class _Loop:
         frame = LoopFrame(params, new, made, captures, graph) if back_prop else None
         return [cf.loop_var(result, inputs, k, shape, dtype, frame, name="exit")
                 for k, (shape, dtype) in enumerate(invariants)]
+
+
+def _check_shapes(new: list, invariants: list) -> None:
+    for k, (v, (shape, _)) in enumerate(zip(new, invariants)):
+        if not _fits(shape, v.shape):
+            raise ValueError(f"while_loop: body made loop variable {k} of shape {v.shape}, "
+                             f"which does not fit its shape invariant {shape} (give "
+                             f"shape_invariants to let a dimension change)")
 
 
 def _made(graph, first: int) -> set:

@@ -17,15 +17,14 @@ from .dataset import HostState
 
 
 class Assert(Op):
-    """Raise `error(template.format(*values of data))` unless every element of `condition`
-    holds. Inputs: [the value passed on, if `passes`], condition, data."""
+    """Raise `error(describe(condition, *data))` (with their values) unless every element of
+    `condition` holds. Inputs: [the value passed on, if `passes`], condition, data."""
     name = "assert"
     stateful = True          # never folded, merged or dropped while its value is read
     view = True
     saves_inputs = False
     saves_output = False
-    template: str
-    summarize: object        # at most this many entries of each data value (None: all)
+    describe: object         # (condition, *data) -> the message, e.g. a `Template`
     error: type
     passes: bool
 
@@ -40,16 +39,15 @@ class Assert(Op):
 
 
 class Print(Op):
-    """Write `template.format(*values of data)` to `stream` (sys.stderr when None) each run,
-    the first `first_n` runs only if given. Inputs: [the value passed on, if `passes`],
-    data."""
+    """Write `text(None, *data)` (a `Template` of data's values) to `stream` (sys.stderr
+    when None) each run, the first `first_n` runs only if given. Inputs: [the value passed
+    on, if `passes`], data."""
     name = "print"
     stateful = True
     view = True
     saves_inputs = False
     saves_output = False
-    template: str
-    summarize: object
+    text: object
     first_n: object          # None: every run
     stream: object
     passes: bool
@@ -77,11 +75,21 @@ class Printer(HostState):
         self.runs, self.muted = saved, False
 
 
-def checked(x, condition, template: str, *data, error: type = InvalidArgumentError,
+class Template:
+    """A message of data's values: template.format(*their `show`s)."""
+
+    def __init__(self, template: str, summarize) -> None:
+        self.template, self.summarize = template, summarize
+
+    def __call__(self, condition, *data) -> str:
+        return self.template.format(*(show(v, self.summarize) for v in data))
+
+
+def checked(x, condition, describe, *data, error: type = InvalidArgumentError,
             name=None) -> Tensor:
-    """x, once condition holds everywhere when run; else `error` with the message
-    template.format(*data's values)."""
-    op = Assert(template=template, summarize=None, error=error, passes=True)
+    """x, once condition holds everywhere when run; else `error(describe(condition's value,
+    *data's values))`."""
+    op = Assert(describe=describe, error=error, passes=True)
     return apply(op, as_tensor(x), as_tensor(condition), *map(as_tensor, data), name=name)
 
 

@@ -2,9 +2,9 @@
 `reduce_all`, `top_k`, `reverse_sequence`, index reads and writes (`gather_nd`,
 `scatter_nd`), segment sums, means and extremes, and `boolean_mask`. Scatters are
 `TakeGrad` (a take's scatter-add adjoint), so each works in a Session on placeholders and
-eagerly, and their gradients are gathers. Out-of-range indices and segment ids are refused
-naming the function when known; in a graph they are mapped to a row the take / scatter
-kernel refuses when run."""
+eagerly, and their gradients are gathers. Out-of-range indices and unsorted segment ids are
+refused naming the function: when known, here; in a graph, when run (ops/debug.py's
+`checked`)."""
 from __future__ import annotations
 
 import numpy as np
@@ -15,6 +15,7 @@ from ..core.errors import IndexOutOfRangeError
 from ..core.op import apply, as_tensor
 from ..core.tensor import EAGER, Tensor
 from ..ops.creation import tf_range
+from ..ops.debug import checked
 from ..ops.indexing import TakeGrad
 
 
@@ -133,8 +134,7 @@ def reverse_sequence(input, seq_lengths, seq_axis=None, batch_axis=None, name=No
 def _flat_rows(indices: Tensor, dims: tuple, fn: str) -> Tensor:
     """indices [..., M] into the first M dims `dims` as row numbers of those dims flattened
     (row-major). Each coordinate must lie in [0, its dim): known indices are checked here,
-    naming fn; in a graph a row with any coordinate outside becomes row prod(dims), which
-    the take / scatter kernel refuses when run."""
+    in a graph when run, naming fn."""
     strides = np.cumprod((1,) + dims[::-1])[::-1][1:]
     bounds = np.asarray(dims, np.int64)
     if indices.kind == EAGER:
@@ -147,9 +147,15 @@ def _flat_rows(indices: Tensor, dims: tuple, fn: str) -> Tensor:
     rows = ops.reduce_sum(ops.multiply(coords, as_tensor(strides.astype(np.int64))), -1)
     if indices.kind == EAGER:
         return rows
-    outside = reduce_any(ops.logical_or(ops.less(coords, 0),
-                                        ops.greater_equal(coords, as_tensor(bounds))), -1)
-    return ops.where(outside, as_tensor(np.int64(np.prod(dims))), rows)
+    inside = reduce_all(ops.logical_and(ops.greater_equal(coords, 0),
+                                        ops.less(coords, as_tensor(bounds))), -1)
+    return checked(rows, inside, _index_outside(fn, dims), coords, error=IndexOutOfRangeError)
+
+
+def _index_outside(fn: str, dims: tuple):
+    def describe(inside, coords) -> str:
+        return f"{fn}: index {coords[~inside][0].tolist()} is out of range for dims {dims}"
+    return describe
 
 
 def _index_depth(indices: Tensor, fn: str) -> int:
@@ -229,11 +235,21 @@ def _num_segments(num_segments, fn: str, graph_ok: bool = False):
     return int(num_segments)
 
 
-def _check_ids(ids: Tensor, n, fn: str) -> None:
-    """Refuse known ids >= num_segments by name (in a graph the kernels refuse them)."""
-    if ids.kind == EAGER and isinstance(n, int) and ids.array.size and ids.array.max() >= n:
-        raise IndexOutOfRangeError(f"{fn}: segment id {ids.array.max()} is out of range for "
-                                   f"num_segments {n}")
+def _check_ids(ids: Tensor, n, fn: str) -> Tensor:
+    """ids, refused by name if one is >= num_segments: known ones here, else when run."""
+    if ids.kind == EAGER and isinstance(n, int):
+        if ids.array.size and ids.array.max() >= n:
+            raise IndexOutOfRangeError(f"{fn}: segment id {ids.array.max()} is out of range "
+                                       f"for num_segments {n}")
+        return ids
+    return checked(ids, ops.less(ids, ops.cast(n, ids.dtype)), _id_outside(fn), ids, n,
+                   error=IndexOutOfRangeError)
+
+
+def _id_outside(fn: str):
+    def describe(inside, ids, n) -> str:
+        return f"{fn}: segment id {ids.max()} is out of range for num_segments {n}"
+    return describe
 
 
 def _unsorted_sum(fn: str, data, segment_ids, num_segments) -> Tensor:
@@ -244,7 +260,7 @@ def _unsorted_sum(fn: str, data, segment_ids, num_segments) -> Tensor:
         raise ValueError(f"{fn}: data's dims after the segment ids must be known, got "
                          f"{data.shape}")
     n = _num_segments(num_segments, fn, graph_ok=True)
-    _check_ids(ids, n, fn)
+    ids = _check_ids(ids, n, fn)
     kept = ops.greater_equal(ids, 0)
     for _ in rest:
         kept = ops.expand_dims(kept, -1)
@@ -259,20 +275,25 @@ def unsorted_segment_sum(data, segment_ids, num_segments, name=None) -> Tensor:
 
 
 def _sorted_rows(ids: Tensor, fn: str) -> tuple:
-    """(rows, max(ids) + 1) for sorted non-negative 1-D ids. Bad ids are refused: known
-    ones here, naming fn; in a graph every row becomes max(ids) + 1, which the scatter
-    kernel refuses when run."""
+    """(rows, max(ids) + 1) for sorted non-negative 1-D ids. Bad ids are refused naming fn:
+    known ones here, in a graph when run (TF1 requires sorted ids)."""
     if ids.ndim != 1:
         raise ValueError(f"{fn}: segment_ids must be 1-D, got shape {ids.shape}")
-    count = ops.reduce_max(ids) + 1
     if ids.kind == EAGER:
         if ids.array.size and ((np.diff(ids.array) < 0).any() or ids.array.min() < 0):
             raise ValueError(f"{fn}: segment_ids must be sorted and >= 0, got "
                              f"{ids.array.tolist()}")
-        return ids, count
-    bad = ops.logical_or(reduce_any(ops.less(ids, 0)),
-                         reduce_any(ops.less(ids[1:], ids[:-1])))
-    return ops.where(bad, count, ids), count
+        return ids, ops.reduce_max(ids) + 1
+    good = ops.logical_and(reduce_all(ops.greater_equal(ids, 0)),
+                           reduce_all(ops.greater_equal(ids[1:], ids[:-1])))
+    ids = checked(ids, good, _unsorted(fn), ids)
+    return ids, ops.reduce_max(ids) + 1
+
+
+def _unsorted(fn: str):
+    def describe(good, ids) -> str:
+        return f"{fn}: segment_ids must be sorted and >= 0, got {ids.tolist()}"
+    return describe
 
 
 def _segment_sum(fn: str, data, segment_ids) -> Tensor:
@@ -311,7 +332,7 @@ def _unsorted_extreme(fn: str, data, segment_ids, num_segments, largest: bool) -
     negative ids, so the take kernel refuses an id >= n (row n + 1) when run."""
     data, ids, rest = _segment_args(data, segment_ids, fn)
     n = _num_segments(num_segments, fn)
-    _check_ids(ids, n, fn)
+    ids = _check_ids(ids, n, fn)
     ids = ops.reshape(ids, (-1,))
     inside = ops.where(ops.less(ids, n), ids, ops.cast(n + 1, ids.dtype))
     rows = ops.where(ops.less(ids, 0), ops.cast(n, ids.dtype), inside)
@@ -348,8 +369,8 @@ def segment_mean(data, segment_ids, name=None) -> Tensor:
 
 def segment_max(data, segment_ids, name=None) -> Tensor:
     """The largest entry of each segment (ids sorted, 1-D); max(ids) + 1 segments, an
-    empty one 0 (TF1's documented value). Unsorted or negative ids are refused when known;
-    in a graph they are not checked (they match no segment)."""
+    empty one 0 (TF1's documented value). Unsorted or negative ids are refused (in a graph
+    when run)."""
     data, ids, rest = _segment_args(data, segment_ids, "segment_max")
     rows, count = _sorted_rows(ids, "segment_max")
     member = ops.equal(ops.reshape(rows, (-1, 1)),

@@ -13,7 +13,7 @@ from .. import ops
 from ..core.errors import InvalidArgumentError
 from ..core.op import apply, as_tensor
 from ..core.tensor import EAGER, Tensor
-from ..ops.debug import Assert as _AssertOp, Print as _PrintOp, Printer, show
+from ..ops.debug import Assert as _AssertOp, Print as _PrintOp, Printer, Template
 from .array_ops import reduce_all
 
 
@@ -35,13 +35,12 @@ def Assert(condition, data, summarize=None, name=None):  # noqa: N802 (TF1's nam
     condition = as_tensor(condition)
     texts, data = _pieces(data)
     template = "assertion failed: " + " ".join(texts)
-    op = _AssertOp(template=template, summarize=3 if summarize is None else summarize,
-                   error=InvalidArgumentError, passes=False)
+    describe = Template(template, 3 if summarize is None else summarize)
     if all(x.kind == EAGER for x in [condition, *data]):
         if not np.all(condition.array):
-            raise InvalidArgumentError(template.format(*(show(d.array, op.summarize)
-                                                         for d in data)))
+            raise InvalidArgumentError(describe(condition.array, *(d.array for d in data)))
         return None
+    op = _AssertOp(describe=describe, error=InvalidArgumentError, passes=False)
     return apply(op, condition, *data, name=name or "Assert")
 
 
@@ -51,7 +50,7 @@ def Print(input_, data=None, message=None, first_n=None, summarize=None, name=No
     x = as_tensor(input_)
     texts, data = _pieces(data)
     template = _escape(message or "") + "".join(texts)
-    op = _PrintOp(template=template, summarize=3 if summarize is None else summarize,
+    op = _PrintOp(text=Template(template, 3 if summarize is None else summarize),
                   first_n=None if first_n is None or first_n < 0 else first_n, stream=None,
                   passes=True, printer=Printer())
     return apply(op, x, *data, name=name or "Print")
@@ -67,11 +66,11 @@ def print_(*inputs, output_stream=None, summarize=3, sep=" ", end="\n", name=Non
     tensors = [x for x in inputs if isinstance(x, Tensor)]
     pieces = ["{}" if isinstance(x, Tensor) else _escape(str(x)) for x in inputs]
     template = _escape(sep).join(pieces) + _escape(end.removesuffix("\n"))
+    text = Template(template, summarize)
     if all(x.kind == EAGER for x in tensors):
-        print(template.format(*(show(x.array, summarize) for x in tensors)), file=stream)
+        print(text(None, *(x.array for x in tensors)), file=stream)
         return None
-    op = _PrintOp(template=template, summarize=summarize, first_n=None, stream=stream,
-                  passes=False, printer=Printer())
+    op = _PrintOp(text=text, first_n=None, stream=stream, passes=False, printer=Printer())
     return apply(op, *tensors, name=name or "PrintV2")
 
 

@@ -13,7 +13,7 @@ from .registry import kernel
 def assert_(op, *inputs):
     value, condition, *data = inputs if op.passes else (None, *inputs)
     if not np.all(condition):
-        raise op.error(op.template.format(*(d.show(v, op.summarize) for v in data)))
+        raise op.error(op.describe(condition, *data))
     return value
 
 
@@ -24,6 +24,5 @@ def print_(op, *inputs):
     printer = op.printer
     if not printer.muted and (op.first_n is None or printer.runs < op.first_n):
         printer.runs += 1
-        text = op.template.format(*(d.show(v, op.summarize) for v in data))
-        print(text, file=op.stream or sys.stderr, flush=True)
+        print(op.text(None, *data), file=op.stream or sys.stderr, flush=True)
     return value

@@ -65,7 +65,7 @@ from .symbolic import (app, compat, data, errors, estimator, feature_column,  # 
 from .symbolic import (Assert, Print, assert_equal, assert_greater,  # TF1's checks, prints
                        assert_greater_equal, assert_less, assert_less_equal, assert_negative,
                        assert_non_negative, assert_non_positive, assert_none_equal,
-                       assert_positive, debugging)
+                       assert_positive, debugging, numpy_function, py_func)
 from .symbolic import print_ as print  # noqa: A001 (tf.print)
 from .symbolic import (boolean_mask, case, foldl, foldr, gather_nd, image,  # TF1 compositions
                        map_fn, math, random, random_shuffle, rank,

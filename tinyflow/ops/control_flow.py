@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from ..core import dtypes
 from ..core.op import Op, apply
 from ..core.tensor import EAGER
+from .dataset import ops_host_states
 
 
 @dataclass(frozen=True, eq=False)
@@ -63,6 +64,12 @@ def subprogram(params, outputs, made: set, what: str) -> tuple:
     return Subprogram(tuple(params), tuple(order), tuple(outputs)), list(captures.values())
 
 
+def inner_state(*subs: Subprogram) -> dict:
+    """The `stateful` and `states` of a WhileLoop over these sub-programs."""
+    inner = [node._op for sub in subs for node in sub.order]
+    return {"stateful": any(op.stateful for op in inner), "states": tuple(ops_host_states(inner))}
+
+
 class LoopResult:
     """What a `while_loop` step produced: the final loop variables; when kept for a gradient,
     the iterates (the loop variables before each trip, then after the last) and the
@@ -91,6 +98,8 @@ class WhileLoop(Op):
     invariants: tuple
     bounded: bool
     keep_iterates: bool
+    stateful: bool     # an op of cond or body is (a random draw, a print, a py_func)
+    states: tuple      # the HostStates their ops hold (a plan's recording run sets them)
 
     def infer(self, *inputs):
         n = len(self.invariants)

@@ -21,6 +21,7 @@ from .variables import (Variable, add_to_collection, get_collection, global_vari
                         variables_initializer)
 from .control_flow import cond, control_dependencies, identity, no_op  # noqa: F401
 from .while_loop import while_loop  # noqa: F401
+from .py_func import numpy_function, py_func  # noqa: F401
 from .debugging import (Assert, Print, assert_equal, assert_greater,  # noqa: F401
                         assert_greater_equal, assert_less, assert_less_equal, assert_negative,
                         assert_non_negative, assert_non_positive, assert_none_equal,

@@ -173,7 +173,7 @@ class _Loop:
         captures = list({id(t): t for t in cond_captures + body_captures}.values())
         op = cf.WhileLoop(cond=cond_sub, body=body_sub, captures=tuple(captures),
                           invariants=tuple(invariants), bounded=limit is not None,
-                          keep_iterates=bool(back_prop))
+                          keep_iterates=bool(back_prop), **cf.inner_state(cond_sub, body_sub))
         inputs = [*self.leaves, *captures]
         result = apply(op, *inputs, *([limit] if limit is not None else []), graph=graph,
                        name="loop")

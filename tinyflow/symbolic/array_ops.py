@@ -11,12 +11,13 @@ import numpy as np
 
 from .. import ops
 from ..core import dtypes
-from ..core.errors import IndexOutOfRangeError
+from ..core.errors import IndexOutOfRangeError, InvalidArgumentError
 from ..core.op import apply, as_tensor
 from ..core.tensor import EAGER, Tensor
 from ..ops.creation import tf_range
 from ..ops.debug import checked
 from ..ops.indexing import TakeGrad
+from ..ops.shape import shape_of
 
 
 def _int_tensor(x, fn: str, what: str) -> Tensor:
@@ -410,3 +411,64 @@ def boolean_mask(tensor, mask, name=None, axis=None) -> Tensor:
     rows = ops.where(flat_m, ops.cumsum(taken, 0) - 1, count)
     placed = _scatter_rows(flat_x, rows, _zeros_rows(count + 1, rest, x.dtype))
     return ops.getitem(placed, slice(0, -1))
+
+
+# ---- partitions and stitches ------------------------------------------------------------
+
+def dynamic_partition(data, partitions, num_partitions, name=None) -> list:
+    """[data's slices where partitions == i, in order, for i < num_partitions]: partitions'
+    shape is a prefix of data's; an id outside [0, num_partitions) is refused (when run in a
+    graph), as TF1's."""
+    data, ids = as_tensor(data), _int_tensor(partitions, "dynamic_partition", "partitions")
+    n = int(num_partitions)
+    if n < 1:
+        raise ValueError(f"dynamic_partition: num_partitions must be >= 1, got {n}")
+    if ids.kind == EAGER:
+        if ids.array.size and (ids.array.min() < 0 or ids.array.max() >= n):
+            raise InvalidArgumentError(_partition_outside(n)(None, ids.array))
+    else:
+        inside = ops.logical_and(ops.greater_equal(ids, 0), ops.less(ids, n))
+        ids = checked(ids, inside, _partition_outside(n), ids)
+    return [boolean_mask(data, ops.equal(ids, k)) for k in range(n)]
+
+
+def _first_outside(ids: np.ndarray, n: int) -> int:
+    return int(ids[(ids < 0) | (ids >= n)][0])
+
+
+def _partition_outside(n: int):
+    def describe(inside, ids) -> str:
+        return f"dynamic_partition: partition id {_first_outside(ids, n)} is outside [0, {n})"
+    return describe
+
+
+def dynamic_stitch(indices, data, name=None) -> Tensor:
+    """merged[indices[m][i...]] = data[m][i...]: max(indices) + 1 rows, the later value
+    where an index repeats (a row no index names is zeros). The gradient reaches the values
+    that were kept (TF1's rule also sends it to the overwritten ones)."""
+    if not isinstance(indices, (list, tuple)) or not isinstance(data, (list, tuple)) \
+            or len(indices) != len(data) or not indices:
+        raise ValueError("dynamic_stitch: indices and data must be lists of one length")
+    indices = [_int_tensor(i, "dynamic_stitch", "indices") for i in indices]
+    data = [as_tensor(d) for d in data]
+    rest = None
+    for k, (i, d) in enumerate(zip(indices, data)):
+        if i.ndim is None or d.ndim is None or d.ndim < i.ndim:
+            raise ValueError(f"dynamic_stitch: data[{k}] of shape {d.shape} must start with "
+                             f"indices[{k}]'s shape {i.shape}")
+        tail = _known_dims(d, range(i.ndim, d.ndim), "dynamic_stitch", f"dims of data[{k}] "
+                           f"after its indices")
+        if rest is not None and tail != rest:
+            raise ValueError(f"dynamic_stitch: data[{k}]'s dims after its indices {tail} "
+                             f"differ from {rest}")
+        rest = tail
+    flat_ids = ops.concat([ops.cast(ops.reshape(i, (-1,)), dtypes.int64) for i in indices], 0)
+    flat = ops.concat([ops.reshape(d, (-1,) + rest) for d in data] +
+                      [_zeros_rows(1, rest, data[0].dtype)], 0)   # a zero row, last
+    rows = tf_range(ops.reduce_max(flat_ids) + 1, dtype=dtypes.int64)
+    positions = tf_range(shape_of(flat_ids, out_type=dtypes.int64)[0], dtype=dtypes.int64)
+    member = ops.equal(ops.expand_dims(rows, 1), ops.expand_dims(flat_ids, 0))
+    last = ops.reduce_max(ops.where(member, positions, ops.cast(-1, dtypes.int64)), 1)
+    unnamed = shape_of(flat, out_type=dtypes.int64)[0] - 1
+    return ops.take(flat, ops.where(ops.less(last, 0), unnamed, last),
+                    0, name=name)

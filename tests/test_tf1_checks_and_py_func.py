@@ -9,12 +9,6 @@ import pytest
 import tinyflow as tf
 
 
-@pytest.fixture(autouse=True)
-def fresh_graph():
-    tf.reset_default_graph()
-    yield
-
-
 def test_assert_under_control_dependencies_runs_before_the_read():
     x = tf.placeholder(tf.float32, [None])
     check = tf.Assert(tf.reduce_all(x > 0), ["x must be positive:", x], summarize=2)

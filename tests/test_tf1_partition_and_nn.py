@@ -5,21 +5,7 @@ import numpy as np
 import pytest
 
 import tinyflow as tf
-
-
-@pytest.fixture(autouse=True)
-def fresh_graph():
-    tf.reset_default_graph()
-    yield
-
-
-def _numeric_grad(f, x: np.ndarray, eps: float = 1e-6) -> np.ndarray:
-    grad = np.zeros_like(x)
-    for k in np.ndindex(x.shape):
-        step = np.zeros_like(x)
-        step[k] = eps
-        grad[k] = (f(x + step) - f(x - step)) / (2 * eps)
-    return grad
+from finite_differences import numeric_grad
 
 
 def test_dynamic_partition_splits_rows_in_order_and_refuses_bad_ids():
@@ -74,7 +60,7 @@ def test_dynamic_stitch_keeps_the_later_value_and_differentiates():
             changed = list(values)
             changed[k] = v
             return (_stitch_numpy(indices, changed) ** 2 * scale).sum()
-        np.testing.assert_allclose(got_grads[k], _numeric_grad(loss, values[k]), atol=1e-6)
+        np.testing.assert_allclose(got_grads[k], numeric_grad(loss, values[k]), atol=1e-6)
     assert not got_grads[0].any()    # overwritten by the later index 6
     eager = tf.dynamic_stitch([tf.constant([0, 2]), tf.constant([1])],
                               [tf.constant([1.0, 3.0]), tf.constant([2.0])])
@@ -103,9 +89,9 @@ def test_fused_batch_norm_training_and_inference(data_format):
     np.testing.assert_allclose(got[1], xv.mean((0, 1, 2)), atol=1e-12)
     np.testing.assert_allclose(got[2], xv.var((0, 1, 2), ddof=1), atol=1e-12)
     weight = xv.copy()
-    np.testing.assert_allclose(got[3], to_layout(_numeric_grad(
+    np.testing.assert_allclose(got[3], to_layout(numeric_grad(
         lambda v: (reference(v, scale) ** 2 * weight).sum(), xv)), rtol=1e-5, atol=1e-7)
-    np.testing.assert_allclose(got[4], _numeric_grad(
+    np.testing.assert_allclose(got[4], numeric_grad(
         lambda v: (reference(xv, v) ** 2 * weight).sum(), scale), rtol=1e-5, atol=1e-7)
     m, v = np.array([0.1, 0.2, 0.3, 0.4]), np.array([1.0, 2.0, 0.5, 1.5])
     y2, m2, v2 = tf.nn.fused_batch_norm(tf.constant(to_layout(xv)), scale, offset, m, v,
@@ -152,9 +138,9 @@ def test_sampled_softmax_loss_removes_accidental_hits_and_differentiates():
         got, got_w, got_x = sess.run([loss, d_w, d_x], {weights: w, inputs: x})
     args = (labels, sampled, true_expected, sampled_expected)
     np.testing.assert_allclose(got, _sampled_softmax_numpy(w, b, x, *args), rtol=1e-12)
-    np.testing.assert_allclose(got_w, _numeric_grad(
+    np.testing.assert_allclose(got_w, numeric_grad(
         lambda v: _sampled_softmax_numpy(v, b, x, *args).sum(), w), rtol=1e-5, atol=1e-8)
-    np.testing.assert_allclose(got_x, _numeric_grad(
+    np.testing.assert_allclose(got_x, numeric_grad(
         lambda v: _sampled_softmax_numpy(w, b, v, *args).sum(), x), rtol=1e-5, atol=1e-8)
     drawn = tf.nn.sampled_softmax_loss(w, b, labels, x, 4, 10)   # the sampler draws per run
     with tf.Session() as sess:

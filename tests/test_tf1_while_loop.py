@@ -6,21 +6,7 @@ import numpy as np
 import pytest
 
 import tinyflow as tf
-
-
-@pytest.fixture(autouse=True)
-def fresh_graph():
-    tf.reset_default_graph()
-    yield
-
-
-def _numeric_grad(f, x: np.ndarray, eps: float = 1e-6) -> np.ndarray:
-    grad = np.zeros_like(x)
-    for k in np.ndindex(x.shape):
-        step = np.zeros_like(x)
-        step[k] = eps
-        grad[k] = (f(x + step) - f(x - step)) / (2 * eps)
-    return grad
+from finite_differences import numeric_grad
 
 
 def test_trip_count_is_fed_and_the_gradient_runs_back_over_every_trip():
@@ -43,7 +29,7 @@ def test_trip_count_is_fed_and_the_gradient_runs_back_over_every_trip():
             got_trips, got_y, got_grad = sess.run([trips, y, grad], {n: count, x: xv})
             assert got_trips == count
             np.testing.assert_allclose(got_y, reference(xv, count))
-            expected = _numeric_grad(lambda v: (reference(v, count) ** 2).sum(), xv)
+            expected = numeric_grad(lambda v: (reference(v, count) ** 2).sum(), xv)
             np.testing.assert_allclose(got_grad, expected, rtol=1e-6, atol=1e-8)
 
 
@@ -130,7 +116,7 @@ def test_greedy_rnn_decoder_program_matches_numpy_and_its_gradient_is_numeric():
 
     for got, key, x in zip(got_grads, ("w_hh", "emb", "h0"),
                            (values["w_hh"], values["emb"], h0v)):
-        expected = _numeric_grad(lambda v: numpy_loss(**{key: v}), x)
+        expected = numeric_grad(lambda v: numpy_loss(**{key: v}), x)
         np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-7)
 
 
@@ -159,8 +145,8 @@ def test_nested_loops_with_a_captured_variable_differentiate():
         got_trips, got_loss, got_w, got_h0 = sess.run([trips, loss, d_w, d_h0], {h0: h0v})
     assert got_trips == 3
     np.testing.assert_allclose(got_loss, reference(wv, h0v))
-    np.testing.assert_allclose(got_w, _numeric_grad(lambda v: reference(v, h0v), wv), rtol=1e-6)
-    np.testing.assert_allclose(got_h0, _numeric_grad(lambda v: reference(wv, v), h0v),
+    np.testing.assert_allclose(got_w, numeric_grad(lambda v: reference(v, h0v), wv), rtol=1e-6)
+    np.testing.assert_allclose(got_h0, numeric_grad(lambda v: reference(wv, v), h0v),
                                rtol=1e-6)
 
 

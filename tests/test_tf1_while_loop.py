@@ -225,3 +225,16 @@ def test_loop_errors_name_the_mistake():
     first, = tf.gradients(tf.reduce_sum(y), x)
     with pytest.raises(NotImplementedError, match="second order"):
         tf.gradients(tf.reduce_sum(first), x)
+
+
+def test_a_compiled_function_traces_the_loop_and_its_gradient():
+    def f(x):
+        _, y = tf.while_loop(lambda i, y: i < 3, lambda i, y: (i + 1, y * x + 1), [0, x])
+        return y.sum()
+
+    compiled = tf.compile(f)
+    for values in ([0.5, 1.0], [0.5, 1.0, 2.0]):
+        x = tf.tensor(values, dtype=tf.float64, requires_grad=True)
+        compiled(x).backward()
+        xv = np.array(values)
+        np.testing.assert_allclose(x.grad.numpy(), 4 * xv ** 3 + 2 * xv + 1)

@@ -208,7 +208,7 @@ class LoopFrame:
         wrt = [j for j, c in enumerate(self.captures)
                if c.dtype is not None and c.dtype.is_floating]
         graph = self.graph
-        with graph.control_dependencies(None):
+        with graph.as_default(), graph.control_dependencies(None):
             adjoints = [placeholder(p.dtype, p.shape, name="loop_adjoint") for p in floating]
             first = len(graph.nodes)
             ys = [y for p, y in zip(self.params, self.outputs) if p.dtype.is_floating]

@@ -1,8 +1,8 @@
 """TF1's `tf.py_func` and `tf.numpy_function`: a Python function of NumPy arrays as a graph
 step (ops/custom.py's `PyFunc`), called once per run with its inputs' values; on eager
-tensors it is called at once (without inputs it is a graph step). Results are converted to the Tout dtypes (an array of another dtype is
-refused); their shapes are known only when run. As TF1's it is not differentiable: a
-gradient through it is None."""
+tensors it is called at once (without inputs it is a graph step). Results are converted to
+the Tout dtypes (an array of another dtype is refused); their shapes are known only when
+run. As TF1's it is not differentiable: a gradient through it is None."""
 from __future__ import annotations
 
 from ..core import dtypes

@@ -16,7 +16,7 @@ from ..core.tensor import Tensor
 from .dataset import HostState
 
 
-class Assert(Op):
+class Check(Op):
     """Raise `error(describe(condition, *data))` (with their values) unless every element of
     `condition` holds. Inputs: [the value passed on, if `passes`], condition, data."""
     name = "assert"
@@ -38,7 +38,7 @@ class Assert(Op):
         return (g,) + (None,) * (len(inputs) - 1)
 
 
-class Print(Op):
+class PrintValues(Op):
     """Write `text(None, *data)` (a `Template` of data's values) to `stream` (sys.stderr
     when None) each run, the first `first_n` runs only if given. Inputs: [the value passed
     on, if `passes`], data."""
@@ -61,8 +61,8 @@ class Print(Op):
 
 
 class Printer(HostState):
-    """A Print op's count of prints (for first_n); a plan's recording run, which a real run
-    follows, prints nothing (snapshot mutes, restore unmutes)."""
+    """A PrintValues op's count of prints (for first_n); a plan's recording run, which a
+    real run follows, prints nothing (snapshot mutes, restore unmutes)."""
 
     def __init__(self) -> None:
         self.runs, self.muted = 0, False
@@ -89,7 +89,7 @@ def checked(x, condition, describe, *data, error: type = InvalidArgumentError,
             name=None) -> Tensor:
     """x, once condition holds everywhere when run; else `error(describe(condition's value,
     *data's values))`."""
-    op = Assert(describe=describe, error=error, passes=True)
+    op = Check(describe=describe, error=error, passes=True)
     return apply(op, as_tensor(x), as_tensor(condition), *map(as_tensor, data), name=name)
 
 

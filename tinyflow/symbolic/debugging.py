@@ -13,7 +13,7 @@ from .. import ops
 from ..core.errors import InvalidArgumentError
 from ..core.op import apply, as_tensor
 from ..core.tensor import EAGER, Tensor
-from ..ops.debug import Assert as _AssertOp, Print as _PrintOp, Printer, Template
+from ..ops.debug import Check, Printer, PrintValues, Template
 from .array_ops import reduce_all
 
 
@@ -40,7 +40,7 @@ def Assert(condition, data, summarize=None, name=None):  # noqa: N802 (TF1's nam
         if not np.all(condition.array):
             raise InvalidArgumentError(describe(condition.array, *(d.array for d in data)))
         return None
-    op = _AssertOp(describe=describe, error=InvalidArgumentError, passes=False)
+    op = Check(describe=describe, error=InvalidArgumentError, passes=False)
     return apply(op, condition, *data, name=name or "Assert")
 
 
@@ -50,7 +50,7 @@ def Print(input_, data=None, message=None, first_n=None, summarize=None, name=No
     x = as_tensor(input_)
     texts, data = _pieces(data)
     template = _escape(message or "") + "".join(texts)
-    op = _PrintOp(text=Template(template, 3 if summarize is None else summarize),
+    op = PrintValues(text=Template(template, 3 if summarize is None else summarize),
                   first_n=None if first_n is None or first_n < 0 else first_n, stream=None,
                   passes=True, printer=Printer())
     return apply(op, x, *data, name=name or "Print")
@@ -70,7 +70,7 @@ def print_(*inputs, output_stream=None, summarize=3, sep=" ", end="\n", name=Non
     if all(x.kind == EAGER for x in tensors):
         print(text(None, *(x.array for x in tensors)), file=stream)
         return None
-    op = _PrintOp(text=text, first_n=None, stream=stream, passes=False, printer=Printer())
+    op = PrintValues(text=text, first_n=None, stream=stream, passes=False, printer=Printer())
     return apply(op, *tensors, name=name or "PrintV2")
 
 

@@ -9,7 +9,7 @@ from ...ops import debug as d
 from .registry import kernel
 
 
-@kernel(d.Assert)
+@kernel(d.Check)
 def assert_(op, *inputs):
     value, condition, *data = inputs if op.passes else (None, *inputs)
     if not np.all(condition):
@@ -17,7 +17,7 @@ def assert_(op, *inputs):
     return value
 
 
-@kernel(d.Print)
+@kernel(d.PrintValues)
 def print_(op, *inputs):
     value = inputs[0] if op.passes else None
     data = inputs[1:] if op.passes else inputs

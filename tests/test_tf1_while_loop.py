@@ -238,3 +238,35 @@ def test_a_compiled_function_traces_the_loop_and_its_gradient():
         compiled(x).backward()
         xv = np.array(values)
         np.testing.assert_allclose(x.grad.numpy(), 4 * xv ** 3 + 2 * xv + 1)
+
+
+def test_the_gradient_is_the_same_on_every_run():
+    """The kept iterates hold the loop's input arrays; a run must not reuse their memory
+    before the gradient has read them (runs after the first once did)."""
+    x = tf.placeholder(tf.float64, [3])
+    _, y = tf.while_loop(lambda i, y: i < 1, lambda i, y: (i + 1, y * y),
+                         [tf.constant(0), tf.sin(x)])
+    g, = tf.gradients(tf.reduce_sum(tf.exp(y) + 1.0), x)
+    xv = np.array([0.1, 0.2, 0.3])
+    expected = np.exp(np.sin(xv) ** 2) * 2 * np.sin(xv) * np.cos(xv)
+    with tf.Session() as sess:
+        for _ in range(3):
+            np.testing.assert_allclose(sess.run(g, {x: xv}), expected, rtol=1e-12)
+
+
+def test_a_loop_output_that_is_a_kept_iterate_is_its_own_array():
+    """b takes c's value as is: the loop's output b is the array of the last trip's c,
+    which the gradient reads (a planned run does not write into a loop's output)."""
+    x = tf.placeholder(tf.float64, [3])
+    _, a, b, _ = tf.while_loop(lambda i, a, b, c: i < 3,
+                               lambda i, a, b, c: (i + 1, a * c, c, c * 1.5),
+                               [tf.constant(0), tf.sin(x), tf.cos(x), tf.cos(x) + 1.0])
+    g, = tf.gradients(tf.reduce_sum(tf.exp(a) * 2.0 + tf.exp(b) * 3.0), x)
+    xv = np.array([0.1, 0.2, 0.3])
+
+    def f(v):
+        a, c = np.sin(v), np.cos(v) + 1.0
+        return np.sum(np.exp(a * c ** 3 * 1.5 ** 3) * 2.0 + np.exp(c * 1.5 ** 2) * 3.0)
+    with tf.Session() as sess:
+        for _ in range(3):
+            np.testing.assert_allclose(sess.run(g, {x: xv}), numeric_grad(f, xv), rtol=1e-6)

@@ -127,14 +127,16 @@ class LoopVar(Op):
         if self.frame is None:
             raise ValueError(f"while_loop: {out.name} comes from a loop built with "
                              f"back_prop=False, which keeps nothing to differentiate")
-        return (None,) + tuple(self.frame.gradients(self.index, g, result))
+        return (None,) + tuple(self.frame.gradients(self.index, g, result, inputs))
 
 
 class WhileLoopGrad(Op):
     """The gradients of loop variable `index`'s final value (adjoint `g`) with respect to
     the initial loop variables and the loop's captures `wrt`, as a tuple: the body's reverse rule
     `backward` (a sub-program) run over the kept iterates from the last trip to the first.
-    Inputs: g, the loop's result, the captures `backward` reads."""
+    Inputs: g, the loop's result, the captures `backward` reads, then the loop's own inputs
+    (initial values and captures): the kept iterates hold those arrays, so the runtime must
+    keep them unchanged until this step has run."""
     name = "while_loop_grad"   # differentiable, so that GradPart.vjp is reached and refuses
     index: int
     floating: tuple        # the loop variables that have adjoints (floating dtypes)
@@ -143,7 +145,7 @@ class WhileLoopGrad(Op):
     captures: tuple
     wrt: tuple             # the gradients' captures, as indices into the loop's captures
 
-    def infer(self, g, result, *captures):
+    def infer(self, g, result, *inputs):
         return (), None
 
 

@@ -218,7 +218,7 @@ class LoopFrame:
             sub, captures = cf.subprogram(self.params + adjoints, grads, made, "gradient")
         self.backward = sub, tuple(captures), tuple(wrt)
 
-    def gradients(self, index: int, g, result) -> list:
+    def gradients(self, index: int, g, result, loop_inputs) -> list:
         """d(loop variable `index`'s final value)/d(initial loop variables, captures), with
         adjoint g: one backward loop (None for what is not floating)."""
         if self.backward is None:
@@ -227,7 +227,7 @@ class LoopFrame:
         floating = tuple(k for k, p in enumerate(self.params) if p.dtype.is_floating)
         op = cf.WhileLoopGrad(index=index, floating=floating, backward=sub, captures=captures,
                               wrt=wrt)
-        grads = apply(op, g, result, *captures, graph=self.graph)
+        grads = apply(op, g, result, *captures, *loop_inputs, graph=self.graph)
         n = len(self.params)
         out = [None] * (n + len(self.captures))
         for k, p in enumerate(self.params):

@@ -62,7 +62,7 @@ def while_loop(op, *inputs):
     state, outer = list(inputs[:n]), inputs[n:n + m]
     limit = int(inputs[-1]) if op.bounded else None
     captured = _bind(op.captures, outer, {})
-    iterates = [state] if op.keep_iterates else None   # (a trip's values are new arrays)
+    iterates = [state] if op.keep_iterates else None
     trips = 0
     while limit is None or trips < limit:
         go, = run_subprogram(op.cond, _bind(op.cond.params, state, dict(captured)), "cond")
@@ -73,6 +73,8 @@ def while_loop(op, *inputs):
         _check_trip(op, state, trips)
         if iterates is not None:
             iterates.append(state)
+    # The iterates hold the loop's input arrays (the initial values, the captures):
+    # `while_loop_grad` takes those as inputs, so a planned run keeps them unchanged for it.
     return cf.LoopResult(state, iterates, outer if op.keep_iterates else None)
 
 
@@ -82,13 +84,13 @@ def loop_var(op, result, *inputs):
 
 
 @kernel(cf.WhileLoopGrad)
-def while_loop_grad(op, g, result, *captures):
+def while_loop_grad(op, g, result, *inputs):
     """Backpropagation through the kept iterates: adjoints of the loop variables flow from
     the last trip to the first; the captures' adjoints are summed over the trips."""
     floating = op.floating
     adjoints = {k: np.zeros_like(result.final[k]) for k in floating}
     adjoints[op.index] = np.asarray(g, dtype=result.final[op.index].dtype)
-    captured = _bind(op.captures, captures, {})
+    captured = _bind(op.captures, inputs[:len(op.captures)], {})   # (then the loop's inputs)
     totals = [None] * len(op.wrt)
     sub = op.backward
     for state in reversed(result.iterates[:-1]):

@@ -270,3 +270,22 @@ def test_a_loop_output_that_is_a_kept_iterate_is_its_own_array():
     with tf.Session() as sess:
         for _ in range(3):
             np.testing.assert_allclose(sess.run(g, {x: xv}), numeric_grad(f, xv), rtol=1e-6)
+
+
+def test_the_gradient_uses_the_forward_runs_random_draws():
+    """The reverse rule reads the body's draws of the same run, not new ones: d(x * u)/dx
+    is that u, and a dropout's gradient is zero where the forward dropped."""
+    x = tf.placeholder(tf.float64, [4])
+    _, y = tf.while_loop(lambda i, y: i < 2,
+                         lambda i, y: (i + 1, y * tf.random_uniform([4], dtype=tf.float64)),
+                         [tf.constant(0), x])
+    g, = tf.gradients(tf.reduce_sum(y), x)
+    w = tf.placeholder(tf.float64, [64])
+    _, z = tf.while_loop(lambda i, z: i < 1, lambda i, z: (i + 1, tf.nn.dropout(z, 0.5)),
+                         [tf.constant(0), w])
+    h, = tf.gradients(tf.reduce_sum(z), w)
+    with tf.Session() as sess:
+        yv, gv, zv, hv = sess.run([y, g, z, h], {x: np.ones(4), w: np.ones(64)})
+    np.testing.assert_allclose(gv, yv, rtol=1e-12)
+    assert 0 < np.count_nonzero(zv) < 64
+    np.testing.assert_allclose(hv, zv, rtol=1e-12)   # 2 where kept, 0 where dropped

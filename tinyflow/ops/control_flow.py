@@ -72,12 +72,12 @@ def inner_state(*subs: Subprogram) -> dict:
 
 class LoopResult:
     """What a `while_loop` step produced: the final loop variables; when kept for a gradient,
-    the iterates (the loop variables before each trip, then after the last) and the
-    captures' values."""
-    __slots__ = ("final", "iterates", "captures")
+    the iterates (the loop variables before each trip, then after the last), the values of
+    the body's stateful nodes in each trip, and the captures' values."""
+    __slots__ = ("final", "iterates", "kept", "captures")
 
-    def __init__(self, final: list, iterates, captures) -> None:
-        self.final, self.iterates, self.captures = final, iterates, captures
+    def __init__(self, final: list, iterates, kept, captures) -> None:
+        self.final, self.iterates, self.kept, self.captures = final, iterates, kept, captures
 
 
 class WhileLoop(Op):
@@ -98,6 +98,8 @@ class WhileLoop(Op):
     invariants: tuple
     bounded: bool
     keep_iterates: bool
+    kept: tuple        # with keep_iterates, the body's stateful nodes, whose values each
+    #                    trip keeps for the gradient (a draw is not drawn again)
     stateful: bool     # an op of cond or body is (a random draw, a print, a py_func)
     states: tuple      # the HostStates their ops hold (a plan's recording run sets them)
 
@@ -140,8 +142,9 @@ class WhileLoopGrad(Op):
     name = "while_loop_grad"   # differentiable, so that GradPart.vjp is reached and refuses
     index: int
     floating: tuple        # the loop variables that have adjoints (floating dtypes)
-    backward: Subprogram   # params: the loop variables, then the adjoints of the floating
-    #                        ones; outputs: adjoints of the floating ones, then of `wrt`
+    backward: Subprogram   # params: the loop variables, the adjoints of the floating ones,
+    #                        the body's kept nodes; outputs: adjoints of the floating ones,
+    #                        then of `wrt`
     captures: tuple
     wrt: tuple             # the gradients' captures, as indices into the loop's captures
 

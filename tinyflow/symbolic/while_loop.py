@@ -171,13 +171,15 @@ class _Loop:
             body_sub, body_captures = cf.subprogram(params, new, made, "body")
         _check_shapes(new, invariants)
         captures = list({id(t): t for t in cond_captures + body_captures}.values())
+        kept = tuple(node for node in body_sub.order if node._op.stateful) if back_prop else ()
         op = cf.WhileLoop(cond=cond_sub, body=body_sub, captures=tuple(captures),
                           invariants=tuple(invariants), bounded=limit is not None,
-                          keep_iterates=bool(back_prop), **cf.inner_state(cond_sub, body_sub))
+                          keep_iterates=bool(back_prop), kept=kept,
+                          **cf.inner_state(cond_sub, body_sub))
         inputs = [*self.leaves, *captures]
         result = apply(op, *inputs, *([limit] if limit is not None else []), graph=graph,
                        name="loop")
-        frame = LoopFrame(params, new, made, captures, graph) if back_prop else None
+        frame = LoopFrame(params, new, made, captures, kept, graph) if back_prop else None
         return [cf.loop_var(result, inputs, k, shape, dtype, frame, name="exit")
                 for k, (shape, dtype) in enumerate(invariants)]
 
@@ -195,12 +197,14 @@ def _made(graph, first: int) -> set:
 
 
 class LoopFrame:
-    """What a loop's gradient needs: the body's parameters, outputs and nodes, the captures.
-    The body's reverse rule is built once, on the first gradient asked of the loop."""
+    """What a loop's gradient needs: the body's parameters, outputs and nodes, the captures,
+    and its stateful nodes (random draws, prints, py_funcs), whose values the loop keeps per
+    trip: the reverse rule reads those instead of running them again (a dropout's gradient
+    uses the forward's mask). The rule is built once, on the first gradient asked of it."""
 
-    def __init__(self, params, outputs, made, captures, graph) -> None:
+    def __init__(self, params, outputs, made, captures, kept, graph) -> None:
         self.params, self.outputs, self.made = params, outputs, made
-        self.captures, self.graph = captures, graph
+        self.captures, self.kept, self.graph = captures, kept, graph
         self.backward = None
 
     def _build_backward(self) -> None:
@@ -215,7 +219,8 @@ class LoopFrame:
             grads = _gradients(ys, floating + [self.captures[j] for j in wrt],
                                grad_ys=adjoints)
             made = self.made | _made(graph, first)
-            sub, captures = cf.subprogram(self.params + adjoints, grads, made, "gradient")
+            sub, captures = cf.subprogram([*self.params, *adjoints, *self.kept], grads, made,
+                                          "gradient")
         self.backward = sub, tuple(captures), tuple(wrt)
 
     def gradients(self, index: int, g, result, loop_inputs) -> list:

@@ -62,20 +62,22 @@ def while_loop(op, *inputs):
     state, outer = list(inputs[:n]), inputs[n:n + m]
     limit = int(inputs[-1]) if op.bounded else None
     captured = _bind(op.captures, outer, {})
-    iterates = [state] if op.keep_iterates else None
+    iterates, kept = ([state], []) if op.keep_iterates else (None, None)
     trips = 0
     while limit is None or trips < limit:
         go, = run_subprogram(op.cond, _bind(op.cond.params, state, dict(captured)), "cond")
         if not bool(go):
             break
-        state = run_subprogram(op.body, _bind(op.body.params, state, dict(captured)), "body")
+        values = _bind(op.body.params, state, dict(captured))
+        state = run_subprogram(op.body, values, "body")
         trips += 1
         _check_trip(op, state, trips)
         if iterates is not None:
             iterates.append(state)
+            kept.append([values[id(node)] for node in op.kept])
     # The iterates hold the loop's input arrays (the initial values, the captures):
     # `while_loop_grad` takes those as inputs, so a planned run keeps them unchanged for it.
-    return cf.LoopResult(state, iterates, outer if op.keep_iterates else None)
+    return cf.LoopResult(state, iterates, kept, outer if op.keep_iterates else None)
 
 
 @kernel(cf.LoopVar)
@@ -93,8 +95,9 @@ def while_loop_grad(op, g, result, *inputs):
     captured = _bind(op.captures, inputs[:len(op.captures)], {})   # (then the loop's inputs)
     totals = [None] * len(op.wrt)
     sub = op.backward
-    for state in reversed(result.iterates[:-1]):
-        values = _bind(sub.params, [*state, *(adjoints[k] for k in floating)], dict(captured))
+    for state, drawn in zip(reversed(result.iterates[:-1]), reversed(result.kept)):
+        values = _bind(sub.params, [*state, *(adjoints[k] for k in floating), *drawn],
+                       dict(captured))
         grads = run_subprogram(sub, values, "gradient")
         for k, d in zip(floating, grads):
             adjoints[k] = np.zeros_like(state[k]) if d is None else d

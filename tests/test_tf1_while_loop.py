@@ -289,3 +289,15 @@ def test_the_gradient_uses_the_forward_runs_random_draws():
     np.testing.assert_allclose(gv, yv, rtol=1e-12)
     assert 0 < np.count_nonzero(zv) < 64
     np.testing.assert_allclose(hv, zv, rtol=1e-12)   # 2 where kept, 0 where dropped
+
+
+def test_a_loop_inside_a_cond_branch_reads_an_outer_tensor():
+    x = tf.placeholder(tf.float64, [])
+    p = tf.placeholder(tf.bool, [])
+    out = tf.cond(p, lambda: tf.while_loop(lambda i, y: i < 2, lambda i, y: (i + 1, y * x),
+                                           [0, x])[1], lambda: x)
+    g, = tf.gradients(out, x)
+    with tf.Session() as sess:
+        np.testing.assert_allclose(sess.run([out, g], {x: 1.1, p: True}),
+                                   [1.1 ** 3, 3 * 1.1 ** 2])
+        np.testing.assert_allclose(sess.run([out, g], {x: 1.1, p: False}), [1.1, 1.0])

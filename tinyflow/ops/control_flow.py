@@ -64,6 +64,16 @@ def subprogram(params, outputs, made: set, what: str) -> tuple:
     return Subprogram(tuple(params), tuple(order), tuple(outputs)), list(captures.values())
 
 
+def run_inside(nodes) -> set:
+    """The ids of those of `nodes` that a loop step runs (its sub-programs' nodes), not the
+    runtime: a rewrite of the outer graph (tf.cond's gates) must leave them as built."""
+    inside = set()
+    for node in nodes:
+        for sub in getattr(node._op, "subprograms", ()):
+            inside.update(id(n) for n in sub.order)
+    return inside
+
+
 def inner_state(*subs: Subprogram) -> dict:
     """The `stateful` and `states` of a WhileLoop over these sub-programs."""
     inner = [node._op for sub in subs for node in sub.order]
@@ -102,6 +112,10 @@ class WhileLoop(Op):
     #                    trip keeps for the gradient (a draw is not drawn again)
     stateful: bool     # an op of cond or body is (a random draw, a print, a py_func)
     states: tuple      # the HostStates their ops hold (a plan's recording run sets them)
+
+    @property
+    def subprograms(self) -> tuple:
+        return self.cond, self.body
 
     def infer(self, *inputs):
         n = len(self.invariants)
@@ -147,6 +161,10 @@ class WhileLoopGrad(Op):
     #                        then of `wrt`
     captures: tuple
     wrt: tuple             # the gradients' captures, as indices into the loop's captures
+
+    @property
+    def subprograms(self) -> tuple:
+        return (self.backward,)
 
     def infer(self, g, result, *inputs):
         return (), None

@@ -8,6 +8,7 @@ from .. import ops
 from ..core.graph import get_default_graph
 from ..core.op import apply, as_tensor
 from ..core.tensor import EAGER, NODE, Tensor
+from ..ops import control_flow as cf
 from ..ops.math import cond_select
 from ..ops.shape import Copy
 from ..ops.state import Assign, NoOp
@@ -70,7 +71,8 @@ def _branch(fn, pred, taken_if: bool):
     graph = get_default_graph()
     first = len(graph.nodes)
     result = fn()
-    made = graph.nodes[first:]
+    looped = cf.run_inside(graph.nodes[first:])   # a loop's own nodes read its parameters
+    made = [node for node in graph.nodes[first:] if id(node) not in looped]
     inside, gates = {id(node) for node in made}, {}
     for node in made:
         written = getattr(node._op, "writes_input", None)

@@ -217,10 +217,6 @@ def test_loop_errors_name_the_mistake():
     with pytest.raises(ValueError, match="body writes a variable"):
         tf.while_loop(lambda i: i < 3, lambda i: [tf.assign(v, 1.0) * 0 + i],
                       [tf.placeholder(tf.float32, [])])
-    _, y = tf.while_loop(lambda i, v: i < 3, lambda i, v: (i + 1, v * 2), [0, x],
-                         back_prop=False)
-    with pytest.raises(ValueError, match="back_prop=False"):
-        tf.gradients(tf.reduce_sum(y), x)
     _, y = tf.while_loop(lambda i, v: i < 3, lambda i, v: (i + 1, v * v), [0, x])
     first, = tf.gradients(tf.reduce_sum(y), x)
     with pytest.raises(NotImplementedError, match="second order"):
@@ -301,3 +297,13 @@ def test_a_loop_inside_a_cond_branch_reads_an_outer_tensor():
         np.testing.assert_allclose(sess.run([out, g], {x: 1.1, p: True}),
                                    [1.1 ** 3, 3 * 1.1 ** 2])
         np.testing.assert_allclose(sess.run([out, g], {x: 1.1, p: False}), [1.1, 1.0])
+
+
+def test_a_loop_built_without_back_prop_stops_the_gradient():
+    x = tf.placeholder(tf.float64, [2])
+    _, y = tf.while_loop(lambda i, v: i < 3, lambda i, v: (i + 1, v * 2), [0, x],
+                         back_prop=False)
+    assert tf.gradients(tf.reduce_sum(y), x) == [None]
+    g, = tf.gradients(tf.reduce_sum(y * x), x)   # only the path around the loop
+    with tf.Session() as sess:
+        np.testing.assert_allclose(sess.run(g, {x: [1.0, 2.0]}), [8.0, 16.0])

@@ -134,15 +134,14 @@ class LoopVar(Op):
     shape: tuple
     dtype: dtypes.DType
     frame: object     # the front end's record of the loop, which builds the backward (None:
-    #                   built with back_prop=False)
+    #                   built with back_prop=False, which stops gradients as TF1's)
 
     def infer(self, result, *inputs):
         return self.shape, self.dtype
 
     def vjp(self, g, out, result, *inputs):
-        if self.frame is None:
-            raise ValueError(f"while_loop: {out.name} comes from a loop built with "
-                             f"back_prop=False, which keeps nothing to differentiate")
+        if self.frame is None:   # back_prop=False: no gradient flows back (TF1's)
+            return (None,) * (1 + len(inputs))
         return (None,) + tuple(self.frame.gradients(self.index, g, result, inputs))
 
 

@@ -13,9 +13,9 @@ arrays; a body returning a bare tensor for a single loop variable (then one tens
 returned, unless return_same_structure); shape_invariants (a partial shape per loop
 variable, checked after every trip; by default each variable keeps its initial shape);
 maximum_iterations (an int or int scalar tensor; the condition is not evaluated once the
-limit is reached); back_prop=False (no iterates kept; gradients stop there). Not supported: bodies
-that assign variables, TensorArray loop variables, and second-order gradients through a
-loop. parallel_iterations and swap_memory are accepted and ignored (the trips run one
+limit is reached); back_prop=False (no iterates kept; gradients stop there). Not
+supported: bodies that assign variables, TensorArray loop variables, and second-order
+gradients through a loop. parallel_iterations and swap_memory are accepted and ignored (the trips run one
 after another).
 """
 from __future__ import annotations

@@ -146,3 +146,33 @@ def test_sampled_softmax_loss_removes_accidental_hits_and_differentiates():
     with tf.Session() as sess:
         value = sess.run(drawn)
     assert value.shape == (2,) and np.all(np.isfinite(value)) and np.all(value > 0)
+
+
+def test_dynamic_stitch_and_partition_refuse_what_does_not_fit():
+    with pytest.raises(tf.errors.InvalidArgumentError, match="dynamic_stitch: index -1 is "
+                                                             "negative"):
+        tf.dynamic_stitch([tf.constant([0, -1, 1])], [tf.constant([1., 2., 3.])])
+    with pytest.raises(ValueError, match=r"dynamic_stitch: data\[0\] of shape \(2,\) must "
+                                         r"start with indices\[0\]'s shape \(3,\)"):
+        tf.dynamic_stitch([tf.constant([0, 1, 2])], [tf.constant([1., 2.])])
+    i, d = tf.placeholder(tf.int32, [None]), tf.placeholder(tf.float64, [None])
+    merged = tf.dynamic_stitch([i], [d])
+    with tf.Session() as sess:
+        assert sess.run(merged, {i: [2, 0], d: [5.0, 7.0]}).tolist() == [7.0, 0.0, 5.0]
+        with pytest.raises(tf.errors.InvalidArgumentError, match="index -2 is negative"):
+            sess.run(merged, {i: [0, -2], d: [1.0, 2.0]})
+        with pytest.raises(tf.errors.InvalidArgumentError,
+                           match=r"data\[0\] starts with dims \[2\], but indices\[0\] has "
+                                 r"shape \[3\]"):
+            sess.run(merged, {i: [0, 1, 2], d: [1.0, 2.0]})
+    with pytest.raises(ValueError, match=r"dynamic_partition: partitions' shape \(2,\) must "
+                                         r"be a prefix of data's shape \(3,\)"):
+        tf.dynamic_partition(tf.constant([1., 2., 3.]), tf.constant([0, 1]), 2)
+
+
+def test_fused_batch_norm_raises_epsilon_to_tfs_least():
+    x = np.random.default_rng(0).normal(size=(2, 3, 3, 4))
+    y, _, _ = tf.nn.fused_batch_norm(tf.constant(x), tf.constant(np.ones(4)),
+                                     tf.constant(np.zeros(4)), epsilon=0.0)
+    want = (x - x.mean((0, 1, 2))) / np.sqrt(x.var((0, 1, 2)) + 1.001e-5)
+    np.testing.assert_allclose(y.numpy(), want, rtol=1e-12)

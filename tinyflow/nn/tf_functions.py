@@ -313,8 +313,10 @@ def fused_batch_norm(x, scale, offset, mean=None, variance=None, epsilon=0.001,
     Training normalizes by the batch's mean and biased variance and returns the variance
     with Bessel's correction (n / (n - 1), as TF's kernel, for the running average), mixed
     into the given mean and variance by exponential_avg_factor when it is not 1; inference
-    normalizes by the given mean and variance and returns them."""
+    normalizes by the given mean and variance and returns them. epsilon is raised to at
+    least 1.001e-5, as TF's (its cuDNN kernels need that much)."""
     x = _as_tensor(x)
+    epsilon = max(float(epsilon), 1.001e-5)
     if x.ndim != 4 or data_format not in ("NHWC", "NCHW"):
         raise ValueError(f"fused_batch_norm: x must be 4-D NHWC or NCHW, got shape {x.shape} "
                          f"and data_format {data_format!r}")

@@ -423,6 +423,10 @@ def dynamic_partition(data, partitions, num_partitions, name=None) -> list:
     n = int(num_partitions)
     if n < 1:
         raise ValueError(f"dynamic_partition: num_partitions must be >= 1, got {n}")
+    if ids.ndim is not None and data.ndim is not None and (ids.ndim > data.ndim or any(
+            a is not None and b is not None and a != b for a, b in zip(ids.shape, data.shape))):
+        raise ValueError(f"dynamic_partition: partitions' shape {ids.shape} must be a prefix "
+                         f"of data's shape {data.shape}")
     if ids.kind == EAGER:
         if ids.array.size and (ids.array.min() < 0 or ids.array.max() >= n):
             raise InvalidArgumentError(_partition_outside(n)(None, ids.array))
@@ -444,8 +448,10 @@ def _partition_outside(n: int):
 
 def dynamic_stitch(indices, data, name=None) -> Tensor:
     """merged[indices[m][i...]] = data[m][i...]: max(indices) + 1 rows, the later value
-    where an index repeats (a row no index names is zeros). The gradient reaches the values
-    that were kept (TF1's rule also sends it to the overwritten ones)."""
+    where an index repeats (a row no index names is zeros). Negative indices, and data
+    whose leading dims are not its indices' shape, are refused (in a graph when run). The
+    gradient reaches the values that were kept (TF1's rule also sends it to the overwritten
+    ones)."""
     if not isinstance(indices, (list, tuple)) or not isinstance(data, (list, tuple)) \
             or len(indices) != len(data) or not indices:
         raise ValueError("dynamic_stitch: indices and data must be lists of one length")
@@ -453,7 +459,8 @@ def dynamic_stitch(indices, data, name=None) -> Tensor:
     data = [as_tensor(d) for d in data]
     rest = None
     for k, (i, d) in enumerate(zip(indices, data)):
-        if i.ndim is None or d.ndim is None or d.ndim < i.ndim:
+        if i.ndim is None or d.ndim is None or d.ndim < i.ndim or any(
+                a is not None and b is not None and a != b for a, b in zip(i.shape, d.shape)):
             raise ValueError(f"dynamic_stitch: data[{k}] of shape {d.shape} must start with "
                              f"indices[{k}]'s shape {i.shape}")
         tail = _known_dims(d, range(i.ndim, d.ndim), "dynamic_stitch", f"dims of data[{k}] "
@@ -462,13 +469,36 @@ def dynamic_stitch(indices, data, name=None) -> Tensor:
             raise ValueError(f"dynamic_stitch: data[{k}]'s dims after its indices {tail} "
                              f"differ from {rest}")
         rest = tail
+        if i.shape is None or d.shape is None or None in i.shape or None in d.shape[:i.ndim]:
+            lead = ops.getitem(shape_of(d, out_type=dtypes.int64), slice(0, i.ndim))
+            fits = ops.equal(lead, shape_of(i, out_type=dtypes.int64))
+            indices[k] = checked(i, fits, _stitch_mismatch(k), lead, shape_of(i))
     flat_ids = ops.concat([ops.cast(ops.reshape(i, (-1,)), dtypes.int64) for i in indices], 0)
+    flat_ids = checked(flat_ids, ops.greater_equal(flat_ids, 0), _stitch_negative, flat_ids)
     flat = ops.concat([ops.reshape(d, (-1,) + rest) for d in data] +
                       [_zeros_rows(1, rest, data[0].dtype)], 0)   # a zero row, last
-    rows = tf_range(ops.reduce_max(flat_ids) + 1, dtype=dtypes.int64)
-    positions = tf_range(shape_of(flat_ids, out_type=dtypes.int64)[0], dtype=dtypes.int64)
-    member = ops.equal(ops.expand_dims(rows, 1), ops.expand_dims(flat_ids, 0))
-    last = ops.reduce_max(ops.where(member, positions, ops.cast(-1, dtypes.int64)), 1)
-    unnamed = shape_of(flat, out_type=dtypes.int64)[0] - 1
-    return ops.take(flat, ops.where(ops.less(last, 0), unnamed, last),
-                    0, name=name)
+    # The last position naming each row: sort the (index, position) keys, take each index's
+    # last key and scatter its position + 1 to its row (0 where no index names the row).
+    count = shape_of(flat_ids, out_type=dtypes.int64)[0]
+    keys = flat_ids * count + tf_range(count, dtype=dtypes.int64)
+    keys = ops.take(keys, ops.argsort(keys), 0)
+    ids = ops.floor_divide(keys, count)
+    ends = ops.concat([ops.not_equal(ops.getitem(ids, slice(0, -1)),
+                                     ops.getitem(ids, slice(1, None))),
+                       as_tensor(np.array([True]))], 0)
+    after = ops.where(ends, keys - ids * count + 1, ops.cast(0, dtypes.int64))
+    last = _scatter_rows(after, ids, _zeros_rows(ops.reduce_max(flat_ids) + 1, (),
+                                                 dtypes.int64)) - 1
+    unnamed = count     # the zero row
+    return ops.take(flat, ops.where(ops.less(last, 0), unnamed, last), 0, name=name)
+
+
+def _stitch_negative(holds, ids) -> str:
+    return f"dynamic_stitch: index {int(ids[ids < 0][0])} is negative"
+
+
+def _stitch_mismatch(k: int):
+    def describe(fits, lead, shape) -> str:
+        return (f"dynamic_stitch: data[{k}] starts with dims {lead.tolist()}, but indices[{k}] "
+                f"has shape {shape.tolist()}")
+    return describe

@@ -652,3 +652,16 @@ def test_out_of_range_indices_are_refused_eagerly_and_when_run(case):
     holders, out = graph_of(fn, arrays, shapes)
     with tf.Session() as sess, pytest.raises(error, match=message):
         sess.run(out, dict(zip(holders, arrays)))
+
+
+def test_segment_sums_of_no_entries_are_empty():
+    """ids fed empty: no segments (a max over no ids once failed in NumPy)."""
+    ids = tf.placeholder(tf.int32, [None])
+    i, d = tf.placeholder(tf.int32, [None]), tf.placeholder(tf.float64, [None])
+    outs = [tf.segment_sum(tf.zeros([0]), ids), tf.segment_mean(tf.zeros([0]), ids),
+            tf.dynamic_stitch([i], [d])]
+    with tf.Session() as sess:
+        got = sess.run(outs, {ids: np.zeros(0, np.int32), i: np.zeros(0, np.int32),
+                              d: np.zeros(0)})
+    assert [g.shape for g in got] == [(0,), (0,), (0,)]
+    assert tf.segment_sum(tf.zeros([0]), tf.constant(np.zeros(0, np.int32))).shape == (0,)

@@ -284,11 +284,18 @@ def _sorted_rows(ids: Tensor, fn: str) -> tuple:
         if ids.array.size and ((np.diff(ids.array) < 0).any() or ids.array.min() < 0):
             raise ValueError(f"{fn}: segment_ids must be sorted and >= 0, got "
                              f"{ids.array.tolist()}")
-        return ids, ops.reduce_max(ids) + 1
+        return ids, _rows_named(ids)
     good = ops.logical_and(reduce_all(ops.greater_equal(ids, 0)),
                            reduce_all(ops.greater_equal(ids[1:], ids[:-1])))
     ids = checked(ids, good, _unsorted(fn), ids)
-    return ids, ops.reduce_max(ids) + 1
+    return ids, _rows_named(ids)
+
+
+def _rows_named(ids: Tensor) -> Tensor:
+    """max(ids) + 1, or 0 when there are no ids (a max over none would fail)."""
+    flat = ops.reshape(ids, (-1,))
+    return ops.reduce_max(ops.concat([flat, ops.cast(as_tensor(np.array([-1])), flat.dtype)],
+                                     0)) + 1
 
 
 def _unsorted(fn: str):
@@ -480,15 +487,15 @@ def dynamic_stitch(indices, data, name=None) -> Tensor:
     # The last position naming each row: sort the (index, position) keys, take each index's
     # last key and scatter its position + 1 to its row (0 where no index names the row).
     count = shape_of(flat_ids, out_type=dtypes.int64)[0]
-    keys = flat_ids * count + tf_range(count, dtype=dtypes.int64)
+    span = ops.maximum(count, 1)     # (no ids: no keys, and no division by zero)
+    keys = flat_ids * span + tf_range(count, dtype=dtypes.int64)
     keys = ops.take(keys, ops.argsort(keys), 0)
-    ids = ops.floor_divide(keys, count)
+    ids = ops.floor_divide(keys, span)
     ends = ops.concat([ops.not_equal(ops.getitem(ids, slice(0, -1)),
                                      ops.getitem(ids, slice(1, None))),
                        as_tensor(np.array([True]))], 0)
-    after = ops.where(ends, keys - ids * count + 1, ops.cast(0, dtypes.int64))
-    last = _scatter_rows(after, ids, _zeros_rows(ops.reduce_max(flat_ids) + 1, (),
-                                                 dtypes.int64)) - 1
+    after = ops.where(ends, keys - ids * span + 1, ops.cast(0, dtypes.int64))
+    last = _scatter_rows(after, ids, _zeros_rows(_rows_named(flat_ids), (), dtypes.int64)) - 1
     unnamed = count     # the zero row
     return ops.take(flat, ops.where(ops.less(last, 0), unnamed, last), 0, name=name)
 

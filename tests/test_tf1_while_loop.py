@@ -307,3 +307,28 @@ def test_a_loop_built_without_back_prop_stops_the_gradient():
     g, = tf.gradients(tf.reduce_sum(y * x), x)   # only the path around the loop
     with tf.Session() as sess:
         np.testing.assert_allclose(sess.run(g, {x: [1.0, 2.0]}), [8.0, 16.0])
+
+
+def test_a_loop_over_constants_with_effects_runs_when_the_session_runs(capsys):
+    """body is called once; a print in it prints at every run, not while building, and a
+    variable made in it is the graph's; a loop over data with no effects is computed at
+    once, as an op on constants."""
+    i = tf.while_loop(lambda i: i < 2, lambda i: tf.Print(i + 1, [i], "trip "), [tf.constant(0)])
+    shown = tf.Print(tf.constant(1.0), [], "constant ")
+    calls = []
+
+    def body(i, h):
+        calls.append(1)
+        w = tf.get_variable("w", [2, 2], dtype=tf.float64, initializer=tf.ones_initializer())
+        return i + 1, tf.matmul(h, w)
+    _, h = tf.while_loop(lambda i, h: i < 3, body, [tf.constant(0), tf.constant(np.ones((1, 2)))])
+    assert len(calls) == 1 and capsys.readouterr().err == ""
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        for _ in range(2):
+            assert sess.run([i, shown]) == [2, 1.0]
+        np.testing.assert_allclose(sess.run(h), [[8.0, 8.0]])
+    err = capsys.readouterr().err
+    assert err.count("trip ") == 4 and err.count("constant ") == 2
+    pure = tf.while_loop(lambda k: k < 10, lambda k: k * 2, [tf.constant(1)])
+    assert pure.kind == "eager" and int(pure) == 16

@@ -11,6 +11,7 @@ import numpy as np
 
 from .. import ops
 from ..core.errors import InvalidArgumentError
+from ..core.graph import get_default_graph
 from ..core.op import apply, as_tensor
 from ..core.tensor import EAGER, Tensor
 from ..ops.debug import Check, Printer, PrintValues, Template
@@ -46,14 +47,16 @@ def Assert(condition, data, summarize=None, name=None):  # noqa: N802 (TF1's nam
 
 def Print(input_, data=None, message=None, first_n=None, summarize=None, name=None):  # noqa: N802
     """input_, printing message and data's values (the first `summarize` entries of each,
-    3 by default) to stderr each time it is computed (the first `first_n` times if given)."""
+    3 by default) to stderr each time it is computed (the first `first_n` times if given):
+    a node of the graph that prints when run, also on constants (TF1's, as a random op)."""
     x = as_tensor(input_)
     texts, data = _pieces(data)
     template = _escape(message or "") + "".join(texts)
     op = PrintValues(text=Template(template, 3 if summarize is None else summarize),
                   first_n=None if first_n is None or first_n < 0 else first_n, stream=None,
                   passes=True, printer=Printer())
-    return apply(op, x, *data, name=name or "Print")
+    known = all(t.kind == EAGER for t in [x, *data])
+    return apply(op, x, *data, name=name or "Print", graph=get_default_graph() if known else None)
 
 
 def print_(*inputs, output_stream=None, summarize=3, sep=" ", end="\n", name=None):

@@ -1,11 +1,15 @@
 """TF1's `tf.while_loop`: a loop with a trip count decided by the data, in a graph and eagerly.
 
-On tensors that hold data the loop runs at once in Python, as TF2's eager while_loop (and
-autograd records every trip). In a graph, `cond` and `body` are called once each, on
-placeholder-like parameters, and what they build becomes two sub-programs of one
-`while_loop` op (ops/control_flow.py), which the runtime runs for as many trips as the
-condition asks. `tf.gradients` differentiates through it: the loop keeps every trip's loop
-variables (with back_prop=True, TF1's default) and the gradient runs the body's reverse rule
+`cond` and `body` are called once each, on placeholder-like parameters, and what they build
+becomes two sub-programs of one `while_loop` op (ops/control_flow.py), which the runtime
+runs for as many trips as the condition asks: at each Session.run, so a tf.Print or a
+random draw in the body acts on every run, as TF1's. When the loop variables hold data
+(constants, eager tensors) and the loop reads nothing else of the graph and has no
+effects, the built loop is run at once and its values returned, as an op on constants is.
+Loop variables or tensors read inside that autograd records (requires_grad) make the loop
+run in Python instead, as TF2's eager while_loop, so that autograd records every trip.
+`tf.gradients` differentiates through the op: the loop keeps every trip's loop variables
+(with back_prop=True, TF1's default) and the gradient runs the body's reverse rule
 back over them (`LoopFrame.gradients`).
 
 Supported as in TF1: loop_vars as a (nested) tuple, list or namedtuple of tensors, numbers or
@@ -15,8 +19,8 @@ variable, checked after every trip; by default each variable keeps its initial s
 maximum_iterations (an int or int scalar tensor; the condition is not evaluated once the
 limit is reached); back_prop=False (no iterates kept; gradients stop there). Not
 supported: bodies that assign variables, TensorArray loop variables, and second-order
-gradients through a loop. parallel_iterations and swap_memory are accepted and ignored (the trips run one
-after another).
+gradients through a loop. parallel_iterations and swap_memory are accepted and ignored
+(the trips run one after another).
 """
 from __future__ import annotations
 
@@ -25,9 +29,11 @@ from ..core.graph import get_default_graph
 from ..core.op import apply
 from ..core.pytree import tree_flatten, tree_unflatten
 from ..core.shapes import as_shape
+from ..core.modes import grad_mode
 from ..core.tensor import EAGER, Tensor
 from ..ops import control_flow as cf
 from ..ops.creation import tf1_constant
+from ..runtime.plan import Plan
 from .variables import placeholder
 
 
@@ -50,17 +56,34 @@ def while_loop(cond, body, loop_vars, shape_invariants=None, parallel_iterations
     limit = None if maximum_iterations is None else _limit(maximum_iterations)
     loop = _Loop(cond, body, spec, leaves)
     invariants = _invariants(shape_invariants, leaves)
+    known = all(x.kind == EAGER for x in leaves) and (limit is None or limit.kind == EAGER)
+    eager_limit = None if limit is None or not known else int(limit.array)
     result = None
-    if all(x.kind == EAGER for x in leaves) and (limit is None or limit.kind == EAGER):
-        result = loop.run_eagerly(invariants, None if limit is None else int(limit.array))
+    if known and _recorded(leaves):
+        result = loop.run_eagerly(invariants, eager_limit)
     if result is None:
         graph = next((x.graph for x in [*leaves, limit] if x is not None and x.kind != EAGER),
                      get_default_graph())
         with graph.as_default(), graph.name_scope(name or "while"):
             result = loop.build(invariants, limit, back_prop, graph)
+        if known and loop.reads_recorded:   # autograd must see the trips: run in Python
+            result = loop.run_eagerly(invariants, eager_limit)
+        elif known and loop.self_contained:
+            result = _values_now(result)
     single = len(loop_vars) == 1 and not return_same_structure
     packed = tree_unflatten(spec, result)
     return packed[0] if single else packed
+
+
+def _recorded(tensors) -> bool:
+    """Whether autograd records ops on any of these eager tensors."""
+    return grad_mode.enabled and any(getattr(t, "requires_grad", False) for t in tensors)
+
+
+def _values_now(outputs: list) -> list:
+    """The values of a built loop that reads only data, as eager tensors (one plain run)."""
+    values = Plan(outputs, (), {}, planned=False).run([])
+    return [Tensor(v, dtype=t.dtype) for v, t in zip(values, outputs)]
 
 
 def _limit(maximum_iterations) -> Tensor:
@@ -112,6 +135,8 @@ class _Loop:
 
     def __init__(self, cond, body, spec, leaves: list) -> None:
         self.cond, self.body, self.spec, self.leaves = cond, body, spec, leaves
+        self.self_contained = False   # (build sets these) no captures, no effects
+        self.reads_recorded = False   # cond or body reads an eager tensor autograd records
 
     def _args(self, leaves) -> list:
         return list(tree_unflatten(self.spec, leaves))
@@ -176,6 +201,9 @@ class _Loop:
                           invariants=tuple(invariants), bounded=limit is not None,
                           keep_iterates=bool(back_prop), kept=kept,
                           **cf.inner_state(cond_sub, body_sub))
+        self.self_contained = not captures and not op.stateful
+        self.reads_recorded = _recorded(x for sub in (cond_sub, body_sub) for node in sub.order
+                                        for x in node.inputs if x.kind == EAGER)
         inputs = [*self.leaves, *captures]
         result = apply(op, *inputs, *([limit] if limit is not None else []), graph=graph,
                        name="loop")

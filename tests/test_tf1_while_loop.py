@@ -332,3 +332,17 @@ def test_a_loop_over_constants_with_effects_runs_when_the_session_runs(capsys):
     assert err.count("trip ") == 4 and err.count("constant ") == 2
     pure = tf.while_loop(lambda k: k < 10, lambda k: k * 2, [tf.constant(1)])
     assert pure.kind == "eager" and int(pure) == 16
+
+
+def test_a_nested_loops_draws_are_kept_for_the_gradient():
+    x = tf.placeholder(tf.float64, [4])
+
+    def outer(i, y):
+        _, z = tf.while_loop(lambda j, z: j < 2, lambda j, z: (
+            j + 1, z * tf.random_uniform([4], dtype=tf.float64)), [0, y])
+        return i + 1, z
+    _, y = tf.while_loop(lambda i, y: i < 2, outer, [0, x])
+    g, = tf.gradients(tf.reduce_sum(y), x)
+    with tf.Session() as sess:
+        yv, gv = sess.run([y, g], {x: np.ones(4)})
+    np.testing.assert_allclose(gv, yv, rtol=1e-12)     # the product of the four draws

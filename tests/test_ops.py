@@ -593,6 +593,38 @@ def test_log_uniform_candidates_are_zipfian_and_distinct_when_asked():
         log_uniform_candidates(11, 10, True)
 
 
+def test_while_loop_ops_run_and_differentiate():
+    """The loop's ops (tests/test_tf1_while_loop.py has the front end): x <- x * w + 1 while
+    x < 10, and d(x)/d(w) back over the trips the run took."""
+    with _session() as sess:
+        x0 = tf.placeholder(tf.float64, [])
+        w = tf.placeholder(tf.float64, [])
+        x = tf.while_loop(lambda x: x < 10.0, lambda x: x * w + 1.0, [x0])
+        d_w, = tf.gradients(x, w)
+        ops = {type(n._op).name for n in sess.graph.nodes if n._op is not None}
+        assert {"while_loop", "while_loop_var", "while_loop_grad",
+                "while_loop_grad_part"} <= ops
+        value, grad = sess.run([x, d_w], {x0: 1.0, w: 2.0})   # x: 1, 3, 7, 15
+        assert value == 15.0   # d/dw ((x0 w + 1) w + 1) w + 1 = 3 x0 w^2 + 2 w + 1
+        assert grad == 3 * 4 + 2 * 2 + 1
+
+
+def test_assert_print_and_py_func_ops_run_in_a_graph(capsys):
+    """The check, print and Python-function ops (tests/test_tf1_checks_and_py_func.py has
+    the front ends): each passes or makes its value when run."""
+    with _session() as sess:
+        x = tf.placeholder(tf.float64, [None])
+        shown = tf.Print(x, [x], message="x: ")
+        halved = tf.py_func(lambda a: a / 2, [shown], tf.float64)
+        check = tf.Assert(tf.reduce_all(x > 0), [x])
+        ops = {type(n._op).name for n in sess.graph.nodes if n._op is not None}
+        assert {"assert", "print", "py_func", "py_func_output"} <= ops
+        np.testing.assert_array_equal(sess.run([halved, check], {x: [2.0, 4.0]})[0], [1, 2])
+        with pytest.raises(tf.errors.InvalidArgumentError, match=r"\[-1.0\]"):
+            sess.run(check, {x: [-1.0]})
+    assert capsys.readouterr().err == "x: [2.0 4.0]\n"
+
+
 def test_dataset_iterator_ops_pull_and_restart():
     """iterator_get_next takes the host iterator's next element, whole, once per run;
     iterator_component reads one array of it; iterator_reset starts it over."""

@@ -613,9 +613,8 @@ def test_bad_input_is_refused_by_name(case):
 
 
 P34 = np.arange(12.0).reshape(3, 4)
-# (function, inputs, placeholder shapes, error, message eagerly): each coordinate and id is
-# checked against its own bound (segment_sum's ids sorted); in a graph the take / scatter
-# kernel refuses the row it is mapped to when run
+# (function, inputs, placeholder shapes, error, message): each coordinate and id is checked
+# against its own bound (segment_sum's ids sorted), eagerly and, in a graph, when run
 RUN_ERRORS = [
     (tf.gather_nd, [P34, np.array([[0, 5]])], [[3, 4], [None, 2]], IndexError,
      r"gather_nd: index \[0, 5\] is out of range for dims \(3, 4\)"),
@@ -637,6 +636,10 @@ RUN_ERRORS = [
      r"segment_mean: segment_ids must be sorted and >= 0, got \[1, 0\]"),
     (tf.segment_sum, [np.array([1.0, 2.0, 3.0]), np.array([1, 0, 1])], [[None], [None]],
      ValueError, r"segment_sum: segment_ids must be sorted and >= 0, got \[1, 0, 1\]"),
+    (tf.segment_max, [np.array([1.0, 2.0, 3.0]), np.array([0, 2, 1])], [[None], [None]],
+     ValueError, r"segment_max: segment_ids must be sorted and >= 0, got \[0, 2, 1\]"),
+    (tf.segment_max, [np.array([1.0, 2.0]), np.array([-1, 0])], [[None], [None]],
+     ValueError, r"segment_max: segment_ids must be sorted and >= 0, got \[-1, 0\]"),
 ]
 
 
@@ -647,5 +650,18 @@ def test_out_of_range_indices_are_refused_eagerly_and_when_run(case):
         fn(*[tf.constant(a) for a in arrays])
     tf.reset_default_graph()
     holders, out = graph_of(fn, arrays, shapes)
-    with tf.Session() as sess, pytest.raises(IndexError, match="out of range"):
+    with tf.Session() as sess, pytest.raises(error, match=message):
         sess.run(out, dict(zip(holders, arrays)))
+
+
+def test_segment_sums_of_no_entries_are_empty():
+    """ids fed empty: no segments (a max over no ids once failed in NumPy)."""
+    ids = tf.placeholder(tf.int32, [None])
+    i, d = tf.placeholder(tf.int32, [None]), tf.placeholder(tf.float64, [None])
+    outs = [tf.segment_sum(tf.zeros([0]), ids), tf.segment_mean(tf.zeros([0]), ids),
+            tf.dynamic_stitch([i], [d])]
+    with tf.Session() as sess:
+        got = sess.run(outs, {ids: np.zeros(0, np.int32), i: np.zeros(0, np.int32),
+                              d: np.zeros(0)})
+    assert [g.shape for g in got] == [(0,), (0,), (0,)]
+    assert tf.segment_sum(tf.zeros([0]), tf.constant(np.zeros(0, np.int32))).shape == (0,)

@@ -1,6 +1,6 @@
 """The TF1 surface third-party programs type: TensorShape, dropout with a keep_prob
 placeholder, keyword creation, tf.pad, control dependencies, identity, no_op,
-sigmoid_cross_entropy_with_logits, cond and while_loop. Each test states TF1's documented
+sigmoid_cross_entropy_with_logits and cond. Each test states TF1's documented
 behaviour; PyTorch 2.13 is the oracle where the maths is the same."""
 import numpy as np
 import pytest
@@ -226,11 +226,6 @@ def test_cond_refuses_what_tf1_refuses():
         tf.cond(pred, lambda: (x, x), lambda: x)
     with pytest.raises(ValueError, match="float32 and int32"):
         tf.cond(pred, lambda: x, lambda: tf.cast(x, tf.int32))
-
-
-def test_while_loop_says_it_is_not_supported():
-    with pytest.raises(NotImplementedError, match="Unroll the loop"):
-        tf.while_loop(lambda i: i < 10, lambda i: i + 1, [tf.constant(0)])
 
 
 # ---- optimizers and older spellings of TF1 tutorials -------------------------------------------

@@ -62,7 +62,13 @@ from .symbolic import (app, compat, data, errors, estimator, feature_column,  # 
                        RunMetadata,
                        RunOptions, Session, train, trainable_variables, Variable,
                        variables_initializer, while_loop)
-from .symbolic import (boolean_mask, case, foldl, foldr, gather_nd, image,  # TF1 compositions
+from .symbolic import (Assert, Print, assert_equal, assert_greater,  # TF1's checks, prints
+                       assert_greater_equal, assert_less, assert_less_equal, assert_negative,
+                       assert_non_negative, assert_non_positive, assert_none_equal,
+                       assert_positive, debugging, numpy_function, py_func)
+from .symbolic import print_ as print  # noqa: A001 (tf.print)
+from .symbolic import (boolean_mask, case, dynamic_partition,  # TF1 compositions
+                       dynamic_stitch, foldl, foldr, gather_nd, image,
                        map_fn, math, random, random_shuffle, rank,
                        reduce_all, reduce_any, reduce_logsumexp, reverse, reverse_sequence,
                        scan, scatter_nd, segment_max, segment_mean, segment_sum,

@@ -122,3 +122,8 @@ def out_needs_grad_error(name: str) -> RuntimeError:
     """`out=` with an argument that requires grad: a write into out= is not differentiated."""
     return RuntimeError(f"{name}: an argument requires grad, and a result written into out= "
                         f"is not differentiated; drop out= (or compute under no_grad)")
+
+
+class InvalidArgumentError(TinyflowError, ValueError):
+    """A check that failed when a graph ran (TF1's `tf.errors.InvalidArgumentError`: a failed
+    `tf.Assert`, a value an op refuses)."""

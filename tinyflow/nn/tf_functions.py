@@ -8,6 +8,7 @@ from ..core.op import apply as _apply
 from ..core.op import as_tensor as _as_tensor
 from ..core.tensor import Tensor as _Tensor
 from ..ops.shape import flatten as _flatten
+from ..ops.shape import shape_of as _shape_of
 from . import functional as _F
 from ..symbolic.deferred import DeferredVariable as _DeferredVariable
 from ..ops import conv as _conv
@@ -51,8 +52,8 @@ def sparse_softmax_cross_entropy_with_logits(_sentinel=None, labels=None, logits
 # transpose in and out (views) and pass TF's padding as the ops' "same" mode, which is TF's
 # asymmetric SAME rule (the odd pixel after) for any stride.
 
-__all__ += ["avg_pool", "batch_normalization", "moments", "bias_add", "conv2d", "conv2d_transpose",
-            "dropout", "max_pool"]
+__all__ += ["avg_pool", "batch_normalization", "fused_batch_norm", "moments", "bias_add",
+            "conv2d", "conv2d_transpose", "dropout", "max_pool"]
 
 
 def _layout(data_format: str) -> str:
@@ -305,6 +306,43 @@ def batch_normalization(x, mean, variance, offset, scale, variance_epsilon, name
     return _ops.add(_ops.multiply(x, inv), shift, name=name)
 
 
+def fused_batch_norm(x, scale, offset, mean=None, variance=None, epsilon=0.001,
+                     data_format="NHWC", is_training=True, name=None,
+                     exponential_avg_factor=1.0):
+    """TF1's fused batch norm of a 4-D x per channel: (y, batch_mean, batch_variance).
+    Training normalizes by the batch's mean and biased variance and returns the variance
+    with Bessel's correction (n / (n - 1), as TF's kernel, for the running average), mixed
+    into the given mean and variance by exponential_avg_factor when it is not 1; inference
+    normalizes by the given mean and variance and returns them. epsilon is raised to at
+    least 1.001e-5, as TF's (its cuDNN kernels need that much)."""
+    x = _as_tensor(x)
+    epsilon = max(float(epsilon), 1.001e-5)
+    if x.ndim != 4 or data_format not in ("NHWC", "NCHW"):
+        raise ValueError(f"fused_batch_norm: x must be 4-D NHWC or NCHW, got shape {x.shape} "
+                         f"and data_format {data_format!r}")
+    axes, view = ((0, 1, 2), (-1,)) if data_format == "NHWC" else ((0, 2, 3), (-1, 1, 1))
+    if is_training:
+        batch_mean, batch_var = moments(x, axes)
+        dims = _ops.cast(_shape_of(x), batch_var.dtype)
+        count = dims[axes[0]] * dims[axes[1]] * dims[axes[2]]   # entries per channel
+    else:
+        if mean is None or variance is None:
+            raise ValueError("fused_batch_norm: inference (is_training=False) needs mean and "
+                             "variance")
+        batch_mean, batch_var = _as_tensor(mean), _as_tensor(variance)
+    y = batch_normalization(x, _ops.reshape(batch_mean, view), _ops.reshape(batch_var, view),
+                            _ops.reshape(offset, view), _ops.reshape(scale, view), epsilon,
+                            name=name)
+    if not is_training:
+        return y, batch_mean, batch_var
+    corrected = batch_var * count / _ops.maximum(count - 1.0, 1.0)
+    if exponential_avg_factor != 1.0 and mean is not None and variance is not None:
+        f = float(exponential_avg_factor)
+        batch_mean = (1.0 - f) * _as_tensor(mean) + f * batch_mean
+        corrected = (1.0 - f) * _as_tensor(variance) + f * corrected
+    return y, batch_mean, corrected
+
+
 def moments(x, axes, shift=None, name=None, keep_dims=None, keepdims=None):
     """(mean, variance) over `axes`, the variance the biased one (divided by n), as TF1:
     the mean of (x - mean)^2 with the mean's gradient stopped there (the exact gradient,
@@ -443,7 +481,7 @@ def embedding_lookup(params, ids, partition_strategy="mod", name=None, validate_
 
 # ---- candidate sampling and NCE (word2vec) -------------------------------------------------
 
-__all__ += ["log_uniform_candidate_sampler", "nce_loss"]
+__all__ += ["log_uniform_candidate_sampler", "nce_loss", "sampled_softmax_loss"]
 
 
 def _expected_count(classes, tries, num_sampled: int, range_max: int):
@@ -467,19 +505,17 @@ def log_uniform_candidate_sampler(true_classes, num_true, num_sampled, unique, r
             _expected_count(sampled, tries, num_sampled, range_max))
 
 
-def nce_loss(weights, biases, labels, inputs, num_sampled, num_classes, num_true=1,
-             sampled_values=None, remove_accidental_hits=False, partition_strategy="mod",
-             name="nce_loss"):
-    """Noise-contrastive estimation, per example, as TF1 computes it: logistic losses of the
-    true classes' logits (label 1/num_true) and the sampled classes' (label 0), each logit
-    w_c . x + b_c - log(expected count of c), summed over the classes."""
-    if remove_accidental_hits:
-        raise NotImplementedError("nce_loss: remove_accidental_hits=True is not supported")
+def _sampled_logits(fn: str, weights, biases, labels, inputs, num_sampled, num_classes,
+                    num_true, sampled_values, remove_accidental_hits):
+    """(logits [batch, num_true + num_sampled], labels): each logit w_c . x + b_c - log(the
+    expected count of c), the true classes' first (label 1/num_true), then the sampled ones
+    (label 0); a sampled class that is one of the example's true classes gets a logit of
+    the dtype's lowest value when remove_accidental_hits (TF1's), so it counts for nothing."""
     weights = weights[0] if isinstance(weights, (list, tuple)) and len(weights) == 1 else weights
     x = _as_tensor(inputs)
     labels = _ops.cast(_as_tensor(labels), "int64")
     if labels.ndim != 2 or labels.shape[1] != num_true:
-        raise ValueError(f"nce_loss: labels must be [batch, num_true={num_true}], got shape "
+        raise ValueError(f"{fn}: labels must be [batch, num_true={num_true}], got shape "
                          f"{labels.shape}")
     if sampled_values is None:
         sampled_values = log_uniform_candidate_sampler(labels, num_true, num_sampled, True,
@@ -491,8 +527,38 @@ def nce_loss(weights, biases, labels, inputs, num_sampled, num_classes, num_true
     true_logits = true_logits + _ops.take(biases, labels) - _ops.log(true_expected)
     sampled_logits = _ops.matmul(x, _ops.transpose(_ops.take(weights, sampled)))
     sampled_logits = sampled_logits + _ops.take(biases, sampled) - _ops.log(sampled_expected)
+    if remove_accidental_hits:
+        hits = _ops.equal(_ops.expand_dims(labels, 2), _ops.reshape(sampled, (1, 1, -1)))
+        lowest = np.finfo(sampled_logits.dtype.np).min
+        sampled_logits = _ops.where(_ops.reduce_max(_ops.cast(hits, "int32"), 1) > 0,
+                                    _as_tensor(np.asarray(lowest, sampled_logits.dtype.np)),
+                                    sampled_logits)
     logits = _ops.concat([true_logits, sampled_logits], 1)
     targets = _ops.concat([_ops.ones_like(true_logits) / float(num_true),
                            _ops.zeros_like(sampled_logits)], 1)
+    return logits, targets
+
+
+def nce_loss(weights, biases, labels, inputs, num_sampled, num_classes, num_true=1,
+             sampled_values=None, remove_accidental_hits=False, partition_strategy="mod",
+             name="nce_loss"):
+    """Noise-contrastive estimation, per example, as TF1 computes it: logistic losses of the
+    true classes' logits (label 1/num_true) and the sampled classes' (label 0), summed over
+    the classes."""
+    logits, targets = _sampled_logits("nce_loss", weights, biases, labels, inputs,
+                                      num_sampled, num_classes, num_true, sampled_values,
+                                      remove_accidental_hits)
     per_class = sigmoid_cross_entropy_with_logits(labels=targets, logits=logits)
     return _ops.reduce_sum(per_class, 1, name=name)
+
+
+def sampled_softmax_loss(weights, biases, labels, inputs, num_sampled, num_classes,
+                         num_true=1, sampled_values=None, remove_accidental_hits=True,
+                         partition_strategy="mod", name="sampled_softmax_loss", seed=None):
+    """TF1's sampled softmax, per example: the softmax cross-entropy of the true classes
+    (label 1/num_true) against num_sampled classes drawn log-uniformly (or
+    `sampled_values`), every logit corrected by log(its expected count)."""
+    logits, targets = _sampled_logits("sampled_softmax_loss", weights, biases, labels,
+                                      inputs, num_sampled, num_classes, num_true,
+                                      sampled_values, remove_accidental_hits)
+    return _softmax_cross_entropy(targets, logits, name=name)

@@ -28,8 +28,14 @@ class HostState:
 
 def host_states(steps) -> list:
     """The distinct `HostState`s the stateful ops among `steps` (program steps) hold."""
-    found = {id(v): v for step in steps if step.op.stateful
-             for v in vars(step.op).values() if isinstance(v, HostState)}
+    return ops_host_states([step.op for step in steps])
+
+
+def ops_host_states(ops) -> list:
+    """The distinct `HostState`s the stateful among `ops` hold, alone or in a tuple (a
+    while_loop's: those of the ops of its body)."""
+    found = {id(h): h for op in ops if op.stateful for v in vars(op).values()
+             for h in (v if isinstance(v, tuple) else (v,)) if isinstance(h, HostState)}
     return list(found.values())
 
 

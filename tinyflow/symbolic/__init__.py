@@ -19,12 +19,18 @@ from .variables import (Variable, add_to_collection, get_collection, global_vari
                         initialize_all_variables, placeholder, placeholder_with_default,
                         tables_initializer, trainable_variables,
                         variables_initializer)
-from .control_flow import (cond, control_dependencies, identity, no_op,  # noqa: F401
-                           while_loop)
+from .control_flow import cond, control_dependencies, identity, no_op  # noqa: F401
+from .while_loop import while_loop  # noqa: F401
+from .py_func import numpy_function, py_func  # noqa: F401
+from .debugging import (Assert, Print, assert_equal, assert_greater,  # noqa: F401
+                        assert_greater_equal, assert_less, assert_less_equal, assert_negative,
+                        assert_non_negative, assert_non_positive, assert_none_equal,
+                        assert_positive, debugging, print_)
 from .clipping import (add_n, clip_by_global_norm, clip_by_norm, global_norm,  # noqa: F401
                        matrix_inverse)
 from .deferred import DeferredVariable, infer_variable_shapes  # noqa: F401
-from .array_ops import (boolean_mask, gather_nd, reduce_all,  # noqa: F401
+from .array_ops import (boolean_mask, dynamic_partition, dynamic_stitch,  # noqa: F401
+                        gather_nd, reduce_all,
                         reduce_any, reverse_sequence, scatter_nd, segment_sum,
                         sequence_mask, top_k, unsorted_segment_sum)
 from .math_ops import rank, reduce_logsumexp, reverse, size  # noqa: F401

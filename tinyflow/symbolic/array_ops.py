@@ -2,20 +2,22 @@
 `reduce_all`, `top_k`, `reverse_sequence`, index reads and writes (`gather_nd`,
 `scatter_nd`), segment sums, means and extremes, and `boolean_mask`. Scatters are
 `TakeGrad` (a take's scatter-add adjoint), so each works in a Session on placeholders and
-eagerly, and their gradients are gathers. Out-of-range indices and segment ids are refused
-naming the function when known; in a graph they are mapped to a row the take / scatter
-kernel refuses when run."""
+eagerly, and their gradients are gathers. Out-of-range indices and unsorted segment ids are
+refused naming the function: when known, here; in a graph, when run (ops/debug.py's
+`checked`)."""
 from __future__ import annotations
 
 import numpy as np
 
 from .. import ops
 from ..core import dtypes
-from ..core.errors import IndexOutOfRangeError
+from ..core.errors import IndexOutOfRangeError, InvalidArgumentError
 from ..core.op import apply, as_tensor
 from ..core.tensor import EAGER, Tensor
 from ..ops.creation import tf_range
+from ..ops.debug import checked
 from ..ops.indexing import TakeGrad
+from ..ops.shape import shape_of
 
 
 def _int_tensor(x, fn: str, what: str) -> Tensor:
@@ -133,8 +135,7 @@ def reverse_sequence(input, seq_lengths, seq_axis=None, batch_axis=None, name=No
 def _flat_rows(indices: Tensor, dims: tuple, fn: str) -> Tensor:
     """indices [..., M] into the first M dims `dims` as row numbers of those dims flattened
     (row-major). Each coordinate must lie in [0, its dim): known indices are checked here,
-    naming fn; in a graph a row with any coordinate outside becomes row prod(dims), which
-    the take / scatter kernel refuses when run."""
+    in a graph when run, naming fn."""
     strides = np.cumprod((1,) + dims[::-1])[::-1][1:]
     bounds = np.asarray(dims, np.int64)
     if indices.kind == EAGER:
@@ -147,9 +148,15 @@ def _flat_rows(indices: Tensor, dims: tuple, fn: str) -> Tensor:
     rows = ops.reduce_sum(ops.multiply(coords, as_tensor(strides.astype(np.int64))), -1)
     if indices.kind == EAGER:
         return rows
-    outside = reduce_any(ops.logical_or(ops.less(coords, 0),
-                                        ops.greater_equal(coords, as_tensor(bounds))), -1)
-    return ops.where(outside, as_tensor(np.int64(np.prod(dims))), rows)
+    inside = reduce_all(ops.logical_and(ops.greater_equal(coords, 0),
+                                        ops.less(coords, as_tensor(bounds))), -1)
+    return checked(rows, inside, _index_outside(fn, dims), coords, error=IndexOutOfRangeError)
+
+
+def _index_outside(fn: str, dims: tuple):
+    def describe(inside, coords) -> str:
+        return f"{fn}: index {coords[~inside][0].tolist()} is out of range for dims {dims}"
+    return describe
 
 
 def _index_depth(indices: Tensor, fn: str) -> int:
@@ -229,11 +236,21 @@ def _num_segments(num_segments, fn: str, graph_ok: bool = False):
     return int(num_segments)
 
 
-def _check_ids(ids: Tensor, n, fn: str) -> None:
-    """Refuse known ids >= num_segments by name (in a graph the kernels refuse them)."""
-    if ids.kind == EAGER and isinstance(n, int) and ids.array.size and ids.array.max() >= n:
-        raise IndexOutOfRangeError(f"{fn}: segment id {ids.array.max()} is out of range for "
-                                   f"num_segments {n}")
+def _check_ids(ids: Tensor, n, fn: str) -> Tensor:
+    """ids, refused by name if one is >= num_segments: known ones here, else when run."""
+    if ids.kind == EAGER and isinstance(n, int):
+        if ids.array.size and ids.array.max() >= n:
+            raise IndexOutOfRangeError(f"{fn}: segment id {ids.array.max()} is out of range "
+                                       f"for num_segments {n}")
+        return ids
+    return checked(ids, ops.less(ids, ops.cast(n, ids.dtype)), _id_outside(fn), ids, n,
+                   error=IndexOutOfRangeError)
+
+
+def _id_outside(fn: str):
+    def describe(inside, ids, n) -> str:
+        return f"{fn}: segment id {ids.max()} is out of range for num_segments {n}"
+    return describe
 
 
 def _unsorted_sum(fn: str, data, segment_ids, num_segments) -> Tensor:
@@ -244,7 +261,7 @@ def _unsorted_sum(fn: str, data, segment_ids, num_segments) -> Tensor:
         raise ValueError(f"{fn}: data's dims after the segment ids must be known, got "
                          f"{data.shape}")
     n = _num_segments(num_segments, fn, graph_ok=True)
-    _check_ids(ids, n, fn)
+    ids = _check_ids(ids, n, fn)
     kept = ops.greater_equal(ids, 0)
     for _ in rest:
         kept = ops.expand_dims(kept, -1)
@@ -259,20 +276,32 @@ def unsorted_segment_sum(data, segment_ids, num_segments, name=None) -> Tensor:
 
 
 def _sorted_rows(ids: Tensor, fn: str) -> tuple:
-    """(rows, max(ids) + 1) for sorted non-negative 1-D ids. Bad ids are refused: known
-    ones here, naming fn; in a graph every row becomes max(ids) + 1, which the scatter
-    kernel refuses when run."""
+    """(rows, max(ids) + 1) for sorted non-negative 1-D ids. Bad ids are refused naming fn:
+    known ones here, in a graph when run (TF1 requires sorted ids)."""
     if ids.ndim != 1:
         raise ValueError(f"{fn}: segment_ids must be 1-D, got shape {ids.shape}")
-    count = ops.reduce_max(ids) + 1
     if ids.kind == EAGER:
         if ids.array.size and ((np.diff(ids.array) < 0).any() or ids.array.min() < 0):
             raise ValueError(f"{fn}: segment_ids must be sorted and >= 0, got "
                              f"{ids.array.tolist()}")
-        return ids, count
-    bad = ops.logical_or(reduce_any(ops.less(ids, 0)),
-                         reduce_any(ops.less(ids[1:], ids[:-1])))
-    return ops.where(bad, count, ids), count
+        return ids, _rows_named(ids)
+    good = ops.logical_and(reduce_all(ops.greater_equal(ids, 0)),
+                           reduce_all(ops.greater_equal(ids[1:], ids[:-1])))
+    ids = checked(ids, good, _unsorted(fn), ids)
+    return ids, _rows_named(ids)
+
+
+def _rows_named(ids: Tensor) -> Tensor:
+    """max(ids) + 1, or 0 when there are no ids (a max over none would fail)."""
+    flat = ops.reshape(ids, (-1,))
+    return ops.reduce_max(ops.concat([flat, ops.cast(as_tensor(np.array([-1])), flat.dtype)],
+                                     0)) + 1
+
+
+def _unsorted(fn: str):
+    def describe(good, ids) -> str:
+        return f"{fn}: segment_ids must be sorted and >= 0, got {ids.tolist()}"
+    return describe
 
 
 def _segment_sum(fn: str, data, segment_ids) -> Tensor:
@@ -311,7 +340,7 @@ def _unsorted_extreme(fn: str, data, segment_ids, num_segments, largest: bool) -
     negative ids, so the take kernel refuses an id >= n (row n + 1) when run."""
     data, ids, rest = _segment_args(data, segment_ids, fn)
     n = _num_segments(num_segments, fn)
-    _check_ids(ids, n, fn)
+    ids = _check_ids(ids, n, fn)
     ids = ops.reshape(ids, (-1,))
     inside = ops.where(ops.less(ids, n), ids, ops.cast(n + 1, ids.dtype))
     rows = ops.where(ops.less(ids, 0), ops.cast(n, ids.dtype), inside)
@@ -348,8 +377,8 @@ def segment_mean(data, segment_ids, name=None) -> Tensor:
 
 def segment_max(data, segment_ids, name=None) -> Tensor:
     """The largest entry of each segment (ids sorted, 1-D); max(ids) + 1 segments, an
-    empty one 0 (TF1's documented value). Unsorted or negative ids are refused when known;
-    in a graph they are not checked (they match no segment)."""
+    empty one 0 (TF1's documented value). Unsorted or negative ids are refused (in a graph
+    when run)."""
     data, ids, rest = _segment_args(data, segment_ids, "segment_max")
     rows, count = _sorted_rows(ids, "segment_max")
     member = ops.equal(ops.reshape(rows, (-1, 1)),
@@ -389,3 +418,94 @@ def boolean_mask(tensor, mask, name=None, axis=None) -> Tensor:
     rows = ops.where(flat_m, ops.cumsum(taken, 0) - 1, count)
     placed = _scatter_rows(flat_x, rows, _zeros_rows(count + 1, rest, x.dtype))
     return ops.getitem(placed, slice(0, -1))
+
+
+# ---- partitions and stitches ------------------------------------------------------------
+
+def dynamic_partition(data, partitions, num_partitions, name=None) -> list:
+    """[data's slices where partitions == i, in order, for i < num_partitions]: partitions'
+    shape is a prefix of data's; an id outside [0, num_partitions) is refused (when run in a
+    graph), as TF1's."""
+    data, ids = as_tensor(data), _int_tensor(partitions, "dynamic_partition", "partitions")
+    n = int(num_partitions)
+    if n < 1:
+        raise ValueError(f"dynamic_partition: num_partitions must be >= 1, got {n}")
+    if ids.ndim is not None and data.ndim is not None and (ids.ndim > data.ndim or any(
+            a is not None and b is not None and a != b for a, b in zip(ids.shape, data.shape))):
+        raise ValueError(f"dynamic_partition: partitions' shape {ids.shape} must be a prefix "
+                         f"of data's shape {data.shape}")
+    if ids.kind == EAGER:
+        if ids.array.size and (ids.array.min() < 0 or ids.array.max() >= n):
+            raise InvalidArgumentError(_partition_outside(n)(None, ids.array))
+    else:
+        inside = ops.logical_and(ops.greater_equal(ids, 0), ops.less(ids, n))
+        ids = checked(ids, inside, _partition_outside(n), ids)
+    return [boolean_mask(data, ops.equal(ids, k)) for k in range(n)]
+
+
+def _first_outside(ids: np.ndarray, n: int) -> int:
+    return int(ids[(ids < 0) | (ids >= n)][0])
+
+
+def _partition_outside(n: int):
+    def describe(inside, ids) -> str:
+        return f"dynamic_partition: partition id {_first_outside(ids, n)} is outside [0, {n})"
+    return describe
+
+
+def dynamic_stitch(indices, data, name=None) -> Tensor:
+    """merged[indices[m][i...]] = data[m][i...]: max(indices) + 1 rows, the later value
+    where an index repeats (a row no index names is zeros). Negative indices, and data
+    whose leading dims are not its indices' shape, are refused (in a graph when run). The
+    gradient reaches the values that were kept (TF1's rule also sends it to the overwritten
+    ones)."""
+    if not isinstance(indices, (list, tuple)) or not isinstance(data, (list, tuple)) \
+            or len(indices) != len(data) or not indices:
+        raise ValueError("dynamic_stitch: indices and data must be lists of one length")
+    indices = [_int_tensor(i, "dynamic_stitch", "indices") for i in indices]
+    data = [as_tensor(d) for d in data]
+    rest = None
+    for k, (i, d) in enumerate(zip(indices, data)):
+        if i.ndim is None or d.ndim is None or d.ndim < i.ndim or any(
+                a is not None and b is not None and a != b for a, b in zip(i.shape, d.shape)):
+            raise ValueError(f"dynamic_stitch: data[{k}] of shape {d.shape} must start with "
+                             f"indices[{k}]'s shape {i.shape}")
+        tail = _known_dims(d, range(i.ndim, d.ndim), "dynamic_stitch", f"dims of data[{k}] "
+                           f"after its indices")
+        if rest is not None and tail != rest:
+            raise ValueError(f"dynamic_stitch: data[{k}]'s dims after its indices {tail} "
+                             f"differ from {rest}")
+        rest = tail
+        if i.shape is None or d.shape is None or None in i.shape or None in d.shape[:i.ndim]:
+            lead = ops.getitem(shape_of(d, out_type=dtypes.int64), slice(0, i.ndim))
+            fits = ops.equal(lead, shape_of(i, out_type=dtypes.int64))
+            indices[k] = checked(i, fits, _stitch_mismatch(k), lead, shape_of(i))
+    flat_ids = ops.concat([ops.cast(ops.reshape(i, (-1,)), dtypes.int64) for i in indices], 0)
+    flat_ids = checked(flat_ids, ops.greater_equal(flat_ids, 0), _stitch_negative, flat_ids)
+    flat = ops.concat([ops.reshape(d, (-1,) + rest) for d in data] +
+                      [_zeros_rows(1, rest, data[0].dtype)], 0)   # a zero row, last
+    # The last position naming each row: sort the (index, position) keys, take each index's
+    # last key and scatter its position + 1 to its row (0 where no index names the row).
+    count = shape_of(flat_ids, out_type=dtypes.int64)[0]
+    span = ops.maximum(count, 1)     # (no ids: no keys, and no division by zero)
+    keys = flat_ids * span + tf_range(count, dtype=dtypes.int64)
+    keys = ops.take(keys, ops.argsort(keys), 0)
+    ids = ops.floor_divide(keys, span)
+    ends = ops.concat([ops.not_equal(ops.getitem(ids, slice(0, -1)),
+                                     ops.getitem(ids, slice(1, None))),
+                       as_tensor(np.array([True]))], 0)
+    after = ops.where(ends, keys - ids * span + 1, ops.cast(0, dtypes.int64))
+    last = _scatter_rows(after, ids, _zeros_rows(_rows_named(flat_ids), (), dtypes.int64)) - 1
+    unnamed = count     # the zero row
+    return ops.take(flat, ops.where(ops.less(last, 0), unnamed, last), 0, name=name)
+
+
+def _stitch_negative(holds, ids) -> str:
+    return f"dynamic_stitch: index {int(ids[ids < 0][0])} is negative"
+
+
+def _stitch_mismatch(k: int):
+    def describe(fits, lead, shape) -> str:
+        return (f"dynamic_stitch: data[{k}] starts with dims {lead.tolist()}, but indices[{k}] "
+                f"has shape {shape.tolist()}")
+    return describe

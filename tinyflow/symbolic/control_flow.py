@@ -1,5 +1,5 @@
-"""TF1 control flow and graph plumbing: `control_dependencies`, `identity`, `no_op`, `cond`,
-and `while_loop` (refused: see its docstring)."""
+"""TF1 control flow and graph plumbing: `control_dependencies`, `identity`, `no_op`, `cond`
+(`while_loop` is in while_loop.py)."""
 from __future__ import annotations
 
 import numpy as np
@@ -8,6 +8,7 @@ from .. import ops
 from ..core.graph import get_default_graph
 from ..core.op import apply, as_tensor
 from ..core.tensor import EAGER, NODE, Tensor
+from ..ops import control_flow as cf
 from ..ops.math import cond_select
 from ..ops.shape import Copy
 from ..ops.state import Assign, NoOp
@@ -70,7 +71,8 @@ def _branch(fn, pred, taken_if: bool):
     graph = get_default_graph()
     first = len(graph.nodes)
     result = fn()
-    made = graph.nodes[first:]
+    looped = cf.run_inside(graph.nodes[first:])   # a loop's own nodes read its parameters
+    made = [node for node in graph.nodes[first:] if id(node) not in looped]
     inside, gates = {id(node) for node in made}, {}
     for node in made:
         written = getattr(node._op, "writes_input", None)
@@ -121,14 +123,3 @@ def _merge(t, f, pred, name):
 
 def _describe(x) -> str:
     return f"a {type(x).__name__} of {len(x)}" if isinstance(x, (list, tuple)) else "one value"
-
-
-def while_loop(cond, body, loop_vars, *args, **kwargs):
-    """Not supported: a tinyflow graph has no loops (a plan is one straight line of steps).
-    Unroll the loop in Python when the trip count is known, or run one step per
-    `Session.run` and test the condition in Python."""
-    raise NotImplementedError(
-        "tf.while_loop is not supported: tinyflow graphs have no loops. Unroll the loop in "
-        "Python (for i in range(n): loop_vars = body(*loop_vars)) when the trip count is "
-        "known, or run one step per Session.run and test the condition in Python")
-

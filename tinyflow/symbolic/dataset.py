@@ -12,6 +12,7 @@ import numpy as np
 
 from ..core import dtypes
 from ..core.graph import get_default_graph
+from ..core.errors import InvalidArgumentError
 from ..core.op import apply
 from ..core.tensor import Tensor
 from ..ops.creation import tf1_constant
@@ -26,7 +27,8 @@ class OutOfRangeError(Exception):
         self.message = message
 
 
-errors = types.SimpleNamespace(OutOfRangeError=OutOfRangeError)
+errors = types.SimpleNamespace(OutOfRangeError=OutOfRangeError,
+                               InvalidArgumentError=InvalidArgumentError)
 
 
 def _flatten(element) -> list:

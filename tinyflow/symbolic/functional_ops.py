@@ -1,10 +1,15 @@
 """TF1's higher-order functions: `map_fn`, `scan`, `foldl` and `foldr` unrolled into the
 graph (a tinyflow graph has no loops, so the leading dimension must be known when the graph
-is built), and `case` / `switch_case` as nested `tf.cond`s."""
+is built), and `case` / `switch_case` as nested `tf.cond`s (with TF1's run-time checks)."""
 from __future__ import annotations
 
 from .. import ops
+from ..core import dtypes
+from ..core.errors import InvalidArgumentError
 from ..core.op import as_tensor
+from ..core.pytree import tree_flatten, tree_unflatten
+from ..core.tensor import EAGER
+from ..ops.debug import checked
 from .control_flow import cond
 
 
@@ -95,22 +100,57 @@ def foldr(fn, elems, initializer=None, parallel_iterations=10, back_prop=True,
 
 
 def case(pred_fn_pairs, default=None, exclusive=False, strict=False, name="case"):
-    """The value of the first fn whose pred holds, else of default: nested tf.conds. Without
-    a default the last fn is used when no pred holds (TF1 raises then; tinyflow has no
-    run-time assertion), and `exclusive` is not checked when run."""
+    """The value of the first fn whose pred holds, else of default: nested tf.conds. As
+    TF1's, when run (or at once, eagerly) it raises InvalidArgumentError if no pred holds
+    and there is no default (the last fn stands in for it), and, with exclusive, if more
+    than one pred holds."""
     pairs = list(pred_fn_pairs.items() if isinstance(pred_fn_pairs, dict) else pred_fn_pairs)
     if not pairs or any(not isinstance(p, (list, tuple)) or len(p) != 2 or not callable(p[1])
                         for p in pairs):
         raise TypeError("tf.case: pred_fn_pairs must be a non-empty list of (pred, callable) "
                         "pairs")
+    preds = ops.stack([as_tensor(p) for p, _ in pairs])
+    count = ops.reduce_sum(ops.cast(preds, dtypes.int32))
+    checks = []
     if default is None:
         pairs, default = pairs[:-1], pairs[-1][1]
+        checks.append((ops.greater(count, 0), "no predicate holds and there is no default"))
+    if exclusive:
+        checks.append((ops.less_equal(count, 1), "more than one predicate holds, but "
+                                                 "exclusive=True"))
     if not callable(default):
         raise TypeError(f"tf.case: default must be callable, got {default!r}")
     branch = default
     for pred, fn in reversed(pairs):
         branch = _chain(pred, fn, branch)
-    return branch()
+    result = branch()
+    for holds, problem in checks:
+        result = _checked_leaves(result, holds, _case_error(name, problem), preds)
+    return result
+
+
+def _case_error(name: str, problem: str):
+    def describe(holds, preds) -> str:
+        return f"tf.{name}: {problem} (predicates {preds.tolist()})"
+    return describe
+
+
+def _checked_leaves(result, holds, describe, preds):
+    """result with every tensor checked (an op grouped with the check), eagerly at once."""
+    if holds.kind == EAGER:
+        if not bool(holds.array):
+            raise InvalidArgumentError(describe(holds.array, preds.array))
+        return result
+    leaves, spec = tree_flatten(result)
+    checked_leaves = []
+    for leaf in leaves:
+        leaf = as_tensor(leaf)
+        if leaf.dtype is None:    # an op (tf.group, an assign's group): run the check too
+            check = checked(ops.cast(holds, dtypes.int32), holds, describe, preds)
+            checked_leaves.append(ops.group(leaf, check))
+        else:
+            checked_leaves.append(checked(leaf, holds, describe, preds))
+    return tree_unflatten(spec, checked_leaves)
 
 
 def _chain(pred, fn, otherwise):

@@ -221,3 +221,15 @@ def test_an_untracked_write_into_a_value_a_gradient_reads_is_refused():
     v[0] = 1.0     # v has no history: no stand-in keeps the old values
     with pytest.raises(RuntimeError, match="input 1 of mul.*modified by an in-place"):
         c.sum().backward()
+
+
+def test_a_state_written_in_place_and_detached_each_step_keeps_no_old_graphs():
+    """A recurrent state copied in place and detached every step (truncated backprop)
+    must not keep each step's stand-in, and with it that step's graph, alive."""
+    w = tf.ones(4, requires_grad=True)
+    state = tf.zeros(4)
+    for _ in range(50):
+        state.copy_(tf.tanh(state * w + 1))
+        state.sum().backward()
+        state.detach_()
+    assert not getattr(state, "_earlier", ())

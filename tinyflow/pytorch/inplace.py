@@ -71,6 +71,7 @@ def detach_(x):
     if x.kind != EAGER:
         raise TypeError(f"detach_() needs an eager tensor; {x.name} is symbolic")
     x._op, x.inputs, x.requires_grad, x._saved = None, (), False, None
+    x.__dict__.pop("_earlier", None)   # its stand-ins (autodiff/tape.py) go with the history
     return x
 
 

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 import tinyflow as tf
+from tinyflow.core.errors import ShapeError
 from tinyflow.nn import tf_functions as tfn
 from tinyflow.ops import adaptive_avg_pool2d, avg_pool2d, conv2d, max_pool2d
 
@@ -531,3 +532,17 @@ def test_tf_conv2d_padding_is_same_or_valid():
     with pytest.raises(ValueError, match="SAME"):
         tfn.conv2d(np.zeros((1, 5, 5, 2), np.float32), np.zeros((3, 3, 2, 2), np.float32),
                    1, "FULL")
+
+
+@pytest.mark.parametrize("xs, ws, attrs", [
+    ((2, 0, 5, 5), (3, 0, 3, 3), {}),                    # no input channels
+    ((2, 0, 6, 6), (4, 0, 3, 3), dict(groups=2, padding=1)),
+    ((2, 4, 5, 5), (0, 4, 1, 1), dict(stride=2)),        # no output channels
+])
+def test_conv2d_without_channels_is_a_clear_error(xs, ws, attrs):
+    """(The kernels' blocks divided by the channel count: a bare ZeroDivisionError.)"""
+    x, w = tf.Tensor(np.ones(xs, np.float32)), tf.Tensor(np.ones(ws, np.float32))
+    for bias in (None, tf.Tensor(np.ones(ws[0], np.float32))):
+        with pytest.raises(ShapeError, match=r"conv2d(_bias)?: input \(2, .* no "
+                                                       r"channels to convolve"):
+            conv2d(x, w, bias=bias, **attrs)

@@ -27,7 +27,7 @@ def threaded(monkeypatch):
 
 def _conv_calls(threaded) -> int:
     """Convolution kernel calls among the threaded ones (im2col or Winograd)."""
-    return sum(name in ("conv.py", "_conv_winograd.py") for name in threaded)
+    return sum(name in ("conv.py", "_conv_winograd.py", "_conv_numba.py") for name in threaded)
 
 
 def _both(fn, torch_fn, arrays, seed=0):
@@ -115,9 +115,10 @@ def test_conv2d_of_small_images_by_pixel_pairs_matches_torch(threaded, monkeypat
     _check(lambda a, c, *d: tf.ops.conv2d(a, c, bias=(d or [None])[0], **attrs),
            lambda a, c, *d: torch.nn.functional.conv2d(a, c, *d, **attrs), arrays, np.float64)
     # the forward cuts the output channels when told to (but the 1x1 image's one pair is too
-    # little work to cut), both gradients cut the batch
+    # little work to cut), the input gradient cuts the batch; the weight gradient's few
+    # pixels are one part (`_conv_numba.sum_parts`), one product on OpenBLAS's threads
     forward = cut and xs[2:] != (1, 1)
-    assert calls == [1] and threaded.count("conv.py") == 2 + forward
+    assert calls == [1] and threaded.count("conv.py") == 1 + forward
 
 
 def test_conv2d_of_an_empty_batch_of_small_images():
@@ -251,3 +252,36 @@ def test_relu_on_threads_matches_torch(threaded, dtype):
     y = tf.ops.relu(tf.Tensor(x))
     tf.ops.relu_grad(y, y)
     assert len(threaded) == before + 2      # relu and its gradient alone, each on threads
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shapes", [
+    ((16, 8, 15, 15), (12, 8, 1, 1), dict(stride=2)),             # a ResNet's downsample
+    ((24, 6, 11, 11), (8, 6, 3, 3), dict(stride=2, padding=1)),   # three parts
+    ((16, 32, 8, 8), (32, 32, 3, 3), dict(padding=1)),            # Winograd
+    ((12, 4, 11, 7), (6, 2, 3, 2), dict(padding=(1, 0), groups=2, dilation=(2, 1))),
+], ids=lambda s: "x".join(map(str, s[0])))
+def test_conv2d_gradients_have_the_same_bits_on_any_number_of_threads(monkeypatch, shapes,
+                                                                       dtype):
+    """The weight (and bias) gradient sums over the batch: the sum's order, and so its bits,
+    must not depend on how many threads share the images (with a bias, one kernel gives
+    both)."""
+    xs, ws, attrs = shapes
+    rng = np.random.default_rng(1)
+    x, w = rng.standard_normal(xs).astype(dtype), rng.standard_normal(ws).astype(dtype)
+    b = rng.standard_normal(ws[0]).astype(dtype)
+    results = []
+    for threads in (1, 2, 4):
+        calls = force_pool(monkeypatch, 1 << 8, [])
+        monkeypatch.setattr(parallel, "threads", lambda: threads)
+        got = []
+        for bias in (None, b):
+            ours = [tf.Tensor(a, requires_grad=True) for a in (x, w, bias) if a is not None]
+            y = tf.ops.conv2d(*ours[:2], **attrs, bias=None if bias is None else ours[2])
+            tf.reduce_sum(y * np.cos(np.arange(np.prod(y.shape), dtype=dtype)).reshape(y.shape)).backward()
+            got += [y.detach().numpy()] + [t.grad.numpy() for t in ours]
+        results.append(got)
+        assert _conv_calls(calls) == (0 if threads == 1 else 6)
+    for other in results[1:]:
+        for k, (a, c) in enumerate(zip(results[0], other)):
+            assert a.tobytes() == c.tobytes(), f"result {k}"

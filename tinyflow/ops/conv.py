@@ -132,6 +132,10 @@ class _ConvGeometry(Op):
         n, c, h, wd = rank4(x, "the input")
         o, cg, kh, kw = rank4(w, "the weight")
         groups = self.groups
+        if 0 in (c, cg, o):     # (the kernels' blocks would divide by it)
+            raise ShapeError(f"input {x} and weight {w} (O, C/groups, kH, kW) "
+                             f"leave no channels to convolve; a convolution needs at least "
+                             f"one input and one output channel")
         if o is not None and o % groups:
             raise ValueError(f"weight {w} has {o} output channels, not divisible by "
                              f"groups={groups}")

@@ -60,6 +60,31 @@ class Shared:
         return value
 
 
+# A weight gradient is a sum over the batch: summed per thread's share of the images, its bits
+# depended on the thread count (1, 2 and 4 threads gave three results). It is summed in parts
+# fixed by the shapes instead, at most GRAD_PARTS (so 1, 2 and 4 threads share them evenly)
+# of at least PART_MIN_PIXELS output pixels each (each part adds one weight-sized sum: a
+# 256 -> 256 3x3 layer at 2x2 outputs, batch 64, stays one part, one product on OpenBLAS's
+# threads).
+GRAD_PARTS = 4
+PART_MIN_PIXELS = 256
+
+
+def sum_parts(part_sum, n: int, pixels: int, work: int) -> list:
+    """[part_sum(start, stop) for each part of the batch of n images, pixels output pixels
+    each], the parts run on the threads (`parallel.split`) and listed in batch order: add them
+    up in that order and the result does not depend on the threads."""
+    parts = max(1, min(GRAD_PARTS, n, n * pixels // PART_MIN_PIXELS))
+    bounds = [(n * k // parts, n * (k + 1) // parts) for k in range(parts)]
+    results = [None] * parts
+
+    def piece(p0, p1):
+        for k in range(p0, p1):
+            results[k] = part_sum(*bounds[k])
+    parallel.split(piece, parts, work)
+    return results
+
+
 def nhwc_padded(x, pads, xp, start, stop):
     """Images start:stop of x [N, C, H, W] into the zero-padded NHWC buffer xp [N, top + H +
     bottom, left + W + right, C]."""

@@ -35,7 +35,7 @@ import functools
 import numpy as np
 
 from . import parallel
-from ._conv_numba import Shared, nhwc_padded, padded_buffer, scratch
+from ._conv_numba import Shared, nhwc_padded, padded_buffer, scratch, sum_parts
 
 # kernel size -> outputs per tile side m; both give windows of S = 6, which the transform
 # loops are written for
@@ -228,9 +228,8 @@ def grad_weight(x, g, gw, gb, pads) -> None:
     tile_pads = _tile_pads(pads, (h, wd), (th, tw), r)
     xp = padded_buffer(x, tile_pads)
     loops = _loops()
-    parts = {}
 
-    def piece(start, stop):
+    def part_sum(start, stop):
         sums = np.zeros((size * size, c, o), x.dtype)
         product = np.empty_like(sums)
         nhwc_padded(x, tile_pads, xp, start, stop)
@@ -241,13 +240,12 @@ def grad_weight(x, g, gw, gb, pads) -> None:
             dm = scratch("winograd product", (size * size, tiles, o), x.dtype)
             loops.winograd_grad_tiles(g, at, n0, n1, th, tw, m, dm)
             sums += np.matmul(v.transpose(0, 2, 1), dm, out=product)
-        # G^T (.) G of this piece's sum (linear: the pieces' results add up), and the bias
+        # G^T (.) G of this part's sum (linear: the parts' results add up), and the bias
         # gradient of its images: no product after the run, where it would wake OpenBLAS's
         # second thread (`_conv_numba.Shared`), and no second pass over g
-        parts[start] = (_weight_matrix(r, x.dtype).T @ sums.reshape(size * size, c * o),
-                        None if gb is None else np.add.reduce(g[start:stop], (0, 2, 3)))
-    parallel.split(piece, n, g.size * r * r * c)
-    ordered = [parts[start] for start in sorted(parts)]    # one sum order, whoever ran them
+        return (_weight_matrix(r, x.dtype).T @ sums.reshape(size * size, c * o),
+                None if gb is None else np.add.reduce(g[start:stop], (0, 2, 3)))
+    ordered = sum_parts(part_sum, n, g.shape[2] * g.shape[3], g.size * r * r * c)
     gw[...] = sum(s for s, _ in ordered).reshape(r, r, c, o).transpose(3, 2, 0, 1)
     if gb is not None:
         gb[...] = sum(b for _, b in ordered)

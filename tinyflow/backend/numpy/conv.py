@@ -43,7 +43,7 @@ from numpy.lib.stride_tricks import as_strided
 
 from ...ops import conv
 from . import _conv_numba, _conv_winograd, parallel
-from ._conv_numba import nhwc_padded, padded_buffer, scratch as _buffer
+from ._conv_numba import nhwc_padded, padded_buffer, scratch as _buffer, sum_parts
 from .registry import kernel
 
 # Of columns per block: half a core's L2, so a block's columns and OpenBLAS's packed copy
@@ -347,9 +347,8 @@ def _grad_weight(op, x, g, gw, gb) -> None:
         _conv_winograd.grad_weight(x, g, gw, gb, pads)
         return
     xp = padded_buffer(x, pads)
-    parts = {}
 
-    def piece(start, stop):
+    def part_sum(start, stop):
         sums = np.zeros((groups, o // groups, kh * kw * cg), x.dtype)
         bias = None if gb is None else np.zeros(o, x.dtype)
         nhwc_padded(x, pads, xp, start, stop)
@@ -373,9 +372,8 @@ def _grad_weight(op, x, g, gw, gb) -> None:
                 if bias is not None:
                     flat = rows.reshape(o, -1)
                     bias += np.matmul(flat, _ones(flat.shape[1], x.dtype))
-        parts[start] = sums, bias
-    _split_images(piece, x.shape[0], g.size * kh * kw * cg)
-    parts = [parts[start] for start in sorted(parts)]    # one sum order, whoever ran them
+        return sums, bias
+    parts = sum_parts(part_sum, x.shape[0], out_hw[0] * out_hw[1], g.size * kh * kw * cg)
     sums = sum(s for s, _ in parts)
     gw.reshape(groups, o // groups, cg, kh, kw)[...] = sums.reshape(  # (a view: splits O)
         groups, o // groups, kh, kw, cg).transpose(0, 1, 4, 2, 3)

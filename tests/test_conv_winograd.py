@@ -187,3 +187,16 @@ def test_the_callers_shorter_piece_keeps_an_image(n, tiles_per_image, monkeypatc
     _conv_winograd._split(lambda a, b: seen.append((a, b)), n, tiles_per_image, 1)
     assert all(b > a for a, b in seen) and sorted(seen)[0][0] == 0 and seen[-1][1] == n
     assert sum(b - a for a, b in seen) == n
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("r", [3, 5])
+def test_transformed_weight_is_g_w_g_transposed(r, dtype):
+    """The Numba loop's G w G^T of every (o, c), in both layouts, against NumPy's products."""
+    w = np.random.default_rng(5).standard_normal((7, 3, r, r)).astype(dtype)
+    gm = _conv_winograd.matrices(r, dtype)[1]
+    want = np.einsum("ai,ocij,bj->abco", gm, w, gm).reshape(36, 3, 7)
+    tol = dict(rtol=1e-12, atol=1e-12) if dtype == np.float64 else dict(rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(_conv_winograd._transformed_weight(w, "co"), want, **tol)
+    np.testing.assert_allclose(_conv_winograd._transformed_weight(w, "oc"),
+                               want.transpose(0, 2, 1), **tol)

@@ -110,15 +110,16 @@ def _weight_matrix(r: int, dtype) -> np.ndarray:
 
 def _transformed_weight(w, order) -> np.ndarray:
     """G w G^T of every (o, c) of w [O, C, r, r], as [S * S, C, O] (order "co") or
-    [S * S, O, C] ("oc"): one GEMM [S * S, r * r] @ [r * r, O * C] (NumPy's broadcast
-    G @ w @ G^T ran 2048 3x3 products, ~0.3 ms a call on the CNN's layer). For "co" w is
-    transposed before the product, not after: a copy 4x smaller (128 -> 128: 0.73 against
-    0.48 ms a call, one thread)."""
+    [S * S, O, C] ("oc"), by a Numba loop (`_conv_loops.winograd_weight`; "oc" is "co" of
+    w's transposed view), in the scratch of the thread that makes it (a fresh 2.4 MB on
+    128 -> 128 3x3 cost page faults on every call). Read only during the run that made it."""
     o, c, r, _ = w.shape
-    if order == "co":
+    if order == "oc":
         w = w.transpose(1, 0, 2, 3)
-    taps = w.reshape(o * c, r * r)
-    return (_weight_matrix(r, w.dtype) @ taps.T).reshape((-1,) + w.shape[:2])
+    out = scratch("winograd weight", ((TILES[r] + r - 1) ** 2, w.shape[1], w.shape[0]),
+                  w.dtype)
+    _loops().winograd_weight(w, matrices(r, w.dtype)[1], out)
+    return out
 
 
 def _tiles(out_hw, m) -> tuple:

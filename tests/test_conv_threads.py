@@ -257,7 +257,7 @@ def test_relu_on_threads_matches_torch(threaded, dtype):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("shapes", [
     ((16, 8, 15, 15), (12, 8, 1, 1), dict(stride=2)),             # a ResNet's downsample
-    ((24, 6, 11, 11), (8, 6, 3, 3), dict(stride=2, padding=1)),   # three parts
+    ((24, 6, 11, 11), (8, 6, 3, 3), dict(stride=2, padding=1)),
     ((16, 32, 8, 8), (32, 32, 3, 3), dict(padding=1)),            # Winograd
     ((12, 4, 11, 7), (6, 2, 3, 2), dict(padding=(1, 0), groups=2, dilation=(2, 1))),
 ], ids=lambda s: "x".join(map(str, s[0])))

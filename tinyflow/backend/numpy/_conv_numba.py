@@ -62,11 +62,12 @@ class Shared:
 
 # A weight gradient is a sum over the batch: summed per thread's share of the images, its bits
 # depended on the thread count (1, 2 and 4 threads gave three results). It is summed in parts
-# fixed by the shapes instead, at most GRAD_PARTS (so 1, 2 and 4 threads share them evenly)
-# of at least PART_MIN_PIXELS output pixels each (each part adds one weight-sized sum: a
-# 256 -> 256 3x3 layer at 2x2 outputs, batch 64, stays one part, one product on OpenBLAS's
-# threads).
-GRAD_PARTS = 4
+# fixed by the shapes instead, at most GRAD_PARTS of at least PART_MIN_PIXELS output pixels
+# each (each part adds one weight-sized sum: a 256 -> 256 3x3 layer at 2x2 outputs, batch 64,
+# stays one part, one product on OpenBLAS's threads). Two parts, as two threads cut it
+# before: four cost the CNN's weight gradients ~0.1 ms more each at two threads (quiet, noisy;
+# more threads than parts leave the rest idle here).
+GRAD_PARTS = 2
 PART_MIN_PIXELS = 256
 
 

@@ -346,3 +346,17 @@ def test_a_nested_loops_draws_are_kept_for_the_gradient():
     with tf.Session() as sess:
         yv, gv = sess.run([y, g], {x: np.ones(4)})
     np.testing.assert_allclose(gv, yv, rtol=1e-12)     # the product of the four draws
+
+
+def test_a_loop_computed_at_once_leaves_nothing_in_the_graph():
+    graph = tf.get_default_graph()
+    before = [n.name for n in graph.nodes]
+    k, total = tf.while_loop(lambda k, s: k < 4, lambda k, s: (k + 1, s + tf.cast(k, tf.float64)),
+                             [tf.constant(0), tf.constant(0.5, tf.float64)])
+    assert (int(k), float(total)) == (4, 6.5)
+    assert [n.name for n in graph.nodes] == before
+    x = tf.placeholder(tf.float64, [], name="x")    # names are as if no loop had been built
+    _, y = tf.while_loop(lambda k, s: k < 2, lambda k, s: (k + 1, s * x), [0, x])
+    assert x.name == "x:0" and y.name.startswith("while/")
+    with tf.Session() as sess:
+        assert sess.run(y, {x: 3.0}) == 27.0

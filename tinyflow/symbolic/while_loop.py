@@ -64,12 +64,15 @@ def while_loop(cond, body, loop_vars, shape_invariants=None, parallel_iterations
     if result is None:
         graph = next((x.graph for x in [*leaves, limit] if x is not None and x.kind != EAGER),
                      get_default_graph())
+        mark = graph.mark()
         with graph.as_default(), graph.name_scope(name or "while"):
             result = loop.build(invariants, limit, back_prop, graph)
         if known and loop.reads_recorded:   # autograd must see the trips: run in Python
-            result = loop.run_eagerly(invariants, eager_limit)
+            result = loop.run_eagerly(invariants, eager_limit) or result
+            graph.rewind(mark)
         elif known and loop.self_contained:
             result = _values_now(result)
+            graph.rewind(mark)
     single = len(loop_vars) == 1 and not return_same_structure
     packed = tree_unflatten(spec, result)
     return packed[0] if single else packed

@@ -24,6 +24,7 @@ gradients through a loop. parallel_iterations and swap_memory are accepted and i
 """
 from __future__ import annotations
 
+from ..autodiff.reverse import end_of_backward, queue_callback
 from ..autodiff.reverse import gradients as _gradients
 from ..core.graph import get_default_graph
 from ..core.op import apply
@@ -237,6 +238,7 @@ class LoopFrame:
         self.params, self.outputs, self.made = params, outputs, made
         self.captures, self.kept, self.graph = captures, kept, graph
         self.backward = None
+        self.pending = None   # (the backward loop made in the sweep under way, its closer)
 
     def _build_backward(self) -> None:
         floating = [p for p in self.params if p.dtype.is_floating]
@@ -256,16 +258,25 @@ class LoopFrame:
 
     def gradients(self, index: int, g, result, loop_inputs) -> list:
         """d(loop variable `index`'s final value)/d(initial loop variables, captures), with
-        adjoint g: one backward loop (None for what is not floating)."""
+        adjoint g (None for what is not floating). One backward loop serves a whole sweep
+        (one tf.gradients call): the first variable differentiated makes it, and the others
+        join it (`_join`), returning nothing, since its parts carry their share already."""
         if self.backward is None:
             self._build_backward()
-        sub, captures, wrt = self.backward
-        floating = tuple(k for k, p in enumerate(self.params) if p.dtype.is_floating)
-        op = cf.WhileLoopGrad(index=index, floating=floating, backward=sub, captures=captures,
-                              wrt=wrt)
-        grads = apply(op, g, result, *captures, *loop_inputs, graph=self.graph)
         n = len(self.params)
         out = [None] * (n + len(self.captures))
+        pending = self.pending
+        if pending is not None and pending[1] in end_of_backward.queued \
+                and index not in pending[0]._op.indices:
+            _join(pending[0], index, g)
+            return out
+        sub, captures, wrt = self.backward
+        floating = tuple(k for k, p in enumerate(self.params) if p.dtype.is_floating)
+        op = cf.WhileLoopGrad(indices=(index,), floating=floating, backward=sub,
+                              captures=captures, wrt=wrt)
+        grads = apply(op, result, *captures, *loop_inputs, g, graph=self.graph)
+        self.pending = grads, self._sweep_ended
+        queue_callback(self._sweep_ended)
         for k, p in enumerate(self.params):
             if p.dtype.is_floating:
                 out[k] = apply(cf.GradPart(index=k, shape=p.shape, dtype=p.dtype), grads)
@@ -273,3 +284,16 @@ class LoopFrame:
             c = self.captures[j]
             out[n + j] = apply(cf.GradPart(index=n + part, shape=c.shape, dtype=c.dtype), grads)
         return out
+
+    def _sweep_ended(self) -> None:
+        self.pending = None
+
+
+def _join(grads, index: int, g) -> None:
+    """Add loop variable `index`'s adjoint `g` to a backward loop made in this sweep: its
+    node gets one more input, before anything reads its value (the sweep reaches the loop's
+    inputs, where its parts go, only after every loop variable)."""
+    op = grads._op
+    grads._op = cf.WhileLoopGrad(indices=op.indices + (index,), floating=op.floating,
+                                 backward=op.backward, captures=op.captures, wrt=op.wrt)
+    grads.inputs = (*grads.inputs, g)

@@ -17,9 +17,9 @@ arrays; a body returning a bare tensor for a single loop variable (then one tens
 returned, unless return_same_structure); shape_invariants (a partial shape per loop
 variable, checked after every trip; by default each variable keeps its initial shape);
 maximum_iterations (an int or int scalar tensor; the condition is not evaluated once the
-limit is reached); back_prop=False (no iterates kept; gradients stop there). Not
-supported: bodies that assign variables, TensorArray loop variables, and second-order
-gradients through a loop. parallel_iterations and swap_memory are accepted and ignored
+limit is reached); back_prop=False (no iterates kept; gradients stop there); TensorArrays
+among the loop variables (the loop carries each one's `flow`, of any shape). Not
+supported: bodies that assign variables, and second-order gradients through a loop. parallel_iterations and swap_memory are accepted and ignored
 (the trips run one after another).
 """
 from __future__ import annotations
@@ -35,6 +35,7 @@ from ..core.tensor import EAGER, Tensor
 from ..ops import control_flow as cf
 from ..ops.creation import tf1_constant
 from ..runtime.plan import Plan
+from .tensor_array import TensorArray
 from .variables import placeholder
 
 
@@ -53,10 +54,14 @@ def while_loop(cond, body, loop_vars, shape_invariants=None, parallel_iterations
     if not loop_vars:
         raise ValueError("while_loop: loop_vars is empty; give at least one loop variable")
     leaves, spec = tree_flatten(loop_vars)
-    leaves = [x if isinstance(x, Tensor) else tf1_constant(x) for x in leaves]
+    arrays = {k: x for k, x in enumerate(leaves) if isinstance(x, TensorArray)}
+    leaves = [x.flow if k in arrays else x if isinstance(x, Tensor) else tf1_constant(x)
+              for k, x in enumerate(leaves)]
     limit = None if maximum_iterations is None else _limit(maximum_iterations)
-    loop = _Loop(cond, body, spec, leaves)
+    loop = _Loop(cond, body, spec, leaves, arrays)
     invariants = _invariants(shape_invariants, leaves)
+    for k in arrays:   # a TensorArray's rows are allocated by its first write, and may grow
+        invariants[k] = (None, leaves[k].dtype)
     known = all(x.kind == EAGER for x in leaves) and (limit is None or limit.kind == EAGER)
     eager_limit = None if limit is None or not known else int(limit.array)
     result = None
@@ -75,7 +80,7 @@ def while_loop(cond, body, loop_vars, shape_invariants=None, parallel_iterations
             result = _values_now(result)
             graph.rewind(mark)
     single = len(loop_vars) == 1 and not return_same_structure
-    packed = tree_unflatten(spec, result)
+    packed = tree_unflatten(spec, loop.wrapped(result))
     return packed[0] if single else packed
 
 
@@ -137,13 +142,19 @@ def _shape_leaves(tree) -> list:
 class _Loop:
     """One call of while_loop: the user's functions over the loop variables' structure."""
 
-    def __init__(self, cond, body, spec, leaves: list) -> None:
+    def __init__(self, cond, body, spec, leaves: list, arrays: dict) -> None:
         self.cond, self.body, self.spec, self.leaves = cond, body, spec, leaves
+        self.arrays = arrays          # index -> the TensorArray that entered there
         self.self_contained = False   # (build sets these) no captures, no effects
         self.reads_recorded = False   # cond or body reads an eager tensor autograd records
 
+    def wrapped(self, leaves: list) -> list:
+        """The leaves, with each TensorArray's flow made a TensorArray again."""
+        return [self.arrays[k]._with(x) if k in self.arrays else x
+                for k, x in enumerate(leaves)]
+
     def _args(self, leaves) -> list:
-        return list(tree_unflatten(self.spec, leaves))
+        return list(tree_unflatten(self.spec, self.wrapped(leaves)))
 
     def _step(self, leaves: list) -> list:
         """body's loop variables, flattened, numbers made tensors of their variable's dtype."""
@@ -154,6 +165,11 @@ class _Loop:
         if len(flat) != len(leaves):
             raise ValueError(f"while_loop: body returned {len(flat)} loop variables for "
                              f"{len(leaves)}; it must return loop_vars' structure")
+        for k in self.arrays:
+            if not isinstance(flat[k], TensorArray):
+                raise TypeError(f"while_loop: loop variable {k} is a TensorArray, but the "
+                                f"body returned {type(flat[k]).__name__} for it")
+            self.arrays[k], flat[k] = flat[k], flat[k].flow   # (it may know its shapes now)
         flat = [v if isinstance(v, Tensor) else tf1_constant(v, dtype=x.dtype)
                 for v, x in zip(flat, leaves)]
         for k, (v, x) in enumerate(zip(flat, leaves)):

@@ -687,3 +687,14 @@ def test_segment_extremes_of_no_entries():
     np.testing.assert_array_equal(top_v, [[3.0, 5.0], [0.5, 0.25]])
     np.testing.assert_array_equal(low_v, [[1.0, 2.0], [0.5, 0.25]])
     np.testing.assert_array_equal(grad_v, [[0, 1], [1, 0], [1, 1]])
+
+
+def test_argmax_and_argmin_take_tf1s_output_type():
+    x = tf.placeholder(tf.float32, [None, 3])
+    best = tf.argmax(x, axis=-1, output_type=tf.int32)
+    worst = tf.argmin(x, 1)
+    assert best.dtype is tf.int32 and worst.dtype is tf.int64
+    with tf.Session() as sess:
+        got = sess.run([best, worst], {x: [[1, 5, 2], [7, 0, 3]]})
+    np.testing.assert_array_equal(got[0], [1, 0])
+    np.testing.assert_array_equal(got[1], [0, 1])

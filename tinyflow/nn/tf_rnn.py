@@ -3,10 +3,10 @@
 All four unroll the cell over the time steps while building the graph when the number of
 steps is known then (TF's `dynamic_rnn` builds a while loop instead; the results are the
 same, the graph is larger); `dynamic_rnn` over a time dim known only when run builds
-TF1's while loop over TensorArrays. With `sequence_length`, TF1's semantics: for each example, the outputs
-past its length are zeros and the state past it is carried unchanged, so the final state is
-the one at its last valid step; a backward direction reverses each example within its own
-length.
+TF1's while loop over TensorArrays. With `sequence_length`, TF1's semantics: for each
+example, the outputs past its length are zeros and the state past it is carried unchanged,
+so the final state is the one at its last valid step; a backward direction reverses each
+example within its own length.
 """
 from __future__ import annotations
 

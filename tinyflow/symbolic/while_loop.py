@@ -19,8 +19,9 @@ variable, checked after every trip; by default each variable keeps its initial s
 maximum_iterations (an int or int scalar tensor; the condition is not evaluated once the
 limit is reached); back_prop=False (no iterates kept; gradients stop there); TensorArrays
 among the loop variables (the loop carries each one's `flow`, of any shape). Not
-supported: bodies that assign variables, and second-order gradients through a loop. parallel_iterations and swap_memory are accepted and ignored
-(the trips run one after another).
+supported: bodies that assign variables, and second-order gradients through a loop.
+parallel_iterations and swap_memory are accepted and ignored (the trips run one after
+another).
 """
 from __future__ import annotations
 

@@ -75,8 +75,10 @@ def while_loop(cond, body, loop_vars, shape_invariants=None, parallel_iterations
         with graph.as_default(), graph.name_scope(name or "while"):
             result = loop.build(invariants, limit, back_prop, graph)
         if known and loop.reads_recorded:   # autograd must see the trips: run in Python
-            result = loop.run_eagerly(invariants, eager_limit) or result
-            graph.rewind(mark)
+            ran = loop.run_eagerly(invariants, eager_limit)
+            if ran is not None:
+                result = ran
+                graph.rewind(mark)
         elif known and loop.self_contained:
             result = _values_now(result)
             graph.rewind(mark)

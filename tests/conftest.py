@@ -8,6 +8,11 @@ import tinyflow.passes
 
 tinyflow.passes.VERIFY = True   # every plan's program is verified after each rewrite pass
 
+# Numba's import (~0.6 s) is paid here, once per test process, rather than inside whichever
+# test first runs a short-row kernel (tests are timed; the import is no test's cost).
+from tinyflow.backend.numpy import rows
+rows._loops()
+
 REPO = pathlib.Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
 

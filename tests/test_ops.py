@@ -609,6 +609,40 @@ def test_while_loop_ops_run_and_differentiate():
         assert grad == 3 * 4 + 2 * 2 + 1
 
 
+def test_tensor_array_write_ops_run_and_differentiate():
+    """A write sets one row of a copy (growing the rows when asked); its gradient zeroes
+    that row for the buffer and reads it for the value, against float64 finite differences
+    (second order is refused) (tests/test_tf1_tensor_array.py has the front end)."""
+    from tinyflow.ops.tensor_array import write
+    from finite_differences import numeric_grad
+    rng = np.random.default_rng(0)
+    buffer, value, weights = rng.normal(size=(3, 2)), rng.normal(size=2), rng.normal(size=(4, 2))
+
+    def reference(b, v, i):
+        out = np.zeros((max(len(b), i + 1), 2))
+        out[:len(b)], out[i] = b, v
+        return out
+
+    for index, grows in ((1, False), (3, True)):
+        b, v = tf.tensor(buffer, requires_grad=True), tf.tensor(value, requires_grad=True)
+        out = write(b, tf.tensor(index), v, grows=grows)
+        np.testing.assert_array_equal(out.detach().numpy(), reference(buffer, value, index))
+        w = tf.tensor(weights[:len(out)])
+        db, dv = tf.autograd.grad((out * out * w).sum(), [b, v], create_graph=True)
+        want_db = numeric_grad(lambda x: (reference(x, value, index) ** 2 * w.numpy()).sum(),
+                               buffer)
+        want_dv = numeric_grad(lambda x: (reference(buffer, x, index) ** 2 * w.numpy()).sum(),
+                               value)
+        np.testing.assert_allclose(db.detach().numpy(), want_db, rtol=1e-6, atol=1e-8)
+        np.testing.assert_allclose(dv.detach().numpy(), want_dv, rtol=1e-6, atol=1e-8)
+        with pytest.raises(NotImplementedError, match="second order"):
+            tf.autograd.grad(db.sum(), [b])
+    with pytest.raises(IndexError, match="index 3 is outside the array's 3 elements"):
+        write(tf.tensor(buffer), tf.tensor(3), tf.tensor(value), grows=False)
+    with pytest.raises(TypeError, match="holds float64, got a value of float32"):
+        write(tf.tensor(buffer), tf.tensor(0), tf.tensor(value, dtype=tf.float32), grows=False)
+
+
 def test_assert_print_and_py_func_ops_run_in_a_graph(capsys):
     """The check, print and Python-function ops (tests/test_tf1_checks_and_py_func.py has
     the front ends): each passes or makes its value when run."""

@@ -19,9 +19,23 @@ def test_assert_under_control_dependencies_runs_before_the_read():
         with pytest.raises(tf.errors.InvalidArgumentError,
                            match=r"assertion failed: \[x must be positive:\] \[1.0 -2.0...\]"):
             sess.run(y, {x: [1, -2, 3]})
-    assert tf.Assert(tf.constant(True), ["fine"]) is None
-    with pytest.raises(tf.errors.InvalidArgumentError, match=r"\[no\] \[3\]"):
-        tf.Assert(tf.constant(False), ["no", tf.constant(3)])
+
+
+
+def test_assert_on_constants_checks_when_run():
+    """As TF1's: building the check raises nothing; running it does (tf.debugging's
+    comparisons, below, check known values at once, as TF1's)."""
+    fine = tf.Assert(tf.constant(True), ["fine"])
+    wrong = tf.Assert(tf.constant(False), ["no", tf.constant(3)])
+    x = tf.placeholder(tf.float32, [])
+    with tf.control_dependencies([wrong]):
+        guarded = x + 1.0
+    with tf.Session() as sess:
+        sess.run(fine)
+        with pytest.raises(tf.errors.InvalidArgumentError, match=r"\[no\] \[3\]"):
+            sess.run(wrong)
+        with pytest.raises(tf.errors.InvalidArgumentError, match=r"\[no\] \[3\]"):
+            sess.run(guarded, {x: 1.0})
 
 
 @pytest.mark.parametrize("check, good, bad", [

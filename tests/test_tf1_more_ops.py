@@ -665,3 +665,36 @@ def test_segment_sums_of_no_entries_are_empty():
                               d: np.zeros(0)})
     assert [g.shape for g in got] == [(0,), (0,), (0,)]
     assert tf.segment_sum(tf.zeros([0]), tf.constant(np.zeros(0, np.int32))).shape == (0,)
+
+
+def test_segment_extremes_of_no_entries():
+    """Empty data: segment_max has no segments; an unsorted one's segments hold the
+    dtype's extreme (a max over no entries once failed while the graph was built)."""
+    none = np.zeros((0, 2), np.float32)
+    assert tf.segment_max(tf.constant(none), tf.zeros([0], tf.int32)).shape == (0, 2)
+    lowest = tf.unsorted_segment_max(tf.constant(none), tf.zeros([0], tf.int32), 3)
+    np.testing.assert_array_equal(lowest.numpy(), np.full((3, 2), np.finfo(np.float32).min))
+    d, ids = tf.placeholder(tf.float64, [None, 2]), tf.placeholder(tf.int32, [None])
+    top = tf.segment_max(d, ids)
+    low = tf.unsorted_segment_min(d, ids, 2)
+    grad, = tf.gradients(tf.reduce_sum(top), d)
+    with tf.Session() as sess:
+        got = sess.run([top, low, grad], {d: np.zeros((0, 2)), ids: np.zeros(0, np.int32)})
+        assert [g.shape for g in got] == [(0, 2), (2, 2), (0, 2)]
+        assert (got[1] == np.finfo(np.float64).max).all()
+        values = np.array([[1.0, 5.0], [3.0, 2.0], [0.5, 0.25]])
+        top_v, low_v, grad_v = sess.run([top, low, grad], {d: values, ids: [0, 0, 1]})
+    np.testing.assert_array_equal(top_v, [[3.0, 5.0], [0.5, 0.25]])
+    np.testing.assert_array_equal(low_v, [[1.0, 2.0], [0.5, 0.25]])
+    np.testing.assert_array_equal(grad_v, [[0, 1], [1, 0], [1, 1]])
+
+
+def test_argmax_and_argmin_take_tf1s_output_type():
+    x = tf.placeholder(tf.float32, [None, 3])
+    best = tf.argmax(x, axis=-1, output_type=tf.int32)
+    worst = tf.argmin(x, 1)
+    assert best.dtype is tf.int32 and worst.dtype is tf.int64
+    with tf.Session() as sess:
+        got = sess.run([best, worst], {x: [[1, 5, 2], [7, 0, 3]]})
+    np.testing.assert_array_equal(got[0], [1, 0])
+    np.testing.assert_array_equal(got[1], [0, 1])

@@ -399,7 +399,8 @@ def test_dropout_wrapper_and_zero_state(graph):
 def test_bad_inputs_say_what_is_wrong(graph):
     cell = tf.nn.rnn_cell.BasicLSTMCell(H)
     with pytest.raises(ValueError, match="number of time steps .* must be known"):
-        tf.nn.dynamic_rnn(cell, tf.placeholder(tf.float32, [None, None, D]), dtype=tf.float32)
+        tf.nn.bidirectional_dynamic_rnn(cell, cell, tf.placeholder(tf.float32, [None, None, D]),
+                                        dtype=tf.float32)
     with pytest.raises(ValueError, match=r"must be \[batch, time, depth\]"):
         tf.nn.dynamic_rnn(cell, tf.placeholder(tf.float32, [None, D]), dtype=tf.float32)
     with pytest.raises(TypeError, match="dtype float64 differs from the inputs' float32"):
@@ -499,3 +500,37 @@ def test_tf_gather_by_keywords():
                                   rows[[2, 0]])
     np.testing.assert_array_equal(
         tf.gather(params=tf.tensor(rows), indices=[3], axis=1).numpy(), rows[:, [3]])
+
+
+@pytest.mark.parametrize("time_major", [False, True])
+def test_dynamic_rnn_over_a_time_dim_known_only_when_run_is_a_loop(graph, rng, time_major):
+    """No static time dim: TF1's while loop over TensorArrays, with TF1's masking, the
+    unrolled version's variable names, and its gradient against finite differences."""
+    from finite_differences import numeric_grad
+    x = tf.placeholder(tf.float64, [None, None, D])
+    lengths = tf.placeholder(tf.int32, [None])
+    cell = tf.nn.rnn_cell.BasicLSTMCell(H)
+    outputs, state = tf.nn.dynamic_rnn(cell, x, sequence_length=lengths, dtype=tf.float64,
+                                       time_major=time_major)
+    assert [v.name for v in cell.variables] == ["rnn/basic_lstm_cell/kernel:0",
+                                                "rnn/basic_lstm_cell/bias:0"]
+    loss = tf.reduce_sum(outputs ** 2) + tf.reduce_sum(state.c)
+    dx, = tf.gradients(loss, x)
+    value, lengths_value = inputs(rng)[:, :4], np.array([4, 0, 2], np.int32)
+    fed = np.moveaxis(value, 1, 0) if time_major else value
+
+    def reference(v):
+        start = (np.zeros((B, H)), np.zeros((B, H)))
+        outs, (c, h) = np_unroll(np_basic_lstm, list(np.moveaxis(v, 1, 0)), start, w,
+                                 lengths_value)
+        return np.stack(outs, 1), c, (np.stack(outs) ** 2).sum() + c.sum()
+
+    with tf.Session() as sess:
+        w = set_values(sess, cell, rng)
+        got, c, got_dx = sess.run([outputs, state.c, dx], {x: fed, lengths: lengths_value})
+    want, want_c, _ = reference(value)
+    np.testing.assert_allclose(np.moveaxis(got, 0, 1) if time_major else got, want, rtol=1e-12)
+    np.testing.assert_allclose(c, want_c, rtol=1e-12)
+    want_dx = numeric_grad(lambda v: reference(v)[2], value)
+    np.testing.assert_allclose(np.moveaxis(got_dx, 0, 1) if time_major else got_dx, want_dx,
+                               rtol=1e-6, atol=1e-9)

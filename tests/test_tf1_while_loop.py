@@ -346,3 +346,48 @@ def test_a_nested_loops_draws_are_kept_for_the_gradient():
     with tf.Session() as sess:
         yv, gv = sess.run([y, g], {x: np.ones(4)})
     np.testing.assert_allclose(gv, yv, rtol=1e-12)     # the product of the four draws
+
+
+def test_a_loop_computed_at_once_leaves_nothing_in_the_graph():
+    graph = tf.get_default_graph()
+    before = [n.name for n in graph.nodes]
+    k, total = tf.while_loop(lambda k, s: k < 4, lambda k, s: (k + 1, s + tf.cast(k, tf.float64)),
+                             [tf.constant(0), tf.constant(0.5, tf.float64)])
+    assert (int(k), float(total)) == (4, 6.5)
+    assert [n.name for n in graph.nodes] == before
+    x = tf.placeholder(tf.float64, [], name="x")    # names are as if no loop had been built
+    _, y = tf.while_loop(lambda k, s: k < 2, lambda k, s: (k + 1, s * x), [0, x])
+    assert x.name == "x:0" and y.name.startswith("while/")
+    with tf.Session() as sess:
+        assert sess.run(y, {x: 3.0}) == 27.0
+
+
+def test_one_backward_loop_serves_every_loop_variable_of_a_gradient():
+    """Two loop variables reach the loss: one tf.gradients call runs one backward loop (not
+    one per variable); a second call makes its own."""
+    x, w = tf.placeholder(tf.float64, [3]), tf.placeholder(tf.float64, [])
+    _, a, b = tf.while_loop(lambda i, a, b: i < 3,
+                            lambda i, a, b: (i + 1, a * w + b, b * x), [0, x, x * 2])
+    graph = tf.get_default_graph()
+
+    def backward_loops() -> int:
+        return sum(1 for n in graph.nodes if n._op is not None
+                   and n._op.name == "while_loop_grad")
+
+    grads = tf.gradients(tf.reduce_sum(a * a) + tf.reduce_sum(b), [x, w])
+    assert backward_loops() == 1
+    grad_b, = tf.gradients(tf.reduce_sum(b), x)
+    assert backward_loops() == 2
+
+    def loss(xv, wv, only_b=False):
+        a, b = xv, xv * 2
+        for _ in range(3):
+            a, b = a * wv + b, b * xv
+        return b.sum() if only_b else (a * a).sum() + b.sum()
+
+    xv, wv = np.array([0.5, -1.0, 2.0]), 0.7
+    with tf.Session() as sess:
+        gx, gw, gb = sess.run([*grads, grad_b], {x: xv, w: wv})
+    np.testing.assert_allclose(gx, numeric_grad(lambda v: loss(v, wv), xv), rtol=1e-6)
+    np.testing.assert_allclose(gw, numeric_grad(lambda v: loss(xv, v), np.array(wv)), rtol=1e-6)
+    np.testing.assert_allclose(gb, numeric_grad(lambda v: loss(v, wv, True), xv), rtol=1e-6)

@@ -62,6 +62,7 @@ from .symbolic import (app, compat, data, errors, estimator, feature_column,  # 
                        RunMetadata,
                        RunOptions, Session, train, trainable_variables, Variable,
                        variables_initializer, while_loop)
+from .symbolic.tensor_array import TensorArray  # noqa: F401
 from .symbolic import (Assert, Print, assert_equal, assert_greater,  # TF1's checks, prints
                        assert_greater_equal, assert_less, assert_less_equal, assert_negative,
                        assert_non_negative, assert_non_positive, assert_none_equal,

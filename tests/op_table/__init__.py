@@ -31,6 +31,8 @@ COVERED_ELSEWHERE = {
     "while_loop_var": "test_while_loop_ops_run_and_differentiate",
     "while_loop_grad": "test_while_loop_ops_run_and_differentiate",
     "while_loop_grad_part": "test_while_loop_ops_run_and_differentiate",
+    "tensor_array_write": "test_tensor_array_write_ops_run_and_differentiate",
+    "tensor_array_write_grad": "test_tensor_array_write_ops_run_and_differentiate",
     "assert": "test_assert_print_and_py_func_ops_run_in_a_graph",
     "print": "test_assert_print_and_py_func_ops_run_in_a_graph",
     "py_func": "test_assert_print_and_py_func_ops_run_in_a_graph",

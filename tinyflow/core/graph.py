@@ -59,6 +59,23 @@ class Graph:
         self.version += 1
         return name
 
+    def mark(self) -> tuple:
+        """Where the graph is now, for `rewind`."""
+        return len(self.nodes), dict(self._name_counts)
+
+    def rewind(self, mark: tuple) -> None:
+        """Forget the nodes made since `mark` (and the names they took): for a build whose
+        result was computed at once and that nothing else may run (a loop over constants)."""
+        first, counts = mark
+        gone = {id(node) for node in self.nodes[first:]}
+        if not gone:
+            return
+        del self.nodes[first:]
+        self._names = {k: v for k, v in self._names.items() if id(v) not in gone}
+        self._name_counts = counts
+        self.placements = {k: v for k, v in self.placements.items() if k[:-2] in self._names}
+        self.version += 1
+
     @contextlib.contextmanager
     def name_scope(self, name: str) -> Iterator[str]:
         """TF1 name scopes: nodes made inside are named `name/...` (`name_1/...` if the scope

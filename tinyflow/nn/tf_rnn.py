@@ -1,11 +1,12 @@
 """TF1's RNN functions: `tf.nn.static_rnn`, `dynamic_rnn` and their bidirectional forms.
 
-All four unroll the cell over the time steps while building the graph, so the number of steps
-must be known then (TF's `dynamic_rnn` builds a while loop instead; the results are the same,
-the graph is larger). With `sequence_length`, TF1's semantics: for each example, the outputs
-past its length are zeros and the state past it is carried unchanged, so the final state is
-the one at its last valid step; a backward direction reverses each example within its own
-length.
+All four unroll the cell over the time steps while building the graph when the number of
+steps is known then (TF's `dynamic_rnn` builds a while loop instead; the results are the
+same, the graph is larger); `dynamic_rnn` over a time dim known only when run builds
+TF1's while loop over TensorArrays. With `sequence_length`, TF1's semantics: for each
+example, the outputs past its length are zeros and the state past it is carried unchanged,
+so the final state is the one at its last valid step; a backward direction reverses each
+example within its own length.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from .. import ops
 from ..core import dtypes
 from ..core.op import as_tensor
 from ..core.tensor import Tensor
+from ..ops.shape import shape_of
 from .rnn_cell import LSTMStateTuple, map_state
 
 __all__ = ["bidirectional_dynamic_rnn", "dynamic_rnn", "static_bidirectional_rnn",
@@ -56,14 +58,40 @@ def _unroll(cell, inputs: list, state, lengths):
         return _fused_lstm(cell, inputs, state, lengths)
     outputs = []
     for t, x in enumerate(inputs):
-        output, new_state = cell(x, state)
-        if lengths is not None:
-            done = ops.expand_dims(ops.less_equal(lengths, t), 1)    # [batch, 1]: t >= length
-            output = ops.where(done, ops.zeros_like(output), output)
-            new_state = map_state(lambda old, new: ops.where(done, old, new), state, new_state)
+        output, state = _step(cell, x, state, lengths, t)
         outputs.append(output)
-        state = new_state
     return outputs, state
+
+
+def _step(cell, x, state, lengths, t):
+    """One step of the cell at time t (an int, or a loop's int tensor), masked as TF1's."""
+    output, new_state = cell(x, state)
+    if lengths is None:
+        return output, new_state
+    t = ops.cast(t, lengths.dtype) if isinstance(t, Tensor) else t
+    done = ops.expand_dims(ops.less_equal(lengths, t), 1)    # [batch, 1]: t >= length
+    output = ops.where(done, ops.zeros_like(output), output)
+    return output, map_state(lambda old, new: ops.where(done, old, new), state, new_state)
+
+
+def _looped(cell, x, state, lengths, time_major: bool):
+    """dynamic_rnn over a time dim known only when run: a tf.while_loop reading the steps
+    from one TensorArray and writing the outputs to another (TF1's own construction)."""
+    from ..symbolic.tensor_array import TensorArray
+    from ..symbolic.while_loop import while_loop
+    steps = x if time_major else ops.transpose(x, (1, 0, 2))              # [time, batch, depth]
+    count = shape_of(steps)[0]
+    inputs = TensorArray(x.dtype, size=count).unstack(steps)
+    cell(inputs.read(0), state)   # makes the variables outside the loop, named as unrolled
+
+    def body(t, state, outputs):
+        output, state = _step(cell, inputs.read(t), state, lengths, t)
+        return t + 1, state, outputs.write(t, output)
+
+    _, state, outputs = while_loop(lambda t, state, outputs: t < count, body,
+                                   [0, state, TensorArray(x.dtype, size=count)])
+    outputs = outputs.stack()
+    return (outputs if time_major else ops.transpose(outputs, (1, 0, 2))), state
 
 
 def _fused_lstm(cell, inputs: list, state, lengths):
@@ -154,7 +182,7 @@ def static_bidirectional_rnn(cell_fw, cell_bw, inputs, initial_state_fw=None,
     return outputs, state_fw, state_bw
 
 
-def _time_steps(what, inputs, time_major) -> list:
+def _checked_inputs(what, inputs) -> Tensor:
     x = as_tensor(inputs)
     if not isinstance(inputs, Tensor) and isinstance(inputs, (list, tuple)):
         raise TypeError(f"{what}: inputs must be one tensor [batch, time, depth] (nested "
@@ -162,6 +190,11 @@ def _time_steps(what, inputs, time_major) -> list:
     if x.ndim != 3:
         raise ValueError(f"{what}: inputs must be [batch, time, depth] (time_major: "
                          f"[time, batch, depth]), got shape {x.shape}")
+    return x
+
+
+def _time_steps(what, inputs, time_major) -> list:
+    x = _checked_inputs(what, inputs)
     axis = 0 if time_major else 1
     if x.shape[axis] is None:
         raise ValueError(f"{what}: the number of time steps (dim {axis} of {x.shape}) must "
@@ -173,7 +206,14 @@ def dynamic_rnn(cell, inputs, sequence_length=None, initial_state=None, dtype=No
                 parallel_iterations=None, swap_memory=False, time_major=False, scope=None):
     """`inputs` [batch, time, depth] (time_major: [time, batch, depth]) -> (outputs [batch,
     time, cell.output_size] (time_major: time first), final state). Unrolled over the time
-    steps, which must be known; variables under `rnn/` (or `scope`)."""
+    steps when they are known, else a while_loop; variables under `rnn/` (or `scope`)."""
+    x = _checked_inputs("dynamic_rnn", inputs)
+    if x.shape[0 if time_major else 1] is None:
+        lengths = _lengths("dynamic_rnn", sequence_length)
+        first = x[0] if time_major else x[:, 0]
+        state = _start_state("dynamic_rnn", cell, initial_state, first, dtype)
+        with x.graph.as_default(), x.graph.name_scope(scope or "rnn"):
+            return _looped(cell, x, state, lengths, time_major)
     steps = _time_steps("dynamic_rnn", inputs, time_major)
     outputs, state = static_rnn(cell, steps, initial_state, dtype, sequence_length,
                                 scope or "rnn")

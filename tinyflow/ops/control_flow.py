@@ -13,8 +13,8 @@ Gradients: `LoopVar.vjp` asks the front end's record of the loop (`frame`, see
 symbolic/while_loop.py) for the body's reverse rule as a sub-program (built once with
 autodiff) and applies `WhileLoopGrad`, which walks the kept iterates from the last to the
 first; so `tf.gradients` works for any trip count the run takes. One backward loop runs
-per loop variable differentiated (their sums are added by autodiff, as for any op), and
-gradients of gradients are refused.
+per gradient asked (a `tf.gradients` call), whatever the number of loop variables it
+differentiates, and gradients of gradients are refused.
 """
 from __future__ import annotations
 
@@ -146,14 +146,15 @@ class LoopVar(Op):
 
 
 class WhileLoopGrad(Op):
-    """The gradients of loop variable `index`'s final value (adjoint `g`) with respect to
-    the initial loop variables and the loop's captures `wrt`, as a tuple: the body's reverse rule
-    `backward` (a sub-program) run over the kept iterates from the last trip to the first.
-    Inputs: g, the loop's result, the captures `backward` reads, then the loop's own inputs
-    (initial values and captures): the kept iterates hold those arrays, so the runtime must
-    keep them unchanged until this step has run."""
+    """The gradients of the final values of loop variables `indices` (adjoints `g`, one
+    each) with respect to the initial loop variables and the loop's captures `wrt`, as a
+    tuple: the body's reverse rule `backward` (a sub-program) run over the kept iterates from
+    the last trip to the first. Inputs: the loop's result, the captures `backward` reads,
+    the loop's own inputs (initial values and captures: the kept iterates hold those
+    arrays, so the runtime must keep them unchanged until this step has run), then the
+    adjoints."""
     name = "while_loop_grad"   # differentiable, so that GradPart.vjp is reached and refuses
-    index: int
+    indices: tuple         # the loop variables whose adjoints are the last inputs
     floating: tuple        # the loop variables that have adjoints (floating dtypes)
     backward: Subprogram   # params: the loop variables, the adjoints of the floating ones,
     #                        the body's kept nodes; outputs: adjoints of the floating ones,
@@ -165,7 +166,7 @@ class WhileLoopGrad(Op):
     def subprograms(self) -> tuple:
         return (self.backward,)
 
-    def infer(self, g, result, *inputs):
+    def infer(self, result, *inputs):
         return (), None
 
 

@@ -258,17 +258,27 @@ def matmul(a, b, transpose_a=False, transpose_b=False, name=None, *, out=None):
     if a.ndim == 1:
         result = ops.squeeze(result, -1 if b.ndim == 1 else -2)
     return write_out(result, out)
-def argmax(x, dim=None, keepdim=False, axis=None, name=None, dimension=None):
-    """`torch.argmax(x, dim=1, keepdim=True)` or TF1's `tf.argmax(x, axis=1, name=...)`."""
-    if axis is not None or name is not None or dimension is not None:
-        return ops.argmax(x, dim if axis is None else axis, name, dimension)
+def argmax(x, dim=None, keepdim=False, axis=None, name=None, dimension=None,
+           output_type=None):
+    """`torch.argmax(x, dim=1, keepdim=True)` or TF1's `tf.argmax(x, axis=1, name=...,
+    output_type=tf.int32)`."""
+    if axis is not None or name is not None or dimension is not None or output_type:
+        return _typed(ops.argmax(x, dim if axis is None else axis, name, dimension),
+                      output_type)
     return torch_argmax(as_tensor(x), dim, keepdim)
 
 
-def argmin(x, dim=None, keepdim=False, axis=None, name=None, dimension=None):
-    if axis is not None or name is not None or dimension is not None:
-        return ops.argmin(x, dim if axis is None else axis, name, dimension)
+def argmin(x, dim=None, keepdim=False, axis=None, name=None, dimension=None,
+           output_type=None):
+    if axis is not None or name is not None or dimension is not None or output_type:
+        return _typed(ops.argmin(x, dim if axis is None else axis, name, dimension),
+                      output_type)
     return torch_argmin(as_tensor(x), dim, keepdim)
+
+
+def _typed(indices: Tensor, output_type) -> Tensor:
+    """TF1's output_type of argmax / argmin (int64 by default)."""
+    return indices if output_type is None else ops.cast(indices, output_type)
 
 
 def multinomial(probs, num_samples, replacement=False, generator=None, *, seed=None,

@@ -329,6 +329,9 @@ def _segment_extreme(data: Tensor, member: Tensor, rest: tuple, largest: bool,
     limits = np.finfo(data.dtype.np) if data.dtype.is_floating else np.iinfo(data.dtype.np)
     outside = as_tensor(np.asarray(limits.min if largest else limits.max, data.dtype.np))
     spread = ops.where(member, ops.expand_dims(flat, 1), outside)
+    # One more row of `outside`: a reduction over no entries (empty data) is then defined.
+    spread = ops.pad(spread, [(0, 1)] + [(0, 0)] * (1 + len(rest)),
+                     constant_values=outside.array)
     out = (ops.reduce_max if largest else ops.reduce_min)(spread, 0)
     if empty is None:
         return out

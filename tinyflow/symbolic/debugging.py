@@ -31,18 +31,27 @@ def _escape(text: str) -> str:
 
 
 def Assert(condition, data, summarize=None, name=None):  # noqa: N802 (TF1's name)
-    """Raise InvalidArgumentError (listing data's values, the first `summarize` entries of
-    each) unless every element of condition holds; None when eager and it holds."""
+    """An Operation that raises InvalidArgumentError (listing data's values, the first
+    `summarize` entries of each) when run unless every element of condition holds: on
+    constants too, a node of the default graph checked when run (TF1's)."""
+    return _check(condition, data, summarize, name, static=False)
+
+
+def _check(condition, data, summarize, name, static: bool):
+    """tf.Assert's op; with `static`, known values are checked now instead (None if they
+    hold), as TF1's tf.debugging checks do."""
     condition = as_tensor(condition)
     texts, data = _pieces(data)
     template = "assertion failed: " + " ".join(texts)
     describe = Template(template, 3 if summarize is None else summarize)
-    if all(x.kind == EAGER for x in [condition, *data]):
+    known = all(x.kind == EAGER for x in [condition, *data])
+    if known and static:
         if not np.all(condition.array):
             raise InvalidArgumentError(describe(condition.array, *(d.array for d in data)))
         return None
     op = Check(describe=describe, error=InvalidArgumentError, passes=False)
-    return apply(op, condition, *data, name=name or "Assert")
+    return apply(op, condition, *data, name=name or "Assert",
+                 graph=get_default_graph() if known else None)
 
 
 def Print(input_, data=None, message=None, first_n=None, summarize=None, name=None):  # noqa: N802
@@ -81,7 +90,7 @@ def _assert_holds(fn: str, holds, x, y, message, summarize, name):
     """tf.debugging's checks: an Assert listing x (and y) when `holds` fails somewhere."""
     data = [f"{message + ': ' if message else ''}{fn} failed: x =", x] + \
         ([] if y is None else ["y =", y])
-    return Assert(reduce_all(holds), data, summarize, name)
+    return _check(reduce_all(holds), data, summarize, name, static=True)
 
 
 def _comparison(fn: str, compare):

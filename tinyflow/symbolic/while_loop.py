@@ -17,13 +17,15 @@ arrays; a body returning a bare tensor for a single loop variable (then one tens
 returned, unless return_same_structure); shape_invariants (a partial shape per loop
 variable, checked after every trip; by default each variable keeps its initial shape);
 maximum_iterations (an int or int scalar tensor; the condition is not evaluated once the
-limit is reached); back_prop=False (no iterates kept; gradients stop there). Not
-supported: bodies that assign variables, TensorArray loop variables, and second-order
-gradients through a loop. parallel_iterations and swap_memory are accepted and ignored
-(the trips run one after another).
+limit is reached); back_prop=False (no iterates kept; gradients stop there); TensorArrays
+among the loop variables (the loop carries each one's `flow`, of any shape). Not
+supported: bodies that assign variables, and second-order gradients through a loop.
+parallel_iterations and swap_memory are accepted and ignored (the trips run one after
+another).
 """
 from __future__ import annotations
 
+from ..autodiff.reverse import end_of_backward, queue_callback
 from ..autodiff.reverse import gradients as _gradients
 from ..core.graph import get_default_graph
 from ..core.op import apply
@@ -34,6 +36,7 @@ from ..core.tensor import EAGER, Tensor
 from ..ops import control_flow as cf
 from ..ops.creation import tf1_constant
 from ..runtime.plan import Plan
+from .tensor_array import TensorArray
 from .variables import placeholder
 
 
@@ -52,10 +55,14 @@ def while_loop(cond, body, loop_vars, shape_invariants=None, parallel_iterations
     if not loop_vars:
         raise ValueError("while_loop: loop_vars is empty; give at least one loop variable")
     leaves, spec = tree_flatten(loop_vars)
-    leaves = [x if isinstance(x, Tensor) else tf1_constant(x) for x in leaves]
+    arrays = {k: x for k, x in enumerate(leaves) if isinstance(x, TensorArray)}
+    leaves = [x.flow if k in arrays else x if isinstance(x, Tensor) else tf1_constant(x)
+              for k, x in enumerate(leaves)]
     limit = None if maximum_iterations is None else _limit(maximum_iterations)
-    loop = _Loop(cond, body, spec, leaves)
+    loop = _Loop(cond, body, spec, leaves, arrays)
     invariants = _invariants(shape_invariants, leaves)
+    for k in arrays:   # a TensorArray's rows are allocated by its first write, and may grow
+        invariants[k] = (None, leaves[k].dtype)
     known = all(x.kind == EAGER for x in leaves) and (limit is None or limit.kind == EAGER)
     eager_limit = None if limit is None or not known else int(limit.array)
     result = None
@@ -64,14 +71,19 @@ def while_loop(cond, body, loop_vars, shape_invariants=None, parallel_iterations
     if result is None:
         graph = next((x.graph for x in [*leaves, limit] if x is not None and x.kind != EAGER),
                      get_default_graph())
+        mark = graph.mark()
         with graph.as_default(), graph.name_scope(name or "while"):
             result = loop.build(invariants, limit, back_prop, graph)
         if known and loop.reads_recorded:   # autograd must see the trips: run in Python
-            result = loop.run_eagerly(invariants, eager_limit)
+            ran = loop.run_eagerly(invariants, eager_limit)
+            if ran is not None:
+                result = ran
+                graph.rewind(mark)
         elif known and loop.self_contained:
             result = _values_now(result)
+            graph.rewind(mark)
     single = len(loop_vars) == 1 and not return_same_structure
-    packed = tree_unflatten(spec, result)
+    packed = tree_unflatten(spec, loop.wrapped(result))
     return packed[0] if single else packed
 
 
@@ -133,13 +145,19 @@ def _shape_leaves(tree) -> list:
 class _Loop:
     """One call of while_loop: the user's functions over the loop variables' structure."""
 
-    def __init__(self, cond, body, spec, leaves: list) -> None:
+    def __init__(self, cond, body, spec, leaves: list, arrays: dict) -> None:
         self.cond, self.body, self.spec, self.leaves = cond, body, spec, leaves
+        self.arrays = arrays          # index -> the TensorArray that entered there
         self.self_contained = False   # (build sets these) no captures, no effects
         self.reads_recorded = False   # cond or body reads an eager tensor autograd records
 
+    def wrapped(self, leaves: list) -> list:
+        """The leaves, with each TensorArray's flow made a TensorArray again."""
+        return [self.arrays[k]._with(x) if k in self.arrays else x
+                for k, x in enumerate(leaves)]
+
     def _args(self, leaves) -> list:
-        return list(tree_unflatten(self.spec, leaves))
+        return list(tree_unflatten(self.spec, self.wrapped(leaves)))
 
     def _step(self, leaves: list) -> list:
         """body's loop variables, flattened, numbers made tensors of their variable's dtype."""
@@ -150,6 +168,11 @@ class _Loop:
         if len(flat) != len(leaves):
             raise ValueError(f"while_loop: body returned {len(flat)} loop variables for "
                              f"{len(leaves)}; it must return loop_vars' structure")
+        for k in self.arrays:
+            if not isinstance(flat[k], TensorArray):
+                raise TypeError(f"while_loop: loop variable {k} is a TensorArray, but the "
+                                f"body returned {type(flat[k]).__name__} for it")
+            self.arrays[k], flat[k] = flat[k], flat[k].flow   # (it may know its shapes now)
         flat = [v if isinstance(v, Tensor) else tf1_constant(v, dtype=x.dtype)
                 for v, x in zip(flat, leaves)]
         for k, (v, x) in enumerate(zip(flat, leaves)):
@@ -234,6 +257,7 @@ class LoopFrame:
         self.params, self.outputs, self.made = params, outputs, made
         self.captures, self.kept, self.graph = captures, kept, graph
         self.backward = None
+        self.pending = None   # (the backward loop made in the sweep under way, its closer)
 
     def _build_backward(self) -> None:
         floating = [p for p in self.params if p.dtype.is_floating]
@@ -253,16 +277,25 @@ class LoopFrame:
 
     def gradients(self, index: int, g, result, loop_inputs) -> list:
         """d(loop variable `index`'s final value)/d(initial loop variables, captures), with
-        adjoint g: one backward loop (None for what is not floating)."""
+        adjoint g (None for what is not floating). One backward loop serves a whole sweep
+        (one tf.gradients call): the first variable differentiated makes it, and the others
+        join it (`_join`), returning nothing, since its parts carry their share already."""
         if self.backward is None:
             self._build_backward()
-        sub, captures, wrt = self.backward
-        floating = tuple(k for k, p in enumerate(self.params) if p.dtype.is_floating)
-        op = cf.WhileLoopGrad(index=index, floating=floating, backward=sub, captures=captures,
-                              wrt=wrt)
-        grads = apply(op, g, result, *captures, *loop_inputs, graph=self.graph)
         n = len(self.params)
         out = [None] * (n + len(self.captures))
+        pending = self.pending
+        if pending is not None and pending[1] in end_of_backward.queued \
+                and index not in pending[0]._op.indices:
+            _join(pending[0], index, g)
+            return out
+        sub, captures, wrt = self.backward
+        floating = tuple(k for k, p in enumerate(self.params) if p.dtype.is_floating)
+        op = cf.WhileLoopGrad(indices=(index,), floating=floating, backward=sub,
+                              captures=captures, wrt=wrt)
+        grads = apply(op, result, *captures, *loop_inputs, g, graph=self.graph)
+        self.pending = grads, self._sweep_ended
+        queue_callback(self._sweep_ended)
         for k, p in enumerate(self.params):
             if p.dtype.is_floating:
                 out[k] = apply(cf.GradPart(index=k, shape=p.shape, dtype=p.dtype), grads)
@@ -270,3 +303,16 @@ class LoopFrame:
             c = self.captures[j]
             out[n + j] = apply(cf.GradPart(index=n + part, shape=c.shape, dtype=c.dtype), grads)
         return out
+
+    def _sweep_ended(self) -> None:
+        self.pending = None
+
+
+def _join(grads, index: int, g) -> None:
+    """Add loop variable `index`'s adjoint `g` to a backward loop made in this sweep: its
+    node gets one more input, before anything reads its value (the sweep reaches the loop's
+    inputs, where its parts go, only after every loop variable)."""
+    op = grads._op
+    grads._op = cf.WhileLoopGrad(indices=op.indices + (index,), floating=op.floating,
+                                 backward=op.backward, captures=op.captures, wrt=op.wrt)
+    grads.inputs = (*grads.inputs, g)

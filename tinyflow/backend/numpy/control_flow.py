@@ -86,12 +86,13 @@ def loop_var(op, result, *inputs):
 
 
 @kernel(cf.WhileLoopGrad)
-def while_loop_grad(op, g, result, *inputs):
+def while_loop_grad(op, result, *inputs):
     """Backpropagation through the kept iterates: adjoints of the loop variables flow from
     the last trip to the first; the captures' adjoints are summed over the trips."""
     floating = op.floating
     adjoints = {k: np.zeros_like(result.final[k]) for k in floating}
-    adjoints[op.index] = np.asarray(g, dtype=result.final[op.index].dtype)
+    for k, g in zip(op.indices, inputs[len(inputs) - len(op.indices):]):
+        adjoints[k] = np.asarray(g, dtype=result.final[k].dtype)
     captured = _bind(op.captures, inputs[:len(op.captures)], {})   # (then the loop's inputs)
     totals = [None] * len(op.wrt)
     sub = op.backward

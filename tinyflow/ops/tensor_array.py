@@ -1,0 +1,61 @@
+"""TF1's TensorArray as values: its elements are the rows of one buffer tensor (TF1's `flow`),
+and a write makes a new buffer, so a TensorArray is an ordinary loop variable of
+`tf.while_loop` and gradients flow through it like any tensor (symbolic/tensor_array.py
+is the front end; a read is a `take` of a row).
+
+While no element shape is known, the buffer is a placeholder row per element ([size]
+zeros); the first write of a non-scalar fixes the element shape and allocates the rows."""
+from __future__ import annotations
+
+from ..core.op import Op, apply
+from .indexing import Take
+
+
+class TensorArrayWrite(Op):
+    """A copy of `buffer` with row `index` set to `value`. With `grows`, an index past the
+    last row adds rows (zeros) up to it (TF1's dynamic_size)."""
+    name = "tensor_array_write"
+    saves_output = False
+    grows: bool
+
+    def infer(self, buffer, index, value):
+        if not index.dtype.is_integer or index.shape not in ((), None):
+            raise TypeError(f"TensorArray.write: the index must be an int scalar, got "
+                            f"{index.dtype.name} of shape {index.shape}")
+        if value.dtype is not buffer.dtype:
+            raise TypeError(f"TensorArray.write: the array holds {buffer.dtype.name}, got a "
+                            f"value of {value.dtype.name}")
+        if buffer.shape is None or value.shape is None:
+            return None, buffer.dtype
+        rows = None if self.grows else buffer.shape[0]
+        if len(buffer.shape) > 1 and not _fits(buffer.shape[1:], value.shape):
+            raise ValueError(f"TensorArray.write: the elements have shape "
+                             f"{list(buffer.shape[1:])}, got a value of shape {value.shape}")
+        return (rows, *value.shape), buffer.dtype
+
+    def vjp(self, g, out, buffer, index, value):
+        return (apply(TensorArrayWriteGrad(), g, index, buffer), None,
+                apply(Take(axis=0), g, index))
+
+
+class TensorArrayWriteGrad(Op):
+    """The adjoint of a write's buffer: `g` with the written row zeroed, cut to the rows
+    `buffer` had (zeros when the buffer was still the placeholder rows)."""
+    name = "tensor_array_write_grad"
+    saves_output = False
+
+    def infer(self, g, index, buffer):
+        return buffer.shape, buffer.dtype
+
+    def vjp(self, gg, out, g, index, buffer):
+        raise NotImplementedError("TensorArray: gradients of a write's gradient (second "
+                                  "order) are not supported")
+
+
+def _fits(known, shape) -> bool:
+    return len(known) == len(shape) and all(
+        a is None or b is None or a == b for a, b in zip(known, shape))
+
+
+def write(buffer, index, value, grows: bool):
+    return apply(TensorArrayWrite(grows=grows), buffer, index, value)

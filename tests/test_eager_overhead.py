@@ -320,3 +320,25 @@ def test_nested_grad_modes_keep_the_grad_off_thread_set_in_step():
             assert not modes.GRAD_OFF_THREADS and torch.is_grad_enabled()
         assert modes.GRAD_OFF_THREADS and not torch.is_grad_enabled()
     assert not modes.GRAD_OFF_THREADS and (x * 2).requires_grad
+
+
+def test_linear_layer_shortcut_keeps_what_f_linear_does():
+    """nn.Linear runs the affine op itself for an eager input of rank 1 or 2; what that op
+    refuses (a bias of one value that broadcasts, mixed dtypes) or what it does not take
+    (rank 3) goes through F.linear, with its results and errors."""
+    from tinyflow.core.errors import DTypeError
+    lin = torch.nn.Linear(3, 2)
+    ref = pt.nn.Linear(3, 2)
+    with pt.no_grad():
+        ref.weight.copy_(pt.from_numpy(lin.weight.detach().numpy()))
+        ref.bias.copy_(pt.from_numpy(lin.bias.detach().numpy()))
+    for shape in [(3,), (4, 3), (2, 4, 3)]:
+        x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+        out = lin(torch.from_numpy(x))
+        assert out.grad_fn is not None
+        np.testing.assert_allclose(out.detach().numpy(), ref(pt.from_numpy(x)).detach(),
+                                   rtol=1e-6, atol=1e-6)
+    lin.bias = torch.nn.Parameter(torch.ones(1))    # broadcasts: PyTorch allows it
+    np.testing.assert_allclose(lin(torch.zeros(3)).detach().numpy(), [1.0, 1.0])
+    with pytest.raises(DTypeError, match="same dtype"):
+        lin(torch.zeros(3, dtype=torch.float64))

@@ -35,7 +35,6 @@ from ..core.op import Op, apply, as_tensor, sum_terms
 from ..core.tensor import Tensor
 from .linalg import matmul
 from .math import tanh
-from .reduce import reduce_sum
 from .shape import SlicedAdjoint, expand_dims, getitem, getitem_grads, reshape, stack, transpose
 
 _ANY = slice(None)
@@ -118,7 +117,7 @@ class Lstm(Op):
             h_prev = reshape(transpose(getitem(out, (slice(0, -1), 0)), (1, 0, 2)),
                              [hidden, -1])                   # [H, T * B] (a copy)
             d_w = matmul(d_pre, h_prev, transpose_b=True)
-        d_bias = reduce_sum(getitem(grads, (_ANY, -1)), 1) if needs_input_grad(4) else None
+        d_bias = getitem(grads, (_ANY, -1, 0)) if needs_input_grad(4) else None
         return d_pre, d_h0, d_c0, d_w, d_bias
 
     def jvp(self, tangents, out, xw, h0, c0, w_hh, bias):
@@ -205,11 +204,11 @@ class LstmGrad(Op):
     are the gradients of step t's gate pre-activations (so [:, :T] reshapes to xw's
     gradient [4H, T * B] without a copy); [:, T] holds c0's gradient in rows 0..H-1, the
     part of h0's gradient that comes straight from slot 0 of g in rows H..2H-1, then zeros
-    (h0's other part is w_hh^T times column 0, computed only when needed); [:, T + 1] is
-    the sum of columns [:, :T], summed per batch column as the kernel writes each step's
-    gradients (the bias gradient is its sum over B: a pass over [4H, B], where a sum over
-    [4H, T * B] afterwards read every step's gradients back from memory, 0.6 ms at
-    T 50, B 32, H 256)."""
+    (h0's other part is w_hh^T times column 0, computed only when needed); [:, T + 1, 0]
+    is the bias gradient, the sum of columns [:, :T] over steps and batch (the rest of
+    [:, T + 1] zeros): the kernel adds each step's gradients up per batch column as it
+    writes them, where a sum over [4H, T * B] afterwards read them all back from memory
+    (0.6 ms at T 50, B 32, H 256)."""
     name = "lstm_grad"
     saves_output = False
     hidden: int

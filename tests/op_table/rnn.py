@@ -56,9 +56,7 @@ def np_lstm_grad(g, out, w, hidden):
     last = np.zeros_like(rows[0])
     last[:, :hidden] = dc + g[1, 0]
     last[:, hidden:2 * hidden] = g[0, 0]
-    total = np.zeros_like(last)                                     # the bias gradient
-    total[0] = np.sum(rows, axis=(0, 1))
-    return np.stack(rows[::-1] + [last, total]).transpose(2, 0, 1).astype(out.dtype)
+    return np.stack(rows[::-1] + [last]).transpose(2, 0, 1).astype(out.dtype)  # [4H, T+1, B]
 
 
 def lstm_states(xw, h0, c0, w, bias, hidden):

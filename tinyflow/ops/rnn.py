@@ -6,11 +6,13 @@ recurrence in one kernel; `LstmGrad` runs backpropagation through time in one ke
 is not sequential stays outside, as ordinary ops: the input projection of every step is one
 matmul before the op (`xw`; the biases are added inside, not by a pass of their own), and
 the gradients of the input projection and of `w_hh` are
-single large matmuls over all steps in `Lstm.vjp` (as cuDNN and oneDNN do).
+single large matmuls over all steps in `Lstm.vjp` (as cuDNN and oneDNN do); the bias
+gradient is one more column of w_hh's, its states given a row of ones (a separate sum read
+all T * B columns of the gate gradients again: 0.65 ms of the 20 ms lstm_tm step).
 
 Per step everything is hidden-major, [rows, batch]: the per-step product is w_hh h^T, which
 OpenBLAS runs faster than h w_hh^T at a small batch. `xw` is w_ih x^T [4H, T * B] (columns
-step-major: x reshaped to [T * B, F]), and the gradients [4H, T + 2, B] keep that layout,
+step-major: x reshaped to [T * B, F]), and the gradients [4H, T + 1, B] keep that layout,
 so xw's gradient is a view. `Lstm`'s output is step-major, [T + 1, 6, H, B]: per slot the
 planes h and c, then the four activated gates i, f, g, o (PyTorch's order); slot 0 holds h0
 and c0 (and zero gates). Step-major, each step's writes (and the backward's reads) are one
@@ -35,7 +37,10 @@ from ..core.op import Op, apply, as_tensor, sum_terms
 from ..core.tensor import Tensor
 from .linalg import matmul
 from .math import tanh
-from .shape import SlicedAdjoint, expand_dims, getitem, getitem_grads, reshape, stack, transpose
+from .reduce import reduce_sum
+from .creation import ones_like
+from .shape import (SlicedAdjoint, concat, expand_dims, getitem, getitem_grads, reshape, stack,
+                    transpose)
 
 _ANY = slice(None)
 PLANES = 6   # h c i f g o
@@ -105,19 +110,26 @@ class Lstm(Op):
     def vjp(self, g, out, xw, h0, c0, w_hh, bias):
         hidden, gates = self.hidden, 4 * self.hidden
         grads = apply(LstmGrad(hidden=hidden), _state_adjoint(g, out), out,
-                      w_hh)                                         # [4H, T + 2, B]
-        d_pre = reshape(getitem(grads, (_ANY, slice(0, -2))), [gates, -1])   # a view
+                      w_hh)                                         # [4H, T + 1, B]
+        d_pre = reshape(getitem(grads, (_ANY, slice(0, -1))), [gates, -1])   # a view
         d_h0 = d_c0 = d_w = None
         if needs_input_grad(1):
             d_h0 = matmul(getitem(grads, (_ANY, 0)), w_hh, transpose_a=True) + transpose(
-                getitem(grads, (slice(hidden, 2 * hidden), -2)))
+                getitem(grads, (slice(hidden, 2 * hidden), -1)))
         if needs_input_grad(2):
-            d_c0 = transpose(getitem(grads, (slice(0, hidden), -2)))
+            d_c0 = transpose(getitem(grads, (slice(0, hidden), -1)))
+        d_bias = None
         if needs_input_grad(3):
-            h_prev = reshape(transpose(getitem(out, (slice(0, -1), 0)), (1, 0, 2)),
-                             [hidden, -1])                   # [H, T * B] (a copy)
-            d_w = matmul(d_pre, h_prev, transpose_b=True)
-        d_bias = getitem(grads, (_ANY, -1, 0)) if needs_input_grad(4) else None
+            h_prev, rows = transpose(getitem(out, (slice(0, -1), 0)), (1, 0, 2)), hidden
+            if needs_input_grad(4):   # a row of ones: the bias gradient is the last column
+                h_prev = concat([h_prev, ones_like(getitem(h_prev, slice(0, 1)))], 0)
+                rows += 1
+            d_w = matmul(d_pre, reshape(h_prev, [rows, -1]),   # [H (+ 1), T * B] (a copy)
+                         transpose_b=True)
+            if needs_input_grad(4):
+                d_w, d_bias = getitem(d_w, (_ANY, slice(0, hidden))), getitem(d_w, (_ANY, -1))
+        elif needs_input_grad(4):
+            d_bias = reduce_sum(d_pre, 1)
         return d_pre, d_h0, d_c0, d_w, d_bias
 
     def jvp(self, tangents, out, xw, h0, c0, w_hh, bias):
@@ -198,17 +210,13 @@ def _in_state_planes(index: tuple):
 
 
 class LstmGrad(Op):
-    """Backpropagation through time: lstm_grad(g, out, w_hh) -> [4H, T + 2, B], with g
+    """Backpropagation through time: lstm_grad(g, out, w_hh) -> [4H, T + 1, B], with g
     [T + 1, 2, H, B] the adjoint of the h and c planes of lstm's packed output `out`
     ([T + 1, 6, H, B]; the gate planes carry no gradient). Columns [:, t] for t < T
     are the gradients of step t's gate pre-activations (so [:, :T] reshapes to xw's
     gradient [4H, T * B] without a copy); [:, T] holds c0's gradient in rows 0..H-1, the
     part of h0's gradient that comes straight from slot 0 of g in rows H..2H-1, then zeros
-    (h0's other part is w_hh^T times column 0, computed only when needed); [:, T + 1, 0]
-    is the bias gradient, the sum of columns [:, :T] over steps and batch (the rest of
-    [:, T + 1] zeros): the kernel adds each step's gradients up per batch column as it
-    writes them, where a sum over [4H, T * B] afterwards read them all back from memory
-    (0.6 ms at T 50, B 32, H 256)."""
+    (h0's other part is w_hh^T times column 0, computed only when needed)."""
     name = "lstm_grad"
     saves_output = False
     hidden: int
@@ -224,8 +232,7 @@ class LstmGrad(Op):
             return None, dtype
         if out.shape[0] is not None and out.shape[0] < 2:
             raise ValueError("the sequence needs at least one step (two slots)")
-        slots = None if out.shape[0] is None else out.shape[0] + 1
-        return (4 * hidden, slots, out.shape[3]), dtype
+        return (4 * hidden, out.shape[0], out.shape[3]), dtype
 
     def vjp(self, h, out, *inputs):
         raise NotImplementedError(

@@ -511,10 +511,9 @@ def lstm_forward(product, xw, bias, c, out, t, j0, j1, b0, b1):
 def lstm_backward(dh, dc, g, out, t, d, e, one, j0, j1, b0, b1):
     """One step back, hidden-major, of hidden rows [j0, j1) and batch columns [b0, b1):
     e [4H, B] <- the adjoints of step t's gate pre-activations, then copied to d[:, t]
-    (d [4H, T + 2, B]; the next product reads e: d[:, t]'s rows lie 6.5 KB apart at T 50,
+    (d [4H, T + 1, B]; the next product reads e: d[:, t]'s rows lie 6.5 KB apart at T 50,
     and that product ran a third slower on them; writing both in the cell's loop made the
-    backward a third slower, a copy after it does not) and added to d[:, T + 1] (the bias
-    gradient per batch column, zeroed by the caller); dc <- the adjoint reaching c at slot t.
+    backward a third slower, a copy after it does not); dc <- the adjoint reaching c at slot t.
     dh, dc [H, B]: the adjoints reaching slot t + 1 through the recurrence; g [T + 1, 2,
     H, B]: the adjoint of the h and c planes of `lstm`'s output (its gate planes carry
     none); out [T + 1, 6, H, B]; one: 1 in the data's dtype. tanh(c) is recomputed rather
@@ -536,13 +535,11 @@ def lstm_backward(dh, dc, g, out, t, d, e, one, j0, j1, b0, b1):
             d_g[b] = dc_b * i * (one - gg * gg)
             d_o[b] = dh_b * tanh_c * o * (one - o)
             dc_[b] = dc_b * f
-    total = d.shape[1] - 1
     for k in range(4):
         for j in range(np.uint64(j0), np.uint64(j1)):
-            row, e_row, sum_row = d[k * H + j, t], e[k * H + j], d[k * H + j, total]
+            row, e_row = d[k * H + j, t], e[k * H + j]
             for b in range(np.uint64(b0), np.uint64(b1)):
                 row[b] = e_row[b]
-                sum_row[b] += e_row[b]
 
 
 gates = numba.njit(cache=True, nogil=True, fastmath=EXACT, error_model="numpy")

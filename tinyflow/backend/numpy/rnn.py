@@ -233,8 +233,7 @@ def lstm(op, xw, h0, c0, w_hh, bias):
 def lstm_grad(op, g, out, w_hh):
     slots, _, H, batch = out.shape
     steps = slots - 1
-    grads = np.empty((4 * H, slots + 1, batch), out.dtype)  # [:, t]: step t; [:, T]: h0, c0
-    grads[:, slots] = 0                          # [:, T + 1]: the sum of steps (the loops add)
+    grads = np.empty((4 * H, slots, batch), out.dtype)   # [:, t]: step t; [:, T]: h0, c0
     dh = np.zeros((H, batch), out.dtype)    # adjoints reaching slot t + 1 via the recurrence
     dc = np.zeros((H, batch), out.dtype)
     w_t = w_hh.T     # [H, 4H]: a view for NumPy's matmul; the Numba loops take a C copy
@@ -256,13 +255,9 @@ def lstm_grad(op, g, out, w_hh):
                 batch, H, out.size)
     else:
         _lstm_grad_numpy(g, out, w_t, grads, dh, dc)
-        np.sum(grads[:, :steps], axis=1, out=grads[:, slots])
     grads[:H, steps] = dc + g[0, 1]
     grads[H:2 * H, steps] = g[0, 0]
     grads[2 * H:, steps] = 0
-    totals = grads[:, slots]
-    totals[:, 0] = totals @ np.ones(batch, out.dtype)   # NumPy's sum over 32: 80 us, this 5
-    totals[:, 1:] = 0
     return grads
 
 

@@ -34,9 +34,9 @@ import numpy as np
 from ..core.modes import needs_input_grad
 from ..core.op import Op, apply, as_tensor, sum_terms
 from ..core.tensor import Tensor
+from .creation import ones_like
 from .linalg import matmul
 from .math import tanh
-from .creation import ones_like
 from .shape import SlicedAdjoint, expand_dims, getitem, getitem_grads, reshape, stack, transpose
 
 _ANY = slice(None)

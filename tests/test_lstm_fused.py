@@ -209,3 +209,26 @@ def test_language_model_trains_as_torch(kind):
     got = _LanguageModel(tf, kind, state).losses(tokens, targets, 4)
     assert want[-1] < want[0]
     np.testing.assert_allclose(got, want, rtol=2e-5)
+
+
+@pytest.mark.parametrize("dtype, tol", [(np.float32, 2e-5), (np.float64, 1e-10)])
+@pytest.mark.parametrize("frozen", ["weight_hh", "bias", "weight_ih"])
+def test_frozen_parameters_match_torch(frozen, dtype, tol):
+    """The bias gradient rides on w_hh's product as a column (ops/rnn.py): with w_hh frozen
+    it is a sum of its own, with the biases frozen w_hh's product has no extra column; every
+    gradient still matches torch, and the frozen ones stay None."""
+    case = (5, 3, 4, 6, 2, True, False, True)
+    reference, ours = models(dtype, *case[2:7])
+    for module in (reference, ours):
+        for name, p in module.named_parameters():
+            p.requires_grad_(not name.startswith(frozen))
+    x, init, weights = inputs(np.random.default_rng(1), dtype, *case)
+    want_values, want_grads = run(torch, reference, x, init, weights, "all")
+    got_values, got_grads = run(tf, ours, x, init, weights, "all")
+    for got, want in zip(got_values, want_values):
+        np.testing.assert_allclose(got, want, rtol=tol, atol=tol)
+    assert [g is None for g in got_grads] == [g is None for g in want_grads]
+    assert sum(g is None for g in got_grads) == (8 if frozen == "bias" else 4)
+    for got, want in zip(got_grads, want_grads):
+        if want is not None:
+            np.testing.assert_allclose(got, want, rtol=tol, atol=tol)

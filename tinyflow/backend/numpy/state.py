@@ -26,9 +26,11 @@ def no_op(op):
 # per element, which `parallel.MIN_ELEMENTS` is counted in: the flat arrays are cut among the
 # kernel pool's threads from ~128k (momentum) / ~100k (Adam) elements. Each element's
 # arithmetic is the same on any thread, so one and two threads give the same bits. Measured
-# (2026-12-06, quiet, float32, the pool's thread polling): momentum over 256k / 1M / 4M
-# floats 120 / 457 / 2144 us on one thread, 55 / 263 / 1114 on two (torch: 132 / 805 / 3716
-# on one, 53 / 410 / 1898 on two); Adam 181 / 721 / 3853 against 116 / 405 / 1960. Session 16
+# (bench/pool_handoff.py, 2026-12-06, quiet, float32, the pool's thread polling): momentum
+# over 256k / 1M / 4M floats 110 / 455 / 2280 us on one thread, 53 / 274 / 1199 on two (torch:
+# 132 / 803 / 3834 on one, 64 / 402 / 1908 on two); Adam 188 / 748 / 4213 against 127 / 433 /
+# 2018. In the MLP step (bench/op_threads.py mlp mlp_train_sgdm --min, two processes each)
+# the six updates' fastest calls sum to 1.52 / 1.29 ms before, 1.06 / 0.88 after. Session 16
 # saw no gain from two threads; with NumPy imported before tinyflow the pool is off
 # (`parallel.threads`), and a script doing so measures the same on "two" threads as on one.
 MOMENTUM_PASSES, ADAM_PASSES = 4, 5

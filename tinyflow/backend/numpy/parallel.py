@@ -44,7 +44,9 @@ kernels gained 3.3 ms (layer norm, attention, GELU, cross-entropy, with MIN_ELEM
 the step 72.5 -> 72.5-73.2 ms; the MLP step 7.55 -> 8.0 ms (9.1 at 64-128k). Polling long
 with OpenBLAS's threads on, the pool thread fights their spin for the second core (GPT 69 ->
 98 ms); sending it to sleep before each product changes nothing (71.9 -> 71.6 ms), waking
-it after each product loses (76 ms).
+it after each product loses (76 ms). The MLP's products (2026-12-06, quiet) lose to MKL by
+OpenBLAS's kernel itself (1.17x at one thread, 1.22x at two), and its halves on this pool lost
+too (docs/BENCHMARKS.md, session 17).
 
 What a sleeping pool thread costs (2026-12-06, quiet): a 262k-float add took 74-99 us on one
 thread, 43-50 us on two while the pool thread still polled, 104-131 us on two once it slept

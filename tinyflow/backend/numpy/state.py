@@ -30,9 +30,11 @@ def no_op(op):
 # over 256k / 1M / 4M floats 110 / 455 / 2280 us on one thread, 53 / 274 / 1199 on two (torch:
 # 132 / 803 / 3834 on one, 64 / 402 / 1908 on two); Adam 188 / 748 / 4213 against 127 / 433 /
 # 2018. In the MLP step (bench/op_threads.py mlp mlp_train_sgdm --min, two processes each)
-# the six updates' fastest calls sum to 1.52 / 1.29 ms before, 1.06 / 0.88 after. Session 16
-# saw no gain from two threads; with NumPy imported before tinyflow the pool is off
-# (`parallel.threads`), and a script doing so measures the same on "two" threads as on one.
+# the six updates' fastest calls sum to 1.52 / 1.29 ms before, 1.06 / 0.88 after. An earlier
+# measurement (2026-12-05, SCHED_FIFO) saw no gain (momentum 94 / 429 / 1748 us on one
+# thread, 101 / 438 / 1761 on two) and the MLP step 7.24 -> 6.90 ms with the updates on one
+# thread; why is not known. A script importing NumPy before tinyflow has the pool off
+# (`parallel.threads`) and measures the same on "two" threads as on one.
 MOMENTUM_PASSES, ADAM_PASSES = 4, 5
 
 

@@ -68,8 +68,9 @@ def test_gelu_and_its_gradient_in_pieces(monkeypatch, approximate):
     assert len(calls) == 2, calls
 
 
-def test_adamw_update_stays_on_one_thread(monkeypatch):
-    """Memory-bound, the update never goes to the pool (no faster there); same values."""
+def test_adamw_update_in_pieces(monkeypatch):
+    """The update is cut among the pool's threads (session 17: ~1.7x faster there); the
+    same bits as on one thread."""
     rng = np.random.default_rng(2)
     start = [rng.standard_normal((33, 9)).astype(np.float32) for _ in range(2)]
     grad = rng.standard_normal((33, 9)).astype(np.float32)
@@ -83,7 +84,7 @@ def test_adamw_update_stays_on_one_thread(monkeypatch):
     alone, pieces, calls = _twice(monkeypatch, run)
     for a, b in zip(alone, pieces):
         np.testing.assert_array_equal(a, b)
-    assert calls == [], calls
+    assert calls == ["state.py"], calls
 
 
 def test_softmax_of_long_rows_matches_torch_in_pieces(monkeypatch):

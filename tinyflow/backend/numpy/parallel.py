@@ -44,7 +44,9 @@ kernels gained 3.3 ms (layer norm, attention, GELU, cross-entropy, with MIN_ELEM
 the step 72.5 -> 72.5-73.2 ms; the MLP step 7.55 -> 8.0 ms (9.1 at 64-128k). Polling long
 with OpenBLAS's threads on, the pool thread fights their spin for the second core (GPT 69 ->
 98 ms); sending it to sleep before each product changes nothing (71.9 -> 71.6 ms), waking
-it after each product loses (76 ms).
+it after each product loses (76 ms). The MLP's products (2026-12-06, quiet) lose to MKL by
+OpenBLAS's kernel itself (1.17x at one thread, 1.22x at two), and its halves on this pool lost
+too (docs/BENCHMARKS.md, session 17).
 
 What a sleeping pool thread costs (2026-12-06, quiet): a 262k-float add took 74-99 us on one
 thread, 43-50 us on two while the pool thread still polled, 104-131 us on two once it slept
@@ -55,6 +57,20 @@ rounds left the step as it was (74.7 / 74.5 -> 74.5 / 75.2 ms); 40000 made one p
 two 4x slower (the poll fighting OpenBLAS's threads). Handing OpenBLAS's jobs to this pool
 through OpenBLAS's threads callback, so one team polls for both, gained 1-6 % on the GPT
 steps (bench/blas_team.py, with why it is not shipped).
+
+What a hand-off costs by what the second core did just before (bench/pool_handoff.py, an
+empty two-piece run, quiet, 2026-12-06; median / p99 us): back to back 17 / 47; after 100 us
+of Python (the poll ran out, the pool thread sleeps on a futex) 43 / 206; after a 1 ms sleep
+(both cores went idle) 191 / 331; after a product, even 2 ms later, 225-267 / 600-800 (the
+second core spun in OpenBLAS's thread, then went idle): the cost is waking an idle virtual
+CPU through the hypervisor. With other processes loading the machine (not quiet), 78 us is
+the *fastest* back-to-back hand-off, so the "78 instead of 16" seen before is the pool thread
+waiting for a core another process holds. Polling on after the 50 us with sched_yield
+between polls (~1.3 ms more, so the second core does not go idle and any other thread may run
+on it) cut the 100 us case to 18 us and the 1 ms-sleep case to ~70 us, but not the
+after-a-product case, and the steps did not move in two alternations (fastest steps, quiet:
+MLP 10.6 / 8.3 -> 8.4 / 8.5 ms, CNN-BN-AdamW 36.7 / 36.2 -> 34.9 / 36.9, GPT 83.2 / 80.0 ->
+79.8 / 81.2) while it burns the core: not kept.
 """
 from __future__ import annotations
 

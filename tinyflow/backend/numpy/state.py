@@ -6,6 +6,7 @@ import math
 import numpy as np
 
 from ...ops import state
+from . import parallel
 from .registry import kernel
 
 
@@ -20,11 +21,23 @@ def no_op(op):
     return None
 
 
-# Both updates stream their arrays once (Adam: four read, three written; momentum: three
-# read, two written) on one thread: memory-bound, they ran no faster on the kernel pool's two
-# threads (2026-12-05, SCHED_FIFO on the 2-core VM: momentum over 256k / 1M / 4M floats 94 /
-# 429 / 1748 us on one thread, 101 / 438 / 1761 on two; Adam over 256k / 1M 143 / 615 against
-# 149 / 626), and the MLP step took 7.24 -> 6.90 ms without it (GPT 1-2% less)
+# Each update reads and writes every element once (Adam: four arrays read, three written;
+# momentum: three read, two written), at about this many elementwise passes' worth of time
+# per element, which `parallel.MIN_ELEMENTS` is counted in: the flat arrays are cut among the
+# kernel pool's threads from ~128k (momentum) / ~100k (Adam) elements. Each element's
+# arithmetic is the same on any thread, so one and two threads give the same bits. Measured
+# (bench/pool_handoff.py, 2026-12-06, quiet, float32, the pool's thread polling): momentum
+# over 256k / 1M / 4M floats 110 / 455 / 2280 us on one thread, 53 / 274 / 1199 on two (torch:
+# 132 / 803 / 3834 on one, 64 / 402 / 1908 on two); Adam 188 / 748 / 4213 against 127 / 433 /
+# 2018. In the MLP step (bench/op_threads.py mlp mlp_train_sgdm --min, two processes each)
+# the six updates' fastest calls sum to 1.52 / 1.29 ms before, 1.06 / 0.88 after. An earlier
+# measurement (2026-12-05, SCHED_FIFO) saw no gain (momentum 94 / 429 / 1748 us on one
+# thread, 101 / 438 / 1761 on two) and the MLP step 7.24 -> 6.90 ms with the updates on one
+# thread; why is not known. A script importing NumPy before tinyflow has the pool off
+# (`parallel.threads`) and measures the same on "two" threads as on one.
+MOMENTUM_PASSES, ADAM_PASSES = 4, 5
+
+
 @functools.cache
 def _adam_loop():
     """One pass over flat arrays: each element read and written once (Numba, cached;
@@ -58,14 +71,21 @@ def _momentum_loop():
     return momentum_flat
 
 
+def _in_pieces(loop, arrays, numbers, passes: int) -> None:
+    """loop(*flat arrays, *numbers) over the C-contiguous `arrays`, cut into pieces of their
+    flat index on the pool's threads when `passes` passes over them are worth it."""
+    flat = [a.reshape(-1) for a in arrays]
+    parallel.split(lambda a, b: loop(*(x[a:b] for x in flat), *numbers), flat[0].size,
+                   flat[0].size * passes)
+
+
 @kernel(state.MomentumStep)
 def momentum_step(op, p, g, v):
     """v = mu v + (1 - dampening) g; p -= lr v (Nesterov: lr (g + mu v)), in place."""
     f = p.dtype.type
     lr, mu, w = f(op.lr), f(op.momentum), f(1 - op.dampening)
     if all(a.flags.c_contiguous for a in (p, g, v)) and p.dtype in (np.float32, np.float64):
-        loop, flat = _momentum_loop(), [a.reshape(-1) for a in (p, g, v)]
-        loop(*flat, lr, mu, w, op.nesterov)
+        _in_pieces(_momentum_loop(), (p, g, v), (lr, mu, w, op.nesterov), MOMENTUM_PASSES)
         return p
     v[...] = mu * v + w * g         # strided or half precision: NumPy, in place
     p[...] = p - lr * (g + mu * v if op.nesterov else v)
@@ -81,8 +101,8 @@ def adam_step(op, p, g, m, v):
     step_size = f(op.lr / (1 - op.beta1 ** op.step))
     root2, eps = f(math.sqrt(1 - op.beta2 ** op.step)), f(op.eps)
     if all(a.flags.c_contiguous for a in (p, g, m, v)) and p.dtype in (np.float32, np.float64):
-        loop, flat = _adam_loop(), [a.reshape(-1) for a in (p, g, m, v)]
-        loop(*flat, decay, w1, beta2, w2, step_size, root2, eps)
+        _in_pieces(_adam_loop(), (p, g, m, v), (decay, w1, beta2, w2, step_size, root2, eps),
+                   ADAM_PASSES)
         return p
     m += w1 * (g - m)               # strided or half precision: NumPy, in place
     v[...] = beta2 * v + w2 * (g * g)

@@ -155,11 +155,11 @@ def layer_norm_vjp_joined(op: LayerNorm, g, x, w, b, r):
     other readers so far, a pre-norm block's residual gradient, which the eager reverse sweep
     would otherwise add to dx in a pass of its own (passes/residual_grads.py does this to
     graphs). None where `LayerNorm.vjp` would not take `LayerNormGrads`'s kernel either, or
-    r or g is not of x's static shape (g) and dtype."""
+    where r or g differs from x in shape or dtype (or x's shape is not static)."""
     if not needs_input_grad(0) or not (needs_input_grad(1) or needs_input_grad(2)):
         return None
     if (w.shape is None or x.shape is None or None in x.shape or r.shape != x.shape
-            or g.shape != x.shape or not r.dtype is g.dtype is x.dtype):
+            or g.shape != x.shape or not (r.dtype is g.dtype is x.dtype)):
         return None
     both = apply(LayerNormGradsAdd(eps=op.eps), g, x, w, r)
     return layer_norm_grads_parts(both, x, len(w.shape))

@@ -11,6 +11,7 @@ import pytest
 from tinyflow.backend.numpy import parallel
 from tinyflow.core.kernels import numpy_kernels
 from tinyflow.ops import activation, normalization, state
+from tinyflow.ops.fused import LayerNormGradsAdd
 
 from pool_helpers import force_pool
 
@@ -42,14 +43,33 @@ def test_layer_norm_and_its_gradients_in_pieces(monkeypatch, dtype):
                                                 g, x, w))
     alone, pieces, calls = _twice(monkeypatch, run)
     rtol = 1e-6 if dtype == np.float32 else 1e-12
-    np.testing.assert_array_equal(alone[0], pieces[0])
-    np.testing.assert_array_equal(alone[1], pieces[1])
-    np.testing.assert_allclose(alone[2], pieces[2], rtol=rtol)
+    for one, two in zip(alone, pieces):   # the sums too: their parts do not follow threads
+        np.testing.assert_array_equal(one, two)
     both = pieces[3]        # all three gradients from one loop: dx's rows, then the sums
     np.testing.assert_array_equal(both[:-2].reshape(x.shape), alone[1])
     np.testing.assert_allclose(both[-2:], alone[2], rtol=rtol)
-    np.testing.assert_allclose(alone[3], both, rtol=rtol)
     assert calls.count("normalization.py") == 4, calls
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_layer_norm_gradients_with_a_residual_in_pieces(monkeypatch, dtype):
+    """The eager sweep's join of a residual gradient (autodiff/reverse.py): the same bits
+    on one thread and two, dx's rows those of `LayerNormGrads` plus r."""
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((3, 70, 24)).astype(dtype)
+    g, r = (rng.standard_normal(x.shape).astype(dtype) for _ in range(2))
+    w = rng.standard_normal(24).astype(dtype)
+    op = LayerNormGradsAdd(eps=1e-5)
+    alone, pieces, calls = _twice(monkeypatch,
+                                  lambda: numpy_kernels[LayerNormGradsAdd](op, g, x, w, r))
+    np.testing.assert_array_equal(alone, pieces)
+    assert calls.count("normalization.py") == 1, calls
+    plain = numpy_kernels[normalization.LayerNormGrads](normalization.LayerNormGrads(eps=1e-5),
+                                                        g, x, w)
+    rtol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(pieces[:-2], plain[:-2] + r.reshape(-1, 24), rtol=rtol,
+                               atol=rtol)
+    np.testing.assert_array_equal(pieces[-2:], plain[-2:])
 
 
 @pytest.mark.parametrize("approximate", ["none", "tanh"])

@@ -25,8 +25,8 @@ _fast_math.call("gelu", x); _fast_math.call("gelu_grad", x, x); _fast_math.call(
 c = normalization._constants(x, 1e-5)
 w = np.ones(8, np.float32)
 normalization._row_loops()[0](x, c, w, w, np.empty_like(x))
-normalization._row_loops()[1](x, x, c, w, np.empty_like(x), True, np.zeros((2, 8)))
-normalization._row_loops()[2](x, x, c, np.zeros((2, 8)))
+normalization._row_loops()[1](x, x, c, w, np.empty_like(x), True, np.zeros((1, 2, 8)), 32)
+normalization._row_loops()[2](x, x, c, np.zeros((1, 2, 8)), 32)
 cube = x.reshape(2, 4, 8)
 from tinyflow.ops.normalization import BatchNorm
 normalization.normalize_channels(BatchNorm(eps=1e-5), cube, np.ones(4, np.float32), np.zeros(4, np.float32))

@@ -19,7 +19,9 @@ from ..core.modes import anomaly_mode, grad_mode, set_grad_mode, trace_state, vj
 from ..core.op import as_tensor
 from ..core.tensor import EAGER, REMOTE, Tensor, new_eager
 from ..ops.creation import ones_like
+from ..ops.fused import layer_norm_vjp_joined
 from ..ops.math import cast
+from ..ops.normalization import LayerNorm
 from ..ops.shape import GetItem, SlicedAdjoint, sum_to
 from ..ops.shape import copy as copy_tensor
 from .composed import traced
@@ -236,6 +238,8 @@ def _backprop(order: list, ys: list, xs: list, grad_ys: list, on_final=None,
                     input_grads = _vjp(node, g)
             elif op.composed:
                 input_grads = _vjp(node, g)
+            elif type(op) is LayerNorm and eager:
+                input_grads = _layer_norm_rule(node, g, node_to_grad)
             else:   # `_vjp` without the call: once per node of every eager backward
                 input_grads = op.vjp(g, node, *inputs)
             if anomaly:
@@ -322,6 +326,21 @@ def _total(partials, x: Tensor) -> Optional[Tensor]:
     if len(partials) == 1 and not isinstance(partials[0], _Piece):
         return partials[0]
     return _sliced(partials, x).dense()
+
+
+def _layer_norm_rule(node: Tensor, g: Tensor, node_to_grad: dict) -> tuple:
+    """An eager LayerNorm node's rule. When its input x has one partial adjoint r already
+    (a pre-norm block's residual stream: `x + f(layer_norm(x))`), r is added to dx in the
+    backward kernel's loop (`layer_norm_vjp_joined`) and leaves x's partials, instead of
+    being summed with dx later in a pass over three arrays of x's size."""
+    x = node.inputs[0]
+    r = node_to_grad.get(id(x))
+    if isinstance(r, Tensor):
+        grads = layer_norm_vjp_joined(node._op, g, *node.inputs, r)
+        if grads is not None:
+            del node_to_grad[id(x)]
+            return grads
+    return node._op.vjp(g, node, *node.inputs)
 
 
 def _vjp(node: Tensor, g: Tensor) -> tuple:

@@ -17,10 +17,11 @@ import dataclasses
 import math
 from functools import cached_property
 
+from ..core.modes import needs_input_grad
 from ..core.op import Op, Typed, apply, as_tensor
 from ..core.tensor import Tensor
 from .activation import GeluGrad
-from .normalization import LayerNorm, LayerNormGrads, layer_norm
+from .normalization import LayerNorm, LayerNormGrads, layer_norm, layer_norm_grads_parts
 from .reduce import reduce_sum, reduced_shape
 from .shape import concat, getitem, reshape, stack
 
@@ -147,6 +148,21 @@ class LayerNormGradsAdd(Op):
         n = both.shape[0] - 2
         dx = getitem(both, slice(None, n)) + reshape(r, (n,) + tuple(w.shape))
         return concat([dx, getitem(both, slice(n, None))], axis=0)
+
+
+def layer_norm_vjp_joined(op: LayerNorm, g, x, w, b, r):
+    """LayerNorm's (dx + r, dw, db) by one `LayerNormGradsAdd`: r is x's adjoint from its
+    other readers so far, a pre-norm block's residual gradient, which the eager reverse sweep
+    would otherwise add to dx in a pass of its own (passes/residual_grads.py does this to
+    graphs). None where `LayerNorm.vjp` would not take `LayerNormGrads`'s kernel either, or
+    where r or g differs from x in shape or dtype (or x's shape is not static)."""
+    if not needs_input_grad(0) or not (needs_input_grad(1) or needs_input_grad(2)):
+        return None
+    if (w.shape is None or x.shape is None or None in x.shape or r.shape != x.shape
+            or g.shape != x.shape or not (r.dtype is g.dtype is x.dtype)):
+        return None
+    both = apply(LayerNormGradsAdd(eps=op.eps), g, x, w, r)
+    return layer_norm_grads_parts(both, x, len(w.shape))
 
 
 class GeluGradSum(Op):

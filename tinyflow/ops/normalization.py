@@ -99,6 +99,14 @@ def _trailing(x, dims: int) -> tuple:
     return tuple(range(len(x.shape) - dims, len(x.shape)))
 
 
+def layer_norm_grads_parts(both, x, dims: int) -> tuple:
+    """(dx, dw, db) from the rows of a `LayerNormGrads` value of x (static shape) with a
+    scale of rank `dims`: getitem, then reshape, the form passes/residual_grads recognises."""
+    n = math.prod(x.shape[:len(x.shape) - dims])
+    return (reshape(getitem(both, slice(None, n)), x.shape), getitem(both, n),
+            getitem(both, n + 1))
+
+
 class LayerNorm(Op):
     """normalize(x) over its trailing dims (w's shape) times w plus b: layer norm as one op
     each way, where composing it takes the normalization, a product and a sum forward and
@@ -121,11 +129,7 @@ class LayerNorm(Op):
             # of no shape) it is also the only way, as its kernel reads the rank at run time.
             both = apply(LayerNormGrads(eps=self.eps), g, x, w)
             if dims is not None and x.shape is not None and None not in x.shape:
-                # dx is needed here (dims known); static rows are the form that
-                # passes/residual_grads recognises: getitem, then reshape
-                n = math.prod(x.shape[:len(x.shape) - dims])
-                return (reshape(getitem(both, slice(None, n)), x.shape), getitem(both, n),
-                        getitem(both, n + 1))
+                return layer_norm_grads_parts(both, x, dims)
             dx = reshape_to(getitem(both, slice(None, -2)), x) if needs_input_grad(0) else None
             return dx, getitem(both, -2), getitem(both, -1)
         dx = apply(LayerNormGrad(eps=self.eps), g, x, w) if needs_input_grad(0) else None

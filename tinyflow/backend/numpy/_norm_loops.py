@@ -53,25 +53,26 @@ def rows_add_forward(a, b, c, w, bias, s, y):
 
 
 @jit
-def rows_backward(g, x, c, w, dx, sums, out):
+def rows_backward(g, x, c, w, dx, sums, out, span):
     """dx of `rows_forward` (the normalization's gradient of g * w), and with `sums` the
     scale's and shift's gradients too, in the same pass over g and x (each row's moments
-    once): out[0] += the sums over rows of g * (x - mean) / std, out[1] += those of g
-    (float64 [2, width]; not read without `sums`), summed as in `rows_param_grad`. The
+    once): out[p, 0] += the sums over rows of g * (x - mean) / std, out[p, 1] += those of g
+    (float64 [parts, 2, width], p = row // span; not read without `sums`), summed as in
+    `rows_param_grad`. The
     running sums are two arrays, one loop each: written in dx's loop, or as the rows of one
     array, they made the loop 1.2-1.3x slower in all (fewer loops vectorized)."""
-    _rows_backward(g, x, c, w, dx, sums, out, dx[:0])
+    _rows_backward(g, x, c, w, dx, sums, out, span, dx[:0])
 
 
 @jit
-def rows_backward_add(g, x, c, w, dx, out, res):
+def rows_backward_add(g, x, c, w, dx, out, span, res):
     """`rows_backward` with its sums, and `res` [rows, width] added to each row of dx while
     the row is in cache: a residual stream's gradient joined with its layer norm's."""
-    _rows_backward(g, x, c, w, dx, True, out, res)
+    _rows_backward(g, x, c, w, dx, True, out, span, res)
 
 
 @jit
-def _rows_backward(g, x, c, w, dx, sums, out, res):
+def _rows_backward(g, x, c, w, dx, sums, out, span, res):
     """The loop of `rows_backward`; `res` is added to dx unless it has no rows."""
     add = res.shape[0] > 0
     w_part = np.zeros(x.shape[1], x.dtype)
@@ -102,20 +103,20 @@ def _rows_backward(g, x, c, w, dx, sums, out, res):
             for j in range(xr.shape[0]):
                 b_part[j] += gr[j]
             if r % PARAM_BLOCK == PARAM_BLOCK - 1 or r == x.shape[0] - 1:
-                _flush(w_part, b_part, out[0], out[1])
+                _flush(w_part, b_part, out[r // span, 0], out[r // span, 1])
 
 
 PARAM_BLOCK = 32   # rows summed in the data's dtype before a float64 add
 
 
 @jit
-def rows_param_grad(g, x, c, out):
-    """out[0] += sum over rows of g * (x - mean) / std, out[1] += sum of g (w's and b's
-    gradients). Each block of `PARAM_BLOCK` rows is summed in the data's dtype (SIMD) and
-    added into `out`, float64, so long columns sum without float32 rounding."""
+def rows_param_grad(g, x, c, out, span):
+    """out[p, 0] += sum over rows of g * (x - mean) / std, out[p, 1] += sum of g (w's and
+    b's gradients), p = row // span (a multiple of `PARAM_BLOCK`). Each block of
+    `PARAM_BLOCK` rows is summed in the data's dtype (SIMD) and added into `out`, float64,
+    so long columns sum without float32 rounding."""
     part = np.zeros((2, x.shape[1]), x.dtype)
     w_part, b_part = part[0], part[1]
-    w_grad, b_grad = out[0], out[1]
     for r in range(x.shape[0]):
         xr, gr = x[r], g[r]
         mean, inv_std = row_moments(xr, c)
@@ -123,7 +124,7 @@ def rows_param_grad(g, x, c, out):
             w_part[j] += gr[j] * ((xr[j] - mean) * inv_std)
             b_part[j] += gr[j]
         if r % PARAM_BLOCK == PARAM_BLOCK - 1 or r == x.shape[0] - 1:
-            _flush(w_part, b_part, w_grad, b_grad)
+            _flush(w_part, b_part, out[r // span, 0], out[r // span, 1])
 
 
 @jit

@@ -96,7 +96,7 @@ def normalize_grad(op, g, x):
     g_rows = np.ascontiguousarray(g, dtype=rows.dtype).reshape(rows.shape)
     dx = np.empty_like(rows)
     _row_loops()[1](g_rows, rows, _constants(rows, op.eps), _unit_affine(rows[:1])[0], dx,
-                    False, _NO_SUMS)
+                    False, _NO_SUMS, 1)
     return dx.reshape(x.shape)
 
 
@@ -152,7 +152,7 @@ def layer_norm_grad(op, g, x, w):
     dx = np.empty_like(rows)
     loop, c, w = _row_loops()[1], _constants(rows, op.eps), w.reshape(-1)
     _in_row_pieces(lambda r0, r1: loop(g_rows[r0:r1], rows[r0:r1], c, w, dx[r0:r1], False,
-                                       _NO_SUMS), rows)
+                                       _NO_SUMS, 1), rows)
     return dx.reshape(x.shape)
 
 
@@ -163,8 +163,8 @@ def layer_norm_param_grad(op, g, x):
     if x.size:
         rows, g_rows = _layer_rows(x, sums.shape[1]), _layer_rows(g, sums.shape[1])
         loop, c = _row_loops()[2], _constants(rows, op.eps)
-        _in_param_pieces(lambda r0, r1, part: loop(g_rows[r0:r1], rows[r0:r1], c, part),
-                         rows, sums)
+        _in_param_pieces(lambda r0, r1, parts, span: loop(g_rows[r0:r1], rows[r0:r1], c,
+                                                          parts, span), rows, sums)
     return sums.astype(x.dtype).reshape((2,) + shape)
 
 
@@ -190,34 +190,39 @@ def _layer_norm_grads(op, g, x, w, r):
         dx = out[:len(rows)]
         if r is None:
             loop = _row_loops()[1]
-            _in_param_pieces(lambda r0, r1, part: loop(g_rows[r0:r1], rows[r0:r1], c, w_flat,
-                                                       dx[r0:r1], True, part), rows, sums)
+            _in_param_pieces(lambda r0, r1, parts, span: loop(
+                g_rows[r0:r1], rows[r0:r1], c, w_flat, dx[r0:r1], True, parts, span),
+                rows, sums)
         else:
             from ._norm_loops import rows_backward_add as loop
             res = _layer_rows(r, w.size)
-            _in_param_pieces(lambda r0, r1, part: loop(g_rows[r0:r1], rows[r0:r1], c, w_flat,
-                                                       dx[r0:r1], part, res[r0:r1]),
-                             rows, sums)
+            _in_param_pieces(lambda r0, r1, parts, span: loop(
+                g_rows[r0:r1], rows[r0:r1], c, w_flat, dx[r0:r1], parts, span, res[r0:r1]),
+                rows, sums)
     out[len(out) - 2:] = sums
     return out.reshape((len(out),) + w.shape)
 
 
-_NO_SUMS = np.zeros((2, 0), np.float64)    # the row loop's sums, when it computes dx only
+_NO_SUMS = np.zeros((1, 2, 0), np.float64)    # the row loop's sums, when it computes dx only
+
+
+# Rows of a float64 partial sum of the parameter gradients: at least this many of the row
+# loop's blocks, and no more than `MAX_PARTS` partial sums in all. The parts depend on the
+# rows alone, so the gradients have the same bits on any number of threads.
+PART_BLOCKS = 4
+MAX_PARTS = 64
 
 
 def _in_param_pieces(piece, rows, sums) -> None:
-    """piece(r0, r1, part) over rows r0:r1 of `rows`, adding their parameter gradients into
-    `part` (float64 [2, width]), on the pool's threads when worth it: each piece cut at
-    multiples of the loop's block of rows, with a float64 array of its own but the first
-    (`sums`); the others are added into `sums` at the end."""
-    block, parts = _param_block(), []
-
-    def blocks(k0, k1):
-        part = sums if k0 == 0 else np.zeros_like(sums)
-        piece(k0 * block, min(k1 * block, len(rows)), part)
-        if part is not sums:
-            parts.append(part)
-    parallel.split(blocks, -(-len(rows) // block), rows.size * ROW_PASSES)
+    """piece(r0, r1, parts, span) over rows r0:r1 of `rows`, adding the parameter gradients
+    of each `span` of its rows into one of `parts` (float64 [n, 2, width]), on the pool's
+    threads when worth it, each thread whole parts; the parts are then added into `sums`
+    in order: the same sums, to the bit, whatever the thread count."""
+    block = _param_block()
+    span = block * max(PART_BLOCKS, -(-len(rows) // (block * MAX_PARTS)))
+    parts = np.zeros((-(-len(rows) // span),) + sums.shape, sums.dtype)
+    parallel.split(lambda k0, k1: piece(k0 * span, min(k1 * span, len(rows)), parts[k0:k1],
+                                        span), len(parts), rows.size * ROW_PASSES)
     for part in parts:
         sums += part
 

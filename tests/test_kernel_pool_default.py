@@ -20,7 +20,7 @@ lib = parallel._openblas()
 print(json.dumps(dict(env=os.environ.get("OPENBLAS_THREAD_TIMEOUT"),
                       read=lib.openblas_thread_timeout() if lib is not None else None,
                       short=parallel.blas_spin_is_short(), threads=parallel.threads(),
-                      auto=len(os.sched_getaffinity(0)))))
+                      auto=len(os.sched_getaffinity(0)), **globals().get("_extra", {{}}))))
 """
 
 
@@ -47,9 +47,39 @@ def test_tinyflow_first_sets_a_short_spin_and_turns_the_pool_on(bundled_openblas
     assert got["threads"] == got["auto"]
 
 
-def test_numpy_loaded_first_keeps_openblas_default_and_the_pool_off(bundled_openblas):
-    got = _probe(before="import numpy")
-    assert (got["env"], got["read"], got["short"], got["threads"]) == (None, 0, False, 1)
+def test_numpy_loaded_first_gets_the_short_spin_too_and_the_pool_on(bundled_openblas):
+    """`import numpy` first (and a product already run, its threads started with the long
+    spin): OpenBLAS is told the short timeout again and its threads restarted."""
+    got = _probe(before="import numpy; numpy.ones((300, 300)) @ numpy.ones((300, 300))")
+    assert (got["env"], got["read"], got["short"]) == ("20", 20, True)
+    assert got["threads"] == got["auto"]
+
+
+def test_numpy_first_products_after_the_restart_are_right_and_threads_sleep(bundled_openblas):
+    """After the restart a product is still right, and the idle OpenBLAS threads no longer
+    spin on: a 0.2 s pause after a product costs the process ~no CPU (the default spin
+    burned ~0.1 s)."""
+    got = _probe(before="""import numpy, time
+a = numpy.random.default_rng(0).standard_normal((400, 300))
+b = numpy.random.default_rng(1).standard_normal((300, 200))""" + PAUSE_AFTER_PRODUCT)
+    assert got["right"] and got["threads"] == got["auto"]
+    if got["auto"] > 1:
+        assert got["cpu_in_pause"] < 0.05, got
+
+
+PAUSE_AFTER_PRODUCT = """
+import tinyflow
+expected = numpy.einsum("ij,jk->ik", a, b)
+c = a @ b
+cpu = time.process_time(); time.sleep(0.2); cpu = time.process_time() - cpu
+import json as _j
+_extra = dict(right=bool(numpy.allclose(c, expected)), cpu_in_pause=cpu)
+"""
+
+
+def test_the_users_own_setting_wins_when_numpy_came_first(bundled_openblas):
+    got = _probe(before="import numpy", OPENBLAS_THREAD_TIMEOUT="26")
+    assert (got["env"], got["read"], got["short"], got["threads"]) == ("26", 26, False, 1)
 
 
 def test_the_users_own_setting_wins(bundled_openblas):

@@ -8,9 +8,12 @@ different things, `tinyflow/pytorch/shared_names.py` decides by the arguments.
 import os as _os
 import sys as _sys
 
-if "numpy" not in _sys.modules:   # OpenBLAS reads this once, when NumPy loads it: see
+_NUMPY_FIRST = "numpy" in _sys.modules
+if not _NUMPY_FIRST:   # OpenBLAS reads this once, when NumPy loads it: see
     _os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "20")   # backend/numpy/parallel.py
 from . import backend as _backend  # noqa: E402,F401  (fills the kernel tables)
+if _NUMPY_FIRST:   # too late for the variable: OpenBLAS is told again
+    _backend.numpy.parallel.shorten_blas_spin()
 from . import (autograd, contrib, distributions, func, jit, nn, onnx, ops, optim,  # noqa: F401
                testing, utils, viz)
 from .autodiff import forward_gradients, gradients

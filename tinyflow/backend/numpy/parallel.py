@@ -24,7 +24,9 @@ a quiet 2-core machine (bench/harness.py, 2026-12-04/05) that made steps bimodal
 OPENBLAS_THREAD_TIMEOUT=20 (2^20 cycles, well under a millisecond) when NumPy is not loaded
 yet and the user set none, and the pool is on only when the timeout OpenBLAS read is at most
 20. Shorter still (4) made every step slower: each product then wakes a sleeping thread. If
-NumPy was imported before tinyflow, OpenBLAS kept its default and the pool stays off.
+NumPy was imported before tinyflow (most programs' first line), OpenBLAS has read its default
+already: `shorten_blas_spin` sets the variable, has OpenBLAS read its environment again and
+restarts its threads, so the pool is on there too.
 
 The hand-off: each pool thread waits for its next piece polling a counter without the GIL
 for ~50 us (`_Signal`), as an OpenMP team does, then sleeps. Handing pieces through a
@@ -132,6 +134,25 @@ def blas_spin_is_short() -> bool:
     variable first when it can); 0 means its default, 2^28 cycles."""
     lib = _openblas()
     return lib is not None and 0 < lib.openblas_thread_timeout() <= SHORT_SPIN
+
+
+def shorten_blas_spin() -> bool:
+    """After `import numpy` came before `import tinyflow`: give OpenBLAS the short thread
+    timeout it would have read at load (OPENBLAS_THREAD_TIMEOUT=20), unless the user set the
+    variable (theirs wins). OpenBLAS reads its environment again (`openblas_read_env`) and
+    stops its threads (`blas_thread_shutdown_`, the call it makes itself before a fork); its
+    next product starts them with the new timeout. Without that, idle OpenBLAS threads spun
+    ~0.1 s on the second core after each product and the pool stayed off. Done at import,
+    when no product is running. True when OpenBLAS now reports the short timeout."""
+    lib = _openblas()
+    if "OPENBLAS_THREAD_TIMEOUT" in os.environ or lib is None or not all(
+            hasattr(lib, name) for name in ("openblas_read_env", "blas_thread_shutdown_")):
+        return False
+    os.environ["OPENBLAS_THREAD_TIMEOUT"] = str(SHORT_SPIN)
+    lib.openblas_read_env()
+    lib.blas_thread_shutdown_()
+    threads.cache_clear()
+    return blas_spin_is_short()
 
 
 def set_threads(count: int) -> None:

@@ -263,22 +263,17 @@ def argmax(x, dim=None, keepdim=False, axis=None, name=None, dimension=None,
     """`torch.argmax(x, dim=1, keepdim=True)` or TF1's `tf.argmax(x, axis=1, name=...,
     output_type=tf.int32)`."""
     if axis is not None or name is not None or dimension is not None or output_type:
-        return _typed(ops.argmax(x, dim if axis is None else axis, name, dimension),
-                      output_type)
+        found = ops.argmax(x, dim if axis is None else axis, name, dimension)
+        return found if output_type is None else ops.cast(found, output_type)
     return torch_argmax(as_tensor(x), dim, keepdim)
 
 
 def argmin(x, dim=None, keepdim=False, axis=None, name=None, dimension=None,
            output_type=None):
     if axis is not None or name is not None or dimension is not None or output_type:
-        return _typed(ops.argmin(x, dim if axis is None else axis, name, dimension),
-                      output_type)
+        found = ops.argmin(x, dim if axis is None else axis, name, dimension)
+        return found if output_type is None else ops.cast(found, output_type)
     return torch_argmin(as_tensor(x), dim, keepdim)
-
-
-def _typed(indices: Tensor, output_type) -> Tensor:
-    """TF1's output_type of argmax / argmin (int64 by default)."""
-    return indices if output_type is None else ops.cast(indices, output_type)
 
 
 def multinomial(probs, num_samples, replacement=False, generator=None, *, seed=None,

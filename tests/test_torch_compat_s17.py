@@ -55,3 +55,18 @@ def test_softmax_of_tensors_with_dims_is_unchanged():
         np.testing.assert_allclose(
             tinyflow.nn.functional.softmax(tinyflow.tensor(x), dim).numpy(),
             torch.nn.functional.softmax(torch.tensor(x), dim).numpy(), rtol=1e-12)
+
+
+# ---- Categorical with +inf logits: the validation error, and no NumPy warning first -------
+
+def test_categorical_with_infinite_logits_fails_validation_without_a_warning():
+    logits = [0.0, float("inf")]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")   # a RuntimeWarning from NumPy would fail here
+        with pytest.raises(ValueError, match=r"Categorical: parameter logits .* outside"):
+            tinyflow.distributions.Categorical(logits=tinyflow.tensor(logits))
+        got = tinyflow.distributions.Categorical(logits=tinyflow.tensor(logits),
+                                                 validate_args=False).logits
+    want = torch.distributions.Categorical(logits=torch.tensor(logits),
+                                           validate_args=False).logits
+    np.testing.assert_array_equal(got.numpy(), want.numpy())

@@ -89,3 +89,16 @@ def test_only_floating_defaults_are_accepted():
     with pytest.raises(TypeError, match="set_default_dtype: .* floating .* not int64"):
         tinyflow.set_default_dtype(tinyflow.int64)
     assert tinyflow.get_default_dtype() is tinyflow.float32
+
+
+def test_compile_guards_on_the_default_dtype():
+    """A trace made under float32 holds float32 literals: after set_default_dtype(float64)
+    the same call retraces and gives float64, as eagerly."""
+    f = tinyflow.compile(lambda x: x / 2 + tinyflow.ones(2))
+    x = tinyflow.tensor([1, 2])
+    assert f(x).dtype is tinyflow.float32 and f(x).dtype is tinyflow.float32
+    try:
+        tinyflow.set_default_dtype(tinyflow.float64)
+        assert f(x).dtype is (x / 2 + tinyflow.ones(2)).dtype is tinyflow.float64
+    finally:
+        tinyflow.set_default_dtype(tinyflow.float32)

@@ -70,3 +70,23 @@ def test_categorical_with_infinite_logits_fails_validation_without_a_warning():
     want = torch.distributions.Categorical(logits=torch.tensor(logits),
                                            validate_args=False).logits
     np.testing.assert_array_equal(got.numpy(), want.numpy())
+
+
+# ---- torch.Size: slices, concatenations and repeats stay Sizes ----------------------------
+
+SIZE_EXPRESSIONS = ("s[1:]", "s[0]", "s[-1]", "s[::-1]", "s + (5,)", "(5,) + s", "s * 2",
+                    "2 * s", "s == (2, 3, 4)", "s.numel()", "s[1:].numel()", "s[:0]")
+
+
+@pytest.mark.parametrize("expression", SIZE_EXPRESSIONS)
+def test_size_operations_as_torch(expression):
+    want = eval(expression, {"s": torch.zeros(2, 3, 4).size()})
+    got = eval(expression, {"s": tinyflow.zeros(2, 3, 4).size()})
+    assert repr(got) == repr(want)
+
+
+def test_size_refuses_a_list_as_tuple_does():
+    with pytest.raises(TypeError):
+        tinyflow.zeros(2, 3).size() + [1]
+    with pytest.raises(TypeError):
+        [1] + tinyflow.zeros(2, 3).size()

@@ -59,6 +59,19 @@ def test_relu_values_and_nan(dtype):
     np.testing.assert_array_equal(got, want)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("size", [7, 1 << 15, 1 << 19])   # NumPy, Numba loop, on the pool
+def test_relu_keeps_negative_zero_as_torch(dtype, size):
+    """relu(-0.0) is -0.0 in PyTorch (x < 0 ? 0 : x); every kernel path keeps the sign."""
+    x = np.resize(np.array([-0.0, 0.0, -1.5, 2.0, np.nan], dtype), size)
+    want = pt.relu(pt.from_numpy(x)).numpy()
+    for got in (F.relu(torch.tensor(x)).numpy(), F.relu(torch.tensor(x)[::2]).numpy(),
+                torch.tensor(x).relu_().numpy()):
+        expect = want if got.size == want.size else want[::2]
+        np.testing.assert_array_equal(np.signbit(got), np.signbit(expect))
+        np.testing.assert_array_equal(got, expect)
+
+
 @pytest.mark.parametrize("keepdim", [False, True])
 def test_sum_and_mean_over_every_dim(keepdim):
     x = np.arange(24, dtype=np.float32).reshape(2, 3, 4)

@@ -81,7 +81,18 @@ _BY_NAME = {d.name: d for d in _ALL + (string,)}
 _BY_NAME.update({"half": float16, "float": float32, "double": float64, "long": int64,
                  "int": int32, "bool_": bool_})
 
-DEFAULT_FLOAT = float32
+DEFAULT_FLOAT = float32   # PyTorch's default dtype; `set_default_float` changes it
+
+
+def set_default_float(dt) -> None:
+    """`torch.set_default_dtype`: the dtype of Python floats and of new float tensors and
+    layers. A process-wide setting, as in PyTorch; floats only."""
+    global DEFAULT_FLOAT
+    dt = as_dtype(dt)
+    if not dt.is_floating or dt.is_fp8:
+        raise TypeError(f"set_default_dtype: the default must be a floating dtype "
+                        f"(float16, bfloat16, float32 or float64), not {dt.name}")
+    DEFAULT_FLOAT = dt
 REDUCED_NUMPY = frozenset(d.np for d in _ALL if d.is_reduced)   # what kernels widen
 
 

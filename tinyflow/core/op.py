@@ -396,7 +396,7 @@ def as_tensor(value, dtype=None) -> Tensor:
         dt = dtypes.DEFAULT_FLOAT
     arr = _as_array(value, dt)
     if dt is None and arr.dtype == np.float64 and not isinstance(value, np.ndarray):
-        arr = arr.astype(np.float32)  # Python float lists default to float32
+        arr = arr.astype(dtypes.DEFAULT_FLOAT.np)  # Python float lists: the default float
     return Tensor._eager(arr)
 
 

@@ -22,6 +22,22 @@ class Size(tuple):
             n *= d
         return n
 
+    # A slice, a concatenation or a repeat of a Size is a Size, as PyTorch's
+    def __getitem__(self, index):
+        item = tuple.__getitem__(self, index)
+        return Size(item) if isinstance(index, slice) else item
+
+    def __add__(self, other):
+        return Size(tuple.__add__(self, other)) if isinstance(other, tuple) else NotImplemented
+
+    def __radd__(self, other):
+        return Size(other + tuple(self)) if isinstance(other, tuple) else NotImplemented
+
+    def __mul__(self, times):
+        return Size(tuple.__mul__(self, times))
+
+    __rmul__ = __mul__
+
 
 def as_shape(shape) -> Shape:
     """Normalize a user-given shape (list, tuple, int, None, with -1 or None dims)."""

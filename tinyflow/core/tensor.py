@@ -73,7 +73,7 @@ class Tensor:
             # torch.Tensor(3) / torch.Tensor(3, 4): sizes (zeros; PyTorch's are uninitialized)
             sizes = (data,) if dtype is None else (data, dtype, *(
                 (requires_grad, *more_sizes) if _is_size(requires_grad) else ()))
-            data, dtype, requires_grad = np.zeros(sizes, np.float32), None, False
+            data, dtype, requires_grad = np.zeros(sizes, dtypes.DEFAULT_FLOAT.np), None, False
         dt = dtypes.as_dtype(dtype) if dtype is not None else None
         if isinstance(data, Tensor):
             data = data.numpy()
@@ -81,9 +81,9 @@ class Tensor:
         if dt is None and arr.dtype.kind in "iubf" and not isinstance(data, (np.ndarray,
                                                                              np.generic)):
             # torch.Tensor(data) is the default float dtype: Python numbers and lists (ints,
-            # bools, floats) become float32; NumPy arrays and scalars keep their dtype
+            # bools, floats) become it; NumPy arrays and scalars keep their dtype
             # (tinyflow wraps arrays as they are, e.g. float64 for gradient checks)
-            arr = arr.astype(np.float32)
+            arr = arr.astype(dtypes.DEFAULT_FLOAT.np)
         _init_eager(self, arr, None, (), requires_grad)
 
     # ---- construction (internal) -------------------------------------------------------

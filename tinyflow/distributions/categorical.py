@@ -28,8 +28,9 @@ class Categorical(Distribution):
             self.probs = source / source.sum(-1, keepdim=True)
             eps = float(np.finfo(self.probs.dtype.np).eps)
             self.logits = self.probs.clamp(eps, 1 - eps).log()   # PyTorch's probs_to_logits
-        else:
-            self.logits = source - logsumexp(source, -1, keepdim=True)
+        else:   # +inf logits give inf - inf = NaN, which validation reports: no NumPy warning
+            with np.errstate(invalid="ignore"):
+                self.logits = source - logsumexp(source, -1, keepdim=True)
             self.probs = self.logits.exp()
         self._num_events = source.shape[-1]
         super().__init__(source.shape[:-1], validate_args=validate_args)

@@ -15,6 +15,7 @@ from typing import Any, Callable, Optional
 import numpy as np
 
 from ..autodiff.tape import FREED
+from ..core import dtypes
 from ..core.graph import topo_sort
 from ..core.modes import autocast_state, grad_mode, trace_state
 from ..core.tensor import EAGER, Tensor
@@ -151,13 +152,15 @@ class CompiledFunction:
         marked dynamic, no module compiled), in one tuple; None for other calls."""
         if self._submodules is not None or not all_eager(args):
             return None
-        return (grad_mode.enabled, autocast_state.dtype, autocast_state.fp8, _aliases(args),
+        return (grad_mode.enabled, autocast_state.dtype, autocast_state.fp8,
+                dtypes.DEFAULT_FLOAT, _aliases(args),
                 *[(t.array.shape, t.dtype, t.requires_grad) for t in args])
 
     def _key(self, args, kwargs) -> tuple:
         """The guard key of a call, its tensor arguments in order and their symbolic dims."""
         parts, tensors, dims, self._paths = ([grad_mode.enabled, autocast_state.dtype,
-                                              autocast_state.fp8], [], [], [])
+                                              autocast_state.fp8, dtypes.DEFAULT_FLOAT],
+                                             [], [], [])
         for path, value in leaves(args, (0,)) + (leaves(kwargs, (1,)) if kwargs else []):
             free = ()
             if isinstance(value, Tensor):

@@ -25,6 +25,7 @@ from ..ops import pool as _pool
 from ..pytorch.inplace import write_out as _write_out
 from ..pytorch.movement import chunk as _chunk
 from ..pytorch.statistics import vector_norm as _vector_norm
+from ..pytorch.zero_dim import scalar_dims
 from ._losses import (binary_cross_entropy, binary_cross_entropy_with_logits,  # noqa: F401
                      cosine_embedding_loss, cross_entropy, huber_loss, kl_div, l1_loss,
                      margin_ranking_loss, mse_loss, multi_margin_loss, nll_loss,
@@ -210,28 +211,30 @@ def _softmax_dim(name: str, ndim: int, stacklevel: int) -> int:
     return 0 if ndim in (0, 1, 3) else 1
 
 
+# A 0-d tensor is read as one element along dim 0 or -1, as PyTorch: softmax 1, log 0.
+_SOFTMAX, _LOG_SOFTMAX = scalar_dims(ops.softmax), scalar_dims(ops.log_softmax)
+
+
 def softmax(input: Tensor, dim: Optional[int] = None, _stacklevel: int = 3,
             dtype=None) -> Tensor:
-    if type(input) is Tensor and type(dim) is int and dtype is None:   # every classifier's
-        return apply(shared(ops.nn.Softmax, dim), input)   # ops.softmax's op, one call
+    if type(input) is Tensor and type(dim) is int and dtype is None and input.shape:
+        return apply(shared(ops.nn.Softmax, dim), input)   # every classifier's: one call
     x = as_tensor(input) if dtype is None else as_tensor(input).to(dtype)
-    return ops.softmax(x, _softmax_dim("softmax", x.ndim, _stacklevel) if dim is None
-                       else dim)
+    return _SOFTMAX(x, _softmax_dim("softmax", x.ndim, _stacklevel) if dim is None else dim)
 
 
 def log_softmax(input: Tensor, dim: Optional[int] = None, _stacklevel: int = 3,
                 dtype=None) -> Tensor:
     x = as_tensor(input) if dtype is None else as_tensor(input).to(dtype)
-    return ops.log_softmax(x, _softmax_dim("log_softmax", x.ndim, _stacklevel)
-                           if dim is None else dim)
+    return _LOG_SOFTMAX(x, _softmax_dim("log_softmax", x.ndim, _stacklevel)
+                        if dim is None else dim)
 
 
 def softmin(input: Tensor, dim: Optional[int] = None, _stacklevel: int = 3,
             dtype=None) -> Tensor:
     """softmax(-x): the largest weights on the smallest values."""
     x = as_tensor(input) if dtype is None else as_tensor(input).to(dtype)
-    return ops.softmax(-x, _softmax_dim("softmin", x.ndim, _stacklevel) if dim is None
-                       else dim)
+    return _SOFTMAX(-x, _softmax_dim("softmin", x.ndim, _stacklevel) if dim is None else dim)
 
 
 # ---- linear and convolution ------------------------------------------------------------------

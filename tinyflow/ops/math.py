@@ -33,6 +33,12 @@ _PYTHON_NUMBERS = frozenset((float, int, bool))
 _LITERALS_KEPT = 4096
 
 
+def forget_literals() -> None:
+    """Drop the kept literals: after `set_default_dtype`, a float beside an integer tensor
+    takes the new default dtype."""
+    _LITERALS.clear()
+
+
 def _lift(value, like: Tensor) -> Tensor:
     """A Python number takes the dtype of the tensor it meets ("weak" scalar typing)."""
     if type(value) in _PYTHON_NUMBERS or isinstance(

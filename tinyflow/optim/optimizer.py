@@ -8,6 +8,7 @@ from typing import Any, Callable, Iterable, Optional
 
 import numpy as np
 
+from ..core import dtypes
 from ..autodiff.tape import write_inplace
 from ..core.modes import enable_grad, no_grad, trace_state
 from ..core.tensor import EAGER, REMOTE, Tensor
@@ -218,10 +219,9 @@ def zeros_state(param: Tensor) -> Tensor:
 
 
 def scalar_state(value: float) -> Tensor:
-    """A 0-d state number (step, ASGD's eta and mu, NAdam's mu_product): float32, as PyTorch
-    keeps them under its default dtype (PyTorch's float64 default, which makes them float64,
-    does not arise: tinyflow's set_default_dtype accepts float32 only)."""
-    return Tensor._eager(np.array(value, np.float32))
+    """A 0-d state number (step, ASGD's eta and mu, NAdam's mu_product), in the default float
+    dtype, as PyTorch keeps them."""
+    return Tensor._eager(np.array(value, dtypes.DEFAULT_FLOAT.np))
 
 
 def set_scalar(buffer: Tensor, value) -> None:

@@ -26,7 +26,7 @@ def tensor(data, dtype=None, device=None, requires_grad: bool = False,
     t = _wrap(np.array(arr, dtype=None if dtype is None else dtypes.as_dtype(dtype).np),
                   dtype)
     if t.dtype is dtypes.float64 and dtype is None and not _holds_doubles(arr):
-        t = Tensor._eager(t.array.astype(np.float32))  # Python floats default to float32
+        t = Tensor._eager(t.array.astype(dtypes.DEFAULT_FLOAT.np))  # Python floats
     if requires_grad:
         if not t.dtype.is_floating:
             raise RuntimeError("only floating-point tensors can require gradients")
@@ -86,8 +86,11 @@ def ignored_options(fn: str, options: dict) -> None:
         raise TypeError(f"{fn}() got an unexpected keyword argument {unknown[0]!r}")
 
 
-def dtype_or(dtype, default=dtypes.float32) -> dtypes.DType:
-    return dtypes.as_dtype(dtype) if dtype is not None else default
+def dtype_or(dtype, default=None) -> dtypes.DType:
+    """`dtype`, else `default`, else the default float dtype."""
+    if dtype is not None:
+        return dtypes.as_dtype(dtype)
+    return default if default is not None else dtypes.DEFAULT_FLOAT
 
 
 def leaf(arr: np.ndarray, requires_grad: bool) -> Tensor:
@@ -145,7 +148,7 @@ def full(size, fill_value, dtype=None, device=None, requires_grad=False, **optio
     ignored_options("full", options)
     check_device(device)
     if dtype is None:
-        dtype = dtypes.int64 if isinstance(fill_value, (bool, int)) else dtypes.float32
+        dtype = dtypes.int64 if isinstance(fill_value, (bool, int)) else None
         dtype = dtypes.bool_ if isinstance(fill_value, bool) else dtype
     return leaf(np.full(tuple(size), fill_value, dtype=dtype_or(dtype).np), requires_grad)
 
@@ -164,7 +167,7 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False
     if end is None:
         start, end = 0, start
     is_int = all(isinstance(v, (int, np.integer)) for v in (start, end, step))
-    dt = dtype_or(dtype, dtypes.int64 if is_int else dtypes.float32)
+    dt = dtype_or(dtype, dtypes.int64 if is_int else None)
     return leaf(np.arange(start, end, step).astype(dt.np), requires_grad)
 
 
@@ -242,7 +245,7 @@ def torch_normal(mean, std=1.0, size=None, *, generator=None, out=None, dtype=No
     if any(not t.dtype.is_floating for t in tensors):
         raise RuntimeError("normal expects floating-point mean and std tensors")
     dt = dtypes.as_dtype(dtype) if dtype is not None else (
-        tensors[0].dtype if tensors else dtypes.float32)
+        tensors[0].dtype if tensors else dtypes.DEFAULT_FLOAT)
     m = mean.numpy(force=True) if isinstance(mean, Tensor) else np.asarray(mean, np.float64)
     s = std.numpy(force=True) if isinstance(std, Tensor) else np.asarray(std, np.float64)
     if np.any(s < 0):

@@ -185,7 +185,7 @@ def is_floating_point(x) -> bool: return x.dtype.is_floating
 def nelement(x) -> int: return x.numel()
 def element_size(x) -> int: return x.dtype.np.itemsize
 def is_tensor(x) -> bool: return isinstance(x, Tensor)
-def get_default_dtype(): return dtypes.float32
+def get_default_dtype(): return dtypes.DEFAULT_FLOAT
 
 
 def format_tensor(x, spec: str) -> str:
@@ -240,7 +240,7 @@ def result_type(tensor1, tensor2):
 
 def finfo(dtype=None):
     """`torch.finfo(torch.float32).eps`, `.max`, `.min`, `.tiny` (also of bfloat16, fp8)."""
-    return dtypes.float_info(dtypes.as_dtype(dtype or dtypes.float32))
+    return dtypes.float_info(dtypes.as_dtype(dtype or dtypes.DEFAULT_FLOAT))
 
 
 def iinfo(dtype):

@@ -21,9 +21,9 @@ from .logic import signbit
 
 
 def floating(x):
-    """x as a float tensor (integers and bools: float32, PyTorch's default dtype)."""
+    """x as a float tensor (integers and bools: PyTorch's default dtype)."""
     x = as_tensor(x)
-    return x if x.dtype.is_floating else ops.cast(x, dtypes.float32)
+    return x if x.dtype.is_floating else ops.cast(x, dtypes.DEFAULT_FLOAT)
 
 
 def float_operands(input, other):  # noqa: A002

@@ -11,6 +11,7 @@ from ..ops.special_functions import lgamma as gammaln  # noqa: F401
 from .elementwise import _where_zero, erfc, exp2, expit, floating, logit, sinc, xlogy  # noqa: F401
 from .inplace import write_out
 from .shared_names import log_softmax, logsumexp, softmax  # noqa: F401
+from .zero_dim import wrap_namespace
 
 
 erf = ops.erf         # integers give float32 (the ops' rule)
@@ -88,3 +89,6 @@ def multigammaln(input, p, *, out=None):  # noqa: A002
     for t in terms[1:]:
         total = total + t
     return write_out(total + p * (p - 1) / 4 * math.log(math.pi), out)
+
+
+wrap_namespace(globals())   # special.softmax(torch.tensor(3.), 0), as torch.softmax

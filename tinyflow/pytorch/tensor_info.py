@@ -10,6 +10,7 @@ from ..core import dtypes, shared_memory
 from ..core.op import as_tensor
 from ..core.random import generator
 from ..core.tensor import Tensor
+from ..ops.math import forget_literals
 from .inplace import write_out
 from .shared_names import multinomial
 
@@ -61,11 +62,9 @@ def can_cast(from_, to) -> bool:
 
 
 def set_default_dtype(d) -> None:
-    """Only float32, the one default tinyflow's creation functions know, is accepted."""
-    if dtypes.as_dtype(d) is not dtypes.float32:
-        raise NotImplementedError(f"set_default_dtype({dtypes.as_dtype(d).name}): tinyflow's "
-                                  f"default floating dtype is float32 only; pass dtype= to "
-                                  f"the creation functions instead")
+    """The dtype Python floats, float factories and new layers' parameters take."""
+    dtypes.set_default_float(d)
+    forget_literals()
 
 
 def bernoulli(input, p=None, *, generator_=None, out=None):  # noqa: A002

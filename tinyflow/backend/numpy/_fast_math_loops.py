@@ -325,12 +325,12 @@ def binary32(body, g, x, out):
 
 @numba.njit(cache=True, nogil=True)     # no fastmath: it would assume no NaN
 def relu_flat(x, out):
-    """out = max(x, 0) over flat float arrays, as np.maximum: NaN passes, -0.0 gives 0.0.
+    """out = max(x, 0) over flat float arrays, as PyTorch's relu: NaN and -0.0 pass.
     NumPy's maximum tests for NaN per element; this loop vectorizes to compares and selects,
     2x faster on arrays in cache (200k float32: 44 against 24 us, one thread)."""
     for i in range(x.shape[0]):
         v = x[i]
-        out[i] = v if v > 0 or v != v else 0
+        out[i] = 0 if v < 0 else v
 
 
 SUM_BLOCK = 32   # rows summed in float32 before a float64 add (as the layer norm loops)

@@ -221,7 +221,9 @@ def sigmoid(op, x):
 
 @kernel(m.Relu, inplace=True)
 def relu(op, x, out=None):
-    """Every MLP layer's: the tests inline (not in a `widened` or `parallel.ufunc` frame)."""
+    """Every MLP layer's: the tests inline (not in a `widened` or `parallel.ufunc` frame).
+    Zero goes first in `np.maximum`: of two equal values it keeps the second, so -0.0 stays
+    -0.0 as in PyTorch (tested)."""
     zero = _ZEROS.get(x.dtype)
     if zero is None:
         if x.dtype in REDUCED_NUMPY:         # reduced floats: NumPy has no fast loop
@@ -230,8 +232,8 @@ def relu(op, x, out=None):
     if x.size < RELU_LOOP_MIN or not x.flags.c_contiguous or out is not None and not (
             out.flags.c_contiguous and out.dtype == x.dtype and out.shape == x.shape):
         if x.size < parallel.MIN_ELEMENTS:   # (no out=: NumPy parses a keyword slower)
-            return np.maximum(x, zero) if out is None else np.maximum(x, zero, out=out)
-        return parallel.ufunc(np.maximum, x, zero, out=out)   # large arrays on every thread
+            return np.maximum(zero, x) if out is None else np.maximum(zero, x, out=out)
+        return parallel.ufunc(np.maximum, zero, x, out=out)   # large arrays on every thread
     out = np.empty_like(x) if out is None else out
     parallel.rows(_relu_flat, out.reshape(-1), x.reshape(-1))   # large arrays on every thread
     return out

@@ -24,7 +24,7 @@ class UninitializedParameter(Parameter):
     __slots__ = ()
 
     def __init__(self, requires_grad: bool = True, device=None, dtype=None) -> None:
-        np_dtype = np.float32 if dtype is None else dtypes.as_dtype(dtype).np
+        np_dtype = dtypes.as_dtype(dtype or dtypes.DEFAULT_FLOAT).np
         super().__init__(np.empty((0,), np_dtype), requires_grad)
 
     def materialize(self, shape, device=None, dtype=None) -> None:

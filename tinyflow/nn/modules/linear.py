@@ -5,6 +5,7 @@ import math
 
 import numpy as np
 
+from ...core import dtypes
 from ...core.errors import DTypeError, ShapeError
 from ...core.modes import AUTOCAST_THREADS
 from ...core.op import apply3
@@ -17,12 +18,11 @@ from .module import Module, Parameter
 
 def empty_parameter(*shape, dtype=None) -> Parameter:
     """An uninitialized float parameter; `reset_parameters` fills it."""
-    np_dtype = np.float32 if dtype is None else _np_dtype(dtype)
+    np_dtype = _np_dtype(dtype if dtype is not None else dtypes.DEFAULT_FLOAT)
     return Parameter(np.zeros(shape, np_dtype))
 
 
 def _np_dtype(dtype):
-    from ...core import dtypes
     return dtypes.as_dtype(dtype).np
 
 

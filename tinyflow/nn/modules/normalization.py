@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...core import dtypes
 from ...core.modes import trace_state
 from ...core.tensor import Tensor
 from .. import functional as F
@@ -44,8 +45,8 @@ class _BatchNorm(Module):
         self.affine, self.track_running_stats = affine, track_running_stats
         _affine_parameters(self, (num_features,), affine, affine and bias, dtype)
         if track_running_stats:
-            self.register_buffer("running_mean", Tensor(np.zeros(num_features, np.float32)))
-            self.register_buffer("running_var", Tensor(np.ones(num_features, np.float32)))
+            self.register_buffer("running_mean", Tensor(np.zeros(num_features, dtypes.DEFAULT_FLOAT.np)))
+            self.register_buffer("running_var", Tensor(np.ones(num_features, dtypes.DEFAULT_FLOAT.np)))
             self.register_buffer("num_batches_tracked", Tensor(np.array(0, np.int64), "int64"))
         else:
             for name in ("running_mean", "running_var", "num_batches_tracked"):

@@ -7,6 +7,7 @@ from typing import Iterable, Optional, Union
 import numpy as np
 
 from ... import ops
+from ...core import dtypes
 from ...core.modes import trace_state
 from ...core.tensor import Tensor
 
@@ -57,7 +58,7 @@ def clip_grad_norm_(parameters: Parameters, max_norm: float, norm_type: float = 
     grads = _grads(parameters)
     norm_type = float(norm_type)
     if not grads:
-        return Tensor._eager(np.array(0.0, np.float32))
+        return Tensor._eager(np.array(0.0, dtypes.DEFAULT_FLOAT.np))
     if trace_state.active is not None:      # under compile: the same rule as graph ops
         return _clip_traced([p for p in parameters if p.grad is not None], max_norm,
                             norm_type, error_if_nonfinite)

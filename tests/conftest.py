@@ -23,6 +23,10 @@ def fresh_graph():
     tf.reset_default_graph()
     tf.manual_seed(0)
     yield
+    from tinyflow.core import dtypes
+    if dtypes.DEFAULT_FLOAT is not dtypes.float32:   # set_default_dtype left behind
+        tf.set_default_dtype(tf.float32)             # (restored, so only this test fails)
+        pytest.fail("the test left the default float dtype changed: restore it after use")
 
 
 @pytest.fixture

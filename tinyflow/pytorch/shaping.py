@@ -11,6 +11,7 @@ import itertools
 import numpy as np
 
 from .. import ops
+from ..core import dtypes
 from ..core.modes import grad_mode, trace_state
 from ..core.op import as_tensor
 from ..core.tensor import EAGER, Tensor
@@ -278,7 +279,7 @@ def block_diag(*tensors):
     """The tensors (0-, 1- or 2-d) as blocks along the diagonal of one matrix, zeros off it."""
     blocks = [atleast_2d(as_tensor(t)) for t in tensors]
     if not blocks:
-        return Tensor._eager(np.zeros((1, 0), np.float32))
+        return Tensor._eager(np.zeros((1, 0), dtypes.DEFAULT_FLOAT.np))
     width = sum(b.shape[1] for b in blocks)
     rows, left = [], 0
     for b in blocks:

@@ -326,16 +326,20 @@ def _segment_extreme(data: Tensor, member: Tensor, rest: tuple, largest: bool,
     flat = ops.reshape(data, (-1,) + rest)
     for _ in rest:   # [entries, segments, 1, ...] against data [entries, 1, ...]
         member = ops.expand_dims(member, -1)
-    limits = np.finfo(data.dtype.np) if data.dtype.is_floating else np.iinfo(data.dtype.np)
-    outside = as_tensor(np.asarray(limits.min if largest else limits.max, data.dtype.np))
+    floating = data.dtype.is_floating
+    limits = np.finfo(data.dtype.np) if floating else np.iinfo(data.dtype.np)
+    limit = limits.min if largest else limits.max
+    # Non-members compare as -inf / +inf (floats), so a segment of -inf entries keeps -inf;
+    # a segment with no members gets the finite `limit` (or `empty`) below.
+    outside = as_tensor(np.asarray((-np.inf if largest else np.inf) if floating else limit,
+                                   data.dtype.np))
     spread = ops.where(member, ops.expand_dims(flat, 1), outside)
     # One more row of `outside`: a reduction over no entries (empty data) is then defined.
     spread = ops.pad(spread, [(0, 1)] + [(0, 0)] * (1 + len(rest)),
                      constant_values=outside.array)
     out = (ops.reduce_max if largest else ops.reduce_min)(spread, 0)
-    if empty is None:
-        return out
-    return ops.where(reduce_any(member, 0), out, as_tensor(np.asarray(empty, data.dtype.np)))
+    fill = limit if empty is None else empty
+    return ops.where(reduce_any(member, 0), out, as_tensor(np.asarray(fill, data.dtype.np)))
 
 
 def _unsorted_extreme(fn: str, data, segment_ids, num_segments, largest: bool) -> Tensor:

@@ -41,7 +41,7 @@ class Parameter(Tensor):
 
     def __init__(self, data=None, requires_grad: bool = True) -> None:
         if data is None:
-            arr = np.empty((0,), np.float32)
+            arr = np.empty((0,), dtypes.DEFAULT_FLOAT.np)
         elif isinstance(data, Tensor):
             arr = data._require_data("Parameter()")
         else:

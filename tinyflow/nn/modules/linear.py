@@ -6,11 +6,6 @@ import math
 import numpy as np
 
 from ...core import dtypes
-from ...core.errors import DTypeError, ShapeError
-from ...core.modes import AUTOCAST_THREADS
-from ...core.op import apply3
-from ...core.tensor import Tensor
-from ...ops.linalg import _AFFINE
 from .. import functional as F
 from .. import init
 from .module import Module, Parameter
@@ -73,17 +68,7 @@ class Linear(Module):
         try:
             weight, bias = params["weight"], params["bias"]
         except KeyError:            # replaced by a plain attribute (pruning, a hook)
-            return F.linear(input, self.weight, self.bias)
-        if (type(input) is Tensor and type(bias) is Parameter and type(weight) is Parameter
-                and type(input.shape) is tuple and len(input.shape) in (1, 2)
-                and not AUTOCAST_THREADS):
-            # every eager layer of rank 1 or 2: F.linear's affine op, without F.linear's frame
-            # (~1.4k instructions a layer at batch 1); what the op refuses takes F.linear,
-            # whose other paths serve it (a bias that broadcasts) or raise its error
-            try:
-                return apply3(_AFFINE, input, weight, bias)
-            except (ShapeError, DTypeError):
-                pass
+            weight, bias = self.weight, self.bias
         return F.linear(input, weight, bias)
 
     def extra_repr(self) -> str:

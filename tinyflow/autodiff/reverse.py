@@ -19,9 +19,7 @@ from ..core.modes import anomaly_mode, grad_mode, set_grad_mode, trace_state, vj
 from ..core.op import as_tensor
 from ..core.tensor import EAGER, REMOTE, Tensor, new_eager
 from ..ops.creation import ones_like
-from ..ops.fused import layer_norm_vjp_joined
 from ..ops.math import cast
-from ..ops.normalization import LayerNorm
 from ..ops.shape import GetItem, SlicedAdjoint, sum_to
 from ..ops.shape import copy as copy_tensor
 from .composed import traced
@@ -238,8 +236,8 @@ def _backprop(order: list, ys: list, xs: list, grad_ys: list, on_final=None,
                     input_grads = _vjp(node, g)
             elif op.composed:
                 input_grads = _vjp(node, g)
-            elif type(op) is LayerNorm and eager:
-                input_grads = _layer_norm_rule(node, g, node_to_grad)
+            elif op.joins_first_adjoint and eager:
+                input_grads = _joined_vjp(node, g, node_to_grad)
             else:   # `_vjp` without the call: once per node of every eager backward
                 input_grads = op.vjp(g, node, *inputs)
             if anomaly:
@@ -328,15 +326,16 @@ def _total(partials, x: Tensor) -> Optional[Tensor]:
     return _sliced(partials, x).dense()
 
 
-def _layer_norm_rule(node: Tensor, g: Tensor, node_to_grad: dict) -> tuple:
-    """An eager LayerNorm node's rule. When its input x has one partial adjoint r already
-    (a pre-norm block's residual stream: `x + f(layer_norm(x))`), r is added to dx in the
-    backward kernel's loop (`layer_norm_vjp_joined`) and leaves x's partials, instead of
-    being summed with dx later in a pass over three arrays of x's size."""
+def _joined_vjp(node: Tensor, g: Tensor, node_to_grad: dict) -> tuple:
+    """The rule of an eager node whose op can add its first input's adjoint so far, r, into
+    that input's gradient in its own kernel (`Op.vjp_joining`; LayerNorm in a pre-norm
+    block, `x + f(layer_norm(x))`, where r is the residual stream's gradient): r then leaves
+    the input's partials, instead of being summed with the op's gradient later in a pass
+    over three arrays of the input's size."""
     x = node.inputs[0]
     r = node_to_grad.get(id(x))
     if isinstance(r, Tensor):
-        grads = layer_norm_vjp_joined(node._op, g, *node.inputs, r)
+        grads = node._op.vjp_joining(g, node, r, *node.inputs)
         if grads is not None:
             del node_to_grad[id(x)]
             return grads

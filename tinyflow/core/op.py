@@ -64,6 +64,8 @@ class Op:
     # with input k replaced by its tangent.
     linearity = None
     linear_inputs = None    # linear in the first n inputs only (the rest: indices, shapes)
+    joins_first_adjoint = False   # has `vjp_joining`: adds its first input's other adjoint
+    #                               into that input's gradient in its own backward kernel
 
     def __init_subclass__(cls, **kwargs) -> None:
         super().__init_subclass__(**kwargs)
@@ -88,6 +90,14 @@ class Op:
     def vjp(self, g: Tensor, out: Tensor, *inputs: Tensor) -> tuple:
         """Gradients w.r.t. each input (None: none), written with tinyflow ops."""
         raise NotImplementedError(f"{self.name} has no reverse-mode rule")
+
+    def vjp_joining(self, g: Tensor, out: Tensor, partial: Tensor,
+                    *inputs: Tensor) -> Optional[tuple]:
+        """`vjp` with `partial`, the first input's adjoint from its other readers so far,
+        added into that input's gradient by the backward kernel itself (eager backward,
+        ops with `joins_first_adjoint`); None where it cannot (then `vjp`, and the sweep
+        adds the two in a pass of its own)."""
+        return None
 
     def jvp(self, tangents: tuple, out: Tensor, *inputs: Tensor) -> Optional[Tensor]:
         """Tangent of the output given input tangents (None entries are zero). Ops with a

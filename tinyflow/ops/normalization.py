@@ -113,6 +113,7 @@ class LayerNorm(Op):
     four more passes over x's size backward."""
     name = "layer_norm"
     saves_output = False
+    joins_first_adjoint = True   # a residual's gradient joins dx in the backward kernel
     eps: float
 
     def infer(self, x, w, b):
@@ -137,6 +138,10 @@ class LayerNorm(Op):
             return dx, None, None
         sums = apply(LayerNormParamGrad(dims=dims, eps=self.eps), g, x)
         return dx, getitem(sums, 0), getitem(sums, 1)
+
+    def vjp_joining(self, g, out, r, x, w, b):
+        from .fused import layer_norm_vjp_joined   # (fused's ops build on this module's)
+        return layer_norm_vjp_joined(self, g, x, w, b, r)
 
     def jvp(self, t, out, x, w, b):
         tx, tw, tb = t

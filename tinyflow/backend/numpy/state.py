@@ -33,8 +33,8 @@ def no_op(op):
 # the six updates' fastest calls sum to 1.52 / 1.29 ms before, 1.06 / 0.88 after. An earlier
 # measurement (2026-12-05, SCHED_FIFO) saw no gain (momentum 94 / 429 / 1748 us on one
 # thread, 101 / 438 / 1761 on two) and the MLP step 7.24 -> 6.90 ms with the updates on one
-# thread; why is not known. A script importing NumPy before tinyflow has the pool off
-# (`parallel.threads`) and measures the same on "two" threads as on one.
+# thread; why is not known. (A script that imported NumPy before tinyflow had the pool off
+# then, and measured the same on "two" threads as on one: `parallel.shorten_blas_spin`.)
 MOMENTUM_PASSES, ADAM_PASSES = 4, 5
 
 

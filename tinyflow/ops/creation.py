@@ -159,7 +159,8 @@ def one_hot_like(indices, like, dtype=dtypes.float32) -> Tensor:
 
 def tf1_constant(value, dtype=None) -> Tensor:
     """TF1's conversion of a value: as `as_tensor`, but Python ints (and lists of them) are
-    int32 when they fit, as `tf.constant(3)` and `tf.Variable(3)` are in TF1."""
+    int32 when they fit, as `tf.constant(3)` and `tf.Variable(3)` are in TF1, and Python
+    floats float32 whatever torch's `set_default_dtype` says."""
     dtype = None if dtype is None else dtypes.as_dtype(dtype)
     if _holds_text(value) or dtype is dtypes.string:
         if dtype not in (None, dtypes.string):
@@ -167,11 +168,13 @@ def tf1_constant(value, dtype=None) -> Tensor:
                             f"parse strings into numbers)")
         return new_eager(_byte_strings(value), dtypes.string)
     if dtype is None and not isinstance(value, (Tensor, np.ndarray, np.generic)):
-        arr = np.asarray(value) if isinstance(value, (int, list, tuple)) else None
+        arr = np.asarray(value) if isinstance(value, (int, float, list, tuple)) else None
         if arr is not None and arr.dtype == np.int64 and (
                 arr.size == 0 or np.iinfo(np.int32).min <= arr.min() <= arr.max()
                 <= np.iinfo(np.int32).max):
             return as_tensor(arr.astype(np.int32))
+        if arr is not None and arr.dtype == np.float64:
+            return as_tensor(arr.astype(np.float32))
     return as_tensor(value, dtype)
 
 

@@ -1,7 +1,6 @@
 """Session 17 review (review-a): reproducers of wrong answers found in the TF1 segment
 extremes and in set_default_dtype. NumPy and torch are the oracles."""
 import numpy as np
-import pytest
 
 import tinyflow as tf
 from tinyflow.core import dtypes
@@ -22,18 +21,12 @@ def test_a_segment_of_only_minus_infinity_beside_others_has_max_minus_infinity()
     assert _segment_max_of_minus_infinity([0, 1], 2) == -np.inf
 
 
-def _float64_default():
-    try:
-        tf.set_default_dtype(tf.float64)
-    except NotImplementedError:
-        pytest.skip("set_default_dtype accepts float32 only here")
-
 
 def test_tf1_float_constants_stay_float32_under_a_float64_torch_default():
     """TF1's own conversions (tf.constant, tf.Variable, a constant meeting a placeholder) keep
     Python floats float32. (Names both front ends share, tf.zeros / torch.zeros, follow the
     one default: their calls look alike.)"""
-    _float64_default()
+    tf.set_default_dtype(tf.float64)
     try:
         x = tf.placeholder(tf.float32, [2])
         got = [tf.constant(1.5).dtype, tf.constant([1.5, 2.0]).dtype,
@@ -44,7 +37,7 @@ def test_tf1_float_constants_stay_float32_under_a_float64_torch_default():
 
 
 def test_empty_parameter_and_block_diag_follow_the_default_dtype():
-    _float64_default()
+    tf.set_default_dtype(tf.float64)
     try:
         got = [tf.nn.Parameter().dtype, tf.block_diag().dtype]
     finally:

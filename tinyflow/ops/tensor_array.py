@@ -29,8 +29,7 @@ class TensorArrayWrite(Op):
             return None, buffer.dtype
         rows = None if self.grows else buffer.shape[0]
         if len(buffer.shape) > 1 and not _fits(buffer.shape[1:], value.shape):
-            raise ValueError(f"TensorArray.write: the elements have shape "
-                             f"{list(buffer.shape[1:])}, got a value of shape {value.shape}")
+            raise element_shape_error(buffer.shape[1:], value.shape)
         return (rows, *value.shape), buffer.dtype
 
     def vjp(self, g, out, buffer, index, value):
@@ -50,6 +49,13 @@ class TensorArrayWriteGrad(Op):
     def vjp(self, gg, out, g, index, buffer):
         raise NotImplementedError("TensorArray: gradients of a write's gradient (second "
                                   "order) are not supported")
+
+
+def element_shape_error(known, got) -> ValueError:
+    """A write of a value whose shape is not the elements' (found when built, or when run
+    where the shapes were unknown before)."""
+    return ValueError(f"TensorArray.write: the elements have shape {list(known)}, got a "
+                      f"value of shape {list(got)}")
 
 
 def _fits(known, shape) -> bool:

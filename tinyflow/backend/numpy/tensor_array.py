@@ -14,8 +14,7 @@ def _rows_for(buffer: np.ndarray, value: np.ndarray) -> np.ndarray:
         return buffer
     if buffer.ndim == 1:
         return np.zeros((buffer.shape[0], *value.shape), buffer.dtype)
-    raise ValueError(f"TensorArray.write: the elements have shape {list(buffer.shape[1:])}, "
-                     f"got a value of shape {list(value.shape)}")
+    raise ta.element_shape_error(buffer.shape[1:], value.shape)
 
 
 @kernel(ta.TensorArrayWrite)

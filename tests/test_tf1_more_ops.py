@@ -35,6 +35,14 @@ def np_segment_extreme(data, ids, n, pick, empty=None):
     return out
 
 
+def np_segment_prod(data, ids, n):
+    out = np.ones((n,) + data.shape[ids.ndim:])
+    for i in np.ndindex(ids.shape):
+        if ids[i] >= 0:
+            out[ids[i]] *= data[i]
+    return out
+
+
 def np_band(x, lower, upper):
     i, j = np.indices(x.shape[-2:])
     keep = ((lower < 0) | (i - j <= lower)) & ((upper < 0) | (j - i <= upper))
@@ -200,6 +208,25 @@ CASES = {
     "segment_max_grad": (tf.math.segment_max, [normal(5, 2), np.array([0, 0, 1, 1, 1])],
                          [[None, 2], [None]],
                          lambda d, s: np_segment_extreme(d, s, 2, np.max, 0.0), [0]),
+    "segment_min": (tf.segment_min, [normal(5, 2), SEG], [[None, 2], [None]],
+                    lambda d, s: np_segment_extreme(d, s, 4, np.min, 0.0), [0]),
+    "math.segment_min_empty_data": (tf.math.segment_min, [normal(0, 2), SEG[:0]],
+                                    [[None, 2], [None]],
+                                    lambda d, s: np.zeros((0, 2)), []),
+    # (the product's gradient needs the number of entries known when built)
+    "segment_prod": (tf.segment_prod, [normal(5, 2), SEG], None,
+                     lambda d, s: np_segment_prod(d, s, 4), [0]),
+    "segment_prod_with_zero": (tf.math.segment_prod, [np.array([2.0, 0.0, 3.0, -1.5]),
+                                                      np.array([0, 0, 1, 1])],
+                               None, lambda d, s: np_segment_prod(d, s, 2), [0]),
+    "unsorted_segment_prod": (lambda d, s: tf.unsorted_segment_prod(d, s, 4),
+                              [normal(2, 3), np.array([[3, -1, 0], [3, 1, 0]])], None,
+                              lambda d, s: np_segment_prod(d, s, 4), [0]),
+    "unsorted_segment_sqrt_n": (lambda d, s: tf.math.unsorted_segment_sqrt_n(d, s, 5),
+                                [normal(5, 3), np.array([4, -1, 0, 4, 4])],
+                                [[None, 3], [None]],
+                                lambda d, s: np_segment_sum(d, s, 5) / np.sqrt(np.maximum(
+                                    np.bincount(s[s >= 0], minlength=5), 1))[:, None], [0]),
     "boolean_mask": (tf.boolean_mask, [normal(5, 2), MASK], [[None, 2], [None]],
                      lambda x, m: x[m], [0]),
     "boolean_mask_2d": (tf.boolean_mask, [normal(2, 3), MASK2], [[2, 3], [2, 3]],

@@ -75,9 +75,10 @@ from .symbolic import (boolean_mask, case, dynamic_partition,  # TF1 composition
                        dynamic_stitch, foldl, foldr, gather_nd, image,
                        map_fn, math, random, random_shuffle, rank,
                        reduce_all, reduce_any, reduce_logsumexp, reverse, reverse_sequence,
-                       scan, scatter_nd, segment_max, segment_mean, segment_sum,
-                       sequence_mask, size, switch_case, tables_initializer,
-                       unsorted_segment_max, unsorted_segment_mean, unsorted_segment_min,
+                       scan, scatter_nd, segment_max, segment_mean, segment_min,
+                       segment_prod, segment_sum, sequence_mask, size, switch_case,
+                       tables_initializer, unsorted_segment_max, unsorted_segment_mean,
+                       unsorted_segment_min, unsorted_segment_prod, unsorted_segment_sqrt_n,
                        unsorted_segment_sum)
 from .symbolic.image import random_crop
 from .ops.linalg import matrix_band_part

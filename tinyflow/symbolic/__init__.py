@@ -36,6 +36,7 @@ from .array_ops import (boolean_mask, dynamic_partition, dynamic_stitch,  # noqa
 from .math_ops import rank, reduce_logsumexp, reverse, size  # noqa: F401
 from .functional_ops import case, foldl, foldr, map_fn, scan, switch_case  # noqa: F401
 from . import image  # noqa: F401  (tf.image)
-from .array_ops import (segment_max, segment_mean, unsorted_segment_max,  # noqa: F401
-                        unsorted_segment_mean, unsorted_segment_min)
+from .array_ops import (segment_max, segment_mean, segment_min, segment_prod,  # noqa: F401
+                        unsorted_segment_max, unsorted_segment_mean, unsorted_segment_min,
+                        unsorted_segment_prod, unsorted_segment_sqrt_n)
 from .namespaces import math, random, random_shuffle  # noqa: F401

@@ -17,6 +17,7 @@ from ..core.tensor import EAGER, Tensor
 from ..ops.creation import tf_range
 from ..ops.debug import checked
 from ..ops.indexing import TakeGrad
+from ..ops.product import reduce_prod
 from ..ops.shape import shape_of
 
 
@@ -342,17 +343,46 @@ def _segment_extreme(data: Tensor, member: Tensor, rest: tuple, largest: bool,
     return ops.where(reduce_any(member, 0), out, as_tensor(np.asarray(fill, data.dtype.np)))
 
 
-def _unsorted_extreme(fn: str, data, segment_ids, num_segments, largest: bool) -> Tensor:
-    """The one-hot mask is a take of the rows of an identity with a spare zero row n for
-    negative ids, so the take kernel refuses an id >= n (row n + 1) when run."""
+def _unsorted_member(fn: str, data, segment_ids, num_segments) -> tuple:
+    """(data, one-hot member mask [entries, n], rest dims). The mask is a take of the rows
+    of an identity with a spare zero row n for negative ids, so the take kernel refuses an
+    id >= n (row n + 1) when run."""
     data, ids, rest = _segment_args(data, segment_ids, fn)
     n = _num_segments(num_segments, fn)
     ids = _check_ids(ids, n, fn)
     ids = ops.reshape(ids, (-1,))
     inside = ops.where(ops.less(ids, n), ids, ops.cast(n + 1, ids.dtype))
     rows = ops.where(ops.less(ids, 0), ops.cast(n, ids.dtype), inside)
-    member = ops.take(as_tensor(np.eye(n + 1, n, dtype=bool)), rows, 0)
+    return data, ops.take(as_tensor(np.eye(n + 1, n, dtype=bool)), rows, 0), rest
+
+
+def _unsorted_extreme(fn: str, data, segment_ids, num_segments, largest: bool) -> Tensor:
+    data, member, rest = _unsorted_member(fn, data, segment_ids, num_segments)
     return _segment_extreme(data, member, rest, largest)
+
+
+def _segment_product(data: Tensor, member: Tensor, rest: tuple) -> Tensor:
+    """The product of each segment: data spread across the one-hot [entries, segments]
+    member mask, 1 outside it, multiplied over the entries (an empty segment: 1, TF1's)."""
+    flat = ops.reshape(data, (-1,) + rest)
+    for _ in rest:
+        member = ops.expand_dims(member, -1)
+    one = as_tensor(np.ones((), data.dtype.np))
+    return reduce_prod(ops.where(member, ops.expand_dims(flat, 1), one), 0)
+
+
+def unsorted_segment_prod(data, segment_ids, num_segments, name=None) -> Tensor:
+    """out[s] = product of data[i...] over segment_ids[i...] == s; an empty segment is 1 and
+    a negative id drops its value, as TF1's."""
+    data, member, rest = _unsorted_member("unsorted_segment_prod", data, segment_ids,
+                                          num_segments)
+    return _segment_product(data, member, rest)
+
+
+def unsorted_segment_sqrt_n(data, segment_ids, num_segments, name=None) -> Tensor:
+    """The sum of each segment over the square root of its count (an empty segment: 0)."""
+    return _unsorted_scaled("unsorted_segment_sqrt_n", data, segment_ids, num_segments,
+                            ops.sqrt)
 
 
 def unsorted_segment_max(data, segment_ids, num_segments, name=None) -> Tensor:
@@ -363,14 +393,19 @@ def unsorted_segment_min(data, segment_ids, num_segments, name=None) -> Tensor:
     return _unsorted_extreme("unsorted_segment_min", data, segment_ids, num_segments, False)
 
 
-def unsorted_segment_mean(data, segment_ids, num_segments, name=None) -> Tensor:
-    """The sum of each segment over its count (an empty segment: 0)."""
-    fn = "unsorted_segment_mean"
+def _unsorted_scaled(fn: str, data, segment_ids, num_segments, scale) -> Tensor:
+    """Each segment's sum over scale(its count) (an empty segment: 0)."""
     total = _unsorted_sum(fn, data, segment_ids, num_segments)
     ids = _int_tensor(segment_ids, fn, "segment_ids")
     count = _unsorted_sum(fn, ops.ones_like(ids, dtype=total.dtype), ids, num_segments)
     view = (-1,) + (1,) * (total.ndim - 1)
-    return ops.divide(total, ops.reshape(ops.maximum(count, 1), view))
+    return ops.divide(total, ops.reshape(scale(ops.maximum(count, 1)), view))
+
+
+def unsorted_segment_mean(data, segment_ids, num_segments, name=None) -> Tensor:
+    """The sum of each segment over its count (an empty segment: 0)."""
+    return _unsorted_scaled("unsorted_segment_mean", data, segment_ids, num_segments,
+                            lambda count: count)
 
 
 def segment_mean(data, segment_ids, name=None) -> Tensor:
@@ -382,15 +417,30 @@ def segment_mean(data, segment_ids, name=None) -> Tensor:
     return ops.divide(total, ops.reshape(ops.maximum(count, 1), view))
 
 
+def _sorted_member(fn: str, data, segment_ids) -> tuple:
+    """(data, one-hot member mask [entries, max(ids) + 1], rest dims) of sorted ids."""
+    data, ids, rest = _segment_args(data, segment_ids, fn)
+    rows, count = _sorted_rows(ids, fn)
+    member = ops.equal(ops.reshape(rows, (-1, 1)),
+                       ops.cast(ops.expand_dims(tf_range(count), 0), ids.dtype))
+    return data, member, rest
+
+
 def segment_max(data, segment_ids, name=None) -> Tensor:
     """The largest entry of each segment (ids sorted, 1-D); max(ids) + 1 segments, an
     empty one 0 (TF1's documented value). Unsorted or negative ids are refused (in a graph
     when run)."""
-    data, ids, rest = _segment_args(data, segment_ids, "segment_max")
-    rows, count = _sorted_rows(ids, "segment_max")
-    member = ops.equal(ops.reshape(rows, (-1, 1)),
-                       ops.cast(ops.expand_dims(tf_range(count), 0), ids.dtype))
-    return _segment_extreme(data, member, rest, True, 0)
+    return _segment_extreme(*_sorted_member("segment_max", data, segment_ids), True, 0)
+
+
+def segment_min(data, segment_ids, name=None) -> Tensor:
+    """The smallest entry of each segment (ids sorted, 1-D); an empty one 0, as TF1's."""
+    return _segment_extreme(*_sorted_member("segment_min", data, segment_ids), False, 0)
+
+
+def segment_prod(data, segment_ids, name=None) -> Tensor:
+    """The product of each segment (ids sorted, 1-D); an empty one 1, as TF1's."""
+    return _segment_product(*_sorted_member("segment_prod", data, segment_ids))
 
 
 def boolean_mask(tensor, mask, name=None, axis=None) -> Tensor:

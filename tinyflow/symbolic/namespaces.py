@@ -8,9 +8,10 @@ from ..core.random import manual_seed
 from ..core.tensor import Tensor
 from ..ops.shape import shape_of
 from .app import Namespace
-from .array_ops import (reduce_all, reduce_any, segment_max, segment_mean, segment_sum, top_k,
-                        unsorted_segment_max, unsorted_segment_mean, unsorted_segment_min,
-                        unsorted_segment_sum)
+from .array_ops import (reduce_all, reduce_any, segment_max, segment_mean, segment_min,
+                        segment_prod, segment_sum, top_k, unsorted_segment_max,
+                        unsorted_segment_mean, unsorted_segment_min, unsorted_segment_prod,
+                        unsorted_segment_sqrt_n, unsorted_segment_sum)
 from ..ops.product import reduce_prod
 from .math_ops import is_finite, is_inf, is_nan, reduce_logsumexp, tf_reciprocal, tf_rsqrt
 
@@ -37,11 +38,13 @@ math = Namespace(
     reciprocal=tf_reciprocal, reduce_logsumexp=reduce_logsumexp, reduce_max=ops.reduce_max,
     reduce_mean=ops.reduce_mean, reduce_min=ops.reduce_min, reduce_prod=reduce_prod,
     reduce_sum=ops.reduce_sum, round=ops.round, rsqrt=tf_rsqrt, segment_max=segment_max,
-    segment_mean=segment_mean, segment_sum=segment_sum, sigmoid=ops.sigmoid, sign=ops.sign,
+    segment_mean=segment_mean, segment_min=segment_min, segment_prod=segment_prod,
+    segment_sum=segment_sum, sigmoid=ops.sigmoid, sign=ops.sign,
     sqrt=ops.sqrt, square=ops.square, subtract=ops.subtract,
     tanh=ops.tanh, top_k=top_k, unsorted_segment_max=unsorted_segment_max,
     unsorted_segment_mean=unsorted_segment_mean, unsorted_segment_min=unsorted_segment_min,
-    unsorted_segment_sum=unsorted_segment_sum)
+    unsorted_segment_prod=unsorted_segment_prod,
+    unsorted_segment_sqrt_n=unsorted_segment_sqrt_n, unsorted_segment_sum=unsorted_segment_sum)
 
 random = Namespace(
     "tf.random", __name__,

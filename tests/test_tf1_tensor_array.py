@@ -128,3 +128,23 @@ def test_tensor_array_mistakes_are_named():
     _, fixed = tf.while_loop(lambda i, a: i < n, lambda i, a: (i + 1, a.write(i, 1.0)), [0, ta])
     with tf.Session() as sess, pytest.raises(IndexError, match="dynamic_size=True"):
         sess.run(fixed.stack(), {n: 3})
+
+
+def test_a_python_float_into_an_int_array_and_reads_out_of_range_are_refused():
+    """TF1 refuses converting 1.5 (any Python float) to int32, and a read past the size
+    names the read, the index and the size (once named `take`)."""
+    ints = tf.TensorArray(tf.int32, size=3)
+    with pytest.raises(TypeError, match="TensorArray.write: 1.5 holds a Python float"):
+        ints.write(0, 1.5)
+    np.testing.assert_array_equal(ints.write(1, 7).stack().numpy(), [0, 7, 0])
+    floats = tf.TensorArray(tf.float32, size=3).write(0, 2)   # an int into floats is fine
+    np.testing.assert_array_equal(floats.stack().numpy(), [2, 0, 0])
+    i = tf.placeholder(tf.int32, [])
+    read = floats.write(1, tf.placeholder_with_default(1.0, [])).read(i)
+    with tf.Session() as sess:
+        for bad in (5, -1):
+            with pytest.raises(IndexError, match=r"TensorArray.read: index out of range for "
+                                                  r"a dimension of size 3 \(indices span "
+                                                  rf"\[{bad}, {bad}\]\)"):
+                sess.run(read, {i: bad})
+        assert sess.run(read, {i: 1}) == 1.0

@@ -300,6 +300,14 @@ def get_default_graph() -> Graph:
     return _state.stack[-1] if _state.stack else _state.default
 
 
+def control_graph():
+    """The default graph while a `control_dependencies` block with control inputs is open,
+    else None: TF1 functions of constants made there pass it to `apply` as the graph, so they
+    become nodes that run after the control inputs rather than computing now."""
+    graph = get_default_graph()
+    return graph if graph.control else None
+
+
 def reset_default_graph() -> None:
     """Start a fresh default graph (TF1: only outside any `with graph.as_default()`)."""
     if _state.stack:

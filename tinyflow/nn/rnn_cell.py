@@ -149,7 +149,7 @@ class RNNCell:
         Glorot uniform, TF1's default."""
         dtype = dtypes.as_dtype(dtype or self._dtype or dtypes.float32)
         value = _initial(initializer, tuple(int(d) for d in shape), dtype, _glorot_uniform)
-        variable = Variable(value, trainable=trainable, dtype=dtype, name=name)
+        variable = Variable(lambda: value, trainable=trainable, dtype=dtype, name=name)
         self._variables.append(variable)
         return variable
 

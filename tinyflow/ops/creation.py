@@ -157,7 +157,7 @@ def one_hot_like(indices, like, dtype=dtypes.float32) -> Tensor:
     return apply(OneHot(depth=None, dtype=dtypes.as_dtype(dtype)), as_tensor(indices), like)
 
 
-def tf1_constant(value, dtype=None) -> Tensor:
+def tf1_constant(value, dtype=None, what: str = "tf.constant") -> Tensor:
     """TF1's conversion of a value: as `as_tensor`, but Python ints (and lists of them) are
     int32 when they fit, as `tf.constant(3)` and `tf.Variable(3)` are in TF1, and Python
     floats float32 whatever torch's `set_default_dtype` says."""
@@ -167,6 +167,9 @@ def tf1_constant(value, dtype=None) -> Tensor:
             raise TypeError(f"tf.constant: {value!r} is text, not {dtype.name} (TF1 does not "
                             f"parse strings into numbers)")
         return new_eager(_byte_strings(value), dtypes.string)
+    if dtype is not None and not dtype.is_floating and _holds_python_float(value):
+        raise TypeError(f"{what}: {value!r} holds a Python float, which TF1 does not "
+                        f"convert to {dtype.name} (cast a float tensor with tf.cast)")
     if dtype is None and not isinstance(value, (Tensor, np.ndarray, np.generic)):
         arr = np.asarray(value) if isinstance(value, (int, float, list, tuple)) else None
         if arr is not None and arr.dtype == np.int64 and (
@@ -176,6 +179,14 @@ def tf1_constant(value, dtype=None) -> Tensor:
         if arr is not None and arr.dtype == np.float64:
             return as_tensor(arr.astype(np.float32))
     return as_tensor(value, dtype)
+
+
+def _holds_python_float(value) -> bool:
+    """Whether a Python number or (nested) list of them holds a float (NumPy arrays are
+    cast, as TF1 casts them)."""
+    if isinstance(value, (list, tuple)):
+        return any(_holds_python_float(v) for v in value)
+    return isinstance(value, float)
 
 
 def _holds_text(value) -> bool:

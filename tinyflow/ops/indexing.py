@@ -2,12 +2,16 @@
 (take_along_axis), and setitem (`x[i] = v`); their gradients scatter-add."""
 from __future__ import annotations
 
+import numpy as np
+
 from ..core import dtypes
 from ..core.op import Op, apply, as_tensor
 from ..core.shapes import broadcast_shapes, normalize_axes
-from ..core.tensor import Tensor
+from ..core.tensor import EAGER, Tensor
+from .creation import tf_range
+from .math import cast, less, maximum, minimum, where
 from .shape import _normalize_index as normalize_index
-from .shape import getitem, index_shape, reshape, sum_to
+from .shape import getitem, index_shape, reshape, shape_of, sum_to
 
 
 def _check_indices(indices: Tensor) -> None:
@@ -22,6 +26,8 @@ class Take(Op):
     linearity = "linear"
     linear_inputs = 1
     axis: int
+    what: str = "take"     # what an index out of range is reported as (getitem, a TensorArray
+    wraps: bool = True     # read); whether a negative index counts from the end
 
     def infer(self, x, indices):
         _check_indices(indices)
@@ -94,6 +100,76 @@ class SetItem(Op):
 
     def vjp(self, g, out, x, value):
         return setitem(g, self.index, 0), sum_to(getitem(g, self.index), value)
+
+
+def index_by_tensors(x: Tensor, index) -> Tensor:
+    """x[index] where index holds graph tensors (TF1's strided_slice with tensor bounds:
+    `x[t]`, `x[:, t]`, `x[t:t + 2]`): the rest of the index as a view, then a take along the
+    dim of each tensor, an int scalar selecting (the dim goes) or an int vector gathering.
+    A tensor slice bound gives a take of the range it spans, clamped as Python's."""
+    items = index if isinstance(index, tuple) else (index,)
+    consumed = sum(1 for i in items if i is not None and i is not Ellipsis)
+    if x.ndim is None and Ellipsis in items or x.ndim is not None and consumed > x.ndim:
+        raise IndexError(f"getitem: an index of {consumed} dims for a tensor of shape "
+                         f"{x.shape}")
+    static, picks, dim, out = [], [], 0, 0   # picks: (output dim, index tensor)
+    for item in items:
+        if item is None:
+            static.append(None)
+            out += 1
+            continue
+        if item is Ellipsis:
+            static.append(Ellipsis)
+            dim, out = dim + x.ndim - consumed, out + x.ndim - consumed
+            continue
+        if isinstance(item, slice) and _symbolic(item.start, item.stop, item.step):
+            item = _slice_range(x, dim, item)
+        if _symbolic(item):
+            if not item.dtype.is_integer or item.ndim is None:
+                raise IndexError(f"getitem: a graph tensor index must be an int tensor of "
+                                 f"known rank, got {item.dtype.name} of shape {item.shape} "
+                                 f"(use tf.boolean_mask for a mask)")
+            static.append(slice(None))
+            picks.append((out, item))
+        else:
+            item = np.asarray(item.numpy()) if isinstance(item, Tensor) else item
+            if isinstance(item, (list, np.ndarray)) and np.ndim(item):
+                raise IndexError("getitem: an index mixing graph tensors with index arrays "
+                                 "is not supported; use tf.gather")
+            item = int(item) if isinstance(item, np.ndarray) else item
+            static.append(item)
+        out += 0 if isinstance(item, (int, np.integer)) else 1
+        dim += 1
+    if sum(t.ndim > 0 for _, t in picks) > 1:
+        raise IndexError("getitem: at most one graph tensor index of rank 1 or more (they "
+                         "would index jointly); use tf.gather_nd")
+    y = getitem(x, tuple(static))
+    for axis, t in reversed(picks):
+        y = apply(Take(axis=axis, what="getitem"), y, t)
+    return y
+
+
+def _symbolic(*items) -> bool:
+    return any(isinstance(i, Tensor) and i.kind != EAGER for i in items)
+
+
+def _slice_range(x: Tensor, dim: int, s: slice) -> Tensor:
+    """The indices slice `s` of dim `dim` spans, bounds clamped to [0, size] as Python's
+    (a positive step given as a number)."""
+    step = 1 if s.step is None else s.step
+    if isinstance(step, Tensor) or int(step) <= 0:
+        raise IndexError(f"getitem: a slice with graph tensor bounds needs a positive int "
+                         f"step, got {step}")
+    bounds = [b for b in (s.start, s.stop) if isinstance(b, Tensor)]
+    dtype = bounds[0].dtype
+    size = cast(shape_of(x)[dim], dtype)
+
+    def clamp(bound, default):
+        if bound is None:
+            return default
+        bound = cast(as_tensor(bound), dtype)
+        return where(less(bound, 0), maximum(bound + size, 0), minimum(bound, size))
+    return tf_range(clamp(s.start, cast(as_tensor(0), dtype)), clamp(s.stop, size), int(step))
 
 
 def take(x, indices, axis=0, name=None) -> Tensor:

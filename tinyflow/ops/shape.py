@@ -11,7 +11,8 @@ import numpy as np
 from ..core import dtypes
 from ..core.op import Op, apply, apply2, as_tensor, shared, sum_terms
 from ..core.shapes import normalize_axes
-from ..core.tensor import Tensor
+from ..core.modes import trace_state
+from ..core.tensor import EAGER, REMOTE, Tensor
 from .creation import fill, tf1_constant, zeros_like
 
 
@@ -672,7 +673,20 @@ def tile_in_graph(x, multiples) -> Tensor:
 
 
 def getitem(x, index) -> Tensor:
+    if _graph_tensor_index(index):
+        from .indexing import index_by_tensors   # (indexing builds on this module)
+        return index_by_tensors(as_tensor(x), index)
     return apply(GetItem(index=_normalize_index(index)), as_tensor(x))
+
+
+def _graph_tensor_index(index) -> bool:
+    """Whether an index holds a graph tensor (a placeholder, a loop counter), outside a
+    compile trace (whose tensors index by their traced values)."""
+    items = index if isinstance(index, tuple) else (index,)
+    bounds = [b for i in items for b in ((i.start, i.stop, i.step) if isinstance(i, slice)
+                                         else (i,))]
+    return trace_state.active is None and any(
+        isinstance(b, Tensor) and b.kind not in (EAGER, REMOTE) for b in bounds)
 
 
 def torch_index_steps(index) -> Optional[tuple]:
@@ -682,7 +696,7 @@ def torch_index_steps(index) -> Optional[tuple]:
     arrays) indices of the two steps, or None if no integer meets an array (then one NumPy
     index means the same)."""
     if type(index) is not tuple or not any(_integer(i) for i in index) or any(
-            isinstance(i, (bool, np.bool_)) for i in index):
+            isinstance(i, (bool, np.bool_)) for i in index) or _graph_tensor_index(index):
         return None
     index = tuple(int(i) if _integer(i) else i for i in _normalize_index(index))
     if not any(isinstance(i, np.ndarray) and i.ndim for i in index):

@@ -8,11 +8,14 @@ import json
 import numpy as np
 
 from ..core import dtypes
+from ..core.graph import control_graph
+from ..core.op import apply
 from ..core.op import as_tensor as _wrap
 from ..core.random import generator
 from ..core.shapes import as_shape
 from ..core.tensor import Tensor
 from ..ops.creation import fill as _fill, tf1_constant
+from ..ops.shape import Copy
 from .dtype import check_device
 from .inplace import copy_, write_out
 from .movement import size_args
@@ -51,11 +54,13 @@ def constant(value, dtype=None, shape=None, name=None) -> Tensor:
     if shape is not None:
         shape = as_shape(shape)
         if t.array.size == 1:
-            return Tensor._eager(np.full(shape, t.array.reshape(()), dtype=t.array.dtype))
-        if t.array.size != int(np.prod(shape)):
+            t = Tensor._eager(np.full(shape, t.array.reshape(()), dtype=t.array.dtype))
+        elif t.array.size != int(np.prod(shape)):
             raise ValueError(f"constant: {t.array.size} values cannot fill shape {shape}")
-        return Tensor._eager(t.array.reshape(shape))
-    return t
+        else:
+            t = Tensor._eager(t.array.reshape(shape))
+    graph = control_graph()   # in a control_dependencies block: a node run after its inputs
+    return t if graph is None else apply(Copy(), t, graph=graph, name=name or "Const")
 
 
 def _shape_args(args, size=None, device=None):

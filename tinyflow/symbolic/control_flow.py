@@ -2,10 +2,14 @@
 (`while_loop` is in while_loop.py)."""
 from __future__ import annotations
 
+import threading
+from contextlib import contextmanager
+from typing import Iterator, Optional
+
 import numpy as np
 
 from .. import ops
-from ..core.graph import get_default_graph
+from ..core.graph import control_graph, get_default_graph
 from ..core.op import apply, as_tensor
 from ..core.tensor import EAGER, NODE, Tensor
 from ..ops import control_flow as cf
@@ -21,10 +25,34 @@ def control_dependencies(control_inputs):
     return get_default_graph().control_dependencies(control_inputs)
 
 
+class _Construct(threading.local):
+    """The control-flow construct whose functions are being built (while_loop, cond)."""
+    name: Optional[str] = None
+
+
+_construct = _Construct()
+
+
+def construct_built() -> Optional[str]:
+    """The construct whose functions are being built, or None."""
+    return _construct.name
+
+
+@contextmanager
+def building(construct: str) -> Iterator[None]:
+    """Mark the building of a loop's or a conditional's functions: a Variable made there
+    needs a callable initial value (TF1 refuses a value made inside the construct)."""
+    outer, _construct.name = _construct.name, construct
+    try:
+        yield
+    finally:
+        _construct.name = outer
+
+
 def identity(input, name=None) -> Tensor:  # noqa: A002
     """A new tensor with the value of `input` (a copy): inside `control_dependencies` it is
     the way to read a value after other ops ran."""
-    return apply(Copy(), as_tensor(input), name=name or "Identity")
+    return apply(Copy(), as_tensor(input), name=name or "Identity", graph=control_graph())
 
 
 def no_op(name=None) -> Tensor:
@@ -57,8 +85,9 @@ def cond(pred, true_fn=None, false_fn=None, strict=False, name=None, fn1=None, f
         raise ValueError(f"cond: pred must be a scalar, got shape {pred.shape}")
     graph = pred.graph if pred.kind != EAGER else get_default_graph()
     with graph.as_default():
-        t = _branch(true_fn, pred, taken_if=True)
-        f = _branch(false_fn, pred, taken_if=False)
+        with building("cond"):
+            t = _branch(true_fn, pred, taken_if=True)
+            f = _branch(false_fn, pred, taken_if=False)
         return _merge(t, f, pred, name)
 
 

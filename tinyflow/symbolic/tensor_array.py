@@ -53,16 +53,19 @@ class TensorArray:
 
     def write(self, index, value, name=None) -> "TensorArray":
         """A TensorArray with element `index` set to value."""
-        value = as_tensor(value, dtype=self.dtype)
+        value = value if isinstance(value, Tensor) else tf1_constant(value, self.dtype,
+                                                                    "TensorArray.write")
         index = as_tensor(index)
         flow = ta.write(self.flow, index, value, grows=self.dynamic_size)
         return self._with(flow, self.element_shape or value.shape)
 
     def read(self, index, name=None) -> Tensor:
-        return self._shaped(apply(Take(axis=0), self.flow, as_tensor(index)), [])
+        read = Take(axis=0, what="TensorArray.read", wraps=False)
+        return self._shaped(apply(read, self.flow, as_tensor(index)), [])
 
     def gather(self, indices, element_shape=None, name=None) -> Tensor:
-        return apply(Take(axis=0), self.flow, as_tensor(indices))
+        gather = Take(axis=0, what="TensorArray.gather", wraps=False)
+        return apply(gather, self.flow, as_tensor(indices))
 
     def stack(self, name=None) -> Tensor:
         """The elements stacked along a new first dim."""

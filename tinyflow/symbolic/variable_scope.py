@@ -137,7 +137,7 @@ def get_variable(name, shape=None, dtype=None, initializer=None, regularizer=Non
     graph = get_default_graph()
     outer, graph._scope = graph._scope, ""   # the variable's name is the scope's, not the ops'
     try:
-        variable = Variable(value, trainable=trainable, name=full, dtype=dtype)
+        variable = Variable(lambda: value, trainable=trainable, name=full, dtype=dtype)
     finally:
         graph._scope = outer
     store.variables[full] = variable

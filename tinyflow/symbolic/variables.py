@@ -13,7 +13,7 @@ from ..ops.creation import tf1_constant
 from ..ops.math import cast
 from ..ops.shape import Copy, StopGradient
 from ..ops.state import assign, assign_add, assign_sub, group
-from .control_flow import no_op
+from .control_flow import construct_built, no_op
 
 
 def placeholder(dtype, shape=None, name: Optional[str] = None) -> Tensor:
@@ -46,6 +46,10 @@ class Variable(Tensor):
             raise ValueError("Variable: initial_value is required")
         if callable(initial_value):
             initial_value = initial_value()
+        elif construct_built() is not None:
+            raise ValueError(f"Variable {name or 'Variable'}: made inside a {construct_built()} "
+                             f"with an initial value, which TF1 refuses; give a callable "
+                             f"(lambda: value) or use tf.get_variable")
         init = tf1_constant(initial_value, dtype=dtype)
         if dtype is not None and init.dtype is not dtypes.as_dtype(dtype):
             init = cast(init, dtype)

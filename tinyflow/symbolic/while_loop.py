@@ -37,6 +37,7 @@ from ..ops import control_flow as cf
 from ..ops.creation import tf1_constant
 from ..runtime.plan import Plan
 from .tensor_array import TensorArray
+from .control_flow import building
 from .variables import placeholder
 
 
@@ -211,10 +212,12 @@ class _Loop:
             params = [placeholder(dtype, shape, name="loop_var")
                       for shape, dtype in invariants]
             first = len(graph.nodes)
-            go = self._condition(params)
+            with building("while_loop"):
+                go = self._condition(params)
             cond_sub, cond_captures = cf.subprogram(params, [go], _made(graph, first), "cond")
             first = len(graph.nodes)
-            new = self._step(params)
+            with building("while_loop"):
+                new = self._step(params)
             made = _made(graph, first)
             body_sub, body_captures = cf.subprogram(params, new, made, "body")
         _check_shapes(new, invariants)

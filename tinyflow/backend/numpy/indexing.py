@@ -18,7 +18,7 @@ def _check_range(indices, size, what, negative=True):
 
 @kernel(ix.Take)
 def take(op, x, indices):
-    _check_range(indices, x.shape[op.axis], "take")
+    _check_range(indices, x.shape[op.axis], op.what, op.wraps)
     return np.take(x, indices, axis=op.axis)
 
 

@@ -148,3 +148,22 @@ def test_a_python_float_into_an_int_array_and_reads_out_of_range_are_refused():
                                                   rf"\[{bad}, {bad}\]\)"):
                 sess.run(read, {i: bad})
         assert sess.run(read, {i: 1}) == 1.0
+
+
+def test_an_element_is_written_once_and_a_loop_writes_its_array_in_place():
+    """TF1 refuses a second write of an element: when built (known index) and, inside a
+    while_loop, when run. The loop's writes go into its own copy of the buffer, so T writes
+    copy no O(T) buffer each (the loop's input array is left as it was)."""
+    with pytest.raises(ValueError, match="element 0 was written already"):
+        tf.TensorArray(tf.float32, size=2).write(0, 1.0).write(0, 2.0)
+    n = tf.placeholder(tf.int32, [])
+    start = tf.TensorArray(tf.float64, size=3).write(0, 5.0)
+    _, twice = tf.while_loop(lambda i, a: i < n, lambda i, a: (i + 1, a.write(i // 2 + 1, 1.0)),
+                             [0, start])
+    loop = next(node for node in tf.get_default_graph().nodes
+                if getattr(node._op, "name", None) == "while_loop")
+    assert loop._op.owned == (1,)
+    with tf.Session() as sess:
+        np.testing.assert_array_equal(sess.run(twice.stack(), {n: 1}), [5, 1, 0])
+        with pytest.raises(ValueError, match="element 1 was written already"):
+            sess.run(twice.stack(), {n: 2})

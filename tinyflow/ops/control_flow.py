@@ -112,6 +112,8 @@ class WhileLoop(Op):
     #                    trip keeps for the gradient (a draw is not drawn again)
     stateful: bool     # an op of cond or body is (a random draw, a print, a py_func)
     states: tuple      # the HostStates their ops hold (a plan's recording run sets them)
+    owned: tuple = ()  # the loop variables (TensorArray buffers) the body writes in place:
+    #                    the kernel copies each once on entry (ops/tensor_array.owned_writes)
 
     @property
     def subprograms(self) -> tuple:

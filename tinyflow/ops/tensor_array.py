@@ -13,10 +13,16 @@ from .indexing import Take
 
 class TensorArrayWrite(Op):
     """A copy of `buffer` with row `index` set to `value`. With `grows`, an index past the
-    last row adds rows (zeros) up to it (TF1's dynamic_size)."""
+    last row adds rows (zeros) up to it (TF1's dynamic_size).
+
+    `in_place`: a while_loop body's write of its own loop variable that nothing else in the
+    body reads after it (`owned_writes`). The loop owns that buffer (it copies it on entry),
+    so the row is written where it is, rows are added by doubling, and a row written twice
+    is refused (TF1 writes each element once): T writes cost O(T), not O(T^2) copies."""
     name = "tensor_array_write"
     saves_output = False
     grows: bool
+    in_place: bool = False
 
     def infer(self, buffer, index, value):
         if not index.dtype.is_integer or index.shape not in ((), None):
@@ -61,6 +67,27 @@ def element_shape_error(known, got) -> ValueError:
 def _fits(known, shape) -> bool:
     return len(known) == len(shape) and all(
         a is None or b is None or a == b for a, b in zip(known, shape))
+
+
+def owned_writes(params, outputs, order, arrays) -> tuple:
+    """The loop variables among `arrays` whose new value is a write into the variable
+    itself, read by nothing else of the body but takes (reads of rows written before) and
+    by nothing after it; each such write node becomes an in-place one."""
+    users = {}
+    for node in order:
+        for x in node.inputs:
+            users.setdefault(id(x), []).append(node)
+    owned = []
+    for k in arrays:
+        new, param = outputs[k], params[k]
+        if not isinstance(new._op, TensorArrayWrite) or new.inputs[0] is not param \
+                or users.get(id(new)):
+            continue
+        if all(u is new or isinstance(u._op, Take) and u.inputs[0] is param
+               for u in users.get(id(param), ())):
+            new._op = TensorArrayWrite(grows=new._op.grows, in_place=True)
+            owned.append(k)
+    return tuple(owned)
 
 
 def write(buffer, index, value, grows: bool):

@@ -23,7 +23,7 @@ def local_variables_initializer() -> object:
 
 
 def _total(name: str) -> Variable:
-    return Variable(0.0, trainable=False, name=name, collections=[LOCAL_VARIABLES])
+    return Variable(lambda: 0.0, trainable=False, name=name, collections=[LOCAL_VARIABLES])
 
 
 def streaming_mean(values, weights=None, metrics_collections=None, updates_collections=None,
@@ -65,6 +65,6 @@ def get_or_create_global_step(graph=None):
     """The global step: an int64 variable named `global_step`, made on first use."""
     step = get_global_step(graph)
     if step is None:
-        step = Variable(np.int64(0), trainable=False, name="global_step",
+        step = Variable(lambda: np.int64(0), trainable=False, name="global_step",
                         collections=[GLOBAL_VARIABLES, GLOBAL_STEP])
     return step

@@ -46,18 +46,25 @@ class TensorArray:
             flow = fill(dims, zero) if size.kind != "eager" else \
                 tf1_constant(np.zeros([int(size.array), *dims[1:]], self.dtype.np))
         self.flow = flow
+        self._written = frozenset()   # the indices known when built that writes set
 
-    def _with(self, flow: Tensor, element_shape=None) -> "TensorArray":
-        return TensorArray(self.dtype, dynamic_size=self.dynamic_size, flow=flow,
-                           element_shape=element_shape or self.element_shape)
+    def _with(self, flow: Tensor, element_shape=None, written=frozenset()) -> "TensorArray":
+        array = TensorArray(self.dtype, dynamic_size=self.dynamic_size, flow=flow,
+                            element_shape=element_shape or self.element_shape)
+        array._written = written
+        return array
 
     def write(self, index, value, name=None) -> "TensorArray":
         """A TensorArray with element `index` set to value."""
         value = value if isinstance(value, Tensor) else tf1_constant(value, self.dtype,
                                                                     "TensorArray.write")
         index = as_tensor(index)
+        known = {int(index.array)} if index.kind == "eager" and index.ndim == 0 else set()
+        if known & self._written:
+            raise ValueError(f"TensorArray.write: element {int(index.array)} was written "
+                             f"already; each element is written once")
         flow = ta.write(self.flow, index, value, grows=self.dynamic_size)
-        return self._with(flow, self.element_shape or value.shape)
+        return self._with(flow, self.element_shape or value.shape, self._written | known)
 
     def read(self, index, name=None) -> Tensor:
         read = Take(axis=0, what="TensorArray.read", wraps=False)

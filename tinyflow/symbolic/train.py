@@ -76,7 +76,7 @@ class Optimizer:
                 start = zeros_like(var.initial_value)
                 if fill:
                     start = start + fill
-                self._slots[key] = Variable(start, trainable=False,
+                self._slots[key] = Variable(lambda: start, trainable=False,
                                             name=f"{var._name}/{self.name}/{name}")
         return self._slots[key]
 
@@ -115,7 +115,7 @@ class AdamOptimizer(Optimizer):
 
     def _apply(self, pairs):
         if self._step is None:
-            self._step = Variable(0.0, trainable=False, name=f"{self.name}/step")
+            self._step = Variable(lambda: 0.0, trainable=False, name=f"{self.name}/step")
         step = self._step + 1
         updates = [assign(self._step, step)]
         for g, v in pairs:

@@ -35,6 +35,7 @@ from ..core.modes import grad_mode
 from ..core.tensor import EAGER, Tensor
 from ..ops import control_flow as cf
 from ..ops.creation import tf1_constant
+from ..ops.tensor_array import owned_writes
 from ..runtime.plan import Plan
 from .tensor_array import TensorArray
 from .control_flow import building
@@ -223,9 +224,10 @@ class _Loop:
         _check_shapes(new, invariants)
         captures = list({id(t): t for t in cond_captures + body_captures}.values())
         kept = tuple(node for node in body_sub.order if node._op.stateful) if back_prop else ()
+        owned = owned_writes(params, new, body_sub.order, self.arrays)
         op = cf.WhileLoop(cond=cond_sub, body=body_sub, captures=tuple(captures),
                           invariants=tuple(invariants), bounded=limit is not None,
-                          keep_iterates=bool(back_prop), kept=kept,
+                          keep_iterates=bool(back_prop), kept=kept, owned=owned,
                           **cf.inner_state(cond_sub, body_sub))
         self.self_contained = not captures and not op.stateful
         self.reads_recorded = _recorded(x for sub in (cond_sub, body_sub) for node in sub.order

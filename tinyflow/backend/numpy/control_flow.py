@@ -8,6 +8,7 @@ from ...core.shapes import is_compatible
 from ...core.tensor import EAGER
 from ...ops import control_flow as cf
 from .registry import KERNELS, kernel
+from .tensor_array import own
 
 
 def run_subprogram(sub: cf.Subprogram, values: dict, what: str) -> list:
@@ -63,6 +64,8 @@ def while_loop(op, *inputs):
     limit = int(inputs[-1]) if op.bounded else None
     captured = _bind(op.captures, outer, {})
     iterates, kept = ([state], []) if op.keep_iterates else (None, None)
+    if op.owned:   # (the kept first iterate keeps the input arrays)
+        state = [own(a) if k in op.owned else a for k, a in enumerate(state)]
     trips = 0
     while limit is None or trips < limit:
         go, = run_subprogram(op.cond, _bind(op.cond.params, state, dict(captured)), "cond")
@@ -77,6 +80,8 @@ def while_loop(op, *inputs):
             kept.append([values[id(node)] for node in op.kept])
     # The iterates hold the loop's input arrays (the initial values, the captures):
     # `while_loop_grad` takes those as inputs, so a planned run keeps them unchanged for it.
+    if op.owned:   # plain arrays out: the loop's own buffers stay inside it
+        state = [np.asarray(a) for a in state]
     return cf.LoopResult(state, iterates, kept, outer if op.keep_iterates else None)
 
 

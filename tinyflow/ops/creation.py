@@ -222,7 +222,16 @@ def tf_range(start, limit=None, delta=1, dtype=None, name="range") -> Tensor:
     dtype = dtypes.as_dtype(dtype)
     if not any(isinstance(v, Tensor) for v in values):
         return as_tensor(np.arange(start, limit, delta, dtype=dtype.np))
-    return apply(Range(dtype=dtype), *(as_tensor(v) for v in values), name=name)
+    return apply(Range(dtype=dtype), *(v if isinstance(v, Tensor) else _fixed(v, dtype)
+                                       for v in values), name=name)
+
+
+def _fixed(number, dtype: dtypes.DType) -> Tensor:
+    """A number as a read-only eager tensor: a literal the passes may rely on (a range's
+    length then depends on shapes alone when its tensor bound does)."""
+    value = np.array(number, dtype=dtype.np)
+    value.flags.writeable = False
+    return new_eager(value, dtype)
 
 
 def _static_shape(shape, what):

@@ -18,7 +18,7 @@ from .copies import elide_copies
 from .cse import cse
 from .dce import dce
 from .fold_batchnorm import fold_batchnorm
-from .fold_shapes import fold_shapes
+from .fold_shapes import fold_shapes, shapes_from_values
 from .fuse_elementwise import fuse_elementwise
 from .fuse_updates import fuse_updates
 from .layouts import transposed_products
@@ -116,4 +116,5 @@ def _checked(name: str, program: Program) -> Program:
 
 
 __all__ = ["BufferPlan", "External", "MemoryStats", "Program", "Record", "Step", "VerifyError",
-           "codegen", "literal", "lower", "optimize", "plan_for_shapes", "rename", "REWRITES"]
+           "codegen", "literal", "lower", "optimize", "plan_for_shapes", "rename", "REWRITES",
+           "shapes_from_values"]

@@ -57,3 +57,21 @@ def fold_shapes(program: Program) -> Program:
                            f"{len(stand_in)} value(s) read for their shape only")
     return program.replace(steps=tuple(steps), externals=externals, num_slots=num_slots,
                            log=program.log + (note,))
+
+
+def shapes_from_values(program: Program) -> list:
+    """Steps whose output shape is read from their inputs' values rather than their shapes
+    (a `range(n)`, a TensorArray of size n, a loop that runs n times, a mask's count), where
+    those values are data, not shapes: a plan keyed on feed shapes cannot hold their buffers,
+    so such a program runs unplanned. A step is one when its inputs' static shapes are all
+    known but its own is not."""
+    shape = {slot: e.shape for slot, e in program.externals.items()}
+    shape.update((s.output, s.shape) for s in program.steps)
+    from_shapes = foldable(program)
+    return [s for s in program.steps
+            if not _known(s.shape) and all(_known(shape.get(i)) for i in s.inputs)
+            and not all(i in from_shapes for i in value_reads(s))]
+
+
+def _known(shape) -> bool:
+    return shape is not None and None not in shape

@@ -68,7 +68,9 @@ class Plan:
         self.steps = program.steps
         self.num_slots = program.num_slots
         self.fetch_slots = list(program.fetches)
-        self.planned = planned
+        # A shape read from data (passes/fold_shapes.shapes_from_values) is not fixed by the
+        # feed shapes the compiled plans are keyed on: such a program runs the plain loop.
+        self.planned = planned and not passes.shapes_from_values(program)
         self.memory_budget = memory_budget
         self._source = (list(fetches), tuple(feed_keys), optimize, skip)   # for report()
         self._variables = variables

@@ -472,3 +472,16 @@ def winograd_weight(w, gm, out):
                     gj = gm[b, j]
                     for o in range(o_n):
                         dst[o] += gj * half[a, j, o]
+
+
+@jit
+def same_bits(a, b):
+    """Whether 4-D a and b of one unsigned-int dtype hold the same values, stopping at the
+    first difference (a weight changed by an optimizer step differs at once)."""
+    for i in range(a.shape[0]):
+        for j in range(a.shape[1]):
+            for k in range(a.shape[2]):
+                for m in range(a.shape[3]):
+                    if a[i, j, k, m] != b[i, j, k, m]:
+                        return False
+    return True

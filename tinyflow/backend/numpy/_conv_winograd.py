@@ -30,7 +30,9 @@ narrow 3x3 layer's transforms cost more than its GEMMs save).
 """
 from __future__ import annotations
 
+import collections
 import functools
+import threading
 
 import numpy as np
 
@@ -110,16 +112,80 @@ def _weight_matrix(r: int, dtype) -> np.ndarray:
 
 def _transformed_weight(w, order) -> np.ndarray:
     """G w G^T of every (o, c) of w [O, C, r, r], as [S * S, C, O] (order "co") or
-    [S * S, O, C] ("oc"), by a Numba loop (`_conv_loops.winograd_weight`; "oc" is "co" of
-    w's transposed view), in the scratch of the thread that makes it (a fresh 2.4 MB on
-    128 -> 128 3x3 cost page faults on every call). Read only during the run that made it."""
+    [S * S, O, C] ("oc"): the memo's (`_WeightMemo`) if it has w's bits, else made."""
+    made = _memo.find(w, order)
+    return _made_weight(w, order) if made is None else made
+
+
+def _made_weight(w, order) -> np.ndarray:
+    """`_transformed_weight` made by a Numba loop (`_conv_loops.winograd_weight`; "oc" is
+    "co" of w's transposed view) and kept in the memo: read only, never written after."""
     o, c, r, _ = w.shape
-    if order == "oc":
-        w = w.transpose(1, 0, 2, 3)
-    out = scratch("winograd weight", ((TILES[r] + r - 1) ** 2, w.shape[1], w.shape[0]),
-                  w.dtype)
-    _loops().winograd_weight(w, matrices(r, w.dtype)[1], out)
-    return out
+    view = w.transpose(1, 0, 2, 3) if order == "oc" else w
+    made = np.empty(((TILES[r] + r - 1) ** 2, view.shape[1], view.shape[0]), w.dtype)
+    _loops().winograd_weight(view, matrices(r, w.dtype)[1], made)
+    _memo.keep(w, order, made)
+    return made
+
+
+def _shared_weight(w, order) -> Shared:
+    """The transformed weight for a run's pieces: the memo's, or made by the first piece that
+    asks (`Shared`), which then takes fewer tiles (`_split`)."""
+    shared = Shared(lambda: _made_weight(w, order))
+    shared.value = _memo.find(w, order)
+    return shared
+
+
+# Bytes of transformed weights (and the copies of the weights they came from) kept
+MEMO_BYTES = 48 << 20
+
+
+class _WeightMemo:
+    """Transformed weights of recent calls, each with a copy of the weight it came from. A call
+    whose weight (same memory, shape, strides and dtype) still holds those bits, compared one
+    by one (`_conv_loops.same_bits`: a weight an optimizer changed differs at once), gets the
+    kept transform. A model in eval calls every layer with the same weights: the transform of
+    128 -> 128 3x3 was 0.43 ms of a 1.4 ms forward at 4x4 (batch 64, two threads). A miss
+    costs the copy, a quarter of the bytes the transform writes. Least recently used ones
+    go past MEMO_BYTES."""
+
+    def __init__(self):
+        self.entries, self.bytes = collections.OrderedDict(), 0
+        self.lock = threading.Lock()
+
+    @staticmethod
+    def _key(w, order):
+        return (order, w.__array_interface__["data"][0], w.shape, w.strides, w.dtype.str)
+
+    def find(self, w, order):
+        key = self._key(w, order)
+        with self.lock:
+            entry = self.entries.get(key)
+            if entry is not None:
+                self.entries.move_to_end(key)
+        if entry is None:
+            return None
+        bits = np.dtype(f"u{w.itemsize}")
+        same = _loops().same_bits(entry[0].view(bits), w.view(bits))
+        return entry[1] if same else None
+
+    def keep(self, w, order, made):
+        copy = np.array(w, order="C")
+        key, size = self._key(w, order), copy.nbytes + made.nbytes
+        if size > MEMO_BYTES:
+            return
+        with self.lock:
+            old = self.entries.pop(key, None)
+            if old is not None:
+                self.bytes -= old[0].nbytes + old[1].nbytes
+            self.entries[key] = (copy, made)
+            self.bytes += size
+            while self.bytes > MEMO_BYTES:
+                first = self.entries.popitem(last=False)[1]
+                self.bytes -= first[0].nbytes + first[1].nbytes
+
+
+_memo = _WeightMemo()
 
 
 def _tiles(out_hw, m) -> tuple:
@@ -138,12 +204,13 @@ def _loops():
     return _conv_loops
 
 
-def _split(piece, n, tiles_per_image, work) -> None:
+def _split(piece, n, tiles_per_image, work, weights: Shared) -> None:
     """piece(start, stop) over the batch on the threads (`parallel.split`), the first piece
-    (the caller's, which makes the transformed weight) WEIGHT_TILES tiles shorter, but
-    keeping at least one image (d <= n - 2: at batch 2 a shift of one left the caller only
-    the weight, and the pool thread both images after waiting for it)."""
-    d = min(max(0, n - 2), n // 2, round(WEIGHT_TILES / tiles_per_image))
+    (the caller's, which makes the transformed weight unless the memo had it) WEIGHT_TILES
+    tiles shorter, but keeping at least one image (d <= n - 2: at batch 2 a shift of one
+    left the caller only the weight, and the pool thread both images after waiting)."""
+    d = 0 if weights.value is not None else min(max(0, n - 2), n // 2,
+                                                round(WEIGHT_TILES / tiles_per_image))
     parallel.split(lambda a, b: piece(max(0, a - d), max(0, b - d)), n + d, work)
 
 
@@ -167,7 +234,7 @@ def conv2d(x, w, b, pads):
     xp = padded_buffer(x, tile_pads)
     out = np.empty((n, o) + out_hw, x.dtype)
     loops = _loops()
-    weights = Shared(lambda: _transformed_weight(w, "co"))
+    weights = _shared_weight(w, "co")
 
     def piece(start, stop):
         if start == 0:      # the caller's piece: the others start later (`Shared`)
@@ -180,7 +247,7 @@ def conv2d(x, w, b, pads):
             products = scratch("winograd product", (size * size, tiles, o), x.dtype)
             np.matmul(v, weights.get(), out=products)
             loops.winograd_output(products, at, bias, n0, th, tw, m, out)
-    _split(piece, n, th * tw, out.size * r * r * c)
+    _split(piece, n, th * tw, out.size * r * r * c, weights)
     return out
 
 
@@ -194,7 +261,7 @@ def grad_input(g, w, x_shape, pads):
     size = m + r - 1
     th, tw = _tiles(g.shape[2:], m)
     at, _, bt = matrices(r, g.dtype)
-    weights = Shared(lambda: _transformed_weight(w, "oc"))
+    weights = _shared_weight(w, "oc")
     tile_pads = _tile_pads(pads, (h, wd), (th, tw), r)
     (top, _), (left, _) = tile_pads
     dxp = scratch("padded", (n, th * m + r - 1, tw * m + r - 1, c), g.dtype)
@@ -213,7 +280,7 @@ def grad_input(g, w, x_shape, pads):
             np.matmul(dm, weights.get(), out=dv)
             loops.winograd_input_adjoint(dv, bt, n0, n1, th, tw, m, dxp)
         dx[start:stop] = dxp[start:stop, top:top + h, left:left + wd].transpose(0, 3, 1, 2)
-    _split(piece, n, th * tw, g.size * r * r * c)
+    _split(piece, n, th * tw, g.size * r * r * c, weights)
     return dx
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tinyflow.backend.numpy import _conv_winograd, conv
+from tinyflow.backend.numpy import _conv_numba, _conv_winograd, conv
 from tinyflow.ops import conv as conv_ops
 
 from pool_helpers import force_pool
@@ -213,7 +213,7 @@ def test_kept_transform_follows_the_weights_bits(dtype, monkeypatch):
     again gets the kept array; the weight changed in place (one value, the last, or a -0.0
     for a 0.0: equal as floats, different bits) or a new weight at the same address gets
     a fresh one, equal to a memo-less transform."""
-    monkeypatch.setattr(_conv_winograd, "_memo", _conv_winograd._WeightMemo())
+    monkeypatch.setattr(_conv_numba, "weight_memo", _conv_numba.WeightMemo())
     w = np.random.default_rng(6).standard_normal((5, 4, 3, 3)).astype(dtype)
     w[0, 0, 0, 0] = 0.0
     first = _conv_winograd._transformed_weight(w, "co")
@@ -223,18 +223,17 @@ def test_kept_transform_follows_the_weights_bits(dtype, monkeypatch):
         w[change] = -w[change]
         again = _conv_winograd._transformed_weight(w, "co")
         assert again is not first
-        fresh = _conv_winograd._WeightMemo()
-        monkeypatch.setattr(_conv_winograd, "_memo", fresh)
+        monkeypatch.setattr(_conv_numba, "weight_memo", _conv_numba.WeightMemo())
         np.testing.assert_array_equal(_conv_winograd._transformed_weight(w, "co"), again)
         first = again
 
 
 def test_memo_drops_the_least_recent_past_its_bytes(monkeypatch):
-    memo = _conv_winograd._WeightMemo()
-    monkeypatch.setattr(_conv_winograd, "_memo", memo)
+    memo = _conv_numba.WeightMemo()
+    monkeypatch.setattr(_conv_numba, "weight_memo", memo)
     ws = [np.full((4, 4, 3, 3), k, np.float32) for k in range(3)]
     one = ws[0].nbytes + 36 * 16 * 4                       # a copy and its transform
-    monkeypatch.setattr(_conv_winograd, "MEMO_BYTES", 2 * one)
+    monkeypatch.setattr(_conv_numba, "MEMO_BYTES", 2 * one)
     kept = [_conv_winograd._transformed_weight(w, "co") for w in ws]
     assert memo.bytes == 2 * one and len(memo.entries) == 2
     assert _conv_winograd._transformed_weight(ws[0], "co") is not kept[0]   # dropped

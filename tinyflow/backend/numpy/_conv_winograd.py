@@ -30,13 +30,11 @@ narrow 3x3 layer's transforms cost more than its GEMMs save).
 """
 from __future__ import annotations
 
-import collections
 import functools
-import threading
 
 import numpy as np
 
-from . import parallel
+from . import _conv_numba, parallel
 from ._conv_numba import Shared, nhwc_padded, padded_buffer, scratch, sum_parts
 
 # kernel size -> outputs per tile side m; both give windows of S = 6, which the transform
@@ -112,8 +110,8 @@ def _weight_matrix(r: int, dtype) -> np.ndarray:
 
 def _transformed_weight(w, order) -> np.ndarray:
     """G w G^T of every (o, c) of w [O, C, r, r], as [S * S, C, O] (order "co") or
-    [S * S, O, C] ("oc"): the memo's (`_WeightMemo`) if it has w's bits, else made."""
-    made = _memo.find(w, order)
+    [S * S, O, C] ("oc"): the memo's (`_conv_numba.WeightMemo`) if it has w's bits, else made."""
+    made = _conv_numba.weight_memo.find(w, order)
     return _made_weight(w, order) if made is None else made
 
 
@@ -124,7 +122,7 @@ def _made_weight(w, order) -> np.ndarray:
     view = w.transpose(1, 0, 2, 3) if order == "oc" else w
     made = np.empty(((TILES[r] + r - 1) ** 2, view.shape[1], view.shape[0]), w.dtype)
     _loops().winograd_weight(view, matrices(r, w.dtype)[1], made)
-    _memo.keep(w, order, made)
+    _conv_numba.weight_memo.keep(w, order, made)
     return made
 
 
@@ -132,60 +130,10 @@ def _shared_weight(w, order) -> Shared:
     """The transformed weight for a run's pieces: the memo's, or made by the first piece that
     asks (`Shared`), which then takes fewer tiles (`_split`)."""
     shared = Shared(lambda: _made_weight(w, order))
-    shared.value = _memo.find(w, order)
+    shared.value = _conv_numba.weight_memo.find(w, order)
     return shared
 
 
-# Bytes of transformed weights (and the copies of the weights they came from) kept
-MEMO_BYTES = 48 << 20
-
-
-class _WeightMemo:
-    """Transformed weights of recent calls, each with a copy of the weight it came from. A call
-    whose weight (same memory, shape, strides and dtype) still holds those bits, compared one
-    by one (`_conv_loops.same_bits`: a weight an optimizer changed differs at once), gets the
-    kept transform. A model in eval calls every layer with the same weights: the transform of
-    128 -> 128 3x3 was 0.43 ms of a 1.4 ms forward at 4x4 (batch 64, two threads). A miss
-    costs the copy, a quarter of the bytes the transform writes. Least recently used ones
-    go past MEMO_BYTES."""
-
-    def __init__(self):
-        self.entries, self.bytes = collections.OrderedDict(), 0
-        self.lock = threading.Lock()
-
-    @staticmethod
-    def _key(w, order):
-        return (order, w.__array_interface__["data"][0], w.shape, w.strides, w.dtype.str)
-
-    def find(self, w, order):
-        key = self._key(w, order)
-        with self.lock:
-            entry = self.entries.get(key)
-            if entry is not None:
-                self.entries.move_to_end(key)
-        if entry is None:
-            return None
-        bits = np.dtype(f"u{w.itemsize}")
-        same = _loops().same_bits(entry[0].view(bits), w.view(bits))
-        return entry[1] if same else None
-
-    def keep(self, w, order, made):
-        copy = np.array(w, order="C")
-        key, size = self._key(w, order), copy.nbytes + made.nbytes
-        if size > MEMO_BYTES:
-            return
-        with self.lock:
-            old = self.entries.pop(key, None)
-            if old is not None:
-                self.bytes -= old[0].nbytes + old[1].nbytes
-            self.entries[key] = (copy, made)
-            self.bytes += size
-            while self.bytes > MEMO_BYTES:
-                first = self.entries.popitem(last=False)[1]
-                self.bytes -= first[0].nbytes + first[1].nbytes
-
-
-_memo = _WeightMemo()
 
 
 def _tiles(out_hw, m) -> tuple:

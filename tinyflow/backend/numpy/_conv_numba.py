@@ -61,20 +61,23 @@ class Shared:
         return value
 
 
-# Bytes of derived weights (and copies of the weights they came from) kept
+# Bytes of derived weights (and copies of the weights they came from) kept: a ResNet-18's
+# Winograd layers take 12 MB. Past the limit every call of a model cycling through its layers
+# misses and pays the copy.
 MEMO_BYTES = 48 << 20
 
 
 class WeightMemo:
-    """Arrays the convolutions derive from a weight (Winograd's transform, a relaid-out copy),
-    kept from recent calls under a purpose name, each with a copy of the weight it came
-    from. A call whose weight (same memory, shape, strides and dtype) still holds those bits,
-    compared one by one (`_conv_loops.same_bits`: a weight an optimizer changed differs at
-    once), gets the kept array. A model in eval calls every layer with the same weights:
-    Winograd's transform of 128 -> 128 3x3 was 0.43 ms of a 1.4 ms forward at 4x4 (batch
-    64, two threads). A miss costs that copy (a plain one, a quarter of the bytes Winograd's
-    transform writes). Least recently used ones go past MEMO_BYTES. Kept arrays are read
-    only."""
+    """Arrays the convolutions derive from a weight (Winograd's transforms), kept from recent
+    calls under a purpose name, each with a copy of the weight it came from. A call whose
+    weight (same memory, shape, strides and dtype) still holds those bits (`_conv_loops.
+    same_bits`: a weight an optimizer changed differs at once) gets the kept array. A model
+    in eval calls every layer with the same weights: Winograd's transform of 128 -> 128 3x3
+    was 0.43 ms of a 1.4 ms forward at 4x4 (batch 64, two threads). A miss costs the copy (a
+    quarter of the bytes Winograd's transform writes). The check reads two weights' bytes:
+    not worth it for a mere relayout (the pixel pairs' [O, taps, C] of 256 -> 256 3x3 kept
+    made that layer 0.35 ms slower a call). The least recently used go past MEMO_BYTES.
+    Kept arrays are read only."""
 
     def __init__(self):
         self.entries, self.bytes = collections.OrderedDict(), 0
@@ -94,7 +97,8 @@ class WeightMemo:
             return None
         from . import _conv_loops
         bits = np.dtype(f"u{w.itemsize}")
-        same = _conv_loops.same_bits(entry[0].view(bits), w.view(bits))
+        same = _conv_loops.same_bits(entry[0].view(bits).reshape(-1),
+                                     np.ascontiguousarray(w).view(bits).reshape(-1))
         return entry[1] if same else None
 
     def keep(self, w, purpose, made):

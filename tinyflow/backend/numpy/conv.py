@@ -169,14 +169,6 @@ def _tap_major(w, groups):
         groups, o // groups, -1)
 
 
-def _kept_tap_major(w, groups):
-    """`_tap_major`, kept between calls (`_conv_numba.WeightMemo`) when it is a copy: a
-    relayout moving single values (256 -> 512 3x3 at 2x2, its 2x2 live taps: ~0.3 ms)."""
-    if w.flags.c_contiguous and w.shape[2] * w.shape[3] == 1:
-        return _tap_major(w, groups)        # a view
-    return _conv_numba.weight_memo.get(w, f"tap-major {groups}", lambda w: _tap_major(w, groups))
-
-
 @kernel(conv.Conv2d, widen=0)
 def conv2d(op, x, w):
     return _conv2d(op, *_common(x, w), None)
@@ -201,7 +193,7 @@ def _conv2d(op, x, w, b):
                          (ho, wo))
     if pairs is not None and min(x.shape[1], o) >= PAIR_MIN_CHANNELS:
         return _conv2d_pairs(x, w, b, pairs, (ho, wo))
-    wt = _kept_tap_major(w, groups)
+    wt = _tap_major(w, groups)
     out = np.empty((n, groups, og, ho, wo), x.dtype)
     bias = None if b is None else b.reshape(groups, 1, og)
     xp = padded_buffer(x, pads)
@@ -281,9 +273,9 @@ def _pixel_pairs(stride, dilation, groups, hw, khw, pads, out_hw):
 def _conv2d_pairs(x, w, b, pairs, out_hw):
     """conv2d as one GEMM per (output pixel, input pixel) pair: out[:, :, p] = sum over the
     pair's q of x[:, :, q] @ w[:, :, tap]^T, x as [Q, N, C] and w as [O, taps, C] (a tap's
-    [O, C] is a strided view BLAS reads as it is; that relayout, 0.34 ms on 256 -> 256, is
-    kept between calls: `_conv_numba.WeightMemo`), outputs [P, N, O]. On several threads
-    each takes a part of the output channels: a thread packs only its part of the weight. (Cutting the batch,
+    [O, C] is a strided view BLAS reads as it is), outputs [P, N, O]. On several threads
+    each takes a part of the output channels, relaid out there (2.4 MB on 256 -> 256, a
+    slow transposing copy): a thread packs only its part of the weight. (Cutting the batch,
     each thread packed all of it: 256 -> 256 at 2x2, batch 64, 2.04 ms against 1.49 with
     OpenBLAS's two threads on each product.)"""
     n, c = x.shape[:2]
@@ -291,11 +283,10 @@ def _conv2d_pairs(x, w, b, pairs, out_hw):
     xq = np.ascontiguousarray(x.reshape(n, c, x.shape[2] * x.shape[3]).transpose(2, 0, 1))
     res = np.empty((len(pairs), n, o), x.dtype)
 
-    taps = _conv_numba.weight_memo.get(w, "pairs", lambda w: np.ascontiguousarray(
-        w.transpose(0, 2, 3, 1)).reshape(o, kh * kw, c))
-
     def piece(o0, o1):
-        wt = taps[o0:o1]
+        wt = _buffer("pair weight", (o1 - o0, kh, kw, c), x.dtype)
+        wt[...] = w[o0:o1].transpose(0, 2, 3, 1)
+        wt = wt.reshape(o1 - o0, kh * kw, c)
         part = _buffer("pair product", (n, o1 - o0), x.dtype)
         for p, reads in pairs:
             into = res[p, :, o0:o1]

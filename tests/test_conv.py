@@ -546,3 +546,39 @@ def test_conv2d_without_channels_is_a_clear_error(xs, ws, attrs):
         with pytest.raises(ShapeError, match=r"conv2d(_bias)?: input \(2, .* no "
                                                        r"channels to convolve"):
             conv2d(x, w, bias=bias, **attrs)
+
+
+KEPT_WEIGHT_CASES = [  # x shape, w shape, attrs, whether the memo keeps a derived weight
+    ((2, 32, 2, 2), (32, 32, 3, 3), dict(padding=1), False),            # pixel pairs
+    ((3, 3, 5, 6), (4, 3, 3, 3), dict(padding=1, stride=2), False),      # im2col
+    ((8, 32, 6, 6), (33, 32, 3, 3), dict(padding=1), True),             # Winograd F(4, 3)
+    ((4, 3, 9, 8), (5, 3, 5, 5), dict(padding=2), True),                # Winograd F(2, 5)
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("xs, ws, attrs, kept", KEPT_WEIGHT_CASES, ids=lambda a: str(a))
+def test_conv2d_weight_kept_between_calls_follows_changes(xs, ws, attrs, kept, dtype,
+                                                          monkeypatch):
+    """A derived weight kept between calls (`_conv_numba.WeightMemo`): the same weight again,
+    then changed in place (as an optimizer step does), then a -0.0 for a 0.0, each matches
+    torch, and only the unchanged weight was served from the memo."""
+    F = pytest.importorskip("torch.nn.functional")
+    torch = pytest.importorskip("torch")
+    from tinyflow.backend.numpy import _conv_numba, conv as conv_kernels
+    memo = _conv_numba.WeightMemo()
+    monkeypatch.setattr(_conv_numba, "weight_memo", memo)
+    rng = _seeded("kept weight", xs, ws)
+    x, w = _rand(rng, *xs).astype(dtype), _rand(rng, *ws).astype(dtype)
+    w[0, 0, 0, 0] = 0.0
+    op = tf.ops.conv.Conv2d(**tf.ops.conv.conv_attrs(**attrs))
+    tol = dict(rtol=1e-10, atol=1e-10) if dtype == np.float64 else dict(rtol=1e-4, atol=1e-4)
+    for step in range(4):
+        if step == 2:
+            w *= 1.5
+        if step == 3:
+            w[0, 0, 0, 0] = -0.0
+        want = F.conv2d(torch.tensor(x), torch.tensor(w), **attrs).numpy()
+        found = memo.find(w, next(iter(memo.entries))[0]) if memo.entries else None
+        assert (found is not None) == (step == 1 and kept)
+        np.testing.assert_allclose(conv_kernels.conv2d(op, x, w), want, **tol)

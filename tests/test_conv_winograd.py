@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tinyflow.backend.numpy import _conv_winograd, conv
+from tinyflow.backend.numpy import _conv_numba, _conv_winograd, conv
 from tinyflow.ops import conv as conv_ops
 
 from pool_helpers import force_pool
@@ -184,9 +184,14 @@ def test_the_callers_shorter_piece_keeps_an_image(n, tiles_per_image, monkeypatc
         for a, b in _conv_winograd.parallel.bounds(length, 2):
             piece(a, b)
     monkeypatch.setattr(_conv_winograd.parallel, "split", two_threads)
-    _conv_winograd._split(lambda a, b: seen.append((a, b)), n, tiles_per_image, 1)
+    making = _conv_winograd.Shared(lambda: None)
+    _conv_winograd._split(lambda a, b: seen.append((a, b)), n, tiles_per_image, 1, making)
     assert all(b > a for a, b in seen) and sorted(seen)[0][0] == 0 and seen[-1][1] == n
     assert sum(b - a for a, b in seen) == n
+    seen.clear()    # a weight the memo had: even halves
+    making.value = "kept"
+    _conv_winograd._split(lambda a, b: seen.append((a, b)), n, tiles_per_image, 1, making)
+    assert seen == list(_conv_winograd.parallel.bounds(n, 2))
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -200,3 +205,36 @@ def test_transformed_weight_is_g_w_g_transposed(r, dtype):
     np.testing.assert_allclose(_conv_winograd._transformed_weight(w, "co"), want, **tol)
     np.testing.assert_allclose(_conv_winograd._transformed_weight(w, "oc"),
                                want.transpose(0, 2, 1), **tol)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_kept_transform_follows_the_weights_bits(dtype, monkeypatch):
+    """The memo gives back a transform only for the bits it was made from: the same weight
+    again gets the kept array; the weight changed in place (one value, the last, or a -0.0
+    for a 0.0: equal as floats, different bits) or a new weight at the same address gets
+    a fresh one, equal to a memo-less transform."""
+    monkeypatch.setattr(_conv_numba, "weight_memo", _conv_numba.WeightMemo())
+    w = np.random.default_rng(6).standard_normal((5, 4, 3, 3)).astype(dtype)
+    w[0, 0, 0, 0] = 0.0
+    first = _conv_winograd._transformed_weight(w, "co")
+    assert _conv_winograd._transformed_weight(w, "co") is first
+    assert _conv_winograd._transformed_weight(w, "oc") is not first   # each order its own
+    for change in [(-1, -1, -1, -1), (0, 0, 0, 0)]:
+        w[change] = -w[change]
+        again = _conv_winograd._transformed_weight(w, "co")
+        assert again is not first
+        monkeypatch.setattr(_conv_numba, "weight_memo", _conv_numba.WeightMemo())
+        np.testing.assert_array_equal(_conv_winograd._transformed_weight(w, "co"), again)
+        first = again
+
+
+def test_memo_drops_the_least_recent_past_its_bytes(monkeypatch):
+    memo = _conv_numba.WeightMemo()
+    monkeypatch.setattr(_conv_numba, "weight_memo", memo)
+    ws = [np.full((4, 4, 3, 3), k, np.float32) for k in range(3)]
+    one = ws[0].nbytes + 36 * 16 * 4                       # a copy and its transform
+    monkeypatch.setattr(_conv_numba, "MEMO_BYTES", 2 * one)
+    kept = [_conv_winograd._transformed_weight(w, "co") for w in ws]
+    assert memo.bytes == 2 * one and len(memo.entries) == 2
+    assert _conv_winograd._transformed_weight(ws[0], "co") is not kept[0]   # dropped
+    assert _conv_winograd._transformed_weight(ws[2], "co") is kept[2]

@@ -472,3 +472,17 @@ def winograd_weight(w, gm, out):
                     gj = gm[b, j]
                     for o in range(o_n):
                         dst[o] += gj * half[a, j, o]
+
+
+@jit
+def same_bits(a, b):
+    """Whether 1-D a and b of one unsigned-int dtype hold the same values: blocks of XORs
+    ORed together (a loop that vectorizes), stopping after the first block that differs (a
+    weight changed by an optimizer step differs at once)."""
+    for start in range(0, a.shape[0], 4096):
+        differ = a.dtype.type(0)
+        for i in range(start, min(start + 4096, a.shape[0])):
+            differ |= a[i] ^ b[i]
+        if differ:
+            return False
+    return True

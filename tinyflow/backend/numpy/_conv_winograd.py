@@ -34,7 +34,7 @@ import functools
 
 import numpy as np
 
-from . import parallel
+from . import _conv_numba, parallel
 from ._conv_numba import Shared, nhwc_padded, padded_buffer, scratch, sum_parts
 
 # kernel size -> outputs per tile side m; both give windows of S = 6, which the transform
@@ -110,16 +110,30 @@ def _weight_matrix(r: int, dtype) -> np.ndarray:
 
 def _transformed_weight(w, order) -> np.ndarray:
     """G w G^T of every (o, c) of w [O, C, r, r], as [S * S, C, O] (order "co") or
-    [S * S, O, C] ("oc"), by a Numba loop (`_conv_loops.winograd_weight`; "oc" is "co" of
-    w's transposed view), in the scratch of the thread that makes it (a fresh 2.4 MB on
-    128 -> 128 3x3 cost page faults on every call). Read only during the run that made it."""
+    [S * S, O, C] ("oc"): the memo's (`_conv_numba.WeightMemo`) if it has w's bits, else made."""
+    made = _conv_numba.weight_memo.find(w, order)
+    return _made_weight(w, order) if made is None else made
+
+
+def _made_weight(w, order) -> np.ndarray:
+    """`_transformed_weight` made by a Numba loop (`_conv_loops.winograd_weight`; "oc" is
+    "co" of w's transposed view) and kept in the memo: read only, never written after."""
     o, c, r, _ = w.shape
-    if order == "oc":
-        w = w.transpose(1, 0, 2, 3)
-    out = scratch("winograd weight", ((TILES[r] + r - 1) ** 2, w.shape[1], w.shape[0]),
-                  w.dtype)
-    _loops().winograd_weight(w, matrices(r, w.dtype)[1], out)
-    return out
+    view = w.transpose(1, 0, 2, 3) if order == "oc" else w
+    made = np.empty(((TILES[r] + r - 1) ** 2, view.shape[1], view.shape[0]), w.dtype)
+    _loops().winograd_weight(view, matrices(r, w.dtype)[1], made)
+    _conv_numba.weight_memo.keep(w, order, made)
+    return made
+
+
+def _shared_weight(w, order) -> Shared:
+    """The transformed weight for a run's pieces: the memo's, or made by the first piece that
+    asks (`Shared`), which then takes fewer tiles (`_split`)."""
+    shared = Shared(lambda: _made_weight(w, order))
+    shared.value = _conv_numba.weight_memo.find(w, order)
+    return shared
+
+
 
 
 def _tiles(out_hw, m) -> tuple:
@@ -138,12 +152,13 @@ def _loops():
     return _conv_loops
 
 
-def _split(piece, n, tiles_per_image, work) -> None:
+def _split(piece, n, tiles_per_image, work, weights: Shared) -> None:
     """piece(start, stop) over the batch on the threads (`parallel.split`), the first piece
-    (the caller's, which makes the transformed weight) WEIGHT_TILES tiles shorter, but
-    keeping at least one image (d <= n - 2: at batch 2 a shift of one left the caller only
-    the weight, and the pool thread both images after waiting for it)."""
-    d = min(max(0, n - 2), n // 2, round(WEIGHT_TILES / tiles_per_image))
+    (the caller's, which makes the transformed weight unless the memo had it) WEIGHT_TILES
+    tiles shorter, but keeping at least one image (d <= n - 2: at batch 2 a shift of one
+    left the caller only the weight, and the pool thread both images after waiting)."""
+    d = 0 if weights.value is not None else min(max(0, n - 2), n // 2,
+                                                round(WEIGHT_TILES / tiles_per_image))
     parallel.split(lambda a, b: piece(max(0, a - d), max(0, b - d)), n + d, work)
 
 
@@ -167,7 +182,7 @@ def conv2d(x, w, b, pads):
     xp = padded_buffer(x, tile_pads)
     out = np.empty((n, o) + out_hw, x.dtype)
     loops = _loops()
-    weights = Shared(lambda: _transformed_weight(w, "co"))
+    weights = _shared_weight(w, "co")
 
     def piece(start, stop):
         if start == 0:      # the caller's piece: the others start later (`Shared`)
@@ -180,7 +195,7 @@ def conv2d(x, w, b, pads):
             products = scratch("winograd product", (size * size, tiles, o), x.dtype)
             np.matmul(v, weights.get(), out=products)
             loops.winograd_output(products, at, bias, n0, th, tw, m, out)
-    _split(piece, n, th * tw, out.size * r * r * c)
+    _split(piece, n, th * tw, out.size * r * r * c, weights)
     return out
 
 
@@ -194,7 +209,7 @@ def grad_input(g, w, x_shape, pads):
     size = m + r - 1
     th, tw = _tiles(g.shape[2:], m)
     at, _, bt = matrices(r, g.dtype)
-    weights = Shared(lambda: _transformed_weight(w, "oc"))
+    weights = _shared_weight(w, "oc")
     tile_pads = _tile_pads(pads, (h, wd), (th, tw), r)
     (top, _), (left, _) = tile_pads
     dxp = scratch("padded", (n, th * m + r - 1, tw * m + r - 1, c), g.dtype)
@@ -213,7 +228,7 @@ def grad_input(g, w, x_shape, pads):
             np.matmul(dm, weights.get(), out=dv)
             loops.winograd_input_adjoint(dv, bt, n0, n1, th, tw, m, dxp)
         dx[start:stop] = dxp[start:stop, top:top + h, left:left + wd].transpose(0, 3, 1, 2)
-    _split(piece, n, th * tw, g.size * r * r * c)
+    _split(piece, n, th * tw, g.size * r * r * c, weights)
     return dx
 
 

@@ -102,6 +102,7 @@ class WeightMemo:
         return entry[1] if same else None
 
     def keep(self, w, purpose, made):
+        made.flags.writeable = False
         copy = np.array(w, order="C")
         key, size = self._key(w, purpose), copy.nbytes + made.nbytes
         if size > MEMO_BYTES:
@@ -115,16 +116,6 @@ class WeightMemo:
             while self.bytes > MEMO_BYTES:
                 first = self.entries.popitem(last=False)[1]
                 self.bytes -= first[0].nbytes + first[1].nbytes
-
-
-
-    def get(self, w, purpose, make):
-        """The kept make(w) for purpose if w still has its bits, else make(w), kept."""
-        made = self.find(w, purpose)
-        if made is None:
-            made = make(w)
-            self.keep(w, purpose, made)
-        return made
 
 
 weight_memo = WeightMemo()

@@ -134,8 +134,6 @@ def _shared_weight(w, order) -> Shared:
     return shared
 
 
-
-
 def _tiles(out_hw, m) -> tuple:
     return tuple(-(-n // m) for n in out_hw)
 

@@ -18,12 +18,16 @@ $(VENV)/.installed: pyproject.toml
 demo: $(VENV)/.installed
 	$(DATA_ENV) $(PY) examples/mnist_softmax.py
 
+# Two worker processes (pytest-xdist), one per core; a module's tests stay together and the
+# Ray modules share one worker (tests/conftest.py groups them).
+PYTEST := $(PY) -m pytest -n 2 --dist loadgroup
+
 test: $(VENV)/.installed
-	$(DATA_ENV) $(PY) -m pytest tests
+	$(DATA_ENV) $(PYTEST) tests
 
 # The suite without the tests marked slow (examples, Ray, full conv grids, training runs).
 test-fast: $(VENV)/.installed
-	$(DATA_ENV) $(PY) -m pytest -m "not slow" tests
+	$(DATA_ENV) $(PYTEST) -m "not slow" tests
 
 bench: $(VENV)/.installed
 	$(DATA_ENV) $(BENCH_ENV) $(PY) bench/seed_step.py

@@ -38,12 +38,26 @@ def data_dir():
     return path
 
 
+def pytest_collection_modifyitems(config, items):
+    """Under `pytest -n 2 --dist loadgroup` (make test), a module's tests stay in one worker
+    process (module fixtures such as a trained example are built once), and every module on
+    a local Ray runs in the same worker: two Ray clusters at once on two cores would starve
+    each other's actors past their timeouts."""
+    if not config.pluginmanager.hasplugin("xdist"):
+        return
+    ray_modules = {item.module for item in items if "local_ray" in item.fixturenames}
+    for item in items:
+        group = "ray" if item.module in ray_modules else item.module.__name__
+        item.add_marker(pytest.mark.xdist_group(group))
+
+
 @pytest.fixture(scope="module")
 def local_ray():
-    """A local Ray cluster for one test module (2 CPUs); its workers import the test
-    modules' actors and model factories from this folder."""
+    """A local Ray cluster for one test module (2 CPUs); its workers import this checkout
+    of tinyflow and the test modules' actors and model factories from this folder."""
     import ray
-    env = {"OPENBLAS_NUM_THREADS": "1", "PYTHONPATH": os.path.dirname(os.path.abspath(__file__))}
+    tests = os.path.dirname(os.path.abspath(__file__))
+    env = {"OPENBLAS_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join([tests, str(REPO)])}
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
              runtime_env={"env_vars": env})
     yield

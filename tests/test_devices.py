@@ -23,15 +23,11 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 @pytest.fixture(scope="module", autouse=True)
-def two_devices():
-    """One local Ray for the module and two declared devices; its workers import this
-    checkout of tinyflow."""
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
-             runtime_env={"env_vars": {"OPENBLAS_NUM_THREADS": "1", "PYTHONPATH": ROOT}})
+def two_devices(local_ray):
+    """Two declared devices on the module's local Ray."""
     made = dist.devices(["cuda:0", "cuda:1"], timeout=60)
     yield made
     dist.release_devices()
-    ray.shutdown()
 
 
 class ToyModel(nn.Module):      # the lectures' code, unchanged

@@ -238,3 +238,19 @@ def test_memo_drops_the_least_recent_past_its_bytes(monkeypatch):
     assert memo.bytes == 2 * one and len(memo.entries) == 2
     assert _conv_winograd._transformed_weight(ws[0], "co") is not kept[0]   # dropped
     assert _conv_winograd._transformed_weight(ws[2], "co") is kept[2]
+
+
+def test_a_weight_being_trained_stops_being_kept(monkeypatch):
+    """A weight found changed twice (an optimizer's in-place steps) is no longer copied and
+    kept: its transform is made in scratch memory, and still right."""
+    memo = _conv_numba.WeightMemo()
+    monkeypatch.setattr(_conv_numba, "weight_memo", memo)
+    w = np.random.default_rng(7).standard_normal((5, 4, 3, 3))
+    gm = _conv_winograd.matrices(3, np.float64)[1]
+    for step in range(5):
+        got = _conv_winograd._transformed_weight(w, "co")
+        want = np.einsum("ai,ocij,bj->abco", gm, w, gm).reshape(36, 4, 5)
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+        assert len(memo.entries) == (1 if step < 2 else 0) and memo.wanted(w, "co") == (step < 2)
+        w -= 0.1 * np.sign(w)                     # a training step, in place
+    assert memo.bytes == 0

@@ -275,3 +275,26 @@ def test_first_slot_read():
     assert _rebased(-1, 50, 51) == 0
     assert _rebased(slice(2, 4), 2, 51) == slice(0, 2, 1)
     assert _rebased(slice(1, None), 0, 51) == slice(1, None)
+
+
+def test_h_n_alone_through_hooks_retain_grad_and_create_graph():
+    """A loss on h_n alone (the last slot's adjoint only, `_first_slot`): a hook on h_n,
+    its retained gradient and a backward with create_graph give torch's gradients."""
+    rng = np.random.default_rng(5)
+    reference, ours = models(np.float64, 3, 4, 1, False, False)
+    x = rng.standard_normal((5, 2, 3))
+    results = []
+    for lib, module, create_graph in ((torch, reference, False), (tf, ours, False),
+                                      (tf, ours, True)):
+        module.zero_grad()
+        xt = lib.tensor(x, requires_grad=True)
+        _, (h_n, _) = module(xt)
+        h_n.retain_grad()
+        seen = []
+        h_n.register_hook(lambda g: seen.append(g.detach().numpy().copy()) or g * 2)
+        (h_n * h_n).sum().backward(create_graph=create_graph)
+        results.append([seen[0], h_n.grad.detach().numpy(), xt.grad.detach().numpy(),
+                        module.weight_hh_l0.grad.detach().numpy()])
+    for got in results[1:]:
+        for g, w in zip(got, results[0]):
+            np.testing.assert_allclose(g, w, rtol=1e-10, atol=1e-12)

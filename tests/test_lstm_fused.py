@@ -236,10 +236,11 @@ def test_frozen_parameters_match_torch(frozen, dtype, tol):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16])
 @pytest.mark.parametrize("slots", [1, 2, 4])
-def test_lstm_grad_of_the_last_slots(dtype, slots):
-    """LstmGrad given the adjoint of the last k slots only (h_n alone: k = 1) gives what it
-    gives for that adjoint zero-padded to every slot: the Numba loops (float32, float64)
-    and the NumPy passes (float16)."""
+@pytest.mark.parametrize("planes", [1, 2])
+def test_lstm_grad_of_the_last_slots(dtype, slots, planes):
+    """LstmGrad given the adjoint of the last k slots only (h_n alone: k = 1), and of the h
+    planes alone, gives what it gives for that adjoint zero-padded to every slot and plane:
+    the Numba loops (float32, float64) and the NumPy passes (float16)."""
     from tinyflow.core.op import apply
     from tinyflow.ops.rnn import LstmGrad
     rng = np.random.default_rng(4)
@@ -248,9 +249,11 @@ def test_lstm_grad_of_the_last_slots(dtype, slots):
     out = tf.ops.lstm(*(tf.tensor(a) for a in args))
     g = rng.standard_normal((4, 2, 2, 2)).astype(dtype)
     g[:4 - slots] = 0
+    g[:, planes:] = 0
     w = tf.tensor(args[3])
     want = apply(LstmGrad(hidden=2), tf.tensor(g), out, w).numpy()
-    got = apply(LstmGrad(hidden=2), tf.tensor(g[4 - slots:]), out, w).numpy()
+    got = apply(LstmGrad(hidden=2), tf.tensor(g[4 - slots:, :planes].copy()), out,
+                w).numpy()
     np.testing.assert_array_equal(got, want)
 
 
@@ -261,6 +264,8 @@ def test_lstm_grad_refuses_more_slots_than_out():
                       tf.zeros([8]))
     with pytest.raises(ValueError, match="last slots"):
         apply(LstmGrad(hidden=2), tf.zeros([5, 2, 2, 2]), out, tf.zeros([8, 2]))
+    with pytest.raises(ValueError, match="h's alone"):
+        apply(LstmGrad(hidden=2), tf.zeros([4, 3, 2, 2]), out, tf.zeros([8, 2]))
 
 
 def test_first_slot_read():

@@ -258,7 +258,7 @@ def lstm_grad(op, g, out, w_hh):
     else:
         _lstm_grad_numpy(g, out, w_t, grads, dh, dc, zero)
     g0 = g[0] if len(g) == slots else zero
-    grads[:H, steps] = dc + g0[1]
+    grads[:H, steps] = dc + (g0[1] if len(g0) == 2 else 0)
     grads[H:2 * H, steps] = g0[0]
     grads[2 * H:, steps] = 0
     return grads
@@ -266,8 +266,8 @@ def lstm_grad(op, g, out, w_hh):
 
 def _lstm_grad_numpy(g, out, w_t, grads, dh, dc, zero):
     """The backward cell as NumPy passes (dtypes the Numba cell does not take); g holds
-    the h and c planes' adjoint of the last len(g) slots, `zero` the earlier ones' (see
-    `ops/rnn.py`)."""
+    the h and c planes' adjoint (or h's alone) of the last len(g) slots, `zero` the
+    earlier ones' (see `ops/rnn.py`)."""
     H, steps, first = out.shape[2], out.shape[0] - 1, len(out) - len(g)
     t1, t2 = np.empty_like(dh), np.empty_like(dh)
     for t in reversed(range(steps)):
@@ -282,7 +282,8 @@ def _lstm_grad_numpy(g, out, w_t, grads, dh, dc, zero):
         t2 *= o
         t2 *= dh
         dc += t2
-        dc += gs[1]
+        if len(gs) == 2:                            # else h's adjoint alone: c's zero
+            dc += gs[1]
         np.multiply(dc, gg, out=d[0])               # i
         np.multiply(dc, out[t, 1], out=d[1])        # f
         np.multiply(dc, i, out=d[2])                # g

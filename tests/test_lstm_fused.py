@@ -232,3 +232,74 @@ def test_frozen_parameters_match_torch(frozen, dtype, tol):
     for got, want in zip(got_grads, want_grads):
         if want is not None:
             np.testing.assert_allclose(got, want, rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16])
+@pytest.mark.parametrize("slots", [1, 2, 4])
+@pytest.mark.parametrize("planes", [1, 2])
+def test_lstm_grad_of_the_last_slots(dtype, slots, planes):
+    """LstmGrad given the adjoint of the last k slots only (h_n alone: k = 1), and of the h
+    planes alone, gives what it gives for that adjoint zero-padded to every slot and plane:
+    the Numba loops (float32, float64) and the NumPy passes (float16)."""
+    from tinyflow.core.op import apply
+    from tinyflow.ops.rnn import LstmGrad
+    rng = np.random.default_rng(4)
+    args = [rng.standard_normal(s).astype(dtype) for s in ((8, 6), (2, 2), (2, 2), (8, 2),
+                                                           (8,))]
+    out = tf.ops.lstm(*(tf.tensor(a) for a in args))
+    g = rng.standard_normal((4, 2, 2, 2)).astype(dtype)
+    g[:4 - slots] = 0
+    g[:, planes:] = 0
+    w = tf.tensor(args[3])
+    want = apply(LstmGrad(hidden=2), tf.tensor(g), out, w).numpy()
+    got = apply(LstmGrad(hidden=2), tf.tensor(g[4 - slots:, :planes].copy()), out,
+                w).numpy()
+    np.testing.assert_array_equal(got, want)
+
+
+def test_lstm_grad_refuses_more_slots_than_out():
+    from tinyflow.core.op import apply
+    from tinyflow.ops.rnn import LstmGrad
+    out = tf.ops.lstm(tf.zeros([8, 6]), tf.zeros([2, 2]), tf.zeros([2, 2]), tf.zeros([8, 2]),
+                      tf.zeros([8]))
+    with pytest.raises(ValueError, match="last slots"):
+        apply(LstmGrad(hidden=2), tf.zeros([5, 2, 2, 2]), out, tf.zeros([8, 2]))
+    with pytest.raises(ValueError, match="h's alone"):
+        apply(LstmGrad(hidden=2), tf.zeros([4, 3, 2, 2]), out, tf.zeros([8, 2]))
+
+
+def test_first_slot_read():
+    """The first slot the getitems of the packed output read, and their indices rebased to
+    it; a backward step or unknown slots keep every slot."""
+    from tinyflow.ops.rnn import _first_slot, _rebased
+    assert _first_slot([(-1, 0)], 51) == 50
+    assert _first_slot([(-1, 0), (slice(1, None), 0)], 51) == 1
+    assert _first_slot([(slice(2, 4), 1)], 51) == 2
+    assert _first_slot([(slice(None, None, -1), 0)], 51) == 0
+    assert _first_slot([(-1, 0)], None) == 0
+    assert _rebased(-1, 50, 51) == 0
+    assert _rebased(slice(2, 4), 2, 51) == slice(0, 2, 1)
+    assert _rebased(slice(1, None), 0, 51) == slice(1, None)
+
+
+def test_h_n_alone_through_hooks_retain_grad_and_create_graph():
+    """A loss on h_n alone (the last slot's adjoint only, `_first_slot`): a hook on h_n,
+    its retained gradient and a backward with create_graph give torch's gradients."""
+    rng = np.random.default_rng(5)
+    reference, ours = models(np.float64, 3, 4, 1, False, False)
+    x = rng.standard_normal((5, 2, 3))
+    results = []
+    for lib, module, create_graph in ((torch, reference, False), (tf, ours, False),
+                                      (tf, ours, True)):
+        module.zero_grad()
+        xt = lib.tensor(x, requires_grad=True)
+        _, (h_n, _) = module(xt)
+        h_n.retain_grad()
+        seen = []
+        h_n.register_hook(lambda g: seen.append(g.detach().numpy().copy()) or g * 2)
+        (h_n * h_n).sum().backward(create_graph=create_graph)
+        results.append([seen[0], h_n.grad.detach().numpy(), xt.grad.detach().numpy(),
+                        module.weight_hh_l0.grad.detach().numpy()])
+    for got in results[1:]:
+        for g, w in zip(got, results[0]):
+            np.testing.assert_allclose(g, w, rtol=1e-10, atol=1e-12)

@@ -79,8 +79,10 @@ def test_cut_batch_matches_torch(monkeypatch, binding, case, dtype):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("batch", [33, 40])
-def test_pool_on_and_off_agree(monkeypatch, binding, dtype, batch):
-    """Each column gets the same arithmetic whichever thread runs it."""
+@pytest.mark.parametrize("uses", ["all", "h_n"])
+def test_pool_on_and_off_agree(monkeypatch, binding, dtype, batch, uses):
+    """Each column gets the same arithmetic whichever thread runs it (h_n alone: the
+    backward given the last slot's adjoint only)."""
     case = (6, batch, 5, 9, 2, True, False, True)
     _, ours = models(dtype, *case[2:7])
     x, init, weights = _inputs(dtype, *case)
@@ -91,7 +93,7 @@ def test_pool_on_and_off_agree(monkeypatch, binding, dtype, batch):
         monkeypatch.setattr(rnn_kernels, "MIN_PIECE_COLUMNS", rnn_kernels.COLUMN_BLOCK)
         for p in ours.parameters():
             p.grad = None
-        results.append(_run(tf, ours, x, init, weights, "all"))
+        results.append(_run(tf, ours, x, init, weights, uses))
     off, on = results
     close = {np.float32: 1e-5, np.float64: 1e-13}[dtype]
     for k in range(len(on)):

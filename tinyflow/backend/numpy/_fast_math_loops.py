@@ -508,22 +508,27 @@ def lstm_forward(product, xw, bias, c, out, t, j0, j1, b0, b1):
 
 
 @cell
-def lstm_backward(dh, dc, g, out, t, d, e, one, j0, j1, b0, b1):
+def lstm_backward(dh, dc, g, out, t, d, e, one, j0, j1, b0, b1, zero):
     """One step back, hidden-major, of hidden rows [j0, j1) and batch columns [b0, b1):
     e [4H, B] <- the adjoints of step t's gate pre-activations, then copied to d[:, t]
     (d [4H, T + 1, B]; the next product reads e: d[:, t]'s rows lie 6.5 KB apart at T 50,
     and that product ran a third slower on them; writing both in the cell's loop made the
     backward a third slower, a copy after it does not); dc <- the adjoint reaching c at slot t.
-    dh, dc [H, B]: the adjoints reaching slot t + 1 through the recurrence; g [T + 1, 2,
-    H, B]: the adjoint of the h and c planes of `lstm`'s output (its gate planes carry
-    none); out [T + 1, 6, H, B]; one: 1 in the data's dtype. tanh(c) is recomputed rather
-    than stored: a cheap pass instead of one more plane written and read."""
+    dh, dc [H, B]: the adjoints reaching slot t + 1 through the recurrence; g [k, 2, H, B]:
+    the adjoint of the h and c planes of `lstm`'s output (its gate planes carry none) in its
+    last k slots, the earlier slots' being `zero` [2, H, B] (g [k, 1, H, B]: the h planes'
+    alone, c's being zero); out [T + 1, 6, H, B]; one: 1
+    in the data's dtype. tanh(c) is recomputed rather than stored: a cheap pass instead of
+    one more plane written and read."""
     H, H2, H3 = _rows(out.shape[2])
     s = t + 1
+    first = out.shape[0] - g.shape[0]     # the slot g[0] is the adjoint of
+    gs = g[s - first] if s >= first else zero
+    gcs = gs[1] if gs.shape[0] == 2 else zero[1]
     for j in range(np.uint64(j0), np.uint64(j1)):      # unsigned: no wraparound checks
         i_, f_, g_, o_, c_, c0 = (out[s, 2, j], out[s, 3, j], out[s, 4, j], out[s, 5, j],
                                   out[s, 1, j], out[t, 1, j])
-        gh, gc, dh_, dc_ = g[s, 0, j], g[s, 1, j], dh[j], dc[j]
+        gh, gc, dh_, dc_ = gs[0, j], gcs[j], dh[j], dc[j]
         d_i, d_f, d_g, d_o = e[j], e[H + j], e[H2 + j], e[H3 + j]
         for b in range(np.uint64(b0), np.uint64(b1)):   # unsigned: no wraparound check
             i, f, gg, o = i_[b], f_[b], g_[b], o_[b]
@@ -690,7 +695,7 @@ def lstm_forward_steps(address, w_rows, xw, bias, c, out, product, j0, j1, b0, b
 
 @cell
 def lstm_backward_steps(address, w_t, dh, dc, g, out, d, e, one, j0, j1, b0, b1, rows, depth,
-                        sync, piece, pieces, yield_at, patience):
+                        sync, piece, pieces, yield_at, patience, zero):
     """Every step of `lstm_backward` for hidden rows [j0, j1) and batch columns [b0, b1),
     last step first, each step's dh[j0:j1] = w_t[j0:j1] e by ?gemm at `address` in blocks of
     `rows` x `depth` (`gemm_blocks`), e [2, 4H, B] the step's gate adjoints, contiguous, in
@@ -701,7 +706,7 @@ def lstm_backward_steps(address, w_t, dh, dc, g, out, d, e, one, j0, j1, b0, b1,
     B = out.shape[3]
     last = out.shape[0] - 2
     for t in range(last, -1, -1):
-        lstm_backward(dh, dc, g, out, t, d, e[t % 2], one, j0, j1, b0, b1)
+        lstm_backward(dh, dc, g, out, t, d, e[t % 2], one, j0, j1, b0, b1, zero)
         if t:
             if pieces > 1 and not arrive_and_wait(sync, piece, pieces, last + 1 - t,
                                                   yield_at, patience):

@@ -237,6 +237,7 @@ def lstm_grad(op, g, out, w_hh):
     dh = np.zeros((H, batch), out.dtype)    # adjoints reaching slot t + 1 via the recurrence
     dc = np.zeros((H, batch), out.dtype)
     w_t = w_hh.T     # [H, 4H]: a view for NumPy's matmul; the Numba loops take a C copy
+    zero = np.zeros((2, H, batch), out.dtype)   # the adjoint of the slots before g's
     if _numba(g, out, w_hh):
         g, out = np.ascontiguousarray(g), np.ascontiguousarray(out)
         loops, one = _loops(), out.dtype.type(1)
@@ -244,31 +245,34 @@ def lstm_grad(op, g, out, w_hh):
         step = np.empty((2, 4 * H, batch), out.dtype)   # step t's gate adjoints, contiguous
         if address is None:
             for t in reversed(range(steps)):
-                loops.lstm_backward(dh, dc, g, out, t, grads, step[0], one, 0, H, 0, batch)
+                loops.lstm_backward(dh, dc, g, out, t, grads, step[0], one, 0, H, 0, batch,
+                                    zero)
                 if t:
                     np.matmul(w_t, step[0], out=dh)
         else:
             w_t = np.ascontiguousarray(w_t)
             _split(lambda j0, j1, b0, b1, sync, piece, pieces: loops.lstm_backward_steps(
                 address, w_t, dh, dc, g, out, grads, step, one, j0, j1, b0, b1,
-                *_blocks(j1 - j0, b1 - b0, 4 * H), sync, piece, pieces, *_barrier()),
+                *_blocks(j1 - j0, b1 - b0, 4 * H), sync, piece, pieces, *_barrier(), zero),
                 batch, H, out.size)
     else:
-        _lstm_grad_numpy(g, out, w_t, grads, dh, dc)
-    grads[:H, steps] = dc + g[0, 1]
-    grads[H:2 * H, steps] = g[0, 0]
+        _lstm_grad_numpy(g, out, w_t, grads, dh, dc, zero)
+    g0 = g[0] if len(g) == slots else zero
+    grads[:H, steps] = dc + (g0[1] if len(g0) == 2 else 0)
+    grads[H:2 * H, steps] = g0[0]
     grads[2 * H:, steps] = 0
     return grads
 
 
-def _lstm_grad_numpy(g, out, w_t, grads, dh, dc):
+def _lstm_grad_numpy(g, out, w_t, grads, dh, dc, zero):
     """The backward cell as NumPy passes (dtypes the Numba cell does not take); g holds
-    the h and c planes' adjoint (see `ops/rnn.py`)."""
-    H, steps = out.shape[2], out.shape[0] - 1
+    the h and c planes' adjoint (or h's alone) of the last len(g) slots, `zero` the
+    earlier ones' (see `ops/rnn.py`)."""
+    H, steps, first = out.shape[2], out.shape[0] - 1, len(out) - len(g)
     t1, t2 = np.empty_like(dh), np.empty_like(dh)
     for t in reversed(range(steps)):
         s, d = out[t + 1], grads[:, t].reshape(4, H, -1)
-        gs = g[t + 1]
+        gs = g[t + 1 - first] if t + 1 >= first else zero
         i, f, gg, o = s[2], s[3], s[4], s[5]
         dh += gs[0]
         np.tanh(s[1], out=t1)                       # tanh(c)
@@ -278,7 +282,8 @@ def _lstm_grad_numpy(g, out, w_t, grads, dh, dc):
         t2 *= o
         t2 *= dh
         dc += t2
-        dc += gs[1]
+        if len(gs) == 2:                            # else h's adjoint alone: c's zero
+            dc += gs[1]
         np.multiply(dc, gg, out=d[0])               # i
         np.multiply(dc, out[t, 1], out=d[1])        # f
         np.multiply(dc, i, out=d[2])                # g

@@ -97,7 +97,8 @@ REDUCED_NUMPY = frozenset(d.np for d in _ALL if d.is_reduced)   # what kernels w
 
 
 def as_dtype(x) -> DType:
-    """Accept a DType, a NumPy dtype or type, a Python type, or a name."""
+    """Accept a DType, a NumPy dtype or type, a Python type, or a name; Python's `float`
+    reads as TF1 reads it, float32 (the torch front end reads it with `torch_dtype`)."""
     if isinstance(x, DType):
         return x
     if isinstance(x, str):
@@ -114,6 +115,12 @@ def as_dtype(x) -> DType:
         return _BY_NP[np.dtype(x)]
     except (TypeError, KeyError):
         raise TypeError(f"unsupported dtype {x!r}") from None
+
+
+def torch_dtype(x) -> DType:
+    """A dtype argument as PyTorch reads it: Python's `float` is float64 (as in NumPy), where
+    TF1 (`as_dtype`) reads float32; everything else as `as_dtype`."""
+    return float64 if x is float else as_dtype(x)
 
 
 def is_known(np_dtype) -> bool:

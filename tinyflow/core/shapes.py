@@ -2,14 +2,30 @@
 time; a shape of None means even the rank is unknown."""
 from __future__ import annotations
 
+import operator
 from typing import Optional, Sequence
 
 Shape = Optional[tuple]
 
 
+def _whole_dim(d, i: int) -> int:
+    try:
+        return operator.index(d)
+    except TypeError:
+        raise TypeError(f"Size: each dim must be a whole number; dim {i} is {d!r} "
+                        f"(a {type(d).__name__})") from None
+
+
 class Size(tuple):
     """What PyTorch's `x.size()` returns: a tuple of ints that prints as `torch.Size([3, 4])`,
-    as programs print it."""
+    as programs print it. Anything with `__index__` (a bool, a NumPy int, an integer 0-d
+    tensor) is a dim; a float or a string is refused, as PyTorch refuses them."""
+
+    def __new__(cls, dims=()):
+        size = tuple.__new__(cls, dims)
+        if all(type(d) is int for d in size):   # the common case, checked cheaply
+            return size
+        return tuple.__new__(cls, [_whole_dim(d, i) for i, d in enumerate(size)])
 
     def __repr__(self) -> str:
         return f"torch.Size({list(self)})"

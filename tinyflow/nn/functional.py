@@ -167,9 +167,11 @@ def softsign(input: Tensor) -> Tensor:
 
 def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0,
              inplace: bool = False) -> Tensor:
-    """clamp's values, PyTorch's hardtanh gradient: 0 at the limits themselves, 1 at NaN."""
+    """clamp's values (so -0.0 at a limit of 0 stays -0.0, as PyTorch's), PyTorch's hardtanh
+    gradient: 0 at the limits themselves, 1 at NaN."""
     x = as_tensor(input)
-    out = ops.where(x <= min_val, min_val, ops.where(x >= max_val, max_val, x))
+    limited = (x <= min_val) | (x >= max_val)
+    out = ops.where(limited, ops.stop_gradient(ops.clamp(x, min_val, max_val)), x)
     return _written(input, out, inplace)
 
 

@@ -26,8 +26,8 @@ def tensor(data, dtype=None, device=None, requires_grad: bool = False,
     """A new eager tensor holding a copy of `data` (PyTorch's `torch.tensor`)."""
     check_device(device)
     arr = data.numpy(force=True) if isinstance(data, Tensor) else data
-    t = _wrap(np.array(arr, dtype=None if dtype is None else dtypes.as_dtype(dtype).np),
-                  dtype)
+    dtype = None if dtype is None else dtypes.torch_dtype(dtype)
+    t = _wrap(np.array(arr, dtype=None if dtype is None else dtype.np), dtype)
     if t.dtype is dtypes.float64 and dtype is None and not _holds_doubles(arr):
         t = Tensor._eager(t.array.astype(dtypes.DEFAULT_FLOAT.np))  # Python floats
     if requires_grad:
@@ -94,7 +94,7 @@ def ignored_options(fn: str, options: dict) -> None:
 def dtype_or(dtype, default=None) -> dtypes.DType:
     """`dtype`, else `default`, else the default float dtype."""
     if dtype is not None:
-        return dtypes.as_dtype(dtype)
+        return dtypes.torch_dtype(dtype)
     return default if default is not None else dtypes.DEFAULT_FLOAT
 
 
@@ -249,7 +249,7 @@ def torch_normal(mean, std=1.0, size=None, *, generator=None, out=None, dtype=No
         raise TypeError("normal(): with a float mean and std, give the size (a tuple of ints)")
     if any(not t.dtype.is_floating for t in tensors):
         raise RuntimeError("normal expects floating-point mean and std tensors")
-    dt = dtypes.as_dtype(dtype) if dtype is not None else (
+    dt = dtypes.torch_dtype(dtype) if dtype is not None else (
         tensors[0].dtype if tensors else dtypes.DEFAULT_FLOAT)
     m = mean.numpy(force=True) if isinstance(mean, Tensor) else np.asarray(mean, np.float64)
     s = std.numpy(force=True) if isinstance(std, Tensor) else np.asarray(std, np.float64)
@@ -299,8 +299,8 @@ def as_tensor(data, dtype=None, device=None) -> Tensor:
     ndarray of a supported dtype is shared, not copied; other data is copied as by `tensor`."""
     check_device(device)
     if isinstance(data, Tensor):
-        return data if dtype is None or data.dtype is dtypes.as_dtype(dtype) else data.to(dtype)
-    if isinstance(data, np.ndarray) and (dtype is None or dtypes.as_dtype(dtype).np == data.dtype):
+        return data if dtype is None or data.dtype is dtypes.torch_dtype(dtype) else data.to(dtype)
+    if isinstance(data, np.ndarray) and (dtype is None or dtypes.torch_dtype(dtype).np == data.dtype):
         return from_numpy(data)
     return tensor(data, dtype)
 

@@ -55,7 +55,7 @@ def diag_embed(input, offset: int = 0, dim1: int = -2, dim2: int = -1) -> Tensor
 
 def _triangle(numpy_indices, row: int, col: int, offset: int, dtype) -> Tensor:
     rows, cols = numpy_indices(row, offset, col)
-    np_dtype = np.int64 if dtype is None else dtypes.as_dtype(dtype).np
+    np_dtype = np.int64 if dtype is None else dtypes.torch_dtype(dtype).np
     return Tensor._eager(np.stack([rows, cols]).astype(np_dtype))
 
 

@@ -149,7 +149,7 @@ def to(x, *args, dtype=None, device=None, non_blocking=False, copy=False, **kwar
             device = a
         elif a is not None:
             dtype = a
-    out = x if dtype is None else ops.cast(x, dtypes.as_dtype(dtype))
+    out = x if dtype is None else ops.cast(x, dtypes.torch_dtype(dtype))
     out = out if device is None else devices.to_device(out, str(device))
     return ops.copy(out) if copy and out is x else out
 
@@ -167,7 +167,7 @@ def to_type(x, dtype=None):
         return "torch." + TENSOR_TYPES.get(x.dtype.name, x.dtype.name)
     if isinstance(dtype, str):
         names = {v: k for k, v in TENSOR_TYPES.items()}
-        dtype = dtypes.as_dtype(names.get(dtype.rsplit(".", 1)[-1], dtype))
+        dtype = dtypes.torch_dtype(names.get(dtype.rsplit(".", 1)[-1], dtype))
     return to(x, dtype)
 
 
@@ -203,7 +203,7 @@ def format_tensor(x, spec: str) -> str:
 def promote_types(type1, type2):
     """The dtype both convert to (`torch.promote_types`): a float beats an int, else the
     wider of the kind."""
-    return dtypes.promote(dtypes.as_dtype(type1), dtypes.as_dtype(type2))
+    return dtypes.promote(dtypes.torch_dtype(type1), dtypes.torch_dtype(type2))
 
 
 def _scalar_dtype(value):
@@ -240,11 +240,11 @@ def result_type(tensor1, tensor2):
 
 def finfo(dtype=None):
     """`torch.finfo(torch.float32).eps`, `.max`, `.min`, `.tiny` (also of bfloat16, fp8)."""
-    return dtypes.float_info(dtypes.as_dtype(dtype or dtypes.DEFAULT_FLOAT))
+    return dtypes.float_info(dtypes.torch_dtype(dtype or dtypes.DEFAULT_FLOAT))
 
 
 def iinfo(dtype):
-    return np.iinfo(dtypes.as_dtype(dtype).np)
+    return np.iinfo(dtypes.torch_dtype(dtype).np)
 
 
 METHODS = {

@@ -24,7 +24,7 @@ def widened(x, dtype=None):
     """PyTorch's sum-like dtype: integers and bools accumulate in int64 unless dtype=."""
     x = as_tensor(x)
     if dtype is not None:
-        return ops.cast(x, dtypes.as_dtype(dtype))
+        return ops.cast(x, dtypes.torch_dtype(dtype))
     return x if x.dtype.is_floating or x.dtype is dtypes.int64 else ops.cast(x, dtypes.int64)
 
 

@@ -110,7 +110,7 @@ class SparseCooTensor:
 
     def to_dense(self, dtype=None) -> Tensor:
         dense = scatter_flat(self._vals, self._flat_positions(), self._size)
-        return dense if dtype is None else ops.cast(dense, dtypes.as_dtype(dtype))
+        return dense if dtype is None else ops.cast(dense, dtypes.torch_dtype(dtype))
 
     __tinyflow_dense__ = to_dense   # how ops see a sparse operand (core/op.py: as_tensor)
 
@@ -214,7 +214,7 @@ class SparseCooTensor:
             raise NotImplementedError("sum over dims of a sparse tensor is not supported: "
                                       "call .to_dense() first")
         total = ops.reduce_sum(self._vals)
-        return total if dtype is None else ops.cast(total, dtypes.as_dtype(dtype))
+        return total if dtype is None else ops.cast(total, dtypes.torch_dtype(dtype))
 
     def __getattr__(self, name: str):
         if name.startswith("__"):
@@ -260,7 +260,7 @@ def sparse_coo_tensor(indices, values, size=None, dtype=None, device=None,
             raise ValueError(f"sparse_coo_tensor: index {bad} in dim {d} is out of range "
                              f"for size {n}")
     if dtype is not None:
-        vals = ops.cast(vals, dtypes.as_dtype(dtype))
+        vals = ops.cast(vals, dtypes.torch_dtype(dtype))
     if device is not None:
         vals = _to(vals, device)
     if requires_grad:
@@ -297,7 +297,7 @@ def sparse_sum(input, dim=None, dtype=None) -> Tensor:
     if isinstance(input, SparseCooTensor):
         return input.sum(dim, dtype=dtype)
     total = ops.reduce_sum(as_tensor(input), dim)
-    return total if dtype is None else ops.cast(total, dtypes.as_dtype(dtype))
+    return total if dtype is None else ops.cast(total, dtypes.torch_dtype(dtype))
 
 
 sum = sparse_sum  # noqa: A001  (torch.sparse.sum)

@@ -57,7 +57,7 @@ def _root_of_sum_of_squares(x, dim, keepdim):
 def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None, out=None):  # noqa: A002
     """(sum |x|^ord)^(1/ord) over `dim` (all elements if None); inf / -inf: the largest /
     smallest |x|; 0: the number of nonzeros."""
-    x = as_tensor(x) if dtype is None else ops.cast(as_tensor(x), dtypes.as_dtype(dtype))
+    x = as_tensor(x) if dtype is None else ops.cast(as_tensor(x), dtypes.torch_dtype(dtype))
     _require_floating(x, "linalg.vector_norm")
     if dim is None and not keepdim:
         x, dim = ops.reshape(x, (-1,)), 0
@@ -95,7 +95,7 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None,  # noq
                 out=None):
     """Frobenius ('fro'), or the largest (1, inf) / smallest (-1, -inf) column / row sum of
     |A|, over the two dims `dim`."""
-    x = as_tensor(A) if dtype is None else ops.cast(as_tensor(A), dtypes.as_dtype(dtype))
+    x = as_tensor(A) if dtype is None else ops.cast(as_tensor(A), dtypes.torch_dtype(dtype))
     _require_floating(x, "linalg.matrix_norm")
     if x.ndim < 2:
         raise RuntimeError(f"linalg.matrix_norm: A has {x.ndim} dims; it needs 2 or more "
@@ -177,7 +177,7 @@ def nansum(input, dim=None, keepdim=False, *, dtype=None, out=None):  # noqa: A0
 def nanmean(input, dim=None, keepdim=False, *, dtype=None, out=None):  # noqa: A002
     """The mean of the elements that are not NaN (NaN where all are)."""
     x = as_tensor(input) if dtype is None else ops.cast(as_tensor(input),
-                                                        dtypes.as_dtype(dtype))
+                                                        dtypes.torch_dtype(dtype))
     if not x.dtype.is_floating:
         raise RuntimeError(f"nanmean(): the input is {x.dtype.name}; only floating point "
                            f"tensors hold NaN: convert with .float()")

@@ -58,7 +58,7 @@ def index(x) -> int:
 
 def can_cast(from_, to) -> bool:
     """PyTorch's rule: a cast may not lower the kind (float > integer > bool)."""
-    return dtypes.kind_rank(dtypes.as_dtype(from_)) <= dtypes.kind_rank(dtypes.as_dtype(to))
+    return dtypes.kind_rank(dtypes.torch_dtype(from_)) <= dtypes.kind_rank(dtypes.torch_dtype(to))
 
 
 def set_default_dtype(d) -> None:

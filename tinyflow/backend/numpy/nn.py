@@ -4,7 +4,7 @@ import functools
 import numpy as np
 
 from ...ops import nn
-from . import parallel, rows
+from . import _quiet, parallel, rows
 from .registry import kernel
 
 
@@ -63,21 +63,29 @@ def numpy_softmax(op, x, out=None):
     # the ufuncs' reduce, not np.max / np.sum: their Python wrappers cost more than a small
     # batch's arithmetic
     # (initial=-inf: a row of no elements is empty, not an error)
-    e = np.subtract(x, np.maximum.reduce(x, axis=op.axis, keepdims=True, initial=-np.inf),
-                    out=out)
-    np.exp(e, out=e)
-    e /= np.add.reduce(e, axis=op.axis, keepdims=True)
+    token = _quiet.enter()   # a row of infs (inf - inf) gives NaN silently, as PyTorch's
+    try:
+        e = np.subtract(x, np.maximum.reduce(x, axis=op.axis, keepdims=True, initial=-np.inf),
+                        out=out)
+        np.exp(e, out=e)
+        e /= np.add.reduce(e, axis=op.axis, keepdims=True)
+    finally:
+        _quiet.leave(token)
     return e
 
 
 @kernel(nn.LogSoftmax, inplace=True, widen=0)
 def log_softmax(op, x, out=None):
-    """`_log_softmax`'s arithmetic, into `out` (which may be x: a loss's logits, dying)."""
-    shifted = np.subtract(x, np.max(x, axis=op.axis, keepdims=True, initial=-np.inf),
-                          out=out)
-    if not shifted.size:
-        return shifted
-    shifted -= np.log(np.sum(np.exp(shifted), axis=op.axis, keepdims=True))
+    """`_log_softmax`'s arithmetic, into `out` (which may be x: a loss's logits, dying); a
+    row of infs gives NaN silently, as PyTorch's."""
+    token = _quiet.enter()
+    try:
+        shifted = np.subtract(x, np.max(x, axis=op.axis, keepdims=True, initial=-np.inf),
+                              out=out)
+        if shifted.size:
+            shifted -= np.log(np.sum(np.exp(shifted), axis=op.axis, keepdims=True))
+    finally:
+        _quiet.leave(token)
     return shifted
 
 

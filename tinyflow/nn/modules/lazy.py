@@ -24,11 +24,11 @@ class UninitializedParameter(Parameter):
     __slots__ = ()
 
     def __init__(self, requires_grad: bool = True, device=None, dtype=None) -> None:
-        np_dtype = dtypes.as_dtype(dtype or dtypes.DEFAULT_FLOAT).np
+        np_dtype = dtypes.torch_dtype(dtype or dtypes.DEFAULT_FLOAT).np
         super().__init__(np.empty((0,), np_dtype), requires_grad)
 
     def materialize(self, shape, device=None, dtype=None) -> None:
-        np_dtype = self.dtype.np if dtype is None else dtypes.as_dtype(dtype).np
+        np_dtype = self.dtype.np if dtype is None else dtypes.torch_dtype(dtype).np
         self.data = np.zeros(tuple(shape), np_dtype)
         self.__class__ = Parameter
 

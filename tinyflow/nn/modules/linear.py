@@ -18,7 +18,7 @@ def empty_parameter(*shape, dtype=None) -> Parameter:
 
 
 def _np_dtype(dtype):
-    return dtypes.as_dtype(dtype).np
+    return dtypes.torch_dtype(dtype).np
 
 
 def _optional_bias(module: Module, bias: bool, size: int, dtype) -> None:

@@ -571,7 +571,7 @@ class Module:
             elif a is not None:
                 dtype = a
         if dtype is not None:
-            dtype = dtypes.as_dtype(dtype)
+            dtype = dtypes.torch_dtype(dtype)
             if not dtype.is_floating:
                 raise TypeError(f"Module.to: dtype={dtype.name}; a module's parameters are "
                                 f"converted to floating point dtypes only")

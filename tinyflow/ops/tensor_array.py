@@ -16,7 +16,7 @@ class TensorArrayWrite(Op):
     last row adds rows (zeros) up to it (TF1's dynamic_size).
 
     `in_place`: a while_loop body's write of its own loop variable that nothing else in the
-    body reads after it (`owned_writes`). The loop owns that buffer (it copies it on entry),
+    body reads (`owned_writes`). The loop owns that buffer (it copies it on entry),
     so the row is written where it is, rows are added by doubling, and a row written twice
     is refused (TF1 writes each element once): T writes cost O(T), not O(T^2) copies."""
     name = "tensor_array_write"
@@ -64,6 +64,17 @@ def element_shape_error(known, got) -> ValueError:
                       f"value of shape {list(got)}")
 
 
+def written_twice_error(index) -> ValueError:
+    """A second write of an element (found when built for a known index, or when run)."""
+    return ValueError(f"TensorArray.write: element {index} was written already; each element "
+                      f"is written once")
+
+
+def out_of_range_error(index, size) -> IndexError:
+    return IndexError(f"TensorArray.write: index {index} is outside the array's {size} "
+                      f"elements (give dynamic_size=True to let it grow)")
+
+
 def _fits(known, shape) -> bool:
     return len(known) == len(shape) and all(
         a is None or b is None or a == b for a, b in zip(known, shape))
@@ -71,8 +82,9 @@ def _fits(known, shape) -> bool:
 
 def owned_writes(params, outputs, order, arrays) -> tuple:
     """The loop variables among `arrays` whose new value is a write into the variable
-    itself, read by nothing else of the body but takes (reads of rows written before) and
-    by nothing after it; each such write node becomes an in-place one."""
+    itself, which nothing else of the body reads (a read of it could be run after the write
+    and see the new row) or passes on as another loop variable (which would then share the
+    buffer), and nothing reads after it; each such write node becomes an in-place one."""
     users = {}
     for node in order:
         for x in node.inputs:
@@ -80,11 +92,9 @@ def owned_writes(params, outputs, order, arrays) -> tuple:
     owned = []
     for k in arrays:
         new, param = outputs[k], params[k]
-        if not isinstance(new._op, TensorArrayWrite) or new.inputs[0] is not param \
-                or users.get(id(new)):
-            continue
-        if all(u is new or isinstance(u._op, Take) and u.inputs[0] is param
-               for u in users.get(id(param), ())):
+        if (isinstance(new._op, TensorArrayWrite) and new.inputs[0] is param
+                and not users.get(id(new)) and users.get(id(param)) == [new]
+                and not any(o is param for o in outputs)):
             new._op = TensorArrayWrite(grows=new._op.grows, in_place=True)
             owned.append(k)
     return tuple(owned)

@@ -61,8 +61,7 @@ class TensorArray:
         index = as_tensor(index)
         known = {int(index.array)} if index.kind == "eager" and index.ndim == 0 else set()
         if known & self._written:
-            raise ValueError(f"TensorArray.write: element {int(index.array)} was written "
-                             f"already; each element is written once")
+            raise ta.written_twice_error(int(index.array))
         flow = ta.write(self.flow, index, value, grows=self.dynamic_size)
         return self._with(flow, self.element_shape or value.shape, self._written | known)
 

@@ -50,8 +50,7 @@ def _write_in_place(op, buffer, i: int, value) -> LoopRows:
             raise ta.element_shape_error(buffer.shape[1:], value.shape)
         buffer = _storage(n, value.shape, buffer.dtype)
     if i < 0 or i >= n and not op.grows:
-        raise IndexError(f"TensorArray.write: index {i} is outside the array's {n} elements "
-                         f"(give dynamic_size=True to let it grow)")
+        raise ta.out_of_range_error(i, n)
     storage = getattr(buffer, "storage", None)
     if storage is None or buffer.ctypes.data != storage.ctypes.data:
         storage = _storage(n, buffer.shape[1:], buffer.dtype, buffer)   # not the loop's own
@@ -59,8 +58,7 @@ def _write_in_place(op, buffer, i: int, value) -> LoopRows:
         storage = _storage(max(2 * len(storage), i + 1), buffer.shape[1:], buffer.dtype,
                            storage[:n])
     if storage.written[i]:
-        raise ValueError(f"TensorArray.write: element {i} was written already; each element "
-                         f"is written once")
+        raise ta.written_twice_error(i)
     storage[i], storage.written[i] = value, True
     return storage[:max(n, i + 1)]
 
@@ -72,8 +70,7 @@ def tensor_array_write(op, buffer, index, value):
         return _write_in_place(op, buffer, i, value)
     rows = _rows_for(buffer, value)
     if i < 0 or i >= len(rows) and not op.grows:
-        raise IndexError(f"TensorArray.write: index {i} is outside the array's "
-                         f"{len(rows)} elements (give dynamic_size=True to let it grow)")
+        raise ta.out_of_range_error(i, len(rows))
     out = np.zeros((max(len(rows), i + 1), *value.shape), rows.dtype)
     out[:len(rows)] = rows
     out[i] = value

@@ -45,9 +45,11 @@ def pytest_collection_modifyitems(config, items):
     each other's actors past their timeouts."""
     if not config.pluginmanager.hasplugin("xdist"):
         return
-    ray_modules = {item.module for item in items if "local_ray" in item.fixturenames}
+    ray_modules = {item.module for item in items
+                   if "local_ray" in getattr(item, "fixturenames", ())}
     for item in items:
-        group = "ray" if item.module in ray_modules else item.module.__name__
+        module = getattr(item, "module", None)
+        group = "ray" if module in ray_modules else getattr(module, "__name__", item.nodeid)
         item.add_marker(pytest.mark.xdist_group(group))
 
 

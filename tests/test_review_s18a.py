@@ -44,13 +44,19 @@ def test_torch_range_reads_python_float_as_float64():
     assert torch_like.range(0, 2, dtype=float).dtype is torch_like.float64   # torch: float64
 
 
-@pytest.mark.xfail(strict=True, reason="set_default_dtype(float) sets float32 silently")
-def test_set_default_dtype_of_python_float_is_not_float32():
-    try:
+def test_set_default_dtype_of_python_float_is_refused():
+    with pytest.raises(TypeError, match="set_default_dtype: give a dtype"):
         torch_like.set_default_dtype(float)   # torch 2.13 refuses it (TypeError)
-    except TypeError:
-        return
-    try:
-        assert torch_like.get_default_dtype() is not torch_like.float32
-    finally:
-        torch_like.set_default_dtype(torch_like.float32)
+    assert torch_like.get_default_dtype() is torch_like.float32
+
+
+@pytest.mark.parametrize("limits", [(), (-1.5, 1.5), (0.0, 6.0)])
+def test_hardtanh_of_ints_keeps_ints(limits):
+    torch = pytest.importorskip("torch")
+    x = [-3, -1, 0, 1, 7]
+    want = torch.nn.functional.hardtanh(torch.tensor(x), *limits)
+    got = torch_like.nn.functional.hardtanh(torch_like.tensor(x), *limits)
+    assert got.dtype is torch_like.int64 and got.tolist() == want.tolist()
+    relu6 = torch_like.nn.functional.relu6(torch_like.tensor(x))
+    assert relu6.dtype is torch_like.int64
+    assert relu6.tolist() == torch.nn.functional.relu6(torch.tensor(x)).tolist()

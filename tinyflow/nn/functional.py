@@ -170,6 +170,8 @@ def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0,
     """clamp's values (so -0.0 at a limit of 0 stays -0.0, as PyTorch's), PyTorch's hardtanh
     gradient: 0 at the limits themselves, 1 at NaN."""
     x = as_tensor(input)
+    if x.dtype.is_integer:   # the limits in the tensor's type (truncated), as PyTorch's
+        min_val, max_val = int(min_val), int(max_val)
     limited = (x <= min_val) | (x >= max_val)
     out = ops.where(limited, ops.stop_gradient(ops.clamp(x, min_val, max_val)), x)
     return _written(input, out, inplace)

@@ -62,7 +62,11 @@ def can_cast(from_, to) -> bool:
 
 
 def set_default_dtype(d) -> None:
-    """The dtype Python floats, float factories and new layers' parameters take."""
+    """The dtype Python floats, float factories and new layers' parameters take; a torch
+    dtype, not a Python or NumPy type (`float` is refused, as PyTorch refuses it)."""
+    if isinstance(d, type):
+        raise TypeError(f"set_default_dtype: give a dtype such as torch.float64, not the "
+                        f"type {d.__name__}")
     dtypes.set_default_float(d)
     forget_literals()
 

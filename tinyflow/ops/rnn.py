@@ -245,9 +245,10 @@ class LstmGrad(Op):
     T + 1; the earlier slots' adjoint is zero: a loss on h_n gives k = 1); g [k, 1, H, B]
     holds the h planes' alone (c's adjoint zero: a loss on the output sequence). Columns
     [:, t] for t < T are the gradients of step t's gate pre-activations (so [:, :T]
-    reshapes to xw's gradient [4H, T * B] without a copy); [:, T] holds c0's gradient in rows 0..H-1, the
-    part of h0's gradient that comes straight from slot 0 of g in rows H..2H-1, then zeros
-    (h0's other part is w_hh^T times column 0, computed only when needed)."""
+    reshapes to xw's gradient [4H, T * B] without a copy); [:, T] holds c0's gradient in
+    rows 0..H-1, the part of h0's gradient that comes straight from slot 0 of g in rows
+    H..2H-1, then zeros (h0's other part is w_hh^T times column 0, computed only when
+    needed)."""
     name = "lstm_grad"
     saves_output = False
     hidden: int

@@ -298,11 +298,12 @@ def as_tensor(data, dtype=None, device=None) -> Tensor:
     """PyTorch's `torch.as_tensor`: a tensor passes through (cast if `dtype` differs), an
     ndarray of a supported dtype is shared, not copied; other data is copied as by `tensor`."""
     check_device(device)
+    wanted = None if dtype is None else dtypes.torch_dtype(dtype)
     if isinstance(data, Tensor):
-        return data if dtype is None or data.dtype is dtypes.torch_dtype(dtype) else data.to(dtype)
-    if isinstance(data, np.ndarray) and (dtype is None or dtypes.torch_dtype(dtype).np == data.dtype):
+        return data if wanted is None or data.dtype is wanted else data.to(wanted)
+    if isinstance(data, np.ndarray) and (wanted is None or wanted.np == data.dtype):
         return from_numpy(data)
-    return tensor(data, dtype)
+    return tensor(data, wanted)
 
 
 def from_numpy(array: np.ndarray) -> Tensor:

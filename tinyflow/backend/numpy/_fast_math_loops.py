@@ -517,9 +517,8 @@ def lstm_backward(dh, dc, g, out, t, d, e, one, j0, j1, b0, b1, zero):
     dh, dc [H, B]: the adjoints reaching slot t + 1 through the recurrence; g [k, 2, H, B]:
     the adjoint of the h and c planes of `lstm`'s output (its gate planes carry none) in its
     last k slots, the earlier slots' being `zero` [2, H, B] (g [k, 1, H, B]: the h planes'
-    alone, c's being zero); out [T + 1, 6, H, B]; one: 1
-    in the data's dtype. tanh(c) is recomputed rather than stored: a cheap pass instead of
-    one more plane written and read."""
+    alone, c's being zero); out [T + 1, 6, H, B]; one: 1 in the data's dtype. tanh(c) is
+    recomputed rather than stored: a cheap pass instead of one more plane written and read."""
     H, H2, H3 = _rows(out.shape[2])
     s = t + 1
     first = out.shape[0] - g.shape[0]     # the slot g[0] is the adjoint of

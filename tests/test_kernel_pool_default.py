@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -109,6 +110,28 @@ def test_pool_gives_openblas_its_thread_count_back(monkeypatch):
         assert not parallel._team_lock.locked() and parallel._runs["active"] == 0
     finally:
         lib.openblas_set_num_threads_local(before)
+
+
+def test_product_free_pieces_leave_openblas_threads_alone(monkeypatch):
+    """`blas=False` (elementwise, normalization, softmax, optimizer pieces) skips the thread
+    toggle: OpenBLAS keeps its count while they run, and the pieces still all run."""
+    from tinyflow.backend.numpy import parallel
+    lib = parallel._openblas()
+    if lib is None:
+        pytest.skip("NumPy's OpenBLAS has no thread setter")
+    monkeypatch.setattr(parallel, "threads", lambda: 2)
+    calls = []
+    monkeypatch.setattr(parallel, "_openblas_local", lambda: calls.append(1) or None)
+    ran = []
+    parallel.run(lambda a, b: ran.append((a, b)), 4, blas=False)
+    parallel.split(lambda a, b: ran.append((a, b)), 4, parallel.MIN_ELEMENTS, blas=False)
+    assert calls == [] and sorted(ran) == [(0, 2), (0, 2), (2, 4), (2, 4)]
+    parallel.run(lambda a, b: None, 4)            # pieces that may multiply: toggled
+    assert calls == [1, 1]
+    x = np.ones((1024, 1024), np.float32)         # past MIN_ELEMENTS: pooled, untoggled
+    assert np.array_equal(parallel.ufunc(np.add, x, x), x + x)
+    assert np.array_equal(parallel.add_reduce(x, axis=1), x.sum(axis=1))
+    assert calls == [1, 1] and not parallel._team_lock.locked()
 
 
 @pytest.mark.parametrize("spin_rounds", [0, 4000])   # the pool thread asleep / polling

@@ -211,11 +211,12 @@ def tile_max_pool_grad(x, g, kernel):
         pairs, rows = _conv_loops.pair_max_grad, n * c * h // 2
         flat = planes.reshape(-1), g_planes.reshape(-1), dx.reshape(-1)
         zero = dx.dtype.type(0)
-        parallel.split(lambda r0, r1: pairs(*flat, r0, r1, w, zero), rows, x.size)
+        parallel.split(lambda r0, r1: pairs(*flat, r0, r1, w, zero), rows, x.size,
+                       blas=False)
     else:
         loop = _conv_loops.tile_max_grad
         parallel.split(lambda p0, p1: loop(planes, g_planes, *kernel, dx, p0, p1), n * c,
-                       x.size)
+                       x.size, blas=False)
     return dx.reshape(x.shape)
 
 

@@ -56,6 +56,6 @@ def gelu_grad_sum(op, g, x):
         r0, r1, part = k0 * block, min(k1 * block, rows), np.zeros(width)
         loops.binary32_column_sums(body, g2[r0:r1], x2[r0:r1], out[r0:r1], part)
         parts.append((k0, part))
-    parallel.split(blocks, -(-rows // block), rows * width)
+    parallel.split(blocks, -(-rows // block), rows * width, blas=False)
     out[rows] = sum(part for _, part in sorted(parts, key=lambda kp: kp[0]))
     return out

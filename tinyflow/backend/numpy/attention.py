@@ -124,7 +124,7 @@ def attention_weights_grad(op, g, p, out=None):
         width, scale, loop = g.shape[-1], g.dtype.type(op.scale), _loops().weights_grad
         g_rows, p_rows, out_rows = (a.reshape(-1, width) for a in (g, p, out))
         parallel.split(lambda a, b: loop(g_rows[a:b], p_rows[a:b], scale, out_rows[a:b]),
-                       len(out_rows), g.size * WEIGHTS_GRAD_PASSES)
+                       len(out_rows), g.size * WEIGHTS_GRAD_PASSES, blas=False)
         return out
     out = np.multiply(g, p, out=out)
     row = np.add.reduce(out, axis=-1, keepdims=True)

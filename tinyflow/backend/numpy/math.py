@@ -312,7 +312,7 @@ def where(op, cond, x, y, out=None):
         if shape and parallel.worth_it(x.size + y.size, shape[0]):
             cond, x, y = (np.broadcast_to(a, shape) for a in (cond, x, y))
             parallel.run(lambda a, b: _copy_where(cond[a:b], x[a:b], y[a:b], out[a:b]),
-                         shape[0])
+                         shape[0], blas=False)
             return out
         return _copy_where(cond, x, y, out)
     if out is None:
@@ -341,7 +341,7 @@ def _fill_where(cond, x, y, out) -> bool:
     rows, full_rows, mask = out.reshape(-1, n), full.reshape(-1, n), mask.reshape(-1)
     fill, loop = out.dtype.type(value.reshape(-1)[0]), _where_loop()
     parallel.split(lambda a, b: loop(mask, full_rows[a:b], fill, fill_if, rows[a:b]),
-                   len(rows), out.size)
+                   len(rows), out.size, blas=False)
     return True
 
 

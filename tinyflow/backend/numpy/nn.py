@@ -55,7 +55,7 @@ def _softmax_long_rows(x, out=None):
         loops.shifted_rows(x_rows[a:b], out_rows[a:b], minus_inf)
         np.exp(out_rows[a:b], out=out_rows[a:b])
         loops.normalize_rows(out_rows[None, a:b], False, 0)
-    parallel.split(piece, len(out_rows), x.size * SOFTMAX_PASSES)
+    parallel.split(piece, len(out_rows), x.size * SOFTMAX_PASSES, blas=False)
     return out
 
 
@@ -162,7 +162,7 @@ def _cross_entropy_long_rows(labels, logits):
         np.exp(e, out=e)
         np.log(np.add.reduce(e, axis=-1), out=loss[a:b])
         loss[a:b] -= picked
-    parallel.split(piece, len(x), x.size * SOFTMAX_PASSES)
+    parallel.split(piece, len(x), x.size * SOFTMAX_PASSES, blas=False)
     return loss.reshape(labels.shape)
 
 
@@ -204,5 +204,5 @@ def _cross_entropy_grad_long_rows(g, labels, logits):
         np.exp(o, out=o)
         o *= np.divide(g[a:b], np.add.reduce(o, axis=-1))[:, None]
         o[np.arange(b - a), ids[a:b]] -= g[a:b]
-    parallel.split(piece, len(x), x.size * SOFTMAX_PASSES)
+    parallel.split(piece, len(x), x.size * SOFTMAX_PASSES, blas=False)
     return out

@@ -116,7 +116,7 @@ ROW_PASSES = 3
 def _in_row_pieces(piece, rows) -> None:
     """piece(start, stop) over the rows of `rows` [n, width], on the pool's threads when
     the work is worth it."""
-    parallel.split(piece, rows.shape[0], rows.size * ROW_PASSES)
+    parallel.split(piece, rows.shape[0], rows.size * ROW_PASSES, blas=False)
 
 
 @kernel(n.LayerNorm, widen=0)
@@ -222,7 +222,8 @@ def _in_param_pieces(piece, rows, sums) -> None:
     span = block * max(PART_BLOCKS, -(-len(rows) // (block * MAX_PARTS)))
     parts = np.zeros((-(-len(rows) // span),) + sums.shape, sums.dtype)
     parallel.split(lambda k0, k1: piece(k0 * span, min(k1 * span, len(rows)), parts[k0:k1],
-                                        span), len(parts), rows.size * ROW_PASSES)
+                                        span), len(parts), rows.size * ROW_PASSES,
+                   blas=False)
     for part in parts:
         sums += part
 
@@ -254,7 +255,7 @@ def _unit_affine(cube) -> tuple:
 
 def _per_channel(loop, x, *args) -> None:
     """loop(*args, c0, c1) over parts of the channels, on several threads when x is large."""
-    parallel.split(lambda c0, c1: loop(*args, c0, c1), x.shape[1], x.size)
+    parallel.split(lambda c0, c1: loop(*args, c0, c1), x.shape[1], x.size, blas=False)
 
 
 @kernel(n.BatchMoments, widen=0)

@@ -342,12 +342,14 @@ def _leave() -> None:
 
 
 def run(piece: Callable[[int, int], object], length: int, pieces: int = 0, *,
-        alone: bool = False) -> bool:
+        alone: bool = False, blas: bool = True) -> bool:
     """piece(start, stop) over near-equal parts of range(length), one per thread (at most
     `pieces` if given), the first in this thread, with one BLAS thread until all are done;
     returns True when all are done and re-raises the first error. With `alone`, pieces that
     wait for each other (the LSTM's barrier) must all start at once, none queued behind
-    another run's: then nothing runs, and it returns False, while another run is active."""
+    another run's: then nothing runs, and it returns False, while another run is active.
+    `blas=False` says the pieces call no BLAS: OpenBLAS's thread count is left alone (setting
+    it to one right after a product took 12-24 us, a tenth of a pooled 1M-float add)."""
     parts = bounds(length, min(threads(), pieces or threads()))
     outer = in_worker()
     if len(parts) == 1 or not _team_lock.acquire(blocking=False):
@@ -360,7 +362,7 @@ def run(piece: Callable[[int, int], object], length: int, pieces: int = 0, *,
         finally:
             _worker.active = outer
         return True
-    if not _enter(alone):
+    if blas and not _enter(alone):
         _team_lock.release()
         return False
     started = []
@@ -382,7 +384,8 @@ def run(piece: Callable[[int, int], object], length: int, pieces: int = 0, *,
             _team.clear()
             raise
         finally:
-            _leave()
+            if blas:
+                _leave()
             _team_lock.release()
     for error in errors:
         if error is not None:
@@ -390,22 +393,24 @@ def run(piece: Callable[[int, int], object], length: int, pieces: int = 0, *,
     return True
 
 
-def split(piece: Callable[[int, int], object], length: int, size: int = 0) -> None:
+def split(piece: Callable[[int, int], object], length: int, size: int = 0, *,
+          blas: bool = True) -> None:
     """piece(start, stop) over parts of range(length) in parallel when `size` elements
-    (default `length`) are worth it, else piece(0, length) here."""
+    (default `length`) are worth it, else piece(0, length) here; `blas` as for `run`."""
     if worth_it(size or length, length):
-        run(piece, length)
+        run(piece, length, blas=blas)
     else:
         piece(0, length)
 
 
 def rows(fn: Callable, out: np.ndarray, *inputs: np.ndarray) -> np.ndarray:
     """fn(*inputs[a:b], out=out[a:b]) for parts of axis 0, in parallel when worth it; inputs
-    must have out's leading length (broadcast them first)."""
+    must have out's leading length (broadcast them first); fn calls no BLAS."""
     if out.size < MIN_ELEMENTS or not out.ndim:
         fn(*inputs, out=out)
         return out
-    split(lambda a, b: fn(*(x[a:b] for x in inputs), out=out[a:b]), out.shape[0], out.size)
+    split(lambda a, b: fn(*(x[a:b] for x in inputs), out=out[a:b]), out.shape[0], out.size,
+          blas=False)
     return out
 
 
@@ -463,7 +468,7 @@ def add_reduce(x: np.ndarray, axis=None, keepdims: bool = False,
     def piece(a, b):
         np.add.reduce(x[(slice(None),) * cut + (slice(a, b),)], axis=axes, keepdims=keepdims,
                       out=out[(slice(None),) * out_cut + (slice(a, b),)])
-    run(piece, x.shape[cut])
+    run(piece, x.shape[cut], blas=False)
     return out
 
 

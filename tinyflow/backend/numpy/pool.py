@@ -109,7 +109,8 @@ def max_pool2d(op, x):
     if out is not None:
         result = np.empty(x.shape[:2] + out, x.dtype)
         parallel.split(lambda n0, n1: _tile_reduce(op, x[n0:n1], out, np.maximum,
-                                                   result[n0:n1]), x.shape[0], x.size)
+                                                   result[n0:n1]), x.shape[0], x.size,
+                       blas=False)
         return result
     return _max_pool("forward", op, x)
 

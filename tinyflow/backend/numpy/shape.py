@@ -79,7 +79,8 @@ def getitem_grads(op, ref, *gs):
             for index, g in zip(op.indices, gs):
                 out[a:b][index] = g[a:b]
         if ref.ndim > 1 and op.indices[0][0] == slice(None):
-            parallel.split(piece, ref.shape[0], out.size)   # nanoGPT's q, k, v gradients
+            # nanoGPT's q, k, v gradients
+            parallel.split(piece, ref.shape[0], out.size, blas=False)
         else:
             piece(0, len(out))
         return out

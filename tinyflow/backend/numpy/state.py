@@ -76,7 +76,7 @@ def _in_pieces(loop, arrays, numbers, passes: int) -> None:
     flat index on the pool's threads when `passes` passes over them are worth it."""
     flat = [a.reshape(-1) for a in arrays]
     parallel.split(lambda a, b: loop(*(x[a:b] for x in flat), *numbers), flat[0].size,
-                   flat[0].size * passes)
+                   flat[0].size * passes, blas=False)
 
 
 @kernel(state.MomentumStep)

@@ -202,7 +202,7 @@ def randn(*size_, size=None, dtype=None, device=None, requires_grad=False, gener
           **options) -> Tensor:
     ignored_options("randn", options)
     shape, _ = _shape_args(size_, size, device)
-    dt = dtype_or(dtype)
+    dt = _random_float("randn", dtype)
     return leaf(_rng(generator).standard_normal(shape).astype(dt.np), requires_grad)
 
 
@@ -210,7 +210,18 @@ def rand(*size_, size=None, dtype=None, device=None, requires_grad=False, genera
          **options) -> Tensor:
     ignored_options("rand", options)
     shape, _ = _shape_args(size_, size, device)
-    return leaf(_rng(generator).random(shape).astype(dtype_or(dtype).np), requires_grad)
+    return leaf(_rng(generator).random(shape).astype(_random_float("rand", dtype).np),
+                requires_grad)
+
+
+def _random_float(name: str, dtype) -> dtypes.DType:
+    """The dtype of rand / randn's floats; an integer or bool dtype is refused, as PyTorch
+    refuses it (its values would be all zeros, or all False, after the cast)."""
+    dt = dtype_or(dtype)
+    if not dt.is_floating:
+        raise NotImplementedError(f"{name}: draws floating point values; dtype {dt.name} is "
+                                  f"not a floating point type (use randint for integers)")
+    return dt
 
 
 def randint(low, high=None, size=None, dtype=None, generator=None, device=None,

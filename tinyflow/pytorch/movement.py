@@ -29,8 +29,10 @@ def torch_reshape(x, *shape):
 
 def view(x, *shape):
     """Like reshape, but refuses when the result could not share this tensor's memory."""
-    if len(shape) == 1 and isinstance(shape[0], DType):
-        raise NotImplementedError("view(dtype) is not supported")
+    if len(shape) == 1 and (isinstance(shape[0], (DType, str, np.dtype))
+                            or shape[0] in (float, int, bool)):
+        raise NotImplementedError(f"view({shape[0]!r}): reinterpreting a tensor's bytes as "
+                                  f"another dtype is not supported; .to(dtype) converts values")
     out = ops.reshape(x, size_args(shape))
     if x.array is not None and x.array.size:    # x's strides decide (also when tracing)
         try:

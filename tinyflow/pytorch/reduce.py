@@ -44,7 +44,10 @@ def _any_sum(x, dim, keepdim, dtype, axis, keepdims):
     if dtype is not None or not x.dtype.is_floating:
         x = widened(x, dtype)
     axes = dim if type(dim) is int or dim is axis is None else _axis(dim, axis)   # no call
-    return ops.reduce_sum(x, axes, keepdim or keepdims)
+    total = ops.reduce_sum(x if x.dtype is not dtypes.bool_ else ops.cast(x, dtypes.int64),
+                           axes, keepdim or keepdims)
+    # dtype=bool: PyTorch sums in bools, where True + True is True
+    return total if x.dtype is not dtypes.bool_ else ops.greater(total, 0)
 
 
 def mean(x, dim=None, keepdim=False, dtype=None, axis=None, keepdims=False):

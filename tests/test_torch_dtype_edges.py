@@ -1,0 +1,44 @@
+"""PyTorch's answers where a dtype argument changes the meaning: sum(dtype=bool) is an
+"any", rand / randn refuse integer dtypes, view(dtype) is refused clearly (not built)."""
+import numpy as np
+import pytest
+import torch as real
+
+import tinyflow as torch
+
+
+@pytest.mark.parametrize("values", [[[0.0, 1.0, 2.0], [0.0, 0.0, 3.0]], [[0.0, 0.0, 0.0]]])
+@pytest.mark.parametrize("dims", [{}, {"dim": 0}, {"dim": 1, "keepdim": True},
+                                  {"dim": (0, 1)}])
+def test_sum_with_bool_dtype_is_any(values, dims):
+    ours = torch.tensor(values).sum(dtype=torch.bool, **dims)
+    theirs = real.tensor(values).sum(dtype=real.bool, **dims)
+    assert ours.dtype is torch.bool
+    np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+
+
+def test_sum_of_bools_still_counts():
+    assert torch.tensor([True, True, False]).sum().item() == 2
+    assert torch.sum(torch.tensor([[1, 2], [3, 4]]), 1, dtype=torch.int32).tolist() == [3, 7]
+
+
+@pytest.mark.parametrize("make", [lambda t, d: t.rand(2, dtype=d), lambda t, d: t.randn(2, dtype=d),
+                                  lambda t, d: t.rand_like(t.zeros(2, dtype=d))])
+@pytest.mark.parametrize("dtype", ["int64", "bool"])
+def test_random_floats_refuse_integer_dtypes(make, dtype):
+    with pytest.raises(NotImplementedError):
+        make(real, getattr(real, dtype))
+    with pytest.raises(NotImplementedError, match="not a floating point type"):
+        make(torch, getattr(torch, dtype))
+
+
+def test_random_floats_keep_float_dtypes():
+    assert torch.randn(2, dtype=torch.float16).dtype is torch.float16
+    assert torch.rand(2, dtype=float).dtype is torch.float64
+
+
+@pytest.mark.parametrize("dtype", [float, "float64"])
+def test_view_as_a_dtype_is_refused_clearly(dtype):
+    x = torch.zeros(2, 4)
+    with pytest.raises(NotImplementedError, match=r"view\(.*\.to\(dtype\) converts values"):
+        x.view(dtype if dtype is float else torch.float64)

@@ -4,8 +4,8 @@ and runs them at once, one piece in the calling thread and the rest in a small p
 NumPy's ufuncs, its matmul and our Numba loops (`nogil=True`) release the GIL, so threads
 are enough; the pool is sized by the thread setting every library reads (NUMBA_NUM_THREADS,
 else OMP_NUM_THREADS, else the cores), so NumPy work, Numba loops and OpenBLAS never run
-more threads than the user gave. While pieces run, OpenBLAS is asked for one thread
-(`openblas_set_num_threads_local`), and given its count back when the last piece is done: 32
+more threads than the user gave. While pieces that may multiply run, OpenBLAS is asked for one
+thread (`openblas_set_num_threads_local`), and given its count back when the last is done: 32
 small per-head products or 50 LSTM steps threaded one by one would pay OpenBLAS's hand-off
 on every call, where one piece per core pays it once. Despite its name that setting is
 process-wide in NumPy's OpenBLAS (a thread setting 1 sets it for every thread), so only

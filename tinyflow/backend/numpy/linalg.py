@@ -33,7 +33,12 @@ def matmul(op, a, b, out=None):
 # ([128, 1024] x [1024, 10] and its input gradient) 1.6-2x slower than two halves under the
 # limit, on one thread and against its own two (bench/gemm.py's products; over 16 other
 # shapes and both dtypes, halves of row-major b took 0.41-1.10 of the time, of transposed b
-# 0.27-1.42 unless its columns were few)
+# 0.27-1.42 unless its columns were few). Tried and not kept (session 19): float64 products
+# with no side of 10 or fewer left whole for OpenBLAS's two threads, 41 -> 27 us on the
+# LSTMCell example's [97, 204] x [204, 51] in a loop of that product alone, made the example's
+# step slower (harness, quiet, alternating with the halves: 250 -> 264 and 254 -> 301 ms, CPU
+# per step 0.81 -> 1.2-1.4x torch's); torch runs that example as fast on one thread as on two
+# (206 against 212 ms), so its lead there is per core (MKL's small products), not threads
 SMALL_MACS = 1_000_000
 
 

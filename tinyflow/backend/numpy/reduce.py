@@ -28,8 +28,9 @@ def sum_(op, x, out=None):
         if total is not None:
             return total
     # np.sum without its Python wrapper (the same promotions: small ints sum in int64), on
-    # one thread: a memory-bound pass, a bias gradient's sum over [1024, 1024] took 145 us on
-    # one thread and 151 cut across the kernel pool's two (the GPT step 1.7-3% less without).
+    # one thread, as the column sums above: a memory-bound pass, a bias gradient's sum over
+    # [1024, 1024] took 145 us on one thread and 151 cut across the kernel pool's two (the
+    # GPT step 1.7-3% less without).
     # Arguments by position (axis, dtype, out, keepdims) where they can be: NumPy parses
     # keywords slower (`out=...` only as a keyword: measured no dearer than by position).
     if out is None and ARRAY_RESULT:   # a full sum as a 0-d array, not a scalar to wrap
@@ -41,8 +42,8 @@ def sum_(op, x, out=None):
 _WIDE_SUM = widened(sum_, 0)
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 # Sums over leading axes (a bias gradient's, over the rows) from this many elements take
-# `_sum_loops.column_sums`, 0.3-0.7x NumPy's time at the GPT's [1024, 256..1024]; below it
-# NumPy's call costs as little
+# `_sum_loops.column_sums`: 0.43x NumPy's time at [1024, 256], 0.88-0.93x at [1024, 768 and
+# 1024] (one thread, warm), in the GPT step 0.7-0.8x; under it NumPy's call costs as little
 COLUMNS_FROM = 4096
 
 

@@ -13,8 +13,10 @@ jit = numba.njit(cache=True, nogil=True, fastmath=True)
 
 # c = [1 / width, eps, 1] in the data's dtype, so float32 rows stay float32 (and SIMD): a
 # float32 value times the int 0 is a float64 in Numba, so zeros are made as c[2] - c[2]
-# (float64 sums made the loops 2.5x slower).
-@jit
+# (float64 sums made the loops 2.5x slower). Inlined by Numba into each loop: called as a
+# function, the layer norm's forward over [1024, 256] float32 took 101 us against 64.5
+# inlined (one thread, warm); the backward loops did not move.
+@numba.njit(cache=True, nogil=True, fastmath=True, inline="always")
 def row_moments(xr, c):
     """Mean and 1 / std of row `xr` (one row's view: Numba vectorizes its loops)."""
     total = c[2] - c[2]

@@ -308,18 +308,19 @@ def _conv2d_pairs(x, w, b, pairs, out_hw):
     return np.ascontiguousarray(res.transpose(1, 2, 0)).reshape((n, o) + tuple(out_hw))
 
 
-# Small images (a ResNet's 3x3 layers on 28x28 inputs at 4x4 -> 2x2, stride 2, and at 2x2):
-# im2col multiplies zero padding where windows hang over the edge (11 of 36 products at
-# 4x4 -> 2x2). The outputs whose windows read the same taps (per axis: the first row, the
-# middle rows, the last row) form rectangular regions; `_conv2d_regions` builds each
-# region's columns from its live taps only and multiplies them by those taps of the weight
-# (kept between calls in eval), one GEMM per region: as few products as the pixel pairs in
-# 4 GEMMs instead of 25 small ones. Batch 64, two threads, min of 80 calls, three processes
-# each (quiet): 128 -> 256 stride 2, 4x4 -> 2x2 1.10-1.29 ms against 1.31-1.40 by pairs;
-# 256 -> 256 at 2x2 1.37-1.58 against 1.39-1.42 (one 1.99). The 7x7 -> 4x4 layer is 9
-# regions, smaller GEMMs than cutting its batch among threads: 1.38-1.44 against 1.08-1.14,
-# so at most REGION_MAX regions. For one group without dilation, when im2col does at least
-# REGION_MIN_SAVING times the products.
+# Small images at stride 2 (a ResNet's 128 -> 256 3x3 layer on 28x28 inputs, 4x4 -> 2x2):
+# im2col multiplies zero padding where windows hang over the edge (11 of 36 products). The
+# outputs whose windows read the same taps (per axis: the first row, the middle rows, the
+# last row) form rectangular regions; `_conv2d_regions` builds each region's columns from
+# its live taps only and multiplies them by those taps of the weight (kept between calls in
+# eval), one GEMM per region: the pixel pairs' products in 4 GEMMs instead of 25 small ones.
+# Batch 64, two threads, quiet: alone (min of 80 calls, three processes) 1.10-1.29 ms
+# against 1.31-1.40 by the pairs; in the ResNet's eval step (min of 27) 1.45-1.51 against
+# 1.61-1.76. At stride 1 the pairs stay: 256 -> 256 at 2x2 was even alone but 0.1-0.2 ms
+# slower in the model (its memo check and 4.2 MB of region weights read from memory). The
+# 7x7 -> 4x4 layer is 9 regions, smaller GEMMs than cutting its batch among the threads:
+# 1.38-1.44 against 1.08-1.14, so at most REGION_MAX regions. For one group without
+# dilation, when im2col does at least REGION_MIN_SAVING times the products.
 REGION_MIN_SAVING = 1.15
 REGION_MAX = 4
 REGION_MIN_CHANNELS = 32
@@ -346,7 +347,7 @@ def _regions(stride, dilation, groups, hw, khw, pads, out_hw):
     read the input only at taps i0:i1, j0:j1; None where im2col does fewer than
     REGION_MIN_SAVING times their products, or more than REGION_MAX regions, or groups or
     dilation."""
-    if groups != 1 or dilation != (1, 1):
+    if groups != 1 or dilation != (1, 1) or stride == (1, 1):
         return None
     axes = [_axis_runs(out_hw[axis], stride[axis], khw[axis], pads[axis][0], hw[axis])
             for axis in (0, 1)]

@@ -651,3 +651,32 @@ def test_conv2d_regions_cover_each_output_once():
     assert conv_kernels._regions((1, 1), (1, 1), 1, (2, 2), (3, 3), ((1, 1),) * 2, (2, 2)) is None
     assert conv_kernels._regions((2, 2), (1, 1), 2, (4, 4), (3, 3), ((1, 1),) * 2, (2, 2)) is None
     assert conv_kernels._regions((2, 2), (2, 2), 1, (5, 5), (3, 3), ((2, 2),) * 2, (3, 3)) is None
+
+
+@pytest.mark.parametrize("xs, ws, attrs", [
+    ((5, 8, 7, 7), (12, 8, 1, 1), dict(stride=2)),               # a ResNet's downsample
+    ((3, 6, 9, 8), (4, 3, 1, 1), dict(stride=(2, 3), groups=2)),
+    ((2, 1, 9, 10), (5, 1, 1, 1), dict(stride=3)),                # one channel
+    ((4, 32, 2, 2), (40, 32, 1, 1), dict(stride=2)),              # to 1x1
+    ((3, 4, 6, 6), (5, 4, 1, 1), dict(stride=2, padding=1)),      # padded: not subsampled
+], ids=lambda a: str(a))
+def test_conv2d_of_a_strided_1x1_kernel_matches_torch(xs, ws, attrs):
+    """A strided 1x1 kernel convolves the input's every s-th pixel (taken before the NHWC
+    copy): forward and gradients against torch in float64, with and without a bias."""
+    F = pytest.importorskip("torch.nn.functional")
+    torch = pytest.importorskip("torch")
+    rng = _seeded("strided 1x1", xs, ws)
+    for bias in (False, True):
+        x, w = rng.standard_normal(xs), rng.standard_normal(ws)
+        b = rng.standard_normal(ws[0]) if bias else None
+        ours = [tf.Tensor(a, requires_grad=True) for a in (x, w, b) if a is not None]
+        theirs = [torch.tensor(a, requires_grad=True) for a in (x, w, b) if a is not None]
+        y = conv2d(*ours[:2], bias=ours[2] if bias else None, **attrs)
+        yt = F.conv2d(*theirs, **attrs)
+        g = rng.standard_normal(y.shape)
+        tf.reduce_sum(y * g).backward()
+        (yt * torch.tensor(g)).sum().backward()
+        np.testing.assert_allclose(y.detach().numpy(), yt.detach().numpy(), rtol=1e-10,
+                                   atol=1e-10)
+        for a, at in zip(ours, theirs):
+            np.testing.assert_allclose(a.grad.numpy(), at.grad.numpy(), rtol=1e-10, atol=1e-10)

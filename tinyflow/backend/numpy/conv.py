@@ -29,6 +29,9 @@ second thread then spins on the core the pool thread needs (`_conv_numba.Shared`
 - Taps whose windows read only zero padding at every output are cut from the kernel first
   (`_live_taps`), in all three kernels: a 3x3 layer at a 1x1 output is one product with its
   centre tap, as a ResNet's last layers on 28x28 images are.
+- Small images take fewer products than im2col's over padding: per (output, input pixel)
+  pair at stride 1 (`_conv2d_pairs`), per region of outputs reading the same taps at
+  stride 2 (`_conv2d_regions`); a strided 1x1 kernel reads only every s-th pixel.
 - One input channel (a first layer) takes tap-major columns, and each image's product
   [O, taps] @ [taps, pixels] is written straight into the NCHW output.
 - 5x5 kernels at stride 1 with several input channels take Winograd F(2x2, 5x5) instead,

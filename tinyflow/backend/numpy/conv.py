@@ -328,7 +328,7 @@ def _conv2d_pairs(x, w, b, pairs, out_hw):
 # Batch 64, two threads, quiet: alone (min of 80 calls, three processes) 1.10-1.29 ms
 # against 1.31-1.40 by the pairs; in the ResNet's eval step (min of 27) 1.45-1.51 against
 # 1.61-1.76. At stride 1 the pairs stay: 256 -> 256 at 2x2 was even alone but 0.1-0.2 ms
-# slower in the model (its memo check and 4.2 MB of region weights read from memory). The
+# slower in the model (likely its memo check and 4.2 MB of region weights read from memory). The
 # 7x7 -> 4x4 layer is 9 regions, smaller GEMMs than cutting its batch among the threads:
 # 1.38-1.44 against 1.08-1.14, so at most REGION_MAX regions. For one group without
 # dilation, when im2col does at least REGION_MIN_SAVING times the products.

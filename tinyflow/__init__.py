@@ -54,6 +54,7 @@ from .symbolic import (add_n, clip_by_global_norm, clip_by_norm, global_norm,  #
                        matrix_inverse)
 from .symbolic import (app, compat, data, errors, estimator, feature_column,  # TF1's plumbing
                        disable_eager_execution, disable_v2_behavior,
+                       enable_eager_execution, enable_v2_behavior, executing_eagerly,
                        flags, gfile, keras,
                        local_variables, local_variables_initializer, logging, metrics,
                        name_scope, summary,

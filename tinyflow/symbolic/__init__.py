@@ -2,7 +2,8 @@
 from . import summary, train  # noqa: F401
 from .dataset import data, errors  # noqa: F401
 from .app import app, compat, flags, gfile, logging, name_scope  # noqa: F401
-from .app import disable_eager_execution, disable_v2_behavior  # noqa: F401
+from .app import (disable_eager_execution, disable_v2_behavior,  # noqa: F401
+                  enable_eager_execution, enable_v2_behavior, executing_eagerly)
 from .estimator import estimator, feature_column  # noqa: F401
 from .keras import keras  # noqa: F401
 from .metrics import local_variables, local_variables_initializer, metrics  # noqa: F401

@@ -72,7 +72,7 @@ from .symbolic import (Assert, Print, assert_equal, assert_greater,  # TF1's che
                        assert_non_negative, assert_non_positive, assert_none_equal,
                        assert_positive, debugging, numpy_function, py_func)
 from .symbolic import print_ as print  # noqa: A001 (tf.print)
-from .symbolic import (boolean_mask, case, dynamic_partition,  # TF1 compositions
+from .symbolic import (boolean_mask, case, convert_to_tensor, dynamic_partition,  # TF1
                        dynamic_stitch, foldl, foldr, gather_nd, image,
                        map_fn, math, random, random_shuffle, rank,
                        reduce_all, reduce_any, reduce_logsumexp, reverse, reverse_sequence,

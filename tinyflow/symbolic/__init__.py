@@ -30,7 +30,8 @@ from .debugging import (Assert, Print, assert_equal, assert_greater,  # noqa: F4
 from .clipping import (add_n, clip_by_global_norm, clip_by_norm, global_norm,  # noqa: F401
                        matrix_inverse)
 from .deferred import DeferredVariable, infer_variable_shapes  # noqa: F401
-from .array_ops import (boolean_mask, dynamic_partition, dynamic_stitch,  # noqa: F401
+from .array_ops import (boolean_mask, convert_to_tensor, dynamic_partition,  # noqa: F401
+                        dynamic_stitch,
                         gather_nd, reduce_all,
                         reduce_any, reverse_sequence, scatter_nd, segment_sum,
                         sequence_mask, top_k, unsorted_segment_sum)

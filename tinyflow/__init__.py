@@ -54,6 +54,7 @@ from .symbolic import (add_n, clip_by_global_norm, clip_by_norm, global_norm,  #
                        matrix_inverse)
 from .symbolic import (app, compat, data, errors, estimator, feature_column,  # TF1's plumbing
                        disable_eager_execution, disable_v2_behavior,
+                       enable_eager_execution, enable_v2_behavior, executing_eagerly,
                        flags, gfile, keras,
                        local_variables, local_variables_initializer, logging, metrics,
                        name_scope, summary,
@@ -71,7 +72,7 @@ from .symbolic import (Assert, Print, assert_equal, assert_greater,  # TF1's che
                        assert_non_negative, assert_non_positive, assert_none_equal,
                        assert_positive, debugging, numpy_function, py_func)
 from .symbolic import print_ as print  # noqa: A001 (tf.print)
-from .symbolic import (boolean_mask, case, dynamic_partition,  # TF1 compositions
+from .symbolic import (boolean_mask, case, convert_to_tensor, dynamic_partition,  # TF1
                        dynamic_stitch, foldl, foldr, gather_nd, image,
                        map_fn, math, random, random_shuffle, rank,
                        reduce_all, reduce_any, reduce_logsumexp, reverse, reverse_sequence,

@@ -2,7 +2,8 @@
 from . import summary, train  # noqa: F401
 from .dataset import data, errors  # noqa: F401
 from .app import app, compat, flags, gfile, logging, name_scope  # noqa: F401
-from .app import disable_eager_execution, disable_v2_behavior  # noqa: F401
+from .app import (disable_eager_execution, disable_v2_behavior,  # noqa: F401
+                  enable_eager_execution, enable_v2_behavior, executing_eagerly)
 from .estimator import estimator, feature_column  # noqa: F401
 from .keras import keras  # noqa: F401
 from .metrics import local_variables, local_variables_initializer, metrics  # noqa: F401
@@ -29,7 +30,8 @@ from .debugging import (Assert, Print, assert_equal, assert_greater,  # noqa: F4
 from .clipping import (add_n, clip_by_global_norm, clip_by_norm, global_norm,  # noqa: F401
                        matrix_inverse)
 from .deferred import DeferredVariable, infer_variable_shapes  # noqa: F401
-from .array_ops import (boolean_mask, dynamic_partition, dynamic_stitch,  # noqa: F401
+from .array_ops import (boolean_mask, convert_to_tensor, dynamic_partition,  # noqa: F401
+                        dynamic_stitch,
                         gather_nd, reduce_all,
                         reduce_any, reverse_sequence, scatter_nd, segment_sum,
                         sequence_mask, top_k, unsorted_segment_sum)

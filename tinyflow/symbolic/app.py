@@ -189,6 +189,23 @@ def disable_v2_behavior() -> None:
 disable_eager_execution = disable_v2_behavior
 
 
+def executing_eagerly() -> bool:
+    """False: tinyflow's TF1 functions build graphs that a tf.Session runs (TF1's default)."""
+    return False
+
+
+def enable_eager_execution(*args, **kwargs):
+    """TF 1.x's eager mode (with tf.contrib.eager) is refused here, at the program's first
+    line, rather than at a later op that would quietly build a graph node instead of a value."""
+    raise NotImplementedError(
+        "tf.enable_eager_execution (TF 1.x's eager mode, tf.contrib.eager) is not supported "
+        "by tinyflow: its TF1 functions build graphs run by tf.Session. For eager code use "
+        "tinyflow's PyTorch-style API (tinyflow.tensor, .backward(), tinyflow.optim)")
+
+
+enable_v2_behavior = enable_eager_execution
+
+
 # ---- tf.logging -------------------------------------------------------------------------------
 
 _LOG = _logging.getLogger("tensorflow")

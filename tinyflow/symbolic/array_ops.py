@@ -14,7 +14,7 @@ from ..core import dtypes
 from ..core.errors import IndexOutOfRangeError, InvalidArgumentError
 from ..core.op import apply, as_tensor
 from ..core.tensor import EAGER, Tensor
-from ..ops.creation import tf_range
+from ..ops.creation import tf1_constant, tf_range
 from ..ops.debug import checked
 from ..ops.indexing import TakeGrad
 from ..ops.product import reduce_prod
@@ -441,6 +441,27 @@ def segment_min(data, segment_ids, name=None) -> Tensor:
 def segment_prod(data, segment_ids, name=None) -> Tensor:
     """The product of each segment (ids sorted, 1-D); an empty one 1, as TF1's."""
     return _segment_product(*_sorted_member("segment_prod", data, segment_ids))
+
+
+def convert_to_tensor(value, dtype=None, name=None, preferred_dtype=None,
+                      dtype_hint=None) -> Tensor:
+    """TF1's `tf.convert_to_tensor`: a tensor (a variable too) is returned as it is, and
+    refused if `dtype` names another one, as TF1 never casts here; any other value becomes a
+    constant as `tf.constant` makes it, in `preferred_dtype` (`dtype_hint`) when the value
+    fits it, else in the dtype the value itself gives."""
+    if isinstance(value, Tensor):
+        if dtype is not None and dtypes.as_dtype(dtype) != value.dtype:
+            raise ValueError(f"tf.convert_to_tensor: dtype {dtypes.as_dtype(dtype).name} "
+                             f"requested for a tensor of dtype {value.dtype.name} (cast it "
+                             f"with tf.cast)")
+        return value
+    hint = preferred_dtype if preferred_dtype is not None else dtype_hint
+    if dtype is None and hint is not None:
+        try:
+            return tf1_constant(value, hint, "tf.convert_to_tensor")
+        except (TypeError, ValueError):
+            pass   # TF1 falls back to the value's own dtype when the hint does not fit
+    return tf1_constant(value, dtype, "tf.convert_to_tensor")
 
 
 def boolean_mask(tensor, mask, name=None, axis=None) -> Tensor:

@@ -3,7 +3,10 @@ overhead on a machine loaded by other work, where wall and CPU times of small st
 10-30 % between runs: the count of the same step is the same to 0.1 %.
 
 Counting is on only around the timed steps (`callgrind_control -i on/off` from inside the
-worker), so imports and warm-up cost nothing but valgrind's slower plain run. Caveat: under
+worker), so imports and warm-up cost nothing but valgrind's slower plain run. The worker's
+wait for the `on` and `off` calls themselves counts too (~0.5M instructions: 27k a step of
+20, which moved tinyflow/NumPy ratios toward 1): a pair around nothing is counted first and
+taken off (`count_around`). Caveat: under
 valgrind OpenBLAS picks its Haswell (AVX2) kernels, and memory stalls are not counted, so
 GEMM-bound steps compare poorly with wall time; the Python and NumPy-call part is exact.
 
@@ -13,6 +16,7 @@ GEMM-bound steps compare poorly with wall time; the Python and NumPy-call part i
 from __future__ import annotations
 
 import argparse
+import glob
 import importlib
 import os
 import subprocess
@@ -36,11 +40,39 @@ def worker(tree: str, framework: str, module: str, name: str, steps: int) -> Non
     step = importlib.import_module(f"models.{module}").WORKLOADS[name].build()
     for _ in range(WARMUP):
         step()
-    toggle = ["callgrind_control", "-i"]
-    subprocess.run(toggle + ["on", str(os.getpid())], capture_output=True, check=True)
-    for _ in range(steps):
-        step()
-    subprocess.run(toggle + ["off", str(os.getpid())], capture_output=True, check=True)
+    count_around(TOGGLES, lambda: None)
+    count_around("steps", lambda: [step() for _ in range(steps)])
+
+
+TOGGLES = "toggles"   # the dump of an on/off pair around nothing: their own cost
+
+
+def count_around(label: str, run) -> None:
+    """Counts `run()` (instrumentation on, then off) and dumps the count as `label`; the
+    dump of `TOGGLES` holds what the on/off calls themselves count, to take off."""
+    pid = str(os.getpid())
+    for action in (["-i", "on"], None, ["-i", "off"], ["-d", label]):
+        if action is None:
+            run()
+        else:
+            subprocess.run(["callgrind_control", *action, pid], stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL, check=True)
+
+
+def dumped_counts(out: str) -> dict:
+    """label -> instructions of each dump `count_around` made (files `out`.N)."""
+    counts = {}
+    for path in glob.glob(out + ".*"):
+        label = total = None
+        with open(path) as f:
+            for line in f:
+                if line.startswith("desc: Trigger"):
+                    label = line.split()[-1]
+                elif line.startswith("totals:"):
+                    total = int(line.split()[1])
+        if label is not None and total is not None:
+            counts[label] = total
+    return counts
 
 
 def run_under_callgrind(script: str, worker_args: list, out: str, what: str) -> None:
@@ -63,9 +95,8 @@ def count(tree: str, framework: str, module: str, name: str, steps: int) -> int:
         out = os.path.join(tmp, "callgrind.out")
         run_under_callgrind(__file__, [tree, framework, module, name, str(steps)], out,
                             f"{name} ({framework})")
-        with open(out) as f:
-            totals = [line for line in f if line.startswith("totals:")]
-        return int(totals[0].split()[1]) // steps
+        counts = dumped_counts(out)
+        return (counts["steps"] - counts[TOGGLES]) // steps
 
 
 def main() -> None:

@@ -10,13 +10,11 @@ its AVX2 kernels under valgrind, and memory stalls are not counted).
 from __future__ import annotations
 
 import argparse
-import glob
 import os
-import subprocess
 import sys
 import tempfile
 
-from instructions import run_under_callgrind
+from instructions import TOGGLES, count_around, dumped_counts, run_under_callgrind
 
 CALLS = 200
 SNIPPETS = {   # name -> one call, on the tensors SETUP makes (as the seed step's shapes)
@@ -62,16 +60,11 @@ def worker(tree: str, framework: str, names: list) -> None:
     sys.path.insert(0, tree)
     env = {"framework": framework}
     exec(SETUP, env)
-    pid = str(os.getpid())
+    count_around(TOGGLES, lambda: None)
     for name in names:
         loop = compile(f"for _ in range({CALLS}): {SNIPPETS[name]}", name, "exec")
         exec(loop, env)   # warm: first-call imports and caches are not counted
-        for action in (["-i", "on"], None, ["-i", "off"], ["-d", name]):
-            if action is None:
-                exec(loop, env)
-            else:
-                subprocess.run(["callgrind_control", *action, pid], capture_output=True,
-                               check=True)
+        count_around(name, lambda: exec(loop, env))
 
 
 def counts(tree: str, framework: str, names: list) -> dict:
@@ -79,18 +72,9 @@ def counts(tree: str, framework: str, names: list) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "callgrind.out")
         run_under_callgrind(__file__, [tree, framework, *names], out, framework)
-        result = {}
-        for path in glob.glob(out + ".*"):
-            name = total = None
-            with open(path) as f:
-                for line in f:
-                    if line.startswith("desc: Trigger"):
-                        name = line.split()[-1]
-                    elif line.startswith("totals:"):
-                        total = int(line.split()[1])
-            if name in SNIPPETS and total is not None:
-                result[name] = total // CALLS
-        return result
+        dumps = dumped_counts(out)
+        return {name: (total - dumps[TOGGLES]) // CALLS for name, total in dumps.items()
+                if name in SNIPPETS}
 
 
 def main() -> None:

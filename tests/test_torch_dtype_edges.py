@@ -42,3 +42,27 @@ def test_view_as_a_dtype_is_refused_clearly(dtype):
     x = torch.zeros(2, 4)
     with pytest.raises(NotImplementedError, match=r"view\(.*\.to\(dtype\) converts values"):
         x.view(dtype if dtype is float else torch.float64)
+
+
+@pytest.mark.parametrize("fill", [
+    lambda t, x: t.nn.init.uniform_(x), lambda t, x: t.nn.init.normal_(x),
+    lambda t, x: t.nn.init.kaiming_uniform_(x), lambda t, x: t.nn.init.xavier_normal_(x),
+    lambda t, x: t.nn.init.trunc_normal_(x), lambda t, x: t.nn.init.orthogonal_(x),
+    lambda t, x: x.uniform_(), lambda t, x: x.normal_()])
+@pytest.mark.parametrize("dtype", ["int64", "bool"])
+def test_random_fills_refuse_integer_tensors(fill, dtype):
+    """In place too: the floats cast into an integer tensor were (mostly) zeros."""
+    with pytest.raises(NotImplementedError):
+        fill(real, real.zeros(3, 3, dtype=getattr(real, dtype)))
+    x = torch.zeros(3, 3, dtype=getattr(torch, dtype))
+    with pytest.raises(NotImplementedError, match="not a floating point type"):
+        fill(torch, x)
+    assert not x.numpy().any()
+
+
+def test_random_fills_keep_float_tensors():
+    x = torch.zeros(64, 64, dtype=torch.float64)
+    torch.nn.init.kaiming_uniform_(x)
+    torch.nn.init.orthogonal_(x)
+    assert x.dtype is torch.float64 and x.numpy().std() > 0
+    assert torch.zeros(8).uniform_(2, 3).numpy().min() >= 2

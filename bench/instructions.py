@@ -6,7 +6,7 @@ Counting is on only around the timed steps (`callgrind_control -i on/off` from i
 worker), so imports and warm-up cost nothing but valgrind's slower plain run. The worker's
 wait for the `on` and `off` calls themselves counts too (~0.5M instructions: 27k a step of
 20, which moved tinyflow/NumPy ratios toward 1): a pair around nothing is counted first and
-taken off (`count_around`). Caveat: under
+taken off (`count_around`, `count_toggles`). Caveat: under
 valgrind OpenBLAS picks its Haswell (AVX2) kernels, and memory stalls are not counted, so
 GEMM-bound steps compare poorly with wall time; the Python and NumPy-call part is exact.
 
@@ -40,11 +40,24 @@ def worker(tree: str, framework: str, module: str, name: str, steps: int) -> Non
     step = importlib.import_module(f"models.{module}").WORKLOADS[name].build()
     for _ in range(WARMUP):
         step()
-    count_around(TOGGLES, lambda: None)
+    count_toggles()
     count_around("steps", lambda: [step() for _ in range(steps)])
 
 
 TOGGLES = "toggles"   # the dump of an on/off pair around nothing: their own cost
+# A pair's own count falls as CPython specializes subprocess's code: ~300k, 298k, 331k for
+# the process's first three pairs, then 220.8k to within 0.1 % (Python 3.11, 2026-12-06). An
+# op_instructions snippet counted 4th or later had 79k / 200 calls, ~395 instructions a call,
+# taken off too many when the pair kept was the first: the pair kept is the one after these.
+WARM_TOGGLES = 4
+
+
+def count_toggles() -> None:
+    """Counts `WARM_TOGGLES` on/off pairs around nothing (their dumps labelled "warm"), then
+    the one kept as `TOGGLES`: what every later pair counts by itself."""
+    for _ in range(WARM_TOGGLES):
+        count_around("warm", lambda: None)
+    count_around(TOGGLES, lambda: None)
 
 
 def count_around(label: str, run) -> None:

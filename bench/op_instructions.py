@@ -14,7 +14,7 @@ import os
 import sys
 import tempfile
 
-from instructions import TOGGLES, count_around, dumped_counts, run_under_callgrind
+from instructions import TOGGLES, count_around, count_toggles, dumped_counts, run_under_callgrind
 
 CALLS = 200
 SNIPPETS = {   # name -> one call, on the tensors SETUP makes (as the seed step's shapes)
@@ -60,7 +60,7 @@ def worker(tree: str, framework: str, names: list) -> None:
     sys.path.insert(0, tree)
     env = {"framework": framework}
     exec(SETUP, env)
-    count_around(TOGGLES, lambda: None)
+    count_toggles()
     for name in names:
         loop = compile(f"for _ in range({CALLS}): {SNIPPETS[name]}", name, "exec")
         exec(loop, env)   # warm: first-call imports and caches are not counted

@@ -42,3 +42,52 @@ def test_view_as_a_dtype_is_refused_clearly(dtype):
     x = torch.zeros(2, 4)
     with pytest.raises(NotImplementedError, match=r"view\(.*\.to\(dtype\) converts values"):
         x.view(dtype if dtype is float else torch.float64)
+
+
+@pytest.mark.parametrize("fill", [
+    lambda t, x: t.nn.init.uniform_(x), lambda t, x: t.nn.init.normal_(x),
+    lambda t, x: t.nn.init.kaiming_uniform_(x), lambda t, x: t.nn.init.xavier_normal_(x),
+    lambda t, x: t.nn.init.trunc_normal_(x), lambda t, x: t.nn.init.orthogonal_(x),
+    lambda t, x: x.uniform_(), lambda t, x: x.normal_()])
+@pytest.mark.parametrize("dtype", ["int64", "bool"])
+def test_random_fills_refuse_integer_tensors(fill, dtype):
+    """In place too: the floats cast into an integer tensor were (mostly) zeros."""
+    with pytest.raises(NotImplementedError):
+        fill(real, real.zeros(3, 3, dtype=getattr(real, dtype)))
+    x = torch.zeros(3, 3, dtype=getattr(torch, dtype))
+    with pytest.raises(NotImplementedError, match="not a floating point type"):
+        fill(torch, x)
+    assert not x.numpy().any()
+
+
+def test_random_fills_keep_float_tensors():
+    x = torch.zeros(64, 64, dtype=torch.float64)
+    torch.nn.init.kaiming_uniform_(x)
+    torch.nn.init.orthogonal_(x)
+    assert x.dtype is torch.float64 and x.numpy().std() > 0
+    assert torch.zeros(8).uniform_(2, 3).numpy().min() >= 2
+
+
+NAN = float("nan")
+
+
+@pytest.mark.parametrize("values", [[[NAN, 1.5, 2.0], [NAN, 0.0, 0.0]], [[0.0, 0.0, 0.0]],
+                                    [[1.0, -2.0, NAN], [3.0, 0.5, 1.0]]])
+@pytest.mark.parametrize("name", ["nansum", "prod"])
+@pytest.mark.parametrize("dtype", ["bool", "int64", "float64"])
+@pytest.mark.parametrize("dims", [{}, {"dim": 1}, {"dim": 0, "keepdim": True}])
+def test_sum_likes_with_a_dtype(values, name, dtype, dims):
+    """nansum takes NaN out before dtype='s cast (NaN as an int64 was -2^63); with
+    dtype=bool nansum is an "any" and prod an "all", bools as PyTorch returns them."""
+    if name == "prod" and dtype != "bool":
+        values = [[v if v == v else 1.0 for v in row] for row in values]   # NaN to int64: UB
+    ours = getattr(torch, name)(torch.tensor(values), dtype=getattr(torch, dtype), **dims)
+    theirs = getattr(real, name)(real.tensor(values), dtype=getattr(real, dtype), **dims)
+    assert ours.dtype is getattr(torch, dtype)
+    np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+
+
+def test_bool_products_of_nothing_are_true():
+    assert torch.zeros(0).prod(dtype=torch.bool).item() is True
+    assert torch.zeros(0, 3).prod(0, dtype=torch.bool).tolist() == [True] * 3
+    assert torch.nansum(torch.zeros(0), dtype=torch.bool).item() is False

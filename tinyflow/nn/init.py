@@ -12,7 +12,7 @@ import warnings
 import numpy as np
 
 from ..core.modes import no_grad
-from ..core.random import generator as _global_generator
+from ..core.random import generator as _global_generator, refuse_integers
 from ..core.tensor import Tensor
 
 
@@ -76,6 +76,7 @@ def _calculate_correct_fan(tensor: Tensor, mode: str) -> int:
 
 
 def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0, generator=None) -> Tensor:
+    refuse_integers("uniform_", tensor.dtype)
     values = _rng(generator).random(tensor.shape, dtype=_draw_dtype(tensor))
     values *= b - a
     values += a
@@ -83,6 +84,7 @@ def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0, generator=None) -> 
 
 
 def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, generator=None) -> Tensor:
+    refuse_integers("normal_", tensor.dtype)
     values = _rng(generator).standard_normal(tensor.shape, dtype=_draw_dtype(tensor))
     values *= std
     values += mean
@@ -92,6 +94,7 @@ def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, generator=None)
 def trunc_normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0,
                   b: float = 2.0, generator=None) -> Tensor:
     """Normal(mean, std) redrawn until inside [a, b] (bounds in absolute units)."""
+    refuse_integers("trunc_normal_", tensor.dtype)
     rng = _rng(generator)
     values = rng.normal(mean, std, tensor.shape)
     outside = (values < a) | (values > b)
@@ -159,6 +162,7 @@ def orthogonal_(tensor: Tensor, gain: float = 1.0, generator=None) -> Tensor:
     if tensor.ndim < 2:
         raise ValueError(f"orthogonal_: the tensor is {tensor.ndim}-D; it needs 2 or more "
                          f"dims")
+    refuse_integers("orthogonal_", tensor.dtype)
     rows = tensor.shape[0]
     cols = tensor.numel() // rows
     flat = _rng(generator).normal(0.0, 1.0, (rows, cols))

@@ -11,7 +11,7 @@ from ..core import dtypes
 from ..core.graph import control_graph
 from ..core.op import apply
 from ..core.op import as_tensor as _wrap
-from ..core.random import generator
+from ..core.random import generator, refuse_integers
 from ..core.shapes import as_shape
 from ..core.tensor import Tensor
 from ..ops.creation import fill as _fill, tf1_constant
@@ -218,9 +218,7 @@ def _random_float(name: str, dtype) -> dtypes.DType:
     """The dtype of rand / randn's floats; an integer or bool dtype is refused, as PyTorch
     refuses it (its values would be all zeros, or all False, after the cast)."""
     dt = dtype_or(dtype)
-    if not dt.is_floating:
-        raise NotImplementedError(f"{name}: draws floating point values; dtype {dt.name} is "
-                                  f"not a floating point type (use randint for integers)")
+    refuse_integers(name, dt)
     return dt
 
 

@@ -44,10 +44,15 @@ def _any_sum(x, dim, keepdim, dtype, axis, keepdims):
     if dtype is not None or not x.dtype.is_floating:
         x = widened(x, dtype)
     axes = dim if type(dim) is int or dim is axis is None else _axis(dim, axis)   # no call
-    total = ops.reduce_sum(x if x.dtype is not dtypes.bool_ else ops.cast(x, dtypes.int64),
-                           axes, keepdim or keepdims)
-    # dtype=bool: PyTorch sums in bools, where True + True is True
-    return total if x.dtype is not dtypes.bool_ else ops.greater(total, 0)
+    return summed(x, axes, keepdim or keepdims)
+
+
+def summed(x, axes, keepdims):
+    """reduce_sum of a widened x; a bool x (dtype=bool) sums as PyTorch sums bools, where
+    True + True is True: an "any"."""
+    if x.dtype is not dtypes.bool_:
+        return ops.reduce_sum(x, axes, keepdims)
+    return ops.greater(ops.reduce_sum(ops.cast(x, dtypes.int64), axes, keepdims), 0)
 
 
 def mean(x, dim=None, keepdim=False, dtype=None, axis=None, keepdims=False):

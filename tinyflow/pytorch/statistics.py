@@ -22,7 +22,7 @@ from ..ops.product import cumulative_product
 from ..ops.product import reduce_prod
 from .inplace import write_out
 from .movement import flatten, narrow
-from .reduce import MaxResult, correction_of, widened as _widened
+from .reduce import MaxResult, correction_of, summed, widened as _widened
 
 ValuesIndices = MaxResult   # (values, indices): median, kthvalue, mode, cummax, cummin
 
@@ -30,6 +30,9 @@ ValuesIndices = MaxResult   # (values, indices): median, kthvalue, mode, cummax,
 def prod(input, dim=None, keepdim=False, *, dtype=None, out=None):  # noqa: A002
     """The product of all elements, or along `dim` (exact with zeros, gradients too)."""
     x = _widened(input, dtype)
+    if x.dtype is dtypes.bool_:   # dtype=bool: PyTorch multiplies bools into a bool, an "all"
+        return write_out(ops.cast(prod(ops.cast(x, dtypes.int64), dim, keepdim), dtypes.bool_),
+                         out)
     if dim is None:
         return write_out(reduce_prod(ops.reshape(x, (-1,)), 0), out)
     return write_out(reduce_prod(x, dim, keepdim), out)
@@ -167,10 +170,10 @@ def dist(input, other, p=2):  # noqa: A002
 
 @ops.in_float32   # float16 / bfloat16: summed in float32, as PyTorch
 def nansum(input, dim=None, keepdim=False, *, dtype=None, out=None):  # noqa: A002
-    x = _widened(input, dtype)
-    if x.dtype.is_floating:
+    x = as_tensor(input)
+    if x.dtype.is_floating:   # before dtype='s cast: NaN cast to an integer is garbage
         x = ops.where(ops.not_equal(x, x), ops.zeros_like(x), x)
-    return write_out(ops.reduce_sum(x, _all_if_empty(dim), keepdim), out)
+    return write_out(summed(_widened(x, dtype), _all_if_empty(dim), keepdim), out)
 
 
 @ops.in_float32   # float16 / bfloat16: summed in float32, as PyTorch

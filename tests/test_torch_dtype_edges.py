@@ -37,11 +37,23 @@ def test_random_floats_keep_float_dtypes():
     assert torch.rand(2, dtype=float).dtype is torch.float64
 
 
-@pytest.mark.parametrize("dtype", [float, "float64"])
-def test_view_as_a_dtype_is_refused_clearly(dtype):
-    x = torch.zeros(2, 4)
+@pytest.mark.parametrize("view", [lambda t, x: x.view(float), lambda t, x: x.view(t.float64),
+                                  lambda t, x: x.view(dtype=t.int32)])
+def test_view_as_another_dtype_is_refused_clearly(view):
     with pytest.raises(NotImplementedError, match=r"view\(.*\.to\(dtype\) converts values"):
-        x.view(dtype if dtype is float else torch.float64)
+        view(torch, torch.zeros(2, 4))
+
+
+@pytest.mark.parametrize("view", [lambda t, x: x.view(t.float32),
+                                  lambda t, x: x.view(dtype=t.float32)])
+def test_view_as_its_own_dtype_is_the_tensor(view):
+    x = torch.arange(4.0, requires_grad=True)
+    y = view(torch, x)
+    assert y.dtype is torch.float32 and y.shape == (4,)
+    (y * 2).sum().backward()
+    assert x.grad.tolist() == [2.0] * 4
+    theirs = view(real, real.arange(4.0))
+    assert theirs.dtype is real.float32
 
 
 @pytest.mark.parametrize("fill", [

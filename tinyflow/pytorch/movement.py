@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import ops
+from ..core import dtypes
 from ..core.dtypes import DType
 from ..core.op import as_tensor
 from ..core.shapes import normalize_axes
@@ -27,12 +28,21 @@ def torch_reshape(x, *shape):
     return ops.reshape(x, size_args(shape))
 
 
-def view(x, *shape):
-    """Like reshape, but refuses when the result could not share this tensor's memory."""
-    if len(shape) == 1 and (isinstance(shape[0], (DType, str, np.dtype))
-                            or shape[0] in (float, int, bool)):
-        raise NotImplementedError(f"view({shape[0]!r}): reinterpreting a tensor's bytes as "
-                                  f"another dtype is not supported; .to(dtype) converts values")
+def view(x, *shape, dtype=None):
+    """Like reshape, but refuses when the result could not share this tensor's memory.
+    `view(dtype)` of the tensor's own dtype is the tensor's view; of another, which would
+    reinterpret its bytes, is refused (not built)."""
+    if dtype is None and len(shape) == 1 and (isinstance(shape[0], (DType, np.dtype))
+                                              or shape[0] in (float, int, bool)):
+        shape, dtype = (), shape[0]
+    if dtype is not None:
+        if shape:
+            raise TypeError("view() takes a shape or a dtype, not both")
+        if dtypes.torch_dtype(dtype) is x.dtype:
+            return ops.reshape(x, x.shape)
+        raise NotImplementedError(f"view({dtype!r}) of a {x.dtype.name} tensor: reinterpreting "
+                                  f"its bytes as another dtype is not supported; .to(dtype) "
+                                  f"converts values")
     out = ops.reshape(x, size_args(shape))
     if x.array is not None and x.array.size:    # x's strides decide (also when tracing)
         try:

@@ -336,9 +336,11 @@ def _enter(alone: bool) -> bool:
 def _leave() -> None:
     setter = _openblas_local()
     with _runs_lock:
-        _runs["active"] -= 1
-        if _runs["active"] == 0 and setter is not None:
+        # the count is given back before the run is counted out: a fork in between leaves a
+        # child that gives it back again (harmless), never one left on a single thread
+        if _runs["active"] == 1 and setter is not None:
             setter(_runs["previous"])
+        _runs["active"] -= 1
 
 
 def run(piece: Callable[[int, int], object], length: int, pieces: int = 0, *,

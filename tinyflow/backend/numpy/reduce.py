@@ -22,10 +22,10 @@ def sum_(op, x, out=None):
     if out is None and x.ndim > 1 and op.axis is not None and len(op.axis) == 1 and \
             rows.covered(x, op.axis[0]):   # (a vector's one row: NumPy's call is cheaper)
         return rows.sum_rows(op, x)
-    if out is None and x.ndim > 1 and op.axis is not None and x.size >= COLUMNS_FROM and \
-            x.dtype in _FLOATS and x.flags.c_contiguous:
-        total = _leading_sum(op, x)
-        if total is not None:
+    if x.ndim > 1 and op.axis is not None and x.size >= COLUMNS_FROM and \
+            x.dtype in _FLOATS and x.flags.c_contiguous and (out is None or out.dtype == x.dtype):
+        total = _leading_sum(op, x, out)   # also into a planned run's `out`: the same bits
+        if total is not None:              # as the recording run's, which had none
             return total
     # np.sum without its Python wrapper (the same promotions: small ints sum in int64), on
     # one thread, as the column sums above: a memory-bound pass, a bias gradient's sum over
@@ -47,15 +47,22 @@ _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 COLUMNS_FROM = 4096
 
 
-def _leading_sum(op, x):
+def _leading_sum(op, x, out=None):
     """x summed over its first k axes when op.axis is exactly those (k < x.ndim), by the
-    column-sum loop; else None."""
+    column-sum loop (into `out` if given, of x's dtype); else None."""
     k = len(op.axis)
     if k >= x.ndim or (op.axis != (0,) and sorted(a % x.ndim for a in op.axis) != list(range(k))):
         return None
-    out = np.empty(x.shape[k:], x.dtype)
-    _column_sums()(x.reshape(math.prod(x.shape[:k]), -1), out.reshape(-1))
-    return out.reshape((1,) * k + out.shape) if op.keepdims else out
+    rows = x.reshape(math.prod(x.shape[:k]), -1)
+    if out is not None and out.flags.c_contiguous:
+        _column_sums()(rows, out.reshape(-1))   # the loop reads all of x before it writes
+        return out
+    total = np.empty(x.shape[k:], x.dtype)
+    _column_sums()(rows, total.reshape(-1))
+    if out is not None:
+        out[...] = total.reshape(out.shape)
+        return out
+    return total.reshape((1,) * k + total.shape) if op.keepdims else total
 
 
 @functools.cache

@@ -106,3 +106,13 @@ def test_session_runs_give_the_same_bits():
         runs.append(sess.run(y, {x: xv}))
     for other in runs[1:]:
         np.testing.assert_array_equal(other, runs[0])
+
+
+def test_one_column_keeps_numpy():
+    """A Linear(n, 1)'s bias gradient sums one column: NumPy's contiguous sum is 3-5x faster
+    than the loop there (row at a time, one element wide)."""
+    for shape, axes in (((100_000, 1), (0,)), ((50, 200, 1), (0, 1))):
+        x = RNG.standard_normal(shape).astype(np.float32)
+        assert kernels._leading_sum(ops.Sum(axis=axes, keepdims=False), x) is None
+        np.testing.assert_allclose(tf.tensor(x).sum(axes).numpy(), x.astype(np.float64).sum(axes),
+                                   rtol=1e-5)

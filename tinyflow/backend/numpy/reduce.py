@@ -53,7 +53,10 @@ def _leading_sum(op, x, out=None):
     k = len(op.axis)
     if k >= x.ndim or (op.axis != (0,) and sorted(a % x.ndim for a in op.axis) != list(range(k))):
         return None
-    rows = x.reshape(math.prod(x.shape[:k]), -1)
+    lead = math.prod(x.shape[:k])
+    if lead == x.size:   # one column: NumPy's SIMD sum along it took 22.6 us over [100000, 1]
+        return None      # float32 (a Linear(n, 1)'s bias gradient), the loop 111
+    rows = x.reshape(lead, -1)
     if out is not None and out.flags.c_contiguous:
         _column_sums()(rows, out.reshape(-1))   # the loop reads all of x before it writes
         return out

@@ -116,3 +116,25 @@ def test_one_column_keeps_numpy():
         assert kernels._leading_sum(ops.Sum(axis=axes, keepdims=False), x) is None
         np.testing.assert_allclose(tf.tensor(x).sum(axes).numpy(), x.astype(np.float64).sum(axes),
                                    rtol=1e-5)
+
+
+def test_broadcast_bias_gradients_take_the_same_loop():
+    """A bias added by broadcasting (TF1's `matmul(x, w) + b`, eager `x + b`) gets its
+    gradient from SumTo: the same column sums, the same bits as Linear's bias gradient."""
+    g = RNG.standard_normal((512, 96)).astype(np.float32)
+    want = kernels.sum_(ops.Sum(axis=(0,), keepdims=False), g)
+    b = tf.zeros(96, requires_grad=True)
+    (tf.zeros((512, 96)) + b).backward(tf.tensor(g))
+    np.testing.assert_array_equal(b.grad.numpy(), want)
+    bias = tf.zeros((1, 1, 96), requires_grad=True)   # [1, 1, width] over [8, 64, width]
+    (tf.zeros((8, 64, 96)) + bias).backward(tf.tensor(g.reshape(8, 64, 96)))
+    np.testing.assert_array_equal(bias.grad.numpy().reshape(96), want)
+    tf.reset_default_graph()
+    x = tf.placeholder(tf.float32, [None, 96])
+    v = tf.Variable(np.zeros(96, np.float32))
+    grad = tf.gradients(tf.reduce_sum((x + v) * g), v)[0]
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        runs = [sess.run(grad, {x: np.zeros((512, 96), np.float32)}) for _ in range(2)]
+    for run in runs:
+        np.testing.assert_array_equal(run, want)

@@ -13,7 +13,8 @@ from .registry import kernel
 
 @kernel(r.Sum, out=True)
 def sum_(op, x, out=None):
-    """A sum over a short last axis takes the row loops (see nn.softmax), others NumPy's.
+    """A sum over a short last axis takes the row loops (see nn.softmax), one over leading
+    axes the column sums (`leading_sums`), others NumPy's.
     Every eager `loss.sum()` runs this: the reduced-float test and NumPy's call inline (not
     in a `widened` or `numpy_sum` frame), and a full sum's NumPy scalar made an array here
     (not in apply's `as_dtype_array` frame)."""

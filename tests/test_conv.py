@@ -43,7 +43,7 @@ def _ours_and_torch(fn, torch_fn, arrays, rng):
     theirs = [torch.tensor(a, requires_grad=True) for a in arrays]
     y, y_t = fn(*ours), torch_fn(*theirs)
     assert y.shape == tuple(y_t.shape)
-    weights = _rand(rng, *y.shape)
+    weights = rng.standard_normal(y.shape)
     tf.reduce_sum(y * weights).backward()
     (y_t * torch.tensor(weights)).sum().backward()
     return ([y.detach().numpy()] + [t.grad.numpy() for t in ours],
@@ -221,7 +221,7 @@ def test_conv2d_double_backward_matches_torch(attrs):
     ours = [tf.Tensor(a, requires_grad=True) for a in (x, w)]
     theirs = [torch.tensor(a, requires_grad=True) for a in (x, w)]
     y, y_t = conv2d(*ours, **attrs), F.conv2d(*theirs, **attrs)
-    weights = _rand(rng, *y.shape)
+    weights = rng.standard_normal(y.shape)
     v, u = _rand(rng, *x.shape), _rand(rng, *w.shape)
     gx, gw = tf.gradients(tf.reduce_sum(y * weights), ours)
     second = tf.gradients(tf.reduce_sum(gx * v) + tf.reduce_sum(gw * u), ours)
@@ -348,7 +348,7 @@ def test_pool_double_backward_matches_torch(which):
     x, v = _rand(rng, 2, 3, 7, 6), _rand(rng, 2, 3, 7, 6)
     xt, xt_t = tf.Tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
     y, y_t = pool_ours(xt, 3, 2, 1, ceil_mode=True), pool_torch(xt_t, 3, 2, 1, ceil_mode=True)
-    weights = _rand(rng, *y.shape)
+    weights = rng.standard_normal(y.shape)
     w = tf.Tensor(weights, requires_grad=True)
     w_t = torch.tensor(weights, requires_grad=True)
     (g,) = tf.gradients(tf.reduce_sum(y * w), [xt])
@@ -550,6 +550,7 @@ def test_conv2d_without_channels_is_a_clear_error(xs, ws, attrs):
 
 KEPT_WEIGHT_CASES = [  # x shape, w shape, attrs, whether the memo keeps a derived weight
     ((2, 32, 2, 2), (32, 32, 3, 3), dict(padding=1), False),            # pixel pairs
+    ((3, 32, 4, 4), (33, 32, 3, 3), dict(padding=1, stride=2), True),   # regions
     ((3, 3, 5, 6), (4, 3, 3, 3), dict(padding=1, stride=2), False),      # im2col
     ((8, 32, 6, 6), (33, 32, 3, 3), dict(padding=1), True),             # Winograd F(4, 3)
     ((4, 3, 9, 8), (5, 3, 5, 5), dict(padding=2), True),                # Winograd F(2, 5)
@@ -582,3 +583,100 @@ def test_conv2d_weight_kept_between_calls_follows_changes(xs, ws, attrs, kept, d
         found = memo.find(w, next(iter(memo.entries))[0]) if memo.entries else None
         assert (found is not None) == (step == 1 and kept)
         np.testing.assert_allclose(conv_kernels.conv2d(op, x, w), want, **tol)
+
+
+REGION_CASES = [  # x shape, w shape, attrs: small images whose windows hang over the edge
+    ((5, 32, 4, 4), (40, 32, 3, 3), dict(stride=2, padding=1)),      # 4x4 -> 2x2 (a ResNet's)
+    ((3, 32, 6, 6), (36, 32, 3, 3), dict(stride=2, padding=1)),      # 6x6 -> 3x3: 2 x 2 regions
+    ((2, 32, 4, 2), (33, 32, 3, 3), dict(stride=(2, 1), padding=1)),   # rows and columns differ
+    ((3, 32, 4, 3), (34, 32, 4, 3), dict(stride=(3, 2), padding=(2, 1))),  # a 4x3 kernel
+]
+
+
+@pytest.mark.parametrize("bias", [False, True])
+@pytest.mark.parametrize("xs, ws, attrs", REGION_CASES, ids=lambda a: str(a))
+def test_conv2d_by_regions_of_small_images_matches_torch(xs, ws, attrs, bias, monkeypatch):
+    """`conv._conv2d_regions` (each region of outputs multiplies only the taps its windows
+    read) ran and matches torch in float64, forward and gradients (the gradients are im2col's),
+    and in float32; a second call, served its region weights from the memo, gives the same
+    bits."""
+    F = pytest.importorskip("torch.nn.functional")
+    torch = pytest.importorskip("torch")
+    from tinyflow.backend.numpy import _conv_numba, conv as conv_kernels
+    monkeypatch.setattr(_conv_numba, "weight_memo", _conv_numba.WeightMemo())
+    calls = []
+    regions = conv_kernels._conv2d_regions
+    monkeypatch.setattr(conv_kernels, "_conv2d_regions",
+                        lambda *a: calls.append(1) or regions(*a))
+    rng = _seeded("regions", xs, ws)
+    x = rng.standard_normal(xs)
+    w = rng.standard_normal(ws) / math.sqrt(math.prod(ws[1:]))
+    b = rng.standard_normal(ws[0]) if bias else None
+    xt, wt = tf.Tensor(x, requires_grad=True), tf.Tensor(w, requires_grad=True)
+    bt = tf.Tensor(b, requires_grad=True) if bias else None
+    y = conv2d(xt, wt, bias=bt, **attrs)
+    weights = rng.standard_normal(y.shape)
+    tf.reduce_sum(y * weights).backward()
+    xo, wo = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
+    bo = torch.tensor(b, requires_grad=True) if bias else None
+    yo = F.conv2d(xo, wo, bo, **attrs)
+    (yo * torch.tensor(weights)).sum().backward()
+    tight = dict(rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(y.detach().numpy(), yo.detach().numpy(), **tight)
+    np.testing.assert_allclose(xt.grad.numpy(), xo.grad.numpy(), **tight)
+    np.testing.assert_allclose(wt.grad.numpy(), wo.grad.numpy(), **tight)
+    if bias:
+        np.testing.assert_allclose(bt.grad.numpy(), bo.grad.numpy(), **tight)
+    assert calls == [1]
+    x32, w32 = x.astype(np.float32), w.astype(np.float32)
+    b32 = None if b is None else tf.Tensor(b.astype(np.float32))
+    first = conv2d(tf.Tensor(x32), tf.Tensor(w32), bias=b32, **attrs).numpy()
+    again = conv2d(tf.Tensor(x32), tf.Tensor(w32), bias=b32, **attrs).numpy()
+    np.testing.assert_allclose(first, yo.detach().numpy(), rtol=1e-4, atol=1e-4)
+    assert np.array_equal(first, again) and len(calls) == 3
+
+
+def test_conv2d_regions_cover_each_output_once():
+    """`conv._regions` of a 4x4 -> 2x2 stride-2 layer: one region per output pixel, each with
+    the taps its window reads; and geometries it leaves to others."""
+    from tinyflow.backend.numpy import conv as conv_kernels
+    found = conv_kernels._regions((2, 2), (1, 1), 1, (4, 4), (3, 3), ((1, 1), (1, 1)), (2, 2))
+    assert found == (((0, 1), (0, 1), (1, 3), (1, 3)), ((0, 1), (1, 2), (1, 3), (0, 3)),
+                     ((1, 2), (0, 1), (0, 3), (1, 3)), ((1, 2), (1, 2), (0, 3), (0, 3)))
+    # 7x7 -> 4x4 is nine regions (more than REGION_MAX); a large image saves too little;
+    # stride 1 is left to the pixel pairs, groups and dilation to im2col
+    assert conv_kernels._regions((2, 2), (1, 1), 1, (7, 7), (3, 3), ((1, 1),) * 2, (4, 4)) is None
+    assert conv_kernels._regions((2, 2), (1, 1), 1, (28, 28), (3, 3), ((1, 1),) * 2,
+                                 (14, 14)) is None
+    assert conv_kernels._regions((1, 1), (1, 1), 1, (2, 2), (3, 3), ((1, 1),) * 2, (2, 2)) is None
+    assert conv_kernels._regions((2, 2), (1, 1), 2, (4, 4), (3, 3), ((1, 1),) * 2, (2, 2)) is None
+    assert conv_kernels._regions((2, 2), (2, 2), 1, (5, 5), (3, 3), ((2, 2),) * 2, (3, 3)) is None
+
+
+@pytest.mark.parametrize("xs, ws, attrs", [
+    ((5, 8, 7, 7), (12, 8, 1, 1), dict(stride=2)),               # a ResNet's downsample
+    ((3, 6, 9, 8), (4, 3, 1, 1), dict(stride=(2, 3), groups=2)),
+    ((2, 1, 9, 10), (5, 1, 1, 1), dict(stride=3)),                # one channel
+    ((4, 32, 2, 2), (40, 32, 1, 1), dict(stride=2)),              # to 1x1
+    ((3, 4, 6, 6), (5, 4, 1, 1), dict(stride=2, padding=1)),      # padded: not subsampled
+], ids=lambda a: str(a))
+def test_conv2d_of_a_strided_1x1_kernel_matches_torch(xs, ws, attrs):
+    """A strided 1x1 kernel convolves the input's every s-th pixel (taken before the NHWC
+    copy): forward and gradients against torch in float64, with and without a bias."""
+    F = pytest.importorskip("torch.nn.functional")
+    torch = pytest.importorskip("torch")
+    rng = _seeded("strided 1x1", xs, ws)
+    for bias in (False, True):
+        x, w = rng.standard_normal(xs), rng.standard_normal(ws)
+        b = rng.standard_normal(ws[0]) if bias else None
+        ours = [tf.Tensor(a, requires_grad=True) for a in (x, w, b) if a is not None]
+        theirs = [torch.tensor(a, requires_grad=True) for a in (x, w, b) if a is not None]
+        y = conv2d(*ours[:2], bias=ours[2] if bias else None, **attrs)
+        yt = F.conv2d(*theirs, **attrs)
+        g = rng.standard_normal(y.shape)
+        tf.reduce_sum(y * g).backward()
+        (yt * torch.tensor(g)).sum().backward()
+        np.testing.assert_allclose(y.detach().numpy(), yt.detach().numpy(), rtol=1e-10,
+                                   atol=1e-10)
+        for a, at in zip(ours, theirs):
+            np.testing.assert_allclose(a.grad.numpy(), at.grad.numpy(), rtol=1e-10, atol=1e-10)

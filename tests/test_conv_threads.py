@@ -90,7 +90,8 @@ def test_conv2d_with_bias_on_threads_matches_torch(threaded, shapes, dtype):
 
 PAIRS = [  # (x shape, w shape, attributes): images small enough for per-pixel-pair GEMMs
     ((64, 32, 2, 2), (48, 32, 3, 3), dict(padding=1)),          # a ResNet's 2x2 layers
-    ((33, 40, 4, 4), (36, 40, 3, 3), dict(stride=2, padding=1)),   # 4x4 -> 2x2
+    ((33, 40, 6, 5), (36, 40, 3, 3), dict(stride=2, padding=1)),   # 6x5 -> 3x3 (4x4 -> 2x2:
+    # regions, tests/test_conv.py)
     ((40, 32, 1, 1), (32, 32, 1, 1), dict(padding=1)),   # outputs reading padding only
     ((50, 32, 3, 2), (40, 32, 2, 3), dict(padding=(1, 2), dilation=(2, 1))),
     ((80, 32, 2, 2), (32, 32, 3, 3), dict(padding=1)),   # rows for each thread: cut

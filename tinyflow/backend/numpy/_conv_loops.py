@@ -478,11 +478,15 @@ def winograd_weight(w, gm, out):
 def same_bits(a, b):
     """Whether 1-D a and b of one unsigned-int dtype hold the same values: blocks of XORs
     ORed together (a loop that vectorizes), stopping after the first block that differs (a
-    weight changed by an optimizer step differs at once)."""
-    for start in range(0, a.shape[0], 4096):
+    weight changed by an optimizer step differs at once). Each block is a pair of slices
+    looped over from 0: indexing a and b from the block's start kept the loop scalar, 3x
+    slower (0.47 against 0.15 ms on a 2.4 MB weight, the memo's check on every eval call)."""
+    n = a.shape[0]
+    for start in range(0, n, 4096):
+        x, y = a[start:min(start + 4096, n)], b[start:min(start + 4096, n)]
         differ = a.dtype.type(0)
-        for i in range(start, min(start + 4096, a.shape[0])):
-            differ |= a[i] ^ b[i]
+        for i in range(x.shape[0]):
+            differ |= x[i] ^ y[i]
         if differ:
             return False
     return True

@@ -67,12 +67,12 @@ def leading_sums(x, k, out=None):
     lead = math.prod(x.shape[:k])
     if lead == x.size:   # one column: NumPy's SIMD sum along it took 22.6 us over [100000, 1]
         return None      # float32 (a Linear(n, 1)'s bias gradient), the loop 111
-    rows = x.reshape(lead, -1)
+    table = x.reshape(lead, -1)   # (not `rows`: the row loops' module)
     if out is not None and out.flags.c_contiguous:
-        _column_sums()(rows, out.reshape(-1))   # the loop reads all of x before it writes
+        _column_sums()(table, out.reshape(-1))   # the loop reads all of x before it writes
         return out
     total = np.empty(x.shape[k:], x.dtype)
-    _column_sums()(rows, total.reshape(-1))
+    _column_sums()(table, total.reshape(-1))
     if out is not None:
         out[...] = total.reshape(out.shape)
         return out

@@ -77,3 +77,64 @@ def test_linear_bias_gradient_matches_torch():
         grads.append(layer.bias.grad.numpy())
     np.testing.assert_allclose(grads[0], g.astype(np.float64).sum(0), rtol=1e-5, atol=1e-4)
     np.testing.assert_allclose(grads[0], grads[1], rtol=1e-5, atol=1e-4)
+
+
+@pytest.mark.parametrize("keepdim", [False, True])
+def test_into_out_the_same_bits_as_without(keepdim):
+    """A planned run hands the kernel an arena buffer (`out=`): the same loop, the same bits
+    as the eager call (and the graph's recording run), in a contiguous out or a strided one."""
+    x = RNG.standard_normal((1000, 3, 64)).astype(np.float32)
+    op = ops.Sum(axis=(0,), keepdims=keepdim)
+    want = kernels.sum_(op, x)
+    got = kernels.sum_(op, x, out=np.empty_like(want))
+    np.testing.assert_array_equal(got, want)
+    strided = np.empty(want.shape + (2,), np.float32)[..., 0]
+    np.testing.assert_array_equal(kernels.sum_(op, x, out=strided), want)
+    np.testing.assert_array_equal(strided, want)
+
+
+def test_session_runs_give_the_same_bits():
+    """The first Session.run of a shape hands out the recording run's values (no `out=`), the
+    next ones write planned buffers: a column sum inside the graph gives the same bits in each,
+    and as the unplanned reference loop's."""
+    xv = RNG.standard_normal((1000, 64)).astype(np.float32)
+    x = tf.placeholder(tf.float32, [None, 64])
+    y = tf.reduce_sum(tf.exp(x * 0.1), axis=0) * 2.0
+    with tf.Session() as sess:
+        runs = [sess.run(y, {x: xv}) for _ in range(3)]
+    with tf.Session(planned=False) as sess:
+        runs.append(sess.run(y, {x: xv}))
+    for other in runs[1:]:
+        np.testing.assert_array_equal(other, runs[0])
+
+
+def test_one_column_keeps_numpy():
+    """A Linear(n, 1)'s bias gradient sums one column: NumPy's contiguous sum is 3-5x faster
+    than the loop there (row at a time, one element wide)."""
+    for shape, axes in (((100_000, 1), (0,)), ((50, 200, 1), (0, 1))):
+        x = RNG.standard_normal(shape).astype(np.float32)
+        assert kernels._leading_sum(ops.Sum(axis=axes, keepdims=False), x) is None
+        np.testing.assert_allclose(tf.tensor(x).sum(axes).numpy(), x.astype(np.float64).sum(axes),
+                                   rtol=1e-5)
+
+
+def test_broadcast_bias_gradients_take_the_same_loop():
+    """A bias added by broadcasting (TF1's `matmul(x, w) + b`, eager `x + b`) gets its
+    gradient from SumTo: the same column sums, the same bits as Linear's bias gradient."""
+    g = RNG.standard_normal((512, 96)).astype(np.float32)
+    want = kernels.sum_(ops.Sum(axis=(0,), keepdims=False), g)
+    b = tf.zeros(96, requires_grad=True)
+    (tf.zeros((512, 96)) + b).backward(tf.tensor(g))
+    np.testing.assert_array_equal(b.grad.numpy(), want)
+    bias = tf.zeros((1, 1, 96), requires_grad=True)   # [1, 1, width] over [8, 64, width]
+    (tf.zeros((8, 64, 96)) + bias).backward(tf.tensor(g.reshape(8, 64, 96)))
+    np.testing.assert_array_equal(bias.grad.numpy().reshape(96), want)
+    tf.reset_default_graph()
+    x = tf.placeholder(tf.float32, [None, 96])
+    v = tf.Variable(np.zeros(96, np.float32))
+    grad = tf.gradients(tf.reduce_sum((x + v) * g), v)[0]
+    with tf.Session() as sess:
+        sess.run(tf.global_variables_initializer())
+        runs = [sess.run(grad, {x: np.zeros((512, 96), np.float32)}) for _ in range(2)]
+    for run in runs:
+        np.testing.assert_array_equal(run, want)

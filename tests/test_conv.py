@@ -680,3 +680,21 @@ def test_conv2d_of_a_strided_1x1_kernel_matches_torch(xs, ws, attrs):
                                    atol=1e-10)
         for a, at in zip(ours, theirs):
             np.testing.assert_allclose(a.grad.numpy(), at.grad.numpy(), rtol=1e-10, atol=1e-10)
+
+
+def test_conv2d_region_weights_of_one_weight_at_two_paddings(monkeypatch):
+    """One weight at padding (1, 1) and (2, 1), stride (3, 2), on one-row images: the live
+    taps are row 1, then row 2 of the kernel, with the same regions. The region weights kept
+    for the first must not serve the second (keyed by the regions only, they did: the second
+    was off by ~38)."""
+    torch = pytest.importorskip("torch")
+    from tinyflow.backend.numpy import _conv_numba
+    monkeypatch.setattr(_conv_numba, "weight_memo", _conv_numba.WeightMemo())
+    rng = _seeded("regions at two paddings")
+    x, w = rng.standard_normal((4, 32, 1, 4)), rng.standard_normal((32, 32, 3, 3))
+    weight = tf.Tensor(w)   # one array: the memo's key
+    for padding in [(1, 1), (2, 1), (1, 1), (2, 1)]:
+        got = conv2d(tf.Tensor(x), weight, stride=(3, 2), padding=padding).numpy()
+        want = torch.nn.functional.conv2d(torch.tensor(x), torch.tensor(w), stride=(3, 2),
+                                          padding=padding).numpy()
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-10)

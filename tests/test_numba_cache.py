@@ -15,8 +15,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # One float32 call of a loop of each kind: flat loops on shared scalar helpers (GELU, erf), loops
 # with a helper in their file (layer norm, batch norm, max pooling), the LSTM recurrence (cell
-# helpers chosen per dtype by overloads, OpenBLAS called through an intrinsic), and a loop
-# without helpers (Adam's); attention's weights in float32 and float64 (their loops differ).
+# helpers chosen per dtype by overloads, OpenBLAS called through an intrinsic), and loops
+# without helpers (Adam's, the column sums'); attention's weights in float32 and float64
+# (their loops differ).
 SCRIPT = """
 import numpy as np
 from tinyflow.backend.numpy import _conv_numba, _fast_math, normalization, rnn, state
@@ -48,6 +49,9 @@ causal = AttentionWeights(scale=0.5, causal=True)
 attention.attention_weights(causal, cube, cube, cube[0, :, :4] > 0)
 wide = cube.astype(np.float64)
 attention.attention_weights(causal, wide, wide, cube[0, :, :4] > 0)
+from tinyflow.backend.numpy import reduce
+from tinyflow.ops.reduce import Sum
+reduce.sum_(Sum(axis=(0,), keepdims=False), np.ones((1024, 8), np.float32))
 """
 
 
@@ -81,7 +85,8 @@ def test_second_process_loads_every_loop_from_the_disk_cache(tmp_path):
                       "_fast_math_loops.lstm_forward_steps", "_conv_loops.pool_forward",
                       "_batch_norm_loops.input_grad",
                       "state._adam_loop.locals.adam_flat",
-                      "_attention_loops.softmax_scores", "_attention_loops.normalize_rows"
+                      "_attention_loops.softmax_scores", "_attention_loops.normalize_rows",
+                      "_sum_loops.column_sums"
                       }, loaded
     assert cache_files(cache_dir) == files
 

@@ -202,7 +202,8 @@ def _conv2d(op, x, w, b):
         x, stride = x[:, :, ::stride[0], ::stride[1]], (1, 1)
     regions = _regions(stride, op.dilation, groups, x.shape[2:], (kh, kw), pads, (ho, wo))
     if regions is not None and min(x.shape[1], o) >= REGION_MIN_CHANNELS:
-        return _conv2d_regions(x, w, b, weight, pads, regions, stride, (ho, wo))
+        cut = (live_rows.start, live_rows.stop, live_cols.start, live_cols.stop)
+        return _conv2d_regions(x, w, b, (weight, cut), pads, regions, stride, (ho, wo))
     pairs = _pixel_pairs(stride, op.dilation, groups, x.shape[2:], (kh, kw), pads,
                          (ho, wo))
     if pairs is not None and min(x.shape[1], o) >= PAIR_MIN_CHANNELS:
@@ -371,12 +372,14 @@ def _regions(stride, dilation, groups, hw, khw, pads, out_hw):
                  for cols, taps_j in axes[1])
 
 
-def _region_weights(w, weight, regions):
+def _region_weights(w, source, regions):
     """Each region's taps of w [O, C, kH, kW] as [O, taps * C] (the columns' order), in one
-    array: the memo's (`_conv_numba.WeightMemo`, keyed by the layer's whole `weight`) when
-    weight still has the bits they came from (a model in eval), else made (and kept unless
-    weight is being trained)."""
-    memo, purpose = _conv_numba.weight_memo, ("regions", regions)
+    array: the memo's (`_conv_numba.WeightMemo`, keyed by the layer's whole weight and the
+    taps `_live_taps` cut w to, `source` = (weight, cut)) when weight still has the bits they
+    came from (a model in eval), else made (and kept unless weight is being trained). The
+    cut is in the key: one weight at two paddings can give the same regions of other taps."""
+    (weight, cut), memo = source, _conv_numba.weight_memo
+    purpose = ("regions", cut, regions)
     made = memo.find(weight, purpose)
     if made is not None:
         return made
@@ -395,7 +398,7 @@ def _region_weights(w, weight, regions):
     return made
 
 
-def _conv2d_regions(x, w, b, weight, pads, regions, stride, out_hw):
+def _conv2d_regions(x, w, b, source, pads, regions, stride, out_hw):
     """conv2d by regions of outputs (`_regions`): per region, columns [pixels, taps * C] of
     its live taps only and one GEMM with those taps of the weight, its result written into
     the region's rows and columns of the NCHW output. Each GEMM runs on OpenBLAS's threads
@@ -403,7 +406,7 @@ def _conv2d_regions(x, w, b, weight, pads, regions, stride, out_hw):
     n, c = x.shape[:2]
     o, _, kh, kw = w.shape
     (ho, wo), (sh, sw) = out_hw, stride
-    weights = _region_weights(w, weight, regions)
+    weights = _region_weights(w, source, regions)
     xp = padded_buffer(x, pads)
     nhwc_padded(x, pads, xp, 0, n)
     s0, s1, s2, s3 = xp.strides

@@ -13,7 +13,8 @@ from .registry import kernel
 
 @kernel(r.Sum, out=True)
 def sum_(op, x, out=None):
-    """A sum over a short last axis takes the row loops (see nn.softmax), others NumPy's.
+    """A sum over a short last axis takes the row loops (see nn.softmax), one over leading
+    axes the column sums (`leading_sums`), others NumPy's.
     Every eager `loss.sum()` runs this: the reduced-float test and NumPy's call inline (not
     in a `widened` or `numpy_sum` frame), and a full sum's NumPy scalar made an array here
     (not in apply's `as_dtype_array` frame)."""
@@ -22,10 +23,10 @@ def sum_(op, x, out=None):
     if out is None and x.ndim > 1 and op.axis is not None and len(op.axis) == 1 and \
             rows.covered(x, op.axis[0]):   # (a vector's one row: NumPy's call is cheaper)
         return rows.sum_rows(op, x)
-    if out is None and x.ndim > 1 and op.axis is not None and x.size >= COLUMNS_FROM and \
-            x.dtype in _FLOATS and x.flags.c_contiguous:
-        total = _leading_sum(op, x)
-        if total is not None:
+    if x.ndim > 1 and op.axis is not None and x.size >= COLUMNS_FROM and \
+            x.dtype in FLOATS and x.flags.c_contiguous and (out is None or out.dtype == x.dtype):
+        total = _leading_sum(op, x, out)   # also into a planned run's `out`: the same bits
+        if total is not None:              # as the recording run's, which had none
             return total
     # np.sum without its Python wrapper (the same promotions: small ints sum in int64), on
     # one thread, as the column sums above: a memory-bound pass, a bias gradient's sum over
@@ -40,22 +41,42 @@ def sum_(op, x, out=None):
 
 
 _WIDE_SUM = widened(sum_, 0)
-_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 # Sums over leading axes (a bias gradient's, over the rows) from this many elements take
 # `_sum_loops.column_sums`: 0.43x NumPy's time at [1024, 256], 0.88-0.93x at [1024, 768 and
 # 1024] (one thread, warm), in the GPT step 0.7-0.8x; under it NumPy's call costs as little
 COLUMNS_FROM = 4096
 
 
-def _leading_sum(op, x):
-    """x summed over its first k axes when op.axis is exactly those (k < x.ndim), by the
-    column-sum loop; else None."""
+def _leading_sum(op, x, out=None):
+    """x summed over its first k axes when op.axis is exactly those (k < x.ndim), by
+    `leading_sums`; else None."""
     k = len(op.axis)
     if k >= x.ndim or (op.axis != (0,) and sorted(a % x.ndim for a in op.axis) != list(range(k))):
         return None
-    out = np.empty(x.shape[k:], x.dtype)
-    _column_sums()(x.reshape(math.prod(x.shape[:k]), -1), out.reshape(-1))
-    return out.reshape((1,) * k + out.shape) if op.keepdims else out
+    total = leading_sums(x, k, out)
+    if total is None or out is not None or not op.keepdims:
+        return total
+    return total.reshape((1,) * k + total.shape)
+
+
+def leading_sums(x, k, out=None):
+    """x (float32 or float64, C-contiguous, from `COLUMNS_FROM` elements) summed over its first
+    k axes by the column-sum loop, into `out` (x's dtype, x.shape[k:]'s size) or a new array
+    [x.shape[k:]]; None for one column. Also SumTo's (a broadcast bias's gradient)."""
+    lead = math.prod(x.shape[:k])
+    if lead == x.size:   # one column: NumPy's SIMD sum along it took 22.6 us over [100000, 1]
+        return None      # float32 (a Linear(n, 1)'s bias gradient), the loop 111
+    table = x.reshape(lead, -1)   # (not `rows`: the row loops' module)
+    if out is not None and out.flags.c_contiguous:
+        _column_sums()(table, out.reshape(-1))   # the loop reads all of x before it writes
+        return out
+    total = np.empty(x.shape[k:], x.dtype)
+    _column_sums()(table, total.reshape(-1))
+    if out is not None:
+        out[...] = total.reshape(out.shape)
+        return out
+    return total
 
 
 @functools.cache

@@ -4,7 +4,7 @@ import math
 import numpy as np
 
 from ...ops import shape as s
-from . import parallel
+from . import parallel, reduce
 from .registry import kernel
 
 
@@ -159,7 +159,11 @@ def sum_to(op, x, ref):
     axes = tuple(range(lead)) + tuple(
         i + lead for i, d in enumerate(ref.shape) if d == 1 and x.shape[i + lead] != 1)
     if axes:
-        x = np.sum(x, axis=axes, keepdims=True)
+        total = None
+        if x.size >= reduce.COLUMNS_FROM and x.dtype in reduce.FLOATS and \
+                x.flags.c_contiguous and axes == tuple(range(len(axes))) and len(axes) < x.ndim:
+            total = reduce.leading_sums(x, len(axes))   # as Sum's: the same bits as eager
+        x = np.sum(x, axis=axes, keepdims=True) if total is None else total
     return x.reshape(ref.shape)
 
 

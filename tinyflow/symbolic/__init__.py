@@ -31,10 +31,8 @@ from .clipping import (add_n, clip_by_global_norm, clip_by_norm, global_norm,  #
                        matrix_inverse)
 from .deferred import DeferredVariable, infer_variable_shapes  # noqa: F401
 from .array_ops import (boolean_mask, convert_to_tensor, dynamic_partition,  # noqa: F401
-                        dynamic_stitch,
-                        gather_nd, reduce_all,
-                        reduce_any, reverse_sequence, scatter_nd, segment_sum,
-                        sequence_mask, top_k, unsorted_segment_sum)
+                        dynamic_stitch, gather_nd, reduce_all, reduce_any, reverse_sequence,
+                        scatter_nd, segment_sum, sequence_mask, top_k, unsorted_segment_sum)
 from .math_ops import rank, reduce_logsumexp, reverse, size  # noqa: F401
 from .functional_ops import case, foldl, foldr, map_fn, scan, switch_case  # noqa: F401
 from . import image  # noqa: F401  (tf.image)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import operator
+import warnings
 from typing import Optional, dataclass_transform
 
 import numpy as np
@@ -369,12 +370,9 @@ def _apply_into(op: Op, inputs: tuple, shape, dtype, out: Tensor) -> Tensor:
     if grad_mode.enabled and op.differentiable and (
             out.requires_grad or any(x.requires_grad for x in inputs)):
         raise out_needs_grad_error(f"{op.name}()")
-    if out.shape != shape and tuple(out.shape) != tuple(shape) or out.dtype is not dtype:
-        raise ValueError(f"{op.name}: out= has shape {list(out.shape)} and dtype "
-                         f"{out.dtype.name}; the result has shape {list(shape)} and dtype "
-                         f"{dtype.name}")
+    fit_out(op.name, out, shape, dtype)
     arrays = list(map(_ARRAY, inputs))
-    in_place = KERNELS.out_kernels.get(type(op))
+    in_place = KERNELS.out_kernels.get(type(op)) if out.dtype is dtype else None
     if in_place is None or not in_place and any(np.may_share_memory(a, out.array)
                                                 for a in arrays):
         out.array[...] = KERNELS[type(op)](op, *arrays)
@@ -382,6 +380,21 @@ def _apply_into(op: Op, inputs: tuple, shape, dtype, out: Tensor) -> Tensor:
         KERNELS[type(op)](op, *arrays, out=out.array)
     out._version[0] += 1
     return out
+
+
+def fit_out(name: str, out: Tensor, shape, dtype: dtypes.DType) -> None:
+    """PyTorch's rules for a result written into `out=`: its kind may not be lowered (no
+    float into an integer out), and an out of another shape is resized (with a warning when
+    it held elements: PyTorch has deprecated that)."""
+    if dtypes.kind_rank(dtype) > dtypes.kind_rank(out.dtype):
+        raise RuntimeError(f"{name}: the result's type {dtype.name} can't be cast to out's "
+                           f"{out.dtype.name}")
+    if tuple(out.shape) != tuple(shape):
+        if out.array.size:
+            warnings.warn(f"{name}: out= of shape {list(out.shape)} is resized to the result's "
+                          f"{list(shape)} at {user_site()} (deprecated in PyTorch); give an "
+                          f"out of the result's shape, or an empty one", stacklevel=2)
+        out.data = np.empty(shape, out.dtype.np)
 
 
 def _as_array(value, dt):

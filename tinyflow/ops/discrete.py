@@ -53,9 +53,9 @@ class NextAfter(_OneKind):
 def _binary(op_cls):
     op = op_cls()
 
-    def fn(x, y, name=None) -> Tensor:
+    def fn(x, y, name=None, *, out=None) -> Tensor:
         x, y = operands(x, y)
-        return apply(op, x, y, name=name)
+        return apply(op, x, y, name=name, out=out)
     fn.__name__ = fn.__qualname__ = op_cls.name
     fn.__doc__ = op_cls.__doc__
     return fn

@@ -157,12 +157,12 @@ class Triu(Tril):
     name = "triu"
 
 
-def tril(x, diagonal: int = 0) -> Tensor:
-    return apply(Tril(diagonal=int(diagonal)), as_tensor(x))
+def tril(x, diagonal: int = 0, *, out=None) -> Tensor:
+    return apply(Tril(diagonal=int(diagonal)), as_tensor(x), out=out)
 
 
-def triu(x, diagonal: int = 0) -> Tensor:
-    return apply(Triu(diagonal=int(diagonal)), as_tensor(x))
+def triu(x, diagonal: int = 0, *, out=None) -> Tensor:
+    return apply(Triu(diagonal=int(diagonal)), as_tensor(x), out=out)
 
 
 def matrix_band_part(input, num_lower, num_upper, name=None) -> Tensor:  # noqa: A002

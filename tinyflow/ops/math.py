@@ -644,12 +644,14 @@ def _ints_as_floats(x, y) -> tuple:
 def _unary(op_cls):
     op = op_cls()
 
-    def fn(x, name=None):
+    def fn(x, name=None, *, out=None):
         if type(x) is not Tensor:
             x = as_tensor(x)
-        return apply1(op, x) if name is None else apply(op, x, name=name)
+        if name is None and out is None:
+            return apply1(op, x)
+        return apply(op, x, name=name, out=out)
     fn.__name__ = fn.__qualname__ = op_cls.name
-    fn.__doc__ = f"Elementwise {op_cls.name}."
+    fn.__doc__ = f"Elementwise {op_cls.name} (`out=`: PyTorch's, written in place)."
     return fn
 
 

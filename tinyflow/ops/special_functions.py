@@ -125,8 +125,8 @@ class Logit(Unary):
 def _unary_op(op_cls):
     op = op_cls()
 
-    def fn(x, name=None) -> Tensor:
-        return apply(op, as_tensor(x), name=name)
+    def fn(x, name=None, *, out=None) -> Tensor:
+        return apply(op, as_tensor(x), name=name, out=out)
     fn.__name__ = fn.__qualname__ = op_cls.name
     fn.__doc__ = f"Elementwise {op_cls.name} (integers give float32)."
     return fn

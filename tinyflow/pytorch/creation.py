@@ -3,6 +3,7 @@
 graph node on a TF1 tensor, is in shared_names.py)."""
 from __future__ import annotations
 
+import functools
 import json
 
 import numpy as np
@@ -107,6 +108,21 @@ def leaf(arr: np.ndarray, requires_grad: bool) -> Tensor:
     return t
 
 
+def writes_out(factory):
+    """PyTorch's `out=` for a factory: the values are made in out's dtype (a `dtype=` that
+    differs from it is refused, as PyTorch refuses it) and written into `out`."""
+    @functools.wraps(factory)
+    def into_out(*args, out=None, **kwargs):
+        if out is None:
+            return factory(*args, **kwargs)
+        dtype = kwargs.get("dtype")
+        if dtype is not None and dtypes.torch_dtype(dtype) is not out.dtype:
+            raise RuntimeError(f"{factory.__name__}: dtype {dtypes.torch_dtype(dtype).name} "
+                               f"does not match out's dtype {out.dtype.name}")
+        return write_out(factory(*args, **dict(kwargs, dtype=out.dtype)), out)
+    return into_out
+
+
 def _filled(fill, args, dtype, requires_grad, size=None, device=None):
     if args and (isinstance(args[0], Tensor) or isinstance(args[0], (list, tuple)) and any(
             isinstance(d, Tensor) for d in args[0])):   # TF1: a shape known when run
@@ -118,6 +134,7 @@ def _filled(fill, args, dtype, requires_grad, size=None, device=None):
     return leaf(np.full(shape, fill, dtype=dtype_or(dtype).np), requires_grad)
 
 
+@writes_out
 def zeros(*shape, size=None, dtype=None, name=None, device=None, requires_grad=False,
           **options) -> Tensor:
     """`torch.zeros(2, 3)`, `torch.zeros(size=(2, 3))`, `tf.zeros([2, 3], tf.int32)`,
@@ -127,6 +144,7 @@ def zeros(*shape, size=None, dtype=None, name=None, device=None, requires_grad=F
     return _filled(0, shape, dtype, requires_grad, size, device)
 
 
+@writes_out
 def ones(*shape, size=None, dtype=None, name=None, device=None, requires_grad=False,
          **options) -> Tensor:
     shape = _keyword_shape(shape, options.pop("shape", None))
@@ -143,12 +161,14 @@ def _keyword_shape(dims: tuple, shape) -> tuple:
     return (tuple(shape),) + dims
 
 
+@writes_out
 def empty(*shape, size=None, dtype=None, device=None, requires_grad=False,
           **options) -> Tensor:
     ignored_options("empty", options)
     return _filled(0, shape, dtype, requires_grad, size, device)
 
 
+@writes_out
 def full(size, fill_value, dtype=None, device=None, requires_grad=False, **options) -> Tensor:
     ignored_options("full", options)
     check_device(device)
@@ -165,6 +185,7 @@ def full_like(x, fill_value, dtype=None, device=None, requires_grad=False,
     return leaf(np.full(x.shape, fill_value, dtype_or(dtype, x.dtype).np), requires_grad)
 
 
+@writes_out
 def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False,
            **options) -> Tensor:
     ignored_options("arange", options)
@@ -176,6 +197,7 @@ def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False
     return leaf(np.arange(start, end, step).astype(dt.np), requires_grad)
 
 
+@writes_out
 def linspace(start, end, steps, dtype=None, device=None, requires_grad=False,
              **options) -> Tensor:
     ignored_options("linspace", options)
@@ -183,6 +205,7 @@ def linspace(start, end, steps, dtype=None, device=None, requires_grad=False,
     return leaf(np.linspace(start, end, int(steps)).astype(dtype_or(dtype).np), requires_grad)
 
 
+@writes_out
 def logspace(start, end, steps, base=10.0, dtype=None, device=None, requires_grad=False,
              **options) -> Tensor:
     """`steps` values from base**start to base**end, evenly spaced in the exponent."""
@@ -192,12 +215,14 @@ def logspace(start, end, steps, base=10.0, dtype=None, device=None, requires_gra
     return leaf(values.astype(dtype_or(dtype).np), requires_grad)
 
 
+@writes_out
 def eye(n, m=None, dtype=None, device=None, requires_grad=False, **options) -> Tensor:
     ignored_options("eye", options)
     check_device(device)
     return leaf(np.eye(n, m, dtype=dtype_or(dtype).np), requires_grad)
 
 
+@writes_out
 def randn(*size_, size=None, dtype=None, device=None, requires_grad=False, generator=None,
           **options) -> Tensor:
     ignored_options("randn", options)
@@ -206,6 +231,7 @@ def randn(*size_, size=None, dtype=None, device=None, requires_grad=False, gener
     return leaf(_rng(generator).standard_normal(shape).astype(dt.np), requires_grad)
 
 
+@writes_out
 def rand(*size_, size=None, dtype=None, device=None, requires_grad=False, generator=None,
          **options) -> Tensor:
     ignored_options("rand", options)
@@ -222,6 +248,7 @@ def _random_float(name: str, dtype) -> dtypes.DType:
     return dt
 
 
+@writes_out
 def randint(low, high=None, size=None, dtype=None, generator=None, device=None,
             **options) -> Tensor:
     ignored_options("randint", options)
@@ -277,6 +304,7 @@ def bernoulli_(x, p=0.5, *, generator=None) -> Tensor:
     return copy_(x, Tensor._eager(draws.astype(x.dtype.np)))
 
 
+@writes_out
 def randperm(n, dtype=None, generator=None, device=None, **options) -> Tensor:
     ignored_options("randperm", options)
     check_device(device)

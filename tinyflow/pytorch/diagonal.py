@@ -9,6 +9,7 @@ from .. import ops
 from ..core import dtypes
 from ..core.op import as_tensor
 from ..core.tensor import Tensor
+from .inplace import with_out
 from .sparse import scatter_flat
 
 
@@ -18,6 +19,7 @@ def _positions(rows: int, cols: int, diagonal: int, length: int) -> np.ndarray:
     return start + np.arange(length, dtype=np.int64) * (cols + 1)
 
 
+@with_out
 def diag(input, diagonal: int = 0) -> Tensor:
     """1-D [n] -> 2-D [n + |d|, n + |d|] with input on diagonal d; 2-D -> its diagonal d."""
     x, d = as_tensor(input), int(diagonal)

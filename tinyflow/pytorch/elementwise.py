@@ -16,7 +16,7 @@ from ..core.op import apply, as_tensor
 from ..ops import special_functions
 from ..ops.discrete import gcd, lcm, nextafter
 from ..ops.special_functions import digamma, erfinv, i0, lgamma
-from .inplace import write_out
+from .inplace import write_out, with_out
 from .logic import signbit
 
 
@@ -155,6 +155,7 @@ def nan_to_num(input, nan=0.0, posinf=None, neginf=None, *, out=None):  # noqa: 
     return write_out(ops.where(ops.equal(x, -math.inf), low, y), out)
 
 
+@with_out
 def sgn(input):  # noqa: A002
     """sign for real tensors (0 at NaN, as PyTorch's)."""
     return ops.math.sign_nan_to_zero(input)

@@ -5,6 +5,7 @@ and takes over its autograd history (see docs/ARCHITECTURE.md, "The flow of one 
 """
 from __future__ import annotations
 
+import functools
 import warnings
 
 import numpy as np
@@ -14,6 +15,7 @@ from ..autodiff.tape import OVERLAP, overlaps, writable_memory, write_inplace
 from ..core.dtypes import promote, weak_scalar
 from ..core.errors import out_needs_grad_error
 from ..core.modes import TRACING_THREADS, grad_mode, trace_state
+from ..core.op import fit_out
 from ..core.random import generator, refuse_integers
 from ..core.tensor import EAGER, REMOTE, Tensor
 
@@ -217,18 +219,28 @@ def _broadcasts_into(shape: tuple, target: tuple) -> bool:
 
 
 def write_out(result: Tensor, out) -> Tensor:
-    """`out=`: write the result into an existing tensor (outside autograd, as PyTorch)."""
+    """`out=`: write the result into an existing tensor (outside autograd, as PyTorch); a
+    (values, indices) result into a pair of tensors."""
     if out is None:
         return result
-    if out.requires_grad and result.requires_grad:
+    if isinstance(result, tuple):
+        if not isinstance(out, (tuple, list)) or len(out) != len(result):
+            raise TypeError(f"out=: the result is {len(result)} tensors; give a tuple of "
+                            f"{len(result)} tensors")
+        return type(result)(*map(write_out, result, out))
+    if result.requires_grad or out.requires_grad and grad_mode.enabled:
         raise out_needs_grad_error("out=")
-    if out.shape != result.shape:
-        if out.numel():
-            warnings.warn(f"out=: a non-empty out of shape {list(out.shape)} is resized to "
-                          f"the result's {list(result.shape)} (deprecated in PyTorch); give an "
-                          f"out of the result's shape, or an empty one", stacklevel=3)
-        out.data = np.empty(result.shape, out.dtype.np)  # PyTorch resizes `out`
+    fit_out("out=", out, result.shape, result.dtype)
     return copy_(out, result.detach())
+
+
+def with_out(function):
+    """`function` with PyTorch's `out=` (one frame more: for functions composed of ops; an
+    op function takes `out=` itself, through `apply`)."""
+    @functools.wraps(function)
+    def writing_out(*args, out=None, **kwargs):
+        return write_out(function(*args, **kwargs), out)
+    return writing_out
 
 
 # `x.abs_()` and the like: the method's out-of-place result written into x (looked up when

@@ -45,7 +45,7 @@ def det(A, *, out=None):  # noqa: N803
 def slogdet(A, *, out=None):  # noqa: N803
     """(sign, log |det|) of each matrix (computed from det: overflows where det does)."""
     d = determinant(A)
-    return SlogdetResult(ops.sign(d), ops.log(ops.abs(d)))
+    return write_out(SlogdetResult(ops.sign(d), ops.log(ops.abs(d))), out)
 
 
 def logdet(input):  # noqa: A002
@@ -116,7 +116,7 @@ def eigh(A, UPLO="L", *, out=None):  # noqa: N803
     triangle is read)."""
     if UPLO != "L":
         A = ops.transpose(A, _swap_last(A.ndim))   # noqa: N806  (the upper triangle as lower)
-    return EighResult(factorization(A, "eigh", 0), factorization(A, "eigh", 1))
+    return write_out(EighResult(factorization(A, "eigh", 0), factorization(A, "eigh", 1)), out)
 
 
 def eigvalsh(A, UPLO="L", *, out=None):  # noqa: N803

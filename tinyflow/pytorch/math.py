@@ -14,7 +14,7 @@ from ..core.errors import DTypeError, ValueRuntimeError
 from ..core.op import as_tensor
 from ..ops.math import operands
 from ..core.tensor import Tensor
-from .inplace import write_out
+from .inplace import write_out, with_out
 from .sparse import spmm
 
 # ---- elementwise -----------------------------------------------------------------------
@@ -50,9 +50,13 @@ def mul(x, other, name=None, *, out=None):
     return write_out(ops.multiply(x, other, name=name), out)
 
 
+@with_out
 def rsqrt(x): return 1 / ops.sqrt(x)
+@with_out
 def log2(x): return ops.log(x) * (1 / np.log(2))
+@with_out
 def log10(x): return ops.log(x) * (1 / np.log(10))
+@with_out
 def lerp(x, end, weight):
     """x + weight (end - x), in x's float dtype: end, and a weight tensor with dims, of
     another dtype are refused, as PyTorch refuses them."""
@@ -77,6 +81,7 @@ def masked_fill(x, mask, value):
     return out if out.dtype is x.dtype else ops.cast(out, x.dtype)
 
 
+@with_out
 def fmod(x, other):
     """C's remainder, with the sign of `x` (remainder's has the sign of `other`); a finite x
     by an infinite `other` is x itself (remainder's would be inf or NaN)."""
@@ -135,9 +140,11 @@ def mm(a, b, out=None):
 def bmm(a, b, out=None): return write_out(ops.matmul(a, b), out)
 
 
+@with_out
 def outer(a, b): return ops.reshape(a, (-1, 1)) * ops.reshape(b, (1, -1))
 
 
+@with_out
 def dot(a, b):
     if a.ndim != 1 or b.ndim != 1:
         raise RuntimeError(f"dot: 1D tensors expected, but got {a.ndim}D and "
@@ -145,6 +152,7 @@ def dot(a, b):
     return ops.reduce_sum(a * b)
 
 
+@with_out
 def addmm(x, mat1, mat2, beta=1, alpha=1):
     """beta * x + alpha * (mat1 @ mat2)."""
     return _scaled(x, beta) + _scaled(mm(mat1, mat2), alpha)

@@ -13,7 +13,7 @@ from ..core.dtypes import DType
 from ..core.op import as_tensor
 from ..core.shapes import normalize_axes
 from ..ops.shape import flatten
-from .inplace import write_out
+from .inplace import write_out, with_out
 
 
 def size_args(args) -> tuple:
@@ -195,6 +195,7 @@ def narrow(x, dim, start, length):
 
 def select(x, dim, index): return x[(slice(None),) * (dim % x.ndim) + (index,)]
 def unbind(x, dim=0): return tuple(select(x, dim, i) for i in range(x.shape[dim]))
+@with_out
 def index_select(x, dim, index): return ops.take(x, index, dim)
 
 

@@ -15,6 +15,7 @@ from ..core.modes import TRACING_THREADS, grad_mode, trace_state
 from ..core.op import apply, apply1, as_tensor
 from ..core.tensor import EAGER, Tensor
 from ..ops.reduce import CACHED_REDUCTIONS, Mean, Sum
+from .inplace import write_out
 from .zero_dim import scalar_dims
 
 MaxResult = namedtuple("MaxResult", ["values", "indices"])   # also sort's and topk's
@@ -28,14 +29,17 @@ def widened(x, dtype=None):
     return x if x.dtype.is_floating or x.dtype is dtypes.int64 else ops.cast(x, dtypes.int64)
 
 
-def sum(x, dim=None, keepdim=False, dtype=None, axis=None, keepdims=False):  # noqa: A001
+def sum(x, dim=None, keepdim=False, dtype=None, axis=None, keepdims=False, *,  # noqa: A001
+        out=None):
     if type(x) is Tensor and type(x.shape) is tuple and (dim is None or type(dim) is int) \
-            and dtype is None and axis is None and x.dtype.is_floating:
+            and dtype is None and axis is None and x.dtype.is_floating and out is None:
         # an eager float sum over one dim or all: the op (integers widen first)
         op = CACHED_REDUCTIONS.get((Sum, dim, len(x.shape), bool(keepdim or keepdims)))
         if op is not None:
             return apply1(op, x)
-    return _any_sum(x, dim, keepdim, dtype, axis, keepdims)
+    if out is not None and dtype is None:
+        dtype = out.dtype   # PyTorch sums in out's dtype: into int64, the cast comes first
+    return write_out(_any_sum(x, dim, keepdim, dtype, axis, keepdims), out)
 
 
 @scalar_dims
@@ -55,14 +59,14 @@ def summed(x, axes, keepdims):
     return ops.greater(ops.reduce_sum(ops.cast(x, dtypes.int64), axes, keepdims), 0)
 
 
-def mean(x, dim=None, keepdim=False, dtype=None, axis=None, keepdims=False):
+def mean(x, dim=None, keepdim=False, dtype=None, axis=None, keepdims=False, *, out=None):
     if type(x) is Tensor and x.kind == EAGER and (dim is None or type(dim) is int) \
             and dtype is None and axis is None and not TRACING_THREADS \
-            and x.dtype.is_floating and not x.dtype.is_reduced:   # reduce_mean's eager case
+            and x.dtype.is_floating and not x.dtype.is_reduced and out is None:   # eager
         op = CACHED_REDUCTIONS.get((Mean, dim, len(x.shape), bool(keepdim or keepdims)))
         if op is not None:
             return apply1(op, x)
-    return _any_mean(x, dim, keepdim, dtype, axis, keepdims)
+    return write_out(_any_mean(x, dim, keepdim, dtype, axis, keepdims), out)
 
 
 @scalar_dims
@@ -80,16 +84,22 @@ def _any_mean(x, dim, keepdim, dtype, axis, keepdims):
 sum.scalar_dims = mean.scalar_dims = True
 
 
-def max(x, dim=None, keepdim=False):  # noqa: A001
-    return _extreme(x, dim, keepdim, ops.reduce_max, ops.argmax, ops.maximum)
+def max(x, dim=None, keepdim=False, *, out=None):  # noqa: A001
+    found = _extreme(x, dim, keepdim, ops.reduce_max, ops.argmax, ops.maximum)
+    return found if out is None else write_out(found, out)
 
 
-def min(x, dim=None, keepdim=False):  # noqa: A001
-    return _extreme(x, dim, keepdim, ops.reduce_min, ops.argmin, ops.minimum)
+def min(x, dim=None, keepdim=False, *, out=None):  # noqa: A001
+    found = _extreme(x, dim, keepdim, ops.reduce_min, ops.argmin, ops.minimum)
+    return found if out is None else write_out(found, out)
 
 
-def amax(x, dim=None, keepdim=False): return ops.reduce_max(x, dim, keepdim)
-def amin(x, dim=None, keepdim=False): return ops.reduce_min(x, dim, keepdim)
+def amax(x, dim=None, keepdim=False, *, out=None):
+    return write_out(ops.reduce_max(x, _axis(dim, None), keepdim), out)
+
+
+def amin(x, dim=None, keepdim=False, *, out=None):
+    return write_out(ops.reduce_min(x, _axis(dim, None), keepdim), out)
 
 
 def torch_argmax(x, dim=None, keepdim=False):
@@ -111,8 +121,12 @@ def _arg(arg, x, dim, keepdim, name=None):
     return ops.expand_dims(out, dim) if keepdim and dim is not None else out
 
 
-@ops.in_float32
-def std(x, dim=None, unbiased=None, keepdim=False, correction=None):
+def std(x, dim=None, unbiased=None, keepdim=False, correction=None, *, out=None):
+    return write_out(_std(x, dim, unbiased, keepdim, correction), out)
+
+
+@ops.in_float32   # out= is written outside: in float16, out itself must not be cast
+def _std(x, dim, unbiased, keepdim, correction):
     return ops.reduce.root(ops.var(x, dim, correction_of(unbiased, correction), keepdim))
 
 
@@ -133,14 +147,14 @@ def torch_sort(x, dim=-1, descending=False, stable=False):
     return MaxResult(ops.gather(x, dim, indices), indices)
 
 
-def topk(x, k, dim=-1, largest=True, sorted=True):  # noqa: A002
+def topk(x, k, dim=-1, largest=True, sorted=True, *, out=None):  # noqa: A002
     if x.dtype.is_bool:
         raise DTypeError("topk: a bool tensor has no order to rank; convert it with .int()")
     if not 0 <= k <= x.shape[dim]:
         raise RuntimeError(f"topk: k ({k}) is out of range for dimension {dim} of size "
                            f"{x.shape[dim]}")
     indices = ops.argsort(x, dim, largest).narrow(dim, 0, k)
-    return MaxResult(ops.gather(x, dim, indices), indices)
+    return write_out(MaxResult(ops.gather(x, dim, indices), indices), out)
 
 
 def _axis(dim, axis):

@@ -14,7 +14,7 @@ from .. import ops
 from ..autodiff.tape import write_inplace
 from ..core.op import as_tensor
 from ..core.tensor import Tensor
-from .inplace import fill_shared
+from .inplace import fill_shared, with_out
 from .movement import flatten
 from .sparse import scatter_flat
 
@@ -305,6 +305,7 @@ def _mask_values(mask, shape, what) -> np.ndarray:
                                               f"mask's values)"), shape)
 
 
+@with_out
 def masked_select(input, mask):  # noqa: A002
     """The elements where mask (broadcast) is True, as a 1-D tensor, in row-major order."""
     x, m = as_tensor(input), as_tensor(mask)
@@ -341,6 +342,7 @@ def flat_take(input, index):  # noqa: A002
     return ops.take(flatten(x), Tensor._eager(idx % n if n else idx))
 
 
+@with_out
 def take_along_dim(input, indices, dim=None):  # noqa: A002
     """gather along dim, with input and indices broadcast in the other dims; dim None: of
     the flattened input."""

@@ -16,6 +16,7 @@ from ..core.modes import grad_mode, trace_state
 from ..core.op import as_tensor
 from ..core.tensor import EAGER, Tensor
 from .diagonal import diag
+from .inplace import with_out
 from .movement import cat, flatten, flip, movedim, narrow, size_args, torch_split
 from .shared_names import stack, tile
 from .strided import _storage, as_strided, flat_storage
@@ -289,6 +290,7 @@ def block_diag(*tensors):
     return cat(rows, 0)
 
 
+@with_out
 def kron(input, other):  # noqa: A002
     """The Kronecker product: every element of input times the whole of other."""
     a, b = as_tensor(input), as_tensor(other)
@@ -301,6 +303,7 @@ def kron(input, other):  # noqa: A002
     return ops.reshape(product, tuple(p * q for p, q in zip(a.shape, b.shape)))
 
 
+@with_out
 def cross(input, other, dim=None):  # noqa: A002
     """The 3-vector cross product along dim (the first dim of size 3 if None)."""
     a, b = broadcast_tensors(input, other)

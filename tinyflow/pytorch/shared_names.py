@@ -22,7 +22,7 @@ from ..ops.linalg import PLAIN_MATMUL
 from ..ops.shape import tile_in_graph
 from .creation import dtype_or, ignored_options, leaf, torch_normal
 from .dtype import check_device
-from .inplace import write_out
+from .inplace import write_out, with_out
 from .logic import torch_equal
 from .math import times_alpha, with_other
 from .movement import flatten, narrow, repeat, torch_split, torch_transpose
@@ -143,6 +143,7 @@ def clamp(x, min=None, max=None, out=None):  # noqa: A002
 clip = clamp
 
 
+@with_out
 def round(x, decimals=0):  # noqa: A001
     """Half to even, as both; `decimals` (PyTorch) rounds to that many decimal places."""
     if decimals == 0:
@@ -165,16 +166,17 @@ def log_softmax(x, dim=-1, *, axis=None, dtype=None, name=None) -> Tensor:
 # ---- reductions and order -----------------------------------------------------------------
 
 
-def var(x, dim=None, unbiased=None, keepdim=False, correction=None):
+def var(x, dim=None, unbiased=None, keepdim=False, correction=None, *, out=None):
     """PyTorch's `unbiased`/`correction` (`ops.var` takes `axis`, `correction`, `keepdims`)."""
-    return ops.var(x, dim, correction_of(unbiased, correction), keepdim)
+    return write_out(ops.var(x, dim, correction_of(unbiased, correction), keepdim), out)
 
 
-def logsumexp(x, dim, keepdim=False): return ops.logsumexp(x, dim, keepdim)
+def logsumexp(x, dim, keepdim=False, *, out=None):
+    return write_out(ops.logsumexp(x, dim, keepdim), out)
 
 
 def cumsum(x, dim=None, *, axis=None, exclusive=False, reverse=False, name=None,
-           dtype=None) -> Tensor:
+           dtype=None, out=None) -> Tensor:
     """`torch.cumsum(x, dim, dtype=)` (integers and bools summed in int64; torch requires
     dim) or `tf.cumsum(x, axis=0, exclusive, reverse)` (no dim, TF1 keywords or a symbolic
     x: the dtype is kept)."""
@@ -185,11 +187,12 @@ def cumsum(x, dim=None, *, axis=None, exclusive=False, reverse=False, name=None,
         x = widened(x, dtype)
     if dim is None and axis is None:
         axis = 0
-    out = ops.cumsum(x, dim if axis is None else axis, reverse)
-    return out - x if exclusive else out
+    sums = ops.cumsum(x, dim if axis is None else axis, reverse)
+    return write_out(sums - x if exclusive else sums, out)
 
 
-def sort(x, dim=-1, descending=False, stable=False, *, axis=None, direction=None, name=None):
+def sort(x, dim=-1, descending=False, stable=False, *, axis=None, direction=None, name=None,
+         out=None):
     """`torch.sort` gives (values, indices); TF1's `tf.sort(x, axis, direction)` (TF1
     keywords or a symbolic tensor) gives the values."""
     x = as_tensor(x)
@@ -197,7 +200,7 @@ def sort(x, dim=-1, descending=False, stable=False, *, axis=None, direction=None
                 or x.is_symbolic and trace_state.active is None)
     result = torch_sort(x, dim if axis is None else axis,
                         descending or direction == "DESCENDING")
-    return result.values if tf_style else result
+    return result.values if tf_style else write_out(result, out)
 
 
 def argsort(x, dim=-1, descending=False, *, axis=None, direction=None, stable=False,
@@ -259,23 +262,24 @@ def matmul(a, b, transpose_a=False, transpose_b=False, name=None, *, out=None):
         result = ops.squeeze(result, -1 if b.ndim == 1 else -2)
     return write_out(result, out)
 def argmax(x, dim=None, keepdim=False, axis=None, name=None, dimension=None,
-           output_type=None):
+           output_type=None, *, out=None):
     """`torch.argmax(x, dim=1, keepdim=True)` or TF1's `tf.argmax(x, axis=1, name=...,
     output_type=tf.int32)`."""
     if axis is not None or name is not None or dimension is not None or output_type:
         found = ops.argmax(x, dim if axis is None else axis, name, dimension)
         return found if output_type is None else ops.cast(found, output_type)
-    return torch_argmax(as_tensor(x), dim, keepdim)
+    return write_out(torch_argmax(as_tensor(x), dim, keepdim), out)
 
 
 def argmin(x, dim=None, keepdim=False, axis=None, name=None, dimension=None,
-           output_type=None):
+           output_type=None, *, out=None):
     if axis is not None or name is not None or dimension is not None or output_type:
         found = ops.argmin(x, dim if axis is None else axis, name, dimension)
         return found if output_type is None else ops.cast(found, output_type)
-    return torch_argmin(as_tensor(x), dim, keepdim)
+    return write_out(torch_argmin(as_tensor(x), dim, keepdim), out)
 
 
+@with_out
 def multinomial(probs, num_samples, replacement=False, generator=None, *, seed=None,
                 name=None, output_dtype=None) -> Tensor:
     """`torch.multinomial(probs, n)`: indices drawn by the probabilities in each row; or

@@ -20,7 +20,7 @@ from ..core.tensor import Tensor
 from ..ops.matrix import factorization
 from ..ops.product import cumulative_product
 from ..ops.product import reduce_prod
-from .inplace import write_out
+from .inplace import write_out, with_out
 from .movement import flatten, narrow
 from .reduce import MaxResult, correction_of, summed, widened as _widened
 
@@ -210,7 +210,7 @@ def kthvalue(input, k, dim=-1, keepdim=False, *, out=None):  # noqa: A002
     if not 1 <= k <= n:
         raise RuntimeError(f"kthvalue(): k={k} for dim {dim} of size {n}; k must be in "
                            f"1..{n}")
-    return _pick_sorted(x, dim, k - 1, keepdim)
+    return write_out(_pick_sorted(x, dim, k - 1, keepdim), out)
 
 
 def _pick_sorted(x, dim, position, keepdim):
@@ -229,9 +229,9 @@ def median(input, dim=None, keepdim=False, *, out=None):  # noqa: A002
     if dim is None:
         flat = ops.reshape(x, (-1,))
         if flat.shape[0] == 0:
-            return ops.reshape(ops.cast(as_tensor(np.nan), x.dtype), ())
-        return _median_of(flat, 0, False).values
-    return _median_of(x, dim, keepdim)
+            return write_out(ops.reshape(ops.cast(as_tensor(np.nan), x.dtype), ()), out)
+        return write_out(_median_of(flat, 0, False).values, out)
+    return write_out(_median_of(x, dim, keepdim), out)
 
 
 def _median_of(x, dim, keepdim):
@@ -376,7 +376,7 @@ def mode(input, dim=-1, keepdim=False, *, out=None):  # noqa: A002
     values = ops.gather(x, dim, index)
     if not keepdim:
         values, index = ops.squeeze(values, dim), ops.squeeze(index, dim)
-    return ValuesIndices(values, index)
+    return write_out(ValuesIndices(values, index), out)
 
 
 def _running_extreme(x, dim, accumulate, what):
@@ -396,11 +396,11 @@ def _running_extreme(x, dim, accumulate, what):
 
 
 def cummax(input, dim, *, out=None):  # noqa: A002
-    return _running_extreme(input, dim, np.maximum, "cummax()")
+    return write_out(_running_extreme(input, dim, np.maximum, "cummax()"), out)
 
 
 def cummin(input, dim, *, out=None):  # noqa: A002
-    return _running_extreme(input, dim, np.minimum, "cummin()")
+    return write_out(_running_extreme(input, dim, np.minimum, "cummin()"), out)
 
 
 def logcumsumexp(input, dim, *, out=None):  # noqa: A002
@@ -415,6 +415,7 @@ def logcumsumexp(input, dim, *, out=None):  # noqa: A002
 
 # ---- differences, trace, counts -------------------------------------------------------
 
+@with_out
 def diff(input, n=1, dim=-1, prepend=None, append=None):  # noqa: A002
     """x[i + 1] - x[i] along dim, n times (bools: whether neighbours differ)."""
     x = as_tensor(input)

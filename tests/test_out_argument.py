@@ -221,3 +221,77 @@ def test_no_function_takes_out_and_ignores_it():
                     for n in ast.walk(node)):
                 ignored.append(f"{path.name}:{node.lineno} {node.name}")
     assert not ignored
+
+
+# ---- review (s20-review-lead): outs that were accepted and left unwritten, or truncated ----
+
+
+def test_a_graph_tensor_with_out_is_refused_never_left_unwritten():
+    # before: tt.exp(placeholder, out=o) and tt.sort(placeholder, out=(v, i)) returned a
+    # graph node and left o (v, i) as they were
+    with tt.Graph().as_default():
+        p = tt.placeholder(tt.float32, [2, 3])
+        for write in (lambda: tt.exp(p, out=tt.zeros(2, 3)),
+                      lambda: tt.sum(p, 1, out=tt.zeros(2)),
+                      lambda: tt.sort(p, out=(tt.zeros(2, 3), tt.zeros(2, 3, dtype=tt.int64)))):
+            with pytest.raises(TypeError, match="out= writes eager tensors"):
+                write()
+    with pytest.raises(TypeError, match="out= is PyTorch's"):
+        tt.argmax(x(tt), axis=1, out=tt.zeros(2, dtype=tt.int64))
+
+
+def test_compiled_out_keeps_the_eager_rules():
+    # before: under tinyflow.compile a float result went into an int64 out truncated (eager
+    # refuses it), and a sum into an out of another shape crashed with an AttributeError
+    into = tt.compile(lambda a, o: (tt.exp(a, out=o), o)[1] * 1)
+    with pytest.raises(RuntimeError, match="can't be cast"):
+        into(x(tt), tt.zeros(2, 3, dtype=tt.int64))
+    for fn, result in ((lambda a, o: (tt.sum(a, 1, out=o), o)[1] * 1, X.sum(1)),
+                       (lambda a, o: (tt.exp(a, out=o), o)[1] * 1, np.exp(X))):
+        compiled = tt.compile(fn)
+        for _ in range(2):
+            out = tt.zeros(0)
+            np.testing.assert_allclose(compiled(x(tt), out).numpy(), result, rtol=1e-6)
+            np.testing.assert_allclose(out.numpy(), result, rtol=1e-6)
+
+
+def test_a_view_out_of_another_shape_is_refused_not_detached_from_its_base():
+    # before: out=y[0] of another shape got a new buffer; y never saw the result (PyTorch
+    # writes y's storage)
+    y = tt.zeros(2, 3)
+    with pytest.raises(RuntimeError, match="a view can't be resized"):
+        tt.exp(x(tt), out=y[0])
+    with pytest.raises(RuntimeError, match="a view can't be resized"):
+        tt.sum(x(tt), 1, out=y[0])
+    tt.exp(x(tt)[0], out=y[1])   # a view of the result's shape is written through
+    np.testing.assert_allclose(y.numpy(), [[0, 0, 0], np.exp(X[0])], rtol=1e-6)
+
+
+@pytest.mark.parametrize("write", [
+    lambda lib, o: lib.mean(lib.tensor([[1e8, 1.0, -1e8]]), 1, out=o),
+    lambda lib, o: lib.cumsum(lib.tensor([1e8, 1.0, -1e8]), 0, out=o),
+    lambda lib, o: lib.prod(lib.tensor([[1e20, 1e20]]), 1, out=o),
+    lambda lib, o: lib.cumprod(lib.tensor([1e20, 1e20]), 0, out=o),
+])
+def test_sums_products_and_means_compute_in_a_wider_outs_dtype(write):
+    # before: computed in float32 and then widened (mean 0.0 for 1/3, prod inf for 1e40)
+    both(lambda lib: (lambda o: (write(lib, o), o))(lib.zeros(0, dtype=lib.float64)))
+
+
+def test_cumsum_into_an_integer_out_casts_first_as_pytorch():
+    both(lambda lib: (lambda o: (lib.cumsum(lib.tensor([1.5, 2.5]), 0, out=o), o))(
+        lib.zeros(0, dtype=lib.int64)))
+
+
+def test_outs_that_alias_or_view_their_inputs():
+    # (no partial overlaps: PyTorch's results for those depend on its loop order)
+    for write in (lambda lib, a: lib.exp(a, out=a), lambda lib, a: lib.cumsum(a, 1, out=a),
+                  lambda lib, a: lib.sort(a, out=(a, lib.zeros(0, dtype=lib.int64)))[0],
+                  lambda lib, a: lib.cummax(a, 1, out=(a, lib.zeros(0, dtype=lib.int64)))[0],
+                  lambda lib, a: lib.exp(a.t().contiguous(), out=a.t()),
+                  lambda lib, a: lib.sigmoid(a[:, ::2], out=a[:, ::2])):
+        def build(lib):
+            a = x(lib)
+            write(lib, a)
+            return a, a
+        both(build)

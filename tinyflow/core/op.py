@@ -276,7 +276,11 @@ def _apply(op: Op, inputs: tuple, name: Optional[str], graph, out: Optional[Tens
                            for k, x in enumerate(inputs))
         node = Tensor._symbolic(NODE, shape, dtype, op, inputs, name=name, graph=graph,
                                 site=user_site())
-        if out is not None and tracer is not None:
+        if out is not None:
+            if tracer is None:   # a TF1 graph tensor: out= would be silently left unwritten
+                raise TypeError(f"{op.name}: out= writes eager tensors; an input is symbolic "
+                                f"(a graph tensor): drop out= and run the graph")
+            fit_out(op.name, out, shape, dtype)   # the eager rules, kept by the trace
             return tracer.write(out, node)   # recorded as a state write, run by the plan
         if tracer is not None and not grad_mode.enabled:
             tracer.made_without_grad(node)   # autograd does not go through it
@@ -390,6 +394,11 @@ def fit_out(name: str, out: Tensor, shape, dtype: dtypes.DType) -> None:
         raise RuntimeError(f"{name}: the result's type {dtype.name} can't be cast to out's "
                            f"{out.dtype.name}")
     if tuple(out.shape) != tuple(shape):
+        if trace_state.active is not None:   # a resize is not a state write a plan replays
+            trace_state.active.graph_break(f"{name}: out= of another shape (resized)")
+        if out._base is not None:   # a new buffer would leave the view's base unwritten
+            raise RuntimeError(f"{name}: out= is a view of shape {list(out.shape)}; the "
+                               f"result's is {list(shape)}, and a view can't be resized")
         if out.array.size:
             warnings.warn(f"{name}: out= of shape {list(out.shape)} is resized to the result's "
                           f"{list(shape)} at {user_site()} (deprecated in PyTorch); give an "

@@ -230,6 +230,9 @@ def write_out(result: Tensor, out) -> Tensor:
         return type(result)(*map(write_out, result, out))
     if result.requires_grad or out.requires_grad and grad_mode.enabled:
         raise out_needs_grad_error("out=")
+    if result.kind != EAGER and trace_state.active is None:
+        raise TypeError(f"out= writes eager tensors; {result.name} is symbolic (a graph "
+                        f"tensor): drop out= and run the graph")
     fit_out("out=", out, result.shape, result.dtype)
     return copy_(out, result.detach())
 

@@ -21,6 +21,16 @@ from .zero_dim import scalar_dims
 MaxResult = namedtuple("MaxResult", ["values", "indices"])   # also sort's and topk's
 
 
+def in_outs_dtype(dtype, out):
+    """PyTorch's sums, products, means and their running forms compute in out's dtype when
+    no dtype= is given (into int64 the cast comes first; into float64 nothing is lost to
+    float32); a bool out keeps the result's dtype, and a float into an integer out of a
+    mean is refused by `write_out`."""
+    if dtype is not None or out is None or isinstance(out, tuple) or out.dtype.is_bool:
+        return dtype
+    return out.dtype
+
+
 def widened(x, dtype=None):
     """PyTorch's sum-like dtype: integers and bools accumulate in int64 unless dtype=."""
     x = as_tensor(x)
@@ -37,9 +47,7 @@ def sum(x, dim=None, keepdim=False, dtype=None, axis=None, keepdims=False, *,  #
         op = CACHED_REDUCTIONS.get((Sum, dim, len(x.shape), bool(keepdim or keepdims)))
         if op is not None:
             return apply1(op, x)
-    if out is not None and dtype is None:
-        dtype = out.dtype   # PyTorch sums in out's dtype: into int64, the cast comes first
-    return write_out(_any_sum(x, dim, keepdim, dtype, axis, keepdims), out)
+    return write_out(_any_sum(x, dim, keepdim, in_outs_dtype(dtype, out), axis, keepdims), out)
 
 
 @scalar_dims
@@ -66,6 +74,8 @@ def mean(x, dim=None, keepdim=False, dtype=None, axis=None, keepdims=False, *, o
         op = CACHED_REDUCTIONS.get((Mean, dim, len(x.shape), bool(keepdim or keepdims)))
         if op is not None:
             return apply1(op, x)
+    if out is not None and dtype is None and out.dtype.is_floating:
+        dtype = out.dtype   # computed in a float64 out's dtype, as PyTorch's
     return write_out(_any_mean(x, dim, keepdim, dtype, axis, keepdims), out)
 
 

@@ -26,7 +26,7 @@ from .inplace import write_out, with_out
 from .logic import torch_equal
 from .math import times_alpha, with_other
 from .movement import flatten, narrow, repeat, torch_split, torch_transpose
-from .reduce import correction_of, torch_argmax, torch_argmin, torch_sort, widened
+from .reduce import correction_of, in_outs_dtype, torch_argmax, torch_argmin, torch_sort, widened
 from .scatter_gather import flat_take, nonzero
 
 # ---- shapes -------------------------------------------------------------------------------
@@ -181,6 +181,7 @@ def cumsum(x, dim=None, *, axis=None, exclusive=False, reverse=False, name=None,
     dim) or `tf.cumsum(x, axis=0, exclusive, reverse)` (no dim, TF1 keywords or a symbolic
     x: the dtype is kept)."""
     x = as_tensor(x)
+    dtype = in_outs_dtype(dtype, out)
     tf_style = dim is None or axis is not None or exclusive or reverse or name is not None or (
         x.is_symbolic and trace_state.active is None)
     if not tf_style and (dtype is not None or not x.dtype.is_floating):
@@ -196,8 +197,8 @@ def sort(x, dim=-1, descending=False, stable=False, *, axis=None, direction=None
     """`torch.sort` gives (values, indices); TF1's `tf.sort(x, axis, direction)` (TF1
     keywords or a symbolic tensor) gives the values."""
     x = as_tensor(x)
-    tf_style = (axis is not None or direction is not None
-                or x.is_symbolic and trace_state.active is None)
+    tf_style = out is None and (axis is not None or direction is not None   # out=: torch's
+                                or x.is_symbolic and trace_state.active is None)
     result = torch_sort(x, dim if axis is None else axis,
                         descending or direction == "DESCENDING")
     return result.values if tf_style else write_out(result, out)
@@ -266,6 +267,8 @@ def argmax(x, dim=None, keepdim=False, axis=None, name=None, dimension=None,
     """`torch.argmax(x, dim=1, keepdim=True)` or TF1's `tf.argmax(x, axis=1, name=...,
     output_type=tf.int32)`."""
     if axis is not None or name is not None or dimension is not None or output_type:
+        if out is not None:   # TF1's spelling takes no out=: refused, never left unwritten
+            raise TypeError("argmax: out= is PyTorch's; TF1's axis/name/output_type take none")
         found = ops.argmax(x, dim if axis is None else axis, name, dimension)
         return found if output_type is None else ops.cast(found, output_type)
     return write_out(torch_argmax(as_tensor(x), dim, keepdim), out)
@@ -274,6 +277,8 @@ def argmax(x, dim=None, keepdim=False, axis=None, name=None, dimension=None,
 def argmin(x, dim=None, keepdim=False, axis=None, name=None, dimension=None,
            output_type=None, *, out=None):
     if axis is not None or name is not None or dimension is not None or output_type:
+        if out is not None:   # TF1's spelling takes no out=: refused, never left unwritten
+            raise TypeError("argmin: out= is PyTorch's; TF1's axis/name/output_type take none")
         found = ops.argmin(x, dim if axis is None else axis, name, dimension)
         return found if output_type is None else ops.cast(found, output_type)
     return write_out(torch_argmin(as_tensor(x), dim, keepdim), out)

@@ -22,14 +22,14 @@ from ..ops.product import cumulative_product
 from ..ops.product import reduce_prod
 from .inplace import write_out, with_out
 from .movement import flatten, narrow
-from .reduce import MaxResult, correction_of, summed, widened as _widened
+from .reduce import MaxResult, correction_of, in_outs_dtype, summed, widened as _widened
 
 ValuesIndices = MaxResult   # (values, indices): median, kthvalue, mode, cummax, cummin
 
 
 def prod(input, dim=None, keepdim=False, *, dtype=None, out=None):  # noqa: A002
     """The product of all elements, or along `dim` (exact with zeros, gradients too)."""
-    x = _widened(input, dtype)
+    x = _widened(input, in_outs_dtype(dtype, out))
     if x.dtype is dtypes.bool_:   # dtype=bool: PyTorch multiplies bools into a bool, an "all"
         return write_out(ops.cast(prod(ops.cast(x, dtypes.int64), dim, keepdim), dtypes.bool_),
                          out)
@@ -40,7 +40,7 @@ def prod(input, dim=None, keepdim=False, *, dtype=None, out=None):  # noqa: A002
 
 def torch_cumprod(input, dim, *, dtype=None, out=None):  # noqa: A002
     """`torch.cumprod(x, dim)`: running products along dim."""
-    return write_out(cumulative_product(_widened(input, dtype), dim), out)
+    return write_out(cumulative_product(_widened(input, in_outs_dtype(dtype, out)), dim), out)
 
 
 # ---- norms ----------------------------------------------------------------------------

@@ -161,6 +161,22 @@ def test_max_pool_tiles_on_threads_with_nan(threaded):
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("xs,ws,attrs", [((7, 128, 2, 2), (301, 128, 3, 3), dict(stride=2, padding=1)),
+                                         ((5, 256, 1, 1), (300, 256, 3, 3), dict(padding=1))],
+                         ids=["2x2-stride-2", "centre-tap"])
+def test_conv2d_of_one_output_pixel_on_threads_matches_torch(threaded, xs, ws, attrs, dtype):
+    """One output pixel: the threads each gather and multiply a part of the output
+    channels (an odd count here), with a bias."""
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal(xs).astype(dtype)
+    w = (rng.standard_normal(ws) / np.sqrt(np.prod(ws[1:]))).astype(dtype)
+    b = rng.standard_normal(ws[0]).astype(dtype)
+    _check(lambda a, c, d: tf.ops.conv2d(a, c, bias=d, **attrs),
+           lambda a, c, d: torch.nn.functional.conv2d(a, c, d, **attrs), [x, w, b], dtype)
+    assert threaded.count("conv.py") == 2     # the forward, and one gradient
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("shape,attrs", [
     ((64, 64, 14, 14), dict(kernel_size=3, stride=2, padding=1)),    # the ResNet stem's pool
     ((5, 7, 61, 80), dict(kernel_size=(3, 2), stride=(2, 1), padding=(1, 0), dilation=2)),

@@ -31,7 +31,10 @@ second thread then spins on the core the pool thread needs (`_conv_numba.Shared`
   centre tap, as a ResNet's last layers on 28x28 images are.
 - Small images take fewer products than im2col's over padding: per (output, input pixel)
   pair at stride 1 (`_conv2d_pairs`), per region of outputs reading the same taps at
-  stride 2 (`_conv2d_regions`); a strided 1x1 kernel reads only every s-th pixel.
+  stride 2 (`_conv2d_regions`); a strided 1x1 kernel reads only every s-th pixel. A single
+  output pixel is one product of the live taps' weight with the window's values, the
+  threads each gathering and multiplying a part of the output channels
+  (`_conv2d_one_pixel`).
 - One input channel (a first layer) takes tap-major columns, and each image's product
   [O, taps] @ [taps, pixels] is written straight into the NCHW output.
 - 5x5 kernels at stride 1 with several input channels take Winograd F(2x2, 5x5) instead,

@@ -636,6 +636,37 @@ def test_conv2d_by_regions_of_small_images_matches_torch(xs, ws, attrs, bias, mo
     assert np.array_equal(first, again) and len(calls) == 3
 
 
+PAIR_CASES = [  # x shape, w shape, attrs: small images where few (output, input) pairs exist
+    ((5, 32, 2, 2), (40, 32, 3, 3), dict(padding=1)),                # 2x2 at 2x2 (a ResNet's)
+    ((3, 33, 3, 2), (34, 33, 3, 3), dict(padding=1)),                # not square
+    ((2, 32, 2, 3), (36, 32, 2, 3), dict(padding=(1, 1))),           # a 2x3 kernel
+]
+
+
+@pytest.mark.parametrize("bias", [False, True])
+@pytest.mark.parametrize("xs, ws, attrs", PAIR_CASES, ids=lambda a: str(a))
+def test_conv2d_by_pixel_pairs_matches_torch(xs, ws, attrs, bias, monkeypatch):
+    """`conv._conv2d_pairs` (products [O, C] @ [C, N] per output and input pixel pair) ran
+    and matches torch in float64 and float32."""
+    F = pytest.importorskip("torch.nn.functional")
+    torch = pytest.importorskip("torch")
+    from tinyflow.backend.numpy import conv as conv_kernels
+    calls = []
+    pairs = conv_kernels._conv2d_pairs
+    monkeypatch.setattr(conv_kernels, "_conv2d_pairs", lambda *a: calls.append(1) or pairs(*a))
+    rng = _seeded("pairs", xs, ws)
+    x = rng.standard_normal(xs)
+    w = rng.standard_normal(ws) / math.sqrt(math.prod(ws[1:]))
+    b = rng.standard_normal(ws[0]) if bias else None
+    for dtype, tol in ((np.float64, 1e-10), (np.float32, 1e-4)):
+        want = F.conv2d(torch.tensor(x), torch.tensor(w), None if b is None else torch.tensor(b),
+                        **attrs).numpy()
+        got = conv2d(tf.Tensor(x.astype(dtype)), tf.Tensor(w.astype(dtype)),
+                     bias=None if b is None else tf.Tensor(b.astype(dtype)), **attrs).numpy()
+        np.testing.assert_allclose(got, want, rtol=tol, atol=tol)
+    assert len(calls) == 2
+
+
 ONE_PIXEL_CASES = [  # x shape, w shape, attrs: convolutions with a single output pixel
     ((5, 32, 1, 1), (40, 32, 3, 3), dict(padding=1)),                # the centre tap only
     ((3, 16, 2, 2), (24, 16, 3, 3), dict(stride=2, padding=1)),      # 2x2 -> 1x1: four taps

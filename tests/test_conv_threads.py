@@ -161,6 +161,19 @@ def test_max_pool_tiles_on_threads_with_nan(threaded):
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_conv2d_by_pixel_pairs_on_threads_matches_torch(threaded, dtype):
+    """256 -> 257 3x3 at 2x2 (a ResNet's, one more output channel): the pixel pairs cut the
+    output channels among the threads, with a bias."""
+    rng = np.random.default_rng(10)
+    x = rng.standard_normal((6, 256, 2, 2)).astype(dtype)
+    w = (rng.standard_normal((257, 256, 3, 3)) / 48).astype(dtype)
+    b = rng.standard_normal(257).astype(dtype)
+    _check(lambda a, c, d: tf.ops.conv2d(a, c, bias=d, padding=1),
+           lambda a, c, d: torch.nn.functional.conv2d(a, c, d, padding=1), [x, w, b], dtype)
+    assert threaded.count("conv.py") == 2     # the pairs (forward) and the input gradient
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("xs,ws,attrs", [((7, 128, 2, 2), (301, 128, 3, 3), dict(stride=2, padding=1)),
                                          ((5, 256, 1, 1), (300, 256, 3, 3), dict(padding=1))],
                          ids=["2x2-stride-2", "centre-tap"])

@@ -174,9 +174,9 @@ def test_conv2d_by_pixel_pairs_on_threads_matches_torch(threaded, dtype):
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("xs,ws,attrs", [((7, 128, 2, 2), (301, 128, 3, 3), dict(stride=2, padding=1)),
-                                         ((5, 256, 1, 1), (300, 256, 3, 3), dict(padding=1))],
-                         ids=["2x2-stride-2", "centre-tap"])
+@pytest.mark.parametrize("xs,ws,attrs", [
+    ((7, 128, 2, 2), (301, 128, 3, 3), dict(stride=2, padding=1)),
+    ((5, 256, 1, 1), (300, 256, 3, 3), dict(padding=1))], ids=["2x2-stride-2", "centre-tap"])
 def test_conv2d_of_one_output_pixel_on_threads_matches_torch(threaded, xs, ws, attrs, dtype):
     """One output pixel: the threads each gather and multiply a part of the output
     channels (an odd count here), with a bias."""

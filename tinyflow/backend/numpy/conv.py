@@ -249,7 +249,7 @@ def _conv2d(op, x, w, b):
 # Small images (a ResNet's 3x3 layers at 2x2 on 28x28 inputs): im2col multiplies every
 # tap by zero padding where a window hangs over the edge; 9 taps at each of 2x2 outputs are
 # 36 products [pixels, C] @ [C, O] where only 16 (output, input pixel) pairs read the input.
-# `_conv2d_pairs` does those 16 as GEMMs [N, C] @ [C, O]. Batch 64, one thread, CPU ms,
+# `_conv2d_pairs` does those 16 as GEMMs (then [N, C] @ [C, O]). Batch 64, one thread, CPU ms,
 # pairs | im2col | torch: 256 -> 256 at 2x2 1.93 | 2.96 | 2.20; 128 -> 256 stride 2, 4x4 to
 # 2x2 (25 pairs against 36 products) 1.51 | 1.60 | 1.39. Used for one group, at most
 # PAIR_MAX_PAIRS pairs, when im2col would do PAIR_MIN_SAVING times the products, with

@@ -636,6 +636,86 @@ def test_conv2d_by_regions_of_small_images_matches_torch(xs, ws, attrs, bias, mo
     assert np.array_equal(first, again) and len(calls) == 3
 
 
+PAIR_CASES = [  # x shape, w shape, attrs: small images where few (output, input) pairs exist
+    ((5, 32, 2, 2), (40, 32, 3, 3), dict(padding=1)),                # 2x2 at 2x2 (a ResNet's)
+    ((3, 33, 3, 2), (34, 33, 3, 3), dict(padding=1)),                # not square
+    ((2, 32, 2, 3), (36, 32, 2, 3), dict(padding=(1, 1))),           # a 2x3 kernel
+]
+
+
+@pytest.mark.parametrize("bias", [False, True])
+@pytest.mark.parametrize("xs, ws, attrs", PAIR_CASES, ids=lambda a: str(a))
+def test_conv2d_by_pixel_pairs_matches_torch(xs, ws, attrs, bias, monkeypatch):
+    """`conv._conv2d_pairs` (products [O, C] @ [C, N] per output and input pixel pair) ran
+    and matches torch in float64 and float32."""
+    F = pytest.importorskip("torch.nn.functional")
+    torch = pytest.importorskip("torch")
+    from tinyflow.backend.numpy import conv as conv_kernels
+    calls = []
+    pairs = conv_kernels._conv2d_pairs
+    monkeypatch.setattr(conv_kernels, "_conv2d_pairs", lambda *a: calls.append(1) or pairs(*a))
+    rng = _seeded("pairs", xs, ws)
+    x = rng.standard_normal(xs)
+    w = rng.standard_normal(ws) / math.sqrt(math.prod(ws[1:]))
+    b = rng.standard_normal(ws[0]) if bias else None
+    for dtype, tol in ((np.float64, 1e-10), (np.float32, 1e-4)):
+        want = F.conv2d(torch.tensor(x), torch.tensor(w), None if b is None else torch.tensor(b),
+                        **attrs).numpy()
+        got = conv2d(tf.Tensor(x.astype(dtype)), tf.Tensor(w.astype(dtype)),
+                     bias=None if b is None else tf.Tensor(b.astype(dtype)), **attrs).numpy()
+        np.testing.assert_allclose(got, want, rtol=tol, atol=tol)
+    assert len(calls) == 2
+
+
+ONE_PIXEL_CASES = [  # x shape, w shape, attrs: convolutions with a single output pixel
+    ((5, 32, 1, 1), (40, 32, 3, 3), dict(padding=1)),                # the centre tap only
+    ((3, 16, 2, 2), (24, 16, 3, 3), dict(stride=2, padding=1)),      # 2x2 -> 1x1: four taps
+    ((2, 8, 3, 3), (6, 8, 3, 3), {}),                                # the whole window
+    ((2, 4, 5, 5), (3, 4, 3, 3), dict(dilation=2)),                  # a dilated window
+    ((3, 6, 2, 3), (5, 6, 2, 3), dict(stride=(2, 3))),               # not square
+    ((2, 3, 1, 2), (4, 3, 3, 3), dict(padding=1)),                   # 1x2 out: not taken
+]
+
+
+@pytest.mark.parametrize("bias", [False, True])
+@pytest.mark.parametrize("xs, ws, attrs", ONE_PIXEL_CASES, ids=lambda a: str(a))
+def test_conv2d_of_one_output_pixel_matches_torch(xs, ws, attrs, bias, monkeypatch):
+    """`conv._conv2d_one_pixel` (out^T = w's live taps @ the one window's values) ran
+    exactly where the output is one pixel, and matches torch in float64, forward and
+    gradients (im2col's), and in float32."""
+    F = pytest.importorskip("torch.nn.functional")
+    torch = pytest.importorskip("torch")
+    from tinyflow.backend.numpy import conv as conv_kernels
+    calls = []
+    one_pixel = conv_kernels._conv2d_one_pixel
+    monkeypatch.setattr(conv_kernels, "_conv2d_one_pixel",
+                        lambda *a: calls.append(1) or one_pixel(*a))
+    rng = _seeded("one pixel", xs, ws)
+    x = rng.standard_normal(xs)
+    w = rng.standard_normal(ws) / math.sqrt(math.prod(ws[1:]))
+    b = rng.standard_normal(ws[0]) if bias else None
+    xt, wt = tf.Tensor(x, requires_grad=True), tf.Tensor(w, requires_grad=True)
+    bt = tf.Tensor(b, requires_grad=True) if bias else None
+    y = conv2d(xt, wt, bias=bt, **attrs)
+    weights = rng.standard_normal(y.shape)
+    tf.reduce_sum(y * weights).backward()
+    xo, wo = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
+    bo = torch.tensor(b, requires_grad=True) if bias else None
+    yo = F.conv2d(xo, wo, bo, **attrs)
+    (yo * torch.tensor(weights)).sum().backward()
+    tight = dict(rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(y.detach().numpy(), yo.detach().numpy(), **tight)
+    np.testing.assert_allclose(xt.grad.numpy(), xo.grad.numpy(), **tight)
+    np.testing.assert_allclose(wt.grad.numpy(), wo.grad.numpy(), **tight)
+    if bias:
+        np.testing.assert_allclose(bt.grad.numpy(), bo.grad.numpy(), **tight)
+    assert len(calls) == (yo.shape[2:] == (1, 1))
+    b32 = None if b is None else tf.Tensor(b.astype(np.float32))
+    y32 = conv2d(tf.Tensor(x.astype(np.float32)), tf.Tensor(w.astype(np.float32)), bias=b32,
+                 **attrs).numpy()
+    np.testing.assert_allclose(y32, yo.detach().numpy(), rtol=1e-4, atol=1e-4)
+
+
 def test_conv2d_regions_cover_each_output_once():
     """`conv._regions` of a 4x4 -> 2x2 stride-2 layer: one region per output pixel, each with
     the taps its window reads; and geometries it leaves to others."""

@@ -161,6 +161,61 @@ def test_max_pool_tiles_on_threads_with_nan(threaded):
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_conv2d_by_pixel_pairs_on_threads_matches_torch(threaded, dtype):
+    """256 -> 257 3x3 at 2x2 (a ResNet's, one more output channel): the pixel pairs cut the
+    output channels among the threads, with a bias."""
+    rng = np.random.default_rng(10)
+    x = rng.standard_normal((6, 256, 2, 2)).astype(dtype)
+    w = (rng.standard_normal((257, 256, 3, 3)) / 48).astype(dtype)
+    b = rng.standard_normal(257).astype(dtype)
+    _check(lambda a, c, d: tf.ops.conv2d(a, c, bias=d, padding=1),
+           lambda a, c, d: torch.nn.functional.conv2d(a, c, d, padding=1), [x, w, b], dtype)
+    assert threaded.count("conv.py") == 2     # the pairs (forward) and the input gradient
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("xs,ws,attrs", [
+    ((7, 128, 2, 2), (301, 128, 3, 3), dict(stride=2, padding=1)),
+    ((5, 256, 1, 1), (300, 256, 3, 3), dict(padding=1))], ids=["2x2-stride-2", "centre-tap"])
+def test_conv2d_of_one_output_pixel_on_threads_matches_torch(threaded, xs, ws, attrs, dtype):
+    """One output pixel: the threads each gather and multiply a part of the output
+    channels (an odd count here), with a bias."""
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal(xs).astype(dtype)
+    w = (rng.standard_normal(ws) / np.sqrt(np.prod(ws[1:]))).astype(dtype)
+    b = rng.standard_normal(ws[0]).astype(dtype)
+    _check(lambda a, c, d: tf.ops.conv2d(a, c, bias=d, **attrs),
+           lambda a, c, d: torch.nn.functional.conv2d(a, c, d, **attrs), [x, w, b], dtype)
+    assert threaded.count("conv.py") == 2     # the forward, and one gradient
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("shape,attrs", [
+    ((64, 64, 14, 14), dict(kernel_size=3, stride=2, padding=1)),    # the ResNet stem's pool
+    ((5, 7, 61, 80), dict(kernel_size=(3, 2), stride=(2, 1), padding=(1, 0), dilation=2)),
+    ((3, 40, 35, 35), dict(kernel_size=3, stride=2, ceil_mode=True))],
+    ids=["resnet-stem", "odd", "ceil"])
+def test_max_pool_windows_on_threads_match_torch_bit_for_bit(threaded, shape, attrs, dtype):
+    """The overlapping-window forward (images cut among the threads) keeps the first maximum
+    of each window: ties of 0.0 and -0.0 give the first one's sign, as in PyTorch, and a NaN
+    wins its windows; the gradient (one thread) still matches."""
+    rng = np.random.default_rng(8)
+    x = np.round(rng.standard_normal(shape) * 2).astype(dtype)
+    x[x == 0] = np.where(rng.random(int((x == 0).sum())) < 0.5, -0.0, 0.0)
+    x[0, 0, 1, 1] = x[-1, -1, 2, 3] = np.nan
+    got = tf.ops.max_pool2d(tf.Tensor(x), attrs["kernel_size"],
+                            **{k: v for k, v in attrs.items() if k != "kernel_size"}).numpy()
+    want = torch.nn.functional.max_pool2d(torch.tensor(x), **attrs).numpy()
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(np.signbit(got), np.signbit(want))
+    assert threaded.count("_conv_numba.py") == 1
+    x[np.isnan(x)] = 0.5
+    _check(lambda a: tf.ops.max_pool2d(a, attrs["kernel_size"], **{
+        k: v for k, v in attrs.items() if k != "kernel_size"}),
+        lambda a: torch.nn.functional.max_pool2d(a, **attrs), [x], dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("shape", [(64, 32, 28, 28), (7, 5, 9, 11), (3, 64, 50), (1, 3, 200, 220)],
                          ids=["cnn", "odd", "1d", "one-image"])
 def test_batch_norm_training_on_threads_matches_torch(threaded, shape, dtype):

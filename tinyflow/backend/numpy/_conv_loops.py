@@ -88,15 +88,30 @@ def from_hwc(xt, out, n):
 
 
 @jit
-def pool_forward(x, rows, cols, dh, dw, out):
+def pool_forward(x, rows, cols, dh, dw, out, n0, n1):
+    """The maxima of images n0:n1, window_max's rule without the positions: channels
+    innermost, indexed per element (the ResNet stem's 3x3 / 2 pool on [64, 64, 14, 14]:
+    1.5 ms through window_max's views and positions, ~0.45 without)."""
     xt = np.empty(x.shape[2:] + x.shape[1:2], x.dtype)
     res = np.empty(out.shape[2:] + out.shape[1:2], out.dtype)
-    at = np.empty(x.shape[1], np.intp)
-    for n in range(x.shape[0]):
+    for n in range(n0, n1):
         to_hwc(x, n, xt)
         for a in range(res.shape[0]):
             for b in range(res.shape[1]):
-                window_max(xt, rows, a, cols, b, dh, dw, res[a, b], at)
+                first = True
+                for i in range(rows[1, a], rows[2, a]):
+                    h = rows[0, a] + i * dh
+                    for j in range(cols[1, b], cols[2, b]):
+                        w = cols[0, b] + j * dw
+                        if first:
+                            for c in range(xt.shape[2]):
+                                res[a, b, c] = xt[h, w, c]
+                            first = False
+                            continue
+                        for c in range(xt.shape[2]):
+                            v = xt[h, w, c]
+                            best = res[a, b, c]
+                            res[a, b, c] = v if (v > best) | (v != v) else best
         from_hwc(res, out, n)
 
 @jit

@@ -242,9 +242,10 @@ def max_pool(which: str, x, kernel, stride, dilation, pads, out, g=None):
     from . import _conv_loops
     forward, argmax, backward = (_conv_loops.pool_forward, _conv_loops.pool_argmax,
                                  _conv_loops.pool_backward)
-    if which == "forward":
+    if which == "forward":   # images cut among the threads (the other two: one thread)
         result = np.empty((n, c) + tuple(out), dtype)
-        forward(x, *geometry, result)
+        parallel.split(lambda n0, n1: forward(x, *geometry, result, n0, n1), n, x.size,
+                       blas=False)
         return result.astype(like, copy=False)
     if which == "argmax":
         result = np.empty((n, c) + tuple(out), np.intp)

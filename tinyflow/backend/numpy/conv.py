@@ -31,7 +31,10 @@ second thread then spins on the core the pool thread needs (`_conv_numba.Shared`
   centre tap, as a ResNet's last layers on 28x28 images are.
 - Small images take fewer products than im2col's over padding: per (output, input pixel)
   pair at stride 1 (`_conv2d_pairs`), per region of outputs reading the same taps at
-  stride 2 (`_conv2d_regions`); a strided 1x1 kernel reads only every s-th pixel.
+  stride 2 (`_conv2d_regions`); a strided 1x1 kernel reads only every s-th pixel. A single
+  output pixel is one product of the live taps' weight with the window's values, the
+  threads each gathering and multiplying a part of the output channels
+  (`_conv2d_one_pixel`).
 - One input channel (a first layer) takes tap-major columns, and each image's product
   [O, taps] @ [taps, pixels] is written straight into the NCHW output.
 - 5x5 kernels at stride 1 with several input channels take Winograd F(2x2, 5x5) instead,
@@ -200,6 +203,8 @@ def _conv2d(op, x, w, b):
         # at 7x7 0.48-0.50 ms against 0.48-0.53, 128 -> 256 at 4x4 0.40-0.42 against
         # 0.43-0.46, 256 -> 512 at 2x2 0.26-0.27 against 0.29
         x, stride = x[:, :, ::stride[0], ::stride[1]], (1, 1)
+    if (ho, wo) == (1, 1) and groups == 1:
+        return _conv2d_one_pixel(x, w, b, pads, op.dilation)
     regions = _regions(stride, op.dilation, groups, x.shape[2:], (kh, kw), pads, (ho, wo))
     if regions is not None and min(x.shape[1], o) >= REGION_MIN_CHANNELS:
         cut = (live_rows.start, live_rows.stop, live_cols.start, live_cols.stop)
@@ -244,7 +249,7 @@ def _conv2d(op, x, w, b):
 # Small images (a ResNet's 3x3 layers at 2x2 on 28x28 inputs): im2col multiplies every
 # tap by zero padding where a window hangs over the edge; 9 taps at each of 2x2 outputs are
 # 36 products [pixels, C] @ [C, O] where only 16 (output, input pixel) pairs read the input.
-# `_conv2d_pairs` does those 16 as GEMMs [N, C] @ [C, O]. Batch 64, one thread, CPU ms,
+# `_conv2d_pairs` does those 16 as GEMMs (then [N, C] @ [C, O]). Batch 64, one thread, CPU ms,
 # pairs | im2col | torch: 256 -> 256 at 2x2 1.93 | 2.96 | 2.20; 128 -> 256 stride 2, 4x4 to
 # 2x2 (25 pairs against 36 products) 1.51 | 1.60 | 1.39. Used for one group, at most
 # PAIR_MAX_PAIRS pairs, when im2col would do PAIR_MIN_SAVING times the products, with
@@ -286,38 +291,69 @@ def _pixel_pairs(stride, dilation, groups, hw, khw, pads, out_hw):
 
 
 def _conv2d_pairs(x, w, b, pairs, out_hw):
-    """conv2d as one GEMM per (output pixel, input pixel) pair: out[:, :, p] = sum over the
-    pair's q of x[:, :, q] @ w[:, :, tap]^T, x as [Q, N, C] and w as [O, taps, C] (a tap's
-    [O, C] is a strided view BLAS reads as it is), outputs [P, N, O]. On several threads
+    """conv2d as one GEMM per (output pixel, input pixel) pair: out[:, :, p]^T = sum over the
+    pair's q of w[:, :, tap] @ x[:, :, q]^T, w as [O, taps, C] (a tap's [O, C] is a strided
+    view BLAS reads as it is) and x as [Q, C, N], outputs [P, O, N]. (The other way round,
+    [N, C] @ [C, O] products of 64 rows, OpenBLAS ran 256 -> 256 at 2x2 28 % slower: 0.81
+    against 0.59 ms for a thread's 16 products, batch 64, one thread.) On several threads
     each takes a part of the output channels, relaid out there (2.4 MB on 256 -> 256, a
     slow transposing copy): a thread packs only its part of the weight. (Cutting the batch,
     each thread packed all of it: 256 -> 256 at 2x2, batch 64, 2.04 ms against 1.49 with
     OpenBLAS's two threads on each product.)"""
     n, c = x.shape[:2]
     o, _, kh, kw = w.shape
-    xq = np.ascontiguousarray(x.reshape(n, c, x.shape[2] * x.shape[3]).transpose(2, 0, 1))
-    res = np.empty((len(pairs), n, o), x.dtype)
+    xq = np.ascontiguousarray(x.reshape(n, c, x.shape[2] * x.shape[3]).transpose(2, 1, 0))
+    res = np.empty((len(pairs), o, n), x.dtype)
 
     def piece(o0, o1):
         wt = _buffer("pair weight", (o1 - o0, kh, kw, c), x.dtype)
         wt[...] = w[o0:o1].transpose(0, 2, 3, 1)
         wt = wt.reshape(o1 - o0, kh * kw, c)
-        part = _buffer("pair product", (n, o1 - o0), x.dtype)
+        part = _buffer("pair product", (o1 - o0, n), x.dtype)
         for p, reads in pairs:
-            into = res[p, :, o0:o1]
+            into = res[p, o0:o1]
             for k, (q, tap) in enumerate(reads):
-                np.matmul(xq[q], wt[:, tap].T, out=into if k == 0 else part)
+                np.matmul(wt[:, tap], xq[q], out=into if k == 0 else part)
                 if k:
                     into += part
             if not reads:       # a window over padding only
                 into[...] = 0
             if b is not None:
-                into += b[o0:o1]
+                into += b[o0:o1, None]
     if c * o < PAIR_CUT_MIN * parallel.threads():
         piece(0, o)         # here, each product on OpenBLAS's threads
     else:
         parallel.split(piece, o, n * c * o * sum(len(reads) for _, reads in pairs))
-    return np.ascontiguousarray(res.transpose(1, 2, 0)).reshape((n, o) + tuple(out_hw))
+    return np.ascontiguousarray(res.transpose(2, 1, 0)).reshape((n, o) + tuple(out_hw))
+
+
+def _conv2d_one_pixel(x, w, b, pads, dilation):
+    """conv2d with a single output pixel (a ResNet's last layers on 28x28 inputs: 3x3 at 1x1,
+    or 2x2 -> 1x1 at stride 2) as out^T [O, N] = w [O, taps * C] @ columns^T, columns the
+    [N, taps * C] values the one window reads. The live taps of w are a strided gather that
+    touches every cache line of the whole weight (9.4 MB for 512 -> 512 3x3, from L3 in a
+    model cycling through its layers): the threads each gather and multiply a part of the
+    output channels, as the pixel pairs do. Batch 64, two threads, quiet, six cold
+    512 -> 512 weights: 0.62 ms a call against 1.18 by im2col (its gather alone 0.66)."""
+    n, c = x.shape[:2]
+    o, _, kh, kw = w.shape
+    xp = padded_buffer(x, pads)
+    nhwc_padded(x, pads, xp, 0, n)
+    cols = np.ascontiguousarray(xp[:, :(kh - 1) * dilation[0] + 1:dilation[0],
+                                   :(kw - 1) * dilation[1] + 1:dilation[1]]).reshape(n, -1)
+    res = np.empty((o, n), x.dtype)
+
+    def piece(o0, o1):
+        part = _buffer("one-pixel weight", (o1 - o0, kh, kw, c), x.dtype)
+        part[...] = w[o0:o1].transpose(0, 2, 3, 1)
+        np.matmul(part.reshape(o1 - o0, -1), cols.T, out=res[o0:o1])
+        if b is not None:
+            res[o0:o1] += b[o0:o1, None]
+    if c * o * kh * kw < PAIR_CUT_MIN * parallel.threads():
+        piece(0, o)         # here, the product on OpenBLAS's threads
+    else:
+        parallel.run(piece, o)
+    return np.ascontiguousarray(res.T).reshape(n, o, 1, 1)
 
 
 # Small images at stride 2 (a ResNet's 128 -> 256 3x3 layer on 28x28 inputs, 4x4 -> 2x2):

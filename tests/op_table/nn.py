@@ -47,6 +47,29 @@ CASES += [
 ]
 
 
+def log_simplex(rng, shape):
+    """Rows of log-probabilities: what log_softmax_grad's y is."""
+    return np.log(simplex(rng, shape))
+
+
+def log_softmax_grad(g, y):
+    return apply(nn_ops.LogSoftmaxGrad(), g, y)
+
+
+def np_log_softmax_grad(g, y):
+    g, y = g.astype(np.float64), y.astype(np.float64)
+    return g - np.exp(y) * g.sum(-1, keepdims=True)
+
+
+CASES += [
+    OpCase("log_softmax_grad", log_softmax_grad, np_log_softmax_grad,
+           (S(A(3, 5), A(3, 5, domain=log_simplex)),
+            S(A(2, 3, 4, layout="T"), A(2, 3, 4, domain=log_simplex, layout="step"))),
+           errors=(ErrorInput(S(A(3, 5), A(3, 4)), tf.ShapeError,
+                              r"^log_softmax_grad: g \(3, 5\) must have the shape of y"),)),
+]
+
+
 def softmax_cross_entropy(labels, logits):
     return tf.ops.softmax_cross_entropy(labels, logits)
 

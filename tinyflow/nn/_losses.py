@@ -190,15 +190,18 @@ def nll_loss(input: Tensor, target: Tensor, weight: Optional[Tensor] = None,
 
 def _nll(logp, target, weight, ignore_index, reduction, label_smoothing) -> Tensor:
     """PyTorch's weighted NLL with ignore_index: 'mean' divides by the summed weights of the
-    targets that count; label smoothing mixes in the (weighted) mean over all classes."""
+    targets that count; label smoothing mixes in the (weighted) mean over all classes.
+
+    Each target's log-probability is gathered (its gradient a scatter into zeros), as
+    PyTorch's: a one-hot product made a language model's step (700 targets x 33k classes)
+    write and read three dense [N, classes] arrays more, forward and backward."""
     classes = logp.shape[-1]
     valid = ops.not_equal(target, ignore_index)
     mask = ops.cast(valid, logp.dtype)
-    picked = ops.one_hot(ops.where(valid, target, 0), classes, logp.dtype)
-    if weight is not None:
-        picked = picked * weight
-    target_weight = ops.reduce_sum(picked, -1) * mask
-    loss = -ops.reduce_sum(logp * picked, -1) * mask
+    ids = ops.where(valid, target, 0)
+    picked = ops.squeeze(ops.gather(logp, -1, ops.expand_dims(ids, -1)), -1)
+    target_weight = mask if weight is None else ops.take(weight, ids) * mask
+    loss = -picked * target_weight
     if label_smoothing > 0.0:
         spread = logp if weight is None else logp * weight
         smooth = -ops.reduce_sum(spread, -1) * mask

@@ -258,3 +258,38 @@ def cross_entropy_grad_rows32(g, ids, x, out):
         _exp_normalized(x[r], out[r], x.shape[1], _largest(x[r], x.shape[1], f32(-np.inf)),
                         g[r])
         out[r, ids[r]] -= g[r]
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy", fastmath={"contract"})
+def _log_prob(v, top, log_total):
+    """(v - top) - log_total in this order (see `_picked_loss`)."""
+    return (v - top) - log_total
+
+
+@jit
+def log_softmax_rows32(x, out):
+    """out <- log_softmax of each row of float32 x [n, k] (out may be x): the row's max, the
+    sum of exp32(x - max), then (x - max) - log(sum); a row of -inf, or with +inf, is NaN,
+    as PyTorch's."""
+    for r in range(x.shape[0]):
+        row, o = x[r], out[r]
+        top = _largest(row, x.shape[1], f32(-np.inf))
+        total = f32(0)
+        for j in range(x.shape[1]):
+            total += exp32(row[j] - top)
+        log_total = np.log(total)
+        for j in range(x.shape[1]):
+            o[j] = _log_prob(row[j], top, log_total)
+
+
+@jit
+def log_softmax_grad_rows32(g, y, out):
+    """out <- g - exp(y) * sum(g) per row of float32 [n, k] (y a log_softmax's output, <= 0,
+    which exp32 takes)."""
+    for r in range(g.shape[0]):
+        gr, yr, o = g[r], y[r], out[r]
+        total = f32(0)
+        for j in range(g.shape[1]):
+            total += gr[j]
+        for j in range(g.shape[1]):
+            o[j] = gr[j] - exp32(yr[j]) * total

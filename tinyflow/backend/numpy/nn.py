@@ -74,10 +74,34 @@ def numpy_softmax(op, x, out=None):
     return e
 
 
+def _long_last_axis(op, x, *others) -> bool:
+    """Whether the row loops take this softmax-family op: float32/64, C-contiguous arrays of
+    one dtype (`others`: None or like x), over the last axis, with long rows and many
+    elements (ROW_LOOPS_FROM)."""
+    return (x.ndim > 0 and op.axis in (-1, x.ndim - 1) and x.shape[-1] >= ROW_LOOPS_FROM[0]
+            and x.size >= ROW_LOOPS_FROM[1] and x.dtype in (np.float32, np.float64)
+            and x.flags.c_contiguous
+            and all(a is None or a.flags.c_contiguous and a.dtype == x.dtype and
+                    a.shape == x.shape for a in others))
+
+
 @kernel(nn.LogSoftmax, inplace=True, widen=0)
 def log_softmax(op, x, out=None):
     """`_log_softmax`'s arithmetic, into `out` (which may be x: a loss's logits, dying); a
-    row of infs gives NaN silently, as PyTorch's."""
+    row of infs gives NaN silently, as PyTorch's. Long rows (a language model's logits) take
+    a row loop in parallel pieces: two reads and a write where NumPy makes six passes."""
+    if _long_last_axis(op, x, out):
+        out = np.empty_like(x) if out is None else out
+        loop = (_attention_loops().log_softmax_rows32 if x.dtype == np.float32
+                else _row_loops().log_softmax)
+        x_rows, out_rows = x.reshape(-1, x.shape[-1]), out.reshape(-1, x.shape[-1])
+        token = _quiet.enter()
+        try:
+            parallel.split(lambda a, b: loop(x_rows[a:b], out_rows[a:b]), len(x_rows),
+                           x.size * SOFTMAX_PASSES, blas=False)
+        finally:
+            _quiet.leave(token)
+        return out
     token = _quiet.enter()
     try:
         shifted = np.subtract(x, np.max(x, axis=op.axis, keepdims=True, initial=-np.inf),
@@ -87,6 +111,29 @@ def log_softmax(op, x, out=None):
     finally:
         _quiet.leave(token)
     return shifted
+
+
+@kernel(nn.LogSoftmaxGrad, out=True, widen=0)
+def log_softmax_grad(op, g, y, out=None):
+    """g - exp(y) * sum(g, -1): rows in parallel pieces (float32/64, C-contiguous), else
+    NumPy's ufuncs."""
+    if g.ndim and g.size and _long_last_axis(_LAST, y, g, out):
+        out = np.empty_like(g) if out is None else out
+        width = g.shape[-1]
+        loop = (_attention_loops().log_softmax_grad_rows32 if g.dtype == np.float32
+                else _row_loops().log_softmax_grad)
+        g_rows, y_rows, out_rows = (a.reshape(-1, width) for a in (g, y, out))
+        parallel.split(lambda a, b: loop(g_rows[a:b], y_rows[a:b], out_rows[a:b]),
+                       len(out_rows), g.size * SOFTMAX_PASSES, blas=False)
+        return out
+    total = np.add.reduce(g, axis=-1, keepdims=True)
+    e = np.exp(y, out=out)
+    e *= total
+    return np.subtract(g, e, out=e)
+
+
+class _LAST:   # what _long_last_axis reads of an op: the axis
+    axis = -1
 
 
 @functools.cache

@@ -60,9 +60,34 @@ def _add_at(out, index, g):
         out[index] += g
 
 
+# an index array at most this long on one axis (the rest whole): its gradient is a loop of
+# slice adds, in index order as np.add.at's (which goes element by element)
+SLICE_ADDS_UP_TO = 1024
+
+
+def _one_axis_array(index, ndim):
+    """The axis of an index that is whole slices then one 1-D int array (F.pad's reflect /
+    replicate / circular modes), else None."""
+    *lead, last = index
+    if (isinstance(last, np.ndarray) and last.ndim == 1 and last.dtype.kind in "iu"
+            and len(last) <= SLICE_ADDS_UP_TO and len(index) <= ndim
+            and all(type(i) is slice and i == slice(None) for i in lead)):
+        return len(lead)
+    return None
+
+
 @kernel(s.GetItemGrad, shape_only=(1,), widen=0)
 def getitem_grad(op, g, ref):
+    """The gradient of x[index]: zeros with g written (added, where an index array repeats
+    positions) at index. One index array on one axis takes slice adds: np.add.at made
+    ReflectionPad2d's backward a quarter of fast_neural_style's step."""
     out = np.zeros(ref.shape, dtype=g.dtype)
+    axis = _one_axis_array(op.index, out.ndim) if op.index else None
+    if axis is not None:
+        lead = (slice(None),) * axis
+        for k, i in enumerate(op.index[-1].tolist()):
+            out[lead + (i,)] += g[lead + (k,)]
+        return out
     if any(isinstance(i, np.ndarray) for i in op.index):
         np.add.at(out, op.index, g)  # repeated indices accumulate
     else:

@@ -1,0 +1,144 @@
+"""log_softmax + nll_loss as a language model writes them (pytorch/examples'
+word_language_model: 700 targets over a 33k-word vocabulary), against PyTorch:
+
+- nll_loss gathers each target's log-probability (its gradient a scatter), where a one-hot
+  product made three more dense [N, classes] arrays forward and backward;
+- log_softmax's eager backward over the last axis is one op (`LogSoftmaxGrad`), and long
+  rows take row loops in parallel pieces, forward and backward (float32 and float64).
+"""
+import numpy as np
+import pytest
+import torch
+
+import tinyflow
+from tinyflow.backend.numpy import nn as nn_kernels
+from tinyflow.ops import creation, nn as nn_ops
+from torch_oracle import Given, Ids, X, compare, gradcheck
+
+F, TF = torch.nn.functional, tinyflow.nn.functional
+
+
+def _targets(high, *shape, ignore=None):
+    ids = np.random.default_rng(3).integers(0, high, shape).astype(np.int64)
+    if ignore is not None:
+        ids.flat[::4] = ignore
+    return Given(ids)
+
+
+@pytest.mark.parametrize("shape", [(40, 2000), (6, 5000)])      # long rows: the row loops
+@pytest.mark.parametrize("kwargs", [{}, dict(reduction="sum"), dict(reduction="none")])
+def test_log_softmax_then_nll_on_long_rows_matches_torch(shape, kwargs):
+    compare(lambda x, t: F.nll_loss(F.log_softmax(x, dim=1), t, **kwargs),
+            lambda x, t: TF.nll_loss(TF.log_softmax(x, dim=1), t, **kwargs),
+            [X(*shape), _targets(shape[1], shape[0])], rtol=2e-5, atol=2e-6)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_long_rows_forward_and_backward_match_torch_in_both_dtypes(dtype):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((3, 30, 400)) * 4      # rank 3, the last axis: rows of 400
+    g = rng.standard_normal(x.shape)
+    tx = torch.tensor(x, dtype=dtype, requires_grad=True)
+    fx = tinyflow.tensor(x.astype(str(dtype).split(".")[1]), requires_grad=True)
+    ty, fy = F.log_softmax(tx, -1), TF.log_softmax(fx, -1)
+    (ty * torch.tensor(g, dtype=dtype)).sum().backward()
+    (fy * tinyflow.tensor(g.astype(fy.detach().numpy().dtype))).sum().backward()
+    tol = dict(rtol=1e-5, atol=1e-5) if dtype == torch.float32 else dict(rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(fy.detach().numpy(), ty.detach().numpy(), **tol)
+    np.testing.assert_allclose(fx.grad.numpy(), tx.grad.numpy(), **tol)
+
+
+def test_long_rows_of_large_logits_keep_their_precision():
+    """(x - max) - log(sum), not x - (max + log(sum)): at 1e6 the latter rounds to 0.06."""
+    x = (np.random.default_rng(1).standard_normal((64, 512)) + 1e6).astype(np.float32)
+    ours = TF.log_softmax(tinyflow.tensor(x), dim=-1).numpy()
+    theirs = F.log_softmax(torch.tensor(x), dim=-1).numpy()
+    np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-5)
+
+
+def test_rows_of_minus_inf_and_nan_give_nan_as_torch():
+    x = np.random.default_rng(2).standard_normal((40, 512)).astype(np.float32)
+    x[3] = -np.inf
+    x[5, 7] = np.nan
+    x[9, 1] = np.inf
+    ours = TF.log_softmax(tinyflow.tensor(x), dim=1).numpy()
+    theirs = F.log_softmax(torch.tensor(x), dim=1).numpy()
+    np.testing.assert_array_equal(np.isnan(ours), np.isnan(theirs))
+    ok = ~np.isnan(theirs)
+    np.testing.assert_allclose(ours[ok], theirs[ok], rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("kwargs", [dict(ignore_index=2), dict(weight=True),
+                                    dict(weight=True, ignore_index=1, reduction="sum")])
+def test_nll_with_weight_and_ignored_targets_matches_torch(kwargs):
+    weight = np.random.default_rng(4).uniform(0.5, 2, 7).astype(np.float32)
+
+    def run(lib, functional):
+        def fn(x, t):
+            extra = dict(kwargs)
+            if extra.pop("weight", False):
+                extra["weight"] = lib.tensor(weight)
+            return functional.nll_loss(functional.log_softmax(x, 1), t, **extra)
+        return fn
+    compare(run(torch, F), run(tinyflow, TF), [X(12, 7), Ids(7, 12)])
+    compare(run(torch, F), run(tinyflow, TF), [X(4, 7, 3), Ids(7, 4, 3)])   # classes in dim 1
+
+
+def test_nll_and_log_softmax_gradients_by_finite_differences():
+    x = np.random.default_rng(5).standard_normal((5, 6))
+    t = tinyflow.tensor(np.array([0, 5, 2, -100, 3]))
+    w = tinyflow.tensor(np.linspace(0.5, 1.5, 6))
+    gradcheck(lambda x: TF.nll_loss(TF.log_softmax(x, 1), t, weight=w), x)
+    gradcheck(lambda x: TF.log_softmax(x, -1) * TF.log_softmax(x, -1), x)   # both inputs
+    # the second derivative goes through LogSoftmaxGrad's compose()
+    def grad_of(x):   # gradcheck evaluates it under no_grad too, with plain tensors
+        outer = x.requires_grad
+        with tinyflow.enable_grad():
+            x = x if outer else x.detach().requires_grad_()
+            y = TF.log_softmax(x, -1)
+            g, = tinyflow.autograd.grad((y * y).sum(), x, create_graph=outer)
+        return g
+    gradcheck(grad_of, x)
+
+
+def test_second_derivative_matches_torch():
+    x = np.random.default_rng(6).standard_normal((4, 50)).astype(np.float32)
+    tx, fx = torch.tensor(x, requires_grad=True), tinyflow.tensor(x, requires_grad=True)
+    tg, = torch.autograd.grad((F.log_softmax(tx, -1) ** 2).sum(), tx, create_graph=True)
+    fg, = tinyflow.autograd.grad((TF.log_softmax(fx, -1) ** 2).sum(), fx, create_graph=True)
+    tg.pow(2).sum().backward()
+    fg.pow(2).sum().backward()
+    np.testing.assert_allclose(fg.detach().numpy(), tg.detach().numpy(), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(fx.grad.numpy(), tx.grad.numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_eager_step_makes_no_one_hot_and_one_log_softmax_gradient(monkeypatch):
+    """What made the language model's loss slow: a one-hot of [700, 33278], and four ops
+    for log_softmax's backward."""
+    ran = []
+    for cls, name in ((creation.OneHot, "one_hot"), (nn_ops.LogSoftmaxGrad, "grad")):
+        real = cls._eager_kernel
+
+        def spy(*args, real=real, name=name):
+            ran.append(name)
+            return real(*args)
+        monkeypatch.setattr(cls, "_eager_kernel", spy)
+    x = tinyflow.tensor(np.random.default_rng(7).standard_normal((35, 3000)).astype(
+        np.float32), requires_grad=True)
+    t = tinyflow.tensor(np.arange(35) * 80)
+    TF.nll_loss(TF.log_softmax(x, dim=1), t).backward()
+    assert ran == ["grad"], ran
+
+
+def test_kernels_of_long_rows_match_the_formula_in_float64():
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((70, 300)) * 3
+    g = rng.standard_normal(x.shape)
+    op = nn_ops.LogSoftmax(axis=-1)
+    y = nn_kernels.log_softmax(op, x)
+    want = x - x.max(-1, keepdims=True)
+    want -= np.log(np.exp(want).sum(-1, keepdims=True))
+    np.testing.assert_allclose(y, want, rtol=1e-13, atol=1e-13)
+    got = nn_kernels.log_softmax_grad(nn_ops.LogSoftmaxGrad(), g, y)
+    np.testing.assert_allclose(got, g - np.exp(y) * g.sum(-1, keepdims=True), rtol=1e-13,
+                               atol=1e-13)

@@ -6,11 +6,6 @@ import math
 import numpy as np
 
 from ...core import dtypes
-from ...core.errors import DTypeError, ShapeError
-from ...core.modes import AUTOCAST_THREADS
-from ...core.op import apply3
-from ...core.tensor import Tensor
-from ...ops.linalg import _AFFINE
 from .. import functional as F
 from .. import init
 from .module import Module, Parameter
@@ -74,15 +69,6 @@ class Linear(Module):
             weight, bias = params["weight"], params["bias"]
         except KeyError:            # replaced by a plain attribute (pruning, a hook)
             weight, bias = self.weight, self.bias
-        if (type(input) is Tensor and type(input.shape) is tuple and len(input.shape) in (1, 2)
-                and type(bias) is Parameter and type(weight) is Parameter
-                and len(bias.shape) == 1 and not AUTOCAST_THREADS):
-            # F.linear's affine case (every MLP layer's) without its frame, as ReLU.forward;
-            # a call the op refuses takes F.linear's path, which decides as before
-            try:
-                return apply3(_AFFINE, input, weight, bias)
-            except (ShapeError, DTypeError):
-                pass
         return F.linear(input, weight, bias)
 
     def extra_repr(self) -> str:

@@ -413,3 +413,23 @@ def test_enable_grad_and_no_grad_each_enter_their_own_mode():
         assert torch.enable_grad()(lambda: (x * 2).requires_grad)()
         assert not torch.no_grad(lambda: (x * 2).requires_grad)()
     torch.set_grad_enabled(True)
+
+
+def test_unrecorded_op_results_fill_every_slot_as_new_eager_does():
+    """apply1/2/3 and _recorded build a result without new_eager's frame: every slot of
+    Tensor is filled (a slot added to new_eager but not there fails here) and the rare
+    fields stay class defaults."""
+    from tinyflow.core.tensor import Tensor, new_eager
+    slots = [s for s in Tensor.__slots__ if s not in ("__dict__", "__weakref__")]
+    x = torch.ones(3, 4)
+    w, b = torch.ones(2, 4), torch.ones(2)
+    xg = torch.ones(3, 4, requires_grad=True)
+    for t in (torch.relu(x), x + x, F.linear(x, w, b), torch.relu(xg), xg * xg):
+        ref = new_eager(t.array, t.dtype, t._op, t.inputs, t.requires_grad)
+        for slot in slots:
+            if slot == "_saved" and t.requires_grad:   # the versions, set after (below)
+                continue
+            got, want = getattr(t, slot), getattr(ref, slot)
+            assert got is want or got == want, slot
+        assert vars(t) == {} and t._version is not ref._version
+    assert torch.relu(xg)._saved == (0, 0) and (xg * xg)._saved == (0, 0, 0)

@@ -351,7 +351,17 @@ def kernel_error(op: Op, values: list, e: Exception) -> Exception:
 def _recorded(op: Op, inputs: tuple, data: np.ndarray, dtype) -> Tensor:
     """The result of an eager op that autograd records: a node of the tape, with the
     versions of its inputs and its own, which `check_saved` compares."""
-    out = new_eager(data, dtype, op, inputs, True)
+    out = _new(Tensor)   # new_eager(data, dtype, op, inputs, True) written out: no frame
+    out.array = data
+    out._op = op
+    out.inputs = inputs
+    out.shape = data.shape
+    out.dtype = dtype
+    out.kind = EAGER
+    out.requires_grad = True
+    out._grad = None
+    out._version = [0]
+    out._saved = None
     if op.view and _is_view(data, inputs[0].array):
         _share_version(out, inputs[0])
     if len(inputs) == 1:

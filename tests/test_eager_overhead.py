@@ -342,3 +342,94 @@ def test_linear_layer_shortcut_keeps_what_f_linear_does():
     np.testing.assert_allclose(lin(torch.zeros(3)).detach().numpy(), [1.0, 1.0])
     with pytest.raises(DTypeError, match="same dtype"):
         lin(torch.zeros(3, dtype=torch.float64))
+
+
+def test_scalar_first_binary_ops_match_torch_in_float64():
+    """`0.5 * x`, `1 - x`, `2.0 / x` (a scalar first: Binary.infer's scalar-first case, the
+    kept literal read inline) give PyTorch's values, dtypes and gradients; a float literal
+    beside float16 and float64 tensors takes their dtype; a 0-d tensor of another dtype
+    still promotes as PyTorch's."""
+    a = np.random.default_rng(4).uniform(0.5, 2.0, (3, 4))
+    x, px = _pair(a)
+    for lib, t in ((torch, x), (pt, px)):
+        (0.5 * t + (1.0 - t) * t - 2.0 / t + t * 0.25).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), px.grad.numpy(), rtol=1e-12)
+    for dtype in (torch.float16, torch.float64):
+        t = torch.ones(2, 3, dtype=dtype)
+        for y in (0.5 * t, t * 0.5, 1.5 - t, t - 1.5):
+            assert y.dtype is dtype and tuple(y.shape) == (2, 3)
+    s = torch.tensor(2.0, dtype=torch.float64)   # 0-d float64 beside float32: float32
+    got = s * torch.ones(3)
+    assert got.dtype is torch.float32 and tuple(got.shape) == (3,)
+    assert (torch.tensor(2.0) * torch.ones(2, 2)).shape == (2, 2)
+    assert (torch.ones(2, 2) * torch.tensor(3.0)).numpy().tolist() == [[3.0, 3.0]] * 2
+
+
+def test_matmul_softmax_and_in_place_updates_keep_their_other_cases():
+    """`x @ w` and ops.matmul take apply2 (a name keeps the general path: a TF1 graph node);
+    F.softmax keeps one op per dim; `p -= lr * g` writes into p, and add_/sub_'s deprecated
+    number-first overload still warns and computes as PyTorch's."""
+    import tinyflow as tf
+    from tinyflow import ops
+    a = np.random.default_rng(5).standard_normal((3, 4))
+    w = np.random.default_rng(6).standard_normal((4, 2))
+    np.testing.assert_allclose(ops.matmul(a, w).numpy(), a @ w)          # arrays in
+    np.testing.assert_allclose(ops.matmul(torch.tensor(a), torch.tensor(w.T),
+                                          transpose_b=True).numpy(), a @ w)
+    with tf.Graph().as_default():
+        p = tf.placeholder(tf.float64, [None, 4])
+        node = ops.matmul(p, torch.tensor(w), name="product")
+        assert node.is_symbolic and node.name.startswith("product")
+        with tf.Session() as sess:
+            np.testing.assert_allclose(sess.run(node, {p: a}), a @ w)
+    z = torch.tensor(a)
+    for dim in (0, 1, -1, 1):
+        np.testing.assert_allclose(F.softmax(z, dim=dim).numpy(),
+                                   pt.softmax(pt.tensor(a), dim=dim).numpy(), rtol=1e-12)
+    p, pp = _pair(a)
+    with torch.no_grad():
+        p -= 0.1 * torch.ones_like(p)
+    with pt.no_grad():
+        pp -= 0.1 * pt.ones_like(pp)
+    np.testing.assert_allclose(p.detach().numpy(), pp.detach().numpy())
+    q, pq = torch.ones(2), pt.ones(2)
+    with pytest.warns(UserWarning, match="deprecated"):
+        q.sub_(2.0, torch.ones(2))   # sub_(alpha, other), as old SGD loops wrote it
+    np.testing.assert_allclose(q.numpy(), pq.sub(pt.ones(2), alpha=2.0).numpy())
+
+
+def test_enable_grad_and_no_grad_each_enter_their_own_mode():
+    """no_grad and enable_grad each have their own __enter__: each sets its mode whatever
+    the mode outside, and restores that mode on leaving; as decorators too."""
+    x = torch.ones(2, requires_grad=True)
+    for outer in (True, False):
+        torch.set_grad_enabled(outer)
+        with torch.enable_grad():
+            assert torch.is_grad_enabled() and (x * 2).requires_grad
+        assert torch.is_grad_enabled() is outer
+        with torch.no_grad():
+            assert not torch.is_grad_enabled()
+        assert torch.is_grad_enabled() is outer
+        assert torch.enable_grad()(lambda: (x * 2).requires_grad)()
+        assert not torch.no_grad(lambda: (x * 2).requires_grad)()
+    torch.set_grad_enabled(True)
+
+
+def test_unrecorded_op_results_fill_every_slot_as_new_eager_does():
+    """apply1/2/3 and _recorded build a result without new_eager's frame: every slot of
+    Tensor is filled (a slot added to new_eager but not there fails here) and the rare
+    fields stay class defaults."""
+    from tinyflow.core.tensor import Tensor, new_eager
+    slots = [s for s in Tensor.__slots__ if s not in ("__dict__", "__weakref__")]
+    x = torch.ones(3, 4)
+    w, b = torch.ones(2, 4), torch.ones(2)
+    xg = torch.ones(3, 4, requires_grad=True)
+    for t in (torch.relu(x), x + x, F.linear(x, w, b), torch.relu(xg), xg * xg):
+        ref = new_eager(t.array, t.dtype, t._op, t.inputs, t.requires_grad)
+        for slot in slots:
+            if slot == "_saved" and t.requires_grad:   # the versions, set after (below)
+                continue
+            got, want = getattr(t, slot), getattr(ref, slot)
+            assert got is want or got == want, slot
+        assert vars(t) == {} and t._version is not ref._version
+    assert torch.relu(xg)._saved == (0, 0) and (xg * xg)._saved == (0, 0, 0)

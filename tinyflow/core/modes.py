@@ -113,14 +113,12 @@ class no_grad(contextlib.ContextDecorator):
         # set_grad_mode written out (every step enters one), through this thread's dict of
         # the thread-local: one read of it, not two (an unset mode is the class default).
         # Statements, not `(s.discard if e else s.add)(t)`, which builds a bound method.
+        # (no_grad's own: enable_grad has its own __enter__, so no read of a class attribute,
+        # which an instance's LOAD_ATTR does not specialize)
         modes = grad_mode.__dict__
         self._prev = modes.get("enabled", True)
-        if self._enabled:
-            modes["enabled"] = True
-            GRAD_OFF_THREADS.discard(_THREAD())
-        else:
-            modes["enabled"] = False
-            GRAD_OFF_THREADS.add(_THREAD())
+        modes["enabled"] = False
+        GRAD_OFF_THREADS.add(_THREAD())
 
     def __exit__(self, kind, value, traceback) -> None:
         if self._prev:   # set_grad_mode written out
@@ -133,6 +131,12 @@ class no_grad(contextlib.ContextDecorator):
 
 class enable_grad(no_grad):
     _enabled = True
+
+    def __enter__(self):
+        modes = grad_mode.__dict__   # no_grad.__enter__ with the mode on
+        self._prev = modes.get("enabled", True)
+        modes["enabled"] = True
+        GRAD_OFF_THREADS.discard(_THREAD())
 
 
 class inference_mode(no_grad):

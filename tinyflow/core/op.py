@@ -10,7 +10,7 @@ import numpy as np
 
 from . import devices, dtypes
 from .errors import DTypeError, IndexShapeError, ShapeError, out_needs_grad_error, user_site
-from .tensor import EAGER, NODE, REMOTE, Tensor, new_eager
+from .tensor import EAGER, NODE, REMOTE, Tensor, _new, new_eager
 from .kernels import numpy_kernels as KERNELS, unbound_kernel
 from .modes import (ANOMALY_THREADS, GRAD_OFF_THREADS, TRACING_THREADS, anomaly_mode,
                     grad_mode, trace_state)
@@ -189,7 +189,17 @@ def apply1(op: Op, x: Tensor) -> Tensor:
         data = as_dtype_array(data, dtype)
     if x.requires_grad and (not GRAD_OFF_THREADS or grad_mode.enabled) and op.differentiable:
         return _recorded(op, (x,), data, dtype)
-    out = new_eager(data, dtype)
+    out = _new(Tensor)   # new_eager(data, dtype) written out: one frame fewer per op
+    out.array = data
+    out._op = None
+    out.inputs = ()
+    out.shape = data.shape
+    out.dtype = dtype
+    out.kind = EAGER
+    out.requires_grad = False
+    out._grad = None
+    out._version = [0]
+    out._saved = None
     if op.view and _is_view(data, x.array):
         _share_version(out, x)
     return out
@@ -211,7 +221,17 @@ def apply2(op: Op, x: Tensor, y: Tensor) -> Tensor:
     if (x.requires_grad or y.requires_grad) and (not GRAD_OFF_THREADS or grad_mode.enabled) \
             and op.differentiable:
         return _recorded(op, (x, y), data, dtype)
-    out = new_eager(data, dtype)
+    out = _new(Tensor)   # new_eager(data, dtype) written out: one frame fewer per op
+    out.array = data
+    out._op = None
+    out.inputs = ()
+    out.shape = data.shape
+    out.dtype = dtype
+    out.kind = EAGER
+    out.requires_grad = False
+    out._grad = None
+    out._version = [0]
+    out._saved = None
     if op.view and _is_view(data, x.array):
         _share_version(out, x)
     return out
@@ -234,7 +254,17 @@ def apply3(op: Op, x: Tensor, y: Tensor, z: Tensor) -> Tensor:
     if (x.requires_grad or y.requires_grad or z.requires_grad) and (
             not GRAD_OFF_THREADS or grad_mode.enabled) and op.differentiable:
         return _recorded(op, (x, y, z), data, dtype)
-    out = new_eager(data, dtype)
+    out = _new(Tensor)   # new_eager(data, dtype) written out: one frame fewer per op
+    out.array = data
+    out._op = None
+    out.inputs = ()
+    out.shape = data.shape
+    out.dtype = dtype
+    out.kind = EAGER
+    out.requires_grad = False
+    out._grad = None
+    out._version = [0]
+    out._saved = None
     if op.view and _is_view(data, x.array):
         _share_version(out, x)
     return out
@@ -247,7 +277,7 @@ _NO_STRINGS = "takes no tf.string operand and makes no tf.string result"
 def _apply(op: Op, inputs: tuple, name: Optional[str], graph, out: Optional[Tensor]) -> Tensor:
     """`apply` in general: under a trace, on symbolic or remote inputs, into `out`, or of
     any number of eager inputs."""
-    tracer = trace_state.active
+    tracer = trace_state.active if TRACING_THREADS else None   # (no thread-local read)
     if tracer is not None:   # `tinyflow.compile` is tracing: every op becomes a node
         inputs = tracer.reads(inputs)
         graph = tracer.graph if graph is None else graph
@@ -326,7 +356,17 @@ def kernel_error(op: Op, values: list, e: Exception) -> Exception:
 def _recorded(op: Op, inputs: tuple, data: np.ndarray, dtype) -> Tensor:
     """The result of an eager op that autograd records: a node of the tape, with the
     versions of its inputs and its own, which `check_saved` compares."""
-    out = new_eager(data, dtype, op, inputs, True)
+    out = _new(Tensor)   # new_eager(data, dtype, op, inputs, True) written out: no frame
+    out.array = data
+    out._op = op
+    out.inputs = inputs
+    out.shape = data.shape
+    out.dtype = dtype
+    out.kind = EAGER
+    out.requires_grad = True
+    out._grad = None
+    out._version = [0]
+    out._saved = None
     if op.view and _is_view(data, inputs[0].array):
         _share_version(out, inputs[0])
     if len(inputs) == 1:

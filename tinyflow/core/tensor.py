@@ -341,7 +341,8 @@ def new_eager(data: np.ndarray, dtype: DType, op=None, inputs=(),
               requires_grad: bool = False, into: Optional[Tensor] = None) -> Tensor:
     """An eager tensor of `data`, whose dtype the caller knows (`apply`'s result, built with
     one call), or `into`, a new Tensor, with every slot filled so (the rare fields keep
-    their class defaults)."""
+    their class defaults). `core.op.apply1/2/3` and `_recorded` write this out for an
+    op's result (one frame fewer per eager op): a new slot is filled there too."""
     t = _new(Tensor) if into is None else into
     t.array = data
     t._op = op

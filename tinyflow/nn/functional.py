@@ -219,10 +219,16 @@ def _softmax_dim(name: str, ndim: int, stacklevel: int) -> int:
 _SOFTMAX, _LOG_SOFTMAX = scalar_dims(ops.softmax), scalar_dims(ops.log_softmax)
 
 
+_SOFTMAXES: dict = {}   # dim -> shared(Softmax, dim), without `shared`'s frame
+
+
 def softmax(input: Tensor, dim: Optional[int] = None, _stacklevel: int = 3,
             dtype=None) -> Tensor:
     if type(input) is Tensor and type(dim) is int and dtype is None and input.shape:
-        return apply(shared(ops.nn.Softmax, dim), input)   # every classifier's: one call
+        op = _SOFTMAXES.get(dim)   # every classifier's: the op's one instance, applied
+        if op is None:
+            op = _SOFTMAXES[dim] = shared(ops.nn.Softmax, dim)
+        return apply1(op, input)
     x = as_tensor(input) if dtype is None else as_tensor(input).to(dtype)
     return _SOFTMAX(x, _softmax_dim("softmax", x.ndim, _stacklevel) if dim is None else dim)
 

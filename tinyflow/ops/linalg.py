@@ -9,8 +9,8 @@ import numpy as np
 
 from ..core import dtypes
 from ..core.dtypes import promote
-from ..core.modes import autocast_state, needs_input_grad
-from ..core.op import Op, Typed, apply, as_tensor, shared, sum_terms
+from ..core.modes import AUTOCAST_THREADS, autocast_state, needs_input_grad
+from ..core.op import Op, Typed, apply, apply2, as_tensor, shared, sum_terms
 from ..core.shapes import broadcast_shapes
 from ..core.tensor import Tensor
 from .creation import zeros_like
@@ -128,10 +128,11 @@ _AFFINE = Affine()   # no attributes: one instance serves every call
 def matmul(a, b, transpose_a=False, transpose_b=False, name=None) -> Tensor:
     op = _MATMULS.get((transpose_a, transpose_b)) or shared(MatMul, bool(transpose_a),
                                                               bool(transpose_b))
-    a, b = as_tensor(a), as_tensor(b)
-    if autocast_state.dtype is not None:
+    if type(a) is not Tensor or type(b) is not Tensor:   # (every gradient's: no frames)
+        a, b = as_tensor(a), as_tensor(b)
+    if AUTOCAST_THREADS and autocast_state.dtype is not None:
         a, b = autocast_inputs(a, b)
-    return apply(op, a, b, name=name)
+    return apply2(op, a, b) if name is None else apply(op, a, b, name=name)
 
 
 class Tril(Op):

@@ -124,8 +124,11 @@ class Binary(Elementwise):
     broadcasts = True
 
     def infer(self, x, y):
-        if x.dtype is y.dtype and (x.shape == y.shape or y.shape == ()):   # the common case
-            return x.shape, x.dtype
+        if x.dtype is y.dtype:   # the common cases: equal shapes, or a scalar on either side
+            if x.shape == y.shape or y.shape == ():
+                return x.shape, x.dtype
+            if x.shape == ():   # `0.5 * x`, `1 - x`
+                return y.shape, x.dtype
         return broadcast_shapes(x.shape, y.shape), promote(x.dtype, y.dtype)
 
     def vjp(self, g, out, x, y):
@@ -614,9 +617,11 @@ def _binary(op_cls, true_division: bool = False):
     def fn(x, y, name=None, out=None):
         if type(x) is not Tensor or type(y) is not Tensor or x.dtype is not y.dtype:
             if type(x) is Tensor and type(y) is float:   # `x * 0.5`: operands' case, inline
-                y = _lift(y, x)
+                lifted = _LITERALS.get((float, y, x.dtype))   # _lift's kept literal: no frame
+                y = _lift(y, x) if lifted is None else lifted
             elif type(y) is Tensor and type(x) is float:   # `0.5 * x` (rmul), `1 - x`
-                x = _lift(x, y)
+                lifted = _LITERALS.get((float, x, y.dtype))
+                x = _lift(x, y) if lifted is None else lifted
             else:
                 if true_division:
                     x, y = _ints_as_floats(x, y)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from ..core.op import Op, apply, as_tensor, shared, sum_terms
+from ..core.op import Op, apply, apply2, as_tensor, shared, sum_terms
 from ..core.shapes import normalize_axes
 from ..core.tensor import Tensor
 from .attention import AttentionWeightsGrad
@@ -29,7 +29,7 @@ class Softmax(Op):
                 self.axis == -1 or self.axis == len(out.shape) - 1):
             # eager, over the last axis: attention's softmax backward, one op for four (graphs
             # keep the primitives, which the passes rewrite: stable_softmax)
-            return (apply(_SOFTMAX_GRAD, g, out),)
+            return (apply2(_SOFTMAX_GRAD, g, out),)
         return (out * (g - reduce_sum(g * out, self.axis, keepdims=True)),)
 
     def jvp(self, t, out, x):

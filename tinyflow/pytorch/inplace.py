@@ -32,14 +32,16 @@ def _old_overload(name: str, other, alpha) -> tuple:
 
 
 def add_(x, other, alpha=1):
-    other, alpha = _old_overload("add_", other, alpha)
+    if isinstance(alpha, Tensor):   # (not a frame for every `p -= lr * g`)
+        other, alpha = _old_overload("add_", other, alpha)
     if alpha == 1 and _into_own_buffer(x, other):
         return ops.add(x, other, out=x)
     return write_inplace(x, x.add(other, alpha=alpha))
 
 
 def sub_(x, other, alpha=1):
-    other, alpha = _old_overload("sub_", other, alpha)
+    if isinstance(alpha, Tensor):   # (not a frame for every `p -= lr * g`)
+        other, alpha = _old_overload("sub_", other, alpha)
     if alpha == 1 and _into_own_buffer(x, other):
         return ops.subtract(x, other, out=x)
     return write_inplace(x, x.sub(other, alpha=alpha))
@@ -204,7 +206,7 @@ def _into_own_buffer(x, other) -> bool:
     if isinstance(other, Tensor):
         return (other.kind == EAGER and other.dtype is x.dtype
                 and not (other.requires_grad and grad_mode.enabled)
-                and _broadcasts_into(other.shape, x.shape))
+                and (other.shape == x.shape or _broadcasts_into(other.shape, x.shape)))
     if isinstance(other, (bool, int, float)):
         return promote(x.dtype, weak_scalar(other, x.dtype)) is x.dtype
     return False

@@ -16,7 +16,7 @@ import numpy as np
 from .. import ops
 from ..core import dtypes
 from ..core.modes import AUTOCAST_THREADS, autocast_state, trace_state
-from ..core.op import apply, as_tensor
+from ..core.op import apply, apply2, as_tensor
 from ..core.tensor import EAGER, Tensor
 from ..ops.linalg import PLAIN_MATMUL
 from ..ops.shape import tile_in_graph
@@ -245,7 +245,8 @@ def matmul(a, b, transpose_a=False, transpose_b=False, name=None, *, out=None):
             and type(b.shape) is tuple and len(a.shape) > 1 and len(b.shape) > 1
             and out is None and not (transpose_a or transpose_b)
             and not (AUTOCAST_THREADS and autocast_state.dtype is not None)):
-        return apply(PLAIN_MATMUL, a, b, name=name)   # every `x @ w`: ops.matmul's work, inline
+        # every `x @ w`: ops.matmul's work, inline (apply2: no `apply` frame and keywords)
+        return apply2(PLAIN_MATMUL, a, b) if name is None else apply(PLAIN_MATMUL, a, b, name=name)
     a, b = as_tensor(a), as_tensor(b)
     vector = a.ndim == 1 or b.ndim == 1
     if not vector or transpose_a or transpose_b or (

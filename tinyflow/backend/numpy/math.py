@@ -236,9 +236,10 @@ def relu(op, x, out=None):
         if x.dtype in REDUCED_NUMPY:         # reduced floats: NumPy has no fast loop
             return _WIDE_RELU(op, x, out=out)
         return np.maximum(x, 0, out=out)
-    if x.size < RELU_LOOP_MIN or not x.flags.c_contiguous or out is not None and not (
+    size = x.size   # (read once: an ndarray attribute is not a specialized load)
+    if size < RELU_LOOP_MIN or not x.flags.c_contiguous or out is not None and not (
             out.flags.c_contiguous and out.dtype == x.dtype and out.shape == x.shape):
-        if x.size < parallel.MIN_ELEMENTS:   # (no out=: NumPy parses a keyword slower)
+        if size < parallel.MIN_ELEMENTS:   # (no out=: NumPy parses a keyword slower)
             return np.maximum(zero, x) if out is None else np.maximum(zero, x, out=out)
         return parallel.ufunc(np.maximum, zero, x, out=out)   # large arrays on every thread
     out = np.empty_like(x) if out is None else out

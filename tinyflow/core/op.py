@@ -66,6 +66,8 @@ class Op:
     linear_inputs = None    # linear in the first n inputs only (the rest: indices, shapes)
     joins_first_adjoint = False   # has `vjp_joining`: adds its first input's other adjoint
     #                               into that input's gradient in its own backward kernel
+    sums_adjoints = False   # has `adjoint_terms`: an input's gradient as a product the sweep
+    #                         may sum with its other readers' in one op (a shared weight)
 
     def __init_subclass__(cls, **kwargs) -> None:
         super().__init_subclass__(**kwargs)
@@ -97,6 +99,13 @@ class Op:
         added into that input's gradient by the backward kernel itself (eager backward,
         ops with `joins_first_adjoint`); None where it cannot (then `vjp`, and the sweep
         adds the two in a pass of its own)."""
+        return None
+
+    def adjoint_terms(self, k: int, g: Tensor, out: Tensor, *inputs: Tensor):
+        """Input k's gradient in `vjp` as the terms (a, b) of a^T b (2-D a and b), or (None,
+        b) for b's sum over its rows; None if it is not that here. Ops with `sums_adjoints`:
+        the eager sweep (autodiff/reverse.py) keeps the terms of a tensor read by many such
+        nodes (a weight used at every step of a loop) and sums them as one `product_sum`."""
         return None
 
     def jvp(self, tangents: tuple, out: Tensor, *inputs: Tensor) -> Optional[Tensor]:

@@ -230,6 +230,31 @@ def affine(op, x, w, b, out=None):
 _WIDE_MATMUL, _WIDE_AFFINE = widened(matmul, 0), widened(affine, 0)
 
 
+@kernel(linalg.ProductSum, widen=0)
+def product_sum(op, *xs):
+    """Rows: the b_t summed in one buffer, then its rows (a pass over each b_t and one
+    reduction). Products: each a_t^T b_t by BLAS (`_product`) into one scratch buffer and
+    added into the first: 200 pairs float64 [97, 204] x [97, 51] took 8.3 ms, their
+    concatenation into one [19400, 204] x [19400, 51] product 12.3 (the copy alone 5.7)."""
+    if op.rows:
+        if len(xs) == 1:
+            return xs[0].sum(0)
+        total = np.add(xs[0], xs[1])
+        for b in xs[2:]:
+            np.add(total, b, out=total)
+        return total.sum(0)
+    out = scratch = None
+    for a, b in zip(xs[::2], xs[1::2]):
+        if out is None:
+            out = _product(a.T, b)
+            if not out.flags.writeable or not out.flags.owndata:
+                out = np.array(out)
+        else:
+            scratch = _product(a.T, b, scratch)
+            np.add(out, scratch, out=out)
+    return out
+
+
 @kernel(linalg.Tril)
 def tril(op, x):
     return np.tril(x, op.diagonal)

@@ -157,8 +157,7 @@ class ProductSum(Op):
     (an RNN cell stepped in a loop, a tied embedding), which the eager sweep
     (autodiff/reverse.py) sums as one op instead of one product per reader and their sum."""
     name = "product_sum"
-    linearity = "multilinear"   # rows: linear
-    rows: bool
+    rows: bool      # (not "multilinear": each term is bilinear in its own pair only)
 
     def infer(self, *xs):
         if not xs or not self.rows and len(xs) % 2:
@@ -192,6 +191,16 @@ class ProductSum(Op):
         for a, b in zip(xs[::2], xs[1::2]):   # d a_t = b_t g^T, d b_t = a_t g
             grads += [matmul(b, g, transpose_b=True), matmul(a, g)]
         return tuple(grads)
+
+    def jvp(self, t, out, *xs):
+        if self.rows:
+            return sum_terms(None if tb is None else reduce_sum(tb, 0) for tb in t)
+        terms = []
+        for k in range(0, len(xs), 2):   # ta^T b + a^T tb
+            a, b, ta, tb = xs[k], xs[k + 1], t[k], t[k + 1]
+            terms += [None if ta is None else matmul(ta, b, transpose_a=True),
+                      None if tb is None else matmul(a, tb, transpose_a=True)]
+        return sum_terms(terms)
 
 
 def product_sum(*xs, rows: bool = False, name=None) -> Tensor:

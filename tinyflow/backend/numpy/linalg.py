@@ -244,8 +244,8 @@ def product_sum(op, *xs):
     out = scratch = ones = None
     for a, b in pairs:
         if a is None:
-            if ones is None:
-                ones = np.ones(b.shape[0], b.dtype)
+            if ones is None or len(ones) != len(b):
+                ones = np.ones(len(b), b.dtype)
             part = np.matmul(b.T, ones, out=scratch) if scratch is not None else b.T @ ones
         else:
             part = _product(a.T, b, scratch)

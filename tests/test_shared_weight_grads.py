@@ -86,8 +86,20 @@ def test_terms_summed_in_chunks_give_the_same_gradients(monkeypatch, sums, held)
     mine, theirs = _backward(tf, arrays), _backward(torch, arrays)
     for k in PARAMS:
         np.testing.assert_allclose(mine[k], theirs[k], **TOL, err_msg=k)
-    if held == 1 << 30:   # one sum per kept tensor: w_ih, w_hh, b_ih, b_hh, w_out, b_out
-        assert len(sums) == 6
+    if held == 1 << 30:   # one sum per kept tensor, b_ih's and b_hh's shared (one terms)
+        assert len(sums) == 5
+
+
+def test_biases_given_the_same_terms_get_gradients_of_their_own():
+    p = _leaves(tf, _arrays(9))
+    _cell_loss(tf, p).backward()
+    b_ih, b_hh = p["b_ih"].grad.numpy(), p["b_hh"].grad.numpy()
+    np.testing.assert_array_equal(b_ih, b_hh)
+    assert not np.shares_memory(b_ih, b_hh)
+    expected = b_hh.copy()
+    p["b_ih"].grad.mul_(0)
+    np.testing.assert_array_equal(p["b_hh"].grad.numpy(), expected)
+    assert np.any(expected != 0)
 
 
 def test_grad_accumulates_over_backward_calls():

@@ -151,7 +151,8 @@ def _backprop(order: list, ys: list, xs: list, grad_ys: list, on_final=None,
     if relevant is None:
         relevant = _depends_on(order, xs)
     keep = {id(x) for x in xs}
-    terms: dict = {}   # id -> the `_Terms` of a tensor whose products `_defer` keeps
+    terms: dict = {}   # id -> the `_Terms` of a tensor whose products `_defer` keeps (and
+    #                    None -> their last sums)
     node_to_grad: dict = {}   # id -> the one partial (a Tensor), or a list of them
     handed = set() if on_final is not None else None   # ids of arrays handed out (backward)
     shared: set = set()
@@ -320,12 +321,14 @@ TERM_BYTES = 1 << 20
 class _Terms:
     """The gradient terms `_defer` kept for one tensor: pairs (a, b) of a^T b, or b's whose
     row sums add up (`rows`: a bias), summed by `product_sum` when `TERM_BYTES` of them are
-    held or the gradient is wanted (`dense`)."""
+    held or the gradient is wanted (`dense`). `sums` holds the sweep's last few sums and
+    their terms: two tensors given the same terms share one sum (nn.LSTMCell's bias_ih and
+    bias_hh both get the gates' gradient)."""
 
-    __slots__ = ("rows", "xs", "held", "total")
+    __slots__ = ("rows", "xs", "held", "total", "sums")
 
-    def __init__(self, rows: bool) -> None:
-        self.rows, self.xs, self.held, self.total = rows, [], 0, None
+    def __init__(self, rows: bool, sums: list) -> None:
+        self.rows, self.xs, self.held, self.total, self.sums = rows, [], 0, None, sums
 
     def add(self, a: Optional[Tensor], b: Tensor) -> None:
         if a is not None:
@@ -337,10 +340,20 @@ class _Terms:
             self.flush()
 
     def flush(self) -> None:
-        if self.xs:
-            part = product_sum(*self.xs, rows=self.rows)
-            self.total = part if self.total is None else self.total + part
-            self.xs, self.held = [], 0
+        xs = self.xs
+        if not xs:
+            return
+        for rows, seen, part in self.sums:
+            if rows is self.rows and len(seen) == len(xs) and all(
+                    a is b for a, b in zip(seen, xs)):
+                break
+        else:
+            part = product_sum(*xs, rows=self.rows)
+            self.sums.append((self.rows, xs, part))
+            if len(self.sums) > 4:
+                del self.sums[0]
+        self.total = part if self.total is None else self.total + part
+        self.xs, self.held = [], 0
 
     def dense(self) -> Tensor:
         self.flush()
@@ -373,7 +386,7 @@ def _defer(op, g: Tensor, node: Tensor, inputs: tuple, needed: tuple, node_to_gr
             continue
         mine = terms.get(xid)
         if mine is None:
-            mine = terms[xid] = _Terms(a is None)
+            mine = terms[xid] = _Terms(a is None, terms.setdefault(None, []))
             if type(prev) is list:
                 prev.append(mine)
             else:
@@ -390,8 +403,9 @@ def _defer(op, g: Tensor, node: Tensor, inputs: tuple, needed: tuple, node_to_gr
 def _flush(terms: dict) -> None:
     """Sum every kept term now: user code (a hook) is about to run, and may write in place
     to a value a kept product reads."""
-    for mine in terms.values():
-        mine.flush()
+    for key, mine in terms.items():
+        if key is not None:
+            mine.flush()
 
 
 class _Piece:

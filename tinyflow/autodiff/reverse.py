@@ -382,7 +382,8 @@ def _defer(op, g: Tensor, node: Tensor, inputs: tuple, needed: tuple, node_to_gr
         if pair is None:
             continue
         a, b = pair
-        if b.dtype is not x.dtype or b.array is None or (a is not None and a.array is None):
+        if b.dtype is not x.dtype or b.array is None or a is not None and (
+                a.dtype is not x.dtype or a.array is None):
             continue
         mine = terms.get(xid)
         if mine is None:

@@ -216,3 +216,26 @@ def test_a_weight_read_once_keeps_no_term(sums):
     model = tf.nn.Sequential(tf.nn.Linear(5, 7), tf.nn.Tanh(), tf.nn.Linear(7, 2)).double()
     model(tf.tensor(rng.standard_normal((4, 5)))).sum().backward()
     assert not sums
+
+
+@pytest.mark.parametrize("cell", ["GRUCell", "RNNCell", "Linear"])
+def test_other_cells_stepped_by_hand_match_torch(sums, cell):
+    rng = np.random.default_rng(10)
+    xs = rng.standard_normal((T, B, H))
+    grads = []
+    for lib in (tf, torch):
+        layer = getattr(lib.nn, cell)(H, H).double()
+        with lib.no_grad():
+            for p in layer.parameters():
+                p.copy_(lib.tensor(rng.standard_normal(tuple(p.shape)) * 0.4))
+        rng = np.random.default_rng(10)    # the same parameters for the second library
+        rng.standard_normal((T, B, H))
+        h = lib.zeros(B, H, dtype=lib.float64)
+        for t in range(T):
+            x = lib.tensor(xs[t])
+            h = lib.tanh(layer(x + h)) if cell == "Linear" else layer(x, h)
+        (h ** 2).sum().backward()
+        grads.append([p.grad.numpy() for p in layer.parameters()])
+    for a, b in zip(*grads):
+        np.testing.assert_allclose(a, b, **TOL)
+    assert sums

@@ -239,3 +239,141 @@ def test_other_cells_stepped_by_hand_match_torch(sums, cell):
     for a, b in zip(*grads):
         np.testing.assert_allclose(a, b, **TOL)
     assert sums
+
+
+# ---- the review's cases: other ways a tensor is read by many products -------------------
+
+def _loop_nonleaf(lib, p):
+    """A non-leaf weight (w0 * scale) read by 40 matmuls and 40 linears: its summed gradient
+    must flow on to w0 and scale."""
+    w = p["w0"] * p["s"]
+    loss = 0
+    for t in range(40):
+        loss = loss + (p["x"][t] @ w).tanh().sum() + lib.nn.functional.linear(
+            p["x"][t], w.T).sin().sum()
+    return loss
+
+
+def _loop_tied(lib, p):
+    """A tied embedding: E read by an Embedding and a Linear at every step."""
+    f, idx = lib.nn.functional, lib.tensor(np.array([1, 2, 3, 1]))
+    loss = 0
+    for t in range(T):
+        loss = loss + f.linear(f.embedding(idx, p["E"]).tanh() * (t + 1), p["E"]).pow(2).sum()
+    return loss
+
+
+def _loop_sides(lib, p):
+    """W as the left operand (never kept), the right one, both (W @ W), and a batched 3-D
+    product (not kept) in one loop."""
+    loss = 0
+    for t in range(T):
+        loss = loss + (p["W"] @ p["x"][t]).tanh().sum() + (p["x"][t].T @ p["W"]).pow(2).sum() \
+            + (p["W"] @ p["W"]).sin().sum() * (t + 1) + (p["x3"] @ p["W"]).tanh().sum()
+    return loss
+
+
+def _loop_partly_no_grad(lib, p):
+    """Some steps read the weight under no_grad; a 3-D input and a broadcast bias add."""
+    f, loss = lib.nn.functional, 0
+    for t in range(T):
+        if t % 3 == 0:
+            with lib.no_grad():
+                y = f.linear(p["x"][t], p["W"], p["b"])
+        else:
+            y = f.linear(p["x"][t], p["W"], p["b"])
+        loss = loss + y.tanh().sum() + f.linear(p["x3"], p["W"], p["b"]).sin().sum() \
+            + (p["x"][t] @ p["W"].T + p["b"]).pow(2).sum()
+    return loss
+
+
+_REVIEW = {
+    "nonleaf": (_loop_nonleaf, lambda r: {"w0": r.standard_normal((5, 4)),
+                                          "s": r.standard_normal(1),
+                                          "x": r.standard_normal((40, 3, 5))}),
+    "tied": (_loop_tied, lambda r: {"E": r.standard_normal((6, 4))}),
+    "sides": (_loop_sides, lambda r: {"W": r.standard_normal((4, 4)) * .5,
+                                      "x": r.standard_normal((T, 4, 3)),
+                                      "x3": r.standard_normal((2, 3, 4))}),
+    "no_grad": (_loop_partly_no_grad, lambda r: {"W": r.standard_normal((3, 4)),
+                                                 "b": r.standard_normal(3),
+                                                 "x": r.standard_normal((T, 2, 4)),
+                                                 "x3": r.standard_normal((2, 5, 4))}),
+}
+
+
+@pytest.mark.parametrize("case", sorted(_REVIEW))
+@pytest.mark.parametrize("how", ["backward", "grad", "inputs"])
+def test_loops_of_products_match_torch(sums, case, how):
+    fn, make = _REVIEW[case]
+    arrays = make(np.random.default_rng(11))
+    results = []
+    for lib in (tf, torch):
+        p = {k: lib.tensor(v, requires_grad=True) for k, v in arrays.items()}
+        loss, names = fn(lib, p), sorted(arrays)
+        if how == "grad" and len(names) == 1:
+            got = dict(zip(names, lib.autograd.grad(loss, [p[names[0]]])))
+        elif how == "grad":   # only some inputs, then the rest
+            first = lib.autograd.grad(loss, [p[names[0]]], retain_graph=True)
+            got = dict(zip(names, first + lib.autograd.grad(loss, [p[k] for k in names[1:]])))
+        elif how == "inputs":
+            loss.backward(inputs=[p[names[0]]])
+            got = {names[0]: p[names[0]].grad}
+            assert all(p[k].grad is None for k in names[1:])
+        else:   # twice, retaining the graph: accumulated
+            loss.backward(retain_graph=True)
+            loss.backward()
+            got = {k: p[k].grad for k in names}
+        results.append({k: g.numpy() for k, g in got.items()})
+    for k in results[1]:
+        np.testing.assert_allclose(results[0][k], results[1][k], rtol=1e-10, atol=1e-12,
+                                   err_msg=k)
+    assert sums
+
+
+def test_a_raising_hook_leaves_nothing_for_the_next_backward():
+    arrays = _REVIEW["no_grad"][1](np.random.default_rng(12))
+    p = {k: tf.tensor(v, requires_grad=True) for k, v in arrays.items()}
+
+    def boom(g):
+        raise ValueError("boom")
+    loss = _loop_partly_no_grad(tf, p)
+    p["b"].register_hook(boom)
+    with pytest.raises(ValueError):
+        loss.backward()
+    p = {k: tf.tensor(v, requires_grad=True) for k, v in arrays.items()}
+    _loop_partly_no_grad(tf, p).backward()
+    q = {k: torch.tensor(v, requires_grad=True) for k, v in arrays.items()}
+    _loop_partly_no_grad(torch, q).backward()
+    for k in ("W", "b"):
+        np.testing.assert_allclose(p[k].grad.numpy(), q[k].grad.numpy(), rtol=1e-10)
+
+
+def test_two_threads_sweep_at_once():
+    import threading
+    arrays = _REVIEW["nonleaf"][1](np.random.default_rng(13))
+    q = {k: torch.tensor(v, requires_grad=True) for k, v in arrays.items()}
+    _loop_nonleaf(torch, q).backward()
+    failures = []
+
+    def job():
+        for _ in range(5):
+            p = {k: tf.tensor(v, requires_grad=True) for k, v in arrays.items()}
+            _loop_nonleaf(tf, p).backward()
+            for k in ("w0", "s"):
+                if not np.allclose(p[k].grad.numpy(), q[k].grad.numpy(), rtol=1e-10):
+                    failures.append(k)
+    threads = [threading.Thread(target=job) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not failures
+
+
+def test_plain_vjp_is_no_trait_of_the_sweep():
+    """`Op.plain_vjp` (the sweep's one look-up for most eager nodes) agrees with the traits."""
+    from tinyflow.core.op import OPS
+    for cls in OPS.values():
+        assert cls.plain_vjp is not (cls.composed or cls.joins_first_adjoint
+                                     or cls.sums_adjoints), cls

@@ -238,21 +238,26 @@ def _backprop(order: list, ys: list, xs: list, grad_ys: list, on_final=None,
                 else:
                     node_to_grad[xid] = [prev, piece]
                 continue
-            if op.sums_adjoints and eager and defers:
-                needed = _defer(op, g, node, inputs, needed, node_to_grad, terms)
-                if True not in needed:
-                    continue
-            if needed != current:   # what `needs_input_grad` answers inside the rule
-                vjp_request.needed = current = needed
-            if not eager and node.graph.placements:   # gradients beside their op
-                with node.graph.colocate(node):
-                    input_grads = _vjp(node, g)
-            elif op.composed:
-                input_grads = _vjp(node, g)
-            elif op.joins_first_adjoint and eager:
-                input_grads = _joined_vjp(node, g, node_to_grad)
-            else:   # `_vjp` without the call: once per node of every eager backward
+            if eager and op.plain_vjp:   # `_vjp` without the call: most eager nodes
+                if needed != current:   # what `needs_input_grad` answers inside the rule
+                    vjp_request.needed = current = needed
                 input_grads = op.vjp(g, node, *inputs)
+            else:
+                if op.sums_adjoints and eager and defers:
+                    needed = _defer(op, g, node, inputs, needed, node_to_grad, terms)
+                    if True not in needed:
+                        continue
+                if needed != current:
+                    vjp_request.needed = current = needed
+                if not eager and node.graph.placements:   # gradients beside their op
+                    with node.graph.colocate(node):
+                        input_grads = _vjp(node, g)
+                elif op.composed:
+                    input_grads = _vjp(node, g)
+                elif op.joins_first_adjoint and eager:
+                    input_grads = _joined_vjp(node, g, node_to_grad)
+                else:
+                    input_grads = op.vjp(g, node, *inputs)
             if anomaly:
                 _check_finite(node, input_grads)
             broadcasts = op.broadcasts

@@ -68,10 +68,13 @@ class Op:
     #                               into that input's gradient in its own backward kernel
     sums_adjoints = False   # has `adjoint_terms`: an input's gradient as a product the sweep
     #                         may sum with its other readers' in one op (a shared weight)
+    plain_vjp = True        # none of the three above: the eager sweep calls `vjp` after one
+    #                         look-up, not three (set by `__init_subclass__`)
 
     def __init_subclass__(cls, **kwargs) -> None:
         super().__init_subclass__(**kwargs)
         cls._eager_kernel = unbound_kernel   # its own, not its base's (core/kernels.py)
+        cls.plain_vjp = not (cls.composed or cls.joins_first_adjoint or cls.sums_adjoints)
         if cls.__dict__.get("__annotations__"):   # else it inherits its base's fields
             dataclasses.dataclass(frozen=True, eq=False, kw_only=True)(cls)
         if cls.name:

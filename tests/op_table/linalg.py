@@ -74,6 +74,32 @@ CASES += [
 ]
 
 
+def np_product_sum(*xs, rows=False):
+    if rows:
+        return sum(b.astype(np.float64).sum(0) for b in xs)
+    return sum(a.T.astype(np.float64) @ b for a, b in zip(xs[::2], xs[1::2]))
+
+
+CASES += [
+    # the eager sweep's sum of a shared weight's gradient terms (autodiff/reverse.py)
+    OpCase("product_sum", tf.ops.product_sum, np_product_sum,
+           (S(A(3, 4), A(3, 5)),
+            S(A(3, 4), A(3, 2), A(6, 4, layout="T"), A(6, 2, layout="step")),
+            S(A(2, 3), A(2, 1), A(1, 3), A(1, 1), A(4, 3), A(4, 1)),
+            S(A(3, 5), rows=True),
+            S(A(3, 5), A(2, 5, layout="T"), A(4, 5, layout="step"), rows=True)),
+           (tf.float16,) + FLOATS,
+           errors=(ErrorInput(S(A(3, 4), A(3, 5), A(3, 4)), tf.ShapeError,
+                              r"^product_sum: needs pairs of matrices, got 3 inputs"),
+                   ErrorInput(S(A(3, 4), A(2, 5)), tf.ShapeError,
+                              r"^product_sum: a pair's rows differ: \(3, 4\) and \(2, 5\)"),
+                   ErrorInput(S(A(3, 4), A(3, 5), A(3, 4), A(3, 6)), tf.ShapeError,
+                              r"^product_sum: the products' shapes differ"),
+                   ErrorInput(S(A(3), A(3, 5)), tf.ShapeError,
+                              r"^product_sum: needs matrices"))),
+]
+
+
 def mm(a, b):
     return tf.mm(a, b)
 

@@ -67,10 +67,15 @@ class Op:
     linear_inputs = None    # linear in the first n inputs only (the rest: indices, shapes)
     joins_first_adjoint = False   # has `vjp_joining`: adds its first input's other adjoint
     #                               into that input's gradient in its own backward kernel
+    sums_adjoints = False   # has `adjoint_terms`: an input's gradient as a product the sweep
+    #                         may sum with its other readers' in one op (a shared weight)
+    plain_vjp = True        # none of the three above: the eager sweep calls `vjp` after one
+    #                         look-up, not three (set by `__init_subclass__`)
 
     def __init_subclass__(cls, **kwargs) -> None:
         super().__init_subclass__(**kwargs)
         cls._eager_kernel = unbound_kernel   # its own, not its base's (core/kernels.py)
+        cls.plain_vjp = not (cls.composed or cls.joins_first_adjoint or cls.sums_adjoints)
         if cls.__dict__.get("__annotations__"):   # else it inherits its base's fields
             dataclasses.dataclass(frozen=True, eq=False, kw_only=True)(cls)
         if cls.name:
@@ -98,6 +103,13 @@ class Op:
         added into that input's gradient by the backward kernel itself (eager backward,
         ops with `joins_first_adjoint`); None where it cannot (then `vjp`, and the sweep
         adds the two in a pass of its own)."""
+        return None
+
+    def adjoint_terms(self, k: int, g: Tensor, out: Tensor, *inputs: Tensor):
+        """Input k's gradient in `vjp` as the terms (a, b) of a^T b (2-D a and b), or (None,
+        b) for b's sum over its rows; None if it is not that here. Ops with `sums_adjoints`:
+        the eager sweep (autodiff/reverse.py) keeps the terms of a tensor read by many such
+        nodes (a weight used at every step of a loop) and sums them as one `product_sum`."""
         return None
 
     def jvp(self, tangents: tuple, out: Tensor, *inputs: Tensor) -> Optional[Tensor]:

@@ -7,7 +7,7 @@ from .creation import (categorical, fill, log_uniform_candidates, multinomial, o
                        ones_like, random_mask, random_normal,
                        random_uniform, truncated_normal, zeros_like)
 from .indexing import argsort, gather, setitem, take
-from .linalg import affine, einsum, matmul, tril, triu
+from .linalg import affine, einsum, matmul, product_sum, tril, triu
 from .math import (abs, add, atan2, autocast_inputs, bitwise_and, bitwise_left_shift,
                    bitwise_not, bitwise_or, bitwise_right_shift, bitwise_xor, cast, ceil,
                    clamp, cos, divide, equal,

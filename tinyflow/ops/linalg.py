@@ -60,6 +60,14 @@ class MatMul(Op):
                   else matmul(a, g, transpose_a=not ta))
         return ga, gb
 
+    sums_adjoints = True
+
+    def adjoint_terms(self, k, g, out, a, b):
+        """b's gradient of a 2-D `a @ b` (a^T g) or `a @ b^T` (g^T a), as `vjp` computes it."""
+        if k != 1 or self.transpose_a or len(a.shape) != 2 or len(b.shape) != 2:
+            return None
+        return (g, a) if self.transpose_b else (a, g)
+
 
 _MATMULS = {(ta, tb): shared(MatMul, ta, tb) for ta in (False, True) for tb in (False, True)}
 PLAIN_MATMUL = _MATMULS[(False, False)]   # `a @ b`: PyTorch's matmul applies it directly
@@ -102,6 +110,14 @@ class Affine(Op):
                 matmul(g, x, transpose_a=True) if needs_input_grad(1) else None,
                 reduce_sum(g, 0) if needs_input_grad(2) else None)
 
+    sums_adjoints = True
+
+    def adjoint_terms(self, k, g, out, x, w, b):
+        """w's gradient g^T x and b's, g's row sums, as `vjp` computes them (x of 2-D)."""
+        if k == 0 or len(x.shape) != 2:
+            return None
+        return (g, x) if k == 1 else (None, g)
+
     def jvp(self, t, out, x, w, b):
         """Bilinear in (x, w) plus b: the bias tangent is broadcast only if it is alone."""
         if x.shape is not None and len(x.shape) == 1:   # one sample: the rule of one row
@@ -133,6 +149,63 @@ def matmul(a, b, transpose_a=False, transpose_b=False, name=None) -> Tensor:
     if AUTOCAST_THREADS and autocast_state.dtype is not None:
         a, b = autocast_inputs(a, b)
     return apply2(op, a, b) if name is None else apply(op, a, b, name=name)
+
+
+class ProductSum(Op):
+    """product_sum(a_1, b_1, a_2, b_2, ...) = sum_t a_t^T b_t for 2-D a_t [n_t, p], b_t
+    [n_t, q] (one dtype); with `rows`, product_sum(b_1, b_2, ...) = sum_t of b_t's row sums
+    [q] (each a_t a column of ones). The gradient of a weight or bias read by many products
+    (an RNN cell stepped in a loop, a tied embedding), which the eager sweep
+    (autodiff/reverse.py) sums as one op instead of one product per reader and their sum."""
+    name = "product_sum"
+    rows: bool      # (not "multilinear": each term is bilinear in its own pair only)
+
+    def infer(self, *xs):
+        if not xs or not self.rows and len(xs) % 2:
+            raise ValueError(f"needs {'one or more' if self.rows else 'pairs of'} matrices, "
+                             f"got {len(xs)} inputs")
+        dtype = xs[0].dtype
+        if any(x.dtype is not dtype for x in xs) or not dtype.is_floating:
+            raise TypeError(f"needs one floating dtype, got {sorted({x.dtype.name for x in xs})}")
+        if any(x.shape is not None and len(x.shape) != 2 for x in xs):
+            raise ValueError(f"needs matrices, got shapes {[x.shape for x in xs]}")
+        pairs = [(None, x) for x in xs] if self.rows else list(zip(xs[::2], xs[1::2]))
+        p = q = None
+        for a, b in pairs:
+            if a is not None and a.shape is not None and b.shape is not None and \
+                    None not in (a.shape[0], b.shape[0]) and a.shape[0] != b.shape[0]:
+                raise ValueError(f"a pair's rows differ: {a.shape} and {b.shape}")
+            for got, at, known in ((a, 1, p), (b, 1, q)):
+                d = None if got is None or got.shape is None else got.shape[at]
+                if d is not None and known is not None and d != known:
+                    raise ValueError(f"the products' shapes differ: {[x.shape for x in xs]}")
+            if a is not None and a.shape is not None and a.shape[1] is not None:
+                p = a.shape[1]
+            if b.shape is not None and b.shape[1] is not None:
+                q = b.shape[1]
+        return ((q,) if self.rows else (p, q)), dtype
+
+    def vjp(self, g, out, *xs):
+        if self.rows:   # each b_t's rows: g
+            return tuple(broadcast_to(expand_dims(g, 0), x) for x in xs)
+        grads = []
+        for a, b in zip(xs[::2], xs[1::2]):   # d a_t = b_t g^T, d b_t = a_t g
+            grads += [matmul(b, g, transpose_b=True), matmul(a, g)]
+        return tuple(grads)
+
+    def jvp(self, t, out, *xs):
+        if self.rows:
+            return sum_terms(None if tb is None else reduce_sum(tb, 0) for tb in t)
+        terms = []
+        for k in range(0, len(xs), 2):   # ta^T b + a^T tb
+            a, b, ta, tb = xs[k], xs[k + 1], t[k], t[k + 1]
+            terms += [None if ta is None else matmul(ta, b, transpose_a=True),
+                      None if tb is None else matmul(a, tb, transpose_a=True)]
+        return sum_terms(terms)
+
+
+def product_sum(*xs, rows: bool = False, name=None) -> Tensor:
+    return apply(shared(ProductSum, bool(rows)), *(as_tensor(x) for x in xs), name=name)
 
 
 class Tril(Op):

@@ -716,6 +716,24 @@ def test_conv2d_of_one_output_pixel_matches_torch(xs, ws, attrs, bias, monkeypat
     np.testing.assert_allclose(y32, yo.detach().numpy(), rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.parametrize("xs, ws, attrs", [
+    ((0, 32, 1, 1), (40, 32, 3, 3), dict(padding=1)),                # one pixel: centre tap
+    ((0, 8, 3, 3), (6, 8, 3, 3), {}),                                # one pixel: all taps
+    ((0, 32, 2, 2), (40, 32, 3, 3), dict(padding=1))],               # pixel pairs
+    ids=["one-pixel-centre", "one-pixel-window", "pairs"])
+def test_conv2d_of_an_empty_batch_on_small_images(xs, ws, attrs):
+    """An empty batch gives an empty output, as im2col and PyTorch do (the one-pixel path's
+    window values were reshaped with -1, which numpy cannot infer for zero images)."""
+    torch = pytest.importorskip("torch")
+    x, w = np.zeros(xs, np.float32), np.ones(ws, np.float32)
+    want = torch.nn.functional.conv2d(torch.tensor(x), torch.tensor(w), **attrs).numpy()
+    xt = tf.Tensor(x, requires_grad=True)
+    y = conv2d(xt, tf.Tensor(w), **attrs)
+    assert y.shape == want.shape
+    tf.reduce_sum(y).backward()
+    assert xt.grad.shape == xs
+
+
 def test_conv2d_regions_cover_each_output_once():
     """`conv._regions` of a 4x4 -> 2x2 stride-2 layer: one region per output pixel, each with
     the taps its window reads; and geometries it leaves to others."""

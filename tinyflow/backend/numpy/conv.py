@@ -339,8 +339,8 @@ def _conv2d_one_pixel(x, w, b, pads, dilation):
     o, _, kh, kw = w.shape
     xp = padded_buffer(x, pads)
     nhwc_padded(x, pads, xp, 0, n)
-    cols = np.ascontiguousarray(xp[:, :(kh - 1) * dilation[0] + 1:dilation[0],
-                                   :(kw - 1) * dilation[1] + 1:dilation[1]]).reshape(n, -1)
+    window = xp[:, :(kh - 1) * dilation[0] + 1:dilation[0], :(kw - 1) * dilation[1] + 1:dilation[1]]
+    cols = np.ascontiguousarray(window).reshape(n, kh * kw * c)    # (not -1: n may be 0)
     res = np.empty((o, n), x.dtype)
 
     def piece(o0, o1):

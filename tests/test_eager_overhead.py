@@ -160,9 +160,11 @@ def test_inference_mode_takes_pytorchs_mode_argument():
         assert not (x * 2).requires_grad
     with torch.inference_mode(mode=True):
         assert not (x * 2).requires_grad
-    with torch.inference_mode(False):     # leaves grad mode alone
+    with torch.inference_mode(False):     # turns grad mode on, as PyTorch's (checked there)
         assert (x * 2).requires_grad
         with torch.no_grad(), torch.inference_mode(False):
+            assert torch.is_grad_enabled() and (x * 2).requires_grad
+        with torch.no_grad():
             assert not torch.is_grad_enabled()
     assert torch.is_grad_enabled()
 
@@ -433,3 +435,38 @@ def test_unrecorded_op_results_fill_every_slot_as_new_eager_does():
             assert got is want or got == want, slot
         assert vars(t) == {} and t._version is not ref._version
     assert torch.relu(xg)._saved == (0, 0) and (xg * xg)._saved == (0, 0, 0)
+
+
+@pytest.mark.parametrize("outer, deco, inside", [
+    ("enabled", "no_grad", False), ("disabled", "enable_grad", True),
+    ("enabled", "inference_mode", False), ("disabled", "set_grad_enabled_true", True)])
+def test_grad_mode_decorators_enter_at_each_resumption_of_a_generator(outer, deco, inside):
+    """PyTorch's decorators wrap every `next` of a generator function (its body runs after
+    the call returns): @no_grad on a generator must not record history, nor leak its mode
+    to the caller between items."""
+    make = {"no_grad": torch.no_grad, "enable_grad": torch.enable_grad,
+            "inference_mode": torch.inference_mode,
+            "set_grad_enabled_true": lambda: torch.set_grad_enabled(True)}[deco]
+    x = torch.ones(2, requires_grad=True)
+
+    @make()
+    def items(n):
+        for _ in range(n):
+            got = yield torch.is_grad_enabled(), (x * 2).requires_grad
+            assert got is None or got == "sent"
+        return "done"
+
+    with torch.set_grad_enabled(outer == "enabled"):
+        gen = items(3)
+        assert next(gen) == (inside, inside)
+        assert torch.is_grad_enabled() == (outer == "enabled")   # the caller's mode between items
+        assert gen.send("sent") == (inside, inside)
+        assert next(gen) == (inside, inside)
+        with pytest.raises(StopIteration) as stop:
+            next(gen)
+        assert stop.value.value == "done"
+        assert torch.is_grad_enabled() == (outer == "enabled")
+        gen = items(3)
+        next(gen)
+        gen.close()
+        assert torch.is_grad_enabled() == (outer == "enabled")

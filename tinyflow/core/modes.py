@@ -10,6 +10,8 @@ from __future__ import annotations
 import collections
 import contextlib
 import dataclasses
+import functools
+import inspect
 import math
 import threading
 import weakref
@@ -109,6 +111,36 @@ class no_grad(contextlib.ContextDecorator):
         fresh.__dict__.update(self.__dict__)
         return fresh
 
+    def __call__(self, func):
+        """As a decorator. A generator function's body runs at each `next`, after the
+        call has returned, so the mode is entered around every resumption instead (as
+        PyTorch's decorators do): otherwise `@no_grad` on a generator records history."""
+        if not inspect.isgeneratorfunction(func):
+            return super().__call__(func)
+
+        @functools.wraps(func)
+        def resumed_in_mode(*args, **kwargs):
+            gen = func(*args, **kwargs)
+            try:   # (a StopIteration escaping a generator is a RuntimeError: PEP 479)
+                with self._recreate_cm():
+                    value = next(gen)
+                while True:
+                    try:
+                        sent = yield value
+                    except GeneratorExit:
+                        with self._recreate_cm():
+                            gen.close()
+                        raise
+                    except BaseException as e:
+                        with self._recreate_cm():
+                            value = gen.throw(e)
+                    else:
+                        with self._recreate_cm():
+                            value = gen.send(sent)
+            except StopIteration as stop:   # the generator returned: so does this one
+                return stop.value
+        return resumed_in_mode
+
     def __enter__(self):
         # set_grad_mode written out (every step enters one), through this thread's dict of
         # the thread-local: one read of it, not two (an unset mode is the class default).
@@ -141,7 +173,8 @@ class enable_grad(no_grad):
 
 class inference_mode(no_grad):
     """PyTorch's `torch.inference_mode(mode=True)`: here no_grad (there are no separate
-    inference tensors); `mode=False` leaves the grad mode as it is."""
+    inference tensors); `mode=False` turns grad mode on, as PyTorch's does (its
+    InferenceMode(false) guard enables autograd, even inside no_grad)."""
 
     _mode = True     # also when used bare, `@inference_mode` (no __init__ then)
 
@@ -150,8 +183,7 @@ class inference_mode(no_grad):
 
     def __enter__(self):
         self._prev = grad_mode.enabled
-        if self._mode:
-            set_grad_mode(False)
+        set_grad_mode(not self._mode)
 
 
 class set_grad_enabled(no_grad):

@@ -79,6 +79,19 @@ class AttentionWeights(Op):
         return p * (t_scores - reduce_sum(t_scores * p, -1, keepdims=True))
 
 
+def infer_row_grad(g, y, y_name: str):
+    """Shape and dtype of a row op's backward from its output y and the gradient g: both of
+    one floating dtype and one shape (unknown dims allowed)."""
+    if not g.dtype.is_floating or g.dtype is not y.dtype:
+        raise TypeError(f"g and {y_name} need one floating dtype, got {g.dtype.name} and "
+                        f"{y.dtype.name}")
+    if g.shape is not None and y.shape is not None and (
+            len(g.shape) != len(y.shape) or any(a is not None and b is not None and a != b
+                                                for a, b in zip(g.shape, y.shape))):
+        raise ValueError(f"g {g.shape} must have the shape of {y_name} {y.shape}")
+    return y.shape if y.shape is not None else g.shape, y.dtype
+
+
 class AttentionWeightsGrad(Op):
     """attention_weights_grad(g, p) = p * (g - sum(g * p, -1)) * scale: the gradient of the
     scores q k^T given that of the weights p (softmax's backward and the scaling, one pass)."""
@@ -88,14 +101,7 @@ class AttentionWeightsGrad(Op):
     scale: float
 
     def infer(self, g, p):
-        if not g.dtype.is_floating or g.dtype is not p.dtype:
-            raise TypeError(f"g and p need one floating dtype, got {g.dtype.name} and "
-                            f"{p.dtype.name}")
-        if g.shape is not None and p.shape is not None and (
-                len(g.shape) != len(p.shape) or any(a is not None and b is not None and a != b
-                                                    for a, b in zip(g.shape, p.shape))):
-            raise ValueError(f"g {g.shape} must have the shape of p {p.shape}")
-        return p.shape if p.shape is not None else g.shape, p.dtype
+        return infer_row_grad(g, p, "p")
 
     def compose(self, g, p):
         return p * (g - reduce_sum(g * p, -1, keepdims=True)) * self.scale

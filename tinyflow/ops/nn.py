@@ -6,7 +6,7 @@ from typing import Optional
 from ..core.op import Op, apply, apply2, as_tensor, shared, sum_terms
 from ..core.shapes import normalize_axes
 from ..core.tensor import Tensor
-from .attention import AttentionWeightsGrad
+from .attention import AttentionWeightsGrad, infer_row_grad
 from .creation import one_hot_like
 from .math import cast, exp, not_equal
 from .reduce import reduce_sum
@@ -62,14 +62,7 @@ class LogSoftmaxGrad(Op):
     saves_output = False
 
     def infer(self, g, y):
-        if not g.dtype.is_floating or g.dtype is not y.dtype:
-            raise TypeError(f"g and y need one floating dtype, got {g.dtype.name} and "
-                            f"{y.dtype.name}")
-        if g.shape is not None and y.shape is not None and (
-                len(g.shape) != len(y.shape) or any(a is not None and b is not None and a != b
-                                                    for a, b in zip(g.shape, y.shape))):
-            raise ValueError(f"g {g.shape} must have the shape of y {y.shape}")
-        return y.shape if y.shape is not None else g.shape, y.dtype
+        return infer_row_grad(g, y, "y")
 
     def compose(self, g, y):
         return g - exp(y) * reduce_sum(g, -1, keepdims=True)

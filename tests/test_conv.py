@@ -593,22 +593,12 @@ REGION_CASES = [  # x shape, w shape, attrs: small images whose windows hang ove
 ]
 
 
-@pytest.mark.parametrize("bias", [False, True])
-@pytest.mark.parametrize("xs, ws, attrs", REGION_CASES, ids=lambda a: str(a))
-def test_conv2d_by_regions_of_small_images_matches_torch(xs, ws, attrs, bias, monkeypatch):
-    """`conv._conv2d_regions` (each region of outputs multiplies only the taps its windows
-    read) ran and matches torch in float64, forward and gradients (the gradients are im2col's),
-    and in float32; a second call, served its region weights from the memo, gives the same
-    bits."""
+def _float64_conv_against_torch(key: str, xs, ws, attrs, bias) -> tuple:
+    """conv2d of seeded float64 data against torch to 1e-10, forward and gradients; returns
+    the data (x, w, b) and torch's output."""
     F = pytest.importorskip("torch.nn.functional")
     torch = pytest.importorskip("torch")
-    from tinyflow.backend.numpy import _conv_numba, conv as conv_kernels
-    monkeypatch.setattr(_conv_numba, "weight_memo", _conv_numba.WeightMemo())
-    calls = []
-    regions = conv_kernels._conv2d_regions
-    monkeypatch.setattr(conv_kernels, "_conv2d_regions",
-                        lambda *a: calls.append(1) or regions(*a))
-    rng = _seeded("regions", xs, ws)
+    rng = _seeded(key, xs, ws)
     x = rng.standard_normal(xs)
     w = rng.standard_normal(ws) / math.sqrt(math.prod(ws[1:]))
     b = rng.standard_normal(ws[0]) if bias else None
@@ -627,6 +617,23 @@ def test_conv2d_by_regions_of_small_images_matches_torch(xs, ws, attrs, bias, mo
     np.testing.assert_allclose(wt.grad.numpy(), wo.grad.numpy(), **tight)
     if bias:
         np.testing.assert_allclose(bt.grad.numpy(), bo.grad.numpy(), **tight)
+    return x, w, b, yo
+
+
+@pytest.mark.parametrize("bias", [False, True])
+@pytest.mark.parametrize("xs, ws, attrs", REGION_CASES, ids=lambda a: str(a))
+def test_conv2d_by_regions_of_small_images_matches_torch(xs, ws, attrs, bias, monkeypatch):
+    """`conv._conv2d_regions` (each region of outputs multiplies only the taps its windows
+    read) ran and matches torch in float64, forward and gradients (the gradients are im2col's),
+    and in float32; a second call, served its region weights from the memo, gives the same
+    bits."""
+    from tinyflow.backend.numpy import _conv_numba, conv as conv_kernels
+    monkeypatch.setattr(_conv_numba, "weight_memo", _conv_numba.WeightMemo())
+    calls = []
+    regions = conv_kernels._conv2d_regions
+    monkeypatch.setattr(conv_kernels, "_conv2d_regions",
+                        lambda *a: calls.append(1) or regions(*a))
+    x, w, b, yo = _float64_conv_against_torch("regions", xs, ws, attrs, bias)
     assert calls == [1]
     x32, w32 = x.astype(np.float32), w.astype(np.float32)
     b32 = None if b is None else tf.Tensor(b.astype(np.float32))
@@ -683,32 +690,12 @@ def test_conv2d_of_one_output_pixel_matches_torch(xs, ws, attrs, bias, monkeypat
     """`conv._conv2d_one_pixel` (out^T = w's live taps @ the one window's values) ran
     exactly where the output is one pixel, and matches torch in float64, forward and
     gradients (im2col's), and in float32."""
-    F = pytest.importorskip("torch.nn.functional")
-    torch = pytest.importorskip("torch")
     from tinyflow.backend.numpy import conv as conv_kernels
     calls = []
     one_pixel = conv_kernels._conv2d_one_pixel
     monkeypatch.setattr(conv_kernels, "_conv2d_one_pixel",
                         lambda *a: calls.append(1) or one_pixel(*a))
-    rng = _seeded("one pixel", xs, ws)
-    x = rng.standard_normal(xs)
-    w = rng.standard_normal(ws) / math.sqrt(math.prod(ws[1:]))
-    b = rng.standard_normal(ws[0]) if bias else None
-    xt, wt = tf.Tensor(x, requires_grad=True), tf.Tensor(w, requires_grad=True)
-    bt = tf.Tensor(b, requires_grad=True) if bias else None
-    y = conv2d(xt, wt, bias=bt, **attrs)
-    weights = rng.standard_normal(y.shape)
-    tf.reduce_sum(y * weights).backward()
-    xo, wo = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
-    bo = torch.tensor(b, requires_grad=True) if bias else None
-    yo = F.conv2d(xo, wo, bo, **attrs)
-    (yo * torch.tensor(weights)).sum().backward()
-    tight = dict(rtol=1e-10, atol=1e-10)
-    np.testing.assert_allclose(y.detach().numpy(), yo.detach().numpy(), **tight)
-    np.testing.assert_allclose(xt.grad.numpy(), xo.grad.numpy(), **tight)
-    np.testing.assert_allclose(wt.grad.numpy(), wo.grad.numpy(), **tight)
-    if bias:
-        np.testing.assert_allclose(bt.grad.numpy(), bo.grad.numpy(), **tight)
+    x, w, b, yo = _float64_conv_against_torch("one pixel", xs, ws, attrs, bias)
     assert len(calls) == (yo.shape[2:] == (1, 1))
     b32 = None if b is None else tf.Tensor(b.astype(np.float32))
     y32 = conv2d(tf.Tensor(x.astype(np.float32)), tf.Tensor(w.astype(np.float32)), bias=b32,

@@ -2,6 +2,8 @@
 (take_along_axis), and setitem (`x[i] = v`); their gradients scatter-add."""
 from __future__ import annotations
 
+from typing import Optional
+
 import numpy as np
 
 from ..core import dtypes
@@ -184,11 +186,15 @@ def gather(x, dim, index) -> Tensor:
     return apply(Gather(axis=normalize_axes(dim, x.ndim)[0]), x, as_tensor(index))
 
 
-def setitem(x, index, value) -> Tensor:
+def setitem(x, index, value, out: Optional[Tensor] = None) -> Tensor:
     """Leading size-1 dims of `value` beyond the selection's rank are dropped, as NumPy and
-    PyTorch drop them (`attn[i] = weights` with weights [1, n] into a row of n)."""
+    PyTorch drop them (`attn[i] = weights` with weights [1, n] into a row of n). `out=x`
+    (eager, outside autograd): written into x's own buffer, unless x's dtype must change
+    (then out is ignored: the caller writes the result, and gets PyTorch's error)."""
     from .math import operands
     x, value = operands(x, value)
+    if out is not None and x is not out:
+        out = None
     index = normalize_index(index)
     try:
         target = index_shape(x.shape, index)
@@ -198,7 +204,7 @@ def setitem(x, index, value) -> Tensor:
         extra = len(value.shape) - len(target)
         if extra > 0 and all(d == 1 for d in value.shape[:extra]):
             value = reshape(value, value.shape[extra:])
-    return apply(SetItem(index=index), x, value)
+    return apply(SetItem(index=index), x, value, out=out)
 
 
 class ArgSort(Op):

@@ -326,6 +326,10 @@ def index_shape(shape, index):
     """
     if shape is None:
         return None
+    if None not in shape:
+        basic = _basic_index_shape(shape, index)
+        if basic is not None:
+            return basic
     probe_index = index + (slice(None),) if any(i is Ellipsis for i in index) else index
     # (the Ellipsis must not swallow the stand-ins' extra axis)
     if None not in shape:   # (every eager getitem) one stand-in tells
@@ -344,6 +348,52 @@ def index_shape(shape, index):
     probes = [np.empty(list(dims) + [0], np.int8)[probe_index].shape[:-1]
               for dims in (small, [large if d is None else d for d in shape])]
     return tuple(a if a == b else None for a, b in zip(*probes))
+
+
+def _basic_index_shape(shape, index):
+    """`index_shape` of a basic index (Python ints in range, slices of Python ints, None, one
+    Ellipsis) into a known shape, counted without NumPy: `x[i]`, `x[:, -1]` and `for row in x`
+    index like this, and the stand-in array cost more than the op's kernel. None for anything
+    else (the stand-in then answers, or raises NumPy's error)."""
+    consumed, ellipsis = 0, False
+    for item in index:
+        kind = type(item)
+        if kind is int:
+            consumed += 1
+        elif kind is slice:
+            if not (type(item.start) in _BOUNDS and type(item.stop) in _BOUNDS
+                    and type(item.step) in _BOUNDS) or item.step == 0:
+                return None
+            consumed += 1
+        elif item is Ellipsis:
+            if ellipsis:
+                return None
+            ellipsis = True
+        elif item is not None:
+            return None
+    rank = len(shape)
+    if consumed > rank:
+        return None
+    out, dim = [], 0
+    for item in index:
+        kind = type(item)
+        if kind is int:
+            if not -shape[dim] <= item < shape[dim]:
+                return None
+            dim += 1
+        elif kind is slice:
+            out.append(len(range(*item.indices(shape[dim]))))
+            dim += 1
+        elif item is None:
+            out.append(1)
+        else:   # the Ellipsis: the dims no other item consumes
+            out.extend(shape[dim:dim + rank - consumed])
+            dim += rank - consumed
+    out.extend(shape[dim:])
+    return tuple(out)
+
+
+_BOUNDS = (int, type(None))
 
 
 def _indexed_dims(rank, index):
@@ -682,11 +732,16 @@ def getitem(x, index) -> Tensor:
 def _graph_tensor_index(index) -> bool:
     """Whether an index holds a graph tensor (a placeholder, a loop counter), outside a
     compile trace (whose tensors index by their traced values)."""
-    items = index if isinstance(index, tuple) else (index,)
-    bounds = [b for i in items for b in ((i.start, i.stop, i.step) if isinstance(i, slice)
-                                         else (i,))]
-    return trace_state.active is None and any(
-        isinstance(b, Tensor) and b.kind not in (EAGER, REMOTE) for b in bounds)
+    if trace_state.active is not None:
+        return False
+    for item in index if isinstance(index, tuple) else (index,):
+        kind = type(item)
+        if kind is int or item is None:   # (the common items, answered first)
+            continue
+        for b in (item.start, item.stop, item.step) if kind is slice else (item,):
+            if isinstance(b, Tensor) and b.kind not in (EAGER, REMOTE):
+                return True
+    return False
 
 
 def torch_index_steps(index) -> Optional[tuple]:

@@ -125,6 +125,13 @@ def setitem_(x, index, value) -> None:
         x._version[0] += 1
         return
     steps = ops.shape.torch_index_steps(index)
+    if steps is None and _outside_autograd(x) and not (
+            isinstance(value, Tensor) and (value.kind != EAGER or value.requires_grad
+                                           and grad_mode.enabled)):
+        result = ops.setitem(x, index, value, out=x)   # only the indexed elements
+        if result is not x:
+            write_inplace(x, result)
+        return
     if steps is not None:   # PyTorch's order: x[ints][arrays] = value
         part = ops.getitem(ops.copy(x), steps[0])   # not a view of x: written below
         value = ops.setitem(part, steps[1], value)
@@ -192,9 +199,10 @@ _HELD = (EAGER, REMOTE)   # tensors with a value (not `is_symbolic`, without its
 def _outside_autograd(x) -> bool:
     """Whether an in-place write into x needs none of `write_inplace`'s autograd work (no
     history to take over, no leaf to refuse, no trace to record): then it may go straight
-    into x's buffer."""
+    into x's buffer. A view qualifies when its base takes no part in autograd either
+    (`x[:, :10] *= 0` on a clone): a base gains history only by requiring grad."""
     return x.kind == EAGER and not (TRACING_THREADS and trace_state.active is not None) and not (
-        (x.requires_grad or x._base is not None) and grad_mode.enabled)
+        grad_mode.enabled and (x.requires_grad or x._base is not None and x._base.requires_grad))
 
 
 def _into_own_buffer(x, other) -> bool:

@@ -72,9 +72,19 @@ def gather_grad(op, g, index, ref):
     return out
 
 
-@kernel(ix.SetItem)
-def setitem(op, x, value):
-    out = x.copy()
+@kernel(ix.SetItem, inplace=True)
+def setitem(op, x, value, out=None):
+    """`out` may be x itself: `x[i] = v` outside autograd writes only the indexed elements
+    (NumPy copies a `value` that overlaps them first), where a copy of x cost O(x.size)."""
+    if out is None or out is not x and np.may_share_memory(out, value):
+        result = x.copy()
+        result[op.index] = value
+        if out is None:
+            return result
+        out[...] = result
+        return out
+    if out is not x:
+        out[...] = x
     out[op.index] = value
     return out
 

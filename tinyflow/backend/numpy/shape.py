@@ -25,7 +25,9 @@ def transpose(op, x):
 
 @kernel(s.ExpandDims)
 def expand_dims(op, x):
-    return np.expand_dims(x, op.axis)
+    shape = list(x.shape)   # a reshape: np.expand_dims normalizes its axis in Python
+    shape.insert(op.axis % (x.ndim + 1), 1)
+    return x.reshape(shape)
 
 
 @kernel(s.Squeeze)

@@ -1,0 +1,182 @@
+"""The everyday small ops of short PyTorch programs (pytorch/examples' regression,
+mnist_forward_forward, mnist_rnn): `x[i]`, `for v in x`, `x[i] = v`, `x[:, :k] *= c`,
+unsqueeze. Their fast paths give what PyTorch gives, and keep its errors."""
+import itertools
+
+import numpy as np
+import pytest
+import torch
+
+import tinyflow as tf
+from tinyflow.core.kernels import numpy_kernels as KERNELS
+from tinyflow.ops.indexing import SetItem
+from tinyflow.ops.shape import _basic_index_shape
+
+
+def _both(a, requires_grad=False):
+    return tf.tensor(a, requires_grad=requires_grad), torch.tensor(a, requires_grad=requires_grad)
+
+
+# ---- the shape of a basic index, counted without NumPy's stand-in --------------------------
+
+def test_basic_index_shape_is_numpy_s_for_every_small_index():
+    shape = (4, 5, 3)
+    items = [0, -1, 3, -4, 5, -6, slice(None), slice(1, 3), slice(-2, None),
+             slice(None, None, -1), slice(5, 1, -2), slice(10, 20), None, Ellipsis]
+    counted = 0
+    for k in range(1, 4):
+        for index in itertools.product(items, repeat=k):
+            got = _basic_index_shape(shape, index)
+            if got is None:   # an int out of range, two Ellipses, too many dims: NumPy says
+                continue
+            probe = index + (slice(None),) if Ellipsis in index else index
+            assert got == np.empty(shape + (0,), np.int8)[probe].shape[:-1], index
+            counted += 1
+    assert counted > 1500
+
+
+def test_basic_index_shape_leaves_other_indices_to_numpy():
+    assert _basic_index_shape((4,), (True,)) is None        # a bool adds a dim
+    assert _basic_index_shape((4,), (np.int64(1),)) is None
+    assert _basic_index_shape((4,), (slice(0, 0, 0),)) is None
+    assert _basic_index_shape((4,), (4,)) is None
+    assert _basic_index_shape((4,), (np.array([1]),)) is None
+
+
+def test_integer_indexing_and_iteration_as_torch():
+    a = np.arange(24, dtype=np.float32).reshape(4, 6)
+    x, tx = _both(a)
+    for index in (0, -1, 3, (1, -2), (slice(None), -1), (Ellipsis, 2), (None, 1), (2, None)):
+        np.testing.assert_array_equal(x[index].numpy(), tx[index].numpy())
+    assert [tuple(r.shape) for r in x] == [tuple(r.shape) for r in tx]
+    np.testing.assert_array_equal(np.stack([r.numpy() for r in x]), a)
+    with pytest.raises(IndexError):
+        x[4]
+    with pytest.raises(IndexError):
+        x[0, -7]
+    row = x[1]
+    row.add_(1)   # a view, as in PyTorch
+    assert x.numpy()[1, 0] == 7
+
+
+# ---- x[index] = value outside autograd: into x's buffer, only the indexed elements ----------
+
+CASES = [
+    (5, 3), (-1, 2.5), (slice(1, 4), 7), ((slice(None),), 0.5),
+    (np.array([0, 2, 2]), 9), ((range(3), [1, 0, 4]), -1.0), (np.arange(6) % 2 == 0, 4),
+]
+
+
+@pytest.mark.parametrize("index,value", CASES)
+@pytest.mark.parametrize("dtype", [np.float32, np.int64])
+def test_setitem_as_torch(index, value, dtype):
+    a = np.arange(18).reshape(6, 3).astype(dtype)
+    if isinstance(index, tuple) and len(index) == 2:
+        a = a.reshape(3, 6)
+    x, tx = _both(a)
+    view, tview = x[1:], tx[1:]
+    tindex = tuple(torch.as_tensor(i) if isinstance(i, np.ndarray) else i for i in index) \
+        if isinstance(index, tuple) else torch.as_tensor(index) if isinstance(index, np.ndarray) \
+        else index
+    version = x._version[0]
+    x[index] = value
+    tx[tindex] = value
+    np.testing.assert_array_equal(x.numpy(), tx.numpy())
+    np.testing.assert_array_equal(view.numpy(), tview.numpy())   # the view sees it
+    assert x._version[0] == version + 1
+    assert x.dtype.np == a.dtype
+
+
+def test_setitem_outside_autograd_writes_into_the_tensor_itself(monkeypatch):
+    """The kernel gets x's own buffer as out=: no copy of x (the slow path copied all of it
+    per write, `y_neg[i] = v` on 1000 labels 1000 times)."""
+    seen = []
+    kernel = KERNELS[SetItem]
+
+    def spy(op, x, value, out=None):
+        seen.append(out is x)
+        return kernel(op, x, value, out=out)
+
+    monkeypatch.setitem(KERNELS, SetItem, spy)
+    y = tf.tensor(np.arange(10))
+    y[3] = 7
+    with tf.no_grad():
+        w = tf.tensor(np.zeros((2, 3), np.float32), requires_grad=True)
+        w[0] = 1.0
+    assert seen == [True, True]
+    assert y.numpy()[3] == 7 and w.detach().numpy()[0].tolist() == [1, 1, 1]
+
+
+def test_setitem_with_an_overlapping_value_as_torch():
+    a = np.arange(8, dtype=np.float32)
+    x, tx = _both(a)
+    x[1:] = x[:-1]
+    tx[1:] = tx[:-1].clone()   # (torch refuses the overlap without the clone)
+    np.testing.assert_array_equal(x.numpy(), tx.numpy())
+
+
+def test_setitem_kernel_into_a_buffer_that_is_the_value():
+    """A planned run may give the kernel the value's dying buffer as out."""
+    x, value = np.arange(4.0), np.full(4, 9.0)
+    out = KERNELS[SetItem](SetItem(index=(slice(1, 3),)), x, value[1:3], out=value)
+    np.testing.assert_array_equal(out, [0, 9, 9, 3])
+    assert out is value
+    np.testing.assert_array_equal(x, np.arange(4.0))
+
+
+def test_setitem_of_an_int_tensor_with_floats_truncates_as_torch():
+    y, ty = _both(np.arange(4))
+    for lib, lib_y in ((tf, y), (torch, ty)):
+        lib_y[0] = lib.tensor(2.5)
+        lib_y[1] = 2.7
+    assert y.numpy().tolist() == ty.numpy().tolist() == [2, 2, 2, 3]
+
+
+def test_setitem_under_autograd_keeps_its_history():
+    a = np.arange(6, dtype=np.float32)
+    (w, tw), (v, tv) = _both(a, True), _both(np.ones(2, np.float32), True)
+    for lib_w, lib_v in ((w, v), (tw, tv)):
+        y = lib_w * 2
+        y[1:3] = lib_v * 3
+        (y * y).sum().backward()
+    np.testing.assert_allclose(w.grad.numpy(), tw.grad.numpy())
+    np.testing.assert_allclose(v.grad.numpy(), tv.grad.numpy())
+    with pytest.raises(RuntimeError):
+        w[0] = 1.0   # a leaf that requires grad, in grad mode
+
+
+# ---- in-place arithmetic on a view of a tensor outside autograd -----------------------------
+
+def test_in_place_on_a_view_of_a_clone_as_torch():
+    a = np.random.default_rng(0).standard_normal((5, 12)).astype(np.float32)
+    x, tx = _both(a)
+    for lib_x in (x, tx):
+        c = lib_x.clone()
+        c[:, :4] *= 0.0
+        c[:, 4:6] += 1.0
+        c[2:, 6:] -= c[2:, 6:].clone()
+        lib_x.copy_(c)
+    np.testing.assert_array_equal(x.numpy(), tx.numpy())
+
+
+def test_in_place_on_a_view_of_a_base_that_requires_grad_still_records():
+    a = np.arange(6, dtype=np.float32)
+    w, tw = _both(a, True)
+    for lib_w in (w, tw):
+        b = lib_w * 1
+        view = b[:3]
+        view *= 2.0
+        (b * b).sum().backward()
+    np.testing.assert_allclose(w.grad.numpy(), tw.grad.numpy())
+
+
+def test_unsqueeze_as_torch():
+    a = np.arange(6, dtype=np.float32).reshape(2, 3)
+    x, tx = _both(a)
+    for dim in (-3, -2, -1, 0, 1, 2):
+        assert tuple(x.unsqueeze(dim).shape) == tuple(tx.unsqueeze(dim).shape)
+    with pytest.raises(Exception):
+        x.unsqueeze(3)
+    u = x.unsqueeze(0)
+    u.add_(1)   # a view
+    assert x.numpy()[0, 0] == 1

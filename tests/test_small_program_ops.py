@@ -180,3 +180,57 @@ def test_unsqueeze_as_torch():
     u = x.unsqueeze(0)
     u.add_(1)   # a view
     assert x.numpy()[0, 0] == 1
+
+
+# ---- F.smooth_l1_loss as one op ---------------------------------------------------------
+
+@pytest.mark.parametrize("beta", [1.0, 0.5, 0.1, 3.0])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_smooth_l1_loss_and_its_gradients_as_torch(beta, reduction):
+    rng = np.random.default_rng(1)
+    a = (rng.standard_normal((40, 3)) * 2).astype(np.float32)
+    b = rng.standard_normal((40, 3)).astype(np.float32)
+    (x, tx), (y, ty) = _both(a, True), _both(b, True)
+    out = tf.nn.functional.smooth_l1_loss(x, y, beta=beta, reduction=reduction)
+    tout = torch.nn.functional.smooth_l1_loss(tx, ty, beta=beta, reduction=reduction)
+    np.testing.assert_allclose(out.detach().numpy(), tout.detach().numpy(), rtol=1e-6, atol=1e-7)
+    out.sum().backward()
+    tout.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(y.grad.numpy(), ty.grad.numpy(), rtol=1e-6, atol=1e-8)
+
+
+def test_smooth_l1_loss_is_one_op_forward():
+    x = tf.tensor(np.ones((4, 1), np.float32), requires_grad=True)
+    loss = tf.nn.functional.smooth_l1_loss(x, tf.tensor(np.zeros((4, 1), np.float32)),
+                                           reduction="none")
+    assert loss._op.name == "smooth_l1"
+
+
+def test_smooth_l1_loss_twice_differentiable_float64():
+    rng = np.random.default_rng(2)
+    a, b = rng.standard_normal((6, 2)) * 2, rng.standard_normal((6, 2))
+    (x, tx), (y, ty) = _both(a, True), _both(b, True)
+    grads = []
+    for lib, lx, ly in ((tf, x, y), (torch, tx, ty)):
+        loss = lib.nn.functional.smooth_l1_loss(lx, ly, beta=0.7)
+        gx, = lib.autograd.grad(loss, lx, create_graph=True)
+        (gx * gx).sum().backward()
+        grads.append((gx.detach().numpy(), lx.grad.numpy(), ly.grad.numpy()))
+    for mine, theirs in zip(*grads):
+        np.testing.assert_allclose(mine, theirs, rtol=1e-12, atol=1e-14)
+    assert tf.autograd.gradcheck(
+        lambda p, q: tf.nn.functional.smooth_l1_loss(p, q, beta=0.7, reduction="sum"),
+        (tf.tensor(a, requires_grad=True), tf.tensor(b, requires_grad=True)))
+
+
+def test_smooth_l1_loss_of_other_shapes_or_beta_0_still_composed():
+    x = tf.tensor(np.arange(4, dtype=np.float32).reshape(4, 1))
+    with pytest.warns(UserWarning):
+        broadcast = tf.nn.functional.smooth_l1_loss(x, tf.tensor(np.ones(4, np.float32)))
+    with pytest.warns(UserWarning):
+        expected = torch.nn.functional.smooth_l1_loss(torch.arange(4.).reshape(4, 1),
+                                                      torch.ones(4))
+    np.testing.assert_allclose(broadcast.numpy(), expected.numpy(), rtol=1e-6)
+    l1 = tf.nn.functional.smooth_l1_loss(x, tf.tensor(np.zeros((4, 1), np.float32)), beta=0.0)
+    assert l1.item() == 1.5

@@ -239,6 +239,9 @@ def smooth_l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None
                    reduction: str = "mean", beta: float = 1.0) -> Tensor:
     """Quadratic (0.5 d^2 / beta) below beta, linear (|d| - beta / 2) above."""
     input, target = _pair("smooth_l1_loss", input, target)
+    if beta > 0.0 and input.shape == target.shape and input.dtype is target.dtype:
+        return _reduce(ops.smooth_l1(input, target, beta),   # one op
+                       _reduction(size_average, reduce, reduction))
     d = ops.abs(input - target)
     if beta == 0.0:
         loss = d

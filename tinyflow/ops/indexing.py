@@ -11,7 +11,7 @@ from ..core.op import Op, apply, as_tensor
 from ..core.shapes import broadcast_shapes, normalize_axes
 from ..core.tensor import EAGER, Tensor
 from .creation import tf_range
-from .math import cast, less, maximum, minimum, where
+from .math import cast, less, maximum, minimum, operands, where
 from .shape import _normalize_index as normalize_index
 from .shape import getitem, index_shape, reshape, shape_of, sum_to
 
@@ -191,7 +191,6 @@ def setitem(x, index, value, out: Optional[Tensor] = None) -> Tensor:
     PyTorch drop them (`attn[i] = weights` with weights [1, n] into a row of n). `out=x`
     (eager, outside autograd): written into x's own buffer, unless x's dtype must change
     (then out is ignored: the caller writes the result, and gets PyTorch's error)."""
-    from .math import operands
     x, value = operands(x, value)
     if out is not None and x is not out:
         out = None

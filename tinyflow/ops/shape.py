@@ -9,7 +9,7 @@ from typing import Optional
 import numpy as np
 
 from ..core import dtypes
-from ..core.op import Op, apply, apply2, as_tensor, shared, sum_terms
+from ..core.op import Op, apply, apply1, apply2, as_tensor, shared, sum_terms
 from ..core.shapes import normalize_axes
 from ..core.modes import trace_state
 from ..core.tensor import EAGER, REMOTE, Tensor
@@ -136,6 +136,19 @@ class Concat(Op):
     def infer(self, *xs):
         if not xs:
             raise ValueError("needs at least one input")
+        first = xs[0].shape
+        if first is not None and None not in first and -len(first) <= self.axis < len(first):
+            # every eager concat: the dims beside the axis compared as two tuples per input
+            axis = self.axis % len(first)
+            lead, tail, total = first[:axis], first[axis + 1:], 0
+            for x in xs:
+                shape = x.shape
+                if (shape is None or len(shape) != len(first) or shape[:axis] != lead
+                        or shape[axis + 1:] != tail or shape[axis] is None):
+                    break   # the general rule below says what differs
+                total += shape[axis]
+            else:
+                return lead + (total,) + tail, xs[0].dtype
         if any(x.shape is None for x in xs):
             return None, xs[0].dtype
         rank = len(xs[0].shape)
@@ -723,6 +736,8 @@ def tile_in_graph(x, multiples) -> Tensor:
 
 
 def getitem(x, index) -> Tensor:
+    if type(index) is int and type(x) is Tensor:   # `x[i]`, `for row in x`: nothing to check
+        return apply1(GetItem(index=(index,)), x)
     if _graph_tensor_index(index):
         from .indexing import index_by_tensors   # (indexing builds on this module)
         return index_by_tensors(as_tensor(x), index)

@@ -1,4 +1,4 @@
-"""Kernel of the binary cross-entropy on probabilities."""
+"""Kernels of the binary cross-entropy on probabilities and of the smooth L1 loss."""
 import numpy as np
 
 from ...core.errors import ValueRuntimeError
@@ -16,3 +16,15 @@ def binary_cross_entropy(op, p, y):
         log_p = np.maximum(np.log(p), losses.LOG_FLOOR)
         log_q = np.maximum(np.log(1 - p), losses.LOG_FLOOR)
     return -(y * log_p + (1 - y) * log_q).astype(p.dtype, copy=False)
+
+
+@kernel(losses.SmoothL1)
+def smooth_l1(op, x, y):
+    """The composed loss's arithmetic, in its order (the same float32 roundings)."""
+    d = np.abs(x - y)
+    return np.where(d < op.beta, 0.5 * d * d / op.beta, d - 0.5 * op.beta)
+
+
+@kernel(losses.SmoothL1Slope)
+def smooth_l1_slope(op, x, y):
+    return np.clip((x - y) / op.beta, -1.0, 1.0)

@@ -6,14 +6,19 @@ as their everyday spelling (not the examples' code):
   windows did more work than im2col;
 - two LSTMCells stepped in a Python loop over a long float64 sequence, outputs joined by
   torch.cat (the time-sequence prediction example's): per-step op overhead, and a concat
-  of T pieces whose gradient cost T^2.
+  of T pieces whose gradient cost T^2;
+- a word-level LSTM language model of the word_language_model example's shapes (session
+  20: 1.84x torch before its fix, and no row guarded it): embedding of a 33278-word
+  vocabulary, nn.LSTM of 2 layers and 200 units, time-major, batch 20 x 35 steps, the
+  decoder back to the vocabulary, log_softmax + nll_loss, the state carried detached from
+  step to step, gradients clipped to norm 0.25, plain SGD written by hand.
 """
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
 from models.common import load_parameters, train_step
-from models.data import Workload, uniform
+from models.data import Workload, integers, uniform
 
 
 class Block(nn.Module):
@@ -78,5 +83,41 @@ def lstmcell_sequence():
     return train_step(model, opt, lambda out: F.mse_loss(out, y), x)
 
 
+class WordLSTM(nn.Module):
+    """Tokens [T, B] -> log-probabilities of the next word [T * B, vocab], and the state."""
+    def __init__(self, vocab, width, layers):
+        super().__init__()
+        self.embed = nn.Embedding(vocab, width)
+        self.lstm = nn.LSTM(width, width, layers)
+        self.decoder = nn.Linear(width, vocab)
+
+    def forward(self, tokens, state):
+        out, state = self.lstm(self.embed(tokens), state)
+        scores = self.decoder(out)
+        return F.log_softmax(scores.view(-1, scores.shape[-1]), dim=1), state
+
+
+def word_lstm():
+    vocab, width, layers, steps, batch = 33278, 200, 2, 35, 20
+    model = load_parameters(WordLSTM(vocab, width, layers))
+    tokens = torch.from_numpy(integers(0, vocab, steps, batch))
+    targets = torch.from_numpy(integers(1, vocab, steps * batch))
+    state = [(torch.zeros(layers, batch, width), torch.zeros(layers, batch, width))]
+
+    def step():
+        model.zero_grad()
+        h, c = state[0]
+        logp, state[0] = model(tokens, (h.detach(), c.detach()))
+        loss = F.nll_loss(logp, targets)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 0.25)
+        with torch.no_grad():
+            for p in model.parameters():
+                p.add_(p.grad, alpha=-20.0)
+        return loss.item()
+    return step
+
+
 WORKLOADS = {"resnet18_mnist_eval_b64": Workload(resnet_eval, 5, "infer"),
-             "lstmcell_seq200_f64_sgd": Workload(lstmcell_sequence, 3)}
+             "lstmcell_seq200_f64_sgd": Workload(lstmcell_sequence, 3),
+             "wlm_lstm2_vocab33k": Workload(word_lstm, 3)}

@@ -234,3 +234,21 @@ def test_smooth_l1_loss_of_other_shapes_or_beta_0_still_composed():
     np.testing.assert_allclose(broadcast.numpy(), expected.numpy(), rtol=1e-6)
     l1 = tf.nn.functional.smooth_l1_loss(x, tf.tensor(np.zeros((4, 1), np.float32)), beta=0.0)
     assert l1.item() == 1.5
+
+
+@pytest.mark.parametrize("overlap", [False, True])
+def test_in_place_into_an_expand_under_no_grad_as_torch(overlap):
+    """A read-only view (an expand) is not written through out=: NumPy's "read-only" error
+    was what an add_ into one under no_grad gave."""
+    outcomes = []
+    for lib in (torch, tf):
+        a = lib.tensor(np.arange(6, dtype=np.float32).reshape(2, 3))
+        view = a[0].expand(2, 3) if overlap else a[:1].expand(1, 3)
+        try:
+            with lib.no_grad():
+                view.add_(1)
+                view[0] = 9
+            outcomes.append(a.tolist())
+        except RuntimeError:
+            outcomes.append("refused")
+    assert outcomes[1] == outcomes[0]

@@ -200,8 +200,10 @@ def _outside_autograd(x) -> bool:
     """Whether an in-place write into x needs none of `write_inplace`'s autograd work (no
     history to take over, no leaf to refuse, no trace to record): then it may go straight
     into x's buffer. A view qualifies when its base takes no part in autograd either
-    (`x[:, :10] *= 0` on a clone): a base gains history only by requiring grad."""
-    return x.kind == EAGER and not (TRACING_THREADS and trace_state.active is not None) and not (
+    (`x[:, :10] *= 0` on a clone): a base gains history only by requiring grad. A read-only
+    view (an expand) goes to `write_inplace`, which writes it or refuses as PyTorch does."""
+    return x.kind == EAGER and not (TRACING_THREADS and trace_state.active is not None) and (
+        x._base is None or x.array.flags.writeable) and not (
         grad_mode.enabled and (x.requires_grad or x._base is not None and x._base.requires_grad))
 
 

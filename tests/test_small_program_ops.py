@@ -252,3 +252,22 @@ def test_in_place_into_an_expand_under_no_grad_as_torch(overlap):
         except RuntimeError:
             outcomes.append("refused")
     assert outcomes[1] == outcomes[0]
+
+
+@pytest.mark.parametrize("wrt", [0, 1])
+def test_smooth_l1_loss_hessian_forward_over_reverse_as_torch(wrt):
+    """torch.func.hessian (jacfwd of grad) needs the slope op's forward-mode rule: the
+    composed loss had one, and the one op first lacked it (NotImplementedError)."""
+    rng = np.random.default_rng(3)
+    a, b = rng.standard_normal(5) * 2, rng.standard_normal(5)
+    b[2] = a[2] + 0.1   # one element inside beta
+
+    def hessian(lib, fn):
+        def loss(v):
+            args = (v, lib.tensor(b)) if wrt == 0 else (lib.tensor(a), v)
+            return lib.nn.functional.smooth_l1_loss(*args, beta=0.7, reduction="sum")
+        return fn.hessian(loss)(lib.tensor(a if wrt == 0 else b)).numpy()
+
+    mine, theirs = hessian(tf, tf.func), hessian(torch, torch.func)
+    np.testing.assert_allclose(mine, theirs, rtol=1e-12, atol=1e-14)
+    assert np.count_nonzero(mine) >= 1

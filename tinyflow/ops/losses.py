@@ -70,7 +70,8 @@ class SmoothL1(Op):
 
 class SmoothL1Slope(Op):
     """d SmoothL1 / d x: clamp((x - y) / beta, -1, 1) (one op, where a composed clamp is six).
-    Its own derivative, for a second backward: 1 / beta where |x - y| < beta, else 0."""
+    Its own derivative, for a second backward or a Hessian: 1 / beta where |x - y| < beta,
+    else 0."""
     name = "smooth_l1_slope"
     beta: float
 
@@ -78,8 +79,17 @@ class SmoothL1Slope(Op):
         return _one_float_shape(x, y)
 
     def vjp(self, g, out, x, y):
-        gx = g * cast(less(absolute(x - y), self.beta), g.dtype) / self.beta
+        gx = g * self._curvature(x, y, g.dtype)
         return (gx if needs_input_grad(0) else None, -gx if needs_input_grad(1) else None)
+
+    def jvp(self, t, out, x, y):
+        # forward over reverse (torch.func.hessian = jacfwd(grad)): the composed loss had it
+        inside = self._curvature(x, y, out.dtype)
+        return sum_terms([None if t[0] is None else t[0] * inside,
+                          None if t[1] is None else -(t[1] * inside)])
+
+    def _curvature(self, x, y, dtype):
+        return cast(less(absolute(x - y), self.beta), dtype) / self.beta
 
 
 def _one_float_shape(x, y):

@@ -43,10 +43,11 @@ def data_dir():
     return path
 
 
-# Groups that run longest, longest first (seconds of `make test`, measured 2026-12-07). xdist's
-# loadgroup starts the groups with the most tests first; a long group of few tests started last
-# (the property test of larger graphs: 5 tests, ~100 s) left one worker idle while the other
-# finished it. Groups not named here follow, most tests first, as xdist orders them.
+# Groups that run longest, longest first: ranked from `pytest --durations` of the suite on
+# 2026-12-07 (the 5 Ray modules ~280 s together on a quiet machine, the property test of larger
+# graphs ~100 s). xdist's loadgroup hands out the groups with the most tests first, so a long
+# group of few tests (test_rewrites_property: 5) started last and kept one worker busy after
+# the other had finished. Groups not named here follow, most tests first, as xdist orders them.
 LONG_GROUPS = ("ray", "test_rewrites_property", "test_ops", "test_conv", "test_numba_cache",
                "test_kernel_pool_default", "test_low_precision_ops", "test_conv_threads",
                "test_lstm_fused", "test_nn", "test_examples_sequence", "test_examples_vision",

@@ -3,6 +3,11 @@ import pathlib
 
 import pytest
 
+try:
+    from _pytest.nodeid import coerce_node_id
+except ImportError:   # pytest < 9.2: xdist's own "@group" suffix works (see below)
+    coerce_node_id = None
+
 import tinyflow as tf
 import tinyflow.passes
 
@@ -38,19 +43,48 @@ def data_dir():
     return path
 
 
+# Groups that run longest, longest first: ranked from `pytest --durations` of the suite on
+# 2026-12-07 (the 5 Ray modules ~280 s together on a quiet machine, the property test of larger
+# graphs ~100 s). xdist's loadgroup hands out the groups with the most tests first, so a long
+# group of few tests (test_rewrites_property: 5) started last and kept one worker busy after
+# the other had finished. Groups not named here follow, most tests first, as xdist orders them.
+LONG_GROUPS = ("ray", "test_rewrites_property", "test_ops", "test_conv", "test_numba_cache",
+               "test_kernel_pool_default", "test_low_precision_ops", "test_conv_threads",
+               "test_lstm_fused", "test_nn", "test_examples_sequence", "test_examples_vision",
+               "test_functional")
+
+
+def pytest_configure(config):
+    """The controller hands out groups in collection order (ordered below), not by size."""
+    if config.pluginmanager.hasplugin("xdist"):
+        config.option.loadscopereorder = False
+
+
+@pytest.hookimpl(tryfirst=True)   # before xdist's own hook, which reads the marks added here
 def pytest_collection_modifyitems(config, items):
     """Under `pytest -n 2 --dist loadgroup` (make test), a module's tests stay in one worker
     process (module fixtures such as a trained example are built once), and every module on
     a local Ray runs in the same worker: two Ray clusters at once on two cores would starve
-    each other's actors past their timeouts."""
-    if not config.pluginmanager.hasplugin("xdist"):
+    each other's actors past their timeouts. The groups are ordered longest first (LONG_GROUPS)."""
+    if not config.pluginmanager.hasplugin("xdist") or not getattr(config.option, "loadgroup",
+                                                                    False):
         return
     ray_modules = {item.module for item in items
                    if "local_ray" in getattr(item, "fixturenames", ())}
+    groups = {}
     for item in items:
         module = getattr(item, "module", None)
         group = "ray" if module in ray_modules else getattr(module, "__name__", item.nodeid)
         item.add_marker(pytest.mark.xdist_group(group))
+        if coerce_node_id is not None:
+            # pytest 9.2 derives nodeid from _id: xdist 3.8 writes its "@group" suffix to
+            # _nodeid, which nothing reads, so every test was its own group (a module's
+            # fixtures built in both workers, two Ray clusters at once). The suffix, here.
+            item._id = coerce_node_id(f"{item.nodeid}@{group}")
+        groups.setdefault(group, []).append(item)
+    rank = {name: n for n, name in enumerate(LONG_GROUPS)}
+    order = sorted(groups, key=lambda g: (rank.get(g, len(rank)), -len(groups[g])))
+    items[:] = [item for group in order for item in groups[group]]
 
 
 @pytest.fixture(scope="module")

@@ -77,6 +77,8 @@ def relu6(input: Tensor, inplace: bool = False) -> Tensor:
 
 
 def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
+    if negative_slope > 0 and as_tensor(input).dtype.is_floating:   # one op (its gradient
+        return _written(input, ops.leaky_relu(input, negative_slope), inplace)  # reads out)
     return _written(input, ops.where(input > 0, input, input * negative_slope), inplace)
 
 

@@ -71,3 +71,4 @@ def test_gradients_float64():
         (g * g).sum().backward()
         grads.append(t.grad.numpy())
     np.testing.assert_allclose(grads[1], grads[0], rtol=1e-12)
+

@@ -72,3 +72,35 @@ def test_gradients_float64():
         grads.append(t.grad.numpy())
     np.testing.assert_allclose(grads[1], grads[0], rtol=1e-12)
 
+
+@pytest.mark.parametrize("how", ["data", "no_grad"])
+def test_output_written_outside_autograd(how):
+    """Out of place, PyTorch's gradient reads the input, so writing the output through
+    `.data` or under no_grad leaves it right; reading the output instead gave the slope's
+    side a gradient of 1 where y + 1 > 0 (.data, silently) or refused (no_grad)."""
+    x = RNG.standard_normal((5, 6))
+    grads = []
+    for lib, fn in ((torch, torch.nn.functional.leaky_relu), (tf, F.leaky_relu)):
+        t = lib.tensor(x, requires_grad=True)
+        y = fn(t * 1, 0.2)
+        if how == "data":
+            y.data.add_(1.0)
+        else:
+            with lib.no_grad():
+                y.add_(1.0)
+        y.sum().backward()
+        grads.append(t.grad.numpy())
+    np.testing.assert_array_equal(grads[1], grads[0])
+    np.testing.assert_array_equal(grads[1], np.where(x > 0, 1.0, 0.2))
+
+
+def test_input_written_after_use():
+    """...and an input written after the op (its old values kept for autograd by the
+    in-place write, where PyTorch refuses) still gives the gradient at the values it had."""
+    x = RNG.standard_normal((5, 6))
+    t = tf.tensor(x, requires_grad=True)
+    h = t * 1
+    y = F.leaky_relu(h, 0.2)
+    h.add_(-10.0)
+    y.sum().backward()
+    np.testing.assert_array_equal(t.grad.numpy(), np.where(x > 0, 1.0, 0.2))

@@ -72,11 +72,22 @@ def gelu(x, approximate: str = "none", name=None) -> Tensor:
 
 class LeakyRelu(Unary):
     """x where x > 0, else slope * x, for a positive slope: then the output is positive
-    exactly where x is, so the gradient reads the output (kept by the next layer anyway) and
-    in-place use is safe, as PyTorch's (which refuses a negative slope in place)."""
+    exactly where x is, so the gradient may read either. It reads the input, as PyTorch's
+    out of place (an output then written through `.data` or under no_grad keeps its right
+    gradient; one read silently took 1 for the slope), and with `reads_output` the output,
+    as PyTorch's in place: F.leaky_relu(inplace=True) copies it into the input, which the
+    gradient then must not read. (PyTorch refuses a negative slope in place.)"""
     name = "leaky_relu"
-    saves_inputs = False
     slope: float
+    reads_output: bool = False
+
+    @property
+    def saves_inputs(self):
+        return not self.reads_output
+
+    @property
+    def saves_output(self):
+        return self.reads_output
 
     def infer(self, x):
         if not self.slope > 0:
@@ -86,12 +97,12 @@ class LeakyRelu(Unary):
         return x.shape, x.dtype
 
     def chain(self, k, v, out, x):
-        return apply(LeakyReluGrad(slope=self.slope), v, out)
+        return apply(LeakyReluGrad(slope=self.slope), v, out if self.reads_output else x)
 
 
 class LeakyReluGrad(Op):
-    """leaky_relu_grad(g, y) = g where y > 0, else slope * g (y: leaky_relu's output; at
-    0 and NaN the slope, as PyTorch's and TensorFlow's kernels, which test x > 0)."""
+    """leaky_relu_grad(g, y) = g where y > 0, else slope * g (y: leaky_relu's input or
+    output; at 0 and NaN the slope, as PyTorch's and TensorFlow's kernels, which test x > 0)."""
     name = "leaky_relu_grad"
     composed = True       # derivatives: autodiff differentiates compose()
     elementwise = True
@@ -106,5 +117,6 @@ class LeakyReluGrad(Op):
         return where(greater(y, 0.0), g, g * self.slope)
 
 
-def leaky_relu(x, slope: float, name=None) -> Tensor:
-    return apply(LeakyRelu(slope=float(slope)), as_tensor(x), name=name)
+def leaky_relu(x, slope: float, reads_output: bool = False, name=None) -> Tensor:
+    return apply(LeakyRelu(slope=float(slope), reads_output=reads_output), as_tensor(x),
+                 name=name)

@@ -147,6 +147,18 @@ def test_transposed_convolution_decoder():
                                decoder(torch.tensor(x)).detach().numpy(), **TOL)
 
 
+def test_discriminator_block_exports_leaky_relu():
+    """A DCGAN discriminator block (LeakyReLU(0.2) in place, one op since session 21):
+    ONNX's LeakyRelu, with the eager values."""
+    torch.manual_seed(0)
+    block = nn.Sequential(nn.Conv2d(3, 4, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, True))
+    x = random(2, 3, 8, 8, seed=15)
+    model = torch.onnx.export(block, torch.tensor(x), None)
+    assert "LeakyRelu" in [n.op_type for n in model.graph.node]
+    np.testing.assert_allclose(run_onnx(model, {"input": x})[0],
+                               block(torch.tensor(x)).detach().numpy(), **TOL)
+
+
 class Block(nn.Module):
     """A pre-norm transformer block: self-attention and a GELU MLP, each with a residual."""
 

@@ -1,4 +1,4 @@
-"""The fused GELU and its gradient op (tinyflow/ops/activation.py)."""
+"""The fused GELU and leaky ReLU and their gradient ops (tinyflow/ops/activation.py)."""
 from __future__ import annotations
 
 import math
@@ -9,7 +9,7 @@ import tinyflow as tf
 from tinyflow.core.op import apply
 from tinyflow.ops import activation as activation_ops
 
-from .common import A, ErrorInput, OpCase, S, unary_samples, wide
+from .common import A, ErrorInput, OpCase, S, nonzero, unary_samples, wide
 from .math import np_erf
 
 CASES: list[OpCase] = []
@@ -48,4 +48,35 @@ CASES += [
            (S(A(3, 4), A(3, 4)), S(A(2, 3, layout="T"), A(2, 3, layout="step")),
             S(A(3, 4), A(3, 4), approximate="tanh"), S(A(4), A(3, 4))),
            atol=2e-6),  # float32 erf and exp are approximations (see _fast_math)
+]
+
+
+def np_leaky_relu(x, slope):
+    return np.where(x > 0, x, x * x.dtype.type(slope))
+
+
+def np_leaky_relu_grad(g, y, slope):
+    return np.where(y > 0, g, g * slope).astype(np.result_type(g, y))
+
+
+def leaky_relu_grad(g, y, slope):
+    return apply(activation_ops.LeakyReluGrad(slope=slope), g, y)
+
+
+CASES += [
+    OpCase("leaky_relu", tf.ops.leaky_relu, np_leaky_relu,
+           tuple(S(*s.args, slope=0.2) for s in unary_samples(nonzero)) + (
+               S(A(3, 4, domain=nonzero), slope=1.5),),
+           errors=(ErrorInput(S(A(3, dtype=tf.int32), slope=0.2), tf.DTypeError,
+                              r"^leaky_relu: needs floating-point tensors, got int32"),
+                   ErrorInput(S(A(3), slope=-0.1), ValueError,
+                              r"^leaky_relu: the op takes a positive slope, got -0.1"))),
+    OpCase("leaky_relu_grad", leaky_relu_grad, np_leaky_relu_grad,
+           # y only selects: its derivative is 0 wherever it exists
+           (S(A(3, 4), A(3, 4, domain=nonzero, diff=False), slope=0.2),
+            S(A(4), A(3, 4, domain=nonzero, diff=False), slope=0.01),
+            S(A(2, 3, layout="T"), A(2, 3, domain=nonzero, layout="step", diff=False),
+              slope=0.2)),
+           errors=(ErrorInput(S(A(3, 4), A(2, 4), slope=0.2), tf.ShapeError,
+                              r"^leaky_relu_grad: dimension -2 is 3 in one and 2 in another"),)),
 ]

@@ -77,6 +77,10 @@ def relu6(input: Tensor, inplace: bool = False) -> Tensor:
 
 
 def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
+    if negative_slope > 0 and as_tensor(input).dtype.is_floating:   # one op: its gradient
+        in_place = _writable(input, inplace)            # reads x, or y where y overwrites x
+        out = ops.leaky_relu(input, negative_slope, reads_output=in_place)
+        return input.copy_(out) if in_place else out
     return _written(input, ops.where(input > 0, input, input * negative_slope), inplace)
 
 

@@ -129,6 +129,11 @@ def _gelu(b: Builder, step, ins):
     return b.node("Mul", [b.node("Mul", [x, c(0.5)]), phi2], _hint(step))
 
 
+@converts(activation.LeakyRelu)
+def _leaky_relu(b: Builder, step, ins):
+    return b.node("LeakyRelu", [b.cast(ins[0], step.dtype)], _hint(step), alpha=step.op.slope)
+
+
 @converts(nn.Softmax, nn.LogSoftmax)
 def _softmax(b: Builder, step, ins):
     kind = "LogSoftmax" if type(step.op) is nn.LogSoftmax else "Softmax"

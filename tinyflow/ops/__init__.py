@@ -1,5 +1,5 @@
 """Every op, one class each, grouped by kind; and the functions that apply them."""
-from .activation import gelu
+from .activation import gelu, leaky_relu
 from .attention import attention_weights, dot_product_attention
 from .conv import conv2d
 from .fused import fused_elementwise

@@ -333,6 +333,22 @@ def relu_flat(x, out):
         out[i] = 0 if v < 0 else v
 
 
+@numba.njit(cache=True, nogil=True)     # no fastmath: it would assume no NaN
+def leaky_relu_flat(x, slope, out):
+    """out = x where x > 0, else slope * x, over flat float arrays; slope has x's dtype, so
+    the product rounds as PyTorch's (a NaN stays NaN, -0.0 stays -0.0)."""
+    for i in range(x.shape[0]):
+        v = x[i]
+        out[i] = v if v > 0 else v * slope
+
+
+@numba.njit(cache=True, nogil=True)
+def leaky_relu_grad_flat(g, y, slope, out):
+    """out = g where y > 0, else slope * g (at 0 and NaN the slope, as PyTorch's)."""
+    for i in range(g.shape[0]):
+        out[i] = g[i] if y[i] > 0 else g[i] * slope
+
+
 SUM_BLOCK = 32   # rows summed in float32 before a float64 add (as the layer norm loops)
 
 

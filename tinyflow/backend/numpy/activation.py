@@ -1,6 +1,6 @@
-"""GELU and its gradient in one pass each (see _fast_math for the float32 erf), cut along
-the first axis across the kernel pool's threads when large (an MLP's hidden activation:
-1M entries in the GPT step, some 1 ms on one thread)."""
+"""GELU, leaky ReLU and their gradients in one pass each (see _fast_math for the float32
+erf), cut across the kernel pool's threads when large (an MLP's hidden activation: 1M entries
+in the GPT step, some 1 ms on one thread)."""
 import functools
 import math
 
@@ -58,4 +58,33 @@ def gelu_grad_sum(op, g, x):
         parts.append((k0, part))
     parallel.split(blocks, -(-rows // block), rows * width, blas=False)
     out[rows] = sum(part for _, part in sorted(parts, key=lambda kp: kp[0]))
+    return out
+
+
+@kernel(a.LeakyRelu, widen=0)
+def leaky_relu(op, x):
+    return _flat_pieces("leaky_relu_flat", op.slope, x)
+
+
+@kernel(a.LeakyReluGrad, widen=0)
+def leaky_relu_grad(op, g, y):
+    return _flat_pieces("leaky_relu_grad_flat", op.slope, g, y)
+
+
+def _flat_pieces(name: str, slope: float, *xs: np.ndarray) -> np.ndarray:
+    """The Numba loop `name` over float arrays of one shape and dtype, flat pieces on the
+    pool's threads (DCGAN's discriminator, 1M float32: 0.3 ms against 2.9 for the composed
+    compare, multiply and where); other inputs (broadcast, mixed dtypes) by NumPy."""
+    dtype = xs[0].dtype
+    if not (dtype in parallel.FLOATS and all(x.dtype == dtype and x.shape == xs[0].shape
+                                             for x in xs)):
+        x = xs[-1]
+        return np.where(x > 0, xs[0], xs[0] * np.asarray(slope, dtype=np.result_type(*xs)))
+    from . import _fast_math_loops as loops
+    loop, s = getattr(loops, name), dtype.type(slope)
+    flat = [np.ascontiguousarray(x).reshape(-1) for x in xs]
+    out = np.empty(xs[0].shape, dtype)
+    res = out.reshape(-1)
+    parallel.split(lambda a, b: loop(*(f[a:b] for f in flat), s, res[a:b]), res.size,
+                   blas=False)
     return out

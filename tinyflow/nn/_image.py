@@ -107,14 +107,26 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
         for dim, (i, o) in enumerate(zip(spatial, out)):
             x = _area_along(x, dim + 2, i, o)
         return x
+    shift = 0.5 if mode == "nearest-exact" else 0.0
+    if n == 2:   # images: one gather each way (see ops.GatherPlanes)
+        return ops.gather_planes(x, *(_nearest_index(i, o, s, shift)
+                                      for i, o, s in zip(spatial, out, scales)))
     if all(o % i == 0 and s == i / o for i, o, s in zip(spatial, out, scales)):
         return _repeat_pixels(x, [o // i for i, o in zip(spatial, out)])   # either mode
-    shift = 0.5 if mode == "nearest-exact" else 0.0
     for dim, (i, o, s) in enumerate(zip(spatial, out, scales)):
         if i != o or s != 1.0:
-            index = np.minimum(np.floor((np.arange(o) + shift) * s).astype(np.int64), i - 1)
+            index = _nearest_index(i, o, s, shift)
             x = ops.getitem(x, (slice(None),) * (dim + 2) + (index,))
     return x
+
+
+def _nearest_index(size_in: int, size_out: int, scale: float, shift: float) -> np.ndarray:
+    """The source pixel of each output pixel: floor((j + shift) * scale), clamped; j // f
+    for an integer factor f (either mode), which the float product may round below."""
+    if size_out % size_in == 0 and scale == size_in / size_out:
+        return np.arange(size_out) // (size_out // size_in)
+    return np.minimum(np.floor((np.arange(size_out) + shift) * scale).astype(np.int64),
+                      size_in - 1)
 
 
 def _area_along(x: Tensor, axis: int, size_in: int, size_out: int) -> Tensor:

@@ -749,6 +749,10 @@ def pad(input: Tensor, pad, mode: str = "constant", value: Optional[float] = Non
         return ops.copy(x)  # a new tensor, as torch's (not the input, nor a view of it)
     if mode == "constant":
         return ops.pad(x, tuple(pairs), constant_values=0.0 if value is None else value)
+    if x.ndim >= 2 and all(p == (0, 0) for p in pairs[:-2]):   # images: one op each way
+        return ops.gather_planes(x, *(_pad_index(x.shape[dim], before, after, mode)
+                                      for dim, (before, after) in enumerate(pairs[-2:],
+                                                                            x.ndim - 2)))
     for dim, (before, after) in enumerate(pairs):
         if before or after:
             index = _pad_index(x.shape[dim], before, after, mode)

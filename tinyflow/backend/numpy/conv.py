@@ -41,6 +41,9 @@ second thread then spins on the core the pool thread needs (`_conv_numba.Shared`
   and 3x3 ones with 32 or more input and output channels F(4x4, 3x3) (`_conv_winograd`:
   2.8x and 4x fewer multiplications; this im2col's GEMMs already ran near OpenBLAS's peak,
   so nothing else could close the gap to oneDNN on those layers).
+- 1 to 4 output channels at stride 1 (an image model's RGB output layer) are computed
+  directly, without columns (`_conv_direct`): im2col's copy of kH * kW values per input
+  value was the work there, for a GEMM with N = 3.
 """
 import functools
 

@@ -82,3 +82,49 @@ def test_integer_inputs_and_empty_planes():
     np.testing.assert_array_equal(got, F.pad(torch.tensor(x), (1, 1, 1, 1),
                                              mode="reflect").numpy())
     assert TF.interpolate(tinyflow.zeros(0, 3, 2, 2), scale_factor=2).shape == (0, 3, 4, 4)
+
+
+@pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])
+def test_padding_after_cropping_a_dim_to_nothing(mode):
+    """(1, 1, -3, 0) crops all 3 rows, then pads the columns: the rows keep their (no)
+    positions, not a reflect pad of a size-0 dim (refused)."""
+    x = np.random.default_rng(0).standard_normal((1, 2, 3, 4)).astype(np.float32)
+    want = F.pad(torch.tensor(x), (1, 1, -3, 0), mode=mode)
+    got = TF.pad(tinyflow.tensor(x), (1, 1, -3, 0), mode=mode)
+    assert got.shape == tuple(want.shape) == (1, 2, 0, 6)
+
+
+def _nearest_mismatches(shape_of, size_of, scale_of, modes):
+    """(mode, what, size in, size or factor) wherever torch's nearest interpolation of
+    0, 1, ... along one spatial dim reads other pixels than ours."""
+    bad = []
+    for mode in modes:
+        for i in range(1, 25):
+            x = np.arange(np.prod(shape_of(i)), dtype=np.float32).reshape(shape_of(i))
+            calls = [("size", o, dict(size=size_of(o))) for o in range(1, 50)]
+            calls += [("scale", (f, rec), dict(scale_factor=scale_of(f), recompute_scale_factor=rec))
+                      for f in (0.3, 0.5, 0.7, 1.1, 1.3, 1.5, 1.7, 2.0000001, 2.1, 2.5, 3.0,
+                                3.3, 1 / 3, 2 / 3, 4.2) for rec in (None, True)
+                      if int(i * f) >= 1]
+            for what, arg, kwargs in calls:
+                want = F.interpolate(torch.tensor(x), mode=mode, **kwargs).numpy()
+                got = TF.interpolate(tinyflow.tensor(x), mode=mode, **kwargs).numpy()
+                if want.shape != got.shape or not np.array_equal(want, got):
+                    bad.append((mode, what, i, arg))
+    return bad
+
+
+def test_nearest_indices_of_images_are_torchs():
+    """torch computes floor(j * scale) in float32 (float64 gave 14 -> 46 pixels another
+    pixel), and for images takes j at the same size and j // 2 at twice it whatever the
+    factor (2.1 at 4 -> 8 pixels: 0 0 1 1 ..., not 0 0 0 1 ...; 1.1 at 2 -> 2: 0 1)."""
+    assert _nearest_mismatches(lambda i: (1, 1, i, 2), lambda o: (o, 2), lambda f: (f, 1.0),
+                               ["nearest", "nearest-exact"]) == []
+
+
+def test_nearest_indices_of_1d_and_3d_are_torchs():
+    """Without the image special cases (torch's 1-D and 3-D kernels have none)."""
+    assert _nearest_mismatches(lambda i: (1, 1, i), lambda o: (o,), lambda f: (f,),
+                               ["nearest"]) == []
+    assert _nearest_mismatches(lambda i: (1, 1, 1, i, 2), lambda o: (1, o, 2),
+                               lambda f: (1.0, f, 1.0), ["nearest"]) == []

@@ -717,8 +717,11 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
 
 
 def _pad_index(size: int, before: int, after: int, mode: str) -> np.ndarray:
-    """Source positions of a padded axis for the index-based modes."""
+    """Source positions of a padded axis for the index-based modes (an axis not padded keeps
+    its positions, even at size 0, where reflect could not pad)."""
     i = np.arange(-before, size + after)
+    if before == after == 0:
+        return i
     if mode == "replicate":
         return np.clip(i, 0, size - 1)
     if mode == "circular":

@@ -111,3 +111,34 @@ def test_the_winograd_layers_keep_winograd():
     """5x5 into few channels is Winograd's (checked first), not this path's."""
     op = conv_ops.Conv2d(**conv_ops.conv_attrs(padding=2))
     assert _conv_winograd.applies(op, (5, 5), 3, 4, np.float32, 64, (28, 28))
+
+
+@pytest.mark.parametrize("case", ["transpose", "same", "reflect"])
+def test_front_ends_reaching_the_direct_path(case, monkeypatch):
+    """conv_transpose2d at stride 1 from <= 4 channels (its forward is this path's input
+    gradient), padding='same' of an even kernel (asymmetric pads), a reflect-padded Conv2d
+    (pads of 0 after F.pad): float64 values and gradients against PyTorch."""
+    import tinyflow
+    calls = []
+    _counted(calls, monkeypatch)
+    rng = np.random.default_rng(7)
+    if case == "transpose":
+        x, w = rng.standard_normal((2, 3, 9, 8)), rng.standard_normal((3, 5, 4, 4))
+        fns = lambda L, x, w: L.nn.functional.conv_transpose2d(x, w, padding=1)  # noqa: E731
+    elif case == "same":
+        x, w = rng.standard_normal((2, 5, 9, 11)), rng.standard_normal((2, 5, 4, 6))
+        fns = lambda L, x, w: L.nn.functional.conv2d(x, w, padding="same")  # noqa: E731
+    else:
+        x, w = rng.standard_normal((1, 6, 7, 9)), rng.standard_normal((3, 6, 3, 3))
+        fns = lambda L, x, w: L.nn.functional.conv2d(   # noqa: E731
+            L.nn.functional.pad(x, (1, 1, 1, 1), mode="reflect"), w)
+    tx, tw = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
+    fx, fw = tinyflow.tensor(x, requires_grad=True), tinyflow.tensor(w, requires_grad=True)
+    ty, fy = fns(torch, tx, tw), fns(tinyflow, fx, fw)
+    g = rng.standard_normal(tuple(ty.shape))
+    ty.backward(torch.tensor(g))
+    (fy * tinyflow.tensor(g)).sum().backward()
+    assert set(calls) == {"conv2d", "grad_weight", "grad_input"}
+    for got, want in ((fy.detach().numpy(), ty.detach().numpy()), (fx.grad.numpy(), tx.grad.numpy()),
+                      (fw.grad.numpy(), tw.grad.numpy())):
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-10)

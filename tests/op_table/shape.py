@@ -176,6 +176,24 @@ def np_getitem_grads(ref, *gs, indices):
     return out
 
 
+def gather_planes(x, rows, cols):
+    return shape_ops.gather_planes(x, rows, cols)
+
+
+def np_gather_planes(x, rows, cols):
+    return x[..., np.array(rows, np.intp)[:, None], np.array(cols, np.intp)]
+
+
+def gather_planes_grad(g, ref, rows, cols):
+    return apply(shape_ops.GatherPlanesGrad(rows=rows, cols=cols), g, ref)
+
+
+def np_gather_planes_grad(g, ref, rows, cols):
+    out = np.zeros(ref.shape, g.dtype)
+    np.add.at(out, (Ellipsis, np.array(rows, np.intp)[:, None], np.array(cols, np.intp)), g)
+    return out
+
+
 def scatter_tiles(ref, *gs, indices):
     return apply(shape_ops.ScatterTiles(indices=indices), ref, *gs)
 
@@ -233,6 +251,18 @@ CASES += [
             S(A(3, 4), Ref(5, 4), index=(np.array([1, 1, 3]),)),
             S(A(4, 3, layout="T"), Ref(4, 5), index=(slice(None), np.array([0, 2, 0]))),
             S(A(3), Ref(4, 5), index=(np.array([0, 0, 3]), np.array([1, 1, 2])))), NUMBERS),
+    OpCase("gather_planes", gather_planes, np_gather_planes,
+           (S(A(2, 3, 4, 5), rows=(1, 0, 1, 2, 3, 2), cols=(0, 0, 4, 2)),
+            S(A(4, 3, layout="T"), rows=(3, 3, 0), cols=(1, 2, 1, 0, 2)),
+            S(A(2, 5, 3), rows=(), cols=(1,))), NUMBERS,
+           errors=(ErrorInput(S(A(3, 4), rows=(0, 3), cols=(0,)), tf.ShapeError,
+                              r"^gather_planes: row index 3 \(or 0\) is out of bounds for a "
+                              r"size of 3"),
+                   ErrorInput(S(A(4), rows=(0,), cols=(0,)), tf.ShapeError,
+                              r"^gather_planes: the input must have at least 2 dims"))),
+    OpCase("gather_planes_grad", gather_planes_grad, np_gather_planes_grad,
+           (S(A(2, 3, 6, 4), Ref(2, 3, 4, 5), rows=(1, 0, 1, 2, 3, 2), cols=(0, 0, 4, 2)),
+            S(A(3, 5, layout="T"), Ref(4, 3), rows=(3, 3, 0), cols=(1, 2, 1, 0, 2))), NUMBERS),
     OpCase("scatter_tiles", scatter_tiles, np_scatter_tiles,
            (S(Ref(2, 3, 8), A(2, 3, 2, 2), A(2, 3, 2, 2, layout="T"), indices=_HALVES),
             S(Ref(2, 3, 8), A(2, 3, 4), A(2, 3, 1, 4), indices=_HALVES),

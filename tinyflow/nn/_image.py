@@ -94,11 +94,14 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
     if size is not None:
         out = tuple(int(s) for s in _per_dim(size, n, "output size"))
         scales = [i / o for i, o in zip(spatial, out)]
+        scales32 = [np.float32(i) / np.float32(o) for i, o in zip(spatial, out)]
     else:
         factors = [float(f) for f in _per_dim(scale_factor, n, "scale_factor")]
         out = tuple(int(math.floor(i * f)) for i, f in zip(spatial, factors))
         scales = [i / o if recompute_scale_factor else 1.0 / f
                   for i, o, f in zip(spatial, out, factors)]
+        scales32 = [np.float32(i) / np.float32(o) if recompute_scale_factor
+                    else np.float32(1.0 / f) for i, o, f in zip(spatial, out, factors)]
     if mode in _LINEAR_MODES:
         for dim, (i, o, s) in enumerate(zip(spatial, out, scales)):
             x = _linear_along(x, dim + 2, i, o, s, bool(align_corners))
@@ -107,14 +110,35 @@ def interpolate(input: Tensor, size=None, scale_factor=None, mode: str = "neares
         for dim, (i, o) in enumerate(zip(spatial, out)):
             x = _area_along(x, dim + 2, i, o)
         return x
-    if all(o % i == 0 and s == i / o for i, o, s in zip(spatial, out, scales)):
+    exact = mode == "nearest-exact"
+    index = [_nearest_index(i, o, s, exact, n == 2) for i, o, s in zip(spatial, out, scales32)]
+    if n == 2:   # images: one gather each way (see ops.GatherPlanes)
+        return ops.gather_planes(x, *index)
+    if all(o % i == 0 and np.array_equal(j, np.arange(o) // (o // i))
+           for i, o, j in zip(spatial, out, index)):
         return _repeat_pixels(x, [o // i for i, o in zip(spatial, out)])   # either mode
-    shift = 0.5 if mode == "nearest-exact" else 0.0
-    for dim, (i, o, s) in enumerate(zip(spatial, out, scales)):
-        if i != o or s != 1.0:
-            index = np.minimum(np.floor((np.arange(o) + shift) * s).astype(np.int64), i - 1)
-            x = ops.getitem(x, (slice(None),) * (dim + 2) + (index,))
+    for dim, (i, o, j) in enumerate(zip(spatial, out, index)):
+        if i != o or not np.array_equal(j, np.arange(o)):
+            x = ops.getitem(x, (slice(None),) * (dim + 2) + (j,))
     return x
+
+
+def _nearest_index(size_in: int, size_out: int, scale, exact: bool, image: bool) -> np.ndarray:
+    """The source pixel of each output pixel, by PyTorch's arithmetic (a float32 scale:
+    float64's floor differed at 14 -> 46 pixels): floor(float32(j) * scale) for 'nearest',
+    floor(float32((j + 0.5) * scale)) for 'nearest-exact'; except that torch's 'nearest' of
+    images (2 spatial dims, not 1 or 3) keeps j at the same size and takes j // 2 at twice
+    it, whatever the scale factor (2.1 at 4 -> 8 pixels, 1.1 at 2 -> 2)."""
+    j = np.arange(size_out)
+    if image and not exact and size_out == size_in:
+        return j
+    if image and not exact and size_out == 2 * size_in:
+        return j // 2
+    if exact:
+        source = ((j + 0.5) * np.float64(scale)).astype(np.float32)
+    else:
+        source = j.astype(np.float32) * np.float32(scale)
+    return np.minimum(np.floor(source).astype(np.int64), size_in - 1)
 
 
 def _area_along(x: Tensor, axis: int, size_in: int, size_out: int) -> Tensor:

@@ -721,8 +721,11 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
 
 
 def _pad_index(size: int, before: int, after: int, mode: str) -> np.ndarray:
-    """Source positions of a padded axis for the index-based modes."""
+    """Source positions of a padded axis for the index-based modes (an axis not padded keeps
+    its positions, even at size 0, where reflect could not pad)."""
     i = np.arange(-before, size + after)
+    if before == after == 0:
+        return i
     if mode == "replicate":
         return np.clip(i, 0, size - 1)
     if mode == "circular":
@@ -753,6 +756,10 @@ def pad(input: Tensor, pad, mode: str = "constant", value: Optional[float] = Non
         return ops.copy(x)  # a new tensor, as torch's (not the input, nor a view of it)
     if mode == "constant":
         return ops.pad(x, tuple(pairs), constant_values=0.0 if value is None else value)
+    if x.ndim >= 2 and all(p == (0, 0) for p in pairs[:-2]):   # images: one op each way
+        return ops.gather_planes(x, *(_pad_index(x.shape[dim], before, after, mode)
+                                      for dim, (before, after) in enumerate(pairs[-2:],
+                                                                            x.ndim - 2)))
     for dim, (before, after) in enumerate(pairs):
         if before or after:
             index = _pad_index(x.shape[dim], before, after, mode)

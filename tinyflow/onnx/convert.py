@@ -479,6 +479,15 @@ def _pad(b: Builder, step, ins):
                   _hint(step), mode="constant")
 
 
+@converts(s.GatherPlanes)
+def _gather_planes(b: Builder, step, ins):
+    """One Gather per dim: the rows of the second-to-last, then the columns of the last."""
+    x = b.node("Gather", [ins[0], b.const(np.array(step.op.rows, np.int64), np.int64)],
+               axis=-2)
+    return b.node("Gather", [x, b.const(np.array(step.op.cols, np.int64), np.int64)],
+                  _hint(step), axis=-1)
+
+
 @converts(s.GetItem)
 def _getitem(b: Builder, step, ins):
     """NumPy indexing: one Slice for the slice items; then, with index arrays, one GatherND

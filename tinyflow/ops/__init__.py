@@ -27,8 +27,8 @@ from .rnn import lstm
 from .rnn_cell import gru_cell, lstm_cell
 from .reduce import (arg_max, arg_min, argmax, argmin, cumsum, logsumexp, reduce_max, reduce_mean, reduce_min,
                      reduce_sum, var)
-from .shape import (broadcast_to, concat, copy, expand, expand_dims, getitem, pad,
-                    reshape, split, squeeze, stack, stop_gradient, sum_to, transpose, unstack)
+from .shape import (broadcast_to, concat, copy, expand, expand_dims, gather_planes, getitem,
+                    pad, reshape, split, squeeze, stack, stop_gradient, sum_to, transpose, unstack)
 from .sparse import sampled_dot, sparse_matmul
 from .state import assign, assign_add, assign_sub, group
 from ..core.op import as_tensor  # noqa: F401  (nn/ converts through it)

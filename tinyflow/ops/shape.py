@@ -563,6 +563,60 @@ class Pad(Op):
         return pad(t[0], self.pads)   # affine, not linear: the tangent pads with zeros
 
 
+class GatherPlanes(Op):
+    """out[..., i, j] = x[..., rows[i], cols[j]]: the last two dims read through one index
+    per output row and column. F.pad's reflect / replicate / circular modes and nearest
+    interpolation of images are this one gather; as two getitems with index arrays they
+    copied the tensor twice forward and added their gradients back slice by slice."""
+    name = "gather_planes"
+    saves_inputs = False    # the gradient reads x's shape only
+    saves_output = False
+    linearity = "linear"
+    rows: tuple[int, ...]
+    cols: tuple[int, ...]
+
+    def infer(self, x):
+        if x.shape is None:
+            return None, x.dtype
+        if len(x.shape) < 2:
+            raise ValueError(f"the input must have at least 2 dims, got shape {x.shape}")
+        for what, index, size in (("row", self.rows, x.shape[-2]), ("column", self.cols,
+                                                                       x.shape[-1])):
+            if size is not None and index and not 0 <= min(index) <= max(index) < size:
+                raise ValueError(f"{what} index {max(index)} (or {min(index)}) is out of "
+                                 f"bounds for a size of {size}")
+        return tuple(x.shape[:-2]) + (len(self.rows), len(self.cols)), x.dtype
+
+    def vjp(self, g, out, x):
+        return (apply(GatherPlanesGrad(rows=self.rows, cols=self.cols), g, x),)
+
+    def jvp(self, t, out, x):
+        return gather_planes(t[0], self.rows, self.cols)
+
+
+class GatherPlanesGrad(Op):
+    """The gradient of `GatherPlanes`: zeros shaped like `ref` with g[..., i, j] added at
+    [..., rows[i], cols[j]] (a mirrored edge pixel, or an upsampled one, collects several)."""
+    name = "gather_planes_grad"
+    linearity = "linear"
+    linear_inputs = 1
+    rows: tuple[int, ...]
+    cols: tuple[int, ...]
+
+    def infer(self, g, ref):
+        if g.shape is not None and ref.shape is not None and (
+                len(g.shape) != len(ref.shape)
+                or any(a is not None and b is not None and a != b
+                       for a, b in zip(g.shape, tuple(ref.shape[:-2]) + (len(self.rows),
+                                                                      len(self.cols))))):
+            raise ValueError(f"a gradient of shape {g.shape} for {len(self.rows)} rows and "
+                             f"{len(self.cols)} columns of {ref.shape}")
+        return ref.shape, g.dtype
+
+    def vjp(self, gg, out, g, ref):
+        return gather_planes(gg, self.rows, self.cols), None
+
+
 # ---- the functions users call ----------------------------------------------------------
 
 def reshape(x, shape, name=None) -> Tensor:
@@ -806,6 +860,13 @@ def sum_to(x, ref, axes=()) -> Tensor:
 
 def expand(x, shape) -> Tensor:
     return apply(Expand(shape=tuple(int(d) for d in shape)), as_tensor(x))
+
+
+def gather_planes(x, rows, cols) -> Tensor:
+    """x[..., rows, :][..., cols] in one op (see `GatherPlanes`); rows and cols are 1-D
+    sequences of non-negative ints."""
+    return apply(GatherPlanes(rows=tuple(int(i) for i in rows),
+                              cols=tuple(int(j) for j in cols)), as_tensor(x))
 
 
 def copy(x) -> Tensor:

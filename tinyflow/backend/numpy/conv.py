@@ -41,6 +41,9 @@ second thread then spins on the core the pool thread needs (`_conv_numba.Shared`
   and 3x3 ones with 32 or more input and output channels F(4x4, 3x3) (`_conv_winograd`:
   2.8x and 4x fewer multiplications; this im2col's GEMMs already ran near OpenBLAS's peak,
   so nothing else could close the gap to oneDNN on those layers).
+- 1 to 4 output channels at stride 1 (an image model's RGB output layer) are computed
+  directly, without columns (`_conv_direct`): im2col's copy of kH * kW values per input
+  value was the work there, for a GEMM with N = 3.
 """
 import functools
 
@@ -48,7 +51,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from ...ops import conv
-from . import _conv_numba, _conv_winograd, parallel
+from . import _conv_direct, _conv_numba, _conv_winograd, parallel
 from ._conv_numba import nhwc_padded, padded_buffer, scratch as _buffer, sum_parts
 from .registry import kernel
 
@@ -197,6 +200,8 @@ def _conv2d(op, x, w, b):
     groups, og = op.groups, o // op.groups
     if _conv_winograd.applies(op, (kh, kw), x.shape[1], o, x.dtype, n, (ho, wo)):
         return _conv_winograd.conv2d(x, w, b, pads)
+    if _conv_direct.applies(op, (kh, kw), x.shape[1], o, x.dtype, pads):
+        return _conv_direct.conv2d(x, w, b, pads, (ho, wo))
     stride = op.stride
     if (kh, kw) == (1, 1) and pads == ((0, 0), (0, 0)) and stride != (1, 1):
         # a strided 1x1 kernel (a ResNet's downsample) reads every s-th pixel only: the
@@ -511,6 +516,9 @@ def _grad_weight(op, x, g, gw, gb) -> None:
     if _conv_winograd.applies(op, (kh, kw), x.shape[1], o, x.dtype, x.shape[0], out_hw):
         _conv_winograd.grad_weight(x, g, gw, gb, pads)
         return
+    if _conv_direct.applies(op, (kh, kw), x.shape[1], o, x.dtype, pads):
+        _conv_direct.grad_weight(x, g, gw, gb, pads)
+        return
     xp = padded_buffer(x, pads)
 
     def part_sum(start, stop):
@@ -561,6 +569,8 @@ def conv2d_grad_input(op, g, w, ref):
     groups = op.groups
     if _conv_winograd.applies(op, (kh, kw), c, o, g.dtype, n, out_hw):
         return _conv_winograd.grad_input(g, w, ref.shape, pads)
+    if _conv_direct.applies(op, (kh, kw), c, o, g.dtype, pads):
+        return _conv_direct.grad_input(g, w, ref.shape, pads)
     (top, bottom), (left, right) = pads
     dxp = _buffer("padded", (n, top + h + bottom, left + wd + right, c), g.dtype)
     dx = np.empty(ref.shape, g.dtype)

@@ -217,3 +217,52 @@ def pad(op, x):
 @kernel(s.ShapeOf, shape_only=(0,))
 def shape_of(op, x):
     return np.array(x.shape, dtype=op.dtype.np)
+
+
+def _plane_loops():
+    from . import _plane_loops
+    return _plane_loops
+
+
+def _planes(op, x):
+    """x as [planes, height, width] (a copy only when its last two dims are not C-ordered)
+    and the index arrays."""
+    return (x.reshape((-1,) + x.shape[-2:]), np.array(op.rows, np.intp),
+            np.array(op.cols, np.intp))
+
+
+@kernel(s.GatherPlanes)
+def gather_planes(op, x):
+    """One pass over the planes, split among the threads (float dtypes through Numba, the
+    others through NumPy's indexing)."""
+    shape = x.shape[:-2] + (len(op.rows), len(op.cols))
+    if x.dtype not in parallel.FLOATS or 0 in shape or 0 in x.shape:
+        if 0 in shape:
+            return np.zeros(shape, x.dtype)
+        rows, cols = np.array(op.rows, np.intp), np.array(op.cols, np.intp)
+        return np.ascontiguousarray(x[..., rows[:, None], cols])
+    planes, rows, cols = _planes(op, np.ascontiguousarray(x))
+    out = np.empty((planes.shape[0], len(rows), len(cols)), x.dtype)
+    loop = _plane_loops().gather
+    parallel.split(lambda a, b: loop(planes[a:b], rows, cols, out[a:b]), len(planes),
+                   out.size, blas=False)
+    return out.reshape(shape)
+
+
+@kernel(s.GatherPlanesGrad, shape_only=(1,), widen=0)
+def gather_planes_grad(op, g, ref):
+    if g.dtype not in parallel.FLOATS or 0 in g.shape or 0 in ref.shape:
+        out = np.zeros(ref.shape, g.dtype)
+        if g.size:
+            rows, cols = np.array(op.rows, np.intp), np.array(op.cols, np.intp)
+            np.add.at(out, (Ellipsis, rows[:, None], cols), g)
+        return out
+    g = np.ascontiguousarray(g)
+    gp = g.reshape((-1,) + g.shape[-2:])
+    rows, cols = np.array(op.rows, np.intp), np.array(op.cols, np.intp)
+    out = np.empty(ref.shape, g.dtype)
+    planes = out.reshape((-1,) + ref.shape[-2:])
+    loop = _plane_loops().scatter_add
+    parallel.split(lambda a, b: loop(gp[a:b], rows, cols, planes[a:b]), len(gp),
+                   g.size, blas=False)
+    return out

@@ -1,0 +1,144 @@
+"""Few-output-channel convolutions with large kernels computed directly
+(backend/numpy/_conv_direct.py: fast_neural_style's last layer, 32 -> 3 at 9x9) against
+PyTorch: forward with and without bias, weight, bias and input gradients, on odd and
+non-square sizes, batch 1, asymmetric padding, channels-last inputs, float64 (tight) and
+float32, one thread and the kernel pool; and the layers that must keep the other paths."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tinyflow.backend.numpy import _conv_direct, _conv_winograd, conv
+from tinyflow.ops import conv as conv_ops
+
+from pool_helpers import force_pool
+
+torch = pytest.importorskip("torch")
+F = torch.nn.functional
+TOL = {np.float64: 1e-11, np.float32: 2e-5}   # of the largest value
+
+CASES = [  # x shape, out channels, padding ((top, bottom), (left, right)), kernel (kh, kw)
+    ((2, 32, 20, 17), 3, ((4, 4), (4, 4)), (9, 9)),
+    ((1, 5, 11, 13), 2, ((1, 3), (0, 2)), (7, 5)),
+    ((2, 7, 12, 12), 1, ((4, 0), (2, 6)), (5, 7)),
+    ((1, 3, 9, 10), 4, ((0, 0), (0, 0)), (9, 9)),   # a 1 x 2 output
+    ((3, 2, 6, 5), 3, ((2, 2), (3, 3)), (5, 7)),
+]
+
+
+def _run(shape, out_channels, padding, kernel, dtype, bias, channels_last=False):
+    rng = np.random.default_rng(sum(shape))
+    x = rng.standard_normal(shape).astype(dtype)
+    if channels_last:   # same values, NHWC in memory
+        x = np.ascontiguousarray(x.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+    w = (rng.standard_normal((out_channels, shape[1]) + kernel) / kernel[0]).astype(dtype)
+    b = rng.standard_normal(out_channels).astype(dtype) if bias else None
+    tx, tw = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
+    tb = torch.tensor(b, requires_grad=True) if bias else None
+    (top, bottom), (left, right) = padding
+    ty = F.conv2d(F.pad(tx, (left, right, top, bottom)), tw, tb)
+    g = rng.standard_normal(ty.shape).astype(dtype)
+    ty.backward(torch.tensor(g))
+
+    attrs = conv_ops.conv_attrs(padding=padding)
+    if bias:
+        y = conv.conv2d_bias(conv_ops.Conv2dBias(**attrs), x, w, b)
+        both = conv.conv2d_grad_weight_bias(conv_ops.Conv2dGradWeightBias(**attrs), x, g, w)
+        gw, gb = both[:w.size].reshape(w.shape), both[w.size:]
+    else:
+        y = conv.conv2d(conv_ops.Conv2d(**attrs), x, w)
+        gw, gb = conv.conv2d_grad_weight(conv_ops.Conv2dGradWeight(**attrs), x, g, w), None
+    gx = conv.conv2d_grad_input(conv_ops.Conv2dGradInput(**attrs), g, w, x)
+    pairs = [("output", y, ty), ("weight gradient", gw, tw.grad), ("input gradient", gx, tx.grad)]
+    if bias:
+        pairs.append(("bias gradient", gb, tb.grad))
+    for what, got, want in pairs:
+        want = want.detach().numpy()
+        assert got.dtype == dtype and got.shape == want.shape, what
+        scale = max(1.0, float(np.abs(want).max()))
+        np.testing.assert_allclose(got / scale, want / scale, rtol=0, atol=TOL[dtype],
+                                   err_msg=what)
+
+
+def _counted(calls, monkeypatch):
+    for name in ("conv2d", "grad_weight", "grad_input"):
+        fn = getattr(_conv_direct, name)
+        monkeypatch.setattr(_conv_direct, name,
+                            lambda *a, _fn=fn, _name=name, **k: calls.append(_name) or _fn(*a, **k))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("bias", [False, True])
+@pytest.mark.parametrize("case", CASES, ids=lambda c: "x".join(map(str, c[0])) + f"-o{c[1]}")
+def test_direct_matches_torch(case, bias, dtype, monkeypatch):
+    calls = []
+    _counted(calls, monkeypatch)
+    _run(*case, dtype, bias)
+    assert calls == ["conv2d", "grad_weight", "grad_input"]
+
+
+def test_channels_last_input(monkeypatch):
+    calls = []
+    _counted(calls, monkeypatch)
+    _run((2, 6, 9, 11), 3, ((4, 4), (4, 4)), (9, 9), np.float32, True, channels_last=True)
+    assert calls == ["conv2d", "grad_weight", "grad_input"]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_direct_on_the_kernel_pool_matches_torch(dtype, monkeypatch):
+    threaded = force_pool(monkeypatch, 1 << 10, [])
+    _run((3, 9, 14, 13), 3, ((4, 4), (4, 4)), (9, 9), dtype, bias=True)
+    assert threaded.count("_conv_direct.py") == 3
+
+
+@pytest.mark.parametrize("attrs, channels, out_channels, kernel", [
+    (dict(stride=2, padding=4), 32, 3, 9),
+    (dict(dilation=2, padding=8), 32, 3, 9),
+    (dict(padding=4), 32, 8, 9),            # more outputs: im2col's GEMM has a real N
+    (dict(padding=1), 32, 3, (1, 3)),       # 3 taps: few columns
+    (dict(padding=9), 32, 3, 9),            # padding past the kernel (the input gradient's)
+    (dict(padding=2), 1, 4, 5),             # one input channel: the tap-major im2col
+])
+def test_other_convolutions_keep_their_paths(attrs, channels, out_channels, kernel):
+    op = conv_ops.Conv2d(**conv_ops.conv_attrs(**attrs))
+    p = attrs["padding"]
+    kernel = (kernel, kernel) if isinstance(kernel, int) else kernel
+    assert not _conv_direct.applies(op, kernel, channels, out_channels, np.float32,
+                                    ((p, p), (p, p)))
+
+
+def test_the_winograd_layers_keep_winograd():
+    """5x5 into few channels is Winograd's (checked first), not this path's."""
+    op = conv_ops.Conv2d(**conv_ops.conv_attrs(padding=2))
+    assert _conv_winograd.applies(op, (5, 5), 3, 4, np.float32, 64, (28, 28))
+
+
+@pytest.mark.parametrize("case", ["transpose", "same", "reflect"])
+def test_front_ends_reaching_the_direct_path(case, monkeypatch):
+    """conv_transpose2d at stride 1 from <= 4 channels (its forward is this path's input
+    gradient), padding='same' of an even kernel (asymmetric pads), a reflect-padded Conv2d
+    (pads of 0 after F.pad): float64 values and gradients against PyTorch."""
+    import tinyflow
+    calls = []
+    _counted(calls, monkeypatch)
+    rng = np.random.default_rng(7)
+    if case == "transpose":
+        x, w = rng.standard_normal((2, 3, 9, 8)), rng.standard_normal((3, 5, 4, 4))
+        fns = lambda L, x, w: L.nn.functional.conv_transpose2d(x, w, padding=1)  # noqa: E731
+    elif case == "same":
+        x, w = rng.standard_normal((2, 5, 9, 11)), rng.standard_normal((2, 5, 4, 6))
+        fns = lambda L, x, w: L.nn.functional.conv2d(x, w, padding="same")  # noqa: E731
+    else:
+        x, w = rng.standard_normal((1, 6, 7, 9)), rng.standard_normal((3, 6, 3, 3))
+        fns = lambda L, x, w: L.nn.functional.conv2d(   # noqa: E731
+            L.nn.functional.pad(x, (1, 1, 1, 1), mode="reflect"), w)
+    tx, tw = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
+    fx, fw = tinyflow.tensor(x, requires_grad=True), tinyflow.tensor(w, requires_grad=True)
+    ty, fy = fns(torch, tx, tw), fns(tinyflow, fx, fw)
+    g = rng.standard_normal(tuple(ty.shape))
+    ty.backward(torch.tensor(g))
+    (fy * tinyflow.tensor(g)).sum().backward()
+    assert set(calls) == {"conv2d", "grad_weight", "grad_input"}
+    for got, want in ((fy.detach().numpy(), ty.detach().numpy()), (fx.grad.numpy(), tx.grad.numpy()),
+                      (fw.grad.numpy(), tw.grad.numpy())):
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-10)

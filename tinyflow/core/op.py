@@ -324,8 +324,12 @@ def _apply(op: Op, inputs: tuple, name: Optional[str], graph, out: Optional[Tens
                                 f"(a graph tensor): drop out= and run the graph")
             fit_out(op.name, out, shape, dtype)   # the eager rules, kept by the trace
             return tracer.write(out, node)   # recorded as a state write, run by the plan
-        if tracer is not None and not grad_mode.enabled:
-            tracer.made_without_grad(node)   # autograd does not go through it
+        if tracer is not None:
+            if not grad_mode.enabled:
+                tracer.made_without_grad(node)   # autograd does not go through it
+            elif op.differentiable and any(x.requires_grad or id(x) in tracer.rebound
+                                           for x in inputs):
+                node.requires_grad = True   # as eagerly: code may branch on it
         return node
     if out is not None:
         return _apply_into(op, inputs, shape, dtype, out)

@@ -62,6 +62,7 @@ class Tracer:
         """The stand-in for argument `arg`; its dimensions `dims` are symbolic (None)."""
         shape = tuple(None if k in dims else n for k, n in enumerate(arg.shape))
         ph = Tensor._symbolic(PLACEHOLDER, shape, arg.dtype, name="arg", graph=self.graph)
+        ph.requires_grad = arg.requires_grad
         self.real[id(ph)] = arg
         return ph
 

@@ -12,10 +12,11 @@ from ..core import dtypes
 from ..core.errors import implicit_seed_error, no_history_error, user_site
 from ..core.graph import Graph, topo_sort
 from ..core.modes import grad_mode, trace_state
+from ..core.op import apply
 from ..core.printing import format_tensor
 from ..core.tensor import EAGER, PLACEHOLDER, Tensor
 from ..ops.math import cast
-from ..ops.shape import broadcast_to, stop_gradient
+from ..ops.shape import StopGradient, broadcast_to, stop_gradient
 from .captures import seen_data
 from .pieces import Splitter
 
@@ -52,6 +53,8 @@ class Tracer:
         self.stopped: dict[int, Tensor] = {}     # id(such a node) -> it, read with grad on
         self.alias_of: dict[int, Tensor] = {}    # id(detached alias) -> the tensor it shares
         self.aliases: dict[int, list] = {}       # id(that tensor) -> its detached aliases
+        self.views: dict[int, list] = {}         # id(tensor) -> view nodes made of it
+        self.view_nodes: set[int] = set()        # ids of those view nodes
         self.new_states: list[tuple] = []        # (state dict, key, buffer) made by the run
         self.single_use = False                  # the trace made state: retrace next time
         self.optimizers: dict[int, object] = {}  # stepped: their options are constants
@@ -102,8 +105,30 @@ class Tracer:
             self.no_grad[id(node)] = node
         return stopped
 
+    def made_view(self, node: Tensor, base: Tensor) -> None:
+        """`node`, made by a view op of `base` (as the caller holds it), shares its memory:
+        a later write into base is seen by node (`write`), and a write into node is a
+        graph break (its base would need the write scattered back). A detach is an alias
+        (`detach`), written both ways."""
+        if isinstance(node._op, StopGradient):
+            return
+        self.views.setdefault(id(base), []).append(node)
+        self.view_nodes.add(id(node))
+
+    def _views_see(self, *written: Tensor) -> None:
+        """After a write into `written` (the tensor and the argument it stands for), its
+        views, and theirs, read the new value as eager views of its memory do: each is its
+        view op again, of its base's value now."""
+        pending = [(view, base) for t in dict.fromkeys(written)
+                   for base in (t,) for view in self.views.get(id(base), ())]
+        while pending:
+            view, base = pending.pop()
+            now = self.current.get(id(base), base)
+            self.current[id(view)] = apply(view._op, now, *view.inputs[1:])
+            pending += [(inner, view) for inner in self.views.get(id(view), ())]
+
     def write(self, target: Tensor, value: Tensor) -> Tensor:
-        if target._base is not None:
+        if target._base is not None or id(target) in self.view_nodes:
             self.graph_break("an in-place write into a view")
         real = self.real.get(id(target), target)
         if value.dtype is not real.dtype:
@@ -120,6 +145,8 @@ class Tracer:
             value = stop_gradient(value)
             self.rebound[id(value)] = real
         self.current[id(target)] = self.current[id(real)] = value
+        if self.views:
+            self._views_see(target, real)
         aliases = self.aliases.get(id(target), []) + self.aliases.get(id(real), [])
         if aliases:      # they share its memory: they read the new value, without gradient
             seen = stop_gradient(value)

@@ -100,3 +100,61 @@ def test_a_cached_graph_puts_grads_on_each_calls_own_argument():
     assert xs[0].grad is None
     assert [x.grad.tolist() for x in xs[1:]] == [[4.0, 8.0, 12.0], [4.0, 6.0, 8.0]]  # x1: 2 calls
     assert compiled.stats.compiles <= 2
+
+
+def reshape_of_transpose_copies(lib, a):
+    y = a * 1
+    z = y.view(2, 2).t().reshape(-1)   # a copy eagerly: it does not see the write
+    y[0] = 7.0
+    return z + 1
+
+
+def integer_array_index_copies(lib, a):
+    y = a * 1
+    z = y[lib.tensor([1, 0])]          # a copy eagerly
+    y[1] = 7.0
+    return z * 2
+
+
+def write_into_integer_array_index(lib, a):
+    y = a * 1
+    z = y[lib.tensor([1, 0])]
+    z[0] = 9.0                          # writes the copy only
+    return z + y.sum()
+
+
+def write_view_of_temporary_read_base(lib, a):
+    y = a * 2
+    h = y.view(2, 2)
+    h.relu_()
+    return y + 0                        # stale in the trace: a graph break, eager answer
+
+
+@pytest.mark.parametrize("fn", [reshape_of_transpose_copies, integer_array_index_copies,
+                                write_into_integer_array_index,
+                                write_view_of_temporary_read_base])
+def test_copies_are_not_views_and_stale_bases_break(fn):
+    test_compiled_views_see_writes_as_torch(fn)
+
+
+@pytest.mark.parametrize("inplace", [False, True])
+def test_an_in_place_op_on_a_view_of_a_temporary_is_one_graph(inplace):
+    """`h = lin(x).view(...); relu(h, inplace=True)` writes a view whose base is read no more:
+    nothing to scatter back, so no graph break (it was one before views were tracked)."""
+    def f(lib, a):
+        h = (a * 2 - 3).view(2, 2)
+        if inplace:
+            lib.nn.functional.relu(h, inplace=True)
+            h.mul_(2)
+        else:
+            h = lib.nn.functional.relu(h) * 2
+        return h.t().reshape(-1) + 1
+
+    compiled = tf.compile(lambda a: f(tf, a))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for i in range(2):
+            a = np.arange(4.0) + i
+            np.testing.assert_array_equal(compiled(tf.tensor(a)).numpy(),
+                                          f(torch, torch.tensor(a)).numpy())
+    assert compiled.stats.graph_breaks == 0 and compiled.stats.compiles == 1

@@ -3,7 +3,11 @@
 where a gradient flows, out= refused under autograd), and a trace that read False for every
 intermediate took the other branch. Also: a cast to integers is not recorded (PyTorch's
 `x.long().requires_grad` is False)."""
+import warnings
+
+import numpy as np
 import pytest
+import torch as real_torch
 
 import tinyflow as torch
 
@@ -120,3 +124,24 @@ def test_the_smaller_integer_casts(method, name):
     assert mine.dtype is getattr(torch, name) and str(ref.dtype) == f"torch.{name}"
     assert mine.tolist() == ref.tolist()
     assert torch.short is torch.int16
+
+
+def test_a_non_leaf_argument_is_not_a_leaf_inside():
+    """A stand-in for an argument with history answers is_leaf as the argument (False), so an
+    in-place write into it is not refused as a write into a leaf: it runs as eagerly."""
+    def f(lib, a, w):
+        leaf = a.is_leaf
+        a.mul_(2)
+        return (a * w).sum(), leaf
+
+    compiled = torch.compile(lambda a, w: f(torch, a, w))
+    for i in range(2):
+        w, wt = (lib.tensor(np.arange(3.0), requires_grad=True) for lib in (torch, real_torch))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")   # (a graph break: the write is into history)
+            got, leaf = compiled(w * 1 + i, w)
+        want, leaf_t = f(real_torch, wt * 1 + i, wt)
+        assert leaf == leaf_t is False
+        got.backward()
+        want.backward()
+        assert got.item() == want.item() and w.grad.tolist() == wt.grad.tolist()

@@ -158,3 +158,22 @@ def test_an_in_place_op_on_a_view_of_a_temporary_is_one_graph(inplace):
             np.testing.assert_array_equal(compiled(tf.tensor(a)).numpy(),
                                           f(torch, torch.tensor(a)).numpy())
     assert compiled.stats.graph_breaks == 0 and compiled.stats.compiles == 1
+
+
+def test_a_graph_that_took_a_reshape_of_an_argument_for_a_view_is_not_reused_for_a_copy():
+    """a.reshape(-1) of a contiguous argument is a view (it sees a.mul_), of a transposed one
+    a copy (it does not): the graph traced on the first is guarded on the layout."""
+    def f(lib, a):
+        z = a.reshape(-1)
+        a.mul_(2)
+        return z * 1
+
+    compiled = tf.compile(lambda a: f(tf, a))
+    for make in (lambda lib: lib.tensor(np.arange(6.0).reshape(2, 3)),
+                 lambda lib: lib.tensor(np.arange(6.0).reshape(3, 2)).t()):
+        mine, ref = make(tf), make(torch)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")   # the transposed argument breaks the graph
+            got = compiled(mine)
+        np.testing.assert_array_equal(got.numpy(), f(torch, ref).numpy())
+        np.testing.assert_array_equal(mine.numpy(), ref.numpy())

@@ -51,8 +51,9 @@ class _Graph:
     writes: list         # (tensor, fetch index or constant array)
     grads: list          # (tensor, fetch index | None | eager constant, adds to the old)
     #                      (tensor: an int for the call's k-th tensor argument, `_by_slot`)
-    guards: list   # ("grad" | "leaf" | "training" | "data" | "value" | "cell" | "options",
-    #                 object, what the trace saw); "data", "value", "cell": jit/captures.py
+    guards: list   # ("grad" | "contiguous" | "leaf" | "training" | "data" | "value" | "cell"
+    #                 | "options", object, what the trace saw); "data", "value", "cell":
+    #                 jit/captures.py
     new_states: list
     single_use: bool
     backward: Optional[list] = None   # per result, its reverse rule or None (jit/bridge.py)
@@ -63,6 +64,10 @@ class _Graph:
         for kind, obj, seen in self.guards:
             if kind == "grad":
                 if (tensors[obj] if type(obj) is int else obj)._grad is not seen:
+                    return False
+            elif kind == "contiguous":   # a reshape of it was traced as a view (or a copy)
+                if (tensors[obj] if type(obj) is int else obj).array.flags.c_contiguous \
+                        is not seen:
                     return False
             elif kind == "leaf":
                 if (obj.array.shape, obj.array.dtype, obj.requires_grad) != seen:
@@ -236,6 +241,7 @@ class CompiledFunction:
         guards += [("training", m, m.training) for m in tracer.modules.values()]
         guards += [("data", t, seen) for t, seen in tracer.data_reads.values()]
         guards += [("options", o, _options(o)) for o in tracer.optimizers.values()]
+        guards += [("contiguous", t, seen) for t, seen in tracer.contiguity.values()]
         guards += capture_guards(self.fn, tracer.modules.values())
         backward = None
         spent = grads and tracer.freed   # a backward() inside freed the results' graph
@@ -472,7 +478,7 @@ def _by_slot(tensors: list, writes: list, grads: list, guards: list) -> tuple:
         return slots.get(id(t), t)
     return ([(slot(t), source) for t, source in writes],
             [(slot(t), source, added) for t, source, added in grads],
-            [(kind, slot(obj) if kind == "grad" else obj, seen)
+            [(kind, slot(obj) if kind in ("grad", "contiguous") else obj, seen)
              for kind, obj, seen in guards])
 
 

@@ -58,6 +58,7 @@ class Tracer:
         self.view_nodes: dict[int, Tensor] = {}  # id(such a view node) -> its base
         self.maybe_copies: set[int] = set()      # ids of reshapes that may copy eagerly
         self.stale: set[int] = set()             # ids of tensors a view write made stale
+        self.contiguity: dict[int, tuple] = {}   # id(eager tensor) -> (it, C-contiguous?)
         self.new_states: list[tuple] = []        # (state dict, key, buffer) made by the run
         self.single_use = False                  # the trace made state: retrace next time
         self.optimizers: dict[int, object] = {}  # stepped: their options are constants
@@ -134,8 +135,10 @@ class Tracer:
         eager tensor or argument by its array; a computed node is (a new buffer); a view
         node only as a reshape, unsqueeze or squeeze of a contiguous tensor."""
         real = self.real.get(id(t), t)
-        if real.kind == EAGER:
-            return real.array.flags.c_contiguous
+        if real.kind == EAGER:   # guarded: a later call's tensor may be laid out otherwise
+            seen = bool(real.array.flags.c_contiguous)
+            self.contiguity[id(real)] = (real, seen)
+            return seen
         base = self.view_nodes.get(id(t))
         if base is None:
             return True

@@ -44,7 +44,7 @@ def test_compiled_views_see_writes_as_torch(fn):
         a = np.arange(4.0) + i
         mine, ref = tf.tensor(a), torch.tensor(a)
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")   # write_through_view breaks the graph
+            warnings.simplefilter("ignore")   # (a function may break the graph)
             got = compiled(mine)
         want = fn(torch, ref)
         np.testing.assert_array_equal(got.numpy(), want.numpy())
@@ -177,3 +177,35 @@ def test_a_graph_that_took_a_reshape_of_an_argument_for_a_view_is_not_reused_for
             got = compiled(mine)
         np.testing.assert_array_equal(got.numpy(), f(torch, ref).numpy())
         np.testing.assert_array_equal(mine.numpy(), ref.numpy())
+
+
+def test_a_write_into_a_slice_is_one_graph_and_differentiates_as_torch():
+    """y[1:3].mul_(3) and a KV-cache style buffer[:, pos].copy_(k) write their base's region
+    (base[index] = value): no graph break, the same values and gradients as torch."""
+    def f(lib, a):
+        y = a * 1
+        y[1:3].mul_(3)
+        return (y * y).sum()
+
+    def cache_step(lib, cache, k):
+        cache[:, 1].copy_(k)
+        return cache[:, :2].sum(0)
+
+    compiled = tf.compile(lambda a: f(tf, a))
+    compiled_step = tf.compile(lambda c, k: cache_step(tf, c, k))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for i in range(2):
+            a = np.arange(4.0) + i
+            mine, ref = tf.tensor(a, requires_grad=True), torch.tensor(a, requires_grad=True)
+            got, want = compiled(mine), f(torch, ref)
+            got.backward()
+            want.backward()
+            assert got.item() == want.item()
+            np.testing.assert_array_equal(mine.grad.numpy(), ref.grad.numpy())
+            cm, cr = tf.zeros(2, 3, dtype=tf.float64), torch.zeros(2, 3, dtype=torch.float64)
+            np.testing.assert_array_equal(compiled_step(cm, tf.tensor(a[:2])).numpy(),
+                                          cache_step(torch, cr, torch.tensor(a[:2])).numpy())
+            np.testing.assert_array_equal(cm.numpy(), cr.numpy())
+    for c in (compiled, compiled_step):
+        assert c.stats.graph_breaks == 0 and c.stats.compiles == 1

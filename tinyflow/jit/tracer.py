@@ -15,6 +15,7 @@ from ..core.modes import grad_mode, trace_state
 from ..core.op import apply
 from ..core.printing import format_tensor
 from ..core.tensor import EAGER, PLACEHOLDER, Tensor
+from ..ops.indexing import setitem
 from ..ops.math import cast
 from ..ops.shape import (ExpandDims, GetItem, Reshape, ReshapeTo, Squeeze, StopGradient,
                           broadcast_to, stop_gradient)
@@ -190,6 +191,8 @@ class Tracer:
         if target._base is not None:
             self.graph_break("an in-place write into a view")
         if id(target) in self.view_nodes:
+            if isinstance(target._op, GetItem):
+                return self._write_through(target, value)
             self._view_written(target)
         real = self.real.get(id(target), target)
         if value.dtype is not real.dtype:
@@ -213,6 +216,25 @@ class Tracer:
             seen = stop_gradient(value)
             for alias in aliases:
                 self.current[id(alias)] = seen
+        return target
+
+    def _write_through(self, target: Tensor, value: Tensor) -> Tensor:
+        """A write into `target`, a basic-index GetItem view (`cache[:, pos].copy_(k)`):
+        eagerly it writes its base's memory, so its base is written with the region set
+        (`base[index] = value`), and its views, `target` among them, are read again. A
+        leaf that requires grad under grad mode is refused eagerly: a graph break."""
+        base = self.view_nodes[id(target)]
+        root = base
+        while id(root) in self.view_nodes:
+            root = self.view_nodes[id(root)]
+        root = self.real.get(id(root), root)
+        if grad_mode.enabled and root.requires_grad and root.is_leaf:
+            self.graph_break("an in-place write into a view of a leaf that requires grad")
+        if value.dtype is not target.dtype:
+            value = cast(value, target.dtype)
+        if tuple(value.shape) != tuple(target.shape):
+            value = broadcast_to(value, target)
+        self.write(base, setitem(self.current.get(id(base), base), target._op.index, value))
         return target
 
     def detach(self, t: Tensor) -> Tensor:

@@ -96,6 +96,7 @@ double = float64
 half = float16
 long = int64
 int = int32  # noqa: A001
+short = int16
 
 set_random_seed = manual_seed    # TF1 spellings
 floormod = remainder

@@ -185,8 +185,8 @@ def _refuse_leaf(target: Tensor) -> None:
     optimizer's step, an init function)."""
     if not grad_mode.enabled:
         return
-    if target.requires_grad and target._op is None:
-        raise leaf_write_error()
+    if target.requires_grad and target._op is None and target.is_leaf:
+        raise leaf_write_error()   # (a traced argument's stand-in: the argument's leafness)
     base = target._base
     if base is not None and base.requires_grad and base._op is None and (
             target.requires_grad or type(target._op) is GetItem):

@@ -79,7 +79,7 @@ _ALL = (float16, bfloat16, float8_e4m3fn, float8_e5m2, float32, float64, int8, u
 _BY_NP = {d.np: d for d in _ALL}
 _BY_NAME = {d.name: d for d in _ALL + (string,)}
 _BY_NAME.update({"half": float16, "float": float32, "double": float64, "long": int64,
-                 "int": int32, "bool_": bool_})
+                 "int": int32, "short": int16, "bool_": bool_})
 
 DEFAULT_FLOAT = float32   # PyTorch's default dtype; `set_default_float` changes it
 

@@ -291,6 +291,7 @@ def _apply(op: Op, inputs: tuple, name: Optional[str], graph, out: Optional[Tens
     any number of eager inputs."""
     tracer = trace_state.active if TRACING_THREADS else None   # (no thread-local read)
     if tracer is not None:   # `tinyflow.compile` is tracing: every op becomes a node
+        held = inputs            # (as the caller holds them: a view's base, by identity)
         inputs = tracer.reads(inputs)
         graph = tracer.graph if graph is None else graph
     try:
@@ -324,8 +325,14 @@ def _apply(op: Op, inputs: tuple, name: Optional[str], graph, out: Optional[Tens
                                 f"(a graph tensor): drop out= and run the graph")
             fit_out(op.name, out, shape, dtype)   # the eager rules, kept by the trace
             return tracer.write(out, node)   # recorded as a state write, run by the plan
-        if tracer is not None and not grad_mode.enabled:
-            tracer.made_without_grad(node)   # autograd does not go through it
+        if tracer is not None:
+            if op.view:
+                tracer.made_view(node, held[0])
+            if not grad_mode.enabled:
+                tracer.made_without_grad(node)   # autograd does not go through it
+            elif op.differentiable and any(x.requires_grad or id(x) in tracer.rebound
+                                           for x in inputs):
+                node.requires_grad = True   # as eagerly: code may branch on it
         return node
     if out is not None:
         return _apply_into(op, inputs, shape, dtype, out)

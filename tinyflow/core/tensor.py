@@ -147,7 +147,11 @@ class Tensor:
 
     @property
     def is_leaf(self) -> bool:
-        return self._op is None or not self.requires_grad
+        if self._op is not None or not self.requires_grad:
+            return self._op is None or not self.requires_grad
+        tracer = trace_state.active if self.kind == PLACEHOLDER else None
+        real = tracer.real.get(id(self)) if tracer is not None else None
+        return True if real is None else real.is_leaf   # an argument's stand-in: as it is
 
     @property
     def ndim(self) -> Optional[int]:

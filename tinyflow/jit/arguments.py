@@ -79,6 +79,8 @@ def flatten_result(result, tracer):
 
     def one(value):
         if isinstance(value, Tensor):
+            if id(value) in tracer.stale:
+                tracer.graph_break("a result whose view was written in place")
             value = tracer.current.get(id(value), value)
             if id(value) in tracer.real:
                 return _Out(False, tracer.real[id(value)])   # an argument returned as is

@@ -50,18 +50,24 @@ class _Graph:
     outputs: Any         # the result's structure: ("fetch", k) | ("value", v) | containers
     writes: list         # (tensor, fetch index or constant array)
     grads: list          # (tensor, fetch index | None | eager constant, adds to the old)
-    guards: list   # ("grad" | "leaf" | "training" | "data" | "value" | "cell" | "options",
-    #                 object, what the trace saw); "data", "value", "cell": jit/captures.py
+    #                      (tensor: an int for the call's k-th tensor argument, `_by_slot`)
+    guards: list   # ("grad" | "contiguous" | "leaf" | "training" | "data" | "value" | "cell"
+    #                 | "options", object, what the trace saw); "data", "value", "cell":
+    #                 jit/captures.py
     new_states: list
     single_use: bool
     backward: Optional[list] = None   # per result, its reverse rule or None (jit/bridge.py)
     drawn: Optional[list] = None      # per result, the fetch indices of its rule's draws
     spent: Optional[list] = None      # per result of a call that ran backward: its leaves
 
-    def valid(self) -> bool:
+    def valid(self, tensors: list) -> bool:
         for kind, obj, seen in self.guards:
             if kind == "grad":
-                if obj._grad is not seen:
+                if (tensors[obj] if type(obj) is int else obj)._grad is not seen:
+                    return False
+            elif kind == "contiguous":   # a reshape of it was traced as a view (or a copy)
+                if (tensors[obj] if type(obj) is int else obj).array.flags.c_contiguous \
+                        is not seen:
                     return False
             elif kind == "leaf":
                 if (obj.array.shape, obj.array.dtype, obj.requires_grad) != seen:
@@ -125,7 +131,7 @@ class CompiledFunction:
             entries = self._cache.get(key)
             if type(entries) is list:
                 for entry in entries:
-                    if entry.valid():
+                    if entry.valid(args):
                         return self._run(entry, list(args))
         key, tensors, dims = self._key(args, kwargs)
         if fast is not None:
@@ -138,7 +144,7 @@ class CompiledFunction:
             return self._split_call(key, args, kwargs, tensors, dims)
         if entries:
             for entry in entries:
-                if entry.valid():
+                if entry.valid(tensors):
                     return self._run(entry, tensors)
         self._fast.clear()    # a compile may make sizes symbolic: other keys then
         if self.dims.learn(self._paths):   # automatic dynamic: the sizes that changed
@@ -235,6 +241,7 @@ class CompiledFunction:
         guards += [("training", m, m.training) for m in tracer.modules.values()]
         guards += [("data", t, seen) for t, seen in tracer.data_reads.values()]
         guards += [("options", o, _options(o)) for o in tracer.optimizers.values()]
+        guards += [("contiguous", t, seen) for t, seen in tracer.contiguity.values()]
         guards += capture_guards(self.fn, tracer.modules.values())
         backward = None
         spent = grads and tracer.freed   # a backward() inside freed the results' graph
@@ -254,6 +261,7 @@ class CompiledFunction:
             plan, report = search(fetches, tuple(placeholders), [t.array for t in tensors],
                                   self.budget_s)
             self.search_reports.append(report)
+        writes, grads, guards = _by_slot(tensors, writes, grads, guards)
         return _Graph(plan, outputs, writes, grads, guards, tracer.new_states,
                       tracer.single_use, backward, drawn, spent)
 
@@ -358,11 +366,15 @@ class CompiledFunction:
     def _run(self, entry: _Graph, tensors: list, feeds: Optional[list] = None):
         values = entry.plan.run([t.array for t in tensors] if feeds is None else feeds)
         for t, source in entry.writes:
+            if type(t) is int:
+                t = tensors[t]
             new = values[source] if isinstance(source, int) else source.array
             if new is not t.array:     # else the plan wrote it in place (write_state.py)
                 np.copyto(t.array, new, casting="same_kind")
             t._version[0] += 1
         for t, source, accumulated in entry.grads:
+            if type(t) is int:
+                t = tensors[t]
             if source is None:
                 t._grad = None
             elif accumulated and t._grad is not None:   # the graph reads this buffer
@@ -455,6 +467,19 @@ def _effects(tracer: Tracer, fetches: list) -> tuple:
               if t.kind == EAGER]   # a write into a tensor made in the trace only rebinds it
     grads = [(t, fetch(g), id(t) in tracer.grad_guards) for t, g in tracer.final_grads]
     return fetches, writes, grads
+
+
+def _by_slot(tensors: list, writes: list, grads: list, guards: list) -> tuple:
+    """A cached graph's writes, `.grad`s and grad guards, each tensor argument named by its
+    position: a later call writes into its own arguments, not the traced call's."""
+    slots = {id(t): k for k, t in enumerate(tensors)}
+
+    def slot(t):
+        return slots.get(id(t), t)
+    return ([(slot(t), source) for t, source in writes],
+            [(slot(t), source, added) for t, source, added in grads],
+            [(kind, slot(obj) if kind in ("grad", "contiguous") else obj, seen)
+             for kind, obj, seen in guards])
 
 
 def _fetch_draws(rules: list, fetches: list) -> list:

@@ -12,10 +12,13 @@ from ..core import dtypes
 from ..core.errors import implicit_seed_error, no_history_error, user_site
 from ..core.graph import Graph, topo_sort
 from ..core.modes import grad_mode, trace_state
+from ..core.op import apply
 from ..core.printing import format_tensor
 from ..core.tensor import EAGER, PLACEHOLDER, Tensor
+from ..ops.indexing import setitem
 from ..ops.math import cast
-from ..ops.shape import broadcast_to, stop_gradient
+from ..ops.shape import (ExpandDims, GetItem, Reshape, ReshapeTo, Squeeze, StopGradient,
+                          broadcast_to, stop_gradient)
 from .captures import seen_data
 from .pieces import Splitter
 
@@ -52,6 +55,11 @@ class Tracer:
         self.stopped: dict[int, Tensor] = {}     # id(such a node) -> it, read with grad on
         self.alias_of: dict[int, Tensor] = {}    # id(detached alias) -> the tensor it shares
         self.aliases: dict[int, list] = {}       # id(that tensor) -> its detached aliases
+        self.views: dict[int, list] = {}         # id(tensor) -> view nodes made of it
+        self.view_nodes: dict[int, Tensor] = {}  # id(such a view node) -> its base
+        self.maybe_copies: set[int] = set()      # ids of reshapes that may copy eagerly
+        self.stale: set[int] = set()             # ids of tensors a view write made stale
+        self.contiguity: dict[int, tuple] = {}   # id(eager tensor) -> (it, C-contiguous?)
         self.new_states: list[tuple] = []        # (state dict, key, buffer) made by the run
         self.single_use = False                  # the trace made state: retrace next time
         self.optimizers: dict[int, object] = {}  # stepped: their options are constants
@@ -62,6 +70,7 @@ class Tracer:
         """The stand-in for argument `arg`; its dimensions `dims` are symbolic (None)."""
         shape = tuple(None if k in dims else n for k, n in enumerate(arg.shape))
         ph = Tensor._symbolic(PLACEHOLDER, shape, arg.dtype, name="arg", graph=self.graph)
+        ph.requires_grad = arg.requires_grad
         self.real[id(ph)] = arg
         return ph
 
@@ -80,6 +89,8 @@ class Tracer:
     # ---- hooks called by core, autodiff and optim while tracing --------------------------
     def reads(self, inputs: tuple) -> tuple:
         current = self.current
+        if self.stale and any(id(x) in self.stale for x in inputs):
+            self.graph_break("a read of a tensor whose view was written in place")
         if current:
             inputs = tuple([current.get(id(x), x) for x in inputs])
         if self.no_grad and grad_mode.enabled:
@@ -101,9 +112,88 @@ class Tracer:
             self.no_grad[id(node)] = node
         return stopped
 
+    def made_view(self, node: Tensor, base: Tensor) -> None:
+        """`node`, made by a view op of `base` (as the caller holds it), shares its memory:
+        a later write into base is seen by node (`_views_see`), and a write into node makes
+        base and its other views stale (`_view_written`). A detach is an alias (`detach`),
+        written both ways. Integer-array indexing copies, as eagerly: not a view. A reshape
+        of a tensor that may not be contiguous may copy eagerly: a write into its base is
+        then a graph break (eager knows which it was)."""
+        op = node._op
+        if isinstance(op, StopGradient):
+            return
+        if isinstance(op, GetItem) and not all(
+                i is None or i is Ellipsis or isinstance(i, (int, np.integer, slice))
+                for i in op.index):
+            return
+        if isinstance(op, (Reshape, ReshapeTo)) and not self._contiguous(base):
+            self.maybe_copies.add(id(node))
+        self.views.setdefault(id(base), []).append(node)
+        self.view_nodes[id(node)] = base
+
+    def _contiguous(self, t: Tensor) -> bool:
+        """Whether `t` is surely C-contiguous eagerly (so a reshape of it is a view): an
+        eager tensor or argument by its array; a computed node is (a new buffer); a view
+        node only as a reshape, unsqueeze or squeeze of a contiguous tensor."""
+        real = self.real.get(id(t), t)
+        if real.kind == EAGER:   # guarded: a later call's tensor may be laid out otherwise
+            seen = bool(real.array.flags.c_contiguous)
+            self.contiguity[id(real)] = (real, seen)
+            return seen
+        base = self.view_nodes.get(id(t))
+        if base is None:
+            return True
+        return (isinstance(t._op, (Reshape, ReshapeTo, ExpandDims, Squeeze))
+                and id(t) not in self.maybe_copies and self._contiguous(base))
+
+    def _views_see(self, *written: Tensor) -> None:
+        """After a write into `written` (the tensor and the argument it stands for), its
+        views, and theirs, read the new value as eager views of its memory do: each is its
+        view op again, of its base's value now."""
+        pending = [(view, base) for t in dict.fromkeys(written)
+                   for base in (t,) for view in self.views.get(id(base), ())]
+        while pending:
+            view, base = pending.pop()
+            if id(view) in self.maybe_copies:
+                self.graph_break("a write into the base of a reshape that may have copied")
+            now = self.current.get(id(base), base)
+            self.current[id(view)] = apply(view._op, now, *view.inputs[1:])
+            pending += [(inner, view) for inner in self.views.get(id(view), ())]
+
+    def _view_written(self, target: Tensor) -> None:
+        """An in-place write into view node `target`: eagerly it writes its base's memory.
+        Its views see it (`_views_see`); its base and the base's other views are stale (a
+        read of one is a graph break), and a base that is an argument or state tensor
+        (whose memory the graph would have to write) is a graph break now. Code that writes
+        a view of a temporary and reads only the view (`h = x.view(n, -1); h.relu_()`)
+        stays one graph."""
+        if id(target) in self.maybe_copies:    # unknown whether it writes its base
+            self.graph_break("an in-place write into a reshape that may be a view")
+        root = target
+        while id(root) in self.view_nodes:
+            root = self.view_nodes[id(root)]
+        if root.kind == EAGER or id(root) in self.real:
+            self.graph_break("an in-place write into a view")
+        keep = {id(target)}
+        pending = [target]
+        while pending:
+            for v in self.views.get(id(pending.pop()), ()):
+                keep.add(id(v))
+                pending.append(v)
+        pending = [root]
+        while pending:
+            t = pending.pop()
+            if id(t) not in keep:
+                self.stale.add(id(t))
+                pending += self.views.get(id(t), ())
+
     def write(self, target: Tensor, value: Tensor) -> Tensor:
         if target._base is not None:
             self.graph_break("an in-place write into a view")
+        if id(target) in self.view_nodes:
+            if isinstance(target._op, GetItem):
+                return self._write_through(target, value)
+            self._view_written(target)
         real = self.real.get(id(target), target)
         if value.dtype is not real.dtype:
             value = cast(value, real.dtype)
@@ -119,11 +209,32 @@ class Tracer:
             value = stop_gradient(value)
             self.rebound[id(value)] = real
         self.current[id(target)] = self.current[id(real)] = value
+        if self.views:
+            self._views_see(target, real)
         aliases = self.aliases.get(id(target), []) + self.aliases.get(id(real), [])
         if aliases:      # they share its memory: they read the new value, without gradient
             seen = stop_gradient(value)
             for alias in aliases:
                 self.current[id(alias)] = seen
+        return target
+
+    def _write_through(self, target: Tensor, value: Tensor) -> Tensor:
+        """A write into `target`, a basic-index GetItem view (`cache[:, pos].copy_(k)`):
+        eagerly it writes its base's memory, so its base is written with the region set
+        (`base[index] = value`), and its views, `target` among them, are read again. A
+        leaf that requires grad under grad mode is refused eagerly: a graph break."""
+        base = self.view_nodes[id(target)]
+        root = base
+        while id(root) in self.view_nodes:
+            root = self.view_nodes[id(root)]
+        root = self.real.get(id(root), root)
+        if grad_mode.enabled and root.requires_grad and root.is_leaf:
+            self.graph_break("an in-place write into a view of a leaf that requires grad")
+        if value.dtype is not target.dtype:
+            value = cast(value, target.dtype)
+        if tuple(value.shape) != tuple(target.shape):
+            value = broadcast_to(value, target)
+        self.write(base, setitem(self.current.get(id(base), base), target._op.index, value))
         return target
 
     def detach(self, t: Tensor) -> Tensor:

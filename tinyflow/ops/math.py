@@ -511,11 +511,16 @@ class Cast(Op):
     saves_output = False
     dtype: dtypes.DType
 
+    def __post_init__(self):
+        # a cast to integers or bool is not recorded, as in PyTorch: its result never
+        # requires grad (`x.long().requires_grad` is False)
+        object.__setattr__(self, "differentiable", self.dtype.is_floating)
+
     def infer(self, x):
         return x.shape, self.dtype
 
     def vjp(self, g, out, x):
-        return (cast(g, x.dtype) if x.dtype.is_floating and out.dtype.is_floating else None,)
+        return (cast(g, x.dtype) if x.dtype.is_floating else None,)
 
     def jvp(self, t, out, x):
         return cast(t[0], out.dtype) if out.dtype.is_floating else None

@@ -177,6 +177,9 @@ def to_bfloat16(x): return ops.cast(x, dtypes.bfloat16)
 def to_long(x): return ops.cast(x, dtypes.int64)
 def to_int(x): return ops.cast(x, dtypes.int32)
 def to_bool(x): return ops.cast(x, dtypes.bool_)
+def to_short(x): return ops.cast(x, dtypes.int16)
+def to_char(x): return ops.cast(x, dtypes.int8)
+def to_byte(x): return ops.cast(x, dtypes.uint8)
 def to_cpu(x, memory_format=None): return devices.to_device(x, "cpu")
 def device_of(x): return CPU if devices.name_of(x) is None else Device(devices.name_of(x))
 def is_cuda(x) -> bool: return device_of(x).type == "cuda"
@@ -250,7 +253,7 @@ def iinfo(dtype):
 METHODS = {
     "to": to, "type": to_type, "type_as": type_as, "float": to_float, "double": to_double,
     "half": to_half, "bfloat16": to_bfloat16, "long": to_long, "int": to_int,
-    "bool": to_bool, "cpu": to_cpu,
+    "bool": to_bool, "short": to_short, "char": to_char, "byte": to_byte, "cpu": to_cpu,
     "device": property(device_of), "is_cuda": property(is_cuda),
     "is_xpu": property(is_xpu),
     "is_floating_point": is_floating_point, "nelement": nelement,

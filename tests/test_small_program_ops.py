@@ -275,10 +275,9 @@ def test_smooth_l1_loss_hessian_forward_over_reverse_as_torch(wrt):
 
 # ---- found in review, on main before s21-small too (not fixed here): strict xfails --------
 
-@pytest.mark.xfail(strict=True, reason="main: under tinyflow.compile an in-place write "
-                   "through a view of a traced tensor is lost (the tracer sees no _base, "
-                   "so no graph break)")
 def test_compiled_in_place_write_through_a_view_as_torch():
+    """(Lost on main: the tracer saw no view; s21-lead's Tracer.made_view and the review's
+    _write_through fixed it.)"""
     def f(lib, a):
         y = a * 1
         view = y[0:2]

@@ -8,14 +8,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tinyflow.backend.numpy import _conv_direct, _conv_winograd, conv
+from tinyflow.backend.numpy import _conv_direct, _conv_winograd
 from tinyflow.ops import conv as conv_ops
 
+from conv_kernel_check import check_kernels_against_torch
 from pool_helpers import force_pool
 
 torch = pytest.importorskip("torch")
-F = torch.nn.functional
-TOL = {np.float64: 1e-11, np.float32: 2e-5}   # of the largest value
 
 CASES = [  # x shape, out channels, padding ((top, bottom), (left, right)), kernel (kh, kw)
     ((2, 32, 20, 17), 3, ((4, 4), (4, 4)), (9, 9)),
@@ -33,31 +32,7 @@ def _run(shape, out_channels, padding, kernel, dtype, bias, channels_last=False)
         x = np.ascontiguousarray(x.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
     w = (rng.standard_normal((out_channels, shape[1]) + kernel) / kernel[0]).astype(dtype)
     b = rng.standard_normal(out_channels).astype(dtype) if bias else None
-    tx, tw = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
-    tb = torch.tensor(b, requires_grad=True) if bias else None
-    (top, bottom), (left, right) = padding
-    ty = F.conv2d(F.pad(tx, (left, right, top, bottom)), tw, tb)
-    g = rng.standard_normal(ty.shape).astype(dtype)
-    ty.backward(torch.tensor(g))
-
-    attrs = conv_ops.conv_attrs(padding=padding)
-    if bias:
-        y = conv.conv2d_bias(conv_ops.Conv2dBias(**attrs), x, w, b)
-        both = conv.conv2d_grad_weight_bias(conv_ops.Conv2dGradWeightBias(**attrs), x, g, w)
-        gw, gb = both[:w.size].reshape(w.shape), both[w.size:]
-    else:
-        y = conv.conv2d(conv_ops.Conv2d(**attrs), x, w)
-        gw, gb = conv.conv2d_grad_weight(conv_ops.Conv2dGradWeight(**attrs), x, g, w), None
-    gx = conv.conv2d_grad_input(conv_ops.Conv2dGradInput(**attrs), g, w, x)
-    pairs = [("output", y, ty), ("weight gradient", gw, tw.grad), ("input gradient", gx, tx.grad)]
-    if bias:
-        pairs.append(("bias gradient", gb, tb.grad))
-    for what, got, want in pairs:
-        want = want.detach().numpy()
-        assert got.dtype == dtype and got.shape == want.shape, what
-        scale = max(1.0, float(np.abs(want).max()))
-        np.testing.assert_allclose(got / scale, want / scale, rtol=0, atol=TOL[dtype],
-                                   err_msg=what)
+    check_kernels_against_torch(x, w, b, padding, rng)
 
 
 def _counted(calls, monkeypatch):

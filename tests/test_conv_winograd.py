@@ -8,14 +8,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tinyflow.backend.numpy import _conv_numba, _conv_winograd, conv
+from tinyflow.backend.numpy import _conv_numba, _conv_winograd
 from tinyflow.ops import conv as conv_ops
 
+from conv_kernel_check import check_kernels_against_torch
 from pool_helpers import force_pool
 
-torch = pytest.importorskip("torch")
-F = torch.nn.functional
-TOL = {np.float64: 1e-11, np.float32: 2e-5}   # of the largest value
 
 CASES = [  # x shape, out channels, padding (torch spelling), kernel size
     ((2, 3, 7, 6), 4, 2, 5),
@@ -31,44 +29,12 @@ CASES = [  # x shape, out channels, padding (torch spelling), kernel size
 ]
 
 
-def _torch_pad(x, padding):
-    """x padded for torch where it has no spelling (asymmetric): returns (x, padding)."""
-    if isinstance(padding, tuple):
-        (top, bottom), (left, right) = padding
-        return F.pad(x, (left, right, top, bottom)), 0
-    return x, padding
-
-
 def _run(shape, out_channels, padding, kernel, dtype, bias):
     rng = np.random.default_rng(sum(shape))
     x = rng.standard_normal(shape).astype(dtype)
     w = (rng.standard_normal((out_channels, shape[1], kernel, kernel)) / kernel).astype(dtype)
     b = rng.standard_normal(out_channels).astype(dtype) if bias else None
-    tx, tw = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
-    tb = torch.tensor(b, requires_grad=True) if bias else None
-    padded, pad = _torch_pad(tx, padding)
-    ty = F.conv2d(padded, tw, tb, padding=pad)
-    g = rng.standard_normal(ty.shape).astype(dtype)
-    ty.backward(torch.tensor(g))
-
-    attrs = conv_ops.conv_attrs(padding=padding)
-    if bias:
-        y = conv.conv2d_bias(conv_ops.Conv2dBias(**attrs), x, w, b)
-        both = conv.conv2d_grad_weight_bias(conv_ops.Conv2dGradWeightBias(**attrs), x, g, w)
-        gw, gb = both[:w.size].reshape(w.shape), both[w.size:]
-    else:
-        y = conv.conv2d(conv_ops.Conv2d(**attrs), x, w)
-        gw, gb = conv.conv2d_grad_weight(conv_ops.Conv2dGradWeight(**attrs), x, g, w), None
-    gx = conv.conv2d_grad_input(conv_ops.Conv2dGradInput(**attrs), g, w, x)
-    pairs = [("output", y, ty), ("weight gradient", gw, tw.grad), ("input gradient", gx, tx.grad)]
-    if bias:
-        pairs.append(("bias gradient", gb, tb.grad))
-    for what, got, want in pairs:
-        want = want.detach().numpy()
-        assert got.dtype == dtype and got.shape == want.shape, what
-        scale = max(1.0, float(np.abs(want).max()))
-        np.testing.assert_allclose(got / scale, want / scale, rtol=0, atol=TOL[dtype],
-                                   err_msg=what)
+    check_kernels_against_torch(x, w, b, padding, rng)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])

@@ -1,0 +1,45 @@
+"""One check shared by the conv kernel-path tests (Winograd, direct): the numpy backend's
+forward, weight (and bias) and input gradient kernels against torch's conv2d and autograd,
+in float64 and float32, relative to the largest value."""
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from tinyflow.backend.numpy import conv
+from tinyflow.ops import conv as conv_ops
+
+TOL = {np.float64: 1e-11, np.float32: 2e-5}   # of the largest value
+
+
+def check_kernels_against_torch(x, w, b, padding, rng):
+    """x [N, C, H, W], w [O, C, kH, kW], b [O] or None, in one dtype; padding as
+    conv_attrs takes it ("same", "valid", an int, or ((top, bottom), (left, right)))."""
+    dtype = x.dtype.type
+    tx, tw = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
+    tb = None if b is None else torch.tensor(b, requires_grad=True)
+    if isinstance(padding, tuple):   # asymmetric: torch has no spelling, so F.pad first
+        (top, bottom), (left, right) = padding
+        ty = F.conv2d(F.pad(tx, (left, right, top, bottom)), tw, tb)
+    else:
+        ty = F.conv2d(tx, tw, tb, padding=padding)
+    g = rng.standard_normal(ty.shape).astype(dtype)
+    ty.backward(torch.tensor(g))
+
+    attrs = conv_ops.conv_attrs(padding=padding)
+    if b is not None:
+        y = conv.conv2d_bias(conv_ops.Conv2dBias(**attrs), x, w, b)
+        both = conv.conv2d_grad_weight_bias(conv_ops.Conv2dGradWeightBias(**attrs), x, g, w)
+        gw, gb = both[:w.size].reshape(w.shape), both[w.size:]
+    else:
+        y = conv.conv2d(conv_ops.Conv2d(**attrs), x, w)
+        gw, gb = conv.conv2d_grad_weight(conv_ops.Conv2dGradWeight(**attrs), x, g, w), None
+    gx = conv.conv2d_grad_input(conv_ops.Conv2dGradInput(**attrs), g, w, x)
+    pairs = [("output", y, ty), ("weight gradient", gw, tw.grad), ("input gradient", gx, tx.grad)]
+    if b is not None:
+        pairs.append(("bias gradient", gb, tb.grad))
+    for what, got, want in pairs:
+        want = want.detach().numpy()
+        assert got.dtype == dtype and got.shape == want.shape, what
+        scale = max(1.0, float(np.abs(want).max()))
+        np.testing.assert_allclose(got / scale, want / scale, rtol=0, atol=TOL[dtype],
+                                   err_msg=what)

@@ -147,11 +147,13 @@ class Tensor:
 
     @property
     def is_leaf(self) -> bool:
-        if self._op is not None or not self.requires_grad:
-            return self._op is None or not self.requires_grad
-        tracer = trace_state.active if self.kind == PLACEHOLDER else None
-        real = tracer.real.get(id(self)) if tracer is not None else None
-        return True if real is None else real.is_leaf   # an argument's stand-in: as it is
+        if self._op is not None:
+            return not self.requires_grad
+        if self.kind == PLACEHOLDER and self.requires_grad:   # a compiled call's argument's
+            tracer = trace_state.active                       # stand-in: as the argument
+            real = tracer.real.get(id(self)) if tracer is not None else None
+            return real is None or real.is_leaf
+        return True
 
     @property
     def ndim(self) -> Optional[int]:

@@ -146,12 +146,12 @@ class Tracer:
         return (isinstance(t._op, (Reshape, ReshapeTo, ExpandDims, Squeeze))
                 and id(t) not in self.maybe_copies and self._contiguous(base))
 
-    def _views_see(self, *written: Tensor) -> None:
-        """After a write into `written` (the tensor and the argument it stands for), its
+    def _views_see(self, target: Tensor, real: Tensor) -> None:
+        """After a write into `target` (and `real`, the argument it stands for), their
         views, and theirs, read the new value as eager views of its memory do: each is its
         view op again, of its base's value now."""
-        pending = [(view, base) for t in dict.fromkeys(written)
-                   for base in (t,) for view in self.views.get(id(base), ())]
+        pending = [(view, base) for base in ((target,) if real is target else (target, real))
+                   for view in self.views.get(id(base), ())]
         while pending:
             view, base = pending.pop()
             if id(view) in self.maybe_copies:

@@ -435,9 +435,14 @@ def ufunc(f: np.ufunc, *xs: np.ndarray, out: Optional[np.ndarray] = None) -> np.
     return rows(f, out, *(np.broadcast_to(x, shape) for x in xs))
 
 
-def copy(x: np.ndarray) -> np.ndarray:
-    """A C-ordered copy of x (np.array(x, order="C")), in pieces when large."""
-    return rows(lambda x, out: np.copyto(out, x), np.empty(x.shape, x.dtype), x)
+def copy(x: np.ndarray, out: Optional[np.ndarray] = None) -> np.ndarray:
+    """A C-ordered copy of x (np.array(x, order="C")), or x written into `out` (of x's
+    shape), in pieces when large."""
+    return rows(_copy_into, np.empty(x.shape, x.dtype) if out is None else out, x)
+
+
+def _copy_into(x, out):
+    np.copyto(out, x)
 
 
 def reshaped(x: np.ndarray, shape) -> np.ndarray:

@@ -298,7 +298,7 @@ class Tensor:
     @property
     def grad(self) -> Optional["Tensor"]:
         if TRACING_THREADS and trace_state.active is not None:   # the trace guards on it
-            trace_state.active.grad_read(self)
+            return trace_state.active.grad_read(self)
         return self._grad
 
     @grad.setter

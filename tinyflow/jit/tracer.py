@@ -284,9 +284,13 @@ class Tracer:
         self.write(buf, value)
         self.single_use = True
 
-    def grad_read(self, t: Tensor) -> None:
-        if id(t) not in self.grads and id(t) not in self.grad_guards:
-            self.grad_guards[id(t)] = (t, t._grad)
+    def grad_read(self, t: Tensor) -> Optional[Tensor]:
+        """`t.grad`: the `.grad` of the real tensor behind `t` (an argument's stand-in reads
+        its argument's), which the graph is guarded on when the trace had not set it."""
+        real = self.leaf_of(t)
+        if id(real) not in self.grads and id(real) not in self.grad_guards:
+            self.grad_guards[id(real)] = (real, real._grad)
+        return real._grad
 
     def data_read(self, t: Tensor) -> None:
         """Python read the value of eager tensor `t` (a captured global, a buffer): the
@@ -296,6 +300,7 @@ class Tracer:
             self.data_reads[id(t)] = (t, seen_data(t))
 
     def grad_set(self, t: Tensor, value) -> None:
+        t = self.leaf_of(t)
         if id(t) not in self.grads:
             self.grads[id(t)] = (t, t._grad)
         t._grad = value

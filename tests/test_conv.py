@@ -553,7 +553,8 @@ KEPT_WEIGHT_CASES = [  # x shape, w shape, attrs, whether the memo keeps a deriv
     ((3, 32, 4, 4), (33, 32, 3, 3), dict(padding=1, stride=2), True),   # regions
     ((3, 3, 5, 6), (4, 3, 3, 3), dict(padding=1, stride=2), False),      # im2col
     ((8, 32, 6, 6), (33, 32, 3, 3), dict(padding=1), True),             # Winograd F(4, 3)
-    ((4, 3, 9, 8), (5, 3, 5, 5), dict(padding=2), True),                # Winograd F(2, 5)
+    ((4, 16, 9, 8), (17, 16, 5, 5), dict(padding=2), True),             # Winograd F(2, 5)
+    ((4, 3, 9, 8), (6, 3, 5, 5), dict(padding=2), False),               # 5x5, few channels
 ]
 
 

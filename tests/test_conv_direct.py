@@ -83,9 +83,12 @@ def test_other_convolutions_keep_their_paths(attrs, channels, out_channels, kern
 
 
 def test_the_winograd_layers_keep_winograd():
-    """5x5 into few channels is Winograd's (checked first), not this path's."""
+    """5x5 from 16 channels or more into few is Winograd's (checked first), not this
+    path's; from 3 channels it is this path's."""
     op = conv_ops.Conv2d(**conv_ops.conv_attrs(padding=2))
-    assert _conv_winograd.applies(op, (5, 5), 3, 4, np.float32, 64, (28, 28))
+    assert _conv_winograd.applies(op, (5, 5), 16, 4, np.float32, 64, (28, 28))
+    assert not _conv_winograd.applies(op, (5, 5), 3, 4, np.float32, 64, (28, 28))
+    assert _conv_direct.applies(op, (5, 5), 3, 4, np.float32, ((2, 2), (2, 2)))
 
 
 @pytest.mark.parametrize("case", ["transpose", "same", "reflect"])

@@ -51,10 +51,15 @@ def test_winograd_matches_torch(case, bias, dtype, monkeypatch):
 
 
 def _any_size(monkeypatch):
-    """The path on small sizes too (it checks the transforms' arithmetic, which the size
-    rule does not change)."""
+    """The path on small sizes and few channels too (it checks the transforms' arithmetic,
+    which the size rule does not change)."""
     monkeypatch.setattr(_conv_winograd, "MIN_TILES", 1)
     monkeypatch.setattr(_conv_winograd, "MIN_SAVING", 0.0)
+    _few_channels(monkeypatch)
+
+
+def _few_channels(monkeypatch):
+    monkeypatch.setitem(_conv_winograd.MIN_CHANNELS, 5, (2, 2))
 
 
 def _counted(fn, calls):
@@ -67,6 +72,7 @@ def _counted(fn, calls):
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_winograd_on_the_kernel_pool_matches_torch(dtype, monkeypatch):
     threaded = force_pool(monkeypatch, 1 << 10, [])
+    _few_channels(monkeypatch)
     _run((9, 6, 11, 10), 5, 2, 5, dtype, bias=True)
     _run((9, 32, 11, 10), 32, 1, 3, dtype, bias=True)
     # forward and input gradient; the weight gradients' parts run from `sum_parts`
@@ -82,6 +88,8 @@ def test_winograd_on_the_kernel_pool_matches_torch(dtype, monkeypatch):
     (dict(padding=1), 64, 16, 3),
     (dict(padding=3), 32, 32, 7),      # no Winograd size for 7x7
     (dict(padding=2), 1, 4, 5),        # one input channel: the tap-major im2col
+    (dict(padding=2), 6, 16, 5),       # LeNet's 6 -> 16: the transforms cost more
+    (dict(padding=2), 8, 16, 5),
 ])
 def test_other_convolutions_keep_im2col(attrs, channels, out_channels, kernel):
     op = conv_ops.Conv2d(**conv_ops.conv_attrs(**attrs))

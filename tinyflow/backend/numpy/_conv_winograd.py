@@ -26,7 +26,7 @@ in cache; the transforms B^T d B and A^T M A are Numba loops with the channels i
 
 Used for one group, stride 1, no dilation, square kernels in TILES, with at least
 MIN_CHANNELS input and output channels (a one-channel layer's GEMM would have K = 1; a
-narrow 3x3 layer's transforms cost more than its GEMMs save).
+narrow layer's transforms cost more than its GEMMs save).
 """
 from __future__ import annotations
 
@@ -40,11 +40,17 @@ from ._conv_numba import Shared, nhwc_padded, padded_buffer, scratch, sum_parts
 # kernel size -> outputs per tile side m; both give windows of S = 6, which the transform
 # loops are written for
 TILES = {5: 2, 3: 4}
-# kernel size -> fewest input and output channels for which the GEMMs saved outweigh the
+# Kernel size -> fewest (input, output) channels for which the GEMMs saved outweigh the
 # transforms. 3x3 fwd + bwd at batch 64, one thread, CPU time against im2col (loaded
 # machine): C/O 3/16 1.46x, 8/8 1.15x, 16/32 at 14x14 1.04x, 16/16 at 28x28 0.79x, 32/64
-# 0.80x, 64/64 at 8x8 0.63x and at 28x28 0.52x, 128/128 at 7x7 0.86x.
-MIN_CHANNELS = {5: 2, 3: 32}
+# 0.80x, 64/64 at 8x8 0.63x and at 28x28 0.52x, 128/128 at 7x7 0.86x. 5x5 fwd + bwd, CPU
+# time at one thread against im2col (quiet, 2026-12-07): C/O 3/6 at 32x32 1.75x (batch 4)
+# and 2.10x (64), 6/16 at 14x14 1.41x (4) and 1.86x (64), 16/32 0.89-1.04x, 32/64 at 7x7
+# 0.85x; at two threads 3/6 1.38x, 8/16 at 28x28 1.44x, 6/16 1.87x, 16/32 0.98-1.07x,
+# 24/48 0.88x (LeNet's 3->6->16 layers had taken Winograd at 1.4-2x the time). Into 3 or 4
+# channels the alternative is the direct path (`_conv_direct`): from 3 channels it wins
+# (3/4 at 32x32, 3.0x and 3.8x), from 16 and 32 Winograd does (0.86x, 0.72x at 28x28).
+MIN_CHANNELS = {5: (16, 2), 3: (32, 32)}
 POINTS = (0.0, 1.0, -1.0, 0.5, -2.0)   # and infinity
 # Tiles per block: the block's transformed input [S * S, tiles, C] and products [S * S,
 # tiles, O] stay in L2. One-thread sweep on the CNN's 32->64 layer (loaded machine): 49-147
@@ -76,7 +82,7 @@ def applies(op, kernel_hw, channels: int, out_channels: int, dtype, images: int,
     r = kernel_hw[0]
     if not (op.groups == 1 and op.stride == (1, 1) and op.dilation == (1, 1)
             and kernel_hw[1] == r and r in TILES
-            and min(channels, out_channels) >= MIN_CHANNELS[r]
+            and channels >= MIN_CHANNELS[r][0] and out_channels >= MIN_CHANNELS[r][1]
             and np.dtype(dtype) in (np.dtype(np.float32), np.dtype(np.float64))):
         return False
     th, tw = _tiles(out_hw, TILES[r])

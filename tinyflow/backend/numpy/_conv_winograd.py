@@ -125,12 +125,43 @@ def _made_weight(w, order) -> np.ndarray:
     view = w.transpose(1, 0, 2, 3) if order == "oc" else w
     shape = ((TILES[r] + r - 1) ** 2, view.shape[1], view.shape[0])
     memo = _conv_numba.weight_memo
-    keep = memo.wanted(w, order)
+    keep = memo.wanted(w, order) and memo.wanted(w, "co")   # "co": the forward's, trained?
     made = np.empty(shape, w.dtype) if keep else scratch("winograd weight", shape, w.dtype)
     _loops().winograd_weight(view, matrices(r, w.dtype)[1], made)
     if keep:
         memo.keep(w, order, made)
     return made
+
+
+def _forward_weight(w) -> Shared:
+    """The forward's transformed weight ("co", `_shared_weight`). For a weight being trained
+    (no longer kept, `WeightMemo.wanted`) it is made before the run, beside the input
+    gradient's ("oc"), one on each thread, and "oc" is kept for this step's backward
+    (`WeightMemo.slot`: in the array of the step before), which finds it while w has the
+    bits it was made from. Made in the backward's run, "oc" delayed every piece of it:
+    fast_neural_style's 128 -> 128 3x3 layers at 16x16, batch 2, one image a thread, waited
+    ~0.5 ms for it in each backward."""
+    shared = _shared_weight(w, "co")
+    memo = _conv_numba.weight_memo
+    if shared.value is not None or memo.wanted(w, "co"):
+        return shared
+    o, c, r, _ = w.shape
+    size = (TILES[r] + r - 1) ** 2
+    gm, loops = matrices(r, w.dtype)[1], _loops()
+    co = scratch("winograd weight", (size, c, o), w.dtype)
+    oc = memo.slot(w, "oc", (size, o, c))
+    if oc is None:      # no room in the memo: the backward makes its own
+        loops.winograd_weight(w, gm, co)
+    else:
+        views = ((w, co), (w.transpose(1, 0, 2, 3), oc))
+
+        def piece(start, stop):
+            for view, out in views[start:stop]:
+                loops.winograd_weight(view, gm, out)
+        parallel.split(piece, 2, co.size * 2, blas=False)
+        memo.keep(w, "oc", oc)
+    shared.value = co
+    return shared
 
 
 def _shared_weight(w, order) -> Shared:
@@ -187,7 +218,7 @@ def conv2d(x, w, b, pads):
     xp = padded_buffer(x, tile_pads)
     out = np.empty((n, o) + out_hw, x.dtype)
     loops = _loops()
-    weights = _shared_weight(w, "co")
+    weights = _forward_weight(w)
 
     def piece(start, stop):
         if start == 0:      # the caller's piece: the others start later (`Shared`)

@@ -31,6 +31,7 @@ narrow 3x3 layer's transforms cost more than its GEMMs save).
 from __future__ import annotations
 
 import functools
+import threading
 
 import numpy as np
 
@@ -133,35 +134,29 @@ def _made_weight(w, order) -> np.ndarray:
     return made
 
 
-def _forward_weight(w) -> Shared:
-    """The forward's transformed weight ("co", `_shared_weight`). For a weight being trained
-    (no longer kept, `WeightMemo.wanted`) it is made before the run, beside the input
-    gradient's ("oc"), one on each thread, and "oc" is kept for this step's backward
-    (`WeightMemo.slot`: in the array of the step before), which finds it while w has the
-    bits it was made from. Made in the backward's run, "oc" delayed every piece of it:
-    fast_neural_style's 128 -> 128 3x3 layers at 16x16, batch 2, one image a thread, waited
-    ~0.5 ms for it in each backward."""
+def _forward_weight(w) -> tuple:
+    """The forward's transformed weight ("co", `_shared_weight`) and, for a weight being
+    trained (no longer kept, `WeightMemo.wanted`), a call that makes the input gradient's
+    ("oc") and keeps it for this step's backward (`WeightMemo.slot`: in the array of the
+    step before), which finds it while w keeps the bits it was made from (else None).
+    Made in the backward's run, "oc" delayed every piece of it: fast_neural_style's
+    128 -> 128 3x3 layers at 16x16, batch 2, one image a thread, waited ~0.5 ms for it in
+    each backward. The forward's second piece makes it while the first makes "co"."""
     shared = _shared_weight(w, "co")
     memo = _conv_numba.weight_memo
     if shared.value is not None or memo.wanted(w, "co"):
-        return shared
+        return shared, None
     o, c, r, _ = w.shape
-    size = (TILES[r] + r - 1) ** 2
-    gm, loops = matrices(r, w.dtype)[1], _loops()
-    co = scratch("winograd weight", (size, c, o), w.dtype)
-    oc = memo.slot(w, "oc", (size, o, c))
+    oc = memo.slot(w, "oc", ((TILES[r] + r - 1) ** 2, o, c))
     if oc is None:      # no room in the memo: the backward makes its own
-        loops.winograd_weight(w, gm, co)
-    else:
-        views = ((w, co), (w.transpose(1, 0, 2, 3), oc))
+        return shared, None
+    lock = threading.Lock()
 
-        def piece(start, stop):
-            for view, out in views[start:stop]:
-                loops.winograd_weight(view, gm, out)
-        parallel.split(piece, 2, co.size * 2, blas=False)
-        memo.keep(w, "oc", oc)
-    shared.value = co
-    return shared
+    def hand_on():
+        if lock.acquire(blocking=False):    # once, by whichever piece comes first
+            _loops().winograd_weight(w.transpose(1, 0, 2, 3), matrices(r, w.dtype)[1], oc)
+            memo.keep(w, "oc", oc)
+    return shared, hand_on
 
 
 def _shared_weight(w, order) -> Shared:
@@ -188,12 +183,13 @@ def _loops():
     return _conv_loops
 
 
-def _split(piece, n, tiles_per_image, work, weights: Shared) -> None:
+def _split(piece, n, tiles_per_image, work, weights: Shared, even=False) -> None:
     """piece(start, stop) over the batch on the threads (`parallel.split`), the first piece
     (the caller's, which makes the transformed weight unless the memo had it) WEIGHT_TILES
     tiles shorter, but keeping at least one image (d <= n - 2: at batch 2 a shift of one
-    left the caller only the weight, and the pool thread both images after waiting)."""
-    d = 0 if weights.value is not None else min(max(0, n - 2), n // 2,
+    left the caller only the weight, and the pool thread both images after waiting); not
+    `even` when the others make a weight too (`_forward_weight`)."""
+    d = 0 if weights.value is not None or even else min(max(0, n - 2), n // 2,
                                                 round(WEIGHT_TILES / tiles_per_image))
     parallel.split(lambda a, b: piece(max(0, a - d), max(0, b - d)), n + d, work)
 
@@ -218,11 +214,13 @@ def conv2d(x, w, b, pads):
     xp = padded_buffer(x, tile_pads)
     out = np.empty((n, o) + out_hw, x.dtype)
     loops = _loops()
-    weights = _forward_weight(w)
+    weights, hand_on = _forward_weight(w)
 
     def piece(start, stop):
         if start == 0:      # the caller's piece: the others start later (`Shared`)
             weights.get()
+        elif hand_on is not None:   # while the caller's makes "co"
+            hand_on()
         nhwc_padded(x, tile_pads, xp, start, stop)
         for n0, n1 in _image_blocks(start, stop, th * tw):
             tiles = (n1 - n0) * th * tw
@@ -231,7 +229,9 @@ def conv2d(x, w, b, pads):
             products = scratch("winograd product", (size * size, tiles, o), x.dtype)
             np.matmul(v, weights.get(), out=products)
             loops.winograd_output(products, at, bias, n0, th, tw, m, out)
-    _split(piece, n, th * tw, out.size * r * r * c, weights)
+    _split(piece, n, th * tw, out.size * r * r * c, weights, hand_on is not None)
+    if hand_on is not None:     # not yet if the run had one piece
+        hand_on()
     return out
 
 

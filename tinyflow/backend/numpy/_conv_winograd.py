@@ -70,6 +70,11 @@ MIN_SAVING = 2.0
 # half of 128 -> 128 3x3 at 4x4 (one tile an image) 0.44 ms longer than the other's
 # (0.43 ms alone, one BLAS thread), of 64 -> 64 at 7x7 (4 tiles) 0.2 ms (0.07 alone).
 WEIGHT_TILES = 24
+# Most tiles (images x tiles per image) of a forward that makes its backward's transformed
+# weight (`_forward_weight`): the transform is ~1/tiles of the GEMMs' multiply-adds, and
+# the backward's, made in its run, held up all of fast_neural_style's 128 -> 128 layers
+# (32 tiles), not measurably the CNN's 32 -> 64 layer at batch 64 (1024 tiles).
+HAND_ON_TILES = 256
 
 
 def applies(op, kernel_hw, channels: int, out_channels: int, dtype, images: int,
@@ -134,17 +139,18 @@ def _made_weight(w, order) -> np.ndarray:
     return made
 
 
-def _forward_weight(w) -> tuple:
+def _forward_weight(w, tiles: int) -> tuple:
     """The forward's transformed weight ("co", `_shared_weight`) and, for a weight being
     trained (no longer kept, `WeightMemo.wanted`), a call that makes the input gradient's
     ("oc") and keeps it for this step's backward (`WeightMemo.slot`: in the array of the
     step before), which finds it while w keeps the bits it was made from (else None).
     Made in the backward's run, "oc" delayed every piece of it: fast_neural_style's
     128 -> 128 3x3 layers at 16x16, batch 2, one image a thread, waited ~0.5 ms for it in
-    each backward. The forward's second piece makes it while the first makes "co"."""
+    each backward. The forward's second piece makes it while the first makes "co". Only
+    for runs of at most HAND_ON_TILES tiles, where the transform is a sizeable share."""
     shared = _shared_weight(w, "co")
     memo = _conv_numba.weight_memo
-    if shared.value is not None or memo.wanted(w, "co"):
+    if shared.value is not None or memo.wanted(w, "co") or tiles > HAND_ON_TILES:
         return shared, None
     o, c, r, _ = w.shape
     oc = memo.slot(w, "oc", ((TILES[r] + r - 1) ** 2, o, c))
@@ -214,7 +220,7 @@ def conv2d(x, w, b, pads):
     xp = padded_buffer(x, tile_pads)
     out = np.empty((n, o) + out_hw, x.dtype)
     loops = _loops()
-    weights, hand_on = _forward_weight(w)
+    weights, hand_on = _forward_weight(w, n * th * tw)
 
     def piece(start, stop):
         if start == 0:      # the caller's piece: the others start later (`Shared`)

@@ -203,7 +203,8 @@ def instance_norm(input: Tensor, running_mean: Optional[Tensor] = None,
     if use_input_stats:
         if running_mean is not None or running_var is not None:
             _update_instance_stats(x, axes, running_mean, running_var, momentum)
-        if _per_channel(x, weight) and _per_channel(x, bias) and x.ndim >= 3:
+        if (_per_channel(x, weight) and _per_channel(x, bias) and x.ndim >= 3
+                and None not in tuple(x.shape)):     # (a graph's unknown batch: not)
             return _batch_norm_of_planes(x, weight, bias, eps)
         y = ops.normalize(x, axes, eps)
     else:

@@ -193,8 +193,8 @@ def _split(piece, n, tiles_per_image, work, weights: Shared, even=False) -> None
     """piece(start, stop) over the batch on the threads (`parallel.split`), the first piece
     (the caller's, which makes the transformed weight unless the memo had it) WEIGHT_TILES
     tiles shorter, but keeping at least one image (d <= n - 2: at batch 2 a shift of one
-    left the caller only the weight, and the pool thread both images after waiting); not
-    `even` when the others make a weight too (`_forward_weight`)."""
+    left the caller only the weight, and the pool thread both images after waiting); no
+    shift if `even` (the other pieces make a weight too, `_forward_weight`)."""
     d = 0 if weights.value is not None or even else min(max(0, n - 2), n // 2,
                                                 round(WEIGHT_TILES / tiles_per_image))
     parallel.split(lambda a, b: piece(max(0, a - d), max(0, b - d)), n + d, work)

@@ -228,3 +228,55 @@ def test_a_weight_being_trained_stops_being_kept(monkeypatch):
         assert len(memo.entries) == (1 if step < 2 else 0) and memo.wanted(w, "co") == (step < 2)
         w -= 0.1 * np.sign(w)                     # a training step, in place
     assert memo.bytes == 0
+
+
+def test_a_weight_cycled_out_of_the_memo_stops_being_kept(monkeypatch):
+    """A kept transform found dropped (more layers than MEMO_BYTES holds, cycled through in
+    order, each call a miss) counts as a change: after two such misses the weight is no
+    longer copied and kept, and the memo settles on the others, which it then serves
+    (before, every call of every layer missed, paying the copy and fresh pages)."""
+    memo = _conv_numba.WeightMemo()
+    monkeypatch.setattr(_conv_numba, "weight_memo", memo)
+    ws = [np.full((4, 4, 3, 3), k, np.float32) for k in range(3)]
+    one = ws[0].nbytes + 36 * 16 * 4
+    monkeypatch.setattr(_conv_numba, "MEMO_BYTES", 2 * one)
+    for _ in range(3):
+        for w in ws:
+            _conv_winograd._transformed_weight(w, "co")
+    assert not memo.wanted(ws[0], "co")
+    assert all(memo.find(w, "co") is not None for w in ws[1:])
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_a_trained_weights_forward_hands_its_backward_the_transform(dtype, monkeypatch):
+    """Training in place (an optimizer's steps between calls): once the weight is seen
+    changing, its forward also makes the input gradient's transform and keeps it, in the
+    same array every step, for the backward, which finds it; a change to the weight between
+    the forward and the backward (in place) is seen, and every result matches torch."""
+    torch = pytest.importorskip("torch")
+    memo = _conv_numba.WeightMemo()
+    monkeypatch.setattr(_conv_numba, "weight_memo", memo)
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((2, 32, 8, 8)).astype(dtype)
+    w = (rng.standard_normal((32, 32, 3, 3)) / 9).astype(dtype)
+    g = rng.standard_normal((2, 32, 8, 8)).astype(dtype)
+    pads = ((1, 1), (1, 1))
+    tol = dict(rtol=1e-10, atol=1e-10) if dtype == np.float64 else dict(rtol=1e-4, atol=1e-4)
+    handed = []
+    for step in range(6):
+        out = _conv_winograd.conv2d(x, w, None, pads)
+        want = torch.nn.functional.conv2d(torch.from_numpy(x), torch.from_numpy(w), padding=1)
+        np.testing.assert_allclose(out, want.numpy(), **tol)
+        kept = memo.find(w, "oc") if step >= 2 else None
+        if step >= 2:
+            assert kept is not None and not memo.wanted(w, "co")
+            handed.append(kept)
+        if step == 4:
+            w[0, 0, 0, 0] += 1.0                    # changed between forward and backward
+            assert memo.find(w, "oc") is None
+        dx = _conv_winograd.grad_input(g, w, x.shape, pads)
+        want = torch.nn.grad.conv2d_input(x.shape, torch.from_numpy(w), torch.from_numpy(g),
+                                          padding=1)
+        np.testing.assert_allclose(dx, want.numpy(), **tol)
+        w -= 0.01 * np.sign(w)                      # an optimizer step, in place
+    assert handed[0] is handed[1] is handed[2]      # the step before's array, made again

@@ -203,6 +203,9 @@ def instance_norm(input: Tensor, running_mean: Optional[Tensor] = None,
     if use_input_stats:
         if running_mean is not None or running_var is not None:
             _update_instance_stats(x, axes, running_mean, running_var, momentum)
+        if (_per_channel(x, weight) and _per_channel(x, bias) and x.ndim >= 3
+                and None not in tuple(x.shape)):     # (a graph's unknown batch: not)
+            return _batch_norm_of_planes(x, weight, bias, eps)
         y = ops.normalize(x, axes, eps)
     else:
         if running_mean is None or running_var is None:
@@ -213,6 +216,23 @@ def instance_norm(input: Tensor, running_mean: Optional[Tensor] = None,
     if weight is not None:
         y = y * ops.reshape(weight, shape)
     return y if bias is None else y + ops.reshape(bias, shape)
+
+
+def _per_channel(x: Tensor, v) -> bool:
+    return isinstance(v, Tensor) and v.dtype is x.dtype and v.ndim == 1
+
+
+def _batch_norm_of_planes(x: Tensor, weight: Tensor, bias: Tensor, eps: float) -> Tensor:
+    """Affine instance norm as training-mode batch norm (`ops.normalize_channels`) of x
+    seen as [1, N * C, ...], weight and bias repeated per example: one op each way with the
+    scale and shift folded in. Normalize, times weight, plus bias had taken three passes
+    over x forward and five backward (fast_neural_style: ~5 ms of a 130 ms step)."""
+    n, c = x.shape[:2]
+    planes = ops.reshape(x, (1, n * c) + tuple(x.shape[2:]))
+    if n > 1:
+        weight, bias = (ops.reshape(ops.expand(ops.reshape(v, (1, c)), (n, c)), (n * c,))
+                        for v in (weight, bias))
+    return ops.reshape(ops.normalize_channels(planes, weight, bias, eps), x.shape)
 
 
 def _update_instance_stats(x: Tensor, axes: tuple, running_mean, running_var,

@@ -79,13 +79,20 @@ class WeightMemo:
     made that layer 0.35 ms slower a call). The least recently used go past MEMO_BYTES.
     Kept arrays are read only. A weight found changed CHANGES_TO_STOP times (training) is
     no longer kept (`wanted`): its copies and fresh transforms had made each training call
-    of 128 -> 128 3x3 at 4x4 ~15 % slower than making the transform in scratch memory."""
+    of 128 -> 128 3x3 at 4x4 ~15 % slower than making the transform in scratch memory. What
+    its forward hands its backward of the same step (Winograd's input-gradient transform)
+    is kept in the array of the step before (`slot`): no fresh pages, and found only while
+    the weight keeps the bits (an in-place change between the two calls misses). A kept
+    array found dropped (past MEMO_BYTES) counts as a change: fast_neural_style's twelve
+    Winograd layers (60 MB of transforms in two orders) had cycled through the memo, every
+    call missing, copying its weight and writing its transform to fresh pages."""
 
     CHANGES_TO_STOP = 2
 
     def __init__(self):
         self.entries, self.bytes = collections.OrderedDict(), 0
         self.changes = {}                        # key -> times its bits were found changed
+        self.spare = {}                          # key -> copy buffer of an entry in `slot`
         self.lock = threading.Lock()
 
     def wanted(self, w, purpose) -> bool:
@@ -102,7 +109,9 @@ class WeightMemo:
             entry = self.entries.get(key)
             if entry is not None:
                 self.entries.move_to_end(key)
-        if entry is None:
+            elif key in self.changes:   # kept once, since dropped (past MEMO_BYTES): a miss
+                self.changes[key] += 1  # as a change is (else many layers trained, or run
+        if entry is None:               # in eval, cycled through the memo, never found)
             return None
         from . import _conv_loops
         bits = np.dtype(f"u{w.itemsize}")
@@ -118,13 +127,38 @@ class WeightMemo:
                 self.bytes -= entry[0].nbytes + entry[1].nbytes
         return None
 
+    def slot(self, w, purpose, shape):
+        """A writable array of shape (w's dtype) to make a transform of w in and `keep`: the
+        one kept under the same key (taken out meanwhile, its copy buffer kept for `keep`),
+        else a new one if it fits beside the others without dropping any, else None."""
+        key, shape = self._key(w, purpose), tuple(shape)
+        with self.lock:
+            entry = self.entries.get(key)
+            if entry is None or entry[1].shape != shape:
+                size = math.prod(shape) * w.itemsize + w.nbytes
+                fits = self.bytes + size <= MEMO_BYTES
+                return np.empty(shape, w.dtype) if fits else None
+            del self.entries[key]
+            self.bytes -= entry[0].nbytes + entry[1].nbytes
+            self.spare[key] = entry[0]
+        made = entry[1]
+        made.flags.writeable = True     # its own memory (np.empty): made again in place
+        return made
+
     def keep(self, w, purpose, made):
         made.flags.writeable = False
-        copy = np.array(w, order="C")
-        key, size = self._key(w, purpose), copy.nbytes + made.nbytes
+        key = self._key(w, purpose)
+        with self.lock:
+            copy = self.spare.pop(key, None)
+        if copy is None:
+            copy = np.array(w, order="C")
+        else:
+            np.copyto(copy, w)
+        size = copy.nbytes + made.nbytes
         if size > MEMO_BYTES:
             return
         with self.lock:
+            self.changes.setdefault(key, 0)
             old = self.entries.pop(key, None)
             if old is not None:
                 self.bytes -= old[0].nbytes + old[1].nbytes

@@ -31,6 +31,7 @@ narrow layer's transforms cost more than its GEMMs save).
 from __future__ import annotations
 
 import functools
+import threading
 
 import numpy as np
 
@@ -75,6 +76,11 @@ MIN_SAVING = 2.0
 # half of 128 -> 128 3x3 at 4x4 (one tile an image) 0.44 ms longer than the other's
 # (0.43 ms alone, one BLAS thread), of 64 -> 64 at 7x7 (4 tiles) 0.2 ms (0.07 alone).
 WEIGHT_TILES = 24
+# Most tiles (images x tiles per image) of a forward that makes its backward's transformed
+# weight (`_forward_weight`): the transform is ~1/tiles of the GEMMs' multiply-adds, and
+# the backward's, made in its run, held up all of fast_neural_style's 128 -> 128 layers
+# (32 tiles), not measurably the CNN's 32 -> 64 layer at batch 64 (1024 tiles).
+HAND_ON_TILES = 256
 
 
 def applies(op, kernel_hw, channels: int, out_channels: int, dtype, images: int,
@@ -131,12 +137,38 @@ def _made_weight(w, order) -> np.ndarray:
     view = w.transpose(1, 0, 2, 3) if order == "oc" else w
     shape = ((TILES[r] + r - 1) ** 2, view.shape[1], view.shape[0])
     memo = _conv_numba.weight_memo
-    keep = memo.wanted(w, order)
+    keep = memo.wanted(w, order) and memo.wanted(w, "co")   # "co": the forward's, trained?
     made = np.empty(shape, w.dtype) if keep else scratch("winograd weight", shape, w.dtype)
     _loops().winograd_weight(view, matrices(r, w.dtype)[1], made)
     if keep:
         memo.keep(w, order, made)
     return made
+
+
+def _forward_weight(w, tiles: int) -> tuple:
+    """The forward's transformed weight ("co", `_shared_weight`) and, for a weight being
+    trained (no longer kept, `WeightMemo.wanted`), a call that makes the input gradient's
+    ("oc") and keeps it for this step's backward (`WeightMemo.slot`: in the array of the
+    step before), which finds it while w keeps the bits it was made from (else None).
+    Made in the backward's run, "oc" delayed every piece of it: fast_neural_style's
+    128 -> 128 3x3 layers at 16x16, batch 2, one image a thread, waited ~0.5 ms for it in
+    each backward. The forward's second piece makes it while the first makes "co". Only
+    for runs of at most HAND_ON_TILES tiles, where the transform is a sizeable share."""
+    shared = _shared_weight(w, "co")
+    memo = _conv_numba.weight_memo
+    if shared.value is not None or memo.wanted(w, "co") or tiles > HAND_ON_TILES:
+        return shared, None
+    o, c, r, _ = w.shape
+    oc = memo.slot(w, "oc", ((TILES[r] + r - 1) ** 2, o, c))
+    if oc is None:      # no room in the memo: the backward makes its own
+        return shared, None
+    lock = threading.Lock()
+
+    def hand_on():
+        if lock.acquire(blocking=False):    # once, by whichever piece comes first
+            _loops().winograd_weight(w.transpose(1, 0, 2, 3), matrices(r, w.dtype)[1], oc)
+            memo.keep(w, "oc", oc)
+    return shared, hand_on
 
 
 def _shared_weight(w, order) -> Shared:
@@ -163,12 +195,13 @@ def _loops():
     return _conv_loops
 
 
-def _split(piece, n, tiles_per_image, work, weights: Shared) -> None:
+def _split(piece, n, tiles_per_image, work, weights: Shared, even=False) -> None:
     """piece(start, stop) over the batch on the threads (`parallel.split`), the first piece
     (the caller's, which makes the transformed weight unless the memo had it) WEIGHT_TILES
     tiles shorter, but keeping at least one image (d <= n - 2: at batch 2 a shift of one
-    left the caller only the weight, and the pool thread both images after waiting)."""
-    d = 0 if weights.value is not None else min(max(0, n - 2), n // 2,
+    left the caller only the weight, and the pool thread both images after waiting); no
+    shift if `even` (the other pieces make a weight too, `_forward_weight`)."""
+    d = 0 if weights.value is not None or even else min(max(0, n - 2), n // 2,
                                                 round(WEIGHT_TILES / tiles_per_image))
     parallel.split(lambda a, b: piece(max(0, a - d), max(0, b - d)), n + d, work)
 
@@ -193,11 +226,13 @@ def conv2d(x, w, b, pads):
     xp = padded_buffer(x, tile_pads)
     out = np.empty((n, o) + out_hw, x.dtype)
     loops = _loops()
-    weights = _shared_weight(w, "co")
+    weights, hand_on = _forward_weight(w, n * th * tw)
 
     def piece(start, stop):
         if start == 0:      # the caller's piece: the others start later (`Shared`)
             weights.get()
+        elif hand_on is not None:   # while the caller's makes "co"
+            hand_on()
         nhwc_padded(x, tile_pads, xp, start, stop)
         for n0, n1 in _image_blocks(start, stop, th * tw):
             tiles = (n1 - n0) * th * tw
@@ -206,7 +241,9 @@ def conv2d(x, w, b, pads):
             products = scratch("winograd product", (size * size, tiles, o), x.dtype)
             np.matmul(v, weights.get(), out=products)
             loops.winograd_output(products, at, bias, n0, th, tw, m, out)
-    _split(piece, n, th * tw, out.size * r * r * c, weights)
+    _split(piece, n, th * tw, out.size * r * r * c, weights, hand_on is not None)
+    if hand_on is not None:     # not yet if the run had one piece
+        hand_on()
     return out
 
 

@@ -76,6 +76,7 @@ def as_strided(x, size, stride, storage_offset=None) -> Tensor:
     out = Tensor._eager(data)
     out._base = x if x._base is None else x._base
     out._version = x._version   # writes through either bump the version both see
+    out.made_without_grad = not grad_mode.enabled
     return out
 
 

@@ -129,8 +129,8 @@ def views_take_history(base: Tensor) -> None:
         index = _memory_index(view.array, base.array)
         view._op, view.inputs, view.requires_grad = GetItem(index=index), (base,), True
         view._saved = (version, version)
-        if view.made_without_grad or index is None:
-            view._saved = NoGradView(view._saved)
+        if view.made_without_grad or index is None:   # (versions no node has: checked)
+            view._saved = NoGradView((-1, -1))
 
 
 def _refuse_no_grad_view(t: Tensor) -> None:

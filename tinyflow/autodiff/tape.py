@@ -126,7 +126,7 @@ def views_take_history(base: Tensor) -> None:
     for view in gc.get_referrers(base._version):
         if type(view) is not Tensor or view._base is not base or view.requires_grad:
             continue
-        index = _memory_index(view.array, base.array)
+        index = _memory_index(view.array, base.array, distinct=False)
         view._op, view.inputs, view.requires_grad = GetItem(index=index), (base,), True
         view._saved = (version, version)
         if view.made_without_grad or index is None:   # (versions no node has: checked)
@@ -147,10 +147,11 @@ def strided_offsets(shape, strides) -> np.ndarray:
     return offsets
 
 
-def _memory_index(view: np.ndarray, base: np.ndarray):
+def _memory_index(view: np.ndarray, base: np.ndarray, distinct: bool = True):
     """The index into C-ordered `base` of each element of `view`, a view of its memory, as a
     tuple of integer arrays shaped like `view` (NumPy's advanced index); None when `base`
-    is not C-ordered or the view's elements are not distinct elements of it."""
+    is not C-ordered or the view's elements are not distinct elements of it (if `distinct`:
+    an expand is read, never written, this way)."""
     size = base.itemsize
     if not base.flags.c_contiguous or view.dtype != base.dtype:
         return None
@@ -160,7 +161,7 @@ def _memory_index(view: np.ndarray, base: np.ndarray):
         return None
     flat = start + strided_offsets(view.shape, [stride // size for stride in view.strides])
     if flat.size and (flat.min() < 0 or flat.max() >= base.size
-                      or np.unique(flat).size != flat.size):
+                      or distinct and np.unique(flat).size != flat.size):
         return None
     return np.unravel_index(flat, base.shape)
 
@@ -350,7 +351,7 @@ def _write_view(view: Tensor, result: Tensor) -> Tensor:
         raise leaf_write_error(view=True)
     if not direct:   # the same values, read as base[index] (the chain's nodes keep theirs)
         view._op, view.inputs = GetItem(index=index), (base,)
-        view._saved = (base._version[0], view._version[0])
+    view._saved = (base._version[0], view._version[0])   # read now, not when it was made
     _rewire(result, view, _remember(view))   # the stand-in reads base: rewired just below
     write_inplace(base, setitem(base, index, result))   # writes the view's memory too
     view._op, view.inputs, view.requires_grad = view._op, (base,), True

@@ -123,8 +123,9 @@ def test_nearest_indices_of_images_are_torchs():
 
 
 def test_nearest_indices_of_1d_and_3d_are_torchs():
-    """Without the image special cases (torch's 1-D and 3-D kernels have none)."""
+    """Without the image special cases (torch's 1-D and 3-D kernels have none), and with
+    their own 'nearest-exact' rounding (2 -> 41 and 2 -> 47 pixels differed)."""
     assert _nearest_mismatches(lambda i: (1, 1, i), lambda o: (o,), lambda f: (f,),
-                               ["nearest"]) == []
+                               ["nearest", "nearest-exact"]) == []
     assert _nearest_mismatches(lambda i: (1, 1, 1, i, 2), lambda o: (1, o, 2),
-                               lambda f: (1.0, f, 1.0), ["nearest"]) == []
+                               lambda f: (1.0, f, 1.0), ["nearest", "nearest-exact"]) == []

@@ -291,8 +291,6 @@ def test_compiled_in_place_write_through_a_view_as_torch():
                                       f(torch, torch.tensor(a)).numpy())
 
 
-@pytest.mark.xfail(strict=True, reason="main: a view made before its base took history "
-                   "(b[0] += w) is written as a constant, and w's gradient ignores it")
 def test_write_into_an_older_view_of_a_base_with_history_as_torch():
     grads = []
     for lib in (torch, tf):

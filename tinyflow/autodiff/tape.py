@@ -7,6 +7,9 @@ after a backward without retain_graph, and PyTorch's in-place semantics under au
 """
 from __future__ import annotations
 
+import gc
+import sys
+
 import numpy as np
 
 from ..core.dtypes import kind_rank
@@ -38,7 +41,11 @@ def check_saved(node: Tensor) -> None:
         if t._version[0] != version:
             break
     else:
+        if type(saved) is NoGradView:
+            _refuse_no_grad_view(node)
         return
+    if type(saved) is NoGradView:
+        _refuse_no_grad_view(node)
     reads = node._op.vjp_reads(tuple(x.requires_grad for x in node.inputs))
     for k, (t, version, read) in enumerate(zip(tensors, saved, reads)):
         if t._version[0] != version and read:   # values the vjp does not read may change
@@ -63,7 +70,7 @@ def write_inplace(target: Tensor, result: Tensor) -> Tensor:
     if target.kind != EAGER and trace_state.active is None:
         raise TypeError(f"in-place operations need an eager tensor; {target.name} is symbolic")
     tracked = result.requires_grad and grad_mode.enabled
-    _refuse_leaf(target)
+    _refuse_leaf(target, tracked)
     if trace_state.active is not None:   # under compile: a state write the plan performs
         return trace_state.active.write(target, result)
     if grad_mode.enabled and target.requires_grad and not tracked:
@@ -84,6 +91,7 @@ def write_inplace(target: Tensor, result: Tensor) -> Tensor:
         raise RuntimeError(f"in-place: the result is {result.dtype.name}, which a "
                            f"{target.dtype.name} tensor cannot hold without losing its kind; "
                            f"write out of place")
+    first = tracked and not target.requires_grad   # its views made before take history
     if tracked:
         _rewire(result, target, _remember(target))
         target._op, target.inputs, target.requires_grad = result._op, result.inputs, True
@@ -92,7 +100,42 @@ def write_inplace(target: Tensor, result: Tensor) -> Tensor:
     target._version[0] += 1
     if tracked:
         target._saved = tuple(x._version[0] for x in target.inputs) + (target._version[0],)
+        if first and sys.getrefcount(target._version) > 2:   # a view shares the counter
+            views_take_history(target)
     return target
+
+
+class NoGradView(tuple):
+    """The `_saved` of a view made under no_grad whose base then took a history: PyTorch
+    refuses to differentiate through it (or write it), and so does `check_saved`."""
+
+
+NO_GRAD_VIEW = ("a view was created in no_grad mode and its base (or another view of its "
+                "base) was then modified in place with grad mode enabled, so it has no "
+                "history; make the view again after the in-place write, or make it under "
+                "grad mode")
+
+
+def views_take_history(base: Tensor) -> None:
+    """`base`, which took no part in autograd, has just taken a history by an in-place write:
+    each of its views made before (a view of a tensor without grad records no node) becomes
+    `base[index]` of its new history, as PyTorch regenerates a view's grad_fn from its
+    base's. Only the views share `base`'s version counter, so they are found as its
+    referrers (a rare event: once per base, and only if a view of it is alive)."""
+    version = base._version[0]
+    for view in gc.get_referrers(base._version):
+        if type(view) is not Tensor or view._base is not base or view.requires_grad:
+            continue
+        index = _memory_index(view.array, base.array, distinct=False)
+        view._op, view.inputs, view.requires_grad = GetItem(index=index), (base,), True
+        view._saved = (version, version)
+        if view.made_without_grad or index is None:   # (versions no node has: checked)
+            view._saved = NoGradView((-1, -1))
+
+
+def _refuse_no_grad_view(t: Tensor) -> None:
+    if isinstance(t._saved, NoGradView):
+        raise RuntimeError(NO_GRAD_VIEW if t.made_without_grad else _NOT_IN_MEMORY)
 
 
 def strided_offsets(shape, strides) -> np.ndarray:
@@ -104,10 +147,11 @@ def strided_offsets(shape, strides) -> np.ndarray:
     return offsets
 
 
-def _memory_index(view: np.ndarray, base: np.ndarray):
+def _memory_index(view: np.ndarray, base: np.ndarray, distinct: bool = True):
     """The index into C-ordered `base` of each element of `view`, a view of its memory, as a
     tuple of integer arrays shaped like `view` (NumPy's advanced index); None when `base`
-    is not C-ordered or the view's elements are not distinct elements of it."""
+    is not C-ordered or the view's elements are not distinct elements of it (if `distinct`:
+    an expand is read, never written, this way)."""
     size = base.itemsize
     if not base.flags.c_contiguous or view.dtype != base.dtype:
         return None
@@ -117,7 +161,7 @@ def _memory_index(view: np.ndarray, base: np.ndarray):
         return None
     flat = start + strided_offsets(view.shape, [stride // size for stride in view.strides])
     if flat.size and (flat.min() < 0 or flat.max() >= base.size
-                      or np.unique(flat).size != flat.size):
+                      or distinct and np.unique(flat).size != flat.size):
         return None
     return np.unravel_index(flat, base.shape)
 
@@ -178,18 +222,28 @@ def overlaps(array: np.ndarray) -> bool:
     return np.unique(offsets).size < offsets.size
 
 
-def _refuse_leaf(target: Tensor) -> None:
+def _refuse_leaf(target: Tensor, tracked: bool) -> None:
     """PyTorch refuses every in-place write (add_, fill_, copy_, zero_, x[i] = v, ...) into a
     leaf that requires grad, or a view of one, while grad mode is on, whatever is written:
     the leaf's values are what its gradient is computed at. Under no_grad it is allowed (an
-    optimizer's step, an init function)."""
+    optimizer's step, an init function). So is a write into a view made under no_grad, in
+    grad mode, when its base or the value written takes part in autograd: the view has no
+    history to rebase."""
     if not grad_mode.enabled:
         return
     if target.requires_grad and target._op is None and target.is_leaf:
         raise leaf_write_error()   # (a traced argument's stand-in: the argument's leafness)
     base = target._base
-    if base is not None and base.requires_grad and base._op is None and (
-            target.requires_grad or type(target._op) is GetItem):
+    if base is None:
+        return
+    if target.made_without_grad and (tracked or base.requires_grad):
+        raise RuntimeError("in-place write, with grad mode enabled, into a view created in "
+                           "no_grad mode whose base or value takes part in autograd: "
+                           "PyTorch refuses it too; make the view under grad mode, or write "
+                           "under torch.no_grad()")
+    if isinstance(target._saved, NoGradView):
+        _refuse_no_grad_view(target)
+    if base.requires_grad and base._op is None:
         raise leaf_write_error(view=True)
 
 
@@ -276,6 +330,11 @@ def _rewire(result: Tensor, target: Tensor, old: Tensor) -> None:
         stack.extend(node.inputs)
 
 
+_NOT_IN_MEMORY = ("in-place modification of this view of a tensor that takes part in "
+                  "autograd is not supported (its elements are not a part of its base's "
+                  "memory); use an out-of-place operation instead")
+
+
 def _write_view(view: Tensor, result: Tensor) -> Tensor:
     """In-place on a view under autograd, as PyTorch's CopySlices: the base takes over the
     history `setitem(base, index, result)` (so gradients reach both the old base and the
@@ -287,14 +346,12 @@ def _write_view(view: Tensor, result: Tensor) -> Tensor:
     direct = type(view._op) is GetItem and view.inputs[0] is base
     index = view._op.index if direct else _memory_index(view.array, base.array)
     if index is None:
-        raise RuntimeError("in-place modification of this view of a tensor that takes part "
-                           "in autograd is not supported (its elements are not a part of "
-                           "its base's memory); use an out-of-place operation instead")
+        raise RuntimeError(_NOT_IN_MEMORY)
     if base.requires_grad and base._op is None:
         raise leaf_write_error(view=True)
     if not direct:   # the same values, read as base[index] (the chain's nodes keep theirs)
         view._op, view.inputs = GetItem(index=index), (base,)
-        view._saved = (base._version[0], view._version[0])
+    view._saved = (base._version[0], view._version[0])   # read now, not when it was made
     _rewire(result, view, _remember(view))   # the stand-in reads base: rewired just below
     write_inplace(base, setitem(base, index, result))   # writes the view's memory too
     view._op, view.inputs, view.requires_grad = view._op, (base,), True

@@ -413,6 +413,8 @@ def _share_version(view: Tensor, x: Tensor) -> None:
     """A view and its base see each other's writes: one version counter."""
     view._base = x if x._base is None else x._base
     view._version = x._version
+    if x.made_without_grad or GRAD_OFF_THREADS and not grad_mode.enabled:   # no history
+        view.made_without_grad = True
 
 
 def as_dtype_array(data, dtype) -> np.ndarray:

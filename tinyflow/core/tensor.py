@@ -44,6 +44,7 @@ class Tensor:
     # fills the ten slots above and nothing else; a tensor that sets one of these (a graph
     # node, a view, a leaf with hooks) gets an instance dict for it.
     graph = _name = site = _base = _post_grad_hooks = remote = None
+    made_without_grad = False   # a view made under no_grad (`tape.views_take_history`)
     control_inputs = ()
     _retains_grad = False
     __array_priority__ = 1000  # so `ndarray * tensor` calls Tensor.__rmul__

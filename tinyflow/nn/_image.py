@@ -128,13 +128,18 @@ def _nearest_index(size_in: int, size_out: int, scale, exact: bool, image: bool)
     float64's floor differed at 14 -> 46 pixels): floor(float32(j) * scale) for 'nearest',
     floor(float32((j + 0.5) * scale)) for 'nearest-exact'; except that torch's 'nearest' of
     images (2 spatial dims, not 1 or 3) keeps j at the same size and takes j // 2 at twice
-    it, whatever the scale factor (2.1 at 4 -> 8 pixels, 1.1 at 2 -> 2)."""
+    it, whatever the scale factor (2.1 at 4 -> 8 pixels, 1.1 at 2 -> 2). torch's 1-D and
+    3-D 'nearest-exact' is another kernel: floor(max(fma(scale, j + 0.5, -0.5), 0) + 0.5)
+    in float32, one rounding for the fma (its ties differ: 2 -> 41 pixels, j = 20)."""
     j = np.arange(size_out)
     if image and not exact and size_out == size_in:
         return j
     if image and not exact and size_out == 2 * size_in:
         return j // 2
-    if exact:
+    if exact and not image:   # exact in float64 (24-bit scale), rounded once to float32
+        centre = np.maximum((np.float64(scale) * (j + 0.5) - 0.5).astype(np.float32), 0)
+        source = centre + np.float32(0.5)
+    elif exact:
         source = ((j + 0.5) * np.float64(scale)).astype(np.float32)
     else:
         source = j.astype(np.float32) * np.float32(scale)

@@ -729,6 +729,9 @@ def _pad_index(size: int, before: int, after: int, mode: str) -> np.ndarray:
     if mode == "replicate":
         return np.clip(i, 0, size - 1)
     if mode == "circular":
+        if before > size or after > size:   # PyTorch refuses it rather than wrap twice
+            raise RuntimeError(f"circular padding ({before}, {after}) wraps around more than "
+                               f"once: it may be at most the padded dimension {size}")
         return i % size
     if mode == "reflect":
         if before >= size or after >= size:

@@ -76,6 +76,8 @@ def as_strided(x, size, stride, storage_offset=None) -> Tensor:
     out = Tensor._eager(data)
     out._base = x if x._base is None else x._base
     out._version = x._version   # writes through either bump the version both see
+    if x.made_without_grad or not grad_mode.enabled:   # as core/op.py's _share_version
+        out.made_without_grad = True
     return out
 
 

@@ -1,0 +1,142 @@
+"""Eager in-place writes and views as PyTorch's (torch is the oracle): views made before
+their base took a history, views made under no_grad, views of leaves, and F.pad's circular
+refusal. The randomized sequences of views and writes are in test_inplace_views_random.py."""
+import numpy as np
+import pytest
+import torch
+
+import tinyflow as tf
+import tinyflow.nn.functional as TF
+
+
+def both(program):
+    """program(lib) under torch and tinyflow: its results as lists, or the exception type."""
+    out = []
+    for lib in (torch, tf):
+        try:
+            out.append([np.asarray(r.detach().numpy()).tolist() for r in program(lib)])
+        except RuntimeError:
+            out.append(RuntimeError)
+    return out
+
+
+def test_an_older_view_read_after_its_base_took_history():
+    def program(lib):
+        w = lib.tensor([1.0, 2.0, 3.0], requires_grad=True)
+        b = lib.zeros(3)
+        v = b[:2]
+        b += w * w
+        assert v.requires_grad
+        (v * 3).sum().backward()
+        return [w.grad, v]
+    theirs, mine = both(program)
+    assert mine == theirs == [[6.0, 12.0, 0.0], [1.0, 4.0]]
+
+
+def test_several_views_and_views_of_views_take_their_base_history():
+    def program(lib):
+        w = lib.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], requires_grad=True)
+        b = lib.zeros(2, 3)
+        row, col = b[1], b.t()[2]
+        inner = b.view(6)[1:5].view(2, 2)
+        col[0] = 7.0             # a constant into b: b takes no history yet
+        b.mul_(2)
+        row.add_(w[0])           # through a view: b takes w's history
+        inner[0, 1] = inner[1, 0].clone() * w[1, 1]
+        loss = (b * b).sum() + (row * col[1]).sum() + inner.sum()
+        loss.backward()
+        return [w.grad, b, row, col, inner]
+    theirs, mine = both(program)
+    np.testing.assert_allclose(np.array(mine[0]), np.array(theirs[0]))
+    assert mine[1:] == theirs[1:]
+
+
+def test_a_write_through_the_base_after_a_write_through_an_older_view():
+    def program(lib):
+        w = lib.ones(4, requires_grad=True)
+        b = lib.zeros(4)
+        v = b.view(2, 2)
+        b.add_(w)
+        v[:, 1] *= w[:2]
+        b[0] = b[3] * 2
+        b.sum().backward()
+        return [w.grad, v]
+    theirs, mine = both(program)
+    assert mine == theirs
+
+
+def test_writes_into_a_view_made_under_no_grad_are_refused_as_torchs():
+    def grad_base(lib):
+        w = lib.ones(3, requires_grad=True)
+        b = w * 1
+        with lib.no_grad():
+            v = b[:2]
+        v.fill_(0)
+        return [b]
+
+    def grad_value(lib):
+        w = lib.ones(3, requires_grad=True)
+        b = lib.zeros(3)
+        with lib.no_grad():
+            v = b[:2]
+        v.add_(w[:2])
+        return [b]
+
+    def constant(lib):   # no autograd anywhere: allowed
+        b = lib.zeros(3)
+        with lib.no_grad():
+            v = b[:2]
+        v.fill_(2)
+        return [b]
+    assert both(grad_base) == [RuntimeError, RuntimeError]
+    assert both(grad_value) == [RuntimeError, RuntimeError]
+    assert both(constant)[0] == both(constant)[1] == [[2.0, 2.0, 0.0]]
+
+
+def test_a_view_made_under_no_grad_is_refused_once_its_base_took_history():
+    def program(lib):
+        w = lib.ones(3, requires_grad=True)
+        b = lib.zeros(3)
+        with lib.no_grad():
+            v = b[:2]
+        b += w
+        ((v * 2).sum() + b.sum()).backward()
+        return [w.grad]
+    assert both(program) == [RuntimeError, RuntimeError]
+
+
+def test_a_view_of_a_tensor_that_then_requires_grad_is_not_written():
+    def program(lib):
+        b = lib.zeros(3)
+        v = b[:2]
+        b.requires_grad_()
+        v.mul_(2)
+        return [b]
+    assert both(program) == [RuntimeError, RuntimeError]
+
+
+def test_a_value_saved_for_backward_then_overwritten_keeps_its_old_history():
+    """torch raises here; tinyflow's stand-in keeps the values the product read, so its
+    gradient is torch's without the write: right, not silently wrong."""
+    def program(lib, write):
+        w = lib.tensor([1.0, 2.0, 3.0], requires_grad=True)
+        y = w * 2
+        z = y * y
+        if write:
+            y[1:].add_(1)
+        z.sum().backward()
+        return [w.grad]
+    assert both(lambda lib: program(lib, True))[0] is RuntimeError
+    assert both(lambda lib: program(lib, True))[1] == both(lambda lib: program(lib, False))[0]
+
+
+@pytest.mark.parametrize("pad", [(4, 0), (0, 4), (1, 5)])
+def test_circular_padding_that_wraps_twice_is_refused(pad):
+    x = np.arange(3.0).reshape(1, 1, 3)
+    with pytest.raises(RuntimeError):
+        torch.nn.functional.pad(torch.tensor(x), pad, mode="circular")
+    with pytest.raises(RuntimeError, match="more than once"):
+        TF.pad(tf.tensor(x), pad, mode="circular")
+    np.testing.assert_array_equal(   # as large as the size: one whole wrap, as torch
+        TF.pad(tf.tensor(x), (3, 3), mode="circular").numpy(),
+        torch.nn.functional.pad(torch.tensor(x), (3, 3), mode="circular").numpy())

@@ -246,35 +246,44 @@ def _spin() -> Callable[[int, int, int, int], int]:
 
 
 class _Worker:
-    """One pool thread: runs a piece each time `start` hands it one; `finish` waits for it
-    and returns its error (None when it ran through)."""
+    """One pool thread: runs the piece `start` hands it, unless the caller took it first
+    (`take`: the caller of `run`, done with its own piece, runs pieces not yet started);
+    `finish` waits for a piece it took and returns its error (None when it ran through)."""
 
     def __init__(self):
         self.go, self.done = _Signal(GO_SETTLE), _Signal(DONE_SETTLE)
-        self.task, self.error = None, None
+        self.task = None
         threading.Thread(target=self._loop, name="tinyflow-kernel", daemon=True).start()
 
     def _loop(self) -> None:
         _worker.active = True
         while True:
             self.go.wait()
-            context, piece, start, stop = self.task
+            task = self.task   # the newest piece: one taken by the caller is skipped
+            if task is None or not task[4].acquire(blocking=False):
+                continue
+            context, piece, start, stop, _, error = task
             try:
                 context.run(piece, start, stop)
-            except BaseException as error:   # re-raised by the caller of `run`
-                self.error = error
-            self.task = None
+            except BaseException as e:   # re-raised by the caller of `run`
+                error.append(e)
             self.done.raise_()
 
     def start(self, piece: Callable[[int, int], object], start: int, stop: int) -> None:
         # the piece runs in a copy of the caller's context: NumPy's error state (the
         # kernels' silenced warnings, a user's errstate) holds in the pool's threads too
-        self.task, self.error = (contextvars.copy_context(), piece, start, stop), None
+        self.task = (contextvars.copy_context(), piece, start, stop, threading.Lock(), [])
         self.go.raise_()
+
+    def take(self) -> Optional[tuple]:
+        """(piece, start, stop) for the caller to run itself if this thread has not taken
+        it yet, else None (then `finish` waits for it)."""
+        task = self.task
+        return task[1:4] if task[4].acquire(blocking=False) else None
 
     def finish(self) -> Optional[BaseException]:
         self.done.wait()
-        return self.error
+        return self.task[5][0] if self.task[5] else None
 
 
 _team: list = []                  # the pool's threads, started as runs first need them
@@ -376,10 +385,16 @@ def run(piece: Callable[[int, int], object], length: int, pieces: int = 0, *,
             started.append(worker)
         _worker.active = True     # this thread's piece does not cut again
         piece(*parts[0])
+        for worker in list(started):
+            taken = worker.take()     # not started by its thread yet: run here instead
+            if taken is not None:
+                started.remove(worker)
+                taken[0](*taken[1:])
     finally:
         _worker.active = outer
         try:
-            errors = [worker.finish() for worker in started]   # all, before raising
+            # all, before raising; a piece no thread started (this one raised) never runs
+            errors = [worker.finish() for worker in started if worker.take() is None]
         except BaseException:
             # interrupted (a Ctrl-C) while waiting: the signals' counts are no longer known
             # to agree, so these threads are left to finish alone and a new team starts

@@ -353,14 +353,21 @@ def _leave() -> None:
 
 
 def run(piece: Callable[[int, int], object], length: int, pieces: int = 0, *,
-        alone: bool = False, blas: bool = True) -> bool:
+        alone: bool = False, blas: bool = True, take: bool = False) -> bool:
     """piece(start, stop) over near-equal parts of range(length), one per thread (at most
     `pieces` if given), the first in this thread, with one BLAS thread until all are done;
     returns True when all are done and re-raises the first error. With `alone`, pieces that
     wait for each other (the LSTM's barrier) must all start at once, none queued behind
     another run's: then nothing runs, and it returns False, while another run is active.
     `blas=False` says the pieces call no BLAS: OpenBLAS's thread count is left alone (setting
-    it to one right after a product took 12-24 us, measured over 300 calls)."""
+    it to one right after a product took 12-24 us, measured over 300 calls). With `take`,
+    this thread, done with its piece, runs the pieces no pool thread has started yet (for
+    pieces that share out their work themselves, as the LSTM's row pieces do: a late piece
+    finds nothing left, and this thread would only wait for it). Not by default: on a
+    machine with more runnable threads than cores each thread gets a share of a core, and a
+    piece taken over by this thread ran the pieces one after another on one share (tanh
+    and a product over 2M floats with 4 busy processes, bench/loaded.py: forward 11.0 ->
+    18.7 ms, backward 28.3 -> 43.7, medians)."""
     parts = bounds(length, min(threads(), pieces or threads()))
     outer = in_worker()
     if len(parts) == 1 or not _team_lock.acquire(blocking=False):
@@ -376,7 +383,7 @@ def run(piece: Callable[[int, int], object], length: int, pieces: int = 0, *,
     if blas and not _enter(alone):
         _team_lock.release()
         return False
-    started = []
+    started, ran = [], False
     try:
         while len(_team) < len(parts) - 1:
             _team.append(_Worker())
@@ -385,16 +392,18 @@ def run(piece: Callable[[int, int], object], length: int, pieces: int = 0, *,
             started.append(worker)
         _worker.active = True     # this thread's piece does not cut again
         piece(*parts[0])
-        for worker in list(started):
+        for worker in list(started) if take else ():
             taken = worker.take()     # not started by its thread yet: run here instead
             if taken is not None:
                 started.remove(worker)
                 taken[0](*taken[1:])
+        ran = True
     finally:
         _worker.active = outer
         try:
-            # all, before raising; a piece no thread started (this one raised) never runs
-            errors = [worker.finish() for worker in started if worker.take() is None]
+            # all, before raising; if this thread raised, a piece no thread started never runs
+            errors = [worker.finish() for worker in started
+                      if ran or worker.take() is None]
         except BaseException:
             # interrupted (a Ctrl-C) while waiting: the signals' counts are no longer known
             # to agree, so these threads are left to finish alone and a new team starts

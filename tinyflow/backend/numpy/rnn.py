@@ -138,7 +138,8 @@ def _by_rows(steps, cuts: np.ndarray, batch: int, units: int) -> None:
     thread waited for its partner every step: with 4 busy processes beside it on 2 cores
     (bench/loaded.py) the step waited for the partner's next time slice."""
     sync = _sync(len(cuts) - 1, units)
-    parallel.run(lambda p, _: steps(cuts, 0, batch, sync, p), len(cuts) - 1, len(cuts) - 1)
+    parallel.run(lambda p, _: steps(cuts, 0, batch, sync, p), len(cuts) - 1, len(cuts) - 1,
+                 take=True)
 
 
 def _by_columns(columns, batch: int) -> None:

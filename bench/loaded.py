@@ -8,7 +8,8 @@ every process, and the fastest. The busy processes are stopped before it returns
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE .venv/bin/python bench/loaded.py \\
         --busy 0,2,4 --repeats 3 [--workloads lstm64,lstm256,pool] \\
-        [--tree base=/work/s22/base]      # another checkout's tinyflow as one more column
+        [--tree base=/work/s22/base] [--single]   # more columns: another checkout's
+                                                  # tinyflow; this one on one thread
 
 Workloads: lstm64 (nn.LSTM(28, 64), batch-first [64, 28, 28], loss on the last output: one
 recurrence, each step's product on OpenBLAS's threads), lstm256 (nn.LSTM(128, 256),
@@ -84,6 +85,8 @@ def main():
     parser.add_argument("--tree", action="append", default=[],
                         help="name=path: another checkout's tinyflow, as one more column")
     parser.add_argument("--no-torch", action="store_true")
+    parser.add_argument("--single", action="store_true",
+                        help="one more column: this tinyflow on one thread (every library)")
     parser.add_argument("--worker", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -91,7 +94,7 @@ def main():
         print(json.dumps(worker(framework, root, workload, int(calls))))
         return
     trees = ([] if args.no_torch else [("torch", "")]) + [("tinyflow", ROOT)] + [
-        tuple(t.split("=", 1)) for t in args.tree]
+        tuple(t.split("=", 1)) for t in args.tree] + ([("1-thread", ROOT)] if args.single else [])
     env = dict(os.environ, **{name: "2" for name in THREAD_ENV})
     for name in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
         env.pop(name, None)
@@ -110,7 +113,9 @@ def main():
                             [sys.executable, __file__, "--worker",
                              "torch" if name == "torch" else "tinyflow", root or ROOT,
                              workload, str(args.calls)],
-                            env=env, capture_output=True, text=True, timeout=600)
+                            env=dict(env, TINYFLOW_KERNEL_THREADS="1", **{
+                                n: "1" for n in THREAD_ENV}) if name == "1-thread" else env,
+                            capture_output=True, text=True, timeout=600)
                         if out.returncode:
                             print(f"{name} {workload} failed:\n{out.stderr[-2000:]}")
                             continue

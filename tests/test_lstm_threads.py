@@ -8,7 +8,8 @@ with the BLAS binding and without it (NumPy's matmul per step, never cut); and t
 model with the pool on and off: the same to rounding (a column may fall in LLVM's vector
 body cut and in its scalar remainder uncut, which round the fast-math sigmoid and tanh
 differently in the last bit). The recurrence cut by hidden rows (`_by_rows`) against torch,
-and a piece whose partner never starts running every step itself; each step's product in small blocks.
+and a piece whose partner never starts running every step itself; each step's product in
+small blocks.
 tests/test_lstm_fused.py covers more shapes on the plain path."""
 from __future__ import annotations
 

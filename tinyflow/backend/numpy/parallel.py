@@ -73,6 +73,15 @@ on it) cut the 100 us case to 18 us and the 1 ms-sleep case to ~70 us, but not t
 after-a-product case, and the steps did not move in two alternations (fastest steps, quiet:
 MLP 10.6 / 8.3 -> 8.4 / 8.5 ms, CNN-BN-AdamW 36.7 / 36.2 -> 34.9 / 36.9, GPT 83.2 / 80.0 ->
 79.8 / 81.2) while it burns the core: not kept.
+
+On a machine with more runnable threads than cores (a shared machine, CI) each thread gets
+a share of a core, and a thread waited for may be descheduled for a time slice. A piece
+waited for here has been handed to a pool thread, which sleeps after its poll, so waiting
+costs no core; the caller does not take over pieces their thread has not started (`run`'s
+`take`, off by default: one thread running both pieces gets one share, where two threads
+get two; measured with 4 busy processes, bench/loaded.py). Pieces that wait for each other
+must not wait on a piece no thread has started: the LSTM's row pieces take each step's
+pieces first come, first served (rnn.py `_by_rows`).
 """
 from __future__ import annotations
 
@@ -356,9 +365,9 @@ def run(piece: Callable[[int, int], object], length: int, pieces: int = 0, *,
         alone: bool = False, blas: bool = True, take: bool = False) -> bool:
     """piece(start, stop) over near-equal parts of range(length), one per thread (at most
     `pieces` if given), the first in this thread, with one BLAS thread until all are done;
-    returns True when all are done and re-raises the first error. With `alone`, pieces that
-    wait for each other (the LSTM's barrier) must all start at once, none queued behind
-    another run's: then nothing runs, and it returns False, while another run is active.
+    returns True when all are done and re-raises the first error. With `alone`, pieces
+    that must all start at once, none queued behind another run's, run only with the team:
+    then nothing runs, and it returns False, while another run is active.
     `blas=False` says the pieces call no BLAS: OpenBLAS's thread count is left alone (setting
     it to one right after a product took 12-24 us, measured over 300 calls). With `take`,
     this thread, done with its piece, runs the pieces no pool thread has started yet (for

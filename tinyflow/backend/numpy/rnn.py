@@ -4,7 +4,8 @@ For float32 and float64 each loop is one Numba call (`_fast_math_loops.lstm_forw
 `lstm_backward_steps`) that calls OpenBLAS's ?gemm itself (`blas.gemm_address`): no Python
 between steps and no GIL held, so the kernel pool's threads run pieces of it at once: at a
 batch of 128 or more each batch half's recurrence (`_by_columns`), below that each half of
-the hidden rows, the pieces meeting at a spin barrier once per step (`_by_rows`). Without
+the hidden rows, each step's pieces taken by whichever thread reaches them first
+(`_by_rows`). Without
 that symbol (NumPy built on another BLAS) it is a Python loop over steps: NumPy's matmul,
 then the Numba cell.
 
@@ -135,8 +136,12 @@ def _by_rows(steps, cuts: np.ndarray, batch: int, units: int) -> None:
     reaches a step's piece first runs it (`lstm_forward_steps`), so a thread the OS does
     not run (a loaded machine), a pool run by another user thread, or a pool thread that
     starts late leaves the recurrence to the threads that run. With a barrier every
-    thread waited for its partner every step: with 4 busy processes beside it on 2 cores
-    (bench/loaded.py) the step waited for the partner's next time slice."""
+    thread waited for its partner every step, and one that did not come for ~16 s (a pool
+    thread kept from the GIL, say) made the kernel raise. nn.LSTM(128, 256) on [50, 32]
+    beside 4 busy processes on 2 cores (bench/loaded.py, 4 runs of 3 processes each,
+    medians ms forward / backward): barrier 78-154 / 88-183, this 44-64 / 56-80 (one
+    thread: 37 / 61); quiet, the same within noise (8.6-12.3 / 14.2-17.9 against
+    10.9-11.6 / 16.1-18.2)."""
     sync = _sync(len(cuts) - 1, units)
     parallel.run(lambda p, _: steps(cuts, 0, batch, sync, p), len(cuts) - 1, len(cuts) - 1,
                  take=True)

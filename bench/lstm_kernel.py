@@ -5,7 +5,7 @@ when NumPy's OpenBLAS has no 64-bit CBLAS gemm), "numba" (each recurrence one Nu
 that calls ?gemm itself, not cut; each step's product in OpenBLAS's small-matrix blocks,
 `rnn._blocks`, which OpenBLAS runs on one thread), "unblocked" (the same with each step's
 product one ?gemm call, on OpenBLAS's threads), "rows" (the blocked call once per half of
-the hidden rows on the kernel pool's two threads, meeting at a spin barrier every step) and
+the hidden rows on the kernel pool's two threads, each step's pieces first come, first served) and
 "pool" (once per 16-column batch half, its column floor lowered). Prints median and best
 wall ms and CPU ms (all threads) per forward + backward. Threads as the environment sets
 them, e.g.

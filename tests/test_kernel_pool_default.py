@@ -201,9 +201,12 @@ def test_a_ctrl_c_while_waiting_for_the_pool_leaves_it_working(monkeypatch, requ
         parallel.run(slow, 2)
     timer.join()
     assert not parallel._team_lock.locked() and parallel._runs["active"] == 0
-    names = []
-    assert parallel.run(lambda a, b: names.append(threading.current_thread().name), 2,
-                        alone=True)
+    names, second = [], threading.Event()
+
+    def both(a, b):        # the caller's piece waits for the pool thread's (not taken)
+        names.append(threading.current_thread().name)
+        second.set() if a else second.wait(timeout=30)
+    assert parallel.run(both, 2, alone=True)
     assert sorted(names) == ["MainThread", "tinyflow-kernel"]
 
 

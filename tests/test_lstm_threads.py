@@ -8,7 +8,8 @@ with the BLAS binding and without it (NumPy's matmul per step, never cut); and t
 model with the pool on and off: the same to rounding (a column may fall in LLVM's vector
 body cut and in its scalar remainder uncut, which round the fast-math sigmoid and tanh
 differently in the last bit). The recurrence cut by hidden rows (`_by_rows`) against torch,
-and its barrier giving up rather than hanging; each step's product in small blocks.
+and a piece whose partner never starts running every step itself; each step's product in
+small blocks.
 tests/test_lstm_fused.py covers more shapes on the plain path."""
 from __future__ import annotations
 
@@ -157,14 +158,33 @@ def test_small_blocks_only_where_they_pay(monkeypatch):
     assert rnn_kernels._blocks(1024, 32, 256) == (1024, 256)
 
 
-def test_a_barrier_that_waits_too_long_raises(monkeypatch):
-    """A row piece whose partner never arrives gives up instead of hanging, and the kernel
-    names what it waited for (here the pool runs one piece only; the wait is shortened)."""
+@pytest.mark.parametrize("order", [(0,), (1,), (1, 0), (0, 1)])
+def test_row_pieces_that_never_start_are_run_by_the_others(monkeypatch, order):
+    """A row piece whose partner never starts (a thread the OS does not run), or starts
+    only after it has finished, runs every step itself: the same results as the recurrence
+    uncut, and nothing waits forever or raises (the barrier it replaced gave up after
+    ~2^24 yields and raised). The pool here runs the pieces of `order` one after another
+    in this thread."""
     monkeypatch.setattr(parallel, "threads", lambda: 2)
     monkeypatch.setattr(parallel, "MIN_ELEMENTS", 1)
+    case = (6, 5, 3, 8, 1, False, False, True, "all")
+    reference, ours = models(np.float64, *case[2:7])
+    x, init, weights = _inputs(np.float64, *case[:-1])
+    monkeypatch.setattr(rnn_kernels, "MIN_PIECE_ROWS", 100)      # uncut
+    want = _run(tf, ours, x, init, weights, case[-1])
+    pieces = []
+
+    def some(piece, length, count=0, **_):
+        if not piece.__code__.co_filename.endswith("rnn.py"):
+            piece(0, length)      # other kernels: whole, here
+            return True
+        pieces.append(length)
+        for p in order:
+            piece(p, p + 1)
+        return True
+    monkeypatch.setattr(parallel, "run", some)
     monkeypatch.setattr(rnn_kernels, "MIN_PIECE_ROWS", 2)
-    monkeypatch.setattr(parallel, "run", lambda piece, length, pieces=0, **_: piece(0, 1) or True)
-    monkeypatch.setattr(rnn_kernels, "BARRIER_YIELDS", 4)
-    lstm = tf.nn.LSTM(3, 4)
-    with pytest.raises(RuntimeError, match="row pieces did not meet"):
-        lstm(tf.ones([2, 1, 3]))
+    got = _run(tf, ours, x, init, weights, case[-1])
+    assert pieces == [2, 2]      # forward and backward cut in two row pieces
+    for k, (g, w) in enumerate(zip(got, want)):
+        np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-12, err_msg=f"result {k}")

@@ -36,9 +36,10 @@ normalization.normalize_channels_grad(BatchNormGrad(eps=1e-5), cube, cube, np.on
 from tinyflow.backend.numpy import blas
 w_hh = np.ascontiguousarray(x[:, :2])   # [4H, H], H 2; batch 8, 2 steps
 xw, out = np.ones((8, 2, 8), np.float32), np.zeros((3, 6, 2, 8), np.float32)
-rnn._loops().lstm_forward_steps(blas.gemm_address(np.float32), w_hh, xw, x[0], x[:2].copy(),
-                                out, np.empty((8, 8), np.float32), 0, 2, 0, 8, 8, 2,
-                                np.zeros(16, np.int64), 0, 1, 0, 1)
+rnn._loops().lstm_forward_steps(blas.gemm_address(np.float32), w_hh[None], xw, x[0],
+                                x[:2].copy(), out, np.empty((1, 8, 8), np.float32),
+                                np.array([0, 2], np.int64), 0, 8, 8, 2, np.zeros(1, np.int64),
+                                0, 0, 0)
 image = x.reshape(1, 1, 8, 8)
 _conv_numba.max_pool("forward", image, (2, 2), (2, 2), (1, 1), ((0, 0), (0, 0)), (4, 4))
 flat = x.reshape(-1).copy()

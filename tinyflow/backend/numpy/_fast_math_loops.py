@@ -449,35 +449,52 @@ def store_release(typingctx, array, at, value):
 
 
 @intrinsic
-def call_int(typingctx, address):
-    """The C function int f(void) at `address` (sched_yield, found by ctypes)."""
+def fetch_add(typingctx, array, at, value):
+    """array[at] += value (int64) atomically, sequentially consistent; the value before: a
+    piece of a step is claimed by the one thread that saw 0 (`claim_and_run`)."""
+    if not (isinstance(array, types.Array) and array.dtype == types.int64):
+        return None
+
     def codegen(context, builder, signature, args):
-        fn_type = ir.FunctionType(ir.IntType(32), [])
+        data = context.make_array(signature.args[0])(context, builder, args[0]).data
+        at_ = context.cast(builder, args[1], signature.args[1], types.int64)
+        v = context.cast(builder, args[2], signature.args[2], types.int64)
+        return builder.atomic_rmw("add", builder.gep(data, [at_]), v, "seq_cst")
+    return types.int64(array, at, value), codegen
+
+
+@intrinsic
+def call_int(typingctx, address, arg):
+    """The C function int f(unsigned) at `address` (sched_yield, which ignores the argument;
+    usleep), found by ctypes."""
+    def codegen(context, builder, signature, args):
+        fn_type = ir.FunctionType(ir.IntType(32), [ir.IntType(32)])
         at = context.cast(builder, args[0], signature.args[0], types.int64)
-        return builder.call(builder.inttoptr(at, fn_type.as_pointer()), [])
-    return types.int32(address), codegen
+        value = context.cast(builder, args[1], signature.args[1], types.int32)
+        return builder.call(builder.inttoptr(at, fn_type.as_pointer()), [value])
+    return types.int32(address, arg), codegen
 
 
-SYNC_STRIDE = 16         # int64 counters 128 bytes apart: each thread's on its own lines
-SPINS = 256              # spins on a counter before each sched_yield (see arrive_and_wait)
+SPINS = 256         # reads of the counter between sched_yields (see wait_for)
+YIELDS = 256        # sched_yields (~0.1-0.3 ms when nothing else wants the core) before naps
+NAP_US = 20         # usleep between reads after that (with the kernel's timer slack ~70 us)
 
 
 @cell
-def arrive_and_wait(sync, piece, pieces, step, yield_at, patience):
-    """A barrier of `pieces` threads, the `step`-th (from 1): publish this piece's count,
-    then spin until every piece has arrived, calling sched_yield (at `yield_at`) after each
-    SPINS reads (on a loaded machine the other piece may be waiting for the core). False
-    after `patience` yields: the caller raises rather than hang."""
-    store_release(sync, piece * SYNC_STRIDE, step)
-    for other in range(pieces):
-        spins = 0
-        while load_acquire(sync, other * SYNC_STRIDE) < step:
-            spins += 1
-            if spins % SPINS == 0:
-                call_int(yield_at)
-                if spins // SPINS > patience:
-                    return False
-    return True
+def wait_for(sync, at, count, yield_at, nap_at):
+    """Until sync[at] >= count: spin on it, calling sched_yield (at `yield_at`) every SPINS
+    reads, and after YIELDS of those usleep (at `nap_at`; 0: keep yielding) between reads.
+    A core that only yields stays busy, so the scheduler does not move the descheduled
+    thread being waited for onto it; a nap lets it. It never gives up: what it waits for is
+    a piece claimed by a thread that runs it to the end without waiting (`claim_and_run`)."""
+    spins = 0
+    while load_acquire(sync, at) < count:
+        spins += 1
+        if spins % SPINS == 0:
+            if nap_at and spins // SPINS > YIELDS:
+                call_int(nap_at, NAP_US)
+            else:
+                call_int(yield_at, 0)
 
 
 @inline
@@ -686,46 +703,79 @@ def affine_gemm(address, trans_b, a, lda, b, ldb, bias, c):
 
 
 @cell
-def lstm_forward_steps(address, w_rows, xw, bias, c, out, product, j0, j1, b0, b1, rows,
-                       depth, sync, piece, pieces, yield_at, patience):
-    """Every step of `lstm_forward` for hidden rows [j0, j1) and batch columns [b0, b1),
-    each step's product by ?gemm at `address` in blocks of `rows` x `depth` (`gemm_blocks`):
-    no Python between steps, and the GIL stays released, so pieces run at once on the kernel
-    pool's threads. w_rows [4n, H], C-ordered: w_hh's rows i f g o of the n hidden rows (all
-    of w_hh when n = H). Pieces of rows need every row of h_{t-1}: the `pieces` threads meet
-    at a barrier (`arrive_and_wait` on `sync`, this thread being `piece`) before each step's
-    product; pieces of columns pass pieces = 1. False if a barrier gave up."""
-    H = out.shape[2]
-    B = out.shape[3]
-    n = j1 - j0
-    for t in range(out.shape[0] - 1):
-        if t and pieces > 1 and not arrive_and_wait(sync, piece, pieces, t, yield_at,
-                                                     patience):
-            return False
-        gemm_blocks(address, 4 * n, b1 - b0, H, w_rows, 0, H, out, t * 6 * H * B + b0, B,
-                    product, b0, B, rows, depth)
-        lstm_forward(product, xw, bias, c, out, t, j0, j1, b0, b1)
-    return True
+def claim(sync, unit, slots, q, pieces):
+    """Whether this thread takes piece q of `unit` (always, when there is one piece): the
+    first thread to reach a piece runs it, whichever thread it was meant for."""
+    return pieces == 1 or fetch_add(sync, unit * slots + q, 1) == 0
 
 
 @cell
-def lstm_backward_steps(address, w_t, dh, dc, g, out, d, e, one, j0, j1, b0, b1, rows, depth,
-                        sync, piece, pieces, yield_at, patience, zero):
-    """Every step of `lstm_backward` for hidden rows [j0, j1) and batch columns [b0, b1),
-    last step first, each step's dh[j0:j1] = w_t[j0:j1] e by ?gemm at `address` in blocks of
-    `rows` x `depth` (`gemm_blocks`), e [2, 4H, B] the step's gate adjoints, contiguous, in
-    e[t % 2]; w_t = w_hh^T [H, 4H], C-ordered. That product reads every row of e[t % 2]:
-    pieces of rows meet at a barrier before it (as in `lstm_forward_steps`); two buffers, as
-    a piece may write step t - 1's rows while another still reads step t's."""
+def lstm_forward_steps(address, w_rows, xw, bias, c, out, product, cuts, b0, b1, rows,
+                       depth, sync, piece, yield_at, nap_at):
+    """Every step of `lstm_forward` for batch columns [b0, b1), each step's product by ?gemm
+    at `address` in blocks of `rows` x `depth` (`gemm_blocks`): no Python between steps, and
+    the GIL stays released, so pieces run at once on the kernel pool's threads. The hidden
+    rows are cut in len(cuts) - 1 pieces ([cuts[q], cuts[q + 1]); one: all of them):
+    w_rows [pieces, 4m, H] holds in w_rows[q]'s first rows w_hh's rows i f g o of piece q's
+    rows, product [pieces, 4m, B] its product. Every row piece of a step reads all of
+    h_{t-1}, so a step's pieces start once all of the step before are done (`sync`: per
+    step a claim count per piece and a done count). A thread (this one meant for piece
+    `piece`) runs every piece of a step it reaches unclaimed, its own first: a thread the
+    OS has descheduled holds up only the piece it is inside, and the recurrence runs at one
+    thread's speed, not at the pace of the scheduler's time slices, when the machine has
+    more runnable threads than cores. It returns when every step is done."""
+    H = out.shape[2]
+    B = out.shape[3]
+    pieces = cuts.shape[0] - 1
+    slots = pieces + 1
+    steps = out.shape[0] - 1
+    for t in range(steps):
+        if t and pieces > 1:
+            wait_for(sync, (t - 1) * slots + pieces, pieces, yield_at, nap_at)
+        for k in range(pieces):
+            q = (piece + k) % pieces
+            if not claim(sync, t, slots, q, pieces):
+                continue
+            j0, j1 = cuts[q], cuts[q + 1]
+            gemm_blocks(address, 4 * (j1 - j0), b1 - b0, H, w_rows, q * w_rows.shape[1] * H, H,
+                        out, t * 6 * H * B + b0, B, product[q], b0, B, rows, depth)
+            lstm_forward(product[q], xw, bias, c, out, t, j0, j1, b0, b1)
+            if pieces > 1:
+                fetch_add(sync, t * slots + pieces, 1)
+    if pieces > 1 and steps:
+        wait_for(sync, (steps - 1) * slots + pieces, pieces, yield_at, nap_at)
+
+
+@cell
+def lstm_backward_steps(address, w_t, dh, dc, g, out, d, e, one, cuts, b0, b1, rows, depth,
+                        sync, piece, yield_at, nap_at, zero):
+    """Every step of `lstm_backward` for batch columns [b0, b1), last step first, the hidden
+    rows cut as in `lstm_forward_steps` (and shared out the same way), each step's
+    dh[j0:j1] = w_t[j0:j1] e by ?gemm at `address` in blocks of `rows` x `depth`
+    (`gemm_blocks`), e [2, 4H, B] the step's gate adjoints, contiguous, in e[t % 2]; w_t =
+    w_hh^T [H, 4H], C-ordered. A piece of step t (unit last - t) is that product for
+    step t + 1's adjoints, which reads every row of e[(t + 1) % 2] (so it waits for all of
+    the unit before), then step t's cell; two buffers, as a piece may write step t's rows
+    while another still reads step t + 1's."""
     H, gates = w_t.shape
     B = out.shape[3]
+    pieces = cuts.shape[0] - 1
+    slots = pieces + 1
     last = out.shape[0] - 2
-    for t in range(last, -1, -1):
-        lstm_backward(dh, dc, g, out, t, d, e[t % 2], one, j0, j1, b0, b1, zero)
-        if t:
-            if pieces > 1 and not arrive_and_wait(sync, piece, pieces, last + 1 - t,
-                                                  yield_at, patience):
-                return False
-            gemm_blocks(address, j1 - j0, b1 - b0, gates, w_t, j0 * gates, gates, e,
-                        (t % 2) * gates * B + b0, B, dh, j0 * B + b0, B, rows, depth)
-    return True
+    for u in range(last + 1):
+        t = last - u
+        if u and pieces > 1:
+            wait_for(sync, (u - 1) * slots + pieces, pieces, yield_at, nap_at)
+        for k in range(pieces):
+            q = (piece + k) % pieces
+            if not claim(sync, u, slots, q, pieces):
+                continue
+            j0, j1 = cuts[q], cuts[q + 1]
+            if u:
+                gemm_blocks(address, j1 - j0, b1 - b0, gates, w_t, j0 * gates, gates, e,
+                            ((t + 1) % 2) * gates * B + b0, B, dh, j0 * B + b0, B, rows, depth)
+            lstm_backward(dh, dc, g, out, t, d, e[t % 2], one, j0, j1, b0, b1, zero)
+            if pieces > 1:
+                fetch_add(sync, u * slots + pieces, 1)
+    if pieces > 1 and last >= 0:
+        wait_for(sync, last * slots + pieces, pieces, yield_at, nap_at)

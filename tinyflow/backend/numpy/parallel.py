@@ -73,6 +73,15 @@ on it) cut the 100 us case to 18 us and the 1 ms-sleep case to ~70 us, but not t
 after-a-product case, and the steps did not move in two alternations (fastest steps, quiet:
 MLP 10.6 / 8.3 -> 8.4 / 8.5 ms, CNN-BN-AdamW 36.7 / 36.2 -> 34.9 / 36.9, GPT 83.2 / 80.0 ->
 79.8 / 81.2) while it burns the core: not kept.
+
+On a machine with more runnable threads than cores (a shared machine, CI) each thread gets
+a share of a core, and a thread waited for may be descheduled for a time slice. A piece
+waited for here has been handed to a pool thread, which sleeps after its poll, so waiting
+costs no core; the caller does not take over pieces their thread has not started (`run`'s
+`take`, off by default: one thread running both pieces gets one share, where two threads
+get two; measured with 4 busy processes, bench/loaded.py). Pieces that wait for each other
+must not wait on a piece no thread has started: the LSTM's row pieces take each step's
+pieces first come, first served (rnn.py `_by_rows`).
 """
 from __future__ import annotations
 
@@ -246,35 +255,44 @@ def _spin() -> Callable[[int, int, int, int], int]:
 
 
 class _Worker:
-    """One pool thread: runs a piece each time `start` hands it one; `finish` waits for it
-    and returns its error (None when it ran through)."""
+    """One pool thread: runs the piece `start` hands it, unless the caller took it first
+    (`take`: the caller of `run`, done with its own piece, runs pieces not yet started);
+    `finish` waits for a piece it took and returns its error (None when it ran through)."""
 
     def __init__(self):
         self.go, self.done = _Signal(GO_SETTLE), _Signal(DONE_SETTLE)
-        self.task, self.error = None, None
+        self.task = None
         threading.Thread(target=self._loop, name="tinyflow-kernel", daemon=True).start()
 
     def _loop(self) -> None:
         _worker.active = True
         while True:
             self.go.wait()
-            context, piece, start, stop = self.task
+            task = self.task   # the newest piece: one taken by the caller is skipped
+            if task is None or not task[4].acquire(blocking=False):
+                continue
+            context, piece, start, stop, _, error = task
             try:
                 context.run(piece, start, stop)
-            except BaseException as error:   # re-raised by the caller of `run`
-                self.error = error
-            self.task = None
+            except BaseException as e:   # re-raised by the caller of `run`
+                error.append(e)
             self.done.raise_()
 
     def start(self, piece: Callable[[int, int], object], start: int, stop: int) -> None:
         # the piece runs in a copy of the caller's context: NumPy's error state (the
         # kernels' silenced warnings, a user's errstate) holds in the pool's threads too
-        self.task, self.error = (contextvars.copy_context(), piece, start, stop), None
+        self.task = (contextvars.copy_context(), piece, start, stop, threading.Lock(), [])
         self.go.raise_()
+
+    def take(self) -> Optional[tuple]:
+        """(piece, start, stop) for the caller to run itself if this thread has not taken
+        it yet, else None (then `finish` waits for it)."""
+        task = self.task
+        return task[1:4] if task[4].acquire(blocking=False) else None
 
     def finish(self) -> Optional[BaseException]:
         self.done.wait()
-        return self.error
+        return self.task[5][0] if self.task[5] else None
 
 
 _team: list = []                  # the pool's threads, started as runs first need them
@@ -344,14 +362,21 @@ def _leave() -> None:
 
 
 def run(piece: Callable[[int, int], object], length: int, pieces: int = 0, *,
-        alone: bool = False, blas: bool = True) -> bool:
+        alone: bool = False, blas: bool = True, take: bool = False) -> bool:
     """piece(start, stop) over near-equal parts of range(length), one per thread (at most
     `pieces` if given), the first in this thread, with one BLAS thread until all are done;
-    returns True when all are done and re-raises the first error. With `alone`, pieces that
-    wait for each other (the LSTM's barrier) must all start at once, none queued behind
-    another run's: then nothing runs, and it returns False, while another run is active.
+    returns True when all are done and re-raises the first error. With `alone`, pieces
+    that must all start at once, none queued behind another run's, run only with the team:
+    then nothing runs, and it returns False, while another run is active.
     `blas=False` says the pieces call no BLAS: OpenBLAS's thread count is left alone (setting
-    it to one right after a product took 12-24 us, measured over 300 calls)."""
+    it to one right after a product took 12-24 us, measured over 300 calls). With `take`,
+    this thread, done with its piece, runs the pieces no pool thread has started yet (for
+    pieces that share out their work themselves, as the LSTM's row pieces do: a late piece
+    finds nothing left, and this thread would only wait for it). Not by default: on a
+    machine with more runnable threads than cores each thread gets a share of a core, and a
+    piece taken over by this thread ran the pieces one after another on one share (tanh
+    and a product over 2M floats with 4 busy processes, bench/loaded.py: forward 11.0 ->
+    18.7 ms, backward 28.3 -> 43.7, medians)."""
     parts = bounds(length, min(threads(), pieces or threads()))
     outer = in_worker()
     if len(parts) == 1 or not _team_lock.acquire(blocking=False):
@@ -367,7 +392,7 @@ def run(piece: Callable[[int, int], object], length: int, pieces: int = 0, *,
     if blas and not _enter(alone):
         _team_lock.release()
         return False
-    started = []
+    started, ran = [], False
     try:
         while len(_team) < len(parts) - 1:
             _team.append(_Worker())
@@ -376,10 +401,18 @@ def run(piece: Callable[[int, int], object], length: int, pieces: int = 0, *,
             started.append(worker)
         _worker.active = True     # this thread's piece does not cut again
         piece(*parts[0])
+        for worker in list(started) if take else ():
+            taken = worker.take()     # not started by its thread yet: run here instead
+            if taken is not None:
+                started.remove(worker)
+                taken[0](*taken[1:])
+        ran = True
     finally:
         _worker.active = outer
         try:
-            errors = [worker.finish() for worker in started]   # all, before raising
+            # all, before raising; if this thread raised, a piece no thread started never runs
+            errors = [worker.finish() for worker in started
+                      if ran or worker.take() is None]
         except BaseException:
             # interrupted (a Ctrl-C) while waiting: the signals' counts are no longer known
             # to agree, so these threads are left to finish alone and a new team starts

@@ -4,7 +4,8 @@ For float32 and float64 each loop is one Numba call (`_fast_math_loops.lstm_forw
 `lstm_backward_steps`) that calls OpenBLAS's ?gemm itself (`blas.gemm_address`): no Python
 between steps and no GIL held, so the kernel pool's threads run pieces of it at once: at a
 batch of 128 or more each batch half's recurrence (`_by_columns`), below that each half of
-the hidden rows, the pieces meeting at a spin barrier once per step (`_by_rows`). Without
+the hidden rows, each step's pieces taken by whichever thread reaches them first
+(`_by_rows`). Without
 that symbol (NumPy built on another BLAS) it is a Python loop over steps: NumPy's matmul,
 then the Numba cell.
 
@@ -48,7 +49,6 @@ def _loops():
 COLUMN_BLOCK = 16   # columns per cut unit: a multiple of the widest SIMD vector (16 floats)
 MIN_PIECE_COLUMNS = 64   # fewest batch columns per piece (see _by_columns)
 MIN_PIECE_ROWS = 64      # fewest hidden rows per piece (see _by_rows)
-BARRIER_YIELDS = 1 << 24  # sched_yields a row piece waits at a barrier (>= several s): then raises
 SMALL_PRODUCT = 1_000_000   # m n k at most this: OpenBLAS's AVX-512 kernels do not pack
 SMALL_PRODUCT_CORES = ("skylakex", "cooperlake", "sapphirerapids")
 SMALL_PRODUCT_COLUMNS = 32  # blocks only up to this many batch columns (at 64 they lost 10%)
@@ -72,68 +72,79 @@ def _blocks(m: int, n: int, k: int) -> tuple:
     return min(m, (rows + 15) // 16 * 16), depth  # in 16-row multiples (<= most)
 
 
-def _split(steps, batch: int, hidden: int, size: int) -> None:
-    """steps(j0, j1, b0, b1, sync, piece, pieces) runs the whole recurrence for hidden rows
-    [j0, j1) and batch columns [b0, b1): once over everything, or, when `size` elements are
-    worth it (`parallel.worth_it`), once per kernel thread at once, cut by batch columns
-    from 128 columns (`_by_columns`), else by hidden rows (`_by_rows`)."""
-    sync = _sync(1)
+def _plan(batch: int, hidden: int, size: int) -> Optional[list]:
+    """How the recurrence is cut: None when by batch columns (`_by_columns`, from 128
+    columns, when `size` elements are worth it: `parallel.worth_it`), else the hidden rows'
+    cuts [0, ..., hidden]: one piece, or one per kernel thread (`_by_rows`)."""
     if parallel.worth_it(size, min(batch // COLUMN_BLOCK, batch // MIN_PIECE_COLUMNS)):
-        _by_columns(lambda b0, b1: steps(0, hidden, b0, b1, sync, 0, 1), batch)
-        return
+        return None
     pieces = min(parallel.threads(), hidden // MIN_PIECE_ROWS)
-    if (parallel.worth_it(size, pieces) and _yield_address() is not None
-            and _by_rows(steps, batch, hidden, pieces)):
-        return
-    steps(0, hidden, 0, batch, sync, 0, 1)
+    if not (parallel.worth_it(size, pieces) and _yield_address() is not None):
+        pieces = 1
+    return [a for a, _ in parallel.bounds(hidden, pieces)] + [hidden]
+
+
+def _split(steps, plan: Optional[list], batch: int, hidden: int, units: int) -> None:
+    """steps(cuts, b0, b1, sync, piece) runs the whole recurrence (`units` steps) for batch
+    columns [b0, b1), its hidden rows cut at `cuts`, as `_plan` says: once per batch-column
+    piece, once per row piece (`_by_rows`), or once."""
+    if plan is None:
+        whole = np.array([0, hidden], np.int64)
+        _by_columns(lambda b0, b1: steps(whole, b0, b1, _sync(1, units), 0), batch)
+    elif len(plan) > 2:
+        _by_rows(steps, np.array(plan, np.int64), batch, units)
+    else:
+        steps(np.array(plan, np.int64), 0, batch, _sync(1, units), 0)
 
 
 @functools.cache
 def _yield_address() -> Optional[int]:
     """The address of the C library's sched_yield (the barrier's spin gives the core up
     with it), or None where there is none (then the rows are not cut)."""
+    return _c_function("sched_yield")
+
+
+@functools.cache
+def _c_function(name: str) -> Optional[int]:
     try:
-        return ctypes.cast(ctypes.CDLL(None).sched_yield, ctypes.c_void_p).value
+        return ctypes.cast(getattr(ctypes.CDLL(None), name), ctypes.c_void_p).value
     except (AttributeError, OSError, TypeError):
         return None
 
 
 def _barrier() -> tuple:
-    """The barrier's last arguments: sched_yield's address (0: none; then no barrier runs)
-    and its patience."""
-    return _yield_address() or 0, BARRIER_YIELDS
+    """The waits' last arguments (`_fast_math_loops.wait_for`): sched_yield's address (0:
+    none; then no rows are cut, nothing waits) and usleep's (0: none; then it only yields)."""
+    return _yield_address() or 0, _c_function("usleep") or 0
 
 
-def _sync(pieces: int) -> np.ndarray:
-    """The barrier's zeroed int64 counters for `pieces` threads (`arrive_and_wait`)."""
-    return np.zeros(pieces * _loops().SYNC_STRIDE, np.int64)
+def _sync(pieces: int, units: int) -> np.ndarray:
+    """The zeroed int64 counters of `units` steps cut in `pieces`: per step a claim count
+    per piece and a done count (`_fast_math_loops.lstm_forward_steps`)."""
+    return np.zeros(units * (pieces + 1) if pieces > 1 else 1, np.int64)
 
 
-def _by_rows(steps, batch: int, hidden: int, pieces: int) -> bool:
+def _by_rows(steps, cuts: np.ndarray, batch: int, units: int) -> None:
     """The recurrence once per kernel thread over disjoint hidden rows, all at once: each
     runs its rows' share of every step's product (w_hh's rows i f g o of its hidden rows,
-    on one BLAS thread) and their cells, then all meet at a spin barrier before the next
-    step's product, which reads every row of the state. Where OpenBLAS's two threads
-    shared only the product (1.35-1.55x its one-thread speed on [1024, 256] x [256, 32],
-    and a hand-off per step), this also halves the cells, which ran on one core, and no
-    product is narrowed (the batch-column pieces ran 16-column products, ~18% slower per
-    column). Every piece must run at once (the barrier waits for all): `parallel.run` runs
-    one per thread, `pieces` at most its thread count; a barrier that waits for seconds
-    gives up, and this raises. False (nothing run) while another kernel-pool run is active."""
-    cuts = parallel.bounds(hidden, pieces)
-    sync = _sync(len(cuts))
-    done = [False] * len(cuts)
-
-    def piece(p, _):
-        j0, j1 = cuts[p]
-        done[p] = steps(j0, j1, 0, batch, sync, p, len(cuts))
-    if not parallel.run(piece, len(cuts), len(cuts), alone=True):
-        return False     # another run is active: the caller runs the recurrence whole
-    if not all(done):
-        raise RuntimeError(f"lstm: the recurrence's {len(cuts)} row pieces did not meet at "
-                           f"a step's barrier within seconds (a kernel thread was not "
-                           f"running)")
-    return True
+    on one BLAS thread) and their cells; a step's pieces start once every piece of the
+    step before is done, as the product reads every row of the state. Where OpenBLAS's two
+    threads shared only the product (1.35-1.55x its one-thread speed on [1024, 256] x
+    [256, 32], and a hand-off per step), this also halves the cells, which ran on one core,
+    and no product is narrowed (the batch-column pieces ran 16-column products, ~18% slower
+    per column). No thread waits on another that has not started a piece: whichever thread
+    reaches a step's piece first runs it (`lstm_forward_steps`), so a thread the OS does
+    not run (a loaded machine), a pool run by another user thread, or a pool thread that
+    starts late leaves the recurrence to the threads that run. With a barrier every
+    thread waited for its partner every step, and one that did not come for ~16 s (a pool
+    thread kept from the GIL, say) made the kernel raise. nn.LSTM(128, 256) on [50, 32]
+    beside 4 busy processes on 2 cores (bench/loaded.py, 4 runs of 3 processes each,
+    medians ms forward / backward): barrier 78-154 / 88-183, this 44-64 / 56-80 (one
+    thread: 37 / 61); quiet, the same within noise (8.6-12.3 / 14.2-17.9 against
+    10.9-11.6 / 16.1-18.2)."""
+    sync = _sync(len(cuts) - 1, units)
+    parallel.run(lambda p, _: steps(cuts, 0, batch, sync, p), len(cuts) - 1, len(cuts) - 1,
+                 take=True)
 
 
 def _by_columns(columns, batch: int) -> None:
@@ -194,15 +205,21 @@ def lstm(op, xw, h0, c0, w_hh, bias):
                 loops.lstm_forward(product, xw, bias, c, out, t, 0, H, 0, batch)
             return out
 
-        def rows(j0, j1, b0, b1, sync, piece, pieces):
-            w_rows, part = w_hh, product
-            if j1 - j0 < H:      # w_hh's rows i f g o of hidden rows [j0, j1), and their product
-                w_rows = np.ascontiguousarray(w_hh.reshape(4, H, H)[:, j0:j1].reshape(-1, H))
-                part = np.empty((4 * (j1 - j0), batch), xw.dtype)
-            return loops.lstm_forward_steps(address, w_rows, xw, bias, c, out, part, j0, j1,
-                                            b0, b1, *_blocks(len(w_rows), b1 - b0, H), sync,
-                                            piece, pieces, *_barrier())
-        _split(rows, batch, H, out.size)
+        plan = _plan(batch, H, out.size)
+        cuts = [0, H] if plan is None else plan
+        most = max(b - a for a, b in zip(cuts, cuts[1:]))
+        if len(cuts) == 2:
+            w_rows, product = w_hh[None], product[None]
+        else:   # per row piece w_hh's rows i f g o of its hidden rows, and their product
+            w_rows = np.zeros((len(cuts) - 1, 4 * most, H), xw.dtype)
+            for q, (j0, j1) in enumerate(zip(cuts, cuts[1:])):
+                w_rows[q, :4 * (j1 - j0)] = w_hh.reshape(4, H, H)[:, j0:j1].reshape(-1, H)
+            product = np.empty((len(cuts) - 1, 4 * most, batch), xw.dtype)
+
+        def rows(cuts, b0, b1, sync, piece):
+            loops.lstm_forward_steps(address, w_rows, xw, bias, c, out, product, cuts, b0, b1,
+                                     *_blocks(4 * most, b1 - b0, H), sync, piece, *_barrier())
+        _split(rows, plan, batch, H, steps)
         return out
     bias = bias[:, None]
     gates = product.reshape(4, H, batch)
@@ -251,10 +268,12 @@ def lstm_grad(op, g, out, w_hh):
                     np.matmul(w_t, step[0], out=dh)
         else:
             w_t = np.ascontiguousarray(w_t)
-            _split(lambda j0, j1, b0, b1, sync, piece, pieces: loops.lstm_backward_steps(
-                address, w_t, dh, dc, g, out, grads, step, one, j0, j1, b0, b1,
-                *_blocks(j1 - j0, b1 - b0, 4 * H), sync, piece, pieces, *_barrier(), zero),
-                batch, H, out.size)
+            plan = _plan(batch, H, out.size)
+            most = H if plan is None else max(b - a for a, b in zip(plan, plan[1:]))
+            _split(lambda cuts, b0, b1, sync, piece: loops.lstm_backward_steps(
+                address, w_t, dh, dc, g, out, grads, step, one, cuts, b0, b1,
+                *_blocks(most, b1 - b0, 4 * H), sync, piece, *_barrier(), zero),
+                plan, batch, H, steps)
     else:
         _lstm_grad_numpy(g, out, w_t, grads, dh, dc, zero)
     g0 = g[0] if len(g) == slots else zero

@@ -1,5 +1,5 @@
 """torchvision's `datasets`, `transforms`, `utils` and `io` for what tinyflow ships (MNIST,
-Fashion-MNIST, FakeData, ImageFolder; crops, flips, resizes; image grids; read_image), so
+Fashion-MNIST, CIFAR-10/100, FakeData, ImageFolder; crops, flips, resizes; image grids; read_image), so
 `from torchvision import datasets, transforms` becomes
 `from tinyflow.datasets.vision import datasets, transforms` and the program runs
 unchanged; `tinyflow.vision` adds the models. MNIST's and FakeData's images are uint8 NumPy

@@ -1,6 +1,7 @@
 """Map-style `MNIST` / `FashionMNIST` with torchvision's arguments and attributes (`data` a
 uint8 [N, 28, 28] tensor, `targets` int64, `classes`), read from the local IDX files;
-`CIFAR10` / `CIFAR100` from their pickled batches; `FakeData`; `ImageFolder` / `DatasetFolder` over folders of class folders of files."""
+`CIFAR10` / `CIFAR100` from their pickled batches; `FakeData`; `ImageFolder` /
+`DatasetFolder` over folders of class folders of files."""
 from __future__ import annotations
 
 import os

@@ -114,7 +114,13 @@ def install_tensor_methods(cls: type, *more: dict) -> None:
             setattr(cls, name, fn)
 
 
-__all__ = ["Size", "sparse", "sparse_coo_tensor", "spmm", "diag", "BoolTensor", "ByteTensor",
+# torch's math constants (`masked_fill(mask, -torch.inf)`, `math.sqrt(2 / torch.pi)`) and
+# `x[:, torch.newaxis]`: Python floats and None, as torch's are
+inf, nan, pi, e = float("inf"), float("nan"), 3.141592653589793, 2.718281828459045
+newaxis = None
+
+__all__ = ["inf", "nan", "pi", "e", "newaxis",
+    "Size", "sparse", "sparse_coo_tensor", "spmm", "diag", "BoolTensor", "ByteTensor",
     "DoubleTensor", "FloatTensor", "HalfTensor", "IntTensor", "LongTensor",
     "Fp8Recipe", "GradScaler", "accelerator", "add", "addmm", "amp", "autocast", "cpu",
     "fp8_autocast", "get_autocast_dtype", "is_autocast_enabled", "allclose", "amax", "amin", "arange", "argmax", "argmin",

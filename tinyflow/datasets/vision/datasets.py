@@ -1,6 +1,7 @@
 """Map-style `MNIST` / `FashionMNIST` with torchvision's arguments and attributes (`data` a
 uint8 [N, 28, 28] tensor, `targets` int64, `classes`), read from the local IDX files;
-`FakeData`; `ImageFolder` / `DatasetFolder` over folders of class folders of files."""
+`CIFAR10` / `CIFAR100` from their pickled batches; `FakeData`; `ImageFolder` /
+`DatasetFolder` over folders of class folders of files."""
 from __future__ import annotations
 
 import os
@@ -68,6 +69,70 @@ class FashionMNIST(MNIST):
     _name = "fashion-mnist"
     classes = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
                "Sneaker", "Bag", "Ankle boot"]
+
+
+class CIFAR10:
+    """`datasets.CIFAR10(root, train=True, transform=None, target_transform=None,
+    download=False)`: read from torchvision's layout, `root/cifar-10-batches-py/` holding the
+    pickled batches (`data_batch_1`..`5`, `test_batch`: a uint8 [N, 3072] `data`, a list of
+    `labels`). `data` is uint8 [N, 32, 32, 3] as torchvision's; item i is an [H, W, C] uint8
+    array where torchvision gives a PIL image. Nothing is downloaded (tinyflow works offline):
+    without the files the error says where to put them."""
+
+    base_folder = "cifar-10-batches-py"
+    train_list = [f"data_batch_{i}" for i in range(1, 6)]
+    test_list = ["test_batch"]
+    meta = ("batches.meta", "label_names")
+    label_key = "labels"
+
+    def __init__(self, root, train: bool = True, transform=None, target_transform=None,
+                 download: bool = False) -> None:
+        import pickle
+        self.root, self.train = root, train
+        self.transform, self.target_transform = transform, target_transform
+        folder = Path(root).expanduser() / self.base_folder
+        names = self.train_list if train else self.test_list
+        missing = [n for n in names if not (folder / n).is_file()]
+        if missing:
+            raise RuntimeError(
+                f"{type(self).__name__}: {folder} lacks {', '.join(missing)}; tinyflow does "
+                f"not download (download={download}): unpack the python-version archive "
+                f"there (the files torchvision's download leaves)")
+        data, targets = [], []
+        for name in names:
+            with open(folder / name, "rb") as f:
+                batch = pickle.load(f, encoding="latin1")
+            data.append(np.asarray(batch["data"], dtype=np.uint8))
+            targets.extend(int(t) for t in batch[self.label_key])
+        self.data = np.concatenate(data).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1).copy()
+        self.targets = targets
+        meta_file, key = self.meta
+        if (folder / meta_file).is_file():
+            with open(folder / meta_file, "rb") as f:
+                self.classes = list(pickle.load(f, encoding="latin1")[key])
+        self.class_to_idx = {c: i for i, c in enumerate(getattr(self, "classes", []))}
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __getitem__(self, index: int):
+        return _transformed(self, self.data[index], self.targets[index])
+
+    def __repr__(self) -> str:
+        split = "Train" if self.train else "Test"
+        return (f"Dataset {type(self).__name__}\n    Number of datapoints: {len(self)}\n"
+                f"    Root location: {self.root}\n    Split: {split}")
+
+
+class CIFAR100(CIFAR10):
+    """CIFAR-100 in torchvision's layout: `root/cifar-100-python/` with `train`, `test`
+    (`fine_labels`) and `meta` (`fine_label_names`)."""
+
+    base_folder = "cifar-100-python"
+    train_list = ["train"]
+    test_list = ["test"]
+    meta = ("meta", "fine_label_names")
+    label_key = "fine_labels"
 
 
 class FakeData:

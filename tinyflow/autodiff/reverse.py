@@ -145,8 +145,8 @@ def _backprop(order: list, ys: list, xs: list, grad_ys: list, on_final=None,
 
     This loop runs once per node of every eager backward, so its common case is written
     out: a node's partial adjoints are one tensor until a second arrives (then a list), and
-    the version check, the handed-out record and the request are inlined for one and two
-    inputs. A tensor read by many products (`Op.sums_adjoints`) gets its later gradient
+    the version check (up to three inputs: a Linear's affine), the handed-out record and the
+    request are inlined. A tensor read by many products (`Op.sums_adjoints`) gets its later gradient
     terms kept and summed as one op (`_defer`)."""
     if relevant is None:
         relevant = _depends_on(order, xs)
@@ -221,9 +221,10 @@ def _backprop(order: list, ys: list, xs: list, grad_ys: list, on_final=None,
             if eager:
                 saved = node._saved
                 if saved is not None and (
-                        saved is FREED or n > 2 or node._version[0] != saved[-1]
+                        saved is FREED or n > 3 or node._version[0] != saved[-1]
                         or inputs[0]._version[0] != saved[0]
-                        or n == 2 and inputs[1]._version[0] != saved[1]):
+                        or n > 1 and (inputs[1]._version[0] != saved[1]
+                                      or n == 3 and inputs[2]._version[0] != saved[2])):
                     check_saved(node)   # raises unless nothing it reads was overwritten
             if type(op) is GetItem and inputs[0].dtype.is_floating and (
                     eager or not node.graph.placements):

@@ -6,7 +6,7 @@ regression: the step's largest part)."""
 from __future__ import annotations
 
 from ..core.modes import needs_input_grad
-from ..core.op import Op, apply, as_tensor, sum_terms
+from ..core.op import Op, apply, as_tensor, shared, sum_terms
 from ..core.tensor import Tensor
 from .math import abs as absolute, cast, less, log, maximum
 
@@ -102,8 +102,8 @@ def _one_float_shape(x, y):
 
 
 def smooth_l1(x, y, beta: float) -> Tensor:
-    return apply(SmoothL1(beta=float(beta)), as_tensor(x), as_tensor(y))
+    return apply(shared(SmoothL1, float(beta)), as_tensor(x), as_tensor(y))
 
 
 def smooth_l1_slope(x, y, beta: float) -> Tensor:
-    return apply(SmoothL1Slope(beta=float(beta)), as_tensor(x), as_tensor(y))
+    return apply(shared(SmoothL1Slope, float(beta)), as_tensor(x), as_tensor(y))

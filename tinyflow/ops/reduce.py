@@ -71,7 +71,9 @@ class Mean(Reduce):
 
     def vjp(self, g, out, x):
         if x.kind == "eager":   # the count is known now
-            count = math.prod(x.shape if self.axis is None else [x.shape[a] for a in self.axis])
+            # a float: the literal `g / count` lifts is kept (an int goes through operands)
+            count = float(math.prod(x.shape if self.axis is None
+                                    else [x.shape[a] for a in self.axis]))
         else:
             count = apply(Count(axis=self.axis, keepdims=False, dtype=x.dtype), x)
         return (broadcast_to(g / count, x, self._dropped()),)

@@ -128,3 +128,47 @@ def test_linear_bias_written_in_place_after_the_forward_is_not_read_as_torch():
         grads.append([t.grad.numpy() for t in (x, w, b)])
     for ours, theirs in zip(*grads):
         np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-5)
+
+
+# ---- review (session 22): the constant exponent's fast path under compile and create_graph,
+# and the affine node's reads ------------------------------------------------------------------
+
+def test_pow_gradient_of_a_captured_exponent_written_between_compiled_calls():
+    """The exponent's value is read when the gradient is computed: a compiled step that closes
+    over a 0-d exponent must not keep the value it was traced with (its forward does not)."""
+    x0 = np.array([0.5, 1.5, -2.0, 3.0], np.float32)
+    w, e = tf.tensor(x0, requires_grad=True), tf.tensor(2.0)
+
+    def step():
+        loss = w.pow(e).sum()
+        loss.backward()
+        return loss
+
+    compiled = tf.compile(step)
+    for value in (2.0, 3.0, 0.5, 0.0):
+        with tf.no_grad():
+            e.fill_(value)
+        w.grad = None
+        loss = compiled()
+        t = torch.tensor(x0, requires_grad=True)
+        expected = t.pow(torch.tensor(value))
+        expected.sum().backward()
+        np.testing.assert_allclose(loss.item(), expected.sum().item(), rtol=1e-6)
+        np.testing.assert_allclose(w.grad.numpy(), t.grad.numpy(), rtol=1e-6, equal_nan=True)
+
+
+def test_pow_second_derivative_of_a_zero_tensor_exponent_as_torch():
+    """torch's gradient of x ** tensor(0) is where(exponent == 0, 0, ...): under create_graph
+    still a function of x, so its own gradient (zeros) can be taken. (torch's is NaN at
+    x = 0 and NaN, 0 * x^-2 through the branch not taken; ours, as before, 0.)"""
+    x = np.array([0.0, np.nan, 1.5, -2.0])
+    out = []
+    for lib in (tf, torch):
+        t = lib.tensor(x, requires_grad=True)
+        (g,) = lib.autograd.grad(t.pow(lib.tensor(0.0, dtype=lib.float64)).sum(), t,
+                                 create_graph=True)
+        (h,) = lib.autograd.grad(g.sum(), t)
+        out.append((g.detach().numpy(), h.numpy()))
+    for ours, theirs in zip(*out):
+        np.testing.assert_array_equal(ours, np.zeros(4))
+        np.testing.assert_array_equal(ours[2:], theirs[2:])

@@ -1,6 +1,8 @@
 """The backward of small graphs (session 22, issue 14: pytorch/examples' regression and a
 `(w * x + b).pow(2).mean()` step): fewer ops in pow's and smooth L1's gradients and the
 engine's inline version check of a three-input node, each against PyTorch."""
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -172,3 +174,42 @@ def test_pow_second_derivative_of_a_zero_tensor_exponent_as_torch():
     for ours, theirs in zip(*out):
         np.testing.assert_array_equal(ours, np.zeros(4))
         np.testing.assert_array_equal(ours[2:], theirs[2:])
+
+
+@pytest.mark.parametrize("x_requires_grad", [True, False])
+@pytest.mark.parametrize("written", ["x", "weight", "bias"])
+@pytest.mark.parametrize("how", ["no_grad", "data"])
+def test_linear_parameter_written_in_place_after_the_forward_as_torch(how, written,
+                                                                      x_requires_grad):
+    """A Linear's input, weight or bias written between forward and backward (under no_grad,
+    or through .data, which torch does not count): raises exactly where PyTorch does, and
+    otherwise gives PyTorch's gradients (the bias's value, and the weight's when x needs no
+    gradient, are not read by the backward)."""
+    rng = np.random.default_rng(4)
+    arrays = [rng.standard_normal(s).astype(np.float32) for s in ((5, 4), (3, 4), (3,))]
+    results = []
+    for lib in (tf, torch):
+        x = lib.tensor(arrays[0], requires_grad=x_requires_grad)
+        layer = lib.nn.Linear(4, 3)
+        with lib.no_grad():
+            layer.weight.copy_(lib.tensor(arrays[1]))
+            layer.bias.copy_(lib.tensor(arrays[2]))
+        out = layer(x)
+        target = {"x": x, "weight": layer.weight, "bias": layer.bias}[written]
+        if how == "data":
+            target.data.mul_(2)
+        else:
+            with lib.no_grad():
+                target.add_(1)
+        try:
+            out.pow(2).sum().backward()
+        except RuntimeError as e:
+            assert re.search("modified by an in-?place operation", str(e))
+            results.append(None)
+            continue
+        results.append([t.grad.numpy() for t in (layer.weight, layer.bias)]
+                       + ([x.grad.numpy()] if x_requires_grad else []))
+    assert (results[0] is None) == (results[1] is None)
+    if results[0] is not None:
+        for ours, theirs in zip(*results):
+            np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-5)

@@ -1,6 +1,8 @@
 """The backward of small graphs (session 22, issue 14: pytorch/examples' regression and a
 `(w * x + b).pow(2).mean()` step): fewer ops in pow's and smooth L1's gradients and the
 engine's inline version check of a three-input node, each against PyTorch."""
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -128,3 +130,86 @@ def test_linear_bias_written_in_place_after_the_forward_is_not_read_as_torch():
         grads.append([t.grad.numpy() for t in (x, w, b)])
     for ours, theirs in zip(*grads):
         np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-5)
+
+
+# ---- review (session 22): the constant exponent's fast path under compile and create_graph,
+# and the affine node's reads ------------------------------------------------------------------
+
+def test_pow_gradient_of_a_captured_exponent_written_between_compiled_calls():
+    """The exponent's value is read when the gradient is computed: a compiled step that closes
+    over a 0-d exponent must not keep the value it was traced with (its forward does not)."""
+    x0 = np.array([0.5, 1.5, -2.0, 3.0], np.float32)
+    w, e = tf.tensor(x0, requires_grad=True), tf.tensor(2.0)
+
+    def step():
+        loss = w.pow(e).sum()
+        loss.backward()
+        return loss
+
+    compiled = tf.compile(step)
+    for value in (2.0, 3.0, 0.5, 0.0):
+        with tf.no_grad():
+            e.fill_(value)
+        w.grad = None
+        loss = compiled()
+        t = torch.tensor(x0, requires_grad=True)
+        expected = t.pow(torch.tensor(value))
+        expected.sum().backward()
+        np.testing.assert_allclose(loss.item(), expected.sum().item(), rtol=1e-6)
+        np.testing.assert_allclose(w.grad.numpy(), t.grad.numpy(), rtol=1e-6, equal_nan=True)
+
+
+def test_pow_second_derivative_of_a_zero_tensor_exponent_as_torch():
+    """torch's gradient of x ** tensor(0) is where(exponent == 0, 0, ...): under create_graph
+    still a function of x, so its own gradient (zeros) can be taken. (torch's is NaN at
+    x = 0 and NaN, 0 * x^-2 through the branch not taken; ours, as before, 0.)"""
+    x = np.array([0.0, np.nan, 1.5, -2.0])
+    out = []
+    for lib in (tf, torch):
+        t = lib.tensor(x, requires_grad=True)
+        (g,) = lib.autograd.grad(t.pow(lib.tensor(0.0, dtype=lib.float64)).sum(), t,
+                                 create_graph=True)
+        (h,) = lib.autograd.grad(g.sum(), t)
+        out.append((g.detach().numpy(), h.numpy()))
+    for ours, theirs in zip(*out):
+        np.testing.assert_array_equal(ours, np.zeros(4))
+        np.testing.assert_array_equal(ours[2:], theirs[2:])
+
+
+@pytest.mark.parametrize("x_requires_grad", [True, False])
+@pytest.mark.parametrize("written", ["x", "weight", "bias"])
+@pytest.mark.parametrize("how", ["no_grad", "data"])
+def test_linear_parameter_written_in_place_after_the_forward_as_torch(how, written,
+                                                                      x_requires_grad):
+    """A Linear's input, weight or bias written between forward and backward (under no_grad,
+    or through .data, which torch does not count): raises exactly where PyTorch does, and
+    otherwise gives PyTorch's gradients (the bias's value, and the weight's when x needs no
+    gradient, are not read by the backward)."""
+    rng = np.random.default_rng(4)
+    arrays = [rng.standard_normal(s).astype(np.float32) for s in ((5, 4), (3, 4), (3,))]
+    results = []
+    for lib in (tf, torch):
+        x = lib.tensor(arrays[0], requires_grad=x_requires_grad)
+        layer = lib.nn.Linear(4, 3)
+        with lib.no_grad():
+            layer.weight.copy_(lib.tensor(arrays[1]))
+            layer.bias.copy_(lib.tensor(arrays[2]))
+        out = layer(x)
+        target = {"x": x, "weight": layer.weight, "bias": layer.bias}[written]
+        if how == "data":
+            target.data.mul_(2)
+        else:
+            with lib.no_grad():
+                target.add_(1)
+        try:
+            out.pow(2).sum().backward()
+        except RuntimeError as e:
+            assert re.search("modified by an in-?place operation", str(e))
+            results.append(None)
+            continue
+        results.append([t.grad.numpy() for t in (layer.weight, layer.bias)]
+                       + ([x.grad.numpy()] if x_requires_grad else []))
+    assert (results[0] is None) == (results[1] is None)
+    if results[0] is not None:
+        for ours, theirs in zip(*results):
+            np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-5)

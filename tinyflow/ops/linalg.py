@@ -112,6 +112,12 @@ class Affine(Op):
 
     sums_adjoints = True
 
+    def vjp_reads(self, needs: tuple) -> tuple:
+        """x's gradient reads w, w's reads x, and the bias's value is never read (PyTorch's
+        addmm saves the same): a Linear's bias, or its weight when x needs no gradient, may
+        be written in place between forward and backward."""
+        return needs[1], needs[0], False, False
+
     def adjoint_terms(self, k, g, out, x, w, b):
         """w's gradient g^T x and b's, g's row sums, as `vjp` computes them (x of 2-D)."""
         if k == 0 or len(x.shape) != 2:

@@ -220,14 +220,18 @@ class Pow(Binary):
         if k == 1:
             return v * out * log(where(x > 0, x, 1))
         # y x^(y-1), 0 where y == 0 (PyTorch's; 0 * 0^-1 would be NaN at x = 0)
-        if y.shape == () and y.kind == EAGER and not y.requires_grad and y.dtype is x.dtype:
+        if (y.shape == () and y.kind == EAGER and not y.requires_grad and y.dtype is x.dtype
+                and trace_state.active is None):
             # a constant exponent (`x.pow(2)`, `x ** 3`): the exponent's where(y == 0, 1,
             # y - 1) is one number, so three ops of every backward through pow fewer, and
             # x ** 1 is x exactly (a square's gradient: two ops, not six). Exponent 0:
-            # PyTorch's zeros, also where x is NaN or v * 0 * x would be -0.
+            # PyTorch's zeros, also where x is NaN or v * 0 * x would be -0. Not while
+            # tracing: a compiled plan would keep this call's value of a captured exponent
+            # that a later call has overwritten in place.
             e = y.array
-            if e == 0:
-                return zeros_like(v)
+            if e == 0:   # under create_graph still a function of v and x, as PyTorch's where
+                return where(y == 0, zeros_like(v), v * y * x) if grad_mode.enabled \
+                    else zeros_like(v)
             lowered = np.asarray(e - 1, e.dtype)
             if lowered == 1:
                 return v * y * x

@@ -1,6 +1,6 @@
-"""Eager speed on a busy machine: K busy-loop processes (`while True: pass`, not pinned)
-run beside each framework, as on a shared machine or a CI runner, so the kernel threads'
-waits (the kernel pool's hand-off, the LSTM's per-step barrier, OpenBLAS's and OpenMP's
+"""Eager speed on a busy machine: K busy-loop processes (not pinned; each ends with this
+one) run beside each framework, as on a shared machine or a CI runner, so the kernel threads'
+waits (the kernel pool's hand-off, the LSTM's per-step waits, OpenBLAS's and OpenMP's
 teams) meet partners the OS has descheduled. For each K, each (framework, workload) runs
 in a process of its own, repeats interleaved across frameworks, 2 threads for every
 library; prints forward and backward ms per call: the median over every timed call of
@@ -14,7 +14,7 @@ every process, and the fastest. The busy processes are stopped before it returns
 Workloads: lstm64 (nn.LSTM(28, 64), batch-first [64, 28, 28], loss on the last output: one
 recurrence, each step's product on OpenBLAS's threads), lstm256 (nn.LSTM(128, 256),
 time-major [50, 32, 128], loss on h_n: the recurrence cut by hidden rows on the kernel
-pool, meeting at a barrier every step), pool (tanh and a product over 2M floats: pooled
+pool, each step's pieces first come, first served), pool (tanh and a product over 2M floats: pooled
 elementwise kernels).
 """
 from __future__ import annotations
@@ -71,8 +71,15 @@ def worker(framework: str, root: str, workload: str, calls: int) -> dict:
     return {"fwd": fwd, "bwd": bwd, "loss": loss}
 
 
+BUSY = ("import os, sys, time\n"    # ends when this process is gone (killed by quiet.py's
+        "parent, end = int(sys.argv[1]), time.monotonic() + 3600\n"   # --max, say) or in 1 h
+        "while os.getppid() == parent and time.monotonic() < end:\n"
+        "    for _ in range(20000): pass\n")
+
+
 def busy(count: int, where: str) -> list:
-    return [subprocess.Popen([sys.executable, "-c", "while True: pass"], cwd=where)
+    return [subprocess.Popen([sys.executable, "-c", BUSY, str(os.getpid())], cwd=where,
+                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
             for _ in range(count)]
 
 

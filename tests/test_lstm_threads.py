@@ -111,7 +111,7 @@ ROW_CASES = [  # batches under the column cut: the hidden rows are cut (floor lo
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("case", ROW_CASES, ids=lambda c: "-".join(map(str, c)))
 def test_cut_rows_match_torch(monkeypatch, case, dtype):
-    """The recurrence cut by hidden rows (`_by_rows`: pieces meet at a barrier every step),
+    """The recurrence cut by hidden rows (`_by_rows`: each step's pieces first come, first served),
     forward and backward, against torch; every fused run goes to the pool."""
     calls = force_pool(monkeypatch, 1, [])
     monkeypatch.setattr(rnn_kernels, "MIN_PIECE_ROWS", 2)

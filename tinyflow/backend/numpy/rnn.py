@@ -99,7 +99,7 @@ def _split(steps, plan: Optional[list], batch: int, hidden: int, units: int) -> 
 
 @functools.cache
 def _yield_address() -> Optional[int]:
-    """The address of the C library's sched_yield (the barrier's spin gives the core up
+    """The address of the C library's sched_yield (a row piece's wait gives the core up
     with it), or None where there is none (then the rows are not cut)."""
     return _c_function("sched_yield")
 

@@ -93,9 +93,28 @@ def _floats(requires_grad):
     return make
 
 
+def _floats_both_grad():
+    w, x = _floats(True)()
+    return w, x.requires_grad_()
+
+
 def _mask_and_floats():
     return (torch.tensor([[True, False, False], [False, False, True]]),
             torch.tensor(np.random.default_rng(1).standard_normal((2, 3)).astype(np.float32)))
+
+
+def _imul_intermediate_backward(w, x):
+    h = w * 1
+    h *= x              # x's gradient is h's value before the write
+    loss = h.sum()
+    loss.backward()
+    return loss
+
+
+def _view_of_argument(w, x):
+    v = w[0]
+    v += x[0]
+    return w.sum()
 
 
 CASES = {
@@ -107,6 +126,8 @@ CASES = {
     "sgd_step_argument": (_sgd_step, _floats(True)),
     "grad_zero_argument": (_grad_zero, _floats(True)),
     "write_seen_by_view": (_write_seen_by_view, _floats(False)),
+    "imul_intermediate_backward": (_imul_intermediate_backward, _floats_both_grad),
+    "view_of_argument": (_view_of_argument, _floats(False)),
 }
 
 
@@ -128,3 +149,18 @@ def test_sgd_over_argument_parameters_trains():
     losses = [fn(w, x).item() for _ in range(20)]
     assert losses[-1] < 0.01 * losses[0]
     assert fn.stats.eager_calls == 0 and fn.stats.compiles <= 2
+
+
+@pytest.mark.parametrize("write", [lambda i, y: i.__iadd__(y), lambda i, y: i.__itruediv__(2),
+                                   lambda i, y: i.add_(y)])
+def test_an_integer_argument_refuses_a_float_result_as_eager(write):
+    """`i += 0.5` / `i /= 2` on an int tensor raises eagerly (PyTorch: the result type
+    can't be cast to Long); the trace had cast the float result and written it."""
+    def fn(i, y):
+        write(i, y)
+        return i * 1
+    for f in (fn, torch.compile(fn)):
+        i = torch.tensor(np.arange(3))
+        with pytest.raises(RuntimeError, match="cannot hold"):
+            f(i, torch.tensor(np.full(3, 0.5, np.float32)))
+        np.testing.assert_array_equal(i.numpy(), np.arange(3))

@@ -346,7 +346,14 @@ class Tracer:
             raise no_history_error("the traced loss")
         if any(self.leaf_of(t)._post_grad_hooks for t in targets):
             self.graph_break("a post-accumulate-grad hook (it runs Python on each .grad)")
-        grads = gradients([loss], targets, None if gradient is None else [gradient])
+        # The gradient reads each node's inputs as they were when it was made (eager
+        # autograd saves them; `h *= x` keeps h's old value for x's gradient), not the
+        # values later in-place writes gave them
+        current, self.current = self.current, {}
+        try:
+            grads = gradients([loss], targets, None if gradient is None else [gradient])
+        finally:
+            self.current = current
         for t, g in zip(targets, grads):
             if g is None:
                 continue

@@ -164,3 +164,29 @@ def test_an_integer_argument_refuses_a_float_result_as_eager(write):
         with pytest.raises(RuntimeError, match="cannot hold"):
             f(i, torch.tensor(np.full(3, 0.5, np.float32)))
         np.testing.assert_array_equal(i.numpy(), np.arange(3))
+
+
+def test_an_argument_written_then_stepped_by_a_captured_optimizer_as_eager():
+    """`w *= 0.5` writes the argument through its placeholder, then an optimizer built
+    over the same w outside writes it as a captured tensor: the placeholder's later reads
+    had kept the first write's value (the result was wrong, w right). Now a graph break."""
+    def make():
+        w, x = _floats(True)()
+        return w, x, torch.optim.SGD([w], lr=0.1)
+
+    def step(w, x, opt):
+        with torch.no_grad():
+            w *= 0.5
+        opt.zero_grad()
+        (((w * x).sum() - 1) ** 2).backward()
+        opt.step()
+        return (w * x).sum().detach()
+
+    for fn in (step, torch.compile(step)):
+        w, x, opt = make()
+        seen = [(fn(w, x, opt).numpy(), w.detach().numpy().copy()) for _ in range(3)]
+        if fn is step:
+            eager = seen
+    for (out_e, w_e), (out_c, w_c) in zip(eager, seen):
+        np.testing.assert_allclose(out_c, out_e, rtol=1e-6)
+        np.testing.assert_allclose(w_c, w_e, rtol=1e-6)

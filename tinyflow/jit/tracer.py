@@ -195,6 +195,12 @@ class Tracer:
                 return self._write_through(target, value)
             self._view_written(target)
         real = self.real.get(id(target), target)
+        if real is target and target.kind == EAGER and any(
+                a is target for a in self.real.values()):
+            # also an argument (an optimizer over parameters passed in): its placeholder's
+            # reads would not see this write, as they see one through the placeholder
+            self.graph_break("a write into a captured tensor the call also gets as an "
+                             "argument")
         if value.dtype is not real.dtype:
             value = cast(value, real.dtype)
         if tuple(value.shape) != tuple(real.shape):

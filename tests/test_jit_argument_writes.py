@@ -190,3 +190,23 @@ def test_an_argument_written_then_stepped_by_a_captured_optimizer_as_eager():
     for (out_e, w_e), (out_c, w_c) in zip(eager, seen):
         np.testing.assert_allclose(out_c, out_e, rtol=1e-6)
         np.testing.assert_allclose(w_c, w_e, rtol=1e-6)
+
+
+@pytest.mark.xfail(strict=True, reason="a .grad read is guarded on the tensor's identity "
+                   "(the graph reads it by reference): a new .grad per step recompiles")
+def test_a_new_grad_each_step_reuses_the_graph():
+    """The usual loop: zero_grad() sets .grad to None, backward() outside makes a new one,
+    the compiled step reads it. Results are right, but each new .grad tensor fails the
+    guard, so the step recompiles every call until the limit and then runs eagerly."""
+    def step(w):
+        with torch.no_grad():
+            w -= 0.01 * w.grad
+
+    fn = torch.compile(step)
+    w = torch.tensor(np.ones(5, np.float32), requires_grad=True)
+    x = torch.tensor(np.arange(5, dtype=np.float32))
+    for _ in range(12):
+        w.grad = None
+        (((w * x).sum() - 3) ** 2).backward()
+        fn(w)
+    assert fn.stats.compiles <= 2 and fn.stats.eager_calls == 0

@@ -93,9 +93,28 @@ def _floats(requires_grad):
     return make
 
 
+def _floats_both_grad():
+    w, x = _floats(True)()
+    return w, x.requires_grad_()
+
+
 def _mask_and_floats():
     return (torch.tensor([[True, False, False], [False, False, True]]),
             torch.tensor(np.random.default_rng(1).standard_normal((2, 3)).astype(np.float32)))
+
+
+def _imul_intermediate_backward(w, x):
+    h = w * 1
+    h *= x              # x's gradient is h's value before the write
+    loss = h.sum()
+    loss.backward()
+    return loss
+
+
+def _view_of_argument(w, x):
+    v = w[0]
+    v += x[0]
+    return w.sum()
 
 
 CASES = {
@@ -107,6 +126,8 @@ CASES = {
     "sgd_step_argument": (_sgd_step, _floats(True)),
     "grad_zero_argument": (_grad_zero, _floats(True)),
     "write_seen_by_view": (_write_seen_by_view, _floats(False)),
+    "imul_intermediate_backward": (_imul_intermediate_backward, _floats_both_grad),
+    "view_of_argument": (_view_of_argument, _floats(False)),
 }
 
 
@@ -128,3 +149,64 @@ def test_sgd_over_argument_parameters_trains():
     losses = [fn(w, x).item() for _ in range(20)]
     assert losses[-1] < 0.01 * losses[0]
     assert fn.stats.eager_calls == 0 and fn.stats.compiles <= 2
+
+
+@pytest.mark.parametrize("write", [lambda i, y: i.__iadd__(y), lambda i, y: i.__itruediv__(2),
+                                   lambda i, y: i.add_(y)])
+def test_an_integer_argument_refuses_a_float_result_as_eager(write):
+    """`i += 0.5` / `i /= 2` on an int tensor raises eagerly (PyTorch: the result type
+    can't be cast to Long); the trace had cast the float result and written it."""
+    def fn(i, y):
+        write(i, y)
+        return i * 1
+    for f in (fn, torch.compile(fn)):
+        i = torch.tensor(np.arange(3))
+        with pytest.raises(RuntimeError, match="cannot hold"):
+            f(i, torch.tensor(np.full(3, 0.5, np.float32)))
+        np.testing.assert_array_equal(i.numpy(), np.arange(3))
+
+
+def test_an_argument_written_then_stepped_by_a_captured_optimizer_as_eager():
+    """`w *= 0.5` writes the argument through its placeholder, then an optimizer built
+    over the same w outside writes it as a captured tensor: the placeholder's later reads
+    had kept the first write's value (the result was wrong, w right). Now a graph break."""
+    def make():
+        w, x = _floats(True)()
+        return w, x, torch.optim.SGD([w], lr=0.1)
+
+    def step(w, x, opt):
+        with torch.no_grad():
+            w *= 0.5
+        opt.zero_grad()
+        (((w * x).sum() - 1) ** 2).backward()
+        opt.step()
+        return (w * x).sum().detach()
+
+    for fn in (step, torch.compile(step)):
+        w, x, opt = make()
+        seen = [(fn(w, x, opt).numpy(), w.detach().numpy().copy()) for _ in range(3)]
+        if fn is step:
+            eager = seen
+    for (out_e, w_e), (out_c, w_c) in zip(eager, seen):
+        np.testing.assert_allclose(out_c, out_e, rtol=1e-6)
+        np.testing.assert_allclose(w_c, w_e, rtol=1e-6)
+
+
+@pytest.mark.xfail(strict=True, reason="a .grad read is guarded on the tensor's identity "
+                   "(the graph reads it by reference): a new .grad per step recompiles")
+def test_a_new_grad_each_step_reuses_the_graph():
+    """The usual loop: zero_grad() sets .grad to None, backward() outside makes a new one,
+    the compiled step reads it. Results are right, but each new .grad tensor fails the
+    guard, so the step recompiles every call until the limit and then runs eagerly."""
+    def step(w):
+        with torch.no_grad():
+            w -= 0.01 * w.grad
+
+    fn = torch.compile(step)
+    w = torch.tensor(np.ones(5, np.float32), requires_grad=True)
+    x = torch.tensor(np.arange(5, dtype=np.float32))
+    for _ in range(12):
+        w.grad = None
+        (((w * x).sum() - 3) ** 2).backward()
+        fn(w)
+    assert fn.stats.compiles <= 2 and fn.stats.eager_calls == 0

@@ -71,6 +71,10 @@ def write_inplace(target: Tensor, result: Tensor) -> Tensor:
         raise TypeError(f"in-place operations need an eager tensor; {target.name} is symbolic")
     tracked = result.requires_grad and grad_mode.enabled
     _refuse_leaf(target, tracked)
+    if kind_rank(result.dtype) > kind_rank(target.dtype):   # PyTorch's rule: no float
+        raise RuntimeError(f"in-place: the result is {result.dtype.name}, which a "
+                           f"{target.dtype.name} tensor cannot hold without losing its kind; "
+                           f"write out of place")
     if trace_state.active is not None:   # under compile: a state write the plan performs
         return trace_state.active.write(target, result)
     if grad_mode.enabled and target.requires_grad and not tracked:
@@ -87,10 +91,6 @@ def write_inplace(target: Tensor, result: Tensor) -> Tensor:
     if shape != target.shape:
         raise RuntimeError(f"output with shape {list(target.shape)} doesn't match the "
                            f"broadcast shape {list(result.shape)}")
-    if kind_rank(result.dtype) > kind_rank(target.dtype):   # PyTorch's rule: no float
-        raise RuntimeError(f"in-place: the result is {result.dtype.name}, which a "
-                           f"{target.dtype.name} tensor cannot hold without losing its kind; "
-                           f"write out of place")
     first = tracked and not target.requires_grad   # its views made before take history
     if tracked:
         _rewire(result, target, _remember(target))

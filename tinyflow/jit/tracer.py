@@ -195,6 +195,12 @@ class Tracer:
                 return self._write_through(target, value)
             self._view_written(target)
         real = self.real.get(id(target), target)
+        if real is target and target.kind == EAGER and any(
+                a is target for a in self.real.values()):
+            # also an argument (an optimizer over parameters passed in): its placeholder's
+            # reads would not see this write, as they see one through the placeholder
+            self.graph_break("a write into a captured tensor the call also gets as an "
+                             "argument")
         if value.dtype is not real.dtype:
             value = cast(value, real.dtype)
         if tuple(value.shape) != tuple(real.shape):
@@ -346,7 +352,14 @@ class Tracer:
             raise no_history_error("the traced loss")
         if any(self.leaf_of(t)._post_grad_hooks for t in targets):
             self.graph_break("a post-accumulate-grad hook (it runs Python on each .grad)")
-        grads = gradients([loss], targets, None if gradient is None else [gradient])
+        # The gradient reads each node's inputs as they were when it was made (eager
+        # autograd saves them; `h *= x` keeps h's old value for x's gradient), not the
+        # values later in-place writes gave them
+        current, self.current = self.current, {}
+        try:
+            grads = gradients([loss], targets, None if gradient is None else [gradient])
+        finally:
+            self.current = current
         for t, g in zip(targets, grads):
             if g is None:
                 continue

@@ -37,7 +37,7 @@ second thread then spins on the core the pool thread needs (`_conv_numba.Shared`
   (`_conv2d_one_pixel`).
 - One input channel (a first layer) takes tap-major columns, and each image's product
   [O, taps] @ [taps, pixels] is written straight into the NCHW output.
-- 5x5 kernels at stride 1 with several input channels take Winograd F(2x2, 5x5) instead,
+- 5x5 kernels at stride 1 with 16 or more input channels take Winograd F(2x2, 5x5) instead,
   and 3x3 ones with 32 or more input and output channels F(4x4, 3x3) (`_conv_winograd`:
   2.8x and 4x fewer multiplications; this im2col's GEMMs already ran near OpenBLAS's peak,
   so nothing else could close the gap to oneDNN on those layers).

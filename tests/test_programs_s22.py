@@ -145,6 +145,11 @@ def test_cifar_without_files_says_where_and_does_not_download(tmp_path):
     assert written == {}
     with pytest.raises(RuntimeError, match="cifar-100-python lacks test"):
         datasets.CIFAR100(root=str(tmp_path), train=False)
+    (tmp_path / "cifar-10-batches-py").mkdir()
+    (tmp_path / "cifar-10-batches-py" / "test_batch").write_bytes(
+        pickle.dumps({"data": np.zeros((1, 3072), np.uint8), "labels": [0]}))
+    with pytest.raises(RuntimeError, match="lacks batches.meta"):   # as torchvision: no
+        datasets.CIFAR10(root=str(tmp_path), train=False)        # `classes` without it
 
 
 class _Marker:
@@ -210,6 +215,8 @@ def test_cifar_reads_a_python2_pickled_batch(tmp_path):
     folder = tmp_path / "cifar-10-batches-py"
     folder.mkdir()
     (folder / "test_batch").write_bytes(_python2_batch(data, [7, 2]))
+    (folder / "batches.meta").write_bytes(
+        pickle.dumps({"label_names": [f"c{i}" for i in range(10)]}, protocol=2))
     batch = pickle.loads(_python2_batch(data, [7, 2]), encoding="latin1")   # our own bytes
     assert (batch["data"] == data).all() and batch["labels"] == [7, 2]
     test = datasets.CIFAR10(root=str(tmp_path), train=False)

@@ -117,8 +117,9 @@ class CIFAR10:
     """`datasets.CIFAR10(root, train=True, transform=None, target_transform=None,
     download=False)`: read from torchvision's layout, `root/cifar-10-batches-py/` holding the
     pickled batches (`data_batch_1`..`5`, `test_batch`: a uint8 [N, 3072] `data`, a list of
-    `labels`). `data` is uint8 [N, 32, 32, 3] as torchvision's; item i is an [H, W, C] uint8
-    array where torchvision gives a PIL image. Nothing is downloaded (tinyflow works offline):
+    `labels`; `batches.meta` for `classes`), read by `_BatchUnpickler`. `data` is uint8
+    [N, 32, 32, 3] as torchvision's; item i is an [H, W, C] uint8 array where torchvision
+    gives a PIL image. Nothing is downloaded (tinyflow works offline):
     without the files the error says where to put them."""
 
     base_folder = "cifar-10-batches-py"
@@ -133,7 +134,8 @@ class CIFAR10:
         self.transform, self.target_transform = transform, target_transform
         folder = Path(root).expanduser() / self.base_folder
         names = self.train_list if train else self.test_list
-        missing = [n for n in names if not (folder / n).is_file()]
+        meta_file, key = self.meta
+        missing = [n for n in [*names, meta_file] if not (folder / n).is_file()]
         if missing:
             raise RuntimeError(
                 f"{type(self).__name__}: {folder} lacks {', '.join(missing)}; tinyflow does "
@@ -146,10 +148,8 @@ class CIFAR10:
             targets.extend(int(t) for t in batch[self.label_key])
         self.data = np.concatenate(data).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1).copy()
         self.targets = targets
-        meta_file, key = self.meta
-        if (folder / meta_file).is_file():
-            self.classes = list(_load_batch(folder / meta_file)[key])
-        self.class_to_idx = {c: i for i, c in enumerate(getattr(self, "classes", []))}
+        self.classes = list(_load_batch(folder / meta_file)[key])   # torchvision needs it too
+        self.class_to_idx = {c: i for i, c in enumerate(self.classes)}
 
     def __len__(self) -> int:
         return len(self.data)

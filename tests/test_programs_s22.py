@@ -224,3 +224,30 @@ def test_cifar_reads_a_python2_pickled_batch(tmp_path):
                                        .transpose(1, 2, 0)).all()
     image, label = test[0]
     assert image.dtype == np.uint8 and image.shape == (32, 32, 3) and label == 7
+
+
+@pytest.mark.parametrize("dtype, value", [("int64", -math.inf), ("int32", math.nan),
+                                          ("int8", 300), ("int64", 1e30), ("uint8", -256),
+                                          ("float16", 1e5), ("float32", 1e39)])
+def test_fill_value_its_dtype_cannot_hold_is_refused(dtype, value):
+    """`masked_fill(mask, -torch.inf)` on an integer tensor: PyTorch refuses the value
+    rather than writing INT_MIN (and a finite value past float16's range, rather than inf)."""
+    for fw in (torch, tinyflow):
+        mask = fw.tensor([True, False])
+        fills = (lambda: fw.zeros(2, dtype=getattr(fw, dtype)).masked_fill(mask, value),
+                 lambda: fw.zeros(2, dtype=getattr(fw, dtype)).masked_fill_(mask, value),
+                 lambda: fw.zeros(2, dtype=getattr(fw, dtype)).fill_(value),
+                 lambda: fw.full((2,), value, dtype=getattr(fw, dtype)),
+                 lambda: fw.full_like(fw.zeros(2, dtype=getattr(fw, dtype)), value))
+        for fill in fills:
+            with pytest.raises(RuntimeError, match="cannot be converted"):
+                fill()
+
+
+def test_fill_values_its_dtype_holds_are_kept_as_torchs():
+    for dtype, value in (("float16", -math.inf), ("bfloat16", math.nan), ("int64", 0.5),
+                         ("int8", -128), ("bool", 2.0), ("float32", 3.4e38),
+                         ("uint8", -255)):
+        got = [fw.zeros(2, dtype=getattr(fw, dtype)).masked_fill(fw.tensor([True, False]), value)
+               .float().tolist() for fw in (torch, tinyflow)]
+        np.testing.assert_array_equal(got[1], got[0], dtype)

@@ -17,8 +17,8 @@ from torch_oracle import assert_close, copy_state
 
 
 def test_math_constants_are_torchs():
-    for name in ("inf", "pi", "e"):
-        assert getattr(tinyflow, name) == getattr(torch, name), name
+    for name in ("inf", "nan", "pi", "e", "newaxis"):
+        assert getattr(tinyflow, name) is getattr(torch, name), name   # math's objects
     assert math.isnan(tinyflow.nan) and tinyflow.newaxis is None
     x = tinyflow.arange(6.0).reshape(2, 3)
     assert x[:, tinyflow.newaxis].shape == (2, 1, 3)
@@ -145,3 +145,109 @@ def test_cifar_without_files_says_where_and_does_not_download(tmp_path):
     assert written == {}
     with pytest.raises(RuntimeError, match="cifar-100-python lacks test"):
         datasets.CIFAR100(root=str(tmp_path), train=False)
+    (tmp_path / "cifar-10-batches-py").mkdir()
+    (tmp_path / "cifar-10-batches-py" / "test_batch").write_bytes(
+        pickle.dumps({"data": np.zeros((1, 3072), np.uint8), "labels": [0]}))
+    with pytest.raises(RuntimeError, match="lacks batches.meta"):   # as torchvision: no
+        datasets.CIFAR10(root=str(tmp_path), train=False)        # `classes` without it
+
+
+class _Marker:
+    """Unpickles as a call to `os.system`, which would create `path`: what a hostile
+    'data_batch_1' could hold."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __reduce__(self):
+        import os
+        return os.system, (f"touch {self.path}",)
+
+
+def test_cifar_refuses_a_pickle_that_would_run_code(tmp_path):
+    """A pickle calls whatever its file names: the reader allows only the few globals a
+    CIFAR batch holds (NumPy's array rebuilders) and refuses the rest before calling it."""
+    written = _write_cifar(tmp_path / "cifar-10-batches-py", np.random.default_rng(2),
+                           ["test_batch"], 2)
+    marker = tmp_path / "ran"
+    with open(tmp_path / "cifar-10-batches-py" / "test_batch", "wb") as f:
+        pickle.dump({"data": written["test_batch"][0], "labels": _Marker(marker)}, f)
+    with pytest.raises(pickle.UnpicklingError, match=r"test_batch.*(posix|os)\.system"):
+        datasets.CIFAR10(root=str(tmp_path), train=False)
+    assert not marker.exists()
+    with open(tmp_path / "cifar-10-batches-py" / "batches.meta", "wb") as f:
+        pickle.dump({"label_names": _Marker(marker)}, f, protocol=2)
+    written = _write_cifar(tmp_path / "x" / "cifar-10-batches-py", np.random.default_rng(2),
+                           ["test_batch"], 2)
+    (tmp_path / "x" / "cifar-10-batches-py" / "batches.meta").write_bytes(
+        (tmp_path / "cifar-10-batches-py" / "batches.meta").read_bytes())
+    with pytest.raises(pickle.UnpicklingError, match=r"batches\.meta"):
+        datasets.CIFAR10(root=str(tmp_path / "x"), train=False)
+    assert not marker.exists()
+
+
+def _python2_batch(data, labels):
+    """A batch as the CIFAR archive's Python 2 cPickle wrote it (protocol 2): byte strings as
+    BINSTRING (read back as latin-1 text), the array through `numpy.core.multiarray`."""
+    import struct
+
+    def text(s):
+        s = s if isinstance(s, bytes) else s.encode("latin-1")
+        return b"T" + struct.pack("<i", len(s)) + s
+
+    def ints(*values):
+        return b"".join(b"J" + struct.pack("<i", v) for v in values)
+
+    dtype = (b"cnumpy\ndtype\n" + text("u1") + ints(0, 1) + b"\x87R"
+             + b"(" + ints(3) + text("|") + b"NNN" + ints(-1, -1, 0) + b"tb")
+    array = (b"cnumpy.core.multiarray\n_reconstruct\ncnumpy\nndarray\n" + ints(0) + b"\x85"
+             + text("b") + b"\x87R" + b"(" + ints(1, *data.shape) + b"\x86" + dtype + b"\x89"
+             + text(data.tobytes()) + b"tb")
+    return (b"\x80\x02}(" + text("batch_label") + text("testing batch 1 of 1")
+            + text("data") + array + text("labels") + b"](" + ints(*labels) + b"e"
+            + text("filenames") + b"](" + text("a.png") + text("b.png") + b"eu.")
+
+
+def test_cifar_reads_a_python2_pickled_batch(tmp_path):
+    """The archive's batches come from Python 2: what the restricted reader must allow."""
+    rng = np.random.default_rng(3)
+    data = rng.integers(0, 256, (2, 3072)).astype(np.uint8)
+    folder = tmp_path / "cifar-10-batches-py"
+    folder.mkdir()
+    (folder / "test_batch").write_bytes(_python2_batch(data, [7, 2]))
+    (folder / "batches.meta").write_bytes(
+        pickle.dumps({"label_names": [f"c{i}" for i in range(10)]}, protocol=2))
+    batch = pickle.loads(_python2_batch(data, [7, 2]), encoding="latin1")   # our own bytes
+    assert (batch["data"] == data).all() and batch["labels"] == [7, 2]
+    test = datasets.CIFAR10(root=str(tmp_path), train=False)
+    assert test.targets == [7, 2] and (test.data[1] == data[1].reshape(3, 32, 32)
+                                       .transpose(1, 2, 0)).all()
+    image, label = test[0]
+    assert image.dtype == np.uint8 and image.shape == (32, 32, 3) and label == 7
+
+
+@pytest.mark.parametrize("dtype, value", [("int64", -math.inf), ("int32", math.nan),
+                                          ("int8", 300), ("int64", 1e30), ("uint8", -256),
+                                          ("float16", 1e5), ("float32", 1e39)])
+def test_fill_value_its_dtype_cannot_hold_is_refused(dtype, value):
+    """`masked_fill(mask, -torch.inf)` on an integer tensor: PyTorch refuses the value
+    rather than writing INT_MIN (and a finite value past float16's range, rather than inf)."""
+    for fw in (torch, tinyflow):
+        mask = fw.tensor([True, False])
+        fills = (lambda: fw.zeros(2, dtype=getattr(fw, dtype)).masked_fill(mask, value),
+                 lambda: fw.zeros(2, dtype=getattr(fw, dtype)).masked_fill_(mask, value),
+                 lambda: fw.zeros(2, dtype=getattr(fw, dtype)).fill_(value),
+                 lambda: fw.full((2,), value, dtype=getattr(fw, dtype)),
+                 lambda: fw.full_like(fw.zeros(2, dtype=getattr(fw, dtype)), value))
+        for fill in fills:
+            with pytest.raises(RuntimeError, match="cannot be converted"):
+                fill()
+
+
+def test_fill_values_its_dtype_holds_are_kept_as_torchs():
+    for dtype, value in (("float16", -math.inf), ("bfloat16", math.nan), ("int64", 0.5),
+                         ("int8", -128), ("bool", 2.0), ("float32", 3.4e38),
+                         ("uint8", -255)):
+        got = [fw.zeros(2, dtype=getattr(fw, dtype)).masked_fill(fw.tensor([True, False]), value)
+               .float().tolist() for fw in (torch, tinyflow)]
+        np.testing.assert_array_equal(got[1], got[0], dtype)

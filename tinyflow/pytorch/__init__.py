@@ -115,8 +115,9 @@ def install_tensor_methods(cls: type, *more: dict) -> None:
 
 
 # torch's math constants (`masked_fill(mask, -torch.inf)`, `math.sqrt(2 / torch.pi)`) and
-# `x[:, torch.newaxis]`: Python floats and None, as torch's are
-inf, nan, pi, e = float("inf"), float("nan"), 3.141592653589793, 2.718281828459045
+# `x[:, torch.newaxis]`: the `math` module's floats themselves and None, as torch's are
+# (`value is torch.nan` holds for `math.nan` in both)
+from math import e, inf, nan, pi  # noqa: E402
 newaxis = None
 
 __all__ = ["inf", "nan", "pi", "e", "newaxis",

@@ -18,7 +18,7 @@ from ..core.tensor import Tensor
 from ..ops.creation import fill as _fill, tf1_constant
 from ..ops.shape import Copy
 from .dtype import check_device
-from .inplace import copy_, write_out
+from .inplace import check_fill, copy_, write_out
 from .movement import size_args
 
 
@@ -175,6 +175,7 @@ def full(size, fill_value, dtype=None, device=None, requires_grad=False, **optio
     if dtype is None:
         dtype = dtypes.int64 if isinstance(fill_value, (bool, int)) else None
         dtype = dtypes.bool_ if isinstance(fill_value, bool) else dtype
+    check_fill(fill_value, dtype_or(dtype))
     return leaf(np.full(tuple(size), fill_value, dtype=dtype_or(dtype).np), requires_grad)
 
 
@@ -182,6 +183,7 @@ def full_like(x, fill_value, dtype=None, device=None, requires_grad=False,
               **options) -> Tensor:
     ignored_options("full_like", options)
     check_device(device)
+    check_fill(fill_value, dtype_or(dtype, x.dtype))
     return leaf(np.full(x.shape, fill_value, dtype_or(dtype, x.dtype).np), requires_grad)
 
 

@@ -64,6 +64,7 @@ def neg_(x): return write_inplace(x, -x)
 def relu_(x): return write_inplace(x, ops.relu(x))
 def clamp_(x, min=None, max=None): return write_inplace(x, x.clamp(min, max))  # noqa: A002
 def masked_fill_(x, mask, value):
+    check_fill(value, x.dtype)
     if fill_shared(x, mask, value, "masked_fill_"):
         return x
     return write_inplace(x, x.masked_fill(mask, value))
@@ -84,7 +85,22 @@ def copy_(x, src):
     return write_inplace(x, src.to(x.dtype))
 
 
+def check_fill(value, dtype) -> None:
+    """PyTorch refuses a fill value its dtype cannot hold (`-torch.inf` or NaN into integers,
+    300 into int8, 1e5 into float16) where a cast would write INT_MIN, a wrapped int or inf."""
+    if value == 0 or type(value) not in (int, float) or not (
+            dtype.is_integer or dtype.is_floating and not dtype.is_fp8):
+        return
+    if dtype.is_floating and (value != value or value in (np.inf, -np.inf)):
+        return
+    info = np.iinfo(dtype.np) if dtype.is_integer else np.finfo(dtype.np)
+    low = -info.max if info.min == 0 else info.min     # unsigned: down to -max wraps, as torch
+    if not float(low) <= value <= float(info.max):     # NaN fails too
+        raise RuntimeError(f"value cannot be converted to type {dtype.name} without overflow")
+
+
 def fill_(x, value):
+    check_fill(value, x.dtype)
     if isinstance(value, (bool, int, float)) and (_outside_autograd(x) or _one_memory_fill(x)):
         # `p.grad.zero_()` in every training loop: no temporary (an expand's memory too)
         writable_memory(x.array, one_value=True).fill(value)

@@ -14,7 +14,7 @@ from ..core.errors import DTypeError, ValueRuntimeError
 from ..core.op import as_tensor
 from ..ops.math import operands
 from ..core.tensor import Tensor
-from .inplace import write_out, with_out
+from .inplace import check_fill, write_out, with_out
 from .sparse import spmm
 
 # ---- elementwise -----------------------------------------------------------------------
@@ -76,7 +76,8 @@ def isinf(x): return ops.equal(ops.abs(x), np.inf)
 def isfinite(x): return ops.less(ops.abs(x), np.inf)  # NaN compares False
 def masked_fill(x, mask, value):
     """x with value where mask, in x's dtype (the value cast to it, as PyTorch's: 0.5 into
-    ints gives 0, 0 into bools False)."""
+    ints gives 0, 0 into bools False; one it cannot hold, as -inf into ints, is refused)."""
+    check_fill(value, x.dtype)
     out = ops.where(mask, value, x)
     return out if out.dtype is x.dtype else ops.cast(out, x.dtype)
 

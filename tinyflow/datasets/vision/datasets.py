@@ -5,6 +5,7 @@ uint8 [N, 28, 28] tensor, `targets` int64, `classes`), read from the local IDX f
 from __future__ import annotations
 
 import os
+import pickle
 from pathlib import Path
 
 import numpy as np
@@ -71,12 +72,54 @@ class FashionMNIST(MNIST):
                "Sneaker", "Bag", "Ankle boot"]
 
 
+def _cifar_globals() -> dict:
+    """The only globals a CIFAR batch may name: NumPy's array rebuilders under the module
+    paths NumPy 1.x (the archive's Python 2 pickles) and 2.x write, taken from NumPy's own
+    `__reduce__` so they are this NumPy's functions; `_codecs.encode` is how Python 3 writes
+    bytes at protocol 2."""
+    import _codecs
+    array = np.zeros(1, np.uint8)
+    reconstruct, frombuffer = array.__reduce__()[0], array.__reduce_ex__(5)[0]
+    allowed = {("numpy", "ndarray"): np.ndarray, ("numpy", "dtype"): np.dtype,
+               ("_codecs", "encode"): _codecs.encode}
+    for core in ("numpy.core", "numpy._core"):
+        allowed[(core + ".multiarray", "_reconstruct")] = reconstruct
+        allowed[(core + ".numeric", "_frombuffer")] = frombuffer
+    return allowed
+
+
+class _BatchUnpickler(pickle.Unpickler):
+    """Reads a CIFAR batch without running what the file names: `pickle.load` calls any
+    global a file names (`os.system` included), so anything outside `_cifar_globals()` is
+    refused, naming the file, before it is called."""
+
+    def __init__(self, file, path) -> None:
+        super().__init__(file, encoding="latin1")   # Python 2 byte strings, as torchvision
+        self.path, self.allowed = path, _cifar_globals()
+
+    def find_class(self, module: str, name: str):
+        if (module, name) not in self.allowed:
+            raise pickle.UnpicklingError(
+                f"{self.path}: refuses to load {module}.{name}: a CIFAR batch holds only "
+                f"dicts, lists, strings, numbers and NumPy arrays (is this the real file?)")
+        return self.allowed[(module, name)]
+
+
+def _load_batch(path: Path) -> dict:
+    with open(path, "rb") as f:
+        batch = _BatchUnpickler(f, path).load()
+    if not isinstance(batch, dict):
+        raise pickle.UnpicklingError(f"{path}: holds a {type(batch).__name__}, not a dict")
+    return batch
+
+
 class CIFAR10:
     """`datasets.CIFAR10(root, train=True, transform=None, target_transform=None,
     download=False)`: read from torchvision's layout, `root/cifar-10-batches-py/` holding the
     pickled batches (`data_batch_1`..`5`, `test_batch`: a uint8 [N, 3072] `data`, a list of
-    `labels`). `data` is uint8 [N, 32, 32, 3] as torchvision's; item i is an [H, W, C] uint8
-    array where torchvision gives a PIL image. Nothing is downloaded (tinyflow works offline):
+    `labels`; `batches.meta` for `classes`), read by `_BatchUnpickler`. `data` is uint8
+    [N, 32, 32, 3] as torchvision's; item i is an [H, W, C] uint8 array where torchvision
+    gives a PIL image. Nothing is downloaded (tinyflow works offline):
     without the files the error says where to put them."""
 
     base_folder = "cifar-10-batches-py"
@@ -87,12 +130,12 @@ class CIFAR10:
 
     def __init__(self, root, train: bool = True, transform=None, target_transform=None,
                  download: bool = False) -> None:
-        import pickle
         self.root, self.train = root, train
         self.transform, self.target_transform = transform, target_transform
         folder = Path(root).expanduser() / self.base_folder
         names = self.train_list if train else self.test_list
-        missing = [n for n in names if not (folder / n).is_file()]
+        meta_file, key = self.meta
+        missing = [n for n in [*names, meta_file] if not (folder / n).is_file()]
         if missing:
             raise RuntimeError(
                 f"{type(self).__name__}: {folder} lacks {', '.join(missing)}; tinyflow does "
@@ -100,17 +143,13 @@ class CIFAR10:
                 f"there (the files torchvision's download leaves)")
         data, targets = [], []
         for name in names:
-            with open(folder / name, "rb") as f:
-                batch = pickle.load(f, encoding="latin1")
+            batch = _load_batch(folder / name)
             data.append(np.asarray(batch["data"], dtype=np.uint8))
             targets.extend(int(t) for t in batch[self.label_key])
         self.data = np.concatenate(data).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1).copy()
         self.targets = targets
-        meta_file, key = self.meta
-        if (folder / meta_file).is_file():
-            with open(folder / meta_file, "rb") as f:
-                self.classes = list(pickle.load(f, encoding="latin1")[key])
-        self.class_to_idx = {c: i for i, c in enumerate(getattr(self, "classes", []))}
+        self.classes = list(_load_batch(folder / meta_file)[key])   # torchvision needs it too
+        self.class_to_idx = {c: i for i, c in enumerate(self.classes)}
 
     def __len__(self) -> int:
         return len(self.data)

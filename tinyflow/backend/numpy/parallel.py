@@ -263,7 +263,9 @@ class _Worker:
                 context.run(piece, start, stop)
             except BaseException as error:   # re-raised by the caller of `run`
                 self.error = error
-            self.task = None
+            # the piece (its closure: a run's arrays) not held until the next run: a memo's
+            # array a run read is then known unread (`_conv_numba.WeightMemo.slot`)
+            self.task = context = piece = None
             self.done.raise_()
 
     def start(self, piece: Callable[[int, int], object], start: int, stop: int) -> None:

@@ -309,3 +309,24 @@ def test_the_handed_on_array_is_not_rewritten_while_another_run_reads_it(monkeyp
     _conv_winograd.conv2d(x, w, None, pads)     # this thread's next step
     np.testing.assert_array_equal(held, before)
     assert memo.find(w, "oc") is not None       # and the backward still gets its own
+
+
+def test_the_pools_threads_let_go_of_a_run_s_pieces(monkeypatch):
+    """A kernel thread drops the piece it ran (its closure: the run's arrays) before the run
+    returns: a memo array a finished run read is then unread (`WeightMemo.slot` checks)."""
+    import gc
+    import weakref
+    from tinyflow.backend.numpy import parallel
+    monkeypatch.setattr(parallel, "threads", lambda: 2)
+
+    class Held:
+        pass
+    held = Held()
+    ref, seen = weakref.ref(held), []
+
+    def piece(start, stop, held=held):
+        seen.append((start, stop))
+    parallel.run(piece, 2)
+    del piece, held
+    gc.collect()
+    assert len(seen) == 2 and ref() is None

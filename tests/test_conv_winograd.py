@@ -270,7 +270,7 @@ def test_a_trained_weights_forward_hands_its_backward_the_transform(dtype, monke
         kept = memo.find(w, "oc") if step >= 2 else None
         if step >= 2:
             assert kept is not None and not memo.wanted(w, "co")
-            handed.append(kept)
+            handed.append(kept.__array_interface__["data"][0])
         if step == 4:
             w[0, 0, 0, 0] += 1.0                    # changed between forward and backward
             assert memo.find(w, "oc") is None
@@ -279,4 +279,62 @@ def test_a_trained_weights_forward_hands_its_backward_the_transform(dtype, monke
                                           padding=1)
         np.testing.assert_allclose(dx, want.numpy(), **tol)
         w -= 0.01 * np.sign(w)                      # an optimizer step, in place
-    assert handed[0] is handed[1] is handed[2]      # the step before's array, made again
+        kept = None     # (held, the array is not made again: a run may still read it)
+    assert handed[0] == handed[1] == handed[2]      # the step before's array, made again
+
+
+def test_the_memos_change_counts_stay_bounded(monkeypatch):
+    """`keep` notes every kept weight in `changes` (so a dropped one's miss counts): a long
+    run making transforms of ever new weights (new models, per-call weights) must not grow
+    that dict without bound (before, only a found change pruned it)."""
+    memo = _conv_numba.WeightMemo()
+    monkeypatch.setattr(_conv_numba, "weight_memo", memo)
+    monkeypatch.setattr(_conv_numba, "MEMO_BYTES", 64 << 10)
+    alive = [np.full((4, 4, 3, 3), k, np.float32) for k in range(6000)]   # distinct addresses
+    for w in alive:
+        _conv_winograd._transformed_weight(w, "co")
+    assert len(memo.changes) <= 4097
+
+
+def test_the_handed_on_array_is_not_rewritten_while_another_run_reads_it(monkeypatch):
+    """A forward's `slot` makes the backward's transform again in the array kept the step
+    before: not while another run (another thread's backward, which found it) still reads it:
+    the Numba loop writes partial sums in place, which that run's products would read."""
+    memo = _conv_numba.WeightMemo()
+    monkeypatch.setattr(_conv_numba, "weight_memo", memo)
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((2, 32, 16, 16)).astype(np.float32)
+    w = (rng.standard_normal((32, 32, 3, 3)) / 9).astype(np.float32)
+    pads = ((1, 1), (1, 1))
+    for _ in range(3):                          # trained: the forward hands "oc" on
+        _conv_winograd.conv2d(x, w, None, pads)
+        w -= 0.01 * np.sign(w)
+    _conv_winograd.conv2d(x, w, None, pads)
+    held = memo.find(w, "oc")                   # as another thread's backward holds it
+    assert held is not None
+    before = held.copy()
+    w -= 0.01 * np.sign(w)
+    _conv_winograd.conv2d(x, w, None, pads)     # this thread's next step
+    np.testing.assert_array_equal(held, before)
+    assert memo.find(w, "oc") is not None       # and the backward still gets its own
+
+
+def test_the_pools_threads_let_go_of_a_run_s_pieces(monkeypatch):
+    """A kernel thread drops the piece it ran (its closure: the run's arrays) before the run
+    returns: a memo array a finished run read is then unread (`WeightMemo.slot` checks)."""
+    import gc
+    import weakref
+    from tinyflow.backend.numpy import parallel
+    monkeypatch.setattr(parallel, "threads", lambda: 2)
+
+    class Held:
+        pass
+    held = Held()
+    ref, seen = weakref.ref(held), []
+
+    def piece(start, stop, held=held):
+        seen.append((start, stop))
+    parallel.run(piece, 2)
+    del piece, held
+    gc.collect()
+    assert len(seen) == 2 and ref() is None

@@ -13,6 +13,7 @@ their batch the same way, with one BLAS thread per piece).
 """
 import collections
 import math
+import sys
 import threading
 
 import numpy as np
@@ -134,7 +135,9 @@ class WeightMemo:
         key, shape = self._key(w, purpose), tuple(shape)
         with self.lock:
             entry = self.entries.get(key)
-            if entry is None or entry[1].shape != shape:
+            # not while a run found it and still reads it (another thread's backward): the
+            # loop writes partial sums in place (refs: the entry's and getrefcount's)
+            if entry is None or entry[1].shape != shape or sys.getrefcount(entry[1]) > 2:
                 size = math.prod(shape) * w.itemsize + w.nbytes
                 fits = self.bytes + size <= MEMO_BYTES
                 return np.empty(shape, w.dtype) if fits else None
@@ -158,6 +161,11 @@ class WeightMemo:
         if size > MEMO_BYTES:
             return
         with self.lock:
+            if len(self.changes) > 4096:    # ever new weights' keys: only those that count
+                self.changes = {k: v for k, v in self.changes.items()
+                                if v or k in self.entries}
+                if len(self.changes) > 4096:
+                    self.changes.clear()
             self.changes.setdefault(key, 0)
             old = self.entries.pop(key, None)
             if old is not None:

@@ -276,6 +276,10 @@ class _Worker:
                 context.run(piece, start, stop)
             except BaseException as e:   # re-raised by the caller of `run`
                 error.append(e)
+            # the piece (its closure: a run's arrays) not held until the next run: a memo's
+            # array a run read is then known unread (`_conv_numba.WeightMemo.slot`); the
+            # caller lets go of `self.task` (`take`, `finish`)
+            task = context = piece = error = None
             self.done.raise_()
 
     def start(self, piece: Callable[[int, int], object], start: int, stop: int) -> None:
@@ -288,11 +292,15 @@ class _Worker:
         """(piece, start, stop) for the caller to run itself if this thread has not taken
         it yet, else None (then `finish` waits for it)."""
         task = self.task
-        return task[1:4] if task[4].acquire(blocking=False) else None
+        if not task[4].acquire(blocking=False):
+            return None
+        self.task = None
+        return task[1:4]
 
     def finish(self) -> Optional[BaseException]:
         self.done.wait()
-        return self.task[5][0] if self.task[5] else None
+        task, self.task = self.task, None
+        return task[5][0] if task[5] else None
 
 
 _team: list = []                  # the pool's threads, started as runs first need them

@@ -7,9 +7,6 @@ after a backward without retain_graph, and PyTorch's in-place semantics under au
 """
 from __future__ import annotations
 
-import gc
-import sys
-
 import numpy as np
 
 from ..core.dtypes import kind_rank
@@ -100,7 +97,7 @@ def write_inplace(target: Tensor, result: Tensor) -> Tensor:
     target._version[0] += 1
     if tracked:
         target._saved = tuple(x._version[0] for x in target.inputs) + (target._version[0],)
-        if first and sys.getrefcount(target._version) > 2:   # a view shares the counter
+        if first and target._views is not None:   # views of it were made
             views_take_history(target)
     return target
 
@@ -120,11 +117,12 @@ def views_take_history(base: Tensor) -> None:
     """`base`, which took no part in autograd, has just taken a history by an in-place write:
     each of its views made before (a view of a tensor without grad records no node) becomes
     `base[index]` of its new history, as PyTorch regenerates a view's grad_fn from its
-    base's. Only the views share `base`'s version counter, so they are found as its
-    referrers (a rare event: once per base, and only if a view of it is alive)."""
+    base's. They are found in `base._views` (weak references `op.register_view` keeps)."""
     version = base._version[0]
-    for view in gc.get_referrers(base._version):
-        if type(view) is not Tensor or view._base is not base or view.requires_grad:
+    views, base._views = base._views, None   # it has grad now: its new views record nodes
+    for r in views:
+        view = r()
+        if view is None or view.requires_grad:
             continue
         index = _memory_index(view.array, base.array, distinct=False)
         view._op, view.inputs, view.requires_grad = GetItem(index=index), (base,), True

@@ -4,6 +4,7 @@ from __future__ import annotations
 import dataclasses
 import operator
 import warnings
+from weakref import ref
 from typing import Optional, dataclass_transform
 
 import numpy as np
@@ -415,6 +416,26 @@ def _share_version(view: Tensor, x: Tensor) -> None:
     view._version = x._version
     if x.made_without_grad or GRAD_OFF_THREADS and not grad_mode.enabled:   # no history
         view.made_without_grad = True
+    if not view._base.requires_grad:
+        register_view(view)
+
+
+def register_view(view: Tensor) -> None:
+    """A view of a base without grad is remembered, weakly, by its base: if the base later
+    takes a history by an in-place write, `tape.views_take_history` finds it there (not by
+    scanning the heap, milliseconds a step in a large process). The dead are dropped when
+    the list doubles to 32, 64, ... and at least half of it is dead (amortized O(1))."""
+    base = view._base
+    views = base._views
+    if views is None:
+        base._views = [ref(view)]
+        return
+    views.append(ref(view))
+    n = len(views)
+    if n >= 32 and n & (n - 1) == 0:
+        live = [r for r in views if r() is not None]
+        if 2 * len(live) <= n:
+            views[:] = live
 
 
 def as_dtype_array(data, dtype) -> np.ndarray:

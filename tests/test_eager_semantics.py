@@ -177,3 +177,21 @@ def test_a_base_remembers_its_views_in_bounded_memory():
     kept[7] += w
     b.sum().backward()
     assert w.grad.tolist() == [2.0, 2.0, 2.0]
+
+
+def test_views_made_under_no_grad_are_not_remembered_but_still_found():
+    """No-grad inference makes views by the million: they are not registered with their base
+    (no cost), and the rare one alive when its base takes a history is found by a scan."""
+    b = tf.zeros(2, 3)
+    with tf.no_grad():
+        v = b[0]
+        u = b.t()
+    assert b._views is None
+    row = b[1]   # made in grad mode: remembered
+    w = tf.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    b[1] += w
+    assert row.requires_grad
+    with pytest.raises(RuntimeError, match="no_grad"):
+        (v * 2).sum().backward()
+    with pytest.raises(RuntimeError, match="no_grad"):
+        u.add_(1.0)

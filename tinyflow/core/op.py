@@ -412,12 +412,13 @@ def _is_view(data: np.ndarray, source: np.ndarray) -> bool:
 
 def _share_version(view: Tensor, x: Tensor) -> None:
     """A view and its base see each other's writes: one version counter. A view of a base
-    without grad is remembered, weakly, by its base (`register_view`, inlined here)."""
+    without grad made in grad mode is remembered, weakly, by its base (`register_view`,
+    inlined here; not so under no_grad, where `tape.views_take_history` scans for it)."""
     base = view._base = x if x._base is None else x._base
     view._version = x._version
     if x.made_without_grad or GRAD_OFF_THREADS and not grad_mode.enabled:   # no history
         view.made_without_grad = True
-    if not base.requires_grad:
+    elif not base.requires_grad:
         views = base._views
         if views is None:
             base._views = [ref(view)]
@@ -428,9 +429,9 @@ def _share_version(view: Tensor, x: Tensor) -> None:
 
 
 def register_view(view: Tensor) -> None:
-    """A view of a base without grad is remembered, weakly, by its base: if the base later
-    takes a history by an in-place write, `tape.views_take_history` finds it there (not by
-    scanning the heap: ~40 ms a step with 2 million live objects)."""
+    """A view of a base without grad (made in grad mode) is remembered, weakly, by its base:
+    if the base later takes a history by an in-place write, `tape.views_take_history` finds
+    it there (not by scanning the heap: ~40 ms a step with 2 million live objects)."""
     base = view._base
     if base._views is None:
         base._views = [ref(view)]

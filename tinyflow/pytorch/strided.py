@@ -79,7 +79,7 @@ def as_strided(x, size, stride, storage_offset=None) -> Tensor:
     out._version = x._version   # writes through either bump the version both see
     if x.made_without_grad or not grad_mode.enabled:   # as core/op.py's _share_version
         out.made_without_grad = True
-    if not out._base.requires_grad:
+    elif not out._base.requires_grad:
         register_view(out)
     return out
 

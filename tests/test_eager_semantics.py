@@ -195,3 +195,33 @@ def test_views_made_under_no_grad_are_not_remembered_but_still_found():
         (v * 2).sum().backward()
     with pytest.raises(RuntimeError, match="no_grad"):
         u.add_(1.0)
+
+
+@pytest.mark.parametrize("pieces", [lambda b: b.unbind(0), lambda b: b.split(1),
+                                    lambda b: b.chunk(2)])
+def test_multi_output_views_of_a_tensor_without_grad_are_no_grad_views(pieces):
+    """torch treats split/chunk/unbind's views of a base without grad as made under no_grad:
+    they do not follow the base's later history (reading or writing one raises), where
+    views_take_history alone gave them a gradient. (tensor_split's are plain slices.)"""
+    def read(lib):
+        w = lib.tensor([1.0, 2.0, 3.0], requires_grad=True)
+        b = lib.zeros(2, 3)
+        r0, r1 = pieces(b)
+        b[0] += w
+        (r1 * 2 + r0).sum().backward()
+        return [w.grad]
+
+    def write(lib):
+        w = lib.tensor([1.0, 2.0, 3.0], requires_grad=True)
+        b = lib.zeros(2, 3)
+        r0, r1 = pieces(b)
+        b[0] += w
+        r1.mul_(2)
+        return [b]
+
+    assert both(read) == [RuntimeError, RuntimeError]
+    assert both(write) == [RuntimeError, RuntimeError]
+    b = tf.zeros(2, 3)   # without autograd they stay plain views
+    r0, r1 = pieces(b)
+    r1 += 1.0
+    assert b.tolist() == [[0.0, 0.0, 0.0], [1.0, 1.0, 1.0]]

@@ -225,3 +225,14 @@ def test_multi_output_views_of_a_tensor_without_grad_are_no_grad_views(pieces):
     r0, r1 = pieces(b)
     r1 += 1.0
     assert b.tolist() == [[0.0, 0.0, 0.0], [1.0, 1.0, 1.0]]
+
+
+def test_a_base_that_remembers_its_views_pickles():
+    """`_views` holds weak references, which do not pickle: pickling leaves it out."""
+    import copy
+    import pickle
+    b = tf.zeros(2, 3)
+    row = b[1]
+    assert pickle.loads(pickle.dumps(b)).tolist() == [[0.0] * 3] * 2
+    assert pickle.loads(pickle.dumps(row)).tolist() == [0.0] * 3
+    assert copy.deepcopy(b).shape == (2, 3)

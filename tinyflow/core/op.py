@@ -4,6 +4,7 @@ from __future__ import annotations
 import dataclasses
 import operator
 import warnings
+from weakref import ref
 from typing import Optional, dataclass_transform
 
 import numpy as np
@@ -410,11 +411,44 @@ def _is_view(data: np.ndarray, source: np.ndarray) -> bool:
 
 
 def _share_version(view: Tensor, x: Tensor) -> None:
-    """A view and its base see each other's writes: one version counter."""
-    view._base = x if x._base is None else x._base
+    """A view and its base see each other's writes: one version counter. A view of a base
+    without grad made in grad mode is remembered, weakly, by its base (`register_view`,
+    inlined here; not so under no_grad, where `tape.views_take_history` scans for it)."""
+    base = view._base = x if x._base is None else x._base
     view._version = x._version
     if x.made_without_grad or GRAD_OFF_THREADS and not grad_mode.enabled:   # no history
         view.made_without_grad = True
+    elif not base.requires_grad:
+        views = base._views
+        if views is None:
+            base._views = [ref(view)]
+        else:
+            views.append(ref(view))
+            if len(views) & 31 == 0:
+                _drop_dead(views)
+
+
+def register_view(view: Tensor) -> None:
+    """A view of a base without grad (made in grad mode) is remembered, weakly, by its base:
+    if the base later takes a history by an in-place write, `tape.views_take_history` finds
+    it there (not by scanning the heap: ~40 ms a step with 2 million live objects)."""
+    base = view._base
+    if base._views is None:
+        base._views = [ref(view)]
+    else:
+        base._views.append(ref(view))
+        if len(base._views) & 31 == 0:
+            _drop_dead(base._views)
+
+
+def _drop_dead(views: list) -> None:
+    """At 32, 64, 128, ... references: the dead are dropped if at least half are (so the
+    list stays within twice its live views plus 32, in amortized O(1) a view)."""
+    n = len(views)
+    if n & (n - 1) == 0:
+        live = [r for r in views if r() is not None]
+        if 2 * len(live) <= n:
+            views[:] = live
 
 
 def as_dtype_array(data, dtype) -> np.ndarray:

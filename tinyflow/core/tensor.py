@@ -45,9 +45,19 @@ class Tensor:
     # node, a view, a leaf with hooks) gets an instance dict for it.
     graph = _name = site = _base = _post_grad_hooks = remote = None
     made_without_grad = False   # a view made under no_grad (`tape.views_take_history`)
+    _views = None   # weak references to the views of a base without grad (`op.register_view`)
     control_inputs = ()
     _retains_grad = False
     __array_priority__ = 1000  # so `ndarray * tensor` calls Tensor.__rmul__
+
+    def __getstate__(self):
+        """Pickling leaves out `_views` (weak references, which do not pickle)."""
+        state = object.__getstate__(self)
+        attributes = state[0] if isinstance(state, tuple) else state
+        if attributes and "_views" in attributes:
+            attributes = {k: v for k, v in attributes.items() if k != "_views"}
+            state = (attributes, state[1]) if isinstance(state, tuple) else attributes
+        return state
 
     def __setstate__(self, state) -> None:
         """Unpickling (Ray passes tensors between processes) restores the slots and gives the

@@ -178,7 +178,19 @@ def torch_split(x, split_size, dim=0) -> tuple:
         sizes = [min(split_size, total - start) for start in range(0, total, split_size)]
     else:
         sizes = list(split_size)
-    return tuple(ops.split(x, sizes, dim))
+    return multi_output_views(tuple(ops.split(x, sizes, dim)), x)
+
+
+def multi_output_views(views: tuple, x) -> tuple:
+    """PyTorch makes the views one call returns several of (split, chunk, unbind; not
+    tensor_split, made of slices) of a tensor without grad as if under no_grad: once the base takes a history
+    (`b[0] += w`), differentiating through or writing into one raises
+    (`tape.views_take_history`), rather than following the base's new history."""
+    if not x.requires_grad:
+        for view in views:
+            if view._base is not None:
+                view.made_without_grad = True
+    return views
 
 
 def chunk(x, chunks, dim=0) -> tuple:
@@ -194,7 +206,8 @@ def narrow(x, dim, start, length):
 
 
 def select(x, dim, index): return x[(slice(None),) * (dim % x.ndim) + (index,)]
-def unbind(x, dim=0): return tuple(select(x, dim, i) for i in range(x.shape[dim]))
+def unbind(x, dim=0):
+    return multi_output_views(tuple(select(x, dim, i) for i in range(x.shape[dim])), x)
 @with_out
 def index_select(x, dim, index): return ops.take(x, index, dim)
 

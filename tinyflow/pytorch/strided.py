@@ -8,6 +8,7 @@ import numpy as np
 from .. import ops
 from ..autodiff.tape import overlaps, storage_of as _storage, strided_offsets
 from ..core.modes import grad_mode
+from ..core.op import register_view
 from ..core.tensor import Tensor
 
 
@@ -78,6 +79,8 @@ def as_strided(x, size, stride, storage_offset=None) -> Tensor:
     out._version = x._version   # writes through either bump the version both see
     if x.made_without_grad or not grad_mode.enabled:   # as core/op.py's _share_version
         out.made_without_grad = True
+    elif not out._base.requires_grad:
+        register_view(out)
     return out
 
 

@@ -193,10 +193,10 @@ def _shares_memory_within(array) -> bool:
 
 
 # `x += y` writes into x when eager; on a symbolic tensor it is `x = x + y` (as in TF1)
-def iadd(x, other): return add_(x, other) if _in_place(x) else x + other
-def isub(x, other): return sub_(x, other) if _in_place(x) else x - other
-def imul(x, other): return mul_(x, other) if _in_place(x) else x * other
-def itruediv(x, other): return div_(x, other) if _in_place(x) else x / other
+def iadd(x, other): return add_(x, other) if _writes_in_place(x) else x + other
+def isub(x, other): return sub_(x, other) if _writes_in_place(x) else x - other
+def imul(x, other): return mul_(x, other) if _writes_in_place(x) else x * other
+def itruediv(x, other): return div_(x, other) if _writes_in_place(x) else x / other
 
 
 def _augmented(operator: str):
@@ -204,7 +204,7 @@ def _augmented(operator: str):
     `x = x & y` on a symbolic tensor."""
     def method(x, other):
         result = getattr(x, operator)(other)
-        return write_inplace(x, result) if _in_place(x) else result
+        return write_inplace(x, result) if _writes_in_place(x) else result
     method.__name__ = method.__qualname__ = operator.replace("__", "__i", 1)
     return method
 
@@ -212,7 +212,7 @@ def _augmented(operator: str):
 _HELD = (EAGER, REMOTE)   # tensors with a value (not `is_symbolic`, without its frame)
 
 
-def _in_place(x) -> bool:
+def _writes_in_place(x) -> bool:
     """Whether `x += y` writes x (PyTorch) or rebinds the name to `x + y` (TF1's graph
     tensors). A tensor of the function `tinyflow.compile` is tracing stands for an eager
     one: it is written, so the compiled call writes its argument as the eager call does."""

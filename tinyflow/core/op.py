@@ -412,20 +412,14 @@ def _is_view(data: np.ndarray, source: np.ndarray) -> bool:
 
 def _share_version(view: Tensor, x: Tensor) -> None:
     """A view and its base see each other's writes: one version counter. A view of a base
-    without grad made in grad mode is remembered, weakly, by its base (`register_view`,
-    inlined here; not so under no_grad, where `tape.views_take_history` scans for it)."""
+    without grad made in grad mode is remembered, weakly, by its base (`register_view`;
+    not so under no_grad, where `tape.views_take_history` scans for it)."""
     base = view._base = x if x._base is None else x._base
     view._version = x._version
     if x.made_without_grad or GRAD_OFF_THREADS and not grad_mode.enabled:   # no history
         view.made_without_grad = True
     elif not base.requires_grad:
-        views = base._views
-        if views is None:
-            base._views = [ref(view)]
-        else:
-            views.append(ref(view))
-            if len(views) & 31 == 0:
-                _drop_dead(views)
+        register_view(view)
 
 
 def register_view(view: Tensor) -> None:

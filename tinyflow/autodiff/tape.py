@@ -121,7 +121,7 @@ def views_take_history(base: Tensor) -> None:
     each of its views made before (a view of a tensor without grad records no node) becomes
     `base[index]` of its new history, as PyTorch regenerates a view's grad_fn from its
     base's. The views made in grad mode are in `base._views` (weak references
-    `core.op._share_version` keeps); others share `base`'s version counter too (views made
+    `core.op.share_version` keeps); others share `base`'s version counter too (views made
     under no_grad, which no-grad inference makes by the million, are not remembered; nor are
     detach()es): only if the counter's refcount says one is alive is the heap scanned for
     them (gc.get_referrers: ~40 ms with 2 million live objects, so never the common case)."""

@@ -214,7 +214,7 @@ def apply1(op: Op, x: Tensor) -> Tensor:
     out._version = [0]
     out._saved = None
     if op.view and _is_view(data, x.array):
-        _share_version(out, x)
+        share_version(out, x)
     return out
 
 
@@ -246,7 +246,7 @@ def apply2(op: Op, x: Tensor, y: Tensor) -> Tensor:
     out._version = [0]
     out._saved = None
     if op.view and _is_view(data, x.array):
-        _share_version(out, x)
+        share_version(out, x)
     return out
 
 
@@ -279,7 +279,7 @@ def apply3(op: Op, x: Tensor, y: Tensor, z: Tensor) -> Tensor:
     out._version = [0]
     out._saved = None
     if op.view and _is_view(data, x.array):
-        _share_version(out, x)
+        share_version(out, x)
     return out
 
 
@@ -344,7 +344,7 @@ def _apply(op: Op, inputs: tuple, name: Optional[str], graph, out: Optional[Tens
         return _recorded(op, inputs, data, dtype)
     out = new_eager(data, dtype)
     if op.view and _is_view(data, inputs[0].array):
-        _share_version(out, inputs[0])
+        share_version(out, inputs[0])
     return out
 
 
@@ -388,7 +388,7 @@ def _recorded(op: Op, inputs: tuple, data: np.ndarray, dtype) -> Tensor:
     out._version = [0]
     out._saved = None
     if op.view and _is_view(data, inputs[0].array):
-        _share_version(out, inputs[0])
+        share_version(out, inputs[0])
     if len(inputs) == 1:
         out._saved = inputs[0]._version[0], out._version[0]
     elif len(inputs) == 2:
@@ -410,7 +410,7 @@ def _is_view(data: np.ndarray, source: np.ndarray) -> bool:
                                  or np.may_share_memory(data, source))
 
 
-def _share_version(view: Tensor, x: Tensor) -> None:
+def share_version(view: Tensor, x: Tensor) -> None:
     """A view and its base see each other's writes: one version counter. A view of a base
     without grad made in grad mode is remembered, weakly, by its base (`register_view`;
     not so under no_grad, where `tape.views_take_history` scans for it)."""

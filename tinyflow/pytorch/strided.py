@@ -8,7 +8,7 @@ import numpy as np
 from .. import ops
 from ..autodiff.tape import overlaps, storage_of as _storage, strided_offsets
 from ..core.modes import grad_mode
-from ..core.op import register_view
+from ..core.op import share_version
 from ..core.tensor import Tensor
 
 
@@ -75,12 +75,7 @@ def as_strided(x, size, stride, storage_offset=None) -> Tensor:
     if overlaps(data):   # read-only: a write goes through writable_memory's overlap check
         data.flags.writeable = False
     out = Tensor._eager(data)
-    out._base = x if x._base is None else x._base
-    out._version = x._version   # writes through either bump the version both see
-    if x.made_without_grad or not grad_mode.enabled:   # as core/op.py's _share_version
-        out.made_without_grad = True
-    elif not out._base.requires_grad:
-        register_view(out)
+    share_version(out, x)   # writes through either bump the version both see
     return out
 
 

@@ -321,7 +321,9 @@ def test_conv2d_gradients_have_the_same_bits_on_any_number_of_threads(monkeypatc
                                                                        dtype):
     """The weight (and bias) gradient sums over the batch: the sum's order, and so its bits,
     must not depend on how many threads share the images (with a bias, one kernel gives
-    both)."""
+    both). The per-image results (the output, the input's gradient) are equal to rounding
+    only: OpenBLAS's float32 kernels on some CPUs (AMD EPYC, its Haswell kernels) round a
+    row by where it falls in a call, and the threads' calls start at other rows."""
     xs, ws, attrs = shapes
     rng = np.random.default_rng(1)
     x, w = rng.standard_normal(xs).astype(dtype), rng.standard_normal(ws).astype(dtype)
@@ -338,6 +340,12 @@ def test_conv2d_gradients_have_the_same_bits_on_any_number_of_threads(monkeypatc
             got += [y.detach().numpy()] + [t.grad.numpy() for t in ours]
         results.append(got)
         assert _conv_calls(calls) == (0 if threads == 1 else 6)
+    sums = {2, 5, 6}        # y, dx, dw without a bias; y, dx, dw, db with one
+    rtol = 1e-5 if dtype == np.float32 else 1e-12
     for other in results[1:]:
         for k, (a, c) in enumerate(zip(results[0], other)):
-            assert a.tobytes() == c.tobytes(), f"result {k}"
+            if k in sums:
+                assert a.tobytes() == c.tobytes(), f"result {k}"
+            else:
+                np.testing.assert_allclose(c, a, rtol=rtol, atol=rtol * np.abs(a).max(),
+                                           err_msg=f"result {k}")

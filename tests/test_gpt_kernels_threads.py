@@ -42,7 +42,7 @@ def test_layer_norm_and_its_gradients_in_pieces(monkeypatch, dtype):
                 k[normalization.LayerNormGrads](normalization.LayerNormGrads(eps=1e-5),
                                                 g, x, w))
     alone, pieces, calls = _twice(monkeypatch, run)
-    rtol = 1e-6 if dtype == np.float32 else 1e-12
+    rtol = 1e-5 if dtype == np.float32 else 1e-12   # the fused loop sums in another order
     for one, two in zip(alone, pieces):   # the sums too: their parts do not follow threads
         np.testing.assert_array_equal(one, two)
     both = pieces[3]        # all three gradients from one loop: dx's rows, then the sums

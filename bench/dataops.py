@@ -1,0 +1,170 @@
+"""Per-call cost of everyday eager data operations at small sizes (creation, joining,
+reductions with indices, indexing, conversion, views): the same statement run under torch
+and under tinyflow, each framework in a process of its own on one thread, processes
+interleaved (torch, tinyflow[, before], torch, ...). A process times each statement in
+rounds of ~10 ms and keeps its best round; the table gives the median over processes in
+microseconds per call and the ratio tinyflow/torch (and tinyflow/before with --against).
+These are front-end costs (argument handling, dtype and device normalisation, result
+construction): the arrays are tiny, so the kernels themselves take well under a microsecond.
+
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE .venv/bin/python bench/dataops.py
+    ... bench/dataops.py --only randint,max_dim1,cat --repeats 5
+    ... bench/dataops.py --against /work/s23/base      # A/B against another checkout
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+ONE_THREAD = {k: "1" for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+                               "NUMBA_NUM_THREADS")}
+ROUND_SECONDS, ROUNDS = 0.01, 7
+
+SETUP = """
+import numpy as np
+x = torch.from_numpy(np.random.RandomState(0).randn(64, 10).astype(np.float32))
+y = x.clone()
+v = x[:, 0].clone()
+w = y.clone()
+xt = x.t()
+xi = torch.arange(640).reshape(64, 10)
+idx = torch.tensor([1, 5, 9, 3])
+mask = v > 0
+s = v.sum()
+"""
+
+STATEMENTS = {   # name -> one call on SETUP's tensors (x: 64x10 float32, v: 64)
+    "randint": "torch.randint(0, 10, (64,))",
+    "randn": "torch.randn(64, 10)",
+    "rand": "torch.rand(64, 10)",
+    "zeros": "torch.zeros(64, 10)",
+    "ones": "torch.ones(64, 10)",
+    "empty": "torch.empty(64, 10)",
+    "full": "torch.full((64, 10), 1.5)",
+    "arange": "torch.arange(64)",
+    "tensor_list": "torch.tensor([1.0, 2.0, 3.0])",
+    "cat": "torch.cat([x, y])",
+    "cat_dim1": "torch.cat([x, y], dim=1)",
+    "stack": "torch.stack([v, v])",
+    "split": "x.split(16)",
+    "chunk": "x.chunk(4)",
+    "max": "x.max()",
+    "max_dim1": "x.max(dim=1)",
+    "min_dim1": "x.min(dim=1)",
+    "argmax_dim1": "x.argmax(dim=1)",
+    "topk": "x.topk(3, dim=1)",
+    "sort": "x.sort(dim=1)",
+    "sum_dim1": "x.sum(dim=1)",
+    "mean_dim0": "x.mean(dim=0)",
+    "index_int": "x[3]",
+    "index_slice": "x[2:10]",
+    "index_mask": "v[mask]",
+    "index_tensor": "x[idx]",
+    "setitem_int": "w[3] = 0.0",
+    "setitem_mask": "w[mask] = 0.0",
+    "item": "s.item()",
+    "tolist": "v.tolist()",
+    "iterate_64": "for row in x: pass",
+    "gt_scalar": "x > 0",
+    "eq": "x == y",
+    "where": "torch.where(mask, v, -v)",
+    "clone": "x.clone()",
+    "to_float64": "x.to(torch.float64)",
+    "int_float": "xi.float()",
+    "view": "x.view(-1)",
+    "reshape": "x.reshape(10, 64)",
+    "permute": "x.permute(1, 0)",
+    "contiguous": "xt.contiguous()",
+    "unsqueeze": "x.unsqueeze(0)",
+    "squeeze": "v.unsqueeze(1).squeeze(1)",
+    "shape": "x.shape",
+    "size_dim": "x.size(1)",
+}
+
+
+def worker(root: str, names: list) -> dict:
+    """Best-round microseconds per call of each statement, in this process."""
+    if root == "torch":
+        import torch
+        torch.set_num_threads(1)
+    else:
+        sys.path.insert(0, root)
+        import tinyflow as torch
+        if not torch.__file__.startswith(os.path.abspath(root)):
+            raise RuntimeError(f"imported {torch.__file__}, not the checkout at {root}")
+    env = {"torch": torch}
+    exec(SETUP, env)
+    result = {}
+    for name in names:
+        one = compile(STATEMENTS[name], name, "exec")
+        exec(one, env)   # first-call imports and caches are not timed
+        start, calls = time.perf_counter(), 0
+        while time.perf_counter() - start < ROUND_SECONDS / 4:
+            exec(one, env)
+            calls += 1
+        calls = max(1, calls * 4)
+        loop = compile(f"for _ in range({calls}):\n    " + STATEMENTS[name].replace(
+            "\n", "\n    "), name, "exec")
+        best = float("inf")
+        for _ in range(ROUNDS):
+            start = time.perf_counter()
+            exec(loop, env)
+            best = min(best, time.perf_counter() - start)
+        result[name] = best / calls * 1e6
+    return result
+
+
+def run(root: str, names: list) -> dict:
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "PYTHONPATH")}
+    out = subprocess.run([sys.executable, os.path.abspath(__file__), "--worker", root, *names],
+                         capture_output=True, text=True, env={**env, **ONE_THREAD},
+                         timeout=600)
+    if out.returncode:
+        raise RuntimeError(f"{root} failed:\n{out.stderr[-2000:]}")
+    return json.loads(out.stdout.splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--only", help="comma-separated statement names")
+    parser.add_argument("--repeats", type=int, default=3, help="processes per runner")
+    parser.add_argument("--against", help="another checkout's root (e.g. the base) for A/B")
+    parser.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        print(json.dumps(worker(args.worker[0], args.worker[1:])))
+        return
+    names = args.only.split(",") if args.only else list(STATEMENTS)
+    unknown = set(names) - set(STATEMENTS)
+    if unknown:
+        parser.error(f"unknown {sorted(unknown)}; known: {', '.join(STATEMENTS)}")
+    runners = {"torch": "torch", "tinyflow": ROOT}
+    if args.against:
+        runners = {"torch": "torch", "before": os.path.abspath(args.against), "tinyflow": ROOT}
+    times = {r: [] for r in runners}
+    for _ in range(args.repeats):
+        for runner, root in runners.items():
+            times[runner].append(run(root, names))
+    print(f"us per call, one thread, median over {args.repeats} processes per runner "
+          f"(interleaved); load average {os.getloadavg()[0]:.2f}")
+    print(f"{'statement':<14}" + "".join(f"{r:>10}" for r in runners) + "  tf/torch"
+          + ("  tf/before" if args.against else ""))
+    for name in names:
+        med = {r: statistics.median(t[name] for t in times[r]) for r in runners}
+        row = f"{name:<14}" + "".join(f"{med[r]:>10.2f}" for r in runners)
+        row += f"  {med['tinyflow'] / med['torch']:>7.2f}x"
+        if args.against:
+            row += f"  {med['tinyflow'] / med['before']:>8.2f}x"
+        print(row, flush=True)
+
+
+if __name__ == "__main__":
+    main()

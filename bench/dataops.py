@@ -10,6 +10,10 @@ construction): the arrays are tiny, so the kernels themselves take well under a 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE .venv/bin/python bench/dataops.py
     ... bench/dataops.py --only randint,max_dim1,cat --repeats 5
     ... bench/dataops.py --against /work/s23/base      # A/B against another checkout
+    ... bench/dataops.py --instructions --only view --against /work/s23/base
+
+`--instructions` counts instructions per call under valgrind's callgrind instead (one
+process per runner, exact on a loaded machine; see bench/instructions.py for its caveats).
 """
 from __future__ import annotations
 
@@ -19,6 +23,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -26,6 +31,7 @@ ROOT = os.path.dirname(HERE)
 ONE_THREAD = {k: "1" for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
                                "NUMBA_NUM_THREADS")}
 ROUND_SECONDS, ROUNDS = 0.01, 7
+CALLS = 200   # per statement under --instructions
 
 SETUP = """
 import numpy as np
@@ -89,16 +95,22 @@ STATEMENTS = {   # name -> one call on SETUP's tensors (x: 64x10 float32, v: 64)
 }
 
 
-def worker(root: str, names: list) -> dict:
-    """Best-round microseconds per call of each statement, in this process."""
+def _import(root: str):
+    """torch, or the tinyflow of the checkout at `root` (checked: not an installed one)."""
     if root == "torch":
         import torch
         torch.set_num_threads(1)
-    else:
-        sys.path.insert(0, root)
-        import tinyflow as torch
-        if not torch.__file__.startswith(os.path.abspath(root)):
-            raise RuntimeError(f"imported {torch.__file__}, not the checkout at {root}")
+        return torch
+    sys.path.insert(0, root)
+    import tinyflow
+    if not tinyflow.__file__.startswith(os.path.abspath(root)):
+        raise RuntimeError(f"imported {tinyflow.__file__}, not the checkout at {root}")
+    return tinyflow
+
+
+def worker(root: str, names: list) -> dict:
+    """Best-round microseconds per call of each statement, in this process."""
+    torch = _import(root)
     env = {"torch": torch}
     exec(SETUP, env)
     result = {}
@@ -121,6 +133,31 @@ def worker(root: str, names: list) -> dict:
     return result
 
 
+def count_worker(root: str, names: list) -> None:
+    """Runs each statement's loop of CALLS calls with callgrind's instrumentation on, dumping
+    one count per statement (the process runs inside valgrind)."""
+    from instructions import count_around, count_toggles
+    torch = _import(root)
+    env = {"torch": torch}
+    exec(SETUP, env)
+    count_toggles()
+    for name in names:
+        loop = compile(f"for _ in range({CALLS}):\n    " + STATEMENTS[name], name, "exec")
+        exec(loop, env)   # warm: first-call imports and caches are not counted
+        count_around(name, lambda: exec(loop, env))
+
+
+def count(root: str, names: list) -> dict:
+    """Instructions per call of each statement, from one valgrind run."""
+    from instructions import TOGGLES, dumped_counts, run_under_callgrind
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "callgrind.out")
+        run_under_callgrind(__file__, ["count", root, *names], out, root)
+        dumps = dumped_counts(out)
+    return {name: (total - dumps[TOGGLES]) / CALLS for name, total in dumps.items()
+            if name in STATEMENTS}
+
+
 def run(root: str, names: list) -> dict:
     env = {k: v for k, v in os.environ.items()
            if k not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "PYTHONPATH")}
@@ -137,10 +174,18 @@ def main() -> None:
     parser.add_argument("--only", help="comma-separated statement names")
     parser.add_argument("--repeats", type=int, default=3, help="processes per runner")
     parser.add_argument("--against", help="another checkout's root (e.g. the base) for A/B")
+    parser.add_argument("--instructions", action="store_true",
+                        help="instructions per call (callgrind) instead of time")
+    parser.add_argument("--no-torch", action="store_true",
+                        help="with --instructions: count tinyflow only (quicker)")
     parser.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        print(json.dumps(worker(args.worker[0], args.worker[1:])))
+        if args.worker[0] == "count":
+            sys.path.insert(0, HERE)
+            count_worker(args.worker[1], args.worker[2:])
+        else:
+            print(json.dumps(worker(args.worker[0], args.worker[1:])))
         return
     names = args.only.split(",") if args.only else list(STATEMENTS)
     unknown = set(names) - set(STATEMENTS)
@@ -149,6 +194,22 @@ def main() -> None:
     runners = {"torch": "torch", "tinyflow": ROOT}
     if args.against:
         runners = {"torch": "torch", "before": os.path.abspath(args.against), "tinyflow": ROOT}
+    if args.instructions:
+        if args.no_torch:
+            runners = {r: root for r, root in runners.items() if r != "torch"}
+        counts = {r: count(root, names) for r, root in runners.items()}
+        if args.no_torch:
+            counts["torch"] = {name: float("nan") for name in names}
+        print(f"{'statement':<14}" + "".join(f"{r:>10}" for r in counts) + "  tf/torch"
+              + ("  tf/before" if args.against else "") + "   (instructions per call)")
+        for name in names:
+            c = counts
+            row = f"{name:<14}" + "".join(f"{c[r][name]:>10,.0f}" for r in c)
+            row += f"  {c['tinyflow'][name] / c['torch'][name]:>7.2f}x"
+            if args.against:
+                row += f"  {c['tinyflow'][name] / c['before'][name]:>8.2f}x"
+            print(row, flush=True)
+        return
     times = {r: [] for r in runners}
     for _ in range(args.repeats):
         for runner, root in runners.items():

@@ -17,6 +17,10 @@ from .creation import fill, tf1_constant, zeros_like
 
 
 def _reshape_infer(in_shape, target):
+    if in_shape is not None and -1 not in target and None not in in_shape and type(
+            target) is tuple and math.prod(target) == math.prod(in_shape) and (
+            not target or min(target) >= 0) and all(type(d) is int for d in target):
+        return target   # (every eager reshape to a full shape) nothing to infer
     target = tuple(int(d) for d in target)
     if target.count(-1) > 1:
         raise ValueError(f"can only infer one dimension of {target}")
@@ -73,10 +77,15 @@ class Transpose(Op):
     perm: Optional[tuple[int, ...]]   # None: reverse the axes
 
     def infer(self, x):
-        if x.shape is None:
+        shape = x.shape
+        if shape is None:
             return None, x.dtype
-        perm = self.perm if self.perm is not None else tuple(reversed(range(len(x.shape))))
-        if sorted(perm) != list(range(len(x.shape))):
+        perm = self.perm
+        if perm is None:
+            return tuple(shape)[::-1], x.dtype
+        if len(perm) == 2 == len(shape) and perm == (1, 0):   # a matrix's transpose
+            return (shape[1], shape[0]), x.dtype
+        if sorted(perm) != list(range(len(shape))):
             raise ValueError(f"perm {perm} is not a permutation of the {len(x.shape)} axes")
         return tuple(x.shape[p] for p in perm), x.dtype
 

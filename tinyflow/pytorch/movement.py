@@ -44,7 +44,9 @@ def view(x, *shape, dtype=None):
                                   f"its bytes as another dtype is not supported; .to(dtype) "
                                   f"converts values")
     out = ops.reshape(x, size_args(shape))
-    if x.array is not None and x.array.size:    # x's strides decide (also when tracing)
+    if out._base is None and x.array is not None and x.array.size:
+        # (a result sharing x's memory is a view already) x's strides decide, also when
+        # tracing
         try:
             np.reshape(x.array, out.shape, copy=False)
         except ValueError:

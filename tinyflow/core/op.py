@@ -11,6 +11,7 @@ import numpy as np
 
 from . import devices, dtypes
 from .errors import DTypeError, IndexShapeError, ShapeError, out_needs_grad_error, user_site
+from .shapes import Size, size_of_ints
 from .tensor import EAGER, NODE, REMOTE, Tensor, _new, new_eager
 from .kernels import numpy_kernels as KERNELS, unbound_kernel
 from .modes import (ANOMALY_THREADS, GRAD_OFF_THREADS, TRACING_THREADS, anomaly_mode,
@@ -206,7 +207,7 @@ def apply1(op: Op, x: Tensor) -> Tensor:
     out.array = data
     out._op = None
     out.inputs = ()
-    out.shape = data.shape
+    out.shape = size_of_ints(Size, data.shape)
     out.dtype = dtype
     out.kind = EAGER
     out.requires_grad = False
@@ -238,7 +239,7 @@ def apply2(op: Op, x: Tensor, y: Tensor) -> Tensor:
     out.array = data
     out._op = None
     out.inputs = ()
-    out.shape = data.shape
+    out.shape = size_of_ints(Size, data.shape)
     out.dtype = dtype
     out.kind = EAGER
     out.requires_grad = False
@@ -271,7 +272,7 @@ def apply3(op: Op, x: Tensor, y: Tensor, z: Tensor) -> Tensor:
     out.array = data
     out._op = None
     out.inputs = ()
-    out.shape = data.shape
+    out.shape = size_of_ints(Size, data.shape)
     out.dtype = dtype
     out.kind = EAGER
     out.requires_grad = False
@@ -380,7 +381,7 @@ def _recorded(op: Op, inputs: tuple, data: np.ndarray, dtype) -> Tensor:
     out.array = data
     out._op = op
     out.inputs = inputs
-    out.shape = data.shape
+    out.shape = size_of_ints(Size, data.shape)
     out.dtype = dtype
     out.kind = EAGER
     out.requires_grad = True

@@ -224,7 +224,11 @@ class GetItem(Op):
     index: tuple    # of slices, ints, None, Ellipsis and integer or bool arrays
 
     def infer(self, x):
-        return index_shape(x.shape, self.index), x.dtype
+        shape, index = x.shape, self.index
+        if x.kind == EAGER and len(index) == 1 and type(index[0]) is int and shape and \
+                -shape[0] <= index[0] < shape[0]:
+            return shape[1:], x.dtype   # (an eager `x[i]`, `for row in x`) one row
+        return index_shape(shape, index), x.dtype
 
     def vjp(self, g, out, x):
         return (apply(GetItemGrad(index=self.index), g, x),)

@@ -11,7 +11,6 @@ import numpy as np
 
 from . import devices, dtypes
 from .errors import DTypeError, IndexShapeError, ShapeError, out_needs_grad_error, user_site
-from .shapes import Size, size_of_ints
 from .tensor import EAGER, NODE, REMOTE, Tensor, _new, new_eager
 from .kernels import numpy_kernels as KERNELS, unbound_kernel
 from .modes import (ANOMALY_THREADS, GRAD_OFF_THREADS, TRACING_THREADS, anomaly_mode,
@@ -207,7 +206,7 @@ def apply1(op: Op, x: Tensor) -> Tensor:
     out.array = data
     out._op = None
     out.inputs = ()
-    out.shape = size_of_ints(Size, data.shape)
+    out.shape = data.shape
     out.dtype = dtype
     out.kind = EAGER
     out.requires_grad = False
@@ -239,7 +238,7 @@ def apply2(op: Op, x: Tensor, y: Tensor) -> Tensor:
     out.array = data
     out._op = None
     out.inputs = ()
-    out.shape = size_of_ints(Size, data.shape)
+    out.shape = data.shape
     out.dtype = dtype
     out.kind = EAGER
     out.requires_grad = False
@@ -272,7 +271,7 @@ def apply3(op: Op, x: Tensor, y: Tensor, z: Tensor) -> Tensor:
     out.array = data
     out._op = None
     out.inputs = ()
-    out.shape = size_of_ints(Size, data.shape)
+    out.shape = data.shape
     out.dtype = dtype
     out.kind = EAGER
     out.requires_grad = False
@@ -381,7 +380,7 @@ def _recorded(op: Op, inputs: tuple, data: np.ndarray, dtype) -> Tensor:
     out.array = data
     out._op = op
     out.inputs = inputs
-    out.shape = size_of_ints(Size, data.shape)
+    out.shape = data.shape
     out.dtype = dtype
     out.kind = EAGER
     out.requires_grad = True

@@ -17,10 +17,9 @@ def _whole_dim(d, i: int) -> int:
 
 
 class Size(tuple):
-    """What PyTorch's `x.shape` and `x.size()` are: a tuple of ints that prints as
-    `torch.Size([3, 4])`, as programs print it. Anything with `__index__` (a bool, a NumPy
-    int, an integer 0-d tensor) is a dim; a float or a string is refused, as PyTorch refuses
-    them. An eager tensor's shape is built with `size_of_ints` (dims known to be ints)."""
+    """What PyTorch's `x.size()` returns: a tuple of ints that prints as `torch.Size([3, 4])`,
+    as programs print it. Anything with `__index__` (a bool, a NumPy int, an integer 0-d
+    tensor) is a dim; a float or a string is refused, as PyTorch refuses them."""
 
     def __new__(cls, dims=()):
         size = tuple.__new__(cls, dims)
@@ -40,9 +39,9 @@ class Size(tuple):
         return n
 
     # A slice, a concatenation or a repeat of a Size is a Size, as PyTorch's
-    def __getitem__(self, index, _item=tuple.__getitem__):
-        item = _item(self, index)   # a dim, or (for a slice) a plain tuple of them
-        return size_of_ints(Size, item) if type(item) is tuple else item
+    def __getitem__(self, index):
+        item = tuple.__getitem__(self, index)
+        return Size(item) if isinstance(index, slice) else item
 
     def __add__(self, other):
         return Size(tuple.__add__(self, other)) if isinstance(other, tuple) else NotImplemented
@@ -54,11 +53,6 @@ class Size(tuple):
         return Size(tuple.__mul__(self, times))
 
     __rmul__ = __mul__
-
-
-# `size_of_ints(Size, dims)`: a Size of dims known to be Python ints (a NumPy shape), made in
-# one C call, without `Size.__new__`'s check: every eager op's result takes one.
-size_of_ints = tuple.__new__
 
 
 def as_shape(shape) -> Shape:

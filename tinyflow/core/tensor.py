@@ -11,7 +11,7 @@ from .errors import ValueRuntimeError
 from .graph import Operation, get_default_graph
 from .modes import TRACING_THREADS, trace_state
 from .printing import format_tensor
-from .shapes import Size, TensorShape, size_of_ints, tensor_shape
+from .shapes import Size, TensorShape, tensor_shape
 
 # What a tensor is. EAGER tensors hold `data`; REMOTE ones are handles on a value held by a
 # declared device (core/devices.py); the others are symbolic graph nodes.
@@ -187,11 +187,11 @@ class Tensor:
         return self.ndim
 
     def size(self, dim: Optional[int] = None):
-        """PyTorch's `x.size()`: its `shape`, a `Size` (a tuple printing as
-        `torch.Size([3, 4])`), or one dim; a symbolic tensor's static `TensorShape`."""
+        """PyTorch's `x.size()`: a `Size` (a tuple printing as `torch.Size([3, 4])`), or one dim;
+        a symbolic tensor's static `TensorShape`."""
         if dim is not None:
             return self.shape[dim]
-        return self.shape
+        return Size(self.shape) if self.kind == EAGER else self.shape
 
     def numel(self) -> int:
         return int(np.prod(self.shape)) if self.shape else 1
@@ -347,7 +347,7 @@ class Tensor:
             trace_state.active.set_data(self, value)
             return
         arr = value.numpy() if isinstance(value, Tensor) else np.asarray(value)
-        self.array, self.shape = arr, size_of_ints(Size, arr.shape)
+        self.array, self.shape = arr, arr.shape
         self.dtype = dtypes.from_numpy_dtype(arr.dtype)
 
 
@@ -364,7 +364,7 @@ def new_eager(data: np.ndarray, dtype: DType, op=None, inputs=(),
     t.array = data
     t._op = op
     t.inputs = inputs
-    t.shape = size_of_ints(Size, data.shape)
+    t.shape = data.shape
     t.dtype = dtype
     t.kind = EAGER
     t.requires_grad = requires_grad
@@ -385,14 +385,14 @@ def become_remote(t: Tensor, ref, shape, dtype: DType) -> None:
     """Make `t` a handle on a value a device holds (a parameter moved by `Module.to` keeps
     its identity, as in PyTorch)."""
     t.array, t.kind, t.remote = None, REMOTE, ref
-    t.shape, t.dtype = Size(shape), dtype
+    t.shape, t.dtype = tuple(shape), dtype
     t._version = [0]
 
 
 def become_eager(t: Tensor, data: np.ndarray) -> None:
     """Make a handle `t` hold `data` again, here (a module moved back to the CPU)."""
     t.array, t.kind, t.remote = data, EAGER, None
-    t.shape, t.dtype = size_of_ints(Size, data.shape), dtypes.from_numpy_dtype(data.dtype)
+    t.shape, t.dtype = data.shape, dtypes.from_numpy_dtype(data.dtype)
 
 
 def writable(array: np.ndarray) -> np.ndarray:

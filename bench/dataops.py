@@ -78,6 +78,7 @@ STATEMENTS = {   # name -> one call on SETUP's tensors (x: 64x10 float32, v: 64)
     "item": "s.item()",
     "tolist": "v.tolist()",
     "iterate_64": "for row in x: pass",
+    "add": "x + y",   # (an elementwise op, for reference)
     "gt_scalar": "x > 0",
     "eq": "x == y",
     "where": "torch.where(mask, v, -v)",

@@ -672,7 +672,7 @@ def transpose(x, perm=None, name=None) -> Tensor:
 
 
 def expand_dims(x, axis, name=None) -> Tensor:
-    return apply(ExpandDims(axis=int(axis)), as_tensor(x), name=name)
+    return apply(shared(ExpandDims, int(axis)), as_tensor(x), name=name)
 
 
 def squeeze(x, axis=None, name=None) -> Tensor:
@@ -689,7 +689,7 @@ def concat(values, axis=0, name=None, *, dim=None) -> Tensor:
         from .math import cast   # (int32 and int64: TF1's constants meeting torch's indices)
         common = functools.reduce(dtypes.promote, [v.dtype for v in values])
         values = [v if v.dtype is common else cast(v, common) for v in values]
-    return apply(Concat(axis=int(axis)), *values, name=name)
+    return apply(shared(Concat, int(axis)), *values, name=name)
 
 
 def stack(values, axis=0, name=None) -> Tensor:

@@ -17,6 +17,10 @@ from .creation import fill, tf1_constant, zeros_like
 
 
 def _reshape_infer(in_shape, target):
+    if in_shape is not None and -1 not in target and None not in in_shape and type(
+            target) is tuple and math.prod(target) == math.prod(in_shape) and (
+            not target or min(target) >= 0) and all(type(d) is int for d in target):
+        return target   # (every eager reshape to a full shape) nothing to infer
     target = tuple(int(d) for d in target)
     if target.count(-1) > 1:
         raise ValueError(f"can only infer one dimension of {target}")
@@ -73,10 +77,15 @@ class Transpose(Op):
     perm: Optional[tuple[int, ...]]   # None: reverse the axes
 
     def infer(self, x):
-        if x.shape is None:
+        shape = x.shape
+        if shape is None:
             return None, x.dtype
-        perm = self.perm if self.perm is not None else tuple(reversed(range(len(x.shape))))
-        if sorted(perm) != list(range(len(x.shape))):
+        perm = self.perm
+        if perm is None:
+            return tuple(shape)[::-1], x.dtype
+        if len(perm) == 2 == len(shape) and perm == (1, 0):   # a matrix's transpose
+            return (shape[1], shape[0]), x.dtype
+        if sorted(perm) != list(range(len(shape))):
             raise ValueError(f"perm {perm} is not a permutation of the {len(x.shape)} axes")
         return tuple(x.shape[p] for p in perm), x.dtype
 
@@ -215,7 +224,11 @@ class GetItem(Op):
     index: tuple    # of slices, ints, None, Ellipsis and integer or bool arrays
 
     def infer(self, x):
-        return index_shape(x.shape, self.index), x.dtype
+        shape, index = x.shape, self.index
+        if x.kind == EAGER and len(index) == 1 and type(index[0]) is int and shape and \
+                -shape[0] <= index[0] < shape[0]:
+            return shape[1:], x.dtype   # (an eager `x[i]`, `for row in x`) one row
+        return index_shape(shape, index), x.dtype
 
     def vjp(self, g, out, x):
         return (apply(GetItemGrad(index=self.index), g, x),)
@@ -659,7 +672,7 @@ def transpose(x, perm=None, name=None) -> Tensor:
 
 
 def expand_dims(x, axis, name=None) -> Tensor:
-    return apply(ExpandDims(axis=int(axis)), as_tensor(x), name=name)
+    return apply(shared(ExpandDims, int(axis)), as_tensor(x), name=name)
 
 
 def squeeze(x, axis=None, name=None) -> Tensor:
@@ -676,7 +689,7 @@ def concat(values, axis=0, name=None, *, dim=None) -> Tensor:
         from .math import cast   # (int32 and int64: TF1's constants meeting torch's indices)
         common = functools.reduce(dtypes.promote, [v.dtype for v in values])
         values = [v if v.dtype is common else cast(v, common) for v in values]
-    return apply(Concat(axis=int(axis)), *values, name=name)
+    return apply(shared(Concat, int(axis)), *values, name=name)
 
 
 def stack(values, axis=0, name=None) -> Tensor:

@@ -14,7 +14,7 @@ from ..core.op import apply
 from ..core.op import as_tensor as _wrap
 from ..core.random import generator, refuse_integers
 from ..core.shapes import as_shape
-from ..core.tensor import Tensor
+from ..core.tensor import Tensor, new_eager
 from ..ops.creation import fill as _fill, tf1_constant
 from ..ops.shape import Copy
 from .dtype import check_device
@@ -87,6 +87,8 @@ IGNORED = {"layout", "pin_memory", "memory_format"}
 def ignored_options(fn: str, options: dict) -> None:
     """PyTorch's memory options have no meaning here (one strided CPU layout); any other
     keyword is a mistake and is refused, never silently ignored."""
+    if not options:
+        return
     unknown = sorted(set(options) - IGNORED)
     if unknown:
         raise TypeError(f"{fn}() got an unexpected keyword argument {unknown[0]!r}")
@@ -99,8 +101,9 @@ def dtype_or(dtype, default=None) -> dtypes.DType:
     return default if default is not None else dtypes.DEFAULT_FLOAT
 
 
-def leaf(arr: np.ndarray, requires_grad: bool) -> Tensor:
-    t = Tensor._eager(arr)
+def leaf(arr: np.ndarray, requires_grad: bool, dtype=None) -> Tensor:
+    """A new tensor of `arr` (`dtype`: its dtype, when the caller knows it)."""
+    t = Tensor._eager(arr) if dtype is None else new_eager(arr, dtype)
     if requires_grad:
         if not t.dtype.is_floating:
             raise RuntimeError("only floating-point tensors can require gradients")
@@ -131,7 +134,9 @@ def _filled(fill, args, dtype, requires_grad, size=None, device=None):
     shape, rest = _shape_args(args, size, device)
     if rest:
         dtype = rest[0]
-    return leaf(np.full(shape, fill, dtype=dtype_or(dtype).np), requires_grad)
+    dt = dtype_or(dtype)
+    values = np.zeros(shape, dt.np) if fill == 0 else np.full(shape, fill, dt.np)
+    return leaf(values, requires_grad, None if dt is dtypes.string else dt)   # (refused)
 
 
 @writes_out
@@ -261,8 +266,9 @@ def randint(low, high=None, size=None, dtype=None, generator=None, device=None,
         raise TypeError("randint() missing the size argument (a tuple of ints)")
     if high is None:
         low, high = 0, low
-    arr = _rng(generator).integers(low, high, size=tuple(size))
-    return Tensor._eager(arr.astype(dtype_or(dtype, dtypes.int64).np))
+    dt = dtype_or(dtype, dtypes.int64)
+    arr = _rng(generator).integers(low, high, size=tuple(size))   # (int64 draws)
+    return new_eager(arr.astype(dt.np, copy=False), dt)
 
 
 def randn_like(x, dtype=None, device=None, requires_grad=False, **options) -> Tensor:

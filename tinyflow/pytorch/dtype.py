@@ -64,6 +64,8 @@ def check_device(device, what: str = "device", movable: bool = False) -> None:
     a declared device passes where a tensor is moved (`movable`: `.to()`); creation
     functions make tensors here, to be moved with `.to(device)`. Any other device ('cuda',
     'mps', 0) is refused by name, as PyTorch without that device."""
+    if device is None:   # (nearly every call) here, the CPU
+        return
     declared = devices.lookup(str(device)) is not None
     if declared and not (movable or isinstance(device, Device) and device.type == "cpu"):
         raise NotImplementedError(f"{what}={device!r}: tensors are created on the CPU and "

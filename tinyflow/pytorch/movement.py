@@ -10,9 +10,10 @@ import numpy as np
 from .. import ops
 from ..core import dtypes
 from ..core.dtypes import DType
-from ..core.op import as_tensor
+from ..core.op import apply1, as_tensor
+from ..core.tensor import EAGER, Tensor
 from ..core.shapes import normalize_axes
-from ..ops.shape import flatten
+from ..ops.shape import GetItem, flatten
 from .inplace import write_out, with_out
 
 
@@ -44,7 +45,9 @@ def view(x, *shape, dtype=None):
                                   f"its bytes as another dtype is not supported; .to(dtype) "
                                   f"converts values")
     out = ops.reshape(x, size_args(shape))
-    if x.array is not None and x.array.size:    # x's strides decide (also when tracing)
+    if out._base is None and x.array is not None and x.array.size:
+        # (a result sharing x's memory is a view already) x's strides decide, also when
+        # tracing
         try:
             np.reshape(x.array, out.shape, copy=False)
         except ValueError:
@@ -224,7 +227,9 @@ def iterate(x):
     """`for row in x`: the slices along the first dim."""
     if not x.shape:
         raise TypeError("iteration over a 0-d tensor")
-    return (x[i] for i in range(x.shape[0]))
+    if type(x) is not Tensor or x.kind != EAGER:
+        return (x[i] for i in range(x.shape[0]))
+    return (apply1(GetItem(index=(i,)), x) for i in range(x.shape[0]))   # x[i], checked
 
 
 def getitem(x, index):

@@ -10,7 +10,7 @@ from .registry import kernel
 
 @kernel(s.Reshape)
 def reshape(op, x):
-    return np.reshape(x, op.shape)
+    return x.reshape(op.shape)   # the method: np.reshape's dispatch costs 3x the reshape
 
 
 @kernel(s.ReshapeTo, shape_only=(1,))
@@ -20,7 +20,7 @@ def reshape_to(op, x, ref):
 
 @kernel(s.Transpose)
 def transpose(op, x):
-    return np.transpose(x, op.perm)
+    return x.transpose(op.perm)   # (None reverses the axes, as np.transpose's)
 
 
 @kernel(s.ExpandDims)

@@ -21,7 +21,12 @@ def _grads(parameters: Parameters) -> list[Tensor]:
 
 
 def _norm(arr: np.ndarray, norm_type: float) -> np.ndarray:
-    """The vector `norm_type`-norm of all of `arr`, in its own dtype."""
+    """The vector `norm_type`-norm of all of `arr`, in its own dtype. The 2-norm squares
+    the elements as they are (one read; no copy of their absolute values: a language
+    model's 33278 x 200 gradients are 27 MB each)."""
+    if norm_type == 2 and arr.dtype.kind == "f":
+        flat = arr.ravel()
+        return np.sqrt(np.dot(flat, flat))
     a = np.abs(arr.ravel())
     if math.isinf(norm_type):
         return a.max(initial=0) if norm_type > 0 else a.min(initial=np.inf)

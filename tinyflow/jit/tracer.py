@@ -49,6 +49,7 @@ class Tracer:
         self.writes: dict[int, tuple] = {}       # id(real tensor) -> (tensor, value)
         self.grads: dict[int, tuple] = {}        # id(tensor) -> (tensor, .grad before)
         self.grad_guards: dict[int, tuple] = {}  # id(tensor) -> (tensor, .grad read)
+        self.grad_feeds: dict[int, Tensor] = {}  # id(placeholder of a .grad read) -> owner
         self.data_reads: dict[int, tuple] = {}   # id(tensor) -> (tensor, what Python read)
         self.rebound: dict[int, Tensor] = {}     # id(new value of a leaf) -> that leaf
         self.no_grad: dict[int, Tensor] = {}     # id(node made under no_grad) -> the node
@@ -292,11 +293,20 @@ class Tracer:
 
     def grad_read(self, t: Tensor) -> Optional[Tensor]:
         """`t.grad`: the `.grad` of the real tensor behind `t` (an argument's stand-in reads
-        its argument's), which the graph is guarded on when the trace had not set it."""
+        its argument's). One the trace had not set is read as a placeholder fed with the
+        owner's `.grad` of each run (`grad_feeds`), guarded on its presence, shape and
+        dtype: a new `.grad` tensor per step (`zero_grad()` sets None, backward outside
+        makes one) reuses the graph, and a run never reads an older step's."""
         real = self.leaf_of(t)
-        if id(real) not in self.grads and id(real) not in self.grad_guards:
-            self.grad_guards[id(real)] = (real, real._grad)
-        return real._grad
+        if id(real) in self.grads:
+            return real._grad
+        if id(real) not in self.grad_guards:
+            grad, seen = real._grad, None
+            if grad is not None:
+                seen = self.placeholder(grad)
+                self.grad_feeds[id(seen)] = real
+            self.grad_guards[id(real)] = (real, seen)
+        return self.grad_guards[id(real)][1]
 
     def data_read(self, t: Tensor) -> None:
         """Python read the value of eager tensor `t` (a captured global, a buffer): the

@@ -320,7 +320,7 @@ class CompiledFunction:
                     rule is not None and rule.draws for rule in backward)):
                 backward = None   # (a cached rule's draws are nodes of an earlier trace)
         entry = _Graph(plan, outputs, writes, grads, [], tracer.new_states, True, backward)
-        out = self._run(entry, tensors + [tracer.real[id(ph)] for ph in tracer.grad_feeds],
+        out = self._run(entry, tensors + [tracer.real[k] for k in tracer.grad_feeds],
                         feeds)
         for state, name, buf in entry.new_states:
             state[name] = buf

@@ -266,3 +266,17 @@ def test_a_grad_of_another_shape_is_not_fed_to_the_graph():
     w.grad = None
     with pytest.raises(TypeError):   # as eagerly: None * 2
         fn(w)
+
+
+def test_an_argument_or_grad_returned_as_is_is_each_calls_own():
+    """A cached graph returning an argument, or a `.grad` it read, returns the later call's
+    tensor (it had returned the traced call's: the first argument, an older step's .grad)."""
+    fn = torch.compile(lambda x, y: (x * 2, y))
+    a, b = (torch.tensor(np.full(2, v, np.float32)) for v in (1, 2))
+    assert fn(a, a)[1] is a and fn(b, b)[1] is b and fn.stats.compiles == 1
+    grad_of = torch.compile(lambda w: w.grad)
+    w = torch.tensor(np.ones(2, np.float32), requires_grad=True)
+    for v in (3, 5):
+        w.grad = torch.tensor(np.full(2, v, np.float32))
+        assert grad_of(w) is w.grad
+    assert grad_of.stats.compiles == 1

@@ -412,10 +412,11 @@ class CompiledFunction:
                            if rules[k] is None else rules[k].node(
                                values[k], tensors,
                                [values[i] for i in entry.drawn[k]] if entry.drawn else (),
-                               results))
+                               results), tensors)
         if entry.spent is not None:
-            return rebuild(entry.outputs, lambda k: _spent_result(values[k], entry.spent[k]))
-        return rebuild(entry.outputs, lambda k: Tensor._eager(np.asarray(values[k])))
+            return rebuild(entry.outputs, lambda k: _spent_result(values[k], entry.spent[k]),
+                           tensors)
+        return rebuild(entry.outputs, lambda k: Tensor._eager(np.asarray(values[k])), tensors)
 
 
 _collecting = threading.Lock()

@@ -200,3 +200,26 @@ def test_printing_a_parameter_after_a_compiled_step_shows_its_new_value(capsys):
             quiet(f, torch.ones(1, 2)) if compiled else f(torch.ones(1, 2))
         outputs.append(capsys.readouterr().out)
     assert outputs[0] == outputs[1] and outputs[0].count("requires_grad=True") == 2
+
+
+def test_a_grad_read_after_a_break_is_each_calls_own():
+    """A `.grad` first read after a break is fed to the last piece: each call reads its own
+    new .grad (zero_grad set it to None, backward outside made one), and the pieces are
+    reused (they had been planned anew per call, keyed on the .grad tensor's identity)."""
+    def step(w, x):
+        s = (w * x).sum().item()
+        with torch.no_grad():
+            w -= 0.1 * w.grad if s > 0 else 0.2 * w.grad
+
+    def run(fn):
+        w = torch.tensor(np.ones(3, np.float32), requires_grad=True)
+        x = torch.tensor(np.arange(3, dtype=np.float32))
+        for _ in range(4):
+            w.grad = None
+            ((w * x) ** 2).sum().backward()
+            quiet(fn, w, x)
+        return w.detach().numpy()
+
+    fn = torch.compile(step)
+    np.testing.assert_allclose(run(fn), run(step), rtol=1e-6)
+    assert fn.stats.split_calls == 4 and fn.stats.compiles <= 2

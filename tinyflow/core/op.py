@@ -293,8 +293,12 @@ def _apply(op: Op, inputs: tuple, name: Optional[str], graph, out: Optional[Tens
     tracer = trace_state.active if TRACING_THREADS else None   # (no thread-local read)
     if tracer is not None:   # `tinyflow.compile` is tracing: every op becomes a node
         held = inputs            # (as the caller holds them: a view's base, by identity)
-        inputs = tracer.reads(inputs)
-        graph = tracer.graph if graph is None else graph
+        built = tracer.tf1_inputs(inputs, graph)
+        if built is not None:    # a node of a TF1 graph the function builds, not traced
+            inputs, tracer = built, None
+        else:
+            inputs = tracer.reads(inputs)
+            graph = tracer.graph if graph is None else graph
     try:
         shape, dtype = op.infer(*inputs)
         if dtype is _STRING and not op.strings:

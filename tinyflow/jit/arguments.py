@@ -3,7 +3,7 @@ must match to reuse a graph), and the result's structure with traced tensors as 
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, Optional
 
 from ..core.tensor import EAGER, Tensor
 from ..nn.modules.module import Module
@@ -82,8 +82,9 @@ def flatten_result(result, tracer):
             if id(value) in tracer.stale:
                 tracer.graph_break("a result whose view was written in place")
             value = tracer.current.get(id(value), value)
-            if id(value) in tracer.real:
-                return _Out(False, tracer.real[id(value)])   # an argument returned as is
+            if id(value) in tracer.real:   # an argument (or a fed .grad) returned as is:
+                fed = [id(n) for n in tracer.graph.nodes if id(n) in tracer.real]
+                return _Out(False, None, fed.index(id(value)))   # each call's own
             if value.kind != EAGER:
                 fetches.append(value)
                 return _Out(True, len(fetches) - 1)
@@ -102,14 +103,18 @@ class _Out:
     """One returned value: a fetch index of the plan, or the value itself."""
     fetched: bool
     ref: Any
+    fed: Optional[int] = None   # else: the call's fed tensor at this position (`_Graph.inputs`)
 
 
-def rebuild(structure, make):
-    """The function's result, `make(k)` giving the tensor for fetch k."""
+def rebuild(structure, make, fed=()):
+    """The function's result, `make(k)` giving the tensor for fetch k, `fed` the call's
+    tensor arguments and fed `.grad`s."""
     if isinstance(structure, _Out):
-        return make(structure.ref) if structure.fetched else structure.ref
+        if structure.fetched:
+            return make(structure.ref)
+        return structure.ref if structure.fed is None else fed[structure.fed]
     if isinstance(structure, (tuple, list)):
-        return same_kind(structure, [rebuild(s, make) for s in structure])
+        return same_kind(structure, [rebuild(s, make, fed) for s in structure])
     if isinstance(structure, dict):
-        return {k: rebuild(s, make) for k, s in structure.items()}
+        return {k: rebuild(s, make, fed) for k, s in structure.items()}
     return structure

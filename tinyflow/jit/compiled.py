@@ -59,11 +59,25 @@ class _Graph:
     backward: Optional[list] = None   # per result, its reverse rule or None (jit/bridge.py)
     drawn: Optional[list] = None      # per result, the fetch indices of its rule's draws
     spent: Optional[list] = None      # per result of a call that ran backward: its leaves
+    fed: list = dataclasses.field(default_factory=list)   # owners of the `.grad`s it is fed
+
+    def inputs(self, tensors) -> Optional[list]:
+        """What the plan is fed: the tensor arguments, then the `.grad` of each owner in
+        `fed` (an argument's slot or a captured tensor) as it is now; None if one is None."""
+        if not self.fed:
+            return tensors
+        grads = [(tensors[o] if type(o) is int else o)._grad for o in self.fed]
+        return None if any(g is None for g in grads) else list(tensors) + grads
 
     def valid(self, tensors: list) -> bool:
+        tensors = self.inputs(tensors)
+        if tensors is None:
+            return False
         for kind, obj, seen in self.guards:
-            if kind == "grad":
-                if (tensors[obj] if type(obj) is int else obj)._grad is not seen:
+            if kind == "grad":   # read as None, or fed: what the graph depends on
+                grad = (tensors[obj] if type(obj) is int else obj)._grad
+                if (grad is not None) if seen is None else (
+                        grad is None or (grad.array.shape, grad.dtype) != seen):
                     return False
             elif kind == "contiguous":   # a reshape of it was traced as a view (or a copy)
                 if (tensors[obj] if type(obj) is int else obj).array.flags.c_contiguous \
@@ -233,9 +247,12 @@ class CompiledFunction:
     def _plan(self, tracer: Tracer, outputs, fetches: list, tensors: list) -> _Graph:
         results = len(fetches)
         fetches, writes, grads = _effects(tracer, fetches)
-        _refuse_overlapping_writes(writes, fetches, self.fn, tensors)
         placeholders = [ph for ph in tracer.graph.nodes if id(ph) in tracer.real]
-        guards = [("grad", t, g) for t, g in tracer.grad_guards.values()]
+        inputs = [tracer.real[id(ph)] for ph in placeholders]   # the arguments, then .grads
+        _refuse_overlapping_writes(writes, fetches, self.fn, inputs)
+        fed = [tracer.grad_feeds[id(ph)] for ph in placeholders if id(ph) in tracer.grad_feeds]
+        guards = [("grad", t, None if g is None else (tuple(g.shape), g.dtype))
+                  for t, g in tracer.grad_guards.values()]
         guards += [("leaf", n, (n.array.shape, n.array.dtype, n.requires_grad))
                    for n in _eager_leaves(fetches)]
         guards += [("training", m, m.training) for m in tracer.modules.values()]
@@ -247,7 +264,7 @@ class CompiledFunction:
         spent = grads and tracer.freed   # a backward() inside freed the results' graph
         if grad_mode.enabled and not spent:   # autograd may go through it
             backward = self._backward(tracer, fetches[:results])
-            if backward is not None and _reads_written(backward, writes, tensors):
+            if backward is not None and _reads_written(backward, writes, inputs):
                 # run at backward time, its gradient would read the written values: eager
                 # code keeps the results differentiable, so this call runs eagerly
                 raise GraphBreak("its results' gradient reads a tensor the call writes in "
@@ -258,12 +275,13 @@ class CompiledFunction:
             plan = Plan(fetches, tuple(placeholders), {}, planned=_shape_generic(placeholders),
                         writes=[(k, t) for t, k in writes if isinstance(k, int)])
         else:
-            plan, report = search(fetches, tuple(placeholders), [t.array for t in tensors],
+            plan, report = search(fetches, tuple(placeholders), [t.array for t in inputs],
                                   self.budget_s)
             self.search_reports.append(report)
-        writes, grads, guards = _by_slot(tensors, writes, grads, guards)
+        fed = _by_slot(tensors, [], [], [("grad", t, None) for t in fed])[2]
+        writes, grads, guards = _by_slot(inputs, writes, grads, guards)
         return _Graph(plan, outputs, writes, grads, guards, tracer.new_states,
-                      tracer.single_use, backward, drawn, spent)
+                      tracer.single_use, backward, drawn, spent, [o for _, o, _ in fed])
 
     def _backward(self, tracer: Tracer, fetches: list) -> Optional[list]:
         """Per result, the reverse rule of its tape node (None: a plain tensor), or None if
@@ -302,7 +320,8 @@ class CompiledFunction:
                     rule is not None and rule.draws for rule in backward)):
                 backward = None   # (a cached rule's draws are nodes of an earlier trace)
         entry = _Graph(plan, outputs, writes, grads, [], tracer.new_states, True, backward)
-        out = self._run(entry, tensors, feeds)
+        out = self._run(entry, tensors + [tracer.real[k] for k in tracer.grad_feeds],
+                        feeds)
         for state, name, buf in entry.new_states:
             state[name] = buf
         for site, reason in splitter.breaks:
@@ -364,6 +383,7 @@ class CompiledFunction:
 
     # ---- run -------------------------------------------------------------------------------
     def _run(self, entry: _Graph, tensors: list, feeds: Optional[list] = None):
+        tensors = entry.inputs(tensors)
         values = entry.plan.run([t.array for t in tensors] if feeds is None else feeds)
         for t, source in entry.writes:
             if type(t) is int:
@@ -392,10 +412,11 @@ class CompiledFunction:
                            if rules[k] is None else rules[k].node(
                                values[k], tensors,
                                [values[i] for i in entry.drawn[k]] if entry.drawn else (),
-                               results))
+                               results), tensors)
         if entry.spent is not None:
-            return rebuild(entry.outputs, lambda k: _spent_result(values[k], entry.spent[k]))
-        return rebuild(entry.outputs, lambda k: Tensor._eager(np.asarray(values[k])))
+            return rebuild(entry.outputs, lambda k: _spent_result(values[k], entry.spent[k]),
+                           tensors)
+        return rebuild(entry.outputs, lambda k: Tensor._eager(np.asarray(values[k])), tensors)
 
 
 _collecting = threading.Lock()

@@ -62,9 +62,6 @@ class Splitter:
         self.breaks: list = []              # (file:line, reason), in order
         self.missed = False                 # a value came from `_interpret`: plan at the end
         self._index_to(len(self.nodes))
-        for k, node in enumerate(self.nodes):
-            if id(node) in tracer.real:
-                self.values[k] = tracer.real[id(node)].array
 
     # ---- at a break ------------------------------------------------------------------------
     def concrete(self, t: Tensor, reason: str) -> np.ndarray:
@@ -179,10 +176,13 @@ class Splitter:
         return found
 
     def _index_to(self, end: int) -> None:
+        real = self.tracer.real   # placeholders: the arguments, and `.grad`s read later
         for k in range(len(self.sigs), end):
             node = self.nodes[k]
             self.index[id(node)] = k
             self.sigs.append(self._signature(node))
+            if id(node) in real:
+                self.values[k] = real[id(node)].array
 
     def _signature(self, node: Tensor) -> tuple:
         shape = None if node.shape is None else tuple(node.shape)

@@ -49,6 +49,7 @@ class Tracer:
         self.writes: dict[int, tuple] = {}       # id(real tensor) -> (tensor, value)
         self.grads: dict[int, tuple] = {}        # id(tensor) -> (tensor, .grad before)
         self.grad_guards: dict[int, tuple] = {}  # id(tensor) -> (tensor, .grad read)
+        self.grad_feeds: dict[int, Tensor] = {}  # id(placeholder of a .grad read) -> owner
         self.data_reads: dict[int, tuple] = {}   # id(tensor) -> (tensor, what Python read)
         self.rebound: dict[int, Tensor] = {}     # id(new value of a leaf) -> that leaf
         self.no_grad: dict[int, Tensor] = {}     # id(node made under no_grad) -> the node
@@ -292,11 +293,20 @@ class Tracer:
 
     def grad_read(self, t: Tensor) -> Optional[Tensor]:
         """`t.grad`: the `.grad` of the real tensor behind `t` (an argument's stand-in reads
-        its argument's), which the graph is guarded on when the trace had not set it."""
+        its argument's). One the trace had not set is read as a placeholder fed with the
+        owner's `.grad` of each run (`grad_feeds`), guarded on its presence, shape and
+        dtype: a new `.grad` tensor per step (`zero_grad()` sets None, backward outside
+        makes one) reuses the graph, and a run never reads an older step's."""
         real = self.leaf_of(t)
-        if id(real) not in self.grads and id(real) not in self.grad_guards:
-            self.grad_guards[id(real)] = (real, real._grad)
-        return real._grad
+        if id(real) in self.grads:
+            return real._grad
+        if id(real) not in self.grad_guards:
+            grad, seen = real._grad, None
+            if grad is not None:
+                seen = self.placeholder(grad)
+                self.grad_feeds[id(seen)] = real
+            self.grad_guards[id(real)] = (real, seen)
+        return self.grad_guards[id(real)][1]
 
     def data_read(self, t: Tensor) -> None:
         """Python read the value of eager tensor `t` (a captured global, a buffer): the
@@ -304,6 +314,39 @@ class Tracer:
         only while `t` holds it (jit/captures.py `seen_data`)."""
         if id(t) not in self.data_reads:
             self.data_reads[id(t)] = (t, seen_data(t))
+
+    def tf1_inputs(self, inputs: tuple, graph) -> Optional[tuple]:
+        """An op on a TF1 graph's tensors (`tf.placeholder` and the graph a compiled
+        function builds to run in a `tf.Session`) is a node of that graph, as eagerly: None
+        if the op is the trace's, else its inputs, a traced one as its value now (a graph
+        break, as `.numpy()`), which the TF1 graph holds as a constant as it would hold the
+        eager tensor."""
+        if graph is None or graph is self.graph:
+            graph = None
+            for x in inputs:
+                if x.kind != EAGER and x.graph is not self.graph and x.graph is not None:
+                    graph = x.graph
+                    break
+            if graph is None:
+                return None
+        return tuple([Tensor._eager(self.concrete(x, "a TF1 graph op reads a traced "
+                                                  "tensor (it takes its value)"))
+                      if x.kind != EAGER and x.graph is self.graph else x for x in inputs])
+
+    def outside(self, reason: str, reads=()) -> list:
+        """Python that runs on its own values every call (`tf.Session.run` of a graph the
+        function built): a graph break, the function runs as pieces (traced each call, so
+        that Python runs each call as eagerly). Returns the values of `reads` (traced
+        tensors among them as their values now). A call that already wrote state runs
+        eagerly: its writes are deferred to the end, that Python would read old values."""
+        if self.fullgraph or self.pieces is None or self.writes or self.grads:
+            self.graph_break(reason if not (self.writes or self.grads) else
+                             f"{reason} after an in-place write or a .grad set")
+        if self.splitter is None:
+            self.splitter = Splitter(self, self.pieces)
+        self.splitter.breaks.append((user_site(), reason))
+        return [Tensor._eager(self.concrete(x, reason)) if isinstance(x, Tensor)
+                and x.kind != EAGER and x.graph is self.graph else x for x in reads]
 
     def grad_set(self, t: Tensor, value) -> None:
         t = self.leaf_of(t)

@@ -89,8 +89,8 @@ class Optimizer:
                     p.grad = zeros_like(p.grad)
                 else:
                     grad = p.grad
-                    if (grad._op is not None or not grad.array.flags.writeable
-                            or trace_state.active is not None):   # compile records a write
+                    if (trace_state.active is not None   # compile records a write
+                            or grad._op is not None or not grad.array.flags.writeable):
                         p.grad = Tensor._eager(np.zeros(grad.shape, grad.dtype.np))
                     else:  # in place, as PyTorch does: references to .grad see zeros
                         grad.requires_grad = False

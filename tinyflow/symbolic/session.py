@@ -11,6 +11,7 @@ import numpy as np
 from ..core import devices
 from ..core.errors import FeedError, FeedTypeError, FetchError, FetchTypeError
 from ..core.graph import Graph, Operation, get_default_graph, node_of
+from ..core.modes import trace_state
 from ..core.pytree import tree_flatten, tree_unflatten
 from ..core.shapes import is_compatible
 from ..core.tensor import EAGER, Tensor
@@ -112,6 +113,16 @@ class Session:
         if run_metadata is not None and not isinstance(run_metadata, RunMetadata):
             raise TypeError(f"Session.run: run_metadata is {type(run_metadata)}; give a "
                             f"tf.RunMetadata")
+        tracer = trace_state.active
+        if tracer is not None:   # inside `tinyflow.compile`: this graph runs each call
+            keys = list(feed_dict or {})
+            feed_dict = dict(zip(keys, tracer.outside("tf.Session.run", [
+                feed_dict[k] for k in keys])))
+            trace_state.active = None
+            try:
+                return self.run(fetches, feed_dict, options, run_metadata)
+            finally:
+                trace_state.active = tracer
         flat, structure = tree_flatten(fetches)
         elements = [self._resolve_fetch(f) for f in flat]
         tensors = [node_of(e) for e in elements]

@@ -551,8 +551,10 @@ class Module:
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         for p in self.parameters():
-            if p.grad is not None and (set_to_none or p.grad.kind == "remote"):
-                p.grad = None if set_to_none else zeros_like(p.grad)   # where it lives
+            if set_to_none:   # not read first: a compiled step need not guard on .grad
+                p.grad = None
+            elif p.grad is not None and p.grad.kind != "eager":
+                p.grad = zeros_like(p.grad)   # where it lives (a traced .grad is fed)
             elif p.grad is not None:
                 p.grad = Tensor._eager(np.zeros_like(p.grad.array))
 

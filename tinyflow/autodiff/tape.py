@@ -252,6 +252,11 @@ def _refuse_leaf(target: Tensor, tracked: bool) -> None:
                            "under torch.no_grad()")
     if isinstance(target._saved, NoGradView):
         _refuse_no_grad_view(target)
+    if target.multi_output_view:
+        raise RuntimeError("in-place write, with grad mode enabled, into an output of "
+                           "split/chunk/unbind (or a view of one) of a tensor that requires "
+                           "grad: these return several views, which PyTorch does not let "
+                           "be modified in place; write out of place, or into a clone()")
     if base.requires_grad and base._op is None:
         raise leaf_write_error(view=True)
 

@@ -263,6 +263,41 @@ def test_multi_output_views_of_a_tensor_with_grad_are_not_written_in_place(piece
     assert theirs != RuntimeError and mine == theirs
 
 
+@pytest.mark.parametrize("pieces", _PIECES.values(), ids=_PIECES)
+def test_multi_output_views_read_after_their_base_was_written_are_refused(pieces):
+    """torch refuses to differentiate an output of split/chunk/unbind (of a tensor with grad)
+    after its base or a sibling was written in place, under no_grad too; one read before the
+    write keeps the history it had."""
+    def base_written(lib):
+        w = lib.ones(2, 3, requires_grad=True)
+        b = w * 1
+        r = pieces(b)
+        b.mul_(2)
+        r[0].sum().backward()
+        return [w.grad]
+
+    def sibling_written_under_no_grad(lib):
+        w = lib.ones(2, 3, requires_grad=True)
+        r = pieces(w * 1)
+        with lib.no_grad():
+            r[0].mul_(2)
+        (r[1] * 3).sum().backward()
+        return [w.grad]
+
+    def read_before(lib):
+        w = lib.ones(2, 3, requires_grad=True)
+        b = w * 1
+        r = pieces(b)
+        s = r[0] * 2
+        b.mul_(3)
+        (s.sum() + b.sum()).backward()
+        return [w.grad, b]
+    assert both(base_written) == [RuntimeError, RuntimeError]
+    assert both(sibling_written_under_no_grad) == [RuntimeError, RuntimeError]
+    theirs, mine = both(read_before)
+    assert theirs != RuntimeError and mine == theirs
+
+
 def test_a_base_that_remembers_its_views_pickles():
     """`_views` holds weak references, which do not pickle: pickling leaves it out."""
     import copy

@@ -227,6 +227,77 @@ def test_multi_output_views_of_a_tensor_without_grad_are_no_grad_views(pieces):
     assert b.tolist() == [[0.0, 0.0, 0.0], [1.0, 1.0, 1.0]]
 
 
+_PIECES = {"split": lambda b: b.split(1), "chunk": lambda b: b.chunk(2),
+           "unbind": lambda b: b.unbind(0), "split_sizes": lambda b: b.split([1, 1]),
+           "functional_split": lambda b: type(b).split(b, 1)}
+_WRITES = {"mul_": lambda r: r.mul_(2), "setitem": lambda r: r.__setitem__(0, 5.0),
+           "into_a_view_of_it": lambda r: r.view(-1)[:1].fill_(0)}
+
+
+@pytest.mark.parametrize("pieces", _PIECES.values(), ids=_PIECES)
+@pytest.mark.parametrize("write", _WRITES.values(), ids=_WRITES)
+@pytest.mark.parametrize("leaf", [True, False])
+def test_multi_output_views_of_a_tensor_with_grad_are_not_written_in_place(pieces, write,
+                                                                           leaf):
+    """torch refuses, in grad mode, an in-place write into an output of split, chunk or
+    unbind of a tensor that requires grad, or into a view of one (their one gradient node
+    cannot take one piece's new history); under no_grad, detached, or from tensor_split
+    (slices), the write is allowed."""
+    def grad_mode(lib):
+        w = lib.ones(2, 3, requires_grad=True)
+        r = pieces(w if leaf else w * 1)
+        write(r[0])
+        return [r[0]]
+
+    def allowed(lib):
+        w = lib.ones(2, 3, requires_grad=True)
+        b = w * 1
+        with lib.no_grad():
+            write(pieces(b)[0])
+        write(pieces(b)[1].detach())
+        write(lib.tensor_split(b, 2)[0])
+        b.sum().backward()
+        return [b, w.grad]
+    assert both(grad_mode) == [RuntimeError, RuntimeError]
+    theirs, mine = both(allowed)
+    assert theirs != RuntimeError and mine == theirs
+
+
+@pytest.mark.parametrize("pieces", _PIECES.values(), ids=_PIECES)
+def test_multi_output_views_read_after_their_base_was_written_are_refused(pieces):
+    """torch refuses to differentiate an output of split/chunk/unbind (of a tensor with grad)
+    after its base or a sibling was written in place, under no_grad too; one read before the
+    write keeps the history it had."""
+    def base_written(lib):
+        w = lib.ones(2, 3, requires_grad=True)
+        b = w * 1
+        r = pieces(b)
+        b.mul_(2)
+        r[0].sum().backward()
+        return [w.grad]
+
+    def sibling_written_under_no_grad(lib):
+        w = lib.ones(2, 3, requires_grad=True)
+        r = pieces(w * 1)
+        with lib.no_grad():
+            r[0].mul_(2)
+        (r[1] * 3).sum().backward()
+        return [w.grad]
+
+    def read_before(lib):
+        w = lib.ones(2, 3, requires_grad=True)
+        b = w * 1
+        r = pieces(b)
+        s = r[0] * 2
+        b.mul_(3)
+        (s.sum() + b.sum()).backward()
+        return [w.grad, b]
+    assert both(base_written) == [RuntimeError, RuntimeError]
+    assert both(sibling_written_under_no_grad) == [RuntimeError, RuntimeError]
+    theirs, mine = both(read_before)
+    assert theirs != RuntimeError and mine == theirs
+
+
 def test_a_base_that_remembers_its_views_pickles():
     """`_views` holds weak references, which do not pickle: pickling leaves it out."""
     import copy

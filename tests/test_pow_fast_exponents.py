@@ -1,5 +1,6 @@
 """x ** 2 and x ** 1 (`h.pow(2)` in pytorch/examples' forward-forward MNIST, and its
-gradient's x ** 1) as a product and a copy: PyTorch's bits, specials included."""
+gradient's x ** 1) as a product and a copy, x ** 0.5 and x ** -0.5 as sqrt and 1 / sqrt:
+PyTorch's bits, specials included."""
 import numpy as np
 import pytest
 import torch
@@ -28,3 +29,40 @@ def test_square_in_place_and_gradients():
     np.testing.assert_array_equal(t.numpy(), x * x)
     gradcheck(lambda a: a.pow(2) + a ** 1.0, x)
     gradcheck(lambda a: (a * a).pow(2).mean(1), x)
+
+
+@pytest.mark.parametrize("exponent", [0.5, -0.5])
+def test_square_root_powers_at_signed_zeros_are_torchs_values_and_gradients(exponent):
+    """torch computes x ** -0.5 as 1 / sqrt(x): -inf at -0.0 (C's pow gives +inf), and so the
+    gradient of x ** 0.5, 0.5 * x ** -0.5, is -inf there."""
+    values = [-0.0, 0.0, 4.0]
+    mine = tinyflow.tensor(values, requires_grad=True)
+    theirs = torch.tensor(values, requires_grad=True)
+    for x in (mine, theirs):
+        (x ** exponent).sum().backward()
+    assert (mine ** exponent).tolist() == (theirs ** exponent).tolist()
+    assert np.signbit((mine ** exponent).detach().numpy()).tolist() == \
+        np.signbit((theirs ** exponent).detach().numpy()).tolist()
+    assert mine.grad.tolist() == theirs.grad.tolist()
+    gradcheck(lambda a: a ** exponent, np.random.default_rng(2).random((3, 4)) + 0.5)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("size", [7, 300_000])
+def test_square_root_powers_are_sqrt_and_its_reciprocal(dtype, size):
+    """x ** 0.5 is sqrt(x), x ** -0.5 is 1 / sqrt(x), as torch computes them (NumPy's power
+    differs in the last bit for about a third of float32 inputs). torch's large-array sqrt
+    is itself up to 1 ulp from the correctly rounded one on this machine: compared within
+    that."""
+    x = np.random.default_rng(3).standard_normal(size).astype(dtype) * 1e3
+    x[:6] = [-0.0, np.nan, np.inf, -np.inf, 0.0, -3e-30]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        root = np.sqrt(x)
+        references = {0.5: root, -0.5: np.divide(1, root)}
+    for exponent, reference in references.items():
+        ours = tinyflow.tensor(x).pow(exponent).numpy()
+        np.testing.assert_array_equal(ours, reference)
+        np.testing.assert_array_equal(np.signbit(ours[~np.isnan(ours)]),
+                                      np.signbit(reference[~np.isnan(reference)]))
+        theirs = torch.tensor(x).pow(exponent).numpy()
+        np.testing.assert_allclose(ours, theirs, rtol=2 * np.finfo(dtype).eps, atol=0)

@@ -46,6 +46,8 @@ def check_saved(node: Tensor) -> None:
         return
     if type(saved) is NoGradView:
         _refuse_no_grad_view(node)
+    if node.multi_output_view:
+        raise RuntimeError(MULTI_OUTPUT_VIEW_READ)
     reads = node._op.vjp_reads(tuple(x.requires_grad for x in node.inputs))
     for k, (t, version, read) in enumerate(zip(tensors, saved, reads)):
         if t._version[0] != version and read:   # values the vjp does not read may change
@@ -114,6 +116,12 @@ NO_GRAD_VIEW = ("a view was created in no_grad mode and its base (or another vie
                 "base) was then modified in place with grad mode enabled, so it has no "
                 "history; make the view again after the in-place write, or make it under "
                 "grad mode")
+
+
+MULTI_OUTPUT_VIEW_READ = ("backward(): an output of split/chunk/unbind (or a view of one) is "
+                          "differentiated after its base or another view of its base was "
+                          "modified in place: PyTorch refuses it, as these functions return "
+                          "several views; write out of place, or split a clone()")
 
 
 def views_take_history(base: Tensor) -> None:
@@ -252,6 +260,11 @@ def _refuse_leaf(target: Tensor, tracked: bool) -> None:
                            "under torch.no_grad()")
     if isinstance(target._saved, NoGradView):
         _refuse_no_grad_view(target)
+    if target.multi_output_view:
+        raise RuntimeError("in-place write, with grad mode enabled, into an output of "
+                           "split/chunk/unbind (or a view of one) of a tensor that requires "
+                           "grad: these return several views, which PyTorch does not let "
+                           "be modified in place; write out of place, or into a clone()")
     if base.requires_grad and base._op is None:
         raise leaf_write_error(view=True)
 

@@ -424,6 +424,8 @@ def share_version(view: Tensor, x: Tensor) -> None:
         view.made_without_grad = True
     elif not base.requires_grad:
         register_view(view)
+    elif x.multi_output_view:
+        view.multi_output_view = True
 
 
 def register_view(view: Tensor) -> None:

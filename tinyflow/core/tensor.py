@@ -45,6 +45,8 @@ class Tensor:
     # node, a view, a leaf with hooks) gets an instance dict for it.
     graph = _name = site = _base = _post_grad_hooks = remote = None
     made_without_grad = False   # a view made under no_grad (`tape.views_take_history`)
+    multi_output_view = False   # a piece of split/chunk/unbind of a tensor with grad, or a
+                                # view of one: not written in place in grad mode (`tape`)
     _views = None   # weak references to the views of a base without grad (`op.register_view`)
     control_inputs = ()
     _retains_grad = False

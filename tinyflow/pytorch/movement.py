@@ -10,6 +10,7 @@ import numpy as np
 from .. import ops
 from ..core import dtypes
 from ..core.dtypes import DType
+from ..core.modes import grad_mode
 from ..core.op import apply1, as_tensor
 from ..core.tensor import EAGER, Tensor
 from ..core.shapes import normalize_axes
@@ -186,13 +187,19 @@ def torch_split(x, split_size, dim=0) -> tuple:
 
 def multi_output_views(views: tuple, x) -> tuple:
     """PyTorch makes the views one call returns several of (split, chunk, unbind; not
-    tensor_split, made of slices) of a tensor without grad as if under no_grad: once the base takes a history
-    (`b[0] += w`), differentiating through or writing into one raises
-    (`tape.views_take_history`), rather than following the base's new history."""
+    tensor_split, made of slices) of a tensor without grad as if under no_grad: once the base
+    takes a history (`b[0] += w`), differentiating through or writing into one raises
+    (`tape.views_take_history`), rather than following the base's new history. Of a tensor
+    with grad, it refuses to write one (or a view of one) in place in grad mode, as their
+    shared gradient node cannot take one piece's new history (`tape._refuse_leaf`)."""
     if not x.requires_grad:
         for view in views:
             if view._base is not None:
                 view.made_without_grad = True
+    elif grad_mode.enabled:
+        for view in views:
+            if view._base is not None:
+                view.multi_output_view = True
     return views
 
 

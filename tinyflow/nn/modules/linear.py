@@ -6,14 +6,22 @@ import math
 import numpy as np
 
 from ...core import dtypes
+from ...core.shapes import Size
 from .. import functional as F
 from .. import init
 from .module import Module, Parameter
 
 
 def empty_parameter(*shape, dtype=None) -> Parameter:
-    """An uninitialized float parameter; `reset_parameters` fills it."""
+    """An uninitialized float parameter; `reset_parameters` fills it. A layer size that is not
+    a whole number (Python 3's `planes / 4` in kuangliu's ShuffleNet) is refused naming the
+    shape, as torch's TypeError (NumPy's said only that a float is not an integer)."""
     np_dtype = _np_dtype(dtype if dtype is not None else dtypes.DEFAULT_FLOAT)
+    try:
+        shape = Size(shape)
+    except TypeError as e:
+        raise TypeError(f"a parameter of shape {list(shape)}: {e}; layer sizes must be "
+                        f"integers (use // for a division)") from None
     return Parameter(np.zeros(shape, np_dtype))
 
 

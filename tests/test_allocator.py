@@ -12,17 +12,11 @@ import tinyflow.backend.numpy as backend
 def step():    # three 8 MB arrays alive at once, then freed: a step's temporaries
     arrays = [np.ones(2 << 20, np.float32) for _ in range(3)]
     del arrays
-def large_step():    # two 40 MB arrays: above glibc's largest mmap threshold (32 MB)
-    arrays = [np.ones(10 << 20, np.float32) for _ in range(2)]
-    del arrays
 for _ in range(3):
     step()
-    large_step()
 before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 for _ in range(20):
     step()
-for _ in range(4):
-    large_step()
 print(backend._allocator.TUNED, resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before,
       np._core.multiarray._set_madvise_hugepage(True))   # the huge-page hint as tinyflow left it
 """

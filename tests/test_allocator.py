@@ -69,6 +69,8 @@ print(backend._allocator.TUNED, (rss() - before) >> 10)
 def test_users_malloc_settings_win():
     tuned, _, _ = faults(MALLOC_TRIM_THRESHOLD_="1000000")
     assert not tuned
+    tuned, _, _ = faults(GLIBC_TUNABLES="glibc.malloc.trim_threshold=1000000")
+    assert not tuned   # the same setting as a tunable (glibc 2.26+): mallopt would override it
 
 
 def test_users_huge_page_setting_wins(monkeypatch):

@@ -11,7 +11,8 @@ below, none. The cost is that up to TRIM_BYTES of freed memory stay mapped (RSS)
 caching allocator's do.
 
 Done once at import, only on glibc and only when the user set none of glibc's own
-MALLOC_*_ variables (theirs win); TINYFLOW_MALLOC_TUNING=0 turns it off.
+MALLOC_*_ variables or glibc.malloc.* tunables (theirs win); TINYFLOW_MALLOC_TUNING=0 turns
+it off.
 
 NumPy's hint that arrays of 4 MB and more want transparent huge pages (madvise) is turned
 off with it, as PyTorch's allocator gives none: arrays above the mmap threshold are fresh
@@ -30,7 +31,8 @@ _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3   # mallopt parameters (malloc.h)
 
 def tune() -> bool:
     """Set the thresholds; True when they were set."""
-    if os.environ.get("TINYFLOW_MALLOC_TUNING", "1") == "0" or any(
+    if os.environ.get("TINYFLOW_MALLOC_TUNING", "1") == "0" or "glibc.malloc." in \
+            os.environ.get("GLIBC_TUNABLES", "") or any(
             name.startswith("MALLOC_") and name.endswith("_") for name in os.environ):
         return False
     try:

@@ -3,7 +3,7 @@ sizes reuse pages instead of faulting fresh ones in.
 
 Eager kernels allocate their results anew every step. glibc serves a request above its mmap
 threshold (128 KB at start, raised to the size of the largest block freed so far, at most
-32 MB) with a fresh mapping (any larger block always), and gives memory freed at the top of the heap back to the system
+32 MB) with a fresh mapping, and gives memory freed at the top of the heap back to the system
 past its trim threshold: either way the next step's arrays come back as new pages, a page
 fault and a zero-fill per 4 KB. Measured on the CNN training step (bench/models/cnn.py,
 batch 64, one thread): 4,450 faults per step, 10-15 % of its CPU time; with the thresholds
@@ -11,7 +11,8 @@ below, none. The cost is that up to TRIM_BYTES of freed memory stay mapped (RSS)
 caching allocator's do.
 
 Done once at import, only on glibc and only when the user set none of glibc's own
-MALLOC_*_ variables (theirs win); TINYFLOW_MALLOC_TUNING=0 turns it off.
+MALLOC_*_ variables or glibc.malloc.* tunables (theirs win); TINYFLOW_MALLOC_TUNING=0 turns
+it off.
 
 NumPy's hint that arrays of 4 MB and more want transparent huge pages (madvise) is turned
 off with it, as PyTorch's allocator gives none: arrays above the mmap threshold are fresh
@@ -25,18 +26,13 @@ import os
 
 MMAP_BYTES = 32 << 20    # glibc's largest mmap threshold: smaller blocks come from the heap
 TRIM_BYTES = 256 << 20   # freed memory kept at the top of the heap
-# Blocks above glibc's largest threshold come from the heap too (no mmap in the main arena;
-# glibc still maps what a thread's arena cannot hold): a language model's [700, 33278]
-# logits, their log-softmax and both gradients are 93 MB each, four fresh mappings a step,
-# 92k page faults (word_language_model's step, bench/models/examples.py; torch takes
-# 105k), each array's first touch 40 ms against 10 ms for a second pass, one thread.
-MMAP_COUNT = 0
-_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD, _M_MMAP_MAX = -1, -3, -4   # mallopt parameters (malloc.h)
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3   # mallopt parameters (malloc.h)
 
 
 def tune() -> bool:
     """Set the thresholds; True when they were set."""
-    if os.environ.get("TINYFLOW_MALLOC_TUNING", "1") == "0" or any(
+    if os.environ.get("TINYFLOW_MALLOC_TUNING", "1") == "0" or "glibc.malloc." in \
+            os.environ.get("GLIBC_TUNABLES", "") or any(
             name.startswith("MALLOC_") and name.endswith("_") for name in os.environ):
         return False
     try:
@@ -48,7 +44,7 @@ def tune() -> bool:
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
     _no_huge_page_hint()
     return bool(mallopt(_M_MMAP_THRESHOLD, MMAP_BYTES) and
-                mallopt(_M_TRIM_THRESHOLD, TRIM_BYTES) and mallopt(_M_MMAP_MAX, MMAP_COUNT))
+                mallopt(_M_TRIM_THRESHOLD, TRIM_BYTES))
 
 
 def _no_huge_page_hint() -> None:

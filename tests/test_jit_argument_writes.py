@@ -280,3 +280,21 @@ def test_an_argument_or_grad_returned_as_is_is_each_calls_own():
         w.grad = torch.tensor(np.full(2, v, np.float32))
         assert grad_of(w) is w.grad
     assert grad_of.stats.compiles == 1
+
+
+def test_a_fed_grad_that_becomes_a_written_argument_is_not_read_stale():
+    """A graph traced with a .grad apart from its arguments must not run for a call whose
+    .grad is an argument the call writes: eagerly the read sees the write, a plan would
+    read the value fed before it (the fed .grads' aliasing is guarded, as the arguments')."""
+    p = torch.nn.Parameter(torch.ones(4))
+
+    def f(x):
+        p.grad.mul_(2)
+        return x.sum() * 1
+
+    fn = torch.compile(f)
+    for step in range(3):
+        x = torch.ones(4)
+        p.grad = torch.ones(4) if step == 0 else x
+        assert fn(x).item() == (4.0 if step == 0 else 8.0)
+        np.testing.assert_allclose(p.grad.numpy(), [2.0] * 4)

@@ -83,6 +83,9 @@ class _Graph:
                 if (tensors[obj] if type(obj) is int else obj).array.flags.c_contiguous \
                         is not seen:
                     return False
+            elif kind == "aliases":   # fed .grads, arguments, captured tensors written
+                if _aliases(tensors + obj) != seen:
+                    return False
             elif kind == "leaf":
                 if (obj.array.shape, obj.array.dtype, obj.requires_grad) != seen:
                     return False
@@ -253,6 +256,11 @@ class CompiledFunction:
         fed = [tracer.grad_feeds[id(ph)] for ph in placeholders if id(ph) in tracer.grad_feeds]
         guards = [("grad", t, None if g is None else (tuple(g.shape), g.dtype))
                   for t, g in tracer.grad_guards.values()]
+        if fed:   # a later call's .grad may be an argument or a tensor it writes (no new trace
+            #       checks the overlap then): their aliasing is guarded, as the arguments'
+            ids = {id(t) for t in inputs}
+            written = [t for t, _ in writes if id(t) not in ids]
+            guards.append(("aliases", written, _aliases(inputs + written)))
         guards += [("leaf", n, (n.array.shape, n.array.dtype, n.requires_grad))
                    for n in _eager_leaves(fetches)]
         guards += [("training", m, m.training) for m in tracer.modules.values()]

@@ -298,3 +298,20 @@ def test_a_fed_grad_that_becomes_a_written_argument_is_not_read_stale():
         p.grad = torch.ones(4) if step == 0 else x
         assert fn(x).item() == (4.0 if step == 0 else 8.0)
         np.testing.assert_allclose(p.grad.numpy(), [2.0] * 4)
+
+
+def test_a_split_call_whose_grad_is_a_written_argument_runs_as_eager():
+    """The same through a graph break (the call runs as pieces, traced each call): the
+    overlap check of a split call counts the fed .grads with the arguments."""
+    p = torch.nn.Parameter(torch.ones(4))
+
+    def f(x):
+        p.grad.mul_(2)
+        n = int(x.sum().item())
+        return x.sum() * n
+
+    fn = torch.compile(f)
+    for step in range(3):
+        x = torch.ones(4)
+        p.grad = torch.ones(4) if step == 0 else x
+        assert fn(x).item() == (16.0 if step == 0 else 64.0)

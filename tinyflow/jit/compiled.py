@@ -315,6 +315,7 @@ class CompiledFunction:
         compiled_before = self.stats.compiles
         splitter, results = tracer.splitter, len(fetches)
         fetches, writes, grads = _effects(tracer, fetches)
+        tensors = tensors + [tracer.real[k] for k in tracer.grad_feeds]   # and fed .grads
         _refuse_overlapping_writes(writes, fetches, self.fn, tensors)
         plan, feeds = splitter.finish(fetches, self._new_piece)
         backward = None
@@ -328,8 +329,7 @@ class CompiledFunction:
                     rule is not None and rule.draws for rule in backward)):
                 backward = None   # (a cached rule's draws are nodes of an earlier trace)
         entry = _Graph(plan, outputs, writes, grads, [], tracer.new_states, True, backward)
-        out = self._run(entry, tensors + [tracer.real[k] for k in tracer.grad_feeds],
-                        feeds)
+        out = self._run(entry, tensors, feeds)
         for state, name, buf in entry.new_states:
             state[name] = buf
         for site, reason in splitter.breaks:

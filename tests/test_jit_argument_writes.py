@@ -315,3 +315,25 @@ def test_a_split_call_whose_grad_is_a_written_argument_runs_as_eager():
         x = torch.ones(4)
         p.grad = torch.ones(4) if step == 0 else x
         assert fn(x).item() == (16.0 if step == 0 else 64.0)
+
+
+def test_two_parameters_sharing_one_grad_accumulate_both_as_eager():
+    """backward() inside the compiled call adds into a .grad that two parameters share (as
+    torch: in place, so it gets both gradients); the plan computed each sum from the old
+    buffer and copied them into it one after the other: the last one won."""
+    w1 = torch.nn.Parameter(torch.tensor([1.0, 2.0]))
+    w2 = torch.nn.Parameter(torch.tensor([3.0, 4.0]))
+
+    def f(x):
+        loss = (w1 * x).sum() + (w2 * x * 2).sum()
+        loss.backward()
+        return loss
+
+    fn = torch.compile(f)
+    for step in range(3):
+        shared = torch.zeros(2)
+        w1.grad, w2.grad = (torch.zeros(2), torch.zeros(2)) if step == 0 else (shared, shared)
+        fn(torch.ones(2))
+        want = ([1.0, 1.0], [2.0, 2.0]) if step == 0 else ([3.0, 3.0], [3.0, 3.0])
+        np.testing.assert_allclose(w1.grad.numpy(), want[0])
+        np.testing.assert_allclose(w2.grad.numpy(), want[1])

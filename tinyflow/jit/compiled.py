@@ -252,7 +252,7 @@ class CompiledFunction:
         fetches, writes, grads = _effects(tracer, fetches)
         placeholders = [ph for ph in tracer.graph.nodes if id(ph) in tracer.real]
         inputs = [tracer.real[id(ph)] for ph in placeholders]   # the arguments, then .grads
-        _refuse_overlapping_writes(writes, fetches, self.fn, inputs)
+        _refuse_overlapping_writes(writes + _added_into(grads), fetches, self.fn, inputs)
         fed = [tracer.grad_feeds[id(ph)] for ph in placeholders if id(ph) in tracer.grad_feeds]
         guards = [("grad", t, None if g is None else (tuple(g.shape), g.dtype))
                   for t, g in tracer.grad_guards.values()]
@@ -316,7 +316,7 @@ class CompiledFunction:
         splitter, results = tracer.splitter, len(fetches)
         fetches, writes, grads = _effects(tracer, fetches)
         tensors = tensors + [tracer.real[k] for k in tracer.grad_feeds]   # and fed .grads
-        _refuse_overlapping_writes(writes, fetches, self.fn, tensors)
+        _refuse_overlapping_writes(writes + _added_into(grads), fetches, self.fn, tensors)
         plan, feeds = splitter.finish(fetches, self._new_piece)
         backward = None
         if grad_mode.enabled and not grads:
@@ -546,6 +546,13 @@ def _aliases(tensors) -> tuple:
     first: dict = {}
     return tuple([first.setdefault(id(a if a.base is None else a.base), k)
                   for k, a in enumerate([t.array for t in tensors])])
+
+
+def _added_into(grads: list) -> list:
+    """The `.grad`s a run adds into in place (`entry.grads`' accumulated ones), as writes:
+    two parameters sharing one `.grad` must not each copy their own sum into it."""
+    return [(t._grad, None) for t, source, accumulated in grads
+            if accumulated and source is not None and t._grad is not None]
 
 
 def _refuse_overlapping_writes(writes: list, fetches: list, fn, arguments=()) -> None:

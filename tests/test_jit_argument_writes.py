@@ -280,3 +280,60 @@ def test_an_argument_or_grad_returned_as_is_is_each_calls_own():
         w.grad = torch.tensor(np.full(2, v, np.float32))
         assert grad_of(w) is w.grad
     assert grad_of.stats.compiles == 1
+
+
+def test_a_fed_grad_that_becomes_a_written_argument_is_not_read_stale():
+    """A graph traced with a .grad apart from its arguments must not run for a call whose
+    .grad is an argument the call writes: eagerly the read sees the write, a plan would
+    read the value fed before it (the fed .grads' aliasing is guarded, as the arguments')."""
+    p = torch.nn.Parameter(torch.ones(4))
+
+    def f(x):
+        p.grad.mul_(2)
+        return x.sum() * 1
+
+    fn = torch.compile(f)
+    for step in range(3):
+        x = torch.ones(4)
+        p.grad = torch.ones(4) if step == 0 else x
+        assert fn(x).item() == (4.0 if step == 0 else 8.0)
+        np.testing.assert_allclose(p.grad.numpy(), [2.0] * 4)
+
+
+def test_a_split_call_whose_grad_is_a_written_argument_runs_as_eager():
+    """The same through a graph break (the call runs as pieces, traced each call): the
+    overlap check of a split call counts the fed .grads with the arguments."""
+    p = torch.nn.Parameter(torch.ones(4))
+
+    def f(x):
+        p.grad.mul_(2)
+        n = int(x.sum().item())
+        return x.sum() * n
+
+    fn = torch.compile(f)
+    for step in range(3):
+        x = torch.ones(4)
+        p.grad = torch.ones(4) if step == 0 else x
+        assert fn(x).item() == (16.0 if step == 0 else 64.0)
+
+
+def test_two_parameters_sharing_one_grad_accumulate_both_as_eager():
+    """backward() inside the compiled call adds into a .grad that two parameters share (as
+    torch: in place, so it gets both gradients); the plan computed each sum from the old
+    buffer and copied them into it one after the other: the last one won."""
+    w1 = torch.nn.Parameter(torch.tensor([1.0, 2.0]))
+    w2 = torch.nn.Parameter(torch.tensor([3.0, 4.0]))
+
+    def f(x):
+        loss = (w1 * x).sum() + (w2 * x * 2).sum()
+        loss.backward()
+        return loss
+
+    fn = torch.compile(f)
+    for step in range(3):
+        shared = torch.zeros(2)
+        w1.grad, w2.grad = (torch.zeros(2), torch.zeros(2)) if step == 0 else (shared, shared)
+        fn(torch.ones(2))
+        want = ([1.0, 1.0], [2.0, 2.0]) if step == 0 else ([3.0, 3.0], [3.0, 3.0])
+        np.testing.assert_allclose(w1.grad.numpy(), want[0])
+        np.testing.assert_allclose(w2.grad.numpy(), want[1])

@@ -83,6 +83,9 @@ class _Graph:
                 if (tensors[obj] if type(obj) is int else obj).array.flags.c_contiguous \
                         is not seen:
                     return False
+            elif kind == "aliases":   # fed .grads, arguments, captured tensors written
+                if _aliases(tensors + obj) != seen:
+                    return False
             elif kind == "leaf":
                 if (obj.array.shape, obj.array.dtype, obj.requires_grad) != seen:
                     return False
@@ -249,10 +252,15 @@ class CompiledFunction:
         fetches, writes, grads = _effects(tracer, fetches)
         placeholders = [ph for ph in tracer.graph.nodes if id(ph) in tracer.real]
         inputs = [tracer.real[id(ph)] for ph in placeholders]   # the arguments, then .grads
-        _refuse_overlapping_writes(writes, fetches, self.fn, inputs)
+        _refuse_overlapping_writes(writes + _added_into(grads), fetches, self.fn, inputs)
         fed = [tracer.grad_feeds[id(ph)] for ph in placeholders if id(ph) in tracer.grad_feeds]
         guards = [("grad", t, None if g is None else (tuple(g.shape), g.dtype))
                   for t, g in tracer.grad_guards.values()]
+        if fed:   # a later call's .grad may be an argument or a tensor it writes (no new trace
+            #       checks the overlap then): their aliasing is guarded, as the arguments'
+            ids = {id(t) for t in inputs}
+            written = [t for t, _ in writes if id(t) not in ids]
+            guards.append(("aliases", written, _aliases(inputs + written)))
         guards += [("leaf", n, (n.array.shape, n.array.dtype, n.requires_grad))
                    for n in _eager_leaves(fetches)]
         guards += [("training", m, m.training) for m in tracer.modules.values()]
@@ -307,7 +315,8 @@ class CompiledFunction:
         compiled_before = self.stats.compiles
         splitter, results = tracer.splitter, len(fetches)
         fetches, writes, grads = _effects(tracer, fetches)
-        _refuse_overlapping_writes(writes, fetches, self.fn, tensors)
+        tensors = tensors + [tracer.real[k] for k in tracer.grad_feeds]   # and fed .grads
+        _refuse_overlapping_writes(writes + _added_into(grads), fetches, self.fn, tensors)
         plan, feeds = splitter.finish(fetches, self._new_piece)
         backward = None
         if grad_mode.enabled and not grads:
@@ -320,8 +329,7 @@ class CompiledFunction:
                     rule is not None and rule.draws for rule in backward)):
                 backward = None   # (a cached rule's draws are nodes of an earlier trace)
         entry = _Graph(plan, outputs, writes, grads, [], tracer.new_states, True, backward)
-        out = self._run(entry, tensors + [tracer.real[k] for k in tracer.grad_feeds],
-                        feeds)
+        out = self._run(entry, tensors, feeds)
         for state, name, buf in entry.new_states:
             state[name] = buf
         for site, reason in splitter.breaks:
@@ -538,6 +546,13 @@ def _aliases(tensors) -> tuple:
     first: dict = {}
     return tuple([first.setdefault(id(a if a.base is None else a.base), k)
                   for k, a in enumerate([t.array for t in tensors])])
+
+
+def _added_into(grads: list) -> list:
+    """The `.grad`s a run adds into in place (`entry.grads`' accumulated ones), as writes:
+    two parameters sharing one `.grad` must not each copy their own sum into it."""
+    return [(t._grad, None) for t, source, accumulated in grads
+            if accumulated and source is not None and t._grad is not None]
 
 
 def _refuse_overlapping_writes(writes: list, fetches: list, fn, arguments=()) -> None:

@@ -264,3 +264,22 @@ def test_node_reading_a_view_keeps_its_values_when_the_base_is_written(view):
         z.backward()
         return x.grad.tolist()
     assert grad(True) == grad(False)
+
+
+@pytest.mark.parametrize("low, high, dtype", [(0, 300, "uint8"), (-1, 5, "uint8"),
+                                              (0, 3, "bool"), (0, 2 ** 31 + 1, "int32"),
+                                              (-129, 0, "int8")])
+def test_randint_out_of_its_dtypes_range_is_refused(low, high, dtype):
+    # torch: "to - 1 is out of bounds for unsigned char"; main wrapped the draws around
+    with pytest.raises(RuntimeError):
+        torch.randint(low, high, (3,), dtype=getattr(torch, dtype))
+    with pytest.raises(RuntimeError, match="randint.*out of bounds for " + dtype):
+        tinyflow.randint(low, high, (3,), dtype=getattr(tinyflow, dtype))
+
+
+@pytest.mark.parametrize("low, high, dtype", [(0, 256, "uint8"), (-128, 128, "int8"),
+                                              (0, 2, "bool"), (-5, 2 ** 40, "int64")])
+def test_randint_at_the_ends_of_its_dtypes_range(low, high, dtype):
+    r = tinyflow.randint(low, high, (200,), dtype=getattr(tinyflow, dtype))
+    assert str(r.dtype) == "tinyflow." + dtype
+    assert low <= min(r.tolist()) and max(r.tolist()) < high

@@ -15,7 +15,7 @@ import numpy as np
 from ..core.dtypes import kind_rank
 from ..core.errors import freed_graph_error, leaf_write_error, overwritten_error
 from ..core.modes import grad_mode, trace_state
-from ..core.op import apply
+from ..core.op import apply, as_dtype_array
 from ..core.tensor import EAGER, REMOTE, Tensor
 from ..ops.indexing import setitem
 from ..ops.math import where
@@ -305,7 +305,10 @@ def _history_at(t: Tensor, version: int) -> Tensor:
     then = _history_at(inner, version)
     if then is inner:
         return t
-    fresh = Tensor._eager(t.array, t._op, (then,) + t.inputs[1:], True)
+    # its values as they were then (t's memory holds the write): the view op on the stand-in
+    values = t._op._eager_kernel(then.array, *(i.array for i in t.inputs[1:]))
+    fresh = Tensor._eager(as_dtype_array(values, t.dtype), t._op, (then,) + t.inputs[1:],
+                          True)
     fresh._saved = (version,) * (len(fresh.inputs) + 1)   # not a view: its edge is fixed
     fresh._version = [version]
     return fresh

@@ -298,6 +298,52 @@ def test_multi_output_views_read_after_their_base_was_written_are_refused(pieces
     assert theirs != RuntimeError and mine == theirs
 
 
+@pytest.mark.parametrize("pieces", _PIECES.values(), ids=_PIECES)
+def test_multi_output_views_read_before_a_write_under_no_grad_keep_their_history(pieces):
+    """torch refuses a piece at its first use after its base or a sibling was written, not
+    at backward: one read only before the write (an optimizer-style step on the base under
+    no_grad between the forward and the backward, a retained graph run again) is
+    differentiated through its history as it was."""
+    def base_written(lib):
+        w = lib.ones(2, 3, requires_grad=True)
+        r = pieces(w)
+        s = (r[0] * 2).sum() + (r[1] * 3).sum()
+        with lib.no_grad():
+            w.mul_(2)
+        s.backward()
+        return [w.grad, w]
+
+    def sibling_written(lib):
+        w = lib.ones(2, 3, requires_grad=True)
+        r = pieces(w * 1)
+        s = (r[0] * 2).sum()
+        with lib.no_grad():
+            r[1].mul_(2)
+        s.backward()
+        return [w.grad]
+
+    def graph_run_again(lib):
+        w = lib.ones(2, 3, requires_grad=True)
+        r = pieces(w)
+        s = (r[0] * 3 + r[1] * 2).sum()
+        s.backward(retain_graph=True)
+        with lib.no_grad():
+            w.sub_(w.grad * 0.1)
+        s.backward()
+        return [w.grad, w]
+    def backward_from_it(lib):   # the backward reads it now: refused
+        w = lib.ones(2, 3, requires_grad=True)
+        r = pieces(w * 1)
+        with lib.no_grad():
+            r[1].mul_(2)
+        r[0].backward(lib.ones(r[0].shape))
+        return [w.grad]
+    for program in (base_written, sibling_written, graph_run_again):
+        theirs, mine = both(program)
+        assert theirs != RuntimeError and mine == theirs, program.__name__
+    assert both(backward_from_it) == [RuntimeError, RuntimeError]
+
+
 def test_a_base_that_remembers_its_views_pickles():
     """`_views` holds weak references, which do not pickle: pickling leaves it out."""
     import copy

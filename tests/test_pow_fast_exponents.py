@@ -66,3 +66,18 @@ def test_square_root_powers_are_sqrt_and_its_reciprocal(dtype, size):
                                       np.signbit(reference[~np.isnan(reference)]))
         theirs = torch.tensor(x).pow(exponent).numpy()
         np.testing.assert_allclose(ours, theirs, rtol=2 * np.finfo(dtype).eps, atol=0)
+
+
+def test_a_tensor_exponent_of_a_half_is_cs_pow_as_torchs():
+    """torch takes the sqrt path for a Python number exponent only: x ** tensor(-0.5) is C's
+    pow, +inf at -0.0 and 0 at -inf, and so is the gradient of x ** tensor(0.5) (+inf at
+    -0.0). (x ** tensor(0.5) itself is NumPy's power, which takes the sqrt path.)"""
+    values = [-0.0, float("-inf"), 0.0, 4.0]
+    results = []
+    for lib in (torch, tinyflow):
+        x = lib.tensor(values, requires_grad=True)
+        lib.pow(x, lib.tensor(0.5)).sum().backward()
+        results.append([lib.pow(x, lib.tensor(-0.5)).detach().numpy(), x.grad.numpy()])
+    for theirs, mine in zip(*results):
+        np.testing.assert_array_equal(mine, theirs)
+        assert np.signbit(mine).tolist() == np.signbit(theirs).tolist()

@@ -225,7 +225,7 @@ def _backprop(order: list, ys: list, xs: list, grad_ys: list, on_final=None,
                         or inputs[0]._version[0] != saved[0]
                         or n > 1 and (inputs[1]._version[0] != saved[1]
                                       or n == 3 and inputs[2]._version[0] != saved[2])):
-                    check_saved(node)   # raises unless nothing it reads was overwritten
+                    check_saved(node, order, ys)   # raises unless nothing it reads was overwritten
             if type(op) is GetItem and inputs[0].dtype.is_floating and (
                     eager or not node.graph.placements):
                 # gathered with the other getitems' gradients of that input (see `_total`)

@@ -26,8 +26,10 @@ FREED = "freed"  # `_saved` of a node whose backward ran without retain_graph
 MOVED = [0]      # histories moved to stand-ins by in-place writes: while 0, no edge is stale
 
 
-def check_saved(node: Tensor) -> None:
-    """Refuse to differentiate through a node whose inputs or output were overwritten."""
+def check_saved(node: Tensor, order: list = (), roots: list = ()) -> None:
+    """Refuse to differentiate through a node whose inputs or output were overwritten
+    (`order` and `roots`: the nodes and ys of the backward under way, for
+    `_read_since_written`)."""
     saved = node._saved
     if saved is None:
         return
@@ -46,7 +48,7 @@ def check_saved(node: Tensor) -> None:
         return
     if type(saved) is NoGradView:
         _refuse_no_grad_view(node)
-    if node.multi_output_view:
+    if node.multi_output_view and _read_since_written(node, order, roots):
         raise RuntimeError(MULTI_OUTPUT_VIEW_READ)
     reads = node._op.vjp_reads(tuple(x.requires_grad for x in node.inputs))
     for k, (t, version, read) in enumerate(zip(tensors, saved, reads)):
@@ -54,6 +56,25 @@ def check_saved(node: Tensor) -> None:
             what = f"input {k}" if k < len(node.inputs) else "the output"
             raise overwritten_error(f"{what} of {node._op.name}{_created_at(node)}", t,
                                     version)
+
+
+def _read_since_written(piece: Tensor, order: list, roots: list) -> bool:
+    """Whether a node of `order` read `piece`, an output of split/chunk/unbind (or a view of
+    one), at a version other than the one it was made at, or the backward starts at it:
+    PyTorch refuses the piece at that read (the one node of all the pieces cannot take a
+    new history), but not a read made before its base or a sibling was written (an
+    optimizer's step under no_grad between the forward and the backward). Scans `order`:
+    only a piece whose base was written since it was made gets here."""
+    if any(y is piece for y in roots):
+        return True
+    made = piece._saved[-1]
+    for node in order:
+        saved = node._saved
+        if type(saved) is tuple:
+            for x, version in zip(node.inputs, saved):
+                if x is piece and version != made:
+                    return True
+    return False
 
 
 def _created_at(node: Tensor) -> str:

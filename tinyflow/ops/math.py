@@ -214,7 +214,11 @@ class Div(Binary):
 
 
 class Pow(Binary):
+    """`number_exponent`: the exponent is a Python number, which PyTorch's kernel takes a
+    sqrt path for (x ** 0.5 as sqrt, x ** -0.5 as 1 / sqrt: -0.0 and -inf at -0.0, NaN at
+    -inf); a tensor exponent is C's pow there (+0 and +inf at -0.0, +inf and 0 at -inf)."""
     name = "pow"
+    number_exponent: bool = False
 
     def chain(self, k, v, out, x, y):
         if k == 1:
@@ -235,8 +239,8 @@ class Pow(Binary):
             lowered = np.asarray(e - 1, e.dtype)
             if lowered == 1:
                 return v * y * x
-            return v * y * x ** Tensor._eager(lowered)
-        return v * y * x ** where(y == 0, 1, y - 1)
+            return v * y * apply2(self, x, Tensor._eager(lowered))
+        return v * y * apply2(self, x, where(y == 0, 1, y - 1))   # a number exponent still
 
 
 class Atan2(Binary):
@@ -685,7 +689,16 @@ add = _binary(Add)
 subtract = _binary(Sub)
 multiply = _binary(Mul)
 divide = _binary(Div, true_division=True)
-pow = _binary(Pow)
+_tensor_pow = _binary(Pow)
+_NUMBER_POW = Pow(number_exponent=True)
+
+
+def pow(x, y, name=None, out=None):
+    """Elementwise pow with NumPy broadcasting (eager: into `out`); a Python number exponent
+    of 0.5 or -0.5 as PyTorch's sqrt path (`Pow.number_exponent`)."""
+    if isinstance(y, float) and (y == 0.5 or y == -0.5) and isinstance(x, Tensor):
+        return apply(_NUMBER_POW, x, _lift(y, x), name=name, out=out)
+    return _tensor_pow(x, y, name=name, out=out)
 maximum = _binary(Maximum)
 minimum = _binary(Minimum)
 equal = _binary(Equal)

@@ -114,9 +114,11 @@ _SQUARE = _ufunc_kernel(np.multiply, 2, quiet=True, pooled=True)
 
 @kernel(m.Pow, inplace=True)
 def power(op, x, y, out=None):
-    """x ** 3 and x ** -2 of float32/float64 as products, x ** 0.5 and x ** -0.5 as sqrt and
-    1 / sqrt, as PyTorch computes them (the same bits; (-0.0) ** -0.5 is -inf, so the
-    gradient of x ** 0.5 at -0.0 is torch's -inf, where pow gives +inf): NumPy's power of a negative base goes a slow path, 45 ns an element, so a GELU
+    """x ** 3 and x ** -2 of float32/float64 as products, x ** 0.5 and x ** -0.5 of a Python
+    number exponent as sqrt and 1 / sqrt, as PyTorch computes them (the same bits; (-0.0) **
+    -0.5 is -inf, so the gradient of x ** 0.5 at -0.0 is torch's -inf, where pow gives +inf;
+    a tensor exponent is pow there, as torch's): NumPy's power of a negative base goes a
+    slow path, 45 ns an element, so a GELU
     written with `torch.pow(x, 3.0)` took 6 ms per [32, 16, 256] call against 0.03. Other
     integer exponents: the power of |x|, signed (x ** 5 of 2000 elements 97 -> 5 us).
     x ** 2 is x * x (pooled when large) and x ** 1 a copy, PyTorch's bits: `h.pow(2)` and
@@ -127,7 +129,7 @@ def power(op, x, y, out=None):
             return _SQUARE(op, x, x, out)
         if exponent == 1:
             return np.positive(x, out=out)
-        if exponent == 0.5 or exponent == -0.5:
+        if (exponent == 0.5 or exponent == -0.5) and op.number_exponent:
             token = _quiet.enter()          # sqrt of x < 0 is NaN, 1 / 0 is inf: silent
             try:
                 if exponent == 0.5:

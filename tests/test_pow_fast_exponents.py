@@ -81,3 +81,17 @@ def test_a_tensor_exponent_of_a_half_is_cs_pow_as_torchs():
     for theirs, mine in zip(*results):
         np.testing.assert_array_equal(mine, theirs)
         assert np.signbit(mine).tolist() == np.signbit(theirs).tolist()
+
+
+@pytest.mark.parametrize("exponent", [0.5, -0.5])
+def test_square_root_powers_of_a_0_d_tensor_and_their_gradients(exponent):
+    """A 0-d x (a norm's sum before its root: triplet_margin_loss of 1-D inputs) is still an
+    array through sqrt and 1 / sqrt (NumPy makes scalars of 0-d results)."""
+    def run(lib):
+        x = lib.tensor(2.25, dtype=lib.float64, requires_grad=True)
+        y = x ** exponent
+        y.backward()
+        return y.detach().numpy(), x.grad.numpy()
+    for ours, theirs in zip(run(tinyflow), run(torch)):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-15)
+    gradcheck(lambda a: a ** exponent, np.array(2.25))

@@ -134,8 +134,8 @@ def power(op, x, y, out=None):
             try:
                 if exponent == 0.5:
                     return np.sqrt(x, out=out)
-                root = np.sqrt(x)
-                return np.divide(1, root, out=out if out is not None else root)
+                root = np.sqrt(x, out=np.empty_like(x) if out is None else out)
+                return np.divide(1, root, out=root)   # an array even when x is 0-d
             finally:
                 _quiet.leave(token)
         if exponent == 3 or exponent == -2:

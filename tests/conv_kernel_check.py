@@ -44,3 +44,14 @@ def check_kernels_against_torch(x, w, b, padding, rng, **attrs):
         scale = max(1.0, float(np.abs(want).max()))
         np.testing.assert_allclose(got / scale, want / scale, rtol=0, atol=TOL[dtype],
                                    err_msg=what)
+
+
+def counted_calls(module, monkeypatch) -> list:
+    """The names of `module`'s conv2d, grad_weight and grad_input as they get called (a
+    kernel path's module: the test checks the kernels took that path)."""
+    calls = []
+    for name in ("conv2d", "grad_weight", "grad_input"):
+        fn = getattr(module, name)
+        monkeypatch.setattr(module, name,
+                            lambda *a, _fn=fn, _name=name, **k: calls.append(_name) or _fn(*a, **k))
+    return calls

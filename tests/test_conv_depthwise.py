@@ -11,7 +11,7 @@ import pytest
 from tinyflow.backend.numpy import _conv_depthwise, conv
 from tinyflow.ops import conv as conv_ops
 
-from conv_kernel_check import check_kernels_against_torch
+from conv_kernel_check import check_kernels_against_torch, counted_calls
 from finite_differences import numeric_grad
 from pool_helpers import force_pool
 
@@ -27,13 +27,6 @@ CASES = [  # x shape, kernel (kh, kw), padding, other attrs
     ((2, 4, 7, 7), (5, 3), ((2, 0), (1, 3)), dict(dilation=(1, 2))),
     ((1, 3, 2, 2), (3, 3), 1, {}),        # 2x2 output, taps cut at the edges
 ]
-
-
-def _counted(calls, monkeypatch):
-    for name in ("conv2d", "grad_weight", "grad_input"):
-        fn = getattr(_conv_depthwise, name)
-        monkeypatch.setattr(_conv_depthwise, name,
-                            lambda *a, _fn=fn, _name=name, **k: calls.append(_name) or _fn(*a, **k))
 
 
 def _run(shape, kernel, padding, attrs, dtype, bias, contiguous=True):
@@ -53,15 +46,13 @@ def _run(shape, kernel, padding, attrs, dtype, bias, contiguous=True):
 @pytest.mark.parametrize("bias", [False, True])
 @pytest.mark.parametrize("case", CASES, ids=lambda c: "x".join(map(str, c[0])) + f"-k{c[1][0]}")
 def test_depthwise_matches_torch(case, bias, dtype, monkeypatch):
-    calls = []
-    _counted(calls, monkeypatch)
+    calls = counted_calls(_conv_depthwise, monkeypatch)
     _run(*case, dtype, bias)
     assert calls == ["conv2d", "grad_weight", "grad_input"]
 
 
 def test_non_contiguous_input(monkeypatch):
-    calls = []
-    _counted(calls, monkeypatch)
+    calls = counted_calls(_conv_depthwise, monkeypatch)
     _run((2, 5, 9, 7), (3, 3), 1, dict(stride=2), np.float32, True, contiguous=False)
     assert calls == ["conv2d", "grad_weight", "grad_input"]
 

@@ -11,21 +11,22 @@ from tinyflow.ops import conv as conv_ops
 TOL = {np.float64: 1e-11, np.float32: 2e-5}   # of the largest value
 
 
-def check_kernels_against_torch(x, w, b, padding, rng):
-    """x [N, C, H, W], w [O, C, kH, kW], b [O] or None, in one dtype; padding as
-    conv_attrs takes it ("same", "valid", an int, or ((top, bottom), (left, right)))."""
+def check_kernels_against_torch(x, w, b, padding, rng, **attrs):
+    """x [N, C, H, W], w [O, C / groups, kH, kW], b [O] or None, in one dtype; padding as
+    conv_attrs takes it ("same", "valid", an int, or ((top, bottom), (left, right))); attrs
+    the other conv_attrs (stride, dilation, groups), spelled as F.conv2d's."""
     dtype = x.dtype.type
     tx, tw = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
     tb = None if b is None else torch.tensor(b, requires_grad=True)
     if isinstance(padding, tuple):   # asymmetric: torch has no spelling, so F.pad first
         (top, bottom), (left, right) = padding
-        ty = F.conv2d(F.pad(tx, (left, right, top, bottom)), tw, tb)
+        ty = F.conv2d(F.pad(tx, (left, right, top, bottom)), tw, tb, **attrs)
     else:
-        ty = F.conv2d(tx, tw, tb, padding=padding)
+        ty = F.conv2d(tx, tw, tb, padding=padding, **attrs)
     g = rng.standard_normal(ty.shape).astype(dtype)
     ty.backward(torch.tensor(g))
 
-    attrs = conv_ops.conv_attrs(padding=padding)
+    attrs = conv_ops.conv_attrs(padding=padding, **attrs)
     if b is not None:
         y = conv.conv2d_bias(conv_ops.Conv2dBias(**attrs), x, w, b)
         both = conv.conv2d_grad_weight_bias(conv_ops.Conv2dGradWeightBias(**attrs), x, g, w)
@@ -43,3 +44,14 @@ def check_kernels_against_torch(x, w, b, padding, rng):
         scale = max(1.0, float(np.abs(want).max()))
         np.testing.assert_allclose(got / scale, want / scale, rtol=0, atol=TOL[dtype],
                                    err_msg=what)
+
+
+def counted_calls(module, monkeypatch) -> list:
+    """The names of `module`'s conv2d, grad_weight and grad_input as they get called (a
+    kernel path's module: the test checks the kernels took that path)."""
+    calls = []
+    for name in ("conv2d", "grad_weight", "grad_input"):
+        fn = getattr(module, name)
+        monkeypatch.setattr(module, name,
+                            lambda *a, _fn=fn, _name=name, **k: calls.append(_name) or _fn(*a, **k))
+    return calls

@@ -11,7 +11,7 @@ import pytest
 from tinyflow.backend.numpy import _conv_direct, _conv_winograd
 from tinyflow.ops import conv as conv_ops
 
-from conv_kernel_check import check_kernels_against_torch
+from conv_kernel_check import check_kernels_against_torch, counted_calls
 from pool_helpers import force_pool
 
 torch = pytest.importorskip("torch")
@@ -35,26 +35,17 @@ def _run(shape, out_channels, padding, kernel, dtype, bias, channels_last=False)
     check_kernels_against_torch(x, w, b, padding, rng)
 
 
-def _counted(calls, monkeypatch):
-    for name in ("conv2d", "grad_weight", "grad_input"):
-        fn = getattr(_conv_direct, name)
-        monkeypatch.setattr(_conv_direct, name,
-                            lambda *a, _fn=fn, _name=name, **k: calls.append(_name) or _fn(*a, **k))
-
-
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("bias", [False, True])
 @pytest.mark.parametrize("case", CASES, ids=lambda c: "x".join(map(str, c[0])) + f"-o{c[1]}")
 def test_direct_matches_torch(case, bias, dtype, monkeypatch):
-    calls = []
-    _counted(calls, monkeypatch)
+    calls = counted_calls(_conv_direct, monkeypatch)
     _run(*case, dtype, bias)
     assert calls == ["conv2d", "grad_weight", "grad_input"]
 
 
 def test_channels_last_input(monkeypatch):
-    calls = []
-    _counted(calls, monkeypatch)
+    calls = counted_calls(_conv_direct, monkeypatch)
     _run((2, 6, 9, 11), 3, ((4, 4), (4, 4)), (9, 9), np.float32, True, channels_last=True)
     assert calls == ["conv2d", "grad_weight", "grad_input"]
 
@@ -97,8 +88,7 @@ def test_front_ends_reaching_the_direct_path(case, monkeypatch):
     gradient), padding='same' of an even kernel (asymmetric pads), a reflect-padded Conv2d
     (pads of 0 after F.pad): float64 values and gradients against PyTorch."""
     import tinyflow
-    calls = []
-    _counted(calls, monkeypatch)
+    calls = counted_calls(_conv_direct, monkeypatch)
     rng = np.random.default_rng(7)
     if case == "transpose":
         x, w = rng.standard_normal((2, 3, 9, 8)), rng.standard_normal((3, 5, 4, 4))

@@ -87,7 +87,9 @@ CASES += [
               padding=((1, 0), (0, 2))),
             S(A(2, 4, 6, 5), A(4, 4, 3, 2, layout="T"), padding="same", dilation=2),
             S(A(2, 4, 1, 1), A(6, 4, 3, 3), padding=1),     # taps in padding: the centre's
-            S(A(2, 4, 2, 3), A(4, 2, 3, 3), stride=2, padding=1, groups=2)),
+            S(A(2, 4, 2, 3), A(4, 2, 3, 3), stride=2, padding=1, groups=2),
+            S(A(2, 3, 7, 6, layout="step"), A(3, 1, 3, 2), groups=3, stride=2,
+              dilation=(2, 1), padding=2)),   # depthwise: backend/numpy/_conv_depthwise
            atol=1e-5,  # float32 sums of up to 36 products of values in [-2, 2]
            errors=(conv_error((2, 4, 6, 6), (6, 3, 3, 3), tf.ShapeError,
                               r"input \(2, 4, 6, 6\) has 4 channels but weight "
@@ -136,7 +138,8 @@ CASES += [
             S(A(1, 1, 6, 5), A(4, 1, 3, 2), A(4), stride=2, padding=1),
             S(A(3, 2, 6, 5), A(3, 2, 2, 3), A(3, layout="step"), dilation=2, padding=(2, 1)),
             S(A(2, 4, 6, 5, layout="T"), A(6, 2, 3, 3), A(6), groups=2, padding="same"),
-            S(A(2, 4, 5, 5), A(8, 1, 3, 3), A(8), groups=4, stride=(1, 2))),
+            S(A(2, 4, 5, 5), A(8, 1, 3, 3), A(8), groups=4, stride=(1, 2)),
+            S(A(2, 4, 6, 5), A(4, 1, 3, 3), A(4), groups=4, padding=1)),   # depthwise
            atol=1e-5,
            errors=(ErrorInput(S(A(2, 4, 6, 6), A(6, 4, 3, 3), A(4)), tf.ShapeError,
                               r"^conv2d_bias: bias of shape \(4,\) does not match the 6 "

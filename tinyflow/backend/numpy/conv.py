@@ -41,6 +41,8 @@ second thread then spins on the core the pool thread needs (`_conv_numba.Shared`
   and 3x3 ones with 32 or more input and output channels F(4x4, 3x3) (`_conv_winograd`:
   2.8x and 4x fewer multiplications; this im2col's GEMMs already ran near OpenBLAS's peak,
   so nothing else could close the gap to oneDNN on those layers).
+- Depthwise layers (groups == C == O) are computed directly, per (image, channel) plane
+  (`_conv_depthwise`): im2col's per-group GEMM there has N = 1.
 - 1 to 4 output channels at stride 1 (an image model's RGB output layer) are computed
   directly, without columns (`_conv_direct`): im2col's copy of kH * kW values per input
   value was the work there, for a GEMM with N = 3.
@@ -51,7 +53,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from ...ops import conv
-from . import _conv_direct, _conv_numba, _conv_winograd, parallel
+from . import _conv_depthwise, _conv_direct, _conv_numba, _conv_winograd, parallel
 from ._conv_numba import nhwc_padded, padded_buffer, scratch as _buffer, sum_parts
 from .registry import kernel
 
@@ -198,6 +200,8 @@ def _conv2d(op, x, w, b):
     weight, w = w, w[:, :, live_rows, live_cols]
     o, cg, kh, kw = w.shape
     groups, og = op.groups, o // op.groups
+    if _conv_depthwise.applies(op, x.shape[1], o, x.dtype):
+        return _conv_depthwise.conv2d(op, x, w, b, pads, (ho, wo))
     if _conv_winograd.applies(op, (kh, kw), x.shape[1], o, x.dtype, n, (ho, wo)):
         return _conv_winograd.conv2d(x, w, b, pads)
     if _conv_direct.applies(op, (kh, kw), x.shape[1], o, x.dtype, pads):
@@ -509,6 +513,9 @@ def _grad_weight(op, x, g, gw, gb) -> None:
         gw = gw[:, :, live_rows, live_cols]
     o, cg, kh, kw = gw.shape
     groups = op.groups
+    if _conv_depthwise.applies(op, x.shape[1], o, x.dtype):
+        _conv_depthwise.grad_weight(op, x, g, gw, gb, pads)
+        return
     if _conv_winograd.applies(op, (kh, kw), x.shape[1], o, x.dtype, x.shape[0], out_hw):
         _conv_winograd.grad_weight(x, g, gw, gb, pads)
         return
@@ -563,6 +570,8 @@ def conv2d_grad_input(op, g, w, ref):
     w = w[:, :, live_rows, live_cols]     # the other taps write only into padding
     o, cg, kh, kw = w.shape
     groups = op.groups
+    if _conv_depthwise.applies(op, c, o, g.dtype):
+        return _conv_depthwise.grad_input(op, g, w, ref.shape, pads)
     if _conv_winograd.applies(op, (kh, kw), c, o, g.dtype, n, out_hw):
         return _conv_winograd.grad_input(g, w, ref.shape, pads)
     if _conv_direct.applies(op, (kh, kw), c, o, g.dtype, pads):

@@ -1,0 +1,108 @@
+"""Depthwise convolutions computed directly (backend/numpy/_conv_depthwise.py: groups ==
+input channels == output channels) against PyTorch: forward with and without bias, weight,
+bias and input gradients over odd sizes, strides, paddings, dilations and kernel sizes, a
+non-contiguous input, float64 and float32, one thread and the kernel pool (same bits); a
+float64 finite-difference gradient; and the layers that must keep the other paths."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tinyflow.backend.numpy import _conv_depthwise, conv
+from tinyflow.ops import conv as conv_ops
+
+from conv_kernel_check import check_kernels_against_torch, counted_calls
+from finite_differences import numeric_grad
+from pool_helpers import force_pool
+
+torch = pytest.importorskip("torch")
+
+CASES = [  # x shape, kernel (kh, kw), padding, other attrs
+    ((2, 5, 9, 7), (3, 3), 1, {}),
+    ((1, 4, 11, 10), (3, 3), 1, dict(stride=2)),
+    ((2, 3, 8, 9), (5, 5), 2, {}),
+    ((1, 6, 13, 12), (7, 7), 3, dict(stride=2)),
+    ((3, 2, 10, 11), (3, 3), 2, dict(dilation=2)),
+    ((1, 3, 9, 8), (3, 5), 0, dict(stride=(2, 1))),
+    ((2, 4, 7, 7), (5, 3), ((2, 0), (1, 3)), dict(dilation=(1, 2))),
+    ((1, 3, 2, 2), (3, 3), 1, {}),        # 2x2 output, taps cut at the edges
+]
+
+
+def _run(shape, kernel, padding, attrs, dtype, bias, contiguous=True):
+    rng = np.random.default_rng(sum(shape) + kernel[0])
+    x = rng.standard_normal(shape).astype(dtype)
+    if not contiguous:   # same values, every other column of a wider array
+        wide = np.zeros(shape[:3] + (2 * shape[3],), dtype)
+        wide[..., ::2] = x
+        x = wide[..., ::2]
+    c = shape[1]
+    w = (rng.standard_normal((c, 1) + kernel) / kernel[0]).astype(dtype)
+    b = rng.standard_normal(c).astype(dtype) if bias else None
+    check_kernels_against_torch(x, w, b, padding, rng, groups=c, **attrs)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("bias", [False, True])
+@pytest.mark.parametrize("case", CASES, ids=lambda c: "x".join(map(str, c[0])) + f"-k{c[1][0]}")
+def test_depthwise_matches_torch(case, bias, dtype, monkeypatch):
+    calls = counted_calls(_conv_depthwise, monkeypatch)
+    _run(*case, dtype, bias)
+    assert calls == ["conv2d", "grad_weight", "grad_input"]
+
+
+def test_non_contiguous_input(monkeypatch):
+    calls = counted_calls(_conv_depthwise, monkeypatch)
+    _run((2, 5, 9, 7), (3, 3), 1, dict(stride=2), np.float32, True, contiguous=False)
+    assert calls == ["conv2d", "grad_weight", "grad_input"]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_the_kernel_pool_gives_the_same_bits(dtype, monkeypatch):
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((3, 7, 12, 11)).astype(dtype)
+    w = rng.standard_normal((7, 1, 3, 3)).astype(dtype)
+    attrs = conv_ops.conv_attrs(padding=1, stride=2, groups=7)
+    g = rng.standard_normal((3, 7, 6, 6)).astype(dtype)
+
+    def all_three():
+        return (conv.conv2d(conv_ops.Conv2d(**attrs), x, w),
+                conv.conv2d_grad_weight_bias(conv_ops.Conv2dGradWeightBias(**attrs), x, g, w),
+                conv.conv2d_grad_input(conv_ops.Conv2dGradInput(**attrs), g, w, x))
+    alone = all_three()
+    threaded = force_pool(monkeypatch, 1 << 6, [])
+    pooled = all_three()
+    assert threaded.count("_conv_depthwise.py") == 3
+    for a, b in zip(alone, pooled):
+        assert np.array_equal(a, b)
+
+
+def test_finite_difference_gradients():
+    """float64 gradients of sum(conv2d(x, w) * r) through the front end, against central
+    differences of the forward."""
+    import tinyflow
+    rng = np.random.default_rng(11)
+    x, w = rng.standard_normal((2, 3, 6, 5)), rng.standard_normal((3, 1, 3, 3))
+    r = rng.standard_normal((2, 3, 3, 3))
+    attrs = dict(stride=2, padding=1, groups=3)
+
+    def loss(x, w):
+        return float((tinyflow.nn.functional.conv2d(tinyflow.tensor(x), tinyflow.tensor(w),
+                                                    **attrs).numpy() * r).sum())
+    fx, fw = tinyflow.tensor(x, requires_grad=True), tinyflow.tensor(w, requires_grad=True)
+    (tinyflow.nn.functional.conv2d(fx, fw, **attrs) * tinyflow.tensor(r)).sum().backward()
+    np.testing.assert_allclose(fx.grad.numpy(), numeric_grad(lambda v: loss(v, w), x),
+                               rtol=1e-7, atol=1e-8)
+    np.testing.assert_allclose(fw.grad.numpy(), numeric_grad(lambda v: loss(x, v), w),
+                               rtol=1e-7, atol=1e-8)
+
+
+@pytest.mark.parametrize("channels, out_channels, groups, dtype", [
+    (4, 8, 4, np.float32),      # a channel multiplier of 2
+    (8, 8, 4, np.float32),      # grouped, not depthwise
+    (1, 1, 1, np.float32),      # one channel: an ordinary convolution
+    (4, 4, 4, np.float16),      # other dtypes keep im2col
+])
+def test_other_convolutions_keep_their_paths(channels, out_channels, groups, dtype):
+    op = conv_ops.Conv2d(**conv_ops.conv_attrs(padding=1, groups=groups))
+    assert not _conv_depthwise.applies(op, channels, out_channels, dtype)

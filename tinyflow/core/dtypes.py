@@ -152,6 +152,8 @@ def promote(a: DType, b: DType) -> DType:
                         f"never promoted); cast one first")
     if a.is_floating != b.is_floating:
         return a if a.is_floating else b
+    if {a.name, b.name} == {"float16", "bfloat16"}:   # NumPy promotes them only from ml_dtypes 0.7
+        return float32
     return from_numpy_dtype(np.result_type(a.np, b.np))
 
 

@@ -12,7 +12,7 @@ import numpy as np
 
 from .. import ops
 from ..autodiff.tape import OVERLAP, overlaps, writable_memory, write_inplace
-from ..core.dtypes import promote, weak_scalar
+from ..core.dtypes import float_info, promote, weak_scalar
 from ..core.errors import out_needs_grad_error
 from ..core.modes import TRACING_THREADS, grad_mode, trace_state
 from ..core.op import apply, fit_out
@@ -123,7 +123,7 @@ def check_fill(value, dtype) -> None:
         return
     if dtype.is_floating and (value != value or value in (np.inf, -np.inf)):
         return
-    info = np.iinfo(dtype.np) if dtype.is_integer else np.finfo(dtype.np)
+    info = np.iinfo(dtype.np) if dtype.is_integer else float_info(dtype)
     low = -info.max if info.min == 0 else info.min     # unsigned: down to -max wraps, as torch
     if not float(low) <= value <= float(info.max):     # NaN fails too
         raise RuntimeError(f"value cannot be converted to type {dtype.name} without overflow")

@@ -227,12 +227,12 @@ def test_bsp_with_four_workers_learns_as_well_as_one_worker():
     data = (mnist.train.images[:25600], mnist.train.labels[:25600])
     accs = {}
     for workers in (1, 4):
-        # 800 pushes of 32 examples either way; one BSP round applies 4 gradients taken at
+        # 400 pushes of 64 examples either way; one BSP round applies 4 gradients taken at
         # the same point, which matches 4 sequential steps while the learning rate is small.
         # One shard: a push is one call, not two phases (the sums do not depend on the split)
         trainer = dist.PSTrainer(make_mlp, data, num_workers=workers, num_shards=1,
-                                 consistency=dist.bsp(), rule=dist.SGD(0.05), batch_size=32)
-        trainer.train(800 // workers)
+                                 consistency=dist.bsp(), rule=dist.SGD(0.1), batch_size=64)
+        trainer.train(400 // workers)
         accs[workers] = trainer.accuracy(mnist.test.images, mnist.test.labels)(
             trainer.ps.pull())
         trainer.shutdown()

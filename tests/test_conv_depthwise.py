@@ -26,6 +26,9 @@ CASES = [  # x shape, kernel (kh, kw), padding, other attrs
     ((1, 3, 9, 8), (3, 5), 0, dict(stride=(2, 1))),
     ((2, 4, 7, 7), (5, 3), ((2, 0), (1, 3)), dict(dilation=(1, 2))),
     ((1, 3, 2, 2), (3, 3), 1, {}),        # 2x2 output, taps cut at the edges
+    ((2, 3, 13, 14), (3, 3), 1, dict(stride=3)),
+    ((1, 4, 9, 12), (5, 3), ((1, 2), (2, 0)), dict(stride=(1, 2), dilation=(2, 1))),
+    ((2, 3, 11, 9), (3, 3), ((0, 1), (3, 1)), dict(stride=(3, 2), dilation=2)),
 ]
 
 
@@ -49,6 +52,30 @@ def test_depthwise_matches_torch(case, bias, dtype, monkeypatch):
     calls = counted_calls(_conv_depthwise, monkeypatch)
     _run(*case, dtype, bias)
     assert calls == ["conv2d", "grad_weight", "grad_input"]
+
+
+def test_a_plane_is_filled_into_its_stride_phases():
+    """At stride (sh, sw) the loops' buffer holds the padded plane as sh * sw phases, phase
+    (pr, pc) the rows pr, pr + sh, ... and columns pc, pc + sw, ..., so that each tap reads
+    one contiguous run (a run of every sw-th value kept LLVM scalar)."""
+    from tinyflow.backend.numpy import _conv_depthwise_loops as loops
+    x = np.random.default_rng(5).standard_normal((2, 3, 7, 9))
+    top, left, (sh, sw), (kh, kw) = 1, 2, (2, 3), (3, 3)
+    ho, wo = (top + 7 + 1 - kh) // sh + 1, (left + 9 + 1 - kw) // sw + 1
+    wq, size, length = loops._layout(7, 9, ho, wo, top, left, sh, sw, 1, 1, kh, kw)
+    assert length == ho * wq
+    xp = np.zeros(sh * sw * size)
+    loops._fill(xp, wq, size, x, 1, 2, top, left, sh, sw)
+    hq = (size - (kw - 1) // sw) // wq
+    padded = np.zeros((hq * sh, wq * sw))
+    padded[top:top + 7, left:left + 9] = x[1, 2]
+    for pr in range(sh):
+        for pc in range(sw):
+            phase = xp[(pr * sw + pc) * size:][:hq * wq].reshape(hq, wq)
+            np.testing.assert_array_equal(phase, padded[pr::sh, pc::sw])
+    back = np.zeros_like(x)
+    loops._gather(back, 1, 2, xp, wq, size, top, left, sh, sw)
+    np.testing.assert_array_equal(back[1, 2], x[1, 2])
 
 
 def test_non_contiguous_input(monkeypatch):

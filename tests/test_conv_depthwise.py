@@ -65,7 +65,8 @@ def test_a_plane_is_filled_into_its_stride_phases():
     wq, size, length = loops._layout(7, 9, ho, wo, top, left, sh, sw, 1, 1, kh, kw)
     assert length == ho * wq
     xp = np.zeros(sh * sw * size)
-    loops._fill(xp, wq, size, x, 1, 2, top, left, sh, sw)
+    rows, cols = loops._placement(7, 9, top, left, sh, sw, wq, size)
+    loops._fill(xp, rows, cols, x, 1, 2, sw)
     hq = (size - (kw - 1) // sw) // wq
     padded = np.zeros((hq * sh, wq * sw))
     padded[top:top + 7, left:left + 9] = x[1, 2]
@@ -74,7 +75,7 @@ def test_a_plane_is_filled_into_its_stride_phases():
             phase = xp[(pr * sw + pc) * size:][:hq * wq].reshape(hq, wq)
             np.testing.assert_array_equal(phase, padded[pr::sh, pc::sw])
     back = np.zeros_like(x)
-    loops._gather(back, 1, 2, xp, wq, size, top, left, sh, sw)
+    loops._gather(back, 1, 2, xp, rows, cols, sw)
     np.testing.assert_array_equal(back[1, 2], x[1, 2])
 
 

@@ -1,0 +1,77 @@
+"""1x1 convolutions without padding computed as products in NCHW
+(backend/numpy/_conv_pointwise.py) against PyTorch: forward with and without bias, weight,
+bias and input gradients, with groups, strides (the pixels no output reads get zero
+gradient), a non-contiguous input, float64 and float32; a float64 finite-difference gradient; the layers that keep other paths."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tinyflow.backend.numpy import _conv_pointwise, conv
+from tinyflow.ops import conv as conv_ops
+
+from conv_kernel_check import check_kernels_against_torch, counted_calls
+from finite_differences import numeric_grad
+
+torch = pytest.importorskip("torch")
+
+CASES = [  # x shape, out channels, other attrs
+    ((2, 5, 7, 6), 3, {}),
+    ((3, 8, 4, 4), 12, dict(groups=4)),
+    ((2, 6, 9, 8), 4, dict(stride=2)),             # odd size: the last row is read
+    ((1, 4, 8, 7), 6, dict(stride=(3, 2), groups=2)),
+    ((2, 3, 1, 1), 5, {}),
+]
+
+
+def _run(shape, out_channels, attrs, dtype, bias, contiguous=True):
+    rng = np.random.default_rng(sum(shape) + out_channels)
+    x = rng.standard_normal(shape).astype(dtype)
+    if not contiguous:
+        x = np.ascontiguousarray(x.transpose(0, 1, 3, 2)).transpose(0, 1, 3, 2)
+    cg = shape[1] // attrs.get("groups", 1)
+    w = rng.standard_normal((out_channels, cg, 1, 1)).astype(dtype)
+    b = rng.standard_normal(out_channels).astype(dtype) if bias else None
+    check_kernels_against_torch(x, w, b, 0, rng, **attrs)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("bias", [False, True])
+@pytest.mark.parametrize("case", CASES, ids=lambda c: "x".join(map(str, c[0])) + f"-o{c[1]}")
+def test_pointwise_matches_torch(case, bias, dtype, monkeypatch):
+    calls = counted_calls(_conv_pointwise, monkeypatch)
+    _run(*case, dtype, bias)
+    assert calls == ["conv2d", "grad_weight", "grad_input"]
+
+
+def test_non_contiguous_input(monkeypatch):
+    calls = counted_calls(_conv_pointwise, monkeypatch)
+    _run((2, 6, 5, 7), 4, dict(stride=2), np.float32, True, contiguous=False)
+    assert calls == ["conv2d", "grad_weight", "grad_input"]
+
+
+def test_finite_difference_gradients():
+    import tinyflow
+    rng = np.random.default_rng(11)
+    x, w = rng.standard_normal((2, 4, 5, 5)), rng.standard_normal((6, 2, 1, 1))
+    r = rng.standard_normal((2, 6, 3, 3))
+    attrs = dict(stride=2, groups=2)
+
+    def loss(x, w):
+        return float((tinyflow.nn.functional.conv2d(tinyflow.tensor(x), tinyflow.tensor(w),
+                                                    **attrs).numpy() * r).sum())
+    fx, fw = tinyflow.tensor(x, requires_grad=True), tinyflow.tensor(w, requires_grad=True)
+    (tinyflow.nn.functional.conv2d(fx, fw, **attrs) * tinyflow.tensor(r)).sum().backward()
+    np.testing.assert_allclose(fx.grad.numpy(), numeric_grad(lambda v: loss(v, w), x),
+                               rtol=1e-7, atol=1e-8)
+    np.testing.assert_allclose(fw.grad.numpy(), numeric_grad(lambda v: loss(x, v), w),
+                               rtol=1e-7, atol=1e-8)
+
+
+@pytest.mark.parametrize("khw, pads, dtype", [
+    ((3, 3), ((0, 0), (0, 0)), np.float32),
+    ((1, 1), ((1, 1), (1, 1)), np.float32),     # padded: the border is the bias alone
+    ((1, 1), ((0, 0), (0, 0)), np.float16),
+])
+def test_other_convolutions_keep_their_paths(khw, pads, dtype):
+    assert not _conv_pointwise.applies(khw, pads, dtype)

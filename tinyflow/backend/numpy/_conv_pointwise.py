@@ -1,0 +1,73 @@
+"""Pointwise convolutions (1x1 kernels without padding: MobileNet's expansions and
+projections, ShuffleNet's, DenseNet's bottlenecks, RegNet's and ResNeXt's 1x1 layers) as
+products in NCHW, with no copies.
+
+A 1x1 kernel's output is w [O, C] @ x[n] [C, H * W] per image (per group: w [G, Og, Cg]
+@ x[n] [G, Cg, H * W]), already in NCHW; im2col made a padded NHWC copy of x, a column
+copy of it, a [pixels, C] @ [C, O] product and a transposing copy back. At stride s the
+forward reads every s-th pixel and the input gradient writes them (the rest zeros). The
+weight gradient is g[n] @ x[n]^T per image, summed in batch order, so its bits do not
+depend on the thread count. float32 and float64 only (other dtypes keep im2col).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+def applies(khw, pads, dtype) -> bool:
+    """Whether a convolution is 1x1 without padding, in float32 or float64."""
+    return (tuple(khw) == (1, 1) and pads == ((0, 0), (0, 0))
+            and np.dtype(dtype) in (np.dtype(np.float32), np.dtype(np.float64)))
+
+
+def _read(stride, out_hw):
+    """The index of the pixels the outputs read: every (sh, sw)-th, Ho by Wo of them."""
+    (sh, sw), (ho, wo) = stride, out_hw
+    return (slice(None), slice(None), slice(0, (ho - 1) * sh + 1, sh),
+            slice(0, (wo - 1) * sw + 1, sw))
+
+
+def _pixels(a, stride, out_hw, groups):
+    """a [N, C, H, W] at the pixels the outputs read, as [N, G, C / G, pixels]."""
+    a = a[_read(stride, out_hw)]
+    n, c = a.shape[:2]
+    return np.ascontiguousarray(a).reshape(n, groups, c // groups, -1)
+
+
+def conv2d(op, x, w, b, out_hw):
+    """x [N, C, H, W], w [O, C / G, 1, 1], b [O] or None; the output [N, O, Ho, Wo]."""
+    n, groups, o = x.shape[0], op.groups, w.shape[0]
+    xs = _pixels(x, op.stride, out_hw, groups)
+    out = np.matmul(w.reshape(groups, o // groups, -1), xs)   # [N, G, Og, pixels]
+    if b is not None:
+        out += b.reshape(groups, o // groups, 1)
+    return out.reshape((n, o) + tuple(out_hw))
+
+
+def grad_input(op, g, w, x_shape):
+    groups, o = op.groups, w.shape[0]
+    n = g.shape[0]
+    gs = np.ascontiguousarray(g).reshape(n, groups, o // groups, -1)
+    wt = w.reshape(groups, o // groups, -1).transpose(0, 2, 1)   # [G, Cg, Og]
+    dxs = np.matmul(wt, gs)                                      # [N, G, Cg, pixels]
+    if tuple(g.shape[2:]) == tuple(x_shape[2:]):
+        return dxs.reshape(x_shape)
+    dx = np.zeros(x_shape, g.dtype)   # pixels no output read
+    dx[_read(op.stride, g.shape[2:])] = dxs.reshape((n, x_shape[1]) + g.shape[2:])
+    return dx
+
+
+def grad_weight(op, x, g, gw, gb) -> None:
+    """The weight gradient into gw [O, C / G, 1, 1] and, if gb is given, the bias gradient
+    into gb [O]."""
+    groups, o = op.groups, gw.shape[0]
+    n = x.shape[0]
+    xs = _pixels(x, op.stride, g.shape[2:], groups)
+    gs = np.ascontiguousarray(g).reshape(n, groups, o // groups, -1)
+    per_image = np.matmul(gs, xs.transpose(0, 1, 3, 2))          # [N, G, Og, Cg]
+    total = per_image[0]
+    for k in range(1, n):                                        # in batch order
+        total += per_image[k]
+    gw[...] = total.reshape(gw.shape)
+    if gb is not None:
+        gb[...] = gs.reshape(n, o, -1).sum(axis=2).sum(axis=0)

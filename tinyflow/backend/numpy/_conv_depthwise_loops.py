@@ -65,35 +65,41 @@ def _placement(h, w, top, left, sh, sw, wq, size):
 @jit
 def _fill(xp, rows, cols, x, n, c, sw):
     """Plane (n, c) of x into the buffer's interior, phase by phase (the border stays zero)."""
+    w = x.shape[3]
+    if sw == 1:       # one column phase: whole rows (the stride-1 layers' loop, kept simple)
+        left = cols[0, 2]
+        for r in range(x.shape[2]):
+            row, src = xp[rows[r] + left:rows[r] + left + w], x[n, c, r]
+            for k in range(w):
+                row[k] = src[k]
+        return
     for r in range(x.shape[2]):
         src = x[n, c, r]
         for q in range(sw):
             k0, count, start = cols[q, 0], cols[q, 1], rows[r] + cols[q, 2]
-            row = xp[start:start + count]
-            if sw == 1:
-                for k in range(count):
-                    row[k] = src[k]
-            else:
-                part = src[k0:k0 + (count - 1) * sw + 1:sw]
-                for k in range(count):
-                    row[k] = part[k]
+            row, part = xp[start:start + count], src[k0:k0 + (count - 1) * sw + 1:sw]
+            for k in range(count):
+                row[k] = part[k]
 
 
 @jit
 def _gather(dx, n, c, dxp, rows, cols, sw):
     """The buffer's interior, phase by phase, into plane (n, c) of dx (`_fill` reversed)."""
+    w = dx.shape[3]
+    if sw == 1:
+        left = cols[0, 2]
+        for r in range(dx.shape[2]):
+            row, dst = dxp[rows[r] + left:rows[r] + left + w], dx[n, c, r]
+            for k in range(w):
+                dst[k] = row[k]
+        return
     for r in range(dx.shape[2]):
         dst = dx[n, c, r]
         for q in range(sw):
             k0, count, start = cols[q, 0], cols[q, 1], rows[r] + cols[q, 2]
-            row = dxp[start:start + count]
-            if sw == 1:
-                for k in range(count):
-                    dst[k] = row[k]
-            else:
-                part = dst[k0:k0 + (count - 1) * sw + 1:sw]
-                for k in range(count):
-                    part[k] = row[k]
+            row, part = dxp[start:start + count], dst[k0:k0 + (count - 1) * sw + 1:sw]
+            for k in range(count):
+                part[k] = row[k]
 
 
 @jit

@@ -20,7 +20,7 @@ CASES = [  # x shape, out channels, other attrs
     ((3, 8, 4, 4), 12, dict(groups=4)),
     ((2, 6, 9, 8), 4, dict(stride=2)),             # odd size: the last row is read
     ((1, 4, 8, 7), 6, dict(stride=(3, 2), groups=2)),
-    ((2, 3, 1, 1), 5, {}),
+    ((2, 4, 1, 1), 6, dict(groups=2)),      # (one pixel, one group: `_conv2d_one_pixel`)
 ]
 
 

@@ -7,11 +7,14 @@ A 1x1 kernel's output is w [O, C] @ x[n] [C, H * W] per image (per group: w [G, 
 copy of it, a [pixels, C] @ [C, O] product and a transposing copy back. At stride s the
 forward reads every s-th pixel and the input gradient writes them (the rest zeros). The
 weight gradient is g[n] @ x[n]^T per image, summed in batch order, so its bits do not
-depend on the thread count. float32 and float64 only (other dtypes keep im2col).
+depend on the thread count. The kernel pool's threads cut the batch (each on one BLAS
+thread), as im2col's did. float32 and float64 only (other dtypes keep im2col).
 """
 from __future__ import annotations
 
 import numpy as np
+
+from . import parallel
 
 
 def applies(khw, pads, dtype) -> bool:
@@ -31,25 +34,38 @@ def _pixels(a, stride, out_hw, groups):
     """a [N, C, H, W] at the pixels the outputs read, as [N, G, C / G, pixels]."""
     a = a[_read(stride, out_hw)]
     n, c = a.shape[:2]
-    return np.ascontiguousarray(a).reshape(n, groups, c // groups, -1)
+    return np.ascontiguousarray(a).reshape(n, groups, c // groups, out_hw[0] * out_hw[1])
+
+
+def _grads(g, groups):
+    """g [N, O, Ho, Wo] as [N, G, O / G, pixels]."""
+    n, o, ho, wo = g.shape
+    return np.ascontiguousarray(g).reshape(n, groups, o // groups, ho * wo)
 
 
 def conv2d(op, x, w, b, out_hw):
     """x [N, C, H, W], w [O, C / G, 1, 1], b [O] or None; the output [N, O, Ho, Wo]."""
     n, groups, o = x.shape[0], op.groups, w.shape[0]
     xs = _pixels(x, op.stride, out_hw, groups)
-    out = np.matmul(w.reshape(groups, o // groups, -1), xs)   # [N, G, Og, pixels]
-    if b is not None:
-        out += b.reshape(groups, o // groups, 1)
+    wg = w.reshape(groups, o // groups, xs.shape[2])
+    out = np.empty((n, groups, o // groups, xs.shape[3]), x.dtype)
+
+    def piece(start, stop):
+        np.matmul(wg, xs[start:stop], out=out[start:stop])
+        if b is not None:   # while the images are in cache
+            out[start:stop] += b.reshape(groups, o // groups, 1)
+    parallel.split(piece, n, out.size * xs.shape[2])
     return out.reshape((n, o) + tuple(out_hw))
 
 
 def grad_input(op, g, w, x_shape):
     groups, o = op.groups, w.shape[0]
     n = g.shape[0]
-    gs = np.ascontiguousarray(g).reshape(n, groups, o // groups, -1)
+    gs = _grads(g, groups)
     wt = w.reshape(groups, o // groups, -1).transpose(0, 2, 1)   # [G, Cg, Og]
-    dxs = np.matmul(wt, gs)                                      # [N, G, Cg, pixels]
+    dxs = np.empty((n, groups, wt.shape[1], gs.shape[3]), g.dtype)
+    parallel.split(lambda start, stop: np.matmul(wt, gs[start:stop], out=dxs[start:stop]), n,
+                   dxs.size * wt.shape[2])
     if tuple(g.shape[2:]) == tuple(x_shape[2:]):
         return dxs.reshape(x_shape)
     dx = np.zeros(x_shape, g.dtype)   # pixels no output read
@@ -63,11 +79,13 @@ def grad_weight(op, x, g, gw, gb) -> None:
     groups, o = op.groups, gw.shape[0]
     n = x.shape[0]
     xs = _pixels(x, op.stride, g.shape[2:], groups)
-    gs = np.ascontiguousarray(g).reshape(n, groups, o // groups, -1)
-    per_image = np.matmul(gs, xs.transpose(0, 1, 3, 2))          # [N, G, Og, Cg]
-    total = per_image[0]
+    gs = _grads(g, groups)
+    per_image = np.empty((n, groups, o // groups, xs.shape[2]), x.dtype)
+    parallel.split(lambda start, stop: np.matmul(gs[start:stop], xs[start:stop].transpose(
+        0, 1, 3, 2), out=per_image[start:stop]), n, per_image.size * xs.shape[3])
+    total = per_image[0] if n else np.zeros(per_image.shape[1:], per_image.dtype)
     for k in range(1, n):                                        # in batch order
         total += per_image[k]
     gw[...] = total.reshape(gw.shape)
     if gb is not None:
-        gb[...] = gs.reshape(n, o, -1).sum(axis=2).sum(axis=0)
+        gb[...] = gs.reshape(n, o, gs.shape[3]).sum(axis=2).sum(axis=0)

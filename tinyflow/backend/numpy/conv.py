@@ -203,7 +203,8 @@ def _conv2d(op, x, w, b):
     groups, og = op.groups, o // op.groups
     if _conv_depthwise.applies(op, x.shape[1], o, x.dtype):
         return _conv_depthwise.conv2d(op, x, w, b, pads, (ho, wo))
-    if _conv_pointwise.applies((kh, kw), pads, x.dtype):
+    if _conv_pointwise.applies((kh, kw), pads, x.dtype) and (groups > 1 or (ho, wo) != (1, 1)):
+        # (one output pixel: `_conv2d_one_pixel` multiplies the whole batch at once)
         return _conv_pointwise.conv2d(op, x, w, b, (ho, wo))
     if _conv_winograd.applies(op, (kh, kw), x.shape[1], o, x.dtype, n, (ho, wo)):
         return _conv_winograd.conv2d(x, w, b, pads)

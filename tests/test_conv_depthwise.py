@@ -11,8 +11,8 @@ import pytest
 from tinyflow.backend.numpy import _conv_depthwise, conv
 from tinyflow.ops import conv as conv_ops
 
-from conv_kernel_check import check_kernels_against_torch, counted_calls
-from finite_differences import numeric_grad
+from conv_kernel_check import (check_finite_difference_gradients, check_kernels_against_torch,
+                               counted_calls)
 from pool_helpers import force_pool
 
 torch = pytest.importorskip("torch")
@@ -106,23 +106,9 @@ def test_the_kernel_pool_gives_the_same_bits(dtype, monkeypatch):
 
 
 def test_finite_difference_gradients():
-    """float64 gradients of sum(conv2d(x, w) * r) through the front end, against central
-    differences of the forward."""
-    import tinyflow
     rng = np.random.default_rng(11)
     x, w = rng.standard_normal((2, 3, 6, 5)), rng.standard_normal((3, 1, 3, 3))
-    r = rng.standard_normal((2, 3, 3, 3))
-    attrs = dict(stride=2, padding=1, groups=3)
-
-    def loss(x, w):
-        return float((tinyflow.nn.functional.conv2d(tinyflow.tensor(x), tinyflow.tensor(w),
-                                                    **attrs).numpy() * r).sum())
-    fx, fw = tinyflow.tensor(x, requires_grad=True), tinyflow.tensor(w, requires_grad=True)
-    (tinyflow.nn.functional.conv2d(fx, fw, **attrs) * tinyflow.tensor(r)).sum().backward()
-    np.testing.assert_allclose(fx.grad.numpy(), numeric_grad(lambda v: loss(v, w), x),
-                               rtol=1e-7, atol=1e-8)
-    np.testing.assert_allclose(fw.grad.numpy(), numeric_grad(lambda v: loss(x, v), w),
-                               rtol=1e-7, atol=1e-8)
+    check_finite_difference_gradients(x, w, stride=2, padding=1, groups=3)
 
 
 @pytest.mark.parametrize("channels, out_channels, groups, dtype", [

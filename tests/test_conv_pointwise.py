@@ -12,6 +12,7 @@ from tinyflow.ops import conv as conv_ops
 
 from conv_kernel_check import (check_finite_difference_gradients, check_kernels_against_torch,
                                counted_calls)
+from pool_helpers import force_pool
 
 torch = pytest.importorskip("torch")
 
@@ -48,6 +49,28 @@ def test_non_contiguous_input(monkeypatch):
     calls = counted_calls(_conv_pointwise, monkeypatch)
     _run((2, 6, 5, 7), 4, dict(stride=2), np.float32, True, contiguous=False)
     assert calls == ["conv2d", "grad_weight", "grad_input"]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_the_kernel_pool_gives_the_same_bits(dtype, monkeypatch):
+    """The weight gradient is summed in parts fixed by the shapes, in batch order: the same
+    bits on two kernel threads as on one."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((5, 6, 12, 11)).astype(dtype)
+    w = rng.standard_normal((8, 3, 1, 1)).astype(dtype)
+    attrs = conv_ops.conv_attrs(padding=0, groups=2)
+    g = rng.standard_normal((5, 8, 12, 11)).astype(dtype)
+
+    def all_three():
+        return (conv.conv2d(conv_ops.Conv2d(**attrs), x, w),
+                conv.conv2d_grad_weight_bias(conv_ops.Conv2dGradWeightBias(**attrs), x, g, w),
+                conv.conv2d_grad_input(conv_ops.Conv2dGradInput(**attrs), g, w, x))
+    alone = all_three()
+    threaded = force_pool(monkeypatch, 1 << 6, [])
+    pooled = all_three()
+    assert threaded == ["_conv_pointwise.py", "_conv_numba.py", "_conv_pointwise.py"]
+    for a, b in zip(alone, pooled):
+        assert np.array_equal(a, b)
 
 
 def test_finite_difference_gradients():

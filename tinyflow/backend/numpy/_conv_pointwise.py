@@ -44,6 +44,24 @@ def _grads(g, groups):
     return np.ascontiguousarray(g).reshape(n, groups, o // groups, ho * wo)
 
 
+# Below this many pixels an image, a piece's images are one product (their pixels copied
+# side by side), not one each: each product packs the whole weight again. One thread, batch
+# 64, 512 -> 512 at 2x2, forward: 7.2 ms a product per image, 4.7 one (im2col 4.6).
+SMALL_PIXELS = 64
+
+
+def _products(w, a, out, start, stop):
+    """out[start:stop] = w [G, O, C] @ a[start:stop] [images, G, C, P], per image or, for
+    small images, as one product over the images."""
+    if a.shape[3] >= SMALL_PIXELS or stop - start < 2:
+        np.matmul(w, a[start:stop], out=out[start:stop])
+        return
+    cols = _image_major(a, start, stop, "pointwise columns")
+    res = scratch("pointwise product", w.shape[:2] + cols.shape[2:], a.dtype)
+    np.matmul(w, cols, out=res)
+    out[start:stop] = res.reshape(w.shape[:2] + (stop - start, -1)).transpose(2, 0, 1, 3)
+
+
 def conv2d(op, x, w, b, out_hw):
     """x [N, C, H, W], w [O, C / G, 1, 1], b [O] or None; the output [N, O, Ho, Wo]."""
     n, groups, o = x.shape[0], op.groups, w.shape[0]
@@ -52,7 +70,7 @@ def conv2d(op, x, w, b, out_hw):
     out = np.empty((n, groups, o // groups, xs.shape[3]), x.dtype)
 
     def piece(start, stop):
-        np.matmul(wg, xs[start:stop], out=out[start:stop])
+        _products(wg, xs, out, start, stop)
         if b is not None:   # while the images are in cache
             out[start:stop] += b.reshape(groups, o // groups, 1)
     parallel.split(piece, n, out.size * xs.shape[2])
@@ -65,7 +83,7 @@ def grad_input(op, g, w, x_shape):
     gs = _grads(g, groups)
     wt = w.reshape(groups, o // groups, -1).transpose(0, 2, 1)   # [G, Cg, Og]
     dxs = np.empty((n, groups, wt.shape[1], gs.shape[3]), g.dtype)
-    parallel.split(lambda start, stop: np.matmul(wt, gs[start:stop], out=dxs[start:stop]), n,
+    parallel.split(lambda start, stop: _products(wt, gs, dxs, start, stop), n,
                    dxs.size * wt.shape[2])
     if tuple(g.shape[2:]) == tuple(x_shape[2:]):
         return dxs.reshape(x_shape)

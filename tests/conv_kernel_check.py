@@ -55,3 +55,22 @@ def counted_calls(module, monkeypatch) -> list:
         monkeypatch.setattr(module, name,
                             lambda *a, _fn=fn, _name=name, **k: calls.append(_name) or _fn(*a, **k))
     return calls
+
+
+def check_finite_difference_gradients(x, w, **attrs):
+    """float64 gradients of sum(conv2d(x, w) * r) through the front end (r random), against
+    central differences of the forward."""
+    import tinyflow
+    from finite_differences import numeric_grad
+    conv2d = tinyflow.nn.functional.conv2d
+    r = np.random.default_rng(11).standard_normal(
+        conv2d(tinyflow.tensor(x), tinyflow.tensor(w), **attrs).shape)
+
+    def loss(x, w):
+        return float((conv2d(tinyflow.tensor(x), tinyflow.tensor(w), **attrs).numpy() * r).sum())
+    fx, fw = tinyflow.tensor(x, requires_grad=True), tinyflow.tensor(w, requires_grad=True)
+    (conv2d(fx, fw, **attrs) * tinyflow.tensor(r)).sum().backward()
+    np.testing.assert_allclose(fx.grad.numpy(), numeric_grad(lambda v: loss(v, w), x),
+                               rtol=1e-7, atol=1e-8)
+    np.testing.assert_allclose(fw.grad.numpy(), numeric_grad(lambda v: loss(x, v), w),
+                               rtol=1e-7, atol=1e-8)

@@ -11,8 +11,8 @@ import pytest
 from tinyflow.backend.numpy import _conv_depthwise, conv
 from tinyflow.ops import conv as conv_ops
 
-from conv_kernel_check import check_kernels_against_torch, counted_calls
-from finite_differences import numeric_grad
+from conv_kernel_check import (check_finite_difference_gradients, check_kernels_against_torch,
+                               counted_calls)
 from pool_helpers import force_pool
 
 torch = pytest.importorskip("torch")
@@ -26,6 +26,9 @@ CASES = [  # x shape, kernel (kh, kw), padding, other attrs
     ((1, 3, 9, 8), (3, 5), 0, dict(stride=(2, 1))),
     ((2, 4, 7, 7), (5, 3), ((2, 0), (1, 3)), dict(dilation=(1, 2))),
     ((1, 3, 2, 2), (3, 3), 1, {}),        # 2x2 output, taps cut at the edges
+    ((2, 3, 13, 14), (3, 3), 1, dict(stride=3)),
+    ((1, 4, 9, 12), (5, 3), ((1, 2), (2, 0)), dict(stride=(1, 2), dilation=(2, 1))),
+    ((2, 3, 11, 9), (3, 3), ((0, 1), (3, 1)), dict(stride=(3, 2), dilation=2)),
 ]
 
 
@@ -49,6 +52,31 @@ def test_depthwise_matches_torch(case, bias, dtype, monkeypatch):
     calls = counted_calls(_conv_depthwise, monkeypatch)
     _run(*case, dtype, bias)
     assert calls == ["conv2d", "grad_weight", "grad_input"]
+
+
+def test_a_plane_is_filled_into_its_stride_phases():
+    """At stride (sh, sw) the loops' buffer holds the padded plane as sh * sw phases, phase
+    (pr, pc) the rows pr, pr + sh, ... and columns pc, pc + sw, ..., so that each tap reads
+    one contiguous run (a run of every sw-th value kept LLVM scalar)."""
+    from tinyflow.backend.numpy import _conv_depthwise_loops as loops
+    x = np.random.default_rng(5).standard_normal((2, 3, 7, 9))
+    top, left, (sh, sw), (kh, kw) = 1, 2, (2, 3), (3, 3)
+    ho, wo = (top + 7 + 1 - kh) // sh + 1, (left + 9 + 1 - kw) // sw + 1
+    wq, size, length = loops._layout(7, 9, ho, wo, top, left, sh, sw, 1, 1, kh, kw)
+    assert length == ho * wq
+    xp = np.zeros(sh * sw * size)
+    rows, cols = loops._placement(7, 9, top, left, sh, sw, wq, size)
+    loops._fill(xp, rows, cols, x, 1, 2, sw)
+    hq = (size - (kw - 1) // sw) // wq
+    padded = np.zeros((hq * sh, wq * sw))
+    padded[top:top + 7, left:left + 9] = x[1, 2]
+    for pr in range(sh):
+        for pc in range(sw):
+            phase = xp[(pr * sw + pc) * size:][:hq * wq].reshape(hq, wq)
+            np.testing.assert_array_equal(phase, padded[pr::sh, pc::sw])
+    back = np.zeros_like(x)
+    loops._gather(back, 1, 2, xp, rows, cols, sw)
+    np.testing.assert_array_equal(back[1, 2], x[1, 2])
 
 
 def test_non_contiguous_input(monkeypatch):
@@ -78,23 +106,9 @@ def test_the_kernel_pool_gives_the_same_bits(dtype, monkeypatch):
 
 
 def test_finite_difference_gradients():
-    """float64 gradients of sum(conv2d(x, w) * r) through the front end, against central
-    differences of the forward."""
-    import tinyflow
     rng = np.random.default_rng(11)
     x, w = rng.standard_normal((2, 3, 6, 5)), rng.standard_normal((3, 1, 3, 3))
-    r = rng.standard_normal((2, 3, 3, 3))
-    attrs = dict(stride=2, padding=1, groups=3)
-
-    def loss(x, w):
-        return float((tinyflow.nn.functional.conv2d(tinyflow.tensor(x), tinyflow.tensor(w),
-                                                    **attrs).numpy() * r).sum())
-    fx, fw = tinyflow.tensor(x, requires_grad=True), tinyflow.tensor(w, requires_grad=True)
-    (tinyflow.nn.functional.conv2d(fx, fw, **attrs) * tinyflow.tensor(r)).sum().backward()
-    np.testing.assert_allclose(fx.grad.numpy(), numeric_grad(lambda v: loss(v, w), x),
-                               rtol=1e-7, atol=1e-8)
-    np.testing.assert_allclose(fw.grad.numpy(), numeric_grad(lambda v: loss(x, v), w),
-                               rtol=1e-7, atol=1e-8)
+    check_finite_difference_gradients(x, w, stride=2, padding=1, groups=3)
 
 
 @pytest.mark.parametrize("channels, out_channels, groups, dtype", [

@@ -26,8 +26,9 @@ def threaded(monkeypatch):
 
 
 def _conv_calls(threaded) -> int:
-    """Convolution kernel calls among the threaded ones (im2col or Winograd)."""
-    return sum(name in ("conv.py", "_conv_winograd.py", "_conv_numba.py") for name in threaded)
+    """Convolution kernel calls among the threaded ones (im2col, Winograd, 1x1 products)."""
+    return sum(name in ("conv.py", "_conv_winograd.py", "_conv_numba.py", "_conv_pointwise.py")
+               for name in threaded)
 
 
 def _both(fn, torch_fn, arrays, seed=0):
@@ -174,19 +175,24 @@ def test_conv2d_by_pixel_pairs_on_threads_matches_torch(threaded, dtype):
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("xs,ws,attrs", [
-    ((7, 128, 2, 2), (301, 128, 3, 3), dict(stride=2, padding=1)),
-    ((5, 256, 1, 1), (300, 256, 3, 3), dict(padding=1))], ids=["2x2-stride-2", "centre-tap"])
-def test_conv2d_of_one_output_pixel_on_threads_matches_torch(threaded, xs, ws, attrs, dtype):
+@pytest.mark.parametrize("xs,ws,attrs,pooled", [
+    ((7, 128, 2, 2), (301, 128, 3, 3), dict(stride=2, padding=1), ["conv.py", "conv.py"]),
+    ((5, 256, 1, 1), (300, 256, 3, 3), dict(padding=1), ["_conv_pointwise.py", "conv.py"])],
+    ids=["2x2-stride-2", "centre-tap"])
+def test_conv2d_of_one_output_pixel_on_threads_matches_torch(threaded, xs, ws, attrs, pooled,
+                                                             dtype):
     """One output pixel: the threads each gather and multiply a part of the output
-    channels (an odd count here), with a bias."""
+    channels (an odd count here), with a bias. The centre tap alone is a 1x1 kernel, whose
+    input gradient is `_conv_pointwise`'s products, the threads cutting the batch."""
     rng = np.random.default_rng(9)
     x = rng.standard_normal(xs).astype(dtype)
     w = (rng.standard_normal(ws) / np.sqrt(np.prod(ws[1:]))).astype(dtype)
     b = rng.standard_normal(ws[0]).astype(dtype)
     _check(lambda a, c, d: tf.ops.conv2d(a, c, bias=d, **attrs),
            lambda a, c, d: torch.nn.functional.conv2d(a, c, d, **attrs), [x, w, b], dtype)
-    assert threaded.count("conv.py") == 2     # the forward, and one gradient
+    # the forward and the input gradient; the weight gradient of a few pixels is one part
+    # (`_conv_numba.sum_parts`), one product
+    assert sorted(n for n in threaded if n in ("conv.py", "_conv_pointwise.py")) == pooled
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])

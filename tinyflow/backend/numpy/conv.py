@@ -53,7 +53,8 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from ...ops import conv
-from . import _conv_depthwise, _conv_direct, _conv_numba, _conv_winograd, parallel
+from . import (_conv_depthwise, _conv_direct, _conv_numba, _conv_pointwise, _conv_winograd,
+               parallel)
 from ._conv_numba import nhwc_padded, padded_buffer, scratch as _buffer, sum_parts
 from .registry import kernel
 
@@ -202,6 +203,9 @@ def _conv2d(op, x, w, b):
     groups, og = op.groups, o // op.groups
     if _conv_depthwise.applies(op, x.shape[1], o, x.dtype):
         return _conv_depthwise.conv2d(op, x, w, b, pads, (ho, wo))
+    if _conv_pointwise.applies((kh, kw), pads, x.dtype) and (groups > 1 or (ho, wo) != (1, 1)):
+        # (one output pixel: `_conv2d_one_pixel` multiplies the whole batch at once)
+        return _conv_pointwise.conv2d(op, x, w, b, (ho, wo))
     if _conv_winograd.applies(op, (kh, kw), x.shape[1], o, x.dtype, n, (ho, wo)):
         return _conv_winograd.conv2d(x, w, b, pads)
     if _conv_direct.applies(op, (kh, kw), x.shape[1], o, x.dtype, pads):
@@ -516,6 +520,9 @@ def _grad_weight(op, x, g, gw, gb) -> None:
     if _conv_depthwise.applies(op, x.shape[1], o, x.dtype):
         _conv_depthwise.grad_weight(op, x, g, gw, gb, pads)
         return
+    if _conv_pointwise.applies((kh, kw), pads, x.dtype):
+        _conv_pointwise.grad_weight(op, x, g, gw, gb)
+        return
     if _conv_winograd.applies(op, (kh, kw), x.shape[1], o, x.dtype, x.shape[0], out_hw):
         _conv_winograd.grad_weight(x, g, gw, gb, pads)
         return
@@ -572,6 +579,8 @@ def conv2d_grad_input(op, g, w, ref):
     groups = op.groups
     if _conv_depthwise.applies(op, c, o, g.dtype):
         return _conv_depthwise.grad_input(op, g, w, ref.shape, pads)
+    if _conv_pointwise.applies((kh, kw), pads, g.dtype):
+        return _conv_pointwise.grad_input(op, g, w, ref.shape)
     if _conv_winograd.applies(op, (kh, kw), c, o, g.dtype, n, out_hw):
         return _conv_winograd.grad_input(g, w, ref.shape, pads)
     if _conv_direct.applies(op, (kh, kw), c, o, g.dtype, pads):

@@ -556,11 +556,11 @@ def _added_into(grads: list) -> list:
 
 
 def _refuse_overlapping_writes(writes: list, fetches: list, fn, arguments=()) -> None:
-    """A graph break when a tensor the call writes partly overlaps another tensor it reads or
-    writes (e.g. Parameters made from slices of one tensor), or reaches the trace twice (one
-    tensor passed as two arguments, or as an argument and captured): eager code updates them
-    one after the other through the shared memory, a plan computes every new value from the
-    old ones."""
+    """A graph break when a tensor the call writes shares memory with another tensor it reads
+    or writes (Parameters made from slices of one tensor; a `.grad` that is a view of a
+    written tensor, even of the same shape), or reaches the trace twice (one tensor passed as
+    two arguments, or as an argument and captured): eager code updates them one after the
+    other through the shared memory, a plan computes every new value from the old ones."""
     written = [t.array for t, _ in writes]
     if not written:
         return
@@ -575,7 +575,7 @@ def _refuse_overlapping_writes(writes: list, fetches: list, fn, arguments=()) ->
                              f"another argument (or captures)", _defined_at(fn))
     written_ids = {id(w) for w in written}
     for a, b in _overlapping_extents(list(arrays.values())):
-        if (id(a) in written_ids or id(b) in written_ids) and not _same_view(a, b) \
+        if (id(a) in written_ids or id(b) in written_ids) \
                 and np.shares_memory(a, b):
             w, other = (a, b) if id(a) in written_ids else (b, a)
             raise GraphBreak(f"it writes a tensor of shape {w.shape} that shares memory "
@@ -595,11 +595,6 @@ def _overlapping_extents(arrays: list) -> list:
         pairs.extend((arrays[j], arrays[k]) for _, j in open_)
         open_.append((hi, k))
     return pairs
-
-
-def _same_view(a: np.ndarray, b: np.ndarray) -> bool:
-    return (a.__array_interface__["data"][0] == b.__array_interface__["data"][0]
-            and a.shape == b.shape and a.strides == b.strides)
 
 
 def _options(optimizer) -> tuple:

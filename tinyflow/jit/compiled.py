@@ -272,6 +272,11 @@ class CompiledFunction:
         spent = grads and tracer.freed   # a backward() inside freed the results' graph
         if grad_mode.enabled and not spent:   # autograd may go through it
             backward = self._backward(tracer, fetches[:results])
+            if backward is not None and tracer.reads_moved_piece(
+                    [t for t, rule in zip(fetches, backward) if rule is not None]):
+                raise GraphBreak("its results' gradient goes through a split/chunk/unbind "
+                                 "piece read after its memory was written (eager refuses "
+                                 "that backward)", _defined_at(self.fn))
             if backward is not None and _reads_written(backward, writes, inputs):
                 # run at backward time, its gradient would read the written values: eager
                 # code keeps the results differentiable, so this call runs eagerly

@@ -104,6 +104,8 @@ def zero_(x): return fill_(x, 0)
 def detach_(x):
     """Cut x from the graph that made it, in place: a leaf that does not require grad."""
     if x.kind != EAGER:
+        if trace_state.active is not None:   # (eager code cuts the history it recorded)
+            trace_state.active.graph_break("detach_() of a traced tensor")
         raise TypeError(f"detach_() needs an eager tensor; {x.name} is symbolic")
     x._op, x.inputs, x.requires_grad, x._saved = None, (), False, None
     x.__dict__.pop("_earlier", None)   # its stand-ins (autodiff/tape.py) go with the history

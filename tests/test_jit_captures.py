@@ -3,6 +3,8 @@ variable or a module attribute rebound after the first call recompiles (and the 
 eager's); left alone, it does not."""
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -295,3 +297,72 @@ def test_bool_of_a_tensor_written_in_the_trace_sees_the_write():
         return x + 1 if bool(flag) else x
     with pytest.warns(UserWarning, match="graph break"):
         np.testing.assert_allclose(torch.compile(f)(tensor(2) * 0).numpy(), [1.0, 1.0])
+
+
+class Counted(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.calls = 0
+
+    def forward(self, x):
+        self.calls += 1
+        return x * self.calls
+
+
+def _changes_python_state():
+    """Functions that change the Python state they read on each call (a dict's entry, an
+    object's attribute, a list, a module's attribute) and the value of that state."""
+    state, log, box = {"scale": 1.0}, [], type("Box", (), {"n": 0})()
+    counted = Counted()
+
+    def doubles(x):
+        state["scale"] = state["scale"] * 2
+        return x * state["scale"]
+
+    def counts(x):
+        box.n += 1
+        return x * box.n
+
+    def logs(x):
+        y = x * 2
+        log.append(1)
+        return y + len(log)
+
+    return [doubles, counts, logs, counted], lambda: (state["scale"], box.n, len(log),
+                                                      counted.calls)
+
+
+def test_python_state_a_function_changes_is_changed_on_every_call_as_eagerly():
+    """A trace runs the Python once: a graph reused would skip its changes (x * 2 on every
+    call where eager doubles), so such a function runs eagerly from its next call."""
+    seen = []
+    for compiled in (False, True):
+        fns, state = _changes_python_state()
+        calls = [torch.compile(f) if compiled else f for f in fns]
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            values = [[c(torch.ones(2)).tolist() for c in calls] for _ in range(3)]
+        seen.append((values, state()))
+        if compiled:
+            assert sum("changes Python state" in str(w.message) for w in caught) == 4
+    assert seen[1] == seen[0]
+
+
+def test_a_graph_break_does_not_make_a_python_change_twice():
+    """The trace ran the Python up to the break; the eager run after it makes its changes
+    again: they are undone first (a counter stepped by 2 on the first call)."""
+    count, log = [0], []
+
+    def f(x):
+        count[0] += 1
+        log.append(len(log))
+        y = x * 2
+        y.detach_()   # a graph break
+        return y
+
+    compiled = torch.compile(f)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for calls in (1, 2):
+            compiled(torch.ones(2, requires_grad=True))
+            assert count == [calls] and log == list(range(calls))

@@ -19,6 +19,7 @@ from typing import Optional
 import numpy as np
 
 from ..core.tensor import Tensor
+from ..nn.modules.module import Module
 
 MISSING = object()        # a name no longer defined
 _MAX_FUNCTIONS = 64        # user functions followed per trace (a bound on the guard count)
@@ -89,8 +90,22 @@ def _plain(value) -> bool:
 def capture_guards(fn, modules) -> list:
     """The guards on the globals and closure cells `fn` (and the user functions it names)
     reads, and on the attributes of `modules` (the modules the trace called)."""
-    guards, done = [], set()
-    todo = [type(m).forward for m in modules] + [fn]
+    guards = []
+    for kind, where, value, names in _reads(fn, [type(m).forward for m in modules]):
+        guards.append((kind, where, seen_value(value)))
+        if kind == "value":
+            guards += _object_guards(value, names)
+    for m in modules:
+        guards += _module_guards(m)
+    return guards
+
+
+def _reads(fn, more=()):
+    """(kind, where, value, names) of each global ("value", (scope, name)) and closure cell
+    ("cell", cell) that `fn`, the functions `more` and the user functions they name read
+    (`names`: those its code names)."""
+    done = set()
+    todo = list(more) + [fn]
     while todo and len(done) < _MAX_FUNCTIONS:
         f = _function(todo.pop())
         if f is None or id(f) in done or _is_library(f.__code__):
@@ -102,33 +117,102 @@ def capture_guards(fn, modules) -> list:
             value = scope.get(name, MISSING)
             if value is MISSING:          # a builtin, or not defined yet (unused branch)
                 continue
-            guards.append(("value", (scope, name), seen_value(value)))
-            guards += _object_guards(value, names)
+            yield "value", (scope, name), value, names
             todo.append(value)
         for cell in f.__closure__ or ():
             try:
                 value = cell.cell_contents
             except ValueError:              # an empty cell (assigned later)
                 continue
-            guards.append(("cell", cell, seen_value(value)))
+            yield "cell", cell, value, names
             todo.append(value)
+
+
+def python_state(fn, modules) -> list:
+    """Before a trace: the Python state `fn` may change, as (kind, where, what it holds):
+    its globals and closure cells (rebound), the lists and dicts they hold (changed in
+    place), the plain attributes its code names of the objects they hold, and those of
+    `modules`. A trace runs the Python once: a graph would not repeat a change it made
+    (`changed`), and an eager run after a graph break must not make it twice (`restore`)."""
+    state, modules = [], list(modules)
+    for kind, where, value, names in _reads(fn, [type(m).forward for m in modules]):
+        state.append((kind, where, value))
+        if isinstance(value, Module):
+            modules += value.modules()
+        elif type(value) is list:
+            state.append(("list", value, list(value)))
+        elif type(value) is dict:
+            state.append(("dict", value, dict(value)))
+        else:   # (an attribute it sets the first time, too)
+            attrs = _object_attrs(value)
+            state += [("value", (attrs, name), attrs.get(name, MISSING))
+                      for name in (() if attrs is None else names)
+                      if _plain(attrs.get(name))]
     for m in modules:
-        guards += _module_guards(m)
-    return guards
+        state += [("value", (m.__dict__, name), v) for name, v in m.__dict__.items()
+                  if _plain(v)]
+    return state
+
+
+def changed(state: list) -> bool:
+    """Whether any of `state` (`python_state`) changed since."""
+    for kind, where, old in state:
+        if kind == "value":
+            now = where[0].get(where[1], MISSING)
+        elif kind == "cell":
+            try:
+                now = where.cell_contents
+            except ValueError:
+                return True
+        elif kind == "list":
+            if len(where) != len(old) or any(a is not b for a, b in zip(where, old)):
+                return True
+            continue
+        else:
+            if where.keys() != old.keys() or any(where[k] is not v for k, v in old.items()):
+                return True
+            continue
+        if now is not old and not (_plain(now) and type(now) is type(old) and now == old):
+            return True
+    return False
+
+
+def restore(state: list) -> None:
+    """Put back what `state` (`python_state`) held."""
+    for kind, where, old in state:
+        if kind == "value":
+            if old is MISSING:
+                where[0].pop(where[1], None)
+            else:
+                where[0][where[1]] = old
+        elif kind == "cell":
+            where.cell_contents = old
+        elif kind == "list":
+            where[:] = old
+        else:
+            where.clear()
+            where.update(old)
 
 
 def _object_guards(value, names: set) -> list:
     """The plain attributes of a plain object (an instance of a user class, a Namespace)
     that the code may read (attribute names are among its `names`): a counter it does not
     read may change every call without recompiling."""
-    if isinstance(value, (type, types.ModuleType, types.FunctionType, types.MethodType,
-                          Tensor, np.ndarray)) or callable(value):
-        return []
-    attrs = getattr(value, "__dict__", None)
-    if type(attrs) is not dict or len(attrs) > _MAX_ITEMS:
+    attrs = _object_attrs(value)
+    if attrs is None:
         return []
     return [("value", (attrs, name), seen_value(v)) for name, v in attrs.items()
             if name in names and _plain(v)]
+
+
+def _object_attrs(value) -> Optional[dict]:
+    """The attributes of a plain object (not a class, module, function, tensor or array, and
+    not callable), or None."""
+    if isinstance(value, (type, types.ModuleType, types.FunctionType, types.MethodType,
+                          Tensor, np.ndarray)) or callable(value):
+        return None
+    attrs = getattr(value, "__dict__", None)
+    return attrs if type(attrs) is dict and len(attrs) <= _MAX_ITEMS else None
 
 
 def _module_guards(module) -> list:

@@ -23,7 +23,8 @@ from ..nn.modules.module import Module
 from ..runtime.plan import Plan
 from .arguments import flatten_result, guard, leaves, map_tree, rebuild
 from .bridge import CompiledCall, plan_backward
-from .captures import MISSING, capture_guards, data_matches, matches
+from .captures import (MISSING, capture_guards, changed, data_matches, matches,
+                       python_state, restore)
 from .dynamic import DynamicDims, all_eager
 from .search import search
 from .tracer import GraphBreak, Tracer
@@ -201,6 +202,7 @@ class CompiledFunction:
     # ---- compile ---------------------------------------------------------------------------
     def _compile_and_run(self, key, args, kwargs, tensors, dims):
         start = time.perf_counter()
+        state = python_state(self.fn, self._submodules or ())   # what a trace may change
         try:
             try:
                 tracer, outputs, fetches = self._trace(args, kwargs, dims)
@@ -210,6 +212,7 @@ class CompiledFunction:
                 if not any(dims):
                     raise
                 # code that needs a size as a number: specialize, as torch does
+                restore(state)
                 self.dims.static = True
                 key, tensors, dims = self._key(args, kwargs)
                 tracer, outputs, fetches = self._trace(args, kwargs, dims)
@@ -218,12 +221,19 @@ class CompiledFunction:
                 return self._finish_split(key, tracer, outputs, fetches, tensors, start)
             entry = self._plan(tracer, outputs, fetches, tensors)
         except GraphBreak as e:
+            restore(state)   # the eager run makes the trace's changes to Python state
             return self._graph_break(key, e, args, kwargs)
         entries = self._cache.setdefault(key, [])
         if not entry.single_use:
             entries.append(entry)
         self._count_compile(entry.plan)
         if self.stats.recompiles >= RECOMPILE_LIMIT:   # as torch: this key runs eagerly now
+            self._cache[key] = "eager"
+        if changed(state):   # this call's graph is right; a later call's would skip them
+            self._note_break(GraphBreak("it changes Python state it reads (a global, a "
+                                        "closure variable, a list, dict or attribute), "
+                                        "which a compiled graph would not repeat",
+                                        _defined_at(self.fn)), "from its next call")
             self._cache[key] = "eager"
         out = self._run(entry, tensors)
         for state, name, buf in entry.new_states:
@@ -375,15 +385,19 @@ class CompiledFunction:
         if self.fullgraph:
             raise RuntimeError(f"tinyflow.compile(fullgraph=True): graph break in "
                                f"{self._name}: {e.reason} at {e.site}") from None
+        self._note_break(e)
+        self._cache[key] = "eager"
+        self.stats.eager_calls += 1
+        return self.fn(*args, **kwargs)
+
+    def _note_break(self, e: GraphBreak, when: str = "") -> None:
+        """Count a graph break, and warn of it once per site and reason."""
         self.stats.graph_breaks += 1
         if (e.site, e.reason) not in self.breaks:
             self.breaks.append((e.site, e.reason))
             warnings.warn(f"tinyflow.compile: graph break at {e.site}: {e.reason}; "
-                          f"{self._name} runs eagerly for these inputs",
-                          stacklevel=4)
-        self._cache[key] = "eager"
-        self.stats.eager_calls += 1
-        return self.fn(*args, **kwargs)
+                          f"{self._name} runs eagerly for these inputs"
+                          + (f" {when}" if when else ""), stacklevel=5 if when else 4)
 
     @property
     def _name(self) -> str:

@@ -366,3 +366,24 @@ def test_a_graph_break_does_not_make_a_python_change_twice():
         for calls in (1, 2):
             compiled(torch.ones(2, requires_grad=True))
             assert count == [calls] and log == list(range(calls))
+
+
+def test_a_graph_break_in_a_call_traced_again_does_not_make_a_python_change_twice():
+    """A function with a value break (`.item()`) is traced on every call; a later call that
+    breaks the graph (here by its value) runs eagerly after undoing its trace's changes."""
+    count = [0]
+
+    def f(x):
+        count[0] += 1
+        s = x.sum().item()
+        y = x * s
+        if s > 4:
+            y.detach_()   # a graph break
+        return y
+
+    compiled = torch.compile(f)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for calls, scale in ((1, 1.0), (2, 1.0), (3, 2.0)):
+            compiled(torch.ones(3, requires_grad=True) * scale)
+            assert count == [calls]

@@ -318,10 +318,12 @@ class CompiledFunction:
         """A call of a function with graph breaks: traced again (its Python runs), each
         piece run by its cached plan (jit/pieces.py)."""
         start = time.perf_counter()
+        state = python_state(self.fn, self._submodules or ())
         try:
             tracer, outputs, fetches = self._trace(args, kwargs, dims)
             return self._finish_split(key, tracer, outputs, fetches, tensors, start)
         except GraphBreak as e:
+            restore(state)   # as in `_compile_and_run`
             return self._graph_break(key, e, args, kwargs)
 
     def _finish_split(self, key, tracer: Tracer, outputs, fetches, tensors, start: float):

@@ -223,3 +223,46 @@ def test_a_grad_read_after_a_break_is_each_calls_own():
     fn = torch.compile(step)
     np.testing.assert_allclose(run(fn), run(step), rtol=1e-6)
     assert fn.stats.split_calls == 4 and fn.stats.compiles <= 2
+
+
+def _noise(x):
+    return x + torch.randn_like(x) * torch.rand(3)
+
+
+def _seeded(x):
+    torch.manual_seed(0)
+    return x + torch.randn(3)
+
+
+GENERATOR = [None]   # a generator object, seeded anew for each run by the test
+
+
+def _own_generator(x):
+    return x + torch.rand(3, generator=GENERATOR[0])
+
+
+def _refilled(x):
+    return x + torch.empty(3).normal_()
+
+
+def _replayed(x):
+    state = torch.get_rng_state()
+    first = torch.rand(3)
+    torch.set_rng_state(state)
+    return x + first - torch.rand(3)
+
+
+@pytest.mark.parametrize("fn", [_noise, _seeded, _own_generator, _refilled, _replayed])
+def test_random_draws_are_drawn_on_every_call_as_eagerly(fn):
+    """randn / rand (and _like) are nodes drawing on each run, the numbers eager draws;
+    draws made in Python (a generator object, normal_, seeding, the rng state) break the
+    graph. Each had been the first call's numbers on every call."""
+    seen = []
+    for compiled in (False, True):
+        torch.manual_seed(5)
+        GENERATOR[0] = torch.Generator().manual_seed(1)
+        call = torch.compile(fn) if compiled else fn
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore" if fn is not _noise else "error")
+            seen.append([call(torch.ones(3)).tolist() for _ in range(3)])
+    assert seen[1] == seen[0]

@@ -16,7 +16,7 @@ from ..core.dtypes import promote, weak_scalar
 from ..core.errors import out_needs_grad_error
 from ..core.modes import TRACING_THREADS, grad_mode, trace_state
 from ..core.op import apply, fit_out
-from ..core.random import generator, refuse_integers
+from ..core.random import python_draws, refuse_integers
 from ..core.tensor import EAGER, REMOTE, Tensor
 from ..ops.fused import FusedElementwise
 from ..ops.math import Add, Mul, Sub
@@ -143,13 +143,13 @@ def fill_(x, value):
 
 def normal_(x, mean=0.0, std=1.0):
     refuse_integers("normal_", x.dtype)
-    draw = generator().normal(mean, std, x.shape)
+    draw = python_draws("normal_").normal(mean, std, x.shape)
     return write_inplace(x, Tensor._eager(draw.astype(x.dtype.np)))
 
 
 def uniform_(x, a=0.0, b=1.0):
     refuse_integers("uniform_", x.dtype)
-    draw = generator().uniform(a, b, x.shape)
+    draw = python_draws("uniform_").uniform(a, b, x.shape)
     return write_inplace(x, Tensor._eager(draw.astype(x.dtype.np)))
 
 

@@ -553,6 +553,30 @@ def test_changed_learning_rate_recompiles():
     assert fn.stats.compiles == 2
 
 
+def test_a_scheduler_stepped_inside_the_compiled_step_changes_the_next_steps_lr():
+    """The options are guarded as the traced step read them, not as the trace left them: a
+    graph whose step used lr 0.1 is not reused once the scheduler inside made it 0.05."""
+    def run(compiled):
+        params, opt, model = mlp(lambda p: torch.optim.SGD(p, lr=0.1))
+        scheduler = torch.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5)
+        x, y = tensor(8, 20), torch.Tensor(RNG.integers(0, 5, 8), dtype="int64")
+
+        def step(x, y):
+            opt.zero_grad()
+            loss = ce(model, x, y)
+            loss.backward()
+            opt.step()
+            scheduler.step()
+            return loss
+        fn = torch.compile(step) if compiled else step
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")   # (past the recompile limit: eager)
+            for _ in range(3):
+                fn(x, y)
+        return [p.detach().numpy().copy() for p in params], fn
+    params_agree(run, seed=6)
+
+
 def test_view_of_a_captured_eager_tensor_under_compile():
     """The view check reads the eager tensor's strides (the traced result has no array)."""
     w = torch.randn(4, 3)

@@ -275,7 +275,7 @@ class CompiledFunction:
                    for n in _eager_leaves(fetches)]
         guards += [("training", m, m.training) for m in tracer.modules.values()]
         guards += [("data", t, seen) for t, seen in tracer.data_reads.values()]
-        guards += [("options", o, _options(o)) for o in tracer.optimizers.values()]
+        guards += [("options", o, seen) for o, seen in tracer.optimizers.values()]
         guards += [("contiguous", t, seen) for t, seen in tracer.contiguity.values()]
         guards += capture_guards(self.fn, tracer.modules.values())
         backward = None
@@ -618,18 +618,8 @@ def _overlapping_extents(arrays: list) -> list:
     return pairs
 
 
-def _options(optimizer) -> tuple:
-    """The options of each parameter group (what its step read as Python constants): per
-    group, its number of entries, the option names and their values."""
-    seen = []
-    for group in optimizer.param_groups:
-        names = tuple(k for k in group if k not in ("params", "param_names"))
-        seen.append((len(group), names, tuple(map(group.get, names))))
-    return tuple(seen)
-
-
 def _same_options(optimizer, seen: tuple) -> bool:
-    """`_options(optimizer) == seen`, without building it on every call."""
+    """`options(optimizer) == seen` (jit/tracer.py), without building it on every call."""
     groups = optimizer.param_groups
     if len(groups) != len(seen):
         return False

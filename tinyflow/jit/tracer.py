@@ -66,7 +66,7 @@ class Tracer:
         self.contiguity: dict[int, tuple] = {}   # id(eager tensor) -> (it, C-contiguous?)
         self.new_states: list[tuple] = []        # (state dict, key, buffer) made by the run
         self.single_use = False                  # the trace made state: retrace next time
-        self.optimizers: dict[int, object] = {}  # stepped: their options are constants
+        self.optimizers: dict[int, tuple] = {}   # stepped: (it, its options at the step)
         self.modules: dict[int, object] = {}     # called: their `training` is a constant
         self.freed = False   # a backward() ran without retain_graph: the results' graph is spent
 
@@ -348,6 +348,13 @@ class Tracer:
         self.write(buf, value)
         self.single_use = True
 
+    def stepped(self, optimizer) -> None:
+        """`optimizer.step()`: the options it reads now (lr, betas, ...) are constants of the
+        graph, guarded as they are now, not after the trace (a scheduler stepped after it
+        in the function changes them)."""
+        if id(optimizer) not in self.optimizers:
+            self.optimizers[id(optimizer)] = (optimizer, options(optimizer))
+
     def grad_read(self, t: Tensor) -> Optional[Tensor]:
         """`t.grad`: the `.grad` of the real tensor behind `t` (an argument's stand-in reads
         its argument's). One the trace had not set is read as a placeholder fed with the
@@ -485,3 +492,13 @@ class Tracer:
         if n.kind == PLACEHOLDER:
             return n.graph is self.graph and self.real[id(n)].requires_grad
         return n.kind == EAGER and n.requires_grad and n._op is None
+
+
+def options(optimizer) -> tuple:
+    """The options of each parameter group (what its step read as Python constants): per
+    group, its number of entries, the option names and their values."""
+    seen = []
+    for group in optimizer.param_groups:
+        names = tuple(k for k in group if k not in ("params", "param_names"))
+        seen.append((len(group), names, tuple(map(group.get, names))))
+    return tuple(seen)

@@ -266,3 +266,32 @@ def test_random_draws_are_drawn_on_every_call_as_eagerly(fn):
             warnings.simplefilter("ignore" if fn is not _noise else "error")
             seen.append([call(torch.ones(3)).tolist() for _ in range(3)])
     assert seen[1] == seen[0]
+
+
+def _retained(x):
+    h = x * 2
+    h.retain_grad()
+    (h * h).sum().backward()
+    return h.grad * 1
+
+
+def _gradient_penalty(x):
+    (g,) = torch.autograd.grad((x ** 3).sum(), [x], create_graph=True)
+    return (g * g).sum()
+
+
+@pytest.mark.parametrize("fn", [_retained, _gradient_penalty])
+def test_retain_grad_and_autograd_grad_run_eagerly(fn):
+    """Not traced (they had raised TypeError / AttributeError): a graph break, eager's
+    values and gradients."""
+    seen = []
+    for compiled in (False, True):
+        x = torch.tensor([1.0, 2.0], requires_grad=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            out = (torch.compile(fn) if compiled else fn)(x)
+        if out.requires_grad:
+            x.grad = None
+            out.backward()
+        seen.append((out.tolist(), x.grad.tolist()))
+    assert seen[1] == seen[0]

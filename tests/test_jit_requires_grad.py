@@ -194,3 +194,23 @@ def test_history_kept_or_dropped_by_in_place_writes_and_backward_as_torch(fn):
         results.append((out.detach().numpy().tolist(), out.requires_grad,
                         None if x.grad is None else x.grad.numpy().tolist()))
     assert results[1] == results[0]
+
+
+def test_an_argument_written_with_a_value_with_history_takes_it_as_eagerly():
+    """`buf.copy_(w * 3)` into an argument without grad gives it w's history (eagerly and in
+    torch): a graph break, where the graph had stored the values only (no grad for w)."""
+    seen = []
+    for lib, compile_ in ((real_torch, False), (torch, True)):
+        w = lib.tensor([2.0, 2.0], requires_grad=True)
+
+        def f(buf):
+            buf.copy_(w * 3)
+            return buf.requires_grad
+
+        buf = lib.zeros(2)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            flag = (torch.compile(f) if compile_ else f)(buf)
+        buf.sum().backward()
+        seen.append((flag, w.grad.tolist()))
+    assert seen[1] == seen[0]

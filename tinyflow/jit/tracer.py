@@ -233,6 +233,11 @@ class Tracer:
             # eagerly it keeps its history under the new values (a leaf's is its own)
             self.graph_break("an in-place write under no_grad into a tensor whose history "
                              "autograd records (eagerly it keeps that history)")
+        if grad_mode.enabled and real.kind == EAGER and not real.requires_grad \
+                and value.requires_grad:
+            # (eagerly the argument or captured tensor takes the value's history)
+            self.graph_break("an in-place write of a value with history into an argument "
+                             "or captured tensor that does not require grad")
         if real is target and target.kind == EAGER and any(
                 a is target for a in self.real.values()):
             # also an argument (an optimizer over parameters passed in): its placeholder's

@@ -18,10 +18,16 @@ from ..core.printing import format_tensor
 from ..core.tensor import EAGER, PLACEHOLDER, Tensor
 from ..ops.indexing import setitem
 from ..ops.math import cast
-from ..ops.shape import (ExpandDims, GetItem, Reshape, ReshapeTo, Squeeze, StopGradient,
-                          broadcast_to, stop_gradient)
+from ..ops.shape import (BroadcastTo, ConcatPiece, Expand, ExpandDims, GetItem, Reshape,
+                          ReshapeTo, Squeeze, StopGradient, Transpose, broadcast_to,
+                          stop_gradient)
 from .captures import seen_data
 from .pieces import Splitter
+
+
+# the view ops that only move or select elements: `Tracer.layout` re-runs them on a stand-in
+_MOVES = (Reshape, ReshapeTo, Transpose, ExpandDims, Squeeze, ConcatPiece, GetItem,
+          BroadcastTo, Expand)
 
 
 class GraphBreak(Exception):
@@ -172,6 +178,8 @@ class Tracer:
         base = self.view_nodes.get(id(t))
         if base is None:
             return np.empty(t.shape, np.uint8)
+        if not isinstance(t._op, _MOVES):   # (a view op that runs code: not re-run here)
+            return None
         inner = self.layout(base)
         if inner is None or any(x.kind != EAGER for x in t.inputs[1:]):
             return None

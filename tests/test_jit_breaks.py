@@ -295,3 +295,15 @@ def test_retain_grad_and_autograd_grad_run_eagerly(fn):
             out.backward()
         seen.append((out.tolist(), x.grad.tolist()))
     assert seen[1] == seen[0]
+
+
+def test_random_draws_of_symbolic_sizes_specialize_them():
+    """A draw shaped like a tensor of a symbolic size (dynamic=True) makes the compile
+    specialize its sizes, as other code needing a size as a number does (its node had no
+    size to draw)."""
+    seen = []
+    for compiled in (False, True):
+        torch.manual_seed(3)
+        call = torch.compile(_noise, dynamic=True) if compiled else _noise
+        seen.append([call(torch.ones(n)).tolist() for n in (3, 3, 3)])
+    assert seen[1] == seen[0]

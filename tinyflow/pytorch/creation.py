@@ -236,7 +236,7 @@ def randn(*size_, size=None, dtype=None, device=None, requires_grad=False, gener
     ignored_options("randn", options)
     shape, _ = _shape_args(size_, size, device)
     dt = _random_float("randn", dtype)
-    if _traced(generator, requires_grad):
+    if _traced(generator, requires_grad, shape):
         return apply(RandomNormal(shape=shape, mean=0.0, stddev=1.0, dtype=dt,
                                   truncated=False))
     return leaf(_rng(generator, "randn").standard_normal(shape).astype(dt.np), requires_grad)
@@ -248,15 +248,21 @@ def rand(*size_, size=None, dtype=None, device=None, requires_grad=False, genera
     ignored_options("rand", options)
     shape, _ = _shape_args(size_, size, device)
     dt = _random_float("rand", dtype)
-    if _traced(generator, requires_grad):
+    if _traced(generator, requires_grad, shape):
         return apply(RandomUniform(shape=shape, minval=0.0, maxval=1.0, dtype=dt))
     return leaf(_rng(generator, "rand").random(shape).astype(dt.np), requires_grad)
 
 
-def _traced(generator, requires_grad: bool) -> bool:
+def _traced(generator, requires_grad: bool, shape: tuple) -> bool:
     """Whether a draw is a node of the graph `tinyflow.compile` traces, drawn from the global
-    generator on every run as the eager call draws (its kernel draws the same numbers)."""
-    return trace_state.active is not None and generator is None and not requires_grad
+    generator on every run as the eager call draws (its kernel draws the same numbers). Of a
+    symbolic size, a TypeError: the compile then specializes the sizes, as for other code
+    that needs a size as a number."""
+    if trace_state.active is None or generator is not None or requires_grad:
+        return False
+    if any(d is None for d in shape):
+        raise TypeError(f"a random draw of shape {shape}: its size is symbolic")
+    return True
 
 
 def _random_float(name: str, dtype) -> dtypes.DType:

@@ -705,3 +705,9 @@ def test_a_namedtuple_result_comes_back_as_one():
         assert type(got) is type(expected)
         np.testing.assert_array_equal(got.values.numpy(), expected.values.numpy())
         np.testing.assert_array_equal(got.indices.numpy(), expected.indices.numpy())
+
+
+def test_a_scheduler_stepped_inside_that_keeps_the_lr_is_still_stepped():
+    """StepLR(step_size=2) leaves lr alone on every other step: the options guard passes,
+    but the scheduler's epoch count must still advance on every call, as eagerly."""
+    params_agree(_steps_under_a_scheduler(2, inside=True, calls=5), seed=7)

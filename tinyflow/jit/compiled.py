@@ -125,6 +125,7 @@ class CompiledFunction:
         self._fast: dict[tuple, tuple] = {}    # `_fast_key` -> the guard key it stands for
         self._pieces: dict = {}              # signature -> plan of a piece (jit/pieces.py)
         self._warming = False                # the last split call planned a new piece
+        self._changes: dict[tuple, int] = {}  # guard key -> traces that changed Python state
         self.breaks: list[tuple] = []        # (file:line, reason) of each graph break
         self.graphs: list[int] = []          # steps of each compiled graph's program
         self._submodules = None if module is None else list(module.modules())
@@ -219,6 +220,9 @@ class CompiledFunction:
             if tracer.splitter is not None:
                 self._cache[key] = "split"
                 return self._finish_split(key, tracer, outputs, fetches, tensors, start)
+            if changed(state):
+                restore(state)
+                return self._changed_state(key, args, kwargs)
             entry = self._plan(tracer, outputs, fetches, tensors)
         except GraphBreak as e:
             restore(state)   # the eager run makes the trace's changes to Python state
@@ -228,12 +232,6 @@ class CompiledFunction:
             entries.append(entry)
         self._count_compile(entry.plan)
         if self.stats.recompiles >= RECOMPILE_LIMIT:   # as torch: this key runs eagerly now
-            self._cache[key] = "eager"
-        if changed(state):   # this call's graph is right; a later call's would skip them
-            self._note_break(GraphBreak("it changes Python state it reads (a global, a "
-                                        "closure variable, a list, dict or attribute), "
-                                        "which a compiled graph would not repeat",
-                                        _defined_at(self.fn)), "from its next call")
             self._cache[key] = "eager"
         out = self._run(entry, tensors)
         for state, name, buf in entry.new_states:
@@ -383,6 +381,22 @@ class CompiledFunction:
                           f"captured tensor's value, used as a number?); these inputs run "
                           f"eagerly from now on", stacklevel=5)
 
+    def _changed_state(self, key, args, kwargs):
+        """A trace changed Python state the function reads (a counter, a cache set on the
+        first call): a graph would not change it again, and the trace left traced tensors
+        in it. Undone (`restore`), the call runs eagerly; the next call traces again (a
+        cache set once is then read, and compiled); a second trace that changes it makes
+        these inputs run eagerly."""
+        self._changes[key] = self._changes.get(key, 0) + 1
+        if self._changes[key] > 1:
+            self._note_break(GraphBreak("it changes Python state it reads (a global, a "
+                                        "closure variable, a list, dict or attribute), "
+                                        "which a compiled graph would not repeat",
+                                        _defined_at(self.fn)))
+            self._cache[key] = "eager"
+        self.stats.eager_calls += 1
+        return self.fn(*args, **kwargs)
+
     def _graph_break(self, key, e: GraphBreak, args, kwargs):
         if self.fullgraph:
             raise RuntimeError(f"tinyflow.compile(fullgraph=True): graph break in "
@@ -392,14 +406,13 @@ class CompiledFunction:
         self.stats.eager_calls += 1
         return self.fn(*args, **kwargs)
 
-    def _note_break(self, e: GraphBreak, when: str = "") -> None:
+    def _note_break(self, e: GraphBreak) -> None:
         """Count a graph break, and warn of it once per site and reason."""
         self.stats.graph_breaks += 1
         if (e.site, e.reason) not in self.breaks:
             self.breaks.append((e.site, e.reason))
             warnings.warn(f"tinyflow.compile: graph break at {e.site}: {e.reason}; "
-                          f"{self._name} runs eagerly for these inputs"
-                          + (f" {when}" if when else ""), stacklevel=5 if when else 4)
+                          f"{self._name} runs eagerly for these inputs", stacklevel=5)
 
     @property
     def _name(self) -> str:

@@ -390,27 +390,37 @@ def test_a_graph_break_in_a_call_traced_again_does_not_make_a_python_change_twic
 
 
 class LazyMask(nn.Module):
-    """A module that builds a cache on its first call (a causal mask, rotary cos/sin)."""
-    def __init__(self):
+    """A module that builds a cache on its first call (a causal mask, rotary cos/sin), in an
+    attribute set to None first, or set the first time, in a dict, or in a buffer."""
+    def __init__(self, where):
         super().__init__()
-        self.mask, self.length = None, None
+        self.where, self.scale, self.cache = where, torch.ones(3), {}
+        if where == "attribute":
+            self.mask = None
+        elif where == "buffer":
+            self.register_buffer("mask", None)
 
     def forward(self, x):
-        if self.mask is None:
-            self.mask, self.length = torch.tril(torch.ones(x.shape[0], x.shape[1])), x.shape[0]
-        return x * self.mask
+        if getattr(self, "mask", None) is None and "mask" not in self.cache:
+            mask = torch.tril(torch.ones(x.shape[0], 3) * self.scale)   # (a traced tensor)
+            if self.where == "dict":
+                self.cache["mask"] = mask
+            else:
+                self.mask = mask
+        return x * (self.cache["mask"] if self.where == "dict" else self.mask)
 
 
-def test_a_cache_set_on_the_first_call_holds_eager_values_and_then_compiles():
-    """The trace that set it ran symbolically: the attribute must not keep a traced tensor
+@pytest.mark.parametrize("where", ["attribute", "new attribute", "dict", "buffer"])
+def test_a_cache_set_on_the_first_call_holds_eager_values_and_then_compiles(where):
+    """The trace that set it ran symbolically: the module must not keep a traced tensor
     (the next call, or an eager one, read it: TypeError), and once the state stops
     changing the calls run one compiled graph, not eagerly for good."""
-    module, x = LazyMask(), tensor(3, 3)
+    module, x = LazyMask(where), tensor(3, 3)
     compiled = torch.compile(module)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        for _ in range(5):
+        for _ in range(4):
             np.testing.assert_array_equal(compiled(x).numpy(), np.tril(x.numpy()))
     np.testing.assert_array_equal(module(x).numpy(), np.tril(x.numpy()))
-    assert module.length == 3 and compiled.stats.compiles == 1
+    assert compiled.stats.compiles == 1
     assert compiled.stats.eager_calls == 1   # the first call, which set the cache

@@ -139,19 +139,25 @@ def python_state(fn, modules) -> list:
         state.append((kind, where, value))
         if isinstance(value, Module):
             modules += value.modules()
-        elif type(value) is list:
-            state.append(("list", value, list(value)))
-        elif type(value) is dict:
-            state.append(("dict", value, dict(value)))
+        elif type(value) in (list, dict):
+            state += _held([value])
         else:   # (an attribute it sets the first time, too)
             attrs = _object_attrs(value)
             state += [("value", (attrs, name), attrs.get(name, MISSING))
                       for name in (() if attrs is None else names)
                       if _plain(attrs.get(name))]
-    for m in modules:
-        state += [("value", (m.__dict__, name), v) for name, v in m.__dict__.items()
-                  if _plain(v)]
+    for m in modules:   # its attributes (one set the first time: a cache), its buffers and
+        #                 parameters, and the lists and dicts it holds
+        tables = [m.__dict__] + [m.__dict__[k] for k in ("_buffers", "_parameters")
+                                 if k in m.__dict__]
+        state += [("dict", d, dict(d)) for d in tables] + _held(m.__dict__.values())
     return state
+
+
+def _held(values) -> list:
+    """`python_state` entries for the lists and dicts among `values` (changed in place)."""
+    return [("list", v, list(v)) if type(v) is list else ("dict", v, dict(v))
+            for v in values if type(v) in (list, dict)]
 
 
 def changed(state: list) -> bool:
@@ -169,12 +175,18 @@ def changed(state: list) -> bool:
                 return True
             continue
         else:
-            if where.keys() != old.keys() or any(where[k] is not v for k, v in old.items()):
+            if where.keys() != old.keys() or not all(_same(where[k], v)
+                                                     for k, v in old.items()):
                 return True
             continue
-        if now is not old and not (_plain(now) and type(now) is type(old) and now == old):
+        if not _same(now, old):
             return True
     return False
+
+
+def _same(now, old) -> bool:
+    """The same object, or an equal plain value (a number stored again)."""
+    return now is old or (_plain(now) and type(now) is type(old) and now == old)
 
 
 def restore(state: list) -> None:

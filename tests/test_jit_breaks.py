@@ -229,6 +229,18 @@ def _noise(x):
     return x + torch.randn_like(x) * torch.rand(3)
 
 
+def _in_turn(x):
+    first = torch.rand(3)
+    second = torch.randn(3)
+    return (x + second * 10) + first   # (the second draw is read first)
+
+
+def _discarded(x):
+    y = x + torch.rand(3)
+    torch.randn(2)   # drawn, not used: the next call's draws come after it
+    return y
+
+
 def _seeded(x):
     torch.manual_seed(0)
     return x + torch.randn(3)
@@ -252,7 +264,8 @@ def _replayed(x):
     return x + first - torch.rand(3)
 
 
-@pytest.mark.parametrize("fn", [_noise, _seeded, _own_generator, _refilled, _replayed])
+@pytest.mark.parametrize("fn", [_noise, _in_turn, _discarded, _seeded, _own_generator,
+                                _refilled, _replayed])
 def test_random_draws_are_drawn_on_every_call_as_eagerly(fn):
     """randn / rand (and _like) are nodes drawing on each run, the numbers eager draws;
     draws made in Python (a generator object, normal_, seeding, the rng state) break the
@@ -263,7 +276,7 @@ def test_random_draws_are_drawn_on_every_call_as_eagerly(fn):
         GENERATOR[0] = torch.Generator().manual_seed(1)
         call = torch.compile(fn) if compiled else fn
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore" if fn is not _noise else "error")
+            warnings.simplefilter("error" if fn in (_noise, _in_turn, _discarded) else "ignore")
             seen.append([call(torch.ones(3)).tolist() for _ in range(3)])
     assert seen[1] == seen[0]
 

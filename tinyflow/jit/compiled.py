@@ -517,7 +517,8 @@ def _shape_generic(feeds) -> bool:
 
 def _effects(tracer: Tracer, fetches: list) -> tuple:
     """The fetches of a trace's plan: its results, then the new value of every tensor it
-    wrote and every final `.grad` (their fetch index, or the eager value itself)."""
+    wrote and every final `.grad` (their fetch index, or the eager value itself), and its
+    last random draw (which the draws before it precede)."""
     fetches = list(fetches)
 
     def fetch(value):
@@ -529,6 +530,8 @@ def _effects(tracer: Tracer, fetches: list) -> tuple:
     writes = [(t, fetch(v)) for t, v in tracer.writes.values()
               if t.kind == EAGER]   # a write into a tensor made in the trace only rebinds it
     grads = [(t, fetch(g), id(t) in tracer.grad_guards) for t, g in tracer.final_grads]
+    if tracer.last_draw is not None:   # run, even unused: each call draws what eager does
+        fetch(tracer.last_draw)
     return fetches, writes, grads
 
 

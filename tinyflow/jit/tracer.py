@@ -75,6 +75,7 @@ class Tracer:
         self.optimizers: dict[int, tuple] = {}   # stepped: (it, its options at the step)
         self.modules: dict[int, object] = {}     # called: their `training` is a constant
         self.freed = False   # a backward() ran without retain_graph: the results' graph is spent
+        self.last_draw: Optional[Tensor] = None   # the random draw made last
 
     def placeholder(self, arg: Tensor, dims: tuple = ()) -> Tensor:
         """The stand-in for argument `arg`; its dimensions `dims` are symbolic (None)."""
@@ -142,6 +143,13 @@ class Tracer:
         self.view_nodes[id(node)] = base
         if base.multi_output_view and grad_mode.enabled:   # as `core.op.share_version`
             node.multi_output_view = True
+
+    def drew(self, node: Tensor) -> None:
+        """`node` draws from the global generator: after the draw made before it (a plan
+        may order independent nodes otherwise), as eager code draws them in turn."""
+        if self.last_draw is not None:
+            node.control_inputs = tuple(node.control_inputs) + (self.last_draw,)
+        self.last_draw = node
 
     def is_view(self, node: Tensor) -> bool:
         """Whether traced `node` shares its base's memory eagerly (`made_view`)."""

@@ -257,6 +257,12 @@ def _refilled(x):
     return x + torch.empty(3).normal_()
 
 
+def _initialized(x):
+    w = torch.empty(3)
+    torch.nn.init.normal_(w)
+    return x + w
+
+
 def _replayed(x):
     state = torch.get_rng_state()
     first = torch.rand(3)
@@ -265,7 +271,7 @@ def _replayed(x):
 
 
 @pytest.mark.parametrize("fn", [_noise, _in_turn, _discarded, _seeded, _own_generator,
-                                _refilled, _replayed])
+                                _refilled, _initialized, _replayed])
 def test_random_draws_are_drawn_on_every_call_as_eagerly(fn):
     """randn / rand (and _like) are nodes drawing on each run, the numbers eager draws;
     draws made in Python (a generator object, normal_, seeding, the rng state) break the

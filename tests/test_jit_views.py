@@ -233,6 +233,10 @@ def view_of_a_transpose(lib, x):
     return x.view(2, 2).t().view(4).sum()
 
 
+def view_of_a_product_of_a_transpose(lib, x):
+    return (x.view(2, 2).t() * 2).view(4).sum()   # (laid out as the transpose, eagerly)
+
+
 def view_of_a_transposed_argument(lib, x):
     return x.t().view(4).sum()
 
@@ -249,6 +253,7 @@ def differentiate_a_piece_after_its_base_was_written(lib, x):
 
 @pytest.mark.parametrize("fn", [write_a_split_piece, write_a_view_of_a_chunk,
                                 write_an_unbound_row, view_of_a_transpose,
+                                view_of_a_product_of_a_transpose,
                                 view_of_a_transposed_argument,
                                 differentiate_a_piece_after_its_base_was_written])
 def test_what_eager_refuses_compiled_code_refuses(fn):

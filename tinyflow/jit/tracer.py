@@ -30,6 +30,13 @@ _MOVES = (Reshape, ReshapeTo, Transpose, ExpandDims, Squeeze, ConcatPiece, GetIt
           BroadcastTo, Expand)
 
 
+def _c_order(layout: Optional[np.ndarray]) -> bool:
+    """Whether an elementwise result of `layout` (a `Tracer.layout`) is C-contiguous also
+    when it follows its operand's axis order (a ufunc's `order='K'`); None (unknown): as
+    assumed before."""
+    return layout is None or np.empty_like(layout).flags.c_contiguous
+
+
 class GraphBreak(Exception):
     """Data-dependent Python met a traced tensor: the function cannot be one graph."""
 
@@ -76,6 +83,7 @@ class Tracer:
         self.modules: dict[int, object] = {}     # called: their `training` is a constant
         self.freed = False   # a backward() ran without retain_graph: the results' graph is spent
         self.last_draw: Optional[Tensor] = None   # the random draw made last
+        self.layouts: dict[int, Optional[np.ndarray]] = {}   # `layout` of each node
 
     def placeholder(self, arg: Tensor, dims: tuple = ()) -> Tensor:
         """The stand-in for argument `arg`; its dimensions `dims` are symbolic (None)."""
@@ -175,6 +183,11 @@ class Tracer:
         (`view` of a transpose): an eager tensor's or argument's own array (its contiguity
         guarded), a new buffer for a computed node, a view node's op applied to its base's
         layout; None if a size is symbolic. Its values are not t's."""
+        if id(t) not in self.layouts:   # (a node read by several is laid out once)
+            self.layouts[id(t)] = self._layout(t)
+        return self.layouts[id(t)]
+
+    def _layout(self, t: Tensor) -> Optional[np.ndarray]:
         if isinstance(t._op, StopGradient):   # a detach shares t's memory
             return self.layout(t.inputs[0])
         real = self.real.get(id(t), t)
@@ -185,6 +198,11 @@ class Tracer:
             return None
         base = self.view_nodes.get(id(t))
         if base is None:
+            if t._op.elementwise and any(
+                    x.shape == t.shape and not _c_order(self.layout(x)) for x in t.inputs):
+                # eagerly laid out as its input (a NumPy ufunc) or not, by its kernel
+                self.graph_break("view() of an elementwise result of a tensor that is not "
+                                 "in C order: its eager strides depend on the kernel")
             return np.empty(t.shape, np.uint8)
         if not isinstance(t._op, _MOVES):   # (a view op that runs code: not re-run here)
             return None

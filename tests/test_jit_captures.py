@@ -391,11 +391,12 @@ def test_a_graph_break_in_a_call_traced_again_does_not_make_a_python_change_twic
 
 class LazyMask(nn.Module):
     """A module that builds a cache on its first call (a causal mask, rotary cos/sin), in an
-    attribute set to None first, or set the first time, in a dict, or in a buffer."""
+    attribute set to None first, or set the first time, in a dict, or in a buffer; or in
+    an attribute of a module passed to the compiled function as an argument."""
     def __init__(self, where):
         super().__init__()
         self.where, self.scale, self.cache = where, torch.ones(3), {}
-        if where == "attribute":
+        if where in ("attribute", "argument"):
             self.mask = None
         elif where == "buffer":
             self.register_buffer("mask", None)
@@ -410,17 +411,20 @@ class LazyMask(nn.Module):
         return x * (self.cache["mask"] if self.where == "dict" else self.mask)
 
 
-@pytest.mark.parametrize("where", ["attribute", "new attribute", "dict", "buffer"])
+@pytest.mark.parametrize("where", ["attribute", "new attribute", "dict", "buffer",
+                                   "argument"])
 def test_a_cache_set_on_the_first_call_holds_eager_values_and_then_compiles(where):
     """The trace that set it ran symbolically: the module must not keep a traced tensor
     (the next call, or an eager one, read it: TypeError), and once the state stops
     changing the calls run one compiled graph, not eagerly for good."""
     module, x = LazyMask(where), tensor(3, 3)
-    compiled = torch.compile(module)
+    compiled = torch.compile(module) if where != "argument" else torch.compile(
+        lambda module, x: module(x))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for _ in range(4):
-            np.testing.assert_array_equal(compiled(x).numpy(), np.tril(x.numpy()))
+            got = compiled(x) if where != "argument" else compiled(module, x)
+            np.testing.assert_array_equal(got.numpy(), np.tril(x.numpy()))
     np.testing.assert_array_equal(module(x).numpy(), np.tril(x.numpy()))
     assert compiled.stats.compiles == 1
     assert compiled.stats.eager_calls == 1   # the first call, which set the cache

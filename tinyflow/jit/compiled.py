@@ -203,7 +203,7 @@ class CompiledFunction:
     # ---- compile ---------------------------------------------------------------------------
     def _compile_and_run(self, key, args, kwargs, tensors, dims):
         start = time.perf_counter()
-        state = python_state(self.fn, self._submodules or ())   # what a trace may change
+        state = self._python_state(args, kwargs)   # what a trace may change
         try:
             try:
                 tracer, outputs, fetches = self._trace(args, kwargs, dims)
@@ -238,6 +238,13 @@ class CompiledFunction:
             state[name] = buf
         self.stats.warmup_s += time.perf_counter() - start
         return out
+
+    def _python_state(self, args, kwargs) -> list:
+        """`python_state` of the function, of the compiled module and of the modules passed
+        as arguments (`step(model, x)`)."""
+        passed = [v for _, v in leaves((args, kwargs)) if isinstance(v, Module)]
+        return python_state(self.fn, [*(self._submodules or ()),
+                                      *(m for p in passed for m in p.modules())])
 
     def _trace(self, args, kwargs, dims: list) -> tuple:
         """Call the function on placeholders standing for its tensor arguments (`dims`: the
@@ -316,7 +323,7 @@ class CompiledFunction:
         """A call of a function with graph breaks: traced again (its Python runs), each
         piece run by its cached plan (jit/pieces.py)."""
         start = time.perf_counter()
-        state = python_state(self.fn, self._submodules or ())
+        state = self._python_state(args, kwargs)
         try:
             tracer, outputs, fetches = self._trace(args, kwargs, dims)
             return self._finish_split(key, tracer, outputs, fetches, tensors, start)

@@ -217,12 +217,12 @@ class CompiledFunction:
                 self.dims.static = True
                 key, tensors, dims = self._key(args, kwargs)
                 tracer, outputs, fetches = self._trace(args, kwargs, dims)
+            if changed(state):   # (a split trace's pieces ran, but wrote nothing yet)
+                restore(state)
+                return self._changed_state(key, args, kwargs)
             if tracer.splitter is not None:
                 self._cache[key] = "split"
                 return self._finish_split(key, tracer, outputs, fetches, tensors, start)
-            if changed(state):
-                restore(state)
-                return self._changed_state(key, args, kwargs)
             entry = self._plan(tracer, outputs, fetches, tensors)
         except GraphBreak as e:
             restore(state)   # the eager run makes the trace's changes to Python state
@@ -326,6 +326,9 @@ class CompiledFunction:
         state = self._python_state(args, kwargs)
         try:
             tracer, outputs, fetches = self._trace(args, kwargs, dims)
+            if changed(state):
+                restore(state)
+                return self._changed_state(key, args, kwargs)
             return self._finish_split(key, tracer, outputs, fetches, tensors, start)
         except GraphBreak as e:
             restore(state)   # as in `_compile_and_run`

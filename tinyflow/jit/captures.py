@@ -18,7 +18,7 @@ from typing import Optional
 
 import numpy as np
 
-from ..core.tensor import Tensor
+from ..core.tensor import EAGER, Tensor
 from ..nn.modules.module import Module
 
 MISSING = object()        # a name no longer defined
@@ -187,6 +187,24 @@ def changed(state: list) -> bool:
 def _same(now, old) -> bool:
     """The same object, or an equal plain value (a number stored again)."""
     return now is old or (_plain(now) and type(now) is type(old) and now == old)
+
+
+def holds_traced(state: list) -> bool:
+    """Whether `state` (`python_state`) now holds a traced tensor (a node of the trace, which
+    an eager or a later call could not read)."""
+    for kind, where, _ in state:
+        if kind == "value":
+            now = (where[0].get(where[1]),)
+        elif kind == "cell":
+            try:
+                now = (where.cell_contents,)
+            except ValueError:
+                continue
+        else:
+            now = where if kind == "list" else where.values()
+        if any(isinstance(v, Tensor) and v.kind != EAGER for v in now):
+            return True
+    return False
 
 
 def restore(state: list) -> None:

@@ -23,8 +23,8 @@ from ..nn.modules.module import Module
 from ..runtime.plan import Plan
 from .arguments import flatten_result, guard, leaves, map_tree, rebuild
 from .bridge import CompiledCall, plan_backward
-from .captures import (MISSING, capture_guards, changed, data_matches, matches,
-                       python_state, restore)
+from .captures import (MISSING, capture_guards, changed, data_matches, holds_traced,
+                       matches, python_state, restore)
 from .dynamic import DynamicDims, all_eager
 from .search import search
 from .tracer import GraphBreak, Tracer
@@ -217,10 +217,11 @@ class CompiledFunction:
                 self.dims.static = True
                 key, tensors, dims = self._key(args, kwargs)
                 tracer, outputs, fetches = self._trace(args, kwargs, dims)
-            if changed(state):   # (a split trace's pieces ran, but wrote nothing yet)
+            changes = changed(state)
+            if changes and holds_traced(state):   # (a split trace's pieces wrote nothing yet)
                 restore(state)
                 return self._changed_state(key, args, kwargs)
-            if tracer.splitter is not None:
+            if tracer.splitter is not None:   # (its Python runs on every call)
                 self._cache[key] = "split"
                 return self._finish_split(key, tracer, outputs, fetches, tensors, start)
             entry = self._plan(tracer, outputs, fetches, tensors)
@@ -228,11 +229,13 @@ class CompiledFunction:
             restore(state)   # the eager run makes the trace's changes to Python state
             return self._graph_break(key, e, args, kwargs)
         entries = self._cache.setdefault(key, [])
-        if not entry.single_use:
+        if not entry.single_use and not changes:   # (changed: the next call traces again)
             entries.append(entry)
         self._count_compile(entry.plan)
         if self.stats.recompiles >= RECOMPILE_LIMIT:   # as torch: this key runs eagerly now
             self._cache[key] = "eager"
+        if changes:
+            self._note_changes(key)
         out = self._run(entry, tensors)
         for state, name, buf in entry.new_states:
             state[name] = buf
@@ -326,7 +329,7 @@ class CompiledFunction:
         state = self._python_state(args, kwargs)
         try:
             tracer, outputs, fetches = self._trace(args, kwargs, dims)
-            if changed(state):
+            if changed(state) and holds_traced(state):
                 restore(state)
                 return self._changed_state(key, args, kwargs)
             return self._finish_split(key, tracer, outputs, fetches, tensors, start)
@@ -392,10 +395,16 @@ class CompiledFunction:
                           f"eagerly from now on", stacklevel=5)
 
     def _changed_state(self, key, args, kwargs):
-        """A trace changed Python state the function reads (a counter, a cache set on the
-        first call): a graph would not change it again, and the trace left traced tensors
-        in it. Undone (`restore`), the call runs eagerly; the next call traces again (a
-        cache set once is then read, and compiled); a second trace that changes it makes
+        """A trace left traced tensors in Python state the function reads (a cache set on the
+        first call): undone (`restore`), the call runs eagerly, and the next call traces
+        again (the cache, set once, is then read and compiled)."""
+        self._note_changes(key)
+        self.stats.eager_calls += 1
+        return self.fn(*args, **kwargs)
+
+    def _note_changes(self, key) -> None:
+        """A trace changed Python state the function reads (a counter, a cache): a graph
+        would not change it again, so it is not kept; a second trace that changes it makes
         these inputs run eagerly."""
         self._changes[key] = self._changes.get(key, 0) + 1
         if self._changes[key] > 1:
@@ -404,8 +413,6 @@ class CompiledFunction:
                                         "which a compiled graph would not repeat",
                                         _defined_at(self.fn)))
             self._cache[key] = "eager"
-        self.stats.eager_calls += 1
-        return self.fn(*args, **kwargs)
 
     def _graph_break(self, key, e: GraphBreak, args, kwargs):
         if self.fullgraph:

@@ -532,10 +532,12 @@ def test_compiled_module_inside_a_compiled_step_is_inlined():
     assert inner.stats.compiles == 0   # traced as part of the step
 
 
-def test_changed_learning_rate_recompiles():
+def _steps_under_a_scheduler(step_size: int, inside: bool, calls: int):
+    """`run` for params_agree: SGD steps whose lr a StepLR halves every `step_size` steps,
+    stepped after each call, or `inside` the (compiled) step."""
     def run(compiled):
         params, opt, model = mlp(lambda p: torch.optim.SGD(p, lr=0.1))
-        scheduler = torch.optim.lr_scheduler.StepLR(opt, step_size=2, gamma=0.5)
+        scheduler = torch.optim.lr_scheduler.StepLR(opt, step_size=step_size, gamma=0.5)
         x, y = tensor(8, 20), torch.Tensor(RNG.integers(0, 5, 8), dtype="int64")
 
         def step(x, y):
@@ -543,14 +545,29 @@ def test_changed_learning_rate_recompiles():
             loss = ce(model, x, y)
             loss.backward()
             opt.step()
+            if inside:
+                scheduler.step()
             return loss
         fn = torch.compile(step) if compiled else step
-        for _ in range(4):
-            fn(x, y)
-            scheduler.step()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")   # (past the recompile limit: eager)
+            for _ in range(calls):
+                fn(x, y)
+                if not inside:
+                    scheduler.step()
         return [p.detach().numpy().copy() for p in params], fn
-    fn = params_agree(run, seed=5)
+    return run
+
+
+def test_changed_learning_rate_recompiles():
+    fn = params_agree(_steps_under_a_scheduler(2, inside=False, calls=4), seed=5)
     assert fn.stats.compiles == 2
+
+
+def test_a_scheduler_stepped_inside_the_compiled_step_changes_the_next_steps_lr():
+    """The options are guarded as the traced step read them, not as the trace left them: a
+    graph whose step used lr 0.1 is not reused once the scheduler inside made it 0.05."""
+    params_agree(_steps_under_a_scheduler(1, inside=True, calls=3), seed=6)
 
 
 def test_view_of_a_captured_eager_tensor_under_compile():
@@ -688,3 +705,9 @@ def test_a_namedtuple_result_comes_back_as_one():
         assert type(got) is type(expected)
         np.testing.assert_array_equal(got.values.numpy(), expected.values.numpy())
         np.testing.assert_array_equal(got.indices.numpy(), expected.indices.numpy())
+
+
+def test_a_scheduler_stepped_inside_that_keeps_the_lr_is_still_stepped():
+    """StepLR(step_size=2) leaves lr alone on every other step: the options guard passes,
+    but the scheduler's epoch count must still advance on every call, as eagerly."""
+    params_agree(_steps_under_a_scheduler(2, inside=True, calls=5), seed=7)

@@ -8,6 +8,8 @@ Two ways this had failed (each case here failed before its fix):
   `w -= lr * w.grad` after `loss.backward()` raised, and `w.grad = None` was lost.
 The compiled function runs three times from the same start as the eager one: the first call
 traces, the others run the cached graph on the same (updated) arguments."""
+import warnings
+
 import numpy as np
 import pytest
 
@@ -337,3 +339,23 @@ def test_two_parameters_sharing_one_grad_accumulate_both_as_eager():
         want = ([1.0, 1.0], [2.0, 2.0]) if step == 0 else ([3.0, 3.0], [3.0, 3.0])
         np.testing.assert_allclose(w1.grad.numpy(), want[0])
         np.testing.assert_allclose(w2.grad.numpy(), want[1])
+
+
+@pytest.mark.parametrize("as_view", [lambda b: b[:], lambda b: b.view(3), lambda b: b])
+def test_a_grad_that_views_a_written_tensor_reads_the_write(as_view):
+    """A .grad over the same memory as a tensor the call writes (a same-shape view of it, or
+    the tensor itself) reads the write, as eagerly (a plan fed that .grad would read the
+    value before it: stale)."""
+    buf = torch.zeros(3)
+    p = torch.nn.Parameter(torch.ones(3))
+    p.grad = as_view(buf)
+
+    def f(x):
+        buf.add_(x)
+        return p.grad * 1
+
+    fn = torch.compile(f)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")   # (a graph break is the answer, not a wrong one)
+        got = [fn(torch.ones(3) * k).numpy().tolist() for k in (1, 2, 3)]
+    assert got == [[1.0] * 3, [3.0] * 3, [6.0] * 3]

@@ -223,3 +223,106 @@ def test_a_grad_read_after_a_break_is_each_calls_own():
     fn = torch.compile(step)
     np.testing.assert_allclose(run(fn), run(step), rtol=1e-6)
     assert fn.stats.split_calls == 4 and fn.stats.compiles <= 2
+
+
+def _noise(x):
+    return x + torch.randn_like(x) * torch.rand(3)
+
+
+def _in_turn(x):
+    first = torch.rand(3)
+    second = torch.randn(3)
+    return (x + second * 10) + first   # (the second draw is read first)
+
+
+def _discarded(x):
+    y = x + torch.rand(3)
+    torch.randn(2)   # drawn, not used: the next call's draws come after it
+    return y
+
+
+def _seeded(x):
+    torch.manual_seed(0)
+    return x + torch.randn(3)
+
+
+GENERATOR = [None]   # a generator object, seeded anew for each run by the test
+
+
+def _own_generator(x):
+    return x + torch.rand(3, generator=GENERATOR[0])
+
+
+def _refilled(x):
+    return x + torch.empty(3).normal_()
+
+
+def _initialized(x):
+    w = torch.empty(3)
+    torch.nn.init.normal_(w)
+    return x + w
+
+
+def _replayed(x):
+    state = torch.get_rng_state()
+    first = torch.rand(3)
+    torch.set_rng_state(state)
+    return x + first - torch.rand(3)
+
+
+@pytest.mark.parametrize("fn", [_noise, _in_turn, _discarded, _seeded, _own_generator,
+                                _refilled, _initialized, _replayed])
+def test_random_draws_are_drawn_on_every_call_as_eagerly(fn):
+    """randn / rand (and _like) are nodes drawing on each run, the numbers eager draws;
+    draws made in Python (a generator object, normal_, seeding, the rng state) break the
+    graph. Each had been the first call's numbers on every call."""
+    seen = []
+    for compiled in (False, True):
+        torch.manual_seed(5)
+        GENERATOR[0] = torch.Generator().manual_seed(1)
+        call = torch.compile(fn) if compiled else fn
+        with warnings.catch_warnings():
+            warnings.simplefilter("error" if fn in (_noise, _in_turn, _discarded) else "ignore")
+            seen.append([call(torch.ones(3)).tolist() for _ in range(3)])
+    assert seen[1] == seen[0]
+
+
+def _retained(x):
+    h = x * 2
+    h.retain_grad()
+    (h * h).sum().backward()
+    return h.grad * 1
+
+
+def _gradient_penalty(x):
+    (g,) = torch.autograd.grad((x ** 3).sum(), [x], create_graph=True)
+    return (g * g).sum()
+
+
+@pytest.mark.parametrize("fn", [_retained, _gradient_penalty])
+def test_retain_grad_and_autograd_grad_run_eagerly(fn):
+    """Not traced (they had raised TypeError / AttributeError): a graph break, eager's
+    values and gradients."""
+    seen = []
+    for compiled in (False, True):
+        x = torch.tensor([1.0, 2.0], requires_grad=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            out = (torch.compile(fn) if compiled else fn)(x)
+        if out.requires_grad:
+            x.grad = None
+            out.backward()
+        seen.append((out.tolist(), x.grad.tolist()))
+    assert seen[1] == seen[0]
+
+
+def test_random_draws_of_symbolic_sizes_specialize_them():
+    """A draw shaped like a tensor of a symbolic size (dynamic=True) makes the compile
+    specialize its sizes, as other code needing a size as a number does (its node had no
+    size to draw)."""
+    seen = []
+    for compiled in (False, True):
+        torch.manual_seed(3)
+        call = torch.compile(_noise, dynamic=True) if compiled else _noise
+        seen.append([call(torch.ones(n)).tolist() for n in (3, 3, 3)])
+    assert seen[1] == seen[0]

@@ -3,6 +3,8 @@ variable or a module attribute rebound after the first call recompiles (and the 
 eager's); left alone, it does not."""
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -295,3 +297,137 @@ def test_bool_of_a_tensor_written_in_the_trace_sees_the_write():
         return x + 1 if bool(flag) else x
     with pytest.warns(UserWarning, match="graph break"):
         np.testing.assert_allclose(torch.compile(f)(tensor(2) * 0).numpy(), [1.0, 1.0])
+
+
+class Counted(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.calls = 0
+
+    def forward(self, x):
+        self.calls += 1
+        return x * self.calls
+
+
+def _changes_python_state():
+    """Functions that change the Python state they read on each call (a dict's entry, an
+    object's attribute, a list, a module's attribute) and the value of that state."""
+    state, log, box = {"scale": 1.0}, [], type("Box", (), {"n": 0})()
+    counted = Counted()
+
+    def doubles(x):
+        state["scale"] = state["scale"] * 2
+        return x * state["scale"]
+
+    def counts(x):
+        box.n += 1
+        return x * box.n
+
+    def logs(x):
+        y = x * 2
+        log.append(1)
+        return y + len(log)
+
+    return [doubles, counts, logs, counted], lambda: (state["scale"], box.n, len(log),
+                                                      counted.calls)
+
+
+def test_python_state_a_function_changes_is_changed_on_every_call_as_eagerly():
+    """A trace runs the Python once: a graph reused would skip its changes (x * 2 on every
+    call where eager doubles), so such a function runs eagerly from its next call."""
+    seen = []
+    for compiled in (False, True):
+        fns, state = _changes_python_state()
+        calls = [torch.compile(f) if compiled else f for f in fns]
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            values = [[c(torch.ones(2)).tolist() for c in calls] for _ in range(3)]
+        seen.append((values, state()))
+        if compiled:
+            assert sum("changes Python state" in str(w.message) for w in caught) == 4
+    assert seen[1] == seen[0]
+
+
+def test_a_graph_break_does_not_make_a_python_change_twice():
+    """The trace ran the Python up to the break; the eager run after it makes its changes
+    again: they are undone first (a counter stepped by 2 on the first call)."""
+    count, log = [0], []
+
+    def f(x):
+        count[0] += 1
+        log.append(len(log))
+        y = x * 2
+        y.detach_()   # a graph break
+        return y
+
+    compiled = torch.compile(f)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for calls in (1, 2):
+            compiled(torch.ones(2, requires_grad=True))
+            assert count == [calls] and log == list(range(calls))
+
+
+def test_a_graph_break_in_a_call_traced_again_does_not_make_a_python_change_twice():
+    """A function with a value break (`.item()`) is traced on every call; a later call that
+    breaks the graph (here by its value) runs eagerly after undoing its trace's changes."""
+    count = [0]
+
+    def f(x):
+        count[0] += 1
+        s = x.sum().item()
+        y = x * s
+        if s > 4:
+            y.detach_()   # a graph break
+        return y
+
+    compiled = torch.compile(f)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for calls, scale in ((1, 1.0), (2, 1.0), (3, 2.0)):
+            compiled(torch.ones(3, requires_grad=True) * scale)
+            assert count == [calls]
+
+
+class LazyMask(nn.Module):
+    """A module that builds a cache on its first call (a causal mask, rotary cos/sin), in an
+    attribute set to None first, or set the first time, in a dict, or in a buffer; or in
+    an attribute of a module passed to the compiled function as an argument, or of one
+    whose function is traced on every call (a value break)."""
+    def __init__(self, where):
+        super().__init__()
+        self.where, self.scale, self.cache = where, torch.ones(3), {}
+        if where in ("attribute", "argument", "split"):
+            self.mask = None
+        elif where == "buffer":
+            self.register_buffer("mask", None)
+
+    def forward(self, x):
+        if getattr(self, "mask", None) is None and "mask" not in self.cache:
+            mask = torch.tril(torch.ones(x.shape[0], 3) * self.scale)   # (a traced tensor)
+            if self.where == "dict":
+                self.cache["mask"] = mask
+            else:
+                self.mask = mask
+        if self.where == "split":
+            x = x * (x.sum() * 0 + 1).item()   # (a value break: traced on every call)
+        return x * (self.cache["mask"] if self.where == "dict" else self.mask)
+
+
+@pytest.mark.parametrize("where", ["attribute", "new attribute", "dict", "buffer",
+                                   "argument", "split"])
+def test_a_cache_set_on_the_first_call_holds_eager_values_and_then_compiles(where):
+    """The trace that set it ran symbolically: the module must not keep a traced tensor
+    (the next call, or an eager one, read it: TypeError), and once the state stops
+    changing the calls run one compiled graph, not eagerly for good."""
+    module, x = LazyMask(where), tensor(3, 3)
+    compiled = torch.compile(module) if where != "argument" else torch.compile(
+        lambda module, x: module(x))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for _ in range(4):
+            got = compiled(x) if where != "argument" else compiled(module, x)
+            np.testing.assert_array_equal(got.numpy(), np.tril(x.numpy()))
+    np.testing.assert_array_equal(module(x).numpy(), np.tril(x.numpy()))
+    assert compiled.stats.compiles == (2 if where == "split" else 1)   # (split: 2 pieces)
+    assert compiled.stats.eager_calls == 1   # the first call, which set the cache

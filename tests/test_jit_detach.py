@@ -250,3 +250,18 @@ def test_values_made_under_no_grad_have_no_history_as_eagerly():
     w, x = weight_and_input()
     target, loss = compiled(w, x)
     assert not target.requires_grad and compiled.stats.graph_breaks == 0
+
+
+def test_detach_in_place_of_a_traced_tensor_runs_as_eagerly():
+    """`y.detach_()` cuts y's history in place: a graph break (eager), not a TypeError."""
+    def f(w, x):
+        y = x @ w
+        y.detach_()
+        return y * 2, y.requires_grad
+
+    compiled = torch.compile(f)
+    w, x = weight_and_input()
+    with pytest.warns(UserWarning, match="detach_"):
+        got, flag = compiled(w, x)
+    np.testing.assert_allclose(got.numpy(), 2 * X @ W, rtol=1e-5)
+    assert flag is False and not got.requires_grad

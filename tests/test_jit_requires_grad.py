@@ -145,3 +145,72 @@ def test_a_non_leaf_argument_is_not_a_leaf_inside():
         got.backward()
         want.backward()
         assert got.item() == want.item() and w.grad.tolist() == wt.grad.tolist()
+
+
+def _write_base_under_no_grad_read_view(lib, x):
+    y = x * 2
+    v = y[:2]
+    with lib.no_grad():
+        y.mul_(2)                  # values change, the history stays
+    return v.sum()
+
+
+def _fill_under_no_grad(lib, x):
+    y = x * 2
+    with lib.no_grad():
+        y.fill_(3)
+    return (y * y).sum()
+
+
+def _fill_with_grad(lib, x):
+    y = x * 2
+    y.fill_(3)                     # still requires grad; x gets a zero gradient
+    return (y * y).sum()
+
+
+def _backward_through_a_grad(lib, x):
+    (x * x * 2).sum().backward()   # x.grad = 4x, made without history
+    loss = (x.grad * x).sum()
+    x.grad = None
+    loss.backward()                # d/dx = 4x, not 8x
+    return x.grad * 1
+
+
+@pytest.mark.parametrize("fn", [_write_base_under_no_grad_read_view, _fill_under_no_grad,
+                                _fill_with_grad, _backward_through_a_grad])
+def test_history_kept_or_dropped_by_in_place_writes_and_backward_as_torch(fn):
+    """A write under no_grad keeps the tensor's history (and its views'), a constant written
+    with grad keeps it requiring grad, and a `.grad` has no history: the compiled function's
+    values, requires_grad and gradients are torch's (it had lost or added history)."""
+    results = []
+    for lib, compile_ in ((real_torch, False), (torch, True)):
+        x = lib.tensor([1.0, 2.0, 3.0, 4.0], dtype=lib.float64, requires_grad=True)
+        f = (lambda x: fn(lib, x))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")   # (a graph break is an answer)
+            out = (torch.compile(f) if compile_ else f)(x)
+        if out.requires_grad:
+            out.backward()
+        results.append((out.detach().numpy().tolist(), out.requires_grad,
+                        None if x.grad is None else x.grad.numpy().tolist()))
+    assert results[1] == results[0]
+
+
+def test_an_argument_written_with_a_value_with_history_takes_it_as_eagerly():
+    """`buf.copy_(w * 3)` into an argument without grad gives it w's history (eagerly and in
+    torch): a graph break, where the graph had stored the values only (no grad for w)."""
+    seen = []
+    for lib, compile_ in ((real_torch, False), (torch, True)):
+        w = lib.tensor([2.0, 2.0], requires_grad=True)
+
+        def f(buf):
+            buf.copy_(w * 3)
+            return buf.requires_grad
+
+        buf = lib.zeros(2)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            flag = (torch.compile(f) if compile_ else f)(buf)
+        buf.sum().backward()
+        seen.append((flag, w.grad.tolist()))
+    assert seen[1] == seen[0]

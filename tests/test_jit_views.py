@@ -209,3 +209,85 @@ def test_a_write_into_a_slice_is_one_graph_and_differentiates_as_torch():
             np.testing.assert_array_equal(cm.numpy(), cr.numpy())
     for c in (compiled, compiled_step):
         assert c.stats.graph_breaks == 0 and c.stats.compiles == 1
+
+
+def write_a_split_piece(lib, x):
+    a, b = (x * 2).split(2)
+    a.mul_(3)
+    return b.sum()
+
+
+def write_a_view_of_a_chunk(lib, x):
+    a, b = (x * 2).chunk(2)
+    a[:1].add_(1)
+    return b.sum()
+
+
+def write_an_unbound_row(lib, x):
+    a, b = (x * 2).view(2, 2).unbind(0)
+    a.add_(1)
+    return b.sum()
+
+
+def view_of_a_transpose(lib, x):
+    return x.view(2, 2).t().view(4).sum()
+
+
+def view_of_a_product_of_a_transpose(lib, x):
+    return (x.view(2, 2).t() * 2).view(4).sum()   # (laid out as the transpose, eagerly)
+
+
+def view_of_a_transposed_argument(lib, x):
+    return x.t().view(4).sum()
+
+
+def differentiate_a_piece_after_its_base_was_written(lib, x):
+    y = x * 2
+    a, b = y.split(2)
+    with lib.no_grad():
+        y.mul_(2)
+    loss = (a * 1).sum()
+    loss.backward()
+    return loss
+
+
+@pytest.mark.parametrize("fn", [write_a_split_piece, write_a_view_of_a_chunk,
+                                write_an_unbound_row, view_of_a_transpose,
+                                view_of_a_product_of_a_transpose,
+                                view_of_a_transposed_argument,
+                                differentiate_a_piece_after_its_base_was_written])
+def test_what_eager_refuses_compiled_code_refuses(fn):
+    """A write into a piece of split/chunk/unbind of a tensor that requires grad, a view of a
+    tensor whose elements are not evenly spaced, a backward through a piece read after its
+    base was written: torch and eager refuse them, and so does the compiled function (it had
+    answered)."""
+    def args(lib):
+        x = lib.ones(4, requires_grad=True, dtype=lib.float64)
+        return x.view(2, 2) if fn is view_of_a_transposed_argument else x
+
+    with pytest.raises(RuntimeError) as want:
+        fn(torch, args(torch))
+    with pytest.raises(RuntimeError) as eager:
+        fn(tf, args(tf))
+    with pytest.raises(RuntimeError) as got, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        tf.compile(lambda x: fn(tf, x))(args(tf))
+    assert str(got.value) == str(eager.value), want.value
+
+
+def test_a_piece_read_after_its_base_was_written_is_not_differentiated_outside():
+    """Its backward runs outside the compiled call: eagerly it raises there, so the call runs
+    eagerly (a graph break) rather than give the graph's gradient."""
+    def f(x):
+        y = x * 2
+        a, _ = y.split(2)
+        y.mul_(2)
+        return a.sum(), a.detach() * 1
+
+    x = tf.ones(4, requires_grad=True)
+    compiled = tf.compile(f)
+    with pytest.warns(UserWarning, match="split/chunk/unbind"):
+        loss, value = compiled(x)
+    np.testing.assert_array_equal(value.numpy(), [4.0, 4.0])
+    with pytest.raises(RuntimeError, match="split/chunk/unbind"):
+        loss.backward()

@@ -98,13 +98,13 @@ def write_inplace(target: Tensor, result: Tensor) -> Tensor:
         raise RuntimeError(f"in-place: the result is {result.dtype.name}, which a "
                            f"{target.dtype.name} tensor cannot hold without losing its kind; "
                            f"write out of place")
-    if trace_state.active is not None:   # under compile: a state write the plan performs
-        return trace_state.active.write(target, result)
     if grad_mode.enabled and target.requires_grad and not tracked:
         # constants written into a tensor with history (`y.fill_(1)`, `y.copy_(c)`): it
         # still requires grad, and its old history gets a zero gradient, as in PyTorch
-        keep_all = Tensor._eager(np.ones(target.shape, np.bool_))
+        keep_all = Tensor._eager(np.ones((1,) * len(target.shape), np.bool_))
         result, tracked = where(keep_all, result, target), True
+    if trace_state.active is not None:   # under compile: a state write the plan performs
+        return trace_state.active.write(target, result)
     if tracked and target._base is not None:
         return _write_view(target, result)
     try:
@@ -137,6 +137,12 @@ NO_GRAD_VIEW = ("a view was created in no_grad mode and its base (or another vie
                 "base) was then modified in place with grad mode enabled, so it has no "
                 "history; make the view again after the in-place write, or make it under "
                 "grad mode")
+
+
+MULTI_OUTPUT_VIEW_WRITE = ("in-place write, with grad mode enabled, into an output of "
+                           "split/chunk/unbind (or a view of one) of a tensor that requires "
+                           "grad: these return several views, which PyTorch does not let be "
+                           "modified in place; write out of place, or into a clone()")
 
 
 MULTI_OUTPUT_VIEW_READ = ("backward(): an output of split/chunk/unbind (or a view of one) is "
@@ -271,6 +277,8 @@ def _refuse_leaf(target: Tensor, tracked: bool) -> None:
         return
     if target.requires_grad and target._op is None and target.is_leaf:
         raise leaf_write_error()   # (a traced argument's stand-in: the argument's leafness)
+    if target.multi_output_view:   # (also a traced view node, which has no `_base`)
+        raise RuntimeError(MULTI_OUTPUT_VIEW_WRITE)
     base = target._base
     if base is None:
         return
@@ -281,11 +289,6 @@ def _refuse_leaf(target: Tensor, tracked: bool) -> None:
                            "under torch.no_grad()")
     if isinstance(target._saved, NoGradView):
         _refuse_no_grad_view(target)
-    if target.multi_output_view:
-        raise RuntimeError("in-place write, with grad mode enabled, into an output of "
-                           "split/chunk/unbind (or a view of one) of a tensor that requires "
-                           "grad: these return several views, which PyTorch does not let "
-                           "be modified in place; write out of place, or into a clone()")
     if base.requires_grad and base._op is None:
         raise leaf_write_error(view=True)
 

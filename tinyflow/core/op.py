@@ -52,6 +52,7 @@ class Op:
     reduction = False
     view = False            # output may share the input's buffer
     stateful = False        # writes state or draws random numbers: never folded or merged
+    draws = False           # draws from the global generator (stateful too)
     differentiable = True   # False: no gradient flows through (comparisons, argmax, ...)
     saves_inputs = True     # vjp reads the inputs' values (not just their shapes)
     saves_output = True     # vjp reads the output's value
@@ -331,6 +332,8 @@ def _apply(op: Op, inputs: tuple, name: Optional[str], graph, out: Optional[Tens
             fit_out(op.name, out, shape, dtype)   # the eager rules, kept by the trace
             return tracer.write(out, node)   # recorded as a state write, run by the plan
         if tracer is not None:
+            if op.draws:
+                tracer.drew(node)
             if op.view:
                 tracer.made_view(node, held[0])
             if not grad_mode.enabled:

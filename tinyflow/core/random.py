@@ -1,13 +1,27 @@
 """The one random generator that random ops draw from; `manual_seed` makes runs repeatable."""
 from __future__ import annotations
 
+from typing import Optional
+
 import numpy as np
+
+from .modes import trace_state
 
 _generator = np.random.default_rng()
 
 
 def generator() -> np.random.Generator:
     return _generator
+
+
+def python_draws(what: str, rng: Optional[np.random.Generator] = None) -> np.random.Generator:
+    """The generator (`rng`, else the global one) for numbers drawn now, in Python (an eager
+    factory, `normal_`); under `tinyflow.compile` a graph break: the graph would hold this
+    call's numbers as constants and give them on every call."""
+    if trace_state.active is not None:
+        trace_state.active.graph_break(f"{what}: random numbers drawn in Python (a graph "
+                                       f"would repeat this call's)")
+    return _generator if rng is None else rng
 
 
 def refuse_integers(name: str, dtype) -> None:
@@ -21,6 +35,8 @@ def refuse_integers(name: str, dtype) -> None:
 def manual_seed(seed: int) -> np.random.Generator:
     """Reseed every random op (PyTorch's `torch.manual_seed`, TF1's `tf.set_random_seed`)."""
     global _generator
+    if trace_state.active is not None:   # (eagerly, every call reseeds)
+        trace_state.active.graph_break("manual_seed inside a compiled function")
     _generator = np.random.default_rng(int(seed))
     return _generator
 

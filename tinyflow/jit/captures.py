@@ -18,7 +18,8 @@ from typing import Optional
 
 import numpy as np
 
-from ..core.tensor import Tensor
+from ..core.tensor import EAGER, Tensor
+from ..nn.modules.module import Module
 
 MISSING = object()        # a name no longer defined
 _MAX_FUNCTIONS = 64        # user functions followed per trace (a bound on the guard count)
@@ -89,8 +90,22 @@ def _plain(value) -> bool:
 def capture_guards(fn, modules) -> list:
     """The guards on the globals and closure cells `fn` (and the user functions it names)
     reads, and on the attributes of `modules` (the modules the trace called)."""
-    guards, done = [], set()
-    todo = [type(m).forward for m in modules] + [fn]
+    guards = []
+    for kind, where, value, names in _reads(fn, [type(m).forward for m in modules]):
+        guards.append((kind, where, seen_value(value)))
+        if kind == "value":
+            guards += _object_guards(value, names)
+    for m in modules:
+        guards += _module_guards(m)
+    return guards
+
+
+def _reads(fn, more=()):
+    """(kind, where, value, names) of each global ("value", (scope, name)) and closure cell
+    ("cell", cell) that `fn`, the functions `more` and the user functions they name read
+    (`names`: those its code names)."""
+    done = set()
+    todo = list(more) + [fn]
     while todo and len(done) < _MAX_FUNCTIONS:
         f = _function(todo.pop())
         if f is None or id(f) in done or _is_library(f.__code__):
@@ -102,33 +117,132 @@ def capture_guards(fn, modules) -> list:
             value = scope.get(name, MISSING)
             if value is MISSING:          # a builtin, or not defined yet (unused branch)
                 continue
-            guards.append(("value", (scope, name), seen_value(value)))
-            guards += _object_guards(value, names)
+            yield "value", (scope, name), value, names
             todo.append(value)
         for cell in f.__closure__ or ():
             try:
                 value = cell.cell_contents
             except ValueError:              # an empty cell (assigned later)
                 continue
-            guards.append(("cell", cell, seen_value(value)))
+            yield "cell", cell, value, names
             todo.append(value)
-    for m in modules:
-        guards += _module_guards(m)
-    return guards
+
+
+def python_state(fn, modules) -> list:
+    """Before a trace: the Python state `fn` may change, as (kind, where, what it holds):
+    its globals and closure cells (rebound), the lists and dicts they hold (changed in
+    place), the plain attributes its code names of the objects they hold, and those of
+    `modules`. A trace runs the Python once: a graph would not repeat a change it made
+    (`changed`), and an eager run after a graph break must not make it twice (`restore`)."""
+    state, modules = [], list(modules)
+    for kind, where, value, names in _reads(fn, [type(m).forward for m in modules]):
+        state.append((kind, where, value))
+        if isinstance(value, Module):
+            modules += value.modules()
+        elif type(value) in (list, dict):
+            state += _held([value])
+        else:   # (an attribute it sets the first time, too)
+            attrs = _object_attrs(value)
+            state += [("value", (attrs, name), attrs.get(name, MISSING))
+                      for name in (() if attrs is None else names)
+                      if _plain(attrs.get(name))]
+    for m in modules:   # its attributes (one set the first time: a cache), its buffers and
+        #                 parameters, and the lists and dicts it holds
+        tables = [m.__dict__] + [m.__dict__[k] for k in ("_buffers", "_parameters")
+                                 if k in m.__dict__]
+        state += [("dict", d, dict(d)) for d in tables] + _held(m.__dict__.values())
+    return state
+
+
+def _held(values) -> list:
+    """`python_state` entries for the lists and dicts among `values` (changed in place)."""
+    return [("list", v, list(v)) if type(v) is list else ("dict", v, dict(v))
+            for v in values if type(v) in (list, dict)]
+
+
+def changed(state: list) -> bool:
+    """Whether any of `state` (`python_state`) changed since."""
+    for kind, where, old in state:
+        if kind == "value":
+            now = where[0].get(where[1], MISSING)
+        elif kind == "cell":
+            try:
+                now = where.cell_contents
+            except ValueError:
+                return True
+        elif kind == "list":
+            if len(where) != len(old) or any(a is not b for a, b in zip(where, old)):
+                return True
+            continue
+        else:
+            if where.keys() != old.keys() or not all(_same(where[k], v)
+                                                     for k, v in old.items()):
+                return True
+            continue
+        if not _same(now, old):
+            return True
+    return False
+
+
+def _same(now, old) -> bool:
+    """The same object, or an equal plain value (a number stored again)."""
+    return now is old or (_plain(now) and type(now) is type(old) and now == old)
+
+
+def holds_traced(state: list) -> bool:
+    """Whether `state` (`python_state`) now holds a traced tensor (a node of the trace, which
+    an eager or a later call could not read)."""
+    for kind, where, _ in state:
+        if kind == "value":
+            now = (where[0].get(where[1]),)
+        elif kind == "cell":
+            try:
+                now = (where.cell_contents,)
+            except ValueError:
+                continue
+        else:
+            now = where if kind == "list" else where.values()
+        if any(isinstance(v, Tensor) and v.kind != EAGER for v in now):
+            return True
+    return False
+
+
+def restore(state: list) -> None:
+    """Put back what `state` (`python_state`) held."""
+    for kind, where, old in state:
+        if kind == "value":
+            if old is MISSING:
+                where[0].pop(where[1], None)
+            else:
+                where[0][where[1]] = old
+        elif kind == "cell":
+            where.cell_contents = old
+        elif kind == "list":
+            where[:] = old
+        else:
+            where.clear()
+            where.update(old)
 
 
 def _object_guards(value, names: set) -> list:
     """The plain attributes of a plain object (an instance of a user class, a Namespace)
     that the code may read (attribute names are among its `names`): a counter it does not
     read may change every call without recompiling."""
-    if isinstance(value, (type, types.ModuleType, types.FunctionType, types.MethodType,
-                          Tensor, np.ndarray)) or callable(value):
-        return []
-    attrs = getattr(value, "__dict__", None)
-    if type(attrs) is not dict or len(attrs) > _MAX_ITEMS:
+    attrs = _object_attrs(value)
+    if attrs is None:
         return []
     return [("value", (attrs, name), seen_value(v)) for name, v in attrs.items()
             if name in names and _plain(v)]
+
+
+def _object_attrs(value) -> Optional[dict]:
+    """The attributes of a plain object (not a class, module, function, tensor or array, and
+    not callable), or None."""
+    if isinstance(value, (type, types.ModuleType, types.FunctionType, types.MethodType,
+                          Tensor, np.ndarray)) or callable(value):
+        return None
+    attrs = getattr(value, "__dict__", None)
+    return attrs if type(attrs) is dict and len(attrs) <= _MAX_ITEMS else None
 
 
 def _module_guards(module) -> list:

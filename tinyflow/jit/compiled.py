@@ -23,7 +23,8 @@ from ..nn.modules.module import Module
 from ..runtime.plan import Plan
 from .arguments import flatten_result, guard, leaves, map_tree, rebuild
 from .bridge import CompiledCall, plan_backward
-from .captures import MISSING, capture_guards, data_matches, matches
+from .captures import (MISSING, capture_guards, changed, data_matches, holds_traced,
+                       matches, python_state, restore)
 from .dynamic import DynamicDims, all_eager
 from .search import search
 from .tracer import GraphBreak, Tracer
@@ -124,6 +125,7 @@ class CompiledFunction:
         self._fast: dict[tuple, tuple] = {}    # `_fast_key` -> the guard key it stands for
         self._pieces: dict = {}              # signature -> plan of a piece (jit/pieces.py)
         self._warming = False                # the last split call planned a new piece
+        self._changes: dict[tuple, int] = {}  # guard key -> traces that changed Python state
         self.breaks: list[tuple] = []        # (file:line, reason) of each graph break
         self.graphs: list[int] = []          # steps of each compiled graph's program
         self._submodules = None if module is None else list(module.modules())
@@ -201,6 +203,7 @@ class CompiledFunction:
     # ---- compile ---------------------------------------------------------------------------
     def _compile_and_run(self, key, args, kwargs, tensors, dims):
         start = time.perf_counter()
+        state = self._python_state(args, kwargs)   # what a trace may change
         try:
             try:
                 tracer, outputs, fetches = self._trace(args, kwargs, dims)
@@ -210,26 +213,41 @@ class CompiledFunction:
                 if not any(dims):
                     raise
                 # code that needs a size as a number: specialize, as torch does
+                restore(state)
                 self.dims.static = True
                 key, tensors, dims = self._key(args, kwargs)
                 tracer, outputs, fetches = self._trace(args, kwargs, dims)
-            if tracer.splitter is not None:
+            changes = changed(state)
+            if changes and holds_traced(state):   # (a split trace's pieces wrote nothing yet)
+                restore(state)
+                return self._changed_state(key, args, kwargs)
+            if tracer.splitter is not None:   # (its Python runs on every call)
                 self._cache[key] = "split"
                 return self._finish_split(key, tracer, outputs, fetches, tensors, start)
             entry = self._plan(tracer, outputs, fetches, tensors)
         except GraphBreak as e:
+            restore(state)   # the eager run makes the trace's changes to Python state
             return self._graph_break(key, e, args, kwargs)
         entries = self._cache.setdefault(key, [])
-        if not entry.single_use:
+        if not entry.single_use and not changes:   # (changed: the next call traces again)
             entries.append(entry)
         self._count_compile(entry.plan)
         if self.stats.recompiles >= RECOMPILE_LIMIT:   # as torch: this key runs eagerly now
             self._cache[key] = "eager"
+        if changes:
+            self._note_changes(key)
         out = self._run(entry, tensors)
         for state, name, buf in entry.new_states:
             state[name] = buf
         self.stats.warmup_s += time.perf_counter() - start
         return out
+
+    def _python_state(self, args, kwargs) -> list:
+        """`python_state` of the function, of the compiled module and of the modules passed
+        as arguments (`step(model, x)`)."""
+        passed = [v for _, v in leaves((args, kwargs)) if isinstance(v, Module)]
+        return python_state(self.fn, [*(self._submodules or ()),
+                                      *(m for p in passed for m in p.modules())])
 
     def _trace(self, args, kwargs, dims: list) -> tuple:
         """Call the function on placeholders standing for its tensor arguments (`dims`: the
@@ -265,13 +283,18 @@ class CompiledFunction:
                    for n in _eager_leaves(fetches)]
         guards += [("training", m, m.training) for m in tracer.modules.values()]
         guards += [("data", t, seen) for t, seen in tracer.data_reads.values()]
-        guards += [("options", o, _options(o)) for o in tracer.optimizers.values()]
+        guards += [("options", o, seen) for o, seen in tracer.optimizers.values()]
         guards += [("contiguous", t, seen) for t, seen in tracer.contiguity.values()]
         guards += capture_guards(self.fn, tracer.modules.values())
         backward = None
         spent = grads and tracer.freed   # a backward() inside freed the results' graph
         if grad_mode.enabled and not spent:   # autograd may go through it
             backward = self._backward(tracer, fetches[:results])
+            if backward is not None and tracer.reads_moved_piece(
+                    [t for t, rule in zip(fetches, backward) if rule is not None]):
+                raise GraphBreak("its results' gradient goes through a split/chunk/unbind "
+                                 "piece read after its memory was written (eager refuses "
+                                 "that backward)", _defined_at(self.fn))
             if backward is not None and _reads_written(backward, writes, inputs):
                 # run at backward time, its gradient would read the written values: eager
                 # code keeps the results differentiable, so this call runs eagerly
@@ -303,10 +326,15 @@ class CompiledFunction:
         """A call of a function with graph breaks: traced again (its Python runs), each
         piece run by its cached plan (jit/pieces.py)."""
         start = time.perf_counter()
+        state = self._python_state(args, kwargs)
         try:
             tracer, outputs, fetches = self._trace(args, kwargs, dims)
+            if changed(state) and holds_traced(state):
+                restore(state)
+                return self._changed_state(key, args, kwargs)
             return self._finish_split(key, tracer, outputs, fetches, tensors, start)
         except GraphBreak as e:
+            restore(state)   # as in `_compile_and_run`
             return self._graph_break(key, e, args, kwargs)
 
     def _finish_split(self, key, tracer: Tracer, outputs, fetches, tensors, start: float):
@@ -366,19 +394,42 @@ class CompiledFunction:
                           f"captured tensor's value, used as a number?); these inputs run "
                           f"eagerly from now on", stacklevel=5)
 
+    def _changed_state(self, key, args, kwargs):
+        """A trace left traced tensors in Python state the function reads (a cache set on the
+        first call): undone (`restore`), the call runs eagerly, and the next call traces
+        again (the cache, set once, is then read and compiled)."""
+        self._note_changes(key)
+        self.stats.eager_calls += 1
+        return self.fn(*args, **kwargs)
+
+    def _note_changes(self, key) -> None:
+        """A trace changed Python state the function reads (a counter, a cache): a graph
+        would not change it again, so it is not kept; a second trace that changes it makes
+        these inputs run eagerly."""
+        self._changes[key] = self._changes.get(key, 0) + 1
+        if self._changes[key] > 1:
+            self._note_break(GraphBreak("it changes Python state it reads (a global, a "
+                                        "closure variable, a list, dict or attribute), "
+                                        "which a compiled graph would not repeat",
+                                        _defined_at(self.fn)))
+            self._cache[key] = "eager"
+
     def _graph_break(self, key, e: GraphBreak, args, kwargs):
         if self.fullgraph:
             raise RuntimeError(f"tinyflow.compile(fullgraph=True): graph break in "
                                f"{self._name}: {e.reason} at {e.site}") from None
+        self._note_break(e)
+        self._cache[key] = "eager"
+        self.stats.eager_calls += 1
+        return self.fn(*args, **kwargs)
+
+    def _note_break(self, e: GraphBreak) -> None:
+        """Count a graph break, and warn of it once per site and reason."""
         self.stats.graph_breaks += 1
         if (e.site, e.reason) not in self.breaks:
             self.breaks.append((e.site, e.reason))
             warnings.warn(f"tinyflow.compile: graph break at {e.site}: {e.reason}; "
-                          f"{self._name} runs eagerly for these inputs",
-                          stacklevel=4)
-        self._cache[key] = "eager"
-        self.stats.eager_calls += 1
-        return self.fn(*args, **kwargs)
+                          f"{self._name} runs eagerly for these inputs", stacklevel=5)
 
     @property
     def _name(self) -> str:
@@ -483,7 +534,8 @@ def _shape_generic(feeds) -> bool:
 
 def _effects(tracer: Tracer, fetches: list) -> tuple:
     """The fetches of a trace's plan: its results, then the new value of every tensor it
-    wrote and every final `.grad` (their fetch index, or the eager value itself)."""
+    wrote and every final `.grad` (their fetch index, or the eager value itself), and its
+    last random draw (which the draws before it precede)."""
     fetches = list(fetches)
 
     def fetch(value):
@@ -495,6 +547,8 @@ def _effects(tracer: Tracer, fetches: list) -> tuple:
     writes = [(t, fetch(v)) for t, v in tracer.writes.values()
               if t.kind == EAGER]   # a write into a tensor made in the trace only rebinds it
     grads = [(t, fetch(g), id(t) in tracer.grad_guards) for t, g in tracer.final_grads]
+    if tracer.last_draw is not None:   # run, even unused: each call draws what eager does
+        fetch(tracer.last_draw)
     return fetches, writes, grads
 
 
@@ -556,11 +610,11 @@ def _added_into(grads: list) -> list:
 
 
 def _refuse_overlapping_writes(writes: list, fetches: list, fn, arguments=()) -> None:
-    """A graph break when a tensor the call writes partly overlaps another tensor it reads or
-    writes (e.g. Parameters made from slices of one tensor), or reaches the trace twice (one
-    tensor passed as two arguments, or as an argument and captured): eager code updates them
-    one after the other through the shared memory, a plan computes every new value from the
-    old ones."""
+    """A graph break when a tensor the call writes shares memory with another tensor it reads
+    or writes (Parameters made from slices of one tensor; a `.grad` that is a view of a
+    written tensor, even of the same shape), or reaches the trace twice (one tensor passed as
+    two arguments, or as an argument and captured): eager code updates them one after the
+    other through the shared memory, a plan computes every new value from the old ones."""
     written = [t.array for t, _ in writes]
     if not written:
         return
@@ -575,7 +629,7 @@ def _refuse_overlapping_writes(writes: list, fetches: list, fn, arguments=()) ->
                              f"another argument (or captures)", _defined_at(fn))
     written_ids = {id(w) for w in written}
     for a, b in _overlapping_extents(list(arrays.values())):
-        if (id(a) in written_ids or id(b) in written_ids) and not _same_view(a, b) \
+        if (id(a) in written_ids or id(b) in written_ids) \
                 and np.shares_memory(a, b):
             w, other = (a, b) if id(a) in written_ids else (b, a)
             raise GraphBreak(f"it writes a tensor of shape {w.shape} that shares memory "
@@ -597,23 +651,8 @@ def _overlapping_extents(arrays: list) -> list:
     return pairs
 
 
-def _same_view(a: np.ndarray, b: np.ndarray) -> bool:
-    return (a.__array_interface__["data"][0] == b.__array_interface__["data"][0]
-            and a.shape == b.shape and a.strides == b.strides)
-
-
-def _options(optimizer) -> tuple:
-    """The options of each parameter group (what its step read as Python constants): per
-    group, its number of entries, the option names and their values."""
-    seen = []
-    for group in optimizer.param_groups:
-        names = tuple(k for k in group if k not in ("params", "param_names"))
-        seen.append((len(group), names, tuple(map(group.get, names))))
-    return tuple(seen)
-
-
 def _same_options(optimizer, seen: tuple) -> bool:
-    """`_options(optimizer) == seen`, without building it on every call."""
+    """`options(optimizer) == seen` (jit/tracer.py), without building it on every call."""
     groups = optimizer.param_groups
     if len(groups) != len(seen):
         return False

@@ -8,19 +8,33 @@ from typing import Optional
 import numpy as np
 
 from ..autodiff.reverse import gradients
+from ..autodiff.tape import MULTI_OUTPUT_VIEW_READ
 from ..core import dtypes
 from ..core.errors import implicit_seed_error, no_history_error, user_site
 from ..core.graph import Graph, topo_sort
-from ..core.modes import grad_mode, trace_state
+from ..core.modes import grad_mode, set_grad_mode, trace_state
 from ..core.op import apply
 from ..core.printing import format_tensor
 from ..core.tensor import EAGER, PLACEHOLDER, Tensor
 from ..ops.indexing import setitem
 from ..ops.math import cast
-from ..ops.shape import (ExpandDims, GetItem, Reshape, ReshapeTo, Squeeze, StopGradient,
-                          broadcast_to, stop_gradient)
+from ..ops.shape import (BroadcastTo, ConcatPiece, Expand, ExpandDims, GetItem, Reshape,
+                          ReshapeTo, Squeeze, StopGradient, Transpose, broadcast_to,
+                          stop_gradient)
 from .captures import seen_data
 from .pieces import Splitter
+
+
+# the view ops that only move or select elements: `Tracer.layout` re-runs them on a stand-in
+_MOVES = (Reshape, ReshapeTo, Transpose, ExpandDims, Squeeze, ConcatPiece, GetItem,
+          BroadcastTo, Expand)
+
+
+def _c_order(layout: Optional[np.ndarray]) -> bool:
+    """Whether an elementwise result of `layout` (a `Tracer.layout`) is C-contiguous also
+    when it follows its operand's axis order (a ufunc's `order='K'`); None (unknown): as
+    assumed before."""
+    return layout is None or np.empty_like(layout).flags.c_contiguous
 
 
 class GraphBreak(Exception):
@@ -60,12 +74,16 @@ class Tracer:
         self.view_nodes: dict[int, Tensor] = {}  # id(such a view node) -> its base
         self.maybe_copies: set[int] = set()      # ids of reshapes that may copy eagerly
         self.stale: set[int] = set()             # ids of tensors a view write made stale
+        self.moved_pieces: set[int] = set()      # ids of split/chunk/unbind pieces read
+        #                                          again after their base was written
         self.contiguity: dict[int, tuple] = {}   # id(eager tensor) -> (it, C-contiguous?)
         self.new_states: list[tuple] = []        # (state dict, key, buffer) made by the run
         self.single_use = False                  # the trace made state: retrace next time
-        self.optimizers: dict[int, object] = {}  # stepped: their options are constants
+        self.optimizers: dict[int, tuple] = {}   # stepped: (it, its options at the step)
         self.modules: dict[int, object] = {}     # called: their `training` is a constant
         self.freed = False   # a backward() ran without retain_graph: the results' graph is spent
+        self.last_draw: Optional[Tensor] = None   # the random draw made last
+        self.layouts: dict[int, Optional[np.ndarray]] = {}   # `layout` of each node
 
     def placeholder(self, arg: Tensor, dims: tuple = ()) -> Tensor:
         """The stand-in for argument `arg`; its dimensions `dims` are symbolic (None)."""
@@ -131,6 +149,19 @@ class Tracer:
             self.maybe_copies.add(id(node))
         self.views.setdefault(id(base), []).append(node)
         self.view_nodes[id(node)] = base
+        if base.multi_output_view and grad_mode.enabled:   # as `core.op.share_version`
+            node.multi_output_view = True
+
+    def drew(self, node: Tensor) -> None:
+        """`node` draws from the global generator: after the draw made before it (a plan
+        may order independent nodes otherwise), as eager code draws them in turn."""
+        if self.last_draw is not None:
+            node.control_inputs = tuple(node.control_inputs) + (self.last_draw,)
+        self.last_draw = node
+
+    def is_view(self, node: Tensor) -> bool:
+        """Whether traced `node` shares its base's memory eagerly (`made_view`)."""
+        return id(node) in self.view_nodes
 
     def _contiguous(self, t: Tensor) -> bool:
         """Whether `t` is surely C-contiguous eagerly (so a reshape of it is a view): an
@@ -147,6 +178,39 @@ class Tracer:
         return (isinstance(t._op, (Reshape, ReshapeTo, ExpandDims, Squeeze))
                 and id(t) not in self.maybe_copies and self._contiguous(base))
 
+    def layout(self, t: Tensor) -> Optional[np.ndarray]:
+        """An array laid out in memory as `t` would be eagerly, for eager's checks on strides
+        (`view` of a transpose): an eager tensor's or argument's own array (its contiguity
+        guarded), a new buffer for a computed node, a view node's op applied to its base's
+        layout; None if a size is symbolic. Its values are not t's."""
+        if id(t) not in self.layouts:   # (a node read by several is laid out once)
+            self.layouts[id(t)] = self._layout(t)
+        return self.layouts[id(t)]
+
+    def _layout(self, t: Tensor) -> Optional[np.ndarray]:
+        if isinstance(t._op, StopGradient):   # a detach shares t's memory
+            return self.layout(t.inputs[0])
+        real = self.real.get(id(t), t)
+        if real.kind == EAGER:
+            self._contiguous(real)
+            return real.array
+        if t.shape is None or any(d is None for d in t.shape):
+            return None
+        base = self.view_nodes.get(id(t))
+        if base is None:
+            if t._op.elementwise and any(
+                    x.shape == t.shape and not _c_order(self.layout(x)) for x in t.inputs):
+                # eagerly laid out as its input (a NumPy ufunc) or not, by its kernel
+                self.graph_break("view() of an elementwise result of a tensor that is not "
+                                 "in C order: its eager strides depend on the kernel")
+            return np.empty(t.shape, np.uint8)
+        if not isinstance(t._op, _MOVES):   # (a view op that runs code: not re-run here)
+            return None
+        inner = self.layout(base)
+        if inner is None or any(x.kind != EAGER for x in t.inputs[1:]):
+            return None
+        return t._op._eager_kernel(inner, *[x.array for x in t.inputs[1:]])
+
     def _views_see(self, target: Tensor, real: Tensor) -> None:
         """After a write into `target` (and `real`, the argument it stands for), their
         views, and theirs, read the new value as eager views of its memory do: each is its
@@ -158,7 +222,9 @@ class Tracer:
             if id(view) in self.maybe_copies:
                 self.graph_break("a write into the base of a reshape that may have copied")
             now = self.current.get(id(base), base)
-            self.current[id(view)] = apply(view._op, now, *view.inputs[1:])
+            self.current[id(view)] = seen = apply(view._op, now, *view.inputs[1:])
+            if view.multi_output_view:
+                self.moved_pieces.add(id(seen))
             pending += [(inner, view) for inner in self.views.get(id(view), ())]
 
     def _view_written(self, target: Tensor) -> None:
@@ -196,6 +262,16 @@ class Tracer:
                 return self._write_through(target, value)
             self._view_written(target)
         real = self.real.get(id(target), target)
+        if not grad_mode.enabled and target.kind != EAGER and real._op is not None \
+                and self.current.get(id(target), target).requires_grad:
+            # eagerly it keeps its history under the new values (a leaf's is its own)
+            self.graph_break("an in-place write under no_grad into a tensor whose history "
+                             "autograd records (eagerly it keeps that history)")
+        if grad_mode.enabled and real.kind == EAGER and not real.requires_grad \
+                and value.requires_grad:
+            # (eagerly the argument or captured tensor takes the value's history)
+            self.graph_break("an in-place write of a value with history into an argument "
+                             "or captured tensor that does not require grad")
         if real is target and target.kind == EAGER and any(
                 a is target for a in self.real.values()):
             # also an argument (an optimizer over parameters passed in): its placeholder's
@@ -283,6 +359,26 @@ class Tracer:
                 and any(records.get(id(i), False) for i in n.inputs))
         return records[id(node)]
 
+    def reads_moved_piece(self, roots: list) -> bool:
+        """Whether autograd would differentiate `roots` through a split/chunk/unbind piece read
+        after it, its base or a sibling was written: eager refuses that backward
+        (`tape._read_since_written`), as PyTorch does; a piece read before the write is
+        differentiated as made. Walks what autograd records (not into a `.detach()` or a
+        node made under no_grad)."""
+        if not self.moved_pieces:
+            return False
+        seen, pending = set(), list(roots)
+        while pending:
+            n = pending.pop()
+            if id(n) in seen:
+                continue
+            seen.add(id(n))
+            if id(n) in self.moved_pieces:
+                return True
+            if n._op is not None and n._op.differentiable and id(n) not in self.no_grad:
+                pending.extend(n.inputs)
+        return False
+
     def new_state(self, state: dict, key: str, value: Tensor) -> None:
         """An optimizer's first step makes a state buffer: it enters `state` after the run
         (an eager fallback must not see it), and the next call retraces with it."""
@@ -290,6 +386,13 @@ class Tracer:
         self.new_states.append((state, key, buf))
         self.write(buf, value)
         self.single_use = True
+
+    def stepped(self, optimizer) -> None:
+        """`optimizer.step()`: the options it reads now (lr, betas, ...) are constants of the
+        graph, guarded as they are now, not after the trace (a scheduler stepped after it
+        in the function changes them)."""
+        if id(optimizer) not in self.optimizers:
+            self.optimizers[id(optimizer)] = (optimizer, options(optimizer))
 
     def grad_read(self, t: Tensor) -> Optional[Tensor]:
         """`t.grad`: the `.grad` of the real tensor behind `t` (an argument's stand-in reads
@@ -393,16 +496,23 @@ class Tracer:
             targets = list(inputs)
         if not targets:
             raise no_history_error("the traced loss")
+        if self.reads_moved_piece([loss]):
+            raise RuntimeError(MULTI_OUTPUT_VIEW_READ)
         if any(self.leaf_of(t)._post_grad_hooks for t in targets):
             self.graph_break("a post-accumulate-grad hook (it runs Python on each .grad)")
         # The gradient reads each node's inputs as they were when it was made (eager
         # autograd saves them; `h *= x` keeps h's old value for x's gradient), not the
-        # values later in-place writes gave them
+        # values later in-place writes gave them; and it is made without grad, as eager's
+        # backward (no create_graph) makes it: a later backward through a `.grad` does not
+        # differentiate the gradient's graph
         current, self.current = self.current, {}
+        enabled = grad_mode.enabled
+        set_grad_mode(False)
         try:
             grads = gradients([loss], targets, None if gradient is None else [gradient])
         finally:
             self.current = current
+            set_grad_mode(enabled)
         for t, g in zip(targets, grads):
             if g is None:
                 continue
@@ -421,3 +531,13 @@ class Tracer:
         if n.kind == PLACEHOLDER:
             return n.graph is self.graph and self.real[id(n)].requires_grad
         return n.kind == EAGER and n.requires_grad and n._op is None
+
+
+def options(optimizer) -> tuple:
+    """The options of each parameter group (what its step read as Python constants): per
+    group, its number of entries, the option names and their values."""
+    seen = []
+    for group in optimizer.param_groups:
+        names = tuple(k for k in group if k not in ("params", "param_names"))
+        seen.append((len(group), names, tuple(map(group.get, names))))
+    return tuple(seen)

@@ -12,12 +12,13 @@ import warnings
 import numpy as np
 
 from ..core.modes import no_grad
-from ..core.random import generator as _global_generator, refuse_integers
+from ..core.random import python_draws, refuse_integers
 from ..core.tensor import Tensor
 
 
 def _rng(generator) -> np.random.Generator:
-    return generator.rng if generator is not None else _global_generator()
+    """The generator to draw from now (in Python: under compile, a graph break)."""
+    return python_draws("torch.nn.init", None if generator is None else generator.rng)
 
 
 def _fill(tensor: Tensor, values: np.ndarray) -> Tensor:

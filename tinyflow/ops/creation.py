@@ -48,7 +48,7 @@ class RandomNormal(Op):
     an input (a 1-D integer tensor, e.g. tf.shape(x)) that is the shape, read at run time,
     and `shape` holds what is known of it while building (None for the rest)."""
     name = "random_normal"
-    stateful = True
+    stateful = draws = True
     differentiable = False
     shape: tuple
     mean: float
@@ -62,7 +62,7 @@ class RandomNormal(Op):
 
 class RandomUniform(Op):
     name = "random_uniform"
-    stateful = True
+    stateful = draws = True
     differentiable = False
     shape: tuple
     minval: float
@@ -78,7 +78,7 @@ class RandomMask(Op):
     second input, that scalar (TF1's `keep_prob` placeholder) is the probability, checked to
     be in (0, 1] when the kernel runs; `keep_prob` is then ignored."""
     name = "random_mask"
-    stateful = True
+    stateful = draws = True
     differentiable = False
     keep_prob: float
 
@@ -305,7 +305,7 @@ class Multinomial(Op):
     """`num_samples` class ids per row of non-negative weights `probs` ([n] or [rows, n]),
     drawn with the global generator (sampling from a language model)."""
     name = "multinomial"
-    stateful = True
+    stateful = draws = True
     differentiable = False
     num_samples: int
     replacement: bool
@@ -325,7 +325,7 @@ class LogUniformCandidates(Op):
     `unique`; the output's last element is how many draws that took (the expected counts
     of sampled-loss functions depend on it). Drawn anew on every run."""
     name = "log_uniform_candidates"
-    stateful = True
+    stateful = draws = True
     differentiable = False
     num_sampled: int
     range_max: int

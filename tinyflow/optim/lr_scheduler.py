@@ -13,7 +13,17 @@ from bisect import bisect_right
 from collections import Counter
 from typing import Any, Callable, Iterable, Optional, Sequence, Union
 
+from ..core.modes import trace_state
 from .optimizer import Optimizer
+
+
+def _stepped_eagerly() -> None:
+    """A scheduler's step changes Python state (its epoch count; the groups' lr only on
+    some steps) that a compiled graph would not change again on later calls: under
+    `tinyflow.compile`, a graph break, before it changes anything."""
+    if trace_state.active is not None:
+        trace_state.active.graph_break("an lr scheduler's step() inside a compiled function "
+                                       "(its epoch count is Python state)")
 
 
 class LRScheduler:
@@ -54,6 +64,7 @@ class LRScheduler:
 
     def step(self, epoch: Optional[int] = None) -> None:
         """Advance one epoch (or jump to `epoch`, PyTorch's deprecated form)."""
+        _stepped_eagerly()
         self._step_count += 1
         self._update_lr(epoch)
 
@@ -393,6 +404,7 @@ class CosineAnnealingWarmRestarts(LRScheduler):
                 * (1 + math.cos(math.pi * self.T_cur / self.T_i)) / 2 for base in self.base_lrs]
 
     def step(self, epoch: Optional[float] = None) -> None:
+        _stepped_eagerly()
         self._step_count += 1
         if epoch is None:
             epoch = self.last_epoch + 1
@@ -444,6 +456,7 @@ class SequentialLR(LRScheduler):
         self._last_lr = first.get_last_lr()
 
     def step(self) -> None:  # type: ignore[override]
+        _stepped_eagerly()
         self.last_epoch += 1
         k = bisect_right(self._milestones, self.last_epoch)
         scheduler = self._schedulers[k]
@@ -574,6 +587,7 @@ class ReduceLROnPlateau(LRScheduler):
         self._last_lr = self._current()
 
     def step(self, metrics, epoch: Optional[int] = None) -> None:  # type: ignore[override]
+        _stepped_eagerly()
         current = float(metrics)
         self.last_epoch = self.last_epoch + 1 if epoch is None else epoch
         if self._is_better(current):

@@ -101,7 +101,7 @@ class Optimizer:
         """Update every parameter that has a gradient; returns the closure's loss."""
         loss = None
         if trace_state.active is not None:   # the compiled step guards on the options
-            trace_state.active.optimizers[id(self)] = self
+            trace_state.active.stepped(self)
         if closure is not None:
             with enable_grad():
                 loss = closure()

@@ -17,7 +17,7 @@ from ..core.graph import topo_sort
 from ..core.modes import (detect_anomaly, enable_grad, inference_mode,  # noqa: F401
                           is_anomaly_enabled, is_grad_enabled, no_grad, set_detect_anomaly,
                           set_grad_enabled, trace_state)
-from ..core.tensor import Tensor
+from ..core.tensor import EAGER, Tensor
 from ..ops.shape import stack
 
 
@@ -29,6 +29,8 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph: Optional[bool] = None
          create_graph: bool = False, allow_unused: bool = False) -> tuple:
     """Gradients of `outputs` w.r.t. `inputs`, returned rather than stored in `.grad`."""
     outputs, inputs = _as_tuple(outputs), _as_tuple(inputs)
+    if trace_state.active is not None:   # (not built symbolically: eager runs it)
+        trace_state.active.graph_break("torch.autograd.grad inside a compiled function")
     if grad_outputs is None:
         for y in outputs:
             if y.array.size != 1:
@@ -74,6 +76,9 @@ def retain_grad(x) -> None:
     if not x.requires_grad:
         raise RuntimeError("retain_grad(): the tensor does not require grad, so it gets no "
                            ".grad to keep")
+    if trace_state.active is not None and x.kind != EAGER:   # (a traced backward keeps
+        #                                                        only the leaves' .grad)
+        trace_state.active.graph_break("retain_grad() of a traced tensor")
     x._retains_grad = True
 
 

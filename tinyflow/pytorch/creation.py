@@ -12,10 +12,11 @@ from ..core import dtypes
 from ..core.graph import control_graph
 from ..core.op import apply
 from ..core.op import as_tensor as _wrap
-from ..core.random import generator, refuse_integers
+from ..core.modes import trace_state
+from ..core.random import python_draws, refuse_integers
 from ..core.shapes import as_shape
 from ..core.tensor import Tensor, new_eager
-from ..ops.creation import fill as _fill, tf1_constant
+from ..ops.creation import RandomNormal, RandomUniform, fill as _fill, tf1_constant
 from ..ops.shape import Copy
 from .dtype import check_device
 from .inplace import check_fill, copy_, write_out
@@ -235,7 +236,10 @@ def randn(*size_, size=None, dtype=None, device=None, requires_grad=False, gener
     ignored_options("randn", options)
     shape, _ = _shape_args(size_, size, device)
     dt = _random_float("randn", dtype)
-    return leaf(_rng(generator).standard_normal(shape).astype(dt.np), requires_grad)
+    if _traced(generator, requires_grad, shape):
+        return apply(RandomNormal(shape=shape, mean=0.0, stddev=1.0, dtype=dt,
+                                  truncated=False))
+    return leaf(_rng(generator, "randn").standard_normal(shape).astype(dt.np), requires_grad)
 
 
 @writes_out
@@ -243,8 +247,22 @@ def rand(*size_, size=None, dtype=None, device=None, requires_grad=False, genera
          **options) -> Tensor:
     ignored_options("rand", options)
     shape, _ = _shape_args(size_, size, device)
-    return leaf(_rng(generator).random(shape).astype(_random_float("rand", dtype).np),
-                requires_grad)
+    dt = _random_float("rand", dtype)
+    if _traced(generator, requires_grad, shape):
+        return apply(RandomUniform(shape=shape, minval=0.0, maxval=1.0, dtype=dt))
+    return leaf(_rng(generator, "rand").random(shape).astype(dt.np), requires_grad)
+
+
+def _traced(generator, requires_grad: bool, shape: tuple) -> bool:
+    """Whether a draw is a node of the graph `tinyflow.compile` traces, drawn from the global
+    generator on every run as the eager call draws (its kernel draws the same numbers). Of a
+    symbolic size, a TypeError: the compile then specializes the sizes, as for other code
+    that needs a size as a number."""
+    if trace_state.active is None or generator is not None or requires_grad:
+        return False
+    if any(d is None for d in shape):
+        raise TypeError(f"a random draw of shape {shape}: its size is symbolic")
+    return True
 
 
 def _random_float(name: str, dtype) -> dtypes.DType:
@@ -268,7 +286,7 @@ def randint(low, high=None, size=None, dtype=None, generator=None, device=None,
         low, high = 0, low
     dt = dtype_or(dtype, dtypes.int64)
     _check_randint_range(low, high, dt)
-    arr = _rng(generator).integers(low, high, size=tuple(size))   # (int64 draws)
+    arr = _rng(generator, "randint").integers(low, high, size=tuple(size))   # (int64 draws)
     return new_eager(arr.astype(dt.np, copy=False), dt)
 
 
@@ -325,14 +343,15 @@ def torch_normal(mean, std=1.0, size=None, *, generator=None, out=None, dtype=No
         raise RuntimeError(f"normal: std must be >= 0, got {float(np.min(s))}")
     shape = tuple(size_args((size,))) if size is not None else np.broadcast_shapes(m.shape,
                                                                                    s.shape)
-    draws = m + s * _rng(generator).standard_normal(shape)
+    draws = m + s * _rng(generator, "normal").standard_normal(shape)
     return write_out(leaf(draws.astype(dt.np), requires_grad), out)
 
 
 def bernoulli_(x, p=0.5, *, generator=None) -> Tensor:
     """In-place: x holds 0/1 draws, 1 with probability p (a number or a tensor)."""
     prob = p.numpy() if isinstance(p, Tensor) else p
-    draws = _rng(generator).random(tuple(x.shape)) < np.broadcast_to(prob, tuple(x.shape))
+    draws = _rng(generator, "bernoulli_").random(tuple(x.shape)) < np.broadcast_to(
+        prob, tuple(x.shape))
     return copy_(x, Tensor._eager(draws.astype(x.dtype.np)))
 
 
@@ -340,13 +359,14 @@ def bernoulli_(x, p=0.5, *, generator=None) -> Tensor:
 def randperm(n, dtype=None, generator=None, device=None, **options) -> Tensor:
     ignored_options("randperm", options)
     check_device(device)
-    return Tensor._eager(_rng(generator).permutation(n).astype(dtype_or(dtype, dtypes.int64).np))
+    return Tensor._eager(_rng(generator, "randperm").permutation(n).astype(
+        dtype_or(dtype, dtypes.int64).np))
 
 
 def get_rng_state() -> Tensor:
     """The global generator's state as a uint8 tensor (its NumPy bit generator's state, as
     JSON), for `set_rng_state`: a run resumed from a checkpoint draws what it would have."""
-    state = json.dumps(generator().bit_generator.state).encode()
+    state = json.dumps(python_draws("get_rng_state").bit_generator.state).encode()
     return Tensor._eager(np.frombuffer(state, np.uint8).copy())
 
 
@@ -358,7 +378,7 @@ def set_rng_state(new_state) -> None:
                         f"{data.dtype} of shape {data.shape}")
     try:
         state = json.loads(data.tobytes().decode())
-        generator().bit_generator.state = state
+        python_draws("set_rng_state").bit_generator.state = state
     except (ValueError, TypeError, KeyError) as e:
         raise ValueError(f"set_rng_state: not a state get_rng_state returned ({e})") from None
 
@@ -382,9 +402,10 @@ def from_numpy(array: np.ndarray) -> Tensor:
     return Tensor._eager(array)
 
 
-def _rng(gen) -> np.random.Generator:
-    """A `Generator` object (see `tinyflow.Generator`) or the global one."""
-    return gen.rng if gen is not None else generator()
+def _rng(gen, what: str) -> np.random.Generator:
+    """A `Generator` object (see `tinyflow.Generator`) or the global one, for a draw made now
+    (`python_draws`)."""
+    return python_draws(what, None if gen is None else gen.rng)
 
 
 # ---- new tensors of a tensor's dtype (PyTorch's `x.new_zeros(shape)`, ...) --------------

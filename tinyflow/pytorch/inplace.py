@@ -16,7 +16,7 @@ from ..core.dtypes import float_info, promote, weak_scalar
 from ..core.errors import out_needs_grad_error
 from ..core.modes import TRACING_THREADS, grad_mode, trace_state
 from ..core.op import apply, fit_out
-from ..core.random import generator, refuse_integers
+from ..core.random import python_draws, refuse_integers
 from ..core.tensor import EAGER, REMOTE, Tensor
 from ..ops.fused import FusedElementwise
 from ..ops.math import Add, Mul, Sub
@@ -104,6 +104,8 @@ def zero_(x): return fill_(x, 0)
 def detach_(x):
     """Cut x from the graph that made it, in place: a leaf that does not require grad."""
     if x.kind != EAGER:
+        if trace_state.active is not None:   # (eager code cuts the history it recorded)
+            trace_state.active.graph_break("detach_() of a traced tensor")
         raise TypeError(f"detach_() needs an eager tensor; {x.name} is symbolic")
     x._op, x.inputs, x.requires_grad, x._saved = None, (), False, None
     x.__dict__.pop("_earlier", None)   # its stand-ins (autodiff/tape.py) go with the history
@@ -141,13 +143,13 @@ def fill_(x, value):
 
 def normal_(x, mean=0.0, std=1.0):
     refuse_integers("normal_", x.dtype)
-    draw = generator().normal(mean, std, x.shape)
+    draw = python_draws("normal_").normal(mean, std, x.shape)
     return write_inplace(x, Tensor._eager(draw.astype(x.dtype.np)))
 
 
 def uniform_(x, a=0.0, b=1.0):
     refuse_integers("uniform_", x.dtype)
-    draw = generator().uniform(a, b, x.shape)
+    draw = python_draws("uniform_").uniform(a, b, x.shape)
     return write_inplace(x, Tensor._eager(draw.astype(x.dtype.np)))
 
 

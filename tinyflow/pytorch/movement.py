@@ -10,7 +10,7 @@ import numpy as np
 from .. import ops
 from ..core import dtypes
 from ..core.dtypes import DType
-from ..core.modes import grad_mode
+from ..core.modes import grad_mode, trace_state
 from ..core.op import apply1, as_tensor
 from ..core.tensor import EAGER, Tensor
 from ..core.shapes import normalize_axes
@@ -46,15 +46,16 @@ def view(x, *shape, dtype=None):
                                   f"its bytes as another dtype is not supported; .to(dtype) "
                                   f"converts values")
     out = ops.reshape(x, size_args(shape))
-    if out._base is None and x.array is not None and x.array.size:
-        # (a result sharing x's memory is a view already) x's strides decide, also when
-        # tracing
+    # (a result sharing x's memory is a view already) x's strides decide; traced, the
+    # strides x would have eagerly
+    memory = x.array if trace_state.active is None else trace_state.active.layout(x)
+    if out._base is None and memory is not None and memory.size:
         try:
-            np.reshape(x.array, out.shape, copy=False)
+            np.reshape(memory, out.shape, copy=False)
         except ValueError:
             raise RuntimeError(f"view: these elements are not evenly spaced in memory, so "
                                f"no view can have this shape (shape {tuple(x.shape)}, strides "
-                               f"{tuple(s // x.array.itemsize for s in x.array.strides)} -> "
+                               f"{tuple(s // memory.itemsize for s in memory.strides)} -> "
                                f"{tuple(out.shape)}); use .reshape(...) instead") from None
     return out
 
@@ -197,8 +198,9 @@ def multi_output_views(views: tuple, x) -> tuple:
             if view._base is not None:
                 view.made_without_grad = True
     elif grad_mode.enabled:
+        tracer = trace_state.active   # (under compile, a traced view node is one too)
         for view in views:
-            if view._base is not None:
+            if view._base is not None or tracer is not None and tracer.is_view(view):
                 view.multi_output_view = True
     return views
 

@@ -8,7 +8,7 @@ import numpy as np
 
 from ..core import dtypes, shared_memory
 from ..core.op import as_tensor
-from ..core.random import generator
+from ..core.random import python_draws
 from ..core.tensor import Tensor
 from ..ops.math import forget_literals
 from .inplace import write_out
@@ -78,7 +78,7 @@ def bernoulli(input, p=None, *, generator_=None, out=None):  # noqa: A002
         np.asarray(p), x.shape)
     if np.any((probs < 0) | (probs > 1)):
         raise RuntimeError("bernoulli: the probabilities must be in [0, 1]")
-    draw = generator().random(x.shape) < probs
+    draw = python_draws("bernoulli").random(x.shape) < probs
     return write_out(Tensor._eager(draw.astype(x.dtype.np)), out)
 
 

@@ -74,3 +74,23 @@ def check_finite_difference_gradients(x, w, **attrs):
                                rtol=1e-7, atol=1e-8)
     np.testing.assert_allclose(fw.grad.numpy(), numeric_grad(lambda v: loss(x, v), w),
                                rtol=1e-7, atol=1e-8)
+
+
+def pooled_kernel_calls(x, w, g, attrs, monkeypatch) -> list:
+    """Forward, weight-and-bias gradient and input gradient of one layer, alone and then on
+    the kernel pool forced on: checks the pool gives the same bits, returns the files whose
+    pieces it ran."""
+    from pool_helpers import force_pool
+
+    def all_three():
+        return (conv.conv2d(conv_ops.Conv2d(**attrs), x, w),
+                conv.conv2d_grad_weight_bias(conv_ops.Conv2dGradWeightBias(**attrs), x, g, w),
+                conv.conv2d_grad_input(conv_ops.Conv2dGradInput(**attrs), g, w, x))
+    alone = all_three()
+    threaded = force_pool(monkeypatch, 1 << 6, [])
+    pooled = all_three()
+    for a, b in zip(alone, pooled):
+        for a_part, b_part in zip(a if isinstance(a, tuple) else (a,),
+                                  b if isinstance(b, tuple) else (b,)):
+            assert np.array_equal(a_part, b_part)
+    return threaded

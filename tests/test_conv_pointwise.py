@@ -11,8 +11,7 @@ from tinyflow.backend.numpy import _conv_pointwise, conv
 from tinyflow.ops import conv as conv_ops
 
 from conv_kernel_check import (check_finite_difference_gradients, check_kernels_against_torch,
-                               counted_calls)
-from pool_helpers import force_pool
+                               counted_calls, pooled_kernel_calls)
 
 torch = pytest.importorskip("torch")
 
@@ -61,16 +60,8 @@ def test_the_kernel_pool_gives_the_same_bits(dtype, monkeypatch):
     attrs = conv_ops.conv_attrs(padding=0, groups=2)
     g = rng.standard_normal((5, 8, 12, 11)).astype(dtype)
 
-    def all_three():
-        return (conv.conv2d(conv_ops.Conv2d(**attrs), x, w),
-                conv.conv2d_grad_weight_bias(conv_ops.Conv2dGradWeightBias(**attrs), x, g, w),
-                conv.conv2d_grad_input(conv_ops.Conv2dGradInput(**attrs), g, w, x))
-    alone = all_three()
-    threaded = force_pool(monkeypatch, 1 << 6, [])
-    pooled = all_three()
+    threaded = pooled_kernel_calls(x, w, g, attrs, monkeypatch)
     assert threaded == ["_conv_pointwise.py", "_conv_numba.py", "_conv_pointwise.py"]
-    for a, b in zip(alone, pooled):
-        assert np.array_equal(a, b)
 
 
 def test_finite_difference_gradients():

@@ -15,7 +15,8 @@ modules in sys.modules before a model module is imported, so the model source is
 
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE .venv/bin/python bench/harness.py
     ... bench/harness.py --quick               # one repeat, 2 timed steps: a smoke run
-    ... bench/harness.py --only gpt,chain --repeats 5
+    ... bench/harness.py --only gpt,chain --repeats 5   # names containing gpt or chain
+    ... bench/harness.py --eager                      # every row but the _compiled ones
 """
 from __future__ import annotations
 
@@ -98,13 +99,16 @@ def run_worker(framework: str, module: str, name: str, steps: int, threads: int)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def all_workloads(only):
-    """(module, name, Workload) for each workload whose name matches a filter in `only`."""
+def all_workloads(only, eager=False):
+    """(module, name, Workload) for each workload whose name contains a part in `only`; with
+    `eager`, not the `_compiled` rows (whose torch.compile alone takes minutes)."""
     sys.path.insert(0, HERE)
     alias_torch_to_tinyflow()  # to read the tables without importing torch here
     found = []
     for module in MODULES:
         for name, workload in importlib.import_module(f"models.{module}").WORKLOADS.items():
+            if eager and name.endswith("_compiled"):
+                continue
             if not only or any(part in name for part in only):
                 found.append((module, name, workload))
     return found
@@ -183,10 +187,11 @@ def main():
     parser.add_argument("--repeats", type=int, default=3, help="processes per framework")
     parser.add_argument("--quick", action="store_true", help="one repeat, 2 timed steps")
     parser.add_argument("--only", default="", help="comma-separated parts of workload names")
+    parser.add_argument("--eager", action="store_true", help="leave out the _compiled rows")
     parser.add_argument("--threads", type=int, default=THREADS, help="for every library")
     args = parser.parse_args()
     only = [part for part in args.only.split(",") if part]
-    workloads = all_workloads(only)
+    workloads = all_workloads(only, args.eager)
     repeats = 1 if args.quick else args.repeats
     print(f"fair eager harness: {repeats} process(es) per (workload, framework), interleaved; "
           f"threads={args.threads}; load average at start {os.getloadavg()[0]:.2f} "

@@ -134,6 +134,38 @@ def test_product_free_pieces_leave_openblas_threads_alone(monkeypatch):
     assert calls == [1, 1] and not parallel._team_lock.locked()
 
 
+def test_first_run_that_may_multiply_fills_a_blas_buffer_per_thread_at_once(monkeypatch):
+    """OpenBLAS gives products running side by side different buffers, and only a large
+    product touches all of one: before the first run whose pieces may multiply on two
+    threads, each thread runs one large product, both at once (so each holds its own
+    buffer); once; product-free runs do not."""
+    import threading
+    import time
+    from tinyflow.backend.numpy import parallel
+    monkeypatch.setattr(parallel, "threads", lambda: 2)
+    monkeypatch.setattr(parallel, "_warm_products", [1])
+    monkeypatch.setattr(parallel, "WARM_WAIT", 30.0)
+    lock, inside, most, fills = threading.Lock(), [0], [0], []
+
+    def fill():
+        with lock:
+            inside[0] += 1
+            most[0] = max(most[0], inside[0])
+            fills.append(threading.get_ident())
+        time.sleep(0.05)
+        with lock:
+            inside[0] -= 1
+    monkeypatch.setattr(parallel, "_fill_buffer", fill)
+    ran = []
+    parallel.run(lambda a, b: ran.append((a, b)), 2, blas=False)
+    assert fills == []
+    parallel.run(lambda a, b: ran.append((a, b)), 2)
+    assert len(fills) == 2 and len(set(fills)) == 2 and most[0] == 2
+    parallel.run(lambda a, b: ran.append((a, b)), 2)
+    assert len(fills) == 2 and sorted(ran) == [(0, 1), (0, 1), (0, 1), (1, 2), (1, 2), (1, 2)]
+    assert not parallel._team_lock.locked() and parallel._runs["active"] == 0
+
+
 @pytest.mark.parametrize("spin_rounds", [0, 4000])   # the pool thread asleep / polling
 def test_pool_runs_every_piece_and_raises_their_errors(monkeypatch, spin_rounds):
     """Each run covers its range once, whether the pool thread polls or slept; a piece's

@@ -1,4 +1,5 @@
-"""2-D products just above OpenBLAS's small-matrix limit run as two halves
+"""2-D products just above OpenBLAS's small-matrix limit run as two halves on its SkylakeX-family
+kernels, whole on others
 (backend/numpy/linalg.py, `_product`): each layout, both float dtypes, odd lengths, the
 affine op, and an `out` that overlaps an operand (left whole to NumPy) give NumPy's values.
 Products of one inner term run in the outer-product loop, with NumPy's values exactly."""
@@ -7,13 +8,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tinyflow.backend.numpy import linalg
+from tinyflow.backend.numpy import blas, linalg
 from tinyflow.ops import linalg as ops
 
 
-def _halves_seen(monkeypatch) -> list:
-    """Records the operand shapes of every np.matmul the kernel module calls."""
+def _halves_seen(monkeypatch, core: str = "skylakex") -> list:
+    """Records the operand shapes of every np.matmul the kernel module calls, OpenBLAS's
+    kernels taken to be `core`'s (the halves are cut for SkylakeX's small-matrix kernels)."""
     seen, matmul = [], np.matmul
+    monkeypatch.setattr(blas, "core_name", lambda: core)
 
     class Counting:
         def __getattr__(self, name):
@@ -41,6 +44,19 @@ def test_products_just_over_the_small_limit_run_in_halves(monkeypatch, dtype, m,
     got = linalg.matmul(ops.MatMul(transpose_a=ta, transpose_b=tb), a, b)
     assert len(seen) == 2 and got.dtype == dtype and got.flags.c_contiguous
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-4)
+
+
+@pytest.mark.parametrize("core", ["haswell", "zen", ""])
+def test_products_stay_whole_where_openblas_packs_small_ones(monkeypatch, core):
+    """On kernels that pack every product the halves cost more than the whole (and OpenBLAS
+    threads the whole, not the halves): the LSTMCell example's float64 products."""
+    rng = np.random.default_rng(0)
+    g, w, x = (rng.standard_normal(s) for s in ((97, 204), (204, 51), (97, 51)))
+    seen = _halves_seen(monkeypatch, core)
+    for ta, a, b in ((False, g, w), (True, g, x)):
+        got = linalg.matmul(ops.MatMul(transpose_a=ta, transpose_b=False), a, b)
+        np.testing.assert_allclose(got, (a.T if ta else a) @ b, rtol=1e-12)
+    assert seen == [((97, 204), (204, 51)), ((204, 97), (97, 51))]
 
 
 def test_affine_overlapping_out_and_a_single_row(monkeypatch):

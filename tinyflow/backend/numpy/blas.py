@@ -66,6 +66,16 @@ def core_name() -> str:
     return ""
 
 
+# OpenBLAS's kernels that multiply small products (m n k up to 1M) without packing
+SMALL_PRODUCT_CORES = ("skylakex", "cooperlake", "sapphirerapids")
+
+
+def small_products_unpacked() -> bool:
+    """Whether NumPy's OpenBLAS runs small products on its unpacked small-matrix kernels
+    (SkylakeX and its successors): other kernels (haswell, zen) pack every product."""
+    return core_name() in SMALL_PRODUCT_CORES
+
+
 def describe() -> str:
     """Which BLAS runs the products, for benchmark headers."""
     blas = np.show_config(mode="dicts").get("Build Dependencies", {}).get("blas", {})

@@ -67,10 +67,15 @@ def _product(a, b, out=None):
 
 def _cut(a, b, out) -> bool:
     """Whether `_product` multiplies 2-D a and b as two halves: the product is over
-    `SMALL_MACS` and each half (of the longer of a's rows and b's columns) under it."""
+    `SMALL_MACS` and each half (of the longer of a's rows and b's columns) under it, on
+    OpenBLAS's unpacked small-matrix kernels. Other kernels pack the halves as they pack the
+    whole: on haswell's (AMD EPYC, 2026-12-07) the halves of the LSTMCell example's products
+    ([97, 204] x [204, 51], [204, 97] x [97, 51] float64) took 1.1x the whole's time on one
+    thread and 2x on two, where OpenBLAS threads the whole but not the halves."""
     (m, k), n = a.shape, b.shape[1]
     half = (max(m, n) + 1) // 2
     return (m * k * n > SMALL_MACS and half * min(m, n) * k <= SMALL_MACS and min(m, n) > 1
+            and blas.small_products_unpacked()
             and a.dtype == b.dtype and a.dtype in parallel.FLOATS
             and (b.strides[1] == b.itemsize or n <= 10)
             and (out is None or not (np.may_share_memory(out, a)

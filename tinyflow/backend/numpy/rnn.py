@@ -50,7 +50,6 @@ COLUMN_BLOCK = 16   # columns per cut unit: a multiple of the widest SIMD vector
 MIN_PIECE_COLUMNS = 64   # fewest batch columns per piece (see _by_columns)
 MIN_PIECE_ROWS = 64      # fewest hidden rows per piece (see _by_rows)
 SMALL_PRODUCT = 1_000_000   # m n k at most this: OpenBLAS's AVX-512 kernels do not pack
-SMALL_PRODUCT_CORES = ("skylakex", "cooperlake", "sapphirerapids")
 SMALL_PRODUCT_COLUMNS = 32  # blocks only up to this many batch columns (at 64 they lost 10%)
 DEPTH_BLOCK = 128           # inner terms per block
 
@@ -64,7 +63,7 @@ def _blocks(m: int, n: int, k: int) -> tuple:
     6.9 -> 4.9 ms, backward 8.9 -> 6.2 ms (blocks of 240 rows x 128 terms; one block of 1e6
     m n k or more: no gain); at B 64 the blocks lost 5-10 %, so wider pieces and other
     OpenBLAS kernels keep one product."""
-    if n > SMALL_PRODUCT_COLUMNS or blas.core_name() not in SMALL_PRODUCT_CORES:
+    if n > SMALL_PRODUCT_COLUMNS or not blas.small_products_unpacked():
         return m, k
     depth = min(k, DEPTH_BLOCK)
     most = max(16, SMALL_PRODUCT // (max(n, 1) * depth) // 16 * 16)

@@ -1,5 +1,6 @@
 """Few-output-channel convolutions with large kernels computed directly
-(backend/numpy/_conv_direct.py: fast_neural_style's last layer, 32 -> 3 at 9x9) against
+(backend/numpy/_conv_direct.py: fast_neural_style's last layer, 32 -> 3 at 9x9; LeNet's
+3 -> 6 -> 16 5x5 layers, few channels on both sides) against
 PyTorch: forward with and without bias, weight, bias and input gradients, on odd and
 non-square sizes, batch 1, asymmetric padding, channels-last inputs, float64 (tight) and
 float32, one thread and the kernel pool; and the layers that must keep the other paths."""
@@ -22,6 +23,9 @@ CASES = [  # x shape, out channels, padding ((top, bottom), (left, right)), kern
     ((2, 7, 12, 12), 1, ((4, 0), (2, 6)), (5, 7)),
     ((1, 3, 9, 10), 4, ((0, 0), (0, 0)), (9, 9)),   # a 1 x 2 output
     ((3, 2, 6, 5), 3, ((2, 2), (3, 3)), (5, 7)),
+    ((2, 3, 14, 13), 6, ((0, 0), (0, 0)), (5, 5)),   # LeNet's 3 -> 6 layer
+    ((2, 3, 9, 9), 16, ((1, 1), (1, 1)), (3, 3)),    # a CIFAR ResNet's 3 -> 16 stem
+    ((1, 4, 10, 9), 7, ((1, 1), (2, 2)), (3, 5)),    # an odd count: one output left alone
 ]
 
 
@@ -64,13 +68,25 @@ def test_direct_on_the_kernel_pool_matches_torch(dtype, monkeypatch):
     (dict(padding=1), 32, 3, (1, 3)),       # 3 taps: few columns
     (dict(padding=9), 32, 3, 9),            # padding past the kernel (the input gradient's)
     (dict(padding=2), 1, 4, 5),             # one input channel: the tap-major im2col
+    (dict(padding=2), 3, 17, 5),            # few inputs but more than FEW_OUT outputs
+    (dict(padding=2), 5, 8, 5),             # more than FEW_IN inputs (LeNet's 6 -> 16)
 ])
 def test_other_convolutions_keep_their_paths(attrs, channels, out_channels, kernel):
     op = conv_ops.Conv2d(**conv_ops.conv_attrs(**attrs))
     p = attrs["padding"]
     kernel = (kernel, kernel) if isinstance(kernel, int) else kernel
     assert not _conv_direct.applies(op, kernel, channels, out_channels, np.float32,
-                                    ((p, p), (p, p)))
+                                    ((p, p), (p, p)), (28, 28))
+
+
+def test_few_channels_at_a_few_output_pixels_keep_their_paths():
+    """3 -> 16 takes this path at 10x10 outputs, not at 3x3 (runs too short) nor at one
+    pixel (`conv._conv2d_one_pixel`)."""
+    op = conv_ops.Conv2d(**conv_ops.conv_attrs())
+    pads = ((0, 0), (0, 0))
+    assert _conv_direct.applies(op, (5, 5), 3, 16, np.float32, pads, (10, 10))
+    assert not _conv_direct.applies(op, (5, 5), 3, 16, np.float32, pads, (3, 3))
+    assert not _conv_direct.applies(op, (3, 3), 3, 6, np.float32, pads, (1, 1))
 
 
 def test_the_winograd_layers_keep_winograd():

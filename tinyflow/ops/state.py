@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..core.graph import get_default_graph, node_of
-from ..core.op import Op, apply, as_tensor
+from ..core.op import Op, apply, apply3, as_tensor
 from ..core.tensor import EAGER, NODE, Tensor
 from .math import cast
 
@@ -191,13 +191,27 @@ def adam_step(param: Tensor, grad: Tensor, exp_avg: Tensor, exp_avg_sq: Tensor, 
 def momentum_step(param: Tensor, grad: Tensor, buf: Tensor, *, lr: float, momentum: float,
                   dampening: float = 0.0, nesterov: bool = False) -> Tensor:
     """SGD momentum's update of eager `param` and its buffer, in place (see `MomentumStep`)."""
-    if any(t.kind != EAGER for t in (param, grad, buf)):
+    if param.kind != EAGER or grad.kind != EAGER or buf.kind != EAGER:
         raise TypeError("momentum_step: needs eager tensors (a graph uses optim.rules.momentum)")
-    apply(MomentumStep(lr=lr, momentum=momentum, dampening=dampening, nesterov=nesterov),
-          param, grad, buf)
-    for t in (param, buf):
-        t._version[0] += 1
+    apply3(_momentum_op(lr, momentum, dampening, nesterov), param, grad, buf)
+    param._version[0] += 1
+    buf._version[0] += 1
     return param
+
+
+_LAST_MOMENTUM_OP = [None]
+
+
+def _momentum_op(lr, momentum, dampening, nesterov) -> MomentumStep:
+    """The op of the last call again when its attributes are the same (every parameter of a
+    step, and every step without a schedule, shares one): one op, not one a parameter.
+    Only the last is kept, as a schedule may give each step its own lr."""
+    op = _LAST_MOMENTUM_OP[0]
+    if op is None or (op.lr, op.momentum, op.dampening, op.nesterov) != (
+            lr, momentum, dampening, nesterov) or type(op.lr) is not type(lr):
+        op = _LAST_MOMENTUM_OP[0] = MomentumStep(lr=lr, momentum=momentum,
+                                                 dampening=dampening, nesterov=nesterov)
+    return op
 
 
 def group(*inputs, name=None) -> Tensor:

@@ -108,8 +108,9 @@ class Optimizer:
         with no_grad():
             for group in self.param_groups:
                 for p in group["params"]:
-                    if p.grad is not None:
-                        self._update(p, p.grad, self.state[p], group)
+                    grad = p.grad
+                    if grad is not None:
+                        self._update(p, grad, self.state[p], group)
         return loss
 
     def _update(self, param: Tensor, grad: Tensor, state: dict, group: dict) -> None:

@@ -26,7 +26,8 @@ class SGD(Optimizer):
                                       differentiable=differentiable, fused=fused))
 
     def _update(self, param, grad, state, group):
-        grad = rules.gradient(grad, param, group["weight_decay"], group["maximize"])
+        if group["weight_decay"] != 0 or group["maximize"]:   # (else the gradient itself)
+            grad = rules.gradient(grad, param, group["weight_decay"], group["maximize"])
         if group["momentum"] == 0:
             rules.sgd(param, grad, group["lr"], out=param)   # in place: no temporary, no copy
             return

@@ -43,9 +43,10 @@ second thread then spins on the core the pool thread needs (`_conv_numba.Shared`
   so nothing else could close the gap to oneDNN on those layers).
 - Depthwise layers (groups == C == O) are computed directly, per (image, channel) plane
   (`_conv_depthwise`): im2col's per-group GEMM there has N = 1.
-- 1 to 4 output channels at stride 1 (an image model's RGB output layer) are computed
-  directly, without columns (`_conv_direct`): im2col's copy of kH * kW values per input
-  value was the work there, for a GEMM with N = 3.
+- 1 to 4 output channels at stride 1 (an image model's RGB output layer), or up to 16 from
+  at most 4 input channels (LeNet's 3 -> 6), are computed directly, without columns
+  (`_conv_direct`): im2col's copy of kH * kW values per input value was the work there, for
+  a GEMM with N = 3.
 """
 import functools
 
@@ -208,7 +209,7 @@ def _conv2d(op, x, w, b):
         return _conv_pointwise.conv2d(op, x, w, b, (ho, wo))
     if _conv_winograd.applies(op, (kh, kw), x.shape[1], o, x.dtype, n, (ho, wo)):
         return _conv_winograd.conv2d(x, w, b, pads)
-    if _conv_direct.applies(op, (kh, kw), x.shape[1], o, x.dtype, pads):
+    if _conv_direct.applies(op, (kh, kw), x.shape[1], o, x.dtype, pads, (ho, wo)):
         return _conv_direct.conv2d(x, w, b, pads, (ho, wo))
     stride = op.stride
     if (kh, kw) == (1, 1) and pads == ((0, 0), (0, 0)) and stride != (1, 1):
@@ -526,7 +527,7 @@ def _grad_weight(op, x, g, gw, gb) -> None:
     if _conv_winograd.applies(op, (kh, kw), x.shape[1], o, x.dtype, x.shape[0], out_hw):
         _conv_winograd.grad_weight(x, g, gw, gb, pads)
         return
-    if _conv_direct.applies(op, (kh, kw), x.shape[1], o, x.dtype, pads):
+    if _conv_direct.applies(op, (kh, kw), x.shape[1], o, x.dtype, pads, out_hw):
         _conv_direct.grad_weight(x, g, gw, gb, pads)
         return
     xp = padded_buffer(x, pads)
@@ -583,7 +584,7 @@ def conv2d_grad_input(op, g, w, ref):
         return _conv_pointwise.grad_input(op, g, w, ref.shape)
     if _conv_winograd.applies(op, (kh, kw), c, o, g.dtype, n, out_hw):
         return _conv_winograd.grad_input(g, w, ref.shape, pads)
-    if _conv_direct.applies(op, (kh, kw), c, o, g.dtype, pads):
+    if _conv_direct.applies(op, (kh, kw), c, o, g.dtype, pads, out_hw):
         return _conv_direct.grad_input(g, w, ref.shape, pads)
     (top, bottom), (left, right) = pads
     dxp = _buffer("padded", (n, top + h + bottom, left + wd + right, c), g.dtype)

@@ -74,18 +74,38 @@ def _momentum_loop():
 def _in_pieces(loop, arrays, numbers, passes: int) -> None:
     """loop(*flat arrays, *numbers) over the C-contiguous `arrays`, cut into pieces of their
     flat index on the pool's threads when `passes` passes over them are worth it."""
+    size = arrays[0].size
+    if size * passes < parallel.MIN_ELEMENTS:   # the common case (never worth threads): no
+        loop(*[a.reshape(-1) for a in arrays], *numbers)    # lambda, no split frame
+        return
     flat = [a.reshape(-1) for a in arrays]
-    parallel.split(lambda a, b: loop(*(x[a:b] for x in flat), *numbers), flat[0].size,
-                   flat[0].size * passes, blas=False)
+    parallel.split(lambda a, b: loop(*(x[a:b] for x in flat), *numbers), size,
+                   size * passes, blas=False)
+
+
+# (op, scalar type, its numbers in that type) of the last momentum step: every parameter of
+# an optimizer's step shares one op (`ops.state._momentum_op`), so its numbers are made once
+_LAST_MOMENTUM = [None]
 
 
 @kernel(state.MomentumStep)
 def momentum_step(op, p, g, v):
     """v = mu v + (1 - dampening) g; p -= lr v (Nesterov: lr (g + mu v)), in place."""
     f = p.dtype.type
-    lr, mu, w = f(op.lr), f(op.momentum), f(1 - op.dampening)
-    if all(a.flags.c_contiguous for a in (p, g, v)) and p.dtype in (np.float32, np.float64):
-        _in_pieces(_momentum_loop(), (p, g, v), (lr, mu, w, op.nesterov), MOMENTUM_PASSES)
+    last = _LAST_MOMENTUM[0]
+    if last is not None and last[0] is op and last[1] is f:
+        lr, mu, w = last[2]
+    else:
+        lr, mu, w = numbers = f(op.lr), f(op.momentum), f(1 - op.dampening)
+        _LAST_MOMENTUM[0] = (op, f, numbers)
+    if (p.flags.c_contiguous and g.flags.c_contiguous and v.flags.c_contiguous
+            and p.dtype in (np.float32, np.float64)):
+        if p.size * MOMENTUM_PASSES < parallel.MIN_ELEMENTS:   # (`_in_pieces`' small case)
+            _momentum_loop()(p.reshape(-1), g.reshape(-1), v.reshape(-1), lr, mu, w,
+                             op.nesterov)
+        else:
+            _in_pieces(_momentum_loop(), (p, g, v), (lr, mu, w, op.nesterov),
+                       MOMENTUM_PASSES)
         return p
     v[...] = mu * v + w * g         # strided or half precision: NumPy, in place
     p[...] = p - lr * (g + mu * v if op.nesterov else v)

@@ -840,21 +840,6 @@ def cond_select(t, f, pred, name=None) -> Tensor:
     return apply(shared(CondSelect), as_tensor(t), as_tensor(f), as_tensor(pred), name=name)
 
 
-def clamp(x, min=None, max=None) -> Tensor:  # noqa: A002
-    """Values limited to [min, max]; the gradient passes where min <= x <= max (PyTorch),
-    so not at a NaN (whose value passes)."""
-    x = as_tensor(x)
-    if min is None and max is None:
-        return x
-    if x.dtype.is_floating:   # a NaN constant: no gradient there (not a view of x, which
-        x = where(x != x, float("nan"), x)   # an in-place clamp_ would write)
-    if min is not None:
-        x = where(x < min, min, x)
-    if max is not None:
-        x = where(x > max, max, x)
-    return x
-
-
 def atan2(y, x, name=None, out=None) -> Tensor:
     """The angle of the point (x, y), y first (NumPy, PyTorch and TF1 agree; `tf.atan2(y=,
     x=)` by keyword too)."""

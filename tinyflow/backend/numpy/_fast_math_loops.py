@@ -349,6 +349,30 @@ def leaky_relu_grad_flat(g, y, slope, out):
         out[i] = g[i] if y[i] > 0 else g[i] * slope
 
 
+@numba.njit(cache=True, nogil=True)     # no fastmath: it would assume no NaN
+def clamp_flat(x, low, high, out):
+    """out = x limited to [low, high] (infinite for no limit), as PyTorch's clamp: a NaN
+    passes, -0.0 stays -0.0 at a limit of 0, and with low > high every value is high."""
+    for i in range(x.shape[0]):
+        v = x[i]
+        v = low if v < low else v
+        out[i] = high if v > high else v
+
+
+@numba.njit(cache=True, nogil=True)
+def clamp_grad_flat(g, y, low, high, hard, out):
+    """out = g where low <= y <= high, else 0 (clamp's: 0 at NaN); with `hard` (hardtanh's)
+    0 where y <= low or y >= high, else g (so g at NaN)."""
+    if hard:
+        for i in range(g.shape[0]):
+            v = y[i]
+            out[i] = 0 if v <= low or v >= high else g[i]
+    else:
+        for i in range(g.shape[0]):
+            v = y[i]
+            out[i] = g[i] if v >= low and v <= high else 0
+
+
 SUM_BLOCK = 32   # rows summed in float32 before a float64 add (as the layer norm loops)
 
 

@@ -360,17 +360,19 @@ def clamp_flat(x, low, high, out):
 
 
 @numba.njit(cache=True, nogil=True)
-def clamp_grad_flat(g, y, low, high, hard, out):
+def clamp_grad_flat(g, y, low, high, hard, zero, out):
     """out = g where low <= y <= high, else 0 (clamp's: 0 at NaN); with `hard` (hardtanh's)
-    0 where y <= low or y >= high, else g (so g at NaN)."""
+    0 where y <= low or y >= high, else g (so g at NaN). Both loads unconditional, bitwise
+    `|`/`&` and `zero` of g's dtype: LLVM then vectorizes the select (0.69 -> 0.50 ms on
+    786k float32, one thread; a select between g[i] and the literal 0 mixed in float64)."""
     if hard:
         for i in range(g.shape[0]):
-            v = y[i]
-            out[i] = 0 if v <= low or v >= high else g[i]
+            v, w = y[i], g[i]
+            out[i] = zero if (v <= low) | (v >= high) else w
     else:
         for i in range(g.shape[0]):
-            v = y[i]
-            out[i] = g[i] if v >= low and v <= high else 0
+            v, w = y[i], g[i]
+            out[i] = w if (v >= low) & (v <= high) else zero
 
 
 SUM_BLOCK = 32   # rows summed in float32 before a float64 add (as the layer norm loops)

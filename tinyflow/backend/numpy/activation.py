@@ -125,8 +125,9 @@ def clamp_grad(op, g, y):
     high = np.inf if op.high is None else op.high
     if _flat_floats((g, y)):
         from . import _fast_math_loops as loops
-        return _flat_loop(loops.clamp_grad_flat, (g.dtype.type(low), g.dtype.type(high),
-                                                  op.hard), g, y)
+        kind = g.dtype.type
+        return _flat_loop(loops.clamp_grad_flat, (kind(low), kind(high), op.hard, kind(0)),
+                          g, y)
     with np.errstate(invalid="ignore"):
         passes = ((y > low) & (y < high) | (y != y) if op.hard
                   else (y >= low) & (y <= high))

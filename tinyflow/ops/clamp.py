@@ -16,10 +16,10 @@ from ..core.dtypes import promote
 from ..core.op import Op, apply, as_tensor
 from ..core.shapes import broadcast_shapes
 from ..core.tensor import Tensor
-from .math import Unary, _lift, cast, check_floating, where
+from .math import ReadsInputOrOutput, Unary, _lift, cast, check_floating, where
 
 
-class Clamp(Unary):
+class Clamp(ReadsInputOrOutput, Unary):
     """x limited to [low, high] (None: no limit on that side); NaN and -0.0 pass, and with
     low > high every value is high, as PyTorch's. The gradient passes where low <= x <= high
     (not at NaN), or with `hard` (hardtanh's) where low < x < high and at NaN. With
@@ -31,14 +31,6 @@ class Clamp(Unary):
     high: Optional[float]
     hard: bool = False
     reads_output: bool = False
-
-    @property
-    def saves_inputs(self):
-        return not self.reads_output
-
-    @property
-    def saves_output(self):
-        return self.reads_output
 
     def infer(self, x):
         _check_bounds(self)

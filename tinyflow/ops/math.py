@@ -120,6 +120,19 @@ class Unary(Elementwise):
         return (self.chain(0, g, out, x),)
 
 
+class ReadsInputOrOutput:
+    """Mixin of an op whose gradient reads its input, or with `reads_output` (a field of the
+    op) its output: in place, where the output overwrites the input (leaky ReLU, hardtanh)."""
+
+    @property
+    def saves_inputs(self):
+        return not self.reads_output
+
+    @property
+    def saves_output(self):
+        return self.reads_output
+
+
 class Binary(Elementwise):
     broadcasts = True
 

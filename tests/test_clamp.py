@@ -126,6 +126,10 @@ def test_integers_match_torch():
         want, got = fn(torch, torch.tensor(x)), fn(tf, tf.tensor(x))
         assert str(got.dtype).split(".")[-1] == str(want.dtype).split(".")[-1]
         np.testing.assert_array_equal(got.numpy(), want.numpy())
+    # a limit the type cannot hold: refused, as PyTorch's (it wrapped: 300 -> 44 in int8)
+    with pytest.raises(RuntimeError, match="clamp: the limit 300 cannot be converted to type "
+                                           "int8 without overflow"):
+        tf.clamp(tf.tensor(np.array([-100, 0, 100], np.int8)), 0, 300)
 
 
 def test_tensor_limits_match_torch():

@@ -119,6 +119,10 @@ def _bound(value, x: Tensor):
         return None
     if x.dtype.is_floating:
         return float(value) if x.dtype.np.itemsize >= 8 else float(x.dtype.np.type(value))
+    info = np.iinfo(x.dtype.np)
+    if not info.min <= value <= info.max:   # PyTorch refuses it (a cast would wrap)
+        raise RuntimeError(f"clamp: the limit {value} cannot be converted to type "
+                           f"{x.dtype.name} without overflow")
     return int(value)
 
 

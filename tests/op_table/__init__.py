@@ -6,13 +6,13 @@ forward pass is checked in, the expected output dtype, tolerances, and error inp
 input, exception type, message). One module per group of ops, as in tinyflow/ops; each
 op's reference and adapters sit just above its entry. `common` holds what they share.
 """
-from . import (activation, attention, conv, creation, discrete, fused, indexing, linalg, losses,
+from . import (activation, attention, clamp, conv, creation, discrete, fused, indexing, linalg, losses,
                math, nn, matrix, normalization, pool, product, quantize, reduce, rnn, shape, sparse,
                special_functions)
 from .common import ErrorInput, OpCase, make_array  # noqa: F401
 
 GROUPS = (math, reduce, linalg, shape, indexing, nn, creation, conv, pool, rnn, activation,
-          normalization, fused, quantize, attention, sparse, losses, product, matrix,
+          normalization, fused, quantize, attention, sparse, losses, product, matrix, clamp,
           special_functions, discrete)
 TABLE: list[OpCase] = [case for group in GROUPS for case in group.CASES]
 

@@ -1,5 +1,5 @@
 """Elementwise ops (tinyflow/ops/math.py): arithmetic, unary functions, comparisons, logic,
-where, cast and clamp. Most references are NumPy's own ufuncs."""
+where and cast (clamp: clamp.py). Most references are NumPy's own ufuncs."""
 from __future__ import annotations
 
 import math
@@ -122,20 +122,6 @@ CASES += [
            errors=(broadcast_error("minimum"),)),
 ]
 
-
-def clamp(x, min=None, max=None):  # noqa: A002
-    return tf.ops.clamp(x, min, max)
-
-
-def np_clamp(x, min=None, max=None):  # noqa: A002
-    return np.clip(x, min, max)
-
-
-CASES += [
-    OpCase("clamp", clamp, np_clamp,
-           (S(A(3, 4), min=-0.5, max=0.5), S(A(3, 4, layout="T"), min=0.0),
-            S(A(5), max=1.0)), FLOATS, sugar=True),
-]
 
 # ---- logic, comparisons, where -----------------------------------------------------------
 

@@ -172,13 +172,14 @@ def softsign(input: Tensor) -> Tensor:
 def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0,
              inplace: bool = False) -> Tensor:
     """clamp's values (so -0.0 at a limit of 0 stays -0.0, as PyTorch's), PyTorch's hardtanh
-    gradient: 0 at the limits themselves, 1 at NaN."""
-    x = as_tensor(input)
-    if x.dtype.is_integer:   # the limits in the tensor's type (truncated), as PyTorch's
-        min_val, max_val = int(min_val), int(max_val)
-    limited = (x <= min_val) | (x >= max_val)
-    out = ops.where(limited, ops.stop_gradient(ops.clamp(x, min_val, max_val)), x)
-    return _written(input, out, inplace)
+    gradient: 0 at the limits themselves, 1 at NaN; one op each way (`ops.hardtanh`), whose
+    gradient reads the output where that overwrites the input."""
+    if min_val > max_val:
+        raise ValueRuntimeError(f"hardtanh: min_val cannot be greater than max_val, got "
+                                f"{min_val} and {max_val}")
+    in_place = _writable(input, inplace)
+    out = ops.hardtanh(input, min_val, max_val, reads_output=in_place)
+    return input.copy_(out) if in_place else out
 
 
 def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:

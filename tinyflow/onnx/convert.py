@@ -15,6 +15,7 @@ from ..core.op import Typed
 from ..ops import (activation, attention, conv, creation, fused, indexing, linalg, nn,
                    normalization, pool, rnn_cell)
 from ..ops import math as m
+from ..ops.clamp import Clamp
 from ..ops import reduce as r
 from ..ops import shape as s
 from ..passes import Step
@@ -132,6 +133,14 @@ def _gelu(b: Builder, step, ins):
 @converts(activation.LeakyRelu)
 def _leaky_relu(b: Builder, step, ins):
     return b.node("LeakyRelu", [b.cast(ins[0], step.dtype)], _hint(step), alpha=step.op.slope)
+
+
+@converts(Clamp)
+def _clamp(b: Builder, step, ins):
+    """Clip with its limits as inputs (opset 11 on; a missing one left empty)."""
+    limits = [b.const(v, step.dtype) if v is not None else "" for v in (step.op.low,
+                                                                         step.op.high)]
+    return b.node("Clip", [b.cast(ins[0], step.dtype)] + limits, _hint(step))
 
 
 @converts(nn.Softmax, nn.LogSoftmax)

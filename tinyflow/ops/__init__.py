@@ -1,5 +1,6 @@
 """Every op, one class each, grouped by kind; and the functions that apply them."""
 from .activation import gelu, leaky_relu
+from .clamp import clamp, hardtanh
 from .attention import attention_weights, dot_product_attention
 from .conv import conv2d
 from .fused import fused_elementwise
@@ -10,7 +11,7 @@ from .indexing import argsort, gather, setitem, take
 from .linalg import affine, einsum, matmul, product_sum, tril, triu
 from .math import (abs, add, atan2, autocast_inputs, bitwise_and, bitwise_left_shift,
                    bitwise_not, bitwise_or, bitwise_right_shift, bitwise_xor, cast, ceil,
-                   clamp, cos, divide, equal,
+                   cos, divide, equal,
                    erf, exp, expm1, floor, floor_divide, greater, greater_equal, in_float32,
                    less, less_equal, log, log1p, logical_and, logical_not, logical_or,
                    logical_xor, maximum, minimum,

@@ -13,7 +13,7 @@ from ..core.op import Op, apply, as_tensor
 from ..core.shapes import broadcast_shapes
 from ..core.tensor import Tensor
 from ..core.dtypes import promote
-from .math import Unary, check_floating, erf, exp, greater, tanh, where
+from .math import ReadsInputOrOutput, Unary, check_floating, erf, exp, greater, tanh, where
 
 APPROXIMATIONS = ("none", "tanh")
 _SQRT_2_OVER_PI = math.sqrt(2 / math.pi)
@@ -70,7 +70,7 @@ def gelu(x, approximate: str = "none", name=None) -> Tensor:
     return apply(Gelu(approximate=approximate), as_tensor(x), name=name)
 
 
-class LeakyRelu(Unary):
+class LeakyRelu(ReadsInputOrOutput, Unary):
     """x where x > 0, else slope * x, for a positive slope: then the output is positive
     exactly where x is, so the gradient may read either. It reads the input, as PyTorch's
     out of place (an output then written through `.data` or under no_grad keeps its right
@@ -80,14 +80,6 @@ class LeakyRelu(Unary):
     name = "leaky_relu"
     slope: float
     reads_output: bool = False
-
-    @property
-    def saves_inputs(self):
-        return not self.reads_output
-
-    @property
-    def saves_output(self):
-        return self.reads_output
 
     def infer(self, x):
         if not self.slope > 0:

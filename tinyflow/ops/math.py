@@ -120,6 +120,19 @@ class Unary(Elementwise):
         return (self.chain(0, g, out, x),)
 
 
+class ReadsInputOrOutput:
+    """Mixin of an op whose gradient reads its input, or with `reads_output` (a field of the
+    op) its output: in place, where the output overwrites the input (leaky ReLU, hardtanh)."""
+
+    @property
+    def saves_inputs(self):
+        return not self.reads_output
+
+    @property
+    def saves_output(self):
+        return self.reads_output
+
+
 class Binary(Elementwise):
     broadcasts = True
 
@@ -838,21 +851,6 @@ def where(condition, x, y, name=None) -> Tensor:
 
 def cond_select(t, f, pred, name=None) -> Tensor:
     return apply(shared(CondSelect), as_tensor(t), as_tensor(f), as_tensor(pred), name=name)
-
-
-def clamp(x, min=None, max=None) -> Tensor:  # noqa: A002
-    """Values limited to [min, max]; the gradient passes where min <= x <= max (PyTorch),
-    so not at a NaN (whose value passes)."""
-    x = as_tensor(x)
-    if min is None and max is None:
-        return x
-    if x.dtype.is_floating:   # a NaN constant: no gradient there (not a view of x, which
-        x = where(x != x, float("nan"), x)   # an in-place clamp_ would write)
-    if min is not None:
-        x = where(x < min, min, x)
-    if max is not None:
-        x = where(x > max, max, x)
-    return x
 
 
 def atan2(y, x, name=None, out=None) -> Tensor:

@@ -13,7 +13,8 @@ from typing import Optional, Union
 
 from ..core.tensor import Tensor
 from ..ops.math import abs as abs_
-from ..ops.math import clamp, maximum, sign, sqrt, subtract, where
+from ..ops.clamp import clamp
+from ..ops.math import maximum, sign, sqrt, subtract, where
 
 Scalar = Union[float, Tensor]
 

@@ -349,6 +349,32 @@ def leaky_relu_grad_flat(g, y, slope, out):
         out[i] = g[i] if y[i] > 0 else g[i] * slope
 
 
+@numba.njit(cache=True, nogil=True)     # no fastmath: it would assume no NaN
+def clamp_flat(x, low, high, out):
+    """out = x limited to [low, high] (infinite for no limit), as PyTorch's clamp: a NaN
+    passes, -0.0 stays -0.0 at a limit of 0, and with low > high every value is high."""
+    for i in range(x.shape[0]):
+        v = x[i]
+        v = low if v < low else v
+        out[i] = high if v > high else v
+
+
+@numba.njit(cache=True, nogil=True)
+def clamp_grad_flat(g, y, low, high, hard, zero, out):
+    """out = g where low <= y <= high, else 0 (clamp's: 0 at NaN); with `hard` (hardtanh's)
+    0 where y <= low or y >= high, else g (so g at NaN). Both loads unconditional, bitwise
+    `|`/`&` and `zero` of g's dtype: LLVM then vectorizes the select (0.69 -> 0.50 ms on
+    786k float32, one thread; a select between g[i] and the literal 0 mixed in float64)."""
+    if hard:
+        for i in range(g.shape[0]):
+            v, w = y[i], g[i]
+            out[i] = zero if (v <= low) | (v >= high) else w
+    else:
+        for i in range(g.shape[0]):
+            v, w = y[i], g[i]
+            out[i] = w if (v >= low) & (v <= high) else zero
+
+
 SUM_BLOCK = 32   # rows summed in float32 before a float64 add (as the layer norm loops)
 
 

@@ -7,6 +7,7 @@ import math
 import numpy as np
 
 from ...ops import activation as a
+from ...ops.clamp import Clamp, ClampGrad
 from ...ops.fused import GeluGradSum
 from . import _fast_math, parallel
 from .registry import kernel
@@ -76,15 +77,58 @@ def _flat_pieces(name: str, slope: float, *xs: np.ndarray) -> np.ndarray:
     pool's threads (DCGAN's discriminator, 1M float32: 0.3 ms against 2.9 for the composed
     compare, multiply and where); other inputs (broadcast, mixed dtypes) by NumPy."""
     dtype = xs[0].dtype
-    if not (dtype in parallel.FLOATS and all(x.dtype == dtype and x.shape == xs[0].shape
-                                             for x in xs)):
+    if not _flat_floats(xs):
         x = xs[-1]
         return np.where(x > 0, xs[0], xs[0] * np.asarray(slope, dtype=np.result_type(*xs)))
     from . import _fast_math_loops as loops
-    loop, s = getattr(loops, name), dtype.type(slope)
+    return _flat_loop(getattr(loops, name), (dtype.type(slope),), *xs)
+
+
+def _flat_floats(xs) -> bool:
+    """Whether the flat loops take these arrays: float32 or float64, of one shape and dtype."""
+    dtype = xs[0].dtype
+    return dtype in parallel.FLOATS and all(x.dtype == dtype and x.shape == xs[0].shape
+                                            for x in xs)
+
+
+def _flat_loop(loop, scalars: tuple, *xs: np.ndarray) -> np.ndarray:
+    """loop(*xs, *scalars, out) over the flattened arrays (see `_flat_floats`), in pieces on
+    the pool's threads when large."""
     flat = [np.ascontiguousarray(x).reshape(-1) for x in xs]
-    out = np.empty(xs[0].shape, dtype)
+    out = np.empty(xs[0].shape, xs[0].dtype)
     res = out.reshape(-1)
-    parallel.split(lambda a, b: loop(*(f[a:b] for f in flat), s, res[a:b]), res.size,
+    parallel.split(lambda a, b: loop(*(f[a:b] for f in flat), *scalars, res[a:b]), res.size,
                    blas=False)
     return out
+
+
+@kernel(Clamp)
+def clamp(op, x):
+    """One Numba pass for float32/float64 (float16 and bfloat16 through float32, exactly:
+    each value is x or a limit, and the op holds the limits already rounded to x's type);
+    integers by np.clip."""
+    if x.dtype.kind in "iu":
+        return np.clip(x, op.low, op.high)
+    low = -np.inf if op.low is None else op.low
+    high = np.inf if op.high is None else op.high
+    wide = x if x.dtype in parallel.FLOATS else x.astype(np.float32)
+    from . import _fast_math_loops as loops
+    out = _flat_loop(loops.clamp_flat, (wide.dtype.type(low), wide.dtype.type(high)), wide)
+    return out if wide is x else out.astype(x.dtype)
+
+
+@kernel(ClampGrad)
+def clamp_grad(op, g, y):
+    """One Numba pass where g and y are float32/float64 of one shape and dtype; else NumPy's
+    compares and `where` (a broadcast g, reduced floats)."""
+    low = -np.inf if op.low is None else op.low
+    high = np.inf if op.high is None else op.high
+    if _flat_floats((g, y)):
+        from . import _fast_math_loops as loops
+        kind = g.dtype.type
+        return _flat_loop(loops.clamp_grad_flat, (kind(low), kind(high), op.hard, kind(0)),
+                          g, y)
+    with np.errstate(invalid="ignore"):
+        passes = ((y > low) & (y < high) | (y != y) if op.hard
+                  else (y >= low) & (y <= high))
+    return np.where(passes, g, np.zeros((), g.dtype)).astype(np.result_type(g, y), copy=False)

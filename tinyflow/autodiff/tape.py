@@ -115,11 +115,15 @@ def write_inplace(target: Tensor, result: Tensor) -> Tensor:
         raise RuntimeError(f"output with shape {list(target.shape)} doesn't match the "
                            f"broadcast shape {list(result.shape)}")
     first = tracked and not target.requires_grad   # its views made before take history
+    moves = _buffer_moves(target, result)
     if tracked:
-        _rewire(result, target, _remember(target))
+        _rewire(result, target, _remember(target, moves))
         target._op, target.inputs, target.requires_grad = result._op, result.inputs, True
         target.site = result.site
-    writable_memory(target.array)[...] = result.array
+    if moves:
+        target.array = result.array
+    else:
+        writable_memory(target.array)[...] = result.array
     target._version[0] += 1
     if tracked:
         target._saved = tuple(x._version[0] for x in target.inputs) + (target._version[0],)
@@ -293,20 +297,46 @@ def _refuse_leaf(target: Tensor, tracked: bool) -> None:
         raise leaf_write_error(view=True)
 
 
-def _stand_in(target: Tensor) -> Tensor:
-    """A tensor with target's current values (its own copy), history and version."""
-    old = Tensor._eager(target.array.copy(), target._op, target.inputs, target.requires_grad)
+def _buffer_moves(target: Tensor, result: Tensor) -> bool:
+    """Whether `write_inplace` may give target result's buffer instead of copying into its
+    own (and its stand-in target's old buffer instead of a copy): when nothing but `target`
+    holds target's memory and nothing but the caller's argument holds `result` or its
+    memory (reference counts: no view, `.numpy()`, `.data` or kernel memo of either, and
+    `result` a fresh value, as `x.relu_()`'s), and both own C-ordered writeable buffers of
+    one dtype and shape. The in-place activations of every CNN (`nn.ReLU(inplace=True)`,
+    ReLU6) then cost no copy, where copying the old values out and the new ones in cost
+    two passes over each activation."""
+    a, r = target.array, result.array
+    return (sys.getrefcount(result) <= 3 and sys.getrefcount(a) <= 3
+            and sys.getrefcount(r) <= 3 and _sole_way_in(a) and _sole_way_in(r)
+            and a.dtype == r.dtype and a.shape == r.shape and a.flags.writeable
+            and r.flags.writeable and a.flags.c_contiguous and r.flags.c_contiguous)
+
+
+def _sole_way_in(array: np.ndarray) -> bool:
+    """Whether `array` owns its memory, or is a view of all of an array that nothing else
+    holds (a kernel's output reshaped, as batch norm's)."""
+    base = array.base
+    return base is None or (type(base) is np.ndarray and base.base is None
+                            and sys.getrefcount(base) <= 3 and base.nbytes == array.nbytes)
+
+
+def _stand_in(target: Tensor, keeps_buffer: bool = False) -> Tensor:
+    """A tensor with target's current values (its own copy, or target's buffer itself when
+    target is about to take another), history and version."""
+    values = target.array if keeps_buffer else target.array.copy()
+    old = Tensor._eager(values, target._op, target.inputs, target.requires_grad)
     old._saved = target._saved
     old._version = [target._version[0]]  # its own buffer now, at the version it had
     old.site = target.site
     return old
 
 
-def _remember(target: Tensor) -> Tensor:
+def _remember(target: Tensor, keeps_buffer: bool = False) -> Tensor:
     """target's stand-in, kept on target with the version it stands for: the nodes that
     read target until now (they hold target itself, not its history) are pointed at it
     before a backward (`mend_stale_edges`), as PyTorch's edges keep the old grad_fn."""
-    old = _stand_in(target)
+    old = _stand_in(target, keeps_buffer)
     earlier = getattr(target, "_earlier", None)
     if earlier is None:
         earlier = target._earlier = []

@@ -14,6 +14,7 @@ from typing import Optional
 import numpy as np
 
 from .. import ops
+from ..autodiff.tape import write_inplace as _write_inplace
 from ..core import dtypes
 from ..core.errors import DTypeError, ShapeError, ValueRuntimeError
 from ..core.modes import AUTOCAST_THREADS, autocast_state, no_grad, trace_state
@@ -78,9 +79,9 @@ def relu6(input: Tensor, inplace: bool = False) -> Tensor:
 
 def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
     if negative_slope > 0 and as_tensor(input).dtype.is_floating:   # one op: its gradient
-        in_place = _writable(input, inplace)            # reads x, or y where y overwrites x
-        out = ops.leaky_relu(input, negative_slope, reads_output=in_place)
-        return input.copy_(out) if in_place else out
+        if _writable(input, inplace):                   # reads x, or y where y overwrites x
+            return _write_inplace(input, ops.leaky_relu(input, negative_slope, True))
+        return ops.leaky_relu(input, negative_slope)
     return _written(input, ops.where(input > 0, input, input * negative_slope), inplace)
 
 
@@ -177,9 +178,9 @@ def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0,
     if min_val > max_val:
         raise ValueRuntimeError(f"hardtanh: min_val cannot be greater than max_val, got "
                                 f"{min_val} and {max_val}")
-    in_place = _writable(input, inplace)
-    out = ops.hardtanh(input, min_val, max_val, reads_output=in_place)
-    return input.copy_(out) if in_place else out
+    if _writable(input, inplace):   # (the result unnamed: its buffer becomes input's)
+        return _write_inplace(input, ops.hardtanh(input, min_val, max_val, True))
+    return ops.hardtanh(input, min_val, max_val)
 
 
 def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:

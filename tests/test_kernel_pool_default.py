@@ -166,6 +166,35 @@ def test_first_run_that_may_multiply_fills_a_blas_buffer_per_thread_at_once(monk
     assert not parallel._team_lock.locked() and parallel._runs["active"] == 0
 
 
+def test_an_interrupted_buffer_fill_leaves_no_thread_behind(monkeypatch):
+    """A Ctrl-C while this thread fills its buffer (before the first run that may multiply)
+    must not leave a pool thread's fill unwaited: its late `done` would let the next run
+    return before that run's piece ran."""
+    import threading
+    import time
+    from tinyflow.backend.numpy import parallel
+    monkeypatch.setattr(parallel, "threads", lambda: 2)
+    monkeypatch.setattr(parallel, "_warm_products", [1])
+    caller = threading.get_ident()
+
+    def fill():
+        if threading.get_ident() == caller:
+            raise KeyboardInterrupt
+        time.sleep(0.1)
+    monkeypatch.setattr(parallel, "_fill_buffer", fill)
+    with pytest.raises(KeyboardInterrupt):
+        parallel.run(lambda a, b: None, 2)
+    monkeypatch.setattr(parallel, "_fill_buffer", lambda: None)
+    done = []
+
+    def piece(start, stop):
+        if start:
+            time.sleep(0.2)
+        done.append(start)
+    parallel.run(piece, 2)
+    assert sorted(done) == [0, 1] and not parallel._team_lock.locked()
+
+
 @pytest.mark.parametrize("spin_rounds", [0, 4000])   # the pool thread asleep / polling
 def test_pool_runs_every_piece_and_raises_their_errors(monkeypatch, spin_rounds):
     """Each run covers its range once, whether the pool thread polls or slept; a piece's

@@ -474,9 +474,15 @@ def _warm_blas_buffers(team: list) -> None:
         _fill_buffer()
     for worker in team:
         worker.start(fill, 0, 1)
-    fill(0, 1)
-    for worker in team:
-        worker.finish()
+    try:
+        fill(0, 1)
+    finally:
+        try:                      # each thread's fill waited for, even after a Ctrl-C here
+            for worker in team:
+                worker.finish()
+        except BaseException:     # interrupted while waiting: a new team, as `run` does
+            _team.clear()
+            raise
     _warm_products[0] = max(_warm_products[0], len(team) + 1)
 
 

@@ -20,8 +20,8 @@ from .math import ReadsInputOrOutput, Unary, _lift, cast, check_floating, where
 
 
 class Clamp(ReadsInputOrOutput, Unary):
-    """x limited to [low, high] (None: no limit on that side); NaN and -0.0 pass, and with
-    low > high every value is high, as PyTorch's. The gradient passes where low <= x <= high
+    """x limited to [low, high] (None: no limit on that side); NaN and -0.0 pass, with
+    low > high every value is high, and a NaN limit makes every value NaN, as PyTorch's. The gradient passes where low <= x <= high
     (not at NaN), or with `hard` (hardtanh's) where low < x < high and at NaN. With
     `reads_output` (hard only) the gradient reads the output, as PyTorch's in-place hardtanh:
     the output overwrites the input, and y <= low exactly where x <= low."""

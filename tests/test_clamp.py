@@ -223,3 +223,11 @@ def test_nan_limit_gives_nan_as_torch(dtype):
             want = (results[0][1] if k < 4 else
                     np.where((x <= nan) | (x >= 1.0), 0.0, 1.0).astype(np.float32))
             np.testing.assert_array_equal(results[1][1], want)
+
+
+def test_bool_hardtanh_refused_naming_the_op():
+    """PyTorch refuses bool inputs to hardtanh and relu6 (base gave floats; the limits'
+    range check then raised NumPy's 'Invalid integer data type')."""
+    for call in (F.relu6, F.hardtanh, lambda t: F.relu6(t, inplace=True)):
+        with pytest.raises(tf.DTypeError, match=r"^clamp: not implemented for 'bool'"):
+            call(tf.tensor([True, False]))

@@ -115,8 +115,8 @@ def _is_tensor(bound) -> bool:
 def _bound(value, x: Tensor):
     """A number bound in x's type: float32 and narrower round it here, so the op holds the
     limit the kernel compares with (a float16 clamp at 0.1 limits to 0.0999755859375)."""
-    if value is None:
-        return None
+    if value is None or x.dtype.is_bool:   # (a bool x: Clamp refuses it, naming itself)
+        return value
     if x.dtype.is_floating:
         return float(value) if x.dtype.np.itemsize >= 8 else float(x.dtype.np.type(value))
     info = np.iinfo(x.dtype.np)

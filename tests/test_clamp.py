@@ -231,3 +231,14 @@ def test_bool_hardtanh_refused_naming_the_op():
     for call in (F.relu6, F.hardtanh, lambda t: F.relu6(t, inplace=True)):
         with pytest.raises(tf.DTypeError, match=r"^clamp: not implemented for 'bool'"):
             call(tf.tensor([True, False]))
+
+
+def test_no_limit_refused_as_torch():
+    """PyTorch refuses clamp with neither limit (base returned x itself: an in-place write
+    to the result then wrote x)."""
+    x = tf.tensor([1.0, -2.0])
+    for call in (lambda: tf.clamp(x), lambda: x.clamp(None, None), lambda: tf.clip(x),
+                 lambda: x.clone().clamp_()):
+        with pytest.raises(RuntimeError, match="clamp: at least one of 'min' or 'max' "
+                                               "must not be None"):
+            call()

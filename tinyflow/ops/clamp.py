@@ -13,6 +13,7 @@ from typing import Optional
 import numpy as np
 
 from ..core.dtypes import promote
+from ..core.errors import ValueRuntimeError
 from ..core.op import Op, apply, as_tensor
 from ..core.shapes import broadcast_shapes
 from ..core.tensor import Tensor
@@ -86,7 +87,7 @@ def clamp(x, min=None, max=None) -> Tensor:  # noqa: A002
     and take gradients (where x is beyond them): a composition of `where`s."""
     x = as_tensor(x)
     if min is None and max is None:
-        return x
+        raise ValueRuntimeError("clamp: at least one of 'min' or 'max' must not be None")
     if _is_tensor(min) or _is_tensor(max):
         return _clamp_by_tensors(x, min, max)
     dtype = x.dtype

@@ -195,3 +195,50 @@ def test_gradients_float64():
         (g * g).sum().backward()
         grads.append(t.grad.numpy())
     np.testing.assert_allclose(grads[1], grads[0], rtol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "float16", "int64"])
+def test_nan_limit_gives_nan_as_torch(dtype):
+    """A NaN limit makes every value NaN (PyTorch's clamp and hardtanh). The gradient:
+    clamp's 0 everywhere; hardtanh's g where neither x <= low nor x >= high holds (PyTorch's
+    scalar loop; its vector loop gives 0 there, as at a NaN x), on every kernel path."""
+    x = np.array([-7.0, -1.0, 0.0, 0.5, 1.0, 7.0, np.nan, np.inf])
+    nan, floats = float("nan"), dtype != "int64"
+    calls = [lambda lib, t: lib.clamp(t, min=nan), lambda lib, t: lib.clamp(t, max=nan),
+             lambda lib, t: lib.clamp(t, nan, 1.0), lambda lib, t: t.clamp(-1.0, nan)]
+    if floats:
+        calls.append(lambda lib, t: lib.nn.functional.hardtanh(t, nan, 1.0))
+    for k, call in enumerate(calls):
+        results = []
+        for lib in (torch, tf):
+            t = lib.tensor(x if floats else x[:6].astype(np.int64),
+                           dtype=getattr(lib, dtype), requires_grad=floats)
+            y = call(lib, t)
+            if floats:
+                y.backward(lib.ones_like(y))
+            results.append((y.detach().float().numpy(), t.grad.float().numpy() if floats
+                            else None))
+        np.testing.assert_array_equal(results[1][0], results[0][0])
+        if floats:
+            want = (results[0][1] if k < 4 else
+                    np.where((x <= nan) | (x >= 1.0), 0.0, 1.0).astype(np.float32))
+            np.testing.assert_array_equal(results[1][1], want)
+
+
+def test_bool_hardtanh_refused_naming_the_op():
+    """PyTorch refuses bool inputs to hardtanh and relu6 (base gave floats; the limits'
+    range check then raised NumPy's 'Invalid integer data type')."""
+    for call in (F.relu6, F.hardtanh, lambda t: F.relu6(t, inplace=True)):
+        with pytest.raises(tf.DTypeError, match=r"^clamp: not implemented for 'bool'"):
+            call(tf.tensor([True, False]))
+
+
+def test_no_limit_refused_as_torch():
+    """PyTorch refuses clamp with neither limit (base returned x itself: an in-place write
+    to the result then wrote x)."""
+    x = tf.tensor([1.0, -2.0])
+    for call in (lambda: tf.clamp(x), lambda: x.clamp(None, None), lambda: tf.clip(x),
+                 lambda: x.clone().clamp_()):
+        with pytest.raises(RuntimeError, match="clamp: at least one of 'min' or 'max' "
+                                               "must not be None"):
+            call()

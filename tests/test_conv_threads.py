@@ -244,11 +244,13 @@ def test_batch_norm_training_on_threads_matches_torch(threaded, shape, dtype):
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("shape", [(128, 256, 2, 2), (6, 40, 1, 1), (60, 48, 9, 9), (300, 520)],
-                         ids=["resnet-2x2", "1x1-small", "9x9-strided", "1d"])
+@pytest.mark.parametrize("shape", [(128, 256, 2, 2), (6, 40, 1, 1), (60, 48, 9, 9), (300, 520),
+                                   (2, 24, 32, 32)],
+                         ids=["resnet-2x2", "1x1-small", "9x9-strided", "1d", "under-threshold"])
 def test_batch_norm_eval_on_threads_matches_torch(threaded, shape, dtype):
     """Eval mode's one multiply-add per element (ChannelAffine), as rows for images under 64
-    pixels, per channel above, channels cut among threads; and its gradients."""
+    pixels, per channel above, channels cut among threads; and its gradients. One pass: x
+    counts once toward the pool's threshold (under-threshold: a third of it and more)."""
     rng = np.random.default_rng(5)
     x = rng.standard_normal(shape).astype(dtype)
     if len(shape) == 4 and shape[2] > 1:

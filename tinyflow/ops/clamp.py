@@ -13,6 +13,7 @@ from typing import Optional
 import numpy as np
 
 from ..core.dtypes import promote
+from ..core.errors import ValueRuntimeError
 from ..core.op import Op, apply, as_tensor
 from ..core.shapes import broadcast_shapes
 from ..core.tensor import Tensor
@@ -20,8 +21,8 @@ from .math import ReadsInputOrOutput, Unary, _lift, cast, check_floating, where
 
 
 class Clamp(ReadsInputOrOutput, Unary):
-    """x limited to [low, high] (None: no limit on that side); NaN and -0.0 pass, and with
-    low > high every value is high, as PyTorch's. The gradient passes where low <= x <= high
+    """x limited to [low, high] (None: no limit on that side); NaN and -0.0 pass, with
+    low > high every value is high, and a NaN limit makes every value NaN, as PyTorch's. The gradient passes where low <= x <= high
     (not at NaN), or with `hard` (hardtanh's) where low < x < high and at NaN. With
     `reads_output` (hard only) the gradient reads the output, as PyTorch's in-place hardtanh:
     the output overwrites the input, and y <= low exactly where x <= low."""
@@ -86,7 +87,7 @@ def clamp(x, min=None, max=None) -> Tensor:  # noqa: A002
     and take gradients (where x is beyond them): a composition of `where`s."""
     x = as_tensor(x)
     if min is None and max is None:
-        return x
+        raise ValueRuntimeError("clamp: at least one of 'min' or 'max' must not be None")
     if _is_tensor(min) or _is_tensor(max):
         return _clamp_by_tensors(x, min, max)
     dtype = x.dtype
@@ -115,8 +116,8 @@ def _is_tensor(bound) -> bool:
 def _bound(value, x: Tensor):
     """A number bound in x's type: float32 and narrower round it here, so the op holds the
     limit the kernel compares with (a float16 clamp at 0.1 limits to 0.0999755859375)."""
-    if value is None:
-        return None
+    if value is None or x.dtype.is_bool:   # (a bool x: Clamp refuses it, naming itself)
+        return value
     if x.dtype.is_floating:
         return float(value) if x.dtype.np.itemsize >= 8 else float(x.dtype.np.type(value))
     info = np.iinfo(x.dtype.np)

@@ -111,6 +111,8 @@ def clamp(op, x):
         return np.clip(x, op.low, op.high)
     low = -np.inf if op.low is None else op.low
     high = np.inf if op.high is None else op.high
+    if low != low or high != high:   # a NaN limit: every value NaN, as PyTorch's
+        return np.full(x.shape, np.nan, x.dtype)
     wide = x if x.dtype in parallel.FLOATS else x.astype(np.float32)
     from . import _fast_math_loops as loops
     out = _flat_loop(loops.clamp_flat, (wide.dtype.type(low), wide.dtype.type(high)), wide)
@@ -129,6 +131,6 @@ def clamp_grad(op, g, y):
         return _flat_loop(loops.clamp_grad_flat, (kind(low), kind(high), op.hard, kind(0)),
                           g, y)
     with np.errstate(invalid="ignore"):
-        passes = ((y > low) & (y < high) | (y != y) if op.hard
+        passes = (~((y <= low) | (y >= high)) if op.hard   # as the loop (a NaN limit too)
                   else (y >= low) & (y <= high))
     return np.where(passes, g, np.zeros((), g.dtype)).astype(np.result_type(g, y), copy=False)

@@ -126,3 +126,13 @@ def test_front_ends_reaching_the_direct_path(case, monkeypatch):
     for got, want in ((fy.detach().numpy(), ty.detach().numpy()), (fx.grad.numpy(), tx.grad.numpy()),
                       (fw.grad.numpy(), tw.grad.numpy())):
         np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("out_channels, channels, kernel", [(16, 3, 3), (3, 32, 9)])
+def test_an_empty_batch_gives_empty_results(out_channels, channels, kernel, monkeypatch):
+    """Batch 0 (a data loader's empty last batch): empty output and gradients as torch's."""
+    calls = counted_calls(_conv_direct, monkeypatch)
+    x = np.zeros((0, channels, 17, 19))
+    w = np.random.default_rng(0).standard_normal((out_channels, channels, kernel, kernel))
+    check_kernels_against_torch(x, w, None, ((1, 1), (1, 1)), np.random.default_rng(1))
+    assert calls == ["conv2d", "grad_weight", "grad_input"]

@@ -75,8 +75,10 @@ def _padded(x, pads, name="direct padded"):
 
 
 def _flat(xp):
-    """[N, C, Hp, Wp] as [N, C, Hp * Wp] (the loops' flat planes) and Wp."""
-    return xp.reshape(xp.shape[0], xp.shape[1], -1), xp.shape[3]
+    """[N, C, Hp, Wp] as [N, C, Hp * Wp] (the loops' flat planes) and Wp (sizes spelled
+    out: an empty batch has no -1 to infer)."""
+    n, c, hp, wp = xp.shape
+    return xp.reshape(n, c, hp * wp), wp
 
 
 def conv2d(x, w, b, pads, out_hw):

@@ -253,13 +253,13 @@ def _unit_affine(cube) -> tuple:
     return np.ones(cube.shape[1], cube.dtype), np.zeros(cube.shape[1], cube.dtype)
 
 
-def _per_channel(loop, x, *args, passes: int = ROW_PASSES) -> None:
-    """loop(*args, c0, c1) over parts of the channels, on several threads when x is large:
-    the training loops pass over each channel two to four times, so x counts `ROW_PASSES`
-    times (MobileNet's 8 x 96 x 16 x 16 activations go to two threads); `passes=1` for the
-    one-pass affine (eval), which the pool made 3x slower at that size (0.11 -> 0.36 ms)."""
-    parallel.split(lambda c0, c1: loop(*args, c0, c1), x.shape[1], x.size * passes,
-                   blas=False)
+def _per_channel(loop, x, *args) -> None:
+    """loop(*args, c0, c1) over parts of the channels, on several threads when x is large.
+    x counts once toward the pool's threshold: counting the training loops' passes (2-4)
+    sent MobileNet's 170k-512k-element batch norms to two threads, and train forward +
+    backward got slower there (idle machine, 2026-12-07: [8, 96, 16, 16] 1.48 -> 1.94 ms,
+    [8, 32, 32, 32] 1.73 -> 2.22, [8, 24, 32, 32] 1.40 -> 1.80; eval 0.11 -> 0.36)."""
+    parallel.split(lambda c0, c1: loop(*args, c0, c1), x.shape[1], x.size, blas=False)
 
 
 @kernel(n.BatchMoments, widen=0)
@@ -310,7 +310,7 @@ def normalize_channels_param_grad(op, g, x):
 def channel_affine(op, x, scale, shift):
     cube = _channels_of(x)
     y = np.empty_like(cube)
-    _per_channel(_batch_norm_loops().affine, cube, cube, scale, shift, y, passes=1)
+    _per_channel(_batch_norm_loops().affine, cube, cube, scale, shift, y)
     return y.reshape(x.shape)
 
 

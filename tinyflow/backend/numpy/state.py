@@ -100,12 +100,7 @@ def momentum_step(op, p, g, v):
         _LAST_MOMENTUM[0] = (op, f, numbers)
     if (p.flags.c_contiguous and g.flags.c_contiguous and v.flags.c_contiguous
             and p.dtype in (np.float32, np.float64)):
-        if p.size * MOMENTUM_PASSES < parallel.MIN_ELEMENTS:   # (`_in_pieces`' small case)
-            _momentum_loop()(p.reshape(-1), g.reshape(-1), v.reshape(-1), lr, mu, w,
-                             op.nesterov)
-        else:
-            _in_pieces(_momentum_loop(), (p, g, v), (lr, mu, w, op.nesterov),
-                       MOMENTUM_PASSES)
+        _in_pieces(_momentum_loop(), (p, g, v), (lr, mu, w, op.nesterov), MOMENTUM_PASSES)
         return p
     v[...] = mu * v + w * g         # strided or half precision: NumPy, in place
     p[...] = p - lr * (g + mu * v if op.nesterov else v)

@@ -433,3 +433,29 @@ def test_reduce_lr_on_plateau_matches_torch():
         np.testing.assert_allclose(run(tf, **kw), run(torch, **kw), rtol=1e-12)
     with pytest.raises(ValueError, match="Factor"):
         lr_scheduler.ReduceLROnPlateau(optim.SGD(_params(_initial(), tf), lr=0.1), factor=1.0)
+
+
+@pytest.mark.parametrize("nesterov", [False, True])
+def test_sgd_momentum_carries_on_after_the_model_changes_dtype(nesterov):
+    """`model.double()` after some steps leaves the momentum buffer float32, as in PyTorch:
+    the next steps update it in its own dtype instead of refusing the mix."""
+    def run(lib):
+        model = lib.nn.Linear(3, 2)
+        with lib.no_grad():
+            model.weight.copy_(lib.tensor(np.arange(6, dtype=np.float32).reshape(2, 3) / 10))
+            model.bias.copy_(lib.tensor(np.array([0.1, -0.2], dtype=np.float32)))
+        opt = lib.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, nesterov=nesterov)
+        x = lib.ones(4, 3)
+        for step in range(4):
+            if step == 2:
+                model.double()
+                x = x.double()
+            opt.zero_grad()
+            (model(x) ** 2).sum().backward()
+            opt.step()
+        buf = opt.state[model.weight]["momentum_buffer"]
+        return model.weight.detach().numpy(), str(buf.dtype).split(".")[-1]
+
+    (want, want_dtype), (got, got_dtype) = run(torch), run(tf)
+    assert got.dtype == np.float64 and got_dtype == want_dtype == "float32"
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7)

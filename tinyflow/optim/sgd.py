@@ -32,8 +32,8 @@ class SGD(Optimizer):
             rules.sgd(param, grad, group["lr"], out=param)   # in place: no temporary, no copy
             return
         buf = state.get("momentum_buffer")
-        if buf is not None and one_pass_applies(param, grad, group,
-                                                ("lr", "momentum", "dampening")):
+        if buf is not None and buf.dtype is param.dtype and one_pass_applies(
+                param, grad, group, ("lr", "momentum", "dampening")):
             momentum_step(param, grad, buf, lr=group["lr"], momentum=group["momentum"],
                           dampening=group["dampening"], nesterov=group["nesterov"])
             return

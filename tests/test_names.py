@@ -24,7 +24,10 @@ SOURCES = ("core", "ops", "autodiff", "symbolic", "pytorch")
 SHARED = "tinyflow.pytorch.shared_names"
 # internal helpers that a public torch.* function of the same name does not re-export:
 # core.op.as_tensor (wrap a value, tensors pass through) vs torch.as_tensor (casts, devices)
-INTERNAL = {("as_tensor", "tinyflow.core.op")}
+# and the op functions conv2d, max_pool2d, layer_norm (the ops alone) vs torch.conv2d & co., which
+# are torch.nn.functional's (pytorch/aliases.py)
+INTERNAL = {("as_tensor", "tinyflow.core.op"), ("conv2d", "tinyflow.ops.conv"),
+            ("max_pool2d", "tinyflow.ops.pool"), ("layer_norm", "tinyflow.ops.normalization")}
 
 
 def definitions_in(source: str) -> set:
@@ -98,7 +101,8 @@ def test_each_exported_name_is_defined_once():
 def test_each_front_end_name_is_defined_once_in_the_package():
     index = definition_index(sorted((PACKAGE / "pytorch").glob("*.py")))
     twice = {name: modules for name, modules in index.items()
-             if len(modules) > 1 and name != "METHODS"}   # each kind module's method table
+             if len(modules) > 1 and name not in ("METHODS", "__all__")}   # each kind
+    # module's method table; a module's export list
     assert not twice, f"defined in more than one pytorch/ module: {twice}"
     assert set(pytorch.__all__) <= set(dir(tinyflow))
 

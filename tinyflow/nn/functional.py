@@ -24,6 +24,7 @@ from ..ops import conv as _conv
 from ..ops.linalg import _AFFINE
 from ..ops import pool as _pool
 from ..pytorch.inplace import write_out as _write_out
+from ..pytorch.creation import rand_like as _rand_like
 from ..pytorch.movement import chunk as _chunk
 from ..pytorch.statistics import vector_norm as _vector_norm
 from ..pytorch.zero_dim import scalar_dims
@@ -134,6 +135,9 @@ def threshold(input: Tensor, threshold: float, value: float, inplace: bool = Fal
     """x where x > threshold, else value (the gradient is 0 where replaced)."""
     x = as_tensor(input)
     return _written(input, ops.where(x > threshold, x, value), inplace)
+
+
+_threshold = threshold   # (threshold_'s argument of that name hides the function)
 
 
 def tanhshrink(input: Tensor) -> Tensor:
@@ -435,6 +439,72 @@ def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1,
         return out, _max_pool2d_indices(as_tensor(input), _pair(kernel_size), stride,
                                        _pair(padding), _pair(dilation), ceil_mode)
     return out
+
+
+def hardshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
+    """x where |x| > lambd, else 0 (NaN passes, with gradient 1, as PyTorch's)."""
+    x = as_tensor(input)
+    return ops.where(ops.abs(x) <= lambd, 0.0, x)
+
+
+def softshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
+    """x moved lambd toward 0, and 0 within [-lambd, lambd] (soft thresholding; NaN passes,
+    with gradient 1, as PyTorch's)."""
+    if lambd < 0:
+        raise ValueRuntimeError(f"softshrink: lambd must be >= 0, got {lambd}")
+    x = as_tensor(input)
+    return ops.where(x > lambd, x - lambd, ops.where(x >= -lambd, x * 0.0, x + lambd))
+
+
+def rrelu(input: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3,
+          training: bool = False, inplace: bool = False) -> Tensor:
+    """leaky_relu whose negative slope is drawn from U(lower, upper) for each element while
+    training (Xu et al.'s randomized ReLU), and is their mean in evaluation."""
+    if lower > upper:
+        raise ValueRuntimeError(f"rrelu: lower bound must be <= upper bound, got {lower} "
+                                f"and {upper}")
+    if not training:
+        return leaky_relu(input, (lower + upper) / 2, inplace)
+    x = as_tensor(input)
+    if x.is_symbolic:   # a graph node, drawn anew at each run
+        slope = ops.random_uniform(ops.shape.shape_of(x), lower, upper, dtype=x.dtype)
+    else:
+        slope = _rand_like(x) * (upper - lower) + lower
+    return _written(input, ops.where(x > 0, x, x * slope), inplace)
+
+
+# PyTorch's in-place spellings: F.relu_(x) is F.relu(x, inplace=True)
+def relu_(input: Tensor) -> Tensor:
+    return relu(input, inplace=True)
+
+
+def elu_(input: Tensor, alpha: float = 1.0) -> Tensor:
+    return elu(input, alpha, inplace=True)
+
+
+def leaky_relu_(input: Tensor, negative_slope: float = 0.01) -> Tensor:
+    return leaky_relu(input, negative_slope, inplace=True)
+
+
+def hardtanh_(input: Tensor, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
+    return hardtanh(input, min_val, max_val, inplace=True)
+
+
+def celu_(input: Tensor, alpha: float = 1.0) -> Tensor:
+    return celu(input, alpha, inplace=True)
+
+
+def selu_(input: Tensor) -> Tensor:
+    return selu(input, inplace=True)
+
+
+def threshold_(input: Tensor, threshold: float, value: float) -> Tensor:
+    return _threshold(input, threshold, value, inplace=True)
+
+
+def rrelu_(input: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3,
+           training: bool = False) -> Tensor:
+    return rrelu(input, lower, upper, training, inplace=True)
 
 
 def max_pool1d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1,

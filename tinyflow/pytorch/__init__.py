@@ -87,6 +87,9 @@ from .tensor_info import bernoulli, bucketize, can_cast, searchsorted, set_defau
 from .tensor_info import conj, imag, is_conj, real
 from .tensor_info import conj as conj_physical, conj as resolve_conj, conj as resolve_neg
 
+from .aliases import *  # noqa: F401,F403  (torch.clone, torch.relu_, torch.conv2d: aliases.py)
+from . import aliases as _aliases
+
 numel = Tensor.numel
 zero_dim.wrap_namespace(globals())   # torch.sum(torch.tensor(3.), 0): zero_dim.py
 
@@ -166,3 +169,4 @@ __all__ = ["inf", "nan", "pi", "e", "newaxis",
     "isposinf", "isneginf",
     "where", "fft", "linalg", "serialization", "special", "digamma", "erfinv", "i0", "lgamma", "bucketize", "can_cast", "searchsorted", "set_default_dtype",
 ]
+__all__ += _aliases.__all__

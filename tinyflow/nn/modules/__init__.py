@@ -1,7 +1,8 @@
 """PyTorch's nn layers, one file per family (as torch/nn/modules)."""
 from .activation import (ELU, GELU, GLU, Hardsigmoid, Hardswish, Hardtanh, LeakyReLU, LogSigmoid, LogSoftmax, Mish,
                          PReLU, ReLU, ReLU6, SELU, CELU, Sigmoid, SiLU, Softmax, Softmin, Softplus,
-                         Softsign, Tanh, Tanhshrink, Threshold)
+                         Softsign, Tanh, Tanhshrink, Threshold,
+                         Hardshrink, Softshrink, RReLU)
 from .attention import MultiheadAttention
 from .container import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
 from .conv import Conv1d, Conv2d, Conv3d, ConvTranspose1d, ConvTranspose2d
@@ -49,7 +50,7 @@ __all__ = ["AdaptiveAvgPool2d", "AvgPool2d", "BCELoss", "BCEWithLogitsLoss", "Ba
            "MaxPool3d", "AvgPool3d",
            "ConvTranspose1d", "AdaptiveAvgPool1d", "AdaptiveMaxPool1d", "MarginRankingLoss",
            "CosineEmbeddingLoss", "MultiMarginLoss", "PoissonNLLLoss",
-           "PReLU", "SELU", "CELU", "Softmin", "Tanhshrink", "Threshold",
+           "PReLU", "SELU", "CELU", "Softmin", "Tanhshrink", "Threshold", "Hardshrink", "Softshrink", "RReLU",
            "UpsamplingNearest2d", "UpsamplingBilinear2d", "SoftMarginLoss",
            "HingeEmbeddingLoss", "MultiLabelSoftMarginLoss", "TripletMarginLoss",
            "GaussianNLLLoss", "Bilinear", "Dropout1d", "Dropout3d", "AlphaDropout",

@@ -27,7 +27,8 @@ SHARED = "tinyflow.pytorch.shared_names"
 # and the op functions conv2d, max_pool2d, layer_norm (the ops alone) vs torch.conv2d & co., which
 # are torch.nn.functional's (pytorch/aliases.py)
 INTERNAL = {("as_tensor", "tinyflow.core.op"), ("conv2d", "tinyflow.ops.conv"),
-            ("max_pool2d", "tinyflow.ops.pool"), ("layer_norm", "tinyflow.ops.normalization")}
+            ("max_pool2d", "tinyflow.ops.pool"), ("layer_norm", "tinyflow.ops.normalization"),
+            ("broadcast_shapes", "tinyflow.core.shapes")}   # (static shapes; torch's: a Size)
 
 
 def definitions_in(source: str) -> set:

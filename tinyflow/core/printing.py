@@ -12,7 +12,28 @@ import numpy as np
 
 _PREFIX = "tensor("
 _UNNAMED = {"float32", "int64", "bool"}
-_THRESHOLD, _EDGE, _LINEWIDTH = 1000, 3, 80
+# PyTorch's print options (torch.set_printoptions): digits after the point, how many elements
+# print in full, how many show at each edge past that, the line width, None/True/False for
+# scientific notation when the values call for it / always / never
+OPTIONS = {"precision": 4, "threshold": 1000, "edgeitems": 3, "linewidth": 80,
+           "sci_mode": None}
+_PROFILES = {"default": dict(precision=4, threshold=1000, edgeitems=3, linewidth=80),
+             "short": dict(precision=2, threshold=1000, edgeitems=2, linewidth=80),
+             "full": dict(precision=4, threshold=math.inf, edgeitems=3, linewidth=80)}
+
+
+def set_printoptions(precision=None, threshold=None, edgeitems=None, linewidth=None,
+                     profile=None, sci_mode=None) -> None:
+    """PyTorch's `torch.set_printoptions`: a profile ("default", "short", "full") first,
+    then each option given; sci_mode is always set (None: as the values call for)."""
+    if profile is not None:
+        if profile not in _PROFILES:
+            raise ValueError(f"set_printoptions: profile must be one of "
+                             f"{sorted(_PROFILES)}, got {profile!r}")
+        OPTIONS.update(_PROFILES[profile])
+    given = dict(precision=precision, threshold=threshold, edgeitems=edgeitems,
+                 linewidth=linewidth)
+    OPTIONS.update({k: v for k, v in given.items() if v is not None}, sci_mode=sci_mode)
 
 
 def format_tensor(array: np.ndarray, dtype_name: str, float_view: bool,
@@ -20,7 +41,7 @@ def format_tensor(array: np.ndarray, dtype_name: str, float_view: bool,
     """`tensor([...], dtype=torch.float64, requires_grad=True)`; `float_view`: format the
     values as float32 (ml_dtypes' bfloat16 and fp8)."""
     values = array.astype(np.float32) if float_view else array
-    summarize = values.size > _THRESHOLD
+    summarize = values.size > OPTIONS["threshold"]
     if values.size == 0:
         body = "[]"
     else:
@@ -41,7 +62,7 @@ def _with_extras(text: str, extras: list) -> str:
     would pass the line width (PyTorch's count, which takes the last line as 2 longer)."""
     last = len(text) - text.rfind("\n") + 1
     for extra in extras:
-        if last + len(extra) + 2 > _LINEWIDTH:
+        if last + len(extra) + 2 > OPTIONS["linewidth"]:
             text += ",\n" + " " * len(_PREFIX) + extra
             last = len(_PREFIX) + len(extra)
         else:
@@ -54,8 +75,9 @@ def _edges(values: np.ndarray) -> np.ndarray:
     """The elements a summarized print shows (the formatter is chosen from them only)."""
     if values.ndim == 0:
         return values.reshape(-1)
-    if values.shape[0] > 2 * _EDGE:
-        parts = [values[:_EDGE], values[-_EDGE:]]
+    edge = OPTIONS["edgeitems"]
+    if values.shape[0] > 2 * edge:
+        parts = [values[:edge], values[-edge:]]
     else:
         parts = [values]
     return np.concatenate([_edges(row) for part in parts for row in part]) if values.ndim > 1 \
@@ -77,14 +99,16 @@ def _formatter(flat: np.ndarray):
         sci = hi / lo > 1000.0 or hi > 1e8 or (not integral and lo < 1e-4)
     else:
         sci = False
+    sci = sci if OPTIONS["sci_mode"] is None else OPTIONS["sci_mode"]
+    digits = OPTIONS["precision"]
 
     def text(v) -> str:
         v = float(v)
         if sci:
-            return f"{v:.4e}"
+            return f"{v:.{digits}e}"
         if integral:
             return f"{v:.0f}" + ("" if math.isinf(v) or math.isnan(v) else ".")
-        return f"{v:.4f}"
+        return f"{v:.{digits}f}"
     width = max((len(text(v)) for v in nonzero), default=1)
     return (lambda v: text(v).rjust(width)), width
 
@@ -93,11 +117,12 @@ def _lay_out(values: np.ndarray, fmt, width: int, indent: int, summarize: bool) 
     if values.ndim == 0:
         return fmt(values[()])
     n = values.shape[0]
-    cut = summarize and n > 2 * _EDGE
-    rows = list(range(_EDGE)) + [None] + list(range(n - _EDGE, n)) if cut else range(n)
+    edge = OPTIONS["edgeitems"]
+    cut = summarize and n > 2 * edge
+    rows = list(range(edge)) + [None] + list(range(n - edge, n)) if cut else range(n)
     if values.ndim == 1:
         items = [" ..." if i is None else fmt(values[i]) for i in rows]
-        per_line = max(1, (_LINEWIDTH - indent) // (width + 2))
+        per_line = max(1, (OPTIONS["linewidth"] - indent) // (width + 2))
         lines = [", ".join(items[i:i + per_line]) for i in range(0, len(items), per_line)]
         return "[" + ("," + "\n" + " " * (indent + 1)).join(lines) + "]"
     parts = ["..." if i is None else _lay_out(values[i], fmt, width, indent + 1, summarize)

@@ -7,7 +7,8 @@ import numpy as np
 
 from .modes import trace_state
 
-_generator = np.random.default_rng()
+_seed = int(np.random.SeedSequence().entropy) % 2**63   # reported by initial_seed()
+_generator = np.random.default_rng(_seed)
 
 
 def generator() -> np.random.Generator:
@@ -34,11 +35,25 @@ def refuse_integers(name: str, dtype) -> None:
 
 def manual_seed(seed: int) -> np.random.Generator:
     """Reseed every random op (PyTorch's `torch.manual_seed`, TF1's `tf.set_random_seed`)."""
-    global _generator
+    global _generator, _seed
     if trace_state.active is not None:   # (eagerly, every call reseeds)
         trace_state.active.graph_break("manual_seed inside a compiled function")
-    _generator = np.random.default_rng(int(seed))
+    _seed = int(seed)
+    _generator = np.random.default_rng(_seed)
     return _generator
+
+
+def initial_seed() -> int:
+    """The seed the generator was last seeded with (PyTorch's `torch.initial_seed`, which
+    data-loading workers read to seed NumPy and `random`)."""
+    return _seed
+
+
+def seed() -> int:
+    """Reseed with a fresh nondeterministic seed and return it (PyTorch's `torch.seed`)."""
+    fresh = int(np.random.SeedSequence().entropy) % 2**63
+    manual_seed(fresh)
+    return fresh
 
 
 class Generator:

@@ -90,6 +90,19 @@ from .tensor_info import conj as conj_physical, conj as resolve_conj, conj as re
 from .aliases import *  # noqa: F401,F403  (torch.clone, torch.relu_, torch.conv2d: aliases.py)
 from . import aliases as _aliases
 
+from ..core.printing import set_printoptions
+from ..core.random import initial_seed, seed
+from .creation import (asarray, bartlett_window, blackman_window, hamming_window, hann_window,
+                       kaiser_window, randint_like, scalar_tensor)
+from .diagonal import diagflat
+from .math import rsub, vdot
+from .settings import (are_deterministic_algorithms_enabled, get_float32_matmul_precision,
+                       get_num_interop_threads, is_deterministic_algorithms_warn_only_enabled,
+                       set_float32_matmul_precision, set_num_interop_threads,
+                       use_deterministic_algorithms)
+from .shaping import torch_broadcast_shapes as broadcast_shapes
+from .tensor_info import is_same_size
+
 numel = Tensor.numel
 zero_dim.wrap_namespace(globals())   # torch.sum(torch.tensor(3.), 0): zero_dim.py
 
@@ -169,4 +182,11 @@ __all__ = ["inf", "nan", "pi", "e", "newaxis",
     "isposinf", "isneginf",
     "where", "fft", "linalg", "serialization", "special", "digamma", "erfinv", "i0", "lgamma", "bucketize", "can_cast", "searchsorted", "set_default_dtype",
 ]
-__all__ += _aliases.__all__
+__all__ += _aliases.__all__ + [
+    "set_printoptions", "initial_seed", "seed", "asarray", "bartlett_window", "blackman_window",
+    "hamming_window", "hann_window", "kaiser_window", "randint_like", "scalar_tensor",
+    "diagflat", "rsub", "vdot", "are_deterministic_algorithms_enabled",
+    "get_float32_matmul_precision", "get_num_interop_threads",
+    "is_deterministic_algorithms_warn_only_enabled", "set_float32_matmul_precision",
+    "set_num_interop_threads", "use_deterministic_algorithms", "broadcast_shapes",
+    "is_same_size"]

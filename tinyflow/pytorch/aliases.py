@@ -22,6 +22,7 @@ IN_PLACE = (
 globals().update({name: inplace.METHODS[name] for name in IN_PLACE})
 
 from ..ops import copy as clone   # (the method x.clone(), memory_format and all)
+from ..ops import abs as absolute, atan2 as arctan2
 from .elementwise import acosh as arccosh, asinh as arcsinh, atanh as arctanh
 from .logic import positive
 from .movement import select, unflatten
@@ -76,7 +77,7 @@ def embedding(weight, indices, padding_idx=-1, scale_grad_by_freq=False, sparse=
 
 
 __all__ = [*IN_PLACE, "clone", "select", "unflatten", "index_put", "index_put_", "positive",
-           "is_neg", "is_signed", "arccosh", "arcsinh", "arctanh", "conv1d", "conv2d",
+           "is_neg", "is_signed", "absolute", "arctan2", "arccosh", "arcsinh", "arctanh", "conv1d", "conv2d",
            "conv3d", "conv_transpose1d", "conv_transpose2d", "max_pool1d", "max_pool2d",
            "max_pool3d", "avg_pool1d", "adaptive_avg_pool1d", "dropout", "alpha_dropout",
            "feature_alpha_dropout", "layer_norm", "group_norm", "rms_norm", "celu", "selu",

@@ -434,3 +434,70 @@ def new_tensor(x, data, dtype=None, device=None, requires_grad=False):
 
 METHODS = {"bernoulli_": bernoulli_, "new_full": new_full, "new_zeros": new_zeros, "new_ones": new_ones,
            "new_empty": new_empty, "new_tensor": new_tensor}
+
+
+def asarray(obj, *, dtype=None, device=None, copy=None, requires_grad: bool = False) -> Tensor:
+    """PyTorch's `torch.asarray`: shares a tensor's or an ndarray's memory where it can
+    (`copy=None`), always copies with `copy=True`, and refuses a needed copy with
+    `copy=False`."""
+    shared = as_tensor(obj, dtype, device)
+    shares = isinstance(obj, (Tensor, np.ndarray)) and np.shares_memory(
+        shared.numpy(force=True), obj.numpy(force=True) if isinstance(obj, Tensor) else obj)
+    if copy is False and not shares:
+        raise ValueError("asarray: copy=False, but the data cannot be shared (another dtype, "
+                         "or not a tensor or an ndarray)")
+    out = tensor(shared, shared.dtype) if copy and shares else shared
+    return out.requires_grad_() if requires_grad else out
+
+
+def scalar_tensor(s, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """A 0-d tensor holding the number `s`, float32 unless `dtype` says otherwise."""
+    return tensor(s, dtype or dtypes.float32, device, requires_grad)
+
+
+def randint_like(input, low=0, high=None, *, dtype=None, device=None, generator=None,
+                 **options) -> Tensor:
+    """`randint` shaped like input, of input's dtype (`randint_like(x, high)` or
+    `randint_like(x, low, high)`)."""
+    low, high = (0, low) if high is None else (low, high)
+    return randint(low, high, tuple(input.shape), dtype=dtype or input.dtype,
+                   generator=generator, device=device, **options)
+
+
+# ---- signal windows (STFT's `window=`): the periodic ones drop the last point of N + 1 ----
+def _window(name: str, length: int, periodic: bool, values, dtype=None, device=None,
+            requires_grad: bool = False, **options) -> Tensor:
+    ignored_options(name, options)
+    check_device(device)
+    if not isinstance(length, int) or length < 0:
+        raise RuntimeError(f"{name}: window_length must be a non-negative int, got {length!r}")
+    dt = dtype_or(dtype)
+    if not dt.is_floating:
+        raise RuntimeError(f"{name}: expected a floating point dtype, got {dt.name}")
+    n = length + 1 if periodic and length > 1 else length
+    points = np.ones(n) if n <= 1 else values(n)
+    return leaf(np.asarray(points[:length], dt.np), requires_grad)
+
+
+def hann_window(window_length: int, periodic: bool = True, **options) -> Tensor:
+    return _window("hann_window", window_length, periodic, np.hanning, **options)
+
+
+def hamming_window(window_length: int, periodic: bool = True, alpha: float = 0.54,
+                   beta: float = 0.46, **options) -> Tensor:
+    return _window("hamming_window", window_length, periodic, lambda n: alpha - beta * np.cos(
+        2 * np.pi * np.arange(n) / (n - 1)), **options)
+
+
+def blackman_window(window_length: int, periodic: bool = True, **options) -> Tensor:
+    return _window("blackman_window", window_length, periodic, np.blackman, **options)
+
+
+def bartlett_window(window_length: int, periodic: bool = True, **options) -> Tensor:
+    return _window("bartlett_window", window_length, periodic, np.bartlett, **options)
+
+
+def kaiser_window(window_length: int, periodic: bool = True, beta: float = 12.0,
+                  **options) -> Tensor:
+    return _window("kaiser_window", window_length, periodic, lambda n: np.kaiser(n, beta),
+                   **options)

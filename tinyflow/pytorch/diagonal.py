@@ -71,3 +71,8 @@ def triu_indices(row: int, col: int, offset: int = 0, *, dtype=None, device=None
                  layout=None) -> Tensor:
     """The (2, N) row and column indices of the upper triangle of a row x col matrix."""
     return _triangle(np.triu_indices, row, col, offset, dtype)
+
+
+def diagflat(input, offset: int = 0) -> Tensor:
+    """The flattened input on diagonal `offset` of a square 2-D tensor."""
+    return diag(ops.reshape(as_tensor(input), (-1,)), offset)

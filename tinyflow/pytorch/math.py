@@ -153,6 +153,11 @@ def dot(a, b):
     return ops.reduce_sum(a * b)
 
 
+def vdot(a, b, *, out=None):
+    """dot of 1-D tensors, the first conjugated (real tensors here: `dot`)."""
+    return dot(a, b, out=out)
+
+
 @with_out
 def addmm(x, mat1, mat2, beta=1, alpha=1):
     """beta * x + alpha * (mat1 @ mat2)."""
@@ -176,7 +181,9 @@ def matrix_transpose(x): return x.transpose(-2, -1)
 
 # ---- operators whose operands come reversed (`2 - x`) or must be masks (`a & b`) -------
 def radd(x, y): return ops.add(y, x)
-def rsub(x, y): return ops.subtract(y, x)
+def rsub(x, other, *, alpha=1):
+    """`other - x` (`x.__rsub__`), and `torch.rsub`'s other - alpha * x."""
+    return ops.subtract(other, x) if alpha == 1 else sub(other, x, alpha=alpha)
 def rmul(x, y): return ops.multiply(y, x)
 def rtruediv(x, y): return ops.divide(y, x)
 def rpow(x, y): return ops.pow(y, x)

@@ -14,6 +14,7 @@ from .. import ops
 from ..core import dtypes
 from ..core.modes import grad_mode, trace_state
 from ..core.op import as_tensor
+from ..core.shapes import Size, broadcast_shapes
 from ..core.tensor import EAGER, Tensor
 from .diagonal import diag
 from .inplace import with_out
@@ -332,3 +333,14 @@ METHODS = {
     "diag": diag, "kron": kron, "cross": cross, "tile": tile_method,
 }
 
+
+
+def torch_broadcast_shapes(*shapes):
+    """`torch.broadcast_shapes`: the shape the given shapes broadcast to (an int is a 1-D
+    shape), as a `torch.Size`; shapes that cannot broadcast raise naming them."""
+    shapes = [(s,) if isinstance(s, int) else tuple(s) for s in shapes]
+    try:
+        return Size(broadcast_shapes(*shapes))
+    except ValueError:
+        raise RuntimeError(f"broadcast_shapes: shapes {[list(s) for s in shapes]} cannot be "
+                           f"broadcast together") from None

@@ -26,6 +26,10 @@ def is_signed(x) -> bool:
     return not x.dtype.is_bool and x.dtype is not dtypes.uint8
 
 
+def is_same_size(x, other) -> bool:
+    return tuple(x.shape) == tuple(other.shape)
+
+
 def data_ptr(x) -> int:
     """The address of the first element (0 for an empty tensor, as PyTorch)."""
     data = x._require_data("data_ptr()")

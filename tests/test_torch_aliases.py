@@ -134,3 +134,52 @@ def test_rrelu_on_a_graph_draws_at_each_run():
     with tf.Session() as sess:
         first, second = (sess.run(y, {p: -np.ones(50)}) for _ in range(2))
     assert -0.3 <= first.min() and first.max() <= -0.1 and not np.array_equal(first, second)
+
+
+def test_tensor_methods_spelled_like_torch_functions():
+    a = np.array([[1.0, -2.0], [3.0, 4.0]])
+    for call in (lambda x: x.absolute(), lambda x: x.arctan2(x + 10),
+                 lambda x: x.true_divide(2), lambda x: x.broadcast_to((3, 2, 2)),
+                 lambda x: x.diag_embed(), lambda x: x.diagflat(), lambda x: x.dist(x * 0, 3),
+                 lambda x: x.matrix_power(3), lambda x: x.pinverse(), lambda x: x.qr()[1],
+                 lambda x: x[0].vdot(x[1]), lambda x: x.hardshrink(2.5),
+                 lambda x: x.addmm_(x * 2, x + 1), lambda x: x[None].baddbmm_(x[None] * 2, x[None] + 1),
+                 lambda x: x.absolute_(), lambda x: x.true_divide_(4.0)):
+        np.testing.assert_allclose(call(tf.tensor(a.copy())).numpy(),
+                                   call(torch.tensor(a.copy())).numpy(), rtol=1e-12)
+    x = tf.ones(2)
+    assert x.is_cpu and x.get_device() == -1 and x.is_same_size(tf.zeros(2))
+
+
+@pytest.mark.parametrize("wrap", [False, True])
+@pytest.mark.parametrize("shape", [(3, 3), (2, 5), (7, 3), (3, 3, 3)])
+def test_fill_diagonal_matches_torch(shape, wrap):
+    x, want = tf.zeros(shape), torch.zeros(shape)
+    assert x.fill_diagonal_(-5.0, wrap=wrap) is x
+    want.fill_diagonal_(-5.0, wrap=wrap)
+    np.testing.assert_array_equal(x.numpy(), want.numpy())
+    with pytest.raises(RuntimeError, match=r"fill_diagonal_: .* got shape \[2, 3, 3\]"):
+        tf.zeros(2, 3, 3).fill_diagonal_(1.0)
+
+
+def test_in_place_draws_follow_their_distributions():
+    tf.manual_seed(0)
+    x = tf.zeros(20000, dtype=tf.float64)
+    assert abs(float(x.exponential_(4.0).mean()) - 0.25) < 0.01
+    assert abs(float(x.log_normal_(0.0, 0.5).log().mean())) < 0.02
+    assert abs(float(x.cauchy_(3.0, 0.1).median()) - 3.0) < 0.01
+    values = x.geometric_(0.25).numpy()
+    assert values.min() == 1 and abs(values.mean() - 4.0) < 0.1
+    assert set(np.unique(x.random_(3).numpy())) == {0.0, 1.0, 2.0}
+    assert set(np.unique(x.random_(5, 7).numpy())) == {5.0, 6.0}
+    assert set(np.unique(x.random_(**{"from": -2}, to=0).numpy())) == {-2.0, -1.0}
+    top = tf.zeros(20000).random_().numpy()
+    assert top.max() > 2 ** 20 and top.max() <= 2 ** 24 and np.all(top == np.round(top))
+    small = tf.zeros(5000, dtype=tf.int8).random_().numpy()
+    assert small.min() >= 0 and small.max() == 127
+    with pytest.raises(NotImplementedError, match="exponential_"):
+        tf.zeros(3, dtype=tf.int64).exponential_()
+    with pytest.raises(RuntimeError, match="random_: expects 'from' < 'to'"):
+        x.random_(4, 4)
+    with pytest.raises(RuntimeError, match=r"geometric_: expects p in \(0, 1\)"):
+        x.geometric_(1.5)

@@ -120,7 +120,7 @@ def install_tensor_methods(cls: type, *more: dict) -> None:
               inplace.METHODS, creation.METHODS, autograd.METHODS, shared_names.METHODS,
               strided.METHODS, sparse.METHODS, logic.METHODS, statistics.METHODS,
               scatter_gather.METHODS, elementwise.METHODS, shaping.METHODS,
-              linalg.METHODS, tensor_info.METHODS, *more)
+              linalg.METHODS, tensor_info.METHODS, _aliases.METHODS, *more)
     installed = set()
     for table in tables:
         for name, fn in zero_dim.wrap_table(table).items():   # dims of 0-d tensors

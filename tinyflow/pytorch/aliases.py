@@ -29,6 +29,13 @@ from .movement import select, unflatten
 from .scatter_gather import index_put, index_put_
 from .tensor_info import is_conj as is_neg, is_signed
 
+from .diagonal import diag_embed, diagflat
+from .linalg import matrix_power, pinverse, torch_qr
+from .math import true_divide, vdot
+from .shared_names import broadcast_to
+from .statistics import dist
+from .tensor_info import is_same_size
+
 # torch.nn.functional's, the same arguments in the same order
 conv1d = F.conv1d
 conv2d = F.conv2d
@@ -61,6 +68,14 @@ pixel_unshuffle = F.pixel_unshuffle
 cosine_similarity = F.cosine_similarity
 pairwise_distance = F.pairwise_distance
 bilinear = F.bilinear
+
+
+# Tensor methods that are the torch.* function with x first
+METHODS = {"absolute": absolute, "arctan2": arctan2, "true_divide": true_divide,
+           "broadcast_to": broadcast_to, "diag_embed": diag_embed, "diagflat": diagflat,
+           "dist": dist, "matrix_power": matrix_power, "pinverse": pinverse, "qr": torch_qr,
+           "vdot": vdot, "is_same_size": is_same_size, "prelu": prelu,
+           "hardshrink": hardshrink}
 
 
 def batch_norm(input, weight, bias, running_mean, running_var, training, momentum, eps,

@@ -186,6 +186,15 @@ def to_cpu(x, memory_format=None): return devices.to_device(x, "cpu")
 def device_of(x): return CPU if devices.name_of(x) is None else Device(devices.name_of(x))
 def is_cuda(x) -> bool: return device_of(x).type == "cuda"
 def is_xpu(x) -> bool: return device_of(x).type == "xpu"
+def is_cpu(x) -> bool: return device_of(x).type == "cpu"
+
+
+def get_device(x) -> int:
+    """-1 on the CPU, as PyTorch; else the device's index."""
+    device = device_of(x)
+    return -1 if device.type == "cpu" else device.index or 0
+
+
 def is_floating_point(x) -> bool: return x.dtype.is_floating
 def nelement(x) -> int: return x.numel()
 def element_size(x) -> int: return x.dtype.np.itemsize
@@ -257,7 +266,7 @@ METHODS = {
     "half": to_half, "bfloat16": to_bfloat16, "long": to_long, "int": to_int,
     "bool": to_bool, "short": to_short, "char": to_char, "byte": to_byte, "cpu": to_cpu,
     "device": property(device_of), "is_cuda": property(is_cuda),
-    "is_xpu": property(is_xpu),
+    "is_xpu": property(is_xpu), "is_cpu": property(is_cpu), "get_device": get_device,
     "is_floating_point": is_floating_point, "nelement": nelement,
     "element_size": element_size, "__format__": format_tensor,
 }

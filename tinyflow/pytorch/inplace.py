@@ -153,6 +153,62 @@ def uniform_(x, a=0.0, b=1.0):
     return write_inplace(x, Tensor._eager(draw.astype(x.dtype.np)))
 
 
+def exponential_(x, lambd=1.0):
+    refuse_integers("exponential_", x.dtype)
+    return _drawn(x, python_draws("exponential_").exponential(1.0 / lambd, x.shape))
+
+
+def log_normal_(x, mean=1.0, std=2.0):
+    refuse_integers("log_normal_", x.dtype)
+    return _drawn(x, python_draws("log_normal_").lognormal(mean, std, x.shape))
+
+
+def cauchy_(x, median=0.0, sigma=1.0):
+    refuse_integers("cauchy_", x.dtype)
+    return _drawn(x, median + sigma * python_draws("cauchy_").standard_cauchy(x.shape))
+
+
+def geometric_(x, p):
+    """The number of Bernoulli(p) trials up to the first success (1, 2, ...)."""
+    if not 0 < p < 1:
+        raise RuntimeError(f"geometric_: expects p in (0, 1), got {p}")
+    return _drawn(x, python_draws("geometric_").geometric(p, x.shape))
+
+
+def random_(x, from_or_to=None, to=None, *, generator=None, **kwargs):
+    """Integers drawn uniformly from [from, to): `random_(to)` starts at 0; without `to`, up
+    to the largest integer x's dtype holds exactly (2^24 for float32, as PyTorch)."""
+    low = kwargs.pop("from", None)   # (`from` is a Python keyword: only as **{"from": 2})
+    if kwargs:
+        raise TypeError(f"random_() got an unexpected keyword argument {next(iter(kwargs))!r}")
+    if from_or_to is not None and to is None and low is None:
+        low, to = 0, from_or_to
+    elif low is None:
+        low = 0 if from_or_to is None else from_or_to
+    if to is None:
+        to = (2 ** (float_info(x.dtype).nmant + 1) + 1 if x.dtype.is_floating
+              else 2 if x.dtype.is_bool else int(np.iinfo(x.dtype.np).max) + 1)
+    if low >= to:
+        raise RuntimeError(f"random_: expects 'from' < 'to', got from={low} >= to={to}")
+    rng = python_draws("random_", None if generator is None else generator.rng)
+    return _drawn(x, rng.integers(low, to - 1, x.shape, endpoint=True))
+
+
+def _drawn(x, draw: np.ndarray):
+    return write_inplace(x, Tensor._eager(draw.astype(x.dtype.np)))
+
+
+def fill_diagonal_(x, fill_value, wrap: bool = False):
+    """Write fill_value on the main diagonal (all dims of equal size past 2-D); a tall
+    matrix's diagonal restarts every N + 1 rows with `wrap=True`, as NumPy's."""
+    if x.ndim < 2 or x.ndim > 2 and len(set(x.shape)) > 1:
+        raise RuntimeError(f"fill_diagonal_: dimensions must be at least 2 and all of equal "
+                           f"length past 2, got shape {list(x.shape)}")
+    mask = np.zeros(tuple(x.shape), bool)
+    np.fill_diagonal(mask, True, wrap=wrap)
+    return masked_fill_(x, Tensor._eager(mask), fill_value)
+
+
 def setitem_(x, index, value) -> None:
     """`x[index] = value`. Into a view whose elements share memory (an expand), only the
     indexed region is written, as PyTorch does (refused if the region itself shares; a
@@ -324,7 +380,8 @@ nextafter
 nan_to_num deg2rad rad2deg addcmul addcdiv lerp tril triu fmod remainder cumsum cumprod
 logical_not logical_and logical_or logical_xor negative multiply divide subtract
 floor_divide eq ne lt le gt ge greater greater_equal less less_equal not_equal
-bitwise_and bitwise_or bitwise_xor bitwise_not bitwise_left_shift bitwise_right_shift""".split()
+bitwise_and bitwise_or bitwise_xor bitwise_not bitwise_left_shift bitwise_right_shift
+absolute arctan2 true_divide addmm addmv baddbmm""".split()
 
 
 def float_power_(x, exponent):
@@ -349,6 +406,8 @@ METHODS = {
     "add_": add_, "sub_": sub_, "mul_": mul_, "div_": div_, "pow_": pow_, "neg_": neg_,
     "relu_": relu_, "clamp_": clamp_, "detach_": detach_, "masked_fill_": masked_fill_, "copy_": copy_,
     "zero_": zero_, "fill_": fill_, "normal_": normal_, "uniform_": uniform_,
+    "exponential_": exponential_, "log_normal_": log_normal_, "cauchy_": cauchy_,
+    "geometric_": geometric_, "random_": random_, "fill_diagonal_": fill_diagonal_,
     "__setitem__": setitem_,
     "__iadd__": iadd, "__isub__": isub, "__imul__": imul, "__itruediv__": itruediv,
     **{f"__i{name}__": _augmented(f"__{name}__") for name in ("and", "or", "xor", "lshift",

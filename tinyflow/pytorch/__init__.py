@@ -12,6 +12,9 @@ Each name is defined once, in one module per kind (as tinygrad's mixins):
 - shared_names.py: names TF1 also uses with another meaning (`split`, `softmax`, ...): the
   arguments decide
 - serialization.py: `torch.save` / `torch.load`
+- aliases.py: PyTorch's second spellings of one function (`torch.relu_(x)` is `x.relu_()`,
+  `torch.conv2d` is F.conv2d, `x.dist(y)` is `torch.dist(x, y)`)
+- settings.py: process-wide switches (`set_float32_matmul_precision`, determinism)
 
 A function serves as both `torch.f(x, ...)` and the method `x.f(...)` wherever the spellings
 agree. Each kind module ends in a `METHODS` table (method name -> function) that

@@ -2,7 +2,8 @@
 spends its time against NumPy by hand, by hidden size H, in one process: the step, the time
 inside its kernels (each Affine, Relu and Sum kernel call timed by the wall clock), the rest
 (the Python dispatch around them), the same kernels called directly on the same arrays, and
-NumPy by hand on them; medians over steps, rounds alternating the three.
+NumPy by hand (bench/models/mlp_numpy.py, its own arrays of the same shapes); medians over
+steps, rounds alternating the three.
 
 What it showed (2026-12-07, session 26, one thread, load 5.6 from other work; us, medians):
 the kernels in the step take what they take called directly and about what NumPy's step
@@ -22,7 +23,9 @@ gap to NumPy means a dispatch that touches fewer cache lines, not a different ke
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
+import sys
 import time
 
 import numpy as np
@@ -31,6 +34,9 @@ import tinyflow as torch
 import tinyflow.nn as nn
 import tinyflow.nn.functional as F
 from tinyflow.ops import linalg, math, reduce
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from models import mlp_numpy  # noqa: E402  (bench/models: NumPy by hand, at any size)
 
 _inside = [0.0]   # seconds inside kernels during the current step
 
@@ -70,13 +76,7 @@ def measure(hidden: int, steps: int) -> dict:
                 h = relu(F._RELU, h)
         return float(h.sum())
 
-    def by_hand():
-        h = array
-        for i, (w, b) in enumerate(layers):
-            h = h @ w.T + b
-            if i < len(layers) - 1:
-                np.maximum(h, 0, out=h)
-        return float(h.sum())
+    by_hand = mlp_numpy.mlp_infer_b1((784, hidden, hidden, 10))   # its own arrays
 
     times = {"step": [], "kernels in step": [], "dispatch": [], "kernels direct": [],
              "numpy": []}

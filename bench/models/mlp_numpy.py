@@ -7,11 +7,11 @@ import numpy as np
 from models.data import Workload, param_array, uniform
 
 
-def mlp_infer_b1():
-    sizes = (784, 1024, 1024, 10)
+def mlp_infer_b1(sizes=(784, 1024, 1024, 10)):
+    """The step; other `sizes` (bench/infer_split.py's hidden sizes) keep its code."""
     layers = [(param_array(f"{2 * i}.weight", (b, a)), param_array(f"{2 * i}.bias", (b,)))
               for i, (a, b) in enumerate(zip(sizes, sizes[1:]))]
-    x = uniform(0, 1, 784)
+    x = uniform(0, 1, sizes[0])
 
     def step():
         h = x

@@ -87,6 +87,8 @@ from .ops.product import reduce_prod
 from .symbolic.math_ops import is_finite, is_inf, is_nan
 from .pytorch.math import matrix_transpose  # TF1's name of PyTorch's x.mT
 from .nn import tf_layers as layers, tf_losses as losses
+from .nn import torch_functions as _torch_functions
+from .nn.torch_functions import *  # noqa: F401,F403  (torch.conv2d is F.conv2d, ...)
 from .symbolic.session import evaluate, run_op
 
 # dtype spellings of both worlds: tf.bool / torch.bool, torch.float, torch.long, ...
@@ -127,6 +129,6 @@ def __getattr__(name: str):
 
 
 # The one late binding: Tensor (core) gets its methods and operators from the front ends.
-install_tensor_methods(Tensor, {"eval": evaluate, "run": run_op})
+install_tensor_methods(Tensor, {"eval": evaluate, "run": run_op}, _torch_functions.METHODS)
 
 __version__ = "0.1.0"

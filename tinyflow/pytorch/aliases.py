@@ -1,14 +1,24 @@
 """`torch.f(x, ...)` where PyTorch's function is another spelling of a Tensor method
-(`torch.clone(x)`, `torch.select`, the in-place `torch.relu_(x)`) or of a
-`torch.nn.functional` function (`torch.conv2d`, `torch.dropout`, `torch.layer_norm`).
-
-Each is that spelling's own function, so the two cannot drift apart. Only `torch.batch_norm`
-and `torch.embedding`, whose arguments come in another order, are adapted here.
+(`torch.clone(x)`, `torch.select`, the in-place `torch.relu_(x)`), and Tensor methods that
+are another spelling of a torch.* function (`x.dist(y)`). Each is that spelling's own
+function, so the two cannot drift apart. (The torch.* spellings of torch.nn.functional's,
+`torch.conv2d`, are nn/torch_functions.py's: nn is a layer above.)
 """
 from __future__ import annotations
 
-from ..nn import functional as F
+from ..ops import abs as absolute, atan2 as arctan2
+from ..ops import copy as clone   # (the method x.clone(), memory_format and all)
 from . import inplace
+from .diagonal import diag_embed, diagflat
+from .elementwise import acosh as arccosh, asinh as arcsinh, atanh as arctanh
+from .linalg import matrix_power, pinverse, torch_qr
+from .logic import positive
+from .math import true_divide, vdot
+from .movement import select, unflatten
+from .scatter_gather import index_put, index_put_
+from .shared_names import broadcast_to
+from .statistics import dist
+from .tensor_info import is_conj as is_neg, is_same_size, is_signed
 
 # the in-place elementwise functions: torch.relu_(x) is x.relu_()
 IN_PLACE = (
@@ -21,80 +31,11 @@ IN_PLACE = (
     "sqrt_", "square_", "tan_", "tanh_", "trunc_", "xlogy_", "zero_")
 globals().update({name: inplace.METHODS[name] for name in IN_PLACE})
 
-from ..ops import copy as clone   # (the method x.clone(), memory_format and all)
-from ..ops import abs as absolute, atan2 as arctan2
-from .elementwise import acosh as arccosh, asinh as arcsinh, atanh as arctanh
-from .logic import positive
-from .movement import select, unflatten
-from .scatter_gather import index_put, index_put_
-from .tensor_info import is_conj as is_neg, is_signed
-
-from .diagonal import diag_embed, diagflat
-from .linalg import matrix_power, pinverse, torch_qr
-from .math import true_divide, vdot
-from .shared_names import broadcast_to
-from .statistics import dist
-from .tensor_info import is_same_size
-
-# torch.nn.functional's, the same arguments in the same order
-conv1d = F.conv1d
-conv2d = F.conv2d
-conv3d = F.conv3d
-conv_transpose1d = F.conv_transpose1d
-conv_transpose2d = F.conv_transpose2d
-max_pool1d = F.max_pool1d
-max_pool2d = F.max_pool2d
-max_pool3d = F.max_pool3d
-avg_pool1d = F.avg_pool1d
-adaptive_avg_pool1d = F.adaptive_avg_pool1d
-dropout = F.dropout
-alpha_dropout = F.alpha_dropout
-feature_alpha_dropout = F.feature_alpha_dropout
-layer_norm = F.layer_norm
-group_norm = F.group_norm
-rms_norm = F.rms_norm
-celu = F.celu
-selu = F.selu
-threshold = F.threshold
-prelu = F.prelu
-celu_ = F.celu_
-selu_ = F.selu_
-threshold_ = F.threshold_
-rrelu = F.rrelu
-rrelu_ = F.rrelu_
-hardshrink = F.hardshrink
-pixel_shuffle = F.pixel_shuffle
-pixel_unshuffle = F.pixel_unshuffle
-cosine_similarity = F.cosine_similarity
-pairwise_distance = F.pairwise_distance
-bilinear = F.bilinear
-
-
 # Tensor methods that are the torch.* function with x first
 METHODS = {"absolute": absolute, "arctan2": arctan2, "true_divide": true_divide,
            "broadcast_to": broadcast_to, "diag_embed": diag_embed, "diagflat": diagflat,
            "dist": dist, "matrix_power": matrix_power, "pinverse": pinverse, "qr": torch_qr,
-           "vdot": vdot, "is_same_size": is_same_size, "prelu": prelu,
-           "hardshrink": hardshrink}
-
-
-def batch_norm(input, weight, bias, running_mean, running_var, training, momentum, eps,
-               cudnn_enabled=True):
-    """PyTorch's `torch.batch_norm`: F.batch_norm's arguments with the affine ones first."""
-    return F.batch_norm(input, running_mean, running_var, weight, bias, training, momentum,
-                        eps)
-
-
-def embedding(weight, indices, padding_idx=-1, scale_grad_by_freq=False, sparse=False):
-    """PyTorch's `torch.embedding`: the weight first, and padding_idx -1 for none."""
-    return F.embedding(indices, weight, None if padding_idx == -1 else padding_idx,
-                       scale_grad_by_freq=scale_grad_by_freq, sparse=sparse)
-
+           "vdot": vdot, "is_same_size": is_same_size}
 
 __all__ = [*IN_PLACE, "clone", "select", "unflatten", "index_put", "index_put_", "positive",
-           "is_neg", "is_signed", "absolute", "arctan2", "arccosh", "arcsinh", "arctanh", "conv1d", "conv2d",
-           "conv3d", "conv_transpose1d", "conv_transpose2d", "max_pool1d", "max_pool2d",
-           "max_pool3d", "avg_pool1d", "adaptive_avg_pool1d", "dropout", "alpha_dropout",
-           "feature_alpha_dropout", "layer_norm", "group_norm", "rms_norm", "celu", "selu",
-           "threshold", "prelu", "celu_", "selu_", "threshold_", "rrelu", "rrelu_", "hardshrink", "pixel_shuffle", "pixel_unshuffle", "cosine_similarity",
-           "pairwise_distance", "bilinear", "batch_norm", "embedding"]
+           "is_neg", "is_signed", "absolute", "arctan2", "arccosh", "arcsinh", "arctanh"]

@@ -847,8 +847,9 @@ def test_cell_gradient_ops_refuse_adjoints_not_shaped_like_the_state():
 def test_training_batch_norm_is_one_op_with_pytorchs_running_statistics(momentum,
                                                                         monkeypatch):
     """Eagerly, a training BatchNorm2d's forward is one op (normalizing, running statistics
-    and count in one kernel: no moments pass, getitems or small update ops), and its
-    statistics, outputs and gradients are PyTorch's; momentum=None averages cumulatively."""
+    and count in one kernel: no moments pass, getitems or small update ops), its backward
+    one kernel and four views, and its statistics, outputs and gradients are PyTorch's;
+    momentum=None averages cumulatively."""
     from tinyflow.core.kernels import numpy_kernels
     ran = []
     for cls in list(numpy_kernels):
@@ -866,8 +867,12 @@ def test_training_batch_norm_is_one_op_with_pytorchs_running_statistics(momentum
         assert ran == ["BatchNormTracked"]
         yb = theirs(xb)
         np.testing.assert_allclose(ya.detach().numpy(), yb.detach().numpy(), rtol=1e-5, atol=1e-5)
+        del ran[:]
         ya.backward(tf.tensor(x))
         yb.backward(torch.tensor(x))
+        if step == 0:   # one kernel for all three gradients, four views of its output
+            assert sorted(ran) == ["BatchNormGrads", "GetItem", "GetItem", "GetItem",
+                                   "Reshape"], ran
         np.testing.assert_allclose(xa.grad.numpy(), xb.grad.numpy(), rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(ours.weight.grad.numpy(), theirs.weight.grad.numpy(), rtol=1e-5)
     np.testing.assert_allclose(ours.running_mean.numpy(), theirs.running_mean.numpy(), rtol=1e-6)

@@ -263,10 +263,9 @@ class BatchNorm(Op):
         params = needs_input_grad(1) or needs_input_grad(2)
         if needs_input_grad(0) and params and x.shape is not None and None not in x.shape:
             both = apply(BatchNormGrads(eps=self.eps), g, x, w)
-            size = math.prod(x.shape)
-            sums = reshape(getitem(both, slice(size, None)), (2, x.shape[1]))
-            return (reshape(getitem(both, slice(None, size)), x.shape), getitem(sums, 0),
-                    getitem(sums, 1))
+            size, c = math.prod(x.shape), x.shape[1]   # four views: dw and db sliced flat
+            return (reshape(getitem(both, slice(None, size)), x.shape),
+                    getitem(both, slice(size, size + c)), getitem(both, slice(size + c, None)))
         dx = apply(BatchNormGrad(eps=self.eps), g, x, w) if needs_input_grad(0) else None
         if not params:
             return dx, None, None

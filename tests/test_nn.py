@@ -841,3 +841,40 @@ def test_cell_gradient_ops_refuse_adjoints_not_shaped_like_the_state():
     with pytest.raises(tf.ShapeError, match=r"out has shape \(7, 3, 2\), expected \(4, 3, 2\)"):
         tf.apply(rnn_cell.GruCellGrad(), c, out, tf.tensor(rng.standard_normal((3, 6))),
                  tf.tensor(rng.standard_normal((3, 6))), c)
+
+
+@pytest.mark.parametrize("momentum", [0.1, None])
+def test_training_batch_norm_is_one_op_with_pytorchs_running_statistics(momentum,
+                                                                        monkeypatch):
+    """Eagerly, a training BatchNorm2d's forward is one op (normalizing, running statistics
+    and count in one kernel: no moments pass, getitems or small update ops), its backward
+    one kernel and four views, and its statistics, outputs and gradients are PyTorch's;
+    momentum=None averages cumulatively."""
+    from tinyflow.core.kernels import numpy_kernels
+    ran = []
+    for cls in list(numpy_kernels):
+        def counted(op, *arrays, _kernel=numpy_kernels[cls], **kw):
+            ran.append(type(op).__name__)
+            return _kernel(op, *arrays, **kw)
+        monkeypatch.setitem(numpy_kernels, cls, counted)
+    rng = np.random.default_rng(5)
+    ours, theirs = nn.BatchNorm2d(3, momentum=momentum), torch.nn.BatchNorm2d(3, momentum=momentum)
+    for step in range(3):
+        x = (rng.normal(size=(4, 3, 5, 5)) * 3 + 2).astype(np.float32)
+        xa, xb = tf.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+        del ran[:]
+        ya = ours(xa)
+        assert ran == ["BatchNormTracked"]
+        yb = theirs(xb)
+        np.testing.assert_allclose(ya.detach().numpy(), yb.detach().numpy(), rtol=1e-5, atol=1e-5)
+        del ran[:]
+        ya.backward(tf.tensor(x))
+        yb.backward(torch.tensor(x))
+        if step == 0:   # one kernel for all three gradients, four views of its output
+            assert sorted(ran) == ["BatchNormGrads", "GetItem", "GetItem", "GetItem",
+                                   "Reshape"], ran
+        np.testing.assert_allclose(xa.grad.numpy(), xb.grad.numpy(), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(ours.weight.grad.numpy(), theirs.weight.grad.numpy(), rtol=1e-5)
+    np.testing.assert_allclose(ours.running_mean.numpy(), theirs.running_mean.numpy(), rtol=1e-6)
+    np.testing.assert_allclose(ours.running_var.numpy(), theirs.running_var.numpy(), rtol=1e-6)
+    assert int(ours.num_batches_tracked) == 3

@@ -560,6 +560,53 @@ def test_momentum_step_matches_the_rule_in_place(nesterov, strided):
         momentum_step(p, g, tf.Tensor(np.zeros(3, np.float32)), lr=0.1, momentum=0.9)
 
 
+def test_batch_norm_tracked_normalizes_updates_in_place_and_differentiates():
+    """The eager training batch norm that also updates the running statistics: its output
+    and gradients are BatchNorm's (float64 finite differences), its statistics PyTorch's
+    arithmetic (momentum, or None: the cumulative average), float16 input with float32
+    statistics, and a clear error for statistics of another dtype or a graph input."""
+    import torch
+    from tinyflow.ops import batch_norm_tracked
+    from torch_oracle import gradcheck
+    rng = np.random.default_rng(3)
+    x64 = rng.normal(size=(3, 2, 2, 2)) * 2 + 1
+
+    def tracked(x, w, b):
+        stats = tf.tensor(np.zeros(2)), tf.tensor(np.ones(2)), tf.tensor(np.array(0))
+        return batch_norm_tracked(x, w, b, *stats, momentum=0.1)
+    gradcheck(tracked, x64, rng.normal(size=2), rng.normal(size=2))
+    for momentum in (0.1, None):
+        mean, var = tf.tensor(np.zeros(4, np.float32)), tf.tensor(np.ones(4, np.float32))
+        count = tf.tensor(np.array(0))
+        theirs = torch.nn.BatchNorm2d(4, momentum=momentum)
+        w, b = tf.tensor(theirs.weight.detach().numpy()), tf.tensor(theirs.bias.detach().numpy())
+        for step in range(3):
+            x = (rng.normal(size=(4, 4, 3, 3)) * 3 + 2).astype(np.float32)
+            y = batch_norm_tracked(tf.tensor(x), w, b, mean, var, count, momentum=momentum)
+            np.testing.assert_allclose(y.numpy(), theirs(torch.tensor(x)).detach().numpy(),
+                                       rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(mean.numpy(), theirs.running_mean.numpy(), rtol=1e-6)
+        np.testing.assert_allclose(var.numpy(), theirs.running_var.numpy(), rtol=1e-6)
+        assert int(count) == 3 and [t._version[0] for t in (mean, var, count)] == [3] * 3
+    half = (rng.normal(size=(4, 3, 5)) * 2 + 1).astype(np.float16)
+    mean, var = tf.tensor(np.zeros(3, np.float32)), tf.tensor(np.ones(3, np.float32))
+    ones, zeros = tf.tensor(np.ones(3, np.float16)), tf.tensor(np.zeros(3, np.float16))
+    y = batch_norm_tracked(tf.tensor(half), ones, zeros, mean, var, tf.tensor(np.array(0)))
+    assert y.dtype == tf.float16 and mean.dtype == tf.float32
+    wide = half.astype(np.float32)
+    np.testing.assert_allclose(mean.numpy(), 0.1 * wide.mean((0, 2)), rtol=1e-5)
+    np.testing.assert_allclose(var.numpy(), 0.9 + 0.1 * wide.var((0, 2), ddof=1), rtol=1e-5)
+    with pytest.raises(tf.DTypeError, match=r"^batch_norm_tracked: running_mean must be a "
+                                            r"float32 \[3\] vector"):
+        batch_norm_tracked(tf.tensor(half), ones, zeros, ones, var, tf.tensor(np.array(0)))
+    with pytest.raises(tf.ShapeError, match="has 1 value per channel"):
+        batch_norm_tracked(tf.tensor(np.ones((1, 3), np.float16)), ones, zeros, mean, var,
+                           tf.tensor(np.array(0)))
+    with pytest.raises(TypeError, match="batch_norm_tracked: needs eager tensors"):
+        batch_norm_tracked(tf.placeholder(tf.float32, (2, 3)), ones, zeros, mean, var,
+                           tf.tensor(np.array(0)))
+
+
 def test_group_runs_its_inputs():
     with _session() as sess:
         v = tf.Variable(0.0)

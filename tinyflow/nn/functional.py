@@ -731,6 +731,19 @@ def batch_norm(input: Tensor, running_mean: Optional[Tensor], running_var: Optio
     return y if bias is None else y + ops.reshape(bias, shape)
 
 
+def tracks_in_one_op(x, weight, bias, running_mean, running_var) -> bool:
+    """Whether a training batch norm and its running-statistics update can run as one op
+    (`ops.batch_norm_tracked`): eagerly, neither traced nor on a graph, [C] weight and bias
+    of x's dtype, statistics of x's (float32 for float16/bfloat16 x; else `batch_norm`'s
+    ops and assigns)."""
+    return (trace_state.active is None and isinstance(x, Tensor) and x.kind == EAGER
+            and _affine(x, weight, bias) and weight.kind == EAGER and bias.kind == EAGER
+            and isinstance(running_mean, Tensor) and isinstance(running_var, Tensor)
+            and running_mean.kind == EAGER and running_var.kind == EAGER
+            and running_mean.dtype is running_var.dtype
+            and running_mean.dtype is (dtypes.float32 if x.dtype.is_reduced else x.dtype))
+
+
 def _affine(x: Tensor, weight, bias) -> bool:
     """Whether weight and bias (or the running statistics) are [C] tensors of x's dtype (then
     batch norm is one op)."""

@@ -20,8 +20,8 @@ from .math import (abs, add, atan2, autocast_inputs, bitwise_and, bitwise_left_s
                    to_int32, to_int64, where)
 from .losses import binary_cross_entropy, smooth_l1
 from .nn import log_softmax, softmax, softmax_cross_entropy, sparse_softmax_cross_entropy
-from .normalization import (batch_norm_eval, channel_affine, channel_moments, layer_norm,
-                            normalize, normalize_channels)
+from .normalization import (batch_norm_eval, batch_norm_tracked, channel_affine,
+                            channel_moments, layer_norm, normalize, normalize_channels)
 from .pool import adaptive_avg_pool2d, avg_pool2d, max_pool2d
 from .quantize import fake_quantize
 from .rnn import lstm

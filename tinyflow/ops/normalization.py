@@ -7,11 +7,12 @@ multiply-add (`ChannelAffine`), its scale and shift made inside one op (`BatchNo
 from __future__ import annotations
 
 import math
+from typing import Optional
 
 from ..core.modes import needs_input_grad
 from ..core.op import Op, apply, as_tensor, sum_terms
 from ..core.shapes import broadcast_shapes, normalize_axes
-from ..core.tensor import Tensor
+from ..core.tensor import EAGER, Tensor
 from .creation import zeros_like
 from .math import check_floating, sqrt
 from .reduce import reduce_mean, reduce_sum
@@ -262,10 +263,9 @@ class BatchNorm(Op):
         params = needs_input_grad(1) or needs_input_grad(2)
         if needs_input_grad(0) and params and x.shape is not None and None not in x.shape:
             both = apply(BatchNormGrads(eps=self.eps), g, x, w)
-            size = math.prod(x.shape)
-            sums = reshape(getitem(both, slice(size, None)), (2, x.shape[1]))
-            return (reshape(getitem(both, slice(None, size)), x.shape), getitem(sums, 0),
-                    getitem(sums, 1))
+            size, c = math.prod(x.shape), x.shape[1]   # four views: dw and db sliced flat
+            return (reshape(getitem(both, slice(None, size)), x.shape),
+                    getitem(both, slice(size, size + c)), getitem(both, slice(size + c, None)))
         dx = apply(BatchNormGrad(eps=self.eps), g, x, w) if needs_input_grad(0) else None
         if not params:
             return dx, None, None
@@ -280,6 +280,46 @@ class BatchNorm(Op):
             shift = shift + zeros_like(x)     # the tangent has the output's shape
         return sum_terms((None if tx is None else apply(BatchNormGrad(eps=self.eps), tx, x, w),
                           None if tw is None else y * _per_channel(tw, x), shift))
+
+
+class BatchNormTracked(Op):
+    """`BatchNorm` that also folds the batch's statistics into the running ones, in place:
+    inputs (x, w, b, running_mean, running_var, num_batches_tracked). The kernel adds 1 to
+    the count, then r = f * batch + (1 - f) * r with f = momentum (None: 1 / count, the
+    cumulative average) and the variance unbiased, from the statistics its normalizing
+    pass computes anyway. One op per training layer where the separate update took a
+    moments pass and a dozen small ops. Eager only (graphs and `tinyflow.compile` keep
+    `BatchMoments` and assigns: the planned runtime knows one written input per op).
+    Derivatives: `BatchNorm`'s, in x, w and b."""
+    name = "batch_norm_tracked"
+    saves_output = False
+    stateful = True
+    eps: float
+    momentum: Optional[float]
+
+    def infer(self, x, w, b, running_mean, running_var, count):
+        _check_channels(self, x, w, b)
+        c, wide = x.shape[1], "float32" if x.dtype.is_reduced else x.dtype.name
+        for what, v in (("running_mean", running_mean), ("running_var", running_var)):
+            if v.dtype.name != wide or v.shape != (c,):
+                raise TypeError(f"{what} must be a {wide} [{c}] vector (for a {x.dtype.name} "
+                                f"input), got {v.dtype.name} {v.shape}")
+        if count.dtype.name != "int64" or count.shape != ():
+            raise TypeError(f"num_batches_tracked must be an int64 scalar, got "
+                            f"{count.dtype.name} {count.shape}")
+        if math.prod(x.shape) == c:
+            raise ValueError(f"training on input {list(x.shape)} has 1 value per channel, so "
+                             f"its variance is undefined; use a batch of 2 or more (or eval())")
+        return x.shape, x.dtype
+
+    def vjp(self, g, out, x, w, b, running_mean, running_var, count):
+        return BatchNorm.vjp(self, g, out, x, w, b) + (None, None, None)
+
+    def vjp_reads(self, needs: tuple) -> tuple:
+        return (True, True) + (False,) * (len(needs) - 1)   # x, w; not b, the stats, out
+
+    def jvp(self, t, out, x, w, b, running_mean, running_var, count):
+        return BatchNorm.jvp(self, t[:3], out, x, w, b)
 
 
 class BatchNormGrad(Op):
@@ -451,6 +491,22 @@ def normalize_channels(x, weight, bias, eps: float = 1e-5, name=None) -> Tensor:
     """Training-mode batch norm of x [N, C, ...] with per-channel weight and bias [C]."""
     return apply(BatchNorm(eps=float(eps)), as_tensor(x), as_tensor(weight), as_tensor(bias),
                  name=name)
+
+
+def batch_norm_tracked(x, weight, bias, running_mean, running_var, num_batches_tracked,
+                       momentum: Optional[float] = 0.1, eps: float = 1e-5) -> Tensor:
+    """Training-mode batch norm of eager x [N, C, ...] that updates running_mean,
+    running_var and num_batches_tracked in place (see `BatchNormTracked`)."""
+    tensors = (as_tensor(x), weight, bias, running_mean, running_var, num_batches_tracked)
+    if any(not isinstance(t, Tensor) or t.kind != EAGER for t in tensors):
+        raise TypeError("batch_norm_tracked: needs eager tensors (a graph updates the "
+                        "running statistics with assigns: F.batch_norm)")
+    y = apply(BatchNormTracked(eps=float(eps),
+                               momentum=None if momentum is None else float(momentum)),
+              *tensors)
+    for t in tensors[3:]:
+        t._version[0] += 1
+    return y
 
 
 def channel_affine(x, scale, shift, name=None) -> Tensor:

@@ -46,18 +46,38 @@ def moments(x, out, c0, c1):
 
 
 @jit
+def forward_channel(x, w, b, eps, y, k, coef):
+    """Channel k of y = (x - mean) / std * w + b, as one multiply-add per element (coef: 2
+    scratch values in y's dtype); returns the channel's mean and biased variance."""
+    mean, var, inv_std = channel_stats(x, k, eps)
+    scale = w[k] * inv_std
+    coef[0] = scale
+    coef[1] = b[k] - mean * scale
+    scale_, shift_ = coef[0], coef[1]
+    for a in range(x.shape[0]):
+        for c in range(x.shape[2]):
+            y[a, k, c] = x[a, k, c] * scale_ + shift_
+    return mean, var
+
+
+@jit
 def forward(x, w, b, eps, y, c0, c1):
-    """y = (x - mean) / std * w + b, as one multiply-add per element."""
-    coef = np.empty(2, y.dtype)      # the per-channel constants in y's dtype
+    """y = (x - mean) / std * w + b on channels c0:c1."""
+    coef = np.empty(2, y.dtype)
     for k in range(c0, c1):
-        mean, _, inv_std = channel_stats(x, k, eps)
-        scale = w[k] * inv_std
-        coef[0] = scale
-        coef[1] = b[k] - mean * scale
-        scale_, shift_ = coef[0], coef[1]
-        for a in range(x.shape[0]):
-            for c in range(x.shape[2]):
-                y[a, k, c] = x[a, k, c] * scale_ + shift_
+        forward_channel(x, w, b, eps, y, k, coef)
+
+
+@jit
+def forward_stats(x, w, b, eps, y, stats, c0, c1):
+    """`forward`, and each channel's mean and sum of squared deviations into stats [2, C]
+    (x's dtype, rounded as PyTorch's are), for the running statistics."""
+    coef = np.empty(2, y.dtype)
+    values = x.shape[0] * x.shape[2]
+    for k in range(c0, c1):
+        mean, var = forward_channel(x, w, b, eps, y, k, coef)
+        stats[0, k] = mean
+        stats[1, k] = var * values
 
 
 @jit

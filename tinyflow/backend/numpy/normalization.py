@@ -278,6 +278,33 @@ def normalize_channels(op, x, w, b):
     return y.reshape(x.shape)
 
 
+@kernel(n.BatchNormTracked, widen=0)
+def normalize_channels_tracked(op, x, w, b, running_mean, running_var, count):
+    """`normalize_channels`, and the running statistics and the count updated in place (the
+    statistics are x's widened dtype, which `widened` passes as they are)."""
+    cube = _channels_of(x)
+    y = np.empty_like(cube)
+    stats = np.empty((2, cube.shape[1]), cube.dtype)
+    _per_channel(_batch_norm_loops().forward_stats, cube, cube, w, b, op.eps, y, stats)
+    count += 1
+    _fold_running(running_mean, running_var, stats, cube.shape[0] * cube.shape[2],
+                  1.0 / int(count) if op.momentum is None else op.momentum)
+    return y.reshape(x.shape)
+
+
+def _fold_running(running_mean, running_var, stats, values: int, factor: float) -> None:
+    """PyTorch's update with its rounding, in the statistics' dtype P: r = m * batch +
+    (1 - m) * r with m = P(factor), the mean's terms in P; the unbiased variance
+    (sum / (n - 1)) divided in P, times m in float64 (NumPy here: Numba's loops contract
+    products and sums into FMAs, which round differently)."""
+    p = running_mean.dtype.type
+    momentum = p(factor)
+    running_mean *= p(1) - momentum
+    running_mean += momentum * stats[0]
+    unbiased = stats[1] / p(values - 1)
+    running_var[...] = np.float64(momentum) * unbiased + (p(1) - momentum) * running_var
+
+
 @kernel(n.BatchNormGrad, widen=0)
 def normalize_channels_grad(op, g, x, w):
     cube = _channels_of(x)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ... import ops
 from ...core import dtypes
 from ...core.modes import trace_state
 from ...core.tensor import Tensor
@@ -72,6 +73,13 @@ class _BatchNorm(Module):
 
     def forward(self, input):
         self._check_input_dim(input)
+        if self.training and self.track_running_stats:
+            mean, var, weight, bias = (self.running_mean, self.running_var, self.weight,
+                                       self.bias)
+            if F.tracks_in_one_op(input, weight, bias, mean, var):   # statistics, count too
+                return ops.batch_norm_tracked(input, weight, bias, mean, var,
+                                              self.num_batches_tracked, self.momentum,
+                                              self.eps)
         factor = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats:
             factor = self._count_batch(input, factor)

@@ -784,3 +784,22 @@ def test_conv2d_region_weights_of_one_weight_at_two_paddings(monkeypatch):
         want = torch.nn.functional.conv2d(torch.tensor(x), torch.tensor(w), stride=(3, 2),
                                           padding=padding).numpy()
         np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-10)
+
+
+def test_conv_and_pool_ops_are_shared_per_attribute_values():
+    """An eager step builds no op object per convolution or pooling call (a frozen
+    dataclass each, ~20 per LeNet step): F.conv2d, max_pool2d and the gradient ops of their
+    rules take `shared`'s one instance for their attributes; other attributes, other ops."""
+    from tinyflow.ops import conv as conv_ops
+    x = tf.Tensor(np.ones((1, 2, 6, 6), np.float32), requires_grad=True)
+    w = tf.Tensor(np.ones((3, 2, 3, 3), np.float32), requires_grad=True)
+    b = tf.Tensor(np.ones(3, np.float32), requires_grad=True)
+    ys = [conv2d(x, w, bias=b, padding=1) for _ in range(2)]
+    assert ys[0]._op is ys[1]._op
+    assert conv2d(x, w, bias=b, padding=0)._op is not ys[0]._op
+    assert conv2d(x, w, padding=1)._op is not ys[0]._op
+    pools = [max_pool2d(ys[0], 2) for _ in range(2)]
+    assert pools[0]._op is pools[1]._op and max_pool2d(ys[0], 3)._op is not pools[0]._op
+    grad_op = conv_ops.like(ys[0]._op, conv_ops.Conv2dGradInput)
+    assert grad_op is conv_ops.like(ys[1]._op, conv_ops.Conv2dGradInput)
+    assert (grad_op.stride, grad_op.padding, grad_op.groups) == ((1, 1), ((1, 1), (1, 1)), 1)

@@ -22,6 +22,8 @@ TOL = {np.float64: dict(rtol=1e-10, atol=1e-10), np.float32: dict(rtol=2e-4, ato
 def threaded(monkeypatch):
     """The source files of the kernels that ran on several threads, one entry per kernel
     call (and there are two threads)."""
+    from tinyflow.backend.numpy import conv as conv_kernels
+    monkeypatch.setattr(conv_kernels, "MACS_PER_ELEMENT", 1)   # im2col's work as elements
     return force_pool(monkeypatch, 1 << 17, [])   # the sizes below are cut
 
 
@@ -72,6 +74,22 @@ def test_conv2d_on_threads_matches_torch(threaded, shapes, dtype):
     _check(lambda a, b: tf.ops.conv2d(a, b, **attrs),
            lambda a, b: torch.nn.functional.conv2d(a, b, **attrs), [x, w], dtype)
     assert _conv_calls(threaded) == (3 if xs[0] > 1 else 0)   # forward, both gradients
+
+
+def test_lenet_sized_convolutions_stay_on_one_thread(monkeypatch):
+    """LeNet's 6 -> 16 5x5 layer at batch 4 (0.96M multiply-adds each way) lost time when
+    its forward and input gradient cut the batch (pieces of Python under the GIL, the weight
+    packed twice, the pool's thread woken): one piece at the pool's default threshold, while
+    8x the batch is still cut; values as torch's."""
+    calls = force_pool(monkeypatch, parallel.MIN_ELEMENTS, [])
+    rng = np.random.default_rng(4)
+    for batch, cut in ((4, 0), (32, 2)):
+        x = rng.standard_normal((batch, 6, 14, 14)).astype(np.float32)
+        w = (rng.standard_normal((16, 6, 5, 5)) / np.sqrt(150)).astype(np.float32)
+        del calls[:]
+        _check(lambda a, b: tf.ops.conv2d(a, b), torch.nn.functional.conv2d, [x, w],
+               np.float32)
+        assert calls.count("conv.py") == cut   # the forward and the input gradient
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])

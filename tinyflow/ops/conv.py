@@ -15,7 +15,7 @@ import dataclasses
 from ..core.dtypes import promote
 from ..core.errors import ShapeError
 from ..core.modes import autocast_state, needs_input_grad
-from ..core.op import Op, apply, as_tensor, sum_terms
+from ..core.op import Op, apply, as_tensor, shared, sum_terms
 from ..core.tensor import Tensor
 from .math import autocast_inputs, check_floating
 from .reduce import reduce_sum
@@ -262,8 +262,15 @@ class Conv2dGradWeightBias(_ConvGeometry):
 
 
 def like(op: Op, op_cls: type) -> Op:
-    """An `op_cls` with `op`'s values of the attributes it has (a gradient op of `op`)."""
-    return op_cls(**{f.name: getattr(op, f.name) for f in dataclasses.fields(op_cls)})
+    """An `op_cls` with `op`'s values of the attributes it has (a gradient op of `op`): the
+    one instance `shared` keeps for those values, not a frozen dataclass built per call."""
+    names = _FIELDS.get(op_cls)
+    if names is None:
+        names = _FIELDS[op_cls] = tuple(f.name for f in dataclasses.fields(op_cls))
+    return shared(op_cls, *[getattr(op, name) for name in names])
+
+
+_FIELDS: dict = {}   # op class -> its attributes' names, in the order `shared` takes them
 
 
 # ---- the function users call -----------------------------------------------------------
@@ -285,11 +292,11 @@ def conv2d(x, w, stride=1, padding=0, dilation=1, groups=1, name=None, bias=None
     if bias is None:
         if autocast_state.dtype is not None:
             x, w = autocast_inputs(x, w)
-        return apply(Conv2d(**attrs), x, w, name=name)
+        return apply(shared(Conv2d, *attrs.values()), x, w, name=name)
     bias = as_tensor(bias)
     if autocast_state.dtype is not None:
         x, w, bias = autocast_inputs(x, w, bias)
-    return apply(Conv2dBias(**attrs), x, w, bias, name=name)
+    return apply(shared(Conv2dBias, *attrs.values()), x, w, bias, name=name)
 
 
 def conv_attrs(stride=1, padding=0, dilation=1, groups=1) -> dict:
@@ -299,4 +306,4 @@ def conv_attrs(stride=1, padding=0, dilation=1, groups=1) -> dict:
         raise ValueError(f"conv2d: stride {stride}, dilation {dilation} and groups {groups} "
                          "must be positive")
     return dict(stride=stride, padding=padding_attr(padding), dilation=dilation,
-                groups=int(groups))
+                groups=int(groups))   # the order of the ops' fields (`shared` takes them so)

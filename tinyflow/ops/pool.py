@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..core.op import Op, apply, as_tensor
+from ..core.op import Op, apply, as_tensor, shared
 from ..core.tensor import Tensor
 from .conv import SAME, axis_pads, like, pair, padding_attr, rank4, window_out
 from .math import check_floating
@@ -173,7 +173,7 @@ def pool_attrs(kernel_size, stride, padding, dilation, ceil_mode, op: str) -> di
     if padding != SAME:
         check_padding(op, kernel, padding, given)
     return dict(kernel=kernel, stride=stride, padding=padding, dilation=dilation,
-                ceil_mode=bool(ceil_mode))
+                ceil_mode=bool(ceil_mode))   # the order of the ops' fields (as `shared` takes)
 
 
 def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
@@ -185,8 +185,8 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
         padding: an int or pair (at most half the kernel), or "same" (TensorFlow's) or
             ((top, bottom), (left, right)).
     """
-    op = MaxPool2d(**pool_attrs(kernel_size, stride, padding, dilation, ceil_mode, "max_pool2d"))
-    return apply(op, as_tensor(x), name=name)
+    attrs = pool_attrs(kernel_size, stride, padding, dilation, ceil_mode, "max_pool2d")
+    return apply(shared(MaxPool2d, *attrs.values()), as_tensor(x), name=name)
 
 
 def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False,

@@ -161,6 +161,17 @@ def _common(*arrays):
     return [a.astype(dtype, copy=False) for a in arrays]
 
 
+# A multiply-add of im2col's forward or input gradient counts as 1/MACS_PER_ELEMENT of the
+# kernel pool's unit of work (an elementwise pass's element): each piece pads, copies and
+# multiplies in Python between small NumPy calls that hold the GIL, packs the weight again,
+# and waits for the pool's thread. LeNet's 6 -> 16 5x5 at batch 4 (0.96M multiply-adds each
+# way) lost on two pieces: both of LeNet's forward convolutions took 0.56 ms at two threads
+# on an idle machine, 0.51 at one thread on a busy one (`op_threads.py --min`); the layer's
+# fwd | bwd alone, fastest of 500 at two threads, load 2-7, two pieces -> one: 562-666 ->
+# 295-374 us | 946-988 -> 642-720 us (one thread: 309 | 731). Unmeasured idle: 1-2M.
+MACS_PER_ELEMENT = 4
+
+
 def _split_images(piece, n: int, work: int, rows: int = 0, columns: int = 0) -> None:
     """piece(start, stop) over parts of the batch, on several threads when `work` (output
     elements times taps) is worth it and each thread's products would have at least as many
@@ -172,7 +183,7 @@ def _split_images(piece, n: int, work: int, rows: int = 0, columns: int = 0) -> 
     if rows and rows < parallel.threads() * columns:
         piece(0, n)
     else:
-        parallel.split(piece, n, work)
+        parallel.split(piece, n, work // MACS_PER_ELEMENT)
 
 
 def _tap_major(w, groups):

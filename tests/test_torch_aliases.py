@@ -183,3 +183,35 @@ def test_in_place_draws_follow_their_distributions():
         x.random_(4, 4)
     with pytest.raises(RuntimeError, match=r"geometric_: expects p in \(0, 1\)"):
         x.geometric_(1.5)
+
+
+@pytest.mark.parametrize("dtype, low, high", [
+    ("int8", 0, 300), ("uint8", -3, 3), ("bool", 0, 5), ("float16", 0, 70000),
+    ("float16", -70000, 0)])
+def test_random_refuses_bounds_its_dtype_cannot_hold(dtype, low, high):
+    """The draws would be cast into the dtype and wrap around (int8's 200 -> -56): refused,
+    as torch refuses them."""
+    with pytest.raises(RuntimeError, match="out of bounds"):
+        torch.zeros(3, dtype=getattr(torch, dtype)).random_(low, high)
+    with pytest.raises(RuntimeError, match=r"random_: .* out of bounds"):
+        tf.zeros(3, dtype=getattr(tf, dtype)).random_(low, high)
+    with pytest.raises(RuntimeError, match=r"randint: .* out of bounds"):
+        tf.randint(low, high, (3,), dtype=getattr(tf, dtype))
+
+
+@pytest.mark.parametrize("call, name", [
+    (lambda x: x.exponential_(0.0), "exponential_"), (lambda x: x.exponential_(-1.0), "exponential_"),
+    (lambda x: x.log_normal_(1.0, 0.0), "log_normal_"), (lambda x: x.log_normal_(1.0, -2.0), "log_normal_"),
+    (lambda x: x.cauchy_(0.0, -1.0), "cauchy_")])
+def test_in_place_draws_refuse_bad_parameters_naming_the_function(call, name):
+    with pytest.raises(RuntimeError):
+        call(torch.zeros(3))
+    with pytest.raises(RuntimeError, match=f"{name}: expects"):
+        call(tf.zeros(3))
+
+
+def test_rrelu_training_under_compile_draws_at_each_call():
+    step = tf.compile(lambda x: F.rrelu(x, 0.1, 0.3, training=True))
+    x = -tf.ones(200)
+    first, second = step(x).numpy(), step(x).numpy()
+    assert -0.3 <= first.min() and first.max() <= -0.1 and not np.array_equal(first, second)

@@ -1,10 +1,12 @@
 """The one random generator that random ops draw from; `manual_seed` makes runs repeatable."""
 from __future__ import annotations
 
+import functools
 from typing import Optional
 
 import numpy as np
 
+from .dtypes import DType, float_info
 from .modes import trace_state
 
 _seed = int(np.random.SeedSequence().entropy) % 2**63   # reported by initial_seed()
@@ -31,6 +33,29 @@ def refuse_integers(name: str, dtype) -> None:
     if not dtype.is_floating:
         raise NotImplementedError(f"{name}: draws floating point values; dtype {dtype.name} "
                                   f"is not a floating point type (use randint for integers)")
+
+
+@functools.lru_cache(maxsize=None)
+def _limits(dt: DType) -> tuple:
+    """(lowest, highest) value of a dtype: bool 0 and 1, an integer type's, a float type's
+    largest finite numbers."""
+    kind = np.dtype(dt.np).kind
+    if kind == "b":
+        return 0, 1
+    if kind in "iu":
+        return int(np.iinfo(dt.np).min), int(np.iinfo(dt.np).max)
+    top = float(float_info(dt).max)
+    return -top, top
+
+
+def check_draw_range(name: str, low, high, dt: DType) -> None:
+    """Integers drawn from [low, high) and cast to `dt` must fit it (int8's 200 would wrap to
+    -56, float16's 70000 become inf): refused, as PyTorch refuses them."""
+    lo, hi = _limits(dt)
+    for what, value in (("from", low), ("to - 1", high - 1)):
+        if not lo <= value <= hi:
+            raise RuntimeError(f"{name}: {what} is out of bounds for {dt.name} "
+                               f"({low}, {high}): {dt.name} holds {lo} to {hi}")
 
 
 def manual_seed(seed: int) -> np.random.Generator:

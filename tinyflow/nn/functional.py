@@ -466,7 +466,8 @@ def rrelu(input: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3,
     if not training:
         return leaky_relu(input, (lower + upper) / 2, inplace)
     x = as_tensor(input)
-    if x.is_symbolic:   # a graph node, drawn anew at each run
+    if x.is_symbolic and trace_state.active is None:   # a TF1 graph node, drawn at each run
+        # (under tinyflow.compile, rand_like below draws at each call: its shape is known)
         slope = ops.random_uniform(ops.shape.shape_of(x), lower, upper, dtype=x.dtype)
     else:
         slope = _rand_like(x) * (upper - lower) + lower

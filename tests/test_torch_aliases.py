@@ -215,3 +215,15 @@ def test_rrelu_training_under_compile_draws_at_each_call():
     x = -tf.ones(200)
     first, second = step(x).numpy(), step(x).numpy()
     assert -0.3 <= first.min() and first.max() <= -0.1 and not np.array_equal(first, second)
+
+
+def test_torch_norm_functions_take_their_cudnn_argument_and_torch_shapes():
+    """torch.layer_norm and torch.group_norm have a sixth argument, cudnn_enable(d), that F's
+    lack (code printed by tracers passes it); x.broadcast_to takes sizes as torch's does."""
+    x = np.linspace(-1, 1, 24).reshape(2, 4, 3)
+    for call in (lambda m, t: m.layer_norm(t, (3,), None, None, 1e-5, False),
+                 lambda m, t: m.group_norm(t, 2, None, None, 1e-5, True),
+                 lambda m, t: t[0, 0].broadcast_to(2, 3)):
+        np.testing.assert_allclose(call(tf, tf.tensor(x)).numpy(),
+                                   call(torch, torch.tensor(x)).numpy(), rtol=1e-10, atol=1e-12)
+    assert tf.broadcast_shapes() == torch.broadcast_shapes() == ()

@@ -3,7 +3,8 @@
 `torch.nn.functional` function (`torch.conv2d`, `torch.dropout`, `torch.layer_norm`).
 
 Each is that spelling's own function, so the two cannot drift apart. Only `torch.batch_norm`
-and `torch.embedding`, whose arguments come in another order, are adapted here.
+and `torch.embedding`, whose arguments come in another order, and `torch.layer_norm` and
+`torch.group_norm`, which take one more, are adapted here.
 """
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ from .tensor_info import is_conj as is_neg, is_signed
 from .diagonal import diag_embed, diagflat
 from .linalg import matrix_power, pinverse, torch_qr
 from .math import true_divide, vdot
-from .shared_names import broadcast_to
+from .movement import expand
 from .statistics import dist
 from .tensor_info import is_same_size
 
@@ -50,8 +51,6 @@ adaptive_avg_pool1d = F.adaptive_avg_pool1d
 dropout = F.dropout
 alpha_dropout = F.alpha_dropout
 feature_alpha_dropout = F.feature_alpha_dropout
-layer_norm = F.layer_norm
-group_norm = F.group_norm
 rms_norm = F.rms_norm
 celu = F.celu
 selu = F.selu
@@ -72,7 +71,7 @@ bilinear = F.bilinear
 
 # Tensor methods that are the torch.* function with x first
 METHODS = {"absolute": absolute, "arctan2": arctan2, "true_divide": true_divide,
-           "broadcast_to": broadcast_to, "diag_embed": diag_embed, "diagflat": diagflat,
+           "broadcast_to": expand, "diag_embed": diag_embed, "diagflat": diagflat,
            "dist": dist, "matrix_power": matrix_power, "pinverse": pinverse, "qr": torch_qr,
            "vdot": vdot, "is_same_size": is_same_size, "prelu": prelu,
            "hardshrink": hardshrink}
@@ -83,6 +82,16 @@ def batch_norm(input, weight, bias, running_mean, running_var, training, momentu
     """PyTorch's `torch.batch_norm`: F.batch_norm's arguments with the affine ones first."""
     return F.batch_norm(input, running_mean, running_var, weight, bias, training, momentum,
                         eps)
+
+
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5, cudnn_enable=True):
+    """F.layer_norm, and torch's cudnn_enable (no meaning on the CPU)."""
+    return F.layer_norm(input, normalized_shape, weight, bias, eps)
+
+
+def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5, cudnn_enabled=True):
+    """F.group_norm, and torch's cudnn_enabled (no meaning on the CPU)."""
+    return F.group_norm(input, num_groups, weight, bias, eps)
 
 
 def embedding(weight, indices, padding_idx=-1, scale_grad_by_freq=False, sparse=False):

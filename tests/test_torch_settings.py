@@ -22,7 +22,8 @@ VALUES = [np.array([1.23456789, -2.5, 3.0]), np.array([1e-6, 2.5]), np.arange(30
 @pytest.mark.parametrize("options", [
     dict(precision=2), dict(precision=8), dict(sci_mode=False), dict(sci_mode=True),
     dict(threshold=5), dict(edgeitems=1, threshold=10), dict(linewidth=40),
-    dict(profile="short"), dict(profile="full", linewidth=120)])
+    dict(profile="short"), dict(profile="full", linewidth=120), dict(edgeitems=0, threshold=3),
+    dict(edgeitems=0)])
 def test_set_printoptions_prints_as_torch(options, print_options):
     tf.set_printoptions(**options)
     torch.set_printoptions(**options)

@@ -227,3 +227,18 @@ def test_torch_norm_functions_take_their_cudnn_argument_and_torch_shapes():
         np.testing.assert_allclose(call(tf, tf.tensor(x)).numpy(),
                                    call(torch, torch.tensor(x)).numpy(), rtol=1e-10, atol=1e-12)
     assert tf.broadcast_shapes() == torch.broadcast_shapes() == ()
+
+
+def test_torch_rrelu_takes_a_generator_fifth():
+    """torch.rrelu(x, lower, upper, training, generator): F.rrelu's fifth is inplace, so the
+    generator there wrote x in place."""
+    def draw(m, name):
+        x = m.full((50,), -1.0)
+        y = getattr(m, name)(x, 0.1, 0.3, True, m.Generator().manual_seed(7))
+        return x, y
+    for m in (tf, torch):
+        x, y = draw(m, "rrelu")
+        assert float(x.sum()) == -50 and not np.array_equal(x.numpy(), y.numpy())
+        np.testing.assert_array_equal(draw(m, "rrelu")[1].numpy(), y.numpy())
+        x, y = draw(m, "rrelu_")
+        assert y is x and -0.3 <= float(x.min()) and float(x.max()) <= -0.1

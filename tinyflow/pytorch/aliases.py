@@ -4,7 +4,8 @@
 
 Each is that spelling's own function, so the two cannot drift apart. Only `torch.batch_norm`
 and `torch.embedding`, whose arguments come in another order, and `torch.layer_norm` and
-`torch.group_norm`, which take one more, are adapted here.
+`torch.group_norm`, which take one more, and `torch.rrelu` (a generator where F's has
+inplace) are adapted here.
 """
 from __future__ import annotations
 
@@ -59,7 +60,6 @@ prelu = F.prelu
 celu_ = F.celu_
 selu_ = F.selu_
 threshold_ = F.threshold_
-rrelu = F.rrelu
 rrelu_ = F.rrelu_
 hardshrink = F.hardshrink
 pixel_shuffle = F.pixel_shuffle
@@ -92,6 +92,11 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5, cudnn_
 def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5, cudnn_enabled=True):
     """F.group_norm, and torch's cudnn_enabled (no meaning on the CPU)."""
     return F.group_norm(input, num_groups, weight, bias, eps)
+
+
+def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, generator=None):
+    """F.rrelu with torch.rrelu's fifth argument, a generator (F.rrelu's is inplace)."""
+    return F.rrelu(input, lower, upper, training, generator=generator)
 
 
 def embedding(weight, indices, padding_idx=-1, scale_grad_by_freq=False, sparse=False):

@@ -200,8 +200,10 @@ def test_random_refuses_bounds_its_dtype_cannot_hold(dtype, low, high):
 
 
 @pytest.mark.parametrize("call, name", [
-    (lambda x: x.exponential_(0.0), "exponential_"), (lambda x: x.exponential_(-1.0), "exponential_"),
-    (lambda x: x.log_normal_(1.0, 0.0), "log_normal_"), (lambda x: x.log_normal_(1.0, -2.0), "log_normal_"),
+    (lambda x: x.exponential_(0.0), "exponential_"),
+    (lambda x: x.exponential_(-1.0), "exponential_"),
+    (lambda x: x.log_normal_(1.0, 0.0), "log_normal_"),
+    (lambda x: x.log_normal_(1.0, -2.0), "log_normal_"),
     (lambda x: x.cauchy_(0.0, -1.0), "cauchy_")])
 def test_in_place_draws_refuse_bad_parameters_naming_the_function(call, name):
     with pytest.raises(RuntimeError):

@@ -23,7 +23,7 @@ IN_PLACE = (
     "sqrt_", "square_", "tan_", "tanh_", "trunc_", "xlogy_", "zero_")
 globals().update({name: inplace.METHODS[name] for name in IN_PLACE})
 
-from ..ops import copy as clone   # (the method x.clone(), memory_format and all)
+from ..ops import copy as clone   # (the method x.clone(); no memory_format, as it)
 from ..ops import abs as absolute, atan2 as arctan2
 from .elementwise import acosh as arccosh, asinh as arcsinh, atanh as arctanh
 from .logic import positive

@@ -116,3 +116,16 @@ def test_asarray_shares_and_copies_as_torch():
     with pytest.raises(ValueError, match="copy=False"):
         tf.asarray(array, dtype=tf.float32, copy=False)
     assert tf.asarray(array, requires_grad=True).requires_grad
+
+
+def test_asarray_of_a_graph_or_traced_tensor_reads_no_values():
+    """asarray checks whether memory is shared only for copy=True/False: with the default it
+    read the values (numpy()), which a TF1 placeholder refused and tinyflow.compile had to
+    break the graph for."""
+    p = tf.placeholder(tf.float32, [None])
+    with tf.Session() as sess:
+        np.testing.assert_array_equal(sess.run(tf.asarray(p) * 2, {p: [1.0, 2.0]}), [2.0, 4.0])
+    step = tf.compile(lambda x: tf.asarray(x * 2) + 1)
+    for _ in range(2):
+        np.testing.assert_array_equal(step(tf.ones(3)).numpy(), [3.0, 3.0, 3.0])
+    assert step.stats.graph_breaks == 0

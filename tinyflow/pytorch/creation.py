@@ -418,13 +418,14 @@ def asarray(obj, *, dtype=None, device=None, copy=None, requires_grad: bool = Fa
     (`copy=None`), always copies with `copy=True`, and refuses a needed copy with
     `copy=False`."""
     shared = as_tensor(obj, dtype, device)
-    shares = isinstance(obj, (Tensor, np.ndarray)) and np.shares_memory(
-        shared.numpy(force=True), obj.numpy(force=True) if isinstance(obj, Tensor) else obj)
-    if copy is False and not shares:
-        raise ValueError("asarray: copy=False, but the data cannot be shared (another dtype, "
-                         "or not a tensor or an ndarray)")
-    out = tensor(shared, shared.dtype) if copy and shares else shared
-    return out.requires_grad_() if requires_grad else out
+    if copy is not None:   # (only then: reading values would break a graph or a trace)
+        shares = isinstance(obj, (Tensor, np.ndarray)) and np.shares_memory(
+            shared.numpy(force=True), obj.numpy(force=True) if isinstance(obj, Tensor) else obj)
+        if copy is False and not shares:
+            raise ValueError("asarray: copy=False, but the data cannot be shared (another "
+                             "dtype, or not a tensor or an ndarray)")
+        shared = tensor(shared, shared.dtype) if copy and shares else shared
+    return shared.requires_grad_() if requires_grad else shared
 
 
 def scalar_tensor(s, dtype=None, device=None, requires_grad: bool = False) -> Tensor:

@@ -129,3 +129,14 @@ def test_asarray_of_a_graph_or_traced_tensor_reads_no_values():
     for _ in range(2):
         np.testing.assert_array_equal(step(tf.ones(3)).numpy(), [3.0, 3.0, 3.0])
     assert step.stats.graph_breaks == 0
+
+
+def test_generator_seed_and_initial_seed_as_torch():
+    for m in (tf, torch):
+        g = m.Generator().manual_seed(99)
+        assert g.initial_seed() == 99
+        first = m.rand(3, generator=g).numpy()
+        fresh = g.seed()
+        assert g.initial_seed() == fresh and isinstance(fresh, int)
+        g.manual_seed(99)
+        np.testing.assert_array_equal(m.rand(3, generator=g).numpy(), first)

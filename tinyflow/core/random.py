@@ -9,7 +9,13 @@ import numpy as np
 from .dtypes import DType, float_info
 from .modes import trace_state
 
-_seed = int(np.random.SeedSequence().entropy) % 2**63   # reported by initial_seed()
+
+def _fresh_seed() -> int:
+    """A nondeterministic seed (from the OS's entropy), kept to be reported by initial_seed."""
+    return int(np.random.SeedSequence().entropy) % 2**63
+
+
+_seed = _fresh_seed()
 _generator = np.random.default_rng(_seed)
 
 
@@ -76,7 +82,7 @@ def initial_seed() -> int:
 
 def seed() -> int:
     """Reseed with a fresh nondeterministic seed and return it (PyTorch's `torch.seed`)."""
-    fresh = int(np.random.SeedSequence().entropy) % 2**63
+    fresh = _fresh_seed()
     manual_seed(fresh)
     return fresh
 
@@ -85,8 +91,16 @@ class Generator:
     """PyTorch's `torch.Generator`: an independent, seedable random stream."""
 
     def __init__(self, device: str = "cpu") -> None:
-        self.rng = np.random.default_rng()
+        self.manual_seed(_fresh_seed())
 
     def manual_seed(self, seed: int) -> "Generator":
-        self.rng = np.random.default_rng(int(seed))
+        self._seed = int(seed)
+        self.rng = np.random.default_rng(self._seed)
         return self
+
+    def initial_seed(self) -> int:
+        return self._seed
+
+    def seed(self) -> int:
+        """Reseed with a fresh nondeterministic seed and return it."""
+        return self.manual_seed(_fresh_seed())._seed

@@ -183,3 +183,64 @@ def test_in_place_draws_follow_their_distributions():
         x.random_(4, 4)
     with pytest.raises(RuntimeError, match=r"geometric_: expects p in \(0, 1\)"):
         x.geometric_(1.5)
+
+
+@pytest.mark.parametrize("dtype, low, high", [
+    ("int8", 0, 300), ("uint8", -3, 3), ("bool", 0, 5), ("float16", 0, 70000),
+    ("float16", -70000, 0)])
+def test_random_refuses_bounds_its_dtype_cannot_hold(dtype, low, high):
+    """The draws would be cast into the dtype and wrap around (int8's 200 -> -56): refused,
+    as torch refuses them."""
+    with pytest.raises(RuntimeError, match="out of bounds"):
+        torch.zeros(3, dtype=getattr(torch, dtype)).random_(low, high)
+    with pytest.raises(RuntimeError, match=r"random_: .* out of bounds"):
+        tf.zeros(3, dtype=getattr(tf, dtype)).random_(low, high)
+    with pytest.raises(RuntimeError, match=r"randint: .* out of bounds"):
+        tf.randint(low, high, (3,), dtype=getattr(tf, dtype))
+
+
+@pytest.mark.parametrize("call, name", [
+    (lambda x: x.exponential_(0.0), "exponential_"),
+    (lambda x: x.exponential_(-1.0), "exponential_"),
+    (lambda x: x.log_normal_(1.0, 0.0), "log_normal_"),
+    (lambda x: x.log_normal_(1.0, -2.0), "log_normal_"),
+    (lambda x: x.cauchy_(0.0, -1.0), "cauchy_")])
+def test_in_place_draws_refuse_bad_parameters_naming_the_function(call, name):
+    with pytest.raises(RuntimeError):
+        call(torch.zeros(3))
+    with pytest.raises(RuntimeError, match=f"{name}: expects"):
+        call(tf.zeros(3))
+
+
+def test_rrelu_training_under_compile_draws_at_each_call():
+    step = tf.compile(lambda x: F.rrelu(x, 0.1, 0.3, training=True))
+    x = -tf.ones(200)
+    first, second = step(x).numpy(), step(x).numpy()
+    assert -0.3 <= first.min() and first.max() <= -0.1 and not np.array_equal(first, second)
+
+
+def test_torch_norm_functions_take_their_cudnn_argument_and_torch_shapes():
+    """torch.layer_norm and torch.group_norm have a sixth argument, cudnn_enable(d), that F's
+    lack (code printed by tracers passes it); x.broadcast_to takes sizes as torch's does."""
+    x = np.linspace(-1, 1, 24).reshape(2, 4, 3)
+    for call in (lambda m, t: m.layer_norm(t, (3,), None, None, 1e-5, False),
+                 lambda m, t: m.group_norm(t, 2, None, None, 1e-5, True),
+                 lambda m, t: t[0, 0].broadcast_to(2, 3)):
+        np.testing.assert_allclose(call(tf, tf.tensor(x)).numpy(),
+                                   call(torch, torch.tensor(x)).numpy(), rtol=1e-10, atol=1e-12)
+    assert tf.broadcast_shapes() == torch.broadcast_shapes() == ()
+
+
+def test_torch_rrelu_takes_a_generator_fifth():
+    """torch.rrelu(x, lower, upper, training, generator): F.rrelu's fifth is inplace, so the
+    generator there wrote x in place."""
+    def draw(m, name):
+        x = m.full((50,), -1.0)
+        y = getattr(m, name)(x, 0.1, 0.3, True, m.Generator().manual_seed(7))
+        return x, y
+    for m in (tf, torch):
+        x, y = draw(m, "rrelu")
+        assert float(x.sum()) == -50 and not np.array_equal(x.numpy(), y.numpy())
+        np.testing.assert_array_equal(draw(m, "rrelu")[1].numpy(), y.numpy())
+        x, y = draw(m, "rrelu_")
+        assert y is x and -0.3 <= float(x.min()) and float(x.max()) <= -0.1

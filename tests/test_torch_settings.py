@@ -22,7 +22,8 @@ VALUES = [np.array([1.23456789, -2.5, 3.0]), np.array([1e-6, 2.5]), np.arange(30
 @pytest.mark.parametrize("options", [
     dict(precision=2), dict(precision=8), dict(sci_mode=False), dict(sci_mode=True),
     dict(threshold=5), dict(edgeitems=1, threshold=10), dict(linewidth=40),
-    dict(profile="short"), dict(profile="full", linewidth=120)])
+    dict(profile="short"), dict(profile="full", linewidth=120), dict(edgeitems=0, threshold=3),
+    dict(edgeitems=0)])
 def test_set_printoptions_prints_as_torch(options, print_options):
     tf.set_printoptions(**options)
     torch.set_printoptions(**options)
@@ -115,3 +116,27 @@ def test_asarray_shares_and_copies_as_torch():
     with pytest.raises(ValueError, match="copy=False"):
         tf.asarray(array, dtype=tf.float32, copy=False)
     assert tf.asarray(array, requires_grad=True).requires_grad
+
+
+def test_asarray_of_a_graph_or_traced_tensor_reads_no_values():
+    """asarray checks whether memory is shared only for copy=True/False: with the default it
+    read the values (numpy()), which a TF1 placeholder refused and tinyflow.compile had to
+    break the graph for."""
+    p = tf.placeholder(tf.float32, [None])
+    with tf.Session() as sess:
+        np.testing.assert_array_equal(sess.run(tf.asarray(p) * 2, {p: [1.0, 2.0]}), [2.0, 4.0])
+    step = tf.compile(lambda x: tf.asarray(x * 2) + 1)
+    for _ in range(2):
+        np.testing.assert_array_equal(step(tf.ones(3)).numpy(), [3.0, 3.0, 3.0])
+    assert step.stats.graph_breaks == 0
+
+
+def test_generator_seed_and_initial_seed_as_torch():
+    for m in (tf, torch):
+        g = m.Generator().manual_seed(99)
+        assert g.initial_seed() == 99
+        first = m.rand(3, generator=g).numpy()
+        fresh = g.seed()
+        assert g.initial_seed() == fresh and isinstance(fresh, int)
+        g.manual_seed(99)
+        np.testing.assert_array_equal(m.rand(3, generator=g).numpy(), first)

@@ -47,7 +47,9 @@ def format_tensor(array: np.ndarray, dtype_name: str, float_view: bool,
     else:
         fmt, width = _formatter(_edges(values) if summarize else values.reshape(-1))
         body = _lay_out(values, fmt, width, len(_PREFIX), summarize)
-    extras = [f"size={tuple(values.shape)}"] if values.size == 0 and values.ndim != 1 else []
+    # the shape is printed for an empty tensor (but [0]) and, as PyTorch, for all with edgeitems=0
+    shown = values.ndim != 1 if values.size == 0 else not OPTIONS["edgeitems"]
+    extras = [f"size={tuple(values.shape)}"] if shown else []
     if dtype_name not in _UNNAMED:
         extras.append(f"dtype=torch.{dtype_name}")
     if grad_fn is not None:
@@ -121,7 +123,8 @@ def _lay_out(values: np.ndarray, fmt, width: int, indent: int, summarize: bool) 
     cut = summarize and n > 2 * edge
     rows = list(range(edge)) + [None] + list(range(n - edge, n)) if cut else range(n)
     if values.ndim == 1:
-        items = [" ..." if i is None else fmt(values[i]) for i in rows]
+        gap = " ..." if edge else "..."   # (edgeitems=0: `[...]`, as PyTorch)
+        items = [gap if i is None else fmt(values[i]) for i in rows]
         per_line = max(1, (OPTIONS["linewidth"] - indent) // (width + 2))
         lines = [", ".join(items[i:i + per_line]) for i in range(0, len(items), per_line)]
         return "[" + ("," + "\n" + " " * (indent + 1)).join(lines) + "]"

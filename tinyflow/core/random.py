@@ -1,13 +1,21 @@
 """The one random generator that random ops draw from; `manual_seed` makes runs repeatable."""
 from __future__ import annotations
 
+import functools
 from typing import Optional
 
 import numpy as np
 
+from .dtypes import DType, float_info
 from .modes import trace_state
 
-_seed = int(np.random.SeedSequence().entropy) % 2**63   # reported by initial_seed()
+
+def _fresh_seed() -> int:
+    """A nondeterministic seed (from the OS's entropy), kept to be reported by initial_seed."""
+    return int(np.random.SeedSequence().entropy) % 2**63
+
+
+_seed = _fresh_seed()
 _generator = np.random.default_rng(_seed)
 
 
@@ -33,6 +41,29 @@ def refuse_integers(name: str, dtype) -> None:
                                   f"is not a floating point type (use randint for integers)")
 
 
+@functools.lru_cache(maxsize=None)
+def _limits(dt: DType) -> tuple:
+    """(lowest, highest) value of a dtype: bool 0 and 1, an integer type's, a float type's
+    largest finite numbers."""
+    kind = np.dtype(dt.np).kind
+    if kind == "b":
+        return 0, 1
+    if kind in "iu":
+        return int(np.iinfo(dt.np).min), int(np.iinfo(dt.np).max)
+    top = float(float_info(dt).max)
+    return -top, top
+
+
+def check_draw_range(name: str, low, high, dt: DType) -> None:
+    """Integers drawn from [low, high) and cast to `dt` must fit it (int8's 200 would wrap to
+    -56, float16's 70000 become inf): refused, as PyTorch refuses them."""
+    lo, hi = _limits(dt)
+    for what, value in (("from", low), ("to - 1", high - 1)):
+        if not lo <= value <= hi:
+            raise RuntimeError(f"{name}: {what} is out of bounds for {dt.name} "
+                               f"({low}, {high}): {dt.name} holds {lo} to {hi}")
+
+
 def manual_seed(seed: int) -> np.random.Generator:
     """Reseed every random op (PyTorch's `torch.manual_seed`, TF1's `tf.set_random_seed`)."""
     global _generator, _seed
@@ -51,7 +82,7 @@ def initial_seed() -> int:
 
 def seed() -> int:
     """Reseed with a fresh nondeterministic seed and return it (PyTorch's `torch.seed`)."""
-    fresh = int(np.random.SeedSequence().entropy) % 2**63
+    fresh = _fresh_seed()
     manual_seed(fresh)
     return fresh
 
@@ -60,8 +91,16 @@ class Generator:
     """PyTorch's `torch.Generator`: an independent, seedable random stream."""
 
     def __init__(self, device: str = "cpu") -> None:
-        self.rng = np.random.default_rng()
+        self.manual_seed(_fresh_seed())
 
     def manual_seed(self, seed: int) -> "Generator":
-        self.rng = np.random.default_rng(int(seed))
+        self._seed = int(seed)
+        self.rng = np.random.default_rng(self._seed)
         return self
+
+    def initial_seed(self) -> int:
+        return self._seed
+
+    def seed(self) -> int:
+        """Reseed with a fresh nondeterministic seed and return it."""
+        return self.manual_seed(_fresh_seed())._seed

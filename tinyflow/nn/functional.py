@@ -24,7 +24,7 @@ from ..ops import conv as _conv
 from ..ops.linalg import _AFFINE
 from ..ops import pool as _pool
 from ..pytorch.inplace import write_out as _write_out
-from ..pytorch.creation import rand_like as _rand_like
+from ..pytorch.creation import rand as _rand
 from ..pytorch.movement import chunk as _chunk
 from ..pytorch.statistics import vector_norm as _vector_norm
 from ..pytorch.zero_dim import scalar_dims
@@ -457,19 +457,21 @@ def softshrink(input: Tensor, lambd: float = 0.5) -> Tensor:
 
 
 def rrelu(input: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3,
-          training: bool = False, inplace: bool = False) -> Tensor:
+          training: bool = False, inplace: bool = False, *, generator=None) -> Tensor:
     """leaky_relu whose negative slope is drawn from U(lower, upper) for each element while
-    training (Xu et al.'s randomized ReLU), and is their mean in evaluation."""
+    training (Xu et al.'s randomized ReLU), and is their mean in evaluation; `generator`:
+    torch.rrelu's (a TF1 graph draws from the global one)."""
     if lower > upper:
         raise ValueRuntimeError(f"rrelu: lower bound must be <= upper bound, got {lower} "
                                 f"and {upper}")
     if not training:
         return leaky_relu(input, (lower + upper) / 2, inplace)
     x = as_tensor(input)
-    if x.is_symbolic:   # a graph node, drawn anew at each run
+    if x.is_symbolic and trace_state.active is None:   # a TF1 graph node, drawn at each run
+        # (under tinyflow.compile, rand_like below draws at each call: its shape is known)
         slope = ops.random_uniform(ops.shape.shape_of(x), lower, upper, dtype=x.dtype)
     else:
-        slope = _rand_like(x) * (upper - lower) + lower
+        slope = _rand(size=x.shape, dtype=x.dtype, generator=generator) * (upper - lower) + lower
     return _written(input, ops.where(x > 0, x, x * slope), inplace)
 
 
@@ -503,8 +505,8 @@ def threshold_(input: Tensor, threshold: float, value: float) -> Tensor:
 
 
 def rrelu_(input: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3,
-           training: bool = False) -> Tensor:
-    return rrelu(input, lower, upper, training, inplace=True)
+           training: bool = False, generator=None) -> Tensor:
+    return rrelu(input, lower, upper, training, inplace=True, generator=generator)
 
 
 def max_pool1d(input: Tensor, kernel_size, stride=None, padding=0, dilation=1,

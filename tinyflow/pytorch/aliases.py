@@ -7,16 +7,15 @@ function, so the two cannot drift apart. (The torch.* spellings of torch.nn.func
 from __future__ import annotations
 
 from ..ops import abs as absolute, atan2 as arctan2
-from ..ops import copy as clone   # (the method x.clone(), memory_format and all)
+from ..ops import copy as clone   # (the method x.clone(); no memory_format, as it)
 from . import inplace
 from .diagonal import diag_embed, diagflat
 from .elementwise import acosh as arccosh, asinh as arcsinh, atanh as arctanh
 from .linalg import matrix_power, pinverse, torch_qr
 from .logic import positive
 from .math import true_divide, vdot
-from .movement import select, unflatten
+from .movement import expand, select, unflatten
 from .scatter_gather import index_put, index_put_
-from .shared_names import broadcast_to
 from .statistics import dist
 from .tensor_info import is_conj as is_neg, is_same_size, is_signed
 
@@ -33,7 +32,7 @@ globals().update({name: inplace.METHODS[name] for name in IN_PLACE})
 
 # Tensor methods that are the torch.* function with x first
 METHODS = {"absolute": absolute, "arctan2": arctan2, "true_divide": true_divide,
-           "broadcast_to": broadcast_to, "diag_embed": diag_embed, "diagflat": diagflat,
+           "broadcast_to": expand, "diag_embed": diag_embed, "diagflat": diagflat,
            "dist": dist, "matrix_power": matrix_power, "pinverse": pinverse, "qr": torch_qr,
            "vdot": vdot, "is_same_size": is_same_size}
 

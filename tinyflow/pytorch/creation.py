@@ -13,7 +13,7 @@ from ..core.graph import control_graph
 from ..core.op import apply
 from ..core.op import as_tensor as _wrap
 from ..core.modes import trace_state
-from ..core.random import python_draws, refuse_integers
+from ..core.random import check_draw_range, python_draws, refuse_integers
 from ..core.shapes import as_shape
 from ..core.tensor import Tensor, new_eager
 from ..ops.creation import RandomNormal, RandomUniform, fill as _fill, tf1_constant
@@ -285,32 +285,9 @@ def randint(low, high=None, size=None, dtype=None, generator=None, device=None,
     if high is None:
         low, high = 0, low
     dt = dtype_or(dtype, dtypes.int64)
-    _check_randint_range(low, high, dt)
+    check_draw_range("randint", low, high, dt)
     arr = _rng(generator, "randint").integers(low, high, size=tuple(size))   # (int64 draws)
     return new_eager(arr.astype(dt.np, copy=False), dt)
-
-
-@functools.lru_cache(maxsize=None)
-def _integer_limits(dt: dtypes.DType) -> tuple:
-    """(min, max) of an integer or bool dtype; (None, None) for others."""
-    kind = np.dtype(dt.np).kind
-    if kind == "b":
-        return 0, 1
-    if kind in "iu":
-        return int(np.iinfo(dt.np).min), int(np.iinfo(dt.np).max)
-    return None, None
-
-
-def _check_randint_range(low, high, dt: dtypes.DType) -> None:
-    """Draws of an integer or bool dtype must fit it (the cast would wrap them around):
-    refused as PyTorch refuses them."""
-    lo, hi = _integer_limits(dt)
-    if lo is None:   # (a float dtype)
-        return
-    for what, value in (("from", low), ("to - 1", high - 1)):
-        if not lo <= value <= hi:
-            raise RuntimeError(f"randint: {what} is out of bounds for {dt.name} "
-                               f"({low}, {high}): {dt.name} holds {lo} to {hi}")
 
 
 def randn_like(x, dtype=None, device=None, requires_grad=False, **options) -> Tensor:
@@ -441,13 +418,14 @@ def asarray(obj, *, dtype=None, device=None, copy=None, requires_grad: bool = Fa
     (`copy=None`), always copies with `copy=True`, and refuses a needed copy with
     `copy=False`."""
     shared = as_tensor(obj, dtype, device)
-    shares = isinstance(obj, (Tensor, np.ndarray)) and np.shares_memory(
-        shared.numpy(force=True), obj.numpy(force=True) if isinstance(obj, Tensor) else obj)
-    if copy is False and not shares:
-        raise ValueError("asarray: copy=False, but the data cannot be shared (another dtype, "
-                         "or not a tensor or an ndarray)")
-    out = tensor(shared, shared.dtype) if copy and shares else shared
-    return out.requires_grad_() if requires_grad else out
+    if copy is not None:   # (only then: reading values would break a graph or a trace)
+        shares = isinstance(obj, (Tensor, np.ndarray)) and np.shares_memory(
+            shared.numpy(force=True), obj.numpy(force=True) if isinstance(obj, Tensor) else obj)
+        if copy is False and not shares:
+            raise ValueError("asarray: copy=False, but the data cannot be shared (another "
+                             "dtype, or not a tensor or an ndarray)")
+        shared = tensor(shared, shared.dtype) if copy and shares else shared
+    return shared.requires_grad_() if requires_grad else shared
 
 
 def scalar_tensor(s, dtype=None, device=None, requires_grad: bool = False) -> Tensor:

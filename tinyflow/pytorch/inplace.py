@@ -16,7 +16,7 @@ from ..core.dtypes import float_info, promote, weak_scalar
 from ..core.errors import out_needs_grad_error
 from ..core.modes import TRACING_THREADS, grad_mode, trace_state
 from ..core.op import apply, fit_out
-from ..core.random import python_draws, refuse_integers
+from ..core.random import check_draw_range, python_draws, refuse_integers
 from ..core.tensor import EAGER, REMOTE, Tensor
 from ..ops.fused import FusedElementwise
 from ..ops.math import Add, Mul, Sub
@@ -153,18 +153,26 @@ def uniform_(x, a=0.0, b=1.0):
     return write_inplace(x, Tensor._eager(draw.astype(x.dtype.np)))
 
 
+def _positive(name: str, what: str, value) -> None:
+    if not value > 0:
+        raise RuntimeError(f"{name}: expects {what} > 0.0, but found {what}={value}")
+
+
 def exponential_(x, lambd=1.0):
     refuse_integers("exponential_", x.dtype)
+    _positive("exponential_", "lambda", lambd)
     return _drawn(x, python_draws("exponential_").exponential(1.0 / lambd, x.shape))
 
 
 def log_normal_(x, mean=1.0, std=2.0):
     refuse_integers("log_normal_", x.dtype)
+    _positive("log_normal_", "std", std)
     return _drawn(x, python_draws("log_normal_").lognormal(mean, std, x.shape))
 
 
 def cauchy_(x, median=0.0, sigma=1.0):
     refuse_integers("cauchy_", x.dtype)
+    _positive("cauchy_", "sigma", sigma)
     return _drawn(x, median + sigma * python_draws("cauchy_").standard_cauchy(x.shape))
 
 
@@ -190,6 +198,7 @@ def random_(x, from_or_to=None, to=None, *, generator=None, **kwargs):
               else 2 if x.dtype.is_bool else int(np.iinfo(x.dtype.np).max) + 1)
     if low >= to:
         raise RuntimeError(f"random_: expects 'from' < 'to', got from={low} >= to={to}")
+    check_draw_range("random_", low, to, x.dtype)
     rng = python_draws("random_", None if generator is None else generator.rng)
     return _drawn(x, rng.integers(low, to - 1, x.shape, endpoint=True))
 

@@ -339,6 +339,8 @@ def torch_broadcast_shapes(*shapes):
     """`torch.broadcast_shapes`: the shape the given shapes broadcast to (an int is a 1-D
     shape), as a `torch.Size`; shapes that cannot broadcast raise naming them."""
     shapes = [(s,) if isinstance(s, int) else tuple(s) for s in shapes]
+    if not shapes:
+        return Size(())
     try:
         return Size(broadcast_shapes(*shapes))
     except ValueError:

@@ -878,3 +878,20 @@ def test_training_batch_norm_is_one_op_with_pytorchs_running_statistics(momentum
     np.testing.assert_allclose(ours.running_mean.numpy(), theirs.running_mean.numpy(), rtol=1e-6)
     np.testing.assert_allclose(ours.running_var.numpy(), theirs.running_var.numpy(), rtol=1e-6)
     assert int(ours.num_batches_tracked) == 3
+
+
+def test_training_batch_norm_of_an_empty_batch_leaves_the_running_statistics():
+    """An empty batch (N = 0) has no statistics: PyTorch returns the empty output, counts the
+    batch and leaves running_mean and running_var as they were (no NaN), in the one-op
+    module path and in F.batch_norm."""
+    for momentum in (0.1, None):
+        bn = nn.BatchNorm2d(3, momentum=momentum)
+        assert bn(tf.tensor(np.zeros((0, 3, 4, 4), np.float32))).shape == (0, 3, 4, 4)
+        assert int(bn.num_batches_tracked) == 1
+        np.testing.assert_array_equal(bn.running_mean.numpy(), np.zeros(3, np.float32))
+        np.testing.assert_array_equal(bn.running_var.numpy(), np.ones(3, np.float32))
+    mean, var = tf.tensor(np.zeros(3, np.float32)), tf.tensor(np.ones(3, np.float32))
+    y = F.batch_norm(tf.tensor(np.zeros((0, 3, 2), np.float32)), mean, var, training=True)
+    assert y.shape == (0, 3, 2)
+    np.testing.assert_array_equal(mean.numpy(), np.zeros(3, np.float32))
+    np.testing.assert_array_equal(var.numpy(), np.ones(3, np.float32))

@@ -705,6 +705,8 @@ def batch_norm(input: Tensor, running_mean: Optional[Tensor], running_var: Optio
     shape = (1, -1) + (1,) * (x.ndim - 2)
     if training:
         count = _per_channel_count(x, axes)
+        if isinstance(count, int) and count == 0:   # empty: PyTorch keeps the running ones
+            running_mean = running_var = None
         if running_mean is not None or running_var is not None:   # statistics only
             moments = ops.channel_moments(x)
         if running_mean is not None:

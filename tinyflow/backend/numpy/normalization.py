@@ -287,8 +287,10 @@ def normalize_channels_tracked(op, x, w, b, running_mean, running_var, count):
     stats = np.empty((2, cube.shape[1]), cube.dtype)
     _per_channel(_batch_norm_loops().forward_stats, cube, cube, w, b, op.eps, y, stats)
     count += 1
-    _fold_running(running_mean, running_var, stats, cube.shape[0] * cube.shape[2],
-                  1.0 / int(count) if op.momentum is None else op.momentum)
+    values = cube.shape[0] * cube.shape[2]
+    if values:      # an empty batch has no statistics: PyTorch keeps the running ones
+        _fold_running(running_mean, running_var, stats, values,
+                      1.0 / int(count) if op.momentum is None else op.momentum)
     return y.reshape(x.shape)
 
 

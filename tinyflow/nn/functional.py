@@ -735,7 +735,7 @@ def batch_norm(input: Tensor, running_mean: Optional[Tensor], running_var: Optio
     return y if bias is None else y + ops.reshape(bias, shape)
 
 
-def tracks_in_one_op(x, weight, bias, running_mean, running_var) -> bool:
+def _tracks_in_one_op(x, weight, bias, running_mean, running_var) -> bool:
     """Whether a training batch norm and its running-statistics update can run as one op
     (`ops.batch_norm_tracked`): eagerly, neither traced nor on a graph, [C] weight and bias
     of x's dtype, statistics of x's (float32 for float16/bfloat16 x; else `batch_norm`'s

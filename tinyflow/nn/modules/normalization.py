@@ -76,7 +76,7 @@ class _BatchNorm(Module):
         if self.training and self.track_running_stats:
             mean, var, weight, bias = (self.running_mean, self.running_var, self.weight,
                                        self.bias)
-            if F.tracks_in_one_op(input, weight, bias, mean, var):   # statistics, count too
+            if F._tracks_in_one_op(input, weight, bias, mean, var):   # statistics, count too
                 return ops.batch_norm_tracked(input, weight, bias, mean, var,
                                               self.num_batches_tracked, self.momentum,
                                               self.eps)

@@ -143,14 +143,12 @@ def fill_(x, value):
 
 def normal_(x, mean=0.0, std=1.0):
     refuse_integers("normal_", x.dtype)
-    draw = python_draws("normal_").normal(mean, std, x.shape)
-    return write_inplace(x, Tensor._eager(draw.astype(x.dtype.np)))
+    return _drawn(x, python_draws("normal_").normal(mean, std, x.shape))
 
 
 def uniform_(x, a=0.0, b=1.0):
     refuse_integers("uniform_", x.dtype)
-    draw = python_draws("uniform_").uniform(a, b, x.shape)
-    return write_inplace(x, Tensor._eager(draw.astype(x.dtype.np)))
+    return _drawn(x, python_draws("uniform_").uniform(a, b, x.shape))
 
 
 def _positive(name: str, what: str, value) -> None:
@@ -204,6 +202,7 @@ def random_(x, from_or_to=None, to=None, *, generator=None, **kwargs):
 
 
 def _drawn(x, draw: np.ndarray):
+    """x takes the values drawn (in its dtype), in place."""
     return write_inplace(x, Tensor._eager(draw.astype(x.dtype.np)))
 
 

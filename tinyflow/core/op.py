@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import operator
 import warnings
 from weakref import ref
@@ -144,10 +145,15 @@ def shared(cls: type, *key) -> Op:
     True would share a key."""
     op = _SHARED.get((cls, *key))
     if op is None:
-        fields = ([f.name for f in dataclasses.fields(cls)] if dataclasses.is_dataclass(cls)
-                  else [])   # an op class without attributes
-        op = _SHARED[(cls, *key)] = cls(**dict(zip(fields, key)))
+        op = _SHARED[(cls, *key)] = cls(**dict(zip(field_names(cls), key)))
     return op
+
+
+@functools.lru_cache(maxsize=None)
+def field_names(cls: type) -> tuple:
+    """The names of an op class's attributes, in order (none for a class without any)."""
+    return tuple(f.name for f in dataclasses.fields(cls)) if dataclasses.is_dataclass(cls) \
+        else ()
 
 
 def sum_terms(terms) -> Optional[Tensor]:

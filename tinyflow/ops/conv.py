@@ -10,12 +10,11 @@ the kernels, which resolve `"same"` padding from run-time shapes.
 """
 from __future__ import annotations
 
-import dataclasses
 
 from ..core.dtypes import promote
 from ..core.errors import ShapeError
 from ..core.modes import autocast_state, needs_input_grad
-from ..core.op import Op, apply, as_tensor, shared, sum_terms
+from ..core.op import Op, apply, as_tensor, field_names, shared, sum_terms
 from ..core.tensor import Tensor
 from .math import autocast_inputs, check_floating
 from .reduce import reduce_sum
@@ -264,13 +263,7 @@ class Conv2dGradWeightBias(_ConvGeometry):
 def like(op: Op, op_cls: type) -> Op:
     """An `op_cls` with `op`'s values of the attributes it has (a gradient op of `op`): the
     one instance `shared` keeps for those values, not a frozen dataclass built per call."""
-    names = _FIELDS.get(op_cls)
-    if names is None:
-        names = _FIELDS[op_cls] = tuple(f.name for f in dataclasses.fields(op_cls))
-    return shared(op_cls, *[getattr(op, name) for name in names])
-
-
-_FIELDS: dict = {}   # op class -> its attributes' names, in the order `shared` takes them
+    return shared(op_cls, *[getattr(op, name) for name in field_names(op_cls)])
 
 
 # ---- the function users call -----------------------------------------------------------

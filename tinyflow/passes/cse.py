@@ -1,9 +1,7 @@
 """Common-subexpression elimination: pure steps with equal ops and equal inputs run once."""
 from __future__ import annotations
 
-import dataclasses
-from functools import lru_cache
-
+from ..core.op import field_names
 from .program import Program, is_pure, literal, rename
 
 
@@ -53,14 +51,10 @@ def _op_key(op):
     """The op's class and attribute values; an attribute that cannot be hashed (an index
     array, a slice) makes the op equal only to itself."""
     try:
-        fields = tuple((name, getattr(op, name)) for name in _field_names(type(op)))
+        fields = tuple((name, getattr(op, name)) for name in field_names(type(op)))
         hash(fields)
     except TypeError:
         return (type(op), id(op))
     return (type(op), fields)
 
 
-@lru_cache(maxsize=None)
-def _field_names(op_class) -> tuple:
-    return tuple(f.name for f in dataclasses.fields(op_class)) \
-        if dataclasses.is_dataclass(op_class) else ()

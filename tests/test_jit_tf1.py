@@ -70,3 +70,21 @@ def test_a_session_run_after_a_write_runs_the_call_eagerly():
     for a, b in zip(got, want):
         np.testing.assert_allclose(a, b)
     assert fn.stats.eager_calls == 2
+
+
+
+@pytest.mark.parametrize("draw", [tf.random_uniform, tf.random_normal, tf.truncated_normal])
+@pytest.mark.parametrize("of_x", [False, True])
+def test_a_tf1_draw_returned_from_a_compiled_function_is_a_graph_tensor_as_eagerly(draw, of_x):
+    """A TF1 draw is a node of the default graph (it draws anew on every run), so `x +
+    tf.random_uniform(tf.shape(x))` is one eagerly, and the compiled function returns it too,
+    with that call's x: it had failed with a KeyError in jit/pieces.py."""
+    fn = torch.compile(lambda x: x + draw(tf.shape(x) if of_x else [3, 2]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        results = [fn(torch.full((3, 2), float(k))) for k in (10, 20)]
+    with tf.Session() as sess:
+        for k, r in zip((10, 20), results):
+            assert r.kind != "eager" and r.shape == (3, 2)
+            first, second = sess.run(r) - k, sess.run(r) - k
+            assert np.all(np.abs(first) < 8) and not np.array_equal(first, second)

@@ -212,6 +212,19 @@ def test_in_place_draws_refuse_bad_parameters_naming_the_function(call, name):
         call(tf.zeros(3))
 
 
+@pytest.mark.parametrize("name, args", [
+    ("normal_", ()), ("uniform_", ()), ("exponential_", ()), ("log_normal_", ()),
+    ("cauchy_", ()), ("geometric_", (0.5,)), ("random_", ()), ("bernoulli_", ()),
+    ("fill_diagonal_", (1.0,)), ("fill_", (1.0,)), ("zero_", ())])
+def test_in_place_fills_of_a_graph_tensor_are_refused_naming_the_op(name, args):
+    """A TF1 placeholder with an unknown dim had reached NumPy (a bare TypeError about
+    None)."""
+    x = tf.placeholder(tf.float32, [None, 3])
+    with pytest.raises(TypeError, match=f"{'fill_' if name == 'zero_' else name}: in-place "
+                                        f"operations need an eager tensor"):
+        getattr(x, name)(*args)
+
+
 def test_rrelu_training_under_compile_draws_at_each_call():
     step = tf.compile(lambda x: F.rrelu(x, 0.1, 0.3, training=True))
     x = -tf.ones(200)

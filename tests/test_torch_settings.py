@@ -140,3 +140,12 @@ def test_generator_seed_and_initial_seed_as_torch():
         assert g.initial_seed() == fresh and isinstance(fresh, int)
         g.manual_seed(99)
         np.testing.assert_array_equal(m.rand(3, generator=g).numpy(), first)
+
+
+def test_a_new_generator_starts_from_torchs_fixed_seed():
+    """`torch.Generator()` unseeded draws the same on every run (it had started from a fresh
+    nondeterministic seed)."""
+    for m in (tf, torch):
+        assert m.Generator().initial_seed() == 67280421310721
+    a, b = tf.Generator(), tf.Generator()
+    np.testing.assert_array_equal(tf.rand(4, generator=a).numpy(), tf.rand(4, generator=b).numpy())

@@ -85,6 +85,8 @@ def flatten_result(result, tracer):
             if id(value) in tracer.real:   # an argument (or a fed .grad) returned as is:
                 fed = [id(n) for n in tracer.graph.nodes if id(n) in tracer.real]
                 return _Out(False, None, fed.index(id(value)))   # each call's own
+            if value.kind != EAGER and value.graph is not tracer.graph:
+                return _Out(False, value)   # a TF1 graph's tensor (a TF1 draw): as eager
             if value.kind != EAGER:
                 fetches.append(value)
                 return _Out(True, len(fetches) - 1)

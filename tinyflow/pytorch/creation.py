@@ -19,7 +19,7 @@ from ..core.tensor import Tensor, new_eager
 from ..ops.creation import RandomNormal, RandomUniform, fill as _fill, tf1_constant
 from ..ops.shape import Copy
 from .dtype import check_device
-from .inplace import check_fill, copy_, write_out
+from .inplace import check_fill, copy_, shape_to_fill, write_out
 from .movement import size_args
 
 
@@ -327,8 +327,8 @@ def torch_normal(mean, std=1.0, size=None, *, generator=None, out=None, dtype=No
 def bernoulli_(x, p=0.5, *, generator=None) -> Tensor:
     """In-place: x holds 0/1 draws, 1 with probability p (a number or a tensor)."""
     prob = p.numpy() if isinstance(p, Tensor) else p
-    draws = _rng(generator, "bernoulli_").random(tuple(x.shape)) < np.broadcast_to(
-        prob, tuple(x.shape))
+    shape = shape_to_fill("bernoulli_", x)
+    draws = _rng(generator, "bernoulli_").random(shape) < np.broadcast_to(prob, shape)
     return copy_(x, Tensor._eager(draws.astype(x.dtype.np)))
 
 

@@ -138,17 +138,27 @@ def fill_(x, value):
         writable_memory(x.array, one_value=True).fill(value)
         x._version[0] += 1
         return x
-    return write_inplace(x, Tensor._eager(np.full(x.shape, value, x.dtype.np)))
+    return write_inplace(x, Tensor._eager(np.full(shape_to_fill("fill_", x), value,
+                                                  x.dtype.np)))
+
+
+def shape_to_fill(name: str, x) -> tuple:
+    """x's shape, for values made in Python to write into it. A graph (TF1) tensor is
+    refused here, naming the op, before its unknown dims reach NumPy."""
+    if x.kind != EAGER and trace_state.active is None:
+        raise TypeError(f"{name}: in-place operations need an eager tensor; {x.name} is "
+                        f"symbolic (shape {x.shape})")
+    return tuple(x.shape)
 
 
 def normal_(x, mean=0.0, std=1.0):
     refuse_integers("normal_", x.dtype)
-    return _drawn(x, python_draws("normal_").normal(mean, std, x.shape))
+    return _drawn(x, "normal_", lambda rng, shape: rng.normal(mean, std, shape))
 
 
 def uniform_(x, a=0.0, b=1.0):
     refuse_integers("uniform_", x.dtype)
-    return _drawn(x, python_draws("uniform_").uniform(a, b, x.shape))
+    return _drawn(x, "uniform_", lambda rng, shape: rng.uniform(a, b, shape))
 
 
 def _positive(name: str, what: str, value) -> None:
@@ -159,26 +169,26 @@ def _positive(name: str, what: str, value) -> None:
 def exponential_(x, lambd=1.0):
     refuse_integers("exponential_", x.dtype)
     _positive("exponential_", "lambda", lambd)
-    return _drawn(x, python_draws("exponential_").exponential(1.0 / lambd, x.shape))
+    return _drawn(x, "exponential_", lambda rng, shape: rng.exponential(1.0 / lambd, shape))
 
 
 def log_normal_(x, mean=1.0, std=2.0):
     refuse_integers("log_normal_", x.dtype)
     _positive("log_normal_", "std", std)
-    return _drawn(x, python_draws("log_normal_").lognormal(mean, std, x.shape))
+    return _drawn(x, "log_normal_", lambda rng, shape: rng.lognormal(mean, std, shape))
 
 
 def cauchy_(x, median=0.0, sigma=1.0):
     refuse_integers("cauchy_", x.dtype)
     _positive("cauchy_", "sigma", sigma)
-    return _drawn(x, median + sigma * python_draws("cauchy_").standard_cauchy(x.shape))
+    return _drawn(x, "cauchy_", lambda rng, shape: median + sigma * rng.standard_cauchy(shape))
 
 
 def geometric_(x, p):
     """The number of Bernoulli(p) trials up to the first success (1, 2, ...)."""
     if not 0 < p < 1:
         raise RuntimeError(f"geometric_: expects p in (0, 1), got {p}")
-    return _drawn(x, python_draws("geometric_").geometric(p, x.shape))
+    return _drawn(x, "geometric_", lambda rng, shape: rng.geometric(p, shape))
 
 
 def random_(x, from_or_to=None, to=None, *, generator=None, **kwargs):
@@ -197,13 +207,16 @@ def random_(x, from_or_to=None, to=None, *, generator=None, **kwargs):
     if low >= to:
         raise RuntimeError(f"random_: expects 'from' < 'to', got from={low} >= to={to}")
     check_draw_range("random_", low, to, x.dtype)
-    rng = python_draws("random_", None if generator is None else generator.rng)
-    return _drawn(x, rng.integers(low, to - 1, x.shape, endpoint=True))
+    return _drawn(x, "random_", lambda rng, shape: rng.integers(low, to - 1, shape,
+                                                                endpoint=True),
+                  None if generator is None else generator.rng)
 
 
-def _drawn(x, draw: np.ndarray):
-    """x takes the values drawn (in its dtype), in place."""
-    return write_inplace(x, Tensor._eager(draw.astype(x.dtype.np)))
+def _drawn(x, name: str, draw, rng=None):
+    """x takes the values `draw(generator, shape)` gives (in its dtype), in place."""
+    shape = shape_to_fill(name, x)
+    return write_inplace(x, Tensor._eager(draw(python_draws(name, rng), shape).astype(
+        x.dtype.np)))
 
 
 def fill_diagonal_(x, fill_value, wrap: bool = False):
@@ -212,7 +225,7 @@ def fill_diagonal_(x, fill_value, wrap: bool = False):
     if x.ndim < 2 or x.ndim > 2 and len(set(x.shape)) > 1:
         raise RuntimeError(f"fill_diagonal_: dimensions must be at least 2 and all of equal "
                            f"length past 2, got shape {list(x.shape)}")
-    mask = np.zeros(tuple(x.shape), bool)
+    mask = np.zeros(shape_to_fill("fill_diagonal_", x), bool)
     np.fill_diagonal(mask, True, wrap=wrap)
     return masked_fill_(x, Tensor._eager(mask), fill_value)
 

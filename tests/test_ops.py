@@ -560,6 +560,30 @@ def test_momentum_step_matches_the_rule_in_place(nesterov, strided):
         momentum_step(p, g, tf.Tensor(np.zeros(3, np.float32)), lr=0.1, momentum=0.9)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("strided", [False, True])
+def test_sgd_step_matches_the_rule_in_place(dtype, strided):
+    """The one-pass eager plain-SGD kernel against optim.rules.gradient and rules.sgd op by
+    op (maximize and the coupled weight decay folded in)."""
+    from tinyflow.ops.state import sgd_step
+    from tinyflow.optim import rules
+    rng = np.random.default_rng(2)
+    arrays = [rng.normal(size=(5, 9)).astype(dtype) for _ in range(2)]
+    if strided:
+        arrays = [np.asfortranarray(a) for a in arrays]
+    p, g = (tf.Tensor(a.copy()) for a in arrays)
+    want = rules.sgd(tf.Tensor(arrays[0]), rules.gradient(tf.Tensor(arrays[1]),
+                                                          tf.Tensor(arrays[0]), 0.01, True), 0.1)
+    buffer, version = p.numpy(), p._version[0]
+    assert sgd_step(p, g, lr=0.1, weight_decay=0.01, maximize=True) is p
+    assert p.numpy() is buffer and p._version[0] == version + 1
+    np.testing.assert_allclose(p.numpy(), want.numpy(), rtol=1e-6, atol=1e-7)
+    with pytest.raises(tf.ShapeError, match=r"^sgd_step: grad has shape \(3,\)"):
+        sgd_step(p, tf.Tensor(np.zeros(3, dtype)), lr=0.1)
+    with pytest.raises(TypeError, match="sgd_step: needs eager tensors"):
+        sgd_step(p, tf.placeholder(tf.as_dtype(dtype), (5, 9)), lr=0.1)
+
+
 def test_batch_norm_tracked_normalizes_updates_in_place_and_differentiates():
     """The eager training batch norm that also updates the running statistics: its output
     and gradients are BatchNorm's (float64 finite differences), its statistics PyTorch's

@@ -113,7 +113,7 @@ class MomentumStep(Op):
     grad, momentum_buffer); the direction d = (-g if maximize) + weight_decay param, then
     v = momentum v + (1 - dampening) d (or v = d when `starts`: PyTorch's first step), then
     param -= lr v (or lr (d + momentum v), Nesterov), both in place; returns param. PyTorch's
-    order and roundings (each `add(.., alpha=)` one fused multiply-add), as
+    order (the direction rounded once, as its fused multiply-add), as
     `optim/rules.gradient` and `optim/rules.momentum` op by op; eager only, as `AdamStep`."""
     name = "momentum_step"
     stateful = True

@@ -242,12 +242,14 @@ _LAST_STEP_OP: dict = {}
 def _reused(cls, **attrs) -> Op:
     """The op of the last call of `cls` again when its attributes are the same, types too
     (every parameter of a step, and every step without a schedule, shares one): one op, not
-    one a parameter. Only the last is kept, as a schedule may give each step its own lr."""
-    op = _LAST_STEP_OP.get(cls)
-    if op is None or any(getattr(op, k) != v or type(getattr(op, k)) is not type(v)
-                         for k, v in attrs.items()):
-        op = _LAST_STEP_OP[cls] = cls(**attrs)
-    return op
+    one a parameter. Only the last is kept, as a schedule may give each step its own lr.
+    (One tuple compared: this runs once per parameter per step.)"""
+    values = tuple(attrs.values())
+    key = (values, tuple(map(type, values)))
+    last = _LAST_STEP_OP.get(cls)
+    if last is None or last[0] != key:
+        last = _LAST_STEP_OP[cls] = (key, cls(**attrs))
+    return last[1]
 
 
 def group(*inputs, name=None) -> Tensor:

@@ -39,12 +39,11 @@ MOMENTUM_PASSES, ADAM_PASSES, SGD_PASSES = 4, 5, 3
 
 
 # `decay` and `sign` fold in the optimizer's direction, sign g + decay p
-# (`optim/rules.gradient`: maximize, the coupled L2 penalty), which PyTorch computes as
-# `(-g).add(p, alpha=decay)`, a fused multiply-add: one rounding, which a float32 loop gets
-# (but for double rounding, never seen) as the float64 sum of the exact float64 product,
-# rounded by `rnd`. The updates themselves round each product (PyTorch fuses them too: the
-# float32 results differ in the last bit at places); widening them as the direction made the
-# momentum loop 3-6x slower per element (64k floats: 26 -> 88-161 us, 2026-12-07, loaded).
+# (`optim/rules.gradient`: maximize, the coupled L2 penalty), rounded as that rule's Mul and
+# Add (PyTorch's `(-g).add(p, alpha=decay)` is a fused multiply-add: float32 results differ
+# from its in the last bit at places, as they do for the updates' products). Widening the
+# product to float64 to round once made the loops 2-2.5x slower per element (64k float32
+# momentum with decay: 56 vs 22 us), slower than the separate Mul + Add it replaced.
 
 @functools.cache
 def _adam_loop():
@@ -55,11 +54,10 @@ def _adam_loop():
     # IEEE division: no check, so SIMD
     @numba.njit(cache=True, nogil=True, error_model="numpy")
     def adam_flat(p, g, m, v, decay, w1, beta2, w2, step_size, root2, eps, l2, sign):
-        rnd, wide = p.dtype.type, np.float64
         for i in range(p.size):
             gi = sign * g[i]
             if l2 != 0:
-                gi = rnd(wide(p[i]) * wide(l2) + wide(gi))
+                gi = p[i] * l2 + gi
             mi = m[i] + w1 * (gi - m[i])
             vi = beta2 * v[i] + w2 * (gi * gi)
             m[i] = mi
@@ -76,7 +74,6 @@ def _momentum_loop():
 
     @numba.njit(cache=True, nogil=True, error_model="numpy")
     def momentum_flat(p, g, v, neg_lr, mu, w, nesterov, decay, sign, starts):
-        rnd, wide = p.dtype.type, np.float64
         if decay == 0 and not nesterov and not starts:    # the common case: no branch (SIMD)
             for i in range(p.size):
                 vi = mu * v[i] + w * (sign * g[i])
@@ -86,7 +83,7 @@ def _momentum_loop():
         for i in range(p.size):
             d = sign * g[i]
             if decay != 0:
-                d = rnd(wide(p[i]) * wide(decay) + wide(d))
+                d = p[i] * decay + d
             vi = d if starts else mu * v[i] + w * d
             v[i] = vi
             p[i] = p[i] + neg_lr * (d + mu * vi if nesterov else vi)
@@ -100,11 +97,10 @@ def _sgd_loop():
 
     @numba.njit(cache=True, nogil=True, error_model="numpy")
     def sgd_flat(p, g, neg_lr, decay, sign):
-        rnd, wide = p.dtype.type, np.float64
         for i in range(p.size):
             d = sign * g[i]
             if decay != 0:
-                d = rnd(wide(p[i]) * wide(decay) + wide(d))
+                d = p[i] * decay + d
             p[i] = p[i] + neg_lr * d
     return sgd_flat
 
@@ -141,14 +137,21 @@ def _numbers(op, f) -> tuple:
 
 def _fast(*arrays) -> bool:
     """Can the Numba loops take these arrays (C-contiguous float32 or float64)?"""
-    return all(a.flags.c_contiguous for a in arrays) and arrays[0].dtype in (np.float32,
-                                                                             np.float64)
+    if arrays[0].dtype not in _LOOP_DTYPES:
+        return False
+    for a in arrays:    # (a loop, not all(...): this runs once per parameter per step)
+        if not a.flags.c_contiguous:
+            return False
+    return True
+
+
+_LOOP_DTYPES = (np.float32, np.float64)
 
 
 def _direction(p, g, decay, sign):
     """sign g + decay p in NumPy (strided or half precision), rounded as the loops."""
     d = sign * g
-    return d if decay == 0 else (p.astype(np.float64) * decay + d).astype(p.dtype)
+    return d if decay == 0 else p * decay + d
 
 
 @kernel(state.MomentumStep)

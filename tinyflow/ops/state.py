@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..core.graph import get_default_graph, node_of
-from ..core.op import Op, apply, apply2, apply3, as_tensor
+from ..core.op import Op, apply, apply2, apply3, as_tensor, field_names
 from ..core.tensor import EAGER, NODE, Tensor
 from .math import cast
 
@@ -218,9 +218,8 @@ def momentum_step(param: Tensor, grad: Tensor, buf: Tensor, *, lr: float, moment
     """SGD momentum's update of eager `param` and its buffer, in place (see `MomentumStep`)."""
     if param.kind != EAGER or grad.kind != EAGER or buf.kind != EAGER:
         raise TypeError("momentum_step: needs eager tensors (a graph uses optim.rules.momentum)")
-    apply3(_reused(MomentumStep, lr=lr, momentum=momentum, dampening=dampening,
-                   nesterov=nesterov, weight_decay=weight_decay, maximize=maximize,
-                   starts=starts), param, grad, buf)
+    apply3(_reused(MomentumStep, lr, momentum, dampening, nesterov, weight_decay, maximize,
+                   starts), param, grad, buf)
     param._version[0] += 1
     buf._version[0] += 1
     return param
@@ -231,7 +230,7 @@ def sgd_step(param: Tensor, grad: Tensor, *, lr: float, weight_decay: float = 0.
     """Plain SGD's update of eager `param`, in place (see `SGDStep`)."""
     if param.kind != EAGER or grad.kind != EAGER:
         raise TypeError("sgd_step: needs eager tensors (a graph uses optim.rules.sgd)")
-    apply2(_reused(SGDStep, lr=lr, weight_decay=weight_decay, maximize=maximize), param, grad)
+    apply2(_reused(SGDStep, lr, weight_decay, maximize), param, grad)
     param._version[0] += 1
     return param
 
@@ -239,16 +238,16 @@ def sgd_step(param: Tensor, grad: Tensor, *, lr: float, weight_decay: float = 0.
 _LAST_STEP_OP: dict = {}
 
 
-def _reused(cls, **attrs) -> Op:
-    """The op of the last call of `cls` again when its attributes are the same, types too
-    (every parameter of a step, and every step without a schedule, shares one): one op, not
-    one a parameter. Only the last is kept, as a schedule may give each step its own lr.
-    (One tuple compared: this runs once per parameter per step.)"""
-    values = tuple(attrs.values())
+def _reused(cls, *values) -> Op:
+    """The op `cls` with `values` (its fields in order) of the last call of `cls` again
+    when the values are the same, types too (every parameter of a step, and every step
+    without a schedule, shares one): one op, not one a parameter. Only the last is kept, as
+    a schedule may give each step its own lr. (Positional and one tuple compared: this runs
+    once per parameter per step, and keywords cost microseconds.)"""
     key = (values, tuple(map(type, values)))
     last = _LAST_STEP_OP.get(cls)
     if last is None or last[0] != key:
-        last = _LAST_STEP_OP[cls] = (key, cls(**attrs))
+        last = _LAST_STEP_OP[cls] = (key, cls(**dict(zip(field_names(cls), values))))
     return last[1]
 
 

@@ -90,7 +90,7 @@ class AdamStep(Op):
     eps: float
     step: float
     weight_decay: float = 0.0   # decoupled (AdamW): param *= 1 - lr * weight_decay first
-    coupled_decay: float = 0.0  # Adam's L2 penalty: g = g + coupled_decay * param (one rounding)
+    coupled_decay: float = 0.0  # Adam's L2 penalty: g = g + coupled_decay * param
     maximize: bool = False      # g = -g first
 
     def infer(self, param, grad, exp_avg, exp_avg_sq):
@@ -113,7 +113,7 @@ class MomentumStep(Op):
     grad, momentum_buffer); the direction d = (-g if maximize) + weight_decay param, then
     v = momentum v + (1 - dampening) d (or v = d when `starts`: PyTorch's first step), then
     param -= lr v (or lr (d + momentum v), Nesterov), both in place; returns param. PyTorch's
-    order (the direction rounded once, as its fused multiply-add), as
+    order (each product rounded: PyTorch's fused multiply-adds differ in the last bit), as
     `optim/rules.gradient` and `optim/rules.momentum` op by op; eager only, as `AdamStep`."""
     name = "momentum_step"
     stateful = True

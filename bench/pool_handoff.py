@@ -69,10 +69,11 @@ def updates(np, parallel) -> None:
     print("\nfloat32 update, fastest of 40 (us)    one thread  two threads")
     for n in SIZES:
         p, g, m, v = (np.random.default_rng(k).random(n, f) for k in range(4))
-        loops = {"momentum": lambda a, b: momentum(p[a:b], g[a:b], v[a:b], f(.01), f(.9),
-                                                   f(1), False),
+        loops = {"momentum": lambda a, b: momentum(p[a:b], g[a:b], v[a:b], f(-.01), f(.9),
+                                                   f(1), False, f(0), f(1), False),
                  "adam": lambda a, b: adam(p[a:b], g[a:b], m[a:b], v[a:b], f(1), f(.1),
-                                           f(.999), f(.001), f(.01), f(.5), f(1e-8))}
+                                           f(.999), f(.001), f(.01), f(.5), f(1e-8), f(0),
+                                           f(1))}
         for name, loop in loops.items():
             one = fastest(lambda: loop(0, n))
             two = fastest(lambda: parallel.run(loop, n))

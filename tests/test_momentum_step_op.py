@@ -32,8 +32,9 @@ def test_the_parameters_of_a_step_share_one_op(ops):
         for p in params:
             p.grad = tinyflow.ones(p.shape)
         opt.step()
-    assert len(ops) == 6   # the first step starts the buffers without the fused op
-    assert len({id(op) for op in ops}) == 1
+    assert len(ops) == 9   # the first step starts the buffers (an op with starts=True)
+    assert [op.starts for op in ops] == [True] * 3 + [False] * 6
+    assert len({id(op) for op in ops[:3]}) == len({id(op) for op in ops[3:]}) == 1
 
 
 def test_schedules_and_dtypes_change_the_op_as_pytorch_steps():

@@ -43,7 +43,7 @@ rnn._loops().lstm_forward_steps(blas.gemm_address(np.float32), w_hh[None], xw, x
 image = x.reshape(1, 1, 8, 8)
 _conv_numba.max_pool("forward", image, (2, 2), (2, 2), (1, 1), ((0, 0), (0, 0)), (4, 4))
 flat = x.reshape(-1).copy()
-state._adam_loop()(flat, flat.copy(), flat.copy(), flat * flat, *np.ones(7, np.float32))
+state._adam_loop()(flat, flat.copy(), flat.copy(), flat * flat, *np.ones(9, np.float32))
 from tinyflow.backend.numpy import attention
 from tinyflow.ops.attention import AttentionWeights
 causal = AttentionWeights(scale=0.5, causal=True)

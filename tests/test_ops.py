@@ -521,7 +521,7 @@ def test_adam_step_matches_the_rule_in_place(dtype, strided):
     arrays.append(np.abs(arrays[2]))                                   # exp_avg_sq >= 0
     if strided:
         arrays = [np.asfortranarray(a) for a in arrays]
-    p, g, m, v = (tf.Tensor(a.copy()) for a in arrays)
+    p, g, m, v = (tf.Tensor(a.copy(order="K")) for a in arrays)
     hyper = dict(lr=0.01, beta1=0.9, beta2=0.999, eps=1e-8)
     want = rules.adam(*(tf.Tensor(a) for a in arrays), 3.0, **hyper, epsilon_hat=False,
                       decoupled_weight_decay=0.1)
@@ -539,25 +539,58 @@ def test_adam_step_matches_the_rule_in_place(dtype, strided):
 
 @pytest.mark.parametrize("nesterov", [False, True])
 @pytest.mark.parametrize("strided", [False, True])
-def test_momentum_step_matches_the_rule_in_place(nesterov, strided):
-    """The one-pass eager SGD-momentum kernel against optim.rules.momentum op by op."""
+@pytest.mark.parametrize("direction", ["grad", "decay_maximize", "decay_starts"])
+def test_momentum_step_matches_the_rule_in_place(nesterov, strided, direction):
+    """The one-pass eager SGD-momentum kernel against optim.rules.gradient and
+    optim.rules.momentum op by op (the coupled decay, maximize and the first step folded in),
+    on the Numba loops and on NumPy's path (strided)."""
     from tinyflow.ops.state import momentum_step
     from tinyflow.optim import rules
     rng = np.random.default_rng(1)
     arrays = [rng.normal(size=(5, 9)).astype(np.float32) for _ in range(3)]
     if strided:
         arrays = [np.asfortranarray(a) for a in arrays]
-    p, g, v = (tf.Tensor(a.copy()) for a in arrays)
+    p, g, v = (tf.Tensor(a.copy(order="K")) for a in arrays)
     hyper = dict(lr=0.1, momentum=0.9, dampening=0.0 if nesterov else 0.2, nesterov=nesterov)
-    want_p, want_v = rules.momentum(tf.Tensor(arrays[0]), tf.Tensor(arrays[1]),
-                                    tf.Tensor(arrays[2]), hyper["lr"], hyper["momentum"],
-                                    nesterov, hyper["dampening"])
+    folded = dict(grad={}, decay_maximize=dict(weight_decay=0.05, maximize=True),
+                  decay_starts=dict(weight_decay=0.05, starts=True))[direction]
+    d = rules.gradient(tf.Tensor(arrays[1]), tf.Tensor(arrays[0]),
+                       folded.get("weight_decay", 0.0), folded.get("maximize", False))
+    want_p, want_v = rules.momentum(tf.Tensor(arrays[0]), d,
+                                    None if folded.get("starts") else tf.Tensor(arrays[2]),
+                                    hyper["lr"], hyper["momentum"], nesterov,
+                                    hyper["dampening"])
+    hyper.update(folded)
     buffer = p.numpy()
     assert momentum_step(p, g, v, **hyper) is p and p.numpy() is buffer
     np.testing.assert_allclose(p.numpy(), want_p.numpy(), rtol=1e-6, atol=1e-7)
     np.testing.assert_allclose(v.numpy(), want_v.numpy(), rtol=1e-6, atol=1e-7)
     with pytest.raises(tf.ShapeError, match=r"^momentum_step: momentum_buffer has shape"):
         momentum_step(p, g, tf.Tensor(np.zeros(3, np.float32)), lr=0.1, momentum=0.9)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("strided", [False, True])
+def test_sgd_step_matches_the_rule_in_place(dtype, strided):
+    """The one-pass eager plain-SGD kernel against optim.rules.gradient and rules.sgd op by
+    op (maximize and the coupled weight decay folded in)."""
+    from tinyflow.ops.state import sgd_step
+    from tinyflow.optim import rules
+    rng = np.random.default_rng(2)
+    arrays = [rng.normal(size=(5, 9)).astype(dtype) for _ in range(2)]
+    if strided:
+        arrays = [np.asfortranarray(a) for a in arrays]
+    p, g = (tf.Tensor(a.copy(order="K")) for a in arrays)
+    want = rules.sgd(tf.Tensor(arrays[0]), rules.gradient(tf.Tensor(arrays[1]),
+                                                          tf.Tensor(arrays[0]), 0.01, True), 0.1)
+    buffer, version = p.numpy(), p._version[0]
+    assert sgd_step(p, g, lr=0.1, weight_decay=0.01, maximize=True) is p
+    assert p.numpy() is buffer and p._version[0] == version + 1
+    np.testing.assert_allclose(p.numpy(), want.numpy(), rtol=1e-6, atol=1e-7)
+    with pytest.raises(tf.ShapeError, match=r"^sgd_step: grad has shape \(3,\)"):
+        sgd_step(p, tf.Tensor(np.zeros(3, dtype)), lr=0.1)
+    with pytest.raises(TypeError, match="sgd_step: needs eager tensors"):
+        sgd_step(p, tf.placeholder(tf.as_dtype(dtype), (5, 9)), lr=0.1)
 
 
 def test_batch_norm_tracked_normalizes_updates_in_place_and_differentiates():

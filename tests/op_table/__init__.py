@@ -24,6 +24,7 @@ COVERED_ELSEWHERE = {
     "assign": "test_eager_assign_writes_in_place",
     "adam_step": "test_adam_step_matches_the_rule_in_place",
     "momentum_step": "test_momentum_step_matches_the_rule_in_place",
+    "sgd_step": "test_sgd_step_matches_the_rule_in_place",
     "batch_norm_tracked": "test_batch_norm_tracked_normalizes_updates_in_place_and_differentiates",
     "no_op": "test_group_runs_its_inputs",
     "random_mask": "test_random_mask_keeps_the_right_share_and_redraws",

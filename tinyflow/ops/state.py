@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..core.graph import get_default_graph, node_of
-from ..core.op import Op, apply, apply3, as_tensor
+from ..core.op import Op, apply, apply2, apply3, as_tensor, field_names
 from ..core.tensor import EAGER, NODE, Tensor
 from .math import cast
 
@@ -90,6 +90,8 @@ class AdamStep(Op):
     eps: float
     step: float
     weight_decay: float = 0.0   # decoupled (AdamW): param *= 1 - lr * weight_decay first
+    coupled_decay: float = 0.0  # Adam's L2 penalty: g = g + coupled_decay * param
+    maximize: bool = False      # g = -g first
 
     def infer(self, param, grad, exp_avg, exp_avg_sq):
         return _like_param(param, grad=grad, exp_avg=exp_avg, exp_avg_sq=exp_avg_sq)
@@ -108,9 +110,11 @@ def _like_param(param, **others) -> tuple:
 
 class MomentumStep(Op):
     """One SGD-with-momentum step of an eager parameter in a single pass: inputs (param,
-    grad, momentum_buffer); v = momentum v + (1 - dampening) g, then param -= lr v (or
-    lr (g + momentum v), Nesterov), both in place; returns param. PyTorch's order, as
-    `optim/rules.momentum`; eager only, as `AdamStep`."""
+    grad, momentum_buffer); the direction d = (-g if maximize) + weight_decay param, then
+    v = momentum v + (1 - dampening) d (or v = d when `starts`: PyTorch's first step), then
+    param -= lr v (or lr (d + momentum v), Nesterov), both in place; returns param. PyTorch's
+    order (each product rounded: PyTorch's fused multiply-adds differ in the last bit), as
+    `optim/rules.gradient` and `optim/rules.momentum` op by op; eager only, as `AdamStep`."""
     name = "momentum_step"
     stateful = True
     differentiable = False
@@ -119,9 +123,27 @@ class MomentumStep(Op):
     momentum: float
     dampening: float = 0.0
     nesterov: bool = False
+    weight_decay: float = 0.0
+    maximize: bool = False
+    starts: bool = False
 
     def infer(self, param, grad, buf):
         return _like_param(param, grad=grad, momentum_buffer=buf)
+
+
+class SGDStep(Op):
+    """Plain SGD's step of an eager parameter in one pass: inputs (param, grad); param -=
+    lr d in place, d as `MomentumStep`'s; returns param. Eager only, as `AdamStep`."""
+    name = "sgd_step"
+    stateful = True
+    differentiable = False
+    writes_input = 0
+    lr: float
+    weight_decay: float = 0.0
+    maximize: bool = False
+
+    def infer(self, param, grad):
+        return _like_param(param, grad=grad)
 
 
 class NoOp(Op):
@@ -176,42 +198,57 @@ def fused_update(w, a, b, lr, transpose_a=False, transpose_b=False, lr_first=Tru
 
 def adam_step(param: Tensor, grad: Tensor, exp_avg: Tensor, exp_avg_sq: Tensor, *,
               lr: float, beta1: float, beta2: float, eps: float, step: float,
-              weight_decay: float = 0.0) -> Tensor:
+              weight_decay: float = 0.0, coupled_decay: float = 0.0,
+              maximize: bool = False) -> Tensor:
     """Adam(W)'s update of eager `param` and its moments, in place (see `AdamStep`)."""
     tensors = (param, grad, exp_avg, exp_avg_sq)
     if any(t.kind != EAGER for t in tensors):
         raise TypeError("adam_step: needs eager tensors (a graph uses optim.rules.adam)")
     apply(AdamStep(lr=lr, beta1=beta1, beta2=beta2, eps=eps, step=step,
-                   weight_decay=weight_decay), *tensors)
+                   weight_decay=weight_decay, coupled_decay=coupled_decay, maximize=maximize),
+          *tensors)
     for t in (param, exp_avg, exp_avg_sq):
         t._version[0] += 1
     return param
 
 
 def momentum_step(param: Tensor, grad: Tensor, buf: Tensor, *, lr: float, momentum: float,
-                  dampening: float = 0.0, nesterov: bool = False) -> Tensor:
+                  dampening: float = 0.0, nesterov: bool = False, weight_decay: float = 0.0,
+                  maximize: bool = False, starts: bool = False) -> Tensor:
     """SGD momentum's update of eager `param` and its buffer, in place (see `MomentumStep`)."""
     if param.kind != EAGER or grad.kind != EAGER or buf.kind != EAGER:
         raise TypeError("momentum_step: needs eager tensors (a graph uses optim.rules.momentum)")
-    apply3(_momentum_op(lr, momentum, dampening, nesterov), param, grad, buf)
+    apply3(_reused(MomentumStep, lr, momentum, dampening, nesterov, weight_decay, maximize,
+                   starts), param, grad, buf)
     param._version[0] += 1
     buf._version[0] += 1
     return param
 
 
-_LAST_MOMENTUM_OP = [None]
+def sgd_step(param: Tensor, grad: Tensor, *, lr: float, weight_decay: float = 0.0,
+             maximize: bool = False) -> Tensor:
+    """Plain SGD's update of eager `param`, in place (see `SGDStep`)."""
+    if param.kind != EAGER or grad.kind != EAGER:
+        raise TypeError("sgd_step: needs eager tensors (a graph uses optim.rules.sgd)")
+    apply2(_reused(SGDStep, lr, weight_decay, maximize), param, grad)
+    param._version[0] += 1
+    return param
 
 
-def _momentum_op(lr, momentum, dampening, nesterov) -> MomentumStep:
-    """The op of the last call again when its attributes are the same (every parameter of a
-    step, and every step without a schedule, shares one): one op, not one a parameter.
-    Only the last is kept, as a schedule may give each step its own lr."""
-    op = _LAST_MOMENTUM_OP[0]
-    if op is None or (op.lr, op.momentum, op.dampening, op.nesterov) != (
-            lr, momentum, dampening, nesterov) or type(op.lr) is not type(lr):
-        op = _LAST_MOMENTUM_OP[0] = MomentumStep(lr=lr, momentum=momentum,
-                                                 dampening=dampening, nesterov=nesterov)
-    return op
+_LAST_STEP_OP: dict = {}
+
+
+def _reused(cls, *values) -> Op:
+    """The op `cls` with `values` (its fields in order) of the last call of `cls` again
+    when the values are the same, types too (every parameter of a step, and every step
+    without a schedule, shares one): one op, not one a parameter. Only the last is kept, as
+    a schedule may give each step its own lr. (Positional and one tuple compared: this runs
+    once per parameter per step, and keywords cost microseconds.)"""
+    key = (values, tuple(map(type, values)))
+    last = _LAST_STEP_OP.get(cls)
+    if last is None or last[0] != key:
+        last = _LAST_STEP_OP[cls] = (key, cls(**dict(zip(field_names(cls), values))))
+    return last[1]
 
 
 def group(*inputs, name=None) -> Tensor:

@@ -38,14 +38,15 @@ class Adam(Optimizer):
         step = advance(state)
         decoupled = group["decoupled_weight_decay"]
         wd = group["weight_decay"]
-        grad = rules.gradient(grad, param, 0 if decoupled else wd, group["maximize"])
         beta1, beta2 = group["betas"]
         if not group["amsgrad"] and all(isinstance(b, float) for b in group["betas"]) and \
                 one_pass_applies(param, grad, group, ("lr", "eps", "weight_decay")):
             adam_step(param, grad, state["exp_avg"], state["exp_avg_sq"], lr=group["lr"],
                       beta1=beta1, beta2=beta2, eps=group["eps"], step=step,
-                      weight_decay=wd if decoupled else 0.0)
+                      weight_decay=wd if decoupled else 0.0,
+                      coupled_decay=0.0 if decoupled else wd, maximize=group["maximize"])
             return
+        grad = rules.gradient(grad, param, 0 if decoupled else wd, group["maximize"])
         new, m, v, v_max = rules.adam(
             param, grad, state["exp_avg"], state["exp_avg_sq"], step, group["lr"], beta1,
             beta2, group["eps"], v_max=state.get("max_exp_avg_sq") if group["amsgrad"] else None,

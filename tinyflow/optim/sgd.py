@@ -3,9 +3,10 @@ from __future__ import annotations
 
 from typing import Iterable, Optional
 
-from ..ops.state import momentum_step
+from ..ops.state import momentum_step, sgd_step
 from . import rules
-from .optimizer import Optimizer, check_options, one_pass_applies, store, write
+from .optimizer import (Optimizer, check_options, one_pass_applies, store, write,
+                        zeros_state)
 
 
 class SGD(Optimizer):
@@ -26,20 +27,30 @@ class SGD(Optimizer):
                                       differentiable=differentiable, fused=fused))
 
     def _update(self, param, grad, state, group):
-        if group["weight_decay"] != 0 or group["maximize"]:   # (else the gradient itself)
-            grad = rules.gradient(grad, param, group["weight_decay"], group["maximize"])
-        if group["momentum"] == 0:
-            rules.sgd(param, grad, group["lr"], out=param)   # in place: no temporary, no copy
-            return
+        wd, maximize, lr = group["weight_decay"], group["maximize"], group["lr"]
         buf = state.get("momentum_buffer")
-        if buf is not None and buf.dtype is param.dtype and one_pass_applies(
-                param, grad, group, ("lr", "momentum", "dampening")):
-            momentum_step(param, grad, buf, lr=group["lr"], momentum=group["momentum"],
-                          dampening=group["dampening"], nesterov=group["nesterov"])
+        if param.dtype.is_floating and one_pass_applies(
+                param, grad, group, ("lr", "momentum", "dampening", "weight_decay")):
+            if group["momentum"] == 0:
+                sgd_step(param, grad, lr=lr, weight_decay=wd, maximize=maximize)
+                return
+            if buf is None:     # PyTorch's first step: the buffer starts at the direction
+                buf = state["momentum_buffer"] = zeros_state(param)
+                starts = True
+            else:
+                starts = False
+            if buf.dtype is param.dtype:
+                momentum_step(param, grad, buf, lr=lr, momentum=group["momentum"],
+                              dampening=group["dampening"], nesterov=group["nesterov"],
+                              weight_decay=wd, maximize=maximize, starts=starts)
+                return
+        if wd != 0 or maximize:   # (else the gradient itself)
+            grad = rules.gradient(grad, param, wd, maximize)
+        if group["momentum"] == 0:
+            rules.sgd(param, grad, lr, out=param)   # in place: no temporary, no copy
             return
-        new, velocity = rules.momentum(param, grad, buf, group["lr"],
-                                       group["momentum"], group["nesterov"],
-                                       group["dampening"])
+        new, velocity = rules.momentum(param, grad, buf, lr, group["momentum"],
+                                       group["nesterov"], group["dampening"])
         store(state, "momentum_buffer", velocity)
         write(param, new)
 

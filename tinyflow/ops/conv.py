@@ -116,7 +116,20 @@ def rank4(shape, what: str) -> tuple:
 
 # ---- the ops ---------------------------------------------------------------------------
 
-_OUT_SHAPES: dict = {}   # (op, input shape, weight shape) -> output shape
+_OUT_SHAPES: dict = {}   # (op, input shape[, weight shape]) -> output shape
+
+
+def kept_out_shape(key: tuple, checked, *shapes) -> tuple:
+    """`checked(*shapes)`, a conv or pool op's output shape, kept under `key` (the op and the
+    shapes): an eager step asks again for each op and each of its gradient ops, with the same
+    shapes every step. Shapes it refuses are not kept (each call raises)."""
+    shape = _OUT_SHAPES.get(key)
+    if shape is None:
+        shape = checked(*shapes)
+        if len(_OUT_SHAPES) >= 1024:   # (bounded: ops whose shapes keep changing)
+            _OUT_SHAPES.clear()
+        _OUT_SHAPES[key] = shape
+    return shape
 
 
 class _ConvGeometry(Op):
@@ -130,17 +143,9 @@ class _ConvGeometry(Op):
     groups: int
 
     def _out_shape(self, x, w) -> tuple:
-        """(N, O, Ho, Wo) of conv2d(x, w), checking channels and groups where known. Kept
-        per (op, shapes): an eager step asks it again for each conv and each of its
-        gradient ops, with the same shapes every step (shapes it refuses are not kept)."""
-        key = (self, x, w)
-        shape = _OUT_SHAPES.get(key)
-        if shape is None:
-            shape = self._checked_out_shape(x, w)
-            if len(_OUT_SHAPES) >= 1024:   # (bounded: ops with shapes that keep changing)
-                _OUT_SHAPES.clear()
-            _OUT_SHAPES[key] = shape
-        return shape
+        """(N, O, Ho, Wo) of conv2d(x, w), checking channels and groups where known (kept:
+        `kept_out_shape`)."""
+        return kept_out_shape((self, x, w), self._checked_out_shape, x, w)
 
     def _checked_out_shape(self, x, w) -> tuple:
         n, c, h, wd = rank4(x, "the input")
@@ -290,10 +295,20 @@ def _weight_and_bias(both: Tensor, shape: tuple) -> tuple:
     return apply(to_weight, apply(head, both)), apply(tail, both)
 
 
+_LIKE: dict = {}   # (op, op_cls) -> like(op, op_cls)
+
+
 def like(op: Op, op_cls: type) -> Op:
     """An `op_cls` with `op`'s values of the attributes it has (a gradient op of `op`): the
-    one instance `shared` keeps for those values, not a frozen dataclass built per call."""
-    return shared(op_cls, *[getattr(op, name) for name in field_names(op_cls)])
+    one instance `shared` keeps for those values, not a frozen dataclass built per call;
+    found by the op's identity after the first call (a backward asks per conv or pool node)."""
+    found = _LIKE.get((op, op_cls))
+    if found is None:
+        if len(_LIKE) >= 1024:   # (bounded: ops that are not `shared`'s)
+            _LIKE.clear()
+        found = _LIKE[(op, op_cls)] = shared(op_cls, *[getattr(op, name)
+                                                      for name in field_names(op_cls)])
+    return found
 
 
 # ---- the function users call -----------------------------------------------------------

@@ -803,3 +803,24 @@ def test_conv_and_pool_ops_are_shared_per_attribute_values():
     grad_op = conv_ops.like(ys[0]._op, conv_ops.Conv2dGradInput)
     assert grad_op is conv_ops.like(ys[1]._op, conv_ops.Conv2dGradInput)
     assert (grad_op.stride, grad_op.padding, grad_op.groups) == ((1, 1), ((1, 1), (1, 1)), 1)
+
+
+def test_conv2d_bias_gradient_views_and_shapes_are_built_once_per_shape():
+    """A conv node's backward takes its weight and bias gradients as views of one flat
+    buffer through view ops built once per weight shape (the getitem/reshape front ends built
+    three ops per node per step), and the convolution's output shape is kept per (op,
+    shapes): the same answers at other shapes, and a refused shape refused every time."""
+    x = tf.Tensor(np.ones((2, 2, 6, 6)), requires_grad=True)
+    w = tf.Tensor(np.ones((3, 2, 3, 3)), requires_grad=True)
+    b = tf.Tensor(np.ones(3), requires_grad=True)
+    grads = [tf.gradients(tf.reduce_sum(conv2d(x, w, bias=b)), [w, b]) for _ in range(2)]
+    (gw1, gb1), (gw2, gb2) = grads
+    assert gw1._op is gw2._op and gw1.inputs[0]._op is gw2.inputs[0]._op
+    assert gb1._op is gb2._op
+    np.testing.assert_array_equal(gw1.detach().numpy(), np.full((3, 2, 3, 3), 32.0))
+    np.testing.assert_array_equal(gb1.detach().numpy(), np.full(3, 32.0))
+    assert conv2d(x, w).shape == (2, 3, 4, 4)
+    assert conv2d(tf.Tensor(np.ones((1, 2, 5, 7))), w).shape == (1, 3, 3, 5)
+    for _ in range(2):
+        with pytest.raises(ShapeError, match="larger than the padded input"):
+            conv2d(tf.Tensor(np.ones((1, 2, 2, 2))), w)

@@ -18,7 +18,7 @@ from ..core.op import Op, apply, as_tensor, field_names, shared, sum_terms
 from ..core.tensor import Tensor
 from .math import autocast_inputs, check_floating
 from .reduce import reduce_sum
-from .shape import broadcast_to, concat, getitem, reshape
+from .shape import GetItem, Reshape, broadcast_to, concat, reshape
 
 SAME = "same"
 
@@ -116,6 +116,22 @@ def rank4(shape, what: str) -> tuple:
 
 # ---- the ops ---------------------------------------------------------------------------
 
+_OUT_SHAPES: dict = {}   # (op, input shape[, weight shape]) -> output shape
+
+
+def kept_out_shape(key: tuple, checked, *shapes) -> tuple:
+    """`checked(*shapes)`, a conv or pool op's output shape, kept under `key` (the op and the
+    shapes): an eager step asks again for each op and each of its gradient ops, with the same
+    shapes every step. Shapes it refuses are not kept (each call raises)."""
+    shape = _OUT_SHAPES.get(key)
+    if shape is None:
+        shape = checked(*shapes)
+        if len(_OUT_SHAPES) >= 1024:   # (bounded: ops whose shapes keep changing)
+            _OUT_SHAPES.clear()
+        _OUT_SHAPES[key] = shape
+    return shape
+
+
 class _ConvGeometry(Op):
     """Shared by the three ops, each bilinear in its first two inputs (a third is read for
     its shape only): their attributes, in the canonical form of `conv_attrs`."""
@@ -127,7 +143,11 @@ class _ConvGeometry(Op):
     groups: int
 
     def _out_shape(self, x, w) -> tuple:
-        """(N, O, Ho, Wo) of conv2d(x, w), checking channels and groups where known."""
+        """(N, O, Ho, Wo) of conv2d(x, w), checking channels and groups where known (kept:
+        `kept_out_shape`)."""
+        return kept_out_shape((self, x, w), self._checked_out_shape, x, w)
+
+    def _checked_out_shape(self, x, w) -> tuple:
         n, c, h, wd = rank4(x, "the input")
         o, cg, kh, kw = rank4(w, "the weight")
         groups = self.groups
@@ -195,10 +215,8 @@ class Conv2dBias(_ConvGeometry):
             gx, gw = Conv2d.vjp(self, g, out, x, w)
             return gx, gw, reduce_sum(g, axis=(0, 2, 3)) if needs_input_grad(2) else None
         gx = apply(like(self, Conv2dGradInput), g, w, x) if needs_input_grad(0) else None
-        both = apply(like(self, Conv2dGradWeightBias), x, g, w)
-        channels = w.shape[0]
-        return (gx, reshape(getitem(both, slice(None, -channels)), w.shape),
-                getitem(both, slice(-channels, None)))
+        return (gx, *_weight_and_bias(apply(like(self, Conv2dGradWeightBias), x, g, w),
+                                      tuple(w.shape)))
 
     def jvp(self, tangents, out, x, w, b):
         tx, tw, tb = tangents
@@ -260,10 +278,37 @@ class Conv2dGradWeightBias(_ConvGeometry):
         return concat([reshape(gw, (-1,)), reduce_sum(g, axis=(0, 2, 3))], axis=0)
 
 
+_SPLITS: dict = {}   # a weight's shape -> the three view ops of `_weight_and_bias`
+
+
+def _weight_and_bias(both: Tensor, shape: tuple) -> tuple:
+    """The weight's (reshaped to `shape`) and the bias's gradients as views of
+    `Conv2dGradWeightBias`'s flat output. The ops are built once per weight shape: the
+    `getitem` and `reshape` front ends check the index and build a new op on every call,
+    three times per conv node of every backward."""
+    ops = _SPLITS.get(shape)
+    if ops is None:
+        channels = shape[0]
+        ops = _SPLITS[shape] = (GetItem(index=(slice(None, -channels),)),
+                                shared(Reshape, shape), GetItem(index=(slice(-channels, None),)))
+    head, to_weight, tail = ops
+    return apply(to_weight, apply(head, both)), apply(tail, both)
+
+
+_LIKE: dict = {}   # (op, op_cls) -> like(op, op_cls)
+
+
 def like(op: Op, op_cls: type) -> Op:
     """An `op_cls` with `op`'s values of the attributes it has (a gradient op of `op`): the
-    one instance `shared` keeps for those values, not a frozen dataclass built per call."""
-    return shared(op_cls, *[getattr(op, name) for name in field_names(op_cls)])
+    one instance `shared` keeps for those values, not a frozen dataclass built per call;
+    found by the op's identity after the first call (a backward asks per conv or pool node)."""
+    found = _LIKE.get((op, op_cls))
+    if found is None:
+        if len(_LIKE) >= 1024:   # (bounded: ops that are not `shared`'s)
+            _LIKE.clear()
+        found = _LIKE[(op, op_cls)] = shared(op_cls, *[getattr(op, name)
+                                                      for name in field_names(op_cls)])
+    return found
 
 
 # ---- the function users call -----------------------------------------------------------

@@ -158,7 +158,7 @@ class SparseSoftmaxCrossEntropyGrad(Op):
     ignore_index: Optional[int] = None
 
     def infer(self, g, labels, logits):
-        shape, dtype = SparseSoftmaxCrossEntropy().infer(labels, logits)
+        shape, dtype = shared(SparseSoftmaxCrossEntropy).infer(labels, logits)
         if g.dtype is not dtype:
             raise TypeError(f"g ({g.dtype.name}) must have the logits' dtype ({dtype.name})")
         if g.shape is not None and shape is not None and (

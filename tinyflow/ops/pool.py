@@ -14,7 +14,7 @@ import numpy as np
 
 from ..core.op import Op, apply, as_tensor, shared
 from ..core.tensor import Tensor
-from .conv import SAME, axis_pads, like, pair, padding_attr, rank4, window_out
+from .conv import SAME, axis_pads, kept_out_shape, like, pair, padding_attr, rank4, window_out
 from .math import check_floating
 from .linalg import matmul
 
@@ -28,6 +28,9 @@ class _Pool(Op):
     ceil_mode: bool
 
     def _out_shape(self, x_shape) -> tuple:
+        return kept_out_shape((self, x_shape), self._checked_out_shape, x_shape)
+
+    def _checked_out_shape(self, x_shape) -> tuple:
         n, c, h, w = rank4(x_shape, "the input")
         return (n, c) + window_out(self, (h, w), self.kernel, self.ceil_mode)
 

@@ -44,8 +44,8 @@ def test_max_pool_loops_take_c_arrays(dtype):
 
 
 def test_attention_mask_one_layout():
-    """A float mask (writable once converted) and a bool mask over several query blocks
-    (sliced per block) reach the loop as the same C-contiguous read-only layout."""
+    """A float and a bool mask over several query blocks (each block's rows were an 'A'
+    slice of the mask) reach the loop C-contiguous and read only."""
     rng = np.random.default_rng(1)
     q, k, v = (torch.tensor(rng.standard_normal((2, 2, 80, 8)).astype(np.float32),
                             requires_grad=True) for _ in range(3))

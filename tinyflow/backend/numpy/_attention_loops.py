@@ -28,14 +28,16 @@ def softmax_scores(s, scale, causal, first, mask, has_mask, minus_inf):
     every score is masked, zeros); float64 rows their scores minus the row's max (a fully
     masked row stays -inf), whose exponentials the caller takes and normalizes
     (`normalize_rows`). Row i of s is query first + i (s may be a block of the queries);
-    mask [1 or B, T, S] as s; scale and minus_inf in s's dtype."""
+    mask [1 or B, T, S] for all T queries (row i of s reads its row first + i, the first
+    keys of it), so a block's mask is the whole one, C-contiguous, not an 'A' slice of it
+    (another compilation); scale and minus_inf in s's dtype."""
     scaled = np.empty(s.shape[2], s.dtype)    # apart from the row: see `_exp_normalized`
     for b in range(s.shape[0]):
         mb = b if mask.shape[0] > 1 else 0
         for i in range(s.shape[1]):
             row = s[b, i]
             keys = min(first + i + 1, s.shape[2]) if causal else s.shape[2]
-            _scaled(row, scaled, keys, scale, mask, mb, i, has_mask, minus_inf)
+            _scaled(row, scaled, keys, scale, mask, mb, first + i, has_mask, minus_inf)
             _finish_row(scaled, row, keys, _largest(scaled, keys, minus_inf), minus_inf)
 
 

@@ -454,20 +454,28 @@ def winograd_input_adjoint(dv, bt, n0, n1, th, tw, m, dxp):
 
 
 @fast_jit
-def winograd_weight(w, gm, out):
+def winograd_weight(w, gm, out, swap):
     """out[a * 6 + b, c, o] = (G w[o, c] G^T)[a, b] of w [O, C, r, r] and G [6, r] (out may
-    be a transposed view). Per input channel, its taps are gathered [r, r, O] and both
+    be a transposed view); with swap, of w's transpose [C, O, r, r] (the input gradient's),
+    read from w itself: w is always C-contiguous, one compilation per dtype (a transposed
+    view would be another). Per input channel, its taps are gathered [r, r, O] and both
     products run over O innermost, so they vectorize (as one GEMM [36, r * r] @ [r * r,
     O * C] with K = 9, plus the copy transposing w, 128 -> 128 3x3 took 0.49 ms, one
     thread)."""
     o_n, c_n, r = w.shape[0], w.shape[1], w.shape[2]
+    if swap:
+        o_n, c_n = c_n, o_n
     taps = np.empty((r, r, o_n), w.dtype)
     half = np.empty((6, r, o_n), w.dtype)   # G w
     for c in range(c_n):
         for i in range(r):
             for j in range(r):
-                for o in range(o_n):
-                    taps[i, j, o] = w[o, c, i, j]
+                if swap:
+                    for o in range(o_n):
+                        taps[i, j, o] = w[c, o, i, j]
+                else:
+                    for o in range(o_n):
+                        taps[i, j, o] = w[o, c, i, j]
         for a in range(6):
             for j in range(r):
                 g0 = gm[a, 0]

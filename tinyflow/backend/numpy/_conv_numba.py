@@ -277,7 +277,9 @@ def max_pool(which: str, x, kernel, stride, dilation, pads, out, g=None):
     n, c, h, w = x.shape
     like = x.dtype if g is None else g.dtype
     dtype = _loop_float(x.dtype if g is None else np.result_type(x, g))
-    x = x.astype(dtype, copy=False)
+    # C-contiguous: each loop compiles once per float dtype (transposed or strided inputs
+    # would each compile their own; a fresh clone's tests compiled six of each)
+    x = np.ascontiguousarray(x, dtype)
     geometry = (_windows(out[0], stride[0], kernel[0], dilation[0], pads[0][0], h),
                 _windows(out[1], stride[1], kernel[1], dilation[1], pads[1][0], w),
                 *dilation)
@@ -294,7 +296,7 @@ def max_pool(which: str, x, kernel, stride, dilation, pads, out, g=None):
         argmax(x, *geometry, result)
         return result
     result = np.empty(x.shape, dtype)
-    backward(x, g.astype(dtype, copy=False), *geometry, result)
+    backward(x, np.ascontiguousarray(g, dtype), *geometry, result)
     return result.astype(like, copy=False)
 
 

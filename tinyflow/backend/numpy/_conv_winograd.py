@@ -129,17 +129,17 @@ def _transformed_weight(w, order) -> np.ndarray:
 
 def _made_weight(w, order) -> np.ndarray:
     """`_transformed_weight` made by a Numba loop (`_conv_loops.winograd_weight`; "oc" is
-    "co" of w's transposed view) and kept in the memo (read only, never written after);
+    "co" of w's transpose) and kept in the memo (read only, never written after);
     a weight being trained is not kept: made in the scratch of the thread that makes it (a
     fresh 2.4 MB on 128 -> 128 3x3 cost page faults on every call), read only during the run
     that made it."""
     o, c, r, _ = w.shape
-    view = w.transpose(1, 0, 2, 3) if order == "oc" else w
-    shape = ((TILES[r] + r - 1) ** 2, view.shape[1], view.shape[0])
+    shape = ((TILES[r] + r - 1) ** 2,) + ((o, c) if order == "oc" else (c, o))
     memo = _conv_numba.weight_memo
     keep = memo.wanted(w, order) and memo.wanted(w, "co")   # "co": the forward's, trained?
     made = np.empty(shape, w.dtype) if keep else scratch("winograd weight", shape, w.dtype)
-    _loops().winograd_weight(view, matrices(r, w.dtype)[1], made)
+    _loops().winograd_weight(np.ascontiguousarray(w), matrices(r, w.dtype)[1], made,
+                             order == "oc")
     if keep:
         memo.keep(w, order, made)
     return made
@@ -166,7 +166,8 @@ def _forward_weight(w, tiles: int) -> tuple:
 
     def hand_on():
         if lock.acquire(blocking=False):    # once, by whichever piece comes first
-            _loops().winograd_weight(w.transpose(1, 0, 2, 3), matrices(r, w.dtype)[1], oc)
+            _loops().winograd_weight(np.ascontiguousarray(w), matrices(r, w.dtype)[1], oc,
+                                     True)
             memo.keep(w, "oc", oc)
     return shared, hand_on
 

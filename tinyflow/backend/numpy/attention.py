@@ -137,7 +137,12 @@ def attention_weights_grad(op, g, p, out=None):
 
 def _softmax_block(s, op, first, mask, has_mask):
     """s [n, rows, keys] <- softmax(s * scale + mask) per row, in place; row i is query
-    first + i (causal: keys past it masked); mask [1 or n, rows, keys]."""
+    first + i (causal: keys past it masked) and reads row first + i of mask [1 or n, T,
+    >= keys]. The mask goes to the loop read only (a free view), C-contiguous, bool or s's
+    dtype: one compilation per mask dtype, not one more per layout and writability."""
+    if mask.flags.writeable:
+        mask = mask.view()
+        mask.flags.writeable = False
     f = s.dtype.type
     _loops().softmax_scores(s, f(op.scale), op.causal, first, mask, has_mask, f(-math.inf))
     if s.dtype != np.float32:
@@ -266,7 +271,7 @@ def attention_(op, q, k, v, mask=None):
             if not used:       # every key masked: zeros
                 continue
             s = np.matmul(q_[..., i:stop, :], k_t[..., :used])
-            _softmax_block(s.reshape(-1, stop - i, used), op, i, m[:, i:stop, :used],
+            _softmax_block(s.reshape(-1, stop - i, used), op, i, m,
                            has_mask)
             np.matmul(s, v_[..., :used, :], out=o_[..., i:stop, :])
     _in_pieces(piece, qf, cut, math.prod(shape) * queries * keys)
@@ -311,7 +316,7 @@ def attention_grad(op, g, q, k, v, mask=None):
             qb, gb, kb = q_[..., i:stop, :], g_[..., i:stop, :], k_[..., :used, :]
             p = np.matmul(qb, k_t[..., :used])
             rows = p.reshape(-1, stop - i, used)
-            _softmax_block(rows, op, i, m[:, i:stop, :used], has_mask)
+            _softmax_block(rows, op, i, m, has_mask)
             dp = np.matmul(gb, v_t[..., :used])
             ds = np.empty_like(dp)    # not in place: aliasing keeps the loop from vectorizing
             _loops().weights_grad(dp.reshape(-1, used), p.reshape(-1, used), scale,

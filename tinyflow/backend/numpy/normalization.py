@@ -33,6 +33,12 @@ def _as_channels(op, x):
     return np.ascontiguousarray(x).reshape(math.prod(x.shape[:c]), x.shape[c], -1)
 
 
+def _vector(v) -> np.ndarray:
+    """A scale or shift as a C-contiguous 1-D array (a strided one copied: its few values
+    cost less than the loop's second compilation for an 'A' layout)."""
+    return np.ravel(v)
+
+
 def _constants(rows, eps):
     return np.array([1 / rows.shape[1], eps, 1], rows.dtype)
 
@@ -125,7 +131,7 @@ def layer_norm(op, x, w, b):
         return np.empty_like(x)
     rows = _layer_rows(x, w.size)
     y = np.empty_like(rows)
-    loop, c, w, b = _row_loops()[0], _constants(rows, op.eps), w.reshape(-1), b.reshape(-1)
+    loop, c, w, b = _row_loops()[0], _constants(rows, op.eps), _vector(w), _vector(b)
     _in_row_pieces(lambda r0, r1: loop(rows[r0:r1], c, w, b, y[r0:r1]), rows)
     return y.reshape(x.shape)
 
@@ -138,7 +144,7 @@ def add_layer_norm(op, a, b, w, bias):
         from ._norm_loops import rows_add_forward as loop
         rows_a, rows_b = _layer_rows(a, w.size), _layer_rows(b, w.size)
         s, y = out[0].reshape(rows_a.shape), out[1].reshape(rows_a.shape)
-        c, w, bias = _constants(rows_a, op.eps), w.reshape(-1), bias.reshape(-1)
+        c, w, bias = _constants(rows_a, op.eps), _vector(w), _vector(bias)
         _in_row_pieces(lambda r0, r1: loop(rows_a[r0:r1], rows_b[r0:r1], c, w, bias,
                                            s[r0:r1], y[r0:r1]), rows_a)
     return out
@@ -150,7 +156,7 @@ def layer_norm_grad(op, g, x, w):
         return np.zeros_like(x)
     rows, g_rows = _layer_rows(x, w.size), _layer_rows(g, w.size)
     dx = np.empty_like(rows)
-    loop, c, w = _row_loops()[1], _constants(rows, op.eps), w.reshape(-1)
+    loop, c, w = _row_loops()[1], _constants(rows, op.eps), _vector(w)
     _in_row_pieces(lambda r0, r1: loop(g_rows[r0:r1], rows[r0:r1], c, w, dx[r0:r1], False,
                                        _NO_SUMS, 1), rows)
     return dx.reshape(x.shape)
@@ -186,7 +192,7 @@ def _layer_norm_grads(op, g, x, w, r):
     sums = np.zeros((2, w.size), np.float64)
     if x.size:
         rows, g_rows = _layer_rows(x, w.size), _layer_rows(g, w.size)
-        c, w_flat = _constants(rows, op.eps), w.reshape(-1)
+        c, w_flat = _constants(rows, op.eps), _vector(w)
         dx = out[:len(rows)]
         if r is None:
             loop = _row_loops()[1]
@@ -274,7 +280,7 @@ def channel_moments(op, x):
 def normalize_channels(op, x, w, b):
     cube = _channels_of(x)
     y = np.empty_like(cube)
-    _per_channel(_batch_norm_loops().forward, cube, cube, w, b, op.eps, y)
+    _per_channel(_batch_norm_loops().forward, cube, cube, _vector(w), _vector(b), op.eps, y)
     return y.reshape(x.shape)
 
 
@@ -285,7 +291,8 @@ def normalize_channels_tracked(op, x, w, b, running_mean, running_var, count):
     cube = _channels_of(x)
     y = np.empty_like(cube)
     stats = np.empty((2, cube.shape[1]), cube.dtype)
-    _per_channel(_batch_norm_loops().forward_stats, cube, cube, w, b, op.eps, y, stats)
+    _per_channel(_batch_norm_loops().forward_stats, cube, cube, _vector(w), _vector(b),
+                 op.eps, y, stats)
     count += 1
     values = cube.shape[0] * cube.shape[2]
     if values:      # an empty batch has no statistics: PyTorch keeps the running ones
@@ -312,8 +319,8 @@ def normalize_channels_grad(op, g, x, w):
     cube = _channels_of(x)
     dx = np.empty_like(cube)
     sums = np.empty((2, cube.shape[1]), cube.dtype)
-    _per_channel(_batch_norm_loops().input_grad, cube, _channels_of(g), cube, w, op.eps, dx,
-                 sums)
+    _per_channel(_batch_norm_loops().input_grad, cube, _channels_of(g), cube, _vector(w),
+                 op.eps, dx, sums)
     return dx.reshape(x.shape)
 
 
@@ -322,8 +329,8 @@ def normalize_channels_grads(op, g, x, w):
     cube = _channels_of(x)
     both = np.empty(x.size + 2 * cube.shape[1], cube.dtype)
     dx, sums = both[:x.size].reshape(cube.shape), both[x.size:].reshape(2, -1)
-    _per_channel(_batch_norm_loops().input_grad, cube, _channels_of(g), cube, w, op.eps, dx,
-                 sums)
+    _per_channel(_batch_norm_loops().input_grad, cube, _channels_of(g), cube, _vector(w),
+                 op.eps, dx, sums)
     return both
 
 
@@ -339,7 +346,7 @@ def normalize_channels_param_grad(op, g, x):
 def channel_affine(op, x, scale, shift):
     cube = _channels_of(x)
     y = np.empty_like(cube)
-    _per_channel(_batch_norm_loops().affine, cube, cube, scale, shift, y)
+    _per_channel(_batch_norm_loops().affine, cube, cube, _vector(scale), _vector(shift), y)
     return y.reshape(x.shape)
 
 

@@ -1,0 +1,86 @@
+"""The Numba loops of pooling, attention, batch and layer norm and Winograd's weight
+transform see each array in one layout (C-contiguous; the attention mask read only), so a
+fresh clone compiles each loop once per dtype: transposed, strided or writable inputs used
+to compile a specialization each (Numba types an array by its layout), which made most of
+the cold test run's compile time. Checked on the signatures each loop has in this process
+after inputs of every odd layout went through the front end."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import tinyflow as torch
+from tinyflow.nn import functional as F
+
+oracle = pytest.importorskip("torch")
+
+
+def _arrays(loop, arg=None):
+    """The array types of every signature `loop` has in this process (argument `arg`)."""
+    return [t for sig in loop.signatures
+            for t in (sig if arg is None else (sig[arg],)) if hasattr(t, "layout")]
+
+
+def _assert_c(loop, arg=None):
+    odd = [t for t in _arrays(loop, arg) if t.layout != "C"]
+    assert not odd, f"{loop.py_func.__name__} compiled for {odd}"
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_max_pool_loops_take_c_arrays(dtype):
+    rng = np.random.default_rng(0)
+    base = torch.tensor(rng.standard_normal((2, 3, 8, 12)).astype(dtype),
+                        requires_grad=True)
+    reversed_axes = torch.tensor(rng.standard_normal((12, 8, 3, 2)).astype(dtype),
+                                 requires_grad=True)
+    for x in (base.transpose(2, 3), base[..., ::2], reversed_axes.permute(3, 2, 1, 0)):
+        y = F.max_pool2d(x, 3, stride=2, padding=1)    # not tiles: the Numba loops
+        ref = oracle.nn.functional.max_pool2d(oracle.tensor(x.detach().numpy()), 3, 2, 1)
+        np.testing.assert_array_equal(y.detach().numpy(), ref.numpy())
+        y.sum().backward()
+    from tinyflow.backend.numpy import _conv_loops
+    for loop in (_conv_loops.pool_forward, _conv_loops.pool_backward):
+        _assert_c(loop)
+
+
+def test_attention_mask_one_layout():
+    """A float and a bool mask over several query blocks (each block's rows were an 'A'
+    slice of the mask) reach the loop C-contiguous and read only."""
+    rng = np.random.default_rng(1)
+    q, k, v = (torch.tensor(rng.standard_normal((2, 2, 80, 8)).astype(np.float32),
+                            requires_grad=True) for _ in range(3))
+    keep = np.tril(np.ones((80, 80), bool))
+    keep[:, :3] = True
+    for mask in (torch.tensor(np.where(keep, 0.0, -1e9).astype(np.float32)),
+                 torch.tensor(keep)):
+        F.scaled_dot_product_attention(q, k, v, attn_mask=mask).sum().backward()
+    from tinyflow.backend.numpy import _attention_loops
+    masks = _arrays(_attention_loops.softmax_scores, 4)
+    assert masks and all(m.layout == "C" and not m.mutable for m in masks), masks
+
+
+def test_norm_loops_take_c_vectors():
+    """Strided weights and biases (every other entry of a longer one)."""
+    rng = np.random.default_rng(2)
+    w, b = (torch.tensor(rng.standard_normal(12).astype(np.float32), requires_grad=True)
+            for _ in range(2))
+    x = torch.tensor(rng.standard_normal((4, 6, 5)).astype(np.float32), requires_grad=True)
+    (F.layer_norm(x, (5,), w[::2][:5], b[::2][:5]).sum()
+     + F.batch_norm(x, None, None, w[::2], b[::2], training=True).sum()).backward()
+    from tinyflow.backend.numpy import _batch_norm_loops, _norm_loops
+    for loop in (_norm_loops.rows_forward, _norm_loops.rows_backward,
+                 _batch_norm_loops.forward, _batch_norm_loops.input_grad):
+        _assert_c(loop)
+
+
+def test_winograd_weight_loop_takes_c_weights():
+    """The input gradient's transform reads the weight transposed (a view, before)."""
+    rng = np.random.default_rng(3)
+    x = torch.tensor(rng.standard_normal((8, 32, 8, 8)).astype(np.float32),
+                     requires_grad=True)
+    w = torch.tensor(rng.standard_normal((32, 32, 3, 3)).astype(np.float32),
+                     requires_grad=True)
+    F.conv2d(x, w, padding=1).square().sum().backward()
+    from tinyflow.backend.numpy import _conv_loops
+    assert _conv_loops.winograd_weight.signatures
+    _assert_c(_conv_loops.winograd_weight)

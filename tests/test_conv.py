@@ -800,6 +800,9 @@ def test_conv_and_pool_ops_are_shared_per_attribute_values():
     assert conv2d(x, w, padding=1)._op is not ys[0]._op
     pools = [max_pool2d(ys[0], 2) for _ in range(2)]
     assert pools[0]._op is pools[1]._op and max_pool2d(ys[0], 3)._op is not pools[0]._op
+    means = [avg_pool2d(ys[0], 2, count_include_pad=False) for _ in range(2)]
+    assert means[0]._op is means[1]._op and means[0]._op.count_include_pad is False
+    assert avg_pool2d(ys[0], 2)._op is not means[0]._op
     grad_op = conv_ops.like(ys[0]._op, conv_ops.Conv2dGradInput)
     assert grad_op is conv_ops.like(ys[1]._op, conv_ops.Conv2dGradInput)
     assert (grad_op.stride, grad_op.padding, grad_op.groups) == ((1, 1), ((1, 1), (1, 1)), 1)

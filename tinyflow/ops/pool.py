@@ -201,7 +201,8 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False,
             part of a ceil_mode window beyond it), else by the number of input elements.
     """
     attrs = pool_attrs(kernel_size, stride, padding, 1, ceil_mode, "avg_pool2d")
-    op = AvgPool2d(count_include_pad=bool(count_include_pad), **attrs)
+    # (count_include_pad is AvgPool2d's last field, after _Pool's in `pool_attrs` order)
+    op = shared(AvgPool2d, *attrs.values(), bool(count_include_pad))
     return apply(op, as_tensor(x), name=name)
 
 

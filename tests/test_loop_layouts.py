@@ -84,3 +84,13 @@ def test_winograd_weight_loop_takes_c_weights():
     from tinyflow.backend.numpy import _conv_loops
     assert _conv_loops.winograd_weight.signatures
     _assert_c(_conv_loops.winograd_weight)
+
+
+def test_a_mask_cut_to_one_head_per_piece_stays_c():
+    """The kernel pool cuts [B, H] attention into pieces along the heads; a piece of one head
+    of a per-head mask was an 'A' view ([B, T, S] with the heads' stride), which compiled the
+    softmax loop again (and made the layout test above depend on which tests ran before)."""
+    from tinyflow.backend.numpy.attention import _piece_mask
+    mask = np.ones((2, 4, 5, 6), bool)
+    part = _piece_mask(mask, 1, 2, 3)
+    assert part.shape == (2, 5, 6) and part.flags.c_contiguous

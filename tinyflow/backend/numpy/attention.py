@@ -196,11 +196,13 @@ def _cut_axis(shape) -> int:
 
 
 def _piece_mask(rows_mask, cut: int, a: int, b: int):
-    """The mask of entries a:b of batch axis `cut` as [1 or n, T, S] rows."""
+    """The mask of entries a:b of batch axis `cut` as [1 or n, T, S] rows, C-contiguous (a
+    cut past the first axis slices it: copied once per piece, so that the loop compiles one
+    layout)."""
     if rows_mask.ndim == 3 and rows_mask.shape[0] == 1:
         return rows_mask
     part = rows_mask[(slice(None),) * cut + (slice(a, b),)]
-    return np.reshape(part, (-1,) + part.shape[-2:])
+    return np.ascontiguousarray(np.reshape(part, (-1,) + part.shape[-2:]))
 
 
 def _laid_out_like(ref, shape, dtype, fill=np.empty):

@@ -81,6 +81,14 @@ def _created_at(node: Tensor) -> str:
     return f" created at {node.site}" if node.site else ""
 
 
+def refuse_symbolic(target: Tensor, name: str = "") -> None:
+    """In-place ops write eager tensors (a traced one too); a graph (TF1) tensor is refused,
+    naming the op when given, before its unknown dims reach NumPy."""
+    if target.kind != EAGER and trace_state.active is None:
+        raise TypeError(f"{name + ': ' if name else ''}in-place operations need an eager "
+                        f"tensor; {target.name} is symbolic (shape {target.shape})")
+
+
 def write_inplace(target: Tensor, result: Tensor) -> Tensor:
     """Make `target` hold `result`, computed out of place, as PyTorch's in-place ops do.
 
@@ -90,8 +98,7 @@ def write_inplace(target: Tensor, result: Tensor) -> Tensor:
     """
     if target.kind == REMOTE:   # its worker writes its own buffer (outside autograd only)
         return apply(Copy(), result, out=target)
-    if target.kind != EAGER and trace_state.active is None:
-        raise TypeError(f"in-place operations need an eager tensor; {target.name} is symbolic")
+    refuse_symbolic(target)
     tracked = result.requires_grad and grad_mode.enabled
     _refuse_leaf(target, tracked)
     if kind_rank(result.dtype) > kind_rank(target.dtype):   # PyTorch's rule: no float

@@ -11,7 +11,8 @@ import warnings
 import numpy as np
 
 from .. import ops
-from ..autodiff.tape import OVERLAP, overlaps, writable_memory, write_inplace
+from ..autodiff.tape import (OVERLAP, overlaps, refuse_symbolic, writable_memory,
+                              write_inplace)
 from ..core.dtypes import float_info, promote, weak_scalar
 from ..core.errors import out_needs_grad_error
 from ..core.modes import TRACING_THREADS, grad_mode, trace_state
@@ -143,11 +144,8 @@ def fill_(x, value):
 
 
 def shape_to_fill(name: str, x) -> tuple:
-    """x's shape, for values made in Python to write into it. A graph (TF1) tensor is
-    refused here, naming the op, before its unknown dims reach NumPy."""
-    if x.kind != EAGER and trace_state.active is None:
-        raise TypeError(f"{name}: in-place operations need an eager tensor; {x.name} is "
-                        f"symbolic (shape {x.shape})")
+    """x's shape, for values made in Python to write into it (a graph tensor refused)."""
+    refuse_symbolic(x, name)
     return tuple(x.shape)
 
 

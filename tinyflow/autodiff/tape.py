@@ -139,6 +139,42 @@ def write_inplace(target: Tensor, result: Tensor) -> Tensor:
     return target
 
 
+def view_inplace(target: Tensor, view, name: str) -> Tensor:
+    """Make `target` itself `view(target)`, a view of its own memory (PyTorch's in-place view
+    ops: `unsqueeze_`, `t_`, `transpose_`, `squeeze_`, `as_strided_`). Its version is bumped,
+    as by any in-place op, so a node that saved it refuses a backward; under autograd its
+    history becomes the view of its old one, which moves to a stand-in on the same buffer."""
+    if trace_state.active is not None:
+        trace_state.active.graph_break(f"{name}() changes a tensor's shape in place")
+    refuse_symbolic(target, name)
+    if target.kind == REMOTE:
+        raise TypeError(f"{name}: a tensor on a declared device cannot change shape in "
+                        f"place; write x = x.{name[:-1]}(...)")
+    tracked = grad_mode.enabled and target.requires_grad
+    _refuse_leaf(target, tracked)
+    if target.requires_grad and not tracked and target._op is not None:
+        raise RuntimeError(f"{name}: under no_grad, a tensor with autograd history cannot "
+                           f"change shape in place (its history would keep the old shape); "
+                           f"write x = x.{name[:-1]}(...) or call it in grad mode")
+    source = target
+    if tracked:   # the stand-in shares target's memory, so its version counter too
+        source = _stand_in(target, keeps_buffer=True)
+        source._version = target._version
+    result = view(source)
+    if storage_of(result.array) is not storage_of(target.array):
+        raise RuntimeError(f"{name}: the result is not a view of the tensor's memory "
+                           f"(shape {tuple(target.shape)} to {tuple(result.shape)}); write "
+                           f"x = x.{name[:-1]}(...) instead")
+    if tracked:
+        _kept(target, source)
+        target._op, target.inputs, target.site = result._op, result.inputs, result.site
+    target.array, target.shape = result.array, result.array.shape
+    target._version[0] += 1
+    if tracked:
+        target._saved = tuple(x._version[0] for x in target.inputs) + (target._version[0],)
+    return target
+
+
 class NoGradView(tuple):
     """The `_saved` of a view made under no_grad whose base then took a history: PyTorch
     refuses to differentiate through it (or write it), and so does `check_saved`."""
@@ -343,7 +379,11 @@ def _remember(target: Tensor, keeps_buffer: bool = False) -> Tensor:
     """target's stand-in, kept on target with the version it stands for: the nodes that
     read target until now (they hold target itself, not its history) are pointed at it
     before a backward (`mend_stale_edges`), as PyTorch's edges keep the old grad_fn."""
-    old = _stand_in(target, keeps_buffer)
+    return _kept(target, _stand_in(target, keeps_buffer))
+
+
+def _kept(target: Tensor, old: Tensor) -> Tensor:
+    """`old`, target's stand-in, kept on target (see `_remember`)."""
     earlier = getattr(target, "_earlier", None)
     if earlier is None:
         earlier = target._earlier = []

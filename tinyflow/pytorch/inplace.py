@@ -11,8 +11,8 @@ import warnings
 import numpy as np
 
 from .. import ops
-from ..autodiff.tape import (OVERLAP, overlaps, refuse_symbolic, writable_memory,
-                              write_inplace)
+from ..autodiff.tape import (OVERLAP, overlaps, refuse_symbolic, view_inplace,
+                              writable_memory, write_inplace)
 from ..core.dtypes import float_info, promote, weak_scalar
 from ..core.errors import out_needs_grad_error
 from ..core.modes import TRACING_THREADS, grad_mode, trace_state
@@ -111,6 +111,19 @@ def detach_(x):
     x._op, x.inputs, x.requires_grad, x._saved = None, (), False, None
     x.__dict__.pop("_earlier", None)   # its stand-ins (autodiff/tape.py) go with the history
     return x
+
+
+# PyTorch's in-place view ops: x itself becomes the view (`target.unsqueeze_(-1)` in the
+# char-RNN tutorials), through the out-of-place method, whose checks and errors it keeps
+def unsqueeze_(x, dim): return view_inplace(x, lambda t: t.unsqueeze(dim), "unsqueeze_")
+def squeeze_(x, *dim): return view_inplace(x, lambda t: t.squeeze(*dim), "squeeze_")
+def t_(x): return view_inplace(x, lambda t: t.t(), "t_")
+def transpose_(x, dim0, dim1):
+    return view_inplace(x, lambda t: t.transpose(dim0, dim1), "transpose_")
+def swapdims_(x, dim0, dim1):
+    return view_inplace(x, lambda t: t.transpose(dim0, dim1), "swapdims_")
+def as_strided_(x, size, stride, storage_offset=None):
+    return view_inplace(x, lambda t: t.as_strided(size, stride, storage_offset), "as_strided_")
 
 
 def copy_(x, src):
@@ -427,7 +440,9 @@ METHODS = {
     "zero_": zero_, "fill_": fill_, "normal_": normal_, "uniform_": uniform_,
     "exponential_": exponential_, "log_normal_": log_normal_, "cauchy_": cauchy_,
     "geometric_": geometric_, "random_": random_, "fill_diagonal_": fill_diagonal_,
-    "__setitem__": setitem_,
+    "__setitem__": setitem_, "unsqueeze_": unsqueeze_, "squeeze_": squeeze_, "t_": t_,
+    "transpose_": transpose_, "swapdims_": swapdims_, "swapaxes_": swapdims_,
+    "as_strided_": as_strided_,
     "__iadd__": iadd, "__isub__": isub, "__imul__": imul, "__itruediv__": itruediv,
     **{f"__i{name}__": _augmented(f"__{name}__") for name in ("and", "or", "xor", "lshift",
                                                               "rshift", "floordiv", "mod")},

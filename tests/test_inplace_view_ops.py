@@ -119,3 +119,37 @@ def test_under_compile_it_runs_as_eagerly():
     with pytest.warns(UserWarning, match="graph break .* unsqueeze_\\(\\) changes"):
         compiled = tinyflow.compile(f)(a)
     np.testing.assert_array_equal(compiled.numpy(), f(a).numpy())
+
+
+RESIZES = [((6,), lambda x: x[1:], (2, 2)), ((2, 3), lambda x: x.t(), (3, 2)),
+           ((2, 3), lambda x: x.t(), (6,)), ((4,), lambda x: x, (2,)),
+           ((4,), lambda x: x, (1, 4)), ((3, 2), lambda x: x[1:], (3,))]
+
+
+@pytest.mark.parametrize("shape, view, size", RESIZES)
+def test_resize_matches_torch_within_its_storage(shape, view, size):
+    data = np.arange(np.prod(shape), dtype=np.float32).reshape(shape)
+    results = []
+    for lib in (torch, tt):
+        base = lib.tensor(data.copy())
+        x = view(base)
+        before = version(x)
+        assert x.resize_(*size) is x
+        seen = [tuple(x.shape), x.stride(), x.numpy().copy(), version(x) - before]
+        x[(0,) * x.dim()] = 50.0   # within the storage: the base sees the write
+        results.append(seen + [base.numpy().copy()])
+    for ours, theirs in zip(results[1], results[0]):
+        np.testing.assert_array_equal(ours, theirs)
+
+
+def test_resize_grows_keeping_values_and_sizes_a_buffer_as_old_programs_do():
+    x = tt.arange(4.0)
+    x.resize_(6)
+    np.testing.assert_array_equal(x.numpy()[:4], [0, 1, 2, 3])
+    label = tt.zeros(1).long()
+    np.testing.assert_array_equal(label.resize_(torch.Size([3])).fill_(1).numpy(), [1, 1, 1])
+    assert tuple(x.resize_as_(tt.zeros(2, 3)).shape) == (2, 3)
+    with pytest.raises(RuntimeError, match="cannot resize variables that require grad"):
+        tt.zeros(3, requires_grad=True).resize_(3)
+    with pytest.raises(RuntimeError, match="negative size"):
+        tt.zeros(3).resize_(-1)

@@ -141,9 +141,10 @@ def write_inplace(target: Tensor, result: Tensor) -> Tensor:
 
 def view_inplace(target: Tensor, view, name: str) -> Tensor:
     """Make `target` itself `view(target)`, a view of its own memory (PyTorch's in-place view
-    ops: `unsqueeze_`, `t_`, `transpose_`, `squeeze_`, `as_strided_`). Its version is bumped,
-    as by any in-place op, so a node that saved it refuses a backward; under autograd its
-    history becomes the view of its old one, which moves to a stand-in on the same buffer."""
+    ops: `unsqueeze_`, `t_`, `transpose_`, `squeeze_`, `as_strided_`; `resize_`, outside
+    autograd, may give a grown buffer). Its version is bumped, as by any in-place op, so a
+    node that saved it refuses a backward; under autograd its history becomes the view of
+    its old one, which moves to a stand-in on the same buffer."""
     if trace_state.active is not None:
         trace_state.active.graph_break(f"{name}() changes a tensor's shape in place")
     refuse_symbolic(target, name)
@@ -161,7 +162,7 @@ def view_inplace(target: Tensor, view, name: str) -> Tensor:
         source = _stand_in(target, keeps_buffer=True)
         source._version = target._version
     result = view(source)
-    if storage_of(result.array) is not storage_of(target.array):
+    if tracked and storage_of(result.array) is not storage_of(target.array):
         raise RuntimeError(f"{name}: the result is not a view of the tensor's memory "
                            f"(shape {tuple(target.shape)} to {tuple(result.shape)}); write "
                            f"x = x.{name[:-1]}(...) instead")

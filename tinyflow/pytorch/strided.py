@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import ops
-from ..autodiff.tape import overlaps, storage_of as _storage, strided_offsets
+from ..autodiff.tape import overlaps, storage_of as _storage, strided_offsets, view_inplace
 from ..core.modes import grad_mode
 from ..core.op import share_version
 from ..core.tensor import Tensor
@@ -100,4 +100,41 @@ def _gathered(x, size, stride, offset) -> Tensor:
     return out
 
 
-METHODS = {"stride": stride, "storage_offset": storage_offset, "as_strided": as_strided}
+def resize_(x, *sizes) -> Tensor:
+    """x takes `sizes`, contiguous over its storage from its offset (PyTorch's resize_; old
+    programs size a buffer so: `label.resize_(batch_size).fill_(1)`). A storage too small
+    grows into a new buffer holding the old values first and zeros after (unset memory in
+    PyTorch), which views made before no longer share."""
+    shape = tuple(int(s) for s in (sizes[0] if len(sizes) == 1 and isinstance(
+        sizes[0], (tuple, list)) else sizes))
+    if x.requires_grad:
+        raise RuntimeError(f"resize_: cannot resize variables that require grad (shape "
+                           f"{tuple(x.shape)} to {shape})")
+    if any(s < 0 for s in shape):
+        raise RuntimeError(f"resize_: negative size in {list(shape)}")
+    if shape == tuple(x.shape):   # as PyTorch: its strides stay, its version too
+        return x
+
+    def resized(t):
+        arr = t._require_data("resize_()")
+        root, offset, n = _storage(arr), storage_offset(t), int(np.prod(shape))
+        flat = flat_storage(root)
+        if flat is None or offset + n > root.size or not root.flags.writeable:
+            grown = np.zeros(offset + n, arr.dtype)
+            if flat is not None:
+                grown[:min(root.size, offset + n)] = flat[:offset + n]
+            else:   # (an odd NumPy layout: its elements from the offset, in order)
+                grown[offset:offset + min(arr.size, n)] = arr.reshape(-1)[:n]
+            flat = grown
+        out = Tensor._eager(flat[offset:offset + n].reshape(shape))
+        share_version(out, t)
+        return out
+    return view_inplace(x, resized, "resize_")
+
+
+def resize_as_(x, other) -> Tensor:
+    return resize_(x, tuple(other.shape))
+
+
+METHODS = {"stride": stride, "storage_offset": storage_offset, "as_strided": as_strided,
+           "resize_": resize_, "resize_as_": resize_as_}

@@ -208,6 +208,7 @@ def views_take_history(base: Tensor) -> None:
     under no_grad, which no-grad inference makes by the million, are not remembered; nor are
     detach()es): only if the counter's refcount says one is alive is the heap scanned for
     them (gc.get_referrers: ~40 ms with 2 million live objects, so never the common case)."""
+    MOVED[0] += 1   # views read base now: the walks `_rewire` skips are stale
     counter = base._version
     views, base._views = base._views or (), None   # it has grad now: new views record nodes
     views = [v for v in (r() for r in views) if v is not None and v._version is counter]
@@ -443,18 +444,36 @@ def _rewire(result: Tensor, target: Tensor, old: Tensor) -> None:
     target (e.g. the `x * 2` in `x.add_(x * 2)`) reads the stand-in `old` instead (or an
     earlier one, for a node that read target before an earlier write: `_history_at`), so
     the history keeps the values it was computed from and has no cycle through target."""
-    stack, seen = [result], set()
-    while stack:
-        node = stack.pop()
-        if node is target or node._op is None or id(node) in seen:
-            continue
-        seen.add(id(node))
+    for node in _unwalked(result, target):
         if any(x is target for x in node.inputs):
             saved = node._saved if isinstance(node._saved, tuple) else None
             node.inputs = tuple(x if x is not target else old if saved is None
                                 else _history_at(target, saved[k])
                                 for k, x in enumerate(node.inputs))
+
+
+def _unwalked(result: Tensor, target: Tensor):
+    """The nodes of result's history (up to target) that a write into target must look at,
+    each before its inputs, which are read after the caller has rewired them.
+
+    A node a walk has left reads target nowhere in its history, and stays so until some
+    tensor's history moves (`MOVED`): if only target's own write moved one since its last
+    walk, the nodes that walk left are not walked again. A loss summed in place over an
+    RNN's steps (`loss += criterion(out, y[t])`) so walks each step's new nodes only, where
+    the whole history so far made a sequence quadratic in its length."""
+    mine = id(target)
+    walked = mine if target._walked_at == MOVED[0] - 1 else None
+    stack, seen = [result], set()
+    while stack:
+        node = stack.pop()
+        if node is target or node._op is None or id(node) in seen or (
+                walked is not None and node._walked_for == walked):
+            continue
+        seen.add(id(node))
+        node._walked_for = mine
+        yield node
         stack.extend(node.inputs)
+    target._walked_at = MOVED[0]
 
 
 _NOT_IN_MEMORY = ("in-place modification of this view of a tensor that takes part in "

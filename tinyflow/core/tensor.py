@@ -48,6 +48,8 @@ class Tensor:
     multi_output_view = False   # a piece of split/chunk/unbind of a tensor with grad, or a
                                 # view of one: not written in place in grad mode (`tape`)
     _views = None   # weak references to the views of a base without grad (`op.register_view`)
+    _walked_for = None   # id of the in-place target whose write walked this node's history
+    _walked_at = -1      # an in-place target: `tape.MOVED` after its last `_rewire`
     control_inputs = ()
     _retains_grad = False
     __array_priority__ = 1000  # so `ndarray * tensor` calls Tensor.__rmul__

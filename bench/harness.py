@@ -34,7 +34,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)  # this checkout's tinyflow, not an installed one
 THREADS = 2
 MODULES = ("seed", "chain", "mlp", "cnn", "lstm", "gpt", "examples", "tutorials",
-           "mobile")
+           "mobile", "char_rnn")
 NUMPY_BASELINES = {"mlp_infer_b1": "mlp_numpy"}
 WARMUP = 2
 RTOL_FIRST, RTOL_LAST = 1e-4, 2e-3  # step N may drift: float32 sums in another order

@@ -32,6 +32,12 @@ SNIPPETS = {   # name -> one call, on the tensors SETUP makes (as the seed step'
     "mlp_b1": "mlp(x1)",
     "no_grad_enter_exit": "enter_no_grad()",
     "zero_784x10": "Wc.zero_()",
+    # the char-RNN tutorial's letter step (bench/models/char_rnn.py): one sample, with grad
+    "cat3_b1_grad": "torch.cat((c3, x60, h128), 1)",
+    "linear_b1_191x128_grad": "i2h(xh)",
+    "log_softmax_b1_60_grad": "F.log_softmax(o60, dim=1)",
+    "nll_b1_60_grad": "crit(lo60, t1)",
+    "loss_iadd_grad": "loss0.add_(l60)",
 }
 SETUP = """
 import numpy as np
@@ -49,6 +55,11 @@ x1, h1, Wc = ones(1, 784), ones(1, 1024), torch.zeros(784, 10)
 lin = nn.Linear(784, 1024)
 mlp = nn.Sequential(nn.Linear(784, 1024), nn.ReLU(), nn.Linear(1024, 1024), nn.ReLU(),
                     nn.Linear(1024, 10))
+c3, x60, h128 = ones(1, 3), ones(1, 60), torch.zeros(1, 128, requires_grad=True) * 1
+i2h, crit, xh = nn.Linear(191, 128), nn.NLLLoss(), torch.zeros(1, 191, requires_grad=True) * 1
+o60 = torch.zeros(1, 60, requires_grad=True) * 1
+lo60, t1 = F.log_softmax(o60, dim=1), torch.LongTensor([[5]])[0]
+loss0, l60 = torch.zeros(1) * 1, crit(lo60, t1)
 def enter_no_grad():
     with torch.no_grad():
         pass

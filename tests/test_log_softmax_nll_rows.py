@@ -130,6 +130,30 @@ def test_eager_step_makes_no_one_hot_and_one_log_softmax_gradient(monkeypatch):
     assert ran == ["grad"], ran
 
 
+@pytest.mark.parametrize("input_shape, target", [((5,), 2), ((1, 60), [5]),
+                                                  ((4, 7), [0, 6, 3, 3]),
+                                                  ((2, 5, 3), [[0, 4, 1], [2, 2, 3]])])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_nll_of_targets_that_all_count_is_the_pick_alone(input_shape, target, reduction):
+    """No weight and no ignored target (a char-RNN's loss per letter): 5 ops forward, not the
+    15 of the masked, weighted mean; values and gradients are torch's."""
+    x = np.random.default_rng(9).standard_normal(input_shape)
+    tx, fx = torch.tensor(x, requires_grad=True), tinyflow.tensor(x, requires_grad=True)
+    tl = F.nll_loss(tx, torch.tensor(target), reduction=reduction)
+    fl = TF.nll_loss(fx, tinyflow.tensor(target), reduction=reduction)
+    np.testing.assert_allclose(fl.detach().numpy(), tl.detach().numpy(), rtol=1e-12)
+    tl.sum().backward()
+    fl.sum().backward()
+    np.testing.assert_array_equal(fx.grad.numpy(), tx.grad.numpy())
+    nodes, stack = set(), [fl]
+    while stack:
+        node = stack.pop()
+        if node._op is not None and id(node) not in nodes:
+            nodes.add(id(node))
+            stack.extend(node.inputs)
+    assert len(nodes) <= 5, len(nodes)
+
+
 def test_kernels_of_long_rows_match_the_formula_in_float64():
     rng = np.random.default_rng(8)
     x = rng.standard_normal((70, 300)) * 3

@@ -399,9 +399,13 @@ def _history_at(t: Tensor, version: int) -> Tensor:
     in-place write after it, else t itself. A view is read by nodes at several versions of
     its base: one that read it after its base moved its history, or before, gets a node of
     its own over the base as it was then (a view's own edge is never moved)."""
-    for moved_at, old in getattr(t, "_earlier", ()):
-        if version <= moved_at:
-            return old
+    first = None   # (from the newest: a write's own read is of the version it replaces)
+    for moved_at, old in reversed(getattr(t, "_earlier", ())):
+        if moved_at < version:
+            break
+        first = old
+    if first is not None:
+        return first
     if t._base is None or t._op is None or not t._op.view:
         return t
     inner = t.inputs[0]

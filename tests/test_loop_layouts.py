@@ -94,3 +94,49 @@ def test_a_mask_cut_to_one_head_per_piece_stays_c():
     mask = np.ones((2, 4, 5, 6), bool)
     part = _piece_mask(mask, 1, 2, 3)
     assert part.shape == (2, 5, 6) and part.flags.c_contiguous
+
+
+def _ids(loop, arg):
+    return {t.dtype.name for t in _arrays(loop, arg)}
+
+
+def test_id_loops_take_int64_ids():
+    """Int32 and uint8 class ids (the sparse cross-entropy's row loops) and int32 embedding
+    ids (its gradient's row scatter) reach the loops as int64: one compilation per float
+    type, not one more per integer type."""
+    from tinyflow.backend.numpy import _row_loops, indexing, rows
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((6, 5)).astype(np.float32)
+    ref = oracle.nn.functional.cross_entropy(oracle.tensor(x, requires_grad=True),
+                                             oracle.tensor(np.arange(6) % 5), reduction="none")
+    for labels in (np.arange(6, dtype=np.int32) % 5, np.arange(6, dtype=np.uint8) % 5):
+        np.testing.assert_allclose(rows.sparse_xent_rows(x, labels, None),
+                                   ref.detach().numpy(), rtol=1e-5)
+        assert rows.sparse_xent_grad_rows(np.ones(6, np.float32), labels, x, None) is not None
+    assert _ids(_row_loops.sparse_cross_entropy, 1) == {"int64"}
+    assert _ids(_row_loops.sparse_cross_entropy_grad, 2) == {"int64"}
+    weight = torch.tensor(rng.standard_normal((7, 3)).astype(np.float32), requires_grad=True)
+    ids = np.array([[1, 6, 1], [0, -1, 2]], np.int32)
+    F.embedding(torch.tensor(ids), weight).square().sum().backward()
+    want = oracle.tensor(weight.detach().numpy(), requires_grad=True)
+    oracle.nn.functional.embedding(oracle.tensor(ids % 7, dtype=oracle.int64),
+                                   want).square().sum().backward()
+    np.testing.assert_allclose(weight.grad.numpy(), want.grad.numpy(), rtol=1e-6)
+    assert _ids(indexing._add_rows(), 1) == {"int64"}
+
+
+def test_outer_loop_takes_c_columns_rows_and_biases():
+    """One input feature sliced out of a wider input, and a strided bias (Linear's product
+    of a column and a row, `linalg._outer`)."""
+    rng = np.random.default_rng(5)
+    wide = rng.standard_normal((40, 3)).astype(np.float32)
+    w = rng.standard_normal((32, 2)).astype(np.float32)
+    b = rng.standard_normal(64).astype(np.float32)
+    x, w1 = wide[:, 1:2], w[:, 1:]
+    got = F.linear(torch.tensor(wide)[:, 1:2], torch.tensor(w)[:, 1:], torch.tensor(b)[::2])
+    np.testing.assert_allclose(got.numpy(), x @ w1.T + b[::2], rtol=1e-6)
+    row = torch.tensor(w.T)[1:]                              # [1, 32], a row of a transpose
+    np.testing.assert_allclose((torch.tensor(wide)[:, 1:2] @ row).numpy(), x @ w1.T, rtol=1e-6)
+    from tinyflow.backend.numpy import _product_loops
+    assert _product_loops.outer.signatures
+    _assert_c(_product_loops.outer)

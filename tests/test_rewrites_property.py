@@ -18,7 +18,10 @@ from equivalence import assert_runs_agree, session_pair
 from graph_strategies import KINDS, REGISTRY_OPS, random_graphs
 
 FAST = settings(max_examples=60, deadline=None, derandomize=True, database=None)
-SLOW = settings(max_examples=300, deadline=None, derandomize=True, database=None)  # ~60 s of the suite
+# 200 larger graphs still draw every kind and make every rewrite of passes.REWRITES fire
+# (bias_grads first at the 100th; counted with the recording of the generator test below);
+# 300 had taken a third longer for no rewrite or kind more.
+SLOW = settings(max_examples=200, deadline=None, derandomize=True, database=None)
 
 
 def assert_rewrites_preserve(g) -> None:

@@ -43,7 +43,8 @@ def take_grad(op, g, indices, ref):
     flat = indices.reshape(-1)
     if a == 0 and out.size and flat.size:  # rows of a table, in order in memory
         _check_range(flat, out.shape[0], "take gradient")  # the loop does no bounds checks
-        flat = np.where(flat < 0, flat + out.shape[0], flat)
+        # int64 ids whatever the indices' integer type: the loop compiles once per dtype
+        flat = np.where(flat < 0, flat + out.shape[0], flat).astype(np.int64, copy=False)
         rows = np.ascontiguousarray(g).reshape(flat.size, -1)
         _add_rows()(out.reshape(out.shape[0], -1), flat, rows)
         return out

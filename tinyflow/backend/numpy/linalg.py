@@ -97,20 +97,24 @@ def _loops():
 
 def _takes_outer(a, b, out) -> bool:
     """Whether the 2-D product of a [m, 1] and b [1, n] goes to the outer-product loop: floats
-    of one dtype, enough outputs, an `out` of the product's shape and dtype that overlaps
-    neither operand (else NumPy's matmul, which copies or says what is wrong)."""
+    of one dtype, enough outputs, a C-contiguous `out` of the product's shape and dtype that
+    overlaps neither operand (else NumPy's matmul, which copies or says what is wrong)."""
     m, n = a.shape[0], b.shape[1]
     return (m * n >= OUTER_MIN and a.dtype == b.dtype and a.dtype in parallel.FLOATS
             and (out is None or (out.shape == (m, n) and out.dtype == a.dtype
+                                 and out.flags.c_contiguous
                                  and not np.may_share_memory(out, a)
                                  and not np.may_share_memory(out, b))))
 
 
 def _outer(a, b, bias, out):
-    """a [m, 1] x b [1, n] (+ bias [n]) by the Numba loop, into `out` if given."""
+    """a [m, 1] x b [1, n] (+ bias [n]) by the Numba loop, into `out` if given. The column
+    and the row go in C-contiguous (a copy of m or n values when they are slices of wider
+    arrays): the loop then compiles once per dtype and bias, not once more per layout."""
     if out is None:
         out = np.empty((a.shape[0], b.shape[1]), a.dtype)
-    _loops().outer(a[:, 0], b[0], bias, out)
+    _loops().outer(np.ascontiguousarray(a[:, 0]), np.ascontiguousarray(b[0]),
+                   None if bias is None else np.ascontiguousarray(bias), out)
     return out
 
 

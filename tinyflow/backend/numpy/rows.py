@@ -115,13 +115,16 @@ def softmax_grad_rows(y: np.ndarray, g: np.ndarray, out=None):
 
 
 def _sparse_rows(x: np.ndarray, labels: np.ndarray):
-    """(x, labels) as [n, k] rows and [n] ids for the sparse cross-entropy's loops, or None
-    where they do not cover them (short C-contiguous float rows, integer ids of x's rows)."""
+    """(x, labels) as [n, k] rows and [n] int64 ids for the sparse cross-entropy's loops, or
+    None where they do not cover them (short C-contiguous float rows, integer ids of x's
+    rows). The ids are int64 whatever integer type the labels have: the loops then compile
+    once per float type, not once more per integer type (a copy of n ids, beside n * k
+    floats' work)."""
     if not (0 < x.ndim and 0 < x.shape[-1] <= MAX_ROW and x.dtype in _FLOATS
             and x.flags.c_contiguous and labels.shape == x.shape[:-1]
             and labels.dtype.kind in "iu" and labels.dtype != np.uint64):
         return None
-    return x.reshape(-1, x.shape[-1]), labels.reshape(-1)
+    return x.reshape(-1, x.shape[-1]), labels.reshape(-1).astype(np.int64, copy=False)
 
 
 def sparse_xent_rows(x: np.ndarray, labels: np.ndarray, ignore_index):

@@ -189,7 +189,8 @@ def sparse_softmax_cross_entropy(op, labels, logits, weight=None):
 
 def _factors(op, labels, weight, dtype):
     """Each example's factor in the loss: its class weight (1 without one), 0 where its
-    label is ignored; None if every factor is 1. The labels are known to be in range."""
+    label is ignored; None if every factor is 1. Ids out of range are clipped here: the
+    per-example kernels refuse them, naming the op."""
     kept = None
     if op.ignore_index is not None and labels.size:
         kept = labels != op.ignore_index
@@ -198,8 +199,9 @@ def _factors(op, labels, weight, dtype):
     if weight is None:
         return None if kept is None else kept.astype(dtype)
     if kept is None:
-        return weight[labels]
-    return np.where(kept, weight[np.where(kept, labels, 0)], dtype.type(0))
+        return np.take(weight, labels, mode="clip")
+    return np.where(kept, np.take(weight, np.where(kept, labels, 0), mode="clip"),
+                    dtype.type(0))
 
 
 def _example_grads(op, g, labels, weight, dtype):

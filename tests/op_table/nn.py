@@ -8,7 +8,7 @@ import tinyflow as tf
 from tinyflow.core.op import apply
 from tinyflow.ops import nn as nn_ops
 
-from .common import A, ErrorInput, Ids, Labels, OpCase, S, simplex, wide
+from .common import A, ErrorInput, Ids, Labels, OpCase, S, positive, simplex, wide
 
 CASES: list[OpCase] = []
 
@@ -160,4 +160,85 @@ CASES += [
            errors=(ErrorInput(S(A(4), Labels(3), A(3, 5)), tf.ShapeError,
                               r"^sparse_softmax_cross_entropy_grad: g \(4,\) must have the "
                               r"loss's shape \(3,\)"),)),
+]
+
+
+def sparse_softmax_cross_entropy_reduced(labels, logits, weight=None, reduction="mean",
+                                         ignore_index=None):
+    return tf.ops.sparse_softmax_cross_entropy(labels, logits, ignore_index,
+                                               reduction=reduction, weight=weight)
+
+
+def np_example_factors(labels, weight, ignore_index):
+    """Each example's weight in PyTorch's loss (0 where ignored) and the ids to pick with."""
+    kept = np.ones(labels.shape, bool) if ignore_index is None else labels != ignore_index
+    ids = np.where(kept, labels, 0)
+    factors = kept * (1.0 if weight is None else weight.astype(np.float64)[ids])
+    return factors, ids
+
+
+def np_sparse_softmax_cross_entropy_reduced(labels, logits, weight=None, reduction="mean",
+                                            ignore_index=None):
+    factors, ids = np_example_factors(labels, weight, ignore_index)
+    loss = np_sparse_softmax_cross_entropy(ids, logits) * factors
+    if reduction == "none":
+        return loss
+    return np.sum(loss) / (np.sum(factors) if reduction == "mean" else 1.0)
+
+
+CASES += [   # reduced inside, as PyTorch's nll_loss: 'mean' over the summed class weights
+    OpCase("sparse_softmax_cross_entropy_reduced", sparse_softmax_cross_entropy_reduced,
+           np_sparse_softmax_cross_entropy_reduced, op="sparse_softmax_cross_entropy",
+           samples=(S(Labels(4), A(4, 5)),
+                    S(Labels(2, 3, classes=4, dtype=tf.int32), A(2, 3, 4), reduction="sum"),
+                    S(Labels(), A(5)),
+                    S(Ids(2, -1, 0, 4), A(4, 5), A(5, domain=positive), ignore_index=-1),
+                    S(Ids(1, -1, 3), A(3, 5, layout="T"), A(5, domain=positive),
+                      reduction="none", ignore_index=-1),
+                    S(Labels(3), A(3, 5, domain=wide), A(5, domain=positive),
+                      reduction="sum"),
+                    S(Labels(0, 2), A(0, 2, 5), reduction="sum")),
+           errors=(ErrorInput(S(Labels(3), A(3, 5), A(4)), tf.ShapeError,
+                              r"^sparse_softmax_cross_entropy: weight \(4,\) must have one "
+                              r"entry per class \(5\)"),
+                   ErrorInput(S(Labels(3), A(3, 5), A(5, dtype=tf.float64)), tf.DTypeError,
+                              r"^sparse_softmax_cross_entropy: weight \(float64\) must have "
+                              r"the logits' dtype \(float32\)"),
+                   ErrorInput(S(Labels(3), A(3, 5), reduction="max"), tf.ShapeError,
+                              r"^sparse_softmax_cross_entropy: reduction='max' is unknown"),
+                   ErrorInput(S(Ids(0, 7, 1), A(3, 5), reduction="mean"), IndexError,
+                              r"^sparse_softmax_cross_entropy: label ids must be in \[0, 5\)",
+                              at_run=True))),
+]
+
+
+def sparse_softmax_cross_entropy_grad_reduced(g, labels, logits, weight=None,
+                                              reduction="mean", ignore_index=None):
+    grad_op = nn_ops.SparseSoftmaxCrossEntropyGrad(ignore_index=ignore_index,
+                                                   reduction=reduction)
+    return apply(grad_op, g, labels, logits, *([] if weight is None else [weight]))
+
+
+def np_sparse_softmax_cross_entropy_grad_reduced(g, labels, logits, weight=None,
+                                                 reduction="mean", ignore_index=None):
+    factors, ids = np_example_factors(labels, weight, ignore_index)
+    if reduction == "mean":
+        factors = factors / np.sum(factors)
+    return np_sparse_softmax_cross_entropy_grad(g * factors, ids, logits) * (
+        factors != 0)[..., None]
+
+
+CASES += [
+    OpCase("sparse_softmax_cross_entropy_grad_reduced",
+           sparse_softmax_cross_entropy_grad_reduced,
+           np_sparse_softmax_cross_entropy_grad_reduced, op="sparse_softmax_cross_entropy_grad",
+           samples=(S(A(), Labels(3), A(3, 5)),
+                    S(A(), Labels(2, 3, classes=4), A(2, 3, 4, layout="T"), reduction="sum"),
+                    S(A(), Ids(2, -1, 0, 4), A(4, 5), A(5, domain=positive),
+                      ignore_index=-1),
+                    S(A(3), Ids(1, -1, 3), A(3, 5), A(5, domain=positive), reduction="none",
+                      ignore_index=-1)),
+           errors=(ErrorInput(S(A(3), Labels(3), A(3, 5)), tf.ShapeError,
+                              r"^sparse_softmax_cross_entropy_grad: g \(3,\) must have the "
+                              r"loss's shape \(\)"),)),
 ]

@@ -15,6 +15,7 @@ from ..core import dtypes
 from ..core.errors import DTypeError, ShapeError
 from ..core.op import as_tensor
 from ..core.tensor import Tensor
+from ..ops.nn import REDUCTIONS
 
 
 def _reduction(size_average, reduce, reduction: str) -> str:
@@ -33,6 +34,10 @@ def _reduce(loss: Tensor, reduction: str) -> Tensor:
         return ops.reduce_sum(loss)
     if reduction == "none":
         return loss
+    _unknown_reduction(reduction)
+
+
+def _unknown_reduction(reduction: str):
     raise ValueError(f"reduction={reduction!r} is unknown; use 'mean', 'sum' or 'none'")
 
 
@@ -135,8 +140,8 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Optional[Tensor] = None
                   reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
     """Softmax cross-entropy against class ids or class probabilities (same shape as input).
 
-    Class ids without weight or smoothing are the fused op (ignored ids give 0 there); the
-    rest is log_softmax followed by nll_loss's masked, weighted pick.
+    Class ids without label smoothing are one op (weights, ignored ids and the reduction
+    inside); the rest is log_softmax followed by nll_loss's masked, weighted pick.
     """
     reduction = _reduction(size_average, reduce, reduction)
     x, t = as_tensor(input), as_tensor(target)
@@ -148,18 +153,16 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Optional[Tensor] = None
     if t.dtype.is_floating:
         return _soft_cross_entropy(logits, _classes_last(t), weight, reduction,
                                    label_smoothing)
-    classes = logits.shape[-1]
-    ignored = _check_targets(t, classes, ignore_index)
-    if weight is None and label_smoothing == 0.0:
-        if not ignored:
-            return _reduce(ops.sparse_softmax_cross_entropy(t, logits), reduction)
-        # some labels are ignored, or may be (a graph's, a compiled step's): the fused op
-        # still, which gives them 0; 'mean' divides by the number of labels that count
-        loss = ops.sparse_softmax_cross_entropy(t, logits, ignore_index)
-        if reduction == "mean":
-            return ops.reduce_sum(loss) / ops.reduce_sum(
-                ops.cast(ops.not_equal(t, ignore_index), loss.dtype))
-        return _reduce(loss, reduction)
+    ignored = _check_targets(t, logits.shape[-1], ignore_index)
+    if label_smoothing == 0.0:
+        # one op each way, weights, ignored labels (a graph's may be: the kernel decides)
+        # and the reduction inside, as PyTorch's nll_loss
+        if reduction not in REDUCTIONS:
+            _unknown_reduction(reduction)
+        if weight is not None:
+            weight = ops.cast(as_tensor(weight), logits.dtype)
+        return ops.sparse_softmax_cross_entropy(t, logits, ignore_index if ignored else None,
+                                                reduction=reduction, weight=weight)
     return _nll(ops.log_softmax(logits, -1), t, weight, ignore_index, reduction,
                 label_smoothing)
 

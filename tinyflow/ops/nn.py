@@ -7,8 +7,10 @@ from ..core.op import Op, apply, apply2, as_tensor, shared, sum_terms
 from ..core.shapes import normalize_axes
 from ..core.tensor import Tensor
 from .attention import AttentionWeightsGrad, infer_row_grad
-from .creation import one_hot_like
-from .math import cast, exp, not_equal
+from ..core.modes import needs_input_grad
+from .creation import one_hot_like, ones_like
+from .indexing import TakeGrad, take
+from .math import cast, equal, exp, not_equal, where
 from .reduce import reduce_sum
 from .shape import expand_dims
 
@@ -107,14 +109,23 @@ class SoftmaxCrossEntropy(Op):
                           None if t[1] is None else -reduce_sum(labels * d_logp, -1)])
 
 
+REDUCTIONS = ("none", "mean", "sum")
+
+
 class SparseSoftmaxCrossEntropy(Op):
-    """-log_softmax(logits)[..., label]: per-example loss against integer class ids. An
-    example labelled `ignore_index` (PyTorch's) gives 0 and no gradient, decided by the
-    kernel: a graph or a compiled step need not know its labels to take this op."""
+    """-log_softmax(logits)[..., label] per example against integer class ids, times the
+    label's class weight when a `weight` [classes] is given. An example labelled
+    `ignore_index` (PyTorch's) gives 0 and no gradient, decided by the kernel: a graph or a
+    compiled step need not know its labels to take this op. `reduction` 'sum' or 'mean'
+    reduces inside, as PyTorch's nll_loss: 'mean' divides by the summed weights of the
+    examples that count (their number without a weight; NaN when none counts), so a
+    classifier's loss is one op each way, where a per-example op, a mean and the mean's
+    gradient (a division and a broadcast) were three forward and three backward."""
     name = "sparse_softmax_cross_entropy"
     ignore_index: Optional[int] = None
+    reduction: str = "none"
 
-    def infer(self, labels, logits):
+    def infer(self, labels, logits, weight=None):
         if not labels.dtype.is_integer:
             raise TypeError("labels must be integer class ids")
         if labels.shape is not None and logits.shape is not None:
@@ -126,16 +137,92 @@ class SparseSoftmaxCrossEntropy(Op):
                                  f"for logits {logits.shape}")
         if not logits.dtype.is_floating:
             raise TypeError("logits must be floating point")
+        if weight is not None:
+            _check_weight(weight, logits)
+        if self.reduction != "none":
+            if self.reduction not in REDUCTIONS:
+                raise ValueError(f"reduction={self.reduction!r} is unknown; use 'mean', "
+                                 f"'sum' or 'none'")
+            return (), logits.dtype
         return _loss_shape(logits), logits.dtype
 
-    def vjp(self, g, out, labels, logits):
-        return None, apply(shared(SparseSoftmaxCrossEntropyGrad, self.ignore_index),
-                           g, labels, logits)
+    def vjp(self, g, out, labels, logits, weight=None):
+        grad_op = shared(SparseSoftmaxCrossEntropyGrad, self.ignore_index, self.reduction)
+        if weight is None:
+            return None, apply(grad_op, g, labels, logits)
+        d_logits = apply(grad_op, g, labels, logits, weight) if needs_input_grad(1) else None
+        d_weight = None
+        if needs_input_grad(2):   # d loss / d w[c]: the shares of the examples of class c
+            share = g * _weight_share(self, labels, logits, weight)
+            d_weight = apply(TakeGrad(axis=0), share, _counted_ids(labels, self.ignore_index),
+                             weight)
+        return None, d_logits, d_weight
 
-    def jvp(self, t, out, labels, logits):
-        if t[1] is None:
-            return None
-        return reduce_sum(_residual(labels, logits, self.ignore_index) * t[1], -1)
+    def jvp(self, t, out, labels, logits, weight=None):
+        terms = []
+        if t[1] is not None:
+            scale = _example_scale(self, labels, logits, weight)
+            d = reduce_sum(_residual(labels, logits, self.ignore_index) * t[1], -1)
+            terms.append(d if scale is None else d * scale)
+        if weight is not None and t[2] is not None:
+            terms.append(take(t[2], _counted_ids(labels, self.ignore_index))
+                         * _weight_share(self, labels, logits, weight))
+        total = sum_terms(terms)
+        return total if total is None or self.reduction == "none" else reduce_sum(total)
+
+
+def _check_weight(weight, logits):
+    if weight.dtype is not logits.dtype:
+        raise TypeError(f"weight ({weight.dtype.name}) must have the logits' dtype "
+                        f"({logits.dtype.name})")
+    if weight.shape is not None and logits.shape is not None and (
+            len(weight.shape) != 1 or None not in (weight.shape[0], logits.shape[-1])
+            and weight.shape[0] != logits.shape[-1]):
+        raise ValueError(f"weight {weight.shape} must have one entry per class "
+                         f"({logits.shape[-1]})")
+
+
+def _counted_ids(labels, ignore_index):
+    """The labels with ignored ones as class 0 (their share is 0): ids to index with."""
+    if ignore_index is None:
+        return labels
+    return where(not_equal(labels, ignore_index), labels, 0)
+
+
+def _example_scale(op, labels, logits, weight):
+    """Each example's factor in the reduced loss, as ops (the kernels do this in NumPy): its
+    class weight (1 without one), 0 where ignored, over the factors' sum for 'mean' (over 1
+    where that sum is 0: an all-ignored batch's zero gradients, PyTorch's). None: all 1."""
+    scale, total = _factors(op, labels, logits, weight)
+    return scale if total is None else scale / total
+
+
+def _factors(op, labels, logits, weight):
+    """(each example's weight, 0 where ignored; None: all 1 and not 'mean') and, for
+    'mean', their sum (1 where it is 0), else None."""
+    scale = None if weight is None else take(weight, _counted_ids(labels, op.ignore_index))
+    if op.ignore_index is not None:
+        kept = cast(not_equal(labels, op.ignore_index), logits.dtype)
+        scale = kept if scale is None else scale * kept
+    if op.reduction != "mean":
+        return scale, None
+    if scale is None:
+        scale = ones_like(labels, dtype=logits.dtype)
+    total = reduce_sum(scale)
+    return scale, where(equal(total, 0), 1.0, total)
+
+
+def _weight_share(op, labels, logits, weight):
+    """d loss / d w[label] per example: its unweighted loss (0 where ignored); for 'mean',
+    its loss less the mean, over the summed weights (0 in an all-ignored batch)."""
+    nll = apply(shared(SparseSoftmaxCrossEntropy, op.ignore_index), labels, logits)
+    if op.reduction != "mean":
+        return nll
+    scale, total = _factors(op, labels, logits, weight)
+    centred = nll - reduce_sum(scale * nll) / total   # the mean, 0 (not NaN) if none counts
+    if op.ignore_index is not None:
+        centred = centred * cast(not_equal(labels, op.ignore_index), logits.dtype)
+    return centred / total
 
 
 def _residual(labels, logits, ignore_index):
@@ -148,17 +235,20 @@ def _residual(labels, logits, ignore_index):
 
 
 class SparseSoftmaxCrossEntropyGrad(Op):
-    """sparse_softmax_cross_entropy_grad(g, labels, logits) = g[..., None] * (softmax(logits)
-    - one_hot(labels)): the logits' gradient as one op. Composed, it is a softmax (five
-    passes over the logits), a one-hot array, a subtraction and a product; fused, four passes
-    in one buffer."""
+    """sparse_softmax_cross_entropy_grad(g, labels, logits[, weight]) = g[..., None] * scale
+    * (softmax(logits) - one_hot(labels)), scale each example's factor in the loss (its
+    class weight, over the summed weights for 'mean'): the logits' gradient as one op.
+    Composed, it is a softmax (five passes over the logits), a one-hot array, a subtraction
+    and a product; fused, four passes in one buffer."""
     name = "sparse_softmax_cross_entropy_grad"
     composed = True       # derivatives: autodiff differentiates compose()
     saves_output = False
     ignore_index: Optional[int] = None
+    reduction: str = "none"
 
-    def infer(self, g, labels, logits):
-        shape, dtype = shared(SparseSoftmaxCrossEntropy).infer(labels, logits)
+    def infer(self, g, labels, logits, weight=None):
+        shape, dtype = shared(SparseSoftmaxCrossEntropy, self.ignore_index,
+                              self.reduction).infer(labels, logits, weight)
         if g.dtype is not dtype:
             raise TypeError(f"g ({g.dtype.name}) must have the logits' dtype ({dtype.name})")
         if g.shape is not None and shape is not None and (
@@ -167,8 +257,10 @@ class SparseSoftmaxCrossEntropyGrad(Op):
             raise ValueError(f"g {g.shape} must have the loss's shape {shape}")
         return logits.shape, dtype
 
-    def compose(self, g, labels, logits):
-        return expand_dims(g, -1) * _residual(labels, logits, self.ignore_index)
+    def compose(self, g, labels, logits, weight=None):
+        scale = _example_scale(self, labels, logits, weight)
+        rows = g if scale is None else g * scale   # a reduced loss's g (0-d) broadcasts
+        return expand_dims(rows, -1) * _residual(labels, logits, self.ignore_index)
 
 
 def softmax(logits, axis=None, name=None, dim=None) -> Tensor:
@@ -193,6 +285,11 @@ def softmax_cross_entropy(labels, logits, name=None) -> Tensor:
     return apply(shared(SoftmaxCrossEntropy), as_tensor(labels), as_tensor(logits), name=name)
 
 
-def sparse_softmax_cross_entropy(labels, logits, ignore_index=None, name=None) -> Tensor:
-    return apply(shared(SparseSoftmaxCrossEntropy, ignore_index), as_tensor(labels),
-                 as_tensor(logits), name=name)
+def sparse_softmax_cross_entropy(labels, logits, ignore_index=None, name=None,
+                                 reduction: str = "none", weight=None) -> Tensor:
+    """Per example (reduction 'none'), or their weighted sum or mean (PyTorch's)."""
+    inputs = (as_tensor(labels), as_tensor(logits))
+    if weight is not None:
+        inputs += (as_tensor(weight),)
+    return apply(shared(SparseSoftmaxCrossEntropy, ignore_index, reduction), *inputs,
+                 name=name)

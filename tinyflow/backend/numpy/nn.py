@@ -166,10 +166,61 @@ def _class_ids(labels, classes, ignore_index):
 
 
 @kernel(nn.SparseSoftmaxCrossEntropy, widen=1)
-def sparse_softmax_cross_entropy(op, labels, logits):
+def sparse_softmax_cross_entropy(op, labels, logits, weight=None):
     """log(sum(exp(x - max))) - (x[label] - max) per example: the exponentials in one
     buffer, and no full log-softmax array (only the picked logits are needed). Short rows (a
-    classifier's 10 classes) take one loop (`rows.py`: NumPy's dozen calls cost more)."""
+    classifier's 10 classes) take one loop (`rows.py`: NumPy's dozen calls cost more). Then
+    the class weights and the reduction, if any."""
+    loss = _example_losses(op, labels, logits)
+    if weight is None and op.reduction == "none":
+        return loss
+    factors = _factors(op, labels, weight, loss.dtype)
+    if factors is not None:
+        loss = loss * factors
+    if op.reduction == "none":
+        return loss
+    total = np.add.reduce(loss, axis=None)
+    if op.reduction == "mean":
+        count = loss.size if factors is None else np.add.reduce(factors, axis=None)
+        with np.errstate(divide="ignore", invalid="ignore"):   # none counts: NaN, as PyTorch
+            total = total / count
+    return np.array(total, loss.dtype)
+
+
+def _factors(op, labels, weight, dtype):
+    """Each example's factor in the loss: its class weight (1 without one), 0 where its
+    label is ignored; None if every factor is 1. Ids out of range are clipped here: the
+    per-example kernels refuse them, naming the op."""
+    kept = None
+    if op.ignore_index is not None and labels.size:
+        kept = labels != op.ignore_index
+        if kept.all():
+            kept = None
+    if weight is None:
+        return None if kept is None else kept.astype(dtype)
+    if kept is None:
+        return np.take(weight, labels, mode="clip")
+    return np.where(kept, np.take(weight, np.where(kept, labels, 0), mode="clip"),
+                    dtype.type(0))
+
+
+def _example_grads(op, g, labels, weight, dtype):
+    """g per example for the per-example kernels: g times each example's factor, over the
+    factors' sum for 'mean' (0 where that sum is 0: an all-ignored batch's gradient is 0)."""
+    factors = _factors(op, labels, weight, dtype)
+    if op.reduction == "none":
+        return g if factors is None else g * factors
+    if factors is None:
+        scale = g / labels.size if op.reduction == "mean" and labels.size else g
+        return np.full(labels.shape, scale, dtype)
+    if op.reduction == "mean":
+        count = np.add.reduce(factors, axis=None)
+        g = g / count if count else g * 0
+    return np.multiply(factors, g, dtype=dtype)
+
+
+def _example_losses(op, labels, logits):
+    """The unweighted loss of each example (0 where its label is ignored)."""
     loss = rows.sparse_xent_rows(logits, labels, op.ignore_index)
     if loss is not None:
         return loss
@@ -214,9 +265,12 @@ def _cross_entropy_long_rows(labels, logits):
 
 
 @kernel(nn.SparseSoftmaxCrossEntropyGrad, widen=2)
-def sparse_softmax_cross_entropy_grad(op, g, labels, logits):
+def sparse_softmax_cross_entropy_grad(op, g, labels, logits, weight=None):
     """g * (softmax(logits) - one_hot(labels)), the softmax scaled by g / sum in place and g
-    taken off at each label (g is 0 at ignored labels); short rows in one loop, as above."""
+    taken off at each label (g is 0 at ignored labels); short rows in one loop, as above.
+    A weight or a reduction makes g each example's share first."""
+    if weight is not None or op.reduction != "none":
+        g = _example_grads(op, g, labels, weight, logits.dtype)
     out = rows.sparse_xent_grad_rows(g, labels, logits, op.ignore_index)
     if out is not None:
         return out

@@ -848,8 +848,9 @@ def test_training_batch_norm_is_one_op_with_pytorchs_running_statistics(momentum
                                                                         monkeypatch):
     """Eagerly, a training BatchNorm2d's forward is one op (normalizing, running statistics
     and count in one kernel: no moments pass, getitems or small update ops), its backward
-    one kernel and four views, and its statistics, outputs and gradients are PyTorch's;
-    momentum=None averages cumulatively."""
+    one kernel and four views (given the forward's per-channel mean and 1 / std, so it does
+    not compute them from x again), and its statistics, outputs and gradients are
+    PyTorch's; momentum=None averages cumulatively."""
     from tinyflow.core.kernels import numpy_kernels
     ran = []
     for cls in list(numpy_kernels):
@@ -871,7 +872,7 @@ def test_training_batch_norm_is_one_op_with_pytorchs_running_statistics(momentum
         ya.backward(tf.tensor(x))
         yb.backward(torch.tensor(x))
         if step == 0:   # one kernel for all three gradients, four views of its output
-            assert sorted(ran) == ["BatchNormGrads", "GetItem", "GetItem", "GetItem",
+            assert sorted(ran) == ["BatchNormGradsSaved", "GetItem", "GetItem", "GetItem",
                                    "Reshape"], ran
         np.testing.assert_allclose(xa.grad.numpy(), xb.grad.numpy(), rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(ours.weight.grad.numpy(), theirs.weight.grad.numpy(), rtol=1e-5)
@@ -880,18 +881,48 @@ def test_training_batch_norm_is_one_op_with_pytorchs_running_statistics(momentum
     assert int(ours.num_batches_tracked) == 3
 
 
+def test_training_batch_norm_second_order_is_pytorchs():
+    """create_graph through a training BatchNorm2d (its backward given the forward's
+    statistics): the gradient of a gradient norm in x and in the weight is PyTorch's, as
+    the saved statistics' own dependence on x counts."""
+    rng = np.random.default_rng(11)
+    x, c = rng.normal(size=(4, 3, 3, 3)) * 2 + 1, rng.normal(size=(4, 3, 3, 3))
+    grads = []
+    for lib, bn in ((tf, nn.BatchNorm2d(3).double()), (torch, torch.nn.BatchNorm2d(3).double())):
+        with lib.no_grad():
+            bn.weight.copy_(lib.tensor(np.array([0.5, -1.5, 2.0])))
+        xa = lib.tensor(x, requires_grad=True)
+        y = bn(xa)
+        gx, = lib.autograd.grad((y * y * lib.tensor(c)).sum(), xa, create_graph=True)
+        (gx * gx).sum().backward()
+        grads.append((xa.grad.detach().numpy(), bn.weight.grad.detach().numpy(),
+                      bn.bias.grad.detach().numpy()))
+    for ours, theirs in zip(*grads):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-9, atol=1e-10)
+
+
 def test_training_batch_norm_of_an_empty_batch_leaves_the_running_statistics():
     """An empty batch (N = 0) has no statistics: PyTorch returns the empty output, counts the
     batch and leaves running_mean and running_var as they were (no NaN), in the one-op
-    module path and in F.batch_norm."""
+    module path and in F.batch_norm; the weight and bias gradients are 0, not NaN."""
     for momentum in (0.1, None):
         bn = nn.BatchNorm2d(3, momentum=momentum)
-        assert bn(tf.tensor(np.zeros((0, 3, 4, 4), np.float32))).shape == (0, 3, 4, 4)
+        x = tf.tensor(np.zeros((0, 3, 4, 4), np.float32), requires_grad=True)
+        y = bn(x)
+        assert y.shape == (0, 3, 4, 4)
         assert int(bn.num_batches_tracked) == 1
         np.testing.assert_array_equal(bn.running_mean.numpy(), np.zeros(3, np.float32))
         np.testing.assert_array_equal(bn.running_var.numpy(), np.ones(3, np.float32))
+        y.sum().backward()
+        assert x.grad.shape == (0, 3, 4, 4)
+        for p in (bn.weight, bn.bias):
+            np.testing.assert_array_equal(p.grad.numpy(), np.zeros(3, np.float32))
     mean, var = tf.tensor(np.zeros(3, np.float32)), tf.tensor(np.ones(3, np.float32))
-    y = F.batch_norm(tf.tensor(np.zeros((0, 3, 2), np.float32)), mean, var, training=True)
+    w, b = (tf.tensor(np.ones(3, np.float32), requires_grad=True) for _ in range(2))
+    y = F.batch_norm(tf.tensor(np.zeros((0, 3, 2), np.float32), requires_grad=True), mean,
+                     var, w, b, training=True)
     assert y.shape == (0, 3, 2)
+    y.sum().backward()
+    np.testing.assert_array_equal(w.grad.numpy(), np.zeros(3, np.float32))
     np.testing.assert_array_equal(mean.numpy(), np.zeros(3, np.float32))
     np.testing.assert_array_equal(var.numpy(), np.ones(3, np.float32))

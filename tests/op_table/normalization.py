@@ -125,6 +125,17 @@ def batch_norm_grads(g, x, w, eps=1e-5):
     return apply(normalization_ops.BatchNormGrads(eps=eps), g, x, w)
 
 
+def batch_norm_grads_saved(g, x, w, saved=None, eps=1e-5):
+    """The op given x's statistics as the forward saves them (float64 mean and 1 / std),
+    computed here by an op no gradient flows through: the derivatives in x are then the
+    op's own (its composition computes the statistics from x)."""
+    if saved is None:
+        moments = tf.ops.channel_moments(tf.ops.cast(x, tf.float64))
+        saved = tf.ops.stack([tf.ops.getitem(moments, 0),
+                              1 / tf.ops.sqrt(tf.ops.getitem(moments, 1) + eps)])
+    return apply(normalization_ops.BatchNormGradsSaved(eps=eps), g, x, w, saved)
+
+
 CASES += [
     OpCase("batch_norm", tf.ops.normalize_channels, np_normalize_channels,
            (S(A(4, 3, 5, 2), A(3), A(3)), S(A(6, 2), A(2), A(2), eps=1e-3),
@@ -142,6 +153,16 @@ CASES += [
            (S(A(4, 3, 5, 2), A(4, 3, 5, 2, layout="step"), A(3)),
             S(A(5, 2, layout="step"), A(5, 2), A(2), eps=1e-3),
             S(A(2, 3, 4, 3, layout="T"), A(2, 3, 4, 3), A(3))), dynamic=False),
+    OpCase("batch_norm_grads_saved", batch_norm_grads_saved, np_batch_norm_grads,
+           (S(A(4, 3, 5, 2), A(4, 3, 5, 2, layout="step"), A(3)),
+            S(A(5, 2, layout="step"), A(5, 2), A(2), eps=1e-3)), dynamic=False,
+           errors=(ErrorInput(S(A(4, 3), A(4, 3), A(3), A(2, 2, dtype=tf.float64)),
+                              tf.ShapeError, r"^batch_norm_grads_saved: the saved statistics "
+                              r"\(each channel's mean and 1 / std\) must be \[2, 3\], got "
+                              r"shape \(2, 2\)"),
+                   ErrorInput(S(A(4, 3), A(4, 3), A(3), A(2, 3)), tf.DTypeError,
+                              r"^batch_norm_grads_saved: the saved statistics \(each "
+                              r"channel's mean and 1 / std\) must be float64, got float32"))),
     OpCase("channel_affine", tf.ops.channel_affine, np_channel_affine,
            (S(A(4, 3, 5, 2), A(3), A(3)), S(A(6, 2, layout="T"), A(2, layout="step"), A(2)),
             S(A(2, 3, 2, 5, layout="step"), A(3), A(3, layout="step"))),

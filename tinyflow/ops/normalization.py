@@ -9,10 +9,13 @@ from __future__ import annotations
 import math
 from typing import Optional
 
+import numpy as np
+
 from ..core.modes import needs_input_grad
 from ..core.op import Op, apply, as_tensor, sum_terms
 from ..core.shapes import broadcast_shapes, normalize_axes
-from ..core.tensor import EAGER, Tensor
+from ..core.dtypes import float64
+from ..core.tensor import EAGER, Tensor, new_eager
 from .creation import zeros_like
 from .math import check_floating, sqrt
 from .reduce import reduce_mean, reduce_sum
@@ -284,20 +287,22 @@ class BatchNorm(Op):
 
 class BatchNormTracked(Op):
     """`BatchNorm` that also folds the batch's statistics into the running ones, in place:
-    inputs (x, w, b, running_mean, running_var, num_batches_tracked). The kernel adds 1 to
-    the count, then r = f * batch + (1 - f) * r with f = momentum (None: 1 / count, the
+    inputs (x, w, b, running_mean, running_var, num_batches_tracked, saved). The kernel adds
+    1 to the count, then r = f * batch + (1 - f) * r with f = momentum (None: 1 / count, the
     cumulative average) and the variance unbiased, from the statistics its normalizing
     pass computes anyway. One op per training layer where the separate update took a
-    moments pass and a dozen small ops. Eager only (graphs and `tinyflow.compile` keep
-    `BatchMoments` and assigns: the planned runtime knows one written input per op).
-    Derivatives: `BatchNorm`'s, in x, w and b."""
+    moments pass and a dozen small ops. It also writes each channel's mean and 1 / std into
+    `saved` (float64 [2, C], a fresh buffer per call, as PyTorch's save_mean / save_invstd),
+    so the backward (`BatchNormGradsSaved`) does not compute them from x again. Eager only
+    (graphs and `tinyflow.compile` keep `BatchMoments` and assigns: the planned runtime
+    knows one written input per op). Derivatives: `BatchNorm`'s, in x, w and b."""
     name = "batch_norm_tracked"
     saves_output = False
     stateful = True
     eps: float
     momentum: Optional[float]
 
-    def infer(self, x, w, b, running_mean, running_var, count):
+    def infer(self, x, w, b, running_mean, running_var, count, saved):
         _check_channels(self, x, w, b)
         c, wide = x.shape[1], "float32" if x.dtype.is_reduced else x.dtype.name
         for what, v in (("running_mean", running_mean), ("running_var", running_var)):
@@ -307,19 +312,40 @@ class BatchNormTracked(Op):
         if count.dtype.name != "int64" or count.shape != ():
             raise TypeError(f"num_batches_tracked must be an int64 scalar, got "
                             f"{count.dtype.name} {count.shape}")
+        _check_saved(saved, c)
         if math.prod(x.shape) == c:
             raise ValueError(f"training on input {list(x.shape)} has 1 value per channel, so "
                              f"its variance is undefined; use a batch of 2 or more (or eval())")
         return x.shape, x.dtype
 
-    def vjp(self, g, out, x, w, b, running_mean, running_var, count):
-        return BatchNorm.vjp(self, g, out, x, w, b) + (None, None, None)
+    def vjp(self, g, out, x, w, b, running_mean, running_var, count, saved):
+        rest = (None,) * 4
+        if not (needs_input_grad(0) and (needs_input_grad(1) or needs_input_grad(2))):
+            return BatchNorm.vjp(self, g, out, x, w, b) + rest
+        both = apply(BatchNormGradsSaved(eps=self.eps), g, x, w, saved)
+        size, c = math.prod(x.shape), x.shape[1]   # four views: dw and db sliced flat
+        return (reshape(getitem(both, slice(None, size)), x.shape),
+                getitem(both, slice(size, size + c)), getitem(both, slice(size + c, None))
+                ) + rest
 
     def vjp_reads(self, needs: tuple) -> tuple:
-        return (True, True) + (False,) * (len(needs) - 1)   # x, w; not b, the stats, out
+        # x, w and the saved statistics; not b, the running ones, the count or the output
+        return (True, True) + (False,) * (len(needs) - 3) + (True, False)
 
-    def jvp(self, t, out, x, w, b, running_mean, running_var, count):
+    def jvp(self, t, out, x, w, b, running_mean, running_var, count, saved):
         return BatchNorm.jvp(self, t[:3], out, x, w, b)
+
+
+def _check_saved(saved, c) -> None:
+    """saved is float64 [2, C] (c: C, or None when unknown)."""
+    shape = saved.shape
+    if saved.dtype.name != "float64":
+        raise TypeError(f"the saved statistics (each channel's mean and 1 / std) must be "
+                        f"float64, got {saved.dtype.name}")
+    if shape is not None and (len(shape) != 2 or shape[0] not in (2, None)
+                              or None not in (c, shape[1]) and shape[1] != c):
+        raise ValueError(f"the saved statistics (each channel's mean and 1 / std) must be "
+                         f"[2, {c}], got shape {shape}")
 
 
 class BatchNormGrad(Op):
@@ -373,6 +399,25 @@ class BatchNormGrads(Op):
         dx = apply(BatchNormGrad(eps=self.eps), g, x, w)
         sums = apply(BatchNormParamGrad(eps=self.eps), g, x)
         return concat([reshape(dx, (-1,)), reshape(sums, (-1,))], axis=0)
+
+
+class BatchNormGradsSaved(Op):
+    """`BatchNormGrads` of (g, x, w) given each channel's mean and 1 / std of x, saved
+    [2, C] float64 (as `BatchNormTracked` writes them): the same flat vector, from one pass
+    over g and x where `BatchNormGrads` takes one more for the statistics. Its composition
+    ignores `saved` and computes the statistics from x, so that derivatives in x include
+    theirs (saved is a function of x)."""
+    name = "batch_norm_grads_saved"
+    composed = True
+    eps: float
+
+    def infer(self, g, x, w, saved):
+        shape, dtype = BatchNormGrads.infer(self, g, x, w)
+        _check_saved(saved, None if x.shape is None else x.shape[1])
+        return shape, dtype
+
+    def compose(self, g, x, w, saved):
+        return apply(BatchNormGrads(eps=self.eps), g, x, w)
 
 
 class BatchMoments(Op):
@@ -501,9 +546,11 @@ def batch_norm_tracked(x, weight, bias, running_mean, running_var, num_batches_t
     if any(not isinstance(t, Tensor) or t.kind != EAGER for t in tensors):
         raise TypeError("batch_norm_tracked: needs eager tensors (a graph updates the "
                         "running statistics with assigns: F.batch_norm)")
+    channels = tensors[0].shape[1] if len(tensors[0].shape) > 1 else 0
+    saved = new_eager(np.empty((2, channels)), float64)    # the kernel writes it
     y = apply(BatchNormTracked(eps=float(eps),
                                momentum=None if momentum is None else float(momentum)),
-              *tensors)
+              *tensors, saved)
     for t in tensors[3:]:
         t._version[0] += 1
     return y

@@ -21,8 +21,11 @@ def channel_stats(x, k, eps):
     """Mean, biased variance and 1 / sqrt(variance + eps) of channel k, in float64, in one
     pass: sums of x - s and its square with s one of the channel's values (shifted sums: no
     cancellation when the mean is large against the spread, as two passes; one pass less
-    over the channel in every loop below)."""
+    over the channel in every loop below). An empty channel has mean 0 and variance 0, so
+    the gradients' sums over it are 0 (as PyTorch's), not 0 * NaN."""
     count = x.shape[0] * x.shape[2]
+    if count == 0:
+        return 0.0, 0.0, 1.0 / np.sqrt(eps)
     shift = np.float64(x[0, k, 0])
     total = 0.0
     sq = 0.0
@@ -48,7 +51,8 @@ def moments(x, out, c0, c1):
 @jit
 def forward_channel(x, w, b, eps, y, k, coef):
     """Channel k of y = (x - mean) / std * w + b, as one multiply-add per element (coef: 2
-    scratch values in y's dtype); returns the channel's mean and biased variance."""
+    scratch values in y's dtype); returns the channel's mean, biased variance and
+    1 / sqrt(variance + eps)."""
     mean, var, inv_std = channel_stats(x, k, eps)
     scale = w[k] * inv_std
     coef[0] = scale
@@ -57,7 +61,7 @@ def forward_channel(x, w, b, eps, y, k, coef):
     for a in range(x.shape[0]):
         for c in range(x.shape[2]):
             y[a, k, c] = x[a, k, c] * scale_ + shift_
-    return mean, var
+    return mean, var, inv_std
 
 
 @jit
@@ -69,15 +73,18 @@ def forward(x, w, b, eps, y, c0, c1):
 
 
 @jit
-def forward_stats(x, w, b, eps, y, stats, c0, c1):
+def forward_stats(x, w, b, eps, y, stats, saved, c0, c1):
     """`forward`, and each channel's mean and sum of squared deviations into stats [2, C]
-    (x's dtype, rounded as PyTorch's are), for the running statistics."""
+    (x's dtype, rounded as PyTorch's are), for the running statistics; and its float64
+    mean and 1 / std into saved [2, C], for the backward (`input_grad_saved`)."""
     coef = np.empty(2, y.dtype)
     values = x.shape[0] * x.shape[2]
     for k in range(c0, c1):
-        mean, var = forward_channel(x, w, b, eps, y, k, coef)
+        mean, var, inv_std = forward_channel(x, w, b, eps, y, k, coef)
         stats[0, k] = mean
         stats[1, k] = var * values
+        saved[0, k] = mean
+        saved[1, k] = inv_std
 
 
 @jit
@@ -103,25 +110,41 @@ def param_grad(g, x, eps, out, c0, c1):
 
 
 @jit
+def input_grad_channel(g, x, w, k, mean, inv_std, dx, sums, coef):
+    """Channel k of `input_grad`, given its mean and 1 / std (coef: 3 scratch values in
+    dx's dtype)."""
+    count = x.shape[0] * x.shape[2]
+    gy, gs = channel_sums(g, x, k, mean, inv_std)
+    sums[0, k] = gy
+    sums[1, k] = gs
+    s = w[k] * inv_std
+    t = -s * inv_std * gy / count           # times y = (x - mean) * inv_std
+    u = -s * gs / count - t * mean
+    coef[0], coef[1], coef[2] = s, t, u
+    s_, t_, u_ = coef[0], coef[1], coef[2]
+    for a in range(x.shape[0]):
+        for c in range(x.shape[2]):
+            dx[a, k, c] = g[a, k, c] * s_ + x[a, k, c] * t_ + u_
+
+
+@jit
 def input_grad(g, x, w, eps, dx, sums, c0, c1):
     """dx = w / std * (g - mean(g) - y * mean(g y)), as one multiply-add per element:
     dx = g * s + x * t + u with per-channel s, t, u; and the sums it needs, which are the
     parameters' gradients, into sums [2, C] as `param_grad` gives them."""
     coef = np.empty(3, dx.dtype)     # the per-channel constants in dx's dtype
-    count = x.shape[0] * x.shape[2]
     for k in range(c0, c1):
         mean, _, inv_std = channel_stats(x, k, eps)
-        gy, gs = channel_sums(g, x, k, mean, inv_std)
-        sums[0, k] = gy
-        sums[1, k] = gs
-        s = w[k] * inv_std
-        t = -s * inv_std * gy / count           # times y = (x - mean) * inv_std
-        u = -s * gs / count - t * mean
-        coef[0], coef[1], coef[2] = s, t, u
-        s_, t_, u_ = coef[0], coef[1], coef[2]
-        for a in range(x.shape[0]):
-            for c in range(x.shape[2]):
-                dx[a, k, c] = g[a, k, c] * s_ + x[a, k, c] * t_ + u_
+        input_grad_channel(g, x, w, k, mean, inv_std, dx, sums, coef)
+
+
+@jit
+def input_grad_saved(g, x, w, saved, dx, sums, c0, c1):
+    """`input_grad` with each channel's mean and 1 / std read from saved [2, C] (float64,
+    as `forward_stats` wrote them) instead of computed again: one pass over x fewer."""
+    coef = np.empty(3, dx.dtype)
+    for k in range(c0, c1):
+        input_grad_channel(g, x, w, k, saved[0, k], saved[1, k], dx, sums, coef)
 
 
 @jit

@@ -285,14 +285,15 @@ def normalize_channels(op, x, w, b):
 
 
 @kernel(n.BatchNormTracked, widen=0)
-def normalize_channels_tracked(op, x, w, b, running_mean, running_var, count):
+def normalize_channels_tracked(op, x, w, b, running_mean, running_var, count, saved):
     """`normalize_channels`, and the running statistics and the count updated in place (the
-    statistics are x's widened dtype, which `widened` passes as they are)."""
+    statistics are x's widened dtype, which `widened` passes as they are, as it passes
+    saved: float64 [2, C], each channel's mean and 1 / std for the backward)."""
     cube = _channels_of(x)
     y = np.empty_like(cube)
     stats = np.empty((2, cube.shape[1]), cube.dtype)
     _per_channel(_batch_norm_loops().forward_stats, cube, cube, _vector(w), _vector(b),
-                 op.eps, y, stats)
+                 op.eps, y, stats, saved)
     count += 1
     values = cube.shape[0] * cube.shape[2]
     if values:      # an empty batch has no statistics: PyTorch keeps the running ones
@@ -326,11 +327,22 @@ def normalize_channels_grad(op, g, x, w):
 
 @kernel(n.BatchNormGrads, widen=0)
 def normalize_channels_grads(op, g, x, w):
+    return _channel_grads(_batch_norm_loops().input_grad, g, x, w, op.eps)
+
+
+@kernel(n.BatchNormGradsSaved, widen=0)
+def normalize_channels_grads_saved(op, g, x, w, saved):
+    """`normalize_channels_grads` with the forward's mean and 1 / std (saved [2, C])."""
+    return _channel_grads(_batch_norm_loops().input_grad_saved, g, x, w, saved)
+
+
+def _channel_grads(loop, g, x, w, stats) -> np.ndarray:
+    """dx (flat) then the [2, C] sums, from loop(g, x, w, stats, dx, sums, c0, c1); stats:
+    eps, or the saved mean and 1 / std."""
     cube = _channels_of(x)
     both = np.empty(x.size + 2 * cube.shape[1], cube.dtype)
     dx, sums = both[:x.size].reshape(cube.shape), both[x.size:].reshape(2, -1)
-    _per_channel(_batch_norm_loops().input_grad, cube, _channels_of(g), cube, _vector(w),
-                 op.eps, dx, sums)
+    _per_channel(loop, cube, _channels_of(g), cube, _vector(w), stats, dx, sums)
     return both
 
 

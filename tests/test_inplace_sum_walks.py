@@ -56,15 +56,39 @@ def test_gradients_match_torch(other_write_every):
 @pytest.mark.parametrize("other_write", [False, True])
 def test_a_walk_after_another_tensors_write_is_whole_again(walked, other_write):
     x = tf.ones(3, dtype=tf.float64, requires_grad=True)
+    y = x
+    for _ in range(10):
+        y = y * 1.5      # a history of 10 nodes
     acc = x * 1
-    y = x * 2
-    acc += y * 1
+    acc += y             # walks y's history
     if other_write:
         other = x * 4
         other.add_(1)    # another history moves: what the last walk left may read acc now
     before = walked[0]
-    acc += x * 3
-    # new: the sum, `x * 3` and acc's stand-in; a whole walk also looks at acc's old nodes
-    assert (walked[0] - before > 3) if other_write else (walked[0] - before == 3)
+    acc += y * 2
+    # new: the sum and `y * 2`; y's 10 nodes again only after the other write
+    assert (walked[0] - before == 12) if other_write else (walked[0] - before == 2)
     acc.sum().backward()
-    np.testing.assert_array_equal(x.grad.numpy(), [1 + 2 + 3] * 3)
+    np.testing.assert_allclose(x.grad.numpy(), [1 + 3 * 1.5 ** 10] * 3, rtol=1e-12)
+
+
+def test_an_in_place_activation_walks_one_node_not_the_network(walked):
+    """MobileNet's `nn.ReLU6(inplace=True)` after each batch norm: its write looked at every
+    node before it (through the stand-in of the old history), 16 times a step."""
+    x = tf.ones(4, dtype=tf.float64, requires_grad=True)
+    h = x
+    for _ in range(30):
+        h = tf.tanh(h * 1.5)
+    h = h * 1   # a non-leaf to write into
+    before = walked[0]
+    h.clamp_(0, 0.5)
+    assert walked[0] - before == 1
+    h.sum().backward()
+    t = torch.ones(4, dtype=torch.float64, requires_grad=True)
+    g = t
+    for _ in range(30):
+        g = torch.tanh(g * 1.5)
+    g = g * 1
+    g.clamp_(0, 0.5)
+    g.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), t.grad.numpy(), rtol=1e-12)

@@ -457,8 +457,10 @@ def _rewire(result: Tensor, target: Tensor, old: Tensor) -> None:
 
 
 def _unwalked(result: Tensor, target: Tensor):
-    """The nodes of result's history (up to target) that a write into target must look at,
-    each before its inputs, which are read after the caller has rewired them.
+    """The nodes of result's history (up to target) that a write into target must look at.
+    The walk goes on into a node's inputs as they were before the caller rewired them: the
+    stand-ins put in hold target's earlier histories, which its earlier writes walked (an
+    in-place activation, `clamp_(x)`, so looks at one node, not at the whole network).
 
     A node a walk has left reads target nowhere in its history, and stays so until some
     tensor's history moves (`MOVED`): if only target's own write moved one since its last
@@ -475,8 +477,9 @@ def _unwalked(result: Tensor, target: Tensor):
             continue
         seen.add(id(node))
         node._walked_for = mine
+        inputs = node.inputs
         yield node
-        stack.extend(node.inputs)
+        stack.extend(inputs)
     target._walked_at = MOVED[0]
 
 

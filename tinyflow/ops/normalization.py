@@ -265,10 +265,7 @@ class BatchNorm(Op):
     def vjp(self, g, out, x, w, b):
         params = needs_input_grad(1) or needs_input_grad(2)
         if needs_input_grad(0) and params and x.shape is not None and None not in x.shape:
-            both = apply(BatchNormGrads(eps=self.eps), g, x, w)
-            size, c = math.prod(x.shape), x.shape[1]   # four views: dw and db sliced flat
-            return (reshape(getitem(both, slice(None, size)), x.shape),
-                    getitem(both, slice(size, size + c)), getitem(both, slice(size + c, None)))
+            return _split_grads(apply(BatchNormGrads(eps=self.eps), g, x, w), x)
         dx = apply(BatchNormGrad(eps=self.eps), g, x, w) if needs_input_grad(0) else None
         if not params:
             return dx, None, None
@@ -283,6 +280,13 @@ class BatchNorm(Op):
             shift = shift + zeros_like(x)     # the tangent has the output's shape
         return sum_terms((None if tx is None else apply(BatchNormGrad(eps=self.eps), tx, x, w),
                           None if tw is None else y * _per_channel(tw, x), shift))
+
+
+def _split_grads(both: Tensor, x) -> tuple:
+    """dx, dw, db from `BatchNormGrads`' flat vector: four views (dw and db sliced flat)."""
+    size, c = math.prod(x.shape), x.shape[1]
+    return (reshape(getitem(both, slice(None, size)), x.shape),
+            getitem(both, slice(size, size + c)), getitem(both, slice(size + c, None)))
 
 
 class BatchNormTracked(Op):
@@ -322,11 +326,7 @@ class BatchNormTracked(Op):
         rest = (None,) * 4
         if not (needs_input_grad(0) and (needs_input_grad(1) or needs_input_grad(2))):
             return BatchNorm.vjp(self, g, out, x, w, b) + rest
-        both = apply(BatchNormGradsSaved(eps=self.eps), g, x, w, saved)
-        size, c = math.prod(x.shape), x.shape[1]   # four views: dw and db sliced flat
-        return (reshape(getitem(both, slice(None, size)), x.shape),
-                getitem(both, slice(size, size + c)), getitem(both, slice(size + c, None))
-                ) + rest
+        return _split_grads(apply(BatchNormGradsSaved(eps=self.eps), g, x, w, saved), x) + rest
 
     def vjp_reads(self, needs: tuple) -> tuple:
         # x, w and the saved statistics; not b, the running ones, the count or the output

@@ -153,3 +153,19 @@ def test_resize_grows_keeping_values_and_sizes_a_buffer_as_old_programs_do():
         tt.zeros(3, requires_grad=True).resize_(3)
     with pytest.raises(RuntimeError, match="negative size"):
         tt.zeros(3).resize_(-1)
+
+
+@pytest.mark.parametrize("view", [lambda b: b.t(), lambda b: b[1], lambda b: b.view(-1)])
+def test_a_view_made_before_keeps_the_old_layout_in_its_gradient(view):
+    # the view's memory keeps its own layout: its gradient goes to the history before t_()
+    a0 = np.random.default_rng(3).standard_normal((3, 3))
+    grads = []
+    for lib in (torch, tt):
+        a = lib.tensor(a0, requires_grad=True)
+        b = a * 1
+        v = view(b)
+        b.t_()
+        w = lib.tensor(np.arange(v.numel(), dtype=np.float64).reshape(tuple(v.shape)))
+        ((v * w).sum() + (b * b).sum()).backward()
+        grads.append(a.grad.numpy())
+    np.testing.assert_allclose(grads[1], grads[0], rtol=1e-12)

@@ -161,6 +161,7 @@ def view_inplace(target: Tensor, view, name: str) -> Tensor:
     if tracked:   # the stand-in shares target's memory, so its version counter too
         source = _stand_in(target, keeps_buffer=True)
         source._version = target._version
+        _views_read_stand_in(target, source)
     result = view(source)
     if tracked and storage_of(result.array) is not storage_of(target.array):
         raise RuntimeError(f"{name}: the result is not a view of the tensor's memory "
@@ -174,6 +175,19 @@ def view_inplace(target: Tensor, view, name: str) -> Tensor:
     if tracked:
         target._saved = tuple(x._version[0] for x in target.inputs) + (target._version[0],)
     return target
+
+
+def _views_read_stand_in(target: Tensor, source: Tensor) -> None:
+    """The view nodes made of `target` before it changes layout in place read `source`, its
+    stand-in on the same memory: their memory keeps the layout they were made over (an edge
+    to target would route their gradient through target's new view op). They share target's
+    version counter, so the heap is scanned only when its refcount says one is alive."""
+    if sys.getrefcount(target._version) <= 3:   # (target, source, the argument)
+        return
+    for v in gc.get_referrers(target._version):
+        if (type(v) is Tensor and v is not target and v._op is not None and v._op.view
+                and any(x is target for x in v.inputs)):
+            v.inputs = tuple(source if x is target else x for x in v.inputs)
 
 
 class NoGradView(tuple):

@@ -169,3 +169,20 @@ def test_a_view_made_before_keeps_the_old_layout_in_its_gradient(view):
         ((v * w).sum() + (b * b).sum()).backward()
         grads.append(a.grad.numpy())
     np.testing.assert_allclose(grads[1], grads[0], rtol=1e-12)
+
+
+def test_a_view_that_changed_layout_sees_later_writes_into_its_base():
+    # v's stand-in shares the base's memory, so a write into the base reaches v's gradient
+    a0 = np.random.default_rng(4).standard_normal((3, 3))
+    grads = []
+    for lib in (torch, tt):
+        a = lib.tensor(a0, requires_grad=True)
+        b = a * 1
+        v = b.t()
+        v.t_()
+        r = b[0]
+        r.mul_(r.sum())
+        w = lib.tensor(np.arange(9.0).reshape(3, 3))
+        ((v * w).sum() + r.sum()).backward()
+        grads.append(a.grad.numpy())
+    np.testing.assert_allclose(grads[1], grads[0], rtol=1e-12)

@@ -161,6 +161,7 @@ def view_inplace(target: Tensor, view, name: str) -> Tensor:
     if tracked:   # the stand-in shares target's memory, so its version counter too
         source = _stand_in(target, keeps_buffer=True)
         source._version = target._version
+        source._base = target._base   # a view too: its edge stays (`mend_stale_edges`)
         _views_read_stand_in(target, source)
     result = view(source)
     if tracked and storage_of(result.array) is not storage_of(target.array):

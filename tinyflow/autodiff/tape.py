@@ -171,6 +171,9 @@ def view_inplace(target: Tensor, view, name: str) -> Tensor:
     if tracked:
         _kept(target, source)
         target._op, target.inputs, target.site = result._op, result.inputs, result.site
+        # a view of the stand-in, which keeps the memory's first layout: a later write into
+        # target rewrites the stand-in (`_write_view`), so the views made before see it
+        target._base = target._base if target._base is not None else source
     target.array, target.shape = result.array, result.array.shape
     target._version[0] += 1
     if tracked:
@@ -186,9 +189,12 @@ def _views_read_stand_in(target: Tensor, source: Tensor) -> None:
     if sys.getrefcount(target._version) <= 3:   # (target, source, the argument)
         return
     for v in gc.get_referrers(target._version):
-        if (type(v) is Tensor and v is not target and v._op is not None and v._op.view
-                and any(x is target for x in v.inputs)):
+        if type(v) is not Tensor or v is target or v is source:
+            continue
+        if v._op is not None and v._op.view and any(x is target for x in v.inputs):
             v.inputs = tuple(source if x is target else x for x in v.inputs)
+        if v._base is target:   # their memory is the stand-in's, in its layout
+            v._base = source
 
 
 class NoGradView(tuple):
@@ -462,12 +468,17 @@ def _rewire(result: Tensor, target: Tensor, old: Tensor) -> None:
     """Before `target` is overwritten by `result`: every node of result's history that read
     target (e.g. the `x * 2` in `x.add_(x * 2)`) reads the stand-in `old` instead (or an
     earlier one, for a node that read target before an earlier write: `_history_at`), so
-    the history keeps the values it was computed from and has no cycle through target."""
+    the history keeps the values it was computed from and has no cycle through target.
+    A node that read a view of target's memory (same version counter) reads a view node of
+    its own over the stand-in: the view itself, whose memory takes the write, keeps its
+    edge (its later readers differentiate the new history, as PyTorch's)."""
+    counter = target._version
     for node in _unwalked(result, target):
-        if any(x is target for x in node.inputs):
+        if any(x is target or x._version is counter for x in node.inputs):
             saved = node._saved if isinstance(node._saved, tuple) else None
-            node.inputs = tuple(x if x is not target else old if saved is None
-                                else _history_at(target, saved[k])
+            node.inputs = tuple(x if x is not target and x._version is not counter
+                                else (old if x is target else x) if saved is None
+                                else _history_at(x, saved[k])
                                 for k, x in enumerate(node.inputs))
 
 

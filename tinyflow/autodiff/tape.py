@@ -425,8 +425,9 @@ def _history_at(t: Tensor, version: int) -> Tensor:
         if moved_at < version:
             break
         first = old
-    if first is not None:
-        return first
+    if first is not None and (t._base is None or not isinstance(first._saved, tuple)
+                              or version >= first._saved[-1]):
+        return first   # (a view's stand-in holds its values from its last read of its base)
     if t._base is None or t._op is None or not t._op.view:
         return t
     inner = t.inputs[0]

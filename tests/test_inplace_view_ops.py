@@ -205,3 +205,20 @@ def test_writes_after_a_change_of_layout_reach_the_views_made_before(write_view)
         ((b * w).sum() + (v * w * w).sum()).backward()
         grads.append(a.grad.numpy())
     np.testing.assert_allclose(grads[1], grads[0], rtol=1e-12)
+
+
+def test_a_read_of_a_view_before_an_earlier_write_keeps_its_history():
+    # r2 read r before b.add_: after b.t_() it still differentiates b's first history
+    grads = []
+    for lib in (torch, tt):
+        a = lib.tensor(np.arange(9.0).reshape(3, 3), requires_grad=True)
+        c = lib.tensor(2.0, dtype=lib.float64, requires_grad=True)
+        b = a * 1
+        r = b[0]
+        r2 = r * 2
+        b.add_(c * 3)
+        b.t_()
+        (r2.sum() + b[1].sum() * 5).backward()
+        grads.append((a.grad.numpy(), c.grad.numpy()))
+    for ours, theirs in zip(grads[1], grads[0]):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12)

@@ -162,6 +162,8 @@ def view_inplace(target: Tensor, view, name: str) -> Tensor:
         source = _stand_in(target, keeps_buffer=True)
         source._version = target._version
         source._base = target._base   # a view too: its edge stays (`mend_stale_edges`)
+        if getattr(target, "_earlier", None):   # the histories it had before, for old reads
+            source._earlier = list(target._earlier)
         _views_read_stand_in(target, source)
     result = view(source)
     if tracked and storage_of(result.array) is not storage_of(target.array):

@@ -222,3 +222,19 @@ def test_a_read_of_a_view_before_an_earlier_write_keeps_its_history():
         grads.append((a.grad.numpy(), c.grad.numpy()))
     for ours, theirs in zip(grads[1], grads[0]):
         np.testing.assert_allclose(ours, theirs, rtol=1e-12)
+
+
+def test_a_view_made_before_a_change_of_layout_read_by_two_writes():
+    # r (b's row, made before b.t_()) feeds the second write into b, after a first one
+    grads = []
+    for lib in (torch, tt):
+        a = lib.tensor(np.arange(9.0).reshape(3, 3) / 10, requires_grad=True)
+        b = a * 1
+        r = b[0]
+        b.t_()
+        b.mul_(b.mean())
+        b.add_(r.sum() * 0.5)
+        w = lib.tensor(np.arange(9.0).reshape(3, 3))
+        ((b * w).sum() + (r * w[1]).sum() * 3).backward()
+        grads.append(a.grad.numpy())
+    np.testing.assert_allclose(grads[1], grads[0], rtol=1e-12)

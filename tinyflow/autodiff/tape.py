@@ -475,8 +475,9 @@ def _rewire(result: Tensor, target: Tensor, old: Tensor) -> None:
     A node that read a view of target's memory (same version counter) reads a view node of
     its own over the stand-in: the view itself, whose memory takes the write, keeps its
     edge (its later readers differentiate the new history, as PyTorch's)."""
-    counter = target._version
     for node in _unwalked(result, target):
+        # (a view node's own edges stay: it is read at several versions of its base)
+        counter = target._version if node._base is None else None
         if any(x is target or x._version is counter for x in node.inputs):
             saved = node._saved if isinstance(node._saved, tuple) else None
             node.inputs = tuple(x if x is not target and x._version is not counter

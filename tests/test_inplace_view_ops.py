@@ -155,86 +155,80 @@ def test_resize_grows_keeping_values_and_sizes_a_buffer_as_old_programs_do():
         tt.zeros(3).resize_(-1)
 
 
-@pytest.mark.parametrize("view", [lambda b: b.t(), lambda b: b[1], lambda b: b.view(-1)])
-def test_a_view_made_before_keeps_the_old_layout_in_its_gradient(view):
-    # the view's memory keeps its own layout: its gradient goes to the history before t_()
-    a0 = np.random.default_rng(3).standard_normal((3, 3))
-    grads = []
-    for lib in (torch, tt):
-        a = lib.tensor(a0, requires_grad=True)
+# Views made before a change of layout in place, and writes after it: each program runs
+# under torch and tinyflow in float64 and returns the gradients, which must agree.
+
+def _view_made_before(view):
+    def program(t):   # the view's memory keeps its layout: its gradient skips the t_()
+        a = t.tensor(np.arange(9.0).reshape(3, 3) / 7, requires_grad=True)
         b = a * 1
         v = view(b)
         b.t_()
-        w = lib.tensor(np.arange(v.numel(), dtype=np.float64).reshape(tuple(v.shape)))
+        w = t.tensor(np.arange(v.numel(), dtype=np.float64).reshape(tuple(v.shape)))
         ((v * w).sum() + (b * b).sum()).backward()
-        grads.append(a.grad.numpy())
-    np.testing.assert_allclose(grads[1], grads[0], rtol=1e-12)
+        return (a.grad,)
+    return program
 
 
-def test_a_view_that_changed_layout_sees_later_writes_into_its_base():
-    # v's stand-in shares the base's memory, so a write into the base reaches v's gradient
-    a0 = np.random.default_rng(4).standard_normal((3, 3))
-    grads = []
-    for lib in (torch, tt):
-        a = lib.tensor(a0, requires_grad=True)
-        b = a * 1
-        v = b.t()
-        v.t_()
-        r = b[0]
-        r.mul_(r.sum())
-        w = lib.tensor(np.arange(9.0).reshape(3, 3))
-        ((v * w).sum() + r.sum()).backward()
-        grads.append(a.grad.numpy())
-    np.testing.assert_allclose(grads[1], grads[0], rtol=1e-12)
+def _view_changed_layout_then_base_written(t):
+    a = t.tensor(np.arange(9.0).reshape(3, 3) / 7, requires_grad=True)
+    b = a * 1
+    v = b.t()
+    v.t_()            # v's stand-in is a view of b too: b's later write reaches it
+    r = b[0]
+    r.mul_(r.sum())
+    ((v * t.tensor(np.arange(9.0).reshape(3, 3))).sum() + r.sum()).backward()
+    return (a.grad,)
 
 
-@pytest.mark.parametrize("write_view", [False, True])
-def test_writes_after_a_change_of_layout_reach_the_views_made_before(write_view):
-    # b and v share memory in two layouts: b.sin_() after b.t_() is seen by v, as in torch
-    a0 = np.random.default_rng(5).standard_normal((3, 3))
-    grads = []
-    for lib in (torch, tt):
-        a = lib.tensor(a0, requires_grad=True)
+def _write_after_change_of_layout(write_view):
+    def program(t):   # b and v share memory in two layouts: b.sin_() is seen by v
+        a = t.tensor(np.arange(9.0).reshape(3, 3) / 7, requires_grad=True)
         b = a * 1
         v = b.t()
         b.t_()
         b.sin_()
         if write_view:
             v.mul_(v.sum())
-        w = lib.tensor(np.arange(9.0).reshape(3, 3))
+        w = t.tensor(np.arange(9.0).reshape(3, 3))
         ((b * w).sum() + (v * w * w).sum()).backward()
-        grads.append(a.grad.numpy())
-    np.testing.assert_allclose(grads[1], grads[0], rtol=1e-12)
+        return (a.grad,)
+    return program
 
 
-def test_a_read_of_a_view_before_an_earlier_write_keeps_its_history():
-    # r2 read r before b.add_: after b.t_() it still differentiates b's first history
-    grads = []
-    for lib in (torch, tt):
-        a = lib.tensor(np.arange(9.0).reshape(3, 3), requires_grad=True)
-        c = lib.tensor(2.0, dtype=lib.float64, requires_grad=True)
-        b = a * 1
-        r = b[0]
-        r2 = r * 2
-        b.add_(c * 3)
-        b.t_()
-        (r2.sum() + b[1].sum() * 5).backward()
-        grads.append((a.grad.numpy(), c.grad.numpy()))
-    for ours, theirs in zip(grads[1], grads[0]):
-        np.testing.assert_allclose(ours, theirs, rtol=1e-12)
+def _view_read_before_an_earlier_write(t):
+    a = t.tensor(np.arange(9.0).reshape(3, 3), requires_grad=True)
+    c = t.tensor(2.0, dtype=t.float64, requires_grad=True)
+    b = a * 1
+    r = b[0]
+    r2 = r * 2        # read before b.add_: differentiates b's first history
+    b.add_(c * 3)
+    b.t_()
+    (r2.sum() + b[1].sum() * 5).backward()
+    return a.grad, c.grad
 
 
-def test_a_view_made_before_a_change_of_layout_read_by_two_writes():
-    # r (b's row, made before b.t_()) feeds the second write into b, after a first one
-    grads = []
-    for lib in (torch, tt):
-        a = lib.tensor(np.arange(9.0).reshape(3, 3) / 10, requires_grad=True)
-        b = a * 1
-        r = b[0]
-        b.t_()
-        b.mul_(b.mean())
-        b.add_(r.sum() * 0.5)
-        w = lib.tensor(np.arange(9.0).reshape(3, 3))
-        ((b * w).sum() + (r * w[1]).sum() * 3).backward()
-        grads.append(a.grad.numpy())
-    np.testing.assert_allclose(grads[1], grads[0], rtol=1e-12)
+def _view_made_before_read_by_the_second_of_two_writes(t):
+    a = t.tensor(np.arange(9.0).reshape(3, 3) / 10, requires_grad=True)
+    b = a * 1
+    r = b[0]
+    b.t_()
+    b.mul_(b.mean())
+    b.add_(r.sum() * 0.5)
+    w = t.tensor(np.arange(9.0).reshape(3, 3))
+    ((b * w).sum() + (r * w[1]).sum() * 3).backward()
+    return (a.grad,)
+
+
+LAYOUT_PROGRAMS = [_view_made_before(lambda b: b.t()), _view_made_before(lambda b: b[1]),
+                   _view_made_before(lambda b: b.view(-1)),
+                   _view_changed_layout_then_base_written,
+                   _write_after_change_of_layout(False), _write_after_change_of_layout(True),
+                   _view_read_before_an_earlier_write,
+                   _view_made_before_read_by_the_second_of_two_writes]
+
+
+@pytest.mark.parametrize("program", LAYOUT_PROGRAMS)
+def test_views_across_a_change_of_layout_match_torch(program):
+    for ours, theirs in zip(program(tt), program(torch)):
+        np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-12)

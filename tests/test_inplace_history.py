@@ -184,12 +184,46 @@ def _sums_between_writes(t):
     return x.grad
 
 
+def _view_read_into_its_base_then_read_again(t):
+    x = t.tensor([[1.0, 2.0], [3.0, 4.0]], dtype=t.float64, requires_grad=True)
+    y = x * 1
+    r = y[0]
+    y.add_(r.sum())       # r's node is in the written value's history; r shows the new y
+    (r * t.tensor([1.0, 3.0], dtype=t.float64)).sum().backward()
+    return x.grad
+
+
+def _transposed_in_place_then_its_view_written(t):
+    x = t.tensor([[1.0, 2.0], [3.0, 4.0]], dtype=t.float64, requires_grad=True)
+    y = x * 1
+    y.t_()
+    v = y.t()
+    v.add_(y.sum() * 0.5)  # y's node (a view now) is in the written value's history
+    w = t.tensor([[1.0, 2.0], [3.0, 5.0]], dtype=t.float64)
+    ((v * w).sum() + (y * w * w).sum()).backward()
+    return x.grad
+
+
+def _view_read_before_a_sibling_write_then_written(t):
+    x = t.tensor([[1.0, 2.0], [3.0, 4.0]], dtype=t.float64, requires_grad=True)
+    y = x * 1
+    r = y[1]
+    s = r[1] * 2          # read before both writes: its gradient is 2, at x[1, 1] alone
+    y.t().mul_(y.mean())  # r's values change, r itself is not written
+    r.add_(1.5)           # r's stand-in holds the values after the first write
+    (s * 7 + r.sum()).backward()
+    return x.grad
+
+
 PROGRAMS = [_relu_then_write, _cumsum_then_write, _sub_then_zero, _matmul_then_write_weight,
             _recurrence_into_rows, _row_read_then_overwritten, _view_read_after_base_write,
             _reshape_read_after_base_write, _residual_add_in_place, _twice_with_retain,
             _autograd_grad, _retained_grad_of_the_new_values, _state_updated_in_place_in_a_loop,
             _column_view_written, _view_of_a_view_across_a_write,
-            _constant_copied_over_a_history, _sums_between_writes]
+            _constant_copied_over_a_history, _sums_between_writes,
+            _view_read_into_its_base_then_read_again,
+            _transposed_in_place_then_its_view_written,
+            _view_read_before_a_sibling_write_then_written]
 
 
 @pytest.mark.parametrize("program", PROGRAMS, ids=lambda f: f.__name__.strip("_"))

@@ -161,6 +161,10 @@ def view_inplace(target: Tensor, view, name: str) -> Tensor:
     if tracked:   # the stand-in shares target's memory, so its version counter too
         source = _stand_in(target, keeps_buffer=True)
         source._version = target._version
+        source._base = target._base   # a view too: its edge stays (`mend_stale_edges`)
+        if getattr(target, "_earlier", None):   # the histories it had before, for old reads
+            source._earlier = list(target._earlier)
+        _views_read_stand_in(target, source)
     result = view(source)
     if tracked and storage_of(result.array) is not storage_of(target.array):
         raise RuntimeError(f"{name}: the result is not a view of the tensor's memory "
@@ -169,11 +173,30 @@ def view_inplace(target: Tensor, view, name: str) -> Tensor:
     if tracked:
         _kept(target, source)
         target._op, target.inputs, target.site = result._op, result.inputs, result.site
+        # a view of the stand-in, which keeps the memory's first layout: a later write into
+        # target rewrites the stand-in (`_write_view`), so the views made before see it
+        target._base = target._base if target._base is not None else source
     target.array, target.shape = result.array, result.array.shape
     target._version[0] += 1
     if tracked:
         target._saved = tuple(x._version[0] for x in target.inputs) + (target._version[0],)
     return target
+
+
+def _views_read_stand_in(target: Tensor, source: Tensor) -> None:
+    """The view nodes made of `target` before it changes layout in place read `source`, its
+    stand-in on the same memory: their memory keeps the layout they were made over (an edge
+    to target would route their gradient through target's new view op). They share target's
+    version counter, so the heap is scanned only when its refcount says one is alive."""
+    if sys.getrefcount(target._version) <= 3:   # (target, source, the argument)
+        return
+    for v in gc.get_referrers(target._version):
+        if type(v) is not Tensor or v is target or v is source:
+            continue
+        if v._op is not None and v._op.view and any(x is target for x in v.inputs):
+            v.inputs = tuple(source if x is target else x for x in v.inputs)
+        if v._base is target:   # their memory is the stand-in's, in its layout
+            v._base = source
 
 
 class NoGradView(tuple):
@@ -404,8 +427,9 @@ def _history_at(t: Tensor, version: int) -> Tensor:
         if moved_at < version:
             break
         first = old
-    if first is not None:
-        return first
+    if first is not None and (t._base is None or not isinstance(first._saved, tuple)
+                              or version >= first._saved[-1]):
+        return first   # (a view's stand-in holds its values from its last read of its base)
     if t._base is None or t._op is None or not t._op.view:
         return t
     inner = t.inputs[0]
@@ -447,12 +471,18 @@ def _rewire(result: Tensor, target: Tensor, old: Tensor) -> None:
     """Before `target` is overwritten by `result`: every node of result's history that read
     target (e.g. the `x * 2` in `x.add_(x * 2)`) reads the stand-in `old` instead (or an
     earlier one, for a node that read target before an earlier write: `_history_at`), so
-    the history keeps the values it was computed from and has no cycle through target."""
+    the history keeps the values it was computed from and has no cycle through target.
+    A node that read a view of target's memory (same version counter) reads a view node of
+    its own over the stand-in: the view itself, whose memory takes the write, keeps its
+    edge (its later readers differentiate the new history, as PyTorch's)."""
     for node in _unwalked(result, target):
-        if any(x is target for x in node.inputs):
+        # (a view node's own edges stay: it is read at several versions of its base)
+        counter = target._version if node._base is None else None
+        if any(x is target or x._version is counter for x in node.inputs):
             saved = node._saved if isinstance(node._saved, tuple) else None
-            node.inputs = tuple(x if x is not target else old if saved is None
-                                else _history_at(target, saved[k])
+            node.inputs = tuple(x if x is not target and x._version is not counter
+                                else (old if x is target else x) if saved is None
+                                else _history_at(x, saved[k])
                                 for k, x in enumerate(node.inputs))
 
 

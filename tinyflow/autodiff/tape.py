@@ -488,9 +488,11 @@ def _rewire(result: Tensor, target: Tensor, old: Tensor) -> None:
 
 def _unwalked(result: Tensor, target: Tensor):
     """The nodes of result's history (up to target) that a write into target must look at.
-    The walk goes on into a node's inputs as they were before the caller rewired them: the
+    When target is no view and has none (no other tensor shares its version counter), the
+    walk goes on into a node's inputs as they were before the caller rewired them: the
     stand-ins put in hold target's earlier histories, which its earlier writes walked (an
-    in-place activation, `clamp_(x)`, so looks at one node, not at the whole network).
+    in-place activation, `clamp_(x)`, so looks at one node, not at the whole network). With
+    views, the stand-ins are walked too: a view's reads are rewired by memory, not identity.
 
     A node a walk has left reads target nowhere in its history, and stays so until some
     tensor's history moves (`MOVED`): if only target's own write moved one since its last
@@ -499,6 +501,7 @@ def _unwalked(result: Tensor, target: Tensor):
     the whole history so far made a sequence quadratic in its length."""
     mine = id(target)
     walked = mine if target._walked_at == MOVED[0] - 1 else None
+    alone = target._base is None and sys.getrefcount(target._version) <= 2
     stack, seen = [result], set()
     while stack:
         node = stack.pop()
@@ -509,7 +512,7 @@ def _unwalked(result: Tensor, target: Tensor):
         node._walked_for = mine
         inputs = node.inputs
         yield node
-        stack.extend(inputs)
+        stack.extend(inputs if alone else node.inputs)
     target._walked_at = MOVED[0]
 
 

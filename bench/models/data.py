@@ -13,10 +13,12 @@ import numpy as np
 @dataclass(frozen=True)
 class Workload:
     """build() returns a step function; each call runs one step and returns its loss (or an
-    output whose sum stands for it). `steps` is fixed so step N means the same in both."""
+    output whose sum stands for it). `steps` is fixed so step N means the same in both; `drift`
+    is how far step N's loss may be from torch's."""
     build: Callable[[], Callable]
     steps: int
     kind: str = "train"
+    drift: float = 2e-3   # relative: step N's loss vs torch's (float32 sums in another order)
 
 
 def param_array(name: str, shape) -> np.ndarray:

@@ -173,6 +173,30 @@ def test_conv2d_with_bias_matches_torch(attrs, cin):
            lambda a, c, d: F.conv2d(a, c, d, **attrs), [x, w, b])
 
 
+@pytest.mark.parametrize("cin, cout, groups", [(8, 8, 1), (4, 40, 1), (3, 16, 1), (8, 16, 2)],
+                         ids=["taps-rows", "many-outputs", "few-taps", "taps-rows-groups"])
+@pytest.mark.parametrize("bias", [False, True])
+def test_conv2d_weight_gradient_either_product_way_matches_torch(cin, cout, groups, bias):
+    """The weight gradient's product runs with the taps as rows (few output channels, many
+    taps: `conv.TAP_ROWS_FROM`) or the output channels as rows; 4x4 at stride 2, as a GAN's
+    layers, with and without the bias summed from the same rows."""
+    F = pytest.importorskip("torch.nn.functional")
+    from tinyflow.backend.numpy import conv as kernels
+    import tinyflow as torch_like
+    og, kg = cout // groups, 16 * cin // groups
+    assert (kg >= kernels.TAP_ROWS_FROM * og and og <= kernels.TAP_ROWS_MAX_OUT) == (
+        cout in (8, 16) and cin >= 8)
+    rng = _seeded("orientation", cin, cout, groups, bias)
+    x, w, b = _rand(rng, 3, cin, 10, 9), _rand(rng, cout, cin // groups, 4, 4), _rand(rng, cout)
+    attrs = dict(stride=2, padding=1, groups=groups)
+    if bias:
+        _check(lambda a, c, d: torch_like.nn.functional.conv2d(a, c, d, **attrs),
+               lambda a, c, d: F.conv2d(a, c, d, **attrs), [x, w, b])
+    else:
+        _check(lambda a, c: torch_like.nn.functional.conv2d(a, c, None, **attrs),
+               lambda a, c: F.conv2d(a, c, None, **attrs), [x, w])
+
+
 @pytest.mark.parametrize("frozen", ["weight", "bias", "input"])
 @pytest.mark.parametrize("cin", [1, 4])
 def test_conv2d_bias_gradients_when_some_inputs_need_none(frozen, cin):

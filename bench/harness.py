@@ -43,14 +43,11 @@ THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
 
 
 def alias_torch_to_tinyflow():
-    """Make `import torch`, `import torch.nn as nn`, ... give tinyflow's modules."""
+    """Make `import torch`, `import torch.nn as nn`, ... give this checkout's tinyflow's
+    modules (`tinyflow.as_torch`, as `python -m tinyflow.as_torch` runs a program)."""
     sys.path.insert(0, ROOT)
-    import tinyflow
-    import tinyflow.nn.functional  # noqa: F401  (torch.nn.functional)
-    import tinyflow.optim  # noqa: F401
-    for name in list(sys.modules):
-        if name == "tinyflow" or name.startswith("tinyflow."):
-            sys.modules["torch" + name[len("tinyflow"):]] = sys.modules[name]
+    from tinyflow import as_torch
+    as_torch.install()
 
 
 def worker(framework: str, module: str, name: str, steps: int) -> dict:

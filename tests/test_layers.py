@@ -31,6 +31,7 @@ LAYERS = [
                                         # export; compile; TF1's tf.contrib (rnn); models
     ("autograd",),                      # `tinyflow.autograd` as a module path
     ("__init__",),                      # the `tinyflow` namespace itself
+    ("as_torch",),                      # a PyTorch program's `import torch...` -> tinyflow
 ]
 LAYER = {package: level for level, group in enumerate(LAYERS) for package in group}
 

@@ -1,0 +1,59 @@
+"""`python -m tinyflow.as_torch program.py`: a PyTorch program's every `import torch...` line
+gives tinyflow's module of the same path, with the program's own text unchanged."""
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+PROGRAM = textwrap.dedent("""
+    import sys
+    import torch
+    import torch.nn as nn
+    import torch.nn.functional as F
+    import torch.optim as optim
+    from torch.utils.data import DataLoader, TensorDataset
+
+    torch.manual_seed(0)
+    x = torch.randn(32, 4)
+    y = (x.sum(dim=1) > 0).long()
+    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+    opt = optim.SGD(model.parameters(), lr=0.5)
+    for epoch in range(20):
+        for xb, yb in DataLoader(TensorDataset(x, y), batch_size=8, shuffle=True):
+            opt.zero_grad()
+            loss = F.cross_entropy(model(xb), yb)
+            loss.backward()
+            opt.step()
+    same = nn.Linear.__module__.split(".")[0] == F.relu.__module__.split(".")[0]
+    print(torch.__name__, type(loss).__module__.split(".")[0], same, sys.argv[1:],
+          round(loss.item(), 3) < 0.69)
+""")
+
+
+def run(tmp_path, source, *args):
+    path = tmp_path / "program.py"
+    path.write_text(source)
+    return subprocess.run([sys.executable, "-m", "tinyflow.as_torch", str(path), *args],
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_a_pytorch_program_runs_on_tinyflow_unchanged(tmp_path):
+    done = run(tmp_path, PROGRAM, "--epochs", "3")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[-2] == "tinyflow tinyflow True ['--epochs', '3'] True"
+
+
+def test_a_path_tinyflow_lacks_is_an_error_naming_it(tmp_path):
+    done = run(tmp_path, "import torch.no_such_module\n")
+    assert done.returncode != 0
+    assert ("No module named 'torch.no_such_module': running as torch (tinyflow.as_torch), "
+            "and tinyflow has no tinyflow.no_such_module") in done.stderr
+
+
+def test_install_refuses_when_pytorch_is_already_imported():
+    pytest.importorskip("torch")
+    from tinyflow import as_torch
+    with pytest.raises(RuntimeError, match="PyTorch is already imported"):
+        as_torch.install()
+    assert not any(isinstance(f, as_torch._TorchAlias) for f in sys.meta_path)

@@ -1,0 +1,75 @@
+"""Run a PyTorch program on tinyflow without editing it:
+
+    python -m tinyflow.as_torch train.py [its arguments]
+
+`import tinyflow as torch` changes one line, but a program's other imports (`import torch.nn
+as nn`, `import torch.nn.functional as F`, `from torch.utils.data import DataLoader`) look
+up the package named `torch`, and find PyTorch's when it is installed: the program then mixes
+the two libraries. Here every `torch` and `torch.<path>` import gives tinyflow's module at
+`tinyflow.<path>`, the same object (`torch.nn is tinyflow.nn`), and a path tinyflow lacks is
+an error naming it. `install()` does the same inside a process, before its first `import
+torch`; PyTorch itself already imported is refused, as the two cannot share the name.
+"""
+from __future__ import annotations
+
+import importlib
+import importlib.abc
+import importlib.machinery
+import runpy
+import sys
+
+ALIAS, TARGET = "torch", "tinyflow"
+
+
+class _TorchAlias(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """A finder of `torch[.path]` whose loader hands back `tinyflow[.path]` unchanged: the
+    import system's own attributes (`__spec__`) are put back after it sets them."""
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname != ALIAS and not fullname.startswith(ALIAS + "."):
+            return None
+        name = TARGET + fullname[len(ALIAS):]
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as error:
+            if error.name != name:
+                raise
+            raise ModuleNotFoundError(
+                f"No module named {fullname!r}: running as torch (tinyflow.as_torch), and "
+                f"tinyflow has no {name}", name=fullname) from None
+        spec = importlib.machinery.ModuleSpec(fullname, self,
+                                              is_package=hasattr(module, "__path__"))
+        spec.loader_state = module
+        return spec
+
+    def create_module(self, spec):
+        module = spec.loader_state
+        spec.loader_state = (module, module.__spec__)
+        return module
+
+    def exec_module(self, module):
+        _, original = module.__spec__.loader_state
+        module.__spec__ = original
+
+
+def install() -> None:
+    """From now on, `import torch...` in this process gives tinyflow's modules."""
+    if any(isinstance(finder, _TorchAlias) for finder in sys.meta_path):
+        return
+    real = sys.modules.get(ALIAS)
+    if real is not None and not (real.__name__ == TARGET):
+        raise RuntimeError("tinyflow.as_torch: PyTorch is already imported in this process; "
+                           "install the alias before the program's first `import torch`")
+    sys.meta_path.insert(0, _TorchAlias())
+
+
+def main(argv: list) -> None:
+    if not argv or argv[0] in ("-h", "--help"):
+        sys.exit("usage: python -m tinyflow.as_torch program.py [its arguments]")
+    install()
+    sys.argv = list(argv)
+    runpy.run_path(argv[0], run_name="__main__")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

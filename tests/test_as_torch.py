@@ -1,14 +1,18 @@
 """`python -m tinyflow.as_torch program.py`: a PyTorch program's every `import torch...` line
 gives tinyflow's module of the same path, with the program's own text unchanged."""
+import pathlib
 import subprocess
 import sys
 import textwrap
 
 import pytest
 
+ROOT = pathlib.Path(__file__).resolve().parent.parent   # `-m` finds this checkout's tinyflow
+
 PROGRAM = textwrap.dedent("""
     import sys
     import torch
+    from helper import LAYERS    # a module beside the program, as `python program.py` finds
     import torch.nn as nn
     import torch.nn.functional as F
     import torch.optim as optim
@@ -17,7 +21,7 @@ PROGRAM = textwrap.dedent("""
     torch.manual_seed(0)
     x = torch.randn(32, 4)
     y = (x.sum(dim=1) > 0).long()
-    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+    model = nn.Sequential(*LAYERS(nn))
     opt = optim.SGD(model.parameters(), lr=0.5)
     for epoch in range(20):
         for xb, yb in DataLoader(TensorDataset(x, y), batch_size=8, shuffle=True):
@@ -34,8 +38,10 @@ PROGRAM = textwrap.dedent("""
 def run(tmp_path, source, *args):
     path = tmp_path / "program.py"
     path.write_text(source)
+    (tmp_path / "helper.py").write_text(
+        "def LAYERS(nn):\n    return nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2)\n")
     return subprocess.run([sys.executable, "-m", "tinyflow.as_torch", str(path), *args],
-                          capture_output=True, text=True, timeout=300)
+                          capture_output=True, text=True, timeout=300, cwd=ROOT)
 
 
 def test_a_pytorch_program_runs_on_tinyflow_unchanged(tmp_path):

@@ -15,6 +15,7 @@ from __future__ import annotations
 import importlib
 import importlib.abc
 import importlib.machinery
+import os
 import runpy
 import sys
 
@@ -68,7 +69,8 @@ def main(argv: list) -> None:
         sys.exit("usage: python -m tinyflow.as_torch program.py [its arguments]")
     install()
     sys.argv = list(argv)
-    runpy.run_path(argv[0], run_name="__main__")
+    sys.path[0] = os.path.dirname(os.path.abspath(argv[0]))   # as `python program.py`: its
+    runpy.run_path(argv[0], run_name="__main__")                # own modules beside it
 
 
 if __name__ == "__main__":

@@ -6,9 +6,10 @@
 as nn`, `import torch.nn.functional as F`, `from torch.utils.data import DataLoader`) look
 up the package named `torch`, and find PyTorch's when it is installed: the program then mixes
 the two libraries. Here every `torch` and `torch.<path>` import gives tinyflow's module at
-`tinyflow.<path>`, the same object (`torch.nn is tinyflow.nn`), and a path tinyflow lacks is
-an error naming it. `install()` does the same inside a process, before its first `import
-torch`; PyTorch itself already imported is refused, as the two cannot share the name.
+`tinyflow.<path>`, the same object (`torch.nn is tinyflow.nn`), `torchvision[.path]` gives
+`tinyflow.vision[.path]`, and a path tinyflow lacks is an error naming it. `install()` does
+the same inside a process, before its first `import torch`; PyTorch itself already imported
+is refused, as the two cannot share the name.
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ import os
 import runpy
 import sys
 
-ALIAS, TARGET = "torch", "tinyflow"
+ALIASES = {"torch": "tinyflow", "torchvision": "tinyflow.vision"}
 
 
 class _TorchAlias(importlib.abc.MetaPathFinder, importlib.abc.Loader):
@@ -27,17 +28,18 @@ class _TorchAlias(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     import system's own attributes (`__spec__`) are put back after it sets them."""
 
     def find_spec(self, fullname, path=None, target=None):
-        if fullname != ALIAS and not fullname.startswith(ALIAS + "."):
+        alias = fullname.partition(".")[0]
+        if alias not in ALIASES:
             return None
-        name = TARGET + fullname[len(ALIAS):]
+        name = ALIASES[alias] + fullname[len(alias):]
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as error:
             if error.name != name:
                 raise
             raise ModuleNotFoundError(
-                f"No module named {fullname!r}: running as torch (tinyflow.as_torch), and "
-                f"tinyflow has no {name}", name=fullname) from None
+                f"No module named {fullname!r}: running as {alias} (tinyflow.as_torch), "
+                f"and tinyflow has no {name}", name=fullname) from None
         spec = importlib.machinery.ModuleSpec(fullname, self,
                                               is_package=hasattr(module, "__path__"))
         spec.loader_state = module
@@ -57,10 +59,12 @@ def install() -> None:
     """From now on, `import torch...` in this process gives tinyflow's modules."""
     if any(isinstance(finder, _TorchAlias) for finder in sys.meta_path):
         return
-    real = sys.modules.get(ALIAS)
-    if real is not None and not (real.__name__ == TARGET):
-        raise RuntimeError("tinyflow.as_torch: PyTorch is already imported in this process; "
-                           "install the alias before the program's first `import torch`")
+    for alias, target in ALIASES.items():
+        real = sys.modules.get(alias)
+        if real is not None and real.__name__ != target:
+            raise RuntimeError(f"tinyflow.as_torch: {alias} (PyTorch's) is already imported "
+                               f"in this process; install the alias before the program's "
+                               f"first `import {alias}`")
     sys.meta_path.insert(0, _TorchAlias())
 
 

@@ -166,3 +166,22 @@ def test_kernels_of_long_rows_match_the_formula_in_float64():
     got = nn_kernels.log_softmax_grad(nn_ops.LogSoftmaxGrad(), g, y)
     np.testing.assert_allclose(got, g - np.exp(y) * g.sum(-1, keepdims=True), rtol=1e-13,
                                atol=1e-13)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(1, 60), (100, 10), (7,), (2, 3, 5)])
+def test_small_arrays_take_the_row_loop_in_one_call_with_torch_values(shape, dtype):
+    """Under ROW_LOOPS_FROM[1] elements the row loop runs in one call (a char-RNN's letter):
+    torch's values, large logits, -inf and NaN rows included."""
+    x = (np.random.default_rng(10).standard_normal(shape) * 5).astype(dtype)
+    if x.ndim == 2 and x.shape[0] >= 4:
+        x[1] = -np.inf
+        x[2, 3] = np.nan
+        x[3] += 1e6 if dtype == np.float64 else 1e4
+    ours = TF.log_softmax(tinyflow.tensor(x), dim=-1).numpy()
+    theirs = F.log_softmax(torch.tensor(x), dim=-1).numpy()
+    assert ours.dtype == theirs.dtype
+    np.testing.assert_array_equal(np.isnan(ours), np.isnan(theirs))
+    tol = dict(rtol=1e-5, atol=1e-5) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-9)
+    ok = ~np.isnan(theirs)
+    np.testing.assert_allclose(ours[ok], theirs[ok], **tol)

@@ -123,8 +123,11 @@ def _check_targets(target: Tensor, classes: int, ignore_index: int) -> bool:
     if target.is_symbolic or target.kind == "remote":
         return True
     t = target.numpy()
-    if t.size:   # every step's check: two reductions when all ids are in range
-        low, high = np.minimum.reduce(t, None), np.maximum.reduce(t, None)
+    if t.size:   # every step's check: two reductions when all ids are in range (one id, a
+        # char-RNN's letter: read in Python)
+        low = high = t.item() if t.size == 1 else None
+        if low is None:
+            low, high = np.minimum.reduce(t, None), np.maximum.reduce(t, None)
         if 0 <= low and high < classes and not low <= ignore_index <= high:
             return False
     bad = (t != ignore_index) & ((t < 0) | (t >= classes))

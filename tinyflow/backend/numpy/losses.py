@@ -58,6 +58,8 @@ def nll(op, logp, labels):
     examples is NaN, as PyTorch's)."""
     ids = labels.reshape(-1)
     rows = _class_rows(ids, logp.shape[-1], "nll")
+    if ids.size == 1 and op.reduction != "none":   # one example: no fancy index, no sum
+        return np.array(-logp.reshape(-1)[ids[0]], logp.dtype)
     loss = -logp.reshape(ids.size, logp.shape[-1])[rows, ids]
     if op.reduction == "none":
         return loss.reshape(labels.shape)

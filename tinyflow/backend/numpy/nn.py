@@ -109,14 +109,17 @@ def log_softmax(op, x, out=None):
         out = np.empty_like(x) if out is None else out
         loop = (_attention_loops().log_softmax_rows32 if x.dtype == np.float32
                 else _row_loops().log_softmax)
-        x_rows, out_rows = x.reshape(-1, x.shape[-1]), out.reshape(-1, x.shape[-1])
+        if x.ndim == 2:
+            x_rows, out_rows = x, out
+        else:
+            x_rows, out_rows = x.reshape(-1, x.shape[-1]), out.reshape(-1, x.shape[-1])
+        if one_piece:   # (the loops warn of nothing: NumPy's error state is not needed)
+            loop(x_rows, out_rows)
+            return out
         token = _quiet.enter()
         try:
-            if one_piece:
-                loop(x_rows, out_rows)
-            else:
-                parallel.split(lambda a, b: loop(x_rows[a:b], out_rows[a:b]), len(x_rows),
-                               x.size * SOFTMAX_PASSES, blas=False)
+            parallel.split(lambda a, b: loop(x_rows[a:b], out_rows[a:b]), len(x_rows),
+                           x.size * SOFTMAX_PASSES, blas=False)
         finally:
             _quiet.leave(token)
         return out

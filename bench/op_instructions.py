@@ -10,6 +10,7 @@ its AVX2 kernels under valgrind, and memory stalls are not counted).
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import sys
 import tempfile
@@ -38,6 +39,11 @@ SNIPPETS = {   # name -> one call, on the tensors SETUP makes (as the seed step'
     "log_softmax_b1_60_grad": "F.log_softmax(o60, dim=1)",
     "nll_b1_60_grad": "crit(lo60, t1)",
     "loss_iadd_grad": "loss0.add_(l60)",
+    "getitem_int_row": "t5[3]",
+    "tensor_list_0": "torch.Tensor([0])",
+    "sgd_data_add": "i2h.weight.data.add_(i2h.weight.grad.data, alpha=-0.0005)",
+    "zero_grad_linear": "i2h.zero_grad()",
+    "char_rnn_letter": "letter()",
 }
 SETUP = """
 import numpy as np
@@ -60,6 +66,17 @@ i2h, crit, xh = nn.Linear(191, 128), nn.NLLLoss(), torch.zeros(1, 191, requires_
 o60 = torch.zeros(1, 60, requires_grad=True) * 1
 lo60, t1 = F.log_softmax(o60, dim=1), torch.LongTensor([[5]])[0]
 loss0, l60 = torch.zeros(1) * 1, crit(lo60, t1)
+t5 = torch.LongTensor([1, 2, 3, 4, 5])
+t5.unsqueeze_(-1)
+i2h.weight.grad = torch.ones(128, 191)
+i2o, o2o, lsm = nn.Linear(191, 60), nn.Linear(188, 60), nn.LogSoftmax(dim=1)
+drop = nn.Dropout(0.1).eval()
+def letter():   # one letter of the tutorial's step: forward, loss, `loss += l`
+    xc = torch.cat((c3, x60, h128), 1)
+    h, o = i2h(xc), i2o(xc)
+    o = lsm(drop(o2o(torch.cat((h, o), 1))))
+    l = crit(o, t5[2])
+    loss0.add_(l)
 def enter_no_grad():
     with torch.no_grad():
         pass
@@ -71,6 +88,8 @@ def worker(tree: str, framework: str, names: list) -> None:
     sys.path.insert(0, tree)
     env = {"framework": framework}
     exec(SETUP, env)
+    gc.collect()
+    gc.freeze()   # a full collection of the set-up's objects inside a count was ~14M
     count_toggles()
     for name in names:
         loop = compile(f"for _ in range({CALLS}): {SNIPPETS[name]}", name, "exec")

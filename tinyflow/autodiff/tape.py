@@ -16,7 +16,7 @@ from ..core.dtypes import kind_rank
 from ..core.errors import freed_graph_error, leaf_write_error, overwritten_error
 from ..core.modes import grad_mode, trace_state
 from ..core.op import apply, as_dtype_array
-from ..core.tensor import EAGER, REMOTE, Tensor
+from ..core.tensor import EAGER, REMOTE, Tensor, new_eager
 from ..ops.indexing import setitem
 from ..ops.math import where
 from ..ops.shape import Copy, GetItem
@@ -98,10 +98,12 @@ def write_inplace(target: Tensor, result: Tensor) -> Tensor:
     """
     if target.kind == REMOTE:   # its worker writes its own buffer (outside autograd only)
         return apply(Copy(), result, out=target)
-    refuse_symbolic(target)
+    if target.kind != EAGER:
+        refuse_symbolic(target)
     tracked = result.requires_grad and grad_mode.enabled
     _refuse_leaf(target, tracked)
-    if kind_rank(result.dtype) > kind_rank(target.dtype):   # PyTorch's rule: no float
+    if result.dtype is not target.dtype and kind_rank(result.dtype) > kind_rank(
+            target.dtype):   # PyTorch's rule: no float
         raise RuntimeError(f"in-place: the result is {result.dtype.name}, which a "
                            f"{target.dtype.name} tensor cannot hold without losing its kind; "
                            f"write out of place")
@@ -114,10 +116,12 @@ def write_inplace(target: Tensor, result: Tensor) -> Tensor:
         return trace_state.active.write(target, result)
     if tracked and target._base is not None:
         return _write_view(target, result)
-    try:
-        shape = np.broadcast_shapes(result.shape, target.shape)
-    except ValueError:
-        shape = None
+    shape = target.shape
+    if result.shape != shape:   # (NumPy's broadcast_shapes: ~10 us; one shape needs none)
+        try:
+            shape = np.broadcast_shapes(result.shape, target.shape)
+        except ValueError:
+            shape = None
     if shape != target.shape:
         raise RuntimeError(f"output with shape {list(target.shape)} doesn't match the "
                            f"broadcast shape {list(result.shape)}")
@@ -393,7 +397,7 @@ def _stand_in(target: Tensor, keeps_buffer: bool = False) -> Tensor:
     """A tensor with target's current values (its own copy, or target's buffer itself when
     target is about to take another), history and version."""
     values = target.array if keeps_buffer else target.array.copy()
-    old = Tensor._eager(values, target._op, target.inputs, target.requires_grad)
+    old = new_eager(values, target.dtype, target._op, target.inputs, target.requires_grad)
     old._saved = target._saved
     old._version = [target._version[0]]  # its own buffer now, at the version it had
     old.site = target.site
@@ -475,15 +479,20 @@ def _rewire(result: Tensor, target: Tensor, old: Tensor) -> None:
     A node that read a view of target's memory (same version counter) reads a view node of
     its own over the stand-in: the view itself, whose memory takes the write, keeps its
     edge (its later readers differentiate the new history, as PyTorch's)."""
-    for node in _unwalked(result, target):
-        # (a view node's own edges stay: it is read at several versions of its base)
+    for node in _unwalked(result, target):   # (holds no reference to target's version
+        # counter: `_unwalked` counts them) a view node's own edges stay: it is read at
+        # several versions of its base
         counter = target._version if node._base is None else None
-        if any(x is target or x._version is counter for x in node.inputs):
-            saved = node._saved if isinstance(node._saved, tuple) else None
-            node.inputs = tuple(x if x is not target and x._version is not counter
-                                else (old if x is target else x) if saved is None
-                                else _history_at(x, saved[k])
-                                for k, x in enumerate(node.inputs))
+        for x in node.inputs:   # (a loop, not any() of a generator: once per node walked)
+            if x is target or x._version is counter:
+                break
+        else:
+            continue
+        saved = node._saved if isinstance(node._saved, tuple) else None
+        node.inputs = tuple(x if x is not target and x._version is not counter
+                            else (old if x is target else x) if saved is None
+                            else _history_at(x, saved[k])
+                            for k, x in enumerate(node.inputs))
 
 
 def _unwalked(result: Tensor, target: Tensor):

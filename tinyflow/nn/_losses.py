@@ -123,8 +123,11 @@ def _check_targets(target: Tensor, classes: int, ignore_index: int) -> bool:
     if target.is_symbolic or target.kind == "remote":
         return True
     t = target.numpy()
-    if t.size:   # every step's check: two reductions when all ids are in range
-        low, high = np.minimum.reduce(t, None), np.maximum.reduce(t, None)
+    if t.size:   # every step's check: two reductions when all ids are in range (one id, a
+        # char-RNN's letter: read in Python)
+        low = high = t.item() if t.size == 1 else None
+        if low is None:
+            low, high = np.minimum.reduce(t, None), np.maximum.reduce(t, None)
         if 0 <= low and high < classes and not low <= ignore_index <= high:
             return False
     bad = (t != ignore_index) & ((t < 0) | (t >= classes))
@@ -189,10 +192,11 @@ def nll_loss(input: Tensor, target: Tensor, weight: Optional[Tensor] = None,
     logp = _classes_last(as_tensor(input))
     ignored = _check_targets(t, logp.shape[-1], ignore_index)
     if weight is None and not ignored and t.array.size:
-        # every target counts (eager, checked above): the pick and its mean, 5 ops where
-        # the masks of `_nll` make 15 (a char-RNN's loss per letter, one sample each)
-        picked = ops.squeeze(ops.gather(logp, -1, ops.expand_dims(t, -1)), -1)
-        return _reduce(-picked, reduction)
+        # every target counts (eager, checked above): one op each way, where the masks of
+        # `_nll` make 15 (a char-RNN's loss per letter, one sample each)
+        if reduction not in REDUCTIONS:
+            _unknown_reduction(reduction)
+        return ops.nll(logp, t, reduction)
     return _nll(logp, t, weight, ignore_index, reduction, 0.0)
 
 

@@ -18,7 +18,7 @@ from .math import (abs, add, atan2, autocast_inputs, bitwise_and, bitwise_left_s
                    multiply, negative, not_equal, pow, relu, relu_grad, remainder, round,
                    sigmoid, sign, sin, sqrt, square, subtract, tanh, to_double, to_float,
                    to_int32, to_int64, where)
-from .losses import binary_cross_entropy, smooth_l1
+from .losses import binary_cross_entropy, nll, smooth_l1
 from .nn import log_softmax, softmax, softmax_cross_entropy, sparse_softmax_cross_entropy
 from .normalization import (batch_norm_eval, batch_norm_tracked, channel_affine,
                             channel_moments, layer_norm, normalize, normalize_channels)

@@ -87,10 +87,14 @@ def pytest_collection_modifyitems(config, items):
     items[:] = [item for group in order for item in groups[group]]
 
 
-@pytest.fixture(scope="module")
-def local_ray():
-    """A local Ray cluster for one test module (2 CPUs); its workers import this checkout
-    of tinyflow and the test modules' actors and model factories from this folder."""
+@pytest.fixture(scope="session")
+def _ray_cluster():
+    """One local Ray cluster (2 CPUs) for the whole session, started by the first module that
+    asks for it: a start and stop cost ~10 s, and every Ray module runs in one worker (the
+    "ray" group above), so they would otherwise pay it one after another. Its workers import
+    this checkout of tinyflow and the test modules' actors and model factories from this
+    folder. Every actor the tests start asks for 0 CPUs, so one a module leaves behind cannot
+    starve the next module's; the module fixtures below still stop theirs."""
     import ray
     tests = os.path.dirname(os.path.abspath(__file__))
     env = {"OPENBLAS_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join([tests, str(REPO)])}
@@ -101,7 +105,16 @@ def local_ray():
 
 
 @pytest.fixture(scope="module")
+def local_ray(_ray_cluster):
+    """The session's local Ray cluster, asked for by a test module (an actor is stopped when
+    its last handle goes, so a module's actors end with its fixtures)."""
+    yield
+
+
+@pytest.fixture(scope="module")
 def actor_pool(local_ray):
     """Parameter-server actors reused by the tests of a module (tests/ps_pool.py)."""
     from ps_pool import ActorPool
-    return ActorPool()
+    pool = ActorPool()
+    yield pool
+    pool.stop()

@@ -34,6 +34,13 @@ class ActorPool:
     def give_back(self, cls, actors) -> None:
         self.idle[cls].extend(actors)
 
+    def stop(self) -> None:
+        """Stop the idle actors (the session's Ray cluster outlives the module)."""
+        for actors in self.idle.values():
+            for actor in actors:
+                ray.kill(actor)
+        self.idle.clear()
+
     def server(self, *args, **kwargs) -> "PooledServer":
         """`dist.ParameterServer(*args, **kwargs)` on this pool's actors."""
         return PooledServer(self, *args, **kwargs)

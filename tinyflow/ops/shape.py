@@ -188,8 +188,8 @@ class Concat(Op):
                 # every input's shape, so n pieces of a long concat cost n^2
                 lead, start, pieces = (slice(None),) * axis, 0, []
                 for size, wanted in zip(sizes, needed):
-                    pieces.append(getitem(g, lead + (slice(start, start + size),))
-                                  if wanted else None)
+                    pieces.append(apply1(GetItem(index=lead + (slice(start, start + size),)),
+                                         g) if wanted else None)   # (a normal index)
                     start += size
                 return tuple(pieces)
         return tuple(apply(ConcatPiece(index=i, axis=self.axis), g, *xs) if wanted else None

@@ -11,7 +11,7 @@ import numpy as np
 from ..core import dtypes
 from ..core.op import Op, apply, apply1, apply2, as_tensor, shared, sum_terms
 from ..core.shapes import normalize_axes
-from ..core.modes import trace_state
+from ..core.modes import trace_state, vjp_request
 from ..core.tensor import EAGER, REMOTE, Tensor
 from .creation import fill, tf1_constant, zeros_like
 
@@ -176,18 +176,24 @@ class Concat(Op):
         return tuple(out), xs[0].dtype
 
     def vjp(self, g, out, *xs):
+        """The slice of g each input occupies; None for the inputs the sweep wants no
+        gradient of (an RNN's data and category beside its hidden state: no slice built)."""
+        needed = vjp_request.needed
+        if needed is None:
+            needed = (True,) * len(xs)
         if all(x.shape is not None for x in xs):
             axis = normalize_axes(self.axis, len(xs[0].shape))[0]
             sizes = [x.shape[axis] for x in xs]
             if None not in sizes:   # slices of g at known offsets: a ConcatPiece reads
                 # every input's shape, so n pieces of a long concat cost n^2
                 lead, start, pieces = (slice(None),) * axis, 0, []
-                for size in sizes:
-                    pieces.append(getitem(g, lead + (slice(start, start + size),)))
+                for size, wanted in zip(sizes, needed):
+                    pieces.append(apply1(GetItem(index=lead + (slice(start, start + size),)),
+                                         g) if wanted else None)   # (a normal index)
                     start += size
                 return tuple(pieces)
-        return tuple(apply(ConcatPiece(index=i, axis=self.axis), g, *xs)
-                     for i in range(len(xs)))
+        return tuple(apply(ConcatPiece(index=i, axis=self.axis), g, *xs) if wanted else None
+                     for i, wanted in zip(range(len(xs)), needed))
 
 
 class ConcatPiece(Op):

@@ -65,3 +65,23 @@ def test_install_refuses_when_pytorch_is_already_imported():
     with pytest.raises(RuntimeError, match=r"torch \(PyTorch.s\) is already imported"):
         as_torch.install()
     assert not any(isinstance(f, as_torch._TorchAlias) for f in sys.meta_path)
+
+
+def test_processes_the_program_starts_by_spawn_run_it_on_tinyflow_too(tmp_path):
+    """A spawn (or forkserver) child reruns the program's file before its target: its
+    `import torch` must give tinyflow there too (`torch.multiprocessing.spawn`'s way)."""
+    done = run(tmp_path, textwrap.dedent("""
+        import torch
+        import torch.multiprocessing as mp
+        from helper import LAYERS
+
+        def child(rank, queue):
+            queue.put((rank, torch.__name__, type(LAYERS(torch.nn)[0]).__module__))
+
+        if __name__ == "__main__":
+            queue = mp.get_context("spawn").SimpleQueue()
+            mp.spawn(child, args=(queue,), nprocs=1)
+            print(queue.get())
+    """))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[-2] == "(0, 'tinyflow', 'tinyflow.nn.modules.linear')"

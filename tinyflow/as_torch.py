@@ -7,9 +7,10 @@ as nn`, `import torch.nn.functional as F`, `from torch.utils.data import DataLoa
 up the package named `torch`, and find PyTorch's when it is installed: the program then mixes
 the two libraries. Here every `torch` and `torch.<path>` import gives tinyflow's module at
 `tinyflow.<path>`, the same object (`torch.nn is tinyflow.nn`), `torchvision[.path]` gives
-`tinyflow.vision[.path]`, and a path tinyflow lacks is an error naming it. `install()` does
-the same inside a process, before its first `import torch`; PyTorch itself already imported
-is refused, as the two cannot share the name.
+`tinyflow.vision[.path]`, and a path tinyflow lacks is an error naming it; so do the
+processes the program starts by spawn or forkserver. `install()` does the same inside a
+process, before its first `import torch`; PyTorch itself already imported is refused, as the
+two cannot share the name.
 """
 from __future__ import annotations
 

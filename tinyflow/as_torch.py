@@ -24,6 +24,7 @@ import sys
 
 ALIASES = {"torch": "tinyflow", "torchvision": "tinyflow.vision"}
 PROGRAM = "TINYFLOW_AS_TORCH_PROGRAM"   # the program's path, for the processes it starts
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))   # holds this tinyflow
 
 
 class _TorchAlias(importlib.abc.MetaPathFinder, importlib.abc.Loader):
@@ -84,6 +85,7 @@ def _children_as_torch() -> None:
         data = prepare(name)
         if data.pop("init_main_from_path", None) is not None:
             data["init_main_from_name"] = __spec__.name
+            data["sys_path"] = [ROOT] + data["sys_path"]  # this tinyflow, not one installed
         return data
     get_preparation_data.as_torch = True
     multiprocessing.spawn.get_preparation_data = get_preparation_data
@@ -103,6 +105,7 @@ def main(argv: list) -> None:
 if __name__ == "__main__":
     main(sys.argv[1:])
 elif __name__ == "__mp_main__" and PROGRAM in os.environ:   # a child: `_children_as_torch`
+    del sys.path[0]     # (ROOT, put first to import this module)
     install()
     _children_as_torch()
     globals().update(runpy.run_path(os.environ[PROGRAM], run_name="__mp_main__"))

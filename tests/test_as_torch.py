@@ -1,5 +1,6 @@
 """`python -m tinyflow.as_torch program.py`: a PyTorch program's every `import torch...` line
 gives tinyflow's module of the same path, with the program's own text unchanged."""
+import os
 import pathlib
 import subprocess
 import sys
@@ -35,13 +36,13 @@ PROGRAM = textwrap.dedent("""
 """)
 
 
-def run(tmp_path, source, *args):
+def run(tmp_path, source, *args, env=None):
     path = tmp_path / "program.py"
     path.write_text(source)
     (tmp_path / "helper.py").write_text(
         "def LAYERS(nn):\n    return nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2)\n")
     return subprocess.run([sys.executable, "-m", "tinyflow.as_torch", str(path), *args],
-                          capture_output=True, text=True, timeout=300, cwd=ROOT)
+                          capture_output=True, text=True, timeout=300, cwd=ROOT, env=env)
 
 
 def test_a_pytorch_program_runs_on_tinyflow_unchanged(tmp_path):
@@ -65,3 +66,26 @@ def test_install_refuses_when_pytorch_is_already_imported():
     with pytest.raises(RuntimeError, match=r"torch \(PyTorch.s\) is already imported"):
         as_torch.install()
     assert not any(isinstance(f, as_torch._TorchAlias) for f in sys.meta_path)
+
+
+def test_processes_the_program_starts_by_spawn_run_it_on_tinyflow_too(tmp_path):
+    """A spawn (or forkserver) child reruns the program's file before its target: its
+    `import torch` must give tinyflow there too (`torch.multiprocessing.spawn`'s way), this
+    checkout's (found from the working directory, PYTHONPATH unset), not one installed."""
+    done = run(tmp_path, textwrap.dedent("""
+        import torch
+        import torch.multiprocessing as mp
+        from helper import LAYERS
+
+        def child(rank, queue):
+            queue.put((rank, torch.__name__, type(LAYERS(torch.nn)[0]).__module__,
+                       torch.__file__))
+
+        if __name__ == "__main__":
+            queue = mp.get_context("spawn").SimpleQueue()
+            mp.spawn(child, args=(queue,), nprocs=1)
+            print(queue.get())
+    """), env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[-2] == str(
+        (0, "tinyflow", "tinyflow.nn.modules.linear", str(ROOT / "tinyflow" / "__init__.py")))

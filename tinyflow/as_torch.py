@@ -7,20 +7,24 @@ as nn`, `import torch.nn.functional as F`, `from torch.utils.data import DataLoa
 up the package named `torch`, and find PyTorch's when it is installed: the program then mixes
 the two libraries. Here every `torch` and `torch.<path>` import gives tinyflow's module at
 `tinyflow.<path>`, the same object (`torch.nn is tinyflow.nn`), `torchvision[.path]` gives
-`tinyflow.vision[.path]`, and a path tinyflow lacks is an error naming it. `install()` does
-the same inside a process, before its first `import torch`; PyTorch itself already imported
-is refused, as the two cannot share the name.
+`tinyflow.vision[.path]`, and a path tinyflow lacks is an error naming it; so do the
+processes the program starts by spawn or forkserver. `install()` does the same inside a
+process, before its first `import torch`; PyTorch itself already imported is refused, as the
+two cannot share the name.
 """
 from __future__ import annotations
 
 import importlib
 import importlib.abc
 import importlib.machinery
+import multiprocessing.spawn
 import os
 import runpy
 import sys
 
 ALIASES = {"torch": "tinyflow", "torchvision": "tinyflow.vision"}
+PROGRAM = "TINYFLOW_AS_TORCH_PROGRAM"   # the program's path, for the processes it starts
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))   # holds this tinyflow
 
 
 class _TorchAlias(importlib.abc.MetaPathFinder, importlib.abc.Loader):
@@ -68,14 +72,40 @@ def install() -> None:
     sys.meta_path.insert(0, _TorchAlias())
 
 
+def _children_as_torch() -> None:
+    """A process the program starts by spawn or forkserver (`torch.multiprocessing.spawn`)
+    reruns the program's file as `__mp_main__` before its target, in a fresh interpreter
+    where `import torch` would find PyTorch: it runs this module instead, whose
+    `__mp_main__` branch below installs the alias and then runs the program."""
+    prepare = multiprocessing.spawn.get_preparation_data
+    if getattr(prepare, "as_torch", False):
+        return
+
+    def get_preparation_data(name):
+        data = prepare(name)
+        if data.pop("init_main_from_path", None) is not None:
+            data["init_main_from_name"] = __spec__.name
+            data["sys_path"] = [ROOT] + data["sys_path"]  # this tinyflow, not one installed
+        return data
+    get_preparation_data.as_torch = True
+    multiprocessing.spawn.get_preparation_data = get_preparation_data
+
+
 def main(argv: list) -> None:
     if not argv or argv[0] in ("-h", "--help"):
         sys.exit("usage: python -m tinyflow.as_torch program.py [its arguments]")
     install()
     sys.argv = list(argv)
+    os.environ[PROGRAM] = os.path.abspath(argv[0])
+    _children_as_torch()
     sys.path[0] = os.path.dirname(os.path.abspath(argv[0]))   # as `python program.py`: its
     runpy.run_path(argv[0], run_name="__main__")                # own modules beside it
 
 
 if __name__ == "__main__":
     main(sys.argv[1:])
+elif __name__ == "__mp_main__" and PROGRAM in os.environ:   # a child: `_children_as_torch`
+    del sys.path[0]     # (ROOT, put first to import this module)
+    install()
+    _children_as_torch()
+    globals().update(runpy.run_path(os.environ[PROGRAM], run_name="__mp_main__"))

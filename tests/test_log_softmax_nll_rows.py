@@ -171,8 +171,9 @@ def test_kernels_of_long_rows_match_the_formula_in_float64():
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("shape", [(1, 60), (100, 10), (7,), (2, 3, 5)])
 def test_small_arrays_take_the_row_loop_in_one_call_with_torch_values(shape, dtype):
-    """Under ROW_LOOPS_FROM[1] elements the row loop runs in one call (a char-RNN's letter):
-    torch's values, large logits, -inf and NaN rows included."""
+    """Under ROW_LOOPS_FROM[1] elements float32 takes the row loop in one call (a char-RNN's
+    letter), float64 NumPy's calls: torch's values, large logits, -inf and NaN rows
+    included."""
     x = (np.random.default_rng(10).standard_normal(shape) * 5).astype(dtype)
     if x.ndim == 2 and x.shape[0] >= 4:
         x[1] = -np.inf
@@ -195,3 +196,14 @@ def test_nll_of_a_class_out_of_range_names_the_class_as_torch_refuses():
             TF.nll_loss(x, tinyflow.tensor(bad))
         with pytest.raises(IndexError):
             F.nll_loss(torch.zeros(2, 4), torch.tensor(bad))
+
+
+def test_small_float64_log_softmax_keeps_a_confident_class_log_probability():
+    """A confident row's top log-probability (-log(1 + 59 e^-30), a trained model's loss
+    per letter) in float64 keeps torch's digits: NumPy's pairwise sum, not the row loop's
+    sum in order (which adds each tiny term to 1: 1e-3 relative error here)."""
+    x = np.full((1, 60), 170.0)
+    x[:, 0] = 200.0
+    ours = TF.log_softmax(tinyflow.tensor(x), dim=1).numpy()[:, 0]
+    theirs = F.log_softmax(torch.tensor(x), dim=1).numpy()[:, 0]
+    np.testing.assert_allclose(ours, theirs, rtol=0, atol=2e-15)

@@ -86,16 +86,15 @@ def _long_last_axis(op, x, *others) -> bool:
 
 
 def _rows_in_one_piece(op, x, out) -> bool:
-    """Whether log_softmax runs its row loop in one call: float32/64, C-contiguous, over the
+    """Whether log_softmax runs its row loop in one call: float32, C-contiguous, over the
     last axis, fewer elements than ROW_LOOPS_FROM[1] (a char-RNN's row of 60 at batch 1,
     a classifier's [100, 10]), where NumPy's six calls (~13 us) cost far more than the
-    arithmetic and the loop's call ~1 us."""
-    return (0 < x.size < ROW_LOOPS_FROM[1] and op.axis in (-1, x.ndim - 1)
-            and x.dtype in _ROW_DTYPES and x.flags.c_contiguous
+    arithmetic and the loop's call ~1 us. Not float64: its loop sums in order, and a
+    confident row's top log-probability (-log(1 + tiny)) would lose digits that NumPy's
+    pairwise sum keeps."""
+    return (0 < x.size < ROW_LOOPS_FROM[1] and x.dtype == np.float32
+            and op.axis in (-1, x.ndim - 1) and x.flags.c_contiguous
             and (out is None or out.flags.c_contiguous and out.dtype == x.dtype))
-
-
-_ROW_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 @kernel(nn.LogSoftmax, inplace=True, widen=0)

@@ -193,7 +193,7 @@ class Concat(Op):
                     start += size
                 return tuple(pieces)
         return tuple(apply(ConcatPiece(index=i, axis=self.axis), g, *xs) if wanted else None
-                     for i, wanted in zip(range(len(xs)), needed))
+                     for i, wanted in enumerate(needed))
 
 
 class ConcatPiece(Op):

@@ -512,7 +512,7 @@ def conv2d_grad_weight_bias(op, x, g, ref):
 # single values, cheap on a small weight). The whole kernel, one thread, min of 60 calls in
 # three processes alternated with the other way: a GAN's 16 -> 32 4x4 at stride 2 (batch 8,
 # 32x32 in; Og = 32, Kg = 256) 2.05-2.51 against 2.63-3.19 ms, LeNet's 6 -> 16 5x5 (batch 4)
-# 0.227-0.230 against 0.239-0.293. At Og = 64 (32 -> 64 4x4, 16x16 in) it ran 4.0 against
+# 0.227-0.230 against 0.239-0.293 (a reviewer's forward + backward A/B: even). At Og = 64 (32 -> 64 4x4, 16x16 in) it ran 4.0 against
 # 1.7 ms; 16 x 48 taps (3 -> 16 4x4) 0.46 against 0.43 in a bare product. So the taps are the
 # rows when Kg >= TAP_ROWS_FROM * Og and Og is at most TAP_ROWS_MAX_OUT.
 TAP_ROWS_FROM = 4
